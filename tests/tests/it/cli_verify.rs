@@ -1596,9 +1596,9 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
         // A fleet's report says its target was interrupted (the signal thread waits for it).
         match (format, targets.is_empty()) {
-            // The run's own report (its library call saw the stop while creating the scratch
-            // database) or the CLI's exit document (still waiting for the server): both have
-            // `errors`, whichever of the two the signal reached first.
+            // The run's own report: its library call saw the stop while creating the scratch
+            // database (its shape whatever the timing: see
+            // `an_interrupted_run_writes_its_report_whatever_it_was_doing`).
             ("json", true) => {
                 assert_eq!(
                     run.json()["errors"][0]["kind"],
@@ -1622,6 +1622,119 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
                 run.stderr_has("interrupted while creating a scratch database")
                     .stdout_has("interrupted (exit 130)");
             }
+        }
+    }
+}
+
+/// With `--format json`, a `verify` or `drift` of one database stopped by Ctrl-C once its run
+/// started writes one shape of document whatever it was doing: its report (`migrations` or
+/// `drift`, `summary` or `replayed`, ...) with the interruption in `errors`. It wrote the
+/// CLI's error document (`error` and `errors`, no report) instead when the signal thread
+/// printed before the library returned its report — while connecting to a scratch server,
+/// whichever of the two came first. Timings: while it connects to a scratch server that never
+/// answers, and while a migration runs on the scratch database; before the run (its `.env` a
+/// pipe nothing writes to), nothing started: the error document, as for every command.
+#[test]
+fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!(
+        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
+        silent.local_addr().unwrap().port()
+    );
+    let db = TestDb::new("verify_report_shape");
+    let url = db.url();
+    let project = Project::new();
+    // Asleep on a scratch database only (`up` applies it to the target at once).
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
+         'confiture_scratch%' THEN 60 ELSE 0 END);\n",
+        "DROP TABLE t;\n",
+    );
+    // Its environment in a `.env` that is a pipe nothing writes to.
+    let piped = Project::new();
+    piped.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    let made = std::process::Command::new("mkfifo")
+        .arg(piped.path(".env"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let json = ["--format", "json"];
+    let at_the_pipe = |command: &str| {
+        let child = piped
+            .cli()
+            .args(["migrate", command])
+            .args(json)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        std::thread::sleep(Duration::from_millis(1000));
+        signalled(child, "-INT")
+    };
+    let at_the_silent_server = |command: &str| {
+        let child = project
+            .cli()
+            .args(["migrate", command, "--database-url", &url])
+            .args(["--scratch-url", &silent_url])
+            .args(json)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        // Until it waits for the silent server (its other work takes milliseconds).
+        std::thread::sleep(Duration::from_millis(1500));
+        signalled(child, "-INT")
+    };
+    let asleep = |command: &str| {
+        let args = [
+            "migrate",
+            command,
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+        ];
+        let (child, _) = spawn_asleep_on_scratch(&project, &args);
+        signalled(child, "-INT")
+    };
+    // `drift` replays what the ledger says was applied.
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    for command in ["verify", "drift"] {
+        let run = at_the_pipe(command);
+        run.code(exit::INTERRUPTED);
+        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        let doc = run.json();
+        assert_eq!(doc["error"]["kind"], "interrupted", "{}", run.dump());
+        assert_eq!(doc["errors"][0], doc["error"], "{}", run.dump());
+        assert!(doc.get("passed").is_none(), "{}", run.dump());
+    }
+    for (command, when, run) in [
+        ("verify", "connecting", at_the_silent_server("verify")),
+        ("verify", "replaying", asleep("verify")),
+        ("drift", "connecting", at_the_silent_server("drift")),
+        ("drift", "replaying", asleep("drift")),
+    ] {
+        run.code(exit::INTERRUPTED);
+        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        let doc = run.json();
+        let what = format!("{command} {when}: {}", run.dump());
+        assert!(doc.get("error").is_none(), "the error document: {what}");
+        assert_eq!(doc["errors"][0]["kind"], "interrupted", "{what}");
+        assert_eq!(doc["passed"], false, "{what}");
+        let report_keys: &[&str] = match command {
+            "verify" => &[
+                "migrations",
+                "summary",
+                "scratch_database",
+                "left_on_server",
+            ],
+            _ => &["drift", "replayed", "scratch_databases", "left_on_server"],
+        };
+        for key in report_keys {
+            assert!(doc.get(key).is_some(), "no {key}: {what}");
         }
     }
 }
