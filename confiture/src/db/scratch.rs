@@ -738,9 +738,11 @@ fn maintenance_client(
             // The literals of `CREATE DATABASE` double their quotes only.
             // The target's timeouts are for migrations: a `statement_timeout` shorter than a
             // `CREATE DATABASE` failed every run, and one shorter than the drop at the end
-            // left the scratch database behind. Its `statement_timeout` goes first, by the
-            // cheapest statement: each statement of the message is bound by it until then, and
-            // the catalog read of `OWN_SESSION_TIMEOUTS` may take longer than a tiny one.
+            // left the scratch database behind. The startup packet turns `statement_timeout`
+            // off (`Need::own_settings`); without it (a pooler that refuses startup options) it
+            // goes first, by the cheapest statement: each statement of the message is bound by
+            // it until then, and the catalog read of `OWN_SESSION_TIMEOUTS` may take longer
+            // than a tiny one.
             .batch_execute(&format!(
                 "SET statement_timeout = 0; SET {READ_ONLY_SETTING} = off; \
                  SET standard_conforming_strings = on; {OWN_SESSION_TIMEOUTS}"

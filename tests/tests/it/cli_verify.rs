@@ -1414,26 +1414,34 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
 /// databases are not bound by it. Nor is `drift`'s read of the live schema, which failed with
 /// exit 3 ("cannot read the schema from the system catalogs: canceling statement").
 ///
-/// 2 ms is shorter than any `CREATE DATABASE`, so the proof holds on any machine. It is made by
-/// `drift` of a database with no migration applied: it reads the live schema and settings,
-/// makes, snapshots and drops a scratch database (given the 2 ms too) with the tool's own
-/// statements alone — `verify`'s are the same code (`settings::read_with`,
-/// `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration replayed under it is not a
-/// robust proof of anything: the engine's message arms the session's 2 ms at its first
-/// statement, before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can
-/// take longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
+/// 1 ms, the shortest there is, is shorter than any `CREATE DATABASE`, so the proof holds on
+/// any machine; and those sessions carry `statement_timeout=0` in their startup packet, so that
+/// not even their first statement runs under it (a `SET statement_timeout = 0` sent first was
+/// itself cancelled now and then under load: this test, with 2 ms, was load-sensitive). It is
+/// made by `status` and by `drift` of a database with no migration applied: they read the
+/// ledger, the live schema and settings, make, snapshot and drop a scratch database (given the
+/// 1 ms too) with the tool's own statements alone — `verify`'s are the same code
+/// (`settings::read_with`, `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration
+/// replayed under it is not a robust proof of anything: a session that runs migrations keeps
+/// the user's timeout, the engine's message arms the session's 1 ms at its first statement,
+/// before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can take
+/// longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
 /// statement_timeout was in force", in about one run in three under load).
 #[test]
 fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     let db = TestDb::new("verify_stmt_timeout");
     admin()
         .batch_execute(&format!(
-            "ALTER DATABASE \"{}\" SET statement_timeout = '2ms'",
+            "ALTER DATABASE \"{}\" SET statement_timeout = '1ms'",
             db.name
         ))
         .unwrap();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("canceling statement");
     let run = project.run_on(&db, &["migrate", "drift"]);
     run.code(exit::SUCCESS)
         .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
