@@ -1726,7 +1726,9 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
         ("drift", "replaying", asleep("drift")),
     ] {
         run.code(exit::INTERRUPTED);
-        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        // Replaying, the drop of the scratch database waits for a checkpoint.
+        let bound = if when == "connecting" { 3 } else { 20 };
+        assert!(run.elapsed < Duration::from_secs(bound), "{}", run.dump());
         let doc = run.json();
         let what = format!("{command} {when}: {}", run.dump());
         assert!(doc.get("error").is_none(), "the error document: {what}");
