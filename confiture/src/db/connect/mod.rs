@@ -1,5 +1,6 @@
-//! Opening a connection to the environment's database: TLS by sslmode, `application_name` and
-//! `client_connection_check_interval` in the startup packet, a connect timeout that covers the
+//! Opening a connection to the environment's database: TLS by sslmode, `application_name`,
+//! `client_connection_check_interval` and, for the tool's own sessions, `statement_timeout=0`
+//! in the startup packet, a connect timeout that covers the
 //! whole exchange, and one clear message per way of failing (exit 3), without the password.
 
 mod explain;
@@ -49,7 +50,9 @@ pub const KEEPALIVE_RETRIES: u32 = 3;
 /// How long data we sent may stay unacknowledged before the connection is given up.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connects to `env`'s database.
+/// Connects to `env`'s database, for the tool's own statements: the session starts with
+/// `statement_timeout` 0 (in the startup packet, over the database's, role's and connection's
+/// setting), the bound of migration SQL only.
 ///
 /// `migration.connect_timeout` bounds everything up to a usable session — name lookup, TCP,
 /// TLS and authentication — as libpq's `connect_timeout` does (the driver alone bounds only
