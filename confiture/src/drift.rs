@@ -665,7 +665,11 @@ fn run_schema_files(
     timeouts: SqlTimeouts,
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
-    let mut client = crate::db::connect(env).map_err(on_scratch)?;
+    // A session that runs the user's SQL, as a writing one: with the settings the scratch
+    // database was given (the target's `statement_timeout` too), not the tool's own.
+    let mut client = crate::db::connect::open_session(env, crate::db::connect::Need::Write)
+        .map(|session| session.client)
+        .map_err(on_scratch)?;
     // The files run as the migrations do: under the timeouts the command was given, set again
     // after each file's reset.
     let set = [

@@ -29,6 +29,12 @@ pub enum ObjectKind {
     Schema,
     /// An installed extension.
     Extension,
+    /// A procedural language made after the database was (`CREATE LANGUAGE`).
+    Language,
+    /// A transform (`name` is `for <type> language <language>`).
+    Transform,
+    /// An access method made after the database was (`CREATE ACCESS METHOD`).
+    AccessMethod,
     /// Enums, composites, ranges and base types (the `kind` property says which).
     Type,
     /// A domain.
@@ -65,6 +71,8 @@ pub enum ObjectKind {
     Policy,
     /// A collation (`CREATE COLLATION`).
     Collation,
+    /// An encoding conversion (`CREATE CONVERSION`).
+    Conversion,
     /// An extended statistics object (`CREATE STATISTICS`), with its table.
     Statistics,
     /// An operator (its name carries its operand types).
@@ -75,6 +83,10 @@ pub enum ObjectKind {
     OperatorClass,
     /// A cast made after the database was created (`name` is `(source AS target)`).
     Cast,
+    /// A text search parser.
+    TextSearchParser,
+    /// A text search template.
+    TextSearchTemplate,
     /// A text search configuration, with its mappings.
     TextSearchConfiguration,
     /// A text search dictionary.
@@ -83,8 +95,13 @@ pub enum ObjectKind {
     ForeignDataWrapper,
     /// A foreign server.
     ForeignServer,
-    /// A publication, with its tables.
+    /// A user mapping (`name` is the server, `sub` the role, `PUBLIC` for everyone), with the
+    /// names of its options, never their values.
+    UserMapping,
+    /// A publication, with its tables and schemas.
     Publication,
+    /// A subscription of the database, without its connection string.
+    Subscription,
     /// The privileges one role holds on one object: `name` is the object as
     /// `<kind> <name>` (`table public.tb_user`, `column public.tb_user.email`), `sub` the
     /// grantee (`PUBLIC` for everyone).
@@ -96,9 +113,12 @@ pub enum ObjectKind {
 
 impl ObjectKind {
     /// Every kind, in report order.
-    pub const ALL: [ObjectKind; 32] = [
+    pub const ALL: [ObjectKind; 40] = [
         ObjectKind::Schema,
         ObjectKind::Extension,
+        ObjectKind::Language,
+        ObjectKind::Transform,
+        ObjectKind::AccessMethod,
         ObjectKind::Type,
         ObjectKind::Domain,
         ObjectKind::Sequence,
@@ -117,16 +137,21 @@ impl ObjectKind {
         ObjectKind::Rule,
         ObjectKind::Policy,
         ObjectKind::Collation,
+        ObjectKind::Conversion,
         ObjectKind::Statistics,
         ObjectKind::Operator,
         ObjectKind::OperatorFamily,
         ObjectKind::OperatorClass,
         ObjectKind::Cast,
+        ObjectKind::TextSearchParser,
+        ObjectKind::TextSearchTemplate,
         ObjectKind::TextSearchConfiguration,
         ObjectKind::TextSearchDictionary,
         ObjectKind::ForeignDataWrapper,
         ObjectKind::ForeignServer,
+        ObjectKind::UserMapping,
         ObjectKind::Publication,
+        ObjectKind::Subscription,
         ObjectKind::Grant,
         ObjectKind::DefaultPrivileges,
     ];
@@ -136,6 +161,9 @@ impl ObjectKind {
         match self {
             ObjectKind::Schema => "schema",
             ObjectKind::Extension => "extension",
+            ObjectKind::Language => "language",
+            ObjectKind::Transform => "transform",
+            ObjectKind::AccessMethod => "access method",
             ObjectKind::Type => "type",
             ObjectKind::Domain => "domain",
             ObjectKind::Sequence => "sequence",
@@ -154,16 +182,21 @@ impl ObjectKind {
             ObjectKind::Rule => "rule",
             ObjectKind::Policy => "policy",
             ObjectKind::Collation => "collation",
+            ObjectKind::Conversion => "conversion",
             ObjectKind::Statistics => "statistics",
             ObjectKind::Operator => "operator",
             ObjectKind::OperatorFamily => "operator family",
             ObjectKind::OperatorClass => "operator class",
             ObjectKind::Cast => "cast",
+            ObjectKind::TextSearchParser => "text search parser",
+            ObjectKind::TextSearchTemplate => "text search template",
             ObjectKind::TextSearchConfiguration => "text search configuration",
             ObjectKind::TextSearchDictionary => "text search dictionary",
             ObjectKind::ForeignDataWrapper => "foreign data wrapper",
             ObjectKind::ForeignServer => "foreign server",
+            ObjectKind::UserMapping => "user mapping",
             ObjectKind::Publication => "publication",
+            ObjectKind::Subscription => "subscription",
             ObjectKind::Grant => "grant",
             ObjectKind::DefaultPrivileges => "default privileges",
         }
@@ -216,13 +249,16 @@ impl ObjectId {
 }
 
 /// `index public.idx_tb_post_slug`, `column public.tb_user.bio`,
-/// `grant on table public.tb_user to app_reader`.
+/// `grant on table public.tb_user to app_reader`, `user mapping for app server remote`.
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, &self.sub) {
             (ObjectKind::Grant, Some(grantee)) => write!(f, "grant on {} to {grantee}", self.name),
             (ObjectKind::DefaultPrivileges, Some(grantee)) => {
                 write!(f, "default privileges {} to {grantee}", self.name)
+            }
+            (ObjectKind::UserMapping, Some(role)) => {
+                write!(f, "user mapping for {role} server {}", self.name)
             }
             (kind, Some(sub)) => write!(f, "{kind} {}.{sub}", self.name),
             (kind, None) => write!(f, "{kind} {}", self.name),
@@ -379,7 +415,8 @@ impl Snapshot {
     /// `applied_by`, else the applying role when there is only one: so an owner changed by
     /// hand to any other role (`ALTER TABLE t OWNER TO someone_else`) is still drift, named
     /// against the role that applied the migrations. With only one applying role, a grant to
-    /// `replayed_as` and its default privileges (`for role ...`) are that role's. A change of
+    /// `replayed_as`, its default privileges (`for role ...`) and its user mappings are that
+    /// role's. A change of
     /// owner between two roles that both applied migrations cannot be told from their work.
     /// Unchanged when `applied_by` is empty (no ledger rows name a role) or is
     /// `replayed_as` alone.
@@ -413,8 +450,10 @@ impl Snapshot {
                     }
                 }
                 if let Some(only) = only {
-                    let by_name =
-                        matches!(id.kind, ObjectKind::Grant | ObjectKind::DefaultPrivileges);
+                    let by_name = matches!(
+                        id.kind,
+                        ObjectKind::Grant | ObjectKind::DefaultPrivileges | ObjectKind::UserMapping
+                    );
                     if by_name && id.sub.as_deref() == Some(replayed_as) {
                         id.sub = Some(only.to_string());
                     }
@@ -971,6 +1010,10 @@ mod tests {
             )
             .to_string(),
             "default privileges for role app in schema public on tables to reader"
+        );
+        assert_eq!(
+            ObjectId::with_sub(ObjectKind::UserMapping, "remote", "app").to_string(),
+            "user mapping for app server remote"
         );
         assert_eq!(
             ObjectId::new(ObjectKind::MaterializedView, "public.mv").to_string(),

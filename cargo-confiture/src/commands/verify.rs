@@ -36,6 +36,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     };
     let on = scratch_server_words(&args.scratch);
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
+    the_run_starts(verify_so_far);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
     finish(out, outcome, VerifyReport::exit_code, verify_text)
 }
@@ -59,6 +60,7 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     };
     let on = scratch_server_words(&args.scratch);
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
+    the_run_starts(drift_so_far);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
     finish(out, outcome, DriftReport::exit_code, drift_text)
 }
@@ -94,6 +96,66 @@ fn finish<R: serde::Serialize + Send + 'static>(
 
 fn report_slot() -> std::sync::MutexGuard<'static, Option<Render>> {
     REPORT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One database's report when its run started but the library returned none in
+/// [`REPORT_WAIT`]: the command's report with nothing in it but its error (in `errors`) and
+/// its duration, so that `--format json` writes the report's shape whenever the signal came
+/// once the run started ([`verify_so_far`], [`drift_so_far`]). `None` before (the environment
+/// or target list still being read, the error document as for every command) and for a
+/// fleet, whose signal document is its report or the error's.
+type SoFar = fn(confiture::migrate::ReportedError, u64) -> Option<serde_json::Value>;
+
+static SO_FAR: Mutex<Option<SoFar>> = Mutex::new(None);
+
+fn so_far() -> std::sync::MutexGuard<'static, Option<SoFar>> {
+    SO_FAR.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn verify_so_far(
+    error: confiture::migrate::ReportedError,
+    total: u64,
+) -> Option<serde_json::Value> {
+    let mut report = VerifyReport::default();
+    report.errors = vec![error];
+    report.total_duration_ms = total;
+    serde_json::to_value(&report).ok()
+}
+
+fn drift_so_far(error: confiture::migrate::ReportedError, total: u64) -> Option<serde_json::Value> {
+    let mut report = DriftReport::default();
+    report.errors = vec![error];
+    report.total_duration_ms = total;
+    serde_json::to_value(&report).ok()
+}
+
+/// Set once one database's run is in the library, which returns its report promptly once
+/// stopped (whatever it waits for: a server that never answers, a statement): the signal
+/// thread then waits for that report ([`wait_for_reports`]) rather than writing its own.
+static RUN_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// One database's run starts (its environment read): from now on, a signal's document is its
+/// report — the library's, else `so_far_report`'s.
+fn the_run_starts(so_far_report: SoFar) {
+    *so_far() = Some(so_far_report);
+    RUN_STARTED.store(true, Ordering::SeqCst);
+}
+
+/// When the command started: the `total_duration_ms` of a report the signal thread writes.
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// What `--format json` writes when a signal ends the process without the run's report:
+/// `error` in one database's report so far ([`SoFar`]), else the error document.
+fn signal_document(error: &Error) -> LastDocument {
+    let reported = confiture::migrate::ReportedError::of(error);
+    let total = STARTED.get().map_or(0, |t| {
+        u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+    });
+    let report = (*so_far()).and_then(|so_far| so_far(reported.clone(), total));
+    match report {
+        Some(report) => LastDocument::Report(report),
+        None => LastDocument::Error(Box::new(reported), None),
+    }
 }
 
 /// Where the progress line says the scratch database is: nothing for the target's server
@@ -186,12 +248,14 @@ fn running() -> std::sync::MutexGuard<'static, Vec<String>> {
 }
 
 /// The signal thread, before the drop: until every report owed is given (a fleet's: its
-/// report printed), or [`REPORT_WAIT`]. For one database, not at all when no scratch database
-/// is there at the signal: the run is still making one (connecting to a server that may never
-/// answer), and the drop cuts nothing short.
+/// report printed), or [`REPORT_WAIT`]. For one database, once its run is in the library
+/// ([`RUN_STARTED`]): until its report, which the stop ends promptly also while it connects to
+/// a server that never answers — so that its report is the output whatever the run was doing
+/// (the signal thread's own document raced it); not at all before (reading its environment,
+/// maybe a pipe nothing writes to).
 fn wait_for_reports() {
     let fleet = FLEET_REPORT_OWED.load(Ordering::SeqCst);
-    if !fleet && !confiture::db::scratch::any_live() {
+    if !fleet && !RUN_STARTED.load(Ordering::SeqCst) && !confiture::db::scratch::any_live() {
         return;
     }
     // The last check reported, the command's thread still has to return its outcome: that
@@ -278,11 +342,13 @@ pub(super) fn claim_the_output() {
 }
 
 /// SIGINT, SIGTERM and SIGHUP drop every scratch database still there, then end the process
-/// with [`exit::INTERRUPTED`] — with `--format json`, after the error document on stdout
-/// (`kind` `interrupted`, the dropped databases in `details`). A library never installs signal handlers; the CLI knows that
-/// it is the whole process.
+/// with [`exit::INTERRUPTED`] — with `--format json`, after one database's report once its run
+/// started (its own, or [`SoFar`]'s when the run gave none: `kind` `interrupted` in its
+/// `errors`, the dropped databases in `details`) or a fleet's, else the error document. A
+/// library never installs signal handlers; the CLI knows that it is the whole process.
 fn drop_scratch_databases_on_interrupt(out: &Output) {
     static INSTALLED: Once = Once::new();
+    let _ = STARTED.set(std::time::Instant::now());
     let json = out.json_mode();
     let out = out.clone();
     INSTALLED.call_once(move || {
@@ -334,7 +400,7 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                                     }))
                                     .chain(errors.iter().map(|e| e.message_with_cause()))
                                     .collect();
-                            crate::output::print_json_error(&error);
+                            out.last_document(|| signal_document(&error));
                         } else {
                             for target in &running {
                                 Output::note_line(&format!(
@@ -384,10 +450,7 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                         })
                         .collect();
                     error.help = Some(drop_help(&left));
-                    LastDocument::Error(
-                        Box::new(confiture::migrate::ReportedError::of(&error)),
-                        None,
-                    )
+                    signal_document(&error)
                 });
                 Output::note_line(&format!(
                     "interrupted again: exiting without waiting for the drop (scratch databases \

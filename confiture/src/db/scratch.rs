@@ -738,9 +738,11 @@ fn maintenance_client(
             // The literals of `CREATE DATABASE` double their quotes only.
             // The target's timeouts are for migrations: a `statement_timeout` shorter than a
             // `CREATE DATABASE` failed every run, and one shorter than the drop at the end
-            // left the scratch database behind. Its `statement_timeout` goes first, by the
-            // cheapest statement: each statement of the message is bound by it until then, and
-            // the catalog read of `OWN_SESSION_TIMEOUTS` may take longer than a tiny one.
+            // left the scratch database behind. The startup packet turns `statement_timeout`
+            // off (`Need::own_settings`); without it (a pooler that refuses startup options) it
+            // goes first, by the cheapest statement: each statement of the message is bound by
+            // it until then, and the catalog read of `OWN_SESSION_TIMEOUTS` may take longer
+            // than a tiny one.
             .batch_execute(&format!(
                 "SET statement_timeout = 0; SET {READ_ONLY_SETTING} = off; \
                  SET standard_conforming_strings = on; {OWN_SESSION_TIMEOUTS}"
@@ -842,6 +844,13 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
     };
     match dropped {
         Ok(()) => Ok(()),
+        // A subscription a migration made there: the server drops no database that has one.
+        Err(e) if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE) => {
+            drop_subscriptions(server, name)?;
+            client
+                .batch_execute(&drop)
+                .map_err(|e| crate::db::query_error(&what(), e))
+        }
         Err(e) if e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) => {
             client
                 .execute(
@@ -855,6 +864,45 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
         }
         Err(e) => Err(crate::db::query_error(&what(), e)),
     }
+}
+
+/// Drops the subscriptions of the scratch database `name` (which `DROP DATABASE` refuses to drop
+/// while it has one, SQLSTATE 55006), from a session there: each disabled and detached from its
+/// replication slot first — a slot is the publisher's, and not the scratch database's to drop.
+fn drop_subscriptions(server: &Environment, name: &str) -> Result<()> {
+    use crate::db::connect::{open_session_if_exists, Need, Session};
+    let mut scratch = server.clone();
+    scratch.connection.dbname = name.to_string();
+    let Some(Session { mut client, .. }) = open_session_if_exists(&scratch, Need::Scratch)? else {
+        return Ok(());
+    };
+    own_session(&mut client, &scratch)?;
+    let failed = |e| {
+        let what = format!(
+            "cannot drop the subscriptions of the scratch database \"{name}\" on {}",
+            server.connection
+        );
+        crate::db::query_error(&what, e)
+    };
+    let subscriptions = client
+        .query(
+            "SELECT s.subname::text FROM pg_catalog.pg_subscription s \
+             WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d \
+                                WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())",
+            &[],
+        )
+        .map_err(failed)?;
+    for row in subscriptions {
+        let q = quoted(row.get(0));
+        for statement in [
+            format!("ALTER SUBSCRIPTION {q} DISABLE"),
+            format!("ALTER SUBSCRIPTION {q} SET (slot_name = NONE)"),
+            format!("DROP SUBSCRIPTION {q}"),
+        ] {
+            client.batch_execute(&statement).map_err(failed)?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `sql` (any number of statements) as one simple-query message on a scratch database:

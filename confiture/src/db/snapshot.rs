@@ -50,9 +50,11 @@ impl Default for SnapshotOptions {
 
 /// The schema of the database `client` is connected to: schemas, extensions, types, domains,
 /// sequences, tables, views, materialized views, columns, constraints, indexes, functions,
-/// procedures, aggregates, triggers, event triggers, rules, policies, collations, extended
-/// statistics, operators, operator families and classes, casts, text search configurations
-/// and dictionaries, foreign-data wrappers and servers, publications, grants, default
+/// procedures, aggregates, triggers, event triggers, rules, policies, collations, conversions,
+/// extended statistics, operators, operator families and classes, access methods, casts,
+/// transforms, languages, text search parsers, templates, configurations and dictionaries,
+/// foreign-data wrappers and servers, user mappings (the names of their options, never their
+/// values), publications, subscriptions (never their connection string), grants, default
 /// privileges, with owners and comments. System schemas, objects that belong to extensions
 /// and the ledger are left out.
 ///

@@ -20,12 +20,12 @@
 -- types and the constructors PostgreSQL makes for ranges, the rules behind views, internal
 -- (foreign key) triggers, the order of columns (a down migration can only add a column at the
 -- end), tablespaces, the statistics gathered (not the statistics objects, nor a column's
--- statistics target), user mappings (their options may hold passwords), subscriptions (their
--- connection strings are the superuser's to read), text search parsers and templates (C
--- functions), conversions, access methods, transforms, languages, the grants on
--- foreign-data wrappers, foreign servers, languages and large objects, and a publication's
--- schemas. Extension members are found and skipped through the pg_depend index, row by row,
--- rather than by reading all of it.
+-- statistics target), the values of a user mapping's options (they may hold passwords: only
+-- their names are read), a subscription's connection string (the superuser's to read) and its
+-- options but enabled, slot_name and synchronous_commit (the others are columns of later
+-- servers, which a role other than a superuser may read only one by one), and the grants on
+-- large objects. Extension members are found and skipped through the pg_depend index, row by
+-- row, rather than by reading all of it.
 WITH
 ledger AS (
     SELECT pg_catalog.current_setting('confiture.snapshot_ledger')::pg_catalog.oid AS oid,
@@ -97,6 +97,30 @@ fn AS (
                       WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid
                         AND d.objsubid = 0 AND d.deptype IN ('e', 'i'))
 ),
+-- Foreign-data wrappers, foreign servers and procedural languages: not those of extensions,
+-- nor the languages made when the database was (internal, c, sql).
+fdw AS (
+    SELECT w.oid, w.fdwowner, w.fdwacl, pg_catalog.quote_ident(w.fdwname) AS name
+    FROM pg_catalog.pg_foreign_data_wrapper w
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND d.objid = w.oid
+                        AND d.objsubid = 0 AND d.deptype = 'e')
+),
+srv AS (
+    SELECT s.oid, s.srvowner, s.srvacl, pg_catalog.quote_ident(s.srvname) AS name
+    FROM pg_catalog.pg_foreign_server s
+    WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND d.objid = s.oid
+                        AND d.objsubid = 0 AND d.deptype = 'e')
+),
+lang AS (
+    SELECT l.oid, l.lanowner, l.lanacl, pg_catalog.quote_ident(l.lanname) AS name
+    FROM pg_catalog.pg_language l
+    WHERE l.oid >= 16384
+      AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                      WHERE d.classid = 'pg_catalog.pg_language'::pg_catalog.regclass AND d.objid = l.oid
+                        AND d.objsubid = 0 AND d.deptype = 'e')
+),
 -- Everything that carries privileges: the object as grants name it, the object itself (the
 -- parent of its grants), its owner, and its ACL (the default one when it has none, so that a
 -- GRANT undone by a REVOKE compares equal to never granting).
@@ -127,6 +151,15 @@ acl AS (
     UNION ALL
     SELECT typ.kind || ' ' || typ.name, typ.kind, typ.name, NULL, typ.typowner, 'T', typ.typacl
     FROM typ
+    UNION ALL
+    SELECT 'foreign data wrapper ' || fdw.name, 'foreign data wrapper', fdw.name, NULL, fdw.fdwowner, 'F', fdw.fdwacl
+    FROM fdw
+    UNION ALL
+    SELECT 'foreign server ' || srv.name, 'foreign server', srv.name, NULL, srv.srvowner, 'S', srv.srvacl
+    FROM srv
+    UNION ALL
+    SELECT 'language ' || lang.name, 'language', lang.name, NULL, lang.lanowner, 'l', lang.lanacl
+    FROM lang
 ),
 -- Each ACL entry, by grantee: NULL for a column's ACL means no grant on the column.
 grants AS (
@@ -640,12 +673,10 @@ SELECT 'foreign data wrapper', pg_catalog.quote_ident(w.fdwname), NULL, NULL,
            'options', pg_catalog.array_to_string(w.fdwoptions, ', '),
            'owner', pg_catalog.pg_get_userbyid(w.fdwowner),
            'comment', ds.description)
-FROM pg_catalog.pg_foreign_data_wrapper w
+FROM fdw
+JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = fdw.oid
 LEFT JOIN pg_catalog.pg_description ds
   ON ds.objoid = w.oid AND ds.classoid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND ds.objsubid = 0
-WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
-                  WHERE d.classid = 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass AND d.objid = w.oid
-                    AND d.objsubid = 0 AND d.deptype = 'e')
 
 UNION ALL
 SELECT 'foreign server', pg_catalog.quote_ident(s.srvname), NULL, NULL,
@@ -657,12 +688,10 @@ SELECT 'foreign server', pg_catalog.quote_ident(s.srvname), NULL, NULL,
            'options', pg_catalog.array_to_string(s.srvoptions, ', '),
            'owner', pg_catalog.pg_get_userbyid(s.srvowner),
            'comment', ds.description)
-FROM pg_catalog.pg_foreign_server s
+FROM srv
+JOIN pg_catalog.pg_foreign_server s ON s.oid = srv.oid
 LEFT JOIN pg_catalog.pg_description ds
   ON ds.objoid = s.oid AND ds.classoid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND ds.objsubid = 0
-WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
-                  WHERE d.classid = 'pg_catalog.pg_foreign_server'::pg_catalog.regclass AND d.objid = s.oid
-                    AND d.objsubid = 0 AND d.deptype = 'e')
 
 UNION ALL
 -- A publication: its flags (every column of the catalog but the identifying ones, the same
@@ -674,8 +703,141 @@ SELECT 'publication', pg_catalog.quote_ident(pb.pubname), NULL, NULL,
            'tables', (SELECT pg_catalog.string_agg(pr.prrelid::pg_catalog.regclass::text, ', '
                                                    ORDER BY pr.prrelid::pg_catalog.regclass::text)
                       FROM pg_catalog.pg_publication_rel pr WHERE pr.prpubid = pb.oid),
+           -- FOR TABLES IN SCHEMA: the rows of pg_publication_namespace (PostgreSQL 15's), found
+           -- through what they depend on, so that the query runs on older servers too.
+           'schemas', (SELECT pg_catalog.string_agg(sd.refobjid::pg_catalog.regnamespace::text, ', '
+                                                    ORDER BY sd.refobjid::pg_catalog.regnamespace::text)
+                       FROM pg_catalog.pg_depend pd
+                       JOIN pg_catalog.pg_depend sd
+                         ON sd.classid = pd.classid AND sd.objid = pd.objid AND sd.objsubid = 0
+                        AND sd.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                       WHERE pd.classid = pg_catalog.to_regclass('pg_catalog.pg_publication_namespace')
+                         AND pd.refclassid = 'pg_catalog.pg_publication'::pg_catalog.regclass
+                         AND pd.refobjid = pb.oid AND pd.refobjsubid = 0),
            'owner', pg_catalog.pg_get_userbyid(pb.pubowner),
            'comment', ds.description)
 FROM pg_catalog.pg_publication pb
 LEFT JOIN pg_catalog.pg_description ds
   ON ds.objoid = pb.oid AND ds.classoid = 'pg_catalog.pg_publication'::pg_catalog.regclass AND ds.objsubid = 0
+
+UNION ALL
+-- A subscription of this database (the catalog is the server's): what a role other than a
+-- superuser may read of it, never its connection string.
+SELECT 'subscription', pg_catalog.quote_ident(su.subname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'publications', pg_catalog.array_to_string(su.subpublications, ', '),
+           'enabled', su.subenabled,
+           'slot_name', su.subslotname,
+           'synchronous_commit', su.subsynccommit,
+           'owner', pg_catalog.pg_get_userbyid(su.subowner),
+           'comment', sd.description)
+FROM pg_catalog.pg_subscription su
+LEFT JOIN pg_catalog.pg_shdescription sd
+  ON sd.objoid = su.oid AND sd.classoid = 'pg_catalog.pg_subscription'::pg_catalog.regclass
+WHERE su.subdbid = (SELECT db.oid FROM pg_catalog.pg_database db WHERE db.datname = pg_catalog.current_database())
+
+UNION ALL
+-- A user mapping, with its server: the names of its options, never their values (a password).
+-- Read through pg_user_mappings, which a role other than a superuser may read; it shows the
+-- options only to the server's owner and the mapped role.
+SELECT 'user mapping', srv.name, CASE WHEN um.umuser = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(um.umuser) END,
+       pg_catalog.json_build_array(pg_catalog.json_build_array('foreign server', srv.name, NULL)),
+       pg_catalog.json_build_object(
+           'options', (SELECT pg_catalog.string_agg(pg_catalog.split_part(o.option, '=', 1), ', '
+                                                    ORDER BY pg_catalog.split_part(o.option, '=', 1))
+                       FROM pg_catalog.unnest(um.umoptions) AS o(option)))
+FROM pg_catalog.pg_user_mappings um
+JOIN srv ON srv.oid = um.srvid
+
+UNION ALL
+SELECT 'language', lang.name, NULL, NULL,
+       pg_catalog.json_build_object(
+           'trusted', l.lanpltrusted,
+           'procedural', l.lanispl,
+           'handler', NULLIF(l.lanplcallfoid, 0)::pg_catalog.regprocedure::text,
+           'inline', NULLIF(l.laninline, 0)::pg_catalog.regprocedure::text,
+           'validator', NULLIF(l.lanvalidator, 0)::pg_catalog.regprocedure::text,
+           'owner', pg_catalog.pg_get_userbyid(l.lanowner),
+           'comment', ds.description)
+FROM lang
+JOIN pg_catalog.pg_language l ON l.oid = lang.oid
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = l.oid AND ds.classoid = 'pg_catalog.pg_language'::pg_catalog.regclass AND ds.objsubid = 0
+
+UNION ALL
+SELECT 'transform', 'for ' || pg_catalog.format_type(tr.trftype, NULL) || ' language ' || pg_catalog.quote_ident(l.lanname),
+       NULL, NULL,
+       pg_catalog.json_build_object(
+           'from_sql', NULLIF(tr.trffromsql, 0)::pg_catalog.regprocedure::text,
+           'to_sql', NULLIF(tr.trftosql, 0)::pg_catalog.regprocedure::text,
+           'comment', ds.description)
+FROM pg_catalog.pg_transform tr
+JOIN pg_catalog.pg_language l ON l.oid = tr.trflang
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = tr.oid AND ds.classoid = 'pg_catalog.pg_transform'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_transform'::pg_catalog.regclass AND d.objid = tr.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+-- Access methods made after the database was (CREATE ACCESS METHOD), not of an extension.
+SELECT 'access method', pg_catalog.quote_ident(am.amname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'type', CASE am.amtype WHEN 't' THEN 'table' WHEN 'i' THEN 'index' ELSE am.amtype::text END,
+           'handler', am.amhandler::pg_catalog.regproc::text,
+           'comment', ds.description)
+FROM pg_catalog.pg_am am
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = am.oid AND ds.classoid = 'pg_catalog.pg_am'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE am.oid >= 16384
+  AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_am'::pg_catalog.regclass AND d.objid = am.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'conversion', ns.name || '.' || pg_catalog.quote_ident(cv.conname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'from', pg_catalog.pg_encoding_to_char(cv.conforencoding)::text,
+           'to', pg_catalog.pg_encoding_to_char(cv.contoencoding)::text,
+           'function', cv.conproc::pg_catalog.regprocedure::text,
+           'default', cv.condefault,
+           'owner', pg_catalog.pg_get_userbyid(cv.conowner),
+           'comment', ds.description)
+FROM pg_catalog.pg_conversion cv
+JOIN ns ON ns.oid = cv.connamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = cv.oid AND ds.classoid = 'pg_catalog.pg_conversion'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_conversion'::pg_catalog.regclass AND d.objid = cv.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'text search parser', ns.name || '.' || pg_catalog.quote_ident(p.prsname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'start', p.prsstart::pg_catalog.regproc::text,
+           'gettoken', p.prstoken::pg_catalog.regproc::text,
+           'end', p.prsend::pg_catalog.regproc::text,
+           'headline', NULLIF(p.prsheadline, 0)::pg_catalog.regproc::text,
+           'lextypes', p.prslextype::pg_catalog.regproc::text,
+           'comment', ds.description)
+FROM pg_catalog.pg_ts_parser p
+JOIN ns ON ns.oid = p.prsnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = p.oid AND ds.classoid = 'pg_catalog.pg_ts_parser'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_ts_parser'::pg_catalog.regclass AND d.objid = p.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')
+
+UNION ALL
+SELECT 'text search template', ns.name || '.' || pg_catalog.quote_ident(tm.tmplname), NULL, NULL,
+       pg_catalog.json_build_object(
+           'init', NULLIF(tm.tmplinit, 0)::pg_catalog.regproc::text,
+           'lexize', tm.tmpllexize::pg_catalog.regproc::text,
+           'comment', ds.description)
+FROM pg_catalog.pg_ts_template tm
+JOIN ns ON ns.oid = tm.tmplnamespace
+LEFT JOIN pg_catalog.pg_description ds
+  ON ds.objoid = tm.oid AND ds.classoid = 'pg_catalog.pg_ts_template'::pg_catalog.regclass AND ds.objsubid = 0
+WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                  WHERE d.classid = 'pg_catalog.pg_ts_template'::pg_catalog.regclass AND d.objid = tm.oid
+                    AND d.objsubid = 0 AND d.deptype = 'e')

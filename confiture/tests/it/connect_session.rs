@@ -26,6 +26,28 @@ fn startup_packet_carries_application_name_and_check_interval() {
     assert_eq!(current, db.name);
 }
 
+/// The tool's own sessions (`db::connect`: status, drift's reads of the live database, the
+/// snapshots, the target's settings; a scratch server's maintenance sessions too) start with
+/// `statement_timeout` 0 from the startup packet, over the database's, the role's and the
+/// connection's `options`: the user's bound for migration SQL cannot cancel their first
+/// statement — a `SET statement_timeout = 0` could itself be, under 1 ms on a loaded server.
+#[test]
+fn the_tools_own_sessions_start_without_the_users_statement_timeout() {
+    let db = TestDb::new("cft_connect");
+    common::admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '1ms'",
+            db.name
+        ))
+        .unwrap();
+    let mut client = confiture::db::connect(&db.environment()).expect("connects");
+    assert_eq!(show(&mut client, "statement_timeout"), "0");
+    let url = format!("{}&options=-c%20statement_timeout%3D1", db.url());
+    let env = Environment::from_url(&url, "--database-url").unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects");
+    assert_eq!(show(&mut client, "statement_timeout"), "0");
+}
+
 #[test]
 fn url_parameters_reach_the_session() {
     let db = TestDb::new("cft_connect");

@@ -6,7 +6,9 @@
 //!   difference from before to after it) and what the down leaves different from before the
 //!   up. Cases named `wrong_*` are down files that do not undo their up: each must be caught.
 //!   Cases named `right_*` must leave nothing, and their up must be repeatable after the down.
-//!   `UPDATE_EXPECT=1 cargo test -p confiture --test it schema_snapshot` re-blesses.
+//!   `UPDATE_EXPECT=1 cargo test -p confiture --test it schema_snapshot` re-blesses. A
+//!   `teardown.sql` runs at the end, passed or not (a subscription must be dropped before its
+//!   database can be).
 //! - A realistic chain of 30 migrations (`tests/fixtures/snapshot/chain/`) and the example
 //!   `db/migrations`, applied with `Migrator` one step at a time: each down restores the
 //!   snapshot from before its up, and each up after its down gives the snapshot after the
@@ -57,6 +59,7 @@ fn run_case(case: &str) {
     let dir = fixtures().join("down").join(case);
     assert!(dir.is_dir(), "no fixture directory {}", dir.display());
     let db = TestDb::new("cft_snap");
+    let _teardown = Teardown(&db, dir.join("teardown.sql"));
     if dir.join("setup.sql").exists() {
         execute(&db, &dir.join("setup.sql"));
     }
@@ -113,6 +116,17 @@ fn run_case(case: &str) {
     );
 }
 
+/// Runs a case's `teardown.sql`, if it has one, when dropped (before its database is).
+struct Teardown<'a>(&'a TestDb, PathBuf);
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        if let Ok(sql) = fs::read_to_string(&self.1) {
+            let _ = self.0.client().batch_execute(&sql);
+        }
+    }
+}
+
 macro_rules! cases {
     ($($case:ident),* $(,)?) => {
         $( #[test] fn $case() { run_case(stringify!($case)); } )*
@@ -155,6 +169,8 @@ cases! {
     wrong_leftover_text_search,
     wrong_leftover_foreign_server_publication,
     wrong_column_statistics_and_options_not_restored,
+    wrong_leftover_server_and_language_objects,
+    wrong_subscription_not_restored,
     right_add_column,
     right_grant_then_revoke,
     right_enum_value_removed_by_recreating_the_type,
@@ -164,6 +180,7 @@ cases! {
     right_sequence_values_are_not_schema,
     right_function_replaced_and_restored,
     right_catalog_objects_dropped,
+    right_server_and_language_objects_dropped,
 }
 
 #[test]
@@ -437,10 +454,15 @@ fn system_schemas_and_extension_members_are_left_out() {
     client
         .batch_execute(
             "CREATE EXTENSION pgcrypto; CREATE EXTENSION citext;\n\
-             CREATE TABLE t (email citext, h bytea DEFAULT public.digest('x', 'sha256'));",
+             CREATE TABLE t (email citext, h bytea DEFAULT public.digest('x', 'sha256'));\n\
+             CREATE EXTENSION bloom; CREATE EXTENSION postgres_fdw;\n\
+             GRANT USAGE ON FOREIGN DATA WRAPPER postgres_fdw TO PUBLIC;",
         )
         .unwrap_or_else(|e| {
-            panic!("this test needs the contrib extensions pgcrypto and citext: {e}")
+            panic!(
+                "this test needs the contrib extensions pgcrypto, citext, bloom and \
+                 postgres_fdw: {e}"
+            )
         });
     let s = snapshot(&mut client, &SnapshotOptions::default()).unwrap();
     let names: Vec<String> = s.iter().map(|(id, _)| id.to_string()).collect();
@@ -452,14 +474,20 @@ fn system_schemas_and_extension_members_are_left_out() {
                 && !id.contains("pg_toast"),
             "a system object: {id}"
         );
+        // bloom's access method, postgres_fdw's wrapper (and a grant on it), plpgsql's
+        // language and handler.
         assert!(
-            !id.contains("digest") && !id.contains("citext"),
+            !["digest", "citext", "bloom", "postgres_fdw", "plpgsql"]
+                .iter()
+                .any(|member| id.contains(member)),
             "an extension member: {id}"
         );
     }
     for id in [
         "extension pgcrypto",
         "extension citext",
+        "extension bloom",
+        "extension postgres_fdw",
         "extension plpgsql",
         "schema public",
     ] {
@@ -524,6 +552,53 @@ fn ownership_and_grants_are_compared_by_role_name() {
     );
     drop(ours);
     drop(theirs);
+}
+
+/// A subscription and a user mapping are read without their secrets: a subscription's
+/// connection string and a mapping's option values (passwords) are in no snapshot, and a role
+/// other than a superuser, which may not read them, takes the same snapshot as the superuser.
+#[test]
+fn subscriptions_and_user_mappings_are_read_without_their_secrets() {
+    let role = Role::create();
+    let db = TestDb::new("cft_snap_secrets");
+    let r = &role.0;
+    let _teardown = Teardown(
+        &db,
+        fixtures().join("down/wrong_subscription_not_restored/teardown.sql"),
+    );
+    db.client()
+        .batch_execute(&format!(
+            "CREATE SUBSCRIPTION sub5 CONNECTION 'host=127.0.0.1 dbname=nowhere password=sub_hunter2' \
+               PUBLICATION pub5 WITH (connect = false);\n\
+             CREATE FOREIGN DATA WRAPPER fdw6; CREATE SERVER srv6 FOREIGN DATA WRAPPER fdw6;\n\
+             CREATE USER MAPPING FOR \"{r}\" SERVER srv6 OPTIONS (user 'remote', password 'um_hunter2');\n\
+             GRANT USAGE ON FOREIGN SERVER srv6 TO \"{r}\";"
+        ))
+        .unwrap();
+    let as_superuser = snap(&db);
+    let mut client = db.client();
+    client.batch_execute(&format!("SET ROLE \"{r}\"")).unwrap();
+    let as_role = snapshot(&mut client, &SnapshotOptions::default()).unwrap();
+    for s in [&as_superuser, &as_role] {
+        let json = serde_json::to_string(s).unwrap();
+        assert!(!json.contains("hunter2"), "a secret in {json}");
+        let subscription = s
+            .get(&ObjectId::new(ObjectKind::Subscription, "sub5"))
+            .expect("the subscription");
+        assert_eq!(subscription.properties["publications"], "pub5");
+        assert_eq!(subscription.properties["enabled"], "no");
+    }
+    // The mapped role, which may use the server, may read its mapping's options: their names,
+    // as the superuser does.
+    let mapping = ObjectId::with_sub(ObjectKind::UserMapping, "srv6", r.as_str());
+    assert_eq!(
+        as_role.get(&mapping).unwrap().properties["options"],
+        "password, user"
+    );
+    assert_eq!(rendered(&diff(&as_superuser, &as_role)), "");
+    drop(client);
+    drop(_teardown);
+    drop(db);
 }
 
 #[test]

@@ -73,8 +73,9 @@ fn scratch_names(stderr: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every scratch database `run` announced is gone (also used by `cli_verify_kinds`).
 #[track_caller]
-fn assert_scratch_dropped(run: &Run) {
+pub(crate) fn assert_scratch_dropped(run: &Run) {
     let names = scratch_names(&run.stderr);
     assert!(
         !names.is_empty(),
@@ -1413,26 +1414,34 @@ fn the_targets_idle_timeouts_do_not_end_the_tools_own_scratch_sessions() {
 /// databases are not bound by it. Nor is `drift`'s read of the live schema, which failed with
 /// exit 3 ("cannot read the schema from the system catalogs: canceling statement").
 ///
-/// 2 ms is shorter than any `CREATE DATABASE`, so the proof holds on any machine. It is made by
-/// `drift` of a database with no migration applied: it reads the live schema and settings,
-/// makes, snapshots and drops a scratch database (given the 2 ms too) with the tool's own
-/// statements alone — `verify`'s are the same code (`settings::read_with`,
-/// `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration replayed under it is not a
-/// robust proof of anything: the engine's message arms the session's 2 ms at its first
-/// statement, before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can
-/// take longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
+/// 1 ms, the shortest there is, is shorter than any `CREATE DATABASE`, so the proof holds on
+/// any machine; and those sessions carry `statement_timeout=0` in their startup packet, so that
+/// not even their first statement runs under it (a `SET statement_timeout = 0` sent first was
+/// itself cancelled now and then under load: this test, with 2 ms, was load-sensitive). It is
+/// made by `status` and by `drift` of a database with no migration applied: they read the
+/// ledger, the live schema and settings, make, snapshot and drop a scratch database (given the
+/// 1 ms too) with the tool's own statements alone — `verify`'s are the same code
+/// (`settings::read_with`, `TargetSettings::new_scratch`, `Scratch::drop_now`). A migration
+/// replayed under it is not a robust proof of anything: a session that runs migrations keeps
+/// the user's timeout, the engine's message arms the session's 1 ms at its first statement,
+/// before its `SET LOCAL statement_timeout = 0` disarms it, and a loaded machine can take
+/// longer than that to get there (`verify --statement-timeout 0` failed so, exit 4, "no
 /// statement_timeout was in force", in about one run in three under load).
 #[test]
 fn the_targets_statement_timeout_does_not_bound_the_tools_own_statements() {
     let db = TestDb::new("verify_stmt_timeout");
     admin()
         .batch_execute(&format!(
-            "ALTER DATABASE \"{}\" SET statement_timeout = '2ms'",
+            "ALTER DATABASE \"{}\" SET statement_timeout = '1ms'",
             db.name
         ))
         .unwrap();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("canceling statement");
     let run = project.run_on(&db, &["migrate", "drift"]);
     run.code(exit::SUCCESS)
         .stdout_has("no drift: the live database matches its 0 applied migrations replayed");
@@ -1595,9 +1604,9 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
         // A fleet's report says its target was interrupted (the signal thread waits for it).
         match (format, targets.is_empty()) {
-            // The run's own report (its library call saw the stop while creating the scratch
-            // database) or the CLI's exit document (still waiting for the server): both have
-            // `errors`, whichever of the two the signal reached first.
+            // The run's own report: its library call saw the stop while creating the scratch
+            // database (its shape whatever the timing: see
+            // `an_interrupted_run_writes_its_report_whatever_it_was_doing`).
             ("json", true) => {
                 assert_eq!(
                     run.json()["errors"][0]["kind"],
@@ -1621,6 +1630,121 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
                 run.stderr_has("interrupted while creating a scratch database")
                     .stdout_has("interrupted (exit 130)");
             }
+        }
+    }
+}
+
+/// With `--format json`, a `verify` or `drift` of one database stopped by Ctrl-C once its run
+/// started writes one shape of document whatever it was doing: its report (`migrations` or
+/// `drift`, `summary` or `replayed`, ...) with the interruption in `errors`. It wrote the
+/// CLI's error document (`error` and `errors`, no report) instead when the signal thread
+/// printed before the library returned its report — while connecting to a scratch server,
+/// whichever of the two came first. Timings: while it connects to a scratch server that never
+/// answers, and while a migration runs on the scratch database; before the run (its `.env` a
+/// pipe nothing writes to), nothing started: the error document, as for every command.
+#[test]
+fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!(
+        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
+        silent.local_addr().unwrap().port()
+    );
+    let db = TestDb::new("verify_report_shape");
+    let url = db.url();
+    let project = Project::new();
+    // Asleep on a scratch database only (`up` applies it to the target at once).
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
+         'confiture_scratch%' THEN 60 ELSE 0 END);\n",
+        "DROP TABLE t;\n",
+    );
+    // Its environment in a `.env` that is a pipe nothing writes to.
+    let piped = Project::new();
+    piped.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
+    let made = std::process::Command::new("mkfifo")
+        .arg(piped.path(".env"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let json = ["--format", "json"];
+    let at_the_pipe = |command: &str| {
+        let child = piped
+            .cli()
+            .args(["migrate", command])
+            .args(json)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        std::thread::sleep(Duration::from_millis(1000));
+        signalled(child, "-INT")
+    };
+    let at_the_silent_server = |command: &str| {
+        let child = project
+            .cli()
+            .args(["migrate", command, "--database-url", &url])
+            .args(["--scratch-url", &silent_url])
+            .args(json)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        // Until it waits for the silent server (its other work takes milliseconds).
+        std::thread::sleep(Duration::from_millis(1500));
+        signalled(child, "-INT")
+    };
+    let asleep = |command: &str| {
+        let args = [
+            "migrate",
+            command,
+            "--database-url",
+            &url,
+            "--format",
+            "json",
+        ];
+        let (child, _) = spawn_asleep_on_scratch(&project, &args);
+        signalled(child, "-INT")
+    };
+    // `drift` replays what the ledger says was applied.
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    for command in ["verify", "drift"] {
+        let run = at_the_pipe(command);
+        run.code(exit::INTERRUPTED);
+        assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
+        let doc = run.json();
+        assert_eq!(doc["error"]["kind"], "interrupted", "{}", run.dump());
+        assert_eq!(doc["errors"][0], doc["error"], "{}", run.dump());
+        assert!(doc.get("passed").is_none(), "{}", run.dump());
+    }
+    for (command, when, run) in [
+        ("verify", "connecting", at_the_silent_server("verify")),
+        ("verify", "replaying", asleep("verify")),
+        ("drift", "connecting", at_the_silent_server("drift")),
+        ("drift", "replaying", asleep("drift")),
+    ] {
+        run.code(exit::INTERRUPTED);
+        // Replaying, the drop of the scratch database waits for a checkpoint.
+        let bound = if when == "connecting" { 3 } else { 20 };
+        assert!(run.elapsed < Duration::from_secs(bound), "{}", run.dump());
+        let doc = run.json();
+        let what = format!("{command} {when}: {}", run.dump());
+        assert!(doc.get("error").is_none(), "the error document: {what}");
+        assert_eq!(doc["errors"][0]["kind"], "interrupted", "{what}");
+        assert_eq!(doc["passed"], false, "{what}");
+        let report_keys: &[&str] = match command {
+            "verify" => &[
+                "migrations",
+                "summary",
+                "scratch_database",
+                "left_on_server",
+            ],
+            _ => &["drift", "replayed", "scratch_databases", "left_on_server"],
+        };
+        for key in report_keys {
+            assert!(doc.get(key).is_some(), "no {key}: {what}");
         }
     }
 }

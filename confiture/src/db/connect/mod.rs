@@ -1,5 +1,6 @@
-//! Opening a connection to the environment's database: TLS by sslmode, `application_name` and
-//! `client_connection_check_interval` in the startup packet, a connect timeout that covers the
+//! Opening a connection to the environment's database: TLS by sslmode, `application_name`,
+//! `client_connection_check_interval` and, for the tool's own sessions, `statement_timeout=0`
+//! in the startup packet, a connect timeout that covers the
 //! whole exchange, and one clear message per way of failing (exit 3), without the password.
 
 mod explain;
@@ -31,6 +32,14 @@ const CHECK_INTERVAL_OPTION: &str = "-c client_connection_check_interval=1000";
 /// one that turns it off wins, and `writable::check` refuses that session.
 pub(crate) const STANDARD_STRINGS_OPTION: &str = "-c standard_conforming_strings=on";
 
+/// Set in the startup packet of the tool's own sessions, those that run no migration
+/// ([`Need::own_settings`]): a `statement_timeout` of the database, the role or the
+/// connection's `options` (the user's bound for migration SQL) never cancels their catalog
+/// reads, ledger reads, `CREATE DATABASE` or `DROP DATABASE` — not even their first
+/// statement, which a `SET` would have to be (a tiny timeout, 1 ms, could cancel that `SET`
+/// itself on a loaded server). After the connection's own `options`, so that it wins there.
+const OWN_SESSION_OPTION: &str = "-c statement_timeout=0";
+
 /// Silence on the connection before the first keepalive probe.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
 /// Between unanswered probes.
@@ -41,7 +50,9 @@ pub const KEEPALIVE_RETRIES: u32 = 3;
 /// How long data we sent may stay unacknowledged before the connection is given up.
 pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connects to `env`'s database.
+/// Connects to `env`'s database, for the tool's own statements: the session starts with
+/// `statement_timeout` 0 (in the startup packet, over the database's, role's and connection's
+/// setting), the bound of migration SQL only.
 ///
 /// `migration.connect_timeout` bounds everything up to a usable session — name lookup, TCP,
 /// TLS and authentication — as libpq's `connect_timeout` does (the driver alone bounds only
@@ -83,6 +94,15 @@ pub(crate) enum Need {
 }
 
 impl Need {
+    /// Whether a session opened for this runs none of the user's migrations, only the tool's
+    /// own statements: it starts with [`OWN_SESSION_OPTION`]. A session to write (`Write`:
+    /// `up`, `down`, a replay on a scratch database) keeps the user's `statement_timeout`,
+    /// which bounds the migrations' SQL; its own statements turn it off for themselves
+    /// (`db::OWN_STATEMENT_BOUNDS`).
+    pub(crate) fn own_settings(self) -> bool {
+        self != Need::Write
+    }
+
     /// What the hosts are asked for: `None` when a host that can write is.
     fn attrs(self, env: &Environment) -> Option<TargetSessionAttrs> {
         let attrs = env.connection.target_session_attrs;
@@ -123,9 +143,11 @@ impl Reached {
     }
 
     /// Whether this session, opened for what it was, is one `need` would choose on `env`'s
-    /// hosts (reading and writing choose alike but for `any` on several hosts).
+    /// hosts (reading and writing choose alike but for `any` on several hosts) with the
+    /// settings `need` starts with: a session opened to read ([`Need::own_settings`]) never
+    /// runs migrations.
     pub(crate) fn serves(&self, env: &Environment, need: Need) -> bool {
-        self.need.attrs(env) == need.attrs(env)
+        self.need.attrs(env) == need.attrs(env) && self.need.own_settings() == need.own_settings()
     }
 }
 
@@ -145,12 +167,7 @@ pub(crate) fn open_session(env: &Environment, need: Need) -> Result<Session> {
 pub(crate) fn open_session_on(env: &Environment, reached: &Reached) -> Result<Session> {
     let mut one = env.clone();
     one.connection = reached.spec(&env.connection);
-    open_at(&one, reached.dialled)
-        .map(|mut session| {
-            session.reached.need = reached.need;
-            session
-        })
-        .map_err(|failure| explain(&one, failure))
+    open_at(&one, reached.dialled, reached.need).map_err(|failure| explain(&one, failure))
 }
 
 /// Connects to `env`'s database, or `Ok(None)` when the server answers that it does not exist
@@ -244,7 +261,7 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
     for (host, port) in spec.hosts() {
         let mut one = env.clone();
         one.connection = spec.with_host(host, port);
-        let mut session = match open_at(&one, None) {
+        let mut session = match open_at(&one, None, need) {
             Ok(session) => session,
             Err(Failure::Setup(error)) => {
                 failed.invalid = Some(Box::new(error));
@@ -259,7 +276,6 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
                 continue;
             }
         };
-        session.reached.need = need;
         // Creating a database needs a server that is not in recovery: a read-only default is
         // lifted for the session that creates (`default_transaction_read_only`, a guard of the
         // target, not of the server).
@@ -360,10 +376,11 @@ fn session_mismatch(
 /// `sslmode=prefer`, a server whose pg_hba.conf refused the TLS connection (it may admit this
 /// host only without TLS, `hostnossl`) is tried once more without TLS, as libpq does; when
 /// that fails too, the TLS try's failure is the one explained, with the retry's.
-fn open_at(env: &Environment, pinned: Option<SocketAddr>) -> Result<Session, Failure> {
-    match open_with(env, pinned, false) {
+/// `need`: what the session is for, and so the settings it starts with.
+fn open_at(env: &Environment, pinned: Option<SocketAddr>, need: Need) -> Result<Session, Failure> {
+    match open_with(env, pinned, false, need) {
         Err(Failure::Driver(e, address)) if refused_over_tls(env, &e) => {
-            open_with(env, pinned, true).map_err(|retry| Failure::RetriedWithoutTls {
+            open_with(env, pinned, true, need).map_err(|retry| Failure::RetriedWithoutTls {
                 first: (e, address),
                 retry: Box::new(retry),
             })
@@ -378,10 +395,11 @@ fn open_with(
     env: &Environment,
     pinned: Option<SocketAddr>,
     plain: bool,
+    need: Need,
 ) -> Result<Session, Failure> {
-    match attempt(env, true, pinned, plain) {
+    match attempt(env, true, pinned, plain, need) {
         Err(Failure::Driver(e, _)) if rejects_check_interval(&e) => {
-            attempt(env, false, pinned, plain)
+            attempt(env, false, pinned, plain, need)
         }
         other => other,
     }
@@ -433,8 +451,9 @@ fn attempt(
     check_interval: bool,
     pinned: Option<SocketAddr>,
     plain: bool,
+    need: Need,
 ) -> Result<Session, Failure> {
-    let mut config = driver_config(env, check_interval);
+    let mut config = driver_config(env, check_interval, need);
     let tls = if plain {
         config.ssl_mode(postgres::config::SslMode::Disable);
         None
@@ -451,7 +470,7 @@ fn attempt(
                 host,
                 port,
                 dialled,
-                need: Need::Read,
+                need,
             },
         })
     };
@@ -522,8 +541,9 @@ fn dial(
     }
 }
 
-/// The driver's settings for `env`: target, startup options, timeout, keepalives.
-fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
+/// The driver's settings for `env`: target, startup options (with [`OWN_SESSION_OPTION`] when
+/// `need` is the tool's own), timeout, keepalives.
+fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgres::Config {
     let spec = &env.connection;
     let mut config = postgres::Config::new();
     if spec.is_unix_socket() {
@@ -538,12 +558,16 @@ fn driver_config(env: &Environment, check_interval: bool) -> postgres::Config {
     if let Some(password) = &spec.password {
         config.password(password);
     }
-    // Both of ours go together: the retry for a pooler that refuses `options` sends none.
+    // Ours go together: the retry for a pooler that refuses `options` sends none (the tool's
+    // own statements then turn `statement_timeout` off for themselves, as a writing session's
+    // do).
+    let own = (check_interval && need.own_settings()).then_some(OWN_SESSION_OPTION);
     let options: Vec<&str> = check_interval
         .then_some([CHECK_INTERVAL_OPTION, STANDARD_STRINGS_OPTION])
         .into_iter()
         .flatten()
         .chain(spec.options.as_deref())
+        .chain(own)
         .collect();
     if !options.is_empty() {
         config.options(&options.join(" "));
