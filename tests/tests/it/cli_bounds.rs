@@ -26,9 +26,14 @@ fn table(project: &Project, id: &str, name: &str) {
 /// would be, never stepped over. `down` only checks what it rolls back.
 #[test]
 fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
-    let stop = "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
-                again; `cargo confiture migrate up --target 001 \
-                --database-url <URL>` stops before 002_idx if it is not applied yet";
+    // The user's `--create-database` is kept (`plan::up_args`), `--dry-run` is not.
+    let stop = |flags: &str| {
+        format!(
+            "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
+             again; `cargo confiture migrate up --target 001{flags} --database-url <URL>` stops \
+             before 002_idx if it is not applied yet"
+        )
+    };
     let db = TestDb::unborn("bounds_steps");
     let project = Project::new();
     table(&project, "001_a", "a");
@@ -44,18 +49,21 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
         .stdout_has("applied 1 migration");
     assert_eq!(ledger(&db), ["001:a"]);
     // Now one step reaches the broken one: refused as `--target 2` and a bare `up` are.
-    for args in [
-        &["migrate", "up", "--steps", "1"][..],
-        &["migrate", "up", "--steps", "1", "--dry-run"],
-        &["migrate", "up", "--steps", "1", "--create-database"],
-        &["migrate", "up", "--target", "2"],
-        &["migrate", "up"],
+    for (args, flags) in [
+        (&["migrate", "up", "--steps", "1"][..], ""),
+        (&["migrate", "up", "--steps", "1", "--dry-run"], ""),
+        (
+            &["migrate", "up", "--steps", "1", "--create-database"],
+            " --create-database",
+        ),
+        (&["migrate", "up", "--target", "2"], ""),
+        (&["migrate", "up"], ""),
     ] {
         project
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("error[C101]")
-            .stderr_has(stop);
+            .stderr_has(&stop(flags));
     }
     assert_eq!(ledger(&db), ["001:a"]);
     project
@@ -234,4 +242,85 @@ fn a_missing_database_is_created_only_by_ups_help() {
             .stderr_has("`cargo confiture migrate up --create-database --database-url <URL>`");
     }
     assert!(!db.exists(), "nothing was created");
+}
+
+/// The `up` a refusal suggests to run instead — the one that stops before a broken file (half
+/// a pair), or before a pending confiture (Python) migration — is the user's own command bounded
+/// there: it keeps how the database was chosen (`--env`, `--database-url`) and every flag given
+/// (`--single-transaction`, `--allow-*`, `--create-database`; not `--dry-run`: the suggestion
+/// is the command that applies what the help says), in the one spelling of "the same `up`"
+/// (`plan::up_args`). The files' refusal dropped them all: pasted, the
+/// suggestion ran without the user's transaction mode or permissions.
+#[test]
+fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
+    let db = TestDb::new("bounds_flags");
+    let url = db.url();
+    let broken = Project::new();
+    table(&broken, "001_a", "a");
+    broken.write("db/migrations/002_b.up.sql", "CREATE TABLE b (id int);\n");
+    table(&broken, "003_c", "c");
+    let python = Project::new();
+    table(&python, "0001_a", "a");
+    table(&python, "0002_b", "b");
+    python.write("db/migrations/0003_c.py", "# confiture (Python)\n");
+    for project in [&broken, &python] {
+        project.write("db/environments/dev.yaml", format!("database_url: {url}\n"));
+    }
+    // The flags given, and as the suggestion spells them (`up_args`' order).
+    let flag_sets: [(&[&str], &str); 5] = [
+        (&[], ""),
+        (&["--single-transaction"], " --single-transaction"),
+        (
+            &["--allow-destructive", "--allow-out-of-order"],
+            " --allow-out-of-order --allow-destructive",
+        ),
+        (
+            &["--dry-run", "--allow-non-empty", "--allow-newer-database"],
+            " --allow-newer-database --allow-non-empty",
+        ),
+        (
+            &["--create-database", "--single-transaction"],
+            " --single-transaction --create-database",
+        ),
+    ];
+    let selections: [(&[&str], &str); 2] = [
+        (&["--env", "dev"], "--env dev"),
+        (&["--database-url", &url], "--database-url <URL>"),
+    ];
+    for (project, stop, says, bounds) in [
+        (
+            &broken,
+            "001",
+            "stops before 002_b if it is not applied yet",
+            [&["--target", "3"][..], &["--steps", "2"], &[]],
+        ),
+        (
+            &python,
+            "0002",
+            "applies the migrations before `0003_c.py` and stops there",
+            [&["--target", "3"][..], &["--steps", "3"], &[]],
+        ),
+    ] {
+        for bound in bounds {
+            for (flags, spelled) in flag_sets {
+                for (selection, shown) in selections {
+                    let args: Vec<&str> = ["migrate", "up"]
+                        .iter()
+                        .chain(bound)
+                        .chain(flags)
+                        .chain(selection)
+                        .copied()
+                        .collect();
+                    let suggested = format!(
+                        "`cargo confiture migrate up --target {stop}{spelled} {shown}` {says}"
+                    );
+                    project
+                        .run(&args)
+                        .code(exit::INVALID)
+                        .stderr_has(&suggested);
+                }
+            }
+        }
+    }
+    assert_eq!(db.ledger(), None, "nothing was written");
 }
