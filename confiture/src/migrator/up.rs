@@ -108,15 +108,20 @@ impl Migrator {
     /// A limited `up`'s failure (`--target`, `--steps`) whose help suggests an unbounded
     /// `migrate up` (the missing database's `migrate up --create-database`, whatever a refusal
     /// made before the plan said): the request's bound is put in it ([`crate::hint::bounded`],
-    /// [`plan::up_args`]), so that following it does what was asked, and no more. Not on a
+    /// [`plan::up_args`]), so that following it does what was asked, and no more — with the
+    /// request's flags. An unbounded request's connection failure (the missing database's
+    /// `migrate up --create-database`, written without the request) gets its flags too; its
+    /// refusals write their commands through [`plan::up_args`] themselves, some without a
+    /// flag on purpose (`--single-transaction`'s "or drop --single-transaction"). Not on a
     /// scratch database, whose help names no `up`.
     fn bounded_help(&self, options: &UpOptions, mut f: RunFailure) -> RunFailure {
         let limited = options.target.is_some() || options.steps.is_some();
+        let completed = limited || f.error.kind == ErrorKind::Connection;
         let Some(help) = f
             .error
             .help
             .as_deref()
-            .filter(|_| limited && self.on_scratch.is_none())
+            .filter(|_| completed && self.on_scratch.is_none())
         else {
             return f;
         };
@@ -463,6 +468,16 @@ impl<'a> Locked<'a> {
                 (true, None, None) if self.request.steps.is_some() && !plan.skipped.is_empty() => {
                     let help = f.error.help.as_deref().unwrap_or_default();
                     f.error.help = Some(crate::hint::unfinishable(help, "migrate up", what));
+                }
+                // Every pending migration was asked: a help that names the bare `migrate up`
+                // (written by the engine, which knows no request: "then `migrate up` again")
+                // gets the request's flags (`--single-transaction`, `--allow-*`, ...), so that
+                // following it runs as the user asked.
+                (_, None, None) if plan.skipped.is_empty() => {
+                    if let Some(help) = f.error.help.take() {
+                        let args = plan::up_plan_args(self.request, &plan, None);
+                        f.error.help = Some(crate::hint::bounded(&help, &args));
+                    }
                 }
                 _ => {}
             }

@@ -324,3 +324,178 @@ fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
     }
     assert_eq!(db.ledger(), None, "nothing was written");
 }
+
+/// Every help that prints a command line to run instead keeps how the user chose the database
+/// (`--env dev`) and the flags they gave that still apply, whatever the refusal or failure:
+/// the missing database's `--create-database` (bounded or not: it was written without the
+/// request), a no-transaction migration's "then `migrate up` again" (written by the engine),
+/// the out-of-order and non-empty refusals, the files' stop, and `down`'s confirmation of
+/// everything (`--allow-modified`, through `plan::down_args`). Each suggestion, pasted, would
+/// run as the user asked; the missing database's and `down`'s dropped the flags.
+#[test]
+fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
+    struct Case {
+        what: &'static str,
+        /// The migrations: (id, up, down); a down of `None` writes none (half a pair).
+        files: &'static [(&'static str, &'static str, Option<&'static str>)],
+        /// SQL run on the database first (`None`: the database does not exist).
+        setup: Option<&'static str>,
+        args: &'static [&'static str],
+        code: u8,
+        suggested: &'static str,
+    }
+    const A: (&str, &str, Option<&str>) = (
+        "001_a",
+        "CREATE TABLE a (id int);\n",
+        Some("DROP TABLE a;\n"),
+    );
+    const B: (&str, &str, Option<&str>) = (
+        "002_b",
+        "CREATE TABLE b (id int);\n",
+        Some("DROP TABLE b;\n"),
+    );
+    let cases = [
+        Case {
+            what: "missing database",
+            files: &[A, B],
+            setup: None,
+            args: &[
+                "migrate",
+                "up",
+                "--single-transaction",
+                "--allow-destructive",
+            ],
+            code: exit::CONNECTION,
+            suggested: "`cargo confiture migrate up --allow-destructive --single-transaction \
+                        --create-database --env dev`",
+        },
+        Case {
+            what: "missing database, bounded",
+            files: &[A, B],
+            setup: None,
+            args: &["migrate", "up", "--target", "1", "--allow-out-of-order"],
+            code: exit::CONNECTION,
+            suggested: "`cargo confiture migrate up --target 001 --allow-out-of-order \
+                        --create-database --env dev`",
+        },
+        Case {
+            what: "no-transaction migration failed midway",
+            files: &[
+                A,
+                (
+                    "002_nt",
+                    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\nSELECT 1/0;\n",
+                    Some("DROP INDEX a_i;\n"),
+                ),
+            ],
+            setup: Some(""),
+            args: &[
+                "migrate",
+                "up",
+                "--allow-destructive",
+                "--allow-newer-database",
+            ],
+            code: exit::MIGRATION_FAILED,
+            suggested: "`cargo confiture migrate up --allow-destructive --allow-newer-database \
+                        --env dev`",
+        },
+        Case {
+            what: "out of order",
+            files: &[A, B],
+            setup: Some(
+                "CREATE TABLE b (id int); \
+                 CREATE TABLE tb_confiture (pk_confiture bigserial PRIMARY KEY, slug text, \
+                 version text NOT NULL UNIQUE, name text, applied_at timestamptz DEFAULT now(), \
+                 execution_time_ms int, checksum text, applied_by text); \
+                 INSERT INTO tb_confiture (slug, version, name, checksum) \
+                 VALUES ('b_002', '002', 'b', 'x')",
+            ),
+            args: &["migrate", "up", "--single-transaction"],
+            code: exit::DIVERGED,
+            suggested: "`cargo confiture migrate up --single-transaction --allow-out-of-order \
+                        --env dev`",
+        },
+        Case {
+            what: "not empty",
+            files: &[A, B],
+            setup: Some("CREATE TABLE a (id int)"),
+            args: &["migrate", "up", "--allow-destructive"],
+            code: exit::DIVERGED,
+            suggested: "`cargo confiture migrate up --allow-destructive --allow-non-empty \
+                        --env dev`",
+        },
+        Case {
+            what: "broken file",
+            files: &[A, ("002_b", "CREATE TABLE b (id int);\n", None)],
+            setup: Some(""),
+            args: &["migrate", "up", "--single-transaction", "--allow-non-empty"],
+            code: exit::INVALID,
+            suggested: "`cargo confiture migrate up --target 001 --allow-non-empty \
+                        --single-transaction --env dev`",
+        },
+    ];
+    for case in &cases {
+        let db = match case.setup {
+            Some(sql) => {
+                let db = TestDb::new("bounds_kept");
+                if !sql.is_empty() {
+                    db.connect()
+                        .batch_execute(sql)
+                        .expect("set the database up");
+                }
+                db
+            }
+            None => TestDb::unborn("bounds_kept"),
+        };
+        let project = Project::new();
+        for (id, up, down) in case.files {
+            project.write(&format!("db/migrations/{id}.up.sql"), up);
+            if let Some(down) = down {
+                project.write(&format!("db/migrations/{id}.down.sql"), down);
+            }
+        }
+        project.write(
+            "db/environments/dev.yaml",
+            format!("database_url: {}\n", db.url()),
+        );
+        let args: Vec<&str> = case.args.iter().copied().chain(["--env", "dev"]).collect();
+        let run = project.run(&args);
+        run.code(case.code);
+        assert!(
+            run.stderr.contains(case.suggested),
+            "{}: {:?} should suggest {}, said:\n{}",
+            case.what,
+            case.args,
+            case.suggested,
+            run.stderr
+        );
+    }
+
+    // `down`: confirming everything keeps `--allow-modified`.
+    let db = TestDb::new("bounds_kept_down");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    project
+        .run(&["migrate", "up", "--env", "dev"])
+        .code(exit::SUCCESS);
+    project
+        .run(&[
+            "migrate",
+            "down",
+            "--steps",
+            "5",
+            "--allow-modified",
+            "--env",
+            "dev",
+        ])
+        .code(exit::USAGE)
+        .stderr_has(
+            "`cargo confiture migrate down --target 0 --yes --allow-modified --env dev` (or \
+             `cargo confiture migrate down --steps 2 --allow-modified --env dev`)",
+        );
+}
