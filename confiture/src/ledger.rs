@@ -1256,6 +1256,58 @@ pub enum LedgerCheck {
     /// `DELETE` going down, `SELECT` both ways) just before the row is written: the read found
     /// them, so the migration took them away (`REVOKE`, an `ALTER TABLE ... OWNER TO`).
     PrivilegeLost,
+    /// The tracking table is no longer at its name just before the row is written, but the
+    /// table the migration began with (its OID) still exists under another name or in another
+    /// schema: the migration renamed it, moved it (`ALTER TABLE ... SET SCHEMA`) or renamed
+    /// its schema (`ALTER SCHEMA ... RENAME TO`) — not dropped it. Where it is now travels in
+    /// the failing query ([`LedgerCheck::unless_moved`], [`MovedLedger::of`]).
+    Moved,
+}
+
+/// Where the tracking table is now, after a migration moved it ([`LedgerCheck::Moved`]): read
+/// from the catalogs by its OID inside the migration's transaction, before it is rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedLedger {
+    /// The table as it is now, schema-qualified.
+    pub now: TrackingTable,
+    /// Its schema was renamed: no schema has the old name any more (`ALTER SCHEMA ... RENAME
+    /// TO`), where a table moved by `ALTER TABLE ... SET SCHEMA` leaves its old schema there.
+    pub schema_renamed: bool,
+}
+
+impl MovedLedger {
+    /// What the failing query of [`LedgerCheck::unless_moved`] says (`internal_query`, the
+    /// engine's own SQL echoed by the server): `None` for any other query.
+    pub fn of(internal_query: &str) -> Option<MovedLedger> {
+        let rest = internal_query.strip_prefix(LedgerCheck::Moved.query())?;
+        let rest = rest
+            .strip_prefix(MOVED_OPENING)?
+            .strip_suffix(MOVED_CLOSING)?;
+        let mut fields = rest.split(MOVED_SEPARATOR);
+        let mut text = || -> Option<String> { String::from_utf8(unhex(fields.next()?)?).ok() };
+        let (schema, name, renamed) = (text()?, text()?, text()?);
+        Some(MovedLedger {
+            now: TrackingTable::resolved(&schema, &name),
+            schema_renamed: renamed == "s",
+        })
+    }
+}
+
+/// How [`LedgerCheck::unless_moved`] writes where the table is after the check's own query:
+/// ` FROM (SELECT 'hex', 'hex', 'hex') AS m`, each value hex-encoded (nothing to quote).
+const MOVED_OPENING: &str = " FROM (SELECT '";
+const MOVED_SEPARATOR: &str = "', '";
+const MOVED_CLOSING: &str = "') AS m";
+
+/// The bytes of lowercase hex text, as `encode(..., 'hex')` writes them.
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 impl LedgerCheck {
@@ -1276,6 +1328,7 @@ impl LedgerCheck {
             LedgerCheck::RowsChanged => "SELECT \"confiture: tracking table rows changed\"",
             LedgerCheck::RowSecurity => "SELECT \"confiture: tracking table row security on\"",
             LedgerCheck::PrivilegeLost => "SELECT \"confiture: tracking table privilege lost\"",
+            LedgerCheck::Moved => "SELECT \"confiture: tracking table moved\"",
         }
     }
 
@@ -1290,6 +1343,59 @@ impl LedgerCheck {
         ]
         .into_iter()
         .find(|check| check.query() == internal_query)
+        .or_else(|| MovedLedger::of(internal_query).map(|_| LedgerCheck::Moved))
+    }
+
+    /// An SQL expression (`text`): empty unless `table` is no longer the table whose OID the
+    /// expression `oid` (text; empty or NULL: unknown, nothing checked) gives while that OID
+    /// still names a table — then it fails its statement with [`LedgerCheck::Moved`]'s query
+    /// followed by where the table is now, which [`MovedLedger::of`] reads back. Every name is
+    /// `pg_catalog`'s: it runs under the `search_path` a migration set.
+    pub fn unless_moved(table: &TrackingTable, oid: &str) -> String {
+        let name = literal(&table.quoted());
+        // The OID, NULL when unknown: the server may evaluate a subquery's comparison before
+        // the `CASE` reaches it, and `''::oid` is an error.
+        let oid_text = oid;
+        let oid = format!(
+            "(CASE WHEN COALESCE({oid_text}, '') OPERATOR(pg_catalog.=) '' THEN NULL \
+             ELSE {oid_text} END)::pg_catalog.oid"
+        );
+        let hex = |text: &str| {
+            format!(
+                "pg_catalog.encode(pg_catalog.convert_to(({text})::pg_catalog.text, 'UTF8'), \
+                 'hex')"
+            )
+        };
+        // The old schema gone by its name: renamed (`ALTER SCHEMA ... RENAME TO`).
+        let renamed = match &table.schema {
+            Some(schema) => format!(
+                "CASE WHEN pg_catalog.to_regnamespace({}) IS NULL THEN 's' ELSE 't' END",
+                literal(&quoted_ident(schema))
+            ),
+            None => "'t'".to_string(),
+        };
+        let now = format!(
+            "(SELECT pg_catalog.concat({query}, {opening}, {schema}, {sep}, {relname}, {sep}, \
+             {renamed}, {closing}) FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE c.oid OPERATOR(pg_catalog.=) {oid})",
+            query = literal(LedgerCheck::Moved.query()),
+            opening = literal(MOVED_OPENING),
+            sep = literal(MOVED_SEPARATOR),
+            closing = literal(MOVED_CLOSING),
+            schema = hex("n.nspname"),
+            relname = hex("c.relname"),
+            renamed = hex(&renamed),
+        );
+        format!(
+            "CASE WHEN {oid} IS NULL THEN '' \
+             WHEN pg_catalog.to_regclass({name}) IS NOT NULL AND \
+             pg_catalog.to_regclass({name})::pg_catalog.oid OPERATOR(pg_catalog.=) {oid} \
+             THEN '' \
+             WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
+             WHERE c.oid OPERATOR(pg_catalog.=) {oid}) THEN '' \
+             ELSE pg_catalog.query_to_xml({now}, false, false, '')::pg_catalog.text END"
+        )
     }
 
     /// An SQL expression (`text`): empty when `condition` holds, else it fails its statement
@@ -1307,6 +1413,41 @@ impl LedgerCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Where a moved ledger is, as the failing query of [`LedgerCheck::unless_moved`] writes it
+    /// (each value hex-encoded by the server), is read back — a name with quotes, spaces and
+    /// letters outside ASCII included; any other query is not [`LedgerCheck::Moved`]'s.
+    #[test]
+    fn a_moved_ledgers_new_place_is_read_back_from_its_check() {
+        let hex = |t: &str| t.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        for (schema, name, renamed) in [
+            ("archive", "tb_confiture", "t"),
+            ("Old \"Public\" é", "tb'x", "s"),
+        ] {
+            let query = format!(
+                "{}{MOVED_OPENING}{}{MOVED_SEPARATOR}{}{MOVED_SEPARATOR}{}{MOVED_CLOSING}",
+                LedgerCheck::Moved.query(),
+                hex(schema),
+                hex(name),
+                hex(renamed)
+            );
+            assert_eq!(LedgerCheck::of(&query), Some(LedgerCheck::Moved));
+            assert_eq!(
+                MovedLedger::of(&query),
+                Some(MovedLedger {
+                    now: TrackingTable::resolved(schema, name),
+                    schema_renamed: renamed == "s",
+                })
+            );
+        }
+        for other in [
+            LedgerCheck::Moved.query().to_string(),
+            format!("{} FROM (SELECT 'zz') AS m", LedgerCheck::Moved.query()),
+            "SELECT \"confiture: tracking table moved\" FROM t".to_string(),
+        ] {
+            assert_eq!(MovedLedger::of(&other), None, "{other}");
+        }
+    }
 
     /// The reason after a slug's time says how the row was written: ours and confiture
     /// (Python)'s, old slugs without the version, names that look like a time or a reason.

@@ -956,6 +956,18 @@ pub(crate) fn failed_check(db: &postgres::error::DbError) -> Option<LedgerCheck>
     }
 }
 
+/// Where the tracking table is after a migration moved it, when `db` is the failure of
+/// [`LedgerCheck::Moved`] ([`crate::ledger::MovedLedger::of`] of the internal query the server
+/// names with it); `None` for any other error.
+pub(crate) fn moved_ledger(db: &postgres::error::DbError) -> Option<crate::ledger::MovedLedger> {
+    match db.position()? {
+        postgres::error::ErrorPosition::Internal { query, .. } => {
+            crate::ledger::MovedLedger::of(query)
+        }
+        postgres::error::ErrorPosition::Original(_) => None,
+    }
+}
+
 /// How a whole-database session of a database resolves names ([`resolve_session`]): where
 /// its tracking table is, and every schema its `search_path` names. A tenant schema must be
 /// none of them (`fleet::Target::schema`): once created, the whole database's unqualified

@@ -322,15 +322,16 @@ pub(crate) fn check_may_create_database(
 /// Where the tracking `table` would be in `env`'s database once `--create-database` created
 /// it, which does not exist yet, and the schemas its `search_path` would name
 /// ([`ledger::SessionNames`]): asked of the maintenance session
-/// the creation uses, with `env`'s connection settings (its `search_path` from the role's and
-/// the server's settings and the connection's options), as the new database's sessions will
-/// resolve it (a new database has no settings of its own).
+/// the creation uses, with `env`'s connection settings, under the `search_path` the new
+/// database's sessions will have ([`settings::search_path_in_new_database`]: the role's and
+/// the server's settings and the connection's options, never the maintenance database's own,
+/// which a new database does not have), as they will resolve it.
 pub(crate) fn resolve_in_new_database(
     env: &crate::config::Environment,
     table: &crate::ledger::TrackingTable,
 ) -> crate::Result<ledger::SessionNames> {
     let mut client = maintenance_session(env)?;
-    let mut names = ledger::resolve_session(&mut client, table).map_err(|e| {
+    let failed = |e| {
         query_error(
             &format!(
                 "cannot tell where the tracking table of the database {} to create would be",
@@ -338,7 +339,20 @@ pub(crate) fn resolve_in_new_database(
             ),
             e,
         )
-    })?;
+    };
+    let new_path = settings::search_path_in_new_database(&mut client).map_err(failed)?;
+    if let Some((path, _)) = &new_path {
+        client
+            .execute(
+                "SELECT pg_catalog.set_config('search_path', $1, false)",
+                &[path],
+            )
+            .map_err(failed)?;
+    }
+    let mut names = ledger::resolve_session(&mut client, table).map_err(failed)?;
+    if let Some((_, source)) = new_path {
+        source.clone_into(&mut names.origin.source);
+    }
     // The path's `ALTER DATABASE` is the new database's, not the maintenance one's.
     names.origin.database.clone_from(&env.connection.dbname);
     Ok(names)

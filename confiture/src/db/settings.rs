@@ -211,6 +211,71 @@ impl SettingOrigin {
     }
 }
 
+/// The `search_path` a session of a database that does not exist yet will have, asked of a
+/// session of the same role on another database of the server (the maintenance session of
+/// `--create-database`): `None` when that session's own is it — set by the connection's
+/// options or for the role everywhere, or the server's — else the value and the source
+/// ([`SettingOrigin::source`]) it will have there. A new database has no settings of its own
+/// (`pg_db_role_setting` rows are per database, and `CREATE DATABASE` copies none), so the
+/// maintenance database's (`ALTER DATABASE postgres SET`, `ALTER ROLE r IN DATABASE postgres
+/// SET`) are not the new one's: under them, the role's own for every database (`ALTER ROLE r
+/// SET`), else every role's (`ALTER ROLE ALL SET`), else the server's configuration
+/// (`pg_file_settings`, where this role may read it), else the server's built-in default.
+pub(crate) fn search_path_in_new_database(
+    client: &mut impl postgres::GenericClient,
+) -> std::result::Result<Option<(String, &'static str)>, postgres::Error> {
+    // `search_path` as `pg_db_role_setting` stores it for the role `role` (an SQL expression
+    // of its OID; `0`: `ALTER ROLE ALL`) in every database, NULL when it has none.
+    let role_setting = |role: &str| {
+        format!(
+            "(SELECT pg_catalog.substr(c.setting, \
+             pg_catalog.strpos(c.setting, '=') OPERATOR(pg_catalog.+) 1) \
+             FROM pg_catalog.pg_db_role_setting d \
+             CROSS JOIN LATERAL pg_catalog.unnest(d.setconfig) AS c(setting) \
+             WHERE d.setdatabase OPERATOR(pg_catalog.=) 0 \
+             AND d.setrole OPERATOR(pg_catalog.=) {role} \
+             AND pg_catalog.split_part(c.setting, '=', 1) OPERATOR(pg_catalog.=) 'search_path')"
+        )
+    };
+    let sql = format!(
+        "SELECT s.source, s.boot_val, \
+         pg_catalog.has_function_privilege('pg_catalog.pg_show_all_file_settings()', 'EXECUTE'), \
+         {role}, {all} \
+         FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'search_path'",
+        role = role_setting(
+            "(SELECT r.oid FROM pg_catalog.pg_roles r \
+             WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)"
+        ),
+        all = role_setting("0"),
+    );
+    let row = client.query_one(&sql, &[])?;
+    let source: String = row.get(0);
+    if source != "database" && source != "database user" {
+        return Ok(None);
+    }
+    if let Some(role) = row.get::<_, Option<String>>(3) {
+        return Ok(Some((role, "user")));
+    }
+    // `ALTER ROLE ALL SET`: every role's, in every database.
+    if let Some(all) = row.get::<_, Option<String>>(4) {
+        return Ok(Some((all, "global")));
+    }
+    let boot: String = row.get(1);
+    if row.get::<_, bool>(2) {
+        // The file's last applied line wins, `postgresql.auto.conf` (ALTER SYSTEM) included.
+        let file = client.query_opt(
+            "SELECT f.setting FROM pg_catalog.pg_file_settings f \
+             WHERE f.name OPERATOR(pg_catalog.=) 'search_path' AND f.applied \
+             ORDER BY f.seqno DESC LIMIT 1",
+            &[],
+        )?;
+        if let Some(file) = file {
+            return Ok(Some((file.get(0), "configuration file")));
+        }
+    }
+    Ok(Some((boot, "default")))
+}
+
 /// Where `setting` of a session comes from ([`SettingOrigin`]) and the command that sets it to
 /// `value` there: `ALTER ROLE` for a role's setting, which wins over the database's (`ALTER
 /// DATABASE` would change nothing), `... IN DATABASE` for the role's in that database, the

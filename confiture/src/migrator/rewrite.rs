@@ -55,7 +55,7 @@ impl Migrator {
             &set,
             &errors,
             Some(options.through),
-            Some("migrate baseline --through"),
+            Some(&|version: &str| format!("migrate baseline --through {version}")),
         )?;
         let run = RewriteRun {
             what: "baseline",

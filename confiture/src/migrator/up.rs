@@ -30,15 +30,17 @@ impl Migrator {
     /// The files for `up`: refused (exit 5, before connecting) when a migration it could run
     /// through `--target` (all without one) has errors, a broken draft above it aside. A
     /// `--steps N` is decided by the ledger: its plan is checked once read ([`check_plan_files`]).
-    fn load_set_for_up(&self, options: &UpOptions) -> Result<Checked> {
+    /// The help's command that stops before the broken one is `request`'s ([`stop_before`]).
+    fn load_set_for_up(&self, options: &UpOptions, request: &plan::UpRequest) -> Result<Checked> {
         let checked = self.read_checked()?;
         if options.steps.is_none() {
             let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+            let stop = stop_before(self.on_scratch, request);
             plan::check_up_files(
                 &checked.set,
                 &errors,
                 options.target,
-                stop_before(self.on_scratch),
+                stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
             )?;
         }
         Ok(checked)
@@ -58,8 +60,6 @@ impl Migrator {
     /// the refusal `up` gives before connecting (files with errors it could run, `steps` 0, an
     /// unknown `target`). A fleet asks this once, not once per database.
     pub(crate) fn up_request(&self, options: &UpOptions) -> Result<(Checked, plan::UpRequest)> {
-        let checked = self.load_set_for_up(options)?;
-        let set = &checked.set;
         let request = plan::UpRequest {
             steps: options.steps,
             target: options.target,
@@ -70,8 +70,10 @@ impl Migrator {
             allow_newer_database: options.allow_newer_database,
             allow_non_empty: self.allows_non_empty(options),
             single_transaction: options.single_transaction,
+            create_database: options.create_database,
         };
-        plan::check_up_request(set, &request)?;
+        let checked = self.load_set_for_up(options, &request)?;
+        plan::check_up_request(&checked.set, &request)?;
         Ok((checked, request))
     }
 
@@ -106,15 +108,20 @@ impl Migrator {
     /// A limited `up`'s failure (`--target`, `--steps`) whose help suggests an unbounded
     /// `migrate up` (the missing database's `migrate up --create-database`, whatever a refusal
     /// made before the plan said): the request's bound is put in it ([`crate::hint::bounded`],
-    /// [`plan::up_args`]), so that following it does what was asked, and no more. Not on a
+    /// [`plan::up_args`]), so that following it does what was asked, and no more — with the
+    /// request's flags. An unbounded request's connection failure (the missing database's
+    /// `migrate up --create-database`, written without the request) gets its flags too; its
+    /// refusals write their commands through [`plan::up_args`] themselves, some without a
+    /// flag on purpose (`--single-transaction`'s "or drop --single-transaction"). Not on a
     /// scratch database, whose help names no `up`.
     fn bounded_help(&self, options: &UpOptions, mut f: RunFailure) -> RunFailure {
         let limited = options.target.is_some() || options.steps.is_some();
+        let completed = limited || f.error.kind == ErrorKind::Connection;
         let Some(help) = f
             .error
             .help
             .as_deref()
-            .filter(|_| limited && self.on_scratch.is_none())
+            .filter(|_| completed && self.on_scratch.is_none())
         else {
             return f;
         };
@@ -254,12 +261,18 @@ impl Migrator {
     }
 }
 
-/// How the refusal of files with errors says to stop before the broken migration:
-/// `migrate up --target`, but not on a scratch database: that `up` replays the history for
-/// `verify` or `drift`, which cannot stop before a version, and suggesting `up` would have
-/// them write the target.
-fn stop_before(on_scratch: Option<&'static str>) -> Option<&'static str> {
-    on_scratch.is_none().then_some("migrate up --target")
+/// How the refusal of files with errors says to stop before the broken migration: the
+/// request bounded at the version before it ([`plan::up_args`]: `migrate up --target V` with
+/// every flag the user gave — `--single-transaction`, `--allow-*`, ...), but not on a scratch
+/// database: that `up` replays the history for `verify` or `drift`, which cannot stop before a
+/// version, and suggesting `up` would have them write the target.
+fn stop_before<'r>(
+    on_scratch: Option<&'static str>,
+    request: &'r plan::UpRequest,
+) -> Option<impl Fn(&str) -> String + 'r> {
+    on_scratch
+        .is_none()
+        .then_some(move |version: &str| plan::up_args(request, Some(version), None))
 }
 
 /// Refuses (exit 5) a plan bounded by `--steps` that reaches a migration whose files have
@@ -276,7 +289,13 @@ fn check_plan_files(
     if request.steps.is_none() {
         return Ok(());
     }
-    plan::check_up_files(set, errors, plan.through, stop_before(on_scratch))
+    let stop = stop_before(on_scratch, request);
+    plan::check_up_files(
+        set,
+        errors,
+        plan.through,
+        stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
+    )
 }
 
 /// The report's warning of a plan that accepted a newer database (`allow_newer_database`):
@@ -450,6 +469,16 @@ impl<'a> Locked<'a> {
                 (true, None, None) if self.request.steps.is_some() && !plan.skipped.is_empty() => {
                     let help = f.error.help.as_deref().unwrap_or_default();
                     f.error.help = Some(crate::hint::unfinishable(help, "migrate up", what));
+                }
+                // Every pending migration was asked: a help that names the bare `migrate up`
+                // (written by the engine, which knows no request: "then `migrate up` again")
+                // gets the request's flags (`--single-transaction`, `--allow-*`, ...), so that
+                // following it runs as the user asked.
+                (_, None, None) if plan.skipped.is_empty() => {
+                    if let Some(help) = f.error.help.take() {
+                        let args = plan::up_plan_args(self.request, &plan, None);
+                        f.error.help = Some(crate::hint::bounded(&help, &args));
+                    }
                 }
                 _ => {}
             }

@@ -132,13 +132,13 @@ fn confirm_everything(
                     "run {} to roll back every migration applied since the schema snapshot \
                      (their down files run, dropping their objects); the rows below \
                      `first_version` are squashed and stay",
-                    every_one(reachable)
+                    every_one(request, reachable)
                 )
             } else {
                 format!(
                     "to roll back every one, run {}: each migration's down file runs, dropping \
                      every migration's objects",
-                    every_one(applied)
+                    every_one(request, applied)
                 )
             };
             Err(Error::usage(format!(
@@ -156,12 +156,25 @@ fn confirm_everything(
 /// fleet to this target alone, whose count this is (`hint::Invocation`). The `--yes` form
 /// first: confirming "everything" is the point of the refusals that name it (a `--steps 20`
 /// typed for `--steps 2`), and the `--steps` form rolls back as much without asking.
-fn every_one(count: usize) -> String {
+fn every_one(request: &DownRequest, count: usize) -> String {
     format!(
         "{} (or {})",
-        crate::hint::command("migrate down --target 0 --yes"),
-        crate::hint::command(&format!("migrate down --steps {count}"))
+        crate::hint::command(&down_args(request, "--target 0 --yes")),
+        crate::hint::command(&down_args(request, &format!("--steps {count}")))
     )
+}
+
+/// `down` as a help suggests it for `request` ([`crate::hint::command`]'s arguments):
+/// `migrate down`, the `bound` the help names (`--target 003`, `--steps 2`, with `--yes` when
+/// it confirms everything), then the request's flags that still apply (`--allow-modified`).
+/// The one spelling of "the same `down`" in a suggestion, the counterpart of
+/// [`super::up_args`]: a flag the user gave is never dropped from the command to paste.
+pub fn down_args(request: &DownRequest, bound: &str) -> String {
+    let mut args = format!("migrate down {bound}");
+    if request.allow_modified {
+        args.push_str(" --allow-modified");
+    }
+    args
 }
 
 /// How many rows `--steps` can roll back, newest first, before it reaches a row of the squashed
@@ -230,7 +243,7 @@ fn down_plan<'a>(
         })
         .collect();
     let above = above_irreversible(set, rows, request, &chosen, &roll_back);
-    check_reversible(&chosen, &roll_back, request.first_version, reachable, above)?;
+    check_reversible(request, &chosen, &roll_back, reachable, above)?;
     Ok(DownPlan {
         roll_back,
         modified,
@@ -278,13 +291,12 @@ pub fn finishing_command(
     if !same {
         return None;
     }
-    let mut args = format!("migrate down --target {spelled}");
-    if yes {
-        args.push_str(" --yes");
-    }
-    if request.allow_modified {
-        args.push_str(" --allow-modified");
-    }
+    let bound = if yes {
+        format!("--target {spelled} --yes")
+    } else {
+        format!("--target {spelled}")
+    };
+    let args = down_args(request, &bound);
     Some((target, spelled, args))
 }
 
@@ -448,7 +460,7 @@ fn above_irreversible(
     Some(format!(
         "{} (or {}) rolls back {what} applied after {}, which stays applied",
         crate::hint::command(&args),
-        crate::hint::command(&format!("migrate down --steps {first}")),
+        crate::hint::command(&down_args(request, &format!("--steps {first}"))),
         stays.id()
     ))
 }
@@ -456,12 +468,13 @@ fn above_irreversible(
 /// Refuses (exit 8) a rollback of an irreversible migration or of a row of a squashed history;
 /// `above` is the rollback that still works above the irreversible one ([`above_irreversible`]).
 fn check_reversible(
+    request: &DownRequest,
     chosen: &[&Recorded<'_>],
     roll_back: &[Rollback<'_>],
-    first_version: Option<u64>,
     reachable: usize,
     above: Option<String>,
 ) -> Result<()> {
+    let first_version = request.first_version;
     let irreversible = roll_back
         .iter()
         .filter(|r| r.migration.down.irreversible)
@@ -505,7 +518,7 @@ fn check_reversible(
         } else {
             format!(
                 "; {} rolls back every migration applied since the snapshot",
-                every_one(reachable)
+                every_one(request, reachable)
             )
         };
         help.push(format!(

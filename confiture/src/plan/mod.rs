@@ -23,8 +23,8 @@ mod tests;
 mod up;
 
 pub use down::{
-    check_down_files, check_down_request, down, finishing_command, gap_warnings, DownPlan,
-    DownRequest, Rollback,
+    check_down_files, check_down_request, down, down_args, finishing_command, gap_warnings,
+    DownPlan, DownRequest, Rollback,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

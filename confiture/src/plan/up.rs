@@ -31,6 +31,11 @@ pub struct UpRequest {
     /// Apply them all in one transaction (`--single-transaction`): the plan is the same; the
     /// commands a help suggests for this request keep it ([`up_args`]).
     pub single_transaction: bool,
+    /// Create the database first when it does not exist (`--create-database`): the plan is
+    /// the same; the commands a help suggests keep it (a refusal made before connecting does
+    /// not know whether the database exists). Not `--dry-run`: a suggested command is the one
+    /// that does what the help says it does ("applies the rest"), which a preview does not.
+    pub create_database: bool,
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
@@ -79,13 +84,15 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
 /// ledger is read (a `--steps N` is decided by it: [`reach`]) — and any `.sql` file whose name
 /// gives no version. A broken draft
 /// above `--target` does not stop it. `stop` is how the command that asks stops before a
-/// version (`migrate up --target`, `migrate baseline --through`), which the help suggests;
-/// `None` for a command that cannot (`verify`).
+/// version: the arguments of the command that stops at the version it is given (as its file
+/// spells it) — `up`'s request bounded there, every flag of it kept ([`up_args`]), or
+/// `migrate baseline --through V` — which the help suggests; `None` for a command that cannot
+/// (`verify`).
 pub fn check_up_files(
     set: &MigrationSet,
     errors: &FileErrors<'_>,
     target: Option<u64>,
-    stop: Option<&str>,
+    stop: Option<&dyn Fn(&str) -> String>,
 ) -> Result<()> {
     let blocking = errors.blocking_up(target);
     if blocking.is_empty() {
@@ -100,7 +107,7 @@ pub fn check_up_files(
             if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
                 help.push_str(&format!(
                     "; {} stops before {} if it is not applied yet",
-                    crate::hint::command(&format!("{stop} {}", before.version_text)),
+                    crate::hint::command(&stop(&before.version_text)),
                     broken_id(set, errors, first)
                 ));
             }
@@ -419,7 +426,7 @@ fn stop_before_python(
     if up(set, rows, &stop).is_err() {
         return err;
     }
-    let args = format!("migrate up --target {}", before.version_text);
+    let args = up_args(request, Some(&before.version_text), None);
     let help = format!(
         "{} applies the migrations before `{}` and stops there",
         crate::hint::command(&args),
@@ -471,8 +478,8 @@ pub fn up_finishing_command(
 
 /// `up` as `request` asked it, as a help suggests it ([`crate::hint::command`]'s arguments):
 /// `migrate up`, its bound — `--target V` when `target` (V spelled as its file spells it:
-/// `--target 003`), else the request's `--steps N` — its `--allow-*` flags and
-/// `--single-transaction`, then `also`, the flag a refusal asks for. The one spelling of
+/// `--target 003`), else the request's `--steps N` — its `--allow-*` flags,
+/// `--single-transaction` and `--create-database`, then `also`, the flag a refusal asks for. The one spelling of
 /// "the same `up`" in a suggestion: a bare `migrate up` would apply every pending migration,
 /// more than a `--target` or `--steps` asked.
 pub fn up_args(request: &UpRequest, target: Option<&str>, also: Option<&str>) -> String {
@@ -488,6 +495,7 @@ pub fn up_args(request: &UpRequest, target: Option<&str>, also: Option<&str>) ->
         ("--allow-newer-database", request.allow_newer_database),
         ("--allow-non-empty", request.allow_non_empty),
         ("--single-transaction", request.single_transaction),
+        ("--create-database", request.create_database),
     ] {
         if on && also != Some(flag) {
             args.push(' ');

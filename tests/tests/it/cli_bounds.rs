@@ -26,9 +26,14 @@ fn table(project: &Project, id: &str, name: &str) {
 /// would be, never stepped over. `down` only checks what it rolls back.
 #[test]
 fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
-    let stop = "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
-                again; `cargo confiture migrate up --target 001 \
-                --database-url <URL>` stops before 002_idx if it is not applied yet";
+    // The user's `--create-database` is kept (`plan::up_args`), `--dry-run` is not.
+    let stop = |flags: &str| {
+        format!(
+            "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
+             again; `cargo confiture migrate up --target 001{flags} --database-url <URL>` stops \
+             before 002_idx if it is not applied yet"
+        )
+    };
     let db = TestDb::unborn("bounds_steps");
     let project = Project::new();
     table(&project, "001_a", "a");
@@ -44,18 +49,21 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
         .stdout_has("applied 1 migration");
     assert_eq!(ledger(&db), ["001:a"]);
     // Now one step reaches the broken one: refused as `--target 2` and a bare `up` are.
-    for args in [
-        &["migrate", "up", "--steps", "1"][..],
-        &["migrate", "up", "--steps", "1", "--dry-run"],
-        &["migrate", "up", "--steps", "1", "--create-database"],
-        &["migrate", "up", "--target", "2"],
-        &["migrate", "up"],
+    for (args, flags) in [
+        (&["migrate", "up", "--steps", "1"][..], ""),
+        (&["migrate", "up", "--steps", "1", "--dry-run"], ""),
+        (
+            &["migrate", "up", "--steps", "1", "--create-database"],
+            " --create-database",
+        ),
+        (&["migrate", "up", "--target", "2"], ""),
+        (&["migrate", "up"], ""),
     ] {
         project
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("error[C101]")
-            .stderr_has(stop);
+            .stderr_has(&stop(flags));
     }
     assert_eq!(ledger(&db), ["001:a"]);
     project
@@ -234,4 +242,260 @@ fn a_missing_database_is_created_only_by_ups_help() {
             .stderr_has("`cargo confiture migrate up --create-database --database-url <URL>`");
     }
     assert!(!db.exists(), "nothing was created");
+}
+
+/// The `up` a refusal suggests to run instead — the one that stops before a broken file (half
+/// a pair), or before a pending confiture (Python) migration — is the user's own command bounded
+/// there: it keeps how the database was chosen (`--env`, `--database-url`) and every flag given
+/// (`--single-transaction`, `--allow-*`, `--create-database`; not `--dry-run`: the suggestion
+/// is the command that applies what the help says), in the one spelling of "the same `up`"
+/// (`plan::up_args`). The files' refusal dropped them all: pasted, the
+/// suggestion ran without the user's transaction mode or permissions.
+#[test]
+fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
+    let db = TestDb::new("bounds_flags");
+    let url = db.url();
+    let broken = Project::new();
+    table(&broken, "001_a", "a");
+    broken.write("db/migrations/002_b.up.sql", "CREATE TABLE b (id int);\n");
+    table(&broken, "003_c", "c");
+    let python = Project::new();
+    table(&python, "0001_a", "a");
+    table(&python, "0002_b", "b");
+    python.write("db/migrations/0003_c.py", "# confiture (Python)\n");
+    for project in [&broken, &python] {
+        project.write("db/environments/dev.yaml", format!("database_url: {url}\n"));
+    }
+    // The flags given, and as the suggestion spells them (`up_args`' order).
+    let flag_sets: [(&[&str], &str); 5] = [
+        (&[], ""),
+        (&["--single-transaction"], " --single-transaction"),
+        (
+            &["--allow-destructive", "--allow-out-of-order"],
+            " --allow-out-of-order --allow-destructive",
+        ),
+        (
+            &["--dry-run", "--allow-non-empty", "--allow-newer-database"],
+            " --allow-newer-database --allow-non-empty",
+        ),
+        (
+            &["--create-database", "--single-transaction"],
+            " --single-transaction --create-database",
+        ),
+    ];
+    let selections: [(&[&str], &str); 2] = [
+        (&["--env", "dev"], "--env dev"),
+        (&["--database-url", &url], "--database-url <URL>"),
+    ];
+    for (project, stop, says, bounds) in [
+        (
+            &broken,
+            "001",
+            "stops before 002_b if it is not applied yet",
+            [&["--target", "3"][..], &["--steps", "2"], &[]],
+        ),
+        (
+            &python,
+            "0002",
+            "applies the migrations before `0003_c.py` and stops there",
+            [&["--target", "3"][..], &["--steps", "3"], &[]],
+        ),
+    ] {
+        for bound in bounds {
+            for (flags, spelled) in flag_sets {
+                for (selection, shown) in selections {
+                    let args: Vec<&str> = ["migrate", "up"]
+                        .iter()
+                        .chain(bound)
+                        .chain(flags)
+                        .chain(selection)
+                        .copied()
+                        .collect();
+                    let suggested = format!(
+                        "`cargo confiture migrate up --target {stop}{spelled} {shown}` {says}"
+                    );
+                    project
+                        .run(&args)
+                        .code(exit::INVALID)
+                        .stderr_has(&suggested);
+                }
+            }
+        }
+    }
+    assert_eq!(db.ledger(), None, "nothing was written");
+}
+
+/// Every help that prints a command line to run instead keeps how the user chose the database
+/// (`--env dev`) and the flags they gave that still apply, whatever the refusal or failure:
+/// the missing database's `--create-database` (bounded or not: it was written without the
+/// request), a no-transaction migration's "then `migrate up` again" (written by the engine),
+/// the out-of-order and non-empty refusals, the files' stop, and `down`'s confirmation of
+/// everything (`--allow-modified`, through `plan::down_args`). Each suggestion, pasted, would
+/// run as the user asked; the missing database's and `down`'s dropped the flags.
+#[test]
+fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
+    struct Case {
+        what: &'static str,
+        /// The migrations: (id, up, down); a down of `None` writes none (half a pair).
+        files: &'static [(&'static str, &'static str, Option<&'static str>)],
+        /// SQL run on the database first (`None`: the database does not exist).
+        setup: Option<&'static str>,
+        args: &'static [&'static str],
+        code: u8,
+        suggested: &'static str,
+    }
+    const A: (&str, &str, Option<&str>) = (
+        "001_a",
+        "CREATE TABLE a (id int);\n",
+        Some("DROP TABLE a;\n"),
+    );
+    const B: (&str, &str, Option<&str>) = (
+        "002_b",
+        "CREATE TABLE b (id int);\n",
+        Some("DROP TABLE b;\n"),
+    );
+    let cases = [
+        Case {
+            what: "missing database",
+            files: &[A, B],
+            setup: None,
+            args: &[
+                "migrate",
+                "up",
+                "--single-transaction",
+                "--allow-destructive",
+            ],
+            code: exit::CONNECTION,
+            suggested: "`cargo confiture migrate up --allow-destructive --single-transaction \
+                        --create-database --env dev`",
+        },
+        Case {
+            what: "missing database, bounded",
+            files: &[A, B],
+            setup: None,
+            args: &["migrate", "up", "--target", "1", "--allow-out-of-order"],
+            code: exit::CONNECTION,
+            suggested: "`cargo confiture migrate up --target 001 --allow-out-of-order \
+                        --create-database --env dev`",
+        },
+        Case {
+            what: "no-transaction migration failed midway",
+            files: &[
+                A,
+                (
+                    "002_nt",
+                    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\nSELECT 1/0;\n",
+                    Some("DROP INDEX a_i;\n"),
+                ),
+            ],
+            setup: Some(""),
+            args: &[
+                "migrate",
+                "up",
+                "--allow-destructive",
+                "--allow-newer-database",
+            ],
+            code: exit::MIGRATION_FAILED,
+            suggested: "`cargo confiture migrate up --allow-destructive --allow-newer-database \
+                        --env dev`",
+        },
+        Case {
+            what: "out of order",
+            files: &[A, B],
+            setup: Some(
+                "CREATE TABLE b (id int); \
+                 CREATE TABLE tb_confiture (pk_confiture bigserial PRIMARY KEY, slug text, \
+                 version text NOT NULL UNIQUE, name text, applied_at timestamptz DEFAULT now(), \
+                 execution_time_ms int, checksum text, applied_by text); \
+                 INSERT INTO tb_confiture (slug, version, name, checksum) \
+                 VALUES ('b_002', '002', 'b', 'x')",
+            ),
+            args: &["migrate", "up", "--single-transaction"],
+            code: exit::DIVERGED,
+            suggested: "`cargo confiture migrate up --single-transaction --allow-out-of-order \
+                        --env dev`",
+        },
+        Case {
+            what: "not empty",
+            files: &[A, B],
+            setup: Some("CREATE TABLE a (id int)"),
+            args: &["migrate", "up", "--allow-destructive"],
+            code: exit::DIVERGED,
+            suggested: "`cargo confiture migrate up --allow-destructive --allow-non-empty \
+                        --env dev`",
+        },
+        Case {
+            what: "broken file",
+            files: &[A, ("002_b", "CREATE TABLE b (id int);\n", None)],
+            setup: Some(""),
+            args: &["migrate", "up", "--single-transaction", "--allow-non-empty"],
+            code: exit::INVALID,
+            suggested: "`cargo confiture migrate up --target 001 --allow-non-empty \
+                        --single-transaction --env dev`",
+        },
+    ];
+    for case in &cases {
+        let db = match case.setup {
+            Some(sql) => {
+                let db = TestDb::new("bounds_kept");
+                if !sql.is_empty() {
+                    db.connect()
+                        .batch_execute(sql)
+                        .expect("set the database up");
+                }
+                db
+            }
+            None => TestDb::unborn("bounds_kept"),
+        };
+        let project = Project::new();
+        for (id, up, down) in case.files {
+            project.write(&format!("db/migrations/{id}.up.sql"), up);
+            if let Some(down) = down {
+                project.write(&format!("db/migrations/{id}.down.sql"), down);
+            }
+        }
+        project.write(
+            "db/environments/dev.yaml",
+            format!("database_url: {}\n", db.url()),
+        );
+        let args: Vec<&str> = case.args.iter().copied().chain(["--env", "dev"]).collect();
+        let run = project.run(&args);
+        run.code(case.code);
+        assert!(
+            run.stderr.contains(case.suggested),
+            "{}: {:?} should suggest {}, said:\n{}",
+            case.what,
+            case.args,
+            case.suggested,
+            run.stderr
+        );
+    }
+
+    // `down`: confirming everything keeps `--allow-modified`.
+    let db = TestDb::new("bounds_kept_down");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    project
+        .run(&["migrate", "up", "--env", "dev"])
+        .code(exit::SUCCESS);
+    project
+        .run(&[
+            "migrate",
+            "down",
+            "--steps",
+            "5",
+            "--allow-modified",
+            "--env",
+            "dev",
+        ])
+        .code(exit::USAGE)
+        .stderr_has(
+            "`cargo confiture migrate down --target 0 --yes --allow-modified --env dev` (or \
+             `cargo confiture migrate down --steps 2 --allow-modified --env dev`)",
+        );
 }

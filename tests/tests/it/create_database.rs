@@ -559,3 +559,79 @@ fn a_missing_database_with_a_python_migration_is_not_told_to_create_database() {
     .stderr_has("--create-database --database-url <URL>` does")
     .stderr_lacks("confiture (Python)");
 }
+
+/// A login role that may create databases, dropped after the databases handed over before it.
+struct Creator(String);
+
+impl Drop for Creator {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
+/// `up --create-database --schema S` read the `search_path` of the maintenance session (on
+/// `postgres`) as the new database's: a setting of `postgres` alone (here the role's `IN
+/// DATABASE postgres`) was taken for the new database's, which has none of its own — a tenant
+/// only that path names was refused, and one the role's own path names everywhere (`ALTER ROLE
+/// ... SET`, hidden under `postgres`'s) was let through and the database created. The new
+/// database's path is the role's, else the server's, and the refusal names where it is set;
+/// the dry run decides the same.
+#[test]
+fn a_new_databases_search_path_is_not_the_maintenance_databases() {
+    let project = two_migrations();
+    let role = Creator(unique("cr_path_role"));
+    let name = &role.0;
+    let mut admin = confiture_tests::admin();
+    admin
+        .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN CREATEDB"))
+        .expect("create the role");
+    // (the role's own path, its path in `postgres` alone, the tenant, refused)
+    for (everywhere, in_postgres, tenant, refused) in [
+        (None, "tenant_m", "tenant_m", false),
+        (Some("tenant_r"), "public", "tenant_r", true),
+    ] {
+        admin
+            .batch_execute(&format!(
+                "ALTER ROLE \"{name}\" RESET ALL; \
+                 ALTER ROLE \"{name}\" IN DATABASE postgres SET search_path = {in_postgres}"
+            ))
+            .expect("set the role's path in postgres");
+        if let Some(path) = everywhere {
+            admin
+                .batch_execute(&format!("ALTER ROLE \"{name}\" SET search_path = {path}"))
+                .expect("set the role's path");
+        }
+        for dry_run in [true, false] {
+            let db = TestDb::unborn("cr_path");
+            let url = confiture_tests::server().url_as(name, None, &db.name);
+            let mut args = vec![
+                "migrate",
+                "up",
+                "--create-database",
+                "--schema",
+                tenant,
+                "--database-url",
+                &url,
+            ];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            let run = project.run(&args);
+            if refused {
+                run.code(exit::INVALID)
+                    .stderr_has(&format!(
+                        "{tenant} is on the whole database's search_path (`{tenant}`"
+                    ))
+                    .stderr_has(&format!(
+                        "it is set for the role {name}: ALTER ROLE {name} SET search_path"
+                    ))
+                    .stderr_lacks("created database");
+                assert!(!db.exists(), "{tenant}: refused before creating it");
+            } else {
+                run.code(exit::SUCCESS)
+                    .stderr_lacks("whole database's search_path");
+                assert_eq!(db.exists(), !dry_run, "{tenant}, dry run {dry_run}");
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
 use crate::files::{SqlFile, StatementSpan, TransactionMode};
-use crate::ledger::LedgerCheck;
+use crate::ledger::{LedgerCheck, MovedLedger, TrackingTable};
 
 /// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
 /// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
@@ -880,6 +880,14 @@ fn ledger_check_failure(
                 ),
             )
         }
+        // The migration renamed or moved the ledger (or its schema): not a drop. The ledger's
+        // failure (exit 5, as a dropped one's is), which the file must stop causing.
+        LedgerCheck::Moved => {
+            let moved = owned
+                .as_db_error()
+                .and_then(crate::db::ledger::moved_ledger);
+            moved_ledger_failure(settings, step, moved.as_ref())
+        }
         // The migration took the ledger out of the connecting role's reach: the row (or its
         // deletion) would be refused, a failure of the ledger's (exit 5, as the read's refusal
         // of such a ledger is), which the file must stop causing.
@@ -932,6 +940,13 @@ fn ledger_check_failure(
         }
     };
     let mut error = Error::new(kind, message).with_help(help);
+    if check == LedgerCheck::Moved {
+        error = error.with_detail(
+            "the run checks, just before each migration's row, that the tracking table it began \
+             with is still at its name: a table renamed or moved is told from one dropped by its \
+             OID",
+        );
+    }
     if matches!(check, LedgerCheck::RowSecurity | LedgerCheck::PrivilegeLost) {
         error = error.with_detail(
             "the run checks, just before each migration's row, that the role may still write \
@@ -975,6 +990,128 @@ fn ledger_check_failure(
         unknown_fate: 0,
         blames_file: false,
     }
+}
+
+/// The failure of [`LedgerCheck::Moved`]: what the migration did to the tracking table
+/// (`settings.table`, where the run read it) — renamed it, moved it to another schema, renamed
+/// its schema — and where it is now (`moved`, read inside the migration's transaction), the
+/// kind, the message and the help: a transactional migration was rolled back, the move with it;
+/// to move the ledger on purpose, move it outside a migration and name it in
+/// `migration.tracking_table`.
+fn moved_ledger_failure(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    moved: Option<&MovedLedger>,
+) -> (ErrorKind, String, String) {
+    use crate::ledger::quote_ident;
+    let id = step.migration.id();
+    let table = &settings.table;
+    let doing = match step.direction {
+        Direction::Up => format!("migration {id}"),
+        Direction::Down => format!("the rollback of migration {id}"),
+    };
+    let row = match step.direction {
+        Direction::Up => "written",
+        Direction::Down => "deleted",
+    };
+    let file = step.file();
+    let (did, now, restore) = match moved {
+        Some(moved) => {
+            let now = &moved.now;
+            let old_schema = table.schema.as_deref().unwrap_or_default();
+            let new_schema = now.schema.as_deref().unwrap_or_default();
+            let same_name = now.name == table.name;
+            let same_schema = new_schema == old_schema;
+            let (did, restore) = if same_name && moved.schema_renamed {
+                (
+                    format!(
+                        "renamed the schema of the tracking table {table} (`ALTER SCHEMA {} \
+                         RENAME TO {}`): the table is {now} now",
+                        quote_ident(old_schema),
+                        quote_ident(new_schema)
+                    ),
+                    format!(
+                        "ALTER SCHEMA {} RENAME TO {};",
+                        quote_ident(new_schema),
+                        quote_ident(old_schema)
+                    ),
+                )
+            } else if same_schema {
+                (
+                    format!("renamed the tracking table {table} to {now}"),
+                    format!(
+                        "ALTER TABLE {} RENAME TO {};",
+                        now.quoted(),
+                        quote_ident(&table.name)
+                    ),
+                )
+            } else if same_name {
+                (
+                    format!(
+                        "moved the tracking table {table} to the schema {} (`ALTER TABLE ... SET \
+                         SCHEMA`): it is {now} now",
+                        quote_ident(new_schema)
+                    ),
+                    format!(
+                        "ALTER TABLE {} SET SCHEMA {};",
+                        now.quoted(),
+                        quote_ident(old_schema)
+                    ),
+                )
+            } else {
+                let renamed = TrackingTable::resolved(new_schema, &table.name);
+                (
+                    format!("renamed and moved the tracking table {table}: it is {now} now"),
+                    format!(
+                        "ALTER TABLE {} RENAME TO {}; ALTER TABLE {} SET SCHEMA {};",
+                        now.quoted(),
+                        quote_ident(&table.name),
+                        renamed.quoted(),
+                        quote_ident(old_schema)
+                    ),
+                )
+            };
+            (did, Some(now), restore)
+        }
+        // The check failed, but where the table went could not be read back.
+        None => (
+            format!("renamed or moved the tracking table {table}"),
+            None,
+            format!("give {table} back its name and schema"),
+        ),
+    };
+    let on_purpose = match now {
+        Some(now) => format!(
+            "; to move the ledger on purpose, move it outside a migration, then set \
+             `migration.tracking_table` to {now}"
+        ),
+        None => String::new(),
+    };
+    let keep_out = format!(
+        "keep {table} out of what {} renames or moves (`ALTER SCHEMA ... RENAME TO` moves \
+         every table of the schema)",
+        file.path.display()
+    );
+    let undone = match step.direction {
+        Direction::Up => format!("nothing of {id} is applied"),
+        Direction::Down => format!("{id} is still applied"),
+    };
+    let help = match file.mode {
+        TransactionMode::Transaction => format!(
+            "the migration's transaction was rolled back, the move with it: {table} is where it \
+             was, and {undone}; {keep_out}, then {}{on_purpose}",
+            settings.run_again()
+        ),
+        TransactionMode::NoTransaction => format!(
+            "its statements committed (it runs without a transaction), the move too: give the \
+             tracking table back its name first ({restore}), and {keep_out}"
+        ),
+    };
+    (
+        ErrorKind::Invalid,
+        format!("{doing} {did}: its row could not be {row}"),
+        help,
+    )
 }
 
 /// The directive confiture (Python)'s `migrate squash` heads its baseline with

@@ -242,6 +242,8 @@ pub(super) fn run_statements(
     }
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;
+    let ledger_oid = super::sql::ledger_oid_now(client, &settings.table)
+        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
     client
         .batch_execute(&format!(
             "{RESET_SESSION} {}",
@@ -386,7 +388,7 @@ pub(super) fn run_statements(
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
-        record_sql(&settings.table, step, &elapsed)
+        record_sql(&settings.table, step, &elapsed, ledger_oid)
     );
     if let Err(e) = client.batch_execute(&record) {
         if is_connection_lost(&e) {

@@ -203,6 +203,7 @@ pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) 
         set_literal("lock_timeout", Some(&lock), true),
         set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
+        ledger_moved_check(&settings.table),
         no_ledger_writes_check(&settings.table),
         row_security,
         privileges,
@@ -474,12 +475,43 @@ pub(super) fn clock() -> &'static str {
 const CLOCK_NOW: &str = "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
      OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::pg_catalog.text";
 /// The calls that (re)start the [`clock`] and mark the tracking table's [`ledger_writes`]
-/// where the next migration begins, for a [`set_configs_select`].
-fn start_clock(table: &TrackingTable) -> [String; 2] {
+/// and its OID ([`ledger_oid_mark`]) where the next migration begins, for a
+/// [`set_configs_select`].
+fn start_clock(table: &TrackingTable) -> [String; 3] {
     [
         set_config(clock(), CLOCK_NOW, false),
         set_config(&ledger_writes_mark(), &ledger_writes(table), false),
+        set_config(&ledger_oid_mark(), &ledger_oid(table), false),
     ]
+}
+
+/// The session setting that holds the tracking table's OID when the current migration began
+/// (empty when it was not there), set with the [`clock`]: the check before its row
+/// ([`ledger_moved_check`]) tells a table the migration renamed or moved, still there under
+/// that OID, from one it dropped.
+fn ledger_oid_mark() -> String {
+    format!("{}_o", clock())
+}
+
+/// The tracking table's OID as text, empty when no table has its name.
+fn ledger_oid(table: &TrackingTable) -> String {
+    format!(
+        "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid::pg_catalog.text, '')",
+        ledger::literal(&table.quoted())
+    )
+}
+
+/// The check, just before a step's row, that the tracking table is still at its name when the
+/// table the migration began with ([`ledger_oid_mark`]) still exists: else the migration
+/// renamed it, moved it to another schema or renamed its schema, and
+/// [`LedgerCheck::Moved`] fails the migration naming where it is now — where the row's own
+/// failure (42P01) said it was dropped. Not made when the mark is empty (a migration's
+/// `RESET ALL` empties it with the clock; the row then fails on its own).
+fn ledger_moved_check(table: &TrackingTable) -> String {
+    LedgerCheck::unless_moved(
+        table,
+        &format!("pg_catalog.current_setting('{}', true)", ledger_oid_mark()),
+    )
 }
 
 /// The session setting that holds [`ledger_writes`] when the current migration began, set
@@ -718,7 +750,15 @@ pub(super) const MS_COLUMN: &str = "confiture_ms";
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
 /// `execution_time_ms` is measured by us and given as a literal. The row, then the checks of
 /// the ledger ([`ledger_checks`]), in the one transaction of the message.
-pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &str) -> String {
+/// `ledger_oid`: the tracking table's OID before the step's statements ran
+/// ([`ledger_oid_now`]), checked first ([`LedgerCheck::Moved`]): a statement that renamed or
+/// moved the table committed.
+pub(super) fn record_sql(
+    table: &TrackingTable,
+    step: &Step<'_>,
+    elapsed_ms: &str,
+    ledger_oid: Option<u32>,
+) -> String {
     let m = step.migration;
     let row = match step.direction {
         Direction::Up => ledger::insert_sql(
@@ -731,11 +771,32 @@ pub(super) fn record_sql(table: &TrackingTable, step: &Step<'_>, elapsed_ms: &st
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
     };
+    let moved = ledger_oid
+        .map(|oid| LedgerCheck::unless_moved(table, &format!("'{oid}'")))
+        .into_iter();
+    let checks: Vec<String> = moved
+        .chain(writable_checks(table, step.direction))
+        .collect();
     format!(
         "{}; {row}; {}",
-        set_configs_select(&writable_checks(table, step.direction)),
+        set_configs_select(&checks),
         set_configs_select(&ledger_checks(table, step))
     )
+}
+
+/// The tracking table's OID now, `None` when no table has its name: what a no-transaction
+/// step's row checks it against ([`record_sql`]) once its statements have committed — its
+/// session settings, where a transactional migration's mark lives ([`ledger_oid_mark`]), are
+/// reset before the row.
+pub(super) fn ledger_oid_now(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<Option<u32>, postgres::Error> {
+    let row = client.query_one(
+        "SELECT pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid",
+        &[&table.quoted()],
+    )?;
+    Ok(row.get(0))
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
@@ -991,8 +1052,9 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '1ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}) IS NULL;\n\
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
+                ledger_moved_check(&settings.table),
                 no_ledger_writes_check(&settings.table),
                 writable_checks(&settings.table, Direction::Up).join(", ")
             )),
@@ -1149,12 +1211,14 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('statement_timeout', '0ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}) IS NULL",
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL",
+                ledger_moved_check(&TrackingTable::default()),
                 no_ledger_writes_check(&TrackingTable::default()),
                 writable_checks(&TrackingTable::default(), Direction::Up).join(", ")
             ),
             "the role first, then our timeouts (none of ours: the row has none), then the \
-             connection's time zone, then the check that the migration wrote no ledger row"
+             connection's time zone, then the checks that the ledger is still at its name and \
+             that the migration wrote no ledger row"
         );
     }
 
@@ -1270,13 +1334,16 @@ mod tests {
                  pg_catalog.set_config('confiture.step', $1, false), \
                  pg_catalog.set_config('{}', {CLOCK_NOW}, false), \
                  pg_catalog.set_config('{}', {}, false), \
+                 pg_catalog.set_config('{}', {}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
                  pg_catalog.set_config('statement_timeout', NULL, false), \
                  pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
                  IS NULL;",
                 clock(),
                 ledger_writes_mark(),
-                ledger_writes(&TrackingTable::default())
+                ledger_writes(&TrackingTable::default()),
+                ledger_oid_mark(),
+                ledger_oid(&TrackingTable::default())
             )),
             "{prepare}"
         );
