@@ -45,6 +45,19 @@ impl Cli {
             _ => None,
         }
     }
+
+    /// Whether the command is a preview (`--dry-run`): the commands its messages suggest are
+    /// previews too ([`confiture::hint::Invocation::dry_run`]).
+    pub fn dry_run(&self) -> bool {
+        match &self.command {
+            Command::Migrate(Migrate::Up(args)) => args.dry_run,
+            Command::Migrate(Migrate::Down(args)) => args.dry_run,
+            Command::Migrate(Migrate::Baseline(args)) => args.dry_run,
+            Command::Migrate(Migrate::Reinit(args)) => args.dry_run,
+            Command::Migrate(Migrate::Generate(args)) => args.dry_run,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -116,6 +116,7 @@ pub fn invocation(cli: &Cli) -> Invocation {
         database,
         files,
         fleet: cli.fleet_args().map(list_words).unwrap_or_default(),
+        dry_run: cli.dry_run(),
         ..Invocation::default()
     };
     match &global.schema {

@@ -23,6 +23,16 @@ pub fn command(args: &str) -> String {
 /// The subcommands that read only files: they repeat `--migrations-dir`, not the database.
 const FILES_ONLY: &[&str] = &["lint", "migrate generate"];
 
+/// The subcommands that write and take `--dry-run`: in a preview's text they get it too
+/// ([`Invocation::dry_run`]).
+const TAKE_DRY_RUN: &[&str] = &[
+    "migrate up",
+    "migrate down",
+    "migrate baseline",
+    "migrate reinit",
+    "migrate generate",
+];
+
 /// The subcommands that take a fleet's list (`--targets FILE`, ...).
 const TAKE_A_LIST: &[&str] = &[
     "migrate up",
@@ -193,6 +203,12 @@ pub struct Invocation {
     /// (`connection_settings_a_url_drops`): said with [`Invocation::url_drops`], except for
     /// a target listed by its own URL, which never had them.
     pub url_drops_connection: Vec<&'static str>,
+    /// The run was a preview (`--dry-run`): every suggested command that writes and takes
+    /// `--dry-run` ([`TAKE_DRY_RUN`]) gets it too, so that pasting a preview's suggestion
+    /// previews what it would do (a `down --steps 20 --dry-run` refused for going past the
+    /// applied migrations suggested `migrate down --target 0 --yes`, which rolled back every
+    /// migration for real).
+    pub dry_run: bool,
 }
 
 /// How one target of a fleet is addressed by the commands its text suggests
@@ -246,6 +262,7 @@ impl Invocation {
             && self.files.is_empty()
             && self.fleet.is_empty()
             && self.target.is_none()
+            && !self.dry_run
     }
 
     /// This invocation knowing the fleet's environment `env`: a suggested command that
@@ -387,6 +404,12 @@ impl Invocation {
             for word in selection.iter().chain(&quoted(&self.files)) {
                 out.push(' ');
                 out.push_str(&escape(word));
+            }
+            if self.dry_run
+                && is_one_of(args, TAKE_DRY_RUN)
+                && !args.split(' ').any(|word| word == "--dry-run")
+            {
+                out.push_str(" --dry-run");
             }
             out.push('`');
             if let Some(note) = note.take_if(|_| by_url) {

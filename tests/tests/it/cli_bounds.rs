@@ -499,3 +499,78 @@ fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
              `cargo confiture migrate down --steps 2 --allow-modified --env dev`)",
         );
 }
+
+/// Every command a preview's messages suggest is a preview too: pasted from a `--dry-run`'s
+/// help, it shows what it would do instead of doing it. A `down --steps 20 --dry-run` refused
+/// for going past the applied migrations suggested `migrate down --target 0 --yes`, which
+/// rolled back every migration for real; a preview of `up` on a missing database suggested
+/// `up --create-database`, which created and migrated it; a preview stopped by a broken file
+/// suggested the real `up --target`.
+#[test]
+fn every_command_a_preview_suggests_is_a_preview() {
+    let db = TestDb::new("bounds_preview");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    project.write(
+        "db/environments/dev.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    project
+        .run(&["migrate", "up", "--env", "dev"])
+        .code(exit::SUCCESS);
+    let unborn = TestDb::unborn("bounds_preview_missing");
+    project.write(
+        "db/environments/missing.yaml",
+        format!("database_url: {}\n", unborn.url()),
+    );
+    let written = || db.ledger();
+    let before = written();
+    let previews: [(&[&str], u8); 2] = [
+        (
+            &["migrate", "down", "--steps", "20", "--env", "dev"],
+            exit::USAGE,
+        ),
+        (&["migrate", "up", "--env", "missing"], exit::CONNECTION),
+    ];
+    for (args, code) in previews {
+        let args: Vec<&str> = args.iter().copied().chain(["--dry-run"]).collect();
+        let run = project.run(&args);
+        run.code(code);
+        let suggested = suggested_writing_commands(&run.stderr);
+        assert!(
+            !suggested.is_empty(),
+            "{args:?} should suggest a command, said:\n{}",
+            run.stderr
+        );
+        for command in suggested {
+            assert!(
+                command.split(' ').any(|word| word == "--dry-run"),
+                "{args:?} suggested {command}, which is not a preview:\n{}",
+                run.stderr
+            );
+        }
+    }
+    // A broken later file stops a preview of `up` before it: its bounded `up` is a preview.
+    project.write("db/migrations/003_c.up.sql", "CREATE TABLE c (id int);\n");
+    let run = project.run(&["migrate", "up", "--dry-run", "--env", "dev"]);
+    run.code(exit::INVALID);
+    for command in suggested_writing_commands(&run.stderr) {
+        assert!(command.contains("--dry-run"), "{command}:\n{}", run.stderr);
+    }
+    assert_eq!(written(), before, "no preview wrote anything");
+    assert!(!unborn.exists(), "no preview created the database");
+}
+
+/// The commands in backquotes in `text` that write: `migrate up|down|baseline|reinit`.
+fn suggested_writing_commands(text: &str) -> Vec<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|command| {
+            ["up", "down", "baseline", "reinit"]
+                .iter()
+                .any(|sub| command.starts_with(&format!("cargo confiture migrate {sub}")))
+        })
+        .collect()
+}
