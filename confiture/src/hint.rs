@@ -709,6 +709,7 @@ mod tests {
             target: None,
             url_drops: Vec::new(),
             url_drops_connection: Vec::new(),
+            dry_run: false,
         }
     }
 
