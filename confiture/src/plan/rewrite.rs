@@ -300,8 +300,9 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
 /// migration ran, and forgetting its row would make `up` run it again. With `--through`,
 /// broken files of a version up to it that no row records stop it too (a half pair being
 /// written): recording the others would leave it behind, below recorded versions, as
-/// `baseline --through` refuses it. Rows it keeps, and drafts above `--through` (all without
-/// it), do not stop it.
+/// `baseline --through` refuses it. Two migrations sharing a version (C003) stop it too, as
+/// they stop `up`. Rows it keeps, and drafts above `--through` (all without it), do not stop
+/// it.
 pub fn check_reinit_files(
     set: &MigrationSet,
     plan: &ReinitPlan<'_>,
@@ -328,6 +329,10 @@ pub fn check_reinit_files(
         .flat_map(|t| errors.versions_through(t))
         .filter(|v| !recorded.contains(v))
         .flat_map(|v| errors.of(v).iter().copied());
+    // Two migrations of one version: which one a row records, or the next `up` runs, is
+    // not settled until one is renumbered.
+    let duplicated =
+        (errors.blocking_up(None).into_iter()).filter(|d| crate::files::duplicates_a_version(d));
     let blocking: Vec<&Diagnostic> = plan
         .steps
         .iter()
@@ -336,6 +341,7 @@ pub fn check_reinit_files(
         .flat_map(|m| errors.of(m.version).iter().copied())
         .chain(forgotten_with_files)
         .chain(unrecorded_through)
+        .chain(duplicated)
         .collect();
     if blocking.is_empty() {
         return Ok(());

@@ -2520,3 +2520,52 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
         [("002_b".to_string(), 1), ("003_c".to_string(), 1)]
     );
 }
+
+/// Two branches merged with one number: `006_add_tags` applied, `006_add_dup` added beside it.
+/// The set keeps the first pair by name (`006_add_dup`), and the history matched the applied
+/// row to it: `status` said `006_add_tags` was `replaced` ("its files are gone") while its
+/// files were there, unchanged, and `reinit` forgot its row, so renumbering it as told made
+/// the next `up` run it a second time. The row records the pair with its name and checksum,
+/// whichever the set keeps; and `reinit`, like `up`, refuses a directory with two migrations
+/// of one version, writing nothing.
+#[test]
+fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
+    for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
+        let db = TestDb::new("hi_dup_version");
+        let project = Project::new();
+        table(&project, "001_t1", "t1");
+        table(&project, &format!("006_{applied}"), applied);
+        // Versions 002..005, so that the duplicate is the only problem.
+        for v in 2..=5 {
+            table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+        }
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        table(&project, &format!("006_{added}"), added);
+        let before = row_details(&db);
+
+        let status = project.run_on(&db, &["migrate", "status"]);
+        status
+            .code(exit::INVALID)
+            .stderr_lacks("replaced")
+            .stderr_lacks("files are gone")
+            .stdout_lacks("replaced");
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        let row = &doc["migrations"][5];
+        assert_eq!(row["name"], applied, "{doc}");
+        assert_eq!(row["status"], "applied", "{doc}");
+
+        for args in [
+            &["migrate", "reinit", "--dry-run"][..],
+            &["migrate", "reinit"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::INVALID)
+                .stderr_has("C003")
+                .stdout_lacks("forget");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+    }
+}
