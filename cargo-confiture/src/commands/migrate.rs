@@ -414,6 +414,23 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
             display::version_range(&accepted)
         ));
     }
+    let edited = ids(ReinitAction::Accept, &|row| row.edited);
+    if !edited.is_empty() {
+        let one = edited.len() == 1;
+        lines.push(format!(
+            "the new {} of {} (edited since {} ran) {} recorded as applied without being run: \
+             the database keeps what the text that ran did (a schema change goes in a new \
+             migration: `migrate generate NAME`)",
+            if one { "text" } else { "texts" },
+            display::version_range(&edited),
+            if one { "it" } else { "they" },
+            match (r.dry_run, one) {
+                (true, _) => "would be",
+                (false, true) => "is",
+                (false, false) => "are",
+            },
+        ));
+    }
     let recorded = ids(ReinitAction::Record, &|_| true);
     if !recorded.is_empty() {
         lines.push(recorded_line(r.dry_run, &recorded));
@@ -1000,8 +1017,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         .collect();
     if !modified.is_empty() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with {reinit} (`--dry-run` first shows each row it changes)",
-            render::versions(&modified)
+            "help: applied migrations were edited since they ran ({}): {}",
+            render::versions(&modified),
+            confiture::plan::modified_help()
         ));
     }
     if !report.unreadable.is_empty() {

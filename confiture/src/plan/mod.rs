@@ -217,6 +217,21 @@ pub(super) fn check_usable(
     Err(err)
 }
 
+/// What to do about applied migrations whose up files were edited since they ran: the one
+/// text of `up`'s refusal and `migrate status`'s help. `reinit` records the new text as
+/// applied without running it, so it is offered for edits that change nothing that runs
+/// only: an intended schema change run through it would be recorded and never made.
+pub fn modified_help() -> String {
+    format!(
+        "restore the modified files from version control (the database keeps what the text \
+         that ran did); an intended schema change goes in a new migration (`migrate generate \
+         NAME`), never in an applied one; only if the edits change nothing that runs \
+         (comments, whitespace, formatting), {} records the new text as applied without \
+         running it (`--dry-run` shows the rows first)",
+        reinit_hint()
+    )
+}
+
 /// What to do about an applied migration of which half a pair is on disk, or misnamed files:
 /// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \

@@ -214,11 +214,7 @@ fn check_history_for(
             "{} modified",
             plural(modified.len(), "applied migration")
         ));
-        help.push(format!(
-            "restore the modified files from version control; if the edits were intended, \
-             {} accepts their checksums (`--dry-run` shows the rows first)",
-            reinit_hint()
-        ));
+        help.push(super::modified_help());
     }
     if !missing.is_empty() {
         counts.push(format!(

@@ -1224,7 +1224,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         .stdout_has("1 replaced")
         .stdout_lacks("modified")
         .stdout_lacks("002_x")
-        .stderr_lacks("accept the edits")
+        .stderr_lacks("records the new text as applied")
         .stderr_has("give the new migration the next free number")
         .stderr_has("forgets their rows and the next `migrate up` runs the new migration");
     assert!(
@@ -1255,7 +1255,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     run.code(exit::DIVERGED)
         .stderr_has("replaced: 002 was applied as 002_b; its files are gone and 002_x")
         .stderr_lacks("modified")
-        .stderr_lacks("accepts their checksums");
+        .stderr_lacks("records the new text as applied");
     let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
     run.code(exit::DIVERGED);
     let diverged = &run.json()["errors"][0]["diverged"][0];
@@ -2568,4 +2568,59 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
             assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
         }
     }
+}
+
+/// An applied migration edited to change its schema (a column added to its `CREATE TABLE`):
+/// `up` and `status` said "if the edits were intended, `reinit` accepts their checksums", and
+/// the user, who did intend the column, ran it: the ledger recorded the new text as applied,
+/// the column was never made, and every later `status` was clean. The help offers `reinit`
+/// for edits that change nothing that runs only, and a new migration for a schema change;
+/// `reinit` and its dry run say that the new text is recorded without being run.
+#[test]
+fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edit() {
+    let db = TestDb::new("hi_edit_help");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "CREATE TABLE t2 (id int, added_col text NOT NULL);\n",
+    );
+
+    let up = project.run_on(&db, &["migrate", "up"]);
+    let status = project.run_on(&db, &["migrate", "status"]);
+    for run in [&up, &status] {
+        run.code(exit::DIVERGED)
+            .stderr_lacks("if the edits were intended")
+            .stderr_lacks("accept")
+            .stderr_has("only if the edits change nothing that runs (comments, whitespace,")
+            .stderr_has("records the new text as applied without running it")
+            .stderr_has(
+                "schema change goes in a new migration (`migrate generate NAME`)",
+            );
+    }
+
+    let said = "the new text of 002_t2 (edited since it ran)";
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!(
+            "{said} would be recorded as applied without being run"
+        ))
+        .stdout_has("the database keeps what the text that ran did");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!("{said} is recorded as applied without being run"));
+    let doc = project
+        .run_on(&db, &["migrate", "reinit", "--dry-run", "--format", "json"])
+        .json();
+    // Accepted now, the row is current: nothing edited is left to say.
+    assert!(
+        doc["rows"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().all(|r| r["edited"] == false)),
+        "{doc}"
+    );
 }
