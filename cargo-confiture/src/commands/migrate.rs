@@ -437,11 +437,25 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
     }
     let with_files = ids(ReinitAction::Forget, &|row| row.runs_again);
     if !with_files.is_empty() {
+        // The way back: the newest of them, and the ones below it, recorded again.
+        let newest = (r.rows.iter())
+            .filter(|row| row.action == ReinitAction::Forget && row.runs_again)
+            .filter_map(|row| Some((Version::number_of(&row.version).ok()?, &row.version)))
+            .max_by_key(|(number, _)| *number)
+            .map(|(_, text)| {
+                format!(
+                    " ({} records {} again without running {})",
+                    hint::command(&format!("migrate baseline --through {text}")),
+                    if with_files.len() == 1 { "it" } else { "them" },
+                    if with_files.len() == 1 { "it" } else { "them" },
+                )
+            });
         lines.push(format!(
-            "{} {} whose migration files are on disk: the next `migrate up` runs {}: {}",
+            "{} {} whose migration files are on disk: the next `migrate up` runs {}{}: {}",
             would("forgot", "would forget"),
             plural(with_files.len(), "row"),
             if with_files.len() == 1 { "it" } else { "them" },
+            newest.unwrap_or_default(),
             display::version_range(&with_files)
         ));
     }

@@ -294,9 +294,10 @@ fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_file
     assert_eq!(doc["recorded"], serde_json::json!(["006"]), "{doc}");
     assert_eq!(ledger(&db).len(), 6);
 
-    // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files.
+    // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files
+    // (confirmed: their migrations ran).
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    let run = project.run_on(&db, &["migrate", "reinit", "--through", "5"]);
+    let run = project.run_on(&db, &["migrate", "reinit", "--through", "5", "--yes"]);
     run.code(exit::SUCCESS)
         .stdout_lacks("no file on disk")
         .stdout_has("006")
@@ -2596,9 +2597,7 @@ fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edi
             .stderr_lacks("accept")
             .stderr_has("only if the edits change nothing that runs (comments, whitespace,")
             .stderr_has("records the new text as applied without running it")
-            .stderr_has(
-                "schema change goes in a new migration (`migrate generate NAME`)",
-            );
+            .stderr_has("schema change goes in a new migration (`migrate generate NAME`)");
     }
 
     let said = "the new text of 002_t2 (edited since it ran)";
@@ -2623,4 +2622,57 @@ fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edi
             .is_some_and(|rows| rows.iter().all(|r| r["edited"] == false)),
         "{doc}"
     );
+}
+
+/// `reinit --through V` below the newest applied row forgot the applied rows above V, whose
+/// files are on disk, without a word of confirmation: their tables existed, the ledger called
+/// them pending, and the next `up` ran them again (`relation "t3" already exists`; a data
+/// migration would have run twice), while forgetting every row needs `--yes`. Refused without
+/// `--yes` (exit 64, its dry run too, writing nothing), naming each row and the way back
+/// (`migrate baseline --through` the newest of them), which the report repeats once they are
+/// forgotten; and that way back works.
+#[test]
+fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
+    let db = TestDb::new("hi_through_yes");
+    let project = Project::new();
+    for v in 1..=4 {
+        table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let before = row_details(&db);
+
+    for args in [
+        &["migrate", "reinit", "--through", "002"][..],
+        &["migrate", "reinit", "--through", "002", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has("would forget 2 rows above `--through` whose migrations ran")
+            .stderr_has("003_t3, applied")
+            .stderr_has("004_t4, applied")
+            .stderr_has("add --yes")
+            .stderr_has("`cargo confiture migrate baseline --through 004 --database-url <URL>`");
+        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+    }
+    // Through the newest applied row: nothing above it to forget, nothing to confirm.
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "004"])
+        .code(exit::SUCCESS);
+    assert_eq!(row_details(&db), before);
+
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
+        .code(exit::SUCCESS)
+        .stdout_has("migrate baseline --through 004")
+        .stdout_has("records them again without running them");
+    assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "004"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:t1", "002:t2", "003:t3", "004:t4"]);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
 }
