@@ -380,7 +380,10 @@ pub fn report_checked(
         unreadable,
         incomplete,
         unverified,
-        diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
+        diagnostics: crate::plan::explain_duplicates(
+            &history,
+            &crate::plan::explain_gaps(set, &history, diagnostics),
+        ),
         renumbered_help: crate::plan::renumbered_help(set, &history),
         ambiguous_help: crate::plan::ambiguous_help(set, &history, tracking_table),
         diverged: crate::plan::divergences(&history, false),

@@ -1081,6 +1081,59 @@ pub fn explain_gaps(
         .collect()
 }
 
+/// The directory's diagnostics with what the history knows of two migrations sharing a
+/// version (C003, [`crate::files::duplicates_a_version`]): the file checker, which knows no
+/// ledger, names both and picks none; when a row of that version records one of them (the
+/// history's match, [`History::of`]), the help names the other as the one to renumber and the
+/// applied one as the one to leave.
+pub fn explain_duplicates(history: &History<'_>, diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+    let stem = |path: &std::path::Path| {
+        let name = path.file_name()?.to_str()?;
+        let parsed = crate::files::name::parse_file_name(name).ok()?;
+        Some((
+            parsed.version,
+            format!("{}_{}", parsed.version_text, parsed.name),
+        ))
+    };
+    diagnostics
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            if !crate::files::duplicates_a_version(&d) {
+                return d;
+            }
+            let (Some((version, id)), Some(other)) =
+                (stem(&d.path), d.related.first().and_then(|p| stem(p)))
+            else {
+                return d;
+            };
+            let applied = (history.recorded.iter())
+                .filter(|r| matches!(r.state, State::Applied | State::Modified))
+                .filter_map(Recorded::matched)
+                .find(|m| m.version == version);
+            let Some(applied) = applied else {
+                return d;
+            };
+            // The applied one is this file or the other; else a third pair of that version,
+            // and both of these are to renumber (each diagnostic names its own file).
+            let renumber = if applied.up.path == d.path {
+                other.1
+            } else {
+                id
+            };
+            d.help = Some(format!(
+                "`{renumber}` reuses version {} of `{}`, which this database applied: renumber \
+                 `{renumber}` (rename both its files to the next free version, keeping its \
+                 name) and leave `{}` as it is",
+                applied.version_text,
+                applied.id(),
+                applied.id(),
+            ));
+            d
+        })
+        .collect()
+}
+
 /// `replaced`: the row's version now names another migration; its own files are gone.
 pub(super) fn replaced(r: &Recorded<'_>) -> Option<Divergence> {
     let m = r.migration?;

@@ -2676,3 +2676,42 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
 }
+
+/// The help of two migrations sharing a version (C003) picked the second by name as the one to
+/// renumber — `006_add_tags`, the applied one — in `lint`, `up` and `status` alike: followed,
+/// the applied migration became `renumbered` (refused), or with `reinit` ran again. `lint` and
+/// `up`, which read no ledger here, name both and say the files alone do not tell; `status`
+/// names the one this database did not apply, and the applied one to leave, whichever sorts
+/// first.
+#[test]
+fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
+    for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
+        let db = TestDb::new("hi_dup_help");
+        let project = Project::new();
+        table(&project, "001_t1", "t1");
+        table(&project, &format!("002_{applied}"), applied);
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        table(&project, &format!("002_{added}"), added);
+
+        let both = format!("`002_{added}` → `003_{added}`");
+        let either = format!("`002_{applied}` → `003_{applied}`");
+        for run in [
+            project.run(&["lint"]),
+            project.run_on(&db, &["migrate", "up"]),
+        ] {
+            run.code(exit::INVALID)
+                .stderr_has(&both)
+                .stderr_has(&either)
+                .stderr_has("the files alone do not tell which one ran");
+        }
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "`002_{added}` reuses version 002 of `002_{applied}`, which this database \
+                 applied: renumber `002_{added}`"
+            ))
+            .stderr_has(&format!("leave `002_{applied}` as it is"))
+            .stderr_lacks(&format!("renumber `002_{applied}`"));
+    }
+}

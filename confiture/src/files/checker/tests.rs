@@ -130,8 +130,8 @@ fn each_extra_migration_of_a_version_gets_its_own_free_version() {
             ("C003", "002_z.up.sql".into())
         ]
     );
-    assert!(helps[0].contains("`004_y.up.sql`"), "{}", helps[0]);
-    assert!(helps[1].contains("`005_z.up.sql`"), "{}", helps[1]);
+    assert!(helps[0].contains("`002_y` → `004_y`"), "{}", helps[0]);
+    assert!(helps[1].contains("`002_z` → `005_z`"), "{}", helps[1]);
     // One migration per version in the set: the first by name.
     let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
     assert_eq!(ids, ["001_a", "002_x", "003_c"]);
@@ -573,7 +573,7 @@ fn a_python_migration_sharing_a_version_is_a_duplicate() {
     );
     let help = c003.help.as_deref().unwrap();
     assert!(
-        help.contains("rename `003_g.py` to `006_g.py`"),
+        help.contains("`003_g.py` → `006_g.py`"),
         "the next free version is above the highest, a `.py` one: {help}"
     );
     assert!(checked.has_errors());

@@ -47,17 +47,11 @@ impl Claim<'_> {
         format!("{}_{}{dot_py}", self.version_text, self.name)
     }
 
-    /// Its files renamed to version `to`: `rename A and B to C and D`.
-    fn rename(&self, to: &str) -> String {
-        let (from, name) = (self.version_text, self.name);
-        if self.python {
-            format!("rename `{from}_{name}.py` to `{to}_{name}.py`")
-        } else {
-            format!(
-                "rename `{from}_{name}.up.sql` and `{from}_{name}.down.sql` to \
-                 `{to}_{name}.up.sql` and `{to}_{name}.down.sql`"
-            )
-        }
+    /// Its files renamed to version `to`, as a move: `` `006_a` → `007_a` `` (a pair, both of
+    /// its files), `` `006_g.py` → `007_g.py` ``.
+    fn renamed(&self, to: &str) -> String {
+        let dot_py = if self.python { ".py" } else { "" };
+        format!("`{}` → `{to}_{}{dot_py}`", self.shown(), self.name)
     }
 }
 
@@ -128,10 +122,14 @@ fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64) -> Diagnostic {
         kept.shown(),
         file.shown()
     );
+    // Which of the two ran, the files alone cannot tell: both are named, neither picked
+    // (`migrate status`, which reads a ledger, names the one: `plan::explain_duplicates`).
     let help = format!(
-        "renumber the one not yet applied anywhere (usually the one from the branch merged \
-         last), e.g. {} ({renumbered} is the next free version)",
-        file.rename(&renumbered),
+        "renumber the one not applied anywhere yet (usually the one from the branch merged \
+         last) to {renumbered}, the next free version, renaming both its files: {} or {}; the \
+         files alone do not tell which one ran: `migrate status` names it",
+        kept.renamed(&renumbered),
+        file.renamed(&renumbered),
     );
     diagnostic(&DUPLICATE_VERSION, file.path, None, message, help).with_related(kept.path)
 }
