@@ -217,6 +217,25 @@ pub(super) fn check_usable(
     Err(err)
 }
 
+/// Whether a missing migration ([`State::Missing`]) left a gap in the files: a file of a
+/// higher version is on disk, so the directory has a version missing (C004, or C005 below the
+/// first file) that `up` refuses, with or without the row. Forgetting the row (`reinit`) then
+/// does not unblock `up`; keeping the pair with `SELECT 1;` does.
+pub fn missing_leaves_gap(set: &MigrationSet, history: &History<'_>) -> bool {
+    let Some(highest) = set.versions_on_disk().last().map(|(v, _)| *v) else {
+        return false;
+    };
+    (history.missing().iter())
+        .filter_map(|r| r.version.as_ref())
+        .any(|v| v.number() < highest)
+}
+
+/// What to do about a migration removed on purpose whose number a later file follows
+/// ([`missing_leaves_gap`]): the text of `migrate status` and `up`'s refusal, C004's way.
+pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep each pair with \
+     `SELECT 1;` in each file under its number (forgetting the rows with `migrate reinit` alone \
+     would leave the gap in the versions, which `migrate up` refuses)";
+
 /// What to do about applied migrations whose up files were edited since they ran: the one
 /// text of `up`'s refusal and `migrate status`'s help. `reinit` records the new text as
 /// applied without running it, so it is offered for edits that change nothing that runs
