@@ -2104,4 +2104,39 @@ mod tests {
         let h = History::of(&set, &rows, Some(3));
         assert_eq!(h.recorded[1].state, State::Squashed);
     }
+
+    /// N2: two pairs of one version (C003), the set keeping the first by name: the row
+    /// recorded the other one (applied before the merge), and the history matched it to the
+    /// kept pair — `replaced`, files gone, which `reinit` forgot. The row records the pair
+    /// with its name (edited since: modified) or its checksum (renamed), whichever is kept;
+    /// the kept one when a row records it, or when none records either (the replaced case).
+    #[test]
+    fn a_row_of_a_version_two_pairs_share_records_the_pair_it_names() {
+        let kept = named("006", "add_dup", "-- dup\n");
+        let applied_pair = named("006", "add_tags", "-- tags\n");
+        let mut set = MigrationSet::new("m", vec![migration("001"), kept]);
+        set.duplicates.push(applied_pair);
+        let state_of = |rows: &[LedgerRow]| {
+            let h = History::of(&set, rows, None);
+            let r = &h.recorded[1];
+            (r.state, r.migration.map(|m| m.id()))
+        };
+        let tags = Some("006_add_tags".to_string());
+        let dup = Some("006_add_dup".to_string());
+        // Its name and checksum: applied.
+        let rows = [row("001", None), applied("006", "add_tags", "-- tags\n")];
+        assert_eq!(state_of(&rows), (State::Applied, tags.clone()));
+        // Its name, another checksum: edited since it ran.
+        let rows = [row("001", None), applied("006", "add_tags", "-- tags v2\n")];
+        assert_eq!(state_of(&rows), (State::Modified, tags.clone()));
+        // Its checksum under another name: renamed in place.
+        let rows = [row("001", None), applied("006", "tags", "-- tags\n")];
+        assert_eq!(state_of(&rows), (State::Applied, tags));
+        // The kept pair recorded: it stays the version's migration.
+        let rows = [row("001", None), applied("006", "add_dup", "-- dup\n")];
+        assert_eq!(state_of(&rows), (State::Applied, dup.clone()));
+        // Neither: a migration whose files are gone, replaced by the kept pair, as before.
+        let rows = [row("001", None), applied("006", "gone", "-- gone\n")];
+        assert_eq!(state_of(&rows), (State::Replaced, dup));
+    }
 }
