@@ -180,7 +180,8 @@ pub enum Migrate {
     /// Record migrations up to a version as applied, without running them
     Baseline(BaselineArgs),
     /// Re-initialise the ledger from the files: accept edited files' checksums, forget rows
-    /// whose files are gone; `--through V` also records unapplied files up to V
+    /// whose files are gone; `--through V` also records unapplied files up to V and forgets
+    /// the rows above V (those whose files are on disk only with --yes)
     Reinit(ReinitArgs),
     /// Prove on a scratch database that every down undoes its up and every up repeats after
     /// its down; exit 9 when one does not
@@ -534,7 +535,8 @@ pub struct ReinitArgs {
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Option<Version>,
     /// Confirm a reinit that forgets every row of the ledger (the migrations directory has none
-    /// of the migrations they record)
+    /// of the migrations they record), or rows above --through whose migrations ran and whose
+    /// files are on disk (the next `migrate up` runs them again)
     #[arg(long)]
     pub yes: bool,
     /// Show what would happen to each row; write nothing

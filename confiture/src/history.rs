@@ -6,6 +6,10 @@
 //! - Versions compare as integers ([`Version`]: `9` < `10`, `001` = `1`), a ledger row's with
 //!   surrounding whitespace dropped ([`Version::of_ledger`]: `' 003'` is `003`). A ledger row
 //!   whose version is not a number (or does not fit in 64 bits) matches no file.
+//! - Two pairs sharing a version (`C003`; the set keeps the first by name,
+//!   [`MigrationSet::duplicates`] holds the others): the one a row of that version records
+//!   (its name, or its checksum) is that version's migration, when no row records the kept
+//!   one. The other is the duplicate to renumber, never a migration that replaced it.
 //! - A file matches the row with its integer version. When several rows have that version, the
 //!   one spelled like the file wins (`001` over `1`), else the one applied first; the others are
 //!   [`State::Duplicate`]. A row is always addressed by its own `version` text (the column is
@@ -418,6 +422,37 @@ impl<'a> Elsewhere<'_, 'a> {
     }
 }
 
+/// The pair of `kept`'s version that the ledger records, among `kept` (the set's migration of
+/// that version) and the pairs that share its version (`duplicates`, a `C003` error; the set
+/// keeps the first by name): `kept`, unless a row of that version records one of the others
+/// (its name, or its checksum: not [`is_another_migration`], not [`is_undecided`]) and none
+/// records `kept`. Two branches merged with the same number: the applied pair is the
+/// migration of that version, applied; the other one is the duplicate to renumber, never a
+/// migration that replaced it (its files are there).
+fn recorded_pair<'a>(
+    kept: &'a Migration,
+    duplicates: &'a [Migration],
+    rows: &[LedgerRow],
+) -> &'a Migration {
+    let mut others = duplicates
+        .iter()
+        .filter(|d| d.version == kept.version)
+        .peekable();
+    if others.peek().is_none() {
+        return kept;
+    }
+    let rows_of: Vec<&LedgerRow> = (rows.iter())
+        .filter(|r| Version::of_ledger(&r.version).is_ok_and(|v| v.number() == kept.version))
+        .collect();
+    let records = |m: &Migration| {
+        (rows_of.iter()).any(|r| !is_another_migration(m, r) && !is_undecided(m, r))
+    };
+    if records(kept) {
+        return kept;
+    }
+    others.find(|d| records(d)).unwrap_or(kept)
+}
+
 /// Whether `row` does not record `migration`'s up file: it has no checksum, or another one.
 fn is_another_checksum(migration: &Migration, row: &LedgerRow) -> bool {
     recorded_checksum(row).is_none_or(|c| !checksum_matches(c, &migration.up.checksum))
@@ -666,8 +701,9 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
+        let migrations = (set.migrations.iter()).map(|m| recorded_pair(m, &set.duplicates, rows));
         History::with_present(
-            &set.migrations,
+            migrations,
             (&set.unreadable, &set.incomplete, &set.python),
             rows,
             first_version,
@@ -2083,5 +2119,40 @@ mod tests {
         let rows = [row("001", None), applied("002", "b", "-- other\n")];
         let h = History::of(&set, &rows, Some(3));
         assert_eq!(h.recorded[1].state, State::Squashed);
+    }
+
+    /// N2: two pairs of one version (C003), the set keeping the first by name: the row
+    /// recorded the other one (applied before the merge), and the history matched it to the
+    /// kept pair — `replaced`, files gone, which `reinit` forgot. The row records the pair
+    /// with its name (edited since: modified) or its checksum (renamed), whichever is kept;
+    /// the kept one when a row records it, or when none records either (the replaced case).
+    #[test]
+    fn a_row_of_a_version_two_pairs_share_records_the_pair_it_names() {
+        let kept = named("006", "add_dup", "-- dup\n");
+        let applied_pair = named("006", "add_tags", "-- tags\n");
+        let mut set = MigrationSet::new("m", vec![migration("001"), kept]);
+        set.duplicates.push(applied_pair);
+        let state_of = |rows: &[LedgerRow]| {
+            let h = History::of(&set, rows, None);
+            let r = &h.recorded[1];
+            (r.state, r.migration.map(|m| m.id()))
+        };
+        let tags = Some("006_add_tags".to_string());
+        let dup = Some("006_add_dup".to_string());
+        // Its name and checksum: applied.
+        let rows = [row("001", None), applied("006", "add_tags", "-- tags\n")];
+        assert_eq!(state_of(&rows), (State::Applied, tags.clone()));
+        // Its name, another checksum: edited since it ran.
+        let rows = [row("001", None), applied("006", "add_tags", "-- tags v2\n")];
+        assert_eq!(state_of(&rows), (State::Modified, tags.clone()));
+        // Its checksum under another name: renamed in place.
+        let rows = [row("001", None), applied("006", "tags", "-- tags\n")];
+        assert_eq!(state_of(&rows), (State::Applied, tags));
+        // The kept pair recorded: it stays the version's migration.
+        let rows = [row("001", None), applied("006", "add_dup", "-- dup\n")];
+        assert_eq!(state_of(&rows), (State::Applied, dup.clone()));
+        // Neither: a migration whose files are gone, replaced by the kept pair, as before.
+        let rows = [row("001", None), applied("006", "gone", "-- gone\n")];
+        assert_eq!(state_of(&rows), (State::Replaced, dup));
     }
 }

@@ -233,6 +233,11 @@ pub struct StatusReport {
     /// `up` and `down` give); `None` when there is none. Not a JSON key.
     #[serde(skip)]
     pub renumbered_help: Option<String>,
+    /// Whether a `missing` migration left a gap in the files ([`crate::plan::missing_leaves_gap`]):
+    /// forgetting its row does not unblock `up`, keeping its pair with `SELECT 1;` does. Not a
+    /// JSON key.
+    #[serde(skip)]
+    pub missing_leaves_gap: bool,
     /// What to do about `ambiguous` rows ([`crate::plan::ambiguous_help`]); `None` when there
     /// is none. Not a JSON key.
     #[serde(skip)]
@@ -452,8 +457,12 @@ pub fn report_checked(
         incomplete,
         unverified,
         interrupted,
-        diagnostics: crate::plan::explain_gaps(set, &history, diagnostics),
+        diagnostics: crate::plan::explain_duplicates(
+            &history,
+            &crate::plan::explain_gaps(set, &history, diagnostics),
+        ),
         renumbered_help: crate::plan::renumbered_help(set, &history),
+        missing_leaves_gap: crate::plan::missing_leaves_gap(set, &history),
         ambiguous_help: crate::plan::ambiguous_help(set, &history, tracking_table),
         diverged: crate::plan::divergences(&history, false),
     }

@@ -416,17 +416,48 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
             display::version_range(&accepted)
         ));
     }
+    let edited = ids(ReinitAction::Accept, &|row| row.edited);
+    if !edited.is_empty() {
+        let one = edited.len() == 1;
+        lines.push(format!(
+            "the new {} of {} (edited since {} ran) {} recorded as applied without being run: \
+             the database keeps what the text that ran did (a schema change goes in a new \
+             migration: `migrate generate NAME`)",
+            if one { "text" } else { "texts" },
+            display::version_range(&edited),
+            if one { "it" } else { "they" },
+            match (r.dry_run, one) {
+                (true, _) => "would be",
+                (false, true) => "is",
+                (false, false) => "are",
+            },
+        ));
+    }
     let recorded = ids(ReinitAction::Record, &|_| true);
     if !recorded.is_empty() {
         lines.push(recorded_line(r.dry_run, &recorded));
     }
     let with_files = ids(ReinitAction::Forget, &|row| row.runs_again);
     if !with_files.is_empty() {
+        // The way back: the newest of them, and the ones below it, recorded again.
+        let newest = (r.rows.iter())
+            .filter(|row| row.action == ReinitAction::Forget && row.runs_again)
+            .filter_map(|row| Some((Version::number_of(&row.version).ok()?, &row.version)))
+            .max_by_key(|(number, _)| *number)
+            .map(|(_, text)| {
+                format!(
+                    " ({} records {} again without running {})",
+                    hint::command(&format!("migrate baseline --through {text}")),
+                    if with_files.len() == 1 { "it" } else { "them" },
+                    if with_files.len() == 1 { "it" } else { "them" },
+                )
+            });
         lines.push(format!(
-            "{} {} whose migration files are on disk: the next `migrate up` runs {}: {}",
+            "{} {} whose migration files are on disk: the next `migrate up` runs {}{}: {}",
             would("forgot", "would forget"),
             plural(with_files.len(), "row"),
             if with_files.len() == 1 { "it" } else { "them" },
+            newest.unwrap_or_default(),
             display::version_range(&with_files)
         ));
     }
@@ -1018,8 +1049,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         .collect();
     if !modified.is_empty() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): restore them from version control, or accept the edits with {reinit} (`--dry-run` first shows each row it changes)",
-            render::versions(&modified)
+            "help: applied migrations were edited since they ran ({}): {}",
+            render::versions(&modified),
+            confiture::plan::modified_help()
         ));
     }
     if !report.unreadable.is_empty() {
@@ -1061,8 +1093,14 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             ),
             None => String::new(),
         };
+        let removed = match report.missing_leaves_gap {
+            true => confiture::plan::RETIRE_IN_A_GAP_HELP.to_string(),
+            false => {
+                format!("if they were removed on purpose, {reinit} forgets their rows{newer_kept}")
+            }
+        };
         lines.push(format!(
-            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; if they were removed on purpose, {reinit} forgets their rows{newer_kept}",
+            "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; {removed}",
             render::versions(&missing),
             confiture::workspace::SETTINGS_TABLES
         ));

@@ -623,7 +623,8 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
     stems
 }
 
-/// The set: every kept stem whose two files were read as UTF-8, in version order; every
+/// The set: every kept stem whose two files were read as UTF-8, in version order (the others,
+/// second pairs of a version, in [`MigrationSet::duplicates`]); every
 /// well-named file that could not be read as text ([`MigrationSet::unreadable`]); and every
 /// file read as text whose pair has no other half, and the `misnamed` files
 /// ([`MigrationSet::incomplete`]).
@@ -670,15 +671,15 @@ fn build_set(
     incomplete.sort_by_key(|f| f.version);
     let mut slots: Vec<Option<Found>> = found.into_iter().map(Some).collect();
     let mut migrations = Vec::with_capacity(stems.len());
+    let mut duplicates = Vec::new();
     for (stem, &kept) in stems.iter().zip(kept) {
         let (Some(up), Some(down)) = (stem.up, stem.down) else {
             continue;
         };
-        if !kept
-            || slots[up]
-                .as_ref()
-                .and_then(|f| f.contents.as_ref())
-                .is_none()
+        if slots[up]
+            .as_ref()
+            .and_then(|f| f.contents.as_ref())
+            .is_none()
         {
             continue;
         }
@@ -697,17 +698,22 @@ fn build_set(
         let (Some(up_file), Some(down_file)) = (sql_file(up), sql_file(down)) else {
             continue;
         };
-        migrations.push(Migration {
+        let migration = Migration {
             version: stem.version,
             version_text,
             name,
             up: up_file,
             down: down_file,
-        });
+        };
+        match kept {
+            true => migrations.push(migration),
+            false => duplicates.push(migration),
+        }
     }
     MigrationSet {
         unreadable,
         incomplete,
+        duplicates,
         ..MigrationSet::new(dir, migrations)
     }
 }

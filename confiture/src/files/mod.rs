@@ -230,6 +230,12 @@ pub struct MigrationSet {
     /// confiture (Python)'s migrations, `<VERSION>_<NAME>.py`, in version order: cargo
     /// confiture cannot run them; their versions are [`crate::history::State::Python`].
     pub python: Vec<PythonFile>,
+    /// The complete, readable pairs left out of `migrations` because another pair has their
+    /// version (`C003`, a duplicate version: the set keeps the first by name), in version
+    /// order. Never run; the history reads them to tell which of the pairs of a version a
+    /// ledger row records ([`crate::history::History::of`]): the applied one is not the one
+    /// to renumber, whatever its name.
+    pub duplicates: Vec<Migration>,
 }
 
 impl MigrationSet {
@@ -242,6 +248,7 @@ impl MigrationSet {
             unreadable: Vec::new(),
             incomplete: Vec::new(),
             python: Vec::new(),
+            duplicates: Vec::new(),
         }
     }
 
@@ -851,6 +858,13 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
 /// warning); `up` still refuses to run past a gap.
 pub fn concerns_sequence(diagnostic: &Diagnostic) -> bool {
     diagnostic.code == checker::VERSION_GAP.code
+}
+
+/// Whether `diagnostic` is two migrations sharing a version (C003): which of them a row of
+/// that version records is for the history to tell ([`crate::history::History::of`]), and
+/// nothing that writes the ledger from the files (`reinit`) may go on until one is renumbered.
+pub fn duplicates_a_version(diagnostic: &Diagnostic) -> bool {
+    diagnostic.code == checker::DUPLICATE_VERSION.code
 }
 
 /// "The directory has errors": the one error of every command that a migrations directory's

@@ -532,6 +532,10 @@ pub struct ReinitRow {
     /// A forgotten row whose files are gone and whose version another migration has now
     /// (`replaced` in `migrate status`): that migration, `002_x`, which the next `up` runs.
     pub replaced_by: Option<String>,
+    /// An accepted row whose up file was edited since it ran (`modified` in `migrate
+    /// status`): the new text is recorded as applied without being run, and the database
+    /// keeps what the text that ran did.
+    pub edited: bool,
 }
 
 /// The result of `migrate reinit`.

@@ -283,6 +283,8 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 applied_at: step.row.map(|r| r.applied_at.clone()),
                 file_on_disk: step.migration.is_some(),
                 replaced_by: replaced_by.clone(),
+                edited: step.action == plan::ReinitAction::Accept
+                    && step.state == Some(State::Modified),
                 runs_again: step.action == plan::ReinitAction::Forget
                     && replaced_by.is_none()
                     && step

@@ -217,6 +217,40 @@ pub(super) fn check_usable(
     Err(err)
 }
 
+/// Whether a missing migration ([`State::Missing`]) left a gap in the files: a file of a
+/// higher version is on disk, so the directory has a version missing (C004, or C005 below the
+/// first file) that `up` refuses, with or without the row. Forgetting the row (`reinit`) then
+/// does not unblock `up`; keeping the pair with `SELECT 1;` does.
+pub fn missing_leaves_gap(set: &MigrationSet, history: &History<'_>) -> bool {
+    let Some(highest) = set.versions_on_disk().last().map(|(v, _)| *v) else {
+        return false;
+    };
+    (history.missing().iter())
+        .filter_map(|r| r.version.as_ref())
+        .any(|v| v.number() < highest)
+}
+
+/// What to do about a migration removed on purpose whose number a later file follows
+/// ([`missing_leaves_gap`]): the text of `migrate status` and `up`'s refusal, C004's way.
+pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep each pair with \
+     `SELECT 1;` in each file under its number (forgetting the rows with `migrate reinit` alone \
+     would leave the gap in the versions, which `migrate up` refuses)";
+
+/// What to do about applied migrations whose up files were edited since they ran: the one
+/// text of `up`'s refusal and `migrate status`'s help. `reinit` records the new text as
+/// applied without running it, so it is offered for edits that change nothing that runs
+/// only: an intended schema change run through it would be recorded and never made.
+pub fn modified_help() -> String {
+    format!(
+        "restore the modified files from version control (the database keeps what the text \
+         that ran did); an intended schema change goes in a new migration (`migrate generate \
+         NAME`), never in an applied one; only if the edits change nothing that runs \
+         (comments, whitespace, formatting), {} records the new text as applied without \
+         running it (`--dry-run` shows the rows first)",
+        reinit_hint()
+    )
+}
+
 /// What to do about an applied migration of which half a pair is on disk, or misnamed files:
 /// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
@@ -1061,6 +1095,59 @@ pub fn explain_gaps(
             if !moved.is_empty() {
                 d.help = Some(moved.join("; "));
             }
+            d
+        })
+        .collect()
+}
+
+/// The directory's diagnostics with what the history knows of two migrations sharing a
+/// version (C003, [`crate::files::duplicates_a_version`]): the file checker, which knows no
+/// ledger, names both and picks none; when a row of that version records one of them (the
+/// history's match, [`History::of`]), the help names the other as the one to renumber and the
+/// applied one as the one to leave.
+pub fn explain_duplicates(history: &History<'_>, diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+    let stem = |path: &std::path::Path| {
+        let name = path.file_name()?.to_str()?;
+        let parsed = crate::files::name::parse_file_name(name).ok()?;
+        Some((
+            parsed.version,
+            format!("{}_{}", parsed.version_text, parsed.name),
+        ))
+    };
+    diagnostics
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            if !crate::files::duplicates_a_version(&d) {
+                return d;
+            }
+            let (Some((version, id)), Some(other)) =
+                (stem(&d.path), d.related.first().and_then(|p| stem(p)))
+            else {
+                return d;
+            };
+            let applied = (history.recorded.iter())
+                .filter(|r| matches!(r.state, State::Applied | State::Modified))
+                .filter_map(Recorded::matched)
+                .find(|m| m.version == version);
+            let Some(applied) = applied else {
+                return d;
+            };
+            // The applied one is this file or the other; else a third pair of that version,
+            // and both of these are to renumber (each diagnostic names its own file).
+            let renumber = if applied.up.path == d.path {
+                other.1
+            } else {
+                id
+            };
+            d.help = Some(format!(
+                "`{renumber}` reuses version {} of `{}`, which this database applied: renumber \
+                 `{renumber}` (rename both its files to the next free version, keeping its \
+                 name) and leave `{}` as it is",
+                applied.version_text,
+                applied.id(),
+                applied.id(),
+            ));
             d
         })
         .collect()

@@ -253,7 +253,87 @@ pub fn reinit<'a>(
 /// `down --target 0 --dry-run` is.
 /// The rows above the newest file, which it keeps ([`ReinitPlan::newer_database`]), are left out:
 /// a directory that shares no migration with the others still needs it.
+///
+/// A plan that forgets rows whose migrations' files are on disk (`--through V` below the
+/// newest applied row: they ran, and the next `up` would run them again — a data migration
+/// twice) needs `yes` too, refused the same way, with the way back: `migrate baseline
+/// --through` the newest of them records them again.
 pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    confirm_forgetting_every_row(set, plan)?;
+    confirm_forgetting_what_ran(plan)
+}
+
+/// The rows a plan forgets whose migrations ran and whose files are on disk (applied,
+/// modified, renumbered, a confiture (Python) migration, unreadable files): the next `up`
+/// would run them again. Only `--through` forgets such a row.
+fn forgotten_that_ran<'p, 'a>(plan: &'p ReinitPlan<'a>) -> Vec<&'p ReinitStep<'a>> {
+    plan.with(ReinitAction::Forget)
+        .filter(|s| {
+            matches!(
+                s.state,
+                Some(
+                    State::Applied
+                        | State::Modified
+                        | State::Renumbered
+                        | State::Python { .. }
+                        | State::Unreadable { .. }
+                )
+            )
+        })
+        .collect()
+}
+
+/// [`confirm_reinit`]'s refusal of forgetting rows whose migrations ran and whose files are
+/// on disk ([`forgotten_that_ran`]).
+fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
+    let steps = forgotten_that_ran(plan);
+    let Some(newest) = (steps.iter())
+        .filter_map(|s| match s.migration {
+            Some(m) => Some((m.version, m.version_text.clone())),
+            None => (s
+                .row?
+                .version
+                .trim()
+                .parse::<crate::history::Version>()
+                .ok())
+            .map(|v| (v.number(), v.as_str().to_string())),
+        })
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, text)| text)
+    else {
+        return Ok(());
+    };
+    let ids: Vec<String> = (steps.iter())
+        .filter_map(|s| s.row)
+        .map(|r| {
+            let id = crate::display::migration_id(&r.version, &r.name);
+            crate::display::escape(&format!("{id}, applied {}", r.applied_at)).into_owned()
+        })
+        .collect();
+    let message = format!(
+        "reinit would forget {} above `--through` whose migrations ran and whose files are on \
+         disk: the ledger would call them pending and the next `migrate up` would run them \
+         again",
+        crate::display::plural(ids.len(), "row"),
+    );
+    let mut error = Error::usage(message);
+    for id in crate::display::cut(ids) {
+        error = error.with_detail(id);
+    }
+    Err(error.with_help(format!(
+        "`--through V` forgets the rows above V: to keep them, give `--through` the newest of \
+         them ({newest}) or leave it out; to forget them anyway add --yes \
+         (`--dry-run --yes` shows the whole plan first); once forgotten, {} records them \
+         again without running them",
+        crate::hint::command(&format!("migrate baseline --through {newest}")),
+    )))
+}
+
+/// [`confirm_reinit`]'s refusal of forgetting every row.
+fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Result<()> {
     let newer = plan.newer_database.as_ref().map_or(0, |n| n.versions.len());
     let rows: Vec<&ReinitStep<'_>> = plan
         .steps
@@ -263,7 +343,7 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
         })
         .collect();
     let forgets_all = !rows.is_empty() && rows.iter().all(|s| s.action == ReinitAction::Forget);
-    if yes || !forgets_all {
+    if !forgets_all {
         return Ok(());
     }
     let ids: Vec<String> = rows
@@ -302,8 +382,9 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
 /// migration ran, and forgetting its row would make `up` run it again. With `--through`,
 /// broken files of a version up to it that no row records stop it too (a half pair being
 /// written): recording the others would leave it behind, below recorded versions, as
-/// `baseline --through` refuses it. Rows it keeps, and drafts above `--through` (all without
-/// it), do not stop it.
+/// `baseline --through` refuses it. Two migrations sharing a version (C003) stop it too, as
+/// they stop `up`. Rows it keeps, and drafts above `--through` (all without it), do not stop
+/// it.
 pub fn check_reinit_files(
     set: &MigrationSet,
     plan: &ReinitPlan<'_>,
@@ -330,6 +411,10 @@ pub fn check_reinit_files(
         .flat_map(|t| errors.versions_through(t))
         .filter(|v| !recorded.contains(v))
         .flat_map(|v| errors.of(v).iter().copied());
+    // Two migrations of one version: which one a row records, or the next `up` runs, is
+    // not settled until one is renumbered.
+    let duplicated =
+        (errors.blocking_up(None).into_iter()).filter(|d| crate::files::duplicates_a_version(d));
     let blocking: Vec<&Diagnostic> = plan
         .steps
         .iter()
@@ -338,6 +423,7 @@ pub fn check_reinit_files(
         .flat_map(|m| errors.of(m.version).iter().copied())
         .chain(forgotten_with_files)
         .chain(unrecorded_through)
+        .chain(duplicated)
         .collect();
     if blocking.is_empty() {
         return Ok(());

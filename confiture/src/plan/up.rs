@@ -221,23 +221,24 @@ fn check_history_for(
             "{} modified",
             plural(modified.len(), "applied migration")
         ));
-        help.push(format!(
-            "restore the modified files from version control; if the edits were intended, \
-             {} accepts their checksums (`--dry-run` shows the rows first)",
-            reinit_hint()
-        ));
+        help.push(super::modified_help());
     }
     if !missing.is_empty() {
         counts.push(format!(
             "{} missing",
             plural(missing.len(), "applied migration")
         ));
+        let removed = match super::missing_leaves_gap(set, history) {
+            true => super::RETIRE_IN_A_GAP_HELP.to_string(),
+            false => format!(
+                "if they were removed on purpose, {} forgets their rows",
+                reinit_hint()
+            ),
+        };
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
-             schema snapshot, set `first_version` in {}; if they were removed on purpose, {} \
-             forgets their rows",
+             schema snapshot, set `first_version` in {}; {removed}",
             crate::workspace::SETTINGS_TABLES,
-            reinit_hint()
         ));
     }
     if !renumbered.is_empty() {

@@ -174,10 +174,20 @@ fn reinit_accepts_edited_files_and_forgets_removed_ones() {
     assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
 
     // Through an older version: the newer rows are forgotten (confiture's semantics), and the
-    // report says their files are on disk.
-    let r = db
+    // report says their files are on disk. Their migrations ran: refused unless confirmed.
+    let refused = db
         .migrator(&dir)
         .reinit(&ReinitOptions::default().through(Some(1)), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(refused.kind, ErrorKind::Usage, "{refused:?}");
+    assert_eq!(db.ledger(), ["001:t1", "002:t2"]);
+    let r = db
+        .migrator(&dir)
+        .reinit(
+            &ReinitOptions::default().through(Some(1)).yes(true),
+            &mut no_progress,
+        )
         .unwrap();
     assert_eq!(r.forgotten, ["002"]);
     assert_eq!(r.forgotten_with_files, ["002"]);

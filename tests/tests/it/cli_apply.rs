@@ -346,11 +346,19 @@ fn baseline_and_reinit_round_trips() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
 
-    // reinit --through 4 forgets 005 and 006; rolling them back by hand leaves a consistent
+    // reinit --through 4 --yes forgets 005 and 006; rolling them back by hand leaves a consistent
     // database that `up` brings forward again.
     let run = project.run_on(
         &db,
-        &["migrate", "reinit", "--through", "4", "--format", "json"],
+        &[
+            "migrate",
+            "reinit",
+            "--through",
+            "4",
+            "--yes",
+            "--format",
+            "json",
+        ],
     );
     run.code(exit::SUCCESS);
     assert_eq!(run.json()["forgotten"], serde_json::json!(["005", "006"]));

@@ -284,9 +284,10 @@ fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_file
     assert_eq!(doc["recorded"], serde_json::json!(["006"]), "{doc}");
     assert_eq!(ledger(&db).len(), 6);
 
-    // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files.
+    // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files
+    // (confirmed: their migrations ran).
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    let run = project.run_on(&db, &["migrate", "reinit", "--through", "5"]);
+    let run = project.run_on(&db, &["migrate", "reinit", "--through", "5", "--yes"]);
     run.code(exit::SUCCESS)
         .stdout_lacks("no file on disk")
         .stdout_has("006")
@@ -1216,7 +1217,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         .stdout_has("1 replaced")
         .stdout_lacks("modified")
         .stdout_lacks("002_x")
-        .stderr_lacks("accept the edits")
+        .stderr_lacks("records the new text as applied")
         .stderr_has("give the new migration the next free number")
         .stderr_has("forgets their rows and the next `migrate up` runs the new migration");
     let row = run
@@ -1248,7 +1249,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     run.code(exit::DIVERGED)
         .stderr_has("replaced: 002 was applied as 002_b; its files are gone and 002_x")
         .stderr_lacks("modified")
-        .stderr_lacks("accepts their checksums");
+        .stderr_lacks("records the new text as applied");
     let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
     run.code(exit::DIVERGED);
     let diverged = &run.json()["errors"][0]["diverged"][0];
@@ -2565,4 +2566,198 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
         runs(&db),
         [("002_b".to_string(), 1), ("003_c".to_string(), 1)]
     );
+}
+
+/// Two branches merged with one number: `006_add_tags` applied, `006_add_dup` added beside it.
+/// The set keeps the first pair by name (`006_add_dup`), and the history matched the applied
+/// row to it: `status` said `006_add_tags` was `replaced` ("its files are gone") while its
+/// files were there, unchanged, and `reinit` forgot its row, so renumbering it as told made
+/// the next `up` run it a second time. The row records the pair with its name and checksum,
+/// whichever the set keeps; and `reinit`, like `up`, refuses a directory with two migrations
+/// of one version, writing nothing.
+#[test]
+fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
+    for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
+        let db = TestDb::new("hi_dup_version");
+        let project = Project::new();
+        table(&project, "001_t1", "t1");
+        table(&project, &format!("006_{applied}"), applied);
+        // Versions 002..005, so that the duplicate is the only problem.
+        for v in 2..=5 {
+            table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+        }
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        table(&project, &format!("006_{added}"), added);
+        let before = row_details(&db);
+
+        let status = project.run_on(&db, &["migrate", "status"]);
+        status
+            .code(exit::INVALID)
+            .stderr_lacks("replaced")
+            .stderr_lacks("files are gone")
+            .stdout_lacks("replaced");
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        let row = &doc["migrations"][5];
+        assert_eq!(row["name"], applied, "{doc}");
+        assert_eq!(row["status"], "applied", "{doc}");
+
+        for args in [
+            &["migrate", "reinit", "--dry-run"][..],
+            &["migrate", "reinit"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::INVALID)
+                .stderr_has("C003")
+                .stdout_lacks("forget");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+    }
+}
+
+/// An applied migration edited to change its schema (a column added to its `CREATE TABLE`):
+/// `up` and `status` said "if the edits were intended, `reinit` accepts their checksums", and
+/// the user, who did intend the column, ran it: the ledger recorded the new text as applied,
+/// the column was never made, and every later `status` was clean. The help offers `reinit`
+/// for edits that change nothing that runs only, and a new migration for a schema change;
+/// `reinit` and its dry run say that the new text is recorded without being run.
+#[test]
+fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edit() {
+    let db = TestDb::new("hi_edit_help");
+    let project = Project::new();
+    table(&project, "001_t1", "t1");
+    table(&project, "002_t2", "t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "CREATE TABLE t2 (id int, added_col text NOT NULL);\n",
+    );
+
+    let up = project.run_on(&db, &["migrate", "up"]);
+    let status = project.run_on(&db, &["migrate", "status"]);
+    for run in [&up, &status] {
+        run.code(exit::DIVERGED)
+            .stderr_lacks("if the edits were intended")
+            .stderr_lacks("accept")
+            .stderr_has("only if the edits change nothing that runs (comments, whitespace,")
+            .stderr_has("records the new text as applied without running it")
+            .stderr_has("schema change goes in a new migration (`migrate generate NAME`)");
+    }
+
+    let said = "the new text of 002_t2 (edited since it ran)";
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!(
+            "{said} would be recorded as applied without being run"
+        ))
+        .stdout_has("the database keeps what the text that ran did");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has(&format!("{said} is recorded as applied without being run"));
+    let doc = project
+        .run_on(&db, &["migrate", "reinit", "--dry-run", "--format", "json"])
+        .json();
+    // Accepted now, the row is current: nothing edited is left to say.
+    assert!(
+        doc["rows"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().all(|r| r["edited"] == false)),
+        "{doc}"
+    );
+}
+
+/// `reinit --through V` below the newest applied row forgot the applied rows above V, whose
+/// files are on disk, without a word of confirmation: their tables existed, the ledger called
+/// them pending, and the next `up` ran them again (`relation "t3" already exists`; a data
+/// migration would have run twice), while forgetting every row needs `--yes`. Refused without
+/// `--yes` (exit 64, its dry run too, writing nothing), naming each row and the way back
+/// (`migrate baseline --through` the newest of them), which the report repeats once they are
+/// forgotten; and that way back works.
+#[test]
+fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
+    let db = TestDb::new("hi_through_yes");
+    let project = Project::new();
+    for v in 1..=4 {
+        table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let before = row_details(&db);
+
+    for args in [
+        &["migrate", "reinit", "--through", "002"][..],
+        &["migrate", "reinit", "--through", "002", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has("would forget 2 rows above `--through` whose migrations ran")
+            .stderr_has("003_t3, applied")
+            .stderr_has("004_t4, applied")
+            .stderr_has("add --yes")
+            .stderr_has("`cargo confiture migrate baseline --through 004 --database-url <URL>`");
+        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+    }
+    // Through the newest applied row: nothing above it to forget, nothing to confirm.
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "004"])
+        .code(exit::SUCCESS);
+    assert_eq!(row_details(&db), before);
+
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
+        .code(exit::SUCCESS)
+        .stdout_has("migrate baseline --through 004")
+        .stdout_has("records them again without running them");
+    assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "004"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:t1", "002:t2", "003:t3", "004:t4"]);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
+}
+
+/// The help of two migrations sharing a version (C003) picked the second by name as the one to
+/// renumber — `006_add_tags`, the applied one — in `lint`, `up` and `status` alike: followed,
+/// the applied migration became `renumbered` (refused), or with `reinit` ran again. `lint` and
+/// `up`, which read no ledger here, name both and say the files alone do not tell; `status`
+/// names the one this database did not apply, and the applied one to leave, whichever sorts
+/// first.
+#[test]
+fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
+    for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
+        let db = TestDb::new("hi_dup_help");
+        let project = Project::new();
+        table(&project, "001_t1", "t1");
+        table(&project, &format!("002_{applied}"), applied);
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        table(&project, &format!("002_{added}"), added);
+
+        let both = format!("`002_{added}` → `003_{added}`");
+        let either = format!("`002_{applied}` → `003_{applied}`");
+        for run in [
+            project.run(&["lint"]),
+            project.run_on(&db, &["migrate", "up"]),
+        ] {
+            run.code(exit::INVALID)
+                .stderr_has(&both)
+                .stderr_has(&either)
+                .stderr_has("the files alone do not tell which one ran");
+        }
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "`002_{added}` reuses version 002 of `002_{applied}`, which this database \
+                 applied: renumber `002_{added}`"
+            ))
+            .stderr_has(&format!("leave `002_{applied}` as it is"))
+            .stderr_lacks(&format!("renumber `002_{applied}`"));
+    }
 }

@@ -1433,8 +1433,8 @@ fn the_migrations_go_up_to_a_newer_python_migration() {
 /// h15 D7: a rolling deploy (a newer release applied 004 and 005; this release's files stop at
 /// 003) and a file removed below the newest one (002): `status` offered `reinit` for 002, and
 /// `reinit` forgot 004 and 005 too — the newer release then applied them again over their own
-/// changes. `reinit` keeps the rows above the newest file (and says so), and `status` says it
-/// does, naming `--allow-newer-database` only when `up` would accept it.
+/// changes. `reinit` keeps the rows above the newest file (and says so), and `status` names
+/// `--allow-newer-database` only when `up` would accept it.
 #[test]
 fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
     let db = TestDb::new("st_newer_reinit");
@@ -1466,7 +1466,8 @@ fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
         .remove("db/migrations/002_step_2.down.sql");
     let run = project.run_on(&db, &["migrate", "status"]);
     run.stderr_has("the ledger records migrations that have no file (002)")
-        .stderr_has("forgets their rows (and keeps those above the newest file, 004, 005")
+        // 003 follows the gap 002 left: C004's way, which a reinit alone does not give.
+        .stderr_has("keep each pair with `SELECT 1;` in each file")
         // `up` refuses the missing 002 whatever the option.
         .stderr_lacks("--allow-newer-database");
     project
@@ -1607,4 +1608,46 @@ fn a_ledger_off_the_search_path_is_helped_for_where_the_path_comes_from() {
             .args(["migrate", "status", "--database-url", &db.url()]),
     )
     .code(exit::SUCCESS);
+}
+
+/// An applied migration deleted from the middle (`002_b` of 001..003): `status` said "if they
+/// were removed on purpose, `reinit` forgets their rows", but after that reinit the directory
+/// still had the gap and `up` still refused (exit 5), while C004's help said to keep the pair
+/// with `SELECT 1;`: two ways, one of them a dead end. With a file above it, the help gives
+/// C004's way and says reinit alone leaves `up` blocked; and C004's way does unblock `up`.
+#[test]
+fn a_deleted_migration_a_later_one_follows_is_retired_with_select_1_not_reinit() {
+    let db = TestDb::new("st_deleted_gap");
+    let project = Project::new();
+    for (id, table) in [("001_a", "a"), ("002_b", "b"), ("003_c", "c")] {
+        project.migration(
+            id,
+            &format!("CREATE TABLE {table} (id int);\n"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has("error[C004]")
+        .stderr_has("if they were removed on purpose, keep each pair with `SELECT 1;` in each file")
+        .stderr_has("`migrate reinit` alone would leave the gap in the versions")
+        .stderr_lacks("forgets their rows");
+    // C004's way: the pair kept, each file `SELECT 1;`. Then `up` has nothing to refuse.
+    project.migration("002_b", "SELECT 1;\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("already up to date");
 }

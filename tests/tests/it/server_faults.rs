@@ -1613,7 +1613,15 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
         ),
         (
             "SELECT, INSERT, UPDATE",
-            &["migrate", "reinit", "--through", "1", "--format", "json"],
+            &[
+                "migrate",
+                "reinit",
+                "--through",
+                "1",
+                "--yes",
+                "--format",
+                "json",
+            ],
             "DELETE",
         ),
     ];

@@ -33,7 +33,10 @@ pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
     explanation: "Two branches that each added a migration with the next number were merged. \
 Versions must be unique: the ledger records migrations by version, and which of the two runs \
 first would be an accident. Renumber the migration that is not applied anywhere yet (usually \
-the one from the branch merged last) to the next free version; the diagnostic names it. A \
+the one from the branch merged last) to the next free version, which the diagnostic names \
+(with a gap in the versions too, the one after the highest once the gap is settled). \
+The files alone do not tell which of the two ran, so `lint` names both; `migrate status`, which \
+reads the ledger, names the one to renumber (never the one the database applied). A \
 confiture (Python) migration, `<VERSION>_<NAME>.py`, takes its version too: one numbered as a \
 `.sql` pair (or as another `.py` file) is a duplicate, never left out.",
 };

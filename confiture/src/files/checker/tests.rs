@@ -130,11 +130,49 @@ fn each_extra_migration_of_a_version_gets_its_own_free_version() {
             ("C003", "002_z.up.sql".into())
         ]
     );
-    assert!(helps[0].contains("`004_y.up.sql`"), "{}", helps[0]);
-    assert!(helps[1].contains("`005_z.up.sql`"), "{}", helps[1]);
+    assert!(helps[0].contains("`002_y` → `004_y`"), "{}", helps[0]);
+    assert!(helps[1].contains("`002_z` → `005_z`"), "{}", helps[1]);
     // One migration per version in the set: the first by name.
     let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
     assert_eq!(ids, ["001_a", "002_x", "003_c"]);
+}
+
+/// N4: a duplicate version (two `006`) beside a gap (`0009_gap` after `007`): C003 said
+/// "rename to 010 (010 is the next free version)" and C004 "renumber `0009_gap` to 008";
+/// following both left `010` after `008`, a new gap. With a gap in the sequence, C003 says the
+/// version after the highest once the gap is settled, which leaves none whichever way it is
+/// settled; without one, the next free version as before.
+#[test]
+fn a_duplicate_beside_a_gap_is_told_the_version_after_the_highest_once_the_gap_is_settled() {
+    let stems = [
+        "001_a", "002_b", "003_c", "004_d", "005_e", "006_f", "006_g", "007_h", "0009_gap",
+    ];
+    let files = pairs(&stems);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    let help_of = |checked: &Checked, code: &str| {
+        (checked.diagnostics.iter())
+            .find(|d| d.code == code)
+            .and_then(|d| d.help.clone())
+            .unwrap_or_else(|| panic!("{code} reported: {:?}", checked.diagnostics))
+    };
+    let c003 = help_of(&checked, "C003");
+    assert!(
+        c003.contains("the version after the highest once the gap in the versions is settled"),
+        "{c003}"
+    );
+    assert!(!c003.contains("the next free version"), "{c003}");
+    assert!(help_of(&checked, "C004").contains("to 008"));
+
+    // The gap settled as C004 says: the duplicate's next free version is the one after 008.
+    let settled: Vec<&str> = stems
+        .iter()
+        .map(|s| if *s == "0009_gap" { "008_gap" } else { s })
+        .collect();
+    let files = pairs(&settled);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let c003 = help_of(&run(&files, None), "C003");
+    assert!(c003.contains("to 009, the next free version"), "{c003}");
 }
 
 /// C004 re-padded the previous version to the later file's width: `001_x` then
@@ -573,7 +611,7 @@ fn a_python_migration_sharing_a_version_is_a_duplicate() {
     );
     let help = c003.help.as_deref().unwrap();
     assert!(
-        help.contains("rename `003_g.py` to `006_g.py`"),
+        help.contains("`003_g.py` → `006_g.py`"),
         "the next free version is above the highest, a `.py` one: {help}"
     );
     assert!(checked.has_errors());

@@ -22,8 +22,13 @@ pub(super) fn check_versions(
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
-    let kept = check_duplicates(found, stems, python, diagnostics);
-    check_sequence(found, stems, python, options, diagnostics);
+    // The sequence first: a gap's help may renumber later migrations down, which moves the
+    // next free version a duplicate is told to take.
+    let mut sequence = Vec::new();
+    check_sequence(found, stems, python, options, &mut sequence);
+    let gap = (sequence.iter()).any(|d| d.code == VERSION_GAP.code || d.code == FIRST_VERSION.code);
+    let kept = check_duplicates(found, stems, python, gap, diagnostics);
+    diagnostics.extend(sequence);
     check_widths(found, stems, diagnostics);
     kept
 }
@@ -47,27 +52,24 @@ impl Claim<'_> {
         format!("{}_{}{dot_py}", self.version_text, self.name)
     }
 
-    /// Its files renamed to version `to`: `rename A and B to C and D`.
-    fn rename(&self, to: &str) -> String {
-        let (from, name) = (self.version_text, self.name);
-        if self.python {
-            format!("rename `{from}_{name}.py` to `{to}_{name}.py`")
-        } else {
-            format!(
-                "rename `{from}_{name}.up.sql` and `{from}_{name}.down.sql` to \
-                 `{to}_{name}.up.sql` and `{to}_{name}.down.sql`"
-            )
-        }
+    /// Its files renamed to version `to`, as a move: `` `006_a` → `007_a` `` (a pair, both of
+    /// its files), `` `006_g.py` → `007_g.py` ``.
+    fn renamed(&self, to: &str) -> String {
+        let dot_py = if self.python { ".py" } else { "" };
+        format!("`{}` → `{to}_{}{dot_py}`", self.shown(), self.name)
     }
 }
 
 /// Keeps the first stem with an up file of each version; each other one, and each `.py`
 /// migration of a version already taken (by a pair or an earlier `.py` file), is a duplicate,
-/// told to move to its own next free version (above the highest).
+/// told to move to its own next free version (above the highest). `gap`: the sequence has a
+/// gap (C004, C005), whose help may renumber the migrations above it down: the next free
+/// version is then said as the one after the highest once the gap is settled.
 fn check_duplicates(
     found: &[Found],
     stems: &[Stem],
     python: &[PythonFile],
+    gap: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
     let mut kept = vec![false; stems.len()];
@@ -112,7 +114,7 @@ fn check_duplicates(
                 }
             }
             Some(first) => {
-                diagnostics.push(duplicate(first, &claim, next_free));
+                diagnostics.push(duplicate(first, &claim, next_free, gap));
                 next_free = next_free.saturating_add(1);
             }
         }
@@ -120,7 +122,7 @@ fn check_duplicates(
     kept
 }
 
-fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64) -> Diagnostic {
+fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64, gap: bool) -> Diagnostic {
     let renumbered = name::version_text(next_free, file.version_text.len());
     let message = format!(
         "version {} is used by two migrations: `{}` and `{}`",
@@ -128,10 +130,23 @@ fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64) -> Diagnostic {
         kept.shown(),
         file.shown()
     );
+    // Which of the two ran, the files alone cannot tell: both are named, neither picked
+    // (`migrate status`, which reads a ledger, names the one: `plan::explain_duplicates`).
+    // Renumbered into a gap, the migrations above it leave the highest lower: the number
+    // after the highest is the one that leaves no gap, whichever way the gap is settled.
+    let to = match gap {
+        false => format!("{renumbered}, the next free version"),
+        true => format!(
+            "the version after the highest once the gap in the versions is settled ({renumbered} \
+             as the files are now; less if later migrations are renumbered into the gap)"
+        ),
+    };
     let help = format!(
-        "renumber the one not yet applied anywhere (usually the one from the branch merged \
-         last), e.g. {} ({renumbered} is the next free version)",
-        file.rename(&renumbered),
+        "renumber the one not applied anywhere yet (usually the one from the branch merged \
+         last) to {to}, renaming both its files: {} or {}; the files alone do not tell which \
+         one ran: `migrate status` names it",
+        kept.renamed(&renumbered),
+        file.renamed(&renumbered),
     );
     diagnostic(&DUPLICATE_VERSION, file.path, None, message, help).with_related(kept.path)
 }
