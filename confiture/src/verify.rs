@@ -714,9 +714,18 @@ pub(crate) fn refuse_server_wide<'f>(
             })
     };
     let mut found = Vec::new();
+    // The roles the files create: a leftover of a killed run holds such roles.
+    let mut created: Vec<String> = Vec::new();
     for (path, text) in files {
         let text = &text[crate::text::bom_len(text)..];
         for (line, in_body, effect) in crate::files::rules::server_wide(text) {
+            if let Effect::Role {
+                statement: "CREATE ROLE",
+                roles,
+            } = &effect
+            {
+                created.extend(roles.iter().cloned());
+            }
             let why = match &effect {
                 e if e.always() => "",
                 Effect::Role { roles, .. } if existed("role", roles) => {
@@ -772,6 +781,27 @@ pub(crate) fn refuse_server_wide<'f>(
     ));
     for f in found {
         error = error.with_detail(f);
+    }
+    // What a run killed with SIGKILL left here (its scratch database, and the roles its
+    // replay created, which that database's grants keep): often why a role is "there
+    // already".
+    for (database, roles) in scratch.leftovers() {
+        let mut cleanup = vec![crate::db::scratch::drop_statement(&database)];
+        cleanup.extend(
+            roles
+                .iter()
+                .filter(|r| created.contains(r))
+                .map(|r| format!("DROP ROLE {};", crate::db::scratch::quoted(r))),
+        );
+        let holding = match roles.len() {
+            0 => String::new(),
+            _ => format!(", whose objects depend on role {}", roles.join(", ")),
+        };
+        error = error.with_detail(format!(
+            "the scratch database \"{database}\" is on that server with no session, left by a \
+             `verify` or `drift` killed with SIGKILL{holding}: once no run uses it, `{}`",
+            cleanup.join(" ")
+        ));
     }
     Err(raised_on(target, error))
 }

@@ -365,6 +365,43 @@ impl Scratch {
             .is_some_and(|theirs| theirs == ours)
     }
 
+    /// The scratch databases on this server that a run killed with SIGKILL left (no session is
+    /// connected to one, and the process its name records is not running on this machine),
+    /// each with the roles its objects and grants depend on (which it keeps from being
+    /// dropped): what a refusal names, with the statements to clean up. Empty when they
+    /// cannot be read.
+    pub(crate) fn leftovers(&self) -> Vec<(String, Vec<String>)> {
+        const LEFTOVERS: &str = "SELECT d.datname::text, ARRAY(SELECT DISTINCT r.rolname::text \
+             FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid \
+             WHERE s.dbid = d.oid \
+             AND s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass ORDER BY 1) \
+             FROM pg_catalog.pg_database d \
+             WHERE pg_catalog.starts_with(d.datname::text, 'confiture_scratch_') \
+             AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.datid = d.oid) \
+             ORDER BY 1";
+        let Ok((mut client, _)) = maintenance_client(&self.server) else {
+            return Vec::new();
+        };
+        let Ok(rows) = client.query(LEFTOVERS, &[]) else {
+            return Vec::new();
+        };
+        rows.iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<String>>(1)))
+            .filter(|(name, _)| {
+                let pid = name
+                    .strip_prefix(PREFIX)
+                    .and_then(|rest| rest.split('_').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                // A run of this machine that is still going (between creating its database
+                // and connecting to it) is not a leftover.
+                !pid.is_some_and(|pid| {
+                    pid == std::process::id()
+                        || std::path::Path::new(&format!("/proc/{pid}")).exists()
+                })
+            })
+            .collect()
+    }
+
     /// Records the SQL `texts` the migrations replayed here may run (their up and down files):
     /// a role, tablespace or database that appears on the server during the run is the run's
     /// when one of them names it ([`restore_server`]).

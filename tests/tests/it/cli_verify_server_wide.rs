@@ -308,3 +308,70 @@ fn up_of_a_create_role_that_is_on_the_server_says_the_role_is_the_servers() {
         .stderr_has("killed with SIGKILL")
         .stderr_has("confiture_scratch_");
 }
+
+/// h19 F4: a `verify` killed with SIGKILL left its scratch database and the role its replay
+/// created (held there by the database's grant); the next `verify` said only that the role
+/// was there before. It names the leftover database, the role it holds, and the statements to
+/// clean up.
+#[test]
+fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds() {
+    let role = RoleName(unique("vsafe_vrole"));
+    // A process that is gone: the pid its name records.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let leftover = format!("confiture_scratch_{pid}_0_{}", std::process::id());
+    let mut admin_session = admin();
+    admin_session
+        .batch_execute(&format!("CREATE ROLE {}", role.0))
+        .unwrap();
+    admin_session
+        .batch_execute(&format!("CREATE DATABASE \"{leftover}\""))
+        .unwrap();
+    let drop_leftover = || {
+        admin()
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{leftover}\" WITH (FORCE)"
+            ))
+            .unwrap();
+    };
+    let held = postgres::Client::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres dbname={leftover}"),
+        postgres::NoTls,
+    )
+    .and_then(|mut c| {
+        c.batch_execute(&format!(
+            "CREATE TABLE a (id int); GRANT SELECT ON a TO {}",
+            role.0
+        ))
+    });
+    if let Err(e) = held {
+        drop_leftover();
+        panic!("{e}");
+    }
+    let db = TestDb::new("vsafe_killed");
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        &format!(
+            "CREATE ROLE {r};\nCREATE TABLE a (id int);\nGRANT SELECT ON a TO {r};\n",
+            r = role.0
+        ),
+        &format!("DROP TABLE a;\nDROP ROLE {};\n", role.0),
+    );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    drop_leftover();
+    run.code(exit::INVALID)
+        .stderr_has(&format!(
+            "CREATE ROLE {} (a role that is on the server already)",
+            role.0
+        ))
+        .stderr_has(&format!(
+            "the scratch database \"{leftover}\" is on that server with no session"
+        ))
+        .stderr_has("killed with SIGKILL")
+        .stderr_has(&format!(
+            "DROP DATABASE IF EXISTS \"{leftover}\" WITH (FORCE);"
+        ))
+        .stderr_has(&format!("DROP ROLE \"{}\";", role.0));
+}
