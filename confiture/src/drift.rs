@@ -368,7 +368,10 @@ impl Migrator {
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
-            let step = format!("replaying {} applied migrations", applied.len());
+            let step = format!(
+                "replaying {}",
+                crate::display::plural(applied.len(), "applied migration")
+            );
             progress(ScratchProgress::Step(step));
             if let Err(failed) = replay.up(None, Some(newest)) {
                 // Those committed on the scratch database before it failed or was stopped.

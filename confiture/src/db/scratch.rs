@@ -512,11 +512,6 @@ SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', 'oid ' || r.oid, \
         WHERE m.member = r.oid), \
     'settings ' || (SELECT pg_catalog.array_to_string(s.setconfig, ', ') \
         FROM pg_catalog.pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0), \
-    (SELECT pg_catalog.string_agg('settings in database ' || pg_catalog.quote_ident(d.datname) \
-        || ': ' || pg_catalog.array_to_string(s.setconfig, ', '), ' | ' ORDER BY d.datname) \
-        FROM pg_catalog.pg_db_role_setting s JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase \
-        WHERE s.setrole = r.oid \
-        AND NOT pg_catalog.starts_with(d.datname::text, 'confiture_scratch_')), \
     (SELECT pg_catalog.string_agg('has member ' || pg_catalog.quote_ident(mr.rolname) \
         || CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ' | ' ORDER BY mr.rolname) \
         FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles mr ON mr.oid = m.member \
@@ -1008,8 +1003,9 @@ pub fn execute(
 
 /// What a role described `before` (by [`SERVER_WIDE_SQL`]) lost that its own description
 /// says only in part: the statements that give its members back (`has member alice` gone:
-/// `GRANT "ro" TO alice;`), and its password, which is never read, and which a role dropped
-/// and created again (another oid) no longer has. Empty for any other kind.
+/// `GRANT "ro" TO alice;`), and its password and per-database settings, which are not read
+/// (another session changes the latter in its own database), and which a role dropped and
+/// created again (another oid) no longer has. Empty for any other kind.
 fn lost_from_role(kind: &str, name: &str, before: &str, after: &str) -> String {
     if kind != "role" {
         return String::new();
@@ -1039,8 +1035,9 @@ fn lost_from_role(kind: &str, name: &str, before: &str, after: &str) -> String {
     // Dropped, or dropped and created again (another oid).
     if after.is_empty() || oid(before) != oid(after) {
         said.push_str(
-            "; a password it had is gone with it (passwords are not read): set it again \
-             (`ALTER ROLE ... PASSWORD ...`)",
+            "; a password it had is gone with it (passwords are not read), and so are its \
+             settings in each database (`ALTER ROLE ... IN DATABASE ... SET`, another \
+             database's, not read): set them again (`ALTER ROLE ... PASSWORD ...`)",
         );
     }
     said

@@ -182,5 +182,7 @@ fn what_the_run_cannot_put_back_fails_it_naming_the_object() {
     project
         .run_on(&db, &["migrate", "drift"])
         .code(exit::SCHEMA_CHECK_FAILED)
-        .stdout_has("was changed by the migrations replayed");
+        .stdout_has("was changed by the migrations replayed")
+        // One migration, said as one (h19: "replaying 1 applied migrations").
+        .stderr_has("replaying 1 applied migration ");
 }
