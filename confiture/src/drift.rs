@@ -33,8 +33,8 @@ use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, raised_on, with_suffix, Finding, Replay, RunError, RunParts, ScratchProgress,
-    ScratchServer, SqlTimeouts, TargetSettings,
+    close_run, raised_on, refuse_server_wide, with_suffix, Finding, Replay, RunError, RunParts,
+    ScratchProgress, ScratchServer, SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -345,11 +345,33 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, DRIFT, status.initialised, timeouts);
+        // What it replays: the ups through the newest applied (every one with a schema
+        // directory), and the schema directory's files; refused here when one reaches the
+        // target's own server.
+        let checked = self.read_checked()?;
+        let ups = checked
+            .set
+            .migrations
+            .iter()
+            .filter(|m| match replays_through {
+                Some(Some(newest)) => m.version <= newest,
+                Some(None) => true,
+                None => false,
+            })
+            .map(|m| (m.up.path.as_path(), m.up.text.as_str()));
+        let schema = schema_files
+            .iter()
+            .flatten()
+            .map(|f| (f.sql.path.as_path(), f.sql.text.as_str()));
+        let replay = refuse_server_wide(&scratch, &self.env, ups.chain(schema), DRIFT)
+            .and_then(|()| Replay::new(&scratch, self, DRIFT, status.initialised, timeouts));
         scratches.push(scratch);
         let mut replay = replay?;
         if let Some(newest) = newest {
-            let step = format!("replaying {} applied migrations", applied.len());
+            let step = format!(
+                "replaying {}",
+                crate::display::plural(applied.len(), "applied migration")
+            );
             progress(ScratchProgress::Step(step));
             if let Err(failed) = replay.up(None, Some(newest)) {
                 // Those committed on the scratch database before it failed or was stopped.

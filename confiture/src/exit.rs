@@ -25,7 +25,12 @@ pub const MIGRATION_FAILED: u8 = 4;
 /// migration name, migration files on disk that cannot be read — `status` shows such a
 /// migration as `unreadable`; a tracking table that cannot be created (no schema to create it
 /// in, no CREATE on its schema), or that the role may not write as the command needs, or that
-/// row-level security applies to: the ledger's own SQL failing is never [`MIGRATION_FAILED`]). A flag value that makes no sense (`--steps 0`) is [`USAGE`].
+/// row-level security applies to: the ledger's own SQL failing is never [`MIGRATION_FAILED`]);
+/// `migrate verify` or `migrate drift` that would replay, on the target's own server (no
+/// `--scratch-url` naming another), a statement whose effect is the server's and that the run
+/// could not put back (`ALTER SYSTEM`, a replication slot, `COPY ... PROGRAM`, a role that was
+/// there before): refused before anything is replayed, each statement named by file and line.
+/// A flag value that makes no sense (`--steps 0`) is [`USAGE`].
 pub const INVALID: u8 = 5;
 /// The migration lock was not acquired within `--lock-wait`.
 pub const LOCK_TIMEOUT: u8 = 6;

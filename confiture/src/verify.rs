@@ -689,6 +689,123 @@ impl Replay {
     }
 }
 
+/// The files a replay runs (`verify`: every up and every down it applies; `drift`: the ups
+/// of the applied migrations, and a schema directory's files), scanned for statements whose
+/// effect is the server's ([`crate::files::rules::server_wide`]) before anything is replayed
+/// on `scratch`: on the target's own server (`--scratch-url` not given, or naming it —
+/// [`Scratch::on_server_of`]), a run that would change the server outside its scratch database
+/// is refused (exit 5), naming every such statement by file and line. What the replayed SQL
+/// does to the server is then what the run can put back (a role it creates, dropped at the
+/// end: [`crate::db::scratch`]); a statement it could not put back — `ALTER SYSTEM`, a
+/// replication slot, `COPY ... PROGRAM`, a role, membership, tablespace or database that was
+/// on the server before the run — never runs there. Conservative: a match inside a `DO`
+/// block, a function's body or a string in one counts, whether or not it runs.
+pub(crate) fn refuse_server_wide<'f>(
+    scratch: &Scratch,
+    target: &Environment,
+    files: impl IntoIterator<Item = (&'f std::path::Path, &'f str)>,
+    command: &str,
+) -> Result<()> {
+    use crate::files::rules::Effect;
+    let existed = |kind: &str, names: &[String]| {
+        names.is_empty()
+            || names.iter().any(|n| {
+                (kind == "role" && (n == "current_user" || n == "all")) || scratch.existed(kind, n)
+            })
+    };
+    let mut found = Vec::new();
+    // The roles the files create: a leftover of a killed run holds such roles.
+    let mut created: Vec<String> = Vec::new();
+    for (path, text) in files {
+        let text = &text[crate::text::bom_len(text)..];
+        for (line, in_body, effect) in crate::files::rules::server_wide(text) {
+            if let Effect::Role {
+                statement: "CREATE ROLE",
+                roles,
+            } = &effect
+            {
+                created.extend(roles.iter().cloned());
+            }
+            let why = match &effect {
+                e if e.always() => "",
+                Effect::Role { roles, .. } if existed("role", roles) => {
+                    if roles.is_empty() {
+                        " (a role whose name is computed at run time)"
+                    } else {
+                        " (a role that is on the server already)"
+                    }
+                }
+                Effect::Membership {
+                    granted, grantees, ..
+                } if existed("role", granted) && existed("role", grantees) => {
+                    " (between roles that are on the server already)"
+                }
+                Effect::Tablespace { names, .. } if existed("tablespace", names) => {
+                    " (a tablespace that is on the server already)"
+                }
+                Effect::Database { names, .. } if existed("database", names) => {
+                    " (a database that is on the server already)"
+                }
+                _ => continue,
+            };
+            let body = if in_body {
+                ", inside a DO block, function body or string (counted whether or not it runs)"
+            } else {
+                ""
+            };
+            found.push(format!(
+                "`{}:{line}`: {}{why}{body}",
+                crate::display::escape(&path.display().to_string()),
+                effect.describe()
+            ));
+        }
+    }
+    if found.is_empty() || !scratch.on_server_of(target) {
+        return Ok(());
+    }
+    let mut error = Error::invalid(format!(
+        "{} would replay, on a scratch database of the target's own server ({}), {} whose \
+         effect is the whole server's, not the scratch database's: dropping the scratch \
+         database would not undo it; nothing was replayed",
+        crate::hint::command(command),
+        scratch.server_connection(),
+        match found.len() {
+            1 => "a statement".to_string(),
+            n => format!("{n} statements"),
+        },
+    ))
+    .with_help(format!(
+        "run {} with `--scratch-url URL` naming a throwaway server (a local PostgreSQL of the \
+         same major version will do), where these statements reach nothing that matters",
+        crate::hint::command(command)
+    ));
+    for f in found {
+        error = error.with_detail(f);
+    }
+    // What a run killed with SIGKILL left here (its scratch database, and the roles its
+    // replay created, which that database's grants keep): often why a role is "there
+    // already".
+    for (database, roles) in scratch.leftovers() {
+        let mut cleanup = vec![crate::db::scratch::drop_statement(&database)];
+        cleanup.extend(
+            roles
+                .iter()
+                .filter(|r| created.contains(r))
+                .map(|r| format!("DROP ROLE {};", crate::db::scratch::quoted(r))),
+        );
+        let holding = match roles.len() {
+            0 => String::new(),
+            _ => format!(", whose objects depend on role {}", roles.join(", ")),
+        };
+        error = error.with_detail(format!(
+            "the scratch database \"{database}\" is on that server with no session, left by a \
+             `verify` or `drift` killed with SIGKILL{holding}: once no run uses it, `{}`",
+            cleanup.join(" ")
+        ));
+    }
+    Err(raised_on(target, error))
+}
+
 /// How a run failed: the error, and its report entry when the failing command made one.
 pub(crate) struct RunError {
     pub(crate) error: Error,
@@ -961,7 +1078,18 @@ impl Migrator {
             lock_timeout_statement: options.lock_timeout_statement,
             statement_timeout: options.statement_timeout,
         };
-        let replay = Replay::new(&scratch, self, VERIFY, true, timeouts);
+        // Every up, and every down it runs (not those prepared below `--from`, nor an
+        // irreversible one's): refused here when one reaches the target's own server.
+        let files = set
+            .migrations
+            .iter()
+            .flat_map(|m| {
+                let down = (!m.down.irreversible && m.version >= from).then_some(&m.down);
+                std::iter::once(&m.up).chain(down)
+            })
+            .map(|f| (f.path.as_path(), f.text.as_str()));
+        let replay = refuse_server_wide(&scratch, &self.env, files, VERIFY)
+            .and_then(|()| Replay::new(&scratch, self, VERIFY, true, timeouts));
         scratches.push(scratch);
         let mut replay = replay?;
 

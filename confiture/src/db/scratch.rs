@@ -286,6 +286,11 @@ impl Scratch {
         unreachable
     }
 
+    /// The server it is on, as `user@host:port/db` naming the database it was created from.
+    pub(crate) fn server_connection(&self) -> String {
+        self.server.connection.to_string()
+    }
+
     /// The scratch database's name.
     pub fn name(&self) -> &str {
         &self.env.connection.dbname
@@ -317,6 +322,84 @@ impl Scratch {
             Some(run) => restore_server(&run),
             None => Ok(Vec::new()),
         }
+    }
+
+    /// Whether the `kind` (`role`, `tablespace`, `database`) `name` was on this scratch
+    /// database's server before the run's first scratch database there was created: a
+    /// statement that changes it there changes the server's for real.
+    pub(crate) fn existed(&self, kind: &str, name: &str) -> bool {
+        servers()
+            .iter()
+            .find(|r| r.key == self.server_key)
+            .is_some_and(|run| {
+                run.baseline
+                    .contains_key(&(kind.to_string(), name.to_string()))
+            })
+    }
+
+    /// Whether this scratch database is on the server of `target` (another database's
+    /// environment): the same system identifier when both can be read
+    /// (`pg_control_system()`, a superuser's by default), else the same host and port. A
+    /// target that cannot be reached is taken for another server.
+    pub(crate) fn on_server_of(&self, target: &Environment) -> bool {
+        let here = &self.server.connection;
+        let there = &target.connection;
+        let hosts = |c: &crate::config::ConnectionSpec| {
+            std::iter::once((c.host.clone(), c.port))
+                .chain(c.more_hosts.iter().cloned())
+                .collect::<Vec<_>>()
+        };
+        if hosts(there).contains(&(here.host.clone(), here.port)) {
+            return true;
+        }
+        let ours = servers()
+            .iter()
+            .find(|r| r.key == self.server_key)
+            .and_then(|run| run.system_identifier);
+        let Some(ours) = ours else {
+            return false;
+        };
+        crate::db::connect(target)
+            .ok()
+            .and_then(|mut client| system_identifier(&mut client))
+            .is_some_and(|theirs| theirs == ours)
+    }
+
+    /// The scratch databases on this server that a run killed with SIGKILL left (no session is
+    /// connected to one, and the process its name records is not running on this machine),
+    /// each with the roles its objects and grants depend on (which it keeps from being
+    /// dropped): what a refusal names, with the statements to clean up. Empty when they
+    /// cannot be read.
+    pub(crate) fn leftovers(&self) -> Vec<(String, Vec<String>)> {
+        const LEFTOVERS: &str = "SELECT d.datname::text, ARRAY(SELECT DISTINCT r.rolname::text \
+             FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid \
+             WHERE s.dbid = d.oid \
+             AND s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass ORDER BY 1) \
+             FROM pg_catalog.pg_database d \
+             WHERE pg_catalog.starts_with(d.datname::text, 'confiture_scratch_') \
+             AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.datid = d.oid) \
+             ORDER BY 1";
+        let Ok((mut client, _)) = maintenance_client(&self.server) else {
+            return Vec::new();
+        };
+        let Ok(rows) = client.query(LEFTOVERS, &[]) else {
+            return Vec::new();
+        };
+        rows.iter()
+            .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<String>>(1)))
+            .filter(|(name, _)| {
+                let pid = name
+                    .strip_prefix(PREFIX)
+                    .and_then(|rest| rest.split('_').next())
+                    .and_then(|pid| pid.parse::<u32>().ok());
+                // A run of this machine that is still going (between creating its database
+                // and connecting to it) is not a leftover.
+                !pid.is_some_and(|pid| {
+                    pid == std::process::id()
+                        || std::path::Path::new(&format!("/proc/{pid}")).exists()
+                })
+            })
+            .collect()
     }
 
     /// Records the SQL `texts` the migrations replayed here may run (their up and down files):
@@ -418,7 +501,7 @@ fn left_on_server(sentence: String) -> Error {
 /// DATABASE`) are that database's: another session's change of them in its own database is
 /// not the run's.
 const SERVER_WIDE_SQL: &str = "\
-SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', \
+SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', 'oid ' || r.oid, \
     'superuser ' || r.rolsuper, 'inherit ' || r.rolinherit, 'createrole ' || r.rolcreaterole, \
     'createdb ' || r.rolcreatedb, 'login ' || r.rolcanlogin, 'replication ' || r.rolreplication, \
     'bypassrls ' || r.rolbypassrls, 'connection limit ' || r.rolconnlimit, \
@@ -429,8 +512,16 @@ SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', \
         WHERE m.member = r.oid), \
     'settings ' || (SELECT pg_catalog.array_to_string(s.setconfig, ', ') \
         FROM pg_catalog.pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0), \
+    (SELECT pg_catalog.string_agg('has member ' || pg_catalog.quote_ident(mr.rolname) \
+        || CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ' | ' ORDER BY mr.rolname) \
+        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles mr ON mr.oid = m.member \
+        WHERE m.roleid = r.oid), \
     'comment ' || pg_catalog.shobj_description(r.oid, 'pg_authid')) \
 FROM pg_catalog.pg_roles r \
+UNION ALL \
+SELECT 'replication slot', s.slot_name::text, pg_catalog.concat_ws(' | ', \
+    'type ' || s.slot_type, 'database ' || s.database::text, 'plugin ' || s.plugin::text) \
+FROM pg_catalog.pg_replication_slots s \
 UNION ALL \
 SELECT 'tablespace', t.spcname::text, pg_catalog.concat_ws(' | ', \
     'owner ' || pg_catalog.pg_get_userbyid(t.spcowner), 'privileges ' || t.spcacl::text, \
@@ -477,6 +568,8 @@ struct ServerRun {
     baseline: ServerWide,
     /// Scratch databases of this process still there.
     live: usize,
+    /// The server's system identifier, when the role may read it.
+    system_identifier: Option<i64>,
     /// The SQL of the migrations replayed, lowercased ([`Scratch::replays`]).
     texts: Vec<String>,
 }
@@ -511,15 +604,29 @@ fn enter(
         .first()
         .map(|row| vec![row.get(0), row.get(1)])
         .unwrap_or_default();
+    let system_identifier = system_identifier(client);
     servers.push(ServerRun {
         key: key.to_string(),
         server: server.clone(),
         own_roles,
         baseline,
         live: 1,
+        system_identifier,
         texts: Vec::new(),
     });
     Ok(())
+}
+
+/// The server's system identifier (`pg_control_system()`), unless the role may not read it.
+fn system_identifier(client: &mut postgres::Client) -> Option<i64> {
+    client
+        .query_opt(
+            "SELECT system_identifier FROM pg_catalog.pg_control_system()",
+            &[],
+        )
+        .ok()
+        .flatten()
+        .map(|row| row.get(0))
 }
 
 /// A scratch database on the server `key` was dropped: the last one's run, to restore.
@@ -596,6 +703,11 @@ fn restore_server(run: &ServerRun) -> Result<Vec<String>> {
         let statement = match kind.as_str() {
             "role" => format!("DROP ROLE {q}"),
             "tablespace" => format!("DROP TABLESPACE {q}"),
+            // It keeps the server's WAL until dropped.
+            "replication slot" => format!(
+                "SELECT pg_catalog.pg_drop_replication_slot('{}')",
+                name.replace('\'', "''")
+            ),
             _ => {
                 left.push(format!(
                     "{kind} {q} was created on {where_} by the migrations replayed, and is left \
@@ -623,14 +735,18 @@ fn restore_server(run: &ServerRun) -> Result<Vec<String>> {
             None => left.push(format!(
                 "{kind} {q}, which was on {where_} before the run, was dropped by the migrations \
                  replayed (a {kind} is the server's, not a database's): create it again by \
-                 hand, and verify such migrations with `--scratch-url` naming another server"
+                 hand ({}), and verify such migrations with `--scratch-url` naming another \
+                 server{}",
+                before,
+                lost_from_role(kind, name, before, "")
             )),
             Some(after) if after != before => left.push(format!(
                 "{kind} {q}, which was on {where_} before the run, was changed by the migrations \
                  replayed (a {kind} is the server's, not a database's), and is not put back \
                  ({}): put it back by hand, and verify such migrations with `--scratch-url` \
-                 naming another server",
-                changes(before, after)
+                 naming another server{}",
+                changes(before, after),
+                lost_from_role(kind, name, before, after)
             )),
             Some(_) => {}
         }
@@ -931,6 +1047,48 @@ pub fn execute(
         };
         failed(at).with_source_shown(e, cause)
     })
+}
+
+/// What a role described `before` (by [`SERVER_WIDE_SQL`]) lost that its own description
+/// says only in part: the statements that give its members back (`has member alice` gone:
+/// `GRANT "ro" TO alice;`), and its password and per-database settings, which are not read
+/// (another session changes the latter in its own database), and which a role dropped and
+/// created again (another oid) no longer has. Empty for any other kind.
+fn lost_from_role(kind: &str, name: &str, before: &str, after: &str) -> String {
+    if kind != "role" {
+        return String::new();
+    }
+    let now: Vec<&str> = after.split(" | ").collect();
+    let grants: Vec<String> = before
+        .split(" | ")
+        .filter(|p| !now.contains(p))
+        .filter_map(|p| p.strip_prefix("has member "))
+        .map(|member| match member.strip_suffix(" with admin") {
+            Some(member) => format!("GRANT {} TO {member} WITH ADMIN OPTION;", quoted(name)),
+            None => format!("GRANT {} TO {member};", quoted(name)),
+        })
+        .collect();
+    let mut said = String::new();
+    if !grants.is_empty() {
+        said.push_str(&format!(
+            "; the roles that were its members lost what they had through it: `{}`",
+            grants.join(" ")
+        ));
+    }
+    let oid = |d: &str| {
+        d.split(" | ")
+            .find(|p| p.starts_with("oid "))
+            .map(str::to_string)
+    };
+    // Dropped, or dropped and created again (another oid).
+    if after.is_empty() || oid(before) != oid(after) {
+        said.push_str(
+            "; a password it had is gone with it (passwords are not read), and so are its \
+             settings in each database (`ALTER ROLE ... IN DATABASE ... SET`, another \
+             database's, not read): set them again (`ALTER ROLE ... PASSWORD ...`)",
+        );
+    }
+    said
 }
 
 /// What differs between two descriptions of [`SERVER_WIDE_SQL`]: `connection limit -1 before,

@@ -226,13 +226,15 @@ fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
     let db = TestDb::unborn("verify_sigint_again");
     let project = Project::new();
     // Asleep only when run again: its down leaves a mark outside the schema (the scratch
-    // database's comment), which the second run of the up reads.
+    // database's comment), which the second run of the up reads. The statement is built from
+    // pieces: `COMMENT ON DATABASE` of a name the refusal of server-wide statements cannot
+    // read would be refused before the replay.
     project.migration(
         "001_slow",
         "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN shobj_description((SELECT oid FROM \
          pg_database WHERE datname = current_database()), 'pg_database') = 'down ran' THEN 60 \
          ELSE 0 END);\n",
-        "DROP TABLE t;\nDO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS ''down ran''', \
+        "DROP TABLE t;\nDO $$ BEGIN EXECUTE format('COMMENT ON ' || 'DATABASE %I IS ''down ran''', \
          current_database()); END $$;\n",
     );
     let url = db.url();

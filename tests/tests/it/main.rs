@@ -26,6 +26,7 @@ mod cli_usage;
 mod cli_verify;
 mod cli_verify_kinds;
 mod cli_verify_server;
+mod cli_verify_server_wide;
 mod create_database;
 mod embed;
 mod exit_codes;

@@ -1329,6 +1329,19 @@ fn failure_help(
              setting), then {}",
             settings.run_again()
         ),
+        // A role is the server's: one the file creates may be there already without the file
+        // being wrong (another database's migrations made it, or a `verify` killed with
+        // SIGKILL left it), which the database's own history cannot tell.
+        "42710" if settings.scratch.is_none() && creates_role(&step.file().text) => format!(
+            "if what already exists is a role this file creates: a role is the server's, not \
+             the database's, and it is on this server already — made by another database's \
+             migrations, by hand, or left by a `migrate verify` or `migrate drift` killed with \
+             SIGKILL (a `confiture_scratch_<pid>_...` database whose process is gone holds its \
+             grants: `DROP DATABASE ... WITH (FORCE)` it, then `DROP ROLE` the role) — the \
+             file is right; otherwise fix {}; then {}",
+            step.file().path.display(),
+            settings.run_again()
+        ),
         _ if step.direction == Direction::Up && is_squashed_baseline(step.file()) => format!(
             "{} is confiture (Python)'s squashed baseline (`-- confiture:{SQUASHED_BASELINE}`): \
              the schema the versions before it built, which this database already has from \
@@ -1351,6 +1364,23 @@ fn failure_help(
         }
     };
     (help, false)
+}
+
+/// Whether `text` (a migration file) creates a role: `CREATE ROLE | USER | GROUP`, also in a
+/// `DO` block ([`crate::files::rules::server_wide`]).
+fn creates_role(text: &str) -> bool {
+    let text = &text[crate::text::bom_len(text)..];
+    crate::files::rules::server_wide(text)
+        .iter()
+        .any(|(_, _, e)| {
+            matches!(
+                e,
+                crate::files::rules::Effect::Role {
+                    statement: "CREATE ROLE",
+                    ..
+                }
+            )
+        })
 }
 
 /// The failure of step `in_message` of a message of several (`batch`), which the server

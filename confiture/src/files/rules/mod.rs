@@ -13,6 +13,8 @@ mod syntax;
 #[cfg(feature = "db")]
 pub(crate) use resets_timeouts::timeouts_turned_off;
 #[cfg(feature = "db")]
+pub(crate) use server_wide::{server_wide, Effect};
+#[cfg(feature = "db")]
 pub(crate) use syntax::created_index;
 
 mod column_type_change;
@@ -30,6 +32,7 @@ mod rename_column;
 mod rename_table;
 mod requires_no_transaction;
 mod resets_timeouts;
+mod server_wide;
 mod set_transaction;
 mod standard_conforming_strings;
 mod transaction_control;
@@ -73,6 +76,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     rename_column::DOC,
     no_transaction_multiple_statements::DOC,
     resets_timeouts::DOC,
+    server_wide::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -154,6 +158,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
         writes_tracking_table::check(cx, stmt, &mut out);
         resets_timeouts::check(cx, stmt, &mut out);
         set_transaction::check(cx, stmt, &mut out);
+        server_wide::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;

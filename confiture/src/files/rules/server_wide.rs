@@ -1,0 +1,647 @@
+//! C120 `server-wide-effect`, and the one reading of "what in a migration reaches the whole
+//! server, not its database" ([`server_wide`]): `ALTER SYSTEM`, replication slots, `COPY ...
+//! PROGRAM`, `COPY ... TO` a server file, roles, role memberships, tablespaces, databases,
+//! privileges on parameters, and the functions that act on the server (`pg_reload_conf`,
+//! `pg_terminate_backend`, ...). lint warns on the first three in any migration; `migrate
+//! verify` and `migrate drift` refuse all of them before replaying on the target's own server
+//! (`crate::verify`), where a scratch database does not contain them.
+
+use std::borrow::Cow;
+
+use super::lexer::{self, Token, TokenKind};
+use super::{dollar_body, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+
+pub(super) const DOC: RuleDoc = RuleDoc {
+    code: "C120",
+    name: "server-wide-effect",
+    severity: Severity::Warning,
+    summary: "`ALTER SYSTEM`, a replication slot function or `COPY ... PROGRAM`: a change to the whole server, not to the migration's database",
+    explanation: "\
+A migration's transaction covers its database. `ALTER SYSTEM` writes the server's
+`postgresql.auto.conf` (in force at the next reload or restart, for every database), a
+replication slot makes the server keep its WAL until the slot is dropped (a forgotten one fills
+the disk), and `COPY ... TO | FROM PROGRAM` runs a command on the database host: none of them is
+undone by rolling back or by dropping the database, and none belongs to the schema a migration
+describes. `migrate verify` and `migrate drift` replay migrations on a scratch database of the
+target's own server unless `--scratch-url` names another: they refuse a migration with such a
+statement there (exit 5), naming its file and line.
+
+Flagged, in up and down files: `ALTER SYSTEM`; a call of `pg_create_physical_replication_slot`,
+`pg_create_logical_replication_slot`, `pg_drop_replication_slot`,
+`pg_copy_physical_replication_slot`, `pg_copy_logical_replication_slot` or
+`pg_replication_slot_advance`; `COPY ... TO PROGRAM` and `COPY ... FROM PROGRAM`. Also inside a
+dollar-quoted body (`DO $$ ... $$`, a function's) and inside a `'...'` string of such a body
+(a statement `EXECUTE` runs): a name built at run time (`'pg_create_' || kind`) is not seen.
+
+**Fix:** configure the server, its slots and its host outside the migrations (the DBA's
+configuration management); allow it with `-- confiture:allow(server-wide-effect)` when the
+migration must, and verify with `--scratch-url` naming a throwaway server.",
+};
+
+pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
+    let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    let mut found = Vec::new();
+    scan(&tokens, false, &mut found);
+    for (at, _, effect) in found {
+        if !effect.always_warned() {
+            continue;
+        }
+        let line_start = at.min(stmt.range.end);
+        out.push(
+            cx.diagnostic(
+                &DOC,
+                line_start..stmt.range.end.max(line_start),
+                format!(
+                    "{} changes the whole server, not the migration's database: no rollback or \
+                 dropped database undoes it",
+                    effect.describe()
+                ),
+                "do it outside the migrations (the server's configuration), or allow it with \
+             `-- confiture:allow(server-wide-effect)`; verify such a migration with \
+             `--scratch-url` naming a throwaway server"
+                    .to_string(),
+            ),
+        );
+    }
+}
+
+/// One statement (or call) of a migration whose effect is the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Effect {
+    /// `ALTER SYSTEM ...`.
+    AlterSystem,
+    /// A call of a replication slot function (its name).
+    ReplicationSlot(&'static str),
+    /// `COPY ... TO | FROM PROGRAM`.
+    CopyProgram,
+    /// `COPY ... TO 'file'`: a file written on the server's host.
+    CopyToFile,
+    /// A call of a function that acts on the server or its sessions (its name).
+    ServerFunction(&'static str),
+    /// `CREATE | ALTER | DROP ROLE`, `COMMENT ON ROLE`, `REASSIGN | DROP OWNED BY`: the
+    /// statement and the roles it names (`current_user` for `CURRENT_USER`, `SESSION_USER`,
+    /// `CURRENT_ROLE`, and `all` for `ALTER ROLE ALL`; none when they are not written out).
+    Role {
+        statement: &'static str,
+        roles: Vec<String>,
+    },
+    /// A role membership granted or revoked (`GRANT r TO u`, `REVOKE r FROM u`, `ALTER GROUP g
+    /// ADD USER u`): the roles granted and those they are granted to.
+    Membership {
+        statement: &'static str,
+        granted: Vec<String>,
+        grantees: Vec<String>,
+    },
+    /// `CREATE | ALTER | DROP TABLESPACE`, `COMMENT ON TABLESPACE`, `GRANT ... ON TABLESPACE`.
+    Tablespace {
+        statement: &'static str,
+        names: Vec<String>,
+    },
+    /// `ALTER | DROP DATABASE`, `COMMENT ON DATABASE`, `GRANT ... ON DATABASE`.
+    Database {
+        statement: &'static str,
+        names: Vec<String>,
+    },
+    /// `CREATE DATABASE`: a database the run cannot take back.
+    CreateDatabase,
+    /// `GRANT | REVOKE ... ON PARAMETER`.
+    ParameterPrivilege,
+}
+
+/// Replication slot functions: a slot keeps WAL on the server until dropped.
+const SLOT_FUNCTIONS: [&str; 6] = [
+    "pg_create_physical_replication_slot",
+    "pg_create_logical_replication_slot",
+    "pg_drop_replication_slot",
+    "pg_copy_physical_replication_slot",
+    "pg_copy_logical_replication_slot",
+    "pg_replication_slot_advance",
+];
+
+/// Functions that act on the server, its configuration, host or other sessions.
+const SERVER_FUNCTIONS: [&str; 13] = [
+    "pg_reload_conf",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_rotate_logfile",
+    "pg_promote",
+    "pg_backup_start",
+    "pg_start_backup",
+    "pg_file_write",
+    "lo_export",
+    "dblink_exec",
+    "dblink_connect",
+    "dblink_connect_u",
+    "dblink",
+];
+
+impl Effect {
+    /// Whether it reaches the server whatever it names (lint's warning, and `verify`'s refusal
+    /// without looking at the server).
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn always(&self) -> bool {
+        !matches!(
+            self,
+            Effect::Role { .. }
+                | Effect::Membership { .. }
+                | Effect::Tablespace { .. }
+                | Effect::Database { .. }
+        )
+    }
+
+    /// The effects lint warns about in any migration: those no migration should need.
+    fn always_warned(&self) -> bool {
+        matches!(
+            self,
+            Effect::AlterSystem | Effect::ReplicationSlot(_) | Effect::CopyProgram
+        )
+    }
+
+    /// How a message names it: `ALTER SYSTEM`, `pg_drop_replication_slot()`, `DROP ROLE app`.
+    pub(crate) fn describe(&self) -> String {
+        let list = |names: &[String]| {
+            if names.is_empty() {
+                "(a name computed at run time)".to_string()
+            } else {
+                names.join(", ")
+            }
+        };
+        match self {
+            Effect::AlterSystem => "ALTER SYSTEM".into(),
+            Effect::ReplicationSlot(f) | Effect::ServerFunction(f) => format!("{f}()"),
+            Effect::CopyProgram => "COPY ... PROGRAM".into(),
+            Effect::CopyToFile => "COPY ... TO a file on the server".into(),
+            Effect::Role { statement, roles } => format!("{statement} {}", list(roles)),
+            Effect::Membership {
+                statement,
+                granted,
+                grantees,
+            } => format!(
+                "{statement} of role {} to {}",
+                list(granted),
+                list(grantees)
+            ),
+            Effect::Tablespace { statement, names } | Effect::Database { statement, names } => {
+                format!("{statement} {}", list(names))
+            }
+            Effect::CreateDatabase => "CREATE DATABASE".into(),
+            Effect::ParameterPrivilege => "GRANT | REVOKE ... ON PARAMETER".into(),
+        }
+    }
+}
+
+/// Every server-wide effect of a migration file's `text` (without its byte-order mark): its
+/// 1-based line, whether it was found inside a dollar-quoted body or a `'...'` string (a `DO`
+/// block's or a function's statements, an `EXECUTE`d text: counted, as they may run), and
+/// the effect. Conservative: a textual match in a body counts whether or not it runs.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) fn server_wide(text: &str) -> Vec<(u32, bool, Effect)> {
+    let split = lexer::split(text);
+    let mut found = Vec::new();
+    for stmt in &split.statements {
+        let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+        scan(&tokens, false, &mut found);
+    }
+    let bytes = text.as_bytes();
+    found
+        .into_iter()
+        .map(|(at, in_body, effect)| (crate::text::line_of(bytes, at), in_body, effect))
+        .collect()
+}
+
+/// The effects in `tokens` (no trivia; offsets in the file), each with the byte offset where
+/// it starts; then those of every dollar-quoted body and `'...'` string, read as SQL in turn.
+fn scan(tokens: &[Token<'_>], in_body: bool, out: &mut Vec<(usize, bool, Effect)>) {
+    for i in 0..tokens.len() {
+        if let Some(effect) = effect_at(tokens, i) {
+            out.push((tokens[i].start, in_body, effect));
+        }
+        let t = &tokens[i];
+        let body: Option<(Cow<'_, str>, usize)> = match t.kind {
+            TokenKind::DollarString => dollar_body(t.text).map(|body| {
+                let tag = t.text.len().saturating_sub(body.len()) / 2;
+                (Cow::Borrowed(body), t.start + tag)
+            }),
+            // A string in a body may be a statement `EXECUTE` runs (one outside a body is a
+            // value). Offsets inside a decoded string are approximate (a `''` is one byte
+            // less): the line is the string's.
+            TokenKind::String if in_body => syntax::string_value(t).map(|s| (s, t.start)),
+            _ => None,
+        };
+        if let Some((body, base)) = body {
+            let inner: Vec<Token<'_>> = lexer::tokens(&body).filter(|t| !t.is_trivia()).collect();
+            let mut nested = Vec::new();
+            scan(&inner, true, &mut nested);
+            let at_string = t.kind == TokenKind::String;
+            out.extend(nested.into_iter().map(|(at, _, e)| {
+                let at = if at_string { base } else { base + at };
+                (at, true, e)
+            }));
+        }
+    }
+}
+
+/// The words after which `name(` declares or names an object of that name rather than
+/// calling it: `CREATE TABLE name (`, `DROP FUNCTION IF EXISTS name(`, `INSERT INTO name (`.
+const DECLARING: [&str; 16] = [
+    "TABLE",
+    "FUNCTION",
+    "PROCEDURE",
+    "ROUTINE",
+    "AGGREGATE",
+    "VIEW",
+    "TYPE",
+    "INDEX",
+    "SEQUENCE",
+    "TRIGGER",
+    "EXISTS",
+    "ON",
+    "INTO",
+    "REFERENCES",
+    "STATISTICS",
+    "DOMAIN",
+];
+
+/// Whether the (possibly schema-qualified) name ending at `tokens[i]` follows a word of
+/// [`DECLARING`]: not a call.
+fn declared(tokens: &[Token<'_>], i: usize) -> bool {
+    let mut first = i;
+    while first >= 2 && tokens[first - 1].kind == TokenKind::Dot {
+        first -= 2;
+    }
+    first > 0 && DECLARING.iter().any(|w| tokens[first - 1].is_word(w))
+}
+
+/// A word at `tokens[i]` equal to `keyword`.
+fn word(tokens: &[Token<'_>], i: usize, keyword: &str) -> bool {
+    tokens.get(i).is_some_and(|t| t.is_word(keyword))
+}
+
+/// The identifiers from `tokens[i]` on, separated by commas: `a, "B", c` → `a`, `B`, `c`.
+/// `CURRENT_USER`, `CURRENT_ROLE` and `SESSION_USER` are `current_user`.
+fn identifiers(tokens: &[Token<'_>], mut i: usize) -> (Vec<String>, usize) {
+    let mut names = Vec::new();
+    while let Some(name) = tokens.get(i).and_then(|t| syntax::resolved(t)) {
+        let name = match name.as_ref() {
+            "current_role" | "session_user" => "current_user".to_string(),
+            _ => name.into_owned(),
+        };
+        names.push(name);
+        i += 1;
+        if tokens.get(i).is_some_and(|t| t.kind == TokenKind::Comma) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    (names, i)
+}
+
+/// The tokens of the statement `tokens[i]` starts, up to its `;` (a body holds several).
+fn to_semicolon<'t, 'a>(tokens: &'t [Token<'a>], i: usize) -> &'t [Token<'a>] {
+    let rest = &tokens[i..];
+    let end = rest
+        .iter()
+        .position(|t| t.kind == TokenKind::Semicolon)
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The effect whose statement (or call) starts at `tokens[i]`, if any.
+fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
+    let t = &tokens[i];
+    // A call: `name(`, also schema-qualified (`pg_catalog.name(`) or quoted.
+    if tokens
+        .get(i + 1)
+        .is_some_and(|n| n.kind == TokenKind::OpenParen)
+        && !declared(tokens, i)
+    {
+        if let Some(f) = SLOT_FUNCTIONS.into_iter().find(|f| syntax::names(t, f)) {
+            return Some(Effect::ReplicationSlot(f));
+        }
+        if let Some(f) = SERVER_FUNCTIONS.into_iter().find(|f| syntax::names(t, f)) {
+            return Some(Effect::ServerFunction(f));
+        }
+    }
+    if t.kind != TokenKind::Word {
+        return None;
+    }
+    // A keyword that is a column or a qualified name's part (`t.grant`) starts nothing.
+    if i > 0 && tokens[i - 1].kind == TokenKind::Dot {
+        return None;
+    }
+    let is_role_word =
+        |j: usize| word(tokens, j, "ROLE") || word(tokens, j, "USER") || word(tokens, j, "GROUP");
+    let mapping = |j: usize| word(tokens, j, "USER") && word(tokens, j + 1, "MAPPING");
+    if t.is_word("ALTER") && word(tokens, i + 1, "SYSTEM") {
+        return Some(Effect::AlterSystem);
+    }
+    for (verb, statement) in [
+        ("CREATE", "CREATE ROLE"),
+        ("ALTER", "ALTER ROLE"),
+        ("DROP", "DROP ROLE"),
+    ] {
+        if !(t.is_word(verb) && is_role_word(i + 1) && !mapping(i + 1)) {
+            continue;
+        }
+        let mut j = i + 2;
+        if verb == "DROP" && word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
+            j += 2;
+        }
+        // `ALTER GROUP g ADD | DROP USER a, b`: a membership.
+        if verb == "ALTER" && word(tokens, i + 1, "GROUP") {
+            let (group, k) = identifiers(tokens, j);
+            if (word(tokens, k, "ADD") || word(tokens, k, "DROP")) && word(tokens, k + 1, "USER") {
+                let (users, _) = identifiers(tokens, k + 2);
+                return Some(Effect::Membership {
+                    statement: "ALTER GROUP",
+                    granted: group,
+                    grantees: users,
+                });
+            }
+        }
+        let (mut roles, _) = identifiers(tokens, j);
+        if verb != "DROP" {
+            roles.truncate(1);
+        }
+        return Some(Effect::Role { statement, roles });
+    }
+    if (t.is_word("REASSIGN") || t.is_word("DROP"))
+        && word(tokens, i + 1, "OWNED")
+        && word(tokens, i + 2, "BY")
+    {
+        let (mut roles, k) = identifiers(tokens, i + 3);
+        if word(tokens, k, "TO") {
+            roles.extend(identifiers(tokens, k + 1).0);
+        }
+        let statement = if t.is_word("DROP") {
+            "DROP OWNED BY"
+        } else {
+            "REASSIGN OWNED BY"
+        };
+        return Some(Effect::Role { statement, roles });
+    }
+    if t.is_word("COMMENT") && word(tokens, i + 1, "ON") {
+        let (names, _) = identifiers(tokens, i + 3);
+        if word(tokens, i + 2, "ROLE") {
+            return Some(Effect::Role {
+                statement: "COMMENT ON ROLE",
+                roles: names,
+            });
+        }
+        if word(tokens, i + 2, "DATABASE") {
+            return Some(Effect::Database {
+                statement: "COMMENT ON DATABASE",
+                names,
+            });
+        }
+        if word(tokens, i + 2, "TABLESPACE") {
+            return Some(Effect::Tablespace {
+                statement: "COMMENT ON TABLESPACE",
+                names,
+            });
+        }
+    }
+    if word(tokens, i + 1, "TABLESPACE") {
+        for (verb, statement) in [
+            ("CREATE", "CREATE TABLESPACE"),
+            ("ALTER", "ALTER TABLESPACE"),
+            ("DROP", "DROP TABLESPACE"),
+        ] {
+            if t.is_word(verb) {
+                let mut j = i + 2;
+                if word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
+                    j += 2;
+                }
+                let (mut names, _) = identifiers(tokens, j);
+                names.truncate(1);
+                return Some(Effect::Tablespace { statement, names });
+            }
+        }
+    }
+    if word(tokens, i + 1, "DATABASE") {
+        if t.is_word("CREATE") {
+            return Some(Effect::CreateDatabase);
+        }
+        for (verb, statement) in [("ALTER", "ALTER DATABASE"), ("DROP", "DROP DATABASE")] {
+            if t.is_word(verb) {
+                let mut j = i + 2;
+                if word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
+                    j += 2;
+                }
+                let (mut names, _) = identifiers(tokens, j);
+                names.truncate(1);
+                return Some(Effect::Database { statement, names });
+            }
+        }
+    }
+    if t.is_word("GRANT") || t.is_word("REVOKE") {
+        return grant(to_semicolon(tokens, i));
+    }
+    if t.is_word("COPY") {
+        return copy(to_semicolon(tokens, i));
+    }
+    None
+}
+
+/// `GRANT | REVOKE ...` (its tokens, up to its `;`): privileges on a database, tablespace or
+/// parameter, or a role membership (no `ON`).
+fn grant(tokens: &[Token<'_>]) -> Option<Effect> {
+    let revoke = tokens[0].is_word("REVOKE");
+    let mut depth = 0u32;
+    let mut on = None;
+    let mut to = None;
+    for (j, t) in tokens.iter().enumerate() {
+        match t.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth = depth.saturating_sub(1),
+            TokenKind::Word if depth == 0 => {
+                if t.is_word("ON") && on.is_none() && to.is_none() {
+                    on = Some(j);
+                } else if (t.is_word("TO") && !revoke) || (t.is_word("FROM") && revoke) {
+                    to = Some(j);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let to = to?;
+    let (grantees, _) = identifiers(tokens, to + 1);
+    if let Some(on) = on {
+        let (names, _) = identifiers(tokens, on + 2);
+        let statement = if revoke { "REVOKE" } else { "GRANT" };
+        return if word(tokens, on + 1, "DATABASE") {
+            Some(Effect::Database {
+                statement: if revoke {
+                    "REVOKE ... ON DATABASE"
+                } else {
+                    "GRANT ... ON DATABASE"
+                },
+                names,
+            })
+        } else if word(tokens, on + 1, "TABLESPACE") {
+            Some(Effect::Tablespace {
+                statement: if revoke {
+                    "REVOKE ... ON TABLESPACE"
+                } else {
+                    "GRANT ... ON TABLESPACE"
+                },
+                names,
+            })
+        } else if word(tokens, on + 1, "PARAMETER") {
+            let _ = statement;
+            Some(Effect::ParameterPrivilege)
+        } else {
+            None
+        };
+    }
+    // `REVOKE [ADMIN | INHERIT | SET] OPTION FOR r FROM u`.
+    let mut start = 1;
+    if revoke && word(tokens, 2, "OPTION") && word(tokens, 3, "FOR") {
+        start = 4;
+    }
+    let (granted, _) = identifiers(tokens, start);
+    Some(Effect::Membership {
+        statement: if revoke { "REVOKE" } else { "GRANT" },
+        granted,
+        grantees,
+    })
+}
+
+/// `COPY ...` (its tokens, up to its `;`): the first `FROM` or `TO` outside parentheses, then
+/// `PROGRAM` or a file name (`TO` only: reading a server file changes nothing).
+fn copy(tokens: &[Token<'_>]) -> Option<Effect> {
+    let mut depth = 0u32;
+    for (j, t) in tokens.iter().enumerate().skip(1) {
+        match t.kind {
+            TokenKind::OpenParen => depth += 1,
+            TokenKind::CloseParen => depth = depth.saturating_sub(1),
+            TokenKind::Word if depth == 0 && (t.is_word("FROM") || t.is_word("TO")) => {
+                let next = tokens.get(j + 1)?;
+                if next.is_word("PROGRAM") {
+                    return Some(Effect::CopyProgram);
+                }
+                return (t.is_word("TO") && next.kind == TokenKind::String)
+                    .then_some(Effect::CopyToFile);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::up;
+    use super::*;
+
+    fn effects(sql: &str) -> Vec<(u32, Effect)> {
+        server_wide(sql)
+            .into_iter()
+            .map(|(line, _, e)| (line, e))
+            .collect()
+    }
+
+    fn role(statement: &'static str, roles: &[&str]) -> Effect {
+        Effect::Role {
+            statement,
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn lint_warns_on_alter_system_slots_and_copy_program_anywhere() {
+        for (sql, line) in [
+            (
+                "-- confiture:no-transaction\nALTER SYSTEM SET work_mem = '64MB';\n",
+                2,
+            ),
+            (
+                "-- confiture:no-transaction\nalter  /* x */ system reset all;\n",
+                2,
+            ),
+            (
+                "SELECT pg_create_physical_replication_slot('s', true);\n",
+                1,
+            ),
+            ("SELECT pg_catalog.pg_drop_replication_slot('s');\n", 1),
+            (
+                "DO $$\nBEGIN\n  PERFORM pg_create_logical_replication_slot('s', 'x');\nEND $$;\n",
+                3,
+            ),
+            ("COPY (SELECT 1) TO PROGRAM 'cat > /dev/null';\n", 1),
+            ("COPY t FROM PROGRAM 'cat /srv/t.csv';\n", 1),
+            (
+                "DO $$ BEGIN EXECUTE 'SELECT pg_drop_replication_slot(''s'')'; END $$;\n",
+                1,
+            ),
+        ] {
+            assert_eq!(up(sql), [("C120", line)], "{sql:?}");
+        }
+    }
+
+    #[test]
+    fn lint_leaves_look_alikes_and_per_database_statements_alone() {
+        for sql in [
+            "-- ALTER SYSTEM SET x = 1;\nSELECT 1;\n",
+            "SELECT 'ALTER SYSTEM' AS x;\n",
+            "CREATE TABLE pg_drop_replication_slot (a int);\n",
+            "GRANT EXECUTE ON FUNCTION pg_catalog.pg_drop_replication_slot(name) TO ro;\n",
+            "COPY t FROM '/srv/t.csv';\n",
+            "SELECT system FROM t;\n",
+            "SELECT pg_reload_conf();\n",
+        ] {
+            assert_eq!(up(sql), [], "{sql:?}");
+        }
+        assert_eq!(
+            up("-- confiture:allow(server-wide-effect)\n-- confiture:no-transaction\nALTER SYSTEM SET work_mem = '1MB';\n"),
+            []
+        );
+    }
+
+    #[test]
+    fn roles_are_read_with_their_names_also_in_do_blocks() {
+        let sql = "DO $$ BEGIN\n  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ro') THEN CREATE ROLE ro; END IF;\nEND $$;\nDROP ROLE IF EXISTS ro, \"Big\";\nALTER ROLE CURRENT_USER SET work_mem = '1MB';\nALTER USER app WITH PASSWORD 'x';\nCREATE USER MAPPING FOR app SERVER s;\n";
+        assert_eq!(
+            effects(sql),
+            [
+                (2, role("CREATE ROLE", &["ro"])),
+                (4, role("DROP ROLE", &["ro", "Big"])),
+                (5, role("ALTER ROLE", &["current_user"])),
+                (6, role("ALTER ROLE", &["app"])),
+            ]
+        );
+        // A name computed at run time is no name: refused on the target's server.
+        assert_eq!(
+            effects("DO $$ BEGIN EXECUTE format('DROP ROLE %I', r); END $$;"),
+            [(1, role("DROP ROLE", &[]))]
+        );
+    }
+
+    #[test]
+    fn memberships_and_shared_objects_are_told_from_object_privileges() {
+        let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            effects("GRANT ro, rw TO alice WITH ADMIN OPTION;\nREVOKE ADMIN OPTION FOR ro FROM bob;\nGRANT SELECT ON t TO ro;\nGRANT CONNECT ON DATABASE app TO ro;\nREVOKE CREATE ON TABLESPACE fast FROM ro;\nGRANT SET ON PARAMETER work_mem TO ro;\nALTER GROUP g ADD USER a, b;\n"),
+            [
+                (1, Effect::Membership { statement: "GRANT", granted: strs(&["ro", "rw"]), grantees: strs(&["alice"]) }),
+                (2, Effect::Membership { statement: "REVOKE", granted: strs(&["ro"]), grantees: strs(&["bob"]) }),
+                (4, Effect::Database { statement: "GRANT ... ON DATABASE", names: strs(&["app"]) }),
+                (5, Effect::Tablespace { statement: "REVOKE ... ON TABLESPACE", names: strs(&["fast"]) }),
+                (6, Effect::ParameterPrivilege),
+                (7, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["g"]), grantees: strs(&["a", "b"]) }),
+            ]
+        );
+        assert_eq!(
+            effects("CREATE DATABASE x;\nALTER DATABASE app SET search_path = a;\nCOPY t TO '/tmp/t.csv';\nSELECT pg_terminate_backend(pid) FROM pg_stat_activity;\n"),
+            [
+                (1, Effect::CreateDatabase),
+                (2, Effect::Database { statement: "ALTER DATABASE", names: strs(&["app"]) }),
+                (3, Effect::CopyToFile),
+                (4, Effect::ServerFunction("pg_terminate_backend")),
+            ]
+        );
+        assert_eq!(effects("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ro;\nCREATE POLICY p ON t TO ro;\nSELECT t.grant FROM t;\n"), []);
+    }
+}

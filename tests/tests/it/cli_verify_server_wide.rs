@@ -1,0 +1,377 @@
+//! `migrate verify` and `migrate drift` replay migrations on a scratch database of the target's
+//! own server unless `--scratch-url` names another: what the replayed SQL does to the whole
+//! server (`ALTER SYSTEM`, replication slots, `COPY ... PROGRAM`, roles that were there
+//! before and their memberships) reached the production server for real (h19 F1, F12, F13).
+//! They refuse such migrations before replaying anything (exit 5), naming file and line; what
+//! the scan cannot see (a name built at run time) is put back or reported after the run.
+//!
+//! `ALTER SYSTEM` and replication slots only ever run on a throwaway cluster: the shared
+//! server is every test's.
+
+use confiture::exit;
+use confiture_tests::cluster::Cluster;
+use confiture_tests::{admin, unique, Project, Run, TestDb};
+
+/// One throwaway cluster for the tests of this file that need one (initdb costs seconds).
+fn cluster() -> &'static Cluster {
+    static CLUSTER: std::sync::OnceLock<Cluster> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let cluster = Cluster::init();
+        cluster.start();
+        cluster
+    })
+}
+
+fn run(project: &Project, args: &[&str], url: &str) -> Run {
+    Run::of(project.cli().args(args).args(["--database-url", url]))
+}
+
+fn auto_conf(cluster: &Cluster) -> String {
+    std::fs::read_to_string(cluster.data().join("postgresql.auto.conf")).unwrap_or_default()
+}
+
+fn slots(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .connect("postgres")
+        .query("SELECT slot_name::text FROM pg_replication_slots", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn alter_system_slots_and_copy_program_are_refused_on_the_targets_server_before_anything_runs() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_sys");
+    let url = cluster.url(&db, "");
+    let mark = cluster.dir().join(unique("side_effect"));
+    let project = Project::new();
+    project.migration(
+        "001_sys",
+        "-- confiture:no-transaction\nALTER SYSTEM SET work_mem = '64MB';\n",
+        "-- confiture:no-transaction\nALTER SYSTEM RESET work_mem;\n",
+    );
+    project.migration(
+        "002_slot",
+        &format!(
+            "CREATE TABLE t (a int);\nSELECT pg_create_physical_replication_slot('{}', true);\n",
+            "vsafe_slot"
+        ),
+        "DROP TABLE t;\nSELECT pg_drop_replication_slot('vsafe_slot');\n",
+    );
+    project.migration(
+        "003_notify",
+        &format!(
+            "DO $$ BEGIN\n  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''echo ran >> {}''';\nEND $$;\n",
+            mark.display()
+        ),
+        "SELECT 1;\n",
+    );
+    let before = auto_conf(cluster);
+    for command in ["verify", "drift"] {
+        if command == "drift" {
+            // Applied for real (as a deploy would): drift replays what the ledger records.
+            run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
+            let mut admin = cluster.connect("postgres");
+            admin.batch_execute("ALTER SYSTEM RESET work_mem").unwrap();
+            admin
+                .batch_execute("SELECT pg_drop_replication_slot('vsafe_slot')")
+                .unwrap();
+            std::fs::remove_file(&mark).unwrap();
+        }
+        let r = run(&project, &["migrate", command], &url);
+        r.code(exit::INVALID)
+            .stderr_has("nothing was replayed")
+            .stderr_has("001_sys.up.sql:2`: ALTER SYSTEM")
+            .stderr_has("002_slot.up.sql:2`: pg_create_physical_replication_slot()")
+            .stderr_has("003_notify.up.sql:2`: COPY ... PROGRAM, inside a DO block")
+            .stderr_has("--scratch-url");
+        if command == "verify" {
+            r.stderr_has("001_sys.down.sql:2`: ALTER SYSTEM")
+                .stderr_has("002_slot.down.sql:2`: pg_drop_replication_slot()");
+        }
+        assert_eq!(auto_conf(cluster), before, "{command} ran ALTER SYSTEM");
+        assert!(slots(cluster).is_empty(), "{command} left a slot");
+        assert!(!mark.exists(), "{command} ran the program");
+        // Another URL of the same server (another host name) is the same server.
+        let same = format!(
+            "postgresql://postgres@127.0.0.1:{}/postgres",
+            cluster.port()
+        );
+        run(
+            &project,
+            &["migrate", command, "--scratch-url", &same],
+            &url,
+        )
+        .code(exit::INVALID)
+        .stderr_has("ALTER SYSTEM");
+        assert_eq!(auto_conf(cluster), before, "{command} ran ALTER SYSTEM");
+    }
+}
+
+/// What the scan cannot see — a function name built at run time — is put back after the run:
+/// a replication slot the replay created is dropped.
+#[test]
+fn a_slot_made_under_a_computed_name_is_dropped_after_the_run() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_slot2");
+    let url = cluster.url(&db, "");
+    let project = Project::new();
+    project.migration(
+        "001_slot",
+        "DO $$ BEGIN\n  EXECUTE 'SELECT pg_create_' || 'physical_replication_slot(''vsafe_hidden'', true)';\nEND $$;\n",
+        "SELECT 1;\n",
+    );
+    // Its down leaves the slot: verify ends with it there, made by its last up.
+    run(&project, &["migrate", "verify"], &url);
+    assert!(
+        !slots(cluster).contains(&"vsafe_hidden".to_string()),
+        "verify left the replication slot on the target's server"
+    );
+}
+
+/// A role, tablespace or database name for one test, dropped when the value is dropped.
+struct RoleName(String);
+
+impl Drop for RoleName {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
+fn members_of(role: &str) -> Vec<String> {
+    admin()
+        .query(
+            "SELECT m.member::regrole::text FROM pg_auth_members m WHERE m.roleid::regrole::text = quote_ident($1)",
+            &[&role],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// h19 F1: the idempotent create / `DROP ROLE IF EXISTS` pattern, replayed on the live
+/// server, dropped the live role and re-created it: its members, password and per-database
+/// settings were gone. Refused now before anything runs, and so is every statement changing a
+/// role, membership or database that was on the server before the run.
+#[test]
+fn statements_on_roles_and_databases_already_on_the_server_are_refused() {
+    let ro = RoleName(unique("vsafe_ro"));
+    let alice = RoleName(unique("vsafe_alice"));
+    let db = TestDb::new("vsafe_roles");
+    let project = Project::new();
+    project.migration(
+        "001_roles",
+        &format!(
+            "DO $$ BEGIN\n  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{r}') THEN CREATE ROLE {r}; END IF;\nEND $$;\nCREATE TABLE t (id int);\n",
+            r = ro.0
+        ),
+        &format!("DROP TABLE t;\nDROP ROLE IF EXISTS {};\n", ro.0),
+    );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {a} LOGIN PASSWORD 'alicepw'; GRANT {r} TO {a}",
+            a = alice.0,
+            r = ro.0
+        ))
+        .unwrap();
+    let oid = |name: &str| -> u32 {
+        admin()
+            .query_one("SELECT oid FROM pg_roles WHERE rolname = $1", &[&name])
+            .unwrap()
+            .get(0)
+    };
+    let before = oid(&ro.0);
+    for command in ["verify", "drift"] {
+        let r = project.run_on(&db, &["migrate", command]);
+        r.code(exit::INVALID)
+            .stderr_has(&format!(
+                "001_roles.up.sql:2`: CREATE ROLE {} (a role that is on the server already), inside a DO block",
+                ro.0
+            ))
+            .stderr_has("--scratch-url")
+            .stderr_has("nothing was replayed");
+        if command == "verify" {
+            r.stderr_has(&format!("001_roles.down.sql:2`: DROP ROLE {}", ro.0));
+        }
+        assert_eq!(
+            oid(&ro.0),
+            before,
+            "{command} dropped and re-created the role"
+        );
+        assert_eq!(
+            members_of(&ro.0),
+            std::slice::from_ref(&alice.0),
+            "{command} lost a member"
+        );
+    }
+    // A membership between two roles of the server, a database's privileges, a role's
+    // attributes: the same.
+    let project = Project::new();
+    project.migration(
+        "001_grants",
+        &format!(
+            "GRANT {r} TO {a};\nGRANT CONNECT ON DATABASE \"{d}\" TO {r};\nALTER ROLE {a} CONNECTION LIMIT 3;\nALTER DATABASE \"{d}\" SET work_mem = '5MB';\n",
+            r = ro.0,
+            a = alice.0,
+            d = db.name
+        ),
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::INVALID)
+        .stderr_has(&format!(
+            "001_grants.up.sql:1`: GRANT of role {} to {}",
+            ro.0, alice.0
+        ))
+        .stderr_has("001_grants.up.sql:2`: GRANT ... ON DATABASE")
+        .stderr_has(&format!("001_grants.up.sql:3`: ALTER ROLE {}", alice.0))
+        .stderr_has("001_grants.up.sql:4`: ALTER DATABASE");
+    // A role the run creates itself, granted to one of the server's, goes with it: allowed.
+    let own = RoleName(unique("vsafe_own"));
+    let project = Project::new();
+    project.migration(
+        "001_own",
+        &format!(
+            "CREATE ROLE {o};\nGRANT {o} TO {a};\n",
+            o = own.0,
+            a = alice.0
+        ),
+        &format!("DROP ROLE {};\n", own.0),
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SUCCESS)
+        .stdout_has("1 reversible");
+}
+
+/// What the scan cannot see (a statement built at run time) that drops and creates again a
+/// role of the server: the report names the members it lost, with the `GRANT` that gives
+/// each back, and its password (h19 F1: it named neither).
+#[test]
+fn a_role_dropped_under_a_computed_statement_is_reported_with_its_members_and_password() {
+    let ro = RoleName(unique("vsafe_cro"));
+    let alice = RoleName(unique("vsafe_calice"));
+    admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {r} LOGIN PASSWORD 'ropw'; CREATE ROLE {a}; GRANT {r} TO {a}",
+            r = ro.0,
+            a = alice.0
+        ))
+        .unwrap();
+    let db = TestDb::new("vsafe_croles");
+    let project = Project::new();
+    project.migration(
+        "001_recreate",
+        &format!(
+            "DO $$ BEGIN\n  EXECUTE 'DROP ' || 'ROLE ' || quote_ident('{r}');\n  EXECUTE 'CREATE ' || 'ROLE ' || quote_ident('{r}');\nEND $$;\n",
+            r = ro.0
+        ),
+        "SELECT 1;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json", "-q"]);
+    run.code(exit::SCHEMA_CHECK_FAILED);
+    let left = run.json()["left_on_server"].to_string();
+    assert!(
+        left.contains(&format!("GRANT \\\"{}\\\" TO {};", ro.0, alice.0)),
+        "{}",
+        run.dump()
+    );
+    assert!(left.contains("password it had is gone"), "{}", run.dump());
+}
+
+/// h19 F4: a role left on the server (by a killed `verify`, another database's migrations)
+/// made the real `up` say "fix the file": the help says where such a role comes from.
+#[test]
+fn up_of_a_create_role_that_is_on_the_server_says_the_role_is_the_servers() {
+    let role = RoleName(unique("vsafe_left"));
+    admin()
+        .batch_execute(&format!("CREATE ROLE {}", role.0))
+        .unwrap();
+    let db = TestDb::new("vsafe_up_role");
+    let project = Project::new();
+    project.migration(
+        "001_role",
+        &format!("CREATE ROLE {};\n", role.0),
+        &format!("DROP ROLE {};\n", role.0),
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("a role is the server's, not the database's")
+        .stderr_has("killed with SIGKILL")
+        .stderr_has("confiture_scratch_");
+}
+
+/// h19 F4: a `verify` killed with SIGKILL left its scratch database and the role its replay
+/// created (held there by the database's grant); the next `verify` said only that the role
+/// was there before. It names the leftover database, the role it holds, and the statements to
+/// clean up.
+#[test]
+fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds() {
+    let role = RoleName(unique("vsafe_vrole"));
+    // A process that is gone: the pid its name records.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let leftover = format!("confiture_scratch_{pid}_0_{}", std::process::id());
+    let mut admin_session = admin();
+    admin_session
+        .batch_execute(&format!("CREATE ROLE {}", role.0))
+        .unwrap();
+    admin_session
+        .batch_execute(&format!("CREATE DATABASE \"{leftover}\""))
+        .unwrap();
+    let drop_leftover = || {
+        admin()
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{leftover}\" WITH (FORCE)"
+            ))
+            .unwrap();
+    };
+    let held = postgres::Client::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres dbname={leftover}"),
+        postgres::NoTls,
+    )
+    .and_then(|mut c| {
+        c.batch_execute(&format!(
+            "CREATE TABLE a (id int); GRANT SELECT ON a TO {}",
+            role.0
+        ))
+    });
+    if let Err(e) = held {
+        drop_leftover();
+        panic!("{e}");
+    }
+    let db = TestDb::new("vsafe_killed");
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        &format!(
+            "CREATE ROLE {r};\nCREATE TABLE a (id int);\nGRANT SELECT ON a TO {r};\n",
+            r = role.0
+        ),
+        &format!("DROP TABLE a;\nDROP ROLE {};\n", role.0),
+    );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    drop_leftover();
+    run.code(exit::INVALID)
+        .stderr_has(&format!(
+            "CREATE ROLE {} (a role that is on the server already)",
+            role.0
+        ))
+        .stderr_has(&format!(
+            "the scratch database \"{leftover}\" is on that server with no session"
+        ))
+        .stderr_has("killed with SIGKILL")
+        .stderr_has(&format!(
+            "DROP DATABASE IF EXISTS \"{leftover}\" WITH (FORCE);"
+        ))
+        .stderr_has(&format!("DROP ROLE \"{}\";", role.0));
+}
