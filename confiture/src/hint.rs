@@ -204,7 +204,7 @@ pub struct Invocation {
     /// a target listed by its own URL, which never had them.
     pub url_drops_connection: Vec<&'static str>,
     /// The run was a preview (`--dry-run`): every suggested command that writes and takes
-    /// `--dry-run` ([`TAKE_DRY_RUN`]) gets it too, so that pasting a preview's suggestion
+    /// `--dry-run` (`up`, `down`, `baseline`, `reinit`, `generate`) gets it too, so that pasting a preview's suggestion
     /// previews what it would do (a `down --steps 20 --dry-run` refused for going past the
     /// applied migrations suggested `migrate down --target 0 --yes`, which rolled back every
     /// migration for real).
