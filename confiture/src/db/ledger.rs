@@ -256,6 +256,11 @@ fn read_asking(
     if row_security {
         return Err(row_security_refusal(shown, &access.role));
     }
+    if rows.is_empty() {
+        if let Some(refusal) = hidden_by_empty(client, table, shown, stop, site)? {
+            return Err(refusal);
+        }
+    }
     let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
         rows,
@@ -550,6 +555,75 @@ fn hidden_ledger(
     ))
 }
 
+/// An unqualified tracking table name the `search_path` finds as an empty table (`found`)
+/// while a table of that name and a ledger's shape with rows is in a later schema of the
+/// `search_path` (an empty `tb_confiture` in the `"$user"` schema, before `public`'s): refused
+/// (exit 5), naming which hides which — read as it is, every migration would look pending (a
+/// script's cue to run `up`) and `up` would start a second history in the empty one. Asked
+/// only when the table found is empty (no round trip more otherwise), never for a qualified
+/// name (the table asked for) nor a tenant's ledger (its own, and no tenant's schema is on the
+/// whole database's `search_path`).
+fn hidden_by_empty(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    found: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+    site: BuildSite<'_>,
+) -> Result<Option<Error>> {
+    let env = match site {
+        BuildSite::Tenant(_) => return Ok(None),
+        BuildSite::Database(env) => env,
+    };
+    let Some(found_schema) = found.schema.as_deref().filter(|_| table.schema.is_none()) else {
+        return Ok(None);
+    };
+    let filter = format!(
+        "AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
+         AND n.nspname OPERATOR(pg_catalog.<>) {schema} \
+         AND c.relname OPERATOR(pg_catalog.=) {name} ",
+        schema = literal(found_schema),
+        name = literal(&table.name),
+    );
+    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, stop, &filter)?
+        .into_iter()
+        .filter_map(|(ledger, rows)| Some((ledger, rows?)))
+        .collect();
+    let Some((first, _)) = hidden.first() else {
+        return Ok(None);
+    };
+    let sql = super::own_statements("SELECT pg_catalog.current_setting('search_path')");
+    let search_path = read_catalogs(client, table, stop, &sql)?
+        .into_iter()
+        .find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let described: Vec<String> = hidden
+        .iter()
+        .map(|(ledger, rows)| {
+            let plural = if *rows == 1 { "" } else { "s" };
+            format!("{ledger} ({rows} row{plural})")
+        })
+        .collect();
+    let value = first.to_string();
+    let setting = match env {
+        Some(env) => env.set_in_file("migration.tracking_table", &value),
+        None => format!("`migration.tracking_table: {value}`"),
+    };
+    Ok(Some(
+        Error::invalid(crate::display::escape(&format!(
+            "the tracking table {name} is {found}, which is empty, and it hides {hidden} later \
+             on the search_path `{search_path}`; nothing was read or written",
+            name = quote_ident(&table.name),
+            hidden = crate::display::cut(described).join(", "),
+        )))
+        .with_help(crate::display::escape(&format!(
+            "drop the empty one (DROP TABLE {found};), or set {setting}",
+        ))),
+    ))
+}
+
 /// The columns that make a table a confiture ledger, whatever its name: every version of
 /// confiture's DDL has them (`applied_by` came with 0.17.0, so it is not one of them).
 const LEDGER_SHAPE: [&str; 7] = [
@@ -583,41 +657,15 @@ fn ledger_under_another_name(
     } else {
         ""
     };
-    // Rows are counted only where the role may read them (`query_to_xml` runs the count in
-    // the same statement, no function of ours created); NULL (unknown) otherwise.
-    let sql = super::own_statements(&format!(
-        "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
-         THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
-         pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
-         false, true, '')))[1] AS text) AS bigint) END \
-         FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg\\_%' {on_path}\
-         AND {shaped} \
-         ORDER BY 1, 2",
-        shaped = ledger_shaped("c"),
-    ));
-    let messages = read_catalogs(client, table, stop, &sql)?;
-    let mut found = Vec::new();
-    for message in messages {
-        if let SimpleQueryMessage::Row(row) = message {
-            let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
-                continue;
-            };
-            if crate::ledger::is_system_schema(schema) {
-                continue;
-            }
-            let rows: Option<u64> = row.get(2).and_then(|n| n.parse().ok());
-            if rows == Some(0) {
-                continue;
-            }
-            let ledger = crate::display::escape(&TrackingTable::resolved(schema, name).to_string())
-                .to_string();
-            found.push((ledger, rows));
-        }
-    }
+    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, stop, on_path)?
+        .into_iter()
+        .map(|(ledger, rows)| {
+            (
+                crate::display::escape(&ledger.to_string()).to_string(),
+                rows,
+            )
+        })
+        .collect();
     let Some((first, _)) = found.first() else {
         return Ok(None);
     };
@@ -660,6 +708,51 @@ fn ledger_under_another_name(
              and every migration would run again)"
         )),
     ))
+}
+
+/// The tables of a confiture ledger's shape ([`LEDGER_SHAPE`]) in the database's user schemas
+/// that hold rows (or whose rows this role may not count: `None`), each with its count, those
+/// the catalogs' condition `filter` (`AND ...`, on `n`, the schema, and `c`, the table) keeps.
+fn ledgers_with_rows(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+    filter: &str,
+) -> Result<Vec<(TrackingTable, Option<u64>)>> {
+    // Rows are counted only where the role may read them (`query_to_xml` runs the count in
+    // the same statement, no function of ours created); NULL (unknown) otherwise.
+    let sql = super::own_statements(&format!(
+        "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
+         THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
+         pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
+         false, true, '')))[1] AS text) AS bigint) END \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname NOT LIKE 'pg\\_%' {filter}\
+         AND {shaped} \
+         ORDER BY 1, 2",
+        shaped = ledger_shaped("c"),
+    ));
+    let messages = read_catalogs(client, table, stop, &sql)?;
+    let mut found = Vec::new();
+    for message in messages {
+        if let SimpleQueryMessage::Row(row) = message {
+            let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
+                continue;
+            };
+            if crate::ledger::is_system_schema(schema) {
+                continue;
+            }
+            let rows: Option<u64> = row.get(2).and_then(|n| n.parse().ok());
+            if rows == Some(0) {
+                continue;
+            }
+            found.push((TrackingTable::resolved(schema, name), rows));
+        }
+    }
+    Ok(found)
 }
 
 /// The catalogs' condition that the table `alias` (a `pg_class` row) has every column of a

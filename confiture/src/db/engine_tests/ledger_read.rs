@@ -454,3 +454,61 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
         .check(&found.table, crate::db::ledger::Write::Insert)
         .unwrap();
 }
+
+/// An empty table of the ledger's name and shape earlier on the `search_path` (the `"$user"`
+/// schema) hides the ledger with rows behind it: refused (exit 5), naming which hides which
+/// and both ways out, for the reading commands and the writing ones — never "every migration
+/// pending" (a script's cue to run `up`) nor an `up` that starts a second history there.
+#[test]
+fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() {
+    let db = TestDb::new("cft_ledger_hidden");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    for version in ["001", "002"] {
+        record_applied(
+            &mut setup,
+            "tb_confiture",
+            version,
+            "a",
+            None,
+            "2026-01-15 10:30:00+00",
+        );
+    }
+    setup
+        .batch_execute(
+            "CREATE SCHEMA AUTHORIZATION CURRENT_USER; \
+             CREATE TABLE postgres.tb_confiture (LIKE public.tb_confiture INCLUDING ALL)",
+        )
+        .unwrap();
+    let mut client = connect(&db);
+    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    let access =
+        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
+            .unwrap_err();
+    for err in [rows, access] {
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            "the tracking table tb_confiture is postgres.tb_confiture, which is empty, and it \
+             hides public.tb_confiture (2 rows) later on the search_path `\"$user\", public`; \
+             nothing was read or written"
+        );
+        assert_eq!(
+            err.help.as_deref(),
+            Some(
+                "drop the empty one (DROP TABLE postgres.tb_confiture;), or set \
+                 `migration.tracking_table: public.tb_confiture`"
+            )
+        );
+    }
+    // Qualified, the empty one is the one asked for: read as it is.
+    let qualified = TrackingTable::parse("postgres.tb_confiture").unwrap();
+    let read = ledger::read(&mut client, &qualified).unwrap().unwrap();
+    assert!(read.rows.is_empty());
+    // Once the ledger with rows is empty too, nothing is hidden.
+    setup.batch_execute("TRUNCATE public.tb_confiture").unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.table, "postgres.tb_confiture");
+}
