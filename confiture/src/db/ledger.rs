@@ -463,7 +463,8 @@ fn hidden_ledger(
         return ledger_under_another_name(client, table, stop, true);
     }
     let sql = super::own_statements(&format!(
-        "SELECT n.nspname, pg_catalog.current_setting('search_path'), {origin} \
+        "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
+         pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
@@ -475,21 +476,49 @@ fn hidden_ledger(
     ));
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut schemas = Vec::new();
+    let mut unusable = Vec::new();
+    let mut role = String::new();
     let mut search_path = String::new();
     let mut origin = super::settings::SettingOrigin::default();
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             let schema = row.get(0).unwrap_or_default();
             search_path = row.get(1).unwrap_or_default().to_string();
+            role = row.get(3).unwrap_or_default().to_string();
             origin =
-                super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 2);
+                super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
             if !crate::ledger::is_system_schema(schema) {
+                if row.get(2) == Some("f") {
+                    unusable.push(schema.to_string());
+                }
                 schemas.push(TrackingTable::resolved(schema, &table.name));
             }
         }
     }
     if schemas.is_empty() {
         return ledger_under_another_name(client, table, stop, false);
+    }
+    // The ledger's schema is one the role may not use: the search_path skips it whether it
+    // names it or not (`current_schemas` leaves it out), and no search_path nor qualified name
+    // reaches it. The grant is the way (one ledger: else tenants', left to the rule below).
+    if let ([one], [schema]) = (schemas.as_slice(), unusable.as_slice()) {
+        let shown_schema = shown_ident(schema);
+        let shown_role = shown_ident(&role);
+        return Ok(Some(
+            Error::invalid(format!(
+                "the tracking table {name} is out of this session's reach: the ledger is \
+                 {ledger}, and role {shown_role} has no USAGE on schema {shown_schema} (the \
+                 search_path `{search_path}` skips a schema the role may not use); nothing was \
+                 read or written",
+                name = shown_ident(&table.name),
+                ledger = crate::display::escape(&one.to_string()),
+                search_path = crate::display::escape(&search_path),
+            ))
+            .with_help(format!(
+                "grant role {shown_role} USAGE on schema {shown_schema}: GRANT USAGE ON SCHEMA \
+                 {shown_schema} TO {shown_role};"
+            )),
+        ));
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
     let name = crate::display::escape(&quote_ident(&table.name)).to_string();
@@ -1038,6 +1067,52 @@ pub(crate) fn resolve_session(
         schemas,
         origin,
     })
+}
+
+/// The first schema of the session's `search_path` setting that exists but that the role may
+/// not use (no USAGE: `current_schemas` leaves it out, and an unqualified name neither finds
+/// nor creates anything there), with the role in effect and whether it may create there:
+/// why a `search_path` naming `public` "names no existing schema" for a role `REVOKE ... ON
+/// SCHEMA public FROM PUBLIC` left without it. `None` when there is none, or it cannot be
+/// asked.
+pub(crate) fn unusable_schema_on_path(
+    client: &mut postgres::Client,
+) -> Option<(String, String, bool)> {
+    let row = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('search_path'), \
+             CAST(current_user AS pg_catalog.text)",
+            &[],
+        )
+        .ok()?;
+    let (search_path, role): (String, String) = (row.get(0), row.get(1));
+    let schemas = super::settings::search_path_schemas(&search_path, &role);
+    let rows = client
+        .query(
+            "SELECT n.nspname::pg_catalog.text, \
+             pg_catalog.has_schema_privilege(n.oid, 'CREATE') \
+             FROM pg_catalog.pg_namespace n \
+             WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) \
+             AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')",
+            &[&schemas],
+        )
+        .ok()?;
+    schemas.iter().find_map(|schema| {
+        let row = rows.iter().find(|row| row.get::<_, String>(0) == *schema)?;
+        Some((role.clone(), schema.clone(), row.get(1)))
+    })
+}
+
+/// The help of an unqualified tracking table with no schema to be created in, because the
+/// role may not use the one its `search_path` names ([`unusable_schema_on_path`]): the grant.
+pub(crate) fn unusable_schema_help(role: &str, schema: &str, may_create: bool) -> String {
+    let (role, schema) = (shown_ident(role), shown_ident(schema));
+    let privileges = if may_create { "USAGE" } else { "USAGE, CREATE" };
+    format!(
+        "the search_path names schema {schema}, but role {role} has no USAGE on it, so an \
+         unqualified tracking table has nowhere to be created: GRANT {privileges} ON SCHEMA \
+         {schema} TO {role};"
+    )
 }
 
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,

@@ -512,3 +512,79 @@ fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() 
         .unwrap();
     assert_eq!(read.table, "postgres.tb_confiture");
 }
+
+/// A role without USAGE on the ledger's schema (`REVOKE USAGE ON SCHEMA public FROM PUBLIC`, a
+/// read-only monitoring role) is told so, with the GRANT to paste — not that the schema is
+/// off a search_path that names it, with an `ALTER DATABASE` that changes nothing. And on a
+/// database without a ledger, the schema the ledger would be created in: USAGE and CREATE.
+#[test]
+fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
+    /// Dropped after the database (declared before it).
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let role = Role(common::unique("cft_ledger_nousage"));
+    let role = &role.0;
+    let quoted_role = crate::ledger::quote_ident(role);
+    let db = TestDb::new("ledger_nousage");
+    let mut admin = connect(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE ALL ON SCHEMA public FROM PUBLIC"
+        ))
+        .unwrap();
+    let mut env = db.environment();
+    env.connection.user = role.clone();
+    let table = TrackingTable::default();
+
+    // No ledger yet: creating it needs USAGE and CREATE on public.
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let e = crate::db::apply::create_tracking_table(&mut client, &table, None).unwrap_err();
+    let help = e.help.clone().unwrap_or_default();
+    assert!(
+        help.contains(&format!(
+            "GRANT USAGE, CREATE ON SCHEMA public TO {quoted_role};"
+        )),
+        "{e:?}"
+    );
+    assert!(!help.contains("ALTER DATABASE"), "{help}");
+
+    create_confiture_ledger(&mut admin, None);
+    record_applied(
+        &mut admin,
+        "tb_confiture",
+        "001",
+        "a",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    admin
+        .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{role}\""))
+        .unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let err = ledger::read(&mut client, &table).unwrap_err();
+    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    assert_eq!(
+        err.message,
+        format!(
+            "the tracking table tb_confiture is out of this session's reach: the ledger is \
+             public.tb_confiture, and role {quoted_role} has no USAGE on schema public (the \
+             search_path `\"$user\", public` skips a schema the role may not use); nothing was \
+             read or written"
+        )
+    );
+    let grant = format!("GRANT USAGE ON SCHEMA public TO {quoted_role};");
+    assert_eq!(
+        err.help,
+        Some(format!(
+            "grant role {quoted_role} USAGE on schema public: {grant}"
+        ))
+    );
+    // The help's GRANT, run by an admin, is all the role lacked.
+    admin.batch_execute(&grant).unwrap();
+    let read = ledger::read(&mut client, &table).unwrap().unwrap();
+    assert_eq!(read.rows.len(), 1);
+}
