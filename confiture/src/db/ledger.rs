@@ -1026,6 +1026,8 @@ pub(crate) struct SessionNames {
     /// The tracking table, schema-qualified ([`resolve`]); `None` when it is unqualified and
     /// `search_path` names no existing schema.
     pub(crate) ledger: Option<TrackingTable>,
+    /// The tracking table exists there (else it is where `up` would create it).
+    pub(crate) ledger_exists: bool,
     /// The session's `search_path` as the server has it (`"$user", public`).
     pub(crate) search_path: String,
     /// The role `"$user"` stands for (`current_user`).
@@ -1051,16 +1053,18 @@ pub(crate) fn resolve_session(
     let row = client.query_one(
         &format!(
             "SELECT pg_catalog.current_setting('search_path'), \
-             CAST(current_user AS pg_catalog.text), {}",
+             CAST(current_user AS pg_catalog.text), \
+             pg_catalog.to_regclass($1::pg_catalog.text) IS NOT NULL, {}",
             super::settings::SettingOrigin::columns("search_path")
         ),
-        &[],
+        &[&ledger.as_ref().unwrap_or(table).quoted()],
     )?;
     let search_path: String = row.get(0);
     let user: String = row.get(1);
     let schemas = super::settings::search_path_schemas(&search_path, &user);
-    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 2);
+    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 3);
     Ok(SessionNames {
+        ledger_exists: row.get(2),
         ledger,
         search_path,
         user,
