@@ -150,7 +150,14 @@ fn read_asking(
          (SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.n) \
           FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
           WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)) \
+          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)), \
+         (SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' ' \
+          OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod), '; ' \
+          ORDER BY a.attnum) \
+          FROM pg_catalog.pg_attribute a \
+          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid \
+          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+          AND a.attname IN ({text_columns}) AND t.typcategory <> 'S') \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -170,6 +177,7 @@ fn read_asking(
             .map(|c| format!("{}::pg_catalog.text", literal(c)))
             .join(", "),
         own = super::OWN_STATEMENT_BOUNDS,
+        text_columns = TEXT_COLUMNS.map(|(c, _)| literal(c)).join(", "),
     );
     let sent = match stop {
         Some(stop) => stop.send(|| client.simple_query(&sql)),
@@ -245,6 +253,15 @@ fn read_asking(
                 shape = Shape {
                     relkind: row.get(10).map(str::to_string),
                     missing: row.get(11).map(str::to_string),
+                    mistyped: row
+                        .get(12)
+                        .map(|c| {
+                            c.split("; ")
+                                .filter_map(|c| c.split_once(' '))
+                                .map(|(name, ty)| (name.to_string(), ty.to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
@@ -281,7 +298,21 @@ struct Shape {
     relkind: Option<String>,
     /// The columns of [`LEDGER_SHAPE`] it lacks (the read selects only some of them).
     missing: Option<String>,
+    /// The columns of [`TEXT_COLUMNS`] whose type is not a string type, with that type
+    /// (`format_type`: `bigint`).
+    mistyped: Vec<(String, String)>,
 }
+
+/// The columns of a confiture ledger that hold text, with their type in confiture's DDL
+/// ([`TrackingTable::create_sql`], as `format_type` writes it): confiture (Python) compares
+/// and writes them as text, so any string type will do (a hand-made ledger's `text`), and a
+/// column made another (`version` made `bigint`: `'001'` read back as `1`) is refused.
+const TEXT_COLUMNS: [(&str, &str); 4] = [
+    ("slug", "text"),
+    ("version", "character varying(255)"),
+    ("name", "character varying(255)"),
+    ("checksum", "character varying(64)"),
+];
 
 impl Shape {
     /// Refuses (exit 5) a ledger that is not a table, or lacks a column confiture writes.
@@ -303,14 +334,71 @@ impl Shape {
                  SCHEMA.NAME)",
             ));
         }
-        match &self.missing {
-            Some(missing) => Err(not_a_ledger(table, env).with_cause(format!(
+        if let Some(missing) = &self.missing {
+            return Err(not_a_ledger(table, env).with_cause(format!(
                 "it has no column {}",
                 crate::display::escape(missing)
-            ))),
-            None => Ok(()),
+            )));
+        }
+        match self.mistyped.as_slice() {
+            [] => Ok(()),
+            mistyped => Err(mistyped_columns(table, mistyped)),
         }
     }
+}
+
+/// The refusal of a ledger whose text columns ([`TEXT_COLUMNS`]) have another type (exit 5),
+/// with the `ALTER TABLE` giving each its type back: `version` padded back to the width of the
+/// files' versions (`lpad`: `1` becomes `001`), which only the files know — the help says
+/// which, never a `reinit`, which writes text into the column and cannot work then.
+fn mistyped_columns(table: &TrackingTable, mistyped: &[(String, String)]) -> Error {
+    let expected = |column: &str| {
+        TEXT_COLUMNS
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map_or("text", |(_, ty)| ty)
+    };
+    let described: Vec<String> = mistyped
+        .iter()
+        .map(|(column, ty)| {
+            format!(
+                "column {column} of type {}, not the {} of confiture's ledger",
+                crate::display::escape(ty),
+                expected(column)
+            )
+        })
+        .collect();
+    let repairs: Vec<String> = mistyped
+        .iter()
+        .map(|(column, _)| {
+            let text = format!("CAST({column} AS pg_catalog.text)");
+            let using = if column == "version" {
+                format!("pg_catalog.lpad({text}, WIDTH, '0')")
+            } else {
+                text
+            };
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {column} TYPE {} USING {using};",
+                crate::display::escape(&table.to_string()),
+                expected(column)
+            )
+        })
+        .collect();
+    let width = if mistyped.iter().any(|(column, _)| column == "version") {
+        " (WIDTH: the digits of the migration files' versions, 3 for 001_name.up.sql, so that \
+         each version reads as its file spells it)"
+    } else {
+        ""
+    };
+    Error::invalid(format!(
+        "the tracking table {table} has {}: confiture (Python) compares its values as text; \
+         nothing was read or written",
+        described.join(", and ")
+    ))
+    .with_help(format!(
+        "give the column its type back{width}: {}",
+        repairs.join(" ")
+    ))
 }
 
 /// The refusal of a table that lacks a confiture ledger's columns (exit 5). The help names

@@ -588,3 +588,89 @@ fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
     let read = ledger::read(&mut client, &table).unwrap().unwrap();
     assert_eq!(read.rows.len(), 1);
 }
+
+/// A ledger whose text column was given another type (`version` made `bigint` by a migration's
+/// dynamic SQL, or by hand) is refused when it is read (exit 5), naming the column and its
+/// type, with the `ALTER TABLE` that gives it its type back — never read as a ledger whose
+/// versions are spelled unlike their files, whose help sent to a `reinit` that cannot write
+/// `'001'` into a `bigint`.
+#[test]
+fn a_ledger_column_of_another_type_is_refused_with_its_repair() {
+    let db = TestDb::new("cft_ledger_types");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    setup
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN version TYPE bigint USING version::bigint",
+        )
+        .unwrap();
+    let mut client = connect(&db);
+    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    let access =
+        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
+            .unwrap_err();
+    for err in [rows, access] {
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            "the tracking table public.tb_confiture has column version of type bigint, not \
+             the character varying(255) of confiture's ledger: confiture (Python) compares its \
+             values as text; nothing was read or written"
+        );
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(!help.contains("reinit"), "{help}");
+        assert!(
+            help.contains(
+                "ALTER TABLE public.tb_confiture ALTER COLUMN version TYPE character \
+                 varying(255) USING pg_catalog.lpad(CAST(version AS pg_catalog.text), WIDTH, \
+                 '0');"
+            ),
+            "{help}"
+        );
+    }
+    // The repair, with the width of the files' versions, gives the rows back as written.
+    setup
+        .batch_execute(
+            "ALTER TABLE public.tb_confiture ALTER COLUMN version TYPE character varying(255) \
+             USING pg_catalog.lpad(CAST(version AS pg_catalog.text), 3, '0')",
+        )
+        .unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.rows[0].version, "001");
+    // Any text type will do (a hand-made ledger's `text`, `char`): only a non-text one is
+    // refused, whichever of the text columns.
+    setup
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN version TYPE text; \
+             ALTER TABLE tb_confiture ALTER COLUMN name TYPE char(20)",
+        )
+        .unwrap();
+    ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    setup
+        .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE bytea USING NULL")
+        .unwrap();
+    let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    assert!(
+        err.message.contains("has column checksum of type bytea"),
+        "{err:?}"
+    );
+    assert!(
+        err.help.as_deref().is_some_and(|h| h.contains(
+            "ALTER COLUMN checksum TYPE character varying(64) USING \
+             CAST(checksum AS pg_catalog.text);"
+        )),
+        "{err:?}"
+    );
+}
