@@ -16,7 +16,10 @@
 //!    process environment: it overrides nothing).
 //!
 //! An explicit file (2) together with a `CONFITURE_DATABASE_URL` that names another database
-//! is an error: we never guess which one was meant. Empty variables count as unset. The
+//! is an error: we never guess which one was meant. The default environment file (4) read while
+//! `DATABASE_URL` names another database is no error (the order is documented), but it is
+//! said: [`database_url_not_used`] gives the note the CLI prints on stderr, since sqlx-cli and
+//! dbmate users export `DATABASE_URL` to aim at a database. Empty variables count as unset. The
 //! library knows no CLI flag: messages name the three selections by the `Labels` the caller
 //! passes to `resolve_with` (the CLI passes its flags).
 //!
@@ -109,7 +112,7 @@ pub(crate) use read::{read_interrupted, read_user_file, ReadError};
 pub(crate) use read::{relative_base_of, stop_flag};
 pub use read::{stop_reading_when, STREAM_WAIT};
 #[cfg(feature = "env-files")]
-pub use resolve::{list_environments, resolve, resolve_with, Labels};
+pub use resolve::{database_url_not_used, list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]
 pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
