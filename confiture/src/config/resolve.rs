@@ -275,7 +275,7 @@ fn refuse_conflict(env: &Environment, url: Option<String>, label: &str) -> Resul
 /// [`resolve`] with no selection: [`Origin::DefaultEnv`]) outranks while it names another
 /// database: `None` when it is unset, names the same database (a file writing
 /// `database_url: ${DATABASE_URL}` uses it), or another way chose the database. Not an error,
-/// as [`refuse_conflict`]'s explicit file is: the precedence is documented, and a project
+/// as an explicit file's is (`refuse_conflict`): the precedence is documented, and a project
 /// exporting `DATABASE_URL` for its application keeps working; but a user of sqlx-cli or
 /// dbmate exporting it to aim `up` at another database must not migrate the file's silently.
 /// A `DATABASE_URL` that does not parse is not used either: said the same way.
