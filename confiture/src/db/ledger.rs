@@ -166,8 +166,14 @@ fn read_asking(
          CAST(l.slug AS pg_catalog.text) AS confiture_slug \
          FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
          LATERAL (SELECT version, name, \
-         to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
-         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS confiture_applied_at, \
+         CASE WHEN NOT pg_catalog.isfinite(CAST(applied_at AS pg_catalog.timestamptz)) \
+         THEN CAST(CAST(applied_at AS pg_catalog.timestamptz) AS pg_catalog.text) \
+         WHEN CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC' \
+         OPERATOR(pg_catalog.<) CAST('0001-01-01' AS pg_catalog.timestamp) \
+         THEN pg_catalog.to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD HH24:MI:SS BC') \
+         ELSE pg_catalog.to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') END AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
@@ -1602,32 +1608,51 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
+    // An `applied_at` the read gives as it is (`infinity`, `-infinity`, a date before the
+    // Common Era: `0044-03-15 12:00:00 BC`, which RFC 3339 cannot write) is no time a
+    // migration ran: refused as a missing one is, named as what it is.
+    let unusable = |i: usize, column: &'static str| match row.get(i) {
+        None => Some(format!("with no {column}")),
+        Some(value) if column == "applied_at" && value.ends_with("infinity") => {
+            Some(format!("whose {column} is {value}"))
+        }
+        Some(value) if column == "applied_at" && value.ends_with(" BC") => Some(format!(
+            "whose {column} is before the Common Era ({})",
+            crate::config::shown(value)
+        )),
+        Some(_) => None,
+    };
     let required = |i: usize, column: &'static str| {
-        row.get(i).map(str::to_string).ok_or_else(|| {
-            // Named by what it has: its version, else its name.
-            let which = match (row.get(0), row.get(1)) {
-                (Some(version), _) => format!(" (version {})", crate::config::shown(version)),
-                (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
-                (None, None) => String::new(),
-            };
-            let incomplete = crate::ledger::IncompleteRow {
-                table: table.quoted(),
-                column,
-                pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
-                version: row.get(0).map(str::to_string),
-                name: row.get(1).map(str::to_string),
-                checksum: row.get(4).map(str::to_string),
-                slug: row.get(7).map(str::to_string),
-            };
-            // The files are not known here: a help that deletes no row that may be a
-            // migration's, which `Migrator` decides again with them.
-            let help = crate::plan::incomplete_row_help(&incomplete, None);
-            Error::invalid(format!(
-                "the tracking table {table} has a row with no {column}{which}"
-            ))
-            .with_help(help)
-            .with_incomplete_row(incomplete)
-        })
+        let what = unusable(i, column);
+        row.get(i)
+            .filter(|_| what.is_none())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                let what = what.unwrap_or_default();
+                // Named by what it has: its version, else its name.
+                let which = match (row.get(0), row.get(1)) {
+                    (Some(version), _) => format!(" (version {})", crate::config::shown(version)),
+                    (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
+                    (None, None) => String::new(),
+                };
+                let incomplete = crate::ledger::IncompleteRow {
+                    table: table.quoted(),
+                    column,
+                    pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
+                    version: row.get(0).map(str::to_string),
+                    name: row.get(1).map(str::to_string),
+                    checksum: row.get(4).map(str::to_string),
+                    slug: row.get(7).map(str::to_string),
+                };
+                // The files are not known here: a help that deletes no row that may be a
+                // migration's, which `Migrator` decides again with them.
+                let help = crate::plan::incomplete_row_help(&incomplete, None);
+                Error::invalid(format!(
+                    "the tracking table {table} has a row {what}{which}"
+                ))
+                .with_help(help)
+                .with_incomplete_row(incomplete)
+            })
     };
     Ok(LedgerRow {
         version: required(0, "version")?,

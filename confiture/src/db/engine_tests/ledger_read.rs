@@ -674,3 +674,76 @@ fn a_ledger_column_of_another_type_is_refused_with_its_repair() {
         "{err:?}"
     );
 }
+
+/// An `applied_at` edited to `infinity`, `-infinity` or a date before the Common Era is named
+/// as what it is — not "no applied_at", and never a BC date shown as the AD one (`0044-03-15`
+/// for 44 BC, in the text and in the JSON that claims RFC 3339): refused as a row with no
+/// `applied_at` is (exit 5), with the same repair.
+#[test]
+fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
+    let db = TestDb::new("cft_ledger_infinity");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "002",
+        "second",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    let mut client = connect(&db);
+    let absent = {
+        // NOT NULL in confiture's DDL: the help of a missing one is read from a ledger without it.
+        setup
+            .batch_execute(
+                "ALTER TABLE tb_confiture ALTER COLUMN applied_at DROP NOT NULL; \
+                 UPDATE tb_confiture SET applied_at = NULL WHERE version = '002'",
+            )
+            .unwrap();
+        ledger::read(&mut client, &TrackingTable::default()).unwrap_err()
+    };
+    assert_eq!(
+        absent.message,
+        "the tracking table tb_confiture has a row with no applied_at (version 002)"
+    );
+    for (value, what) in [
+        ("infinity", "whose applied_at is infinity"),
+        ("-infinity", "whose applied_at is -infinity"),
+        (
+            "0044-03-15 12:00:00+00 BC",
+            "whose applied_at is before the Common Era (0044-03-15 12:00:00 BC)",
+        ),
+    ] {
+        setup
+            .batch_execute(&format!(
+                "UPDATE tb_confiture SET applied_at = '{value}' WHERE version = '002'"
+            ))
+            .unwrap();
+        let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            format!("the tracking table tb_confiture has a row {what} (version 002)")
+        );
+        assert_eq!(err.help, absent.help, "{value}: the same repair");
+    }
+    // Year 1 is the Common Era's first: read as it is.
+    setup
+        .batch_execute(
+            "UPDATE tb_confiture SET applied_at = '0001-01-01 00:00:00+00' WHERE version = '002'",
+        )
+        .unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.rows[1].applied_at, "0001-01-01T00:00:00+00:00");
+}
