@@ -1438,6 +1438,12 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
     })
 }
 
+/// How a help that says "run the migrations as role X" says to do it: the connection's user, or
+/// PostgreSQL's `role` setting — which no environment-file key sets, so it is said how (N29).
+pub(crate) const ROLE_SETTING_HOW: &str = "connect as it, or switch the session to it with \
+     PostgreSQL's `role` setting when the connection's user is a member of it: \
+     `options=-c%20role%3DNAME` in the URL";
+
 /// A name as a help shows it: quoted as PostgreSQL's `quote_ident` would, control characters
 /// escaped.
 fn shown_ident(name: &str) -> String {
@@ -1495,10 +1501,10 @@ impl Grants {
             .filter(|o| *o != self.role && self.schema_exists && apart.is_none());
         if let Some(owner) = owner {
             help.push_str(&format!(
-                " or run the migrations as the schema's owner, {} (the connection's user, or \
-                 the `role` setting), every one of them: objects belong to the role that \
-                 created them.",
-                shown_ident(owner)
+                " or run the migrations as the schema's owner, {}, every one of them ({}): \
+                 objects belong to the role that created them.",
+                shown_ident(owner),
+                ROLE_SETTING_HOW
             ));
         }
         match self.switched_by() {

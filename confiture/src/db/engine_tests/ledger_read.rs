@@ -747,3 +747,39 @@ fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
         .unwrap();
     assert_eq!(read.rows[1].applied_at, "0001-01-01T00:00:00+00:00");
 }
+
+/// The help of a tracking table the role may not create offers running as the schema's owner
+/// and says how: "the `role` setting" named nothing a user had set or the docs define (N29).
+#[test]
+fn running_as_the_schemas_owner_is_said_how() {
+    /// Dropped after the database (declared before it).
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let role = Role(common::unique("cft_ledger_owner_how"));
+    let role = &role.0;
+    let db = TestDb::new("ledger_owner_how");
+    connect(&db)
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+        ))
+        .unwrap();
+    let mut env = db.environment();
+    env.connection.user = role.clone();
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let e = crate::db::apply::create_tracking_table(&mut client, &TrackingTable::default(), None)
+        .unwrap_err();
+    let help = e.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("run the migrations as the schema's owner"),
+        "{help}"
+    );
+    assert!(
+        help.contains("`options=-c%20role%3DNAME` in the URL"),
+        "{help}"
+    );
+    assert!(!help.contains("or the `role` setting)"), "{help}");
+}
