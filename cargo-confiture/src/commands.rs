@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use confiture::files::{self, CheckOptions, Checked};
 use confiture::migrate::Failed;
 use confiture::workspace::Workspace;
-use confiture::{display, exit, Error, Result, Severity};
+use confiture::{display, exit, hint, Error, Result, Severity};
 use serde::Serialize;
 
 use crate::cli::{Cli, Command, LintArgs, Migrate};
@@ -47,6 +47,9 @@ impl Context {
             Some(dir) => cwd.join(dir),
             None => workspace.migrations_dir(),
         };
+        if cli.global.migrations_dir.is_none() && g.package.is_none() && g.manifest_path.is_none() {
+            refuse_virtual_root(&workspace, &migrations_dir, &cwd)?;
+        }
         let display_dir = display::relative_to(&migrations_dir, &cwd);
         let check_options = CheckOptions::default()
             .first_version(workspace.settings.first_version)
@@ -63,6 +66,58 @@ impl Context {
     pub fn load(&self) -> Result<Checked> {
         files::load(&self.display_dir, &self.check_options)
     }
+}
+
+/// The root of a virtual workspace whose migrations directory does not exist, while members
+/// have confiture settings (`[package.metadata.confiture]`): refused (exit 5) naming them and
+/// `-p NAME`, as cargo names `-p` at a virtual manifest — never "create it with `migrate
+/// generate`", which would start a second, empty history at the root (`generate` itself is
+/// refused too).
+fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path) -> Result<()> {
+    let missing = matches!(
+        std::fs::symlink_metadata(migrations_dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    if !missing || workspace.manifest.is_none() || workspace.package_manifest.is_some() {
+        return Ok(());
+    }
+    let members = crate::select::members_with_settings(&workspace.root);
+    let shown = |path: &Path| display::path(&display::relative_to(path, cwd)).to_string();
+    let described: Vec<String> = members
+        .iter()
+        .map(|(name, _, migrations)| {
+            format!(
+                "{} (its migrations: {})",
+                display::escape(name),
+                shown(migrations)
+            )
+        })
+        .collect();
+    let (what, help) = match members.as_slice() {
+        [] => return Ok(()),
+        [(name, dir, _)] => (
+            format!("member {} has", described[0]),
+            format!(
+                "run the command for it: add `-p {}` (or `--manifest-path {}`)",
+                hint::quote(name),
+                hint::quote_path(&display::relative_to(&dir.join("Cargo.toml"), cwd))
+            ),
+        ),
+        [(first, _, _), ..] => (
+            format!("members {} have", display::cut(described).join(", ")),
+            format!(
+                "run the command for one of them: add `-p NAME` (`-p {}`), or \
+                 `--manifest-path NAME/Cargo.toml`",
+                hint::quote(first)
+            ),
+        ),
+    };
+    Err(Error::invalid(format!(
+        "migrations directory `{}` does not exist at the root of this virtual workspace, and \
+         {what} confiture settings",
+        shown(migrations_dir)
+    ))
+    .with_help(help))
 }
 
 /// Runs the parsed command; returns the exit code of a command that completed.

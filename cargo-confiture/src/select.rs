@@ -113,3 +113,37 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
         format!("the members are {}", names.join(", "))
     }))
 }
+
+/// The members of the virtual workspace at `root` (no package of its own) whose Cargo.toml has
+/// a `[package.metadata.confiture]` table: each one's name, directory and migrations directory
+/// (as [`confiture::workspace::Workspace::discover`] reads it from there). Empty for a
+/// workspace with a root package, or when `cargo metadata` cannot list the members (the
+/// caller's own error then stands). Asked only when the root's migrations directory does not
+/// exist: at a virtual root, the migrations are a member's, which `-p NAME` selects.
+pub fn members_with_settings(root: &Path) -> Vec<(String, PathBuf, PathBuf)> {
+    let Ok(metadata) = cargo_metadata::MetadataCommand::new()
+        .no_deps()
+        .current_dir(root)
+        .manifest_path(root.join("Cargo.toml"))
+        .exec()
+    else {
+        return Vec::new();
+    };
+    if metadata.root_package().is_some() {
+        return Vec::new();
+    }
+    let mut members: Vec<(String, PathBuf, PathBuf)> = metadata
+        .workspace_packages()
+        .iter()
+        .filter(|package| !package.metadata["confiture"].is_null())
+        .filter_map(|package| {
+            let dir = package.manifest_path.parent()?.as_std_path().to_path_buf();
+            let migrations = confiture::workspace::Workspace::discover(&dir)
+                .ok()?
+                .migrations_dir();
+            Some((package.name.to_string(), dir, migrations))
+        })
+        .collect();
+    members.sort();
+    members
+}

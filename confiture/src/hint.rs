@@ -639,7 +639,7 @@ pub fn quote_path(path: &Path) -> String {
 /// bidi override) is ANSI-C quoted, `$'a\tb'` (bash, zsh, POSIX.1-2024), each such character
 /// as its UTF-8 bytes `\xHH`: inside single quotes, the escaped `\t` a terminal shows would be
 /// read as a backslash and a `t`, and name another database.
-pub(crate) fn quote(word: &str) -> Cow<'_, str> {
+pub fn quote(word: &str) -> Cow<'_, str> {
     let plain = !word.is_empty()
         && word
             .chars()

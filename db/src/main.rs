@@ -48,9 +48,16 @@ async fn main() -> ExitCode {
 
 /// Applies every pending embedded migration; returns the versions applied.
 async fn migrate() -> Result<Vec<String>, confiture::Error> {
-    let url = std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:5432/confiture_example".to_string());
-    let env = Environment::from_url(&url, "DATABASE_URL")?;
+    // The label is what errors blame ("fix the database name in DATABASE_URL"): when the
+    // variable is unset, the URL is this file's default, and errors must say so.
+    let (url, label) = match std::env::var("DATABASE_URL") {
+        Ok(url) => (url, "DATABASE_URL"),
+        Err(_) => (
+            "postgresql://postgres@127.0.0.1:5432/confiture_example".to_string(),
+            "the default URL of src/main.rs (DATABASE_URL is not set)",
+        ),
+    };
+    let env = Environment::from_url(&url, label)?;
     let mut migrator = Migrator::from_embedded(env, MIGRATIONS);
     let report = migrator.up_async(UpOptions::default(), no_progress).await?;
     Ok(report.applied)

@@ -311,6 +311,11 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         &SELECTION_LABELS,
         &config::process_vars,
     )?;
+    if let Some(note) =
+        config::database_url_not_used(&env, &config::process_vars, &SELECTION_LABELS)
+    {
+        Output::note_line(&display::escape(&note));
+    }
     let mut using = env.describe();
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
     // of its tenants a target (ledger, `search_path`, lock; the name checked there, and the

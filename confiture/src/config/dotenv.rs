@@ -158,10 +158,21 @@ fn unreadable(shown: &str, text: &[u8], error: dotenvy::Error) -> Error {
             "{at}: {what} is not `NAME=value` (a quote left open, or a character a value \
              cannot hold unquoted): {VARIABLE} was not read from {shown}"
         ))
-        .with_help(format!(
-            "write `{VARIABLE}=postgresql://user@host:5432/dbname` (quote values with spaces, \
-             close every quote), or name the database another way"
-        )),
+        .with_help(match (&variable, line) {
+            // Another line than the variable's: that line is the one to fix, not DATABASE_URL.
+            (Some(name), Some(line)) if name != VARIABLE => format!(
+                "fix or remove line {line} of {shown} (`{name}=` with a value it cannot read: \
+                 quote values with spaces, close every quote), or name the database another way"
+            ),
+            (None, Some(line)) => format!(
+                "fix or remove line {line} of {shown} (it is not `NAME=value`), or name the \
+                 database another way"
+            ),
+            _ => format!(
+                "write `{VARIABLE}=postgresql://user@host:5432/dbname` (quote values with \
+                 spaces, close every quote), or name the database another way"
+            ),
+        }),
         dotenvy::Error::Io(io) => Error::invalid(format!("cannot read {shown}")).with_source(io),
         _ => Error::invalid(format!(
             "{at}: {what} uses a variable in a way that cannot be expanded: {VARIABLE} was not \
@@ -249,6 +260,7 @@ mod tests {
                 Some("DATABASE_URL"),
             ),
             ("A=1\nSECRET=${hunter2\n", 2, Some("SECRET")),
+            ("DATABASE_URL=postgresql://u@h/db\nFOO\n", 2, None),
         ] {
             let err = error_of(text);
             let shown = err.to_string();
@@ -263,6 +275,16 @@ mod tests {
                     "{text:?}: {shown}"
                 ),
                 None => assert!(err.message.contains(": a line "), "{text:?}: {shown}"),
+            }
+            // The help names what to fix: the broken line, unless it is DATABASE_URL's own.
+            let help = err.help.clone().unwrap_or_default();
+            if variable == Some(VARIABLE) {
+                assert!(help.starts_with("write `DATABASE_URL="), "{text:?}: {help}");
+            } else {
+                assert!(
+                    help.starts_with(&format!("fix or remove line {at} of ")),
+                    "{text:?}: {help}"
+                );
             }
         }
     }

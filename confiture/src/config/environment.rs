@@ -83,6 +83,9 @@ pub struct Environment {
     /// and the key's line. The file holds no host, port or database name to fix then: help
     /// lines name the variables ([`Environment::source`]).
     pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
+    /// The line of the environment file that names the database, and its key (`database_url`,
+    /// or the legacy block's `database.database`): where a help says to fix its name.
+    pub(crate) database_line: Option<(usize, &'static str)>,
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
@@ -132,6 +135,7 @@ impl Environment {
             migration,
             fleet: None,
             connection_variables: None,
+            database_line: None,
         })
     }
 
@@ -161,6 +165,20 @@ impl Environment {
                 "`{key}: {value}` in an environment file given with `-c FILE` ({} reads none)",
                 self.source()
             ),
+        }
+    }
+
+    /// Where the database's name is to be fixed, for the help of a database that does not
+    /// exist: [`Environment::source`], with the line and key of the environment file that
+    /// names it when the file itself writes it (`environment file db/environments/legacy.yaml,
+    /// line 5 (database.database)`).
+    pub fn database_name_source(&self) -> String {
+        match (&self.file, &self.connection_variables, self.database_line) {
+            (Some(file), None, Some((line, key))) => format!(
+                "environment file {}, line {line} ({key})",
+                display_path(file)
+            ),
+            _ => self.source(),
         }
     }
 

@@ -535,6 +535,10 @@ fn parse_environment(
     file.refuse_ssh_tunnel(&top, url_label)?;
     let mut connection = file.connection(&top)?;
     let connection_variables = file.connection_variables(&top, connection.password.as_deref());
+    let database_line = match get(&top, "database_url") {
+        Some(_) => key_line(text, &["database_url"]).map(|line| (line, "database_url")),
+        None => key_line(text, &["database", "database"]).map(|line| (line, "database.database")),
+    };
     // Relative certificate and key paths start where `fleet.targets` does, at `base`.
     connection.files_relative_to(base);
 
@@ -586,6 +590,7 @@ fn parse_environment(
         application_name,
         fleet,
         connection_variables,
+        database_line,
     })
 }
 

@@ -16,7 +16,10 @@
 //!    process environment: it overrides nothing).
 //!
 //! An explicit file (2) together with a `CONFITURE_DATABASE_URL` that names another database
-//! is an error: we never guess which one was meant. Empty variables count as unset. The
+//! is an error: we never guess which one was meant. The default environment file (4) read while
+//! `DATABASE_URL` names another database is no error (the order is documented), but it is
+//! said: [`database_url_not_used`] gives the note the CLI prints on stderr, since sqlx-cli and
+//! dbmate users export `DATABASE_URL` to aim at a database. Empty variables count as unset. The
 //! library knows no CLI flag: messages name the three selections by the `Labels` the caller
 //! passes to `resolve_with` (the CLI passes its flags).
 //!
@@ -108,7 +111,7 @@ pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT}
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
 #[cfg(feature = "env-files")]
-pub use resolve::{list_environments, resolve, resolve_with, Labels};
+pub use resolve::{database_url_not_used, list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]
 pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;

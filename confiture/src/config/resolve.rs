@@ -270,3 +270,34 @@ fn refuse_conflict(env: &Environment, url: Option<String>, label: &str) -> Resul
         "unset CONFITURE_DATABASE_URL to use the file, or drop {label} to use the variable"
     )))
 }
+
+/// The note of a `DATABASE_URL` that the default environment file (`env`, resolved by
+/// [`resolve`] with no selection: [`Origin::DefaultEnv`]) outranks while it names another
+/// database: `None` when it is unset, names the same database (a file writing
+/// `database_url: ${DATABASE_URL}` uses it), or another way chose the database. Not an error,
+/// as an explicit file's is (`refuse_conflict`): the precedence is documented, and a project
+/// exporting `DATABASE_URL` for its application keeps working; but a user of sqlx-cli or
+/// dbmate exporting it to aim `up` at another database must not migrate the file's silently.
+/// A `DATABASE_URL` that does not parse is not used either: said the same way.
+pub fn database_url_not_used(
+    env: &Environment,
+    vars: &dyn Fn(&str) -> Option<String>,
+    labels: &Labels<'_>,
+) -> Option<String> {
+    if env.origin != Origin::DefaultEnv {
+        return None;
+    }
+    let url = variable(vars, "DATABASE_URL").ok()??;
+    if parse_spec(&url).is_ok_and(|other| other.same_database(&env.connection)) {
+        return None;
+    }
+    let file = env
+        .file
+        .as_deref()
+        .map_or_else(|| "the default environment file".to_string(), display_path);
+    Some(format!(
+        "note: DATABASE_URL is set but not used: {file} takes precedence (to use it: {} \
+         \"$DATABASE_URL\", or `database_url: ${{DATABASE_URL:-...}}` in {file})",
+        labels.url
+    ))
+}

@@ -151,6 +151,13 @@ fn read_asking(
           FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
           WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)), \
+         (SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' ' \
+          OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod), '; ' \
+          ORDER BY a.attnum) \
+          FROM pg_catalog.pg_attribute a \
+          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid \
+          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+          AND a.attname IN ({text_columns}) AND t.typcategory <> 'S'), \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
           {suffix})) IS NOT NULL \
@@ -162,8 +169,14 @@ fn read_asking(
          CAST(l.slug AS pg_catalog.text) AS confiture_slug \
          FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
          LATERAL (SELECT version, name, \
-         to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
-         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') AS confiture_applied_at, \
+         CASE WHEN NOT pg_catalog.isfinite(CAST(applied_at AS pg_catalog.timestamptz)) \
+         THEN CAST(CAST(applied_at AS pg_catalog.timestamptz) AS pg_catalog.text) \
+         WHEN CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC' \
+         OPERATOR(pg_catalog.<) CAST('0001-01-01' AS pg_catalog.timestamp) \
+         THEN pg_catalog.to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD HH24:MI:SS BC') \
+         ELSE pg_catalog.to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
+         'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') END AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
         order = crate::ledger::APPLICATION_ORDER,
@@ -174,6 +187,7 @@ fn read_asking(
             .map(|c| format!("{}::pg_catalog.text", literal(c)))
             .join(", "),
         own = super::OWN_STATEMENT_BOUNDS,
+        text_columns = TEXT_COLUMNS.map(|(c, _)| literal(c)).join(", "),
     );
     let sent = match stop {
         Some(stop) => stop.send(|| client.simple_query(&sql)),
@@ -250,8 +264,17 @@ fn read_asking(
                 shape = Shape {
                     relkind: row.get(10).map(str::to_string),
                     missing: row.get(11).map(str::to_string),
+                    mistyped: row
+                        .get(12)
+                        .map(|c| {
+                            c.split("; ")
+                                .filter_map(|c| c.split_once(' '))
+                                .map(|(name, ty)| (name.to_string(), ty.to_string()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
-                started_table = row.get(12) == Some("t");
+                started_table = row.get(13) == Some("t");
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
@@ -261,6 +284,11 @@ fn read_asking(
     shape.check(shown, site.environment())?;
     if row_security {
         return Err(row_security_refusal(shown, &access.role));
+    }
+    if rows.is_empty() {
+        if let Some(refusal) = hidden_by_empty(client, table, shown, stop, site)? {
+            return Err(refusal);
+        }
     }
     // The markers of no-transaction migrations left started: a second round trip, only
     // where a run ever started one (the table beside the ledger exists).
@@ -334,7 +362,21 @@ struct Shape {
     relkind: Option<String>,
     /// The columns of [`LEDGER_SHAPE`] it lacks (the read selects only some of them).
     missing: Option<String>,
+    /// The columns of [`TEXT_COLUMNS`] whose type is not a string type, with that type
+    /// (`format_type`: `bigint`).
+    mistyped: Vec<(String, String)>,
 }
+
+/// The columns of a confiture ledger that hold text, with their type in confiture's DDL
+/// ([`TrackingTable::create_sql`], as `format_type` writes it): confiture (Python) compares
+/// and writes them as text, so any string type will do (a hand-made ledger's `text`), and a
+/// column made another (`version` made `bigint`: `'001'` read back as `1`) is refused.
+const TEXT_COLUMNS: [(&str, &str); 4] = [
+    ("slug", "text"),
+    ("version", "character varying(255)"),
+    ("name", "character varying(255)"),
+    ("checksum", "character varying(64)"),
+];
 
 impl Shape {
     /// Refuses (exit 5) a ledger that is not a table, or lacks a column confiture writes.
@@ -356,14 +398,71 @@ impl Shape {
                  SCHEMA.NAME)",
             ));
         }
-        match &self.missing {
-            Some(missing) => Err(not_a_ledger(table, env).with_cause(format!(
+        if let Some(missing) = &self.missing {
+            return Err(not_a_ledger(table, env).with_cause(format!(
                 "it has no column {}",
                 crate::display::escape(missing)
-            ))),
-            None => Ok(()),
+            )));
+        }
+        match self.mistyped.as_slice() {
+            [] => Ok(()),
+            mistyped => Err(mistyped_columns(table, mistyped)),
         }
     }
+}
+
+/// The refusal of a ledger whose text columns ([`TEXT_COLUMNS`]) have another type (exit 5),
+/// with the `ALTER TABLE` giving each its type back: `version` padded back to the width of the
+/// files' versions (`lpad`: `1` becomes `001`), which only the files know — the help says
+/// which, never a `reinit`, which writes text into the column and cannot work then.
+fn mistyped_columns(table: &TrackingTable, mistyped: &[(String, String)]) -> Error {
+    let expected = |column: &str| {
+        TEXT_COLUMNS
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map_or("text", |(_, ty)| ty)
+    };
+    let described: Vec<String> = mistyped
+        .iter()
+        .map(|(column, ty)| {
+            format!(
+                "column {column} of type {}, not the {} of confiture's ledger",
+                crate::display::escape(ty),
+                expected(column)
+            )
+        })
+        .collect();
+    let repairs: Vec<String> = mistyped
+        .iter()
+        .map(|(column, _)| {
+            let text = format!("CAST({column} AS pg_catalog.text)");
+            let using = if column == "version" {
+                format!("pg_catalog.lpad({text}, WIDTH, '0')")
+            } else {
+                text
+            };
+            format!(
+                "ALTER TABLE {} ALTER COLUMN {column} TYPE {} USING {using};",
+                crate::display::escape(&table.to_string()),
+                expected(column)
+            )
+        })
+        .collect();
+    let width = if mistyped.iter().any(|(column, _)| column == "version") {
+        " (WIDTH: the digits of the migration files' versions, 3 for 001_name.up.sql, so that \
+         each version reads as its file spells it)"
+    } else {
+        ""
+    };
+    Error::invalid(format!(
+        "the tracking table {table} has {}: confiture (Python) compares its values as text; \
+         nothing was read or written",
+        described.join(", and ")
+    ))
+    .with_help(format!(
+        "give the column its type back{width}: {}",
+        repairs.join(" ")
+    ))
 }
 
 /// The refusal of a table that lacks a confiture ledger's columns (exit 5). The help names
@@ -519,7 +618,8 @@ fn hidden_ledger(
         return ledger_under_another_name(client, table, stop, true);
     }
     let sql = super::own_statements(&format!(
-        "SELECT n.nspname, pg_catalog.current_setting('search_path'), {origin} \
+        "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
+         pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
@@ -531,21 +631,49 @@ fn hidden_ledger(
     ));
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut schemas = Vec::new();
+    let mut unusable = Vec::new();
+    let mut role = String::new();
     let mut search_path = String::new();
     let mut origin = super::settings::SettingOrigin::default();
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             let schema = row.get(0).unwrap_or_default();
             search_path = row.get(1).unwrap_or_default().to_string();
+            role = row.get(3).unwrap_or_default().to_string();
             origin =
-                super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 2);
+                super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
             if !crate::ledger::is_system_schema(schema) {
+                if row.get(2) == Some("f") {
+                    unusable.push(schema.to_string());
+                }
                 schemas.push(TrackingTable::resolved(schema, &table.name));
             }
         }
     }
     if schemas.is_empty() {
         return ledger_under_another_name(client, table, stop, false);
+    }
+    // The ledger's schema is one the role may not use: the search_path skips it whether it
+    // names it or not (`current_schemas` leaves it out), and no search_path nor qualified name
+    // reaches it. The grant is the way (one ledger: else tenants', left to the rule below).
+    if let ([one], [schema]) = (schemas.as_slice(), unusable.as_slice()) {
+        let shown_schema = shown_ident(schema);
+        let shown_role = shown_ident(&role);
+        return Ok(Some(
+            Error::invalid(format!(
+                "the tracking table {name} is out of this session's reach: the ledger is \
+                 {ledger}, and role {shown_role} has no USAGE on schema {shown_schema} (the \
+                 search_path `{search_path}` skips a schema the role may not use); nothing was \
+                 read or written",
+                name = shown_ident(&table.name),
+                ledger = crate::display::escape(&one.to_string()),
+                search_path = crate::display::escape(&search_path),
+            ))
+            .with_help(format!(
+                "grant role {shown_role} USAGE on schema {shown_schema}: GRANT USAGE ON SCHEMA \
+                 {shown_schema} TO {shown_role};"
+            )),
+        ));
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
     let name = crate::display::escape(&quote_ident(&table.name)).to_string();
@@ -611,6 +739,75 @@ fn hidden_ledger(
     ))
 }
 
+/// An unqualified tracking table name the `search_path` finds as an empty table (`found`)
+/// while a table of that name and a ledger's shape with rows is in a later schema of the
+/// `search_path` (an empty `tb_confiture` in the `"$user"` schema, before `public`'s): refused
+/// (exit 5), naming which hides which — read as it is, every migration would look pending (a
+/// script's cue to run `up`) and `up` would start a second history in the empty one. Asked
+/// only when the table found is empty (no round trip more otherwise), never for a qualified
+/// name (the table asked for) nor a tenant's ledger (its own, and no tenant's schema is on the
+/// whole database's `search_path`).
+fn hidden_by_empty(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    found: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+    site: BuildSite<'_>,
+) -> Result<Option<Error>> {
+    let env = match site {
+        BuildSite::Tenant(_) => return Ok(None),
+        BuildSite::Database(env) => env,
+    };
+    let Some(found_schema) = found.schema.as_deref().filter(|_| table.schema.is_none()) else {
+        return Ok(None);
+    };
+    let filter = format!(
+        "AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
+         AND n.nspname OPERATOR(pg_catalog.<>) {schema} \
+         AND c.relname OPERATOR(pg_catalog.=) {name} ",
+        schema = literal(found_schema),
+        name = literal(&table.name),
+    );
+    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, stop, &filter)?
+        .into_iter()
+        .filter_map(|(ledger, rows)| Some((ledger, rows?)))
+        .collect();
+    let Some((first, _)) = hidden.first() else {
+        return Ok(None);
+    };
+    let sql = super::own_statements("SELECT pg_catalog.current_setting('search_path')");
+    let search_path = read_catalogs(client, table, stop, &sql)?
+        .into_iter()
+        .find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let described: Vec<String> = hidden
+        .iter()
+        .map(|(ledger, rows)| {
+            let plural = if *rows == 1 { "" } else { "s" };
+            format!("{ledger} ({rows} row{plural})")
+        })
+        .collect();
+    let value = first.to_string();
+    let setting = match env {
+        Some(env) => env.set_in_file("migration.tracking_table", &value),
+        None => format!("`migration.tracking_table: {value}`"),
+    };
+    Ok(Some(
+        Error::invalid(crate::display::escape(&format!(
+            "the tracking table {name} is {found}, which is empty, and it hides {hidden} later \
+             on the search_path `{search_path}`; nothing was read or written",
+            name = quote_ident(&table.name),
+            hidden = crate::display::cut(described).join(", "),
+        )))
+        .with_help(crate::display::escape(&format!(
+            "drop the empty one (DROP TABLE {found};), or set {setting}",
+        ))),
+    ))
+}
+
 /// The columns that make a table a confiture ledger, whatever its name: every version of
 /// confiture's DDL has them (`applied_by` came with 0.17.0, so it is not one of them).
 const LEDGER_SHAPE: [&str; 7] = [
@@ -644,41 +841,15 @@ fn ledger_under_another_name(
     } else {
         ""
     };
-    // Rows are counted only where the role may read them (`query_to_xml` runs the count in
-    // the same statement, no function of ours created); NULL (unknown) otherwise.
-    let sql = super::own_statements(&format!(
-        "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
-         THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
-         pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
-         false, true, '')))[1] AS text) AS bigint) END \
-         FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg\\_%' {on_path}\
-         AND {shaped} \
-         ORDER BY 1, 2",
-        shaped = ledger_shaped("c"),
-    ));
-    let messages = read_catalogs(client, table, stop, &sql)?;
-    let mut found = Vec::new();
-    for message in messages {
-        if let SimpleQueryMessage::Row(row) = message {
-            let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
-                continue;
-            };
-            if crate::ledger::is_system_schema(schema) {
-                continue;
-            }
-            let rows: Option<u64> = row.get(2).and_then(|n| n.parse().ok());
-            if rows == Some(0) {
-                continue;
-            }
-            let ledger = crate::display::escape(&TrackingTable::resolved(schema, name).to_string())
-                .to_string();
-            found.push((ledger, rows));
-        }
-    }
+    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, stop, on_path)?
+        .into_iter()
+        .map(|(ledger, rows)| {
+            (
+                crate::display::escape(&ledger.to_string()).to_string(),
+                rows,
+            )
+        })
+        .collect();
     let Some((first, _)) = found.first() else {
         return Ok(None);
     };
@@ -721,6 +892,51 @@ fn ledger_under_another_name(
              and every migration would run again)"
         )),
     ))
+}
+
+/// The tables of a confiture ledger's shape ([`LEDGER_SHAPE`]) in the database's user schemas
+/// that hold rows (or whose rows this role may not count: `None`), each with its count, those
+/// the catalogs' condition `filter` (`AND ...`, on `n`, the schema, and `c`, the table) keeps.
+fn ledgers_with_rows(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+    filter: &str,
+) -> Result<Vec<(TrackingTable, Option<u64>)>> {
+    // Rows are counted only where the role may read them (`query_to_xml` runs the count in
+    // the same statement, no function of ours created); NULL (unknown) otherwise.
+    let sql = super::own_statements(&format!(
+        "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
+         THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
+         pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
+         false, true, '')))[1] AS text) AS bigint) END \
+         FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.relkind IN ('r', 'p') \
+         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND n.nspname NOT LIKE 'pg\\_%' {filter}\
+         AND {shaped} \
+         ORDER BY 1, 2",
+        shaped = ledger_shaped("c"),
+    ));
+    let messages = read_catalogs(client, table, stop, &sql)?;
+    let mut found = Vec::new();
+    for message in messages {
+        if let SimpleQueryMessage::Row(row) = message {
+            let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
+                continue;
+            };
+            if crate::ledger::is_system_schema(schema) {
+                continue;
+            }
+            let rows: Option<u64> = row.get(2).and_then(|n| n.parse().ok());
+            if rows == Some(0) {
+                continue;
+            }
+            found.push((TrackingTable::resolved(schema, name), rows));
+        }
+    }
+    Ok(found)
 }
 
 /// The catalogs' condition that the table `alias` (a `pg_class` row) has every column of a
@@ -977,6 +1193,8 @@ pub(crate) struct SessionNames {
     /// The tracking table, schema-qualified ([`resolve`]); `None` when it is unqualified and
     /// `search_path` names no existing schema.
     pub(crate) ledger: Option<TrackingTable>,
+    /// The tracking table exists there (else it is where `up` would create it).
+    pub(crate) ledger_exists: bool,
     /// The session's `search_path` as the server has it (`"$user", public`).
     pub(crate) search_path: String,
     /// The role `"$user"` stands for (`current_user`).
@@ -1002,22 +1220,70 @@ pub(crate) fn resolve_session(
     let row = client.query_one(
         &format!(
             "SELECT pg_catalog.current_setting('search_path'), \
-             CAST(current_user AS pg_catalog.text), {}",
+             CAST(current_user AS pg_catalog.text), \
+             pg_catalog.to_regclass($1::pg_catalog.text) IS NOT NULL, {}",
             super::settings::SettingOrigin::columns("search_path")
         ),
-        &[],
+        &[&ledger.as_ref().unwrap_or(table).quoted()],
     )?;
     let search_path: String = row.get(0);
     let user: String = row.get(1);
     let schemas = super::settings::search_path_schemas(&search_path, &user);
-    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 2);
+    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 3);
     Ok(SessionNames {
+        ledger_exists: row.get(2),
         ledger,
         search_path,
         user,
         schemas,
         origin,
     })
+}
+
+/// The first schema of the session's `search_path` setting that exists but that the role may
+/// not use (no USAGE: `current_schemas` leaves it out, and an unqualified name neither finds
+/// nor creates anything there), with the role in effect and whether it may create there:
+/// why a `search_path` naming `public` "names no existing schema" for a role `REVOKE ... ON
+/// SCHEMA public FROM PUBLIC` left without it. `None` when there is none, or it cannot be
+/// asked.
+pub(crate) fn unusable_schema_on_path(
+    client: &mut postgres::Client,
+) -> Option<(String, String, bool)> {
+    let row = client
+        .query_one(
+            "SELECT pg_catalog.current_setting('search_path'), \
+             CAST(current_user AS pg_catalog.text)",
+            &[],
+        )
+        .ok()?;
+    let (search_path, role): (String, String) = (row.get(0), row.get(1));
+    let schemas = super::settings::search_path_schemas(&search_path, &role);
+    let rows = client
+        .query(
+            "SELECT n.nspname::pg_catalog.text, \
+             pg_catalog.has_schema_privilege(n.oid, 'CREATE') \
+             FROM pg_catalog.pg_namespace n \
+             WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) \
+             AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')",
+            &[&schemas],
+        )
+        .ok()?;
+    schemas.iter().find_map(|schema| {
+        let row = rows.iter().find(|row| row.get::<_, String>(0) == *schema)?;
+        Some((role.clone(), schema.clone(), row.get(1)))
+    })
+}
+
+/// The help of an unqualified tracking table with no schema to be created in, because the
+/// role may not use the one its `search_path` names ([`unusable_schema_on_path`]): the grant.
+pub(crate) fn unusable_schema_help(role: &str, schema: &str, may_create: bool) -> String {
+    let (role, schema) = (shown_ident(role), shown_ident(schema));
+    let privileges = if may_create { "USAGE" } else { "USAGE, CREATE" };
+    format!(
+        "the search_path names schema {schema}, but role {role} has no USAGE on it, so an \
+         unqualified tracking table has nowhere to be created: GRANT {privileges} ON SCHEMA \
+         {schema} TO {role};"
+    )
 }
 
 /// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
@@ -1245,6 +1511,12 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
     })
 }
 
+/// How a help that says "run the migrations as role X" says to do it: the connection's user, or
+/// PostgreSQL's `role` setting — which no environment-file key sets, so it is said how (N29).
+pub(crate) const ROLE_SETTING_HOW: &str = "connect as it, or switch the session to it with \
+     PostgreSQL's `role` setting when the connection's user is a member of it: \
+     `options=-c%20role%3DNAME` in the URL";
+
 /// A name as a help shows it: quoted as PostgreSQL's `quote_ident` would, control characters
 /// escaped.
 fn shown_ident(name: &str) -> String {
@@ -1302,10 +1574,10 @@ impl Grants {
             .filter(|o| *o != self.role && self.schema_exists && apart.is_none());
         if let Some(owner) = owner {
             help.push_str(&format!(
-                " or run the migrations as the schema's owner, {} (the connection's user, or \
-                 the `role` setting), every one of them: objects belong to the role that \
-                 created them.",
-                shown_ident(owner)
+                " or run the migrations as the schema's owner, {}, every one of them ({}): \
+                 objects belong to the role that created them.",
+                shown_ident(owner),
+                ROLE_SETTING_HOW
             ));
         }
         match self.switched_by() {
@@ -1415,32 +1687,51 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
 }
 
 fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<LedgerRow> {
+    // An `applied_at` the read gives as it is (`infinity`, `-infinity`, a date before the
+    // Common Era: `0044-03-15 12:00:00 BC`, which RFC 3339 cannot write) is no time a
+    // migration ran: refused as a missing one is, named as what it is.
+    let unusable = |i: usize, column: &'static str| match row.get(i) {
+        None => Some(format!("with no {column}")),
+        Some(value) if column == "applied_at" && value.ends_with("infinity") => {
+            Some(format!("whose {column} is {value}"))
+        }
+        Some(value) if column == "applied_at" && value.ends_with(" BC") => Some(format!(
+            "whose {column} is before the Common Era ({})",
+            crate::config::shown(value)
+        )),
+        Some(_) => None,
+    };
     let required = |i: usize, column: &'static str| {
-        row.get(i).map(str::to_string).ok_or_else(|| {
-            // Named by what it has: its version, else its name.
-            let which = match (row.get(0), row.get(1)) {
-                (Some(version), _) => format!(" (version {})", crate::config::shown(version)),
-                (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
-                (None, None) => String::new(),
-            };
-            let incomplete = crate::ledger::IncompleteRow {
-                table: table.quoted(),
-                column,
-                pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
-                version: row.get(0).map(str::to_string),
-                name: row.get(1).map(str::to_string),
-                checksum: row.get(4).map(str::to_string),
-                slug: row.get(7).map(str::to_string),
-            };
-            // The files are not known here: a help that deletes no row that may be a
-            // migration's, which `Migrator` decides again with them.
-            let help = crate::plan::incomplete_row_help(&incomplete, None);
-            Error::invalid(format!(
-                "the tracking table {table} has a row with no {column}{which}"
-            ))
-            .with_help(help)
-            .with_incomplete_row(incomplete)
-        })
+        let what = unusable(i, column);
+        row.get(i)
+            .filter(|_| what.is_none())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                let what = what.unwrap_or_default();
+                // Named by what it has: its version, else its name.
+                let which = match (row.get(0), row.get(1)) {
+                    (Some(version), _) => format!(" (version {})", crate::config::shown(version)),
+                    (None, Some(name)) => format!(" (name {})", crate::config::shown(name)),
+                    (None, None) => String::new(),
+                };
+                let incomplete = crate::ledger::IncompleteRow {
+                    table: table.quoted(),
+                    column,
+                    pk: row.get(6).and_then(|pk| pk.parse::<i64>().ok()),
+                    version: row.get(0).map(str::to_string),
+                    name: row.get(1).map(str::to_string),
+                    checksum: row.get(4).map(str::to_string),
+                    slug: row.get(7).map(str::to_string),
+                };
+                // The files are not known here: a help that deletes no row that may be a
+                // migration's, which `Migrator` decides again with them.
+                let help = crate::plan::incomplete_row_help(&incomplete, None);
+                Error::invalid(format!(
+                    "the tracking table {table} has a row {what}{which}"
+                ))
+                .with_help(help)
+                .with_incomplete_row(incomplete)
+            })
     };
     Ok(LedgerRow {
         version: required(0, "version")?,

@@ -269,9 +269,9 @@ fn refuse_database_ledger(
                 "name another tenant schema, or move the whole database's tracking table to a \
                  schema no tenant has (`migration.tracking_table` is {ledger})"
             )
-        } else {
-            // Resolved there by the search_path: taking the schema off it is a way out too,
-            // said where the path comes from.
+        } else if !resolved.is_some_and(|names| names.ledger_exists) {
+            // Where the search_path would create it, none there yet: taking the schema off
+            // the path is a way out too, said where the path comes from.
             let path = on_the_path
                 .map(|names| format!("; or {}", off_the_path(names)))
                 .unwrap_or_default();
@@ -279,6 +279,18 @@ fn refuse_database_ledger(
                 "name another tenant schema{path}; or keep the whole database's tracking table \
                  in a schema no tenant has: {}",
                 base.set_in_file("migration.tracking_table", "ops.tb_confiture")
+            )
+        } else {
+            // Resolved there by the search_path. Never "take the schema off it": that would
+            // only hide the ledger — the whole database's commands refuse one off their path —
+            // while the tenant's `<schema>.<name>` would be it, read as the tenant's history
+            // (h19 F6). The ledger moved out (its rows kept) is the way to free the schema.
+            let moved = crate::ledger::TrackingTable::resolved("ops", &configured.name);
+            format!(
+                "name another tenant schema; or, for {schema} to be a tenant, first move the \
+                 whole database's tracking table to a schema no tenant has, its rows with it: \
+                 CREATE SCHEMA ops; ALTER TABLE {ledger} SET SCHEMA ops; then set {}",
+                base.set_in_file("migration.tracking_table", &moved.to_string())
             )
         };
         return Err(Error::invalid(format!(
@@ -1119,6 +1131,7 @@ host=h password=hunter2 dbname=x y
         let names = |ledger: Option<&str>, search_path: &str| SessionNames {
             ledger: ledger
                 .map(|schema| crate::ledger::TrackingTable::resolved(schema, "tb_confiture")),
+            ledger_exists: true,
             search_path: search_path.to_string(),
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
@@ -1177,6 +1190,35 @@ host=h password=hunter2 dbname=x y
         assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
     }
 
+    /// The whole database's unqualified ledger resolved into the tenant's schema, which its
+    /// `search_path` names (`app, public`): taking the schema off the path is never offered —
+    /// it would only hide the ledger (the whole database's commands refuse it then) while
+    /// `--schema app` would take it for the tenant's (h19 F6). Moving the ledger out is.
+    #[test]
+    fn a_tenant_holding_the_databases_ledger_is_never_told_to_leave_the_search_path() {
+        let names = SessionNames {
+            ledger: Some(crate::ledger::TrackingTable::resolved(
+                "app",
+                "tb_confiture",
+            )),
+            ledger_exists: true,
+            search_path: "app, public".to_string(),
+            user: "postgres".to_string(),
+            schemas: crate::db::settings::search_path_schemas("app, public", "postgres"),
+            origin: Default::default(),
+        };
+        let e = Target::tenant(&base(), "app", "q".into(), Some(&names)).unwrap_err();
+        let help = e.help.as_deref().unwrap_or_default();
+        assert!(!help.contains("search_path"), "{help}");
+        assert!(
+            help.contains(
+                "CREATE SCHEMA ops; ALTER TABLE app.tb_confiture SET SCHEMA ops; then set \
+                 `migration.tracking_table: ops.tb_confiture`"
+            ),
+            "{help}"
+        );
+    }
+
     /// A tenant schema the whole database's `search_path` names — `"$user"` (the role), or
     /// any schema listed, existing or not — became, once the tenant created it, where the whole
     /// database's unqualified names resolve: its ledger and its migrations' tables. Refused
@@ -1188,6 +1230,7 @@ host=h password=hunter2 dbname=x y
                 "public",
                 "tb_confiture",
             )),
+            ledger_exists: true,
             search_path: search_path.to_string(),
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),

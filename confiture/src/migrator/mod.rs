@@ -570,7 +570,7 @@ impl Migrator {
              migration, and `migrate up --create-database` refuses while one is pending{before}; \
              or fix the database name in {}",
             crate::db::connect::createdb(&self.env.connection),
-            self.env.source()
+            self.env.database_name_source()
         ));
     }
 

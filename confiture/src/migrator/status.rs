@@ -135,7 +135,7 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name, unrecorded): LedgerState,
+        (ledger, table_name, unrecorded, unusable): LedgerState,
     ) -> StatusReport {
         let mut report = status::report_checked(
             set,
@@ -146,20 +146,26 @@ impl Migrator {
                 .clone()
                 .unwrap_or_else(|| self.env.migration.tracking_table.to_string()),
         );
-        report.no_schema_to_create_in = table_name
-            .is_none()
-            .then(|| crate::ledger::no_schema_help(Some(&self.env.connection.dbname)));
+        report.no_schema_to_create_in = table_name.is_none().then(|| match unusable {
+            Some((role, schema, create)) => {
+                crate::db::ledger::unusable_schema_help(&role, &schema, create)
+            }
+            None => crate::ledger::no_schema_help(Some(&self.env.connection.dbname)),
+        });
         report.unrecorded = unrecorded;
         report.database = Some(self.env.connection.to_string());
         report
     }
 }
 
-/// What `status` read: the ledger, its qualified name, what a database without one holds.
+/// What `status` read: the ledger, its qualified name, what a database without one holds and,
+/// with no schema to create it in, the schema of the `search_path` the role may not use
+/// ([`crate::db::ledger::unusable_schema_on_path`]).
 type LedgerState = (
     Option<Ledger>,
     Option<String>,
     Option<crate::ledger::Unrecorded>,
+    Option<(String, String, bool)>,
 );
 
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
@@ -191,6 +197,11 @@ impl LedgerRead {
             ledger.as_ref().map(|ledger| &ledger.rows[..]),
             None,
         )?;
-        Ok((ledger, table_name, unrecorded))
+        let unusable = if table_name.is_none() && table.schema.is_none() {
+            crate::db::ledger::unusable_schema_on_path(client)
+        } else {
+            None
+        };
+        Ok((ledger, table_name, unrecorded, unusable))
     }
 }

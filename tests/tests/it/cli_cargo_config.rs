@@ -507,3 +507,54 @@ fn an_environment_file_brings_the_project_that_holds_it() {
     );
     assert_eq!(lint_dir_with_file(&plain, &secrets), "db/migrations");
 }
+
+/// At the root of a virtual workspace whose migrations are a member's (its package table names
+/// them), the root's missing `db/migrations` is not "create it with `migrate generate`" (a
+/// second, empty history): the members with confiture settings are named with `-p NAME` —
+/// for `generate` too, which would create that second history.
+#[test]
+fn a_virtual_workspace_root_names_the_members_with_migrations() {
+    let project = Project::new();
+    project
+        .write("Cargo.toml", "[workspace]\nmembers = [\"svc\", \"web\"]\n")
+        .write(
+            "svc/Cargo.toml",
+            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"sql\"\n",
+        )
+        .write("svc/src/lib.rs", "")
+        .write(
+            "web/Cargo.toml",
+            "[package]\nname = \"web\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .write("web/src/lib.rs", "")
+        .write("svc/sql/001_a.up.sql", "CREATE TABLE a (id int);\n")
+        .write("svc/sql/001_a.down.sql", "DROP TABLE a;\n");
+    let _ = std::fs::remove_dir_all(project.path("db/migrations"));
+    for args in [
+        &["lint"][..],
+        &[
+            "migrate",
+            "status",
+            "--database-url",
+            "postgresql://u@127.0.0.1:1/x",
+        ],
+        &["migrate", "generate", "b"],
+    ] {
+        project
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has(
+                "migrations directory `db/migrations` does not exist at the root of this \
+                 virtual workspace, and member svc (its migrations: svc/sql) has confiture \
+                 settings",
+            )
+            .stderr_has(
+                "run the command for it: add `-p svc` (or `--manifest-path svc/Cargo.toml`)",
+            )
+            .stderr_lacks("generate NAME")
+            .stderr_lacks("web");
+        assert!(!project.path("db/migrations").exists(), "{args:?}");
+    }
+    project.run(&["lint", "-p", "svc"]).code(exit::SUCCESS);
+}

@@ -302,13 +302,26 @@ fn precedence_of_the_ways_to_name_a_database() {
     .code(exit::SUCCESS)
     .stderr_has(&format!("using CONFITURE_DATABASE_URL: {}", shown(a)));
 
-    // 4. The default env file (local.yaml) beats DATABASE_URL.
+    // 4. The default env file (local.yaml) beats DATABASE_URL — said on stderr when the
+    // variable names another database (a sqlx-cli or dbmate user aiming at it), not when it
+    // names the same one.
     t.status(&[], &[("DATABASE_URL", &a_url)])
         .code(exit::NOT_INITIALISED)
         .stderr_has(&format!(
             "using local (db/environments/local.yaml): {}",
             shown(b)
-        ));
+        ))
+        .stderr_has(
+            "note: DATABASE_URL is set but not used: db/environments/local.yaml takes \
+             precedence (to use it: --database-url \"$DATABASE_URL\", or `database_url: \
+             ${DATABASE_URL:-...}` in db/environments/local.yaml)",
+        );
+    t.status(&[], &[("DATABASE_URL", &b.url())])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("DATABASE_URL is set but not used");
+    t.status(&["--env", "local"], &[("DATABASE_URL", &a_url)])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("DATABASE_URL is set but not used");
 
     // 5. DATABASE_URL when there is no default env file.
     t.project.remove("db/environments/local.yaml");

@@ -635,3 +635,39 @@ fn a_new_databases_search_path_is_not_the_maintenance_databases() {
         }
     }
 }
+
+/// N25: a database that does not exist, named by an environment file, is to be fixed on the
+/// line that names it — the legacy block's `database.database` as `database_url` — not
+/// somewhere in the file.
+#[test]
+fn a_missing_databases_help_names_the_line_of_its_name() {
+    let project = two_migrations();
+    let db = TestDb::unborn("hints_cr_line");
+    project.write(
+        "db/environments/legacy.yaml",
+        format!(
+            "# the legacy block\ndatabase:\n  host: {}\n  port: {}\n  database: {}\n  user: postgres\n",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+            db.name
+        ),
+    );
+    project.write(
+        "db/environments/url.yaml",
+        format!("application_name: x\ndatabase_url: {}\n", db.url()),
+    );
+    for (env, at) in [
+        (
+            "legacy",
+            "db/environments/legacy.yaml, line 5 (database.database)",
+        ),
+        ("url", "db/environments/url.yaml, line 2 (database_url)"),
+    ] {
+        project
+            .run(&["migrate", "status", "--env", env])
+            .code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "or fix the database name in environment file {at}"
+            ));
+    }
+}

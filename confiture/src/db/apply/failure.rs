@@ -1325,8 +1325,8 @@ fn failure_help(
              own the object (objects belong to the role that created them: one created by \
              another role, an admin's first run say, must be altered by its owner): grant the \
              privilege, or hand the object over (ALTER ... OWNER TO the migrations' role), or \
-             run the migrations as the owning role (the connection's user, or the `role` \
-             setting), then {}",
+             run the migrations as the owning role ({}), then {}",
+            crate::db::ledger::ROLE_SETTING_HOW,
             settings.run_again()
         ),
         // A role is the server's: one the file creates may be there already without the file

@@ -450,7 +450,12 @@ fn tracking_table_error(
         // schema name it does not accept): the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
             let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
-                crate::ledger::no_schema_help(current_database(client).as_deref())
+                match crate::db::ledger::unusable_schema_on_path(client) {
+                    Some((role, schema, create)) => {
+                        crate::db::ledger::unusable_schema_help(&role, &schema, create)
+                    }
+                    None => crate::ledger::no_schema_help(current_database(client).as_deref()),
+                }
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 // The role in effect and the schema, asked of the server; the words alone when
                 // that cannot be asked.

@@ -254,9 +254,10 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
     } else if *code == SqlState::INVALID_CATALOG_NAME {
         // The server's message, the cause, names the database: said once.
         Error::connection(format!("cannot connect to {spec}")).with_help(format!(
-            "create it ({} does, or {}), or fix the database name in {source}",
+            "create it ({} does, or {}), or fix the database name in {}",
             crate::hint::command("migrate up --create-database"),
-            createdb(spec)
+            createdb(spec),
+            env.database_name_source()
         ))
     } else if *code == SqlState::TOO_MANY_CONNECTIONS {
         too_many_connections(spec, connection_limit(db.message()))

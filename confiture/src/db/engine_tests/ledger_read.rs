@@ -454,3 +454,332 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
         .check(&found.table, crate::db::ledger::Write::Insert)
         .unwrap();
 }
+
+/// An empty table of the ledger's name and shape earlier on the `search_path` (the `"$user"`
+/// schema) hides the ledger with rows behind it: refused (exit 5), naming which hides which
+/// and both ways out, for the reading commands and the writing ones — never "every migration
+/// pending" (a script's cue to run `up`) nor an `up` that starts a second history there.
+#[test]
+fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() {
+    let db = TestDb::new("cft_ledger_hidden");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    for version in ["001", "002"] {
+        record_applied(
+            &mut setup,
+            "tb_confiture",
+            version,
+            "a",
+            None,
+            "2026-01-15 10:30:00+00",
+        );
+    }
+    setup
+        .batch_execute(
+            "CREATE SCHEMA AUTHORIZATION CURRENT_USER; \
+             CREATE TABLE postgres.tb_confiture (LIKE public.tb_confiture INCLUDING ALL)",
+        )
+        .unwrap();
+    let mut client = connect(&db);
+    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    let access =
+        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
+            .unwrap_err();
+    for err in [rows, access] {
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            "the tracking table tb_confiture is postgres.tb_confiture, which is empty, and it \
+             hides public.tb_confiture (2 rows) later on the search_path `\"$user\", public`; \
+             nothing was read or written"
+        );
+        assert_eq!(
+            err.help.as_deref(),
+            Some(
+                "drop the empty one (DROP TABLE postgres.tb_confiture;), or set \
+                 `migration.tracking_table: public.tb_confiture`"
+            )
+        );
+    }
+    // Qualified, the empty one is the one asked for: read as it is.
+    let qualified = TrackingTable::parse("postgres.tb_confiture").unwrap();
+    let read = ledger::read(&mut client, &qualified).unwrap().unwrap();
+    assert!(read.rows.is_empty());
+    // Once the ledger with rows is empty too, nothing is hidden.
+    setup.batch_execute("TRUNCATE public.tb_confiture").unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.table, "postgres.tb_confiture");
+}
+
+/// A role without USAGE on the ledger's schema (`REVOKE USAGE ON SCHEMA public FROM PUBLIC`, a
+/// read-only monitoring role) is told so, with the GRANT to paste — not that the schema is
+/// off a search_path that names it, with an `ALTER DATABASE` that changes nothing. And on a
+/// database without a ledger, the schema the ledger would be created in: USAGE and CREATE.
+#[test]
+fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
+    /// Dropped after the database (declared before it).
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let role = Role(common::unique("cft_ledger_nousage"));
+    let role = &role.0;
+    let quoted_role = crate::ledger::quote_ident(role);
+    let db = TestDb::new("ledger_nousage");
+    let mut admin = connect(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE ALL ON SCHEMA public FROM PUBLIC"
+        ))
+        .unwrap();
+    let mut env = db.environment();
+    env.connection.user = role.clone();
+    let table = TrackingTable::default();
+
+    // No ledger yet: creating it needs USAGE and CREATE on public.
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let e = crate::db::apply::create_tracking_table(&mut client, &table, None).unwrap_err();
+    let help = e.help.clone().unwrap_or_default();
+    assert!(
+        help.contains(&format!(
+            "GRANT USAGE, CREATE ON SCHEMA public TO {quoted_role};"
+        )),
+        "{e:?}"
+    );
+    assert!(!help.contains("ALTER DATABASE"), "{help}");
+
+    create_confiture_ledger(&mut admin, None);
+    record_applied(
+        &mut admin,
+        "tb_confiture",
+        "001",
+        "a",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    admin
+        .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{role}\""))
+        .unwrap();
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let err = ledger::read(&mut client, &table).unwrap_err();
+    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    assert_eq!(
+        err.message,
+        format!(
+            "the tracking table tb_confiture is out of this session's reach: the ledger is \
+             public.tb_confiture, and role {quoted_role} has no USAGE on schema public (the \
+             search_path `\"$user\", public` skips a schema the role may not use); nothing was \
+             read or written"
+        )
+    );
+    let grant = format!("GRANT USAGE ON SCHEMA public TO {quoted_role};");
+    assert_eq!(
+        err.help,
+        Some(format!(
+            "grant role {quoted_role} USAGE on schema public: {grant}"
+        ))
+    );
+    // The help's GRANT, run by an admin, is all the role lacked.
+    admin.batch_execute(&grant).unwrap();
+    let read = ledger::read(&mut client, &table).unwrap().unwrap();
+    assert_eq!(read.rows.len(), 1);
+}
+
+/// A ledger whose text column was given another type (`version` made `bigint` by a migration's
+/// dynamic SQL, or by hand) is refused when it is read (exit 5), naming the column and its
+/// type, with the `ALTER TABLE` that gives it its type back — never read as a ledger whose
+/// versions are spelled unlike their files, whose help sent to a `reinit` that cannot write
+/// `'001'` into a `bigint`.
+#[test]
+fn a_ledger_column_of_another_type_is_refused_with_its_repair() {
+    let db = TestDb::new("cft_ledger_types");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    setup
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN version TYPE bigint USING version::bigint",
+        )
+        .unwrap();
+    let mut client = connect(&db);
+    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    let access =
+        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
+            .unwrap_err();
+    for err in [rows, access] {
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            "the tracking table public.tb_confiture has column version of type bigint, not \
+             the character varying(255) of confiture's ledger: confiture (Python) compares its \
+             values as text; nothing was read or written"
+        );
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(!help.contains("reinit"), "{help}");
+        assert!(
+            help.contains(
+                "ALTER TABLE public.tb_confiture ALTER COLUMN version TYPE character \
+                 varying(255) USING pg_catalog.lpad(CAST(version AS pg_catalog.text), WIDTH, \
+                 '0');"
+            ),
+            "{help}"
+        );
+    }
+    // The repair, with the width of the files' versions, gives the rows back as written.
+    setup
+        .batch_execute(
+            "ALTER TABLE public.tb_confiture ALTER COLUMN version TYPE character varying(255) \
+             USING pg_catalog.lpad(CAST(version AS pg_catalog.text), 3, '0')",
+        )
+        .unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.rows[0].version, "001");
+    // Any text type will do (a hand-made ledger's `text`, `char`): only a non-text one is
+    // refused, whichever of the text columns.
+    setup
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN version TYPE text; \
+             ALTER TABLE tb_confiture ALTER COLUMN name TYPE char(20)",
+        )
+        .unwrap();
+    ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    setup
+        .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE bytea USING NULL")
+        .unwrap();
+    let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+    assert!(
+        err.message.contains("has column checksum of type bytea"),
+        "{err:?}"
+    );
+    assert!(
+        err.help.as_deref().is_some_and(|h| h.contains(
+            "ALTER COLUMN checksum TYPE character varying(64) USING \
+             CAST(checksum AS pg_catalog.text);"
+        )),
+        "{err:?}"
+    );
+}
+
+/// An `applied_at` edited to `infinity`, `-infinity` or a date before the Common Era is named
+/// as what it is — not "no applied_at", and never a BC date shown as the AD one (`0044-03-15`
+/// for 44 BC, in the text and in the JSON that claims RFC 3339): refused as a row with no
+/// `applied_at` is (exit 5), with the same repair.
+#[test]
+fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
+    let db = TestDb::new("cft_ledger_infinity");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, None);
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "001",
+        "first",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    record_applied(
+        &mut setup,
+        "tb_confiture",
+        "002",
+        "second",
+        None,
+        "2026-01-15 10:30:00+00",
+    );
+    let mut client = connect(&db);
+    let absent = {
+        // NOT NULL in confiture's DDL: the help of a missing one is read from a ledger without it.
+        setup
+            .batch_execute(
+                "ALTER TABLE tb_confiture ALTER COLUMN applied_at DROP NOT NULL; \
+                 UPDATE tb_confiture SET applied_at = NULL WHERE version = '002'",
+            )
+            .unwrap();
+        ledger::read(&mut client, &TrackingTable::default()).unwrap_err()
+    };
+    assert_eq!(
+        absent.message,
+        "the tracking table tb_confiture has a row with no applied_at (version 002)"
+    );
+    for (value, what) in [
+        ("infinity", "whose applied_at is infinity"),
+        ("-infinity", "whose applied_at is -infinity"),
+        (
+            "0044-03-15 12:00:00+00 BC",
+            "whose applied_at is before the Common Era (0044-03-15 12:00:00 BC)",
+        ),
+    ] {
+        setup
+            .batch_execute(&format!(
+                "UPDATE tb_confiture SET applied_at = '{value}' WHERE version = '002'"
+            ))
+            .unwrap();
+        let err = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+        assert_eq!(
+            err.message,
+            format!("the tracking table tb_confiture has a row {what} (version 002)")
+        );
+        assert_eq!(err.help, absent.help, "{value}: the same repair");
+    }
+    // Year 1 is the Common Era's first: read as it is.
+    setup
+        .batch_execute(
+            "UPDATE tb_confiture SET applied_at = '0001-01-01 00:00:00+00' WHERE version = '002'",
+        )
+        .unwrap();
+    let read = ledger::read(&mut client, &TrackingTable::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.rows[1].applied_at, "0001-01-01T00:00:00+00:00");
+}
+
+/// The help of a tracking table the role may not create offers running as the schema's owner
+/// and says how: "the `role` setting" named nothing a user had set or the docs define (N29).
+#[test]
+fn running_as_the_schemas_owner_is_said_how() {
+    /// Dropped after the database (declared before it).
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let role = Role(common::unique("cft_ledger_owner_how"));
+    let role = &role.0;
+    let db = TestDb::new("ledger_owner_how");
+    connect(&db)
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
+        ))
+        .unwrap();
+    let mut env = db.environment();
+    env.connection.user = role.clone();
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    let e = crate::db::apply::create_tracking_table(&mut client, &TrackingTable::default(), None)
+        .unwrap_err();
+    let help = e.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("run the migrations as the schema's owner"),
+        "{help}"
+    );
+    assert!(
+        help.contains("`options=-c%20role%3DNAME` in the URL"),
+        "{help}"
+    );
+    assert!(!help.contains("or the `role` setting)"), "{help}");
+}
