@@ -236,8 +236,7 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
         let found = apply_support::value(
             &mut watcher,
             "SELECT pid::text FROM pg_stat_activity WHERE application_name = 'doomed-deploy' \
-             AND datname = current_database() AND query LIKE '%pg_sleep(30)%' \
-             AND wait_event = 'PgSleep'",
+             AND datname = current_database() AND wait_event = 'PgSleep'",
         );
         if let Some(pid) = found {
             break pid;
