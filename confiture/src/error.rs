@@ -306,7 +306,7 @@ pub enum Divergence {
     Replaced {
         /// As the ledger recorded it, `002_b`.
         id: String,
-        /// The migration that has its version now, `002_x` (it never ran).
+        /// The migration that has its version now, `002_x` (the applied one renamed and edited, or another: the files cannot tell).
         by: String,
         /// The row's `version`, as stored (`002`).
         row_version: String,
@@ -443,7 +443,7 @@ impl fmt::Display for Divergence {
                 if let Some(file) = file {
                     write!(f, " ({})", file.display())?;
                 }
-                f.write_str(" now has that number (it never ran)")
+                f.write_str(" now has that number")
             }
             Divergence::Ambiguous {
                 id,

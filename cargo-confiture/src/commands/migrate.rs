@@ -1130,8 +1130,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if !report.replaced.is_empty() {
         lines.push(format!(
-            "help: applied migrations' files are gone and another migration now has their number ({}): restore their files from version control and give the new migration the next free number; if they were removed on purpose, {reinit} forgets their rows and the next `migrate up` runs the new migration",
-            render::versions(&report.replaced)
+            "help: applied migrations' files are gone and another migration now has their number ({}): {}",
+            render::versions(&report.replaced),
+            confiture::plan::replaced_help()
         ));
     }
     if let Some(help) = &report.ambiguous_help {
@@ -1150,7 +1151,10 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: pending migrations {} are older than the newest applied one: {}",
             render::versions(&report.out_of_order),
-            confiture::plan::out_of_order_help(report.applied.last().map(String::as_str))
+            confiture::plan::out_of_order_help(
+                report.applied.last().map(String::as_str),
+                report.out_of_order.last().map(String::as_str)
+            )
         ));
     }
     lines

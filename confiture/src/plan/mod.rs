@@ -230,6 +230,23 @@ pub fn missing_leaves_gap(set: &MigrationSet, history: &History<'_>) -> bool {
         .any(|v| v.number() < highest)
 }
 
+/// What to do about applied migrations whose files are gone while another migration has
+/// their number (`replaced`): the one text of `up`'s refusal and `status`'s help. The new
+/// migration may be the applied one renamed and edited — the files cannot tell —, so the help
+/// never says it never ran, and gives the way that records nothing twice before `reinit`,
+/// which would run it again.
+pub fn replaced_help() -> String {
+    format!(
+        "restore the applied migrations' files from version control and give the new \
+         migration the next free number; if the new one is an applied one renamed (and \
+         edited), give it back its old name instead (then {reinit} accepts an edit that changes \
+         nothing that runs), since forgetting the row would run it again; only if the applied \
+         one was removed on purpose, {reinit} forgets its row and the next `migrate up` runs \
+         the new one",
+        reinit = reinit_hint()
+    )
+}
+
 /// What to do about a migration removed on purpose whose number a later file follows
 /// ([`missing_leaves_gap`]): the text of `migrate status` and `up`'s refusal, C004's way.
 pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep each pair with \

@@ -255,11 +255,8 @@ fn check_history_for(
             plural(replaced.len(), "applied migration")
         ));
         help.push(format!(
-            "an applied migration's files are gone and another migration has its number: \
-             restore its files from version control and give the new one the next free \
-             number; if it was removed on purpose, {} forgets its row and the next `up` runs \
-             the new one",
-            reinit_hint()
+            "an applied migration's files are gone and another migration has its number: {}",
+            super::replaced_help()
         ));
     }
     if !ambiguous.is_empty() {
@@ -285,7 +282,12 @@ fn check_history_for(
             "{} out of order",
             plural(out_of_order.len(), "pending migration")
         ));
-        help.push(out_of_order_help_for(Some(&newest), with_out_of_order));
+        let lost = out_of_order.iter().map(|m| m.version_text.as_str()).last();
+        help.push(out_of_order_help_for(
+            Some(&newest),
+            lost,
+            with_out_of_order,
+        ));
     }
     let message = format!(
         "the database's migration history does not match the migration files: {}",
@@ -299,19 +301,28 @@ fn check_history_for(
 /// migration below an applied one is, after a merge, usually the one that came from the main
 /// branch — already applied on other databases, where a renumbered copy would be
 /// `renumbered` and refused — so renumbering is only for a migration applied nowhere yet.
-pub fn out_of_order_help(newest: Option<&str>) -> String {
-    out_of_order_help_for(newest, "migrate up --allow-out-of-order")
+///
+/// `through`, the newest out-of-order version: the `baseline --through` that records them
+/// without running them when their changes are in the database already — a ledger row lost to
+/// a restore or a cleanup, which running them again would apply twice (a data migration) or
+/// fail on (`already exists`).
+pub fn out_of_order_help(newest: Option<&str>, through: Option<&str>) -> String {
+    out_of_order_help_for(newest, through, "migrate up --allow-out-of-order")
 }
 
 /// [`out_of_order_help`] suggesting `up_args` (`up`'s refusal: its request's [`up_args`] with
 /// `--allow-out-of-order`, which a bare `migrate up --allow-out-of-order` would exceed).
-fn out_of_order_help_for(newest: Option<&str>, up_args: &str) -> String {
+fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &str) -> String {
     let above = newest.map_or("the newest applied one".to_string(), |v| v.to_string());
+    let through = through.unwrap_or("VERSION");
     format!(
-        "renumber an out-of-order migration above {above} (rename both files) only if it is \
+        "first check the schema: if what an out-of-order migration makes is already in this \
+         database (its ledger row was lost to a restore or a manual cleanup), record it without \
+         running it ({}); otherwise renumber it above {above} (rename both files) only if it is \
          not applied anywhere yet — usually your own, unmerged one; one that came from another \
          branch may already be applied elsewhere: apply it here with `--allow-out-of-order` \
          ({})",
+        crate::hint::command(&format!("migrate baseline --through {through}")),
         crate::hint::command(up_args)
     )
 }

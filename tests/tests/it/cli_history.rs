@@ -1219,7 +1219,18 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         .stdout_lacks("002_x")
         .stderr_lacks("records the new text as applied")
         .stderr_has("give the new migration the next free number")
-        .stderr_has("forgets their rows and the next `migrate up` runs the new migration");
+        .stderr_has(
+            "if the new one is an applied one renamed (and edited), give it back its old name",
+        )
+        .stderr_has("forgets its row and the next `migrate up` runs the new one")
+        .stderr_lacks("never ran");
+    // `up`'s refusal gives the same help, and never says the new one did not run: the files
+    // cannot tell a new migration from the applied one renamed and edited.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("give it back its old name")
+        .stderr_lacks("never ran");
     let row = run
         .stdout
         .lines()
@@ -2042,9 +2053,14 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
         ),
         (
             &["migrate", "up", "--dry-run"],
-            "migrate up --allow-non-empty",
+            "migrate up --allow-non-empty --database-url <URL> --dry-run",
         ),
     ] {
+        let anyway = if anyway.contains("--database-url") {
+            anyway.to_string()
+        } else {
+            format!("{anyway} --database-url <URL>")
+        };
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
@@ -2052,7 +2068,7 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
                 "has no rows, but the database already holds 1 object (table public.prices)",
             )
             .stderr_has("nothing was run")
-            .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
+            .stderr_has(&format!("`cargo confiture {anyway}`"));
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
     }
     // The help's command, as it says it, on the empty ledger.
@@ -2760,4 +2776,40 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
             .stderr_has(&format!("leave `002_{applied}` as it is"))
             .stderr_lacks(&format!("renumber `002_{applied}`"));
     }
+}
+
+/// A pending migration below the newest applied one whose changes are in the database already:
+/// its ledger row was lost (a restore, a manual cleanup). The help offered only renumbering it
+/// or `--allow-out-of-order`, both of which run it again (a data migration twice); it now
+/// first says to check the schema and, when its changes are there, to record it without
+/// running it with the `baseline --through` that does so — followed, the ledger matches again
+/// and nothing ran twice.
+#[test]
+fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_help_names() {
+    let db = TestDb::new("hi_lost_row");
+    let project = Project::new();
+    table(&project, "001_a", "a");
+    table(&project, "002_b", "b");
+    table(&project, "003_c", "c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .expect("lose the row");
+    let suggested = "`cargo confiture migrate baseline --through 002";
+    for command in ["status", "up"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("its ledger row was lost")
+            .stderr_has(suggested);
+    }
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "002"])
+        .code(exit::SUCCESS);
+    let mut recorded = ledger(&db);
+    recorded.sort();
+    assert_eq!(recorded, ["001:a", "002:b", "003:c"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
 }
