@@ -282,7 +282,7 @@ fn check_history_for(
             "{} out of order",
             plural(out_of_order.len(), "pending migration")
         ));
-        let lost = out_of_order.iter().map(|m| m.version_text.as_str()).last();
+        let lost = out_of_order.last().map(|m| m.version_text.as_str());
         help.push(out_of_order_help_for(
             Some(&newest),
             lost,
