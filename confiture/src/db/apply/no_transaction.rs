@@ -15,7 +15,7 @@ use super::markers::Statement;
 use super::script::{check_encoding, SendError};
 use super::sql::{
     drop_session_objects, ledger_lock_wait_sql, lock_check_between_statements, lock_check_sql,
-    record_sql, timeouts_sql, RESET_SESSION,
+    record_sql, release_advisory_locks, timeouts_sql, RESET_SESSION,
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
@@ -360,11 +360,13 @@ pub(super) fn run_statements(
     // refuse its own row; a standby was refused before anything ran). Our bound comes first
     // after the reset, which gave the session the connection's `statement_timeout`.
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {};",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
+        // Each of the migration's statements committed: no transaction-level lock is left.
+        release_advisory_locks(file),
         record_sql(&settings.table, step, &elapsed)
     );
     if let Err(e) = client.batch_execute(&record) {

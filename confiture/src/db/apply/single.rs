@@ -14,7 +14,7 @@ use super::failure::{
 };
 use super::retry_backoff;
 use super::script::SendError;
-use super::sql::{begin_sql, push_step, NONCE};
+use super::sql::{begin_sql, push_step, release_advisory_locks, NONCE};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
 use crate::db::notices::{Collector, Notice};
@@ -192,7 +192,14 @@ fn one_transaction(
             failure.error.message = "interrupted before the run's COMMIT".to_string();
             return Err((steps.len() - 1, failure));
         }
-        return match client.batch_execute("COMMIT") {
+        // The session-level advisory locks a migration kept go once the transaction's own
+        // are released with it (`release_advisory_locks`); one statement for the run.
+        let release = steps
+            .iter()
+            .map(|s| release_advisory_locks(s.file()))
+            .find(|sql| !sql.is_empty())
+            .unwrap_or_default();
+        return match client.batch_execute(&format!("COMMIT;{release}")) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let i = steps.len() - 1;
