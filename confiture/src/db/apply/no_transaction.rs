@@ -9,7 +9,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
     cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, sql_failure, stopped,
+    ledger_state, lock_timed_out, sql_failure, stopped,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, SendError};
@@ -276,6 +276,7 @@ pub(super) fn run_statements(
             // statements before it committed: the one place of that clause, for every way a
             // statement fails (the runner's own `cancelled` leaves no-transaction steps alone).
             failure = cancelled(client, settings, step, failure, sent_at.elapsed());
+            failure = lock_timed_out(client, settings, step, failure);
             if settings.stopped() {
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);

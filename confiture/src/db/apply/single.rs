@@ -9,8 +9,8 @@ use postgres::Client;
 use super::batch::rollback_and_read;
 use super::failure::{
     cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, marked_failure, server_details, sql_failure,
-    stopped, with_interrupted_help,
+    ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
+    server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
 use super::script::SendError;
@@ -98,6 +98,7 @@ pub fn run_in_one_transaction(
             return (i, failure);
         }
         let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
+        let failure = lock_timed_out(client, settings, &steps[i], failure);
         let failure = lock_released(client, settings, &steps[i], failure, true);
         if settings.stopped() {
             let failure = interrupted(&steps[i], failure);
