@@ -400,3 +400,54 @@ fn a_migrations_advisory_locks_and_listens_do_not_outlive_it() {
         );
     }
 }
+
+/// A migration that took a session-level advisory lock and then failed leaves none on the
+/// connection handed back either: a rollback does not release it, and the run stops there.
+/// In a message of several, alone, and inside `--single-transaction`, at a statement and at
+/// the run's `COMMIT`.
+#[test]
+fn a_failed_migrations_advisory_locks_are_released_too() {
+    let ways = [
+        ("in a message", UpOptions::default(), "SELECT 1/0;\n"),
+        (
+            "--single-transaction",
+            UpOptions::default().single_transaction(true),
+            "SELECT 1/0;\n",
+        ),
+        (
+            "--single-transaction, at its COMMIT",
+            UpOptions::default().single_transaction(true),
+            "CREATE TABLE p (id int PRIMARY KEY);\n\
+             CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\n\
+             INSERT INTO c VALUES (42);\n",
+        ),
+    ];
+    for (how, options, fails) in ways {
+        let db = TestDb::new("withclient_advisory_failed");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "first",
+            "CREATE TABLE a (id int);\n",
+            "DROP TABLE a;\n",
+        )
+        .migration(
+            "002",
+            "locks_then_fails",
+            &format!("SELECT pg_advisory_lock(42);\n{fails}"),
+            "SELECT 1;\n",
+        );
+        let client = db.client_as("my-service");
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        migrator
+            .up(&options, &mut no_progress)
+            .expect_err("002 fails");
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert_eq!(
+            advisory_locks(&mut client),
+            "0",
+            "{how}: no lock handed back"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFai
 use super::failure::{
     batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
     interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    lock_timed_out, message_failure, stopped, with_interrupted_help,
+    lock_timed_out, message_failure, release_locks_after_failure, stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -246,6 +246,7 @@ impl Runner<'_, '_> {
                         lock_timed_out(self.client, settings, &steps[i], failure)
                     }
                 };
+                release_locks_after_failure(self.client, &steps[i]);
                 let mut failure = lock_released(self.client, settings, &steps[i], failure, false);
                 if settings.stopped() {
                     failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));

@@ -9,7 +9,7 @@ use postgres::Client;
 
 use super::markers::{failed_statement, reached, Reached, Statement};
 use super::script::{placed_in_message, EncodingChanged, Script};
-use super::sql::Batch;
+use super::sql::{release_advisory_locks, Batch};
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
@@ -358,6 +358,19 @@ pub(super) fn cancel_cause(in_force: Option<(Duration, bool)>, elapsed: Duration
 /// the run's `statement_timeout`, else the session's (read from `pg_settings`, after the
 /// rollback: the database's, the role's, the connection's or the server's). Returned as it
 /// was when that cannot be read.
+/// After `step` failed and its transaction was rolled back: the session-level advisory locks
+/// it took and kept ([`release_advisory_locks`]; a rollback does not release them) are
+/// released, as they are after a migration that succeeds, so that a connection handed back by
+/// `Migrator::into_client` holds none. Nothing is sent when its file does not say `advisory`
+/// or the session is gone; a failure to release leaves the failure as it is (the session
+/// ends with the run, unless handed over).
+pub(super) fn release_locks_after_failure(client: &mut Client, step: &Step<'_>) {
+    let release = release_advisory_locks(step.file());
+    if !release.is_empty() && !client.is_closed() {
+        let _ = client.batch_execute(&release);
+    }
+}
+
 /// `failure` of a migration whose statement hit its `lock_timeout` (55P03, not the ledger's:
 /// [`ledger_locked`] names those), with the sessions holding a lock on a relation its failing
 /// statement names ([`crate::db::lock::named_relation_lock_holders`]) as the migration lock's

@@ -10,7 +10,7 @@ use super::batch::rollback_and_read;
 use super::failure::{
     cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
     ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
-    server_details, sql_failure, stopped, with_interrupted_help,
+    release_locks_after_failure, server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
 use super::script::SendError;
@@ -99,6 +99,7 @@ pub fn run_in_one_transaction(
         }
         let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
         let failure = lock_timed_out(client, settings, &steps[i], failure);
+        release_locks_after_failure(client, &steps[i]);
         let failure = lock_released(client, settings, &steps[i], failure, true);
         if settings.stopped() {
             let failure = interrupted(&steps[i], failure);
@@ -213,6 +214,9 @@ fn one_transaction(
                     Err((i, connection_lost(&last, e)))
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
+                    if !release.is_empty() {
+                        let _ = client.batch_execute(&release);
+                    }
                     if steps.len() > 1 {
                         return Err((steps.len(), commit_failure(steps, e)));
                     }
