@@ -24,19 +24,48 @@
 //! # Quick start
 //!
 //! Apply the pending migrations of `db/migrations` to the database `DATABASE_URL` names, as a
-//! service does at startup (`cargo confiture migrate up` does the same from the command line):
+//! service does at startup (`cargo confiture migrate up` does the same from the command line),
+//! and say a failure as the CLI does — message with cause, details, help, and the error's exit
+//! code (a `main` returning `Result` prints the error's `Debug` form and exits 1):
 //!
 //! ```no_run
+//! use std::process::ExitCode;
+//!
 //! use confiture::config::Environment;
 //! use confiture::migrate::{no_progress, UpOptions};
 //! use confiture::Migrator;
 //!
-//! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let env = Environment::from_url(&std::env::var("DATABASE_URL")?, "DATABASE_URL")?;
+//! fn main() -> ExitCode {
+//!     match migrate() {
+//!         Ok(applied) => {
+//!             println!("applied {applied:?}");
+//!             ExitCode::SUCCESS
+//!         }
+//!         // What the CLI says: the message with its cause, the details, the next thing to do,
+//!         // and the same exit code (`confiture::exit`).
+//!         Err(error) => {
+//!             eprintln!("error: {}", error.message_with_cause());
+//!             for detail in &error.details {
+//!                 eprintln!("  - {detail}");
+//!             }
+//!             if let Some(help) = &error.help {
+//!                 eprintln!("  help: {help}");
+//!             }
+//!             ExitCode::from(error.exit_code())
+//!         }
+//!     }
+//! }
+//!
+//! fn migrate() -> Result<Vec<String>, confiture::Error> {
+//!     let url = std::env::var("DATABASE_URL").map_err(|_| {
+//!         confiture::Error::usage("DATABASE_URL is not set")
+//!             .with_help("set it to the database to migrate: postgresql://user@host:5432/dbname")
+//!     })?;
+//!     let env = Environment::from_url(&url, "DATABASE_URL")?;
 //!     let mut migrator = Migrator::new(env, "db/migrations", Default::default());
+//!     // A failed command (`migrate::Failed`: the error and the report so far) is its error here.
 //!     let report = migrator.up(&UpOptions::default(), &mut no_progress)?;
-//!     println!("applied {:?}", report.applied);
-//!     Ok(())
+//!     Ok(report.applied)
 //! }
 //! ```
 //!

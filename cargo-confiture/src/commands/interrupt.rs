@@ -47,6 +47,30 @@ pub(super) struct Interrupt {
     ended: Arc<AtomicBool>,
 }
 
+/// The signals the CLI handles: SIGTERM, and SIGINT and SIGHUP unless the process inherited
+/// them ignored — `nohup cargo confiture migrate up &` (SIGHUP), a background job of a
+/// non-interactive shell (SIGINT) — which they stay, as POSIX tools leave them: a handler
+/// replaced the inherited `SIG_IGN`, so the ssh session's end cancelled the migration `nohup`
+/// was meant to keep running. The one rule for both signal threads (this one and `verify`'s).
+pub(super) fn watched() -> Vec<std::ffi::c_int> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = vec![SIGTERM];
+    signals.extend([SIGINT, SIGHUP].into_iter().filter(|&s| !ignored(s)));
+    signals
+}
+
+/// Whether `signal`'s current disposition is `SIG_IGN` (what the process inherited, before any
+/// handler of ours). Asked with `sigaction` and no new action: nothing is changed.
+fn ignored(signal: std::ffi::c_int) -> bool {
+    // SAFETY: a null new action only reads the current one into `old`, a zeroed struct that
+    // outlives the call.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
 pub(super) type Words = (&'static str, &'static str);
 
@@ -78,8 +102,7 @@ impl Interrupt {
             ended: Arc::new(AtomicBool::new(false)),
         };
         confiture::config::stop_reading_when(interrupt.flag());
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(watched()) else {
             return interrupt;
         };
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());

@@ -352,8 +352,8 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
     let json = out.json_mode();
     let out = out.clone();
     INSTALLED.call_once(move || {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        let Ok(mut signals) = signal_hook::iterator::Signals::new(super::interrupt::watched())
+        else {
             // Without handlers the default action ends the process; the scratch database
             // then stays, named `confiture_scratch_*`.
             return;

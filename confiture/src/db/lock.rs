@@ -356,6 +356,44 @@ pub(crate) fn read_lock_holders(
     holders_in_the_way(client, relation, Wanted::Read, limit)
 }
 
+/// The sessions (at most `limit` rows, by pid) holding a lock on one of the relations `names`
+/// (SQL names, `a` or `s.a`, resolved by the server with `to_regclass`; those that are no
+/// relation are left out), each with the relation as the server names it: what a migration
+/// that hit its `lock_timeout` names, the relations being those its statement names — the
+/// server says neither which relation it waited for nor, once the wait is over, who held it
+/// (`pg_blocking_pids` is empty by then). Any mode: a migration's `ALTER TABLE` waits for
+/// every one.
+pub(crate) fn named_relation_lock_holders(
+    client: &mut Client,
+    names: &[String],
+    limit: usize,
+) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = names.iter().map(|n| crate::ledger::literal(n)).collect();
+    let sql = format!(
+        "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}), \
+                l.relation::pg_catalog.regclass::pg_catalog.text \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid() \
+           AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+                             WHERE datname = pg_catalog.current_database()) \
+           AND l.relation IN (SELECT pg_catalog.to_regclass(n) \
+                              FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n) \
+         ORDER BY a.pid LIMIT {limit}",
+        names.join(", ")
+    );
+    let messages = client.simple_query(&crate::db::own_statements(&sql))?;
+    let relations = messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row.get(7).unwrap_or_default().to_string()),
+        _ => None,
+    });
+    Ok(relations.zip(holders_of(&messages)).collect())
+}
+
 /// The one reader of sessions holding relation locks in the way of `wanted`
 /// ([`read_lock_holders`], [`table_lock_holder`]).
 fn holders_in_the_way(

@@ -218,7 +218,9 @@ impl Migrator {
     /// (`SET ROLE`, `search_path`) does not outlive it, nor what it creates in the session:
     /// after a migration that mentions them, temporary tables (`DISCARD TEMP`), cursors
     /// (`CLOSE ALL`) and statements prepared with SQL `PREPARE` go, the service's own among
-    /// them (the driver's prepared statements stay). The session is reset once more on first
+    /// them (the driver's prepared statements stay), and so do `LISTEN`s (`UNLISTEN *`) and
+    /// session-level advisory locks, the service's own among them too (all but confiture's key
+    /// class, the migration lock's). The session is reset once more on first
     /// use, so what the service `SET` before handing it over (a `statement_timeout`, a role) is
     /// gone, as on a fresh connection; what it was opened with (`application_name`, `options`)
     /// stays. The client must be connected to the environment's database (`env` still gives

@@ -126,8 +126,12 @@ impl RunFailure {
                 },
                 concurrent_row: self.concurrent_row,
             })),
+            // A failure of no one migration: `up --single-transaction`'s COMMIT.
             (None, Reason::Other)
-                if matches!(error.kind, ErrorKind::Connection | ErrorKind::LockTimeout) =>
+                if matches!(
+                    error.kind,
+                    ErrorKind::Connection | ErrorKind::LockTimeout | ErrorKind::MigrationFailed
+                ) =>
             {
                 Reason::Database { database }
             }

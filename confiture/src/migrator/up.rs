@@ -713,9 +713,17 @@ fn single_failure(
     failure: StepFailure,
     report: &mut UpReport,
 ) -> RunFailure {
+    // The run's COMMIT (`i` past the last step): of no one migration, and none stays applied.
     let Some(m) = migrations.get(i).or(migrations.first()).copied() else {
         return failure.error.into();
     };
+    if i >= migrations.len() {
+        report.skipped.splice(0..0, versions(migrations));
+        return RunFailure {
+            server: failure.server,
+            ..RunFailure::from(failure.error)
+        };
+    }
     let rest: Vec<String> = migrations
         .iter()
         .filter(|o| o.version != m.version)

@@ -1080,3 +1080,100 @@ fn a_no_transaction_migration_that_committed_everything_but_its_row_is_recorded_
         assert_eq!(amount.as_deref(), Some("1000"), "{case}: ran once");
     }
 }
+
+/// h19 N27: a migration that gave up on its `lock_timeout` named no one (`lock_holders: []`),
+/// when the migration lock's holder is named with its pid, application, user and the
+/// `pg_terminate_backend` to run: the server says neither which relation the statement waited
+/// for nor, once the wait is over, who held it. The sessions holding a lock on a relation the
+/// failing statement names are named so (with the relation), in a message of several
+/// migrations, inside `--single-transaction`, and for a no-transaction statement; a session
+/// holding a lock on another table is not.
+#[test]
+fn a_migration_that_times_out_on_a_lock_names_the_sessions_holding_it() {
+    let cases = [
+        (
+            "in a message",
+            false,
+            "ALTER TABLE app.busy ADD COLUMN note text;\n",
+            "ACCESS SHARE",
+        ),
+        (
+            "one transaction",
+            true,
+            "ALTER TABLE app.busy ADD COLUMN note text;\n",
+            "ACCESS SHARE",
+        ),
+        (
+            "no-transaction",
+            false,
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY busy_id ON app.busy (id);\n",
+            "EXCLUSIVE",
+        ),
+    ];
+    for (how, single, up, mode) in cases {
+        let db = TestDb::new("lock_holder");
+        db.client()
+            .batch_execute(
+                "CREATE SCHEMA app; CREATE TABLE app.busy (id int); CREATE TABLE calm (id int)",
+            )
+            .unwrap();
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "first",
+            "CREATE TABLE first (id int);\n",
+            "DROP TABLE first;\n",
+        )
+        .migration("002", "waits", up, "SELECT 1;\n");
+        let mut holder = db.client_as("long-report");
+        holder
+            .batch_execute(&format!("BEGIN; LOCK TABLE app.busy IN {mode} MODE"))
+            .unwrap();
+        let pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        let mut bystander = db.client_as("bystander");
+        bystander
+            .batch_execute("BEGIN; LOCK TABLE calm IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_millis(100);
+        env.migration.lock_retries = 0;
+        let failed = apply_support::migrator_for(env, &dir.path)
+            .up(
+                &UpOptions::default()
+                    .allow_non_empty(true)
+                    .single_transaction(single),
+                &mut no_progress,
+            )
+            .unwrap_err();
+        holder.batch_execute("COMMIT").unwrap();
+        bystander.batch_execute("COMMIT").unwrap();
+        let error = &failed.report.errors[0];
+        assert_eq!(error.sqlstate.as_deref(), Some("55P03"), "{how}");
+        assert_eq!(error.version.as_deref(), Some("002"), "{how}");
+        let holders: Vec<_> = error.lock_holders.iter().map(|h| h.pid).collect();
+        assert_eq!(holders, [pid], "{how}: {:?}", failed.error.details);
+        assert_eq!(
+            error.lock_holders[0].application_name.as_deref(),
+            Some("long-report"),
+            "{how}"
+        );
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.starts_with(&format!("lock on app.busy held by pid {pid}"))),
+            "{how}: {:?}",
+            failed.error.details
+        );
+        let help = failed.error.help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains(&format!("pg_terminate_backend({pid})")),
+            "{how}: {help}"
+        );
+    }
+}

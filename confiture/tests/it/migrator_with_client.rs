@@ -331,3 +331,123 @@ fn a_connection_inside_a_transaction_is_refused_as_such() {
         assert!(!db.table_exists("svc_work"), "{setup}");
     }
 }
+
+/// A session-level advisory lock (`pg_advisory_lock`, taken for `pg_advisory_xact_lock`) and a
+/// `LISTEN` of a migration do not outlive it: the next migration starts without them (but
+/// inside `--single-transaction`, whose one transaction holds them until its `COMMIT`), and
+/// the connection handed back holds none — any other session of the service waiting on the
+/// same key hung before. Every key form: one bigint, two int4 (negative too), shared, taken
+/// twice; a transaction-level lock is released by its `COMMIT` as before.
+#[test]
+fn a_migrations_advisory_locks_and_listens_do_not_outlive_it() {
+    let takes = "CREATE TABLE a (id int);\n\
+         SELECT pg_advisory_lock(42); SELECT pg_advisory_lock(42);\n\
+         SELECT pg_advisory_lock(-7); SELECT pg_advisory_lock_shared(-3, 5);\n\
+         SELECT pg_advisory_lock(2000000000, -2000000000); SELECT pg_advisory_xact_lock(9);\n\
+         LISTEN confiture_test_chan;\n";
+    let no_transaction = format!(
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         {takes}CREATE INDEX CONCURRENTLY a_id ON a (id);\n"
+    );
+    let seen = "CREATE TABLE seen AS SELECT \
+         (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() \
+          AND classid <> 1751936052) AS locks, \
+         (SELECT count(*) FROM pg_listening_channels()) AS channels;\n";
+    let ways = [
+        ("one up", UpOptions::default(), takes.to_string(), true),
+        (
+            "no-transaction",
+            UpOptions::default(),
+            no_transaction.clone(),
+            true,
+        ),
+        (
+            "--single-transaction",
+            UpOptions::default().single_transaction(true),
+            takes.to_string(),
+            false,
+        ),
+    ];
+    for (how, options, first, clean_between) in ways {
+        let db = TestDb::new("withclient_advisory");
+        let dir = Dir::new();
+        dir.migration("001", "takes", &first, "DROP TABLE a;\n")
+            .migration("002", "sees", seen, "DROP TABLE seen;\n");
+        let client = db.client_as("my-service");
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        let report = migrator
+            .up(&options, &mut no_progress)
+            .unwrap_or_else(|f| panic!("{how}: {}", f.error));
+        assert_eq!(report.applied, ["001", "002"], "{how}");
+        let mut client = migrator.into_client().expect("the client comes back");
+        if clean_between {
+            assert_eq!(
+                value(&mut client, "SELECT locks || '/' || channels FROM seen").unwrap(),
+                "0/0",
+                "{how}: 002 started without 001's locks and LISTEN"
+            );
+        }
+        assert_eq!(
+            advisory_locks(&mut client),
+            "0",
+            "{how}: no lock handed back"
+        );
+        assert_eq!(
+            value(&mut client, "SELECT count(*) FROM pg_listening_channels()").unwrap(),
+            "0",
+            "{how}: no LISTEN handed back"
+        );
+    }
+}
+
+/// A migration that took a session-level advisory lock and then failed leaves none on the
+/// connection handed back either: a rollback does not release it, and the run stops there.
+/// In a message of several, alone, and inside `--single-transaction`, at a statement and at
+/// the run's `COMMIT`.
+#[test]
+fn a_failed_migrations_advisory_locks_are_released_too() {
+    let ways = [
+        ("in a message", UpOptions::default(), "SELECT 1/0;\n"),
+        (
+            "--single-transaction",
+            UpOptions::default().single_transaction(true),
+            "SELECT 1/0;\n",
+        ),
+        (
+            "--single-transaction, at its COMMIT",
+            UpOptions::default().single_transaction(true),
+            "CREATE TABLE p (id int PRIMARY KEY);\n\
+             CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\n\
+             INSERT INTO c VALUES (42);\n",
+        ),
+    ];
+    for (how, options, fails) in ways {
+        let db = TestDb::new("withclient_advisory_failed");
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "first",
+            "CREATE TABLE a (id int);\n",
+            "DROP TABLE a;\n",
+        )
+        .migration(
+            "002",
+            "locks_then_fails",
+            &format!("SELECT pg_advisory_lock(42);\n{fails}"),
+            "SELECT 1;\n",
+        );
+        let client = db.client_as("my-service");
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        migrator
+            .up(&options, &mut no_progress)
+            .expect_err("002 fails");
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert_eq!(
+            advisory_locks(&mut client),
+            "0",
+            "{how}: no lock handed back"
+        );
+    }
+}

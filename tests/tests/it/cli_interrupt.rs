@@ -1674,3 +1674,69 @@ fn the_librarys_stop_behind_a_frozen_proxy_returns_after_stop_wait() {
     assert_eq!(failed.report.unknown, ["002"]);
     assert_eq!(failed.report.skipped, ["003"]);
 }
+
+/// `nohup cargo confiture migrate up &` keeps running when the ssh session ends: a SIGHUP or
+/// SIGINT the process inherited ignored (`nohup`, a background job of a non-interactive
+/// shell) stays ignored, as POSIX tools leave it; the CLI's handler replaced the `SIG_IGN`, so
+/// the hang-up cancelled the migration `nohup` was meant to keep alive (exit 130). SIGTERM is
+/// still handled (the test above), and a foreground run still stops on SIGHUP.
+#[test]
+fn signals_inherited_ignored_stay_ignored() {
+    let project = Project::new();
+    project
+        .migration(
+            "001_slow",
+            "CREATE TABLE t_slow (a int);\nSELECT pg_sleep(2);\n",
+            "DROP TABLE t_slow;\n",
+        )
+        .migration(
+            "002_after",
+            "CREATE TABLE t_after (a int);\n",
+            "DROP TABLE t_after;\n",
+        );
+    let db = TestDb::new("signal_ignored");
+    // The CLI under test, started through a shell whose `trap ''` sets SIG_IGN, which `exec`
+    // passes on (what `nohup` does for SIGHUP).
+    let template = project.cli();
+    let mut command = std::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg("trap '' HUP INT; exec \"$0\" \"$@\"")
+        .arg(template.get_program())
+        .args(template.get_args())
+        .args(["migrate", "up", "--database-url", &db.url()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    if let Some(dir) = template.get_current_dir() {
+        command.current_dir(dir);
+    }
+    let child = command.spawn().expect("spawn the CLI through sh");
+    assert!(
+        wait_until(Duration::from_secs(30), || db.sleeping_backend().is_some()),
+        "the slow migration never ran: {:?}",
+        db.other_backends()
+    );
+    for with in ["-HUP", "-INT"] {
+        let status = std::process::Command::new("kill")
+            .args([with, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let output = child.wait_with_output().unwrap();
+    let run = Run::from_output(output, Duration::ZERO);
+    run.code(exit::SUCCESS);
+    assert!(!run.dump().contains("stopping"), "{}", run.dump());
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:slow".to_string(), "002:after".to_string()]),
+        "{}",
+        run.dump()
+    );
+}

@@ -1105,3 +1105,50 @@ fn a_python_migrations_row_lacking_a_value_is_accounted_for_by_its_file() {
         .code(exit::SUCCESS)
         .stdout_has("003_add_users");
 }
+
+/// h19 F2: `up --single-transaction` of several migrations whose `COMMIT` fails on a deferred
+/// constraint blamed the last migration ("fix 003", JSON `version` "003") when an earlier one
+/// wrote the row — the user edited an innocent file. The run's COMMIT is of no one migration:
+/// the error says so, names the run's migrations and the table, `version`/`name`/`file` are
+/// null, and the help says to run without `--single-transaction` (which does name 002, as
+/// before) or to look at the migrations that write the table. Nothing is recorded.
+#[test]
+fn a_deferred_constraint_failing_at_the_single_transactions_commit_is_blamed_on_no_one_file() {
+    let db = TestDb::new("li_single_commit");
+    let project = Project::new();
+    project
+        .migration(
+            "001_p",
+            "CREATE TABLE p (id int PRIMARY KEY);\n",
+            "DROP TABLE p;\n",
+        )
+        .migration(
+            "002_c",
+            "CREATE TABLE c (pid int REFERENCES p DEFERRABLE INITIALLY DEFERRED);\n\
+             INSERT INTO c VALUES (42);\n",
+            "DROP TABLE c;\n",
+        )
+        .migration("003_z", "CREATE TABLE z (id int);\n", "DROP TABLE z;\n");
+    let single = ["migrate", "up", "--single-transaction"];
+    project
+        .run_on(&db, &single)
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("the run's COMMIT failed on a deferred constraint of one of its migrations (001_p .. 003_z)")
+        .stderr_has("without --single-transaction")
+        .stderr_has("write table \"c\"")
+        .stderr_lacks("fix db/migrations")
+        .stderr_lacks("migration 003_z failed");
+    let json = project.run_on(&db, &[&single[..], &["--format", "json"]].concat());
+    json.code(exit::MIGRATION_FAILED);
+    let error = &json.json()["errors"][0];
+    for key in ["version", "name", "file"] {
+        assert!(error[key].is_null(), "{key}: {}", json.dump());
+    }
+    assert_eq!(error["sqlstate"], "23503", "{}", json.dump());
+    assert_eq!(db.ledger(), Some(Vec::new()), "nothing is recorded");
+    // Without it, the migration that wrote the row is named, as the help says.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/002_c.up.sql");
+}

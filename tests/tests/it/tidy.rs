@@ -539,10 +539,10 @@ fn readme_blocks_that_name_a_file_show_that_file() {
     let readme = read("README.md");
     let blocks = readme_file_blocks(&readme);
     let paths: Vec<&str> = blocks.iter().map(|(p, _)| p.as_str()).collect();
-    for expected in ["db/build.rs", "db/src/main.rs"] {
+    for expected in ["db/build.rs", "db/src/main.rs", "db/src/bin/quick_start.rs"] {
         assert!(
             paths.contains(&expected),
-            "README's Embedding section should show {expected}, headed `// {expected}`: {paths:?}"
+            "README should show {expected}, headed `// {expected}`: {paths:?}"
         );
     }
     for (path, code) in blocks {
@@ -553,6 +553,36 @@ fn readme_blocks_that_name_a_file_show_that_file() {
              copy the file's code into the README:\n--- README\n{code}\n--- {path}\n{file}"
         );
     }
+}
+
+/// The crate's documentation opens with the quick start README shows, `db/src/bin/quick_start.rs`,
+/// which `db/tests/quick_start.rs` runs: its failure says the message, details and help and
+/// exits with the error's code (it printed a 2 KB `Debug` dump, exit 1, h19 N39).
+#[test]
+fn the_crate_docs_quick_start_is_the_tested_one() {
+    let lib = read("confiture/src/lib.rs");
+    let start = lib
+        .find("//! # Quick start")
+        .expect("confiture/src/lib.rs has a Quick start");
+    let block: String = lib[start..]
+        .lines()
+        .skip_while(|l| *l != "//! ```no_run")
+        .skip(1)
+        .take_while(|l| *l != "//! ```")
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.strip_prefix("//! ")
+                    .unwrap_or(l.trim_start_matches("//!"))
+            )
+        })
+        .collect();
+    let file = code_of(&read("db/src/bin/quick_start.rs"));
+    assert!(
+        block == file,
+        "the crate's Quick start differs from db/src/bin/quick_start.rs (after its `//!` \
+         comment):\n--- lib.rs\n{block}\n--- file\n{file}"
+    );
 }
 
 /// In one target's text of a fleet, `hint::AGAIN` ("the command again") is what the renderer

@@ -12,7 +12,7 @@ use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFai
 use super::failure::{
     batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
     interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    message_failure, stopped, with_interrupted_help,
+    lock_timed_out, message_failure, release_locks_after_failure, stopped, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -241,9 +241,12 @@ impl Runner<'_, '_> {
                 let failure = match steps[i].file().mode {
                     TransactionMode::NoTransaction => failure,
                     TransactionMode::Transaction => {
-                        cancelled(self.client, settings, &steps[i], failure, sent.elapsed())
+                        let failure =
+                            cancelled(self.client, settings, &steps[i], failure, sent.elapsed());
+                        lock_timed_out(self.client, settings, &steps[i], failure)
                     }
                 };
+                release_locks_after_failure(self.client, &steps[i]);
                 let mut failure = lock_released(self.client, settings, &steps[i], failure, false);
                 if settings.stopped() {
                     failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));

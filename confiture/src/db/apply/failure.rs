@@ -9,7 +9,7 @@ use postgres::Client;
 
 use super::markers::{failed_statement, reached, Reached, Statement};
 use super::script::{placed_in_message, EncodingChanged, Script};
-use super::sql::Batch;
+use super::sql::{release_advisory_locks, Batch};
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
@@ -358,6 +358,133 @@ pub(super) fn cancel_cause(in_force: Option<(Duration, bool)>, elapsed: Duration
 /// the run's `statement_timeout`, else the session's (read from `pg_settings`, after the
 /// rollback: the database's, the role's, the connection's or the server's). Returned as it
 /// was when that cannot be read.
+/// After `step` failed and its transaction was rolled back: the session-level advisory locks
+/// it took and kept ([`release_advisory_locks`]; a rollback does not release them) are
+/// released, as they are after a migration that succeeds, so that a connection handed back by
+/// `Migrator::into_client` holds none. Nothing is sent when its file does not say `advisory`
+/// or the session is gone; a failure to release leaves the failure as it is (the session
+/// ends with the run, unless handed over).
+pub(super) fn release_locks_after_failure(client: &mut Client, step: &Step<'_>) {
+    let release = release_advisory_locks(step.file());
+    if !release.is_empty() && !client.is_closed() {
+        let _ = client.batch_execute(&release);
+    }
+}
+
+/// `failure` of a migration whose statement hit its `lock_timeout` (55P03, not the ledger's:
+/// [`ledger_locked`] names those), with the sessions holding a lock on a relation its failing
+/// statement names ([`crate::db::lock::named_relation_lock_holders`]) as the migration lock's
+/// holders are named: a detail each (`lock on "users" held by pid ...`), `lock_holders`, and
+/// the `pg_terminate_backend` to run if one is stuck. Asked once the run gives up (after its
+/// retries), on the session, after the rollback. Returned as it was when none is found.
+pub(super) fn lock_timed_out(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+) -> StepFailure {
+    let timed_out = failure.error.kind == ErrorKind::MigrationFailed
+        && failure
+            .server
+            .as_ref()
+            .is_some_and(|s| s.sqlstate == SqlState::LOCK_NOT_AVAILABLE.code());
+    if !timed_out
+        || settings.stopped()
+        || client.is_closed()
+        || !matches!(failure.error.reason(), crate::error::Reason::Other)
+    {
+        return failure;
+    }
+    let file = step.file();
+    let text = failure
+        .location
+        .as_ref()
+        .and_then(|at| {
+            file.statements
+                .iter()
+                .rev()
+                .find(|s| s.line <= at.line)
+                .map(|s| &file.text[s.range.clone()])
+        })
+        .unwrap_or(&file.text);
+    let found = crate::db::lock::named_relation_lock_holders(client, &relation_names(text), 5)
+        .unwrap_or_default();
+    if found.is_empty() {
+        return failure;
+    }
+    let mut holders: Vec<crate::db::lock::LockHolder> = Vec::new();
+    for (relation, holder) in &found {
+        failure
+            .error
+            .details
+            .insert(0, format!("lock on {relation} held by {holder}"));
+        if !holders.iter().any(|h| h.pid == holder.pid) {
+            holders.push(holder.clone());
+        }
+    }
+    failure.error.details[..found.len()].reverse();
+    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
+    let (that, terminate) = match pids.as_slice() {
+        [pid] => (
+            "that session",
+            format!("`SELECT pg_terminate_backend({pid})`"),
+        ),
+        _ => (
+            "those sessions",
+            format!(
+                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
+                pids.join(", ")
+            ),
+        ),
+    };
+    failure.error.help = Some(format!(
+        "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}; or \
+         raise `migration.lock_timeout` / {} (lock_timeout {})",
+        crate::migrate::SQL_TIMEOUT_FLAGS[0],
+        human(settings.lock_timeout)
+    ));
+    failure.error = failure.error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    });
+    failure
+}
+
+/// The names a statement may give a relation by: each identifier (plain or quoted) and each
+/// two- or three-part dotted name, as the server would resolve them (`to_regclass`); keywords
+/// and columns among them resolve to no relation, or to one the statement names anyway.
+fn relation_names(statement: &str) -> Vec<String> {
+    use crate::files::lexer::TokenKind;
+    let tokens: Vec<_> = crate::files::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    let is_name = |i: usize| {
+        tokens.get(i).is_some_and(|t| {
+            t.terminated && matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent)
+        })
+    };
+    let is_dot = |i: usize| tokens.get(i).is_some_and(|t| t.kind == TokenKind::Dot);
+    let mut names: Vec<String> = Vec::new();
+    for i in 0..tokens.len() {
+        if !is_name(i) || (i >= 1 && is_dot(i - 1)) {
+            continue;
+        }
+        let mut name = tokens[i].text.to_string();
+        let mut j = i;
+        let mut parts = 1;
+        while parts < 3 && is_dot(j + 1) && is_name(j + 2) {
+            name.push('.');
+            name.push_str(tokens[j + 2].text);
+            j += 2;
+            parts += 1;
+        }
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 pub(super) fn cancelled(
     client: &mut Client,
     settings: &ApplySettings,

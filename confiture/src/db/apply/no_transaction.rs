@@ -9,13 +9,13 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
     cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, sql_failure, stopped,
+    ledger_state, lock_timed_out, sql_failure, stopped,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, SendError};
 use super::sql::{
     drop_session_objects, ledger_lock_wait_sql, lock_check_between_statements, lock_check_sql,
-    record_sql, timeouts_sql, RESET_SESSION,
+    record_sql, release_advisory_locks, timeouts_sql, RESET_SESSION,
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
@@ -290,6 +290,7 @@ pub(super) fn run_statements(
             // statements before it committed: the one place of that clause, for every way a
             // statement fails (the runner's own `cancelled` leaves no-transaction steps alone).
             failure = cancelled(client, settings, step, failure, sent_at.elapsed());
+            failure = lock_timed_out(client, settings, step, failure);
             if settings.stopped() {
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);
@@ -383,11 +384,13 @@ pub(super) fn run_statements(
         false => String::new(),
     };
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{} {settle} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {};",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
+        // Each of the migration's statements committed: no transaction-level lock is left.
+        release_advisory_locks(file),
         record_sql(&settings.table, step, &elapsed, ledger_oid)
     );
     if let Err(e) = client.batch_execute(&record) {

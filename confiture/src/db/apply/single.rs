@@ -9,16 +9,16 @@ use postgres::Client;
 use super::batch::rollback_and_read;
 use super::failure::{
     cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, marked_failure, sql_failure, stopped,
-    with_interrupted_help,
+    ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
+    release_locks_after_failure, server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
 use super::script::SendError;
-use super::sql::{begin_sql, push_step, NONCE};
+use super::sql::{begin_sql, push_step, release_advisory_locks, NONCE};
 use super::{ApplySettings, OnRetry, Script, Step, StepFailure};
 use crate::db::is_connection_lost;
 use crate::db::notices::{Collector, Notice};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::files::TransactionMode;
 
 /// The first step that cannot run inside one transaction with the others (a file marked
@@ -54,7 +54,8 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
 /// committed); `on_notice(steps, notice)` passes on what the server said while step `i` ran
 /// (`steps`: `i..i + 1`): the first [`crate::db::notices::KEPT_PER_SEVERITY`] of each severity
 /// of the run, then, at its end, one per severity that overflowed saying how many more came
-/// (`steps`: those they came from). On failure, returns the index of the failing step.
+/// (`steps`: those they came from). On failure, returns the index of the failing step, or
+/// `steps.len()` when the run's `COMMIT` failed (a deferred constraint: of no one step).
 pub fn run_in_one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
@@ -92,7 +93,13 @@ pub fn run_in_one_transaction(
         }
     }
     ran.map_err(|(i, failure)| {
+        // The run's COMMIT ([`commit_failure`]): no migration of its own to check.
+        if i == steps.len() {
+            return (i, failure);
+        }
         let failure = cancelled(client, settings, &steps[i], failure, started.elapsed());
+        let failure = lock_timed_out(client, settings, &steps[i], failure);
+        release_locks_after_failure(client, &steps[i]);
         let failure = lock_released(client, settings, &steps[i], failure, true);
         if settings.stopped() {
             let failure = interrupted(&steps[i], failure);
@@ -192,7 +199,14 @@ fn one_transaction(
             failure.error.message = "interrupted before the run's COMMIT".to_string();
             return Err((steps.len() - 1, failure));
         }
-        return match client.batch_execute("COMMIT") {
+        // The session-level advisory locks a migration kept go once the transaction's own
+        // are released with it (`release_advisory_locks`); one statement for the run.
+        let release = steps
+            .iter()
+            .map(|s| release_advisory_locks(s.file()))
+            .find(|sql| !sql.is_empty())
+            .unwrap_or_default();
+        return match client.batch_execute(&format!("COMMIT;{release}")) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let i = steps.len() - 1;
@@ -200,6 +214,13 @@ fn one_transaction(
                     Err((i, connection_lost(&last, e)))
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
+                    if !release.is_empty() {
+                        let _ = client.batch_execute(&release);
+                    }
+                    if steps.len() > 1 {
+                        return Err((steps.len(), commit_failure(steps, e)));
+                    }
+                    // One migration: the constraint is its own.
                     let mut f = sql_failure(settings, &last, &Script::new(), None, e, None);
                     f.error = f
                         .error
@@ -208,6 +229,60 @@ fn one_transaction(
                 }
             }
         };
+    }
+}
+
+/// The `COMMIT` of a run of several migrations failed: a deferred constraint (or constraint
+/// trigger) checked there, of any of the migrations — an `INITIALLY DEFERRED` foreign key whose row an earlier one wrote
+/// —, so it is blamed on none: the last one, whose file it named before, is as likely innocent.
+/// The help says how to learn which one: without `--single-transaction` each migration's own
+/// `COMMIT` checks it, or the migrations that write the table the server named.
+fn commit_failure(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
+    let ids = match (steps.first(), steps.last()) {
+        (Some(first), Some(last)) if steps.len() > 1 => {
+            format!("{} .. {}", first.migration.id(), last.migration.id())
+        }
+        (Some(only), _) => only.migration.id(),
+        _ => String::new(),
+    };
+    let mut error = Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "the run's COMMIT failed on a deferred constraint of one of its migrations ({ids})"
+        ),
+    );
+    let table = e
+        .as_db_error()
+        .and_then(|db| db.table())
+        .map(str::to_string);
+    if let Some(db) = e.as_db_error() {
+        error.details = server_details(db);
+    }
+    error = error.with_detail(
+        "the whole run was one transaction: it was rolled back and nothing is recorded",
+    );
+    let mut help = "run it again without --single-transaction to learn which migration: each \
+         then commits on its own (those before it stay applied) and the one whose deferred \
+         constraint fails is named"
+        .to_string();
+    if let Some(table) = table {
+        help.push_str(&format!(
+            "; or look at the migrations of this run that write table \"{}\"",
+            crate::display::escape(&table)
+        ));
+    }
+    let server = crate::error::ServerError::of(&e);
+    let cause = e.as_db_error().map(|db| db.message().to_string());
+    let error = match cause {
+        Some(cause) => error.with_source_shown(e, cause),
+        None => error.with_source(e),
+    };
+    StepFailure {
+        error: error.with_help(help),
+        location: None,
+        server,
+        unknown_fate: 0,
+        blames_file: false,
     }
 }
 

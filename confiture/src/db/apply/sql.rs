@@ -609,7 +609,61 @@ pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> St
     if says_in(&lowercase, "prepare") {
         sql.push_str(&deallocate_theirs(nonce));
     }
+    if says_in(&lowercase, "listen") {
+        // Transactional: a `LISTEN` of this transaction never takes effect.
+        sql.push_str(" UNLISTEN *;");
+    }
     sql
+}
+
+/// Releases the session-level advisory locks a migration took and kept (`pg_advisory_lock`,
+/// often written for `pg_advisory_xact_lock`), every one the session holds except confiture's
+/// own key class ([`crate::lock_key::LOCK_NAMESPACE`], the migration lock): else every later
+/// migration of the run starts holding them, and a connection handed back by
+/// `Migrator::into_client` keeps them for its life. Only after a migration whose text says
+/// `advisory` ([`says_in`]), so that one that does not costs nothing more; each statement with
+/// a space before it. Sent where the session holds no transaction-level advisory lock — after
+/// the migration's `COMMIT`, or in a no-transaction migration's row transaction —: `pg_locks`
+/// does not tell the two levels apart, and unlocking a lock the transaction holds only warns.
+/// One `pg_locks` read per pass: a lock taken twice is held twice, so it is unlocked until no
+/// row is left or an unlock finds nothing to release.
+pub(super) fn release_advisory_locks(file: &SqlFile) -> String {
+    if !crate::text::mentions(&file.text, "advisory") {
+        return String::new();
+    }
+    // `classid`/`objid` are the keys' bits as oids: a key of one bigint (`objsubid` 1) is
+    // `classid` << 32 | `objid`, a key of two int4 (`objsubid` 2) is `classid`, `objid`.
+    let int4 = |oid: &str| {
+        format!(
+            "({oid}::pg_catalog.int8 OPERATOR(pg_catalog.-) CASE WHEN {oid}::pg_catalog.int8 \
+             OPERATOR(pg_catalog.>=) 2147483648 THEN 4294967296 ELSE 0 END)"
+        )
+    };
+    let (class, obj) = (int4("l.classid"), int4("l.objid"));
+    format!(
+        " DO $confiture$ DECLARE l record; released pg_catalog.bool; BEGIN LOOP \
+         released := false; \
+         FOR l IN SELECT classid, objid, objsubid, mode FROM pg_catalog.pg_locks \
+         WHERE locktype OPERATOR(pg_catalog.=) 'advisory' AND granted \
+         AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
+         AND NOT (objsubid OPERATOR(pg_catalog.=) 2 \
+         AND classid OPERATOR(pg_catalog.=) {ns}::pg_catalog.int8::pg_catalog.oid) LOOP \
+         released := CASE WHEN l.objsubid OPERATOR(pg_catalog.=) 1 THEN \
+         CASE WHEN l.mode OPERATOR(pg_catalog.=) 'ShareLock' \
+         THEN pg_catalog.pg_advisory_unlock_shared({big}) \
+         ELSE pg_catalog.pg_advisory_unlock({big}) END \
+         ELSE CASE WHEN l.mode OPERATOR(pg_catalog.=) 'ShareLock' \
+         THEN pg_catalog.pg_advisory_unlock_shared({c4}, {o4}) \
+         ELSE pg_catalog.pg_advisory_unlock({c4}, {o4}) END END; \
+         EXIT WHEN NOT released; END LOOP; EXIT WHEN NOT released; END LOOP; END $confiture$;",
+        ns = crate::lock_key::LOCK_NAMESPACE,
+        big = format!(
+            "{class} OPERATOR(pg_catalog.*) 4294967296 OPERATOR(pg_catalog.+) \
+             l.objid::pg_catalog.int8"
+        ),
+        c4 = format!("{class}::pg_catalog.int4"),
+        o4 = format!("{obj}::pg_catalog.int4"),
+    )
 }
 
 /// Deallocates the statements prepared with SQL `PREPARE` except the engine's own of the
@@ -937,6 +991,7 @@ pub(super) fn push_transaction<'a>(
         sql.push(';');
     }
     sql.push_str("\nCOMMIT;");
+    sql.push_str(&release_advisory_locks(file));
     // The last statement marker and the row markers go once the transaction is over
     // (committed, or not: then they tell how far it got).
     sql.push_str(&deallocate_markers(&tag, markers, settings.ledger_triggers));

@@ -33,6 +33,7 @@ mod rename_table;
 mod requires_no_transaction;
 mod resets_timeouts;
 mod server_wide;
+mod session_advisory_lock;
 mod set_transaction;
 mod standard_conforming_strings;
 mod transaction_control;
@@ -77,6 +78,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     no_transaction_multiple_statements::DOC,
     resets_timeouts::DOC,
     server_wide::DOC,
+    session_advisory_lock::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -157,6 +159,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
         releases_migration_lock::check(cx, stmt, &mut out);
         writes_tracking_table::check(cx, stmt, &mut out);
         resets_timeouts::check(cx, stmt, &mut out);
+        session_advisory_lock::check(cx, stmt, &mut out);
         set_transaction::check(cx, stmt, &mut out);
         server_wide::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);

@@ -244,7 +244,7 @@ mod tests {
             format!("SELECT pg_advisory_unlock({class});"),
             format!("SELECT pg_advisory_unlock({class}0, 1);"),
             format!("SELECT pg_advisory_unlock(-{class}, 1);"),
-            format!("SELECT pg_try_advisory_lock({class}, 1);"),
+            format!("SELECT pg_try_advisory_xact_lock({class}, 1);"),
             format!("-- never pg_advisory_unlock({class}, 1)\nSELECT 1;"),
             format!("SELECT 'pg_advisory_unlock({class}, 1)';"),
         ] {
