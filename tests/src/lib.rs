@@ -566,3 +566,29 @@ impl Run {
         })
     }
 }
+
+/// `expected` (a help's text) as a run with `args` says it: when `args` hold `--dry-run`, each
+/// suggested `up`, `down`, `baseline`, `reinit` or `generate` in backquotes ends with
+/// `--dry-run` too — a preview's suggestions are previews (`hint::Invocation::dry_run`).
+pub fn previewed(expected: &str, args: &[&str]) -> String {
+    if !args.contains(&"--dry-run") {
+        return expected.to_string();
+    }
+    let writing = ["up", "down", "baseline", "reinit", "generate"]
+        .map(|sub| format!("cargo confiture migrate {sub}"));
+    expected
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            let suggested = i % 2 == 1
+                && writing.iter().any(|w| part == w || part.starts_with(&format!("{w} ")))
+                && !part.split(' ').any(|word| word == "--dry-run");
+            if suggested {
+                format!("{part} --dry-run")
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("`")
+}

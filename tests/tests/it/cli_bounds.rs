@@ -63,7 +63,7 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("error[C101]")
-            .stderr_has(&stop(flags));
+            .stderr_has(&confiture_tests::previewed(&stop(flags), args));
     }
     assert_eq!(ledger(&db), ["001:a"]);
     project
@@ -122,7 +122,7 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("`0003_c.py` is a confiture (Python) migration, pending")
-            .stderr_has(before);
+            .stderr_has(&confiture_tests::previewed(before, args));
     }
     assert_eq!(db.ledger(), None, "nothing was written");
     project
@@ -174,7 +174,7 @@ fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
             .run_on(&db, args)
             .code(exit::IRREVERSIBLE)
             .stderr_has("irreversible: 003_dn")
-            .stderr_has(above);
+            .stderr_has(&confiture_tests::previewed(above, args));
     }
     let all = ["001:a", "002:b", "003:dn", "004:d", "005:e"];
     assert_eq!(ledger(&db), all);
@@ -247,8 +247,8 @@ fn a_missing_database_is_created_only_by_ups_help() {
 /// The `up` a refusal suggests to run instead — the one that stops before a broken file (half
 /// a pair), or before a pending confiture (Python) migration — is the user's own command bounded
 /// there: it keeps how the database was chosen (`--env`, `--database-url`) and every flag given
-/// (`--single-transaction`, `--allow-*`, `--create-database`; not `--dry-run`: the suggestion
-/// is the command that applies what the help says), in the one spelling of "the same `up`"
+/// (`--single-transaction`, `--allow-*`, `--create-database`; `--dry-run` too, after the
+/// selection, as every suggestion of a preview has it), in the one spelling of "the same `up`"
 /// (`plan::up_args`). The files' refusal dropped them all: pasted, the
 /// suggestion ran without the user's transaction mode or permissions.
 #[test]
@@ -317,7 +317,7 @@ fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
                     project
                         .run(&args)
                         .code(exit::INVALID)
-                        .stderr_has(&suggested);
+                        .stderr_has(&confiture_tests::previewed(&suggested, &args));
                 }
             }
         }
@@ -397,7 +397,7 @@ fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
             ],
             code: exit::MIGRATION_FAILED,
             suggested: "`cargo confiture migrate up --allow-destructive --allow-newer-database \
-                        --env dev`",
+                        --rerun-interrupted --env dev`",
         },
         Case {
             what: "out of order",

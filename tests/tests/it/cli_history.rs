@@ -1791,7 +1791,10 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
             .code(exit::DIVERGED)
             .stderr_has("the tracking table tb_confiture does not exist, but the database already holds 1 object (table public.prices)")
             .stderr_has("nothing was run")
-            .stderr_has(&format!("`cargo confiture {anyway} --database-url <URL>`"));
+            .stderr_has(&confiture_tests::previewed(
+                &format!("`cargo confiture {anyway} --database-url <URL>`"),
+                args,
+            ));
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
         assert_eq!(db.ledger(), None, "{args:?}: no ledger made");
     }
@@ -2211,7 +2214,11 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
             "running the migrations up to {} over it could apply them twice",
             target.split(' ').nth(1).unwrap_or_default()
         ));
-        assert_eq!(run.help_line(), refusal(target), "{args:?}");
+        assert_eq!(
+            run.help_line(),
+            confiture_tests::previewed(&refusal(target), args),
+            "{args:?}"
+        );
         assert_eq!(db.ledger(), None, "{args:?}: nothing ran");
     }
     // Unbounded, the commands stay unbounded.
@@ -2714,7 +2721,10 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
             .stderr_has("003_t3, applied")
             .stderr_has("004_t4, applied")
             .stderr_has("add --yes")
-            .stderr_has("`cargo confiture migrate baseline --through 004 --database-url <URL>`");
+            .stderr_has(&confiture_tests::previewed(
+                "`cargo confiture migrate baseline --through 004 --database-url <URL>`",
+                args,
+            ));
         assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
     }
     // Through the newest applied row: nothing above it to forget, nothing to confirm.
