@@ -454,10 +454,12 @@ fn up_refuses_modified_missing_and_out_of_order_listing_each() {
         err.details
     );
     let help = err.help.unwrap();
-    // The safe form of reinit: no `--through`, so no version that might not exist.
+    // The safe form of reinit: no `--through`, so no version that might not exist; the
+    // out-of-order one's `baseline --through` names its own version, which does.
     assert!(
         help.contains("`cargo confiture migrate reinit`")
-            && !help.contains("--through")
+            && !help.contains("reinit --through")
+            && help.contains("`cargo confiture migrate baseline --through 003`")
             && help.contains("--allow-out-of-order"),
         "{help}"
     );

@@ -92,7 +92,11 @@ fn alter_system_slots_and_copy_program_are_refused_on_the_targets_server_before_
                 .stderr_has("002_slot.down.sql:2`: pg_drop_replication_slot()");
         }
         assert_eq!(auto_conf(cluster), before, "{command} ran ALTER SYSTEM");
-        assert!(slots(cluster).is_empty(), "{command} left a slot");
+        // Its own slot only: the cluster is shared with the tests that make `vsafe_hidden`.
+        assert!(
+            !slots(cluster).contains(&"vsafe_slot".to_string()),
+            "{command} left a slot"
+        );
         assert!(!mark.exists(), "{command} ran the program");
         // Another URL of the same server (another host name) is the same server.
         let same = format!(
