@@ -278,6 +278,9 @@ pub enum Divergence {
         id: String,
         /// When it was applied, when known.
         applied_at: Option<String>,
+        /// The file differs from what ran only by its line endings
+        /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
+        line_endings: bool,
     },
     /// A second row for a version.
     Duplicate {
@@ -388,6 +391,7 @@ impl fmt::Display for Divergence {
                 file,
                 recorded_checksum,
                 checksum,
+                line_endings,
                 ..
             } => {
                 write!(f, "modified: {id}")?;
@@ -401,6 +405,12 @@ impl fmt::Display for Divergence {
                         " was applied with checksum {}…, the file now has {}…",
                         short(then),
                         short(now)
+                    )?;
+                }
+                if *line_endings {
+                    f.write_str(
+                        "; it differs only by line endings (CRLF): your checkout converted it; \
+                         add `*.sql -text` to .gitattributes and check it out again",
                     )?;
                 }
                 Ok(())
