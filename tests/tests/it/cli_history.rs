@@ -1703,8 +1703,8 @@ fn reinit_that_would_forget_every_row_needs_yes() {
             .run_on(&db, &args)
             .code(exit::USAGE)
             .stderr_has(
-                "would forget every row of the ledger but the 2 above its newest migration \
-                 file (kept), all 1",
+                "reinit would forget 1 row of the ledger (listed below): other has none of their \
+                 migrations; the 2 rows above its newest file (001) are kept",
             )
             .stderr_has("001_a, applied ")
             .stderr_has("add --yes");
@@ -1724,7 +1724,7 @@ fn reinit_that_would_forget_every_row_needs_yes() {
             ],
         )
         .code(exit::USAGE)
-        .stderr_has("would forget every row");
+        .stderr_has("reinit would forget 1 row of the ledger (listed below)");
     // A directory that still has one of them: forgetting the other needs no confirmation.
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
