@@ -190,7 +190,7 @@ impl fmt::Display for NewerDatabase {
                 }
                 write!(
                     f,
-                    "; the database also has {} applied, recorded by a newer build",
+                    "; the database also has {} applied, recorded by another build or the CLI",
                     self.versions.join(", ")
                 )
             }
@@ -241,10 +241,19 @@ impl Diverged {
     /// [`NewerDatabase`].
     pub fn lines(&self) -> Vec<String> {
         let newer = self.newer_database.iter().map(ToString::to_string);
+        let embedded = (self.newer_database.as_ref()).is_some_and(|n| n.package.is_some());
         let mut lines: Vec<String> = newer
             .chain(self.migrations.iter().map(|d| match d {
                 Divergence::Modified { .. } if self.rollback => {
                     format!("{d}; its down file may not undo what was run")
+                }
+                // A binary's migrations are embedded: no file is involved.
+                Divergence::Missing { id, applied_at } if embedded => {
+                    let at = applied_at.as_ref().map(|at| format!(" ({at})"));
+                    format!(
+                        "missing: {id} is recorded as applied{} but not embedded in this binary",
+                        at.unwrap_or_default()
+                    )
                 }
                 _ => d.to_string(),
             }))
@@ -271,6 +280,9 @@ pub enum Divergence {
         checksum: Option<String>,
         /// When it was applied (its ledger row's `applied_at`), when known.
         applied_at: Option<String>,
+        /// The file differs from what ran only by its line endings
+        /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
+        line_endings: bool,
     },
     /// Recorded as applied, but its files are gone.
     Missing {
@@ -388,6 +400,7 @@ impl fmt::Display for Divergence {
                 file,
                 recorded_checksum,
                 checksum,
+                line_endings,
                 ..
             } => {
                 write!(f, "modified: {id}")?;
@@ -401,6 +414,12 @@ impl fmt::Display for Divergence {
                         " was applied with checksum {}…, the file now has {}…",
                         short(then),
                         short(now)
+                    )?;
+                }
+                if *line_endings {
+                    f.write_str(
+                        "; it differs only by line endings (CRLF): your checkout converted it; \
+                         add `*.sql -text` to .gitattributes and check it out again",
                     )?;
                 }
                 Ok(())

@@ -245,6 +245,25 @@ pub fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
     recorded_checksum(row).is_some_and(|c| !checksum_matches(c, &migration.up.checksum))
 }
 
+/// Whether `migration`'s up file differs from what `row` recorded only by its line endings:
+/// its text with CRLF turned to LF, or LF to CRLF, has the recorded checksum. A checkout that
+/// converts line endings (git's `core.autocrlf`) did it, not an edit: the cure is to check the
+/// file out again with the bytes that ran, never to record the converted ones (`reinit`), which
+/// every checkout of the other kind would then see modified. The one rule: `up`'s refusal,
+/// `down`'s and `migrate status` follow it.
+pub fn differs_only_by_line_endings(migration: &Migration, row: &LedgerRow) -> bool {
+    let Some(recorded) = recorded_checksum(row) else {
+        return false;
+    };
+    let text = &migration.up.text;
+    let lf = text.replace("\r\n", "\n");
+    let crlf = lf.replace('\n', "\r\n");
+    [lf, crlf].iter().any(|converted| {
+        converted != text
+            && checksum_matches(recorded, &crate::files::checksum(converted.as_bytes()))
+    })
+}
+
 /// Whether `row`'s version now names another migration than the one it recorded: `migration`
 /// (the file of that version) has another name and another checksum (an applied file deleted
 /// and its number given to a new one; a renumbering after a merge). An edit keeps the name, a

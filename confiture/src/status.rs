@@ -177,6 +177,9 @@ pub struct StatusReport {
     pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
+    /// Those of `modified` whose up file differs from what ran only by its line endings
+    /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
+    pub modified_line_endings: Vec<String>,
     /// Versions recorded whose files are gone (a newer release's among them: see
     /// `newer_database`).
     pub missing: Vec<String>,
@@ -375,6 +378,12 @@ pub fn report_checked(
     let applied = versions(&|s| s.is_applied_migration());
     let pending = versions(&|s| !s.is_recorded());
     let modified = versions(&|s| s == State::Modified);
+    let modified_line_endings: Vec<String> = (history.modified().into_iter())
+        .filter_map(|r| {
+            let m = r.migration?;
+            crate::history::differs_only_by_line_endings(m, r.row).then(|| m.version_text.clone())
+        })
+        .collect();
     let missing = versions(&|s| s == State::Missing);
     let out_of_order = versions(&|s| s == State::OutOfOrder);
     let squashed = versions(&|s| s == State::Squashed);
@@ -443,6 +452,7 @@ pub fn report_checked(
         no_schema_to_create_in: None,
         unrecorded: None,
         modified,
+        modified_line_endings,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),
         newer_database_alone: crate::plan::newer_database_alone(set, &history),

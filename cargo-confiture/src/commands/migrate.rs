@@ -1056,7 +1056,12 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: applied migrations were edited since they ran ({}): {}",
             render::versions(&modified),
-            confiture::plan::modified_help()
+            confiture::plan::modified_help(confiture::plan::LineEndings::of(
+                modified.len(),
+                (report.modified_line_endings.iter())
+                    .filter(|v| modified.contains(v))
+                    .count(),
+            ))
         ));
     }
     if !report.unreadable.is_empty() {

@@ -177,6 +177,20 @@ pub fn down_args(request: &DownRequest, bound: &str) -> String {
     args
 }
 
+/// The bound `request` was given, as [`down_args`] takes it (`--steps 2`, `--target 3 --yes`;
+/// empty for the default, one step).
+fn own_bound(request: &DownRequest) -> String {
+    let mut bound = match (request.steps, request.target) {
+        (Some(steps), _) => format!("--steps {steps}"),
+        (None, Some(target)) => format!("--target {target}"),
+        (None, None) => String::new(),
+    };
+    if request.yes {
+        bound.push_str(" --yes");
+    }
+    bound.trim_start().to_string()
+}
+
 /// How many rows `--steps` can roll back, newest first, before it reaches a row of the squashed
 /// history (every row when there is none).
 fn reachable(history: &History<'_>) -> usize {
@@ -225,13 +239,7 @@ fn down_plan<'a>(
     })?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
-        return Err(diverged(
-            set,
-            &history,
-            &chosen,
-            found,
-            request.allow_modified,
-        ));
+        return Err(diverged(set, &history, &chosen, found, request));
     }
     let roll_back: Vec<Rollback<'a>> = chosen
         .iter()
@@ -378,8 +386,11 @@ fn diverged(
     history: &History<'_>,
     chosen: &[&Recorded<'_>],
     found: Vec<Divergence>,
-    allow_modified: bool,
+    request: &DownRequest,
 ) -> Error {
+    // The same `down` again, as the user asked for it.
+    let again = down_args(request, &own_bound(request));
+    let again = again.trim_end();
     let mut help = Vec::new();
     if found
         .iter()
@@ -400,14 +411,30 @@ fn diverged(
             Divergence::Missing { .. } | Divergence::Modified { .. } | Divergence::Replaced { .. }
         )
     }) {
-        help.push(
-            "restore the files from version control (`git log -- <file>` shows the applied \
-             version), then run `down` again"
-                .to_string(),
-        );
+        // The files whose applied version to look up, when known (a missing one has none).
+        let files: Vec<String> = (found.iter())
+            .filter_map(|d| match d {
+                Divergence::Modified { file, .. } | Divergence::Replaced { file, .. } => {
+                    file.as_ref().map(|f| f.display().to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        let log = match files.is_empty() {
+            true => "`git log -- <file>`".to_string(),
+            false => format!("`git log -- {}`", files.join(" ")),
+        };
+        help.push(format!(
+            "restore the files from version control ({log} shows the applied version), then \
+             run {} again",
+            crate::hint::command(again)
+        ));
     }
-    if chosen.iter().any(|r| r.state == State::Modified) && !allow_modified {
-        help.push("if the down file still undoes what was applied, pass `--allow-modified`".into());
+    if chosen.iter().any(|r| r.state == State::Modified) && !request.allow_modified {
+        help.push(format!(
+            "if the down file still undoes what was applied, run {}",
+            crate::hint::command(&format!("{again} --allow-modified"))
+        ));
     }
     if chosen
         .iter()

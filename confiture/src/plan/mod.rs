@@ -257,7 +257,48 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
 /// text of `up`'s refusal and `migrate status`'s help. `reinit` records the new text as
 /// applied without running it, so it is offered for edits that change nothing that runs
 /// only: an intended schema change run through it would be recorded and never made.
-pub fn modified_help() -> String {
+///
+/// `line_endings` says how many of them differ from what ran only by their line endings
+/// ([`crate::history::differs_only_by_line_endings`]): for those, `reinit` is never offered
+/// (it would record the converted bytes, which every other checkout would see modified).
+pub fn modified_help(line_endings: LineEndings) -> String {
+    let converted = "a file that differs only by line endings (CRLF) was converted by your \
+         checkout (git's `core.autocrlf`): add `*.sql -text` to .gitattributes and check it out \
+         again (or convert it to LF); never `migrate reinit` it, which would record the CRLF \
+         bytes that every LF checkout then sees modified";
+    match line_endings {
+        LineEndings::All => return converted.to_string(),
+        LineEndings::Some => return format!("{}; {converted}", edited_help()),
+        LineEndings::None => {}
+    }
+    edited_help()
+}
+
+/// Of the modified migrations [`modified_help`] is about, how many differ from what ran only
+/// by their line endings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineEndings {
+    /// None: each was edited.
+    None,
+    /// Some, not all.
+    Some,
+    /// Every one.
+    All,
+}
+
+impl LineEndings {
+    /// Of `modified` migrations, `converted` differ only by their line endings.
+    pub fn of(modified: usize, converted: usize) -> LineEndings {
+        match converted {
+            0 => LineEndings::None,
+            n if n >= modified => LineEndings::All,
+            _ => LineEndings::Some,
+        }
+    }
+}
+
+/// [`modified_help`] for files that were edited.
+fn edited_help() -> String {
     format!(
         "restore the modified files from version control (the database keeps what the text \
          that ran did); an intended schema change goes in a new migration (`migrate generate \
@@ -726,6 +767,7 @@ pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {
         recorded_checksum: recorded_checksum(row).map(str::to_string),
         checksum: Some(m.up.checksum.clone()),
         applied_at: Some(row.applied_at.clone()),
+        line_endings: crate::history::differs_only_by_line_endings(m, row),
     }
 }
 

@@ -356,14 +356,21 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
         .collect();
     let dir = crate::display::escape(&crate::display::path_text(&set.dir)).into_owned();
     let files = set.migrations.len();
-    let but = match newer {
-        0 => String::new(),
-        n => format!(" but the {n} above its newest migration file (kept)"),
+    let message = match (newer, set.migrations.last()) {
+        (0, _) | (_, None) => format!(
+            "reinit would forget every row of the ledger ({}, listed below): {dir} has none of \
+             their migrations",
+            ids.len()
+        ),
+        (n, Some(newest)) => format!(
+            "reinit would forget {} of the ledger (listed below): {dir} has none of their \
+             migrations; the {} above its newest file ({}) {} kept",
+            crate::display::plural(ids.len(), "row"),
+            crate::display::plural(n, "row"),
+            newest.version_text,
+            if n == 1 { "is" } else { "are" }
+        ),
     };
-    let message = format!(
-        "reinit would forget every row of the ledger{but}, all {}: {dir} has no migration any of them records",
-        ids.len()
-    );
     let mut error = Error::usage(message);
     for id in crate::display::cut(ids) {
         error = error.with_detail(id);

@@ -350,7 +350,19 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
         assert_eq!(
             err.details[0],
             "this binary (service 1.0.0) embeds migrations up to 002; the database also has 003 \
-             applied, recorded by a newer build"
+             applied, recorded by another build or the CLI"
+        );
+        assert!(
+            (err.details.iter())
+                .any(|d| d.starts_with("missing: 003")
+                    && d.ends_with("but not embedded in this binary")),
+            "{:?}",
+            err.details
+        );
+        assert!(
+            !err.details.iter().any(|d| d.contains("files are gone")),
+            "{:?}",
+            err.details
         );
         assert_eq!(err.details[1..], diverged.lines()[1..], "rendered once");
         let help = err.help.unwrap();

@@ -221,7 +221,16 @@ fn check_history_for(
             "{} modified",
             plural(modified.len(), "applied migration")
         ));
-        help.push(super::modified_help());
+        let converted = (modified.iter())
+            .filter(|r| {
+                r.migration
+                    .is_some_and(|m| crate::history::differs_only_by_line_endings(m, r.row))
+            })
+            .count();
+        help.push(super::modified_help(super::LineEndings::of(
+            modified.len(),
+            converted,
+        )));
     }
     if !missing.is_empty() {
         counts.push(format!(

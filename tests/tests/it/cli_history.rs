@@ -313,7 +313,16 @@ fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
         .code(exit::DIVERGED)
         .stderr_has("002_t2.up.sql")
         .stderr_has(&sum[..12])
-        .stderr_has("--allow-modified");
+        .stderr_has("`git log -- db/migrations/002_t2.up.sql` shows the applied version")
+        .stderr_lacks("<file>")
+        .stderr_has("then run `cargo confiture migrate down --database-url")
+        .stderr_has("run `cargo confiture migrate down --allow-modified --database-url");
+    // The command to paste keeps the bound the user gave.
+    project
+        .run_on(&db, &["migrate", "down", "--target", "1"])
+        .code(exit::DIVERGED)
+        .stderr_has("then run `cargo confiture migrate down --target 1 --database-url")
+        .stderr_has("run `cargo confiture migrate down --target 1 --allow-modified --database-url");
     assert_eq!(ledger(&db).len(), 2);
     project
         .run_on(&db, &["migrate", "down", "--dry-run"])
@@ -1694,8 +1703,8 @@ fn reinit_that_would_forget_every_row_needs_yes() {
             .run_on(&db, &args)
             .code(exit::USAGE)
             .stderr_has(
-                "would forget every row of the ledger but the 2 above its newest migration \
-                 file (kept), all 1",
+                "reinit would forget 1 row of the ledger (listed below): other has none of their \
+                 migrations; the 2 rows above its newest file (001) are kept",
             )
             .stderr_has("001_a, applied ")
             .stderr_has("add --yes");
@@ -1715,7 +1724,7 @@ fn reinit_that_would_forget_every_row_needs_yes() {
             ],
         )
         .code(exit::USAGE)
-        .stderr_has("would forget every row");
+        .stderr_has("reinit would forget 1 row of the ledger (listed below)");
     // A directory that still has one of them: forgetting the other needs no confirmation.
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
@@ -2822,4 +2831,76 @@ fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
+}
+
+/// A checkout that converts line endings (git's `core.autocrlf`) changes the checksum of every
+/// applied migration: `up`, `down` and `status` say the file differs only by its line endings,
+/// in both directions (applied from LF and checked out CRLF, or the reverse), and never offer
+/// `reinit` for it, which would record the converted bytes that every other checkout would then
+/// see modified; a file really edited beside it still gets its own help.
+#[test]
+fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit() {
+    let db = TestDb::new("hi_crlf");
+    let project = Project::new();
+    project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
+    project.migration(
+        "002_t2",
+        "-- two\r\nCREATE TABLE t2 (id int);\r\n",
+        "DROP TABLE t2;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // 001 applied from LF, now CRLF; 002 applied from CRLF, now LF.
+    project.write(
+        "db/migrations/001_t1.up.sql",
+        "CREATE TABLE t1 (id int);\r\n",
+    );
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "-- two\nCREATE TABLE t2 (id int);\n",
+    );
+    let said = "differs only by line endings (CRLF)";
+    // `up` names both, `down` the one it would roll back.
+    for (args, file) in [
+        (&["migrate", "up"][..], "001_t1.up.sql) was applied"),
+        (&["migrate", "up"][..], "002_t2.up.sql) was applied"),
+        (&["migrate", "down"][..], "002_t2.up.sql) was applied"),
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has(file)
+            .stderr_has(said)
+            .stderr_has("`*.sql -text`");
+    }
+    project
+        .run_on(&db, &["migrate", "up"])
+        .stderr_lacks("`cargo confiture migrate reinit");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified")
+        .stderr_has("`*.sql -text`")
+        .stderr_lacks("`cargo confiture migrate reinit");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(
+        run.json()["modified_line_endings"],
+        serde_json::json!(["001", "002"])
+    );
+
+    // A real edit beside them: its help (which may offer reinit) and the line endings' both.
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "-- two, edited\nCREATE TABLE t2 (id int);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("`*.sql -text`")
+        .stderr_has("`cargo confiture migrate reinit")
+        .stderr_has("differs only by line endings (CRLF): your checkout converted it");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(
+        run.json()["modified_line_endings"],
+        serde_json::json!(["001"])
+    );
 }

@@ -467,8 +467,16 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
     assert_eq!(
         refused.error.details[0],
         "this binary (service 1.0.0) embeds migrations up to 004; the database also has 005, \
-         006 applied, recorded by a newer build"
+         006 applied, recorded by another build or the CLI"
     );
+    // The set is embedded: no file is gone, it is not in this binary.
+    let missing: Vec<&String> = (refused.error.details.iter())
+        .filter(|d| d.starts_with("missing: "))
+        .collect();
+    assert_eq!(missing.len(), 2, "{:?}", refused.error.details);
+    for line in missing {
+        assert!(line.ends_with("but not embedded in this binary"), "{line}");
+    }
     let help = refused.error.help.clone().unwrap_or_default();
     assert!(
         help.starts_with("this build of service (1.0.0) is older than the database"),

@@ -73,7 +73,7 @@ pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
         "file has CRLF line endings (the first at line {})",
         span.line
     );
-    let help = "convert it to LF if it is not applied anywhere yet, and add `*.sql -text` to .gitattributes so that every checkout has the same bytes (the checksum covers the raw bytes)".to_string();
+    let help = "convert it to LF, and add `*.sql -text` to .gitattributes so that every checkout has the same bytes (the checksum covers the raw bytes); if it was applied from LF bytes (`migrate status` says it differs only by line endings), LF is what the ledger records; only if it was applied with CRLF bytes everywhere, keep them".to_string();
     Some(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help))
 }
 

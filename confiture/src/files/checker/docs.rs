@@ -165,8 +165,10 @@ pub const CRLF_LINE_ENDINGS: RuleDoc = RuleDoc {
     summary: "a migration file has CRLF line endings",
     explanation: "The ledger's checksum is taken over the file's raw bytes, so a checkout that \
 converts line endings (git's `core.autocrlf`) makes an applied migration look modified. Convert \
-the file to LF line endings if it is not applied anywhere yet, and add `*.sql -text` to \
-`.gitattributes` so that every checkout has the same bytes.",
+the file to LF line endings (when it was applied from LF bytes, `migrate status` says it differs \
+only by line endings, and LF is what the ledger records; keep CRLF only if it was applied with \
+CRLF bytes everywhere), and add `*.sql -text` to `.gitattributes` so that every checkout has \
+the same bytes.",
 };
 
 pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
