@@ -581,7 +581,9 @@ pub fn previewed(expected: &str, args: &[&str]) -> String {
         .enumerate()
         .map(|(i, part)| {
             let suggested = i % 2 == 1
-                && writing.iter().any(|w| part == w || part.starts_with(&format!("{w} ")))
+                && writing
+                    .iter()
+                    .any(|w| part == w || part.starts_with(&format!("{w} ")))
                 && !part.split(' ').any(|word| word == "--dry-run");
             if suggested {
                 format!("{part} --dry-run")
