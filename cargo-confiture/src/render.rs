@@ -228,6 +228,22 @@ pub fn diagnostic(
             display::escape(help)
         );
     }
+    // The marker that silences the warning, which the code above does not name; not again
+    // when the help already shows that very text (the rules whose fix may be to allow it).
+    let marker = format!("-- confiture:allow({})", d.rule);
+    if d.severity == Severity::Warning
+        && confiture::files::rules::is_allowable(d.rule)
+        && !d.help.as_deref().is_some_and(|help| help.contains(&marker))
+    {
+        if d.help.is_none() {
+            let _ = writeln!(text, "{pad} {gutter}");
+        }
+        let _ = writeln!(
+            text,
+            "{pad} {} if intended, `{marker}` in the file silences it",
+            paint(Paint::Help, "= note:"),
+        );
+    }
     text
 }
 
@@ -367,6 +383,42 @@ mod tests {
             .take(3)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// N19: a warning `allow` can silence names the rule `allow` takes; errors and the
+    /// marker rules, which it cannot, do not.
+    #[test]
+    fn an_allowable_warning_names_its_rule() {
+        let warning = Diagnostic {
+            code: "C110",
+            rule: "index-without-concurrently",
+            severity: Severity::Warning,
+            ..diag(Some(1), "m")
+        };
+        let rendered = diagnostic(&warning, "p", None, &plain);
+        assert!(
+            rendered.ends_with(
+                "  = note: if intended, `-- confiture:allow(index-without-concurrently)` in the \
+                 file silences it\n"
+            ),
+            "{rendered}"
+        );
+        let marker = Diagnostic {
+            code: "C192",
+            rule: "unknown-allow",
+            ..warning.clone()
+        };
+        let error = diag(Some(1), "m");
+        let said = Diagnostic {
+            code: "C114",
+            rule: "drop-column",
+            help: Some("then allow this with `-- confiture:allow(drop-column)`".to_string()),
+            ..warning.clone()
+        };
+        for d in [marker, error, said] {
+            let rendered = diagnostic(&d, "p", None, &plain);
+            assert!(!rendered.contains("note:"), "{rendered}");
+        }
     }
 
     #[test]

@@ -125,6 +125,10 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// Where `docs/lints.md` is published: what a diagnostic cites, for an installed CLI has no
+/// source tree to look in.
+pub const LINTS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/lints.md");
+
 /// The documentation of one rule: listed in `docs/lints.md`, which a test keeps current.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleDoc {

@@ -167,6 +167,39 @@ pub fn did_you_mean<'c>(
         .map(|(_, c)| c)
 }
 
+/// The candidate sharing the most words with `word`, for a name too far from every candidate
+/// for [`did_you_mean`] (`create-index-non-concurent` finds `index-without-concurrently`).
+///
+/// Words are split at `-` and `_`. Two words match when [`did_you_mean`] pairs them or when
+/// both have at least 4 letters and start with the same 4 (`concurent`, `concurrently`). The
+/// candidate matching most of `word`'s words wins, the first of equals; none when no word
+/// matches.
+pub fn sharing_words<'c>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    fn words(s: &str) -> impl Iterator<Item = &str> {
+        s.split(['-', '_']).filter(|w| !w.is_empty())
+    }
+    fn stem(w: &str) -> Option<Vec<char>> {
+        let w = normalized(w);
+        (w.len() >= 4).then(|| w[..4].to_vec())
+    }
+    let matches = |a: &str, b: &str| {
+        did_you_mean(a, [b]).is_some() || stem(a).is_some_and(|s| stem(b) == Some(s))
+    };
+    let mut best = None;
+    for candidate in candidates {
+        let shared = words(word)
+            .filter(|w| words(candidate).any(|c| matches(w, c)))
+            .count();
+        if shared > 0 && best.is_none_or(|(most, _)| shared > most) {
+            best = Some((shared, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
 fn normalized(s: &str) -> Vec<char> {
     s.chars()
         .map(|c| {
@@ -252,6 +285,28 @@ mod tests {
         assert_eq!(distance("kitten", "sitting"), 3);
         assert_eq!(distance("ca", "abc"), 3);
         assert_eq!(distance("Lock-Timeout", "lock_timeout"), 0);
+    }
+
+    /// N19: a rule name misspelled beyond `did_you_mean`'s reach still finds the rule whose
+    /// words it shares.
+    #[test]
+    fn sharing_words_finds_the_candidate_with_most_words_in_common() {
+        let rules = [
+            "not-null-without-default",
+            "index-without-concurrently",
+            "drop-table",
+        ];
+        assert_eq!(
+            sharing_words("create-index-non-concurent", rules),
+            Some("index-without-concurrently")
+        );
+        assert_eq!(sharing_words("DROP_TABLES", rules), Some("drop-table"));
+        assert_eq!(
+            sharing_words("non-null", rules),
+            Some("not-null-without-default")
+        );
+        assert_eq!(sharing_words("vacuum", rules), None);
+        assert_eq!(sharing_words("", rules), None);
     }
 
     #[test]

@@ -57,6 +57,15 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
         }
         pause.wait();
     };
+    if !new.same_name.is_empty() {
+        out.note(&format!(
+            "{} {} already uses the name `{}`: history checks match migrations by name, so \
+             give this migration another name",
+            out.paint_err(Style::Yellow, "warning:"),
+            new.same_name.join(", "),
+            new.name
+        ));
+    }
     if out.json_mode() {
         out.json(&GenerateReport {
             version: new.version_text.clone(),

@@ -26,6 +26,9 @@ pub struct NewMigration {
     pub up_text: String,
     /// Text of the `.down.sql` file.
     pub down_text: String,
+    /// The migrations already using this name (`006_add_tags`), in version order: a name used
+    /// twice makes the history's `renumbered`/`ambiguous` states, decided by name, ambiguous.
+    pub same_name: Vec<String>,
 }
 
 impl NewMigration {
@@ -146,6 +149,13 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         down_text: down_template(&version_text, name),
         version_text,
         name: name.to_string(),
+        same_name: checked
+            .set
+            .migrations
+            .iter()
+            .filter(|m| m.name == name)
+            .map(|m| format!("{}_{}", m.version_text, m.name))
+            .collect(),
     })
 }
 
@@ -201,6 +211,20 @@ mod tests {
         let checked = check(Path::new("m"), entries, &options);
         let new = new_migration(&checked, "after_squash").unwrap();
         assert_eq!(new.version_text, "040");
+    }
+
+    /// lintux N28: a name another migration already uses is named, for `generate` to warn.
+    #[test]
+    fn a_name_already_used_is_named() {
+        let set = checked(&[
+            "001_add_tags.up.sql",
+            "001_add_tags.down.sql",
+            "002_b.up.sql",
+            "002_b.down.sql",
+        ]);
+        let new = new_migration(&set, "add_tags").unwrap();
+        assert_eq!(new.same_name, ["001_add_tags"]);
+        assert!(new_migration(&set, "add_tag").unwrap().same_name.is_empty());
     }
 
     #[test]

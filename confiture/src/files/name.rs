@@ -370,12 +370,22 @@ pub fn suggest_name(arg: &str) -> Option<String> {
 }
 
 /// Splits a direction suffix (`.up`, `-down`, ...) off a stem; no suffix means up. Not `_up`:
-/// `clean_up` is a name.
+/// `clean_up` is a name. A misspelt one after a `.` (`.dwon`, `.donw`, `.uo`) counts as the
+/// direction it is closest to ([`crate::text::did_you_mean`]): a typo'd down file must not be
+/// suggested an up file's name.
 fn split_kind(stem: &str) -> (&str, Direction) {
-    for (word, kind) in [("up", Direction::Up), ("down", Direction::Down)] {
+    const KINDS: [(&str, Direction); 2] = [("up", Direction::Up), ("down", Direction::Down)];
+    for (word, kind) in KINDS {
         for sep in [".", "-", " "] {
             let suffix = format!("{sep}{word}");
             if let Some(rest) = strip_suffix_ignore_case(stem, &suffix) {
+                return (rest, kind);
+            }
+        }
+    }
+    if let Some((rest, last)) = stem.rsplit_once('.') {
+        if let Some(word) = crate::text::did_you_mean(last, KINDS.map(|(word, _)| word)) {
+            if let Some((_, kind)) = KINDS.into_iter().find(|(w, _)| *w == word) {
                 return (rest, kind);
             }
         }
@@ -563,6 +573,12 @@ mod tests {
             ("add_bio.up.sql", None),
             ("001_2fa.up.sql", None),
             ("001.up.sql", None),
+            // lintux N1: a misspelt direction is the direction, not part of the name.
+            ("007_typo.dwon.sql", Some("007_typo.down.sql")),
+            ("007_typo.donw.sql", Some("007_typo.down.sql")),
+            ("007_typo.Dow.sql", Some("007_typo.down.sql")),
+            ("007_typo.uo.sql", Some("007_typo.up.sql")),
+            ("007_typo.bio.sql", Some("007_typo_bio.up.sql")),
         ];
         for (name, expected) in cases {
             let suggestion = match parse_file_name(name) {

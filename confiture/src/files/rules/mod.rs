@@ -238,8 +238,9 @@ fn apply_allows(markers: &Markers, out: &mut Vec<Diagnostic>) -> Vec<bool> {
     used
 }
 
-/// Warnings of this module other than the marker rules.
-fn is_allowable(rule: &str) -> bool {
+/// Whether `-- confiture:allow(rule)` can silence the rule: the warnings of this module other
+/// than the marker rules.
+pub fn is_allowable(rule: &str) -> bool {
     SQL_RULES
         .iter()
         .any(|r| r.name == rule && r.severity == Severity::Warning)

@@ -2,8 +2,9 @@
 //! be allowed.
 
 use super::{is_allowable, Context, Diagnostic, RuleDoc, Severity, SQL_RULES};
+use crate::diagnostic::LINTS_URL;
 use crate::files::{all_rules, FILE_RULES};
-use crate::text::did_you_mean;
+use crate::text::{did_you_mean, sharing_words};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C192",
@@ -16,8 +17,8 @@ rule allows nothing, so it is reported with the closest name. Errors cannot be a
 what would fail or misbehave when the migration runs. Nor can the marker rules
 (`C190`–`C199`), which report `allow` itself.
 
-**Fix:** use the rule name from the warning (`warning[C110] index-without-concurrently`); fix
-errors instead of allowing them.",
+**Fix:** use the rule name the warning's note gives (`= note: ... -- confiture:allow(index-without-concurrently)`);
+fix errors instead of allowing them.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -43,7 +44,10 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                             "allow takes rule names, not codes: use the name shown after the code"
                                 .to_string()
                         }
-                        None => "the rules are listed in docs/lints.md".to_string(),
+                        None => match sharing_words(rule, all_rules().map(|r| r.name)) {
+                            Some(name) => format!("did you mean `{name}`?"),
+                            None => format!("the rules are listed at {LINTS_URL}"),
+                        },
                     },
                 },
             ),
@@ -71,6 +75,26 @@ mod tests {
         assert_eq!((d.code, d.line), ("C192", Some(1)));
         assert_eq!(d.help.as_deref(), Some("did you mean `drop-table`?"));
         assert_eq!(up("-- confiture:allow(C115)\nSELECT 1;\n"), [("C192", 1)]);
+    }
+
+    /// N19: a name too far for a did-you-mean still gets the rule sharing its words, and a
+    /// name sharing none gets where the rules are listed, not a path in the source tree.
+    #[test]
+    fn every_unknown_name_gets_the_closest_rule_or_the_list() {
+        let d = only("-- confiture:allow(create-index-non-concurent)\nSELECT 1;\n");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("did you mean `index-without-concurrently`?")
+        );
+        let d = only("-- confiture:allow(vacuum)\nSELECT 1;\n");
+        assert_eq!(
+            d.help,
+            Some(format!(
+                "the rules are listed at {}",
+                crate::diagnostic::LINTS_URL
+            ))
+        );
+        assert!(crate::diagnostic::LINTS_URL.starts_with("https://"));
     }
 
     /// h18 F9: `allow(C110)` was told to "use the name shown after the code": the code is
