@@ -328,7 +328,7 @@ fn count(text: &str) -> Result<u32, String> {
     no_flag(text)?;
     whole_number::<u32>(text).ok_or_else(|| {
         format!(
-            "is not a whole number of migrations: give 1 or more (at most {})",
+            "must be 1 or more: a whole number of migrations (at most {})",
             u32::MAX
         )
     })
@@ -339,7 +339,7 @@ fn jobs(text: &str) -> Result<u16, String> {
     no_flag(text)?;
     whole_number::<u16>(text)
         .filter(|n| (1..=MAX_JOBS).contains(&usize::from(*n)))
-        .ok_or_else(|| format!("is not a whole number from 1 to {MAX_JOBS}"))
+        .ok_or_else(|| format!("must be a whole number from 1 to {MAX_JOBS}"))
 }
 
 /// A version flag (`--target`, `--through`), by the library's `Version`.

@@ -242,6 +242,15 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
                 return e;
             };
             let Some(flag) = word.strip_prefix("--") else {
+                // A connection string where an argument goes: say which flag takes it (the
+                // tip never repeats it: it may hold a password).
+                if confiture::config::names_a_connection(&word) {
+                    let tip = "to name the database, use --database-url <URL>";
+                    e.insert(
+                        ContextKind::Suggested,
+                        ContextValue::StyledStrs(vec![tip.into()]),
+                    );
+                }
                 return e;
             };
             let flag = flag.split('=').next().unwrap_or(flag);

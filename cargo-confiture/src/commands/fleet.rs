@@ -494,6 +494,26 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             ));
         }
     }
+    // A target whose history diverged from the files: why (its first divergence), and the
+    // command that shows every migration of every target (a fleet's text is its table).
+    for t in &report.targets {
+        if let Some(diverged) = diverged(t) {
+            let out = &out.for_target(t);
+            let why = match diverged.diverged.split_first() {
+                Some((first, [])) => format!("{first}; "),
+                Some((first, rest)) => format!("{first} (and {} more); ", rest.len()),
+                None => String::new(),
+            };
+            out.note(&format!(
+                "{} {} ({}): diverged: {}{} shows each target's migrations",
+                out.paint_err(Style::Cyan, "help:"),
+                display::escape(&t.target),
+                display::escape(&t.source),
+                display::escape(&why),
+                out.hint(&confiture::hint::command("migrate status --format json"))
+            ));
+        }
+    }
     let code = report.exit_code();
     if let Some(interrupt) = interrupt {
         interrupt.after(out, !report.summary.interrupted, "the last target finished");
@@ -656,6 +676,14 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
 fn unrecorded(t: &TargetReport) -> Option<&confiture::ledger::Unrecorded> {
     match &t.report {
         Some(fleet::CommandReport::Status(r)) if r.summary.errors == 0 => r.unrecorded.as_ref(),
+        _ => None,
+    }
+}
+
+/// `status`: the report of a target whose history diverged from the files (exit 7).
+fn diverged(t: &TargetReport) -> Option<&confiture::status::StatusReport> {
+    match &t.report {
+        Some(fleet::CommandReport::Status(r)) if r.exit_code() == exit::DIVERGED => Some(r),
         _ => None,
     }
 }

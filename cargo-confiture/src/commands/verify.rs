@@ -38,7 +38,11 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     the_run_starts(verify_so_far);
     let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
-    finish(out, outcome, VerifyReport::exit_code, verify_text)
+    let help = match &outcome {
+        Ok(report) if !out.json_mode() => verify_help(report, args.from.as_deref()),
+        _ => None,
+    };
+    finish(out, outcome, VerifyReport::exit_code, verify_text, help)
 }
 
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
@@ -62,7 +66,11 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
     the_run_starts(drift_so_far);
     let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
-    finish(out, outcome, DriftReport::exit_code, drift_text)
+    let help = match &outcome {
+        Ok(report) if !out.json_mode() => drift_help(report),
+        _ => None,
+    };
+    finish(out, outcome, DriftReport::exit_code, drift_text, help)
 }
 
 /// The rendering of one database's report, handed to whichever thread prints the outcome.
@@ -75,15 +83,23 @@ type Render = Box<dyn FnOnce() -> Result<u8> + Send>;
 static REPORT: Mutex<Option<Render>> = Mutex::new(None);
 
 /// Renders one database's verify or drift outcome: here, or — a signal arrived — by the
-/// signal thread after the drop ([`REPORT`]).
+/// signal thread after the drop ([`REPORT`]). `help`, the "what next" of a finding, comes
+/// last, after the report it is about.
 fn finish<R: serde::Serialize + Send + 'static>(
     out: &Output,
     outcome: std::result::Result<R, confiture::migrate::Failed<R>>,
     code: fn(&R) -> u8,
     text: fn(&Output, &R) -> String,
+    help: Option<String>,
 ) -> Result<u8> {
     let shown = out.clone();
-    *report_slot() = Some(Box::new(move || super::finish(&shown, outcome, code, text)));
+    *report_slot() = Some(Box::new(move || {
+        let code = super::finish(&shown, outcome, code, text)?;
+        if let Some(help) = help {
+            shown.note(&shown.hint(&help));
+        }
+        Ok(code)
+    }));
     claim_the_output();
     match report_slot().take() {
         Some(render) => render(),
@@ -619,13 +635,43 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
             display::escape(w)
         ));
     }
-    if !r.passed && r.first_finding().is_some() {
-        out.note(&out.hint(&format!(
-            "help: fix the file, then run {} again",
-            hint::command("migrate verify")
-        )));
-    }
     text
+}
+
+/// The help of a verify run that found a migration not reversible: fix the file it names
+/// (the one its headline names), then run the same check again (`--from` as typed).
+fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
+    if r.passed {
+        return None;
+    }
+    let m = r.first_finding()?;
+    let file = m
+        .file
+        .as_deref()
+        .map(display::path)
+        .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+    let rerun = match from {
+        Some(from) => format!("migrate verify --from {from}"),
+        None => "migrate verify".to_string(),
+    };
+    Some(format!(
+        "help: fix {file}, then run {} again",
+        hint::command(&rerun)
+    ))
+}
+
+/// The help of a drift found in the live database: keep the change in a migration of its
+/// own, or undo it by hand.
+fn drift_help(r: &DriftReport) -> Option<String> {
+    if r.drift.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "help: to keep the change, capture it in a new migration ({} creates its file); to \
+         drop it, undo it by hand; then run {} again",
+        hint::command("migrate generate NAME"),
+        hint::command("migrate drift")
+    ))
 }
 
 /// What a replay left on its scratch server and could not put back (roles, tablespaces,

@@ -286,3 +286,27 @@ fn malformed_durations_and_versions_are_usage_errors() {
         );
     }
 }
+
+/// A connection string given where an argument goes (`migrate status postgresql://...`) got
+/// clap's bare "unexpected argument": a tip now names the flag that takes it, and neither the
+/// error nor the tip shows its password. A word that is no connection string gets no tip.
+#[test]
+fn a_connection_string_as_an_argument_is_told_to_use_database_url() {
+    let project = Project::new();
+    let tip = "tip: to name the database, use --database-url <URL>";
+    for url in [
+        "postgresql://postgres:s3cretpw@127.0.0.1:5432/nu_proj",
+        "postgres://u:s3cretpw@h/db",
+        "host=h password=s3cretpw dbname=db",
+    ] {
+        let run = project.run(&["migrate", "status", url]);
+        run.code(exit::USAGE)
+            .stderr_has("unexpected argument")
+            .stderr_has(tip)
+            .stderr_lacks("s3cretpw");
+    }
+    project
+        .run(&["migrate", "status", "nothing"])
+        .code(exit::USAGE)
+        .stderr_lacks(tip);
+}

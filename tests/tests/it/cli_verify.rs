@@ -144,7 +144,13 @@ fn a_wrong_down_exits_9_with_an_object_level_diff() {
         .stdout_has(
             "db/migrations/002_add_comment_views.down.sql does not restore the schema of before its up:\n    index public.idx_tb_post_slug: left behind by 002_add_comment_views.down.sql",
         )
-        .stderr_has("help: fix the file, then run `cargo confiture migrate verify --database-url <URL>` again");
+        .stderr_has("help: fix db/migrations/002_add_comment_views.down.sql, then run `cargo confiture migrate verify --database-url <URL>` again");
+    assert_scratch_dropped(&run);
+
+    // The rerun keeps the check's `--from`, as typed.
+    let run = project.run_on(&db, &["migrate", "verify", "--from", "002"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stderr_has("help: fix db/migrations/002_add_comment_views.down.sql, then run `cargo confiture migrate verify --from 002 --database-url <URL>` again");
     assert_scratch_dropped(&run);
 
     let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
@@ -543,6 +549,8 @@ fn drift_reads_the_live_database_and_writes_nothing() {
     let run = project.run_on(&db, &["migrate", "drift"]);
     run.code(exit::SCHEMA_CHECK_FAILED).stdout_has(
         "drift: the live database differs from its 6 applied migrations replayed (1 difference):\n    column public.tb_user.nickname: in the live database, not made by its applied migrations",
+    ).stderr_has(
+        "help: to keep the change, capture it in a new migration (`cargo confiture migrate generate NAME` creates its file); to drop it, undo it by hand; then run `cargo confiture migrate drift --database-url <URL>` again",
     );
     assert_scratch_dropped(&run);
     assert_eq!(db.catalog_snapshot(), before);

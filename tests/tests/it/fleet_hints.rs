@@ -854,3 +854,40 @@ fn a_first_no_transaction_failure_of_a_limited_up_keeps_the_bound_with_allow_non
         .code(exit::SUCCESS);
     assert_eq!(versions(&db), ["001", "002"], "003 was not asked for");
 }
+
+/// A fleet `status`'s `! diverged` target was given no reason and no next step: a line says
+/// how its history diverged (the first divergence, and how many more) and suggests the
+/// fleet's `status --format json`, which shows each target's migrations.
+#[test]
+fn a_diverged_targets_status_says_why_and_how_to_see_it() {
+    let dbs = TestDbs::new("fixcliuxdiv", 2);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    project
+        .run_on(&dbs.dbs[0], &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&dbs.dbs[1], &["migrate", "up"])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_b.up.sql",
+        "CREATE TABLE tb_b (id bigint);\n",
+    );
+    let diverged = &dbs.dbs[1];
+    let status = "`cargo confiture migrate status --format json --env fl --targets t.txt` shows each target's migrations";
+    let run = fl(&project, &["status"]);
+    run.code(exit::FLEET_MIXED)
+        .stderr_has(&format!("/{} (", diverged.name))
+        .stderr_has("diverged: modified: 002_b")
+        .stderr_has(status);
+    // Only the diverged target gets the line.
+    assert_eq!(run.stderr.matches("diverged:").count(), 1, "{}", run.stderr);
+    let doc = project
+        .paste(&status.replace(" shows each target's migrations", ""))
+        .code(exit::FLEET_MIXED)
+        .json();
+    assert_eq!(
+        doc["targets"][1]["report"]["modified"],
+        serde_json::json!(["002"]),
+        "{doc}"
+    );
+}
