@@ -99,7 +99,7 @@ fn a_database_migrated_by_a_newer_build_is_refused_with_the_versions() {
     assert!(
         stderr.contains(&format!(
             "this binary (confiture-example {}) embeds migrations up to 006; the database also \
-             has 007 applied, recorded by a newer build",
+             has 007 applied, recorded by another build or the CLI",
             env!("CARGO_PKG_VERSION")
         )),
         "{stderr}"

@@ -431,8 +431,9 @@ fn diverged(
         ));
     }
     if chosen.iter().any(|r| r.state == State::Modified) && !request.allow_modified {
+        // The flag named on its own too: a library session reads it as its option's name.
         help.push(format!(
-            "if the down file still undoes what was applied, run {}",
+            "if the down file still undoes what was applied, pass --allow-modified: {}",
             crate::hint::command(&format!("{again} --allow-modified"))
         ));
     }

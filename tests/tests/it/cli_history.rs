@@ -316,13 +316,17 @@ fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
         .stderr_has("`git log -- db/migrations/002_t2.up.sql` shows the applied version")
         .stderr_lacks("<file>")
         .stderr_has("then run `cargo confiture migrate down --database-url")
-        .stderr_has("run `cargo confiture migrate down --allow-modified --database-url");
+        .stderr_has(
+            "pass --allow-modified: `cargo confiture migrate down --allow-modified --database-url",
+        );
     // The command to paste keeps the bound the user gave.
     project
         .run_on(&db, &["migrate", "down", "--target", "1"])
         .code(exit::DIVERGED)
         .stderr_has("then run `cargo confiture migrate down --target 1 --database-url")
-        .stderr_has("run `cargo confiture migrate down --target 1 --allow-modified --database-url");
+        .stderr_has(
+            "pass --allow-modified: `cargo confiture migrate down --target 1 --allow-modified --database-url",
+        );
     assert_eq!(ledger(&db).len(), 2);
     project
         .run_on(&db, &["migrate", "down", "--dry-run"])
