@@ -340,7 +340,11 @@ fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds(
             .unwrap();
     };
     let held = postgres::Client::connect(
-        &format!("host=127.0.0.1 port=5432 user=postgres dbname={leftover}"),
+        &format!(
+            "host={} port={} user=postgres dbname={leftover}",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port()
+        ),
         postgres::NoTls,
     )
     .and_then(|mut c| {
