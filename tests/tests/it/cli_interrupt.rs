@@ -1194,21 +1194,32 @@ fn dry_runs_honour_lock_wait_and_sigint_behind_a_locked_ledger() {
 }
 
 /// A statement that outlives every cancel request: it catches `query_canceled` and sleeps on
-/// (30 s at most). The first signal's stop waits on it, as it would on any statement the
-/// server is slow to cancel, so only the second signal ends the run.
-const IGNORES_CANCELS: &str = "DO $$ BEGIN FOR i IN 1..600 LOOP BEGIN PERFORM pg_sleep(0.05); \
-     EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END $$;\n";
+/// until 30 s after it started. The first signal's stop waits on it, as it would on any
+/// statement the server is slow to cancel, so only the second signal ends the run.
+///
+/// One long `pg_sleep` until the deadline, not many short ones: the server acts on a cancel at
+/// its next interrupt check, and the checks between two sleeps lie outside the block that
+/// catches it — a cancel arriving there (under load, now and then) ended the statement, and the
+/// run with it (a flaky fleet test in CI). Now such a check follows only a cancel just caught.
+fn ignores_cancels() -> String {
+    ignores_cancels_when("true")
+}
 
-/// [`IGNORES_CANCELS`] only on the databases `names`: a fleet with targets that finish and
+/// [`ignores_cancels`]'s statement when `condition` holds (SQL), a no-op otherwise.
+fn ignores_cancels_when(condition: &str) -> String {
+    format!(
+        "DO $$ DECLARE until timestamptz := clock_timestamp() + interval '30 s'; BEGIN \
+         IF {condition} THEN WHILE clock_timestamp() < until LOOP BEGIN \
+         PERFORM pg_sleep(extract(epoch FROM until - clock_timestamp())); \
+         EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END IF; END $$;\n"
+    )
+}
+
+/// [`ignores_cancels`] only on the databases `names`: a fleet with targets that finish and
 /// targets that hang.
 fn ignores_cancels_on(names: &[&str]) -> String {
     let names: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
-    format!(
-        "DO $$ BEGIN IF current_database() IN ({}) THEN FOR i IN 1..600 LOOP BEGIN \
-         PERFORM pg_sleep(0.05); EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; \
-         END IF; END $$;\n",
-        names.join(", ")
-    )
+    ignores_cancels_when(&format!("current_database() IN ({})", names.join(", ")))
 }
 
 /// `kill -INT` of `child`.
@@ -1271,12 +1282,12 @@ fn terminate(db: &TestDb, pids: &[i32]) {
 #[test]
 fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
     let up = project(
-        &format!("CREATE TABLE t_partial (a int);\n{IGNORES_CANCELS}"),
+        &format!("CREATE TABLE t_partial (a int);\n{}", ignores_cancels()),
         "DROP TABLE t_partial;\n",
     );
     let down = project(
         "CREATE TABLE t_partial (a int);\n",
-        &format!("DROP TABLE t_partial;\n{IGNORES_CANCELS}"),
+        &format!("DROP TABLE t_partial;\n{}", ignores_cancels()),
     );
     // Each command, what it changes before the hang (the migrations travel in one message with
     // 002: none is known to have committed at the exit), and the ledger after.
