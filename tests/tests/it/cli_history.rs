@@ -18,6 +18,18 @@ fn table(project: &Project, id: &str, name: &str) {
     );
 }
 
+/// A project of one [`table`] per migration of `ids` (`001_a` makes table `a`), all applied to
+/// `db` by `migrate up`.
+fn applied(db: &TestDb, ids: &[&str]) -> Project {
+    let project = Project::new();
+    for id in ids {
+        let (_, name) = id.split_once('_').expect("an id is VERSION_NAME");
+        table(&project, id, name);
+    }
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+}
+
 /// `(version, applied_at, execution_time_ms, checksum)` of each row, by version.
 fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)> {
     db.connect()
@@ -171,10 +183,7 @@ fn down_target_below_first_version_plans_as_steps_does() {
 #[test]
 fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
     let db = TestDb::new("hi_rename");
-    let project = Project::new();
-    table(&project, "0001_a", "a");
-    table(&project, "0002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["0001_a", "0002_b"]);
     for (from, to) in [("0001_a", "001_a"), ("0002_b", "002_b")] {
         for kind in ["up", "down"] {
             std::fs::rename(
@@ -298,10 +307,7 @@ fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_file
 #[test]
 fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
     let db = TestDb::new("hi_downmod");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     project.write(
         "db/migrations/002_t2.up.sql",
         "CREATE TABLE t2 (id bigint);\n",
@@ -344,10 +350,7 @@ fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
 #[test]
 fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
     let db = TestDb::new("hi_draft");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     // A draft being written: COMMIT inside a migration is an error (C100).
     project.migration(
         "003_draft",
@@ -408,10 +411,7 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
 #[test]
 fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
     let db = TestDb::new("hi_checksum");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     // A ledger kept by another tool: `char(72)` pads, and one checksum is in upper case.
     db.connect()
         .batch_execute(
@@ -468,10 +468,7 @@ fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
         ("unreadable", "stop_before_bad"),
     ] {
         let db = TestDb::new(name);
-        let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = applied(&db, &["001_a", "002_b"]);
         table(&project, "003_c", "c");
         match broken {
             "half pair" => {
@@ -512,10 +509,7 @@ fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
 #[test]
 fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
     let db = TestDb::new("reinit_second");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, checksum) \
@@ -778,10 +772,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
 #[test]
 fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
     let db = TestDb::new("hi_padded");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     db.connect()
         .batch_execute("UPDATE tb_confiture SET version = ' 002' WHERE version = '002'")
         .expect("pad the version");
@@ -844,11 +835,7 @@ fn renumber(project: &Project, from: &str, to: &str) {
 fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     // Renumbered without a migration in its place would leave a gap, itself an error.
     let db = TestDb::new("hi_renum");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
     table(&project, "003_other", "other");
 
@@ -1000,8 +987,10 @@ fn runs(db: &TestDb) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// A project whose migrations after the first each add a row to `runs` when they run.
-fn counted(project: &Project, ids: &[&str]) {
+/// A project whose migrations after the first each add a row to `runs` when they run, all
+/// applied to `db` by `migrate up`.
+fn counted(db: &TestDb, ids: &[&str]) -> Project {
+    let project = Project::new();
     project.migration(
         "001_runs",
         "CREATE TABLE runs (name text);\n",
@@ -1014,6 +1003,8 @@ fn counted(project: &Project, ids: &[&str]) {
             &format!("DELETE FROM runs WHERE name = '{id}';\n"),
         );
     }
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
 }
 
 /// D1: applied migrations renumbered in a swap (`002_b`, `003_c` now `003_b`, `002_c`), a
@@ -1029,10 +1020,8 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
     let chain: &[(&str, &str)] = &[("003_c", "004_c"), ("002_b", "003_b")];
     for (moves, new) in [(swap, false), (cycle, false), (chain, true)] {
         let db = TestDb::new("hi_renumswap");
-        let project = Project::new();
         let ids: Vec<&str> = moves.iter().map(|(from, _)| *from).collect();
-        counted(&project, &ids);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &ids);
         let before = ledger(&db);
         let renumber_all = || {
             // Through names of their own: in a swap a target name may be a source's.
@@ -1127,10 +1116,7 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
 #[test]
 fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
     let db = TestDb::new("hi_renumtaken");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_seed", "seed");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_seed"]);
     // Applied: 001_a, 002_seed. Renumber 002_seed to 003_seed, a new 002_new takes 002.
     renumber(&project, "002_seed", "003_seed");
     table(&project, "002_new", "new");
@@ -1174,11 +1160,7 @@ fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
 #[test]
 fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
     let db = TestDb::new("hi_gapdown");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
     db.connect()
         .batch_execute("UPDATE tb_confiture SET version = '004' WHERE version = '003'")
@@ -1217,10 +1199,7 @@ fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
 #[test]
 fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere() {
     let db = TestDb::new("hi_replaced");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
     table(&project, "002_x", "x");
@@ -1322,10 +1301,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
 #[test]
 fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
     let db = TestDb::new("hi_unreadable");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     let path = project.path("db/migrations/002_b.up.sql");
     let make: [(&str, &dyn Fn()); 2] = [
         ("a directory", &|| {
@@ -1604,11 +1580,7 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
 fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
     for broken in ["half pair", "not UTF-8"] {
         let db = TestDb::new("drift_no_up_hint");
-        let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        table(&project, "003_c", "c");
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = applied(&db, &["001_a", "002_b", "003_c"]);
         match broken {
             "half pair" => {
                 project.remove("db/migrations/003_c.down.sql");
@@ -1657,9 +1629,7 @@ fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
 #[test]
 fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
     let db = TestDb::new("drift_draft");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a"]);
     table(&project, "002_b", "b");
     project.remove("db/migrations/002_b.down.sql");
     project
@@ -1683,11 +1653,7 @@ fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
 #[test]
 fn reinit_that_would_forget_every_row_needs_yes() {
     let db = TestDb::new("hi_reinit_all");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     std::fs::create_dir_all(project.path("empty")).expect("empty dir");
     project.write("other/001_x.up.sql", "CREATE TABLE x (id int);\n");
     project.write("other/001_x.down.sql", "DROP TABLE x;\n");
@@ -2249,11 +2215,7 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
 
     // The out-of-order refusal of a bounded `up`: `--allow-out-of-order` with the bound.
     let db = TestDb::new("hints_bound_ooo");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     // 002 pending below the applied 003 (as a merged branch's would be).
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b")
@@ -2358,9 +2320,7 @@ fn every_command_refuses_ambiguous(db: &TestDb, project: &Project, id: &str) {
 fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() {
     for also_renumbered in [false, true] {
         let db = TestDb::new("hi_ambig_nosum");
-        let project = Project::new();
-        counted(&project, &["002_add_users"]);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &["002_add_users"]);
         db.connect()
             .batch_execute("UPDATE tb_confiture SET checksum = NULL WHERE version = '002'")
             .expect("a row without checksum");
@@ -2454,9 +2414,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
     let swap_other_edited: Case = (&[("002_a", "003_a"), ("003_b", "002_b")], "002_b", None);
     for (case, (moves, edited, new)) in [swap, chain, swap_other_edited].into_iter().enumerate() {
         let db = TestDb::new("hi_ambig_edit");
-        let project = Project::new();
-        counted(&project, &["002_a", "003_b"]);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &["002_a", "003_b"]);
         for (from, _) in moves {
             renumber(&project, from, &format!("x{from}"));
         }
@@ -2538,9 +2496,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
 fn the_help_of_a_renumbering_never_leads_into_a_gap() {
     // A chain leaving a gap where it started.
     let db = TestDb::new("hi_renumchain");
-    let project = Project::new();
-    counted(&project, &["002_b", "003_c"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = counted(&db, &["002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
     renumber(&project, "002_b", "003_b");
     let all = "rename the renumbered migrations back together, in this order: `mv \
@@ -2572,9 +2528,7 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
 
     // Moved down into a deleted migration's number: renamed back, `002` would have no file.
     let db = TestDb::new("hi_renumdown");
-    let project = Project::new();
-    counted(&project, &["002_b", "003_c"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = counted(&db, &["002_b", "003_c"]);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
     renumber(&project, "003_c", "002_c");
@@ -2662,10 +2616,7 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
 #[test]
 fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edit() {
     let db = TestDb::new("hi_edit_help");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     project.write(
         "db/migrations/002_t2.up.sql",
         "CREATE TABLE t2 (id int, added_col text NOT NULL);\n",
@@ -2810,11 +2761,7 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
 #[test]
 fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_help_names() {
     let db = TestDb::new("hi_lost_row");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
         .expect("lose the row");
