@@ -10,21 +10,12 @@ fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
 }
 
-fn table(project: &Project, id: &str, name: &str) {
-    project.migration(
-        id,
-        &format!("CREATE TABLE {name} (id int);\n"),
-        &format!("DROP TABLE {name};\n"),
-    );
-}
-
-/// A project of one [`table`] per migration of `ids` (`001_a` makes table `a`), all applied to
-/// `db` by `migrate up`.
+/// A project of one table per migration of `ids` ([`Project::table`]), all applied to `db` by
+/// `migrate up`.
 fn applied(db: &TestDb, ids: &[&str]) -> Project {
     let project = Project::new();
     for id in ids {
-        let (_, name) = id.split_once('_').expect("an id is VERSION_NAME");
-        table(&project, id, name);
+        project.table(id);
     }
     project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
     project
@@ -51,8 +42,8 @@ fn a_squashed_history_exits_0_for_status_and_up() {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "003_t3", "t3");
-    table(&project, "004_t4", "t4");
+    project.table("003_t3");
+    project.table("004_t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     db.connect()
         .batch_execute(
@@ -89,8 +80,8 @@ fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "003_t3", "t3");
-    table(&project, "004_t4", "t4");
+    project.table("003_t3");
+    project.table("004_t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     db.connect()
         .batch_execute(
@@ -268,7 +259,7 @@ fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times()
 fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_files() {
     let db = TestDb::new("hi_through");
     let project = Project::example();
-    table(&project, "007_t7", "t7");
+    project.table("007_t7");
     project
         .run_on(&db, &["migrate", "up", "--steps", "5"])
         .code(exit::SUCCESS);
@@ -441,8 +432,8 @@ fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
 fn a_broken_draft_gets_each_commands_own_way_to_stop_before_it() {
     let db = TestDb::new("draft_hints");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
+    project.table("001_a");
+    project.table("002_b");
     project.migration("003_draft", "-- todo\n", "-- todo\n");
     project
         .run_on(&db, &["migrate", "baseline", "--through", "3"])
@@ -469,7 +460,7 @@ fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
     ] {
         let db = TestDb::new(name);
         let project = applied(&db, &["001_a", "002_b"]);
-        table(&project, "003_c", "c");
+        project.table("003_c");
         match broken {
             "half pair" => {
                 project.remove("db/migrations/002_b.down.sql");
@@ -546,7 +537,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
         "DROP TABLE t3;\n",
     );
-    table(&project, "004_t4", "t4");
+    project.table("004_t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
 
     let db = TestDb::new("hi_sq_nosnap");
@@ -635,7 +626,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "004_t4", "t4");
+    project.table("004_t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
     let first_error = |db: &TestDb, args: &[&str]| {
         let run = project.run_on(db, &[args, &["--format", "json"]].concat());
@@ -837,7 +828,7 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     let db = TestDb::new("hi_renum");
     let project = applied(&db, &["001_a", "002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
-    table(&project, "003_other", "other");
+    project.table("003_other");
 
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
@@ -921,11 +912,11 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
     for (from, to) in [("003_c", "005_c"), ("002_b", "005_b")] {
         let db = TestDb::new("hi_renumgap");
         let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        table(&project, "003_c", "c");
+        project.table("001_a");
+        project.table("002_b");
+        project.table("003_c");
         if from == "002_b" {
-            table(&project, "004_d", "d");
+            project.table("004_d");
         }
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
         renumber(&project, from, to);
@@ -1119,7 +1110,7 @@ fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
     let project = applied(&db, &["001_a", "002_seed"]);
     // Applied: 001_a, 002_seed. Renumber 002_seed to 003_seed, a new 002_new takes 002.
     renumber(&project, "002_seed", "003_seed");
-    table(&project, "002_new", "new");
+    project.table("002_new");
     let swap = "`mv db/migrations/002_new.up.sql db/migrations/003_new.up.sql && \
                 mv db/migrations/002_new.down.sql db/migrations/003_new.down.sql && \
                 mv db/migrations/003_seed.up.sql db/migrations/002_seed.up.sql && \
@@ -1202,7 +1193,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     let project = applied(&db, &["001_a", "002_b"]);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
-    table(&project, "002_x", "x");
+    project.table("002_x");
 
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
@@ -1344,9 +1335,9 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
 fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
     let db = TestDb::new("hi_unread_all");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     project
         .run_on(&db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
@@ -1448,9 +1439,9 @@ fn baseline_and_reinit_say_what_they_record_alike() {
 fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
     let db = TestDb::new("hi_halfpair_all");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     project
         .run_on(&db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
@@ -1525,9 +1516,9 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
         for (what, break_it) in breaks {
             let db = TestDb::new("hi_flag_unusable");
             let project = Project::new();
-            table(&project, "001_a", "a");
-            table(&project, "002_b", "b");
-            table(&project, "003_c", "c");
+            project.table("001_a");
+            project.table("002_b");
+            project.table("003_c");
             let through = if applied { "003" } else { "002" };
             project
                 .run_on(&db, &["migrate", "up", "--target", through])
@@ -1630,7 +1621,7 @@ fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
 fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
     let db = TestDb::new("drift_draft");
     let project = applied(&db, &["001_a"]);
-    table(&project, "002_b", "b");
+    project.table("002_b");
     project.remove("db/migrations/002_b.down.sql");
     project
         .run_on(&db, &["migrate", "drift"])
@@ -1820,7 +1811,7 @@ fn a_new_database_with_its_templates_objects_and_extensions_is_migrated() {
         .batch_execute("CREATE EXTENSION citext")
         .unwrap();
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::NOT_INITIALISED)
@@ -1953,7 +1944,7 @@ fn objects_built_outside_the_search_path_count_but_tenants_do_not() {
     // Tenants of the same database, with their own ledgers and tables, and an extension in a
     // schema of its own: none of them is what this database's migrations made.
     let tenants = Project::new();
-    table(&tenants, "001_t", "t");
+    tenants.table("001_t");
     db.connect()
         .batch_execute(
             "CREATE SCHEMA tenant_a; CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext",
@@ -2077,7 +2068,7 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
 fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() {
     let db = TestDb::new("hi_unrecjson");
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     let json = project
         .run_on(&db, &["migrate", "status", "--format", "json"])
         .code(exit::NOT_INITIALISED)
@@ -2151,9 +2142,9 @@ fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() 
 fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
     let db = TestDb::new("hints_bound");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     db.connect()
         .batch_execute("CREATE TABLE kept (id int)")
         .unwrap();
@@ -2220,8 +2211,8 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b")
         .unwrap();
-    table(&project, "004_d", "d");
-    table(&project, "005_e", "e");
+    project.table("004_d");
+    project.table("005_e");
     for (args, command) in [
         (
             &["--target", "4"][..],
@@ -2570,14 +2561,14 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
     for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
         let db = TestDb::new("hi_dup_version");
         let project = Project::new();
-        table(&project, "001_t1", "t1");
-        table(&project, &format!("006_{applied}"), applied);
+        project.table("001_t1");
+        project.table(&format!("006_{applied}"));
         // Versions 002..005, so that the duplicate is the only problem.
         for v in 2..=5 {
-            table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+            project.table(&format!("00{v}_t{v}"));
         }
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        table(&project, &format!("006_{added}"), added);
+        project.table(&format!("006_{added}"));
         let before = row_details(&db);
 
         let status = project.run_on(&db, &["migrate", "status"]);
@@ -2669,7 +2660,7 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
     let db = TestDb::new("hi_through_yes");
     let project = Project::new();
     for v in 1..=4 {
-        table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+        project.table(&format!("00{v}_t{v}"));
     }
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let before = row_details(&db);
@@ -2724,10 +2715,10 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
     for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
         let db = TestDb::new("hi_dup_help");
         let project = Project::new();
-        table(&project, "001_t1", "t1");
-        table(&project, &format!("002_{applied}"), applied);
+        project.table("001_t1");
+        project.table(&format!("002_{applied}"));
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        table(&project, &format!("002_{added}"), added);
+        project.table(&format!("002_{added}"));
 
         let both = format!("`002_{added}` → `003_{added}`");
         let either = format!("`002_{applied}` → `003_{applied}`");
