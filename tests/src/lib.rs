@@ -295,6 +295,19 @@ impl Project {
         self.write(&format!("db/migrations/{id}.down.sql"), down)
     }
 
+    /// Writes migration `<id>` (`VERSION_NAME`) making table NAME: `CREATE TABLE NAME (id int)`
+    /// up, `DROP TABLE NAME` down.
+    pub fn table(&self, id: &str) -> &Project {
+        let (_, name) = id
+            .split_once('_')
+            .unwrap_or_else(|| panic!("migration id {id:?} is not VERSION_NAME"));
+        self.migration(
+            id,
+            &format!("CREATE TABLE {name} (id int);\n"),
+            &format!("DROP TABLE {name};\n"),
+        )
+    }
+
     pub fn remove(&self, relative: &str) -> &Project {
         let path = self.root.join(relative);
         std::fs::remove_file(&path).unwrap_or_else(|e| panic!("remove {}: {e}", path.display()));

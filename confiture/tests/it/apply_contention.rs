@@ -293,8 +293,8 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
     for (single, direction) in [(false, "up"), (true, "up"), (false, "down")] {
         let db = TestDb::new("ledgerlock");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
-        dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        dir.table("001", "a", "a");
+        dir.table("002", "b", "b");
         let first = if direction == "up" { 1 } else { 2 };
         db.migrator(&dir)
             .up(&UpOptions::default().target(Some(first)), &mut no_progress)
@@ -378,11 +378,11 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
 fn a_ledger_write_that_waited_out_its_lock_wait_is_not_an_unknown_statement() {
     let db = TestDb::new("ledgerlock_mid");
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     db.migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap();
-    dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    dir.table("002", "b", "b");
     // Ends once another session holds the tracking table in SHARE mode.
     dir.migration(
         "003",
@@ -487,8 +487,8 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
     for (direction, single, holds) in cases {
         let db = TestDb::new("rowlock");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
-        dir.migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        dir.table("001", "a", "a");
+        dir.table("002", "b", "b");
         let first = if *direction == "up" { 1 } else { 2 };
         db.migrator(&dir)
             .up(&UpOptions::default().target(Some(first)), &mut no_progress)
@@ -685,7 +685,7 @@ fn a_no_transaction_migrations_ledger_row_waits_for_a_lock_no_longer_than_the_lo
     for (direction, hold) in cases {
         let db = TestDb::new("notxrowlock");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        dir.table("001", "a", "a");
         dir.migration(
             "002",
             "b",
@@ -841,7 +841,7 @@ fn a_migrations_own_row_lock_is_retried_while_another_ledger_row_is_locked() {
         .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
         .unwrap();
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     dir.migration(
         "002",
         "b",
@@ -1118,13 +1118,8 @@ fn a_migration_that_times_out_on_a_lock_names_the_sessions_holding_it() {
             )
             .unwrap();
         let dir = Dir::new();
-        dir.migration(
-            "001",
-            "first",
-            "CREATE TABLE first (id int);\n",
-            "DROP TABLE first;\n",
-        )
-        .migration("002", "waits", up, "SELECT 1;\n");
+        dir.table("001", "first", "first")
+            .migration("002", "waits", up, "SELECT 1;\n");
         let mut holder = db.client_as("long-report");
         holder
             .batch_execute(&format!("BEGIN; LOCK TABLE app.busy IN {mode} MODE"))

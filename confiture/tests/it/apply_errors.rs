@@ -146,7 +146,7 @@ fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs(
         .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{}\"", role.0))
         .unwrap();
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     let failed = up_as(&role, &db, &dir);
     let e = &failed.error;
     assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
@@ -214,8 +214,7 @@ fn row_level_security_on_the_ledger_is_refused_before_anything_runs() {
         let db = TestDb::new("ledger_rls");
         let role = Role::login(&db);
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-            .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        dir.table("001", "a", "a").table("002", "b", "b");
         db.migrator(&dir)
             .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
             .unwrap();
@@ -288,7 +287,7 @@ fn permission_denied_reading_the_ledger_is_not_a_connection_error() {
     let role = Role::login(&db);
     ledger_by_postgres(&db);
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     let failed = up_as(&role, &db, &dir);
     assert_eq!(failed.error.kind, ErrorKind::Invalid, "{:?}", failed.error);
     assert!(
@@ -330,7 +329,7 @@ fn a_ledger_with_an_extra_not_null_column_is_named_with_the_column() {
         .batch_execute("ALTER TABLE tb_confiture ADD COLUMN team text NOT NULL")
         .unwrap();
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     let failed = db
         .migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
@@ -357,7 +356,7 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
     for steps in [None, Some(1)] {
         let db = TestDb::new("ownrow");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        dir.table("001", "a", "a")
             .migration(
                 "002",
                 "b",
@@ -366,7 +365,7 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
                  'confiture (slug, version, name) VALUES (''b_002_x'', ''002'', ''b'')'; END $$;\n",
                 "DROP TABLE b;\n",
             )
-            .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+            .table("003", "c", "c");
         let mut migrator = db.migrator(&dir);
         if steps.is_some() {
             migrator
@@ -597,15 +596,15 @@ fn an_invalid_index_of_another_schema_or_named_like_a_column_does_not_block_a_bu
 fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped() {
     let db = TestDb::new("lost_unknown");
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+    dir.table("001", "a", "a")
         .migration(
             "002",
             "slow",
             "DO $$ BEGIN PERFORM pg_sleep(30); END $$;\n",
             "SELECT 1;\n",
         )
-        .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
-        .migration("004", "d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+        .table("003", "c", "c")
+        .table("004", "d", "d");
     let mut env = apply_support::environment(&db.name);
     env.application_name = "lost-unknown".to_string();
     let path = dir.path.clone();
@@ -674,24 +673,14 @@ fn after_an_unrecoverable_lost_connection_committed_migrations_are_never_skipped
 fn a_failed_migration_is_data_and_keeps_the_driver_error() {
     let db = TestDb::new("errdata");
     let dir = Dir::new();
-    dir.migration(
-        "001",
-        "first",
-        "CREATE TABLE a (id int);\n",
-        "DROP TABLE a;\n",
-    )
-    .migration(
-        "002",
-        "again",
-        "-- creates a twice\n\nCREATE TABLE a (id int);\n",
-        "SELECT 1;\n",
-    )
-    .migration(
-        "003",
-        "later",
-        "CREATE TABLE c (id int);\n",
-        "DROP TABLE c;\n",
-    );
+    dir.table("001", "first", "a")
+        .migration(
+            "002",
+            "again",
+            "-- creates a twice\n\nCREATE TABLE a (id int);\n",
+            "SELECT 1;\n",
+        )
+        .table("003", "later", "c");
     let failed = db
         .migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
@@ -819,8 +808,7 @@ fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
     for (operation, command) in [("INSERT", "baseline"), ("UPDATE", "reinit")] {
         let db = TestDb::new("ledger_rewrite_refused");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-            .migration("002", "b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        dir.table("001", "a", "a").table("002", "b", "b");
         db.migrator(&dir)
             .up(&UpOptions::default(), &mut no_progress)
             .unwrap();
@@ -833,13 +821,12 @@ fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
             ))
             .unwrap();
         // Something to write: a migration to record, or an applied one edited.
-        dir.migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
-            .migration(
-                "002",
-                "b",
-                "CREATE TABLE b (id int); -- edited\n",
-                "DROP TABLE b;\n",
-            );
+        dir.table("003", "c", "c").migration(
+            "002",
+            "b",
+            "CREATE TABLE b (id int); -- edited\n",
+            "DROP TABLE b;\n",
+        );
         let e = match command {
             "baseline" => {
                 db.migrator(&dir)
@@ -878,7 +865,7 @@ fn a_ledger_rewrite_the_server_refuses_is_invalid_not_a_failed_migration() {
 fn a_refused_row_after_a_no_transaction_migration_is_the_ledgers() {
     let db = TestDb::new("ledger_row_refused");
     let dir = Dir::new();
-    dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    dir.table("001", "a", "a");
     db.migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
         .unwrap();
@@ -1043,7 +1030,7 @@ fn a_ledger_row_written_by_another_session_during_the_run_is_named_as_such() {
     for single in [false, true] {
         let db = TestDb::new("rowrace");
         let dir = Dir::new();
-        dir.migration("001", "a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        dir.table("001", "a", "a")
             .migration(
                 "002",
                 "b",
@@ -1051,7 +1038,7 @@ fn a_ledger_row_written_by_another_session_during_the_run_is_named_as_such() {
                  PERFORM pg_sleep(0.02); END LOOP;\nEND $$;\n",
                 "DROP TABLE b;\n",
             )
-            .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+            .table("003", "c", "c");
         let mut client = db.client();
         client
             .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")

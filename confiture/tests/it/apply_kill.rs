@@ -109,24 +109,14 @@ fn stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed()
 
     let db = TestDb::new("stopped");
     let dir = Dir::new();
-    dir.migration(
-        "001",
-        "first",
-        "CREATE TABLE first (id int);\n",
-        "DROP TABLE first;\n",
-    )
-    .migration(
-        "002",
-        "slow",
-        "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE half;\n",
-    )
-    .migration(
-        "003",
-        "last",
-        "CREATE TABLE last (id int);\n",
-        "DROP TABLE last;\n",
-    );
+    dir.table("001", "first", "first")
+        .migration(
+            "002",
+            "slow",
+            "CREATE TABLE half (id int);\nSELECT pg_sleep(60);\n",
+            "DROP TABLE half;\n",
+        )
+        .table("003", "last", "last");
     let url = format!("{}?sslmode=require", apply_support::server().url(&db.name));
     let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
     env.application_name = "confiture-stop-test".to_string();
@@ -253,13 +243,7 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
                 .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
                 .unwrap();
         } else {
-            dir.migration(
-                "001",
-                "t",
-                "CREATE TABLE r1 (id int);\n",
-                "DROP TABLE r1;\n",
-            )
-            .migration(
+            dir.table("001", "t", "r1").migration(
                 "002",
                 "i",
                 &format!("{no_transaction}CREATE INDEX CONCURRENTLY r1_i ON r1 (id);\n"),

@@ -147,13 +147,7 @@ fn the_runs_timeouts_do_not_outlive_it_on_the_handed_connection() {
     for fails in [false, true] {
         let db = TestDb::new("withclienttimeouts");
         let dir = Dir::new();
-        dir.migration(
-            "001",
-            "first",
-            "CREATE TABLE a (id int);\n",
-            "DROP TABLE a;\n",
-        )
-        .migration(
+        dir.table("001", "first", "a").migration(
             "002",
             "second",
             // Under the run's timeouts, not the connection's.
@@ -425,13 +419,7 @@ fn a_failed_migrations_advisory_locks_are_released_too() {
     for (how, options, fails) in ways {
         let db = TestDb::new("withclient_advisory_failed");
         let dir = Dir::new();
-        dir.migration(
-            "001",
-            "first",
-            "CREATE TABLE a (id int);\n",
-            "DROP TABLE a;\n",
-        )
-        .migration(
+        dir.table("001", "first", "a").migration(
             "002",
             "locks_then_fails",
             &format!("SELECT pg_advisory_lock(42);\n{fails}"),

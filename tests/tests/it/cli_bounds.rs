@@ -10,12 +10,21 @@ fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
 }
 
-fn table(project: &Project, id: &str, name: &str) {
-    project.migration(
-        id,
-        &format!("CREATE TABLE {name} (id int);\n"),
-        &format!("DROP TABLE {name};\n"),
-    );
+/// Writes environment `dev` (`db/environments/dev.yaml`), naming the database at `url`.
+fn dev_environment(project: &Project, url: &str) {
+    project.write("db/environments/dev.yaml", format!("database_url: {url}\n"));
+}
+
+/// A project of `001_a` and `002_b` (tables `a` and `b`), applied to `db` through environment
+/// `dev`, which names it.
+fn applied_through_dev(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.table("001_a").table("002_b");
+    dev_environment(&project, &db.url());
+    project
+        .run(&["migrate", "up", "--env", "dev"])
+        .code(exit::SUCCESS);
+    project
 }
 
 /// h18 F1: `up --steps 1` was refused for a lint error (C101) in 002, which it would never run,
@@ -36,13 +45,13 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
     };
     let db = TestDb::unborn("bounds_steps");
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     project.migration(
         "002_idx",
         "CREATE INDEX CONCURRENTLY a_id ON a (id);\n",
         "DROP INDEX a_id;\n",
     );
-    table(&project, "003_c", "c");
+    project.table("003_c");
     project
         .run_on(&db, &["migrate", "up", "--create-database", "--steps", "1"])
         .code(exit::SUCCESS)
@@ -74,8 +83,8 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
     // A draft beyond the steps: half a pair.
     let db = TestDb::new("bounds_draft");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
+    project.table("001_a");
+    project.table("002_b");
     project.write(
         "db/migrations/003_draft.up.sql",
         "CREATE TABLE d (id int);\n",
@@ -109,8 +118,8 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
                   migrations before `0003_c.py` and stops there";
     let db = TestDb::new("bounds_python");
     let project = Project::new();
-    table(&project, "0001_a", "a");
-    table(&project, "0002_b", "b");
+    project.table("0001_a");
+    project.table("0002_b");
     project.write("db/migrations/0003_c.py", "# confiture (Python)\n");
     for args in [
         &["migrate", "up"][..],
@@ -152,15 +161,15 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
 fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
     let db = TestDb::new("bounds_irrev");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
+    project.table("001_a");
+    project.table("002_b");
     project.migration(
         "003_dn",
         "CREATE TABLE dn (id int);\n",
         "-- confiture:irreversible\n",
     );
-    table(&project, "004_d", "d");
-    table(&project, "005_e", "e");
+    project.table("004_d");
+    project.table("005_e");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let above = "`cargo confiture migrate down --target 003 --database-url <URL>` (or `cargo \
                  confiture migrate down --steps 2 --database-url <URL>`) rolls back the 2 \
@@ -210,7 +219,7 @@ fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
 fn a_missing_database_is_created_only_by_ups_help() {
     let db = TestDb::unborn("bounds_missing");
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     let s = server();
     for (args, command) in [
         (&["migrate", "down"][..], "down"),
@@ -256,15 +265,15 @@ fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
     let db = TestDb::new("bounds_flags");
     let url = db.url();
     let broken = Project::new();
-    table(&broken, "001_a", "a");
+    broken.table("001_a");
     broken.write("db/migrations/002_b.up.sql", "CREATE TABLE b (id int);\n");
-    table(&broken, "003_c", "c");
+    broken.table("003_c");
     let python = Project::new();
-    table(&python, "0001_a", "a");
-    table(&python, "0002_b", "b");
+    python.table("0001_a");
+    python.table("0002_b");
     python.write("db/migrations/0003_c.py", "# confiture (Python)\n");
     for project in [&broken, &python] {
-        project.write("db/environments/dev.yaml", format!("database_url: {url}\n"));
+        dev_environment(project, &url);
     }
     // The flags given, and as the suggestion spells them (`up_args`' order).
     let flag_sets: [(&[&str], &str); 5] = [
@@ -454,10 +463,7 @@ fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
                 project.write(&format!("db/migrations/{id}.down.sql"), down);
             }
         }
-        project.write(
-            "db/environments/dev.yaml",
-            format!("database_url: {}\n", db.url()),
-        );
+        dev_environment(&project, &db.url());
         let args: Vec<&str> = case.args.iter().copied().chain(["--env", "dev"]).collect();
         let run = project.run(&args);
         run.code(case.code);
@@ -473,16 +479,7 @@ fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
 
     // `down`: confirming everything keeps `--allow-modified`.
     let db = TestDb::new("bounds_kept_down");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.write(
-        "db/environments/dev.yaml",
-        format!("database_url: {}\n", db.url()),
-    );
-    project
-        .run(&["migrate", "up", "--env", "dev"])
-        .code(exit::SUCCESS);
+    let project = applied_through_dev(&db);
     project
         .run(&[
             "migrate",
@@ -509,16 +506,7 @@ fn every_suggested_command_keeps_the_selection_and_the_flags_given() {
 #[test]
 fn every_command_a_preview_suggests_is_a_preview() {
     let db = TestDb::new("bounds_preview");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.write(
-        "db/environments/dev.yaml",
-        format!("database_url: {}\n", db.url()),
-    );
-    project
-        .run(&["migrate", "up", "--env", "dev"])
-        .code(exit::SUCCESS);
+    let project = applied_through_dev(&db);
     let unborn = TestDb::unborn("bounds_preview_missing");
     project.write(
         "db/environments/missing.yaml",

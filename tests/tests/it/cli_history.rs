@@ -10,12 +10,15 @@ fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
 }
 
-fn table(project: &Project, id: &str, name: &str) {
-    project.migration(
-        id,
-        &format!("CREATE TABLE {name} (id int);\n"),
-        &format!("DROP TABLE {name};\n"),
-    );
+/// A project of one table per migration of `ids` ([`Project::table`]), all applied to `db` by
+/// `migrate up`.
+fn applied(db: &TestDb, ids: &[&str]) -> Project {
+    let project = Project::new();
+    for id in ids {
+        project.table(id);
+    }
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
 }
 
 /// `(version, applied_at, execution_time_ms, checksum)` of each row, by version.
@@ -39,8 +42,8 @@ fn a_squashed_history_exits_0_for_status_and_up() {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "003_t3", "t3");
-    table(&project, "004_t4", "t4");
+    project.table("003_t3");
+    project.table("004_t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     db.connect()
         .batch_execute(
@@ -77,8 +80,8 @@ fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "003_t3", "t3");
-    table(&project, "004_t4", "t4");
+    project.table("003_t3");
+    project.table("004_t4");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     db.connect()
         .batch_execute(
@@ -171,10 +174,7 @@ fn down_target_below_first_version_plans_as_steps_does() {
 #[test]
 fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
     let db = TestDb::new("hi_rename");
-    let project = Project::new();
-    table(&project, "0001_a", "a");
-    table(&project, "0002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["0001_a", "0002_b"]);
     for (from, to) in [("0001_a", "001_a"), ("0002_b", "002_b")] {
         for kind in ["up", "down"] {
             std::fs::rename(
@@ -259,7 +259,7 @@ fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times()
 fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_files() {
     let db = TestDb::new("hi_through");
     let project = Project::example();
-    table(&project, "007_t7", "t7");
+    project.table("007_t7");
     project
         .run_on(&db, &["migrate", "up", "--steps", "5"])
         .code(exit::SUCCESS);
@@ -298,10 +298,7 @@ fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_file
 #[test]
 fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
     let db = TestDb::new("hi_downmod");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     project.write(
         "db/migrations/002_t2.up.sql",
         "CREATE TABLE t2 (id bigint);\n",
@@ -344,10 +341,7 @@ fn down_of_an_edited_migration_is_refused_unless_allow_modified() {
 #[test]
 fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
     let db = TestDb::new("hi_draft");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     // A draft being written: COMMIT inside a migration is an error (C100).
     project.migration(
         "003_draft",
@@ -408,10 +402,7 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
 #[test]
 fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
     let db = TestDb::new("hi_checksum");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     // A ledger kept by another tool: `char(72)` pads, and one checksum is in upper case.
     db.connect()
         .batch_execute(
@@ -441,8 +432,8 @@ fn a_checksum_in_another_case_or_padded_is_the_same_for_status_up_and_down() {
 fn a_broken_draft_gets_each_commands_own_way_to_stop_before_it() {
     let db = TestDb::new("draft_hints");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
+    project.table("001_a");
+    project.table("002_b");
     project.migration("003_draft", "-- todo\n", "-- todo\n");
     project
         .run_on(&db, &["migrate", "baseline", "--through", "3"])
@@ -468,11 +459,8 @@ fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
         ("unreadable", "stop_before_bad"),
     ] {
         let db = TestDb::new(name);
-        let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        table(&project, "003_c", "c");
+        let project = applied(&db, &["001_a", "002_b"]);
+        project.table("003_c");
         match broken {
             "half pair" => {
                 project.remove("db/migrations/002_b.down.sql");
@@ -512,10 +500,7 @@ fn the_way_to_stop_before_a_broken_migration_says_it_is_for_one_not_applied() {
 #[test]
 fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
     let db = TestDb::new("reinit_second");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, checksum) \
@@ -552,7 +537,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         "CREATE TABLE t3 (id int REFERENCES t1 (id));\n",
         "DROP TABLE t3;\n",
     );
-    table(&project, "004_t4", "t4");
+    project.table("004_t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
 
     let db = TestDb::new("hi_sq_nosnap");
@@ -641,7 +626,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
     );
-    table(&project, "004_t4", "t4");
+    project.table("004_t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
     let first_error = |db: &TestDb, args: &[&str]| {
         let run = project.run_on(db, &[args, &["--format", "json"]].concat());
@@ -778,10 +763,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
 #[test]
 fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
     let db = TestDb::new("hi_padded");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     db.connect()
         .batch_execute("UPDATE tb_confiture SET version = ' 002' WHERE version = '002'")
         .expect("pad the version");
@@ -844,13 +826,9 @@ fn renumber(project: &Project, from: &str, to: &str) {
 fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     // Renumbered without a migration in its place would leave a gap, itself an error.
     let db = TestDb::new("hi_renum");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
-    table(&project, "003_other", "other");
+    project.table("003_other");
 
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
@@ -934,11 +912,11 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
     for (from, to) in [("003_c", "005_c"), ("002_b", "005_b")] {
         let db = TestDb::new("hi_renumgap");
         let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        table(&project, "003_c", "c");
+        project.table("001_a");
+        project.table("002_b");
+        project.table("003_c");
         if from == "002_b" {
-            table(&project, "004_d", "d");
+            project.table("004_d");
         }
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
         renumber(&project, from, to);
@@ -1000,8 +978,10 @@ fn runs(db: &TestDb) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// A project whose migrations after the first each add a row to `runs` when they run.
-fn counted(project: &Project, ids: &[&str]) {
+/// A project whose migrations after the first each add a row to `runs` when they run, all
+/// applied to `db` by `migrate up`.
+fn counted(db: &TestDb, ids: &[&str]) -> Project {
+    let project = Project::new();
     project.migration(
         "001_runs",
         "CREATE TABLE runs (name text);\n",
@@ -1014,6 +994,8 @@ fn counted(project: &Project, ids: &[&str]) {
             &format!("DELETE FROM runs WHERE name = '{id}';\n"),
         );
     }
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
 }
 
 /// D1: applied migrations renumbered in a swap (`002_b`, `003_c` now `003_b`, `002_c`), a
@@ -1029,10 +1011,8 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
     let chain: &[(&str, &str)] = &[("003_c", "004_c"), ("002_b", "003_b")];
     for (moves, new) in [(swap, false), (cycle, false), (chain, true)] {
         let db = TestDb::new("hi_renumswap");
-        let project = Project::new();
         let ids: Vec<&str> = moves.iter().map(|(from, _)| *from).collect();
-        counted(&project, &ids);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &ids);
         let before = ledger(&db);
         let renumber_all = || {
             // Through names of their own: in a swap a target name may be a source's.
@@ -1127,13 +1107,10 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
 #[test]
 fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
     let db = TestDb::new("hi_renumtaken");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_seed", "seed");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_seed"]);
     // Applied: 001_a, 002_seed. Renumber 002_seed to 003_seed, a new 002_new takes 002.
     renumber(&project, "002_seed", "003_seed");
-    table(&project, "002_new", "new");
+    project.table("002_new");
     let swap = "`mv db/migrations/002_new.up.sql db/migrations/003_new.up.sql && \
                 mv db/migrations/002_new.down.sql db/migrations/003_new.down.sql && \
                 mv db/migrations/003_seed.up.sql db/migrations/002_seed.up.sql && \
@@ -1174,11 +1151,7 @@ fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
 #[test]
 fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
     let db = TestDb::new("hi_gapdown");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
     db.connect()
         .batch_execute("UPDATE tb_confiture SET version = '004' WHERE version = '003'")
@@ -1217,13 +1190,10 @@ fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
 #[test]
 fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere() {
     let db = TestDb::new("hi_replaced");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
-    table(&project, "002_x", "x");
+    project.table("002_x");
 
     let run = project.run_on(&db, &["migrate", "status"]);
     run.code(exit::DIVERGED)
@@ -1322,10 +1292,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
 #[test]
 fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
     let db = TestDb::new("hi_unreadable");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b"]);
     let path = project.path("db/migrations/002_b.up.sql");
     let make: [(&str, &dyn Fn()); 2] = [
         ("a directory", &|| {
@@ -1368,9 +1335,9 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
 fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
     let db = TestDb::new("hi_unread_all");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     project
         .run_on(&db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
@@ -1472,9 +1439,9 @@ fn baseline_and_reinit_say_what_they_record_alike() {
 fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
     let db = TestDb::new("hi_halfpair_all");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     project
         .run_on(&db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
@@ -1549,9 +1516,9 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
         for (what, break_it) in breaks {
             let db = TestDb::new("hi_flag_unusable");
             let project = Project::new();
-            table(&project, "001_a", "a");
-            table(&project, "002_b", "b");
-            table(&project, "003_c", "c");
+            project.table("001_a");
+            project.table("002_b");
+            project.table("003_c");
             let through = if applied { "003" } else { "002" };
             project
                 .run_on(&db, &["migrate", "up", "--target", through])
@@ -1604,11 +1571,7 @@ fn a_flag_naming_a_version_whose_files_cannot_be_used_is_refused_for_the_files()
 fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
     for broken in ["half pair", "not UTF-8"] {
         let db = TestDb::new("drift_no_up_hint");
-        let project = Project::new();
-        table(&project, "001_a", "a");
-        table(&project, "002_b", "b");
-        table(&project, "003_c", "c");
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = applied(&db, &["001_a", "002_b", "003_c"]);
         match broken {
             "half pair" => {
                 project.remove("db/migrations/003_c.down.sql");
@@ -1657,10 +1620,8 @@ fn verify_and_drift_never_suggest_up_to_stop_before_a_broken_migration() {
 #[test]
 fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
     let db = TestDb::new("drift_draft");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    table(&project, "002_b", "b");
+    let project = applied(&db, &["001_a"]);
+    project.table("002_b");
     project.remove("db/migrations/002_b.down.sql");
     project
         .run_on(&db, &["migrate", "drift"])
@@ -1683,11 +1644,7 @@ fn drift_is_not_stopped_by_a_broken_draft_it_does_not_replay() {
 #[test]
 fn reinit_that_would_forget_every_row_needs_yes() {
     let db = TestDb::new("hi_reinit_all");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     std::fs::create_dir_all(project.path("empty")).expect("empty dir");
     project.write("other/001_x.up.sql", "CREATE TABLE x (id int);\n");
     project.write("other/001_x.down.sql", "DROP TABLE x;\n");
@@ -1854,7 +1811,7 @@ fn a_new_database_with_its_templates_objects_and_extensions_is_migrated() {
         .batch_execute("CREATE EXTENSION citext")
         .unwrap();
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::NOT_INITIALISED)
@@ -1987,7 +1944,7 @@ fn objects_built_outside_the_search_path_count_but_tenants_do_not() {
     // Tenants of the same database, with their own ledgers and tables, and an extension in a
     // schema of its own: none of them is what this database's migrations made.
     let tenants = Project::new();
-    table(&tenants, "001_t", "t");
+    tenants.table("001_t");
     db.connect()
         .batch_execute(
             "CREATE SCHEMA tenant_a; CREATE SCHEMA ext; CREATE EXTENSION citext SCHEMA ext",
@@ -2111,7 +2068,7 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
 fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() {
     let db = TestDb::new("hi_unrecjson");
     let project = Project::new();
-    table(&project, "001_a", "a");
+    project.table("001_a");
     let json = project
         .run_on(&db, &["migrate", "status", "--format", "json"])
         .code(exit::NOT_INITIALISED)
@@ -2185,9 +2142,9 @@ fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() 
 fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
     let db = TestDb::new("hints_bound");
     let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
     db.connect()
         .batch_execute("CREATE TABLE kept (id int)")
         .unwrap();
@@ -2249,17 +2206,13 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
 
     // The out-of-order refusal of a bounded `up`: `--allow-out-of-order` with the bound.
     let db = TestDb::new("hints_bound_ooo");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     // 002 pending below the applied 003 (as a merged branch's would be).
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b")
         .unwrap();
-    table(&project, "004_d", "d");
-    table(&project, "005_e", "e");
+    project.table("004_d");
+    project.table("005_e");
     for (args, command) in [
         (
             &["--target", "4"][..],
@@ -2358,9 +2311,7 @@ fn every_command_refuses_ambiguous(db: &TestDb, project: &Project, id: &str) {
 fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() {
     for also_renumbered in [false, true] {
         let db = TestDb::new("hi_ambig_nosum");
-        let project = Project::new();
-        counted(&project, &["002_add_users"]);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &["002_add_users"]);
         db.connect()
             .batch_execute("UPDATE tb_confiture SET checksum = NULL WHERE version = '002'")
             .expect("a row without checksum");
@@ -2454,9 +2405,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
     let swap_other_edited: Case = (&[("002_a", "003_a"), ("003_b", "002_b")], "002_b", None);
     for (case, (moves, edited, new)) in [swap, chain, swap_other_edited].into_iter().enumerate() {
         let db = TestDb::new("hi_ambig_edit");
-        let project = Project::new();
-        counted(&project, &["002_a", "003_b"]);
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        let project = counted(&db, &["002_a", "003_b"]);
         for (from, _) in moves {
             renumber(&project, from, &format!("x{from}"));
         }
@@ -2538,9 +2487,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
 fn the_help_of_a_renumbering_never_leads_into_a_gap() {
     // A chain leaving a gap where it started.
     let db = TestDb::new("hi_renumchain");
-    let project = Project::new();
-    counted(&project, &["002_b", "003_c"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = counted(&db, &["002_b", "003_c"]);
     renumber(&project, "003_c", "004_c");
     renumber(&project, "002_b", "003_b");
     let all = "rename the renumbered migrations back together, in this order: `mv \
@@ -2572,9 +2519,7 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
 
     // Moved down into a deleted migration's number: renamed back, `002` would have no file.
     let db = TestDb::new("hi_renumdown");
-    let project = Project::new();
-    counted(&project, &["002_b", "003_c"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = counted(&db, &["002_b", "003_c"]);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
     renumber(&project, "003_c", "002_c");
@@ -2616,14 +2561,14 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
     for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
         let db = TestDb::new("hi_dup_version");
         let project = Project::new();
-        table(&project, "001_t1", "t1");
-        table(&project, &format!("006_{applied}"), applied);
+        project.table("001_t1");
+        project.table(&format!("006_{applied}"));
         // Versions 002..005, so that the duplicate is the only problem.
         for v in 2..=5 {
-            table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+            project.table(&format!("00{v}_t{v}"));
         }
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        table(&project, &format!("006_{added}"), added);
+        project.table(&format!("006_{added}"));
         let before = row_details(&db);
 
         let status = project.run_on(&db, &["migrate", "status"]);
@@ -2662,10 +2607,7 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
 #[test]
 fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edit() {
     let db = TestDb::new("hi_edit_help");
-    let project = Project::new();
-    table(&project, "001_t1", "t1");
-    table(&project, "002_t2", "t2");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_t1", "002_t2"]);
     project.write(
         "db/migrations/002_t2.up.sql",
         "CREATE TABLE t2 (id int, added_col text NOT NULL);\n",
@@ -2718,7 +2660,7 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
     let db = TestDb::new("hi_through_yes");
     let project = Project::new();
     for v in 1..=4 {
-        table(&project, &format!("00{v}_t{v}"), &format!("t{v}"));
+        project.table(&format!("00{v}_t{v}"));
     }
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let before = row_details(&db);
@@ -2773,10 +2715,10 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
     for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
         let db = TestDb::new("hi_dup_help");
         let project = Project::new();
-        table(&project, "001_t1", "t1");
-        table(&project, &format!("002_{applied}"), applied);
+        project.table("001_t1");
+        project.table(&format!("002_{applied}"));
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        table(&project, &format!("002_{added}"), added);
+        project.table(&format!("002_{added}"));
 
         let both = format!("`002_{added}` → `003_{added}`");
         let either = format!("`002_{applied}` → `003_{applied}`");
@@ -2810,11 +2752,7 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
 #[test]
 fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_help_names() {
     let db = TestDb::new("hi_lost_row");
-    let project = Project::new();
-    table(&project, "001_a", "a");
-    table(&project, "002_b", "b");
-    table(&project, "003_c", "c");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = applied(&db, &["001_a", "002_b", "003_c"]);
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
         .expect("lose the row");

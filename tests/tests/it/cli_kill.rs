@@ -43,6 +43,36 @@ fn backend_alive(db: &TestDb, pid: i32) -> bool {
         .is_some()
 }
 
+/// [`up_until_it_sleeps`], then the runner killed (SIGKILL) and reaped, and its backend gone.
+fn kill_up_while_it_sleeps(project: &Project, db: &TestDb) {
+    let (mut child, pid) = up_until_it_sleeps(project, db);
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(db, pid)),
+        "backend {pid} outlived its client"
+    );
+}
+
+/// The up file of a no-transaction `002_ix` ([`table_then_ix`]) whose first statement commits
+/// and whose second fails.
+const IX_THEN_FAIL: &str =
+    "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n";
+
+/// A project of `001_t` (table `t`) and `002_ix`, a `no-transaction` migration whose up and
+/// down files run `up` and `down`.
+fn table_then_ix(up: &str, down: &str) -> Project {
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            &format!("-- confiture:no-transaction\n{up}"),
+            &format!("-- confiture:no-transaction\n{down}"),
+        );
+    project
+}
+
 #[test]
 fn a_killed_run_leaves_nothing_behind_and_the_next_run_applies() {
     let db = TestDb::new("kill");
@@ -134,13 +164,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
             slow,
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_ix;\n",
         );
-    let (mut child, pid) = up_until_it_sleeps(&project, &db);
-    child.kill().expect("kill the runner");
-    child.wait().expect("reap the runner");
-    assert!(
-        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
-        "backend {pid} outlived its client"
-    );
+    kill_up_while_it_sleeps(&project, &db);
     assert!(
         db.has_relation("big_ix"),
         "the build committed before the kill"
@@ -240,21 +264,11 @@ fn markers(db: &TestDb) -> i64 {
 #[test]
 fn an_interrupted_migration_recorded_by_baseline_is_settled() {
     let db = TestDb::new("kill_baseline");
-    let project = Project::new();
-    project
-        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
-            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
-        );
-    let (mut child, pid) = up_until_it_sleeps(&project, &db);
-    child.kill().expect("kill the runner");
-    child.wait().expect("reap the runner");
-    assert!(
-        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
-        "backend {pid} outlived its client"
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\n",
     );
+    kill_up_while_it_sleeps(&project, &db);
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::DIVERGED);
@@ -305,7 +319,7 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
 
     project.write(
         "db/migrations/002_ix.up.sql",
-        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
+        format!("-- confiture:no-transaction\n{IX_THEN_FAIL}"),
     );
     project
         .run_on(&db, &["migrate", "up"])
@@ -443,14 +457,10 @@ fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs()
 #[test]
 fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
     let db = TestDb::new("nt_marker_down");
-    let project = Project::new();
-    project
-        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
-            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
-        );
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
+    );
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down"])
@@ -495,14 +505,7 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
 #[test]
 fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
     let db = TestDb::new("nt_marker_tenant");
-    let project = Project::new();
-    project
-        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
-            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
-        );
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
     project
         .run_on(&db, &["migrate", "up", "-q", "--target", "001"])
         .code(exit::SUCCESS);
@@ -552,14 +555,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
 #[test]
 fn reinit_through_an_interrupted_migration_settles_its_marker() {
     let db = TestDb::new("nt_marker_reinit");
-    let project = Project::new();
-    project
-        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nCREATE INDEX CONCURRENTLY t_ix2 ON nope (id);\n",
-            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
-        );
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED);

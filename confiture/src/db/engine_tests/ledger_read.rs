@@ -13,6 +13,57 @@ fn connect(db: &TestDb) -> postgres::Client {
     confiture::db::connect(&db.environment()).expect("connects")
 }
 
+/// When the rows of [`ledger_with`] were applied.
+const APPLIED_AT: &str = "2026-01-15 10:30:00+00";
+
+/// Creates confiture's ledger (in `schema`, else in `public`) and records `rows` (version, name)
+/// in it as confiture writes them: no checksum, applied at [`APPLIED_AT`].
+fn ledger_with(client: &mut postgres::Client, schema: Option<&str>, rows: &[(&str, &str)]) {
+    create_confiture_ledger(client, schema);
+    let table = match schema {
+        Some(schema) => format!("{schema}.tb_confiture"),
+        None => "tb_confiture".to_string(),
+    };
+    for (version, name) in rows {
+        record_applied(client, &table, version, name, None, APPLIED_AT);
+    }
+}
+
+/// The default tracking table read both ways, each refused as invalid (exit 5): its rows
+/// (`ledger::read`, as the reading commands read it) and its access (`ledger::read_qualified`,
+/// as the writing ones do).
+fn both_reads_refused(client: &mut postgres::Client) -> [confiture::Error; 2] {
+    let table = TrackingTable::default();
+    let rows = ledger::read(client, &table).unwrap_err();
+    let access = ledger::read_qualified(client, &table, ledger::DEFAULT_WAIT).unwrap_err();
+    for err in [&rows, &access] {
+        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    }
+    [rows, access]
+}
+
+/// A login role of a test's own, dropped after the database (declare it before the database).
+struct Role(String);
+
+impl Role {
+    fn new(prefix: &str) -> Self {
+        Role(common::unique(prefix))
+    }
+
+    /// `db`'s environment, connecting as this role.
+    fn environment(&self, db: &TestDb) -> Environment {
+        let mut env = db.environment();
+        env.connection.user = self.0.clone();
+        env
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
 #[test]
 fn absent_ledger_reads_as_none_and_names_where_it_would_be() {
     let db = TestDb::new("cft_ledger");
@@ -98,15 +149,7 @@ fn reads_rows_written_by_confiture_in_order_of_application() {
 fn applied_by_is_read_whether_the_column_is_there_or_not_and_whatever_its_type() {
     let db = TestDb::new("cft_ledger");
     let mut setup = db.client();
-    create_confiture_ledger(&mut setup, None);
-    record_applied(
-        &mut setup,
-        "tb_confiture",
-        "001",
-        "first",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
+    ledger_with(&mut setup, None, &[("001", "first")]);
     let read_back = |db: &TestDb| {
         let mut client = connect(db);
         let read = ledger::read(&mut client, &TrackingTable::default())
@@ -136,15 +179,7 @@ fn applied_by_is_read_whether_the_column_is_there_or_not_and_whatever_its_type()
 fn finds_an_unqualified_ledger_through_search_path() {
     let db = TestDb::new("cft_ledger");
     let mut setup = db.client();
-    create_confiture_ledger(&mut setup, Some("ops"));
-    record_applied(
-        &mut setup,
-        "ops.tb_confiture",
-        "001",
-        "first",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
+    ledger_with(&mut setup, Some("ops"), &[("001", "first")]);
 
     // Default search_path: public only, so the ledger in ops is not found — and, being a
     // ledger of that name elsewhere, refused (exit 5) rather than taken for no ledger at all.
@@ -393,15 +428,8 @@ fn quote_ident_agrees_with_the_server() {
 /// command would write the target. The help names the command replaying the migrations there.
 #[test]
 fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
-    /// Dropped after the database (declared before it).
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
-    let role = Role(common::unique("cft_ledger_creator"));
-    let role = &role.0;
+    let role_guard = Role::new("cft_ledger_creator");
+    let role = &role_guard.0;
     let db = TestDb::new("ledger_creator");
     let mut admin = connect(&db);
     admin
@@ -411,8 +439,7 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
              GRANT USAGE ON SCHEMA ops TO \"{role}\""
         ))
         .unwrap();
-    let mut env = db.environment();
-    env.connection.user = role.clone();
+    let env = role_guard.environment(&db);
     // The ledger in a schema of its own, the migrations free to build in public: the ledger
     // alone is all the role lacks (where the migrations build too, it is not offered:
     // `tests/it/server_faults.rs`).
@@ -463,17 +490,7 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
 fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() {
     let db = TestDb::new("cft_ledger_hidden");
     let mut setup = db.client();
-    create_confiture_ledger(&mut setup, None);
-    for version in ["001", "002"] {
-        record_applied(
-            &mut setup,
-            "tb_confiture",
-            version,
-            "a",
-            None,
-            "2026-01-15 10:30:00+00",
-        );
-    }
+    ledger_with(&mut setup, None, &[("001", "a"), ("002", "a")]);
     setup
         .batch_execute(
             "CREATE SCHEMA AUTHORIZATION CURRENT_USER; \
@@ -481,12 +498,7 @@ fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() 
         )
         .unwrap();
     let mut client = connect(&db);
-    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
-    let access =
-        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
-            .unwrap_err();
-    for err in [rows, access] {
-        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    for err in both_reads_refused(&mut client) {
         assert_eq!(
             err.message,
             "the tracking table tb_confiture is postgres.tb_confiture, which is empty, and it \
@@ -519,15 +531,8 @@ fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() 
 /// database without a ledger, the schema the ledger would be created in: USAGE and CREATE.
 #[test]
 fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
-    /// Dropped after the database (declared before it).
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
-    let role = Role(common::unique("cft_ledger_nousage"));
-    let role = &role.0;
+    let role_guard = Role::new("cft_ledger_nousage");
+    let role = &role_guard.0;
     let quoted_role = crate::ledger::quote_ident(role);
     let db = TestDb::new("ledger_nousage");
     let mut admin = connect(&db);
@@ -536,8 +541,7 @@ fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
             "CREATE ROLE \"{role}\" LOGIN; REVOKE ALL ON SCHEMA public FROM PUBLIC"
         ))
         .unwrap();
-    let mut env = db.environment();
-    env.connection.user = role.clone();
+    let env = role_guard.environment(&db);
     let table = TrackingTable::default();
 
     // No ledger yet: creating it needs USAGE and CREATE on public.
@@ -552,15 +556,7 @@ fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
     );
     assert!(!help.contains("ALTER DATABASE"), "{help}");
 
-    create_confiture_ledger(&mut admin, None);
-    record_applied(
-        &mut admin,
-        "tb_confiture",
-        "001",
-        "a",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
+    ledger_with(&mut admin, None, &[("001", "a")]);
     admin
         .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{role}\""))
         .unwrap();
@@ -598,27 +594,14 @@ fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
 fn a_ledger_column_of_another_type_is_refused_with_its_repair() {
     let db = TestDb::new("cft_ledger_types");
     let mut setup = db.client();
-    create_confiture_ledger(&mut setup, None);
-    record_applied(
-        &mut setup,
-        "tb_confiture",
-        "001",
-        "first",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
+    ledger_with(&mut setup, None, &[("001", "first")]);
     setup
         .batch_execute(
             "ALTER TABLE tb_confiture ALTER COLUMN version TYPE bigint USING version::bigint",
         )
         .unwrap();
     let mut client = connect(&db);
-    let rows = ledger::read(&mut client, &TrackingTable::default()).unwrap_err();
-    let access =
-        ledger::read_qualified(&mut client, &TrackingTable::default(), ledger::DEFAULT_WAIT)
-            .unwrap_err();
-    for err in [rows, access] {
-        assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    for err in both_reads_refused(&mut client) {
         assert_eq!(
             err.message,
             "the tracking table public.tb_confiture has column version of type bigint, not \
@@ -683,23 +666,7 @@ fn a_ledger_column_of_another_type_is_refused_with_its_repair() {
 fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
     let db = TestDb::new("cft_ledger_infinity");
     let mut setup = db.client();
-    create_confiture_ledger(&mut setup, None);
-    record_applied(
-        &mut setup,
-        "tb_confiture",
-        "001",
-        "first",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
-    record_applied(
-        &mut setup,
-        "tb_confiture",
-        "002",
-        "second",
-        None,
-        "2026-01-15 10:30:00+00",
-    );
+    ledger_with(&mut setup, None, &[("001", "first"), ("002", "second")]);
     let mut client = connect(&db);
     let absent = {
         // NOT NULL in confiture's DDL: the help of a missing one is read from a ledger without it.
@@ -752,23 +719,15 @@ fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
 /// and says how: "the `role` setting" named nothing a user had set or the docs define (N29).
 #[test]
 fn running_as_the_schemas_owner_is_said_how() {
-    /// Dropped after the database (declared before it).
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
-    let role = Role(common::unique("cft_ledger_owner_how"));
-    let role = &role.0;
+    let role_guard = Role::new("cft_ledger_owner_how");
+    let role = &role_guard.0;
     let db = TestDb::new("ledger_owner_how");
     connect(&db)
         .batch_execute(&format!(
             "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC"
         ))
         .unwrap();
-    let mut env = db.environment();
-    env.connection.user = role.clone();
+    let env = role_guard.environment(&db);
     let mut client = confiture::db::connect(&env).expect("connects as the role");
     let e = crate::db::apply::create_tracking_table(&mut client, &TrackingTable::default(), None)
         .unwrap_err();

@@ -47,6 +47,17 @@ impl Dir {
         self
     }
 
+    /// Writes migration `<version>_<name>` making table `table` (`CREATE TABLE <table> (id
+    /// int)`), its down file dropping it.
+    pub fn table(&self, version: &str, name: &str, table: &str) -> &Dir {
+        self.migration(
+            version,
+            name,
+            &format!("CREATE TABLE {table} (id int);\n"),
+            &format!("DROP TABLE {table};\n"),
+        )
+    }
+
     pub fn write(&self, file: &str, text: &str) {
         std::fs::write(self.path.join(file), text).expect("write migration file");
     }
