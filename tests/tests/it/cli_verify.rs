@@ -877,7 +877,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     // An up that fails (verify does not need the target, which does not exist).
     let run = project.run_on(&db, &["migrate", "verify", "--from", "2"]);
     run.code(exit::MIGRATION_FAILED)
-        .stderr_has("help: this failed on the scratch database confiture_scratch_")
+        .stderr_has("help: this failed on the scratch database \"confiture_scratch_")
         .stderr_has(&target)
         .stderr_has("fix db/migrations/002_x.up.sql, then run `cargo confiture migrate verify ")
         .stderr_lacks("migrate up");
@@ -891,7 +891,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
         .unwrap()
         .to_string();
     assert!(
-        help.starts_with("this failed on the scratch database confiture_scratch_"),
+        help.starts_with("this failed on the scratch database \"confiture_scratch_"),
         "{help}"
     );
     assert!(help.contains(&target), "{help}");
