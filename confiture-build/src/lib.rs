@@ -56,7 +56,11 @@
 //!
 //! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
 //! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
-//! `cargo build`. A directory with an error is never embedded. A check without `embed()`
+//! `cargo build`. Cargo tells a change by modification time, so a file put back with an older
+//! one (`tar -x`, `cp -p`, `rsync -a`, a restored backup) over a newer build is not seen and
+//! the set stays as it was: `touch db/migrations db/migrations/*` or `cargo clean -p <package>`
+//! rebuilds it (a `git checkout` writes files with the current time). A directory with an
+//! error is never embedded. A check without `embed()`
 //! writes [`NOT_EMBEDDED_SOURCE`] there instead, a `compile_error!` saying to call `embed()`:
 //! a build script that stopped embedding never leaves its last set to be compiled in, stale.
 //!

@@ -15,7 +15,10 @@
 //! Only a directory that passed the build-time check is embedded: with an error, the build
 //! script fails and nothing is written. Each file is included with `include_str!`, so Cargo
 //! tracks it, and the build script asks Cargo to run it again when the directory or any file
-//! in it changes: adding, editing, renaming or deleting a migration rebuilds the set.
+//! in it changes: adding, editing, renaming or deleting a migration rebuilds the set. Cargo
+//! tells a change by modification time: a file put back with an older one (`tar -x`, `cp -p`,
+//! `rsync -a`, a restored backup) over a newer build is not seen, and the set stays as it was
+//! until `touch db/migrations db/migrations/*` or `cargo clean -p <package>`.
 //!
 //! At run time the set goes through the same rules as a directory: [`EmbeddedMigrations::load`]
 //! hands the embedded bytes to [`files::check`] under the paths they were built from

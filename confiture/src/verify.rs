@@ -679,7 +679,7 @@ impl Replay {
             };
             failed.error.help = Some(format!(
                 "{what} on the scratch database {}, built from the migration files, not on {}: nothing was written there; {then}",
-                self.migrator.env.connection.dbname, self.target
+                crate::config::quoted(&self.migrator.env.connection.dbname), self.target
             ));
             if let Some(reported) = failed.report.errors_mut().last_mut() {
                 reported.help.clone_from(&failed.error.help);

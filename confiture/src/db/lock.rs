@@ -114,10 +114,14 @@ pub struct MigrationLock {
 /// database's (which other tenants share).
 fn lock_name(database: &str, tenant: Option<&str>) -> String {
     match tenant {
-        None => format!("migration lock on database {database:?}"),
-        Some(schema) => {
-            format!("migration lock of tenant schema {schema} on database {database:?}")
-        }
+        None => format!(
+            "migration lock on database {}",
+            crate::config::quoted(database)
+        ),
+        Some(schema) => format!(
+            "migration lock of tenant schema {schema} on database {}",
+            crate::config::quoted(database)
+        ),
     }
 }
 
@@ -874,11 +878,11 @@ impl MigrationLock {
              there until that server connection closes, and every run waits for it"
         ))
         .with_help(format!(
-            "close the pooler's server connections to database {:?} (PgBouncer: `RECONNECT` on \
+            "close the pooler's server connections to database {} (PgBouncer: `RECONNECT` on \
              its admin console), or end that server connection when no client of the pooler \
              uses it (`SELECT pg_terminate_backend({holder})`); then \
              {NOT_TRANSACTION_POOLING}",
-            self.database
+            crate::config::quoted(&self.database)
         )))
     }
 }
@@ -894,6 +898,24 @@ const RELEASE_RETRY: Duration = Duration::from_secs(2);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lock's name shows its database as every message shows a database's name
+    /// (`config::quoted`: `"a"b"`, control characters escaped once), not as Rust's `{:?}`
+    /// (`"a\"b"`) (h19 F17).
+    #[test]
+    fn a_locks_name_quotes_its_database_as_every_message_does() {
+        for name in ["app", "a\"b", "x\u{1b}[2J"] {
+            let shown = crate::config::quoted(name);
+            assert_eq!(
+                lock_name(name, None),
+                format!("migration lock on database {shown}")
+            );
+            assert_eq!(
+                lock_name(name, Some("t")),
+                format!("migration lock of tenant schema t on database {shown}")
+            );
+        }
+    }
 
     #[test]
     fn a_tenant_key_is_its_own_and_never_a_databases() {

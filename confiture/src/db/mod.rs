@@ -206,7 +206,11 @@ pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> 
                 .and_then(|db| db.detail())
                 .map(str::to_string);
             let error = crate::db::query_error(
-                &format!("cannot create database {quoted} on {}", env.connection),
+                &format!(
+                    "cannot create database {} on {}",
+                    crate::config::quoted(&env.connection.shown_dbname()),
+                    env.connection
+                ),
                 e,
             );
             let error = match detail {
@@ -237,10 +241,10 @@ pub(crate) fn maintenance_session(
             Err(e) => return Err(maintenance_refused(env, maintenance_db, &missing, e)),
         }
     }
-    let name = &env.connection.dbname;
     Err(Error::connection(format!(
-        "cannot create database \"{name}\": the server of {} has neither a `postgres` nor a \
+        "cannot create database {}: the server of {} has neither a `postgres` nor a \
          `template1` database to connect to first",
+        crate::config::quoted(&env.connection.shown_dbname()),
         env.connection
     ))
     .with_help(maintenance_help(env)))
@@ -261,9 +265,9 @@ fn maintenance_refused(
     let mut error = match missing {
         [] => error,
         missing => error.with_detail(format!(
-            "creating database \"{}\" connects to a maintenance database first: {} does not \
+            "creating database {} connects to a maintenance database first: {} does not \
              exist, so {maintenance_db} was tried",
-            env.connection.dbname,
+            crate::config::quoted(&env.connection.shown_dbname()),
             missing.join(", ")
         )),
     };
@@ -298,8 +302,11 @@ pub(crate) fn check_may_create_database(
     client: &mut postgres::Client,
     env: &crate::config::Environment,
 ) -> crate::Result<()> {
-    let quoted = format!("\"{}\"", env.connection.dbname.replace('"', "\"\""));
-    let what = format!("cannot create database {quoted} on {}", env.connection);
+    let what = format!(
+        "cannot create database {} on {}",
+        crate::config::quoted(&env.connection.shown_dbname()),
+        env.connection
+    );
     let row = client
         .query_one(
             "SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles \

@@ -20,6 +20,10 @@
 //! rustls only ships a verifier that does everything (`verify-full`), so the weaker modes use
 //! [`Verifier`], which still checks the handshake signatures (the server holds the key of the
 //! certificate it sent) and skips only what libpq skips.
+//!
+//! The cryptography is the process's rustls [`CryptoProvider`] ([`crypto_provider`]), as rustls
+//! asks of a library: the one the application installed with `CryptoProvider::install_default`,
+//! else the one rustls's crate features name, *ring* (the only provider this crate enables).
 
 use std::fmt;
 use std::path::Path;
@@ -43,7 +47,7 @@ use crate::error::{Error, Result};
 
 /// The connector for `spec`'s sslmode. Not called for `disable`.
 pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crypto_provider();
     // `SpecBuilder::finish` gave the verify modes their roots (`~/.postgresql/root.crt` when
     // none was named) and `sslrootcert=system` verify-full; a spec changed by hand is held to
     // the same: no roots is no verification there, never the public roots.
@@ -84,6 +88,16 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
         _ => builder.with_no_client_auth(),
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// The process's rustls provider: the application's (`CryptoProvider::install_default`), else
+/// the one rustls's crate features name (*ring*, this crate's), which rustls then installs as
+/// the process's. rustls asks a library to use this rather than name a provider, and has
+/// deprecated naming *ring*'s (`rustls::crypto::ring::default_provider`, from 0.23.48). An
+/// application whose build also enables rustls's `aws-lc-rs` feature leaves rustls no
+/// provider to pick, and must install one before connecting (rustls panics otherwise, saying so).
+fn crypto_provider() -> Arc<CryptoProvider> {
+    ClientConfig::builder().crypto_provider().clone()
 }
 
 /// The client certificate and its key, checked to belong together. rustls's check

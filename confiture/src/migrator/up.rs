@@ -800,8 +800,9 @@ impl Migrator {
                 crate::Error::new(
                     crate::ErrorKind::Interrupted,
                     format!(
-                        "interrupted while creating the database {database}: no migration was \
-                         run; the database may exist now (running {AGAIN} finds it)"
+                        "interrupted while creating the database {}: no migration was run; the \
+                         database may exist now (running {AGAIN} finds it)",
+                        crate::config::quoted(&database)
                     ),
                 )
             },

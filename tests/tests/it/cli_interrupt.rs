@@ -786,8 +786,9 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
             })
         })
         .collect();
-    // Long enough for every run to be waiting on its pipe.
-    std::thread::sleep(Duration::from_secs(2));
+    for (args, _, child) in &children {
+        until_reading_a_pipe(child, args);
+    }
     for (args, json, child) in children {
         let run = interrupt(child);
         run.code(exit::INTERRUPTED);
@@ -801,8 +802,9 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
 }
 
 /// A server that accepts every connection and never answers: its port, and how many
-/// connections it accepted so far.
-fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// connections it accepted so far — what a test waits on before it signals a run that
+/// connects there ([`until_connected`]), never a fixed sleep.
+pub(crate) fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
     let port = listener.local_addr().unwrap().port();
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -815,6 +817,35 @@ fn silent_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         }
     });
     (port, accepted)
+}
+
+/// Waits until `silent_server`'s count of accepted connections passes `before`: the run
+/// spawned after reading `before` is connecting there, its signal handlers installed and its
+/// earlier steps done. A fixed sleep instead let a signal under load land before (still
+/// connecting to the target, or before the handlers), and the run then ended another way.
+pub(crate) fn until_connected(accepted: &std::sync::atomic::AtomicUsize, before: usize) {
+    let connected = confiture_tests::wait_until(Duration::from_secs(60), || {
+        accepted.load(std::sync::atomic::Ordering::SeqCst) > before
+    });
+    assert!(connected, "the run never connected to the silent server");
+}
+
+/// Waits until `child` reads a pipe given as a file: its thread that opens and reads it
+/// (`environment-file`, `config::read_user_file`) exists, started after the signal handlers
+/// were installed (Linux: `/proc/<pid>/task/*/comm`). A fixed sleep instead let a signal under
+/// load land before the handlers, and the default action killed the run (no exit code).
+pub(crate) fn until_reading_a_pipe(child: &std::process::Child, what: &str) {
+    let tasks = format!("/proc/{}/task", child.id());
+    let reading = confiture_tests::wait_until(Duration::from_secs(60), || {
+        std::fs::read_dir(&tasks).is_ok_and(|tasks| {
+            tasks.flatten().any(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    // The kernel keeps 15 bytes of a thread's name.
+                    .is_ok_and(|name| name.trim_end() == &"environment-file"[..15])
+            })
+        })
+    });
+    assert!(reading, "{what}: never started reading its pipe");
 }
 
 /// The connections made before a run has its database or its fleet: `up --create-database`

@@ -877,7 +877,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     // An up that fails (verify does not need the target, which does not exist).
     let run = project.run_on(&db, &["migrate", "verify", "--from", "2"]);
     run.code(exit::MIGRATION_FAILED)
-        .stderr_has("help: this failed on the scratch database confiture_scratch_")
+        .stderr_has("help: this failed on the scratch database \"confiture_scratch_")
         .stderr_has(&target)
         .stderr_has("fix db/migrations/002_x.up.sql, then run `cargo confiture migrate verify ")
         .stderr_lacks("migrate up");
@@ -891,7 +891,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
         .unwrap()
         .to_string();
     assert!(
-        help.starts_with("this failed on the scratch database confiture_scratch_"),
+        help.starts_with("this failed on the scratch database \"confiture_scratch_"),
         "{help}"
     );
     assert!(help.contains(&target), "{help}");
@@ -1579,12 +1579,8 @@ fn objects_of_template1_are_not_in_the_scratch_databases() {
 /// `using ...` line). Both end at once now, with an error line.
 #[test]
 fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so() {
-    // Accepted by the kernel into the backlog, never answered.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let scratch_url = format!(
-        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
-        silent.local_addr().unwrap().port()
-    );
+    let (port, accepted) = crate::cli_interrupt::silent_server();
+    let scratch_url = format!("postgresql://postgres@127.0.0.1:{port}/x?connect_timeout=10");
     let db = TestDb::new("verify_silent_scratch");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
@@ -1598,6 +1594,7 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         ("verify", "table", &fleet),
         ("drift", "json", &fleet),
     ] {
+        let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
         let child = project
             .cli()
             .args(["migrate", command, "--database-url", &db.url()])
@@ -1607,8 +1604,7 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test");
-        // Until it waits for the silent server (its other work takes milliseconds).
-        std::thread::sleep(Duration::from_millis(1500));
+        crate::cli_interrupt::until_connected(&accepted, before);
         let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED);
         assert!(run.elapsed < Duration::from_secs(3), "{}", run.dump());
@@ -1654,11 +1650,8 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
 /// pipe nothing writes to), nothing started: the error document, as for every command.
 #[test]
 fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let silent_url = format!(
-        "postgresql://postgres@127.0.0.1:{}/x?connect_timeout=10",
-        silent.local_addr().unwrap().port()
-    );
+    let (port, accepted) = crate::cli_interrupt::silent_server();
+    let silent_url = format!("postgresql://postgres@127.0.0.1:{port}/x?connect_timeout=10");
     let db = TestDb::new("verify_report_shape");
     let url = db.url();
     let project = Project::new();
@@ -1687,10 +1680,11 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test");
-        std::thread::sleep(Duration::from_millis(1000));
+        crate::cli_interrupt::until_reading_a_pipe(&child, command);
         signalled(child, "-INT")
     };
     let at_the_silent_server = |command: &str| {
+        let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
         let child = project
             .cli()
             .args(["migrate", command, "--database-url", &url])
@@ -1700,8 +1694,7 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test");
-        // Until it waits for the silent server (its other work takes milliseconds).
-        std::thread::sleep(Duration::from_millis(1500));
+        crate::cli_interrupt::until_connected(&accepted, before);
         signalled(child, "-INT")
     };
     let asleep = |command: &str| {
@@ -2104,13 +2097,10 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
     project
         .run_on(&db, &["migrate", "up", "-q"])
         .code(exit::SUCCESS);
-    // Accepted by the kernel into the backlog, never answered: a connection there waits.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Accepts and never answers: a connection there waits.
+    let (port, accepted) = crate::cli_interrupt::silent_server();
     let silent_url = |database: &str| {
-        format!(
-            "postgresql://postgres@127.0.0.1:{}/{database}?connect_timeout=60",
-            silent.local_addr().unwrap().port()
-        )
+        format!("postgresql://postgres@127.0.0.1:{port}/{database}?connect_timeout=60")
     };
     // Connecting: the target itself never answers.
     project.write("silent.txt", format!("{}\n", silent_url("silent_target")));
@@ -2165,6 +2155,7 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
                 lock.batch_execute("LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
                     .unwrap();
             }
+            let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
             let child = project
                 .cli()
                 .args(["migrate", command, "--database-url", &db.url()])
@@ -2185,8 +2176,7 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
                 });
                 assert!(waiting, "{command} never waited for the lock");
             } else {
-                // Until it waits for the silent server (its other work takes milliseconds).
-                std::thread::sleep(Duration::from_millis(1500));
+                crate::cli_interrupt::until_connected(&accepted, before);
             }
             let run = signalled(child, "-INT");
             lock.rollback().unwrap();

@@ -250,14 +250,20 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .connect("postgres")
         .batch_execute("CREATE ROLE cft_no_createdb LOGIN NOCREATEDB")
         .expect("create a role without CREATEDB");
+    // A name holding `"`: the refusal names it as every message names a database
+    // (`"cft_denied_..."x"`), not SQL-escaped (`""`) (h19 F17).
+    let denied = format!("{}\"x", unique("cft_denied"));
     let url = format!(
         "postgresql://cft_no_createdb@localhost:{}/{}?sslmode=disable",
         cluster.port(),
-        unique("cft_denied")
+        denied.replace('"', "%22")
     );
+    let refused = format!("cannot create database \"{denied}\" on ");
     project
         .run(&["migrate", "up", "--create-database", "--database-url", &url])
         .code(exit::CONNECTION)
+        .stderr_has(&refused)
+        .stderr_lacks("\"\"")
         .stderr_has("SQLSTATE 42501")
         .stderr_has("grant this role CREATEDB")
         .stderr_lacks("pg_stat_activity");
@@ -277,6 +283,7 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         }
         let run = project.run(&args);
         run.code(exit::CONNECTION)
+            .stderr_has(&refused)
             .stderr_has("may not create databases")
             .stderr_has("grant this role CREATEDB")
             .stderr_lacks("would create");

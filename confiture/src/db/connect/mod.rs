@@ -627,19 +627,18 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
     let named = &env.connection.dbname;
     match connected {
         Some(connected) if connected != named => {
-            let shown = |name: &str| crate::display::escape(name).into_owned();
             return Err(Error::usage(format!(
-                "the connection handed over with with_client is to database \"{}\", not to \
-                 \"{}\", the environment's ({})",
-                shown(connected),
-                shown(named),
+                "the connection handed over with with_client is to database {}, not to {}, the \
+                 environment's ({})",
+                crate::config::quoted(connected),
+                crate::config::quoted(named),
                 env.connection
             ))
             .with_help(format!(
-                "hand with_client a connection to \"{}\", or give the Migrator an environment \
-                 that names \"{}\"",
-                shown(named),
-                shown(connected)
+                "hand with_client a connection to {}, or give the Migrator an environment that \
+                 names {}",
+                crate::config::quoted(named),
+                crate::config::quoted(connected)
             )));
         }
         _ => {}
