@@ -1316,10 +1316,9 @@ fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) 
     );
     let holders = match holder {
         Some(h) => {
+            let (that, terminate) = super::lock::terminate_hint(std::slice::from_ref(&h));
             error = error.with_detail(format!("held by {h}")).with_help(format!(
-                "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
-                 `SELECT pg_terminate_backend({})`",
-                h.pid
+                "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}"
             ));
             vec![h]
         }

@@ -423,20 +423,7 @@ pub(super) fn lock_timed_out(
         }
     }
     failure.error.details[..found.len()].reverse();
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
-    let (that, terminate) = match pids.as_slice() {
-        [pid] => (
-            "that session",
-            format!("`SELECT pg_terminate_backend({pid})`"),
-        ),
-        _ => (
-            "those sessions",
-            format!(
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
-                pids.join(", ")
-            ),
-        ),
-    };
+    let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     failure.error.help = Some(format!(
         "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}; or \
          raise `migration.lock_timeout` / {} (lock_timeout {})",
@@ -1667,20 +1654,7 @@ pub(super) fn ledger_locked(
     for (i, holder) in holders.iter().enumerate() {
         error.details.insert(i, format!("held by {holder}"));
     }
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
-    let (that, terminate) = match pids.as_slice() {
-        [pid] => (
-            "that session",
-            format!("`SELECT pg_terminate_backend({pid})`"),
-        ),
-        _ => (
-            "those sessions",
-            format!(
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
-                pids.join(", ")
-            ),
-        ),
-    };
+    let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     let committed_all =
         statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
     error.help = Some(if committed_all {
