@@ -15,6 +15,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C120",
     name: "server-wide-effect",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER SYSTEM`, a replication slot function or `COPY ... PROGRAM`: a change to the whole server, not to the migration's database",
     explanation: "\
 A migration's transaction covers its database. `ALTER SYSTEM` writes the server's
