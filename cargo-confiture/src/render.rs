@@ -229,12 +229,9 @@ pub fn diagnostic(
         );
     }
     // The marker that silences the warning, which the code above does not name; not again
-    // when the help already shows that very text (the rules whose fix may be to allow it).
-    let marker = format!("-- confiture:allow({})", d.rule);
-    if d.severity == Severity::Warning
-        && confiture::files::rules::is_allowable(d.rule)
-        && !d.help.as_deref().is_some_and(|help| help.contains(&marker))
-    {
+    // for a rule whose help already tells it (the rules whose fix may be to allow it).
+    if d.severity == Severity::Warning && confiture::files::rules::allow_note(d.rule) {
+        let marker = format!("-- confiture:allow({})", d.rule);
         if d.help.is_none() {
             let _ = writeln!(text, "{pad} {gutter}");
         }
@@ -415,10 +412,24 @@ mod tests {
             help: Some("then allow this with `-- confiture:allow(drop-column)`".to_string()),
             ..warning.clone()
         };
-        for d in [marker, error, said] {
+        // Decided by the rule's typed `help_names_allow`, not by reading the help: a rule
+        // whose help names the marker gets no note whatever a diagnostic's help holds.
+        let said_by_its_rule = Diagnostic {
+            help: Some("stop using the column".to_string()),
+            ..said.clone()
+        };
+        for d in [marker, error, said, said_by_its_rule] {
             let rendered = diagnostic(&d, "p", None, &plain);
             assert!(!rendered.contains("note:"), "{rendered}");
         }
+        // ... and a help that happens to quote the marker does not stand for a rule whose help
+        // does not tell it.
+        let quoting = Diagnostic {
+            help: Some("unlike `-- confiture:allow(index-without-concurrently)`".to_string()),
+            ..warning
+        };
+        let rendered = diagnostic(&quoting, "p", None, &plain);
+        assert!(rendered.contains("= note: if intended"), "{rendered}");
     }
 
     #[test]

@@ -138,6 +138,11 @@ pub struct RuleDoc {
     pub name: &'static str,
     /// Error or warning.
     pub severity: Severity,
+    /// Its diagnostics' help already tells to allow it with `-- confiture:allow(name)` (the
+    /// rules whose fix may be to allow it): a renderer adds no note saying so again
+    /// ([`crate::files::rules::allow_note`]). Not shown in the rule's documentation.
+    #[serde(skip)]
+    pub help_names_allow: bool,
     /// One line: what the rule finds.
     pub summary: &'static str,
     /// Why it matters and how to fix it (Markdown).

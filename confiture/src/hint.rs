@@ -20,6 +20,33 @@ pub fn command(args: &str) -> String {
     format!("`{PROGRAM} {args}`")
 }
 
+/// The arguments of a suggested command ([`command`]'s): `subcommand` (`migrate up`), its
+/// `bound` (`--target 003`, `--steps 2 --yes`; empty for none), each of `flags` that is on but
+/// `also`, then `also`, the flag the help asks for. The one writer of the flags a suggestion
+/// repeats from the request that suggests it ([`crate::plan::UpRequest::repeated_flags`],
+/// [`crate::plan::DownRequest::repeated_flags`]). `--dry-run` is never among `flags`: the run
+/// being a preview is the invocation's ([`Invocation::dry_run`]), which adds it to every
+/// suggested command that takes it, whoever wrote the command — `up`, `down` and the others
+/// alike, from the command line and from a library session's preview.
+pub fn args(
+    subcommand: &str,
+    bound: &str,
+    flags: &[(&'static str, bool)],
+    also: Option<&str>,
+) -> String {
+    let repeated = flags
+        .iter()
+        .filter(|(flag, on)| *on && also != Some(*flag))
+        .map(|(flag, _)| *flag);
+    [subcommand, bound]
+        .into_iter()
+        .chain(repeated)
+        .chain(also)
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The subcommands that read only files: they repeat `--migrations-dir`, not the database.
 const FILES_ONLY: &[&str] = &["lint", "migrate generate"];
 
@@ -207,7 +234,9 @@ pub struct Invocation {
     /// `--dry-run` (`up`, `down`, `baseline`, `reinit`, `generate`) gets it too, so that pasting a preview's suggestion
     /// previews what it would do (a `down --steps 20 --dry-run` refused for going past the
     /// applied migrations suggested `migrate down --target 0 --yes`, which rolled back every
-    /// migration for real).
+    /// migration for real). The one owner of `--dry-run` in suggestions: the commands' own
+    /// flags ([`args`]) never include it. A library session sets it for the command that is a
+    /// preview (`UpOptions::dry_run`, ...), as the command line sets it for `--dry-run`.
     pub dry_run: bool,
 }
 

@@ -610,9 +610,8 @@ fn hidden_ledger(
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
-    let env = match site {
-        BuildSite::Tenant(_) => return Ok(None),
-        BuildSite::Database(env) => env,
+    let BuildSite::Database(env) = site else {
+        return Ok(None);
     };
     if table.schema.is_some() {
         return ledger_under_another_name(client, table, stop, true);
@@ -690,10 +689,7 @@ fn hidden_ledger(
             let schema = one.schema.as_deref().unwrap_or_default();
             let path = super::settings::search_path_with(&search_path, schema);
             let value = one.to_string();
-            let setting = match env {
-                Some(env) => env.set_in_file("migration.tracking_table", &value),
-                None => format!("`migration.tracking_table: {value}`"),
-            };
+            let setting = tracking_table_setting(env, &value);
             (
                 format!("the ledger is {}", shown(one)),
                 crate::display::escape(&format!(
@@ -739,6 +735,16 @@ fn hidden_ledger(
     ))
 }
 
+/// How a refusal's help says to set `migration.tracking_table` to `value`: where the user of
+/// `env` sets it ([`Environment::set_in_file`]), or generically when the environment is not
+/// known (the engine's own reads).
+fn tracking_table_setting(env: Option<&Environment>, value: &str) -> String {
+    match env {
+        Some(env) => env.set_in_file("migration.tracking_table", value),
+        None => format!("`migration.tracking_table: {value}`"),
+    }
+}
+
 /// An unqualified tracking table name the `search_path` finds as an empty table (`found`)
 /// while a table of that name and a ledger's shape with rows is in a later schema of the
 /// `search_path` (an empty `tb_confiture` in the `"$user"` schema, before `public`'s): refused
@@ -754,9 +760,8 @@ fn hidden_by_empty(
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
-    let env = match site {
-        BuildSite::Tenant(_) => return Ok(None),
-        BuildSite::Database(env) => env,
+    let BuildSite::Database(env) = site else {
+        return Ok(None);
     };
     let Some(found_schema) = found.schema.as_deref().filter(|_| table.schema.is_none()) else {
         return Ok(None);
@@ -791,10 +796,7 @@ fn hidden_by_empty(
         })
         .collect();
     let value = first.to_string();
-    let setting = match env {
-        Some(env) => env.set_in_file("migration.tracking_table", &value),
-        None => format!("`migration.tracking_table: {value}`"),
-    };
+    let setting = tracking_table_setting(env, &value);
     Ok(Some(
         Error::invalid(crate::display::escape(&format!(
             "the tracking table {name} is {found}, which is empty, and it hides {hidden} later \
@@ -1316,10 +1318,9 @@ fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) 
     );
     let holders = match holder {
         Some(h) => {
+            let (that, terminate) = super::lock::terminate_hint(std::slice::from_ref(&h));
             error = error.with_detail(format!("held by {h}")).with_help(format!(
-                "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
-                 `SELECT pg_terminate_backend({})`",
-                h.pid
+                "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}"
             ));
             vec![h]
         }

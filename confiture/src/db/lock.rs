@@ -90,6 +90,26 @@ impl fmt::Display for LockHolder {
     }
 }
 
+/// How a hint names `holders` and the statement that ends them if stuck: `("that session",
+/// "`SELECT pg_terminate_backend(42)`")` for one, `("those sessions", "`SELECT
+/// pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`")` for more.
+pub(crate) fn terminate_hint(holders: &[LockHolder]) -> (&'static str, String) {
+    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
+    match pids.as_slice() {
+        [pid] => (
+            "that session",
+            format!("`SELECT pg_terminate_backend({pid})`"),
+        ),
+        _ => (
+            "those sessions",
+            format!(
+                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
+                pids.join(", ")
+            ),
+        ),
+    }
+}
+
 /// Proof that this session holds the migration lock; give it back with [`MigrationLock::release`].
 #[derive(Debug)]
 #[must_use = "the lock is held until released or the connection closes"]
@@ -915,6 +935,33 @@ mod tests {
                 format!("migration lock of tenant schema t on database {shown}")
             );
         }
+    }
+
+    #[test]
+    fn one_holder_is_ended_by_its_pid_and_several_by_one_statement() {
+        let holder = |pid| LockHolder {
+            pid,
+            application_name: None,
+            user: None,
+            client_addr: None,
+            backend_start: None,
+            state: None,
+            state_change: None,
+        };
+        assert_eq!(
+            terminate_hint(&[holder(42)]),
+            (
+                "that session",
+                "`SELECT pg_terminate_backend(42)`".to_string()
+            )
+        );
+        assert_eq!(
+            terminate_hint(&[holder(42), holder(43)]),
+            (
+                "those sessions",
+                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`".to_string()
+            )
+        );
     }
 
     #[test]

@@ -506,11 +506,27 @@ impl Migrator {
     /// and naming the database ([`Error::database`]) when it was raised once connected: what
     /// every public command returns through.
     pub(crate) fn suggested<T>(&self, result: Result<T>) -> Result<T> {
+        self.suggested_for(result, false)
+    }
+
+    /// [`Migrator::suggested`] for a command that was a preview when `dry_run`: a session that
+    /// completes its suggestions ([`Migrator::suggesting`]) then suggests previews too
+    /// ([`crate::hint::Invocation::dry_run`]), as the command line does for `--dry-run` — a
+    /// refused `down` preview's "roll back everything" is a preview, not the rollback itself.
+    pub(crate) fn suggested_for<T>(&self, result: Result<T>, dry_run: bool) -> Result<T> {
         result.map_err(|error| {
             let mut error = self.raised_here(error);
             self.with_files_help(&mut error);
             self.with_python_help(&mut error);
-            self.suggest.complete_error(&mut error);
+            if dry_run && !self.suggest.is_empty() && !self.suggest.dry_run {
+                let preview = crate::hint::Invocation {
+                    dry_run: true,
+                    ..self.suggest.clone()
+                };
+                preview.complete_error(&mut error);
+            } else {
+                self.suggest.complete_error(&mut error);
+            }
             error
         })
     }

@@ -386,7 +386,7 @@ impl Migrator {
                 }
                 error
             });
-            let result = m.suggested(result).map_err(|mut error| {
+            let result = m.suggested_for(result, dry_run).map_err(|mut error| {
                 // A library session (its suggestions completed for it) names its options'
                 // fields where the texts name the command line's flags; the CLI's stay.
                 if !m.suggest.is_empty() {

@@ -29,6 +29,16 @@ pub struct DownRequest {
     pub first_version: Option<u64>,
 }
 
+impl DownRequest {
+    /// The flags of this request a suggested `down` repeats, each with whether it is on
+    /// ([`crate::hint::args`]; the counterpart of [`super::UpRequest::repeated_flags`]). Not
+    /// `--dry-run`, which the invocation adds to every suggestion of a preview
+    /// ([`crate::hint::Invocation::dry_run`]).
+    pub fn repeated_flags(&self) -> [(&'static str, bool); 1] {
+        [("--allow-modified", self.allow_modified)]
+    }
+}
+
 /// One migration to roll back, with the ledger row that records it: that row (by its own
 /// `version`) is the one deleted.
 #[derive(Debug, Clone, Copy)]
@@ -170,11 +180,7 @@ fn every_one(request: &DownRequest, count: usize) -> String {
 /// The one spelling of "the same `down`" in a suggestion, the counterpart of
 /// [`super::up_args`]: a flag the user gave is never dropped from the command to paste.
 pub fn down_args(request: &DownRequest, bound: &str) -> String {
-    let mut args = format!("migrate down {bound}");
-    if request.allow_modified {
-        args.push_str(" --allow-modified");
-    }
-    args
+    crate::hint::args("migrate down", bound, &request.repeated_flags(), None)
 }
 
 /// The bound `request` was given, as [`down_args`] takes it (`--steps 2`, `--target 3 --yes`;
@@ -389,8 +395,7 @@ fn diverged(
     request: &DownRequest,
 ) -> Error {
     // The same `down` again, as the user asked for it.
-    let again = down_args(request, &own_bound(request));
-    let again = again.trim_end();
+    let again = &down_args(request, &own_bound(request));
     let mut help = Vec::new();
     if found
         .iter()

@@ -2537,3 +2537,48 @@ fn steps_reach_what_the_ledger_says_and_stop_before_a_python_migration() {
         );
     }
 }
+
+/// A suggested `up` or `down` is its words joined by one space, whatever the request leaves
+/// out: a `down` with no bound but `--allow-modified`, refused for a file replaced, said
+/// `migrate down  --allow-modified` (two spaces) in the command to run again.
+#[test]
+fn a_suggested_command_repeats_the_requests_flags_one_space_apart() {
+    let full = set(&[1, 2, 3]);
+    let r = rows(&full, &[1, 2, 3]);
+    let request = DownRequest {
+        allow_modified: true,
+        ..Default::default()
+    };
+    let mut other = migration(3, "other");
+    other.up = file("m/003_other.up.sql".to_string(), "-- other\n", false);
+    let renamed = MigrationSet::new(
+        PathBuf::from("m"),
+        vec![migration(1, "m1"), migration(2, "m2"), other],
+    );
+    let err = down(&renamed, &r, &request).unwrap_err();
+    let help = err.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("`cargo confiture migrate down --allow-modified`"),
+        "{help}"
+    );
+    for (bound, expected) in [
+        ("", "migrate down --allow-modified"),
+        ("--steps 2", "migrate down --steps 2 --allow-modified"),
+    ] {
+        assert_eq!(down_args(&request, bound), expected);
+    }
+    let up_request = UpRequest {
+        allow_destructive: true,
+        single_transaction: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        up_args(&up_request, None, Some("--allow-out-of-order")),
+        "migrate up --allow-destructive --single-transaction --allow-out-of-order"
+    );
+    assert_eq!(
+        up_args(&up_request, Some("003"), Some("--single-transaction")),
+        "migrate up --target 003 --allow-destructive --single-transaction"
+    );
+    assert_eq!(up_args(&UpRequest::default(), None, None), "migrate up");
+}

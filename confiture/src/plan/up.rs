@@ -33,9 +33,25 @@ pub struct UpRequest {
     pub single_transaction: bool,
     /// Create the database first when it does not exist (`--create-database`): the plan is
     /// the same; the commands a help suggests keep it (a refusal made before connecting does
-    /// not know whether the database exists). Not `--dry-run`: a suggested command is the one
-    /// that does what the help says it does ("applies the rest"), which a preview does not.
+    /// not know whether the database exists).
     pub create_database: bool,
+}
+
+impl UpRequest {
+    /// The flags of this request a suggested `up` repeats, each with whether it is on, in the
+    /// order they are written ([`crate::hint::args`]): a flag the user gave is never dropped
+    /// from the command to paste. Not `--dry-run`, which the invocation adds to every
+    /// suggestion of a preview ([`crate::hint::Invocation::dry_run`]).
+    pub fn repeated_flags(&self) -> [(&'static str, bool); 6] {
+        [
+            ("--allow-out-of-order", self.allow_out_of_order),
+            ("--allow-destructive", self.allow_destructive),
+            ("--allow-newer-database", self.allow_newer_database),
+            ("--allow-non-empty", self.allow_non_empty),
+            ("--single-transaction", self.single_transaction),
+            ("--create-database", self.create_database),
+        ]
+    }
 }
 
 /// The migrations `up` will apply, in order, and the pending ones it leaves for later.
@@ -504,30 +520,12 @@ pub fn up_finishing_command(
 /// "the same `up`" in a suggestion: a bare `migrate up` would apply every pending migration,
 /// more than a `--target` or `--steps` asked.
 pub fn up_args(request: &UpRequest, target: Option<&str>, also: Option<&str>) -> String {
-    let mut args = "migrate up".to_string();
-    match (target, request.steps) {
-        (Some(target), _) => args.push_str(&format!(" --target {target}")),
-        (None, Some(steps)) => args.push_str(&format!(" --steps {steps}")),
-        (None, None) => {}
-    }
-    for (flag, on) in [
-        ("--allow-out-of-order", request.allow_out_of_order),
-        ("--allow-destructive", request.allow_destructive),
-        ("--allow-newer-database", request.allow_newer_database),
-        ("--allow-non-empty", request.allow_non_empty),
-        ("--single-transaction", request.single_transaction),
-        ("--create-database", request.create_database),
-    ] {
-        if on && also != Some(flag) {
-            args.push(' ');
-            args.push_str(flag);
-        }
-    }
-    if let Some(also) = also {
-        args.push(' ');
-        args.push_str(also);
-    }
-    args
+    let bound = match (target, request.steps) {
+        (Some(target), _) => format!("--target {target}"),
+        (None, Some(steps)) => format!("--steps {steps}"),
+        (None, None) => String::new(),
+    };
+    crate::hint::args("migrate up", &bound, &request.repeated_flags(), also)
 }
 
 /// [`up_args`] bounded as `plan` (made from `request`) is: `--target V`, V the newest migration

@@ -584,3 +584,60 @@ fn a_library_sessions_missing_directory_names_the_directory_it_gives() {
         }
     }
 }
+
+/// A library session's preview suggests previews, as the command line's `--dry-run` does: a
+/// `down` preview refused for going past the applied migrations suggested the real "roll back
+/// everything", and an `up` preview refused for an older pending migration the real `up
+/// --allow-out-of-order`. The same refusals of a run that is no preview suggest no preview.
+#[test]
+fn a_library_sessions_preview_suggests_previews() {
+    use confiture::migrate::DownOptions;
+    let db = TestDb::new("suggest_preview");
+    let root = TempDir::new("cft_suggest_preview");
+    for (version, table) in [("001", "a"), ("002", "b"), ("003", "c")] {
+        root.write(
+            &format!("sql/{version}_{table}.up.sql"),
+            &format!("CREATE TABLE {table} (id int);\n"),
+        );
+        root.write(
+            &format!("sql/{version}_{table}.down.sql"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    let dir = root.path().join("sql");
+    let session = || Migrator::new(db.environment(), &dir, CheckOptions::default());
+    session()
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("applies");
+    // 002 pending again below the applied 003: `up` refuses it without allow_out_of_order.
+    db.client()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'; DROP TABLE b;")
+        .expect("forgets 002");
+
+    for dry_run in [true, false] {
+        let down = session()
+            .down(
+                &DownOptions::default().steps(Some(20)).dry_run(dry_run),
+                &mut no_progress,
+            )
+            .expect_err("20 steps past two applied migrations are refused");
+        let up = session()
+            .up(&UpOptions::default().dry_run(dry_run), &mut no_progress)
+            .expect_err("an older pending migration is refused");
+        for (error, command) in [(down.error, "migrate down"), (up.error, "migrate up")] {
+            let help = error.help.as_deref().expect("help");
+            let suggested: Vec<&str> = commands(help)
+                .into_iter()
+                .filter(|c| c.starts_with(&format!("cargo confiture {command}")))
+                .collect();
+            assert!(!suggested.is_empty(), "no `{command}` in: {help}");
+            for c in suggested {
+                assert_eq!(
+                    c.split(' ').filter(|w| *w == "--dry-run").count(),
+                    usize::from(dry_run),
+                    "`{c}` of a run with dry_run {dry_run}: {help}"
+                );
+            }
+        }
+    }
+}

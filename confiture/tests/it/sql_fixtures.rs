@@ -187,6 +187,31 @@ fn every_rule_has_a_triggering_and_a_clean_fixture() {
     }
 }
 
+/// `RuleDoc::help_names_allow`, which decides whether the renderer notes the allow marker, is
+/// true of each rule's diagnostics: their help names `-- confiture:allow(rule)` exactly when it
+/// says so (every rule triggers in a fixture: the test above).
+#[test]
+fn a_rules_help_names_its_allow_marker_exactly_when_its_doc_says_so() {
+    let mut seen = std::collections::BTreeSet::new();
+    for case in run_all() {
+        for d in &case.diagnostics {
+            let rule = SQL_RULES
+                .iter()
+                .find(|r| r.code == d.code)
+                .expect("a listed rule");
+            let marker = format!("-- confiture:allow({})", rule.name);
+            let names = d.help.as_deref().is_some_and(|h| h.contains(&marker));
+            assert_eq!(
+                names, rule.help_names_allow,
+                "{}/{}: {} {}'s help {:?}; its RuleDoc says help_names_allow: {}",
+                case.dir, case.file, rule.code, rule.name, d.help, rule.help_names_allow
+            );
+            seen.insert(rule.code);
+        }
+    }
+    assert_eq!(seen.len(), SQL_RULES.len(), "every rule is seen: {seen:?}");
+}
+
 #[test]
 fn examples_have_no_errors_and_the_concurrent_index_needs_its_marker() {
     let cases = run_all();

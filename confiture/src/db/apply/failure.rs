@@ -423,20 +423,7 @@ pub(super) fn lock_timed_out(
         }
     }
     failure.error.details[..found.len()].reverse();
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
-    let (that, terminate) = match pids.as_slice() {
-        [pid] => (
-            "that session",
-            format!("`SELECT pg_terminate_backend({pid})`"),
-        ),
-        _ => (
-            "those sessions",
-            format!(
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
-                pids.join(", ")
-            ),
-        ),
-    };
+    let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     failure.error.help = Some(format!(
         "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}; or \
          raise `migration.lock_timeout` / {} (lock_timeout {})",
@@ -1309,28 +1296,42 @@ pub(crate) fn on_ledger(settings: &ApplySettings, db: &DbError) -> bool {
             .is_none_or(|schema| db.schema() == Some(schema))
 }
 
+/// How a help names the write of `step`'s ledger row (`inserting`, `deleting`) and the
+/// tracking table's `triggers` that fire on it (`audit_row; `\d tb_confiture` in psql lists
+/// them`).
+fn row_write_and_triggers(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    triggers: &[String],
+) -> (&'static str, String) {
+    let write = match step.direction {
+        Direction::Up => "inserting",
+        Direction::Down => "deleting",
+    };
+    let names: Vec<String> = triggers
+        .iter()
+        .map(|t| crate::display::escape(t).to_string())
+        .collect();
+    let listed = format!(
+        "{}; `\\d {}` in psql lists them",
+        names.join(", "),
+        settings.table
+    );
+    (write, listed)
+}
+
 /// The help of our own ledger write cancelled (57014), in a trigger of the tracking table
 /// (`triggers`, [`ledger_triggers`]) or not: never "split the migration", whose statements all
 /// completed. The row of a transactional migration is bounded by the run's `statement_timeout`
 /// alone ([`super::sql::before_row_select`]: the migration's own is put aside, and without the
 /// run's the row has none), as is a no-transaction migration's, sent on its own, by none.
 fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[String]) -> String {
-    let write = match step.direction {
-        Direction::Up => "inserting",
-        Direction::Down => "deleting",
-    };
+    let (write, listed) = row_write_and_triggers(settings, step, triggers);
     let what = if triggers.is_empty() {
         format!("{write} the migration's row in {}", settings.table)
     } else {
         format!(
-            "the trigger of {} that fires on {write} the migration's row ({}; `\\d {}` in psql \
-             lists them)",
-            settings.table,
-            triggers
-                .iter()
-                .map(|t| crate::display::escape(t).to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            "the trigger of {} that fires on {write} the migration's row ({listed})",
             settings.table,
         )
     };
@@ -1421,21 +1422,12 @@ fn failure_help(
             }
         }
         _ if in_ledger && !triggers.is_empty() => {
-            let write = match step.direction {
-                Direction::Up => "inserting",
-                Direction::Down => "deleting",
-            };
+            let (write, listed) = row_write_and_triggers(settings, step, triggers);
             format!(
                 "every statement of {} completed: a trigger of {} raised it on {write} the \
-                 migration's row ({}; `\\d {}` in psql lists them): drop or fix the one that \
-                 raised, or keep the table out of it, then {}",
+                 migration's row ({listed}): drop or fix the one that raised, or keep the table \
+                 out of it, then {}",
                 step.file().path.display(),
-                settings.table,
-                triggers
-                    .iter()
-                    .map(|t| crate::display::escape(t).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
                 settings.table,
                 settings.run_again()
             )
@@ -1667,20 +1659,7 @@ pub(super) fn ledger_locked(
     for (i, holder) in holders.iter().enumerate() {
         error.details.insert(i, format!("held by {holder}"));
     }
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
-    let (that, terminate) = match pids.as_slice() {
-        [pid] => (
-            "that session",
-            format!("`SELECT pg_terminate_backend({pid})`"),
-        ),
-        _ => (
-            "those sessions",
-            format!(
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
-                pids.join(", ")
-            ),
-        ),
-    };
+    let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     let committed_all =
         statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
     error.help = Some(if committed_all {

@@ -7,6 +7,7 @@ pub const MISSING_DOWN: RuleDoc = RuleDoc {
     code: "C001",
     name: "missing-down",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "an up file has no down file",
     explanation: "Every migration is a pair: `<VERSION>_<NAME>.up.sql` applies the change and \
 `<VERSION>_<NAME>.down.sql` reverses it. A missing down file is found now rather than on the day \
@@ -19,6 +20,7 @@ pub const MISSING_UP: RuleDoc = RuleDoc {
     code: "C002",
     name: "missing-up",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a down file has no up file",
     explanation: "A down file without its up file is usually a rename that missed one half of the \
 pair, or an up file deleted by mistake. Rename the files so that both halves have the same \
@@ -29,6 +31,7 @@ pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
     code: "C003",
     name: "duplicate-version",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "two migrations use the same version",
     explanation: "Two branches that each added a migration with the next number were merged. \
 Versions must be unique: the ledger records migrations by version, and which of the two runs \
@@ -45,6 +48,7 @@ pub const VERSION_GAP: RuleDoc = RuleDoc {
     code: "C004",
     name: "version-gap",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a version is missing from the sequence",
     explanation:
         "Versions are consecutive integers. A gap usually means a migration was deleted or \
@@ -59,6 +63,7 @@ pub const FIRST_VERSION: RuleDoc = RuleDoc {
     code: "C005",
     name: "first-version",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "the first version is not 1 (or the configured `first_version`)",
     explanation: "The sequence starts at version 1. A history whose old migrations were squashed \
 into a schema snapshot starts later: say so with `first_version = N` in \
@@ -70,6 +75,7 @@ pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
     code: "C006",
     name: "bad-file-name",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a `.sql` file's name is not `<VERSION>_<NAME>.up.sql` or `.down.sql`",
     explanation: "A `.sql` file in the migrations directory is meant to be a migration, so a name \
 that does not follow the form is reported rather than silently skipped (a skipped migration \
@@ -94,6 +100,7 @@ pub const EMPTY_UP: RuleDoc = RuleDoc {
     code: "C007",
     name: "empty-up",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "an up file has no SQL (only whitespace or comments)",
     explanation:
         "An up file that does nothing would still be recorded as applied, which is almost \
@@ -105,6 +112,7 @@ pub const EMPTY_DOWN: RuleDoc = RuleDoc {
     code: "C008",
     name: "empty-down",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a down file has no SQL and is not marked `-- confiture:irreversible`",
     explanation: "An empty down file would make a rollback silently do nothing while removing the \
 migration from the ledger. Write the SQL that reverses the up file, or, if the change cannot be \
@@ -115,6 +123,7 @@ pub const INVALID_UTF8: RuleDoc = RuleDoc {
     code: "C009",
     name: "invalid-utf8",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a migration file is not valid UTF-8",
     explanation: "Migration files are UTF-8 text. A file saved in another encoding (Latin-1, \
 UTF-16) would send different characters to the database than the ones you see. Convert it to \
@@ -125,6 +134,7 @@ pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
     code: "C010",
     name: "unreadable-file",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "an entry of the migrations directory cannot be read",
     explanation:
         "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
@@ -141,6 +151,7 @@ pub const MIXED_VERSION_WIDTH: RuleDoc = RuleDoc {
     code: "C011",
     name: "mixed-version-width",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "versions are zero-padded to different widths",
     explanation: "Versions compare as integers, so `0004` and `005` are in the right order for \
 confiture, but the files no longer sort in order in a directory listing, and the ledger keeps \
@@ -152,6 +163,7 @@ pub const SUBDIRECTORY: RuleDoc = RuleDoc {
     code: "C012",
     name: "subdirectory",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "the migrations directory has a subdirectory, which is not read",
     explanation: "Migrations are read from the migrations directory itself, not from \
 subdirectories, so migrations placed in one never run. Move them up into the migrations \
@@ -162,6 +174,7 @@ pub const CRLF_LINE_ENDINGS: RuleDoc = RuleDoc {
     code: "C013",
     name: "crlf-line-endings",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "a migration file has CRLF line endings",
     explanation: "The ledger's checksum is taken over the file's raw bytes, so a checkout that \
 converts line endings (git's `core.autocrlf`) makes an applied migration look modified. Convert \
@@ -175,6 +188,7 @@ pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
     code: "C014",
     name: "byte-order-mark",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "a migration file starts with a UTF-8 byte-order mark",
     explanation:
         "Editors add or drop a byte-order mark silently, which changes the checksum of an \
@@ -185,6 +199,7 @@ pub const NUL_BYTE: RuleDoc = RuleDoc {
     code: "C015",
     name: "nul-byte",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a migration file contains a NUL byte",
     explanation: "PostgreSQL's protocol ends a query's text at a NUL byte (`\\0`), so a file \
 holding one cannot be sent at all: the run would stop there, after the migrations before it. \

@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C113",
     name: "column-type-change",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER COLUMN ... TYPE` on an existing table",
     explanation: "\
 Changing a column's type takes an ACCESS EXCLUSIVE lock (no reads, no writes) and, unless the

@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C112",
     name: "constraint-without-not-valid",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`ADD CONSTRAINT ... FOREIGN KEY` or `CHECK` on an existing table without `NOT VALID`",
     explanation: "\
 Adding a foreign key or a check constraint checks every existing row while holding a lock:

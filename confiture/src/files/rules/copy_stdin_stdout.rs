@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C104",
     name: "copy-stdin-stdout",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "`COPY ... FROM STDIN` or `COPY ... TO STDOUT`: data through the client (a psql and pg_dump habit)",
     explanation: "\
 `COPY ... FROM STDIN` makes the server wait for rows from the client, and `COPY ... TO STDOUT`

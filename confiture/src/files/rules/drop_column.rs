@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C114",
     name: "drop-column",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER TABLE ... DROP COLUMN` in an up file",
     explanation: "\
 During a deploy the previous version of the application is still running: its queries naming

@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C110",
     name: "index-without-concurrently",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`CREATE INDEX` on an existing table without `CONCURRENTLY`",
     explanation: "\
 `CREATE INDEX` holds a SHARE lock on the table until the index is built: every `INSERT`,

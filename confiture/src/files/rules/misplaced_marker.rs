@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C191",
     name: "misplaced-marker",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary:
         "a marker after the first statement, in a block comment, or `irreversible` in an up file",
     explanation: "\

@@ -247,6 +247,16 @@ pub fn is_allowable(rule: &str) -> bool {
         && !MARKER_RULES.contains(&rule)
 }
 
+/// Whether a renderer notes, after a diagnostic of `rule`, the `-- confiture:allow(rule)` that
+/// silences it: for an allowable rule ([`is_allowable`]) whose help does not already tell it
+/// ([`RuleDoc::help_names_allow`]).
+pub fn allow_note(rule: &str) -> bool {
+    is_allowable(rule)
+        && !SQL_RULES
+            .iter()
+            .any(|r| r.name == rule && r.help_names_allow)
+}
+
 /// What every rule sees of the file.
 struct Context<'a> {
     path: &'a Path,
@@ -388,6 +398,29 @@ mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allow_note_is_decided_by_the_rules_typed_fields() {
+        // Allowable, its help silent on the marker: noted.
+        assert!(allow_note(index_without_concurrently::DOC.name));
+        // Allowable, its help names the marker (`help_names_allow`): not again.
+        assert!(!allow_note(drop_column::DOC.name));
+        // Not allowable: a marker rule, an error, a name no rule has.
+        assert!(!allow_note(unknown_allow::DOC.name));
+        assert!(!allow_note(transaction_control::DOC.name));
+        assert!(!allow_note("no-such-rule"));
+        // The same decision for every rule, from its fields alone.
+        for doc in SQL_RULES {
+            assert_eq!(
+                allow_note(doc.name),
+                doc.severity == Severity::Warning
+                    && !MARKER_RULES.contains(&doc.name)
+                    && !doc.help_names_allow,
+                "{}",
+                doc.name
+            );
+        }
+    }
 
     #[test]
     fn a_dollar_body_is_what_its_tags_enclose() {

@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C118",
     name: "no-transaction-multiple-statements",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "more than one statement in a `-- confiture:no-transaction` migration",
     explanation: "\
 A no-transaction migration runs statement by statement in autocommit, and is recorded in the

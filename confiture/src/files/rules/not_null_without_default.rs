@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C111",
     name: "not-null-without-default",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`ADD COLUMN ... NOT NULL` (or `PRIMARY KEY`) without a default",
     explanation: "\
 Adding a `NOT NULL` column without a default fails as soon as the table has a row: the new

@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C103",
     name: "psql-meta-command",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a psql meta-command (`\\i`, `\\set`, `\\connect`, ...) in a migration",
     explanation: "\
 Backslash commands are interpreted by psql and never reach the server; confiture sends the file

@@ -10,6 +10,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C107",
     name: "releases-migration-lock",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "`DISCARD ALL`, `pg_advisory_unlock_all()` or an unlock of confiture's key class: the migration lock is released mid-run",
     explanation: "\
 A run holds a session advisory lock from before it reads the ledger until after its last

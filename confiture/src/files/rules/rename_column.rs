@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C117",
     name: "rename-column",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER TABLE ... RENAME COLUMN` in an up file",
     explanation: "\
 The previous version of the application, still running during a deploy, fails on every query

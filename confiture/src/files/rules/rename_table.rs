@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C116",
     name: "rename-table",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER TABLE ... RENAME TO` in an up file",
     explanation: "\
 The previous version of the application, still running during a deploy, fails on every query

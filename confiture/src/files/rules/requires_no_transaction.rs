@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C101",
     name: "requires-no-transaction",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a statement that cannot run inside a transaction block, in a file without `-- confiture:no-transaction`",
     explanation: "\
 PostgreSQL refuses some statements inside a transaction block (SQLSTATE 25001), and confiture

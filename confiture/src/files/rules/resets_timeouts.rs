@@ -11,6 +11,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C119",
     name: "resets-timeouts",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`RESET ALL`, or `lock_timeout`/`statement_timeout` reset or set to 0: the environment's bounds are off for the rest of the migration",
     explanation: "\
 confiture sets the environment's `migration.lock_timeout` and `migration.statement_timeout`

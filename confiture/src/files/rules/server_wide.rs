@@ -15,6 +15,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C120",
     name: "server-wide-effect",
     severity: Severity::Warning,
+    help_names_allow: true,
     summary: "`ALTER SYSTEM`, a replication slot function or `COPY ... PROGRAM`: a change to the whole server, not to the migration's database",
     explanation: "\
 A migration's transaction covers its database. `ALTER SYSTEM` writes the server's
@@ -403,36 +404,22 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
         }
     }
     if word(tokens, i + 1, "TABLESPACE") {
-        for (verb, statement) in [
+        let verbs = [
             ("CREATE", "CREATE TABLESPACE"),
             ("ALTER", "ALTER TABLESPACE"),
             ("DROP", "DROP TABLESPACE"),
-        ] {
-            if t.is_word(verb) {
-                let mut j = i + 2;
-                if word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
-                    j += 2;
-                }
-                let (mut names, _) = identifiers(tokens, j);
-                names.truncate(1);
-                return Some(Effect::Tablespace { statement, names });
-            }
+        ];
+        if let Some((statement, names)) = one_object(tokens, i, &verbs) {
+            return Some(Effect::Tablespace { statement, names });
         }
     }
     if word(tokens, i + 1, "DATABASE") {
         if t.is_word("CREATE") {
             return Some(Effect::CreateDatabase);
         }
-        for (verb, statement) in [("ALTER", "ALTER DATABASE"), ("DROP", "DROP DATABASE")] {
-            if t.is_word(verb) {
-                let mut j = i + 2;
-                if word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
-                    j += 2;
-                }
-                let (mut names, _) = identifiers(tokens, j);
-                names.truncate(1);
-                return Some(Effect::Database { statement, names });
-            }
+        let verbs = [("ALTER", "ALTER DATABASE"), ("DROP", "DROP DATABASE")];
+        if let Some((statement, names)) = one_object(tokens, i, &verbs) {
+            return Some(Effect::Database { statement, names });
         }
     }
     if t.is_word("GRANT") || t.is_word("REVOKE") {
@@ -442,6 +429,24 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
         return copy(to_semicolon(tokens, i));
     }
     None
+}
+
+/// `VERB OBJECT [IF EXISTS] name` starting at `tokens[i]` (the object's keyword at `i + 1`,
+/// already matched): the statement `verbs` gives the verb, and the one name it acts on —
+/// `None` when the verb is none of `verbs`.
+fn one_object(
+    tokens: &[Token<'_>],
+    i: usize,
+    verbs: &[(&str, &'static str)],
+) -> Option<(&'static str, Vec<String>)> {
+    let &(_, statement) = verbs.iter().find(|(verb, _)| tokens[i].is_word(verb))?;
+    let mut j = i + 2;
+    if word(tokens, j, "IF") && word(tokens, j + 1, "EXISTS") {
+        j += 2;
+    }
+    let (mut names, _) = identifiers(tokens, j);
+    names.truncate(1);
+    Some((statement, names))
 }
 
 /// `GRANT | REVOKE ...` (its tokens, up to its `;`): privileges on a database, tablespace or
@@ -640,6 +645,16 @@ mod tests {
                 (2, Effect::Database { statement: "ALTER DATABASE", names: strs(&["app"]) }),
                 (3, Effect::CopyToFile),
                 (4, Effect::ServerFunction("pg_terminate_backend")),
+            ]
+        );
+        // A tablespace and a database are each read the same way: one name, after IF EXISTS.
+        assert_eq!(
+            effects("CREATE TABLESPACE fast LOCATION '/ssd';\nALTER TABLESPACE fast OWNER TO ro;\nDROP TABLESPACE IF EXISTS \"Old\";\nDROP DATABASE IF EXISTS scratch, other;\n"),
+            [
+                (1, Effect::Tablespace { statement: "CREATE TABLESPACE", names: strs(&["fast"]) }),
+                (2, Effect::Tablespace { statement: "ALTER TABLESPACE", names: strs(&["fast"]) }),
+                (3, Effect::Tablespace { statement: "DROP TABLESPACE", names: strs(&["Old"]) }),
+                (4, Effect::Database { statement: "DROP DATABASE", names: strs(&["scratch"]) }),
             ]
         );
         assert_eq!(effects("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ro;\nCREATE POLICY p ON t TO ro;\nSELECT t.grant FROM t;\n"), []);

@@ -9,6 +9,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C121",
     name: "session-advisory-lock",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`pg_advisory_lock()`: a session-level advisory lock outlives the migration's transaction; use `pg_advisory_xact_lock()`",
     explanation: "\
 `pg_advisory_lock(key)` (and `pg_advisory_lock_shared`, `pg_try_advisory_lock`,

@@ -11,6 +11,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C109",
     name: "set-transaction",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "`SET TRANSACTION` (isolation level, read only, deferrable, snapshot) in a migration: confiture's transaction has run queries already, or there is none to set",
     explanation: "\
 confiture opens each migration's transaction itself and runs its own statements in it (the

@@ -9,6 +9,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
     name: "standard-conforming-strings",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a migration changes how the server reads later SQL: `standard_conforming_strings` off, or a `client_encoding` other than UTF-8",
     explanation: "\
 The server applies the session's settings a message arrives with: a `SET` changes how every

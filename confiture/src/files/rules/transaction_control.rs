@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C100",
     name: "transaction-control",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "transaction control (BEGIN, COMMIT, ROLLBACK...) at the top level of a migration, or a savepoint outside its transaction",
     explanation: "\
 confiture owns the transaction: it runs each migration and its ledger row in one transaction, so

@@ -10,6 +10,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C192",
     name: "unknown-allow",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`-- confiture:allow(...)` naming an unknown rule, an error or a marker rule",
     explanation: "\
 `allow` takes rule names (kebab-case, as listed on this page), not codes. A name that matches no

@@ -7,6 +7,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C190",
     name: "unknown-marker",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "an unknown or malformed `-- confiture:` marker",
     explanation: "\
 The markers are `-- confiture:no-transaction`, `-- confiture:irreversible`,

@@ -6,6 +6,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C102",
     name: "unneeded-no-transaction",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "`-- confiture:no-transaction` on a file with no statement that needs it",
     explanation: "\
 `-- confiture:no-transaction` makes confiture run the file statement by statement, in

@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C105",
     name: "unterminated",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "an unterminated string, quoted identifier, dollar quote, block comment, parenthesis or BEGIN ATOMIC body",
     explanation: "\
 An opening `'`, `\"`, `$tag$` or `/*` without its closing partner swallows the rest of the file,

@@ -6,6 +6,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C193",
     name: "unused-allow",
     severity: Severity::Warning,
+    help_names_allow: false,
     summary: "`-- confiture:allow(rule)` in a file where that rule finds nothing",
     explanation: "\
 An allow that silences nothing today would silently swallow a real problem added to the file

@@ -8,6 +8,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C108",
     name: "writes-tracking-table",
     severity: Severity::Error,
+    help_names_allow: false,
     summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`)",
     explanation: "\
 The tracking table (`tb_confiture`, or the environment's `tracking_table`) is the history the
