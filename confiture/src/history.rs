@@ -1278,7 +1278,20 @@ impl<'a> FileErrors<'a> {
             };
             match named {
                 Some(v) => errors.by_version.entry(v).or_default().push(d),
-                None => errors.unversioned.push(d),
+                None => {
+                    // A misnamed file whose corrected name gives a version is a draft of that
+                    // version, shown where it will run; its error still concerns no version
+                    // (its name may not be what it meant), and stops every `up`.
+                    let misnamed = (set.incomplete.iter()).find(|f| f.misnamed && f.path == d.path);
+                    if let Some(f) = misnamed {
+                        errors.outside.entry(f.version).or_insert_with(|| Named {
+                            version: f.version,
+                            version_text: f.version_text.clone(),
+                            name: f.name.clone(),
+                        });
+                    }
+                    errors.unversioned.push(d);
+                }
             }
         }
         let in_set: HashSet<u64> = set.migrations.iter().map(|m| m.version).collect();
@@ -1317,7 +1330,7 @@ impl<'a> FileErrors<'a> {
     }
 
     /// Versions named by files with errors that form no migration of the set (a draft with no
-    /// down file yet), in version order.
+    /// down file yet, a misnamed file by its corrected name), in version order.
     pub fn drafts(&self) -> impl Iterator<Item = &Named> {
         self.outside.values()
     }
