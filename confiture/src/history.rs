@@ -96,6 +96,17 @@ impl Version {
     }
 }
 
+/// A version given as a number (a library caller's `target(Some(3))`): spelt as the number is
+/// (`3`), which is what that caller wrote.
+impl From<u64> for Version {
+    fn from(number: u64) -> Version {
+        Version {
+            number,
+            text: number.to_string(),
+        }
+    }
+}
+
 /// The largest version, `i64::MAX`: the most `first_version` (a TOML integer) can name, so
 /// that every version a file may have can start a squashed history. Above it a file name, a
 /// `--target` or a ledger row's version is refused as too large ([`VersionError::TooLarge`]).
