@@ -549,6 +549,47 @@ mod tests {
         assert!(!line.contains('\n'));
     }
 
+    /// N37: a misnamed migration file failed the build with its C006 and with diagnostics
+    /// contradicting its rename (C002 "restore the up file" beside the misnamed up file, C004
+    /// "renumber the next migration" beside a misnamed pair): the build check is `lint`'s, and
+    /// reports the C006 alone.
+    #[test]
+    fn a_misnamed_file_fails_the_build_with_its_bad_name_alone() {
+        for misnamed in [
+            &["002-b.up.sql", "002_b.down.sql"][..],
+            &["002_b.up.sql", "002_b.Down.sql"],
+            &["2_b.up.sql", "2_b.down.sql"],
+        ] {
+            let tmp = workspace("");
+            for file in [
+                "001_a.up.sql",
+                "001_a.down.sql",
+                "003_c.up.sql",
+                "003_c.down.sql",
+            ]
+            .iter()
+            .chain(misnamed)
+            {
+                tmp.write(&format!("db/migrations/{file}"), "SELECT 1;\n");
+            }
+            let report = Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap();
+            let lines: Vec<String> = (report.checked.diagnostics.iter())
+                .map(|d| report.render(d))
+                .collect();
+            let codes: Vec<&str> = (report.checked.diagnostics.iter())
+                .map(|d| d.code)
+                .collect();
+            let bad = (misnamed.iter())
+                .filter(|f| confiture::files::name::parse_file_name(f).is_err())
+                .count();
+            assert_eq!(codes, vec!["C006"; bad], "{misnamed:?}: {lines:#?}");
+            assert_eq!(report.errors(), bad);
+        }
+    }
+
     #[test]
     fn a_problem_at_a_place_in_a_file_is_shown_with_its_line_and_column() {
         let tmp = workspace("");

@@ -96,6 +96,17 @@ impl Version {
     }
 }
 
+/// A version given as a number (a library caller's `target(Some(3))`): spelt as the number is
+/// (`3`), which is what that caller wrote.
+impl From<u64> for Version {
+    fn from(number: u64) -> Version {
+        Version {
+            number,
+            text: number.to_string(),
+        }
+    }
+}
+
 /// The largest version, `i64::MAX`: the most `first_version` (a TOML integer) can name, so
 /// that every version a file may have can start a squashed history. Above it a file name, a
 /// `--target` or a ledger row's version is refused as too large ([`VersionError::TooLarge`]).
@@ -1278,7 +1289,20 @@ impl<'a> FileErrors<'a> {
             };
             match named {
                 Some(v) => errors.by_version.entry(v).or_default().push(d),
-                None => errors.unversioned.push(d),
+                None => {
+                    // A misnamed file whose corrected name gives a version is a draft of that
+                    // version, shown where it will run; its error still concerns no version
+                    // (its name may not be what it meant), and stops every `up`.
+                    let misnamed = (set.incomplete.iter()).find(|f| f.misnamed && f.path == d.path);
+                    if let Some(f) = misnamed {
+                        errors.outside.entry(f.version).or_insert_with(|| Named {
+                            version: f.version,
+                            version_text: f.version_text.clone(),
+                            name: f.name.clone(),
+                        });
+                    }
+                    errors.unversioned.push(d);
+                }
             }
         }
         let in_set: HashSet<u64> = set.migrations.iter().map(|m| m.version).collect();
@@ -1317,7 +1341,7 @@ impl<'a> FileErrors<'a> {
     }
 
     /// Versions named by files with errors that form no migration of the set (a draft with no
-    /// down file yet), in version order.
+    /// down file yet, a misnamed file by its corrected name), in version order.
     pub fn drafts(&self) -> impl Iterator<Item = &Named> {
         self.outside.values()
     }

@@ -583,7 +583,7 @@ impl Replay {
     ) -> std::result::Result<Vec<String>, Failed<crate::migrate::UpReport>> {
         let options = UpOptions {
             steps,
-            target,
+            target: target.map(crate::history::Version::from),
             lock_timeout_statement: self.timeouts.lock_timeout_statement,
             statement_timeout: self.timeouts.statement_timeout,
             ..UpOptions::default()

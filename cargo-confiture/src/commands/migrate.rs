@@ -54,7 +54,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
 fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrupt) -> Result<u8> {
     let options = UpOptions::default()
         .steps(args.steps)
-        .target(args.target.as_ref().map(Version::number))
+        .target_version(args.target.clone())
         .dry_run(args.dry_run)
         .single_transaction(args.single_transaction)
         .allow_out_of_order(args.allow_out_of_order)
@@ -107,7 +107,7 @@ fn down(
 ) -> Result<u8> {
     let options = DownOptions::default()
         .steps(args.steps)
-        .target(args.target.as_ref().map(Version::number))
+        .target_version(args.target.clone())
         .yes(args.yes)
         .dry_run(args.dry_run)
         .allow_modified(args.allow_modified)
@@ -222,7 +222,7 @@ fn baseline(
     out: &Output,
     interrupt: &Interrupt,
 ) -> Result<u8> {
-    let options = BaselineOptions::through(args.through.number())
+    let options = BaselineOptions::through_version(args.through.clone())
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());
     let mut migrator = interruptible(
@@ -265,7 +265,7 @@ fn reinit(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = ReinitOptions::default()
-        .through(args.through.as_ref().map(Version::number))
+        .through_version(args.through.clone())
         .yes(args.yes)
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration());

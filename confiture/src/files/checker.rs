@@ -213,10 +213,17 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     diagnostics.extend(inspected);
     diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
-    let stems = pair(&found, &mut diagnostics);
+    let stems = pair(&found, &misnamed, &mut diagnostics);
     let mut python = python;
     python.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
-    let kept = versions::check_versions(&found, &stems, &python, options, &mut diagnostics);
+    let kept = versions::check_versions(
+        &found,
+        &stems,
+        &python,
+        &misnamed,
+        options,
+        &mut diagnostics,
+    );
     let mut file_versions: Vec<u64> = stems.iter().map(|stem| stem.version).collect();
     // confiture (Python)'s migrations take their versions too: `generate` must not reuse one.
     file_versions.extend(python.iter().map(|f| f.version));
@@ -518,7 +525,16 @@ fn read_contents(
 
 /// Groups the sorted files into stems (the halves of a pair are adjacent) and reports missing
 /// halves. The stems are in version order, ties in name order.
-fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
+///
+/// `misnamed`: the badly named files whose corrected name gives a version (C006 tells each its
+/// corrected name). A half whose other half is there misnamed — its corrected name is the
+/// missing half's — is not reported: renaming that file, as its C006 says, makes the pair. A
+/// misnamed file of the version under another name is named as the half it may be.
+fn pair(
+    found: &[Found],
+    misnamed: &[IncompleteFile],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Stem> {
     let mut stems: Vec<Stem> = Vec::with_capacity(found.len() / 2 + 1);
     for (i, file) in found.iter().enumerate() {
         let same_stem = stems
@@ -540,87 +556,159 @@ fn pair(found: &[Found], diagnostics: &mut Vec<Diagnostic>) -> Vec<Stem> {
         }
     }
     for stem in &stems {
-        // The other half of a migration, misnamed: a file of the same version whose own
-        // pair lacks the half this one has (`003_x.up.sql` beside `003_y.down.sql`).
-        let misnamed = |has_up: bool| -> Vec<&Found> {
-            // Stems are in version order: those of this version are adjacent.
-            let from = stems.partition_point(|other| other.version < stem.version);
-            stems[from..]
-                .iter()
-                .take_while(|other| other.version == stem.version)
-                .filter(|other| !std::ptr::eq(*other, stem))
-                .filter_map(|other| match (other.up, other.down) {
-                    (None, Some(down)) if has_up => Some(&found[down]),
-                    (Some(up), None) if !has_up => Some(&found[up]),
-                    _ => None,
-                })
-                .collect()
+        let (file, missing) = match (stem.up, stem.down) {
+            (Some(up), None) => (&found[up], Direction::Down),
+            (None, Some(down)) => (&found[down], Direction::Up),
+            _ => continue,
         };
-        match (stem.up, stem.down) {
-            (Some(up), None) => {
-                let file = &found[up];
-                let others = misnamed(true);
-                let (message, help) = match others.as_slice() {
-                    [] => (
-                        format!("`{}` has no down file", file.file_name()),
-                        format!(
-                            "create `{}.down.sql` with the SQL that reverses it; if it cannot be reversed, put the line `{IRREVERSIBLE_MARKER}` in it",
-                            file.stem()
-                        ),
-                    ),
-                    [other, ..] => (
-                        format!(
-                            "`{}` has no down file; `{}` has its version but another name",
-                            file.file_name(),
-                            other.file_name()
-                        ),
-                        format!(
-                            "if `{}` is its down file, rename it to `{}.down.sql` (or rename this file to `{}.up.sql`); else create `{}.down.sql`",
-                            other.file_name(),
-                            file.stem(),
-                            other.stem(),
-                            file.stem()
-                        ),
-                    ),
-                };
-                let mut d = diagnostic(&MISSING_DOWN, &file.path, None, message, help);
-                d.related = others.iter().map(|f| f.path.clone()).collect();
-                diagnostics.push(d);
-            }
-            (None, Some(down)) => {
-                let file = &found[down];
-                let others = misnamed(false);
-                let (message, help) = match others.as_slice() {
-                    [] => (
-                        format!("`{}` has no up file", file.file_name()),
-                        format!(
-                            "restore `{}.up.sql`, or rename this file so that its `<VERSION>_<NAME>` matches its up file",
-                            file.stem()
-                        ),
-                    ),
-                    [other, ..] => (
-                        format!(
-                            "`{}` has no up file; `{}` has its version but another name",
-                            file.file_name(),
-                            other.file_name()
-                        ),
-                        format!(
-                            "if `{}` is its up file, rename this file to `{}.down.sql` (or that one to `{}.up.sql`); else restore `{}.up.sql`",
-                            other.file_name(),
-                            other.stem(),
-                            file.stem(),
-                            file.stem()
-                        ),
-                    ),
-                };
-                let mut d = diagnostic(&MISSING_UP, &file.path, None, message, help);
-                d.related = others.iter().map(|f| f.path.clone()).collect();
-                diagnostics.push(d);
-            }
-            _ => {}
+        let others = other_halves(file, missing, &stems, found, misnamed);
+        if others.iter().any(|other| other.is_this_half) {
+            // Its C006 says to rename it to exactly the missing half: nothing else to do.
+            continue;
         }
+        diagnostics.push(missing_half(file, missing, &others));
     }
     stems
+}
+
+/// A file that may be the missing half of a well-named file: one of the same version whose
+/// own pair lacks that half, well named under another name, or misnamed.
+struct OtherHalf<'a> {
+    path: &'a Path,
+    /// Its file name as it is on disk.
+    file_name: String,
+    /// `003_x`: its own stem, or its corrected one when misnamed.
+    stem: String,
+    misnamed: bool,
+    /// Misnamed, and its corrected name is the missing half's.
+    is_this_half: bool,
+}
+
+/// The files that may be `file`'s `missing` half ([`OtherHalf`]): stems of its version with
+/// only the other half (`003_x.up.sql` beside `003_y.down.sql`), and misnamed files of its
+/// version on that side whose corrected pair has no such half either.
+fn other_halves<'a>(
+    file: &Found,
+    missing: Direction,
+    stems: &[Stem],
+    found: &'a [Found],
+    misnamed: &'a [IncompleteFile],
+) -> Vec<OtherHalf<'a>> {
+    // Stems are in version order: those of this version are adjacent.
+    let from = stems.partition_point(|other| other.version < file.version);
+    let mut others: Vec<OtherHalf<'a>> = stems[from..]
+        .iter()
+        .take_while(|other| other.version == file.version)
+        .filter_map(|other| match (other.up, other.down, missing) {
+            (None, Some(half), Direction::Down) | (Some(half), None, Direction::Up) => {
+                Some(&found[half])
+            }
+            _ => None,
+        })
+        .filter(|other| other.stem_bytes() != file.stem_bytes())
+        .map(|other| OtherHalf {
+            path: &other.path,
+            file_name: other.file_name().to_string(),
+            stem: other.stem().to_string(),
+            misnamed: false,
+            is_this_half: false,
+        })
+        .collect();
+    let stem_of = |f: &IncompleteFile| format!("{}_{}", f.version_text, f.name);
+    // Whether a file well named or misnamed has `stem` and is the `direction` half.
+    let has_half = |stem: &str, direction: Direction| {
+        let well_named = found
+            .iter()
+            .any(|f| f.kind == direction && f.stem() == stem);
+        well_named || (misnamed.iter()).any(|f| f.direction == direction && stem_of(f) == stem)
+    };
+    let opposite = |direction| match direction {
+        Direction::Up => Direction::Down,
+        Direction::Down => Direction::Up,
+    };
+    for f in misnamed {
+        if f.version != file.version || f.direction != missing {
+            continue;
+        }
+        let stem = stem_of(f);
+        let is_this_half = stem == file.stem();
+        if !is_this_half && has_half(&stem, opposite(missing)) {
+            // The half of a pair of its own, misnamed.
+            continue;
+        }
+        others.push(OtherHalf {
+            path: &f.path,
+            file_name: file_name_of(&f.path),
+            stem,
+            misnamed: true,
+            is_this_half,
+        });
+    }
+    others
+}
+
+/// C001 or C002: `file` has no `missing` half; `others` may be it.
+fn missing_half(file: &Found, missing: Direction, others: &[OtherHalf<'_>]) -> Diagnostic {
+    let stem = file.stem();
+    let (rule, kind) = match missing {
+        Direction::Down => (&MISSING_DOWN, "down"),
+        Direction::Up => (&MISSING_UP, "up"),
+    };
+    let (message, help) = match (others, missing) {
+        ([], Direction::Down) => (
+            format!("`{}` has no down file", file.file_name()),
+            format!(
+                "create `{stem}.down.sql` with the SQL that reverses it; if it cannot be reversed, put the line `{IRREVERSIBLE_MARKER}` in it"
+            ),
+        ),
+        ([], Direction::Up) => (
+            format!("`{}` has no up file", file.file_name()),
+            format!(
+                "restore `{stem}.up.sql`, or rename this file so that its `<VERSION>_<NAME>` matches its up file"
+            ),
+        ),
+        ([other, ..], _) if other.misnamed => (
+            format!(
+                "`{}` has no {kind} file; `{}` has its version but is misnamed",
+                file.file_name(),
+                other.file_name
+            ),
+            format!(
+                "if `{}` is its {kind} file, rename it to `{stem}.{kind}.sql` rather than to `{}.{kind}.sql`; else {} `{stem}.{kind}.sql`",
+                other.file_name,
+                other.stem,
+                match missing {
+                    Direction::Down => "create",
+                    Direction::Up => "restore",
+                },
+            ),
+        ),
+        ([other, ..], Direction::Down) => (
+            format!(
+                "`{}` has no down file; `{}` has its version but another name",
+                file.file_name(),
+                other.file_name
+            ),
+            format!(
+                "if `{}` is its down file, rename it to `{stem}.down.sql` (or rename this file to `{}.up.sql`); else create `{stem}.down.sql`",
+                other.file_name, other.stem,
+            ),
+        ),
+        ([other, ..], Direction::Up) => (
+            format!(
+                "`{}` has no up file; `{}` has its version but another name",
+                file.file_name(),
+                other.file_name
+            ),
+            format!(
+                "if `{}` is its up file, rename this file to `{}.down.sql` (or that one to `{stem}.up.sql`); else restore `{stem}.up.sql`",
+                other.file_name, other.stem,
+            ),
+        ),
+    };
+    let mut d = diagnostic(rule, &file.path, None, message, help);
+    d.related = others.iter().map(|f| f.path.to_path_buf()).collect();
+    d
 }
 
 /// The set: every kept stem whose two files were read as UTF-8, in version order (the others,

@@ -24,7 +24,7 @@ impl Migrator {
             &checked.set,
             &plan::DownRequest {
                 steps: options.steps,
-                target: options.target,
+                target: options.target.clone(),
                 yes: options.yes,
                 allow_modified: options.allow_modified,
                 first_version: self.check_options.first_version,
@@ -70,7 +70,7 @@ impl Migrator {
         let errors = FileErrors::new(set, &checked.diagnostics);
         let request = plan::DownRequest {
             steps: options.steps,
-            target: options.target,
+            target: options.target.clone(),
             yes: options.yes,
             allow_modified: options.allow_modified,
             first_version: self.check_options.first_version,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::config::Timeout;
 use crate::error::{Error, Result};
+use crate::history::Version;
 
 /// Default for how long to wait for the migration lock (the CLI's `--lock-wait`).
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(30);
@@ -20,8 +21,9 @@ pub const SQL_TIMEOUT_FLAGS: [&str; 2] = ["--lock-timeout-statement", "--stateme
 pub struct UpOptions {
     /// Apply at most this many (≥ 1; 0 is a usage error).
     pub steps: Option<u32>,
-    /// Apply pending migrations through this version (which must exist).
-    pub target: Option<u64>,
+    /// Apply pending migrations through this version (which must exist), spelt as given:
+    /// messages echo it so (`--target 042`).
+    pub target: Option<Version>,
     /// Connect and plan, write nothing (no tracking table, no lock); the report carries each
     /// planned migration's SQL.
     pub dry_run: bool,
@@ -63,7 +65,6 @@ pub struct UpOptions {
 
 setters!(UpOptions {
     steps: Option<u32>,
-    target: Option<u64>,
     dry_run: bool,
     single_transaction: bool,
     allow_out_of_order: bool,
@@ -103,8 +104,9 @@ impl Default for UpOptions {
 pub struct DownOptions {
     /// Roll back this many (default 1; 0 is a usage error).
     pub steps: Option<u32>,
-    /// Roll back every migration after this version; 0 means all and needs `yes`.
-    pub target: Option<u64>,
+    /// Roll back every migration after this version; 0 means all and needs `yes`. Spelt as
+    /// given: messages echo it so (`--target 042`).
+    pub target: Option<Version>,
     /// Confirm a rollback of every migration (`--target 0` needs it).
     pub yes: bool,
     /// Plan and report, changing nothing.
@@ -126,7 +128,6 @@ pub struct DownOptions {
 
 setters!(DownOptions {
     steps: Option<u32>,
-    target: Option<u64>,
     yes: bool,
     dry_run: bool,
     allow_modified: bool,
@@ -170,8 +171,9 @@ setters!(StatusOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BaselineOptions {
-    /// Record every migration through this version as applied.
-    pub through: u64,
+    /// Record every migration through this version as applied (spelt as given: messages echo
+    /// it so).
+    pub through: Version,
     /// Plan and report, changing nothing.
     pub dry_run: bool,
     /// How long to wait for the migration lock held by another run.
@@ -186,6 +188,12 @@ setters!(BaselineOptions {
 impl BaselineOptions {
     /// Options recording every migration through `version`, with the default lock wait.
     pub fn through(version: u64) -> BaselineOptions {
+        BaselineOptions::through_version(Version::from(version))
+    }
+
+    /// Options recording every migration through `version`, spelt as given (the CLI's
+    /// `--through 042`), with the default lock wait.
+    pub fn through_version(version: Version) -> BaselineOptions {
         BaselineOptions {
             through: version,
             dry_run: false,
@@ -201,8 +209,8 @@ pub struct ReinitOptions {
     /// Also record the files with no row through this version (which must exist) as applied,
     /// without running them, and forget the rows above it (but those above the newest file, a
     /// newer release's, which `reinit` always keeps). Without it, `reinit` only rewrites the
-    /// rows the ledger already has.
-    pub through: Option<u64>,
+    /// rows the ledger already has. Spelt as given: messages echo it so.
+    pub through: Option<Version>,
     /// Confirm a reinit that forgets every row the ledger has but those above the newest file
     /// (refused otherwise, exit 64:
     /// [`crate::plan::confirm_reinit`]).
@@ -214,7 +222,6 @@ pub struct ReinitOptions {
 }
 
 setters!(ReinitOptions {
-    through: Option<u64>,
     yes: bool,
     dry_run: bool,
     lock_wait: Duration,
@@ -230,6 +237,42 @@ impl Default for ReinitOptions {
         }
     }
 }
+
+/// The version bounds: given as a number ([`UpOptions::target`] spelt as the number is), or as
+/// a [`Version`] that keeps its spelling (the CLI's `--target 042`).
+macro_rules! version_setters {
+    ($ty:ident { $($field:ident, $with_text:ident);* $(;)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($field), "`] to a number.")]
+                #[must_use]
+                pub fn $field(mut self, version: Option<u64>) -> Self {
+                    self.$field = version.map(Version::from);
+                    self
+                }
+                #[doc = concat!("Sets [`", stringify!($ty), "::", stringify!($field), "`], spelt as given.")]
+                #[must_use]
+                pub fn $with_text(mut self, version: Option<Version>) -> Self {
+                    self.$field = version;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+version_setters!(UpOptions {
+    target,
+    target_version
+});
+version_setters!(DownOptions {
+    target,
+    target_version
+});
+version_setters!(ReinitOptions {
+    through,
+    through_version
+});
 
 /// Refuses, as a usage error (exit 64) before anything connects, an option's duration longer
 /// than PostgreSQL's timeouts take: [`Timeout::new`], the rule the CLI's duration flags and

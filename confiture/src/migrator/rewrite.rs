@@ -48,13 +48,13 @@ impl Migrator {
         options.check_durations()?;
         let checked = self.read_checked()?;
         let set = checked.set;
-        plan::baseline(&set, &[], options.through)?;
+        plan::baseline(&set, &[], &options.through)?;
         // It writes the checksums of the files through `--through` as the truth.
         let errors = FileErrors::new(&set, &checked.diagnostics);
         plan::check_up_files(
             &set,
             &errors,
-            Some(options.through),
+            Some(options.through.number()),
             Some(&|version: &str| format!("migrate baseline --through {version}")),
         )?;
         let run = RewriteRun {
@@ -68,7 +68,7 @@ impl Migrator {
             progress,
             &mut report.warnings,
             |rows| {
-                let plan = plan::baseline(&set, rows, options.through)?;
+                let plan = plan::baseline(&set, rows, &options.through)?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
                 Ok((
                     plan.rewrite(),
@@ -118,10 +118,10 @@ impl Migrator {
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
-        plan::reinit(set, &[], options.through, first_version)?;
+        plan::reinit(set, &[], options.through.as_ref(), first_version)?;
         let run = RewriteRun {
             what: "reinit",
-            again: match options.through {
+            again: match &options.through {
                 Some(through) => format!("migrate reinit --through {through}"),
                 None => "migrate reinit".to_string(),
             },
@@ -133,7 +133,7 @@ impl Migrator {
             progress,
             &mut report.warnings,
             |rows| {
-                let plan = plan::reinit(set, rows, options.through, first_version)?;
+                let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
                 let unrecorded = plan

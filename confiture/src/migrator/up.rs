@@ -39,7 +39,7 @@ impl Migrator {
             plan::check_up_files(
                 &checked.set,
                 &errors,
-                options.target,
+                options.target.as_ref().map(crate::history::Version::number),
                 stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
             )?;
         }
@@ -62,7 +62,7 @@ impl Migrator {
     pub(crate) fn up_request(&self, options: &UpOptions) -> Result<(Checked, plan::UpRequest)> {
         let request = plan::UpRequest {
             steps: options.steps,
-            target: options.target,
+            target: options.target.clone(),
             allow_out_of_order: options.allow_out_of_order,
             first_version: self.check_options.first_version,
             // A scratch database (`verify`, `drift`) replays the history: nothing is lost.
@@ -131,11 +131,11 @@ impl Migrator {
         let Ok((set, request)) = self.up_request(options) else {
             return f;
         };
-        let spelled = request.target.and_then(|t| {
+        let spelled = request.target.as_ref().and_then(|t| {
             set.set
                 .migrations
                 .iter()
-                .find(|m| m.version == t)
+                .find(|m| m.version == t.number())
                 .map(|m| m.version_text.as_str())
         });
         let args = plan::up_args(&request, spelled, None);

@@ -9,7 +9,7 @@ use crate::diagnostic::Diagnostic;
 use crate::display::plural;
 use crate::error::{Diverged, Divergence, Error, Result, Unrollable};
 use crate::files::{Migration, MigrationSet};
-use crate::history::{FileErrors, History, Recorded, State};
+use crate::history::{FileErrors, History, Recorded, State, Version};
 use crate::ledger::LedgerRow;
 
 /// What `down` was asked to do.
@@ -19,7 +19,8 @@ pub struct DownRequest {
     pub steps: Option<u32>,
     /// Roll back every migration applied with a version above this one; 0 (or, on a squashed
     /// history, any version below `first_version`) means all, back to the schema snapshot.
-    pub target: Option<u64>,
+    /// Spelt as the user wrote it: messages echo it so.
+    pub target: Option<Version>,
     /// Confirms rolling back everything: `target: Some(0)`, or `steps` beyond the applied
     /// migrations.
     pub yes: bool,
@@ -76,8 +77,8 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
             .with_help("pass one of them: --steps N rolls back N migrations, --target V everything after V"));
     }
     confirm_everything(set, request, None)?;
-    match request.target {
-        Some(t) if t >= first_version(request) => check_version(set, "--target", t),
+    match &request.target {
+        Some(t) if t.number() >= first_version(request) => check_version(set, "--target", t),
         _ => Ok(()),
     }
 }
@@ -104,9 +105,11 @@ fn confirm_everything(
         return Ok(());
     }
     let first = first_version(request);
-    match (request.target, request.steps, applied) {
+    let target = request.target.as_ref();
+    match (target.map(Version::number), request.steps, applied) {
         (Some(0), _, _) => Err(Error::usage(format!(
-            "--target 0 rolls back every applied migration{}",
+            "--target {} rolls back every applied migration{}",
+            target.map_or("0", Version::as_str),
             if first > 1 {
                 ", back to the schema snapshot"
             } else {
@@ -114,7 +117,8 @@ fn confirm_everything(
             }
         ))
         .with_help("add --yes to confirm")),
-        (Some(t), _, _) if t < first => {
+        (Some(number), _, _) if number < first => {
+            let t = target.map_or_else(|| number.to_string(), |t| t.to_string());
             let first_id = set
                 .migrations
                 .iter()
@@ -186,7 +190,7 @@ pub fn down_args(request: &DownRequest, bound: &str) -> String {
 /// The bound `request` was given, as [`down_args`] takes it (`--steps 2`, `--target 3 --yes`;
 /// empty for the default, one step).
 fn own_bound(request: &DownRequest) -> String {
-    let mut bound = match (request.steps, request.target) {
+    let mut bound = match (request.steps, &request.target) {
         (Some(steps), _) => format!("--steps {steps}"),
         (None, Some(target)) => format!("--target {target}"),
         (None, None) => String::new(),
@@ -293,7 +297,7 @@ pub fn finishing_command(
     }
     let finish = DownRequest {
         steps: None,
-        target: Some(target),
+        target: Some(spelled.parse().unwrap_or_else(|_| Version::from(target))),
         yes: false,
         ..request.clone()
     };
@@ -320,9 +324,9 @@ pub fn finishing_command(
 /// first file: on a squashed history, the schema snapshot, whose rows stay.
 fn chosen<'h, 'a>(history: &'h History<'a>, request: &DownRequest) -> Vec<&'h Recorded<'a>> {
     let newest_first = history.in_order_of_application().into_iter().rev();
-    match request.target {
+    match &request.target {
         Some(t) => {
-            let floor = t.max(first_version(request) - 1);
+            let floor = t.number().max(first_version(request) - 1);
             newest_first
                 .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > floor))
                 .collect()

@@ -13,7 +13,7 @@
 use crate::diagnostic::Diagnostic;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Reason, Result};
 use crate::files::{Migration, MigrationSet, Origin};
-use crate::history::{recorded_checksum, History, Recorded, State};
+use crate::history::{recorded_checksum, History, Recorded, State, Version};
 use crate::ledger::{IncompleteRow, LedgerRow};
 
 mod down;
@@ -75,8 +75,13 @@ fn nearby(on_disk: &[(u64, String)], version: u64) -> String {
 /// directory has files of it — a migration, or files that cannot be used, which the
 /// command's own refusal for them names (exit 5) — else the usage error (exit 64) naming the
 /// nearest versions.
-pub(super) fn check_version(set: &MigrationSet, flag: &str, version: u64) -> Result<(), Error> {
-    if set.has_version(version) {
+/// `version` is shown as the user spelt it (`--target 042: no migration with version 042`).
+pub(super) fn check_version(
+    set: &MigrationSet,
+    flag: &str,
+    version: &Version,
+) -> Result<(), Error> {
+    if set.has_version(version.number()) {
         return Ok(());
     }
     let err = Error::usage(format!(
@@ -87,7 +92,7 @@ pub(super) fn check_version(set: &MigrationSet, flag: &str, version: u64) -> Res
     if on_disk.is_empty() {
         return Err(err.with_help("the migrations directory has no migrations"));
     }
-    Err(err.with_help(nearby(&on_disk, version)))
+    Err(err.with_help(nearby(&on_disk, version.number())))
 }
 
 pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {

@@ -4,7 +4,7 @@ use super::{check_version, invalid_files, lint_help};
 use crate::diagnostic::Diagnostic;
 use crate::error::{Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
-use crate::history::{FileErrors, History, Recorded, State};
+use crate::history::{FileErrors, History, Recorded, State, Version};
 use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
 
 /// The migrations `baseline --through VERSION` records without running them.
@@ -44,9 +44,10 @@ fn new_rows(migrations: &[&Migration], kind: RowKind) -> Vec<NewRow> {
 pub fn baseline<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
-    through: u64,
+    through: &Version,
 ) -> Result<BaselinePlan<'a>> {
     check_version(set, "--through", through)?;
+    let through = through.number();
     let history = History::of(set, rows, None);
     // A migration up to `through` that cannot be read would be left out, below recorded ones.
     super::check_usable(set, &history, false, |v, recorded| {
@@ -163,12 +164,13 @@ fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {
 pub fn reinit<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
-    through: Option<u64>,
+    through: Option<&Version>,
     first_version: Option<u64>,
 ) -> Result<ReinitPlan<'a>> {
     if let Some(t) = through {
         check_version(set, "--through", t)?;
     }
+    let through = through.map(Version::number);
     let history = History::of(set, rows, first_version);
     // A row whose files cannot be read or are half there is neither forgotten (it ran) nor
     // rewritten (its checksum is unknown, or the pair is not); a file up to `through` that cannot be read cannot be recorded.

@@ -186,7 +186,7 @@ fn up_limits_by_steps_and_target() {
         &s,
         &r,
         &UpRequest {
-            target: Some(4),
+            target: Some(Version::from(4)),
             ..Default::default()
         },
     )
@@ -199,7 +199,7 @@ fn up_limits_by_steps_and_target() {
         &s,
         &r,
         &UpRequest {
-            target: Some(1),
+            target: Some(Version::from(1)),
             ..Default::default()
         },
     )
@@ -224,7 +224,7 @@ fn up_rejects_zero_steps_and_unknown_target() {
         &s,
         &[],
         &UpRequest {
-            target: Some(4),
+            target: Some(Version::from(4)),
             ..Default::default()
         },
     )
@@ -340,7 +340,7 @@ fn an_embedded_set_older_than_the_database_says_so_as_data() {
     // `reinit` would forget the newer build's rows (which it would then apply again): refused
     // as `up` and `down` are, with or without `--through`.
     let reinit_err = reinit(&s, &r, None, None).unwrap_err();
-    let reinit_through_err = reinit(&s, &r, Some(2), None).unwrap_err();
+    let reinit_through_err = reinit(&s, &r, Some(&Version::from(2)), None).unwrap_err();
     for err in [up_err, down_err, reinit_err, reinit_through_err] {
         assert_eq!(err.kind, ErrorKind::Diverged);
         let Reason::Diverged(diverged) = err.reason() else {
@@ -512,7 +512,7 @@ fn rows_below_first_version_are_a_squashed_history_not_missing() {
 fn up_target_below_first_version_names_the_snapshot() {
     let s = set(&[10, 11]);
     let req = UpRequest {
-        target: Some(3),
+        target: Some(Version::from(3)),
         first_version: Some(10),
         ..Default::default()
     };
@@ -529,7 +529,7 @@ fn up_target_below_first_version_names_the_snapshot() {
         .is_some_and(|h| h.contains("--target 10")));
     // Without squashing, an unknown version is still one.
     let plain = UpRequest {
-        target: Some(3),
+        target: Some(Version::from(3)),
         ..Default::default()
     };
     assert!(check_up_request(&s, &plain)
@@ -567,7 +567,7 @@ fn down_rolls_back_in_reverse_application_order() {
         &s,
         &r,
         &DownRequest {
-            target: Some(1),
+            target: Some(Version::from(1)),
             ..Default::default()
         },
     )
@@ -577,7 +577,7 @@ fn down_rolls_back_in_reverse_application_order() {
         &s,
         &r,
         &DownRequest {
-            target: Some(0),
+            target: Some(Version::from(0)),
             yes: true,
             ..Default::default()
         },
@@ -676,17 +676,17 @@ fn down_rejects_bad_requests() {
             ..Default::default()
         },
         DownRequest {
-            target: Some(0),
+            target: Some(Version::from(0)),
             ..Default::default()
         },
         DownRequest {
-            target: Some(7),
+            target: Some(Version::from(7)),
             yes: true,
             ..Default::default()
         },
         DownRequest {
             steps: Some(1),
-            target: Some(1),
+            target: Some(Version::from(1)),
             ..Default::default()
         },
     ] {
@@ -711,7 +711,7 @@ fn down_refuses_irreversible_modified_and_missing() {
         &s,
         &r,
         &DownRequest {
-            target: Some(1),
+            target: Some(Version::from(1)),
             ..Default::default()
         },
     )
@@ -788,7 +788,7 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     let r = rows(&s, &[3, 4, 5]);
     let ask = |target: Option<u64>, steps: Option<u32>, yes: bool| {
         let request = DownRequest {
-            target,
+            target: target.map(Version::from),
             steps,
             yes,
             first_version: Some(3),
@@ -818,7 +818,7 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     }
     let ask = |target: Option<u64>, steps: Option<u32>, yes: bool| {
         let request = DownRequest {
-            target,
+            target: target.map(Version::from),
             steps,
             yes,
             first_version: Some(3),
@@ -864,7 +864,7 @@ fn target_below_first_version_is_the_snapshot_and_needs_yes() {
     assert!(err.message.contains("no migration with version 6"), "{err}");
     // Without a squashed history only 0 is below the first version.
     let plain = DownRequest {
-        target: Some(2),
+        target: Some(Version::from(2)),
         yes: true,
         ..Default::default()
     };
@@ -999,12 +999,15 @@ fn a_duplicate_row_is_listed_once_however_it_is_reached() {
 fn baseline_records_only_what_is_missing_through_the_version() {
     let s = set(&[1, 2, 3, 4]);
     let r = rows(&s, &[2]);
-    let plan = baseline(&s, &r, 3).unwrap();
+    let plan = baseline(&s, &r, &Version::from(3)).unwrap();
     assert_eq!(
         (versions(&plan.record), versions(&plan.already)),
         (vec![1, 3], vec![2])
     );
-    assert_eq!(baseline(&s, &r, 9).unwrap_err().kind, ErrorKind::Usage);
+    assert_eq!(
+        baseline(&s, &r, &Version::from(9)).unwrap_err().kind,
+        ErrorKind::Usage
+    );
 }
 
 fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
@@ -1158,7 +1161,7 @@ fn a_row_whose_version_now_names_another_migration_is_replaced_everywhere() {
     };
     let up_err = up(&s, &r, &UpRequest::default()).unwrap_err();
     let req = DownRequest {
-        target: Some(1),
+        target: Some(Version::from(1)),
         allow_modified: true,
         ..Default::default()
     };
@@ -1190,8 +1193,14 @@ fn reinit_says_which_files_it_leaves_without_a_row() {
     let versions =
         |plan: &ReinitPlan<'_>| -> Vec<u64> { plan.unrecorded.iter().map(|m| m.version).collect() };
     assert_eq!(versions(&reinit(&s, &r, None, None).unwrap()), [2, 4, 5]);
-    assert_eq!(versions(&reinit(&s, &r, Some(4), None).unwrap()), [5]);
-    assert_eq!(versions(&reinit(&s, &r, Some(5), None).unwrap()), [0u64; 0]);
+    assert_eq!(
+        versions(&reinit(&s, &r, Some(&Version::from(4)), None).unwrap()),
+        [5]
+    );
+    assert_eq!(
+        versions(&reinit(&s, &r, Some(&Version::from(5)), None).unwrap()),
+        [0u64; 0]
+    );
     let all = rows(&s, &[1, 2, 3, 4, 5]);
     assert!(reinit(&s, &all, None, None).unwrap().unrecorded.is_empty());
 }
@@ -1204,7 +1213,7 @@ fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
         version: "x".into(),
         ..r[0].clone()
     });
-    let plan = reinit(&s, &r, Some(3), None).unwrap();
+    let plan = reinit(&s, &r, Some(&Version::from(3)), None).unwrap();
     assert_eq!(
         actions(&plan),
         [
@@ -1227,7 +1236,9 @@ fn reinit_through_records_pending_files_and_forgets_rows_above_it() {
         ("002", RowKind::Reinit)
     );
     assert_eq!(
-        reinit(&s, &r, Some(5), None).unwrap_err().kind,
+        reinit(&s, &r, Some(&Version::from(5)), None)
+            .unwrap_err()
+            .kind,
         ErrorKind::Usage
     );
 }
@@ -1243,7 +1254,7 @@ fn reinit_keeps_a_squashed_history() {
             ..r[0].clone()
         },
     );
-    let plan = reinit(&s, &r, Some(4), Some(3)).unwrap();
+    let plan = reinit(&s, &r, Some(&Version::from(4)), Some(3)).unwrap();
     assert_eq!(actions(&plan), ["001:Keep", "003:Keep", "004:Record"]);
     let plan = reinit(&s, &r, None, None).unwrap();
     assert_eq!(actions(&plan), ["001:Forget", "003:Keep"]);
@@ -1338,7 +1349,7 @@ fn a_squashed_row_cannot_be_rolled_back() {
     );
     // `--target 0` on a squashed history rolls back to the snapshot: the squashed row stays.
     let req = DownRequest {
-        target: Some(0),
+        target: Some(Version::from(0)),
         yes: true,
         first_version: Some(3),
         ..Default::default()
@@ -1464,7 +1475,7 @@ fn refused_as_unusable<'a>(
 
 fn up_to(target: Option<u64>) -> UpRequest {
     UpRequest {
-        target,
+        target: target.map(Version::from),
         ..UpRequest::default()
     }
 }
@@ -1530,10 +1541,16 @@ fn every_plan_refuses_an_unreadable_migration_where_it_matters() {
     );
     assert!(up(&s, &r, &up_to(Some(1))).unwrap().apply.is_empty());
     refused(up(&s, &r, &up_to(Some(3))).map(drop), "up --target 3");
-    refused(baseline(&s, &r, 3).map(drop), "baseline --through 3");
-    assert_eq!(versions(&baseline(&s, &r, 1).unwrap().already), [1]);
     refused(
-        reinit(&s, &r, Some(3), None).map(drop),
+        baseline(&s, &r, &Version::from(3)).map(drop),
+        "baseline --through 3",
+    );
+    assert_eq!(
+        versions(&baseline(&s, &r, &Version::from(1)).unwrap().already),
+        [1]
+    );
+    refused(
+        reinit(&s, &r, Some(&Version::from(3)), None).map(drop),
         "reinit --through 3",
     );
     assert!(reinit(&s, &r, None, None).is_ok());
@@ -1615,11 +1632,11 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
             }
             let what = format!("{broken}, applied: {applied}");
             let at_3 = UpRequest {
-                target: Some(3),
+                target: Some(Version::from(3)),
                 ..UpRequest::default()
             };
             let down_to_3 = DownRequest {
-                target: Some(3),
+                target: Some(Version::from(3)),
                 ..DownRequest::default()
             };
             for (command, result) in [
@@ -1627,18 +1644,21 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
                 ("up --target 3 (plan)", up(&s, &r, &at_3).map(drop)),
                 ("down --target 3", check_down_request(&s, &down_to_3)),
                 ("down --target 3 (plan)", down(&s, &r, &down_to_3).map(drop)),
-                ("baseline --through 3", baseline(&s, &r, 3).map(drop)),
+                (
+                    "baseline --through 3",
+                    baseline(&s, &r, &Version::from(3)).map(drop),
+                ),
                 (
                     "baseline --through 3 (no rows)",
-                    baseline(&s, &[], 3).map(drop),
+                    baseline(&s, &[], &Version::from(3)).map(drop),
                 ),
                 (
                     "reinit --through 3",
-                    reinit(&s, &r, Some(3), None).map(drop),
+                    reinit(&s, &r, Some(&Version::from(3)), None).map(drop),
                 ),
                 (
                     "reinit --through 3 (no rows)",
-                    reinit(&s, &[], Some(3), None).map(drop),
+                    reinit(&s, &[], Some(&Version::from(3)), None).map(drop),
                 ),
             ] {
                 assert!(unknown(result).is_none(), "{command}, {what}");
@@ -1654,9 +1674,12 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
         "cannot read `003_m3.up.sql`: Permission denied (os error 13)",
         "permissions",
     );
-    refused(baseline(&s, &r, 3).map(drop), "baseline --through 3");
     refused(
-        reinit(&s, &r, Some(3), None).map(drop),
+        baseline(&s, &r, &Version::from(3)).map(drop),
+        "baseline --through 3",
+    );
+    refused(
+        reinit(&s, &r, Some(&Version::from(3)), None).map(drop),
         "reinit --through 3",
     );
     refused(
@@ -1665,7 +1688,7 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
     );
     // `down --target 3` rolls back what is above 3: nothing here; 3 stays as it is.
     let down_to_3 = DownRequest {
-        target: Some(3),
+        target: Some(Version::from(3)),
         ..DownRequest::default()
     };
     assert!(rolled(&down(&s, &r, &down_to_3).unwrap()).is_empty());
@@ -1677,7 +1700,7 @@ fn a_version_whose_files_are_there_but_unusable_is_no_unknown_version() {
     assert_eq!(err.help.as_deref(), Some("the newest migration is 003_m3"));
     let mut none_readable = set(&[1, 2]);
     unreadable(&mut none_readable, &[1, 2]);
-    let err = baseline(&none_readable, &[], 5).unwrap_err();
+    let err = baseline(&none_readable, &[], &Version::from(5)).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Usage);
     assert_eq!(
         err.help.as_deref(),
@@ -2328,7 +2351,7 @@ fn reinit_never_forgets_a_newer_releases_rows() {
     );
     assert_eq!(plan.rewrite().delete, ["002"]);
     assert_eq!(plan.newer_database, Some(newer.clone()));
-    let plan = reinit(&s, &r, Some(1), None).unwrap();
+    let plan = reinit(&s, &r, Some(&Version::from(1)), None).unwrap();
     assert_eq!(
         actions(&plan),
         [
@@ -2358,7 +2381,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
             // The same plan, whatever part of it committed.
             let again = DownRequest {
                 steps: None,
-                target: Some(*target),
+                target: Some(Version::from(*target)),
                 yes: true,
                 ..request.clone()
             };
@@ -2398,7 +2421,7 @@ fn a_stopped_rollback_is_finished_by_the_target_its_plan_ends_at() {
         Some("migrate down --target 002 --allow-modified")
     );
     let target = DownRequest {
-        target: Some(1),
+        target: Some(Version::from(1)),
         ..Default::default()
     };
     assert_eq!(
@@ -2449,7 +2472,7 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
         if let Some((target, _, _)) = &found {
             let again = UpRequest {
                 steps: None,
-                target: Some(*target),
+                target: Some(Version::from(*target)),
                 ..request.clone()
             };
             for done in 0..plan.apply.len() {
@@ -2481,7 +2504,7 @@ fn a_stopped_limited_up_is_finished_by_its_newest_version() {
         Some("migrate up --target 003 --allow-destructive")
     );
     let target = UpRequest {
-        target: Some(2),
+        target: Some(Version::from(2)),
         ..Default::default()
     };
     assert_eq!(finish(target).as_deref(), Some("migrate up --target 002"));
@@ -2504,7 +2527,7 @@ fn steps_reach_what_the_ledger_says_and_stop_before_a_python_migration() {
     let r = rows(&s, &[1]);
     let request = |steps: Option<u32>, target: Option<u64>| UpRequest {
         steps,
-        target,
+        target: target.map(Version::from),
         ..UpRequest::default()
     };
     let history = History::of(&s, &r, None);
@@ -2581,4 +2604,85 @@ fn a_suggested_command_repeats_the_requests_flags_one_space_apart() {
         "migrate up --target 003 --allow-destructive --single-transaction"
     );
     assert_eq!(up_args(&UpRequest::default(), None, None), "migrate up");
+}
+
+/// N10: a version bound was echoed as the number it parses to: `--target 042` said "--target
+/// 42: no migration with version 42", `--through 0005` "--through 5", `--target 000` "--target
+/// 0 rolls back every applied migration". The requests carry the version as it was written,
+/// and every message about the bound spells it so.
+#[test]
+fn a_version_bound_is_echoed_as_it_was_written() {
+    let v = |text: &str| text.parse::<Version>().unwrap();
+    let s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2]);
+    let message = |result: Result<()>| result.unwrap_err().to_string();
+    let up_to = |text: &str| UpRequest {
+        target: Some(v(text)),
+        ..Default::default()
+    };
+    let down_to = |text: &str| DownRequest {
+        target: Some(v(text)),
+        ..Default::default()
+    };
+    let unknown =
+        |flag: &str, text: &str| format!("{flag} {text}: no migration with version {text} in m");
+    let cases = [
+        (
+            message(up(&s, &r, &up_to("042")).map(drop)),
+            unknown("--target", "042"),
+        ),
+        (
+            message(up(&s, &r, &up_to("000")).map(drop)),
+            unknown("--target", "000"),
+        ),
+        (
+            message(down(&s, &r, &down_to("042")).map(drop)),
+            unknown("--target", "042"),
+        ),
+        (
+            message(down(&s, &r, &down_to("000")).map(drop)),
+            "--target 000 rolls back every applied migration".to_string(),
+        ),
+        (
+            message(baseline(&s, &r, &v("0005")).map(drop)),
+            unknown("--through", "0005"),
+        ),
+        (
+            message(reinit(&s, &r, Some(&v("042")), None).map(drop)),
+            unknown("--through", "042"),
+        ),
+    ];
+    for (message, expected) in cases {
+        assert!(
+            message.starts_with(&expected),
+            "{message}\nexpected: {expected}"
+        );
+    }
+    // Below a squashed history's first version: the bound as written too.
+    let s = set(&[3, 4, 5]);
+    let r = rows(&s, &[3, 4, 5]);
+    let request = UpRequest {
+        first_version: Some(3),
+        ..up_to("0002")
+    };
+    let err = message(up(&s, &r, &request).map(drop));
+    assert!(
+        err.starts_with("--target 0002 is below `first_version`"),
+        "{err}"
+    );
+    let request = DownRequest {
+        first_version: Some(3),
+        ..down_to("0002")
+    };
+    let err = down(&s, &r, &request).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("--target 0002 is below the first migration"),
+        "{err}"
+    );
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("(--target 0002 --yes, the same plan"),
+        "{help}"
+    );
 }

@@ -6,7 +6,7 @@ use super::{
 use crate::display::plural;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
-use crate::history::{FileErrors, History};
+use crate::history::{FileErrors, History, Version};
 use crate::ledger::LedgerRow;
 
 /// What `up` was asked to do.
@@ -14,8 +14,9 @@ use crate::ledger::LedgerRow;
 pub struct UpRequest {
     /// Apply at most this many (≥ 1).
     pub steps: Option<u32>,
-    /// Apply pending migrations up to and including this version (which must exist).
-    pub target: Option<u64>,
+    /// Apply pending migrations up to and including this version (which must exist), spelt
+    /// as the user wrote it: messages echo it so.
+    pub target: Option<Version>,
     /// Apply pending migrations older than the newest applied one (refused otherwise).
     pub allow_out_of_order: bool,
     /// The first version of a squashed history (`CheckOptions::first_version`).
@@ -75,8 +76,8 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
             "pass --steps 1 or more, or leave it out to apply every pending migration",
         ));
     }
-    if let Some(target) = request.target {
-        if let Some(first) = request.first_version.filter(|&first| target < first) {
+    if let Some(target) = &request.target {
+        if let Some(first) = (request.first_version).filter(|&first| target.number() < first) {
             // Not "no migration with version 2": the version exists, in the snapshot.
             let first_id = set.migrations.first().map(|m| m.id());
             return Err(Error::usage(format!(
@@ -361,18 +362,19 @@ fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &
 /// migration, files that cannot be read, half a pair) — counted as the migration it would be,
 /// never stepped over. Fewer than N such versions: the target's bound, as without `--steps`.
 pub fn reach(set: &MigrationSet, history: &History<'_>, request: &UpRequest) -> Option<u64> {
+    let target = request.target.as_ref().map(Version::number);
     let Some(steps) = request.steps.map(|s| s.max(1) as usize) else {
-        return request.target;
+        return target;
     };
     let pending: std::collections::BTreeSet<u64> = history.pending().map(|m| m.version).collect();
     let recorded: std::collections::BTreeSet<u64> = (history.recorded.iter())
         .filter_map(|r| r.version.as_ref().map(crate::history::Version::number))
         .collect();
     let mut could_run = (set.versions_on_disk().into_iter().map(|(v, _)| v)).filter(|v| {
-        request.target.is_none_or(|t| *v <= t)
+        target.is_none_or(|t| *v <= t)
             && (pending.contains(v) || (!recorded.contains(v) && find(set, *v).is_none()))
     });
-    could_run.nth(steps - 1).or(request.target)
+    could_run.nth(steps - 1).or(target)
 }
 
 /// Plans `up`: refuses a diverged history, then takes the pending migrations in version order,
@@ -398,7 +400,8 @@ pub fn up<'a>(
     };
     let spelled = request
         .target
-        .and_then(|t| find(set, t))
+        .as_ref()
+        .and_then(|t| find(set, t.number()))
         .map(|m| m.version_text.as_str());
     let with_out_of_order = up_args(request, spelled, Some("--allow-out-of-order"));
     if let Err(err) = check_history_for(
@@ -413,7 +416,7 @@ pub fn up<'a>(
         }
     }
     if !request.allow_destructive {
-        check_destructive_gate(&history, request.target)?;
+        check_destructive_gate(&history, request.target.as_ref().map(Version::number))?;
     }
     let limit = request.steps.map_or(usize::MAX, |s| s as usize);
     for m in history.pending() {
@@ -457,7 +460,7 @@ fn stop_before_python(
     };
     let stop = UpRequest {
         steps: None,
-        target: Some(before.version),
+        target: Some(Version::of(before)),
         ..request.clone()
     };
     if up(set, rows, &stop).is_err() {
@@ -497,7 +500,7 @@ pub fn up_finishing_command(
     let (target, spelled) = (newest.version, newest.version_text.clone());
     let finish = UpRequest {
         steps: None,
-        target: Some(target),
+        target: Some(Version::of(newest)),
         ..request.clone()
     };
     let again = up(set, rows, &finish).ok()?;

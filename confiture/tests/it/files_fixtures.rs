@@ -139,6 +139,7 @@ cases! {
     nul_byte,
     mixed_width,
     subdirectory,
+    misnamed_halves,
 }
 
 #[test]

@@ -799,6 +799,78 @@ fn a_migration_name_with_stray_characters_at_its_ends_is_misnamed() {
     assert!(!db.has_relation("t3"));
 }
 
+/// N37: a misnamed migration file (C006) also brought diagnostics whose advice contradicted
+/// its rename — "`002_b.down.sql` has no up file: restore `002_b.up.sql`" beside the misnamed
+/// up file, "version 003 follows version 001: renumber `003_c` to 002" beside a misnamed
+/// pair — in `lint` and `migrate status` alike, and `status` left a misnamed pair out of its
+/// table. A misnamed file is the half and the version its corrected name gives: each command
+/// reports the C006 alone, and `status` shows the migration where it will run.
+#[test]
+fn a_misnamed_file_is_reported_alone_and_shown_where_it_will_run() {
+    let db = TestDb::new("st_misnamed_alone");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    for (what, files) in [
+        ("the up file misnamed", ["002-b.up.sql", "002_b.down.sql"]),
+        (
+            "the down file misnamed",
+            ["002_b.up.sql", "002_b.down.sql "],
+        ),
+        ("both misnamed", ["2_b.up.sql", "2_b.down.sql"]),
+        (
+            "the down file named in capitals",
+            ["002_b.up.sql", "002_B.DOWN.sql"],
+        ),
+    ] {
+        for file in files {
+            project.write(&format!("db/migrations/{file}"), "SELECT 1;\n");
+        }
+        let misnamed = (files.iter())
+            .filter(|f| confiture::files::name::parse_file_name(f).is_err())
+            .count();
+        let only_c006 = |run: &Run, diagnostics: &serde_json::Value| {
+            let codes: Vec<&str> = (diagnostics.as_array().expect("diagnostics").iter())
+                .map(|d| d["code"].as_str().expect("code"))
+                .collect();
+            assert_eq!(codes, vec!["C006"; misnamed], "{what}\n{}", run.dump());
+        };
+        for args in [&["lint"][..], &["migrate", "status"]] {
+            let run = project.run_on(&db, args);
+            run.code(exit::INVALID).stderr_has("error[C006]");
+            for code in ["C001", "C002", "C003", "C004", "C005"] {
+                run.stderr_lacks(code);
+            }
+            let json = [args, &["--format", "json"]].concat();
+            let run = project.run_on(&db, &json);
+            run.code(exit::INVALID);
+            only_c006(&run, &run.json()["diagnostics"]);
+        }
+        let run = project.run_on(&db, &["migrate", "status"]);
+        let lines: Vec<Vec<&str>> = run.stdout.lines().skip(1).take(3).map(cells).collect();
+        let shown: Vec<&[&str]> = lines.iter().map(|l| l.get(..2).unwrap_or(l)).collect();
+        assert_eq!(
+            shown,
+            [
+                &["001_a", "✗ pending"][..],
+                &["002_b", "✗ pending, invalid"],
+                &["003_c", "✗ pending"],
+            ],
+            "{what}\n{}",
+            run.dump()
+        );
+        for file in files {
+            project.remove(&format!("db/migrations/{file}"));
+        }
+    }
+    // Renamed as C006 says: nothing else to do.
+    project.migration("002_b", "SELECT 1;\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::NOT_INITIALISED);
+}
+
 /// The table's columns line up in terminal cells, not characters: a ledger row named with wide
 /// characters (`添加用户表`, two cells each), combining marks (none) or control characters
 /// (escaped, several cells) keeps every Status cell under the header's `Status`.

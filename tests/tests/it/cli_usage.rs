@@ -310,3 +310,53 @@ fn a_connection_string_as_an_argument_is_told_to_use_database_url() {
         .code(exit::USAGE)
         .stderr_lacks(tip);
 }
+
+/// N10: `--target 042` was echoed as `42` ("--target 42: no migration with version 42"), in
+/// the text and in the JSON error's message: the version travelled as a parsed number. Every
+/// bound (`up`/`down --target`, `baseline`/`reinit --through`) is echoed as it was written.
+#[test]
+fn a_version_bound_is_echoed_as_it_was_written_in_text_and_json() {
+    let db = TestDb::new("usage_bound_spelling");
+    let project = two_migrations();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["migrate", "up", "--target", "042"],
+            "--target 042: no migration with version 042 in",
+        ),
+        (
+            &["migrate", "up", "--target", "0000"],
+            "--target 0000: no migration with version 0000 in",
+        ),
+        (
+            &["migrate", "down", "--target", "042"],
+            "--target 042: no migration with version 042 in",
+        ),
+        (
+            &["migrate", "down", "--target", "000"],
+            "--target 000 rolls back every applied migration",
+        ),
+        (
+            &["migrate", "baseline", "--through", "0005"],
+            "--through 0005: no migration with version 0005 in",
+        ),
+        (
+            &["migrate", "reinit", "--through", "042"],
+            "--through 042: no migration with version 042 in",
+        ),
+    ];
+    for (args, expected) in cases {
+        let run = project.run_on(&db, args);
+        run.code(exit::USAGE)
+            .stderr_has(&format!("error: {expected}"));
+        let json = [*args, &["--format", "json"]].concat();
+        let run = project.run_on(&db, &json);
+        let doc = json_error(&run, exit::USAGE, "usage");
+        let error = if doc["error"].is_object() {
+            &doc["error"]
+        } else {
+            &doc["errors"][0]
+        };
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with(expected), "{args:?}: {}", run.dump());
+    }
+}

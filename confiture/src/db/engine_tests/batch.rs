@@ -476,7 +476,7 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
         .migrator(&dir)
         .down(
             &DownOptions {
-                target: Some(0),
+                target: Some(crate::history::Version::from(0)),
                 yes: true,
                 ..Default::default()
             },

@@ -84,7 +84,10 @@ with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the correc
 can guess it, never a name another file already has (nor one it suggests for another file). A name \
 that starts or ends with whitespace, a control or an invisible character (`003_c.up.sql\\r`, left \
 by a script with CRLF line endings; a trailing space or no-break space) is reported too, escaped, \
-with the trimmed name to rename it to. Names \
+with the trimmed name to rename it to. A misnamed file with a corrected name is the half and \
+the version that name gives: its other half is not reported missing, its version leaves no gap, \
+and no duplicate is told to move to it; a half missing under another name names it as the half it \
+may be. Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \

@@ -618,3 +618,139 @@ fn a_python_migration_sharing_a_version_is_a_duplicate() {
     let ids: Vec<String> = checked.set.migrations.iter().map(Migration::id).collect();
     assert_eq!(ids, ["001_a", "002_b", "003_f"]);
 }
+
+/// N37: a misnamed migration file (C006, with a corrected name) also brought diagnostics whose
+/// advice contradicted its rename: its well-named other half was told the half is missing
+/// ("create `002_a.down.sql`", "restore `002_a.up.sql`"), a later migration was told to
+/// renumber into its version (C004) or that the history starts late (C005), a duplicate was
+/// told to move to its version (C003). A misnamed file takes its corrected version, and its
+/// corrected name completes its other half: each case reports the C006 alone. Misnamed up,
+/// misnamed down, both; by version, name, case, separator, suffix or stray characters.
+#[test]
+fn a_misnamed_file_is_the_half_and_the_version_its_corrected_name_gives() {
+    let cases: &[(&str, &[&str])] = &[
+        // The up misnamed, the down well named.
+        (
+            "separator",
+            &["002-add_email.up.sql", "002_add_email.down.sql"],
+        ),
+        ("case", &["002_Add_email.up.sql", "002_add_email.down.sql"]),
+        (
+            "short version",
+            &["2_add_email.up.sql", "002_add_email.down.sql"],
+        ),
+        (
+            "stray space",
+            &["002_add_email.up.sql ", "002_add_email.down.sql"],
+        ),
+        // The down misnamed, the up well named.
+        (
+            "down separator",
+            &["002_add_email.up.sql", "002_add-email.down.sql"],
+        ),
+        (
+            "down suffix",
+            &["002_add_email.up.sql", "002_add_email.Down.sql"],
+        ),
+        (
+            "down stray",
+            &["002_add_email.up.sql", "002_add_email.down.sql\r"],
+        ),
+        (
+            "down short",
+            &["002_add_email.up.sql", "02_add_email.down.sql"],
+        ),
+        // Both misnamed.
+        (
+            "both space",
+            &["002_add email.up.sql", "002_add email.down.sql"],
+        ),
+        (
+            "both short",
+            &["2_add_email.up.sql", "2_add_email.down.sql"],
+        ),
+        // One misnamed half alone: its missing half is said once it is renamed.
+        ("up alone", &["2_add_email.up.sql"]),
+        ("down alone", &["002-add_email.down.sql"]),
+    ];
+    for (what, misnamed) in cases {
+        // Between two migrations, and first (the history starting at its version).
+        for (around, first_version) in [(&["001_a", "003_c"][..], None), (&["003_c"], Some(2))] {
+            let mut files = pairs(around);
+            files.extend(misnamed.iter().map(|f| f.to_string()));
+            let files: Vec<&str> = files.iter().map(String::as_str).collect();
+            let checked = run(&files, first_version);
+            let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+            let bad_names = (misnamed.iter())
+                .filter(|f| crate::files::name::parse_file_name(f).is_err())
+                .count();
+            assert_eq!(
+                codes,
+                vec!["C006"; bad_names],
+                "{what} {around:?}: {:#?}",
+                checked.diagnostics
+            );
+        }
+    }
+}
+
+/// N37: a misnamed file of a half's version under another name is named by the C001/C002 as
+/// the half it may be, with the name that completes the pair; one whose corrected name has
+/// its own other half is not.
+#[test]
+fn a_misnamed_file_under_another_name_is_named_as_the_half_it_may_be() {
+    let checked = run(&["001_add_email.up.sql", "001_add-emial.down.sql"], None);
+    let missing: Vec<_> = (checked.diagnostics.iter())
+        .filter(|d| d.code == "C001")
+        .collect();
+    assert_eq!(missing.len(), 1, "{:#?}", checked.diagnostics);
+    let d = missing[0];
+    assert_eq!(d.related, [Path::new("m/001_add-emial.down.sql")]);
+    assert!(d
+        .message
+        .contains("`001_add-emial.down.sql` has its version but is misnamed"));
+    let help = d.help.as_deref().unwrap();
+    assert!(
+        help.starts_with(
+            "if `001_add-emial.down.sql` is its down file, rename it to `001_add_email.down.sql` \
+             rather than to `001_add_emial.down.sql`"
+        ),
+        "{help}"
+    );
+    let checked = run(&["001_add-emial.up.sql", "001_add_email.down.sql"], None);
+    let d = (checked.diagnostics.iter())
+        .find(|d| d.code == "C002")
+        .expect("C002");
+    assert_eq!(d.related, [Path::new("m/001_add-emial.up.sql")]);
+    assert!(d.help.as_deref().unwrap().starts_with(
+        "if `001_add-emial.up.sql` is its up file, rename it to `001_add_email.up.sql`"
+    ));
+    // A misnamed pair of its own is no half of another migration.
+    let checked = run(
+        &[
+            "001_add_email.up.sql",
+            "001_Other.up.sql",
+            "001_Other.down.sql",
+        ],
+        None,
+    );
+    let d = (checked.diagnostics.iter())
+        .find(|d| d.code == "C001")
+        .expect("C001");
+    assert!(d.related.is_empty(), "{d:?}");
+}
+
+/// N37: a duplicate is told to move to the version after every file's, a misnamed file's
+/// corrected one too: never to the version that file's C006 renames it to.
+#[test]
+fn a_duplicate_is_never_told_to_take_a_misnamed_files_version() {
+    let mut files = pairs(&["001_a", "001_b"]);
+    files.extend(["2_c.up.sql".to_string(), "2_c.down.sql".to_string()]);
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    let d = (checked.diagnostics.iter())
+        .find(|d| d.code == "C003")
+        .expect("C003");
+    let help = d.help.as_deref().unwrap();
+    assert!(help.contains("to 003, the next free version"), "{help}");
+}

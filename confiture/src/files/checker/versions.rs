@@ -7,7 +7,7 @@ use super::{diagnostic, Found, Stem, CONFIG_TABLE};
 use super::{DUPLICATE_VERSION, FIRST_VERSION, MIXED_VERSION_WIDTH, VERSION_GAP};
 use crate::diagnostic::Diagnostic;
 use crate::files::name;
-use crate::files::{CheckOptions, PythonFile};
+use crate::files::{CheckOptions, IncompleteFile, PythonFile};
 
 /// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
 /// is the one kept for its version (the first in name order that has an up file).
@@ -15,19 +15,35 @@ use crate::files::{CheckOptions, PythonFile};
 /// `python`: confiture (Python)'s migrations (`<VERSION>_<NAME>.py`), sorted by version then
 /// name, which take their versions in the sequence too: one sharing a version with another
 /// migration (`.sql` or `.py`) is a duplicate as two `.sql` pairs are.
+///
+/// `misnamed`: the badly named files whose corrected name gives a version (C006). Each takes
+/// that version: no gap or late start is reported where renaming it, as its C006 says, fills
+/// the sequence, and no duplicate is told to move to its version.
 pub(super) fn check_versions(
     found: &[Found],
     stems: &[Stem],
     python: &[PythonFile],
+    misnamed: &[IncompleteFile],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
+    // The versions taken by files that are no pair: `.py` migrations and misnamed files.
+    let mut others: Vec<(u64, &str)> = (python.iter())
+        .map(|f| (f.version, f.version_text.as_str()))
+        .chain(
+            misnamed
+                .iter()
+                .map(|f| (f.version, f.version_text.as_str())),
+        )
+        .collect();
+    others.sort_unstable();
     // The sequence first: a gap's help may renumber later migrations down, which moves the
     // next free version a duplicate is told to take.
     let mut sequence = Vec::new();
-    check_sequence(found, stems, python, options, &mut sequence);
+    check_sequence(found, stems, &others, options, &mut sequence);
     let gap = (sequence.iter()).any(|d| d.code == VERSION_GAP.code || d.code == FIRST_VERSION.code);
-    let kept = check_duplicates(found, stems, python, gap, diagnostics);
+    let highest_other = others.last().map(|&(v, _)| v);
+    let kept = check_duplicates(found, stems, python, highest_other, gap, diagnostics);
     diagnostics.extend(sequence);
     check_widths(found, stems, diagnostics);
     kept
@@ -62,19 +78,20 @@ impl Claim<'_> {
 
 /// Keeps the first stem with an up file of each version; each other one, and each `.py`
 /// migration of a version already taken (by a pair or an earlier `.py` file), is a duplicate,
-/// told to move to its own next free version (above the highest). `gap`: the sequence has a
+/// told to move to its own next free version (above the highest, `highest_other`: a `.py`
+/// migration's or a misnamed file's, included). `gap`: the sequence has a
 /// gap (C004, C005), whose help may renumber the migrations above it down: the next free
 /// version is then said as the one after the highest once the gap is settled.
 fn check_duplicates(
     found: &[Found],
     stems: &[Stem],
     python: &[PythonFile],
+    highest_other: Option<u64>,
     gap: bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<bool> {
     let mut kept = vec![false; stems.len()];
-    let highest = stems.last().map(|s| s.version);
-    let highest = highest.max(python.iter().map(|f| f.version).max());
+    let highest = stems.last().map(|s| s.version).max(highest_other);
     let mut next_free = highest.map_or(0, |v| v.saturating_add(1));
     // The migration kept for each version, in version order.
     let mut taken: std::collections::BTreeMap<u64, Claim<'_>> = std::collections::BTreeMap::new();
@@ -152,11 +169,13 @@ fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64, gap: bool) -> D
 }
 
 /// The sequence, over distinct versions (a half-pair still takes its version). Versions below
-/// `first_version` are reported once and left out, so they cause no gap.
+/// `first_version` are reported once and left out, so they cause no gap. `others`: the
+/// versions (and their texts) of the files that are no pair, `.py` migrations and misnamed
+/// files, sorted: they fill the sequence, but a gap or late start is reported on a pair only.
 fn check_sequence(
     found: &[Found],
     stems: &[Stem],
-    python: &[PythonFile],
+    others: &[(u64, &str)],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -174,13 +193,14 @@ fn check_sequence(
             diagnostics.push(before_first_version(file, options));
             continue;
         }
-        // A Python migration between the previous `.sql` one and this one fills the gap.
-        let python_before = python
+        // A Python migration or a misnamed file between the previous `.sql` one and this one
+        // fills the gap.
+        let other_before = others
             .iter()
-            .filter(|f| f.version >= first_version && f.version < stem.version)
-            .map(|f| (f.version, f.version_text.as_str()))
-            .max_by_key(|(version, _)| *version);
-        let problem = match previous.max(python_before) {
+            .filter(|&&(version, _)| version >= first_version && version < stem.version)
+            .max_by_key(|(version, _)| *version)
+            .copied();
+        let problem = match previous.max(other_before) {
             None if stem.version > first_version => Some(late_start(file, options)),
             Some((before, text)) if stem.version > before.saturating_add(1) => {
                 Some(gap(file, before, text))
