@@ -21,9 +21,8 @@
 //! [`Verifier`], which still checks the handshake signatures (the server holds the key of the
 //! certificate it sent) and skips only what libpq skips.
 //!
-//! The cryptography is the process's rustls [`CryptoProvider`] ([`crypto_provider`]), as rustls
-//! asks of a library: the one the application installed with `CryptoProvider::install_default`,
-//! else the one rustls's crate features name, *ring* (the only provider this crate enables).
+//! The cryptography is the process's rustls [`CryptoProvider`] ([`crypto_provider`]): the one
+//! the application installed with `CryptoProvider::install_default`, else *ring*'s.
 
 use std::fmt;
 use std::path::Path;
@@ -90,14 +89,22 @@ pub(crate) fn make_connect(spec: &ConnectionSpec) -> Result<MakeRustlsConnect> {
     Ok(MakeRustlsConnect::new(config))
 }
 
-/// The process's rustls provider: the application's (`CryptoProvider::install_default`), else
-/// the one rustls's crate features name (*ring*, this crate's), which rustls then installs as
-/// the process's. rustls asks a library to use this rather than name a provider, and has
-/// deprecated naming *ring*'s (`rustls::crypto::ring::default_provider`, from 0.23.48). An
-/// application whose build also enables rustls's `aws-lc-rs` feature leaves rustls no
-/// provider to pick, and must install one before connecting (rustls panics otherwise, saying so).
+/// The process's rustls provider: the one the application installed
+/// (`CryptoProvider::install_default`), else *ring*'s (the only provider this crate enables).
+/// Never rustls's own pick from its crate features: an application whose build also enables
+/// rustls's `aws-lc-rs` feature leaves it none to pick, and rustls would panic at the first
+/// TLS connection. rustls 0.23.48 deprecates naming *ring*'s provider (it lacks post-quantum
+/// key exchange), which changes nothing for a PostgreSQL server's handshake.
 fn crypto_provider() -> Arc<CryptoProvider> {
-    ClientConfig::builder().crypto_provider().clone()
+    CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(ring_provider)
+}
+
+/// *ring*'s provider, named (see [`crypto_provider`]).
+#[allow(deprecated)]
+fn ring_provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The client certificate and its key, checked to belong together. rustls's check
