@@ -309,7 +309,7 @@ fn not_a_flag(text: &str) -> Result<String, String> {
 fn duration(text: &str) -> Result<Timeout, String> {
     no_flag(text)?;
     text.parse::<Timeout>()
-        .map_err(|e| format!("{e}; {}", e.help()))
+        .map_err(|e| format!("{e}; {}", e.help_for(text, str::to_string)))
 }
 
 /// The one rule of a whole-number flag (`--steps`, `--jobs`), as a version's (`--target`,

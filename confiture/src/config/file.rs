@@ -1229,9 +1229,10 @@ impl FileContext<'_> {
 
     fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
         let text = self.number(value, key)?;
+        let name = key.rsplit('.').next().unwrap_or(key);
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
             self.key_error(key, &format!("{text:?} {e}"))
-                .with_help(e.help())
+                .with_help(e.help_for(&text, |v| format!("{name}: {v}")))
         })
     }
 

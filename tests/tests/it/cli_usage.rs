@@ -227,7 +227,7 @@ fn durations_without_a_unit_are_usage_errors() {
             .stderr_has(&format!(
                 "invalid value '30' for '{flag} <DURATION>': has no unit"
             ))
-            .stderr_has("give a unit: 30s or 30ms")
+            .stderr_has("durations need a unit: `30s` (or `30ms`")
             .stderr_lacks("using ");
     }
     // `0` is taken: the run goes on to connect (to nothing listening).
