@@ -46,6 +46,40 @@ impl Cli {
         }
     }
 
+    /// The words of the command (`["migrate", "up"]`), as [`NEVER_CONNECT`] names commands.
+    pub(crate) fn words(&self) -> &'static [&'static str] {
+        match &self.command {
+            Command::Lint(_) => &["lint"],
+            Command::Migrate(command) => match command {
+                Migrate::Generate(_) => &["migrate", "generate"],
+                Migrate::Up(_) => &["migrate", "up"],
+                Migrate::Down(_) => &["migrate", "down"],
+                Migrate::Status(_) => &["migrate", "status"],
+                Migrate::Baseline(_) => &["migrate", "baseline"],
+                Migrate::Reinit(_) => &["migrate", "reinit"],
+                Migrate::Verify(_) => &["migrate", "verify"],
+                Migrate::Drift(_) => &["migrate", "drift"],
+            },
+        }
+    }
+
+    /// The flags choosing a database given to a command that never connects ([`NEVER_CONNECT`]),
+    /// as typed: it ignores them (`-c` aside, which names the project: [`CONNECTION_ARGS`]).
+    pub(crate) fn ignored_connection_flags(&self) -> Vec<&'static str> {
+        if !NEVER_CONNECT.contains(&self.words()) {
+            return Vec::new();
+        }
+        let g = &self.global;
+        [
+            (g.env.is_some(), "--env"),
+            (g.database_url.is_some(), "--database-url"),
+            (g.schema.is_some(), "--schema"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+
     /// Whether the command is a preview (`--dry-run`): the commands its messages suggest are
     /// previews too ([`confiture::hint::Invocation::dry_run`]).
     pub fn dry_run(&self) -> bool {
@@ -60,8 +94,66 @@ impl Cli {
     }
 }
 
+/// The help heading of the flags that choose the database: shown by the commands that connect
+/// (every one but [`NEVER_CONNECT`]).
+pub const DATABASE_HEADING: &str = "Database (every command but `lint` and `migrate generate`)";
+
+/// The commands that never connect, as their words (`migrate generate`): their help leaves
+/// out [`CONNECTION_ARGS`], and those flags given to them are said to be ignored
+/// ([`Cli::ignored_connection_flags`]).
+pub const NEVER_CONNECT: &[&[&str]] = &[&["lint"], &["migrate", "generate"]];
+
+/// The flags that choose the database (their argument ids), with how the user types them.
+/// `-c FILE` is one, but a command that never connects still reads which project holds the
+/// file (`Workspace::of_environment_file`): hidden from their help, it is not ignored.
+pub const CONNECTION_ARGS: &[(&str, &str)] = &[
+    ("env", "--env"),
+    ("config", "-c"),
+    ("database_url", "--database-url"),
+    ("schema", "--schema"),
+];
+
+/// The command line as clap parses it: [`Cli`]'s, its global flags given to every subcommand,
+/// with [`CONNECTION_ARGS`] hidden from the help of the commands that never connect
+/// ([`NEVER_CONNECT`]). Every parse and every help text goes through it.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    // A global flag reaches a subcommand that has none of its id when the command is built:
+    // a hidden copy given first is the one the subcommand has.
+    let hidden: Vec<clap::Arg> = command
+        .get_arguments()
+        .filter(|arg| CONNECTION_ARGS.iter().any(|(id, _)| arg.get_id() == *id))
+        .map(|arg| arg.clone().hide(true))
+        .collect();
+    for words in NEVER_CONNECT {
+        command = add_in(command, words, &hidden);
+    }
+    command
+}
+
+/// `command` with `args` added to its subcommand `words`.
+fn add_in(command: clap::Command, words: &[&str], args: &[clap::Arg]) -> clap::Command {
+    match words {
+        [] => command.args(args.iter().cloned()),
+        [first, rest @ ..] => command.mut_subcommand(*first, |sub| add_in(sub, rest, args)),
+    }
+}
+
+/// Parses `args` (the first being the program name) by [`command`].
+pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::FromArgMatches;
+    let mut command = command();
+    let matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+}
+
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Database and output (every command)")]
+#[command(next_help_heading = DATABASE_HEADING)]
 pub struct Global {
     /// Environment to use: reads `<environments_dir>/<NAME>.yaml` (default dir `db/environments`)
     #[arg(long, short = 'e', global = true, value_name = "NAME", conflicts_with_all = ["config", "database_url"])]
@@ -89,29 +181,50 @@ pub struct Global {
 
     /// Migrations directory (default: `migrations_dir` of `[package.metadata.confiture]` or
     /// `[workspace.metadata.confiture]`, or `db/migrations`)
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        help_heading = "Project and output (every command)"
+    )]
     pub migrations_dir: Option<PathBuf>,
 
     /// Use this workspace member's settings (`[package.metadata.confiture]`), as if run in its
     /// directory
-    #[arg(long, short = 'p', global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        short = 'p',
+        global = true,
+        value_name = "NAME",
+        help_heading = "Project and output (every command)"
+    )]
     pub package: Option<String>,
 
     /// Use the settings of this `Cargo.toml`'s package (or workspace), as if run in its directory
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Project and output (every command)"
+    )]
     pub manifest_path: Option<PathBuf>,
 
     /// Output format: a table for people, or one JSON document on stdout for scripts
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Project and output (every command)")]
     pub format: Format,
 
     /// When to colour the output (`NO_COLOR` is honoured in `auto`)
-    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN", help_heading = "Project and output (every command)")]
     pub color: Color,
 
     /// Print no progress on stderr. Results, errors and the `using ...` line (which database
     /// a command connects to) are still printed
-    #[arg(long, short = 'q', global = true)]
+    #[arg(
+        long,
+        short = 'q',
+        global = true,
+        help_heading = "Project and output (every command)"
+    )]
     pub quiet: bool,
 }
 
@@ -309,7 +422,7 @@ fn not_a_flag(text: &str) -> Result<String, String> {
 fn duration(text: &str) -> Result<Timeout, String> {
     no_flag(text)?;
     text.parse::<Timeout>()
-        .map_err(|e| format!("{e}; {}", e.help()))
+        .map_err(|e| format!("{e}; {}", e.help_for(text, str::to_string)))
 }
 
 /// The one rule of a whole-number flag (`--steps`, `--jobs`), as a version's (`--target`,

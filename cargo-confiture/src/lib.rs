@@ -16,7 +16,6 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
 use confiture::config::ConnectionSpec;
 use confiture::text::did_you_mean;
 use confiture::{exit, Error};
@@ -36,7 +35,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         args.remove(1);
     }
     let given = connections_given(&args);
-    let cli = match Cli::try_parse_from(&args) {
+    let cli = match cli::parse(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let e = as_typed(one_setting_two_names(suggest(e, &args), &args), &args);
@@ -53,6 +52,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         return code;
     }
     let out = output::Output::new(&cli);
+    // Given to a command that never connects (its help does not show them), they are said
+    // to be ignored, not refused: the same line runs as it did.
+    for flag in cli.ignored_connection_flags() {
+        out.note(&format!(
+            "{} `{flag}` is ignored: `cargo confiture {}` never connects to a database",
+            out.paint_err(output::Style::Yellow, "warning:"),
+            cli.words().join(" ")
+        ));
+    }
     let outcome = commands::run(&cli, &out);
     commands::migrate::say_ignored_passfile(outcome.as_ref().err());
     let code = match outcome {
@@ -274,8 +282,7 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
 
 /// The (sub)command the arguments reached, built (its global options included).
 fn reached(args: &[OsString]) -> clap::Command {
-    use clap::CommandFactory;
-    let mut command = Cli::command();
+    let mut command = cli::command();
     command.build();
     for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
         match command.find_subcommand(arg) {
@@ -526,7 +533,7 @@ mod tests {
 
     fn tip(words: &[&str]) -> Option<String> {
         let all = args(words);
-        let e = suggest(Cli::try_parse_from(&all).unwrap_err(), &all);
+        let e = suggest(cli::parse(&all).unwrap_err(), &all);
         usage_error(&e).help
     }
 
@@ -564,7 +571,7 @@ mod tests {
                     &["migrate", command, flag, "5s"][..],
                     &["migrate", command, "--targets", "t.txt", flag, "5s"],
                 ] {
-                    let parsed = Cli::try_parse_from(args(words));
+                    let parsed = cli::parse(args(words));
                     assert!(parsed.is_ok(), "{words:?}: {:?}", parsed.err());
                 }
             }
@@ -573,7 +580,7 @@ mod tests {
 
     #[test]
     fn clap_errors_become_usage_errors_with_their_first_line() {
-        let e = Cli::try_parse_from(args(&["migrate", "up", "--bogus"])).unwrap_err();
+        let e = cli::parse(args(&["migrate", "up", "--bogus"])).unwrap_err();
         let error = usage_error(&e);
         assert_eq!(error.exit_code(), exit::USAGE);
         assert_eq!(error.message, "unexpected argument '--bogus' found");
@@ -581,7 +588,7 @@ mod tests {
             error.details.iter().any(|d| d.starts_with("usage: ")),
             "{error:?}"
         );
-        let e = Cli::try_parse_from(args(&["migrate"])).unwrap_err();
+        let e = cli::parse(args(&["migrate"])).unwrap_err();
         assert_eq!(usage_error(&e).message, "a subcommand is required");
     }
 }

@@ -20,9 +20,10 @@
 //! - finds the workspace from `CARGO_MANIFEST_DIR` and reads `[workspace.metadata.confiture]`
 //!   and the package's `[package.metadata.confiture]`, which overrides it (`migrations_dir`,
 //!   `first_version`);
-//! - prints `cargo:rerun-if-changed` for those `Cargo.toml` files, the migrations directory (its
-//!   modification time covers files added, renamed or removed) and each file in it (edits), so
-//!   the check runs again exactly when something it read changes;
+//! - prints `cargo:rerun-if-changed` for those `Cargo.toml` files and the migrations directory
+//!   (cargo scans it whole: a file added, edited, renamed or removed), plus any file in it that
+//!   is a symbolic link, so the check runs again exactly when something it read changes — and
+//!   nothing else: a clean build prints no warning;
 //! - prints each error as one `cargo::error=path[:line]: code: message; help: ...` line (the
 //!   line number when the problem is at a line; control characters escaped) and each warning
 //!   as a `cargo:warning=` line;
@@ -71,7 +72,6 @@
 #![deny(missing_docs)]
 
 use std::fmt;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use confiture::files::{self, CheckOptions, Checked};
@@ -174,8 +174,12 @@ impl Check {
     /// Runs the check and prints the cargo instructions to stdout: `rerun-if-changed` lines,
     /// then one line per diagnostic. `Err` when there is an error, so that the build fails.
     pub fn run(&self) -> Result<Report, Error> {
+        self.run_to(&mut std::io::stdout().lock())
+    }
+
+    /// [`Check::run`], its instructions written to `out`.
+    fn run_to(&self, out: &mut dyn std::io::Write) -> Result<Report, Error> {
         let syntax = Syntax::from_env();
-        let mut out = std::io::stdout().lock();
         let mut print = |line: String| {
             // A build script whose stdout is gone cannot report anything anyway.
             let _ = writeln!(out, "{line}");
@@ -204,11 +208,12 @@ impl Check {
                 return Err(Error::Setup(err));
             }
         };
-        // A file whose path cannot be written as an instruction gets no line of its own (the
-        // directory's line still notices it renamed); it fails the build after the diagnostics,
-        // which may already name it.
+        // The directory's line covers its files: cargo scans a directory given to
+        // `rerun-if-changed` whole (a file added, edited, renamed or removed). A symbolic link
+        // gets a line of its own, its target being elsewhere. One whose path cannot be written
+        // as an instruction fails the build after the diagnostics, which may already name it.
         let mut unwritable = None;
-        for file in &report.files {
+        for file in report.links() {
             match rerun(file) {
                 Ok(line) => print(line),
                 Err(err) => {
@@ -329,13 +334,23 @@ impl Report {
         )
     }
 
-    /// Every path whose change must rerun the check.
+    /// The paths whose change must rerun the check, as few as cover them: the `Cargo.toml`
+    /// files read, the migrations directory (cargo scans a directory whole, so its files need
+    /// no line of their own) and the files in it that are symbolic links (their targets are
+    /// elsewhere).
     pub fn rerun_paths(&self) -> Vec<PathBuf> {
         let mut paths: Vec<PathBuf> = self.manifest.iter().cloned().collect();
         paths.extend(self.package_manifest.iter().cloned());
         paths.push(self.migrations_dir.clone());
-        paths.extend(self.files.iter().cloned());
+        paths.extend(self.links().cloned());
         paths
+    }
+
+    /// The files of the directory that are symbolic links.
+    fn links(&self) -> impl Iterator<Item = &PathBuf> {
+        self.files.iter().filter(|file| {
+            std::fs::symlink_metadata(file).is_ok_and(|meta| meta.file_type().is_symlink())
+        })
     }
 
     /// One diagnostic on one line, its path relative to the workspace root:
@@ -501,11 +516,57 @@ mod tests {
                 tmp.path.join("Cargo.toml"),
                 // The member's own: adding a `[package.metadata.confiture]` reruns the check.
                 tmp.path.join("app/Cargo.toml"),
+                // The directory covers its files: no line for each.
                 tmp.path.join("sql"),
-                tmp.path.join("sql/007_a.down.sql"),
-                tmp.path.join("sql/007_a.up.sql"),
             ]
         );
+        // A symbolic link has its own: its target is elsewhere.
+        #[cfg(unix)]
+        {
+            tmp.write("shared/007_b.up.sql", "SELECT 1;\n");
+            tmp.write("sql/007_b.down.sql", "SELECT 1;\n");
+            std::os::unix::fs::symlink(
+                tmp.path.join("shared/007_b.up.sql"),
+                tmp.path.join("sql/007_b.up.sql"),
+            )
+            .unwrap();
+            let report = Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap();
+            assert_eq!(
+                report.rerun_paths()[2..],
+                [tmp.path.join("sql"), tmp.path.join("sql/007_b.up.sql")]
+            );
+        }
+    }
+
+    /// A clean build printed a `rerun-if-changed` line for every file of the directory, which
+    /// `cargo build -vv` showed as noise: it prints what cargo needs (the `Cargo.toml` files,
+    /// the directory, which cargo scans whole) and nothing else — no warning, no line per file.
+    #[test]
+    fn a_clean_check_prints_only_what_cargo_needs() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        for name in ["001_a", "002_b", "003_c"] {
+            tmp.write(&format!("sql/{name}.up.sql"), "SELECT 1;\n");
+            tmp.write(&format!("sql/{name}.down.sql"), "SELECT 1;\n");
+        }
+        let mut out = Vec::new();
+        let report = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out)
+            .unwrap();
+        assert_eq!(report.errors(), 0);
+        let printed = String::from_utf8(out).unwrap();
+        let expected: Vec<String> = [
+            tmp.path.join("Cargo.toml"),
+            tmp.path.join("app/Cargo.toml"),
+            tmp.path.join("sql"),
+        ]
+        .iter()
+        .map(|path| format!("cargo:rerun-if-changed={}", path.display()))
+        .collect();
+        assert_eq!(printed.lines().collect::<Vec<_>>(), expected, "{printed}");
     }
 
     /// A member's `[package.metadata.confiture]` overrides the workspace's table: each member

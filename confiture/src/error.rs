@@ -118,6 +118,47 @@ pub enum Reason {
     /// A rollback that cannot run (exit 8): which migrations have no way back. Made by
     /// [`Error::irreversible`].
     Irreversible(Vec<Unrollable>),
+    /// An environment file that cannot be used (exit 5): every problem found in it, each at
+    /// its key and line, so that one run names them all.
+    EnvironmentFile(Box<EnvironmentFileProblems>),
+}
+
+/// The problems of an environment file ([`Reason::EnvironmentFile`]): one error, several
+/// causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnvironmentFileProblems {
+    /// The file, as it was given.
+    pub file: std::path::PathBuf,
+    /// Each problem, in the order of the file's lines (those at no line last).
+    pub problems: Vec<SettingProblem>,
+}
+
+/// One problem of an environment file: the key and line it is at, what is wrong, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct SettingProblem {
+    /// The key, as a dotted path (`migration.lock_timeout`); `None` for the file as a whole
+    /// (it names no database, it is not YAML).
+    pub key: Option<String>,
+    /// The 1-based line of the key, when it is found.
+    pub line: Option<u32>,
+    /// What is wrong, without the file (`` `migration.lock_timeout` "5" has no unit ``).
+    pub message: String,
+    /// Further lines of context.
+    pub details: Vec<String>,
+    /// What to write instead, when there is something to suggest.
+    pub help: Option<String>,
+}
+
+impl SettingProblem {
+    /// `line L: message`, or the message alone at no line: one line of the error's details.
+    pub fn line_text(&self) -> String {
+        match self.line {
+            Some(line) => format!("line {line}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
 }
 
 /// The migrations of a diverged history, as a refusal carries them.
@@ -862,7 +903,8 @@ impl Error {
             Reason::Other
             | Reason::InTransaction
             | Reason::Diverged(_)
-            | Reason::Irreversible(_) => None,
+            | Reason::Irreversible(_)
+            | Reason::EnvironmentFile(_) => None,
         }
         .or_else(|| self.data.as_ref().and_then(|d| d.database.as_deref()))
     }

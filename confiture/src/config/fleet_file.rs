@@ -36,7 +36,7 @@ impl FileContext<'_> {
                     .with_help("indent its settings under it, e.g. `fleet:` then `  jobs: 8`"))
             }
         };
-        self.check_keys(block, "fleet", FLEET_KEYS, Unknown::Refused)?;
+        self.check_keys(block, "fleet", FLEET_KEYS, Unknown::Refused);
         // `targets:` with nothing under it (its entries commented out) is a list left empty,
         // not a list left out.
         if let Some(key) = LIST_KEYS

@@ -117,6 +117,37 @@ impl fmt::Display for Timeout {
 }
 
 impl TimeoutError {
+    /// What to write instead of `text` (the value refused), fitted to it, each suggestion
+    /// shown by `shown` (`|v| format!("lock_timeout: {v}")` for a file's key, the value alone
+    /// for a flag that the message names): `5` gives "durations need a unit: `5s` (or `5ms`;
+    /// ...)", `5 seconds` gives `5s`, `1.5s` gives `1500ms`, `600h` gives `596h`.
+    /// [`TimeoutError::help`] where no value fits (`fast`).
+    pub fn help_for(self, text: &str, shown: impl Fn(&str) -> String) -> String {
+        let text = text.trim();
+        match self {
+            TimeoutError::NoUnit => format!(
+                "durations need a unit: `{}` (or `{text}ms`; a number alone is seconds to \
+                 libpq's connect_timeout and milliseconds to PostgreSQL's settings; units: ms, \
+                 s, min, h)",
+                shown(&format!("{text}s"))
+            ),
+            TimeoutError::Malformed => match fitted(text) {
+                Some(fit) => format!(
+                    "write a whole number with a unit: `{}` (units: ms, s, min, h)",
+                    shown(&fit)
+                ),
+                None => format!(
+                    "write a whole number with a unit, e.g. `{}` (units: ms, s, min, h)",
+                    shown("5s")
+                ),
+            },
+            TimeoutError::TooLong => format!(
+                "write a duration of at most 596h (2147483647 ms): `{}`, or `0` for no limit",
+                shown("596h")
+            ),
+        }
+    }
+
     /// What to write instead.
     pub fn help(self) -> &'static str {
         match self {
@@ -128,6 +159,33 @@ impl TimeoutError {
             TimeoutError::TooLong => "write a duration of at most 596h (2147483647 ms)",
         }
     }
+}
+
+/// The duration `text` means, written as [`Timeout`] reads it, when a number and a unit can be
+/// read in it: a unit spelled out (`5 seconds`, `2 mins`, `1 hour`, `500 msec`, `5 days`) or a decimal
+/// (`1.5s` is `1500ms`). `None` when it holds no such thing (`fast`, `-5s`).
+fn fitted(text: &str) -> Option<String> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_end);
+    let millis_per: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1.0,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000.0,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000.0,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000.0,
+        "d" | "day" | "days" => 86_400_000.0,
+        _ => return None,
+    };
+    if number.is_empty() || number.starts_with('.') || number.matches('.').count() > 1 {
+        return None;
+    }
+    let millis = number.parse::<f64>().ok()? * millis_per;
+    if !millis.is_finite() || millis.fract() != 0.0 || millis > Timeout::MAX.as_millis() as f64 {
+        return None;
+    }
+    let timeout = Timeout::new(Duration::from_millis(millis as u64)).ok()?;
+    Some(timeout.to_string())
 }
 
 impl fmt::Display for TimeoutError {
@@ -190,6 +248,51 @@ mod tests {
             "{}",
             error.help()
         );
+    }
+
+    /// The help names what to write for the value the user wrote, not a fixed example, in
+    /// the form the caller shows (a file's `key: value`, a flag's value).
+    #[test]
+    fn the_help_fits_the_value_written() {
+        let value = |v: &str| v.to_string();
+        let help = |text: &str| text.parse::<Timeout>().unwrap_err().help_for(text, value);
+        assert!(
+            help("5").starts_with("durations need a unit: `5s` (or `5ms`"),
+            "{}",
+            help("5")
+        );
+        assert!(
+            help(" 30 ").contains("`30s` (or `30ms`"),
+            "{}",
+            help(" 30 ")
+        );
+        let keyed = TimeoutError::NoUnit.help_for("5", |v| format!("lock_timeout: {v}"));
+        assert!(keyed.contains("`lock_timeout: 5s` (or `5ms`"), "{keyed}");
+        for (written, fit) in [
+            ("5 seconds", "`5s`"),
+            ("2 mins", "`2min`"),
+            ("1 hour", "`1h`"),
+            ("500 msec", "`500ms`"),
+            ("1.5s", "`1500ms`"),
+            ("90 Seconds", "`90s`"),
+            ("5days", "`120h`"),
+        ] {
+            let shown = help(written);
+            assert!(shown.contains(fit), "{written}: {shown}");
+            // What it suggests is read as a duration.
+            let suggested = fit.trim_matches('`');
+            assert!(suggested.parse::<Timeout>().is_ok(), "{suggested}");
+        }
+        // Nothing to fit: an example in the caller's form, and the units.
+        for unfit in ["fast", "-5s", "1.5.5s", "0.0001ms", "5x"] {
+            let shown = TimeoutError::Malformed.help_for(unfit, |v| format!("lock_timeout: {v}"));
+            assert_eq!(
+                shown,
+                "write a whole number with a unit, e.g. `lock_timeout: 5s` (units: ms, s, min, h)",
+                "{unfit}"
+            );
+        }
+        assert!(help("600h").contains("`596h`"), "{}", help("600h"));
     }
 
     #[test]

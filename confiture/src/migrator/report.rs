@@ -220,6 +220,9 @@ pub struct ReportedError {
     /// A `diverged` refusal of a binary older than its database: the versions its embedded
     /// set lacks and the package that embedded it.
     pub newer_database: Option<crate::error::NewerDatabase>,
+    /// The problems of an invalid environment file, each at its key and line (also in
+    /// `details` as text, or the message when there is one); empty otherwise.
+    pub settings: Vec<crate::error::SettingProblem>,
 }
 
 /// One migration of a `diverged` refusal in the JSON error object ([`Divergence`]'s data):
@@ -381,6 +384,7 @@ impl ReportedError {
             diverged: Vec::new(),
             irreversible: Vec::new(),
             newer_database: None,
+            settings: Vec::new(),
         };
         match error.reason() {
             Reason::Migration(m) => {
@@ -413,6 +417,13 @@ impl ReportedError {
             }
             Reason::Irreversible(found) => {
                 reported.irreversible = found.iter().map(ReportedUnrollable::of).collect();
+            }
+            Reason::EnvironmentFile(found) => {
+                reported.file = Some(found.file.clone());
+                if let [one] = &found.problems[..] {
+                    reported.line = one.line;
+                }
+                reported.settings = found.problems.clone();
             }
             _ => {}
         }

@@ -116,8 +116,14 @@ fn plain_numbers_need_a_unit() {
                 )),
                 "{key} {value}: {err}"
             );
+            // The help fits the key and the value written, not a fixed example.
             let help = err.help.as_deref().unwrap_or_default();
-            assert!(help.contains("give a unit: 30s or 30ms"), "{help}");
+            assert!(
+                help.contains(&format!(
+                    "durations need a unit: `{key}: {shown}s` (or `{shown}ms`"
+                )),
+                "{help}"
+            );
         }
     }
     let env = read_ok(

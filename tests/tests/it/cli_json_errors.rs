@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "diverged",
     "irreversible",
     "newer_database",
+    "settings",
 ];
 
 fn two_migrations() -> Project {
@@ -109,6 +110,104 @@ fn an_invalid_environment_gives_the_error_object() {
     project.write("db/environments/broken.yaml", "database_url: [unclosed\n");
     let run = project.run(&["migrate", "status", "--env", "broken", "--format", "json"]);
     error_object(&run, exit::INVALID, "invalid");
+}
+
+/// An environment file with several problems (a misspelled key, a bad value, a duration
+/// without a unit, a malformed one, no database) named them one run at a time: the user fixed
+/// one and met the next. One error now names each at its line, in the text and in the JSON
+/// (`settings`: key, line, message, help); one problem alone is the error it always was.
+#[test]
+fn every_problem_of_an_environment_file_is_named_at_once() {
+    let project = two_migrations();
+    project.write(
+        "db/environments/bad.yaml",
+        "name: bad\n\
+         aplication_name: x\n\
+         migration:\n\
+         \x20 lock_timeout: 5\n\
+         \x20 statement_timeout: fast\n\
+         \x20 tracking_table: 12ab\n\
+         \x20 lock_retrys: 3\n\
+         fleet:\n\
+         \x20 jobs: many\n",
+    );
+    let expected = [
+        (
+            Some(2),
+            "aplication_name",
+            "did you mean `application_name`?",
+        ),
+        (
+            Some(4),
+            "migration.lock_timeout",
+            "durations need a unit: `lock_timeout: 5s`",
+        ),
+        (
+            Some(5),
+            "migration.statement_timeout",
+            "`statement_timeout: 5s`",
+        ),
+        (Some(6), "migration.tracking_table", "`ops.tb_confiture`"),
+        (Some(7), "migration.lock_retrys", "`migration.lock_retries`"),
+        (Some(9), "fleet.jobs", ""),
+        (None, "", "database_url: postgresql://"),
+    ];
+    let run = project.run(&["migrate", "status", "--env", "bad"]);
+    run.code(exit::INVALID).stderr_has(&format!(
+        "error: environment file {} has {} problems",
+        confiture::display::path(std::path::Path::new("db/environments/bad.yaml")),
+        expected.len()
+    ));
+    for (line, key, help) in expected {
+        match line {
+            Some(line) => run.stderr_has(&format!("line {line}: `{key}`")),
+            None => run.stderr_has("the file names no database"),
+        };
+        run.stderr_has(help);
+    }
+
+    let run = project.run(&["migrate", "status", "--env", "bad", "--format", "json"]);
+    let error = error_object(&run, exit::INVALID, "invalid");
+    assert!(
+        error["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("bad.yaml")),
+        "{}",
+        run.dump()
+    );
+    let settings = error["settings"].as_array().expect("settings");
+    assert_eq!(settings.len(), expected.len(), "{}", run.dump());
+    for (problem, (line, key, help)) in settings.iter().zip(expected) {
+        assert_eq!(problem["line"], serde_json::json!(line), "{}", run.dump());
+        let want_key = (!key.is_empty()).then_some(key);
+        assert_eq!(
+            problem["key"],
+            serde_json::json!(want_key),
+            "{}",
+            run.dump()
+        );
+        assert!(
+            problem["help"].as_str().is_some_and(|h| h.contains(help)),
+            "{problem}"
+        );
+    }
+
+    // One problem: the error it was, at its line, with the same data.
+    project.write(
+        "db/environments/one.yaml",
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5\n",
+    );
+    let run = project.run(&["migrate", "status", "--env", "one", "--format", "json"]);
+    let error = error_object(&run, exit::INVALID, "invalid");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("line 3: `migration.lock_timeout` \"5\" has no unit")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(error["line"], 3, "{}", run.dump());
+    assert_eq!(error["settings"][0]["key"], "migration.lock_timeout");
 }
 
 #[test]

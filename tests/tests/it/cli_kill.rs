@@ -348,7 +348,10 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
 
 /// The same class without a kill: a `no-transaction` statement that finds what it makes
 /// already there (an enum value, 42710), or, going down, what it removes already gone (an
-/// index, 42704), says an earlier run may have committed it, never only "fix the file".
+/// index, 42704), says an earlier run may have committed it, never only "fix the file". The
+/// wording follows the start marker: with none there, no run of this tool was stopped part-way
+/// (it would be `interrupted`), so it names a run that marks nothing; in a
+/// `--rerun-interrupted`, the interrupted run did commit it.
 #[test]
 fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() {
     let db = TestDb::new("nt_done");
@@ -373,7 +376,12 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED)
-        .stderr_has("what statement 1 makes is already there: an earlier run of 002_v may have committed it")
+        .stderr_has(
+            "what statement 1 makes is already there: no run of 002_v was marked started (one \
+             stopped part-way would show it `interrupted`): a run that marks nothing (confiture \
+             (Python), a release before the start marker), stopped before recording 002_v, may \
+             have committed it",
+        )
         .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
         .stderr_lacks("help: fix db/migrations/002_v.up.sql");
 
@@ -389,10 +397,35 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::MIGRATION_FAILED)
-        .stderr_has("what statement 1 removes is already gone: an earlier rollback of 002_v may have committed it")
+        .stderr_has(
+            "what statement 1 removes is already gone: no rollback of 002_v was marked started",
+        )
+        .stderr_has("may have committed it")
         .stderr_has("(`IF EXISTS`)")
         .stderr_lacks("help: fix db/migrations/002_v.down.sql");
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:v"]);
+
+    // A run interrupted after its first statement committed, run again as it is: the
+    // interrupted run did commit it, and is named as such.
+    project.migration(
+        "003_w",
+        "-- confiture:no-transaction\nALTER TYPE mood ADD VALUE 'glad';\nCREATE INDEX CONCURRENTLY w_ix ON nope (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS w_ix;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("migrate up --rerun-interrupted");
+    assert_eq!(markers(&db), 1);
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has(
+            "what statement 1 makes is already there: the interrupted run of 003_w that this one \
+             runs again (`--rerun-interrupted`) committed it",
+        )
+        .stderr_lacks("no run of 003_w was marked started")
+        .stderr_lacks("may have committed it");
 }
 
 /// A role that may write the ledger but not create tables in its schema (PostgreSQL 15's

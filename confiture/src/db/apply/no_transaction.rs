@@ -271,7 +271,7 @@ pub(super) fn run_statements(
         let sent = notices.collect(|| settings.send(|| client.batch_execute(script.text())));
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
-            let failure = statement_failed(client, settings, step, failure, index, &before);
+            let failure = statement_failed(client, settings, step, failure, index, &before, fresh);
             return Err(settle_unless_committed(
                 client, settings, step, failure, index, fresh,
             ));
@@ -295,7 +295,7 @@ pub(super) fn run_statements(
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);
             }
-            let failure = statement_failed(client, settings, step, failure, index, &before);
+            let failure = statement_failed(client, settings, step, failure, index, &before, fresh);
             return Err(settle_unless_committed(
                 client, settings, step, failure, index, fresh,
             ));
@@ -313,6 +313,7 @@ pub(super) fn run_statements(
                     failure,
                     index + 1,
                     &before,
+                    fresh,
                 ));
             }
             Err(e) if is_connection_lost(&e) => {
@@ -335,6 +336,7 @@ pub(super) fn run_statements(
                     failure,
                     index + 1,
                     &before,
+                    fresh,
                 ));
             }
             Err(SendError::Driver(e)) if is_connection_lost(&e) => {
@@ -361,6 +363,7 @@ pub(super) fn run_statements(
                     failure,
                     index + 1,
                     &before,
+                    fresh,
                 ));
             }
         }
@@ -956,16 +959,22 @@ fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
 /// timeout) leaves them committed and unrecorded — and the server finishes a statement whose
 /// client died until it next checks the client (every second,
 /// `client_connection_check_interval`): a build shorter than that, or its last second,
-/// completes. Nothing records that an earlier run started, so the failure cannot say it did:
-/// it says it may have, which of the file's statements to look at, and the ways on — record
-/// the migration without running it when everything it makes is there, make its statements
-/// safe to run twice, or fix the file. A `CREATE INDEX` whose VALID index is there is named.
+/// completes. A run of this tool marks the migration started first ([`StartedRun`]), so that
+/// one stopped part-way leaves it `interrupted` and is refused: `fresh` (no marker was there)
+/// means no such run was stopped, and what is there came from a run that marks nothing
+/// (confiture (Python), a release before the marker) or from elsewhere — the failure says it
+/// may have; not `fresh`, this run is the `--rerun-interrupted` of an interrupted one, which
+/// committed it. It names which of the file's statements to look at, and the ways on — record
+/// the migration without running it when everything it makes is there (`baseline`, which
+/// deletes the marker), make its statements safe to run twice, or fix the file. A `CREATE
+/// INDEX` whose VALID index is there is named.
 fn earlier_run_did_it(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     failure: &StepFailure,
     index: usize,
+    fresh: bool,
 ) -> Option<EarlierRun> {
     let sqlstate = &failure.server.as_ref()?.sqlstate;
     if !done_already(step.direction, sqlstate) {
@@ -986,16 +995,46 @@ fn earlier_run_did_it(
     } else {
         format!("statements {}–{count}", index + 1)
     };
+    // Who may have done it: the interrupted run this one runs again, or a run that left no
+    // marker (a stopped run of this tool would have: `interrupted`, refused).
+    let (made, earlier) = match (step.direction, fresh) {
+        (Direction::Up, false) => (
+            "committed",
+            format!("the interrupted run of {id} that this one runs again (`--rerun-interrupted`)"),
+        ),
+        (Direction::Down, false) => (
+            "committed",
+            format!(
+                "the interrupted rollback of {id} that this one runs again \
+                 (`--rerun-interrupted`)"
+            ),
+        ),
+        (Direction::Up, true) => (
+            "may have committed",
+            format!(
+                "no run of {id} was marked started (one stopped part-way would show it \
+                 `interrupted`): a run that marks nothing (confiture (Python), a release before \
+                 the start marker), stopped before recording {id},"
+            ),
+        ),
+        (Direction::Down, true) => (
+            "may have committed",
+            format!(
+                "no rollback of {id} was marked started (one stopped part-way would show it \
+                 `interrupted (rollback)`): a rollback that marks nothing (confiture (Python), a \
+                 release before the start marker), stopped before deleting {id}'s row,"
+            ),
+        ),
+    };
     Some(match step.direction {
         Direction::Up => {
             let found = match &built {
                 Some(qualified) => format!(
-                    "index {qualified} exists and is VALID: an earlier run of {id} may have \
-                     built it and been stopped before recording {id}"
+                    "index {qualified} exists and is VALID: {earlier} {} it",
+                    made.replace("committed", "built")
                 ),
                 None => format!(
-                    "what statement {} makes is already there: an earlier run of {id} may have \
-                     committed it and been stopped before recording {id}",
+                    "what statement {} makes is already there: {earlier} {made} it",
                     index + 1
                 ),
             };
@@ -1021,9 +1060,8 @@ fn earlier_run_did_it(
         }
         Direction::Down => EarlierRun {
             detail: format!(
-                "what statement {} removes is already gone: an earlier rollback of {id} may have \
-                 committed it and been stopped before deleting {id}'s row — it runs without a \
-                 transaction and its row is deleted after its statements",
+                "what statement {} removes is already gone: {earlier} {made} it — it runs \
+                 without a transaction and its row is deleted after its statements",
                 index + 1
             ),
             help: format!(
@@ -1046,6 +1084,7 @@ fn statement_failed(
     mut failure: StepFailure,
     index: usize,
     before: &[InvalidIndex],
+    fresh: bool,
 ) -> StepFailure {
     let recorded = ledger_state(step.direction);
     // "already exists" for an index an interrupted build left INVALID (the file's own
@@ -1063,7 +1102,7 @@ fn statement_failed(
         .and_then(|span| step.file().text.get(span.range.clone()))
         .and_then(|text| index_built_again(client, text, before).ok().flatten());
     let earlier = (left_invalid.is_none() && live)
-        .then(|| earlier_run_did_it(client, settings, step, &failure, index))
+        .then(|| earlier_run_did_it(client, settings, step, &failure, index, fresh))
         .flatten();
     if let Some(invalid) = left_invalid {
         failure.error = failure.error.with_detail(interrupted_build(invalid));
