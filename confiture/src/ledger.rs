@@ -772,7 +772,8 @@ impl StartedRun {
     /// the table beside `table` ([`TrackingTable::started_table`]) when it does not exist, and
     /// adds its row — or, with `rerun`, replaces the row an earlier run left. Returns one row,
     /// [`StartedRun::COLUMNS`], when an earlier run's marker was there (then, without `rerun`,
-    /// nothing was written). The caller sends it in a transaction of its own, committed durably.
+    /// nothing was written). The caller sends it in a transaction of its own, committed durably
+    /// (after deleting the other markers of its version the plan accepted, when there are).
     pub fn start_sql(
         table: &TrackingTable,
         version: &str,
@@ -836,13 +837,15 @@ impl StartedRun {
         )
     }
 
-    /// The statement that deletes the marker of `version`: in the transaction of its ledger
-    /// row, or alone when the migration failed with nothing committed.
-    pub fn settle_sql(table: &TrackingTable, version: &str) -> String {
+    /// The statement that deletes the markers of `versions` (a migration's, every spelling
+    /// of its version: [`crate::history::markers_of`]): in the transaction of its ledger row,
+    /// or alone when the migration failed with nothing committed.
+    pub fn settle_sql(table: &TrackingTable, versions: &[&str]) -> String {
+        let list: Vec<String> = versions.iter().map(|v| literal(v)).collect();
         format!(
-            "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) {}",
+            "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
             table.started_table().quoted(),
-            literal(version)
+            list.join(", ")
         )
     }
 
@@ -1101,9 +1104,35 @@ pub struct Rewrite {
     pub update: Vec<RowUpdate>,
     /// Rows added.
     pub insert: Vec<NewRow>,
+    /// The start markers ([`StartedRun`]) deleted with the rows, beside those spelled like a
+    /// row it writes or deletes: every spelling of their versions ([`Rewrite::settling`]).
+    pub markers: Vec<String>,
 }
 
 impl Rewrite {
+    /// The rewrite, settling the start markers of every version it records, rewrites or
+    /// forgets (`markers`, read with the ledger; by number, [`crate::history::markers_of`]):
+    /// a migration recorded without running it (`baseline --through`, the way on after an
+    /// interrupted run), or a row forgotten, leaves no marker of it behind.
+    pub fn settling(mut self, markers: &[StartedRun]) -> Rewrite {
+        let versions = (self.delete.iter())
+            .chain(self.update.iter().flat_map(|u| [&u.key, &u.version]))
+            .chain(self.insert.iter().map(|r| &r.version));
+        let mut settled: Vec<String> = Vec::new();
+        for v in versions {
+            let Ok(v) = crate::history::Version::of_ledger(v) else {
+                continue;
+            };
+            for m in crate::history::markers_of(markers, v.number()) {
+                if !settled.iter().any(|s| s == m) {
+                    settled.push(m.to_string());
+                }
+            }
+        }
+        self.markers = settled;
+        self
+    }
+
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
@@ -1212,6 +1241,7 @@ impl Rewrite {
         // settles the start marker a run left for its version: with the rows, or not at all.
         let settled: Vec<&str> = (self.insert.iter().map(|r| r.version.as_str()))
             .chain(self.delete.iter().map(String::as_str))
+            .chain(self.markers.iter().map(String::as_str))
             .collect();
         sql.push_str(&StartedRun::settle_any_sql(table, &settled));
         sql
@@ -1568,6 +1598,7 @@ mod tests {
                 checksum: "cd".into(),
                 kind: RowKind::Reinit,
             }],
+            markers: Vec::new(),
         };
         let sql = rewrite.sql(&TrackingTable::default());
         let delete = sql

@@ -356,16 +356,7 @@ pub fn report_checked(
     let mut migrations = lines(&history, &errors);
     mark_interrupted(
         &mut migrations,
-        ledger.map_or(&[][..], |l| &l.started),
-        |number, down| {
-            set.migrations
-                .iter()
-                .find(|m| Some(m.version) == number)
-                .is_some_and(|m| {
-                    let file = if down { &m.down } else { &m.up };
-                    file.mode == crate::files::TransactionMode::NoTransaction
-                })
-        },
+        &history.interrupted(ledger.map_or(&[][..], |l| &l.started)),
     );
 
     let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
@@ -478,45 +469,25 @@ pub fn report_checked(
     }
 }
 
-/// The lines of the migrations a run started and never finished ([`State::Interrupted`]),
-/// from the start markers beside the ledger: a marker of an apply marks a migration the
-/// ledger does not record, one of a rollback a migration it does (each found by its version's
-/// text, else its number), whose file of that direction is a no-transaction one
-/// (`no_transaction(number, down)`): what `up` and `down` refuse. A marker that contradicts
-/// the ledger (a row written by another tool since) or the file (made transactional since)
-/// changes nothing.
-fn mark_interrupted(
-    migrations: &mut [MigrationStatus],
-    started: &[crate::ledger::StartedRun],
-    no_transaction: impl Fn(Option<u64>, bool) -> bool,
-) {
-    for marker in started {
-        let number = crate::history::Version::of_ledger(&marker.version)
-            .ok()
-            .map(|v| v.number());
-        let up = marker.direction != "down";
-        let fits = |m: &MigrationStatus| {
-            let state = match m.status {
-                State::Pending | State::OutOfOrder => up,
-                State::Applied | State::Modified => !up,
-                _ => false,
-            };
-            state && no_transaction(m.number, !up)
-        };
-        let found = match migrations
-            .iter()
-            .position(|m| m.version == marker.version && fits(m))
-        {
-            Some(at) => Some(at),
-            None => migrations
-                .iter()
-                .position(|m| number.is_some() && m.number == number && fits(m)),
-        };
-        if let Some(m) = found.and_then(|at| migrations.get_mut(at)) {
+/// The lines of the migrations a run started and never finished ([`State::Interrupted`]):
+/// the live start markers ([`History::interrupted`], the one rule `up` and `down` refuse by),
+/// each on the line of its migration — the unrecorded file's (an apply), or the row its file
+/// matched (a rollback).
+fn mark_interrupted(migrations: &mut [MigrationStatus], marked: &[crate::history::Marked<'_, '_>]) {
+    for mark in marked {
+        let found = migrations.iter_mut().find(|m| {
+            m.number == Some(mark.migration.version)
+                && match m.status {
+                    State::Pending | State::OutOfOrder => !mark.down,
+                    State::Applied | State::Modified => mark.down,
+                    _ => false,
+                }
+        });
+        if let Some(m) = found {
             m.status = State::Interrupted {
                 recorded: m.status.is_recorded(),
             };
-            m.started = Some(marker.clone());
+            m.started = Some(mark.marker.clone());
         }
     }
 }

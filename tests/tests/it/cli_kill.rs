@@ -470,7 +470,32 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
         .stdout_has("! interrupted (rollback)")
         .stdout_has("002_ix: its rollback started ")
         .stderr_has("migrate down --rerun-interrupted");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // h20 F6, F7: `up` (nothing pending, or a new migration on top) and both dry runs refuse
+    // it as `status` does, never "already up to date" over a half rolled-back migration.
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted: its rollback started ")
+            .stderr_has("`cargo confiture migrate up` ran nothing")
+            .stderr_has("migrate down --rerun-interrupted");
+    }
+    project.migration(
+        "003_more",
+        "CREATE TABLE more (id int);\n",
+        "DROP TABLE more;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("its rollback started ");
+    assert!(!db.has_relation("more"), "nothing applied on top of it");
+    std::fs::remove_file(project.path("db/migrations/003_more.up.sql")).unwrap();
+    std::fs::remove_file(project.path("db/migrations/003_more.down.sql")).unwrap();
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted: its rollback started ");
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::DIVERGED)
@@ -572,4 +597,162 @@ fn reinit_through_an_interrupted_migration_settles_its_marker() {
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
+}
+
+/// A no-transaction `002_data` whose first statement (an insert) committed and whose second
+/// failed: its start marker `002` is left, the migration interrupted. The second statement is
+/// made to pass again, so that a run that ran it twice is seen (two rows).
+fn interrupted_data_migration(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (v int);\n", "DROP TABLE t;\n");
+    project.migration(
+        "002_data",
+        "-- confiture:no-transaction\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nSELECT 1 / (SELECT count(*) - 1 FROM t);\n",
+        "-- confiture:no-transaction\nDO $$ BEGIN DELETE FROM t; END $$;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(db), 1, "statement 1 committed: the marker stays");
+    project.write(
+        "db/migrations/002_data.up.sql",
+        "-- confiture:no-transaction\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nSELECT 1;\n",
+    );
+    project
+}
+
+/// Renames `from`'s pair to `to` (`002_data` to `0002_data`).
+fn rename_pair(project: &Project, from: &str, to: &str) {
+    for direction in ["up", "down"] {
+        std::fs::rename(
+            project.path(&format!("db/migrations/{from}.{direction}.sql")),
+            project.path(&format!("db/migrations/{to}.{direction}.sql")),
+        )
+        .expect("rename the migration");
+    }
+}
+
+fn rows_of_t(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one("SELECT count(*) FROM t", &[])
+        .expect("count t")
+        .get(0)
+}
+
+/// h20 F1: a start marker is of the migration of its version's number, as a ledger row is —
+/// the one rule of `status`, `up`, `down`, their dry runs, `baseline` and `reinit`. Its files
+/// renamed `002` → `0002`, the interrupted migration was `interrupted` to `status` but run again
+/// by `up` (applied twice), and the marker `002` stayed through `baseline --through 0002`,
+/// `reinit --through 0002`, `--rerun-interrupted` and a successful apply (after a `down`, status
+/// said `interrupted` again). Now `up` and its dry run refuse it (exit 7), and every command
+/// that writes or forgets that version's row deletes every marker of it.
+#[test]
+fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
+    for settle in ["baseline", "reinit", "rerun"] {
+        let db = TestDb::new(&format!("marker_spelling_{settle}"));
+        let project = interrupted_data_migration(&db);
+        rename_pair(&project, "002_data", "0002_data");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::DIVERGED)
+            .stdout_has("! interrupted");
+        for dry in [true, false] {
+            let mut args = vec!["migrate", "up"];
+            if dry {
+                args.push("--dry-run");
+            }
+            project
+                .run_on(&db, &args)
+                .code(exit::DIVERGED)
+                .stderr_has("migration 0002_data was interrupted: a run started ")
+                .stderr_has(
+                    "`cargo confiture migrate baseline --through 0002 --database-url <URL>",
+                );
+        }
+        assert_eq!(rows_of_t(&db), 1, "{settle}: never run twice");
+        match settle {
+            "baseline" => project
+                .run_on(&db, &["migrate", "baseline", "--through", "0002"])
+                .code(exit::SUCCESS),
+            "reinit" => project
+                .run_on(&db, &["migrate", "reinit", "--through", "0002", "--yes"])
+                .code(exit::SUCCESS),
+            _ => project
+                .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+                .code(exit::SUCCESS),
+        };
+        assert_eq!(
+            markers(&db),
+            0,
+            "{settle}: every marker of 0002 went with its row"
+        );
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        // Rolled back cleanly, it is pending, not interrupted again.
+        project
+            .run_on(&db, &["migrate", "down"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::PENDING)
+            .stdout_lacks("interrupted");
+    }
+}
+
+/// h20 F1, the ledger contradicting a marker: a row another tool wrote (confiture (Python)
+/// records the interrupted migration) makes an up marker stale — the migration is applied, a
+/// clean `down` deletes the marker with the row, and the migration is pending, not
+/// interrupted again; a row a person deleted by hand after finishing a rollback makes a down
+/// marker stale — the migration is pending, `up` applies it (not refused with the up help).
+/// One rule in `status`, `up`, `down` and the dry runs.
+#[test]
+fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_write() {
+    let db = TestDb::new("marker_stale");
+    let project = interrupted_data_migration(&db);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+             VALUES ('data_002_py', '002', 'data', now())",
+        )
+        .expect("another tool records it");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("interrupted");
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "the stale marker went with the row");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_lacks("interrupted");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+
+    // A rollback left part-way, then finished by hand: the row deleted.
+    project.write(
+        "db/migrations/002_data.down.sql",
+        "-- confiture:no-transaction\nDO $$ BEGIN DELETE FROM t; END $$;\nSELECT 1 / (SELECT count(*) FROM t);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .expect("a person finishes the rollback");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_lacks("interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(rows_of_t(&db), 1);
 }
