@@ -277,6 +277,23 @@ impl TrackingTable {
                  `pg_*` and `information_schema` are PostgreSQL's own",
             ));
         }
+        // The table beside it, `<name>_started`, must keep its whole name: PostgreSQL cuts a
+        // longer one to 63 bytes, back onto the ledger's own (or another table's) name.
+        let longest = crate::config::MAX_NAME_BYTES - STARTED_SUFFIX.len();
+        let too_long = match schema {
+            Some(schema) if schema.len() > crate::config::MAX_NAME_BYTES => Some(schema),
+            _ => (name.len() > longest).then_some(name),
+        };
+        if let Some(part) = too_long {
+            return Err(Error::invalid(format!(
+                "invalid tracking table name {text:?}: {part:?} is {} bytes long",
+                part.len()
+            ))
+            .with_help(format!(
+                "use a table name of at most {longest} bytes (a schema name of at most {}):                  PostgreSQL keeps 63 bytes of a name, and the table beside the ledger,                  `<name>{STARTED_SUFFIX}`, must keep its whole name",
+                crate::config::MAX_NAME_BYTES
+            )));
+        }
         Ok(TrackingTable {
             schema: schema.map(str::to_string),
             name: name.to_string(),
@@ -1539,6 +1556,22 @@ mod tests {
             TrackingTable::parse("ops.tb_x").unwrap().quoted(),
             "\"ops\".\"tb_x\""
         );
+    }
+
+    #[test]
+    fn rejects_a_name_whose_markers_table_would_be_cut_back_onto_it() {
+        let fits = "t".repeat(55);
+        assert!(TrackingTable::parse(&fits).is_ok());
+        assert!(TrackingTable::parse(&format!("ops.{fits}")).is_ok());
+        for long in [
+            "t".repeat(56),
+            "t".repeat(63),
+            format!("{}.tb", "s".repeat(64)),
+        ] {
+            let err = TrackingTable::parse(&long).unwrap_err();
+            assert!(err.message.contains("bytes long"), "{long}: {err}");
+            assert!(err.help.as_deref().unwrap_or_default().contains("_started"));
+        }
     }
 
     #[test]

@@ -342,15 +342,17 @@ fn read_started(
     let messages = match sent {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(Vec::new()),
-        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => return Err(lock_error(
-            format!(
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(lock_error(
+                format!(
                 "cannot read {started}, where runs mark the no-transaction migrations they start"
             ),
-            &format!("waited {}", super::backoff::human(wait)),
-            super::lock::table_lock_holder(client, &literal(&started.quoted()), Wanted::Read)
-                .ok()
-                .flatten(),
-        )),
+                &format!("waited {}", super::backoff::human(wait)),
+                super::lock::table_lock_holder(client, &literal(&started.quoted()), Wanted::Read)
+                    .ok()
+                    .flatten(),
+            ))
+        }
         Err(e) if super::is_connection_lost(&e) => {
             return Err(super::query_error(&format!("cannot read {started}"), e))
         }

@@ -756,3 +756,33 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
     assert_eq!(markers(&db), 0);
     assert_eq!(rows_of_t(&db), 1);
 }
+
+/// h20 F5 (A): a 63-byte `tracking_table` made the markers' table `<name>_started` cut back to
+/// 63 bytes — onto the ledger itself (every command then failed, exit 5, and `status`'s help
+/// "drop the table" named the ledger). Such a name is refused when the environment is read,
+/// naming the file, before anything connects.
+#[test]
+fn a_tracking_table_whose_markers_table_does_not_fit_is_refused_at_configuration() {
+    let db = TestDb::new("marker_long_name");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    let name = "l".repeat(63);
+    project.write(
+        "db/environments/long.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: {name}\n",
+            db.url()
+        ),
+    );
+    for command in [&["migrate", "status"][..], &["migrate", "up"]] {
+        let mut args = command.to_vec();
+        args.extend(["--env", "long"]);
+        project
+            .run(&args)
+            .code(exit::INVALID)
+            .stderr_has("long.yaml")
+            .stderr_has("is 63 bytes long")
+            .stderr_has("at most 55 bytes");
+    }
+    assert_eq!(db.ledger(), None, "nothing ran");
+}
