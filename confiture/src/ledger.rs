@@ -290,7 +290,9 @@ impl TrackingTable {
                 part.len()
             ))
             .with_help(format!(
-                "use a table name of at most {longest} bytes (a schema name of at most {}):                  PostgreSQL keeps 63 bytes of a name, and the table beside the ledger,                  `<name>{STARTED_SUFFIX}`, must keep its whole name",
+                "use a table name of at most {longest} bytes (a schema name of at most {}): \
+                 PostgreSQL keeps 63 bytes of a name, and the table beside the ledger, \
+                 `<name>{STARTED_SUFFIX}`, must keep its whole name",
                 crate::config::MAX_NAME_BYTES
             )));
         }

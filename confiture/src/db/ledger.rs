@@ -356,6 +356,26 @@ fn read_started(
         Err(e) if super::is_connection_lost(&e) => {
             return Err(super::query_error(&format!("cannot read {started}"), e))
         }
+        // A table of that name without the markers' columns: someone else's, never
+        // confiture's to read, write or drop.
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_COLUMN)
+                || e.code() == Some(&SqlState::WRONG_OBJECT_TYPE) =>
+        {
+            let cause = super::cause_text(&e);
+            return Err(Error::invalid(format!(
+                "{started} is not the table of confiture's start markers: it lacks their \
+                 columns; confiture keeps there the no-transaction migrations a run starts"
+            ))
+            .with_source_shown(e, cause)
+            .with_help(format!(
+                "that name belongs to the tracking table {table}: rename the other table \
+                 (ALTER TABLE {} RENAME TO ...), or set `migration.tracking_table` to another \
+                 name, whose markers go to `<name>{}`",
+                started.quoted(),
+                crate::ledger::STARTED_SUFFIX
+            )));
+        }
         Err(e) => {
             let cause = super::cause_text(&e);
             return Err(Error::invalid(format!(

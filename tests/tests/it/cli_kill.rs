@@ -786,3 +786,30 @@ fn a_tracking_table_whose_markers_table_does_not_fit_is_refused_at_configuration
     }
     assert_eq!(db.ledger(), None, "nothing ran");
 }
+
+/// h20 F5 (B): a table of the markers' name that is not confiture's (a user's
+/// `tb_confiture_started(version, note)`) was read as the markers' table: every command failed
+/// with "cannot read ..., grant SELECT ... (or drop the table ...)" — advice to grant or drop a
+/// user's table. It is refused as not confiture's, naming it, with the ways on.
+#[test]
+fn a_users_table_of_the_markers_name_is_refused_as_not_confiturees() {
+    let db = TestDb::new("marker_foreign");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("CREATE TABLE tb_confiture_started (version text PRIMARY KEY, note text)")
+        .expect("a user's table");
+    for command in [
+        &["migrate", "status"][..],
+        &["migrate", "down", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, command)
+            .code(exit::INVALID)
+            .stderr_has("public.tb_confiture_started is not the table of confiture's start markers")
+            .stderr_has("set `migration.tracking_table` to another name")
+            .stderr_lacks("drop the table")
+            .stderr_lacks("grant SELECT");
+    }
+}
