@@ -813,3 +813,27 @@ fn a_users_table_of_the_markers_name_is_refused_as_not_confiturees() {
             .stderr_lacks("grant SELECT");
     }
 }
+
+/// h20 F11: the markers' table dropped while a no-transaction migration ran (by another
+/// session, here by the migration itself) failed the write of its row as a dropped LEDGER
+/// ("every row of it is gone ... restore it from a backup", exit 5) while the ledger was
+/// intact. The row is written: there is no marker left to settle.
+#[test]
+fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
+    let db = TestDb::new("marker_dropped");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    project.migration(
+        "002_drop",
+        "-- confiture:no-transaction\nDO $$ BEGIN EXECUTE 'DROP TABLE public.tb_confiture_started'; END $$;\nSELECT 1;\n",
+        "-- confiture:no-transaction\nDO $$ BEGIN NULL; END $$;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("restore it from a backup");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:drop"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
