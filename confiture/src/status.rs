@@ -230,6 +230,12 @@ pub struct StatusReport {
     /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
     /// statements all committed, `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
+    /// A run holds the migration lock now (its holder, as the server shows it: `pid 4242,
+    /// application_name "cargo-confiture", user app`): the migrations whose start markers are
+    /// there are the ones it is running, not `interrupted`; their lines carry the marker
+    /// (`started`) and keep the state their files and rows give. Null otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
@@ -286,6 +292,21 @@ impl StatusReport {
     /// none): what is known is in the table and the JSON (`started`); the ways on are the
     /// ones `up` and `down` refuse such a migration with.
     pub fn interrupted_help(&self) -> Vec<String> {
+        if let Some(holder) = &self.running {
+            return self
+                .migrations
+                .iter()
+                .filter(|m| m.started.is_some())
+                .map(|m| {
+                    format!(
+                        "note: {} is being run now by the run that holds the migration lock \
+                         ({holder}): let it finish, then run {} again",
+                        crate::display::escape(&m.id()),
+                        crate::hint::command("migrate status")
+                    )
+                })
+                .collect();
+        }
         self.migrations
             .iter()
             .filter_map(|m| Some((m, m.started.as_ref()?)))
@@ -350,6 +371,26 @@ pub fn report_checked(
     ledger: Option<&Ledger>,
     tracking_table: &str,
 ) -> StatusReport {
+    report_while(
+        set,
+        diagnostics,
+        first_version,
+        ledger,
+        tracking_table,
+        None,
+    )
+}
+
+/// [`report_checked`] while a run holds the migration lock (`running`, its holder as shown,
+/// [`StatusReport::running`]): the start markers are of the migrations it is running.
+pub fn report_while(
+    set: &MigrationSet,
+    diagnostics: &[Diagnostic],
+    first_version: Option<u64>,
+    ledger: Option<&Ledger>,
+    tracking_table: &str,
+    running: Option<String>,
+) -> StatusReport {
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
     let history = History::of(set, rows, first_version);
     let errors = FileErrors::new(set, diagnostics);
@@ -357,6 +398,7 @@ pub fn report_checked(
     mark_interrupted(
         &mut migrations,
         &history.interrupted(ledger.map_or(&[][..], |l| &l.started)),
+        running.is_none(),
     );
 
     let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
@@ -458,6 +500,7 @@ pub fn report_checked(
         incomplete,
         unverified,
         interrupted,
+        running,
         diagnostics: crate::plan::explain_duplicates(
             &history,
             &crate::plan::explain_gaps(set, &history, diagnostics),
@@ -473,7 +516,13 @@ pub fn report_checked(
 /// the live start markers ([`History::interrupted`], the one rule `up` and `down` refuse by),
 /// each on the line of its migration — the unrecorded file's (an apply), or the row its file
 /// matched (a rollback).
-fn mark_interrupted(migrations: &mut [MigrationStatus], marked: &[crate::history::Marked<'_, '_>]) {
+/// With a run going on (`interrupted` false: it holds the migration lock), the lines only
+/// carry the markers of what it is running.
+fn mark_interrupted(
+    migrations: &mut [MigrationStatus],
+    marked: &[crate::history::Marked<'_, '_>],
+    interrupted: bool,
+) {
     for mark in marked {
         let found = migrations.iter_mut().find(|m| {
             m.number == Some(mark.migration.version)
@@ -484,9 +533,11 @@ fn mark_interrupted(migrations: &mut [MigrationStatus], marked: &[crate::history
                 }
         });
         if let Some(m) = found {
-            m.status = State::Interrupted {
-                recorded: m.status.is_recorded(),
-            };
+            if interrupted {
+                m.status = State::Interrupted {
+                    recorded: m.status.is_recorded(),
+                };
+            }
             m.started = Some(mark.marker.clone());
         }
     }

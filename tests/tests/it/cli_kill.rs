@@ -837,3 +837,41 @@ fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
 }
+
+/// h20 F8: `status` while a run is running a no-transaction migration called it `interrupted`
+/// (exit 7, "undo what it committed"). The run holds the migration lock: `status` says it is
+/// being run (naming the holder's pid), the migration pending (exit 1); once the run is
+/// killed, `interrupted`.
+#[test]
+fn status_during_a_live_run_says_it_is_running_not_interrupted() {
+    let db = TestDb::new("marker_live");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    let (mut child, pid) = up_until_it_sleeps(&project, &db);
+    let run = project.run_on(&db, &["migrate", "status"]);
+    let holders = db.migration_lock_holders();
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    run.code(exit::PENDING)
+        .stdout_lacks("interrupted")
+        .stdout_has("002_ix: a run started ")
+        .stderr_has(&format!(
+            "is being run now by the run that holds the migration lock (pid {}",
+            holders[0]
+        ))
+        .stderr_lacks("undo what it committed");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
+        "backend {pid} outlived its client"
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
+}
