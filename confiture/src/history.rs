@@ -51,6 +51,9 @@
 //!   [`State::Applied`], the others duplicates; [`History::incomplete`] lists it, and every
 //!   command refuses it until the missing half is restored. Nothing is gone that a row's
 //!   forgetting would account for. Unrecorded, such a file is a draft (its file errors say so).
+//! - A start marker of a no-transaction run ([`crate::ledger::StartedRun`]) is of the migration
+//!   of its version's number, as a row is ([`marker_number`], [`markers_of`]); it is live when
+//!   the ledger agrees with it, else stale ([`History::interrupted`]).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -65,7 +68,7 @@ use crate::diagnostic::Diagnostic;
 use crate::files::{
     name, Direction, IncompleteFile, Migration, MigrationSet, PythonFile, UnreadableFile,
 };
-use crate::ledger::LedgerRow;
+use crate::ledger::{LedgerRow, StartedRun};
 
 /// A migration version: an integer, with its text as written (`"003"`). Parsed once, compared
 /// as an integer: `1` and `001` are equal (they name the same migration); [`Version::as_str`]
@@ -697,6 +700,35 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// A live start marker ([`History::interrupted`]): the no-transaction migration a run left
+/// part-way, and in which direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Marked<'a, 'm> {
+    /// The migration it is of.
+    pub migration: &'a Migration,
+    /// The marker.
+    pub marker: &'m StartedRun,
+    /// Its rollback was interrupted (the ledger records it); else its apply (it does not).
+    pub down: bool,
+}
+
+/// The version number of a start marker, read as a ledger row's ([`Version::of_ledger`]);
+/// `None` when it is not a number (it is of no migration).
+pub fn marker_number(marker: &StartedRun) -> Option<u64> {
+    Version::of_ledger(&marker.version).ok().map(|v| v.number())
+}
+
+/// The version texts of every marker of `version` (by number, [`marker_number`]), live or
+/// stale: what a run that writes or deletes that version's ledger row, or a ledger rewrite
+/// that records or forgets it, deletes with the row.
+pub fn markers_of(markers: &[StartedRun], version: u64) -> Vec<&str> {
+    markers
+        .iter()
+        .filter(|m| marker_number(m) == Some(version))
+        .map(|m| m.version.as_str())
+        .collect()
+}
+
 /// The ledger rows matched to the migration files (see the module docs for the rule).
 #[derive(Debug, Clone)]
 pub struct History<'a> {
@@ -1161,6 +1193,68 @@ impl<'a> History<'a> {
         self.recorded
             .iter()
             .find(|r| r.version.as_ref().map(Version::number) == Some(newest))
+    }
+
+    /// The no-transaction migrations a run left part-way, from the start markers read beside
+    /// the ledger ([`crate::ledger::Ledger::started`]): **the** rule that `status`, `up`,
+    /// `down` and their dry runs read. A marker is of the migration of its version's number
+    /// ([`marker_number`]: `002` is `0002`'s, as a ledger row is). It is live when the ledger
+    /// agrees with it — a marker of an apply (`up`) on a migration the ledger does not record
+    /// (pending or out of order), one of a rollback (`down`) on one it records (applied or
+    /// modified, the row its file matched) — and the file of that direction is a
+    /// no-transaction one. Any other marker is stale: the ledger was written since by someone
+    /// else (another tool recorded it, a person finished the rollback by hand and deleted the
+    /// row), the file was made transactional, or it has no migration: it changes nothing, and
+    /// the next run that writes that version's row (or forgets it) deletes it. Several live
+    /// markers of one migration: the one spelled like the file (up) or its row (down) wins,
+    /// else the first by version text.
+    pub fn interrupted<'m>(&self, markers: &'m [StartedRun]) -> Vec<Marked<'a, 'm>> {
+        let mut found: Vec<Marked<'a, 'm>> = Vec::new();
+        for marker in markers {
+            let Some(number) = marker_number(marker) else {
+                continue;
+            };
+            let down = marker.direction == "down";
+            let (migration, spelled) = if down {
+                let Some(r) = self.matched.get(&number).map(|&i| &self.recorded[i]) else {
+                    continue;
+                };
+                match (r.state, r.migration) {
+                    (State::Applied | State::Modified, Some(m)) => (m, r.row.version.as_str()),
+                    _ => continue,
+                }
+            } else {
+                match self
+                    .unrecorded
+                    .iter()
+                    .find(|u| u.migration.version == number)
+                {
+                    Some(u) => (u.migration, u.migration.version_text.as_str()),
+                    None => continue,
+                }
+            };
+            let file = if down { &migration.down } else { &migration.up };
+            if file.mode != crate::files::TransactionMode::NoTransaction {
+                continue;
+            }
+            let mark = Marked {
+                migration,
+                marker,
+                down,
+            };
+            match found
+                .iter_mut()
+                .find(|f| f.migration.version == migration.version)
+            {
+                Some(earlier) if earlier.marker.version != spelled && marker.version == spelled => {
+                    *earlier = mark;
+                }
+                Some(_) => {}
+                None => found.push(mark),
+            }
+        }
+        found.sort_by_key(|f| f.migration.version);
+        found
     }
 
     /// The state a migration of `version` would have without a row: out of order below the

@@ -277,6 +277,25 @@ impl TrackingTable {
                  `pg_*` and `information_schema` are PostgreSQL's own",
             ));
         }
+        // The table beside it, `<name>_started`, must keep its whole name: PostgreSQL cuts a
+        // longer one to 63 bytes, back onto the ledger's own (or another table's) name.
+        let longest = crate::config::MAX_NAME_BYTES - STARTED_SUFFIX.len();
+        let too_long = match schema {
+            Some(schema) if schema.len() > crate::config::MAX_NAME_BYTES => Some(schema),
+            _ => (name.len() > longest).then_some(name),
+        };
+        if let Some(part) = too_long {
+            return Err(Error::invalid(format!(
+                "invalid tracking table name {text:?}: {part:?} is {} bytes long",
+                part.len()
+            ))
+            .with_help(format!(
+                "use a table name of at most {longest} bytes (a schema name of at most {}): \
+                 PostgreSQL keeps 63 bytes of a name, and the table beside the ledger, \
+                 `<name>{STARTED_SUFFIX}`, must keep its whole name",
+                crate::config::MAX_NAME_BYTES
+            )));
+        }
         Ok(TrackingTable {
             schema: schema.map(str::to_string),
             name: name.to_string(),
@@ -772,7 +791,8 @@ impl StartedRun {
     /// the table beside `table` ([`TrackingTable::started_table`]) when it does not exist, and
     /// adds its row — or, with `rerun`, replaces the row an earlier run left. Returns one row,
     /// [`StartedRun::COLUMNS`], when an earlier run's marker was there (then, without `rerun`,
-    /// nothing was written). The caller sends it in a transaction of its own, committed durably.
+    /// nothing was written). The caller sends it in a transaction of its own, committed durably
+    /// (after deleting the other markers of its version the plan accepted, when there are).
     pub fn start_sql(
         table: &TrackingTable,
         version: &str,
@@ -836,13 +856,15 @@ impl StartedRun {
         )
     }
 
-    /// The statement that deletes the marker of `version`: in the transaction of its ledger
-    /// row, or alone when the migration failed with nothing committed.
-    pub fn settle_sql(table: &TrackingTable, version: &str) -> String {
+    /// The statement that deletes the markers of `versions` (a migration's, every spelling
+    /// of its version: [`crate::history::markers_of`]): in the transaction of its ledger row,
+    /// or alone when the migration failed with nothing committed.
+    pub fn settle_sql(table: &TrackingTable, versions: &[&str]) -> String {
+        let list: Vec<String> = versions.iter().map(|v| literal(v)).collect();
         format!(
-            "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) {}",
+            "DELETE FROM {} WHERE version OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
             table.started_table().quoted(),
-            literal(version)
+            list.join(", ")
         )
     }
 
@@ -1101,9 +1123,35 @@ pub struct Rewrite {
     pub update: Vec<RowUpdate>,
     /// Rows added.
     pub insert: Vec<NewRow>,
+    /// The start markers ([`StartedRun`]) deleted with the rows, beside those spelled like a
+    /// row it writes or deletes: every spelling of their versions ([`Rewrite::settling`]).
+    pub markers: Vec<String>,
 }
 
 impl Rewrite {
+    /// The rewrite, settling the start markers of every version it records, rewrites or
+    /// forgets (`markers`, read with the ledger; by number, [`crate::history::markers_of`]):
+    /// a migration recorded without running it (`baseline --through`, the way on after an
+    /// interrupted run), or a row forgotten, leaves no marker of it behind.
+    pub fn settling(mut self, markers: &[StartedRun]) -> Rewrite {
+        let versions = (self.delete.iter())
+            .chain(self.update.iter().flat_map(|u| [&u.key, &u.version]))
+            .chain(self.insert.iter().map(|r| &r.version));
+        let mut settled: Vec<String> = Vec::new();
+        for v in versions {
+            let Ok(v) = crate::history::Version::of_ledger(v) else {
+                continue;
+            };
+            for m in crate::history::markers_of(markers, v.number()) {
+                if !settled.iter().any(|s| s == m) {
+                    settled.push(m.to_string());
+                }
+            }
+        }
+        self.markers = settled;
+        self
+    }
+
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
@@ -1212,6 +1260,7 @@ impl Rewrite {
         // settles the start marker a run left for its version: with the rows, or not at all.
         let settled: Vec<&str> = (self.insert.iter().map(|r| r.version.as_str()))
             .chain(self.delete.iter().map(String::as_str))
+            .chain(self.markers.iter().map(String::as_str))
             .collect();
         sql.push_str(&StartedRun::settle_any_sql(table, &settled));
         sql
@@ -1512,6 +1561,22 @@ mod tests {
     }
 
     #[test]
+    fn rejects_a_name_whose_markers_table_would_be_cut_back_onto_it() {
+        let fits = "t".repeat(55);
+        assert!(TrackingTable::parse(&fits).is_ok());
+        assert!(TrackingTable::parse(&format!("ops.{fits}")).is_ok());
+        for long in [
+            "t".repeat(56),
+            "t".repeat(63),
+            format!("{}.tb", "s".repeat(64)),
+        ] {
+            let err = TrackingTable::parse(&long).unwrap_err();
+            assert!(err.message.contains("bytes long"), "{long}: {err}");
+            assert!(err.help.as_deref().unwrap_or_default().contains("_started"));
+        }
+    }
+
+    #[test]
     fn rejects_names_that_could_inject() {
         for bad in ["", "a b", "a\"b", "1abc", "a.b.c", "a;drop", ".a", "a."] {
             let err = TrackingTable::parse(bad).unwrap_err();
@@ -1568,6 +1633,7 @@ mod tests {
                 checksum: "cd".into(),
                 kind: RowKind::Reinit,
             }],
+            markers: Vec::new(),
         };
         let sql = rewrite.sql(&TrackingTable::default());
         let delete = sql

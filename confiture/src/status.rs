@@ -230,6 +230,12 @@ pub struct StatusReport {
     /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
     /// statements all committed, `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
+    /// A run holds the migration lock now (its holder, as the server shows it: `pid 4242,
+    /// application_name "cargo-confiture", user app`): the migrations whose start markers are
+    /// there are the ones it is running, not `interrupted`; their lines carry the marker
+    /// (`started`) and keep the state their files and rows give. Null otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<String>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
@@ -286,6 +292,21 @@ impl StatusReport {
     /// none): what is known is in the table and the JSON (`started`); the ways on are the
     /// ones `up` and `down` refuse such a migration with.
     pub fn interrupted_help(&self) -> Vec<String> {
+        if let Some(holder) = &self.running {
+            return self
+                .migrations
+                .iter()
+                .filter(|m| m.started.is_some())
+                .map(|m| {
+                    format!(
+                        "note: {} is being run now by the run that holds the migration lock \
+                         ({holder}): let it finish, then run {} again",
+                        crate::display::escape(&m.id()),
+                        crate::hint::command("migrate status")
+                    )
+                })
+                .collect();
+        }
         self.migrations
             .iter()
             .filter_map(|m| Some((m, m.started.as_ref()?)))
@@ -350,22 +371,34 @@ pub fn report_checked(
     ledger: Option<&Ledger>,
     tracking_table: &str,
 ) -> StatusReport {
+    report_while(
+        set,
+        diagnostics,
+        first_version,
+        ledger,
+        tracking_table,
+        None,
+    )
+}
+
+/// [`report_checked`] while a run holds the migration lock (`running`, its holder as shown,
+/// [`StatusReport::running`]): the start markers are of the migrations it is running.
+pub fn report_while(
+    set: &MigrationSet,
+    diagnostics: &[Diagnostic],
+    first_version: Option<u64>,
+    ledger: Option<&Ledger>,
+    tracking_table: &str,
+    running: Option<String>,
+) -> StatusReport {
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
     let history = History::of(set, rows, first_version);
     let errors = FileErrors::new(set, diagnostics);
     let mut migrations = lines(&history, &errors);
     mark_interrupted(
         &mut migrations,
-        ledger.map_or(&[][..], |l| &l.started),
-        |number, down| {
-            set.migrations
-                .iter()
-                .find(|m| Some(m.version) == number)
-                .is_some_and(|m| {
-                    let file = if down { &m.down } else { &m.up };
-                    file.mode == crate::files::TransactionMode::NoTransaction
-                })
-        },
+        &history.interrupted(ledger.map_or(&[][..], |l| &l.started)),
+        running.is_none(),
     );
 
     let versions = |keep: &dyn Fn(State) -> bool| -> Vec<String> {
@@ -467,6 +500,7 @@ pub fn report_checked(
         incomplete,
         unverified,
         interrupted,
+        running,
         diagnostics: crate::plan::explain_duplicates(
             &history,
             &crate::plan::explain_gaps(set, &history, diagnostics),
@@ -478,45 +512,33 @@ pub fn report_checked(
     }
 }
 
-/// The lines of the migrations a run started and never finished ([`State::Interrupted`]),
-/// from the start markers beside the ledger: a marker of an apply marks a migration the
-/// ledger does not record, one of a rollback a migration it does (each found by its version's
-/// text, else its number), whose file of that direction is a no-transaction one
-/// (`no_transaction(number, down)`): what `up` and `down` refuse. A marker that contradicts
-/// the ledger (a row written by another tool since) or the file (made transactional since)
-/// changes nothing.
+/// The lines of the migrations a run started and never finished ([`State::Interrupted`]):
+/// the live start markers ([`History::interrupted`], the one rule `up` and `down` refuse by),
+/// each on the line of its migration — the unrecorded file's (an apply), or the row its file
+/// matched (a rollback).
+/// With a run going on (`interrupted` false: it holds the migration lock), the lines only
+/// carry the markers of what it is running.
 fn mark_interrupted(
     migrations: &mut [MigrationStatus],
-    started: &[crate::ledger::StartedRun],
-    no_transaction: impl Fn(Option<u64>, bool) -> bool,
+    marked: &[crate::history::Marked<'_, '_>],
+    interrupted: bool,
 ) {
-    for marker in started {
-        let number = crate::history::Version::of_ledger(&marker.version)
-            .ok()
-            .map(|v| v.number());
-        let up = marker.direction != "down";
-        let fits = |m: &MigrationStatus| {
-            let state = match m.status {
-                State::Pending | State::OutOfOrder => up,
-                State::Applied | State::Modified => !up,
-                _ => false,
-            };
-            state && no_transaction(m.number, !up)
-        };
-        let found = match migrations
-            .iter()
-            .position(|m| m.version == marker.version && fits(m))
-        {
-            Some(at) => Some(at),
-            None => migrations
-                .iter()
-                .position(|m| number.is_some() && m.number == number && fits(m)),
-        };
-        if let Some(m) = found.and_then(|at| migrations.get_mut(at)) {
-            m.status = State::Interrupted {
-                recorded: m.status.is_recorded(),
-            };
-            m.started = Some(marker.clone());
+    for mark in marked {
+        let found = migrations.iter_mut().find(|m| {
+            m.number == Some(mark.migration.version)
+                && match m.status {
+                    State::Pending | State::OutOfOrder => !mark.down,
+                    State::Applied | State::Modified => mark.down,
+                    _ => false,
+                }
+        });
+        if let Some(m) = found {
+            if interrupted {
+                m.status = State::Interrupted {
+                    recorded: m.status.is_recorded(),
+                };
+            }
+            m.started = Some(mark.marker.clone());
         }
     }
 }

@@ -118,6 +118,7 @@ fn read_asking(
     // row's `to_jsonb(...) ->> 'applied_by'` gave, without building a JSON value of every row
     // (half the server's time for 1,000 rows on a new backend); the planner flattens it to a
     // scan and a sort.
+    let began = std::time::Instant::now();
     let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     // After the name: the columns [`Access`] is read from (NULL in their places when only
     // the rows are asked), the role, and whether row-level security applies.
@@ -293,7 +294,9 @@ fn read_asking(
     // The markers of no-transaction migrations left started: a second round trip, only
     // where a run ever started one (the table beside the ledger exists).
     let started = match (started_table, &resolved) {
-        (true, Some(found)) => read_started(client, found)?,
+        (true, Some(found)) => {
+            read_started(client, found, wait.saturating_sub(began.elapsed()), stop)?
+        }
         _ => Vec::new(),
     };
     let ledger = Ledger {
@@ -311,22 +314,67 @@ fn read_asking(
 /// The start markers of the no-transaction migrations runs left started beside the ledger
 /// `table` (resolved, [`TrackingTable::started_table`]), by version. A table dropped since the
 /// catalog said it was there has none; one this role may not read is refused (exit 5): the
-/// markers are what keeps `up` from running such a migration again blindly.
+/// markers are what keeps `up` from running such a migration again blindly. Its wait for a
+/// lock another session holds on that table is bounded by what is left of the ledger read's
+/// (`wait`, the command's `--lock-wait`: exit 6 naming the holder), and ended at once by the
+/// run's `stop`, as the ledger's own read is.
 fn read_started(
     client: &mut postgres::Client,
     table: &TrackingTable,
+    wait: Duration,
+    stop: Option<&crate::db::apply::Stop>,
 ) -> Result<Vec<crate::ledger::StartedRun>> {
     let started = table.started_table();
+    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let sql = super::own_statements(&format!(
-        "SELECT {} FROM {} ORDER BY version",
+        "SET LOCAL lock_timeout = '{wait_ms}ms'; SELECT {} FROM {} ORDER BY version",
         crate::ledger::StartedRun::COLUMNS,
         started.quoted()
     ));
-    let messages = match client.simple_query(&sql) {
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(&sql)),
+        None => Some(client.simple_query(&sql)),
+    };
+    let sent = match sent {
+        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
+        _ => return Err(interrupted_read(table)),
+    };
+    let messages = match sent {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(Vec::new()),
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(lock_error(
+                format!(
+                "cannot read {started}, where runs mark the no-transaction migrations they start"
+            ),
+                &format!("waited {}", super::backoff::human(wait)),
+                super::lock::table_lock_holder(client, &literal(&started.quoted()), Wanted::Read)
+                    .ok()
+                    .flatten(),
+            ))
+        }
         Err(e) if super::is_connection_lost(&e) => {
             return Err(super::query_error(&format!("cannot read {started}"), e))
+        }
+        // A table of that name without the markers' columns: someone else's, never
+        // confiture's to read, write or drop.
+        Err(e)
+            if e.code() == Some(&SqlState::UNDEFINED_COLUMN)
+                || e.code() == Some(&SqlState::WRONG_OBJECT_TYPE) =>
+        {
+            let cause = super::cause_text(&e);
+            return Err(Error::invalid(format!(
+                "{started} is not the table of confiture's start markers: it lacks their \
+                 columns; confiture keeps there the no-transaction migrations a run starts"
+            ))
+            .with_source_shown(e, cause)
+            .with_help(format!(
+                "that name belongs to the tracking table {table}: rename the other table \
+                 (ALTER TABLE {} RENAME TO ...), or set `migration.tracking_table` to another \
+                 name, whose markers go to `<name>{}`",
+                started.quoted(),
+                crate::ledger::STARTED_SUFFIX
+            )));
         }
         Err(e) => {
             let cause = super::cause_text(&e);

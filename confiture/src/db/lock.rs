@@ -152,7 +152,6 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
-#[cfg(test)]
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
         .simple_query(&crate::db::own_statements("SELECT current_database()"))
@@ -231,6 +230,17 @@ pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
         .simple_query(&crate::db::own_statements(&sql))
         .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
     Ok(first_holder(&messages))
+}
+
+/// The session holding, now, the exclusive migration lock a run on this database (or on its
+/// tenant schema `tenant`) takes: a run is going on. No waiting: a look at `pg_locks`.
+pub(crate) fn run_going_on(
+    client: &mut Client,
+    tenant: Option<&str>,
+) -> Result<Option<LockHolder>> {
+    let database = current_database(client)?;
+    let (key, tenant_key) = keys(&database, tenant);
+    holder(client, tenant_key.unwrap_or(key))
 }
 
 /// What a statement of ours wants of a table: the lock modes another session may hold that

@@ -77,8 +77,17 @@ impl Migrator {
         };
         plan::check_down_request(set, &request)?;
         if options.dry_run {
-            let rows = self.read_rows(options.lock_wait)?.unwrap_or_default();
+            let ledger = self.read_ledger_as_is(options.lock_wait)?;
+            let (rows, markers) = ledger.map(|l| (l.rows, l.started)).unwrap_or_default();
             let plan = plan_down(set, &rows, &request, &errors)?;
+            plan::check_down_interrupted(
+                set,
+                &rows,
+                &markers,
+                &request,
+                &plan,
+                options.rerun_interrupted,
+            )?;
             report.warnings.extend(modified_warnings(&plan));
             report.warnings.extend(plan::gap_warnings(&plan, &errors));
             report.migrations = planned(&plan.migrations(), Direction::Down);
@@ -116,6 +125,14 @@ impl Migrator {
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
                 let plan = plan_down(set, &rows, &request, &errors)?;
+                plan::check_down_interrupted(
+                    set,
+                    &rows,
+                    &settings.markers,
+                    &request,
+                    &plan,
+                    settings.rerun_interrupted,
+                )?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());

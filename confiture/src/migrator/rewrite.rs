@@ -204,8 +204,9 @@ impl Migrator {
                     _ => e,
                 })?;
                 let initialised = found.is_some();
-                let (rows, access) = found.unwrap_or_default();
+                let ((rows, access), markers) = found.unwrap_or_default();
                 let (rewrite, described) = decide(&rows)?;
+                let rewrite = rewrite.settling(&markers);
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(described);

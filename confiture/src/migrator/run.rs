@@ -257,9 +257,9 @@ pub(super) fn read_ledger(
     wait: Duration,
     stop: Option<&apply::Stop>,
     site: crate::ledger::BuildSite<'_>,
-) -> Result<Option<LedgerFound>> {
+) -> Result<Option<(LedgerFound, Vec<crate::ledger::StartedRun>)>> {
     let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop, site)?;
-    Ok(found.map(|found| (found.ledger.rows, found.access)))
+    Ok(found.map(|found| ((found.ledger.rows, found.access), found.ledger.started)))
 }
 
 /// A ledger's rows and what this role may do to it.
@@ -281,13 +281,18 @@ pub(super) fn qualified_settings(
 ) -> Result<(ApplySettings, Option<LedgerFound>)> {
     let stop = settings.stop.as_ref();
     let read = crate::db::ledger::read_unless_stopped(client, &settings.table, wait, stop, site)?;
-    let (table, found) = match read {
-        Some(found) => (found.table, Some((found.ledger.rows, found.access))),
-        None => (settings.table.clone(), None),
+    let (table, found, markers) = match read {
+        Some(found) => (
+            found.table,
+            Some((found.ledger.rows, found.access)),
+            found.ledger.started,
+        ),
+        None => (settings.table.clone(), None, Vec::new()),
     };
     Ok((
         ApplySettings {
             table,
+            markers,
             ledger_triggers: found.as_ref().is_some_and(|(_, access)| access.triggers),
             ..settings.clone()
         },
@@ -315,10 +320,20 @@ impl Migrator {
             ledger_triggers: false,
             in_fleet: self.in_fleet,
             rerun_interrupted: false,
+            markers: Vec::new(),
         }
     }
 
     pub(super) fn read_rows(&mut self, wait: Duration) -> Result<Option<Vec<LedgerRow>>> {
+        Ok(self.read_ledger_as_is(wait)?.map(|ledger| ledger.rows))
+    }
+
+    /// The ledger a dry run reads: its rows and the start markers beside it
+    /// ([`crate::ledger::Ledger::started`]), what the run it previews would refuse by.
+    pub(super) fn read_ledger_as_is(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<crate::ledger::Ledger>> {
         let table = self.env.migration.tracking_table.clone();
         let (env, stop) = (self.env.clone(), self.stop.clone());
         let client = self.client()?;
@@ -328,7 +343,7 @@ impl Migrator {
         let site = crate::ledger::BuildSite::of(&env);
         let found =
             crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;
-        Ok(found.map(|found| found.ledger.rows))
+        Ok(found.map(|found| found.ledger))
     }
 
     /// Names the database in connection-level errors raised mid-run, as a detail line unless

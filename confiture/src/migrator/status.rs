@@ -135,9 +135,9 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name, unrecorded, unusable): LedgerState,
+        (ledger, table_name, unrecorded, unusable, running): LedgerState,
     ) -> StatusReport {
-        let mut report = status::report_checked(
+        let mut report = status::report_while(
             set,
             diagnostics,
             self.check_options.first_version,
@@ -145,6 +145,7 @@ impl Migrator {
             &table_name
                 .clone()
                 .unwrap_or_else(|| self.env.migration.tracking_table.to_string()),
+            running,
         );
         report.no_schema_to_create_in = table_name.is_none().then(|| match unusable {
             Some((role, schema, create)) => {
@@ -166,6 +167,7 @@ type LedgerState = (
     Option<String>,
     Option<crate::ledger::Unrecorded>,
     Option<(String, String, bool)>,
+    Option<String>,
 );
 
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
@@ -202,6 +204,15 @@ impl LedgerRead {
         } else {
             None
         };
-        Ok((ledger, table_name, unrecorded, unusable))
+        // Start markers there: is a run going on (it holds the migration lock)? Then they
+        // are of the migrations it is running, not interrupted. One look, no waiting.
+        let running = match ledger.as_ref().is_some_and(|l| !l.started.is_empty()) {
+            true => {
+                crate::db::lock::run_going_on(client, self.env.migration.tenant_schema.as_deref())?
+                    .map(|holder| holder.to_string())
+            }
+            false => None,
+        };
+        Ok((ledger, table_name, unrecorded, unusable, running))
     }
 }

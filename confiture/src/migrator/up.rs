@@ -184,9 +184,21 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let found = self.read_rows(options.lock_wait)?;
+            let ledger = self.read_ledger_as_is(options.lock_wait)?;
+            let (found, markers) = match ledger {
+                Some(l) => (Some(l.rows), l.started),
+                None => (None, Vec::new()),
+            };
             let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
             check_plan_files(&set, &errors, &request, &plan, self.on_scratch)?;
+            plan::check_up_interrupted(
+                &set,
+                found.as_deref().unwrap_or_default(),
+                &markers,
+                &request,
+                &plan,
+                options.rerun_interrupted,
+            )?;
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
@@ -350,6 +362,7 @@ impl<'a> Locked<'a> {
             Some(ahead) => {
                 let settings = ApplySettings {
                     table: ahead.table,
+                    markers: ahead.markers,
                     ledger_triggers: ahead
                         .found
                         .as_ref()
@@ -535,6 +548,14 @@ impl<'a> Locked<'a> {
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
         check_plan_files(self.set, self.errors, self.request, &plan, self.on_scratch)?;
+        plan::check_up_interrupted(
+            self.set,
+            rows,
+            &settings.markers,
+            self.request,
+            &plan,
+            settings.rerun_interrupted,
+        )?;
         report.warnings.extend(newer_database_warning(&plan));
         report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {

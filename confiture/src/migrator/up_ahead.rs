@@ -55,6 +55,8 @@ pub(crate) struct LedgerAhead {
     pub(crate) table: TrackingTable,
     /// Its rows and what this role may do to it; `None` when it did not exist.
     pub(crate) found: Option<LedgerFound>,
+    /// The start markers read with it ([`crate::ledger::Ledger::started`]).
+    pub(crate) markers: Vec<crate::ledger::StartedRun>,
     /// Its DDL, sent and not committed, when it did not exist. `None` with `found` `None`: the
     /// DDL was not sent (abandoned) or failed and was rolled back; `up` sends it again once the
     /// plan is accepted, and its error, if any, comes there.
@@ -124,6 +126,7 @@ impl UpAhead {
         if let Some(found) = found {
             return Ok(LedgerAhead {
                 table: found.table,
+                markers: found.ledger.started,
                 found: Some((found.ledger.rows, found.access)),
                 pending: None,
                 warnings: Vec::new(),
@@ -140,6 +143,7 @@ impl UpAhead {
                 .as_ref()
                 .map_or_else(|| self.table.clone(), |p| p.table.clone()),
             found: None,
+            markers: Vec::new(),
             pending,
             warnings: Vec::new(),
             unrecorded,

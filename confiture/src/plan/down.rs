@@ -201,6 +201,37 @@ fn own_bound(request: &DownRequest) -> String {
     bound.trim_start().to_string()
 }
 
+/// Refuses (exit 7) a `down` planned as `plan` over the start markers read with the ledger
+/// (`markers`, [`crate::plan::check_interrupted`]): a migration it rolls back whose earlier
+/// rollback was left part-way, unless `rerun` (`--rerun-interrupted`). What `down` and its dry
+/// run both refuse, before anything runs.
+pub fn check_down_interrupted(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    markers: &[crate::ledger::StartedRun],
+    request: &DownRequest,
+    plan: &DownPlan<'_>,
+    rerun: bool,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let history = History::of(set, rows, request.first_version);
+    let own = own_bound(request);
+    let bound = match own.is_empty() {
+        true => "--rerun-interrupted".to_string(),
+        false => format!("{own} --rerun-interrupted"),
+    };
+    super::check_interrupted(
+        &history,
+        markers,
+        crate::files::Direction::Down,
+        &plan.migrations(),
+        rerun,
+        &down_args(request, &bound),
+    )
+}
+
 /// How many rows `--steps` can roll back, newest first, before it reaches a row of the squashed
 /// history (every row when there is none).
 fn reachable(history: &History<'_>) -> usize {

@@ -17,23 +17,25 @@ use crate::history::{recorded_checksum, History, Recorded, State, Version};
 use crate::ledger::{IncompleteRow, LedgerRow};
 
 mod down;
+mod interrupted;
 mod rewrite;
 #[cfg(test)]
 mod tests;
 mod up;
 
 pub use down::{
-    check_down_files, check_down_request, down, down_args, finishing_command, gap_warnings,
-    DownPlan, DownRequest, Rollback,
+    check_down_files, check_down_interrupted, check_down_request, down, down_args,
+    finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
+pub use interrupted::{check_interrupted, refusal as interrupted_refusal};
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
     ReinitStep,
 };
 pub use up::{
-    check_history, check_up_files, check_up_request, divergences, out_of_order_help, reach,
-    single_transaction_help, snapshot_missing_help, up, up_args, up_finishing_command,
-    up_plan_args, up_plan_bound, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
+    check_history, check_up_files, check_up_interrupted, check_up_request, divergences,
+    out_of_order_help, reach, single_transaction_help, snapshot_missing_help, up, up_args,
+    up_finishing_command, up_plan_args, up_plan_bound, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

@@ -430,6 +430,43 @@ pub fn up<'a>(
     Ok(plan)
 }
 
+/// Refuses (exit 7) an `up` planned as `plan` over the start markers read with the ledger
+/// (`markers`, [`crate::plan::check_interrupted`]): a migration it applies whose earlier run
+/// was left part-way, unless `rerun` (`--rerun-interrupted`); any rollback left part-way.
+/// What `up` and its dry run both refuse, before anything runs.
+pub fn check_up_interrupted(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    markers: &[crate::ledger::StartedRun],
+    request: &UpRequest,
+    plan: &UpPlan<'_>,
+    rerun: bool,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let history = History::of(set, rows, request.first_version);
+    // What it committed makes a database with no row refuse a plain `up` as one whose
+    // history was lost ([`crate::ledger::Unrecorded`]).
+    let again_request = UpRequest {
+        allow_non_empty: request.allow_non_empty || rows.is_empty(),
+        ..request.clone()
+    };
+    let again = up_args(
+        &again_request,
+        up_plan_bound(request, plan),
+        Some("--rerun-interrupted"),
+    );
+    super::check_interrupted(
+        &history,
+        markers,
+        crate::files::Direction::Up,
+        &plan.apply,
+        rerun,
+        &again,
+    )
+}
+
 /// The refusal of a pending confiture (Python) migration the request reaches, with the
 /// `migrate up --target V` that applies the migrations before it and stops there (V the newest
 /// pending one below it, as its files spell it) when that command would be accepted — the same

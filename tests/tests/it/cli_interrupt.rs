@@ -716,6 +716,50 @@ fn lock_wait_bounds_the_ledger_read_of_every_writing_command() {
     assert_eq!(db.ledger(), Some(vec!["001:create_tb_user".to_string()]));
 }
 
+/// h20 F4: the read of the start markers' table beside the ledger (`tb_confiture_started`)
+/// waited for a lock on it unbounded (`status --lock-wait 1s` took 69 s behind a 70 s
+/// `LOCK TABLE`); it is bounded by `--lock-wait` as the ledger's read is, in every command
+/// that reads it, exit 6 naming that table.
+#[test]
+fn lock_wait_bounds_the_read_of_the_markers_table() {
+    let project = slow_up();
+    let db = TestDb::new("markers_lock_wait");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&confiture::ledger::StartedRun::create_sql(
+            &Default::default(),
+        ))
+        .expect("the markers' table");
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture_started IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the markers' table");
+    let commands: [&[&str]; 5] = [
+        &["migrate", "status"],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "baseline", "--through", "3"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.extend(["--lock-wait", "1s"]);
+        let run = project.run_on(&db, &args);
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has("cannot read public.tb_confiture_started")
+            .stderr_has("another session holds a lock on it");
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "{command:?} waited past its --lock-wait\n{}",
+            run.dump()
+        );
+    }
+    holder.batch_execute("ROLLBACK").expect("release it");
+    assert_eq!(db.ledger(), Some(vec!["001:create_tb_user".to_string()]));
+}
+
 /// Ctrl-C while an environment file, a `.env` or a target list that is a pipe nobody writes
 /// to is waited on (`-c <(sops -d f.yaml)`, a secret manager's `.env` FIFO, `--targets
 /// <(list-tenants)`): the signal was ignored until the 30 s wait ran out, then the run failed

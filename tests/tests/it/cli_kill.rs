@@ -513,7 +513,32 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
         .stdout_has("! interrupted (rollback)")
         .stdout_has("002_ix: its rollback started ")
         .stderr_has("migrate down --rerun-interrupted");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // h20 F6, F7: `up` (nothing pending, or a new migration on top) and both dry runs refuse
+    // it as `status` does, never "already up to date" over a half rolled-back migration.
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted: its rollback started ")
+            .stderr_has("`cargo confiture migrate up` ran nothing")
+            .stderr_has("migrate down --rerun-interrupted");
+    }
+    project.migration(
+        "003_more",
+        "CREATE TABLE more (id int);\n",
+        "DROP TABLE more;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("its rollback started ");
+    assert!(!db.has_relation("more"), "nothing applied on top of it");
+    std::fs::remove_file(project.path("db/migrations/003_more.up.sql")).unwrap();
+    std::fs::remove_file(project.path("db/migrations/003_more.down.sql")).unwrap();
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::DIVERGED)
+        .stderr_has("migration 002_ix was interrupted: its rollback started ");
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::DIVERGED)
@@ -601,4 +626,281 @@ fn reinit_through_an_interrupted_migration_settles_its_marker() {
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
+}
+
+/// A no-transaction `002_data` whose first statement (an insert) committed and whose second
+/// failed: its start marker `002` is left, the migration interrupted. The second statement is
+/// made to pass again, so that a run that ran it twice is seen (two rows).
+fn interrupted_data_migration(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (v int);\n", "DROP TABLE t;\n");
+    project.migration(
+        "002_data",
+        "-- confiture:no-transaction\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nSELECT 1 / (SELECT count(*) - 1 FROM t);\n",
+        "-- confiture:no-transaction\nDO $$ BEGIN DELETE FROM t; END $$;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(db), 1, "statement 1 committed: the marker stays");
+    project.write(
+        "db/migrations/002_data.up.sql",
+        "-- confiture:no-transaction\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nSELECT 1;\n",
+    );
+    project
+}
+
+/// Renames `from`'s pair to `to` (`002_data` to `0002_data`).
+fn rename_pair(project: &Project, from: &str, to: &str) {
+    for direction in ["up", "down"] {
+        std::fs::rename(
+            project.path(&format!("db/migrations/{from}.{direction}.sql")),
+            project.path(&format!("db/migrations/{to}.{direction}.sql")),
+        )
+        .expect("rename the migration");
+    }
+}
+
+fn rows_of_t(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one("SELECT count(*) FROM t", &[])
+        .expect("count t")
+        .get(0)
+}
+
+/// h20 F1: a start marker is of the migration of its version's number, as a ledger row is —
+/// the one rule of `status`, `up`, `down`, their dry runs, `baseline` and `reinit`. Its files
+/// renamed `002` → `0002`, the interrupted migration was `interrupted` to `status` but run again
+/// by `up` (applied twice), and the marker `002` stayed through `baseline --through 0002`,
+/// `reinit --through 0002`, `--rerun-interrupted` and a successful apply (after a `down`, status
+/// said `interrupted` again). Now `up` and its dry run refuse it (exit 7), and every command
+/// that writes or forgets that version's row deletes every marker of it.
+#[test]
+fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
+    for settle in ["baseline", "reinit", "rerun"] {
+        let db = TestDb::new(&format!("marker_spelling_{settle}"));
+        let project = interrupted_data_migration(&db);
+        rename_pair(&project, "002_data", "0002_data");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::DIVERGED)
+            .stdout_has("! interrupted");
+        for dry in [true, false] {
+            let mut args = vec!["migrate", "up"];
+            if dry {
+                args.push("--dry-run");
+            }
+            project
+                .run_on(&db, &args)
+                .code(exit::DIVERGED)
+                .stderr_has("migration 0002_data was interrupted: a run started ")
+                .stderr_has(
+                    "`cargo confiture migrate baseline --through 0002 --database-url <URL>",
+                );
+        }
+        assert_eq!(rows_of_t(&db), 1, "{settle}: never run twice");
+        match settle {
+            "baseline" => project
+                .run_on(&db, &["migrate", "baseline", "--through", "0002"])
+                .code(exit::SUCCESS),
+            "reinit" => project
+                .run_on(&db, &["migrate", "reinit", "--through", "0002", "--yes"])
+                .code(exit::SUCCESS),
+            _ => project
+                .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+                .code(exit::SUCCESS),
+        };
+        assert_eq!(
+            markers(&db),
+            0,
+            "{settle}: every marker of 0002 went with its row"
+        );
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        // Rolled back cleanly, it is pending, not interrupted again.
+        project
+            .run_on(&db, &["migrate", "down"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::PENDING)
+            .stdout_lacks("interrupted");
+    }
+}
+
+/// h20 F1, the ledger contradicting a marker: a row another tool wrote (confiture (Python)
+/// records the interrupted migration) makes an up marker stale — the migration is applied, a
+/// clean `down` deletes the marker with the row, and the migration is pending, not
+/// interrupted again; a row a person deleted by hand after finishing a rollback makes a down
+/// marker stale — the migration is pending, `up` applies it (not refused with the up help).
+/// One rule in `status`, `up`, `down` and the dry runs.
+#[test]
+fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_write() {
+    let db = TestDb::new("marker_stale");
+    let project = interrupted_data_migration(&db);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+             VALUES ('data_002_py', '002', 'data', now())",
+        )
+        .expect("another tool records it");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("interrupted");
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "the stale marker went with the row");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_lacks("interrupted");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+
+    // A rollback left part-way, then finished by hand: the row deleted.
+    project.write(
+        "db/migrations/002_data.down.sql",
+        "-- confiture:no-transaction\nDO $$ BEGIN DELETE FROM t; END $$;\nSELECT 1 / (SELECT count(*) FROM t);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .expect("a person finishes the rollback");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_lacks("interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(rows_of_t(&db), 1);
+}
+
+/// h20 F5 (A): a 63-byte `tracking_table` made the markers' table `<name>_started` cut back to
+/// 63 bytes — onto the ledger itself (every command then failed, exit 5, and `status`'s help
+/// "drop the table" named the ledger). Such a name is refused when the environment is read,
+/// naming the file, before anything connects.
+#[test]
+fn a_tracking_table_whose_markers_table_does_not_fit_is_refused_at_configuration() {
+    let db = TestDb::new("marker_long_name");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    let name = "l".repeat(63);
+    project.write(
+        "db/environments/long.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: {name}\n",
+            db.url()
+        ),
+    );
+    for command in [&["migrate", "status"][..], &["migrate", "up"]] {
+        let mut args = command.to_vec();
+        args.extend(["--env", "long"]);
+        project
+            .run(&args)
+            .code(exit::INVALID)
+            .stderr_has("long.yaml")
+            .stderr_has("is 63 bytes long")
+            .stderr_has("at most 55 bytes");
+    }
+    assert_eq!(db.ledger(), None, "nothing ran");
+}
+
+/// h20 F5 (B): a table of the markers' name that is not confiture's (a user's
+/// `tb_confiture_started(version, note)`) was read as the markers' table: every command failed
+/// with "cannot read ..., grant SELECT ... (or drop the table ...)" — advice to grant or drop a
+/// user's table. It is refused as not confiture's, naming it, with the ways on.
+#[test]
+fn a_users_table_of_the_markers_name_is_refused_as_not_confiturees() {
+    let db = TestDb::new("marker_foreign");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("CREATE TABLE tb_confiture_started (version text PRIMARY KEY, note text)")
+        .expect("a user's table");
+    for command in [
+        &["migrate", "status"][..],
+        &["migrate", "down", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, command)
+            .code(exit::INVALID)
+            .stderr_has("public.tb_confiture_started is not the table of confiture's start markers")
+            .stderr_has("set `migration.tracking_table` to another name")
+            .stderr_lacks("drop the table")
+            .stderr_lacks("grant SELECT");
+    }
+}
+
+/// h20 F11: the markers' table dropped while a no-transaction migration ran (by another
+/// session, here by the migration itself) failed the write of its row as a dropped LEDGER
+/// ("every row of it is gone ... restore it from a backup", exit 5) while the ledger was
+/// intact. The row is written: there is no marker left to settle.
+#[test]
+fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
+    let db = TestDb::new("marker_dropped");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    project.migration(
+        "002_drop",
+        "-- confiture:no-transaction\nDO $$ BEGIN EXECUTE 'DROP TABLE public.tb_confiture_started'; END $$;\nSELECT 1;\n",
+        "-- confiture:no-transaction\nDO $$ BEGIN NULL; END $$;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("restore it from a backup");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:drop"]);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
+/// h20 F8: `status` while a run is running a no-transaction migration called it `interrupted`
+/// (exit 7, "undo what it committed"). The run holds the migration lock: `status` says it is
+/// being run (naming the holder's pid), the migration pending (exit 1); once the run is
+/// killed, `interrupted`.
+#[test]
+fn status_during_a_live_run_says_it_is_running_not_interrupted() {
+    let db = TestDb::new("marker_live");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    let (mut child, pid) = up_until_it_sleeps(&project, &db);
+    let run = project.run_on(&db, &["migrate", "status"]);
+    let holders = db.migration_lock_holders();
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    run.code(exit::PENDING)
+        .stdout_lacks("interrupted")
+        .stdout_has("002_ix: a run started ")
+        .stderr_has(&format!(
+            "is being run now by the run that holds the migration lock (pid {}",
+            holders[0]
+        ))
+        .stderr_lacks("undo what it committed");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
+        "backend {pid} outlived its client"
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
 }

@@ -99,6 +99,29 @@ pub struct ApplySettings {
     /// start marker, [`crate::ledger::StartedRun`]; `--rerun-interrupted`): its marker is
     /// replaced by this run's. Without it such a migration is refused, nothing run (exit 7).
     pub rerun_interrupted: bool,
+    /// The start markers read with the ledger ([`crate::ledger::Ledger::started`]), which
+    /// the plan checked ([`crate::plan::check_interrupted`]): a step deletes those of its
+    /// version ([`crate::history::markers_of`], every spelling, stale or not) with its ledger
+    /// row, and a no-transaction step those that are not its own direction's before it
+    /// starts. Empty: only the marker spelled like the step is known.
+    pub markers: Vec<crate::ledger::StartedRun>,
+}
+
+impl ApplySettings {
+    /// The version texts of the markers of `step`'s version that its ledger row settles
+    /// ([`ApplySettings::markers`]), its own spelling first when `own`.
+    pub(crate) fn markers_of<'s>(&'s self, step: &Step<'s>, own: bool) -> Vec<&'s str> {
+        let mut versions: Vec<&str> = Vec::new();
+        if own {
+            versions.push(step.ledger_version);
+        }
+        for v in crate::history::markers_of(&self.markers, step.migration.version) {
+            if !versions.contains(&v) {
+                versions.push(v);
+            }
+        }
+        versions
+    }
 }
 
 impl ApplySettings {

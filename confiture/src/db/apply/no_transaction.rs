@@ -379,11 +379,11 @@ pub(super) fn run_statements(
     // refuse its own row; a standby was refused before anything ran). Our bound comes first
     // after the reset, which gave the session the connection's `statement_timeout`.
     // The start marker goes with the row: both commit, or neither.
+    // Only where the markers' table still is: one another session (or a statement of the
+    // migration) dropped meanwhile has no marker left to settle, and must not fail the row of
+    // a migration whose statements all committed (reported as a dropped ledger, h20 F11).
     let settle = match marked(settings) {
-        true => format!(
-            "{};",
-            StartedRun::settle_sql(&settings.table, step.ledger_version)
-        ),
+        true => StartedRun::settle_any_sql(&settings.table, &settings.markers_of(step, true)),
         false => String::new(),
     };
     let record = format!(
@@ -481,16 +481,25 @@ fn start_marker(
         Direction::Up => "up",
         Direction::Down => "down",
     };
+    // The other markers of its version go first: their table exists, they were read there.
+    let foreign = foreign_markers(settings, step);
+    let clear = match foreign.is_empty() {
+        true => String::new(),
+        false => format!("{}; ", StartedRun::settle_sql(&settings.table, &foreign)),
+    };
     let sql = marker_transaction(
         settings,
-        &StartedRun::start_sql(
-            &settings.table,
-            step.ledger_version,
-            &m.name,
-            direction,
-            &m.up.checksum,
-            step.file().statements.len(),
-            settings.rerun_interrupted,
+        &format!(
+            "{clear}{}",
+            StartedRun::start_sql(
+                &settings.table,
+                step.ledger_version,
+                &m.name,
+                direction,
+                &m.up.checksum,
+                step.file().statements.len(),
+                settings.rerun_interrupted,
+            )
         ),
     );
     let messages = match client.simple_query(&sql) {
@@ -543,49 +552,42 @@ fn start_marker(
     }
 }
 
+/// The markers of `step`'s version that the plan accepted and the step's own start replaces
+/// ([`ApplySettings::markers_of`]): every one but the marker spelled like the step in its
+/// direction, which the start reads (an earlier run's, refused unless run again on purpose) —
+/// another spelling of the version (`002` for `0002`), or a marker of the other direction the
+/// ledger contradicts (a rollback a person finished by hand, its row deleted).
+fn foreign_markers<'s>(settings: &'s ApplySettings, step: &Step<'s>) -> Vec<&'s str> {
+    let direction = match step.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    let own = |v: &str| {
+        v == step.ledger_version
+            && settings
+                .markers
+                .iter()
+                .any(|m| m.version == v && m.direction == direction)
+    };
+    (settings.markers_of(step, false).into_iter())
+        .filter(|v| !own(v))
+        .collect()
+}
+
 /// The refusal of a no-transaction `step` an earlier run started and never recorded nor
 /// settled (`earlier`, its marker): running it again blindly would run again what it
 /// committed. Nothing was run (exit 7: a human decides); the help says what is known and the
-/// safe ways on.
+/// safe ways on ([`crate::plan::interrupted_refusal`], the plan's own refusal).
 fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
-    let id = step.migration.id();
-    let path = step.file().path.display();
-    let mut error = Error::new(
-        ErrorKind::Diverged,
-        format!(
-            "migration {id} was interrupted: {}, and it never finished; it was not run again",
-            earlier.started()
-        ),
-    )
-    .with_detail(format!(
-        "{} (it runs without a transaction: what they committed stays)",
-        earlier.committed()
-    ));
-    if earlier.checksum != step.migration.up.checksum {
-        error = error.with_detail(format!(
-            "its up file changed since that run (checksum {} then)",
-            earlier.checksum
-        ));
-    }
-    let help = match step.direction {
-        Direction::Up => format!(
-            "check what the schema has of what {path} makes: if everything is there, record it \
-             without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
-             EXISTS`), or undo what it committed, then run {}",
-            crate::hint::command(&format!(
-                "migrate baseline --through {}",
-                step.migration.version_text
-            )),
-            crate::hint::command(&run_again_command(step, true)),
-        ),
-        Direction::Down => format!(
-            "check what the schema still has of what {path} removes: make its statements safe \
-             to run twice (`IF EXISTS`), or restore what it removed, then run {}",
-            crate::hint::command("migrate down --rerun-interrupted"),
-        ),
+    let mark = crate::history::Marked {
+        migration: step.migration,
+        marker: earlier,
+        down: earlier.direction == "down",
     };
+    let error =
+        crate::plan::interrupted_refusal(&mark, step.direction, &run_again_command(step, true));
     StepFailure {
-        error: error.with_help(help),
+        error,
         location: None,
         server: None,
         unknown_fate: 0,
@@ -635,7 +637,7 @@ fn settle_unless_committed(
             settings,
             &format!(
                 "{};",
-                StartedRun::settle_sql(&settings.table, step.ledger_version)
+                StartedRun::settle_sql(&settings.table, &[step.ledger_version])
             ),
         );
         if client.batch_execute(&sql).is_err() {

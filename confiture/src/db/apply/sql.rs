@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::markers::{deallocate_markers, says_deallocate, says_in, RowMarker, STATEMENT_MARKER};
 use super::{ApplySettings, Direction, Script, Step};
 use crate::files::SqlFile;
-use crate::ledger::{self, LedgerCheck, RowKind, TrackingTable};
+use crate::ledger::{self, LedgerCheck, RowKind, StartedRun, TrackingTable};
 
 /// [`super::make_durable`]'s transaction. A commit flushes the WAL only when its transaction
 /// wrote WAL of its own (PostgreSQL's `RecordTransactionCommit`): an XID alone
@@ -872,7 +872,8 @@ pub(super) fn push_step<'a>(
     let (begun, written) = row_markers(settings, markers, tag);
     let row = ledger_sql(settings, step, 0, None, &begun);
     script.push_sql(&format!(
-        "{row};\n{written}RESET ALL; {}{}{} {}",
+        "{row};\n{}{written}RESET ALL; {}{}{} {}",
+        settle_markers(settings, step),
         own_bound_after_reset(settings),
         row_checks_sql(settings, step),
         // The tag is `<nonce>_<step>`.
@@ -882,6 +883,18 @@ pub(super) fn push_step<'a>(
     let deallocate = deallocate_markers(tag, markers, settings.ledger_triggers);
     if !deallocate.is_empty() {
         script.push_sql(deallocate.trim_start());
+    }
+}
+
+/// The statement that deletes, with a transactional step's ledger row, the start markers of
+/// its version ([`ApplySettings::markers_of`]: a no-transaction run of it left part-way, since
+/// made transactional, or one the ledger contradicts), `;`-terminated; empty when there is
+/// none — the common case, which costs nothing.
+fn settle_markers(settings: &ApplySettings, step: &Step<'_>) -> String {
+    let versions = settings.markers_of(step, false);
+    match versions.is_empty() {
+        true => String::new(),
+        false => format!("{};\n", StartedRun::settle_sql(&settings.table, &versions)),
     }
 }
 
@@ -951,6 +964,7 @@ pub(super) fn push_transaction<'a>(
         &begun,
     );
     sql.push_str(";\n");
+    sql.push_str(&settle_markers(settings, step));
     sql.push_str(&written);
     sql.push_str("RESET ALL; ");
     sql.push_str(&own_bound_after_reset(settings));
@@ -1094,6 +1108,7 @@ mod tests {
             ledger_triggers: false,
             in_fleet: false,
             rerun_interrupted: false,
+            markers: Vec::new(),
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -1182,6 +1197,7 @@ mod tests {
             ledger_triggers: false,
             in_fleet: false,
             rerun_interrupted: false,
+            markers: Vec::new(),
         }
     }
 

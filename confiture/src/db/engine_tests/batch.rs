@@ -519,6 +519,7 @@ fn batch_limits_bound_each_message() {
         ledger_triggers: false,
         in_fleet: false,
         rerun_interrupted: false,
+        markers: Vec::new(),
     };
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     let steps: Vec<Step<'_>> = checked
@@ -656,6 +657,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         ledger_triggers: false,
         in_fleet: false,
         rerun_interrupted: false,
+        markers: Vec::new(),
     };
     let steps: Vec<Step<'_>> = checked
         .set

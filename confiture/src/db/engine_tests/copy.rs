@@ -50,6 +50,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             ledger_triggers: false,
             in_fleet: false,
             rerun_interrupted: false,
+            markers: Vec::new(),
         };
         apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
         let steps: Vec<Step<'_>> = checked

@@ -164,6 +164,7 @@ fn settings() -> ApplySettings {
         ledger_triggers: false,
         in_fleet: false,
         rerun_interrupted: false,
+        markers: Vec::new(),
     }
 }
 

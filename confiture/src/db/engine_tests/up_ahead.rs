@@ -154,6 +154,7 @@ fn run_with_pending(
         ledger_triggers: false,
         in_fleet: false,
         rerun_interrupted: false,
+        markers: Vec::new(),
     };
     let steps: Vec<Step<'_>> = checked
         .set

@@ -1,0 +1,99 @@
+//! Refusing what a no-transaction migration a run left part-way forbids ([`History::interrupted`],
+//! the one rule `status` shows): the same refusal in `up`, `down`, their dry runs and the
+//! engine, which meets a marker only when no plan read it first.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::files::{Direction, Migration};
+use crate::history::{History, Marked};
+use crate::ledger::StartedRun;
+
+/// Refuses (exit 7) a run in `direction` that would run `run` over the live start markers of
+/// `history` ([`History::interrupted`]), read with the ledger (`markers`), nothing run:
+/// - a migration of `run` whose run in that direction was left part-way, unless `rerun`
+///   (`--rerun-interrupted`), which runs it again on purpose;
+/// - for `up`, any rollback left part-way, `rerun` or not: the migration is half rolled back,
+///   and what `up` would apply on top of it (or its `already up to date`) would hide that;
+///   the way on is to finish the rollback (`down --rerun-interrupted`).
+///
+/// `again`: the command that runs a refused migration again on purpose in that direction,
+/// `--rerun-interrupted` included.
+pub fn check_interrupted(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    direction: Direction,
+    run: &[&Migration],
+    rerun: bool,
+    again: &str,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let down = direction == Direction::Down;
+    for mark in history.interrupted(markers) {
+        let runs = run.iter().any(|m| m.version == mark.migration.version);
+        let refused = match (down, mark.down) {
+            (false, true) => true,
+            (_, same) if same == down => runs && !rerun,
+            _ => false,
+        };
+        if refused {
+            return Err(refusal(&mark, direction, again));
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of the interrupted `mark` by a run in `direction`: what is known (who started
+/// it, when, what committed; whether its up file changed since) and the safe ways on. The one
+/// text of the plan's refusal and the engine's (`again` as for [`check_interrupted`]).
+pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Error {
+    let (m, earlier) = (mark.migration, mark.marker);
+    let id = m.id();
+    let what = if mark.down == (direction == Direction::Down) {
+        "it was not run again".to_string()
+    } else {
+        format!(
+            "{} ran nothing: the migration is half rolled back",
+            crate::hint::command("migrate up")
+        )
+    };
+    let mut error = Error::new(
+        ErrorKind::Diverged,
+        format!(
+            "migration {id} was interrupted: {}, and it never finished; {what}",
+            earlier.started()
+        ),
+    )
+    .with_detail(format!(
+        "{} (it runs without a transaction: what they committed stays)",
+        earlier.committed()
+    ));
+    if earlier.checksum != m.up.checksum {
+        error = error.with_detail(format!(
+            "its up file changed since that run (checksum {} then)",
+            earlier.checksum
+        ));
+    }
+    let help = if mark.down {
+        format!(
+            "check what the schema still has of what {} removes: make its statements safe to \
+             run twice (`IF EXISTS`), or restore what it removed, then run {}",
+            m.down.path.display(),
+            crate::hint::command(if direction == Direction::Down {
+                again
+            } else {
+                "migrate down --rerun-interrupted"
+            }),
+        )
+    } else {
+        format!(
+            "check what the schema has of what {} makes: if everything is there, record it \
+             without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
+             EXISTS`), or undo what it committed, then run {}",
+            m.up.path.display(),
+            crate::hint::command(&format!("migrate baseline --through {}", m.version_text)),
+            crate::hint::command(again),
+        )
+    };
+    error.with_help(help)
+}
