@@ -1491,3 +1491,128 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
         .code(exit::INVALID)
         .stderr_has("migration 001_a dropped the tracking table public.tb_confiture");
 }
+
+/// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its
+/// first `track_activity_query_size` bytes), once one sleeps.
+fn sleeping_query(db: &TestDb) -> String {
+    let mut query = None;
+    let seen = confiture_tests::wait_until(std::time::Duration::from_secs(30), || {
+        query = db.sleeping_backend().and_then(|pid| {
+            db.connect()
+                .query_opt("SELECT query FROM pg_stat_activity WHERE pid = $1", &[&pid])
+                .expect("read pg_stat_activity")
+                .map(|row| row.get::<_, String>(0))
+        });
+        query.is_some()
+    });
+    assert!(seen, "no migration slept: {:?}", db.other_backends());
+    query.unwrap_or_default()
+}
+
+/// A DBA looking at a long migration in `pg_stat_activity` sees which one it is: every
+/// message that runs migrations begins with a comment naming their files (the first and the
+/// last of a batch), before the engine's own statements — batched, alone, without a
+/// transaction, inside `--single-transaction`, rolling back. And the server's error positions,
+/// which count the comment, still map to the failing file's exact line and column.
+#[test]
+fn a_running_migration_is_named_first_in_pg_stat_activity() {
+    // A `DO` block returns no rows: batched with the others (a migration that may return rows
+    // is a message of its own).
+    const SLEEP: &str = "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1.5); END $$;\n";
+    let cases: [(&str, &str, &[&str], &str); 5] = [
+        (
+            "batch",
+            SLEEP,
+            &["migrate", "up"],
+            "/* confiture: 001_a.up.sql .. 003_c.up.sql (3 migrations) */\n",
+        ),
+        (
+            "single",
+            SLEEP,
+            &["migrate", "up", "--single-transaction"],
+            "/* confiture: 002_sleep.up.sql */\n",
+        ),
+        (
+            "notx",
+            "-- confiture:no-transaction\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(1.5); END $$;\n",
+            &["migrate", "up"],
+            "/* confiture: 002_sleep.up.sql */\nDO $$",
+        ),
+        (
+            "alone",
+            SLEEP,
+            &["migrate", "up", "--steps", "1"],
+            "/* confiture: 002_sleep.up.sql */\n",
+        ),
+        (
+            "down",
+            SLEEP,
+            &["migrate", "down", "--target", "001"],
+            "/* confiture: 003_c.down.sql .. 002_sleep.down.sql (2 migrations) */\n",
+        ),
+    ];
+    for (case, sleep, args, expected) in cases {
+        let db = TestDb::new(&format!("label_{case}"));
+        let project = Project::new();
+        project
+            .migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n")
+            .migration("002_sleep", sleep, SLEEP)
+            .migration("003_c", "CREATE TABLE c ();\n", "DROP TABLE c;\n");
+        if case == "alone" {
+            project
+                .run_on(&db, &["migrate", "up", "--steps", "1"])
+                .code(0);
+        }
+        if case == "down" {
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        }
+        let child = project.spawn_on(&db, args);
+        let query = sleeping_query(&db);
+        let output = child.wait_with_output().expect("wait for the CLI");
+        let run = Run::from_output(output, std::time::Duration::ZERO);
+        run.code(0);
+        assert!(
+            query.starts_with(expected),
+            "{case}: pg_stat_activity shows {query:?}\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// The file, line and column of a failing statement are exact with the comment that begins
+/// each message (`a_running_migration_is_named_first_in_pg_stat_activity`), whatever its
+/// length: in a batch (after a migration of a long name), alone, inside
+/// `--single-transaction`, and in a no-transaction migration.
+#[test]
+fn a_failing_statement_is_located_exactly_after_the_message_label() {
+    let bad = "SELECT 1;\n\n  SELECT 'é', 2;    CREAT TABLE x ();\n";
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("batch", bad, &["migrate", "up"]),
+        ("single", bad, &["migrate", "up", "--single-transaction"]),
+        ("alone", bad, &["migrate", "up"]),
+        (
+            "notx",
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             DO $$ BEGIN END $$;\n\n  SELECT 'é', 2;    CREAT TABLE x ();\n",
+            &["migrate", "up"],
+        ),
+    ];
+    for (case, text, args) in cases {
+        let db = TestDb::new(&format!("label_at_{case}"));
+        let project = Project::new();
+        project.migration(
+            "001_a_migration_with_a_rather_long_name_to_make_the_label_long",
+            "CREATE TABLE a ();\n",
+            "DROP TABLE a;\n",
+        );
+        if case == "alone" {
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        }
+        project.migration("002_bad", text, "SELECT 1;\n");
+        let line = if case == "notx" { 5 } else { 3 };
+        project
+            .run_on(&db, args)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!("002_bad.up.sql:{line}:21"));
+    }
+}

@@ -265,10 +265,16 @@ pub(super) fn run_statements(
         if index > 0 && marked(settings) {
             advance_marker(client, settings, step, index)?;
         }
+        // Its column as a diagnostic's: a statement may start mid-line.
+        let column = if from == 0 {
+            1
+        } else {
+            crate::text::line_col(&file.text, from).1
+        };
         let mut script = Script::new();
-        script.push_statement(file, text, span.line);
+        script.push_statement(file, text, span.line, column);
         let sent_at = Instant::now();
-        let sent = notices.collect(|| settings.send(|| client.batch_execute(script.text())));
+        let sent = notices.collect(|| settings.send(|| script.send_alone(client)));
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
             let failure = statement_failed(client, settings, step, failure, index, &before);
