@@ -1616,3 +1616,53 @@ fn a_failing_statement_is_located_exactly_after_the_message_label() {
             .stderr_has(&format!("002_bad.up.sql:{line}:21"));
     }
 }
+
+/// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
+/// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
+/// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded
+/// machine cancelled them, the migration failing for our catalog look-ups), and so did the
+/// server's parse of a whole message, forty migrations rolling back (always cancelled, "due to
+/// user request"). Forty migrations of one cheap statement each go up and down, batched and
+/// in one transaction; one that runs longer than the database's timeout still fails, naming
+/// it.
+#[test]
+fn a_tiny_database_statement_timeout_bounds_the_migrations_not_the_bookkeeping() {
+    let db = TestDb::new("tiny_st");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '5ms'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    for i in 1..=40 {
+        project.migration(
+            &format!("{i:03}_m{i}"),
+            "SET LOCAL work_mem = '4MB';\n",
+            "SET LOCAL work_mem = '4MB';\n",
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(0);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(0);
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(0);
+    assert_eq!(db.ledger().unwrap_or_default().len(), 40);
+    project.migration(
+        "041_slow",
+        "SELECT pg_catalog.pg_sleep(0.2);\n",
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("041_slow.up.sql:1:1")
+        .stderr_has("canceling statement due to statement timeout")
+        .stderr_has("statement_timeout (5ms, the session's");
+    assert_eq!(db.ledger().unwrap_or_default().len(), 40);
+}

@@ -389,15 +389,18 @@ pub(super) fn run_statements(
         ),
         false => String::new(),
     };
+    // Last, our bound for the session again: the statements ran under the connection's
+    // (`WRITING_SESSION_BOUND`).
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {}; {}",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
         // Each of the migration's statements committed: no transaction-level lock is left.
         release_advisory_locks(file),
-        record_sql(&settings.table, step, &elapsed, ledger_oid)
+        record_sql(&settings.table, step, &elapsed, ledger_oid),
+        super::sql::WRITING_SESSION_BOUND
     );
     if let Err(e) = client.batch_execute(&record) {
         if is_connection_lost(&e) {
