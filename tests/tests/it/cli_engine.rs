@@ -1666,3 +1666,76 @@ fn a_tiny_database_statement_timeout_bounds_the_migrations_not_the_bookkeeping()
         .stderr_has("statement_timeout (5ms, the session's");
     assert_eq!(db.ledger().unwrap_or_default().len(), 40);
 }
+
+/// The type of the tracking table's `version` column, as `format_type` writes it.
+fn version_type(db: &TestDb) -> String {
+    db.connect()
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'tb_confiture'::regclass AND attname = 'version'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// A migration that changes the type of a text column of the tracking table where lint cannot
+/// see it (a `DO` block's `EXECUTE` of a name put together) fails before its row is written,
+/// rolled back, exit 5 naming it — batched with others, alone, inside `--single-transaction`,
+/// rolling back: its row used to be written into the changed table (`'002'` as `2`), and
+/// only the next read refused the ledger (h19 F16). A change to another string type is no
+/// change to the ledger's shape.
+#[test]
+fn a_migration_that_changes_the_ledgers_column_types_is_rolled_back() {
+    const ALTER: &str = "DO $$ BEGIN EXECUTE 'ALTER TABLE tb_' || 'confiture ALTER COLUMN \
+                         version TYPE bigint USING version::bigint'; END $$;\n";
+    for (case, args) in [
+        ("batch", &["migrate", "up"][..]),
+        ("single", &["migrate", "up", "--single-transaction"][..]),
+        ("down", &["migrate", "down", "--steps", "1", "--yes"][..]),
+    ] {
+        let db = TestDb::new(&format!("alter_ledger_{case}"));
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n");
+        if case == "down" {
+            project.migration("002_alter", "CREATE TABLE b ();\n", ALTER);
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        } else {
+            project.migration("002_alter", ALTER, "SELECT 1;\n");
+        }
+        let before = db.ledger().unwrap_or_default();
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("002_alter")
+            .stderr_has("changed the type of a text column")
+            .stderr_has(
+                "keep public.tb_confiture out of the `ALTER TABLE` in db/migrations/002_alter.",
+            );
+        assert_eq!(
+            version_type(&db),
+            "character varying(255)",
+            "{case}: rolled back"
+        );
+        let expected = match case {
+            "batch" => versions(&["001:a"]),
+            "single" => Some(Vec::new()),
+            _ => Some(before),
+        };
+        assert_eq!(db.ledger(), expected, "{case}");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .stderr_lacks("tracking table");
+    }
+    // Another string type is still a ledger every read takes.
+    let db = TestDb::new("alter_ledger_text");
+    let project = Project::new();
+    project.migration(
+        "001_text",
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE tb_' || 'confiture ALTER COLUMN name TYPE text'; \
+         END $$;\n",
+        "SELECT 1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    assert_eq!(db.ledger(), versions(&["001:text"]));
+}

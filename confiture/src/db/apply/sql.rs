@@ -223,6 +223,7 @@ pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) 
         set_literal("lock_timeout", Some(&lock), true),
         set_literal("TimeZone", None, true),
         ledger_moved_check(&settings.table),
+        crate::db::ledger::altered_check(&settings.table),
         no_ledger_writes_check(&settings.table),
         row_security,
         privileges,
@@ -868,6 +869,7 @@ pub(super) fn record_sql(
         .map(|oid| LedgerCheck::unless_moved(table, &format!("'{oid}'")))
         .into_iter();
     let checks: Vec<String> = moved
+        .chain([crate::db::ledger::altered_check(table)])
         .chain(writable_checks(table, step.direction))
         .collect();
     format!(
@@ -1147,9 +1149,10 @@ mod tests {
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL;\n\
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
                 ledger_moved_check(&settings.table),
+                crate::db::ledger::altered_check(&settings.table),
                 no_ledger_writes_check(&settings.table),
                 writable_checks(&settings.table, Direction::Up).join(", ")
             )),
@@ -1366,8 +1369,9 @@ mod tests {
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL",
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL",
                 ledger_moved_check(&TrackingTable::default()),
+                crate::db::ledger::altered_check(&TrackingTable::default()),
                 no_ledger_writes_check(&TrackingTable::default()),
                 writable_checks(&TrackingTable::default(), Direction::Up).join(", ")
             ),
