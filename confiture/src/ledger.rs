@@ -1311,6 +1311,12 @@ pub enum LedgerCheck {
     /// its schema (`ALTER SCHEMA ... RENAME TO`) — not dropped it. Where it is now travels in
     /// the failing query ([`LedgerCheck::unless_moved`], [`MovedLedger::of`]).
     Moved,
+    /// A column of the tracking table that holds text (`version`, `name`, `checksum`, `slug`)
+    /// is not of a string type just before the row is written: the read refused such a
+    /// ledger before anything ran, so the migration changed its type (`ALTER TABLE ... ALTER
+    /// COLUMN version TYPE bigint`, in a loop over every table): its row would go into a
+    /// ledger the next read refuses.
+    Altered,
 }
 
 /// Where the tracking table is now, after a migration moved it ([`LedgerCheck::Moved`]): read
@@ -1378,6 +1384,7 @@ impl LedgerCheck {
             LedgerCheck::RowSecurity => "SELECT \"confiture: tracking table row security on\"",
             LedgerCheck::PrivilegeLost => "SELECT \"confiture: tracking table privilege lost\"",
             LedgerCheck::Moved => "SELECT \"confiture: tracking table moved\"",
+            LedgerCheck::Altered => "SELECT \"confiture: tracking table altered\"",
         }
     }
 
@@ -1389,6 +1396,7 @@ impl LedgerCheck {
             LedgerCheck::RowsChanged,
             LedgerCheck::RowSecurity,
             LedgerCheck::PrivilegeLost,
+            LedgerCheck::Altered,
         ]
         .into_iter()
         .find(|check| check.query() == internal_query)

@@ -152,13 +152,7 @@ fn read_asking(
           FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
           WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
           AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)), \
-         (SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' ' \
-          OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod), '; ' \
-          ORDER BY a.attnum) \
-          FROM pg_catalog.pg_attribute a \
-          JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid \
-          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
-          AND a.attname IN ({text_columns}) AND t.typcategory <> 'S'), \
+         {mistyped}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
           {suffix})) IS NOT NULL \
@@ -188,7 +182,7 @@ fn read_asking(
             .map(|c| format!("{}::pg_catalog.text", literal(c)))
             .join(", "),
         own = super::OWN_STATEMENT_BOUNDS,
-        text_columns = TEXT_COLUMNS.map(|(c, _)| literal(c)).join(", "),
+        mistyped = mistyped_columns_sql("c.oid"),
     );
     let sent = match stop {
         Some(stop) => stop.send(|| client.simple_query(&sql)),
@@ -425,6 +419,41 @@ const TEXT_COLUMNS: [(&str, &str); 4] = [
     ("name", "character varying(255)"),
     ("checksum", "character varying(64)"),
 ];
+
+/// The columns of [`TEXT_COLUMNS`] of the table whose OID is the SQL expression `oid` that are
+/// not of a string type, as `name type; ...` (`format_type`), NULL when none: the one rule of a
+/// ledger's mistyped columns, which the read refuses ([`Shape::check`], exit 5) and the check
+/// before each migration's row fails a migration for ([`crate::ledger::LedgerCheck::Altered`],
+/// [`altered_check`]). Every name is `pg_catalog`'s: the check runs under the `search_path` a
+/// migration set.
+fn mistyped_columns_sql(oid: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.string_agg(a.attname OPERATOR(pg_catalog.||) ' ' \
+         OPERATOR(pg_catalog.||) pg_catalog.format_type(a.atttypid, a.atttypmod), '; ' \
+         ORDER BY a.attnum) \
+         FROM pg_catalog.pg_attribute a \
+         JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid \
+         WHERE a.attrelid OPERATOR(pg_catalog.=) {oid} AND a.attnum OPERATOR(pg_catalog.>) 0 \
+         AND NOT a.attisdropped \
+         AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[{text_columns}]::pg_catalog.name[]) \
+         AND t.typcategory OPERATOR(pg_catalog.<>) 'S')",
+        text_columns = TEXT_COLUMNS.map(|(c, _)| literal(c)).join(", "),
+    )
+}
+
+/// The check, just before a migration's row, that the tracking table's text columns are still
+/// of a string type ([`mistyped_columns_sql`]), as an expression for the statement of checks
+/// that runs anyway: else [`crate::ledger::LedgerCheck::Altered`] fails the migration, whose
+/// row would have been written into a ledger the next read refuses (`version` made `bigint`:
+/// `'003'` recorded as `3`). True when no table has the name (the row then fails on its own,
+/// naming the drop).
+pub(crate) fn altered_check(table: &TrackingTable) -> String {
+    let oid = format!(
+        "pg_catalog.to_regclass({})::pg_catalog.oid",
+        literal(&table.quoted())
+    );
+    crate::ledger::LedgerCheck::Altered.unless(&format!("{} IS NULL", mistyped_columns_sql(&oid)))
+}
 
 impl Shape {
     /// Refuses (exit 5) a ledger that is not a table, or lacks a column confiture writes.

@@ -6,7 +6,9 @@
 //! The query is bounded as a ledger read is: it waits at most the environment's
 //! `lock_timeout` for a lock another session holds (the ledger read's
 //! [`super::ledger::DEFAULT_WAIT`] when that is zero, "no limit" for migration SQL: a list
-//! query never waits forever), and runs at most the environment's `statement_timeout`.
+//! query never waits forever), and runs at most the environment's `statement_timeout`, else
+//! the connection's, role's or database's, as migration SQL does (its session keeps it:
+//! `Need::UserQuery`); the tool's own statements around it run without one.
 
 use std::time::Duration;
 
@@ -78,8 +80,10 @@ pub(crate) fn read_only_column(
     label: &str,
     ledger: Option<&crate::ledger::TrackingTable>,
 ) -> Result<Column, ColumnError> {
-    let mut client = match super::connect::connect_if_exists(env) {
-        Ok(Some(client)) => client,
+    // A session that keeps the user's `statement_timeout`: the query is theirs.
+    let session = super::connect::open_session_if_exists(env, super::connect::Need::UserQuery);
+    let mut client = match session {
+        Ok(Some(session)) => session.client,
         Ok(None) => return Err(ColumnError::MissingDatabase),
         Err(e) => return Err(ColumnError::Connection(e)),
     };
@@ -94,17 +98,13 @@ pub(crate) fn read_only_column(
     };
     let wait = lock_wait(env);
     let mut tx = super::settings::read_only_transaction(&mut client).map_err(failed)?;
-    // `SET LOCAL`: the bounds end with the transaction, which is always rolled back.
-    let mut bounds = format!(
-        "SET LOCAL lock_timeout = '{}ms'",
+    // `SET LOCAL`: the bounds end with the transaction, which is always rolled back. Ours
+    // first: no `statement_timeout` for the tool's own statements.
+    let bounds = format!(
+        "{} SET LOCAL lock_timeout = '{}ms'",
+        super::OWN_STATEMENT_BOUNDS,
         wait.as_millis().clamp(1, i32::MAX as u128)
     );
-    if let Some(limit) = env.migration.statement_timeout {
-        bounds.push_str(&format!(
-            "; SET LOCAL statement_timeout = '{}ms'",
-            limit.as_millis().clamp(1, i32::MAX as u128)
-        ));
-    }
     tx.batch_execute(&bounds).map_err(failed)?;
     let names = match ledger {
         Some(table) => Some(super::ledger::resolve_session(&mut tx, table).map_err(failed)?),
@@ -116,6 +116,16 @@ pub(crate) fn read_only_column(
             names,
         });
     };
+    // The user's query runs under the user's `statement_timeout`: the environment's, else
+    // the connection's, role's or database's (`TO DEFAULT`, as `RESET`), as migration SQL.
+    let user_bound = match env.migration.statement_timeout {
+        Some(limit) => format!(
+            "SET LOCAL statement_timeout = '{}ms'",
+            limit.as_millis().clamp(1, i32::MAX as u128)
+        ),
+        None => "SET LOCAL statement_timeout TO DEFAULT".to_string(),
+    };
+    tx.batch_execute(&user_bound).map_err(failed)?;
     // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
     // when it runs.
     let ran = tx

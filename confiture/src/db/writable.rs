@@ -204,7 +204,9 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
 /// session's identity ([`super::connect::SESSION_IDENTITY`]), the server's end of the
 /// connection (address and port, NULL over a Unix socket), where the session's
 /// `default_transaction_read_only` comes from, the login role, and the session's
-/// `standard_conforming_strings` and where it comes from, in one round trip.
+/// `standard_conforming_strings` and where it comes from, in one round trip. The first
+/// message of a writing session: it puts the session's `statement_timeout` at ours for what
+/// follows ([`super::apply::WRITING_SESSION_BOUND`]).
 fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
     client
         .simple_query(&format!(
@@ -217,7 +219,7 @@ fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
              SESSION_USER, pg_catalog.current_setting('standard_conforming_strings'), \
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
-            super::OWN_STATEMENT_BOUNDS,
+            super::apply::WRITING_SESSION_BOUND,
             super::connect::SESSION_IDENTITY
         ))
         .map_err(|e| query_error("cannot read the session's state", e))

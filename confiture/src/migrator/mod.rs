@@ -256,7 +256,9 @@ impl Migrator {
     }
 
     /// Ends the session and gives back its connection: the one handed over with
-    /// [`Migrator::with_client`], or the one it opened. `None` if it never connected.
+    /// [`Migrator::with_client`], or the one it opened, its `statement_timeout` the
+    /// connection's again (a writing command holds none between its messages). `None` if it
+    /// never connected.
     ///
     /// ```no_run
     /// # fn main() -> confiture::Result<()> {
@@ -268,7 +270,12 @@ impl Migrator {
     /// # }
     /// ```
     pub fn into_client(mut self) -> Option<postgres::Client> {
-        self.client.take()
+        let mut client = self.client.take()?;
+        // A writing command left the session's `statement_timeout` at ours
+        // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
+        // is given back as it is.
+        let _ = client.batch_execute("RESET statement_timeout");
+        Some(client)
     }
 
     /// The embedded set this session reads, if it was made by [`Migrator::from_embedded`].

@@ -199,7 +199,8 @@ fn interrupt_index_drop(db: &TestDb, dir: &Dir, up: bool) -> confiture::Error {
     let mut watcher = db.client();
     let waiting = format!(
         "SELECT pid FROM pg_stat_activity WHERE application_name = '{app}' \
-         AND query ILIKE 'DROP INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"
+         AND query ILIKE '/* confiture: 002_%.sql */\nDROP INDEX CONCURRENTLY%' \
+         AND wait_event_type = 'Lock'"
     );
     let deadline = Instant::now() + Duration::from_secs(30);
     while apply_support::value(&mut watcher, &waiting).is_none() {

@@ -1491,3 +1491,251 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
         .code(exit::INVALID)
         .stderr_has("migration 001_a dropped the tracking table public.tb_confiture");
 }
+
+/// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its
+/// first `track_activity_query_size` bytes), once one sleeps.
+fn sleeping_query(db: &TestDb) -> String {
+    let mut query = None;
+    let seen = confiture_tests::wait_until(std::time::Duration::from_secs(30), || {
+        query = db.sleeping_backend().and_then(|pid| {
+            db.connect()
+                .query_opt("SELECT query FROM pg_stat_activity WHERE pid = $1", &[&pid])
+                .expect("read pg_stat_activity")
+                .map(|row| row.get::<_, String>(0))
+        });
+        query.is_some()
+    });
+    assert!(seen, "no migration slept: {:?}", db.other_backends());
+    query.unwrap_or_default()
+}
+
+/// A DBA looking at a long migration in `pg_stat_activity` sees which one it is: every
+/// message that runs migrations begins with a comment naming their files (the first and the
+/// last of a batch), before the engine's own statements — batched, alone, without a
+/// transaction, inside `--single-transaction`, rolling back. And the server's error positions,
+/// which count the comment, still map to the failing file's exact line and column.
+#[test]
+fn a_running_migration_is_named_first_in_pg_stat_activity() {
+    // A `DO` block returns no rows: batched with the others (a migration that may return rows
+    // is a message of its own).
+    const SLEEP: &str = "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1.5); END $$;\n";
+    let cases: [(&str, &str, &[&str], &str); 5] = [
+        (
+            "batch",
+            SLEEP,
+            &["migrate", "up"],
+            "/* confiture: 001_a.up.sql .. 003_c.up.sql (3 migrations) */\n",
+        ),
+        (
+            "single",
+            SLEEP,
+            &["migrate", "up", "--single-transaction"],
+            "/* confiture: 002_sleep.up.sql */\n",
+        ),
+        (
+            "notx",
+            "-- confiture:no-transaction\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(1.5); END $$;\n",
+            &["migrate", "up"],
+            "/* confiture: 002_sleep.up.sql */\nDO $$",
+        ),
+        (
+            "alone",
+            SLEEP,
+            &["migrate", "up", "--steps", "1"],
+            "/* confiture: 002_sleep.up.sql */\n",
+        ),
+        (
+            "down",
+            SLEEP,
+            &["migrate", "down", "--target", "001"],
+            "/* confiture: 003_c.down.sql .. 002_sleep.down.sql (2 migrations) */\n",
+        ),
+    ];
+    for (case, sleep, args, expected) in cases {
+        let db = TestDb::new(&format!("label_{case}"));
+        let project = Project::new();
+        project
+            .migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n")
+            .migration("002_sleep", sleep, SLEEP)
+            .migration("003_c", "CREATE TABLE c ();\n", "DROP TABLE c;\n");
+        if case == "alone" {
+            project
+                .run_on(&db, &["migrate", "up", "--steps", "1"])
+                .code(0);
+        }
+        if case == "down" {
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        }
+        let child = project.spawn_on(&db, args);
+        let query = sleeping_query(&db);
+        let output = child.wait_with_output().expect("wait for the CLI");
+        let run = Run::from_output(output, std::time::Duration::ZERO);
+        run.code(0);
+        assert!(
+            query.starts_with(expected),
+            "{case}: pg_stat_activity shows {query:?}\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// The file, line and column of a failing statement are exact with the comment that begins
+/// each message (`a_running_migration_is_named_first_in_pg_stat_activity`), whatever its
+/// length: in a batch (after a migration of a long name), alone, inside
+/// `--single-transaction`, and in a no-transaction migration.
+#[test]
+fn a_failing_statement_is_located_exactly_after_the_message_label() {
+    let bad = "SELECT 1;\n\n  SELECT 'é', 2;    CREAT TABLE x ();\n";
+    let cases: [(&str, &str, &[&str]); 4] = [
+        ("batch", bad, &["migrate", "up"]),
+        ("single", bad, &["migrate", "up", "--single-transaction"]),
+        ("alone", bad, &["migrate", "up"]),
+        (
+            "notx",
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             DO $$ BEGIN END $$;\n\n  SELECT 'é', 2;    CREAT TABLE x ();\n",
+            &["migrate", "up"],
+        ),
+    ];
+    for (case, text, args) in cases {
+        let db = TestDb::new(&format!("label_at_{case}"));
+        let project = Project::new();
+        project.migration(
+            "001_a_migration_with_a_rather_long_name_to_make_the_label_long",
+            "CREATE TABLE a ();\n",
+            "DROP TABLE a;\n",
+        );
+        if case == "alone" {
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        }
+        project.migration("002_bad", text, "SELECT 1;\n");
+        let line = if case == "notx" { 5 } else { 3 };
+        project
+            .run_on(&db, args)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!("002_bad.up.sql:{line}:21"));
+    }
+}
+
+/// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
+/// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
+/// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded
+/// machine cancelled them, the migration failing for our catalog look-ups), and so did the
+/// server's parse of a whole message, forty migrations rolling back (always cancelled, "due to
+/// user request"). Forty migrations of one cheap statement each go up and down, batched and
+/// in one transaction; one that runs longer than the database's timeout still fails, naming
+/// it.
+#[test]
+fn a_tiny_database_statement_timeout_bounds_the_migrations_not_the_bookkeeping() {
+    let db = TestDb::new("tiny_st");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '5ms'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    for i in 1..=40 {
+        project.migration(
+            &format!("{i:03}_m{i}"),
+            "SET LOCAL work_mem = '4MB';\n",
+            "SET LOCAL work_mem = '4MB';\n",
+        );
+    }
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(0);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(0);
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(0);
+    assert_eq!(db.ledger().unwrap_or_default().len(), 40);
+    project.migration(
+        "041_slow",
+        "SELECT pg_catalog.pg_sleep(0.2);\n",
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("041_slow.up.sql:1:1")
+        .stderr_has("canceling statement due to statement timeout")
+        .stderr_has("statement_timeout (5ms, the session's");
+    assert_eq!(db.ledger().unwrap_or_default().len(), 40);
+}
+
+/// The type of the tracking table's `version` column, as `format_type` writes it.
+fn version_type(db: &TestDb) -> String {
+    db.connect()
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'tb_confiture'::regclass AND attname = 'version'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// A migration that changes the type of a text column of the tracking table where lint cannot
+/// see it (a `DO` block's `EXECUTE` of a name put together) fails before its row is written,
+/// rolled back, exit 5 naming it — batched with others, alone, inside `--single-transaction`,
+/// rolling back: its row used to be written into the changed table (`'002'` as `2`), and
+/// only the next read refused the ledger (h19 F16). A change to another string type is no
+/// change to the ledger's shape.
+#[test]
+fn a_migration_that_changes_the_ledgers_column_types_is_rolled_back() {
+    const ALTER: &str = "DO $$ BEGIN EXECUTE 'ALTER TABLE tb_' || 'confiture ALTER COLUMN \
+                         version TYPE bigint USING version::bigint'; END $$;\n";
+    for (case, args) in [
+        ("batch", &["migrate", "up"][..]),
+        ("single", &["migrate", "up", "--single-transaction"][..]),
+        ("down", &["migrate", "down", "--steps", "1", "--yes"][..]),
+    ] {
+        let db = TestDb::new(&format!("alter_ledger_{case}"));
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n");
+        if case == "down" {
+            project.migration("002_alter", "CREATE TABLE b ();\n", ALTER);
+            project.run_on(&db, &["migrate", "up"]).code(0);
+        } else {
+            project.migration("002_alter", ALTER, "SELECT 1;\n");
+        }
+        let before = db.ledger().unwrap_or_default();
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("002_alter")
+            .stderr_has("changed the type of a text column")
+            .stderr_has(
+                "keep public.tb_confiture out of the `ALTER TABLE` in db/migrations/002_alter.",
+            );
+        assert_eq!(
+            version_type(&db),
+            "character varying(255)",
+            "{case}: rolled back"
+        );
+        let expected = match case {
+            "batch" => versions(&["001:a"]),
+            "single" => Some(Vec::new()),
+            _ => Some(before),
+        };
+        assert_eq!(db.ledger(), expected, "{case}");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .stderr_lacks("tracking table");
+    }
+    // Another string type is still a ledger every read takes.
+    let db = TestDb::new("alter_ledger_text");
+    let project = Project::new();
+    project.migration(
+        "001_text",
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE tb_' || 'confiture ALTER COLUMN name TYPE text'; \
+         END $$;\n",
+        "SELECT 1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    assert_eq!(db.ledger(), versions(&["001:text"]));
+}

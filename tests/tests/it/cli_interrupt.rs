@@ -1826,3 +1826,70 @@ fn signals_inherited_ignored_stay_ignored() {
         run.dump()
     );
 }
+
+/// The user's `--targets-query` / `--schemas-query` runs under the database's (or role's)
+/// `statement_timeout`, as any SQL of the user's does: its session carried
+/// `statement_timeout=0` in its startup packet, as the tool's own reads do, and a query
+/// sleeping past the database's bound ran on. A Ctrl-C while it runs ends the command at once
+/// (exit 130), and the query on the server with it.
+#[test]
+fn a_list_query_keeps_the_database_statement_timeout_and_a_ctrl_c_ends_it() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n");
+    let db = TestDb::new("list_query_timeout");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '300ms'"
+        ))
+        .unwrap();
+    for flag in ["--targets-query", "--schemas-query"] {
+        project
+            .run_on(
+                &db,
+                &[
+                    "migrate",
+                    "status",
+                    flag,
+                    "SELECT pg_catalog.pg_sleep(5)::text",
+                ],
+            )
+            .code(exit::INVALID)
+            .stderr_has("canceling statement due to statement timeout");
+    }
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" RESET statement_timeout"
+        ))
+        .unwrap();
+    for flag in ["--targets-query", "--schemas-query"] {
+        let child = spawn(
+            &project,
+            &db,
+            &[
+                "migrate",
+                "status",
+                flag,
+                "SELECT pg_catalog.pg_sleep(30)::text",
+            ],
+        );
+        let mut pid = None;
+        let sleeping = wait_until(Duration::from_secs(30), || {
+            pid = db.sleeping_backend();
+            pid.is_some()
+        });
+        assert!(
+            sleeping,
+            "{flag}: the query never ran: {:?}",
+            db.other_backends()
+        );
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED).stderr_has("interrupted before");
+        let pid = pid.expect("a backend pid");
+        assert!(
+            wait_until(Duration::from_secs(5), || !backend_busy(&db, pid)),
+            "{flag}: the query still runs after the CLI exited\n{}",
+            run.dump()
+        );
+    }
+}

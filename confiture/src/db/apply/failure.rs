@@ -1002,6 +1002,41 @@ fn ledger_check_failure(
                 .and_then(crate::db::ledger::moved_ledger);
             moved_ledger_failure(settings, step, moved.as_ref())
         }
+        // The migration changed the type of a text column of the ledger: the row would go
+        // into a ledger the next read refuses (exit 5, as that refusal is), which the file
+        // must stop causing.
+        LedgerCheck::Altered => {
+            let doing = match step.direction {
+                Direction::Up => format!("migration {id}"),
+                Direction::Down => format!("the rollback of migration {id}"),
+            };
+            let file = step.file();
+            let keep_out = format!(
+                "keep {table} out of the `ALTER TABLE` in {} (a loop over every table of the \
+                 schema reaches it too)",
+                file.path.display()
+            );
+            let help = match file.mode {
+                TransactionMode::Transaction => format!("{keep_out}, then run {AGAIN}"),
+                TransactionMode::NoTransaction => format!(
+                    "its statements committed (it runs without a transaction), this too: give \
+                     the columns their types back first ({} says how), and {keep_out}",
+                    crate::hint::command("migrate status")
+                ),
+            };
+            (
+                ErrorKind::Invalid,
+                format!(
+                    "{doing} changed the type of a text column (version, name, checksum, slug) \
+                     of the tracking table {table}: its row was not {}",
+                    match step.direction {
+                        Direction::Up => "written",
+                        Direction::Down => "deleted",
+                    }
+                ),
+                help,
+            )
+        }
         // The migration took the ledger out of the connecting role's reach: the row (or its
         // deletion) would be refused, a failure of the ledger's (exit 5, as the read's refusal
         // of such a ledger is), which the file must stop causing.
@@ -1059,6 +1094,12 @@ fn ledger_check_failure(
             "the run checks, just before each migration's row, that the tracking table it began \
              with is still at its name: a table renamed or moved is told from one dropped by its \
              OID",
+        );
+    }
+    if check == LedgerCheck::Altered {
+        error = error.with_detail(
+            "the run checks, just before each migration's row, that the tracking table's text \
+             columns are still of a string type, as the run's read found them",
         );
     }
     if matches!(check, LedgerCheck::RowSecurity | LedgerCheck::PrivilegeLost) {

@@ -53,6 +53,7 @@ pub(crate) use markers::cut_holds;
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};
 pub use sql::RESET_SESSION;
+pub(crate) use sql::WRITING_SESSION_BOUND;
 pub(crate) use stop::Stop;
 
 /// The settings every migration of a run shares.

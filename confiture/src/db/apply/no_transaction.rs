@@ -265,10 +265,16 @@ pub(super) fn run_statements(
         if index > 0 && marked(settings) {
             advance_marker(client, settings, step, index)?;
         }
+        // Its column as a diagnostic's: a statement may start mid-line.
+        let column = if from == 0 {
+            1
+        } else {
+            crate::text::line_col(&file.text, from).1
+        };
         let mut script = Script::new();
-        script.push_statement(file, text, span.line);
+        script.push_statement(file, text, span.line, column);
         let sent_at = Instant::now();
-        let sent = notices.collect(|| settings.send(|| client.batch_execute(script.text())));
+        let sent = notices.collect(|| settings.send(|| script.send_alone(client)));
         let Some(sent) = sent else {
             let failure = stopped(step, (index > 0).then_some(index));
             let failure = statement_failed(client, settings, step, failure, index, &before, fresh);
@@ -386,15 +392,18 @@ pub(super) fn run_statements(
         true => StartedRun::settle_any_sql(&settings.table, &settings.markers_of(step, true)),
         false => String::new(),
     };
+    // Last, our bound for the session again: the statements ran under the connection's
+    // (`WRITING_SESSION_BOUND`).
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {};",
+        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {}; {}",
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
         // Each of the migration's statements committed: no transaction-level lock is left.
         release_advisory_locks(file),
-        record_sql(&settings.table, step, &elapsed, ledger_oid)
+        record_sql(&settings.table, step, &elapsed, ledger_oid),
+        super::sql::WRITING_SESSION_BOUND
     );
     if let Err(e) = client.batch_execute(&record) {
         if is_connection_lost(&e) {

@@ -100,8 +100,11 @@ pub struct Script<'a> {
     /// [`Script::end_transaction`]).
     cuts: Vec<Cut>,
     /// The character offset of the message [`Script::send`] sent last: the server's error
-    /// positions count from there.
+    /// positions count from there, after its [`Script::label`].
     sent_from: usize,
+    /// The characters of the [`Script::label`] that began the message sent last: the server
+    /// counts them in its error positions, and they are not in [`Script::text`].
+    label_chars: usize,
 }
 
 /// A place where [`Script::send`] may start a new message.
@@ -136,6 +139,7 @@ impl<'a> Script<'a> {
         Script::default()
     }
 
+    #[cfg(test)]
     pub fn text(&self) -> &str {
         &self.text
     }
@@ -156,15 +160,54 @@ impl<'a> Script<'a> {
         let ErrorPosition::Original(p) = position else {
             return None;
         };
-        let offset = (*p as usize).checked_sub(1)? + self.sent_from;
-        if offset >= self.chars {
-            return None;
-        }
+        let offset = self.offset_of(*p)?;
         Some(
             self.steps
                 .partition_point(|&start| start <= offset)
                 .saturating_sub(1),
         )
+    }
+
+    /// The character offset in [`Script::text`] of the server's 1-based position `p` in the
+    /// message sent last: after its [`Script::label`] (a position inside the label is `None`,
+    /// as one outside the message).
+    fn offset_of(&self, p: u32) -> Option<usize> {
+        let offset = (p as usize).checked_sub(1)?.checked_sub(self.label_chars)? + self.sent_from;
+        (offset < self.chars).then_some(offset)
+    }
+
+    /// The comment that begins each message sent of the text's `bytes`, naming the migration
+    /// files whose text it carries — the first and the last, and how many, when it carries
+    /// several: `pg_stat_activity.query` shows a query's first `track_activity_query_size`
+    /// bytes (1 kB by default) only, and a message of migrations begins with the engine's own
+    /// statements. Empty for a message carrying no file's text. A name is [`label_name`].
+    pub(super) fn label(&self, bytes: &Range<usize>) -> String {
+        let mut inside = self.bodies.iter().filter(|b| {
+            b.bytes.start < bytes.end && (b.bytes.end > bytes.start || b.bytes.start >= bytes.start)
+        });
+        let Some(first) = inside.next() else {
+            return String::new();
+        };
+        let last = inside.next_back().unwrap_or(first);
+        if last.step == first.step {
+            format!("/* confiture: {} */\n", label_name(first.file))
+        } else {
+            format!(
+                "/* confiture: {} .. {} ({} migrations) */\n",
+                label_name(first.file),
+                label_name(last.file),
+                last.step - first.step + 1
+            )
+        }
+    }
+
+    /// Sends the script as one message, beginning with its [`Script::label`], its rows
+    /// discarded: a statement of a no-transaction migration, which must go alone.
+    pub(super) fn send_alone(&mut self, client: &mut Client) -> Result<(), postgres::Error> {
+        let label = self.label(&(0..self.text.len()));
+        self.sent_from = 0;
+        self.label_chars = label.chars().count();
+        client.batch_execute(&format!("{label}{}", self.text))
     }
 
     /// Appends our own SQL (not from a file), followed by a newline.
@@ -186,10 +229,18 @@ impl<'a> Script<'a> {
         self.push_raw("\n;\n");
     }
 
-    /// Appends one statement of `file` as is: sent alone, it must stay a single statement
-    /// (two would make an implicit transaction block, which `CREATE INDEX CONCURRENTLY` refuses).
-    pub fn push_statement(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
-        self.push_file_text(file, text, first_line);
+    /// Appends one statement of `file` as is, starting at `first_line`, `first_column` (a
+    /// statement may start mid-line, after the one before it): sent alone, it must stay a
+    /// single statement (two would make an implicit transaction block, which
+    /// `CREATE INDEX CONCURRENTLY` refuses).
+    pub fn push_statement(
+        &mut self,
+        file: &'a SqlFile,
+        text: &str,
+        first_line: u32,
+        first_column: u32,
+    ) {
+        self.push_file_text_at(file, text, first_line, first_column);
     }
 
     /// Appends a transactional migration's whole body like [`Script::push_body`], with a
@@ -308,8 +359,14 @@ impl<'a> Script<'a> {
             if i > 0 {
                 check_encoding(client)?;
             }
+            let label = self.label(&bytes);
             self.sent_from = chars;
-            send(client, &self.text[bytes])?;
+            self.label_chars = label.chars().count();
+            if label.is_empty() {
+                send(client, &self.text[bytes])?;
+            } else {
+                send(client, &format!("{label}{}", &self.text[bytes]))?;
+            }
         }
         Ok(())
     }
@@ -362,7 +419,7 @@ impl<'a> Script<'a> {
         let in_step = |b: &&Body<'_>| step.is_none_or(|s| b.step == s);
         match position {
             ErrorPosition::Original(p) => {
-                let offset = (*p as usize).checked_sub(1)? + self.sent_from;
+                let offset = self.offset_of(*p)?;
                 let body = self
                     .bodies
                     .iter()
@@ -384,6 +441,18 @@ impl<'a> Script<'a> {
             }
         }
     }
+}
+
+/// A file's name as [`Script::label`] writes it inside its comment: control and invisible
+/// characters escaped ([`crate::display::escape`]), and every `*` written `\x2a`, so that no
+/// name ends the comment (`*/`) or opens a nested one (`/*`: the server's comments nest, and
+/// the rest of the message would be read as comment).
+fn label_name(file: &SqlFile) -> String {
+    let name = file
+        .path
+        .file_name()
+        .map_or_else(|| file.path.to_string_lossy(), |n| n.to_string_lossy());
+    crate::display::escape(&name).replace('*', "\\x2a")
 }
 
 impl Body<'_> {
@@ -651,5 +720,75 @@ mod tests {
         assert!(messages
             .iter()
             .all(|(bytes, _)| bytes.len() < MESSAGE_BUDGET + 1024));
+    }
+
+    /// Every message begins with a comment naming the files it runs, which the server counts
+    /// in its error positions: a position maps to the same file, line and column with the
+    /// comment as without it, one inside the comment is ours, and no file name ends the
+    /// comment or opens a nested one.
+    #[test]
+    fn each_message_is_labelled_and_positions_skip_the_label() {
+        let mut a = sql_file("SELECT 1;\n  CREAT TABLE b ();\n");
+        a.path = PathBuf::from("m/001_a*\\*y.up.sql");
+        let mut b = sql_file("SELECT 2;\n");
+        b.path = PathBuf::from("m/002_b\u{7}.up.sql");
+        let mut c = sql_file("SELECT 3;\n");
+        c.path = PathBuf::from("m/003_c.up.sql");
+        let mut script = Script::new();
+        script.push_sql("RESET ALL; -- ours");
+        for f in [&a, &b, &c] {
+            script.begin_step();
+            script.push_sql("BEGIN;");
+            script.push_body(f, &f.text, 1);
+            script.push_sql("COMMIT;");
+        }
+        let all = 0..script.text().len();
+        let label = script.label(&all);
+        assert_eq!(
+            label,
+            "/* confiture: 001_a\\x2a\\\\x2ay.up.sql .. 003_c.up.sql (3 migrations) */\n"
+        );
+        let inner = &label[2..label.len() - 3];
+        assert!(!inner.contains('*'), "{label}");
+        let second = script.text().find("BEGIN;\nSELECT 2").unwrap();
+        let third = script.text().find("BEGIN;\nSELECT 3").unwrap();
+        let b_label = script.label(&(second..third));
+        assert!(b_label.starts_with("/* confiture: 002_b\\"), "{b_label}");
+        assert!(!b_label.contains('\u{7}'), "{b_label}");
+        assert_eq!(
+            script.label(&(0..second)),
+            "/* confiture: 001_a\\x2a\\\\x2ay.up.sql */\n"
+        );
+        let ours = script.text().find("COMMIT;").unwrap();
+        assert_eq!(
+            script.label(&(ours..ours + 7)),
+            "",
+            "no file's text: no label"
+        );
+        // The server's position counts the label's characters.
+        let at = position(&script, "CREAT TABLE b");
+        for label_chars in [0, label.chars().count()] {
+            script.label_chars = label_chars;
+            let loc = script
+                .locate(&ErrorPosition::Original(at + label_chars as u32))
+                .unwrap();
+            assert_eq!((loc.line, loc.column), (2, 3), "{label_chars}");
+            assert_eq!(
+                script.step_at(&ErrorPosition::Original(at + label_chars as u32)),
+                Some(0)
+            );
+            let in_c = position(&script, "SELECT 3") + label_chars as u32;
+            assert_eq!(script.step_at(&ErrorPosition::Original(in_c)), Some(2));
+        }
+        assert_eq!(
+            script.locate(&ErrorPosition::Original(1)),
+            None,
+            "in the label"
+        );
+        assert_eq!(
+            script.step_at(&ErrorPosition::Original(1)),
+            None,
+            "in the label"
+        );
     }
 }

@@ -117,8 +117,9 @@ pub(super) fn set_configs_select(calls: &[String]) -> String {
 }
 
 /// The run's timeouts for the current transaction, in one [`set_configs_select`]: `lock_timeout`,
-/// the migrations' `statement_timeout` ([`migration_statement_timeout`]), and no
-/// `idle_in_transaction_session_timeout` ([`NOT_IDLE`]).
+/// our `statement_timeout` ([`own_statement_timeout`]: the migration's is set right before its
+/// body, [`migration_timeout_sql`]), and no `idle_in_transaction_session_timeout`
+/// ([`NOT_IDLE`]).
 pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
     let calls = [
         set_literal(
@@ -126,7 +127,11 @@ pub(super) fn local_timeouts_sql(settings: &ApplySettings) -> String {
             Some(&format!("{}ms", millis(settings.lock_timeout))),
             true,
         ),
-        migration_statement_timeout(settings, true),
+        set_literal(
+            "statement_timeout",
+            Some(&own_statement_timeout(settings)),
+            true,
+        ),
         set_literal(NOT_IDLE, Some("0"), true),
     ];
     format!("{};", set_configs_select(&calls))
@@ -148,9 +153,9 @@ fn own_statement_timeout(settings: &ApplySettings) -> String {
 /// bounded by it until the run's timeouts were set again — cancelled on a loaded machine
 /// under a few milliseconds, `--statement-timeout 0` or not. A utility statement of its own,
 /// never planned: only a timeout shorter than one `SET` can cancel it. `SET LOCAL`: it ends
-/// with the transaction, so a session that commits after it goes back to the connection's
-/// value, and the run's setting for the next migration ([`migration_statement_timeout`])
-/// replaces it where one follows.
+/// with the transaction (the session's own value, set with the run's timeouts, then holds:
+/// [`session_timeouts`]), and the next migration's ([`migration_timeout_sql`]) replaces it
+/// where one follows.
 pub(super) fn own_bound_after_reset(settings: &ApplySettings) -> String {
     format!(
         "SET LOCAL statement_timeout = '{}';",
@@ -158,15 +163,32 @@ pub(super) fn own_bound_after_reset(settings: &ApplySettings) -> String {
     )
 }
 
-/// The call that sets the migrations' `statement_timeout` for the session (`local`: for the
-/// transaction), for a [`set_configs_select`] that ends our statements before a migration:
-/// the run's, else the connection's (`RESET`: the database's, role's or connection's value),
-/// which [`own_bound_after_reset`] put aside for our statements.
-fn migration_statement_timeout(settings: &ApplySettings, local: bool) -> String {
-    let run = settings
-        .statement_timeout
-        .map(|st| format!("{}ms", millis(st)));
-    set_literal("statement_timeout", run.as_deref(), local)
+/// The statement that follows a migration's body, before anything of ours (the checks and the
+/// role's reset before its row, [`before_row_select`], or its prepared `_role`): our
+/// `statement_timeout` for the rest of the transaction ([`own_statement_timeout`]). The server
+/// arms a statement's timer with the value in force when it starts: the statement before the
+/// row, its own `set_config` of our timeout notwithstanding, ran under the migration's — the
+/// database's or role's (`ALTER DATABASE ... SET statement_timeout = '5ms'`), or one the file
+/// set —, and its catalog look-ups were cancelled on a loaded machine, the migration failing
+/// for our bookkeeping. A utility statement, never planned: only a timeout shorter than one
+/// `SET` can cancel it. `SET LOCAL`: what ends the transaction sets the next migration's.
+pub(super) fn own_bound_before_row(settings: &ApplySettings) -> String {
+    own_bound_after_reset(settings)
+}
+
+/// The statement right before a migration's body (after its `BEGIN`, or, inside
+/// `--single-transaction`, after the statement that starts its clock): the migrations'
+/// `statement_timeout` for the transaction, until [`own_bound_before_row`] after the body — the
+/// run's, else the connection's (`TO DEFAULT`, as `RESET`: the connection's `options`, the
+/// role's or the database's value). Only the migration's statements run under it: every other
+/// statement of a message of migrations runs under ours ([`own_statement_timeout`]), its
+/// `COMMIT` included — a `COMMIT` waiting for its WAL flush past a database's 5 ms was
+/// cancelled (the cancel then landed on the next statement, "due to user request").
+pub(super) fn migration_timeout_sql(settings: &ApplySettings) -> String {
+    match settings.statement_timeout {
+        Some(st) => format!("SET LOCAL statement_timeout = '{}ms';", millis(st)),
+        None => "SET LOCAL statement_timeout TO DEFAULT;".to_string(),
+    }
 }
 
 /// A transaction of the engine is busy between its messages (`--single-transaction`'s
@@ -177,13 +199,12 @@ fn migration_statement_timeout(settings: &ApplySettings, local: bool) -> String 
 /// the socket, and the server rolls the transaction back.
 const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 
-/// What precedes every ledger row, in one statement: the role half of [`RESET_SESSION`]
-/// (`RESET SESSION AUTHORIZATION; RESET ROLE`, as `set_config(..., NULL, false)`: the row is
-/// written as the connecting role; `RESET ALL` after the row completes the reset), our
-/// timeouts for the rest of the transaction — a migration's own timeouts must not bound its
-/// row (a `SET statement_timeout = '1ms'` in it would fail its own ledger write); without a
-/// `statement_timeout` of ours the row has none (`0`) —, and the connection's `TimeZone`
-/// (the slug's time is local time: the connection's, not a migration's).
+/// What precedes every ledger row, in one statement, after [`own_bound_before_row`]: the role
+/// half of [`RESET_SESSION`] (`RESET SESSION AUTHORIZATION; RESET ROLE`, as
+/// `set_config(..., NULL, false)`: the row is written as the connecting role; `RESET ALL`
+/// after the row completes the reset), our `lock_timeout` for the rest of the transaction — a
+/// migration's own timeouts must not bound its row —, and the connection's `TimeZone` (the
+/// slug's time is local time: the connection's, not a migration's).
 ///
 /// This statement and the row run under the migration's `search_path`, which may put a
 /// schema of its own (or one anybody can create in) before `pg_catalog`: both name every
@@ -195,15 +216,14 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) -> String {
     let lock = ledger_lock_timeout(settings);
-    let st = own_statement_timeout(settings);
     let [row_security, privileges] = writable_checks(&settings.table, direction);
     set_configs_select(&[
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
         set_literal("lock_timeout", Some(&lock), true),
-        set_literal("statement_timeout", Some(&st), true),
         set_literal("TimeZone", None, true),
         ledger_moved_check(&settings.table),
+        crate::db::ledger::altered_check(&settings.table),
         no_ledger_writes_check(&settings.table),
         row_security,
         privileges,
@@ -383,12 +403,13 @@ pub(super) fn row_checks_sql(settings: &ApplySettings, step: &Step<'_>) -> Strin
 }
 
 /// The run's timeouts as session settings (as `SET`, not `SET LOCAL`), as calls for a
-/// [`set_configs_select`]: `lock_timeout`, `statement_timeout` when the run has one, and no
+/// [`set_configs_select`]: `lock_timeout`, our `statement_timeout` ([`own_statement_timeout`];
+/// the migrations' is set after each `BEGIN`, [`migration_timeout_sql`]), and no
 /// `idle_in_transaction_session_timeout` ([`NOT_IDLE`]: a migration longer than one message is
 /// sent in parts inside its transaction). A message of migrations, each its own transaction, sets them when it starts
 /// ([`start_message`]) and again after each migration's `RESET ALL` ([`after_row_select`]), so
-/// that every transaction runs under them without a statement of its own (a `SET LOCAL` after
-/// each `BEGIN` cost the server ~3 ms a thousand migrations); [`RESET_TIMEOUTS`] ends the
+/// that every transaction runs under them without a statement of its own (a `SET LOCAL` of all
+/// of them after each `BEGIN` cost the server ~3 ms a thousand migrations); [`RESET_TIMEOUTS`] ends the
 /// message, and [`super::batch::rollback_and_read`] a failed one, so that the session goes
 /// back with the connection's timeouts.
 fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
@@ -398,16 +419,33 @@ fn session_timeouts(settings: &ApplySettings) -> Vec<String> {
             Some(&format!("{}ms", millis(settings.lock_timeout))),
             false,
         ),
-        migration_statement_timeout(settings, false),
+        set_literal(
+            "statement_timeout",
+            Some(&own_statement_timeout(settings)),
+            false,
+        ),
         set_literal(NOT_IDLE, Some("0"), false),
     ]
 }
 
 /// What ends a message of migrations, and follows the `ROLLBACK` of a failed one: the
-/// connection's timeouts back in place of the run's ([`session_timeouts`]); its
-/// `statement_timeout` last, so that none of these runs under it.
+/// connection's timeouts back in place of the run's ([`session_timeouts`]), but for its
+/// `statement_timeout`, which a writing session keeps at ours between messages
+/// ([`WRITING_SESSION_BOUND`], last, so that none of these runs under the connection's).
 pub(super) const RESET_TIMEOUTS: &str =
-    "RESET lock_timeout; RESET idle_in_transaction_session_timeout; RESET statement_timeout;";
+    "RESET lock_timeout; RESET idle_in_transaction_session_timeout; SET statement_timeout = 0;";
+
+/// The `statement_timeout` of a session that runs migrations between its messages: none. The
+/// server arms a message's first timer before it parses the message — the whole of it, every
+/// statement of a batch of migrations —, with the session's value as the message arrives: a
+/// database's `statement_timeout = '5ms'` cancelled the parse of a message of thirty
+/// migrations rolling back (its cancel landing on the message's first statements, "due to
+/// user request"). Set by the writing session's first message ([`crate::db::writable`]'s state
+/// read), by the end of every message of migrations ([`RESET_TIMEOUTS`]) and by a
+/// no-transaction migration's row, whose statements ran under the connection's value; the
+/// migrations' statements still run under theirs ([`migration_timeout_sql`]), and
+/// [`crate::Migrator::into_client`] gives the connection's back.
+pub(crate) const WRITING_SESSION_BOUND: &str = "SET statement_timeout = 0;";
 
 /// `SET LOCAL lock_timeout` of the ledger row ([`ApplySettings::ledger_lock_wait`]), for a
 /// message of its own that writes it (a no-transaction migration's): a lock on the tracking
@@ -754,6 +792,8 @@ fn push_ledger_sql(
 ) {
     let table = &settings.table;
     let m = step.migration;
+    sql.push_str(&own_bound_before_row(settings));
+    sql.push('\n');
     match (step.direction, prepared) {
         (Direction::Up, Some(nonce)) => {
             let row = prepared_row(nonce);
@@ -829,6 +869,7 @@ pub(super) fn record_sql(
         .map(|oid| LedgerCheck::unless_moved(table, &format!("'{oid}'")))
         .into_iter();
     let checks: Vec<String> = moved
+        .chain([crate::db::ledger::altered_check(table)])
         .chain(writable_checks(table, step.direction))
         .collect();
     format!(
@@ -864,8 +905,9 @@ pub(super) fn push_step<'a>(
     tag: &str,
 ) {
     script.push_sql(&format!(
-        "{};",
-        set_configs_select(&start_clock(&settings.table))
+        "{}; {}",
+        set_configs_select(&start_clock(&settings.table)),
+        migration_timeout_sql(settings)
     ));
     let file = step.file();
     let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
@@ -946,7 +988,7 @@ pub(super) fn push_transaction<'a>(
 ) {
     script.begin_step();
     let began = script.byte_len();
-    script.push_sql("BEGIN;");
+    script.push_sql(&format!("BEGIN; {}", migration_timeout_sql(settings)));
     let file = step.file();
     let tag = format!("{nonce}_{index}");
     let markers = script.push_marked_body(file, &tag, settings.ledger_triggers);
@@ -1117,14 +1159,15 @@ mod tests {
             .to_string();
         assert!(
             text.contains(&format!(
-                "-- no newline at end\n;\nSELECT WHERE pg_catalog.concat(\
+                "-- no newline at end\n;\nSET LOCAL statement_timeout = '1ms';\n\
+                 SELECT WHERE pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('statement_timeout', '1ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL;\n\
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
                 ledger_moved_check(&settings.table),
+                crate::db::ledger::altered_check(&settings.table),
                 no_ledger_writes_check(&settings.table),
                 writable_checks(&settings.table, Direction::Up).join(", ")
             )),
@@ -1141,7 +1184,9 @@ mod tests {
             "the run's timeouts are the session's while the message runs"
         );
         assert!(
-            text.contains("\nBEGIN;\nCREATE TABLE a (); -- no newline"),
+            text.contains(
+                "\nBEGIN; SET LOCAL statement_timeout = '1ms';\nCREATE TABLE a (); -- no newline"
+            ),
             "{text}"
         );
         assert!(
@@ -1234,6 +1279,65 @@ mod tests {
         }
     }
 
+    /// The server arms a statement's timer with the `statement_timeout` in force when it
+    /// starts, and a migration runs under the database's or role's (`ALTER DATABASE ... SET
+    /// statement_timeout = '5ms'`): the first statement of ours after a migration's body is
+    /// our bound, one `SET`, before the checks and the row — batched or not, prepared or not,
+    /// up or down, inside `--single-transaction` —, and the migration's timeout is set right
+    /// before its body: every other statement, `COMMIT` included, runs under ours. The
+    /// statement before the row used to set our timeout for the statements after it, running
+    /// under the migration's itself, and the session kept the migration's for the `COMMIT`.
+    #[test]
+    fn after_every_body_our_bound_comes_first() {
+        let body = "INSERT INTO t VALUES (1); -- body";
+        let migration = migration_003(sql_file(body));
+        let (up, down) = (
+            Step::up(&migration, false),
+            Step::down(&migration, "003", false),
+        );
+        for st in [None, Some(Duration::from_secs(5))] {
+            let settings = settings(st);
+            let bound = own_bound_before_row(&settings);
+            for steps in [[up, up], [down, down]] {
+                let mut single = Script::new();
+                push_step(&mut single, &settings, &steps[0], "7_0");
+                let messages = [
+                    batch(&settings, &steps, true).script.text().to_string(),
+                    batch(&settings, &steps, false).script.text().to_string(),
+                    batch(&settings, &steps[..1], true)
+                        .script
+                        .text()
+                        .to_string(),
+                    single.text().to_string(),
+                ];
+                for text in messages {
+                    let ends: Vec<_> = text.match_indices(body).collect();
+                    assert!(!ends.is_empty(), "{text}");
+                    for (at, _) in ends {
+                        let after = text[at + body.len()..].trim_start_matches(['\n', ';']);
+                        assert!(
+                            after.starts_with(&bound),
+                            "{st:?}: {bound} after {at}: {text}"
+                        );
+                        let before = text[..at].trim_end_matches('\n');
+                        assert!(
+                            before.ends_with(&migration_timeout_sql(&settings)),
+                            "{st:?}: the migration's timeout right before its body: {text}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_message_of_migrations_leaves_the_writing_session_at_our_bound() {
+        assert!(
+            RESET_TIMEOUTS.ends_with(WRITING_SESSION_BOUND),
+            "{RESET_TIMEOUTS}"
+        );
+    }
+
     #[test]
     fn the_clock_has_a_name_of_this_process_and_the_row_reads_it_as_it_is() {
         let clock = clock();
@@ -1269,10 +1373,10 @@ mod tests {
             local_timeouts_sql(&settings(None)),
             "SELECT WHERE pg_catalog.concat(\
              pg_catalog.set_config('lock_timeout', '1500ms', true), \
-             pg_catalog.set_config('statement_timeout', NULL, true), \
+             pg_catalog.set_config('statement_timeout', '0ms', true), \
              pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)) IS NULL;",
-            "the run's lock_timeout, the connection's statement_timeout for the migrations \
-             (ours is put aside after RESET ALL), and the transaction is never idle"
+            "the run's lock_timeout, our statement_timeout (the migration's is set before its \
+             body), and the transaction is never idle"
         );
         assert_eq!(
             before_row_select(&settings(None), Direction::Up),
@@ -1281,14 +1385,14 @@ mod tests {
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
-                 pg_catalog.set_config('statement_timeout', '0ms', true), \
-                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}) IS NULL",
+                 pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL",
                 ledger_moved_check(&TrackingTable::default()),
+                crate::db::ledger::altered_check(&TrackingTable::default()),
                 no_ledger_writes_check(&TrackingTable::default()),
                 writable_checks(&TrackingTable::default(), Direction::Up).join(", ")
             ),
-            "the role first, then our timeouts (none of ours: the row has none), then the \
-             connection's time zone, then the checks that the ledger is still at its name and \
+            "the role first, then our lock timeout (our statement timeout is set before it, \
+             own_bound_before_row), then the connection's time zone, then the checks that the ledger is still at its name and \
              that the migration wrote no ledger row"
         );
     }
@@ -1315,7 +1419,8 @@ mod tests {
         let text = batch.script.text();
         for (i, step) in steps.iter().enumerate() {
             let row = format!(
-                "EXECUTE confiture_row_{n}_role;\nEXECUTE confiture_row_{n}({}, {}, {}, {}, {i});",
+                "SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_role;\n\
+                 EXECUTE confiture_row_{n}({}, {}, {}, {}, {i});",
                 ledger::literal(step.ledger_version),
                 ledger::literal(&migration.name),
                 ledger::literal(&migration.up.checksum),
@@ -1339,7 +1444,8 @@ mod tests {
         assert_eq!(
             ledger_sql(&settings(None), &steps[0], 0, Some(n), ""),
             format!(
-                "EXECUTE confiture_row_{n}_role;\nEXECUTE confiture_row_{n}('0''3', 'it''s', {}, \
+                "SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_role;\n\
+                 EXECUTE confiture_row_{n}('0''3', 'it''s', {}, \
                  'it''s_0''3_', 0)",
                 ledger::literal(&migration.up.checksum)
             )
@@ -1368,7 +1474,8 @@ mod tests {
         assert!(unprepared.prepare.is_none());
         assert!(!unprepared.script.text().contains("EXECUTE"));
         let first = format!(
-            "\nBEGIN;\nINSERT INTO t VALUES (1);\n;\n\
+            "\nBEGIN; SET LOCAL statement_timeout TO DEFAULT;\nINSERT INTO t VALUES (1);\n;\n\
+             SET LOCAL statement_timeout = '0ms';\n\
              EXECUTE confiture_row_{n}_role;\n\
              EXECUTE confiture_row_{n}('003', 'x', "
         );
@@ -1388,7 +1495,7 @@ mod tests {
         assert!(text.trim_end().ends_with(&format!(
             "DEALLOCATE confiture_row_{n}; DEALLOCATE confiture_row_{n}_role; \
              DEALLOCATE confiture_row_{n}_next;\nRESET lock_timeout; \
-             RESET idle_in_transaction_session_timeout; RESET statement_timeout;"
+             RESET idle_in_transaction_session_timeout; SET statement_timeout = 0;"
         )));
         assert!(
             prepare.contains(&format!(
@@ -1407,7 +1514,7 @@ mod tests {
                  pg_catalog.set_config('{}', {}, false), \
                  pg_catalog.set_config('{}', {}, false), \
                  pg_catalog.set_config('lock_timeout', '1500ms', false), \
-                 pg_catalog.set_config('statement_timeout', NULL, false), \
+                 pg_catalog.set_config('statement_timeout', '0ms', false), \
                  pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)) \
                  IS NULL;",
                 clock(),

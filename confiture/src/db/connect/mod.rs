@@ -91,6 +91,11 @@ pub(crate) enum Need {
     CreateDatabase,
     /// See [`Need::CreateDatabase`].
     Scratch,
+    /// Running the user's own query on the target (`--targets-query`, `--schemas-query`,
+    /// `db::query`): the host `Read` asks for, keeping the user's `statement_timeout` (of the
+    /// database, the role or the connection), which bounds that query as it bounds migration
+    /// SQL; the tool's own statements on it turn it off for themselves.
+    UserQuery,
 }
 
 impl Need {
@@ -100,14 +105,14 @@ impl Need {
     /// which bounds the migrations' SQL; its own statements turn it off for themselves
     /// (`db::OWN_STATEMENT_BOUNDS`).
     pub(crate) fn own_settings(self) -> bool {
-        self != Need::Write
+        !matches!(self, Need::Write | Need::UserQuery)
     }
 
     /// What the hosts are asked for: `None` when a host that can write is.
     fn attrs(self, env: &Environment) -> Option<TargetSessionAttrs> {
         let attrs = env.connection.target_session_attrs;
         match self {
-            Need::Read => Some(attrs),
+            Need::Read | Need::UserQuery => Some(attrs),
             Need::Write
                 if attrs == TargetSessionAttrs::Any && !env.connection.more_hosts.is_empty() =>
             {
