@@ -383,3 +383,69 @@ fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds(
         ))
         .stderr_has(&format!("DROP ROLE \"{}\";", role.0));
 }
+
+/// h20 F2: a `DO` block or a function whose body is quoted with `'...'` or `E'...'` (not
+/// `$$`) was not read: `verify` dropped the server's role and changed another's attributes.
+/// Every quoting of a body is read, and a string in one: refused before anything runs.
+#[test]
+fn bodies_quoted_with_single_quotes_or_e_strings_are_read_before_replaying() {
+    let bob = RoleName(unique("vsafe_qbob"));
+    let alice = RoleName(unique("vsafe_qalice"));
+    admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {b} LOGIN; CREATE ROLE {a} LOGIN",
+            b = bob.0,
+            a = alice.0
+        ))
+        .unwrap();
+    let db = TestDb::new("vsafe_quoted");
+    let project = Project::new();
+    project.migration(
+        "001_quoted",
+        &format!(
+            "CREATE TABLE t (id int);\nDO 'BEGIN EXECUTE ''DROP ROLE IF EXISTS {b}''; END';\nDO E'BEGIN\\n  EXECUTE \\'ALTER ROLE {a} NOLOGIN\\';\\nEND';\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS\n  'BEGIN EXECUTE ''ALTER ROLE {a} CONNECTION LIMIT 1''; END';\nSELECT f();\n",
+            b = bob.0,
+            a = alice.0
+        ),
+        "DROP FUNCTION f();\nDROP TABLE t;\n",
+    );
+    let state = |role: &str| -> Option<(u32, bool, i32)> {
+        admin()
+            .query_opt(
+                "SELECT oid, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1",
+                &[&role],
+            )
+            .unwrap()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+    };
+    let (bob_before, alice_before) = (state(&bob.0), state(&alice.0));
+    assert!(bob_before.is_some() && alice_before.is_some());
+    let applied = |project: &Project| project.run_on(&db, &["migrate", "up", "-q"]);
+    for command in ["verify", "drift"] {
+        if command == "drift" {
+            // drift replays what the ledger records: applied as `up` would, then put back.
+            applied(&project).code(exit::SUCCESS);
+            admin()
+                .batch_execute(&format!(
+                    "CREATE ROLE {b} LOGIN; ALTER ROLE {a} LOGIN CONNECTION LIMIT -1",
+                    b = bob.0,
+                    a = alice.0
+                ))
+                .unwrap();
+        }
+        let (bob_now, alice_now) = (state(&bob.0), state(&alice.0));
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "001_quoted.up.sql:2`: DROP ROLE {} (a role that is on the server already), inside a DO block",
+                bob.0
+            ))
+            .stderr_has(&format!("001_quoted.up.sql:3`: ALTER ROLE {}", alice.0))
+            .stderr_has(&format!("001_quoted.up.sql:5`: ALTER ROLE {}", alice.0))
+            .stderr_has("--scratch-url")
+            .stderr_has("nothing was replayed");
+        assert_eq!(state(&bob.0), bob_now, "{command} dropped the role");
+        assert_eq!(state(&alice.0), alice_now, "{command} changed the role");
+    }
+}

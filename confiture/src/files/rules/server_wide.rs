@@ -6,10 +6,8 @@
 //! verify` and `migrate drift` refuse all of them before replaying on the target's own server
 //! (`crate::verify`), where a scratch database does not contain them.
 
-use std::borrow::Cow;
-
 use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{in_code, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C120",
@@ -29,9 +27,10 @@ statement there (exit 5), naming its file and line.
 Flagged, in up and down files: `ALTER SYSTEM`; a call of `pg_create_physical_replication_slot`,
 `pg_create_logical_replication_slot`, `pg_drop_replication_slot`,
 `pg_copy_physical_replication_slot`, `pg_copy_logical_replication_slot` or
-`pg_replication_slot_advance`; `COPY ... TO PROGRAM` and `COPY ... FROM PROGRAM`. Also inside a
-dollar-quoted body (`DO $$ ... $$`, a function's) and inside a `'...'` string of such a body
-(a statement `EXECUTE` runs): a name built at run time (`'pg_create_' || kind`) is not seen.
+`pg_replication_slot_advance`; `COPY ... TO PROGRAM` and `COPY ... FROM PROGRAM`. Also inside a `DO` block's or a function's
+body, dollar-quoted or `'...'` (`E'...'` with its backslash escapes), and inside a `'...'`
+string of such a body (a statement `EXECUTE` may run): a name built at run time (`'pg_create_'
+|| kind`) is not seen.
 
 **Fix:** configure the server, its slots and its host outside the migrations (the DBA's
 configuration management); allow it with `-- confiture:allow(server-wide-effect)` when the
@@ -41,7 +40,7 @@ migration must, and verify with `--scratch-url` naming a throwaway server.",
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
     let mut found = Vec::new();
-    scan(&tokens, false, &mut found);
+    scan(&tokens, &mut found);
     for (at, _, effect) in found {
         if !effect.always_warned() {
             continue;
@@ -200,7 +199,7 @@ pub(crate) fn server_wide(text: &str) -> Vec<(u32, bool, Effect)> {
     let mut found = Vec::new();
     for stmt in &split.statements {
         let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-        scan(&tokens, false, &mut found);
+        scan(&tokens, &mut found);
     }
     let bytes = text.as_bytes();
     found
@@ -209,36 +208,18 @@ pub(crate) fn server_wide(text: &str) -> Vec<(u32, bool, Effect)> {
         .collect()
 }
 
-/// The effects in `tokens` (no trivia; offsets in the file), each with the byte offset where
-/// it starts; then those of every dollar-quoted body and `'...'` string, read as SQL in turn.
-fn scan(tokens: &[Token<'_>], in_body: bool, out: &mut Vec<(usize, bool, Effect)>) {
-    for i in 0..tokens.len() {
-        if let Some(effect) = effect_at(tokens, i) {
-            out.push((tokens[i].start, in_body, effect));
+/// The effects in `tokens` (one statement's, no trivia; offsets in the file) and in the code
+/// they hold ([`in_code`]: a dollar-quoted or `'...'` body, a string in one), each with the
+/// byte offset where it starts and whether it is in a body.
+fn scan(tokens: &[Token<'_>], out: &mut Vec<(usize, bool, Effect)>) {
+    in_code::<()>(tokens, &mut |tokens, in_body| {
+        for i in 0..tokens.len() {
+            if let Some(effect) = effect_at(tokens, i) {
+                out.push((tokens[i].start, in_body, effect));
+            }
         }
-        let t = &tokens[i];
-        let body: Option<(Cow<'_, str>, usize)> = match t.kind {
-            TokenKind::DollarString => dollar_body(t.text).map(|body| {
-                let tag = t.text.len().saturating_sub(body.len()) / 2;
-                (Cow::Borrowed(body), t.start + tag)
-            }),
-            // A string in a body may be a statement `EXECUTE` runs (one outside a body is a
-            // value). Offsets inside a decoded string are approximate (a `''` is one byte
-            // less): the line is the string's.
-            TokenKind::String if in_body => syntax::string_value(t).map(|s| (s, t.start)),
-            _ => None,
-        };
-        if let Some((body, base)) = body {
-            let inner: Vec<Token<'_>> = lexer::tokens(&body).filter(|t| !t.is_trivia()).collect();
-            let mut nested = Vec::new();
-            scan(&inner, true, &mut nested);
-            let at_string = t.kind == TokenKind::String;
-            out.extend(nested.into_iter().map(|(at, _, e)| {
-                let at = if at_string { base } else { base + at };
-                (at, true, e)
-            }));
-        }
-    }
+        None
+    });
 }
 
 /// The words after which `name(` declares or names an object of that name rather than
@@ -617,6 +598,47 @@ mod tests {
             effects("DO $$ BEGIN EXECUTE format('DROP ROLE %I', r); END $$;"),
             [(1, role("DROP ROLE", &[]))]
         );
+    }
+
+    #[test]
+    fn every_kind_of_quoted_body_is_read_and_a_string_value_is_not() {
+        // The code of a `DO` or a function in `'...'` (`''` a quote), `E'...'` (backslash
+        // escapes), `U&'...'`, a continuation, a dollar quote, and a string in any of them.
+        for sql in [
+            r"DO 'BEGIN EXECUTE ''DROP ROLE IF EXISTS bob''; END';",
+            r"DO LANGUAGE plpgsql 'BEGIN EXECUTE ''DROP ROLE bob''; END';",
+            r"DO E'BEGIN EXECUTE \'DROP ROLE bob\'; END';",
+            r"do e'BEGIN EXECUTE \'DROP\tROLE\x20bob\'; END';",
+            r"DO E'BEGIN EXECUTE \'\104ROP ROLE \u0062ob\'; END';",
+            r"DO U&'BEGIN EXECUTE ''\0044ROP ROLE bob''; END';",
+            "DO 'BEGIN EXECUTE ''DROP ''\n  -- c\n  ''ROLE bob''; END';",
+            "DO 'BEGIN'\n' EXECUTE ''DROP ROLE bob''; END';",
+            r"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS 'BEGIN EXECUTE ''DROP ROLE bob''; END';",
+            r"CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS 'DROP ROLE bob';",
+            r"DO $$ BEGIN EXECUTE 'DO ''BEGIN EXECUTE ''''DROP ROLE bob''''; END'''; END $$;",
+            r"DO $$ BEGIN EXECUTE E'DROP ROLE \x62ob'; END $$;",
+            r"DO 'BEGIN EXECUTE $q$DROP ROLE bob$q$; END';",
+        ] {
+            assert_eq!(effects(sql), [(1, role("DROP ROLE", &["bob"]))], "{sql:?}");
+        }
+        assert_eq!(
+            effects("SELECT 1;\nDO 'BEGIN\n  EXECUTE ''ALTER ROLE alice NOLOGIN'';\nEND';\n"),
+            [(2, role("ALTER ROLE", &["alice"]))]
+        );
+        // lint's C120 too.
+        assert_eq!(
+            up("DO E'BEGIN PERFORM pg_drop_replication_slot(\\'s\\'); END';\n"),
+            [("C120", 1)]
+        );
+        // A string that is a value, the name of a `DO`'s language, a function's default.
+        for sql in [
+            r"INSERT INTO notes VALUES ('DROP ROLE bob');",
+            r"SELECT E'ALTER SYSTEM SET a = \'1\'';",
+            r"DO LANGUAGE 'DROP ROLE bob' $$ BEGIN END $$;",
+            r"CREATE FUNCTION f(a text DEFAULT 'DROP ROLE bob') RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        ] {
+            assert_eq!(effects(sql), [], "{sql:?}");
+        }
     }
 
     #[test]
