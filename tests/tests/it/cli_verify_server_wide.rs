@@ -63,7 +63,7 @@ fn alter_system_slots_and_copy_program_are_refused_on_the_targets_server_before_
     project.migration(
         "003_notify",
         &format!(
-            "DO $$ BEGIN\n  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''echo ran >> {}''';\nEND $$;\n",
+            "DO $$ BEGIN\n  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''cat > /dev/null; echo ran >> {}''';\nEND $$;\n",
             mark.display()
         ),
         "SELECT 1;\n",
