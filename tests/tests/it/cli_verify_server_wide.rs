@@ -449,3 +449,52 @@ fn bodies_quoted_with_single_quotes_or_e_strings_are_read_before_replaying() {
         assert_eq!(state(&alice.0), alice_now, "{command} changed the role");
     }
 }
+
+fn origins(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .connect("postgres")
+        .query("SELECT roname::text FROM pg_replication_origin", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// h20 F13a: a replication origin is the server's, like a slot: `verify` left the one its
+/// replay created on the target's server, and the next real `up` failed with "already
+/// exists". Refused before replaying when the call is read, dropped after the run when its
+/// name is built at run time.
+#[test]
+fn replication_origins_are_refused_or_dropped_after_the_run() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_origin");
+    let url = cluster.url(&db, "");
+    let project = Project::new();
+    project.migration(
+        "001_origin",
+        "CREATE TABLE t (a int);\nSELECT pg_replication_origin_create('vsafe_origin');\n",
+        "DROP TABLE t;\nSELECT pg_catalog.pg_replication_origin_drop('vsafe_origin');\n",
+    );
+    run(&project, &["migrate", "verify"], &url)
+        .code(exit::INVALID)
+        .stderr_has("001_origin.up.sql:2`: pg_replication_origin_create()")
+        .stderr_has("001_origin.down.sql:2`: pg_replication_origin_drop()")
+        .stderr_has("--scratch-url")
+        .stderr_has("nothing was replayed");
+    assert!(!origins(cluster).contains(&"vsafe_origin".to_string()));
+    // A name the scan cannot read: the origin the replay made is dropped after the run, so the
+    // real `up` creates it.
+    let project = Project::new();
+    project.migration(
+        "001_origin",
+        "DO $$ BEGIN\n  EXECUTE 'SELECT pg_replication_origin_' || 'create(''vsafe_horigin'')';\nEND $$;\n",
+        "SELECT 1;\n",
+    );
+    run(&project, &["migrate", "verify"], &url);
+    assert!(
+        !origins(cluster).contains(&"vsafe_horigin".to_string()),
+        "verify left the replication origin on the target's server"
+    );
+    run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
+    assert!(origins(cluster).contains(&"vsafe_horigin".to_string()));
+}

@@ -117,8 +117,13 @@ const SLOT_FUNCTIONS: [&str; 6] = [
     "pg_replication_slot_advance",
 ];
 
-/// Functions that act on the server, its configuration, host or other sessions.
-const SERVER_FUNCTIONS: [&str; 13] = [
+/// Functions that act on the server, its configuration, host or other sessions, or on its
+/// replication origins (the server's, like slots: a leftover one makes the next
+/// `pg_replication_origin_create` of that name fail).
+const SERVER_FUNCTIONS: [&str; 16] = [
+    "pg_replication_origin_create",
+    "pg_replication_origin_drop",
+    "pg_replication_origin_advance",
     "pg_reload_conf",
     "pg_terminate_backend",
     "pg_cancel_backend",
@@ -662,6 +667,15 @@ mod tests {
                 (2, Effect::Database { statement: "ALTER DATABASE", names: strs(&["app"]) }),
                 (3, Effect::CopyToFile),
                 (4, Effect::ServerFunction("pg_terminate_backend")),
+            ]
+        );
+        // Replication origins are the server's, like slots.
+        assert_eq!(
+            effects("SELECT pg_replication_origin_create('o');\nSELECT pg_catalog.pg_replication_origin_advance('o', '0/1');\nDO 'BEGIN PERFORM pg_replication_origin_drop(''o''); END';\nSELECT pg_replication_origin_oid('o');\n"),
+            [
+                (1, Effect::ServerFunction("pg_replication_origin_create")),
+                (2, Effect::ServerFunction("pg_replication_origin_advance")),
+                (3, Effect::ServerFunction("pg_replication_origin_drop")),
             ]
         );
         assert_eq!(effects("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ro;\nCREATE POLICY p ON t TO ro;\nSELECT t.grant FROM t;\n"), []);
