@@ -322,6 +322,15 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
     if t.is_word("ALTER") && word(tokens, i + 1, "SYSTEM") {
         return Some(Effect::AlterSystem);
     }
+    // The `DROP USER u` of `ALTER GROUP g DROP USER u`: the membership read at its `ALTER`.
+    if t.is_word("DROP")
+        && i >= 3
+        && tokens[i - 3].is_word("ALTER")
+        && tokens[i - 2].is_word("GROUP")
+        && syntax::resolved(&tokens[i - 1]).is_some()
+    {
+        return None;
+    }
     for (verb, statement) in [
         ("CREATE", "CREATE ROLE"),
         ("ALTER", "ALTER ROLE"),
@@ -676,6 +685,15 @@ mod tests {
                 (1, Effect::ServerFunction("pg_replication_origin_create")),
                 (2, Effect::ServerFunction("pg_replication_origin_advance")),
                 (3, Effect::ServerFunction("pg_replication_origin_drop")),
+            ]
+        );
+        // `ALTER GROUP ... DROP USER` is a membership revoked, not a role dropped.
+        assert_eq!(
+            effects("ALTER GROUP alice DROP USER postgres;\nalter group \"Big\" drop user a, \"B\";\nDO 'BEGIN EXECUTE ''ALTER GROUP g DROP USER u''; END';\n"),
+            [
+                (1, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["alice"]), grantees: strs(&["postgres"]) }),
+                (2, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["Big"]), grantees: strs(&["a", "B"]) }),
+                (3, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["g"]), grantees: strs(&["u"]) }),
             ]
         );
         assert_eq!(effects("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ro;\nCREATE POLICY p ON t TO ro;\nSELECT t.grant FROM t;\n"), []);
