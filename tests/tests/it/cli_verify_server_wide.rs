@@ -498,3 +498,48 @@ fn replication_origins_are_refused_or_dropped_after_the_run() {
     run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
     assert!(origins(cluster).contains(&"vsafe_horigin".to_string()));
 }
+
+/// h20 F3: a migration that makes a postgres_fdw server pointing at another database of the
+/// server and writes through a foreign table: `verify` and `drift` replayed it on the
+/// target's own server and added rows to that live database. The server is refused before
+/// anything runs.
+#[test]
+fn a_postgres_fdw_server_is_refused_before_replaying_on_the_targets_server() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_fdw");
+    let sink = cluster.create_database("vsafe_fdw_sink");
+    cluster
+        .connect(&sink)
+        .batch_execute("CREATE TABLE sink (a int)")
+        .unwrap();
+    let url = cluster.url(&db, "");
+    let project = Project::new();
+    project.migration(
+        "001_fdw",
+        &format!(
+            "CREATE EXTENSION IF NOT EXISTS postgres_fdw;\nCREATE SERVER other FOREIGN DATA WRAPPER postgres_fdw\n  OPTIONS (host '{}', port '{}', dbname '{sink}');\nCREATE USER MAPPING FOR CURRENT_USER SERVER other;\nCREATE FOREIGN TABLE ft (a int) SERVER other OPTIONS (table_name 'sink');\nINSERT INTO ft VALUES (1);\n",
+            cluster.dir().display(),
+            cluster.port()
+        ),
+        "DROP FOREIGN TABLE ft;\nDROP USER MAPPING FOR CURRENT_USER SERVER other;\nDROP SERVER other;\n",
+    );
+    let rows = || -> i64 {
+        cluster
+            .connect(&sink)
+            .query_one("SELECT count(*) FROM sink", &[])
+            .unwrap()
+            .get(0)
+    };
+    for command in ["verify", "drift"] {
+        if command == "drift" {
+            run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
+        }
+        let before = rows();
+        run(&project, &["migrate", command], &url)
+            .code(exit::INVALID)
+            .stderr_has("001_fdw.up.sql:2`: CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")
+            .stderr_has("--scratch-url")
+            .stderr_has("nothing was replayed");
+        assert_eq!(rows(), before, "{command} wrote the other database");
+    }
+}

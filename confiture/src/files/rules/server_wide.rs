@@ -1,8 +1,9 @@
 //! C120 `server-wide-effect`, and the one reading of "what in a migration reaches the whole
 //! server, not its database" ([`server_wide`]): `ALTER SYSTEM`, replication slots, `COPY ...
 //! PROGRAM`, `COPY ... TO` a server file, roles, role memberships, tablespaces, databases,
-//! privileges on parameters, and the functions that act on the server (`pg_reload_conf`,
-//! `pg_terminate_backend`, ...). lint warns on the first three in any migration; `migrate
+//! privileges on parameters, `postgres_fdw` servers (a connection to another database), and
+//! the functions that act on the server (`pg_reload_conf`, `pg_terminate_backend`, `dblink`,
+//! ...). lint warns on the first three in any migration; `migrate
 //! verify` and `migrate drift` refuse all of them before replaying on the target's own server
 //! (`crate::verify`), where a scratch database does not contain them.
 
@@ -105,6 +106,12 @@ pub(crate) enum Effect {
     CreateDatabase,
     /// `GRANT | REVOKE ... ON PARAMETER`.
     ParameterPrivilege,
+    /// `CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw` (or a wrapper name it cannot
+    /// read), `CREATE FOREIGN DATA WRAPPER ... HANDLER postgres_fdw_handler`: a connection to
+    /// another database, by default one of the same server, whose foreign tables the replay
+    /// writes for real. (`dblink_fdw` has no handler: only the `dblink` functions use it, and
+    /// they are [`Effect::ServerFunction`]s.) The statement, as a message names it.
+    ForeignServer(String),
 }
 
 /// Replication slot functions: a slot keeps WAL on the server until dropped.
@@ -190,6 +197,10 @@ impl Effect {
             }
             Effect::CreateDatabase => "CREATE DATABASE".into(),
             Effect::ParameterPrivilege => "GRANT | REVOKE ... ON PARAMETER".into(),
+            Effect::ForeignServer(statement) => format!(
+                "{statement} (a connection to another database, by default of the same \
+                 server, written through for real)"
+            ),
         }
     }
 }
@@ -433,6 +444,9 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
     if t.is_word("GRANT") || t.is_word("REVOKE") {
         return grant(to_semicolon(tokens, i));
     }
+    if t.is_word("CREATE") && (word(tokens, i + 1, "SERVER") || word(tokens, i + 1, "FOREIGN")) {
+        return foreign_server(to_semicolon(tokens, i));
+    }
     if t.is_word("COPY") {
         return copy(to_semicolon(tokens, i));
     }
@@ -502,6 +516,52 @@ fn grant(tokens: &[Token<'_>]) -> Option<Effect> {
         granted,
         grantees,
     })
+}
+
+/// The wrappers whose servers connect to a PostgreSQL database, by their handler.
+const POSTGRES_FDW: (&str, &str) = ("postgres_fdw", "postgres_fdw_handler");
+
+/// `CREATE SERVER ... FOREIGN DATA WRAPPER w` (its tokens, up to its `;`) with `w`
+/// `postgres_fdw` or a name it cannot read (`%I`, built at run time), and `CREATE FOREIGN DATA
+/// WRAPPER w ... HANDLER postgres_fdw_handler` (a wrapper of another name that is
+/// postgres_fdw).
+fn foreign_server(tokens: &[Token<'_>]) -> Option<Effect> {
+    let (wrapper, handler) = POSTGRES_FDW;
+    let wrapper_at = tokens
+        .windows(3)
+        .position(|w| w[0].is_word("FOREIGN") && w[1].is_word("DATA") && w[2].is_word("WRAPPER"))?
+        + 3;
+    if word(tokens, 1, "FOREIGN") {
+        // `CREATE FOREIGN DATA WRAPPER w HANDLER [schema.]postgres_fdw_handler`.
+        let at = tokens.iter().position(|t| t.is_word("HANDLER"))? + 1;
+        let mut name = at;
+        while tokens
+            .get(name + 1)
+            .is_some_and(|t| t.kind == TokenKind::Dot)
+        {
+            name += 2;
+        }
+        return tokens
+            .get(name)
+            .is_some_and(|t| syntax::names(t, handler))
+            .then(|| {
+                let w = tokens.get(wrapper_at).and_then(|t| syntax::resolved(t));
+                Effect::ForeignServer(format!(
+                    "CREATE FOREIGN DATA WRAPPER {} HANDLER {handler}",
+                    w.as_deref().unwrap_or("(a name computed at run time)")
+                ))
+            });
+    }
+    if !word(tokens, 1, "SERVER") {
+        return None;
+    }
+    match tokens.get(wrapper_at).and_then(|t| syntax::resolved(t)) {
+        Some(w) if w != wrapper => None,
+        w => Some(Effect::ForeignServer(format!(
+            "CREATE SERVER ... FOREIGN DATA WRAPPER {}",
+            w.as_deref().unwrap_or("(a name computed at run time)")
+        ))),
+    }
 }
 
 /// `COPY ...` (its tokens, up to its `;`): the first `FROM` or `TO` outside parentheses, then
@@ -685,6 +745,19 @@ mod tests {
                 (1, Effect::ServerFunction("pg_replication_origin_create")),
                 (2, Effect::ServerFunction("pg_replication_origin_advance")),
                 (3, Effect::ServerFunction("pg_replication_origin_drop")),
+            ]
+        );
+        // A postgres_fdw server (or a wrapper that is postgres_fdw under another name, or one
+        // whose name is built at run time) writes another database; other wrappers, the
+        // extension itself and what uses a server do not connect by themselves.
+        let foreign = |s: &str| Effect::ForeignServer(s.to_string());
+        assert_eq!(
+            effects("CREATE EXTENSION postgres_fdw;\nCREATE SERVER IF NOT EXISTS other FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'live');\nCREATE USER MAPPING FOR CURRENT_USER SERVER other;\nCREATE SERVER s2 TYPE 'x' VERSION '1' FOREIGN DATA WRAPPER \"postgres_fdw\";\nCREATE FOREIGN DATA WRAPPER pg HANDLER public.postgres_fdw_handler VALIDATOR postgres_fdw_validator;\nDO 'BEGIN EXECUTE format(''CREATE SERVER s3 FOREIGN DATA WRAPPER %I'', w); END';\nCREATE SERVER f FOREIGN DATA WRAPPER file_fdw;\nCREATE FOREIGN DATA WRAPPER dummy;\nCREATE FOREIGN TABLE ft (a int) SERVER other;\nINSERT INTO ft VALUES (1);\n"),
+            [
+                (2, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")),
+                (4, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")),
+                (5, foreign("CREATE FOREIGN DATA WRAPPER pg HANDLER postgres_fdw_handler")),
+                (6, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER (a name computed at run time)")),
             ]
         );
         // `ALTER GROUP ... DROP USER` is a membership revoked, not a role dropped.
