@@ -629,6 +629,40 @@ fn unicode_unescape(body: &str) -> Option<String> {
 mod tests {
     use super::super::test_support::up;
 
+    #[test]
+    fn a_string_literal_is_read_as_the_server_reads_it() {
+        use super::super::lexer::tokens;
+        use super::string_value;
+        let value = |sql: &str| {
+            let t = tokens(sql).find(|t| !t.is_trivia()).unwrap();
+            string_value(&t).map(|v| v.into_owned())
+        };
+        // What PostgreSQL 15 returns for each (`SELECT <literal>`).
+        for (sql, expected) in [
+            ("'abc'", Some("abc")),
+            ("'a''b'", Some("a'b")),
+            (r"'a\n'", Some(r"a\n")),
+            (r"E'a\'b'", Some("a'b")),
+            (r"e'a''b'", Some("a'b")),
+            (r"E'\n\t\\'", Some("\n\t\\")),
+            (r"E'\101\x41\u0041\U00000041'", Some("AAAA")),
+            (r"E'\1010'", Some("A0")),
+            (r"E'\q'", Some("q")),
+            (r"E'\xZ'", Some("xZ")),
+            (r"U&'d\0061t\+000061'", Some("data")),
+            ("'x' -- c\n'y'", Some("xy")),
+            ("E'a'\n'\\''", Some("a'")),
+            ("'é''é'", Some("é'é")),
+            (r"E'\é'", Some("é")),
+            ("B'01'", None),
+            ("X'1F'", None),
+            (r"E'\u12'", None),
+            ("'open", None),
+        ] {
+            assert_eq!(value(sql).as_deref(), expected, "{sql:?}");
+        }
+    }
+
     #[cfg(feature = "db")]
     #[test]
     fn a_created_index_is_its_name_and_its_table_as_the_server_reads_them() {
