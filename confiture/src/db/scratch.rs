@@ -493,9 +493,10 @@ fn left_on_server(sentence: String) -> Error {
     Error::new(crate::ErrorKind::MigrationFailed, sentence)
 }
 
-/// Roles, tablespaces and databases (other than scratch databases) are the server's, not a
-/// database's: a migration that creates a role creates it on the scratch database's server for
-/// real, where dropping the scratch database does not remove it. Each row: the kind, the name,
+/// Roles, replication slots and origins, tablespaces and databases (other than scratch
+/// databases) are the server's, not a database's: a migration that creates a role creates it on
+/// the scratch database's server for real, where dropping the scratch database does not remove
+/// it. Each row: the kind, the name,
 /// and what a migration can change of it (attributes, memberships, settings, owner,
 /// privileges, comment), as one text. A role's settings in one database (`ALTER ROLE ... IN
 /// DATABASE`) are that database's: another session's change of them in its own database is
@@ -522,6 +523,9 @@ UNION ALL \
 SELECT 'replication slot', s.slot_name::text, pg_catalog.concat_ws(' | ', \
     'type ' || s.slot_type, 'database ' || s.database::text, 'plugin ' || s.plugin::text) \
 FROM pg_catalog.pg_replication_slots s \
+UNION ALL \
+SELECT 'replication origin', o.roname::text, 'id ' || o.roident \
+FROM pg_catalog.pg_replication_origin o \
 UNION ALL \
 SELECT 'tablespace', t.spcname::text, pg_catalog.concat_ws(' | ', \
     'owner ' || pg_catalog.pg_get_userbyid(t.spcowner), 'privileges ' || t.spcacl::text, \
@@ -706,6 +710,11 @@ fn restore_server(run: &ServerRun) -> Result<Vec<String>> {
             // It keeps the server's WAL until dropped.
             "replication slot" => format!(
                 "SELECT pg_catalog.pg_drop_replication_slot('{}')",
+                name.replace('\'', "''")
+            ),
+            // The next `pg_replication_origin_create` of its name would fail.
+            "replication origin" => format!(
+                "SELECT pg_catalog.pg_replication_origin_drop('{}')",
                 name.replace('\'', "''")
             ),
             _ => {

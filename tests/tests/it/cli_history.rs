@@ -654,7 +654,8 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
     // help stays, the snapshot is a detail.
     project.write(
         "db/migrations/003_t3.up.sql",
-        "CREATE FUNCTION let_go() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';\n\
+        "CREATE FUNCTION let_go() RETURNS void LANGUAGE plpgsql AS 'BEGIN EXECUTE \
+         ''SELECT pg_advisory_'' || ''unlock_all()''; END';\n\
          SELECT let_go();\nCREATE TABLE t3 (id int REFERENCES t1 (id));\n",
     );
     let db = TestDb::new("hi_sq_unlock");

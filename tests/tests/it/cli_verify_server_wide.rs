@@ -63,7 +63,7 @@ fn alter_system_slots_and_copy_program_are_refused_on_the_targets_server_before_
     project.migration(
         "003_notify",
         &format!(
-            "DO $$ BEGIN\n  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''echo ran >> {}''';\nEND $$;\n",
+            "DO $$ BEGIN\n  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''cat > /dev/null; echo ran >> {}''';\nEND $$;\n",
             mark.display()
         ),
         "SELECT 1;\n",
@@ -382,4 +382,164 @@ fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds(
             "DROP DATABASE IF EXISTS \"{leftover}\" WITH (FORCE);"
         ))
         .stderr_has(&format!("DROP ROLE \"{}\";", role.0));
+}
+
+/// h20 F2: a `DO` block or a function whose body is quoted with `'...'` or `E'...'` (not
+/// `$$`) was not read: `verify` dropped the server's role and changed another's attributes.
+/// Every quoting of a body is read, and a string in one: refused before anything runs.
+#[test]
+fn bodies_quoted_with_single_quotes_or_e_strings_are_read_before_replaying() {
+    let bob = RoleName(unique("vsafe_qbob"));
+    let alice = RoleName(unique("vsafe_qalice"));
+    admin()
+        .batch_execute(&format!(
+            "CREATE ROLE {b} LOGIN; CREATE ROLE {a} LOGIN",
+            b = bob.0,
+            a = alice.0
+        ))
+        .unwrap();
+    let db = TestDb::new("vsafe_quoted");
+    let project = Project::new();
+    project.migration(
+        "001_quoted",
+        &format!(
+            "CREATE TABLE t (id int);\nDO 'BEGIN EXECUTE ''DROP ROLE IF EXISTS {b}''; END';\nDO E'BEGIN\\n  EXECUTE \\'ALTER ROLE {a} NOLOGIN\\';\\nEND';\nCREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS\n  'BEGIN EXECUTE ''ALTER ROLE {a} CONNECTION LIMIT 1''; END';\nSELECT f();\n",
+            b = bob.0,
+            a = alice.0
+        ),
+        "DROP FUNCTION f();\nDROP TABLE t;\n",
+    );
+    let state = |role: &str| -> Option<(u32, bool, i32)> {
+        admin()
+            .query_opt(
+                "SELECT oid, rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = $1",
+                &[&role],
+            )
+            .unwrap()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+    };
+    let (bob_before, alice_before) = (state(&bob.0), state(&alice.0));
+    assert!(bob_before.is_some() && alice_before.is_some());
+    let applied = |project: &Project| project.run_on(&db, &["migrate", "up", "-q"]);
+    for command in ["verify", "drift"] {
+        if command == "drift" {
+            // drift replays what the ledger records: applied as `up` would, then put back.
+            applied(&project).code(exit::SUCCESS);
+            admin()
+                .batch_execute(&format!(
+                    "CREATE ROLE {b} LOGIN; ALTER ROLE {a} LOGIN CONNECTION LIMIT -1",
+                    b = bob.0,
+                    a = alice.0
+                ))
+                .unwrap();
+        }
+        let (bob_now, alice_now) = (state(&bob.0), state(&alice.0));
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "001_quoted.up.sql:2`: DROP ROLE {} (a role that is on the server already), inside a DO block",
+                bob.0
+            ))
+            .stderr_has(&format!("001_quoted.up.sql:3`: ALTER ROLE {}", alice.0))
+            .stderr_has(&format!("001_quoted.up.sql:5`: ALTER ROLE {}", alice.0))
+            .stderr_has("--scratch-url")
+            .stderr_has("nothing was replayed");
+        assert_eq!(state(&bob.0), bob_now, "{command} dropped the role");
+        assert_eq!(state(&alice.0), alice_now, "{command} changed the role");
+    }
+}
+
+fn origins(cluster: &Cluster) -> Vec<String> {
+    cluster
+        .connect("postgres")
+        .query("SELECT roname::text FROM pg_replication_origin", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// h20 F13a: a replication origin is the server's, like a slot: `verify` left the one its
+/// replay created on the target's server, and the next real `up` failed with "already
+/// exists". Refused before replaying when the call is read, dropped after the run when its
+/// name is built at run time.
+#[test]
+fn replication_origins_are_refused_or_dropped_after_the_run() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_origin");
+    let url = cluster.url(&db, "");
+    let project = Project::new();
+    project.migration(
+        "001_origin",
+        "CREATE TABLE t (a int);\nSELECT pg_replication_origin_create('vsafe_origin');\n",
+        "DROP TABLE t;\nSELECT pg_catalog.pg_replication_origin_drop('vsafe_origin');\n",
+    );
+    run(&project, &["migrate", "verify"], &url)
+        .code(exit::INVALID)
+        .stderr_has("001_origin.up.sql:2`: pg_replication_origin_create()")
+        .stderr_has("001_origin.down.sql:2`: pg_replication_origin_drop()")
+        .stderr_has("--scratch-url")
+        .stderr_has("nothing was replayed");
+    assert!(!origins(cluster).contains(&"vsafe_origin".to_string()));
+    // A name the scan cannot read: the origin the replay made is dropped after the run, so the
+    // real `up` creates it.
+    let project = Project::new();
+    project.migration(
+        "001_origin",
+        "DO $$ BEGIN\n  EXECUTE 'SELECT pg_replication_origin_' || 'create(''vsafe_horigin'')';\nEND $$;\n",
+        "SELECT 1;\n",
+    );
+    run(&project, &["migrate", "verify"], &url);
+    assert!(
+        !origins(cluster).contains(&"vsafe_horigin".to_string()),
+        "verify left the replication origin on the target's server"
+    );
+    run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
+    assert!(origins(cluster).contains(&"vsafe_horigin".to_string()));
+}
+
+/// h20 F3: a migration that makes a postgres_fdw server pointing at another database of the
+/// server and writes through a foreign table: `verify` and `drift` replayed it on the
+/// target's own server and added rows to that live database. The server is refused before
+/// anything runs.
+#[test]
+fn a_postgres_fdw_server_is_refused_before_replaying_on_the_targets_server() {
+    let cluster = cluster();
+    let db = cluster.create_database("vsafe_fdw");
+    let sink = cluster.create_database("vsafe_fdw_sink");
+    cluster
+        .connect(&sink)
+        .batch_execute("CREATE TABLE sink (a int)")
+        .unwrap();
+    let url = cluster.url(&db, "");
+    let project = Project::new();
+    project.migration(
+        "001_fdw",
+        &format!(
+            "CREATE EXTENSION IF NOT EXISTS postgres_fdw;\nCREATE SERVER other FOREIGN DATA WRAPPER postgres_fdw\n  OPTIONS (host '{}', port '{}', dbname '{sink}');\nCREATE USER MAPPING FOR CURRENT_USER SERVER other;\nCREATE FOREIGN TABLE ft (a int) SERVER other OPTIONS (table_name 'sink');\nINSERT INTO ft VALUES (1);\n",
+            cluster.dir().display(),
+            cluster.port()
+        ),
+        "DROP FOREIGN TABLE ft;\nDROP USER MAPPING FOR CURRENT_USER SERVER other;\nDROP SERVER other;\n",
+    );
+    let rows = || -> i64 {
+        cluster
+            .connect(&sink)
+            .query_one("SELECT count(*) FROM sink", &[])
+            .unwrap()
+            .get(0)
+    };
+    for command in ["verify", "drift"] {
+        if command == "drift" {
+            run(&project, &["migrate", "up", "-q"], &url).code(exit::SUCCESS);
+        }
+        let before = rows();
+        run(&project, &["migrate", command], &url)
+            .code(exit::INVALID)
+            .stderr_has("001_fdw.up.sql:2`: CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")
+            .stderr_has("--scratch-url")
+            .stderr_has("nothing was replayed");
+        assert_eq!(rows(), before, "{command} wrote the other database");
+    }
 }

@@ -44,11 +44,12 @@ mod unterminated;
 mod unused_allow;
 mod writes_tracking_table;
 
+use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::ops::Range;
 use std::path::Path;
 
-use super::lexer::{self, Split, Statement};
+use super::lexer::{self, Split, Statement, Token, TokenKind};
 use super::markers::{self, Markers};
 use super::{Direction, StatementSpan};
 use crate::diagnostic::{Diagnostic, RuleDoc, Severity, Span};
@@ -202,6 +203,127 @@ fn mentions(text: &str, word: &str) -> bool {
 fn dollar_body(text: &str) -> Option<&str> {
     let tag_len = text.get(1..)?.find('$')? + 2;
     text.get(tag_len..text.len().checked_sub(tag_len)?)
+}
+
+/// The code a literal may hold, which the rules about what a statement runs read as SQL in
+/// turn ([`code_of`]).
+pub(super) struct Code<'a> {
+    /// The text the server runs: a dollar quote's body, a `'...'` string's value.
+    pub(super) text: Cow<'a, str>,
+    /// Where `text` starts in the file when its offsets are the file's (a dollar quote's body,
+    /// a string without escapes); `None` when decoding moved them (`''`, `E'\n'`).
+    at: Option<usize>,
+    /// Where the literal starts in the file.
+    literal: usize,
+}
+
+impl Code<'_> {
+    /// The tokens of the code (no trivia), at their offsets in the file (a decoded string's
+    /// all at the literal's start: its line is theirs).
+    pub(super) fn tokens(&self) -> Vec<Token<'_>> {
+        lexer::tokens(&self.text)
+            .filter(|t| !t.is_trivia())
+            .map(|t| Token {
+                start: self.at.map_or(self.literal, |at| at + t.start),
+                ..t
+            })
+            .collect()
+    }
+
+    /// The code `tokens[i]` (of [`Code::tokens`]) holds: [`code_of`] in a body, whose offsets
+    /// are this code's literal's when this code's are not the file's.
+    pub(super) fn nested<'c>(&self, tokens: &[Token<'c>], i: usize) -> Option<Code<'c>> {
+        let mut code = code_of(tokens, i, true)?;
+        if self.at.is_none() {
+            code.at = None;
+            code.literal = self.literal;
+        }
+        Some(code)
+    }
+}
+
+/// `visit` applied to `tokens` (one statement's, no trivia; `false`: not in a body), then to
+/// the tokens of each code they hold ([`code_of`]: a `DO` block's or a function's body, a
+/// string in one), depth first, with `true`: the first answer it gives. The one walk of the
+/// rules that look into bodies.
+pub(super) fn in_code<T>(
+    tokens: &[Token<'_>],
+    visit: &mut dyn FnMut(&[Token<'_>], bool) -> Option<T>,
+) -> Option<T> {
+    fn walk<T>(
+        tokens: &[Token<'_>],
+        body: Option<&Code<'_>>,
+        visit: &mut dyn FnMut(&[Token<'_>], bool) -> Option<T>,
+    ) -> Option<T> {
+        if let Some(found) = visit(tokens, body.is_some()) {
+            return Some(found);
+        }
+        (0..tokens.len()).find_map(|i| {
+            let code = match body {
+                Some(outer) => outer.nested(tokens, i),
+                None => code_of(tokens, i, false),
+            }?;
+            walk(&code.tokens(), Some(&code), visit)
+        })
+    }
+    walk(tokens, None, visit)
+}
+
+/// The code `tokens[i]` holds, if it is a literal that may be code: the one reading of "a body"
+/// for every rule that looks into bodies. `tokens` are one statement's (no trivia), or one
+/// body's when `in_body`. A dollar-quoted string anywhere (a `DO` block's or a function's body,
+/// a value: conservative); a `'...'` string (also `E'...'` with its backslash escapes,
+/// `U&'...'`, a continuation: [`syntax::string_value`]) that is a body — the code of a `DO`, what
+/// follows `AS` in `CREATE [OR REPLACE] FUNCTION | PROCEDURE` — or is in a body, where
+/// `EXECUTE` may run it. A string elsewhere is a value; `None` for it and any other token.
+pub(super) fn code_of<'a>(tokens: &[Token<'a>], i: usize, in_body: bool) -> Option<Code<'a>> {
+    let t = tokens.get(i)?;
+    match t.kind {
+        TokenKind::DollarString if t.terminated => {
+            let body = dollar_body(t.text)?;
+            let tag = (t.text.len() - body.len()) / 2;
+            Some(Code {
+                text: Cow::Borrowed(body),
+                at: Some(t.start + tag),
+                literal: t.start,
+            })
+        }
+        TokenKind::String if in_body || is_body(tokens, i) => {
+            let text = syntax::string_value(t)?;
+            let at = match &text {
+                // A borrowed value is the literal's text after its opening quote (and prefix).
+                Cow::Borrowed(b) => {
+                    Some(t.start + (b.as_ptr() as usize - t.text.as_ptr() as usize))
+                }
+                Cow::Owned(_) => None,
+            };
+            Some(Code {
+                text,
+                at,
+                literal: t.start,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Whether the string `tokens[i]` of a statement is its code: `DO [LANGUAGE l] '...'`, and
+/// `CREATE [OR REPLACE] FUNCTION | PROCEDURE ... AS '...'`.
+fn is_body(tokens: &[Token<'_>], i: usize) -> bool {
+    let before = |w: &str| i >= 1 && tokens[i - 1].is_word(w);
+    if tokens.first().is_some_and(|t| t.is_word("DO")) {
+        return !before("LANGUAGE");
+    }
+    let routine = match tokens {
+        [create, or, replace, what, ..]
+            if create.is_word("CREATE") && or.is_word("OR") && replace.is_word("REPLACE") =>
+        {
+            what
+        }
+        [create, what, ..] if create.is_word("CREATE") => what,
+        _ => return false,
+    };
+    (routine.is_word("FUNCTION") || routine.is_word("PROCEDURE")) && before("AS")
 }
 
 /// Tables created earlier in the same migration are new: nobody else uses them yet, so

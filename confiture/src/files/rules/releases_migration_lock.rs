@@ -2,8 +2,8 @@
 //! advisory lock of the session, the migration lock among them, and `pg_advisory_unlock` of
 //! confiture's key class ([`LOCK_NAMESPACE`]) ends that one.
 
-use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::lexer::{Token, TokenKind};
+use super::{in_code, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 use crate::lock_key::LOCK_NAMESPACE;
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -25,12 +25,13 @@ migration rolled back); lint refuses the file before anything runs.
 lock's class.
 
 Flagged, in up and down files: a `DISCARD ALL` statement, and a call to
-`pg_advisory_unlock_all` anywhere in a statement, also in a dollar-quoted body (`DO $$ ... $$`,
-`CREATE FUNCTION ... AS $$ ... $$`), and the same for `pg_advisory_unlock` and
-`pg_advisory_unlock_shared` whose first of two arguments is 1751936052. Not flagged: the name in
-a comment or a `'...'` string, the other `DISCARD` forms, and unlocks of other keys (other first
-keys, the one-key `bigint` form). A call hidden in a function body quoted with `'...'`, or in
-a function created by an earlier migration, is found at run time only: that migration fails,
+`pg_advisory_unlock_all` anywhere in a statement, also in a `DO` block's or a function's body,
+dollar-quoted or `'...'` (`E'...'`), and in a string inside a body (a statement `EXECUTE` may
+run), and the same for `pg_advisory_unlock` and `pg_advisory_unlock_shared` whose first of two
+arguments is 1751936052. Not flagged: the name in a comment or in a `'...'` string that is a
+value, the other `DISCARD` forms, and unlocks of other keys (other first keys, the one-key
+`bigint` form). A call built at run time (`EXECUTE 'SELECT ' || f || '()'`), or in a function
+created by an earlier migration, is found at run time only: that migration fails,
 rolled back (an unlock of the key class that gives back one of the run's two holds is found
 only when the run releases the lock: a warning).
 
@@ -58,7 +59,9 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         )
     } else if !(cx.mentions(UNLOCK) && mentions(stmt.text, UNLOCK)) {
         return;
-    } else if mentions(stmt.text, UNLOCK_ALL) && stmt.tokens().any(|t| calls_unlock_all(&t)) {
+    } else if mentions(stmt.text, UNLOCK_ALL)
+        && calls_unlock_all(&stmt.tokens().collect::<Vec<_>>())
+    {
         (
             "pg_advisory_unlock_all()".to_string(),
             "release an advisory lock the migration took itself with pg_advisory_unlock(key)"
@@ -87,31 +90,29 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     ));
 }
 
-/// The token names the function: a word, the same quoted (lower case, as PostgreSQL folds
-/// it), or a dollar-quoted body that does, read as SQL in turn.
-fn calls_unlock_all(token: &Token<'_>) -> bool {
-    match token.kind {
-        TokenKind::DollarString => dollar_body(token.text).is_some_and(|body| {
-            mentions(body, UNLOCK_ALL) && lexer::tokens(body).any(|t| calls_unlock_all(&t))
-        }),
-        _ => syntax::names(token, UNLOCK_ALL),
-    }
+/// Whether the tokens (one statement's) call `pg_advisory_unlock_all`, also in the code they
+/// hold ([`in_code`]: a dollar-quoted or `'...'` body, a string in one).
+fn calls_unlock_all(tokens: &[Token<'_>]) -> bool {
+    in_code(tokens, &mut |tokens, _| {
+        tokens
+            .windows(2)
+            .any(|w| syntax::names(&w[0], UNLOCK_ALL) && w[1].kind == TokenKind::OpenParen)
+            .then_some(())
+    })
+    .is_some()
 }
 
 /// `pg_advisory_unlock(LOCK_NAMESPACE, key)` or `pg_advisory_unlock_shared(...)` called in
-/// `tokens` (no trivia), also in a dollar-quoted body read as SQL in turn: the function's name.
-/// The key class is the first argument, the constant itself (in parentheses, cast, or as a
-/// `'...'` literal, which PostgreSQL reads as the same `int`); the one-key `bigint` form is
-/// another lock space, never the migration lock.
+/// `tokens` (one statement's, no trivia), also in the code they hold ([`in_code`]): the
+/// function's name. The key class is the first argument, the constant itself (in parentheses,
+/// cast, or as a `'...'` literal, which PostgreSQL reads as the same `int`); the one-key
+/// `bigint` form is another lock space, never the migration lock.
 fn unlocks_key_class(tokens: &[Token<'_>]) -> Option<&'static str> {
-    tokens.iter().enumerate().find_map(|(i, t)| {
-        if t.kind == TokenKind::DollarString {
-            let body = dollar_body(t.text).filter(|body| mentions(body, UNLOCK))?;
-            let body_tokens: Vec<_> = lexer::tokens(body).filter(|t| !t.is_trivia()).collect();
-            return unlocks_key_class(&body_tokens);
-        }
-        let function = UNLOCK_ONE.into_iter().find(|f| syntax::names(t, f))?;
-        first_of_two_arguments_is_key_class(&tokens[i + 1..]).then_some(function)
+    in_code(tokens, &mut |tokens, _| {
+        tokens.iter().enumerate().find_map(|(i, t)| {
+            let function = UNLOCK_ONE.into_iter().find(|f| syntax::names(t, f))?;
+            first_of_two_arguments_is_key_class(&tokens[i + 1..]).then_some(function)
+        })
     })
 }
 
@@ -184,6 +185,9 @@ mod tests {
             "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $body$\nBEGIN\n  \
              EXECUTE 'x';\n  PERFORM pg_advisory_unlock_all();\nEND\n$body$;",
             "DO $a$ BEGIN EXECUTE $b$ SELECT pg_advisory_unlock_all() $b$; END $a$;",
+            "DO 'BEGIN PERFORM pg_advisory_unlock_all(); END';",
+            "DO E'BEGIN EXECUTE \\'SELECT pg_advisory_unlock_all()\\'; END';",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_unlock_all()';",
         ] {
             let line = sql.lines().count() as u32;
             let line = if sql.starts_with("SELECT 1;") {
@@ -206,6 +210,7 @@ mod tests {
             format!("SELECT pg_advisory_unlock({class}::int, 7);"),
             format!("SELECT pg_advisory_unlock('{class}', 7);"),
             format!("DO $$ BEGIN PERFORM pg_advisory_unlock({class}, 42); END $$;"),
+            format!("DO 'BEGIN PERFORM pg_advisory_unlock({class}, 42); END';"),
             format!(
                 "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $body$\nBEGIN\n  \
                  PERFORM pg_advisory_unlock_shared({class}, 1);\nEND\n$body$;"

@@ -1,15 +1,14 @@
 //! C120 `server-wide-effect`, and the one reading of "what in a migration reaches the whole
 //! server, not its database" ([`server_wide`]): `ALTER SYSTEM`, replication slots, `COPY ...
 //! PROGRAM`, `COPY ... TO` a server file, roles, role memberships, tablespaces, databases,
-//! privileges on parameters, and the functions that act on the server (`pg_reload_conf`,
-//! `pg_terminate_backend`, ...). lint warns on the first three in any migration; `migrate
+//! privileges on parameters, `postgres_fdw` servers (a connection to another database), and
+//! the functions that act on the server (`pg_reload_conf`, `pg_terminate_backend`, `dblink`,
+//! ...). lint warns on the first three in any migration; `migrate
 //! verify` and `migrate drift` refuse all of them before replaying on the target's own server
 //! (`crate::verify`), where a scratch database does not contain them.
 
-use std::borrow::Cow;
-
 use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{in_code, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C120",
@@ -30,9 +29,10 @@ statement there (exit 5), naming its file and line.
 Flagged, in up and down files: `ALTER SYSTEM`; a call of `pg_create_physical_replication_slot`,
 `pg_create_logical_replication_slot`, `pg_drop_replication_slot`,
 `pg_copy_physical_replication_slot`, `pg_copy_logical_replication_slot` or
-`pg_replication_slot_advance`; `COPY ... TO PROGRAM` and `COPY ... FROM PROGRAM`. Also inside a
-dollar-quoted body (`DO $$ ... $$`, a function's) and inside a `'...'` string of such a body
-(a statement `EXECUTE` runs): a name built at run time (`'pg_create_' || kind`) is not seen.
+`pg_replication_slot_advance`; `COPY ... TO PROGRAM` and `COPY ... FROM PROGRAM`. Also inside a `DO` block's or a function's
+body, dollar-quoted or `'...'` (`E'...'` with its backslash escapes), and inside a `'...'`
+string of such a body (a statement `EXECUTE` may run): a name built at run time (`'pg_create_'
+|| kind`) is not seen.
 
 **Fix:** configure the server, its slots and its host outside the migrations (the DBA's
 configuration management); allow it with `-- confiture:allow(server-wide-effect)` when the
@@ -42,7 +42,7 @@ migration must, and verify with `--scratch-url` naming a throwaway server.",
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
     let mut found = Vec::new();
-    scan(&tokens, false, &mut found);
+    scan(&tokens, &mut found);
     for (at, _, effect) in found {
         if !effect.always_warned() {
             continue;
@@ -107,6 +107,12 @@ pub(crate) enum Effect {
     CreateDatabase,
     /// `GRANT | REVOKE ... ON PARAMETER`.
     ParameterPrivilege,
+    /// `CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw` (or a wrapper name it cannot
+    /// read), `CREATE FOREIGN DATA WRAPPER ... HANDLER postgres_fdw_handler`: a connection to
+    /// another database, by default one of the same server, whose foreign tables the replay
+    /// writes for real. (`dblink_fdw` has no handler: only the `dblink` functions use it, and
+    /// they are [`Effect::ServerFunction`]s.) The statement, as a message names it.
+    ForeignServer(String),
 }
 
 /// Replication slot functions: a slot keeps WAL on the server until dropped.
@@ -119,8 +125,13 @@ const SLOT_FUNCTIONS: [&str; 6] = [
     "pg_replication_slot_advance",
 ];
 
-/// Functions that act on the server, its configuration, host or other sessions.
-const SERVER_FUNCTIONS: [&str; 13] = [
+/// Functions that act on the server, its configuration, host or other sessions, or on its
+/// replication origins (the server's, like slots: a leftover one makes the next
+/// `pg_replication_origin_create` of that name fail).
+const SERVER_FUNCTIONS: [&str; 16] = [
+    "pg_replication_origin_create",
+    "pg_replication_origin_drop",
+    "pg_replication_origin_advance",
     "pg_reload_conf",
     "pg_terminate_backend",
     "pg_cancel_backend",
@@ -187,6 +198,10 @@ impl Effect {
             }
             Effect::CreateDatabase => "CREATE DATABASE".into(),
             Effect::ParameterPrivilege => "GRANT | REVOKE ... ON PARAMETER".into(),
+            Effect::ForeignServer(statement) => format!(
+                "{statement} (a connection to another database, by default of the same \
+                 server, written through for real)"
+            ),
         }
     }
 }
@@ -201,7 +216,7 @@ pub(crate) fn server_wide(text: &str) -> Vec<(u32, bool, Effect)> {
     let mut found = Vec::new();
     for stmt in &split.statements {
         let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-        scan(&tokens, false, &mut found);
+        scan(&tokens, &mut found);
     }
     let bytes = text.as_bytes();
     found
@@ -210,36 +225,18 @@ pub(crate) fn server_wide(text: &str) -> Vec<(u32, bool, Effect)> {
         .collect()
 }
 
-/// The effects in `tokens` (no trivia; offsets in the file), each with the byte offset where
-/// it starts; then those of every dollar-quoted body and `'...'` string, read as SQL in turn.
-fn scan(tokens: &[Token<'_>], in_body: bool, out: &mut Vec<(usize, bool, Effect)>) {
-    for i in 0..tokens.len() {
-        if let Some(effect) = effect_at(tokens, i) {
-            out.push((tokens[i].start, in_body, effect));
+/// The effects in `tokens` (one statement's, no trivia; offsets in the file) and in the code
+/// they hold ([`in_code`]: a dollar-quoted or `'...'` body, a string in one), each with the
+/// byte offset where it starts and whether it is in a body.
+fn scan(tokens: &[Token<'_>], out: &mut Vec<(usize, bool, Effect)>) {
+    in_code::<()>(tokens, &mut |tokens, in_body| {
+        for i in 0..tokens.len() {
+            if let Some(effect) = effect_at(tokens, i) {
+                out.push((tokens[i].start, in_body, effect));
+            }
         }
-        let t = &tokens[i];
-        let body: Option<(Cow<'_, str>, usize)> = match t.kind {
-            TokenKind::DollarString => dollar_body(t.text).map(|body| {
-                let tag = t.text.len().saturating_sub(body.len()) / 2;
-                (Cow::Borrowed(body), t.start + tag)
-            }),
-            // A string in a body may be a statement `EXECUTE` runs (one outside a body is a
-            // value). Offsets inside a decoded string are approximate (a `''` is one byte
-            // less): the line is the string's.
-            TokenKind::String if in_body => syntax::string_value(t).map(|s| (s, t.start)),
-            _ => None,
-        };
-        if let Some((body, base)) = body {
-            let inner: Vec<Token<'_>> = lexer::tokens(&body).filter(|t| !t.is_trivia()).collect();
-            let mut nested = Vec::new();
-            scan(&inner, true, &mut nested);
-            let at_string = t.kind == TokenKind::String;
-            out.extend(nested.into_iter().map(|(at, _, e)| {
-                let at = if at_string { base } else { base + at };
-                (at, true, e)
-            }));
-        }
-    }
+        None
+    });
 }
 
 /// The words after which `name(` declares or names an object of that name rather than
@@ -337,6 +334,15 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
     if t.is_word("ALTER") && word(tokens, i + 1, "SYSTEM") {
         return Some(Effect::AlterSystem);
     }
+    // The `DROP USER u` of `ALTER GROUP g DROP USER u`: the membership read at its `ALTER`.
+    if t.is_word("DROP")
+        && i >= 3
+        && tokens[i - 3].is_word("ALTER")
+        && tokens[i - 2].is_word("GROUP")
+        && syntax::resolved(&tokens[i - 1]).is_some()
+    {
+        return None;
+    }
     for (verb, statement) in [
         ("CREATE", "CREATE ROLE"),
         ("ALTER", "ALTER ROLE"),
@@ -425,6 +431,9 @@ fn effect_at(tokens: &[Token<'_>], i: usize) -> Option<Effect> {
     if t.is_word("GRANT") || t.is_word("REVOKE") {
         return grant(to_semicolon(tokens, i));
     }
+    if t.is_word("CREATE") && (word(tokens, i + 1, "SERVER") || word(tokens, i + 1, "FOREIGN")) {
+        return foreign_server(to_semicolon(tokens, i));
+    }
     if t.is_word("COPY") {
         return copy(to_semicolon(tokens, i));
     }
@@ -512,6 +521,52 @@ fn grant(tokens: &[Token<'_>]) -> Option<Effect> {
         granted,
         grantees,
     })
+}
+
+/// The wrappers whose servers connect to a PostgreSQL database, by their handler.
+const POSTGRES_FDW: (&str, &str) = ("postgres_fdw", "postgres_fdw_handler");
+
+/// `CREATE SERVER ... FOREIGN DATA WRAPPER w` (its tokens, up to its `;`) with `w`
+/// `postgres_fdw` or a name it cannot read (`%I`, built at run time), and `CREATE FOREIGN DATA
+/// WRAPPER w ... HANDLER postgres_fdw_handler` (a wrapper of another name that is
+/// postgres_fdw).
+fn foreign_server(tokens: &[Token<'_>]) -> Option<Effect> {
+    let (wrapper, handler) = POSTGRES_FDW;
+    let wrapper_at = tokens
+        .windows(3)
+        .position(|w| w[0].is_word("FOREIGN") && w[1].is_word("DATA") && w[2].is_word("WRAPPER"))?
+        + 3;
+    if word(tokens, 1, "FOREIGN") {
+        // `CREATE FOREIGN DATA WRAPPER w HANDLER [schema.]postgres_fdw_handler`.
+        let at = tokens.iter().position(|t| t.is_word("HANDLER"))? + 1;
+        let mut name = at;
+        while tokens
+            .get(name + 1)
+            .is_some_and(|t| t.kind == TokenKind::Dot)
+        {
+            name += 2;
+        }
+        return tokens
+            .get(name)
+            .is_some_and(|t| syntax::names(t, handler))
+            .then(|| {
+                let w = tokens.get(wrapper_at).and_then(|t| syntax::resolved(t));
+                Effect::ForeignServer(format!(
+                    "CREATE FOREIGN DATA WRAPPER {} HANDLER {handler}",
+                    w.as_deref().unwrap_or("(a name computed at run time)")
+                ))
+            });
+    }
+    if !word(tokens, 1, "SERVER") {
+        return None;
+    }
+    match tokens.get(wrapper_at).and_then(|t| syntax::resolved(t)) {
+        Some(w) if w != wrapper => None,
+        w => Some(Effect::ForeignServer(format!(
+            "CREATE SERVER ... FOREIGN DATA WRAPPER {}",
+            w.as_deref().unwrap_or("(a name computed at run time)")
+        ))),
+    }
 }
 
 /// `COPY ...` (its tokens, up to its `;`): the first `FROM` or `TO` outside parentheses, then
@@ -625,6 +680,47 @@ mod tests {
     }
 
     #[test]
+    fn every_kind_of_quoted_body_is_read_and_a_string_value_is_not() {
+        // The code of a `DO` or a function in `'...'` (`''` a quote), `E'...'` (backslash
+        // escapes), `U&'...'`, a continuation, a dollar quote, and a string in any of them.
+        for sql in [
+            r"DO 'BEGIN EXECUTE ''DROP ROLE IF EXISTS bob''; END';",
+            r"DO LANGUAGE plpgsql 'BEGIN EXECUTE ''DROP ROLE bob''; END';",
+            r"DO E'BEGIN EXECUTE \'DROP ROLE bob\'; END';",
+            r"do e'BEGIN EXECUTE \'DROP\tROLE\x20bob\'; END';",
+            r"DO E'BEGIN EXECUTE \'\104ROP ROLE \u0062ob\'; END';",
+            r"DO U&'BEGIN EXECUTE ''\0044ROP ROLE bob''; END';",
+            "DO 'BEGIN EXECUTE ''DROP ''\n  -- c\n  ''ROLE bob''; END';",
+            "DO 'BEGIN'\n' EXECUTE ''DROP ROLE bob''; END';",
+            r"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS 'BEGIN EXECUTE ''DROP ROLE bob''; END';",
+            r"CREATE OR REPLACE PROCEDURE p() LANGUAGE sql AS 'DROP ROLE bob';",
+            r"DO $$ BEGIN EXECUTE 'DO ''BEGIN EXECUTE ''''DROP ROLE bob''''; END'''; END $$;",
+            r"DO $$ BEGIN EXECUTE E'DROP ROLE \x62ob'; END $$;",
+            r"DO 'BEGIN EXECUTE $q$DROP ROLE bob$q$; END';",
+        ] {
+            assert_eq!(effects(sql), [(1, role("DROP ROLE", &["bob"]))], "{sql:?}");
+        }
+        assert_eq!(
+            effects("SELECT 1;\nDO 'BEGIN\n  EXECUTE ''ALTER ROLE alice NOLOGIN'';\nEND';\n"),
+            [(2, role("ALTER ROLE", &["alice"]))]
+        );
+        // lint's C120 too.
+        assert_eq!(
+            up("DO E'BEGIN PERFORM pg_drop_replication_slot(\\'s\\'); END';\n"),
+            [("C120", 1)]
+        );
+        // A string that is a value, the name of a `DO`'s language, a function's default.
+        for sql in [
+            r"INSERT INTO notes VALUES ('DROP ROLE bob');",
+            r"SELECT E'ALTER SYSTEM SET a = \'1\'';",
+            r"DO LANGUAGE 'DROP ROLE bob' $$ BEGIN END $$;",
+            r"CREATE FUNCTION f(a text DEFAULT 'DROP ROLE bob') RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;",
+        ] {
+            assert_eq!(effects(sql), [], "{sql:?}");
+        }
+    }
+
+    #[test]
     fn memberships_and_shared_objects_are_told_from_object_privileges() {
         let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -655,6 +751,37 @@ mod tests {
                 (2, Effect::Tablespace { statement: "ALTER TABLESPACE", names: strs(&["fast"]) }),
                 (3, Effect::Tablespace { statement: "DROP TABLESPACE", names: strs(&["Old"]) }),
                 (4, Effect::Database { statement: "DROP DATABASE", names: strs(&["scratch"]) }),
+            ]
+        );
+        // Replication origins are the server's, like slots.
+        assert_eq!(
+            effects("SELECT pg_replication_origin_create('o');\nSELECT pg_catalog.pg_replication_origin_advance('o', '0/1');\nDO 'BEGIN PERFORM pg_replication_origin_drop(''o''); END';\nSELECT pg_replication_origin_oid('o');\n"),
+            [
+                (1, Effect::ServerFunction("pg_replication_origin_create")),
+                (2, Effect::ServerFunction("pg_replication_origin_advance")),
+                (3, Effect::ServerFunction("pg_replication_origin_drop")),
+            ]
+        );
+        // A postgres_fdw server (or a wrapper that is postgres_fdw under another name, or one
+        // whose name is built at run time) writes another database; other wrappers, the
+        // extension itself and what uses a server do not connect by themselves.
+        let foreign = |s: &str| Effect::ForeignServer(s.to_string());
+        assert_eq!(
+            effects("CREATE EXTENSION postgres_fdw;\nCREATE SERVER IF NOT EXISTS other FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'live');\nCREATE USER MAPPING FOR CURRENT_USER SERVER other;\nCREATE SERVER s2 TYPE 'x' VERSION '1' FOREIGN DATA WRAPPER \"postgres_fdw\";\nCREATE FOREIGN DATA WRAPPER pg HANDLER public.postgres_fdw_handler VALIDATOR postgres_fdw_validator;\nDO 'BEGIN EXECUTE format(''CREATE SERVER s3 FOREIGN DATA WRAPPER %I'', w); END';\nCREATE SERVER f FOREIGN DATA WRAPPER file_fdw;\nCREATE FOREIGN DATA WRAPPER dummy;\nCREATE FOREIGN TABLE ft (a int) SERVER other;\nINSERT INTO ft VALUES (1);\n"),
+            [
+                (2, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")),
+                (4, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER postgres_fdw")),
+                (5, foreign("CREATE FOREIGN DATA WRAPPER pg HANDLER postgres_fdw_handler")),
+                (6, foreign("CREATE SERVER ... FOREIGN DATA WRAPPER (a name computed at run time)")),
+            ]
+        );
+        // `ALTER GROUP ... DROP USER` is a membership revoked, not a role dropped.
+        assert_eq!(
+            effects("ALTER GROUP alice DROP USER postgres;\nalter group \"Big\" drop user a, \"B\";\nDO 'BEGIN EXECUTE ''ALTER GROUP g DROP USER u''; END';\n"),
+            [
+                (1, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["alice"]), grantees: strs(&["postgres"]) }),
+                (2, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["Big"]), grantees: strs(&["a", "B"]) }),
+                (3, Effect::Membership { statement: "ALTER GROUP", granted: strs(&["g"]), grantees: strs(&["u"]) }),
             ]
         );
         assert_eq!(effects("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO ro;\nCREATE POLICY p ON t TO ro;\nSELECT t.grant FROM t;\n"), []);

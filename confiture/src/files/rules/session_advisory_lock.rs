@@ -2,8 +2,8 @@
 //! session-level advisory lock, held past the migration's `COMMIT` or `ROLLBACK`; the
 //! transaction-level `pg_advisory_xact_lock()` is what a migration means.
 
-use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::lexer::Token;
+use super::{in_code, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C121",
@@ -24,8 +24,9 @@ session waiting on the same key waits for the whole migration (a no-transaction 
 later statements too).
 
 Flagged, in up and down files: a call of one of those four functions anywhere in a statement,
-also in a dollar-quoted body (`DO $$ ... $$`, `CREATE FUNCTION ... AS $$ ... $$`). Not flagged:
-the `_xact_` forms, the name in a comment or a `'...'` string.
+also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and in a
+string inside a body (a statement `EXECUTE` may run). Not flagged: the `_xact_` forms, the name
+in a comment or in a `'...'` string that is a value.
 
 **Fix:** `pg_advisory_xact_lock(key)` (or `pg_advisory_xact_lock_shared`,
 `pg_try_advisory_xact_lock`); allow it with `-- confiture:allow(session-advisory-lock)`.",
@@ -46,7 +47,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     if !(cx.mentions(ADVISORY_LOCK) && mentions(stmt.text, ADVISORY_LOCK)) {
         return;
     }
-    let Some(function) = stmt.tokens().find_map(|t| session_lock(&t)) else {
+    let Some(function) = session_lock(&stmt.tokens().collect::<Vec<_>>()) else {
         return;
     };
     out.push(cx.diagnostic(
@@ -63,15 +64,14 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     ));
 }
 
-/// The session-level lock function the token names, also in a dollar-quoted body read as SQL
-/// in turn.
-fn session_lock(token: &Token<'_>) -> Option<&'static str> {
-    match token.kind {
-        TokenKind::DollarString => dollar_body(token.text)
-            .filter(|body| mentions(body, ADVISORY_LOCK))
-            .and_then(|body| lexer::tokens(body).find_map(|t| session_lock(&t))),
-        _ => SESSION_LOCKS.into_iter().find(|f| syntax::names(token, f)),
-    }
+/// The session-level lock function the tokens (one statement's) call, also in the code they
+/// hold ([`in_code`]: a dollar-quoted or `'...'` body, a string in one).
+fn session_lock(tokens: &[Token<'_>]) -> Option<&'static str> {
+    in_code(tokens, &mut |tokens, _| {
+        tokens
+            .iter()
+            .find_map(|t| SESSION_LOCKS.into_iter().find(|f| syntax::names(t, f)))
+    })
 }
 
 #[cfg(test)]
@@ -96,6 +96,9 @@ mod tests {
             "SELECT pg_advisory_lock_shared(7);",
             "SELECT \"pg_try_advisory_lock_shared\"(7);",
             "DO $$ BEGIN PERFORM pg_advisory_lock(42); END $$;",
+            "DO 'BEGIN PERFORM pg_advisory_lock(42); END';",
+            "DO E'BEGIN EXECUTE \\'SELECT pg_advisory_lock(42)\\'; END';",
+            "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS 'SELECT pg_advisory_lock(42)';",
         ] {
             assert_eq!(up(sql), [("C121", 1)], "{sql}");
             assert_eq!(down(sql), [("C121", 1)], "{sql}");

@@ -41,7 +41,7 @@ pub(super) enum Value<'a> {
     /// A literal's text (a string without its quotes, a number, a word, an identifier as
     /// PostgreSQL resolves it).
     Text(Cow<'a, str>),
-    /// An expression or a string lint does not decode (`E'\x30'`, `'0' || ''`).
+    /// An expression or a string lint does not decode (`'0' || ''`, `B'0'`).
     Unknown,
 }
 
@@ -339,7 +339,7 @@ mod tests {
             ),
             (
                 "SELECT set_config('lock_timeout', E'\\x30', false)",
-                &[("", false)],
+                &[("0", false)],
             ),
             (
                 "UPDATE pg_settings SET setting = reset_val WHERE name = 'lock_timeout'",

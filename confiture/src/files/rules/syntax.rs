@@ -442,28 +442,133 @@ pub(super) fn resolved<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
     normalise(t)
 }
 
-/// The text of a `'...'` literal (also `E'...'` without a backslash), `''` an escaped quote;
-/// `None` for a literal lint does not decode.
+/// The text of a `'...'` literal as PostgreSQL reads it (with `standard_conforming_strings =
+/// on`): `''` an escaped quote; in `E'...'` also the backslash escapes (`\'`, `\n`, `\t`, octal
+/// `\101`, `\x41`, `\u0041`, `\U00000041`, `\c` for any other `c`); in `U&'...'` the Unicode
+/// escapes (`\0041`, `\+000041`, with the default escape character); the parts of a
+/// continuation (`'a'⏎'b'`) joined. `None` for a bit string (`B'...'`, `X'...'`), an
+/// unterminated literal, or an escape PostgreSQL would refuse.
 pub(super) fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
     if !token.terminated {
         return None;
     }
     let text = token.text;
-    let body = match text.strip_prefix(['E', 'e']) {
-        Some(escaped) if !escaped.contains('\\') => escaped,
-        Some(_) => return None,
-        None => text,
+    let (escapes, unicode, quoted) = match text.as_bytes().first()? {
+        b'\'' => (false, false, text),
+        b'E' | b'e' => (true, false, &text[1..]),
+        b'U' | b'u' => (
+            false,
+            true,
+            text.get(2..).filter(|_| text[1..].starts_with('&'))?,
+        ),
+        _ => return None,
     };
-    let inner = body.strip_prefix('\'')?.strip_suffix('\'')?;
-    // A continuation (`'a'⏎'b'`) is one token: lint does not join its parts.
-    if inner.replace("''", "").contains('\'') {
-        return None;
+    // The common case, one part without escapes: the literal's own text.
+    if let Some(inner) = quoted.strip_prefix('\'').and_then(|q| q.strip_suffix('\'')) {
+        if !inner.contains('\'') && !((escapes || unicode) && inner.contains('\\')) {
+            return Some(Cow::Borrowed(inner));
+        }
     }
-    Some(if inner.contains("''") {
-        Cow::Owned(inner.replace("''", "'"))
-    } else {
-        Cow::Borrowed(inner)
-    })
+    let mut raw = String::with_capacity(quoted.len());
+    let mut rest = quoted;
+    loop {
+        rest = rest.strip_prefix('\'')?;
+        // One part: up to its closing quote (not `''`, nor `\'` in an E-string).
+        let bytes = rest.as_bytes();
+        let (mut from, mut i) = (0, 0);
+        loop {
+            match bytes.get(i)? {
+                b'\'' if bytes.get(i + 1) == Some(&b'\'') => {
+                    raw.push_str(&rest[from..=i]);
+                    i += 2;
+                    from = i;
+                }
+                b'\'' => break,
+                b'\\' if escapes => i += 2,
+                _ => i += 1,
+            }
+        }
+        raw.push_str(&rest[from..i]);
+        rest = &rest[i + 1..];
+        // Whitespace (and `--` comments) up to the next part's quote, if any.
+        loop {
+            let trimmed = rest.trim_start_matches([' ', '\t', '\n', '\r', '\x0c', '\x0b']);
+            match trimmed.strip_prefix("--") {
+                Some(comment) => rest = comment.find(['\n', '\r']).map_or("", |at| &comment[at..]),
+                None => {
+                    rest = trimmed;
+                    break;
+                }
+            }
+        }
+        if rest.is_empty() {
+            break;
+        }
+    }
+    if unicode {
+        return unicode_unescape(&raw).map(Cow::Owned);
+    }
+    if !escapes {
+        return Some(Cow::Owned(raw));
+    }
+    backslash_unescape(&raw).map(Cow::Owned)
+}
+
+/// The text of an `E'...'` literal's parts (`''` already read) with its backslash escapes
+/// decoded, as PostgreSQL's scanner does; `None` for bytes that are not UTF-8 or a code point
+/// that is no character.
+fn backslash_unescape(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    let digits = |from: usize, max: usize, radix: u32| {
+        let n = bytes[from..]
+            .iter()
+            .take(max)
+            .take_while(|b| (**b as char).is_digit(radix))
+            .count();
+        (n, u32::from_str_radix(&raw[from..from + n], radix).ok())
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b'\\' || i + 1 >= bytes.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let c = bytes[i + 1];
+        i += 2;
+        match c {
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'0'..=b'7' => {
+                let (n, value) = digits(i - 1, 3, 8);
+                out.push((value? & 0xff) as u8);
+                i += n - 1;
+            }
+            b'x' if bytes.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let (n, value) = digits(i, 2, 16);
+                out.push(value? as u8);
+                i += n;
+            }
+            b'u' | b'U' => {
+                let len = if c == b'u' { 4 } else { 8 };
+                let (n, value) = digits(i, len, 16);
+                if n != len {
+                    return None;
+                }
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(char::from_u32(value?)?.encode_utf8(&mut buf).as_bytes());
+                i += n;
+            }
+            // `\c` is `c` for any other character (its first byte; the rest follow as they are).
+            _ => out.push(c),
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// An identifier as PostgreSQL resolves it; borrowed unless folding or unescaping changes it.
@@ -523,6 +628,40 @@ fn unicode_unescape(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::up;
+
+    #[test]
+    fn a_string_literal_is_read_as_the_server_reads_it() {
+        use super::super::lexer::tokens;
+        use super::string_value;
+        let value = |sql: &str| {
+            let t = tokens(sql).find(|t| !t.is_trivia()).unwrap();
+            string_value(&t).map(|v| v.into_owned())
+        };
+        // What PostgreSQL 15 returns for each (`SELECT <literal>`).
+        for (sql, expected) in [
+            ("'abc'", Some("abc")),
+            ("'a''b'", Some("a'b")),
+            (r"'a\n'", Some(r"a\n")),
+            (r"E'a\'b'", Some("a'b")),
+            (r"e'a''b'", Some("a'b")),
+            (r"E'\n\t\\'", Some("\n\t\\")),
+            (r"E'\101\x41\u0041\U00000041'", Some("AAAA")),
+            (r"E'\1010'", Some("A0")),
+            (r"E'\q'", Some("q")),
+            (r"E'\xZ'", Some("xZ")),
+            (r"U&'d\0061t\+000061'", Some("data")),
+            ("'x' -- c\n'y'", Some("xy")),
+            ("E'a'\n'\\''", Some("a'")),
+            ("'é''é'", Some("é'é")),
+            (r"E'\é'", Some("é")),
+            ("B'01'", None),
+            ("X'1F'", None),
+            (r"E'\u12'", None),
+            ("'open", None),
+        ] {
+            assert_eq!(value(sql).as_deref(), expected, "{sql:?}");
+        }
+    }
 
     #[cfg(feature = "db")]
     #[test]

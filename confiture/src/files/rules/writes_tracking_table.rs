@@ -1,8 +1,8 @@
 //! C108 `writes-tracking-table`: a migration that writes the tracking table (the ledger)
 //! itself, which the tool writes for every migration.
 
-use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::lexer::{Token, TokenKind};
+use super::{in_code, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C108",
@@ -21,8 +21,9 @@ that confiture (Python) shares.
 
 Flagged, in up and down files: `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE INTO`,
 `TRUNCATE`, `DROP TABLE` and `ALTER TABLE` naming the table (with any schema, `ONLY`, or in a
-list), also in a dollar-quoted body (`DO $$ ... $$`, a function). Not flagged: reading it
-(`SELECT ... FROM tb_confiture`), the name in a comment or a `'...'` string. `lint` and
+list), also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and
+in a string inside a body (a statement `EXECUTE` may run). Not flagged: reading it (`SELECT
+... FROM tb_confiture`), the name in a comment or in a `'...'` string that is a value. `lint` and
 `confiture-build` know the default name; `migrate` commands check the environment's name too.
 
 **Fix:** remove the write: the tool records each migration itself. To change the history on
@@ -55,18 +56,14 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 }
 
 /// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found: in the
-/// statement itself or in a dollar-quoted body, read as SQL in turn.
+/// statement itself or in the code it holds ([`in_code`]: a `DO` block's or a function's body,
+/// dollar-quoted or `'...'`, a string in one), read as SQL in turn.
 fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
-    tokens.iter().enumerate().find_map(|(i, t)| match t.kind {
-        TokenKind::DollarString => dollar_body(t.text)
-            .filter(|body| mentions(body, table))
-            .and_then(|body| {
-                let inner: Vec<Token<'_>> =
-                    lexer::tokens(body).filter(|t| !t.is_trivia()).collect();
-                write_to(&inner, table)
-            }),
-        _ if syntax::names(t, table) => write_before(&tokens[..i]),
-        _ => None,
+    in_code(tokens, &mut |tokens, _| {
+        tokens
+            .iter()
+            .enumerate()
+            .find_map(|(i, t)| syntax::names(t, table).then(|| write_before(&tokens[..i]))?)
     })
 }
 
@@ -157,6 +154,12 @@ mod tests {
             "WITH gone AS (DELETE FROM tb_confiture RETURNING 1) SELECT count(*) FROM gone;",
             "DO $$ BEGIN DELETE FROM tb_confiture WHERE version > '010'; END $$;",
             "CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$ TRUNCATE tb_confiture $f$;",
+            // A body quoted with '...' or E'...', a string EXECUTEd in a body.
+            "DO 'BEGIN DELETE FROM tb_confiture WHERE version > ''010''; END';",
+            "DO E'BEGIN DELETE FROM tb_confiture WHERE version > \\'010\\'; END';",
+            "CREATE OR REPLACE FUNCTION f() RETURNS void LANGUAGE sql AS 'TRUNCATE tb_confiture';",
+            "DO $$ BEGIN EXECUTE 'TRUNCATE tb_confiture'; END $$;",
+            "DO 'BEGIN EXECUTE ''TRUNCATE tb_confiture''; END';",
         ] {
             // Once each (a `DROP TABLE` in an up file is also `drop-table`).
             let ours = |all: Vec<(&'static str, u32)>| {
@@ -177,6 +180,8 @@ mod tests {
              RAISE NOTICE 'ok'; END IF; END $$;",
             "INSERT INTO tb_audit SELECT version FROM tb_confiture;",
             "UPDATE tb_user SET note = 'see tb_confiture';",
+            "INSERT INTO tb_note VALUES ('DELETE FROM tb_confiture');",
+            "DO LANGUAGE plpgsql 'BEGIN PERFORM count(*) FROM tb_confiture; END';",
             "-- DELETE FROM tb_confiture;\nSELECT 1;",
             "DELETE FROM tb_confiture_archive;",
             "TRUNCATE tb_other;",
