@@ -74,6 +74,22 @@ impl TestDb {
             .map(|row| row.get(0))
     }
 
+    /// Waits (30 s at most) for [`TestDb::sleeping_backend`] and returns its pid; panics, with
+    /// `what` and the other sessions on the database, when none came.
+    pub fn wait_for_sleeping_backend(&self, what: &str) -> i32 {
+        let mut pid = None;
+        let sleeping = wait_until(Duration::from_secs(30), || {
+            pid = self.sleeping_backend();
+            pid.is_some()
+        });
+        assert!(
+            sleeping,
+            "{what}: never reached its pg_sleep; other sessions: {:?}",
+            self.other_backends()
+        );
+        pid.expect("a sleeping backend's pid")
+    }
+
     /// Every relation in the database with its kind and file node, sorted: equal snapshots
     /// before and after a command prove it created, dropped or rewrote nothing.
     pub fn catalog_snapshot(&self) -> Vec<String> {

@@ -63,18 +63,8 @@ fn interrupted(project: &Project, db: &TestDb, args: &[&str]) -> Run {
 /// [`interrupted`] by another signal.
 fn interrupted_by(project: &Project, db: &TestDb, args: &[&str], with: &str) -> Run {
     let child = spawn(project, db, args);
-    let mut pid = None;
-    let sleeping = wait_until(Duration::from_secs(30), || {
-        pid = db.sleeping_backend();
-        pid.is_some()
-    });
-    assert!(
-        sleeping,
-        "the slow migration never ran: {:?}",
-        db.other_backends()
-    );
+    let pid = db.wait_for_sleeping_backend("the slow migration never ran");
     let run = signal(child, with);
-    let pid = pid.expect("a backend pid");
     assert!(
         !backend_busy(db, pid),
         "the sleeping statement still runs after the CLI exited\n{}",
@@ -1102,15 +1092,10 @@ fn a_rewrite_stopped_while_writing_a_new_ledger_leaves_no_ledger() {
                 .batch_execute(SLOW_NEW_LEDGER)
                 .expect("make new ledgers slow to write");
             let child = spawn(&project, &db, command);
-            let mut pid = None;
-            let sleeping = wait_until(Duration::from_secs(30), || {
-                pid = db.sleeping_backend();
-                pid.is_some()
-            });
-            assert!(sleeping, "{what}: never wrote: {:?}", db.other_backends());
+            let pid = db.wait_for_sleeping_backend(&format!("{what}: never wrote"));
             let run = if cancelled {
                 db.connect()
-                    .execute("SELECT pg_cancel_backend($1)", &[&pid.unwrap()])
+                    .execute("SELECT pg_cancel_backend($1)", &[&pid])
                     .expect("cancel the rewrite");
                 let start = Instant::now();
                 let output = child.wait_with_output().unwrap();
@@ -1383,12 +1368,8 @@ fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
         let mut args = command.to_vec();
         args.extend(["--format", "json"]);
         let child = project.spawn_on(&db, &args);
-        let mut pid = None;
-        let sleeping = wait_until(Duration::from_secs(30), || {
-            pid = db.sleeping_backend();
-            pid.is_some()
-        });
-        assert!(sleeping, "{command:?}: the slow migration never ran");
+        let pid =
+            db.wait_for_sleeping_backend(&format!("{command:?}: the slow migration never ran"));
         let run = interrupted_twice(child);
         let doc = run.json();
         // The run's own report, as its interrupted run writes it: `applied` (`rolled_back`),
@@ -1423,7 +1404,7 @@ fn a_second_signal_with_json_still_writes_one_document_of_what_committed() {
             "{command:?}: {changed} changed and the document does not say so\n{}",
             run.dump()
         );
-        terminate(&db, &[pid.unwrap()]);
+        terminate(&db, &[pid]);
         let expected: Vec<String> = ledger.iter().map(|s| s.to_string()).collect();
         assert_eq!(db.ledger(), Some(expected), "{command:?}\n{}", run.dump());
     }
@@ -1564,12 +1545,7 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the CLI");
-        let mut pid = None;
-        let sleeping = wait_until(Duration::from_secs(30), || {
-            pid = db.sleeping_backend();
-            pid.is_some()
-        });
-        assert!(sleeping, "the slow migration never ran");
+        let pid = db.wait_for_sleeping_backend("the slow migration never ran");
         proxy.freeze();
         let status = std::process::Command::new("kill")
             .args([with, &child.id().to_string()])
@@ -1587,7 +1563,7 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
         let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
         // The server's session, which the frozen proxy keeps open, ends with the test.
         db.connect()
-            .execute("SELECT pg_terminate_backend($1)", &[&pid.unwrap()])
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .unwrap();
         assert!(ended, "no exit 20 s after {with}\n{}", run.dump());
         // The library's bound (`confiture::migrate::STOP_WAIT`): its report, the CLI's own exit
@@ -1719,12 +1695,7 @@ fn the_librarys_stop_behind_a_frozen_proxy_returns_after_stop_wait() {
                 .map_err(Box::new),
         );
     });
-    let mut pid = None;
-    let sleeping = wait_until(Duration::from_secs(30), || {
-        pid = db.sleeping_backend();
-        pid.is_some()
-    });
-    assert!(sleeping, "the slow migration never ran");
+    let pid = db.wait_for_sleeping_backend("the slow migration never ran");
     proxy.freeze();
     let stopped = Instant::now();
     stop.store(true, Ordering::SeqCst);
@@ -1732,7 +1703,7 @@ fn the_librarys_stop_behind_a_frozen_proxy_returns_after_stop_wait() {
     let elapsed = stopped.elapsed();
     // The server's session, which the frozen proxy keeps open, ends with the test.
     db.connect()
-        .execute("SELECT pg_terminate_backend($1)", &[&pid.unwrap()])
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .unwrap();
     let failed = outcome
         .unwrap_or_else(|_| panic!("Migrator::up did not return {elapsed:?} after the stop"))
@@ -1873,19 +1844,9 @@ fn a_list_query_keeps_the_database_statement_timeout_and_a_ctrl_c_ends_it() {
                 "SELECT pg_catalog.pg_sleep(30)::text",
             ],
         );
-        let mut pid = None;
-        let sleeping = wait_until(Duration::from_secs(30), || {
-            pid = db.sleeping_backend();
-            pid.is_some()
-        });
-        assert!(
-            sleeping,
-            "{flag}: the query never ran: {:?}",
-            db.other_backends()
-        );
+        let pid = db.wait_for_sleeping_backend(&format!("{flag}: the query never ran"));
         let run = interrupt(child);
         run.code(exit::INTERRUPTED).stderr_has("interrupted before");
-        let pid = pid.expect("a backend pid");
         assert!(
             wait_until(Duration::from_secs(5), || !backend_busy(&db, pid)),
             "{flag}: the query still runs after the CLI exited\n{}",
