@@ -101,13 +101,7 @@ pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::E
 /// any step ran: the tracking table's error as it is (exit 5 for a refusal, as
 /// [`PendingLedger::commit`] and [`create_tracking_table`] say it), never a migration's.
 fn ledger_failure(error: crate::Error) -> StepFailure {
-    StepFailure {
-        error,
-        location: None,
-        server: None,
-        unknown_fate: 0,
-        blames_file: false,
-    }
+    StepFailure::of(error)
 }
 
 /// How long each step of a message that succeeded took, from the rows its ledger statements

@@ -293,6 +293,20 @@ pub struct StepFailure {
     pub blames_file: bool,
 }
 
+impl StepFailure {
+    /// `error` decided by us, not by the server running the file: no location in the file, no
+    /// server answer, nothing of unknown fate, and its own help (not the file's SQL to fix).
+    pub(crate) fn of(error: Error) -> StepFailure {
+        StepFailure {
+            error,
+            location: None,
+            server: None,
+            unknown_fate: 0,
+            blames_file: false,
+        }
+    }
+}
+
 /// The waits between attempts of a migration that hit `lock_timeout` or a deadlock.
 fn retry_backoff() -> Backoff {
     Backoff::new(Duration::from_millis(250), Duration::from_secs(5))

@@ -595,13 +595,7 @@ fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
     };
     let error =
         crate::plan::interrupted_refusal(&mark, step.direction, &run_again_command(step, true));
-    StepFailure {
-        error,
-        location: None,
-        server: None,
-        unknown_fate: 0,
-        blames_file: false,
-    }
+    StepFailure::of(error)
 }
 
 /// Says in the marker that statement `index + 1` (0-based `index`) is about to run: every one

@@ -36,16 +36,7 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
     ))
     // `up` replaces it with the commands of its plan (`plan::single_transaction_help`).
     .with_help("apply it on its own, without --single-transaction, or drop --single-transaction");
-    Some((
-        i,
-        StepFailure {
-            error,
-            location: None,
-            server: None,
-            unknown_fate: 0,
-            blames_file: false,
-        },
-    ))
+    Some((i, StepFailure::of(error)))
 }
 
 /// Runs every step in one transaction (`up --single-transaction`): all are recorded, or none.
