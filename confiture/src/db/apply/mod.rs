@@ -108,6 +108,29 @@ pub struct ApplySettings {
     pub markers: Vec<crate::ledger::StartedRun>,
 }
 
+#[cfg(test)]
+impl ApplySettings {
+    /// The engine tests' settings: the default ledger, 5 s lock waits, no statement timeout,
+    /// no retries, nothing held, stopped or marked. A test changes what it is about with
+    /// `ApplySettings { lock_retries: 3, ..ApplySettings::for_tests() }`.
+    pub(crate) fn for_tests() -> ApplySettings {
+        ApplySettings {
+            table: TrackingTable::default(),
+            lock_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+            lock_retries: 0,
+            ledger_lock_wait: Duration::from_secs(5),
+            held_lock: None,
+            stop: None,
+            scratch: None,
+            ledger_triggers: false,
+            in_fleet: false,
+            rerun_interrupted: false,
+            markers: Vec::new(),
+        }
+    }
+}
+
 impl ApplySettings {
     /// The version texts of the markers of `step`'s version that its ledger row settles
     /// ([`ApplySettings::markers`]), its own spelling first when `own`.

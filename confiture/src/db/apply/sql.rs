@@ -1139,18 +1139,11 @@ mod tests {
         let file = sql_file("CREATE TABLE a (); -- no newline at end");
         let migration = migration_003(file);
         let settings = ApplySettings {
-            table: TrackingTable::default(),
             lock_timeout: Duration::from_millis(1500),
             statement_timeout: Some(Duration::from_micros(10)),
             lock_retries: 3,
             ledger_lock_wait: Duration::from_millis(1500),
-            held_lock: None,
-            stop: None,
-            scratch: None,
-            ledger_triggers: false,
-            in_fleet: false,
-            rerun_interrupted: false,
-            markers: Vec::new(),
+            ..ApplySettings::for_tests()
         };
         let step = Step::up(&migration, false);
         let text = batch(&settings, std::slice::from_ref(&step), true)
@@ -1231,18 +1224,11 @@ mod tests {
 
     fn settings(statement_timeout: Option<Duration>) -> ApplySettings {
         ApplySettings {
-            table: TrackingTable::default(),
             lock_timeout: Duration::from_millis(1500),
             statement_timeout,
             lock_retries: 3,
             ledger_lock_wait: Duration::from_millis(1500),
-            held_lock: None,
-            stop: None,
-            scratch: None,
-            ledger_triggers: false,
-            in_fleet: false,
-            rerun_interrupted: false,
-            markers: Vec::new(),
+            ..ApplySettings::for_tests()
         }
     }
 

@@ -9,7 +9,6 @@ use std::time::Duration;
 use apply_support::{recorder, rows, Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
 use confiture::files::{self, CheckOptions};
-use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
 use confiture::ErrorKind;
 
@@ -507,20 +506,7 @@ fn batch_limits_bound_each_message() {
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (2);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let mut client = db.client();
-    let settings = ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-        rerun_interrupted: false,
-        markers: Vec::new(),
-    };
+    let settings = ApplySettings::for_tests();
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
     let steps: Vec<Step<'_>> = checked
         .set
@@ -645,20 +631,7 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
              name text, applied_at timestamptz, execution_time_ms int, applied_by text)",
         )
         .unwrap();
-    let settings = ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-        rerun_interrupted: false,
-        markers: Vec::new(),
-    };
+    let settings = ApplySettings::for_tests();
     let steps: Vec<Step<'_>> = checked
         .set
         .migrations

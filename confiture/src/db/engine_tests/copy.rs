@@ -8,7 +8,6 @@ use std::time::Duration;
 use apply_support::{Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
 use confiture::files::{self, CheckOptions};
-use confiture::ledger::TrackingTable;
 use confiture::ErrorKind;
 
 #[test]
@@ -39,18 +38,8 @@ fn copy_through_the_client_is_never_a_lost_connection() {
         let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
         let mut client = db.client();
         let settings = ApplySettings {
-            table: TrackingTable::default(),
-            lock_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(5)),
-            lock_retries: 0,
-            ledger_lock_wait: Duration::from_secs(5),
-            held_lock: None,
-            stop: None,
-            scratch: None,
-            ledger_triggers: false,
-            in_fleet: false,
-            rerun_interrupted: false,
-            markers: Vec::new(),
+            ..ApplySettings::for_tests()
         };
         apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
         let steps: Vec<Step<'_>> = checked

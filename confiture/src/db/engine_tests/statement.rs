@@ -6,12 +6,9 @@
 
 use super::apply_support;
 
-use std::time::Duration;
-
 use apply_support::{Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
 use confiture::files::{self, CheckOptions};
-use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::ErrorKind;
 
@@ -152,20 +149,7 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
 }
 
 fn settings() -> ApplySettings {
-    ApplySettings {
-        table: TrackingTable::default(),
-        lock_timeout: Duration::from_secs(5),
-        statement_timeout: None,
-        lock_retries: 0,
-        ledger_lock_wait: Duration::from_secs(5),
-        held_lock: None,
-        stop: None,
-        scratch: None,
-        ledger_triggers: false,
-        in_fleet: false,
-        rerun_interrupted: false,
-        markers: Vec::new(),
-    }
+    ApplySettings::for_tests()
 }
 
 fn prepared(client: &mut postgres::Client) -> Vec<String> {
