@@ -1705,15 +1705,9 @@ fn reinit_that_would_forget_every_row_needs_yes() {
     assert_eq!(ledger(&db), ["003:c"]);
 }
 
-/// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
-/// are there is not a new database. `status` said "run `migrate up` to create the tracking
-/// table and apply the migrations", and `up` ran every migration over the data again (a data
-/// migration doubled values, exit 0). Now `status` points at `migrate baseline --through`,
-/// `up` refuses (exit 7, nothing run) unless `--allow-non-empty`, and the baseline it points
-/// at records them without running them.
-#[test]
-fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
-    let db = TestDb::new("hi_noledger");
+/// `001_prices` (a table `prices` with one row of amount 10, made so that running it twice
+/// changes nothing) and `002_cents` (multiplies the amounts by 100: running it twice shows).
+fn prices_and_cents() -> Project {
     let project = Project::new();
     project.migration(
         "001_prices",
@@ -1726,12 +1720,28 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
         "UPDATE prices SET amount = amount * 100;\n",
         "UPDATE prices SET amount = amount / 100;\n",
     );
-    let amount = || -> String {
-        db.connect()
-            .query_one("SELECT amount::text FROM prices", &[])
-            .unwrap()
-            .get(0)
-    };
+    project
+}
+
+/// The amount of [`prices_and_cents`]'s one row.
+fn prices_amount(db: &TestDb) -> String {
+    db.connect()
+        .query_one("SELECT amount::text FROM prices", &[])
+        .unwrap()
+        .get(0)
+}
+
+/// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
+/// are there is not a new database. `status` said "run `migrate up` to create the tracking
+/// table and apply the migrations", and `up` ran every migration over the data again (a data
+/// migration doubled values, exit 0). Now `status` points at `migrate baseline --through`,
+/// `up` refuses (exit 7, nothing run) unless `--allow-non-empty`, and the baseline it points
+/// at records them without running them.
+#[test]
+fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
+    let db = TestDb::new("hi_noledger");
+    let project = prices_and_cents();
+    let amount = || prices_amount(&db);
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert_eq!(amount(), "1000");
     db.connect()
@@ -1985,24 +1995,8 @@ fn objects_built_outside_the_search_path_count_but_tenants_do_not() {
 #[test]
 fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
     let db = TestDb::new("hi_emptyledger");
-    let project = Project::new();
-    project.migration(
-        "001_prices",
-        "CREATE TABLE IF NOT EXISTS prices (id int PRIMARY KEY, amount numeric);\n\
-         INSERT INTO prices VALUES (1, 10) ON CONFLICT DO NOTHING;\n",
-        "DROP TABLE prices;\n",
-    );
-    project.migration(
-        "002_cents",
-        "UPDATE prices SET amount = amount * 100;\n",
-        "UPDATE prices SET amount = amount / 100;\n",
-    );
-    let amount = || -> String {
-        db.connect()
-            .query_one("SELECT amount::text FROM prices", &[])
-            .unwrap()
-            .get(0)
-    };
+    let project = prices_and_cents();
+    let amount = || prices_amount(&db);
     // Empty and nothing else there: a new database.
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project
