@@ -824,8 +824,18 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
     // Reading commands keep the attribute: a dry run and `status` (on a primary, which
     // `prefer-standby` takes when no standby answers) read as asked.
     let url = with("prefer-standby");
+    reads_still_work(&project, &url);
+    // `prefer-standby` may write when no standby answers.
     project
-        .run(&["migrate", "status", "--database-url", &url])
+        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
+        .code(0);
+    assert_eq!(db.ledger().unwrap(), ["001:create_t1"]);
+}
+
+/// `status` (exit 2: nothing applied yet) and a dry run of `up` still read `url`'s database.
+fn reads_still_work(project: &Project, url: &str) {
+    project
+        .run(&["migrate", "status", "--database-url", url])
         .code(2);
     project
         .run(&[
@@ -834,14 +844,9 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
             "--allow-non-empty",
             "--dry-run",
             "--database-url",
-            &url,
+            url,
         ])
         .code(0);
-    // `prefer-standby` may write when no standby answers.
-    project
-        .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
-        .code(0);
-    assert_eq!(db.ledger().unwrap(), ["001:create_t1"]);
 }
 
 #[test]
@@ -893,19 +898,7 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     assert_eq!(db.catalog_snapshot(), before, "nothing was written");
 
     // Reading still works.
-    project
-        .run(&["migrate", "status", "--database-url", &url])
-        .code(2);
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--dry-run",
-            "--database-url",
-            &url,
-        ])
-        .code(0);
+    reads_still_work(&project, &url);
 
     drop(holder);
     admin()
