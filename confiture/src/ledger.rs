@@ -1406,8 +1406,9 @@ impl LedgerCheck {
     /// An SQL expression (`text`): empty unless `table` is no longer the table whose OID the
     /// expression `oid` (text; empty or NULL: unknown, nothing checked) gives while that OID
     /// still names a table — then it fails its statement with [`LedgerCheck::Moved`]'s query
-    /// followed by where the table is now, which [`MovedLedger::of`] reads back. Every name is
-    /// `pg_catalog`'s: it runs under the `search_path` a migration set.
+    /// followed by where the table is now, which [`MovedLedger::of`] reads back: looked up only
+    /// then, in a query of its own, so `oid` stands alone (no parameter of the statement).
+    /// Every name is `pg_catalog`'s: it runs under the `search_path` a migration set.
     pub fn unless_moved(table: &TrackingTable, oid: &str) -> String {
         let name = literal(&table.quoted());
         // The OID, NULL when unknown: the server may evaluate a subquery's comparison before
@@ -1444,14 +1445,17 @@ impl LedgerCheck {
             relname = hex("c.relname"),
             renamed = hex(&renamed),
         );
+        // Where the table is now (NULL when no table has the OID: dropped, and the row fails on
+        // its own), read only when the table is not at its name any more.
+        let moved = only_when_reached(&format!(
+            "SELECT pg_catalog.query_to_xml({now}, false, false, '')"
+        ));
         format!(
             "CASE WHEN {oid} IS NULL THEN '' \
              WHEN pg_catalog.to_regclass({name}) IS NOT NULL AND \
              pg_catalog.to_regclass({name})::pg_catalog.oid OPERATOR(pg_catalog.=) {oid} \
              THEN '' \
-             WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
-             WHERE c.oid OPERATOR(pg_catalog.=) {oid}) THEN '' \
-             ELSE pg_catalog.query_to_xml({now}, false, false, '')::pg_catalog.text END"
+             ELSE {moved} END"
         )
     }
 
@@ -1460,11 +1464,25 @@ impl LedgerCheck {
     /// `search_path` a migration set.
     pub fn unless(self, condition: &str) -> String {
         format!(
-            "CASE WHEN {condition} THEN '' ELSE pg_catalog.query_to_xml({}, false, false, \
-             '')::pg_catalog.text END",
-            literal(self.query())
+            "CASE WHEN {condition} THEN '' ELSE {} END",
+            only_when_reached(self.query())
         )
     }
+}
+
+/// An SQL expression (`text`) that runs the query `select` when it is evaluated, and only
+/// then: `query_to_xml` of its text. The server makes every subquery of a statement ready (its
+/// tables and indexes opened and locked) each time the statement runs, reached or not: the
+/// rare branch of a check before each ledger row cost ~10 µs a migration as a subquery, and
+/// nothing as this. `select` stands alone (no parameter of the statement around it); its
+/// errors are the statement's, with `select` (or the query it runs in turn) as their internal
+/// query ([`LedgerCheck::of`]). Every name is `pg_catalog`'s: it runs under the `search_path`
+/// a migration set.
+pub(crate) fn only_when_reached(select: &str) -> String {
+    format!(
+        "pg_catalog.query_to_xml({}, false, false, '')::pg_catalog.text",
+        literal(select)
+    )
 }
 
 #[cfg(test)]

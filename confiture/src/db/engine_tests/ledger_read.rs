@@ -742,3 +742,36 @@ fn running_as_the_schemas_owner_is_said_how() {
     );
     assert!(!help.contains("or the `role` setting)"), "{help}");
 }
+
+/// The types the check before each ledger row takes without running its rule
+/// (`ledger::COMMON_TEXT_TYPES`, by OID) are the string types they are meant to be, of the
+/// category the rule accepts: a wrong OID there would let a column of another type through.
+#[test]
+fn the_ledger_checks_common_text_types_are_string_types() {
+    let db = TestDb::new("cft_common_text_types");
+    let mut client = db.client();
+    let oids: Vec<i64> = ledger::COMMON_TEXT_TYPES
+        .iter()
+        .map(|&t| t.into())
+        .collect();
+    let rows = client
+        .query(
+            "SELECT t.oid::bigint, pg_catalog.format_type(t.oid, NULL), t.typcategory::text \
+             FROM pg_catalog.pg_type t WHERE t.oid::bigint = ANY($1) ORDER BY t.oid",
+            &[&oids],
+        )
+        .unwrap();
+    let found: Vec<(i64, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (19, "name".to_string(), "S".to_string()),
+            (25, "text".to_string(), "S".to_string()),
+            (1042, "character".to_string(), "S".to_string()),
+            (1043, "character varying".to_string(), "S".to_string()),
+        ]
+    );
+}
