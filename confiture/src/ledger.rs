@@ -1334,13 +1334,8 @@ impl MovedLedger {
     /// What the failing query of [`LedgerCheck::unless_moved`] says (`internal_query`, the
     /// engine's own SQL echoed by the server): `None` for any other query.
     pub fn of(internal_query: &str) -> Option<MovedLedger> {
-        let rest = internal_query.strip_prefix(LedgerCheck::Moved.query())?;
-        let rest = rest
-            .strip_prefix(MOVED_OPENING)?
-            .strip_suffix(MOVED_CLOSING)?;
-        let mut fields = rest.split(MOVED_SEPARATOR);
-        let mut text = || -> Option<String> { String::from_utf8(unhex(fields.next()?)?).ok() };
-        let (schema, name, renamed) = (text()?, text()?, text()?);
+        let fields = LedgerCheck::Moved.said(internal_query)?;
+        let [schema, name, renamed] = <[String; 3]>::try_from(fields).ok()?;
         Some(MovedLedger {
             now: TrackingTable::resolved(&schema, &name),
             schema_renamed: renamed == "s",
@@ -1348,11 +1343,42 @@ impl MovedLedger {
     }
 }
 
-/// How [`LedgerCheck::unless_moved`] writes where the table is after the check's own query:
-/// ` FROM (SELECT 'hex', 'hex', 'hex') AS m`, each value hex-encoded (nothing to quote).
-const MOVED_OPENING: &str = " FROM (SELECT '";
-const MOVED_SEPARATOR: &str = "', '";
-const MOVED_CLOSING: &str = "') AS m";
+/// The tracking table's text columns a migration gave another type
+/// ([`LedgerCheck::Altered`]), read from the catalogs inside its transaction before it is
+/// rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlteredLedger {
+    /// Each column and its type now (`format_type`: `bigint`), in the table's order.
+    pub columns: Vec<(String, String)>,
+}
+
+impl AlteredLedger {
+    /// What the failing query of the check says (`internal_query`, the engine's own SQL echoed
+    /// by the server): `None` for any other query.
+    pub fn of(internal_query: &str) -> Option<AlteredLedger> {
+        let [columns] = <[String; 1]>::try_from(LedgerCheck::Altered.said(internal_query)?).ok()?;
+        Some(AlteredLedger {
+            columns: typed_columns(&columns),
+        })
+    }
+}
+
+/// Columns and their types as the catalog query of a ledger's mistyped columns writes them:
+/// `version bigint; name character varying(10)` (every column name is one of confiture's,
+/// without a space).
+pub(crate) fn typed_columns(text: &str) -> Vec<(String, String)> {
+    text.split("; ")
+        .filter_map(|c| c.split_once(' '))
+        .map(|(name, ty)| (name.to_string(), ty.to_string()))
+        .collect()
+}
+
+/// How a check's failing query says more than its name ([`LedgerCheck::failing_with`]): after
+/// the check's own query, ` FROM (SELECT 'hex', 'hex', 'hex') AS m`, each value hex-encoded
+/// (nothing to quote).
+const SAID_OPENING: &str = " FROM (SELECT '";
+const SAID_SEPARATOR: &str = "', '";
+const SAID_CLOSING: &str = "') AS m";
 
 /// The bytes of lowercase hex text, as `encode(..., 'hex')` writes them.
 fn unhex(text: &str) -> Option<Vec<u8>> {
@@ -1400,7 +1426,59 @@ impl LedgerCheck {
         ]
         .into_iter()
         .find(|check| check.query() == internal_query)
-        .or_else(|| MovedLedger::of(internal_query).map(|_| LedgerCheck::Moved))
+        .or_else(|| {
+            [LedgerCheck::Moved, LedgerCheck::Altered]
+                .into_iter()
+                .find(|check| check.said(internal_query).is_some())
+        })
+    }
+
+    /// The values the failing query of this check carries ([`LedgerCheck::failing_with`]),
+    /// when `internal_query` is that query.
+    fn said(self, internal_query: &str) -> Option<Vec<String>> {
+        let rest = internal_query
+            .strip_prefix(self.query())?
+            .strip_prefix(SAID_OPENING)?
+            .strip_suffix(SAID_CLOSING)?;
+        rest.split(SAID_SEPARATOR)
+            .map(|field| String::from_utf8(unhex(field)?).ok())
+            .collect()
+    }
+
+    /// An SQL expression (`text`): the query whose failure is this check's, carrying the
+    /// values of the SQL expressions `values` (text), which [`LedgerCheck::said`] reads back
+    /// from the failure — each hex-encoded, so that any name survives the trip.
+    fn failing_with(self, values: &[String]) -> String {
+        let hex: Vec<String> = values
+            .iter()
+            .map(|v| {
+                format!(
+                    "pg_catalog.encode(pg_catalog.convert_to(({v})::pg_catalog.text, 'UTF8'), \
+                     'hex')"
+                )
+            })
+            .collect();
+        format!(
+            "pg_catalog.concat({}, {}, {}, {})",
+            literal(self.query()),
+            literal(SAID_OPENING),
+            hex.join(&format!(", {}, ", literal(SAID_SEPARATOR))),
+            literal(SAID_CLOSING)
+        )
+    }
+
+    /// An SQL expression (`text`): empty unless the SQL expression `columns` (text, as the
+    /// catalog query of a ledger's mistyped columns writes them: [`typed_columns`]) is not
+    /// NULL — then it fails its statement with this check's query carrying them
+    /// ([`AlteredLedger::of`]). Looked up only then, in a query of its own: `columns` stands
+    /// alone (no parameter of the statement).
+    #[cfg(feature = "db")]
+    pub(crate) fn unless_untyped(self, columns: &str) -> String {
+        let failing = self.failing_with(&["m.columns".to_string()]);
+        only_when_reached(&format!(
+            "SELECT pg_catalog.query_to_xml((SELECT {failing} FROM (SELECT {columns} AS columns) \
+             AS m WHERE m.columns IS NOT NULL), false, false, '')"
+        ))
     }
 
     /// An SQL expression (`text`): empty unless `table` is no longer the table whose OID the
@@ -1418,12 +1496,6 @@ impl LedgerCheck {
             "(CASE WHEN COALESCE({oid_text}, '') OPERATOR(pg_catalog.=) '' THEN NULL \
              ELSE {oid_text} END)::pg_catalog.oid"
         );
-        let hex = |text: &str| {
-            format!(
-                "pg_catalog.encode(pg_catalog.convert_to(({text})::pg_catalog.text, 'UTF8'), \
-                 'hex')"
-            )
-        };
         // The old schema gone by its name: renamed (`ALTER SCHEMA ... RENAME TO`).
         let renamed = match &table.schema {
             Some(schema) => format!(
@@ -1433,17 +1505,14 @@ impl LedgerCheck {
             None => "'t'".to_string(),
         };
         let now = format!(
-            "(SELECT pg_catalog.concat({query}, {opening}, {schema}, {sep}, {relname}, {sep}, \
-             {renamed}, {closing}) FROM pg_catalog.pg_class c \
+            "(SELECT {} FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
              WHERE c.oid OPERATOR(pg_catalog.=) {oid})",
-            query = literal(LedgerCheck::Moved.query()),
-            opening = literal(MOVED_OPENING),
-            sep = literal(MOVED_SEPARATOR),
-            closing = literal(MOVED_CLOSING),
-            schema = hex("n.nspname"),
-            relname = hex("c.relname"),
-            renamed = hex(&renamed),
+            LedgerCheck::Moved.failing_with(&[
+                "n.nspname".to_string(),
+                "c.relname".to_string(),
+                renamed
+            ]),
         );
         // Where the table is now (NULL when no table has the OID: dropped, and the row fails on
         // its own), read only when the table is not at its name any more.
@@ -1500,7 +1569,7 @@ mod tests {
             ("Old \"Public\" é", "tb'x", "s"),
         ] {
             let query = format!(
-                "{}{MOVED_OPENING}{}{MOVED_SEPARATOR}{}{MOVED_SEPARATOR}{}{MOVED_CLOSING}",
+                "{}{SAID_OPENING}{}{SAID_SEPARATOR}{}{SAID_SEPARATOR}{}{SAID_CLOSING}",
                 LedgerCheck::Moved.query(),
                 hex(schema),
                 hex(name),
@@ -1521,6 +1590,47 @@ mod tests {
             "SELECT \"confiture: tracking table moved\" FROM t".to_string(),
         ] {
             assert_eq!(MovedLedger::of(&other), None, "{other}");
+        }
+    }
+
+    /// The columns a migration gave another type, as the failing query of the check carries
+    /// them (hex-encoded by the server, types with spaces and parentheses), are read back; the
+    /// bare query of the check, and any other, say none.
+    #[test]
+    fn an_altered_ledgers_columns_are_read_back_from_its_check() {
+        let hex = |t: &str| t.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        let query = format!(
+            "{}{SAID_OPENING}{}{SAID_CLOSING}",
+            LedgerCheck::Altered.query(),
+            hex("version bigint; name character varying(10)")
+        );
+        assert_eq!(LedgerCheck::of(&query), Some(LedgerCheck::Altered));
+        assert_eq!(
+            AlteredLedger::of(&query),
+            Some(AlteredLedger {
+                columns: vec![
+                    ("version".to_string(), "bigint".to_string()),
+                    ("name".to_string(), "character varying(10)".to_string()),
+                ]
+            })
+        );
+        assert_eq!(
+            LedgerCheck::of(LedgerCheck::Altered.query()),
+            Some(LedgerCheck::Altered)
+        );
+        for other in [
+            LedgerCheck::Altered.query().to_string(),
+            format!(
+                "{}{SAID_OPENING}zz{SAID_CLOSING}",
+                LedgerCheck::Altered.query()
+            ),
+            format!(
+                "{}{SAID_OPENING}{}{SAID_CLOSING}",
+                LedgerCheck::Moved.query(),
+                hex("x")
+            ),
+        ] {
+            assert_eq!(AlteredLedger::of(&other), None, "{other}");
         }
     }
 

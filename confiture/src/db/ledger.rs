@@ -261,12 +261,7 @@ fn read_asking(
                     missing: row.get(11).map(str::to_string),
                     mistyped: row
                         .get(12)
-                        .map(|c| {
-                            c.split("; ")
-                                .filter_map(|c| c.split_once(' '))
-                                .map(|(name, ty)| (name.to_string(), ty.to_string()))
-                                .collect()
-                        })
+                        .map(crate::ledger::typed_columns)
                         .unwrap_or_default(),
                 };
                 started_table = row.get(13) == Some("t");
@@ -453,8 +448,9 @@ pub(crate) const COMMON_TEXT_TYPES: [u32; 4] = [25, 1043, 1042, 19];
 /// of a string type ([`mistyped_columns_sql`]), as an expression for the statement of checks
 /// that runs anyway: else [`crate::ledger::LedgerCheck::Altered`] fails the migration, whose
 /// row would have been written into a ledger the next read refuses (`version` made `bigint`:
-/// `'003'` recorded as `3`). True when no table has the name (the row then fails on its own,
-/// naming the drop). The rule's join of `pg_attribute` and `pg_type` cost ~24 µs a migration;
+/// `'003'` recorded as `3`), naming each column and its type now
+/// ([`crate::ledger::AlteredLedger`]). True when no table has the name (the row then fails on
+/// its own, naming the drop). The rule's join of `pg_attribute` and `pg_type` cost ~24 µs a migration;
 /// it runs only when a column is not of one of [`COMMON_TEXT_TYPES`]
 /// ([`crate::ledger::only_when_reached`]).
 pub(crate) fn altered_check(table: &TrackingTable) -> String {
@@ -462,16 +458,14 @@ pub(crate) fn altered_check(table: &TrackingTable) -> String {
         "pg_catalog.to_regclass({})::pg_catalog.oid",
         literal(&table.quoted())
     );
-    let rule = crate::ledger::LedgerCheck::Altered
-        .unless(&format!("{} IS NULL", mistyped_columns_sql(&oid)));
+    let rule = crate::ledger::LedgerCheck::Altered.unless_untyped(&mistyped_columns_sql(&oid));
     format!(
         "CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a \
          WHERE a.attrelid OPERATOR(pg_catalog.=) {oid} AND a.attnum OPERATOR(pg_catalog.>) 0 \
          AND NOT a.attisdropped \
          AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[{text_columns}]::pg_catalog.name[]) \
          AND a.atttypid OPERATOR(pg_catalog.<>) ALL (ARRAY[{common}]::pg_catalog.oid[])) \
-         THEN '' ELSE {} END",
-        crate::ledger::only_when_reached(&format!("SELECT {rule}")),
+         THEN '' ELSE {rule} END",
         text_columns = TEXT_COLUMNS.map(|(c, _)| literal(c)).join(", "),
         common = COMMON_TEXT_TYPES.map(|t| t.to_string()).join(", "),
     )
@@ -1267,20 +1261,15 @@ pub(crate) fn resolve(
 /// is the check's own ([`LedgerCheck::query`]); `None` for any other error — a migration's own,
 /// whatever its SQLSTATE.
 pub(crate) fn failed_check(db: &postgres::error::DbError) -> Option<LedgerCheck> {
-    match db.position()? {
-        postgres::error::ErrorPosition::Internal { query, .. } => LedgerCheck::of(query),
-        postgres::error::ErrorPosition::Original(_) => None,
-    }
+    LedgerCheck::of(internal_query(db)?)
 }
 
-/// Where the tracking table is after a migration moved it, when `db` is the failure of
-/// [`LedgerCheck::Moved`] ([`crate::ledger::MovedLedger::of`] of the internal query the server
-/// names with it); `None` for any other error.
-pub(crate) fn moved_ledger(db: &postgres::error::DbError) -> Option<crate::ledger::MovedLedger> {
+/// The query an error names as the one that failed inside the statement (`internal_query`:
+/// the engine's own SQL, echoed by the server), where a check of the ledger says what it found
+/// ([`crate::ledger::MovedLedger::of`], [`crate::ledger::AlteredLedger::of`]).
+pub(crate) fn internal_query(db: &postgres::error::DbError) -> Option<&str> {
     match db.position()? {
-        postgres::error::ErrorPosition::Internal { query, .. } => {
-            crate::ledger::MovedLedger::of(query)
-        }
+        postgres::error::ErrorPosition::Internal { query, .. } => Some(query),
         postgres::error::ErrorPosition::Original(_) => None,
     }
 }

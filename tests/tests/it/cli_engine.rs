@@ -1710,7 +1710,10 @@ fn a_migration_that_changes_the_ledgers_column_types_is_rolled_back() {
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("002_alter")
-            .stderr_has("changed the type of a text column")
+            .stderr_has(
+                "changed the type of column version (now bigint) of the tracking table \
+                 public.tb_confiture",
+            )
             .stderr_has(
                 "keep public.tb_confiture out of the `ALTER TABLE` in db/migrations/002_alter.",
             );

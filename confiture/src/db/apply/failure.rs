@@ -14,7 +14,7 @@ use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
 use crate::files::{SqlFile, StatementSpan, TransactionMode};
-use crate::ledger::{LedgerCheck, MovedLedger, TrackingTable};
+use crate::ledger::{AlteredLedger, LedgerCheck, MovedLedger, TrackingTable};
 
 /// The first step with a `COPY` through the client (`FROM STDIN`, `TO STDOUT`, in any form),
 /// as a refusal (exit 5) before anything runs. `lint` refuses them first (C104); the engine,
@@ -999,7 +999,8 @@ fn ledger_check_failure(
         LedgerCheck::Moved => {
             let moved = owned
                 .as_db_error()
-                .and_then(crate::db::ledger::moved_ledger);
+                .and_then(crate::db::ledger::internal_query)
+                .and_then(MovedLedger::of);
             moved_ledger_failure(settings, step, moved.as_ref())
         }
         // The migration changed the type of a text column of the ledger: the row would go
@@ -1027,8 +1028,9 @@ fn ledger_check_failure(
             (
                 ErrorKind::Invalid,
                 format!(
-                    "{doing} changed the type of a text column (version, name, checksum, slug) \
-                     of the tracking table {table}: its row was not {}",
+                    "{doing} changed the type of {} of the tracking table {table}: its row \
+                     was not {}",
+                    altered_columns(owned.as_db_error()),
                     match step.direction {
                         Direction::Up => "written",
                         Direction::Down => "deleted",
@@ -1145,6 +1147,24 @@ fn ledger_check_failure(
         unknown_fate: 0,
         blames_file: false,
     }
+}
+
+/// What [`LedgerCheck::Altered`]'s failure `db` says the migration changed: `column version
+/// (now bigint)`, each column it found; the text columns in general when it names none.
+fn altered_columns(db: Option<&postgres::error::DbError>) -> String {
+    let columns = db
+        .and_then(crate::db::ledger::internal_query)
+        .and_then(AlteredLedger::of)
+        .map(|a| a.columns)
+        .unwrap_or_default();
+    if columns.is_empty() {
+        return "a text column (version, name, checksum, slug)".to_string();
+    }
+    let named: Vec<String> = columns
+        .iter()
+        .map(|(column, ty)| format!("column {column} (now {})", crate::display::escape(ty)))
+        .collect();
+    named.join(" and ")
 }
 
 /// The failure of [`LedgerCheck::Moved`]: what the migration did to the tracking table
