@@ -236,6 +236,12 @@ pub struct StatusReport {
     /// (`started`) and keep the state their files and rows give. Null otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub running: Option<String>,
+    /// A prepared transaction holds the migration lock now (looked for as `running` is): no
+    /// run can take the lock, however long it waits, until it is committed or rolled back —
+    /// and none is going on, so the start markers there are `interrupted`. Null otherwise.
+    #[cfg(feature = "db")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_held_by_prepared: Option<crate::db::lock::PreparedTransaction>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
@@ -501,6 +507,8 @@ pub fn report_while(
         unverified,
         interrupted,
         running,
+        #[cfg(feature = "db")]
+        lock_held_by_prepared: None,
         diagnostics: crate::plan::explain_duplicates(
             &history,
             &crate::plan::explain_gaps(set, &history, diagnostics),

@@ -727,8 +727,9 @@ pub(super) fn created_line(event: &Progress) -> Option<String> {
 }
 
 fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {
+    use confiture::migrate::LockHolder;
     match holder {
-        Some(h) => format!(
+        Some(LockHolder::Session(h)) => format!(
             "pid {} ({})",
             h.pid,
             h.application_name
@@ -737,6 +738,9 @@ fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {
                 .map(|a| display::escape(a).into_owned())
                 .unwrap_or_else(|| "no application_name".into())
         ),
+        // A prepared transaction keeps the lock until it is committed or rolled back: the
+        // error at the end of the wait says how.
+        Some(other) => display::escape(&other.to_string()).into_owned(),
         None => "another session".to_string(),
     }
 }
@@ -1011,6 +1015,14 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         ));
     }
     lines.extend(report.interrupted_help());
+    if let Some(prepared) = &report.lock_held_by_prepared {
+        let note = format!(
+            "note: {prepared} holds the migration lock: no run can take it, however long it \
+             waits; {}",
+            prepared.way_out()
+        );
+        lines.push(display::escape(&note).into_owned());
+    }
     if report
         .migrations
         .iter()

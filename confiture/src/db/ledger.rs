@@ -1400,22 +1400,27 @@ fn holder(
 /// A statement on the ledger (`what` failed) waited for a lock another session holds: exit 6,
 /// `how` saying how the wait ended, naming `holder` when known.
 fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) -> Error {
+    let holders: Vec<super::lock::LockHolder> = holder.into_iter().collect();
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
-        format!("{what}: another session holds a lock on it ({how})"),
+        format!(
+            "{what}: {} holds a lock on it ({how})",
+            super::lock::who_holds(&holders)
+        ),
     );
-    let holders = match holder {
+    error = match holders.first() {
         Some(h) => {
-            let (that, terminate) = super::lock::terminate_hint(std::slice::from_ref(&h));
-            error = error.with_detail(format!("held by {h}")).with_help(format!(
-                "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}"
-            ));
-            vec![h]
+            let help = super::lock::prepared_help(&holders, &format!("run {AGAIN}"))
+                .unwrap_or_else(|| {
+                    let (that, terminate) = super::lock::terminate_hint(&holders);
+                    format!(
+                        "wait for {that} to finish and run {AGAIN}; if it is stuck, end it \
+                         with {terminate}"
+                    )
+                });
+            error.with_detail(format!("held by {h}")).with_help(help)
         }
-        None => {
-            error = error.with_help(format!("run {AGAIN} when the lock is released"));
-            Vec::new()
-        }
+        None => error.with_help(format!("run {AGAIN} when the lock is released")),
     };
     error.with_reason(crate::error::Reason::Lock {
         database: None,

@@ -45,10 +45,53 @@ pub fn tenant_lock_id(database: &str, schema: &str) -> i32 {
     lock_id(&format!("{database}\0{schema}"))
 }
 
-/// The session holding the migration lock, from `pg_locks` and `pg_stat_activity`. Fields the
-/// server hides from roles without `pg_read_all_stats` are `None`.
+/// Who holds a lock a command was kept waiting for, from `pg_locks`: a server session, or a
+/// prepared transaction (`PREPARE TRANSACTION`, two-phase commit), which has no session — no
+/// process id, nothing for `pg_terminate_backend` to end, and no end of its own: it keeps its
+/// locks, however long anyone waits, until `COMMIT PREPARED` or `ROLLBACK PREPARED` ends it.
+/// In JSON, an object whose `kind` says which, with the fields of [`HoldingSession`] or
+/// [`PreparedTransaction`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LockHolder {
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LockHolder {
+    /// A server session (a backend).
+    Session(HoldingSession),
+    /// A prepared transaction.
+    PreparedTransaction(PreparedTransaction),
+}
+
+impl LockHolder {
+    /// The process id of the session holding the lock; `None` for a prepared transaction.
+    pub fn pid(&self) -> Option<i32> {
+        match self {
+            LockHolder::Session(session) => Some(session.pid),
+            LockHolder::PreparedTransaction(_) => None,
+        }
+    }
+
+    /// The prepared transaction holding the lock, if that is what holds it.
+    pub fn prepared(&self) -> Option<&PreparedTransaction> {
+        match self {
+            LockHolder::Session(_) => None,
+            LockHolder::PreparedTransaction(prepared) => Some(prepared),
+        }
+    }
+}
+
+impl fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LockHolder::Session(session) => session.fmt(f),
+            LockHolder::PreparedTransaction(prepared) => prepared.fmt(f),
+        }
+    }
+}
+
+/// A session holding a lock, from `pg_locks` and `pg_stat_activity`. Fields the server hides
+/// from roles without `pg_read_all_stats` are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldingSession {
     /// Its backend's process id.
     pub pid: i32,
     /// Its `application_name`.
@@ -65,7 +108,7 @@ pub struct LockHolder {
     pub state_change: Option<String>,
 }
 
-impl fmt::Display for LockHolder {
+impl fmt::Display for HoldingSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pid {}", self.pid)?;
         if let Some(app) = self.application_name.as_deref().filter(|a| !a.is_empty()) {
@@ -90,11 +133,71 @@ impl fmt::Display for LockHolder {
     }
 }
 
-/// How a hint names `holders` and the statement that ends them if stuck: `("that session",
-/// "`SELECT pg_terminate_backend(42)`")` for one, `("those sessions", "`SELECT
-/// pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`")` for more.
+/// A prepared transaction holding a lock, from `pg_locks` (whose rows of it have no pid) and
+/// `pg_prepared_xacts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreparedTransaction {
+    /// Its global identifier, the name `COMMIT PREPARED` and `ROLLBACK PREPARED` take.
+    pub gid: String,
+    /// The role that prepared it, which (or a superuser) may end it.
+    pub owner: Option<String>,
+    /// The database it was prepared in, where it must be ended.
+    pub database: Option<String>,
+    /// When it was prepared (UTC, RFC 3339).
+    pub prepared: Option<String>,
+}
+
+impl PreparedTransaction {
+    /// `'gid'`: the gid as an SQL literal, as the statements that end it take it.
+    fn literal(&self) -> String {
+        crate::ledger::literal(&self.gid)
+    }
+
+    /// How to end it, for a help: `ROLLBACK PREPARED 'gid'` on its database, as its owner or a
+    /// superuser; `COMMIT PREPARED` when whatever drives its two-phase commit decided to commit.
+    pub fn way_out(&self) -> String {
+        let gid = self.literal();
+        let on = match &self.database {
+            Some(database) => format!(" to database {}", crate::config::quoted(database)),
+            None => String::new(),
+        };
+        let by = match &self.owner {
+            Some(owner) => format!(" as {owner} (its owner) or a superuser"),
+            None => String::new(),
+        };
+        format!(
+            "connected{on}{by}, run `ROLLBACK PREPARED {gid}` (or `COMMIT PREPARED {gid}` if \
+             its transaction manager decided to commit it)"
+        )
+    }
+}
+
+impl fmt::Display for PreparedTransaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "prepared transaction {}", self.literal())?;
+        if let Some(owner) = &self.owner {
+            write!(f, ", owner {owner}")?;
+        }
+        if let Some(database) = &self.database {
+            write!(f, ", database {}", crate::config::quoted(database))?;
+        }
+        if let Some(prepared) = &self.prepared {
+            write!(f, ", prepared at {prepared}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How a hint names the sessions among `holders` and the statement that ends them if stuck:
+/// `("that session", "`SELECT pg_terminate_backend(42)`")` for one, `("those sessions",
+/// "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`")` for more. A
+/// prepared transaction has no session: [`prepared_help`] says how to end it.
 pub(crate) fn terminate_hint(holders: &[LockHolder]) -> (&'static str, String) {
-    let pids: Vec<String> = holders.iter().map(|h| h.pid.to_string()).collect();
+    let pids: Vec<String> = holders
+        .iter()
+        .filter_map(LockHolder::pid)
+        .map(|pid| pid.to_string())
+        .collect();
     match pids.as_slice() {
         [pid] => (
             "that session",
@@ -107,6 +210,44 @@ pub(crate) fn terminate_hint(holders: &[LockHolder]) -> (&'static str, String) {
                 pids.join(", ")
             ),
         ),
+    }
+}
+
+/// The help of an error naming `holders` when a prepared transaction is among them: waiting
+/// and running again never help, the way out is to end it ([`PreparedTransaction`]), then
+/// `then` (`run the command again`). With sessions among them too, they are waited for (or
+/// ended) as usual. `None` when every holder is a session: the caller's own help, which waits
+/// for them, is the one.
+pub(crate) fn prepared_help(holders: &[LockHolder], then: &str) -> Option<String> {
+    let ends: Vec<String> = holders
+        .iter()
+        .filter_map(LockHolder::prepared)
+        .map(PreparedTransaction::way_out)
+        .collect();
+    if ends.is_empty() {
+        return None;
+    }
+    let mut help = format!(
+        "a prepared transaction keeps its locks until it is committed or rolled back, however \
+         long the wait: {}",
+        ends.join("; ")
+    );
+    if holders.iter().any(|h| h.pid().is_some()) {
+        let (that, terminate) = terminate_hint(holders);
+        help.push_str(&format!(
+            "; wait for {that} to finish too (if it is stuck, end it with {terminate})"
+        ));
+    }
+    Some(format!("{help}; then {then}"))
+}
+
+/// Who is in the way, for a message: `another session`, or `a prepared transaction` when one
+/// is among `holders`.
+pub(crate) fn who_holds(holders: &[LockHolder]) -> &'static str {
+    if holders.iter().any(|h| h.prepared().is_some()) {
+        "a prepared transaction"
+    } else {
+        "another session"
     }
 }
 
@@ -195,8 +336,9 @@ fn value(messages: &[SimpleQueryMessage], i: usize) -> &str {
 
 const RFC3339_UTC: &str = r#"'YYYY-MM-DD"T"HH24:MI:SS"Z"'"#;
 
-/// The session in the way of a run: for a tenant run, the holder of the tenant's key, else
-/// the one holding the database's key (exclusively: a run on the whole database).
+/// Who is in the way of a run (a session or a prepared transaction): for a tenant run, the
+/// holder of the tenant's key, else the one holding the database's key (exclusively: a run on
+/// the whole database).
 fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<LockHolder>> {
     match tenant_key {
         None => holder(client, key),
@@ -207,33 +349,68 @@ fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<O
     }
 }
 
-/// The sessions holding (`granted`) or waiting for the migration lock `key` of the current
-/// database, as rows of [`first_holder`]'s shape.
-fn sessions_on_sql(key: i32, granted: bool) -> String {
+/// The locks of the migration lock `key` of the current database in `pg_locks` (as `l`),
+/// held (`granted`) or waited for.
+fn advisory_condition(key: i32, granted: bool) -> String {
+    format!(
+        "l.locktype = 'advisory' AND l.granted = {granted} \
+         AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = {key}::oid AND l.objsubid = 2 \
+         AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+                           WHERE datname = pg_catalog.current_database())"
+    )
+}
+
+/// The sessions waiting for the migration lock `key` of the current database, as rows of
+/// [`sessions_of`]'s shape (a prepared transaction never waits).
+fn waiting_sessions_sql(key: i32) -> String {
     format!(
         "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
                 to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
                 to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
          FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted = {granted} \
-           AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = {key}::oid AND l.objsubid = 2 \
-           AND l.database = (SELECT oid FROM pg_catalog.pg_database \
-                             WHERE datname = pg_catalog.current_database()) \
-         ORDER BY a.pid"
+         WHERE {} \
+         ORDER BY a.pid",
+        advisory_condition(key, false)
     )
 }
 
-/// The session holding the migration lock of the current database, if any.
+/// Who holds the locks of `pg_locks` (as `l`) that `condition` picks, as rows of
+/// [`holders_of`]'s shape followed by the columns `extra` (`, l.relation`): sessions
+/// (`pg_stat_activity`, as `a`), by pid, then prepared transactions (`pg_prepared_xacts`, as
+/// `p`), by gid; at most `limit`, each once. A prepared transaction's rows in `pg_locks` have
+/// no pid: its own is the transaction whose lock on its transaction id is held in the same
+/// virtual transaction. One copy of `pg_locks` for both looks (a `WITH` query read twice).
+fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
+    format!(
+        "WITH l AS (SELECT * FROM pg_catalog.pg_locks) \
+         SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
+                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}), \
+                p.gid, p.owner, p.database, \
+                to_char(p.prepared AT TIME ZONE 'UTC', {RFC3339_UTC}){extra} \
+         FROM l \
+         LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         LEFT JOIN l x ON l.pid IS NULL AND x.pid IS NULL AND x.locktype = 'transactionid' \
+                      AND x.virtualtransaction = l.virtualtransaction \
+         LEFT JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid \
+         WHERE ({condition}) AND (a.pid IS NOT NULL OR p.gid IS NOT NULL) \
+         ORDER BY 1, 8 LIMIT {limit}"
+    )
+}
+
+/// The session or prepared transaction holding the migration lock of the current database,
+/// if any.
 pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
-    let sql = format!("{} LIMIT 1", sessions_on_sql(key, true));
+    let sql = holders_sql(&advisory_condition(key, true), "", 1);
     let messages = client
         .simple_query(&crate::db::own_statements(&sql))
         .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
-    Ok(first_holder(&messages))
+    Ok(holders_of(&messages).into_iter().next())
 }
 
-/// The session holding, now, the exclusive migration lock a run on this database (or on its
-/// tenant schema `tenant`) takes: a run is going on. No waiting: a look at `pg_locks`.
+/// Who holds, now, the exclusive migration lock a run on this database (or on its tenant
+/// schema `tenant`) takes: a session, a run going on; or a prepared transaction, no run. No
+/// waiting: a look at `pg_locks`.
 pub(crate) fn run_going_on(
     client: &mut Client,
     tenant: Option<&str>,
@@ -264,7 +441,7 @@ impl Wanted {
     }
 }
 
-/// The session holding a lock on `relation` (a `regclass` literal) that conflicts with
+/// Who holds a lock on `relation` (a `regclass` literal) that conflicts with
 /// `wanted` of it, if any: what a ledger read or write that hit its `lock_timeout` names.
 pub fn table_lock_holder(
     client: &mut Client,
@@ -309,13 +486,14 @@ impl RowWrite<'_> {
     }
 }
 
-/// The sessions (at most `limit`, by pid) whose row locks on `table` (a quoted, qualified
-/// name) are in the way of `write` of it: what a ledger write that hit its `lock_timeout`
-/// names when no relation lock was in its way. Row locks are not in `pg_locks`: the sessions
-/// holding the table lock a row lock or a row write takes are the candidates — for an
-/// `INSERT`, the holders —, and, for a `DELETE`, those among them whose transaction is the
-/// rows' `xmax` — or a member of its multixact, when several share the lock — are the
-/// holders (the others locked other rows); none when the rows are not locked (any more).
+/// The sessions (at most `limit`, by pid; then prepared transactions) whose row locks on
+/// `table` (a quoted, qualified name) are in the way of `write` of it: what a ledger write
+/// that hit its `lock_timeout` names when no relation lock was in its way. Row locks are not
+/// in `pg_locks`: the sessions holding the table lock a row lock or a row write takes are the
+/// candidates — for an `INSERT`, the holders —, and, for a `DELETE`, those among them whose
+/// transaction is the rows' `xmax` — or a member of its multixact, when several share the
+/// lock — are the holders (the others locked other rows); none when the rows are not locked
+/// (any more).
 pub(crate) fn row_lock_holders(
     client: &mut Client,
     table: &str,
@@ -324,38 +502,31 @@ pub(crate) fn row_lock_holders(
     limit: usize,
 ) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
     let relation = crate::ledger::literal(table);
+    // Sessions and prepared transactions alike (`holders_sql`): by virtual transaction, as a
+    // prepared transaction has no pid.
     let candidates = format!(
-        "SELECT DISTINCT l.pid FROM pg_catalog.pg_locks l \
-         WHERE l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
-           AND l.relation = pg_catalog.to_regclass({relation}) \
-           AND l.pid <> pg_catalog.pg_backend_pid()",
+        "l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
+         AND l.relation = pg_catalog.to_regclass({relation}) \
+         AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()",
         modes = write.holder_modes()
     );
     // The candidates whose transaction (or subtransaction) holds `xids`, a query of xids.
     let holding = |xids: &str| {
         format!(
-            "SELECT t.pid FROM pg_catalog.pg_locks t \
-             WHERE t.locktype = 'transactionid' AND t.granted AND t.pid IN ({candidates}) \
-               AND t.transactionid OPERATOR(pg_catalog.=) ANY ({xids})"
-        )
-    };
-    let sessions = |pids: &str| {
-        format!(
-            "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                    to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                    to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
-             FROM pg_catalog.pg_stat_activity a WHERE a.pid IN ({pids}) \
-             ORDER BY a.pid LIMIT {limit}"
+            "{candidates} AND l.virtualtransaction IN (\
+               SELECT t.virtualtransaction FROM pg_catalog.pg_locks t \
+               WHERE t.locktype = 'transactionid' AND t.granted \
+                 AND t.transactionid OPERATOR(pg_catalog.=) ANY ({xids}))"
         )
     };
     // The `DELETE`'s look at its rows waits only for a lock that no write could get past
     // (`ACCESS EXCLUSIVE`, which [`table_lock_holder`] names first), and no longer than `wait`.
     let bound = format!("SET LOCAL lock_timeout = '{}ms';", wait.as_millis().max(1));
-    let read = |client: &mut Client, pids: &str| {
+    let read = |client: &mut Client, condition: &str| {
         client
             .simple_query(&crate::db::own_statements(&format!(
                 "{bound} {}",
-                sessions(pids)
+                holders_sql(condition, "", limit)
             )))
             .map(|messages| holders_of(&messages))
     };
@@ -378,10 +549,11 @@ pub(crate) fn row_lock_holders(
     Ok(read(client, &holding(&members)).unwrap_or_default())
 }
 
-/// The sessions (at most `limit`, by pid) holding a lock that conflicts with reading
-/// `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only mode a `SELECT` waits for
-/// — or, without one, any relation of the current database: what a read-only query that hit
-/// its `lock_timeout` names, since the server does not say which relation it waited for.
+/// The sessions (at most `limit`, by pid; then prepared transactions) holding a lock that
+/// conflicts with reading `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only
+/// mode a `SELECT` waits for — or, without one, any relation of the current database: what a
+/// read-only query that hit its `lock_timeout` names, since the server does not say which
+/// relation it waited for.
 pub(crate) fn read_lock_holders(
     client: &mut Client,
     relation: Option<&str>,
@@ -390,13 +562,13 @@ pub(crate) fn read_lock_holders(
     holders_in_the_way(client, relation, Wanted::Read, limit)
 }
 
-/// The sessions (at most `limit` rows, by pid) holding a lock on one of the relations `names`
-/// (SQL names, `a` or `s.a`, resolved by the server with `to_regclass`; those that are no
-/// relation are left out), each with the relation as the server names it: what a migration
-/// that hit its `lock_timeout` names, the relations being those its statement names — the
-/// server says neither which relation it waited for nor, once the wait is over, who held it
-/// (`pg_blocking_pids` is empty by then). Any mode: a migration's `ALTER TABLE` waits for
-/// every one.
+/// The sessions (at most `limit` rows, by pid; then prepared transactions) holding a lock on
+/// one of the relations `names` (SQL names, `a` or `s.a`, resolved by the server with
+/// `to_regclass`; those that are no relation are left out), each with the relation as the
+/// server names it: what a migration that hit its `lock_timeout` names, the relations being
+/// those its statement names — the server says neither which relation it waited for nor,
+/// once the wait is over, who held it (`pg_blocking_pids` is empty by then). Any mode: a
+/// migration's `ALTER TABLE` waits for every one.
 pub(crate) fn named_relation_lock_holders(
     client: &mut Client,
     names: &[String],
@@ -406,29 +578,31 @@ pub(crate) fn named_relation_lock_holders(
         return Ok(Vec::new());
     }
     let names: Vec<String> = names.iter().map(|n| crate::ledger::literal(n)).collect();
-    let sql = format!(
-        "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}), \
-                l.relation::pg_catalog.regclass::pg_catalog.text \
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'relation' AND l.granted AND l.pid <> pg_catalog.pg_backend_pid() \
-           AND l.database = (SELECT oid FROM pg_catalog.pg_database \
-                             WHERE datname = pg_catalog.current_database()) \
-           AND l.relation IN (SELECT pg_catalog.to_regclass(n) \
-                              FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n) \
-         ORDER BY a.pid LIMIT {limit}",
-        names.join(", ")
+    let sql = holders_sql(
+        &format!(
+            "l.locktype = 'relation' AND l.granted \
+             AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() \
+             AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+                               WHERE datname = pg_catalog.current_database()) \
+             AND l.relation IN (SELECT pg_catalog.to_regclass(n) \
+                                FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n)",
+            names.join(", ")
+        ),
+        ", l.relation::pg_catalog.regclass::pg_catalog.text",
+        limit,
     );
     let messages = client.simple_query(&crate::db::own_statements(&sql))?;
     let relations = messages.iter().filter_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(row.get(7).unwrap_or_default().to_string()),
+        SimpleQueryMessage::Row(row) => {
+            Some(row.get(HOLDER_COLUMNS).unwrap_or_default().to_string())
+        }
         _ => None,
     });
     Ok(relations.zip(holders_of(&messages)).collect())
 }
 
-/// The one reader of sessions holding relation locks in the way of `wanted`
+/// The one reader of sessions and prepared transactions holding relation locks in the way of
+/// `wanted`
 /// ([`read_lock_holders`], [`table_lock_holder`]).
 fn holders_in_the_way(
     client: &mut Client,
@@ -442,45 +616,66 @@ fn holders_in_the_way(
                  WHERE datname = pg_catalog.current_database())"
             .to_string(),
     };
-    let sql = format!(
-        "SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
-           AND {which} AND l.pid <> pg_catalog.pg_backend_pid() \
-         ORDER BY a.pid LIMIT {limit}",
-        modes = wanted.conflicting_modes()
+    let sql = holders_sql(
+        &format!(
+            "l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) AND {which} \
+             AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()",
+            modes = wanted.conflicting_modes()
+        ),
+        "",
+        limit,
     );
     Ok(holders_of(
         &client.simple_query(&crate::db::own_statements(&sql))?,
     ))
 }
 
-fn first_holder(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
-    holders_of(messages).into_iter().next()
-}
+/// How many columns a row of [`holders_of`]'s shape has, before any more of its query's.
+const HOLDER_COLUMNS: usize = 11;
 
-/// Every row of a query of [`sessions_on_sql`]'s shape, as holders.
+/// Every row of a query of [`holders_sql`]'s shape, as holders: a prepared transaction's when
+/// it has a gid (its session's columns are NULL), else a session's.
 fn holders_of(messages: &[SimpleQueryMessage]) -> Vec<LockHolder> {
     messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => {
-                let text = |i: usize| row.get(i).map(str::to_string);
-                Some(LockHolder {
-                    pid: row.get(0).and_then(|p| p.parse().ok()).unwrap_or(0),
-                    application_name: text(1),
-                    user: text(2),
-                    client_addr: text(3),
-                    backend_start: text(4),
-                    state: text(5),
-                    state_change: text(6),
-                })
-            }
+            SimpleQueryMessage::Row(row) => Some(match row.get(7) {
+                Some(gid) => LockHolder::PreparedTransaction(PreparedTransaction {
+                    gid: gid.to_string(),
+                    owner: row.get(8).map(str::to_string),
+                    database: row.get(9).map(str::to_string),
+                    prepared: row.get(10).map(str::to_string),
+                }),
+                None => LockHolder::Session(session_of(row)),
+            }),
             _ => None,
         })
         .collect()
+}
+
+/// Every row of a query of sessions ([`waiting_sessions_sql`]'s shape, the first columns of
+/// [`holders_sql`]'s), as sessions.
+fn sessions_of(messages: &[SimpleQueryMessage]) -> Vec<HoldingSession> {
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(session_of(row)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn session_of(row: &postgres::SimpleQueryRow) -> HoldingSession {
+    let text = |i: usize| row.get(i).map(str::to_string);
+    HoldingSession {
+        pid: row.get(0).and_then(|p| p.parse().ok()).unwrap_or(0),
+        application_name: text(1),
+        user: text(2),
+        client_addr: text(3),
+        backend_start: text(4),
+        state: text(5),
+        state_change: text(6),
+    }
 }
 
 /// How often a wait for the lock looks whether the run was stopped ([`acquire_scoped`]).
@@ -605,19 +800,26 @@ fn wait_for_lock(
     } else {
         format!("within {}", human(timeout))
     };
+    let holds = match found.as_ref().and_then(LockHolder::prepared) {
+        Some(_) => "a prepared transaction holds it",
+        None => "another migration run holds it",
+    };
     let mut err = Error::new(
         ErrorKind::LockTimeout,
         format!(
-            "{} not acquired {waited}: another migration run holds it",
+            "{} not acquired {waited}: {holds}",
             lock_name(&database, tenant)
         ),
     );
     err = match &found {
-        Some(h) => err.with_detail(format!("held by {h}")).with_help(format!(
+        Some(LockHolder::Session(h)) => err.with_detail(format!("held by {h}")).with_help(format!(
             "wait for that run to finish and run {AGAIN}, or raise --lock-wait; if the session \
              is stuck, end it with `SELECT pg_terminate_backend({})`",
             h.pid
         )),
+        Some(h) => err.with_detail(format!("held by {h}")).with_help(
+            prepared_help(std::slice::from_ref(h), &format!("run {AGAIN}")).unwrap_or_default(),
+        ),
         // Released between the last attempt and the look-up: a retry will most likely succeed.
         None => err.with_help(format!("the lock was released just now; run {AGAIN}")),
     };
@@ -705,18 +907,13 @@ impl HeldLock {
     /// confiture in Python waits; ours polls outside any statement), in pid order. Such a
     /// waiter holds a snapshot that `CREATE INDEX CONCURRENTLY` in the holder waits for: the
     /// server breaks that deadlock by cancelling one of the two, often the index build.
-    pub fn waiters(&self, client: &mut Client) -> Result<Vec<LockHolder>> {
+    pub fn waiters(&self, client: &mut Client) -> Result<Vec<HoldingSession>> {
         let messages = client
-            .simple_query(&crate::db::own_statements(&sessions_on_sql(
-                self.key, false,
-            )))
+            .simple_query(&crate::db::own_statements(&waiting_sessions_sql(self.key)))
             .map_err(|e| {
                 query_error("cannot find the sessions waiting for the migration lock", e)
             })?;
-        Ok(messages
-            .iter()
-            .filter_map(|m| first_holder(std::slice::from_ref(m)))
-            .collect())
+        Ok(sessions_of(&messages))
     }
 
     /// The run's own server session, seen from another session `client` on the same server,
@@ -729,7 +926,7 @@ impl HeldLock {
         &self,
         client: &mut Client,
         run_began: Duration,
-    ) -> Result<Option<LockHolder>> {
+    ) -> Result<Option<HoldingSession>> {
         if self.pid == 0 {
             return Err(Error::new(
                 ErrorKind::Connection,
@@ -755,7 +952,7 @@ impl HeldLock {
                     e,
                 )
             })?;
-        Ok(first_holder(&messages))
+        Ok(sessions_of(&messages).into_iter().next())
     }
 
     /// Ends the run's own server session ([`HeldLock::session_left`]), which holds this lock:
@@ -767,7 +964,7 @@ impl HeldLock {
         client: &mut Client,
         run_began: Instant,
         wait: Duration,
-    ) -> Result<Option<LockHolder>> {
+    ) -> Result<Option<HoldingSession>> {
         let Some(left) = self.session_left(client, run_began.elapsed())? else {
             return Ok(None);
         };
@@ -947,9 +1144,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn one_holder_is_ended_by_its_pid_and_several_by_one_statement() {
-        let holder = |pid| LockHolder {
+    fn session(pid: i32) -> LockHolder {
+        LockHolder::Session(HoldingSession {
             pid,
             application_name: None,
             user: None,
@@ -957,21 +1153,97 @@ mod tests {
             backend_start: None,
             state: None,
             state_change: None,
-        };
+        })
+    }
+
+    fn prepared(gid: &str) -> LockHolder {
+        LockHolder::PreparedTransaction(PreparedTransaction {
+            gid: gid.into(),
+            owner: Some("deployer".into()),
+            database: Some("app".into()),
+            prepared: Some("2026-01-15T10:30:00Z".into()),
+        })
+    }
+
+    #[test]
+    fn one_holder_is_ended_by_its_pid_and_several_by_one_statement() {
         assert_eq!(
-            terminate_hint(&[holder(42)]),
+            terminate_hint(&[session(42)]),
             (
                 "that session",
                 "`SELECT pg_terminate_backend(42)`".to_string()
             )
         );
         assert_eq!(
-            terminate_hint(&[holder(42), holder(43)]),
+            terminate_hint(&[session(42), session(43)]),
             (
                 "those sessions",
                 "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`".to_string()
             )
         );
+        // A prepared transaction has no pid to end: never `pg_terminate_backend(0)`.
+        assert_eq!(
+            terminate_hint(&[prepared("g"), session(42)]).1,
+            "`SELECT pg_terminate_backend(42)`"
+        );
+    }
+
+    /// h20 F10: a prepared transaction keeps its locks until it is committed or rolled back:
+    /// its help ends it by its gid (quoted as SQL quotes it), on its database, never by a pid
+    /// and never by waiting; sessions beside it are waited for as usual; none without one.
+    #[test]
+    fn a_prepared_transaction_is_ended_by_its_gid_and_never_waited_for() {
+        let holder = prepared("deploy 'x'");
+        assert_eq!(holder.pid(), None);
+        assert_eq!(
+            holder.to_string(),
+            "prepared transaction 'deploy ''x''', owner deployer, database \"app\", prepared at \
+             2026-01-15T10:30:00Z"
+        );
+        let help = prepared_help(std::slice::from_ref(&holder), "run it again")
+            .expect("a prepared transaction has its own way out");
+        assert!(
+            help.contains("connected to database \"app\" as deployer (its owner) or a superuser")
+                && help.contains("`ROLLBACK PREPARED 'deploy ''x'''`")
+                && help.contains("`COMMIT PREPARED 'deploy ''x'''`")
+                && help.ends_with("; then run it again")
+                && !help.contains("pg_terminate_backend"),
+            "{help}"
+        );
+        let both = prepared_help(&[holder, session(42)], "run it again").unwrap_or_default();
+        assert!(both.contains("pg_terminate_backend(42)"), "{both}");
+        assert_eq!(prepared_help(&[session(42)], "run it again"), None);
+        assert_eq!(who_holds(&[session(42)]), "another session");
+        assert_eq!(
+            who_holds(&[session(42), prepared("g")]),
+            "a prepared transaction"
+        );
+    }
+
+    /// The JSON of a holder says which kind it is; a session's keeps its keys.
+    #[test]
+    fn a_holder_in_json_says_its_kind() {
+        let json = |h: &LockHolder| serde_json::to_value(h).unwrap();
+        let s = json(&session(42));
+        assert_eq!(s["kind"], "session");
+        assert_eq!(s["pid"], 42);
+        for key in [
+            "application_name",
+            "user",
+            "client_addr",
+            "backend_start",
+            "state",
+            "state_change",
+        ] {
+            assert!(s.get(key).is_some(), "{key}: {s}");
+        }
+        let p = json(&prepared("g"));
+        assert_eq!(p["kind"], "prepared_transaction");
+        assert_eq!(p["gid"], "g");
+        assert_eq!(p["owner"], "deployer");
+        assert_eq!(p["database"], "app");
+        assert_eq!(p["prepared"], "2026-01-15T10:30:00Z");
+        assert!(p.get("pid").is_none(), "{p}");
     }
 
     #[test]
@@ -1005,7 +1277,7 @@ mod tests {
 
     #[test]
     fn holder_is_described_with_what_is_known() {
-        let h = LockHolder {
+        let h = HoldingSession {
             pid: 42,
             application_name: Some("psql".into()),
             user: Some("postgres".into()),

@@ -171,13 +171,15 @@ pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
 /// hold a lock in the way of reading (found after the implicit transaction ended, so no lock of
 /// ours is left to see).
 fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> Error {
+    use crate::db::lock::LockHolder;
     let holders = crate::db::lock::read_lock_holders(client, None, MAX_HOLDERS).unwrap_or_default();
     let cause = crate::db::cause_text(&e);
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
         format!(
-            "cannot read the schema from the system catalogs: another session holds a lock on \
-             a relation it reads (waited {})",
+            "cannot read the schema from the system catalogs: {} holds a lock on a relation \
+             it reads (waited {})",
+            crate::db::lock::who_holds(&holders),
             crate::db::backoff::human(wait)
         ),
     )
@@ -185,13 +187,14 @@ fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> 
     for h in &holders {
         error = error.with_detail(format!("held by {h}"));
     }
-    error = match holders.first() {
-        Some(h) => error.with_help(format!(
+    let prepared = crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}"));
+    error = match (prepared, holders.iter().find_map(LockHolder::pid)) {
+        (Some(help), _) => error.with_help(help),
+        (None, Some(pid)) => error.with_help(format!(
             "wait for that session to finish and run {AGAIN} (or raise \
-             --lock-wait); if it is stuck, end it with `SELECT pg_terminate_backend({})`",
-            h.pid
+             --lock-wait); if it is stuck, end it with `SELECT pg_terminate_backend({pid})`"
         )),
-        None => error.with_help(format!("run {AGAIN} when the lock is released")),
+        (None, None) => error.with_help(format!("run {AGAIN} when the lock is released")),
     };
     error.with_reason(crate::error::Reason::Lock {
         database: None,

@@ -255,23 +255,26 @@ fn locked(
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
         format!(
-            "{list} waited {} on {database} for a lock another session holds on a table it \
-             reads, and gave up",
-            crate::db::backoff::human(wait)
+            "{list} waited {} on {database} for a lock {} holds on a table it reads, and gave \
+             up",
+            crate::db::backoff::human(wait),
+            crate::db::lock::who_holds(&holders)
         ),
     );
     for holder in &holders {
         error = error.with_detail(format!("held by {holder}"));
     }
     let bound = "the wait is the environment's `lock_timeout`";
-    error = match holders.as_slice() {
-        [] => error.with_help(format!("run {AGAIN} when the lock is released ({bound})")),
-        [one] => error.with_help(format!(
+    let prepared = crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}"));
+    error = match (prepared, holders.as_slice()) {
+        (Some(help), _) => error.with_help(format!("{help} ({bound})")),
+        (None, []) => error.with_help(format!("run {AGAIN} when the lock is released ({bound})")),
+        (None, [crate::db::lock::LockHolder::Session(one)]) => error.with_help(format!(
             "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
              `SELECT pg_terminate_backend({})` ({bound})",
             one.pid
         )),
-        _ => error.with_help(format!(
+        (None, _) => error.with_help(format!(
             "one of these sessions holds a table the query reads: wait for it to finish and \
              run {AGAIN}; if it is stuck, end it with `SELECT pg_terminate_backend(<pid>)` \
              ({bound})"

@@ -13,7 +13,7 @@ use crate::config::Environment;
 use crate::db::apply::ApplySettings;
 use crate::db::apply::Direction;
 use crate::db::connect::{Need, Reached};
-use crate::db::lock::{HeldLock, LockHolder};
+use crate::db::lock::{HeldLock, HoldingSession};
 use crate::error::{ConcurrentRow, ErrorKind};
 use crate::files::{Migration, TransactionMode};
 use crate::history::History;
@@ -51,7 +51,7 @@ enum OldSession {
     /// Gone (or ended by the check): the ledger is final for the run.
     Gone,
     /// Still there, running what it was sent (or holding the lock), and it could not be ended.
-    Running(LockHolder),
+    Running(HoldingSession),
     /// Whether it is still there could not be found.
     Unknown,
 }

@@ -45,7 +45,7 @@ mod up;
 pub(crate) mod up_ahead;
 
 pub use crate::db::apply::Direction;
-pub use crate::db::lock::LockHolder;
+pub use crate::db::lock::{HoldingSession, LockHolder, PreparedTransaction};
 pub use bounded::SoFar;
 pub use options::{
     BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions, DEFAULT_LOCK_WAIT,

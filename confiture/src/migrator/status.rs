@@ -135,8 +135,17 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name, unrecorded, unusable, running): LedgerState,
+        (ledger, table_name, unrecorded, unusable, holder): LedgerState,
     ) -> StatusReport {
+        // A run going on holds the lock in its session; a prepared transaction holding it is
+        // no run, and the markers are not its own.
+        let (running, prepared) = match holder {
+            Some(crate::db::lock::LockHolder::Session(session)) => {
+                (Some(session.to_string()), None)
+            }
+            Some(other) => (None, other.prepared().cloned()),
+            None => (None, None),
+        };
         let mut report = status::report_while(
             set,
             diagnostics,
@@ -153,6 +162,7 @@ impl Migrator {
             }
             None => crate::ledger::no_schema_help(Some(&self.env.connection.dbname)),
         });
+        report.lock_held_by_prepared = prepared;
         report.unrecorded = unrecorded;
         report.database = Some(self.env.connection.to_string());
         report
@@ -167,7 +177,7 @@ type LedgerState = (
     Option<String>,
     Option<crate::ledger::Unrecorded>,
     Option<(String, String, bool)>,
-    Option<String>,
+    Option<crate::db::lock::LockHolder>,
 );
 
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
@@ -206,13 +216,12 @@ impl LedgerRead {
         };
         // Start markers there: is a run going on (it holds the migration lock)? Then they
         // are of the migrations it is running, not interrupted. One look, no waiting.
-        let running = match ledger.as_ref().is_some_and(|l| !l.started.is_empty()) {
+        let holder = match ledger.as_ref().is_some_and(|l| !l.started.is_empty()) {
             true => {
                 crate::db::lock::run_going_on(client, self.env.migration.tenant_schema.as_deref())?
-                    .map(|holder| holder.to_string())
             }
             false => None,
         };
-        Ok((ledger, table_name, unrecorded, unusable, running))
+        Ok((ledger, table_name, unrecorded, unusable, holder))
     }
 }

@@ -568,7 +568,7 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
         let Reason::Migration(m) = failed.reason() else {
             panic!("{case}: {:?}", failed.reason());
         };
-        let mut named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        let mut named: Vec<i32> = m.lock_holders.iter().filter_map(|h| h.pid()).collect();
         named.sort_unstable();
         assert_eq!((m.version.as_str(), named), ("002", pids.clone()), "{case}");
         assert!(
@@ -954,7 +954,7 @@ fn a_locked_ledger_row_later_in_a_message_fails_that_step_after_the_others_commi
         let Reason::Migration(m) = failed.reason() else {
             panic!("{direction}: {:?}", failed.reason());
         };
-        let named: Vec<i32> = m.lock_holders.iter().map(|h| h.pid).collect();
+        let named: Vec<i32> = m.lock_holders.iter().filter_map(|h| h.pid()).collect();
         assert_eq!(
             (m.version.as_str(), named),
             (locked, vec![pid]),
@@ -1149,10 +1149,13 @@ fn a_migration_that_times_out_on_a_lock_names_the_sessions_holding_it() {
         let error = &failed.report.errors[0];
         assert_eq!(error.sqlstate.as_deref(), Some("55P03"), "{how}");
         assert_eq!(error.version.as_deref(), Some("002"), "{how}");
-        let holders: Vec<_> = error.lock_holders.iter().map(|h| h.pid).collect();
+        let holders: Vec<_> = error.lock_holders.iter().filter_map(|h| h.pid()).collect();
         assert_eq!(holders, [pid], "{how}: {:?}", failed.error.details);
+        let confiture::migrate::LockHolder::Session(session) = &error.lock_holders[0] else {
+            panic!("{how}: not a session: {:?}", error.lock_holders);
+        };
         assert_eq!(
-            error.lock_holders[0].application_name.as_deref(),
+            session.application_name.as_deref(),
             Some("long-report"),
             "{how}"
         );

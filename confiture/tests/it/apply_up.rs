@@ -666,7 +666,11 @@ fn the_lock_timeout_names_the_holder() {
     );
     assert_eq!(failed.report.errors[0].kind, "lock_timeout");
     assert!(
-        matches!(&events[0], Progress::LockWaiting { holder: Some(h) } if h.pid.to_string() == pid),
+        matches!(
+            &events[0],
+            Progress::LockWaiting { holder: Some(h) }
+                if h.pid().map(|p| p.to_string()) == Some(pid.to_string())
+        ),
         "{events:?}"
     );
     assert!(

@@ -40,6 +40,7 @@ mod ledger_interop;
 mod multi_host;
 mod password_file;
 mod pooler;
+mod prepared_holders;
 mod secrets;
 mod server_faults;
 mod tidy;

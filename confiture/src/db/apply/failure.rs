@@ -418,18 +418,22 @@ pub(super) fn lock_timed_out(
             .error
             .details
             .insert(0, format!("lock on {relation} held by {holder}"));
-        if !holders.iter().any(|h| h.pid == holder.pid) {
+        if !holders.contains(holder) {
             holders.push(holder.clone());
         }
     }
     failure.error.details[..found.len()].reverse();
-    let (that, terminate) = crate::db::lock::terminate_hint(&holders);
-    failure.error.help = Some(format!(
-        "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with {terminate}; or \
-         raise `migration.lock_timeout` / {} (lock_timeout {})",
-        crate::migrate::SQL_TIMEOUT_FLAGS[0],
-        human(settings.lock_timeout)
-    ));
+    failure.error.help = Some(
+        crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}")).unwrap_or_else(|| {
+            let (that, terminate) = crate::db::lock::terminate_hint(&holders);
+            format!(
+                "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with \
+                 {terminate}; or raise `migration.lock_timeout` / {} (lock_timeout {})",
+                crate::migrate::SQL_TIMEOUT_FLAGS[0],
+                human(settings.lock_timeout)
+            )
+        }),
+    );
     failure.error = failure.error.with_reason(crate::error::Reason::Lock {
         database: None,
         holders,
@@ -1712,10 +1716,11 @@ pub(super) fn ledger_locked(
     error.kind = ErrorKind::LockTimeout;
     error.message = format!(
         "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
-         for a lock another session holds on it",
+         for a lock {} holds on it",
         step.migration.id(),
         settings.table,
-        human(settings.ledger_lock_wait)
+        human(settings.ledger_lock_wait),
+        crate::db::lock::who_holds(&holders)
     );
     for (i, holder) in holders.iter().enumerate() {
         error.details.insert(i, format!("held by {holder}"));
@@ -1723,16 +1728,22 @@ pub(super) fn ledger_locked(
     let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     let committed_all =
         statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
-    error.help = Some(if committed_all {
-        format!(
-            "wait for {that} to finish (if it is stuck, end it with {terminate}); then {}",
-            record_without_running(step)
-        )
+    let then = if committed_all {
+        record_without_running(step)
     } else {
-        format!(
+        format!("run {AGAIN}")
+    };
+    error.help = Some(match crate::db::lock::prepared_help(&holders, &then) {
+        Some(help) => help,
+        None if committed_all => {
+            format!(
+                "wait for {that} to finish (if it is stuck, end it with {terminate}); then {then}"
+            )
+        }
+        None => format!(
             "wait for {that} to finish and run {AGAIN} (or raise --lock-wait); if \
              it is stuck, end it with {terminate}"
-        )
+        ),
     });
     let error = error.with_reason(crate::error::Reason::Lock {
         database: None,

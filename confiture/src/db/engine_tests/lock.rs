@@ -58,14 +58,23 @@ fn times_out_naming_the_holder() {
     match err.reason() {
         confiture::Reason::Lock { holders, .. } => {
             assert_eq!(holders.len(), 1, "{err:?}");
-            assert_eq!(holders[0].pid.to_string(), holder_pid);
-            assert_eq!(holders[0].application_name.as_deref(), Some("holder-app"));
+            let LockHolder::Session(session) = &holders[0] else {
+                panic!("not a session: {err:?}");
+            };
+            assert_eq!(session.pid.to_string(), holder_pid);
+            assert_eq!(session.application_name.as_deref(), Some("holder-app"));
         }
         other => panic!("not a lock reason: {other:?}"),
     }
     // Announced once, with the holder.
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].as_ref().unwrap().pid.to_string(), holder_pid);
+    assert_eq!(
+        seen[0]
+            .as_ref()
+            .and_then(LockHolder::pid)
+            .map(|p| p.to_string()),
+        Some(holder_pid)
+    );
 }
 
 #[test]

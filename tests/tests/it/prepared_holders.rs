@@ -1,0 +1,293 @@
+//! A prepared transaction (`PREPARE TRANSACTION 'gid'`, two-phase commit) holding the
+//! migration lock, or a lock on the ledger or its rows: it has no server session (`pg_locks`
+//! shows no pid), and it keeps its locks until someone runs `COMMIT PREPARED` or `ROLLBACK
+//! PREPARED` — waiting and running again never help. Each error names it (its gid, owner,
+//! database, when it was prepared), in text and in JSON (`lock_holders`, `kind`
+//! `prepared_transaction`), and gives `ROLLBACK PREPARED 'gid'` as the way out; never "released
+//! just now", never a `pg_terminate_backend` of a pid it has not.
+//!
+//! The shared server allows no prepared transaction (`max_prepared_transactions = 0`): each
+//! test has a throwaway cluster that allows two.
+
+use confiture::exit;
+use confiture_tests::cluster::Cluster;
+use confiture_tests::{Project, Run, LOCK_ID_SQL, MIGRATION_LOCK_NAMESPACE};
+
+fn cluster() -> Cluster {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "max_prepared_transactions = 2\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    cluster
+}
+
+fn two_migrations() -> Project {
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project
+}
+
+/// Prepares a transaction of `statements` on `db` under `gid`.
+fn prepare(cluster: &Cluster, db: &str, statements: &str, gid: &str) {
+    let gid = gid.replace('\'', "''");
+    cluster
+        .connect(db)
+        .batch_execute(&format!("BEGIN; {statements}; PREPARE TRANSACTION '{gid}'"))
+        .unwrap_or_else(|e| panic!("prepare {gid}: {e}"));
+}
+
+fn rollback_prepared(cluster: &Cluster, db: &str, gid: &str) {
+    let gid = gid.replace('\'', "''");
+    cluster
+        .connect(db)
+        .batch_execute(&format!("ROLLBACK PREPARED '{gid}'"))
+        .unwrap_or_else(|e| panic!("rollback prepared {gid}: {e}"));
+}
+
+/// The text of a failure caused by the prepared transaction `gid` (`quoted`, as an SQL
+/// literal): named, with its way out, and none of a session's.
+#[track_caller]
+fn names_the_prepared_transaction(run: &Run, quoted: &str, db: &str) {
+    names_the_prepared_transaction_with(run, exit::LOCK_TIMEOUT, quoted, db);
+}
+
+#[track_caller]
+fn names_the_prepared_transaction_with(run: &Run, code: u8, quoted: &str, db: &str) {
+    run.code(code)
+        .stderr_has(&format!("prepared transaction {quoted}"))
+        .stderr_has("owner postgres")
+        .stderr_has(&format!("database \"{db}\""))
+        .stderr_has("prepared at ")
+        .stderr_has(&format!("ROLLBACK PREPARED {quoted}"))
+        .stderr_has(&format!("COMMIT PREPARED {quoted}"))
+        .stderr_lacks("released just now")
+        .stderr_lacks("when the lock is released")
+        .stderr_lacks("pg_terminate_backend")
+        .stderr_lacks("pid 0");
+}
+
+/// The JSON holder of a failure caused by the prepared transaction `gid`.
+#[track_caller]
+fn lists_the_prepared_transaction(run: &Run, gid: &str, db: &str) {
+    run.code(exit::LOCK_TIMEOUT);
+    let doc = run.json();
+    let holders = doc["errors"][0]["lock_holders"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(holders.len(), 1, "{}", run.dump());
+    let holder = &holders[0];
+    assert_eq!(holder["kind"], "prepared_transaction", "{}", run.dump());
+    assert_eq!(holder["gid"], gid, "{}", run.dump());
+    assert_eq!(holder["owner"], "postgres", "{}", run.dump());
+    assert_eq!(holder["database"], db, "{}", run.dump());
+    assert!(holder["prepared"].is_string(), "{}", run.dump());
+    assert!(holder.get("pid").is_none(), "{}", run.dump());
+}
+
+#[test]
+fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_lock");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = two_migrations();
+    // A quote in the gid: the statement to paste quotes it as SQL does.
+    let gid = "deploy 'x' 42";
+    let quoted = "'deploy ''x'' 42'";
+    prepare(
+        &cluster,
+        &db,
+        &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL}))"),
+        gid,
+    );
+    let up = [
+        "migrate",
+        "up",
+        "--lock-wait",
+        "300ms",
+        "--database-url",
+        &url,
+    ];
+    let run = project.run(&up);
+    names_the_prepared_transaction(&run, quoted, &db);
+    // The wait names it too.
+    run.stderr_has(&format!(
+        "waiting for the migration lock held by prepared transaction {quoted}"
+    ));
+    let json = project.run(&[&up[..], &["--format", "json"]].concat());
+    lists_the_prepared_transaction(&json, gid, &db);
+    assert!(!cluster.has_ledger(&db), "nothing ran");
+
+    // The way out the help gives works.
+    rollback_prepared(&cluster, &db, gid);
+    project
+        .run(&up)
+        .code(exit::SUCCESS)
+        .stdout_has("applied 2 migrations");
+
+    // A migration's statement that waited for a lock on a table it names, past its retries.
+    project.migration(
+        "003_c",
+        "ALTER TABLE a ADD COLUMN c int;\n",
+        "ALTER TABLE a DROP COLUMN c;\n",
+    );
+    let gid = "table-a";
+    prepare(&cluster, &db, "LOCK TABLE a IN ACCESS SHARE MODE", gid);
+    let run = project.run(&[&up[..], &["--lock-timeout-statement", "50ms"]].concat());
+    names_the_prepared_transaction_with(&run, exit::MIGRATION_FAILED, "'table-a'", &db);
+    run.stderr_has("lock on a held by prepared transaction 'table-a'");
+    rollback_prepared(&cluster, &db, gid);
+}
+
+#[test]
+fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_named_with_its_way_out() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_ledger");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = two_migrations();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let on = |command: &str, json: bool| {
+        let mut args = vec!["migrate", command, "--lock-wait", "300ms"];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        args.extend(["--database-url", &url]);
+        project.run(&args)
+    };
+
+    // The ledger read waits for a lock on the whole table.
+    let gid = "ledger-read";
+    prepare(
+        &cluster,
+        &db,
+        "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+        gid,
+    );
+    names_the_prepared_transaction(&on("status", false), "'ledger-read'", &db);
+    lists_the_prepared_transaction(&on("status", true), gid, &db);
+    names_the_prepared_transaction(&on("down", false), "'ledger-read'", &db);
+    rollback_prepared(&cluster, &db, gid);
+
+    // The ledger row `down` deletes waits for a lock on the table, or on the row itself.
+    for (gid, hold) in [
+        ("ledger-write", "LOCK TABLE tb_confiture IN SHARE MODE"),
+        (
+            "ledger-row",
+            "SELECT 1 FROM tb_confiture WHERE version = '002' FOR UPDATE",
+        ),
+    ] {
+        prepare(&cluster, &db, hold, gid);
+        let run = on("down", false);
+        names_the_prepared_transaction(&run, &format!("'{gid}'"), &db);
+        lists_the_prepared_transaction(&on("down", true), gid, &db);
+        rollback_prepared(&cluster, &db, gid);
+    }
+
+    // Nothing was rolled back meanwhile; the way out works.
+    project
+        .run(&["migrate", "down", "--database-url", &url])
+        .code(exit::SUCCESS);
+}
+
+/// `status` with start markers looks for a run going on (the holder of the migration lock): a
+/// prepared transaction holding it is no run — the markers stay `interrupted`, never "being
+/// run now" —, and a note names it with its way out, in text and JSON
+/// (`lock_held_by_prepared`).
+#[test]
+fn status_names_a_prepared_transaction_holding_the_lock_and_no_run_going_on() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_status");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_nt",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_ix ON a (id);\nSELECT 1/0;\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS a_ix;\n",
+        );
+    // 002 stops after its first statement committed: its start marker stays.
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::MIGRATION_FAILED);
+    let gid = "status-gid";
+    prepare(
+        &cluster,
+        &db,
+        &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL}))"),
+        gid,
+    );
+    let status = ["migrate", "status", "--database-url", &url];
+    project
+        .run(&status)
+        .code(exit::DIVERGED)
+        .stdout_has("interrupted")
+        .stderr_lacks("being run now")
+        .stderr_has(&format!(
+            "note: prepared transaction '{gid}', owner postgres, database \"{db}\""
+        ))
+        .stderr_has(&format!("ROLLBACK PREPARED '{gid}'"))
+        .stderr_lacks("pg_terminate_backend");
+    let json = project.run(&[&status[..], &["--format", "json"]].concat());
+    json.code(exit::DIVERGED);
+    let doc = json.json();
+    assert!(doc.get("running").is_none(), "{}", json.dump());
+    assert_eq!(doc["lock_held_by_prepared"]["gid"], gid, "{}", json.dump());
+    assert_eq!(
+        doc["lock_held_by_prepared"]["database"],
+        db,
+        "{}",
+        json.dump()
+    );
+    rollback_prepared(&cluster, &db, gid);
+}
+
+/// A fleet's list query (`--targets-query`, `--schemas-query`) that waited for a table it
+/// reads, locked by a prepared transaction, names it as the other waits do.
+#[test]
+fn a_list_query_on_a_table_a_prepared_transaction_locked_names_it() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_fleet");
+    cluster
+        .connect(&db)
+        .batch_execute("CREATE TABLE tenants (name text); INSERT INTO tenants VALUES ('x')")
+        .expect("setup");
+    let project = two_migrations();
+    project.write(
+        "db/environments/ctl.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  lock_timeout: 300ms\n",
+            cluster.url(&db, "sslmode=disable")
+        ),
+    );
+    let gid = "tenants-lock";
+    prepare(
+        &cluster,
+        &db,
+        "LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE",
+        gid,
+    );
+    for flag in ["--targets-query", "--schemas-query"] {
+        let args = [
+            "migrate",
+            "--env",
+            "ctl",
+            "status",
+            flag,
+            "SELECT name FROM tenants",
+        ];
+        names_the_prepared_transaction(&project.run(&args), "'tenants-lock'", &db);
+        lists_the_prepared_transaction(
+            &project.run(&[&args[..], &["--format", "json"]].concat()),
+            gid,
+            &db,
+        );
+    }
+    rollback_prepared(&cluster, &db, gid);
+}
