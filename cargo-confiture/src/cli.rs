@@ -46,6 +46,16 @@ impl Cli {
         }
     }
 
+    /// The list of one target of the commands that take one (`baseline`, `reinit`:
+    /// `--targets FILE`), which selects their database.
+    pub fn one_target_list(&self) -> Option<&std::path::Path> {
+        match &self.command {
+            Command::Migrate(Migrate::Baseline(args)) => args.targets.as_deref(),
+            Command::Migrate(Migrate::Reinit(args)) => args.targets.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The words of the command (`["migrate", "up"]`), as [`NEVER_CONNECT`] names commands.
     pub(crate) fn words(&self) -> &'static [&'static str] {
         match &self.command {
@@ -637,6 +647,12 @@ pub struct BaselineArgs {
     /// Show what would be recorded; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Act on the one database listed in FILE (a database name on the environment's server,
+    /// with its credentials and settings, or a postgresql:// URL), as a fleet's `--targets`
+    /// lists it: how a fleet target's help selects that target (`--targets <(echo NAME)`). A
+    /// list of no database or more than one is refused (exit 64)
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -655,6 +671,12 @@ pub struct ReinitArgs {
     /// Show what would happen to each row; write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Act on the one database listed in FILE (a database name on the environment's server,
+    /// with its credentials and settings, or a postgresql:// URL), as a fleet's `--targets`
+    /// lists it: how a fleet target's help selects that target (`--targets <(echo NAME)`). A
+    /// list of no database or more than one is refused (exit 64)
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
 }

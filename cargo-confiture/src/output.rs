@@ -96,6 +96,13 @@ pub fn invocation(cli: &Cli) -> Invocation {
     } else if let Some(file) = &global.config {
         database = vec!["-c".to_string(), file_word(file, "<FILE>")];
     }
+    // `baseline`/`reinit --targets FILE`: that list is how this run chose its one database.
+    if let Some(list) = cli.one_target_list() {
+        database.extend([
+            "--targets".to_string(),
+            file_word(list, hint::LIST_PLACEHOLDER),
+        ]);
+    }
     let mut files = Vec::new();
     if let Some(package) = &global.package {
         files.extend(["-p".to_string(), package.clone()]);

@@ -69,6 +69,13 @@ const TAKE_A_LIST: &[&str] = &[
     "migrate drift",
 ];
 
+/// The subcommands that take no fleet's list but a list of one target (`--targets FILE` naming
+/// one database): they write one ledger. Suggested in one target's text, they select a database
+/// listed by name as `up` and `down` do, by the run's selection and a list of that name alone
+/// (`--env prod --targets <(echo tenant_7)`), which keeps the environment's credentials and
+/// settings; elsewhere they never get the fleet's list, which names more than one.
+const TAKE_ONE_TARGET: &[&str] = &["migrate baseline", "migrate reinit"];
+
 /// The subcommands that take a list but, suggested in one target's text, act on that target
 /// alone: they write, so pasted with the fleet's list a `down` would roll back the targets that
 /// finished once more (and its `--steps N` is that target's count, not the others'), and an
@@ -213,8 +220,9 @@ pub struct Invocation {
     pub files: Vec<String>,
     /// A fleet's list, after the database for the commands that take one:
     /// `["--targets", "tenants.txt"]`. The others (`reinit`, `baseline`) act on one target:
-    /// they get that target's words ([`Invocation::target`]), else `--database-url <URL>`,
-    /// instead of the run's selection, which would name another database.
+    /// they get that target's words ([`Invocation::target`]: a list of its name alone), else
+    /// `--database-url <URL>`, instead of the run's selection, which would name another
+    /// database.
     pub fleet: Vec<String>,
     /// Set while one target's text of a fleet is rendered (its error's help, its report):
     /// how the commands acting on one target — and `migrate down` (`AGAIN_ON_EVERY_TARGET`) —
@@ -247,10 +255,11 @@ pub struct OneTarget {
     /// A tenant schema of the run's database: the run's selection and `--schema NAME`.
     pub schema: Option<String>,
     /// A database listed by its name on the environment's server
-    /// ([`crate::fleet::TargetReport::entry`]): the commands that take a list get the run's
-    /// selection and a list of that name alone (`--targets <(echo tenant_7)`), which keeps the
-    /// environment's credentials and settings. Anything else — a URL (its line may hold a
-    /// password), the commands that take no list — gets `--database-url <URL>`.
+    /// ([`crate::fleet::TargetReport::entry`]): the commands that take a list, and those that
+    /// take a list of one target (`baseline`, `reinit`), get the run's selection and a list of
+    /// that name alone (`--targets <(echo tenant_7)`), which keeps the environment's
+    /// credentials and settings. Anything else — a URL (its line may hold a password), the
+    /// commands that take no list — gets `--database-url <URL>`.
     pub entry: Option<String>,
 }
 
@@ -296,8 +305,8 @@ impl Invocation {
 
     /// This invocation knowing the fleet's environment `env`: a suggested command that
     /// addresses one of its databases by `--database-url <URL>` then says which of `env`'s
-    /// settings that loses (`migration.tracking_table`, ...) — no flag selects one database of
-    /// a list with the environment's settings for the commands that take no list.
+    /// settings that loses (`migration.tracking_table`, ...): a database listed by its URL (whose
+    /// line may hold a password, so no list of it is written), or one of the fleet's own text.
     pub fn with_settings_of(mut self, env: &Environment) -> Invocation {
         self.url_drops = settings_a_url_drops(&env.migration);
         self.url_drops_connection = connection_settings_a_url_drops(&env.connection);
@@ -341,9 +350,9 @@ impl Invocation {
     /// This invocation rendering the text of one target of a fleet ([`OneTarget`]): the
     /// commands that act on one target (`reinit`, `baseline`, ...) and `migrate down` address
     /// that target — a tenant schema by the run's selection and `--schema NAME`, a database
-    /// listed by name, for a command that takes a list, by the run's selection and a list of
-    /// that name alone, any other by `--database-url <URL>` (its URL is never shown: it may
-    /// hold a password); the others keep the fleet's list.
+    /// listed by name by the run's selection and a list of that name alone, any other by
+    /// `--database-url <URL>` (its URL is never shown: it may hold a password); the others
+    /// keep the fleet's list.
     pub fn for_target(&self, target: OneTarget) -> Invocation {
         Invocation {
             target: Some(target),
@@ -421,7 +430,7 @@ impl Invocation {
             let (selection, by_url) = if is_one_of(args, FILES_ONLY) {
                 (Vec::new(), false)
             } else if let Some(target) = this_target {
-                self.target_words(target, takes_a_list)
+                self.target_words(target, takes_a_list || is_one_of(args, TAKE_ONE_TARGET))
             } else if self.fleet.is_empty() || takes_a_list {
                 (
                     quoted(&[&self.database[..], &self.fleet[..]].concat()),
@@ -595,13 +604,16 @@ pub(crate) fn url_must_carry(dropped: &[&str]) -> Option<String> {
 }
 
 /// What follows a fleet target's `--database-url <URL>` command when the environment has
-/// settings it drops: no flag selects one database of a list with its `migration:` settings,
-/// and its connection settings (`connection`) must be written in the URL.
+/// settings it drops: its `migration:` settings hold only for a database reached with the
+/// environment — a list of that database alone (written by the user: its URL may hold a
+/// password), or an environment file of its own — and its connection settings (`connection`)
+/// must be written in the URL.
 fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
     let migration = listed(dropped).map(|keys| {
         format!(
-            "the environment's {keys} would not apply; no flag selects one database of a list \
-             with them, so give that database an environment file of its own, `-c FILE`"
+            "the environment's {keys} would not apply; to keep them, give the run's selection \
+             with a list of that database alone (`--targets FILE` naming it), or give that \
+             database an environment file of its own, `-c FILE`"
         )
     });
     let parts: Vec<String> = migration
@@ -785,19 +797,26 @@ mod tests {
             named(&plain, "-n").render(&command("migrate down")),
             "`cargo confiture migrate down --env ops --targets <LIST>`"
         );
-        // No list for `reinit`: the URL, and nothing to say when the environment sets nothing.
-        assert_eq!(
-            named(&plain, "tenant_7").render(&command("migrate reinit")),
-            "`cargo confiture migrate reinit --database-url <URL>`"
-        );
         let ops = run.with_settings_of(&env_with(|m| {
             m.tracking_table =
                 crate::ledger::TrackingTable::parse("ops.tb_confiture").expect("table");
             m.lock_timeout = std::time::Duration::from_secs(1);
         }));
-        let reinit = named(&ops, "tenant_7")
-            .render(&command("migrate reinit"))
-            .into_owned();
+        // h20 F13b: `reinit` and `baseline`, which take a list of one target, too: with the
+        // environment's settings, nothing lost to say.
+        for inv in [&plain, &ops] {
+            assert_eq!(
+                named(inv, "tenant_7").render(&command("migrate baseline --through 2")),
+                "`cargo confiture migrate baseline --through 2 --env ops --targets <(echo \
+                 tenant_7)`"
+            );
+            assert_eq!(
+                named(inv, "tenant_7").render(&command("migrate reinit")),
+                "`cargo confiture migrate reinit --env ops --targets <(echo tenant_7)`"
+            );
+        }
+        // The fleet's own text: never the fleet's list, which names more than one.
+        let reinit = ops.render(&command("migrate reinit")).into_owned();
         assert!(
             reinit.starts_with(
                 "`cargo confiture migrate reinit --database-url <URL>` (`--database-url` reads \
@@ -842,8 +861,9 @@ mod tests {
     /// A fleet target's suggested `--database-url <URL>` said which `migration:` settings it
     /// loses, not the connection's: a database listed by name had the environment's
     /// `sslmode=verify-full` and certificate files, which a URL written for it lacks unless it
-    /// says them. They are named for such a target (and the fleet's own text), never for a
-    /// target listed by its own URL, which never had them.
+    /// says them. They are named in the fleet's own text (such a target's commands select it
+    /// by a list of its name, which keeps them), never for a target listed by its own URL,
+    /// which never had them.
     #[test]
     fn a_suggested_url_names_the_connection_settings_it_must_carry() {
         let mut run = invocation(&["--env", "ops"], &[]);
@@ -858,7 +878,11 @@ mod tests {
             schema: None,
             entry: Some("tenant_7".to_string()),
         });
-        let reinit = by_name.render(&command("migrate reinit")).into_owned();
+        let down = by_name
+            .render(&command("migrate down --target 0 --yes"))
+            .into_owned();
+        assert!(!down.contains("in the URL too"), "{down}");
+        let reinit = run.render(&command("migrate reinit")).into_owned();
         assert!(
             reinit.contains(
                 "(`--database-url` reads no environment file: a URL reads none of the \
@@ -867,8 +891,6 @@ mod tests {
             ) || reinit.contains("write its `sslmode`, `sslcert` and `sslkey` in the URL too"),
             "{reinit}"
         );
-        let fleet_text = run.render(&command("migrate reinit")).into_owned();
-        assert!(fleet_text.contains("in the URL too"), "{fleet_text}");
         let by_url = run.for_target(OneTarget::default());
         assert_eq!(
             by_url.render(&command("migrate reinit")),

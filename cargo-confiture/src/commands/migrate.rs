@@ -316,6 +316,10 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     {
         Output::note_line(&display::escape(&note));
     }
+    let env = match cli.one_target_list() {
+        Some(list) => one_target(&env, list, g.schema.as_deref(), &cli.words().join(" "))?,
+        None => env,
+    };
     let mut using = env.describe();
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
     // of its tenants a target (ledger, `search_path`, lock; the name checked there, and the
@@ -366,6 +370,40 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
         }
     });
     Ok(migrator)
+}
+
+/// `baseline` and `reinit --targets FILE`: the one database `list` names, reached from `base`
+/// as a fleet's `--targets` reaches it (a name on its server, with its credentials and
+/// settings; a URL) — how a fleet target's help selects that target alone. A list of no
+/// database or of more than one, or `--schema` beside it (which names a tenant of `base`'s
+/// database), is a usage error (exit 64).
+fn one_target(
+    base: &config::Environment,
+    list: &std::path::Path,
+    schema: Option<&str>,
+    command: &str,
+) -> Result<config::Environment> {
+    let shown = display::path(list);
+    if let Some(schema) = schema {
+        // Raw: the renderer escapes what it prints.
+        return Err(confiture::Error::usage(format!(
+            "--schema {schema} names a tenant schema of the environment's database, and \
+             --targets {shown} a database"
+        ))
+        .with_help("give --schema NAME for a tenant, or --targets FILE for a database"));
+    }
+    let mut targets = confiture::fleet::read_list(base, list)?;
+    if targets.len() != 1 {
+        return Err(confiture::Error::usage(format!(
+            "`{command}` takes one database, and {shown} lists {}",
+            plural(targets.len(), "target")
+        ))
+        .with_help(format!(
+            "list one database in it (`--targets <(echo NAME)`), or run `{command}` once for \
+             each database"
+        )));
+    }
+    Ok(targets.remove(0).environment)
 }
 
 /// The warning about a password file not read for its permissions, once the run reached the

@@ -895,20 +895,12 @@ impl FileContext<'_> {
                 ))
             }
             _ => {
-                let mut error = self.error("names no database").with_help(
+                // A near miss of a key (`migratoin:`) is a problem of its own, at its line
+                // (`refuse_misspelled_keys`): said here too, it would be said twice.
+                return Err(self.error("names no database").with_help(
                     "add `database_url: postgresql://user@host:5432/dbname` \
                      (or a `database:` block with host, port, database, user, password)",
-                );
-                for key in top.keys().filter_map(Value::as_str) {
-                    if holds_anchors(key) {
-                        continue;
-                    }
-                    if let Some(known) = closest(key, TOP_LEVEL_KEYS).filter(|k| *k != key) {
-                        error =
-                            error.with_detail(format!("found `{key}`: did you mean `{known}`?"));
-                    }
-                }
-                return Err(error);
+                ));
             }
         })
     }
@@ -975,7 +967,7 @@ impl FileContext<'_> {
     /// A top-level key that is not ours but close to one (`aplication_name`, `migraton:`) is a
     /// typo: ignored, the setting the user believes in would not hold.
     /// Whether one of them is a misspelling of the database's key (`databse_url`) while the
-    /// file has none.
+    /// file has none (or `~`).
     fn refuse_misspelled_keys(&self, top: &Mapping) -> bool {
         let mut database = false;
         for key in top.keys().filter_map(Value::as_str) {
@@ -1002,7 +994,9 @@ impl FileContext<'_> {
                 );
             }
         }
-        database && get(top, "database_url").is_none() && get(top, "database").is_none()
+        // Null is no value, as `connection` reads it (`database_url: ~`).
+        let named = |key: &str| get(top, key).is_some_and(|value| !value.is_null());
+        database && !named("database_url") && !named("database")
     }
 
     /// Every key of the legacy `database:` block is one we read: any other (`dbname:`,
@@ -2601,6 +2595,56 @@ mod tests {
             parse_x("database:\n  host: db.postgres.database.azure.com\n  user: app@myserver\n")
                 .unwrap();
         assert_eq!(env.connection.user, "app@myserver");
+    }
+
+    /// N5: a file naming no database with a near miss of one of our keys (`migratoin:`) said
+    /// the near miss twice: as its own problem, at its line, and again under "names no
+    /// database". Each near miss is said once, at its line; the missing database is a problem
+    /// of its own (none when the near miss is of `database_url` or `database`: it is why).
+    #[test]
+    fn a_near_miss_is_said_once_when_the_file_names_no_database() {
+        let near_misses = [
+            ("databse_url: postgresql://h/db\n", "databse_url", false),
+            ("databse:\n  host: h\n", "databse", false),
+            ("migratoin:\n  lock_timeout: 1s\n", "migratoin", true),
+            ("aplication_name: bot\n", "aplication_name", true),
+            ("fleat:\n  jobs: 2\n", "fleat", true),
+        ];
+        for (near, key, no_database) in near_misses {
+            for text in [
+                near.to_string(),
+                format!("name: x\n{near}"),
+                format!("database_url: ~\n{near}"),
+            ] {
+                let err = parse_x(&text).unwrap_err();
+                let said = |lines: &mut dyn Iterator<Item = &String>| {
+                    lines
+                        .map(|line| line.matches(&format!("`{key}`")).count())
+                        .sum::<usize>()
+                };
+                let in_text = said(
+                    &mut std::iter::once(&err.message)
+                        .chain(&err.details)
+                        .chain(&err.help),
+                );
+                assert_eq!(in_text, 1, "{text:?}: {err:?}");
+                let Reason::EnvironmentFile(found) = err.reason() else {
+                    panic!("{text:?}: {err:?}");
+                };
+                let in_problems =
+                    said(&mut found.problems.iter().flat_map(|p| {
+                        std::iter::once(&p.message).chain(&p.details).chain(&p.help)
+                    }));
+                assert_eq!(in_problems, 1, "{text:?}: {err:?}");
+                assert_eq!(
+                    err.details
+                        .iter()
+                        .any(|line| line.contains("names no database")),
+                    no_database,
+                    "{text:?}: {err:?}"
+                );
+            }
+        }
     }
 
     /// `aplication_name:` and `migraton:` were ignored without a word: the settings under them

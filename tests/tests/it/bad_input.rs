@@ -6,6 +6,8 @@
 //! - `exit` — the exit code the case must end with (the constants of `confiture/src/exit.rs`);
 //! - `expect` — substrings, one per line, that must all appear in stdout + stderr: the message
 //!   must name the thing involved and the fix;
+//! - `once` (optional) — substrings, one per line, that must appear exactly once in stdout +
+//!   stderr: a problem said at its place is not said again under another;
 //! - `project/` (optional) — files copied over a fresh project (`Cargo.toml` with `[workspace]`,
 //!   empty `db/migrations` and `db/environments`); a file replaces an empty directory of the
 //!   same name (`project/db/migrations` as a file);
@@ -521,6 +523,16 @@ fn check_case(case: &Case) -> Vec<String> {
     for needle in &expect {
         if !all.contains(needle.as_str()) {
             problems.push(format!("the output lacks {needle:?}"));
+        }
+    }
+    let once = read_optional(&case.dir.join("once")).unwrap_or_default();
+    for needle in once.lines().filter(|l| !l.trim().is_empty()) {
+        let needle = placeholders.text(needle);
+        let times = all.matches(needle.as_str()).count();
+        if times != 1 {
+            problems.push(format!(
+                "the output says {needle:?} {times} times, not once"
+            ));
         }
     }
     let json = args

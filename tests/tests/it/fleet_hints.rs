@@ -196,14 +196,33 @@ fn a_targets_commands_keep_the_environment_it_was_reached_with() {
     project.paste(&down).code(exit::SUCCESS);
     assert_eq!((ops_ledger(named), ops_ledger(by_url)), (0, 3));
 
-    // `reinit` takes no list: `--database-url <URL>`, saying what it loses.
+    // `reinit` takes a list of one target (h20 F13b): the database listed by name gets the
+    // environment and its name alone, the one listed by URL `--database-url <URL>`, saying
+    // what it loses.
+    ops(&["up"]).code(exit::SUCCESS);
     project.write(
         "db/migrations/002_b.up.sql",
         "CREATE TABLE tb_b (id int, y int);\n",
     );
+    let reinit = format!(
+        "`cargo confiture migrate reinit --env ops --targets <(echo {})`",
+        named.name
+    );
     ops(&["up"])
         .code(exit::DIVERGED)
+        .stderr_has(&reinit)
         .stderr_has(&format!("`cargo confiture migrate reinit {lost}"));
+    // Pasted, it rewrites that database's ledger alone, in the environment's ledger.
+    project.paste(&reinit).code(exit::SUCCESS);
+    let diverged = ops(&["status"]);
+    diverged.code(exit::DIVERGED);
+    assert_eq!(
+        diverged.stderr.matches("diverged:").count(),
+        1,
+        "{}",
+        diverged.stderr
+    );
+    diverged.stderr_has(&format!("/{} (", by_url.name));
 }
 
 /// The project's environment `fl` on the server's `postgres` database (names in a list are
@@ -890,4 +909,176 @@ fn a_diverged_targets_status_says_why_and_how_to_see_it() {
         serde_json::json!(["002"]),
         "{doc}"
     );
+}
+
+/// The help line of the target `name` in a fleet's text output (`error: ... /name (...)`, then
+/// its `help:`), without `help: `.
+fn target_help(stderr: &str, name: &str) -> String {
+    let mut lines = stderr.lines();
+    lines
+        .find(|l| l.starts_with("error: ") && l.contains(&format!("/{name} (")))
+        .unwrap_or_else(|| panic!("no error of {name}\n{stderr}"));
+    let help = lines.next().unwrap_or_default().trim_start();
+    help.strip_prefix("help: ")
+        .unwrap_or_else(|| panic!("no help for {name}\n{stderr}"))
+        .to_string()
+}
+
+/// Every suggested command of `text`.
+fn suggested_commands(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|part| part.starts_with("cargo confiture "))
+        .map(|part| format!("`{part}`"))
+        .collect()
+}
+
+/// h20 F13b: a fleet target whose no-transaction migration a run left part-way (its start
+/// marker in `tb_confiture_started`) was told to record it with `migrate baseline --through
+/// 002 --database-url <URL>`: no way to reach that target with the environment it was reached
+/// with (credentials, tracking table), where `up` and `down` reruns select it by a list of its
+/// name. Every command of such a target's help, text and JSON, from `--targets` and
+/// `--targets-query` alike, selects that target alone — `baseline` (which now takes a list of
+/// one target) as `up` does; a target listed by its URL by `--database-url <URL>`. Pasted, each
+/// acts on that target, never on another one nor on the environment's own database.
+#[test]
+fn an_interrupted_targets_help_selects_that_target_in_every_command() {
+    let dbs = TestDbs::new("hints_interrupted", 4);
+    let (home, fine, by_name, by_url) = (&dbs.dbs[0], &dbs.dbs[1], &dbs.dbs[2], &dbs.dbs[3]);
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE t1 (a int);\n", "DROP TABLE t1;\n");
+    project.write(
+        "db/environments/fl.yaml",
+        format!("name: fl\ndatabase_url: {}\n", home.url()),
+    );
+    let names = [fine, by_name, by_url].map(|db| db.name.clone());
+    project.write("t.txt", format!("{}\n", names.join("\n")));
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    for (db, column) in [(fine, "a"), (by_name, "b"), (by_url, "b")] {
+        db.connect()
+            .batch_execute(&format!("CREATE TABLE t_pre ({column} int)"))
+            .expect("t_pre");
+    }
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE TABLE t_one (a int);\n\
+         CREATE INDEX CONCURRENTLY i_pre ON t_pre (a);\n",
+        "DROP INDEX IF EXISTS i_pre;\nDROP TABLE IF EXISTS t_one;\n",
+    );
+    fl(&project, &["up", "--keep-going"]).code(exit::MIGRATION_FAILED);
+
+    // Each interrupted target's help: every command selects it alone.
+    let query = format!(
+        "SELECT datname FROM pg_database WHERE datname IN ('{}') ORDER BY 1",
+        names.join("', '")
+    );
+    let lists: [&[&str]; 2] = [&["--targets", "t.txt"], &["--targets-query", &query]];
+    for list in lists {
+        let run = |more: &[&str]| {
+            Run::of(
+                project
+                    .cli()
+                    .args(["migrate", "--env", "fl", "up", "--keep-going"])
+                    .args(list)
+                    .args(more),
+            )
+        };
+        let text = run(&[]);
+        text.code(exit::DIVERGED).stderr_has("was interrupted");
+        let doc = run(&["--format", "json"]).code(exit::DIVERGED).json();
+        for (i, db) in [(1, by_name), (2, by_url)] {
+            let help = target_help(&text.stderr, &db.name);
+            assert_eq!(doc["targets"][i]["error"]["help"], help.as_str(), "{doc}");
+            let commands = suggested_commands(&help);
+            assert_eq!(commands.len(), 2, "{help}");
+            let alone = format!("--env fl --targets <(echo {})`", db.name);
+            for command in &commands {
+                assert!(command.ends_with(&alone), "{command}: {help}");
+            }
+            assert!(commands[0].starts_with("`cargo confiture migrate baseline --through 002 "));
+            assert!(commands[1].starts_with("`cargo confiture migrate up --rerun-interrupted "));
+        }
+    }
+    // Listed by its URL (a line that may hold a password): `--database-url <URL>`.
+    project.write(
+        "u.txt",
+        format!("{}\n{}\n{}\n", fine.name, by_name.name, by_url.url()),
+    );
+    let by_its_url = Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "fl",
+        "up",
+        "--keep-going",
+        "--targets",
+        "u.txt",
+    ]));
+    by_its_url.code(exit::DIVERGED);
+    let url_help = target_help(&by_its_url.stderr, &by_url.name);
+    let url_commands = suggested_commands(&url_help);
+    assert_eq!(url_commands.len(), 2, "{url_help}");
+    for command in &url_commands {
+        assert!(command.ends_with(" --database-url <URL>`"), "{url_help}");
+    }
+
+    // Followed: everything 002 makes is there on one target, recorded there alone.
+    by_name
+        .connect()
+        .batch_execute("ALTER TABLE t_pre ADD COLUMN a int; CREATE INDEX i_pre ON t_pre (a)")
+        .expect("what 002 makes");
+    let help = target_help(&fl(&project, &["up", "--keep-going"]).stderr, &by_name.name);
+    project
+        .paste(&suggested_commands(&help)[0])
+        .code(exit::SUCCESS);
+    assert_eq!(versions(by_name), ["001", "002"]);
+    assert_eq!(versions(by_url), ["001"], "another target");
+    assert_eq!(versions(fine), ["001", "002"]);
+    assert_eq!(home.ledger(), None, "the environment's own database");
+    // The other one: what it committed undone, run again there alone, by its URL.
+    by_url
+        .connect()
+        .batch_execute("DROP TABLE t_one; ALTER TABLE t_pre ADD COLUMN a int")
+        .expect("undo what 002 committed");
+    project
+        .paste(&url_commands[1].replace("<URL>", &by_url.url()))
+        .code(exit::SUCCESS);
+    assert_eq!(versions(by_url), ["001", "002"]);
+    assert_eq!(home.ledger(), None, "the environment's own database");
+    // No start marker left: the fleet is up to date.
+    fl(&project, &["up"]).code(exit::SUCCESS);
+}
+
+/// `baseline` and `reinit` take a list of one target (how a fleet target's help selects it):
+/// a list of no database or of more than one, or `--schema` beside it, is refused before
+/// anything is written, saying why.
+#[test]
+fn a_one_database_commands_list_names_one_database() {
+    let dbs = TestDbs::new("hints_one_list", 2);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    project.write("empty.txt", "# none yet\n");
+    for command in [&["baseline", "--through", "1"][..], &["reinit"]] {
+        let words = format!("`migrate {}` takes one database", command[0]);
+        fl(&project, command)
+            .code(exit::USAGE)
+            .stderr_has(&format!("{words}, and t.txt lists 2 targets"));
+        let run = |more: &[&str]| {
+            Run::of(
+                project
+                    .cli()
+                    .args(["migrate", "--env", "fl"])
+                    .args(command)
+                    .args(more),
+            )
+        };
+        run(&["--targets", "empty.txt"])
+            .code(exit::USAGE)
+            .stderr_has(&format!("{words}, and empty.txt lists 0 targets"));
+        run(&["--targets", "t.txt", "--schema", "t_1"])
+            .code(exit::USAGE)
+            .stderr_has("--schema t_1 names a tenant schema");
+    }
+    for db in &dbs.dbs {
+        assert_eq!(db.ledger(), None, "nothing written");
+    }
 }
