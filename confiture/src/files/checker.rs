@@ -193,13 +193,12 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     let Classified {
         mut found,
         bad_names,
-        misnamed,
+        mut misnamed,
         subdirectories,
         mut diagnostics,
         python,
         inspected,
     } = Classified::new(entries);
-    names::report_bad_names(&bad_names, &found, &subdirectories, &mut diagnostics);
     // The one full sort, of the well-named files only: by version (mostly decides, cheaply),
     // then name, then down before up. The halves of a pair end up adjacent, and the stems
     // come out in version order.
@@ -213,7 +212,30 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     diagnostics.extend(inspected);
     diagnostics.extend(inspect_all(&mut found, options.tracking_table_name()));
 
+    let down_of = down_of(&found, &misnamed);
     let stems = pair(&found, &misnamed, &mut diagnostics);
+    // The pairing read each misnamed file by its own corrected name (a guess from its version
+    // is said by C001 or C002 too); from here on a down file taken as an up file's has that
+    // one's name, as its C006 says.
+    let bad_down_of: Vec<Option<&names::DownOf>> = (bad_names.iter())
+        .map(|(path, _)| {
+            let at = misnamed.iter().position(|f| &f.path == path)?;
+            down_of[at].as_ref()
+        })
+        .collect();
+    names::report_bad_names(
+        &bad_names,
+        &bad_down_of,
+        &found,
+        &subdirectories,
+        &mut diagnostics,
+    );
+    for (file, down_of) in misnamed.iter_mut().zip(&down_of) {
+        if let Some(down_of) = down_of {
+            file.version_text.clone_from(&down_of.version_text);
+            file.name.clone_from(&down_of.name);
+        }
+    }
     let mut python = python;
     python.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
     let kept = versions::check_versions(
@@ -571,6 +593,77 @@ fn pair(
     stems
 }
 
+/// The name a down file should have: its up file's `<VERSION>_<NAME>` (`up_stem`, corrected
+/// when the up file is misnamed) with `.down.sql`. The up file names the migration — the
+/// ledger records its name once it is applied — so the down file follows it, never the
+/// reverse: the one answer C001, C002 and C006 give.
+fn down_file_name(up_stem: &str) -> String {
+    format!("{up_stem}.{}.sql", Direction::Down)
+}
+
+/// For each of the `misnamed` files (in order): the up file it is taken to be the down file
+/// of, when its name gives another `<NAME>` ([`names::DownOf`]). That is when its version has
+/// one up file without a down file (well named or misnamed: by its corrected name) and this is
+/// its one down file without an up file; `None` for any other file, and when the version has
+/// several of either (which goes with which is not guessed). `found` is sorted by version.
+fn down_of(found: &[Found], misnamed: &[IncompleteFile]) -> Vec<Option<names::DownOf>> {
+    let mut out: Vec<Option<names::DownOf>> = misnamed.iter().map(|_| None).collect();
+    if !misnamed.iter().any(|f| f.direction == Direction::Down) {
+        return out;
+    }
+    let stem_of = |f: &IncompleteFile| format!("{}_{}", f.version_text, f.name);
+    for (at, down) in misnamed.iter().enumerate() {
+        if down.direction != Direction::Down {
+            continue;
+        }
+        // The halves of its version, well named and misnamed: (stem, direction, the file as
+        // it is named, whether misnamed, its index in `misnamed`).
+        let from = found.partition_point(|f| f.version < down.version);
+        let mut halves: Vec<(String, Direction, String, Option<usize>)> = found[from..]
+            .iter()
+            .take_while(|f| f.version == down.version)
+            .map(|f| {
+                (
+                    f.stem().to_string(),
+                    f.kind,
+                    f.file_name().to_string(),
+                    None,
+                )
+            })
+            .collect();
+        halves.extend(
+            (misnamed.iter().enumerate())
+                .filter(|(_, f)| f.version == down.version)
+                .map(|(i, f)| (stem_of(f), f.direction, file_name_of(&f.path), Some(i))),
+        );
+        let lone = |direction: Direction| -> Vec<&(String, Direction, String, Option<usize>)> {
+            let other = match direction {
+                Direction::Up => Direction::Down,
+                Direction::Down => Direction::Up,
+            };
+            (halves.iter())
+                .filter(|h| h.1 == direction)
+                .filter(|h| !halves.iter().any(|o| o.1 == other && o.0 == h.0))
+                .collect()
+        };
+        let (ups, downs) = (lone(Direction::Up), lone(Direction::Down));
+        let ([up], [this]) = (ups.as_slice(), downs.as_slice()) else {
+            continue;
+        };
+        if this.3 != Some(at) {
+            continue;
+        }
+        let (version_text, name) = up.0.split_once('_').unwrap_or_default();
+        out[at] = Some(names::DownOf {
+            up_file: up.2.clone(),
+            file_name: down_file_name(&up.0),
+            version_text: version_text.to_string(),
+            name: name.to_string(),
+        });
+    }
+    out
+}
+
 /// A file that may be the missing half of a well-named file: one of the same version whose
 /// own pair lacks that half, well named under another name, or misnamed.
 struct OtherHalf<'a> {
@@ -650,9 +743,9 @@ fn other_halves<'a>(
 /// C001 or C002: `file` has no `missing` half; `others` may be it.
 fn missing_half(file: &Found, missing: Direction, others: &[OtherHalf<'_>]) -> Diagnostic {
     let stem = file.stem();
-    let (rule, kind) = match missing {
-        Direction::Down => (&MISSING_DOWN, "down"),
-        Direction::Up => (&MISSING_UP, "up"),
+    let rule = match missing {
+        Direction::Down => &MISSING_DOWN,
+        Direction::Up => &MISSING_UP,
     };
     let (message, help) = match (others, missing) {
         ([], Direction::Down) => (
@@ -667,42 +760,37 @@ fn missing_half(file: &Found, missing: Direction, others: &[OtherHalf<'_>]) -> D
                 "restore `{stem}.up.sql`, or rename this file so that its `<VERSION>_<NAME>` matches its up file"
             ),
         ),
-        ([other, ..], _) if other.misnamed => (
-            format!(
-                "`{}` has no {kind} file; `{}` has its version but is misnamed",
-                file.file_name(),
-                other.file_name
-            ),
-            format!(
-                "if `{}` is its {kind} file, rename it to `{stem}.{kind}.sql` rather than to `{}.{kind}.sql`; else {} `{stem}.{kind}.sql`",
-                other.file_name,
-                other.stem,
-                match missing {
-                    Direction::Down => "create",
-                    Direction::Up => "restore",
-                },
-            ),
-        ),
+        // The down file takes the up file's name ([`down_file_name`]), as a misnamed down
+        // file's C006 says too.
         ([other, ..], Direction::Down) => (
             format!(
-                "`{}` has no down file; `{}` has its version but another name",
+                "`{}` has no down file; `{}` has its version but {}",
                 file.file_name(),
-                other.file_name
+                other.file_name,
+                if other.misnamed { "is misnamed" } else { "another name" }
             ),
             format!(
-                "if `{}` is its down file, rename it to `{stem}.down.sql` (or rename this file to `{}.up.sql`); else create `{stem}.down.sql`",
-                other.file_name, other.stem,
+                "if `{}` is its down file, rename it to `{down}`; else create `{down}`",
+                other.file_name,
+                down = down_file_name(stem),
             ),
         ),
         ([other, ..], Direction::Up) => (
             format!(
-                "`{}` has no up file; `{}` has its version but another name",
+                "`{}` has no up file; `{}` has its version but {}",
                 file.file_name(),
-                other.file_name
+                other.file_name,
+                if other.misnamed { "is misnamed" } else { "another name" }
             ),
             format!(
-                "if `{}` is its up file, rename this file to `{}.down.sql` (or that one to `{stem}.up.sql`); else restore `{stem}.up.sql`",
-                other.file_name, other.stem,
+                "if `{}` is its up file, rename this file to `{}`{}; else restore `{stem}.up.sql`",
+                other.file_name,
+                down_file_name(&other.stem),
+                if other.misnamed {
+                    format!(" and that one to `{}.up.sql`", other.stem)
+                } else {
+                    String::new()
+                },
             ),
         ),
     };

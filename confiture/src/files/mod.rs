@@ -389,7 +389,9 @@ pub struct IncompleteFile {
     pub direction: Direction,
     /// Its checksum: for an up file, what a ledger row records of it.
     pub checksum: String,
-    /// Its name is malformed; [`IncompleteFile::file_name`] is the corrected one.
+    /// Its name is malformed; [`IncompleteFile::file_name`] is the corrected one (a down file
+    /// under another name than the one up file of its version without a down file: that up
+    /// file's, as its `C006` says).
     pub misnamed: bool,
 }
 

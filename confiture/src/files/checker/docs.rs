@@ -23,8 +23,10 @@ pub const MISSING_UP: RuleDoc = RuleDoc {
     help_names_allow: false,
     summary: "a down file has no up file",
     explanation: "A down file without its up file is usually a rename that missed one half of the \
-pair, or an up file deleted by mistake. Rename the files so that both halves have the same \
-`<VERSION>_<NAME>`, or restore the up file from version control.",
+pair, or an up file deleted by mistake. Rename the down file to its up file's `<VERSION>_<NAME>` \
+(the up file names the migration: the ledger records its name once it is applied), or restore \
+the up file from version control. A down file of the version under another name is told the \
+same name by `C001` on the up file, and by its own `C006` when it is misnamed too.",
 };
 
 pub const DUPLICATE_VERSION: RuleDoc = RuleDoc {
@@ -87,7 +89,10 @@ by a script with CRLF line endings; a trailing space or no-break space) is repor
 with the trimmed name to rename it to. A misnamed file with a corrected name is the half and \
 the version that name gives: its other half is not reported missing, its version leaves no gap, \
 and no duplicate is told to move to it; a half missing under another name names it as the half it \
-may be. Names \
+may be. A misnamed down file under another name than the one up file of its version that has no \
+down file (`003_add_users.up.sql` beside `003_Add_User.down.sql`) is told to take that up file's \
+name (`003_add_users.down.sql`), as the up file's `C001` says: the down file follows its up file. \
+Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
 said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \

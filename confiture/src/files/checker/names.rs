@@ -10,11 +10,25 @@ use super::{diagnostic, file_name_of, Found, BAD_FILE_NAME};
 use crate::diagnostic::Diagnostic;
 use crate::files::name::{self, FILE_FORM};
 
+/// The up file a misnamed down file is taken to be the down file of (`checker::down_of`):
+/// the down file's name is that one's, not its own corrected one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct DownOf {
+    /// The up file, as it is named on disk.
+    pub(super) up_file: String,
+    /// The name the down file should have (`checker::down_file_name`).
+    pub(super) file_name: String,
+    /// Its version as the up file spells it, and the up file's `<NAME>`.
+    pub(super) version_text: String,
+    pub(super) name: String,
+}
+
 /// Reports the badly named files, once every name in the directory is known: a corrected name
 /// that another entry already has, or that is suggested for another file too, is not
-/// suggested as is.
+/// suggested as is. `down_of` (one per bad name): a down file's up file, whose name it takes.
 pub(super) fn report_bad_names(
     bad_names: &[(PathBuf, name::BadName)],
+    down_of: &[Option<&DownOf>],
     found: &[Found],
     subdirectories: &[PathBuf],
     diagnostics: &mut Vec<Diagnostic>,
@@ -24,17 +38,20 @@ pub(super) fn report_bad_names(
     }
     let mut taken: HashSet<&OsStr> = found.iter().filter_map(|f| f.path.file_name()).collect();
     taken.extend(subdirectories.iter().filter_map(|p| p.file_name()));
-    let suggestions: Vec<Option<&str>> = bad_names
-        .iter()
-        .map(|(_, bad)| bad.suggestion.as_deref())
+    let down_of = |i: usize| down_of.get(i).copied().flatten();
+    let suggestions: Vec<Option<&str>> = (bad_names.iter().enumerate())
+        .map(|(i, (_, bad))| match down_of(i) {
+            Some(down_of) => Some(down_of.file_name.as_str()),
+            None => bad.suggestion.as_deref(),
+        })
         .collect();
     let conflicts = suggestion_conflicts(&suggestions, |s| taken.contains(OsStr::new(s)));
-    for ((path, bad), conflict) in bad_names.iter().zip(conflicts) {
+    for (i, ((path, bad), conflict)) in bad_names.iter().zip(conflicts).enumerate() {
         let conflict = conflict.map(|c| match c {
             Conflict::Taken => SuggestionTaken::ByFile,
             Conflict::SameAs(other) => SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0)),
         });
-        diagnostics.push(bad_name(path, bad.clone(), conflict));
+        diagnostics.push(bad_name(path, bad.clone(), down_of(i), conflict));
     }
 }
 
@@ -45,7 +62,7 @@ pub(super) fn not_utf8(path: &Path) -> Diagnostic {
         suggestion: None,
         non_ascii: Vec::new(),
     };
-    bad_name(path, bad, None)
+    bad_name(path, bad, None, None)
 }
 
 /// Why the corrected name of a badly named file is not suggested as is.
@@ -117,7 +134,12 @@ fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
     }
 }
 
-fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> Diagnostic {
+fn bad_name(
+    path: &Path,
+    mut bad: name::BadName,
+    down_of: Option<&DownOf>,
+    taken: Option<SuggestionTaken>,
+) -> Diagnostic {
     let file_name = file_name_of(path);
     // Unescaped: a `\r` before the version is one character, not the text `\r`.
     let raw_name = path
@@ -141,7 +163,19 @@ fn bad_name(path: &Path, bad: name::BadName, taken: Option<SuggestionTaken>) -> 
             format!("`{letter}`{written} as `{ascii}`")
         })
         .collect();
+    if let Some(down_of) = down_of {
+        bad.suggestion = Some(down_of.file_name.clone());
+    }
     let help = match (bad.suggestion, taken) {
+        // Its up file's name, not its own corrected: how it is spelt does not matter.
+        (Some(suggestion), None) if down_of.is_some() => {
+            let note = respelled_note(&raw_name, &suggestion);
+            format!(
+                "rename it to `{suggestion}`, the name of the down file of `{}`{note}; \
+                 migration files are named {form}",
+                down_of.map_or("", |d| d.up_file.as_str())
+            )
+        }
         (Some(suggestion), None) if spelt.is_empty() => {
             let note = respelled_note(&raw_name, &suggestion);
             format!("rename it to `{suggestion}`{note}; migration files are named {form}")

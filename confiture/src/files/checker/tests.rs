@@ -695,8 +695,8 @@ fn a_misnamed_file_is_the_half_and_the_version_its_corrected_name_gives() {
 }
 
 /// N37: a misnamed file of a half's version under another name is named by the C001/C002 as
-/// the half it may be, with the name that completes the pair; one whose corrected name has
-/// its own other half is not.
+/// the half it may be, with the name that completes the pair (the down file takes the up
+/// file's, as its C006 says); one whose corrected name has its own other half is not.
 #[test]
 fn a_misnamed_file_under_another_name_is_named_as_the_half_it_may_be() {
     let checked = run(&["001_add_email.up.sql", "001_add-emial.down.sql"], None);
@@ -710,21 +710,32 @@ fn a_misnamed_file_under_another_name_is_named_as_the_half_it_may_be() {
         .message
         .contains("`001_add-emial.down.sql` has its version but is misnamed"));
     let help = d.help.as_deref().unwrap();
+    assert_eq!(
+        help,
+        "if `001_add-emial.down.sql` is its down file, rename it to `001_add_email.down.sql`; \
+         else create `001_add_email.down.sql`"
+    );
+    let c006 = (checked.diagnostics.iter())
+        .find(|d| d.code == "C006")
+        .expect("C006");
     assert!(
-        help.starts_with(
-            "if `001_add-emial.down.sql` is its down file, rename it to `001_add_email.down.sql` \
-             rather than to `001_add_emial.down.sql`"
+        c006.help.as_deref().unwrap().starts_with(
+            "rename it to `001_add_email.down.sql`, the name of the down file of \
+             `001_add_email.up.sql`;"
         ),
-        "{help}"
+        "{c006:?}"
     );
     let checked = run(&["001_add-emial.up.sql", "001_add_email.down.sql"], None);
     let d = (checked.diagnostics.iter())
         .find(|d| d.code == "C002")
         .expect("C002");
     assert_eq!(d.related, [Path::new("m/001_add-emial.up.sql")]);
-    assert!(d.help.as_deref().unwrap().starts_with(
-        "if `001_add-emial.up.sql` is its up file, rename it to `001_add_email.up.sql`"
-    ));
+    assert_eq!(
+        d.help.as_deref().unwrap(),
+        "if `001_add-emial.up.sql` is its up file, rename this file to \
+         `001_add_emial.down.sql` and that one to `001_add_emial.up.sql`; else restore \
+         `001_add_email.up.sql`"
+    );
     // A misnamed pair of its own is no half of another migration.
     let checked = run(
         &[
@@ -753,4 +764,131 @@ fn a_duplicate_is_never_told_to_take_a_misnamed_files_version() {
         .expect("C003");
     let help = d.help.as_deref().unwrap();
     assert!(help.contains("to 003, the next free version"), "{help}");
+}
+
+/// A down file whose name is not its up file's — another name, also misspelt (case,
+/// separator, version digits) — was told by its C006 to take a corrected name of its own while
+/// the up file's C001 told it to take the up file's: following one left the other's error. The
+/// name a down file should have is its up file's (corrected, when the up file is misnamed) with
+/// `.down.sql`: every diagnostic that names a new name for the down file names that one, and
+/// giving it that name (and the up file its corrected one) leaves nothing to report.
+#[test]
+fn every_diagnostic_names_the_same_name_for_a_down_file() {
+    // (up, down, the down's name: the up's stem, corrected).
+    let cases = [
+        // Another name, well spelt.
+        (
+            "002_add_users.up.sql",
+            "002_add_user.down.sql",
+            "002_add_users",
+        ),
+        // Another name, misspelt.
+        (
+            "002_add_users.up.sql",
+            "002_Add_User.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "002-add-user.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "002_add user.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "2_add_user.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "02_add_user.Down.sql",
+            "002_add_users",
+        ),
+        // The same name, misspelt.
+        (
+            "002_add_users.up.sql",
+            "002_Add_Users.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "002-add_users.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002_add_users.up.sql",
+            "2_add_users.down.sql",
+            "002_add_users",
+        ),
+        // The up misnamed: the down takes its corrected name.
+        (
+            "002_Add_User.up.sql",
+            "002_add_users.down.sql",
+            "002_add_user",
+        ),
+        (
+            "2_add_user.up.sql",
+            "002_add_users.down.sql",
+            "002_add_user",
+        ),
+        // Both misnamed.
+        (
+            "002_Add_Users.up.sql",
+            "2_add_user.down.sql",
+            "002_add_users",
+        ),
+        (
+            "002-add-users.up.sql",
+            "002_Add_User.down.sql",
+            "002_add_users",
+        ),
+    ];
+    for (up, down, stem) in cases {
+        let expected = format!("{stem}.down.sql");
+        let mut files = pairs(&["001_a", "003_c"]);
+        files.extend([up.to_string(), down.to_string()]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        let mut named = Vec::new();
+        for d in &checked.diagnostics {
+            let help = d.help.as_deref().unwrap_or_default();
+            // Every `....down.sql` a help names, but the down file as it is and the form.
+            let names = help
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|n| n.ends_with(".down.sql") && *n != down && !n.starts_with('<'));
+            named.extend(names.map(|n| (d.code, n.to_string())));
+        }
+        assert!(
+            !named.is_empty(),
+            "{up} + {down}: no diagnostic renames the down file: {:#?}",
+            checked.diagnostics
+        );
+        for (code, name) in &named {
+            assert_eq!(
+                name, &expected,
+                "{up} + {down}: {code} names another name for the down file: {:#?}",
+                checked.diagnostics
+            );
+        }
+        // Following them: the up file takes its corrected name, the down file that one.
+        let up_fixed = match crate::files::name::parse_file_name(up) {
+            Ok(_) => up.to_string(),
+            Err(bad) => bad.suggestion.expect("a corrected name"),
+        };
+        let mut files = pairs(&["001_a", "003_c"]);
+        files.extend([up_fixed, expected.clone()]);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{up} + {down} renamed: {:#?}",
+            checked.diagnostics
+        );
+    }
 }

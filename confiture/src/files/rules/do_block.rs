@@ -2,24 +2,28 @@
 //! what a statement does to the migration's session (`C106`, `C109`, `C119`). A `DO` block runs
 //! where it is written, in the migration's transaction and session, so a `SET` in its body is
 //! the migration's; a function's body is not read (it runs where the function is called).
+//!
+//! The body's text is [`code_of`]'s, the one reading of "a body" every rule that looks into
+//! bodies shares: a `'...'` body with `''`, an `E'...'` body with its backslash escapes, and a
+//! string or dollar quote inside either are read as the server reads them.
 
-use super::lexer::{self, Token, TokenKind};
-use super::{dollar_body, syntax};
+use super::lexer::{Token, TokenKind};
+use super::{code_of, syntax, Code};
 
-/// The statements the body of `tokens` (one statement, no trivia) runs when it is `DO
-/// [LANGUAGE plpgsql] <body>` (PL/pgSQL is the default), each as its tokens (no trivia, their
-/// offsets the statement's): the SQL statements of the body — `SET ...;`, `PERFORM
-/// set_config(...);`, the statement in an `IF ... THEN` or after a `BEGIN` — and the statement
-/// of an `EXECUTE` of one literal (`EXECUTE 'SET ...'`), a `DO` among them read in turn. Empty
-/// for any other statement, a body in another language, or a `'...'` body with an escaped
-/// quote (lint does not decode it); an `EXECUTE` of an expression (`format(...)`, `'...' ||
-/// x`) is not read.
-pub(super) fn statements<'a>(tokens: &[Token<'a>]) -> Vec<Vec<Token<'a>>> {
-    let mut out = Vec::new();
-    if let Some(body) = body(tokens) {
-        collect(&body, Grammar::PlPgSql, &mut out);
-    }
-    out
+/// `visit` applied to each statement the body of `tokens` (one statement, no trivia) runs
+/// when it is `DO [LANGUAGE plpgsql] <body>` (PL/pgSQL is the default), in order, each as its
+/// tokens (no trivia): the SQL statements of the body — `SET ...;`, `PERFORM set_config(...);`,
+/// the statement in an `IF ... THEN` or after a `BEGIN` — and, after an `EXECUTE` of one
+/// literal (`EXECUTE 'SET ...'`), the statements of that literal, a `DO` among them read in
+/// turn: the first answer it gives. `None` without asking for any other statement, or a body
+/// in another language; an `EXECUTE` of an expression (`format(...)`, `'...' || x`) is not
+/// read.
+pub(super) fn find_statement<T>(
+    tokens: &[Token<'_>],
+    visit: &mut dyn FnMut(&[Token<'_>]) -> Option<T>,
+) -> Option<T> {
+    let code = body(tokens, None)?;
+    walk(&code, Grammar::PlPgSql, visit)
 }
 
 /// How the text of a body or of an `EXECUTE` is cut into statements.
@@ -32,9 +36,9 @@ enum Grammar {
     Sql,
 }
 
-/// The body of a `DO` statement in PL/pgSQL, as tokens (no trivia) with the statement's
-/// offsets.
-fn body<'a>(tokens: &[Token<'a>]) -> Option<Vec<Token<'a>>> {
+/// The body of a `DO` statement in PL/pgSQL ([`code_of`]; `outer`: the code `tokens` were
+/// read from, when they are a body's own).
+fn body<'a>(tokens: &[Token<'a>], outer: Option<&Code<'_>>) -> Option<Code<'a>> {
     if !tokens.first()?.is_word("DO") {
         return None;
     }
@@ -54,41 +58,32 @@ fn body<'a>(tokens: &[Token<'a>]) -> Option<Vec<Token<'a>>> {
             continue;
         }
         if code.is_none() && matches!(t.kind, TokenKind::String | TokenKind::DollarString) {
-            code = Some(t);
+            code = Some(i);
         }
         i += 1;
     }
-    literal_tokens(code?)
+    match outer {
+        Some(outer) => outer.nested(tokens, code?),
+        None => code_of(tokens, code?, false),
+    }
 }
 
-/// The text of a literal (`'...'`, `$tag$...$tag$`) lexed as SQL: its tokens (no trivia) at
-/// their offsets in the statement. `None` for a literal lint does not decode in place.
-fn literal_tokens<'a>(literal: &Token<'a>) -> Option<Vec<Token<'a>>> {
-    let text = match literal.kind {
-        TokenKind::DollarString if literal.terminated => dollar_body(literal.text)?,
-        TokenKind::String => match syntax::string_value(literal)? {
-            std::borrow::Cow::Borrowed(text) => text,
-            std::borrow::Cow::Owned(_) => return None,
-        },
-        _ => return None,
-    };
-    // `text` is a part of the literal's: its tokens' offsets are the literal's plus where the
-    // part starts in it.
-    let base = literal.start + (text.as_ptr() as usize - literal.text.as_ptr() as usize);
-    Some(
-        lexer::tokens(text)
-            .filter(|t| !t.is_trivia())
-            .map(|t| Token {
-                start: t.start + base,
-                ..t
-            })
-            .collect(),
-    )
+/// `visit` applied to each statement of `code` cut by `grammar`, then to those it runs
+/// ([`runs`]), depth first: the first answer.
+fn walk<T>(
+    code: &Code<'_>,
+    grammar: Grammar,
+    visit: &mut dyn FnMut(&[Token<'_>]) -> Option<T>,
+) -> Option<T> {
+    let tokens = code.tokens();
+    cut(&tokens, grammar)
+        .into_iter()
+        .find_map(|statement| visit(statement).or_else(|| runs(code, statement, visit)))
 }
 
-/// Cuts `tokens` (a body's or an `EXECUTE`'s, no trivia) into statements, adding each to
-/// `out`, and those an `EXECUTE` of a literal or a nested `DO` runs after it.
-fn collect<'a>(tokens: &[Token<'a>], grammar: Grammar, out: &mut Vec<Vec<Token<'a>>>) {
+/// Cuts `tokens` (a body's or an `EXECUTE`'s, no trivia) into statements, none empty.
+fn cut<'t, 'a>(tokens: &'t [Token<'a>], grammar: Grammar) -> Vec<&'t [Token<'a>]> {
+    let mut out = Vec::new();
     let mut depth = 0u32;
     let mut start = 0;
     for (i, t) in tokens.iter().enumerate() {
@@ -101,11 +96,13 @@ fn collect<'a>(tokens: &[Token<'a>], grammar: Grammar, out: &mut Vec<Vec<Token<'
             && (t.kind == TokenKind::Semicolon
                 || (grammar == Grammar::PlPgSql && starts_a_statement_after(tokens, i)));
         if ends {
-            statement(&tokens[start..i], out);
+            out.push(&tokens[start..i]);
             start = i + 1;
         }
     }
-    statement(&tokens[start..], out);
+    out.push(&tokens[start..]);
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// Whether a PL/pgSQL statement starts after `tokens[i]`: `BEGIN`, `THEN`, `ELSE`, `LOOP` (not
@@ -120,28 +117,26 @@ fn starts_a_statement_after(tokens: &[Token<'_>], i: usize) -> bool {
         || (t.text == ">" && i >= 1 && tokens[i - 1].text == ">")
 }
 
-/// Adds one statement (when not empty) to `out`, then what it runs: an `EXECUTE` of one
-/// literal (`EXECUTE '...' [INTO ...] [USING ...]`), a `DO` block.
-fn statement<'a>(tokens: &[Token<'a>], out: &mut Vec<Vec<Token<'a>>>) {
-    let Some(first) = tokens.first() else {
-        return;
-    };
-    out.push(tokens.to_vec());
+/// `visit` applied to what `statement` (one of `code`'s) runs: the statements of an `EXECUTE`
+/// of one literal (`EXECUTE '...' [INTO ...] [USING ...]`), of a `DO` block's body.
+fn runs<T>(
+    code: &Code<'_>,
+    statement: &[Token<'_>],
+    visit: &mut dyn FnMut(&[Token<'_>]) -> Option<T>,
+) -> Option<T> {
+    let first = statement.first()?;
     if first.is_word("EXECUTE") {
-        let one_literal = tokens
+        let one_literal = statement
             .get(2)
             .is_none_or(|t| t.is_word("INTO") || t.is_word("USING"));
-        if let Some(text) = tokens
-            .get(1)
-            .filter(|_| one_literal)
-            .and_then(literal_tokens)
-        {
-            collect(&text, Grammar::Sql, out);
+        if !one_literal {
+            return None;
         }
+        walk(&code.nested(statement, 1)?, Grammar::Sql, visit)
     } else if first.is_word("DO") {
-        if let Some(body) = body(tokens) {
-            collect(&body, Grammar::PlPgSql, out);
-        }
+        walk(&body(statement, Some(code))?, Grammar::PlPgSql, visit)
+    } else {
+        None
     }
 }
 
@@ -153,13 +148,13 @@ mod tests {
     /// The statements of `sql`'s body, each as its text (tokens joined by a space).
     fn run(sql: &str) -> Vec<String> {
         let t: Vec<_> = tokens(sql).filter(|t| !t.is_trivia()).collect();
-        statements(&t)
-            .iter()
-            .map(|s| {
-                let words: Vec<_> = s.iter().map(|t| t.text).collect();
-                words.join(" ")
-            })
-            .collect()
+        let mut out = Vec::new();
+        find_statement::<()>(&t, &mut |s| {
+            let words: Vec<_> = s.iter().map(|t| t.text).collect();
+            out.push(words.join(" "));
+            None
+        });
+        out
     }
 
     #[test]
@@ -201,7 +196,6 @@ mod tests {
             "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SET a = 1; END $$",
             "DO LANGUAGE plperl $$ SET a = 1 $$",
             "DO $$ SET a = 1 $$ LANGUAGE plpython3u",
-            "DO 'BEGIN EXECUTE ''SET a = 1''; END'",
         ] {
             assert_eq!(run(sql), Vec::<String>::new(), "{sql}");
         }
@@ -216,11 +210,57 @@ mod tests {
         );
     }
 
+    /// The class of quoted bodies: each is read as the server reads it, whatever quotes it, at
+    /// any depth.
+    #[test]
+    fn a_quoted_body_is_read_as_the_server_reads_it() {
+        let read = ["SET a = 'x'", "RESET ALL", "END"];
+        for sql in [
+            // `''` in '...'.
+            "DO 'BEGIN SET a = ''x''; RESET ALL; END'",
+            "DO LANGUAGE 'plpgsql' 'BEGIN SET a = ''x''; RESET ALL; END'",
+            // `\'` and `''` in E'...', and its other escapes.
+            r"DO E'BEGIN SET a = \'x''; RESET ALL; END'",
+            r"DO e'BEGIN\nSET a = ''x\';\tRESET ALL; END'",
+            // A continuation.
+            "DO 'BEGIN SET a = ''x'';'\n' RESET ALL; END'",
+            // U&'...'.
+            r"DO U&'BEGIN SET a = ''\0078''; RESET ALL; END'",
+        ] {
+            assert_eq!(run(sql), read, "{sql}");
+        }
+        // Quotes within quotes: an EXECUTE's literal, dollar quotes in '...' and in each other.
+        for sql in [
+            "DO 'BEGIN EXECUTE ''SET a = ''''x''''''; END'",
+            r"DO E'BEGIN EXECUTE \'SET a = \'\'x\'\'\'; END'",
+            "DO 'BEGIN EXECUTE $q$SET a = ''x''$q$; END'",
+            "DO $$BEGIN EXECUTE 'SET a = ''x'''; END$$",
+            "DO $a$BEGIN EXECUTE $b$SET a = 'x'$b$; END$a$",
+        ] {
+            assert_eq!(run(sql)[1..], ["SET a = 'x'", "END"], "{sql}");
+        }
+        // A DO in a quoted body, quoted in turn.
+        assert_eq!(
+            run("DO 'BEGIN DO $x$BEGIN EXECUTE ''RESET ALL''; END$x$; END'"),
+            [
+                "DO $x$BEGIN EXECUTE 'RESET ALL'; END$x$",
+                "EXECUTE 'RESET ALL'",
+                "RESET ALL",
+                "END",
+                "END"
+            ]
+        );
+        assert_eq!(
+            run(r"DO E'BEGIN DO \'BEGIN RESET ALL; END\'; END'"),
+            ["DO 'BEGIN RESET ALL; END'", "RESET ALL", "END", "END"]
+        );
+    }
+
     #[test]
     fn body_tokens_keep_their_offsets_in_the_statement() {
         let sql = "DO $$ BEGIN SET a = 1; END $$";
         let t: Vec<_> = tokens(sql).filter(|t| !t.is_trivia()).collect();
-        let set = &statements(&t)[0][0];
-        assert_eq!(&sql[set.start..set.end()], "SET");
+        let at = find_statement(&t, &mut |s| Some(s[0].start)).unwrap();
+        assert_eq!(&sql[at..at + 3], "SET");
     }
 }

@@ -270,7 +270,8 @@ pub(super) fn in_code<T>(
 }
 
 /// The code `tokens[i]` holds, if it is a literal that may be code: the one reading of "a body"
-/// for every rule that looks into bodies. `tokens` are one statement's (no trivia), or one
+/// for every rule that looks into bodies ([`in_code`], and `do_block` for the statements a
+/// `DO` block runs). `tokens` are one statement's (no trivia), or one
 /// body's when `in_body`. A dollar-quoted string anywhere (a `DO` block's or a function's body,
 /// a value: conservative); a `'...'` string (also `E'...'` with its backslash escapes,
 /// `U&'...'`, a continuation: [`syntax::string_value`]) that is a body — the code of a `DO`, what

@@ -38,7 +38,8 @@ function's), and a column named like a bound (`UPDATE t SET lock_timeout = 0`, a
 CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`).
 
 The body of a `DO` block runs in the migration's session: the same statements in it are flagged
-(`RESET ALL;`, `SET lock_timeout = 0;`, `PERFORM set_config(...)`, `EXECUTE 'RESET ALL'`), not
+(`RESET ALL;`, `SET lock_timeout = 0;`, `PERFORM set_config(...)`, `EXECUTE 'RESET ALL'`),
+dollar-quoted or `'...'` (`''` and `E'...'` escapes decoded, quotes inside quotes read in turn), not
 those of a function's body (run where the function is called). `set_config` is read with its
 arguments in order or named (`set_config(setting_name => 'lock_timeout', new_value => '0',
 is_local => false)`, also `:=`).
@@ -105,12 +106,10 @@ pub(crate) fn timeouts_turned_off<'s>(
 }
 
 /// What in `tokens` (one statement, no trivia), or in the body of a `DO` block it is
-/// ([`do_block::statements`]), turns a bound off, as the statement names it.
+/// ([`do_block::find_statement`]), turns a bound off, as the statement names it.
 fn turns_off(tokens: &[Token<'_>]) -> Option<String> {
     turns_off_alone(tokens).or_else(|| {
-        do_block::statements(tokens)
-            .iter()
-            .find_map(|body| turns_off_alone(body))
+        do_block::find_statement(tokens, &mut turns_off_alone)
             .map(|what| format!("{what} in a DO block"))
     })
 }

@@ -36,7 +36,8 @@ transaction_isolation = ...`, also `ON CONFLICT DO UPDATE SET` and `MERGE ... UP
 `SET TRANSACTION` inside a function's body (run where the function is called).
 
 A `DO` block's body runs where it is written: the same statements in it (`SET TRANSACTION ...;`,
-`PERFORM set_config(...)`, `EXECUTE 'SET TRANSACTION ...'`) are flagged, in either kind of
+`PERFORM set_config(...)`, `EXECUTE 'SET TRANSACTION ...'`), dollar-quoted or `'...'` (`''` and
+`E'...'` escapes decoded, quotes inside quotes read in turn), are flagged, in either kind of
 migration: the block is a query of the transaction it would shape (SQLSTATE 25001).
 
 **Fix:** remove the statement. A migration cannot choose its transaction's isolation level or
@@ -58,10 +59,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     let (what, in_do_block) = match sets_characteristics(&tokens) {
         Some(what) => (what, false),
         None => {
-            let Some(what) = do_block::statements(&tokens)
-                .iter()
-                .find_map(|body| sets_characteristics(body))
-            else {
+            let Some(what) = do_block::find_statement(&tokens, &mut sets_characteristics) else {
                 return;
             };
             (what, true)

@@ -20,8 +20,10 @@ says:
 - With `standard_conforming_strings` off, PostgreSQL reads a backslash in a plain `'...'` string
   as an escape, so `'a\\'; DROP ...'` is one string or two statements depending on the setting.
   `ALTER DATABASE|ROLE ... SET` changes it for every later session too. Lint reads files with
-  the setting on, PostgreSQL's default since 9.1, so after such a statement it no longer sees
-  the statements the server will run.
+  the setting on, PostgreSQL's default since 9.1 and what confiture's sessions start with,
+  whatever the file sets: after such a statement it no longer sees the statements the server
+  will run, nor the value of a `'...'` string (a `DO` block's body among them) with a
+  backslash as the server will read it. This rule is an error for that reason.
 - With `client_encoding` other than UTF-8 (`SET client_encoding`, `SET NAMES`), PostgreSQL
   decodes the later messages in that encoding, but migration files are UTF-8 and confiture
   sends them as they are: their non-ASCII text is stored garbled (`café` becomes `cafÃ©`) or
@@ -35,7 +37,8 @@ settings changed through a row of `pg_settings`, a session `SET` by another name
 `UPDATE pg_settings SET setting = ... WHERE name = '...'` (the view's rule calls
 `set_config(name, setting, false)`) and `set_config(name, ..., false) FROM pg_settings WHERE
 name = '...'`. The same in the body of a `DO` block (run in the migration's session: `SET
-...;`, `PERFORM set_config(...)`, `EXECUTE 'SET ...'`), and `set_config` with named arguments
+...;`, `PERFORM set_config(...)`, `EXECUTE 'SET ...'`), dollar-quoted or `'...'` (`''` and
+`E'...'` escapes decoded, quotes inside quotes read in turn), and `set_config` with named arguments
 (`setting_name => ..., new_value => ..., is_local => ...`). Not flagged: turning
 `standard_conforming_strings` on (pg_dump writes `SET standard_conforming_strings = on;`),
 `client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
@@ -60,9 +63,10 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     }
     // The statement, and those a `DO` block's body runs in the same session.
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let body = do_block::statements(&tokens);
-    let run = || std::iter::once(tokens.as_slice()).chain(body.iter().map(Vec::as_slice));
-    if run().any(turns_off) {
+    let in_run = |found: &mut dyn FnMut(&[Token<'_>]) -> Option<String>| {
+        found(&tokens).or_else(|| do_block::find_statement(&tokens, found))
+    };
+    if in_run(&mut |t| turns_off(t).then(String::new)).is_some() {
         out.push(cx.diagnostic(
             &DOC,
             stmt.range.clone(),
@@ -70,7 +74,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "leave standard_conforming_strings on; write strings with backslash escapes as E'...'".to_string(),
         ));
     }
-    if let Some(encoding) = run().find_map(client_encoding) {
+    if let Some(encoding) = in_run(&mut client_encoding) {
         out.push(cx.diagnostic(
             &DOC,
             stmt.range.clone(),

@@ -443,7 +443,8 @@ pub(super) fn resolved<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
 }
 
 /// The text of a `'...'` literal as PostgreSQL reads it (with `standard_conforming_strings =
-/// on`): `''` an escaped quote; in `E'...'` also the backslash escapes (`\'`, `\n`, `\t`, octal
+/// on`, as the file was split: what confiture's sessions start with, and what a file that turns
+/// it off is an error for, `C106`): `''` an escaped quote; in `E'...'` also the backslash escapes (`\'`, `\n`, `\t`, octal
 /// `\101`, `\x41`, `\u0041`, `\U00000041`, `\c` for any other `c`); in `U&'...'` the Unicode
 /// escapes (`\0041`, `\+000041`, with the default escape character); the parts of a
 /// continuation (`'a'⏎'b'`) joined. `None` for a bit string (`B'...'`, `X'...'`), an
