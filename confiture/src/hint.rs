@@ -371,7 +371,9 @@ impl Invocation {
             Some(entry) => {
                 let words = self.database.iter().map(|w| quote(w).into_owned());
                 let list = ["--targets".to_string(), one_line_list(entry)];
-                (words.chain(list).collect(), false)
+                // A run of a library fleet whose environment has no name is itself selected
+                // by `--database-url <URL>`: its list keeps none of the environment's settings.
+                (words.chain(list).collect(), self.database == one_database())
             }
             None => (one_database(), true),
         }

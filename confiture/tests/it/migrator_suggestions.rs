@@ -327,19 +327,21 @@ fn a_library_fleets_target_by_name_keeps_the_environment_or_says_what_a_url_drop
             .unwrap();
     });
     let listed = format!("--targets <(echo {})", edited.name);
-    let mut by_url = 0;
     for command in commands(&help) {
-        let takes_a_list = ["status", "verify", "drift"]
+        let takes_a_list = ["status", "verify", "drift", "reinit", "baseline"]
             .iter()
             .any(|c| command.starts_with(&format!("cargo confiture migrate {c}")));
         if takes_a_list {
             assert!(command.contains(&listed), "`{command}` of: {help}");
-        } else if command.contains("--database-url <URL>") {
-            by_url += 1;
         }
     }
-    // The refusal suggests `reinit`, which takes no list.
-    assert!(by_url > 0, "{help}");
+    // The refusal suggests `reinit`, which takes a list of that one target; the run itself
+    // was selected by a URL (the library's environment has no name), so the help says what a
+    // URL loses.
+    assert!(
+        help.contains(&format!("migrate reinit --database-url <URL> {listed}")),
+        "{help}"
+    );
     assert!(
         help.contains("`migration.tracking_table` would not apply")
             && help.contains("`target_session_attrs` in the URL too"),
