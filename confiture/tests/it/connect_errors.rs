@@ -713,3 +713,37 @@ fn a_name_holding_a_password_pair_is_masked_and_escaped_in_every_refusal() {
     let err = common::connect_err(&by_hand(&limited.name, "postgres"));
     checked("role limit", &err, "allows no more connections");
 }
+
+/// The server counts a closed session until its backend has exited, a few milliseconds after
+/// the client's `Terminate`: a connection opened right after, on a database whose
+/// `CONNECTION LIMIT` the closed sessions filled, was refused (53300) by our own sessions —
+/// a fleet's next target under `--jobs 1`, the very fix its help suggests, or the pooler
+/// check's second connection. Closing every session and opening as many again, hundreds of
+/// times, is never refused, whether one session or several were closed.
+#[test]
+fn sessions_just_closed_never_refuse_the_next_ones_at_a_connection_limit() {
+    for limit in [1, 2] {
+        let db = common::TestDb::new("cft_reconnect");
+        let role = Role::create("");
+        common::admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" CONNECTION LIMIT {limit}",
+                db.name
+            ))
+            .unwrap();
+        let env = env(&format!(
+            "{}?sslmode=disable",
+            common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+        ));
+        for round in 0..150 {
+            let sessions: Vec<postgres::Client> = (0..limit)
+                .map(|_| {
+                    confiture::db::connect(&env).unwrap_or_else(|e| {
+                        panic!("limit {limit}, round {round}: {}", full_text(&e))
+                    })
+                })
+                .collect();
+            drop(sessions);
+        }
+    }
+}

@@ -2,14 +2,17 @@
 //! `client_connection_check_interval` and, for the tool's own sessions, `statement_timeout=0`
 //! in the startup packet, a connect timeout that covers the
 //! whole exchange, and one clear message per way of failing (exit 3), without the password.
+//! A refusal for too many connections that our own sessions, just closed, may explain is tried
+//! again (`lingering`).
 
 mod explain;
+mod lingering;
 mod pooler;
 mod probe;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -377,12 +380,40 @@ fn session_mismatch(
     })
 }
 
-/// A session on `env`'s first host, at address `pinned` alone when given. With
-/// `sslmode=prefer`, a server whose pg_hba.conf refused the TLS connection (it may admit this
-/// host only without TLS, `hostnossl`) is tried once more without TLS, as libpq does; when
-/// that fails too, the TLS try's failure is the one explained, with the retry's.
-/// `need`: what the session is for, and so the settings it starts with.
+/// A session on `env`'s first host, at address `pinned` alone when given. A refusal for too
+/// many connections (53300) soon after one of this process's sessions on that server ended is
+/// tried again while that session may still be counted there ([`lingering::Retry`]), within
+/// `migration.connect_timeout`. `need`: what the session is for, and so the settings it
+/// starts with.
 fn open_at(env: &Environment, pinned: Option<SocketAddr>, need: Need) -> Result<Session, Failure> {
+    let timeout = env.migration.connect_timeout;
+    let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+    let mut retry: Option<lingering::Retry> = None;
+    loop {
+        let failure = match open_or_plain(env, pinned, need) {
+            Err(failure) if failure.too_many_connections() => failure,
+            other => return other,
+        };
+        if retry.is_none() {
+            retry =
+                lingering::Retry::after_refusal(lingering::Server::of(&env.connection), deadline);
+        }
+        match retry.as_mut().and_then(lingering::Retry::next_delay) {
+            Some(delay) => std::thread::sleep(delay),
+            None => return Err(failure),
+        }
+    }
+}
+
+/// [`open_at`]'s try. With `sslmode=prefer`, a server whose pg_hba.conf refused the TLS
+/// connection (it may admit this host only without TLS, `hostnossl`) is tried once more
+/// without TLS, as libpq does; when that fails too, the TLS try's failure is the one
+/// explained, with the retry's.
+fn open_or_plain(
+    env: &Environment,
+    pinned: Option<SocketAddr>,
+    need: Need,
+) -> Result<Session, Failure> {
     match open_with(env, pinned, false, need) {
         Err(Failure::Driver(e, address)) if refused_over_tls(env, &e) => {
             open_with(env, pinned, true, need).map_err(|retry| Failure::RetriedWithoutTls {
@@ -448,6 +479,16 @@ impl Failure {
             _ => None,
         }
     }
+
+    /// The server refused the session for too many connections (53300), on the try that
+    /// decided (after a TLS refusal, on the try without TLS).
+    fn too_many_connections(&self) -> bool {
+        match self {
+            Failure::Driver(e, _) => e.code() == Some(&SqlState::TOO_MANY_CONNECTIONS),
+            Failure::RetriedWithoutTls { retry, .. } => retry.too_many_connections(),
+            _ => false,
+        }
+    }
 }
 
 /// One try at connecting to `env`'s first host, within `migration.connect_timeout`.
@@ -468,8 +509,9 @@ fn attempt(
     let spec = &env.connection;
     let tcp = (!spec.is_unix_socket()).then(|| (spec.host.clone(), spec.port));
     let (host, port) = (spec.host.clone(), spec.port);
+    let server = lingering::Server::of(spec);
     let open = move || {
-        dial(&config, tls, tcp, pinned).map(|(client, dialled)| Session {
+        dial(&config, tls, tcp, pinned, &server).map(|(client, dialled)| Session {
             client,
             reached: Reached {
                 host,
@@ -511,16 +553,24 @@ fn attempt(
 /// driver's `host`, for TLS. A name that cannot be looked up here goes to the driver as it
 /// is (its error is the one users see), and then which address answered is not known.
 /// A failure comes with the address of the try that gave it, when known. `pinned`: that
-/// address alone is dialled (the one a session reached before).
+/// address alone is dialled (the one a session reached before). The end of each session is
+/// recorded as one on `server` ([`lingering::watch`]).
 fn dial(
     config: &postgres::Config,
     tls: Option<MakeRustlsConnect>,
     tcp: Option<(String, u16)>,
     pinned: Option<SocketAddr>,
+    server: &lingering::Server,
 ) -> Result<(postgres::Client, Option<SocketAddr>), (postgres::Error, Option<SocketAddr>)> {
-    let connect = |config: &postgres::Config| match &tls {
-        Some(tls) => config.connect(tls.clone()),
-        None => config.connect(postgres::NoTls),
+    let connect = |config: &postgres::Config| {
+        let mut config = config.clone();
+        let end = lingering::watch(&mut config, server.clone());
+        let client = match &tls {
+            Some(tls) => config.connect(tls.clone()),
+            None => config.connect(postgres::NoTls),
+        }?;
+        end.opened();
+        Ok(client)
     };
     let addresses: Vec<SocketAddr> = match pinned {
         Some(address) => vec![address],
@@ -558,8 +608,7 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
     }
     config.port(spec.port).user(&spec.user).dbname(&spec.dbname);
     config.application_name(&env.application_name);
-    // What the server says while a migration runs reaches its report (`db::notices`).
-    config.notice_callback(crate::db::notices::received);
+    // The notice callback is set for each try, by `dial` (`lingering::watch`).
     if let Some(password) = &spec.password {
         config.password(password);
     }

@@ -91,7 +91,7 @@ pub(crate) fn refuse_transaction_pooling(
     let mut probe = Some(Probe::start(env, reached));
     for _ in 0..ROUNDS {
         let mut theirs = None;
-        if let Some(p) = &probe {
+        if let Some(p) = &mut probe {
             match p.ask(wait) {
                 Asked::Seen(s) => theirs = Some(s),
                 Asked::Refused(error) => return Err(probe_refused(env, &error)),
@@ -308,10 +308,16 @@ impl std::fmt::Display for Shared {
 const PROBE_WAIT: Duration = Duration::from_secs(5);
 
 /// The check's second connection, on a thread of its own: a probe that gets no answer in
-/// time is left behind (its connection closes when it gets one, or the process ends).
+/// time is left behind (its connection closes when it gets one, or the process ends). One
+/// that answered is closed before the check returns ([`Drop`]), so that it is not closing
+/// while the command, or a fleet's next target, connects: the server would count it then
+/// (`lingering`), and a session of ours that ends ends the retries of a refused connection.
 struct Probe {
-    ask: mpsc::Sender<()>,
+    /// Dropped to end the thread.
+    ask: Option<mpsc::Sender<()>>,
     answers: mpsc::Receiver<Result<Seen>>,
+    /// The thread, while it is not known to be stuck: joined on drop.
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 enum Asked {
@@ -349,25 +355,52 @@ impl Probe {
                     }
                 }
             });
-        if let Err(e) = spawned {
-            // No thread, no probe: said as a refusal, as the connection's own would be.
-            let (tx, answers) = mpsc::channel();
-            let _ = tx.send(Err(Error::invalid(
-                "cannot start the pooler check's thread",
-            )
-            .with_source(e)));
-            return Probe { ask, answers };
+        match spawned {
+            Ok(thread) => Probe {
+                ask: Some(ask),
+                answers,
+                thread: Some(thread),
+            },
+            Err(e) => {
+                // No thread, no probe: said as a refusal, as the connection's own would be.
+                let (tx, answers) = mpsc::channel();
+                let _ = tx.send(Err(Error::invalid(
+                    "cannot start the pooler check's thread",
+                )
+                .with_source(e)));
+                Probe {
+                    ask: Some(ask),
+                    answers,
+                    thread: None,
+                }
+            }
         }
-        Probe { ask, answers }
     }
 
     /// One transaction of the probe, waiting at most `wait` for its answer.
-    fn ask(&self, wait: Duration) -> Asked {
-        let _ = self.ask.send(());
+    fn ask(&mut self, wait: Duration) -> Asked {
+        if let Some(ask) = &self.ask {
+            let _ = ask.send(());
+        }
         match self.answers.recv_timeout(wait) {
             Ok(Ok(seen)) => Asked::Seen(seen),
             Ok(Err(error)) => Asked::Refused(error),
-            Err(_) => Asked::NoAnswer,
+            Err(_) => {
+                // Still waiting for the server: left behind.
+                self.thread = None;
+                Asked::NoAnswer
+            }
+        }
+    }
+}
+
+impl Drop for Probe {
+    /// Ends the thread, which closes the second connection, and waits for it: it is idle,
+    /// waiting to be asked, unless it got no answer in time (then it was let go).
+    fn drop(&mut self) {
+        self.ask = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
