@@ -272,6 +272,16 @@ impl Project {
         Project { root }
     }
 
+    /// A workspace with two migrations that apply cleanly: `001_a` and `002_b`, each creating
+    /// a one-column table of its name (`a`, `b`) and dropping it going down.
+    pub fn two_tables() -> Project {
+        let project = Project::new();
+        project
+            .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        project
+    }
+
     /// A copy of the example project's `db/` (the seed's migrations and environments).
     pub fn example() -> Project {
         let project = Project::new();

@@ -34,14 +34,6 @@ const KEYS: &[&str] = &[
     "settings",
 ];
 
-fn two_migrations() -> Project {
-    let project = Project::new();
-    project
-        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
-    project
-}
-
 /// The error object of a failed `--format json` run, checked for its shape, its kind and its
 /// exit code; a document with `error` has the same object as `errors[0]`.
 #[track_caller]
@@ -84,7 +76,7 @@ fn error_object(run: &Run, code: u8, kind: &str) -> serde_json::Value {
 
 #[test]
 fn usage_errors_give_the_error_object() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     // clap's own refusal, before anything else runs.
     let run = project.run(&["migrate", "up", "--bogus", "--format", "json"]);
     error_object(&run, exit::USAGE, "usage");
@@ -104,7 +96,7 @@ fn usage_errors_give_the_error_object() {
 
 #[test]
 fn an_invalid_environment_gives_the_error_object() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     let run = project.run(&["migrate", "up", "--env", "nope", "--format", "json"]);
     error_object(&run, exit::INVALID, "invalid");
     project.write("db/environments/broken.yaml", "database_url: [unclosed\n");
@@ -118,7 +110,7 @@ fn an_invalid_environment_gives_the_error_object() {
 /// (`settings`: key, line, message, help); one problem alone is the error it always was.
 #[test]
 fn every_problem_of_an_environment_file_is_named_at_once() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.write(
         "db/environments/bad.yaml",
         "name: bad\n\
@@ -213,7 +205,7 @@ fn every_problem_of_an_environment_file_is_named_at_once() {
 #[test]
 fn invalid_files_give_the_error_object_with_diagnostics() {
     let db = TestDb::new("jsonerr_files");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.remove("db/migrations/002_b.down.sql");
     let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
     let error = error_object(&run, exit::INVALID, "invalid");
@@ -230,7 +222,7 @@ fn invalid_files_give_the_error_object_with_diagnostics() {
 
 #[test]
 fn a_connection_failure_gives_the_error_object_naming_the_database() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     for command in ["up", "status", "down"] {
         let run = project.run(&[
             "migrate",
@@ -259,7 +251,7 @@ fn a_connection_failure_gives_the_error_object_naming_the_database() {
 #[test]
 fn a_failed_migration_gives_the_error_object_with_its_data() {
     let db = TestDb::new("jsonerr_sql");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project
         .migration(
             "003_broken",
@@ -295,7 +287,7 @@ fn a_failed_migration_gives_the_error_object_with_its_data() {
 #[test]
 fn the_lock_gives_the_error_object_with_its_holder() {
     let db = TestDb::new("jsonerr_lock");
-    let project = two_migrations();
+    let project = Project::two_tables();
     let (_holder, pid) = db.hold_migration_lock("jsonerr-holder");
     let run = project.run_on(
         &db,
@@ -331,7 +323,7 @@ fn a_locked_ledger_row_gives_the_error_object_with_its_holders() {
     let table = "LOCK TABLE tb_confiture IN SHARE MODE";
     for holds in [&[for_update][..], &[for_share, for_share], &[table]] {
         let db = TestDb::new("jsonerr_rowlock");
-        let project = two_migrations();
+        let project = Project::two_tables();
         project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
         let mut holders = Vec::new();
         let mut pids = Vec::new();
@@ -393,7 +385,7 @@ fn a_locked_ledger_row_gives_the_error_object_with_its_holders() {
 #[test]
 fn diverged_history_gives_the_error_object() {
     let db = TestDb::new("jsonerr_diverged");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project.write(
         "db/migrations/002_b.up.sql",
@@ -444,7 +436,7 @@ fn diverged_history_gives_the_error_object() {
 #[test]
 fn every_diverged_row_carries_its_applied_at() {
     let db = TestDb::new("jsonerr_applied_at");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     db.connect()
@@ -524,7 +516,7 @@ fn every_diverged_row_carries_its_applied_at() {
 #[test]
 fn irreversible_rollback_gives_the_error_object_with_each_migration() {
     let db = TestDb::new("jsonerr_irreversible");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.write(
         "db/migrations/002_b.down.sql",
         "-- confiture:irreversible\n",
@@ -589,7 +581,7 @@ fn readme_documents_every_key_of_the_error_object() {
 #[test]
 fn suggested_commands_in_json_repeat_the_selection() {
     let db = TestDb::new("json_hint");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.write(
         "db/environments/dev.yaml",
         format!("database_url: {}\n", db.url()),
@@ -685,7 +677,7 @@ fn drift_up_and_down_describe_a_divergence_alike() {
 #[test]
 fn every_refusal_after_connecting_names_the_database() {
     let db = TestDb::new("jsonerr_refusal_db");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     let names_it = |run: &Run, error: &serde_json::Value| {
         assert!(

@@ -5,15 +5,6 @@
 use confiture::exit;
 use confiture_tests::{Project, Run, TestDb};
 
-/// A project with two applied-able migrations.
-fn two_migrations() -> Project {
-    let project = Project::new();
-    project
-        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
-    project
-}
-
 /// Asserts that stdout is exactly one JSON document reporting an error of `kind` with
 /// `exit_code`: `{"error": {...}}`, or a command's report whose `errors` holds it (`up`, `down`).
 #[track_caller]
@@ -43,7 +34,7 @@ fn json_error(run: &Run, code: u8, kind: &str) -> serde_json::Value {
 
 #[test]
 fn every_argument_error_is_one_json_document_with_format_json() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     // (arguments, a word the message or help must contain)
     let cases: &[(&[&str], &str)] = &[
         (&["migrate", "up", "--steps", "-1"], "-1"),
@@ -94,7 +85,7 @@ fn every_argument_error_is_one_json_document_with_format_json() {
 
 #[test]
 fn argument_errors_without_json_stay_text_and_exit_64() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     let run = project.run(&["migrate", "up", "--steps", "-1"]);
     run.code(exit::USAGE).stderr_has("error:");
     assert!(run.stdout.is_empty(), "{}", run.dump());
@@ -111,7 +102,7 @@ fn argument_errors_without_json_stay_text_and_exit_64() {
 #[test]
 fn library_usage_errors_are_json_too() {
     let db = TestDb::new("usage_json");
-    let project = two_migrations();
+    let project = Project::two_tables();
     for args in [
         &["migrate", "down", "--steps", "0"][..],
         &["migrate", "up", "--steps", "0"],
@@ -139,7 +130,7 @@ fn library_usage_errors_are_json_too() {
 /// is not there is never tried (which would be exit 3, not 64).
 #[test]
 fn usage_errors_come_before_connecting() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     let dead = "postgresql://postgres@127.0.0.1:1/nothing_here";
     for args in [
         &["migrate", "down", "--steps", "0"][..],
@@ -185,7 +176,7 @@ fn usage_errors_come_before_connecting() {
 /// `--help` is the library's `migrate::DEFAULT_LOCK_WAIT`.
 #[test]
 fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     for command in ["up", "down", "baseline", "reinit"] {
         let run = project.run(&["migrate", command, "--help"]);
         let default = confiture::config::Timeout::new(confiture::migrate::DEFAULT_LOCK_WAIT)
@@ -209,7 +200,7 @@ fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
 /// `--lock-wait 30` waited 30 ms, not the 30 s a deploy script meant. `0` needs no unit.
 #[test]
 fn durations_without_a_unit_are_usage_errors() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     for (command, flag) in [
         ("up", "--lock-wait"),
         ("down", "--lock-timeout"),
@@ -248,7 +239,7 @@ fn durations_without_a_unit_are_usage_errors() {
 /// same way whichever flag it is, and as one JSON document with `--format json`.
 #[test]
 fn malformed_durations_and_versions_are_usage_errors() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     for (args, flag) in [
         (
             &["migrate", "up", "--lock-wait", "1.5s"][..],
@@ -317,7 +308,7 @@ fn a_connection_string_as_an_argument_is_told_to_use_database_url() {
 #[test]
 fn a_version_bound_is_echoed_as_it_was_written_in_text_and_json() {
     let db = TestDb::new("usage_bound_spelling");
-    let project = two_migrations();
+    let project = Project::two_tables();
     let cases: &[(&[&str], &str)] = &[
         (
             &["migrate", "up", "--target", "042"],
@@ -369,7 +360,7 @@ fn a_version_bound_is_echoed_as_it_was_written_in_text_and_json() {
 /// that holds the file: read, so not said to be ignored).
 #[test]
 fn commands_that_never_connect_do_not_offer_the_connection_flags() {
-    let project = two_migrations();
+    let project = Project::two_tables();
     let connection_flags = [
         "--env <NAME>",
         "--config <FILE>",

@@ -23,14 +23,6 @@ fn cluster() -> Cluster {
     cluster
 }
 
-fn two_migrations() -> Project {
-    let project = Project::new();
-    project
-        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-        .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
-    project
-}
-
 /// Prepares a transaction of `statements` on `db` under `gid`.
 fn prepare(cluster: &Cluster, db: &str, statements: &str, gid: &str) {
     let gid = gid.replace('\'', "''");
@@ -94,7 +86,7 @@ fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out()
     let cluster = cluster();
     let db = cluster.create_database("ptx_lock");
     let url = cluster.url(&db, "sslmode=disable");
-    let project = two_migrations();
+    let project = Project::two_tables();
     // A quote in the gid: the statement to paste quotes it as SQL does.
     let gid = "deploy 'x' 42";
     let quoted = "'deploy ''x'' 42'";
@@ -148,7 +140,7 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_named_with_its_way_out
     let cluster = cluster();
     let db = cluster.create_database("ptx_ledger");
     let url = cluster.url(&db, "sslmode=disable");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project
         .run(&["migrate", "up", "--database-url", &url])
         .code(exit::SUCCESS);
@@ -258,7 +250,7 @@ fn a_list_query_on_a_table_a_prepared_transaction_locked_names_it() {
         .connect(&db)
         .batch_execute("CREATE TABLE tenants (name text); INSERT INTO tenants VALUES ('x')")
         .expect("setup");
-    let project = two_migrations();
+    let project = Project::two_tables();
     project.write(
         "db/environments/ctl.yaml",
         format!(
