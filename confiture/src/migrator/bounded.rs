@@ -28,6 +28,47 @@ use crate::migrate::{
 /// How often the caller's thread looks at the flag while it waits for the command.
 const POLL: Duration = Duration::from_millis(20);
 
+thread_local! {
+    /// On a command's thread, while [`reported_together`] runs: where the answers of the
+    /// events handed over meanwhile wait, instead of each being waited for at once.
+    static TOGETHER: std::cell::RefCell<Option<Vec<mpsc::Receiver<bool>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `report`, whose progress events say what has already happened (a message's results:
+/// what the server said while it ran, the migrations it committed), and returns what it
+/// returns. On a command's own thread ([`Migrator::bounded`]) its events are handed to the
+/// caller's thread without each being waited for, and then waited for all at once: waiting
+/// for each had both threads sleep and wake twice an event (2,000 events and ~2,700 context
+/// switches, ~10 ms, for a message of 1,000 migrations). A callback that panics on one of them
+/// sees none of the rest, and the command stops here, before anything more reaches the server
+/// — where waiting for each stopped it at that event, with nothing but the rest of these
+/// reports in between. Elsewhere (no command thread), the events are calls as always.
+pub(crate) fn reported_together<T>(report: impl FnOnce() -> T) -> T {
+    // Inside another: its events wait with the outer's.
+    if TOGETHER.with(|t| t.borrow().is_some()) {
+        return report();
+    }
+    /// Leaves the thread as it was, `report` unwinding or not.
+    struct Ends;
+    impl Drop for Ends {
+        fn drop(&mut self) {
+            TOGETHER.with(|t| t.borrow_mut().take());
+        }
+    }
+    TOGETHER.with(|t| *t.borrow_mut() = Some(Vec::new()));
+    let ends = Ends;
+    let value = report();
+    let answers = TOGETHER.with(|t| t.borrow_mut().take()).unwrap_or_default();
+    drop(ends);
+    // The caller's thread answers each, in order; after a `false` (its callback panicked) the
+    // rest are not waited for: the command unwinds.
+    if !answers.into_iter().all(|a| a.recv() == Ok(true)) {
+        std::panic::resume_unwind(Box::new(CallerPanicked));
+    }
+    value
+}
+
 /// What the command's thread sends the caller's.
 enum Message<R> {
     /// A progress event, and where to say whether the caller's callback returned (`false`:
@@ -41,7 +82,8 @@ impl Migrator {
     /// Runs `work` (a command) on a thread of its own, bounded once `flag` is set
     /// ([`STOP_WAIT`]): see the module. Progress events reach `progress` on this thread, each
     /// waited for, as [`Migrator::off_runtime`] does (a `progress` that panics stops `work` at
-    /// that event, and the panic is resumed here).
+    /// that event, and the panic is resumed here) — but those a message's results report
+    /// together, waited for together ([`reported_together`]).
     pub(crate) fn bounded<R: CommandReport + CutShort + Send + 'static>(
         &mut self,
         flag: Arc<AtomicBool>,
@@ -62,9 +104,18 @@ impl Migrator {
                         return;
                     }
                     let (done, handled) = mpsc::sync_channel(1);
-                    if events.send(Message::Event(event, done)).is_ok()
-                        && handled.recv() != Ok(true)
-                    {
+                    if events.send(Message::Event(event, done)).is_err() {
+                        return;
+                    }
+                    // Reported together: answered with the others ([`reported_together`]).
+                    let handled = TOGETHER.with(|t| match t.borrow_mut().as_mut() {
+                        Some(answers) => {
+                            answers.push(handled);
+                            None
+                        }
+                        None => Some(handled),
+                    });
+                    if handled.is_some_and(|handled| handled.recv() != Ok(true)) {
                         std::panic::resume_unwind(Box::new(CallerPanicked));
                     }
                 };

@@ -34,6 +34,7 @@ use crate::files::{self, CheckOptions, Checked};
 use crate::workspace::Workspace;
 
 mod bounded;
+pub(crate) use bounded::reported_together;
 mod down;
 mod lost;
 pub mod options;

@@ -285,3 +285,55 @@ fn a_panicking_callback_stops_the_run_on_a_runtime_thread_as_off_one() {
         );
     }
 }
+
+/// A command that can be stopped (`stop_when`: the CLI's, a service's) runs on a thread of its
+/// own, its events handed to the caller's: those a message's results report together (the
+/// migrations it committed) are handed over without each being waited for, then all at once.
+/// A callback that panics on the first of them sees none of the rest, and the run stops before
+/// anything more reaches the server: the no-transaction migration after that message never
+/// runs, and the panic reaches the caller with its own payload.
+#[test]
+fn a_callback_panicking_on_a_messages_results_stops_the_run_before_its_next_message() {
+    let db = TestDb::new("together_panic");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b ();\n", "DROP TABLE b;\n")
+        .migration(
+            "003_c",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY c ON a (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY c;\n",
+        );
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut stoppable = migrator(&db, &project).stop_when(flag);
+    let mut seen = Vec::new();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        stoppable
+            .up(&UpOptions::default(), &mut |event| {
+                if let Progress::Finished { version, .. } = &event {
+                    seen.push(version.clone());
+                    std::panic::panic_any("boom");
+                }
+            })
+            .is_ok()
+    }));
+    let payload = caught.expect_err("the callback's panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"boom"),
+        "its own payload"
+    );
+    assert_eq!(seen, ["001"], "no event after the one that panicked");
+    // 001 and 002 travelled, and committed, together; 003 was never sent.
+    assert_eq!(
+        db.ledger().map(|rows| rows.len()),
+        Some(2),
+        "the run stopped after the message whose results it was reporting"
+    );
+    let c_exists: bool = db
+        .client()
+        .query_one("SELECT to_regclass('public.c') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(!c_exists, "the next message was never sent");
+}

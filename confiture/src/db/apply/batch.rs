@@ -355,7 +355,7 @@ impl Runner<'_, '_> {
             Some(Err(SendError::Driver(e))) if is_connection_lost(e) => session_end(&mut notices),
             _ => None,
         };
-        self.events.notices(&message, notices);
+        crate::migrator::reported_together(|| self.events.notices(&message, notices));
         let Some(sent) = sent else {
             return Err((first, stopped(&self.steps[first], None)));
         };
@@ -418,9 +418,12 @@ impl Runner<'_, '_> {
         if !outcomes.is_empty() {
             self.backoff = retry_backoff();
         }
-        for (i, outcome) in outcomes {
-            self.events.finish(i, outcome);
-        }
+        // What the message committed: reported together, before anything more is sent.
+        crate::migrator::reported_together(|| {
+            for (i, outcome) in outcomes {
+                self.events.finish(i, outcome);
+            }
+        });
     }
 
     /// After a message of `message` changed the session's `client_encoding`: rolls back the
