@@ -749,6 +749,23 @@ fn a_no_transaction_failure_of_a_limited_up_keeps_the_bound_in_its_help() {
 
 /// Sends SIGINT to `child` once every database of `running` has a backend in `pg_sleep` (`what`
 /// names what never ran otherwise), and its output.
+/// Adds migration `name`, without a transaction: it creates `t_one`, then indexes column `a`
+/// of a table `t_pre` each of `targets` is given first with the column named as listed — so
+/// it fails part-way (`t_one` committed) on those given another column.
+fn fails_part_way_on(project: &Project, name: &str, targets: &[(&TestDb, &str)]) {
+    for (db, column) in targets {
+        db.connect()
+            .batch_execute(&format!("CREATE TABLE t_pre ({column} int)"))
+            .expect("t_pre");
+    }
+    project.migration(
+        name,
+        "-- confiture:no-transaction\nCREATE TABLE t_one (a int);\n\
+         CREATE INDEX CONCURRENTLY i_pre ON t_pre (a);\n",
+        "DROP INDEX IF EXISTS i_pre;\nDROP TABLE IF EXISTS t_one;\n",
+    );
+}
+
 fn sigint_when_sleeping(child: std::process::Child, running: &[&TestDb], what: &str) -> Run {
     let sleeping = confiture_tests::wait_until(std::time::Duration::from_secs(60), || {
         running.iter().all(|db| db.sleeping_backend().is_some())
@@ -775,16 +792,10 @@ fn a_no_transaction_failure_in_a_fleet_never_says_to_edit_the_file_others_applie
     let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
     fl(&project, &["up"]).code(exit::SUCCESS);
     // A table the migration indexes, without the column on the failing target.
-    for (db, column) in [(&dbs.dbs[0], "a"), (&dbs.dbs[1], "b")] {
-        db.connect()
-            .batch_execute(&format!("CREATE TABLE t_pre ({column} int)"))
-            .expect("t_pre");
-    }
-    project.migration(
+    fails_part_way_on(
+        &project,
         "004_nt",
-        "-- confiture:no-transaction\nCREATE TABLE t_one (a int);\n\
-         CREATE INDEX CONCURRENTLY i_pre ON t_pre (a);\n",
-        "DROP INDEX IF EXISTS i_pre;\nDROP TABLE IF EXISTS t_one;\n",
+        &[(&dbs.dbs[0], "a"), (&dbs.dbs[1], "b")],
     );
     let failing = &dbs.dbs[1];
     let fleet_help = format!(
@@ -955,16 +966,10 @@ fn an_interrupted_targets_help_selects_that_target_in_every_command() {
     let names = [fine, by_name, by_url].map(|db| db.name.clone());
     project.write("t.txt", format!("{}\n", names.join("\n")));
     fl(&project, &["up"]).code(exit::SUCCESS);
-    for (db, column) in [(fine, "a"), (by_name, "b"), (by_url, "b")] {
-        db.connect()
-            .batch_execute(&format!("CREATE TABLE t_pre ({column} int)"))
-            .expect("t_pre");
-    }
-    project.migration(
+    fails_part_way_on(
+        &project,
         "002_nt",
-        "-- confiture:no-transaction\nCREATE TABLE t_one (a int);\n\
-         CREATE INDEX CONCURRENTLY i_pre ON t_pre (a);\n",
-        "DROP INDEX IF EXISTS i_pre;\nDROP TABLE IF EXISTS t_one;\n",
+        &[(fine, "a"), (by_name, "b"), (by_url, "b")],
     );
     fl(&project, &["up", "--keep-going"]).code(exit::MIGRATION_FAILED);
 
