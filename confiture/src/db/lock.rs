@@ -364,12 +364,11 @@ fn advisory_condition(key: i32, granted: bool) -> String {
 /// [`sessions_of`]'s shape (a prepared transaction never waits).
 fn waiting_sessions_sql(key: i32) -> String {
     format!(
-        "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+        "SELECT {} \
          FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
          WHERE {} \
          ORDER BY a.pid",
+        session_columns(),
         advisory_condition(key, false)
     )
 }
@@ -383,9 +382,7 @@ fn waiting_sessions_sql(key: i32) -> String {
 fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
     format!(
         "WITH l AS (SELECT * FROM pg_catalog.pg_locks) \
-         SELECT DISTINCT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}), \
+         SELECT DISTINCT {sessions}, \
                 p.gid, p.owner, p.database, \
                 to_char(p.prepared AT TIME ZONE 'UTC', {RFC3339_UTC}){extra} \
          FROM l \
@@ -394,7 +391,19 @@ fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
                       AND x.virtualtransaction = l.virtualtransaction \
          LEFT JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid \
          WHERE ({condition}) AND (a.pid IS NOT NULL OR p.gid IS NOT NULL) \
-         ORDER BY 1, 8 LIMIT {limit}"
+         ORDER BY 1, 8 LIMIT {limit}",
+        sessions = session_columns(),
+    )
+}
+
+/// What names a session holding or waiting for a lock, from `pg_stat_activity` (as `a`): the
+/// first columns of [`sessions_of`]'s rows, and of [`holders_of`]'s — pid, application name,
+/// role, client address, when it started, its state and since when.
+fn session_columns() -> String {
+    format!(
+        "a.pid, a.application_name, a.usename, host(a.client_addr), \
+         to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+         to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC})"
     )
 }
 
