@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use confiture::config::{Labels, Timeout, MAX_JOBS};
+use confiture::config::{FleetList, Labels, Timeout, MAX_JOBS};
 use confiture::history::{Version, VersionError};
 use confiture::migrate::DEFAULT_LOCK_WAIT;
 
@@ -47,11 +47,12 @@ impl Cli {
     }
 
     /// The list of one target of the commands that take one (`baseline`, `reinit`:
-    /// `--targets FILE`), which selects their database.
-    pub fn one_target_list(&self) -> Option<&std::path::Path> {
+    /// `--targets FILE`, `--targets-query SQL`, `--schemas-query SQL`), which selects their
+    /// database or tenant schema.
+    pub fn one_target_list(&self) -> Option<ListGiven<'_>> {
         match &self.command {
-            Command::Migrate(Migrate::Baseline(args)) => args.targets.as_deref(),
-            Command::Migrate(Migrate::Reinit(args)) => args.targets.as_deref(),
+            Command::Migrate(Migrate::Baseline(args)) => args.target.list(),
+            Command::Migrate(Migrate::Reinit(args)) => args.target.list(),
             _ => None,
         }
     }
@@ -570,6 +571,63 @@ impl clap::FromArgMatches for StatusLockArgs {
     }
 }
 
+/// A target list given on the command line — `--targets FILE`, `--targets-query SQL` or
+/// `--schemas-query SQL` — to a fleet's command ([`FleetArgs`]) or as the list of one target of
+/// `baseline` and `reinit` ([`OneTargetArgs`]): the one reading of those three flags, resolved
+/// by the library's one owner of target lists (`confiture::fleet::resolve_list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListGiven<'a> {
+    /// `--targets FILE`.
+    File(&'a std::path::Path),
+    /// `--targets-query SQL`.
+    TargetsQuery(&'a str),
+    /// `--schemas-query SQL`.
+    SchemasQuery(&'a str),
+}
+
+impl<'a> ListGiven<'a> {
+    /// The list the three flags give, if one (clap lets no more than one through).
+    fn of(
+        targets: &'a Option<PathBuf>,
+        targets_query: &'a Option<String>,
+        schemas_query: &'a Option<String>,
+    ) -> Option<ListGiven<'a>> {
+        match (targets, targets_query, schemas_query) {
+            (Some(file), _, _) => Some(ListGiven::File(file)),
+            (None, Some(sql), _) => Some(ListGiven::TargetsQuery(sql)),
+            (None, None, Some(sql)) => Some(ListGiven::SchemasQuery(sql)),
+            (None, None, None) => None,
+        }
+    }
+
+    /// The flag that gave it: `--targets`, `--targets-query`, `--schemas-query`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            ListGiven::File(_) => "--targets",
+            ListGiven::TargetsQuery(_) => "--targets-query",
+            ListGiven::SchemasQuery(_) => "--schemas-query",
+        }
+    }
+
+    /// The list, as the library resolves it.
+    pub fn fleet_list(self) -> FleetList {
+        match self {
+            ListGiven::File(file) => FleetList::File(file.to_path_buf()),
+            ListGiven::TargetsQuery(sql) => FleetList::TargetsQuery(sql.to_string()),
+            ListGiven::SchemasQuery(sql) => FleetList::SchemasQuery(sql.to_string()),
+        }
+    }
+
+    /// How messages name it: `tenants.txt`, `the targets query`, `the schemas query`.
+    pub fn named(self) -> String {
+        match self {
+            ListGiven::File(file) => confiture::display::path(file),
+            ListGiven::TargetsQuery(_) => "the targets query".to_string(),
+            ListGiven::SchemasQuery(_) => "the schemas query".to_string(),
+        }
+    }
+}
+
 /// Many databases: the command runs against every target listed, not the environment's
 /// database (which names the server and credentials for bare names, and runs the query). The
 /// environment file's `fleet:` block gives the list when these flags do not.
@@ -601,6 +659,42 @@ pub struct FleetArgs {
     /// truncated file must not pass for a fleet that is up to date
     #[arg(long)]
     pub allow_empty: bool,
+}
+
+impl FleetArgs {
+    /// The list these flags give, if one.
+    pub fn list(&self) -> Option<ListGiven<'_>> {
+        ListGiven::of(&self.targets, &self.targets_query, &self.schemas_query)
+    }
+}
+
+/// `baseline` and `reinit`'s list of one target: the flags of a fleet's list ([`FleetArgs`]),
+/// resolved the same way, which must name exactly one database or tenant schema — how a fleet
+/// target's help selects that target, and how a target a query lists is reached as the fleet
+/// reached it.
+#[derive(Debug, Args)]
+pub struct OneTargetArgs {
+    /// Act on the one database listed in FILE (a database name on the environment's server,
+    /// with its credentials and settings, or a postgresql:// URL), as a fleet's `--targets`
+    /// lists it: how a fleet target's help selects that target (`--targets <(echo NAME)`). A
+    /// list of no database or more than one is refused (exit 64)
+    #[arg(long, value_name = "FILE", group = "one_target")]
+    pub targets: Option<PathBuf>,
+    /// Act on the one database this query returns, as a fleet's `--targets-query` (run
+    /// read-only on the environment's database); none or more than one is refused (exit 64)
+    #[arg(long, value_name = "SQL", group = "one_target")]
+    pub targets_query: Option<String>,
+    /// Act on the one tenant schema this query returns, as a fleet's `--schemas-query` (run
+    /// read-only on the environment's database); none or more than one is refused (exit 64)
+    #[arg(long, value_name = "SQL", group = "one_target")]
+    pub schemas_query: Option<String>,
+}
+
+impl OneTargetArgs {
+    /// The list these flags give, if one.
+    pub fn list(&self) -> Option<ListGiven<'_>> {
+        ListGiven::of(&self.targets, &self.targets_query, &self.schemas_query)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -647,12 +741,8 @@ pub struct BaselineArgs {
     /// Show what would be recorded; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Act on the one database listed in FILE (a database name on the environment's server,
-    /// with its credentials and settings, or a postgresql:// URL), as a fleet's `--targets`
-    /// lists it: how a fleet target's help selects that target (`--targets <(echo NAME)`). A
-    /// list of no database or more than one is refused (exit 64)
-    #[arg(long, value_name = "FILE")]
-    pub targets: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: OneTargetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -671,12 +761,8 @@ pub struct ReinitArgs {
     /// Show what would happen to each row; write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Act on the one database listed in FILE (a database name on the environment's server,
-    /// with its credentials and settings, or a postgresql:// URL), as a fleet's `--targets`
-    /// lists it: how a fleet target's help selects that target (`--targets <(echo NAME)`). A
-    /// list of no database or more than one is refused (exit 64)
-    #[arg(long, value_name = "FILE")]
-    pub targets: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: OneTargetArgs,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -19,7 +19,7 @@ use confiture::migrate::ReportedError;
 use confiture::{display, exit, Diagnostic, Error, ErrorKind, Reason};
 use serde::Serialize;
 
-use crate::cli::{Cli, Color, FleetArgs, Format};
+use crate::cli::{Cli, Color, FleetArgs, Format, ListGiven};
 use crate::render::{self, Paint};
 
 /// ANSI styles used by the renderers.
@@ -96,12 +96,10 @@ pub fn invocation(cli: &Cli) -> Invocation {
     } else if let Some(file) = &global.config {
         database = vec!["-c".to_string(), file_word(file, "<FILE>")];
     }
-    // `baseline`/`reinit --targets FILE`: that list is how this run chose its one database.
+    // `baseline`/`reinit --targets FILE` (`--targets-query`, `--schemas-query`): that list is
+    // how this run chose its one database or tenant schema.
     if let Some(list) = cli.one_target_list() {
-        database.extend([
-            "--targets".to_string(),
-            file_word(list, hint::LIST_PLACEHOLDER),
-        ]);
+        database.extend(list_words(list));
     }
     let mut files = Vec::new();
     if let Some(package) = &global.package {
@@ -122,7 +120,11 @@ pub fn invocation(cli: &Cli) -> Invocation {
     let invocation = Invocation {
         database,
         files,
-        fleet: cli.fleet_args().map(list_words).unwrap_or_default(),
+        fleet: cli
+            .fleet_args()
+            .and_then(FleetArgs::list)
+            .map(list_words)
+            .unwrap_or_default(),
         dry_run: cli.dry_run(),
         ..Invocation::default()
     };
@@ -133,18 +135,14 @@ pub fn invocation(cli: &Cli) -> Invocation {
 }
 
 /// How a suggested command repeats the command line's target list.
-fn list_words(args: &FleetArgs) -> Vec<String> {
-    match (&args.targets, &args.targets_query, &args.schemas_query) {
-        (Some(file), _, _) => vec![
-            "--targets".to_string(),
-            file_word(file, hint::LIST_PLACEHOLDER),
-        ],
+fn list_words(list: ListGiven<'_>) -> Vec<String> {
+    let word = match list {
+        ListGiven::File(file) => file_word(file, hint::LIST_PLACEHOLDER),
         // A placeholder: the query may be long, and quoting it for every shell is not worth
         // the risk.
-        (None, Some(_), _) => vec!["--targets-query".to_string(), "<SQL>".to_string()],
-        (None, None, Some(_)) => vec!["--schemas-query".to_string(), "<SQL>".to_string()],
-        (None, None, None) => Vec::new(),
-    }
+        ListGiven::TargetsQuery(_) | ListGiven::SchemasQuery(_) => "<SQL>".to_string(),
+    };
+    vec![list.flag().to_string(), word]
 }
 
 /// A file named on the command line as a suggested command repeats it: as given when it is a
@@ -241,6 +239,15 @@ impl Output {
             report,
             schema: self.schema.as_deref(),
         });
+    }
+
+    /// This output for a run on `env`, the session's environment: its JSON document's `schema`
+    /// is `env`'s tenant schema — `--schema`'s, or the one a list of one target chose
+    /// (`baseline --schemas-query`), which the command line alone does not say.
+    pub fn on(&self, env: &Environment) -> Output {
+        let mut out = self.clone();
+        out.schema = env.migration.tenant_schema.clone();
+        out
     }
 
     /// This output rendering a fleet run on `env`'s servers: a suggested command that addresses

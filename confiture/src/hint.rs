@@ -69,11 +69,13 @@ const TAKE_A_LIST: &[&str] = &[
     "migrate drift",
 ];
 
-/// The subcommands that take no fleet's list but a list of one target (`--targets FILE` naming
-/// one database): they write one ledger. Suggested in one target's text, they select a database
-/// listed by name as `up` and `down` do, by the run's selection and a list of that name alone
-/// (`--env prod --targets <(echo tenant_7)`), which keeps the environment's credentials and
-/// settings; elsewhere they never get the fleet's list, which names more than one.
+/// The subcommands that take no fleet's list but a list of one target (`--targets FILE`,
+/// `--targets-query SQL` or `--schemas-query SQL` naming one database or tenant schema): they
+/// write one ledger. Suggested in one target's text, they select a database listed by name as
+/// `up` and `down` do, by the run's selection and a list of that name alone (`--env prod
+/// --targets <(echo tenant_7)`), which keeps the environment's credentials and settings, and a
+/// tenant schema by `--schema NAME`; elsewhere they never get the fleet's list, which names
+/// more than one.
 const TAKE_ONE_TARGET: &[&str] = &["migrate baseline", "migrate reinit"];
 
 /// The subcommands that take a list but, suggested in one target's text, act on that target

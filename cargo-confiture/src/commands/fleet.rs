@@ -16,7 +16,7 @@ use confiture::{display, exit, Error, Migrator, Result};
 
 use super::interrupt::{Interrupt, Words};
 use super::Context;
-use crate::cli::{Cli, FleetArgs};
+use crate::cli::{Cli, FleetArgs, ListGiven};
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
 
@@ -48,17 +48,9 @@ pub fn select(cli: &Cli, cx: &Context, args: &FleetArgs) -> Result<Selected> {
     let migrator = super::migrate::migrator(cli, cx)?;
     let settings = migrator.environment().fleet.clone().unwrap_or_default();
     // The suggested commands repeat these flags (`output::invocation`).
-    let (list, from) = match (&args.targets, &args.targets_query, &args.schemas_query) {
-        (Some(file), _, _) => (FleetList::File(file.clone()), display::path(file)),
-        (None, Some(sql), _) => (
-            FleetList::TargetsQuery(sql.clone()),
-            "the targets query".to_string(),
-        ),
-        (None, None, Some(sql)) => (
-            FleetList::SchemasQuery(sql.clone()),
-            "the schemas query".to_string(),
-        ),
-        (None, None, None) => match settings.list {
+    let (list, from) = match args.list() {
+        Some(given) => (given.fleet_list(), given.named()),
+        None => match settings.list {
             Some(list) => {
                 let from = file_list_name(&migrator, &list);
                 (list, from)
@@ -106,15 +98,16 @@ fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
     let Some(schema) = &cli.global.schema else {
         return Ok(());
     };
-    let list = [
-        (args.targets.is_some(), "--targets"),
-        (args.targets_query.is_some(), "--targets-query"),
-        (args.schemas_query.is_some(), "--schemas-query"),
+    let others = [
         (args.jobs.is_some(), "--jobs"),
         (args.keep_going, "--keep-going"),
         (args.allow_empty, "--allow-empty"),
     ];
-    let Some((_, flag)) = list.iter().find(|(given, _)| *given) else {
+    let given = others
+        .iter()
+        .find(|(given, _)| *given)
+        .map(|(_, flag)| *flag);
+    let Some(flag) = args.list().map(ListGiven::flag).or(given) else {
         return Ok(());
     };
     // Raw: the renderer escapes what it prints.
@@ -127,11 +120,14 @@ fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
     )))
 }
 
-/// `migrate baseline` and `migrate reinit` (`command`), which take no list: the selected
-/// database, or with `--schema NAME` that tenant of it. An environment whose file has a
-/// `fleet:` block means its list to the commands that take one (`--env prod` is the fleet for
-/// `up`, `status`, ...), so the same words here must not write a ledger into the database that
-/// holds the list: refused (exit 64), dry run too, before connecting, saying how to pick one.
+/// `migrate baseline` and `migrate reinit` (`command`), which take no fleet's list: the
+/// selected database, with `--schema NAME` that tenant of it, with a list of one target
+/// (`--targets`, `--targets-query`, `--schemas-query`: `migrate::one_target`) that target. An
+/// environment whose file has a `fleet:` block means its list to the commands that take one
+/// (`--env prod` is the fleet for `up`, `status`, ...), so the same words here must not write a
+/// ledger into the database that holds the list: refused (exit 64), dry run too, before
+/// connecting, saying how to pick one. A list of one target on the command line replaces the
+/// block's list, as a fleet's list on the command line does.
 pub fn one_database(cli: &Cli, cx: &Context, command: &str) -> Result<Migrator> {
     let migrator = super::migrate::migrator(cli, cx)?;
     // A tenant's environment (`--schema`) has no `fleet:` block: it is one database's schema.
@@ -167,8 +163,11 @@ pub fn one_database(cli: &Cli, cx: &Context, command: &str) -> Result<Migrator> 
     ))
     .with_help(format!(
         "give --schema NAME to act on one tenant schema of the environment's database, or \
-         select one database{of_the_list} with -c FILE (an environment file naming it) or \
-         --database-url URL (which reads no environment file){holding}"
+         select one database{of_the_list} with --targets FILE listing it alone (`--targets \
+         <(echo NAME)`: the environment's credentials and settings), -c FILE (an environment \
+         file naming it) or --database-url URL (which reads no environment file){holding}; \
+         --targets-query SQL and --schemas-query SQL select the one database or tenant schema \
+         their query returns"
     )))
 }
 

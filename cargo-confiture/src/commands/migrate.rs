@@ -17,7 +17,7 @@ use super::fleet::Selected;
 use super::interrupt::{Interrupt, Words, READING_FILES};
 use super::Context;
 use crate::cli::{
-    BaselineArgs, Cli, Command, DownArgs, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS,
+    BaselineArgs, Cli, Command, DownArgs, ListGiven, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS,
 };
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
@@ -230,6 +230,7 @@ fn baseline(
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
+    let out = &out.on(migrator.environment());
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| {
         interrupt.progress(&p);
@@ -274,6 +275,7 @@ fn reinit(
         interrupt,
         unless_dry(args.dry_run, REWRITING),
     );
+    let out = &out.on(migrator.environment());
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| {
         interrupt.progress(&p);
@@ -316,11 +318,22 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     {
         Output::note_line(&display::escape(&note));
     }
-    let env = match cli.one_target_list() {
-        Some(list) => one_target(&env, list, g.schema.as_deref(), &cli.words().join(" "))?,
-        None => env,
+    // `baseline`/`reinit`'s list of one target: that target, announced as `--schema` announces
+    // a tenant of the environment's database (a database listed by name as its list names it).
+    let (env, mut using) = match cli.one_target_list() {
+        Some(list) => {
+            let target = one_target(&env, list, g.schema.as_deref(), &cli.words().join(" "))?;
+            let using = match &target.schema {
+                Some(schema) => format!("{} schema {schema}", env.describe()),
+                None => target.environment.describe(),
+            };
+            (target.environment, using)
+        }
+        None => {
+            let using = env.describe();
+            (env, using)
+        }
     };
-    let mut using = env.describe();
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
     // of its tenants a target (ledger, `search_path`, lock; the name checked there, and the
     // whole database's ledger refused where the server resolves it: `one_schema` asks it,
@@ -372,38 +385,79 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     Ok(migrator)
 }
 
-/// `baseline` and `reinit --targets FILE`: the one database `list` names, reached from `base`
-/// as a fleet's `--targets` reaches it (a name on its server, with its credentials and
-/// settings; a URL) — how a fleet target's help selects that target alone. A list of no
-/// database or of more than one, or `--schema` beside it (which names a tenant of `base`'s
-/// database), is a usage error (exit 64).
+/// `baseline` and `reinit` with a list of one target (`--targets FILE`, `--targets-query SQL`,
+/// `--schemas-query SQL`): the one database or tenant schema `list` names, resolved from `base`
+/// by the fleet's own resolution (`fleet::resolve_list`: a name on its server with its
+/// credentials and settings, a URL, a tenant schema with its ledger, `search_path` and lock) —
+/// how a fleet target's help selects that target alone, and how a target a query returns is
+/// reached as the fleet reached it. A list of no target or of more than one is a usage error
+/// (exit 64) naming how many and (a few of) them, before anything is written (a query only
+/// reads); so is `--schema` beside it, which names a tenant of `base`'s database itself.
 fn one_target(
     base: &config::Environment,
-    list: &std::path::Path,
+    list: ListGiven<'_>,
     schema: Option<&str>,
     command: &str,
-) -> Result<config::Environment> {
-    let shown = display::path(list);
+) -> Result<confiture::fleet::Target> {
+    let flag = list.flag();
+    let (one, given, or) = match list {
+        ListGiven::File(file) => (
+            "database",
+            format!("{flag} {} a database", display::path(file)),
+            "--targets FILE for a database",
+        ),
+        ListGiven::TargetsQuery(_) => (
+            "database",
+            format!("{flag} a database"),
+            "--targets-query SQL for a database",
+        ),
+        ListGiven::SchemasQuery(_) => (
+            "tenant schema",
+            format!("{flag} the one its query returns"),
+            "--schemas-query SQL for the tenant its query returns",
+        ),
+    };
     if let Some(schema) = schema {
         // Raw: the renderer escapes what it prints.
         return Err(confiture::Error::usage(format!(
-            "--schema {schema} names a tenant schema of the environment's database, and \
-             --targets {shown} a database"
+            "--schema {schema} names a tenant schema of the environment's database, and {given}"
         ))
-        .with_help("give --schema NAME for a tenant, or --targets FILE for a database"));
+        .with_help(format!("give --schema NAME for a tenant, or {or}")));
     }
-    let mut targets = confiture::fleet::read_list(base, list)?;
-    if targets.len() != 1 {
-        return Err(confiture::Error::usage(format!(
-            "`{command}` takes one database, and {shown} lists {}",
-            plural(targets.len(), "target")
-        ))
-        .with_help(format!(
-            "list one database in it (`--targets <(echo NAME)`), or run `{command}` once for \
-             each database"
-        )));
+    let targets = confiture::fleet::resolve_list(base, &list.fleet_list())?;
+    if targets.len() == 1 {
+        return Ok(targets.into_iter().next().expect("one target"));
     }
-    Ok(targets.remove(0).environment)
+    let from = list.named();
+    let (count, help) = match list {
+        ListGiven::File(_) => (
+            format!("lists {}", plural(targets.len(), "target")),
+            "list one database in it (`--targets <(echo NAME)`)".to_string(),
+        ),
+        ListGiven::TargetsQuery(_) => (
+            format!("returns {}", plural(targets.len(), "database")),
+            "make the query return the one database to act on, or select it by name with \
+             `--targets <(echo NAME)`"
+                .to_string(),
+        ),
+        ListGiven::SchemasQuery(_) => (
+            format!("returns {}", plural(targets.len(), "tenant schema")),
+            "make the query return the one tenant schema to act on, or select it with \
+             `--schema NAME`"
+                .to_string(),
+        ),
+    };
+    let listed = targets
+        .iter()
+        .map(|t| format!("{} ({})", t.shown(), t.source))
+        .collect();
+    let mut error =
+        confiture::Error::usage(format!("`{command}` takes one {one}, and {from} {count}"))
+            .with_help(format!("{help}, or run `{command}` once for each {one}"));
+    for line in display::cut(listed) {
+        error = error.with_detail(line);
+    }
+    Err(error)
 }
 
 /// The warning about a password file not read for its permissions, once the run reached the

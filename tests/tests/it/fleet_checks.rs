@@ -271,16 +271,23 @@ fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
             "db/environments/fl.yaml",
             format!("database_url: {}\n{block}", own.url()),
         );
-        let help = if *means == none {
-            "help: give --schema NAME to act on one tenant schema of the environment's database, \
-             or select one database with -c FILE (an environment file naming it) or \
-             --database-url URL (which reads no environment file)"
+        // Every way to select one: `--targets FILE` too, and the queries (h20 F13b).
+        let (of_the_list, holding) = if *means == none {
+            ("", "")
         } else {
-            "help: give --schema NAME to act on one tenant schema of the environment's database, \
-             or select one database of the list with -c FILE (an environment file naming it) or \
-             --database-url URL (which reads no environment file); the database holding the \
-             list is reached the same way"
+            (
+                " of the list",
+                "; the database holding the list is reached the same way",
+            )
         };
+        let help = format!(
+            "help: give --schema NAME to act on one tenant schema of the environment's database, \
+             or select one database{of_the_list} with --targets FILE listing it alone \
+             (`--targets <(echo NAME)`: the environment's credentials and settings), -c FILE \
+             (an environment file naming it) or --database-url URL (which reads no environment \
+             file){holding}; --targets-query SQL and --schemas-query SQL select the one database \
+             or tenant schema their query returns"
+        );
         for selection in [["--env", "fl"], ["-c", "db/environments/fl.yaml"]] {
             for command in commands {
                 let run = Run::of(project.cli().arg("migrate").args(selection).args(command));
@@ -335,6 +342,47 @@ fn baseline_and_reinit_refuse_an_environment_whose_file_has_a_fleet_block() {
         None,
         "the database's own ledger is not written"
     );
+    // A list of one target on the command line replaces the block's, as a fleet's list does:
+    // each way the help names selects that target alone, as the fleet reaches it.
+    project.write(
+        "db/environments/fl.yaml",
+        format!(
+            "database_url: {}\nfleet:\n  schemas_query: SELECT 'tenant_a'\n",
+            own.url()
+        ),
+    );
+    let query = format!("SELECT '{}'", listed.name);
+    let names = format!(
+        "SELECT datname FROM pg_database WHERE datname = '{}'",
+        listed.name
+    );
+    for list in [
+        ["--targets-query", query.as_str()],
+        ["--targets-query", names.as_str()],
+    ] {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "--env", "fl", "baseline", "--through", "1"])
+                .args(list),
+        )
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("/{}\n", listed.name));
+    }
+    assert_eq!(listed.ledger().map(|l| l.len()), Some(1));
+    Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "fl",
+        "reinit",
+        "--schemas-query",
+        "SELECT 'tenant_b'",
+        "--dry-run",
+    ]))
+    .code(exit::SUCCESS)
+    .stderr_has(" schema tenant_b\n");
+    assert!(!own.has_relation("tenant_b.tb_confiture"), "a dry run");
+    assert_eq!(own.ledger(), None, "the database holding the list");
     // One database (the one holding the list too): `--database-url`.
     project
         .run_on(&listed, &["migrate", "baseline", "--through", "2"])

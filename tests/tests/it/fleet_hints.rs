@@ -925,13 +925,19 @@ fn a_diverged_targets_status_says_why_and_how_to_see_it() {
 /// The help line of the target `name` in a fleet's text output (`error: ... /name (...)`, then
 /// its `help:`), without `help: `.
 fn target_help(stderr: &str, name: &str) -> String {
+    help_of_error(stderr, &format!("/{name} ("))
+}
+
+/// The help line after the error line holding `marker` (`/tenant_7 (`, ` schema t_a (`),
+/// without `help: `.
+fn help_of_error(stderr: &str, marker: &str) -> String {
     let mut lines = stderr.lines();
     lines
-        .find(|l| l.starts_with("error: ") && l.contains(&format!("/{name} (")))
-        .unwrap_or_else(|| panic!("no error of {name}\n{stderr}"));
+        .find(|l| l.starts_with("error: ") && l.contains(marker))
+        .unwrap_or_else(|| panic!("no error of {marker}\n{stderr}"));
     let help = lines.next().unwrap_or_default().trim_start();
     help.strip_prefix("help: ")
-        .unwrap_or_else(|| panic!("no help for {name}\n{stderr}"))
+        .unwrap_or_else(|| panic!("no help for {marker}\n{stderr}"))
         .to_string()
 }
 
@@ -1086,4 +1092,237 @@ fn a_one_database_commands_list_names_one_database() {
     for db in &dbs.dbs {
         assert_eq!(db.ledger(), None, "nothing written");
     }
+}
+
+/// A query returning the databases `dbs`, in their order.
+fn databases_query(dbs: &[&TestDb]) -> String {
+    let names: Vec<&str> = dbs.iter().map(|db| db.name.as_str()).collect();
+    format!(
+        "SELECT datname FROM pg_database WHERE datname IN ('{}') ORDER BY 1",
+        names.join("', '")
+    )
+}
+
+/// A query returning the schemas `names`, in their order.
+fn schemas_query(names: &[&str]) -> String {
+    format!(
+        "SELECT nspname FROM pg_namespace WHERE nspname IN ('{}') ORDER BY 1",
+        names.join("', '")
+    )
+}
+
+/// The rows of the ledger `table` (`t_a.tb_confiture`) of `db`; None when it does not exist.
+fn ledger_rows(db: &TestDb, table: &str) -> Option<i64> {
+    db.has_relation(table).then(|| {
+        db.connect()
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .expect("ledger rows")
+            .get(0)
+    })
+}
+
+/// `baseline` and `reinit` took `--targets FILE` alone: a fleet target that a query returned —
+/// a database, or a tenant schema — could not be selected as the fleet selected it, nor the
+/// fleet's query given to them. They take `--targets-query` and `--schemas-query`, resolved as
+/// a fleet's list is: the one target the query returns is written, with the environment's
+/// credentials and ledger, and announced as such; a query returning none or more than one is
+/// refused (exit 64) saying how many and which, text and JSON, as is `--schema` beside it —
+/// and nothing is written anywhere.
+#[test]
+fn a_one_database_commands_query_selects_the_one_target_it_returns() {
+    let dbs = TestDbs::new("hints_one_query", 3);
+    let (home, one, other) = (&dbs.dbs[0], &dbs.dbs[1], &dbs.dbs[2]);
+    let project = project();
+    project.write(
+        "db/environments/q.yaml",
+        format!("name: q\ndatabase_url: {}\n", home.url()),
+    );
+    home.connect()
+        .batch_execute("CREATE SCHEMA t_a; CREATE SCHEMA t_b")
+        .expect("tenant schemas");
+    let q = |args: &[&str]| Run::of(project.cli().args(["migrate", "--env", "q"]).args(args));
+    let (both, none) = (
+        databases_query(&[one, other]),
+        "SELECT datname FROM pg_database WHERE false".to_string(),
+    );
+    let (tenants, the_one) = (schemas_query(&["t_a", "t_b"]), databases_query(&[one]));
+    let commands: [&[&str]; 4] = [
+        &["baseline", "--through", "2"],
+        &["baseline", "--through", "2", "--dry-run"],
+        &["reinit"],
+        &["reinit", "--through", "2", "--yes"],
+    ];
+    for command in commands {
+        let run = |more: &[&str]| q(&[command, more].concat());
+        let words = format!("`migrate {}` takes one", command[0]);
+        run(&["--targets-query", &both])
+            .code(exit::USAGE)
+            .stderr_has(&format!(
+                "error: {words} database, and the targets query returns 2 databases\n"
+            ))
+            .stderr_has(&format!("/{} (the targets query, row 1)\n", one.name))
+            .stderr_has(&format!("/{} (the targets query, row 2)\n", other.name))
+            .stderr_has("make the query return the one database to act on");
+        run(&["--targets-query", &none])
+            .code(exit::USAGE)
+            .stderr_has(&format!(
+                "error: {words} database, and the targets query returns 0 databases\n"
+            ));
+        run(&["--schemas-query", &tenants])
+            .code(exit::USAGE)
+            .stderr_has(&format!(
+                "error: {words} tenant schema, and the schemas query returns 2 tenant schemas\n"
+            ))
+            .stderr_has(&format!(
+                "/{} schema t_b (the schemas query, row 2)\n",
+                home.name
+            ))
+            .stderr_has("or select it with `--schema NAME`");
+        run(&["--targets-query", &the_one, "--schema", "t_a"])
+            .code(exit::USAGE)
+            .stderr_has("--schema t_a names a tenant schema of the environment's database");
+        run(&["--targets-query", &the_one, "--schemas-query", &tenants]).code(exit::USAGE);
+        let doc = run(&["--schemas-query", &tenants, "--format", "json"])
+            .code(exit::USAGE)
+            .json();
+        assert_eq!(doc["error"]["kind"], "usage", "{doc}");
+        let details = doc["error"]["details"].to_string();
+        assert!(
+            details.contains("schema t_a (the schemas query, row 1)"),
+            "{doc}"
+        );
+    }
+    for db in &dbs.dbs {
+        assert_eq!(db.ledger(), None, "nothing written");
+    }
+    for table in ["t_a.tb_confiture", "t_b.tb_confiture"] {
+        assert!(!home.has_relation(table), "nothing written: {table}");
+    }
+
+    // One: that target alone, reached as the fleet reaches it.
+    q(&["baseline", "--through", "2", "--targets-query", &the_one])
+        .code(exit::SUCCESS)
+        .stderr_has(
+            "using the targets query, row 1 (on the server of environment file db/environments/q.yaml): ",
+        )
+        .stderr_has(&format!("/{}\n", one.name));
+    assert_eq!(versions(one), ["001", "002"]);
+    let tenant = schemas_query(&["t_a"]);
+    let doc = q(&[
+        "baseline",
+        "--through",
+        "2",
+        "--schemas-query",
+        &tenant,
+        "--format",
+        "json",
+    ]);
+    doc.code(exit::SUCCESS)
+        .stderr_has("using q (db/environments/q.yaml): ")
+        .stderr_has(&format!("/{} schema t_a\n", home.name));
+    assert_eq!(doc.json()["schema"], "t_a", "{}", doc.dump());
+    assert_eq!(ledger_rows(home, "t_a.tb_confiture"), Some(2));
+    // An applied file edited: `reinit` accepts it where its query selects, nowhere else.
+    project.write(
+        "db/migrations/001_a.up.sql",
+        "-- edited\nCREATE TABLE tb_a (id int);\n",
+    );
+    q(&["reinit", "--targets-query", &the_one]).code(exit::SUCCESS);
+    q(&["reinit", "--schemas-query", &tenant]).code(exit::SUCCESS);
+    for list in [["--targets-query", &the_one], ["--schemas-query", &tenant]] {
+        // Pending 003, nothing diverged.
+        q(&[&["status"][..], &list].concat()).code(exit::PENDING);
+    }
+    assert_eq!(other.ledger(), None, "another database");
+    assert_eq!(home.ledger(), None, "the environment's own database");
+    assert!(!home.has_relation("t_b.tb_confiture"), "another tenant");
+}
+
+/// What a fleet target a query returned (a database, a tenant schema; the query on the command
+/// line or in the environment file's `fleet:` block) is told to run to accept an edited
+/// migration, `migrate reinit` with the selection that reaches it alone, runs as printed: on
+/// that target, never another one nor the environment's own database.
+#[test]
+fn a_query_targets_reinit_help_runs_as_printed() {
+    let dbs = TestDbs::new("hints_query_paste", 4);
+    let home = &dbs.dbs[0];
+    let listed: Vec<&TestDb> = dbs.dbs[1..].iter().collect();
+    let project = project();
+    let (by_db, by_schema) = (
+        databases_query(&listed),
+        schemas_query(&["t_a", "t_b", "t_c"]),
+    );
+    home.connect()
+        .batch_execute("CREATE SCHEMA t_a; CREATE SCHEMA t_b; CREATE SCHEMA t_c")
+        .expect("tenant schemas");
+    for (env, block) in [
+        ("q", String::new()),
+        ("tq", format!("fleet:\n  targets_query: {by_db}\n")),
+        ("sq", format!("fleet:\n  schemas_query: {by_schema}\n")),
+    ] {
+        project.write(
+            &format!("db/environments/{env}.yaml"),
+            format!("name: {env}\ndatabase_url: {}\n{block}", home.url()),
+        );
+    }
+    let run = |env: &str, args: &[&str]| {
+        Run::of(project.cli().args(["migrate", "--env", env]).args(args))
+    };
+    run("tq", &["up"]).code(exit::SUCCESS);
+    run("sq", &["up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/001_a.up.sql",
+        "-- edited\nCREATE TABLE tb_a (id int);\n",
+    );
+    // Each form selects the next target: the earlier ones were accepted already.
+    let forms: [(&str, &[&str], String, String); 4] = [
+        (
+            "q",
+            &["--targets-query", &by_db],
+            format!("/{} (", listed[0].name),
+            format!("--env q --targets <(echo {})`", listed[0].name),
+        ),
+        (
+            "tq",
+            &[],
+            format!("/{} (", listed[1].name),
+            format!("--env tq --targets <(echo {})`", listed[1].name),
+        ),
+        (
+            "q",
+            &["--schemas-query", &by_schema],
+            " schema t_a (".to_string(),
+            "--env q --schema t_a`".to_string(),
+        ),
+        (
+            "sq",
+            &[],
+            " schema t_b (".to_string(),
+            "--env sq --schema t_b`".to_string(),
+        ),
+    ];
+    for (env, list, marker, selection) in &forms {
+        let up = |more: &[&str]| run(env, &[&["up", "--keep-going"][..], list, more].concat());
+        let failed = up(&[]);
+        failed.code(exit::DIVERGED);
+        let help = help_of_error(&failed.stderr, marker);
+        let reinit = suggested(&help, "migrate reinit").unwrap_or_else(|| panic!("{help}"));
+        assert!(reinit.ends_with(selection.as_str()), "{reinit}: {help}");
+        let doc = up(&["--format", "json"]).code(exit::DIVERGED).json();
+        assert!(doc.to_string().contains(&reinit), "{doc}");
+        project.paste(&reinit).code(exit::SUCCESS);
+        // That target alone accepted the edit; the others still diverge.
+        let again = up(&[]);
+        assert!(!again.stderr.contains(marker.as_str()), "{}", again.stderr);
+        again.code(exit::DIVERGED);
+    }
+    assert_eq!(home.ledger(), None, "the environment's own database");
+    assert_eq!(versions(listed[2]), ["001", "002", "003"]);
+    // The last of each kind still diverges: nothing reached it.
+    run("tq", &["status"])
+        .code(exit::DIVERGED)
+        .stderr_has(&format!("/{} (", listed[2].name));
+    run("sq", &["status"])
+        .code(exit::DIVERGED)
+        .stderr_has(" schema t_c (");
 }
