@@ -739,6 +739,10 @@ pub fn acquire_scoped(
         waiting,
         &mut idle_off,
     );
+    if let (Ok(lock), Some(stop)) = (&taken, stop) {
+        // From now on the stop cancels through this session's identity (`Stop::on_session`).
+        stop.on_session(&lock.backend);
+    }
     if idle_off {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.

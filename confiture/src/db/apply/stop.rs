@@ -1,9 +1,14 @@
 //! Stopping a run from outside ([`crate::Migrator::stop_when`]: a CLI sets the flag on SIGINT).
 //!
 //! Once the flag is set, no statement of ours is sent any more (the runner asks
-//! [`Stop::send`] before each), and the one running on the server is cancelled (a cancel
-//! request, as libpq's `PQcancel`, over a connection made as the session's was, TLS
-//! included): the migration it belongs to fails and is rolled back — a no-transaction one keeps
+//! [`Stop::send`] before each), and the one running on the server is cancelled: once the run
+//! holds its lock, which tells the session's identity ([`Stop::on_session`]), by
+//! `pg_cancel_backend` from a session of its own, which returns once the server has signalled
+//! it; before, or when that session cannot be had, by a cancel request (as libpq's
+//! `PQcancel`, over a connection made as the session's was, TLS included), which the server
+//! may get to only after the runner went on, cancelling its next statement instead (the
+//! driver, unlike libpq, does not wait for the server to close the request's connection). The
+//! migration it belongs to fails and is rolled back — a no-transaction one keeps
 //! the statements it committed and gets no ledger row — as any failed migration is, and the
 //! run ends with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted). Only the run's
 //! own messages are cancelled — the migrations', the ledger read that plans them
@@ -45,6 +50,8 @@ pub(crate) struct Stop {
 struct Inner {
     flag: Arc<AtomicBool>,
     sending: Mutex<Sending>,
+    /// The run's server session ([`Stop::on_session`]), once known.
+    session: Mutex<Option<String>>,
 }
 
 /// What the runner is sending: the message number in flight (0: none) and the one last
@@ -67,6 +74,7 @@ impl Stop {
         let inner = Arc::new(Inner {
             flag,
             sending: Mutex::new(Sending::default()),
+            session: Mutex::new(None),
         });
         let watched = Arc::downgrade(&inner);
         let token = client.cancel_token();
@@ -77,6 +85,13 @@ impl Stop {
             .name("confiture-stop".to_string())
             .spawn(move || watching(&watched, &token, &env));
         Stop { inner }
+    }
+
+    /// The run's server session is `identity` (`connect::SESSION_IDENTITY`, read as the run
+    /// took its lock): from now on its statements are cancelled from a session of its own,
+    /// done on the server before the runner goes on ([`crate::db::connect::cancel_session`]).
+    pub(crate) fn on_session(&self, identity: &str) {
+        *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.to_string());
     }
 
     /// Whether the flag is set: the run must start nothing more.
@@ -130,7 +145,12 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
                 None => true,
             };
         if due {
-            if !cancel_within(token, env, CANCEL_WAIT) {
+            let session = inner
+                .session
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if !cancel_within(token, env, session, CANCEL_WAIT) {
                 // Given up: another request would wait as long. The guard goes with the
                 // thread, and the runner goes on as its message ends.
                 return;
@@ -140,17 +160,29 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
     }
 }
 
-/// Makes a cancel request on a thread of its own, waiting `wait` at most: whether it was made
-/// (delivered or refused) in time. A request not made in time is left to its thread, which
-/// ends when the connection it opened fails.
-fn cancel_within(token: &postgres::CancelToken, env: &Environment, wait: Duration) -> bool {
+/// Cancels the run's statement on a thread of its own, waiting `wait` at most: whether it was
+/// done (delivered or refused) in time. With the run's server `session` known, from a session
+/// of its own, which returns once the server signalled the statement: the runner, waiting for
+/// this before its next statement, never has that one cancelled by a request the server got
+/// to late ([`crate::db::connect::cancel_session`]); else (not known yet, or that session
+/// failed) with a cancel request. Not done in time, it is left to its thread, which ends when
+/// the connection it opened fails.
+fn cancel_within(
+    token: &postgres::CancelToken,
+    env: &Environment,
+    session: Option<String>,
+    wait: Duration,
+) -> bool {
     let (made, done) = std::sync::mpsc::channel();
     let (owned_token, owned_env) = (token.clone(), env.clone());
     let spawned = std::thread::Builder::new()
         .name("confiture-cancel".to_string())
         .spawn(move || {
+            let cancelled = session
+                .is_some_and(|s| crate::db::connect::cancel_session(&s, &owned_env))
+                || crate::db::connect::cancel_query(&owned_token, &owned_env);
             // The receiver is gone when the wait is over: nothing to tell then.
-            let _ = made.send(crate::db::connect::cancel_query(&owned_token, &owned_env));
+            let _ = made.send(cancelled);
         });
     if spawned.is_err() {
         // No thread: the request is made here, unbounded, as it always was.

@@ -21,7 +21,7 @@ use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
 pub(crate) use explain::{createdb, for_existing_database, missing_database};
-pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SESSION_IDENTITY};
+pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SERVER_START, SESSION_IDENTITY};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
@@ -738,6 +738,39 @@ pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> 
         Ok(None) => token.cancel_query(postgres::NoTls).is_ok(),
         Err(_) => false,
     }
+}
+
+/// Cancels the statement the server session `identity` ([`SESSION_IDENTITY`]: its process id
+/// and its server's start time) runs, from a new session of `env` (`pg_cancel_backend`):
+/// whether the server signalled it (or found it gone) before this returned. A cancel request
+/// ([`cancel_query`]) is only sent: the server handles it when it gets to it, and one it gets to
+/// after the statement ended cancels whatever the session runs next (libpq's `PQcancel` waits
+/// for the server for this reason; the driver's request does not). `false`, having done
+/// nothing, when no session connects, the session reached another server (a list of hosts),
+/// or the identity is not one: the caller then sends the request.
+pub(crate) fn cancel_session(identity: &str, env: &Environment) -> bool {
+    let mut parts = identity.split(' ');
+    let (Some(Ok(pid)), Some(Ok(started)), None) = (
+        parts.next().map(str::parse::<i32>),
+        parts.next().map(str::parse::<i64>),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let Ok(mut client) = connect(env) else {
+        return false;
+    };
+    let sql = crate::db::own_statements(&format!(
+        "SELECT pg_catalog.pg_cancel_backend({pid}) WHERE {SERVER_START} OPERATOR(pg_catalog.=) \
+         '{started}'"
+    ));
+    let done = client.simple_query(&sql).is_ok_and(|messages| {
+        messages
+            .iter()
+            .any(|m| matches!(m, postgres::SimpleQueryMessage::Row(_)))
+    });
+    let _ = client.close();
+    done
 }
 
 /// The TLS connector `env`'s sslmode asks for (set on `config`), or none.

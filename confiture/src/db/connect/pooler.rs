@@ -405,13 +405,26 @@ impl Drop for Probe {
     }
 }
 
+/// [`SERVER_START`]'s text, a macro so that [`SESSION_IDENTITY`] is one constant.
+macro_rules! server_start {
+    () => {
+        "((pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) \
+         OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::text"
+    };
+}
+
 /// Which server session runs a statement: its process id and the server's start time (a
 /// process id alone may repeat on another server of a multi-host list), in microseconds as an
 /// integer: a `float8`'s text depends on `extra_float_digits`, which a database or role may
 /// set below 0, rounding two servers' start times to the same text.
-pub(crate) const SESSION_IDENTITY: &str = "pg_catalog.pg_backend_pid()::text || ' ' || \
-     ((pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) \
-     OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::text";
+pub(crate) const SESSION_IDENTITY: &str = concat!(
+    "pg_catalog.pg_backend_pid()::text || ' ' || ",
+    server_start!()
+);
+
+/// The server's start time in [`SESSION_IDENTITY`] (its second half): what tells, on a new
+/// session, whether it reached the server of a session known by its identity.
+pub(crate) const SERVER_START: &str = server_start!();
 
 /// One transaction reading its server session ([`SESSION_IDENTITY`]) and its own virtual
 /// transaction id (every transaction holds the lock of its own).

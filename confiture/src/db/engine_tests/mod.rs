@@ -14,4 +14,5 @@ mod ledger_read;
 mod lock;
 mod settings;
 mod statement;
+mod stop;
 mod up_ahead;
