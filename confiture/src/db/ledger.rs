@@ -143,6 +143,16 @@ fn read_asking(
                         NULL, NULL, NULL"
             .to_string(),
     };
+    // Whether the writes' locks must be looked at before anything runs
+    // ([`refuse_prepared_in_the_way`]): `pg_prepared_xacts` alone, never `pg_locks` (which
+    // copies the server's whole lock table).
+    let prepared = match asked {
+        Asked::Access => {
+            "EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts x \
+             WHERE x.database OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+        }
+        Asked::Rows => "NULL",
+    };
     // The lock wait in slices ([`ServerWait`](super::lock::ServerWait)): each attempt's
     // `lock_timeout`.
     let sql = |wait_ms: u128| {
@@ -157,7 +167,7 @@ fn read_asking(
          {mistyped}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
-          {suffix})) IS NOT NULL \
+          {suffix})) IS NOT NULL, {prepared} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -273,6 +283,7 @@ fn read_asking(
                     // No column when the table is NULL (absent): not "lacking" it.
                     lacks_applied_by: row.get(8) == Some("f"),
                     triggers: row.get(9) == Some("t"),
+                    prepared: row.get(14) == Some("t"),
                 };
                 row_security = row.get(6) == Some("t");
                 shape = Shape {
@@ -1162,6 +1173,9 @@ pub struct Access {
     /// error one of them raises on the row is the ledger's, never the file's
     /// ([`ApplySettings::ledger_triggers`](crate::db::apply::ApplySettings)).
     pub triggers: bool,
+    /// A prepared transaction exists in the database: before `up` or `down` writes a row,
+    /// [`refuse_prepared_in_the_way`] looks whether it holds a lock in the way.
+    pub prepared: bool,
 }
 
 /// What a command writes to the ledger.
@@ -1417,6 +1431,54 @@ fn holders(
         .into_iter()
         .collect()
 }
+
+/// Before `up` or `down` runs anything that writes the ledger `table` (resolved): a prepared
+/// transaction holding a lock in the way of those writes — on the table (`SHARE` and above),
+/// or, for `down`'s deletes of the rows of `deleted` (their versions), on one of those rows —
+/// is exit 6 naming it, at once, with nothing run. A migration's ledger row waits inside the
+/// migration's transaction, after its SQL, where the wait cannot be cut into the slices of
+/// [`super::lock::ServerWait`]; and a prepared transaction never ends by itself
+/// ([`super::lock::worth_waiting_for`]). Sessions in the way are waited for by the row, as
+/// before. Asked only when the ledger read found a prepared transaction in the database
+/// ([`Access::prepared`]); `up`'s inserts look at the table's locks alone (another
+/// transaction's uncommitted row of the same version is not visible to look at). `wait`
+/// bounds the look at the rows.
+pub(crate) fn refuse_prepared_in_the_way(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    deleted: Option<&[&str]>,
+    wait: Duration,
+) -> Result<()> {
+    let mut holders = holders(client, table, Wanted::Write);
+    if let Some(versions) = deleted.filter(|_| super::lock::worth_waiting_for(&holders)) {
+        let condition = versions
+            .iter()
+            .map(|v| format!("({})", crate::ledger::version_condition(v)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        holders = super::lock::row_lock_holders(
+            client,
+            &table.quoted(),
+            super::lock::RowWrite::Delete {
+                condition: &condition,
+            },
+            wait,
+            MAX_PREPARED_HOLDERS,
+        )
+        .unwrap_or_default();
+    }
+    if super::lock::worth_waiting_for(&holders) {
+        return Ok(());
+    }
+    Err(lock_error(
+        format!("cannot write the tracking table {table}, so nothing was run"),
+        super::lock::NOT_WAITED_FOR,
+        holders,
+    ))
+}
+
+/// How many holders of row locks [`refuse_prepared_in_the_way`] names.
+const MAX_PREPARED_HOLDERS: usize = 5;
 
 /// A statement on the ledger (`what` failed) waited for a lock another session holds: exit 6,
 /// `how` saying how the wait ended, naming `holders` when known.

@@ -314,10 +314,14 @@ impl ServerWait {
         if worth_waiting_for(holders) {
             format!("waited {}", human(self.wait))
         } else {
-            "not waited for".to_string()
+            NOT_WAITED_FOR.to_string()
         }
     }
 }
+
+/// How an error says that the lock it names was not waited for: a prepared transaction holds
+/// it ([`worth_waiting_for`]).
+pub(crate) const NOT_WAITED_FOR: &str = "not waited for";
 
 /// Who is in the way, for a message: `another session`, or `a prepared transaction` when one
 /// is among `holders`.
@@ -886,7 +890,7 @@ fn wait_for_lock(
     };
     // A zero wait is one attempt: "within 0ms" read as a bug.
     let waited = if !worth_waiting_for(found.as_slice()) {
-        "(not waited for)".to_string()
+        format!("({NOT_WAITED_FOR})")
     } else if timeout.is_zero() {
         "at once (no wait was allowed)".to_string()
     } else {

@@ -364,10 +364,12 @@ fn a_prepared_transaction_holding_the_migration_lock_is_not_waited_for() {
     );
 }
 
-/// Every read and rewrite of the ledger that waits for a lock on it (`status`, `up`, `down`,
+/// Every read and write of the ledger that waits for a lock on it (`status`, `up`, `down`,
 /// their `--dry-run`, `baseline`, `reinit`, text and JSON) gives up at once when a prepared
-/// transaction holds that lock: a lock in the way of reading it, or of `baseline`'s and
-/// `reinit`'s writing it.
+/// transaction holds that lock: a lock in the way of reading it, of writing it (`baseline`'s
+/// and `reinit`'s rewrite; `up`'s and `down`'s rows, looked at before anything runs, since
+/// a migration's row waits inside its transaction), or a lock on a row `down` deletes. A
+/// prepared transaction's lock on a row no command writes stops none.
 #[test]
 fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
     let cluster = cluster();
@@ -388,20 +390,28 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
         &["baseline", "--through", "3"],
         &["reinit", "--through", "3"],
     ];
-    let writing: [&[&str]; 2] = [
+    let writing: [&[&str]; 4] = [
         &["baseline", "--through", "3"],
         &["reinit", "--through", "3"],
+        &["up"],
+        &["down"],
     ];
-    for (gid, mode, commands) in [
-        ("ledger-read-nowait", "ACCESS EXCLUSIVE", &reading[..]),
-        ("ledger-write-nowait", "SHARE", &writing[..]),
+    let deleting: [&[&str]; 2] = [&["down"], &["down", "--steps", "2"]];
+    let locks = |mode: &str| format!("LOCK TABLE tb_confiture IN {mode} MODE");
+    for (gid, hold, commands) in [
+        (
+            "ledger-read-nowait",
+            locks("ACCESS EXCLUSIVE"),
+            &reading[..],
+        ),
+        ("ledger-write-nowait", locks("SHARE"), &writing[..]),
+        (
+            "ledger-row-nowait",
+            "SELECT 1 FROM tb_confiture WHERE version = '002' FOR UPDATE".to_string(),
+            &deleting[..],
+        ),
     ] {
-        prepare(
-            &cluster,
-            &db,
-            &format!("LOCK TABLE tb_confiture IN {mode} MODE"),
-            gid,
-        );
+        prepare(&cluster, &db, &hold, gid);
         for command in commands {
             for json in [false, true] {
                 let mut args = vec!["migrate"];
@@ -415,6 +425,36 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
         }
         rollback_prepared(&cluster, &db, gid);
     }
+    assert_eq!(
+        cluster
+            .connect(&db)
+            .query_one("SELECT count(*) FROM tb_confiture", &[])
+            .map(|r| r.get::<_, i64>(0))
+            .ok(),
+        Some(2),
+        "nothing ran"
+    );
+    // A row lock in the way of no write: `up` records 003, `down` rolls it back.
+    let gid = "ledger-other-row";
+    prepare(
+        &cluster,
+        &db,
+        "SELECT 1 FROM tb_confiture WHERE version = '001' FOR UPDATE",
+        gid,
+    );
+    for command in ["up", "down"] {
+        project
+            .run(&[
+                "migrate",
+                command,
+                "--lock-wait",
+                LONG_WAIT,
+                "--database-url",
+                &url,
+            ])
+            .code(exit::SUCCESS);
+    }
+    rollback_prepared(&cluster, &db, gid);
 }
 
 /// A session holding the lock a command waits for, whose transaction is then prepared
