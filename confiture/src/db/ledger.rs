@@ -119,7 +119,6 @@ fn read_asking(
     // (half the server's time for 1,000 rows on a new backend); the planner flattens it to a
     // scan and a sort.
     let began = std::time::Instant::now();
-    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     // After the name: the columns [`Access`] is read from (NULL in their places when only
     // the rows are asked), the role, and whether row-level security applies.
     let columns = match asked {
@@ -144,8 +143,21 @@ fn read_asking(
                         NULL, NULL, NULL"
             .to_string(),
     };
-    let sql = format!(
-        "{own} SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
+    // Whether the writes' locks must be looked at before anything runs
+    // ([`refuse_prepared_in_the_way`]): `pg_prepared_xacts` alone, never `pg_locks` (which
+    // copies the server's whole lock table).
+    let prepared = match asked {
+        Asked::Access => {
+            "EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts x \
+             WHERE x.database OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+        }
+        Asked::Rows => "NULL",
+    };
+    // The lock wait in slices ([`ServerWait`](super::lock::ServerWait)): each attempt's
+    // `lock_timeout`.
+    let sql = |wait_ms: u128| {
+        format!(
+            "{own} SET LOCAL lock_timeout = '{wait_ms}ms'; SET LOCAL row_security = on;\n\
          SELECT n.nspname, c.relname, {columns}, \
          c.relkind, \
          (SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.n) \
@@ -155,7 +167,7 @@ fn read_asking(
          {mistyped}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
-          {suffix})) IS NOT NULL \
+          {suffix})) IS NOT NULL, {prepared} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE c.oid = pg_catalog.to_regclass({name});\n\
@@ -174,30 +186,48 @@ fn read_asking(
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') END AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
-        order = crate::ledger::APPLICATION_ORDER,
-        suffix = literal(crate::ledger::STARTED_SUFFIX),
-        name = literal(&table.quoted()),
-        quoted = table.quoted(),
-        shape = LEDGER_SHAPE
-            .map(|c| format!("{}::pg_catalog.text", literal(c)))
-            .join(", "),
-        own = super::OWN_STATEMENT_BOUNDS,
-        mistyped = mistyped_columns_sql("c.oid"),
-    );
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(&sql)),
-        None => Some(client.simple_query(&sql)),
+            order = crate::ledger::APPLICATION_ORDER,
+            suffix = literal(crate::ledger::STARTED_SUFFIX),
+            name = literal(&table.quoted()),
+            quoted = table.quoted(),
+            shape = LEDGER_SHAPE
+                .map(|c| format!("{}::pg_catalog.text", literal(c)))
+                .join(", "),
+            own = super::OWN_STATEMENT_BOUNDS,
+            mistyped = mistyped_columns_sql("c.oid"),
+        )
     };
     let interrupted = || interrupted_read(table);
-    let sent = match sent {
-        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
-        Some(Err(e)) => {
-            let cause = super::cause_text(&e);
-            return Err(interrupted().with_source_shown(e, cause));
+    let mut lock_wait = super::lock::ServerWait::new(wait);
+    let messages = loop {
+        let sql = sql(lock_wait.slice_ms());
+        let sent = match stop {
+            Some(stop) => stop.send(|| client.simple_query(&sql)),
+            None => Some(client.simple_query(&sql)),
+        };
+        let sent = match sent {
+            Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
+            Some(Err(e)) => {
+                let cause = super::cause_text(&e);
+                return Err(interrupted().with_source_shown(e, cause));
+            }
+            _ => return Err(interrupted()),
+        };
+        match sent {
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                let holders = holders(client, table, Wanted::Read);
+                if !lock_wait.again(&holders) {
+                    return Err(lock_error(
+                        format!("cannot read the tracking table {table}"),
+                        &lock_wait.how(&holders),
+                        holders,
+                    ));
+                }
+            }
+            sent => break sent,
         }
-        _ => return Err(interrupted()),
     };
-    let messages = match sent {
+    let messages = match messages {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => {
             return match hidden_ledger(client, table, stop, site)? {
@@ -205,21 +235,20 @@ fn read_asking(
                 None => Ok(None),
             }
         }
-        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            return Err(locked(client, table, wait))
-        }
         Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
             // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
             // canceled, it was by another session (`pg_cancel_backend`) or by a timeout too
             // short for even our `SET`. While a session holds a lock on the ledger, what was
             // canceled is the wait for it: that lock is what the user must hear about.
-            return Err(match holder(client, table, Wanted::Read) {
-                Some(holder) => lock_error(
+            let holders = holders(client, table, Wanted::Read);
+            return Err(if holders.is_empty() {
+                read_error(client, table, e, site.environment())
+            } else {
+                lock_error(
                     format!("cannot read the tracking table {table}"),
                     "the wait for it was canceled",
-                    Some(holder),
-                ),
-                None => read_error(client, table, e, site.environment()),
+                    holders,
+                )
             });
         }
         Err(e) => return Err(read_error(client, table, e, site.environment())),
@@ -254,6 +283,7 @@ fn read_asking(
                     // No column when the table is NULL (absent): not "lacking" it.
                     lacks_applied_by: row.get(8) == Some("f"),
                     triggers: row.get(9) == Some("t"),
+                    prepared: row.get(14) == Some("t"),
                 };
                 row_security = row.get(6) == Some("t");
                 shape = Shape {
@@ -314,34 +344,42 @@ fn read_started(
     stop: Option<&crate::db::apply::Stop>,
 ) -> Result<Vec<crate::ledger::StartedRun>> {
     let started = table.started_table();
-    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
-    let sql = super::own_statements(&format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms'; SELECT {} FROM {} ORDER BY version",
-        crate::ledger::StartedRun::COLUMNS,
-        started.quoted()
-    ));
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(&sql)),
-        None => Some(client.simple_query(&sql)),
-    };
-    let sent = match sent {
-        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
-        _ => return Err(interrupted_read(table)),
+    let mut lock_wait = super::lock::ServerWait::new(wait);
+    let sent = loop {
+        let sql = super::own_statements(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM {} ORDER BY version",
+            lock_wait.slice_ms(),
+            crate::ledger::StartedRun::COLUMNS,
+            started.quoted()
+        ));
+        let sent = match stop {
+            Some(stop) => stop.send(|| client.simple_query(&sql)),
+            None => Some(client.simple_query(&sql)),
+        };
+        let sent = match sent {
+            Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
+            _ => return Err(interrupted_read(table)),
+        };
+        match sent {
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                let holders = holders(client, &started, Wanted::Read);
+                if !lock_wait.again(&holders) {
+                    return Err(lock_error(
+                        format!(
+                            "cannot read {started}, where runs mark the no-transaction \
+                             migrations they start"
+                        ),
+                        &lock_wait.how(&holders),
+                        holders,
+                    ));
+                }
+            }
+            sent => break sent,
+        }
     };
     let messages = match sent {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => return Ok(Vec::new()),
-        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            return Err(lock_error(
-                format!(
-                "cannot read {started}, where runs mark the no-transaction migrations they start"
-            ),
-                &format!("waited {}", super::backoff::human(wait)),
-                super::lock::table_lock_holder(client, &literal(&started.quoted()), Wanted::Read)
-                    .ok()
-                    .flatten(),
-            ))
-        }
         Err(e) if super::is_connection_lost(&e) => {
             return Err(super::query_error(&format!("cannot read {started}"), e))
         }
@@ -1135,6 +1173,9 @@ pub struct Access {
     /// error one of them raises on the row is the ledger's, never the file's
     /// ([`ApplySettings::ledger_triggers`](crate::db::apply::ApplySettings)).
     pub triggers: bool,
+    /// A prepared transaction exists in the database: before `up` or `down` writes a row,
+    /// [`refuse_prepared_in_the_way`] looks whether it holds a lock in the way.
+    pub prepared: bool,
 }
 
 /// What a command writes to the ledger.
@@ -1376,31 +1417,72 @@ pub(crate) fn unusable_schema_help(role: &str, schema: &str, may_create: bool) -
     )
 }
 
-/// The ledger read waited `wait` for a lock another session holds on the table: exit 6,
-/// naming that session as the migration-lock timeout does.
-fn locked(client: &mut postgres::Client, table: &TrackingTable, wait: Duration) -> Error {
-    lock_error(
-        format!("cannot read the tracking table {table}"),
-        &format!("waited {}", super::backoff::human(wait)),
-        holder(client, table, Wanted::Read),
-    )
-}
-
-/// The session holding a lock on the ledger in the way of `wanted`, if any can be found.
-fn holder(
+/// The holder of a lock on `table` (the ledger, or its start markers' table) in the way of
+/// `wanted`, if one can be found (a prepared transaction first, as every look for holders
+/// finds them).
+fn holders(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wanted: Wanted,
-) -> Option<super::lock::LockHolder> {
+) -> Vec<super::lock::LockHolder> {
     super::lock::table_lock_holder(client, &literal(&table.quoted()), wanted)
         .ok()
         .flatten()
+        .into_iter()
+        .collect()
 }
 
+/// Before `up` or `down` runs anything that writes the ledger `table` (resolved): a prepared
+/// transaction holding a lock in the way of those writes — on the table (`SHARE` and above),
+/// or, for `down`'s deletes of the rows of `deleted` (their versions), on one of those rows —
+/// is exit 6 naming it, at once, with nothing run. A migration's ledger row waits inside the
+/// migration's transaction, after its SQL, where the wait cannot be cut into the slices of
+/// [`super::lock::ServerWait`]; and a prepared transaction never ends by itself
+/// ([`super::lock::worth_waiting_for`]). Sessions in the way are waited for by the row, as
+/// before. Asked only when the ledger read found a prepared transaction in the database
+/// ([`Access::prepared`]); `up`'s inserts look at the table's locks alone (another
+/// transaction's uncommitted row of the same version is not visible to look at). `wait`
+/// bounds the look at the rows.
+pub(crate) fn refuse_prepared_in_the_way(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    deleted: Option<&[&str]>,
+    wait: Duration,
+) -> Result<()> {
+    let mut holders = holders(client, table, Wanted::Write);
+    if let Some(versions) = deleted.filter(|_| super::lock::worth_waiting_for(&holders)) {
+        let condition = versions
+            .iter()
+            .map(|v| format!("({})", crate::ledger::version_condition(v)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        holders = super::lock::row_lock_holders(
+            client,
+            &table.quoted(),
+            super::lock::RowWrite::Delete {
+                condition: &condition,
+            },
+            wait,
+            MAX_PREPARED_HOLDERS,
+        )
+        .unwrap_or_default();
+    }
+    if super::lock::worth_waiting_for(&holders) {
+        return Ok(());
+    }
+    Err(lock_error(
+        format!("cannot write the tracking table {table}, so nothing was run"),
+        super::lock::NOT_WAITED_FOR,
+        holders,
+    ))
+}
+
+/// How many holders of row locks [`refuse_prepared_in_the_way`] names.
+const MAX_PREPARED_HOLDERS: usize = 5;
+
 /// A statement on the ledger (`what` failed) waited for a lock another session holds: exit 6,
-/// `how` saying how the wait ended, naming `holder` when known.
-fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) -> Error {
-    let holders: Vec<super::lock::LockHolder> = holder.into_iter().collect();
+/// `how` saying how the wait ended, naming `holders` when known.
+fn lock_error(what: String, how: &str, holders: Vec<super::lock::LockHolder>) -> Error {
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
         format!(
@@ -1408,20 +1490,13 @@ fn lock_error(what: String, how: &str, holder: Option<super::lock::LockHolder>) 
             super::lock::who_holds(&holders)
         ),
     );
-    error = match holders.first() {
-        Some(h) => {
-            let help = super::lock::prepared_help(&holders, &format!("run {AGAIN}"))
-                .unwrap_or_else(|| {
-                    let (that, terminate) = super::lock::terminate_hint(&holders);
-                    format!(
-                        "wait for {that} to finish and run {AGAIN}; if it is stuck, end it \
-                         with {terminate}"
-                    )
-                });
-            error.with_detail(format!("held by {h}")).with_help(help)
-        }
-        None => error.with_help(format!("run {AGAIN} when the lock is released")),
-    };
+    for h in &holders {
+        error = error.with_detail(format!("held by {h}"));
+    }
+    error = error.with_help(
+        super::lock::holders_help(&holders, &format!("run {AGAIN}"))
+            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
+    );
     error.with_reason(crate::error::Reason::Lock {
         database: None,
         holders,
@@ -1857,37 +1932,61 @@ pub(crate) fn rewrite(
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
 ) -> crate::Result<()> {
-    let wait_ms = wait.as_millis().clamp(1, i32::MAX as u128);
     let creating = created.is_some();
     let transaction = match created {
         // The table is only this transaction's: the rows go to it by the name it resolved.
         Some(created) => format!("{}COMMIT;", rewrite.statements(&created.table)),
         None => rewrite.sql(table),
     };
-    let sql = super::own_statements(&format!(
-        "SET LOCAL lock_timeout = '{wait_ms}ms'; {transaction}"
-    ));
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.batch_execute(&sql)),
-        None => Some(client.batch_execute(&sql)),
-    };
-    let Some(sent) = sent else {
-        if creating {
-            // Not sent: the table created for the rows goes with them.
-            let _ = client.batch_execute("ROLLBACK");
-        }
-        return Err(interrupted_rewrite(
-            run,
-            table,
-            "before writing the tracking table",
+    let failed = format!(
+        "{} could not write the tracking table {table}; nothing was changed",
+        run.what
+    );
+    // The lock wait in slices ([`ServerWait`](super::lock::ServerWait)), each a transaction
+    // sent again after the last one's rollback; but the transaction that created the table is
+    // open already, and only it sees the table: its one attempt waits for no lock of it.
+    let mut lock_wait = super::lock::ServerWait::new(wait);
+    let sent = loop {
+        let wait_ms = if creating {
+            wait.as_millis().clamp(1, i32::MAX as u128)
+        } else {
+            lock_wait.slice_ms()
+        };
+        let sql = super::own_statements(&format!(
+            "SET LOCAL lock_timeout = '{wait_ms}ms'; {transaction}"
         ));
+        let sent = match stop {
+            Some(stop) => stop.send(|| client.batch_execute(&sql)),
+            None => Some(client.batch_execute(&sql)),
+        };
+        let Some(sent) = sent else {
+            if creating {
+                // Not sent: the table created for the rows goes with them.
+                let _ = client.batch_execute("ROLLBACK");
+            }
+            return Err(interrupted_rewrite(
+                run,
+                table,
+                "before writing the tracking table",
+            ));
+        };
+        match sent {
+            Err(e)
+                if !creating
+                    && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE)
+                    && !super::is_connection_lost(&e) =>
+            {
+                let _ = client.batch_execute("ROLLBACK");
+                let holders = holders(client, table, Wanted::Write);
+                if !lock_wait.again(&holders) {
+                    return Err(lock_error(failed, &lock_wait.how(&holders), holders));
+                }
+            }
+            sent => break sent,
+        }
     };
     sent.map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
-        let failed = format!(
-            "{} could not write the tracking table {table}; nothing was changed",
-            run.what
-        );
         let lost = super::is_connection_lost(&e);
         // Cancelled by our own stop (Ctrl-C): that, not a lock it was waiting for, is what
         // happened.
@@ -1899,14 +1998,15 @@ pub(crate) fn rewrite(
                 .with_source_shown(e, cause);
         }
         if !lost && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-            let how = format!("waited {}", super::backoff::human(wait));
-            return lock_error(failed, &how, holder(client, table, Wanted::Write));
+            let holders = holders(client, table, Wanted::Write);
+            return lock_error(failed, &lock_wait.how(&holders), holders);
         }
         // Ours runs without the user's statement_timeout: a cancel while a session holds a
         // lock in the way is the wait for it, as for the read.
         if !lost && e.code() == Some(&SqlState::QUERY_CANCELED) {
-            if let Some(h) = holder(client, table, Wanted::Write) {
-                return lock_error(failed, "the wait for it was canceled", Some(h));
+            let holders = holders(client, table, Wanted::Write);
+            if !holders.is_empty() {
+                return lock_error(failed, "the wait for it was canceled", holders);
             }
         }
         if lost || e.as_db_error().is_none() {

@@ -241,6 +241,88 @@ pub(crate) fn prepared_help(holders: &[LockHolder], then: &str) -> Option<String
     Some(format!("{help}; then {then}"))
 }
 
+/// The help of an error naming `holders`, the one wording of every lock error's way out: a
+/// prepared transaction's ([`prepared_help`]); else wait for the sessions, every one named by
+/// its pid ([`terminate_hint`]), and `then`; `None` when no holder is known.
+pub(crate) fn holders_help(holders: &[LockHolder], then: &str) -> Option<String> {
+    if let Some(help) = prepared_help(holders, then) {
+        return Some(help);
+    }
+    if holders.is_empty() {
+        return None;
+    }
+    let (that, terminate) = terminate_hint(holders);
+    Some(format!(
+        "wait for {that} to finish and {then}; if it is stuck, end it with {terminate}"
+    ))
+}
+
+/// Whether waiting for a lock `holders` hold may end with it granted: never while a prepared
+/// transaction is among them — it keeps its locks until someone commits or rolls it back,
+/// however long anyone waits. The one rule of every wait for the migration lock and for the
+/// ledger's locks ([`wait_for_lock`], [`ServerWait`]): such a wait ends at once, as soon as
+/// the holder is known to be one, with the error naming it.
+pub(crate) fn worth_waiting_for(holders: &[LockHolder]) -> bool {
+    holders.iter().all(|h| h.prepared().is_none())
+}
+
+/// A wait for a lock the server grants to one of our statements (a ledger read, `baseline`'s
+/// and `reinit`'s rewrite), bounded by the command's wait: sent with a `lock_timeout` of a
+/// slice of it ([`ServerWait::slice_ms`]), a short one first, then longer ones (backoff with
+/// jitter, as the migration lock is polled), never beyond the wait; after each slice that hit
+/// its `lock_timeout`, the holders in the way are looked at ([`ServerWait::again`]): the
+/// statement is sent again while time is left, unless a prepared transaction holds the lock
+/// ([`worth_waiting_for`]). A statement waiting inside the server cannot look at who it waits
+/// for: the slices are how a wait for a lock that never ends stops as soon as that is known.
+#[derive(Debug)]
+pub(crate) struct ServerWait {
+    began: Instant,
+    wait: Duration,
+    backoff: Backoff,
+}
+
+impl ServerWait {
+    /// A wait of at most `wait` (zero: one attempt of 1 ms, never "forever").
+    pub(crate) fn new(wait: Duration) -> ServerWait {
+        ServerWait {
+            began: Instant::now(),
+            wait,
+            backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(1)),
+        }
+    }
+
+    /// The `lock_timeout` of the next attempt, in milliseconds (1 at least, within
+    /// PostgreSQL's limit): the next slice, at most what is left of the wait.
+    pub(crate) fn slice_ms(&mut self) -> u128 {
+        let left = self.wait.saturating_sub(self.began.elapsed());
+        self.backoff
+            .next_delay()
+            .min(left)
+            .as_millis()
+            .clamp(1, i32::MAX as u128)
+    }
+
+    /// After an attempt that hit its `lock_timeout`, `holders` being in the way now: whether
+    /// to send it again — time is left, and waiting may end ([`worth_waiting_for`]).
+    pub(crate) fn again(&self, holders: &[LockHolder]) -> bool {
+        self.began.elapsed() < self.wait && worth_waiting_for(holders)
+    }
+
+    /// How the wait ended, for the error naming `holders`: `waited 30s`, or, given up at once
+    /// on a prepared transaction, `not waited for`.
+    pub(crate) fn how(&self, holders: &[LockHolder]) -> String {
+        if worth_waiting_for(holders) {
+            format!("waited {}", human(self.wait))
+        } else {
+            NOT_WAITED_FOR.to_string()
+        }
+    }
+}
+
+/// How an error says that the lock it names was not waited for: a prepared transaction holds
+/// it ([`worth_waiting_for`]).
+pub(crate) const NOT_WAITED_FOR: &str = "not waited for";
+
 /// Who is in the way, for a message: `another session`, or `a prepared transaction` when one
 /// is among `holders`.
 pub(crate) fn who_holds(holders: &[LockHolder]) -> &'static str {
@@ -374,9 +456,11 @@ fn waiting_sessions_sql(key: i32) -> String {
 }
 
 /// Who holds the locks of `pg_locks` (as `l`) that `condition` picks, as rows of
-/// [`holders_of`]'s shape followed by the columns `extra` (`, l.relation`): sessions
-/// (`pg_stat_activity`, as `a`), by pid, then prepared transactions (`pg_prepared_xacts`, as
-/// `p`), by gid; at most `limit`, each once. A prepared transaction's rows in `pg_locks` have
+/// [`holders_of`]'s shape followed by the columns `extra` (`, l.relation`): prepared
+/// transactions (`pg_prepared_xacts`, as `p`), by gid, then sessions (`pg_stat_activity`, as
+/// `a`), by pid; at most `limit`, each once. Prepared transactions first: they never end by
+/// themselves, so a limit never leaves out the holder a wait must not wait for
+/// ([`worth_waiting_for`]). A prepared transaction's rows in `pg_locks` have
 /// no pid: its own is the transaction whose lock on its transaction id is held in the same
 /// virtual transaction. One copy of `pg_locks` for both looks (a `WITH` query read twice).
 fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
@@ -391,7 +475,7 @@ fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
                       AND x.virtualtransaction = l.virtualtransaction \
          LEFT JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid \
          WHERE ({condition}) AND (a.pid IS NOT NULL OR p.gid IS NOT NULL) \
-         ORDER BY 1, 8 LIMIT {limit}",
+         ORDER BY 8, 1 LIMIT {limit}",
         sessions = session_columns(),
     )
 }
@@ -495,7 +579,7 @@ impl RowWrite<'_> {
     }
 }
 
-/// The sessions (at most `limit`, by pid; then prepared transactions) whose row locks on
+/// The prepared transactions, then the sessions (at most `limit`, by gid then pid) whose row locks on
 /// `table` (a quoted, qualified name) are in the way of `write` of it: what a ledger write
 /// that hit its `lock_timeout` names when no relation lock was in its way. Row locks are not
 /// in `pg_locks`: the sessions holding the table lock a row lock or a row write takes are the
@@ -558,7 +642,7 @@ pub(crate) fn row_lock_holders(
     Ok(read(client, &holding(&members)).unwrap_or_default())
 }
 
-/// The sessions (at most `limit`, by pid; then prepared transactions) holding a lock that
+/// The prepared transactions, then the sessions (at most `limit`, by gid then pid) holding a lock that
 /// conflicts with reading `relation` (a `regclass` literal) — `ACCESS EXCLUSIVE`, the only
 /// mode a `SELECT` waits for — or, without one, any relation of the current database: what a
 /// read-only query that hit its `lock_timeout` names, since the server does not say which
@@ -571,7 +655,7 @@ pub(crate) fn read_lock_holders(
     holders_in_the_way(client, relation, Wanted::Read, limit)
 }
 
-/// The sessions (at most `limit` rows, by pid; then prepared transactions) holding a lock on
+/// The prepared transactions, then the sessions (at most `limit` rows, by gid then pid) holding a lock on
 /// one of the relations `names` (SQL names, `a` or `s.a`, resolved by the server with
 /// `to_regclass`; those that are no relation are left out), each with the relation as the
 /// server names it: what a migration that hit its `lock_timeout` names, the relations being
@@ -771,7 +855,7 @@ fn wait_for_lock(
     let (key, tenant_key) = keys(&database, tenant);
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
-    loop {
+    let found = loop {
         if let Some(backend) = try_lock(client, key, tenant_key)? {
             return Ok(MigrationLock {
                 database,
@@ -782,9 +866,12 @@ fn wait_for_lock(
                 backend,
             });
         }
+        // Who holds it, after every attempt: a prepared transaction — there at once, or
+        // taking it from a session meanwhile — never gives it back by itself.
+        let found = holder_of(client, key, tenant_key)?;
         let elapsed = start.elapsed();
-        if elapsed >= timeout {
-            break;
+        if elapsed >= timeout || !worth_waiting_for(found.as_slice()) {
+            break found;
         }
         if !announced {
             announced = true;
@@ -792,7 +879,6 @@ fn wait_for_lock(
                 .simple_query(&crate::db::idle_timeouts_off())
                 .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
             *idle_off = true;
-            let found = holder_of(client, key, tenant_key)?;
             waiting(found.as_ref());
         }
         let until = Instant::now() + backoff.next_delay().min(timeout - elapsed);
@@ -805,10 +891,11 @@ fn wait_for_lock(
             }
             std::thread::sleep(left.min(STOP_POLL));
         }
-    }
-    let found = holder_of(client, key, tenant_key)?;
+    };
     // A zero wait is one attempt: "within 0ms" read as a bug.
-    let waited = if timeout.is_zero() {
+    let waited = if !worth_waiting_for(found.as_slice()) {
+        format!("({NOT_WAITED_FOR})")
+    } else if timeout.is_zero() {
         "at once (no wait was allowed)".to_string()
     } else {
         format!("within {}", human(timeout))
@@ -1230,6 +1317,42 @@ mod tests {
         assert_eq!(
             who_holds(&[session(42), prepared("g")]),
             "a prepared transaction"
+        );
+    }
+
+    /// A prepared transaction among the holders ends every wait at once; sessions are waited
+    /// for while time is left, in slices never beyond the wait (zero: one try of 1 ms).
+    #[test]
+    fn a_prepared_transaction_is_never_waited_for_and_a_session_until_the_wait_is_up() {
+        assert!(worth_waiting_for(&[session(42)]));
+        assert!(worth_waiting_for(&[]));
+        assert!(!worth_waiting_for(&[session(42), prepared("g")]));
+        let long = ServerWait::new(Duration::from_secs(60));
+        assert!(long.again(&[session(42)]));
+        assert!(!long.again(&[session(42), prepared("g")]));
+        assert_eq!(long.how(&[prepared("g")]), "not waited for");
+        assert_eq!(long.how(&[session(42)]), "waited 60s");
+        let mut none = ServerWait::new(Duration::ZERO);
+        assert_eq!(none.slice_ms(), 1);
+        assert!(!none.again(&[session(42)]));
+        let mut short = ServerWait::new(Duration::from_millis(20));
+        assert!((1..=20).contains(&short.slice_ms()));
+    }
+
+    /// Every session is named by its pid in a lock error's help; none known, no help of ours.
+    #[test]
+    fn a_lock_help_ends_every_session_by_its_pid() {
+        let help = holders_help(&[session(42), session(43)], "run it again").unwrap_or_default();
+        assert!(
+            help.starts_with("wait for those sessions to finish and run it again")
+                && help.contains("unnest(ARRAY[42, 43])"),
+            "{help}"
+        );
+        assert_eq!(holders_help(&[], "run it again"), None);
+        let prepared_first = holders_help(&[prepared("g"), session(42)], "run it again");
+        assert_eq!(
+            prepared_first,
+            prepared_help(&[prepared("g"), session(42)], "run it again")
         );
     }
 

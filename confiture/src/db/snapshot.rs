@@ -171,7 +171,6 @@ pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
 /// hold a lock in the way of reading (found after the implicit transaction ended, so no lock of
 /// ours is left to see).
 fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> Error {
-    use crate::db::lock::LockHolder;
     let holders = crate::db::lock::read_lock_holders(client, None, MAX_HOLDERS).unwrap_or_default();
     let cause = crate::db::cause_text(&e);
     let mut error = Error::new(
@@ -187,15 +186,10 @@ fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> 
     for h in &holders {
         error = error.with_detail(format!("held by {h}"));
     }
-    let prepared = crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}"));
-    error = match (prepared, holders.iter().find_map(LockHolder::pid)) {
-        (Some(help), _) => error.with_help(help),
-        (None, Some(pid)) => error.with_help(format!(
-            "wait for that session to finish and run {AGAIN} (or raise \
-             --lock-wait); if it is stuck, end it with `SELECT pg_terminate_backend({pid})`"
-        )),
-        (None, None) => error.with_help(format!("run {AGAIN} when the lock is released")),
-    };
+    error = error.with_help(
+        crate::db::lock::holders_help(&holders, &format!("run {AGAIN} (or raise --lock-wait)"))
+            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
+    );
     error.with_reason(crate::error::Reason::Lock {
         database: None,
         holders,

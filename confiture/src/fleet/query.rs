@@ -265,21 +265,9 @@ fn locked(
         error = error.with_detail(format!("held by {holder}"));
     }
     let bound = "the wait is the environment's `lock_timeout`";
-    let prepared = crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}"));
-    error = match (prepared, holders.as_slice()) {
-        (Some(help), _) => error.with_help(format!("{help} ({bound})")),
-        (None, []) => error.with_help(format!("run {AGAIN} when the lock is released ({bound})")),
-        (None, [crate::db::lock::LockHolder::Session(one)]) => error.with_help(format!(
-            "wait for that session to finish and run {AGAIN}; if it is stuck, end it with \
-             `SELECT pg_terminate_backend({})` ({bound})",
-            one.pid
-        )),
-        (None, _) => error.with_help(format!(
-            "one of these sessions holds a table the query reads: wait for it to finish and \
-             run {AGAIN}; if it is stuck, end it with `SELECT pg_terminate_backend(<pid>)` \
-             ({bound})"
-        )),
-    };
+    let help = crate::db::lock::holders_help(&holders, &format!("run {AGAIN}"))
+        .unwrap_or_else(|| format!("run {AGAIN} when the lock is released"));
+    error = error.with_help(format!("{help} ({bound})"));
     error.with_reason(crate::error::Reason::Lock {
         database: Some(database),
         holders,

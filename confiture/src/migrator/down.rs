@@ -138,6 +138,17 @@ impl Migrator {
                     return Ok(());
                 }
                 access.check(&settings.table, Write::Delete)?;
+                // A prepared transaction in the way of the rows: never waited for.
+                if access.prepared {
+                    let versions: Vec<&str> =
+                        plan.roll_back.iter().map(|r| &r.row.version[..]).collect();
+                    crate::db::ledger::refuse_prepared_in_the_way(
+                        client,
+                        &settings.table,
+                        Some(&versions),
+                        settings.ledger_lock_wait,
+                    )?;
+                }
                 report.warnings.extend(modified_warnings(&plan));
                 report.warnings.extend(plan::gap_warnings(&plan, &errors));
                 // Each step deletes the row the plan matched, by that row's own version.

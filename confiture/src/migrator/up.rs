@@ -403,6 +403,15 @@ impl<'a> Locked<'a> {
                     self.request,
                     &plan,
                 )?;
+                // A prepared transaction in the way of the rows: never waited for.
+                if access.is_some_and(|a| a.prepared) && !plan.apply.is_empty() {
+                    crate::db::ledger::refuse_prepared_in_the_way(
+                        client,
+                        &settings.table,
+                        None,
+                        settings.ledger_lock_wait,
+                    )?;
+                }
                 Ok(plan)
             });
         let plan = match accepted {

@@ -2081,6 +2081,55 @@ fn drift_lock_wait_bounds_the_live_reads() {
         .code(exit::SUCCESS);
 }
 
+/// Two sessions each holding a lock in the way of `drift`'s snapshot of the live database
+/// (`ACCESS EXCLUSIVE` on a table a view is over): the error names both, and its help ends
+/// both by their pids, as every other lock error's does (`lock::holders_help`) — it used to
+/// name only the first (`pg_terminate_backend(<first pid>)`).
+#[test]
+fn drift_lock_help_names_every_session_holding_a_lock_in_the_way() {
+    let db = TestDb::new("drift_lockmany");
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        "CREATE TABLE w1 (id int);\nCREATE VIEW v1 AS SELECT id FROM w1;\n\
+         CREATE TABLE w2 (id int);\nCREATE VIEW v2 AS SELECT id FROM w2;\n",
+        "DROP VIEW v2;\nDROP TABLE w2;\nDROP VIEW v1;\nDROP TABLE w1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut holders: Vec<(postgres::Client, i32)> = ["w1", "w2"]
+        .iter()
+        .map(|table| {
+            let mut other = db.connect();
+            // The server ends it after 20 s: never a test left hanging.
+            other
+                .batch_execute(&format!(
+                    "SET idle_in_transaction_session_timeout = '20s'; \
+                     BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+                ))
+                .unwrap();
+            let pid: i32 = other
+                .query_one("SELECT pg_backend_pid()", &[])
+                .unwrap()
+                .get(0);
+            (other, pid)
+        })
+        .collect();
+    let mut pids: Vec<i32> = holders.iter().map(|(_, pid)| *pid).collect();
+    pids.sort_unstable();
+    let run = project.run_on(&db, &["migrate", "drift", "--lock-wait", "300ms"]);
+    run.code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("held by pid {}", pids[0]))
+        .stderr_has(&format!("held by pid {}", pids[1]))
+        .stderr_has("wait for those sessions to finish")
+        .stderr_has(&format!(
+            "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}, {}]) AS pid`",
+            pids[0], pids[1]
+        ));
+    for (other, _) in &mut holders {
+        other.batch_execute("ROLLBACK").unwrap();
+    }
+}
+
 /// Ctrl-C during a fleet's `verify` or `drift` said which targets it interrupted only when it
 /// came while a migration ran on a scratch database: at any other moment — a target
 /// connecting, its scratch database being created, its ledger read waiting for a lock — the

@@ -651,6 +651,67 @@ fn a_list_query_on_a_locked_table_gives_up_and_names_the_holder() {
     holder.batch_execute("ROLLBACK").expect("unlock");
 }
 
+/// A list query waiting for locks two sessions hold on the tables it reads: the error names
+/// both, and its help ends both by their pids, as every lock error's does
+/// (`lock::holders_help`) — it used to say `pg_terminate_backend(<pid>)`, no pid given.
+#[test]
+fn a_list_query_on_tables_two_sessions_locked_names_them_both_in_its_help() {
+    let db = TestDb::new("fleetqlocks");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE tenants (name text); CREATE TABLE more_tenants (name text); \
+             INSERT INTO tenants VALUES ('x')",
+        )
+        .expect("setup");
+    let project = tenant_project();
+    project.write(
+        "db/environments/ctl.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  lock_timeout: 300ms\n",
+            db.url()
+        ),
+    );
+    let mut holders: Vec<(postgres::Client, i32)> = ["tenants", "more_tenants"]
+        .iter()
+        .map(|table| {
+            let mut holder = db.connect();
+            // The server ends it after 20 s: never a test left hanging.
+            holder
+                .batch_execute(&format!(
+                    "SET idle_in_transaction_session_timeout = '20s'; \
+                     BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+                ))
+                .expect("lock");
+            let pid: i32 = holder
+                .query_one("SELECT pg_backend_pid()", &[])
+                .expect("pid")
+                .get(0);
+            (holder, pid)
+        })
+        .collect();
+    let mut pids: Vec<i32> = holders.iter().map(|(_, pid)| *pid).collect();
+    pids.sort_unstable();
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "ctl",
+        "status",
+        "--targets-query",
+        "SELECT name FROM tenants UNION ALL SELECT name FROM more_tenants",
+    ]));
+    run.code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("held by pid {}", pids[0]))
+        .stderr_has(&format!("held by pid {}", pids[1]))
+        .stderr_has(&format!(
+            "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}, {}]) AS pid`",
+            pids[0], pids[1]
+        ))
+        .stderr_lacks("<pid>");
+    for (holder, _) in &mut holders {
+        holder.batch_execute("ROLLBACK").expect("unlock");
+    }
+}
+
 #[test]
 fn bad_target_lines_are_named_and_nothing_runs() {
     let db = TestDb::new("fleetbad");

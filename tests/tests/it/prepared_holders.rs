@@ -106,10 +106,8 @@ fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out()
     ];
     let run = project.run(&up);
     names_the_prepared_transaction(&run, quoted, &db);
-    // The wait names it too.
-    run.stderr_has(&format!(
-        "waiting for the migration lock held by prepared transaction {quoted}"
-    ));
+    // Not waited for: it never gives the lock back by itself.
+    run.stderr_lacks("waiting for the migration lock");
     let json = project.run(&[&up[..], &["--format", "json"]].concat());
     lists_the_prepared_transaction(&json, gid, &db);
     assert!(!cluster.has_ledger(&db), "nothing ran");
@@ -282,4 +280,235 @@ fn a_list_query_on_a_table_a_prepared_transaction_locked_names_it() {
         );
     }
     rollback_prepared(&cluster, &db, gid);
+}
+
+/// A wait no prepared transaction ends: far longer than any command below may take.
+const LONG_WAIT: &str = "60s";
+
+/// How long a command that gives up at once on a prepared transaction may take (connecting,
+/// reading the files, a few round trips), far below [`LONG_WAIT`].
+const AT_ONCE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `run` failed on the prepared transaction `gid` without waiting out `--lock-wait
+/// LONG_WAIT`: named, with its way out (in JSON when `json`), and no "waiting for" line.
+#[track_caller]
+fn gave_up_at_once_on(run: &Run, gid: &str, db: &str, json: bool) {
+    gave_up_on(run, gid, db, json);
+    run.stderr_lacks("waiting for the migration lock");
+}
+
+/// [`gave_up_at_once_on`], for a command that may have waited for a session first.
+#[track_caller]
+fn gave_up_on(run: &Run, gid: &str, db: &str, json: bool) {
+    assert!(
+        run.elapsed < AT_ONCE,
+        "waited for a prepared transaction: {}",
+        run.dump()
+    );
+    if json {
+        lists_the_prepared_transaction(run, gid, db);
+    } else {
+        names_the_prepared_transaction(run, &format!("'{gid}'"), db);
+        run.stderr_has("not waited for")
+            .stderr_lacks(&format!("within {LONG_WAIT}"))
+            .stderr_lacks(&format!("waited {LONG_WAIT}"));
+    }
+}
+
+/// Every command that waits for the migration lock (`up`, `down`, `baseline`, `reinit`, a
+/// tenant's run, text and JSON) gives up at once when a prepared transaction holds it: it never
+/// gives it back by itself, so `--lock-wait` is not waited out.
+#[test]
+fn a_prepared_transaction_holding_the_migration_lock_is_not_waited_for() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_nowait");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::two_tables();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let gid = "lock-nowait";
+    prepare(
+        &cluster,
+        &db,
+        &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL}))"),
+        gid,
+    );
+    let commands: [&[&str]; 5] = [
+        &["up"],
+        &["down"],
+        &["baseline", "--through", "1"],
+        &["reinit"],
+        &["up", "--schema", "tenant_a"],
+    ];
+    for command in commands {
+        for json in [false, true] {
+            let mut args = vec!["migrate"];
+            args.extend(command);
+            args.extend(["--lock-wait", LONG_WAIT, "--database-url", &url]);
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            gave_up_at_once_on(&project.run(&args), gid, &db, json);
+        }
+    }
+    rollback_prepared(&cluster, &db, gid);
+    assert_eq!(
+        cluster
+            .connect(&db)
+            .query_one("SELECT count(*) FROM tb_confiture", &[])
+            .map(|r| r.get::<_, i64>(0))
+            .ok(),
+        Some(2),
+        "nothing was rolled back or rewritten"
+    );
+}
+
+/// Every read and write of the ledger that waits for a lock on it (`status`, `up`, `down`,
+/// their `--dry-run`, `baseline`, `reinit`, text and JSON) gives up at once when a prepared
+/// transaction holds that lock: a lock in the way of reading it, of writing it (`baseline`'s
+/// and `reinit`'s rewrite; `up`'s and `down`'s rows, looked at before anything runs, since
+/// a migration's row waits inside its transaction), or a lock on a row `down` deletes. A
+/// prepared transaction's lock on a row no command writes stops none.
+#[test]
+fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_ledger_nowait");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::two_tables();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    // A migration to record: `baseline` writes a row.
+    project.table("003_c");
+    let reading: [&[&str]; 7] = [
+        &["status"],
+        &["up"],
+        &["up", "--dry-run"],
+        &["down"],
+        &["down", "--dry-run"],
+        &["baseline", "--through", "3"],
+        &["reinit", "--through", "3"],
+    ];
+    let writing: [&[&str]; 4] = [
+        &["baseline", "--through", "3"],
+        &["reinit", "--through", "3"],
+        &["up"],
+        &["down"],
+    ];
+    let deleting: [&[&str]; 2] = [&["down"], &["down", "--steps", "2"]];
+    let locks = |mode: &str| format!("LOCK TABLE tb_confiture IN {mode} MODE");
+    for (gid, hold, commands) in [
+        (
+            "ledger-read-nowait",
+            locks("ACCESS EXCLUSIVE"),
+            &reading[..],
+        ),
+        ("ledger-write-nowait", locks("SHARE"), &writing[..]),
+        (
+            "ledger-row-nowait",
+            "SELECT 1 FROM tb_confiture WHERE version = '002' FOR UPDATE".to_string(),
+            &deleting[..],
+        ),
+    ] {
+        prepare(&cluster, &db, &hold, gid);
+        for command in commands {
+            for json in [false, true] {
+                let mut args = vec!["migrate"];
+                args.extend(*command);
+                args.extend(["--lock-wait", LONG_WAIT, "--database-url", &url]);
+                if json {
+                    args.extend(["--format", "json"]);
+                }
+                gave_up_at_once_on(&project.run(&args), gid, &db, json);
+            }
+        }
+        rollback_prepared(&cluster, &db, gid);
+    }
+    assert_eq!(
+        cluster
+            .connect(&db)
+            .query_one("SELECT count(*) FROM tb_confiture", &[])
+            .map(|r| r.get::<_, i64>(0))
+            .ok(),
+        Some(2),
+        "nothing ran"
+    );
+    // A row lock in the way of no write: `up` records 003, `down` rolls it back.
+    let gid = "ledger-other-row";
+    prepare(
+        &cluster,
+        &db,
+        "SELECT 1 FROM tb_confiture WHERE version = '001' FOR UPDATE",
+        gid,
+    );
+    for command in ["up", "down"] {
+        project
+            .run(&[
+                "migrate",
+                command,
+                "--lock-wait",
+                LONG_WAIT,
+                "--database-url",
+                &url,
+            ])
+            .code(exit::SUCCESS);
+    }
+    rollback_prepared(&cluster, &db, gid);
+}
+
+/// A session holding the lock a command waits for, whose transaction is then prepared
+/// (`PREPARE TRANSACTION`: the lock is the prepared transaction's from then on): the command,
+/// which began waiting for a session, gives up as soon as the holder is a prepared transaction —
+/// the migration lock's wait and the ledger read's alike.
+#[test]
+fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_becomes");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::two_tables();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    for (gid, hold, command) in [
+        (
+            "became-lock",
+            format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL}))"),
+            "down",
+        ),
+        (
+            "became-ledger",
+            "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE".to_string(),
+            "status",
+        ),
+    ] {
+        let mut holder = cluster.connect(&db);
+        holder
+            .batch_execute(&format!("BEGIN; {hold}"))
+            .expect("hold the lock");
+        let child = project
+            .cli()
+            .args([
+                "migrate",
+                command,
+                "--lock-wait",
+                LONG_WAIT,
+                "--database-url",
+                &url,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI");
+        // Long enough for the command to meet the session and start waiting for it.
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        holder
+            .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
+            .expect("prepare the holding transaction");
+        let prepared = std::time::Instant::now();
+        let output = child.wait_with_output().expect("wait for the CLI");
+        let run = Run::from_output(output, prepared.elapsed());
+        gave_up_on(&run, gid, &db, false);
+        rollback_prepared(&cluster, &db, gid);
+    }
 }
