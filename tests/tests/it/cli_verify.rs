@@ -1909,15 +1909,6 @@ struct SetRole {
     owner: Role,
 }
 
-impl Drop for SetRole {
-    fn drop(&mut self) {
-        // Two drops of roles that one membership links, run at once by the reaper, may fail
-        // ("tuple concurrently deleted"): the link goes first.
-        let revoke = format!("REVOKE \"{}\" FROM \"{}\"", self.owner.0, self.login.0);
-        let _ = admin().batch_execute(&revoke);
-    }
-}
-
 impl SetRole {
     /// `login` and `owner` with these attributes (CREATEDB or NOCREATEDB), `login` a member
     /// of `owner`.
@@ -1983,13 +1974,6 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
         assert_eq!(run.code, i32::from(exit::SUCCESS), "{case}\n{}", run.dump());
         run.stdout_has("6 reversible").stderr_lacks("warning");
         assert_scratch_dropped(&run);
-        // Reset here: the database's drop and the role's, run at once by the reaper, would
-        // both delete it (and one fail, leaving the role behind).
-        let reset = format!(
-            "ALTER ROLE \"{}\" IN DATABASE \"{}\" RESET ALL",
-            roles.login.0, db.name
-        );
-        admin().batch_execute(&reset).unwrap();
         drop(db);
     }
 
