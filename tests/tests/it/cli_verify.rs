@@ -223,6 +223,64 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
     }
 }
 
+/// Ctrl-C while a migration runs on the scratch database, the run's own drop of it then slower
+/// than the signal thread's wait for the run's report (a checkpoint on a loaded server; here
+/// held back by a session's lock on the database): the signal thread waited for that drop
+/// inside its own, then printed its own document first — the error, not the run's report, and
+/// without the dropped database's name. It waits for the report again once the drop is done.
+#[test]
+fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
+    let db = TestDb::unborn("verify_slow_drop");
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    for json in [false, true] {
+        let mut args = vec!["migrate", "verify", "--database-url"];
+        let url = db.url();
+        args.push(&url);
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+        let mut holder = admin();
+        holder
+            .batch_execute(&format!(
+                "BEGIN; COMMENT ON DATABASE \"{scratch}\" IS 'held'"
+            ))
+            .unwrap();
+        let release = std::thread::spawn(move || {
+            // Past the signal thread's wait for the report (`interrupt::STOP_WAIT`, 7 s).
+            std::thread::sleep(Duration::from_secs(10));
+            holder.batch_execute("COMMIT").unwrap();
+        });
+        let run = signalled(child, "-INT");
+        release.join().unwrap();
+        run.code(exit::INTERRUPTED).stderr_has(&format!(
+            "interrupted: dropped the scratch database \"{scratch}\""
+        ));
+        assert!(
+            !database_exists(&scratch),
+            "{scratch} left behind\n{}",
+            run.dump()
+        );
+        if json {
+            let doc = run.json();
+            assert_eq!(
+                doc["migrations"][0]["result"],
+                "interrupted",
+                "the run's report\n{}",
+                run.dump()
+            );
+        } else {
+            // The run's error, not the signal thread's ("interrupted by a signal").
+            run.stderr_has("error: interrupted: migration 001_slow was cancelled");
+        }
+    }
+}
+
 /// Ctrl-C while a migration's up runs the second time (after its down, the repeatability
 /// step): the cancelled statement was taken for the up's own failure, and the migration was
 /// reported `up not repeatable after its down`, a false finding. It is `interrupted`,
