@@ -6,20 +6,25 @@
 //! and the checkpointer runs one at a time: a suite that drops its 500 databases one by one at
 //! the end of each test spent a third of its time waiting there. A test hands its database to
 //! the reaper and goes on; a few background sessions drop them, and drops that wait together
-//! share a checkpoint. A role is dropped once no database still holds its objects: a role job
-//! that finds dependent objects goes back to the end of the queue, behind the databases handed
-//! over before it.
+//! share a checkpoint.
+//!
+//! A role is dropped once no database handed over before it (which may hold its objects) is
+//! still queued or being dropped, however long their checkpoints take, and one role at a time:
+//! two `DROP ROLE`s at once of roles that a membership links both delete it, and one fails
+//! ("tuple concurrently deleted"). A drop the server refuses (its objects in a database handed
+//! over after it, say) waits the same way for the databases handed over before the refusal;
+//! only a refusal while no database is pending counts, and is tried again every 50 ms, at most
+//! `ROLE_TRIES` times.
 //!
 //! Before the process exits (`atexit`, which runs both when libtest returns from `main` and
 //! when it calls `process::exit` after a failure) it waits until everything handed over is
 //! dropped, so no database outlives its test binary. A process killed by a signal leaves its
 //! databases behind, as it did when each test dropped its own.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use postgres::error::SqlState;
 use postgres::{Client, NoTls};
 
 use crate::server;
@@ -31,38 +36,108 @@ const WORKERS: usize = 10;
 /// The longest the exiting process waits for the drops still queued.
 const EXIT_WAIT: Duration = Duration::from_secs(300);
 
-/// How often a role whose objects are still in a database being dropped is tried again.
+/// How often a role's drop that the server refused while no database was pending is tried
+/// again.
 const ROLE_TRIES: u32 = 600;
 
-/// What to drop.
+/// The pause before a role's drop that the server refused while no database was pending is
+/// tried again.
+const ROLE_PAUSE: Duration = Duration::from_millis(50);
+
+/// What a job drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum What {
+    Database,
+    Role,
+}
+
+/// One database or role to drop.
 #[derive(Debug)]
-enum Job {
-    Database(String),
-    Role { name: String, tries: u32 },
+struct Job {
+    what: What,
+    name: String,
+    /// Its place in the order of hand-overs.
+    place: u64,
+    /// A role's drops the server refused while no database was pending.
+    tries: u32,
+    /// A role tried again is not tried before this.
+    not_before: Option<Instant>,
 }
 
 #[derive(Default)]
 struct State {
     queue: VecDeque<Job>,
+    /// The place of the next job handed over.
+    next_place: u64,
+    /// The places of the databases handed over and not dropped yet (queued or being dropped).
+    databases: BTreeSet<u64>,
+    /// A role is being dropped (one at a time).
+    dropping_role: bool,
     /// Handed over and not dropped yet (queued or being dropped).
     pending: usize,
     workers: usize,
     idle: usize,
 }
 
+/// Which queued job may run.
+enum Next {
+    /// The job at this index of the queue, now.
+    Now(usize),
+    /// None before this instant (a role's pause).
+    At(Instant),
+    /// None until something changes.
+    Wait,
+}
+
+impl State {
+    /// The first queued job that may run: a database always; a role once the databases handed
+    /// over before it are dropped, no other role is being dropped and its pause is over.
+    fn next(&self, now: Instant) -> Next {
+        let mut at: Option<Instant> = None;
+        for (index, job) in self.queue.iter().enumerate() {
+            if job.what == What::Database {
+                return Next::Now(index);
+            }
+            let before = self
+                .databases
+                .first()
+                .is_some_and(|&first| first < job.place);
+            if self.dropping_role || before {
+                continue;
+            }
+            match job.not_before {
+                Some(not_before) if not_before > now => {
+                    at = Some(at.map_or(not_before, |at| at.min(not_before)));
+                }
+                _ => return Next::Now(index),
+            }
+        }
+        at.map_or(Next::Wait, Next::At)
+    }
+}
+
 struct Reaper {
     state: Mutex<State>,
     changed: Condvar,
+    /// [`ROLE_TRIES`], fewer in this module's tests.
+    role_tries: u32,
+}
+
+impl Reaper {
+    fn new(role_tries: u32) -> Reaper {
+        Reaper {
+            state: Mutex::new(State::default()),
+            changed: Condvar::new(),
+            role_tries,
+        }
+    }
 }
 
 fn reaper() -> &'static Reaper {
     static REAPER: OnceLock<Reaper> = OnceLock::new();
     REAPER.get_or_init(|| {
         wait_at_exit();
-        Reaper {
-            state: Mutex::new(State::default()),
-            changed: Condvar::new(),
-        }
+        Reaper::new(ROLE_TRIES)
     })
 }
 
@@ -73,7 +148,7 @@ fn lock(reaper: &Reaper) -> MutexGuard<'_, State> {
 /// Drops database `name` (`WITH (FORCE)`) in the background; an empty name is ignored.
 pub fn drop_later(name: String) {
     if !name.is_empty() {
-        hand_over(Job::Database(name));
+        hand_over(reaper(), What::Database, name);
     }
 }
 
@@ -81,14 +156,36 @@ pub fn drop_later(name: String) {
 /// hold its objects) are dropped.
 pub fn drop_role_later(name: String) {
     if !name.is_empty() {
-        hand_over(Job::Role { name, tries: 0 });
+        hand_over(reaper(), What::Role, name);
     }
 }
 
-fn hand_over(job: Job) {
-    let reaper = reaper();
+/// A role's name, handed to [`drop_role_later`] when the value is dropped (also when the test
+/// fails). Declared before the databases that hold the role's objects, it is handed over after
+/// them.
+#[derive(Debug)]
+pub struct DropRoleLater(pub String);
+
+impl Drop for DropRoleLater {
+    fn drop(&mut self) {
+        drop_role_later(std::mem::take(&mut self.0));
+    }
+}
+
+fn hand_over(reaper: &'static Reaper, what: What, name: String) {
     let mut state = lock(reaper);
-    state.queue.push_back(job);
+    let place = state.next_place;
+    state.next_place += 1;
+    if what == What::Database {
+        state.databases.insert(place);
+    }
+    state.queue.push_back(Job {
+        what,
+        name,
+        place,
+        tries: 0,
+        not_before: None,
+    });
     state.pending += 1;
     let spawn = state.idle == 0 && state.workers < WORKERS;
     if spawn {
@@ -104,27 +201,42 @@ fn hand_over(job: Job) {
             // No thread: this one does the work, so that nothing is left queued.
             lock(reaper).workers -= 1;
             while let Some(job) = next_job(reaper, false) {
-                finish(reaper, run(&mut None, job));
+                let refused = run(&mut None, &job);
+                finish(reaper, job, refused);
             }
         }
     }
 }
 
-/// The next job, waiting for one when `wait`; `None` when there is none and not `wait`.
-fn next_job(reaper: &Reaper, wait: bool) -> Option<Job> {
+/// The next job that may run, waiting for one; `None` once the queue is empty unless
+/// `forever`.
+fn next_job(reaper: &Reaper, forever: bool) -> Option<Job> {
     let mut state = lock(reaper);
     loop {
-        if let Some(job) = state.queue.pop_front() {
+        let now = Instant::now();
+        let next = state.next(now);
+        if let Next::Now(index) = next {
+            let job = state.queue.remove(index)?;
+            if job.what == What::Role {
+                state.dropping_role = true;
+            }
             return Some(job);
         }
-        if !wait {
+        if !forever && state.queue.is_empty() {
             return None;
         }
         state.idle += 1;
-        state = reaper
-            .changed
-            .wait(state)
-            .unwrap_or_else(PoisonError::into_inner);
+        state = match next {
+            Next::At(at) => {
+                let left = at.saturating_duration_since(now);
+                let waited = reaper.changed.wait_timeout(state, left);
+                waited.unwrap_or_else(PoisonError::into_inner).0
+            }
+            _ => reaper
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner),
+        };
         state.idle -= 1;
     }
 }
@@ -133,63 +245,77 @@ fn next_job(reaper: &Reaper, wait: bool) -> Option<Job> {
 fn work(reaper: &'static Reaper) {
     let mut admin = None;
     while let Some(job) = next_job(reaper, true) {
-        let again = run(&mut admin, job);
-        finish(reaper, again);
+        let refused = run(&mut admin, &job);
+        finish(reaper, job, refused);
     }
 }
 
-/// Marks one job done, or queues it again (a role still in use).
-fn finish(reaper: &Reaper, again: Option<Job>) {
+/// Marks `job` done, or queues it again: a role whose drop the server `refused` (its objects
+/// in a database, a concurrent change of a catalog row it deletes) waits for the databases
+/// handed over before now when some are still pending (they may hold its objects), and is
+/// otherwise tried again after a pause, [`ROLE_TRIES`] times at most.
+fn finish(reaper: &Reaper, mut job: Job, refused: bool) {
     let mut state = lock(reaper);
-    match again {
-        Some(job) => state.queue.push_back(job),
-        None => state.pending -= 1,
+    match job.what {
+        What::Database => {
+            state.databases.remove(&job.place);
+        }
+        What::Role => state.dropping_role = false,
+    }
+    let again = if !refused || job.what == What::Database {
+        false
+    } else if !state.databases.is_empty() {
+        job.place = state.next_place;
+        job.not_before = None;
+        true
+    } else if job.tries < reaper.role_tries {
+        job.tries += 1;
+        job.not_before = Some(Instant::now() + ROLE_PAUSE);
+        true
+    } else {
+        false
+    };
+    if again {
+        state.queue.push_back(job);
+    } else {
+        state.pending -= 1;
     }
     drop(state);
     reaper.changed.notify_all();
 }
 
-/// Drops what `job` names on `admin` (connecting first when needed); a job to try again later
-/// when the role still owns objects in a database not dropped yet. Other failures are ignored,
-/// as a test's cleanup must not fail the test: the name is unique, so a leftover harms nobody.
-fn run(admin: &mut Option<Client>, job: Job) -> Option<Job> {
-    let sql = match &job {
-        Job::Database(name) => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-        Job::Role { name, .. } => format!("DROP ROLE IF EXISTS \"{name}\""),
+/// Drops what `job` names on `admin` (connecting first when needed); whether the server
+/// refused. Other failures are ignored, as a test's cleanup must not fail the test: the name
+/// is unique, so a leftover harms nobody.
+fn run(admin: &mut Option<Client>, job: &Job) -> bool {
+    let name = &job.name;
+    let sql = match job.what {
+        What::Database => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+        What::Role => format!("DROP ROLE IF EXISTS \"{name}\""),
     };
     // One more try on a fresh session when the last one was lost (a server restart).
     for _ in 0..2 {
         if admin.is_none() {
             *admin = Client::connect(&server().conninfo("postgres"), NoTls).ok();
         }
-        let client = admin.as_mut()?;
-        let error = match client.batch_execute(&sql) {
-            Ok(()) => return None,
-            Err(error) => error,
+        let Some(client) = admin.as_mut() else {
+            return false;
         };
-        if error.code() == Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST) {
-            if let Job::Role { name, tries } = job {
-                if tries < ROLE_TRIES {
-                    std::thread::sleep(Duration::from_millis(50));
-                    return Some(Job::Role {
-                        name,
-                        tries: tries + 1,
-                    });
-                }
-            }
-            return None;
+        match client.batch_execute(&sql) {
+            Ok(()) => return false,
+            Err(error) if error.as_db_error().is_some() => return true,
+            Err(_) => *admin = None,
         }
-        if error.as_db_error().is_some() {
-            return None;
-        }
-        *admin = None;
     }
-    None
+    false
 }
 
 /// Waits until everything handed over is dropped, at most `limit`; whether it all was.
 pub fn wait(limit: Duration) -> bool {
-    let reaper = reaper();
+    wait_for(reaper(), limit)
+}
+
+fn wait_for(reaper: &Reaper, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     let mut state = lock(reaper);
     while state.pending > 0 {
@@ -262,5 +388,155 @@ mod tests {
             .unwrap()
             .get(0);
         assert_eq!(left, 0);
+    }
+
+    /// A reaper of its own, whose role jobs give up after `role_tries` tries.
+    fn own_reaper(role_tries: u32) -> &'static Reaper {
+        Box::leak(Box::new(Reaper::new(role_tries)))
+    }
+
+    fn exists(admin: &mut Client, catalog: &str, name: &str) -> bool {
+        let column = if catalog == "pg_roles" {
+            "rolname"
+        } else {
+            "datname"
+        };
+        admin
+            .query_one(
+                &format!("SELECT count(*) FROM {catalog} WHERE {column} = $1"),
+                &[&name],
+            )
+            .unwrap()
+            .get::<_, i64>(0)
+            > 0
+    }
+
+    /// A role whose objects are in a database handed over before it is dropped however long
+    /// that database's drop takes (here held back by a session's lock on it, well past the
+    /// role's tries): the role's tries start once the database is gone.
+    #[test]
+    fn a_role_waits_for_the_databases_handed_over_before_it_however_long_they_take() {
+        let reaper = own_reaper(2);
+        let mut admin = crate::admin();
+        let role = crate::unique("cft_reaper_held_role");
+        let db = crate::unique("cft_reaper_held");
+        admin
+            .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""))
+            .unwrap();
+        // Holds the database's drop back until this session commits.
+        let mut holder = crate::admin();
+        holder
+            .batch_execute(&format!("BEGIN; COMMENT ON DATABASE \"{db}\" IS 'held'"))
+            .unwrap();
+        hand_over(reaper, What::Database, db.clone());
+        hand_over(reaper, What::Role, role.clone());
+        // Much longer than the role's two tries of 50 ms.
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            exists(&mut admin, "pg_database", &db),
+            "the lock did not hold the drop"
+        );
+        holder.batch_execute("COMMIT").unwrap();
+        assert!(
+            wait_for(reaper, Duration::from_secs(120)),
+            "drops did not finish"
+        );
+        assert!(!exists(&mut admin, "pg_database", &db));
+        assert!(
+            !exists(&mut admin, "pg_roles", &role),
+            "the role was left behind"
+        );
+    }
+
+    /// A role handed over before the database that holds its objects (its guard dropped
+    /// first): refused while that database's drop is held back, well past the role's tries,
+    /// it waits for it.
+    #[test]
+    fn a_role_refused_waits_for_the_databases_handed_over_before_the_refusal() {
+        let reaper = own_reaper(2);
+        let mut admin = crate::admin();
+        let role = crate::unique("cft_reaper_early_role");
+        let db = crate::unique("cft_reaper_late");
+        admin
+            .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""))
+            .unwrap();
+        // The role's first drop waits for the first holder, until the database is handed over
+        // too; the database's, for the second.
+        let mut role_holder = crate::admin();
+        role_holder
+            .batch_execute(&format!("BEGIN; COMMENT ON ROLE \"{role}\" IS 'held'"))
+            .unwrap();
+        let mut db_holder = crate::admin();
+        db_holder
+            .batch_execute(&format!("BEGIN; COMMENT ON DATABASE \"{db}\" IS 'held'"))
+            .unwrap();
+        hand_over(reaper, What::Role, role.clone());
+        hand_over(reaper, What::Database, db.clone());
+        std::thread::sleep(Duration::from_millis(200));
+        role_holder.batch_execute("COMMIT").unwrap();
+        // Much longer than the role's two tries of 50 ms.
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(
+            exists(&mut admin, "pg_database", &db),
+            "the lock did not hold the drop"
+        );
+        db_holder.batch_execute("COMMIT").unwrap();
+        assert!(
+            wait_for(reaper, Duration::from_secs(120)),
+            "drops did not finish"
+        );
+        assert!(!exists(&mut admin, "pg_database", &db));
+        assert!(
+            !exists(&mut admin, "pg_roles", &role),
+            "the role was left behind"
+        );
+    }
+
+    /// Roles that memberships link are dropped one at a time: two `DROP ROLE`s at once both
+    /// delete the membership and one fails ("tuple concurrently deleted"), leaving its role.
+    /// Here a chain of memberships, every drop held back by a session's lock until all are
+    /// under way.
+    #[test]
+    fn roles_linked_by_memberships_are_all_dropped() {
+        let reaper = own_reaper(2);
+        let mut admin = crate::admin();
+        let roles: Vec<String> = (0..4).map(|_| crate::unique("cft_reaper_link")).collect();
+        for role in &roles {
+            admin
+                .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
+                .unwrap();
+        }
+        for pair in roles.windows(2) {
+            admin
+                .batch_execute(&format!("GRANT \"{}\" TO \"{}\"", pair[0], pair[1]))
+                .unwrap();
+        }
+        let mut holder = crate::admin();
+        holder.batch_execute("BEGIN").unwrap();
+        for role in &roles {
+            holder
+                .batch_execute(&format!("COMMENT ON ROLE \"{role}\" IS 'held'"))
+                .unwrap();
+        }
+        for role in &roles {
+            hand_over(reaper, What::Role, role.clone());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        holder.batch_execute("COMMIT").unwrap();
+        assert!(
+            wait_for(reaper, Duration::from_secs(120)),
+            "drops did not finish"
+        );
+        let left: Vec<&String> = roles
+            .iter()
+            .filter(|role| exists(&mut admin, "pg_roles", role))
+            .collect();
+        assert!(left.is_empty(), "roles left behind: {left:?}");
     }
 }

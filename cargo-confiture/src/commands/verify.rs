@@ -211,7 +211,8 @@ static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 /// `Finished`). The signal thread waits for them ([`REPORT_WAIT`] at most) before it drops the
 /// scratch databases: the stop flag cancels the statement running there, and the library says
 /// `interrupted` for that migration or target — a drop first would end the process before it
-/// does, or make it a failure.
+/// does, or make it a failure. And once more after, when the run dropped one itself: a drop
+/// can outlast that wait (its checkpoint, on a loaded server), and the run's report follows it.
 static OWED: Mutex<usize> = Mutex::new(0);
 static PAID: Condvar = Condvar::new();
 
@@ -384,6 +385,13 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             std::thread::spawn(move || {
                 wait_for_reports();
                 let (mut dropped, errors) = confiture::db::scratch::drop_all();
+                // The run dropped one itself: its drop may have outlasted the wait above (a
+                // checkpoint, a loaded server), and `drop_all` waited for it. Its report
+                // comes right after: waited for again, else this thread's document would
+                // race it, and not name what the run dropped.
+                if created().iter().any(|name| !dropped.contains(name)) {
+                    wait_for_reports();
+                }
                 // Those the run dropped itself, before it returned its report.
                 if FINISHED.load(Ordering::SeqCst) {
                     for name in created().iter() {

@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{wait_until, Project, TestDb};
 
 const SLOW_UP: &str = "CREATE TABLE t_partial (a int);\nSELECT pg_sleep(30);\n";
@@ -434,8 +435,10 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
 /// runs once; after them the migration runs, and leaves no marker behind.
 #[test]
 fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs() {
+    // Declared before the database that holds its objects: handed over after it.
+    let guard = DropRoleLater(confiture_tests::unique("marker_app"));
+    let role = &guard.0;
     let db = TestDb::new("nt_marker_priv");
-    let role = confiture_tests::unique("marker_app");
     confiture_tests::admin()
         .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
         .expect("create the role");
@@ -457,7 +460,7 @@ fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs()
         "-- confiture:no-transaction\nVACUUM t;\n",
         "-- confiture:no-transaction\nVACUUM t;\n",
     );
-    let url = confiture_tests::server().url_as(&role, None, &db.name);
+    let url = confiture_tests::server().url_as(role, None, &db.name);
     let up_as_role = || project.run(&["migrate", "up", "--database-url", &url]);
     up_as_role()
         .code(exit::INVALID)
@@ -478,10 +481,6 @@ fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs()
     up_as_role().code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
-    db.connect()
-        .batch_execute(&format!("DROP OWNED BY \"{role}\""))
-        .expect("drop what the role owns here");
-    confiture_test_support::reaper::drop_role_later(role);
 }
 
 /// The rollback of a no-transaction down file is marked the same way: one stopped after a
