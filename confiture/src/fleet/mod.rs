@@ -341,7 +341,10 @@ impl TargetReport {
 pub struct FleetSummary {
     /// Targets in the fleet.
     pub total: usize,
-    /// Targets finished, failed or not.
+    /// Targets whose command returned its report (state `done`; for `status`, those with
+    /// pending migrations too): the failed, interrupted and not started aside, so that
+    /// `done`, `failed`, `interrupted_targets` and `not_started` add up to `total`. (The
+    /// live [`Counts::done`] counts every finished target, failed or not.)
     pub done: usize,
     /// Targets whose command returned an error, the interrupted aside.
     pub failed: usize,
