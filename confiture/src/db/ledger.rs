@@ -749,7 +749,8 @@ fn hidden_ledger(
     }
     let sql = super::own_statements(&format!(
         "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
-         pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin} \
+         pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin}, \
+         pg_catalog.current_schema() \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
@@ -765,6 +766,10 @@ fn hidden_ledger(
     let mut role = String::new();
     let mut search_path = String::new();
     let mut origin = super::settings::SettingOrigin::default();
+    // Where this session creates an unqualified table: the schema a ledger of the whole
+    // database's own is qualified with, beside tenants' ledgers (none when no schema of the
+    // search_path exists).
+    let mut current_schema = None;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             let schema = row.get(0).unwrap_or_default();
@@ -772,6 +777,7 @@ fn hidden_ledger(
             role = row.get(3).unwrap_or_default().to_string();
             origin =
                 super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
+            current_schema = row.get(7).map(str::to_string);
             if !crate::ledger::is_system_schema(schema) {
                 if row.get(2) == Some("f") {
                     unusable.push(schema.to_string());
@@ -815,18 +821,38 @@ fn hidden_ledger(
         || "the connection settings".to_string(),
         crate::config::Environment::source,
     );
+    // A tenant schema's ledger (`--schema`, `--schemas-query`) is off the whole database's
+    // search_path by rule (`fleet::Target::schema`), exactly as the database's own is after
+    // its search_path changed: which one it is, only the user knows. Tenants migrated before
+    // the whole database has a ledger of its own: that one qualified with the schema its
+    // session creates tables in, which the tenants' ledgers never refuse
+    // ([`ledger_under_another_name`] looks on the search_path only).
+    let own = TrackingTable::resolved(current_schema.as_deref().unwrap_or("SCHEMA"), &table.name)
+        .to_string();
+    let own = format!(
+        "for the whole database to have a ledger of its own beside its tenants', set {}",
+        tracking_table_setting(env, &own)
+    );
     let (found, which) = match schemas.as_slice() {
         [one] => {
             let schema = one.schema.as_deref().unwrap_or_default();
             let path = super::settings::search_path_with(&search_path, schema);
             let value = one.to_string();
             let setting = tracking_table_setting(env, &value);
+            // Never the tenant's ledger proposed as the database's without saying it may be
+            // a tenant's: followed, the whole database would read the tenant's history as its
+            // own, and its `down` drop the tenant's tables.
             (
-                format!("the ledger is {}", shown(one)),
+                format!("a ledger of that name is {}", shown(one)),
                 crate::display::escape(&format!(
-                    "put {} on the search_path ({}), or set {setting}",
-                    quote_ident(schema),
+                    "if {value} is the ledger of tenant schema {tenant} (`{flag} {tenant}`, \
+                     `--schemas-query`), act on that tenant with `{flag} {tenant}`; {own}; \
+                     if it is this database's own ledger, its search_path changed since: put \
+                     {schema_ident} on the search_path ({}), or set {setting}",
                     super::settings::lift("search_path", &path, &origin, &source),
+                    flag = crate::hint::SCHEMA_FLAG,
+                    tenant = crate::hint::quote(schema),
+                    schema_ident = quote_ident(schema),
                 ))
                 .into_owned(),
             )
@@ -843,12 +869,13 @@ fn hidden_ledger(
             ),
             format!(
                 "these look like the ledgers of tenant schemas: act on one tenant with `{flag} \
-                 NAME` (`{flag} {first}`), on each of them with `--schemas-query`; if one of \
-                 them is this database's own ledger, set `migration.tracking_table: \
+                 NAME` (`{flag} {first}`), on each of them with `--schemas-query`; {own}; if \
+                 one of them is this database's own ledger, set `migration.tracking_table: \
                  SCHEMA.{table}` to it",
                 flag = crate::hint::SCHEMA_FLAG,
                 first = crate::hint::quote(many[0].schema.as_deref().unwrap_or_default()),
                 table = name,
+                own = crate::display::escape(&own),
             ),
         ),
     };

@@ -145,6 +145,9 @@ pub struct Fleet {
     /// Set when a writing session of this run opened the pooler check's second connection
     /// (`db::writable::check`: not direct): each running target may hold one more.
     second_connection: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The targets holding a session of their database now ([`targets::Connected`]): what a
+    /// target refused for too many connections counts as the run's ([`Fleet::blame_jobs`]).
+    connected: targets::Connected,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -341,7 +344,10 @@ impl TargetReport {
 pub struct FleetSummary {
     /// Targets in the fleet.
     pub total: usize,
-    /// Targets finished, failed or not.
+    /// Targets whose command returned its report (state `done`; for `status`, those with
+    /// pending migrations too): the failed, interrupted and not started aside, so that
+    /// `done`, `failed`, `interrupted_targets` and `not_started` add up to `total`. (The
+    /// live [`Counts::done`] counts every finished target, failed or not.)
     pub done: usize,
     /// Targets whose command returned an error, the interrupted aside.
     pub failed: usize,
@@ -617,6 +623,7 @@ impl Fleet {
             keep_going: false,
             stop: None,
             second_connection: Default::default(),
+            connected: Default::default(),
             complete_suggestions: true,
             suggest: None,
         }
@@ -714,7 +721,7 @@ impl Fleet {
         let checked = self.migrator(first, &Files::default()).load()?;
         Ok(Files {
             checked: Some(std::sync::Arc::new(checked)),
-            claims: Default::default(),
+            claims: std::sync::Arc::new(targets::Claims::counting(self.connected.clone())),
         })
     }
 
@@ -925,7 +932,7 @@ impl Fleet {
             );
             ran.created_database = created;
             if let Some(error) = ran.error.as_mut() {
-                self.blame_jobs(error, targets.len(), connections);
+                self.blame_jobs(error, targets.len(), connections, target);
             }
             let ms = u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut s = lock(state);
@@ -948,6 +955,8 @@ impl Fleet {
             });
             drop(s);
             drop(held);
+            // Its sessions are closed (or are the server's to end): no longer the run's.
+            lock(&self.connected).remove(&target.source);
         }
     }
 
@@ -1004,8 +1013,14 @@ impl Fleet {
     /// `scheduled` targets at once: the fleet's own connections are the likely cause, so the
     /// help says to run fewer first. Each running target holds `connections` (its command's),
     /// one more when the run's writing sessions open the pooler check's second connection
-    /// ([`Fleet::second_connection`]).
-    fn blame_jobs(&self, error: &mut ReportedError, scheduled: usize, connections: usize) {
+    /// ([`Fleet::second_connection`]). `target`: the refused one.
+    fn blame_jobs(
+        &self,
+        error: &mut ReportedError,
+        scheduled: usize,
+        connections: usize,
+        target: &Target,
+    ) {
         let too_many = postgres::error::SqlState::TOO_MANY_CONNECTIONS.code();
         // No more run at once than there are targets to run (`verify`: one per server).
         let at_once = self.jobs.min(scheduled);
@@ -1023,30 +1038,43 @@ impl Fleet {
             ""
         };
         let held = at_once * each;
+        // What the run held when refused: its other targets connected to their database then,
+        // `each` connections apiece, and the refused target's own but the one refused (its
+        // session is open when the pooler check's second connection is what was refused) —
+        // not `held`, what `--jobs` lets it hold, which the limit already refused.
+        let (others, own) = {
+            let connected = lock(&self.connected);
+            let own = connected.contains(&target.source);
+            (connected.len() - usize::from(own), own)
+        };
+        let held_then = others.min(at_once - 1) * each + if own { each - 1 } else { 0 };
+        let fit = match held_then {
+            0 => "e.g. --jobs 1 (the run held no connection when refused: other sessions fill \
+                  the limit)"
+                .to_string(),
+            n => format!(
+                "e.g. --jobs {} (what fits in the {} it held when refused)",
+                (n / each).max(1),
+                match n {
+                    1 => "1 connection".to_string(),
+                    n => format!("{n} connections"),
+                }
+            ),
+        };
         let fewer = format!(
             "this run holds up to {held} connections at once, {} per running target{why}: \
-             lower --jobs (`jobs` of the environment's `fleet:` block), e.g. --jobs {} (what \
-             fits in the {} connections it held when refused) or fewer: the server counts the \
-             session of a target that just finished until it is gone",
+             lower --jobs (`jobs` of the environment's `fleet:` block), {fit} or fewer: the \
+             server counts the session of a target that just finished until it is gone",
             match each {
                 1 => "one".to_string(),
                 n => n.to_string(),
             },
-            jobs_within(held, each),
-            held - 1,
         );
         error.help = Some(match error.help.take() {
             Some(help) => format!("{fewer}; or {help}"),
             None => fewer,
         });
     }
-}
-
-/// The `--jobs` a connection-limit help suggests: the run held up to `held` connections,
-/// `each` per running target, and one was refused, so the limit is at most `held - 1`: as many
-/// whole targets as fit in that, at least one.
-fn jobs_within(held: usize, each: usize) -> usize {
-    (held.saturating_sub(1) / each.max(1)).max(1)
 }
 
 fn reported(error: &crate::Error, errors: &[ReportedError]) -> ReportedError {
@@ -1099,16 +1127,6 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_connection_limit_help_suggests_the_whole_targets_that_fit() {
-        // Held, per target: one was refused, so `held - 1` fit.
-        assert_eq!(jobs_within(4, 2), 1);
-        assert_eq!(jobs_within(2, 1), 1);
-        assert_eq!(jobs_within(8, 2), 3);
-        assert_eq!(jobs_within(8, 1), 7);
-        assert_eq!(jobs_within(2, 2), 1);
-    }
 
     #[test]
     fn the_fleet_exit_code_is_the_shared_code_or_mixed() {

@@ -687,7 +687,15 @@ pub(crate) struct Claims {
     tickets: std::sync::atomic::AtomicUsize,
     /// Who reached each database first: their ticket, source and how they are shown.
     reached: std::sync::Mutex<std::collections::HashMap<Reached, (usize, String, String)>>,
+    /// The targets (by their source) whose session of their database is open: those
+    /// that took their claim, until the fleet records their outcome ([`Connected`]).
+    connected: Connected,
 }
+
+/// The targets of a running fleet holding a session of their database, by their source
+/// ([`Target::source`], one per entry of a list): what a target refused for too many connections counts as the run's own
+/// (`Fleet::blame_jobs`), shared by the fleet and its command's [`Claims`].
+pub(crate) type Connected = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 type Reached = (crate::db::identity::DatabaseIdentity, Option<String>);
 
@@ -701,6 +709,15 @@ pub(crate) struct Claim {
 }
 
 impl Claims {
+    /// The claims of one command, recording in `connected` the targets that reached their
+    /// database.
+    pub(crate) fn counting(connected: Connected) -> Claims {
+        Claims {
+            connected,
+            ..Claims::default()
+        }
+    }
+
     /// `target`'s claim, for its session.
     pub(crate) fn claim(self: &std::sync::Arc<Self>, target: &Target) -> Claim {
         Claim {
@@ -735,7 +752,15 @@ impl Claim {
         client: &mut postgres::Client,
     ) -> std::result::Result<(), (Error, Option<usize>)> {
         let identity = crate::db::identity::of(client).map_err(|e| (e, None))?;
-        self.record(identity)
+        self.record(identity)?;
+        // A session of the target's own database is open: the run holds it until the fleet
+        // records the target's outcome.
+        self.claims
+            .connected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.target.source.clone());
+        Ok(())
     }
 
     /// [`Claim::take`] for the database this target names, which does not exist, on a session

@@ -1355,6 +1355,84 @@ fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
     }
 }
 
+/// The `--jobs` a target refused with `53300` is told to use is what fit in the connections
+/// the run held when refused. It was computed from what the run could hold (`--jobs` times the
+/// connections of a target, minus the refused one): under a role's `CONNECTION LIMIT 2` with
+/// `--jobs 5` it said `--jobs 4` (what fits in the 4 connections it held), which the limit
+/// refuses again. Two targets hold their session (waiting on their ledger, locked) while the
+/// others are refused: the help says `--jobs 2`, the connections they held.
+#[test]
+fn a_connection_limit_help_suggests_what_the_run_held_when_refused() {
+    /// Dropped (later, by the harness's reaper) even when the test fails.
+    struct Role(String);
+    impl Drop for Role {
+        fn drop(&mut self) {
+            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        }
+    }
+    let guard = Role(confiture_tests::unique("cft_fleet_connheld"));
+    let role = guard.0.clone();
+    confiture_tests::admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 2"))
+        .unwrap();
+    let dbs = TestDbs::new("fleet_connheld", 5);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    // Each ledger made (as the server's user), readable by the role, then locked: a target's
+    // `status` waits for it holding its session.
+    fleet(&project, &["up", "-q", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    let mut locks: Vec<postgres::Client> = dbs
+        .dbs
+        .iter()
+        .map(|db| {
+            let mut client = db.connect();
+            client
+                .batch_execute(&format!(
+                    "GRANT SELECT ON tb_confiture TO \"{role}\"; BEGIN; \
+                     LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE"
+                ))
+                .unwrap();
+            client
+        })
+        .collect();
+    let base = server().url_as(&role, None, "postgres");
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &base,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--jobs",
+        "5",
+        "--lock-wait",
+        "8s",
+        "--format",
+        "json",
+    ]));
+    for client in &mut locks {
+        client.batch_execute("ROLLBACK").unwrap();
+    }
+    let doc = run.json();
+    let refused: Vec<&serde_json::Value> = entries(&doc)
+        .iter()
+        .filter(|e| e["error"]["sqlstate"] == "53300")
+        .collect();
+    assert_eq!(refused.len(), 3, "{}", run.dump());
+    for entry in refused {
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(
+            help.starts_with("this run holds up to 5 connections at once, one per running target"),
+            "{help}"
+        );
+        assert!(
+            help.contains("e.g. --jobs 2 (what fits in the 2 connections it held when refused)"),
+            "{help}"
+        );
+    }
+}
+
 /// A writing target whose session is not direct (a Unix socket, a pooler, NAT) holds two
 /// connections while the transaction-pooling check runs: its help for a target refused with
 /// `53300` said "one per running target" and halved `--jobs` by chance (h16 F13). Now it counts

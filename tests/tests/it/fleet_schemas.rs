@@ -1454,3 +1454,71 @@ fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
     .code(exit::INVALID)
     .stderr_has("public holds the whole database's tracking table public.tb_confiture");
 }
+
+/// Tenants migrated before the whole database has a ledger of its own (`--schema`,
+/// `--schemas-query`, then shared migrations on the whole database): the whole-database
+/// command is refused (a ledger of that name off its `search_path` may be its own, moved), but
+/// with one tenant its help proposed that tenant's ledger as the database's — `put tenant_001
+/// on the search_path`, `migration.tracking_table: tenant_001.tb_confiture` — which, followed,
+/// made the whole database read the tenant's history as its own (`up`: nothing to apply,
+/// `down`: the tenant's tables dropped); with several, it named no way for the whole database
+/// to get a ledger at all. Both now say that these may be tenants' ledgers, and give the whole
+/// database its own qualified with a schema of its search_path, which then runs beside them.
+#[test]
+fn a_database_whose_tenants_came_first_is_told_how_to_get_its_own_ledger() {
+    let db = TestDb::new("tenants_first");
+    let project = tenant_project();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    let own = "`migration.tracking_table: public.tb_confiture`";
+    for i in 1..=2 {
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "up", "-q", "--schema", &tenant(i)]),
+        )
+        .code(exit::SUCCESS);
+        let before = relations(&db);
+        let run = Run::of(project.cli().args(["migrate", "up"]));
+        run.code(exit::INVALID).stderr_has(own);
+        let help = run
+            .stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("help:"))
+            .unwrap_or_default()
+            .to_string();
+        assert!(help.contains("tenant"), "{}", run.dump());
+        // The tenant's ledger is proposed as the database's only as one of two cases.
+        assert!(
+            !help.trim_start().starts_with("help: put tenant_001"),
+            "{}",
+            run.dump()
+        );
+        assert_eq!(relations(&db), before);
+    }
+    project.write(
+        "db/environments/local.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: public.tb_confiture\n",
+            db.url()
+        ),
+    );
+    Run::of(project.cli().args(["migrate", "up", "-q"])).code(exit::SUCCESS);
+    let all = relations(&db);
+    for table in [
+        "public.tb_confiture",
+        "public.tb_widget",
+        "tenant_001.tb_widget",
+    ] {
+        assert!(all.contains(&table.to_string()), "{table}: {all:?}");
+    }
+    Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--schemas-query",
+        "SELECT 'tenant_001' UNION ALL SELECT 'tenant_002'",
+    ]))
+    .code(exit::SUCCESS);
+}

@@ -189,15 +189,22 @@ fn finds_an_unqualified_ledger_through_search_path() {
     assert_eq!(
         err.message,
         "the tracking table tb_confiture is not on this session's search_path \
-         `\"$user\", public`: the ledger is ops.tb_confiture; nothing was read or written"
+         `\"$user\", public`: a ledger of that name is ops.tb_confiture; nothing was read or \
+         written"
     );
-    // Where the path comes from, as the server says (its default here), and the change
-    // that puts the ledger's schema on it; no environment known, the key alone.
+    // Either a tenant's ledger (`--schema ops`) — the whole database then gets its own,
+    // qualified with the schema its session creates tables in — or the database's own, off
+    // its search_path: where the path comes from, as the server says (its default here), and
+    // the change that puts the ledger's schema on it; no environment known, the key alone.
     assert_eq!(
         err.help.as_deref().map(|help| help.replace(&db.name, "DB")),
         Some(
-            "put ops on the search_path (it is the server's default: give the database its \
-             own, ALTER DATABASE DB SET search_path = \"$user\", public, ops), or set \
+            "if ops.tb_confiture is the ledger of tenant schema ops (`--schema ops`, \
+             `--schemas-query`), act on that tenant with `--schema ops`; for the whole database \
+             to have a ledger of its own beside its tenants', set `migration.tracking_table: \
+             public.tb_confiture`; if it is this database's own ledger, its search_path changed \
+             since: put ops on the search_path (it is the server's default: give the database \
+             its own, ALTER DATABASE DB SET search_path = \"$user\", public, ops), or set \
              `migration.tracking_table: ops.tb_confiture`"
                 .to_string()
         )
