@@ -417,15 +417,7 @@ mod tests {
     #[test]
     fn a_role_waits_for_the_databases_handed_over_before_it_however_long_they_take() {
         let reaper = own_reaper(2);
-        let mut admin = crate::admin();
-        let role = crate::unique("cft_reaper_held_role");
-        let db = crate::unique("cft_reaper_held");
-        admin
-            .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""))
-            .unwrap();
+        let (mut admin, role, db) = role_owning_a_database("cft_reaper_held");
         // Holds the database's drop back until this session commits.
         let mut holder = crate::admin();
         holder
@@ -440,15 +432,32 @@ mod tests {
             "the lock did not hold the drop"
         );
         holder.batch_execute("COMMIT").unwrap();
+        both_dropped(reaper, &mut admin, &role, &db);
+    }
+
+    /// An admin session, and a new role owning a new database (`{prefix}_role`, `{prefix}`).
+    fn role_owning_a_database(prefix: &str) -> (postgres::Client, String, String) {
+        let mut admin = crate::admin();
+        let role = crate::unique(&format!("{prefix}_role"));
+        let db = crate::unique(prefix);
+        admin
+            .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""))
+            .unwrap();
+        (admin, role, db)
+    }
+
+    /// Waits for `reaper`'s drops, then checks that database `db` and role `role` are gone.
+    #[track_caller]
+    fn both_dropped(reaper: &'static Reaper, admin: &mut postgres::Client, role: &str, db: &str) {
         assert!(
             wait_for(reaper, Duration::from_secs(120)),
             "drops did not finish"
         );
-        assert!(!exists(&mut admin, "pg_database", &db));
-        assert!(
-            !exists(&mut admin, "pg_roles", &role),
-            "the role was left behind"
-        );
+        assert!(!exists(admin, "pg_database", db));
+        assert!(!exists(admin, "pg_roles", role), "the role was left behind");
     }
 
     /// A role handed over before the database that holds its objects (its guard dropped
@@ -457,15 +466,7 @@ mod tests {
     #[test]
     fn a_role_refused_waits_for_the_databases_handed_over_before_the_refusal() {
         let reaper = own_reaper(2);
-        let mut admin = crate::admin();
-        let role = crate::unique("cft_reaper_early_role");
-        let db = crate::unique("cft_reaper_late");
-        admin
-            .batch_execute(&format!("CREATE ROLE \"{role}\" NOLOGIN"))
-            .unwrap();
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{db}\" OWNER \"{role}\""))
-            .unwrap();
+        let (mut admin, role, db) = role_owning_a_database("cft_reaper_early");
         // The role's first drop waits for the first holder, until the database is handed over
         // too; the database's, for the second.
         let mut role_holder = crate::admin();
@@ -487,15 +488,7 @@ mod tests {
             "the lock did not hold the drop"
         );
         db_holder.batch_execute("COMMIT").unwrap();
-        assert!(
-            wait_for(reaper, Duration::from_secs(120)),
-            "drops did not finish"
-        );
-        assert!(!exists(&mut admin, "pg_database", &db));
-        assert!(
-            !exists(&mut admin, "pg_roles", &role),
-            "the role was left behind"
-        );
+        both_dropped(reaper, &mut admin, &role, &db);
     }
 
     /// Roles that memberships link are dropped one at a time: two `DROP ROLE`s at once both

@@ -297,6 +297,32 @@ fn gave_up_at_once_on(run: &Run, gid: &str, db: &str, json: bool) {
     run.stderr_lacks("waiting for the migration lock");
 }
 
+/// Runs each of `commands` (`migrate` and its arguments after it) on `url` with a long
+/// `--lock-wait`, in text and JSON: each gives up at once, naming prepared transaction `gid`.
+#[track_caller]
+fn each_gives_up_at_once(project: &Project, commands: &[&[&str]], url: &str, gid: &str, db: &str) {
+    for command in commands {
+        for json in [false, true] {
+            let mut args = vec!["migrate"];
+            args.extend(*command);
+            args.extend(["--lock-wait", LONG_WAIT, "--database-url", url]);
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            gave_up_at_once_on(&project.run(&args), gid, db, json);
+        }
+    }
+}
+
+/// How many rows the ledger of `db` holds (`None`: it cannot be read).
+fn ledger_rows(cluster: &Cluster, db: &str) -> Option<i64> {
+    cluster
+        .connect(db)
+        .query_one("SELECT count(*) FROM tb_confiture", &[])
+        .map(|r| r.get::<_, i64>(0))
+        .ok()
+}
+
 /// [`gave_up_at_once_on`], for a command that may have waited for a session first.
 #[track_caller]
 fn gave_up_on(run: &Run, gid: &str, db: &str, json: bool) {
@@ -341,24 +367,10 @@ fn a_prepared_transaction_holding_the_migration_lock_is_not_waited_for() {
         &["reinit"],
         &["up", "--schema", "tenant_a"],
     ];
-    for command in commands {
-        for json in [false, true] {
-            let mut args = vec!["migrate"];
-            args.extend(command);
-            args.extend(["--lock-wait", LONG_WAIT, "--database-url", &url]);
-            if json {
-                args.extend(["--format", "json"]);
-            }
-            gave_up_at_once_on(&project.run(&args), gid, &db, json);
-        }
-    }
+    each_gives_up_at_once(&project, &commands, &url, gid, &db);
     rollback_prepared(&cluster, &db, gid);
     assert_eq!(
-        cluster
-            .connect(&db)
-            .query_one("SELECT count(*) FROM tb_confiture", &[])
-            .map(|r| r.get::<_, i64>(0))
-            .ok(),
+        ledger_rows(&cluster, &db),
         Some(2),
         "nothing was rolled back or rewritten"
     );
@@ -412,28 +424,10 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
         ),
     ] {
         prepare(&cluster, &db, &hold, gid);
-        for command in commands {
-            for json in [false, true] {
-                let mut args = vec!["migrate"];
-                args.extend(*command);
-                args.extend(["--lock-wait", LONG_WAIT, "--database-url", &url]);
-                if json {
-                    args.extend(["--format", "json"]);
-                }
-                gave_up_at_once_on(&project.run(&args), gid, &db, json);
-            }
-        }
+        each_gives_up_at_once(&project, commands, &url, gid, &db);
         rollback_prepared(&cluster, &db, gid);
     }
-    assert_eq!(
-        cluster
-            .connect(&db)
-            .query_one("SELECT count(*) FROM tb_confiture", &[])
-            .map(|r| r.get::<_, i64>(0))
-            .ok(),
-        Some(2),
-        "nothing ran"
-    );
+    assert_eq!(ledger_rows(&cluster, &db), Some(2), "nothing ran");
     // A row lock in the way of no write: `up` records 003, `down` rolls it back.
     let gid = "ledger-other-row";
     prepare(
