@@ -118,11 +118,14 @@ impl Pause {
 }
 
 /// The directory read and checked; a missing directory is an empty set (a fresh project).
+/// Only one that is not there at all ([`files::is_missing_dir`]): a link to nowhere, or a file
+/// in the way, is the library's to name, as `lint` names it — never a fresh project whose
+/// directory then cannot be created.
 fn load(cx: &Context) -> Result<Checked> {
-    if cx.migrations_dir.exists() {
-        cx.load()
-    } else {
+    if files::is_missing_dir(&cx.migrations_dir) {
         Ok(files::check(&cx.display_dir, Vec::new(), &cx.check_options))
+    } else {
+        cx.load()
     }
 }
 
