@@ -442,6 +442,9 @@ pub struct Checked {
     /// The first version of a squashed history it was checked with
     /// ([`CheckOptions::first_version`]): `generate`'s first number in an empty directory.
     pub first_version: Option<u64>,
+    /// The zero-padding width of the directory's versions: the one most of them have (3 at
+    /// least); `C011` reports the others. `generate` pads the next version to it.
+    pub version_width: usize,
 }
 
 impl Checked {
