@@ -333,9 +333,19 @@ fn check_widths(
         }
     }
     let width = best.1;
+    // A version two migrations share is C003's to renumber, to the next free version at this
+    // width: renaming it to this width alone would keep the duplicate.
+    let mut numbers: Vec<u64> = (stems.iter().map(|s| s.version))
+        .chain(python.iter().map(|f| f.version))
+        .collect();
+    numbers.sort_unstable();
+    let duplicated = |version: u64| {
+        let at = numbers.partition_point(|&v| v < version);
+        numbers.get(at + 1) == Some(&version)
+    };
     for stem in stems {
         let file = &found[stem.main_file()];
-        if fits(of_stem(stem), width) {
+        if fits(of_stem(stem), width) || duplicated(stem.version) {
             continue;
         }
         let text = file.version_text();
