@@ -321,16 +321,26 @@ fn a_claim_left_by_a_killed_generate_is_named() {
     let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     file.set_modified(an_hour_ago).expect("age the claim");
     drop(file);
-    let run = project.run(&["migrate", "generate", "a"]);
-    run.code(exit::INVALID)
-        .stderr_has(".confiture-generate-1.claim")
-        .stderr_has("did not finish")
-        .stderr_has("rm ");
-    assert!(
-        run.elapsed < std::time::Duration::from_secs(5),
-        "{}",
-        run.dump()
-    );
+    // hst: `--dry-run` said `would create db/migrations/001_a.up.sql` (exit 0) where the run
+    // refuses: the preview refuses alike, and its JSON is the error.
+    for dry_run in [&["--dry-run"][..], &["--dry-run", "--format", "json"], &[]] {
+        let mut args = vec!["migrate", "generate", "a"];
+        args.extend_from_slice(dry_run);
+        let run = project.run(&args);
+        run.code(exit::INVALID)
+            .stderr_lacks("would create")
+            .stdout_lacks("would create")
+            .stdout_lacks("\"dry_run\"");
+        let said = format!("{}{}", run.stdout, run.stderr);
+        for needle in [".confiture-generate-1.claim", "did not finish", "rm "] {
+            assert!(said.contains(needle), "{args:?}: {}", run.dump());
+        }
+        assert!(
+            run.elapsed < std::time::Duration::from_secs(5),
+            "{}",
+            run.dump()
+        );
+    }
     // h18 F9: a claim too young to be called stale (a run killed a moment ago) was not named:
     // "other runs kept it busy" although none ran. It is named, with its age.
     let file = std::fs::File::options()
