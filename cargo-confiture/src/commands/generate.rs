@@ -43,6 +43,10 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
             Err((e, _)) => return Err(e),
         };
         if args.dry_run {
+            // What the run would answer: a killed run's claim on this number refuses it.
+            if is_stale_claim(cx, new.version) {
+                return Err(busy_error(cx));
+            }
             break new;
         }
         std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
@@ -118,11 +122,14 @@ impl Pause {
 }
 
 /// The directory read and checked; a missing directory is an empty set (a fresh project).
+/// Only one that is not there at all ([`files::is_missing_dir`]): a link to nowhere, or a file
+/// in the way, is the library's to name, as `lint` names it — never a fresh project whose
+/// directory then cannot be created.
 fn load(cx: &Context) -> Result<Checked> {
-    if cx.migrations_dir.exists() {
-        cx.load()
-    } else {
+    if files::is_missing_dir(&cx.migrations_dir) {
         Ok(files::check(&cx.display_dir, Vec::new(), &cx.check_options))
+    } else {
+        cx.load()
     }
 }
 
@@ -208,6 +215,15 @@ fn claims(dir: &Path) -> Vec<(PathBuf, Duration)> {
         .collect()
 }
 
+/// Whether the claim on `version` was left by a `generate` that did not finish (older than
+/// [`STALE_CLAIM`]): the run that numbers `version` refuses, naming it ([`busy_error`]).
+fn is_stale_claim(cx: &Context, version: u64) -> bool {
+    let path = claim_path(&cx.migrations_dir, version);
+    claims(&cx.migrations_dir)
+        .iter()
+        .any(|(p, age)| *p == path && *age > STALE_CLAIM)
+}
+
 /// Removes the claim file when dropped: on success, on error, on panic.
 struct Claim(PathBuf);
 
@@ -229,10 +245,7 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
     {
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let stale = claims(&cx.migrations_dir)
-                .iter()
-                .any(|(p, age)| *p == path && *age > STALE_CLAIM);
-            return if stale {
+            return if is_stale_claim(cx, new.version) {
                 Err(busy_error(cx))
             } else {
                 Ok(false)

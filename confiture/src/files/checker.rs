@@ -238,7 +238,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     }
     let mut python = python;
     python.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
-    let kept = versions::check_versions(
+    let (kept, version_width) = versions::check_versions(
         &found,
         &stems,
         &python,
@@ -262,6 +262,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
         diagnostics,
         file_versions,
         first_version: options.first_version,
+        version_width,
     }
 }
 

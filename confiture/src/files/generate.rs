@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 pub struct NewMigration {
     /// The new version as an integer.
     pub version: u64,
-    /// `"003"`: the highest version + 1, keeping its width (3 digits at least).
+    /// `"003"`: the highest version + 1, padded to the directory's width
+    /// ([`Checked::version_width`]: 3 digits at least).
     pub version_text: String,
     /// The name given, as in the file names.
     pub name: String,
@@ -116,10 +117,9 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         None => crate::history::first_version(checked.first_version),
         Some((version, _)) => version.saturating_add(1),
     };
-    let width = last
-        .as_ref()
-        .map_or(name::MIN_VERSION_WIDTH, |(_, text)| text.len());
-    let version_text = name::version_text(version, width);
+    // The width lint's C011 expects (the one most versions have), never the highest's alone:
+    // a pair padded otherwise would be reported, and sort out of order.
+    let version_text = name::version_text(version, checked.version_width);
     // The rule every file name's version is checked by (`Version`'s range): a pair numbered
     // above it would be refused by the next command that reads the directory.
     if let Err(crate::history::VersionError::TooLarge) =
@@ -178,13 +178,18 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::files::{check, markers, CheckOptions, Entry};
 
+    /// The directory of `files`, each `.sql` file holding `SELECT 1;`; a `.py` file is a
+    /// confiture (Python) migration, as `read_dir` gives it.
     fn checked(files: &[&str]) -> Checked {
         let dir = Path::new("db/migrations");
         let entries = files
             .iter()
-            .map(|f| Entry::File {
-                path: dir.join(f),
-                bytes: b"SELECT 1;\n".to_vec(),
+            .map(|f| match f.ends_with(".py") {
+                true => Entry::Python { path: dir.join(f) },
+                false => Entry::File {
+                    path: dir.join(f),
+                    bytes: b"SELECT 1;\n".to_vec(),
+                },
             })
             .collect();
         check(dir, entries, &CheckOptions::default())
@@ -411,6 +416,47 @@ mod tests {
         assert_eq!(new.version, max);
         let file_name = new.up_path.file_name().unwrap().to_str().unwrap();
         assert!(name::parse_file_name(file_name).is_ok(), "{file_name}");
+    }
+
+    /// hst: `generate` padded the new version to the highest version's width, while lint's
+    /// C011 pads to the width most versions have: after `001_a`, `002_b`, `0003_c` (C011 on
+    /// `0003_c`) it wrote `0004_d`, a second C011, sorting before `001_a`. The pair `generate`
+    /// adds never draws a C011 of its own: it takes the directory's width as lint decides it.
+    #[test]
+    fn the_new_pair_takes_the_width_lint_expects() {
+        for files in [
+            &["001_a", "002_b", "0003_c"][..],
+            &["0001_a", "0002_b", "003_c"],
+            &["001_a", "0002_b"],
+            &["0001_a", "002_b"],
+            &["0001_a"],
+            &["0001_py.py", "0002_py.py", "003_c"],
+            &["001_py.py", "0002_c"],
+        ] {
+            let mut names: Vec<String> = Vec::new();
+            for stem in files {
+                if stem.ends_with(".py") {
+                    names.push(stem.to_string());
+                } else {
+                    names.push(format!("{stem}.up.sql"));
+                    names.push(format!("{stem}.down.sql"));
+                }
+            }
+            let before: Vec<&str> = names.iter().map(String::as_str).collect();
+            let new = new_migration(&checked(&before), "next").unwrap();
+            let stem = format!("{}_next", new.version_text);
+            names.push(format!("{stem}.up.sql"));
+            names.push(format!("{stem}.down.sql"));
+            let after: Vec<&str> = names.iter().map(String::as_str).collect();
+            let widths: Vec<_> = (checked(&after).diagnostics.into_iter())
+                .filter(|d| d.code == checker::MIXED_VERSION_WIDTH.code)
+                .map(|d| d.path)
+                .collect();
+            assert!(
+                !widths.iter().any(|p| p.to_string_lossy().contains(&stem)),
+                "{files:?}: {stem} draws C011: {widths:?}"
+            );
+        }
     }
 
     #[test]

@@ -442,6 +442,9 @@ pub struct Checked {
     /// The first version of a squashed history it was checked with
     /// ([`CheckOptions::first_version`]): `generate`'s first number in an empty directory.
     pub first_version: Option<u64>,
+    /// The zero-padding width of the directory's versions: the one most of them have (3 at
+    /// least); `C011` reports the others. `generate` pads the next version to it.
+    pub version_width: usize,
 }
 
 impl Checked {
@@ -747,6 +750,9 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy) -> Error {
          elsewhere, point `migrations_dir` in {tables} (or {or}) at their directory",
         crate::hint::command("migrate generate NAME")
     );
+    if let Some(blocker) = blocking_ancestor(dir) {
+        return blocked_error(dir, &blocker, or);
+    }
     match fs::metadata(dir) {
         Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
             Error::invalid(format!("migrations directory `{shown}` does not exist")).with_help(help)
@@ -770,6 +776,97 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy) -> Error {
             .with_source(err)
             .with_help("check its permissions"),
     }
+}
+
+/// Whether the migrations directory `dir` is simply not there yet — nothing at its path, not
+/// even a symbolic link to nowhere, and nothing in the way of creating it (no file or broken
+/// link above it) —: a fresh project's, which `migrate generate` creates. Anything else is for
+/// [`load`] to read or to name what is wrong with it.
+pub fn is_missing_dir(dir: &Path) -> bool {
+    matches!(fs::symlink_metadata(dir), Err(e) if e.kind() == io::ErrorKind::NotFound)
+        && blocking_ancestor(dir).is_none()
+}
+
+/// The nearest ancestor of `dir` that is there but is no directory (a file, a symbolic link
+/// to nowhere or to a file, a loop of links): what stops `dir` from existing, so that it can
+/// neither be read nor created. `None` when `dir` itself is there, or when its nearest
+/// ancestor that is there is a directory.
+fn blocking_ancestor(dir: &Path) -> Option<PathBuf> {
+    match fs::symlink_metadata(dir) {
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+        _ => return None,
+    }
+    for ancestor in dir.ancestors().skip(1) {
+        // `db/migrations`'s last ancestor is the current directory, spelled ``.
+        if ancestor.as_os_str().is_empty() {
+            return None;
+        }
+        match fs::symlink_metadata(ancestor) {
+            Ok(_) => {
+                return match fs::metadata(ancestor) {
+                    Ok(meta) if meta.is_dir() => None,
+                    _ => Some(ancestor.to_path_buf()),
+                }
+            }
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.kind() == io::ErrorKind::NotADirectory => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// The error for a migrations directory that cannot exist because `blocker`, above it, is no
+/// directory: what `blocker` is (the same words as for the directory itself) and what to do.
+fn blocked_error(dir: &Path, blocker: &Path, or: &str) -> Error {
+    let shown = crate::display::path_text(dir);
+    let tables = crate::workspace::SETTINGS_TABLES;
+    let at = crate::display::path_text(blocker);
+    let point = format!("point `migrations_dir` in {tables} (or {or}) at the right directory");
+    let is_link = fs::symlink_metadata(blocker).is_ok_and(|meta| meta.file_type().is_symlink());
+    let (what, help) = match fs::read_link(blocker) {
+        Ok(target) if is_link => {
+            let resolved = match blocker.parent() {
+                Some(parent) if target.is_relative() => parent.join(&target),
+                _ => target,
+            };
+            let to = crate::display::path_text(&resolved);
+            match fs::metadata(blocker) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => (
+                    format!("a symbolic link to `{to}`, which does not exist"),
+                    format!("create `{to}`, or point the link at a directory, or {point}"),
+                ),
+                Ok(meta) => (
+                    format!(
+                        "a symbolic link to `{to}`, which is not a directory: it is {}",
+                        not_a_directory(&meta)
+                    ),
+                    format!("point the link at a directory, or {point}"),
+                ),
+                Err(_) => (
+                    format!("a symbolic link to `{to}`, which cannot be followed"),
+                    format!("fix the link (a loop of links?), or {point}"),
+                ),
+            }
+        }
+        _ => match fs::metadata(blocker) {
+            Ok(meta) if meta.is_file() => (
+                "a file, not a directory".to_string(),
+                format!("it is a file: move it away, or {point}"),
+            ),
+            Ok(meta) => (
+                format!("{}, not a directory", not_a_directory(&meta)),
+                point.clone(),
+            ),
+            Err(_) => ("not a directory".to_string(), point.clone()),
+        },
+    };
+    Error::invalid(format!(
+        "migrations directory `{shown}` cannot exist: `{at}` is {what}"
+    ))
+    .with_help(help)
 }
 
 /// What a path that is no directory is, in words: `a file`, `a character device`

@@ -321,16 +321,26 @@ fn a_claim_left_by_a_killed_generate_is_named() {
     let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     file.set_modified(an_hour_ago).expect("age the claim");
     drop(file);
-    let run = project.run(&["migrate", "generate", "a"]);
-    run.code(exit::INVALID)
-        .stderr_has(".confiture-generate-1.claim")
-        .stderr_has("did not finish")
-        .stderr_has("rm ");
-    assert!(
-        run.elapsed < std::time::Duration::from_secs(5),
-        "{}",
-        run.dump()
-    );
+    // hst: `--dry-run` said `would create db/migrations/001_a.up.sql` (exit 0) where the run
+    // refuses: the preview refuses alike, and its JSON is the error.
+    for dry_run in [&["--dry-run"][..], &["--dry-run", "--format", "json"], &[]] {
+        let mut args = vec!["migrate", "generate", "a"];
+        args.extend_from_slice(dry_run);
+        let run = project.run(&args);
+        run.code(exit::INVALID)
+            .stderr_lacks("would create")
+            .stdout_lacks("would create")
+            .stdout_lacks("\"dry_run\"");
+        let said = format!("{}{}", run.stdout, run.stderr);
+        for needle in [".confiture-generate-1.claim", "did not finish", "rm "] {
+            assert!(said.contains(needle), "{args:?}: {}", run.dump());
+        }
+        assert!(
+            run.elapsed < std::time::Duration::from_secs(5),
+            "{}",
+            run.dump()
+        );
+    }
     // h18 F9: a claim too young to be called stale (a run killed a moment ago) was not named:
     // "other runs kept it busy" although none ran. It is named, with its age.
     let file = std::fs::File::options()
@@ -430,4 +440,90 @@ fn a_version_above_the_largest_is_refused_and_nothing_is_written() {
         .stderr_has(&format!("no migration can follow version {max}"));
     assert_eq!(files(&project, "db/migrations"), before);
     project.run(&["lint"]).code(exit::SUCCESS);
+}
+
+/// hst: a migrations directory that cannot be created — a symbolic link to nowhere, a loop of
+/// links, or a path under a file or under a link to nowhere — was taken by `generate` for a
+/// fresh project's missing directory, and its creation failed with the system's bare `cannot
+/// create db/migrations: File exists (os error 17)`; `lint` said of a path under a file
+/// `check its permissions`, and of one under a link to nowhere that `generate` creates it.
+/// Each now names what is in the way, `generate` as `lint` does, and nothing is created.
+#[cfg(unix)]
+#[test]
+fn a_migrations_directory_that_cannot_be_created_is_named_as_lint_names_it() {
+    use std::os::unix::fs::symlink;
+    // What is in the way, made by its setup, and what the error must name.
+    type Case = (&'static str, fn(&Project), &'static str);
+    let cases: [Case; 5] = [
+        (
+            "a link to nowhere",
+            |p| symlink("nowhere", p.path("db/migrations")).unwrap(),
+            "is a symbolic link to `db/nowhere`, which does not exist",
+        ),
+        (
+            "a loop of links",
+            |p| {
+                symlink("loop", p.path("db/migrations")).unwrap();
+                symlink("migrations", p.path("db/loop")).unwrap();
+            },
+            "which cannot be followed",
+        ),
+        (
+            "under a file",
+            |p| {
+                std::fs::remove_dir_all(p.path("db")).unwrap();
+                p.write("db", "not a directory\n");
+            },
+            "`db` is a file, not a directory",
+        ),
+        (
+            "under a link to nowhere",
+            |p| {
+                std::fs::remove_dir_all(p.path("db")).unwrap();
+                symlink("nowhere", p.path("db")).unwrap();
+            },
+            "`db` is a symbolic link to `nowhere`, which does not exist",
+        ),
+        (
+            "under a link to a file",
+            |p| {
+                std::fs::remove_dir_all(p.path("db")).unwrap();
+                p.write("db.txt", "not a directory\n");
+                symlink("db.txt", p.path("db")).unwrap();
+            },
+            "`db` is a symbolic link to `db.txt`, which is not a directory: it is a file",
+        ),
+    ];
+    for (what, setup, named) in cases {
+        let project = Project::new();
+        let _ = std::fs::remove_dir_all(project.path("db/migrations"));
+        setup(&project);
+        let lint = project.run(&["lint"]);
+        lint.code(exit::INVALID)
+            .stderr_has(named)
+            .stderr_lacks("check its permissions");
+        let error = lint
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("error: "))
+            .unwrap_or_else(|| panic!("{what}: {}", lint.dump()))
+            .to_string();
+        for args in [
+            &["migrate", "generate", "first"][..],
+            &["migrate", "generate", "first", "--dry-run"],
+        ] {
+            let run = project.run(args);
+            run.code(exit::INVALID)
+                .stderr_has(&error)
+                .stderr_lacks("os error 17")
+                .stdout_lacks("create");
+            assert!(run.elapsed < std::time::Duration::from_secs(5), "{what}");
+        }
+        for left in ["nowhere", "db/nowhere", "db/loop/001_first.up.sql"] {
+            assert!(
+                std::fs::symlink_metadata(project.path(left)).is_err(),
+                "{what}: {left} was created"
+            );
+        }
+    }
 }

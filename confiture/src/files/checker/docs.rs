@@ -163,8 +163,10 @@ pub const MIXED_VERSION_WIDTH: RuleDoc = RuleDoc {
     summary: "versions are zero-padded to different widths",
     explanation: "Versions compare as integers, so `0004` and `005` are in the right order for \
 confiture, but the files no longer sort in order in a directory listing, and the ledger keeps \
-the version text as written. Rename the odd one out if it is not applied anywhere yet; \
-`migrate generate` keeps the width of the highest version.",
+the version text as written. Rename the odd one out if it is not applied anywhere yet. The \
+width most versions have wins (confiture (Python)'s `.py` migrations count, though only `.sql` \
+pairs are reported), and `migrate generate` pads the next version to it, so the pair it writes \
+is never the odd one out.",
 };
 
 pub const SUBDIRECTORY: RuleDoc = RuleDoc {

@@ -276,6 +276,33 @@ fn the_width_most_versions_use_wins() {
     );
 }
 
+/// hst: a version two migrations share, padded unlike the others (`001_a` and `0001_b`), drew
+/// a C011 telling to rename `0001_b` to `001_b` — still the duplicate — beside the C003 telling
+/// to renumber it to `002_b`. A duplicated version is C003's alone: no C011 names a rename
+/// to a version another migration holds.
+#[test]
+fn a_duplicated_version_gets_no_width_rename() {
+    for stems in [
+        &["001_a", "0001_b", "002_c"][..],
+        &["0001_a", "0002_b", "002_c", "0003_d"],
+        &["001_a", "002_b", "0002_c", "003_d"],
+    ] {
+        let files = pairs(stems);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        let codes = codes(&checked);
+        assert!(
+            codes.iter().any(|(code, _)| *code == "C003"),
+            "{stems:?}: {codes:?}"
+        );
+        assert!(
+            !codes.iter().any(|(code, _)| *code == "C011"),
+            "{stems:?}: {:#?}",
+            checked.diagnostics
+        );
+    }
+}
+
 #[test]
 fn an_unreadable_half_is_present_but_not_in_the_set() {
     let dir = Path::new("m");

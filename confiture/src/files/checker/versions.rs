@@ -10,7 +10,8 @@ use crate::files::name;
 use crate::files::{CheckOptions, IncompleteFile, PythonFile};
 
 /// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
-/// is the one kept for its version (the first in name order that has an up file).
+/// is the one kept for its version (the first in name order that has an up file), and the
+/// directory's version width ([`crate::files::Checked::version_width`]).
 ///
 /// `python`: confiture (Python)'s migrations (`<VERSION>_<NAME>.py`), sorted by version then
 /// name, which take their versions in the sequence too: one sharing a version with another
@@ -26,7 +27,7 @@ pub(super) fn check_versions(
     misnamed: &[IncompleteFile],
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
-) -> Vec<bool> {
+) -> (Vec<bool>, usize) {
     // The versions taken by files that are no pair: `.py` migrations and misnamed files.
     let mut others: Vec<(u64, &str)> = (python.iter())
         .map(|f| (f.version, f.version_text.as_str()))
@@ -45,8 +46,8 @@ pub(super) fn check_versions(
     let highest_other = others.last().map(|&(v, _)| v);
     let kept = check_duplicates(found, stems, python, highest_other, gap, diagnostics);
     diagnostics.extend(sequence);
-    check_widths(found, stems, diagnostics);
-    kept
+    let width = check_widths(found, stems, python, diagnostics);
+    (kept, width)
 }
 
 /// A migration that takes a version: a `.sql` pair (by its up file) or a confiture (Python)
@@ -295,36 +296,56 @@ fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
     diagnostic(&VERSION_GAP, &file.path, None, message, help)
 }
 
-/// Mixed zero-padding: the width most versions agree with wins; the others are reported.
-fn check_widths(found: &[Found], stems: &[Stem], diagnostics: &mut Vec<Diagnostic>) {
+/// Mixed zero-padding: the width most versions agree with wins — confiture (Python)'s `.py`
+/// migrations vote too —; the other pairs are reported. Returns that width.
+fn check_widths(
+    found: &[Found],
+    stems: &[Stem],
+    python: &[PythonFile],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> usize {
     // A padded text (`007`) fits exactly its own width; an unpadded one (`1234`) fits any width
     // up to its length.
-    let fits = |file: &Found, width: usize| {
-        if file.version_is_padded() {
-            file.version_end == width
+    // Each version as (its length, whether it is zero-padded).
+    let fits = |(len, padded): (usize, bool), width: usize| {
+        if padded {
+            len == width
         } else {
-            file.version_end >= width
+            len >= width
         }
     };
-    let max_width = stems
-        .iter()
-        .map(|s| found[s.main_file()].version_end)
-        .max()
-        .unwrap_or(0);
+    let of_stem = |stem: &Stem| {
+        let file = &found[stem.main_file()];
+        (file.version_end, file.version_is_padded())
+    };
+    let versions: Vec<(usize, bool)> = (stems.iter().map(of_stem))
+        .chain(python.iter().map(|f| {
+            let text = &f.version_text;
+            (text.len(), text.len() > 1 && text.starts_with('0'))
+        }))
+        .collect();
+    let max_width = versions.iter().map(|&(len, _)| len).max().unwrap_or(0);
     let mut best = (0, name::MIN_VERSION_WIDTH);
     for width in name::MIN_VERSION_WIDTH..=max_width {
-        let count = stems
-            .iter()
-            .filter(|s| fits(&found[s.main_file()], width))
-            .count();
+        let count = versions.iter().filter(|&&v| fits(v, width)).count();
         if count > best.0 {
             best = (count, width);
         }
     }
     let width = best.1;
+    // A version two migrations share is C003's to renumber, to the next free version at this
+    // width: renaming it to this width alone would keep the duplicate.
+    let mut numbers: Vec<u64> = (stems.iter().map(|s| s.version))
+        .chain(python.iter().map(|f| f.version))
+        .collect();
+    numbers.sort_unstable();
+    let duplicated = |version: u64| {
+        let at = numbers.partition_point(|&v| v < version);
+        numbers.get(at + 1) == Some(&version)
+    };
     for stem in stems {
         let file = &found[stem.main_file()];
-        if fits(file, width) {
+        if fits(of_stem(stem), width) || duplicated(stem.version) {
             continue;
         }
         let text = file.version_text();
@@ -352,4 +373,5 @@ fn check_widths(found: &[Found], stems: &[Stem], diagnostics: &mut Vec<Diagnosti
             help,
         ));
     }
+    width
 }
