@@ -1186,14 +1186,9 @@ fn down_with_nothing_to_roll_back_says_so_in_downs_words() {
 /// With `--jobs 1` the fleet is not the cause, and the help does not say so.
 #[test]
 fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
-    /// Dropped (later, by the harness's reaper) even when the test fails.
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
-    let guard = Role(confiture_tests::unique("cft_fleet_connlimit"));
+    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(
+        "cft_fleet_connlimit",
+    ));
     let role = guard.0.clone();
     confiture_tests::admin()
         .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"))
@@ -1363,14 +1358,9 @@ fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
 /// others are refused: the help says `--jobs 2`, the connections they held.
 #[test]
 fn a_connection_limit_help_suggests_what_the_run_held_when_refused() {
-    /// Dropped (later, by the harness's reaper) even when the test fails.
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
-    let guard = Role(confiture_tests::unique("cft_fleet_connheld"));
+    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(
+        "cft_fleet_connheld",
+    ));
     let role = guard.0.clone();
     confiture_tests::admin()
         .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 2"))
