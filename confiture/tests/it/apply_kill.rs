@@ -101,13 +101,39 @@ fn a_killed_client_stops_its_migration_on_the_server() {
 /// `Migrator::stop_when`: the flag set mid-migration cancels the statement on the server over
 /// the session's own TLS (`sslmode=require`: a cancel request sent without TLS would be
 /// refused), rolls the migration back, starts no other, and the run fails as `interrupted`
-/// with what committed before.
+/// with what committed before. Both ways the stop cancels: `pg_cancel_backend` from a TLS
+/// session of its own, and (a role whose `CONNECTION LIMIT 1` refuses that session) the cancel
+/// request over TLS.
 #[test]
 fn stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed() {
+    stop_when_cancels_over_tls(None);
+    let role = confiture_test_support::reaper::DropRoleLater(confiture_test_support::unique(
+        "cft_stop_tls",
+    ));
+    confiture_test_support::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{}\" LOGIN CONNECTION LIMIT 1",
+            role.0
+        ))
+        .unwrap();
+    stop_when_cancels_over_tls(Some(&role.0));
+}
+
+/// [`stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed`], the run
+/// connecting as `role` (owner of its database) when given, else as the server's user.
+fn stop_when_cancels_over_tls(role: Option<&str>) {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
     let db = TestDb::new("stopped");
+    if let Some(role) = role {
+        confiture_test_support::admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" OWNER TO \"{role}\"",
+                db.name
+            ))
+            .unwrap();
+    }
     let dir = Dir::new();
     dir.table("001", "first", "first")
         .migration(
@@ -117,7 +143,11 @@ fn stop_when_cancels_the_running_migration_over_tls_and_reports_what_committed()
             "DROP TABLE half;\n",
         )
         .table("003", "last", "last");
-    let url = format!("{}?sslmode=require", apply_support::server().url(&db.name));
+    let server = apply_support::server();
+    let url = match role {
+        Some(role) => format!("{}?sslmode=require", server.url_as(role, None, &db.name)),
+        None => format!("{}?sslmode=require", server.url(&db.name)),
+    };
     let mut env = confiture::config::Environment::from_url(&url, "test").unwrap();
     env.application_name = "confiture-stop-test".to_string();
     let stop = Arc::new(AtomicBool::new(false));
