@@ -207,6 +207,16 @@ pub struct Counts {
     pub running: usize,
 }
 
+impl Counts {
+    /// The finished targets whose command returned its report: [`FleetSummary::done`] as
+    /// it stands now (the failed and interrupted aside), where [`Self::done`] counts every
+    /// finished target. What a live line shows beside `failed`, so that it counts as the
+    /// summary does.
+    pub fn succeeded(&self) -> usize {
+        self.done.saturating_sub(self.failed + self.interrupted)
+    }
+}
+
 /// What happened to one target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1109,7 +1109,7 @@ fn the_live_line_is_drawn_on_a_terminal_only() {
         });
     let terminal = String::from_utf8_lossy(&output.stdout);
     assert!(
-        terminal.contains("targets done, 0 failed, 1 running"),
+        terminal.contains("targets finished: 0 done, 0 failed, 1 running"),
         "{terminal}"
     );
     assert!(
@@ -1125,7 +1125,7 @@ fn the_live_line_is_drawn_on_a_terminal_only() {
     fleet(&project, &["status", "--targets", "tenants.txt"])
         .code(exit::NOT_INITIALISED)
         .stdout_has("3 targets: 3 done, 0 failed")
-        .stderr_lacks("targets done")
+        .stderr_lacks("targets finished")
         .stderr_lacks("\x1b[K");
 }
 
