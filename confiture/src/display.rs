@@ -185,6 +185,38 @@ pub fn relative_to(path: &Path, cwd: &Path) -> PathBuf {
     relative
 }
 
+/// `path` with each `dir/..` taken out where `dir` is not a symbolic link, and each `.`:
+/// `app/../shared/migrations` is `shared/migrations`, the directory the system reaches by
+/// either (what a setting relative to a member, `../shared/migrations`, reads as from the
+/// workspace root). A `..` after a symbolic link stays (`link/..` is the parent of the link's
+/// target, not the directory holding the link), as does one with nothing to climb out of
+/// (`../db`). Reads only whether each such `dir` is a link (`symlink_metadata`): what is not
+/// there is taken as no link.
+pub fn without_dot_dot(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                let climbable = matches!(out.components().next_back(), Some(Component::Normal(_)))
+                    && !out
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.file_type().is_symlink());
+                if climbable {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 fn normal(p: &Path) -> Vec<Component<'_>> {
     p.components()
         .filter(|c| !matches!(c, Component::CurDir))
@@ -335,6 +367,32 @@ mod tests {
                     .any(|c| is_hazard(c) && c != '\n' && c != '\t'),
                 "{c:?}"
             );
+        }
+    }
+
+    #[test]
+    fn dot_dot_is_taken_out_after_a_directory_never_after_a_link() {
+        let tmp = confiture_test_support::TempDir::new("confiture_dotdot");
+        tmp.dir("ws/app");
+        tmp.dir("ws/shared/migrations");
+        let ws = tmp.path.join("ws");
+        assert_eq!(
+            without_dot_dot(&ws.join("app/../shared/./migrations")),
+            ws.join("shared/migrations")
+        );
+        assert_eq!(
+            without_dot_dot(&ws.join("app/x/../../shared")),
+            ws.join("shared")
+        );
+        assert_eq!(without_dot_dot(Path::new("../db/a/..")), Path::new("../db"));
+        assert_eq!(without_dot_dot(Path::new("a/..")), Path::new("."));
+        #[cfg(unix)]
+        {
+            // `link/..` is the parent of the link's target: it stays.
+            std::os::unix::fs::symlink(ws.join("shared/migrations"), ws.join("app/link")).unwrap();
+            let through = ws.join("app/link/../migrations");
+            assert_eq!(without_dot_dot(&through), through);
+            assert!(through.is_dir());
         }
     }
 

@@ -434,11 +434,12 @@ fn line(c: &fleet::Counts) -> String {
         n => format!(", {n} interrupted"),
     };
     format!(
-        "[{}{}] {}/{} targets done, {} failed{interrupted}, {} running",
+        "[{}{}] {}/{} targets finished: {} done, {} failed{interrupted}, {} running",
         "#".repeat(filled),
         " ".repeat(WIDTH - filled),
         c.done,
         c.total,
+        c.succeeded(),
         c.failed,
         c.running
     )
@@ -875,6 +876,34 @@ mod tests {
                 help.contains(&format!("else {})", fleet::DEFAULT_JOBS)),
                 "{command}: {help}"
             );
+        }
+    }
+
+    /// The live line counts as the summary does: `done` is the targets whose command
+    /// returned its report, the failed and interrupted aside (`FleetSummary::done`), never
+    /// every finished target.
+    #[test]
+    fn the_live_line_counts_done_as_the_summary_does() {
+        for (finished, failed, interrupted) in [(2, 1, 0), (3, 0, 2), (4, 2, 1), (0, 0, 0)] {
+            let mut c = fleet::Counts::default();
+            c.total = 6;
+            c.done = finished;
+            c.failed = failed;
+            c.interrupted = interrupted;
+            c.running = 1;
+            let text = line(&c);
+            let done = finished - failed - interrupted;
+            assert!(
+                text.contains(&format!(" {done} done, {failed} failed")),
+                "{text}"
+            );
+            if interrupted > 0 {
+                assert!(
+                    text.contains(&format!(", {interrupted} interrupted")),
+                    "{text}"
+                );
+            }
+            assert!(text.contains(&format!("{finished}/6 ")), "{text}");
         }
     }
 }

@@ -222,9 +222,7 @@ fn baseline(
     out: &Output,
     interrupt: &Interrupt,
 ) -> Result<u8> {
-    let options = BaselineOptions::through_version(args.through.clone())
-        .dry_run(args.dry_run)
-        .lock_wait(args.lock.lock_wait.duration());
+    let options = baseline_options(args);
     let mut migrator = interruptible(
         super::fleet::one_database(cli, cx, "migrate baseline")?,
         interrupt,
@@ -265,11 +263,7 @@ fn reinit(
     out: &Output,
     interrupt: &Interrupt,
 ) -> Result<u8> {
-    let options = ReinitOptions::default()
-        .through_version(args.through.clone())
-        .yes(args.yes)
-        .dry_run(args.dry_run)
-        .lock_wait(args.lock.lock_wait.duration());
+    let options = reinit_options(args);
     let mut migrator = interruptible(
         super::fleet::one_database(cli, cx, "migrate reinit")?,
         interrupt,
@@ -291,6 +285,43 @@ fn reinit(
         |_| exit::SUCCESS,
         |_, r| reinit_text(r, args.through.is_some()),
     )
+}
+
+fn baseline_options(args: &BaselineArgs) -> BaselineOptions {
+    BaselineOptions::through_version(args.through.clone())
+        .dry_run(args.dry_run)
+        .lock_wait(args.lock.lock_wait.duration())
+}
+
+fn reinit_options(args: &ReinitArgs) -> ReinitOptions {
+    ReinitOptions::default()
+        .through_version(args.through.clone())
+        .yes(args.yes)
+        .dry_run(args.dry_run)
+        .lock_wait(args.lock.lock_wait.duration())
+}
+
+/// `baseline`/`reinit` given a list of one target: what the command refuses from its flags
+/// and files alone (an unknown `--through`), asked of a session of `env` (the list's
+/// environment) before the list is read — a usage error is refused before any query runs,
+/// as the fleet commands refuse theirs (`fleet::check_request`).
+fn check_before_the_list(cli: &Cli, cx: &Context, env: &config::Environment) -> Result<()> {
+    let session = || session(env.clone(), cx);
+    match &cli.command {
+        Command::Migrate(Migrate::Baseline(args)) => {
+            session().check_baseline(&baseline_options(args))
+        }
+        Command::Migrate(Migrate::Reinit(args)) => session().check_reinit(&reinit_options(args)),
+        _ => Ok(()),
+    }
+}
+
+/// A session of `env` on the migrations of `cx`, suggesting commands as the command line
+/// completes them (with the flags as typed: `Output::hint`).
+fn session(env: config::Environment, cx: &Context) -> Migrator {
+    Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
+        .suggesting(confiture::hint::Invocation::default())
+        .migrations_dir_named_by(confiture::files::DirNamedBy::Command)
 }
 
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).
@@ -322,6 +353,7 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     // a tenant of the environment's database (a database listed by name as its list names it).
     let (env, mut using) = match cli.one_target_list() {
         Some(list) => {
+            check_before_the_list(cli, cx, &env)?;
             let target = one_target(&env, list, g.schema.as_deref(), &cli.words().join(" "))?;
             let using = match &target.schema {
                 Some(schema) => format!("{} schema {schema}", env.describe()),
@@ -370,9 +402,7 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     });
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
-    let mut migrator = Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
-        .suggesting(confiture::hint::Invocation::default())
-        .migrations_dir_named_by(confiture::files::DirNamedBy::Command);
+    let mut migrator = session(env, cx);
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);
     }

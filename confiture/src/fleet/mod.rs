@@ -148,6 +148,9 @@ pub struct Fleet {
     /// The targets holding a session of their database now ([`targets::Connected`]): what a
     /// target refused for too many connections counts as the run's ([`Fleet::blame_jobs`]).
     connected: targets::Connected,
+    /// Whether the fleet's environment file has a `fleet:` block, whose `jobs` a help naming
+    /// `--jobs` names too ([`Fleet::blame_jobs`]). False for [`Fleet::new`].
+    fleet_block: bool,
 }
 
 /// What a running fleet reports as it goes: sent from its worker threads one at a time, in
@@ -205,6 +208,16 @@ pub struct Counts {
     pub interrupted: usize,
     /// Running now.
     pub running: usize,
+}
+
+impl Counts {
+    /// The finished targets whose command returned its report: [`FleetSummary::done`] as
+    /// it stands now (the failed and interrupted aside), where [`Self::done`] counts every
+    /// finished target. What a live line shows beside `failed`, so that it counts as the
+    /// summary does.
+    pub fn succeeded(&self) -> usize {
+        self.done.saturating_sub(self.failed + self.interrupted)
+    }
 }
 
 /// What happened to one target.
@@ -626,6 +639,7 @@ impl Fleet {
             connected: Default::default(),
             complete_suggestions: true,
             suggest: None,
+            fleet_block: false,
         }
     }
 
@@ -640,6 +654,7 @@ impl Fleet {
         fleet.embedded = migrator.embedded();
         fleet.dir_named_by = migrator.dir_named_by;
         fleet.complete_suggestions = !migrator.suggest.is_empty();
+        fleet.fleet_block = migrator.environment().fleet.is_some();
         fleet.suggest = fleet.complete_suggestions.then(|| {
             migrator
                 .suggest
@@ -1061,10 +1076,16 @@ impl Fleet {
                 }
             ),
         };
+        // The block's `jobs` is named only where there is a block to set it in.
+        let block = if self.fleet_block {
+            " (`jobs` of the environment's `fleet:` block)"
+        } else {
+            ""
+        };
         let fewer = format!(
             "this run holds up to {held} connections at once, {} per running target{why}: \
-             lower --jobs (`jobs` of the environment's `fleet:` block), {fit} or fewer: the \
-             server counts the session of a target that just finished until it is gone",
+             lower --jobs{block}, {fit} or fewer: the server counts the session of a target \
+             that just finished until it is gone",
             match each {
                 1 => "one".to_string(),
                 n => n.to_string(),

@@ -39,24 +39,38 @@ impl Migrator {
         })
     }
 
+    /// What [`Migrator::baseline`] refuses from the files and `options` alone, before it
+    /// connects: an unknown `through`, files with errors it would record. A caller that reads
+    /// a list of targets before it has the database to run on (the command line's
+    /// `--targets-query`) asks this first, so that such a request is refused before any
+    /// query runs, as a fleet's ([`crate::fleet::check_request`]).
+    pub fn check_baseline(&self, options: &BaselineOptions) -> Result<()> {
+        self.suggested_for(self.baseline_request(options).map(drop), options.dry_run)
+    }
+
+    /// [`Migrator::check_baseline`]'s checks; the files read, for the run.
+    fn baseline_request(&self, options: &BaselineOptions) -> Result<crate::files::Checked> {
+        options.check_durations()?;
+        let checked = self.read_checked()?;
+        plan::baseline(&checked.set, &[], &options.through)?;
+        // It writes the checksums of the files through `--through` as the truth.
+        let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+        plan::check_up_files(
+            &checked.set,
+            &errors,
+            Some(options.through.number()),
+            Some(&|version: &str| format!("migrate baseline --through {version}")),
+        )?;
+        Ok(checked)
+    }
+
     fn baseline_run(
         &mut self,
         options: &BaselineOptions,
         progress: &mut dyn FnMut(Progress),
         report: &mut BaselineReport,
     ) -> Run<()> {
-        options.check_durations()?;
-        let checked = self.read_checked()?;
-        let set = checked.set;
-        plan::baseline(&set, &[], &options.through)?;
-        // It writes the checksums of the files through `--through` as the truth.
-        let errors = FileErrors::new(&set, &checked.diagnostics);
-        plan::check_up_files(
-            &set,
-            &errors,
-            Some(options.through.number()),
-            Some(&|version: &str| format!("migrate baseline --through {version}")),
-        )?;
+        let set = self.baseline_request(options)?.set;
         let run = RewriteRun {
             what: "baseline",
             again: format!("migrate baseline --through {}", options.through),
@@ -107,18 +121,32 @@ impl Migrator {
         })
     }
 
+    /// What [`Migrator::reinit`] refuses from the files and `options` alone, before it
+    /// connects: an unknown `through`. As [`Migrator::check_baseline`], for a caller that
+    /// reads a list of targets first.
+    pub fn check_reinit(&self, options: &ReinitOptions) -> Result<()> {
+        self.suggested_for(self.reinit_request(options).map(drop), options.dry_run)
+    }
+
+    /// [`Migrator::check_reinit`]'s checks; the files read, for the run.
+    fn reinit_request(&self, options: &ReinitOptions) -> Result<crate::files::Checked> {
+        options.check_durations()?;
+        let checked = self.read_checked()?;
+        let first_version = self.check_options.first_version;
+        plan::reinit(&checked.set, &[], options.through.as_ref(), first_version)?;
+        Ok(checked)
+    }
+
     fn reinit_run(
         &mut self,
         options: &ReinitOptions,
         progress: &mut dyn FnMut(Progress),
         report: &mut ReinitReport,
     ) -> Run<()> {
-        options.check_durations()?;
-        let checked = self.read_checked()?;
+        let checked = self.reinit_request(options)?;
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
-        plan::reinit(set, &[], options.through.as_ref(), first_version)?;
         let run = RewriteRun {
             what: "reinit",
             again: match &options.through {

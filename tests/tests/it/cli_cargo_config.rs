@@ -558,3 +558,43 @@ fn a_virtual_workspace_root_names_the_members_with_migrations() {
     }
     project.run(&["lint", "-p", "svc"]).code(exit::SUCCESS);
 }
+
+/// A member whose `migrations_dir` climbs out of it (`../shared/appmigs`) is shown as the user
+/// would type it: `shared/appmigs/...` from the workspace root, `../shared/appmigs/...` from
+/// the member, never `app/../shared/appmigs/...` — by `generate` and by the commands that
+/// read the directory alike.
+#[test]
+fn a_members_migrations_dir_that_climbs_out_of_it_is_shown_without_dot_dot() {
+    let project = Project::new();
+    project
+        .write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\"]\n\n[workspace.metadata.confiture]\n\
+             migrations_dir = \"db/migrations\"\n",
+        )
+        .write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"../shared/appmigs\"\n",
+        )
+        .write("app/src/lib.rs", "")
+        .write("shared/appmigs/001_a.up.sql", "CREATE TABLE a (id int);\n")
+        .write("shared/appmigs/001_a.down.sql", "DROP TABLE a;\n");
+    run_in(&project, ".", &["migrate", "generate", "-p", "app", "z"])
+        .code(exit::SUCCESS)
+        .stdout_has("created shared/appmigs/002_z.up.sql")
+        .stdout_has("created shared/appmigs/002_z.down.sql")
+        .stdout_lacks("app/..");
+    assert!(project.path("shared/appmigs/002_z.up.sql").is_file());
+    run_in(&project, "app", &["migrate", "generate", "y", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would create ../shared/appmigs/003_y.up.sql");
+    // A file of the directory named by `lint`, as `generate` names it.
+    project.write(
+        "shared/appmigs/004_bad.up.sql",
+        "CREATE TABLE b (id int);\n",
+    );
+    run_in(&project, ".", &["lint", "-p", "app"])
+        .stderr_has("shared/appmigs/004_bad.up.sql")
+        .stderr_lacks("app/..");
+}

@@ -1109,7 +1109,7 @@ fn the_live_line_is_drawn_on_a_terminal_only() {
         });
     let terminal = String::from_utf8_lossy(&output.stdout);
     assert!(
-        terminal.contains("targets done, 0 failed, 1 running"),
+        terminal.contains("targets finished: 0 done, 0 failed, 1 running"),
         "{terminal}"
     );
     assert!(
@@ -1125,7 +1125,7 @@ fn the_live_line_is_drawn_on_a_terminal_only() {
     fleet(&project, &["status", "--targets", "tenants.txt"])
         .code(exit::NOT_INITIALISED)
         .stdout_has("3 targets: 3 done, 0 failed")
-        .stderr_lacks("targets done")
+        .stderr_lacks("targets finished")
         .stderr_lacks("\x1b[K");
 }
 
@@ -1230,6 +1230,32 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
         );
         assert!(help.contains("e.g. --jobs 1"), "{help}");
         assert!(help.contains("CONNECTION LIMIT"), "{help}");
+        // The run has no environment file's `fleet:` block to set `jobs` in.
+        assert!(!help.contains("fleet:"), "{help}");
+    }
+    // An environment whose file has a `fleet:` block: its `jobs` is named beside --jobs.
+    project.write(
+        "db/environments/tenants.yaml",
+        format!("database_url: {base}\nfleet:\n  targets: ../../tenants.txt\n  jobs: 2\n"),
+    );
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "tenants",
+        "status",
+        "--keep-going",
+        "--format",
+        "json",
+    ]));
+    let doc = run.json();
+    assert!(doc["targets"].is_array(), "{}", run.dump());
+    assert_eq!(entries(&doc).len(), 2, "{}", run.dump());
+    for entry in entries(&doc) {
+        let help = entry["error"]["help"].as_str().unwrap();
+        assert!(
+            help.contains("lower --jobs (`jobs` of the environment's `fleet:` block)"),
+            "{help}"
+        );
     }
     // No more than the targets run at once, whatever --jobs says.
     let run = run_with("8");

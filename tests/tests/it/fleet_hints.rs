@@ -1326,3 +1326,37 @@ fn a_query_targets_reinit_help_runs_as_printed() {
         .code(exit::DIVERGED)
         .stderr_has(" schema t_c (");
 }
+
+/// `baseline` and `reinit` with a list of one target (`--targets-query`, `--schemas-query`,
+/// `--targets`) refuse what their flags and files alone decide — an unknown `--through` —
+/// before reading the list, as the fleet commands do: a usage error (exit 64)
+/// with no connection made (the environment's server is unreachable here, and no query runs).
+#[test]
+fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
+    let project = Project::new();
+    project
+        .migration(
+            "001_a",
+            "CREATE TABLE tb_a (id int);\n",
+            "DROP TABLE tb_a;\n",
+        )
+        .write(
+            "db/environments/q.yaml",
+            "database_url: postgresql://postgres@127.0.0.1:1/unreachable\n",
+        )
+        .write("one.txt", "tenant_1\n");
+    let q = |args: &[&str]| Run::of(project.cli().args(["migrate", "--env", "q"]).args(args));
+    let lists: [&[&str]; 3] = [
+        &["--targets-query", "SELECT 'tenant_1'"],
+        &["--schemas-query", "SELECT 't_a'"],
+        &["--targets", "one.txt"],
+    ];
+    for command in ["baseline", "reinit"] {
+        for list in lists {
+            let run = q(&[&[command, "--through", "999"][..], list].concat());
+            run.code(exit::USAGE)
+                .stderr_has("--through 999: no migration with version 999")
+                .stderr_lacks("connect");
+        }
+    }
+}
