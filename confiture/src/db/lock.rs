@@ -823,10 +823,6 @@ pub fn acquire_scoped(
         waiting,
         &mut idle_off,
     );
-    if let (Ok(lock), Some(stop)) = (&taken, stop) {
-        // From now on the stop cancels through this session's identity (`Stop::on_session`).
-        stop.on_session(&lock.backend);
-    }
     if idle_off {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.
@@ -1103,6 +1099,12 @@ impl HeldLock {
 }
 
 impl MigrationLock {
+    /// The server session holding it (`connect::SESSION_IDENTITY`): what a stop cancels through
+    /// ([`crate::db::apply::Stop::on_session`]).
+    pub(crate) fn backend(&self) -> &str {
+        &self.backend
+    }
+
     /// The exclusive key this run holds, for the engine's check in every migration's
     /// transaction.
     pub fn held(&self) -> HeldLock {

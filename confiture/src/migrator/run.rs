@@ -200,7 +200,7 @@ pub(super) fn with_lock<T>(
             holder: holder.cloned(),
         })
     })?;
-    holding_lock(client, taken, progress, warnings, work)
+    holding_lock(client, taken, stop, progress, warnings, work)
 }
 
 /// [`with_lock`] once the lock is taken (`taken`): runs `work`, then releases it whatever
@@ -209,10 +209,16 @@ pub(super) fn with_lock<T>(
 pub(super) fn holding_lock<T>(
     client: &mut Client,
     taken: lock::MigrationLock,
+    stop: Option<&apply::Stop>,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
+    // From now on a stop cancels through the session holding the lock, whichever way the lock
+    // was taken (waited for here, or on the connecting thread: `up_ahead`).
+    if let Some(stop) = stop {
+        stop.on_session(taken.backend());
+    }
     progress(Progress::LockAcquired {
         waited_ms: ms(taken.waited),
     });

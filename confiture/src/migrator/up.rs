@@ -251,6 +251,7 @@ impl Migrator {
                 holding_lock(
                     client,
                     lock,
+                    settings.stop.as_ref(),
                     progress,
                     &mut warnings,
                     |client, held, progress| {
