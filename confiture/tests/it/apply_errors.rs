@@ -11,6 +11,7 @@ use apply_support::{migrator_for, Dir, TestDb};
 use confiture::config::Environment;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::{ErrorKind, Reason};
+use confiture_test_support::reaper::DropRoleLater;
 
 #[test]
 fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
@@ -86,9 +87,10 @@ fn connection_sqlstates_raised_by_migration_sql_are_a_failed_migration() {
     }
 }
 
-/// A login role that exists for one test, dropped after the test database (which holds its
-/// grants).
-struct Role(String);
+/// A login role that exists for one test, named after the test database and so created after
+/// it: handed over before the database (which holds its grants), the reaper drops it once the
+/// database is.
+struct Role(DropRoleLater);
 
 impl Role {
     fn login(db: &TestDb) -> Role {
@@ -98,22 +100,19 @@ impl Role {
                 "CREATE ROLE \"{name}\" LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO \"{name}\""
             ))
             .expect("create role");
-        Role(name)
+        Role(DropRoleLater(name))
+    }
+
+    fn name(&self) -> &str {
+        &self.0 .0
     }
 
     fn environment(&self, db: &TestDb) -> Environment {
         let url = format!(
             "{}?sslmode=disable",
-            apply_support::server().url_as(&self.0, None, &db.name)
+            apply_support::server().url_as(self.name(), None, &db.name)
         );
         Environment::from_url(&url, "the test database URL").expect("test URL parses")
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        // Once the test database (which holds its grants) is dropped.
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
     }
 }
 
@@ -143,7 +142,10 @@ fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs(
     let role = Role::login(&db);
     ledger_by_postgres(&db);
     db.client()
-        .batch_execute(&format!("GRANT SELECT ON tb_confiture TO \"{}\"", role.0))
+        .batch_execute(&format!(
+            "GRANT SELECT ON tb_confiture TO \"{}\"",
+            role.name()
+        ))
         .unwrap();
     let dir = Dir::new();
     dir.table("001", "a", "a");
@@ -154,7 +156,10 @@ fn a_ledger_this_role_may_read_but_not_write_is_named_before_any_migration_runs(
     assert!(e.message.contains("public.tb_confiture"), "{e:?}");
     assert!(e.message.contains("INSERT"), "{e:?}");
     let help = e.help.as_deref().unwrap_or_default();
-    assert!(help.contains("GRANT") && help.contains(&role.0), "{e:?}");
+    assert!(
+        help.contains("GRANT") && help.contains(role.name()),
+        "{e:?}"
+    );
     assert!(
         !e.to_string().contains("001_a.up.sql"),
         "not blamed on the file: {e}"
@@ -223,9 +228,9 @@ fn row_level_security_on_the_ledger_is_refused_before_anything_runs() {
                 "GRANT SELECT, INSERT, DELETE ON tb_confiture TO \"{r}\"; \
                  GRANT ALL ON a TO \"{r}\"; {}",
                 setup
-                    .replace("{role}", &format!("\"{}\"", role.0))
+                    .replace("{role}", &format!("\"{}\"", role.name()))
                     .replace("{db}", &format!("\"{}\"", db.name)),
-                r = role.0
+                r = role.name()
             ))
             .unwrap();
         let migrator = || migrator_for(role.environment(&db), &dir.path);
@@ -263,7 +268,7 @@ fn row_level_security_on_the_ledger_is_refused_before_anything_runs() {
             assert!(
                 e.message.contains("row-level security")
                     && e.message.contains("public.tb_confiture")
-                    && e.message.contains(&role.0),
+                    && e.message.contains(role.name()),
                 "{what}: {command}: {e}"
             );
             let help = e.help.as_deref().unwrap_or_default();
@@ -762,7 +767,7 @@ fn a_ledger_in_a_schema_this_role_may_not_use_names_the_schema_grant() {
         env.migration.tracking_table = table.clone();
         migrator_for(env, &empty.path)
     };
-    let quoted_role = format!("\"{}\"", role.0);
+    let quoted_role = format!("\"{}\"", role.name());
     for table_granted in [false, true] {
         if table_granted {
             // What the help said before: not enough without USAGE on the schema.

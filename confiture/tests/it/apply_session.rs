@@ -8,6 +8,7 @@ use crate::apply_support;
 
 use apply_support::{Dir, TestDb};
 use confiture::migrate::{no_progress, UpOptions};
+use confiture_test_support::reaper::DropRoleLater;
 
 /// The ways one `up` can run `001` then `002`: one message, one run per migration, one
 /// transaction for all.
@@ -164,23 +165,15 @@ fn temporary_tables_cursors_and_prepared_statements_do_not_reach_the_next_migrat
     assert_eq!(db.ledger(), ["001:first", "002:index", "003:third"]);
 }
 
-/// A role that exists for one test (roles belong to the cluster, not to the test database).
-struct Role(String);
-
-impl Role {
-    fn new(db: &TestDb) -> Role {
-        let name = format!("{}_r", db.name);
-        db.client()
-            .batch_execute(&format!("CREATE ROLE \"{name}\" NOLOGIN"))
-            .expect("create role");
-        Role(name)
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
+/// A role that exists for one test (roles belong to the cluster, not to the test database),
+/// named after `db` and so created after it: handed over before `db`, the reaper drops it once
+/// `db` is.
+fn new_role(db: &TestDb) -> DropRoleLater {
+    let name = format!("{}_r", db.name);
+    db.client()
+        .batch_execute(&format!("CREATE ROLE \"{name}\" NOLOGIN"))
+        .expect("create role");
+    DropRoleLater(name)
 }
 
 #[test]
@@ -191,7 +184,7 @@ fn set_role_inside_a_migration_writes_the_ledger_as_the_connecting_role() {
     {
         let how = format!("{set}, {how}");
         let db = TestDb::new("role");
-        let role = Role::new(&db);
+        let role = new_role(&db);
         let dir = Dir::new();
         // The role may not touch the ledger: the row must be written as the connecting role,
         // and 002 must run as it too (the role may not create tables in public). Nor may it
@@ -279,7 +272,7 @@ fn a_no_transaction_migration_starts_and_leaves_a_clean_session() {
 #[test]
 fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migration() {
     let db = TestDb::new("session_nt_sets");
-    let role = Role::new(&db);
+    let role = new_role(&db);
     // Nor may the role use the advisory-lock functions, which the check of the migration lock
     // between the statements and before the row calls.
     db.client()

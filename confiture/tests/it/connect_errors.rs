@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use confiture::config::Environment;
 use confiture::{exit, ErrorKind};
+use confiture_test_support::reaper::DropRoleLater;
 
 const PASSWORD: &str = "s3cr3t-Pw";
 
@@ -275,28 +276,16 @@ fn missing_unix_socket_is_named() {
     );
 }
 
-/// A login role without superuser (connection limits do not apply to superusers), dropped on
-/// drop.
-struct Role {
-    name: String,
-}
-
-impl Role {
-    fn create(options: &str) -> Role {
-        let name = common::unique("cft_role");
-        common::admin()
-            .batch_execute(&format!(
-                "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER {options}"
-            ))
-            .unwrap_or_else(|e| panic!("create role {name}: {e}"));
-        Role { name }
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
-    }
+/// A new login role without superuser (connection limits do not apply to superusers), dropped
+/// on drop.
+fn login_role(options: &str) -> DropRoleLater {
+    let name = common::unique("cft_role");
+    common::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER {options}"
+        ))
+        .unwrap_or_else(|e| panic!("create role {name}: {e}"));
+    DropRoleLater(name)
 }
 
 /// SQLSTATE 53300 is one code for three limits; the message says which one and how to raise
@@ -304,7 +293,7 @@ impl Drop for Role {
 #[test]
 fn a_database_connection_limit_names_the_database_and_the_fix() {
     let db = common::TestDb::new("cft_connlimit");
-    let role = Role::create("");
+    let role = login_role("");
     common::admin()
         .batch_execute(&format!(
             "ALTER DATABASE \"{}\" CONNECTION LIMIT 0",
@@ -313,7 +302,7 @@ fn a_database_connection_limit_names_the_database_and_the_fix() {
         .unwrap();
     let err = common::connect_err(&env(&format!(
         "{}?sslmode=disable",
-        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+        common::server().url_as(&role.0, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
@@ -335,23 +324,21 @@ fn a_database_connection_limit_names_the_database_and_the_fix() {
 #[test]
 fn a_role_connection_limit_names_the_role_and_the_fix() {
     let db = common::TestDb::new("cft_rolelimit");
-    let role = Role::create("CONNECTION LIMIT 0");
+    let role = login_role("CONNECTION LIMIT 0");
     let err = common::connect_err(&env(&format!(
         "{}?sslmode=disable",
-        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+        common::server().url_as(&role.0, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
-        err.message.contains(&format!(
-            "role \"{}\" allows no more connections",
-            role.name
-        )),
+        err.message
+            .contains(&format!("role \"{}\" allows no more connections", role.0)),
         "{text}"
     );
     let help = err.help.as_deref().unwrap();
     assert!(
-        help.contains(&format!("ALTER ROLE {} CONNECTION LIMIT", role.name)),
+        help.contains(&format!("ALTER ROLE {} CONNECTION LIMIT", role.0)),
         "{text}"
     );
     assert!(!help.contains("max_connections"), "{text}");
@@ -364,7 +351,7 @@ fn a_role_connection_limit_names_the_role_and_the_fix() {
 #[test]
 fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
     let db = common::TestDb::new("cft_closed");
-    let role = Role::create("");
+    let role = login_role("");
     let mut admin = common::admin();
     admin
         .batch_execute(&format!(
@@ -374,14 +361,14 @@ fn a_database_closed_to_connections_or_to_the_role_says_how_to_open_it() {
         .unwrap();
     let err = common::connect_err(&env(&format!(
         "{}?sslmode=disable",
-        common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+        common::server().url_as(&role.0, Some(PASSWORD), &db.name)
     )));
     let text = full_text(&err);
     assert_eq!(err.exit_code(), exit::CONNECTION, "{text}");
     assert!(
         err.help.as_deref().unwrap().contains(&format!(
             "GRANT CONNECT ON DATABASE {} TO {}",
-            db.name, role.name
+            db.name, role.0
         )),
         "{text}"
     );
@@ -688,8 +675,8 @@ fn a_name_holding_a_password_pair_is_masked_and_escaped_in_every_refusal() {
 
     // A database's CONNECTION LIMIT, then ALLOW_CONNECTIONS false.
     let db = NamedDb::create(&odd("cft_limit"), "CONNECTION LIMIT 0");
-    let role = Role::create("");
-    let err = common::connect_err(&by_hand(&role.name, &db.0));
+    let role = login_role("");
+    let err = common::connect_err(&by_hand(&role.0, &db.0));
     checked("database limit", &err, "allows no more connections");
     common::admin()
         .batch_execute(&format!(
@@ -701,16 +688,14 @@ fn a_name_holding_a_password_pair_is_masked_and_escaped_in_every_refusal() {
     checked("closed database", &err, "does not accept connections");
 
     // A role's CONNECTION LIMIT.
-    let limited = Role {
-        name: odd("cft_role"),
-    };
+    let limited = DropRoleLater(odd("cft_role"));
     common::admin()
         .batch_execute(&format!(
             "CREATE ROLE \"{}\" LOGIN NOSUPERUSER CONNECTION LIMIT 0",
-            limited.name
+            limited.0
         ))
         .unwrap();
-    let err = common::connect_err(&by_hand(&limited.name, "postgres"));
+    let err = common::connect_err(&by_hand(&limited.0, "postgres"));
     checked("role limit", &err, "allows no more connections");
 }
 
@@ -724,7 +709,7 @@ fn a_name_holding_a_password_pair_is_masked_and_escaped_in_every_refusal() {
 fn sessions_just_closed_never_refuse_the_next_ones_at_a_connection_limit() {
     for limit in [1, 2] {
         let db = common::TestDb::new("cft_reconnect");
-        let role = Role::create("");
+        let role = login_role("");
         common::admin()
             .batch_execute(&format!(
                 "ALTER DATABASE \"{}\" CONNECTION LIMIT {limit}",
@@ -733,7 +718,7 @@ fn sessions_just_closed_never_refuse_the_next_ones_at_a_connection_limit() {
             .unwrap();
         let env = env(&format!(
             "{}?sslmode=disable",
-            common::server().url_as(&role.name, Some(PASSWORD), &db.name)
+            common::server().url_as(&role.0, Some(PASSWORD), &db.name)
         ));
         for round in 0..150 {
             let sessions: Vec<postgres::Client> = (0..limit)

@@ -31,6 +31,7 @@ use confiture::ledger::TrackingTable;
 use confiture::migrate::{no_progress, DownOptions, UpOptions};
 use confiture::schema::{diff, Difference, ObjectId, ObjectKind, Snapshot};
 use confiture::Migrator;
+use confiture_test_support::reaper::DropRoleLater;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshot")
@@ -506,28 +507,19 @@ fn system_schemas_and_extension_members_are_left_out() {
     assert_eq!(pgcrypto.properties["schema"], "public");
 }
 
-/// A role of the cluster for one test, dropped afterwards (after the databases that use it).
-struct Role(String);
-
-impl Role {
-    fn create() -> Role {
-        let name = unique("cft_snap_role");
-        admin()
-            .batch_execute(&format!("CREATE ROLE \"{name}\" NOLOGIN"))
-            .unwrap();
-        Role(name)
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
+/// A new role of the cluster for one test, dropped afterwards (after the databases handed over
+/// before it: declare it before the databases that use it).
+fn new_role() -> DropRoleLater {
+    let name = unique("cft_snap_role");
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{name}\" NOLOGIN"))
+        .unwrap();
+    DropRoleLater(name)
 }
 
 #[test]
 fn ownership_and_grants_are_compared_by_role_name() {
-    let role = Role::create();
+    let role = new_role();
     let ours = TestDb::new("cft_snap_owner");
     let theirs = TestDb::new("cft_snap_owner");
     let ddl = "CREATE TABLE t (a int); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1';";
@@ -559,7 +551,7 @@ fn ownership_and_grants_are_compared_by_role_name() {
 /// other than a superuser, which may not read them, takes the same snapshot as the superuser.
 #[test]
 fn subscriptions_and_user_mappings_are_read_without_their_secrets() {
-    let role = Role::create();
+    let role = new_role();
     let db = TestDb::new("cft_snap_secrets");
     let r = &role.0;
     let _teardown = Teardown(

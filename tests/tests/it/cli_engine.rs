@@ -4,6 +4,7 @@
 //! rule seen from the command line, and ledger problems named with exit 5.
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{Project, Run, TestDb};
 
 /// Releases every advisory lock of the session through a function whose `'...'` body lint does
@@ -1201,8 +1202,8 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
 
 /// A login role on the shared server that owns a test database's `public` schema: row-level
 /// security applies to the tables it owns once forced (a superuser bypasses it). Dropped after
-/// the databases it was used in.
-struct Owner(String);
+/// the databases handed over before it (declare it before them).
+struct Owner(DropRoleLater);
 
 impl Owner {
     fn new() -> Owner {
@@ -1210,12 +1211,12 @@ impl Owner {
         confiture_tests::admin()
             .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
             .expect("create the role");
-        Owner(name)
+        Owner(DropRoleLater(name))
     }
 
     /// `db` handed over to the role (database and `public` schema), and its URL as the role.
     fn owning(&self, db: &TestDb) -> String {
-        let name = &self.0;
+        let name = &self.0 .0;
         confiture_tests::admin()
             .batch_execute(&format!(
                 "ALTER DATABASE \"{}\" OWNER TO \"{name}\"",
@@ -1226,12 +1227,6 @@ impl Owner {
             .batch_execute(&format!("ALTER SCHEMA public OWNER TO \"{name}\""))
             .expect("hand the schema over");
         confiture_tests::server().url_as(name, None, &db.name)
-    }
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
 
 /// Starts the CLI with `args` and waits until its migration's backend is asleep
@@ -449,8 +450,8 @@ fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
     }
 }
 
-/// A login role, not a superuser, dropped on drop.
-struct Role(String);
+/// A login role, not a superuser, dropped (later, by the harness's reaper) on drop.
+struct Role(DropRoleLater);
 
 impl Role {
     /// Without CREATEDB.
@@ -464,17 +465,15 @@ impl Role {
         admin()
             .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN {attributes}"))
             .unwrap();
-        Role(name)
+        Role(DropRoleLater(name))
+    }
+
+    fn name(&self) -> &str {
+        &self.0 .0
     }
 
     fn url(&self, db: &str) -> String {
-        server().url_as(&self.0, None, db)
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
+        server().url_as(self.name(), None, db)
     }
 }
 
@@ -496,7 +495,7 @@ fn a_role_that_may_not_create_databases_is_told_about_scratch_url() {
         // The grant, naming the role: pasted below, it works (h12 D2).
         .stderr_has(&format!(
             "a superuser of that server runs `ALTER ROLE \"{}\" CREATEDB;`",
-            role.0
+            role.name()
         ))
         .stderr_lacks("password");
     // The error is about the scratch database it would have been, which the JSON names.
@@ -576,7 +575,7 @@ fn drift_as_another_role_than_the_one_that_applied_compares_owners_with_the_appl
     db.connect()
         .batch_execute(&format!(
             "GRANT SELECT ON tb_confiture TO \"{}\"",
-            monitor.0
+            monitor.name()
         ))
         .unwrap();
     let as_monitor = monitor.url(&db.name);
@@ -600,16 +599,19 @@ fn drift_as_another_role_than_the_one_that_applied_compares_owners_with_the_appl
     db.connect()
         .batch_execute(&format!(
             "ALTER TABLE t1 OWNER TO \"{0}\"; ALTER SCHEMA app OWNER TO \"{0}\"",
-            other.0
+            other.name()
         ))
         .unwrap();
     let owned = |run: &Run| {
         run.code(exit::SCHEMA_CHECK_FAILED)
             .stdout_has(&format!(
                 "table public.t1: owner {}, expected postgres",
-                other.0
+                other.name()
             ))
-            .stdout_has(&format!("schema app: owner {}, expected postgres", other.0));
+            .stdout_has(&format!(
+                "schema app: owner {}, expected postgres",
+                other.name()
+            ));
     };
     owned(&drift_as(&as_monitor, &[]));
     owned(&drift_as(&db.url(), &[]));
@@ -1448,12 +1450,12 @@ fn verify_and_drift_work_on_a_read_only_database() {
 
     // A role whose every session is read only, wherever it connects (on a database of its
     // own: the ledger above is not this role's to read).
-    let db = TestDb::new("verify_read_only_role");
     let role = Role::with("cft_readonly", "CREATEDB");
+    let db = TestDb::new("verify_read_only_role");
     admin()
         .batch_execute(&format!(
             "ALTER ROLE \"{}\" SET default_transaction_read_only = on",
-            role.0
+            role.name()
         ))
         .unwrap();
     let url = role.url(&db.name);
@@ -2021,7 +2023,9 @@ impl SetRole {
         admin()
             .batch_execute(&format!(
                 "ALTER ROLE \"{}\" NOLOGIN; GRANT \"{}\" TO \"{}\"",
-                roles.owner.0, roles.owner.0, roles.login.0
+                roles.owner.name(),
+                roles.owner.name(),
+                roles.login.name()
             ))
             .unwrap();
         roles
@@ -2032,7 +2036,7 @@ impl SetRole {
         format!(
             "{}?options=-c%20role%3D{}",
             self.login.url(db),
-            self.owner.0
+            self.owner.name()
         )
     }
 }
@@ -2058,8 +2062,8 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
                 "ALTER DATABASE \"{db}\" OWNER TO \"{owner}\"; ALTER ROLE \"{login}\" IN \
                  DATABASE \"{db}\" SET check_function_bodies = off",
                 db = db.name,
-                owner = roles.owner.0,
-                login = roles.login.0
+                owner = roles.owner.name(),
+                login = roles.login.name()
             ))
             .unwrap();
         let url = roles.url(&db.name);
@@ -2111,9 +2115,10 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
             .stderr_has(&format!(
                 "neither the session's role \"{}\" (set by the connection's options) nor the \
                  login role \"{}\" may create databases",
-                roles.owner.0, roles.login.0
+                roles.owner.name(),
+                roles.login.name()
             ))
-            .stderr_has(&format!("grant CREATEDB to \"{}\"", roles.owner.0))
+            .stderr_has(&format!("grant CREATEDB to \"{}\"", roles.owner.name()))
             .stderr_has("`--scratch-url URL`");
     }
     drop(db);

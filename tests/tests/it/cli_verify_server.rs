@@ -6,6 +6,7 @@
 //! migration changed — fails the run, named with what to do (h18 F13).
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{admin, unique, Project, TestDb};
 
 fn role_exists(name: &str) -> bool {
@@ -18,24 +19,9 @@ fn role_exists(name: &str) -> bool {
         .get(0)
 }
 
-/// A role name for one test, dropped (if anything left it) when the value is dropped.
-struct RoleName(String);
-
-impl RoleName {
-    fn new(prefix: &str) -> RoleName {
-        RoleName(unique(prefix))
-    }
-}
-
-impl Drop for RoleName {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
-}
-
 #[test]
 fn a_role_created_by_the_migrations_is_dropped_with_the_scratch_database() {
-    let role = RoleName::new("cft_vrole");
+    let role = DropRoleLater(unique("cft_vrole"));
     let project = Project::new();
     project.migration(
         "001_role",
@@ -96,7 +82,7 @@ fn a_role_created_by_the_migrations_is_dropped_with_the_scratch_database() {
 
 #[test]
 fn what_the_run_cannot_put_back_fails_it_naming_the_object() {
-    let created = RoleName::new("cft_vgrant");
+    let created = DropRoleLater(unique("cft_vgrant"));
     let db = TestDb::new("verify_left");
     let project = Project::new();
     // Its grant on a database that is not the scratch one keeps the role from being dropped.
@@ -144,7 +130,7 @@ fn what_the_run_cannot_put_back_fails_it_naming_the_object() {
 
     // A role that was there before, changed by a migration (its down puts it back, but the
     // run ends with every up applied) under a name built at run time: not put back, named.
-    let existing = RoleName::new("cft_vexisting");
+    let existing = DropRoleLater(unique("cft_vexisting"));
     admin()
         .batch_execute(&format!("CREATE ROLE \"{}\" NOLOGIN", existing.0))
         .unwrap();

@@ -9,6 +9,7 @@
 //! server is every test's.
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::cluster::Cluster;
 use confiture_tests::{admin, unique, Project, Run, TestDb};
 
@@ -135,15 +136,6 @@ fn a_slot_made_under_a_computed_name_is_dropped_after_the_run() {
     );
 }
 
-/// A role, tablespace or database name for one test, dropped when the value is dropped.
-struct RoleName(String);
-
-impl Drop for RoleName {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
-}
-
 fn members_of(role: &str) -> Vec<String> {
     admin()
         .query(
@@ -162,8 +154,8 @@ fn members_of(role: &str) -> Vec<String> {
 /// role, membership or database that was on the server before the run.
 #[test]
 fn statements_on_roles_and_databases_already_on_the_server_are_refused() {
-    let ro = RoleName(unique("vsafe_ro"));
-    let alice = RoleName(unique("vsafe_alice"));
+    let ro = DropRoleLater(unique("vsafe_ro"));
+    let alice = DropRoleLater(unique("vsafe_alice"));
     let db = TestDb::new("vsafe_roles");
     let project = Project::new();
     project.migration(
@@ -238,7 +230,7 @@ fn statements_on_roles_and_databases_already_on_the_server_are_refused() {
         .stderr_has(&format!("001_grants.up.sql:3`: ALTER ROLE {}", alice.0))
         .stderr_has("001_grants.up.sql:4`: ALTER DATABASE");
     // A role the run creates itself, granted to one of the server's, goes with it: allowed.
-    let own = RoleName(unique("vsafe_own"));
+    let own = DropRoleLater(unique("vsafe_own"));
     let project = Project::new();
     project.migration(
         "001_own",
@@ -260,8 +252,8 @@ fn statements_on_roles_and_databases_already_on_the_server_are_refused() {
 /// each back, and its password (h19 F1: it named neither).
 #[test]
 fn a_role_dropped_under_a_computed_statement_is_reported_with_its_members_and_password() {
-    let ro = RoleName(unique("vsafe_cro"));
-    let alice = RoleName(unique("vsafe_calice"));
+    let ro = DropRoleLater(unique("vsafe_cro"));
+    let alice = DropRoleLater(unique("vsafe_calice"));
     admin()
         .batch_execute(&format!(
             "CREATE ROLE {r} LOGIN PASSWORD 'ropw'; CREATE ROLE {a}; GRANT {r} TO {a}",
@@ -294,7 +286,7 @@ fn a_role_dropped_under_a_computed_statement_is_reported_with_its_members_and_pa
 /// made the real `up` say "fix the file": the help says where such a role comes from.
 #[test]
 fn up_of_a_create_role_that_is_on_the_server_says_the_role_is_the_servers() {
-    let role = RoleName(unique("vsafe_left"));
+    let role = DropRoleLater(unique("vsafe_left"));
     admin()
         .batch_execute(&format!("CREATE ROLE {}", role.0))
         .unwrap();
@@ -319,7 +311,7 @@ fn up_of_a_create_role_that_is_on_the_server_says_the_role_is_the_servers() {
 /// clean up.
 #[test]
 fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds() {
-    let role = RoleName(unique("vsafe_vrole"));
+    let role = DropRoleLater(unique("vsafe_vrole"));
     // A process that is gone: the pid its name records.
     let mut gone = std::process::Command::new("true").spawn().unwrap();
     let pid = gone.id();
@@ -389,8 +381,8 @@ fn the_refusal_names_a_scratch_database_a_killed_run_left_and_the_role_it_holds(
 /// Every quoting of a body is read, and a string in one: refused before anything runs.
 #[test]
 fn bodies_quoted_with_single_quotes_or_e_strings_are_read_before_replaying() {
-    let bob = RoleName(unique("vsafe_qbob"));
-    let alice = RoleName(unique("vsafe_qalice"));
+    let bob = DropRoleLater(unique("vsafe_qbob"));
+    let alice = DropRoleLater(unique("vsafe_qalice"));
     admin()
         .batch_execute(&format!(
             "CREATE ROLE {b} LOGIN; CREATE ROLE {a} LOGIN",

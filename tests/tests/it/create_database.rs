@@ -9,6 +9,7 @@
 use std::sync::OnceLock;
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::cluster::Cluster;
 use confiture_tests::{unique, Project, TestDb};
 
@@ -567,15 +568,6 @@ fn a_missing_database_with_a_python_migration_is_not_told_to_create_database() {
     .stderr_lacks("confiture (Python)");
 }
 
-/// A login role that may create databases, dropped after the databases handed over before it.
-struct Creator(String);
-
-impl Drop for Creator {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
-}
-
 /// `up --create-database --schema S` read the `search_path` of the maintenance session (on
 /// `postgres`) as the new database's: a setting of `postgres` alone (here the role's `IN
 /// DATABASE postgres`) was taken for the new database's, which has none of its own — a tenant
@@ -586,7 +578,7 @@ impl Drop for Creator {
 #[test]
 fn a_new_databases_search_path_is_not_the_maintenance_databases() {
     let project = two_migrations();
-    let role = Creator(unique("cr_path_role"));
+    let role = DropRoleLater(unique("cr_path_role"));
     let name = &role.0;
     let mut admin = confiture_tests::admin();
     admin

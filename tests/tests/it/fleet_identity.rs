@@ -4,6 +4,7 @@
 //! `down --steps 1` on such a list rolled back two migrations of it.
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{admin, pg_host, pg_port, server, unique, Project, Run, TestDb};
 
 /// Three migrations, each a table.
@@ -267,26 +268,13 @@ fn two_databases_of_one_server_under_two_spellings_are_two_targets() {
     assert_eq!(b.ledger().unwrap_or_default().len(), 3);
 }
 
-/// A login role on the shared server, dropped (after the databases it was used in) on drop.
-struct Role {
-    name: String,
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
-    }
-}
-
 /// A role that may not call `pg_control_system()` (revoked in its database, as an
 /// administrator may) still tells one database from two.
 #[test]
 fn a_role_without_the_clusters_identifier_still_runs_a_database_once() {
-    let role = Role {
-        name: unique("fleetid_role"),
-    };
+    let role = DropRoleLater(unique("fleetid_role"));
     admin()
-        .batch_execute(&format!("CREATE ROLE \"{}\" LOGIN", role.name))
+        .batch_execute(&format!("CREATE ROLE \"{}\" LOGIN", role.0))
         .expect("create the role");
     let (db, other) = (TestDb::new("fleetid_role"), TestDb::new("fleetid_role2"));
     for db in [&db, &other] {
@@ -295,17 +283,12 @@ fn a_role_without_the_clusters_identifier_still_runs_a_database_once() {
                 "ALTER DATABASE \"{}\" OWNER TO \"{}\";
                  ALTER SCHEMA public OWNER TO \"{}\";
                  REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC;",
-                db.name, role.name, role.name
+                db.name, role.0, role.0
             ))
             .expect("hand the database over");
     }
     let url = |host: &str, db: &TestDb| {
-        format!(
-            "postgresql://{}@{host}:{}/{}",
-            role.name,
-            pg_port(),
-            db.name
-        )
+        format!("postgresql://{}@{host}:{}/{}", role.0, pg_port(), db.name)
     };
     let project = project();
     project.write(

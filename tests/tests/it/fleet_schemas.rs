@@ -4,6 +4,7 @@
 //! applies only what is missing, and the per-tenant migration lock.
 
 use confiture::exit;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{Project, Run, TestDb};
 
 /// Three migrations. The first sets the session's `search_path` to `public` (not `LOCAL`):
@@ -1215,15 +1216,6 @@ fn a_tenant_named_by_the_databases_search_path_is_refused() {
     }
 }
 
-/// A login role of its own (never `ALTER ROLE postgres`), dropped after the run.
-struct OwnRole(String);
-
-impl Drop for OwnRole {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-    }
-}
-
 /// The tenant refused for being on the whole database's `search_path` blamed the database's
 /// setting (and its help pointed at `migration.tracking_table`) whatever set it; a path that
 /// puts the tenant first from the URL's `options=-csearch_path=...` was "the database's". Each
@@ -1234,9 +1226,11 @@ impl Drop for OwnRole {
 /// schema the path resolves the unqualified ledger into.
 #[test]
 fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
+    // A login role of its own (never `ALTER ROLE postgres`), declared first: its grant on the
+    // database goes first.
+    let role = DropRoleLater(confiture_tests::unique("cft_path_role"));
     let db = TestDb::new("tenant_path_source");
     let project = tenant_project();
-    let role = OwnRole(confiture_tests::unique("cft_path_role"));
     confiture_tests::admin()
         .batch_execute(&format!(
             "CREATE ROLE \"{r}\" LOGIN; GRANT CREATE ON DATABASE \"{d}\" TO \"{r}\"",

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use confiture::exit;
 use confiture::files::Direction;
+use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::cluster::{wait_until, Cluster};
 use confiture_tests::{admin, unique, Project, Run, TestDb};
 
@@ -470,35 +471,24 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
 }
 
-/// A login role on the shared server, dropped (after the databases it was used in) on drop.
-struct Role {
-    name: String,
-}
-
-impl Role {
-    fn new(prefix: &str) -> Role {
-        let name = unique(prefix);
-        admin()
-            .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
-            .unwrap_or_else(|e| panic!("cannot create role {name}: {e}"));
-        Role { name }
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.name));
-    }
+/// A new login role on the shared server, dropped (after the databases handed over before it:
+/// declare it before the databases it is used in) on drop.
+fn login_role(prefix: &str) -> DropRoleLater {
+    let name = unique(prefix);
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{name}\" LOGIN"))
+        .unwrap_or_else(|e| panic!("cannot create role {name}: {e}"));
+    DropRoleLater(name)
 }
 
 #[test]
 fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     // Declared first, dropped last: the role outlives the database it has privileges in.
-    let role = Role::new("cft_nocreate");
+    let role = login_role("cft_nocreate");
     let db = TestDb::new("nocreate");
     let url = format!(
         "postgresql://{}@{}:{}/{}",
-        role.name,
+        role.0,
         confiture_tests::pg_host(),
         confiture_tests::pg_port(),
         db.name
@@ -525,11 +515,11 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         )
         .stderr_has(&format!(
             "help: grant role {role} CREATE on schema public, where the migrations build too",
-            role = confiture::ledger::quote_ident(&role.name)
+            role = confiture::ledger::quote_ident(&role.0)
         ))
         .stderr_has(&format!(
             "GRANT CREATE ON SCHEMA public TO {role};",
-            role = confiture::ledger::quote_ident(&role.name)
+            role = confiture::ledger::quote_ident(&role.0)
         ));
     assert_eq!(db.ledger(), None);
 
@@ -538,7 +528,7 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         .batch_execute(&format!(
             "{}; GRANT SELECT, INSERT, DELETE ON tb_confiture TO \"{}\"",
             confiture::ledger::TrackingTable::default().create_sql(),
-            role.name
+            role.0
         ))
         .expect("ledger made by the owner");
     project
@@ -552,10 +542,7 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
     assert!(!db.has_relation("tb_note"));
 
     client
-        .batch_execute(&format!(
-            "GRANT CREATE ON SCHEMA public TO \"{}\"",
-            role.name
-        ))
+        .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO \"{}\"", role.0))
         .expect("grant");
     project
         .run(&["migrate", "up", "--allow-non-empty", "--database-url", &url])
@@ -574,12 +561,12 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
 /// switched it.
 #[test]
 fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_it_comes_from() {
-    let low = Role::new("cft_setrole_low");
-    let login = Role::new("cft_setrole_login");
+    let low = login_role("cft_setrole_low");
+    let login = login_role("cft_setrole_login");
     let db = TestDb::new("setrole");
     let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     admin()
-        .batch_execute(&format!("GRANT {} TO {}", q(&low.name), q(&login.name)))
+        .batch_execute(&format!("GRANT {} TO {}", q(&low.0), q(&login.0)))
         .expect("the login role may be the low one");
     let mut client = db.connect();
     client
@@ -587,7 +574,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
         .expect("revoke");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
-    let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&low.name));
+    let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&low.0));
     let url = |user: &str| {
         format!(
             "postgresql://{user}@{}:{}/{}",
@@ -602,7 +589,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
         .batch_execute(&format!(
             "ALTER DATABASE {} SET role = '{}'",
             q(&db.name),
-            low.name
+            low.0
         ))
         .expect("the database's role");
     project
@@ -627,7 +614,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
         .run(&["migrate", "status", "--database-url", &db.url()])
         .code(confiture::exit::INVALID)
         .stderr_has("cannot read the tracking table")
-        .stderr_has(&format!("TO \"{}\";", low.name))
+        .stderr_has(&format!("TO \"{}\";", low.0))
         .stderr_has(&format!("ALTER DATABASE {} SET role", q(&db.name)));
     client
         .batch_execute(&format!(
@@ -640,8 +627,8 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
     admin()
         .batch_execute(&format!(
             "ALTER ROLE {} SET role = '{}'",
-            q(&login.name),
-            low.name
+            q(&login.0),
+            low.0
         ))
         .expect("the login role's role");
     project
@@ -650,11 +637,11 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             "up",
             "--allow-non-empty",
             "--database-url",
-            &url(&login.name),
+            &url(&login.0),
         ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
-        .stderr_has(&format!("ALTER ROLE {} SET role", q(&login.name)))
+        .stderr_has(&format!("ALTER ROLE {} SET role", q(&login.0)))
         .stderr_lacks("<role>");
     assert_eq!(db.ledger(), None);
 
@@ -665,7 +652,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             "up",
             "--allow-non-empty",
             "--database-url",
-            &url(&low.name),
+            &url(&low.0),
         ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
@@ -676,8 +663,8 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
     admin()
         .batch_execute(&format!(
             "ALTER ROLE {login} RESET role; REVOKE {low} FROM {login}",
-            low = q(&low.name),
-            login = q(&login.name)
+            low = q(&low.0),
+            login = q(&login.0)
         ))
         .expect("the roles part");
     drop(client);
@@ -690,7 +677,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
 /// a missing one the role may not create gets the database's grant in the help.
 #[test]
 fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
-    let role = Role::new("cft_ownschema");
+    let role = login_role("cft_ownschema");
     let db = TestDb::new("ownschema");
     let mut client = db.connect();
     client
@@ -698,7 +685,7 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
             "REVOKE CREATE ON DATABASE \"{db}\" FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
              CREATE SCHEMA own_t AUTHORIZATION \"{role}\"",
             db = db.name,
-            role = role.name
+            role = role.0
         ))
         .expect("a schema the role owns");
     let project = Project::new();
@@ -710,7 +697,7 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
     let env = |schema: &str| {
         format!(
             "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {schema}.tb_confiture\n",
-            role.name,
+            role.0,
             confiture_tests::pg_host(),
             confiture_tests::pg_port(),
             db.name
@@ -921,14 +908,8 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
 /// before it, so that each refusal is that level's.
 #[test]
 fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it() {
-    struct Role(String);
-    impl Drop for Role {
-        fn drop(&mut self) {
-            confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
-        }
-    }
     // Declared first, dropped last: the database holding its objects goes first.
-    let role = Role(unique("cft_RO"));
+    let role = DropRoleLater(unique("cft_RO"));
     let db = TestDb::new("ro_source");
     let name = &role.0;
     admin()
@@ -990,16 +971,6 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         .stderr_has("set by the connection's options")
         .stderr_lacks("ALTER ");
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
-    // Dropped here (the guard is for a failed test): it owns nothing once its objects are
-    // handed over.
-    db.connect()
-        .batch_execute(&format!(
-            "REASSIGN OWNED BY \"{name}\" TO postgres; DROP OWNED BY \"{name}\""
-        ))
-        .expect("hand the role's objects over");
-    admin()
-        .batch_execute(&format!("DROP ROLE \"{name}\""))
-        .expect("drop the role");
 }
 
 /// `up` with `flags` on `db` (which has the `pause` table), its migration 002 cancelled from
@@ -1557,11 +1528,11 @@ fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_comman
 /// 5), naming the privilege and the GRANT; the ledger is as it was.
 #[test]
 fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
-    let role = Role::new("cft_norewrite");
+    let role = login_role("cft_norewrite");
     let db = TestDb::new("norewrite");
     let url = format!(
         "postgresql://{}@{}:{}/{}",
-        role.name,
+        role.0,
         confiture_tests::pg_host(),
         confiture_tests::pg_port(),
         db.name
@@ -1588,7 +1559,7 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
             .batch_execute(&format!(
                 "REVOKE ALL ON tb_confiture FROM \"{r}\"; \
                  GRANT {privileges} ON tb_confiture TO \"{r}\"",
-                r = role.name
+                r = role.0
             ))
             .expect("grant");
     };
@@ -1620,10 +1591,7 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
     ];
     // Not even SELECT: the read's refusal lists what the writing commands need too.
     db.connect()
-        .batch_execute(&format!(
-            "REVOKE ALL ON tb_confiture FROM \"{}\"",
-            role.name
-        ))
+        .batch_execute(&format!("REVOKE ALL ON tb_confiture FROM \"{}\"", role.0))
         .expect("revoke");
     project
         .run(&["migrate", "status", "--database-url", &url])
@@ -1862,7 +1830,7 @@ fn help_line(run: &Run, needle: &str) -> String {
 /// pasted by an admin, lets `up` succeed.
 #[test]
 fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted() {
-    let role = Role::new("cft_builds");
+    let role = login_role("cft_builds");
     let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     let project = Project::new();
     project.migration(
@@ -1873,7 +1841,7 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
     let env = |db: &TestDb, table: &str| {
         format!(
             "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {table}\n",
-            role.name,
+            role.0,
             confiture_tests::pg_host(),
             confiture_tests::pg_port(),
             db.name
@@ -1908,7 +1876,7 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
         .batch_execute(&format!(
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT CREATE ON SCHEMA public TO {}; \
              CREATE SCHEMA ops; GRANT USAGE ON SCHEMA ops TO {0}",
-            q(&role.name)
+            q(&role.0)
         ))
         .expect("a schema for the ledger");
     project.write("db/environments/apart.yaml", env(&db, "ops.tb_confiture"));
@@ -1934,7 +1902,7 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
         .batch_execute(&format!(
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC; CREATE SCHEMA ops; \
              GRANT USAGE ON SCHEMA ops TO {}",
-            q(&role.name)
+            q(&role.0)
         ))
         .expect("a schema for the ledger");
     project.write("db/environments/neither.yaml", env(&db, "ops.tb_confiture"));
@@ -1959,7 +1927,7 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
 /// in a schema that does not exist — and `up` then succeeds.
 #[test]
 fn a_tenants_privilege_helps_work_when_pasted() {
-    let role = Role::new("cft_tenant");
+    let role = login_role("cft_tenant");
     let db = TestDb::new("tenant_grants");
     let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     let mut client = db.connect();
@@ -1978,7 +1946,7 @@ fn a_tenants_privilege_helps_work_when_pasted() {
     );
     let url = format!(
         "postgresql://{}@{}:{}/{}",
-        role.name,
+        role.0,
         confiture_tests::pg_host(),
         confiture_tests::pg_port(),
         db.name

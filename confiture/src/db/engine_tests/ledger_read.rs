@@ -8,6 +8,7 @@ use common::{create_confiture_ledger, record_applied, TestDb};
 use confiture::config::Environment;
 use confiture::db::ledger;
 use confiture::ledger::TrackingTable;
+use confiture_test_support::reaper::DropRoleLater;
 
 fn connect(db: &TestDb) -> postgres::Client {
     confiture::db::connect(&db.environment()).expect("connects")
@@ -43,24 +44,22 @@ fn both_reads_refused(client: &mut postgres::Client) -> [confiture::Error; 2] {
 }
 
 /// A login role of a test's own, dropped after the database (declare it before the database).
-struct Role(String);
+struct Role(DropRoleLater);
 
 impl Role {
     fn new(prefix: &str) -> Self {
-        Role(common::unique(prefix))
+        Role(DropRoleLater(common::unique(prefix)))
+    }
+
+    fn name(&self) -> &str {
+        &self.0 .0
     }
 
     /// `db`'s environment, connecting as this role.
     fn environment(&self, db: &TestDb) -> Environment {
         let mut env = db.environment();
-        env.connection.user = self.0.clone();
+        env.connection.user = self.name().to_string();
         env
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        confiture_test_support::reaper::drop_role_later(std::mem::take(&mut self.0));
     }
 }
 
@@ -436,7 +435,7 @@ fn quote_ident_agrees_with_the_server() {
 #[test]
 fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
     let role_guard = Role::new("cft_ledger_creator");
-    let role = &role_guard.0;
+    let role = role_guard.name();
     let db = TestDb::new("ledger_creator");
     let mut admin = connect(&db);
     admin
@@ -539,7 +538,7 @@ fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() 
 #[test]
 fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
     let role_guard = Role::new("cft_ledger_nousage");
-    let role = &role_guard.0;
+    let role = role_guard.name();
     let quoted_role = crate::ledger::quote_ident(role);
     let db = TestDb::new("ledger_nousage");
     let mut admin = connect(&db);
@@ -727,7 +726,7 @@ fn an_applied_at_that_is_infinite_or_before_the_common_era_is_named_as_such() {
 #[test]
 fn running_as_the_schemas_owner_is_said_how() {
     let role_guard = Role::new("cft_ledger_owner_how");
-    let role = &role_guard.0;
+    let role = role_guard.name();
     let db = TestDb::new("ledger_owner_how");
     connect(&db)
         .batch_execute(&format!(
