@@ -23,6 +23,19 @@ fn cluster() -> Cluster {
     cluster
 }
 
+/// [`cluster`] with a database named after `prefix` on which [`Project::two_tables`] is
+/// applied: the cluster, the database, its URL and the project.
+fn two_tables_applied(prefix: &str) -> (Cluster, String, String, Project) {
+    let cluster = cluster();
+    let db = cluster.create_database(prefix);
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::two_tables();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    (cluster, db, url, project)
+}
+
 /// Prepares a transaction of `statements` on `db` under `gid`.
 fn prepare(cluster: &Cluster, db: &str, statements: &str, gid: &str) {
     let gid = gid.replace('\'', "''");
@@ -135,13 +148,7 @@ fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out()
 
 #[test]
 fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_named_with_its_way_out() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_ledger");
-    let url = cluster.url(&db, "sslmode=disable");
-    let project = Project::two_tables();
-    project
-        .run(&["migrate", "up", "--database-url", &url])
-        .code(exit::SUCCESS);
+    let (cluster, db, url, project) = two_tables_applied("ptx_ledger");
     let on = |command: &str, json: bool| {
         let mut args = vec!["migrate", command, "--lock-wait", "300ms"];
         if json {
@@ -346,13 +353,7 @@ fn gave_up_on(run: &Run, gid: &str, db: &str, json: bool) {
 /// gives it back by itself, so `--lock-wait` is not waited out.
 #[test]
 fn a_prepared_transaction_holding_the_migration_lock_is_not_waited_for() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_nowait");
-    let url = cluster.url(&db, "sslmode=disable");
-    let project = Project::two_tables();
-    project
-        .run(&["migrate", "up", "--database-url", &url])
-        .code(exit::SUCCESS);
+    let (cluster, db, url, project) = two_tables_applied("ptx_nowait");
     let gid = "lock-nowait";
     prepare(
         &cluster,
@@ -384,13 +385,7 @@ fn a_prepared_transaction_holding_the_migration_lock_is_not_waited_for() {
 /// prepared transaction's lock on a row no command writes stops none.
 #[test]
 fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_ledger_nowait");
-    let url = cluster.url(&db, "sslmode=disable");
-    let project = Project::two_tables();
-    project
-        .run(&["migrate", "up", "--database-url", &url])
-        .code(exit::SUCCESS);
+    let (cluster, db, url, project) = two_tables_applied("ptx_ledger_nowait");
     // A migration to record: `baseline` writes a row.
     project.table("003_c");
     let reading: [&[&str]; 7] = [
@@ -457,13 +452,7 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
 /// the migration lock's wait and the ledger read's alike.
 #[test]
 fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_becomes");
-    let url = cluster.url(&db, "sslmode=disable");
-    let project = Project::two_tables();
-    project
-        .run(&["migrate", "up", "--database-url", &url])
-        .code(exit::SUCCESS);
+    let (cluster, db, url, project) = two_tables_applied("ptx_becomes");
     for (gid, hold, command) in [
         (
             "became-lock",
