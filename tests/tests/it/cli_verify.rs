@@ -10,6 +10,17 @@ use confiture::exit;
 use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
 
+/// A project whose one migration, `001_slow`, creates a table and sleeps 60 s.
+fn slow_project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    project
+}
+
 /// Starts the CLI with `args` and waits until its migration's backend is asleep
 /// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
 fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
@@ -218,12 +229,7 @@ fn from_must_be_a_version() {
 #[test]
 fn ctrl_c_during_verify_drops_the_scratch_database() {
     let db = TestDb::unborn("verify_sigint");
-    let project = Project::new();
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
+    let project = slow_project();
     for signal in ["-INT", "-TERM"] {
         let (child, scratch) = spawn_asleep_on_scratch(
             &project,
@@ -266,12 +272,7 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
 #[test]
 fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
     let db = TestDb::unborn("verify_slow_drop");
-    let project = Project::new();
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
+    let project = slow_project();
     for json in [false, true] {
         let mut args = vec!["migrate", "verify", "--database-url"];
         let url = db.url();
@@ -1101,12 +1102,7 @@ fn a_schema_file_failing_without_a_position_is_named_with_its_statements_line() 
 #[test]
 fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
     let db = TestDb::unborn("verify_sigint_twice");
-    let project = Project::new();
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
+    let project = slow_project();
     for json in [false, true] {
         let mut args = vec!["migrate", "verify", "--database-url"];
         let url = db.url();
@@ -2086,12 +2082,7 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
     // although the sessions still there are the login role's.
     let roles = SetRole::new("CREATEDB", "NOCREATEDB");
     let db = TestDb::unborn("verify_setrole");
-    let slow = Project::new();
-    slow.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
+    let slow = slow_project();
     let url = roles.url(&db.name);
     let (child, scratch) =
         spawn_asleep_on_scratch(&slow, &["migrate", "verify", "--database-url", &url]);

@@ -1181,18 +1181,29 @@ fn down_with_nothing_to_roll_back_says_so_in_downs_words() {
         .stdout_has("would apply nothing");
 }
 
+/// A new login role (named after `prefix`) that may hold `limit` connections, dropped after
+/// the test.
+fn login_role_limited_to(
+    prefix: &str,
+    limit: u32,
+) -> confiture_test_support::reaper::DropRoleLater {
+    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(prefix));
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{}\" LOGIN CONNECTION LIMIT {limit}",
+            guard.0
+        ))
+        .unwrap();
+    guard
+}
+
 /// A target refused with `53300` (too many connections) while the fleet runs several at once
 /// gets a help that says to lower `--jobs`: the fleet's own connections are the likely cause.
 /// With `--jobs 1` the fleet is not the cause, and the help does not say so.
 #[test]
 fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
-    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(
-        "cft_fleet_connlimit",
-    ));
+    let guard = login_role_limited_to("cft_fleet_connlimit", 1);
     let role = guard.0.clone();
-    confiture_tests::admin()
-        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 1"))
-        .unwrap();
     let dbs = TestDbs::new("fleet_connlimit", 2);
     let project = tenant_project();
     write_targets(&project, &dbs);
@@ -1384,13 +1395,8 @@ fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
 /// others are refused: the help says `--jobs 2`, the connections they held.
 #[test]
 fn a_connection_limit_help_suggests_what_the_run_held_when_refused() {
-    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(
-        "cft_fleet_connheld",
-    ));
+    let guard = login_role_limited_to("cft_fleet_connheld", 2);
     let role = guard.0.clone();
-    confiture_tests::admin()
-        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN CONNECTION LIMIT 2"))
-        .unwrap();
     let dbs = TestDbs::new("fleet_connheld", 5);
     let project = tenant_project();
     write_targets(&project, &dbs);
