@@ -36,7 +36,10 @@ fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::C
     let sleeping = wait_until(Duration::from_secs(60), || {
         let rows = admin()
             .query(
-                "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                // Not `LIKE`: its `_` matches any character, so the prefix of pid 3230 matched
+                // the scratch database of pid 32307, another test's.
+                "SELECT datname::text FROM pg_stat_activity \
+                 WHERE starts_with(datname::text, $1) AND wait_event = 'PgSleep'",
                 &[&prefix],
             )
             .unwrap();

@@ -562,7 +562,9 @@ fn exit_130_when_drift_is_interrupted() {
     let sleeping = confiture_tests::wait_until(Duration::from_secs(60), || {
         confiture_tests::admin()
             .query(
-                "SELECT FROM pg_stat_activity WHERE datname LIKE $1 || '%' AND wait_event = 'PgSleep'",
+                // Not `LIKE`, whose `_` matches any character (another process's pid).
+                "SELECT FROM pg_stat_activity \
+                 WHERE starts_with(datname::text, $1) AND wait_event = 'PgSleep'",
                 &[&prefix],
             )
             .is_ok_and(|rows| !rows.is_empty())
@@ -588,7 +590,7 @@ fn exit_130_when_drift_is_interrupted() {
         .starts_with("confiture_scratch_"));
     let left: i64 = confiture_tests::admin()
         .query_one(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE $1 || '%'",
+            "SELECT count(*) FROM pg_database WHERE starts_with(datname::text, $1)",
             &[&prefix],
         )
         .unwrap()
