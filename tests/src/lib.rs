@@ -241,6 +241,58 @@ pub const MIGRATION_LOCK_NAMESPACE: i32 = 1751936052;
 /// SHA-256 of the name, big-endian, sign bit cleared.
 pub const LOCK_ID_SQL: &str = "('x' || substr(encode(sha256(current_database()::bytea), 'hex'), 1, 8))::bit(32)::int & 2147483647";
 
+/// The start of the names of the scratch databases of CLI process `pid` (`verify`, `drift`),
+/// to be matched with `starts_with`, never `LIKE` (whose `_` matches any character: the
+/// prefix of pid 3230 matched the scratch database of pid 32307, another test's).
+pub fn scratch_prefix(pid: u32) -> String {
+    format!("{}{pid}_", confiture::db::scratch::PREFIX)
+}
+
+/// A project whose one migration, `001_slow`, creates a table and sleeps 60 s.
+pub fn slow_project() -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    project
+}
+
+/// Starts the CLI with `args` and waits until its migration's backend is asleep
+/// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
+pub fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
+    let child = project
+        .cli()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let prefix = scratch_prefix(child.id());
+    let mut scratch = String::new();
+    let sleeping = wait_until(Duration::from_secs(60), || {
+        let rows = admin()
+            .query(
+                "SELECT datname::text FROM pg_stat_activity \
+                 WHERE starts_with(datname::text, $1) AND wait_event = 'PgSleep'",
+                &[&prefix],
+            )
+            .unwrap();
+        if let Some(row) = rows.first() {
+            scratch = row.get(0);
+            true
+        } else {
+            false
+        }
+    });
+    assert!(
+        sleeping,
+        "the migration never started on a scratch database"
+    );
+    (child, scratch)
+}
+
 /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

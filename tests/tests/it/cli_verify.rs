@@ -8,54 +8,9 @@ use std::time::{Duration, Instant};
 
 use confiture::exit;
 use confiture_test_support::reaper::DropRoleLater;
-use confiture_tests::{admin, server, unique, wait_until, Project, Run, TestDb};
-
-/// A project whose one migration, `001_slow`, creates a table and sleeps 60 s.
-fn slow_project() -> Project {
-    let project = Project::new();
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
-    project
-}
-
-/// Starts the CLI with `args` and waits until its migration's backend is asleep
-/// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
-fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
-    let child = project
-        .cli()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let prefix = format!("{}{}_", confiture::db::scratch::PREFIX, child.id());
-    let mut scratch = String::new();
-    let sleeping = wait_until(Duration::from_secs(60), || {
-        let rows = admin()
-            .query(
-                // Not `LIKE`: its `_` matches any character, so the prefix of pid 3230 matched
-                // the scratch database of pid 32307, another test's.
-                "SELECT datname::text FROM pg_stat_activity \
-                 WHERE starts_with(datname::text, $1) AND wait_event = 'PgSleep'",
-                &[&prefix],
-            )
-            .unwrap();
-        if let Some(row) = rows.first() {
-            scratch = row.get(0);
-            true
-        } else {
-            false
-        }
-    });
-    assert!(
-        sleeping,
-        "the migration never started on a scratch database"
-    );
-    (child, scratch)
-}
+use confiture_tests::{
+    admin, server, slow_project, spawn_asleep_on_scratch, unique, wait_until, Project, Run, TestDb,
+};
 
 /// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
 fn signalled(child: std::process::Child, signal: &str) -> Run {

@@ -531,12 +531,7 @@ fn exit_9_when_drift_finds_the_live_database_changed_by_hand() {
 #[test]
 fn exit_130_when_drift_is_interrupted() {
     let db = TestDb::new("exit130");
-    let project = Project::new();
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
-        "DROP TABLE t;\n",
-    );
+    let project = confiture_tests::slow_project();
     // Applied by hand with its ledger row: `drift` then replays the slow migration.
     project
         .run_on(&db, &["migrate", "baseline", "--through", "1"])
@@ -544,32 +539,19 @@ fn exit_130_when_drift_is_interrupted() {
     db.connect()
         .batch_execute("CREATE TABLE t (a int)")
         .unwrap();
-    let child = project
-        .cli()
-        .args([
+    let url = db.url();
+    let (child, _) = confiture_tests::spawn_asleep_on_scratch(
+        &project,
+        &[
             "migrate",
             "drift",
             "--format",
             "json",
             "--database-url",
-            &db.url(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let prefix = format!("{}{}_", confiture::db::scratch::PREFIX, child.id());
-    let sleeping = confiture_tests::wait_until(Duration::from_secs(60), || {
-        confiture_tests::admin()
-            .query(
-                // Not `LIKE`, whose `_` matches any character (another process's pid).
-                "SELECT FROM pg_stat_activity \
-                 WHERE starts_with(datname::text, $1) AND wait_event = 'PgSleep'",
-                &[&prefix],
-            )
-            .is_ok_and(|rows| !rows.is_empty())
-    });
-    assert!(sleeping, "the replay never started");
+            &url,
+        ],
+    );
+    let prefix = confiture_tests::scratch_prefix(child.id());
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
