@@ -109,6 +109,10 @@ impl TestDb {
     /// Rows of the ledger as `version:name`, in order of application; None when it does not exist.
     pub fn ledger(&self) -> Option<Vec<String>> {
         let mut client = self.connect();
+        // The test's look, not bounded by a `statement_timeout` the test set on its database.
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .expect("ledger look without a statement_timeout");
         let exists: bool = client
             .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
             .expect("ledger check")
