@@ -101,6 +101,18 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
 ///
 /// What the pooler check could not tell, without refusing, is added to `warnings`.
 pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -> Result<String> {
+    check_session(client, target, warnings).map(|(database, _)| database)
+}
+
+/// [`check`], with the server session a stop may cancel from a session of its own, read in
+/// the same round trip: known when the connection reaches the server directly
+/// ([`super::connect::direct_identity`]), so that a run's stop never needs a cancel request
+/// from its first round trip on (`apply::Stop::on_session`).
+pub(crate) fn check_session(
+    client: &mut Client,
+    target: &Target,
+    warnings: &mut Vec<String>,
+) -> Result<(String, Option<String>)> {
     let messages = read_state(client)?;
     let attrs = target.environment.connection.target_session_attrs;
     let dialled = target.reached.as_ref().and_then(|r| r.dialled);
@@ -113,11 +125,13 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
     let column = |messages: &[SimpleQueryMessage], i: usize| -> String {
         value(messages, i).unwrap_or_default()
     };
-    let direct = super::connect::is_direct(
+    let identity = super::connect::direct_identity(
         dialled,
+        value(&messages, 3).as_deref(),
         value(&messages, 4).as_deref(),
         value(&messages, 5).as_deref(),
     );
+    let direct = identity.is_some();
     let column = |i: usize| column(&messages, i);
     let database = column(0).to_string();
     let Target {
@@ -197,12 +211,12 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
             warnings,
         )?;
     }
-    Ok(database)
+    Ok((database, identity))
 }
 
 /// The database, whether it is in recovery, whether the session is read-only, the server
-/// session's identity ([`super::connect::SESSION_IDENTITY`]), the server's end of the
-/// connection (address and port, NULL over a Unix socket), where the session's
+/// session's identity and the server's end of the connection (address and port, NULL over a
+/// Unix socket: [`super::connect::identity_columns`]), where the session's
 /// `default_transaction_read_only` comes from, the login role, and the session's
 /// `standard_conforming_strings` and where it comes from, in one round trip. The first
 /// message of a writing session: it puts the session's `statement_timeout` at ours for what
@@ -212,15 +226,13 @@ fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
         .simple_query(&format!(
             "{} SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only'), {}, \
-             pg_catalog.host(pg_catalog.inet_server_addr()), \
-             pg_catalog.inet_server_port()::text, \
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), \
              SESSION_USER, pg_catalog.current_setting('standard_conforming_strings'), \
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::apply::WRITING_SESSION_BOUND,
-            super::connect::SESSION_IDENTITY
+            super::connect::identity_columns()
         ))
         .map_err(|e| query_error("cannot read the session's state", e))
 }

@@ -192,8 +192,13 @@ pub(super) fn with_lock<T>(
     warnings: &mut Vec<String>,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
-    // A read-only server is refused before waiting for the lock or writing anything.
-    let database = writable::check(client, target, warnings)?;
+    // A read-only server is refused before waiting for the lock or writing anything. The
+    // same round trip names the session a stop cancels from a session of its own, when the
+    // connection reaches the server directly; else the lock names it, once taken.
+    let (database, identity) = writable::check_session(client, target, warnings)?;
+    if let (Some(stop), Some(identity)) = (stop, &identity) {
+        stop.on_session(identity);
+    }
     let tenant = target.tenant_schema.as_deref();
     let taken = lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
         progress(Progress::LockWaiting {
@@ -342,10 +347,16 @@ impl Migrator {
     ) -> Result<Option<crate::ledger::Ledger>> {
         let table = self.env.migration.tracking_table.clone();
         let (env, stop) = (self.env.clone(), self.stop.clone());
-        let client = self.client()?;
+        self.client()?;
+        let dialled = self.reached.as_ref().and_then(|r| r.dialled);
+        let Some(client) = self.client.as_mut() else {
+            return Err(Error::connection("not connected"));
+        };
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
-        // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130.
-        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
+        // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130. No
+        // round trip of its own comes before the read to learn the server session from (which
+        // a stop cancels the read from a session of its own): it is asked first.
+        let stop = stop.map(|flag| apply::Stop::watch_direct(flag, client, dialled, &env));
         let site = crate::ledger::BuildSite::of(&env);
         let found =
             crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;

@@ -1,25 +1,46 @@
 //! Stopping a run from outside ([`crate::Migrator::stop_when`]: a CLI sets the flag on SIGINT).
 //!
 //! Once the flag is set, no statement of ours is sent any more (the runner asks
-//! [`Stop::send`] before each), and the one running on the server is cancelled: once the run
-//! holds its lock, which tells the session's identity ([`Stop::on_session`]), by
-//! `pg_cancel_backend` from a session of its own, which returns once the server has signalled
-//! it; before, or when that session cannot be had, by a cancel request (as libpq's
-//! `PQcancel`, over a connection made as the session's was, TLS included), which the server
-//! may get to only after the runner went on, cancelling its next statement instead (the
-//! driver, unlike libpq, does not wait for the server to close the request's connection). The
-//! migration it belongs to fails and is rolled back — a no-transaction one keeps
+//! [`Stop::send`] before each), and the one running on the server is cancelled, by
+//! `pg_cancel_backend` from a session of its own ([`crate::db::connect::cancel_session`]),
+//! which returns once the server has signalled it: the runner, waiting for that before its
+//! next statement, never has that one cancelled instead. That takes the run's server session
+//! ([`Stop::on_session`]), told as early as it is known for sure: from the session's first
+//! round trip when the connection reaches the server directly
+//! ([`crate::db::connect::direct_identity`]: `writable::check` for the writing commands,
+//! before their lock wait; [`Stop::watch_direct`] for a dry run, before its ledger read),
+//! else once the run holds its lock (the pooler check has passed, and the lock names its
+//! session). Through a pooler the server session may change between transactions, and the one
+//! named be another client's by then: never cancelled before that.
+//!
+//! Without it (not known yet, the second session refused — a connection limit, a pooler's
+//! pool — or the session is on another server), a cancel request is sent (as libpq's
+//! `PQcancel`, over a connection made as the session's was, TLS included). The server may get
+//! to it only after the runner went on, and then cancels the runner's next statement instead:
+//! libpq waits for the server to close the request's connection, which says it was handled,
+//! but the driver only writes the request, and keeps the session's key and the request's
+//! socket to itself (no stream of ours to read the close from: a plain connection never
+//! reaches a TLS connector), so waiting would take forking it. Retrying a statement cancelled
+//! after a stop is not done either: a cancel inside a transaction aborts the transaction, not
+//! the statement, and whether the error is that request's or a `statement_timeout`'s cannot
+//! be told apart from the outcome alone. So the request stays the last resort, and the cases
+//! that use it are kept few: a dry run's or writing command's session through a pooler (or a
+//! Unix socket) before its lock, or a second session refused.
+//!
+//! The migration it belongs to fails and is rolled back — a no-transaction one keeps
 //! the statements it committed and gets no ledger row — as any failed migration is, and the
 //! run ends with [`ErrorKind::Interrupted`](crate::ErrorKind::Interrupted). Only the run's
 //! own messages are cancelled — the migrations', the ledger read that plans them
 //! (`db::ledger::read_unless_stopped`) and a ledger rewrite: the `ROLLBACK` and ledger read
-//! after a failure, and the lock's release, run as usual.
+//! after a failure, and the lock's release, run as usual. The wait for the migration lock
+//! sends nothing through [`Stop::send`] (it polls, `lock::acquire_scoped`): a stop there
+//! cancels nothing, the wait ends at its next look at the flag.
 //!
 //! A thread watches the flag while the run lasts (it ends when the last [`Stop`] is dropped):
 //! a flag has no way to wake anybody, and the runner is blocked in the driver meanwhile. Each
-//! cancel request is made on a thread of its own and waited for [`CANCEL_WAIT`] at most: one
-//! that a pooler or proxy takes and never answers is given up, and none is sent again, so that
-//! the runner, which waits for the request before its next query, is never held by it.
+//! cancel is made on a thread of its own and waited for [`CANCEL_WAIT`] at most: one that a
+//! pooler or proxy takes and never answers is given up, and none is sent again, so that the
+//! runner, which waits for the cancel before its next query, is never held by it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -87,9 +108,28 @@ impl Stop {
         Stop { inner }
     }
 
-    /// The run's server session is `identity` (`connect::SESSION_IDENTITY`, read as the run
-    /// took its lock): from now on its statements are cancelled from a session of its own,
-    /// done on the server before the runner goes on ([`crate::db::connect::cancel_session`]).
+    /// [`Stop::watch`], the run's server session asked at once when the connection, dialled at
+    /// `dialled`, reaches the server directly ([`crate::db::connect::read_direct_identity`]:
+    /// one round trip, none without an address dialled): for a run whose first statement
+    /// goes through [`Stop::send`] with no round trip of the session's before it to learn it
+    /// from (a dry run's ledger read).
+    pub(crate) fn watch_direct(
+        flag: Arc<AtomicBool>,
+        client: &mut postgres::Client,
+        dialled: Option<std::net::SocketAddr>,
+        env: &Environment,
+    ) -> Stop {
+        let stop = Stop::watch(flag, client, env);
+        if let Some(identity) = crate::db::connect::read_direct_identity(client, dialled) {
+            stop.on_session(&identity);
+        }
+        stop
+    }
+
+    /// The run's server session is `identity` (`connect::SESSION_IDENTITY`, of a connection
+    /// that reaches the server directly, or of the session holding the run's lock): from now
+    /// on its statements are cancelled from a session of its own, done on the server before
+    /// the runner goes on ([`crate::db::connect::cancel_session`]).
     pub(crate) fn on_session(&self, identity: &str) {
         *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.to_string());
     }

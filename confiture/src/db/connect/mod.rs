@@ -21,7 +21,10 @@ use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
 pub(crate) use explain::{createdb, for_existing_database, missing_database};
-pub(crate) use pooler::{is_direct, refuse_transaction_pooling, SERVER_START, SESSION_IDENTITY};
+pub(crate) use pooler::{
+    direct_identity, identity_columns, read_direct_identity, refuse_transaction_pooling,
+    SERVER_START, SESSION_IDENTITY,
+};
 
 /// Set in the startup packet so that the server notices a killed client within a second and
 /// stops its query (PostgreSQL 14+). Sent as `options`, which costs no extra round trip.
@@ -138,7 +141,7 @@ pub(crate) struct Reached {
     /// The address and port the connection was made to, host names looked up by us (one
     /// address dialled at a time); `None` over a Unix socket, or when the name could not be
     /// looked up before the driver's own try. The pooler check compares it with the server's
-    /// end of the connection ([`is_direct`]).
+    /// end of the connection ([`pooler::is_direct`]).
     pub(crate) dialled: Option<SocketAddr>,
     /// What the session was opened for.
     pub(crate) need: Need,

@@ -43,6 +43,58 @@ pub(crate) fn is_direct(
     addr.to_canonical() == dialled.ip().to_canonical() && port == dialled.port()
 }
 
+/// The columns naming a session's server session ([`SESSION_IDENTITY`]) and the server's end
+/// of its connection (`inet_server_addr()`, `inet_server_port()`, NULL over a Unix socket), in
+/// that order: what [`direct_identity`] decides by. The one text of them: `writable::check`
+/// reads them in its round trip, [`read_direct_identity`] alone.
+pub(crate) fn identity_columns() -> String {
+    format!(
+        "{SESSION_IDENTITY}, pg_catalog.host(pg_catalog.inet_server_addr()), \
+         pg_catalog.inet_server_port()::text"
+    )
+}
+
+/// The server session a stop may cancel from a session of its own (`pg_cancel_backend`,
+/// `connect::cancel_session`): `identity` ([`SESSION_IDENTITY`], what [`identity_columns`]
+/// read first) when the connection dialled at `dialled` reaches the server with nothing in
+/// between ([`is_direct`], decided by the two columns after it). Through anything else — a
+/// pooler, NAT, a Unix socket — the server session behind the connection may change between
+/// two transactions (transaction pooling) and the one named be another client's by the time
+/// of the stop: `None`, until the pooler check has passed (the migration lock then names the
+/// session, `lock::MigrationLock::backend`).
+pub(crate) fn direct_identity(
+    dialled: Option<SocketAddr>,
+    identity: Option<&str>,
+    server_addr: Option<&str>,
+    server_port: Option<&str>,
+) -> Option<String> {
+    identity
+        .filter(|_| is_direct(dialled, server_addr, server_port))
+        .map(str::to_string)
+}
+
+/// [`direct_identity`] of `client`'s session, dialled at `dialled`, in one round trip of its
+/// own (a run that can be stopped and has no other round trip to share before its first
+/// statement: a dry run's ledger read). `None` as well when the server does not answer: the
+/// caller's next statement says why.
+pub(crate) fn read_direct_identity(
+    client: &mut postgres::Client,
+    dialled: Option<SocketAddr>,
+) -> Option<String> {
+    dialled?;
+    let messages = client
+        .simple_query(&crate::db::own_statements(&format!(
+            "SELECT {}",
+            identity_columns()
+        )))
+        .ok()?;
+    let row = messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    })?;
+    direct_identity(dialled, row.get(0), row.get(1), row.get(2))
+}
+
 /// Refuses a session that goes through a pooler in transaction (or statement) pooling mode
 /// (a connection [`is_direct`] says reached the server itself is not asked this),
 /// such as PgBouncer with `pool_mode = transaction`: between two transactions such a pooler
@@ -453,7 +505,7 @@ fn seen(client: &mut postgres::Client) -> Result<Seen> {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_direct, Observed, Seen, Shared};
+    use super::{direct_identity, is_direct, Observed, Seen, Shared};
 
     fn seen(session: &str, vxid: &str) -> Seen {
         Seen {
@@ -685,5 +737,33 @@ mod tests {
             Some("127.0.0.1"),
             Some("-1")
         ));
+    }
+
+    #[test]
+    fn a_stop_cancels_by_the_session_only_on_a_direct_connection() {
+        let identity = Some("4242 1700000000000000");
+        assert_eq!(
+            direct_identity(
+                at("127.0.0.1:5432"),
+                identity,
+                Some("127.0.0.1"),
+                Some("5432")
+            )
+            .as_deref(),
+            identity
+        );
+        // Through a pooler, a Unix socket: the server session may be another client's by the
+        // time of the stop.
+        for (dialled, addr, port) in [
+            (at("127.0.0.1:6432"), Some("127.0.0.1"), Some("5432")),
+            (None, None, None),
+            (at("127.0.0.1:5432"), None, None),
+        ] {
+            assert_eq!(direct_identity(dialled, identity, addr, port), None);
+        }
+        assert_eq!(
+            direct_identity(at("127.0.0.1:5432"), None, Some("127.0.0.1"), Some("5432")),
+            None
+        );
     }
 }

@@ -174,3 +174,249 @@ fn up_cancels_its_migration_without_a_cancel_request_once_it_holds_its_lock() {
         failed.error
     );
 }
+
+/// The test server's address, as a connection dialling it directly would have dialled it.
+fn server_address() -> std::net::SocketAddr {
+    use std::net::ToSocketAddrs;
+    (server().host.as_str(), server().port)
+        .to_socket_addrs()
+        .expect("the test server's address")
+        .next()
+        .expect("an address of the test server")
+}
+
+/// An environment naming `db` through the proxy on `port`.
+fn through_proxy(db: &TestDb, port: u16) -> crate::config::Environment {
+    let url = format!(
+        "postgresql://{}@127.0.0.1:{port}/{}?sslmode=disable",
+        server().user,
+        db.name
+    );
+    crate::config::Environment::from_url(&url, "--database-url").unwrap()
+}
+
+/// `db` with its ledger, and a session holding it locked (`ACCESS EXCLUSIVE`, in an open
+/// transaction): every ledger read waits for it.
+fn ledger_locked(db: &TestDb, dir: &super::apply_support::Dir) -> postgres::Client {
+    use crate::migrate::{no_progress, UpOptions};
+    dir.table("001", "one", "one");
+    db.migrator(dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("the ledger, applied");
+    let mut holder = db.client();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    holder
+}
+
+/// Sets `flag` once a session of `db` waits for a lock on the server.
+fn stop_once_waiting(db: &TestDb, flag: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    let mut admin = db.client();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while super::apply_support::value(
+            &mut admin,
+            "SELECT pid::text FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock'",
+        )
+        .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nothing ever waited for the lock"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        flag.store(true, Ordering::SeqCst);
+    })
+}
+
+/// The ledger read of `db` (whose ledger another session keeps locked) through the proxy on
+/// `port`, its stop told that the connection was dialled at `dialled`
+/// ([`Stop::watch_direct`]) and set once the read waits for the lock: the read must end
+/// interrupted. The session, for its next statement.
+fn stopped_ledger_read(db: &TestDb, port: u16, dialled: std::net::SocketAddr) -> postgres::Client {
+    let env = through_proxy(db, port);
+    let mut client = crate::db::connect::connect(&env).expect("connect through the proxy");
+    let flag = Arc::new(AtomicBool::new(false));
+    let stop = Stop::watch_direct(flag.clone(), &mut client, Some(dialled), &env);
+    let setter = stop_once_waiting(db, flag);
+    let read = crate::db::ledger::read_unless_stopped(
+        &mut client,
+        &env.migration.tracking_table,
+        Duration::from_secs(30),
+        Some(&stop),
+        crate::ledger::BuildSite::Database(None),
+    );
+    setter.join().unwrap();
+    let interrupted = read.expect_err("the read was stopped");
+    assert_eq!(
+        interrupted.kind,
+        crate::ErrorKind::Interrupted,
+        "{interrupted}"
+    );
+    client
+}
+
+/// A stop before the run holds its lock — a dry run's ledger read, the session's first
+/// statement, waiting for a lock on the ledger — sent a cancel request (the session was known
+/// only once the lock was taken), which the server, slow to take its connection, handled
+/// after the runner went on: the runner's next statement was cancelled. On a connection that
+/// reaches the server directly the session is known from the start (`Stop::watch_direct`): no
+/// cancel request, the next statement runs. The proxy stands for a postmaster slow to take
+/// the request's connection: the stop is told the connection was dialled at the server's own
+/// address, as a direct one is.
+#[test]
+fn a_stop_before_the_lock_cancels_from_a_session_of_its_own_on_a_direct_connection() {
+    let db = TestDb::new("stop_before_lock");
+    let dir = super::apply_support::Dir::new();
+    let mut holder = ledger_locked(&db, &dir);
+    let (port, cancels) = late_proxy(LATE);
+    let mut client = stopped_ledger_read(&db, port, server_address());
+    // The runner's next statement: it outlasts the proxy's delay.
+    let started = Instant::now();
+    let next = client.batch_execute("SELECT pg_catalog.pg_sleep(1.5)");
+    assert!(
+        next.is_ok(),
+        "a cancel request of the stop cancelled the runner's next statement after {:?}: {next:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        cancels.load(Ordering::SeqCst),
+        0,
+        "the stop sent a cancel request"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+}
+
+/// A stop before the lock through a connection that does not reach the server directly (here
+/// the proxy: a pooler may hand the connection's statements to another server session between
+/// two transactions) is never sent to a server session named before the pooler check: the
+/// cancel request is the one way, and it does cancel the read.
+#[test]
+fn a_stop_before_the_lock_through_a_relay_falls_back_to_a_cancel_request() {
+    let db = TestDb::new("stop_relayed");
+    let dir = super::apply_support::Dir::new();
+    let mut holder = ledger_locked(&db, &dir);
+    let (port, cancels) = late_proxy(Duration::ZERO);
+    // Dialled at the proxy's address: the server's end of the connection is another.
+    stopped_ledger_read(
+        &db,
+        port,
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+    );
+    assert!(
+        cancels.load(Ordering::SeqCst) >= 1,
+        "no cancel request was sent"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+}
+
+/// The commands stopped before their lock through the counting proxy: `up` waiting for the
+/// migration lock (a poll: nothing of the run is on the server to cancel), `status` reading a
+/// ledger locked by another session (on the connecting thread, which the stop leaves behind),
+/// a dry run on a connection that reaches the server directly (cancelled from a session of its
+/// own). None sends a cancel request, and the session's next statement (the same `Migrator`'s
+/// next command) runs.
+#[test]
+fn a_stop_before_the_lock_sends_no_cancel_request() {
+    use crate::migrate::{no_progress, Progress, UpOptions};
+
+    // `up` waiting for the migration lock, held by another session.
+    let db = TestDb::new("stop_lock_wait");
+    let dir = super::apply_support::Dir::new();
+    dir.table("001", "one", "one");
+    let mut holder = db.client();
+    let lock = crate::db::lock::acquire(&mut holder, Duration::from_secs(5), &mut |_| {})
+        .expect("the migration lock, held by another session");
+    let (port, cancels) = late_proxy(Duration::ZERO);
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut migrator = super::apply_support::migrator_for(through_proxy(&db, port), &dir.path)
+        .stop_when(flag.clone());
+    let waiting = Arc::new(AtomicBool::new(false));
+    let seen = waiting.clone();
+    let run = std::thread::spawn(move || {
+        let mut progress = |p: Progress| {
+            if matches!(p, Progress::LockWaiting { .. }) {
+                seen.store(true, Ordering::SeqCst);
+            }
+        };
+        let outcome = migrator.up(
+            &UpOptions {
+                lock_wait: Duration::from_secs(30),
+                ..UpOptions::default()
+            },
+            &mut progress,
+        );
+        (migrator, outcome.map(|_| ()).map_err(|f| f.error))
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !waiting.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "up never waited for the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    flag.store(true, Ordering::SeqCst);
+    let (migrator, outcome) = run.join().unwrap();
+    let error = outcome.expect_err("the run was stopped");
+    assert_eq!(error.kind, crate::ErrorKind::Interrupted, "{error}");
+    assert_eq!(
+        cancels.load(Ordering::SeqCst),
+        0,
+        "the stop sent a cancel request"
+    );
+    lock.release(&mut holder).expect("release the lock");
+    let mut migrator = migrator.stop_when(Arc::new(AtomicBool::new(false)));
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect("the next command runs");
+
+    // `status` reading a ledger another session holds locked.
+    let db = TestDb::new("stop_status_read");
+    let dir = super::apply_support::Dir::new();
+    let mut holder = ledger_locked(&db, &dir);
+    let (port, cancels) = late_proxy(Duration::ZERO);
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut migrator = super::apply_support::migrator_for(through_proxy(&db, port), &dir.path)
+        .stop_when(flag.clone());
+    let setter = stop_once_waiting(&db, flag);
+    let error = migrator.status().expect_err("status was stopped");
+    setter.join().unwrap();
+    assert_eq!(error.kind, crate::ErrorKind::Interrupted, "{error}");
+    assert_eq!(
+        cancels.load(Ordering::SeqCst),
+        0,
+        "the stop sent a cancel request"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+
+    // A dry run's ledger read, on a connection to the server itself.
+    let db = TestDb::new("stop_dry_run");
+    let dir = super::apply_support::Dir::new();
+    let mut holder = ledger_locked(&db, &dir);
+    dir.table("002", "two", "two");
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut migrator = db.migrator(&dir).stop_when(flag.clone());
+    let setter = stop_once_waiting(&db, flag);
+    let dry_run = UpOptions {
+        dry_run: true,
+        lock_wait: Duration::from_secs(30),
+        ..UpOptions::default()
+    };
+    let stopped = migrator
+        .up(&dry_run, &mut no_progress)
+        .expect_err("the dry run was stopped");
+    setter.join().unwrap();
+    assert_eq!(
+        stopped.error.kind,
+        crate::ErrorKind::Interrupted,
+        "{}",
+        stopped.error
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+    let mut migrator = migrator.stop_when(Arc::new(AtomicBool::new(false)));
+    migrator
+        .up(&dry_run, &mut no_progress)
+        .expect("the next command runs");
+}
