@@ -332,6 +332,13 @@ impl TrackingTable {
         }
     }
 
+    /// The SQL expression of the OID (`regclass`) the name has now, NULL when no table has it:
+    /// `to_regclass` of [`TrackingTable::quoted`], which the server looks up each time it
+    /// evaluates it.
+    pub fn regclass(&self) -> String {
+        format!("pg_catalog.to_regclass({})", literal(&self.quoted()))
+    }
+
     /// The statement that creates the table's schema when it does not exist (`None` for an
     /// unqualified name). Only when it does not exist: `CREATE SCHEMA IF NOT EXISTS` asks for
     /// CREATE on the database first, which a role that owns its (tenant) schema may well not
@@ -1486,9 +1493,10 @@ impl LedgerCheck {
     /// still names a table — then it fails its statement with [`LedgerCheck::Moved`]'s query
     /// followed by where the table is now, which [`MovedLedger::of`] reads back: looked up only
     /// then, in a query of its own, so `oid` stands alone (no parameter of the statement).
-    /// Every name is `pg_catalog`'s: it runs under the `search_path` a migration set.
-    pub fn unless_moved(table: &TrackingTable, oid: &str) -> String {
-        let name = literal(&table.quoted());
+    /// `now`: the SQL expression of the OID `table`'s name has now (`regclass`, NULL when no
+    /// table has it: [`TrackingTable::regclass`], or a column the statement computed it into
+    /// once). Every name is `pg_catalog`'s: it runs under the `search_path` a migration set.
+    pub fn unless_moved(table: &TrackingTable, oid: &str, now: &str) -> String {
         // The OID, NULL when unknown: the server may evaluate a subquery's comparison before
         // the `CASE` reaches it, and `''::oid` is an error.
         let oid_text = oid;
@@ -1504,7 +1512,7 @@ impl LedgerCheck {
             ),
             None => "'t'".to_string(),
         };
-        let now = format!(
+        let where_now = format!(
             "(SELECT {} FROM pg_catalog.pg_class c \
              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
              WHERE c.oid OPERATOR(pg_catalog.=) {oid})",
@@ -1517,12 +1525,14 @@ impl LedgerCheck {
         // Where the table is now (NULL when no table has the OID: dropped, and the row fails on
         // its own), read only when the table is not at its name any more.
         let moved = only_when_reached(&format!(
-            "SELECT pg_catalog.query_to_xml({now}, false, false, '')"
+            "SELECT pg_catalog.query_to_xml({where_now}, false, false, '')"
         ));
+        // The mark is read as an OID only where it is not empty: a `CASE` evaluates a branch
+        // only when it is reached (no subquery here, and `current_setting` is not folded).
         format!(
-            "CASE WHEN {oid} IS NULL THEN '' \
-             WHEN pg_catalog.to_regclass({name}) IS NOT NULL AND \
-             pg_catalog.to_regclass({name})::pg_catalog.oid OPERATOR(pg_catalog.=) {oid} \
+            "CASE WHEN COALESCE({oid_text}, '') OPERATOR(pg_catalog.=) '' THEN '' \
+             WHEN {now} IS NOT NULL AND \
+             {now}::pg_catalog.oid OPERATOR(pg_catalog.=) ({oid_text})::pg_catalog.oid \
              THEN '' \
              ELSE {moved} END"
         )

@@ -490,13 +490,15 @@ pub(crate) const COMMON_TEXT_TYPES: [u32; 4] = [25, 1043, 1042, 19];
 /// ([`crate::ledger::AlteredLedger`]). True when no table has the name (the row then fails on
 /// its own, naming the drop). The rule's join of `pg_attribute` and `pg_type` cost ~24 µs a migration;
 /// it runs only when a column is not of one of [`COMMON_TEXT_TYPES`]
-/// ([`crate::ledger::only_when_reached`]).
-pub(crate) fn altered_check(table: &TrackingTable) -> String {
-    let oid = format!(
-        "pg_catalog.to_regclass({})::pg_catalog.oid",
-        literal(&table.quoted())
-    );
-    let rule = crate::ledger::LedgerCheck::Altered.unless_untyped(&mistyped_columns_sql(&oid));
+/// ([`crate::ledger::only_when_reached`]). `now`: the SQL expression of the table's OID now
+/// (`regclass`, NULL when no table has the name: [`TrackingTable::regclass`], or a column the
+/// statement computed it into once); the rule itself, a query of its own, looks it up again.
+pub(crate) fn altered_check(table: &TrackingTable, now: &str) -> String {
+    let rule = crate::ledger::LedgerCheck::Altered.unless_untyped(&mistyped_columns_sql(&format!(
+        "{}::pg_catalog.oid",
+        table.regclass()
+    )));
+    let oid = format!("{now}::pg_catalog.oid");
     format!(
         "CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a \
          WHERE a.attrelid OPERATOR(pg_catalog.=) {oid} AND a.attnum OPERATOR(pg_catalog.>) 0 \

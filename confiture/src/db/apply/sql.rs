@@ -116,6 +116,32 @@ pub(super) fn set_configs_select(calls: &[String]) -> String {
     )
 }
 
+/// The tracking table's OID now (`regclass`, NULL when no table has its name), as the calls of
+/// a [`ledger_oid_select`] read it.
+const LEDGER_OID: &str = "confiture_ledger.o";
+
+/// A [`set_configs_select`] whose `calls` read the tracking table's OID now as [`LEDGER_OID`],
+/// which the server looks up once, in a subquery before them ([`TrackingTable::regclass`]),
+/// after the calls of `first` (the role's reset before a row: the look-up is made as the
+/// role whose checks follow). The checks around a row read it up to nine times a statement,
+/// each a `to_regclass` of its own (the name parsed, the schema and the table looked up).
+/// `OFFSET 0` keeps the subquery a node of its own, which the planner neither merges into
+/// the statement (that would copy the look-up into each call again) nor drops (its calls are
+/// volatile); its target list is evaluated in order, `first` then the look-up, before the
+/// statement's `WHERE`.
+fn ledger_oid_select(table: &TrackingTable, first: &[String], calls: &[String]) -> String {
+    let first = match first {
+        [] => String::new(),
+        _ => format!("pg_catalog.concat({}) AS r, ", first.join(", ")),
+    };
+    format!(
+        "SELECT FROM (SELECT {first}{} AS o OFFSET 0) AS confiture_ledger \
+         WHERE pg_catalog.concat({}) IS NULL",
+        table.regclass(),
+        calls.join(", ")
+    )
+}
+
 /// The run's timeouts for the current transaction, in one [`set_configs_select`]: `lock_timeout`,
 /// our `statement_timeout` ([`own_statement_timeout`]: the migration's is set right before its
 /// body, [`migration_timeout_sql`]), and no `idle_in_transaction_session_timeout`
@@ -216,18 +242,24 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) -> String {
     let lock = ledger_lock_timeout(settings);
-    let [row_security, privileges] = writable_checks(&settings.table, direction);
-    set_configs_select(&[
-        set_literal("session_authorization", None, false),
-        set_literal("role", None, false),
-        set_literal("lock_timeout", Some(&lock), true),
-        set_literal("TimeZone", None, true),
-        ledger_moved_check(&settings.table),
-        crate::db::ledger::altered_check(&settings.table),
-        no_ledger_writes_check(&settings.table),
-        row_security,
-        privileges,
-    ])
+    let table = &settings.table;
+    let [row_security, privileges] = writable_checks(LEDGER_OID, direction);
+    ledger_oid_select(
+        table,
+        &[
+            set_literal("session_authorization", None, false),
+            set_literal("role", None, false),
+        ],
+        &[
+            set_literal("lock_timeout", Some(&lock), true),
+            set_literal("TimeZone", None, true),
+            ledger_moved_check(table, LEDGER_OID),
+            crate::db::ledger::altered_check(table, LEDGER_OID),
+            no_ledger_writes_check(LEDGER_OID),
+            row_security,
+            privileges,
+        ],
+    )
 }
 
 /// The checks, just before a step's row is written (as the connecting role: after the role's
@@ -238,13 +270,10 @@ pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) 
 /// ledger failing either before anything ran, so a failure is the migration's doing (`ALTER
 /// TABLE ... FORCE ROW LEVEL SECURITY` or `REVOKE` in a loop over every table), named as such,
 /// where the row's own refusal (42501, with no table named) was taken for the file's
-/// statement. True when the table is gone (`to_regclass` NULL): the row then fails on its
-/// own, naming the drop. Catalog look-ups by OID, in a statement that runs anyway.
-fn writable_checks(table: &TrackingTable, direction: Direction) -> [String; 2] {
-    let oid = format!(
-        "pg_catalog.to_regclass({})",
-        ledger::literal(&table.quoted())
-    );
+/// statement. True when the table is gone (`oid`, the SQL expression of its OID now, NULL):
+/// the row then fails on its own, naming the drop. Catalog look-ups by OID, in a statement
+/// that runs anyway.
+fn writable_checks(oid: &str, direction: Direction) -> [String; 2] {
     let write = match direction {
         Direction::Up => "INSERT",
         Direction::Down => "DELETE",
@@ -329,9 +358,9 @@ fn next_select(
         set_config("synchronous_commit", synchronous_commit, true),
         set_config(MARKER, marker, false),
     ]);
-    calls.extend(start_clock(&settings.table));
+    calls.extend(start_clock(LEDGER_OID));
     calls.extend(session_timeouts(settings));
-    set_configs_select(&calls)
+    ledger_oid_select(&settings.table, &[], &calls)
 }
 
 /// The check that a step's ledger row is what its statement made it, before the transaction
@@ -513,13 +542,13 @@ pub(super) fn clock() -> &'static str {
 const CLOCK_NOW: &str = "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
      OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::pg_catalog.text";
 /// The calls that (re)start the [`clock`] and mark the tracking table's [`ledger_writes`]
-/// and its OID ([`ledger_oid_mark`]) where the next migration begins, for a
-/// [`set_configs_select`].
-fn start_clock(table: &TrackingTable) -> [String; 3] {
+/// and its OID ([`ledger_oid_mark`]) where the next migration begins, from `oid` (the SQL
+/// expression of the table's OID now: [`LEDGER_OID`] in a [`ledger_oid_select`]).
+fn start_clock(oid: &str) -> [String; 3] {
     [
         set_config(clock(), CLOCK_NOW, false),
-        set_config(&ledger_writes_mark(), &ledger_writes(table), false),
-        set_config(&ledger_oid_mark(), &ledger_oid(table), false),
+        set_config(&ledger_writes_mark(), &ledger_writes(oid), false),
+        set_config(&ledger_oid_mark(), &ledger_oid(oid), false),
     ]
 }
 
@@ -531,12 +560,10 @@ fn ledger_oid_mark() -> String {
     format!("{}_o", clock())
 }
 
-/// The tracking table's OID as text, empty when no table has its name.
-fn ledger_oid(table: &TrackingTable) -> String {
-    format!(
-        "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid::pg_catalog.text, '')",
-        ledger::literal(&table.quoted())
-    )
+/// The tracking table's OID (the SQL expression `oid`) as text, empty when no table has its
+/// name.
+fn ledger_oid(oid: &str) -> String {
+    format!("COALESCE({oid}::pg_catalog.oid::pg_catalog.text, '')")
 }
 
 /// The check, just before a step's row, that the tracking table is still at its name when the
@@ -544,11 +571,13 @@ fn ledger_oid(table: &TrackingTable) -> String {
 /// renamed it, moved it to another schema or renamed its schema, and
 /// [`LedgerCheck::Moved`] fails the migration naming where it is now — where the row's own
 /// failure (42P01) said it was dropped. Not made when the mark is empty (a migration's
-/// `RESET ALL` empties it with the clock; the row then fails on its own).
-fn ledger_moved_check(table: &TrackingTable) -> String {
+/// `RESET ALL` empties it with the clock; the row then fails on its own). `oid`: the SQL
+/// expression of the table's OID now.
+fn ledger_moved_check(table: &TrackingTable, oid: &str) -> String {
     LedgerCheck::unless_moved(
         table,
         &format!("pg_catalog.current_setting('{}', true)", ledger_oid_mark()),
+        oid,
     )
 }
 
@@ -567,12 +596,9 @@ fn ledger_writes_mark() -> String {
 /// ours —, so between two readings of one message the count grows by every row written
 /// between them, committed or rolled back, subtransactions included, and by nothing else
 /// (another session's writes are its own). A report in between only lowers it. `0` when the
-/// table is gone (`to_regclass`: its row then fails on its own, naming the drop).
-fn ledger_writes(table: &TrackingTable) -> String {
-    let oid = format!(
-        "pg_catalog.to_regclass({})",
-        ledger::literal(&table.quoted())
-    );
+/// table is gone (`oid`, the SQL expression of its OID now, NULL: its row then fails on its
+/// own, naming the drop).
+fn ledger_writes(oid: &str) -> String {
     format!(
         "COALESCE(pg_catalog.pg_stat_get_xact_tuples_inserted({oid}) OPERATOR(pg_catalog.+) \
          pg_catalog.pg_stat_get_xact_tuples_updated({oid}) OPERATOR(pg_catalog.+) \
@@ -588,7 +614,8 @@ fn ledger_writes(table: &TrackingTable) -> String {
 /// deleted row between the oldest and the newest ([`super::Kept`]) is found too. Not made
 /// when the mark is empty (a migration's `RESET ALL` empties it with the clock). A write the
 /// migration rolled back to a savepoint of its own (an `EXCEPTION` block) is counted too.
-fn no_ledger_writes_check(table: &TrackingTable) -> String {
+/// `oid`: the SQL expression of the table's OID now.
+fn no_ledger_writes_check(oid: &str) -> String {
     let mark = format!(
         "pg_catalog.current_setting('{}', true)",
         ledger_writes_mark()
@@ -596,7 +623,7 @@ fn no_ledger_writes_check(table: &TrackingTable) -> String {
     LedgerCheck::RowsChanged.unless(&format!(
         "CASE WHEN COALESCE({mark}, '') OPERATOR(pg_catalog.=) '' THEN true \
          ELSE ({})::pg_catalog.int8 OPERATOR(pg_catalog.<=) {mark}::pg_catalog.int8 END",
-        ledger_writes(table)
+        ledger_writes(oid)
     ))
 }
 /// The [`clock`] in seconds since the epoch, NULL when a migration emptied it. The row runs
@@ -731,12 +758,12 @@ fn deallocate_theirs(nonce: Option<&str>) -> String {
 /// ([`own_bound_after_reset`]), a started clock and the run's timeouts for the session
 /// ([`session_timeouts`]).
 pub(super) fn start_message(settings: &ApplySettings) -> String {
-    let mut calls = start_clock(&settings.table).to_vec();
+    let mut calls = start_clock(LEDGER_OID).to_vec();
     calls.extend(session_timeouts(settings));
     format!(
         "{RESET_SESSION} {} {};",
         own_bound_after_reset(settings),
-        set_configs_select(&calls)
+        ledger_oid_select(&settings.table, &[], &calls)
     )
 }
 
@@ -865,12 +892,13 @@ pub(super) fn record_sql(
         ),
         Direction::Down => ledger::delete_sql(table, step.ledger_version),
     };
+    let now = table.regclass();
     let moved = ledger_oid
-        .map(|oid| LedgerCheck::unless_moved(table, &format!("'{oid}'")))
+        .map(|oid| LedgerCheck::unless_moved(table, &format!("'{oid}'"), &now))
         .into_iter();
     let checks: Vec<String> = moved
-        .chain([crate::db::ledger::altered_check(table)])
-        .chain(writable_checks(table, step.direction))
+        .chain([crate::db::ledger::altered_check(table, &now)])
+        .chain(writable_checks(&now, step.direction))
         .collect();
     format!(
         "{}; {row}; {}",
@@ -906,7 +934,7 @@ pub(super) fn push_step<'a>(
 ) {
     script.push_sql(&format!(
         "{}; {}",
-        set_configs_select(&start_clock(&settings.table)),
+        ledger_oid_select(&settings.table, &[], &start_clock(LEDGER_OID)),
         migration_timeout_sql(settings)
     ));
     let file = step.file();
@@ -1153,16 +1181,18 @@ mod tests {
         assert!(
             text.contains(&format!(
                 "-- no newline at end\n;\nSET LOCAL statement_timeout = '1ms';\n\
-                 SELECT WHERE pg_catalog.concat(\
+                 SELECT FROM (SELECT pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
-                 pg_catalog.set_config('role', NULL, false), \
+                 pg_catalog.set_config('role', NULL, false)) AS r, \
+                 pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS confiture_ledger \
+                 WHERE pg_catalog.concat(\
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
-                ledger_moved_check(&settings.table),
-                crate::db::ledger::altered_check(&settings.table),
-                no_ledger_writes_check(&settings.table),
-                writable_checks(&settings.table, Direction::Up).join(", ")
+                ledger_moved_check(&settings.table, LEDGER_OID),
+                crate::db::ledger::altered_check(&settings.table, LEDGER_OID),
+                no_ledger_writes_check(LEDGER_OID),
+                writable_checks(LEDGER_OID, Direction::Up).join(", ")
             )),
             "{text}"
         );
@@ -1184,8 +1214,9 @@ mod tests {
         );
         assert!(
             text.contains(
-                "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT WHERE \
-                 pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
+                "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT FROM \
+                 (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
+                 confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
                  \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
                  ELSE pg_catalog.query_to_xml("
             ) && text.contains(
@@ -1367,20 +1398,51 @@ mod tests {
         assert_eq!(
             before_row_select(&settings(None), Direction::Up),
             format!(
-                "SELECT WHERE pg_catalog.concat(\
+                "SELECT FROM (SELECT pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
-                 pg_catalog.set_config('role', NULL, false), \
+                 pg_catalog.set_config('role', NULL, false)) AS r, \
+                 pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS confiture_ledger \
+                 WHERE pg_catalog.concat(\
                  pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL",
-                ledger_moved_check(&TrackingTable::default()),
-                crate::db::ledger::altered_check(&TrackingTable::default()),
-                no_ledger_writes_check(&TrackingTable::default()),
-                writable_checks(&TrackingTable::default(), Direction::Up).join(", ")
+                ledger_moved_check(&TrackingTable::default(), LEDGER_OID),
+                crate::db::ledger::altered_check(&TrackingTable::default(), LEDGER_OID),
+                no_ledger_writes_check(LEDGER_OID),
+                writable_checks(LEDGER_OID, Direction::Up).join(", ")
             ),
-            "the role first, then our lock timeout (our statement timeout is set before it, \
+            "the role first, then the ledger's OID looked up once as that role, then our lock timeout (our statement timeout is set before it, \
              own_bound_before_row), then the connection's time zone, then the checks that the ledger is still at its name and \
              that the migration wrote no ledger row"
         );
+    }
+
+    /// Every statement of checks around a row looks the tracking table up once: the
+    /// `to_regclass` of its name outside a string (the rare branches' queries, which run
+    /// only when reached, look it up on their own) appears once in `_role`, in `_next`, in
+    /// the unprepared statements before a row (up and down) and at the start of a message.
+    #[test]
+    fn the_checks_look_the_ledger_up_once_a_statement() {
+        let settings = settings(None);
+        let lookup = settings.table.regclass();
+        let prepare = prepare_rows_sql(&settings, 7);
+        let statements = [
+            before_row_select(&settings, Direction::Up),
+            before_row_select(&settings, Direction::Down),
+            start_message(&settings),
+            prepare[prepare.find("PREPARE confiture_row_7_role").unwrap()..]
+                .split(";\n")
+                .next()
+                .unwrap()
+                .to_string(),
+            prepare[prepare.find("PREPARE confiture_row_7_next").unwrap()..].to_string(),
+        ];
+        for statement in statements {
+            assert_eq!(statement.matches(&lookup).count(), 1, "{statement}");
+            assert!(
+                statement.contains(&format!("{lookup} AS o OFFSET 0) AS confiture_ledger")),
+                "{statement}"
+            );
+        }
     }
 
     #[test]
@@ -1485,8 +1547,9 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT WHERE \
-                 pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
+                "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT FROM \
+                 (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
+                 confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
                  pg_catalog.query_to_xml('SELECT \"confiture: tracking table row not written\"', \
                  false, false, '')::pg_catalog.text END, \
@@ -1505,9 +1568,9 @@ mod tests {
                  IS NULL;",
                 clock(),
                 ledger_writes_mark(),
-                ledger_writes(&TrackingTable::default()),
+                ledger_writes(LEDGER_OID),
                 ledger_oid_mark(),
-                ledger_oid(&TrackingTable::default())
+                ledger_oid(LEDGER_OID)
             )),
             "{prepare}"
         );
