@@ -182,20 +182,26 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
             display_path(&dir)
         )));
     }
-    if name.is_empty()
-        || name.starts_with('.')
-        || name.contains(['/', '\\', '\0'])
-        || name.ends_with(".yaml")
-    {
-        return Err(
+    // A file name given for the environment's (`prod.yaml`, `prod.yml`): the help names the
+    // environment it would be, when that is a name.
+    let stem = (name
+        .strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml")))
+    .filter(|stem| is_environment_name(stem));
+    if stem.is_some() || !is_environment_name(name) {
+        let mut error =
             Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
-                "give the name of a file in {} without `.yaml` (e.g. {} staging), \
+                "give the name of a file in {} without `.yaml` (e.g. {} {}), \
                  or a path with {} FILE",
                 display_path(&dir),
                 labels.env,
+                stem.unwrap_or("staging"),
                 labels.file
-            )),
-        );
+            ));
+        if let Some(detail) = stem.and_then(|stem| yml_to_rename(&dir, stem)) {
+            error = error.with_detail(detail);
+        }
+        return Err(error);
     }
     let path = dir.join(format!("{name}.yaml"));
     // A directory or a file that cannot be read is the reader's to name, not "not found".
@@ -224,12 +230,28 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
             available.join(", ")
         ))
     };
-    if dir.join(format!("{name}.yml")).is_file() {
-        error = error.with_detail(format!(
-            "{name}.yml exists: environment files end in .yaml; rename it to {name}.yaml"
-        ));
+    if let Some(detail) = yml_to_rename(&dir, name) {
+        error = error.with_detail(detail);
     }
     Err(error)
+}
+
+/// Whether `name` can name a file of the environments directory: not empty, not hidden, no
+/// path separator (`--env ../x` never reads outside it), no `.yaml` or `.yml` of its own.
+fn is_environment_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && !name.ends_with(".yaml")
+        && !name.ends_with(".yml")
+}
+
+/// The line saying to rename `<name>.yml` to `<name>.yaml`, when only the first is in `dir`.
+fn yml_to_rename(dir: &Path, name: &str) -> Option<String> {
+    let yaml = dir.join(format!("{name}.yaml"));
+    (dir.join(format!("{name}.yml")).is_file() && !yaml.exists()).then(|| {
+        format!("{name}.yml exists: environment files end in .yaml; rename it to {name}.yaml")
+    })
 }
 
 /// Names of the `*.yaml` files in `dir`, sorted; empty when the directory is missing.
