@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use super::connection::CONNECTION_HELP;
 use super::display_path;
 use super::dotenv;
-use super::environment::{Environment, Origin, Selection};
+use super::environment::{
+    environment_of_file_name, is_environment_name, Environment, Origin, Selection,
+};
 use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
@@ -184,10 +186,7 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     }
     // A file name given for the environment's (`prod.yaml`, `prod.yml`): the help names the
     // environment it would be, when that is a name.
-    let stem = (name
-        .strip_suffix(".yaml")
-        .or_else(|| name.strip_suffix(".yml")))
-    .filter(|stem| is_environment_name(stem));
+    let stem = environment_of_file_name(name);
     if stem.is_some() || !is_environment_name(name) {
         let mut error =
             Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
@@ -234,16 +233,6 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
         error = error.with_detail(detail);
     }
     Err(error)
-}
-
-/// Whether `name` can name a file of the environments directory: not empty, not hidden, no
-/// path separator (`--env ../x` never reads outside it), no `.yaml` or `.yml` of its own.
-fn is_environment_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && !name.contains(['/', '\\', '\0'])
-        && !name.ends_with(".yaml")
-        && !name.ends_with(".yml")
 }
 
 /// The line saying to rename `<name>.yml` to `<name>.yaml`, when only the first is in `dir`.
