@@ -320,9 +320,19 @@ fn read_settings(
             }
             "default_env" => {
                 let env = value.as_str().filter(|s| !s.is_empty());
-                settings.default_env = env
-                    .ok_or_else(|| wrong_type("a non-empty string", "\"local\""))?
-                    .to_string();
+                let env = env.ok_or_else(|| wrong_type("a non-empty string", "\"local\""))?;
+                // Taken as written, `local.yaml` made the default file `local.yaml.yaml`, never
+                // there: the command went on to `DATABASE_URL`, another database.
+                if !crate::config::is_environment_name(env) {
+                    let example = crate::config::environment_of_file_name(env).unwrap_or("local");
+                    return Err(Error::invalid(format!(
+                        "`{key}` in `{name}` of `{}` must be the name of an environment, a file \
+                         of the environments directory without `.yaml`, not {env:?}",
+                        manifest.display()
+                    ))
+                    .with_help(format!("for example `{key} = \"{example}\"`")));
+                }
+                settings.default_env = env.to_string();
             }
             "first_version" => {
                 let version = value.as_integer().and_then(|v| u64::try_from(v).ok());
@@ -724,6 +734,53 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    /// `default_env = "local.yaml"` (or `"../x"`) was taken as written: the default file was
+    /// `local.yaml.yaml`, never there, so a command went on to `DATABASE_URL` (another
+    /// database) without a word. It is refused as `--env` refuses the name, in the package's
+    /// table as in the workspace's, naming the environment meant.
+    #[test]
+    fn a_default_env_that_is_no_environment_name_is_refused() {
+        let tmp = TempDir::new("confiture_workspace");
+        for (value, example) in [
+            ("local.yaml", "local"),
+            ("local.yml", "local"),
+            ("../secrets/prod", "local"),
+            ("envs/local", "local"),
+            (".hidden", "local"),
+        ] {
+            for table in [WORKSPACE_TABLE, PACKAGE_TABLE] {
+                let manifest = tmp.write(
+                    "Cargo.toml",
+                    &format!(
+                        "[workspace]\n{MEMBER}[{}]\ndefault_env = {value:?}\n",
+                        table.trim_matches(['[', ']', '`'])
+                    ),
+                );
+                let err = Workspace::discover(&tmp.path).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::Invalid);
+                assert_eq!(
+                    err.message,
+                    format!(
+                        "`default_env` in `{table}` of `{}` must be the name of an environment, \
+                         a file of the environments directory without `.yaml`, not {value:?}",
+                        manifest.display()
+                    )
+                );
+                assert_eq!(
+                    err.help.as_deref(),
+                    Some(format!("for example `default_env = \"{example}\"`").as_str()),
+                    "{value}"
+                );
+            }
+        }
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\n[workspace.metadata.confiture]\ndefault_env = \"dev.eu-1\"\n",
+        );
+        let ws = Workspace::discover(&tmp.path).unwrap();
+        assert_eq!(ws.settings.default_env, "dev.eu-1");
     }
 
     #[test]

@@ -756,6 +756,44 @@ mod tests {
         }
     }
 
+    /// A raw `@` in a URL's user name or password was taken up to the last `@`, where libpq
+    /// (psql, confiture (Python)) ends them at the first and looks for a host named by the
+    /// rest: the file connected for us and failed for them. It is refused, never shown, with
+    /// help to percent-encode it; encoded, it is taken.
+    #[test]
+    fn a_raw_at_sign_before_the_host_is_refused_as_libpq_reads_it() {
+        for text in [
+            "postgresql://u:se@cret@h/db",
+            "postgres://u:se@cret@h:5432/db?sslmode=disable",
+            "postgresql://u@x:secret@h/db",
+            "postgresql://u:secret@@h/db",
+            "postgresql://u:p@secret@h1:5432,h2:5433/db",
+            "postgresql://u:p@secret@[::1]/db",
+            "postgresql://u:p@secret@",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            let shown = format!("{err} {:?} {:?}", err.help, err.details);
+            assert!(
+                err.message.contains("more than one `@` before the host")
+                    && err.message.contains("%40"),
+                "{text}: {shown}"
+            );
+            assert!(
+                !shown.contains("secret") && !shown.contains("cret"),
+                "{shown}"
+            );
+        }
+        let spec = ConnectionSpec::parse("postgresql://u%40x:se%40cret@h/db").unwrap();
+        assert_eq!(
+            (
+                spec.user.as_str(),
+                spec.password.as_deref(),
+                spec.host.as_str()
+            ),
+            ("u@x", Some("se@cret"), "h")
+        );
+    }
+
     /// `user=u,password=PW,dbname=db` (pairs joined by commas) was taken as libpq takes it, the
     /// user `u,password=PW,dbname=db`, and the password was shown as part of it; a URL's
     /// `?host=h,password=PW` made a host list holding it. A value of any key but `password`

@@ -9,6 +9,27 @@ use super::syntax::parse_spec;
 use crate::error::{Error, Result};
 use crate::ledger::TrackingTable;
 
+/// Whether `name` can name an environment, the file `<name>.yaml` of the environments
+/// directory: not empty, not hidden, no path separator (`--env ../x` never reads outside the
+/// directory), no `.yaml` or `.yml` of its own. The one rule for `--env` and for `default_env`
+/// in the Cargo.toml settings.
+pub(crate) fn is_environment_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && !name.ends_with(".yaml")
+        && !name.ends_with(".yml")
+}
+
+/// The environment a file name given for its name means (`prod` for `prod.yaml` or
+/// `prod.yml`), when that is a name.
+pub(crate) fn environment_of_file_name(name: &str) -> Option<&str> {
+    (name
+        .strip_suffix(".yaml")
+        .or_else(|| name.strip_suffix(".yml")))
+    .filter(|stem| is_environment_name(stem))
+}
+
 /// The `migration:` block of an environment file, with defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationSettings {

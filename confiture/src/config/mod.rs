@@ -101,6 +101,7 @@ pub use connection::{
 };
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;
+pub(crate) use environment::{environment_of_file_name, is_environment_name};
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
 pub(crate) use file::stop_flag;

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use super::connection::CONNECTION_HELP;
 use super::display_path;
 use super::dotenv;
-use super::environment::{Environment, Origin, Selection};
+use super::environment::{
+    environment_of_file_name, is_environment_name, Environment, Origin, Selection,
+};
 use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
@@ -182,20 +184,23 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
             display_path(&dir)
         )));
     }
-    if name.is_empty()
-        || name.starts_with('.')
-        || name.contains(['/', '\\', '\0'])
-        || name.ends_with(".yaml")
-    {
-        return Err(
+    // A file name given for the environment's (`prod.yaml`, `prod.yml`): the help names the
+    // environment it would be, when that is a name.
+    let stem = environment_of_file_name(name);
+    if stem.is_some() || !is_environment_name(name) {
+        let mut error =
             Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
-                "give the name of a file in {} without `.yaml` (e.g. {} staging), \
+                "give the name of a file in {} without `.yaml` (e.g. {} {}), \
                  or a path with {} FILE",
                 display_path(&dir),
                 labels.env,
+                stem.unwrap_or("staging"),
                 labels.file
-            )),
-        );
+            ));
+        if let Some(detail) = stem.and_then(|stem| yml_to_rename(&dir, stem)) {
+            error = error.with_detail(detail);
+        }
+        return Err(error);
     }
     let path = dir.join(format!("{name}.yaml"));
     // A directory or a file that cannot be read is the reader's to name, not "not found".
@@ -224,12 +229,18 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
             available.join(", ")
         ))
     };
-    if dir.join(format!("{name}.yml")).is_file() {
-        error = error.with_detail(format!(
-            "{name}.yml exists: environment files end in .yaml; rename it to {name}.yaml"
-        ));
+    if let Some(detail) = yml_to_rename(&dir, name) {
+        error = error.with_detail(detail);
     }
     Err(error)
+}
+
+/// The line saying to rename `<name>.yml` to `<name>.yaml`, when only the first is in `dir`.
+fn yml_to_rename(dir: &Path, name: &str) -> Option<String> {
+    let yaml = dir.join(format!("{name}.yaml"));
+    (dir.join(format!("{name}.yml")).is_file() && !yaml.exists()).then(|| {
+        format!("{name}.yml exists: environment files end in .yaml; rename it to {name}.yaml")
+    })
 }
 
 /// Names of the `*.yaml` files in `dir`, sorted; empty when the directory is missing.

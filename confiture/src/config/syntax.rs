@@ -86,7 +86,18 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
                 .to_string(),
         );
     }
-    let hostport = match authority.rsplit_once('@') {
+    // libpq ends the user name and password at the first `@` and reads the rest as the host
+    // (`u:p@ss@h`: the host `ss@h`, which no resolver finds): a second `@` is one of them not
+    // percent-encoded. Taken up to the last one, the URL connected for us and failed for psql
+    // and confiture (Python).
+    if authority.matches('@').nth(1).is_some() {
+        return Err(
+            "found more than one `@` before the host: percent-encode `@` in the user name and \
+             password (%40); libpq takes the first `@` as their end"
+                .to_string(),
+        );
+    }
+    let hostport = match authority.split_once('@') {
         Some((userinfo, hostport)) => {
             let (user, password) = match userinfo.split_once(':') {
                 Some((user, password)) => (user, Some(password)),

@@ -326,6 +326,42 @@ fn an_environment_name_cannot_escape_the_directory() {
     }
 }
 
+/// A file name given as the environment's name: `--env prod.yml` looked for
+/// `prod.yml.yaml`, and with `prod.yml` there said the directory held no environment files and
+/// to create `prod.yml.yaml`; `--env prod.yaml` was refused with `--env staging` as the
+/// example. Either extension is refused naming the environment to give (`--env prod`), and a
+/// `.yml` file is told to be renamed.
+#[test]
+fn a_file_name_given_as_the_environment_is_refused_naming_the_environment() {
+    for (present, given) in [
+        ("prod.yaml", "prod.yaml"),
+        ("prod.yaml", "prod.yml"),
+        ("prod.yml", "prod.yml"),
+        ("prod.yml", "prod.yaml"),
+    ] {
+        let f = fixture(&[(present, "database_url: postgresql:///p\n")]);
+        let err = resolve(&f.ws, &Selection::Env(given.to_string()), &vars(&[])).expect_err(given);
+        let what = format!("{present}, --env {given}: {err:?}");
+        assert_eq!(err.exit_code(), exit::INVALID, "{what}");
+        assert!(
+            err.message.starts_with("invalid environment name"),
+            "{what}"
+        );
+        let help = err.help.as_deref().unwrap_or_default();
+        assert!(help.contains("(e.g. --env prod)"), "{what}");
+        assert!(!format!("{err:?}").contains(".yml.yaml"), "{what}");
+        let renamed = err
+            .details
+            .iter()
+            .any(|d| d.contains("rename it to prod.yaml"));
+        assert_eq!(renamed, present == "prod.yml", "{what}");
+    }
+    // A name that would still be refused without its extension keeps the generic example.
+    let f = fixture(&[LOCAL]);
+    let err = resolve(&f.ws, &Selection::Env("../x.yml".into()), &vars(&[])).unwrap_err();
+    assert!(err.help.unwrap().contains("(e.g. --env staging)"));
+}
+
 #[test]
 fn variables_in_the_file_come_from_the_injected_lookup() {
     let f = fixture(&[("local.yaml", "database_url: postgresql://app:${PW}@h/db\n")]);
