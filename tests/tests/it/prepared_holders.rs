@@ -495,3 +495,54 @@ fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
         rollback_prepared(&cluster, &db, gid);
     }
 }
+
+/// `drift`'s snapshot of the live database and a fleet's list query (`--targets-query`,
+/// `--schemas-query`) wait for a lock on a table they read in slices, looking at its holders
+/// between them: a prepared transaction holding it ends the wait at once, naming it — they
+/// used to wait out the whole `--lock-wait` (the environment's `lock_timeout` for a list
+/// query) before naming it.
+#[test]
+fn drift_and_a_list_query_do_not_wait_for_a_prepared_transaction() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_reads");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        "CREATE TABLE w (id int);\nCREATE VIEW v AS SELECT id FROM w;\n\
+         CREATE TABLE tenants (name text);\n",
+        "DROP TABLE tenants;\nDROP VIEW v;\nDROP TABLE w;\n",
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/environments/ctl.yaml",
+        format!("database_url: {url}\nmigration:\n  lock_timeout: {LONG_WAIT}\n"),
+    );
+    let gid = "reads-nowait";
+    prepare(
+        &cluster,
+        &db,
+        "LOCK TABLE w IN ACCESS EXCLUSIVE MODE; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE",
+        gid,
+    );
+    each_gives_up_at_once(&project, &[&["drift"]], &url, gid, &db);
+    for flag in ["--targets-query", "--schemas-query"] {
+        for json in [false, true] {
+            let mut args = vec![
+                "migrate",
+                "--env",
+                "ctl",
+                "status",
+                flag,
+                "SELECT name FROM tenants",
+            ];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            gave_up_on(&project.run(&args), gid, &db, json);
+        }
+    }
+    rollback_prepared(&cluster, &db, gid);
+}
