@@ -546,3 +546,64 @@ fn drift_and_a_list_query_do_not_wait_for_a_prepared_transaction() {
     }
     rollback_prepared(&cluster, &db, gid);
 }
+
+/// Whether table `name` exists in `db`.
+fn has_table(cluster: &Cluster, db: &str, name: &str) -> bool {
+    cluster
+        .connect(db)
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or_else(|e| panic!("look for table {name}: {e}"))
+}
+
+/// A prepared transaction's uncommitted row of a version `up` records (a transaction-id lock
+/// the row's unique index waits for, no table lock in the way): `up` used to wait out
+/// `--lock-wait` (or forever) on it, after applying the migrations before it; it now gives up
+/// at once, before anything runs, naming it — transactional and no-transaction migrations
+/// alike. A plan whose rows it is not in the way of runs.
+#[test]
+fn a_prepared_row_of_a_version_up_records_is_not_waited_for() {
+    let (cluster, db, url, project) = two_tables_applied("ptx_same_row");
+    let gid = "same-version";
+    prepare(
+        &cluster,
+        &db,
+        "INSERT INTO tb_confiture (slug, version, name) VALUES ('elsewhere_004', '004', 'd')",
+        gid,
+    );
+    project.table("003_c").table("004_d");
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--lock-wait",
+            LONG_WAIT,
+            "--database-url",
+            &url,
+        ])
+        .stderr_has("so nothing was run");
+    assert_eq!(ledger_rows(&cluster, &db), Some(2), "nothing was recorded");
+    assert!(!has_table(&cluster, &db, "c"), "nothing was run");
+    // 003's row is in no prepared transaction's way.
+    project
+        .run(&["migrate", "up", "--steps", "1", "--database-url", &url])
+        .code(exit::SUCCESS);
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    project.migration(
+        "004_d",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY d_ix ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY d_ix;\n",
+    );
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    assert_eq!(
+        ledger_rows(&cluster, &db),
+        Some(3),
+        "nothing more was recorded"
+    );
+    assert!(!has_table(&cluster, &db, "d_ix"), "nothing was run");
+    rollback_prepared(&cluster, &db, gid);
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+}
