@@ -607,3 +607,75 @@ fn a_prepared_row_of_a_version_up_records_is_not_waited_for() {
         .run(&["migrate", "up", "--database-url", &url])
         .code(exit::SUCCESS);
 }
+
+/// A transaction prepared while `up` or `down` runs — after their look for one in the way,
+/// before anything ran — holding what the next ledger row needs (an uncommitted row of its
+/// version; a lock on the row `down` deletes): the row's wait, inside the migration's
+/// transaction, ends at once naming it, the migration rolled back, instead of waiting out
+/// `--lock-wait`.
+#[test]
+fn a_transaction_prepared_mid_run_in_the_way_of_a_ledger_row_is_not_waited_for() {
+    let (cluster, db, url, project) = two_tables_applied("ptx_mid_run");
+    // Long enough for the transaction to be prepared while it runs.
+    project.migration(
+        "003_c",
+        "SELECT pg_sleep(4);\nCREATE TABLE c (id int);\n",
+        "SELECT pg_sleep(4);\nDROP TABLE c;\n",
+    );
+    let run_preparing = |command: &str, json: bool, hold: &str, gid: &str| {
+        let mut args = vec![
+            "migrate",
+            command,
+            "--lock-wait",
+            LONG_WAIT,
+            "--database-url",
+            &url,
+        ];
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let child = project
+            .cli()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI");
+        // Long enough for the command to have looked for a prepared transaction (and found
+        // none) and to run 003's sleep.
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+        prepare(&cluster, &db, hold, gid);
+        let prepared = std::time::Instant::now();
+        let output = child.wait_with_output().expect("wait for the CLI");
+        let run = Run::from_output(output, prepared.elapsed());
+        gave_up_on(&run, gid, &db, json);
+        if !json {
+            // Met by the row, after the migration's SQL: not the look before anything ran.
+            run.stderr_has("ran, but writing the tracking table");
+        }
+        rollback_prepared(&cluster, &db, gid);
+    };
+    let same_version =
+        "INSERT INTO tb_confiture (slug, version, name) VALUES ('elsewhere_003', '003', 'c')";
+    for json in [false, true] {
+        run_preparing("up", json, same_version, "mid-up");
+    }
+    assert_eq!(ledger_rows(&cluster, &db), Some(2), "nothing was recorded");
+    assert!(!has_table(&cluster, &db, "c"), "003 was rolled back");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    let row_locked = "SELECT 1 FROM tb_confiture WHERE version = '003' FOR UPDATE";
+    for json in [false, true] {
+        run_preparing("down", json, row_locked, "mid-down");
+    }
+    assert_eq!(
+        ledger_rows(&cluster, &db),
+        Some(3),
+        "nothing was rolled back"
+    );
+    assert!(
+        has_table(&cluster, &db, "c"),
+        "003's rollback was rolled back"
+    );
+}
