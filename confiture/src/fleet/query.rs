@@ -255,10 +255,16 @@ fn locked(
     let database = base.connection.to_string();
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
-        format!(
-            "{list} gave up on {database}: {} holds a lock on a table it reads ({how})",
-            crate::db::lock::who_holds(&holders)
-        ),
+        match crate::db::lock::worth_waiting_for(&holders) {
+            true => format!(
+                "{list} {how} on {database} for a lock {} holds on a table it reads, and gave up",
+                crate::db::lock::who_holds(&holders)
+            ),
+            false => format!(
+                "{list} on {database} met a lock {} holds on a table it reads ({how})",
+                crate::db::lock::who_holds(&holders)
+            ),
+        },
     );
     for holder in &holders {
         error = error.with_detail(format!("held by {holder}"));
