@@ -446,6 +446,22 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
     rollback_prepared(&cluster, &db, gid);
 }
 
+/// Runs the CLI with `args`, and `prepares` a transaction `after_ms` after it started: its
+/// run, timed from the prepare.
+fn run_preparing_after(
+    project: &Project,
+    args: &[&str],
+    after_ms: u64,
+    prepares: impl FnOnce(),
+) -> Run {
+    let child = project.spawn(args);
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    prepares();
+    let prepared = std::time::Instant::now();
+    let output = child.wait_with_output().expect("wait for the CLI");
+    Run::from_output(output, prepared.elapsed())
+}
+
 /// A session holding the lock a command waits for, whose transaction is then prepared
 /// (`PREPARE TRANSACTION`: the lock is the prepared transaction's from then on): the command,
 /// which began waiting for a session, gives up as soon as the holder is a prepared transaction —
@@ -469,28 +485,20 @@ fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
         holder
             .batch_execute(&format!("BEGIN; {hold}"))
             .expect("hold the lock");
-        let child = project
-            .cli()
-            .args([
-                "migrate",
-                command,
-                "--lock-wait",
-                LONG_WAIT,
-                "--database-url",
-                &url,
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI");
+        let args = [
+            "migrate",
+            command,
+            "--lock-wait",
+            LONG_WAIT,
+            "--database-url",
+            &url,
+        ];
         // Long enough for the command to meet the session and start waiting for it.
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        holder
-            .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
-            .expect("prepare the holding transaction");
-        let prepared = std::time::Instant::now();
-        let output = child.wait_with_output().expect("wait for the CLI");
-        let run = Run::from_output(output, prepared.elapsed());
+        let run = run_preparing_after(&project, &args, 1500, || {
+            holder
+                .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
+                .expect("prepare the holding transaction");
+        });
         gave_up_on(&run, gid, &db, false);
         rollback_prepared(&cluster, &db, gid);
     }
@@ -634,20 +642,9 @@ fn a_transaction_prepared_mid_run_in_the_way_of_a_ledger_row_is_not_waited_for()
         if json {
             args.extend(["--format", "json"]);
         }
-        let child = project
-            .cli()
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI");
         // Long enough for the command to have looked for a prepared transaction (and found
         // none) and to run 003's sleep.
-        std::thread::sleep(std::time::Duration::from_millis(2000));
-        prepare(&cluster, &db, hold, gid);
-        let prepared = std::time::Instant::now();
-        let output = child.wait_with_output().expect("wait for the CLI");
-        let run = Run::from_output(output, prepared.elapsed());
+        let run = run_preparing_after(&project, &args, 2000, || prepare(&cluster, &db, hold, gid));
         gave_up_on(&run, gid, &db, json);
         if !json {
             // Met by the row, after the migration's SQL: not the look before anything ran.
