@@ -1533,7 +1533,9 @@ pub(crate) fn refuse_prepared_in_the_way(
 /// (`ROW EXCLUSIVE`, [`super::lock::RowWrite::Insert`]'s candidates) may hold an uncommitted
 /// row of one of their versions, which is not visible: the rows are inserted, with no wait
 /// for a lock (`lock_timeout` 1 ms), in a transaction rolled back whatever happens. One that
-/// waited is in the way: the candidates, the prepared transactions first. Any other failure
+/// waited is in the way: the candidates, the prepared transactions first (the identity values
+/// the trial drew are not given back: a gap in `pk_confiture`, whose order stays the rows'
+/// order). Any other failure
 /// of the trial is the run's to meet and report, as it would without it. Not tried (none)
 /// when `tried` is false: the row met at run time does not wait for it either.
 fn prepared_rows_in_the_way(

@@ -6,10 +6,11 @@
 //! The query is bounded as a ledger read is: it waits at most the environment's
 //! `lock_timeout` for a lock another session holds (the ledger read's
 //! [`super::ledger::DEFAULT_WAIT`] when that is zero, "no limit" for migration SQL: a list
-//! query never waits forever) — in slices ([`super::lock::ServerWait`]), given up at once when a
-//! prepared transaction holds a lock in its way —, and runs at most the environment's `statement_timeout`, else
-//! the connection's, role's or database's, as migration SQL does (its session keeps it:
-//! `Need::UserQuery`); the tool's own statements around it run without one.
+//! query never waits forever) — in slices ([`super::lock::ServerWait`]), given up at once
+//! when a prepared transaction holds a lock in its way —, and runs at most the environment's
+//! `statement_timeout`, else the connection's, role's or database's, as migration SQL does
+//! (its session keeps it: `Need::UserQuery`); the tool's own statements around it run
+//! without one.
 
 use std::time::Duration;
 
