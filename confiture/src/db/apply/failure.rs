@@ -1714,24 +1714,12 @@ pub(super) fn ledger_locked(
     };
     let mut error = failure.error;
     error.kind = ErrorKind::LockTimeout;
-    // A prepared transaction's lock is not waited for (`sql::ledger_lock_timeout_expr`).
-    let how = if crate::db::lock::worth_waiting_for(&holders) {
-        format!(
-            "waited {} (the command's lock wait) for",
-            human(settings.ledger_lock_wait)
-        )
-    } else {
-        "met".to_string()
-    };
-    let not_waited = match crate::db::lock::worth_waiting_for(&holders) {
-        true => String::new(),
-        false => format!(" ({})", crate::db::lock::NOT_WAITED_FOR),
-    };
     error.message = format!(
-        "{doing} {} ran, but writing the tracking table {} {how} a lock {} holds on \
-         it{not_waited}",
+        "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
+         for a lock {} holds on it",
         step.migration.id(),
         settings.table,
+        human(settings.ledger_lock_wait),
         crate::db::lock::who_holds(&holders)
     );
     for (i, holder) in holders.iter().enumerate() {

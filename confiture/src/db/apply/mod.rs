@@ -69,8 +69,7 @@ pub struct ApplySettings {
     /// `lock_timeout` of the ledger row each migration writes: the command's lock wait
     /// (`--lock-wait`), not the migration's `lock_timeout` — the row is the tool's bookkeeping
     /// (README "Session state"). A lock on the tracking table in its way ends the run with
-    /// exit 6 naming the holder, and the migration is not run again for it; a prepared
-    /// transaction's is not waited for at all (`sql::ledger_lock_timeout_expr`).
+    /// exit 6 naming the holder, and the migration is not run again for it.
     pub ledger_lock_wait: Duration,
     /// The migration lock the run holds, checked in every migration's transaction before it
     /// commits (a migration that released it fails, rolled back); `None` checks nothing.

@@ -691,20 +691,12 @@ fn try_row(
     let mut script = Script::new();
     script.push_sql(&trial);
     let mut f = super::failure::record_failure(settings, step, &script, e);
-    // A prepared transaction's lock: the trial did not wait for it.
-    let prepared = match crate::db::lock::worth_waiting_for(&holders) {
-        true => String::new(),
-        false => format!(
-            ": a prepared transaction holds a lock on it ({})",
-            crate::db::lock::NOT_WAITED_FOR
-        ),
-    };
     if !holders.is_empty() {
         // Tried before the statements: nothing ran, the command can simply run again.
         f = ledger_locked(settings, step, f, holders, false);
     }
     f.error.message = format!(
-        "the tracking table {} refuses the row of migration {}, which was not run{prepared}",
+        "the tracking table {} refuses the row of migration {}, which was not run",
         settings.table,
         m.id()
     );

@@ -203,8 +203,7 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// half of [`RESET_SESSION`] (`RESET SESSION AUTHORIZATION; RESET ROLE`, as
 /// `set_config(..., NULL, false)`: the row is written as the connecting role; `RESET ALL`
 /// after the row completes the reset), our `lock_timeout` for the rest of the transaction — a
-/// migration's own timeouts must not bound its row; none for a prepared transaction's lock,
-/// [`ledger_lock_timeout_expr`] —, and the connection's `TimeZone` (the
+/// migration's own timeouts must not bound its row —, and the connection's `TimeZone` (the
 /// slug's time is local time: the connection's, not a migration's).
 ///
 /// This statement and the row run under the migration's `search_path`, which may put a
@@ -216,11 +215,12 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) -> String {
+    let lock = ledger_lock_timeout(settings);
     let [row_security, privileges] = writable_checks(&settings.table, direction);
     set_configs_select(&[
         set_literal("session_authorization", None, false),
         set_literal("role", None, false),
-        set_config("lock_timeout", &ledger_lock_timeout_expr(settings), true),
+        set_literal("lock_timeout", Some(&lock), true),
         set_literal("TimeZone", None, true),
         ledger_moved_check(&settings.table),
         crate::db::ledger::altered_check(&settings.table),
@@ -453,51 +453,8 @@ pub(crate) const WRITING_SESSION_BOUND: &str = "SET statement_timeout = 0;";
 /// [`before_row_select`] bounds it inside a migration's transaction.
 pub(super) fn ledger_lock_wait_sql(settings: &ApplySettings) -> String {
     format!(
-        "{};",
-        set_configs_select(&[set_config(
-            "lock_timeout",
-            &ledger_lock_timeout_expr(settings),
-            true
-        )])
-    )
-}
-
-/// The ledger row's `lock_timeout` as the row's transaction sets it, an SQL expression: the
-/// command's lock wait ([`ledger_lock_timeout`]), but `1ms` — no wait — when a prepared
-/// transaction holds a lock on the tracking table or on its markers' table that may be in
-/// the row's way (any mode but `ACCESS SHARE`: an uncommitted row of the same version, which
-/// the row's unique index waits for, a row locked `FOR UPDATE`, a `LOCK TABLE`). A prepared
-/// transaction never ends by itself ([`crate::db::lock::worth_waiting_for`]), and the row
-/// waits inside the migration's transaction, where the wait cannot be cut into slices with a
-/// look at its holders between them: the look is made here, in the statement before the row,
-/// so that one prepared after the run's check before anything ran
-/// ([`crate::db::ledger::refuse_prepared_in_the_way`]) ends the row's wait at once too, exit 6
-/// naming it ([`super::failure::ledger_locked`]). A row that waits for nothing is not
-/// affected; a transaction prepared between this statement and the row (the same message,
-/// microseconds) is still waited for, at most the command's lock wait. The server's lock
-/// table (`pg_locks`, a copy of it whole) is read only when the database has a prepared
-/// transaction (`pg_prepared_xact()`, a short list in shared memory). Every name is
-/// `pg_catalog`'s: this runs under the migration's `search_path`.
-fn ledger_lock_timeout_expr(settings: &ApplySettings) -> String {
-    let wait = ledger_lock_timeout(settings);
-    let database = "(SELECT d.oid FROM pg_catalog.pg_database d \
-                    WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())";
-    let tables = [settings.table.clone(), settings.table.started_table()]
-        .map(|t| {
-            format!(
-                "CAST(pg_catalog.to_regclass({}) AS pg_catalog.oid)",
-                ledger::literal(&t.quoted())
-            )
-        })
-        .join(", ");
-    format!(
-        "CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xact() p \
-         WHERE p.dbid OPERATOR(pg_catalog.=) {database}) THEN '{wait}' \
-         WHEN EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.pid IS NULL AND l.granted \
-         AND l.locktype OPERATOR(pg_catalog.=) 'relation' \
-         AND l.database OPERATOR(pg_catalog.=) {database} \
-         AND l.relation OPERATOR(pg_catalog.=) ANY (ARRAY[{tables}]) \
-         AND l.mode OPERATOR(pg_catalog.<>) 'AccessShareLock') THEN '1ms' ELSE '{wait}' END"
+        "SET LOCAL lock_timeout = '{}';",
+        ledger_lock_timeout(settings)
     )
 }
 
@@ -1177,42 +1134,6 @@ mod tests {
         }
     }
 
-    /// The ledger row's `lock_timeout`: the command's lock wait, but none (1 ms) when a
-    /// prepared transaction holds a lock other than `ACCESS SHARE` on the ledger or its
-    /// markers' table — `pg_locks` read only when the database has one; every name
-    /// `pg_catalog`'s.
-    #[test]
-    fn the_ledger_rows_lock_timeout_waits_for_no_prepared_transaction() {
-        let settings = ApplySettings {
-            ledger_lock_wait: Duration::from_millis(1500),
-            ..ApplySettings::for_tests()
-        };
-        let expr = ledger_lock_timeout_expr(&settings);
-        assert!(
-            expr.starts_with("CASE WHEN NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xact() p"),
-            "{expr}"
-        );
-        assert!(expr.contains("THEN '1500ms'"), "{expr}");
-        assert!(expr.contains("THEN '1ms' ELSE '1500ms' END"), "{expr}");
-        assert!(
-            expr.contains("l.mode OPERATOR(pg_catalog.<>) 'AccessShareLock'"),
-            "{expr}"
-        );
-        for table in ["\"tb_confiture\"", "\"tb_confiture_started\""] {
-            assert!(
-                expr.contains(&format!("pg_catalog.to_regclass('{table}')")),
-                "{table}: {expr}"
-            );
-        }
-        assert_eq!(
-            ledger_lock_wait_sql(&settings),
-            format!(
-                "SELECT WHERE pg_catalog.concat(pg_catalog.set_config('lock_timeout', {expr}, \
-                 true)) IS NULL;"
-            )
-        );
-    }
-
     #[test]
     fn a_trailing_comment_cannot_swallow_the_ledger_row() {
         let file = sql_file("CREATE TABLE a (); -- no newline at end");
@@ -1235,10 +1156,9 @@ mod tests {
                  SELECT WHERE pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
-                 pg_catalog.set_config('lock_timeout', {}, true), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
-                ledger_lock_timeout_expr(&settings),
                 ledger_moved_check(&settings.table),
                 crate::db::ledger::altered_check(&settings.table),
                 no_ledger_writes_check(&settings.table),
@@ -1450,9 +1370,8 @@ mod tests {
                 "SELECT WHERE pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false), \
-                 pg_catalog.set_config('lock_timeout', {}, true), \
+                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL",
-                ledger_lock_timeout_expr(&settings(None)),
                 ledger_moved_check(&TrackingTable::default()),
                 crate::db::ledger::altered_check(&TrackingTable::default()),
                 no_ledger_writes_check(&TrackingTable::default()),
