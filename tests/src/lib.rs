@@ -266,13 +266,7 @@ pub fn slow_project() -> Project {
 /// Starts the CLI with `args` and waits until its migration's backend is asleep
 /// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
 pub fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
-    let child = project
-        .cli()
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
+    let child = project.spawn(args);
     let prefix = scratch_prefix(child.id());
     let mut scratch = String::new();
     let sleeping = wait_until(Duration::from_secs(60), || {
@@ -413,16 +407,21 @@ impl Project {
         Run::of(self.cli().args(args))
     }
 
-    /// Starts the CLI with `args` in this project, on `db` (`--database-url`), its output
-    /// captured.
-    pub fn spawn_on(&self, db: &TestDb, args: &[&str]) -> std::process::Child {
+    /// Starts the CLI with `args` in this project, its output captured.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
         self.cli()
             .args(args)
-            .args(["--database-url", &db.url()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test")
+    }
+
+    /// Starts the CLI with `args` in this project, on `db` (`--database-url`), its output
+    /// captured.
+    pub fn spawn_on(&self, db: &TestDb, args: &[&str]) -> std::process::Child {
+        let url = db.url();
+        self.spawn(&[args, &["--database-url", &url]].concat())
     }
 
     /// Runs a command a message suggested, `` `cargo confiture ARGS` `` as printed, in a shell

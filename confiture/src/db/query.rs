@@ -6,9 +6,11 @@
 //! The query is bounded as a ledger read is: it waits at most the environment's
 //! `lock_timeout` for a lock another session holds (the ledger read's
 //! [`super::ledger::DEFAULT_WAIT`] when that is zero, "no limit" for migration SQL: a list
-//! query never waits forever), and runs at most the environment's `statement_timeout`, else
-//! the connection's, role's or database's, as migration SQL does (its session keeps it:
-//! `Need::UserQuery`); the tool's own statements around it run without one.
+//! query never waits forever) — in slices ([`super::lock::ServerWait`]), given up at once
+//! when a prepared transaction holds a lock in its way —, and runs at most the environment's
+//! `statement_timeout`, else the connection's, role's or database's, as migration SQL does
+//! (its session keeps it: `Need::UserQuery`); the tool's own statements around it run
+//! without one.
 
 use std::time::Duration;
 
@@ -36,11 +38,13 @@ pub(crate) enum ColumnError {
     Columns(usize),
     /// The column is not text: its type's name.
     NotText(String),
-    /// The query waited `wait` for a lock another session holds on a relation it reads:
-    /// the sessions holding an `ACCESS EXCLUSIVE` lock in the database then (the server does
-    /// not say which relation; [`super::lock::read_lock_holders`]), maybe none any more.
+    /// The query waited for a lock another session holds on a relation it reads, and gave
+    /// up (`how`: `waited 30s`, or `not waited for` a prepared transaction,
+    /// [`super::lock::ServerWait::how`]): the sessions holding an `ACCESS EXCLUSIVE` lock in
+    /// the database then (the server does not say which relation;
+    /// [`super::lock::read_lock_holders`]), maybe none any more.
     Locked {
-        wait: Duration,
+        how: String,
         holders: Vec<LockHolder>,
     },
 }
@@ -96,56 +100,63 @@ pub(crate) fn read_only_column(
         let shown = spec.scrub(&super::cause_text(&e));
         ColumnError::Refused { error: e, shown }
     };
-    let wait = lock_wait(env);
-    let mut tx = super::settings::read_only_transaction(&mut client).map_err(failed)?;
-    // `SET LOCAL`: the bounds end with the transaction, which is always rolled back. Ours
-    // first: no `statement_timeout` for the tool's own statements.
-    let bounds = format!(
-        "{} SET LOCAL lock_timeout = '{}ms'",
-        super::OWN_STATEMENT_BOUNDS,
-        wait.as_millis().clamp(1, i32::MAX as u128)
-    );
-    tx.batch_execute(&bounds).map_err(failed)?;
-    let names = match ledger {
-        Some(table) => Some(super::ledger::resolve_session(&mut tx, table).map_err(failed)?),
-        None => None,
-    };
-    let Some(sql) = sql else {
-        return Ok(Column {
-            values: Vec::new(),
-            names,
-        });
-    };
-    // The user's query runs under the user's `statement_timeout`: the environment's, else
-    // the connection's, role's or database's (`TO DEFAULT`, as `RESET`), as migration SQL.
-    let user_bound = match env.migration.statement_timeout {
-        Some(limit) => format!(
-            "SET LOCAL statement_timeout = '{}ms'",
-            limit.as_millis().clamp(1, i32::MAX as u128)
-        ),
-        None => "SET LOCAL statement_timeout TO DEFAULT".to_string(),
-    };
-    tx.batch_execute(&user_bound).map_err(failed)?;
-    // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
-    // when it runs.
-    let ran = tx
-        .prepare(sql)
-        .and_then(|statement| match statement.columns().len() {
-            1 => tx.query(&statement, &[]).map(Ok),
-            columns => Ok(Err(columns)),
-        });
-    // Dropping the transaction rolls it back: the query never writes, whatever it calls.
-    drop(tx);
-    let rows = match ran {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(columns)) => return Err(ColumnError::Columns(columns)),
-        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-            // Found after the rollback, in the same session: no lock of ours is left to see.
-            let holders =
-                super::lock::read_lock_holders(&mut client, None, MAX_HOLDERS).unwrap_or_default();
-            return Err(ColumnError::Locked { wait, holders });
+    // The lock wait in slices ([`super::lock::ServerWait`]), each attempt a transaction of
+    // its own: the query only reads, and is rolled back anyway.
+    let mut lock_wait = super::lock::ServerWait::new(lock_wait(env));
+    let (rows, names) = loop {
+        let mut tx = super::settings::read_only_transaction(&mut client).map_err(failed)?;
+        // `SET LOCAL`: the bounds end with the transaction, which is always rolled back. Ours
+        // first: no `statement_timeout` for the tool's own statements.
+        let bounds = format!(
+            "{} SET LOCAL lock_timeout = '{}ms'",
+            super::OWN_STATEMENT_BOUNDS,
+            lock_wait.slice_ms()
+        );
+        tx.batch_execute(&bounds).map_err(failed)?;
+        let names = match ledger {
+            Some(table) => Some(super::ledger::resolve_session(&mut tx, table).map_err(failed)?),
+            None => None,
+        };
+        let Some(sql) = sql else {
+            return Ok(Column {
+                values: Vec::new(),
+                names,
+            });
+        };
+        // The user's query runs under the user's `statement_timeout`: the environment's, else
+        // the connection's, role's or database's (`TO DEFAULT`, as `RESET`), as migration SQL.
+        let user_bound = match env.migration.statement_timeout {
+            Some(limit) => format!(
+                "SET LOCAL statement_timeout = '{}ms'",
+                limit.as_millis().clamp(1, i32::MAX as u128)
+            ),
+            None => "SET LOCAL statement_timeout TO DEFAULT".to_string(),
+        };
+        tx.batch_execute(&user_bound).map_err(failed)?;
+        // Parsing the query locks the relations it reads: a lock held elsewhere is met here or
+        // when it runs.
+        let ran = tx
+            .prepare(sql)
+            .and_then(|statement| match statement.columns().len() {
+                1 => tx.query(&statement, &[]).map(Ok),
+                columns => Ok(Err(columns)),
+            });
+        // Dropping the transaction rolls it back: the query never writes, whatever it calls.
+        drop(tx);
+        match ran {
+            Ok(Ok(rows)) => break (rows, names),
+            Ok(Err(columns)) => return Err(ColumnError::Columns(columns)),
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                // Found after the rollback, in the same session: no lock of ours is left to see.
+                let holders = super::lock::read_lock_holders(&mut client, None, MAX_HOLDERS)
+                    .unwrap_or_default();
+                if !lock_wait.again(&holders) {
+                    let how = lock_wait.how(&holders);
+                    return Err(ColumnError::Locked { how, holders });
+                }
+            }
+            Err(e) => return Err(failed(e)),
         }
-        Err(e) => return Err(failed(e)),
     };
     let values = rows
         .iter()

@@ -69,8 +69,10 @@ pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Res
 
 /// [`snapshot`] of a database other sessions use (drift's live database): a lock another
 /// session holds on a relation it reads (`pg_get_viewdef` locks a view's tables) is waited
-/// for at most `wait`, then exit 6 naming the sessions holding such locks — the server does
-/// not say which relation it waited for ([`crate::db::lock::read_lock_holders`]).
+/// for at most `wait`, in slices ([`crate::db::lock::ServerWait`]), then exit 6 naming the
+/// sessions holding such locks — the server does not say which relation it waited for
+/// ([`crate::db::lock::read_lock_holders`]); at once when a prepared transaction is among
+/// them ([`crate::db::lock::worth_waiting_for`]).
 pub(crate) fn snapshot_within(
     client: &mut postgres::Client,
     options: &SnapshotOptions,
@@ -89,22 +91,26 @@ fn read(
 ) -> Result<Snapshot> {
     // The tool's own read: never bounded by the user's `statement_timeout` (drift's live
     // database may have one shorter than a catalog read of its schema).
-    let mut settings = crate::db::own_statements(&settings_sql(options));
-    if let Some(wait) = wait {
-        settings.push_str(&format!(
-            "SELECT pg_catalog.set_config('lock_timeout', '{}ms', true);\n",
-            wait.as_millis().clamp(1, i32::MAX as u128)
-        ));
-    }
+    let settings = crate::db::own_statements(&settings_sql(options));
+    let mut lock_wait = wait.map(crate::db::lock::ServerWait::new);
     let name = statement_name();
-    let execute = format!("{settings}EXECUTE {name};");
-    let prepare = format!("{settings}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};");
     let mut attempt = 1;
     let messages = loop {
+        // The lock wait in slices ([`ServerWait`](crate::db::lock::ServerWait)): each
+        // attempt's `lock_timeout`.
+        let bound = match lock_wait.as_mut() {
+            Some(lock_wait) => format!(
+                "SELECT pg_catalog.set_config('lock_timeout', '{}ms', true);\n",
+                lock_wait.slice_ms()
+            ),
+            None => String::new(),
+        };
+        let execute = format!("{settings}{bound}EXECUTE {name};");
         let result = match client.simple_query(&execute) {
-            Err(e) if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => {
-                client.simple_query(&prepare)
-            }
+            Err(e) if e.code() == Some(&SqlState::INVALID_SQL_STATEMENT_NAME) => client
+                .simple_query(&format!(
+                    "{settings}{bound}PREPARE {name} AS\n{OBJECTS_SQL};\nEXECUTE {name};"
+                )),
             other => other,
         };
         match result {
@@ -112,8 +118,16 @@ fn read(
             Err(e) if attempt < ATTEMPTS && e.code().is_some_and(dropped_while_read) => {
                 attempt += 1;
             }
-            Err(e) if wait.is_some() && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-                return Err(locked(client, wait.unwrap_or_default(), e));
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                let Some(lock_wait) = &lock_wait else {
+                    return Err(read_error(e));
+                };
+                // Found after the implicit transaction ended: no lock of ours is left to see.
+                let holders = crate::db::lock::read_lock_holders(client, None, MAX_HOLDERS)
+                    .unwrap_or_default();
+                if !lock_wait.again(&holders) {
+                    return Err(locked(&lock_wait.how(&holders), holders, e));
+                }
             }
             Err(e) => return Err(read_error(e)),
         }
@@ -167,19 +181,18 @@ pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
         .ok_or_else(|| unexpected("no row for current_user".to_string()))
 }
 
-/// The read waited `wait` for a lock another session holds: exit 6, naming the sessions that
-/// hold a lock in the way of reading (found after the implicit transaction ended, so no lock of
-/// ours is left to see).
-fn locked(client: &mut postgres::Client, wait: Duration, e: postgres::Error) -> Error {
-    let holders = crate::db::lock::read_lock_holders(client, None, MAX_HOLDERS).unwrap_or_default();
+/// The read waited for a lock another session holds, and gave up (`how`: `waited 30s`, or
+/// `not waited for` a prepared transaction): exit 6, naming `holders`, those holding a lock in
+/// the way of reading (found after the implicit transaction ended, so no lock of ours is left
+/// to see).
+fn locked(how: &str, holders: Vec<crate::db::lock::LockHolder>, e: postgres::Error) -> Error {
     let cause = crate::db::cause_text(&e);
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
         format!(
             "cannot read the schema from the system catalogs: {} holds a lock on a relation \
-             it reads (waited {})",
+             it reads ({how})",
             crate::db::lock::who_holds(&holders),
-            crate::db::backoff::human(wait)
         ),
     )
     .with_source_shown(e, cause);

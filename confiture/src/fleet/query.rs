@@ -91,8 +91,8 @@ pub fn one_schema(
         }
         Err(ColumnError::MissingDatabase) => return Ok(target),
         Err(ColumnError::Connection(e)) => return Err(e),
-        Err(ColumnError::Locked { wait, holders }) => {
-            return Err(locked(base, RESOLVING, wait, holders))
+        Err(ColumnError::Locked { how, holders }) => {
+            return Err(locked(base, RESOLVING, &how, holders))
         }
         Err(ColumnError::Refused { error, shown }) => {
             return Err(
@@ -187,7 +187,7 @@ fn rows(
         }
         ColumnError::Columns(n) => Error::invalid(format!("{list} returns {n} columns, not one"))
             .with_help(format!("select one column of {what}")),
-        ColumnError::Locked { wait, holders } => locked(base, list, wait, holders),
+        ColumnError::Locked { how, holders } => locked(base, list, &how, holders),
         ColumnError::NotText(type_name) => {
             Error::invalid(format!("{list} returns values that are not targets"))
                 .with_help(row_help(what))
@@ -242,24 +242,29 @@ fn column(
     )
 }
 
-/// The query waited `wait` for a lock another session holds: exit 6, naming the sessions
-/// holding an `ACCESS EXCLUSIVE` lock in the database, as a wait for the migration lock or the
-/// tracking table names its holder.
+/// The query waited for a lock another session holds, and gave up (`how`: `waited 30s`, or
+/// `not waited for` a prepared transaction): exit 6, naming the sessions holding an `ACCESS
+/// EXCLUSIVE` lock in the database, as a wait for the migration lock or the tracking table
+/// names its holder.
 fn locked(
     base: &Environment,
     list: &str,
-    wait: std::time::Duration,
+    how: &str,
     holders: Vec<crate::db::lock::LockHolder>,
 ) -> Error {
     let database = base.connection.to_string();
     let mut error = Error::new(
         crate::ErrorKind::LockTimeout,
-        format!(
-            "{list} waited {} on {database} for a lock {} holds on a table it reads, and gave \
-             up",
-            crate::db::backoff::human(wait),
-            crate::db::lock::who_holds(&holders)
-        ),
+        match crate::db::lock::worth_waiting_for(&holders) {
+            true => format!(
+                "{list} {how} on {database} for a lock {} holds on a table it reads, and gave up",
+                crate::db::lock::who_holds(&holders)
+            ),
+            false => format!(
+                "{list} on {database} met a lock {} holds on a table it reads ({how})",
+                crate::db::lock::who_holds(&holders)
+            ),
+        },
     );
     for holder in &holders {
         error = error.with_detail(format!("held by {holder}"));

@@ -145,7 +145,7 @@ impl Migrator {
                     crate::db::ledger::refuse_prepared_in_the_way(
                         client,
                         &settings.table,
-                        Some(&versions),
+                        crate::db::ledger::RowWrites::Delete(&versions),
                         settings.ledger_lock_wait,
                     )?;
                 }

@@ -394,6 +394,8 @@ impl<'a> Locked<'a> {
         let initialised = found.is_some();
         let (rows, access) = found.unwrap_or_default();
         let access = initialised.then_some(&access);
+        // The ledger's DDL sent ahead waits in a transaction of the session.
+        let in_transaction = pending.is_some();
         let accepted = self
             .accept(&settings, &rows, access, report)
             .and_then(|plan| {
@@ -409,7 +411,10 @@ impl<'a> Locked<'a> {
                     crate::db::ledger::refuse_prepared_in_the_way(
                         client,
                         &settings.table,
-                        None,
+                        crate::db::ledger::RowWrites::Insert {
+                            migrations: &plan.apply,
+                            tried: !in_transaction,
+                        },
                         settings.ledger_lock_wait,
                     )?;
                 }

@@ -446,6 +446,22 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
     rollback_prepared(&cluster, &db, gid);
 }
 
+/// Runs the CLI with `args`, and `prepares` a transaction `after_ms` after it started: its
+/// run, timed from the prepare.
+fn run_preparing_after(
+    project: &Project,
+    args: &[&str],
+    after_ms: u64,
+    prepares: impl FnOnce(),
+) -> Run {
+    let child = project.spawn(args);
+    std::thread::sleep(std::time::Duration::from_millis(after_ms));
+    prepares();
+    let prepared = std::time::Instant::now();
+    let output = child.wait_with_output().expect("wait for the CLI");
+    Run::from_output(output, prepared.elapsed())
+}
+
 /// A session holding the lock a command waits for, whose transaction is then prepared
 /// (`PREPARE TRANSACTION`: the lock is the prepared transaction's from then on): the command,
 /// which began waiting for a session, gives up as soon as the holder is a prepared transaction —
@@ -469,29 +485,133 @@ fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
         holder
             .batch_execute(&format!("BEGIN; {hold}"))
             .expect("hold the lock");
-        let child = project
-            .cli()
-            .args([
-                "migrate",
-                command,
-                "--lock-wait",
-                LONG_WAIT,
-                "--database-url",
-                &url,
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI");
+        let args = [
+            "migrate",
+            command,
+            "--lock-wait",
+            LONG_WAIT,
+            "--database-url",
+            &url,
+        ];
         // Long enough for the command to meet the session and start waiting for it.
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        holder
-            .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
-            .expect("prepare the holding transaction");
-        let prepared = std::time::Instant::now();
-        let output = child.wait_with_output().expect("wait for the CLI");
-        let run = Run::from_output(output, prepared.elapsed());
+        let run = run_preparing_after(&project, &args, 1500, || {
+            holder
+                .batch_execute(&format!("PREPARE TRANSACTION '{gid}'"))
+                .expect("prepare the holding transaction");
+        });
         gave_up_on(&run, gid, &db, false);
         rollback_prepared(&cluster, &db, gid);
     }
+}
+
+/// `drift`'s snapshot of the live database and a fleet's list query (`--targets-query`,
+/// `--schemas-query`) wait for a lock on a table they read in slices, looking at its holders
+/// between them: a prepared transaction holding it ends the wait at once, naming it — they
+/// used to wait out the whole `--lock-wait` (the environment's `lock_timeout` for a list
+/// query) before naming it.
+#[test]
+fn drift_and_a_list_query_do_not_wait_for_a_prepared_transaction() {
+    let cluster = cluster();
+    let db = cluster.create_database("ptx_reads");
+    let url = cluster.url(&db, "sslmode=disable");
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        "CREATE TABLE w (id int);\nCREATE VIEW v AS SELECT id FROM w;\n\
+         CREATE TABLE tenants (name text);\n",
+        "DROP TABLE tenants;\nDROP VIEW v;\nDROP TABLE w;\n",
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/environments/ctl.yaml",
+        format!("database_url: {url}\nmigration:\n  lock_timeout: {LONG_WAIT}\n"),
+    );
+    let gid = "reads-nowait";
+    prepare(
+        &cluster,
+        &db,
+        "LOCK TABLE w IN ACCESS EXCLUSIVE MODE; LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE",
+        gid,
+    );
+    each_gives_up_at_once(&project, &[&["drift"]], &url, gid, &db);
+    for flag in ["--targets-query", "--schemas-query"] {
+        for json in [false, true] {
+            let mut args = vec![
+                "migrate",
+                "--env",
+                "ctl",
+                "status",
+                flag,
+                "SELECT name FROM tenants",
+            ];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            gave_up_on(&project.run(&args), gid, &db, json);
+        }
+    }
+    rollback_prepared(&cluster, &db, gid);
+}
+
+/// Whether table `name` exists in `db`.
+fn has_table(cluster: &Cluster, db: &str, name: &str) -> bool {
+    cluster
+        .connect(db)
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .map(|r| r.get::<_, bool>(0))
+        .unwrap_or_else(|e| panic!("look for table {name}: {e}"))
+}
+
+/// A prepared transaction's uncommitted row of a version `up` records (a transaction-id lock
+/// the row's unique index waits for, no table lock in the way): `up` used to wait out
+/// `--lock-wait` (or forever) on it, after applying the migrations before it; it now gives up
+/// at once, before anything runs, naming it — transactional and no-transaction migrations
+/// alike. A plan whose rows it is not in the way of runs.
+#[test]
+fn a_prepared_row_of_a_version_up_records_is_not_waited_for() {
+    let (cluster, db, url, project) = two_tables_applied("ptx_same_row");
+    let gid = "same-version";
+    prepare(
+        &cluster,
+        &db,
+        "INSERT INTO tb_confiture (slug, version, name) VALUES ('elsewhere_004', '004', 'd')",
+        gid,
+    );
+    project.table("003_c").table("004_d");
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--lock-wait",
+            LONG_WAIT,
+            "--database-url",
+            &url,
+        ])
+        .stderr_has("so nothing was run");
+    assert_eq!(ledger_rows(&cluster, &db), Some(2), "nothing was recorded");
+    assert!(!has_table(&cluster, &db, "c"), "nothing was run");
+    // 003's row is in no prepared transaction's way.
+    project
+        .run(&["migrate", "up", "--steps", "1", "--database-url", &url])
+        .code(exit::SUCCESS);
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    project.migration(
+        "004_d",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY d_ix ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY d_ix;\n",
+    );
+    each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
+    assert_eq!(
+        ledger_rows(&cluster, &db),
+        Some(3),
+        "nothing more was recorded"
+    );
+    assert!(!has_table(&cluster, &db, "d_ix"), "nothing was run");
+    rollback_prepared(&cluster, &db, gid);
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
 }
