@@ -208,6 +208,15 @@ impl Target {
             .then_some(self.environment.connection.dbname.as_str())
     }
 
+    /// How the commands a message suggests address this target alone
+    /// ([`crate::hint::OneTarget`]): its tenant schema, or its name as a list gave it.
+    pub fn addressed(&self) -> crate::hint::OneTarget {
+        crate::hint::OneTarget {
+            schema: self.schema.clone(),
+            entry: self.entry().map(str::to_string),
+        }
+    }
+
     /// `user@host:port/db`: the target as every output shows it, never with a password.
     pub fn shown(&self) -> String {
         match &self.schema {

@@ -1360,3 +1360,84 @@ fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
         }
     }
 }
+
+/// `baseline` and `reinit` given a list of one target that a suggestion cannot repeat — a
+/// query, a list read from a pipe — suggested commands with `--targets-query <SQL>` (or
+/// `<LIST>`): pasted, the shell reads `<SQL>` as a redirection, and a query run again may
+/// return another target. Every command such a run suggests names the target its list chose,
+/// as a fleet target's help does: a database listed by name by a list of that name alone, a
+/// tenant by `--schema NAME`, a URL by `--database-url <URL>`, text and JSON; pasted, it acts
+/// on that target. A list in a regular file is repeated as given.
+#[test]
+fn a_one_target_runs_suggestions_name_the_target_its_list_chose() {
+    let dbs = TestDbs::new("hints_one_chosen", 2);
+    let (home, one) = (&dbs.dbs[0], &dbs.dbs[1]);
+    let project = project();
+    project
+        .write(
+            "db/environments/q.yaml",
+            format!("name: q\ndatabase_url: {}\n", home.url()),
+        )
+        .write("one.txt", format!("{}\n", one.name));
+    home.connect()
+        .batch_execute("CREATE SCHEMA t_a")
+        .expect("a tenant schema");
+    let q = |args: &[&str]| {
+        project
+            .cli()
+            .args(["migrate", "--env", "q"])
+            .args(args)
+            .output()
+    };
+    let (by_name, tenant) = (databases_query(&[one]), schemas_query(&["t_a"]));
+    let by_url = format!("SELECT '{}'", one.url());
+    q(&["up", "--targets-query", &by_name]).expect("up");
+    q(&["up", "--schemas-query", &tenant]).expect("up");
+    assert_eq!(versions(one), ["001", "002", "003"]);
+    let baseline = "`cargo confiture migrate baseline --through 003";
+    // (the list's flags, what the run's stdin feeds it, how its suggestions name the target)
+    let named = format!("--env q --targets <(echo {})`", one.name);
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["--targets-query", &by_name], "", &named),
+        (
+            &["--targets", "/dev/stdin"],
+            &format!("{}\n", one.name),
+            &named,
+        ),
+        (&["--schemas-query", &tenant], "", "--env q --schema t_a`"),
+        (&["--targets-query", &by_url], "", "--database-url <URL>`"),
+        (&["--targets", "one.txt"], "", "--env q --targets one.txt`"),
+    ];
+    for (list, input, words) in cases {
+        // `--through 1` would forget 002 and 003, applied with their files on disk: refused,
+        // suggesting the baseline that records them again.
+        let run = |more: &[&str]| {
+            Run::with_input(
+                project
+                    .cli()
+                    .args(["migrate", "--env", "q", "reinit", "--through", "1"])
+                    .args(list)
+                    .args(more),
+                input,
+            )
+        };
+        let expected = format!("{baseline} {words}");
+        let text = run(&[]);
+        text.code(exit::USAGE)
+            .stderr_has(&expected)
+            .stderr_lacks("<SQL>")
+            .stderr_lacks("<LIST>");
+        let doc = run(&["--format", "json"]).code(exit::USAGE).json();
+        let help = doc["errors"][0]["help"].as_str().unwrap_or_default();
+        assert!(help.contains(&expected), "{list:?}: {doc}");
+        assert!(!help.contains("<SQL>"), "{list:?}: {doc}");
+        if !words.contains("<URL>") {
+            let pasted = suggested(&text.stderr, "migrate baseline").expect("suggested");
+            project
+                .paste(&pasted)
+                .code(exit::SUCCESS)
+                .stdout_has("nothing to record");
+        }
+    }
+    assert_eq!(home.ledger(), None, "the environment's own database");
+}
