@@ -1328,9 +1328,10 @@ fn a_query_targets_reinit_help_runs_as_printed() {
 }
 
 /// `baseline` and `reinit` with a list of one target (`--targets-query`, `--schemas-query`,
-/// `--targets`) refuse what their flags and files alone decide — an unknown `--through` —
-/// before reading the list, as the fleet commands do: a usage error (exit 64)
-/// with no connection made (the environment's server is unreachable here, and no query runs).
+/// `--targets`) refuse what their flags and files alone decide before reading the list, as the
+/// fleet commands do — the whole class, each with its exit code and no connection made: the
+/// environment's server is unreachable here (a query that ran would fail to connect, exit 3),
+/// and the list file does not exist (read, it would be refused for that). Text and JSON.
 #[test]
 fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
     let project = Project::new();
@@ -1340,24 +1341,95 @@ fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
             "CREATE TABLE tb_a (id int);\n",
             "DROP TABLE tb_a;\n",
         )
+        .migration("002_b", "CREATE TABLE x(;\n", "DROP TABLE x;\n")
         .write(
             "db/environments/q.yaml",
             "database_url: postgresql://postgres@127.0.0.1:1/unreachable\n",
-        )
-        .write("one.txt", "tenant_1\n");
+        );
     let q = |args: &[&str]| Run::of(project.cli().args(["migrate", "--env", "q"]).args(args));
     let lists: [&[&str]; 3] = [
         &["--targets-query", "SELECT 'tenant_1'"],
         &["--schemas-query", "SELECT 't_a'"],
-        &["--targets", "one.txt"],
+        &["--targets", "missing.txt"],
     ];
-    for command in ["baseline", "reinit"] {
+    // (the command's flags, its exit code, what its error says)
+    let refusals: [(&[&str], u8, &str); 12] = [
+        (
+            &["baseline", "--through", "999"],
+            exit::USAGE,
+            "--through 999: no migration with version 999",
+        ),
+        (
+            &["baseline", "--through", "0"],
+            exit::USAGE,
+            "--through 0: no migration with version 0",
+        ),
+        (
+            &["baseline", "--through", "abc"],
+            exit::USAGE,
+            "invalid value 'abc' for '--through",
+        ),
+        (
+            &["baseline", "--through", "1", "--schema", "t_a"],
+            exit::USAGE,
+            "--schema t_a names a tenant schema",
+        ),
+        (
+            &["baseline", "--through", "1", "--jobs", "2"],
+            exit::USAGE,
+            "unexpected argument '--jobs'",
+        ),
+        (
+            &["baseline", "--through", "1", "--lock-wait", "99999999999s"],
+            exit::USAGE,
+            "'--lock-wait <DURATION>': is too long",
+        ),
+        (&["baseline"], exit::USAGE, "--through <VERSION>"),
+        // Its files through `--through` are what it writes as the truth.
+        (
+            &["baseline", "--through", "2"],
+            exit::INVALID,
+            "nothing was run",
+        ),
+        (
+            &["reinit", "--through", "999"],
+            exit::USAGE,
+            "--through 999: no migration with version 999",
+        ),
+        (
+            &["reinit", "--through", "0", "--yes"],
+            exit::USAGE,
+            "--through 0: no migration with version 0",
+        ),
+        (
+            &["reinit", "--schema", "t_a"],
+            exit::USAGE,
+            "--schema t_a names a tenant schema",
+        ),
+        (
+            &["reinit", "--keep-going"],
+            exit::USAGE,
+            "unexpected argument '--keep-going'",
+        ),
+    ];
+    for (command, code, says) in refusals {
         for list in lists {
-            let run = q(&[&[command, "--through", "999"][..], list].concat());
-            run.code(exit::USAGE)
-                .stderr_has("--through 999: no migration with version 999")
-                .stderr_lacks("connect");
+            let args = [command, list].concat();
+            q(&args)
+                .code(code)
+                .stderr_has(says)
+                .stderr_lacks("connect")
+                .stderr_lacks("missing.txt:");
+            let doc = q(&[&args[..], &["--format", "json"]].concat())
+                .code(code)
+                .json();
+            assert_eq!(doc["error"]["exit_code"], code, "{args:?}: {doc}");
         }
+    }
+    // Two lists: refused as such, whichever they are.
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        let args = [&["reinit"][..], lists[a], lists[b]].concat();
+        q(&args).code(exit::USAGE).stderr_has("cannot be used with");
     }
 }
 
