@@ -1316,7 +1316,18 @@ fn send_sigint(child: &std::process::Child) {
 /// Sends SIGINT to `child` (whose run is stuck in a statement that ignores cancels), checks
 /// that it goes on stopping, then sends the second SIGINT and returns what it printed: it
 /// must exit at once.
-fn interrupted_twice(mut child: std::process::Child) -> Run {
+fn interrupted_twice(child: std::process::Child) -> Run {
+    let run = signalled_twice(child);
+    // What was running may commit after the exit: never "run the command again" (a `down
+    // --steps N` again rolls back N more), `migrate status` says what committed.
+    run.stderr_has("`migrate status` says")
+        .stderr_lacks("again to finish");
+    run
+}
+
+/// [`interrupted_twice`]'s signals and exit at once (exit 130, `interrupted again`), whatever
+/// the command says of what was running.
+fn signalled_twice(mut child: std::process::Child) -> Run {
     send_sigint(&child);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -1331,12 +1342,8 @@ fn interrupted_twice(mut child: std::process::Child) -> Run {
         "the second signal did not exit at once\n{}",
         run.dump()
     );
-    // What was running may commit after the exit: never "run the command again" (a `down
-    // --steps N` again rolls back N more), `migrate status` says what committed.
     run.code(exit::INTERRUPTED)
-        .stderr_has("interrupted again: exiting")
-        .stderr_has("`migrate status` says")
-        .stderr_lacks("again to finish");
+        .stderr_has("interrupted again: exiting");
     run
 }
 
@@ -1948,20 +1955,10 @@ fn a_stopped_rewrite_on_a_target_its_list_chose_names_that_target() {
         db.connect()
             .batch_execute(&new_ledgers_sleeping(STUCK_NEW_LEDGER))
             .expect("make new ledgers stuck");
-        let mut child = spawn(list);
+        let child = spawn(list);
         let pid = db.wait_for_sleeping_backend(&what);
-        send_sigint(&child);
-        std::thread::sleep(Duration::from_millis(500));
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "{what}: ended on the first signal"
-        );
-        send_sigint(&child);
-        let sent = Instant::now();
-        let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
-        run.code(exit::INTERRUPTED)
-            .stderr_has("interrupted again: exiting")
-            .stderr_lacks("<SQL>");
+        let run = signalled_twice(child);
+        run.stderr_lacks("<SQL>");
         let doc = run.json();
         assert_eq!(doc["schema"].as_str(), schema, "{what}\n{}", run.dump());
         assert_eq!(
