@@ -87,6 +87,14 @@ impl std::fmt::Display for StdoutFailure {
 /// that every help of a fleet run — its refusals before the list is read as much as its
 /// targets' errors — suggests commands on the fleet, never on the environment's own database.
 pub fn invocation(cli: &Cli) -> Invocation {
+    invocation_choosing(cli, None)
+}
+
+/// [`invocation`] for a run on the one target `chosen` that its list of one target
+/// (`baseline`/`reinit --targets-query SQL`, ...) chose: a list a suggested command cannot
+/// repeat as given ([`repeatable`]: a query, a pipe) gives way to that target
+/// ([`Invocation::choosing`]).
+pub fn invocation_choosing(cli: &Cli, chosen: Option<hint::OneTarget>) -> Invocation {
     let global = &cli.global;
     let mut database = Vec::new();
     if global.database_url.is_some() {
@@ -97,9 +105,14 @@ pub fn invocation(cli: &Cli) -> Invocation {
         database = vec!["-c".to_string(), file_word(file, "<FILE>")];
     }
     // `baseline`/`reinit --targets FILE` (`--targets-query`, `--schemas-query`): that list is
-    // how this run chose its one database or tenant schema.
+    // how this run chose its one database or tenant schema — once read, the target it chose
+    // when the list cannot be pasted.
+    let mut chose = None;
     if let Some(list) = cli.one_target_list() {
-        database.extend(list_words(list));
+        match chosen.filter(|_| !repeatable(list)) {
+            Some(target) => chose = Some(target),
+            None => database.extend(list_words(list)),
+        }
     }
     let mut files = Vec::new();
     if let Some(package) = &global.package {
@@ -126,11 +139,22 @@ pub fn invocation(cli: &Cli) -> Invocation {
             .map(list_words)
             .unwrap_or_default(),
         dry_run: cli.dry_run(),
+        chosen: chose,
         ..Invocation::default()
     };
     match &global.schema {
         Some(schema) => invocation.with_schema(schema),
         None => invocation,
+    }
+}
+
+/// Whether a suggested command can repeat `list` as the command line gave it: a regular file
+/// named by its path. Not a query (`<SQL>`: long, and run again it may return another target)
+/// nor a list read from a pipe (`<LIST>`, [`file_word`]).
+fn repeatable(list: ListGiven<'_>) -> bool {
+    match list {
+        ListGiven::File(file) => names_a_regular_file(file),
+        ListGiven::TargetsQuery(_) | ListGiven::SchemasQuery(_) => false,
     }
 }
 
@@ -152,11 +176,17 @@ fn list_words(list: ListGiven<'_>) -> Vec<String> {
 /// whatever it points at: `--targets /dev/stdin < tenants.txt` reads a regular file, but pasted
 /// later the same path reads the terminal, or whatever that script's stdin is then.
 fn file_word(file: &Path, placeholder: &str) -> String {
-    if !names_a_descriptor(file) && std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+    if names_a_regular_file(file) {
         file.to_string_lossy().into_owned()
     } else {
         placeholder.to_string()
     }
+}
+
+/// Whether `file` is a regular file that a later command reading the same path reads again:
+/// not a pipe, nor a path naming one of this process's descriptors ([`names_a_descriptor`]).
+fn names_a_regular_file(file: &Path) -> bool {
+    !names_a_descriptor(file) && std::fs::metadata(file).is_ok_and(|m| m.is_file())
 }
 
 /// Whether `file`, or a symbolic link on its way, names an open descriptor of the process
@@ -241,12 +271,17 @@ impl Output {
         });
     }
 
-    /// This output for a run on `env`, the session's environment: its JSON document's `schema`
-    /// is `env`'s tenant schema — `--schema`'s, or the one a list of one target chose
-    /// (`baseline --schemas-query`), which the command line alone does not say.
-    pub fn on(&self, env: &Environment) -> Output {
+    /// This output for a run on `env`, the session's environment, which the command line `cli`
+    /// chose with a list of one target (`baseline`/`reinit --schemas-query SQL`: `chosen`,
+    /// [`invocation_choosing`]) or without one: its JSON document's `schema` is `env`'s tenant
+    /// schema — `--schema`'s, or the one the list chose, which the command line alone does not
+    /// say — and its suggested commands address that target.
+    pub fn on(&self, cli: &Cli, env: &Environment, chosen: Option<hint::OneTarget>) -> Output {
         let mut out = self.clone();
         out.schema = env.migration.tenant_schema.clone();
+        if chosen.is_some() {
+            out.invocation = invocation_choosing(cli, chosen).with_settings_of(env);
+        }
         out
     }
 

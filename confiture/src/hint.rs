@@ -230,6 +230,13 @@ pub struct Invocation {
     /// how the commands acting on one target — and `migrate down` (`AGAIN_ON_EVERY_TARGET`) —
     /// address that target alone ([`Invocation::for_target`]).
     pub target: Option<OneTarget>,
+    /// The one target a list of one target chose for this run (`baseline`/`reinit`
+    /// `--targets-query SQL`, `--schemas-query SQL`, a list read from a pipe): every suggested
+    /// command that connects addresses it as a fleet target's text addresses that target
+    /// (`--schema NAME`, a list of its name alone, else `--database-url <URL>`), never by the
+    /// list — `<SQL>` and `<LIST>` cannot be pasted, and a query run again may return another
+    /// target ([`Invocation::choosing`]).
+    pub chosen: Option<OneTarget>,
     /// The settings of a fleet's environment that `--database-url <URL>` does not carry (it
     /// reads no environment file): said after each suggested command that addresses one
     /// database of the fleet that way ([`Invocation::with_settings_of`]). Empty when the
@@ -302,6 +309,7 @@ impl Invocation {
             && self.files.is_empty()
             && self.fleet.is_empty()
             && self.target.is_none()
+            && self.chosen.is_none()
             && !self.dry_run
     }
 
@@ -362,6 +370,15 @@ impl Invocation {
         }
     }
 
+    /// This invocation for a run on the one target `target` that its list of one target chose
+    /// ([`Invocation::chosen`]): `database` is the run's selection alone, without the list.
+    pub fn choosing(self, target: OneTarget) -> Invocation {
+        Invocation {
+            chosen: Some(target),
+            ..self
+        }
+    }
+
     /// The words that address the target being rendered, for the command `args`, and whether
     /// they are `--database-url <URL>` (which drops the environment's settings).
     fn target_words(&self, target: &OneTarget, takes_a_list: bool) -> (Vec<String>, bool) {
@@ -407,6 +424,7 @@ impl Invocation {
         let by_its_url = self
             .target
             .as_ref()
+            .or(self.chosen.as_ref())
             .is_some_and(|t| t.schema.is_none() && t.entry.is_none());
         let connection: &[&str] = if by_its_url {
             &[]
@@ -435,6 +453,10 @@ impl Invocation {
                 (Vec::new(), false)
             } else if let Some(target) = this_target {
                 self.target_words(target, takes_a_list || is_one_of(args, TAKE_ONE_TARGET))
+            } else if let Some(chosen) = &self.chosen {
+                // Every command that connects takes a list (of one target, for `baseline`
+                // and `reinit`) and `--schema`.
+                self.target_words(chosen, true)
             } else if self.fleet.is_empty() || takes_a_list {
                 (
                     quoted(&[&self.database[..], &self.fleet[..]].concat()),
@@ -752,6 +774,7 @@ mod tests {
             files: files.iter().map(|s| s.to_string()).collect(),
             fleet: Vec::new(),
             target: None,
+            chosen: None,
             url_drops: Vec::new(),
             url_drops_connection: Vec::new(),
             dry_run: false,
@@ -968,6 +991,56 @@ mod tests {
         // The fleet's own text, and a run on one database: unchanged.
         assert_eq!(run.render(help), help);
         assert_eq!(invocation(&["--env", "fl"], &[]).render(help), help);
+    }
+
+    /// `baseline`/`reinit --targets-query SQL` suggested commands repeating `--targets-query
+    /// <SQL>`, which cannot be pasted. A run on the one target its list chose addresses it in
+    /// every suggested command that connects, as a fleet target's text does; files-only
+    /// commands stay as they are, and "run the command again" (its own command line) too.
+    #[test]
+    fn a_run_on_the_target_a_list_chose_addresses_it_in_every_command() {
+        let run = invocation(&["--env", "q"], &["--migrations-dir", "sql"]);
+        let named = run.clone().choosing(OneTarget {
+            schema: None,
+            entry: Some("tenant_7".to_string()),
+        });
+        for args in [
+            "migrate status",
+            "migrate baseline --through 3",
+            "migrate down",
+        ] {
+            assert_eq!(
+                named.render(&command(args)),
+                format!(
+                    "`cargo confiture {args} --env q --targets <(echo tenant_7) --migrations-dir \
+                     sql`"
+                )
+            );
+        }
+        let tenant = run.clone().choosing(tenant_target("t_a"));
+        assert_eq!(
+            tenant.render(&command("migrate reinit")),
+            "`cargo confiture migrate reinit --env q --schema t_a --migrations-dir sql`"
+        );
+        let mut env = Environment::from_url("postgresql://u@h/db", "t").expect("url");
+        env.migration.tracking_table =
+            crate::ledger::TrackingTable::parse("ops.tb_confiture").expect("table");
+        let by_url = run.with_settings_of(&env).choosing(OneTarget::default());
+        let status = by_url.render(&command("migrate status")).into_owned();
+        assert!(
+            status.starts_with(
+                "`cargo confiture migrate status --database-url <URL> --migrations-dir sql` \
+                 (`--database-url` reads no environment file: the environment's \
+                 `migration.tracking_table` would not apply"
+            ),
+            "{status}"
+        );
+        assert_eq!(
+            named.render(&command("lint")),
+            "`cargo confiture lint --migrations-dir sql`"
+        );
+        let again = "wait, then run the command again";
+        assert_eq!(named.render(again), again);
     }
 
     /// A fleet's `--targets` went into a suggested `reinit`, which takes no list: pasted, it

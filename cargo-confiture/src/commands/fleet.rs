@@ -127,12 +127,17 @@ fn one_tenant_or_a_list(cli: &Cli, args: &FleetArgs) -> Result<()> {
 /// (`--env prod` is the fleet for `up`, `status`, ...), so the same words here must not write a
 /// ledger into the database that holds the list: refused (exit 64), dry run too, before
 /// connecting, saying how to pick one. A list of one target on the command line replaces the
-/// block's list, as a fleet's list on the command line does.
-pub fn one_database(cli: &Cli, cx: &Context, command: &str) -> Result<Migrator> {
-    let migrator = super::migrate::migrator(cli, cx)?;
+/// block's list, as a fleet's list on the command line does. With the target that list chose
+/// (how suggested commands address it).
+pub fn one_database(
+    cli: &Cli,
+    cx: &Context,
+    command: &str,
+) -> Result<(Migrator, Option<confiture::hint::OneTarget>)> {
+    let (migrator, chosen) = super::migrate::migrator_choosing(cli, cx)?;
     // A tenant's environment (`--schema`) has no `fleet:` block: it is one database's schema.
     if migrator.environment().fleet.is_none() {
-        return Ok(migrator);
+        return Ok((migrator, chosen));
     }
     let file = environment_file(&migrator);
     let line = fleet_block(&migrator)

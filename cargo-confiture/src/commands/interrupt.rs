@@ -45,6 +45,9 @@ pub(super) struct Interrupt {
     /// Set once the run has ended and its report is printed ([`Interrupt::after`]): the
     /// first signal's bounded wait ([`STOP_WAIT`]) is over.
     ended: Arc<AtomicBool>,
+    /// What the exit at once renders with: the command's output, then the run's
+    /// ([`Interrupt::renders_with`]).
+    out: Arc<Mutex<Output>>,
 }
 
 /// The signals the CLI handles: SIGTERM, and SIGINT and SIGHUP unless the process inherited
@@ -100,6 +103,7 @@ impl Interrupt {
                 ..SoFar::default()
             })),
             ended: Arc::new(AtomicBool::new(false)),
+            out: Arc::new(Mutex::new(out.clone())),
         };
         confiture::config::stop_reading_when(interrupt.flag());
         let Ok(mut signals) = signal_hook::iterator::Signals::new(watched()) else {
@@ -108,7 +112,7 @@ impl Interrupt {
         let (flag, signal) = (interrupt.flag.clone(), interrupt.signal.clone());
         let (words, so_far) = (interrupt.words.clone(), interrupt.so_far.clone());
         let ended = interrupt.ended.clone();
-        let out = out.clone();
+        let out = interrupt.out.clone();
         std::thread::spawn(move || {
             let Some(first) = signals.forever().next() else {
                 return;
@@ -139,6 +143,13 @@ impl Interrupt {
             }
         });
         interrupt
+    }
+
+    /// The output the run renders with once it has its database (`baseline --schemas-query`:
+    /// the tenant its list chose, which its JSON document's `schema` names and its suggested
+    /// commands address): the exit at once renders with it too.
+    pub(super) fn renders_with(&self, out: &Output) {
+        *self.out.lock().unwrap_or_else(|p| p.into_inner()) = out.clone();
     }
 
     /// What the signals say from now on: the run has its database (or its fleet) and starts.
@@ -278,7 +289,8 @@ impl Leaving {
 /// stdout ([`exit::INTERRUPTED`]): the second signal, or a stop that got no answer within
 /// [`STOP_WAIT`]. The server ends the session once it sees the connection gone, rolling
 /// back what it had not committed.
-fn leave(out: &Output, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving) -> ! {
+fn leave(out: &Mutex<Output>, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving) -> ! {
+    let out = out.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
     // Never "run the command again": what was running may commit after the exit (a `down
     // --steps N` again would roll back N more); the words say `migrate status`.

@@ -223,12 +223,8 @@ fn baseline(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = baseline_options(args);
-    let mut migrator = interruptible(
-        super::fleet::one_database(cli, cx, "migrate baseline")?,
-        interrupt,
-        unless_dry(args.dry_run, REWRITING),
-    );
-    let out = &out.on(migrator.environment());
+    let (mut migrator, out) = rewriting(cli, cx, "migrate baseline", out, interrupt, args.dry_run)?;
+    let out = &out;
     let mut view = ProgressView::default();
     let outcome = migrator.baseline(&options, &mut |p| {
         interrupt.progress(&p);
@@ -264,12 +260,8 @@ fn reinit(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = reinit_options(args);
-    let mut migrator = interruptible(
-        super::fleet::one_database(cli, cx, "migrate reinit")?,
-        interrupt,
-        unless_dry(args.dry_run, REWRITING),
-    );
-    let out = &out.on(migrator.environment());
+    let (mut migrator, out) = rewriting(cli, cx, "migrate reinit", out, interrupt, args.dry_run)?;
+    let out = &out;
     let mut view = ProgressView::default();
     let outcome = migrator.reinit(&options, &mut |p| {
         interrupt.progress(&p);
@@ -285,6 +277,25 @@ fn reinit(
         |_| exit::SUCCESS,
         |_, r| reinit_text(r, args.through.is_some()),
     )
+}
+
+/// The session of `baseline` or `reinit` (`command`) on its one database or tenant schema
+/// ([`super::fleet::one_database`]), stopped by `interrupt`, and the output that renders its
+/// run — its JSON document's `schema`, its suggested commands addressing the target its list
+/// of one target chose ([`Output::on`]) — which `interrupt`'s exit at once renders with too.
+fn rewriting(
+    cli: &Cli,
+    cx: &Context,
+    command: &str,
+    out: &Output,
+    interrupt: &Interrupt,
+    dry_run: bool,
+) -> Result<(Migrator, Output)> {
+    let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
+    let out = out.on(cli, migrator.environment(), chosen);
+    interrupt.renders_with(&out);
+    let migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
+    Ok((migrator, out))
 }
 
 fn baseline_options(args: &BaselineArgs) -> BaselineOptions {
@@ -328,6 +339,15 @@ fn session(env: config::Environment, cx: &Context) -> Migrator {
 /// The `using ...` line is printed when the session first reaches the server, so a request
 /// refused before that (`--steps 0`, an unknown `--target`, broken files) prints none.
 pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
+    migrator_choosing(cli, cx).map(|(migrator, _)| migrator)
+}
+
+/// [`migrator`], with the target that `baseline`/`reinit`'s list of one target chose (how its
+/// suggested commands address it, `Output::on`); `None` without such a list.
+pub(super) fn migrator_choosing(
+    cli: &Cli,
+    cx: &Context,
+) -> Result<(Migrator, Option<hint::OneTarget>)> {
     let g = &cli.global;
     let selection = if let Some(url) = &g.database_url {
         Selection::Url(url.clone())
@@ -351,7 +371,7 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
     }
     // `baseline`/`reinit`'s list of one target: that target, announced as `--schema` announces
     // a tenant of the environment's database (a database listed by name as its list names it).
-    let (env, mut using) = match cli.one_target_list() {
+    let (env, mut using, chosen) = match cli.one_target_list() {
         Some(list) => {
             check_before_the_list(cli, cx, &env)?;
             let target = one_target(&env, list, g.schema.as_deref(), &cli.words().join(" "))?;
@@ -359,11 +379,12 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
                 Some(schema) => format!("{} schema {schema}", env.describe()),
                 None => target.environment.describe(),
             };
-            (target.environment, using)
+            let chosen = target.addressed();
+            (target.environment, using, Some(chosen))
         }
         None => {
             let using = env.describe();
-            (env, using)
+            (env, using, None)
         }
     };
     // One tenant schema of that database, exactly as a fleet's `--schemas-query` makes each
@@ -412,7 +433,7 @@ pub(super) fn migrator(cli: &Cli, cx: &Context) -> Result<Migrator> {
             *IGNORED_PASSFILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(warning);
         }
     });
-    Ok(migrator)
+    Ok((migrator, chosen))
 }
 
 /// `baseline` and `reinit` with a list of one target (`--targets FILE`, `--targets-query SQL`,

@@ -918,6 +918,7 @@ impl Fleet {
                 });
                 (slot, index, target, shown)
             };
+            lock(&self.connected).started(&target.source);
             let began = Instant::now();
             // The target's own events, named by it, under the schedule's lock as the others.
             let forward = |p: Progress| {
@@ -971,7 +972,7 @@ impl Fleet {
             drop(s);
             drop(held);
             // Its sessions are closed (or are the server's to end): no longer the run's.
-            lock(&self.connected).remove(&target.source);
+            lock(&self.connected).ended(&target.source);
         }
     }
 
@@ -1053,15 +1054,12 @@ impl Fleet {
             ""
         };
         let held = at_once * each;
-        // What the run held when refused: its other targets connected to their database then,
+        // What the run held when refused: its other targets connected to their database then
+        // (not now: one that ended since is what ended the retries of the refused connection),
         // `each` connections apiece, and the refused target's own but the one refused (its
         // session is open when the pooler check's second connection is what was refused) —
         // not `held`, what `--jobs` lets it hold, which the limit already refused.
-        let (others, own) = {
-            let connected = lock(&self.connected);
-            let own = connected.contains(&target.source);
-            (connected.len() - usize::from(own), own)
-        };
+        let (others, own) = lock(&self.connected).held_when_refused(&target.source);
         let held_then = others.min(at_once - 1) * each + if own { each - 1 } else { 0 };
         let fit = match held_then {
             0 => "e.g. --jobs 1 (the run held no connection when refused: other sessions fill \
@@ -1157,5 +1155,52 @@ mod tests {
         assert_eq!(combined_exit_code([1, 0, 1]), exit::PENDING);
         assert_eq!(combined_exit_code([0, 4, 3]), exit::FLEET_MIXED);
         assert_eq!(combined_exit_code([1, 2]), exit::FLEET_MIXED);
+    }
+
+    /// The `--jobs` a target refused with `53300` is told to use counted the targets connected
+    /// when the refused one returned: its connection is tried again until a session of the run
+    /// ends (`db::connect`), so the target whose end stopped the retries was no longer counted
+    /// — under a limit the first target filled, "the run held no connection when refused". The
+    /// count is the one the refused target saw: the most of the others connected at once since
+    /// it started.
+    #[test]
+    fn a_refused_target_counts_what_the_run_held_when_refused_not_when_it_returned() {
+        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
+            .expect("an environment");
+        let targets: Vec<Target> = ["t_1", "t_2", "t_3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
+            .collect();
+        let mut fleet = Fleet::new(targets.clone(), "db/migrations", CheckOptions::default());
+        fleet.jobs = 3;
+        let refused = || {
+            let mut error = ReportedError::of(&crate::Error::connection("refused"));
+            error.sqlstate = Some("53300".to_string());
+            error
+        };
+        let help = |fleet: &Fleet| {
+            let mut error = refused();
+            fleet.blame_jobs(&mut error, 3, 1, &targets[2]);
+            error.help.unwrap_or_default()
+        };
+        // t_1 and t_2 hold their session; t_3 starts and is refused.
+        for t in &targets[..2] {
+            lock(&fleet.connected).started(&t.source);
+            lock(&fleet.connected).connected(&t.source);
+        }
+        lock(&fleet.connected).started(&targets[2].source);
+        // t_1 ends: what stops the retries of t_3's connection.
+        lock(&fleet.connected).ended(&targets[0].source);
+        let said = help(&fleet);
+        assert!(
+            said.contains("e.g. --jobs 2 (what fits in the 2 connections it held when refused)"),
+            "{said}"
+        );
+        // A target that starts after the others ended counts none.
+        lock(&fleet.connected).ended(&targets[1].source);
+        lock(&fleet.connected).ended(&targets[2].source);
+        lock(&fleet.connected).started(&targets[2].source);
+        assert!(help(&fleet).contains("the run held no connection when refused"));
     }
 }

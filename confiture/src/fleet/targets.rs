@@ -208,6 +208,15 @@ impl Target {
             .then_some(self.environment.connection.dbname.as_str())
     }
 
+    /// How the commands a message suggests address this target alone
+    /// ([`crate::hint::OneTarget`]): its tenant schema, or its name as a list gave it.
+    pub fn addressed(&self) -> crate::hint::OneTarget {
+        crate::hint::OneTarget {
+            schema: self.schema.clone(),
+            entry: self.entry().map(str::to_string),
+        }
+    }
+
     /// `user@host:port/db`: the target as every output shows it, never with a password.
     pub fn shown(&self) -> String {
         match &self.schema {
@@ -695,7 +704,62 @@ pub(crate) struct Claims {
 /// The targets of a running fleet holding a session of their database, by their source
 /// ([`Target::source`], one per entry of a list): what a target refused for too many connections counts as the run's own
 /// (`Fleet::blame_jobs`), shared by the fleet and its command's [`Claims`].
-pub(crate) type Connected = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+pub(crate) type Connected = std::sync::Arc<std::sync::Mutex<ConnectedTargets>>;
+
+/// [`Connected`]'s targets, and for each running target the most of the others that held
+/// their session at once since it started: what the server saw when it refused that target's
+/// connection. The refused connection is tried again while a session of the run may still be
+/// counted, and given up once one of them ends ([`crate::db::connect`]): by the time the
+/// refused target returns, that target is no longer connected, and counting then would say
+/// the run held less than it did.
+#[derive(Debug, Default)]
+pub(crate) struct ConnectedTargets {
+    /// Those holding a session of their database now.
+    now: std::collections::HashSet<String>,
+    /// Per running target, the most of the others connected at once since it started.
+    peaks: std::collections::HashMap<String, usize>,
+}
+
+impl ConnectedTargets {
+    /// The target listed as `source` starts: its count of the others starts at theirs now.
+    pub(crate) fn started(&mut self, source: &str) {
+        let others = self.others(source);
+        self.peaks.insert(source.to_string(), others);
+    }
+
+    /// The target listed as `source` holds a session of its database ([`Claim::take`]).
+    pub(crate) fn connected(&mut self, source: &str) {
+        self.now.insert(source.to_string());
+        let now = &self.now;
+        for (target, peak) in &mut self.peaks {
+            let others = now.len() - usize::from(now.contains(target));
+            *peak = (*peak).max(others);
+        }
+    }
+
+    /// The target listed as `source` ended: its sessions are closed, no longer the run's.
+    pub(crate) fn ended(&mut self, source: &str) {
+        self.now.remove(source);
+        self.peaks.remove(source);
+    }
+
+    /// What the run held when the target listed as `source` was refused: how many of the
+    /// others held their session (the most at once since it started), and whether its own is
+    /// open (the pooler check's second connection was the one refused).
+    pub(crate) fn held_when_refused(&self, source: &str) -> (usize, bool) {
+        let others = self
+            .peaks
+            .get(source)
+            .copied()
+            .unwrap_or_else(|| self.others(source));
+        (others, self.now.contains(source))
+    }
+
+    /// How many targets but `source` hold their session now.
+    fn others(&self, source: &str) -> usize {
+        self.now.len() - usize::from(self.now.contains(source))
+    }
+}
 
 type Reached = (crate::db::identity::DatabaseIdentity, Option<String>);
 
@@ -759,7 +823,7 @@ impl Claim {
             .connected
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(self.target.source.clone());
+            .connected(&self.target.source);
         Ok(())
     }
 

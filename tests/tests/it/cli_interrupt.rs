@@ -1053,23 +1053,43 @@ fn release_and_check_untouched(holder: &mut postgres::Client, db: &TestDb, what:
     assert!(db.migration_lock_holders().is_empty(), "{}", run.dump());
 }
 
-/// On a database without a ledger, an event trigger gives each new `tb_confiture` a row
-/// trigger that sleeps: the rows `baseline` and `reinit` write wait on the server.
-const SLOW_NEW_LEDGER: &str = "
-CREATE FUNCTION slow_ledger_row() RETURNS trigger LANGUAGE plpgsql AS
-  $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$;
+/// A row trigger's body that sleeps: on each new `tb_confiture` ([`new_ledgers_sleeping`]),
+/// the rows `baseline` and `reinit` write wait on the server.
+const SLOW_NEW_LEDGER: &str = "BEGIN PERFORM pg_sleep(30); RETURN NEW; END";
+
+/// [`SLOW_NEW_LEDGER`] whose sleep goes on through cancels: only the second signal ends the
+/// run.
+const STUCK_NEW_LEDGER: &str = "
+DECLARE until timestamptz := clock_timestamp() + interval '30 s';
+BEGIN
+  WHILE clock_timestamp() < until LOOP
+    BEGIN PERFORM pg_sleep(extract(epoch FROM until - clock_timestamp()));
+    EXCEPTION WHEN query_canceled THEN NULL; END;
+  END LOOP;
+  RETURN NEW;
+END";
+
+/// The event trigger that gives each new `tb_confiture` (a tenant's too: the function is
+/// qualified, its session's `search_path` is the tenant's) a row trigger running `body`
+/// ([`SLOW_NEW_LEDGER`], [`STUCK_NEW_LEDGER`]: the function's body).
+fn new_ledgers_sleeping(body: &str) -> String {
+    format!(
+        "
+CREATE FUNCTION public.slow_ledger_row() RETURNS trigger LANGUAGE plpgsql AS $${body}$$;
 CREATE FUNCTION slow_new_ledger() RETURNS event_trigger LANGUAGE plpgsql AS $$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT * FROM pg_event_trigger_ddl_commands()
            WHERE command_tag = 'CREATE TABLE' AND object_identity LIKE '%.tb_confiture' LOOP
     EXECUTE format('CREATE TRIGGER slow BEFORE INSERT ON %s FOR EACH ROW
-                    EXECUTE FUNCTION slow_ledger_row()', r.object_identity);
+                    EXECUTE FUNCTION public.slow_ledger_row()', r.object_identity);
   END LOOP;
 END $$;
 CREATE EVENT TRIGGER slow_new_ledger ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
   EXECUTE FUNCTION slow_new_ledger();
-";
+"
+    )
+}
 
 /// `baseline` and `reinit` on a database without a ledger created (and committed) the table
 /// first, then wrote its rows in a transaction of their own: stopped between the two — a
@@ -1091,7 +1111,7 @@ fn a_rewrite_stopped_while_writing_a_new_ledger_leaves_no_ledger() {
             let what = format!("{command:?}, cancelled by another session: {cancelled}");
             let db = TestDb::new("stop_new_ledger");
             db.connect()
-                .batch_execute(SLOW_NEW_LEDGER)
+                .batch_execute(&new_ledgers_sleeping(SLOW_NEW_LEDGER))
                 .expect("make new ledgers slow to write");
             let child = spawn(&project, &db, command);
             let pid = db.wait_for_sleeping_backend(&format!("{what}: never wrote"));
@@ -1296,7 +1316,18 @@ fn send_sigint(child: &std::process::Child) {
 /// Sends SIGINT to `child` (whose run is stuck in a statement that ignores cancels), checks
 /// that it goes on stopping, then sends the second SIGINT and returns what it printed: it
 /// must exit at once.
-fn interrupted_twice(mut child: std::process::Child) -> Run {
+fn interrupted_twice(child: std::process::Child) -> Run {
+    let run = signalled_twice(child);
+    // What was running may commit after the exit: never "run the command again" (a `down
+    // --steps N` again rolls back N more), `migrate status` says what committed.
+    run.stderr_has("`migrate status` says")
+        .stderr_lacks("again to finish");
+    run
+}
+
+/// [`interrupted_twice`]'s signals and exit at once (exit 130, `interrupted again`), whatever
+/// the command says of what was running.
+fn signalled_twice(mut child: std::process::Child) -> Run {
     send_sigint(&child);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
@@ -1311,12 +1342,8 @@ fn interrupted_twice(mut child: std::process::Child) -> Run {
         "the second signal did not exit at once\n{}",
         run.dump()
     );
-    // What was running may commit after the exit: never "run the command again" (a `down
-    // --steps N` again rolls back N more), `migrate status` says what committed.
     run.code(exit::INTERRUPTED)
-        .stderr_has("interrupted again: exiting")
-        .stderr_has("`migrate status` says")
-        .stderr_lacks("again to finish");
+        .stderr_has("interrupted again: exiting");
     run
 }
 
@@ -1855,4 +1882,96 @@ fn a_list_query_keeps_the_database_statement_timeout_and_a_ctrl_c_ends_it() {
             run.dump()
         );
     }
+}
+
+/// `baseline` on the one target its `--schemas-query` (`--targets-query`) chose, stopped by a
+/// signal: the first's help said to run it again with `--schemas-query <SQL>` (which cannot be
+/// pasted, and may return another tenant), and the second's JSON document said `"schema":
+/// null` for a tenant — the exit at once rendered with the command line's output, before its
+/// list had chosen a target. Both name the target: its JSON `schema`, and every suggested
+/// command `--schema NAME` (a database listed by name: a list of that name alone).
+#[test]
+fn a_stopped_rewrite_on_a_target_its_list_chose_names_that_target() {
+    let dbs = TestDbs::new("sigint_chosen", 2);
+    let (home, one) = (&dbs.dbs[0], &dbs.dbs[1]);
+    let project = project(
+        "CREATE TABLE t_partial (a int);\n",
+        "DROP TABLE t_partial;\n",
+    );
+    project.write(
+        "db/environments/q.yaml",
+        format!("name: q\ndatabase_url: {}\n", home.url()),
+    );
+    home.connect()
+        .batch_execute("CREATE SCHEMA t_a")
+        .expect("a tenant schema");
+    let by_name = format!("SELECT '{}'", one.name);
+    let named = format!("--env q --targets <(echo {})`", one.name);
+    // (the list, the database it writes in, its JSON `schema`, how suggestions select it)
+    let cases: [(&[&str], &TestDb, Option<&str>, &str); 2] = [
+        (
+            &["--schemas-query", "SELECT 't_a'"],
+            home,
+            Some("t_a"),
+            "--env q --schema t_a`",
+        ),
+        (&["--targets-query", &by_name], one, None, &named),
+    ];
+    let spawn = |list: &[&str]| {
+        project
+            .cli()
+            .args(["migrate", "--env", "q", "baseline", "--through", "3"])
+            .args(list)
+            .args(["--format", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test")
+    };
+    for (list, db, schema, words) in cases {
+        let what = format!("{list:?}");
+        // The first signal: the rewrite is cancelled; its help runs it again on that target.
+        db.connect()
+            .batch_execute(&new_ledgers_sleeping(SLOW_NEW_LEDGER))
+            .expect("make new ledgers slow to write");
+        let child = spawn(list);
+        db.wait_for_sleeping_backend(&what);
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED);
+        let again = format!("`cargo confiture migrate baseline --through 3 {words}");
+        let doc = run.json();
+        assert_eq!(doc["schema"].as_str(), schema, "{what}\n{}", run.dump());
+        let help = doc["errors"][0]["help"].as_str().unwrap_or_default();
+        assert!(help.contains(&again), "{what}: {again}\n{}", run.dump());
+        run.stderr_has(&again).stderr_lacks("<SQL>");
+
+        // The second signal: the document of the exit at once.
+        db.connect()
+            .batch_execute(
+                "DROP EVENT TRIGGER slow_new_ledger; DROP FUNCTION slow_new_ledger(); \
+                 DROP FUNCTION slow_ledger_row()",
+            )
+            .expect("drop the slow ledger");
+        db.connect()
+            .batch_execute(&new_ledgers_sleeping(STUCK_NEW_LEDGER))
+            .expect("make new ledgers stuck");
+        let child = spawn(list);
+        let pid = db.wait_for_sleeping_backend(&what);
+        let run = signalled_twice(child);
+        run.stderr_lacks("<SQL>");
+        let doc = run.json();
+        assert_eq!(doc["schema"].as_str(), schema, "{what}\n{}", run.dump());
+        assert_eq!(
+            doc["error"]["schema"].as_str(),
+            schema,
+            "{what}\n{}",
+            run.dump()
+        );
+        let status = format!("`cargo confiture migrate status {words}");
+        let help = doc["error"]["help"].as_str().unwrap_or_default();
+        assert!(help.contains(&status), "{what}: {status}\n{}", run.dump());
+        run.stderr_has(&status);
+        terminate(db, &[pid]);
+    }
+    assert_eq!(home.ledger(), None, "the environment's own database");
 }

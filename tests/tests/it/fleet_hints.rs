@@ -1328,9 +1328,10 @@ fn a_query_targets_reinit_help_runs_as_printed() {
 }
 
 /// `baseline` and `reinit` with a list of one target (`--targets-query`, `--schemas-query`,
-/// `--targets`) refuse what their flags and files alone decide — an unknown `--through` —
-/// before reading the list, as the fleet commands do: a usage error (exit 64)
-/// with no connection made (the environment's server is unreachable here, and no query runs).
+/// `--targets`) refuse what their flags and files alone decide before reading the list, as the
+/// fleet commands do — the whole class, each with its exit code and no connection made: the
+/// environment's server is unreachable here (a query that ran would fail to connect, exit 3),
+/// and the list file does not exist (read, it would be refused for that). Text and JSON.
 #[test]
 fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
     let project = Project::new();
@@ -1340,23 +1341,175 @@ fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
             "CREATE TABLE tb_a (id int);\n",
             "DROP TABLE tb_a;\n",
         )
+        .migration("002_b", "CREATE TABLE x(;\n", "DROP TABLE x;\n")
         .write(
             "db/environments/q.yaml",
             "database_url: postgresql://postgres@127.0.0.1:1/unreachable\n",
-        )
-        .write("one.txt", "tenant_1\n");
+        );
     let q = |args: &[&str]| Run::of(project.cli().args(["migrate", "--env", "q"]).args(args));
     let lists: [&[&str]; 3] = [
         &["--targets-query", "SELECT 'tenant_1'"],
         &["--schemas-query", "SELECT 't_a'"],
-        &["--targets", "one.txt"],
+        &["--targets", "missing.txt"],
     ];
-    for command in ["baseline", "reinit"] {
+    // (the command's flags, its exit code, what its error says)
+    let refusals: [(&[&str], u8, &str); 12] = [
+        (
+            &["baseline", "--through", "999"],
+            exit::USAGE,
+            "--through 999: no migration with version 999",
+        ),
+        (
+            &["baseline", "--through", "0"],
+            exit::USAGE,
+            "--through 0: no migration with version 0",
+        ),
+        (
+            &["baseline", "--through", "abc"],
+            exit::USAGE,
+            "invalid value 'abc' for '--through",
+        ),
+        (
+            &["baseline", "--through", "1", "--schema", "t_a"],
+            exit::USAGE,
+            "--schema t_a names a tenant schema",
+        ),
+        (
+            &["baseline", "--through", "1", "--jobs", "2"],
+            exit::USAGE,
+            "unexpected argument '--jobs'",
+        ),
+        (
+            &["baseline", "--through", "1", "--lock-wait", "99999999999s"],
+            exit::USAGE,
+            "'--lock-wait <DURATION>': is too long",
+        ),
+        (&["baseline"], exit::USAGE, "--through <VERSION>"),
+        // Its files through `--through` are what it writes as the truth.
+        (
+            &["baseline", "--through", "2"],
+            exit::INVALID,
+            "nothing was run",
+        ),
+        (
+            &["reinit", "--through", "999"],
+            exit::USAGE,
+            "--through 999: no migration with version 999",
+        ),
+        (
+            &["reinit", "--through", "0", "--yes"],
+            exit::USAGE,
+            "--through 0: no migration with version 0",
+        ),
+        (
+            &["reinit", "--schema", "t_a"],
+            exit::USAGE,
+            "--schema t_a names a tenant schema",
+        ),
+        (
+            &["reinit", "--keep-going"],
+            exit::USAGE,
+            "unexpected argument '--keep-going'",
+        ),
+    ];
+    for (command, code, says) in refusals {
         for list in lists {
-            let run = q(&[&[command, "--through", "999"][..], list].concat());
-            run.code(exit::USAGE)
-                .stderr_has("--through 999: no migration with version 999")
-                .stderr_lacks("connect");
+            let args = [command, list].concat();
+            q(&args)
+                .code(code)
+                .stderr_has(says)
+                .stderr_lacks("connect")
+                .stderr_lacks("missing.txt:");
+            let doc = q(&[&args[..], &["--format", "json"]].concat())
+                .code(code)
+                .json();
+            assert_eq!(doc["error"]["exit_code"], code, "{args:?}: {doc}");
         }
     }
+    // Two lists: refused as such, whichever they are.
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        let args = [&["reinit"][..], lists[a], lists[b]].concat();
+        q(&args).code(exit::USAGE).stderr_has("cannot be used with");
+    }
+}
+
+/// `baseline` and `reinit` given a list of one target that a suggestion cannot repeat — a
+/// query, a list read from a pipe — suggested commands with `--targets-query <SQL>` (or
+/// `<LIST>`): pasted, the shell reads `<SQL>` as a redirection, and a query run again may
+/// return another target. Every command such a run suggests names the target its list chose,
+/// as a fleet target's help does: a database listed by name by a list of that name alone, a
+/// tenant by `--schema NAME`, a URL by `--database-url <URL>`, text and JSON; pasted, it acts
+/// on that target. A list in a regular file is repeated as given.
+#[test]
+fn a_one_target_runs_suggestions_name_the_target_its_list_chose() {
+    let dbs = TestDbs::new("hints_one_chosen", 2);
+    let (home, one) = (&dbs.dbs[0], &dbs.dbs[1]);
+    let project = project();
+    project
+        .write(
+            "db/environments/q.yaml",
+            format!("name: q\ndatabase_url: {}\n", home.url()),
+        )
+        .write("one.txt", format!("{}\n", one.name));
+    home.connect()
+        .batch_execute("CREATE SCHEMA t_a")
+        .expect("a tenant schema");
+    let q = |args: &[&str]| {
+        project
+            .cli()
+            .args(["migrate", "--env", "q"])
+            .args(args)
+            .output()
+    };
+    let (by_name, tenant) = (databases_query(&[one]), schemas_query(&["t_a"]));
+    let by_url = format!("SELECT '{}'", one.url());
+    q(&["up", "--targets-query", &by_name]).expect("up");
+    q(&["up", "--schemas-query", &tenant]).expect("up");
+    assert_eq!(versions(one), ["001", "002", "003"]);
+    let baseline = "`cargo confiture migrate baseline --through 003";
+    // (the list's flags, what the run's stdin feeds it, how its suggestions name the target)
+    let named = format!("--env q --targets <(echo {})`", one.name);
+    let cases: [(&[&str], &str, &str); 5] = [
+        (&["--targets-query", &by_name], "", &named),
+        (
+            &["--targets", "/dev/stdin"],
+            &format!("{}\n", one.name),
+            &named,
+        ),
+        (&["--schemas-query", &tenant], "", "--env q --schema t_a`"),
+        (&["--targets-query", &by_url], "", "--database-url <URL>`"),
+        (&["--targets", "one.txt"], "", "--env q --targets one.txt`"),
+    ];
+    for (list, input, words) in cases {
+        // `--through 1` would forget 002 and 003, applied with their files on disk: refused,
+        // suggesting the baseline that records them again.
+        let run = |more: &[&str]| {
+            Run::with_input(
+                project
+                    .cli()
+                    .args(["migrate", "--env", "q", "reinit", "--through", "1"])
+                    .args(list)
+                    .args(more),
+                input,
+            )
+        };
+        let expected = format!("{baseline} {words}");
+        let text = run(&[]);
+        text.code(exit::USAGE)
+            .stderr_has(&expected)
+            .stderr_lacks("<SQL>")
+            .stderr_lacks("<LIST>");
+        let doc = run(&["--format", "json"]).code(exit::USAGE).json();
+        let help = doc["errors"][0]["help"].as_str().unwrap_or_default();
+        assert!(help.contains(&expected), "{list:?}: {doc}");
+        assert!(!help.contains("<SQL>"), "{list:?}: {doc}");
+        if !words.contains("<URL>") {
+            let pasted = suggested(&text.stderr, "migrate baseline").expect("suggested");
+            project
+                .paste(&pasted)
+                .code(exit::SUCCESS)
+                .stdout_has("nothing to record");
+        }
+    }
+    assert_eq!(home.ledger(), None, "the environment's own database");
 }
