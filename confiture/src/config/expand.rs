@@ -69,12 +69,7 @@ pub(super) fn expand_naming(
                 Some((name, default)) => (name, Some(default)),
                 None => (body, None),
             };
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
+            if !is_variable_name(name) {
                 return Err(ExpandError::Malformed(format!(
                     "uses ${{{body}}}, which is not a variable name"
                 )));
@@ -120,6 +115,29 @@ pub(super) fn expand_naming(
     Ok((out, used))
 }
 
+/// Whether `name` can be a variable's, in `${name}`.
+fn is_variable_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The first `$NAME` in `value` (an expanded value) that looks like a reference to an
+/// environment variable written without braces — a variable's name in capitals (`$DB`,
+/// `$PGHOST`) — which [`expand`] keeps as written, `$` and all: for the message of a
+/// connection that failed with it (a database named `$DB`), to say to write `${DB}`.
+pub(crate) fn unbraced_variable(value: &str) -> Option<&str> {
+    value.match_indices('$').find_map(|(i, _)| {
+        let after = &value[i + 1..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..end];
+        (is_variable_name(name) && !name.chars().any(|c| c.is_ascii_lowercase())).then_some(name)
+    })
+}
+
 /// Whether a variable's value was not UTF-8 (see [`super::process_vars`]).
 pub(super) fn is_not_utf8(value: &str) -> bool {
     value.contains(char::REPLACEMENT_CHARACTER)
@@ -128,6 +146,25 @@ pub(super) fn is_not_utf8(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_unbraced_variables() {
+        for (value, name) in [
+            ("$DB", Some("DB")),
+            ("app_$ENV", Some("ENV")),
+            ("$PG_HOST.example.com", Some("PG_HOST")),
+            ("x$_X1", Some("_X1")),
+            ("a$1$B", Some("B")),
+            ("${DB}", None),
+            ("$db", None),
+            ("$Db", None),
+            ("price$", None),
+            ("$1", None),
+            ("plain", None),
+        ] {
+            assert_eq!(unbraced_variable(value), name, "{value:?}");
+        }
+    }
 
     #[test]
     fn expands_variables() {

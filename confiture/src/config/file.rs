@@ -97,10 +97,7 @@ impl Environment {
                 Error::invalid(format!(
                     "environment file {shown} is a directory, not a file"
                 ))
-                .with_help(format!(
-                    "an environment is a .yaml file: replace the directory with one, or give \
-                     the path of a .yaml file to {file}, or another environment name to {env}"
-                ))
+                .with_help(directory_help(path, labels))
             } else {
                 let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
                     "let the user running this command read it (and enter its directories)"
@@ -144,6 +141,34 @@ impl Environment {
         let shown = path.display().to_string();
         parse_environment(text, path, base, &shown, vars, Labels::LIBRARY.url)
     }
+}
+
+/// The help for a directory given as an environment file: the environment files it holds
+/// (`-c db/environments`: one of them was meant, never "replace the directory"), or, for a
+/// directory that holds none, a file to put in its place.
+fn directory_help(path: &Path, labels: &Labels<'_>) -> String {
+    let Labels { env, file, .. } = labels;
+    let names = super::list_environments(path);
+    if names.is_empty() {
+        return format!(
+            "an environment is a .yaml file: replace the directory with one, or give the path \
+             of a .yaml file to {file}, or another environment name to {env}"
+        );
+    }
+    const SHOWN: usize = 5;
+    let mut files: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| display_path(&path.join(format!("{name}.yaml"))))
+        .collect();
+    if names.len() > SHOWN {
+        files.push(format!("and {} more", names.len() - SHOWN));
+    }
+    format!(
+        "it holds environment files: give the path of one to {file} ({}), or an environment \
+         name to {env}",
+        files.join(", ")
+    )
 }
 
 const MIGRATION_KEYS: &[&str] = &[

@@ -104,6 +104,8 @@ pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
 #[cfg(feature = "env-files")]
+pub(crate) use expand::unbraced_variable;
+#[cfg(feature = "env-files")]
 pub(crate) use file::stop_flag;
 #[cfg(feature = "env-files")]
 pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadError};

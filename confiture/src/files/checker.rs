@@ -584,6 +584,12 @@ fn pair(
             (None, Some(down)) => (&found[down], Direction::Up),
             _ => continue,
         };
+        if file.unreadable.is_some() && file.path.is_dir() {
+            // `002_x.up.sql/`, a directory: its C010 says it is no file, which is the one
+            // thing to fix; whether it was meant as a migration, whose other half is missing,
+            // is not known.
+            continue;
+        }
         let others = other_halves(file, missing, &stems, found, misnamed);
         if others.iter().any(|other| other.is_this_half) {
             // Its C006 says to rename it to exactly the missing half: nothing else to do.

@@ -62,6 +62,10 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
         ));
     }
     let mut error = describe_failure(env, &failure);
+    #[cfg(feature = "env-files")]
+    if let Some(line) = unbraced_variable_line(env) {
+        error = error.with_detail(line);
+    }
     if *error.reason() == Reason::Other {
         error = error.with_reason(Reason::Database {
             database: env.connection.to_string(),
@@ -81,6 +85,29 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
     error.cause_mut().into_iter().for_each(escape);
     error.details.iter_mut().for_each(escape);
     error
+}
+
+/// The line of a connection value from an environment file that holds a `$NAME` written
+/// without braces (`database: $DB`): kept as written, it is what the connection used (a
+/// database named `$DB`), where `${DB}` was meant. The password is not looked at: a `$` is
+/// common in one, and it is never shown.
+#[cfg(feature = "env-files")]
+fn unbraced_variable_line(env: &Environment) -> Option<String> {
+    env.file.as_ref()?;
+    let spec = &env.connection;
+    let hosts = std::iter::once(&spec.host).chain(spec.more_hosts.iter().map(|(host, _)| host));
+    let values = [("database name", &spec.dbname), ("user", &spec.user)]
+        .into_iter()
+        .chain(hosts.map(|host| ("host", host)));
+    values.into_iter().find_map(|(what, value)| {
+        let name = crate::config::unbraced_variable(value)?;
+        Some(format!(
+            "the {what} {} holds `${name}`, which is not expanded: write `${{{name}}}` in {} \
+             to use the environment variable {name}",
+            quoted(value),
+            env.source()
+        ))
+    })
 }
 
 fn describe_failure(env: &Environment, failure: &Failure) -> Error {
