@@ -233,7 +233,7 @@ impl Migrator {
                 (&m.suggest, "DriftOptions"),
                 report,
                 result,
-                scratches,
+                (scratches, m.stop_is_set()),
                 start,
                 |r| RunParts {
                     errors: &mut r.errors,

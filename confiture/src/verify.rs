@@ -864,13 +864,14 @@ pub(crate) struct RunParts<'a> {
 
 /// Finishes a report: the scratch databases dropped, and with them what the migrations
 /// replayed left on their server put back ([`Scratch::drop_now`]): what could not be fails
-/// the run, listed in `left_on_server` (and in the error's details). The run's error in
-/// `errors`.
+/// the run, listed in `left_on_server` (and in the error's details) — unless the run was
+/// `stopped` and the process drops them after its report ([`Scratch::close`]). The run's
+/// error in `errors`.
 pub(crate) fn close_run<R>(
     (suggest, options): (&crate::hint::Invocation, &str),
     mut report: R,
     result: std::result::Result<(), RunError>,
-    scratches: Vec<Scratch>,
+    (scratches, stopped): (Vec<Scratch>, bool),
     start: Instant,
     parts: impl FnOnce(&mut R) -> RunParts<'_>,
 ) -> Outcome<R> {
@@ -882,7 +883,7 @@ pub(crate) fn close_run<R>(
         total_duration_ms: total,
     } = parts(&mut report);
     for scratch in scratches {
-        match scratch.drop_now() {
+        match scratch.close(stopped) {
             Ok(left) => left_on_server.extend(left),
             Err(e) => warnings.push(e.message_with_cause()),
         }
@@ -964,7 +965,7 @@ impl Migrator {
                 (&m.suggest, "VerifyOptions"),
                 report,
                 result,
-                scratches,
+                (scratches, m.stop_is_set()),
                 start,
                 |r| RunParts {
                     errors: &mut r.errors,
@@ -1038,11 +1039,14 @@ impl Migrator {
     /// drops the scratch database under the run as it stops it, and the drop's error may
     /// come first. Such an error is never a finding about a migration.
     pub(crate) fn stopped_by(&self, error: &Error) -> bool {
-        error.kind == crate::ErrorKind::Interrupted
-            || self
-                .stop
-                .as_ref()
-                .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
+        error.kind == crate::ErrorKind::Interrupted || self.stop_is_set()
+    }
+
+    /// Whether the run was stopped from outside ([`Migrator::stop_when`]'s flag is set).
+    pub(crate) fn stop_is_set(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|flag| flag.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     fn verify_run(

@@ -77,14 +77,16 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
 type Render = Box<dyn FnOnce() -> Result<u8> + Send>;
 
 /// One database's report, left by the command's thread when a signal stopped the run: the
-/// signal thread prints it once the scratch databases are dropped, so the report says what
-/// was checked before the signal (`interrupted` results, `summary.interrupted`), not only an
-/// error.
+/// signal thread prints it before the scratch databases are dropped (the stopped run left
+/// them to it, `db::scratch::leave_stopped_runs_to_drop_all`), so the report says what was
+/// checked before the signal (`interrupted` results, `summary.interrupted`), not only an
+/// error, however long the drop takes. Only the thread that claimed stdout takes it.
 static REPORT: Mutex<Option<Render>> = Mutex::new(None);
 
 /// Renders one database's verify or drift outcome: here, or — a signal arrived — by the
-/// signal thread after the drop ([`REPORT`]). `help`, the "what next" of a finding, comes
-/// last, after the report it is about.
+/// signal thread ([`REPORT`]). `help`, the "what next" of a finding, comes last, after the
+/// report it is about. Rendered here, it is [`FINISHED`] once written: a signal meanwhile
+/// lets it end before the process exits (it exited halfway through, or before it started).
 fn finish<R: serde::Serialize + Send + 'static>(
     out: &Output,
     outcome: std::result::Result<R, confiture::migrate::Failed<R>>,
@@ -100,14 +102,27 @@ fn finish<R: serde::Serialize + Send + 'static>(
         }
         Ok(code)
     }));
-    claim_the_output();
-    match report_slot().take() {
-        Some(render) => render(),
-        // The signal thread took it.
-        None => loop {
+    FLEET_REPORT_OWED.store(false, Ordering::SeqCst);
+    if INTERRUPTED.load(Ordering::SeqCst) || !claim() {
+        paid(true);
+        loop {
             std::thread::park();
-        },
+        }
     }
+    // Stdout is this thread's, and so is the report: the signal thread takes it only once it
+    // has claimed stdout.
+    let Some(render) = report_slot().take() else {
+        unreachable!("the report is taken by stdout's owner alone")
+    };
+    let code = render();
+    paid(true);
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The signal thread ends the process (exit 130) once it has seen the report written.
+        loop {
+            std::thread::park();
+        }
+    }
+    code
 }
 
 fn report_slot() -> std::sync::MutexGuard<'static, Option<Render>> {
@@ -236,7 +251,8 @@ fn created() -> std::sync::MutexGuard<'static, Vec<String>> {
     CREATED.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The command's thread has its outcome (and, for one database, left it in [`REPORT`]).
+/// The command's thread has nothing more to write: its report written, or left in
+/// [`REPORT`] (one database), or none to give (it parked).
 static FINISHED: AtomicBool = AtomicBool::new(false);
 
 /// A report owed was given (`all`: the command's thread has nothing more to report).
@@ -344,6 +360,36 @@ fn claim() -> bool {
     crate::output::claim_stdout()
 }
 
+/// The signal thread, once [`wait_for_reports`] returned: the stopped run's report written
+/// before anything is dropped — one database's left in [`REPORT`] (written here), or the
+/// command thread's own (a fleet's; one database's when the signal came as it started
+/// writing), whose end is waited for. False when the run has not reported (yet): then the
+/// drop comes first, and the report may come after it, or the signal thread's document.
+fn the_runs_report_is_written() -> bool {
+    if report_slot().is_none() && !FINISHED.load(Ordering::SeqCst) {
+        return false;
+    }
+    if !claim() {
+        until_written();
+        return true;
+    }
+    match report_slot().take() {
+        Some(render) => {
+            let _ = render();
+            true
+        }
+        // The command's thread had no report to give (an error before the fleet ran).
+        None => false,
+    }
+}
+
+/// Waits ([`REPORT_WAIT`] at most: stdout may be a pipe nobody reads) until the command's
+/// thread, which holds stdout, has written its report.
+fn until_written() {
+    let owed = owed();
+    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |_| !FINISHED.load(Ordering::SeqCst));
+}
+
 /// The command's thread, before it renders its report. A run cut short by a signal (its
 /// scratch database dropped under it) returns once the signal thread has dropped it; that
 /// thread then ends the process with its own code and document, so this one must neither print
@@ -375,6 +421,8 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             // then stays, named `confiture_scratch_*`.
             return;
         };
+        // A stopped run reports at once; this thread's `drop_all` drops what it used.
+        confiture::db::scratch::leave_stopped_runs_to_drop_all();
         std::thread::spawn(move || {
             let mut received = signals.forever();
             if received.next().is_none() {
@@ -384,12 +432,16 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             let leaving = out.clone();
             std::thread::spawn(move || {
                 wait_for_reports();
+                // The report first, the drop after: `DROP DATABASE` may take a minute on a
+                // loaded server, and the stopped run left its scratch databases to it.
+                let written = the_runs_report_is_written();
                 let (mut dropped, errors) = confiture::db::scratch::drop_all();
-                // The run dropped one itself: its drop may have outlasted the wait above (a
-                // checkpoint, a loaded server), and `drop_all` waited for it. Its report
-                // comes right after: waited for again, else this thread's document would
-                // race it, and not name what the run dropped.
-                if created().iter().any(|name| !dropped.contains(name)) {
+                // The run dropped one itself (it ended as the signal came, not stopped): its
+                // drop may have outlasted the wait above (a checkpoint, a loaded server), and
+                // `drop_all` waited for it. Its report comes right after: waited for again,
+                // else this thread's document would race it, and not name what the run
+                // dropped.
+                if !written && created().iter().any(|name| !dropped.contains(name)) {
                     wait_for_reports();
                 }
                 // Those the run dropped itself, before it returned its report.
@@ -400,49 +452,9 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
                         }
                     }
                 }
-                // The command may have rendered its report already: then it is the output.
-                // One database's report, left when it was stopped, is the output; else the
-                // interruption.
-                let report = report_slot().take();
-                if claim() {
-                    if let Some(render) = report {
-                        let _ = render();
-                    } else {
-                        // A fleet whose report did not come in time: its running targets, named.
-                        let running = std::mem::take(&mut *running());
-                        let mut error = Error::new(
-                            confiture::ErrorKind::Interrupted,
-                            "interrupted by a signal",
-                        );
-                        if json {
-                            error.details =
-                                running
-                                    .iter()
-                                    .map(|target| format!("interrupted the target {target}"))
-                                    .chain(dropped.iter().map(|name| {
-                                        format!("dropped the scratch database \"{name}\"")
-                                    }))
-                                    .chain(errors.iter().map(|e| e.message_with_cause()))
-                                    .collect();
-                            out.last_document(|| signal_document(&error));
-                        } else {
-                            for target in &running {
-                                Output::note_line(&format!(
-                                    "interrupted: {} (exit {})",
-                                    display::escape(target),
-                                    exit::INTERRUPTED
-                                ));
-                            }
-                            // What `up` says too; the lines below name what was dropped.
-                            out.error_text(&error);
-                        }
-                    }
-                } else {
-                    // The command's thread is printing a fleet's report: not cut short.
-                    let owed = owed();
-                    let _ = PAID.wait_timeout_while(owed, REPORT_WAIT, |_| {
-                        FLEET_REPORT_OWED.load(Ordering::SeqCst)
-                    });
+                // Else the report that came after the drop, or the interruption.
+                if !written {
+                    write_late_report_or_interruption(&out, json, &dropped, &errors);
                 }
                 for name in dropped {
                     Output::note_line(&format!(
@@ -495,6 +507,52 @@ fn drop_scratch_databases_on_interrupt(out: &Output) {
             }
         });
     });
+}
+
+/// The signal thread, after the drop, when the run's report was not written before it: the
+/// command thread's, written by it (waited for) or left in [`REPORT`]; else the interruption,
+/// naming the running targets of a fleet whose report did not come, `dropped` and `errors`.
+fn write_late_report_or_interruption(
+    out: &Output,
+    json: bool,
+    dropped: &[String],
+    errors: &[Error],
+) {
+    if !claim() {
+        // The command's thread is printing its report: not cut short.
+        until_written();
+        return;
+    }
+    if let Some(render) = report_slot().take() {
+        let _ = render();
+        return;
+    }
+    // A fleet whose report did not come in time: its running targets, named.
+    let running = std::mem::take(&mut *running());
+    let mut error = Error::new(confiture::ErrorKind::Interrupted, "interrupted by a signal");
+    if json {
+        error.details = running
+            .iter()
+            .map(|target| format!("interrupted the target {target}"))
+            .chain(
+                dropped
+                    .iter()
+                    .map(|name| format!("dropped the scratch database \"{name}\"")),
+            )
+            .chain(errors.iter().map(|e| e.message_with_cause()))
+            .collect();
+        out.last_document(|| signal_document(&error));
+    } else {
+        for target in &running {
+            Output::note_line(&format!(
+                "interrupted: {} (exit {})",
+                display::escape(target),
+                exit::INTERRUPTED
+            ));
+        }
+        // What `up` says too; the lines below name what was dropped.
+        out.error_text(&error);
+    }
 }
 
 /// What to run to drop the scratch databases `left` behind.

@@ -29,7 +29,7 @@
 //! A process killed with SIGKILL cannot clean up: its databases keep their names,
 //! `confiture_scratch_<pid>_<n>_<nanos>`, so that they can be found and dropped by hand.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -302,6 +302,22 @@ impl Scratch {
         &self.env
     }
 
+    /// [`Scratch::drop_now`] at the end of a run, unless the run was `stopped` from outside
+    /// and the process drops every scratch database itself once the run has reported
+    /// ([`leave_stopped_runs_to_drop_all`]): then the database stays registered, for
+    /// [`drop_all`], and the run returns its report at once. `DROP DATABASE` waits for a
+    /// checkpoint and for every session of the server to take in a signal barrier, 30 to 90 s
+    /// on a loaded server: a stopped run's report must not wait for it (the CLI's signal
+    /// thread waits for that report a few seconds only).
+    pub(crate) fn close(mut self, stopped: bool) -> Result<Vec<String>> {
+        if stopped && LEFT_TO_DROP_ALL.load(Ordering::SeqCst) {
+            // Still in the registry: `drop_all` drops it, and puts back what is server-wide.
+            self.dropped = true;
+            return Ok(Vec::new());
+        }
+        self.drop_now()
+    }
+
     /// Drops the database now, reporting a failure (dropping `self` does the same silently).
     /// The last scratch database of this process on its server then puts back what is
     /// server-wide there (the roles and tablespaces the migrations replayed created): what it
@@ -446,6 +462,18 @@ fn drop_tracked(server: &Environment, name: &str) -> Result<()> {
         dropping().retain(|(_, n)| n != name);
     }
     dropped
+}
+
+/// Set by [`leave_stopped_runs_to_drop_all`].
+static LEFT_TO_DROP_ALL: AtomicBool = AtomicBool::new(false);
+
+/// For a process that calls [`drop_all`] once a run it stopped has reported (the CLI's
+/// signal thread): from now on, a `verify` or `drift` run stopped from outside
+/// ([`crate::Migrator::stop_when`]) returns its report without dropping its scratch databases,
+/// which stay registered for [`drop_all`] — the report first, the cleanup after, however long
+/// a loaded server takes to drop them. Without it, a stopped run drops them before it returns.
+pub fn leave_stopped_runs_to_drop_all() {
+    LEFT_TO_DROP_ALL.store(true, Ordering::SeqCst);
 }
 
 /// Whether a scratch database this process created is still there (not dropped yet): a run

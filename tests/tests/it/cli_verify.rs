@@ -222,11 +222,12 @@ fn ctrl_c_during_verify_drops_the_scratch_database() {
     }
 }
 
-/// Ctrl-C while a migration runs on the scratch database, the run's own drop of it then slower
-/// than the signal thread's wait for the run's report (a checkpoint on a loaded server; here
-/// held back by a session's lock on the database): the signal thread waited for that drop
+/// Ctrl-C while a migration runs on the scratch database, the drop of it then slower than the
+/// signal thread's wait for the run's report (a checkpoint on a loaded server; here held back
+/// by a session's lock on the database): the signal thread waited for the run's own drop
 /// inside its own, then printed its own document first — the error, not the run's report, and
-/// without the dropped database's name. It waits for the report again once the drop is done.
+/// without the dropped database's name. The stopped run now leaves the drop to the signal
+/// thread, which writes the report first (`a_stopped_run_reports_before_its_slow_scratch_drop`).
 #[test]
 fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
     let db = TestDb::unborn("verify_slow_drop");
@@ -246,7 +247,7 @@ fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
             ))
             .unwrap();
         let release = std::thread::spawn(move || {
-            // Past the signal thread's wait for the report (`interrupt::STOP_WAIT`, 7 s).
+            // Past the signal thread's wait for the report (`interrupt::STOP_WAIT`, 5 s).
             std::thread::sleep(Duration::from_secs(10));
             holder.batch_execute("COMMIT").unwrap();
         });
@@ -271,6 +272,153 @@ fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
         } else {
             // The run's error, not the signal thread's ("interrupted by a signal").
             run.stderr_has("error: interrupted: migration 001_slow was cancelled");
+        }
+    }
+}
+
+/// A project whose migration `001_slow` sleeps 60 s on scratch databases only, applied to
+/// `db` (at once there), with `targets.txt` listing `db`: a fleet of one to stop mid-replay.
+fn slow_on_scratch_applied_to(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
+         'confiture\\_scratch\\_%' THEN 60 ELSE 0 END);\n",
+        "DROP TABLE t;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project.write("targets.txt", format!("{}\n", db.url()));
+    project
+}
+
+/// What a running child writes, read as it comes: its output before it exits.
+struct Reading(
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    std::thread::JoinHandle<()>,
+);
+
+impl Reading {
+    fn of(mut pipe: impl std::io::Read + Send + 'static) -> Reading {
+        let read = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let theirs = read.clone();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                theirs.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        Reading(read, reader)
+    }
+
+    /// What was written so far.
+    fn so_far(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Everything, once the child has exited.
+    fn all(self) -> String {
+        let Reading(read, reader) = self;
+        reader.join().unwrap();
+        let all = read.lock().unwrap();
+        String::from_utf8_lossy(&all).into_owned()
+    }
+}
+
+/// Ctrl-C while a migration runs on the scratch database, the drop of that database then slow
+/// (`DROP DATABASE` waits for a checkpoint and for every session of the server to take in a
+/// signal barrier: 30 to 90 s on a loaded server; here held back by a session's lock on the
+/// database). The stopped run dropped it before it returned its report, so a fleet's report
+/// came after the signal thread's wait for it (5 s), which then printed its own near-empty
+/// document (JSON) or error (text) instead of the fleet's; one database's report waited for
+/// the drop. The stopped run now leaves its scratch database to the signal thread, which
+/// writes the report first and drops after: the report is out while the drop still waits —
+/// one database or a fleet, `verify` or `drift`, JSON or text — and the database is dropped.
+#[test]
+fn a_stopped_run_reports_before_its_slow_scratch_drop() {
+    let db = TestDb::new("verify_report_first");
+    let project = slow_on_scratch_applied_to(&db);
+    let url = db.url();
+    for command in ["verify", "drift"] {
+        for fleet in [false, true] {
+            for format in ["json", "table"] {
+                let case = format!("{command}, fleet {fleet}, {format}");
+                let mut args = vec!["migrate", command, "--database-url", &url];
+                if fleet {
+                    args.extend(["--targets", "targets.txt"]);
+                }
+                args.extend(["--format", format]);
+                let (mut child, scratch) = spawn_asleep_on_scratch(&project, &args);
+                let stdout = Reading::of(child.stdout.take().unwrap());
+                let stderr = Reading::of(child.stderr.take().unwrap());
+                let mut holder = admin();
+                let mut held = holder.transaction().unwrap();
+                held.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
+                    .unwrap();
+                let status = std::process::Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                // The report says the run was interrupted: the fleet's table or document, one
+                // database's document or error (text: on stderr).
+                let reported = |out: &str, err: &str| match (format, fleet) {
+                    ("json", true) => serde_json::from_str::<serde_json::Value>(out)
+                        .is_ok_and(|doc| doc["targets"][0]["state"] == "interrupted"),
+                    // The run's own report, not one made up without it: what it checked.
+                    ("json", false) => {
+                        serde_json::from_str::<serde_json::Value>(out).is_ok_and(|doc| {
+                            doc["errors"][0]["kind"] == "interrupted"
+                                && (doc["migrations"][0]["result"] == "interrupted"
+                                    || doc["scratch_databases"][0] == scratch.as_str())
+                        })
+                    }
+                    (_, true) => out.contains("interrupted (exit 130)"),
+                    (_, false) => err.contains("error: interrupted: migration 001_slow"),
+                };
+                // Written while the drop still waits (`STOP_WAIT`, 5 s, is long past when it
+                // was not).
+                let first = wait_until(Duration::from_secs(20), || {
+                    reported(&stdout.so_far(), &stderr.so_far())
+                });
+                let still_there = database_exists(&scratch);
+                let written = stdout.so_far();
+                held.rollback().unwrap();
+                let status = child.wait().unwrap();
+                let run = Run {
+                    code: status.code().unwrap_or(-1),
+                    stdout: stdout.all(),
+                    stderr: stderr.all(),
+                    elapsed: Duration::ZERO,
+                };
+                assert!(
+                    first,
+                    "{case}: no report while the drop waited\n{}",
+                    run.dump()
+                );
+                assert!(still_there, "{case}: the drop was not held\n{}", run.dump());
+                // One document, the one written before the drop.
+                assert_eq!(run.stdout, written, "{case}\n{}", run.dump());
+                run.code(exit::INTERRUPTED)
+                    .stderr_lacks("failed:")
+                    .stderr_has(&format!(
+                        "interrupted: dropped the scratch database \"{scratch}\""
+                    ));
+                if format == "json" {
+                    let doc = run.json();
+                    let error = match fleet {
+                        true => &doc["targets"][0]["error"],
+                        false => &doc["errors"][0],
+                    };
+                    assert_eq!(error["kind"], "interrupted", "{case}\n{}", run.dump());
+                }
+                assert!(
+                    !database_exists(&scratch),
+                    "{case}: {scratch} left behind\n{}",
+                    run.dump()
+                );
+            }
         }
     }
 }
@@ -327,18 +475,7 @@ fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
 #[test]
 fn ctrl_c_during_a_fleet_verify_or_drift_interrupts_its_targets() {
     let db = TestDb::new("verify_fleet_sigint");
-    let project = Project::new();
-    // Slow on the scratch databases only: the target itself applies it at once.
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
-         'confiture\\_scratch\\_%' THEN 60 ELSE 0 END);\n",
-        "DROP TABLE t;\n",
-    );
-    project
-        .run_on(&db, &["migrate", "up", "-q"])
-        .code(exit::SUCCESS);
-    project.write("targets.txt", format!("{}\n", db.url()));
+    let project = slow_on_scratch_applied_to(&db);
     for command in ["verify", "drift"] {
         let (child, scratch) = spawn_asleep_on_scratch(
             &project,
@@ -1110,14 +1247,13 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
                 "DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE);"
             ));
         if json {
+            // The run's report, written before the drop began (the report first, the
+            // cleanup after): what it checked; the database left is named on stderr.
             let json = run.json();
-            let error = &json["errors"][0];
-            assert_eq!(error["kind"], "interrupted", "{}", run.dump());
-            assert!(
-                error["details"][0]
-                    .as_str()
-                    .unwrap()
-                    .contains(&format!("\"{scratch}\"")),
+            assert_eq!(json["errors"][0]["kind"], "interrupted", "{}", run.dump());
+            assert_eq!(
+                json["migrations"][0]["result"],
+                "interrupted",
                 "{}",
                 run.dump()
             );
