@@ -808,6 +808,7 @@ impl Migrator {
             }
         }
         let database = self.env.connection.dbname.clone();
+        crate::db::connect::refuse_unexpanded_database_name(&self.env)?;
         if options.dry_run {
             // As the run, from a maintenance database of its server: which fails where the
             // run would, and identifies the server for a fleet target's claim, so that two

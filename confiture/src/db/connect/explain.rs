@@ -63,8 +63,15 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
     }
     let mut error = describe_failure(env, &failure);
     #[cfg(feature = "env-files")]
-    if let Some(line) = unbraced_variable_line(env) {
-        error = error.with_detail(line);
+    if let Some(unbraced) = Unbraced::of(env) {
+        let missing = matches!(&failure, Failure::Driver(driver, _)
+            if driver.code() == Some(&SqlState::INVALID_CATALOG_NAME));
+        if missing && unbraced.is_database_name() {
+            // Not "create it": a database named `$DB` is not the one meant.
+            error.help = Some(unbraced.line(env));
+        } else {
+            error = error.with_detail(unbraced.line(env));
+        }
     }
     if *error.reason() == Reason::Other {
         error = error.with_reason(Reason::Database {
@@ -87,27 +94,67 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
     error
 }
 
-/// The line of a connection value from an environment file that holds a `$NAME` written
-/// without braces (`database: $DB`): kept as written, it is what the connection used (a
-/// database named `$DB`), where `${DB}` was meant. The password is not looked at: a `$` is
-/// common in one, and it is never shown.
+/// A connection value from an environment file that holds a `$NAME` written without braces
+/// (`database: $DB`): kept as written, it is what the connection used (a database named
+/// `$DB`), where `${DB}` was meant. The password is not looked at: a `$` is common in one, and
+/// it is never shown.
 #[cfg(feature = "env-files")]
-fn unbraced_variable_line(env: &Environment) -> Option<String> {
-    env.file.as_ref()?;
-    let spec = &env.connection;
-    let hosts = std::iter::once(&spec.host).chain(spec.more_hosts.iter().map(|(host, _)| host));
-    let values = [("database name", &spec.dbname), ("user", &spec.user)]
-        .into_iter()
-        .chain(hosts.map(|host| ("host", host)));
-    values.into_iter().find_map(|(what, value)| {
-        let name = crate::config::unbraced_variable(value)?;
-        Some(format!(
+struct Unbraced<'a> {
+    what: &'static str,
+    value: &'a str,
+    name: &'a str,
+}
+
+#[cfg(feature = "env-files")]
+impl<'a> Unbraced<'a> {
+    const DATABASE_NAME: &'static str = "database name";
+
+    fn of(env: &'a Environment) -> Option<Unbraced<'a>> {
+        env.file.as_ref()?;
+        let spec = &env.connection;
+        let hosts = std::iter::once(&spec.host).chain(spec.more_hosts.iter().map(|(host, _)| host));
+        let values = [(Self::DATABASE_NAME, &spec.dbname), ("user", &spec.user)]
+            .into_iter()
+            .chain(hosts.map(|host| ("host", host)));
+        values.into_iter().find_map(|(what, value)| {
+            let name = crate::config::unbraced_variable(value)?;
+            Some(Unbraced { what, value, name })
+        })
+    }
+
+    fn is_database_name(&self) -> bool {
+        self.what == Self::DATABASE_NAME
+    }
+
+    fn line(&self, env: &Environment) -> String {
+        let Unbraced { what, value, name } = self;
+        format!(
             "the {what} {} holds `${name}`, which is not expanded: write `${{{name}}}` in {} \
              to use the environment variable {name}",
             quoted(value),
             env.source()
+        )
+    }
+}
+
+/// `--create-database` (and its dry run) refuses to create `env`'s database when its name,
+/// from an environment file, holds a `$NAME` written without braces ([`Unbraced`]): it would
+/// create a database literally named `$DB` and run every migration there, where `${DB}` was
+/// meant. Exit 5, nothing created.
+pub(crate) fn refuse_unexpanded_database_name(env: &Environment) -> Result<(), Error> {
+    #[cfg(feature = "env-files")]
+    if let Some(unbraced) = Unbraced::of(env).filter(Unbraced::is_database_name) {
+        return Err(Error::invalid(format!(
+            "not creating database {} on {}: its name holds `${}`, which is not expanded",
+            quoted(&env.connection.shown_dbname()),
+            env.connection,
+            unbraced.name
         ))
-    })
+        .with_help(unbraced.line(env)));
+    }
+    #[cfg(not(feature = "env-files"))]
+    let _ = env;
+    Ok(())
 }
 
 fn describe_failure(env: &Environment, failure: &Failure) -> Error {
@@ -238,6 +285,11 @@ pub(crate) fn for_existing_database(error: &mut Error, env: &Environment, comman
     let missing = error.kind == crate::error::ErrorKind::Connection
         && error.sqlstate() == Some(SqlState::INVALID_CATALOG_NAME.code());
     if !missing {
+        return;
+    }
+    // Its help already says how the name was meant ([`explain`]).
+    #[cfg(feature = "env-files")]
+    if Unbraced::of(env).is_some_and(|u| u.is_database_name()) {
         return;
     }
     let spec = &env.connection;

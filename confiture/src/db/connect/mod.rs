@@ -20,7 +20,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
 use explain::explain;
-pub(crate) use explain::{createdb, for_existing_database, missing_database};
+pub(crate) use explain::{
+    createdb, for_existing_database, missing_database, refuse_unexpanded_database_name,
+};
 pub(crate) use pooler::{
     direct_identity, identity_columns, read_direct_identity, refuse_transaction_pooling,
     SERVER_START, SESSION_IDENTITY,
