@@ -794,6 +794,40 @@ mod tests {
         );
     }
 
+    /// An `@` in the database name or a parameter of a URL whose user name ended at an `@`
+    /// before the host is data, as libpq reads it (psql connects with
+    /// `?application_name=ci@runner`): it was refused as a password's unencoded `/` or `?`.
+    /// Without an `@` before the host, one after it is still that mistake, refused.
+    #[test]
+    fn an_at_sign_after_the_host_is_data_once_the_user_name_has_ended() {
+        let spec = ConnectionSpec::parse(
+            "postgresql://u:pw@h:5433/app@eu?application_name=ci@runner&sslmode=disable",
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                spec.user.as_str(),
+                spec.password.as_deref(),
+                spec.host.as_str(),
+                spec.port,
+                spec.dbname.as_str(),
+                spec.application_name.as_deref(),
+            ),
+            ("u", Some("pw"), "h", 5433, "app@eu", Some("ci@runner"))
+        );
+        for text in [
+            "postgresql://u:se/cret@h/db",
+            "postgresql://u:se?cret@h/db",
+            "postgresql://h/db?application_name=a@b",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(
+                err.message.contains("found `@` after the host"),
+                "{text}: {err}"
+            );
+        }
+    }
+
     /// `user=u,password=PW,dbname=db` (pairs joined by commas) was taken as libpq takes it, the
     /// user `u,password=PW,dbname=db`, and the password was shown as part of it; a URL's
     /// `?host=h,password=PW` made a host list holding it. A value of any key but `password`

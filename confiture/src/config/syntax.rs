@@ -77,9 +77,14 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
         Some((authority, path)) => (authority, Some(path)),
         None => (main, None),
     };
-    // An `@` after the host means a `/` or `?` in the password was not percent-encoded; say
-    // so instead of reporting a confusing piece of the password as a host or parameter.
-    if path.is_some_and(|p| p.contains('@')) || query.is_some_and(|q| q.contains('@')) {
+    // An `@` after the host, with none before it, means a `/` or `?` in the password was not
+    // percent-encoded; say so instead of reporting a confusing piece of the password as a host
+    // or parameter. Once the user name has ended at an `@` before the host, a later `@` is the
+    // database name's or a parameter's (`/app@eu`, `?application_name=ci@runner`), as libpq
+    // reads it.
+    if !authority.contains('@')
+        && (path.is_some_and(|p| p.contains('@')) || query.is_some_and(|q| q.contains('@')))
+    {
         return Err(
             "found `@` after the host: percent-encode `/`, `?` and `@` in the user \
                     name and password (%2F, %3F, %40)"
