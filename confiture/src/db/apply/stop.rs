@@ -16,16 +16,22 @@
 //! Without it (not known yet, the second session refused — a connection limit, a pooler's
 //! pool — or the session is on another server), a cancel request is sent (as libpq's
 //! `PQcancel`, over a connection made as the session's was, TLS included). The server may get
-//! to it only after the runner went on, and then cancels the runner's next statement instead:
-//! libpq waits for the server to close the request's connection, which says it was handled,
-//! but the driver only writes the request, and keeps the session's key and the request's
-//! socket to itself (no stream of ours to read the close from: a plain connection never
-//! reaches a TLS connector), so waiting would take forking it. Retrying a statement cancelled
-//! after a stop is not done either: a cancel inside a transaction aborts the transaction, not
-//! the statement, and whether the error is that request's or a `statement_timeout`'s cannot
-//! be told apart from the outcome alone. So the request stays the last resort, and the cases
-//! that use it are kept few: a dry run's or writing command's session through a pooler (or a
-//! Unix socket) before its lock, or a second session refused.
+//! to it only after the runner went on, and then would cancel the runner's next statement
+//! instead (CI: the `ROLLBACK` after the cancelled migration, of a role allowed one
+//! connection, and the run reported as a lost connection). Over TLS the request waits, as
+//! libpq's does, for the server to close its connection ([`crate::db::connect::cancel_query`]:
+//! the process handling it signals the session's backend, then exits), so the runner, which
+//! waits for the request, sends its next statement only once the backend was signalled; a
+//! signal that finds the backend between statements is ignored. A plain request (sslmode
+//! `disable`, a server without TLS, a Unix socket) is only written: the driver keeps the
+//! session's key and the request's socket to itself and hands a plain connection to no
+//! connector of ours, so waiting there would take forking it, and such a request may still
+//! reach the server late. Retrying a statement cancelled after a stop is not done either: a
+//! cancel inside a transaction aborts the transaction, not the statement, and whether the
+//! error is that request's or a `statement_timeout`'s cannot be told apart from the outcome
+//! alone. So the request stays the last resort, and the cases that use it are kept few: a dry
+//! run's or writing command's session through a pooler (or a Unix socket) before its lock,
+//! or a second session refused.
 //!
 //! The migration it belongs to fails and is rolled back — a no-transaction one keeps
 //! the statements it committed and gets no ledger row — as any failed migration is, and the
@@ -58,7 +64,12 @@ const CANCEL_WAIT: Duration = Duration::from_secs(STOP_WAIT.as_secs() - 2);
 const POLL: Duration = Duration::from_millis(20);
 
 /// A message still running this long after its cancel request is cancelled again (the
-/// request reached the server before the message did, and the server ignored it).
+/// request reached the server before the message did, and the server ignored it). Still
+/// needed when the request waited for the server (a session of its own, or TLS): that wait
+/// says the backend was signalled, not that the message was running then. Such a second
+/// request, waited for too, finds the message or an idle session, never a later statement;
+/// a plain one may reach the server after the message ended (a server slower than this to
+/// handle the first).
 const CANCEL_AGAIN: Duration = Duration::from_secs(1);
 
 /// The stop flag of a run and the cancel request of its session. Cloned with the run's
@@ -176,7 +187,8 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
         }
         // Held while the request is made: the runner, whose message may have ended meanwhile,
         // waits for it before its next query (a `ROLLBACK`, a no-transaction migration's
-        // ledger row), so the request never reaches a query that is not a migration's.
+        // ledger row), so the request, done on the server by then (all but a plain cancel
+        // request: see the module doc), never reaches a query that is not a migration's.
         let mut sending = inner.sending();
         let message = sending.in_flight;
         let due = message != 0
@@ -205,7 +217,8 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
 /// of its own, which returns once the server signalled the statement: the runner, waiting for
 /// this before its next statement, never has that one cancelled by a request the server got
 /// to late ([`crate::db::connect::cancel_session`]); else (not known yet, or that session
-/// failed) with a cancel request. Not done in time, it is left to its thread, which ends when
+/// failed) with a cancel request, over TLS also done on the server before it returns
+/// ([`crate::db::connect::cancel_query`]). Not done in time, it is left to its thread, which ends when
 /// the connection it opened fails.
 fn cancel_within(
     token: &postgres::CancelToken,

@@ -5,6 +5,7 @@
 //! A refusal for too many connections that our own sessions, just closed, may explain is tried
 //! again (`lingering`).
 
+mod cancel;
 mod explain;
 mod lingering;
 mod pooler;
@@ -736,10 +737,12 @@ fn in_transaction(env: &Environment, failed: bool) -> Error {
 /// Asks the server to cancel the statement running on the session `token` belongs to (what
 /// libpq's `PQcancel` does), over a connection made as `env`'s sessions are: TLS by its
 /// sslmode, the address the session dialled. Whether the request was delivered; the server
-/// ignores one that finds the session idle.
+/// ignores one that finds the session idle. Over TLS it returns once the server closed the
+/// request's connection, having signalled the session ([`cancel`]): a statement the session
+/// sends after that is never cancelled by it. A plain request is only written.
 pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> bool {
     match tls_for(env, &mut postgres::Config::new()) {
-        Ok(Some(tls)) => token.cancel_query(tls).is_ok(),
+        Ok(Some(tls)) => token.cancel_query(cancel::MakeCancelConnect(tls)).is_ok(),
         Ok(None) => token.cancel_query(postgres::NoTls).is_ok(),
         Err(_) => false,
     }

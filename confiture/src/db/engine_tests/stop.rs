@@ -21,6 +21,21 @@ const LATE: Duration = Duration::from_millis(700);
 /// A TCP proxy to the test server whose first connection goes through at once and every
 /// later one `late` after it was accepted: its port, and how many cancel requests went through.
 fn late_proxy(late: Duration) -> (u16, Arc<AtomicUsize>) {
+    proxy(late, Duration::ZERO)
+}
+
+/// A TCP proxy to the test server whose first connection goes through at once and, on every
+/// later one, each piece the client writes reaches the server `late` after it came: a
+/// connection made at once (a TLS handshake too, slowly) whose last packet, written by a
+/// client that then goes on, reaches the server late. Its port.
+fn slow_proxy(late: Duration) -> u16 {
+    proxy(Duration::ZERO, late).0
+}
+
+/// [`late_proxy`] and [`slow_proxy`]: every connection after the first reaches the server
+/// `connect_late` after it was accepted, each piece its client writes `write_late` after it
+/// came. Its port, and how many (plain) cancel requests went through.
+fn proxy(connect_late: Duration, write_late: Duration) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
     let port = listener.local_addr().expect("the proxy's port").port();
     let seen = Arc::new(AtomicUsize::new(0));
@@ -32,7 +47,7 @@ fn late_proxy(late: Duration) -> (u16, Arc<AtomicUsize>) {
             let counted = counted.clone();
             std::thread::spawn(move || {
                 if later {
-                    std::thread::sleep(late);
+                    std::thread::sleep(connect_late);
                 }
                 // A cancel request's packet: length 16, then the code 80877102.
                 let mut first = [0u8; 8];
@@ -49,26 +64,31 @@ fn late_proxy(late: Duration) -> (u16, Arc<AtomicUsize>) {
                 else {
                     return;
                 };
-                std::thread::spawn(move || pump(client_in, upstream_out));
-                pump(upstream, client);
+                let held = if later { write_late } else { Duration::ZERO };
+                std::thread::spawn(move || pump(client_in, upstream_out, held));
+                pump(upstream, client, Duration::ZERO);
             });
         }
     });
     (port, cancels)
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to`, each piece read `held` before it is written, until `from` ends;
+/// then ends `to`'s writing side.
+fn pump(mut from: TcpStream, mut to: TcpStream, held: Duration) {
     let mut buf = [0u8; 8192];
     loop {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                std::thread::sleep(held);
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }
         }
     }
+    std::thread::sleep(held);
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
@@ -81,12 +101,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream) {
 fn a_cancel_request_slow_to_reach_the_server_never_cancels_the_next_statement() {
     let db = TestDb::new("stop_late_cancel");
     let (port, _) = late_proxy(LATE);
-    let url = format!(
-        "postgresql://{}@127.0.0.1:{port}/{}?sslmode=disable",
-        server().user,
-        db.name
-    );
-    let env = crate::config::Environment::from_url(&url, "--database-url").unwrap();
+    let env = through_proxy(&db, port);
     let mut client = crate::db::connect::connect(&env).expect("connect through the proxy");
     let flag = Arc::new(AtomicBool::new(false));
     let stop = Stop::watch(flag.clone(), &client, &env);
@@ -94,8 +109,20 @@ fn a_cancel_request_slow_to_reach_the_server_never_cancels_the_next_statement() 
     let lock = crate::db::lock::acquire(&mut client, Duration::from_secs(5), &mut |_| {})
         .expect("the migration lock");
     stop.on_session(lock.backend());
-    // The stop comes while the message runs; the message ends on its own before the
-    // request (held by the proxy) reaches the server.
+    let sent = stop_in_a_message_then_next(&mut client, &stop, flag);
+    assert!(sent.is_ok(), "{sent:?}");
+    lock.release(&mut client).expect("release the lock");
+}
+
+/// Sets `flag` while a message of `stop`'s run on `client` runs (100 ms into 0.4 s: the stop's
+/// request, held by the proxy, reaches the server after the message ended on its own), then
+/// sends the runner's next statement, which outlasts the proxy's hold and must not be
+/// cancelled. The message's outcome.
+fn stop_in_a_message_then_next(
+    client: &mut postgres::Client,
+    stop: &Stop,
+    flag: Arc<AtomicBool>,
+) -> Result<(), postgres::Error> {
     let setter = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(100));
         flag.store(true, Ordering::SeqCst);
@@ -104,16 +131,45 @@ fn a_cancel_request_slow_to_reach_the_server_never_cancels_the_next_statement() 
         .send(|| client.batch_execute("SELECT pg_catalog.pg_sleep(0.4)"))
         .expect("the message was sent before the stop");
     setter.join().unwrap();
-    assert!(sent.is_ok(), "{sent:?}");
-    // The runner's next statement: it outlasts the request's delay.
     let started = Instant::now();
     let next = client.batch_execute("SELECT pg_catalog.pg_sleep(1.5)");
     assert!(
         next.is_ok(),
-        "the stop's late cancel request cancelled the runner's next statement after {:?}: {next:?}",
+        "the stop's cancel request, late on the server, cancelled the runner's next statement \
+         after {:?}: {next:?}",
         started.elapsed()
     );
-    lock.release(&mut client).expect("release the lock");
+    sent
+}
+
+/// The stop's cancel request over TLS (the run's server session not known, or no second
+/// session to cancel it from: a pooler, a connection limit), reaching the server only after
+/// the message ended on its own, cancelled the runner's next statement: CI, a role allowed one
+/// connection, the `ROLLBACK` after the interrupted migration cancelled by the second request
+/// (`CANCEL_AGAIN`), the run reported as a lost connection (exit 3) instead of interrupted.
+/// The request now waits for the server to close its connection, as libpq's `PQcancel` does:
+/// the backend was signalled before the runner sends anything more, whichever statement
+/// comes next (a `ROLLBACK`, a ledger read or row, the lock's release: all wait for the
+/// request, `Stop::send`), and a signal that finds the session idle is ignored.
+#[test]
+fn a_cancel_request_over_tls_is_done_on_the_server_before_the_next_statement() {
+    let db = TestDb::new("stop_tls_request");
+    // Four pieces (the SSL request, two of the handshake, the request) held 250 ms each:
+    // well within the stop's wait for the request (`CANCEL_WAIT`, 3 s).
+    let port = slow_proxy(Duration::from_millis(250));
+    let env = through_proxy_as(&db, port, "require");
+    let mut client = crate::db::connect::connect(&env).expect("connect through the proxy");
+    let flag = Arc::new(AtomicBool::new(false));
+    // The session is never told: the cancel request is the one way.
+    let stop = Stop::watch(flag.clone(), &client, &env);
+    // Cancelled, or ended before the request reached the server: either is the stop's.
+    if let Err(e) = stop_in_a_message_then_next(&mut client, &stop, flag) {
+        assert_eq!(
+            e.code(),
+            Some(&postgres::error::SqlState::QUERY_CANCELED),
+            "{e:?}"
+        );
+    }
 }
 
 /// `up` cancels its running migration from a session of its own once it holds its lock,
@@ -187,8 +243,13 @@ fn server_address() -> std::net::SocketAddr {
 
 /// An environment naming `db` through the proxy on `port`.
 fn through_proxy(db: &TestDb, port: u16) -> crate::config::Environment {
+    through_proxy_as(db, port, "disable")
+}
+
+/// [`through_proxy`] with `sslmode`.
+fn through_proxy_as(db: &TestDb, port: u16, sslmode: &str) -> crate::config::Environment {
     let url = format!(
-        "postgresql://{}@127.0.0.1:{port}/{}?sslmode=disable",
+        "postgresql://{}@127.0.0.1:{port}/{}?sslmode={sslmode}",
         server().user,
         db.name
     );
