@@ -739,6 +739,7 @@ fn read_environment(
         fleet,
         connection_variables,
         database_line,
+        listed_database: false,
     })
 }
 
