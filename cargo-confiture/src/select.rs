@@ -21,24 +21,34 @@ pub fn start(cwd: &Path, package: Option<&str>, manifest_path: Option<&Path>) ->
     }
 }
 
-/// `--manifest-path`: an existing file named `Cargo.toml`, as cargo requires.
+/// `--manifest-path`: an existing file named `Cargo.toml`, as cargo requires. Read as cargo
+/// reads it (`cargo::util::command_prelude::root_manifest`): the path's components, so that a
+/// trailing `/` (`Cargo.toml/`, a shell's completion) names the file, and a directory is said
+/// to be one (with its Cargo.toml, when it has one, to give instead) before its name is judged.
 fn manifest(cwd: &Path, path: &Path) -> Result<PathBuf> {
-    let absolute = cwd.join(path);
+    let absolute: PathBuf = cwd.join(path).components().collect();
     let shown = display::path(path);
-    if absolute.file_name().is_none_or(|name| name != "Cargo.toml") {
-        return Err(
-            Error::usage(format!("--manifest-path {shown} is not a Cargo.toml")).with_help(
-                "give the path of a Cargo.toml file, e.g. --manifest-path billing/Cargo.toml",
-            ),
-        );
-    }
+    let help = "give the path of a Cargo.toml file, e.g. --manifest-path billing/Cargo.toml";
     // A path that names no file is a flag value that cannot be used (64); a Cargo.toml that is
     // there but broken is the file's reader's to name (5).
     if absolute.is_dir() {
-        return Err(Error::usage(format!(
+        let inside = absolute.join("Cargo.toml");
+        let error = Error::usage(format!(
             "--manifest-path {shown} is a directory, not a Cargo.toml file"
-        ))
-        .with_help("give the path of a Cargo.toml file, e.g. --manifest-path billing/Cargo.toml"));
+        ));
+        return Err(if inside.is_file() {
+            error.with_help(format!(
+                "give the Cargo.toml it holds: --manifest-path {}",
+                display::path(&path.join("Cargo.toml"))
+            ))
+        } else {
+            error.with_help(help)
+        });
+    }
+    if absolute.file_name().is_none_or(|name| name != "Cargo.toml") {
+        return Err(
+            Error::usage(format!("--manifest-path {shown} is not a Cargo.toml")).with_help(help),
+        );
     }
     if std::fs::symlink_metadata(&absolute).is_err() || !absolute.exists() {
         return Err(

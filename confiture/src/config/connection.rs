@@ -815,16 +815,66 @@ mod tests {
             ),
             ("u", Some("pw"), "h", 5433, "app@eu", Some("ci@runner"))
         );
-        for text in [
-            "postgresql://u:se/cret@h/db",
-            "postgresql://u:se?cret@h/db",
-            "postgresql://h/db?application_name=a@b",
-        ] {
+        for text in ["postgresql://u:se/cret@h/db", "postgresql://h/app@eu"] {
             let err = ConnectionSpec::parse(text).unwrap_err();
             assert!(
-                err.message.contains("found `@` after the host"),
+                err.message
+                    .contains("found `@` after the host, in the database name"),
                 "{text}: {err}"
             );
+        }
+    }
+
+    /// libpq's rule (`conninfo_uri_parse_options`): the user name and password end at the
+    /// first `@` before the first `/`. A URL with no credentials whose parameter holds a raw
+    /// `@` (`postgresql://127.0.0.1/db?application_name=a@b`, which psql takes) was refused as
+    /// a password's unencoded `/`; it is data after the path's `/`, with or without a database
+    /// name. An `@` after a `?` with no `/` before it is where libpq's reading (all before the
+    /// `@` a user name: `h?application_name=a` on the host `b`) and the writer's part: refused,
+    /// as a password's raw `?` is, never shown.
+    #[test]
+    fn an_at_sign_in_a_parameter_after_the_path_is_data_as_libpq_reads_it() {
+        for (text, host, dbname) in [
+            (
+                "postgresql://127.0.0.1/db?application_name=a@b",
+                "127.0.0.1",
+                Some("db"),
+            ),
+            ("postgresql://h/?application_name=a@b", "h", None),
+            (
+                "postgres://h1:5433,h2/db?application_name=a@b@c",
+                "h1",
+                Some("db"),
+            ),
+            ("postgresql://@h/db?application_name=a@b", "h", Some("db")),
+        ] {
+            let spec = ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!((spec.host.as_str(), spec.password.as_deref()), (host, None));
+            if let Some(dbname) = dbname {
+                assert_eq!(spec.dbname, dbname, "{text}");
+            }
+            assert!(
+                spec.application_name
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("a@b")),
+                "{text}: {:?}",
+                spec.application_name
+            );
+        }
+        for text in [
+            "postgresql://h?application_name=a@b",
+            "postgresql://u:se?cret@h/db",
+            "postgresql://u:se?cret@h",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            let shown = format!("{err} {:?} {:?}", err.help, err.details);
+            assert!(
+                err.message
+                    .contains("found `?` before the `@` that ends the user name and password")
+                    && err.message.contains("%3F"),
+                "{text}: {shown}"
+            );
+            assert!(!shown.contains("cret"), "{shown}");
         }
     }
 

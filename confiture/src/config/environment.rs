@@ -107,6 +107,10 @@ pub struct Environment {
     /// The line of the environment file that names the database, and its key (`database_url`,
     /// or the legacy block's `database.database`): where a help says to fix its name.
     pub(crate) database_line: Option<(usize, &'static str)>,
+    /// The database name is a fleet target list's (a `--targets FILE` line, a `--targets-query`
+    /// row, a URL on either), taken as written: a list expands no variable, so help about the
+    /// name talks about the list, never the environment file ([`crate::fleet::Target`]).
+    pub(crate) listed_database: bool,
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
@@ -157,6 +161,7 @@ impl Environment {
             fleet: None,
             connection_variables: None,
             database_line: None,
+            listed_database: false,
         })
     }
 

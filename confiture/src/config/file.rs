@@ -517,12 +517,85 @@ fn expanded_aliases(text: &str) -> Option<usize> {
                 })
         })
         .count();
-    let documents = text
-        .lines()
-        .skip_while(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
-        .skip(1)
-        .any(|line| line.starts_with("---") || line.starts_with("..."));
-    (aliases > 0 && !documents).then_some(aliases)
+    (aliases > 0 && second_document(text).is_none()).then_some(aliases)
+}
+
+/// Where a second YAML document starts in `text`: its 1-based line and what begins it (`---`,
+/// or its first line after the `...` that ended the first one). A line starting with `---` or
+/// `...` followed by a space, a tab or its end is a document marker wherever it is (YAML
+/// forbids both at column 0 inside a scalar); a `---` before anything else only opens the
+/// first document; comments, blank lines and `%` directives belong to no document.
+fn second_document(text: &str) -> Option<(usize, SecondDocument)> {
+    let marker = |line: &str, marker: &str| {
+        line.strip_prefix(marker)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+    };
+    let (mut open, mut ended) = (false, false);
+    for (i, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if marker(line, "---") {
+            if open || ended {
+                return Some((i + 1, SecondDocument::Marker));
+            }
+            open = true;
+        } else if marker(line, "...") {
+            ended |= open;
+            open = false;
+        } else {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') || (!open && line.starts_with('%')) {
+                continue;
+            }
+            if ended {
+                return Some((i + 1, SecondDocument::AfterEnd));
+            }
+            open = true;
+        }
+    }
+    None
+}
+
+/// What starts a second YAML document ([`second_document`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecondDocument {
+    /// A `---` line.
+    Marker,
+    /// A line after the `...` that ended the first document.
+    AfterEnd,
+}
+
+/// The parser's refusal of a second document, which has no position: `text`'s first document
+/// reads (the parser reads it before it looks for another; its own error comes first) and a
+/// second one follows, as the parser counts them.
+fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
+    use serde::Deserialize as _;
+    let mut documents = serde_yaml::Deserializer::from_str(text);
+    let first = documents.next()?;
+    MergesJoined::deserialize(first).ok()?;
+    documents.next()?;
+    let help = "keep one document: an environment file holds one environment; delete the \
+                second document, or move it to an environment file of its own in the same \
+                directory (chosen with --env NAME)";
+    let Some((line, starts)) = second_document(text) else {
+        return Some(
+            Error::invalid(format!(
+                "environment file {shown} holds more than one YAML document"
+            ))
+            .with_help(help),
+        );
+    };
+    let what = match starts {
+        SecondDocument::Marker => "a second YAML document starts here (`---`)",
+        SecondDocument::AfterEnd => {
+            "a second YAML document starts here (after the `...` that ends the first)"
+        }
+    };
+    Some(
+        Error::invalid(format!(
+            "environment file {shown}, line {line}: {what}, and an environment file holds one"
+        ))
+        .with_help(help),
+    )
 }
 
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
@@ -666,6 +739,7 @@ fn read_environment(
         fleet,
         connection_variables,
         database_line,
+        listed_database: false,
     })
 }
 
@@ -2052,6 +2126,8 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
         if indentation.contains('\t') {
             help = "indent with spaces: YAML does not allow tabs in indentation";
         }
+    } else if let Some(error) = more_than_one_document(text, shown) {
+        return error;
     } else if let Some(aliases) = expanded_aliases(text) {
         // The parser gives up, with no position, once its aliases have copied their anchors'
         // values a hundred times the document's size: aliases of aliases (a "billion laughs").
@@ -3612,8 +3688,55 @@ mod tests {
         );
         let two = parse_x("database_url: postgresql://h/db\nbase: &b 1\nx: *b\n---\na: 1\n");
         assert!(
-            two.unwrap_err().message.starts_with("malformed YAML"),
+            two.unwrap_err()
+                .message
+                .starts_with("environment file x.yaml, line 4: a second YAML document"),
             "a second document is not an alias bomb"
         );
+    }
+
+    /// A second YAML document was "malformed YAML ...: deserializing from YAML containing
+    /// more than one document is not supported", with no line and the generic syntax help. It
+    /// is named at the line that starts it — a `---` (after a first one that opened the first
+    /// document, or after an empty first document), or the first line after a `...` — with
+    /// what to do; a `---` that only opens the file, and a `...` that only ends it, are one
+    /// document.
+    #[test]
+    fn a_second_document_is_named_at_its_line() {
+        let url = "database_url: postgresql://h/db";
+        for (text, line, starts) in [
+            (format!("{url}\n---\nx: 1\n"), 2, "`---`"),
+            (format!("# c\n---\n{url}\n\n--- \nx: 1\n"), 5, "`---`"),
+            (format!("{url}\r\n---\r\n"), 2, "`---`"),
+            ("---\n---\n".to_string(), 2, "`---`"),
+            (format!("{url}\n...\n# c\n\nx: 1\n"), 5, "after the `...`"),
+            (format!("{url}\n...\n%YAML 1.1\n---\nx: 1\n"), 4, "`---`"),
+        ] {
+            let err = parse_x(&text).unwrap_err();
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file x.yaml, line {line}: a second YAML document starts here"
+                )) && err.message.contains(starts),
+                "{text:?}: {err}"
+            );
+            assert!(
+                err.help
+                    .as_deref()
+                    .is_some_and(|h| h.starts_with("keep one document")),
+                "{err:?}"
+            );
+            assert_eq!(err.exit_code(), crate::exit::INVALID);
+        }
+        for one in [
+            format!("---\n{url}\n"),
+            format!("{url}\n...\n"),
+            format!("%YAML 1.1\n---\n{url}\n...\n# end\n"),
+            format!("{url}\nx: |\n  ---\n  ...\n"),
+        ] {
+            assert!(parse_x(&one).is_ok(), "{one:?}");
+        }
+        // The first document's own error comes first, as the parser reads it first.
+        let err = parse_x(&format!("{url}\n{url}\n---\nx: 1\n")).unwrap_err();
+        assert!(err.message.contains("is set twice"), "{err}");
     }
 }

@@ -69,55 +69,67 @@ pub(crate) fn has_url_scheme(text: &str) -> bool {
 }
 
 fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
-    let (main, query) = match rest.split_once('?') {
-        Some((main, query)) => (main, Some(query)),
-        None => (rest, None),
+    // libpq's `conninfo_uri_parse_options`: the user name and password end at the first `@`
+    // before the first `/`, wherever a `?` is; with no `@` there, there are none, and an `@`
+    // further on is data (`postgresql://h/db?application_name=ci@runner`).
+    let (userinfo, after) = match rest.find(['@', '/']) {
+        Some(at) if rest[at..].starts_with('@') => (Some(&rest[..at]), &rest[at + 1..]),
+        _ => (None, rest),
     };
-    let (authority, path) = match main.split_once('/') {
-        Some((authority, path)) => (authority, Some(path)),
-        None => (main, None),
-    };
-    // An `@` after the host, with none before it, means a `/` or `?` in the password was not
-    // percent-encoded; say so instead of reporting a confusing piece of the password as a host
-    // or parameter. Once the user name has ended at an `@` before the host, a later `@` is the
-    // database name's or a parameter's (`/app@eu`, `?application_name=ci@runner`), as libpq
-    // reads it.
-    if !authority.contains('@')
-        && (path.is_some_and(|p| p.contains('@')) || query.is_some_and(|q| q.contains('@')))
-    {
+    if userinfo.is_some_and(|u| u.contains('?')) {
+        // libpq takes the `?` into the user name or password (`h?application_name=a@b` is
+        // the user `h?application_name=a` on the host `b`), where it is far more often a
+        // parameter whose `/` was left out, or a password's `?` not percent-encoded.
         return Err(
-            "found `@` after the host: percent-encode `/`, `?` and `@` in the user \
-                    name and password (%2F, %3F, %40)"
+            "found `?` before the `@` that ends the user name and password: libpq reads all \
+             before that `@` as them; percent-encode `/`, `?` and `@` in the user name and \
+             password (%2F, %3F, %40), and write a `/` before the parameters \
+             (`postgresql://host/?key=value`)"
                 .to_string(),
         );
     }
+    let (main, query) = match after.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (after, None),
+    };
+    let (hostport, path) = match main.split_once('/') {
+        Some((hostport, path)) => (hostport, Some(path)),
+        None => (main, None),
+    };
     // libpq ends the user name and password at the first `@` and reads the rest as the host
     // (`u:p@ss@h`: the host `ss@h`, which no resolver finds): a second `@` is one of them not
     // percent-encoded. Taken up to the last one, the URL connected for us and failed for psql
     // and confiture (Python).
-    if authority.matches('@').nth(1).is_some() {
+    if userinfo.is_some() && hostport.contains('@') {
         return Err(
             "found more than one `@` before the host: percent-encode `@` in the user name and \
              password (%40); libpq takes the first `@` as their end"
                 .to_string(),
         );
     }
-    let hostport = match authority.split_once('@') {
-        Some((userinfo, hostport)) => {
-            let (user, password) = match userinfo.split_once(':') {
-                Some((user, password)) => (user, Some(password)),
-                None => (userinfo, None),
-            };
-            if !user.is_empty() {
-                builder.user = Some(percent_decode(user, "user name")?);
-            }
-            if let Some(password) = password {
-                builder.password = Some(percent_decode(password, "password")?);
-            }
-            hostport
+    // With no user name, an `@` in the database name is most likely a password's `/` not
+    // percent-encoded (`u:1234/cret@h/db`, which libpq reads as the database `cret@h/db` on
+    // the host `u`): refused rather than connected to another database.
+    if userinfo.is_none() && path.is_some_and(|p| p.contains('@')) {
+        return Err(
+            "found `@` after the host, in the database name, with no user name before the \
+             host: percent-encode `/`, `?` and `@` in the user name and password (%2F, %3F, \
+             %40); a database name's own `@` is written %40"
+                .to_string(),
+        );
+    }
+    if let Some(userinfo) = userinfo {
+        let (user, password) = match userinfo.split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (userinfo, None),
+        };
+        if !user.is_empty() {
+            builder.user = Some(percent_decode(user, "user name")?);
         }
-        None => authority,
-    };
+        if let Some(password) = password {
+            builder.password = Some(percent_decode(password, "password")?);
+        }
+    }
     if !hostport.is_empty() {
         let pairs = hostport
             .split(',')

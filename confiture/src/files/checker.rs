@@ -24,7 +24,7 @@ use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
 
 #[cfg(test)]
-pub(super) use contents::is_blank_sql;
+pub(super) use contents::NoStatement;
 pub use docs::*;
 
 const CONFIG_TABLE: &str = crate::workspace::WORKSPACE_SETTING;
@@ -526,6 +526,7 @@ fn read_contents(
     diagnostics.extend(contents::no_sql(
         path,
         &text[bom..],
+        &statements,
         kind,
         markers.irreversible,
     ));

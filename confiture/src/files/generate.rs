@@ -464,7 +464,11 @@ mod tests {
         let new = new_migration(&checked(&[]), "a").unwrap();
         for text in [&new.up_text, &new.down_text] {
             assert_eq!(markers::parse(text), markers::Markers::default());
-            assert!(crate::files::checker::is_blank_sql(text));
+            assert!(crate::files::lexer::split(text).statements.is_empty());
+            assert_eq!(
+                crate::files::checker::NoStatement::of(text),
+                Some(crate::files::checker::NoStatement::Comments)
+            );
         }
     }
 }

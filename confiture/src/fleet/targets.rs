@@ -65,6 +65,7 @@ impl Target {
         environment.name = format!("{source} (on the server of {})", base.source());
         environment.file = None;
         environment.fleet = None;
+        environment.listed_database = true;
         Ok(Target {
             environment,
             source,
@@ -90,6 +91,7 @@ impl Target {
         environment.name = source.clone();
         environment.file = None;
         environment.fleet = None;
+        environment.listed_database = true;
         Ok(Target {
             environment,
             source,

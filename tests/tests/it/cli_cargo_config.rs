@@ -217,7 +217,51 @@ fn an_unknown_package_or_manifest_is_refused_naming_what_exists() {
     project
         .run(&["lint", "--manifest-path", "billing"])
         .code(exit::USAGE)
-        .stderr_has("--manifest-path billing is not a Cargo.toml");
+        .stderr_has("--manifest-path billing is a directory, not a Cargo.toml file")
+        .stderr_has("give the Cargo.toml it holds: --manifest-path billing/Cargo.toml");
+}
+
+/// `--manifest-path` is read as cargo reads it: `Cargo.toml/` (a shell's completion of a
+/// name it took for a directory) names the file — it was said not to exist — and a directory
+/// is said to be one, with the Cargo.toml it holds, whatever its name (`.`, `billing/`).
+#[test]
+fn a_manifest_path_names_its_file_with_a_trailing_slash_and_a_directory_as_one() {
+    let project = workspace_with_a_member();
+    for path in [
+        "Cargo.toml/",
+        "billing/Cargo.toml/",
+        "./billing//Cargo.toml",
+    ] {
+        project
+            .run(&["lint", "--manifest-path", path])
+            .code(exit::SUCCESS);
+    }
+    for (path, holds) in [
+        (".", "./Cargo.toml"),
+        ("billing", "billing/Cargo.toml"),
+        ("billing/", "billing/Cargo.toml"),
+    ] {
+        project
+            .run(&["lint", "--manifest-path", path])
+            .code(exit::USAGE)
+            .stderr_has(&format!(
+                "--manifest-path {path} is a directory, not a Cargo.toml file"
+            ))
+            .stderr_has(&format!(
+                "give the Cargo.toml it holds: --manifest-path {holds}"
+            ));
+    }
+    // A directory without one gets the general help, a missing path is still missing.
+    std::fs::create_dir_all(project.path("empty")).unwrap();
+    project
+        .run(&["lint", "--manifest-path", "empty/"])
+        .code(exit::USAGE)
+        .stderr_has("--manifest-path empty/ is a directory, not a Cargo.toml file")
+        .stderr_has("give the path of a Cargo.toml file");
+    project
+        .run(&["lint", "--manifest-path", "nope/Cargo.toml/"])
+        .code(exit::USAGE)
+        .stderr_has("--manifest-path nope/Cargo.toml/ does not exist");
 }
 
 /// One rule for the package flags' exit codes (they were 64 or 5 for the same kind of
@@ -231,7 +275,11 @@ fn package_flags_exit_64_for_a_value_that_cannot_be_used_and_5_for_a_broken_file
     std::fs::create_dir_all(project.path("dir/Cargo.toml")).unwrap();
     for (args, says) in [
         (&["-p", "biling"][..], "is not a member of the workspace"),
-        (&["--manifest-path", "billing"], "is not a Cargo.toml"),
+        (
+            &["--manifest-path", "billing"],
+            "is a directory, not a Cargo.toml file",
+        ),
+        (&["--manifest-path", "Cargo.json"], "is not a Cargo.toml"),
         (&["--manifest-path", "nope/Cargo.toml"], "does not exist"),
         (
             &["--manifest-path", "dir/Cargo.toml"],

@@ -97,12 +97,15 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
 /// A connection value from an environment file that holds a `$NAME` written without braces
 /// (`database: $DB`): kept as written, it is what the connection used (a database named
 /// `$DB`), where `${DB}` was meant. The password is not looked at: a `$` is common in one, and
-/// it is never shown.
+/// it is never shown. A fleet target's database name from its list (`--targets FILE`,
+/// `--targets-query`) is looked at too: a list expands nothing, so what to write is the
+/// database's own name, in the list ([`Environment::listed_database`]).
 #[cfg(feature = "env-files")]
 struct Unbraced<'a> {
     what: &'static str,
     value: &'a str,
     name: &'a str,
+    listed: bool,
 }
 
 #[cfg(feature = "env-files")]
@@ -110,15 +113,30 @@ impl<'a> Unbraced<'a> {
     const DATABASE_NAME: &'static str = "database name";
 
     fn of(env: &'a Environment) -> Option<Unbraced<'a>> {
-        env.file.as_ref()?;
         let spec = &env.connection;
+        if env.listed_database {
+            // The user and host are the environment's, whose file is not this target's.
+            let name = crate::config::unbraced_variable(&spec.dbname)?;
+            return Some(Unbraced {
+                what: Self::DATABASE_NAME,
+                value: &spec.dbname,
+                name,
+                listed: true,
+            });
+        }
+        env.file.as_ref()?;
         let hosts = std::iter::once(&spec.host).chain(spec.more_hosts.iter().map(|(host, _)| host));
         let values = [(Self::DATABASE_NAME, &spec.dbname), ("user", &spec.user)]
             .into_iter()
             .chain(hosts.map(|host| ("host", host)));
         values.into_iter().find_map(|(what, value)| {
             let name = crate::config::unbraced_variable(value)?;
-            Some(Unbraced { what, value, name })
+            Some(Unbraced {
+                what,
+                value,
+                name,
+                listed: false,
+            })
         })
     }
 
@@ -127,7 +145,20 @@ impl<'a> Unbraced<'a> {
     }
 
     fn line(&self, env: &Environment) -> String {
-        let Unbraced { what, value, name } = self;
+        let Unbraced {
+            what,
+            value,
+            name,
+            listed,
+        } = self;
+        if *listed {
+            return format!(
+                "the {what} {} holds `${name}`, which a target list does not expand (it names \
+                 each database as written): write the database's own name in {}",
+                quoted(value),
+                env.source()
+            );
+        }
         format!(
             "the {what} {} holds `${name}`, which is not expanded: write `${{{name}}}` in {} \
              to use the environment variable {name}",

@@ -1,13 +1,15 @@
 //! What one file's bytes say before its SQL is read: `C009` (not UTF-8), `C014` (byte-order
 //! mark), `C013` (CRLF line endings), `C007`/`C008` (no SQL).
 
+use std::fmt;
 use std::path::Path;
 use std::string::FromUtf8Error;
 
 use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
 use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8, NUL_BYTE};
 use crate::diagnostic::{Diagnostic, Span};
-use crate::files::Direction;
+use crate::files::lexer::{self, TokenKind};
+use crate::files::{Direction, StatementSpan};
 
 /// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte. With it,
 /// why the file cannot be read as text (`it is not valid UTF-8: byte 0xFF at line 1, column
@@ -77,26 +79,29 @@ pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
     Some(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help))
 }
 
-/// `C007`/`C008`: a `body` (the text after any byte-order mark) with no SQL, unless it is an
-/// irreversible down file.
+/// `C007`/`C008`: a `body` (the text after any byte-order mark) whose [`lexer::split`] found
+/// no statement (`statements`, the split's spans), unless it is an irreversible down file. The
+/// message says what the file holds instead ([`NoStatement`]).
 pub(super) fn no_sql(
     path: &Path,
     body: &str,
+    statements: &[StatementSpan],
     kind: Direction,
     irreversible: bool,
 ) -> Option<Diagnostic> {
-    if !is_blank_sql(body) {
+    if !statements.is_empty() {
         return None;
     }
+    let holds = NoStatement::of(body)?;
     match kind {
         Direction::Up => {
-            let message = "up file has no SQL: it is empty or only comments".to_string();
+            let message = format!("up file has no SQL: {holds}");
             let help =
                 "write the migration's SQL, or delete the pair if it is not needed".to_string();
             Some(diagnostic(&EMPTY_UP, path, None, message, help))
         }
         Direction::Down if !irreversible => {
-            let message = "down file has no SQL and is not marked irreversible".to_string();
+            let message = format!("down file has no SQL and is not marked irreversible: {holds}");
             let help = format!(
                 "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}` (rolling back is then refused)"
             );
@@ -106,37 +111,53 @@ pub(super) fn no_sql(
     }
 }
 
-/// Whether `sql` holds nothing to run: whitespace, `;`, `--` and (nested) `/* */` comments.
-pub(in crate::files) fn is_blank_sql(sql: &str) -> bool {
-    let bytes = sql.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b';' => i += 1,
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                i = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'\n')
-                    .map_or(bytes.len(), |p| i + p + 1);
+/// What a text in which [`lexer::split`] found no statement holds: said by `C007`/`C008`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::files) enum NoStatement {
+    /// Zero bytes.
+    Empty,
+    /// Whitespace only.
+    Whitespace,
+    /// Comments (and whitespace).
+    Comments,
+    /// Empty statements: `;` (and whitespace), which the server runs as nothing.
+    Semicolons,
+    /// Comments and `;`.
+    CommentsAndSemicolons,
+}
+
+impl NoStatement {
+    /// What `body` holds, read with the lexer's tokens; only called once the split found no
+    /// statement in it. `None` when it holds a psql meta-command: not SQL either, but `C103`
+    /// names it at its line.
+    pub(in crate::files) fn of(body: &str) -> Option<NoStatement> {
+        let (mut comments, mut semicolons) = (false, false);
+        for token in lexer::tokens(body) {
+            match token.kind {
+                TokenKind::LineComment | TokenKind::BlockComment => comments = true,
+                TokenKind::Semicolon => semicolons = true,
+                TokenKind::MetaCommand => return None,
+                _ => {}
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                // PostgreSQL block comments nest.
-                let mut depth = 1;
-                i += 2;
-                while i < bytes.len() && depth > 0 {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                    } else {
-                        i += 1;
-                    }
-                }
-            }
-            _ => return false,
         }
+        Some(match (comments, semicolons) {
+            (false, false) if body.is_empty() => NoStatement::Empty,
+            (false, false) => NoStatement::Whitespace,
+            (true, false) => NoStatement::Comments,
+            (false, true) => NoStatement::Semicolons,
+            (true, true) => NoStatement::CommentsAndSemicolons,
+        })
     }
-    true
+}
+
+impl fmt::Display for NoStatement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoStatement::Empty => "it is empty",
+            NoStatement::Whitespace => "it holds only whitespace",
+            NoStatement::Comments => "it holds only comments",
+            NoStatement::Semicolons => "it holds no statement, only `;`",
+            NoStatement::CommentsAndSemicolons => "it holds no statement, only comments and `;`",
+        })
+    }
 }

@@ -109,7 +109,7 @@ pub const EMPTY_UP: RuleDoc = RuleDoc {
     name: "empty-up",
     severity: Severity::Error,
     help_names_allow: false,
-    summary: "an up file has no SQL (only whitespace or comments)",
+    summary: "an up file has no SQL statement (only whitespace, comments or `;`)",
     explanation:
         "An up file that does nothing would still be recorded as applied, which is almost \
 always a migration generated and then forgotten. Write its SQL, or delete the pair if it is not \

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::names::{suggestion_conflicts, Conflict};
-use super::{check, is_blank_sql, ALL};
+use super::{check, NoStatement, ALL};
 use crate::files::{CheckOptions, Checked, Direction, Entry, Migration};
 
 #[test]
@@ -33,29 +33,81 @@ fn a_suggestion_taken_or_shared_is_a_conflict() {
     );
 }
 
-#[test]
-fn blank_sql_is_whitespace_and_comments() {
-    for blank in [
-        "",
-        "  \n\t",
-        "-- only a comment",
-        "-- a\n-- b\n",
-        "/* a /* nested */ still */\n",
-        ";\n",
-        "/* unterminated",
-    ] {
-        assert!(is_blank_sql(blank), "{blank:?}");
+/// The messages of `C007`/`C008` for each file holding no statement, as its up and as its
+/// down half (the other half is `SELECT 1;`), with and without a no-transaction marker.
+fn no_statement_messages(text: &str) -> Vec<(&'static str, String)> {
+    let dir = Path::new("m");
+    let files = |up: &str, down: &str| {
+        vec![
+            Entry::File {
+                path: dir.join("001_a.up.sql"),
+                bytes: up.as_bytes().to_vec(),
+            },
+            Entry::File {
+                path: dir.join("001_a.down.sql"),
+                bytes: down.as_bytes().to_vec(),
+            },
+        ]
+    };
+    let mut out = Vec::new();
+    for entries in [files(text, "SELECT 1;\n"), files("SELECT 1;\n", text)] {
+        let checked = check(dir, entries, &CheckOptions::default());
+        out.extend(
+            checked
+                .diagnostics
+                .iter()
+                .filter(|d| matches!(d.code, "C007" | "C008"))
+                .map(|d| (d.code, d.message.clone())),
+        );
     }
-    for sql in [
+    out
+}
+
+#[test]
+fn a_file_without_a_statement_is_told_what_it_holds() {
+    let up = |holds: &str| ("C007", format!("up file has no SQL: {holds}"));
+    let down = |holds: &str| {
+        let message = format!("down file has no SQL and is not marked irreversible: {holds}");
+        ("C008", message)
+    };
+    let cases: &[(&str, &str)] = &[
+        ("", "it is empty"),
+        ("\u{feff}", "it is empty"),
+        ("  \n\t", "it holds only whitespace"),
+        ("-- only a comment", "it holds only comments"),
+        ("-- a\n-- b\n", "it holds only comments"),
+        ("/* a /* nested */ still */\n", "it holds only comments"),
+        ("/* unterminated", "it holds only comments"),
+        (";", "it holds no statement, only `;`"),
+        (";;\n ;\n", "it holds no statement, only `;`"),
+        ("; -- x\n", "it holds no statement, only comments and `;`"),
+        (
+            "-- confiture:no-transaction\n;\n",
+            "it holds no statement, only comments and `;`",
+        ),
+    ];
+    for (text, holds) in cases {
+        assert_eq!(
+            no_statement_messages(text),
+            vec![up(holds), down(holds)],
+            "{text:?}"
+        );
+    }
+    // A statement, however small, or a psql meta-command (C103 names it): no C007/C008.
+    for text in [
         "SELECT 1;",
         "-- c\nSELECT 1",
         "/* a */ x",
+        ";SELECT 1;;",
         "- 1",
         "/ 2",
         "/* a /* b */ */ SELECT",
+        "'unterminated",
+        "\\set x 1\n",
     ] {
-        assert!(!is_blank_sql(sql), "{sql:?}");
+        assert_eq!(no_statement_messages(text), vec![], "{text:?}");
     }
+    assert_eq!(NoStatement::of("\\i a.sql\n;"), None);
 }
 
 #[test]
