@@ -104,8 +104,20 @@ pub fn count_newlines(bytes: &[u8]) -> usize {
 /// made once for a file, it tells without searching that the file cannot spell most words it
 /// is asked about (a `DELETE` has no `g` for `set_config`, no `y` for `system`).
 pub(crate) fn spelled_with(text: &str) -> u64 {
-    text.bytes().fold(0, |set, b| set | spelling_bit(b))
+    text.bytes()
+        .fold(0, |set, b| set | SPELLING_BITS[usize::from(b)])
 }
+
+/// [`spelling_bit`] of every byte, looked up: a file's every byte goes through it.
+static SPELLING_BITS: [u64; 256] = {
+    let mut bits = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        bits[b] = spelling_bit(b as u8);
+        b += 1;
+    }
+    bits
+};
 
 /// Whether a text holding the characters `spelled` ([`spelled_with`]) may spell `word` in any
 /// ASCII case: `false` only when one of the word's letters, digits or `_` is not there. A word
@@ -119,7 +131,7 @@ pub(crate) fn may_spell(spelled: u64, word: &str) -> bool {
 
 /// `b`'s bit in a [`spelled_with`] set: one per ASCII letter (either case), digit and `_`;
 /// 0 for any other byte.
-fn spelling_bit(b: u8) -> u64 {
+const fn spelling_bit(b: u8) -> u64 {
     match b.to_ascii_lowercase() {
         c @ b'a'..=b'z' => 1 << (c - b'a'),
         c @ b'0'..=b'9' => 1 << (26 + c - b'0'),
