@@ -100,6 +100,46 @@ pub fn count_newlines(bytes: &[u8]) -> usize {
         .sum()
 }
 
+/// The ASCII letters, digits and `_` that `text` holds, in any case, as a set ([`may_spell`]):
+/// made once for a file, it tells without searching that the file cannot spell most words it
+/// is asked about (a `DELETE` has no `g` for `set_config`, no `y` for `system`).
+pub(crate) fn spelled_with(text: &str) -> u64 {
+    text.bytes()
+        .fold(0, |set, b| set | SPELLING_BITS[usize::from(b)])
+}
+
+/// [`spelling_bit`] of every byte, looked up: a file's every byte goes through it.
+static SPELLING_BITS: [u64; 256] = {
+    let mut bits = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        bits[b] = spelling_bit(b as u8);
+        b += 1;
+    }
+    bits
+};
+
+/// Whether a text holding the characters `spelled` ([`spelled_with`]) may spell `word` in any
+/// ASCII case: `false` only when one of the word's letters, digits or `_` is not there. A word
+/// with another character is not decided here (`true`).
+pub(crate) fn may_spell(spelled: u64, word: &str) -> bool {
+    word.bytes().all(|b| match spelling_bit(b) {
+        0 => true,
+        bit => spelled & bit != 0,
+    })
+}
+
+/// `b`'s bit in a [`spelled_with`] set: one per ASCII letter (either case), digit and `_`;
+/// 0 for any other byte.
+const fn spelling_bit(b: u8) -> u64 {
+    match b.to_ascii_lowercase() {
+        c @ b'a'..=b'z' => 1 << (c - b'a'),
+        c @ b'0'..=b'9' => 1 << (26 + c - b'0'),
+        b'_' => 1 << 36,
+        _ => 0,
+    }
+}
+
 /// Up to this many bytes, [`mentions`] compares at every position: less work than lowering a
 /// copy of the text.
 pub(crate) const COMPARED_IN_PLACE: usize = 512;
@@ -242,6 +282,43 @@ mod tests {
 
     fn distance(a: &str, b: &str) -> usize {
         edit_distance(&normalized(a), &normalized(b))
+    }
+
+    /// A word the set of a text's characters rules out is one [`mentions`] does not find in
+    /// it, in any case; the set never rules out a word the text spells.
+    #[test]
+    fn may_spell_rules_out_only_words_a_text_cannot_spell() {
+        let texts = [
+            "DELETE FROM bench_rows WHERE id = 7;\n",
+            "SELECT Set_Config('a', 'b', true);",
+            "ALTER SYSTEM SET x = 1; -- é",
+            "",
+            "\u{feff}INSERT INTO t_9 VALUES ('ü');",
+        ];
+        let words = [
+            "set_config",
+            "system",
+            "SYSTEM",
+            "pg_settings",
+            "tb_confiture",
+            "t_9",
+            "from",
+            "é",
+            "",
+            "transaction",
+        ];
+        for text in texts {
+            let spelled = spelled_with(text);
+            for word in words {
+                if mentions(text, word) {
+                    assert!(may_spell(spelled, word), "{text:?} {word:?}");
+                }
+            }
+        }
+        let delete = spelled_with(texts[0]);
+        assert!(!may_spell(delete, "set_config") && !may_spell(delete, "system"));
+        assert!(may_spell(delete, "WHERE") && may_spell(delete, "bench_rows"));
+        assert!(!may_spell(spelled_with("ALTER SYSTEM"), "t_9"));
     }
 
     /// Short texts are compared in place, long ones lowered and searched: the same answers.

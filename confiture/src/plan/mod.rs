@@ -229,10 +229,15 @@ pub(super) fn check_usable(
 /// first file) that `up` refuses, with or without the row. Forgetting the row (`reinit`) then
 /// does not unblock `up`; keeping the pair with `SELECT 1;` does.
 pub fn missing_leaves_gap(set: &MigrationSet, history: &History<'_>) -> bool {
+    let missing = history.missing();
+    if missing.is_empty() {
+        // Most ledgers: the directory's versions (an id formatted for each) are not listed.
+        return false;
+    }
     let Some(highest) = set.versions_on_disk().last().map(|(v, _)| *v) else {
         return false;
     };
-    (history.missing().iter())
+    (missing.iter())
         .filter_map(|r| r.version.as_ref())
         .any(|v| v.number() < highest)
 }

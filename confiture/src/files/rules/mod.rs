@@ -134,6 +134,7 @@ pub(super) fn check_file(
         tracking_table,
         mentioned: RefCell::default(),
         lowered: OnceCell::new(),
+        spelled: OnceCell::new(),
     };
     let out = check_split(&cx);
     (out, markers, StatementSpan::of(&split, bom))
@@ -401,6 +402,9 @@ struct Context<'a> {
     /// The file's text in ASCII lower case, made once for every word asked about (of a file
     /// longer than [`text::mentions`] compares in place).
     lowered: OnceCell<String>,
+    /// The characters the file's text holds ([`text::spelled_with`]), made once: most words
+    /// asked about are ruled out by it without a search.
+    spelled: OnceCell<u64>,
 }
 
 /// The answers of [`Context::mentions`], kept without allocating: the rules ask about a
@@ -421,7 +425,10 @@ impl<'a> Context<'a> {
             return answer;
         }
         drop(known);
-        let answer = if self.text.len() <= text::COMPARED_IN_PLACE {
+        let spelled = *self.spelled.get_or_init(|| text::spelled_with(self.text));
+        let answer = if !text::may_spell(spelled, word) {
+            false
+        } else if self.text.len() <= text::COMPARED_IN_PLACE {
             text::mentions(self.text, word)
         } else {
             // Lowered once for every word asked about.
