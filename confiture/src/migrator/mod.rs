@@ -258,8 +258,10 @@ impl Migrator {
 
     /// Ends the session and gives back its connection: the one handed over with
     /// [`Migrator::with_client`], or the one it opened, its `statement_timeout` the
-    /// connection's again (a writing command holds none between its messages). `None` if it
-    /// never connected.
+    /// connection's again (a writing command holds none between its messages). A connection
+    /// handed over that no command took over (none ran, or each refused it: another database,
+    /// a transaction open) comes back untouched, its transaction as it was. `None` if it never
+    /// connected.
     ///
     /// ```no_run
     /// # fn main() -> confiture::Result<()> {
@@ -272,6 +274,12 @@ impl Migrator {
     /// ```
     pub fn into_client(mut self) -> Option<postgres::Client> {
         let mut client = self.client.take()?;
+        // A connection handed over that no command took over (none ran, or each was refused:
+        // another database, a transaction) is the caller's as it was: its settings, and its
+        // open transaction, which a `RESET` would run inside.
+        if self.reset_pending {
+            return Some(client);
+        }
         // A writing command left the session's `statement_timeout` at ours
         // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
         // is given back as it is.

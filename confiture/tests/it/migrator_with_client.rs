@@ -439,3 +439,48 @@ fn a_failed_migrations_advisory_locks_are_released_too() {
         );
     }
 }
+
+/// A connection handed over and given back before any command took it over (none ran, or each
+/// was refused: another database, a transaction open or failed) comes back untouched: its
+/// `statement_timeout`, and the transaction the refusal says is "left as it was". `into_client`
+/// reset the timeout on it all the same, inside the caller's open transaction too.
+#[test]
+fn a_connection_no_command_took_over_comes_back_untouched() {
+    let db = TestDb::new("withclientuntouched");
+    let other = TestDb::new("withclientuntouchedother");
+    let dir = Dir::new();
+    migrations(&dir);
+    for (how, connect_to, setup, command) in [
+        ("no command", &db, "", false),
+        ("another database", &other, "", true),
+        ("an open transaction", &db, "BEGIN;", true),
+    ] {
+        let mut client = connect_to.client_as("my-service");
+        client
+            .batch_execute(&format!("SET statement_timeout = '7s'; {setup}"))
+            .unwrap();
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        if command {
+            let refused = migrator.up(&UpOptions::default(), &mut no_progress);
+            assert_eq!(
+                refused.unwrap_err().error.kind,
+                ErrorKind::Usage,
+                "{how}: refused"
+            );
+        }
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "7s",
+            "{how}: the caller's setting stays"
+        );
+        // Committed, the caller's transaction holds nothing of ours either.
+        client.batch_execute("COMMIT").unwrap();
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "7s",
+            "{how}: nothing changed inside the caller's transaction"
+        );
+    }
+}
