@@ -75,8 +75,16 @@ pub(crate) const CONNECTIONS_AT_ONCE: usize = 1;
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
 
-/// What [`Migrator::before_connecting`] registers.
-pub(crate) type BeforeConnect = Box<dyn FnOnce(&Environment) -> Result<()> + Send>;
+/// The check [`Migrator::before_connecting`] registers.
+pub(crate) type ConnectCheck = Box<dyn FnOnce(&Environment) -> Result<()> + Send>;
+
+/// What [`Migrator::before_connecting`] registers, and what became of it.
+pub(crate) enum BeforeConnect {
+    /// Not asked yet.
+    Check(ConnectCheck),
+    /// Asked, and refused: every command of the session is refused with this error.
+    Refused(Error),
+}
 
 /// A migration session against one database, with one migrations directory or one set of
 /// migrations embedded in the binary ([`Migrator::from_embedded`]).
@@ -108,7 +116,8 @@ pub struct Migrator {
     pub(crate) handed_over: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
-    /// Asked once, before [`Migrator::on_connect`]: see [`Migrator::before_connecting`].
+    /// Asked once, before [`Migrator::on_connect`], and its refusal kept: see
+    /// [`Migrator::before_connecting`].
     pub(crate) before_connect: Option<BeforeConnect>,
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
@@ -346,7 +355,13 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
-            before_connect: None,
+            // A refusal stays the session's; a check not asked yet goes with the command.
+            before_connect: match &self.before_connect {
+                Some(BeforeConnect::Refused(refused)) => {
+                    Some(BeforeConnect::Refused(refused.clone()))
+                }
+                _ => None,
+            },
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
             claim: self.claim.clone(),
@@ -427,7 +442,8 @@ impl Migrator {
     /// Asks `check` once, when this session is about to reach the server for the first time —
     /// after everything a command decides from its flags and files (`--steps 0`, an unknown
     /// `--target`, broken files), which it refuses first — and fails the command with its
-    /// error. What needs a server but must not come before those refusals goes here: the
+    /// error. A refusal is the session's: every later command of this `Migrator` is refused
+    /// with the same error, nothing reached (a new `Migrator` asks again). What needs a server but must not come before those refusals goes here: the
     /// command line's `--schema NAME` asks the server whether the schema may be a tenant
     /// ([`crate::fleet::one_schema`]), so that a mistake in the command line is its usage
     /// error (exit 64) whether or not the server answers. A session with such a check does
@@ -436,7 +452,7 @@ impl Migrator {
         &mut self,
         check: impl FnOnce(&Environment) -> Result<()> + Send + 'static,
     ) {
-        self.before_connect = Some(Box::new(check));
+        self.before_connect = Some(BeforeConnect::Check(Box::new(check)));
     }
 
     /// How the commands suggested in this session's errors (`help`, `details`, and the
@@ -622,10 +638,18 @@ impl Migrator {
     }
 
     /// Asks the [`Migrator::before_connecting`] check, then runs the [`Migrator::on_connect`]
-    /// callback, the first time only; the check's refusal is the command's error.
+    /// callback, the first time only; the check's refusal is the command's error, and every
+    /// later command's.
     pub(crate) fn announce_connect(&mut self) -> Result<()> {
-        if let Some(check) = self.before_connect.take() {
-            check(&self.env)?;
+        match self.before_connect.take() {
+            Some(BeforeConnect::Check(check)) => check(&self.env).inspect_err(|refused| {
+                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
+            })?,
+            Some(BeforeConnect::Refused(refused)) => {
+                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
+                return Err(refused);
+            }
+            None => {}
         }
         if let Some(announce) = self.on_connect.take() {
             announce(&self.env);
