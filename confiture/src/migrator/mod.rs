@@ -240,7 +240,12 @@ impl Migrator {
     /// must be outside a transaction: one inside a transaction block (a `BEGIN` left open, or
     /// a failed transaction not rolled back) is refused the same way, before the reset
     /// (`ErrorKind::Usage`, [`Reason::InTransaction`](crate::Reason::InTransaction)), its
-    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`.
+    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`. For a tenant
+    /// schema's environment ([`Target::schema`](crate::fleet::Target::schema)), the connection
+    /// must have the tenant's `search_path` as its own (opened with `options=-c
+    /// search_path=<schema>`, as the session's own connection is), which the reset before each
+    /// migration keeps: one that goes back to another (`"$user", public`) is refused the same
+    /// way, before anything runs — the tenant's migrations would build there.
     ///
     /// ```no_run
     /// use confiture::config::Environment;

@@ -484,3 +484,72 @@ fn a_connection_no_command_took_over_comes_back_untouched() {
         );
     }
 }
+
+/// A tenant schema's session ([`confiture::fleet::Target::schema`]) handed a service's
+/// connection: its own sessions are opened with the tenant's `search_path` as the connection's
+/// (so that the reset before each migration keeps it), but a service's connection went back to
+/// `"$user", public`, where the tenant's migrations built while its ledger recorded them — and
+/// the next tenant's failed, "already exists". Such a connection is refused before anything
+/// runs; one opened with the tenant's `search_path` as its own (either spelling) migrates the
+/// tenant, and only it.
+#[test]
+fn a_tenants_session_refuses_a_connection_that_resolves_names_elsewhere() {
+    let db = TestDb::new("withclienttenant");
+    let dir = Dir::new();
+    migrations(&dir);
+    db.client()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA \"Tenant_B\"; CREATE SCHEMA tenant_c")
+        .unwrap();
+    let base = environment(&db.name);
+    let tenant = |schema: &str| {
+        let target = confiture::fleet::Target::schema(&base, schema, "the test").unwrap();
+        Migrator::new(target.environment, &dir.path, CheckOptions::default())
+    };
+    // Its own search_path set, or none: refused, whatever the service `SET` on it.
+    for setup in ["", "SET search_path = tenant_a"] {
+        let mut client = db.client_as("my-service");
+        client.batch_execute(setup).unwrap();
+        let mut migrator = tenant("tenant_a").with_client(client);
+        let refused = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        assert_eq!(refused.kind, ErrorKind::Usage, "{setup:?}: {refused}");
+        assert!(refused.message.contains("tenant_a"), "{refused}");
+        assert!(
+            refused
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("search_path"),
+            "{:?}",
+            refused.help
+        );
+        assert_eq!(
+            migrator.status().unwrap_err().kind,
+            ErrorKind::Usage,
+            "{setup:?}: status too"
+        );
+    }
+    assert!(!db.table_exists("public.a"), "nothing built in public");
+    assert!(
+        !db.table_exists("tenant_a.tb_confiture"),
+        "nothing recorded"
+    );
+
+    for (schema, option) in [
+        ("tenant_a", "tenant_a"),
+        ("Tenant_B", "\"Tenant_B\""),
+        ("tenant_c", "\"tenant_c\""),
+    ] {
+        let conninfo = format!("{} options='-c search_path={option}'", db.conninfo());
+        let client = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
+        let mut migrator = tenant(schema).with_client(client);
+        let report = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{schema}: {}", f.error));
+        assert_eq!(report.applied, ["001", "002"], "{schema}");
+        assert!(db.table_exists(&format!("\"{schema}\".a")), "{schema}");
+    }
+    assert!(!db.table_exists("public.a"), "nothing built in public");
+}
