@@ -694,7 +694,9 @@ impl Migrator {
     /// ```
     pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
         let path = path.as_ref();
-        if !path.is_file() {
+        // Only a path that is not there is refused here: one that is no regular file (a
+        // directory, `/dev/null`) is said as what it is by the reader of environment files.
+        if !path.exists() {
             // A connection string given as the path is never shown: it may hold a password.
             let message = if config::names_a_connection(&path.to_string_lossy()) {
                 "environment file not found: the path given looks like a connection string \
