@@ -220,7 +220,8 @@ impl Migrator {
 
     /// Hands this session a connection the caller already holds (a service that keeps one
     /// open, a pool's connection): its commands use it instead of connecting, so
-    /// [`Migrator::on_connect`] is not called. Get it back with [`Migrator::into_client`].
+    /// [`Migrator::on_connect`] is not called ([`Migrator::before_connecting`]'s check is
+    /// asked, before the connection is first used). Get it back with [`Migrator::into_client`].
     ///
     /// The session is the engine's as with its own connection: `up` and `down` take the
     /// migration lock on it and release it, each migration starts from a reset session
@@ -447,8 +448,10 @@ impl Migrator {
     /// Asks `check` once, when this session is about to reach the server for the first time —
     /// after everything a command decides from its flags and files (`--steps 0`, an unknown
     /// `--target`, broken files), which it refuses first — and fails the command with its
-    /// error. A refusal is the session's: every later command of this `Migrator` is refused
-    /// with the same error, nothing reached (a new `Migrator` asks again). What needs a server but must not come before those refusals goes here: the
+    /// error. A session handed a connection ([`Migrator::with_client`]) asks it before that
+    /// connection is first used. A refusal is the session's: every later command of this
+    /// `Migrator` is refused with the same error, nothing reached (a new `Migrator` asks
+    /// again). What needs a server but must not come before those refusals goes here: the
     /// command line's `--schema NAME` asks the server whether the schema may be a tenant
     /// ([`crate::fleet::one_schema`]), so that a mistake in the command line is its usage
     /// error (exit 64) whether or not the server answers. A session with such a check does
@@ -646,6 +649,17 @@ impl Migrator {
     /// callback, the first time only; the check's refusal is the command's error, and every
     /// later command's.
     pub(crate) fn announce_connect(&mut self) -> Result<()> {
+        self.ask_before_connecting()?;
+        if let Some(announce) = self.on_connect.take() {
+            announce(&self.env);
+        }
+        Ok(())
+    }
+
+    /// The [`Migrator::before_connecting`] check, asked the first time only: before a session
+    /// of its own connects ([`Migrator::announce_connect`]), or before one handed over is
+    /// taken over ([`Migrator::with_client`]). Its refusal is kept: every later command's.
+    fn ask_before_connecting(&mut self) -> Result<()> {
         match self.before_connect.take() {
             Some(BeforeConnect::Check(check)) => check(&self.env).inspect_err(|refused| {
                 self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
@@ -655,9 +669,6 @@ impl Migrator {
                 return Err(refused);
             }
             None => {}
-        }
-        if let Some(announce) = self.on_connect.take() {
-            announce(&self.env);
         }
         Ok(())
     }
@@ -952,6 +963,11 @@ impl Migrator {
                 None => crate::db::connect::open_session(&self.env, need)?,
             };
             self.set_new_session(session)?;
+        }
+        if self.reset_pending {
+            // What would be asked before connecting is asked before a connection handed over
+            // is used, as before one of its own.
+            self.ask_before_connecting()?;
         }
         match &mut self.client {
             Some(client) => {

@@ -447,6 +447,32 @@ fn a_session_its_check_refused_stays_refused() {
     assert!(!db.table_exists("a"), "nothing applied");
 }
 
+/// A session handed a connection (`with_client`) asks its `before_connecting` check too,
+/// before taking the connection over: the check was never asked there, and every command ran
+/// unchecked on the database it would have refused.
+#[test]
+fn a_session_handed_a_connection_asks_its_check_too() {
+    let db = TestDb::new("checkhanded");
+    let dir = Dir::new();
+    three(&dir);
+    let mut m = db.migrator(&dir).with_client(db.client());
+    m.before_connecting(|env| {
+        Err(confiture::Error::usage(format!(
+            "{} is not a tenant",
+            env.connection
+        )))
+    });
+    let up = m.up(&UpOptions::default(), &mut no_progress);
+    let refused = up.map(|r| r.applied).unwrap_err().error;
+    assert_eq!(refused.kind, ErrorKind::Usage, "{refused}");
+    assert!(refused.message.ends_with("is not a tenant"), "{refused}");
+    assert_eq!(m.status().unwrap_err().kind, ErrorKind::Usage, "status too");
+    assert!(!db.table_exists("tb_confiture"), "nothing written");
+    // The connection comes back, as the caller's.
+    let mut client = m.into_client().expect("the connection comes back");
+    client.batch_execute("SELECT 1").unwrap();
+}
+
 #[test]
 fn modified_and_out_of_order_migrations_are_refused_up_front() {
     let db = TestDb::new("diverged");
