@@ -276,7 +276,8 @@ impl Migrator {
     /// connection's again (a writing command holds none between its messages). A connection
     /// handed over that no command took over (none ran, or each refused it: another database,
     /// a transaction open) comes back untouched, its transaction as it was. `None` if it never
-    /// connected.
+    /// connected. It may be called on a thread of a tokio runtime (an async fn), as the
+    /// commands may.
     ///
     /// ```no_run
     /// # fn main() -> confiture::Result<()> {
@@ -297,8 +298,18 @@ impl Migrator {
         }
         // A writing command left the session's `statement_timeout` at ours
         // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
-        // is given back as it is.
-        let _ = client.batch_execute("RESET statement_timeout");
+        // is given back as it is. On a runtime thread (an async fn) the driver would panic:
+        // the statement runs on a thread of its own, as the commands do (`off_runtime`).
+        let reset = |client: &mut postgres::Client| {
+            let _ = client.batch_execute("RESET statement_timeout");
+        };
+        if on_async_runtime() {
+            std::thread::scope(|scope| {
+                scope.spawn(|| reset(&mut client));
+            });
+        } else {
+            reset(&mut client);
+        }
         Some(client)
     }
 

@@ -553,3 +553,35 @@ fn a_tenants_session_refuses_a_connection_that_resolves_names_elsewhere() {
     }
     assert!(!db.table_exists("public.a"), "nothing built in public");
 }
+
+/// `into_client()` called on a thread of a tokio runtime (an async fn, after `up_async` or a
+/// blocking command there, which work) gives the connection back: it ran its `RESET` on the
+/// driver there, which panicked "Cannot start a runtime from within a runtime", and the
+/// connection dropped while unwinding aborted the process. Its own connection and one handed
+/// over alike.
+#[test]
+fn into_client_on_a_runtime_thread_gives_the_connection_back() {
+    let db = TestDb::new("withclientruntime");
+    let dir = Dir::new();
+    migrations(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for handed in [true, false] {
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default());
+        if handed {
+            migrator = migrator.with_client(db.client_as("my-service"));
+        }
+        let client = runtime.block_on(async move {
+            migrator.status().unwrap();
+            migrator.into_client()
+        });
+        let mut client = client.expect("the client comes back");
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "0",
+            "handed over: {handed}"
+        );
+    }
+}
