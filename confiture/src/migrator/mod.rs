@@ -299,17 +299,10 @@ impl Migrator {
         // A writing command left the session's `statement_timeout` at ours
         // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
         // is given back as it is. On a runtime thread (an async fn) the driver would panic:
-        // the statement runs on a thread of its own, as the commands do (`off_runtime`).
-        let reset = |client: &mut postgres::Client| {
+        // the statement runs on a thread of its own there ([`blocking_here`]).
+        blocking_here(|| {
             let _ = client.batch_execute("RESET statement_timeout");
-        };
-        if on_async_runtime() {
-            std::thread::scope(|scope| {
-                scope.spawn(|| reset(&mut client));
-            });
-        } else {
-            reset(&mut client);
-        }
+        });
         Some(client)
     }
 
@@ -1012,6 +1005,23 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How a worker of [`Migrator::off_runtime`] unwinds when the caller's progress callback
 /// panicked: the caller resumes its own panic instead.
 struct CallerPanicked;
+
+/// Runs `work`, which blocks on the `postgres` driver, where the driver may block: here, or,
+/// on a thread of a tokio runtime (where it would panic "Cannot start a runtime from within a
+/// runtime"), on a scoped thread of its own while this one waits. For what talks to the
+/// server outside a command ([`Migrator::off_runtime`] is the commands'): `into_client`, the
+/// fleet's list queries.
+pub(crate) fn blocking_here<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if !on_async_runtime() {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(work)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
 
 /// Whether this thread is inside a tokio runtime: a worker or `block_on` thread, where the
 /// `postgres` driver's own runtime panics, or a `spawn_blocking` thread, where it would not
