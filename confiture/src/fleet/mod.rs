@@ -108,8 +108,8 @@ struct Files {
 }
 
 pub use query::{one_schema, query_schemas, query_targets};
-pub(crate) use targets::Claim;
 pub use targets::{parse_list, read_list, resolve_list, Target};
+pub(crate) use targets::{pins_tenant, tenant_search_path, Claim};
 
 /// Targets run at once unless [`Fleet::jobs`] says otherwise: enough to hide round trips,
 /// few enough not to crowd one server's connection slots.

@@ -21,6 +21,11 @@ const LIST: &str = "the targets query";
 /// database must not skip the tenant silently), as is a column that is not text; every bad
 /// row is named in one error.
 pub fn query_targets(base: &Environment, sql: &str) -> Result<Vec<Target>> {
+    crate::migrator::blocking_here(|| targets_of_query(base, sql))
+}
+
+/// [`query_targets`] where the driver may block.
+fn targets_of_query(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "database names or postgresql:// URLs";
     let missing = format!(
         "the targets query runs read-only on the environment's database, the one that lists \
@@ -46,6 +51,11 @@ const SCHEMAS: &str = "the schemas query";
 /// whole database's unqualified names go: the same session resolves them, so that a tenant
 /// that is one of them is refused as the schema of a qualified ledger is ([`Target::schema`]).
 pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
+    crate::migrator::blocking_here(|| schemas_of_query(base, sql))
+}
+
+/// [`query_schemas`] where the driver may block.
+fn schemas_of_query(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     let what = "schema names (`nspname`), each once";
     let missing = format!(
         "the tenant schemas live in this database, which the schemas query reads before any \
@@ -71,6 +81,16 @@ pub fn query_schemas(base: &Environment, sql: &str) -> Result<Vec<Target>> {
 /// holding it is refused before the database is created, as it is once it exists.
 /// `source` names the schema in errors (`--schema`).
 pub fn one_schema(
+    base: &Environment,
+    schema: &str,
+    source: &str,
+    creating: bool,
+) -> Result<Target> {
+    crate::migrator::blocking_here(|| resolve_one_schema(base, schema, source, creating))
+}
+
+/// [`one_schema`] where the driver may block.
+fn resolve_one_schema(
     base: &Environment,
     schema: &str,
     source: &str,

@@ -53,6 +53,22 @@ pub struct Target {
 /// Largest target file read: a list of a million tenants is about 30 MiB.
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The `search_path` a tenant's sessions resolve names through: its schema alone, quoted
+/// ([`Target::schema`] pins it as the connection's own, so that a migration's `RESET ALL`
+/// keeps it). A tenant schema name is an identifier (letters, digits, `_`): no quote to escape.
+pub(crate) fn tenant_search_path(schema: &str) -> String {
+    format!("\"{schema}\"")
+}
+
+/// Whether `search_path` (as the server shows it: `pg_settings.reset_val`, what `RESET ALL`
+/// goes back to) is the tenant `schema`'s pin: [`tenant_search_path`], or the name unquoted
+/// when it needs no quotes (all lowercase, as `-c search_path=tenant_a` writes it).
+pub(crate) fn pins_tenant(search_path: &str, schema: &str) -> bool {
+    let search_path = search_path.trim();
+    search_path == tenant_search_path(schema)
+        || (search_path == schema && !schema.chars().any(|c| c.is_ascii_uppercase()))
+}
+
 impl Target {
     /// The database `name` on `base`'s server, with `base`'s credentials and settings.
     pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
@@ -156,7 +172,7 @@ impl Target {
         }
         refuse_database_ledger(base, schema, &source, resolved)?;
         let mut environment = base.clone();
-        let pin = format!("-c search_path=\"{schema}\"");
+        let pin = format!("-c search_path={}", tenant_search_path(schema));
         environment.connection.options = Some(match &base.connection.options {
             // Later settings win: the tenant's search_path over one the URL set.
             Some(options) if !options.trim().is_empty() => format!("{options} {pin}"),

@@ -75,8 +75,16 @@ pub(crate) const CONNECTIONS_AT_ONCE: usize = 1;
 /// What [`Migrator::on_connect`] registers.
 pub(crate) type OnConnect = Box<dyn FnOnce(&Environment) + Send>;
 
-/// What [`Migrator::before_connecting`] registers.
-pub(crate) type BeforeConnect = Box<dyn FnOnce(&Environment) -> Result<()> + Send>;
+/// The check [`Migrator::before_connecting`] registers.
+pub(crate) type ConnectCheck = Box<dyn FnOnce(&Environment) -> Result<()> + Send>;
+
+/// What [`Migrator::before_connecting`] registers, and what became of it.
+pub(crate) enum BeforeConnect {
+    /// Not asked yet.
+    Check(ConnectCheck),
+    /// Asked, and refused: every command of the session is refused with this error.
+    Refused(Error),
+}
 
 /// A migration session against one database, with one migrations directory or one set of
 /// migrations embedded in the binary ([`Migrator::from_embedded`]).
@@ -108,7 +116,8 @@ pub struct Migrator {
     pub(crate) handed_over: bool,
     /// Called once, just before the first connection: see [`Migrator::on_connect`].
     pub(crate) on_connect: Option<OnConnect>,
-    /// Asked once, before [`Migrator::on_connect`]: see [`Migrator::before_connecting`].
+    /// Asked once, before [`Migrator::on_connect`], and its refusal kept: see
+    /// [`Migrator::before_connecting`].
     pub(crate) before_connect: Option<BeforeConnect>,
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
@@ -211,7 +220,8 @@ impl Migrator {
 
     /// Hands this session a connection the caller already holds (a service that keeps one
     /// open, a pool's connection): its commands use it instead of connecting, so
-    /// [`Migrator::on_connect`] is not called. Get it back with [`Migrator::into_client`].
+    /// [`Migrator::on_connect`] is not called ([`Migrator::before_connecting`]'s check is
+    /// asked, before the connection is first used). Get it back with [`Migrator::into_client`].
     ///
     /// The session is the engine's as with its own connection: `up` and `down` take the
     /// migration lock on it and release it, each migration starts from a reset session
@@ -231,7 +241,12 @@ impl Migrator {
     /// must be outside a transaction: one inside a transaction block (a `BEGIN` left open, or
     /// a failed transaction not rolled back) is refused the same way, before the reset
     /// (`ErrorKind::Usage`, [`Reason::InTransaction`](crate::Reason::InTransaction)), its
-    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`.
+    /// transaction left as it was for the caller to `COMMIT` or `ROLLBACK`. For a tenant
+    /// schema's environment ([`Target::schema`](crate::fleet::Target::schema)), the connection
+    /// must have the tenant's `search_path` as its own (opened with `options=-c
+    /// search_path=<schema>`, as the session's own connection is), which the reset before each
+    /// migration keeps: one that goes back to another (`"$user", public`) is refused the same
+    /// way, before anything runs — the tenant's migrations would build there.
     ///
     /// ```no_run
     /// use confiture::config::Environment;
@@ -258,8 +273,11 @@ impl Migrator {
 
     /// Ends the session and gives back its connection: the one handed over with
     /// [`Migrator::with_client`], or the one it opened, its `statement_timeout` the
-    /// connection's again (a writing command holds none between its messages). `None` if it
-    /// never connected.
+    /// connection's again (a writing command holds none between its messages). A connection
+    /// handed over that no command took over (none ran, or each refused it: another database,
+    /// a transaction open) comes back untouched, its transaction as it was. `None` if it never
+    /// connected. It may be called on a thread of a tokio runtime (an async fn), as the
+    /// commands may.
     ///
     /// ```no_run
     /// # fn main() -> confiture::Result<()> {
@@ -272,10 +290,19 @@ impl Migrator {
     /// ```
     pub fn into_client(mut self) -> Option<postgres::Client> {
         let mut client = self.client.take()?;
+        // A connection handed over that no command took over (none ran, or each was refused:
+        // another database, a transaction) is the caller's as it was: its settings, and its
+        // open transaction, which a `RESET` would run inside.
+        if self.reset_pending {
+            return Some(client);
+        }
         // A writing command left the session's `statement_timeout` at ours
         // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
-        // is given back as it is.
-        let _ = client.batch_execute("RESET statement_timeout");
+        // is given back as it is. On a runtime thread (an async fn) the driver would panic:
+        // the statement runs on a thread of its own there ([`blocking_here`]).
+        blocking_here(|| {
+            let _ = client.batch_execute("RESET statement_timeout");
+        });
         Some(client)
     }
 
@@ -338,7 +365,13 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
-            before_connect: None,
+            // A refusal stays the session's; a check not asked yet goes with the command.
+            before_connect: match &self.before_connect {
+                Some(BeforeConnect::Refused(refused)) => {
+                    Some(BeforeConnect::Refused(refused.clone()))
+                }
+                _ => None,
+            },
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
             claim: self.claim.clone(),
@@ -419,7 +452,10 @@ impl Migrator {
     /// Asks `check` once, when this session is about to reach the server for the first time —
     /// after everything a command decides from its flags and files (`--steps 0`, an unknown
     /// `--target`, broken files), which it refuses first — and fails the command with its
-    /// error. What needs a server but must not come before those refusals goes here: the
+    /// error. A session handed a connection ([`Migrator::with_client`]) asks it before that
+    /// connection is first used. A refusal is the session's: every later command of this
+    /// `Migrator` is refused with the same error, nothing reached (a new `Migrator` asks
+    /// again). What needs a server but must not come before those refusals goes here: the
     /// command line's `--schema NAME` asks the server whether the schema may be a tenant
     /// ([`crate::fleet::one_schema`]), so that a mistake in the command line is its usage
     /// error (exit 64) whether or not the server answers. A session with such a check does
@@ -428,7 +464,7 @@ impl Migrator {
         &mut self,
         check: impl FnOnce(&Environment) -> Result<()> + Send + 'static,
     ) {
-        self.before_connect = Some(Box::new(check));
+        self.before_connect = Some(BeforeConnect::Check(Box::new(check)));
     }
 
     /// How the commands suggested in this session's errors (`help`, `details`, and the
@@ -614,13 +650,29 @@ impl Migrator {
     }
 
     /// Asks the [`Migrator::before_connecting`] check, then runs the [`Migrator::on_connect`]
-    /// callback, the first time only; the check's refusal is the command's error.
+    /// callback, the first time only; the check's refusal is the command's error, and every
+    /// later command's.
     pub(crate) fn announce_connect(&mut self) -> Result<()> {
-        if let Some(check) = self.before_connect.take() {
-            check(&self.env)?;
-        }
+        self.ask_before_connecting()?;
         if let Some(announce) = self.on_connect.take() {
             announce(&self.env);
+        }
+        Ok(())
+    }
+
+    /// The [`Migrator::before_connecting`] check, asked the first time only: before a session
+    /// of its own connects ([`Migrator::announce_connect`]), or before one handed over is
+    /// taken over ([`Migrator::with_client`]). Its refusal is kept: every later command's.
+    fn ask_before_connecting(&mut self) -> Result<()> {
+        match self.before_connect.take() {
+            Some(BeforeConnect::Check(check)) => check(&self.env).inspect_err(|refused| {
+                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
+            })?,
+            Some(BeforeConnect::Refused(refused)) => {
+                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
+                return Err(refused);
+            }
+            None => {}
         }
         Ok(())
     }
@@ -657,7 +709,9 @@ impl Migrator {
     /// ```
     pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
         let path = path.as_ref();
-        if !path.is_file() {
+        // Only a path that is not there is refused here: one that is no regular file (a
+        // directory, `/dev/null`) is said as what it is by the reader of environment files.
+        if !path.exists() {
             // A connection string given as the path is never shown: it may hold a password.
             let message = if config::names_a_connection(&path.to_string_lossy()) {
                 "environment file not found: the path given looks like a connection string \
@@ -914,6 +968,11 @@ impl Migrator {
             };
             self.set_new_session(session)?;
         }
+        if self.reset_pending {
+            // What would be asked before connecting is asked before a connection handed over
+            // is used, as before one of its own.
+            self.ask_before_connecting()?;
+        }
         match &mut self.client {
             Some(client) => {
                 if self.reset_pending {
@@ -946,6 +1005,23 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How a worker of [`Migrator::off_runtime`] unwinds when the caller's progress callback
 /// panicked: the caller resumes its own panic instead.
 struct CallerPanicked;
+
+/// Runs `work`, which blocks on the `postgres` driver, where the driver may block: here, or,
+/// on a thread of a tokio runtime (where it would panic "Cannot start a runtime from within a
+/// runtime"), on a scoped thread of its own while this one waits. For what talks to the
+/// server outside a command ([`Migrator::off_runtime`] is the commands'): `into_client`, the
+/// fleet's list queries.
+pub(crate) fn blocking_here<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if !on_async_runtime() {
+        return work();
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(work)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
 
 /// Whether this thread is inside a tokio runtime: a worker or `block_on` thread, where the
 /// `postgres` driver's own runtime panics, or a `spawn_blocking` thread, where it would not

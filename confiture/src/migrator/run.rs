@@ -224,10 +224,27 @@ pub(super) fn holding_lock<T>(
     if let Some(stop) = stop {
         stop.on_session(taken.backend());
     }
-    progress(Progress::LockAcquired {
-        waited_ms: ms(taken.waited),
+    let (held, waited_ms) = (taken.held(), ms(taken.waited));
+    let work = std::panic::AssertUnwindSafe(|| {
+        progress(Progress::LockAcquired { waited_ms });
+        work(client, held, progress)
     });
-    let result = work(client, taken.held(), progress);
+    let result = match std::panic::catch_unwind(work) {
+        Ok(result) => result,
+        Err(panic) => {
+            // The caller's progress callback panicked (it is the only code here that may):
+            // its panic goes on, but the session it leaves behind — kept by a `Migrator` that
+            // lives on, or handed back — must not hold what every other runner and reader
+            // waits for. Events come between messages, never during one, so the session
+            // answers at once: the transaction open at that point (the tracking table's DDL,
+            // not committed) is rolled back, and the lock released.
+            if !client.is_closed() {
+                let _ = client.batch_execute("ROLLBACK");
+                let _ = taken.release(client);
+            }
+            std::panic::resume_unwind(panic);
+        }
+    };
     if client.is_closed() {
         // The server released it with the session.
         return result;

@@ -6,7 +6,7 @@
 
 use crate::apply_support;
 
-use apply_support::{Dir, TestDb};
+use apply_support::{rows, Dir, TestDb};
 use confiture::migrate::{no_progress, UpOptions};
 use confiture_test_support::reaper::DropRoleLater;
 
@@ -712,4 +712,104 @@ fn the_ledger_s_values_depend_on_no_session_setting() {
             });
         }
     });
+}
+
+/// A progress callback that panics (the caller's bug, caught by its runtime or its own
+/// `catch_unwind`) leaves nothing held on the server while the `Migrator` lives on: at every
+/// event of a run — the lock just taken, the tracking table's DDL sent and not committed, a
+/// message sent, a migration started, a notice, a migration finished — the session holding
+/// the migration lock kept it (every other deploy waited on it until the `Migrator` was
+/// dropped), and a panic before the first migration left it idle inside the DDL's transaction,
+/// `tb_confiture` locked against every reader. Own session, one handed over, a stoppable run
+/// (its own thread), and `down` alike; what committed stays recorded.
+#[test]
+fn a_panicking_progress_callback_leaves_no_lock_nor_transaction() {
+    let db = TestDb::new("panicprogress");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "notice",
+        "CREATE TABLE a (id int);\nDO $$ BEGIN RAISE NOTICE 'hello'; END $$;\n",
+        "DROP TABLE a;\n",
+    )
+    .migration(
+        "002",
+        "alone",
+        "-- confiture:no-transaction\nCREATE TABLE b (id int);\nCREATE INDEX CONCURRENTLY b_id ON b (id);\n",
+        "DROP TABLE b;\n",
+    )
+    .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let held = |db: &TestDb| {
+        rows(
+            &mut db.client(),
+            "SELECT coalesce(state, '?') || ' ' || coalesce((SELECT string_agg(DISTINCT locktype, ',') \
+               FROM pg_locks l WHERE l.pid = s.pid AND locktype IN ('advisory', 'relation')), '') \
+             FROM pg_stat_activity s WHERE datname = current_database() AND pid <> pg_backend_pid() \
+               AND (state <> 'idle' OR EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = s.pid \
+               AND locktype = 'advisory'))",
+        )
+    };
+    for how in ["own session", "handed over", "stoppable", "down"] {
+        let mut events = 0;
+        for k in 0.. {
+            db.client()
+                .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+                .unwrap();
+            let mut migrator = db.migrator(&dir);
+            if how == "handed over" {
+                migrator = migrator.with_client(db.client_as("my-service"));
+            }
+            if how == "stoppable" {
+                let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                migrator = migrator.stop_when(flag);
+            }
+            if how == "down" {
+                migrator
+                    .up(&UpOptions::default(), &mut no_progress)
+                    .unwrap();
+            }
+            let mut seen = 0;
+            let mut at = String::new();
+            let mut panicking = |p: confiture::migrate::Progress| {
+                if seen == k {
+                    at = format!("{p:?}");
+                    panic!("the caller's bug");
+                }
+                seen += 1;
+            };
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if how == "down" {
+                    let all = confiture::migrate::DownOptions::default().steps(Some(3));
+                    migrator
+                        .down(&all, &mut panicking)
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                } else {
+                    let up = UpOptions::default();
+                    migrator
+                        .up(&up, &mut panicking)
+                        .map(|_| ())
+                        .map_err(|f| f.error)
+                }
+            }));
+            if let Ok(done) = run {
+                done.unwrap_or_else(|e| panic!("{how}: {e}: {:?}", e.details));
+                events = k;
+                break;
+            }
+            // The Migrator lives on, as a service's does: it holds nothing.
+            assert_eq!(held(&db), Vec::<String>::new(), "{how}: a panic at {at}");
+            // It works again, and so does any other runner.
+            let report = db
+                .migrator(&dir)
+                .up(
+                    &UpOptions::default().lock_wait(std::time::Duration::from_secs(2)),
+                    &mut no_progress,
+                )
+                .unwrap_or_else(|f| panic!("{how}: after a panic at {at}: {}", f.error));
+            assert_eq!(db.ledger().len(), 3, "{how}: {at}: {:?}", report.applied);
+            drop(migrator);
+        }
+        assert!(events >= 6, "{how}: every event was tried ({events})");
+    }
 }

@@ -408,6 +408,71 @@ fn bad_requests_are_refused_before_connecting() {
     );
 }
 
+/// A session its `before_connecting` check refused stays refused: the check is asked once,
+/// and every later command of the same `Migrator` (the same one, a read, a dry run, `down`)
+/// is refused with its error, nothing read or written. The second `up` applied every
+/// migration to the database the check had refused, unchecked.
+#[test]
+fn a_session_its_check_refused_stays_refused() {
+    let db = TestDb::new("checkrefused");
+    let dir = Dir::new();
+    three(&dir);
+    let mut m = db.migrator(&dir);
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    m.before_connecting(move |env| {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(confiture::Error::usage(format!(
+            "{} is not a tenant",
+            env.connection
+        )))
+    });
+    let refused = |error: confiture::Error, how: &str| {
+        assert_eq!(error.kind, ErrorKind::Usage, "{how}: {error}");
+        assert!(error.message.ends_with("is not a tenant"), "{how}: {error}");
+    };
+    for how in ["up", "up again", "a dry run"] {
+        let options = UpOptions::default().dry_run(how == "a dry run");
+        refused(m.up(&options, &mut no_progress).unwrap_err().error, how);
+    }
+    refused(m.status().unwrap_err(), "status");
+    let down = confiture::migrate::DownOptions::default();
+    refused(m.down(&down, &mut no_progress).unwrap_err().error, "down");
+    assert_eq!(
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "asked once"
+    );
+    assert!(!db.table_exists("tb_confiture"), "nothing written");
+    assert!(!db.table_exists("a"), "nothing applied");
+}
+
+/// A session handed a connection (`with_client`) asks its `before_connecting` check too,
+/// before taking the connection over: the check was never asked there, and every command ran
+/// unchecked on the database it would have refused.
+#[test]
+fn a_session_handed_a_connection_asks_its_check_too() {
+    let db = TestDb::new("checkhanded");
+    let dir = Dir::new();
+    three(&dir);
+    let mut m = db.migrator(&dir).with_client(db.client());
+    m.before_connecting(|env| {
+        Err(confiture::Error::usage(format!(
+            "{} is not a tenant",
+            env.connection
+        )))
+    });
+    let up = m.up(&UpOptions::default(), &mut no_progress);
+    let refused = up.map(|r| r.applied).unwrap_err().error;
+    assert_eq!(refused.kind, ErrorKind::Usage, "{refused}");
+    assert!(refused.message.ends_with("is not a tenant"), "{refused}");
+    assert_eq!(m.status().unwrap_err().kind, ErrorKind::Usage, "status too");
+    assert!(!db.table_exists("tb_confiture"), "nothing written");
+    // The connection comes back, as the caller's.
+    let mut client = m.into_client().expect("the connection comes back");
+    client.batch_execute("SELECT 1").unwrap();
+}
+
 #[test]
 fn modified_and_out_of_order_migrations_are_refused_up_front() {
     let db = TestDb::new("diverged");

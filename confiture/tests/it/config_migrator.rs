@@ -104,6 +104,23 @@ fn from_config_never_shows_a_connection_string_given_as_its_path() {
     }
 }
 
+/// A path that exists but is no regular file is said as what it is, by the reader of
+/// environment files: a directory was "environment file ... does not exist", and so was
+/// `/dev/null`, sending the caller to look for a file that is there.
+#[test]
+fn from_config_says_what_a_path_that_is_no_file_is() {
+    let dir = std::env::temp_dir();
+    let err = Migrator::from_config(&dir).err().expect("a directory");
+    assert_eq!(err.exit_code(), confiture::exit::INVALID);
+    assert!(err.message.contains("is a directory"), "{err}");
+    if std::path::Path::new("/dev/null").exists() {
+        let err = Migrator::from_config("/dev/null")
+            .err()
+            .expect("no settings");
+        assert!(!err.message.contains("does not exist"), "{err}");
+    }
+}
+
 #[test]
 fn from_config_names_a_missing_file() {
     let err = Migrator::from_config("/nonexistent/prod.yaml")

@@ -343,6 +343,29 @@ fn a_query_lists_names_on_the_server_and_urls() {
         targets[0].shown()
     );
 }
+/// The list queries a service may run in async code (`query_targets`, `query_schemas`,
+/// `one_schema`) work on a thread of a tokio runtime, as the `Migrator` commands do: the
+/// driver there panicked "Cannot start a runtime from within a runtime".
+#[test]
+fn the_list_queries_work_on_a_runtime_thread() {
+    let tenants = Tenants::new("fleet_query_runtime", 1);
+    let base = environment(&tenants.0[0].name);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (targets, schemas, one) = runtime.block_on(async {
+        let sql = format!("SELECT '{}'", tenants.0[0].name);
+        (
+            fleet::query_targets(&base, &sql),
+            fleet::query_schemas(&base, "SELECT 'tenant_q'"),
+            fleet::one_schema(&base, "tenant_q", "--schema", false),
+        )
+    });
+    assert_eq!(targets.expect("query_targets").len(), 1);
+    assert_eq!(schemas.expect("query_schemas").len(), 1);
+    assert_eq!(one.expect("one_schema").schema.as_deref(), Some("tenant_q"));
+}
 
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())

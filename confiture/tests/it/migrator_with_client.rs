@@ -439,3 +439,149 @@ fn a_failed_migrations_advisory_locks_are_released_too() {
         );
     }
 }
+
+/// A connection handed over and given back before any command took it over (none ran, or each
+/// was refused: another database, a transaction open or failed) comes back untouched: its
+/// `statement_timeout`, and the transaction the refusal says is "left as it was". `into_client`
+/// reset the timeout on it all the same, inside the caller's open transaction too.
+#[test]
+fn a_connection_no_command_took_over_comes_back_untouched() {
+    let db = TestDb::new("withclientuntouched");
+    let other = TestDb::new("withclientuntouchedother");
+    let dir = Dir::new();
+    migrations(&dir);
+    for (how, connect_to, setup, command) in [
+        ("no command", &db, "", false),
+        ("another database", &other, "", true),
+        ("an open transaction", &db, "BEGIN;", true),
+    ] {
+        let mut client = connect_to.client_as("my-service");
+        client
+            .batch_execute(&format!("SET statement_timeout = '7s'; {setup}"))
+            .unwrap();
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        if command {
+            let refused = migrator.up(&UpOptions::default(), &mut no_progress);
+            assert_eq!(
+                refused.unwrap_err().error.kind,
+                ErrorKind::Usage,
+                "{how}: refused"
+            );
+        }
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "7s",
+            "{how}: the caller's setting stays"
+        );
+        // Committed, the caller's transaction holds nothing of ours either.
+        client.batch_execute("COMMIT").unwrap();
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "7s",
+            "{how}: nothing changed inside the caller's transaction"
+        );
+    }
+}
+
+/// A tenant schema's session ([`confiture::fleet::Target::schema`]) handed a service's
+/// connection: its own sessions are opened with the tenant's `search_path` as the connection's
+/// (so that the reset before each migration keeps it), but a service's connection went back to
+/// `"$user", public`, where the tenant's migrations built while its ledger recorded them — and
+/// the next tenant's failed, "already exists". Such a connection is refused before anything
+/// runs; one opened with the tenant's `search_path` as its own (either spelling) migrates the
+/// tenant, and only it.
+#[test]
+fn a_tenants_session_refuses_a_connection_that_resolves_names_elsewhere() {
+    let db = TestDb::new("withclienttenant");
+    let dir = Dir::new();
+    migrations(&dir);
+    db.client()
+        .batch_execute("CREATE SCHEMA tenant_a; CREATE SCHEMA \"Tenant_B\"; CREATE SCHEMA tenant_c")
+        .unwrap();
+    let base = environment(&db.name);
+    let tenant = |schema: &str| {
+        let target = confiture::fleet::Target::schema(&base, schema, "the test").unwrap();
+        Migrator::new(target.environment, &dir.path, CheckOptions::default())
+    };
+    // Its own search_path set, or none: refused, whatever the service `SET` on it.
+    for setup in ["", "SET search_path = tenant_a"] {
+        let mut client = db.client_as("my-service");
+        client.batch_execute(setup).unwrap();
+        let mut migrator = tenant("tenant_a").with_client(client);
+        let refused = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error;
+        assert_eq!(refused.kind, ErrorKind::Usage, "{setup:?}: {refused}");
+        assert!(refused.message.contains("tenant_a"), "{refused}");
+        assert!(
+            refused
+                .help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("search_path"),
+            "{:?}",
+            refused.help
+        );
+        assert_eq!(
+            migrator.status().unwrap_err().kind,
+            ErrorKind::Usage,
+            "{setup:?}: status too"
+        );
+    }
+    assert!(!db.table_exists("public.a"), "nothing built in public");
+    assert!(
+        !db.table_exists("tenant_a.tb_confiture"),
+        "nothing recorded"
+    );
+
+    for (schema, option) in [
+        ("tenant_a", "tenant_a"),
+        ("Tenant_B", "\"Tenant_B\""),
+        ("tenant_c", "\"tenant_c\""),
+    ] {
+        let conninfo = format!("{} options='-c search_path={option}'", db.conninfo());
+        let client = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
+        let mut migrator = tenant(schema).with_client(client);
+        let report = migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{schema}: {}", f.error));
+        assert_eq!(report.applied, ["001", "002"], "{schema}");
+        assert!(db.table_exists(&format!("\"{schema}\".a")), "{schema}");
+    }
+    assert!(!db.table_exists("public.a"), "nothing built in public");
+}
+
+/// `into_client()` called on a thread of a tokio runtime (an async fn, after `up_async` or a
+/// blocking command there, which work) gives the connection back: it ran its `RESET` on the
+/// driver there, which panicked "Cannot start a runtime from within a runtime", and the
+/// connection dropped while unwinding aborted the process. Its own connection and one handed
+/// over alike.
+#[test]
+fn into_client_on_a_runtime_thread_gives_the_connection_back() {
+    let db = TestDb::new("withclientruntime");
+    let dir = Dir::new();
+    migrations(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for handed in [true, false] {
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default());
+        if handed {
+            migrator = migrator.with_client(db.client_as("my-service"));
+        }
+        let client = runtime.block_on(async move {
+            migrator.status().unwrap();
+            migrator.into_client()
+        });
+        let mut client = client.expect("the client comes back");
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "0",
+            "handed over: {handed}"
+        );
+    }
+}

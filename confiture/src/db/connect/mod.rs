@@ -665,7 +665,8 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
 pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
     let asked = client.simple_query(
         "SELECT pg_catalog.current_database(), \
-         pg_catalog.now() <> pg_catalog.statement_timestamp()",
+         pg_catalog.now() <> pg_catalog.statement_timestamp(), \
+         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path')",
     );
     let messages = match asked {
         Ok(messages) => messages,
@@ -680,10 +681,10 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
         }
     };
     let row = messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => Some((row.get(0), row.get(1))),
+        postgres::SimpleQueryMessage::Row(row) => Some((row.get(0), row.get(1), row.get(2))),
         _ => None,
     });
-    let (connected, in_block) = row.unwrap_or_default();
+    let (connected, in_block, search_path) = row.unwrap_or_default();
     let named = &env.connection.dbname;
     match connected {
         Some(connected) if connected != named => {
@@ -706,9 +707,37 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
     if in_block == Some("t") {
         return Err(in_transaction(env, false));
     }
+    if let (Some(schema), Some(search_path)) = (&env.migration.tenant_schema, search_path) {
+        refuse_unpinned_tenant(env, schema, search_path)?;
+    }
     client
         .batch_execute(super::apply::RESET_SESSION)
         .map_err(|e| super::query_error("cannot reset the session handed over", e))
+}
+
+/// Refuses a connection handed over for a tenant schema's session ([`crate::fleet::Target::schema`])
+/// whose `search_path` does not go back to the schema alone: a session of ours is opened with
+/// it as its own (`-c search_path=...`), so that the reset before each migration (`RESET ALL`)
+/// keeps it, but a service's connection goes back to its own (`"$user", public`), where the
+/// tenant's migrations would build while its ledger records them — and the next tenant's fail.
+/// `search_path` is what `RESET ALL` gives (`pg_settings.reset_val`).
+fn refuse_unpinned_tenant(env: &Environment, schema: &str, search_path: &str) -> Result<()> {
+    if crate::fleet::pins_tenant(search_path, schema) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "the connection handed over with with_client to {} resolves names through its own \
+         search_path (`{}`), not through tenant schema {schema} alone: the tenant's \
+         migrations would build in another schema; nothing was run",
+        env.connection,
+        crate::display::escape(search_path)
+    ))
+    .with_help(format!(
+        "open the connection with the tenant's search_path as its own (the connection option \
+         `options=-c search_path={}`), as the Migrator's own connection for the tenant is, or \
+         let the Migrator connect by itself (no with_client)",
+        crate::fleet::tenant_search_path(schema)
+    )))
 }
 
 /// The refusal of a connection handed over inside a transaction block (`failed`: one the
