@@ -6,8 +6,8 @@ use std::time::Duration;
 use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
-    BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
-    ReinitRow, StatusOptions, UpOptions,
+    BaselineOptions, Direction, DownOptions, Failed, Outcome, Progress, ReinitOptions,
+    ReinitReport, ReinitRow, StatusOptions, UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -72,11 +72,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
-    let mut view = ProgressView::default();
-    let outcome = migrator.up(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
+    let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
     finish(
@@ -121,11 +117,7 @@ fn down(
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
-    let mut view = ProgressView::default();
-    let outcome = migrator.down(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
+    let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
     finish(
@@ -215,6 +207,8 @@ fn finish<R: serde::Serialize>(
 }
 
 /// `migrate baseline`.
+// Its run returns the library's `Outcome`, whose failure carries the report (the cold path).
+#[allow(clippy::result_large_err)]
 fn baseline(
     cli: &Cli,
     cx: &Context,
@@ -223,21 +217,13 @@ fn baseline(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = baseline_options(args);
-    let (mut migrator, out) = rewriting(cli, cx, "migrate baseline", out, interrupt, args.dry_run)?;
-    let out = &out;
-    let mut view = ProgressView::default();
-    let outcome = migrator.baseline(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
-    warnings(out, &outcome, |r| &r.warnings);
-    finish(
+    rewrite(
+        (cli, cx, "migrate baseline", args.dry_run),
         out,
         interrupt,
-        ("the ledger rewrite committed", args.dry_run),
-        outcome,
-        |_| exit::SUCCESS,
-        |_, r| {
+        |migrator, progress| migrator.baseline(&options, progress),
+        |r| &r.warnings,
+        |r| {
             let ids = &r.baselined_ids;
             let mut lines = vec![if ids.is_empty() {
                 "nothing to record: every migration through that version is already in the ledger"
@@ -252,6 +238,8 @@ fn baseline(
 }
 
 /// `migrate reinit`.
+// Its run returns the library's `Outcome`, whose failure carries the report (the cold path).
+#[allow(clippy::result_large_err)]
 fn reinit(
     cli: &Cli,
     cx: &Context,
@@ -260,42 +248,57 @@ fn reinit(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = reinit_options(args);
-    let (mut migrator, out) = rewriting(cli, cx, "migrate reinit", out, interrupt, args.dry_run)?;
-    let out = &out;
-    let mut view = ProgressView::default();
-    let outcome = migrator.reinit(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
-    warnings(out, &outcome, |r| &r.warnings);
-    let last = "the ledger rewrite committed";
-    finish(
+    rewrite(
+        (cli, cx, "migrate reinit", args.dry_run),
         out,
         interrupt,
-        (last, args.dry_run),
-        outcome,
-        |_| exit::SUCCESS,
-        |_, r| reinit_text(r, args.through.is_some()),
+        |migrator, progress| migrator.reinit(&options, progress),
+        |r| &r.warnings,
+        |r| reinit_text(r, args.through.is_some()),
     )
 }
 
-/// The session of `baseline` or `reinit` (`command`) on its one database or tenant schema
-/// ([`super::fleet::one_database`]), stopped by `interrupt`, and the output that renders its
-/// run — its JSON document's `schema`, its suggested commands addressing the target its list
-/// of one target chose ([`Output::on`]) — which `interrupt`'s exit at once renders with too.
-fn rewriting(
-    cli: &Cli,
-    cx: &Context,
-    command: &str,
+/// The one run of `baseline` and `reinit` (`command`, a `dry_run` or not): the session on
+/// its one database or tenant schema ([`super::fleet::one_database`]), stopped by
+/// `interrupt`, and the output that renders its run — its JSON document's `schema`, its
+/// suggested commands addressing the target its list of one target chose ([`Output::on`]) —,
+/// which `interrupt`'s exit at once renders with too; `run` on that session with its progress
+/// [`shown`], the report's warnings (`warnings_of`) said, and its `text` rendered; a signal
+/// after the rewrite committed is said as such.
+fn rewrite<R: serde::Serialize>(
+    (cli, cx, command, dry_run): (&Cli, &Context, &str, bool),
     out: &Output,
     interrupt: &Interrupt,
-    dry_run: bool,
-) -> Result<(Migrator, Output)> {
+    run: impl FnOnce(&mut Migrator, &mut dyn FnMut(Progress)) -> Outcome<R>,
+    warnings_of: impl Fn(&R) -> &Vec<String>,
+    text: impl Fn(&R) -> String,
+) -> Result<u8> {
     let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
     let out = out.on(cli, migrator.environment(), chosen);
     interrupt.renders_with(&out);
-    let migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
-    Ok((migrator, out))
+    let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
+    let out = &out;
+    let outcome = run(&mut migrator, &mut shown(out, interrupt));
+    warnings(out, &outcome, warnings_of);
+    finish(
+        out,
+        interrupt,
+        ("the ledger rewrite committed", dry_run),
+        outcome,
+        |_| exit::SUCCESS,
+        |_, r| text(r),
+    )
+}
+
+/// The progress of a run on one database (`up`, `down`, `baseline`, `reinit`): told to
+/// `interrupt` (what a signal's report says was under way) and shown on stderr
+/// ([`ProgressView`]).
+fn shown<'a>(out: &'a Output, interrupt: &'a Interrupt) -> impl FnMut(Progress) + 'a {
+    let mut view = ProgressView::default();
+    move |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    }
 }
 
 fn baseline_options(args: &BaselineArgs) -> BaselineOptions {
