@@ -33,7 +33,7 @@ use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, raised_on, refuse_server_wide, with_suffix, Finding, Replay, RunError, RunParts,
+    close_run, raised_on, refuse_server_wide, with_suffix, Finding, Replay, RunError,
     ScratchProgress, ScratchServer, SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
@@ -235,13 +235,6 @@ impl Migrator {
                 result,
                 (scratches, m.stop_is_set()),
                 start,
-                |r| RunParts {
-                    errors: &mut r.errors,
-                    warnings: &mut r.warnings,
-                    left_on_server: &mut r.left_on_server,
-                    passed: &mut r.passed,
-                    total_duration_ms: &mut r.total_duration_ms,
-                },
             )
         })
     }
