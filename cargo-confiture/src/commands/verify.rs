@@ -8,7 +8,8 @@ use std::time::Duration;
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
 use confiture::verify::{
-    CheckResult, Finding, ScratchProgress, ScratchServer, VerifyOptions, VerifyReport,
+    CheckResult, Finding, MigrationCheck, ScratchProgress, ScratchServer, VerifyOptions,
+    VerifyReport,
 };
 use confiture::{display, exit, hint, Error, Result};
 
@@ -656,11 +657,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         ));
     }
     if let Some(m) = r.first_finding() {
-        let file = m
-            .file
-            .as_deref()
-            .map(display::path)
-            .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+        let file = checked_file(m);
         let headline = match m.result {
             CheckResult::DownDoesNotRestore => {
                 format!("{file} does not restore the schema of before its up:")
@@ -704,6 +701,15 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
     text
 }
 
+/// The file of the migration a verify run found not reversible, as its headline and its help
+/// name it: its path, or its id where the report has none.
+fn checked_file(m: &MigrationCheck) -> String {
+    m.file
+        .as_deref()
+        .map(display::path)
+        .unwrap_or_else(|| display::escape(&m.id()).into_owned())
+}
+
 /// The help of a verify run that found a migration not reversible: fix the file it names
 /// (the one its headline names), then run the same check again (`--from` as typed).
 fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
@@ -711,11 +717,7 @@ fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
         return None;
     }
     let m = r.first_finding()?;
-    let file = m
-        .file
-        .as_deref()
-        .map(display::path)
-        .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+    let file = checked_file(m);
     let rerun = match from {
         Some(from) => format!("migrate verify --from {from}"),
         None => "migrate verify".to_string(),
