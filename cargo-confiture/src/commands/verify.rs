@@ -760,24 +760,39 @@ fn left_on_server(out: &Output, text: &mut String, left: &[String], with_section
     }
 }
 
-fn drift_text(out: &Output, r: &DriftReport) -> String {
-    let mut text = String::new();
-    let replayed = plural(r.replayed.len(), "applied migration");
-    if r.drift.is_empty() {
-        text.push_str(&format!(
-            "no drift: the live database matches its {replayed} replayed\n"
-        ));
+/// One comparison of `drift` (the live database against its history replayed, a schema
+/// directory against the migrations): the line saying they `match`, or the line saying they
+/// `differ`, with the count of `differences`, and each difference.
+fn comparison(
+    out: &Output,
+    text: &mut String,
+    differences: &[Finding],
+    matches: &str,
+    differ: &str,
+) {
+    if differences.is_empty() {
+        text.push_str(matches);
+        text.push('\n');
     } else {
         text.push_str(&out.paint(
             Style::Bold,
-            &format!(
-                "drift: the live database differs from its {replayed} replayed ({}):",
-                plural(r.drift.len(), "difference")
-            ),
+            &format!("{differ} ({}):", plural(differences.len(), "difference")),
         ));
         text.push('\n');
-        findings(&mut text, &r.drift);
+        findings(text, differences);
     }
+}
+
+fn drift_text(out: &Output, r: &DriftReport) -> String {
+    let mut text = String::new();
+    let replayed = plural(r.replayed.len(), "applied migration");
+    comparison(
+        out,
+        &mut text,
+        &r.drift,
+        &format!("no drift: the live database matches its {replayed} replayed"),
+        &format!("drift: the live database differs from its {replayed} replayed"),
+    );
     for schema in &r.tenant_schemas {
         text.push_str(&format!(
             "left out: schema {schema}, a tenant migrated with --schema (it holds a confiture \
@@ -788,21 +803,13 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
     }
     if let Some(s) = &r.schema_dir {
         let dir = display::path(&s.dir);
-        if s.differences.is_empty() {
-            text.push_str(&format!(
-                "the schema directory {dir} matches the migrations\n"
-            ));
-        } else {
-            text.push_str(&out.paint(
-                Style::Bold,
-                &format!(
-                    "the schema directory {dir} differs from the migrations ({}):",
-                    plural(s.differences.len(), "difference")
-                ),
-            ));
-            text.push('\n');
-            findings(&mut text, &s.differences);
-        }
+        comparison(
+            out,
+            &mut text,
+            &s.differences,
+            &format!("the schema directory {dir} matches the migrations"),
+            &format!("the schema directory {dir} differs from the migrations"),
+        );
     }
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
