@@ -700,7 +700,7 @@ fn dry_run_line(dry_run: bool) -> Option<String> {
 
 /// A report's warnings (the pooler check unable to tell, `--allow-modified` going on
 /// past an edited file), one `warning:` line each on stderr in table output; JSON carries
-/// them in `warnings`. The one printer for every command's warnings.
+/// them in `warnings`. Every command's warnings take the form of [`Output::warning`].
 fn warnings<R>(
     out: &Output,
     outcome: &std::result::Result<R, Failed<R>>,
@@ -713,11 +713,7 @@ fn warnings<R>(
         Ok(report) | Err(Failed { report, .. }) => report,
     };
     for warning in of(report) {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape_prose(warning)
-        ));
+        out.warning(&display::escape_prose(warning));
     }
 }
 

@@ -692,11 +692,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
     ));
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape(w)
-        ));
+        out.warning(&display::escape(w));
     }
     text
 }
@@ -813,11 +809,7 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
     }
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape(w)
-        ));
+        out.warning(&display::escape(w));
     }
     text.trim_end().to_string()
 }
