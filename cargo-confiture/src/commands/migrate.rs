@@ -82,13 +82,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
-            if r.dry_run {
-                plan_text(out, Direction::Up, &r.migrations)
-            } else if r.applied.is_empty() {
-                format!("already {}: nothing to apply", nothing_to_do(Direction::Up))
-            } else {
-                done_text("applied", &r.applied, r.total_duration_ms)
-            }
+            let ran = (r.dry_run, &r.migrations[..], r.total_duration_ms);
+            ran_text(out, Direction::Up, ran, &r.applied)
         },
     )
 }
@@ -127,13 +122,8 @@ fn down(
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
-            if r.dry_run {
-                plan_text(out, Direction::Down, &r.migrations)
-            } else if r.rolled_back.is_empty() {
-                nothing_to_do(Direction::Down).to_string()
-            } else {
-                done_text("rolled back", &r.rolled_back, r.total_duration_ms)
-            }
+            let ran = (r.dry_run, &r.migrations[..], r.total_duration_ms);
+            ran_text(out, Direction::Down, ran, &r.rolled_back)
         },
     )
 }
@@ -717,14 +707,31 @@ fn warnings<R>(
     }
 }
 
-/// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
-/// 0001…1000` (the JSON report keeps every version).
-fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
-    format!(
-        "{verb} {} in {total_ms} ms: {}",
-        plural(versions.len(), "migration"),
-        render::versions(versions)
-    )
+/// What a run of `up` or `down` (`direction`) says on stdout: a dry run's plan of
+/// `migrations`, that there was nothing to do, or the versions it applied or rolled back
+/// (`done`) — `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in
+/// 160 ms: 0001…1000` (the JSON report keeps every version).
+fn ran_text(
+    out: &Output,
+    direction: Direction,
+    (dry_run, migrations, total_ms): (bool, &[confiture::migrate::MigrationReport], u64),
+    done: &[String],
+) -> String {
+    if dry_run {
+        plan_text(out, direction, migrations)
+    } else if done.is_empty() {
+        match direction {
+            Direction::Up => format!("already {}: nothing to apply", nothing_to_do(direction)),
+            Direction::Down => nothing_to_do(direction).to_string(),
+        }
+    } else {
+        format!(
+            "{} {} in {total_ms} ms: {}",
+            direction_done(direction),
+            plural(done.len(), "migration"),
+            render::versions(done)
+        )
+    }
 }
 
 /// Progress on stderr: one line per migration with its duration, and on a terminal a live
