@@ -260,7 +260,7 @@ pub struct Finding {
 
 /// `difference` rendered with `suffix` at the end of its first line (a multi-line difference
 /// goes on with the lines that differ).
-pub(crate) fn with_suffix(difference: &Difference, suffix: &str) -> String {
+fn with_suffix(difference: &Difference, suffix: &str) -> String {
     let text = difference.to_string();
     match text.split_once('\n') {
         Some((first, rest)) => format!("{first} {suffix}\n{rest}"),
@@ -275,7 +275,20 @@ fn file_name(path: &std::path::Path) -> String {
 }
 
 impl Finding {
-    pub(crate) fn new(difference: Difference, message: String) -> Finding {
+    /// `difference` in the words of the comparison that found it: an extra object is
+    /// `{object}: {extra}`, a missing one `{object}: {missing}`, a changed one its change
+    /// followed by `changed` ([`with_suffix`]).
+    pub(crate) fn worded(
+        difference: Difference,
+        extra: &str,
+        missing: &str,
+        changed: &str,
+    ) -> Finding {
+        let message = match &difference {
+            Difference::Extra { object } => format!("{object}: {extra}"),
+            Difference::Missing { object } => format!("{object}: {missing}"),
+            Difference::Changed { .. } => with_suffix(&difference, changed),
+        };
         Finding {
             difference,
             message,
@@ -286,36 +299,23 @@ impl Finding {
     /// sentence).
     fn after_down(difference: Difference, file: &std::path::Path) -> Finding {
         let file = file_name(file);
-        let message = match &difference {
-            Difference::Extra { object } => format!("{object}: left behind by {file}"),
-            Difference::Missing { object } => format!("{object}: missing after {file}"),
-            Difference::Changed { .. } => with_suffix(&difference, &format!("(after {file})")),
-        };
-        Finding {
+        Finding::worded(
             difference,
-            message,
-        }
+            &format!("left behind by {file}"),
+            &format!("missing after {file}"),
+            &format!("(after {file})"),
+        )
     }
 
     /// `difference` between the first run of the up file `file` and its run after the down.
     fn after_up_again(difference: Difference, file: &std::path::Path) -> Finding {
         let file = file_name(file);
-        let message = match &difference {
-            Difference::Extra { object } => {
-                format!("{object}: extra when {file} runs again after its down")
-            }
-            Difference::Missing { object } => {
-                format!("{object}: missing when {file} runs again after its down")
-            }
-            Difference::Changed { .. } => with_suffix(
-                &difference,
-                &format!("(when {file} runs again after its down)"),
-            ),
-        };
-        Finding {
+        Finding::worded(
             difference,
-            message,
-        }
+            &format!("extra when {file} runs again after its down"),
+            &format!("missing when {file} runs again after its down"),
+            &format!("(when {file} runs again after its down)"),
+        )
     }
 }
 
