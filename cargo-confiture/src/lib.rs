@@ -55,9 +55,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // Given to a command that never connects (its help does not show them), they are said
     // to be ignored, not refused: the same line runs as it did.
     for flag in cli.ignored_connection_flags() {
-        out.note(&format!(
-            "{} `{flag}` is ignored: `cargo confiture {}` never connects to a database",
-            out.paint_err(output::Style::Yellow, "warning:"),
+        out.warning(&format!(
+            "`{flag}` is ignored: `cargo confiture {}` never connects to a database",
             cli.words().join(" ")
         ));
     }

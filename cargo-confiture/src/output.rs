@@ -445,6 +445,15 @@ impl Output {
         Output::note_line(text);
     }
 
+    /// A `warning:` line on stderr, shown even with `--quiet`: the one form of every
+    /// command's warnings. `text` comes escaped as its caller decides (a value, or prose).
+    pub fn warning(&self, text: &str) {
+        self.note(&format!(
+            "{} {text}",
+            self.paint_err(Style::Yellow, "warning:")
+        ));
+    }
+
     /// [`Output::note`] without an `Output` (from a callback).
     pub fn note_line(text: &str) {
         let _ = writeln!(std::io::stderr().lock(), "{text}");

@@ -33,8 +33,8 @@ use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
 use crate::schema::{diff, Difference, Snapshot};
 use crate::verify::{
-    close_run, raised_on, refuse_server_wide, with_suffix, Finding, Replay, RunError, RunParts,
-    ScratchProgress, ScratchServer, SqlTimeouts, TargetSettings,
+    close_run, raised_on, refuse_server_wide, Finding, Replay, RunError, ScratchProgress,
+    ScratchServer, SqlTimeouts, TargetSettings,
 };
 use crate::{exit, hint, Migrator};
 
@@ -146,31 +146,21 @@ impl DriftReport {
 }
 
 fn drift_finding(d: Difference) -> Finding {
-    let message = match &d {
-        Difference::Extra { object } => {
-            format!("{object}: in the live database, not made by its applied migrations")
-        }
-        Difference::Missing { object } => {
-            format!("{object}: missing from the live database")
-        }
-        Difference::Changed { .. } => with_suffix(&d, "(live database, expected by the history)"),
-    };
-    Finding::new(d, message)
+    Finding::worded(
+        d,
+        "in the live database, not made by its applied migrations",
+        "missing from the live database",
+        "(live database, expected by the history)",
+    )
 }
 
 fn schema_dir_finding(d: Difference) -> Finding {
-    let message = match &d {
-        Difference::Extra { object } => {
-            format!("{object}: in the schema directory, not made by the migrations")
-        }
-        Difference::Missing { object } => {
-            format!("{object}: made by the migrations, missing from the schema directory")
-        }
-        Difference::Changed { .. } => {
-            with_suffix(&d, "(schema directory, expected by the migrations)")
-        }
-    };
-    Finding::new(d, message)
+    Finding::worded(
+        d,
+        "in the schema directory, not made by the migrations",
+        "made by the migrations, missing from the schema directory",
+        "(schema directory, expected by the migrations)",
+    )
 }
 
 impl Migrator {
@@ -235,13 +225,6 @@ impl Migrator {
                 result,
                 (scratches, m.stop_is_set()),
                 start,
-                |r| RunParts {
-                    errors: &mut r.errors,
-                    warnings: &mut r.warnings,
-                    left_on_server: &mut r.left_on_server,
-                    passed: &mut r.passed,
-                    total_duration_ms: &mut r.total_duration_ms,
-                },
             )
         })
     }

@@ -260,7 +260,7 @@ pub struct Finding {
 
 /// `difference` rendered with `suffix` at the end of its first line (a multi-line difference
 /// goes on with the lines that differ).
-pub(crate) fn with_suffix(difference: &Difference, suffix: &str) -> String {
+fn with_suffix(difference: &Difference, suffix: &str) -> String {
     let text = difference.to_string();
     match text.split_once('\n') {
         Some((first, rest)) => format!("{first} {suffix}\n{rest}"),
@@ -275,7 +275,20 @@ fn file_name(path: &std::path::Path) -> String {
 }
 
 impl Finding {
-    pub(crate) fn new(difference: Difference, message: String) -> Finding {
+    /// `difference` in the words of the comparison that found it: an extra object is
+    /// `{object}: {extra}`, a missing one `{object}: {missing}`, a changed one its change
+    /// followed by `changed` ([`with_suffix`]).
+    pub(crate) fn worded(
+        difference: Difference,
+        extra: &str,
+        missing: &str,
+        changed: &str,
+    ) -> Finding {
+        let message = match &difference {
+            Difference::Extra { object } => format!("{object}: {extra}"),
+            Difference::Missing { object } => format!("{object}: {missing}"),
+            Difference::Changed { .. } => with_suffix(&difference, changed),
+        };
         Finding {
             difference,
             message,
@@ -286,36 +299,23 @@ impl Finding {
     /// sentence).
     fn after_down(difference: Difference, file: &std::path::Path) -> Finding {
         let file = file_name(file);
-        let message = match &difference {
-            Difference::Extra { object } => format!("{object}: left behind by {file}"),
-            Difference::Missing { object } => format!("{object}: missing after {file}"),
-            Difference::Changed { .. } => with_suffix(&difference, &format!("(after {file})")),
-        };
-        Finding {
+        Finding::worded(
             difference,
-            message,
-        }
+            &format!("left behind by {file}"),
+            &format!("missing after {file}"),
+            &format!("(after {file})"),
+        )
     }
 
     /// `difference` between the first run of the up file `file` and its run after the down.
     fn after_up_again(difference: Difference, file: &std::path::Path) -> Finding {
         let file = file_name(file);
-        let message = match &difference {
-            Difference::Extra { object } => {
-                format!("{object}: extra when {file} runs again after its down")
-            }
-            Difference::Missing { object } => {
-                format!("{object}: missing when {file} runs again after its down")
-            }
-            Difference::Changed { .. } => with_suffix(
-                &difference,
-                &format!("(when {file} runs again after its down)"),
-            ),
-        };
-        Finding {
+        Finding::worded(
             difference,
-            message,
-        }
+            &format!("extra when {file} runs again after its down"),
+            &format!("missing when {file} runs again after its down"),
+            &format!("(when {file} runs again after its down)"),
+        )
     }
 }
 
@@ -855,25 +855,49 @@ impl HasErrors for crate::migrate::DownReport {
 
 /// The parts of a report [`close_run`] fills in.
 pub(crate) struct RunParts<'a> {
-    pub(crate) errors: &'a mut Vec<ReportedError>,
-    pub(crate) warnings: &'a mut Vec<String>,
-    pub(crate) left_on_server: &'a mut Vec<String>,
-    pub(crate) passed: &'a mut bool,
-    pub(crate) total_duration_ms: &'a mut u64,
+    errors: &'a mut Vec<ReportedError>,
+    warnings: &'a mut Vec<String>,
+    left_on_server: &'a mut Vec<String>,
+    passed: &'a mut bool,
+    total_duration_ms: &'a mut u64,
 }
+
+/// The report of a run on scratch databases (`verify`, `drift`): its [`RunParts`], which
+/// [`close_run`] fills in.
+pub(crate) trait ScratchRunReport {
+    fn run_parts(&mut self) -> RunParts<'_>;
+}
+
+/// The one mapping of a scratch run's report to its [`RunParts`]: every such report names
+/// those fields alike.
+macro_rules! scratch_run_report {
+    ($($report:ty),*) => {$(
+        impl ScratchRunReport for $report {
+            fn run_parts(&mut self) -> RunParts<'_> {
+                RunParts {
+                    errors: &mut self.errors,
+                    warnings: &mut self.warnings,
+                    left_on_server: &mut self.left_on_server,
+                    passed: &mut self.passed,
+                    total_duration_ms: &mut self.total_duration_ms,
+                }
+            }
+        }
+    )*};
+}
+scratch_run_report!(VerifyReport, crate::drift::DriftReport);
 
 /// Finishes a report: the scratch databases dropped, and with them what the migrations
 /// replayed left on their server put back ([`Scratch::drop_now`]): what could not be fails
 /// the run, listed in `left_on_server` (and in the error's details) — unless the run was
 /// `stopped` and the process drops them after its report ([`Scratch::close`]). The run's
 /// error in `errors`.
-pub(crate) fn close_run<R>(
+pub(crate) fn close_run<R: ScratchRunReport>(
     (suggest, options): (&crate::hint::Invocation, &str),
     mut report: R,
     result: std::result::Result<(), RunError>,
     (scratches, stopped): (Vec<Scratch>, bool),
     start: Instant,
-    parts: impl FnOnce(&mut R) -> RunParts<'_>,
 ) -> Outcome<R> {
     let RunParts {
         errors,
@@ -881,7 +905,7 @@ pub(crate) fn close_run<R>(
         left_on_server,
         passed,
         total_duration_ms: total,
-    } = parts(&mut report);
+    } = report.run_parts();
     for scratch in scratches {
         match scratch.close(stopped) {
             Ok(left) => left_on_server.extend(left),
@@ -967,13 +991,6 @@ impl Migrator {
                 result,
                 (scratches, m.stop_is_set()),
                 start,
-                |r| RunParts {
-                    errors: &mut r.errors,
-                    warnings: &mut r.warnings,
-                    left_on_server: &mut r.left_on_server,
-                    passed: &mut r.passed,
-                    total_duration_ms: &mut r.total_duration_ms,
-                },
             )
         })
     }

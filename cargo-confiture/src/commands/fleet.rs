@@ -599,9 +599,8 @@ fn target_warnings(out: &Output, report: &FleetReport) {
             continue;
         };
         for warning in r.warnings() {
-            out.note(&format!(
-                "{} {}: {}",
-                out.paint_err(Style::Yellow, "warning:"),
+            out.warning(&format!(
+                "{}: {}",
                 display::escape(&t.target),
                 display::escape_prose(warning)
             ));

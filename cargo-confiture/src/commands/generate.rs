@@ -62,10 +62,9 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
         pause.wait();
     };
     if !new.same_name.is_empty() {
-        out.note(&format!(
-            "{} {} already uses the name `{}`: history checks match migrations by name, so \
+        out.warning(&format!(
+            "{} already uses the name `{}`: history checks match migrations by name, so \
              give this migration another name",
-            out.paint_err(Style::Yellow, "warning:"),
             new.same_name.join(", "),
             new.name
         ));

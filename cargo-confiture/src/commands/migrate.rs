@@ -6,8 +6,8 @@ use std::time::Duration;
 use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
-    BaselineOptions, Direction, DownOptions, Failed, Progress, ReinitOptions, ReinitReport,
-    ReinitRow, StatusOptions, UpOptions,
+    BaselineOptions, Direction, DownOptions, Failed, Outcome, Progress, ReinitOptions,
+    ReinitReport, ReinitRow, StatusOptions, UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -72,11 +72,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
-    let mut view = ProgressView::default();
-    let outcome = migrator.up(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
+    let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
     finish(
@@ -86,13 +82,8 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
-            if r.dry_run {
-                plan_text(out, Direction::Up, &r.migrations)
-            } else if r.applied.is_empty() {
-                format!("already {}: nothing to apply", nothing_to_do(Direction::Up))
-            } else {
-                done_text("applied", &r.applied, r.total_duration_ms)
-            }
+            let ran = (r.dry_run, &r.migrations[..], r.total_duration_ms);
+            ran_text(out, Direction::Up, ran, &r.applied)
         },
     )
 }
@@ -121,11 +112,7 @@ fn down(
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
-    let mut view = ProgressView::default();
-    let outcome = migrator.down(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
+    let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
     finish(
@@ -135,13 +122,8 @@ fn down(
         outcome,
         |_| exit::SUCCESS,
         |out, r| {
-            if r.dry_run {
-                plan_text(out, Direction::Down, &r.migrations)
-            } else if r.rolled_back.is_empty() {
-                nothing_to_do(Direction::Down).to_string()
-            } else {
-                done_text("rolled back", &r.rolled_back, r.total_duration_ms)
-            }
+            let ran = (r.dry_run, &r.migrations[..], r.total_duration_ms);
+            ran_text(out, Direction::Down, ran, &r.rolled_back)
         },
     )
 }
@@ -215,6 +197,8 @@ fn finish<R: serde::Serialize>(
 }
 
 /// `migrate baseline`.
+// Its run returns the library's `Outcome`, whose failure carries the report (the cold path).
+#[allow(clippy::result_large_err)]
 fn baseline(
     cli: &Cli,
     cx: &Context,
@@ -223,21 +207,13 @@ fn baseline(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = baseline_options(args);
-    let (mut migrator, out) = rewriting(cli, cx, "migrate baseline", out, interrupt, args.dry_run)?;
-    let out = &out;
-    let mut view = ProgressView::default();
-    let outcome = migrator.baseline(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
-    warnings(out, &outcome, |r| &r.warnings);
-    finish(
+    rewrite(
+        (cli, cx, "migrate baseline", args.dry_run),
         out,
         interrupt,
-        ("the ledger rewrite committed", args.dry_run),
-        outcome,
-        |_| exit::SUCCESS,
-        |_, r| {
+        |migrator, progress| migrator.baseline(&options, progress),
+        |r| &r.warnings,
+        |r| {
             let ids = &r.baselined_ids;
             let mut lines = vec![if ids.is_empty() {
                 "nothing to record: every migration through that version is already in the ledger"
@@ -252,6 +228,8 @@ fn baseline(
 }
 
 /// `migrate reinit`.
+// Its run returns the library's `Outcome`, whose failure carries the report (the cold path).
+#[allow(clippy::result_large_err)]
 fn reinit(
     cli: &Cli,
     cx: &Context,
@@ -260,42 +238,57 @@ fn reinit(
     interrupt: &Interrupt,
 ) -> Result<u8> {
     let options = reinit_options(args);
-    let (mut migrator, out) = rewriting(cli, cx, "migrate reinit", out, interrupt, args.dry_run)?;
-    let out = &out;
-    let mut view = ProgressView::default();
-    let outcome = migrator.reinit(&options, &mut |p| {
-        interrupt.progress(&p);
-        view.on(out, p)
-    });
-    warnings(out, &outcome, |r| &r.warnings);
-    let last = "the ledger rewrite committed";
-    finish(
+    rewrite(
+        (cli, cx, "migrate reinit", args.dry_run),
         out,
         interrupt,
-        (last, args.dry_run),
-        outcome,
-        |_| exit::SUCCESS,
-        |_, r| reinit_text(r, args.through.is_some()),
+        |migrator, progress| migrator.reinit(&options, progress),
+        |r| &r.warnings,
+        |r| reinit_text(r, args.through.is_some()),
     )
 }
 
-/// The session of `baseline` or `reinit` (`command`) on its one database or tenant schema
-/// ([`super::fleet::one_database`]), stopped by `interrupt`, and the output that renders its
-/// run — its JSON document's `schema`, its suggested commands addressing the target its list
-/// of one target chose ([`Output::on`]) — which `interrupt`'s exit at once renders with too.
-fn rewriting(
-    cli: &Cli,
-    cx: &Context,
-    command: &str,
+/// The one run of `baseline` and `reinit` (`command`, a `dry_run` or not): the session on
+/// its one database or tenant schema ([`super::fleet::one_database`]), stopped by
+/// `interrupt`, and the output that renders its run — its JSON document's `schema`, its
+/// suggested commands addressing the target its list of one target chose ([`Output::on`]) —,
+/// which `interrupt`'s exit at once renders with too; `run` on that session with its progress
+/// [`shown`], the report's warnings (`warnings_of`) said, and its `text` rendered; a signal
+/// after the rewrite committed is said as such.
+fn rewrite<R: serde::Serialize>(
+    (cli, cx, command, dry_run): (&Cli, &Context, &str, bool),
     out: &Output,
     interrupt: &Interrupt,
-    dry_run: bool,
-) -> Result<(Migrator, Output)> {
+    run: impl FnOnce(&mut Migrator, &mut dyn FnMut(Progress)) -> Outcome<R>,
+    warnings_of: impl Fn(&R) -> &Vec<String>,
+    text: impl Fn(&R) -> String,
+) -> Result<u8> {
     let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
     let out = out.on(cli, migrator.environment(), chosen);
     interrupt.renders_with(&out);
-    let migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
-    Ok((migrator, out))
+    let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
+    let out = &out;
+    let outcome = run(&mut migrator, &mut shown(out, interrupt));
+    warnings(out, &outcome, warnings_of);
+    finish(
+        out,
+        interrupt,
+        ("the ledger rewrite committed", dry_run),
+        outcome,
+        |_| exit::SUCCESS,
+        |_, r| text(r),
+    )
+}
+
+/// The progress of a run on one database (`up`, `down`, `baseline`, `reinit`): told to
+/// `interrupt` (what a signal's report says was under way) and shown on stderr
+/// ([`ProgressView`]).
+fn shown<'a>(out: &'a Output, interrupt: &'a Interrupt) -> impl FnMut(Progress) + 'a {
+    let mut view = ProgressView::default();
+    move |p| {
+        interrupt.progress(&p);
+        view.on(out, p)
+    }
 }
 
 fn baseline_options(args: &BaselineArgs) -> BaselineOptions {
@@ -697,7 +690,7 @@ fn dry_run_line(dry_run: bool) -> Option<String> {
 
 /// A report's warnings (the pooler check unable to tell, `--allow-modified` going on
 /// past an edited file), one `warning:` line each on stderr in table output; JSON carries
-/// them in `warnings`. The one printer for every command's warnings.
+/// them in `warnings`. Every command's warnings take the form of [`Output::warning`].
 fn warnings<R>(
     out: &Output,
     outcome: &std::result::Result<R, Failed<R>>,
@@ -710,22 +703,35 @@ fn warnings<R>(
         Ok(report) | Err(Failed { report, .. }) => report,
     };
     for warning in of(report) {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape_prose(warning)
-        ));
+        out.warning(&display::escape_prose(warning));
     }
 }
 
-/// `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in 160 ms:
-/// 0001…1000` (the JSON report keeps every version).
-fn done_text(verb: &str, versions: &[String], total_ms: u64) -> String {
-    format!(
-        "{verb} {} in {total_ms} ms: {}",
-        plural(versions.len(), "migration"),
-        render::versions(versions)
-    )
+/// What a run of `up` or `down` (`direction`) says on stdout: a dry run's plan of
+/// `migrations`, that there was nothing to do, or the versions it applied or rolled back
+/// (`done`) — `applied 3 migrations in 41 ms: 001, 002, 003`; `applied 1000 migrations in
+/// 160 ms: 0001…1000` (the JSON report keeps every version).
+fn ran_text(
+    out: &Output,
+    direction: Direction,
+    (dry_run, migrations, total_ms): (bool, &[confiture::migrate::MigrationReport], u64),
+    done: &[String],
+) -> String {
+    if dry_run {
+        plan_text(out, direction, migrations)
+    } else if done.is_empty() {
+        match direction {
+            Direction::Up => format!("already {}: nothing to apply", nothing_to_do(direction)),
+            Direction::Down => nothing_to_do(direction).to_string(),
+        }
+    } else {
+        format!(
+            "{} {} in {total_ms} ms: {}",
+            direction_done(direction),
+            plural(done.len(), "migration"),
+            render::versions(done)
+        )
+    }
 }
 
 /// Progress on stderr: one line per migration with its duration, and on a terminal a live

@@ -1,20 +1,26 @@
 //! `migrate verify` and `migrate drift`: call the library, render its report (a table, or the
 //! report as JSON), and make sure an interrupted run drops its scratch databases.
 
+// Runs return the library's `Outcome`, whose failure carries the report: the cold path,
+// as in the library (`confiture::migrate`).
+#![allow(clippy::result_large_err)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, Once};
 use std::time::Duration;
 
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
+use confiture::migrate::Outcome;
 use confiture::verify::{
-    CheckResult, Finding, ScratchProgress, ScratchServer, VerifyOptions, VerifyReport,
+    CheckResult, Finding, MigrationCheck, ScratchProgress, ScratchServer, VerifyOptions,
+    VerifyReport,
 };
-use confiture::{display, exit, hint, Error, Result};
+use confiture::{display, exit, hint, Error, Migrator, Result};
 
 use super::fleet::Selected;
 use super::Context;
-use crate::cli::{Cli, DriftArgs, ScratchArgs, VerifyArgs};
+use crate::cli::{Cli, DriftArgs, FleetArgs, ScratchArgs, VerifyArgs};
 use crate::output::{LastDocument, Output, Style};
 use crate::render::{self, plural};
 
@@ -24,25 +30,14 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
         .scratch(scratch(&args.scratch))
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from));
-    // Before the environment and the target list are read: a signal while a pipe is waited on
-    // ends the run as interrupted (nothing to drop yet).
-    drop_scratch_databases_on_interrupt(out);
-    let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
-        Selected::One(migrator) => migrator,
-        // It claims the output itself, before it prints the fleet's report.
-        Selected::Fleet(plan) => {
-            return super::fleet::verify(plan, &options, out, INTERRUPTED.clone())
-        }
-    };
-    let on = scratch_server_words(&args.scratch);
-    let mut migrator = migrator.stop_when(INTERRUPTED.clone());
-    the_run_starts(verify_so_far);
-    let outcome = migrator.verify(&options, &mut |p| progress(out, on, p));
-    let help = match &outcome {
-        Ok(report) if !out.json_mode() => verify_help(report, args.from.as_deref()),
-        _ => None,
-    };
-    finish(out, outcome, VerifyReport::exit_code, verify_text, help)
+    scratch_run(
+        (cli, cx, out),
+        (&args.fleet, &args.scratch),
+        |plan| super::fleet::verify(plan, &options, out, INTERRUPTED.clone()),
+        (verify_so_far, |m, progress| m.verify(&options, progress)),
+        (VerifyReport::exit_code, verify_text),
+        |r| verify_help(r, args.from.as_deref()),
+    )
 }
 
 pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<u8> {
@@ -52,25 +47,50 @@ pub fn drift(cli: &Cli, cx: &Context, args: &DriftArgs, out: &Output) -> Result<
         .lock_timeout_statement(args.timeouts.lock_timeout_statement.map(Duration::from))
         .statement_timeout(args.timeouts.statement_timeout.map(Duration::from))
         .lock_wait(args.lock.lock_wait.duration());
-    // Before the environment and the target list are read: a signal while a pipe is waited on
-    // ends the run as interrupted (nothing to drop yet).
+    scratch_run(
+        (cli, cx, out),
+        (&args.fleet, &args.scratch),
+        |plan| super::fleet::drift(plan, &options, out, INTERRUPTED.clone()),
+        (drift_so_far, |m, progress| m.drift(&options, progress)),
+        (DriftReport::exit_code, drift_text),
+        drift_help,
+    )
+}
+
+/// How a report is rendered ([`finish`]): its exit code, its text.
+type Rendered<R> = (fn(&R) -> u8, fn(&Output, &R) -> String);
+
+/// The one run of `verify` and `drift`, once their options are built: the scratch databases
+/// dropped on a signal from before the environment and the target list are read (a signal
+/// while a pipe is waited on ends the run as interrupted, nothing to drop yet); a target list's
+/// run by `fleet`, which claims the output itself before it prints the fleet's report; else
+/// `run` on the one database, stopped by the signal (which renders the report `so_far`), its
+/// progress shown, then its report: `code`, `text` and, in table output, `help`.
+fn scratch_run<R: serde::Serialize + Send + 'static>(
+    (cli, cx, out): (&Cli, &Context, &Output),
+    (fleet_args, scratch_args): (&FleetArgs, &ScratchArgs),
+    fleet: impl FnOnce(super::fleet::Plan) -> Result<u8>,
+    (so_far, run): (
+        SoFar,
+        impl FnOnce(&mut Migrator, &mut dyn FnMut(ScratchProgress)) -> Outcome<R>,
+    ),
+    (code, text): Rendered<R>,
+    help: impl FnOnce(&R) -> Option<String>,
+) -> Result<u8> {
     drop_scratch_databases_on_interrupt(out);
-    let migrator = match super::fleet::select(cli, cx, &args.fleet)? {
+    let migrator = match super::fleet::select(cli, cx, fleet_args)? {
         Selected::One(migrator) => migrator,
-        // It claims the output itself, before it prints the fleet's report.
-        Selected::Fleet(plan) => {
-            return super::fleet::drift(plan, &options, out, INTERRUPTED.clone())
-        }
+        Selected::Fleet(plan) => return fleet(plan),
     };
-    let on = scratch_server_words(&args.scratch);
+    let on = scratch_server_words(scratch_args);
     let mut migrator = migrator.stop_when(INTERRUPTED.clone());
-    the_run_starts(drift_so_far);
-    let outcome = migrator.drift(&options, &mut |p| progress(out, on, p));
+    the_run_starts(so_far);
+    let outcome = run(&mut migrator, &mut |p| progress(out, on, p));
     let help = match &outcome {
-        Ok(report) if !out.json_mode() => drift_help(report),
+        Ok(report) if !out.json_mode() => help(report),
         _ => None,
     };
-    finish(out, outcome, DriftReport::exit_code, drift_text, help)
+    finish(out, outcome, code, text, help)
 }
 
 /// The rendering of one database's report, handed to whichever thread prints the outcome.
@@ -656,11 +676,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         ));
     }
     if let Some(m) = r.first_finding() {
-        let file = m
-            .file
-            .as_deref()
-            .map(display::path)
-            .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+        let file = checked_file(m);
         let headline = match m.result {
             CheckResult::DownDoesNotRestore => {
                 format!("{file} does not restore the schema of before its up:")
@@ -695,13 +711,18 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
     ));
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape(w)
-        ));
+        out.warning(&display::escape(w));
     }
     text
+}
+
+/// The file of the migration a verify run found not reversible, as its headline and its help
+/// name it: its path, or its id where the report has none.
+fn checked_file(m: &MigrationCheck) -> String {
+    m.file
+        .as_deref()
+        .map(display::path)
+        .unwrap_or_else(|| display::escape(&m.id()).into_owned())
 }
 
 /// The help of a verify run that found a migration not reversible: fix the file it names
@@ -711,11 +732,7 @@ fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
         return None;
     }
     let m = r.first_finding()?;
-    let file = m
-        .file
-        .as_deref()
-        .map(display::path)
-        .unwrap_or_else(|| display::escape(&m.id()).into_owned());
+    let file = checked_file(m);
     let rerun = match from {
         Some(from) => format!("migrate verify --from {from}"),
         None => "migrate verify".to_string(),
@@ -758,24 +775,39 @@ fn left_on_server(out: &Output, text: &mut String, left: &[String], with_section
     }
 }
 
-fn drift_text(out: &Output, r: &DriftReport) -> String {
-    let mut text = String::new();
-    let replayed = plural(r.replayed.len(), "applied migration");
-    if r.drift.is_empty() {
-        text.push_str(&format!(
-            "no drift: the live database matches its {replayed} replayed\n"
-        ));
+/// One comparison of `drift` (the live database against its history replayed, a schema
+/// directory against the migrations): the line saying they `match`, or the line saying they
+/// `differ`, with the count of `differences`, and each difference.
+fn comparison(
+    out: &Output,
+    text: &mut String,
+    differences: &[Finding],
+    matches: &str,
+    differ: &str,
+) {
+    if differences.is_empty() {
+        text.push_str(matches);
+        text.push('\n');
     } else {
         text.push_str(&out.paint(
             Style::Bold,
-            &format!(
-                "drift: the live database differs from its {replayed} replayed ({}):",
-                plural(r.drift.len(), "difference")
-            ),
+            &format!("{differ} ({}):", plural(differences.len(), "difference")),
         ));
         text.push('\n');
-        findings(&mut text, &r.drift);
+        findings(text, differences);
     }
+}
+
+fn drift_text(out: &Output, r: &DriftReport) -> String {
+    let mut text = String::new();
+    let replayed = plural(r.replayed.len(), "applied migration");
+    comparison(
+        out,
+        &mut text,
+        &r.drift,
+        &format!("no drift: the live database matches its {replayed} replayed"),
+        &format!("drift: the live database differs from its {replayed} replayed"),
+    );
     for schema in &r.tenant_schemas {
         text.push_str(&format!(
             "left out: schema {schema}, a tenant migrated with --schema (it holds a confiture \
@@ -786,29 +818,17 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
     }
     if let Some(s) = &r.schema_dir {
         let dir = display::path(&s.dir);
-        if s.differences.is_empty() {
-            text.push_str(&format!(
-                "the schema directory {dir} matches the migrations\n"
-            ));
-        } else {
-            text.push_str(&out.paint(
-                Style::Bold,
-                &format!(
-                    "the schema directory {dir} differs from the migrations ({}):",
-                    plural(s.differences.len(), "difference")
-                ),
-            ));
-            text.push('\n');
-            findings(&mut text, &s.differences);
-        }
+        comparison(
+            out,
+            &mut text,
+            &s.differences,
+            &format!("the schema directory {dir} matches the migrations"),
+            &format!("the schema directory {dir} differs from the migrations"),
+        );
     }
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.note(&format!(
-            "{} {}",
-            out.paint_err(Style::Yellow, "warning:"),
-            display::escape(w)
-        ));
+        out.warning(&display::escape(w));
     }
     text.trim_end().to_string()
 }

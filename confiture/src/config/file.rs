@@ -290,6 +290,17 @@ fn may_be_left_out(key: &str) -> bool {
         || matches!(key, "application_name" | "fleet.jobs" | "fleet.keep_going")
 }
 
+/// What a value left empty (or with a part left out) by `vars` says of them: `${A} is set to
+/// an empty string`, `${A} and ${B} are set to empty strings`.
+fn set_empty(vars: &[String]) -> String {
+    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
+    let (is, strings) = match vars.len() {
+        1 => ("is", "an empty string"),
+        _ => ("are", "empty strings"),
+    };
+    format!("{} {is} set to {strings}", shown.join(" and "))
+}
+
 /// The help for `key`'s value left empty by `vars` (each set to the empty string, without a
 /// default): what the key takes instead. `${VAR:-}` only where an empty value is one
 /// ([`takes_empty`]); elsewhere a default, or the key left out where it may be.
@@ -1300,29 +1311,11 @@ impl FileContext<'_> {
                         error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
                             .with_help(format!("set {var} to UTF-8 text"))
                     }
-                    ExpandError::Empty(vars) => {
-                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
-                        let (is, strings) = match vars.len() {
-                            1 => ("is", "an empty string"),
-                            _ => ("are", "empty strings"),
-                        };
-                        error(&format!(
-                            "is empty: {} {is} set to {strings}",
-                            shown.join(" and ")
-                        ))
-                        .with_help(empty_variable_help(key, &vars))
-                    }
+                    ExpandError::Empty(vars) => error(&format!("is empty: {}", set_empty(&vars)))
+                        .with_help(empty_variable_help(key, &vars)),
                     ExpandError::EmptyPart(vars) => {
-                        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}}}")).collect();
-                        let (is, strings) = match vars.len() {
-                            1 => ("is", "an empty string"),
-                            _ => ("are", "empty strings"),
-                        };
-                        error(&format!(
-                            "has a part left out: {} {is} set to {strings}",
-                            shown.join(" and ")
-                        ))
-                        .with_help(empty_part_help(key, &vars))
+                        error(&format!("has a part left out: {}", set_empty(&vars)))
+                            .with_help(empty_part_help(key, &vars))
                     }
                     ExpandError::Malformed(reason) => {
                         error(&reason).with_help(if shared.is_some() {

@@ -3,7 +3,6 @@
 //! create databases (the error names `--scratch-url`, which then works), and `drift` leaving
 //! the live database exactly as it was.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
@@ -12,14 +11,19 @@ use confiture_tests::{
     admin, server, slow_project, spawn_asleep_on_scratch, unique, wait_until, Project, Run, TestDb,
 };
 
-/// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
-fn signalled(child: std::process::Child, signal: &str) -> Run {
-    let sent = Instant::now();
+/// Sends `signal` (`-INT`, `-TERM`) to process `pid`.
+fn send(signal: &str, pid: u32) {
     let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
+fn signalled(child: std::process::Child, signal: &str) -> Run {
+    let sent = Instant::now();
+    send(signal, child.id());
     Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
 }
 
@@ -356,11 +360,7 @@ fn a_stopped_run_reports_before_its_slow_scratch_drop() {
                 let mut held = holder.transaction().unwrap();
                 held.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
                     .unwrap();
-                let status = std::process::Command::new("kill")
-                    .args(["-INT", &child.id().to_string()])
-                    .status()
-                    .unwrap();
-                assert!(status.success());
+                send("-INT", child.id());
                 // The report says the run was interrupted: the fleet's table or document, one
                 // database's document or error (text: on stderr).
                 let reported = |out: &str, err: &str| match (format, fleet) {
@@ -1212,14 +1212,7 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
         let mut tx = blocker.transaction().unwrap();
         tx.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
             .unwrap();
-        let kill = |pid: u32| {
-            let status = std::process::Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-        };
-        kill(pid);
+        send("-INT", pid);
         // This run's drop: `pg_stat_activity` lists every database's sessions, other tests'
         // drops among them.
         let waiting = wait_until(Duration::from_secs(30), || {
@@ -1235,7 +1228,7 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
         });
         assert!(waiting, "the drop never waited");
         let sent = Instant::now();
-        kill(pid);
+        send("-INT", pid);
         let output = child.wait_with_output().unwrap();
         let run = Run::from_output(output, sent.elapsed());
         assert!(database_exists(&scratch), "{}", run.dump());
@@ -1769,6 +1762,7 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
     let (port, accepted) = crate::cli_interrupt::silent_server();
     let scratch_url = format!("postgresql://postgres@127.0.0.1:{port}/x?connect_timeout=10");
     let db = TestDb::new("verify_silent_scratch");
+    let url = db.url();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
     // A fleet's targets connect to the scratch server the same way.
@@ -1782,15 +1776,14 @@ fn ctrl_c_while_connecting_to_a_silent_scratch_server_ends_at_once_and_says_so()
         ("drift", "json", &fleet),
     ] {
         let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
-        let child = project
-            .cli()
-            .args(["migrate", command, "--database-url", &db.url()])
-            .args(targets)
-            .args(["--scratch-url", &scratch_url, "--format", format])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = project.spawn(
+            &[
+                &["migrate", command, "--database-url", &url][..],
+                targets,
+                &["--scratch-url", &scratch_url, "--format", format],
+            ]
+            .concat(),
+        );
         crate::cli_interrupt::until_connected(&accepted, before);
         let run = signalled(child, "-INT");
         run.code(exit::INTERRUPTED);
@@ -1859,28 +1852,20 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
     assert!(made.success());
     let json = ["--format", "json"];
     let at_the_pipe = |command: &str| {
-        let child = piped
-            .cli()
-            .args(["migrate", command])
-            .args(json)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = piped.spawn(&[&["migrate", command][..], &json].concat());
         crate::cli_interrupt::until_reading_a_pipe(&child, command);
         signalled(child, "-INT")
     };
     let at_the_silent_server = |command: &str| {
         let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
-        let child = project
-            .cli()
-            .args(["migrate", command, "--database-url", &url])
-            .args(["--scratch-url", &silent_url])
-            .args(json)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = project.spawn(
+            &[
+                &["migrate", command, "--database-url", &url][..],
+                &["--scratch-url", &silent_url],
+                &json,
+            ]
+            .concat(),
+        );
         crate::cli_interrupt::until_connected(&accepted, before);
         let run = signalled(child, "-INT");
         let elapsed = run.elapsed;
@@ -2076,12 +2061,7 @@ fn drift_and_verify_hold_two_connections_while_they_replay() {
         let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
         let two = wait_until(Duration::from_secs(5), || held().len() == 2);
         let sessions = held();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        let run = signalled(child, "-TERM");
         run.code(exit::INTERRUPTED);
         assert!(two, "{command}: {sessions:?}\n{}", run.dump());
         assert_eq!(
@@ -2180,12 +2160,7 @@ fn verify_and_drift_through_a_connection_that_sets_the_role() {
     let url = roles.url(&db.name);
     let (child, scratch) =
         spawn_asleep_on_scratch(&slow, &["migrate", "verify", "--database-url", &url]);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+    let run = signalled(child, "-TERM");
     run.code(exit::INTERRUPTED).stderr_has(&format!(
         "interrupted: dropped the scratch database \"{scratch}\""
     ));
@@ -2371,6 +2346,7 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
             &db.name,
         ),
     ];
+    let url = db.url();
     for (command, args, moment, running) in cases {
         for format in ["table", "json"] {
             let mut holder = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
@@ -2380,15 +2356,14 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
                     .unwrap();
             }
             let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
-            let child = project
-                .cli()
-                .args(["migrate", command, "--database-url", &db.url()])
-                .args(&args)
-                .args(["--format", format])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the CLI under test");
+            let child = project.spawn(
+                &[
+                    &["migrate", command, "--database-url", &url][..],
+                    &args,
+                    &["--format", format],
+                ]
+                .concat(),
+            );
             if moment.starts_with("waiting") {
                 let waiting = wait_until(Duration::from_secs(30), || {
                     db.value(

@@ -65,6 +65,28 @@ fn fleet(project: &Project, args: &[&str]) -> Run {
     Run::of(project.cli().args(["migrate"]).args(&all))
 }
 
+/// `migrate status` of the targets of `tenants.txt` ([`write_targets`]), resolved from `url`,
+/// with `args` after.
+fn tenants_status(project: &Project, url: &str, args: &[&str]) -> Run {
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "status", "--database-url", url])
+            .args(["--targets", "tenants.txt"])
+            .args(args),
+    )
+}
+
+/// `migrate --env ENV status` with `args` after: the fleet of that environment's file.
+fn env_status(project: &Project, env: &str, args: &[&str]) -> Run {
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "--env", env, "status"])
+            .args(args),
+    )
+}
+
 fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().unwrap_or_default()
 }
@@ -621,14 +643,7 @@ fn a_list_query_on_a_locked_table_gives_up_and_names_the_holder() {
         ("--schemas-query", "the schemas query"),
     ] {
         let start = std::time::Instant::now();
-        let run = Run::of(project.cli().args([
-            "migrate",
-            "--env",
-            "ctl",
-            "status",
-            flag,
-            "SELECT name FROM tenants",
-        ]));
+        let run = env_status(&project, "ctl", &[flag, "SELECT name FROM tenants"]);
         run.code(exit::LOCK_TIMEOUT)
             .stderr_has(&format!("{list} waited 1s on "))
             .stderr_has(&format!(
@@ -636,16 +651,11 @@ fn a_list_query_on_a_locked_table_gives_up_and_names_the_holder() {
             ))
             .stderr_has(&format!("pg_terminate_backend({pid})"));
         assert!(start.elapsed() < Duration::from_secs(30), "{}", run.dump());
-        let json = Run::of(project.cli().args([
-            "migrate",
-            "--env",
+        let json = env_status(
+            &project,
             "ctl",
-            "status",
-            flag,
-            "SELECT name FROM tenants",
-            "--format",
-            "json",
-        ]));
+            &[flag, "SELECT name FROM tenants", "--format", "json"],
+        );
         json.code(exit::LOCK_TIMEOUT).stdout_has(&format!("{pid}"));
     }
     holder.batch_execute("ROLLBACK").expect("unlock");
@@ -691,14 +701,14 @@ fn a_list_query_on_tables_two_sessions_locked_names_them_both_in_its_help() {
         .collect();
     let mut pids: Vec<i32> = holders.iter().map(|(_, pid)| *pid).collect();
     pids.sort_unstable();
-    let run = Run::of(project.cli().args([
-        "migrate",
-        "--env",
+    let run = env_status(
+        &project,
         "ctl",
-        "status",
-        "--targets-query",
-        "SELECT name FROM tenants UNION ALL SELECT name FROM more_tenants",
-    ]));
+        &[
+            "--targets-query",
+            "SELECT name FROM tenants UNION ALL SELECT name FROM more_tenants",
+        ],
+    );
     run.code(exit::LOCK_TIMEOUT)
         .stderr_has(&format!("held by pid {}", pids[0]))
         .stderr_has(&format!("held by pid {}", pids[1]))
@@ -1213,19 +1223,11 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
             .unwrap();
     let base = server().url_as(&role, None, "postgres");
     let run_with = |jobs: &str| {
-        Run::of(project.cli().args([
-            "migrate",
-            "status",
-            "--database-url",
+        tenants_status(
+            &project,
             &base,
-            "--targets",
-            "tenants.txt",
-            "--keep-going",
-            "--jobs",
-            jobs,
-            "--format",
-            "json",
-        ]))
+            &["--keep-going", "--jobs", jobs, "--format", "json"],
+        )
     };
     let run = run_with("2");
     let doc = run.json();
@@ -1249,15 +1251,7 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
         "db/environments/tenants.yaml",
         format!("database_url: {base}\nfleet:\n  targets: ../../tenants.txt\n  jobs: 2\n"),
     );
-    let run = Run::of(project.cli().args([
-        "migrate",
-        "--env",
-        "tenants",
-        "status",
-        "--keep-going",
-        "--format",
-        "json",
-    ]));
+    let run = env_status(&project, "tenants", &["--keep-going", "--format", "json"]);
     let doc = run.json();
     assert!(doc["targets"].is_array(), "{}", run.dump());
     assert_eq!(entries(&doc).len(), 2, "{}", run.dump());
@@ -1278,17 +1272,7 @@ fn a_target_refused_for_too_many_connections_is_told_to_lower_jobs() {
         );
     }
     // The text says it too, under each target's error.
-    let text = Run::of(project.cli().args([
-        "migrate",
-        "status",
-        "--database-url",
-        &base,
-        "--targets",
-        "tenants.txt",
-        "--keep-going",
-        "--jobs",
-        "2",
-    ]));
+    let text = tenants_status(&project, &base, &["--keep-going", "--jobs", "2"]);
     text.stderr_has(
         "help: this run holds up to 2 connections at once, one per running target: lower --jobs",
     );
@@ -1418,21 +1402,19 @@ fn a_connection_limit_help_suggests_what_the_run_held_when_refused() {
         })
         .collect();
     let base = server().url_as(&role, None, "postgres");
-    let run = Run::of(project.cli().args([
-        "migrate",
-        "status",
-        "--database-url",
+    let run = tenants_status(
+        &project,
         &base,
-        "--targets",
-        "tenants.txt",
-        "--keep-going",
-        "--jobs",
-        "5",
-        "--lock-wait",
-        "8s",
-        "--format",
-        "json",
-    ]));
+        &[
+            "--keep-going",
+            "--jobs",
+            "5",
+            "--lock-wait",
+            "8s",
+            "--format",
+            "json",
+        ],
+    );
     for client in &mut locks {
         client.batch_execute("ROLLBACK").unwrap();
     }

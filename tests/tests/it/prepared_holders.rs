@@ -23,12 +23,18 @@ fn cluster() -> Cluster {
     cluster
 }
 
-/// [`cluster`] with a database named after `prefix` on which [`Project::two_tables`] is
-/// applied: the cluster, the database, its URL and the project.
-fn two_tables_applied(prefix: &str) -> (Cluster, String, String, Project) {
+/// [`cluster`] with a database named after `prefix`: the cluster, the database and its URL.
+fn cluster_with_database(prefix: &str) -> (Cluster, String, String) {
     let cluster = cluster();
     let db = cluster.create_database(prefix);
     let url = cluster.url(&db, "sslmode=disable");
+    (cluster, db, url)
+}
+
+/// [`cluster_with_database`] on which [`Project::two_tables`] is applied: the cluster, the
+/// database, its URL and the project.
+fn two_tables_applied(prefix: &str) -> (Cluster, String, String, Project) {
+    let (cluster, db, url) = cluster_with_database(prefix);
     let project = Project::two_tables();
     project
         .run(&["migrate", "up", "--database-url", &url])
@@ -43,6 +49,33 @@ fn prepare(cluster: &Cluster, db: &str, statements: &str, gid: &str) {
         .connect(db)
         .batch_execute(&format!("BEGIN; {statements}; PREPARE TRANSACTION '{gid}'"))
         .unwrap_or_else(|e| panic!("prepare {gid}: {e}"));
+}
+
+/// `migrate COMMAND --lock-wait WAIT --database-url URL`: `command` on `url`, waiting at most
+/// `wait` for a lock.
+fn waiting<'a>(command: &'a str, wait: &'a str, url: &'a str) -> Vec<&'a str> {
+    vec![
+        "migrate",
+        command,
+        "--lock-wait",
+        wait,
+        "--database-url",
+        url,
+    ]
+}
+
+/// `migrate --env ctl status FLAG 'SELECT name FROM tenants'`: the status of the targets the
+/// list query of `flag` (`--targets-query`, `--schemas-query`) reads from the `ctl`
+/// environment's database.
+fn list_status(flag: &str) -> Vec<&str> {
+    vec![
+        "migrate",
+        "--env",
+        "ctl",
+        "status",
+        flag,
+        "SELECT name FROM tenants",
+    ]
 }
 
 fn rollback_prepared(cluster: &Cluster, db: &str, gid: &str) {
@@ -96,9 +129,7 @@ fn lists_the_prepared_transaction(run: &Run, gid: &str, db: &str) {
 
 #[test]
 fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_lock");
-    let url = cluster.url(&db, "sslmode=disable");
+    let (cluster, db, url) = cluster_with_database("ptx_lock");
     let project = Project::two_tables();
     // A quote in the gid: the statement to paste quotes it as SQL does.
     let gid = "deploy 'x' 42";
@@ -109,14 +140,7 @@ fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out()
         &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL}))"),
         gid,
     );
-    let up = [
-        "migrate",
-        "up",
-        "--lock-wait",
-        "300ms",
-        "--database-url",
-        &url,
-    ];
+    let up = waiting("up", "300ms", &url);
     let run = project.run(&up);
     names_the_prepared_transaction(&run, quoted, &db);
     // Not waited for: it never gives the lock back by itself.
@@ -150,11 +174,10 @@ fn a_prepared_transaction_holding_the_migration_lock_is_named_with_its_way_out()
 fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_named_with_its_way_out() {
     let (cluster, db, url, project) = two_tables_applied("ptx_ledger");
     let on = |command: &str, json: bool| {
-        let mut args = vec!["migrate", command, "--lock-wait", "300ms"];
+        let mut args = waiting(command, "300ms", &url);
         if json {
             args.extend(["--format", "json"]);
         }
-        args.extend(["--database-url", &url]);
         project.run(&args)
     };
 
@@ -198,9 +221,7 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_named_with_its_way_out
 /// (`lock_held_by_prepared`).
 #[test]
 fn status_names_a_prepared_transaction_holding_the_lock_and_no_run_going_on() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_status");
-    let url = cluster.url(&db, "sslmode=disable");
+    let (cluster, db, url) = cluster_with_database("ptx_status");
     let project = Project::new();
     project
         .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
@@ -271,14 +292,7 @@ fn a_list_query_on_a_table_a_prepared_transaction_locked_names_it() {
         gid,
     );
     for flag in ["--targets-query", "--schemas-query"] {
-        let args = [
-            "migrate",
-            "--env",
-            "ctl",
-            "status",
-            flag,
-            "SELECT name FROM tenants",
-        ];
+        let args = list_status(flag);
         names_the_prepared_transaction(&project.run(&args), "'tenants-lock'", &db);
         lists_the_prepared_transaction(
             &project.run(&[&args[..], &["--format", "json"]].concat()),
@@ -433,14 +447,7 @@ fn a_prepared_transaction_holding_a_lock_on_the_ledger_is_not_waited_for() {
     );
     for command in ["up", "down"] {
         project
-            .run(&[
-                "migrate",
-                command,
-                "--lock-wait",
-                LONG_WAIT,
-                "--database-url",
-                &url,
-            ])
+            .run(&waiting(command, LONG_WAIT, &url))
             .code(exit::SUCCESS);
     }
     rollback_prepared(&cluster, &db, gid);
@@ -485,14 +492,7 @@ fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
         holder
             .batch_execute(&format!("BEGIN; {hold}"))
             .expect("hold the lock");
-        let args = [
-            "migrate",
-            command,
-            "--lock-wait",
-            LONG_WAIT,
-            "--database-url",
-            &url,
-        ];
+        let args = waiting(command, LONG_WAIT, &url);
         // Long enough for the command to meet the session and start waiting for it.
         let run = run_preparing_after(&project, &args, 1500, || {
             holder
@@ -511,9 +511,7 @@ fn a_wait_ends_when_the_session_it_waits_for_becomes_a_prepared_transaction() {
 /// query) before naming it.
 #[test]
 fn drift_and_a_list_query_do_not_wait_for_a_prepared_transaction() {
-    let cluster = cluster();
-    let db = cluster.create_database("ptx_reads");
-    let url = cluster.url(&db, "sslmode=disable");
+    let (cluster, db, url) = cluster_with_database("ptx_reads");
     let project = Project::new();
     project.migration(
         "001_w",
@@ -538,14 +536,7 @@ fn drift_and_a_list_query_do_not_wait_for_a_prepared_transaction() {
     each_gives_up_at_once(&project, &[&["drift"]], &url, gid, &db);
     for flag in ["--targets-query", "--schemas-query"] {
         for json in [false, true] {
-            let mut args = vec![
-                "migrate",
-                "--env",
-                "ctl",
-                "status",
-                flag,
-                "SELECT name FROM tenants",
-            ];
+            let mut args = list_status(flag);
             if json {
                 args.extend(["--format", "json"]);
             }
@@ -582,14 +573,7 @@ fn a_prepared_row_of_a_version_up_records_is_not_waited_for() {
     project.table("003_c").table("004_d");
     each_gives_up_at_once(&project, &[&["up"]], &url, gid, &db);
     project
-        .run(&[
-            "migrate",
-            "up",
-            "--lock-wait",
-            LONG_WAIT,
-            "--database-url",
-            &url,
-        ])
+        .run(&waiting("up", LONG_WAIT, &url))
         .stderr_has("so nothing was run");
     assert_eq!(ledger_rows(&cluster, &db), Some(2), "nothing was recorded");
     assert!(!has_table(&cluster, &db, "c"), "nothing was run");
