@@ -58,7 +58,8 @@
 //! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
 //! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
 //! `cargo build`. Cargo tells a change by modification time, so a file put back with an older
-//! one (`tar -x`, `cp -p`, `rsync -a`, a restored backup) over a newer build is not seen and
+//! one (`tar -x`, `cp -p`, `rsync -a`, a restored backup) over a newer build is not seen, nor
+//! a whole directory moved into place (`mv`) whose files are all older than the build, and
 //! the set stays as it was: `touch db/migrations db/migrations/*` or `cargo clean -p <package>`
 //! rebuilds it (a `git checkout` writes files with the current time). A directory with an
 //! error is never embedded. A check without `embed()`
