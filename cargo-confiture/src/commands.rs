@@ -43,12 +43,13 @@ impl Context {
             }
             _ => Workspace::discover(&start)?,
         };
-        // `app/../shared/migrations` (a member's `../shared/migrations`) as the directory it
-        // is, `shared/migrations`, in every message.
-        let migrations_dir = display::without_dot_dot(&match &cli.global.migrations_dir {
-            Some(dir) => cwd.join(dir),
+        // `app/../shared/migrations` (a member's `../shared/migrations`, or a
+        // `--migrations-dir ./../x`) as the directory it is, `shared/migrations`, in every
+        // message: `Workspace::migrations_dir` takes the dots out of the settings' own.
+        let migrations_dir = match &cli.global.migrations_dir {
+            Some(dir) => display::without_dot_dot(&cwd.join(dir)),
             None => workspace.migrations_dir(),
-        });
+        };
         if cli.global.migrations_dir.is_none() && g.package.is_none() && g.manifest_path.is_none() {
             refuse_virtual_root(&workspace, &migrations_dir, &cwd)?;
         }

@@ -58,7 +58,8 @@
 //! Each file is included with `include_str!`, and the `rerun-if-changed` lines above cover the
 //! directory: adding, editing, renaming or deleting a migration rebuilds the set on the next
 //! `cargo build`. Cargo tells a change by modification time, so a file put back with an older
-//! one (`tar -x`, `cp -p`, `rsync -a`, a restored backup) over a newer build is not seen and
+//! one (`tar -x`, `cp -p`, `rsync -a`, a restored backup) over a newer build is not seen, nor
+//! a whole directory moved into place (`mv`) whose files are all older than the build, and
 //! the set stays as it was: `touch db/migrations db/migrations/*` or `cargo clean -p <package>`
 //! rebuilds it (a `git checkout` writes files with the current time). A directory with an
 //! error is never embedded. A check without `embed()`
@@ -258,8 +259,10 @@ impl Check {
             })?,
         };
         let workspace = Workspace::discover(&start)?;
+        // `app/../shared/migrations` as the directory it is, `shared/migrations`, as `lint`
+        // shows it (and in the embedded set's `dir`).
         let migrations_dir = match &self.migrations_dir {
-            Some(dir) => start.join(dir),
+            Some(dir) => display::without_dot_dot(&start.join(dir)),
             None => workspace.migrations_dir(),
         };
         if let Some(version) = self
@@ -570,6 +573,57 @@ mod tests {
     }
 
     /// A member's `[package.metadata.confiture]` overrides the workspace's table: each member
+    /// hos4: a member whose migrations directory climbs out of it (`../shared/migrations`, in
+    /// its `[package.metadata.confiture]` or given to `Check::migrations_dir`) failed the build
+    /// naming `app/../shared/migrations/002_b.up.sql`, and embedded that `dir`, where `lint`
+    /// names `shared/migrations/002_b.up.sql`: the directory is the one the system reaches,
+    /// shown as lint shows it, in every line and in the embedded set.
+    #[test]
+    fn a_directory_that_climbs_out_of_the_member_is_shown_without_dot_dot() {
+        let tmp = workspace("");
+        tmp.write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"../shared/migrations\"\n",
+        );
+        tmp.write("shared/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("shared/migrations/001_a.down.sql", "SELECT 1;\n");
+        let by_table = Check::new().manifest_dir(tmp.path.join("app"));
+        let by_builder = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .migrations_dir("./../shared/migrations");
+        for check in [by_table, by_builder] {
+            let report = check.inspect().unwrap();
+            assert_eq!(report.migrations_dir, tmp.path.join("shared/migrations"));
+            assert!(report
+                .rerun_paths()
+                .contains(&tmp.path.join("shared/migrations")));
+            let package = Package {
+                name: "app".into(),
+                version: "0.1.0".into(),
+            };
+            let source = embed_source(&report, &package).unwrap();
+            assert!(source.contains("dir: \"shared/migrations\","), "{source}");
+            assert!(!source.contains(".."), "{source}");
+        }
+        tmp.write("shared/migrations/002_b.up.sql", "SELECT 1;\n");
+        let report = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap();
+        let line = report.render(&report.checked.diagnostics[0]);
+        assert!(
+            line.starts_with("shared/migrations/002_b.up.sql: C001: "),
+            "{line}"
+        );
+        let refusal = report.refusal();
+        assert!(
+            refusal.message.starts_with("shared/migrations has 1 error"),
+            "{}",
+            refusal.message
+        );
+    }
+
     /// checks its own directory.
     #[test]
     fn a_member_checks_the_directory_of_its_package_table() {

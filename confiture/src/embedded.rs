@@ -17,7 +17,8 @@
 //! tracks it, and the build script asks Cargo to run it again when the directory or any file
 //! in it changes: adding, editing, renaming or deleting a migration rebuilds the set. Cargo
 //! tells a change by modification time: a file put back with an older one (`tar -x`, `cp -p`,
-//! `rsync -a`, a restored backup) over a newer build is not seen, and the set stays as it was
+//! `rsync -a`, a restored backup) over a newer build is not seen, nor a whole directory moved
+//! into place (`mv`) whose files are all older than the build, and the set stays as it was
 //! until `touch db/migrations db/migrations/*` or `cargo clean -p <package>`.
 //!
 //! At run time the set goes through the same rules as a directory: [`EmbeddedMigrations::load`]

@@ -188,9 +188,12 @@ impl Workspace {
             .map(PathBuf::as_path)
     }
 
-    /// The migrations directory, absolute.
+    /// The migrations directory, absolute, as the system reaches it
+    /// ([`crate::display::without_dot_dot`]): a member's `../shared/migrations` is
+    /// `<root>/shared/migrations`, never `<root>/app/../shared/migrations`, for the CLI, a
+    /// `Migrator` and `confiture-build` alike.
     pub fn migrations_dir(&self) -> PathBuf {
-        self.root.join(&self.settings.migrations_dir)
+        crate::display::without_dot_dot(&self.root.join(&self.settings.migrations_dir))
     }
 
     /// The environment files' directory, absolute.
@@ -581,6 +584,22 @@ mod tests {
             assert_eq!(ws.settings.first_version, Some(10));
             assert_eq!(ws.settings.first_version_from, Some(WORKSPACE_SETTING));
         }
+    }
+
+    /// hos4: a member's `../shared/migrations` was `<root>/app/../shared/migrations`, which
+    /// a `Migrator` and `confiture-build` showed as such where the CLI (which took the dots
+    /// out itself) showed `shared/migrations`.
+    #[test]
+    fn a_member_directory_climbing_out_of_it_has_no_dot_dot() {
+        let tmp = TempDir::new("confiture_workspace");
+        tmp.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
+        tmp.write(
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\n\n[package.metadata.confiture]\n\
+             migrations_dir = \"./../shared/migrations\"\n",
+        );
+        let ws = Workspace::discover(&tmp.dir("app")).unwrap();
+        assert_eq!(ws.migrations_dir(), tmp.path.join("shared/migrations"));
     }
 
     #[test]

@@ -456,7 +456,9 @@ fn bin(name: &str) -> PathBuf {
     bindir().join(name)
 }
 
-fn is_root() -> bool {
+/// Whether the tests run as root, whom file permissions do not stop (and as whom PostgreSQL
+/// refuses to run).
+pub fn is_root() -> bool {
     static ROOT: OnceLock<bool> = OnceLock::new();
     *ROOT.get_or_init(|| {
         // The effective uid, without a libc dependency.

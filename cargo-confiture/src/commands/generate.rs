@@ -49,9 +49,8 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
             }
             break new;
         }
-        std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
-            Error::invalid(format!("cannot create {}", cx.display_dir.display())).with_cause(e)
-        })?;
+        std::fs::create_dir_all(&cx.migrations_dir)
+            .map_err(|e| cannot_write(format!("cannot create {}", cx.display_dir.display()), e))?;
         if claim_and_write(cx, &new)? {
             break new;
         }
@@ -251,11 +250,10 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
             };
         }
         Err(e) => {
-            return Err(Error::invalid(format!(
-                "cannot create files in {}",
-                cx.display_dir.display()
+            return Err(cannot_write(
+                format!("cannot create files in {}", cx.display_dir.display()),
+                e,
             ))
-            .with_cause(e))
         }
     }
     let _claim = Claim(path);
@@ -318,9 +316,68 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
                 ))
                 .with_help("choose another name, or delete the file if it is a leftover")
             } else {
-                Error::invalid(format!("cannot create {}", display::path(path))).with_cause(e)
+                cannot_write(format!("cannot create {}", display::path(path)), e)
             }
         })?;
     file.write_all(text.as_bytes())
-        .map_err(|e| Error::invalid(format!("cannot write {}", display::path(path))).with_cause(e))
+        .map_err(|e| cannot_write(format!("cannot write {}", display::path(path)), e))
+}
+
+/// `generate` could not write to the migrations directory: `message`, its cause, and what to
+/// do next — a directory the user may not write to, a read-only file system, a full disk.
+fn cannot_write(message: String, e: std::io::Error) -> Error {
+    use std::io::ErrorKind;
+    let help = match e.kind() {
+        ErrorKind::PermissionDenied => {
+            "let the user running this command write to the migrations directory (and enter its \
+             parents), or give another one with --migrations-dir; nothing was generated"
+        }
+        ErrorKind::ReadOnlyFilesystem => {
+            "the migrations directory is on a read-only file system: generate where the \
+             project's sources can be written (a checkout, not a deployed copy); nothing was \
+             generated"
+        }
+        ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+            "free some space on the migrations directory's disk, then generate again; nothing \
+             was generated"
+        }
+        _ => {
+            "check that the migrations directory is a directory you may write to, then \
+              generate again; nothing was generated"
+        }
+    };
+    Error::invalid(message).with_cause(e).with_help(help)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error as IoError, ErrorKind};
+
+    use super::*;
+
+    /// hos4: a migrations directory `generate` may not write to (read-only for this user, or
+    /// a read-only mount) was refused with the system's words and no help: each such refusal
+    /// now says what to do next, and that nothing was generated.
+    #[test]
+    fn a_directory_that_cannot_be_written_says_what_to_do() {
+        for (kind, says) in [
+            (
+                ErrorKind::PermissionDenied,
+                "let the user running this command write",
+            ),
+            (ErrorKind::ReadOnlyFilesystem, "read-only file system"),
+            (ErrorKind::StorageFull, "free some space"),
+            (ErrorKind::Other, "a directory you may write to"),
+        ] {
+            let err = cannot_write(
+                "cannot create files in db/migrations".to_string(),
+                IoError::new(kind, "denied"),
+            );
+            assert_eq!(err.exit_code(), exit::INVALID);
+            assert!(err.message_with_cause().contains("denied"), "{err:?}");
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.contains(says), "{kind:?}: {help}");
+            assert!(help.contains("nothing was generated"), "{help}");
+        }
+    }
 }

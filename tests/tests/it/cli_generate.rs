@@ -527,3 +527,56 @@ fn a_migrations_directory_that_cannot_be_created_is_named_as_lint_names_it() {
         }
     }
 }
+
+/// hos4: a migrations directory the user may not write to was refused with the system's
+/// words alone (`cannot create files in db/migrations: Permission denied`, no help; `"help":
+/// null` in JSON): it now says what to do, and that nothing was generated. Run as `nobody`
+/// when the tests run as root, whom permissions do not stop.
+#[cfg(unix)]
+#[test]
+fn a_directory_the_user_may_not_write_to_says_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = Project::new();
+    project.migration("001_a", "SELECT 1;\n", "SELECT 1;\n");
+    let dir = project.path("db/migrations");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    for format in ["table", "json"] {
+        let template = project.cli();
+        let mut cmd = match confiture_tests::cluster::is_root() {
+            true => {
+                let mut cmd = std::process::Command::new("setpriv");
+                cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                    .arg(confiture_tests::binary());
+                cmd
+            }
+            false => std::process::Command::new(confiture_tests::binary()),
+        };
+        for (key, value) in template.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        cmd.current_dir(project.path("."))
+            .args(["migrate", "generate", "add_bio", "--format", format]);
+        let run = Run::of(&mut cmd);
+        run.code(exit::INVALID)
+            .stderr_has("cannot create files in db/migrations")
+            .stderr_has("help: let the user running this command write to the migrations directory")
+            .stderr_has("nothing was generated");
+        if format == "json" {
+            assert!(
+                run.json()["error"]["help"]
+                    .as_str()
+                    .is_some_and(|h| h.contains("--migrations-dir")),
+                "{}",
+                run.json()
+            );
+        }
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert_eq!(
+        files(&project, "db/migrations"),
+        ["001_a.down.sql", "001_a.up.sql"]
+    );
+}

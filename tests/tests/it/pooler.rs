@@ -43,7 +43,11 @@ impl PgBouncer {
         let port = free_port();
         std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").expect("write users.txt");
         // PgBouncer refuses to run as root unless told which user to become.
-        let user = if is_root() { "user = postgres\n" } else { "" };
+        let user = if confiture_tests::cluster::is_root() {
+            "user = postgres\n"
+        } else {
+            ""
+        };
         let config = format!(
             "[databases]\n\
              {serves} = host={host} port={server_port}\n\
@@ -206,13 +210,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port on 127.0.0.1")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 /// PgBouncer runs as `postgres` when started by root: it must read its files.
