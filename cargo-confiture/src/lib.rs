@@ -61,7 +61,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         ));
     }
     let outcome = commands::run(&cli, &out);
-    commands::migrate::say_ignored_passfile(outcome.as_ref().err());
+    commands::migrate::say_ignored_passfile(&out, outcome.as_ref().err());
     let code = match outcome {
         Ok(code) => code,
         Err(error) => {

@@ -446,11 +446,15 @@ impl Output {
     }
 
     /// A `warning:` line on stderr, shown even with `--quiet`: the one form of every
-    /// command's warnings. `text` comes escaped as its caller decides (a value, or prose).
+    /// command's warnings, and the one rule for their text. `text` is given as it is (a
+    /// server's `WARNING`, a name, a path in it): it is shown on one line, every control
+    /// character escaped ([`display::escape`]), so that a newline in it cannot forge an
+    /// `error:` line and an escape sequence cannot reach the terminal. Callers do not escape.
     pub fn warning(&self, text: &str) {
         self.note(&format!(
-            "{} {text}",
-            self.paint_err(Style::Yellow, "warning:")
+            "{} {}",
+            self.paint_err(Style::Yellow, "warning:"),
+            display::escape(text)
         ));
     }
 

@@ -599,11 +599,7 @@ fn target_warnings(out: &Output, report: &FleetReport) {
             continue;
         };
         for warning in r.warnings() {
-            out.warning(&format!(
-                "{}: {}",
-                display::escape(&t.target),
-                display::escape_prose(warning)
-            ));
+            out.warning(&format!("{}: {warning}", t.target));
         }
     }
 }

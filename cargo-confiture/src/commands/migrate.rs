@@ -409,9 +409,9 @@ pub(super) fn migrator_choosing(
     // is known ([`say_ignored_passfile`]), unless its error says it.
     let ignored = env.connection.ignored_passfile().map(|passfile| {
         format!(
-            "warning: password file {} has group or world access; permissions should be \
-             u=rw (0600) or less: it is not read",
-            display::escape(&passfile.display().to_string())
+            "password file {} has group or world access; permissions should be u=rw (0600) \
+             or less: it is not read",
+            passfile.display()
         )
     });
     // The command line completes suggested commands itself, with the flags as typed
@@ -512,14 +512,14 @@ static IGNORED_PASSFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::ne
 /// it), once, when the run's outcome is known: not when the run's `error` says it already
 /// ([`confiture::Error::ignored_passfile`]: the server asked for the password the file would
 /// have given), else after a run that connected without it or failed for another reason.
-pub(crate) fn say_ignored_passfile(error: Option<&confiture::Error>) {
+pub(crate) fn say_ignored_passfile(out: &Output, error: Option<&confiture::Error>) {
     let warning = IGNORED_PASSFILE
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
     if let Some(warning) = warning {
         if error.and_then(confiture::Error::ignored_passfile).is_none() {
-            Output::note_line(&warning);
+            out.warning(&warning);
         }
     }
 }
@@ -690,7 +690,8 @@ fn dry_run_line(dry_run: bool) -> Option<String> {
 
 /// A report's warnings (the pooler check unable to tell, `--allow-modified` going on
 /// past an edited file), one `warning:` line each on stderr in table output; JSON carries
-/// them in `warnings`. Every command's warnings take the form of [`Output::warning`].
+/// them in `warnings`. Every command's warnings take the form and the escaping of
+/// [`Output::warning`].
 fn warnings<R>(
     out: &Output,
     outcome: &std::result::Result<R, Failed<R>>,
@@ -703,7 +704,7 @@ fn warnings<R>(
         Ok(report) | Err(Failed { report, .. }) => report,
     };
     for warning in of(report) {
-        out.warning(&display::escape_prose(warning));
+        out.warning(warning);
     }
 }
 

@@ -711,7 +711,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
     ));
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.warning(&display::escape(w));
+        out.warning(w);
     }
     text
 }
@@ -828,7 +828,7 @@ fn drift_text(out: &Output, r: &DriftReport) -> String {
     }
     left_on_server(out, &mut text, &r.left_on_server, r.errors.is_empty());
     for w in &r.warnings {
-        out.warning(&display::escape(w));
+        out.warning(w);
     }
     text.trim_end().to_string()
 }

@@ -995,6 +995,57 @@ fn a_migrations_warnings_reach_the_operator() {
     );
 }
 
+/// A migration whose server `WARNING` holds a newline, a tab and an escape sequence, in its
+/// message, detail and hint: text from outside the program.
+const FORGING_WARNING: &str = "DO $$ BEGIN RAISE WARNING USING MESSAGE = \
+     E'careful\\nerror: forged\\n\\x1b[2Jcleared', DETAIL = E'two\\nlines', \
+     HINT = E'a\\ttab'; END $$;\n";
+
+/// How a `warning:` line shows [`FORGING_WARNING`]: on one line, each control character
+/// escaped.
+const FORGING_WARNING_SHOWN: &str =
+    "careful\\nerror: forged\\n\\x1b[2Jcleared; DETAIL: two\\nlines; HINT: a\\ttab";
+
+/// A server's `WARNING` cannot forge a line nor reach the terminal: its newlines made `migrate
+/// up` and `down` print a fake `error:` line after the `warning:` one (`verify` and `drift`
+/// escaped theirs). Every `warning:` line is one line, its control characters escaped
+/// (`Output::warning`); the JSON report keeps the server's text as it was.
+#[test]
+fn a_server_warning_cannot_forge_a_line() {
+    let project = Project::new();
+    project.migration(
+        "001_w",
+        &format!("{FORGING_WARNING}CREATE TABLE w (id int);\n"),
+        &format!("{FORGING_WARNING}DROP TABLE w;\n"),
+    );
+    let db = TestDb::new("warn_forge");
+    let forged = |run: &Run| {
+        for line in run.stderr.lines() {
+            assert!(!line.starts_with("error:"), "a forged line\n{}", run.dump());
+        }
+        assert!(!run.stderr.contains('\x1b'), "{}", run.dump());
+    };
+    let up = project.run_on(&db, &["migrate", "up"]);
+    up.code(exit::SUCCESS).stderr_has(&format!(
+        "warning: WARNING from migration 001_w: {FORGING_WARNING_SHOWN}\n"
+    ));
+    forged(&up);
+    let down = project.run_on(&db, &["migrate", "down"]);
+    down.code(exit::SUCCESS).stderr_has(&format!(
+        "warning: WARNING from the rollback of migration 001_w: {FORGING_WARNING_SHOWN}\n"
+    ));
+    forged(&down);
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(
+        run.json()["warnings"][0],
+        "WARNING from migration 001_w: careful\nerror: forged\n\x1b[2Jcleared; \
+         DETAIL: two\nlines; HINT: a\ttab",
+        "{}",
+        run.dump()
+    );
+}
+
 /// h17 F8: `up --single-transaction` refused over a no-transaction migration said "apply it on
 /// its own first (`migrate up --target VERSION` with the version just before it, then
 /// `migrate up --steps 1`)": a placeholder to fill in, and commands without the flag or the

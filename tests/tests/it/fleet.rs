@@ -1371,6 +1371,34 @@ fn each_targets_warnings_are_said_on_stderr_named_by_the_target() {
     }
 }
 
+/// A target's server `WARNING` cannot forge a line nor reach the terminal: its newlines made a
+/// fleet's `up` print a fake `error:` line after the target's `warning:` one. The line is the
+/// single-database one (`Output::warning`): one line, its control characters escaped.
+#[test]
+fn a_targets_server_warning_cannot_forge_a_line() {
+    let dbs = TestDbs::new("fleetforge", 2);
+    let project = Project::new();
+    project.migration(
+        "001_warns",
+        "DO $$ BEGIN RAISE WARNING E'careful\\nerror: forged\\n\\x1b[2Jcleared'; END $$;\n\
+         CREATE TABLE tb_w (pk int);\n",
+        "DROP TABLE tb_w;\n",
+    );
+    write_targets(&project, &dbs);
+    let up = fleet(&project, &["up", "--targets", "tenants.txt"]);
+    up.code(exit::SUCCESS);
+    for db in &dbs.dbs {
+        up.stderr_has(&format!(
+            "/{}: WARNING from migration 001_warns: careful\\nerror: forged\\n\\x1b[2Jcleared\n",
+            db.name
+        ));
+    }
+    for line in up.stderr.lines() {
+        assert!(!line.starts_with("error:"), "a forged line\n{}", up.dump());
+    }
+    assert!(!up.stderr.contains('\x1b'), "{}", up.dump());
+}
+
 /// The `--jobs` a target refused with `53300` is told to use is what fit in the connections
 /// the run held when refused. It was computed from what the run could hold (`--jobs` times the
 /// connections of a target, minus the refused one): under a role's `CONNECTION LIMIT 2` with
