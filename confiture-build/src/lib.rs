@@ -306,8 +306,12 @@ struct Located {
 
 impl Located {
     fn read(self) -> Result<Report, confiture::Error> {
-        let entries =
-            files::read_dir_named_by(&self.migrations_dir, files::DirNamedBy::BuildScript)?;
+        // An error about the directory shows its paths as every other line does.
+        let entries = files::read_dir_shown_from(
+            &self.migrations_dir,
+            &self.workspace.root,
+            files::DirNamedBy::BuildScript,
+        )?;
         let mut files: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
         files.sort();
         let checked = files::check(&self.migrations_dir, entries, &self.options);
@@ -383,14 +387,11 @@ impl Report {
     }
 }
 
-/// `path` as every line of the check shows it: relative to the workspace root `root` when
-/// inside it (the root itself is `.`), else as it is.
+/// `path` as every line of the check shows it, the errors about the directory itself
+/// included ([`files::read_dir_shown_from`]): relative to the workspace root `root`
+/// ([`display::relative_to`]; the root itself is `.`).
 fn relative_to_root(root: &Path, path: &Path) -> PathBuf {
-    match path.strip_prefix(root) {
-        Ok(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
-        Ok(relative) => relative.to_path_buf(),
-        Err(_) => path.to_path_buf(),
-    }
+    display::relative_to(path, root)
 }
 
 /// Refuses a migrations directory `dir` that holds the build's output directory `out_dir`
@@ -984,6 +985,54 @@ mod tests {
             assert!(!line.contains("--migrations-dir"), "{line}");
             assert!(line.contains("Check::migrations_dir"), "{line}");
         }
+    }
+
+    /// The errors about the directory itself showed it absolute (`migrations directory
+    /// `/home/me/ws/db/migrations` does not exist`) while every other line of the check is
+    /// relative to the workspace root: each of them — missing, a file in its place, a link to
+    /// nowhere, a file above it, and a member's own directory — names it from the root.
+    #[test]
+    fn errors_about_the_directory_name_it_from_the_workspace_root() {
+        let tmp = workspace("");
+        let root = tmp.path.to_string_lossy().into_owned();
+        let check = || {
+            Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap_err()
+        };
+        let assert_names = |err: &confiture::Error, shown: &str, case: &str| {
+            let line = render_error(err);
+            assert!(line.contains(shown), "{case}: {line}");
+            assert!(!line.contains(&root), "{case}: {line}");
+        };
+        assert_names(&check(), "`db/migrations` does not exist", "missing");
+        let member = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .migrations_dir("migrations")
+            .inspect()
+            .unwrap_err();
+        assert_names(&member, "`app/migrations` does not exist", "a member's");
+        fs::create_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db/migrations"), "").unwrap();
+        assert_names(&check(), "`db/migrations` is a file", "a file");
+        #[cfg(unix)]
+        {
+            fs::remove_file(tmp.path.join("db/migrations")).unwrap();
+            std::os::unix::fs::symlink("nowhere", tmp.path.join("db/migrations")).unwrap();
+            assert_names(
+                &check(),
+                "`db/migrations` is a symbolic link to `db/nowhere`",
+                "a link",
+            );
+        }
+        fs::remove_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db"), "").unwrap();
+        assert_names(
+            &check(),
+            "`db/migrations` cannot exist: `db` is a file",
+            "a file above",
+        );
     }
 
     #[test]
