@@ -23,7 +23,9 @@
 //! - prints `cargo:rerun-if-changed` for those `Cargo.toml` files and the migrations directory
 //!   (cargo scans it whole: a file added, edited, renamed or removed), plus any file in it that
 //!   is a symbolic link, so the check runs again exactly when something it read changes — and
-//!   nothing else: a clean build prints no warning;
+//!   nothing else: a clean build prints no warning. A migrations directory that holds the
+//!   build's output (`OUT_DIR`: `migrations_dir = "."` with `target/` in the package) is
+//!   refused, since cargo would find the files each build writes there and rerun every time;
 //! - prints each error as one `cargo::error=path[:line]: code: message; help: ...` line (the
 //!   line number when the problem is at a line; control characters escaped) and each warning
 //!   as a `cargo:warning=` line;
@@ -98,6 +100,9 @@ pub struct Check {
     first_version: Option<u64>,
     manifest_dir: Option<PathBuf>,
     embed: bool,
+    /// The build's output directory (`OUT_DIR`, which is inside cargo's target directory),
+    /// when not the environment's: set by tests.
+    out_dir: Option<PathBuf>,
 }
 
 /// What a check found, with everything needed to print the cargo instructions.
@@ -265,6 +270,11 @@ impl Check {
             Some(dir) => display::without_dot_dot(&start.join(dir)),
             None => workspace.migrations_dir(),
         };
+        let out_dir =
+            (self.out_dir.clone()).or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from));
+        if let Some(out_dir) = out_dir {
+            refuse_holding_output(&workspace.root, &migrations_dir, &out_dir)?;
+        }
         if let Some(version) = self
             .first_version
             .filter(|&v| v < confiture::history::MIN_VERSION)
@@ -299,8 +309,12 @@ struct Located {
 
 impl Located {
     fn read(self) -> Result<Report, confiture::Error> {
-        let entries =
-            files::read_dir_named_by(&self.migrations_dir, files::DirNamedBy::BuildScript)?;
+        // An error about the directory shows its paths as every other line does.
+        let entries = files::read_dir_shown_from(
+            &self.migrations_dir,
+            &self.workspace.root,
+            files::DirNamedBy::BuildScript,
+        )?;
         let mut files: Vec<PathBuf> = entries.iter().map(|e| e.path().to_path_buf()).collect();
         files.sort();
         let checked = files::check(&self.migrations_dir, entries, &self.options);
@@ -372,8 +386,45 @@ impl Report {
     }
 
     fn shown(&self, path: &Path) -> PathBuf {
-        path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
+        relative_to_root(&self.root, path)
     }
+}
+
+/// `path` as every line of the check shows it, the errors about the directory itself
+/// included ([`files::read_dir_shown_from`]): relative to the workspace root `root`
+/// ([`display::relative_to`]; the root itself is `.`).
+fn relative_to_root(root: &Path, path: &Path) -> PathBuf {
+    display::relative_to(path, root)
+}
+
+/// Refuses a migrations directory `dir` that holds the build's output directory `out_dir`
+/// (`OUT_DIR`, inside cargo's target directory: `migrations_dir = "."` with `target/` in the
+/// package): cargo scans a directory given to `rerun-if-changed` whole, so it would find the
+/// files each build writes there newer than the build, and run the build script again on
+/// every build. Paths that cannot be resolved are left to the reading of the directory.
+fn refuse_holding_output(root: &Path, dir: &Path, out_dir: &Path) -> Result<(), confiture::Error> {
+    let (Ok(resolved), Ok(output)) = (dir.canonicalize(), out_dir.canonicalize()) else {
+        return Ok(());
+    };
+    if !output.starts_with(&resolved) {
+        return Ok(());
+    }
+    // Resolved (`app/..` is the root), as the root is.
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let shown = |path: &Path| display::path_text(&relative_to_root(&root, path)).into_owned();
+    Err(confiture::Error::invalid(format!(
+        "migrations directory `{}` holds cargo's build output (`{}`): cargo watches the \
+         directory whole, so every build would find the files the last one wrote there and \
+         run the build script again",
+        shown(&resolved),
+        shown(&output)
+    ))
+    .with_help(format!(
+        "give the migrations a directory of their own: `migrations_dir = \"db/migrations\"` in \
+         {}, or `confiture_build::Check::migrations_dir` in build.rs; or build with \
+         CARGO_TARGET_DIR outside it",
+        confiture::workspace::SETTINGS_TABLES
+    )))
 }
 
 /// The `cargo:rerun-if-changed` line of `path`, or why cargo could not read it back. Cargo has
@@ -541,6 +592,86 @@ mod tests {
                 report.rerun_paths()[2..],
                 [tmp.path.join("sql"), tmp.path.join("sql/007_b.up.sql")]
             );
+        }
+    }
+
+    /// `migrations_dir = "."` (the package's directory, `Check::migrations_dir(".")`, or the
+    /// workspace's root above it) with cargo's target directory inside it made cargo run the
+    /// build script again on every build: it scans a watched directory whole, and found the
+    /// files the last build wrote in `target/` newer than that build ("the file `` has
+    /// changed"). A migrations directory that holds the build's output directory (`OUT_DIR`)
+    /// is refused, naming both relative to the workspace root; one that does not (the target
+    /// directory elsewhere, `CARGO_TARGET_DIR`) is checked as any other.
+    #[test]
+    fn a_migrations_dir_holding_the_build_output_is_refused() {
+        let tmp = workspace("");
+        tmp.write("app/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/001_a.down.sql", "SELECT 1;\n");
+        let inside = tmp.path.join("app/target/debug/build/app-0123/out");
+        let elsewhere = TempDir::new("confiture_build_target");
+        let outside = elsewhere.path.join("debug/build/app-0123/out");
+        for out in [&inside, &outside] {
+            fs::create_dir_all(out).unwrap();
+        }
+        let by_metadata = || {
+            tmp.write(
+                "app/Cargo.toml",
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
+                 [package.metadata.confiture]\nmigrations_dir = \".\"\n",
+            );
+            Check::new()
+        };
+        let checks = [
+            (
+                "Check::migrations_dir(\".\")",
+                Check::new().migrations_dir("."),
+            ),
+            ("the workspace root", Check::new().migrations_dir("..")),
+            ("migrations_dir = \".\"", by_metadata()),
+        ];
+        for (how, check) in checks {
+            let check = check.manifest_dir(tmp.path.join("app"));
+            let mut inside_check = check.clone();
+            inside_check.out_dir = Some(inside.clone());
+            let mut out = Vec::new();
+            let err = match inside_check.run_to(&mut out) {
+                Err(Error::Setup(err)) => err,
+                other => panic!("{how}: {other:?}"),
+            };
+            assert!(
+                err.message.contains("holds cargo's build output")
+                    && err
+                        .message
+                        .contains("`app/target/debug/build/app-0123/out`"),
+                "{how}: {}",
+                err.message
+            );
+            assert!(
+                !err.message.contains(&*tmp.path.to_string_lossy()),
+                "{how}: {err}"
+            );
+            let dir = if how == "the workspace root" {
+                "`.`"
+            } else {
+                "`app`"
+            };
+            assert!(
+                err.message
+                    .starts_with(&format!("migrations directory {dir} holds")),
+                "{how}: {err}"
+            );
+            let help = err.help.clone().unwrap_or_default();
+            assert!(help.contains("CARGO_TARGET_DIR"), "{how}: {help}");
+            let printed = String::from_utf8(out).unwrap();
+            // Nothing watched: the error alone.
+            assert!(!printed.contains("rerun-if-changed"), "{how}: {printed}");
+            assert!(
+                printed.contains("holds cargo's build output"),
+                "{how}: {printed}"
+            );
+            let mut outside_check = check;
+            outside_check.out_dir = Some(outside.clone());
+            assert!(outside_check.inspect().is_ok(), "{how}");
         }
     }
 
@@ -908,6 +1039,54 @@ mod tests {
             assert!(!line.contains("--migrations-dir"), "{line}");
             assert!(line.contains("Check::migrations_dir"), "{line}");
         }
+    }
+
+    /// The errors about the directory itself showed it absolute (`migrations directory
+    /// `/home/me/ws/db/migrations` does not exist`) while every other line of the check is
+    /// relative to the workspace root: each of them — missing, a file in its place, a link to
+    /// nowhere, a file above it, and a member's own directory — names it from the root.
+    #[test]
+    fn errors_about_the_directory_name_it_from_the_workspace_root() {
+        let tmp = workspace("");
+        let root = tmp.path.to_string_lossy().into_owned();
+        let check = || {
+            Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap_err()
+        };
+        let assert_names = |err: &confiture::Error, shown: &str, case: &str| {
+            let line = render_error(err);
+            assert!(line.contains(shown), "{case}: {line}");
+            assert!(!line.contains(&root), "{case}: {line}");
+        };
+        assert_names(&check(), "`db/migrations` does not exist", "missing");
+        let member = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .migrations_dir("migrations")
+            .inspect()
+            .unwrap_err();
+        assert_names(&member, "`app/migrations` does not exist", "a member's");
+        fs::create_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db/migrations"), "").unwrap();
+        assert_names(&check(), "`db/migrations` is a file", "a file");
+        #[cfg(unix)]
+        {
+            fs::remove_file(tmp.path.join("db/migrations")).unwrap();
+            std::os::unix::fs::symlink("nowhere", tmp.path.join("db/migrations")).unwrap();
+            assert_names(
+                &check(),
+                "`db/migrations` is a symbolic link to `db/nowhere`",
+                "a link",
+            );
+        }
+        fs::remove_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db"), "").unwrap();
+        assert_names(
+            &check(),
+            "`db/migrations` cannot exist: `db` is a file",
+            "a file above",
+        );
     }
 
     #[test]

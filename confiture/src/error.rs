@@ -83,6 +83,14 @@ pub enum Reason {
     /// transaction block (a `BEGIN` left open, or a transaction that failed and was not rolled
     /// back): refused before anything runs through it (exit 64), the transaction left as it is.
     InTransaction,
+    /// The connection handed over with [`crate::Migrator::with_client`] logged in as another
+    /// user than the environment names: refused before anything runs through it (exit 64).
+    AnotherUser {
+        /// The user the connection logged in as.
+        connected: String,
+        /// The user the environment names.
+        named: String,
+    },
     /// The failure concerns this database: it cannot be reached, was lost, is read-only.
     Database {
         /// The connection target as `user@host:port/db` (never the password).
@@ -902,6 +910,7 @@ impl Error {
             Reason::SchemaFile { .. } => None,
             Reason::Other
             | Reason::InTransaction
+            | Reason::AnotherUser { .. }
             | Reason::Diverged(_)
             | Reason::Irreversible(_)
             | Reason::EnvironmentFile(_) => None,

@@ -525,14 +525,42 @@ impl DirNamedBy {
 
 /// [`read_dir`], an error about the directory itself saying how `named_by` names another.
 pub fn read_dir_named_by(dir: &Path, named_by: DirNamedBy) -> Result<Vec<Entry>> {
-    let read = read_dir_inspecting(dir, None, named_by)?;
-    Ok(read
-        .into_iter()
+    let read = read_dir_inspecting(dir, None, named_by, Shown(None))?;
+    Ok(entries_of(read))
+}
+
+/// [`read_dir_named_by`], an error about the directory itself showing its paths relative to
+/// `base` ([`crate::display::relative_to`]): a build script's lines are relative to the
+/// workspace root, while its current directory is its package's.
+pub fn read_dir_shown_from(dir: &Path, base: &Path, named_by: DirNamedBy) -> Result<Vec<Entry>> {
+    let read = read_dir_inspecting(dir, None, named_by, Shown(Some(base)))?;
+    Ok(entries_of(read))
+}
+
+/// The entries of what was read (none inspected).
+fn entries_of(read: Vec<checker::Read>) -> Vec<Entry> {
+    read.into_iter()
         .filter_map(|read| match read {
             checker::Read::Entry(entry) => Some(entry),
             checker::Read::Inspected(_) => None,
         })
-        .collect())
+        .collect()
+}
+
+/// How an error about the migrations directory shows a path: relative to the base it holds
+/// ([`read_dir_shown_from`]), else as given.
+#[derive(Debug, Clone, Copy)]
+struct Shown<'a>(Option<&'a Path>);
+
+impl Shown<'_> {
+    fn text(self, path: &Path) -> String {
+        match self.0 {
+            Some(base) => {
+                crate::display::path_text(&crate::display::relative_to(path, base)).into_owned()
+            }
+            None => crate::display::path_text(path).into_owned(),
+        }
+    }
 }
 
 /// [`read_dir`], each well-named file inspected on the thread that read it when `inspect`
@@ -541,8 +569,9 @@ fn read_dir_inspecting(
     dir: &Path,
     inspect: Option<&str>,
     named_by: DirNamedBy,
+    shown: Shown<'_>,
 ) -> Result<Vec<checker::Read>> {
-    let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err, named_by))?;
+    let items = fs::read_dir(dir).map_err(|err| dir_error(dir, err, named_by, shown))?;
     let mut entries = Vec::new();
     let mut to_read = Vec::new();
     for item in items {
@@ -737,11 +766,11 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
     }
 }
 
-fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy) -> Error {
-    let shown = crate::display::path_text(dir);
+fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) -> Error {
+    let shown = show.text(dir);
     let tables = crate::workspace::SETTINGS_TABLES;
     let or = named_by.alternative();
-    let err = match link_error(dir, err, or) {
+    let err = match link_error(dir, err, or, show) {
         Ok(error) => return error,
         Err(err) => err,
     };
@@ -751,7 +780,7 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy) -> Error {
         crate::hint::command("migrate generate NAME")
     );
     if let Some(blocker) = blocking_ancestor(dir) {
-        return blocked_error(dir, &blocker, or);
+        return blocked_error(dir, &blocker, or, show);
     }
     match fs::metadata(dir) {
         Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
@@ -820,10 +849,10 @@ fn blocking_ancestor(dir: &Path) -> Option<PathBuf> {
 
 /// The error for a migrations directory that cannot exist because `blocker`, above it, is no
 /// directory: what `blocker` is (the same words as for the directory itself) and what to do.
-fn blocked_error(dir: &Path, blocker: &Path, or: &str) -> Error {
-    let shown = crate::display::path_text(dir);
+fn blocked_error(dir: &Path, blocker: &Path, or: &str, show: Shown<'_>) -> Error {
+    let shown = show.text(dir);
     let tables = crate::workspace::SETTINGS_TABLES;
-    let at = crate::display::path_text(blocker);
+    let at = show.text(blocker);
     let point = format!("point `migrations_dir` in {tables} (or {or}) at the right directory");
     let is_link = fs::symlink_metadata(blocker).is_ok_and(|meta| meta.file_type().is_symlink());
     let (what, help) = match fs::read_link(blocker) {
@@ -832,7 +861,7 @@ fn blocked_error(dir: &Path, blocker: &Path, or: &str) -> Error {
                 Some(parent) if target.is_relative() => parent.join(&target),
                 _ => target,
             };
-            let to = crate::display::path_text(&resolved);
+            let to = show.text(&resolved);
             match fs::metadata(blocker) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => (
                     format!("a symbolic link to `{to}`, which does not exist"),
@@ -903,7 +932,12 @@ fn not_a_directory(meta: &fs::Metadata) -> &'static str {
 /// `dir` is a symbolic link that does not lead to a directory (a missing target, a file, a
 /// loop): the error names the link and where it points (resolved from the link's directory,
 /// as the system resolves it) and says what to do. `Err(err)` back when `dir` is not a link.
-fn link_error(dir: &Path, err: io::Error, or: &str) -> std::result::Result<Error, io::Error> {
+fn link_error(
+    dir: &Path,
+    err: io::Error,
+    or: &str,
+    show: Shown<'_>,
+) -> std::result::Result<Error, io::Error> {
     let is_link = fs::symlink_metadata(dir).is_ok_and(|meta| meta.file_type().is_symlink());
     let target = match fs::read_link(dir) {
         Ok(target) if is_link => target,
@@ -913,8 +947,8 @@ fn link_error(dir: &Path, err: io::Error, or: &str) -> std::result::Result<Error
         Some(parent) if target.is_relative() => parent.join(&target),
         _ => target.clone(),
     };
-    let link = crate::display::path_text(dir);
-    let to = crate::display::path_text(&resolved);
+    let link = show.text(dir);
+    let to = show.text(&resolved);
     let tables = crate::workspace::SETTINGS_TABLES;
     let repoint = format!(
         "point the link at the directory that holds the migrations (`ln -sfn DIR {link}`), or \
@@ -994,7 +1028,12 @@ pub fn load(dir: &Path, options: &CheckOptions) -> Result<Checked> {
 /// [`load`], an error about the directory itself saying how `named_by` names another.
 pub fn load_named_by(dir: &Path, options: &CheckOptions, named_by: DirNamedBy) -> Result<Checked> {
     // The files are inspected on the threads that read them, as [`check`] would inspect them.
-    let read = read_dir_inspecting(dir, Some(options.tracking_table_name()), named_by)?;
+    let read = read_dir_inspecting(
+        dir,
+        Some(options.tracking_table_name()),
+        named_by,
+        Shown(None),
+    )?;
     Ok(checker::check_read(dir, read, options))
 }
 

@@ -73,6 +73,18 @@ impl Target {
     /// The database `name` on `base`'s server, with `base`'s credentials and settings.
     pub fn database(base: &Environment, name: &str, source: impl Into<String>) -> Result<Target> {
         let source = source.into();
+        if name.trim().is_empty() {
+            // Never the environment's own database: an empty `${TENANT}` is no target. Worded
+            // as every list words such an entry (`not_a_target`).
+            return Err(
+                Error::invalid(format!("{source} {}", not_a_target(name))).with_help(format!(
+                    "name a database on the server of {} (or give a postgresql:// URL or \
+                     key=value conninfo): an empty name names none, and is never taken for \
+                     the environment's own database",
+                    base.source()
+                )),
+            );
+        }
         check_name(name, &base.connection)
             .map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
         let mut environment = base.clone();
@@ -360,9 +372,6 @@ fn is_connection_string(entry: &str) -> bool {
 /// Why `name` cannot be a database name given bare, if it cannot. `connection`: the
 /// environment's, which a name gets and a URL written for it does not.
 fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::Result<(), String> {
-    if name.is_empty() {
-        return Err("empty database name".to_string());
-    }
     if name.contains('\0') {
         return Err("the database name contains a NUL character".to_string());
     }
@@ -1391,6 +1400,33 @@ host=h password=hunter2 dbname=x y
             let help = e.help.clone().unwrap_or_default();
             assert!(!help.is_empty(), "{name}: {e:?}");
             assert!(!help.contains("query"), "{name}: {help}");
+        }
+    }
+
+    /// An empty database name given to the library (`Target::database`, `Target::parse`: an
+    /// empty `${TENANT}`) said "empty database name", naming neither where it came from nor
+    /// what to do: it is worded as a list's blank entry is (`not_a_target`), after its source,
+    /// with help naming the server the name would be on. Blanks alone too (they were "not a
+    /// database name: write a name with spaces as a URL").
+    #[test]
+    fn an_empty_database_name_names_its_source_and_what_to_do() {
+        for name in ["", " \t"] {
+            for e in [
+                Target::database(&base(), name, "the request's tenant").unwrap_err(),
+                Target::parse(&base(), name, "the request's tenant").unwrap_err(),
+            ] {
+                assert_eq!(e.kind, crate::ErrorKind::Invalid, "{name:?}: {e:?}");
+                assert_eq!(
+                    e.message,
+                    format!("the request's tenant {}", not_a_target(name)),
+                    "{name:?}"
+                );
+                let help = e.help.unwrap_or_default();
+                assert!(
+                    help.contains("name a database on the server of test"),
+                    "{name:?}: {help}"
+                );
+            }
         }
     }
 

@@ -238,6 +238,13 @@ impl Migrator {
     /// the ledger table and the settings): one to another database is refused on first use,
     /// in the same round trip as the reset, before anything is read or written through it
     /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
+    /// must be logged in as the user the environment names: one logged in as another (the
+    /// service's `app_rw`, the environment's `migrator`) is refused the same way
+    /// (`ErrorKind::Usage`, [`Reason::AnotherUser`](crate::Reason::AnotherUser), naming both
+    /// users), rather than run as that user — the migrations would create objects owned by a
+    /// role nobody asked for, with its privileges, while every report, error and help line
+    /// named the environment's (a `SET ROLE` or `SET SESSION AUTHORIZATION` made before
+    /// handing it over does not count: the reset gives the session back to its login user). It
     /// must be outside a transaction: one inside a transaction block (a `BEGIN` left open, or
     /// a failed transaction not rolled back) is refused the same way, before the reset
     /// (`ErrorKind::Usage`, [`Reason::InTransaction`](crate::Reason::InTransaction)), its

@@ -121,6 +121,40 @@ fn from_config_says_what_a_path_that_is_no_file_is() {
     }
 }
 
+/// A directory given to `Migrator::from_config` (or `Environment::from_file`) was helped with
+/// "give the path of a .yaml file to file, or another environment name to environment": the
+/// library's names of the ways to select a database (`config::Labels::LIBRARY`, the one owner
+/// of that wording, whose CLI spelling is `-c` / `--env`) were words, not the calls that take
+/// them. A directory that holds environment files and one that holds none say the same calls.
+#[test]
+fn from_config_on_a_directory_names_the_calls_to_use() {
+    let empty = confiture_test_support::TempDir::new("cft_cfgdir");
+    let holding = confiture_test_support::TempDir::new("cft_cfgdir");
+    std::fs::write(
+        holding.path().join("prod.yaml"),
+        "database_url: postgresql://localhost/app\n",
+    )
+    .unwrap();
+    for dir in [empty.path(), holding.path()] {
+        let errors = [
+            Migrator::from_config(dir).err().expect("a directory"),
+            confiture::config::Environment::from_file(dir, &|_| None).expect_err("a directory"),
+        ];
+        for err in errors {
+            assert!(err.message.contains("is a directory"), "{err}");
+            let help = err.help.clone().unwrap_or_default();
+            assert!(
+                help.contains("Migrator::from_config") && help.contains("Migrator::from_env"),
+                "{}: {help}",
+                dir.display()
+            );
+            for word in [" to file", " to environment"] {
+                assert!(!help.contains(word), "{}: {help}", dir.display());
+            }
+        }
+    }
+}
+
 #[test]
 fn from_config_names_a_missing_file() {
     let err = Migrator::from_config("/nonexistent/prod.yaml")

@@ -36,6 +36,55 @@ fn advisory_locks(client: &mut postgres::Client) -> String {
     .unwrap()
 }
 
+/// Asserts that `error` refuses a connection handed over (a usage error), naming both `names`
+/// quoted, with help about `with_client`; `what` says which case and command.
+fn refused_naming(error: &confiture::Error, names: [&str; 2], what: &str) {
+    assert_eq!(error.kind, ErrorKind::Usage, "{what}: {error}");
+    for name in names {
+        assert!(
+            error.message.contains(&format!("\"{name}\"")),
+            "{what}: {name}: {error}"
+        );
+    }
+    let help = error.help.as_deref().unwrap_or_default();
+    assert!(help.contains("with_client"), "{what}: {error:?}");
+}
+
+/// Runs `status`, `up`, `down`, `baseline` and `reinit` on `migrator`, each expected to be
+/// refused: `check` is given each error and the command's name.
+fn every_command_refuses(migrator: &mut Migrator, check: impl Fn(&confiture::Error, &str)) {
+    use confiture::migrate::{BaselineOptions, DownOptions, ReinitOptions};
+    check(&migrator.status().unwrap_err(), "status");
+    check(
+        &migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "up",
+    );
+    check(
+        &migrator
+            .down(&DownOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "down",
+    );
+    check(
+        &migrator
+            .baseline(&BaselineOptions::through(1), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "baseline",
+    );
+    check(
+        &migrator
+            .reinit(&ReinitOptions::default(), &mut no_progress)
+            .unwrap_err()
+            .error,
+        "reinit",
+    );
+}
+
 #[test]
 fn the_handed_connection_is_used_and_given_back_reset_and_unlocked() {
     let db = TestDb::new("withclient");
@@ -208,58 +257,15 @@ fn the_runs_timeouts_do_not_outlive_it_on_the_handed_connection() {
 /// (no ledger, no lock) and still usable.
 #[test]
 fn a_connection_to_another_database_is_refused_naming_both() {
-    use confiture::migrate::{BaselineOptions, DownOptions, ReinitOptions};
     let named = TestDb::new("withclientnamed");
     let other = TestDb::new("withclientother");
     let dir = Dir::new();
     migrations(&dir);
     let mut migrator = Migrator::new(environment(&named.name), &dir.path, CheckOptions::default())
         .with_client(other.client_as("my-service"));
-    let check = |error: &confiture::Error, command: &str| {
-        assert_eq!(error.kind, ErrorKind::Usage, "{command}: {error}");
-        assert!(
-            error.message.contains(&format!("\"{}\"", other.name))
-                && error.message.contains(&format!("\"{}\"", named.name)),
-            "{command}: {error}"
-        );
-        assert!(
-            error
-                .help
-                .as_deref()
-                .unwrap_or_default()
-                .contains("with_client"),
-            "{command}: {error:?}"
-        );
-    };
-    check(&migrator.status().unwrap_err(), "status");
-    check(
-        &migrator
-            .up(&UpOptions::default(), &mut no_progress)
-            .unwrap_err()
-            .error,
-        "up",
-    );
-    check(
-        &migrator
-            .down(&DownOptions::default(), &mut no_progress)
-            .unwrap_err()
-            .error,
-        "down",
-    );
-    check(
-        &migrator
-            .baseline(&BaselineOptions::through(1), &mut no_progress)
-            .unwrap_err()
-            .error,
-        "baseline",
-    );
-    check(
-        &migrator
-            .reinit(&ReinitOptions::default(), &mut no_progress)
-            .unwrap_err()
-            .error,
-        "reinit",
-    );
+    every_command_refuses(&mut migrator, |error, command| {
+        refused_naming(error, [&other.name, &named.name], command);
+    });
     let mut client = migrator.into_client().expect("the client comes back");
     assert_eq!(
         value(&mut client, "SELECT current_database()").unwrap(),
@@ -584,4 +590,91 @@ fn into_client_on_a_runtime_thread_gives_the_connection_back() {
             "handed over: {handed}"
         );
     }
+}
+
+/// A connection handed over that logged in as another user than the environment names (the
+/// service's own role, the environment's migration role) is refused before anything runs
+/// through it (`Reason::AnotherUser`, naming both users), whatever the command: it ran the
+/// migrations as the service's role while every message named the environment's. What counts
+/// is the login user, which the session reset goes back to: a `SET SESSION AUTHORIZATION`
+/// made before handing the connection over neither hides another login user nor makes the
+/// environment's own one refused.
+#[test]
+fn a_connection_logged_in_as_another_user_is_refused_naming_both() {
+    use confiture_test_support::reaper::DropRoleLater;
+    let db = TestDb::new("withclientuser");
+    let role = DropRoleLater(format!("{}_u", db.name));
+    db.client()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{0}\" LOGIN; GRANT CREATE, USAGE ON SCHEMA public TO \"{0}\"",
+            role.0
+        ))
+        .expect("create role");
+    let dir = Dir::new();
+    migrations(&dir);
+    let env_as = |user: &str| {
+        let url = format!(
+            "{}?sslmode=disable",
+            apply_support::server().url_as(user, None, &db.name)
+        );
+        confiture::config::Environment::from_url(&url, "the test database URL").unwrap()
+    };
+    let connect_as = |user: &str| {
+        postgres::Client::connect(
+            &apply_support::server().url_as(user, None, &db.name),
+            postgres::NoTls,
+        )
+        .expect("connect")
+    };
+    let postgres_user = environment(&db.name).connection.user;
+    let mut authorized = connect_as(&postgres_user);
+    authorized
+        .batch_execute(&format!("SET SESSION AUTHORIZATION \"{}\"", role.0))
+        .unwrap();
+    // (login user, environment's user, the connection)
+    for (login, named, client) in [
+        (role.0.clone(), postgres_user.clone(), connect_as(&role.0)),
+        (postgres_user.clone(), role.0.clone(), authorized),
+    ] {
+        let case = format!("logged in as {login}, environment names {named}");
+        let mut migrator =
+            Migrator::new(env_as(&named), &dir.path, CheckOptions::default()).with_client(client);
+        let check = |error: &confiture::Error, command: &str| {
+            refused_naming(error, [&login, &named], &format!("{case}: {command}"));
+            assert_eq!(
+                error.reason(),
+                &confiture::Reason::AnotherUser {
+                    connected: login.clone(),
+                    named: named.clone()
+                },
+                "{case}: {command}: {error:?}"
+            );
+        };
+        every_command_refuses(&mut migrator, check);
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert!(!db.table_exists("tb_confiture"), "{case}");
+        assert!(!db.table_exists("a"), "{case}");
+        assert_eq!(advisory_locks(&mut client), "0", "{case}");
+    }
+
+    // The environment's login user, set to another role before handing it over: accepted,
+    // and the migrations run as the login user (the reset gives the session back to it).
+    let mut client = connect_as(&postgres_user);
+    client
+        .batch_execute(&format!("SET SESSION AUTHORIZATION \"{}\"", role.0))
+        .unwrap();
+    let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+        .with_client(client);
+    let report = migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    assert_eq!(report.applied, ["001", "002"]);
+    assert_eq!(
+        db.value("SELECT tableowner FROM pg_tables WHERE tablename = 'a'")
+            .as_deref(),
+        Some(postgres_user.as_str())
+    );
+    drop(migrator);
+    // The role holds no grant once the database goes; dropped after it (the reaper's order).
+    drop(role);
 }

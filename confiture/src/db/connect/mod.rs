@@ -666,7 +666,9 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
     let asked = client.simple_query(
         "SELECT pg_catalog.current_database(), \
          pg_catalog.now() <> pg_catalog.statement_timestamp(), \
-         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path')",
+         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'), \
+         COALESCE((SELECT usename FROM pg_catalog.pg_stat_activity \
+         WHERE pid = pg_catalog.pg_backend_pid()), session_user)",
     );
     let messages = match asked {
         Ok(messages) => messages,
@@ -681,10 +683,12 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
         }
     };
     let row = messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => Some((row.get(0), row.get(1), row.get(2))),
+        postgres::SimpleQueryMessage::Row(row) => {
+            Some((row.get(0), row.get(1), row.get(2), row.get(3)))
+        }
         _ => None,
     });
-    let (connected, in_block, search_path) = row.unwrap_or_default();
+    let (connected, in_block, search_path, login) = row.unwrap_or_default();
     let named = &env.connection.dbname;
     match connected {
         Some(connected) if connected != named => {
@@ -702,6 +706,10 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
                 crate::config::quoted(connected)
             )));
         }
+        _ => {}
+    }
+    match login {
+        Some(login) if login != env.connection.user => return Err(another_user(env, login)),
         _ => {}
     }
     if in_block == Some("t") {
@@ -738,6 +746,33 @@ fn refuse_unpinned_tenant(env: &Environment, schema: &str, search_path: &str) ->
          let the Migrator connect by itself (no with_client)",
         crate::fleet::tenant_search_path(schema)
     )))
+}
+
+/// The refusal of a connection handed over that logged in as `login`, not as the user `env`
+/// names ([`Reason::AnotherUser`](crate::error::Reason::AnotherUser)).
+fn another_user(env: &Environment, login: &str) -> Error {
+    let named = &env.connection.user;
+    Error::usage(format!(
+        "the connection handed over with with_client is logged in as user {}, not as {}, the \
+         environment's ({}); nothing was run",
+        crate::config::quoted(login),
+        crate::config::quoted(&env.connection.shown_user()),
+        env.connection
+    ))
+    .with_detail(
+        "the migrations would run, and their objects be owned, as that user, while reports \
+         and errors named the environment's",
+    )
+    .with_help(format!(
+        "hand with_client a connection logged in as {}, or give the Migrator an environment \
+         that names user {} (e.g. built from the same URL as the connection)",
+        crate::config::quoted(&env.connection.shown_user()),
+        crate::config::quoted(login)
+    ))
+    .with_reason(crate::error::Reason::AnotherUser {
+        connected: login.to_string(),
+        named: named.clone(),
+    })
 }
 
 /// The refusal of a connection handed over inside a transaction block (`failed`: one the
