@@ -928,6 +928,7 @@ impl Error {
         self
     }
     /// The password file this error says was not read because its group or others may read it
+    /// or it is not a file ([`crate::config::PassfileUnread`])
     /// (`ConnectionSpec::ignored_passfile`), as the reason the server's request for a
     /// password went unanswered: a caller that warns about such a file before connecting, as
     /// libpq does, need not say it again (the CLI warns only when the error does not).

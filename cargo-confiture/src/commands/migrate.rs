@@ -407,11 +407,10 @@ pub(super) fn migrator_choosing(
     let using = display::escape(&using).into_owned();
     // libpq's warning, and like libpq we go on without the file: said once the run's outcome
     // is known ([`say_ignored_passfile`]), unless its error says it.
-    let ignored = env.connection.ignored_passfile().map(|passfile| {
+    let ignored = env.connection.unread_passfile().map(|(passfile, why)| {
         format!(
-            "password file {} has group or world access; permissions should be u=rw (0600) \
-             or less: it is not read",
-            passfile.display()
+            "{}: it is not read",
+            why.sentence(&passfile.display().to_string())
         )
     });
     // The command line completes suggested commands itself, with the flags as typed
@@ -504,12 +503,12 @@ fn one_target(
     Err(error)
 }
 
-/// The warning about a password file not read for its permissions, once the run reached the
+/// The warning about a password file not read (its permissions, or not a file), once the run reached the
 /// server: said by [`say_ignored_passfile`].
 static IGNORED_PASSFILE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
 /// Says the warning about a password file the run did not read (its group or others may read
-/// it), once, when the run's outcome is known: not when the run's `error` says it already
+/// it, or it is not a file: `confiture::config::PassfileUnread`), once, when the run's outcome is known: not when the run's `error` says it already
 /// ([`confiture::Error::ignored_passfile`]: the server asked for the password the file would
 /// have given), else after a run that connected without it or failed for another reason.
 pub(crate) fn say_ignored_passfile(out: &Output, error: Option<&confiture::Error>) {

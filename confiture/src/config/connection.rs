@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::libpq::PassfileUnread;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
 
@@ -352,12 +353,19 @@ impl ConnectionSpec {
     }
 
     /// The password file that would have given the password but was not read, as libpq does
-    /// not read it, because its group or others may read it (or it is not a regular file):
+    /// not read it, because its group or others may read it or it is not a regular file:
     /// what the CLI warns about, as libpq does.
     pub fn ignored_passfile(&self) -> Option<&std::path::Path> {
+        self.unread_passfile().map(|(path, _)| path)
+    }
+
+    /// [`ConnectionSpec::ignored_passfile`] with why it was not read.
+    pub fn unread_passfile(&self) -> Option<(&std::path::Path, PassfileUnread)> {
         let path = self.passfile.as_deref()?;
-        (self.password.is_none() && super::libpq::passfile_is_unsafe(path) == Some(true))
-            .then_some(path)
+        if self.password.is_some() {
+            return None;
+        }
+        PassfileUnread::of(path).map(|why| (path, why))
     }
 
     /// Whether `sslrootcert` names the public roots ([`SYSTEM_ROOTS`]) rather than a file.

@@ -50,7 +50,7 @@ impl LibpqDefaults {
         user: &str,
     ) -> Option<String> {
         let path = self.passfile.as_deref()?;
-        if passfile_is_unsafe(path)? {
+        if PassfileUnread::of(path).is_some() {
             return None;
         }
         let text = std::fs::read_to_string(path).ok()?;
@@ -64,22 +64,55 @@ impl LibpqDefaults {
     }
 }
 
-/// `Some(true)` when the file is there but libpq would ignore it (not a regular file, or
-/// readable or writable by its group or others), `Some(false)` when it may be read, `None`
-/// when there is none.
-pub(crate) fn passfile_is_unsafe(path: &Path) -> Option<bool> {
-    let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() {
-        return Some(true);
+/// Why libpq does not read a password file that is there (and warns): the one reason the CLI's
+/// warning and a password error's detail give, each with what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassfileUnread {
+    /// Not a regular file: a directory, a FIFO, a device (libpq: "is not a plain file").
+    NotAFile,
+    /// Its group or others may read or write it (libpq: "has group or world access").
+    OpenToOthers,
+}
+
+impl PassfileUnread {
+    /// Why libpq would not read the file at `path`; `None` when there is none, or it may be read.
+    pub fn of(path: &Path) -> Option<PassfileUnread> {
+        let meta = std::fs::metadata(path).ok()?;
+        if !meta.is_file() {
+            return Some(PassfileUnread::NotAFile);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            (meta.permissions().mode() & 0o077 != 0).then_some(PassfileUnread::OpenToOthers)
+        }
+        #[cfg(not(unix))]
+        {
+            None
+        }
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        Some(meta.permissions().mode() & 0o077 != 0)
+
+    /// The sentence saying why the password file `shown` (its path, as the caller shows it)
+    /// is not read, as libpq's warning says it.
+    pub fn sentence(self, shown: &str) -> String {
+        match self {
+            PassfileUnread::NotAFile => format!("password file {shown} is not a plain file"),
+            PassfileUnread::OpenToOthers => format!(
+                "password file {shown} has group or world access; permissions should be u=rw \
+                 (0600) or less"
+            ),
+        }
     }
-    #[cfg(not(unix))]
-    {
-        Some(false)
+
+    /// What makes the file `quoted` (a path quoted for a shell) read: its permissions, or
+    /// another file named by PGPASSFILE (or `passfile`).
+    pub fn fix(self, quoted: &str) -> String {
+        match self {
+            PassfileUnread::NotAFile => format!(
+                "point PGPASSFILE (or the connection's `passfile`) at a file, not at {quoted}"
+            ),
+            PassfileUnread::OpenToOthers => format!("`chmod 0600 {quoted}`"),
+        }
     }
 }
 

@@ -112,7 +112,7 @@ pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadEr
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
-pub use libpq::READ_VARIABLES as LIBPQ_VARIABLES;
+pub use libpq::{PassfileUnread, READ_VARIABLES as LIBPQ_VARIABLES};
 #[cfg(feature = "env-files")]
 pub use resolve::{database_url_not_used, list_environments, resolve, resolve_with, Labels};
 #[cfg(feature = "env-files")]

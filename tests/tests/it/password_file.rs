@@ -75,6 +75,24 @@ fn a_missing_password_says_where_one_may_come_from() {
     // Said once, by the error that it explains: not also by a warning before connecting.
     assert_eq!(said(&run), 1, "{}", run.dump());
 
+    // Not a file at all (PGPASSFILE naming a directory): libpq's other reason, and no
+    // `chmod` (it was told the directory "has group or world access" and to `chmod 0600` it).
+    let directory = project.path("pgpass.d");
+    std::fs::create_dir(&directory).expect("create a directory");
+    chmod(&directory, 0o700);
+    let run = status(&directory);
+    run.code(exit::CONNECTION)
+        .stderr_has(&format!(
+            "password file {} is not a plain file: it was not read",
+            directory.display()
+        ))
+        .stderr_has(&format!(
+            "help: point PGPASSFILE (or the connection's `passfile`) at a file, not at {}",
+            directory.display()
+        ))
+        .stderr_lacks("group or world access")
+        .stderr_lacks("chmod");
+
     // No line for this database, and no file at all: where a password may come from.
     chmod(&passfile, 0o600);
     std::fs::write(&passfile, "elsewhere:5432:*:*:nope\n").expect("rewrite");
@@ -125,4 +143,29 @@ fn an_unread_password_file_is_said_once_whatever_the_outcome() {
     let run = status("postgresql://app@127.0.0.1:1/app");
     run.code(exit::CONNECTION).stderr_lacks("file-secret");
     assert_eq!(said(&run), 1, "{}", run.dump());
+}
+
+/// A password file that is not a plain file (PGPASSFILE naming a directory, a FIFO) is not
+/// read, as libpq does, and the warning says so: it said the file "has group or world access"
+/// and that permissions should be 0600, even of a directory only its owner may enter.
+#[test]
+fn a_password_file_that_is_no_file_is_said_to_be_none() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let directory = project.path("pgpass.d");
+    std::fs::create_dir(&directory).expect("create a directory");
+    chmod(&directory, 0o700);
+    let db = TestDb::new("pw_nofile");
+    let run = Run::of(project.cli().env("PGPASSFILE", &directory).args([
+        "migrate",
+        "status",
+        "--database-url",
+        &db.url(),
+    ]));
+    run.code(exit::NOT_INITIALISED)
+        .stderr_has(&format!(
+            "warning: password file {} is not a plain file: it is not read",
+            directory.display()
+        ))
+        .stderr_lacks("group or world access");
 }

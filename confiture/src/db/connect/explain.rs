@@ -535,17 +535,16 @@ fn password_missing(env: &Environment) -> Error {
          or on a `host:port:database:user:password` line of the password file (PGPASSFILE, \
          else ~/.pgpass), readable by its owner only"
     );
-    if let Some(ignored) = spec.ignored_passfile() {
+    if let Some((ignored, why)) = spec.unread_passfile() {
         return error
             .with_ignored_passfile(ignored)
             .with_detail(format!(
-                "password file {} has group or world access; permissions should be u=rw \
-                 (0600) or less: it was not read (nor would libpq read it)",
-                shown(&ignored.display().to_string())
+                "{}: it was not read (nor would libpq read it)",
+                why.sentence(&shown(&ignored.display().to_string()))
             ))
             .with_help(format!(
-                "`chmod 0600 {}`, or {help}",
-                crate::hint::quote_path(ignored)
+                "{}, or {help}",
+                why.fix(&crate::hint::quote_path(ignored))
             ));
     }
     if let Some(passfile) = &spec.passfile {
