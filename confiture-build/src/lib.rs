@@ -703,7 +703,6 @@ mod tests {
         assert_eq!(printed.lines().collect::<Vec<_>>(), expected, "{printed}");
     }
 
-    /// A member's `[package.metadata.confiture]` overrides the workspace's table: each member
     /// hos4: a member whose migrations directory climbs out of it (`../shared/migrations`, in
     /// its `[package.metadata.confiture]` or given to `Check::migrations_dir`) failed the build
     /// naming `app/../shared/migrations/002_b.up.sql`, and embedded that `dir`, where `lint`
@@ -755,6 +754,7 @@ mod tests {
         );
     }
 
+    /// A member's `[package.metadata.confiture]` overrides the workspace's table: each member
     /// checks its own directory.
     #[test]
     fn a_member_checks_the_directory_of_its_package_table() {
