@@ -2288,6 +2288,10 @@ fn drift_lock_help_names_every_session_holding_a_lock_in_the_way() {
 /// connection or `CREATE DATABASE` could not be stopped anyway. Now every step of a target's
 /// run ends at the stop, the signal thread waits for the fleet's report, and that report, the
 /// one JSON document, says each running target `interrupted` (and the targets not started).
+/// The signal is sent once the run itself waits for the ledger's lock: a session of the
+/// previous case's run, killed while its read waited, may still wait there (as
+/// [`stray_ledger_reader`]'s does), and taking its wait for the new run's signalled that run
+/// before its handlers were installed (exit -1, no output) or before its fleet started.
 #[test]
 fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_interrupted() {
     let db = TestDb::new("verify_fleet_sigint_any");
@@ -2351,10 +2355,19 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
         for format in ["table", "json"] {
             let mut holder = postgres::Client::connect(&db.url(), postgres::NoTls).unwrap();
             let mut lock = holder.transaction().unwrap();
+            let mut stray = None;
             if moment.starts_with("waiting") {
                 lock.batch_execute("LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE")
                     .unwrap();
+                stray = Some(stray_ledger_reader(&db));
             }
+            // The sessions there before the run: the run's own wait is that of another one.
+            let sessions = db
+                .value(
+                    "SELECT coalesce(string_agg(pid::text, ','), '') FROM pg_stat_activity \
+                     WHERE datname = current_database()",
+                )
+                .unwrap_or_default();
             let before = accepted.load(std::sync::atomic::Ordering::SeqCst);
             let child = project.spawn(
                 &[
@@ -2366,10 +2379,11 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
             );
             if moment.starts_with("waiting") {
                 let waiting = wait_until(Duration::from_secs(30), || {
-                    db.value(
+                    db.value(&format!(
                         "SELECT count(*) FROM pg_locks WHERE NOT granted \
-                         AND relation = 'tb_confiture'::regclass",
-                    )
+                         AND relation = 'tb_confiture'::regclass \
+                         AND pid <> ALL('{{{sessions}}}'::int[])"
+                    ))
                     .as_deref()
                         != Some("0")
                 });
@@ -2379,6 +2393,9 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
             }
             let run = signalled(child, "-INT");
             lock.rollback().unwrap();
+            if let Some(stray) = stray {
+                stray.join().expect("the stray ledger read");
+            }
             let case = format!("{command} {format}, {moment}");
             run.code(exit::INTERRUPTED).stderr_lacks("failed:");
             assert!(
@@ -2420,6 +2437,32 @@ fn ctrl_c_at_any_moment_of_a_fleet_verify_or_drift_reports_its_running_targets_i
             }
         }
     }
+}
+
+/// Another session's read of `db`'s ledger, waiting for the lock a test holds on it, and shown
+/// waiting in `pg_locks` when this returns; it ends once the lock is released (30 s at most).
+/// A run killed while its ledger read waits leaves such a session: the server does not see the
+/// client is gone while the statement waits.
+fn stray_ledger_reader(db: &TestDb) -> std::thread::JoinHandle<()> {
+    let mut stray = db.connect();
+    let pid: i32 = stray
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let reading = std::thread::spawn(move || {
+        stray
+            .batch_execute("SET lock_timeout = '30s'; SELECT FROM tb_confiture")
+            .expect("the stray ledger read ends once the lock is released");
+    });
+    let waiting = wait_until(Duration::from_secs(30), || {
+        db.value(&format!(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = {pid}"
+        ))
+        .as_deref()
+            != Some("0")
+    });
+    assert!(waiting, "the stray ledger read never waited for the lock");
+    reading
 }
 
 /// h12 D1: `verify --format json` (and `drift`) stopped by Ctrl-C or SIGTERM printed only an
