@@ -760,7 +760,7 @@ fn end_schema_file(
 /// the first that fails, which its error names by file, line and column — where the server
 /// placed the error in it, else its first token (a runtime error has no position: a missing
 /// table, a duplicate, a division by zero). A file whose cut may not be the server's
-/// ([`crate::db::apply::cut_holds`]: a backslash) is sent whole, as one message: its error
+/// ([`crate::db::apply::cut_holds`]: a backslash in a plain `'...'` string) is sent whole, as one message: its error
 /// then has a line only when the server placed it.
 fn run_schema_file(client: &mut postgres::Client, file: &SqlFile) -> Result<(), Error> {
     let alone = crate::db::apply::cut_holds(file);

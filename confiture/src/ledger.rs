@@ -187,7 +187,7 @@ impl Unrecorded {
              it was created, in the schemas the migrations build in (a tenant's schema; else \
              the search_path's and every other schema but tenants' with their own ledger and \
              a qualified tracking table's own), not what its template held, an extension's, \
-             nor those of roles this one is not a member of",
+             confiture (Python)'s own, nor those of roles this one is not a member of",
         )
         .with_help(self.help_with(up, anyway, bound))
     }
@@ -702,6 +702,24 @@ pub struct Ledger {
 
 /// What [`TrackingTable::started_table`]'s name adds to the ledger's.
 pub const STARTED_SUFFIX: &str = "_started";
+
+/// The schema of confiture (Python)'s view helpers (`confiture.saved_views`, ...), which its
+/// `up` creates: with [`python_bookkeeping_tables`], what it keeps for itself in a database
+/// it migrates — the one list, which `drift` leaves out of the live schema
+/// ([`crate::schema::Snapshot::without_python_bookkeeping`]) and `up`'s look for a schema
+/// built without the ledger does not count (`db::ledger::unrecorded`).
+pub(crate) const PYTHON_HELPER_SCHEMA: &str = "confiture";
+
+/// The tables confiture (Python) keeps for itself beside a ledger named `ledger`
+/// (unqualified), in whichever schema: its lock holder (`confiture_lock_holder`, made by its
+/// `up`) and the ledger's `<ledger>_steps` (its online runner's checkpoints, made with the
+/// ledger, by its `status` too). See [`PYTHON_HELPER_SCHEMA`].
+pub(crate) fn python_bookkeeping_tables(ledger: &str) -> [String; 2] {
+    [
+        "confiture_lock_holder".to_string(),
+        format!("{ledger}_steps"),
+    ]
+}
 
 /// The start marker of a no-transaction migration: written and committed (durably) before its
 /// first statement runs, in the table beside the ledger ([`TrackingTable::started_table`]),

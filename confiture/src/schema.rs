@@ -318,18 +318,20 @@ impl Snapshot {
     /// This snapshot without what confiture (Python) keeps for itself in a database it migrates
     /// beside a ledger whose table is named `ledger` (unqualified): its `confiture` schema of
     /// view helpers and everything named in it, a `confiture_lock_holder` table and the
-    /// ledger's `<ledger>_steps` table, with what belongs to them — each unless `expected` has
-    /// it too (then a migration made it, and it is compared as any object). `drift` compares
-    /// the live database without them, as without the ledger itself.
+    /// ledger's `<ledger>_steps` table (`ledger::PYTHON_HELPER_SCHEMA`,
+    /// `ledger::python_bookkeeping_tables`), with what belongs to them — each unless
+    /// `expected` has it too (then a migration made it, and it is compared as any object).
+    /// `drift` compares the live database without them, as without the ledger itself.
     pub fn without_python_bookkeeping(&self, ledger: &str, expected: &Snapshot) -> Snapshot {
-        let steps = format!("{ledger}_steps");
-        let tables = [
-            crate::ledger::quote_ident("confiture_lock_holder").into_owned(),
-            crate::ledger::quote_ident(&steps).into_owned(),
-        ];
+        let tables = crate::ledger::python_bookkeeping_tables(ledger)
+            .map(|table| crate::ledger::quote_ident(&table).into_owned());
+        let helpers = crate::ledger::quote_ident(crate::ledger::PYTHON_HELPER_SCHEMA);
         let is_root = |id: &ObjectId| {
-            let in_helper_schema = (id.kind == ObjectKind::Schema && id.name == "confiture")
-                || id.name.starts_with("confiture.");
+            let in_helper_schema = (id.kind == ObjectKind::Schema && id.name == *helpers)
+                || id
+                    .name
+                    .strip_prefix(&*helpers)
+                    .is_some_and(|rest| rest.starts_with('.'));
             let table = id.kind == ObjectKind::Table
                 && tables
                     .iter()

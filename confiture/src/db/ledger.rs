@@ -633,7 +633,10 @@ const UNRECORDED_LISTED: i64 = 5;
 /// cluster whose OID counter wrapped around since may leave one out). An extension's members
 /// are not counted (an extension a DBA installed in a new database). The ledger itself (this
 /// session's uncommitted DDL, or the empty table) is left out, and the table of start markers
-/// beside it ([`TrackingTable::started_table`]). Where: a tenant's schema alone;
+/// beside it ([`TrackingTable::started_table`]), and what confiture (Python) keeps for itself
+/// (its schema of view helpers, its lock holder and the ledger's `_steps` table:
+/// [`crate::ledger::python_bookkeeping_tables`]), which its `status` alone creates beside an
+/// empty ledger. Where: a tenant's schema alone;
 /// for the whole database, the `search_path`'s schemas, and every other user schema but
 /// those holding a confiture ledger of `table`'s name (tenants'), `table`'s own schema when it
 /// is qualified (the ledger's place) and, there, only objects of roles the connecting one is a
@@ -653,7 +656,8 @@ pub(crate) fn unrecorded(
             format!("n.nspname OPERATOR(pg_catalog.=) {}", literal(schema))
         }
         BuildSite::Database(_) => format!(
-            "(n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
+            "n.nspname OPERATOR(pg_catalog.<>) {python_schema} \
+             AND (n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) \
              OR (n.nspname OPERATOR(pg_catalog.!~) '^pg_' \
              AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema' {ledgers_schema}\
              AND pg_catalog.pg_has_role(o.owner, 'MEMBER') \
@@ -668,6 +672,7 @@ pub(crate) fn unrecorded(
             },
             name = literal(&table.name),
             shaped = ledger_shaped("c"),
+            python_schema = literal(crate::ledger::PYTHON_HELPER_SCHEMA),
         ),
     };
     let sql = super::own_statements(&format!(
@@ -682,6 +687,7 @@ pub(crate) fn unrecorded(
          WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({started}), 0) \
+         AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY[{python_tables}]) \
          AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
           AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype IN ('a', 'i'))) \
@@ -707,6 +713,9 @@ pub(crate) fn unrecorded(
          ORDER BY 1 LIMIT {UNRECORDED_LISTED}",
         ledger = literal(&table.quoted()),
         started = literal(&table.started_table().quoted()),
+        python_tables = crate::ledger::python_bookkeeping_tables(&table.name)
+            .map(|name| literal(&name))
+            .join(", "),
     ));
     let messages = read_catalogs(client, table, stop, &sql)?;
     let mut objects = Vec::new();

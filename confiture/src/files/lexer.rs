@@ -112,6 +112,16 @@ impl<'a> Token<'a> {
     pub fn is_word(&self, keyword: &str) -> bool {
         self.kind == TokenKind::Word && self.text.eq_ignore_ascii_case(keyword)
     }
+
+    /// A plain `'...'` string (no `E`, `U&`, `B` or `X` before it) holding a backslash: the
+    /// one token that [`StandardConformingStrings::Off`] reads otherwise (`\'` an escaped
+    /// quote), so that the string, and the statement, may end elsewhere. A backslash anywhere
+    /// else — an `E'...'` string, a comment, a dollar-quoted body, a quoted identifier — is
+    /// read the same under either setting: a text without such a token has the same tokens,
+    /// and the same cut, under both.
+    pub fn reads_otherwise_without_standard_strings(&self) -> bool {
+        self.kind == TokenKind::String && self.text.starts_with('\'') && self.text.contains('\\')
+    }
 }
 
 /// PostgreSQL's `standard_conforming_strings` setting: whether a backslash in a plain `'...'`

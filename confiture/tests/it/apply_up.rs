@@ -747,7 +747,10 @@ fn the_lock_timeout_names_the_holder() {
 /// Runtime errors carry no position, and a transactional migration is one message: the
 /// failing statement is named from the statement markers the server ran before the error
 /// (never by running the file again; see `apply_errors.rs` and `src/db/engine_tests/statement.rs`), a file
-/// of one statement with its line, and a file that carries no markers (a backslash) by name.
+/// of one statement with its line, and a file that carries no markers (a backslash in a plain
+/// `'...'` string, which `standard_conforming_strings = off` reads otherwise) by name. A
+/// backslash that reads the same under either setting — in an `E'...'` string, a comment, a
+/// dollar-quoted body — keeps the markers: such a file was named without a line.
 #[test]
 fn a_runtime_error_without_a_position_names_its_file() {
     let db = TestDb::new("nopos");
@@ -778,10 +781,36 @@ fn a_runtime_error_without_a_position_names_its_file() {
     );
     assert!(!db.table_exists("a"));
 
-    // No markers in a file with a backslash: named by file, and said why.
+    // A backslash the setting does not change: the markers stay.
+    for backslash in [
+        "INSERT INTO a VALUES (E'\\\\', E'it\\'s; here');",
+        "INSERT INTO a VALUES ($$a\\'; b$$); -- a \\ here",
+        "/* \\' */ INSERT INTO a VALUES ('x');",
+    ] {
+        dir.write(
+            "001_a.up.sql",
+            &format!("CREATE TABLE a (t text, u text);\n{backslash}\nSELECT 1 / 0;\n"),
+        );
+        let failed = db
+            .migrator(&dir)
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_err();
+        assert_eq!(failed.report.errors[0].line, Some(3), "{backslash}");
+        assert!(
+            failed
+                .error
+                .message_with_cause()
+                .contains("001_a.up.sql:3:1 (statement 3 of 3): division by zero"),
+            "{backslash}: {}",
+            failed.error.message
+        );
+        assert!(!db.table_exists("a"));
+    }
+
+    // No markers in a file with a backslash in a plain string: named by file, and said why.
     dir.write(
         "001_a.up.sql",
-        "CREATE TABLE a (t text);\nINSERT INTO a VALUES (E'\\\\');\nSELECT 1 / 0;\n",
+        "CREATE TABLE a (t text);\nINSERT INTO a VALUES ('\\');\nSELECT 1 / 0;\n",
     );
     let failed = db
         .migrator(&dir)

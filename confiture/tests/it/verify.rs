@@ -589,9 +589,9 @@ fn a_schema_file_that_leaves_a_transaction_open_is_named_and_leaves_nothing_behi
             "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nSTART TRANSACTION;\nSELECT 1;\n",
             3,
         ),
-        // Sent whole (a backslash): the message ends inside its transaction.
+        // Sent whole (a backslash in a plain string): the message ends inside its transaction.
         (
-            "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nBEGIN;\nSELECT E'\\\\';\n",
+            "CREATE SCHEMA other;\nCREATE TABLE t (a int);\nBEGIN;\nSELECT '\\\\';\n",
             3,
         ),
     ] {

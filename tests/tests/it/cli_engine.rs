@@ -567,7 +567,8 @@ fn long_function() -> String {
 /// A long transactional migration carries a statement marker after each statement and is sent
 /// in bounded messages inside its one transaction (it used to be one message, whose markers
 /// cost `markers x size`: quadratic, minutes for 40,000 `INSERT`s). Every statement runs, a
-/// dollar-quoted body is never cut, a file the markers leave alone (a backslash in an E-string)
+/// dollar-quoted body is never cut, a file with a backslash in an E-string (read alike whatever
+/// `standard_conforming_strings` is: it keeps its markers)
 /// runs as before, and a failure late in the file — at run time (a duplicate key, located by
 /// the markers) or at parse time (located by the server's position in a later message) — rolls
 /// the whole migration back and names its file and line, batched or in one transaction. A
@@ -1139,7 +1140,8 @@ fn a_single_transaction_refusal_spells_the_commands_that_apply_the_same_migratio
 /// not written: a trigger or rule ... suppressed it" or "deleted, updated or inserted rows of the
 /// tracking table", the server's own message dropped. Every jsonpath error class of a data
 /// migration — both of the checks' codes, a syntax error in a path, a bad regular expression —
-/// in a file of one statement, of several, and one without markers (a backslash), in `up`, in
+/// in a file of one statement, of several, and one without markers (a backslash in a plain
+/// string), in `up`, in
 /// `--single-transaction`, and in `down`, is the migration's failure (exit 4, its SQLSTATE and
 /// message, the file's line); the checks still fire for what they are for (`RowsChanged`).
 #[test]
@@ -1162,7 +1164,7 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
             ),
             (
                 "no markers",
-                format!("CREATE TABLE t2 (a text DEFAULT E'\\\\x');\n{statement}\n"),
+                format!("CREATE TABLE t2 (a text DEFAULT '\\\\x');\n{statement}\n"),
             ),
         ] {
             for how in [&[][..], &["--single-transaction"][..], &["down"][..]] {

@@ -1003,3 +1003,38 @@ fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
 fn project_with(db: &TestDb) -> Project {
     project(db, 3, Some(2))
 }
+
+/// What confiture keeps for itself beside its ledger — the `<ledger>_steps` table its `status`
+/// creates with the ledger, the `confiture_lock_holder` table and the `confiture` schema of
+/// view helpers its `up` creates — is no schema "built by other means": a database where
+/// confiture only ran `status`, or applied and rolled back every migration, was refused by our
+/// `up` (exit 7, "already holds 1 object (table public.tb_confiture_steps)"), and `status`
+/// advised a baseline; confiture's own `up` runs them.
+#[test]
+fn confiture_s_bookkeeping_beside_an_empty_ledger_is_no_unrecorded_schema() {
+    let db = TestDb::new("interop_bookkeeping");
+    let project = project(&db, 2, None);
+    let unrecorded = |project: &Project| {
+        ours(project, &["migrate", "status", "--format", "json"])
+            .code(1)
+            .json()["unrecorded"]
+            .clone()
+    };
+
+    run_python(&project, &["migrate", "status"]);
+    assert!(db.has_relation("tb_confiture_steps"));
+    assert_eq!(unrecorded(&project), Value::Null);
+    ours(&project, &["migrate", "up", "--dry-run"]).code(0);
+
+    run_python(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "down", "--steps", "2"]).code(0);
+    assert_eq!(db.ledger(), Some(vec![]));
+    assert!(db.has_relation("confiture_lock_holder"));
+    assert!(db.has_relation("confiture.saved_views"));
+    assert_eq!(unrecorded(&project), Value::Null);
+
+    ours(&project, &["migrate", "up"])
+        .code(0)
+        .stdout_has("applied 2 migrations");
+    statuses_agree(&project, 0);
+}

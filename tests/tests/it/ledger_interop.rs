@@ -623,7 +623,7 @@ fn a_deferred_constraint_a_migration_violates_is_its_own_failure_not_a_ledger_tr
         ("002_one", "INSERT INTO child VALUES (42);\n"),
         (
             "002_unmarked",
-            "INSERT INTO child VALUES (42);\nSELECT E'\\\\';\n",
+            "INSERT INTO child VALUES (42);\nSELECT '\\\\';\n",
         ),
         (
             "002_deferred_here",
@@ -658,7 +658,7 @@ fn a_deferred_constraint_a_migration_violates_is_its_own_failure_not_a_ledger_tr
     );
     project.migration(
         "003_orphan",
-        "INSERT INTO child VALUES (42);\nSELECT E'\\\\';\n",
+        "INSERT INTO child VALUES (42);\nSELECT '\\\\';\n",
         "SELECT 1;\n",
     );
     let run = project.run_on(&db, &["migrate", "up"]);
@@ -699,7 +699,7 @@ fn a_deferred_constraint_a_migration_violates_is_its_own_failure_not_a_ledger_tr
         .stderr_lacks("fix db/migrations");
 }
 
-/// h16 D3: a file that carries no statement markers — it has a backslash, or says
+/// h16 D3: a file that carries no statement markers — it has a backslash in a plain string, or says
 /// `statement_timeout` or `DEALLOCATE`, in its SQL or (before the fix) only in a comment —
 /// blamed the trigger of the tracking table that raised on its row on the file (exit 4, "fix
 /// db/migrations/..."). Markers around the row tell it whatever the body: the ledger's (exit
@@ -738,7 +738,7 @@ fn a_ledger_trigger_is_told_from_a_body_without_statement_markers() {
         ),
         (
             "002_backslash",
-            "CREATE TABLE d1 (id int);\nCOMMENT ON TABLE d1 IS E'a\\\\b';\n",
+            "CREATE TABLE d1 (id int);\nCOMMENT ON TABLE d1 IS 'a\\\\b';\n",
         ),
         (
             "002_timeout",

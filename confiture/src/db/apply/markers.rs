@@ -191,12 +191,19 @@ pub(super) fn says_deallocate(file: &SqlFile) -> bool {
 }
 
 /// Whether the cut of `file` into statements, made when it was read with PostgreSQL's default
-/// `standard_conforming_strings = on`, is where any session's server cuts it: not when the file
-/// has a backslash (a session with `standard_conforming_strings = off`, for instance from
-/// `ALTER ROLE ... SET`, reads a `'...\\'...'` string differently, so a cut could fall inside
-/// one). The one rule of whether the engine may send a file's statements apart.
+/// `standard_conforming_strings = on`, is where any session's server cuts it: not when a plain
+/// `'...'` string of the file has a backslash (a session with `standard_conforming_strings =
+/// off`, for instance from `ALTER ROLE ... SET`, reads a `'...\\'...'` string differently, so a
+/// cut could fall inside one: [`Token::reads_otherwise_without_standard_strings`]); a backslash
+/// elsewhere (`E'\n'`, a comment, a dollar-quoted body) reads the same under either setting.
+/// Text without a backslash is not lexed. The one rule of whether the engine may send a file's
+/// statements apart.
+///
+/// [`Token::reads_otherwise_without_standard_strings`]: crate::files::lexer::Token::reads_otherwise_without_standard_strings
 pub(crate) fn cut_holds(file: &SqlFile) -> bool {
     !file.text.contains('\\')
+        || !crate::files::lexer::tokens(&file.text)
+            .any(|token| token.reads_otherwise_without_standard_strings())
 }
 
 /// A file's text between two statement markers: up to the end of one statement (the last
@@ -217,9 +224,9 @@ pub(super) struct Piece {
 /// statements or more, as the file was cut when read — or one, when `last_too` (the tracking
 /// table has triggers that fire on the row, [`super::ApplySettings::ledger_triggers`]: the
 /// marker after it tells a trigger's error on the row from the statement's). `None` — no markers — for a file with a
-/// backslash (`standard_conforming_strings = off`, for instance from `ALTER ROLE ... SET`,
-/// would make the server read a `'...\'...'` string differently, so a cut could fall inside
-/// one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
+/// backslash in a plain `'...'` string ([`cut_holds`]: `standard_conforming_strings = off`, for
+/// instance from `ALTER ROLE ... SET`, would make the server read it differently, so a cut
+/// could fall inside one), one that says `DEALLOCATE` (`DEALLOCATE ALL` would drop a marker, and the next
 /// `DEALLOCATE` of ours would fail), or one that says `statement_timeout` (a tiny one would
 /// cancel a marker, failing a migration that would otherwise pass).
 pub(super) fn pieces(file: &SqlFile, last_too: bool) -> Option<Vec<Piece>> {
@@ -332,6 +339,58 @@ mod tests {
         let commented = file("-- DEALLOCATE\nSELECT 1;\nSELECT 2;\n");
         assert!(!says_deallocate(&commented));
         assert_eq!(pieces(&commented, false).map(|p| p.len()), Some(2));
+    }
+
+    /// A file whose cut holds has the same statements under `standard_conforming_strings =
+    /// off` as the cut it was read with: a backslash in `E'...'`, a comment, a dollar quote or
+    /// a quoted identifier keeps the statement markers (it took them away); one in a plain
+    /// `'...'` string (also continued, or after `N`) does not.
+    #[test]
+    fn the_cut_holds_unless_a_plain_string_has_a_backslash() {
+        use crate::files::lexer::{split_with, StandardConformingStrings};
+        use crate::files::TransactionMode;
+        let cuts = |text: &str, strings| {
+            split_with(text, strings)
+                .statements
+                .iter()
+                .map(|s| s.range.clone())
+                .collect::<Vec<_>>()
+        };
+        let holds = [
+            "SELECT 1; SELECT 2;",
+            "INSERT INTO t VALUES (E'a\\'; b'); SELECT 'c';",
+            "INSERT INTO t VALUES (e'\\\\'); SELECT 2;",
+            "SELECT E'a'\n'\\'; b'; SELECT 2;",
+            "-- it\\'s\nSELECT 'x'; /* \\' */ SELECT 2;",
+            "SELECT $$\\'; x$$; SELECT $t$ \\ $t$;",
+            "SELECT 1 AS \"a\\'b\"; SELECT 'c';",
+        ];
+        let breaks = [
+            "SELECT 'a\\'; SELECT 2; --';",
+            "SELECT 'a'\n'\\'; SELECT 2; --';",
+            "SELECT N'a\\'; SELECT 2; --';",
+            "SELECT '\\\\'; SELECT 2;",
+        ];
+        for text in holds {
+            let file = SqlFile::new("m.sql", text, TransactionMode::Transaction, false);
+            assert!(cut_holds(&file), "{text}");
+            assert_eq!(
+                cuts(text, StandardConformingStrings::On),
+                cuts(text, StandardConformingStrings::Off),
+                "{text}"
+            );
+            assert_eq!(pieces(&file, false).map(|p| p.len()), Some(2), "{text}");
+        }
+        for text in breaks {
+            let file = SqlFile::new("m.sql", text, TransactionMode::Transaction, false);
+            assert!(!cut_holds(&file), "{text}");
+            assert_eq!(pieces(&file, false), None, "{text}");
+        }
+        let moved = "SELECT 'a\\'; SELECT 2; --';";
+        assert_ne!(
+            cuts(moved, StandardConformingStrings::On),
+            cuts(moved, StandardConformingStrings::Off)
+        );
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
 /// The markers are exact whatever the migration sets (a notice per statement would be hidden
 /// by `client_min_messages = error`), leave nothing in the session after a success or a
 /// failure, never touch the user's own prepared statements, and are left out of a file that
-/// says `DEALLOCATE` (which would drop one) or has a backslash (which
+/// says `DEALLOCATE` (which would drop one) or has a backslash in a plain `'...'` string (which
 /// `standard_conforming_strings = off` would read differently).
 #[test]
 fn statement_markers_are_exact_and_leave_nothing_behind() {
@@ -252,7 +252,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
     assert!(db.table_exists("a") && db.table_exists("b") && !db.table_exists("c"));
 }
 
-/// Without markers (a file with a backslash), a failure names the file without a line, and
+/// Without markers (a file with a backslash in a plain string), a failure names the file without a line, and
 /// nothing runs twice; the user's own prepared statements stay.
 #[test]
 fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
@@ -262,7 +262,7 @@ fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
     dir.migration(
         "004",
         "backslash",
-        "CREATE TABLE e (t text);\nINSERT INTO e VALUES (E'a\\\\b');\nSELECT 1 / 0;\n",
+        "CREATE TABLE e (t text);\nINSERT INTO e VALUES ('a\\\\b');\nSELECT 1 / 0;\n",
         "DROP TABLE e;\n",
     );
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
