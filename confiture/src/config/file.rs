@@ -750,7 +750,7 @@ fn read_environment(
         fleet,
         connection_variables,
         database_line,
-        listed_database: false,
+        listed: super::environment::Listed::Nothing,
     })
 }
 
