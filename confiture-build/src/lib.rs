@@ -555,14 +555,20 @@ mod tests {
     use super::*;
     use confiture_test_support::TempDir;
 
+    /// The member's `Cargo.toml`, without settings of its own.
+    const APP_PACKAGE: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
     fn workspace(metadata: &str) -> TempDir {
         let tmp = TempDir::new("confiture_build");
         tmp.write("Cargo.toml", &format!("[workspace]\n{metadata}"));
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
-        );
+        tmp.write("app/Cargo.toml", APP_PACKAGE);
         tmp
+    }
+
+    /// Gives the member `settings` as its `[package.metadata.confiture]` table.
+    fn member_settings(tmp: &TempDir, settings: &str) {
+        let manifest = format!("{APP_PACKAGE}\n[package.metadata.confiture]\n{settings}");
+        tmp.write("app/Cargo.toml", &manifest);
     }
 
     #[test]
@@ -629,11 +635,7 @@ mod tests {
             fs::create_dir_all(out).unwrap();
         }
         let by_metadata = || {
-            tmp.write(
-                "app/Cargo.toml",
-                "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-                 [package.metadata.confiture]\nmigrations_dir = \".\"\n",
-            );
+            member_settings(&tmp, "migrations_dir = \".\"\n");
             Check::new()
         };
         let checks = [
@@ -726,11 +728,7 @@ mod tests {
     #[test]
     fn a_directory_that_climbs_out_of_the_member_is_shown_without_dot_dot() {
         let tmp = workspace("");
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"../shared/migrations\"\n",
-        );
+        member_settings(&tmp, "migrations_dir = \"../shared/migrations\"\n");
         tmp.write("shared/migrations/001_a.up.sql", "SELECT 1;\n");
         tmp.write("shared/migrations/001_a.down.sql", "SELECT 1;\n");
         let by_table = Check::new().manifest_dir(tmp.path.join("app"));
@@ -774,11 +772,7 @@ mod tests {
     #[test]
     fn a_member_checks_the_directory_of_its_package_table() {
         let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\nfirst_version = 2\n",
-        );
+        member_settings(&tmp, "migrations_dir = \"migrations\"\nfirst_version = 2\n");
         tmp.write("app/migrations/002_a.up.sql", "SELECT 1;\n");
         tmp.write("app/migrations/002_a.down.sql", "SELECT 1;\n");
         let report = Check::new()
