@@ -197,9 +197,10 @@ impl Check {
                 return Err(Error::Setup(err));
             }
         };
+        let root = located.workspace.root.clone();
         let settings = (located.workspace.manifests()).chain([located.migrations_dir.as_path()]);
         for path in settings {
-            match rerun(path) {
+            match rerun(&root, path) {
                 Ok(line) => print(line),
                 Err(err) => {
                     print(syntax.error(&render_error(&err)));
@@ -220,7 +221,7 @@ impl Check {
         // as an instruction fails the build after the diagnostics, which may already name it.
         let mut unwritable = None;
         for file in report.links() {
-            match rerun(file) {
+            match rerun(&report.root, file) {
                 Ok(line) => print(line),
                 Err(err) => {
                     unwritable.get_or_insert(err);
@@ -376,7 +377,7 @@ impl Report {
     /// a newline must not end the instruction and start another one; a byte that is not UTF-8
     /// is written `\xff` ([`display::path_text`]), as lint writes it.
     pub fn render(&self, diagnostic: &Diagnostic) -> String {
-        let path = display::path_text(&self.shown(&diagnostic.path)).into_owned();
+        let path = shown_text(&self.root, &diagnostic.path);
         let mut line = diagnostic.location(&path);
         line += &format!(": {}: {}", diagnostic.code, diagnostic.message);
         if let Some(help) = &diagnostic.help {
@@ -397,6 +398,12 @@ fn relative_to_root(root: &Path, path: &Path) -> PathBuf {
     display::relative_to(path, root)
 }
 
+/// [`relative_to_root`] as text in a line: a byte that is not UTF-8 is `\xff`
+/// ([`display::path_text`]), as lint writes it.
+fn shown_text(root: &Path, path: &Path) -> String {
+    display::path_text(&relative_to_root(root, path)).into_owned()
+}
+
 /// Refuses a migrations directory `dir` that holds the build's output directory `out_dir`
 /// (`OUT_DIR`, inside cargo's target directory: `migrations_dir = "."` with `target/` in the
 /// package): cargo scans a directory given to `rerun-if-changed` whole, so it would find the
@@ -411,7 +418,7 @@ fn refuse_holding_output(root: &Path, dir: &Path, out_dir: &Path) -> Result<(), 
     }
     // Resolved (`app/..` is the root), as the root is.
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let shown = |path: &Path| display::path_text(&relative_to_root(&root, path)).into_owned();
+    let shown = |path: &Path| shown_text(&root, path);
     Err(confiture::Error::invalid(format!(
         "migrations directory `{}` holds cargo's build output (`{}`): cargo watches the \
          directory whole, so every build would find the files the last one wrote there and \
@@ -431,26 +438,34 @@ fn refuse_holding_output(root: &Path, dir: &Path, out_dir: &Path) -> Result<(), 
 /// no escapes in build-script instructions: each is one line of UTF-8 text, read to its end.
 /// A path with a line break (or any control character) would end the instruction and start
 /// another one of the file name's choosing; a path that is not UTF-8 would be read back as
-/// another path. Such a path is refused, never printed.
-fn rerun(path: &Path) -> Result<String, confiture::Error> {
+/// another path. Such a path is refused, never printed; the refusal shows it relative to the
+/// workspace root `root`, as every other line of the check does ([`shown_text`]).
+fn rerun(root: &Path, path: &Path) -> Result<String, confiture::Error> {
+    let Some(why) = unwritable_because(path) else {
+        return Ok(format!("cargo:rerun-if-changed={}", path.display()));
+    };
+    let shown = display::escape(&shown_text(root, path)).into_owned();
+    // A root whose own path cannot be watched fails every path, and the part of the path at
+    // fault is the one the relative form leaves out: named then.
+    let message = match unwritable_because(&relative_to_root(root, path)) {
+        Some(_) => format!("cannot watch {shown} for changes: its path {why}"),
+        None => format!(
+            "cannot watch {shown} for changes: the path of the workspace root, {}, {why}",
+            display::escape(&display::path_text(root))
+        ),
+    };
+    Err(confiture::Error::invalid(message).with_help(
+        "rename it (or the directory holding it): a build script tells cargo which files to \
+         watch one path per line of UTF-8 text, with no escapes",
+    ))
+}
+
+/// Why cargo could not read `path` back from an instruction, if it could not.
+fn unwritable_because(path: &Path) -> Option<&'static str> {
     match path.to_str() {
-        Some(text) if !text.chars().any(char::is_control) => {
-            Ok(format!("cargo:rerun-if-changed={text}"))
-        }
-        unwritable => {
-            let why = match unwritable {
-                Some(_) => "holds a control character (a line break ends a cargo instruction)",
-                None => "is not UTF-8",
-            };
-            let shown = display::escape(&display::path_text(path)).into_owned();
-            Err(confiture::Error::invalid(format!(
-                "cannot watch {shown} for changes: its path {why}"
-            ))
-            .with_help(
-                "rename it (or the directory holding it): a build script tells cargo \
-                         which files to watch one path per line of UTF-8 text, with no escapes",
-            ))
-        }
+        Some(text) if !text.chars().any(char::is_control) => None,
+        Some(_) => Some("holds a control character (a line break ends a cargo instruction)"),
+        None => Some("is not UTF-8"),
     }
 }
 
@@ -540,14 +555,20 @@ mod tests {
     use super::*;
     use confiture_test_support::TempDir;
 
+    /// The member's `Cargo.toml`, without settings of its own.
+    const APP_PACKAGE: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
     fn workspace(metadata: &str) -> TempDir {
         let tmp = TempDir::new("confiture_build");
         tmp.write("Cargo.toml", &format!("[workspace]\n{metadata}"));
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n",
-        );
+        tmp.write("app/Cargo.toml", APP_PACKAGE);
         tmp
+    }
+
+    /// Gives the member `settings` as its `[package.metadata.confiture]` table.
+    fn member_settings(tmp: &TempDir, settings: &str) {
+        let manifest = format!("{APP_PACKAGE}\n[package.metadata.confiture]\n{settings}");
+        tmp.write("app/Cargo.toml", &manifest);
     }
 
     #[test]
@@ -614,11 +635,7 @@ mod tests {
             fs::create_dir_all(out).unwrap();
         }
         let by_metadata = || {
-            tmp.write(
-                "app/Cargo.toml",
-                "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-                 [package.metadata.confiture]\nmigrations_dir = \".\"\n",
-            );
+            member_settings(&tmp, "migrations_dir = \".\"\n");
             Check::new()
         };
         let checks = [
@@ -711,11 +728,7 @@ mod tests {
     #[test]
     fn a_directory_that_climbs_out_of_the_member_is_shown_without_dot_dot() {
         let tmp = workspace("");
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"../shared/migrations\"\n",
-        );
+        member_settings(&tmp, "migrations_dir = \"../shared/migrations\"\n");
         tmp.write("shared/migrations/001_a.up.sql", "SELECT 1;\n");
         tmp.write("shared/migrations/001_a.down.sql", "SELECT 1;\n");
         let by_table = Check::new().manifest_dir(tmp.path.join("app"));
@@ -759,11 +772,7 @@ mod tests {
     #[test]
     fn a_member_checks_the_directory_of_its_package_table() {
         let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
-        tmp.write(
-            "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\nfirst_version = 2\n",
-        );
+        member_settings(&tmp, "migrations_dir = \"migrations\"\nfirst_version = 2\n");
         tmp.write("app/migrations/002_a.up.sql", "SELECT 1;\n");
         tmp.write("app/migrations/002_a.down.sql", "SELECT 1;\n");
         let report = Check::new()
@@ -876,24 +885,87 @@ mod tests {
     #[test]
     fn a_path_cargo_cannot_read_back_is_never_printed() {
         for name in ["a\ncargo::rustc-env=X=1", "a\rb", "a\tb", "a\u{1b}[2Jb"] {
-            let err = rerun(Path::new(&format!("/w/db/{name}/001_a.up.sql"))).unwrap_err();
+            let path = format!("/w/db/{name}/001_a.up.sql");
+            let err = rerun(Path::new("/w"), Path::new(&path)).unwrap_err();
             assert_eq!(err.kind, confiture::ErrorKind::Invalid);
             let line = render_error(&err);
             assert!(!line.chars().any(char::is_control), "{line:?}");
-            assert!(line.contains("/w/db/"), "names the path: {line}");
+            assert!(
+                line.starts_with("cannot watch db/"),
+                "names the path: {line}"
+            );
             assert!(line.contains("help: rename it"), "{line}");
         }
         #[cfg(unix)]
         {
             use std::os::unix::ffi::OsStrExt;
             let path = Path::new(std::ffi::OsStr::from_bytes(b"/w/db/\xff.up.sql"));
-            let err = rerun(path).unwrap_err();
+            let err = rerun(Path::new("/w"), path).unwrap_err();
             assert!(err.message.contains("is not UTF-8"), "{}", err.message);
         }
+        // A root that cannot be watched is named: the relative path does not hold the fault.
+        let err = rerun(Path::new("/w\tx"), Path::new("/w\tx/Cargo.toml")).unwrap_err();
         assert_eq!(
-            rerun(Path::new("/w/db/migrations/001 a é.up.sql")).unwrap(),
+            render_error(&err).split("; help").next().unwrap(),
+            "cannot watch Cargo.toml for changes: the path of the workspace root, /w\\tx, \
+             holds a control character (a line break ends a cargo instruction)"
+        );
+        assert_eq!(
+            rerun(
+                Path::new("/w"),
+                Path::new("/w/db/migrations/001 a é.up.sql")
+            )
+            .unwrap(),
             "cargo:rerun-if-changed=/w/db/migrations/001 a é.up.sql"
         );
+    }
+
+    /// The "cannot watch" refusal of a migrations directory whose path cargo cannot read back
+    /// named it by its absolute path, while every other line of the check (the directory's
+    /// own errors, `files::read_dir_shown_from`, included) names it relative to the workspace
+    /// root: it is named that way too, whichever way the directory was given.
+    #[test]
+    fn a_directory_cargo_cannot_watch_is_named_relative_to_the_root() {
+        let by_table = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"db/a\\tb\"\n");
+        let by_builder = workspace("");
+        let mut cases = vec![
+            (
+                Check::new().manifest_dir(by_table.path.join("app")),
+                &by_table,
+                "db/a\\tb",
+            ),
+            (
+                Check::new()
+                    .manifest_dir(by_builder.path.join("app"))
+                    .migrations_dir("../db/a\tb"),
+                &by_builder,
+                "db/a\\tb",
+            ),
+        ];
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let name = std::ffi::OsStr::from_bytes(b"../db/n\xff");
+            let check = Check::new()
+                .manifest_dir(by_builder.path.join("app"))
+                .migrations_dir(name);
+            cases.push((check, &by_builder, "db/n\\xff"));
+        }
+        for (check, tmp, shown) in cases {
+            let mut out = Vec::new();
+            let err = match check.run_to(&mut out) {
+                Err(Error::Setup(err)) => err,
+                other => panic!("{shown}: {other:?}"),
+            };
+            let line = render_error(&err);
+            assert!(
+                line.starts_with(&format!("cannot watch {shown} for changes: its path ")),
+                "{line}"
+            );
+            let root = tmp.path.to_string_lossy();
+            assert!(!line.contains(&*root), "{line}");
+            assert!(String::from_utf8(out).unwrap().contains(&line));
+        }
     }
 
     /// A name that is not UTF-8 was shown with `�` as the line's location (two such names
@@ -931,7 +1003,7 @@ mod tests {
         }
         assert!(!lines.iter().any(|l| l.contains('\u{fffd}')), "{lines:#?}");
         // The path cargo cannot be told to watch is named the same way.
-        let err = rerun(&dir.join(OsStr::from_bytes(b"002_n\xff.up.sql"))).unwrap_err();
+        let err = rerun(&tmp.path, &dir.join(OsStr::from_bytes(b"002_n\xff.up.sql"))).unwrap_err();
         let line = render_error(&err);
         assert!(line.contains("002_n\\xff.up.sql"), "{line}");
         assert!(!line.contains('\u{fffd}'), "{line}");

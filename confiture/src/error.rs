@@ -22,7 +22,8 @@ pub enum ErrorKind {
     MigrationFailed,
     /// Invalid configuration, environment file or migration files (exit 5).
     Invalid,
-    /// The migration lock was not acquired in time (exit 6).
+    /// The migration lock (or `migrate generate`'s claim on a version) was not acquired in
+    /// time (exit 6).
     LockTimeout,
     /// History diverged: modified, missing, duplicate or out-of-order migrations (exit 7).
     Diverged,

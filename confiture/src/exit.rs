@@ -29,10 +29,13 @@ pub const MIGRATION_FAILED: u8 = 4;
 /// `migrate verify` or `migrate drift` that would replay, on the target's own server (no
 /// `--scratch-url` naming another), a statement whose effect is the server's and that the run
 /// could not put back (`ALTER SYSTEM`, a replication slot, `COPY ... PROGRAM`, a role that was
-/// there before): refused before anything is replayed, each statement named by file and line.
+/// there before): refused before anything is replayed, each statement named by file and line;
+/// `migrate generate` finding the claim file a killed `generate` left (`rm` it).
 /// A flag value that makes no sense (`--steps 0`) is [`USAGE`].
 pub const INVALID: u8 = 5;
-/// The migration lock was not acquired within `--lock-wait`.
+/// The migration lock was not acquired within `--lock-wait`; or `migrate generate`'s claim
+/// on the next version: other `generate` runs in the directory held it for 10 s (a claim left
+/// by a killed run, older than 30 s, is a file for a person to remove: [`INVALID`]).
 pub const LOCK_TIMEOUT: u8 = 6;
 /// History diverged: an applied migration was modified or is missing, a version is recorded
 /// twice, or one is out of order; a ledger row is ambiguous (nothing tells which file it
@@ -96,7 +99,10 @@ pub const ALL: &[(u8, &str)] = &[
     ),
     (MIGRATION_FAILED, "a migration failed"),
     (INVALID, "invalid configuration or migration files"),
-    (LOCK_TIMEOUT, "migration lock not acquired in time"),
+    (
+        LOCK_TIMEOUT,
+        "migration lock (or generate's claim on the next version) not acquired in time",
+    ),
     (
         DIVERGED,
         "history diverged (applied migration modified or missing, a version recorded twice, or out of order; or no ledger while the database holds objects; or a no-transaction migration interrupted part-way)",

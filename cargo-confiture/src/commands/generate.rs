@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use confiture::files::{self, Checked, NewMigration};
-use confiture::{display, exit, hint, Error, Result};
+use confiture::{display, exit, hint, Error, ErrorKind, Result};
 use serde::Serialize;
 
 use super::Context;
@@ -270,7 +270,9 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
     Ok(true)
 }
 
-/// Other `generate` runs kept the directory busy too long, or a killed one left its claim.
+/// Other `generate` runs kept the directory busy too long (a claim not acquired in time, exit
+/// 6, as a lock; maybe a run killed a moment ago, named), or a killed one left its claim (a
+/// file for a person to remove, exit 5).
 fn busy_error(cx: &Context) -> Error {
     let claims = claims(&cx.migrations_dir);
     if let Some((path, _)) = claims.iter().find(|(_, age)| *age > STALE_CLAIM) {
@@ -283,11 +285,14 @@ fn busy_error(cx: &Context) -> Error {
             hint::quote_path(&display::relative(path))
         ));
     }
-    let error = Error::invalid(format!(
-        "other `migrate generate` runs kept {} busy for {} s",
-        cx.display_dir.display(),
-        CLAIM_WAIT.as_secs()
-    ));
+    let error = Error::new(
+        ErrorKind::LockTimeout,
+        format!(
+            "other `migrate generate` runs kept {} busy for {} s",
+            cx.display_dir.display(),
+            CLAIM_WAIT.as_secs()
+        ),
+    );
     // A claim younger than `STALE_CLAIM` may still be a killed run's: name it and its age,
     // rather than only after it grows old.
     match claims.first() {

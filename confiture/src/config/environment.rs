@@ -107,10 +107,26 @@ pub struct Environment {
     /// The line of the environment file that names the database, and its key (`database_url`,
     /// or the legacy block's `database.database`): where a help says to fix its name.
     pub(crate) database_line: Option<(usize, &'static str)>,
-    /// The database name is a fleet target list's (a `--targets FILE` line, a `--targets-query`
-    /// row, a URL on either), taken as written: a list expands no variable, so help about the
-    /// name talks about the list, never the environment file ([`crate::fleet::Target`]).
-    pub(crate) listed_database: bool,
+    /// What of the connection a fleet target list gave ([`crate::fleet::Target`]), taken as
+    /// written: a list expands no variable, so help about what it gave talks about the list,
+    /// never the environment file.
+    pub(crate) listed: Listed,
+}
+
+/// What of an [`Environment`]'s connection a fleet target list gave.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// Only a fleet (feature `db`) lists targets.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) enum Listed {
+    /// Nothing: the environment's own connection.
+    #[default]
+    Nothing,
+    /// The database's name (a `--targets FILE` line, a `--targets-query` row): the user and
+    /// hosts are the environment's, and `server_file` the source of the environment file that
+    /// gave them ([`Environment::source`]), if one did.
+    DatabaseName { server_file: Option<String> },
+    /// The whole connection: a URL (or conninfo) on the list.
+    Connection,
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
@@ -161,7 +177,7 @@ impl Environment {
             fleet: None,
             connection_variables: None,
             database_line: None,
-            listed_database: false,
+            listed: Listed::Nothing,
         })
     }
 

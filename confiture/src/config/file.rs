@@ -750,7 +750,7 @@ fn read_environment(
         fleet,
         connection_variables,
         database_line,
-        listed_database: false,
+        listed: super::environment::Listed::Nothing,
     })
 }
 
@@ -2334,7 +2334,7 @@ mod tests {
             );
             let help = err.help.unwrap();
             assert!(help.contains(command), "{text}: {help}");
-            assert!(help.contains("the database URL"), "{help}");
+            assert!(help.contains("Migrator::from_url"), "{help}");
             assert!(help.contains("`ssh_tunnel: null`"), "{help}");
         }
         for text in [

@@ -30,11 +30,11 @@ pub struct Labels<'a> {
 
 impl Labels<'static> {
     /// The labels of [`resolve`], for callers without flags of their own: the calls that
-    /// take an environment name and an environment file (`give the path of a .yaml file to
-    /// Migrator::from_config, or another environment name to Migrator::from_env`), where the
-    /// CLI names its flags.
+    /// take a database URL, an environment name and an environment file (`give the path of a
+    /// .yaml file to Migrator::from_config, or another environment name to
+    /// Migrator::from_env`), where the CLI names its flags.
     pub const LIBRARY: Labels<'static> = Labels {
-        url: "the database URL",
+        url: "Migrator::from_url",
         env: "Migrator::from_env",
         file: "Migrator::from_config",
     };

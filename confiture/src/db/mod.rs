@@ -1,6 +1,11 @@
 //! The only module that talks to PostgreSQL: connecting (with TLS), reading and writing the
 //! ledger, the advisory lock, running migration SQL, reading schema snapshots, and running a
 //! fleet's targets query read-only.
+//!
+//! Every public function here that talks to the server may be called on a thread of a tokio
+//! runtime, where the `postgres` driver's blocking calls panic: it runs on a thread of its own
+//! there (`migrator::blocking_here`). A `postgres::Client` it returns still blocks when used or
+//! dropped: use and drop it inside `spawn_blocking`.
 
 pub(crate) mod apply;
 pub(crate) mod backoff;
@@ -27,6 +32,7 @@ pub use connect::connect;
 pub use lock::{lock_id, tenant_lock_id, LOCK_NAMESPACE};
 
 use crate::hint::AGAIN;
+use crate::migrator::blocking_here;
 use std::time::Duration;
 
 use postgres::error::Severity;
@@ -192,6 +198,11 @@ const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 /// existing database never needs the maintenance database. Returns whether this call created
 /// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).
 pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> {
+    blocking_here(|| create_database_here(env))
+}
+
+/// [`create_database`], on this thread.
+fn create_database_here(env: &crate::config::Environment) -> crate::Result<bool> {
     let name = &env.connection.dbname;
     let mut client = maintenance_session(env)?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));

@@ -36,6 +36,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::config::Environment;
 use crate::db::settings::Locale;
 use crate::error::{Error, Result};
+use crate::migrator::blocking_here;
 
 /// The start of every scratch database's name.
 pub const PREFIX: &str = "confiture_scratch_";
@@ -154,7 +155,7 @@ impl Scratch {
     /// create databases gets an error saying so (exit 3), whose help names `--scratch-url`.
     /// It is made from `template0` (what a DBA put in `template1` is made by no migration).
     pub fn create(server: &Environment) -> Result<Scratch> {
-        Scratch::create_like(server, None).map(|(scratch, _)| scratch)
+        blocking_here(|| Scratch::create_like(server, None)).map(|(scratch, _)| scratch)
     }
 
     /// [`Scratch::create`], with `locale`'s encoding and locale (its target's): then also the
@@ -322,7 +323,12 @@ impl Scratch {
     /// The last scratch database of this process on its server then puts back what is
     /// server-wide there (the roles and tablespaces the migrations replayed created): what it
     /// could not, each a sentence naming the object and what to do, is returned.
-    pub fn drop_now(mut self) -> Result<Vec<String>> {
+    pub fn drop_now(self) -> Result<Vec<String>> {
+        blocking_here(move || self.drop_here())
+    }
+
+    /// [`Scratch::drop_now`], on this thread.
+    fn drop_here(mut self) -> Result<Vec<String>> {
         self.dropped = true;
         let mut registry = registry();
         let name = self.env.connection.dbname.clone();
@@ -439,6 +445,13 @@ impl Drop for Scratch {
         if self.dropped {
             return;
         }
+        blocking_here(|| self.drop_quietly());
+    }
+}
+
+impl Scratch {
+    /// What dropping it does, on this thread: [`Scratch::drop_now`] without its report.
+    fn drop_quietly(&mut self) {
         let mut registry = registry();
         let name = self.env.connection.dbname.clone();
         let before = registry.live.len();
@@ -487,6 +500,11 @@ pub fn any_live() -> bool {
 /// create more: for a signal handler, just before the process exits. Returns the names of the
 /// databases dropped, and the errors of those that could not be.
 pub fn drop_all() -> (Vec<String>, Vec<Error>) {
+    blocking_here(drop_all_here)
+}
+
+/// [`drop_all`], on this thread.
+fn drop_all_here() -> (Vec<String>, Vec<Error>) {
     let mut registry = registry();
     registry.closing = true;
     let mut dropped = Vec::new();
@@ -1068,7 +1086,7 @@ pub fn execute(
     sql: &str,
     failed: impl FnOnce(Option<usize>) -> Error,
 ) -> Result<()> {
-    client.batch_execute(sql).map_err(|e| {
+    blocking_here(|| client.batch_execute(sql)).map_err(|e| {
         let cause = super::cause_text(&e);
         let at = match e.as_db_error().and_then(|db| db.position()) {
             // The server counts characters from 1.

@@ -64,7 +64,7 @@ impl Default for SnapshotOptions {
 /// its text (`confiture_snapshot_<hash>`), and later snapshots only `EXECUTE` it. A session
 /// that lost it (`DISCARD ALL`, a pooler that switched server connections) prepares it again.
 pub fn snapshot(client: &mut postgres::Client, options: &SnapshotOptions) -> Result<Snapshot> {
-    read(client, options, None)
+    crate::migrator::blocking_here(|| read(client, options, None))
 }
 
 /// [`snapshot`] of a database other sessions use (drift's live database): a lock another

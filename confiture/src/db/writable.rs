@@ -101,7 +101,8 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
 ///
 /// What the pooler check could not tell, without refusing, is added to `warnings`.
 pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -> Result<String> {
-    check_session(client, target, warnings).map(|(database, _)| database)
+    crate::migrator::blocking_here(|| check_session(client, target, warnings))
+        .map(|(database, _)| database)
 }
 
 /// [`check`], with the server session a stop may cancel from a session of its own, read in

@@ -31,7 +31,7 @@
 
 use std::path::Path;
 
-use crate::config::{self, is_no_target, list_entry, Environment, FleetList};
+use crate::config::{self, is_no_target, list_entry, Environment, FleetList, Listed};
 use crate::db::ledger::SessionNames;
 use crate::error::{Error, Result};
 
@@ -93,7 +93,9 @@ impl Target {
         environment.name = format!("{source} (on the server of {})", base.source());
         environment.file = None;
         environment.fleet = None;
-        environment.listed_database = true;
+        environment.listed = Listed::DatabaseName {
+            server_file: base.file.is_some().then(|| base.source()),
+        };
         Ok(Target {
             environment,
             source,
@@ -119,7 +121,7 @@ impl Target {
         environment.name = source.clone();
         environment.file = None;
         environment.fleet = None;
-        environment.listed_database = true;
+        environment.listed = Listed::Connection;
         Ok(Target {
             environment,
             source,

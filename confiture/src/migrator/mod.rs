@@ -716,22 +716,8 @@ impl Migrator {
     /// ```
     pub fn from_config(path: impl AsRef<Path>) -> Result<Migrator> {
         let path = path.as_ref();
-        // Only a path that is not there is refused here: one that is no regular file (a
-        // directory, `/dev/null`) is said as what it is by the reader of environment files.
-        if !path.exists() {
-            // A connection string given as the path is never shown: it may hold a password.
-            let message = if config::names_a_connection(&path.to_string_lossy()) {
-                "environment file not found: the path given looks like a connection string \
-                 (it has `://`, `=` or `@`; its text is not shown: it may hold a password)"
-                    .to_string()
-            } else {
-                format!("environment file {} does not exist", path.display())
-            };
-            return Err(Error::invalid(message).with_help(
-                "give the path of an environment file such as db/environments/prod.yaml \
-                 (`Migrator::from_url` takes a database URL)",
-            ));
-        }
+        // A path that is not there (or a connection string given as one) is the reader of
+        // environment files' to say, as it says it for `-c`: one wording, one help.
         let ws = Workspace::of_environment_file(path, &current_dir()?)?;
         let env = config::resolve(
             &ws,

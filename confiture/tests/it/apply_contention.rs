@@ -285,6 +285,27 @@ fn a_backend_terminated_mid_migration_leaves_no_trace_and_the_next_run_applies_i
     assert_eq!(report.applied, ["001"]);
 }
 
+/// A ledger row's lock that stayed taken: the run gave up at once (`failed`, `elapsed`), with
+/// the help that ends its holders, and ran the migration no second time (`events`).
+fn gave_up_at_once(case: &str, failed: &confiture::Error, events: &[Progress], elapsed: Duration) {
+    assert!(
+        failed
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("pg_terminate_backend"),
+        "{case}: {:?}",
+        failed.help
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Progress::Retrying { .. })),
+        "{case}: not run again: {events:?}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+}
+
 /// A lock on the tracking table in the way of the ledger row (up's INSERT, down's DELETE):
 /// bounded by the command's lock wait, not the migration's `lock_timeout`; exit 6 naming the
 /// session that holds it; the migration is not run again for it (the lock is the ledger's).
@@ -345,22 +366,7 @@ fn a_lock_on_the_tracking_table_in_the_way_of_the_ledger_row_is_exit_6_naming_it
             "{case}: the holder is named: {:?}",
             failed.details
         );
-        assert!(
-            failed
-                .help
-                .as_deref()
-                .unwrap_or("")
-                .contains("pg_terminate_backend"),
-            "{case}: {:?}",
-            failed.help
-        );
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, Progress::Retrying { .. })),
-            "{case}: not run again: {events:?}"
-        );
-        assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+        gave_up_at_once(&case, &failed, &events, elapsed);
         let expected: &[&str] = if direction == "up" {
             &["001:a"]
         } else {
@@ -571,22 +577,7 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
         let mut named: Vec<i32> = m.lock_holders.iter().filter_map(|h| h.pid()).collect();
         named.sort_unstable();
         assert_eq!((m.version.as_str(), named), ("002", pids.clone()), "{case}");
-        assert!(
-            failed
-                .help
-                .as_deref()
-                .unwrap_or("")
-                .contains("pg_terminate_backend"),
-            "{case}: {:?}",
-            failed.help
-        );
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, Progress::Retrying { .. })),
-            "{case}: not run again: {events:?}"
-        );
-        assert!(elapsed < Duration::from_secs(10), "{case}: {elapsed:?}");
+        gave_up_at_once(&case, &failed, &events, elapsed);
         let (ledger, table): (&[&str], _) = if *direction == "up" {
             (&["001:a"], "b")
         } else {

@@ -168,6 +168,40 @@ fn from_config_names_a_missing_file() {
     );
 }
 
+/// `Migrator::from_config` said "does not exist" (and "looks like a connection string") with
+/// words and help of its own, apart from the reader of environment files, which says it for
+/// `Environment::from_file`, `config::resolve` and the CLI's `-c`: one owner now, the
+/// reader's, so the message and help are the same whichever way the file is named.
+#[test]
+fn from_config_says_a_missing_file_as_the_reader_of_environment_files_does() {
+    let tmp = TempDir::new("cft_from_config_missing");
+    for given in [
+        tmp.path().join("db/environments/prod.yaml"),
+        tmp.path().join("no/such/dir/prod.yaml"),
+        PathBuf::from("postgresql://u:hunter2@h/db"),
+    ] {
+        let by_migrator = Migrator::from_config(&given).err().expect("no file");
+        let by_reader = Environment::from_file(&given, &|_| None).expect_err("no file");
+        let by_resolve = confiture::config::resolve(
+            &workspace(&tmp),
+            &confiture::config::Selection::File(given.clone()),
+            &|_| None,
+        )
+        .expect_err("no file");
+        for err in [&by_migrator, &by_resolve] {
+            assert_eq!(err.exit_code(), by_reader.exit_code());
+            assert_eq!(
+                (&err.message, &err.help),
+                (&by_reader.message, &by_reader.help),
+                "{}",
+                given.display()
+            );
+        }
+        let help = by_migrator.help.clone().unwrap_or_default();
+        assert!(help.contains("Migrator::from_config"), "{help}");
+    }
+}
+
 /// Set for the child process of [`from_config_takes_the_project_the_cli_takes_for_the_file`]:
 /// the environment file to give `Migrator::from_config`, from the child's current directory.
 const CHILD_CONFIG: &str = "CFT_FROM_CONFIG_FILE";

@@ -337,3 +337,67 @@ fn a_callback_panicking_on_a_messages_results_stops_the_run_before_its_next_mess
         .get(0);
     assert!(!c_exists, "the next message was never sent");
 }
+
+/// The lower-level `confiture::db` entry points panicked on a runtime thread ("Cannot start a
+/// runtime from within a runtime", the `postgres` driver's blocking calls), where the
+/// `Migrator`'s commands work: each runs where the driver may block now
+/// (`migrator::blocking_here`), and a failure is an error, never a panic. One of each class:
+/// those that connect and hand the driver's client back, those that work on a client given,
+/// and those that connect, work and close themselves.
+#[tokio::test(flavor = "current_thread")]
+async fn the_db_entry_points_work_on_a_runtime_thread() {
+    use confiture::db;
+    let target = Db::new("async_db_calls");
+    let env = Environment::from_url(&target.url(), "test").unwrap();
+
+    // Connecting: a client back, and an error (not a panic) where nothing answers.
+    let attrs = env.connection.target_session_attrs;
+    let mut clients = vec![
+        db::connect(&env).unwrap(),
+        db::connect::connect_for(&env, attrs).unwrap(),
+        db::connect::connect_if_exists(&env)
+            .unwrap()
+            .expect("it exists"),
+    ];
+    let nowhere = Environment::from_url("postgresql://postgres@127.0.0.1:1/x", "test").unwrap();
+    let Err(refused) = db::connect(&nowhere) else {
+        panic!("nothing listens on port 1");
+    };
+    assert_eq!(
+        refused.exit_code(),
+        confiture::exit::CONNECTION,
+        "{refused}"
+    );
+
+    // On a client given.
+    let client = &mut clients[0];
+    db::snapshot::snapshot(client, &Default::default()).unwrap();
+    let writable = db::writable::Target::of(&env);
+    assert_eq!(
+        db::writable::check(client, &writable, &mut Vec::new()).unwrap(),
+        target.name
+    );
+    db::scratch::execute(client, "CREATE TABLE t (id int)", |_| unreachable!()).unwrap();
+    // The clients block when they close: dropped off the runtime thread.
+    off(move || drop(clients));
+
+    // Connecting, working and closing: a database created, a scratch database created and
+    // dropped (by `drop_now` and by its drop).
+    let unborn = off(|| confiture_tests::TestDb::unborn("async_db_create"));
+    let new = Environment::from_url(&unborn.url(), "test").unwrap();
+    assert!(db::create_database(&new).unwrap());
+    assert!(off(|| unborn.exists()));
+    off(move || drop(unborn));
+    let scratch = db::scratch::Scratch::create(&env).unwrap();
+    let name = scratch.name().to_string();
+    assert!(scratch.drop_now().unwrap().is_empty());
+    let dropped = db::scratch::Scratch::create(&env).unwrap();
+    let second = dropped.name().to_string();
+    drop(dropped);
+    let left = off(|| {
+        target.value(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname IN ('{name}', '{second}')"
+        ))
+    });
+    assert_eq!(left.as_deref(), Some("0"));
+}

@@ -1731,6 +1731,24 @@ fn prices_amount(db: &TestDb) -> String {
         .get(0)
 }
 
+/// The way out for [`prices_and_cents`]'s database whose history is lost, with its tables
+/// there: the help's `baseline --through 2` records the migrations without running them; and,
+/// the history lost again by `lose` (SQL), `up --allow-non-empty`, told to, runs them over
+/// what is there.
+fn baseline_then_up_anyway(project: &Project, db: &TestDb, lose: &str) {
+    project
+        .run_on(db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(prices_amount(db), "1000");
+    assert_eq!(ledger(db), ["001:prices", "002:cents"]);
+    db.connect().batch_execute(lose).unwrap();
+    project
+        .run_on(db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
+    assert_eq!(prices_amount(db), "100000");
+}
+
 /// h11 D4: a database whose ledger is gone (dropped, left out of a restore) while its tables
 /// are there is not a new database. `status` said "run `migrate up` to create the tracking
 /// table and apply the migrations", and `up` ran every migration over the data again (a data
@@ -1779,22 +1797,8 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
         assert_eq!(db.ledger(), None, "{args:?}: no ledger made");
     }
-    // The help's way: record them without running them.
-    project
-        .run_on(&db, &["migrate", "baseline", "--through", "2"])
-        .code(exit::SUCCESS);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert_eq!(amount(), "1000");
-    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
-
-    // Told to, `up` runs them over what is there.
-    db.connect()
-        .batch_execute("DROP TABLE tb_confiture")
-        .unwrap();
-    project
-        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
-        .code(exit::SUCCESS);
-    assert_eq!(amount(), "100000");
+    // The help's way, then `up` told to run them anyway.
+    baseline_then_up_anyway(&project, &db, "DROP TABLE tb_confiture");
 }
 
 /// What a new database holds before any migration is not a reason to refuse it: what its
@@ -2039,22 +2043,8 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
             .stderr_has(&format!("`cargo confiture {anyway}`"));
         assert_eq!(amount(), "1000", "{args:?}: nothing ran");
     }
-    // The help's command, as it says it, on the empty ledger.
-    project
-        .run_on(&db, &["migrate", "baseline", "--through", "2"])
-        .code(exit::SUCCESS);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert_eq!(amount(), "1000");
-    assert_eq!(ledger(&db), ["001:prices", "002:cents"]);
-
-    // Told to, `up` runs them over what is there.
-    db.connect()
-        .batch_execute("DELETE FROM tb_confiture")
-        .unwrap();
-    project
-        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
-        .code(exit::SUCCESS);
-    assert_eq!(amount(), "100000");
+    // The help's command, as it says it, on the empty ledger; then `up` told to.
+    baseline_then_up_anyway(&project, &db, "DELETE FROM tb_confiture");
 }
 
 /// h14 D8: `status --format json` and a fleet's status kept the "holds objects" finding to

@@ -280,9 +280,9 @@ fn a_slow_drop_of_the_scratch_database_still_ends_with_the_runs_report() {
     }
 }
 
-/// A project whose migration `001_slow` sleeps 60 s on scratch databases only, applied to
-/// `db` (at once there), with `targets.txt` listing `db`: a fleet of one to stop mid-replay.
-fn slow_on_scratch_applied_to(db: &TestDb) -> Project {
+/// A project whose migration `001_slow` sleeps 60 s on scratch databases only (at once
+/// anywhere else): a `verify` or `drift` to stop mid-replay.
+fn slow_on_scratch() -> Project {
     let project = Project::new();
     project.migration(
         "001_slow",
@@ -290,6 +290,13 @@ fn slow_on_scratch_applied_to(db: &TestDb) -> Project {
          'confiture\\_scratch\\_%' THEN 60 ELSE 0 END);\n",
         "DROP TABLE t;\n",
     );
+    project
+}
+
+/// [`slow_on_scratch`] applied to `db`, with `targets.txt` listing `db`: a fleet of one to
+/// stop mid-replay.
+fn slow_on_scratch_applied_to(db: &TestDb) -> Project {
+    let project = slow_on_scratch();
     project
         .run_on(db, &["migrate", "up", "-q"])
         .code(exit::SUCCESS);
@@ -1834,14 +1841,8 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
     let silent_url = format!("postgresql://postgres@127.0.0.1:{port}/x?connect_timeout=10");
     let db = TestDb::new("verify_report_shape");
     let url = db.url();
-    let project = Project::new();
     // Asleep on a scratch database only (`up` applies it to the target at once).
-    project.migration(
-        "001_slow",
-        "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
-         'confiture_scratch%' THEN 60 ELSE 0 END);\n",
-        "DROP TABLE t;\n",
-    );
+    let project = slow_on_scratch();
     // Its environment in a `.env` that is a pipe nothing writes to.
     let piped = Project::new();
     piped.migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n");
@@ -2521,13 +2522,7 @@ fn an_interrupted_verify_or_drift_still_prints_its_json_report() {
     }
     // drift replays the applied migrations on a scratch database (asleep only there):
     // stopped there, its report too.
-    let project = Project::new();
-    project.migration(
-        "001_slow_on_scratch",
-        "CREATE TABLE s (i int);\nSELECT pg_sleep(CASE WHEN current_database() LIKE \
-         'confiture_scratch%' THEN 60 ELSE 0 END);\n",
-        "DROP TABLE s;\n",
-    );
+    let project = slow_on_scratch();
     let live = TestDb::new("drift_json_sigint");
     project
         .run_on(&live, &["migrate", "up"])

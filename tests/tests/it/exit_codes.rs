@@ -350,6 +350,29 @@ fn exit_6_when_another_session_holds_the_lock() {
     assert!(run.elapsed < Duration::from_secs(10), "{}", run.dump());
 }
 
+/// `migrate generate` whose next version other `generate` runs keep claimed (a claim file too
+/// young to be a killed run's, `.confiture-generate-<V>.claim`) gives up after its wait with
+/// exit 6, a claim not acquired in time, as a lock is; it exited 5, "invalid configuration or
+/// migration files", which sent scripts to fix files instead of trying again. The claim, which
+/// may be a run killed a moment ago, is named with its age and the `rm` that removes it.
+#[test]
+fn exit_6_when_other_generates_keep_the_next_version_claimed() {
+    let project = Project::new();
+    let claim = project.path("db/migrations/.confiture-generate-1.claim");
+    std::fs::write(&claim, "").expect("create the claim");
+    project
+        .run(&["migrate", "generate", "a"])
+        .code(exit::LOCK_TIMEOUT)
+        .stderr_has("busy for")
+        .stderr_has(".confiture-generate-1.claim (")
+        .stderr_has("s old) was left by one that did not finish")
+        .stderr_has("rm ");
+    std::fs::remove_file(&claim).expect("remove the claim");
+    project
+        .run(&["migrate", "generate", "a"])
+        .code(exit::SUCCESS);
+}
+
 #[test]
 fn exit_7_when_an_applied_migration_was_edited() {
     let db = TestDb::new("exit7m");

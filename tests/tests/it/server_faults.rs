@@ -24,16 +24,22 @@ fn slow_project() -> Project {
 
 /// 001–003 as [`slow_project`]'s, 002 sleeping in its `direction` file.
 fn project_sleeping_in(direction: Direction) -> Project {
+    project_sleeping_for(direction, 60)
+}
+
+/// 001–003, 002 sleeping in its `direction` file `seconds` for each row of `pause`, in one
+/// message with 001 and 003.
+fn project_sleeping_for(direction: Direction, seconds: u32) -> Project {
     // `PERFORM`, not `SELECT`: a statement that returns rows would send 002 alone, and these
     // tests are about a message of three.
-    let sleep = "DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n";
+    let sleep = format!("DO $$ BEGIN PERFORM pg_sleep({seconds}) FROM pause; END $$;\n");
     let (mut up, mut down) = (
         "CREATE TABLE half (id int PRIMARY KEY);\n".to_string(),
         "DROP TABLE half;\n".to_string(),
     );
     match direction {
-        Direction::Up => up.push_str(sleep),
-        Direction::Down => down.push_str(sleep),
+        Direction::Up => up.push_str(&sleep),
+        Direction::Down => down.push_str(&sleep),
     }
     let project = Project::new();
     project
@@ -1638,28 +1644,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
     for direction in [Direction::Up, Direction::Down] {
         let db = TestDb::new("client_cut");
         // 002 sleeps 3 s in `direction`, in one message with 001 and 003.
-        let sleep = "DO $$ BEGIN PERFORM pg_sleep(3) FROM pause; END $$;\n";
-        let (mut up, mut down) = (
-            "CREATE TABLE half (id int);\n".to_string(),
-            "DROP TABLE half;\n".to_string(),
-        );
-        match direction {
-            Direction::Up => up.push_str(sleep),
-            Direction::Down => down.push_str(sleep),
-        }
-        let project = Project::new();
-        project
-            .migration(
-                "001_create_t1",
-                "CREATE TABLE t1 (id int);\n",
-                "DROP TABLE t1;\n",
-            )
-            .migration("002_slow", &up, &down)
-            .migration(
-                "003_create_t3",
-                "CREATE TABLE t3 (id int);\n",
-                "DROP TABLE t3;\n",
-            );
+        let project = project_sleeping_for(direction, 3);
         let mut client = db.connect();
         client
             .batch_execute("CREATE TABLE pause (x int)")

@@ -10,6 +10,8 @@ use postgres::error::{DbError, SqlState};
 
 use super::probe::{self, SslAnswer};
 use super::Failure;
+#[cfg(feature = "env-files")]
+use crate::config::Listed;
 use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
 use crate::error::{Error, Reason};
 use crate::ledger::quote_ident;
@@ -64,10 +66,9 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
     let mut error = describe_failure(env, &failure);
     #[cfg(feature = "env-files")]
     if let Some(unbraced) = Unbraced::of(env) {
-        let missing = matches!(&failure, Failure::Driver(driver, _)
-            if driver.code() == Some(&SqlState::INVALID_CATALOG_NAME));
-        if missing && unbraced.is_database_name() {
-            // Not "create it": a database named `$DB` is not the one meant.
+        if unbraced.failed(&failure) {
+            // Not "create it", "check the user", "check the host name": a database (role,
+            // host) named `$DB` is not the one meant.
             error.help = Some(unbraced.line(env));
         } else {
             error = error.with_detail(unbraced.line(env));
@@ -97,15 +98,28 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
 /// A connection value from an environment file that holds a `$NAME` written without braces
 /// (`database: $DB`): kept as written, it is what the connection used (a database named
 /// `$DB`), where `${DB}` was meant. The password is not looked at: a `$` is common in one, and
-/// it is never shown. A fleet target's database name from its list (`--targets FILE`,
-/// `--targets-query`) is looked at too: a list expands nothing, so what to write is the
-/// database's own name, in the list ([`Environment::listed_database`]).
+/// it is never shown. What a fleet target's list gave (`--targets FILE`, `--targets-query`:
+/// a database's name, or a URL's user and hosts too) is looked at too: a list expands
+/// nothing, so what to write is the database's (user's, host's) own name, in the list
+/// ([`Environment::listed`]); a listed name's user and hosts are the environment file's.
 #[cfg(feature = "env-files")]
 struct Unbraced<'a> {
     what: &'static str,
     value: &'a str,
     name: &'a str,
-    listed: bool,
+    place: Place<'a>,
+}
+
+/// Where a value holding a `$NAME` came from, and so where to fix it.
+#[cfg(feature = "env-files")]
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// The target list that named the target ([`Environment::source`]).
+    List,
+    /// The environment file of the connection ([`Environment::source`]).
+    File,
+    /// The environment file that gave a listed database's server (its source).
+    ServerFile(&'a str),
 }
 
 #[cfg(feature = "env-files")]
@@ -114,34 +128,52 @@ impl<'a> Unbraced<'a> {
 
     fn of(env: &'a Environment) -> Option<Unbraced<'a>> {
         let spec = &env.connection;
-        if env.listed_database {
-            // The user and host are the environment's, whose file is not this target's.
-            let name = crate::config::unbraced_variable(&spec.dbname)?;
-            return Some(Unbraced {
-                what: Self::DATABASE_NAME,
-                value: &spec.dbname,
-                name,
-                listed: true,
-            });
-        }
-        env.file.as_ref()?;
+        // Where the database name came from, and where the user and hosts did.
+        let (database, server) = match &env.listed {
+            Listed::Nothing => {
+                env.file.as_ref()?;
+                (Place::File, Some(Place::File))
+            }
+            Listed::DatabaseName { server_file } => {
+                (Place::List, server_file.as_deref().map(Place::ServerFile))
+            }
+            Listed::Connection => (Place::List, Some(Place::List)),
+        };
         let hosts = std::iter::once(&spec.host).chain(spec.more_hosts.iter().map(|(host, _)| host));
-        let values = [(Self::DATABASE_NAME, &spec.dbname), ("user", &spec.user)]
+        let server_values = [("user", &spec.user)]
             .into_iter()
-            .chain(hosts.map(|host| ("host", host)));
-        values.into_iter().find_map(|(what, value)| {
-            let name = crate::config::unbraced_variable(value)?;
-            Some(Unbraced {
-                what,
-                value,
-                name,
-                listed: false,
+            .chain(hosts.map(|host| ("host", host)))
+            .filter_map(|(what, value)| Some((what, value, server?)));
+        std::iter::once((Self::DATABASE_NAME, &spec.dbname, database))
+            .chain(server_values)
+            .find_map(|(what, value, place)| {
+                let name = crate::config::unbraced_variable(value)?;
+                Some(Unbraced {
+                    what,
+                    value,
+                    name,
+                    place,
+                })
             })
-        })
     }
 
     fn is_database_name(&self) -> bool {
         self.what == Self::DATABASE_NAME
+    }
+
+    /// Whether `failure` is the one this value makes: the server has no database of that
+    /// name (3D000), refuses that user (class 28: no such role, a password that fails), or no
+    /// server answered at that host (no SQLSTATE: a name with a `$` is no host name).
+    fn failed(&self, failure: &Failure) -> bool {
+        let Failure::Driver(driver, _) = failure else {
+            return false;
+        };
+        let code = driver.code();
+        match self.what {
+            Self::DATABASE_NAME => code == Some(&SqlState::INVALID_CATALOG_NAME),
+            "user" => code.is_some_and(|code| code.code().starts_with("28")),
+            _ => code.is_none(),
+        }
     }
 
     fn line(&self, env: &Environment) -> String {
@@ -149,21 +181,29 @@ impl<'a> Unbraced<'a> {
             what,
             value,
             name,
-            listed,
+            place,
         } = self;
-        if *listed {
-            return format!(
-                "the {what} {} holds `${name}`, which a target list does not expand (it names \
-                 each database as written): write the database's own name in {}",
-                quoted(value),
-                env.source()
-            );
-        }
+        let file = match place {
+            Place::List => {
+                let owner = if self.is_database_name() {
+                    "database"
+                } else {
+                    what
+                };
+                return format!(
+                    "the {what} {} holds `${name}`, which a target list does not expand (it \
+                     names each database as written): write the {owner}'s own name in {}",
+                    quoted(value),
+                    env.source()
+                );
+            }
+            Place::File => env.source(),
+            Place::ServerFile(source) => source.to_string(),
+        };
         format!(
-            "the {what} {} holds `${name}`, which is not expanded: write `${{{name}}}` in {} \
+            "the {what} {} holds `${name}`, which is not expanded: write `${{{name}}}` in {file} \
              to use the environment variable {name}",
             quoted(value),
-            env.source()
         )
     }
 }

@@ -20,6 +20,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
 use crate::error::{Error, Result};
+use crate::migrator::blocking_here;
 use explain::explain;
 pub(crate) use explain::{
     createdb, for_existing_database, missing_database, refuse_unexpanded_database_name,
@@ -78,7 +79,7 @@ pub fn connect(env: &Environment) -> Result<postgres::Client> {
 pub fn connect_for(env: &Environment, attrs: TargetSessionAttrs) -> Result<postgres::Client> {
     let mut env = env.clone();
     env.connection.target_session_attrs = attrs;
-    open_session(&env, Need::Read).map(|session| session.client)
+    blocking_here(|| open_session(&env, Need::Read).map(|session| session.client))
 }
 
 /// What a connection will do, which decides the host of `env`'s list it must reach: **the**
@@ -189,7 +190,8 @@ pub(crate) fn open_session_on(env: &Environment, reached: &Reached) -> Result<Se
 /// [`connect`]'s error. With several hosts, `None` means that no host connected and one of
 /// them said so.
 pub fn connect_if_exists(env: &Environment) -> Result<Option<postgres::Client>> {
-    Ok(open_session_if_exists(env, Need::Read)?.map(|session| session.client))
+    let session = blocking_here(|| open_session_if_exists(env, Need::Read))?;
+    Ok(session.map(|session| session.client))
 }
 
 /// [`connect_if_exists`], with the address dialled.

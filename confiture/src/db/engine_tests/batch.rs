@@ -9,7 +9,7 @@ use std::time::Duration;
 use apply_support::{recorder, rows, Dir, TestDb};
 use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
 use confiture::files::{self, CheckOptions};
-use confiture::migrate::{no_progress, DownOptions, Progress, UpOptions};
+use confiture::migrate::{no_progress, DownOptions, Outcome, Progress, UpOptions, UpReport};
 use confiture::ErrorKind;
 
 /// `001` creates `t`; `002`..`=count` insert their number into it.
@@ -28,6 +28,16 @@ fn inserts(dir: &Dir, count: u32) {
             &format!("DELETE FROM t WHERE id = {v};\n"),
         );
     }
+}
+
+/// `up` of everything pending, over what the database holds (`allow_non_empty`), without
+/// progress events: how these tests run their migrations.
+#[allow(clippy::result_large_err)] // `Migrator::up`'s own outcome, returned as it is.
+fn up_anyway(migrator: &mut confiture::Migrator) -> Outcome<UpReport> {
+    migrator.up(
+        &UpOptions::default().allow_non_empty(true),
+        &mut no_progress,
+    )
 }
 
 fn ids(db: &TestDb) -> Vec<String> {
@@ -108,13 +118,7 @@ fn an_error_in_the_middle_of_a_message_keeps_the_earlier_ones_and_names_the_file
 
     // Fixed, the next run applies the rest.
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up_anyway(&mut db.migrator(&dir)).unwrap();
     assert_eq!(report.applied, ["004", "005", "006"]);
     assert_eq!(ids(&db), ["2", "3", "4", "5", "6"]);
 }
@@ -126,13 +130,7 @@ fn a_runtime_error_without_a_position_is_the_failing_migration_s() {
     inserts(&dir, 5);
     // A duplicate key: the server gives no position, only the marker tells which one failed.
     dir.write("003_row_3.up.sql", "INSERT INTO t VALUES (2);\n");
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up_anyway(&mut db.migrator(&dir)).unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("003"));
     assert_eq!(reported.sqlstate.as_deref(), Some("23505"));
@@ -157,13 +155,7 @@ fn a_syntax_error_late_in_a_message_runs_the_ones_before_it() {
         "005_row_5.up.sql",
         "INSERT INTO t VALUES (5);\nINSRT INTO t VALUES (55);\n",
     );
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up_anyway(&mut db.migrator(&dir)).unwrap_err();
     assert!(
         failed
             .error
@@ -197,13 +189,7 @@ fn identical_function_bodies_are_told_apart_by_their_migration() {
         &format!("DROP TABLE t2;\n\n{}", body.replace("{f}", "f2")),
         "DROP FUNCTION f2();\n",
     );
-    let failed = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up_anyway(&mut db.migrator(&dir)).unwrap_err();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("002"));
     assert!(
@@ -349,12 +335,7 @@ fn a_lock_that_stays_taken_fails_the_migration_that_waited_and_keeps_the_earlier
     let mut env = apply_support::environment(&db.name);
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 1;
-    let failed = apply_support::migrator_for(env, &dir.path)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up_anyway(&mut apply_support::migrator_for(env, &dir.path)).unwrap_err();
     other.batch_execute("COMMIT").unwrap();
     let reported = &failed.report.errors[0];
     assert_eq!(reported.version.as_deref(), Some("003"));
@@ -383,13 +364,7 @@ fn timings_and_applied_at_stay_per_migration_inside_a_message() {
         "003_row_3.up.sql",
         "SELECT pg_sleep(0.3);\nINSERT INTO t VALUES (3);\n",
     );
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up_anyway(&mut db.migrator(&dir)).unwrap();
     let took: Vec<u64> = report
         .migrations
         .iter()
@@ -443,13 +418,7 @@ fn a_no_transaction_migration_splits_the_messages_around_it() {
         "003_row_3.down.sql",
         "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_id;\n",
     );
-    let report = db
-        .migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    let report = up_anyway(&mut db.migrator(&dir)).unwrap();
     assert_eq!(report.applied, ["001", "002", "003", "004", "005"]);
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005"]);
     assert!(db.table_exists("t_id"));
@@ -461,12 +430,7 @@ fn a_failing_rollback_in_the_middle_keeps_the_newer_ones_rolled_back() {
     let db = TestDb::new("batchdown");
     let dir = Dir::new();
     inserts(&dir, 5);
-    db.migrator(&dir)
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    up_anyway(&mut db.migrator(&dir)).unwrap();
     dir.write(
         "003_row_3.down.sql",
         "DELETE FROM t WHERE id = 3;\nDELET FROM t;\n",
@@ -571,12 +535,7 @@ fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
         "SELECT pg_sleep(0.3);\nDELETE FROM t WHERE id = 3;\n",
     );
     let mut migrator = db.migrator(&dir);
-    migrator
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap();
+    up_anyway(&mut migrator).unwrap();
     let report = migrator
         .down(
             &DownOptions {
@@ -597,12 +556,7 @@ fn durations_are_real_for_rollbacks_and_before_a_failure_never_a_share() {
         "SELECT pg_sleep(0.3);\nINSERT INTO t VALUES (2);\n",
     );
     dir.write("004_row_4.up.sql", "INSERT INTO nope VALUES (4);\n");
-    let failed = migrator
-        .up(
-            &UpOptions::default().allow_non_empty(true),
-            &mut no_progress,
-        )
-        .unwrap_err();
+    let failed = up_anyway(&mut migrator).unwrap_err();
     assert_eq!(failed.report.applied, ["002", "003"]);
     let took: Vec<Option<u64>> = failed
         .report
