@@ -483,9 +483,14 @@ fn parse_target_session_attrs(value: &str) -> Result<TargetSessionAttrs, String>
 /// A key we do not take. It is quoted only when it is libpq's or close to one of ours:
 /// anything else may be a piece of a password whose spaces were not quoted
 /// (`password=my secret=...`).
+///
+/// A libpq parameter is spelled right: it gets no did-you-mean, which would name another
+/// parameter (`sslpassword`, the key's passphrase, is not `password`; `sslcrl` is not
+/// `sslcert`).
 fn unsupported(key: &str) -> String {
-    let close = closest(key, KNOWN_PARAMETERS);
-    let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
+    let libpq = LIBPQ_ONLY_PARAMETERS.contains(&key);
+    let close = closest(key, KNOWN_PARAMETERS).filter(|_| !libpq);
+    let shown = if libpq {
         format!("libpq parameter {key:?}")
     } else if close.is_some() {
         format!("parameter {key:?}")
@@ -504,7 +509,7 @@ fn unsupported(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_sslmode;
+    use super::{parse_sslmode, SpecBuilder, LIBPQ_ONLY_PARAMETERS};
 
     /// A wrong `sslmode` was echoed when short and plain, against the rule every other
     /// parameter follows (a mis-split piece of a password): only a misspelled mode is shown.
@@ -520,5 +525,19 @@ mod tests {
             err,
             "sslmode is not one of disable, prefer, require, verify-ca, verify-full"
         );
+    }
+
+    /// A libpq parameter we do not take is spelled right: a did-you-mean naming another
+    /// parameter sent the user to harm (`sslpassword`, the key's passphrase, "did you mean
+    /// password?"; `sslcrl` "did you mean sslcert?").
+    #[test]
+    fn a_libpq_parameter_we_do_not_take_gets_no_other_one_suggested() {
+        for key in LIBPQ_ONLY_PARAMETERS {
+            let err = SpecBuilder::default()
+                .set(key, "x".to_string())
+                .unwrap_err();
+            assert!(err.contains(&format!("libpq parameter {key:?}")), "{err}");
+            assert!(!err.contains("did you mean"), "{key}: {err}");
+        }
     }
 }
