@@ -1081,7 +1081,7 @@ mod tests {
         let err = ConnectionSpec::parse("postgresql://h/db?sslmod=require").unwrap_err();
         assert!(err.message.contains("did you mean \"sslmode\""), "{err}");
         let err = ConnectionSpec::parse("postgresql://h/db?sslmode=allow").unwrap_err();
-        assert!(err.message.contains("verify-full"), "{err}");
+        assert!(err.message.contains("use sslmode=prefer"), "{err}");
     }
 
     #[test]

@@ -447,14 +447,31 @@ pub(super) fn application_name(mut value: String) -> Result<String, String> {
     Ok(value)
 }
 
-/// `sslmode`. The value is quoted only when it is a misspelled mode (`requir`): any other may
-/// be a mis-split piece of a password, as for every other parameter.
+/// `sslmode`: libpq's values but `allow`, which would try without TLS first.
 fn parse_sslmode(value: &str) -> Result<SslMode, String> {
     const MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
-    SslMode::parse(value).ok_or_else(|| match crate::text::did_you_mean(value, MODES) {
-        Some(mode) => format!("sslmode {value:?} is not a mode: did you mean {mode}?"),
-        None => format!("sslmode is not one of {}", MODES.join(", ")),
-    })
+    const LIBPQ_ONLY: &[(&str, &str)] = &[(
+        "allow",
+        "(libpq's: TLS only when the server demands it) is not supported: use sslmode=prefer \
+         (TLS when the server offers it) or sslmode=disable",
+    )];
+    SslMode::parse(value).ok_or_else(|| not_a_value("sslmode", value, &MODES, LIBPQ_ONLY))
+}
+
+/// The error for a value of `key` (a parameter taking a set of `values`: `sslmode`,
+/// `target_session_attrs`) that is none of them: the one rule of which of it is shown. A value
+/// of libpq's that we do not take is named, with what to use instead (`libpq_only`: the value
+/// and those words); a misspelled value (`requir`, `read_write`) is shown with the one meant;
+/// any other is not shown, as no other parameter's is: it may be a mis-split piece of a
+/// password.
+fn not_a_value(key: &str, value: &str, values: &[&str], libpq_only: &[(&str, &str)]) -> String {
+    if let Some((value, instead)) = libpq_only.iter().find(|(v, _)| *v == value) {
+        return format!("{key}={value} {instead}");
+    }
+    match crate::text::did_you_mean(value, values.iter().copied()) {
+        Some(meant) => format!("{key} {value:?} is not valid: did you mean {meant}?"),
+        None => format!("{key} is not one of {}", values.join(", ")),
+    }
 }
 
 /// `connect_timeout`, in whole seconds as in libpq. The value is not quoted: a mis-split
@@ -475,8 +492,8 @@ fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
 
 fn parse_target_session_attrs(value: &str) -> Result<TargetSessionAttrs, String> {
     TargetSessionAttrs::parse(value).ok_or_else(|| {
-        let all: Vec<&str> = TargetSessionAttrs::ALL.iter().map(|a| a.as_str()).collect();
-        format!("target_session_attrs is not one of {}", all.join(", "))
+        let all = TargetSessionAttrs::ALL.map(TargetSessionAttrs::as_str);
+        not_a_value("target_session_attrs", value, &all, &[])
     })
 }
 
@@ -517,7 +534,7 @@ mod tests {
     fn only_a_misspelled_sslmode_is_shown() {
         assert_eq!(
             parse_sslmode("requir").unwrap_err(),
-            "sslmode \"requir\" is not a mode: did you mean require?"
+            "sslmode \"requir\" is not valid: did you mean require?"
         );
         let err = parse_sslmode("SECRETPW").unwrap_err();
         assert!(!err.contains("SECRETPW"), "{err}");
@@ -539,5 +556,44 @@ mod tests {
             assert!(err.contains(&format!("libpq parameter {key:?}")), "{err}");
             assert!(!err.contains("did you mean"), "{key}: {err}");
         }
+    }
+
+    /// `target_session_attrs` misspelled gets the did-you-mean `sslmode` gets, and a value of
+    /// libpq's that we do not take (`sslmode=allow`) is named as such, never as a typo; any
+    /// other value is still not shown (it may be a piece of a password).
+    #[test]
+    fn a_value_of_a_parameter_with_a_set_of_values_is_checked_by_one_rule() {
+        let err = |key: &str, value: &str| {
+            SpecBuilder::default()
+                .set(key, value.to_string())
+                .unwrap_err()
+        };
+        for (key, value, expected) in [
+            (
+                "target_session_attrs",
+                "read_write",
+                "target_session_attrs \"read_write\" is not valid: did you mean read-write?",
+            ),
+            (
+                "target_session_attrs",
+                "prefer-standy",
+                "target_session_attrs \"prefer-standy\" is not valid: did you mean \
+                 prefer-standby?",
+            ),
+            (
+                "sslmode",
+                "allow",
+                "sslmode=allow (libpq's: TLS only when the server demands it) is not supported: \
+                 use sslmode=prefer (TLS when the server offers it) or sslmode=disable",
+            ),
+        ] {
+            assert_eq!(err(key, value), expected);
+        }
+        let hidden = err("target_session_attrs", "SECRETPW");
+        assert_eq!(
+            hidden,
+            "target_session_attrs is not one of any, read-write, read-only, primary, standby, \
+             prefer-standby"
+        );
     }
 }
