@@ -123,9 +123,20 @@ impl SpecBuilder {
         Ok(())
     }
 
-    /// `host`: one host, or several separated by commas (libpq's multi-host list).
+    /// `host`: one host, or several separated by commas (libpq's multi-host list). An entry
+    /// no host name can be is refused ([`not_a_host`]).
     pub(super) fn set_host(&mut self, host: String) -> Result<(), String> {
-        self.hosts = Some(host.split(',').map(str::to_string).collect());
+        let hosts: Vec<String> = host.split(',').map(str::to_string).collect();
+        for (i, entry) in hosts.iter().enumerate() {
+            if let Some(reason) = not_a_host(entry) {
+                let which = match hosts.len() {
+                    1 => "the host".to_string(),
+                    n => format!("host {} of {n} in the host list", i + 1),
+                };
+                return Err(format!("{which} {reason}"));
+            }
+        }
+        self.hosts = Some(hosts);
         Ok(())
     }
 
@@ -382,6 +393,37 @@ fn verified_roots(
     }
 }
 
+/// Why a `host` entry (of `host=`, a URL's `?host=`, an environment file's `host:`) cannot be
+/// a host name, address or socket directory, when it plainly cannot, with what to write: one
+/// ending in a port (`db:5432`: a host name has no `:`, an IPv6 address at least two), or an
+/// IPv6 address in brackets, which only a URL's authority takes. libpq would look either up
+/// as a name and fail; the entry is not shown (only the port is): a mis-split string can put
+/// part of a password here.
+fn not_a_host(entry: &str) -> Option<String> {
+    if entry.starts_with('/') || entry.starts_with('@') {
+        return None;
+    }
+    if entry.starts_with('[') || entry.ends_with(']') {
+        return Some(
+            "is an IPv6 address in brackets, which only a URL's host takes \
+             (`postgresql://user@[::1]:5432/db`): write it without them (`host=::1`)"
+                .to_string(),
+        );
+    }
+    match entry.split_once(':') {
+        Some((name, port))
+            if !name.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(format!(
+                "ends in a port (`:{port}`), which libpq would look up as part of the host \
+                 name: give the port as `port` (`host=h port={port}`, an environment file's \
+                 `port: {port}`, a URL's `postgresql://user@h:{port}/db`)"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Refuses a value of `key` (any key but `password`) that holds a `password=`
 /// ([`super::connection::password_pair_end`]): almost certainly libpq pairs joined by commas
 /// or `;` (`user=u,password=PW,dbname=db`, which libpq takes as one user name) or a URL's
@@ -595,5 +637,46 @@ mod tests {
             "target_session_attrs is not one of any, read-write, read-only, primary, standby, \
              prefer-standby"
         );
+    }
+
+    /// A host entry that no host name can be — one ending in a port (`db.example.com:5432`,
+    /// the most common slip in `host=` and an environment file's `host:`), or an IPv6 address
+    /// in a URL's brackets outside a URL (`host=[::1]`) — was looked up as a name (libpq does
+    /// too), failing with "cannot resolve the host name" (exit 3) after shown as
+    /// `[db.example.com:5432]:5432`. It is refused before connecting, saying what to write.
+    #[test]
+    fn a_host_entry_holding_a_port_or_brackets_is_refused_with_what_to_write() {
+        use crate::config::ConnectionSpec;
+        for (text, needle) in [
+            (
+                "host=db.example.com:5432 dbname=app",
+                "ends in a port (`:5432`)",
+            ),
+            (
+                "host=h1,h2:5433 dbname=app",
+                "host 2 of 2 in the host list ends in a port",
+            ),
+            (
+                "postgresql:///app?host=10.0.0.1:6432",
+                "ends in a port (`:6432`)",
+            ),
+            ("host=[::1] dbname=app", "an IPv6 address in brackets"),
+            (
+                "host=h1,[fe80::1%eth0] dbname=app",
+                "host 2 of 2 in the host list is an IPv6",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        for text in [
+            "host=::1 dbname=app",
+            "host=fe80::1%eth0,h2 dbname=app",
+            "host=/run/a:b dbname=app",
+            "postgresql://u@[::1]:5432,h:5433/app",
+            "postgresql://u@%2Frun%2Fpg/app",
+        ] {
+            ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
     }
 }
