@@ -189,9 +189,9 @@ impl SpecBuilder {
                 1 => Ok(ports[0].unwrap_or(DEFAULT_PORT)),
                 n if n == hosts.len() => Ok(ports[i].unwrap_or(DEFAULT_PORT)),
                 n => Err(format!(
-                    "{} hosts but {n} ports: give one port, which every host takes, or one port \
-                     per host, in the hosts' order",
-                    hosts.len()
+                    "{} but {n} ports: give one port, which every host takes, or one port per \
+                     host, in the hosts' order",
+                    crate::display::plural(hosts.len(), "host")
                 )),
             }
         };
