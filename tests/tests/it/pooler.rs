@@ -517,18 +517,24 @@ fn verify_and_drift_through_a_pooler_help_with_a_direct_scratch_url() {
             .stderr_has("a pooler (PgBouncer, ...) or proxy in front of the server")
             .stderr_has("--scratch-url URL")
             .stderr_lacks("check the connection settings");
-        let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
-        project
-            .run(&[
-                "migrate",
-                command,
-                "--database-url",
-                &url,
-                "--scratch-url",
-                &direct,
-            ])
-            .code(0);
+        works_with_a_direct_scratch_url(&project, command, &url);
     }
+}
+
+/// `migrate COMMAND` (`verify`, `drift`) on `url` with `--scratch-url` a direct connection to
+/// the server: what the help of a scratch database behind a pooler says to do, which works.
+fn works_with_a_direct_scratch_url(project: &Project, command: &str, url: &str) {
+    let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
+    project
+        .run(&[
+            "migrate",
+            command,
+            "--database-url",
+            url,
+            "--scratch-url",
+            &direct,
+        ])
+        .code(0);
 }
 
 /// `verify` and `drift` through a transaction pooler that serves every database (`*`): the
@@ -545,7 +551,6 @@ fn verify_through_transaction_pooling_helps_with_a_direct_scratch_url() {
     project.run_on(&db, &["migrate", "up"]).code(0);
     let ledger = db.ledger();
     let url = bouncer.url(&db);
-    let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
     for command in ["verify", "drift"] {
         let run = project.run(&["migrate", command, "--database-url", &url]);
         run.code(5)
@@ -558,15 +563,6 @@ fn verify_through_transaction_pooling_helps_with_a_direct_scratch_url() {
             run.dump()
         );
         assert_eq!(db.ledger(), ledger, "{command} never writes its target");
-        project
-            .run(&[
-                "migrate",
-                command,
-                "--database-url",
-                &url,
-                "--scratch-url",
-                &direct,
-            ])
-            .code(0);
+        works_with_a_direct_scratch_url(&project, command, &url);
     }
 }
