@@ -92,6 +92,11 @@ pub enum Reason {
         /// The user the environment names.
         named: String,
     },
+    /// The connection goes through a pooler in transaction or statement pooling mode, which
+    /// would hand the migration lock and session settings to other clients: refused before
+    /// anything runs (exit 5). `verify` and `drift` say it of their scratch database with
+    /// help to give `--scratch-url`.
+    TransactionPooling,
     /// The failure concerns this database: it cannot be reached, was lost, is read-only.
     Database {
         /// The connection target as `user@host:port/db` (never the password).
@@ -911,6 +916,7 @@ impl Error {
             Reason::SchemaFile { .. } => None,
             Reason::Other
             | Reason::InTransaction
+            | Reason::TransactionPooling
             | Reason::AnotherUser { .. }
             | Reason::Diverged(_)
             | Reason::Irreversible(_)

@@ -637,7 +637,10 @@ impl Replay {
     /// again). A run stopped from outside, or whose connection to the scratch database was
     /// lost while a migration ran, has nothing to fix: whatever the help of such a failure on
     /// the target says (`migrate up` again, `migrate status`), here it is this command again.
-    /// Decided by the error's kind and reason, each help written once.
+    /// A scratch database reached through a pooler in transaction pooling mode (the target's,
+    /// serving every database) is helped with `--scratch-url`, never with fixing the target's
+    /// connection, which the command only reads. Decided by the error's kind and reason, each
+    /// help written once.
     fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
         use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
@@ -670,6 +673,16 @@ impl Replay {
             },
             ErrorKind::Interrupted => Some(again()),
             ErrorKind::Connection if lost_mid_migration => Some(again()),
+            // Reached by the target's host and port, the scratch database is behind the
+            // target's pooler: the target is not at fault (it is only read).
+            _ if failed.error.reason() == &crate::error::Reason::TransactionPooling => {
+                Some(format!(
+                    "give {} with a direct connection to the server (not through the pooler), \
+                     or to a local PostgreSQL of the same major version, and {}",
+                    "`--scratch-url URL`",
+                    again()
+                ))
+            }
             _ => None,
         };
         if let Some(then) = then {

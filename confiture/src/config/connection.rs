@@ -1024,6 +1024,8 @@ mod tests {
         }
         for (text, needle) in [
             ("host=h1,h2,h3 port=1,2", "3 hosts but 2 ports"),
+            // Said "1 hosts but 2 ports".
+            ("host=h port=1,2", "1 host but 2 ports"),
             (
                 "host=h target_session_attrs=master",
                 "not one of any, read-write",
@@ -1081,7 +1083,7 @@ mod tests {
         let err = ConnectionSpec::parse("postgresql://h/db?sslmod=require").unwrap_err();
         assert!(err.message.contains("did you mean \"sslmode\""), "{err}");
         let err = ConnectionSpec::parse("postgresql://h/db?sslmode=allow").unwrap_err();
-        assert!(err.message.contains("verify-full"), "{err}");
+        assert!(err.message.contains("use sslmode=prefer"), "{err}");
     }
 
     #[test]

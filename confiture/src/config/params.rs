@@ -123,9 +123,20 @@ impl SpecBuilder {
         Ok(())
     }
 
-    /// `host`: one host, or several separated by commas (libpq's multi-host list).
+    /// `host`: one host, or several separated by commas (libpq's multi-host list). An entry
+    /// no host name can be is refused ([`not_a_host`]).
     pub(super) fn set_host(&mut self, host: String) -> Result<(), String> {
-        self.hosts = Some(host.split(',').map(str::to_string).collect());
+        let hosts: Vec<String> = host.split(',').map(str::to_string).collect();
+        for (i, entry) in hosts.iter().enumerate() {
+            if let Some(reason) = not_a_host(entry) {
+                let which = match hosts.len() {
+                    1 => "the host".to_string(),
+                    n => format!("host {} of {n} in the host list", i + 1),
+                };
+                return Err(format!("{which} {reason}"));
+            }
+        }
+        self.hosts = Some(hosts);
         Ok(())
     }
 
@@ -178,9 +189,9 @@ impl SpecBuilder {
                 1 => Ok(ports[0].unwrap_or(DEFAULT_PORT)),
                 n if n == hosts.len() => Ok(ports[i].unwrap_or(DEFAULT_PORT)),
                 n => Err(format!(
-                    "{} hosts but {n} ports: give one port, which every host takes, or one port \
-                     per host, in the hosts' order",
-                    hosts.len()
+                    "{} but {n} ports: give one port, which every host takes, or one port per \
+                     host, in the hosts' order",
+                    crate::display::plural(hosts.len(), "host")
                 )),
             }
         };
@@ -382,6 +393,37 @@ fn verified_roots(
     }
 }
 
+/// Why a `host` entry (of `host=`, a URL's `?host=`, an environment file's `host:`) cannot be
+/// a host name, address or socket directory, when it plainly cannot, with what to write: one
+/// ending in a port (`db:5432`: a host name has no `:`, an IPv6 address at least two), or an
+/// IPv6 address in brackets, which only a URL's authority takes. libpq would look either up
+/// as a name and fail; the entry is not shown (only the port is): a mis-split string can put
+/// part of a password here.
+fn not_a_host(entry: &str) -> Option<String> {
+    if entry.starts_with('/') || entry.starts_with('@') {
+        return None;
+    }
+    if entry.starts_with('[') || entry.ends_with(']') {
+        return Some(
+            "is an IPv6 address in brackets, which only a URL's host takes \
+             (`postgresql://user@[::1]:5432/db`): write it without them (`host=::1`)"
+                .to_string(),
+        );
+    }
+    match entry.split_once(':') {
+        Some((name, port))
+            if !name.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Some(format!(
+                "ends in a port (`:{port}`), which libpq would look up as part of the host \
+                 name: give the port as `port` (`host=h port={port}`, an environment file's \
+                 `port: {port}`, a URL's `postgresql://user@h:{port}/db`)"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Refuses a value of `key` (any key but `password`) that holds a `password=`
 /// ([`super::connection::password_pair_end`]): almost certainly libpq pairs joined by commas
 /// or `;` (`user=u,password=PW,dbname=db`, which libpq takes as one user name) or a URL's
@@ -447,14 +489,31 @@ pub(super) fn application_name(mut value: String) -> Result<String, String> {
     Ok(value)
 }
 
-/// `sslmode`. The value is quoted only when it is a misspelled mode (`requir`): any other may
-/// be a mis-split piece of a password, as for every other parameter.
+/// `sslmode`: libpq's values but `allow`, which would try without TLS first.
 fn parse_sslmode(value: &str) -> Result<SslMode, String> {
     const MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
-    SslMode::parse(value).ok_or_else(|| match crate::text::did_you_mean(value, MODES) {
-        Some(mode) => format!("sslmode {value:?} is not a mode: did you mean {mode}?"),
-        None => format!("sslmode is not one of {}", MODES.join(", ")),
-    })
+    const LIBPQ_ONLY: &[(&str, &str)] = &[(
+        "allow",
+        "(libpq's: TLS only when the server demands it) is not supported: use sslmode=prefer \
+         (TLS when the server offers it) or sslmode=disable",
+    )];
+    SslMode::parse(value).ok_or_else(|| not_a_value("sslmode", value, &MODES, LIBPQ_ONLY))
+}
+
+/// The error for a value of `key` (a parameter taking a set of `values`: `sslmode`,
+/// `target_session_attrs`) that is none of them: the one rule of which of it is shown. A value
+/// of libpq's that we do not take is named, with what to use instead (`libpq_only`: the value
+/// and those words); a misspelled value (`requir`, `read_write`) is shown with the one meant;
+/// any other is not shown, as no other parameter's is: it may be a mis-split piece of a
+/// password.
+fn not_a_value(key: &str, value: &str, values: &[&str], libpq_only: &[(&str, &str)]) -> String {
+    if let Some((value, instead)) = libpq_only.iter().find(|(v, _)| *v == value) {
+        return format!("{key}={value} {instead}");
+    }
+    match crate::text::did_you_mean(value, values.iter().copied()) {
+        Some(meant) => format!("{key} {value:?} is not valid: did you mean {meant}?"),
+        None => format!("{key} is not one of {}", values.join(", ")),
+    }
 }
 
 /// `connect_timeout`, in whole seconds as in libpq. The value is not quoted: a mis-split
@@ -475,17 +534,22 @@ fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
 
 fn parse_target_session_attrs(value: &str) -> Result<TargetSessionAttrs, String> {
     TargetSessionAttrs::parse(value).ok_or_else(|| {
-        let all: Vec<&str> = TargetSessionAttrs::ALL.iter().map(|a| a.as_str()).collect();
-        format!("target_session_attrs is not one of {}", all.join(", "))
+        let all = TargetSessionAttrs::ALL.map(TargetSessionAttrs::as_str);
+        not_a_value("target_session_attrs", value, &all, &[])
     })
 }
 
 /// A key we do not take. It is quoted only when it is libpq's or close to one of ours:
 /// anything else may be a piece of a password whose spaces were not quoted
 /// (`password=my secret=...`).
+///
+/// A libpq parameter is spelled right: it gets no did-you-mean, which would name another
+/// parameter (`sslpassword`, the key's passphrase, is not `password`; `sslcrl` is not
+/// `sslcert`).
 fn unsupported(key: &str) -> String {
-    let close = closest(key, KNOWN_PARAMETERS);
-    let shown = if LIBPQ_ONLY_PARAMETERS.contains(&key) {
+    let libpq = LIBPQ_ONLY_PARAMETERS.contains(&key);
+    let close = closest(key, KNOWN_PARAMETERS).filter(|_| !libpq);
+    let shown = if libpq {
         format!("libpq parameter {key:?}")
     } else if close.is_some() {
         format!("parameter {key:?}")
@@ -504,7 +568,7 @@ fn unsupported(key: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_sslmode;
+    use super::{parse_sslmode, SpecBuilder, LIBPQ_ONLY_PARAMETERS};
 
     /// A wrong `sslmode` was echoed when short and plain, against the rule every other
     /// parameter follows (a mis-split piece of a password): only a misspelled mode is shown.
@@ -512,7 +576,7 @@ mod tests {
     fn only_a_misspelled_sslmode_is_shown() {
         assert_eq!(
             parse_sslmode("requir").unwrap_err(),
-            "sslmode \"requir\" is not a mode: did you mean require?"
+            "sslmode \"requir\" is not valid: did you mean require?"
         );
         let err = parse_sslmode("SECRETPW").unwrap_err();
         assert!(!err.contains("SECRETPW"), "{err}");
@@ -520,5 +584,99 @@ mod tests {
             err,
             "sslmode is not one of disable, prefer, require, verify-ca, verify-full"
         );
+    }
+
+    /// A libpq parameter we do not take is spelled right: a did-you-mean naming another
+    /// parameter sent the user to harm (`sslpassword`, the key's passphrase, "did you mean
+    /// password?"; `sslcrl` "did you mean sslcert?").
+    #[test]
+    fn a_libpq_parameter_we_do_not_take_gets_no_other_one_suggested() {
+        for key in LIBPQ_ONLY_PARAMETERS {
+            let err = SpecBuilder::default()
+                .set(key, "x".to_string())
+                .unwrap_err();
+            assert!(err.contains(&format!("libpq parameter {key:?}")), "{err}");
+            assert!(!err.contains("did you mean"), "{key}: {err}");
+        }
+    }
+
+    /// `target_session_attrs` misspelled gets the did-you-mean `sslmode` gets, and a value of
+    /// libpq's that we do not take (`sslmode=allow`) is named as such, never as a typo; any
+    /// other value is still not shown (it may be a piece of a password).
+    #[test]
+    fn a_value_of_a_parameter_with_a_set_of_values_is_checked_by_one_rule() {
+        let err = |key: &str, value: &str| {
+            SpecBuilder::default()
+                .set(key, value.to_string())
+                .unwrap_err()
+        };
+        for (key, value, expected) in [
+            (
+                "target_session_attrs",
+                "read_write",
+                "target_session_attrs \"read_write\" is not valid: did you mean read-write?",
+            ),
+            (
+                "target_session_attrs",
+                "prefer-standy",
+                "target_session_attrs \"prefer-standy\" is not valid: did you mean \
+                 prefer-standby?",
+            ),
+            (
+                "sslmode",
+                "allow",
+                "sslmode=allow (libpq's: TLS only when the server demands it) is not supported: \
+                 use sslmode=prefer (TLS when the server offers it) or sslmode=disable",
+            ),
+        ] {
+            assert_eq!(err(key, value), expected);
+        }
+        let hidden = err("target_session_attrs", "SECRETPW");
+        assert_eq!(
+            hidden,
+            "target_session_attrs is not one of any, read-write, read-only, primary, standby, \
+             prefer-standby"
+        );
+    }
+
+    /// A host entry that no host name can be — one ending in a port (`db.example.com:5432`,
+    /// the most common slip in `host=` and an environment file's `host:`), or an IPv6 address
+    /// in a URL's brackets outside a URL (`host=[::1]`) — was looked up as a name (libpq does
+    /// too), failing with "cannot resolve the host name" (exit 3) after shown as
+    /// `[db.example.com:5432]:5432`. It is refused before connecting, saying what to write.
+    #[test]
+    fn a_host_entry_holding_a_port_or_brackets_is_refused_with_what_to_write() {
+        use crate::config::ConnectionSpec;
+        for (text, needle) in [
+            (
+                "host=db.example.com:5432 dbname=app",
+                "ends in a port (`:5432`)",
+            ),
+            (
+                "host=h1,h2:5433 dbname=app",
+                "host 2 of 2 in the host list ends in a port",
+            ),
+            (
+                "postgresql:///app?host=10.0.0.1:6432",
+                "ends in a port (`:6432`)",
+            ),
+            ("host=[::1] dbname=app", "an IPv6 address in brackets"),
+            (
+                "host=h1,[fe80::1%eth0] dbname=app",
+                "host 2 of 2 in the host list is an IPv6",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        for text in [
+            "host=::1 dbname=app",
+            "host=fe80::1%eth0,h2 dbname=app",
+            "host=/run/a:b dbname=app",
+            "postgresql://u@[::1]:5432,h:5433/app",
+            "postgresql://u@%2Frun%2Fpg/app",
+        ] {
+            ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
     }
 }

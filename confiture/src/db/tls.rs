@@ -197,6 +197,26 @@ fn named(param: &str, path: &Path) -> String {
     }
 }
 
+/// `help` for a TLS file that cannot be read at `path`, told first, when the path has a
+/// component starting with `~` and is not there, that no `~` is expanded: a quoted URL or an
+/// environment file reaches no shell, and libpq expands none either.
+fn unread_help(path: &Path, help: &str) -> String {
+    let tilde = path.components().any(|c| {
+        c.as_os_str()
+            .as_encoded_bytes()
+            .first()
+            .is_some_and(|b| *b == b'~')
+    });
+    if tilde && std::fs::symlink_metadata(path).is_err() {
+        format!(
+            "`~` is not expanded (nor by libpq): write the path of the home directory in its \
+             place; {help}"
+        )
+    } else {
+        help.to_string()
+    }
+}
+
 /// The most bytes read from an sslrootcert, sslcert or sslkey file: a bundle of every public
 /// CA is a few hundred KiB.
 const MAX_TLS_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -230,7 +250,7 @@ fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
         ReadError::Interrupted => read_interrupted(&named(param, path)),
         ReadError::Io(e) => Error::invalid(format!("cannot read {}", named(param, path)))
             .with_source(e)
-            .with_help(help.to_string()),
+            .with_help(unread_help(path, help)),
     })?;
     if bytes.len() as u64 > MAX_TLS_FILE_BYTES {
         return Err(Error::invalid(format!(
@@ -267,7 +287,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
                 crate::display::escape(&crate::display::path_text(path))
             ))
             .with_source(e)
-            .with_help(help));
+            .with_help(unread_help(path, help)));
         }
     }
     let bytes = read_tls_file("sslrootcert", path, help)?;
@@ -330,7 +350,7 @@ fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
     let metadata = std::fs::metadata(path).map_err(|e| {
         Error::invalid(format!("cannot read {}", named("sslkey", path)))
             .with_source(e)
-            .with_help(CLIENT_KEY_HELP)
+            .with_help(unread_help(path, CLIENT_KEY_HELP))
     })?;
     check_key_permissions(path, &metadata)?;
     let bytes = read_tls_file("sslkey", path, CLIENT_KEY_HELP)?;
@@ -476,6 +496,39 @@ impl ServerCertVerifier for Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A path starting with `~` (`sslcert=~/.postgresql/app.crt`, written in a quoted URL or an
+    /// environment file, where no shell expands it) was said only not to exist, relative to
+    /// the current directory or the file's: the help now says that `~` is not expanded, as
+    /// libpq does not, for each of the three files.
+    #[test]
+    fn a_tilde_path_that_is_not_there_is_said_to_be_unexpanded() {
+        let base = std::env::temp_dir().join(format!("confiture-tls-tilde-{}", std::process::id()));
+        for path in [
+            Path::new("~/.postgresql/x.pem").to_path_buf(),
+            base.join("~/x.pem"),
+        ] {
+            let errors = [
+                load_roots(&path).unwrap_err(),
+                load_client_chain(&path).unwrap_err(),
+                load_client_key(&path).unwrap_err(),
+            ];
+            for error in errors {
+                let help = error.help.clone().unwrap_or_default();
+                assert!(
+                    help.contains("`~` is not expanded (nor by libpq)"),
+                    "{}: {error} / {help}",
+                    path.display()
+                );
+            }
+        }
+        // A path without one is told nothing about it.
+        let help = load_client_chain(&base.join("x.pem"))
+            .unwrap_err()
+            .help
+            .unwrap();
+        assert!(!help.contains('~'), "{help}");
+    }
 
     /// The key's path went into the suggested `chmod` and `openssl` commands as it is: a
     /// space or a control character in it made the pasted command act on other files.

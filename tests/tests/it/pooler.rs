@@ -517,16 +517,52 @@ fn verify_and_drift_through_a_pooler_help_with_a_direct_scratch_url() {
             .stderr_has("a pooler (PgBouncer, ...) or proxy in front of the server")
             .stderr_has("--scratch-url URL")
             .stderr_lacks("check the connection settings");
-        let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
-        project
-            .run(&[
-                "migrate",
-                command,
-                "--database-url",
-                &url,
-                "--scratch-url",
-                &direct,
-            ])
-            .code(0);
+        works_with_a_direct_scratch_url(&project, command, &url);
+    }
+}
+
+/// `migrate COMMAND` (`verify`, `drift`) on `url` with `--scratch-url` a direct connection to
+/// the server: what the help of a scratch database behind a pooler says to do, which works.
+fn works_with_a_direct_scratch_url(project: &Project, command: &str, url: &str) {
+    let direct = format!("postgresql://postgres@{}:{}/postgres", pg_host(), pg_port());
+    project
+        .run(&[
+            "migrate",
+            command,
+            "--database-url",
+            url,
+            "--scratch-url",
+            &direct,
+        ])
+        .code(0);
+}
+
+/// `verify` and `drift` through a transaction pooler that serves every database (`*`): the
+/// scratch database is reached through it too, and the pooler check refuses the replay's
+/// session. The help said to fix `--database-url` (which they only read, and which works
+/// through that pooler with `--scratch-url`) instead of giving `--scratch-url` a direct
+/// connection.
+#[test]
+fn verify_through_transaction_pooling_helps_with_a_direct_scratch_url() {
+    let db = TestDb::new("pooler_tx_scratch");
+    let bouncer = PgBouncer::start("transaction", 4);
+    let project = project();
+    // Applied directly: `drift` replays what the ledger holds.
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    let ledger = db.ledger();
+    let url = bouncer.url(&db);
+    for command in ["verify", "drift"] {
+        let run = project.run(&["migrate", command, "--database-url", &url]);
+        run.code(5)
+            .stderr_has("goes through a pooler in transaction or statement pooling mode")
+            .stderr_has("on the scratch database")
+            .stderr_has("--scratch-url URL");
+        assert!(
+            !run.help_line().contains("in --database-url"),
+            "{}",
+            run.dump()
+        );
+        assert_eq!(db.ledger(), ledger, "{command} never writes its target");
+        works_with_a_direct_scratch_url(&project, command, &url);
     }
 }

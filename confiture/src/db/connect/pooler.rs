@@ -178,7 +178,8 @@ pub(crate) fn refuse_transaction_pooling(
         "{}, in {}",
         crate::db::lock::NOT_TRANSACTION_POOLING,
         env.source()
-    )))
+    ))
+    .with_reason(crate::error::Reason::TransactionPooling))
 }
 
 /// How many times the probe and then our connection run a transaction: under load, other
