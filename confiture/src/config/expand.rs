@@ -127,6 +127,7 @@ fn is_variable_name(name: &str) -> bool {
 /// environment variable written without braces — a variable's name in capitals (`$DB`,
 /// `$PGHOST`) — which [`expand`] keeps as written, `$` and all: for the message of a
 /// connection that failed with it (a database named `$DB`), to say to write `${DB}`.
+#[cfg(feature = "db")]
 pub(crate) fn unbraced_variable(value: &str) -> Option<&str> {
     value.match_indices('$').find_map(|(i, _)| {
         let after = &value[i + 1..];

@@ -395,6 +395,7 @@ pub fn stop_reading_when(flag: Arc<AtomicBool>) {
 
 /// The flag given to [`stop_reading_when`]: what also ends a wait, before the run has its
 /// database or its fleet, on the connection that lists the fleet's targets.
+#[cfg(feature = "db")]
 pub(crate) fn stop_flag() -> Option<Arc<AtomicBool>> {
     STOP_READING
         .lock()
@@ -455,6 +456,7 @@ pub(crate) fn relative_base(path: &Path, stream: bool) -> &Path {
 
 /// [`relative_base`] of the file at `path`, about to be read by [`read_user_file`] (which
 /// tells a pipe or a device the same way).
+#[cfg(feature = "db")]
 pub(crate) fn relative_base_of(path: &Path) -> &Path {
     let stream = std::fs::metadata(path).is_ok_and(|meta| is_stream(&meta.file_type()));
     relative_base(path, stream)

@@ -105,23 +105,25 @@ pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub(crate) use environment::Listed;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
-#[cfg(feature = "env-files")]
+#[cfg(all(feature = "env-files", feature = "db"))]
 pub(crate) use expand::unbraced_variable;
+#[cfg(all(feature = "env-files", feature = "db"))]
+pub(crate) use file::{read_interrupted, relative_base_of, stop_flag};
 #[cfg(feature = "env-files")]
-pub(crate) use file::stop_flag;
-#[cfg(feature = "env-files")]
-pub(crate) use file::{read_interrupted, read_user_file, relative_base_of, ReadError};
+pub(crate) use file::{read_user_file, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use libpq::{PassfileUnread, READ_VARIABLES as LIBPQ_VARIABLES};
 #[cfg(feature = "env-files")]
 pub use resolve::{database_url_not_used, list_environments, resolve, resolve_with, Labels};
+#[cfg(all(feature = "env-files", feature = "db"))]
+pub(crate) use syntax::has_url_scheme;
+#[cfg(feature = "env-files")]
+pub(crate) use syntax::is_url_like;
 #[cfg(feature = "env-files")]
 pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
-#[cfg(feature = "env-files")]
-pub(crate) use syntax::{has_url_scheme, is_url_like};
 pub use timeout::{Timeout, TimeoutError};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a
