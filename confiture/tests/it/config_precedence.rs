@@ -434,7 +434,7 @@ fn the_library_labels_name_no_flag() {
     )
     .unwrap();
     assert_eq!(env.origin, Origin::Url);
-    assert_eq!(env.describe(), "using the database URL: u@h:5432/db");
+    assert_eq!(env.describe(), "using Migrator::from_url: u@h:5432/db");
 }
 
 const DOTENV_URL: &str = "postgresql://dotenv@dotenv-host:5432/dotenv_db";
