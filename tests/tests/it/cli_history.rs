@@ -2843,12 +2843,12 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit
 }
 
 /// A row as confiture (Python) writes it for a migration it ran from `sql` (the up file's
-/// text): its version and name as it reads them from a file name we refuse (C006), its
-/// checksum the SHA-256 of the text, computed by the server; the migration's SQL run too.
+/// text): its version and name as it reads them from the file name, its checksum the SHA-256
+/// of the text, computed by the server. The migration's SQL is the caller's to run.
 fn python_row(db: &TestDb, version: &str, name: &str, sql: &str) {
     db.connect()
         .batch_execute(&format!(
-            "{sql}INSERT INTO tb_confiture (slug, version, name, checksum, execution_time_ms, \
+            "INSERT INTO tb_confiture (slug, version, name, checksum, execution_time_ms, \
              applied_by) VALUES ('{name}_{version}_20260101_120000', '{version}', '{name}', \
              encode(sha256(convert_to($q${sql}$q$, 'UTF8')), 'hex'), 1, current_user);"
         ))
@@ -2871,6 +2871,7 @@ fn a_python_row_whose_file_was_renamed_to_a_name_we_accept_never_runs_twice() {
         let db = TestDb::new("hi_rnm_py");
         let project = counted(&db, &[]);
         let sql = format!("INSERT INTO runs VALUES ('{renamed}');\n");
+        db.connect().batch_execute(&sql).expect("the migration");
         python_row(&db, version, name, &sql);
         project.migration(
             renamed,
@@ -2931,6 +2932,7 @@ fn a_python_row_whose_checksum_two_files_have_is_ambiguous() {
     let db = TestDb::new("hi_rnm_twins");
     let project = counted(&db, &[]);
     let sql = "INSERT INTO runs VALUES ('dash');\n";
+    db.connect().batch_execute(sql).expect("the migration");
     python_row(&db, "002-dash", "002-dash", sql);
     for id in ["002_dash", "003_dash_again"] {
         project.migration(id, sql, "DELETE FROM runs WHERE name = 'dash';\n");
@@ -2949,4 +2951,49 @@ fn a_python_row_whose_checksum_two_files_have_is_ambiguous() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::PENDING);
     assert_eq!(ledger(&db), ["001:runs", "002:dash"]);
+}
+
+/// rnm: confiture (Python) applies a `CREATE INDEX CONCURRENTLY` file without the
+/// `-- confiture:no-transaction` marker; we refuse the directory (C101), and once the marker is
+/// added the applied file reads `modified` (exit 7). C101's help now says that second step and
+/// the way out (`reinit`, which records the file as it is, running nothing); followed, it
+/// leaves nothing to fix.
+#[test]
+fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
+    let db = TestDb::new("hi_rnm_c101");
+    let project = counted(&db, &[]);
+    let sql = "CREATE INDEX CONCURRENTLY idx_runs_name ON runs (name);\n";
+    db.connect().batch_execute(sql).expect("the migration");
+    python_row(&db, "002", "idx", sql);
+    project.migration(
+        "002_idx",
+        sql,
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY idx_runs_name;\n",
+    );
+    let before = ledger(&db);
+
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("C101")
+        .stderr_has("where this migration is already applied")
+        .stderr_has("`migrate status` then shows it `modified`, and `migrate reinit` records");
+    assert_eq!(ledger(&db), before);
+
+    project.write(
+        "db/migrations/002_idx.up.sql",
+        format!("-- confiture:no-transaction\n{sql}"),
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), before);
 }
