@@ -19,11 +19,16 @@
 //!   the file its name: nothing says it changed. A row with no checksum whose name is not the
 //!   file's is [`State::Ambiguous`] ([`is_undecided`]): renamed, or another migration at its
 //!   number, nothing tells.
-//! - A row whose version has no file or another migration ([`is_another_migration`]), and
-//!   whose name and checksum are a file's of another version, is [`State::Renumbered`] to it
+//! - A row whose version has no file or another migration ([`is_another_migration`]; a version
+//!   that is not a number has none), and whose name and checksum are a file's of another
+//!   version — or, when no file has both, whose checksum one file of another version alone has
+//!   (renamed and renumbered: confiture (Python) runs `002-dash.up.sql` as version `002-dash`,
+//!   which we refuse, C006, and the file renamed `002_dash.up.sql` is its migration; not below
+//!   `first_version`) — is [`State::Renumbered`] to it
 //!   unless the rows of that file's version record it (one of them is not another migration
 //!   than it): swaps, cycles and chains of renumbered migrations included; one row per file.
-//!   The rows of that version then match no file (renumbered themselves, or missing).
+//!   The rows of that version then match no file (renumbered themselves, or missing). Several
+//!   files with its checksum and none with its name: [`State::Ambiguous`] (which one ran?).
 //! - A row whose version has no file or another migration, that is not renumbered, and whose name a file of another version has without its recorded checksum
 //!   (the row has none, or another) is [`State::Ambiguous`], tied to that file, under the
 //!   same conditions as a renumbering (not recorded by the rows of its own version, one row
@@ -342,15 +347,20 @@ pub fn is_identified_as(row: &LedgerRow, version: u64, name: &str) -> bool {
     by_name != Some(false) && by_slug != Some(false) && (by_name.or(by_slug) == Some(true))
 }
 
-/// The file `row` was renumbered to: a file of another version with the row's name and its
-/// recorded checksum, while the row's own version has no file or another migration
-/// ([`is_another_migration`]), and that file is not the migration the rows of its own version
-/// record (each of them is another migration than it, or there is none). So a swap (`002_a`,
-/// `003_b` applied, now `002_b` and `003_a`), a cycle and a chain (`002_a`, `003_b` now `003_a`,
-/// `004_b`) are each renumbered, whatever took the numbers they left. A row without a checksum
-/// is never renumbered: nothing proves the file is the one that ran. Two rows never claim one
-/// file: `claimed` holds the versions of the files already taken. `migrations` is sorted by
-/// version.
+/// The file `row` was renumbered to: a file of another version with its recorded checksum,
+/// while the row's own version has no file or another migration ([`is_another_migration`]),
+/// and that file is not the migration the rows of its own version record (each of them is
+/// another migration than it, or there is none). So a swap (`002_a`, `003_b` applied, now
+/// `002_b` and `003_a`), a cycle and a chain (`002_a`, `003_b` now `003_a`, `004_b`) are each
+/// renumbered, whatever took the numbers they left. `by_name`: the file has the row's name
+/// too (the first round, so that a file of both is never taken by a row of its checksum
+/// alone); else (the second round) the file alone of those left has the row's checksum, under
+/// another name: renamed and renumbered, as confiture (Python)'s `002-dash.up.sql` (version
+/// `002-dash`) renamed `002_dash.up.sql` — a rename keeps the checksum; not below
+/// `first_version` (squashed). A row without a checksum is never renumbered: nothing proves
+/// the file is the one that ran. Two rows never claim one file: `claimed` holds the versions
+/// of the files already taken. `migrations` is sorted by version.
+#[allow(clippy::too_many_arguments)]
 fn renumbered_to<'a>(
     i: usize,
     rows: &[LedgerRow],
@@ -359,29 +369,38 @@ fn renumbered_to<'a>(
     by_number: &BTreeMap<u64, Vec<usize>>,
     present: impl Fn(u64, &LedgerRow) -> bool,
     claimed: &BTreeMap<u64, usize>,
+    by_name: bool,
 ) -> Option<&'a Migration> {
-    let recorded = recorded_checksum(&rows[i])?;
+    let row = &rows[i];
+    let recorded = recorded_checksum(row)?;
     let elsewhere = Elsewhere {
         rows,
         versions,
         migrations,
         by_number,
     };
-    elsewhere.find(
+    let found = elsewhere.candidates(
         i,
         present,
         |v| claimed.contains_key(&v),
-        |m| checksum_matches(recorded, &m.up.checksum),
-    )
+        |m| (!by_name || m.name == row.name) && checksum_matches(recorded, &m.up.checksum),
+    );
+    match (by_name, found.as_slice()) {
+        (true, [first, ..]) | (false, [first]) => Some(first),
+        _ => None,
+    }
 }
-
 /// The file `row` is tied to as [`State::Ambiguous`] at another version, when it is not
 /// renumbered: its own version has no file or another migration
-/// ([`is_another_migration`]; a file it [`is_undecided`] about ties it there), and a file of another version has its
-/// name without its recorded checksum (the row has none, or another one). That file is
-/// neither taken from the rows of its own version that record it (not another migration than
-/// it) nor claimed by another row (`claimed`: the file versions taken). A row below
-/// `first_version` is squashed, whatever has its name. `migrations` is sorted by version.
+/// ([`is_another_migration`]; a file it [`is_undecided`] about ties it there; a version that
+/// is not a number has none), and a file of another version has its name without its
+/// recorded checksum (the row has none, or another one; a row whose version is a number), or
+/// several files of other versions,
+/// none of its name, have its checksum (renamed and renumbered, but which one ran?). That
+/// file (the first) is neither taken from the rows of its own version that record it (not
+/// another migration than it) nor claimed by another row (`claimed`: the file versions
+/// taken). A row below `first_version` is squashed, whatever has its name. `migrations` is
+/// sorted by version.
 #[allow(clippy::too_many_arguments)]
 fn ambiguous_to<'a>(
     i: usize,
@@ -389,28 +408,51 @@ fn ambiguous_to<'a>(
     versions: &[Option<Version>],
     migrations: &[&'a Migration],
     by_number: &BTreeMap<u64, Vec<usize>>,
-    present: impl Fn(u64, &LedgerRow) -> bool,
-    claimed: impl Fn(u64) -> bool,
+    present: impl Fn(u64, &LedgerRow) -> bool + Copy,
+    claimed: impl Fn(u64) -> bool + Copy,
     first_version: Option<u64>,
 ) -> Option<&'a Migration> {
-    let number = versions[i].as_ref()?.number();
-    if first_version.is_some_and(|f| number < f) {
+    if is_squashed(versions[i].as_ref(), first_version) {
         return None;
     }
+    let row = &rows[i];
     let elsewhere = Elsewhere {
         rows,
         versions,
         migrations,
         by_number,
     };
-    elsewhere.find(i, present, claimed, |m| is_another_checksum(m, &rows[i]))
+    // By name alone only for a row whose version is a number: a name confiture (Python) read
+    // from a name we refuse (`002-dash`, `120000_add`) is no migration name of ours.
+    if versions[i].is_some() {
+        let of_name = elsewhere.candidates(i, present, claimed, |m| {
+            m.name == row.name && is_another_checksum(m, row)
+        });
+        if let Some(&first) = of_name.first() {
+            return Some(first);
+        }
+    }
+    let recorded = recorded_checksum(row)?;
+    let of_checksum = elsewhere.candidates(i, present, claimed, |m| {
+        checksum_matches(recorded, &m.up.checksum)
+    });
+    match of_checksum.as_slice() {
+        [first, _, ..] => Some(first),
+        _ => None,
+    }
 }
 
-/// The search [`renumbered_to`] and [`ambiguous_to`] share: a file of another version than row
-/// `i`'s with its name, whose up file `checksum` accepts, while the row's own version has no
-/// file or another migration ([`is_another_migration`]) and its own files are not on disk
-/// otherwise (`present`: unread, incomplete, a `.py`), and which neither the rows of its own
-/// version record nor another row `claimed`. `migrations` is sorted by version.
+/// Whether a row of `version` is below `first_version`: squashed into a schema snapshot, its
+/// files removed on purpose. A version that is not a number is never below it.
+fn is_squashed(version: Option<&Version>, first_version: Option<u64>) -> bool {
+    version.is_some_and(|v| first_version.is_some_and(|f| v.number() < f))
+}
+
+/// The search [`renumbered_to`] and [`ambiguous_to`] share: the files of another version than
+/// row `i`'s that a predicate accepts, while the row's own version has no file or another
+/// migration ([`is_another_migration`]) and its own files are not on disk otherwise
+/// (`present`: unread, incomplete, a `.py`), which neither the rows of their own version
+/// record nor another row `claimed`. `migrations` is sorted by version.
 struct Elsewhere<'r, 'a> {
     rows: &'r [LedgerRow],
     versions: &'r [Option<Version>],
@@ -419,39 +461,45 @@ struct Elsewhere<'r, 'a> {
 }
 
 impl<'a> Elsewhere<'_, 'a> {
-    fn find(
+    /// The files of another version than row `i`'s that `fits` accepts, in version order. A
+    /// row whose version is not a number (confiture (Python) reads `002-dash.up.sql` as version
+    /// `002-dash`) has no file of its own: every file is of another version.
+    fn candidates(
         &self,
         i: usize,
         present: impl Fn(u64, &LedgerRow) -> bool,
         claimed: impl Fn(u64) -> bool,
-        checksum: impl Fn(&Migration) -> bool,
-    ) -> Option<&'a Migration> {
+        fits: impl Fn(&Migration) -> bool,
+    ) -> Vec<&'a Migration> {
         let row = &self.rows[i];
-        let number = self.versions[i].as_ref()?.number();
-        if present(number, row) {
-            // Its own files are there, unread or incomplete: nothing says it moved.
-            return None;
-        }
-        // The first migration of `number`, found without a scan (this runs for every row: a
-        // scan made `status` quadratic in the number of migrations).
-        let first = self.migrations.partition_point(|m| m.version < number);
-        let own = self.migrations.get(first).filter(|m| m.version == number);
-        if own.is_some_and(|m| !is_another_migration(m, row)) {
-            // Its version's file records it, or may ([`is_undecided`]: tied to it there).
-            return None;
+        let number = self.versions[i].as_ref().map(Version::number);
+        if let Some(number) = number {
+            if present(number, row) {
+                // Its own files are there, unread or incomplete: nothing says it moved.
+                return Vec::new();
+            }
+            // The first migration of `number`, found without a scan (this runs for every row:
+            // a scan made `status` quadratic in the number of migrations).
+            let first = self.migrations.partition_point(|m| m.version < number);
+            let own = self.migrations.get(first).filter(|m| m.version == number);
+            if own.is_some_and(|m| !is_another_migration(m, row)) {
+                // Its version's file records it, or may ([`is_undecided`]: tied to it there).
+                return Vec::new();
+            }
         }
         let recorded_by_its_rows = |m: &Migration| {
             self.by_number
                 .get(&m.version)
                 .is_some_and(|rs| rs.iter().any(|&j| !is_another_migration(m, &self.rows[j])))
         };
-        self.migrations.iter().copied().find(|m| {
-            m.version != number
-                && m.name == row.name
-                && checksum(m)
-                && !claimed(m.version)
-                && !recorded_by_its_rows(m)
-        })
+        (self.migrations.iter().copied())
+            .filter(|m| {
+                Some(m.version) != number
+                    && fits(m)
+                    && !claimed(m.version)
+                    && !recorded_by_its_rows(m)
+            })
+            .collect()
     }
 }
 
@@ -844,20 +892,30 @@ impl<'a> History<'a> {
         };
         // Rows whose migration now has another number: they record that file, not the one
         // (if any) that has their version now.
+        // First by name and checksum, then by checksum alone (renamed too), never taking a
+        // file a row of its name records.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
-        for i in 0..rows.len() {
-            let (present, claimed) = (&own_files_there, &renumbered);
-            let to = renumbered_to(
-                i,
-                rows,
-                &versions,
-                &migrations,
-                &by_number,
-                present,
-                claimed,
-            );
-            if let Some(m) = to {
-                renumbered.insert(m.version, i);
+        for by_name in [true, false] {
+            for i in 0..rows.len() {
+                if renumbered.values().any(|&r| r == i)
+                    || (!by_name && is_squashed(versions[i].as_ref(), first_version))
+                {
+                    continue;
+                }
+                let (present, claimed) = (&own_files_there, &renumbered);
+                let to = renumbered_to(
+                    i,
+                    rows,
+                    &versions,
+                    &migrations,
+                    &by_number,
+                    present,
+                    claimed,
+                    by_name,
+                );
+                if let Some(m) = to {
+                    renumbered.insert(m.version, i);
+                }
             }
         }
         // Rows tied to a file of another version with their name but not their checksum:
@@ -1644,6 +1702,60 @@ mod tests {
         assert!(!is_modified(&m, &row("001", Some("  "))));
         assert!(is_modified(&m, &row("001", Some(&checksum(b"x")))));
         assert!(is_modified(&m, &row("001", Some(&sum[1..]))));
+    }
+
+    /// rnm: a row whose up file (checksum) one file of another version has, under another
+    /// name, is renumbered to it — its version a number or not (confiture (Python) reads
+    /// `002-dash.up.sql` as version `002-dash`) —, never missing with the file pending; several
+    /// such files make it ambiguous; a file with its name and checksum is never taken from the
+    /// row it belongs to; a row below `first_version` stays squashed.
+    #[test]
+    fn a_row_whose_up_file_another_file_has_under_another_name_is_renumbered_to_it() {
+        let renamed = |version: &str, name: &str, of: &Migration| LedgerRow {
+            name: name.to_string(),
+            ..row(version, Some(&of.up.checksum))
+        };
+        let files = [migration("001"), migration("002")];
+        for (version, name) in [("002-dash", "002-dash"), ("20260101", "120000_add")] {
+            let rows = [
+                row("001", Some(&files[0].up.checksum)),
+                renamed(version, name, &files[1]),
+            ];
+            let h = History::new(&files, &rows, None);
+            assert_eq!(h.recorded[1].state, State::Renumbered, "{version}");
+            assert_eq!(h.row_of(&files[1]).unwrap().row.version, version);
+            assert_eq!(h.pending().count(), 0, "{version}");
+            assert!(h.missing().is_empty(), "{version}");
+            // Below `first_version`: squashed, whatever has its up file.
+            if version == "20260101" {
+                let h = History::new(&files, &rows, Some(30_000_000));
+                assert_eq!(h.recorded[1].state, State::Squashed);
+            }
+        }
+        // Two files with its up file: which one ran? Ambiguous, tied to the first.
+        let twin = Migration {
+            version: 3,
+            version_text: "003".to_string(),
+            name: "again".to_string(),
+            ..files[1].clone()
+        };
+        let three = [files[0].clone(), files[1].clone(), twin];
+        let rows = [
+            row("001", Some(&files[0].up.checksum)),
+            renamed("002-dash", "002-dash", &files[1]),
+        ];
+        let h = History::new(&three, &rows, None);
+        assert_eq!(h.recorded[1].state, State::Ambiguous);
+        assert_eq!(h.row_of(&three[1]).unwrap().row.version, "002-dash");
+        assert!(h.missing().is_empty());
+        // A row of its name and checksum takes the file first, whatever the rows' order.
+        let rows = [
+            renamed("x", "other", &files[1]),
+            renamed("007", "m", &files[1]),
+        ];
+        let h = History::new(&files[1..], &rows, None);
+        assert_eq!(h.row_of(&files[1]).unwrap().row.version, "007");
+        assert_eq!(h.recorded[0].state, State::Missing);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! - `missing`: recorded, but no file has its version;
 //! - `squashed`: recorded below `first_version`, whose files were removed on purpose;
 //! - `duplicate`: a second row for a version another row records;
-//! - `renumbered`: recorded under a version its files no longer have (same name and up file,
-//!   another number now);
+//! - `renumbered`: recorded under a version its files no longer have (the same up file, with
+//!   the same name or, the only file of that checksum, renamed too; another version now);
 //! - `replaced`: recorded, but its files are gone and its version now names another migration
 //!   (another name and another up file), which never ran;
 //! - `ambiguous`: recorded, but nothing tells which file it records: its row has no checksum

@@ -1284,7 +1284,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
     }
     if let Some(help) = &report.renumbered_help {
         lines.push(format!(
-            "help: applied migrations were renumbered since they ran (now {}; same name and up file): {help}",
+            "help: applied migrations were renumbered since they ran (now {}; the same up file): {help}",
             render::versions(&report.renumbered)
         ));
     }

@@ -939,6 +939,9 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     let (gap_now, gap_then) = (gap_after(set, &[]), gap_after(set, &back));
     let going_back_to = |v: u64| back.iter().any(|&(_, _, old)| old == v);
     let mut taken = Vec::new();
+    // Ran under a version no file name can carry (confiture (Python) reads `002-dash.up.sql`
+    // as version `002-dash`): no rename takes it back.
+    let mut uncarried = Vec::new();
     for &r in &renumbered {
         let Some(m) = r.migration else { continue };
         if back.iter().any(|&(b, _, _)| b.version == m.version) {
@@ -990,7 +993,7 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                     (None, _) => format!("{ran_as}, which another file has now"),
                 });
             }
-            None => taken.push(format!("`{}` ran as {}", m.id(), r.row.version)),
+            None => uncarried.push(format!("`{}` ran as {}", m.id(), r.row.version)),
         }
     }
     let mut help = Vec::new();
@@ -1069,6 +1072,19 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
             "a renumbered migration already ran under its old number, which no file has now: \
              rename its files back ({}); it does not run again",
             back.join("; "),
+        ));
+    }
+    if !uncarried.is_empty() {
+        let once = match gap_now {
+            None => "",
+            Some(_) => " once the gap in the versions (C004) is closed",
+        };
+        help.push(format!(
+            "a renamed migration already ran under a version no file name can carry ({}): {} \
+             records it under its new version{once} (it does not run again; never forget its \
+             row, which would run it again)",
+            uncarried.join("; "),
+            reinit_hint()
         ));
     }
     // `reinit` records the new numbers, unless a gap refuses it (C004 on the file after it):
@@ -1306,9 +1322,31 @@ pub fn ambiguous_help(set: &MigrationSet, history: &History<'_>, table: &str) ->
             .iter()
             .filter(|m| m.name == r.row.name && Some(m.version) != number && free(m))
             .collect();
+        // Renamed and renumbered, several files with its checksum: which one ran?
+        let of_checksum: Vec<&Migration> = match recorded_checksum(r.row) {
+            Some(c) if of_name.is_empty() => set
+                .migrations
+                .iter()
+                .filter(|m| {
+                    Some(m.version) != number
+                        && crate::history::checksum_matches(c, &m.up.checksum)
+                        && free(m)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let key = crate::ledger::literal(&r.row.version);
         let id = crate::display::escape(&r.id()).into_owned();
         let mut ways = Vec::new();
+        for m in &of_checksum {
+            ways.push(format!(
+                "if `{}` is the migration that ran as {id} (renamed and renumbered since), \
+                 record it: `UPDATE {table} SET version = {}, name = {} WHERE version = {key};`",
+                m.id(),
+                crate::ledger::literal(&m.version_text),
+                crate::ledger::literal(&m.name),
+            ));
+        }
         if let Some(m) = at_version {
             ways.push(format!(
                 "if `{}` is the migration that ran as {id} (renamed since), record it: `UPDATE \
@@ -1346,6 +1384,7 @@ pub fn ambiguous_help(set: &MigrationSet, history: &History<'_>, table: &str) ->
         let others: Vec<String> = at_version
             .into_iter()
             .chain(of_name.iter().copied())
+            .chain(of_checksum.iter().copied())
             .map(|m| format!("`{}`", m.id()))
             .collect();
         let (none, new, never) = match others.as_slice() {

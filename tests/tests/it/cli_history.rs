@@ -2831,3 +2831,159 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit
         serde_json::json!(["001"])
     );
 }
+
+/// A row as confiture (Python) writes it for a migration it ran from `sql` (the up file's
+/// text): its version and name as it reads them from the file name, its checksum the SHA-256
+/// of the text, computed by the server. The migration's SQL is the caller's to run.
+fn python_row(db: &TestDb, version: &str, name: &str, sql: &str) {
+    db.connect()
+        .batch_execute(&format!(
+            "INSERT INTO tb_confiture (slug, version, name, checksum, execution_time_ms, \
+             applied_by) VALUES ('{name}_{version}_20260101_120000', '{version}', '{name}', \
+             encode(sha256(convert_to($q${sql}$q$, 'UTF8')), 'hex'), 1, current_user);"
+        ))
+        .expect("a confiture (Python) row");
+}
+
+/// rnm: confiture (Python) runs files whose names we refuse (C006): `002-dash.up.sql` is its
+/// version `002-dash`, `20260101_120000_add.up.sql` its version `20260101` named
+/// `120000_add`. Renamed to a name we accept, the file has the row's checksum, yet the row
+/// was `missing` and the file `pending`: `reinit` (which forgets missing rows) then `up` ran
+/// the migration a second time. The row is `renumbered` to the file (never missing, never
+/// pending), `up` refuses and writes nothing, and the help's `reinit` records the new version
+/// without running it again.
+#[test]
+fn a_python_row_whose_file_was_renamed_to_a_name_we_accept_never_runs_twice() {
+    for (version, name, renamed) in [
+        ("002-dash", "002-dash", "002_dash"),
+        ("20260101", "120000_add", "002_add"),
+    ] {
+        let db = TestDb::new("hi_rnm_py");
+        let project = counted(&db, &[]);
+        let sql = format!("INSERT INTO runs VALUES ('{renamed}');\n");
+        db.connect().batch_execute(&sql).expect("the migration");
+        python_row(&db, version, name, &sql);
+        project.migration(
+            renamed,
+            &sql,
+            &format!("DELETE FROM runs WHERE name = '{renamed}';\n"),
+        );
+        let before = ledger(&db);
+
+        let run = project.run_on(&db, &["migrate", "status"]);
+        run.code(exit::DIVERGED)
+            .stdout_has("! renumbered")
+            .stdout_lacks("! missing")
+            .stdout_lacks("✗ pending")
+            .stderr_has(&format!("`{renamed}` ran as {version}"))
+            .stderr_has("reinit");
+        let doc = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .json();
+        assert_eq!(doc["summary"]["renumbered"], 1, "{doc}");
+        assert_eq!(doc["summary"]["missing"], 0, "{doc}");
+        assert_eq!(doc["pending"], serde_json::json!([]), "{doc}");
+
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--allow-out-of-order"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has(&format!("renumbered: {version}_{name} was applied"));
+            assert_eq!(ledger(&db), before, "{args:?}");
+            assert_eq!(runs(&db), [(renamed.to_string(), 1)], "{args:?}");
+        }
+
+        // The way out the help names: the row records the new version; nothing runs again.
+        project
+            .run_on(&db, &["migrate", "reinit"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("forget");
+        assert_eq!(
+            ledger(&db),
+            ["001:runs".to_string(), renamed.replacen('_', ":", 1)]
+        );
+        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        assert_eq!(runs(&db), [(renamed.to_string(), 1)]);
+    }
+}
+
+/// rnm: a Python row whose checksum two files of other versions have (`002_dash` and
+/// `003_dash_again`, the same text): nothing tells which one ran. The row is `ambiguous`,
+/// neither missing nor pending, every command that writes refuses it, and the statement the
+/// help names for the file that ran records it; the other one is then pending.
+#[test]
+fn a_python_row_whose_checksum_two_files_have_is_ambiguous() {
+    let db = TestDb::new("hi_rnm_twins");
+    let project = counted(&db, &[]);
+    let sql = "INSERT INTO runs VALUES ('dash');\n";
+    db.connect().batch_execute(sql).expect("the migration");
+    python_row(&db, "002-dash", "002-dash", sql);
+    for id in ["002_dash", "003_dash_again"] {
+        project.migration(id, sql, "DELETE FROM runs WHERE name = 'dash';\n");
+    }
+
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::DIVERGED)
+        .stdout_has("! ambiguous")
+        .stdout_lacks("! missing")
+        .stderr_has("if `002_dash` is the migration that ran as 002-dash_002-dash")
+        .stderr_has("if `003_dash_again` is the migration that ran as 002-dash_002-dash");
+    every_command_refuses_ambiguous(&db, &project, "002-dash_002-dash");
+
+    paste_update(&db, &run.stderr, "if `002_dash`");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING);
+    assert_eq!(ledger(&db), ["001:runs", "002:dash"]);
+}
+
+/// rnm: confiture (Python) applies a `CREATE INDEX CONCURRENTLY` file without the
+/// `-- confiture:no-transaction` marker; we refuse the directory (C101), and once the marker is
+/// added the applied file reads `modified` (exit 7). C101's help now says that second step and
+/// the way out (`reinit`, which records the file as it is, running nothing); followed, it
+/// leaves nothing to fix.
+#[test]
+fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
+    let db = TestDb::new("hi_rnm_c101");
+    let project = counted(&db, &[]);
+    let sql = "CREATE INDEX CONCURRENTLY idx_runs_name ON runs (name);\n";
+    db.connect().batch_execute(sql).expect("the migration");
+    python_row(&db, "002", "idx", sql);
+    project.migration(
+        "002_idx",
+        sql,
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY idx_runs_name;\n",
+    );
+    let before = ledger(&db);
+
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("C101")
+        .stderr_has("where this migration is already applied")
+        .stderr_has("`migrate status` then shows it `modified`, and `migrate reinit` records");
+    assert_eq!(ledger(&db), before);
+
+    project.write(
+        "db/migrations/002_idx.up.sql",
+        format!("-- confiture:no-transaction\n{sql}"),
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("modified");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), before);
+}

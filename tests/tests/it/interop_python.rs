@@ -1038,3 +1038,51 @@ fn confiture_s_bookkeeping_beside_an_empty_ledger_is_no_unrecorded_schema() {
         .stdout_has("applied 2 migrations");
     statuses_agree(&project, 0);
 }
+
+/// rnm: confiture runs `002-dash.up.sql` (its version `002-dash`, a name we refuse: C006);
+/// renamed to `002_dash.up.sql`, the file has the row's checksum: ours says `renumbered`
+/// (never `missing` and `pending`), `up` refuses and writes nothing, and `reinit` records the
+/// new version so that the next `up` runs nothing (the row it inserted is there once).
+#[test]
+fn a_migration_confiture_ran_under_a_name_we_refuse_never_runs_twice_once_renamed() {
+    let db = TestDb::new("interop_rnm");
+    let project = project(&db, 1, None);
+    let dir = "db/migrations";
+    project.write(
+        &format!("{dir}/002-dash.up.sql"),
+        "INSERT INTO t1 VALUES (2);\n",
+    );
+    project.write(
+        &format!("{dir}/002-dash.down.sql"),
+        "DELETE FROM t1 WHERE id = 2;\n",
+    );
+    run_python(&project, &["migrate", "up"]).code(0);
+    let count = || -> i64 {
+        db.connect()
+            .query_one("SELECT count(*) FROM t1 WHERE id = 2", &[])
+            .expect("count")
+            .get(0)
+    };
+    assert_eq!(count(), 1);
+    for kind in ["up", "down"] {
+        std::fs::rename(
+            project.path(&format!("{dir}/002-dash.{kind}.sql")),
+            project.path(&format!("{dir}/002_dash.{kind}.sql")),
+        )
+        .expect("rename");
+    }
+    let before = db.ledger();
+
+    ours(&project, &["migrate", "status"])
+        .code(confiture::exit::DIVERGED)
+        .stdout_has("! renumbered")
+        .stdout_lacks("! missing")
+        .stdout_lacks("✗ pending")
+        .stderr_has("`002_dash` ran as 002-dash");
+    ours(&project, &["migrate", "up"]).code(confiture::exit::DIVERGED);
+    assert_eq!(db.ledger(), before);
+    ours(&project, &["migrate", "reinit"]).code(confiture::exit::SUCCESS);
+    ours(&project, &["migrate", "up"]).code(confiture::exit::SUCCESS);
+    ours(&project, &["migrate", "status"]).code(confiture::exit::SUCCESS);
+    assert_eq!(count(), 1);
+}

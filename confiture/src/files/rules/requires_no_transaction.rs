@@ -1,7 +1,7 @@
 //! C101 `requires-no-transaction`: a statement PostgreSQL refuses inside a transaction block,
 //! in a migration that confiture runs in one.
 
-use super::{Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{Context, Diagnostic, Direction, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C101",
@@ -31,7 +31,9 @@ it, and accepts the marker on a file that has one (`unneeded-no-transaction` sta
 **Fix:** add `-- confiture:no-transaction` to the file's leading comments (before the first
 statement). confiture then sends each statement on its own, in autocommit, and records the
 migration after the last one succeeds. Keep such a migration to that one statement
-(see `no-transaction-multiple-statements`).",
+(see `no-transaction-multiple-statements`). A migration already applied without the marker
+(confiture (Python) runs it so) then has another checksum: `migrate status` shows it `modified`,
+and `migrate reinit` records the file as it is now, running nothing.",
 };
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
@@ -44,19 +46,32 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     else {
         return;
     };
+    let mut help = "add `-- confiture:no-transaction` to the file's leading comments (before the first statement), \
+         and keep the statement in a migration of its own"
+        .to_string();
+    if cx.kind == Direction::Up {
+        help.push_str(APPLIED);
+    }
     out.push(cx.diagnostic(
         &DOC,
         stmt.range.clone(),
         format!("{command} cannot run inside a transaction block, and confiture runs this migration in one"),
-        "add `-- confiture:no-transaction` to the file's leading comments (before the first statement), \
-         and keep the statement in a migration of its own"
-            .to_string(),
+        help,
     ));
 }
+
+/// The second step, for an up file a database already applied (confiture (Python) runs such a
+/// file without the marker): the marker changes the file's checksum, so `status` then says
+/// `modified` (exit 7), and `reinit` records the file as it is now, running nothing. The rule
+/// knows no ledger: it says when the step applies.
+const APPLIED: &str = "; where this migration is already applied (confiture (Python) runs it \
+     without the marker), the marker changes its up file's checksum: `migrate status` then shows \
+     it `modified`, and `migrate reinit` records the file as it is now (nothing runs again)";
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{down, only, up};
+    use super::Direction;
 
     #[test]
     fn concurrent_index_without_the_marker_names_the_fix() {
@@ -67,10 +82,19 @@ mod tests {
             d.message,
             "CREATE INDEX CONCURRENTLY cannot run inside a transaction block, and confiture runs this migration in one"
         );
-        assert!(d
-            .help
-            .unwrap_or_default()
-            .contains("-- confiture:no-transaction"));
+        let help = d.help.unwrap_or_default();
+        assert!(help.contains("-- confiture:no-transaction"), "{help}");
+        // The way out for a file already applied without the marker: an up file's checksum.
+        assert!(
+            help.contains("`migrate reinit` records the file as it is now"),
+            "{help}"
+        );
+        let d = crate::files::rules::check_sql(
+            std::path::Path::new("m.sql"),
+            "VACUUM tb_user;\n",
+            Direction::Down,
+        );
+        assert!(!d[0].help.as_deref().unwrap_or_default().contains("reinit"));
     }
 
     #[test]
