@@ -751,6 +751,7 @@ fn read_environment(
         connection_variables,
         database_line,
         listed_database: false,
+        settings_from: None,
     })
 }
 

@@ -91,6 +91,7 @@ impl Target {
         environment.connection.dbname = name.to_string();
         // Errors then say where the name came from, and where the rest did.
         environment.name = format!("{source} (on the server of {})", base.source());
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         environment.listed_database = true;
@@ -117,6 +118,7 @@ impl Target {
         }
         environment.connection = parsed.connection;
         environment.name = source.clone();
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         environment.listed_database = true;
@@ -198,6 +200,7 @@ impl Target {
         // Where the connection settings are, for help lines ("check them in ..."): the
         // base's, never the schema's source, which holds no host or port.
         environment.name = format!("{} (schema {schema}, given by {source})", base.source());
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         Ok(Target {
@@ -1455,6 +1458,41 @@ host=h password=hunter2 dbname=x y
             spaced.starts_with("\"my db\" is not a database name"),
             "{spaced}"
         );
+    }
+
+    /// A help saying where to set `migration.tracking_table` for a fleet target said "in an
+    /// environment file given with `-c FILE` (the targets query, row 1 (on the server of
+    /// environment file ...) reads none)": nested parentheses, and untrue — a target's
+    /// `migration:` settings are its base environment's, read from that file. Every kind of
+    /// target (a name, a URL, a tenant schema) of a base read from a file or from a URL.
+    #[test]
+    fn where_to_set_a_targets_migration_setting_is_its_base_environments() {
+        let set = |env: &Environment| env.set_in_file("migration.tracking_table", "S.T");
+        let mut from_file = base();
+        from_file.file = Some(std::path::PathBuf::from("db/environments/fleet.yaml"));
+        let mut from_url = base();
+        from_url.name = "--database-url".to_string();
+        for (base, expected) in [
+            (
+                from_file,
+                "`migration.tracking_table: S.T` in db/environments/fleet.yaml",
+            ),
+            (
+                from_url,
+                "`migration.tracking_table: S.T` in an environment file given with `-c FILE` \
+                 (--database-url reads none)",
+            ),
+        ] {
+            let targets = [
+                Target::database(&base, "tenant_1", "the targets query, row 1").unwrap(),
+                Target::url(&base, "postgresql://h/db", "tenants.txt:4").unwrap(),
+                Target::schema(&base, "tenant_a", "the schemas query, row 1").unwrap(),
+            ];
+            assert_eq!(set(&base), expected);
+            for target in targets {
+                assert_eq!(set(&target.environment), expected, "{}", target.source);
+            }
+        }
     }
 
     /// A 1 MB line of a target list was echoed whole by its error (1 MB on stderr): a rejected
