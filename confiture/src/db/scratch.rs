@@ -324,6 +324,9 @@ impl Scratch {
     /// could not, each a sentence naming the object and what to do, is returned.
     pub fn drop_now(mut self) -> Result<Vec<String>> {
         self.dropped = true;
+        // Held for the drop, connecting included: `drop_all` (a signal's) waits for it rather
+        // than let the process exit in the middle of it, the database no longer registered
+        // (a second signal names it: `being_dropped`).
         let mut registry = registry();
         let name = self.env.connection.dbname.clone();
         let before = registry.live.len();
