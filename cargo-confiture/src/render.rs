@@ -325,8 +325,8 @@ pub fn clip_source(line: &str) -> String {
     // A byte-order mark is invisible and zero-width: it would shift the caret.
     let line = confiture::text::without_bom(line);
     let line = line.trim_end_matches(['\n', '\r']);
-    match line.char_indices().nth(MAX_SOURCE_CHARS) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
+    match confiture::display::clip(line, MAX_SOURCE_CHARS) {
+        Some(kept) => format!("{kept}…"),
         None => line.to_string(),
     }
 }

@@ -153,6 +153,15 @@ pub fn cut(mut list: Vec<String>) -> Vec<String> {
     list
 }
 
+/// The one rule cutting a long value in a message (a rejected name, a source line): its first
+/// `max_chars` characters when it has more, `None` when it is shown whole. The caller marks the
+/// cut (`…`) and may say the length: a 1 MB line of a target list prints a line, not a megabyte.
+pub fn clip(text: &str, max_chars: usize) -> Option<&str> {
+    text.char_indices()
+        .nth(max_chars)
+        .map(|(cut, _)| &text[..cut])
+}
+
 /// `path` relative to `cwd` when they share more than the root: `db/migrations` below it,
 /// `../db/migrations` beside it; else `path` unchanged. Both are taken as given (no IO);
 /// a relative `path` is returned as it is.

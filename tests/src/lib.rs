@@ -512,7 +512,79 @@ pub fn cli() -> Command {
     }
     cmd.env("PGPASSFILE", "/nonexistent/confiture-tests/pgpass");
     cmd.env("NO_COLOR", "1");
+    with_default_stop_signals(&mut cmd);
     cmd
+}
+
+/// The signals a test sends the CLI to stop it, as `kill` names them, with their numbers.
+const STOP_SIGNALS: [(&str, libc::c_int); 3] = [
+    ("-INT", libc::SIGINT),
+    ("-TERM", libc::SIGTERM),
+    ("-HUP", libc::SIGHUP),
+];
+
+/// Starts `cmd` with SIGINT, SIGTERM and SIGHUP at their default disposition, as a shell starts
+/// a foreground command, whatever this test process inherited: under `nohup`, or as a
+/// background job (`&`) of a non-interactive script, SIGINT (or SIGHUP) is ignored here, the
+/// CLI rightly keeps an inherited `SIG_IGN` (`signals_inherited_ignored_stay_ignored`), and a
+/// test of what Ctrl-C does would wait forever for a process that never gets it. A test of
+/// Ctrl-C is a test of the terminal's Ctrl-C, which reaches a process that does not ignore it;
+/// the test that starts the CLI with a signal ignored sets that up itself. (The signal mask
+/// std resets already.)
+fn with_default_stop_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: `signal` is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            for (_, signal) in STOP_SIGNALS {
+                if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `signal` (`-INT`, `-TERM`, `-HUP`) to the CLI under test, process `pid`: **the** way a
+/// test stops it as a user would. Fails at once, never hangs, when the process ignores that
+/// signal (SIGINT or SIGHUP inherited ignored by a process not started through [`cli`], which
+/// resets them: `SigIgn` of `/proc/PID/status`).
+pub fn send_signal(pid: u32, signal: &str) {
+    let number = STOP_SIGNALS
+        .iter()
+        .find(|(name, _)| *name == signal)
+        .unwrap_or_else(|| panic!("not a signal the tests send: {signal}"))
+        .1;
+    assert!(
+        !ignores(pid, number),
+        "SIG{} is ignored by process {pid}, which inherited it ignored from this process: run \
+         the tests from a shell that does not ignore it (not under `nohup`, nor as a background \
+         job of a script), or start the CLI through `confiture_tests::cli`",
+        &signal[1..]
+    );
+    let pid = libc::pid_t::try_from(pid).expect("a process id");
+    // SAFETY: kill(2) reads its two integer arguments only.
+    let sent = unsafe { libc::kill(pid, number) };
+    assert_eq!(
+        sent,
+        0,
+        "kill {signal} {pid}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Whether process `pid` ignores signal `number`: its bit in the `SigIgn` mask of
+/// `/proc/PID/status` (bit `number - 1`, in hexadecimal).
+fn ignores(pid: u32, number: libc::c_int) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .unwrap_or_else(|| panic!("no SigIgn line in /proc/{pid}/status:\n{status}"));
+    mask & (1 << (number - 1)) != 0
 }
 
 /// What a run of the CLI did.

@@ -241,9 +241,14 @@ fn masked(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// `"name"`: [`shown`] between double quotes, the one way a message quotes a name it rejects
 /// (a database, a tenant schema): each control character escaped once (`"x\u{1b}[2J"`), never
-/// escaped again by a `{:?}` of the escaped text.
+/// escaped again by a `{:?}` of the escaped text. A text longer than any name PostgreSQL takes
+/// ([`MAX_NAME_BYTES`](super::MAX_NAME_BYTES) characters) is cut there ([`crate::display::clip`])
+/// and its length said: `"tenant_aaaa…" (1048576 bytes)`.
 pub fn quoted(text: &str) -> String {
-    format!("\"{}\"", shown(text))
+    match crate::display::clip(text, super::MAX_NAME_BYTES) {
+        Some(kept) => format!("\"{}…\" ({} bytes)", shown(kept), text.len()),
+        None => format!("\"{}\"", shown(text)),
+    }
 }
 
 /// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names

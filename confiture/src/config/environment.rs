@@ -111,6 +111,11 @@ pub struct Environment {
     /// written: a list expands no variable, so help about what it gave talks about the list,
     /// never the environment file.
     pub(crate) listed: Listed,
+    /// Where the `migration:` settings were read when it is not this environment's own
+    /// `file` and name: a fleet target's are its base environment's ([`crate::fleet::Target`]),
+    /// whose file (or label: `--database-url`) is where a help says to set one
+    /// ([`Environment::set_in_file`]).
+    pub(crate) settings_from: Option<(Option<PathBuf>, String)>,
 }
 
 /// What of an [`Environment`]'s connection a fleet target list gave.
@@ -178,6 +183,7 @@ impl Environment {
             connection_variables: None,
             database_line: None,
             listed: Listed::Nothing,
+            settings_from: None,
         })
     }
 
@@ -197,17 +203,36 @@ impl Environment {
         }
     }
     /// How a help tells the user of this environment to set `key` of an environment file
-    /// (`migration.tracking_table`) to `value`: in its environment file, when it was read from
-    /// one; else (`--database-url`, `DATABASE_URL`: no file is read) in an environment file
-    /// to give instead (`-c FILE`), since no flag or URL parameter sets it.
+    /// (`migration.tracking_table`) to `value`: in the environment file its `migration:`
+    /// settings were read from (a fleet target's are its base's); else (`--database-url`,
+    /// `DATABASE_URL`: no file is read) in an environment file to give instead (`-c FILE`),
+    /// since no flag or URL parameter sets it.
     pub fn set_in_file(&self, key: &str, value: &str) -> String {
-        match &self.file {
-            Some(file) => format!("`{key}: {value}` in {}", display_path(file)),
-            None => format!(
-                "`{key}: {value}` in an environment file given with `-c FILE` ({} reads none)",
-                self.source()
+        match self.settings_origin() {
+            (Some(file), _) => format!("`{key}: {value}` in {}", display_path(file)),
+            (None, label) => format!(
+                "`{key}: {value}` in an environment file given with `-c FILE` ({label} reads none)"
             ),
         }
+    }
+
+    /// Where this environment's `migration:` settings were read: the environment file, else
+    /// the label of the URL that reads none (`--database-url`); a fleet target's, its base's
+    /// (never the target's own source, `tenants.txt:3 (on the server of ...)`, which reads no
+    /// setting).
+    fn settings_origin(&self) -> (Option<&PathBuf>, String) {
+        match &self.settings_from {
+            Some((file, label)) => (file.as_ref(), label.clone()),
+            None => (self.file.as_ref(), self.source()),
+        }
+    }
+
+    /// Where this environment's `migration:` settings were read, for an environment made from
+    /// this one that keeps them but not its file (a fleet target).
+    #[cfg(feature = "db")]
+    pub(crate) fn settings_for_derived(&self) -> (Option<PathBuf>, String) {
+        let (file, label) = self.settings_origin();
+        (file.cloned(), label)
     }
 
     /// Where the database's name is to be fixed, for the help of a database that does not

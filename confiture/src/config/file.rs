@@ -753,6 +753,7 @@ fn read_environment(
         connection_variables,
         database_line,
         listed: super::environment::Listed::Nothing,
+        settings_from: None,
     })
 }
 

@@ -330,6 +330,9 @@ impl Scratch {
     /// [`Scratch::drop_now`], on this thread.
     fn drop_here(mut self) -> Result<Vec<String>> {
         self.dropped = true;
+        // Held for the drop, connecting included: `drop_all` (a signal's) waits for it rather
+        // than let the process exit in the middle of it, the database no longer registered
+        // (a second signal names it: `being_dropped`).
         let mut registry = registry();
         let name = self.env.connection.dbname.clone();
         let before = registry.live.len();

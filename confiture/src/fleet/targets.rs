@@ -91,6 +91,7 @@ impl Target {
         environment.connection.dbname = name.to_string();
         // Errors then say where the name came from, and where the rest did.
         environment.name = format!("{source} (on the server of {})", base.source());
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         environment.listed = Listed::DatabaseName {
@@ -119,6 +120,7 @@ impl Target {
         }
         environment.connection = parsed.connection;
         environment.name = source.clone();
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         environment.listed = Listed::Connection;
@@ -200,6 +202,7 @@ impl Target {
         // Where the connection settings are, for help lines ("check them in ..."): the
         // base's, never the schema's source, which holds no host or port.
         environment.name = format!("{} (schema {schema}, given by {source})", base.source());
+        environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
         Ok(Target {
@@ -380,7 +383,7 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
     if name.len() > config::MAX_NAME_BYTES {
         return Err(format!(
             "database name {} is longer than {} bytes (PostgreSQL would cut it and reach another database)",
-            config::shown(name),
+            config::quoted(name),
             config::MAX_NAME_BYTES
         ));
     }
@@ -702,7 +705,7 @@ fn collect_in<'a>(
 /// that refuses it (a query's row, an entry of `fleet.targets`), said after its source:
 /// `the targets query, row 3 is "", not a target`.
 pub(crate) fn not_a_target(raw: &str) -> String {
-    format!("is {:?}, not a target", config::shown(raw))
+    format!("is {}, not a target", config::quoted(raw))
 }
 
 /// The one wording of a target listed twice: `tenants.txt:9: app@db:5432/t7 is already
@@ -1457,6 +1460,90 @@ host=h password=hunter2 dbname=x y
             spaced.starts_with("\"my db\" is not a database name"),
             "{spaced}"
         );
+    }
+
+    /// A help saying where to set `migration.tracking_table` for a fleet target said "in an
+    /// environment file given with `-c FILE` (the targets query, row 1 (on the server of
+    /// environment file ...) reads none)": nested parentheses, and untrue — a target's
+    /// `migration:` settings are its base environment's, read from that file. Every kind of
+    /// target (a name, a URL, a tenant schema) of a base read from a file or from a URL.
+    #[test]
+    fn where_to_set_a_targets_migration_setting_is_its_base_environments() {
+        let set = |env: &Environment| env.set_in_file("migration.tracking_table", "S.T");
+        let mut from_file = base();
+        from_file.file = Some(std::path::PathBuf::from("db/environments/fleet.yaml"));
+        let mut from_url = base();
+        from_url.name = "--database-url".to_string();
+        for (base, expected) in [
+            (
+                from_file,
+                "`migration.tracking_table: S.T` in db/environments/fleet.yaml",
+            ),
+            (
+                from_url,
+                "`migration.tracking_table: S.T` in an environment file given with `-c FILE` \
+                 (--database-url reads none)",
+            ),
+        ] {
+            let targets = [
+                Target::database(&base, "tenant_1", "the targets query, row 1").unwrap(),
+                Target::url(&base, "postgresql://h/db", "tenants.txt:4").unwrap(),
+                Target::schema(&base, "tenant_a", "the schemas query, row 1").unwrap(),
+            ];
+            assert_eq!(set(&base), expected);
+            for target in targets {
+                assert_eq!(set(&target.environment), expected, "{}", target.source);
+            }
+        }
+    }
+
+    /// A 1 MB line of a target list was echoed whole by its error (1 MB on stderr): a rejected
+    /// name is shown up to PostgreSQL's 63-byte limit, cut (`…`) with its length said — a
+    /// database name, a tenant schema name and a blank entry alike. A name within the limit is
+    /// shown whole.
+    #[test]
+    fn a_rejected_name_longer_than_any_name_is_shown_cut_with_its_length() {
+        let long = "t".repeat(1 << 20);
+        let kept = format!(
+            "\"{}…\" (1048576 bytes)",
+            "t".repeat(config::MAX_NAME_BYTES)
+        );
+        let database = Target::database(&base(), &long, "tenants.txt:3").unwrap_err();
+        assert_eq!(
+            database.message,
+            format!(
+                "tenants.txt:3: database name {kept} is longer than 63 bytes (PostgreSQL would \
+                 cut it and reach another database)"
+            )
+        );
+        let schema = Target::schema(&base(), &long, "q, row 1").unwrap_err();
+        assert!(
+            schema
+                .message
+                .starts_with(&format!("q, row 1: {kept} is not a tenant schema name")),
+            "{}",
+            &schema.message[..200]
+        );
+        let blank = Target::database(&base(), &" ".repeat(1 << 20), "tenants.txt:4").unwrap_err();
+        let spaces = format!(
+            "\"{}…\" (1048576 bytes)",
+            " ".repeat(config::MAX_NAME_BYTES)
+        );
+        assert_eq!(
+            blank.message,
+            format!("tenants.txt:4 is {spaces}, not a target")
+        );
+        for error in [&database, &schema, &blank] {
+            assert!(error.message.len() < 300, "{}", &error.message[..300]);
+        }
+        // Characters, not bytes: a multi-byte name is cut at a character boundary.
+        let wide = "é".repeat(64);
+        assert_eq!(
+            config::quoted(&wide),
+            format!("\"{}…\" (128 bytes)", "é".repeat(63))
+        );
+        let longest = "t".repeat(config::MAX_NAME_BYTES);
+        assert_eq!(config::quoted(&longest), format!("\"{longest}\""));
     }
 
     /// "write a name with spaces as a URL" said nothing of what such a line loses: a URL line

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
-use confiture_tests::{server, wait_until, Project, Run, TestDb, TestDbs};
+use confiture_tests::{send_signal, server, wait_until, Project, Run, TestDb, TestDbs};
 
 /// Sleeps while `tb_user` is empty: a test lets the next run through with one row.
 const SLEEP_WHILE_EMPTY: &str = "SELECT pg_sleep(30) FROM tb_user HAVING count(*) = 0;\n";
@@ -37,11 +37,7 @@ fn interrupt(child: std::process::Child) -> Run {
 
 /// [`interrupt`] with another signal (`-TERM`, `-HUP`).
 fn signal(child: std::process::Child, signal: &str) -> Run {
-    let status = std::process::Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(child.id(), signal);
     let sent = Instant::now();
     let output = child.wait_with_output().unwrap();
     let elapsed = sent.elapsed();
@@ -1201,11 +1197,7 @@ fn sigint_during_the_backoff_between_lock_retries_ends_it_at_once() {
             break Duration::from_millis(ms);
         }
     };
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(child.id(), "-INT");
     let sent = Instant::now();
     let code = child.wait().expect("wait for the CLI");
     let elapsed = sent.elapsed();
@@ -1306,11 +1298,7 @@ fn ignores_cancels_on(names: &[&str]) -> String {
 
 /// `kill -INT` of `child`.
 fn send_sigint(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(child.id(), "-INT");
 }
 
 /// Sends SIGINT to `child` (whose run is stuck in a statement that ignores cancels), checks
@@ -1576,11 +1564,7 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
             .expect("start the CLI");
         let pid = db.wait_for_sleeping_backend("the slow migration never ran");
         proxy.freeze();
-        let status = std::process::Command::new("kill")
-            .args([with, &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        send_signal(child.id(), with);
         let sent = Instant::now();
         let mut child = child;
         let ended = wait_until(Duration::from_secs(20), || {
@@ -1809,6 +1793,8 @@ fn signals_inherited_ignored_stay_ignored() {
         db.other_backends()
     );
     for with in ["-HUP", "-INT"] {
+        // Not `send_signal`, which refuses to signal a process that ignores the signal: that
+        // is this test's point.
         let status = std::process::Command::new("kill")
             .args([with, &child.id().to_string()])
             .status()

@@ -8,22 +8,14 @@ use std::time::{Duration, Instant};
 use confiture::exit;
 use confiture_test_support::reaper::DropRoleLater;
 use confiture_tests::{
-    admin, server, slow_project, spawn_asleep_on_scratch, unique, wait_until, Project, Run, TestDb,
+    admin, send_signal, server, slow_project, spawn_asleep_on_scratch, unique, wait_until, Project,
+    Run, TestDb,
 };
-
-/// Sends `signal` (`-INT`, `-TERM`) to process `pid`.
-fn send(signal: &str, pid: u32) {
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
 
 /// Sends `signal` (`-INT`, `-TERM`) to `child` and waits for it: its run, timed from the signal.
 fn signalled(child: std::process::Child, signal: &str) -> Run {
     let sent = Instant::now();
-    send(signal, child.id());
+    send_signal(child.id(), signal);
     Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
 }
 
@@ -367,7 +359,7 @@ fn a_stopped_run_reports_before_its_slow_scratch_drop() {
                 let mut held = holder.transaction().unwrap();
                 held.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
                     .unwrap();
-                send("-INT", child.id());
+                send_signal(child.id(), "-INT");
                 // The report says the run was interrupted: the fleet's table or document, one
                 // database's document or error (text: on stderr).
                 let reported = |out: &str, err: &str| match (format, fleet) {
@@ -1219,7 +1211,7 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
         let mut tx = blocker.transaction().unwrap();
         tx.batch_execute(&format!("COMMENT ON DATABASE \"{scratch}\" IS 'held'"))
             .unwrap();
-        send("-INT", pid);
+        send_signal(pid, "-INT");
         // This run's drop: `pg_stat_activity` lists every database's sessions, other tests'
         // drops among them.
         let waiting = wait_until(Duration::from_secs(30), || {
@@ -1235,7 +1227,7 @@ fn a_second_ctrl_c_names_the_scratch_databases_left_behind() {
         });
         assert!(waiting, "the drop never waited");
         let sent = Instant::now();
-        send("-INT", pid);
+        send_signal(pid, "-INT");
         let output = child.wait_with_output().unwrap();
         let run = Run::from_output(output, sent.elapsed());
         assert!(database_exists(&scratch), "{}", run.dump());

@@ -575,11 +575,7 @@ fn exit_130_when_drift_is_interrupted() {
         ],
     );
     let prefix = confiture_tests::scratch_prefix(child.id());
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    confiture_tests::send_signal(child.id(), "-TERM");
     let output = child.wait_with_output().unwrap();
     let run = Run::from_output(output, Duration::ZERO);
     run.code(exit::INTERRUPTED)

@@ -375,11 +375,7 @@ fn sigint_mid_fleet_cancels_every_running_target_and_reports_the_rest_as_not_sta
                 .all(|db| db.sleeping_backend().is_some())
         });
         assert!(sleeping, "the first two targets never reached 002");
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        confiture_tests::send_signal(child.id(), "-INT");
         let sent = std::time::Instant::now();
         let run = Run::from_output(child.wait_with_output().unwrap(), sent.elapsed());
         assert!(

@@ -771,11 +771,7 @@ fn sigint_when_sleeping(child: std::process::Child, running: &[&TestDb], what: &
         running.iter().all(|db| db.sleeping_backend().is_some())
     });
     assert!(sleeping, "{what}");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    confiture_tests::send_signal(child.id(), "-INT");
     let sent = Instant::now();
     Run::from_output(child.wait_with_output().unwrap(), sent.elapsed())
 }
