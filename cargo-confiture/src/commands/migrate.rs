@@ -782,7 +782,9 @@ impl ProgressView {
 
     fn on(&mut self, out: &Output, event: Progress) {
         match event {
-            Progress::LockWaiting { .. } | Progress::LockAcquired { .. } => {
+            Progress::LockWaiting { .. }
+            | Progress::LockBlocked { .. }
+            | Progress::LockAcquired { .. } => {
                 if let Some(line) = lock_line(&event) {
                     out.progress(&line);
                 }
@@ -843,13 +845,29 @@ impl ProgressView {
 /// Who holds the migration lock: `pid 4242 (deploy)`, or `another session` when the server
 /// did not say.
 /// The line of a wait for the migration lock (`LockWaiting`, and `LockAcquired` after one,
-/// only worth a line after 250 ms): one wording for one database and for a fleet's targets.
+/// only worth a line after 250 ms), or of a message waiting for another session's lock
+/// (`LockBlocked`, its holders named as the exit-6 failure names them): one wording for one
+/// database and for a fleet's targets.
 pub(super) fn lock_line(event: &Progress) -> Option<String> {
     match event {
         Progress::LockWaiting { holder } => Some(format!(
             "waiting for the migration lock held by {}...",
             holder_text(holder.as_ref())
         )),
+        Progress::LockBlocked { relation, holders } => {
+            let on = relation
+                .as_deref()
+                .map(|r| format!(" on {r}"))
+                .unwrap_or_default();
+            let by: Vec<String> = holders.iter().map(ToString::to_string).collect();
+            Some(
+                display::escape(&format!(
+                    "waiting for a lock{on} held by {}...",
+                    by.join("; ")
+                ))
+                .into_owned(),
+            )
+        }
         Progress::LockAcquired { waited_ms } if *waited_ms >= 250 => {
             Some(format!("acquired the migration lock after {waited_ms} ms"))
         }

@@ -694,6 +694,41 @@ pub(crate) fn named_relation_lock_holders(
     Ok(relations.zip(holders_of(&messages)).collect())
 }
 
+/// The sessions and prepared transactions (at most `limit`, by gid then pid) in the way of the
+/// server session `pid` now — `pg_blocking_pids`: the holders of the lock it waits for, a
+/// relation's, a row's (its writer's transaction), an advisory key's; a prepared transaction
+/// is its 0 there, so any prepared transaction holding a lock stands for it — and the relation
+/// it waits for when that lock is a relation's. What a message of a run that lasts waits for,
+/// asked from a session of its own while it waits (`apply::Stop`), named as the exit-6
+/// failures name holders. `same_server` is true only on that session's server
+/// (`connect::session_of_identity`): elsewhere none is found.
+pub(crate) fn blocking_holders(
+    client: &mut Client,
+    pid: i32,
+    same_server: &str,
+    limit: usize,
+) -> std::result::Result<(Option<String>, Vec<LockHolder>), postgres::Error> {
+    let blocking = format!("SELECT pg_catalog.unnest(pg_catalog.pg_blocking_pids({pid}))");
+    let sql = holders_sql(
+        &format!(
+            "{same_server} AND (l.pid IN ({blocking}) \
+             OR (l.pid IS NULL AND 0 IN ({blocking})))"
+        ),
+        &format!(
+            ", (SELECT w.relation::pg_catalog.regclass::pg_catalog.text \
+               FROM pg_catalog.pg_locks w WHERE w.pid = {pid} AND NOT w.granted \
+               AND w.locktype = 'relation' LIMIT 1)"
+        ),
+        limit,
+    );
+    let messages = client.simple_query(&crate::db::own_statements(&sql))?;
+    let relation = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(HOLDER_COLUMNS).map(str::to_string),
+        _ => None,
+    });
+    Ok((relation, holders_of(&messages)))
+}
+
 /// The one reader of sessions and prepared transactions holding relation locks in the way of
 /// `wanted`
 /// ([`read_lock_holders`], [`table_lock_holder`]).

@@ -95,6 +95,10 @@ impl Migrator {
         let fresh = self.detached();
         let mut m = std::mem::replace(self, fresh);
         let (sender, messages) = mpsc::channel::<Message<R>>();
+        // What a lasting message waits for, reported from outside the command's thread (it
+        // waits in the driver then): handed to `progress` here as they come.
+        let (waits, waited) = mpsc::channel::<Progress>();
+        m.waits = Some(waits);
         let worker = std::thread::Builder::new()
             .name("confiture-command".to_string())
             .spawn(move || {
@@ -140,6 +144,7 @@ impl Migrator {
                 }
                 Ok(Message::Done(m, outcome)) => {
                     *self = *m;
+                    self.waits = None;
                     let joined = worker.join();
                     if let Some(payload) = panicked {
                         std::panic::resume_unwind(payload);
@@ -150,6 +155,12 @@ impl Migrator {
                     return outcome;
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    while let Ok(event) = waited.try_recv() {
+                        if panicked.is_none() {
+                            let call = std::panic::AssertUnwindSafe(|| progress(event));
+                            panicked = std::panic::catch_unwind(call).err();
+                        }
+                    }
                     if flag.load(Ordering::SeqCst) {
                         let at = *stopped_at.get_or_insert_with(Instant::now);
                         if at.elapsed() >= STOP_WAIT && panicked.is_none() {

@@ -100,10 +100,11 @@ impl Migrator {
         );
         settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
-        let (env, stop) = (self.env.clone(), self.stop.clone());
+        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let in_fleet = self.in_fleet;
         let (client, target) = self.client_for_writing()?;
-        settings.stop = stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env));
+        settings.stop =
+            stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env).report_waits(waits));
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();
         let result = with_lock(

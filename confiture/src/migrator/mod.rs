@@ -142,6 +142,10 @@ pub struct Migrator {
     /// A fleet's flag, set when a writing session of its run opens the pooler check's second
     /// connection (`db::writable::Target::second_connection`).
     pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Where a command that can be stopped reports, from outside its thread, what a lasting
+    /// message waits for (`Progress::LockBlocked`, `apply::Stop::report_waits`): set by
+    /// [`Migrator::bounded`], whose caller's thread hands each to the progress callback.
+    pub(crate) waits: Option<std::sync::mpsc::Sender<Progress>>,
 }
 
 impl Migrator {
@@ -187,6 +191,7 @@ impl Migrator {
             in_fleet: false,
             stop: None,
             second_connection: None,
+            waits: None,
         }
     }
 
@@ -386,6 +391,7 @@ impl Migrator {
             suggest: self.suggest.clone(),
             stop: self.stop.clone(),
             second_connection: self.second_connection.clone(),
+            waits: None,
         }
     }
 

@@ -22,6 +22,20 @@ pub enum Progress {
         /// Who holds it, when the server could tell.
         holder: Option<LockHolder>,
     },
+    /// A message of the run (a migration's statements, its ledger row) has waited about a
+    /// second or more for a lock another session or a prepared transaction holds: sent while
+    /// it waits, again only when those in the way change, by a session of the run's own that
+    /// looks once a message lasts (only when the run can be stopped,
+    /// [`Migrator::stop_when`](crate::Migrator::stop_when), and its server session is known;
+    /// nothing when that session cannot be opened). The wait ends as the run's settings say
+    /// (`lock_timeout`: exit 6, naming the holders again) or when they let go.
+    LockBlocked {
+        /// The relation waited for, as the server names it, when the lock is a relation's (a
+        /// row's is its writer's transaction: none).
+        relation: Option<String>,
+        /// Who is in the way.
+        holders: Vec<LockHolder>,
+    },
     /// The migration lock was taken.
     LockAcquired {
         /// How long it was waited for.

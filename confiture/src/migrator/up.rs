@@ -229,9 +229,9 @@ impl Migrator {
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
         let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
-        let stop = self.stop.clone();
+        let (stop, waits) = (self.stop.clone(), self.waits.clone());
         let (client, target) = self.client_for_writing()?;
-        settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
+        settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
         let locked = Locked {
             set: &set,
             errors: &errors,

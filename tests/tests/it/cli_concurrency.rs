@@ -2,6 +2,8 @@
 //! migration lock serialises them, the ledger is read only after taking it, so every
 //! migration is applied exactly once, every process exits 0, and the runs that waited find
 //! nothing to do instead of failing with "already applied" (confiture (Python)'s defect).
+//! And a run whose migration waits for another session's lock names that session while it
+//! waits.
 
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -169,4 +171,99 @@ fn eight_runners_creating_the_database_at_once() {
             "round {round}\n{all}"
         );
     }
+}
+
+/// `migrate up` of `002_add_b` (an `ALTER TABLE t`) on a database where `001` made `t`, while
+/// a session of the test named `blocked_holder` holds what `hold` takes in an open transaction:
+/// the run said nothing while its message waited (until `lock_timeout` ended it). Now, once it
+/// has waited about a second, a line on stderr names the holder — read while the run waits —
+/// and the run goes on when the holder ends its transaction (`end`), exit 0.
+fn blocked_up_names_the_holder(db: &TestDb, hold: &str, end: &str, relation: Option<&str>) {
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\n",
+        "DROP TABLE t;\n",
+    );
+    project.migration(
+        "002_add_b",
+        "ALTER TABLE t ADD COLUMN b int;\n",
+        "ALTER TABLE t DROP COLUMN b;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    let mut holder = db.client_as("blocked_holder");
+    holder.batch_execute(&format!("BEGIN; {hold}")).unwrap();
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    // No `lock_timeout`: the run waits for as long as the holder holds.
+    let mut child = project.spawn_on(db, &["migrate", "up", "--lock-timeout-statement", "0"]);
+    let stderr = child.stderr.take().expect("the child's stderr");
+    let (lines, read) = mpsc::channel::<String>();
+    let reader = thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let waiting = loop {
+        match read.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) if line.contains("waiting for a lock") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let waiting = waiting.unwrap_or_else(|| panic!("no line named the holder: {seen:?}"));
+    assert!(
+        waiting.contains(&format!(
+            "held by pid {pid}, application_name \"blocked_holder\""
+        )),
+        "{waiting}"
+    );
+    if let Some(relation) = relation {
+        assert!(
+            waiting.contains(&format!("lock on {relation} held")),
+            "{waiting}"
+        );
+    }
+    holder.batch_execute(end).unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let rest: Vec<String> = read.try_iter().collect();
+    assert!(status.success(), "{status:?}: {seen:?} {rest:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
+        "{seen:?} {rest:?}"
+    );
+}
+
+#[test]
+fn up_waiting_for_a_table_lock_names_its_holder() {
+    let db = TestDb::new("blocked_table");
+    blocked_up_names_the_holder(
+        &db,
+        "LOCK TABLE t IN ACCESS SHARE MODE",
+        "COMMIT",
+        Some("t"),
+    );
+}
+
+#[test]
+fn up_waiting_for_an_uncommitted_ledger_row_names_its_writer() {
+    let db = TestDb::new("blocked_row");
+    blocked_up_names_the_holder(
+        &db,
+        "INSERT INTO tb_confiture (slug, version, name, checksum) \
+         VALUES ('add_b_002', '002', 'add_b', 'x')",
+        "ROLLBACK",
+        None,
+    );
 }

@@ -47,13 +47,31 @@
 //! cancel is made on a thread of its own and waited for [`CANCEL_WAIT`] at most: one that a
 //! pooler or proxy takes and never answers is given up, and none is sent again, so that the
 //! runner, which waits for the cancel before its next query, is never held by it.
+//!
+//! The same thread notices a message that lasts ([`ASK_AFTER`]) while the run's server session
+//! is known and the run reports its waits ([`Stop::report_waits`]): a thread of its own then
+//! opens one more session and asks, while messages last, what the run's session waits for
+//! (`lock::blocking_holders`), reported as [`Progress::LockBlocked`] when those in the way
+//! change — the migration's row is written in the migration's own transaction, in the same
+//! message, and an `ALTER TABLE` waits inside the message too, so the run's own session cannot
+//! ask. Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
+//! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. It ends
+//! too when the run is stopped or drops its [`Stop`], leaving its session.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::config::Environment;
+use crate::migrate::Progress;
 use crate::migrator::STOP_WAIT;
+
+/// How long a message lasts before the run asks what it waits for ([`Progress::LockBlocked`]),
+/// and how often it asks again while one lasts.
+const ASK_AFTER: Duration = Duration::from_secs(1);
+
+/// How many of those in the way a [`Progress::LockBlocked`] names at most.
+const BLOCKING_LIMIT: usize = 5;
 
 /// How long a cancel request is waited for: within the stop's bound ([`STOP_WAIT`], after
 /// which the command returns whatever the server does), so that a run whose session still
@@ -84,6 +102,9 @@ struct Inner {
     sending: Mutex<Sending>,
     /// The run's server session ([`Stop::on_session`]), once known.
     session: Mutex<Option<String>>,
+    /// Where what a lasting message waits for is reported ([`Stop::report_waits`]); taken by
+    /// the asking thread when it starts, so that it starts once.
+    waits: Mutex<Option<std::sync::mpsc::Sender<Progress>>>,
 }
 
 /// What the runner is sending: the message number in flight (0: none) and the one last
@@ -91,6 +112,8 @@ struct Inner {
 #[derive(Default)]
 struct Sending {
     in_flight: u64,
+    /// When the message in flight was sent.
+    since: Option<Instant>,
     next: u64,
     cancelled: Option<(u64, Instant)>,
 }
@@ -107,6 +130,7 @@ impl Stop {
             flag,
             sending: Mutex::new(Sending::default()),
             session: Mutex::new(None),
+            waits: Mutex::new(None),
         });
         let watched = Arc::downgrade(&inner);
         let token = client.cancel_token();
@@ -145,6 +169,13 @@ impl Stop {
         *self.inner.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(identity.to_string());
     }
 
+    /// Reports to `waits`, while a message lasts, what it waits for ([`Progress::LockBlocked`]:
+    /// see the module) — the command's `Migrator::waits`; none reported without one.
+    pub(crate) fn report_waits(self, waits: Option<std::sync::mpsc::Sender<Progress>>) -> Stop {
+        *self.inner.waits.lock().unwrap_or_else(|e| e.into_inner()) = waits;
+        self
+    }
+
     /// Whether the flag is set: the run must start nothing more.
     pub(crate) fn is_set(&self) -> bool {
         self.inner.flag.load(Ordering::SeqCst)
@@ -160,9 +191,12 @@ impl Stop {
             }
             sending.next += 1;
             sending.in_flight = sending.next;
+            sending.since = Some(Instant::now());
         }
         let result = send();
-        self.inner.sending().in_flight = 0;
+        let mut sending = self.inner.sending();
+        sending.in_flight = 0;
+        sending.since = None;
         Some(result)
     }
 }
@@ -171,6 +205,111 @@ impl Inner {
     fn sending(&self) -> MutexGuard<'_, Sending> {
         self.sending.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn session(&self) -> Option<String> {
+        self.session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The message in flight for [`ASK_AFTER`] or longer, if any.
+    fn lasting(&self) -> Option<u64> {
+        let sending = self.sending();
+        match sending.since {
+            Some(since) if sending.in_flight != 0 && since.elapsed() >= ASK_AFTER => {
+                Some(sending.in_flight)
+            }
+            _ => None,
+        }
+    }
+
+    /// Starts the asking thread ([`asking`]) when a message lasts, the run's session is known
+    /// and its waits are reported: once a run.
+    fn ask_when_lasting(inner: &Arc<Inner>, env: &Environment) {
+        if inner.lasting().is_none() {
+            return;
+        }
+        let Some(identity) = inner.session() else {
+            return;
+        };
+        let Some(waits) = inner.waits.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let (watched, env) = (Arc::downgrade(inner), env.clone());
+        let _ = std::thread::Builder::new()
+            .name("confiture-waits".to_string())
+            .spawn(move || asking(&watched, &identity, &env, &waits));
+    }
+}
+
+/// The asking thread: on a session of its own, asks every [`ASK_AFTER`] while a message lasts
+/// who is in the way of the run's session `identity`, and sends a [`Progress::LockBlocked`]
+/// when they are not those it reported last for that message. Ends, closing its session, when
+/// the run dropped its [`Stop`] or was stopped, or when a look-up fails (a session refused:
+/// nothing is said).
+fn asking(
+    watched: &Weak<Inner>,
+    identity: &str,
+    env: &Environment,
+    waits: &std::sync::mpsc::Sender<Progress>,
+) {
+    let Some((pid, same_server)) = crate::db::connect::session_of_identity(identity) else {
+        return;
+    };
+    let Ok(mut client) = crate::db::connect::connect(env) else {
+        return;
+    };
+    let mut reported: Option<(u64, Vec<crate::db::lock::LockHolder>)> = None;
+    loop {
+        let Some(inner) = watched.upgrade() else {
+            break;
+        };
+        if inner.flag.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(message) = inner.lasting() {
+            drop(inner);
+            let Ok((relation, holders)) =
+                crate::db::lock::blocking_holders(&mut client, pid, &same_server, BLOCKING_LIMIT)
+            else {
+                break;
+            };
+            let Some(inner) = watched.upgrade() else {
+                break;
+            };
+            let new = !holders.is_empty()
+                && reported
+                    .as_ref()
+                    .is_none_or(|(m, last)| *m != message || *last != holders);
+            // Only while the same message is still waiting: never after its results.
+            if new && inner.lasting() == Some(message) {
+                let event = Progress::LockBlocked {
+                    relation,
+                    holders: holders.clone(),
+                };
+                if waits.send(event).is_err() {
+                    break;
+                }
+                reported = Some((message, holders));
+            }
+            drop(inner);
+            // In steps of `POLL`: a stop closes this session at once, leaving the server's
+            // connection slot to the cancel's own session.
+            let next = Instant::now() + ASK_AFTER;
+            while Instant::now() < next
+                && watched
+                    .upgrade()
+                    .is_some_and(|i| !i.flag.load(Ordering::SeqCst))
+            {
+                std::thread::sleep(POLL);
+            }
+        } else {
+            drop(inner);
+            std::thread::sleep(POLL);
+        }
+    }
+    let _ = client.close();
 }
 
 /// The watching thread: cancels the message in flight once the flag is set, again when it is
@@ -183,6 +322,7 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
             return;
         };
         if !inner.flag.load(Ordering::SeqCst) {
+            Inner::ask_when_lasting(&inner, env);
             continue;
         }
         // Held while the request is made: the runner, whose message may have ended meanwhile,

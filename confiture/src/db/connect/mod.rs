@@ -823,20 +823,14 @@ pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> 
 /// nothing, when no session connects, the session reached another server (a list of hosts),
 /// or the identity is not one: the caller then sends the request.
 pub(crate) fn cancel_session(identity: &str, env: &Environment) -> bool {
-    let mut parts = identity.split(' ');
-    let (Some(Ok(pid)), Some(Ok(started)), None) = (
-        parts.next().map(str::parse::<i32>),
-        parts.next().map(str::parse::<i64>),
-        parts.next(),
-    ) else {
+    let Some((pid, same_server)) = session_of_identity(identity) else {
         return false;
     };
     let Ok(mut client) = connect(env) else {
         return false;
     };
     let sql = crate::db::own_statements(&format!(
-        "SELECT pg_catalog.pg_cancel_backend({pid}) WHERE {SERVER_START} OPERATOR(pg_catalog.=) \
-         '{started}'"
+        "SELECT pg_catalog.pg_cancel_backend({pid}) WHERE {same_server}"
     ));
     let done = client.simple_query(&sql).is_ok_and(|messages| {
         messages
@@ -845,6 +839,24 @@ pub(crate) fn cancel_session(identity: &str, env: &Environment) -> bool {
     });
     let _ = client.close();
     done
+}
+
+/// The backend pid of a server session `identity` names ([`SESSION_IDENTITY`]: `pid started`),
+/// and the SQL condition that holds only on the server that session is on (the pid is that
+/// server's, and another server's pid says nothing): `None` for text of another shape.
+pub(crate) fn session_of_identity(identity: &str) -> Option<(i32, String)> {
+    let mut parts = identity.split(' ');
+    let (Some(Ok(pid)), Some(Ok(started)), None) = (
+        parts.next().map(str::parse::<i32>),
+        parts.next().map(str::parse::<i64>),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    Some((
+        pid,
+        format!("{SERVER_START} OPERATOR(pg_catalog.=) '{started}'"),
+    ))
 }
 
 /// The TLS connector `env`'s sslmode asks for (set on `config`), or none.
