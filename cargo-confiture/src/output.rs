@@ -325,6 +325,19 @@ impl Output {
         display::escape(&self.invocation.render(text)).into_owned()
     }
 
+    /// An error's detail lines as its text shows them under its `error:` line: each with its
+    /// suggested commands completed ([`Output::hint`]'s invocation), laid out by
+    /// [`render::details`]. The one rendering of details: one database's error, and each
+    /// failed target's of a fleet, cut to [`display::MAX_LISTED`] lines there
+    /// ([`display::cut`]) so that many failed targets stay readable.
+    pub fn details(&self, details: Vec<String>) -> String {
+        let rendered: Vec<String> = details
+            .iter()
+            .map(|d| self.invocation.render(d).into_owned())
+            .collect();
+        render::details(&rendered)
+    }
+
     pub fn json_mode(&self) -> bool {
         self.format == Format::Json
     }
@@ -530,13 +543,7 @@ impl Output {
                 Reason::Migration(failure) => render::fate(failure),
                 _ => Vec::new(),
             };
-            let details: Vec<String> = error
-                .details
-                .iter()
-                .chain(&fate)
-                .map(|d| self.invocation.render(d).into_owned())
-                .collect();
-            text.push_str(&render::details(&details));
+            text.push_str(&self.details(error.details.iter().chain(&fate).cloned().collect()));
         }
         if let Some(help) = &error.help {
             text.push_str(&format!(

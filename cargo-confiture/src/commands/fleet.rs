@@ -472,6 +472,13 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                 display::escape(&failed.source),
                 display::escape(&error.message)
             );
+            // Its details as one database's error shows them (a hint may be one), each target's
+            // cut to a few lines: the JSON entry has them all.
+            let details = out.details(display::cut(error.details.clone()));
+            if !details.is_empty() {
+                text.push('\n');
+                text.push_str(details.trim_end_matches('\n'));
+            }
             if let Some(help) = &error.help {
                 text.push_str(&format!(
                     "\n  {} {}",

@@ -924,14 +924,17 @@ fn target_help(stderr: &str, name: &str) -> String {
     help_of_error(stderr, &format!("/{name} ("))
 }
 
-/// The help line after the error line holding `marker` (`/tenant_7 (`, ` schema t_a (`),
-/// without `help: `.
+/// The help line of the error line holding `marker` (`/tenant_7 (`, ` schema t_a (`), after
+/// its details, without `help: `.
 fn help_of_error(stderr: &str, marker: &str) -> String {
     let mut lines = stderr.lines();
     lines
         .find(|l| l.starts_with("error: ") && l.contains(marker))
         .unwrap_or_else(|| panic!("no error of {marker}\n{stderr}"));
-    let help = lines.next().unwrap_or_default().trim_start();
+    let help = lines
+        .find(|l| !l.starts_with("  - ") && !l.starts_with("    "))
+        .unwrap_or_default()
+        .trim_start();
     help.strip_prefix("help: ")
         .unwrap_or_else(|| panic!("no help for {marker}\n{stderr}"))
         .to_string()
@@ -1508,4 +1511,85 @@ fn a_one_target_runs_suggestions_name_the_target_its_list_chose() {
         }
     }
     assert_eq!(home.ledger(), None, "the environment's own database");
+}
+
+/// `url` (`postgresql://USER@HOST:PORT/DB`) with `closed` hosts that refuse connections
+/// before its own.
+fn behind_closed_hosts(url: &str, closed: usize) -> String {
+    let (head, tail) = url.rsplit_once('@').expect("a URL with a user");
+    format!("{head}@{}{tail}", "127.0.0.1:1,".repeat(closed))
+}
+
+/// `migrate up` of the databases `list` names (`t.txt`) on the server's `postgres` database
+/// behind `closed` hosts (environment `hosts`).
+fn up_behind_closed_hosts(project: &Project, closed: usize, list: &str) -> Run {
+    let url = behind_closed_hosts(&server().url("postgres"), closed);
+    project.write(
+        "db/environments/hosts.yaml",
+        format!("database_url: {url}\n"),
+    );
+    project.write("t.txt", list);
+    Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--env", "hosts", "--targets", "t.txt"]),
+    )
+}
+
+/// The details of a line that follow `error_line` (those indented under it), up to its help.
+fn details_under(stderr: &str, error_line: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .skip_while(|l| !l.starts_with(error_line))
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("help:") && l.starts_with("  "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A fleet's text showed each failed target's message and help, never its details: what one
+/// database's error says under its message (each host's reason of a host list, a password
+/// file that was not read, the lock's holder) reached only `--format json`. Each failed
+/// target's error shows the details one database's shows, laid out alike, cut to a few lines
+/// each so that many failed targets stay readable.
+#[test]
+fn a_failed_targets_text_shows_its_details_as_one_databases_does() {
+    let project = project();
+    let run = up_behind_closed_hosts(&project, 1, "fth_no_such_db_1\nfth_no_such_db_2\n");
+    run.code(exit::CONNECTION);
+    let alone_url = behind_closed_hosts(&server().url("fth_no_such_db_1"), 1);
+    let alone = Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--database-url", &alone_url]),
+    );
+    alone.code(exit::CONNECTION);
+    let expected = details_under(&alone.stderr, "error:");
+    assert_eq!(expected.len(), 2, "{}", alone.dump());
+    for db in ["fth_no_such_db_1", "fth_no_such_db_2"] {
+        let line = format!(
+            "error: {} (t.txt:",
+            server().display(db).replacen('@', "@127.0.0.1:1,", 1)
+        );
+        let shown = details_under(&run.stderr, &line);
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|d| d.replace("fth_no_such_db_1", db))
+            .collect();
+        assert_eq!(shown, expected, "{}", run.dump());
+    }
+
+    // Many details: cut, the rest counted (the JSON entry has them all).
+    let run = up_behind_closed_hosts(&project, 30, "fth_no_such_db_1\n");
+    let shown = details_under(&run.stderr, "error: ");
+    assert_eq!(
+        shown.len(),
+        confiture::display::MAX_LISTED + 1,
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        shown.last().map(String::as_str),
+        Some("  - ... and 11 more")
+    );
 }
