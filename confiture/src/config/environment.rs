@@ -126,10 +126,15 @@ pub(crate) enum Listed {
     /// Nothing: the environment's own connection.
     #[default]
     Nothing,
-    /// The database's name (a `--targets FILE` line, a `--targets-query` row): the user and
-    /// hosts are the environment's, and `server_file` the source of the environment file that
-    /// gave them ([`Environment::source`]), if one did.
-    DatabaseName { server_file: Option<String> },
+    /// The database's name (a `--targets FILE` line, a `--targets-query` row: `entry`, where
+    /// the list named it): the user, password, hosts and every other connection setting are
+    /// the environment's the fleet is based on, whose [`Environment::source`] is `server`,
+    /// and `server_file` that source when an environment file gave them.
+    DatabaseName {
+        entry: String,
+        server: String,
+        server_file: Option<String>,
+    },
     /// The whole connection: a URL (or conninfo) on the list.
     Connection,
 }
@@ -218,7 +223,7 @@ impl Environment {
 
     /// Where this environment's `migration:` settings were read: the environment file, else
     /// the label of the URL that reads none (`--database-url`); a fleet target's, its base's
-    /// (never the target's own source, `tenants.txt:3 (on the server of ...)`, which reads no
+    /// (never the target's own source, `tenants.txt:3, on the server of ...`, which reads no
     /// setting).
     fn settings_origin(&self) -> (Option<&PathBuf>, String) {
         match &self.settings_from {
@@ -235,11 +240,41 @@ impl Environment {
         (file.cloned(), label)
     }
 
+    /// This environment, made the database `entry` (a target list's line or row) lists by
+    /// name on `base`'s server, with `base`'s credentials and settings. The one composition
+    /// of such a target's source ([`Environment::source`]): `tenants.txt:3, on the server of
+    /// environment file db/environments/prod.yaml` — no parentheses of its own, so that a
+    /// sentence that puts it in some (`(..., from SOURCE)`) reads well.
+    #[cfg(feature = "db")]
+    pub(crate) fn listed_by_name(&mut self, entry: &str, base: &Environment) {
+        let server = base.source();
+        self.name = format!("{entry}, on the server of {server}");
+        self.listed = Listed::DatabaseName {
+            entry: entry.to_string(),
+            server_file: base.file.is_some().then(|| server.clone()),
+            server,
+        };
+    }
+
+    /// Where the connection's server, user, password and settings (hosts, ports, TLS,
+    /// timeouts) are to be fixed, for a help about them: [`Environment::source`], except for a
+    /// database a target list names (`tenants.txt:3`), which gives its name alone: the rest
+    /// is the fleet's environment's, named by its source.
+    pub fn server_source(&self) -> String {
+        match &self.listed {
+            Listed::DatabaseName { server, .. } => server.clone(),
+            _ => self.source(),
+        }
+    }
+
     /// Where the database's name is to be fixed, for the help of a database that does not
     /// exist: [`Environment::source`], with the line and key of the environment file that
     /// names it when the file itself writes it (`environment file db/environments/legacy.yaml,
     /// line 5 (database.database)`).
     pub fn database_name_source(&self) -> String {
+        if let Listed::DatabaseName { entry, .. } = &self.listed {
+            return entry.clone();
+        }
         match (&self.file, &self.connection_variables, self.database_line) {
             (Some(file), None, Some((line, key))) => format!(
                 "environment file {}, line {line} ({key})",

@@ -90,13 +90,10 @@ impl Target {
         let mut environment = base.clone();
         environment.connection.dbname = name.to_string();
         // Errors then say where the name came from, and where the rest did.
-        environment.name = format!("{source} (on the server of {})", base.source());
+        environment.listed_by_name(&source, base);
         environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
         environment.fleet = None;
-        environment.listed = Listed::DatabaseName {
-            server_file: base.file.is_some().then(|| base.source()),
-        };
         Ok(Target {
             environment,
             source,
@@ -1460,6 +1457,61 @@ host=h password=hunter2 dbname=x y
             spaced.starts_with("\"my db\" is not a database name"),
             "{spaced}"
         );
+    }
+
+    /// A database a target list names had its source composed as `tenants.txt:1 (on the
+    /// server of environment file ...)`: its helps read "check the user and password in
+    /// tenants.txt:1 (on the server of ...)", where the list gives only the name, and nested
+    /// parentheses wherever a sentence put it in some. Each composition — a list's line or a
+    /// query's row, on the server of an environment file, of variables an environment file
+    /// uses, or of a URL's label — reads as one phrase, and each help names where what it is
+    /// about came from: the name, the list's entry; the user, password and hosts, the fleet's
+    /// environment.
+    #[test]
+    fn a_listed_names_source_reads_well_in_every_composition() {
+        let file = std::path::PathBuf::from("db/environments/fleet.yaml");
+        let mut from_file = base();
+        from_file.file = Some(file.clone());
+        let mut from_variables = from_file.clone();
+        from_variables.connection_variables = Some((vec!["DATABASE_URL".to_string()], Some(2)));
+        let mut from_url = base();
+        from_url.name = "--database-url".to_string();
+        for (base, server) in [
+            (from_file, "environment file db/environments/fleet.yaml"),
+            (
+                from_variables,
+                "$DATABASE_URL (used by environment file db/environments/fleet.yaml, line 2)",
+            ),
+            (from_url, "--database-url"),
+        ] {
+            for entry in ["tenants.txt:1", "the targets query, row 1"] {
+                let env = Target::database(&base, "tenant_1", entry)
+                    .unwrap()
+                    .environment;
+                assert_eq!(env.source(), format!("{entry}, on the server of {server}"));
+                assert_eq!(env.server_source(), server);
+                assert_eq!(env.database_name_source(), entry);
+                // The `using ...` line.
+                assert!(
+                    env.describe()
+                        .starts_with(&format!("using {entry}, on the server of {server}: ")),
+                    "{}",
+                    env.describe()
+                );
+                // At most the one pair of parentheses the server's own source has.
+                let source = env.source();
+                let mut depth = 0;
+                for c in source.chars() {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    assert!(depth <= 1, "{source}");
+                }
+                assert_eq!(source.contains('('), server.contains('('), "{source}");
+            }
+        }
     }
 
     /// A help saying where to set `migration.tracking_table` for a fleet target said "in an

@@ -1202,7 +1202,7 @@ fn a_one_database_commands_query_selects_the_one_target_it_returns() {
     q(&["baseline", "--through", "2", "--targets-query", &the_one])
         .code(exit::SUCCESS)
         .stderr_has(
-            "using the targets query, row 1 (on the server of environment file db/environments/q.yaml): ",
+            "using the targets query, row 1, on the server of environment file db/environments/q.yaml: ",
         )
         .stderr_has(&format!("/{}\n", one.name));
     assert_eq!(versions(one), ["001", "002"]);
@@ -1592,4 +1592,62 @@ fn a_failed_targets_text_shows_its_details_as_one_databases_does() {
         shown.last().map(String::as_str),
         Some("  - ... and 11 more")
     );
+}
+
+/// A database listed by name (a `--targets FILE` line, a `--targets-query` row) whose role the
+/// server refused was told to "check the user and password in t.txt:1 (on the server of
+/// environment file ...)": the list gives only the name; the user and password are the fleet's
+/// environment file's, which the help now names alone, while a help about the name (a database
+/// that does not exist) names the list's entry alone.
+#[test]
+fn a_listed_names_helps_name_where_what_they_are_about_came_from() {
+    let project = project();
+    let nobody = server().url_as("fth_nobody", None, "postgres");
+    project.write(
+        "db/environments/nobody.yaml",
+        format!("database_url: {nobody}\n"),
+    );
+    project.write(
+        "db/environments/fl.yaml",
+        format!("database_url: {}\n", server().url("postgres")),
+    );
+    project.write("t.txt", "postgres\n");
+    let file = "environment file db/environments/nobody.yaml";
+    // (A targets query runs as that role too: its refusal is the fleet's own; the wording of
+    // a query's row is `Target::database`'s unit test's.)
+    let run =
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "status", "--env", "nobody", "--targets", "t.txt"]),
+        );
+    run.code(exit::CONNECTION).stderr_lacks("(on the server of");
+    let help = help_of_error(&run.stderr, "(t.txt:1)");
+    assert!(
+        help.starts_with(&format!("check the user and password in {file};")),
+        "{}",
+        run.dump()
+    );
+    for (list, entry) in [
+        (["--targets", "t2.txt"], "t2.txt:1"),
+        (
+            ["--targets-query", "SELECT 'fth_no_such_db'"],
+            "the targets query, row 1",
+        ),
+    ] {
+        project.write("t2.txt", "fth_no_such_db\n");
+        let run = Run::of(
+            project
+                .cli()
+                .args(["migrate", "status", "--env", "fl"])
+                .args(list),
+        );
+        run.code(exit::CONNECTION);
+        let help = help_of_error(&run.stderr, &format!("({entry})"));
+        assert!(
+            help.ends_with(&format!("or fix the database name in {entry}")),
+            "{}",
+            run.dump()
+        );
+    }
 }

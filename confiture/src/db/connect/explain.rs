@@ -134,7 +134,7 @@ impl<'a> Unbraced<'a> {
                 env.file.as_ref()?;
                 (Place::File, Some(Place::File))
             }
-            Listed::DatabaseName { server_file } => {
+            Listed::DatabaseName { server_file, .. } => {
                 (Place::List, server_file.as_deref().map(Place::ServerFile))
             }
             Listed::Connection => (Place::List, Some(Place::List)),
@@ -194,7 +194,7 @@ impl<'a> Unbraced<'a> {
                     "the {what} {} holds `${name}`, which a target list does not expand (it \
                      names each database as written): write the {owner}'s own name in {}",
                     quoted(value),
-                    env.source()
+                    env.database_name_source()
                 );
             }
             Place::File => env.source(),
@@ -317,7 +317,7 @@ fn not_postgres(env: &Environment, peer: &Peer<'_>, byte: u8) -> Error {
     ))
     .with_help(format!(
         "check the host and port in {}: another service listens there",
-        env.source()
+        env.server_source()
     ))
 }
 
@@ -429,9 +429,10 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         // The server's message is the cause.
         Error::connection(format!("the server refused {spec}")).with_help(format!(
             "the database's owner or a superuser can run `GRANT CONNECT ON DATABASE {} TO {}`; \
-             or connect as another user in {source}",
+             or connect as another user in {}",
             quote_ident(&spec.shown_dbname()),
-            quote_ident(&spec.shown_user())
+            quote_ident(&spec.shown_user()),
+            env.server_source()
         ))
     } else if *code == SqlState::CANNOT_CONNECT_NOW {
         Error::connection(format!(
@@ -448,7 +449,7 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
 /// certificate refused, or the user and password.
 fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     let code = db.code();
     let hba = (*code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
         .then(|| hba_refusal(db.message()))
@@ -527,7 +528,7 @@ fn handshake_failure(
     peer: &Peer<'_>,
 ) -> Option<Error> {
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(error) {
         use rustls::AlertDescription as Alert;
         if spec.sslcert.is_some()
@@ -566,7 +567,7 @@ fn handshake_failure(
 /// none — not read because its group or others may read it (libpq's warning), or no line.
 fn password_missing(env: &Environment) -> Error {
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     let mut error = Error::connection(format!(
         "the server asks for a password for {spec}, and none was given"
     ));
@@ -609,7 +610,7 @@ fn password_missing(env: &Environment) -> Error {
 fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Option<Error> {
     use std::io::ErrorKind as Io;
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     Some(match io.kind() {
         Io::ConnectionRefused => Error::connection(format!(
             "connection refused (connecting as {spec})"
@@ -647,7 +648,7 @@ const ENABLE_SERVER_TLS: &str = "enable ssl on the server: `ssl = on` in its pos
 fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &Peer<'_>) -> Error {
     use rustls::CertificateError as Cert;
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     let mode = spec.sslmode;
     let roots = match &spec.sslrootcert {
         Some(_) if spec.uses_system_roots() => {
@@ -743,7 +744,7 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
 /// The server did not accept our client certificate (or wanted one and got none).
 fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
     let spec = &env.connection;
-    let source = env.source();
+    let source = env.server_source();
     match &spec.sslcert {
         None => Error::connection(format!(
             "the server requires a client certificate from {spec}, and none is configured"
