@@ -516,8 +516,9 @@ fn not_a_value(key: &str, value: &str, values: &[&str], libpq_only: &[(&str, &st
     }
 }
 
-/// `connect_timeout`, in whole seconds as in libpq. The value is not quoted: a mis-split
-/// conninfo can put part of a password here.
+/// `connect_timeout`, as libpq reads it ([`Timeout::from_secs_text`]: whole seconds, 1 is 2,
+/// zero or negative waits indefinitely). The value is not quoted: a mis-split conninfo can put
+/// part of a password here.
 fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
     match Timeout::from_secs_text(value) {
         Ok(timeout) => Ok(timeout.duration()),
@@ -637,6 +638,52 @@ mod tests {
             "target_session_attrs is not one of any, read-write, read-only, primary, standby, \
              prefer-standby"
         );
+    }
+
+    /// `connect_timeout` was read as whole seconds taken as written: `1` waited 1 s where libpq
+    /// waits 2 (its minimum), and `-1`, `+2` or `-0` were refused where libpq takes them (a
+    /// negative value waits indefinitely, as 0 does). Each case is psql 15's reading of it (a
+    /// server that accepts and never answers: `1` and `+2` time out after 2 s, `0` and `-1`
+    /// never; `""`, `1.5` and `abc` are "invalid integer value").
+    #[test]
+    fn connect_timeout_is_read_as_libpq_reads_it() {
+        use crate::config::ConnectionSpec;
+        use std::time::Duration;
+        for (value, expected) in [
+            ("1", 2),
+            ("2", 2),
+            ("10", 10),
+            (" 3 ", 3),
+            ("+2", 2),
+            ("+1", 2),
+            ("0", 0),
+            ("-0", 0),
+            ("-1", 0),
+            ("-2147483648", 0),
+        ] {
+            for text in [
+                format!("host=h dbname=db connect_timeout='{value}'"),
+                format!(
+                    "postgresql://h/db?connect_timeout={}",
+                    value.replace(' ', "%20").replace('+', "%2B")
+                ),
+            ] {
+                let spec = ConnectionSpec::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(
+                    spec.connect_timeout,
+                    Some(Duration::from_secs(expected)),
+                    "{text}"
+                );
+            }
+        }
+        for value in ["", "1.5", "abc", "5s", "- 1", "-2147483649"] {
+            let text = format!("host=h dbname=db connect_timeout='{value}'");
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(
+                err.message.contains("whole number of seconds"),
+                "{text}: {err}"
+            );
+        }
     }
 
     /// A host entry that no host name can be — one ending in a port (`db.example.com:5432`,
