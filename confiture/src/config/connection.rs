@@ -1246,7 +1246,8 @@ mod tests {
 
     /// An empty entry in a host list (`postgresql://u@h1:5432,/db`) became `localhost`, where
     /// libpq uses its default, a Unix socket: it is refused, naming the entry, in a URL, in
-    /// conninfo and in an environment file's block. No host at all is still the default host.
+    /// conninfo and in an environment file's block. No host at all is still the default host
+    /// (an empty `host` parameter is refused too: `params::tests::an_empty_host_parameter_is_refused_with_what_to_write`).
     #[test]
     fn an_empty_entry_in_a_host_list_is_refused() {
         for text in [
@@ -1268,7 +1269,7 @@ mod tests {
         for text in [
             "postgresql:///db",
             "postgresql://u@/db",
-            "host='' dbname=db",
+            "postgresql://u@:5433/db",
             "dbname=db",
         ] {
             let spec = ConnectionSpec::parse(text).unwrap();

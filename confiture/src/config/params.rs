@@ -129,11 +129,7 @@ impl SpecBuilder {
         let hosts: Vec<String> = host.split(',').map(str::to_string).collect();
         for (i, entry) in hosts.iter().enumerate() {
             if let Some(reason) = not_a_host(entry) {
-                let which = match hosts.len() {
-                    1 => "the host".to_string(),
-                    n => format!("host {} of {n} in the host list", i + 1),
-                };
-                return Err(format!("{which} {reason}"));
+                return Err(format!("{} {reason}", which_host(i, hosts.len())));
             }
         }
         self.hosts = Some(hosts);
@@ -159,29 +155,28 @@ impl SpecBuilder {
     }
 
     /// The hosts and ports of a URL's authority (`h1:5432,[::1]:5433`), each host with its
-    /// own port.
+    /// own port. An authority naming no host (`postgresql://u@:5433/db`) names none: the
+    /// default host ([`DEFAULT_HOST`]), as `postgresql:///db` does.
     pub(super) fn set_hosts_and_ports(&mut self, pairs: Vec<(String, Option<u16>)>) {
-        let (hosts, ports) = pairs.into_iter().unzip();
-        self.hosts = Some(hosts);
+        let (hosts, ports): (Vec<String>, _) = pairs.into_iter().unzip();
+        self.hosts = Some(hosts).filter(|hosts| hosts != &[""]);
         self.ports = Some(ports);
     }
 
     /// Every `(host, port)`, defaults filled in: one port applies to every host (as in libpq).
-    /// No host at all is [`DEFAULT_HOST`]; an empty entry in a list of several is refused:
-    /// libpq uses its default there, a Unix socket, which is not ours, and a guess either way
-    /// would reach a server other than the one meant.
+    /// No host at all is [`DEFAULT_HOST`]; an empty host given (`?host=`, `host=''`, an
+    /// empty entry of a list) is refused: libpq uses its default there, a Unix socket in a
+    /// directory it was built with, which is not ours, and a guess either way would reach a
+    /// server other than the one meant.
     fn host_list(&self) -> Result<Vec<(String, u16)>, String> {
         let hosts = self.hosts.clone().unwrap_or_else(|| vec![String::new()]);
-        if hosts.len() > 1 {
-            if let Some(i) = hosts.iter().position(|h| h.is_empty()) {
-                return Err(format!(
-                    "host {} of {} in the host list is empty: libpq would use its default \
-                     there (a Unix socket), not {DEFAULT_HOST}; name every host (`localhost`, \
-                     or the socket directory such as /var/run/postgresql)",
-                    i + 1,
-                    hosts.len()
-                ));
-            }
+        if let Some(i) = (self.hosts.iter().flatten()).position(String::is_empty) {
+            return Err(format!(
+                "{} is empty: libpq would use its default there (a Unix socket), not \
+                 {DEFAULT_HOST} as for a host left out; name every host (`localhost`, or the \
+                 socket directory such as /var/run/postgresql)",
+                which_host(i, hosts.len())
+            ));
         }
         let ports = self.ports.clone().unwrap_or_else(|| vec![None]);
         let port_of = |i: usize| -> Result<u16, String> {
@@ -393,6 +388,15 @@ fn verified_roots(
     }
 }
 
+/// Entry `i` of a host list of `count` as a message names it: `the host` alone, else `host 2
+/// of 3 in the host list`.
+fn which_host(i: usize, count: usize) -> String {
+    match count {
+        1 => "the host".to_string(),
+        n => format!("host {} of {n} in the host list", i + 1),
+    }
+}
+
 /// Why a `host` entry (of `host=`, a URL's `?host=`, an environment file's `host:`) cannot be
 /// a host name, address or socket directory, when it plainly cannot, with what to write: one
 /// ending in a port (`db:5432`: a host name has no `:`, an IPv6 address at least two), or an
@@ -516,8 +520,9 @@ fn not_a_value(key: &str, value: &str, values: &[&str], libpq_only: &[(&str, &st
     }
 }
 
-/// `connect_timeout`, in whole seconds as in libpq. The value is not quoted: a mis-split
-/// conninfo can put part of a password here.
+/// `connect_timeout`, as libpq reads it ([`Timeout::from_secs_text`]: whole seconds, 1 is 2,
+/// zero or negative waits indefinitely). The value is not quoted: a mis-split conninfo can put
+/// part of a password here.
 fn parse_connect_timeout(value: &str) -> Result<Duration, String> {
     match Timeout::from_secs_text(value) {
         Ok(timeout) => Ok(timeout.duration()),
@@ -637,6 +642,108 @@ mod tests {
             "target_session_attrs is not one of any, read-write, read-only, primary, standby, \
              prefer-standby"
         );
+    }
+
+    /// `connect_timeout` was read as whole seconds taken as written: `1` waited 1 s where libpq
+    /// waits 2 (its minimum), and `-1`, `+2` or `-0` were refused where libpq takes them (a
+    /// negative value waits indefinitely, as 0 does). Each case is psql 15's reading of it (a
+    /// server that accepts and never answers: `1` and `+2` time out after 2 s, `0` and `-1`
+    /// never; `""`, `1.5` and `abc` are "invalid integer value").
+    #[test]
+    fn connect_timeout_is_read_as_libpq_reads_it() {
+        use crate::config::ConnectionSpec;
+        use std::time::Duration;
+        for (value, expected) in [
+            ("1", 2),
+            ("2", 2),
+            ("10", 10),
+            (" 3 ", 3),
+            ("+2", 2),
+            ("+1", 2),
+            ("0", 0),
+            ("-0", 0),
+            ("-1", 0),
+            ("-2147483648", 0),
+        ] {
+            for text in [
+                format!("host=h dbname=db connect_timeout='{value}'"),
+                format!(
+                    "postgresql://h/db?connect_timeout={}",
+                    value.replace(' ', "%20").replace('+', "%2B")
+                ),
+            ] {
+                let spec = ConnectionSpec::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                assert_eq!(
+                    spec.connect_timeout,
+                    Some(Duration::from_secs(expected)),
+                    "{text}"
+                );
+            }
+        }
+        for value in ["", "1.5", "abc", "5s", "- 1", "-2147483649"] {
+            let text = format!("host=h dbname=db connect_timeout='{value}'");
+            let err = ConnectionSpec::parse(&text).unwrap_err();
+            assert!(
+                err.message.contains("whole number of seconds"),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    /// An empty `host` parameter (`?host=`, `host=''`) was taken as `localhost`, where libpq
+    /// connects to its default Unix socket directory instead (psql 15 reaches the socket with
+    /// `postgresql://u@127.0.0.1/db?host=`): a silent different server. It is refused, saying
+    /// what to write; a `host` left out is still `localhost`.
+    #[test]
+    fn an_empty_host_parameter_is_refused_with_what_to_write() {
+        use crate::config::ConnectionSpec;
+        for text in [
+            "postgresql://u@127.0.0.1:5432/db?host=",
+            "postgresql:///db?host=",
+            "postgresql://u@h/db?host=&port=5433",
+            "host='' dbname=db",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(
+                err.message.contains("the host is empty")
+                    && err.message.contains("Unix socket")
+                    && err.message.contains("/var/run/postgresql"),
+                "{text}: {err}"
+            );
+        }
+        for (text, needle) in [
+            (
+                "host=h1,,h3 dbname=db",
+                "host 2 of 3 in the host list is empty",
+            ),
+            (
+                "postgresql://u@h1:5432,/db",
+                "host 2 of 2 in the host list is empty",
+            ),
+            (
+                "postgresql:///db?host=h1,",
+                "host 2 of 2 in the host list is empty",
+            ),
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        let spec = ConnectionSpec::parse("dbname=db user=u").unwrap();
+        assert_eq!(spec.host, "localhost");
+    }
+
+    /// An empty `port` parameter is the default port, over a URL's own: libpq does the same
+    /// (psql 15 reaches port 5432 with `postgresql://u@127.0.0.1:55917/db?port=`).
+    #[test]
+    fn an_empty_port_parameter_is_the_default_port_as_in_libpq() {
+        use crate::config::ConnectionSpec;
+        for text in [
+            "postgresql://u@h:55917/db?port=",
+            "host=h port=55917 port='' dbname=db",
+        ] {
+            let spec = ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(spec.port, 5432, "{text}");
+        }
     }
 
     /// A host entry that no host name can be — one ending in a port (`db.example.com:5432`,

@@ -43,18 +43,28 @@ impl Timeout {
         }
     }
 
-    /// Whole seconds, as libpq's `connect_timeout` writes them.
+    /// libpq's `connect_timeout`, read as PostgreSQL 15's libpq reads it (`connectDBComplete`):
+    /// whole seconds, an `int` as its `parse_int_param` takes one (`strtol`: white space around
+    /// it and a sign allowed); zero or negative waits indefinitely (a zero timeout here, as in
+    /// `migration.connect_timeout: 0`), and 1 is 2 s, libpq's minimum (it counts in whole
+    /// seconds, so 1 could end at once). A URL or conninfo then waits as long here as in psql.
     pub fn from_secs_text(text: &str) -> Result<Timeout, TimeoutError> {
-        let text = text.trim();
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(TimeoutError::Malformed);
-        }
-        let millis = text
-            .parse::<u64>()
-            .ok()
-            .and_then(|seconds| seconds.checked_mul(1_000))
-            .ok_or(TimeoutError::TooLong)?;
-        Timeout::new(Duration::from_millis(millis))
+        /// libpq's smallest timeout but none.
+        const MIN_SECONDS: u64 = 2;
+        let text = text.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r'));
+        let seconds = match text.parse::<i32>() {
+            Ok(seconds) => u64::try_from(seconds).unwrap_or(0),
+            Err(e) if *e.kind() == std::num::IntErrorKind::PosOverflow => {
+                return Err(TimeoutError::TooLong)
+            }
+            Err(_) => return Err(TimeoutError::Malformed),
+        };
+        let seconds = if seconds == 0 {
+            0
+        } else {
+            seconds.max(MIN_SECONDS)
+        };
+        Timeout::new(Duration::from_secs(seconds))
     }
 
     /// The timeout as a `Duration`.

@@ -794,6 +794,7 @@ impl Migrator {
             crate::db::prefetch::interrupted_connecting,
             move || {
                 crate::db::connect::open_session_if_exists(&env, crate::db::connect::Need::Write)
+                    .map_err(crate::db::connect::for_create_through_pooler)
             },
         )??;
         if let Some(session) = found {

@@ -521,6 +521,26 @@ fn verify_and_drift_through_a_pooler_help_with_a_direct_scratch_url() {
     }
 }
 
+/// `up --create-database` through PgBouncer for a database the server does not have: PgBouncer
+/// answers the login itself (SQLSTATE 08P01, its own code, not the server's 3D000 that
+/// `--create-database` acts on) and holds the next logins to it for `server_login_retry`, so
+/// no run can create it through the pooler. The error said "check the connection settings";
+/// it says to create the database directly on the server, and nothing is created.
+#[test]
+fn create_database_through_a_pooler_says_to_create_it_on_the_server() {
+    let bouncer = PgBouncer::start("session", 4);
+    let db = TestDb::unborn("pooler_create");
+    let project = project();
+    let url = bouncer.url(&db);
+    project
+        .run(&["migrate", "up", "--create-database", "--database-url", &url])
+        .code(3)
+        .stderr_has("a pooler (PgBouncer, ...) answered for the server")
+        .stderr_has("create it directly on the server")
+        .stderr_lacks("check the connection settings");
+    assert!(!db.exists(), "nothing is created through the pooler");
+}
+
 /// `migrate COMMAND` (`verify`, `drift`) on `url` with `--scratch-url` a direct connection to
 /// the server: what the help of a scratch database behind a pooler says to do, which works.
 fn works_with_a_direct_scratch_url(project: &Project, command: &str, url: &str) {

@@ -344,6 +344,34 @@ pub(crate) fn missing_database(spec: &ConnectionSpec) -> Error {
     })
 }
 
+/// For `up --create-database`: a connection `error` that a pooler gave at login, SQLSTATE 08P01
+/// (PgBouncer's own code for what it refuses, a database the server does not have among them;
+/// PostgreSQL's own answer, 3D000, is what `--create-database` acts on), gets the help to create
+/// the database on the server itself: after such a failed login PgBouncer holds every new
+/// login to that database for `server_login_retry` (15 s by default), so even a database
+/// created through it is not reached in that time. Told by the SQLSTATE, never by the wording;
+/// any other error is returned as it is.
+pub(crate) fn for_create_through_pooler(error: Error) -> Error {
+    let from_pooler = error.kind == crate::error::ErrorKind::Connection
+        && error.sqlstate() == Some(SqlState::PROTOCOL_VIOLATION.code());
+    if !from_pooler {
+        return error;
+    }
+    error
+        .with_detail(
+            "a pooler (PgBouncer, ...) answered for the server (SQLSTATE 08P01 is its own, not \
+             PostgreSQL's answer for a missing database): `--create-database` cannot tell from \
+             it whether the database exists, and after a failed login PgBouncer holds new \
+             logins to that database for its `server_login_retry` (15 s by default)",
+        )
+        .with_help(
+            "if the database does not exist, create it directly on the server \
+             (`--create-database` with a URL naming the server's own host and port, not the \
+             pooler's, or `createdb`), then run through the pooler once its \
+             `server_login_retry` has passed",
+        )
+}
+
 /// For a command that works on a database that exists and never creates one (`down`,
 /// `baseline`, `reinit`, `drift`: everything but `up`, whose `--create-database` creates it,
 /// and `status`, read before a first `up`): the help of a connection `error` refused because
