@@ -225,7 +225,7 @@ impl Environment {
     /// the label of the URL that reads none (`--database-url`); a fleet target's, its base's
     /// (never the target's own source, `tenants.txt:3, on the server of ...`, which reads no
     /// setting).
-    fn settings_origin(&self) -> (Option<&PathBuf>, String) {
+    pub(crate) fn settings_origin(&self) -> (Option<&PathBuf>, String) {
         match &self.settings_from {
             Some((file, label)) => (file.as_ref(), label.clone()),
             None => (self.file.as_ref(), self.source()),

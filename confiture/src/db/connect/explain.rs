@@ -243,10 +243,8 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
                 seconds(*timeout)
             ))
             .with_help(format!(
-                "check that the server is reachable from here; if the network is slow, raise \
-                 {} in {}",
-                timeout_setting(env),
-                env.source()
+                "check that the server is reachable from here; if the network is slow, raise {}",
+                raise_timeout(env)
             ))
         }
         Failure::Driver(error, dialled)
@@ -321,14 +319,19 @@ fn not_postgres(env: &Environment, peer: &Peer<'_>, byte: u8) -> Error {
     ))
 }
 
-/// Where the connect timeout is set for `env`: an environment file has
-/// `migration.connect_timeout`; a URL alone (`--database-url`, `DATABASE_URL`) only its
-/// `connect_timeout` parameter.
-fn timeout_setting(env: &Environment) -> &'static str {
-    if env.file.is_some() {
-        "migration.connect_timeout (or connect_timeout in the URL)"
-    } else {
-        "connect_timeout in the URL (?connect_timeout=30)"
+/// What to raise, and where, for a connection that timed out: `migration.connect_timeout` in
+/// the environment file `env`'s settings were read from (a fleet target's are its base
+/// environment's: [`Environment::settings_origin`]); without one (`--database-url`,
+/// `DATABASE_URL`), the URL's `connect_timeout` where the server was given.
+fn raise_timeout(env: &Environment) -> String {
+    match env.settings_origin() {
+        (Some(_), label) => {
+            format!("migration.connect_timeout (or connect_timeout in the URL) in {label}")
+        }
+        (None, _) => format!(
+            "connect_timeout in the URL (?connect_timeout=30) in {}",
+            env.server_source()
+        ),
     }
 }
 
@@ -652,8 +655,8 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
         ))
         .with_help(format!(
             "check that the server is reachable from here (firewall, VPN, host name); if the \
-             network is slow, raise {} in {source}",
-            timeout_setting(env)
+             network is slow, raise {}",
+            raise_timeout(env)
         )),
         Io::NotFound if spec.is_unix_socket() => Error::connection(format!(
             "no PostgreSQL socket for that directory and port (connecting as {spec})"
@@ -932,6 +935,38 @@ fn seconds(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fleet target reads its `migration:` settings from its base environment's file, not
+    /// from its own source (a target list, which has none): its timeout help names the file's
+    /// `migration.connect_timeout`, as the base's own would; a URL alone names its parameter.
+    #[test]
+    fn the_timeout_help_names_where_the_timeout_is_set() {
+        let help = |env: &Environment| {
+            describe_failure(env, &Failure::TimedOut(Duration::from_secs(10)))
+                .help
+                .unwrap()
+        };
+        let mut target =
+            Environment::from_url("postgresql://u@h/tenant_1", "tenants.txt:1").unwrap();
+        let url_help = help(&target);
+        assert!(
+            url_help.contains("connect_timeout in the URL (?connect_timeout=30) in")
+                && !url_help.contains("migration."),
+            "{url_help}"
+        );
+        target.settings_from = Some((
+            Some(std::path::PathBuf::from("db/environments/fleet.yaml")),
+            "environment file db/environments/fleet.yaml".to_string(),
+        ));
+        let file_help = help(&target);
+        assert!(
+            file_help.contains(
+                "raise migration.connect_timeout (or connect_timeout in the URL) in environment \
+                 file db/environments/fleet.yaml"
+            ),
+            "{file_help}"
+        );
+    }
 
     #[test]
     fn connection_limits_are_told_apart() {
