@@ -126,9 +126,10 @@ impl Migrator {
     ) -> T {
         let mut moved = std::mem::replace(self, self.detached());
         let task = tokio::task::spawn_blocking(move || {
-            crate::migrator::ON_BLOCKING_THREAD.set(true);
-            let result = work(&mut moved);
-            crate::migrator::ON_BLOCKING_THREAD.set(false);
+            let result = {
+                let _blocking = crate::migrator::BlockingThread::enter();
+                work(&mut moved)
+            };
             (moved, result)
         });
         match task.await {

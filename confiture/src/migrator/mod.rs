@@ -1031,8 +1031,35 @@ pub(crate) fn on_async_runtime() -> bool {
 
 thread_local! {
     /// Set by the `*_async` commands on the `spawn_blocking` thread they run on, where
-    /// blocking is allowed: no extra thread there.
-    pub(crate) static ON_BLOCKING_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// blocking is allowed: no extra thread there. Only through [`BlockingThread::enter`].
+    static ON_BLOCKING_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// This thread marked as a `spawn_blocking` thread ([`on_async_runtime`] is `false` there) for
+/// as long as the value lives: the mark ends with it, however the work ends — a command
+/// unwinding from a panicking progress callback too. tokio reuses its blocking threads, as
+/// runtime workers too (a `block_in_place` hands the worker's core to an idle one): a mark
+/// left behind made the blocking commands there run the driver in place, which panicked.
+#[cfg(feature = "tokio")]
+pub(crate) struct BlockingThread {
+    was: bool,
+}
+
+#[cfg(feature = "tokio")]
+impl BlockingThread {
+    /// Marks this thread until the value is dropped.
+    pub(crate) fn enter() -> BlockingThread {
+        BlockingThread {
+            was: ON_BLOCKING_THREAD.replace(true),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Drop for BlockingThread {
+    fn drop(&mut self) {
+        ON_BLOCKING_THREAD.set(self.was);
+    }
 }
 
 impl Drop for Migrator {

@@ -401,3 +401,68 @@ async fn the_db_entry_points_work_on_a_runtime_thread() {
     });
     assert_eq!(left.as_deref(), Some("0"));
 }
+
+/// An `*_async` command whose progress callback panicked left its blocking-pool thread marked
+/// as one where blocking is allowed. tokio reuses that thread, as a runtime worker too (a
+/// `block_in_place` hands the worker's core to an idle blocking thread): there the blocking
+/// commands, taking it for a blocking thread, ran the driver in place and panicked with
+/// "Cannot start a runtime from within a runtime". The mark now ends with the command, however
+/// it ends.
+#[test]
+fn a_panicking_async_command_leaves_no_blocking_mark_on_its_thread() {
+    let (db, project) = (Db::new("async_mark"), Project::example());
+    // One worker and one blocking thread: the command's thread is the one a `block_in_place`
+    // can hand the worker's core to.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = db.url();
+    let dir = project.path("db/migrations");
+    let env = move || Environment::from_url(&url, "test").unwrap();
+    let runs_on_its_thread = runtime.block_on(async move {
+        let command_thread = Arc::new(Mutex::new(None));
+        let mut migrator = Migrator::new(env(), &dir, Default::default());
+        let seen = Arc::clone(&command_thread);
+        let panicked = tokio::spawn(async move {
+            let _ = migrator
+                .up_async(UpOptions::default(), move |event| {
+                    *seen.lock().unwrap() = Some(std::thread::current().id());
+                    if matches!(event, Progress::Finished { .. }) {
+                        std::panic::panic_any("boom");
+                    }
+                })
+                .await;
+        })
+        .await;
+        assert!(panicked.unwrap_err().is_panic(), "the callback's panic");
+        let command_thread = command_thread.lock().unwrap().expect("an event");
+        let mut runs_on_its_thread = 0;
+        for _ in 0..40 {
+            // Hands the core over (to the command's idle thread, or back to this one).
+            tokio::spawn(async {
+                tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(5)))
+            })
+            .await
+            .unwrap();
+            let dir = dir.clone();
+            let env = env.clone();
+            let (thread, status) = tokio::spawn(async move {
+                let mut migrator = Migrator::new(env(), &dir, Default::default());
+                let status = migrator.status().map(|s| s.applied.len());
+                (std::thread::current().id(), status)
+            })
+            .await
+            .expect("a blocking command on a worker thread never panics");
+            assert!(status.is_ok(), "{status:?}");
+            runs_on_its_thread += usize::from(thread == command_thread);
+        }
+        runs_on_its_thread
+    });
+    assert!(
+        runs_on_its_thread > 0,
+        "the worker never ran on the panicked command's thread: nothing was proved"
+    );
+}
