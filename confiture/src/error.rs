@@ -188,6 +188,10 @@ pub struct Diverged {
     /// versions above its newest migration it lacks, and who embedded it. Shown first: it
     /// explains the `missing` rows.
     pub newer_database: Option<NewerDatabase>,
+    /// The binary whose embedded set the ledger was compared with (`my-service 1.4.0`,
+    /// [`crate::files::Origin::binary`]); `None` for a directory. Its migrations are no files
+    /// on disk: a `modified` line says what the binary embeds, a `missing` one what it lacks.
+    pub embedded_in: Option<String>,
 }
 
 /// A release older than its database: the ledger records versions above the newest its
@@ -272,6 +276,7 @@ impl Diverged {
             migrations,
             rollback: false,
             newer_database: None,
+            embedded_in: None,
         }
     }
 
@@ -281,6 +286,7 @@ impl Diverged {
             migrations,
             rollback: true,
             newer_database: None,
+            embedded_in: None,
         }
     }
 
@@ -292,15 +298,35 @@ impl Diverged {
         }
     }
 
+    /// The same, of the set `binary` embeds ([`Diverged::embedded_in`]); `None` for a
+    /// directory.
+    pub fn of_set_in(self, binary: Option<String>) -> Diverged {
+        Diverged {
+            embedded_in: binary,
+            ..self
+        }
+    }
+
     /// One line per migration, as the error's details show them, after the line of a
     /// [`NewerDatabase`].
     pub fn lines(&self) -> Vec<String> {
         let newer = self.newer_database.iter().map(ToString::to_string);
-        let embedded = (self.newer_database.as_ref()).is_some_and(|n| n.package.is_some());
+        let embedded = self.embedded_in.is_some()
+            || (self.newer_database.as_ref()).is_some_and(|n| n.package.is_some());
         let mut lines: Vec<String> = newer
             .chain(self.migrations.iter().map(|d| match d {
-                Divergence::Modified { .. } if self.rollback => {
-                    format!("{d}; its down file may not undo what was run")
+                Divergence::Modified { .. } => {
+                    // A binary's migrations are embedded: what it has now is no file's text.
+                    let now = if embedded {
+                        "this binary embeds"
+                    } else {
+                        "the file now has"
+                    };
+                    let line = ModifiedLine(d, now).to_string();
+                    match self.rollback {
+                        true => format!("{line}; its down file may not undo what was run"),
+                        false => line,
+                    }
                 }
                 // A binary's migrations are embedded: no file is involved.
                 Divergence::Missing { id, applied_at } if embedded => {
@@ -442,6 +468,47 @@ impl Divergence {
     }
 }
 
+/// A `modified` divergence's line, saying what has the other checksum now (`the file now
+/// has`, `this binary embeds`): [`Divergence`]'s `Display` and [`Diverged::lines`].
+struct ModifiedLine<'a>(&'a Divergence, &'a str);
+
+impl fmt::Display for ModifiedLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Divergence::Modified {
+            id,
+            file,
+            recorded_checksum,
+            checksum,
+            line_endings,
+            ..
+        } = self.0
+        else {
+            return self.0.fmt(f);
+        };
+        write!(f, "modified: {id}")?;
+        if let Some(file) = file {
+            write!(f, " ({})", file.display())?;
+        }
+        if let Some(now) = checksum {
+            let then = recorded_checksum.as_deref().unwrap_or("");
+            write!(
+                f,
+                " was applied with checksum {}…, {} {}…",
+                short(then),
+                self.1,
+                short(now)
+            )?;
+        }
+        if *line_endings {
+            f.write_str(
+                "; it differs only by line endings (CRLF): your checkout converted it; \
+                 add `*.sql -text` to .gitattributes and check it out again",
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// The first 12 characters of a checksum, as details show it.
 fn short(checksum: &str) -> &str {
     checksum.get(..12).unwrap_or(checksum)
@@ -450,35 +517,7 @@ fn short(checksum: &str) -> &str {
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Divergence::Modified {
-                id,
-                file,
-                recorded_checksum,
-                checksum,
-                line_endings,
-                ..
-            } => {
-                write!(f, "modified: {id}")?;
-                if let Some(file) = file {
-                    write!(f, " ({})", file.display())?;
-                }
-                if let Some(now) = checksum {
-                    let then = recorded_checksum.as_deref().unwrap_or("");
-                    write!(
-                        f,
-                        " was applied with checksum {}…, the file now has {}…",
-                        short(then),
-                        short(now)
-                    )?;
-                }
-                if *line_endings {
-                    f.write_str(
-                        "; it differs only by line endings (CRLF): your checkout converted it; \
-                         add `*.sql -text` to .gitattributes and check it out again",
-                    )?;
-                }
-                Ok(())
-            }
+            Divergence::Modified { .. } => ModifiedLine(self, "the file now has").fmt(f),
             Divergence::Missing { id, applied_at } => {
                 write!(f, "missing: {id} is recorded as applied")?;
                 if let Some(at) = applied_at {

@@ -429,6 +429,17 @@ pub enum Origin {
     },
 }
 
+impl Origin {
+    /// The binary that embedded the set, as messages name it (`my-service 1.4.0`); `None` for
+    /// a directory.
+    pub fn binary(&self) -> Option<String> {
+        match self {
+            Origin::Embedded { package, version } => Some(format!("{package} {version}")),
+            Origin::Directory => None,
+        }
+    }
+}
+
 /// What [`check`] found: the set and every problem, errors and warnings, in path order.
 #[derive(Debug, Clone, Default)]
 pub struct Checked {

@@ -464,9 +464,16 @@ fn diverged(
             true => "`git log -- <file>`".to_string(),
             false => format!("`git log -- {}`", files.join(" ")),
         };
+        // A binary has no file to restore: the build of the files that ran has them.
+        let restore = match set.origin.binary() {
+            Some(binary) => format!(
+                "this binary ({binary}) embeds other files than those applied: build and deploy \
+                 from the files that ran"
+            ),
+            None => "restore the files from version control".to_string(),
+        };
         help.push(format!(
-            "restore the files from version control ({log} shows the applied version), then \
-             run {} again",
+            "{restore} ({log} shows the applied version), then run {} again",
             crate::hint::command(again)
         ));
     }
@@ -494,7 +501,8 @@ fn diverged(
         plural(found.len(), "migration"),
         if found.len() == 1 { "does" } else { "do" }
     );
-    Error::diverged(message, Diverged::of_rollback(found)).with_help(help.join("; "))
+    let diverged = Diverged::of_rollback(found).of_set_in(set.origin.binary());
+    Error::diverged(message, diverged).with_help(help.join("; "))
 }
 
 /// When the newest migration among `chosen` (the rows the request reaches, newest first) that

@@ -53,6 +53,15 @@ pub(super) fn reinit_hint() -> String {
     crate::hint::command("migrate reinit")
 }
 
+/// What a refusal of a diverged history compares the ledger with: the migration files, or the
+/// migrations a binary embeds (which are no files on disk).
+pub(super) fn compared_with(set: &MigrationSet) -> String {
+    match set.origin.binary() {
+        Some(binary) => format!("the migrations this binary ({binary}) embeds"),
+        None => "the migration files".to_string(),
+    }
+}
+
 /// What the help of an error about an unknown `version` says of the versions with files in the
 /// directory (its migrations', and those whose files cannot be used:
 /// [`MigrationSet::versions_on_disk`], sorted, not empty): the only one; the newest (or the
@@ -274,16 +283,22 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
 /// ([`crate::history::differs_only_by_line_endings`]): for those, `reinit` is never offered
 /// (it would record the converted bytes, which every other checkout would see modified).
 pub fn modified_help(line_endings: LineEndings) -> String {
+    modified_help_of(&Origin::Directory, line_endings)
+}
+
+/// [`modified_help`] for the migrations of `origin`: a binary's embedded set has no file to
+/// restore, and what it embeds is the text of the files it was built from.
+pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
     let converted = "a file that differs only by line endings (CRLF) was converted by your \
          checkout (git's `core.autocrlf`): add `*.sql -text` to .gitattributes and check it out \
          again (or convert it to LF); never `migrate reinit` it, which would record the CRLF \
          bytes that every LF checkout then sees modified";
     match line_endings {
         LineEndings::All => return converted.to_string(),
-        LineEndings::Some => return format!("{}; {converted}", edited_help()),
+        LineEndings::Some => return format!("{}; {converted}", edited_help(origin)),
         LineEndings::None => {}
     }
-    edited_help()
+    edited_help(origin)
 }
 
 /// Of the modified migrations [`modified_help`] is about, how many differ from what ran only
@@ -310,7 +325,20 @@ impl LineEndings {
 }
 
 /// [`modified_help`] for files that were edited.
-fn edited_help() -> String {
+fn edited_help(origin: &Origin) -> String {
+    if let Some(binary) = origin.binary() {
+        return format!(
+            "this binary ({binary}) embeds another text of them than the database ran: it was \
+             built from other files than the build (or the command line) that applied them, a \
+             file edited since on one side; build and deploy from the files that ran (restore \
+             them from version control: `git log -- <file>` shows the applied version); an \
+             intended schema change goes in a new migration (`migrate generate NAME`), never in \
+             an applied one; only if the edits change nothing that runs (comments, whitespace, \
+             formatting), {} from the files this binary was built from records their text as \
+             applied without running it (`--dry-run` shows the rows first)",
+            reinit_hint()
+        );
+    }
     format!(
         "restore the modified files from version control (the database keeps what the text \
          that ran did); an intended schema change goes in a new migration (`migrate generate \

@@ -244,10 +244,10 @@ fn check_history_for(
                     .is_some_and(|m| crate::history::differs_only_by_line_endings(m, r.row))
             })
             .count();
-        help.push(super::modified_help(super::LineEndings::of(
-            modified.len(),
-            converted,
-        )));
+        help.push(super::modified_help_of(
+            &set.origin,
+            super::LineEndings::of(modified.len(), converted),
+        ));
     }
     if !missing.is_empty() {
         counts.push(format!(
@@ -316,10 +316,12 @@ fn check_history_for(
         ));
     }
     let message = format!(
-        "the database's migration history does not match the migration files: {}",
+        "the database's migration history does not match {}: {}",
+        super::compared_with(set),
         counts.join(", ")
     );
-    Err(Error::diverged(message, Diverged::new(found)).with_help(help.join("; ")))
+    let diverged = Diverged::new(found).of_set_in(set.origin.binary());
+    Err(Error::diverged(message, diverged).with_help(help.join("; ")))
 }
 
 /// What to do about pending migrations older than the newest applied one (`newest`, its

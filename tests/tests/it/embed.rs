@@ -508,6 +508,116 @@ fn a_binary_older_than_the_database_is_refused_naming_the_versions_it_lacks() {
     assert_eq!(rows(&db).len(), 6, "nothing changed");
 }
 
+/// A binary whose embedded migration differs from the text the database ran (the CLI applied
+/// the file after an edit the binary was not built with): its refusal said "does not match the
+/// migration files", "the file now has" and "restore the modified files from version control"
+/// — a binary has no file, and what it embeds is the text of the files it was built from. It
+/// names the binary and what it embeds, on `up` and `down`, and carries it as data
+/// (`Diverged::embedded_in`); the same history read from a directory keeps its files' wording.
+#[test]
+fn a_binary_embedding_another_text_than_the_database_ran_says_so_not_files() {
+    let project = Project::example();
+    let db = TestDb::new("embed_modified");
+    let binary_set = embed(&project, all());
+    let up_file = project.path("db/migrations/003_create_tb_comment.up.sql");
+    let mut text = fs::read_to_string(&up_file).unwrap();
+    text.push_str("-- edited after the binary was built\n");
+    fs::write(&up_file, text).unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(confiture::exit::SUCCESS);
+    let mut binary = Migrator::from_embedded(env(&db), binary_set);
+
+    let refused = binary
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(refused.exit_code(), confiture::exit::DIVERGED);
+    assert_eq!(
+        refused.to_string(),
+        "the database's migration history does not match the migrations this binary (service \
+         1.0.0) embeds: 1 applied migration modified"
+    );
+    assert!(std::error::Error::source(&refused).is_none(), "{refused:?}");
+    let confiture::Reason::Diverged(diverged) = refused.reason() else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(diverged.embedded_in.as_deref(), Some("service 1.0.0"));
+    let [line] = &refused.details[..] else {
+        panic!("{:?}", refused.details);
+    };
+    assert!(
+        line.starts_with("modified: 003_create_tb_comment (db/migrations/003_create_tb_comment.up.sql) was applied with checksum "),
+        "{line}"
+    );
+    assert!(line.contains(", this binary embeds "), "{line}");
+    assert!(!line.contains("the file now has"), "{line}");
+    let help = refused.help.clone().unwrap_or_default();
+    assert!(
+        help.starts_with(
+            "this binary (service 1.0.0) embeds another text of them than the database ran"
+        ),
+        "{help}"
+    );
+    assert!(!help.contains("restore the modified files"), "{help}");
+
+    // `down` through 003: the same.
+    let rollback = binary
+        .down(
+            &DownOptions::default().target(Some(2)).yes(true),
+            &mut no_progress,
+        )
+        .unwrap_err()
+        .error;
+    assert_eq!(rollback.exit_code(), confiture::exit::DIVERGED);
+    assert!(
+        rollback
+            .details
+            .iter()
+            .any(|d| d.contains(", this binary embeds ")
+                && d.ends_with("its down file may not undo what was run")),
+        "{:?}",
+        rollback.details
+    );
+    let help = rollback.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("this binary (service 1.0.0) embeds other files than those applied"),
+        "{help}"
+    );
+    assert!(!help.contains("restore the files"), "{help}");
+
+    // The database and the binary's files read as a directory (the edit undone): files.
+    let mut text = fs::read_to_string(&up_file).unwrap();
+    text.truncate(text.len() - "-- edited after the binary was built\n".len());
+    fs::write(&up_file, text).unwrap();
+    let refused = directory_migrator(&db, &project)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert!(
+        refused
+            .message
+            .ends_with("does not match the migration files: 1 applied migration modified"),
+        "{refused:?}"
+    );
+    let confiture::Reason::Diverged(diverged) = refused.reason() else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(diverged.embedded_in, None);
+    assert!(
+        refused.details[0].contains(", the file now has "),
+        "{refused:?}"
+    );
+    assert!(
+        refused
+            .help
+            .unwrap_or_default()
+            .starts_with("restore the modified files"),
+        "the directory's help"
+    );
+    assert_eq!(rows(&db).len(), 6, "nothing changed");
+}
+
 /// A rolling deploy: a newer replica migrated the database, an older one (re)starts and runs
 /// `up`. Refused by default, on both paths, as the same typed case (`newer_database`), never
 /// advised to forget the newer rows (`reinit`: the directory path said so, and gave no
