@@ -82,9 +82,17 @@ pub(crate) type ConnectCheck = Box<dyn FnOnce(&Environment) -> Result<()> + Send
 pub(crate) enum BeforeConnect {
     /// Not asked yet.
     Check(ConnectCheck),
+    /// Being asked by a command: any other is refused meanwhile, and for good when the check
+    /// panicked (its caller may catch that and try again: never unchecked).
+    Asking,
     /// Asked, and refused: every command of the session is refused with this error.
     Refused(Error),
 }
+
+/// What [`Migrator::before_connecting`] registered, shared with the session's
+/// [`Migrator::detached`] copies: an `*_async` command whose future was dropped, or that
+/// panicked, leaves the check's answer to the `Migrator` it stood in for.
+pub(crate) type SharedBeforeConnect = std::sync::Arc<std::sync::Mutex<Option<BeforeConnect>>>;
 
 /// A migration session against one database, with one migrations directory or one set of
 /// migrations embedded in the binary ([`Migrator::from_embedded`]).
@@ -118,7 +126,7 @@ pub struct Migrator {
     pub(crate) on_connect: Option<OnConnect>,
     /// Asked once, before [`Migrator::on_connect`], and its refusal kept: see
     /// [`Migrator::before_connecting`].
-    pub(crate) before_connect: Option<BeforeConnect>,
+    pub(crate) before_connect: SharedBeforeConnect,
     /// The migrations already read and checked, given by a fleet to each of its targets
     /// (`fleet::Fleet`): [`Migrator::load`] returns them instead of reading the files again.
     pub(crate) preloaded: Option<std::sync::Arc<Checked>>,
@@ -184,7 +192,7 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
-            before_connect: None,
+            before_connect: SharedBeforeConnect::default(),
             preloaded: None,
             on_scratch: None,
             claim: None,
@@ -377,13 +385,8 @@ impl Migrator {
             reset_pending: false,
             handed_over: false,
             on_connect: None,
-            // A refusal stays the session's; a check not asked yet goes with the command.
-            before_connect: match &self.before_connect {
-                Some(BeforeConnect::Refused(refused)) => {
-                    Some(BeforeConnect::Refused(refused.clone()))
-                }
-                _ => None,
-            },
+            // The same check: asked once for the session, its answer every copy's.
+            before_connect: std::sync::Arc::clone(&self.before_connect),
             preloaded: self.preloaded.clone(),
             on_scratch: self.on_scratch,
             claim: self.claim.clone(),
@@ -468,7 +471,9 @@ impl Migrator {
     /// error. A session handed a connection ([`Migrator::with_client`]) asks it before that
     /// connection is first used. A refusal is the session's: every later command of this
     /// `Migrator` is refused with the same error, nothing reached (a new `Migrator` asks
-    /// again). What needs a server but must not come before those refusals goes here: the
+    /// again); so is every command after a check that panicked (never one unchecked), and the
+    /// answer is the session's, whichever `*_async` command asked it (a future dropped or a
+    /// panic leaves it to the `Migrator` too). What needs a server but must not come before those refusals goes here: the
     /// command line's `--schema NAME` asks the server whether the schema may be a tenant
     /// ([`crate::fleet::one_schema`]), so that a mistake in the command line is its usage
     /// error (exit 64) whether or not the server answers. A session with such a check does
@@ -477,7 +482,9 @@ impl Migrator {
         &mut self,
         check: impl FnOnce(&Environment) -> Result<()> + Send + 'static,
     ) {
-        self.before_connect = Some(BeforeConnect::Check(Box::new(check)));
+        self.before_connect = std::sync::Arc::new(std::sync::Mutex::new(Some(
+            BeforeConnect::Check(Box::new(check)),
+        )));
     }
 
     /// How the commands suggested in this session's errors (`help`, `details`, and the
@@ -677,12 +684,35 @@ impl Migrator {
     /// of its own connects ([`Migrator::announce_connect`]), or before one handed over is
     /// taken over ([`Migrator::with_client`]). Its refusal is kept: every later command's.
     fn ask_before_connecting(&mut self) -> Result<()> {
-        match self.before_connect.take() {
-            Some(BeforeConnect::Check(check)) => check(&self.env).inspect_err(|refused| {
-                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
-            })?,
+        let state = std::sync::Arc::clone(&self.before_connect);
+        let lock = || {
+            state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        let mut held = lock();
+        match held.take() {
+            Some(BeforeConnect::Check(check)) => {
+                // Refused until the check answers: a check that panics (and a caller that
+                // catches it and tries again) never lets a command run unchecked.
+                *held = Some(BeforeConnect::Asking);
+                drop(held);
+                let asked = check(&self.env);
+                *lock() =
+                    (asked.as_ref().err()).map(|refused| BeforeConnect::Refused(refused.clone()));
+                asked?;
+            }
+            Some(BeforeConnect::Asking) => {
+                *held = Some(BeforeConnect::Asking);
+                return Err(Error::usage(
+                    "this session's `Migrator::before_connecting` check has not answered: it \
+                     panicked in an earlier command, or that command is still asking it; \
+                     nothing was reached",
+                )
+                .with_help("make a new `Migrator` with a check that answers"));
+            }
             Some(BeforeConnect::Refused(refused)) => {
-                self.before_connect = Some(BeforeConnect::Refused(refused.clone()));
+                *held = Some(BeforeConnect::Refused(refused.clone()));
                 return Err(refused);
             }
             None => {}
@@ -838,8 +868,11 @@ impl Migrator {
         };
         // A check before connecting ([`Migrator::before_connecting`]) comes before any
         // session: none is opened ahead of it.
-        let ahead = match (&self.client, &self.before_connect) {
-            (None, None) => crate::db::prefetch::Ahead::start_then(&self.env, need, then),
+        let checked = (self.before_connect.lock())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_none();
+        let ahead = match (&self.client, checked) {
+            (None, true) => crate::db::prefetch::Ahead::start_then(&self.env, need, then),
             _ => None,
         };
         let value = work(self)?;

@@ -447,6 +447,36 @@ fn a_session_its_check_refused_stays_refused() {
     assert!(!db.table_exists("a"), "nothing applied");
 }
 
+/// A `before_connecting` check that panics (a service catching the panic and trying again)
+/// leaves the session refused, as a check's refusal does: the check was taken before it was
+/// asked, so the next command ran with no check at all and applied every migration to the
+/// database the check was there to refuse.
+#[test]
+fn a_session_whose_check_panicked_stays_refused() {
+    let db = TestDb::new("checkpanicked");
+    let dir = Dir::new();
+    three(&dir);
+    let mut m = db.migrator(&dir);
+    m.before_connecting(|_| panic!("the tenant lookup failed"));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = m.up(&UpOptions::default(), &mut no_progress);
+    }));
+    assert!(panicked.is_err(), "the check's panic reaches the caller");
+    let refused = m
+        .up(&UpOptions::default(), &mut no_progress)
+        .map(|r| r.applied)
+        .unwrap_err()
+        .error;
+    assert_eq!(refused.kind, ErrorKind::Usage, "{refused}");
+    assert!(
+        refused.message.contains("before_connecting"),
+        "names the check: {refused}"
+    );
+    assert_eq!(m.status().unwrap_err().kind, ErrorKind::Usage, "status too");
+    assert!(!db.table_exists("tb_confiture"), "nothing written");
+    assert!(!db.table_exists("a"), "nothing applied");
+}
+
 /// A session handed a connection (`with_client`) asks its `before_connecting` check too,
 /// before taking the connection over: the check was never asked there, and every command ran
 /// unchecked on the database it would have refused.

@@ -466,3 +466,32 @@ fn a_panicking_async_command_leaves_no_blocking_mark_on_its_thread() {
         "the worker never ran on the panicked command's thread: nothing was proved"
     );
 }
+
+/// A `before_connecting` check that panics in an `*_async` command leaves the session refused:
+/// the check went with the `Migrator` moved to the blocking thread, and the copy left in its
+/// place had none, so the next command (the service caught the panic and tried again) ran
+/// unchecked on the database the check was there to refuse.
+#[test]
+fn an_async_command_whose_check_panicked_leaves_the_session_refused() {
+    let (db, project) = (Db::new("async_check_panic"), Project::example());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut migrator = migrator(&db, &project);
+    migrator.before_connecting(|_| panic!("the tenant lookup failed"));
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = runtime.block_on(migrator.up_async(UpOptions::default(), no_progress));
+    }));
+    assert!(panicked.is_err(), "the check's panic reaches the caller");
+    let again = runtime.block_on(migrator.up_async(UpOptions::default(), no_progress));
+    let refused = again.map(|r| r.applied).unwrap_err().error;
+    assert_eq!(refused.kind, confiture::ErrorKind::Usage, "{refused}");
+    assert!(refused.message.contains("before_connecting"), "{refused}");
+    let status = runtime.block_on(migrator.status_async());
+    assert_eq!(
+        status.map(|s| s.applied).unwrap_err().kind,
+        confiture::ErrorKind::Usage
+    );
+    assert_eq!(db.ledger_len(), None, "nothing written");
+}
