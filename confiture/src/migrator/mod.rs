@@ -297,7 +297,9 @@ impl Migrator {
     /// handed over that no command took over (none ran, or each refused it: another database,
     /// a transaction open) comes back untouched, its transaction as it was. `None` if it never
     /// connected. It may be called on a thread of a tokio runtime (an async fn), as the
-    /// commands may.
+    /// commands may; the `postgres::Client` it returns, though, blocks when used **or dropped**,
+    /// and on a runtime thread the driver panics ("Cannot start a runtime from within a
+    /// runtime"): use and drop it inside `tokio::task::spawn_blocking`.
     ///
     /// ```no_run
     /// # fn main() -> confiture::Result<()> {
