@@ -227,6 +227,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
         &bad_names,
         &bad_down_of,
         &found,
+        &python,
         &subdirectories,
         &mut diagnostics,
     );
