@@ -229,6 +229,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
         &found,
         &python,
         &subdirectories,
+        crate::history::first_version(options.first_version),
         &mut diagnostics,
     );
     for (file, down_of) in misnamed.iter_mut().zip(&down_of) {

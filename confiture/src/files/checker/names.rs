@@ -26,14 +26,16 @@ pub(super) struct DownOf {
 
 /// Reports the badly named files, once every name in the directory is known: a corrected name
 /// that another entry already has, that would give its version a second migration (rule
-/// `C003`: [`version_holder`]), or that is suggested for another file too, is not suggested as
-/// is. `down_of` (one per bad name): a down file's up file, whose name it takes.
+/// `C003`: [`version_holder`]), whose version comes before `first_version` (rule `C005`:
+/// `0_init.up.sql` is no `000_init.up.sql`), or that is suggested for another file too, is not
+/// suggested as is. `down_of` (one per bad name): a down file's up file, whose name it takes.
 pub(super) fn report_bad_names(
     bad_names: &[(PathBuf, name::BadName)],
     down_of: &[Option<&DownOf>],
     found: &[Found],
     python: &[PythonFile],
     subdirectories: &[PathBuf],
+    first_version: u64,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     if bad_names.is_empty() {
@@ -55,8 +57,16 @@ pub(super) fn report_bad_names(
             (None, Some(suggestion)) => version_holder(suggestion, found, python),
             _ => None,
         };
+        let early = suggestions[i]
+            .and_then(|s| name::parse_file_name(s).ok())
+            .filter(|corrected| corrected.version < first_version)
+            .map(|corrected| {
+                let width = corrected.version_text.len();
+                SuggestionTaken::BeforeFirst(name::version_text(first_version, width))
+            });
         let conflict = match (conflict, holder) {
             (Some(Conflict::Taken), _) => Some(SuggestionTaken::ByFile),
+            _ if early.is_some() => early,
             (_, Some(holder)) => Some(SuggestionTaken::VersionOf(holder)),
             (Some(Conflict::SameAs(other)), None) => {
                 Some(SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0)))
@@ -108,6 +118,8 @@ enum SuggestionTaken {
     /// Its version is that of another migration, which has this file of that half
     /// ([`version_holder`]).
     VersionOf(String),
+    /// Its version comes before the first version, this one (rule `C005`).
+    BeforeFirst(String),
 }
 
 /// A suggestion that cannot be given as it stands.
@@ -234,6 +246,24 @@ fn bad_name(
                  migration's files (an editor's backup, a merge tool's `_BASE_`, `_LOCAL_`, \
                  `_REMOTE_` or `_BACKUP_` file, a file manager's copy), delete it; otherwise \
                  give it a version of its own; migration files are named {form}"
+            )
+        }
+        (Some(suggestion), Some(SuggestionTaken::BeforeFirst(first))) => {
+            let version = suggestion.split('_').next().unwrap_or_default();
+            let what = if version.bytes().all(|b| b == b'0') {
+                format!(
+                    " (version {version} is the state before every migration, what `migrate \
+                     down --target 0` returns to): give it a version from {first} on"
+                )
+            } else {
+                format!(
+                    ": remove this file if it was squashed into version {first}, otherwise give \
+                     it a version from {first} on"
+                )
+            };
+            format!(
+                "its corrected name `{suggestion}` has version {version}, before the first \
+                 version, {first}{what}; migration files are named {form}"
             )
         }
         (Some(suggestion), Some(SuggestionTaken::AlsoFor(other))) => format!(

@@ -1046,3 +1046,71 @@ fn a_corrected_name_never_gives_another_migrations_version_a_second_migration() 
         .unwrap_or_default();
     assert!(help.contains("`003_c.py` has it"), "{help}");
 }
+
+/// A corrected name whose version comes before the first version was suggested as is:
+/// `0_init.up.sql` was told to be renamed to `000_init.up.sql`, which C005 refuses (version 000
+/// is the state before every migration), and so was a short version below a squashed
+/// history's `first_version`. Its C006 now says which versions it may take; a rename it does
+/// suggest is never refused by C005.
+#[test]
+fn a_corrected_name_never_has_a_version_before_the_first() {
+    // (first_version, the other files, the misnamed file, whether a rename is suggested).
+    let cases: &[(Option<u64>, &[&str], &str, bool)] = &[
+        (None, &[], "0_init.up.sql", false),
+        (None, &[], "00_init.down.sql", false),
+        (
+            None,
+            &["001_a.up.sql", "001_a.down.sql"],
+            "0-Init.up.sql",
+            false,
+        ),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "5_x.up.sql",
+            false,
+        ),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "99-x.up.sql",
+            false,
+        ),
+        (None, &[], "1_init.up.sql", true),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "101-X.up.sql",
+            true,
+        ),
+    ];
+    for &(first_version, others, file, renamed) in cases {
+        let mut files = others.to_vec();
+        files.push(file);
+        let checked = run(&files, first_version);
+        let help = (checked.diagnostics.iter())
+            .find(|d| d.code == "C006" && d.path.ends_with(file))
+            .and_then(|d| d.help.as_deref())
+            .unwrap_or_else(|| panic!("{file}: no C006: {:#?}", checked.diagnostics));
+        let suggested = help
+            .strip_prefix("rename it to `")
+            .and_then(|rest| rest.split('`').next());
+        assert_eq!(suggested.is_some(), renamed, "{file}: {help}");
+        match suggested {
+            Some(suggested) => {
+                let mut files = others.to_vec();
+                files.push(suggested);
+                let checked = run(&files, first_version);
+                assert!(
+                    !checked.diagnostics.iter().any(|d| d.code == "C005"),
+                    "{file} renamed to {suggested}: {:#?}",
+                    checked.diagnostics
+                );
+            }
+            None => assert!(
+                help.contains("before the first version") && help.contains("from "),
+                "{file}: {help}"
+            ),
+        }
+    }
+}
