@@ -625,3 +625,21 @@ fn a_file_that_could_not_be_written_whole_is_not_left_behind() {
         );
     }
 }
+
+/// A `--migrations-dir` whose path is not UTF-8 was repeated in suggested commands as its
+/// text with the bytes replaced (`lint --migrations-dir $'/tmp/m\u{fffd}'`): pasted, it named
+/// another directory. It is `<DIR>` there, to be filled in, as a piped `-c` file is `<FILE>`.
+#[cfg(unix)]
+#[test]
+fn a_migrations_dir_that_is_not_utf8_is_a_placeholder_in_suggested_commands() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = fresh_workspace();
+    let dir = std::ffi::OsStr::from_bytes(b"sql\xff");
+    let mut cmd = project.cli();
+    cmd.args(["migrate", "generate", "add_bio", "--migrations-dir"])
+        .arg(dir);
+    Run::of(&mut cmd)
+        .code(exit::SUCCESS)
+        .stderr_has("`cargo confiture lint --migrations-dir <DIR>`")
+        .stderr_lacks("\u{fffd}");
+}
