@@ -121,13 +121,13 @@ pub fn invocation_choosing(cli: &Cli, chosen: Option<hint::OneTarget>) -> Invoca
     if let Some(manifest) = &global.manifest_path {
         files.extend([
             "--manifest-path".to_string(),
-            manifest.to_string_lossy().into_owned(),
+            hint::path_word(manifest, "<PATH>"),
         ]);
     }
     if let Some(dir) = &global.migrations_dir {
         files.extend([
             "--migrations-dir".to_string(),
-            dir.to_string_lossy().into_owned(),
+            hint::path_word(dir, "<DIR>"),
         ]);
     }
     let invocation = Invocation {
@@ -177,7 +177,7 @@ fn list_words(list: ListGiven<'_>) -> Vec<String> {
 /// later the same path reads the terminal, or whatever that script's stdin is then.
 fn file_word(file: &Path, placeholder: &str) -> String {
     if names_a_regular_file(file) {
-        file.to_string_lossy().into_owned()
+        hint::path_word(file, placeholder)
     } else {
         placeholder.to_string()
     }

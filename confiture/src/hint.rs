@@ -281,19 +281,14 @@ impl Invocation {
     /// the service used, not whatever the shell's directory would pick by default.
     pub fn for_session(env: &Environment, migrations_dir: Option<&Path>) -> Invocation {
         let mut database = match &env.file {
-            Some(file) => vec!["-c".to_string(), file.to_string_lossy().into_owned()],
+            Some(file) => vec!["-c".to_string(), path_word(file, "<FILE>")],
             None => one_database(),
         };
         if let Some(schema) = &env.migration.tenant_schema {
             database.extend(schema_words(schema));
         }
         let files = migrations_dir
-            .map(|dir| {
-                vec![
-                    "--migrations-dir".to_string(),
-                    dir.to_string_lossy().into_owned(),
-                ]
-            })
+            .map(|dir| vec!["--migrations-dir".to_string(), path_word(dir, "<DIR>")])
             .unwrap_or_default();
         Invocation {
             database,
@@ -659,6 +654,18 @@ fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
 /// password): `--database-url <URL>`.
 fn one_database() -> Vec<String> {
     vec!["--database-url".to_string(), "<URL>".to_string()]
+}
+
+/// A path the user gave (`--migrations-dir`, `--manifest-path`, `-c`) as a word of the
+/// selection [`Invocation`] repeats in every suggested command: its text, or `placeholder`
+/// (`<DIR>`) when it is not UTF-8. The selection's words are text, quoted when rendered
+/// ([`quote`]): the text of such a path, its bytes replaced by `\u{fffd}`, would name another
+/// directory, and be pasted as such.
+pub fn path_word(path: &Path, placeholder: &str) -> String {
+    match path.to_str() {
+        Some(text) => text.to_string(),
+        None => placeholder.to_string(),
+    }
 }
 
 /// A path as one word of a suggested shell command: the one rule for every path a help names

@@ -307,7 +307,8 @@ fn busy_error(cx: &Context) -> Error {
     }
 }
 
-/// Writes a new file, refusing to overwrite one that exists.
+/// Writes a new file, refusing to overwrite one that exists. A file it created but could not
+/// write whole (a full disk, a file size limit) is removed: "nothing was generated" stays true.
 fn write_new(path: &Path, text: &str) -> Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -324,8 +325,11 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
                 cannot_write(format!("cannot create {}", display::path(path)), e)
             }
         })?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| cannot_write(format!("cannot write {}", display::path(path)), e))
+    file.write_all(text.as_bytes()).map_err(|e| {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        cannot_write(format!("cannot write {}", display::path(path)), e)
+    })
 }
 
 /// `generate` could not write to the migrations directory: `message`, its cause, and what to

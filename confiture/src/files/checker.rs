@@ -227,7 +227,9 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
         &bad_names,
         &bad_down_of,
         &found,
+        &python,
         &subdirectories,
+        crate::history::first_version(options.first_version),
         &mut diagnostics,
     );
     for (file, down_of) in misnamed.iter_mut().zip(&down_of) {
@@ -318,6 +320,10 @@ impl Classified {
                 (path, Err(error))
             }
             Entry::File { path, bytes } => (path, Ok(bytes)),
+            Entry::Unversioned { path } => {
+                self.add_unversioned(path);
+                return;
+            }
             Entry::Python { path } => {
                 let bad = path
                     .file_name()
@@ -331,6 +337,29 @@ impl Classified {
             }
         };
         self.add_file(path, bytes);
+    }
+
+    /// A `.sql` file left unread, its name giving no version: a bad name (`C006`), by its
+    /// name alone. One whose name does give a version (an entry made by hand) is a file not
+    /// read, as an unreadable one is.
+    fn add_unversioned(&mut self, path: PathBuf) {
+        let Some(file_name) = path.file_name() else {
+            return;
+        };
+        let Some(file_name) = file_name.to_str() else {
+            self.diagnostics.push(names::not_utf8(&path));
+            return;
+        };
+        if !name::is_sql_file_name(file_name) || name::is_verify_sidecar(file_name) {
+            return;
+        }
+        match name::parse_file_name(file_name) {
+            Err(bad) if name::corrected(&bad).is_none() => self.bad_names.push((path, bad)),
+            _ => {
+                let error = "its contents were not read".to_string();
+                self.add(Entry::Unreadable { path, error });
+            }
+        }
     }
 
     /// A file (`bytes` is why not when it could not be read): well named, badly named, or
@@ -365,8 +394,7 @@ impl Classified {
             }
             Err(bad) => {
                 let Ok(bytes) = bytes else { return };
-                let corrected = bad.suggestion.as_deref().map(name::parse_file_name);
-                if let Some(Ok(parsed)) = corrected {
+                if let Some(parsed) = name::corrected(&bad) {
                     self.misnamed.push(IncompleteFile {
                         path: path.clone(),
                         version: parsed.version,
@@ -401,6 +429,7 @@ impl Entry {
     pub fn path(&self) -> &Path {
         match self {
             Entry::File { path, .. }
+            | Entry::Unversioned { path }
             | Entry::Dir { path }
             | Entry::Python { path }
             | Entry::Unreadable { path, .. } => path,

@@ -476,6 +476,14 @@ pub enum Entry {
         /// Its bytes, undecoded.
         bytes: Vec<u8>,
     },
+    /// A `.sql` file whose name gives no version, as it is or corrected
+    /// ([`name::gives_a_version`]: `backup.sql`, `add_x.up.sql`, a name that is not UTF-8):
+    /// no migration's, so not read; [`check`] reports its name (rule `C006`). A database dump
+    /// left in the directory is not read into memory only to say so.
+    Unversioned {
+        /// Its path (joined onto the directory read).
+        path: PathBuf,
+    },
     /// A subdirectory (migrations are not read from subdirectories: reported).
     Dir {
         /// Its path (joined onto the directory read).
@@ -498,7 +506,8 @@ pub enum Entry {
 
 /// Reads the directory, not recursively: subdirectories are entries, reported by [`check`].
 /// Only files whose name ends in `.sql` (any case) and is not hidden ([`name::is_sql_file_name`])
-/// are read; others are not migrations and are left out, readable or not, and so are hidden
+/// are read, and of those only the ones whose name gives a version ([`Entry::Unversioned`]);
+/// others are not migrations and are left out, readable or not, and so are hidden
 /// directories (`.git`). Anything of a `.sql` name that cannot be examined — a broken symbolic
 /// link or a loop, a file without read permission, an entry that is not a regular file — is an
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
@@ -654,6 +663,8 @@ fn read_dir_inspecting(
             // Reading a FIFO would block forever.
             let error = NOT_A_REGULAR_FILE.to_string();
             entries.push(Entry::Unreadable { path, error });
+        } else if !name.to_str().is_some_and(name::gives_a_version) {
+            entries.push(Entry::Unversioned { path });
         } else {
             to_read.push(path);
         }

@@ -240,6 +240,23 @@ fn sidecar_stem(stem: &str) -> Option<(u64, &str, &str)> {
     Some((version, version_text, &name[1..]))
 }
 
+/// Whether a `.sql` file name gives a version, as it is or as corrected ([`parse_file_name`]
+/// and its suggestion): the files whose contents the file rules read — a well-named file's,
+/// and a misnamed one's checksum (a ledger row may record it under its corrected name). Any
+/// other `.sql` file (`backup.sql`, `add_x.up.sql`) is reported by its name alone (`C006`),
+/// never read: a database dump left in the directory is not read whole to say so.
+pub fn gives_a_version(file_name: &str) -> bool {
+    match parse_file_name(file_name) {
+        Ok(_) => true,
+        Err(bad) => corrected(&bad).is_some(),
+    }
+}
+
+/// The corrected name of a badly named file, parsed, when it gives a version.
+pub fn corrected(bad: &BadName) -> Option<FileName<'_>> {
+    parse_strict(bad.suggestion.as_deref()?).ok()
+}
+
 /// Parses `003_create_tb_comment.up.sql`.
 pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
     parse_strict(file_name).map_err(|reason| {

@@ -294,3 +294,71 @@ fn files_of_every_size_are_read_whole_on_every_thread() {
         );
     }
 }
+
+/// A `.sql` file whose name gives no version, even corrected (a `pg_dump` left as
+/// `backup.sql`, `add_x.up.sql`, a name that is not UTF-8), was read whole — every command and
+/// every build script read a 3 GB dump into memory (3 GB resident, 12 s) to report its name.
+/// It is not read: its name alone is reported (C006). A misnamed file whose corrected name
+/// gives a version is still read: a ledger row may record its checksum.
+#[test]
+fn a_sql_file_whose_name_gives_no_version_is_not_read() {
+    let dir = TempDir::new("confiture_read_dir");
+    pair(&dir, "001_a");
+    dir.write("backup.sql", "-- a dump\nCREATE TABLE tb_a (pk INTEGER);\n");
+    dir.write("add_x.up.sql", "SELECT 1;\n");
+    dir.write("002_B.up.sql", "SELECT 1;\n");
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"003_c\xff.up.sql");
+        fs::write(dir.path.join(name), "SELECT 1;\n").unwrap();
+    }
+    let mut entries: Vec<String> = files::read_dir(&dir.path)
+        .unwrap()
+        .iter()
+        .map(|entry| match entry {
+            Entry::File { path, bytes } => format!("file {} {}", name(path), bytes.len()),
+            Entry::Unversioned { path } => format!("not read {}", name(path)),
+            other => format!("other {other:?}"),
+        })
+        .collect();
+    entries.sort();
+    let mut expected = vec![
+        "file 001_a.down.sql 17",
+        "file 001_a.up.sql 32",
+        "file 002_B.up.sql 10",
+        "not read add_x.up.sql",
+        "not read backup.sql",
+    ];
+    if cfg!(unix) {
+        expected.push("not read 003_c\u{fffd}.up.sql");
+    }
+    expected.sort();
+    assert_eq!(entries, expected);
+    // Reported by name, as when it was read; nothing says it could not be read.
+    for checked in [
+        files::load(&dir.path, &CheckOptions::default()).unwrap(),
+        files::check(
+            &dir.path,
+            files::read_dir(&dir.path).unwrap(),
+            &CheckOptions::default(),
+        ),
+    ] {
+        let mut rendered: Vec<String> = (checked.diagnostics.iter())
+            .map(|d| format!("{} {}", d.code, name(&d.path)))
+            .collect();
+        rendered.sort();
+        let mut expected = vec!["C006 002_B.up.sql", "C006 add_x.up.sql", "C006 backup.sql"];
+        if cfg!(unix) {
+            expected.push("C006 003_c\u{fffd}.up.sql");
+        }
+        expected.sort();
+        assert_eq!(rendered, expected, "{:#?}", checked.diagnostics);
+        assert_eq!(
+            checked.set.incomplete.len(),
+            1,
+            "{:#?}",
+            checked.set.incomplete
+        );
+    }
+}

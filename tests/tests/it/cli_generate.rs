@@ -566,3 +566,80 @@ fn a_directory_the_user_may_not_write_to_says_what_to_do() {
         ["001_a.down.sql", "001_a.up.sql"]
     );
 }
+
+/// A file `generate` created but could not write whole (a full disk, a file size limit) was
+/// left behind, while the error said "nothing was generated": an empty `001_add_bio.up.sql`
+/// alone when the up file's write failed (C001 and C007 on the next run), a partial down
+/// file when the down file's write failed. Each is removed; the directory is as it was. The
+/// limit is `RLIMIT_FSIZE` with `SIGXFSZ` ignored, as a shell's `ulimit -f` in a script
+/// that traps it: the write fails with `EFBIG`, as a full disk fails it with `ENOSPC`.
+#[cfg(unix)]
+#[test]
+fn a_file_that_could_not_be_written_whole_is_not_left_behind() {
+    use std::os::unix::process::CommandExt;
+    let project = Project::new();
+    project.migration("001_a", "SELECT 1;\n", "SELECT 1;\n");
+    let before = files(&project, "db/migrations");
+    // The size of the up file a run writes: a limit of it lets the up file be written and
+    // stops the down file's write partway.
+    project
+        .run(&["migrate", "generate", "add_bio"])
+        .code(exit::SUCCESS);
+    let up_len = std::fs::metadata(project.path("db/migrations/002_add_bio.up.sql"))
+        .expect("the up file")
+        .len();
+    for half in ["up", "down"] {
+        std::fs::remove_file(project.path(&format!("db/migrations/002_add_bio.{half}.sql")))
+            .expect("remove");
+    }
+    for (failing, limit) in [("up", 0), ("down", up_len)] {
+        let mut cmd = project.cli();
+        cmd.args(["migrate", "generate", "add_bio"]);
+        // SAFETY: `setrlimit` and `signal` are async-signal-safe; nothing else is touched.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let limit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Run::of(&mut cmd)
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "cannot write db/migrations/002_add_bio.{failing}.sql"
+            ))
+            .stderr_has("nothing was generated")
+            .stdout_lacks("created");
+        assert_eq!(
+            files(&project, "db/migrations"),
+            before,
+            "the {failing} file's write failed"
+        );
+    }
+}
+
+/// A `--migrations-dir` whose path is not UTF-8 was repeated in suggested commands as its
+/// text with the bytes replaced (`lint --migrations-dir $'/tmp/m\u{fffd}'`): pasted, it named
+/// another directory. It is `<DIR>` there, to be filled in, as a piped `-c` file is `<FILE>`.
+#[cfg(unix)]
+#[test]
+fn a_migrations_dir_that_is_not_utf8_is_a_placeholder_in_suggested_commands() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = fresh_workspace();
+    let dir = std::ffi::OsStr::from_bytes(b"sql\xff");
+    let mut cmd = project.cli();
+    cmd.args(["migrate", "generate", "add_bio", "--migrations-dir"])
+        .arg(dir);
+    Run::of(&mut cmd)
+        .code(exit::SUCCESS)
+        .stderr_has("`cargo confiture lint --migrations-dir <DIR>`")
+        .stderr_lacks("\u{fffd}");
+}

@@ -83,7 +83,12 @@ pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
 that does not follow the form is reported rather than silently skipped (a skipped migration \
 never runs). VERSION is at least 3 ASCII digits (`001`), NAME is lowercase snake_case starting \
 with a letter, then `.up.sql` or `.down.sql`. The diagnostic suggests the corrected name when it \
-can guess it, never a name another file already has (nor one it suggests for another file). A name \
+can guess it, never a name another file already has (nor one it suggests for another file), nor \
+one whose version another migration has with that half (a confiture (Python) migration with \
+either): a merge tool's `001_a.up_BASE_1234.sql` or a file manager's `001_a.up copy.sql` is \
+told that `001_a.up.sql` has its version, and to delete it if it is a copy; nor one whose \
+version comes before the first version (`0_init.up.sql` is told to take a version from `001` \
+on, never `000_init.up.sql`, which `C005` refuses). A name \
 that starts or ends with whitespace, a control or an invisible character (`003_c.up.sql\\r`, left \
 by a script with CRLF line endings; a trailing space or no-break space) is reported too, escaped, \
 with the trimmed name to rename it to. A misnamed file with a corrected name is the half and \

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::{diagnostic, file_name_of, Found, BAD_FILE_NAME};
 use crate::diagnostic::Diagnostic;
 use crate::files::name::{self, FILE_FORM};
+use crate::files::PythonFile;
 
 /// The up file a misnamed down file is taken to be the down file of (`checker::down_of`):
 /// the down file's name is that one's, not its own corrected one.
@@ -24,13 +25,17 @@ pub(super) struct DownOf {
 }
 
 /// Reports the badly named files, once every name in the directory is known: a corrected name
-/// that another entry already has, or that is suggested for another file too, is not
+/// that another entry already has, that would give its version a second migration (rule
+/// `C003`: [`version_holder`]), whose version comes before `first_version` (rule `C005`:
+/// `0_init.up.sql` is no `000_init.up.sql`), or that is suggested for another file too, is not
 /// suggested as is. `down_of` (one per bad name): a down file's up file, whose name it takes.
 pub(super) fn report_bad_names(
     bad_names: &[(PathBuf, name::BadName)],
     down_of: &[Option<&DownOf>],
     found: &[Found],
+    python: &[PythonFile],
     subdirectories: &[PathBuf],
+    first_version: u64,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     if bad_names.is_empty() {
@@ -47,12 +52,50 @@ pub(super) fn report_bad_names(
         .collect();
     let conflicts = suggestion_conflicts(&suggestions, |s| taken.contains(OsStr::new(s)));
     for (i, ((path, bad), conflict)) in bad_names.iter().zip(conflicts).enumerate() {
-        let conflict = conflict.map(|c| match c {
-            Conflict::Taken => SuggestionTaken::ByFile,
-            Conflict::SameAs(other) => SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0)),
-        });
+        // A down file taking its up file's name completes that pair: no other migration's.
+        let holder = match (down_of(i), suggestions[i]) {
+            (None, Some(suggestion)) => version_holder(suggestion, found, python),
+            _ => None,
+        };
+        let early = suggestions[i]
+            .and_then(|s| name::parse_file_name(s).ok())
+            .filter(|corrected| corrected.version < first_version)
+            .map(|corrected| {
+                let width = corrected.version_text.len();
+                SuggestionTaken::BeforeFirst(name::version_text(first_version, width))
+            });
+        let conflict = match (conflict, holder) {
+            (Some(Conflict::Taken), _) => Some(SuggestionTaken::ByFile),
+            _ if early.is_some() => early,
+            (_, Some(holder)) => Some(SuggestionTaken::VersionOf(holder)),
+            (Some(Conflict::SameAs(other)), None) => {
+                Some(SuggestionTaken::AlsoFor(file_name_of(&bad_names[other].0)))
+            }
+            (None, None) => None,
+        };
         diagnostics.push(bad_name(path, bad.clone(), down_of(i), conflict));
     }
+}
+
+/// The file of another migration that has the version of the corrected name `suggestion`, and
+/// its half (or is a confiture (Python) migration, which has both): renaming a file to
+/// `suggestion` would give that version two migrations (rule `C003`). A merge tool's copy
+/// (`001_a.up_BASE_1234.sql`, git mergetool's), a file manager's (`001_a.up copy.sql`) or an
+/// editor's backup of `001_a.up.sql` is corrected to `001_a_up_base_1234.up.sql` and the like:
+/// a copy to delete, not a migration to rename. A file of that version and the other half under
+/// another name is not one: the pair's names are then for `C001`/`C002` to settle.
+fn version_holder(suggestion: &str, found: &[Found], python: &[PythonFile]) -> Option<String> {
+    let corrected = name::parse_file_name(suggestion).ok()?;
+    let stem = &suggestion[..corrected.version_text.len() + 1 + corrected.name.len()];
+    let same_half = found
+        .iter()
+        .find(|f| f.version == corrected.version && f.kind == corrected.kind && f.stem() != stem);
+    if let Some(file) = same_half {
+        return Some(file_name_of(&file.path));
+    }
+    (python.iter())
+        .find(|p| p.version == corrected.version)
+        .map(|p| file_name_of(&p.path))
 }
 
 /// A `.sql` file whose name is not UTF-8: no version or name can be read from it.
@@ -72,6 +115,11 @@ enum SuggestionTaken {
     ByFile,
     /// It is also the corrected name of this other file.
     AlsoFor(String),
+    /// Its version is that of another migration, which has this file of that half
+    /// ([`version_holder`]).
+    VersionOf(String),
+    /// Its version comes before the first version, this one (rule `C005`).
+    BeforeFirst(String),
 }
 
 /// A suggestion that cannot be given as it stands.
@@ -190,6 +238,34 @@ fn bad_name(
              it, delete it; otherwise give it another version or name; migration files are \
              named {form}"
         ),
+        (Some(suggestion), Some(SuggestionTaken::VersionOf(holder))) => {
+            let version = suggestion.split('_').next().unwrap_or_default();
+            format!(
+                "its corrected name `{suggestion}` would give version {version} a second \
+                 migration: `{holder}` has it; if this file is a copy of one of that \
+                 migration's files (an editor's backup, a merge tool's `_BASE_`, `_LOCAL_`, \
+                 `_REMOTE_` or `_BACKUP_` file, a file manager's copy), delete it; otherwise \
+                 give it a version of its own; migration files are named {form}"
+            )
+        }
+        (Some(suggestion), Some(SuggestionTaken::BeforeFirst(first))) => {
+            let version = suggestion.split('_').next().unwrap_or_default();
+            let what = if version.bytes().all(|b| b == b'0') {
+                format!(
+                    " (version {version} is the state before every migration, what `migrate \
+                     down --target 0` returns to): give it a version from {first} on"
+                )
+            } else {
+                format!(
+                    ": remove this file if it was squashed into version {first}, otherwise give \
+                     it a version from {first} on"
+                )
+            };
+            format!(
+                "its corrected name `{suggestion}` has version {version}, before the first \
+                 version, {first}{what}; migration files are named {form}"
+            )
+        }
         (Some(suggestion), Some(SuggestionTaken::AlsoFor(other))) => format!(
             "its corrected name `{suggestion}` is also that of `{other}`: rename one of them to \
              it and give the other another version or name; migration files are named \

@@ -129,13 +129,18 @@ fn rules_are_in_code_order_with_unique_names() {
     }
 }
 
+/// The directory of `files`, each `.sql` file holding `SELECT 1;`; a `.py` file is a
+/// confiture (Python) migration, as `read_dir` gives it.
 fn run(files: &[&str], first_version: Option<u64>) -> Checked {
     let dir = Path::new("m");
     let entries = files
         .iter()
-        .map(|f| Entry::File {
-            path: dir.join(f),
-            bytes: b"SELECT 1;\n".to_vec(),
+        .map(|f| match f.ends_with(".py") {
+            true => Entry::Python { path: dir.join(f) },
+            false => Entry::File {
+                path: dir.join(f),
+                bytes: b"SELECT 1;\n".to_vec(),
+            },
         })
         .collect();
     check(
@@ -969,5 +974,143 @@ fn every_diagnostic_names_the_same_name_for_a_down_file() {
             "{up} + {down} renamed: {:#?}",
             checked.diagnostics
         );
+    }
+}
+
+/// A corrected name whose version another migration has was suggested as is: git mergetool's
+/// `001_a.up_BASE_1234.sql` beside `001_a.up.sql` was told to be renamed to
+/// `001_a_up_base_1234.up.sql`, and following that made version 001 two migrations (C003).
+/// Whatever copy or misspelling sits beside another migration's file of its version and half
+/// (or a confiture (Python) migration of its version), its C006 names that file instead, and
+/// says to delete a copy; a rename it does suggest is never refused by C003.
+#[test]
+fn a_corrected_name_never_gives_another_migrations_version_a_second_migration() {
+    let base = pairs(&["001_a", "002_b"]);
+    // (the file, the file of its version its help names, or `None`: a rename is suggested).
+    let cases: &[(&str, Option<&str>)] = &[
+        ("001_a.up_BASE_1234.sql", Some("001_a.up.sql")),
+        ("001_a.up_LOCAL_1234.sql", Some("001_a.up.sql")),
+        ("001_a.up_REMOTE_1234.sql", Some("001_a.up.sql")),
+        ("001_a.up_BACKUP_1234.sql", Some("001_a.up.sql")),
+        ("002_b.down_BASE_1234.sql", Some("002_b.up.sql")),
+        ("001_a.up copy.sql", Some("001_a.up.sql")),
+        ("001_a.up (1).sql", Some("001_a.up.sql")),
+        ("001_a.up.sql.sql", Some("001_a.up.sql")),
+        ("001_a.up.old.sql", Some("001_a.up.sql")),
+        ("002_B.up.sql", None),
+        ("002_C.up.sql", Some("002_b.up.sql")),
+        ("002_C.down.sql", None),
+        ("3_C.up.sql", None),
+        ("002-c.down.sql", None),
+    ];
+    for &(file, holder) in cases {
+        let mut files: Vec<&str> = base.iter().map(String::as_str).collect();
+        files.push(file);
+        let checked = run(&files, None);
+        let c006 = (checked.diagnostics.iter())
+            .find(|d| d.code == "C006" && d.path.ends_with(file))
+            .unwrap_or_else(|| panic!("{file}: no C006: {:#?}", checked.diagnostics));
+        let help = c006.help.as_deref().unwrap_or_default();
+        match holder {
+            Some(holder) => {
+                assert!(
+                    help.contains(&format!("`{holder}` has it")) && help.contains("delete it"),
+                    "{file}: {help}"
+                );
+                assert!(!help.starts_with("rename it to"), "{file}: {help}");
+            }
+            None => {
+                let Some(rest) = help.strip_prefix("rename it to `") else {
+                    continue;
+                };
+                let renamed = rest.split('`').next().unwrap_or_default().to_string();
+                let mut files: Vec<String> = base.clone();
+                files.push(renamed.clone());
+                let files: Vec<&str> = files.iter().map(String::as_str).collect();
+                let checked = run(&files, None);
+                assert!(
+                    !checked.diagnostics.iter().any(|d| d.code == "C003"),
+                    "{file} renamed to {renamed}: {:#?}",
+                    checked.diagnostics
+                );
+            }
+        }
+    }
+    // A confiture (Python) migration's version.
+    let mut files: Vec<&str> = base.iter().map(String::as_str).collect();
+    files.extend(["003_c.py", "003_D.up.sql"]);
+    let checked = run(&files, None);
+    let help = (checked.diagnostics.iter())
+        .find(|d| d.code == "C006")
+        .and_then(|d| d.help.as_deref())
+        .unwrap_or_default();
+    assert!(help.contains("`003_c.py` has it"), "{help}");
+}
+
+/// A corrected name whose version comes before the first version was suggested as is:
+/// `0_init.up.sql` was told to be renamed to `000_init.up.sql`, which C005 refuses (version 000
+/// is the state before every migration), and so was a short version below a squashed
+/// history's `first_version`. Its C006 now says which versions it may take; a rename it does
+/// suggest is never refused by C005.
+#[test]
+fn a_corrected_name_never_has_a_version_before_the_first() {
+    // (first_version, the other files, the misnamed file, whether a rename is suggested).
+    let cases: &[(Option<u64>, &[&str], &str, bool)] = &[
+        (None, &[], "0_init.up.sql", false),
+        (None, &[], "00_init.down.sql", false),
+        (
+            None,
+            &["001_a.up.sql", "001_a.down.sql"],
+            "0-Init.up.sql",
+            false,
+        ),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "5_x.up.sql",
+            false,
+        ),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "99-x.up.sql",
+            false,
+        ),
+        (None, &[], "1_init.up.sql", true),
+        (
+            Some(100),
+            &["100_a.up.sql", "100_a.down.sql"],
+            "101-X.up.sql",
+            true,
+        ),
+    ];
+    for &(first_version, others, file, renamed) in cases {
+        let mut files = others.to_vec();
+        files.push(file);
+        let checked = run(&files, first_version);
+        let help = (checked.diagnostics.iter())
+            .find(|d| d.code == "C006" && d.path.ends_with(file))
+            .and_then(|d| d.help.as_deref())
+            .unwrap_or_else(|| panic!("{file}: no C006: {:#?}", checked.diagnostics));
+        let suggested = help
+            .strip_prefix("rename it to `")
+            .and_then(|rest| rest.split('`').next());
+        assert_eq!(suggested.is_some(), renamed, "{file}: {help}");
+        match suggested {
+            Some(suggested) => {
+                let mut files = others.to_vec();
+                files.push(suggested);
+                let checked = run(&files, first_version);
+                assert!(
+                    !checked.diagnostics.iter().any(|d| d.code == "C005"),
+                    "{file} renamed to {suggested}: {:#?}",
+                    checked.diagnostics
+                );
+            }
+            None => assert!(
+                help.contains("before the first version") && help.contains("from "),
+                "{file}: {help}"
+            ),
+        }
     }
 }

@@ -23,6 +23,7 @@ mod copy_stdin_stdout;
 mod drop_column;
 mod drop_table;
 mod index_without_concurrently;
+mod merge_conflict_marker;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
 mod not_null_without_default;
@@ -80,6 +81,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     resets_timeouts::DOC,
     server_wide::DOC,
     session_advisory_lock::DOC,
+    merge_conflict_marker::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -146,6 +148,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
 
     unterminated::check(cx, &mut out);
     psql_meta_command::check(cx, &mut out);
+    merge_conflict_marker::check(cx, &mut out);
     unneeded_no_transaction::check(cx, &mut out);
     no_transaction_multiple_statements::check(cx, &mut out);
     unknown_marker::check(cx, &mut out);
