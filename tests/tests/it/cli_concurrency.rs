@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use confiture_tests::{Project, Run, TestDb};
+use confiture_tests::{wait_until, Project, Run, TestDb};
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 20;
@@ -173,83 +173,154 @@ fn eight_runners_creating_the_database_at_once() {
     }
 }
 
-/// `migrate up` of `002_add_b` (an `ALTER TABLE t`) on a database where `001` made `t`, while
-/// a session of the test named `blocked_holder` holds what `hold` takes in an open transaction:
-/// the run said nothing while its message waited (until `lock_timeout` ended it). Now, once it
-/// has waited about a second, a line on stderr names the holder — read while the run waits —
-/// and the run goes on when the holder ends its transaction (`end`), exit 0.
-fn blocked_up_names_the_holder(db: &TestDb, hold: &str, end: &str, relation: Option<&str>) {
-    let project = Project::new();
-    project.migration(
-        "001_create_t",
-        "CREATE TABLE t (a int);\n",
-        "DROP TABLE t;\n",
+/// A CLI process whose stderr is read on a thread as it comes: what it says while it waits.
+struct Watched {
+    child: std::process::Child,
+    read: mpsc::Receiver<String>,
+    reader: thread::JoinHandle<()>,
+    seen: Vec<String>,
+}
+
+impl Watched {
+    fn of(mut child: std::process::Child) -> Watched {
+        let stderr = child.stderr.take().expect("the child's stderr");
+        let (lines, read) = mpsc::channel::<String>();
+        let reader = thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = lines.send(line);
+            }
+        });
+        Watched {
+            child,
+            read,
+            reader,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line naming who the run waits for, read while it waits (a minute at most:
+    /// a run that says nothing ends with its own lock wait first, and so does its stderr).
+    fn waiting_line(&mut self) -> String {
+        loop {
+            match self.read.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line.contains("waiting for a lock") => return line,
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line named the holder: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process: its status and every line of stderr.
+    fn end(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        self.seen.extend(self.read.try_iter());
+        (status, self.seen)
+    }
+}
+
+/// Asserts that `line` names the session `pid` of the test named `blocked_holder`, and the
+/// relation waited for when one is given.
+fn names_the_holder(line: &str, pid: i32, relation: Option<&str>) {
+    assert!(
+        line.contains(&format!(
+            "held by pid {pid}, application_name \"blocked_holder\""
+        )),
+        "{line}"
     );
-    project.migration(
-        "002_add_b",
-        "ALTER TABLE t ADD COLUMN b int;\n",
-        "ALTER TABLE t DROP COLUMN b;\n",
-    );
-    project
-        .run_on(db, &["migrate", "up", "--target", "001"])
-        .code(0);
+    if let Some(relation) = relation {
+        assert!(line.contains(&format!("lock on {relation} held")), "{line}");
+    }
+}
+
+/// A session of the test named `blocked_holder` on `db`, in a transaction that ran `hold`;
+/// with its pid.
+fn holding(db: &TestDb, hold: &str) -> (postgres::Client, i32) {
     let mut holder = db.client_as("blocked_holder");
     holder.batch_execute(&format!("BEGIN; {hold}")).unwrap();
     let pid: i32 = holder
         .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
         .get(0);
-    // No `lock_timeout`: the run waits for as long as the holder holds.
-    let mut child = project.spawn_on(db, &["migrate", "up", "--lock-timeout-statement", "0"]);
-    let stderr = child.stderr.take().expect("the child's stderr");
-    let (lines, read) = mpsc::channel::<String>();
-    let reader = thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let waiting = loop {
-        match read.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("waiting for a lock") => break Some(line),
-            Ok(line) => seen.push(line),
-            Err(_) => break None,
-        }
-    };
-    let waiting = waiting.unwrap_or_else(|| panic!("no line named the holder: {seen:?}"));
-    assert!(
-        waiting.contains(&format!(
-            "held by pid {pid}, application_name \"blocked_holder\""
-        )),
-        "{waiting}"
+    (holder, pid)
+}
+
+/// `001_create_t` (makes `t`) applied on `db`, and `002_add_b`, whose up file is `up_b`,
+/// pending.
+fn project_with_t(db: &TestDb, up_b: &str) -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\n",
+        "DROP TABLE t;\n",
     );
-    if let Some(relation) = relation {
-        assert!(
-            waiting.contains(&format!("lock on {relation} held")),
-            "{waiting}"
-        );
-    }
+    project.migration("002_add_b", up_b, "ALTER TABLE t DROP COLUMN b;\n");
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project
+}
+
+/// `migrate up` of `002_add_b` (an `ALTER TABLE t`, or `up_b`) on a database where `001` made
+/// `t`, while a session of the test named `blocked_holder` holds what `hold` takes in an open
+/// transaction: the run said nothing while its message waited (until `lock_timeout` ended
+/// it). Now, once it has waited about a second, a line on stderr names the holder — read
+/// while the run waits — and the run goes on when the holder ends its transaction (`end`),
+/// exit 0.
+fn blocked_up_names_the_holder(
+    db: &TestDb,
+    up_b: &str,
+    hold: &str,
+    end: &str,
+    relation: Option<&str>,
+) {
+    let project = project_with_t(db, up_b);
+    let (mut holder, pid) = holding(db, hold);
+    // No `lock_timeout`: the run waits for as long as the holder holds (the ledger's wait
+    // too, a minute).
+    let mut run = Watched::of(project.spawn_on(
+        db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "60s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), pid, relation);
     holder.batch_execute(end).unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let rest: Vec<String> = read.try_iter().collect();
-    assert!(status.success(), "{status:?}: {seen:?} {rest:?}");
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
     assert_eq!(
         db.ledger(),
         Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
-        "{seen:?} {rest:?}"
+        "{seen:?}"
     );
 }
+
+const ADD_B: &str = "ALTER TABLE t ADD COLUMN b int;\n";
+
+/// A no-transaction `002_add_b` (an index built `CONCURRENTLY`): its row is tried (and
+/// rolled back) before its statements.
+const ADD_B_NO_TRANSACTION: &str =
+    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n";
+
+/// Another session's uncommitted ledger row of version `002`.
+const ROW_002: &str = "INSERT INTO tb_confiture (slug, version, name, checksum) \
+                       VALUES ('add_b_002', '002', 'add_b', 'x')";
 
 #[test]
 fn up_waiting_for_a_table_lock_names_its_holder() {
     let db = TestDb::new("blocked_table");
     blocked_up_names_the_holder(
         &db,
+        ADD_B,
         "LOCK TABLE t IN ACCESS SHARE MODE",
         "COMMIT",
         Some("t"),
@@ -259,11 +330,67 @@ fn up_waiting_for_a_table_lock_names_its_holder() {
 #[test]
 fn up_waiting_for_an_uncommitted_ledger_row_names_its_writer() {
     let db = TestDb::new("blocked_row");
-    blocked_up_names_the_holder(
-        &db,
-        "INSERT INTO tb_confiture (slug, version, name, checksum) \
-         VALUES ('add_b_002', '002', 'add_b', 'x')",
-        "ROLLBACK",
-        None,
+    blocked_up_names_the_holder(&db, ADD_B, ROW_002, "ROLLBACK", None);
+}
+
+/// A no-transaction migration's row is tried before its statements (`try_row`): that trial
+/// waited for another session's uncommitted row of its version without a word, until the
+/// command's `--lock-wait` ended it.
+#[test]
+fn a_no_transaction_migrations_trial_row_names_the_writer_in_its_way() {
+    let db = TestDb::new("blocked_nt_row");
+    blocked_up_names_the_holder(&db, ADD_B_NO_TRANSACTION, ROW_002, "ROLLBACK", None);
+}
+
+/// The same wait, stopped with Ctrl-C: the trial is cancelled at once (it waited, not
+/// cancellable, until the stop's bound), exit 130 saying the migration never started; nothing
+/// of it ran, no row, no start marker, and no session of the run is left behind.
+#[test]
+fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
+    let db = TestDb::new("blocked_nt_sigint");
+    let project = project_with_t(&db, ADD_B_NO_TRANSACTION);
+    let (mut holder, pid) = holding(&db, ROW_002);
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, None);
+    let started = Instant::now();
+    confiture_tests::send_signal(run.child.id(), "-INT");
+    let (status, seen) = run.end();
+    // Within the stop's bound, its own report first: not the bound's "did not answer".
+    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(
+        all.contains("interrupted before migration 002_add_b started"),
+        "{all}"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    assert_eq!(
+        db.connect()
+            .query_one("SELECT count(*) FROM pg_class WHERE relname = 't_a'", &[],)
+            .unwrap()
+            .get::<_, i64>(0),
+        0
+    );
+    let markers: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname = 'tb_confiture_started'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if markers > 0 {
+        let left: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM tb_confiture_started", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 0, "{all}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || db.other_backends().len() == 1),
+        "{:?}",
+        db.other_backends()
     );
 }

@@ -405,7 +405,9 @@ pub(super) fn run_statements(
         record_sql(&settings.table, step, &elapsed, ledger_oid),
         super::sql::WRITING_SESSION_BOUND
     );
-    if let Err(e) = client.batch_execute(&record) {
+    // Sent even when the run is stopped meanwhile, never cancelled: the statements committed
+    // and their row must follow; what it waits for is named all the same.
+    if let Err(e) = settings.send_watched(|| client.batch_execute(&record)) {
         if is_connection_lost(&e) {
             return Err(lost_part_way(settings, step, e, count, false));
         }
@@ -678,7 +680,11 @@ fn try_row(
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
     );
-    let tried = client.batch_execute(&trial);
+    // A message of the run as the statements are: a lock in the way (another session's
+    // uncommitted row of this version) is named while it waits, and a stop cancels the wait.
+    let Some(tried) = settings.send(|| client.batch_execute(&trial)) else {
+        return Err(stopped(step, None));
+    };
     // Whatever happened, the row is never kept (the rollback of an aborted transaction too).
     let rolled_back = client.batch_execute("ROLLBACK");
     let Err(e) = tried else {
@@ -686,6 +692,13 @@ fn try_row(
     };
     if is_connection_lost(&e) {
         return Err(lost_part_way(settings, step, e, 0, false));
+    }
+    if settings.stopped() {
+        // Its wait cancelled by the stop, before any statement of the migration ran.
+        let mut failure = stopped(step, None);
+        let cause = crate::db::cause_text(&e);
+        failure.error = failure.error.with_source_shown(e, cause);
+        return Err(failure);
     }
     let holders = ledger_lock_holders(client, settings, step, &e);
     let mut script = Script::new();

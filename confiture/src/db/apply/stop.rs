@@ -114,6 +114,8 @@ struct Sending {
     in_flight: u64,
     /// When the message in flight was sent.
     since: Option<Instant>,
+    /// The message in flight may not be cancelled ([`Stop::watched`]).
+    kept: bool,
     next: u64,
     cancelled: Option<(u64, Instant)>,
 }
@@ -185,25 +187,45 @@ impl Stop {
     /// while `send` runs, the message is cancelled on the server.
     pub(crate) fn send<T>(&self, send: impl FnOnce() -> T) -> Option<T> {
         {
-            let mut sending = self.inner.sending();
+            let sending = self.inner.sending();
             if self.is_set() {
                 return None;
             }
-            sending.next += 1;
-            sending.in_flight = sending.next;
-            sending.since = Some(Instant::now());
+            Inner::sent(sending, false);
         }
-        let result = send();
-        let mut sending = self.inner.sending();
-        sending.in_flight = 0;
-        sending.since = None;
-        Some(result)
+        Some(self.inner.sent_ends(send()))
+    }
+
+    /// Runs `send`, a message of the run that must go whatever the flag says and never be
+    /// cancelled (a no-transaction migration's row, after its statements committed): only
+    /// what it waits for is reported while it lasts ([`Stop::report_waits`]), as for
+    /// [`Stop::send`]'s.
+    pub(crate) fn watched<T>(&self, send: impl FnOnce() -> T) -> T {
+        Inner::sent(self.inner.sending(), true);
+        self.inner.sent_ends(send())
     }
 }
 
 impl Inner {
     fn sending(&self) -> MutexGuard<'_, Sending> {
         self.sending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A message is sent (`kept`: it may not be cancelled).
+    fn sent(mut sending: MutexGuard<'_, Sending>, kept: bool) {
+        sending.next += 1;
+        sending.in_flight = sending.next;
+        sending.kept = kept;
+        sending.since = Some(Instant::now());
+    }
+
+    /// The message in flight ended with `result`.
+    fn sent_ends<T>(&self, result: T) -> T {
+        let mut sending = self.sending();
+        sending.in_flight = 0;
+        sending.since = None;
+        sending.kept = false;
+        result
     }
 
     fn session(&self) -> Option<String> {
@@ -332,6 +354,7 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
         let mut sending = inner.sending();
         let message = sending.in_flight;
         let due = message != 0
+            && !sending.kept
             && match sending.cancelled {
                 Some((cancelled, at)) => cancelled != message || at.elapsed() >= CANCEL_AGAIN,
                 None => true,
