@@ -394,3 +394,52 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
         db.other_backends()
     );
 }
+
+/// `baseline` and `reinit` write the ledger in one transaction after reading it, each wait for
+/// another session's lock on it in slices of at most a second (`lock::ServerWait`): they said
+/// nothing until `--lock-wait` ended the wait. Now the wait, slices and all, names the holder
+/// once it has lasted about a second; the command goes on when the holder commits.
+fn ledger_rewrite_names_the_holder(args: &[&str], hold: &str, expected: &[&str]) {
+    let db = TestDb::new("blocked_rewrite");
+    let project = project_with_t(&db, ADD_B);
+    let (mut holder, pid) = holding(&db, hold);
+    let mut run = Watched::of(project.spawn_on(&db, &[args, &["--lock-wait", "60s"]].concat()));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture"));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(expected.iter().map(ToString::to_string).collect()),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn baseline_waiting_to_write_the_ledger_names_the_holder() {
+    // SHARE: the read goes through, the rows' `INSERT` waits.
+    ledger_rewrite_names_the_holder(
+        &["migrate", "baseline", "--through", "002"],
+        "LOCK TABLE tb_confiture IN SHARE MODE",
+        &["001:create_t", "002:add_b"],
+    );
+}
+
+#[test]
+fn a_dry_run_waiting_to_read_the_ledger_names_the_holder() {
+    ledger_rewrite_names_the_holder(
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+        "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+        &["001:create_t"],
+    );
+}
+
+#[test]
+fn reinit_waiting_to_read_the_ledger_names_the_holder() {
+    // ACCESS EXCLUSIVE: the read under the migration lock waits.
+    ledger_rewrite_names_the_holder(
+        &["migrate", "reinit", "--yes"],
+        "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+        &["001:create_t"],
+    );
+}

@@ -54,7 +54,9 @@
 //! (`lock::blocking_holders`), reported as [`Progress::LockBlocked`] when those in the way
 //! change — the migration's row is written in the migration's own transaction, in the same
 //! message, and an `ALTER TABLE` waits inside the message too, so the run's own session cannot
-//! ask. Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
+//! ask. A wait in slices (`lock::ServerWait`: the ledger read of a run or dry run, `baseline`'s
+//! and `reinit`'s rewrite), each slice a message of at most a second, is one wait to it
+//! ([`Stop::one_wait`]). Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
 //! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. It ends
 //! too when the run is stopped or drops its [`Stop`], leaving its session.
 
@@ -112,10 +114,16 @@ struct Inner {
 #[derive(Default)]
 struct Sending {
     in_flight: u64,
-    /// When the message in flight was sent.
+    /// When the wait of the message in flight began: when it was sent, or when the wait in
+    /// slices it belongs to began ([`Stop::one_wait`]).
     since: Option<Instant>,
+    /// What the asking thread knows the message in flight by: its number, or its wait's.
+    waiting: u64,
     /// The message in flight may not be cancelled ([`Stop::watched`]).
     kept: bool,
+    /// A wait in slices, each a message of its own ([`Stop::one_wait`]): its number and when
+    /// it began.
+    wait: Option<(u64, Instant)>,
     next: u64,
     cancelled: Option<(u64, Instant)>,
 }
@@ -204,6 +212,31 @@ impl Stop {
         Inner::sent(self.inner.sending(), true);
         self.inner.sent_ends(send())
     }
+
+    /// One wait for a lock the server grants, in slices each sent as a message of its own
+    /// (`lock::ServerWait`: a ledger read, `baseline`'s and `reinit`'s rewrite): until the
+    /// returned guard is dropped, the messages sent are one wait to the asking thread, which
+    /// reports what they wait for once the wait, not a slice, has lasted [`ASK_AFTER`] (a
+    /// slice lasts a second at most), and only when those in the way change.
+    pub(crate) fn one_wait(&self) -> OneWait {
+        let mut sending = self.inner.sending();
+        sending.next += 1;
+        sending.wait = Some((sending.next, Instant::now()));
+        OneWait {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// A wait in slices ([`Stop::one_wait`]), until dropped.
+pub(crate) struct OneWait {
+    inner: Arc<Inner>,
+}
+
+impl Drop for OneWait {
+    fn drop(&mut self) {
+        self.inner.sending().wait = None;
+    }
 }
 
 impl Inner {
@@ -216,7 +249,10 @@ impl Inner {
         sending.next += 1;
         sending.in_flight = sending.next;
         sending.kept = kept;
-        sending.since = Some(Instant::now());
+        (sending.waiting, sending.since) = match sending.wait {
+            Some((wait, began)) => (wait, Some(began)),
+            None => (sending.in_flight, Some(Instant::now())),
+        };
     }
 
     /// The message in flight ended with `result`.
@@ -235,12 +271,13 @@ impl Inner {
             .clone()
     }
 
-    /// The message in flight for [`ASK_AFTER`] or longer, if any.
+    /// The message in flight whose wait has lasted [`ASK_AFTER`] or longer, if any: its
+    /// number, or its wait's ([`Stop::one_wait`]).
     fn lasting(&self) -> Option<u64> {
         let sending = self.sending();
         match sending.since {
             Some(since) if sending.in_flight != 0 && since.elapsed() >= ASK_AFTER => {
-                Some(sending.in_flight)
+                Some(sending.waiting)
             }
             _ => None,
         }
