@@ -365,33 +365,27 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
     );
     holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
     assert_eq!(
-        db.connect()
-            .query_one("SELECT count(*) FROM pg_class WHERE relname = 't_a'", &[],)
-            .unwrap()
-            .get::<_, i64>(0),
-        0
+        count("SELECT count(*) FROM pg_class WHERE relname = 't_a'"),
+        "0"
     );
-    let markers: i64 = db
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_class WHERE relname = 'tb_confiture_started'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    if markers > 0 {
-        let left: i64 = db
-            .connect()
-            .query_one("SELECT count(*) FROM tb_confiture_started", &[])
-            .unwrap()
-            .get(0);
-        assert_eq!(left, 0, "{all}");
+    if count("SELECT count(*) FROM pg_class WHERE relname = 'tb_confiture_started'") != "0" {
+        assert_eq!(
+            count("SELECT count(*) FROM tb_confiture_started"),
+            "0",
+            "{all}"
+        );
     }
+    // No session of the run is left: only the holder's (and this look's).
+    let others = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND backend_type = 'client backend' AND pid NOT IN (pg_backend_pid(), {pid})"
+    );
     assert!(
-        wait_until(Duration::from_secs(10), || db.other_backends().len() == 1),
-        "{:?}",
-        db.other_backends()
+        wait_until(Duration::from_secs(10), || count(&others) == "0"),
+        "{}",
+        count(&others)
     );
 }
 
@@ -442,4 +436,69 @@ fn reinit_waiting_to_read_the_ledger_names_the_holder() {
         "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
         &["001:create_t"],
     );
+}
+
+/// A fleet's targets waiting for another session's lock: each target's wait is named, by the
+/// target, as one database's is — but a hundred tenants behind the same session are not a
+/// hundred lines. Three tenant schemas of one database, all three running at once, each
+/// migration writing `public.shared`, which one session holds: one line for the fleet, naming
+/// a tenant and the holder (each target used to print its own), and the fleet goes on when
+/// the holder commits.
+#[test]
+fn a_fleet_names_a_holder_its_targets_wait_for_once() {
+    let db = TestDb::new("blocked_fleet");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE public.shared (a int); CREATE SCHEMA tenant_a; \
+             CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;",
+        )
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_write_shared",
+        "INSERT INTO public.shared VALUES (1);\n",
+        "DELETE FROM public.shared;\n",
+    );
+    let (mut holder, pid) = holding(&db, "LOCK TABLE public.shared IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--schemas-query",
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1",
+            "--jobs",
+            "3",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "60s",
+        ],
+    ));
+    let first = run.waiting_line();
+    names_the_holder(&first, pid, Some("public.shared"));
+    assert!(first.contains(" schema tenant_"), "{first}");
+    // All three wait; each asks after a second of waiting: time for every one to speak.
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
+    let waiting = || {
+        count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND wait_event_type = 'Lock'",
+        )
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || waiting() == "3"),
+        "{}",
+        waiting()
+    );
+    thread::sleep(Duration::from_secs(3));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    let lines: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains("waiting for a lock"))
+        .collect();
+    assert!(lines.is_empty(), "said again: {lines:?}\n{first}");
+    assert_eq!(count("SELECT count(*) FROM public.shared"), "3", "{seen:?}");
 }
