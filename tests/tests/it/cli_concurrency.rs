@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use confiture_tests::{wait_until, Project, Run, TestDb};
+use confiture_tests::{wait_until, Project, Run, TestDb, Watched};
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 20;
@@ -170,56 +170,6 @@ fn eight_runners_creating_the_database_at_once() {
             5,
             "round {round}\n{all}"
         );
-    }
-}
-
-/// A CLI process whose stderr is read on a thread as it comes: what it says while it waits.
-struct Watched {
-    child: std::process::Child,
-    read: mpsc::Receiver<String>,
-    reader: thread::JoinHandle<()>,
-    seen: Vec<String>,
-}
-
-impl Watched {
-    fn of(mut child: std::process::Child) -> Watched {
-        let stderr = child.stderr.take().expect("the child's stderr");
-        let (lines, read) = mpsc::channel::<String>();
-        let reader = thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = lines.send(line);
-            }
-        });
-        Watched {
-            child,
-            read,
-            reader,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The first line naming who the run waits for, read while it waits (a minute at most:
-    /// a run that says nothing ends with its own lock wait first, and so does its stderr).
-    fn waiting_line(&mut self) -> String {
-        loop {
-            match self.read.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) if line.contains("waiting for a lock") => return line,
-                Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line named the holder: {:?}", self.seen),
-            }
-        }
-    }
-
-    /// Waits for the process: its status and every line of stderr.
-    fn end(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let status = self.child.wait().unwrap();
-        self.reader.join().unwrap();
-        self.seen.extend(self.read.try_iter());
-        (status, self.seen)
     }
 }
 
@@ -501,4 +451,35 @@ fn a_fleet_names_a_holder_its_targets_wait_for_once() {
         .collect();
     assert!(lines.is_empty(), "said again: {lines:?}\n{first}");
     assert_eq!(count("SELECT count(*) FROM public.shared"), "3", "{seen:?}");
+}
+
+/// The session in the way may be in another database: a lock on a shared object (here the
+/// database's own comment, which `COMMENT ON DATABASE` locks server-wide). It is named all
+/// the same, by its pid, as `pg_terminate_backend` takes it from any database.
+#[test]
+fn a_holder_in_another_database_is_named() {
+    let db = TestDb::new("blocked_elsewhere");
+    let elsewhere = TestDb::new("blocked_elsewhere_holder");
+    let project = Project::new();
+    project.migration(
+        "001_comment",
+        "DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'x'); \
+         END $$;\n",
+        "SELECT 1;\n",
+    );
+    let (mut holder, pid) = holding(
+        &elsewhere,
+        &format!("COMMENT ON DATABASE \"{}\" IS 'held'", db.name),
+    );
+    let mut run =
+        Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-timeout-statement", "0"]));
+    names_the_holder(&run.waiting_line(), pid, None);
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:comment".to_string()]),
+        "{seen:?}"
+    );
 }
