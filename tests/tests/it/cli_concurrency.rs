@@ -483,3 +483,36 @@ fn a_holder_in_another_database_is_named() {
         "{seen:?}"
     );
 }
+
+/// A no-transaction migration's start marker (`tb_confiture_started`, written before its first
+/// statement) waited for another session's lock on that table without a word until
+/// `--lock-wait` ended it: named now as the trial row's wait is.
+#[test]
+fn a_no_transaction_migrations_start_marker_names_the_holder_in_its_way() {
+    let db = TestDb::new("blocked_nt_marker");
+    let project = project_with_t(&db, ADD_B_NO_TRANSACTION);
+    project.migration(
+        "003_index_a_again",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_a_again ON t (a);\n",
+        "DROP INDEX t_a_again;\n",
+    );
+    // `002` makes the markers' table.
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(0);
+    let (mut holder, pid) = holding(&db, "LOCK TABLE tb_confiture_started IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture_started"));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec![
+            "001:create_t".to_string(),
+            "002:add_b".to_string(),
+            "003:index_a_again".to_string()
+        ]),
+        "{seen:?}"
+    );
+}

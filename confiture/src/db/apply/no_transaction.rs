@@ -513,12 +513,20 @@ fn start_marker(
             )
         ),
     );
-    let messages = match client.simple_query(&sql) {
+    // A message of the run, as the trial row: named while it waits for a lock on the markers'
+    // table, cancelled by a stop (nothing of the migration ran yet).
+    let Some(sent) = settings.send(|| client.simple_query(&sql)) else {
+        return Err(stopped(step, None));
+    };
+    let messages = match sent {
         Ok(messages) => messages,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK");
             if is_connection_lost(&e) {
                 return Err(lost_part_way(settings, step, e, 0, false));
+            }
+            if settings.stopped() {
+                return Err(stopped_before_statements(step, e));
             }
             let holders = ledger_lock_holders(client, settings, step, &e);
             let refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
@@ -694,11 +702,7 @@ fn try_row(
         return Err(lost_part_way(settings, step, e, 0, false));
     }
     if settings.stopped() {
-        // Its wait cancelled by the stop, before any statement of the migration ran.
-        let mut failure = stopped(step, None);
-        let cause = crate::db::cause_text(&e);
-        failure.error = failure.error.with_source_shown(e, cause);
-        return Err(failure);
+        return Err(stopped_before_statements(step, e));
     }
     let holders = ledger_lock_holders(client, settings, step, &e);
     let mut script = Script::new();
@@ -718,6 +722,15 @@ fn try_row(
          was tried first, and rolled back",
     );
     Err(f)
+}
+
+/// `step` stopped from outside while a message of ours before its first statement (its trial
+/// row, its start marker) waited: cancelled (`e`), nothing of the migration ran.
+fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    let mut failure = stopped(step, None);
+    let cause = crate::db::cause_text(&e);
+    failure.error = failure.error.with_source_shown(e, cause);
+    failure
 }
 
 /// What to do of the statements a no-transaction migration (`step`) committed before it
