@@ -760,3 +760,53 @@ pub fn previewed(expected: &str, args: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join("`")
 }
+
+/// A CLI process whose stderr is read on a thread as it comes: what it says while it waits.
+pub struct Watched {
+    pub child: std::process::Child,
+    read: std::sync::mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+    seen: Vec<String>,
+}
+
+impl Watched {
+    pub fn of(mut child: std::process::Child) -> Watched {
+        let stderr = child.stderr.take().expect("the child's stderr");
+        let (lines, read) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = lines.send(line);
+            }
+        });
+        Watched {
+            child,
+            read,
+            reader,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The first line naming who the run waits for, read while it waits (a minute at most:
+    /// a run that says nothing ends with its own lock wait first, and so does its stderr).
+    pub fn waiting_line(&mut self) -> String {
+        loop {
+            match self.read.recv_timeout(std::time::Duration::from_secs(60)) {
+                Ok(line) if line.contains("waiting for a lock") => return line,
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!("no line named the holder: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Waits for the process: its status and every line of stderr.
+    pub fn end(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        self.seen.extend(self.read.try_iter());
+        (status, self.seen)
+    }
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use confiture::config::FleetList;
 use confiture::drift::DriftOptions;
 use confiture::fleet::{self, Event, Fleet, FleetReport, Target, TargetReport, TargetState};
-use confiture::migrate::{Direction, DownOptions, StatusOptions, UpOptions};
+use confiture::migrate::{Direction, DownOptions, Progress, StatusOptions, UpOptions};
 use confiture::verify::VerifyOptions;
 use confiture::{display, exit, Error, Migrator, Result};
 
@@ -216,9 +216,10 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) 
     let out = &out.in_fleet(plan.migrator.environment());
     let fleet = fleet(&plan, out, "", fleet::Request::Up(options), Some(interrupt))?
         .stop_when(interrupt.flag());
+    let said = Said::default();
     let report = fleet.up(options, &|event| {
         interrupt.fleet_event(event);
-        live(out, event)
+        live(out, &said, event)
     })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -234,9 +235,10 @@ pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interru
         Some(interrupt),
     )?
     .stop_when(interrupt.flag());
+    let said = Said::default();
     let report = fleet.down(options, &|event| {
         interrupt.fleet_event(event);
-        live(out, event)
+        live(out, &said, event)
     })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -251,9 +253,10 @@ pub fn status(
     let out = &out.in_fleet(plan.migrator.environment());
     let fleet =
         fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
+    let said = Said::default();
     let report = fleet.status_with(options, &|event| {
         interrupt.fleet_event(event);
-        live(out, event)
+        live(out, &said, event)
     })?;
     Ok(finish(out, &report, Some(interrupt)))
 }
@@ -279,10 +282,11 @@ pub fn verify(
 ) -> Result<u8> {
     let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Verify(options);
+    let said = Said::default();
     let report = fleet(&plan, out, ", verified once per server", request, None).and_then(|f| {
         super::verify::fleet_starts();
         f.stop_when(stop).verify(options, &|event| {
-            super::verify::fleet_event(event, || live(out, event))
+            super::verify::fleet_event(event, || live(out, &said, event))
         })
     });
     fleet_report(out, report)
@@ -299,10 +303,11 @@ pub fn drift(
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };
+    let said = Said::default();
     let report = fleet(&plan, out, "", request, None).and_then(|f| {
         super::verify::fleet_starts();
         f.stop_when(stop).drift(options, &|event| {
-            super::verify::fleet_event(event, || live(out, event))
+            super::verify::fleet_event(event, || live(out, &said, event))
         })
     });
     fleet_report(out, report)
@@ -379,8 +384,17 @@ fn empty_list(from: &str) -> Error {
     ))
 }
 
-/// The live line (terminal only) and, as they happen, the targets that failed.
-fn live(out: &Output, event: &Event) {
+/// The waits for another session's lock a fleet's command has named so far (`LockBlocked`,
+/// as [`super::migrate::lock_line`] words it, without the target): see [`live`].
+type Said = std::sync::Mutex<std::collections::HashSet<String>>;
+
+/// The live line (terminal only) and, as they happen, the targets that failed. A target's
+/// wait for another session's lock is named once for the whole fleet (`said`): the first
+/// target waiting for those holders says it, as `<target>: waiting for a lock ...`; another
+/// target waiting for the very same ones (tenants of one database behind one session) adds
+/// no line — a hundred waiting targets are not a hundred lines; its own error names them
+/// again if its wait ends in failure.
+fn live(out: &Output, said: &Said, event: &Event) {
     match event {
         Event::Started { counts, .. } => {
             out.progress_inline(&line(counts));
@@ -420,7 +434,14 @@ fn live(out: &Output, event: &Event) {
                 out.progress_inline("");
                 out.note(&format!("{target}: {line}"));
             } else if let Some(line) = super::migrate::lock_line(progress) {
-                out.progress(&format!("{target}: {line}"));
+                let first = !matches!(progress, Progress::LockBlocked { .. })
+                    || said
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(line.clone());
+                if first {
+                    out.progress(&format!("{target}: {line}"));
+                }
             }
         }
         // Event is `#[non_exhaustive]`: an event this CLI does not know yet shows nothing.

@@ -199,6 +199,8 @@ fn read_asking(
     };
     let interrupted = || interrupted_read(table);
     let mut lock_wait = super::lock::ServerWait::new(wait);
+    // The slices are one wait to the run's asking thread: a lasting one is named as it waits.
+    let one_wait = stop.map(crate::db::apply::Stop::one_wait);
     let messages = loop {
         let sql = sql(lock_wait.slice_ms());
         let sent = match stop {
@@ -227,6 +229,7 @@ fn read_asking(
             sent => break sent,
         }
     };
+    drop(one_wait);
     let messages = match messages {
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => {
@@ -2067,6 +2070,8 @@ pub(crate) fn rewrite(
     // sent again after the last one's rollback; but the transaction that created the table is
     // open already, and only it sees the table: its one attempt waits for no lock of it.
     let mut lock_wait = super::lock::ServerWait::new(wait);
+    // The slices are one wait to the run's asking thread: a lasting one is named as it waits.
+    let one_wait = stop.map(crate::db::apply::Stop::one_wait);
     let sent = loop {
         let wait_ms = if creating {
             wait.as_millis().clamp(1, i32::MAX as u128)
@@ -2106,6 +2111,7 @@ pub(crate) fn rewrite(
             sent => break sent,
         }
     };
+    drop(one_wait);
     sent.map_err(|e| {
         let _ = client.batch_execute("ROLLBACK");
         let lost = super::is_connection_lost(&e);

@@ -550,6 +550,10 @@ impl Migrator {
     /// that thread, which ends with the connection; this `Migrator` connects again on its next
     /// command.
     ///
+    /// Only such a run reports, while a message waits about a second for another session's
+    /// lock, who is in the way ([`Progress::LockBlocked`]): a caller that wants that line and
+    /// never stops the run gives a flag it never sets.
+    ///
     /// ```no_run
     /// use std::sync::{atomic::AtomicBool, Arc};
     /// use confiture::migrate::{no_progress, UpOptions};

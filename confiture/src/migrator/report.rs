@@ -22,13 +22,23 @@ pub enum Progress {
         /// Who holds it, when the server could tell.
         holder: Option<LockHolder>,
     },
-    /// A message of the run (a migration's statements, its ledger row) has waited about a
-    /// second or more for a lock another session or a prepared transaction holds: sent while
-    /// it waits, again only when those in the way change, by a session of the run's own that
-    /// looks once a message lasts (only when the run can be stopped,
-    /// [`Migrator::stop_when`](crate::Migrator::stop_when), and its server session is known;
-    /// nothing when that session cannot be opened). The wait ends as the run's settings say
-    /// (`lock_timeout`: exit 6, naming the holders again) or when they let go.
+    /// A message of the run (a migration's statements, its ledger row, a no-transaction
+    /// migration's row tried before its statements, the ledger read or `baseline`'s and
+    /// `reinit`'s rewrite waiting for a lock on the ledger) has waited about a second or more
+    /// for a lock another session or a prepared transaction holds: sent while it waits, again
+    /// only when those in the way change, by a session of the run's own that looks once a
+    /// message lasts (nothing when that session cannot be opened). The wait ends as the run's
+    /// settings say (`lock_timeout`: exit 6, naming the holders again) or when they let go.
+    ///
+    /// Only for a run that can be stopped ([`Migrator::stop_when`](crate::Migrator::stop_when);
+    /// a flag never set is enough) and whose server session is known: it is sent while the
+    /// run's own thread waits inside the driver, and only such a run has its command on a
+    /// thread of its own, leaving the caller's thread free to call `progress` meanwhile
+    /// (`progress` is called on the caller's thread, and need not be `Send`). Every other run
+    /// would need that thread, a second one watching its messages and the handing over of
+    /// each event between threads — on every command, for a wait most never meet, including
+    /// those whose callback is [`no_progress`] — so a library
+    /// caller that wants the line opts in.
     LockBlocked {
         /// The relation waited for, as the server names it, when the lock is a relation's (a
         /// row's is its writer's transaction: none).

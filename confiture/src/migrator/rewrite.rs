@@ -200,11 +200,12 @@ impl Migrator {
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
-        let (env, stop) = (self.env.clone(), self.stop.clone());
+        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let (client, target) = self.client_for_writing()?;
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
-        // cancelled and rolled back, as `up`'s migrations are.
-        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env));
+        // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
+        // session's lock on the ledger names who is in the way, as `up`'s does.
+        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
         let started = Instant::now();
         with_lock(
             client,

@@ -363,7 +363,7 @@ impl Migrator {
         wait: Duration,
     ) -> Result<Option<crate::ledger::Ledger>> {
         let table = self.env.migration.tracking_table.clone();
-        let (env, stop) = (self.env.clone(), self.stop.clone());
+        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         self.client()?;
         let dialled = self.reached.as_ref().and_then(|r| r.dialled);
         let Some(client) = self.client.as_mut() else {
@@ -372,8 +372,10 @@ impl Migrator {
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
         // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130. No
         // round trip of its own comes before the read to learn the server session from (which
-        // a stop cancels the read from a session of its own): it is asked first.
-        let stop = stop.map(|flag| apply::Stop::watch_direct(flag, client, dialled, &env));
+        // a stop cancels the read from a session of its own): it is asked first. A lasting wait
+        // names who is in the way, as the run's would.
+        let stop = stop
+            .map(|flag| apply::Stop::watch_direct(flag, client, dialled, &env).report_waits(waits));
         let site = crate::ledger::BuildSite::of(&env);
         let found =
             crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;

@@ -9,9 +9,10 @@ use apply_support::{recorder, Dir, TestDb};
 use confiture::migrate::{no_progress, BaselineOptions, DownOptions, Progress, UpOptions};
 use confiture::{ErrorKind, Reason};
 
-#[test]
-fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
-    let db = TestDb::new("retry");
+/// A database of its own (`prefix`) with a table `busy`, and a directory whose one migration,
+/// `001_alter_busy`, adds a column to it.
+fn busy_table(prefix: &str) -> (TestDb, Dir) {
+    let db = TestDb::new(prefix);
     db.client()
         .batch_execute("CREATE TABLE busy (id int)")
         .unwrap();
@@ -22,6 +23,12 @@ fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
         "ALTER TABLE busy ADD COLUMN note text;\n",
         "ALTER TABLE busy DROP COLUMN note;\n",
     );
+    (db, dir)
+}
+
+#[test]
+fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
+    let (db, dir) = busy_table("retry");
 
     let mut other = db.client_as("app-traffic");
     other
@@ -1165,4 +1172,64 @@ fn a_migration_that_times_out_on_a_lock_names_the_sessions_holding_it() {
             "{how}: {help}"
         );
     }
+}
+
+/// A library run that can be stopped (`Migrator::stop_when`, its flag never set) reports,
+/// while its migration waits for another session's lock, who is in the way
+/// (`Progress::LockBlocked`), on the caller's thread, before the wait ends: the holder lets
+/// go only once the event has come.
+#[test]
+fn a_library_run_that_can_be_stopped_names_the_holder_while_it_waits() {
+    let (db, dir) = busy_table("lockblocked");
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE")
+        .unwrap();
+    let pid: i32 = other
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let (told, heard) = std::sync::mpsc::channel::<()>();
+    // Lets go once told (a minute at most: a run that never says it still ends).
+    let release = std::thread::spawn(move || {
+        let _ = heard.recv_timeout(Duration::from_secs(60));
+        other.batch_execute("COMMIT").unwrap();
+    });
+    let mut events = Vec::new();
+    let options = UpOptions::default()
+        .lock_timeout_statement(Some(Duration::ZERO))
+        .allow_non_empty(true);
+    let never = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let report = db
+        .migrator(&dir)
+        .stop_when(never)
+        .up(&options, &mut |event: Progress| {
+            if matches!(event, Progress::LockBlocked { .. }) {
+                let _ = told.send(());
+            }
+            events.push(event);
+        })
+        .unwrap();
+    release.join().unwrap();
+    assert_eq!(report.applied, ["001"]);
+    let blocked: Vec<&Progress> = events
+        .iter()
+        .filter(|e| matches!(e, Progress::LockBlocked { .. }))
+        .collect();
+    let [Progress::LockBlocked { relation, holders }] = blocked.as_slice() else {
+        panic!("one LockBlocked: {events:?}");
+    };
+    assert_eq!(relation.as_deref(), Some("busy"), "{events:?}");
+    let holder = holders.first().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        holder.contains(&format!("pid {pid}, application_name \"app-traffic\"")),
+        "{holder}"
+    );
+    // Said before the migration finished: while it waited.
+    let at = |want: fn(&Progress) -> bool| events.iter().position(want);
+    assert!(
+        at(|e| matches!(e, Progress::LockBlocked { .. }))
+            < at(|e| matches!(e, Progress::Finished { .. })),
+        "{events:?}"
+    );
 }

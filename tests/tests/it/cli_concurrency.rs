@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use confiture_tests::{Project, Run, TestDb};
+use confiture_tests::{wait_until, Project, Run, TestDb, Watched};
 
 const PROCESSES: usize = 8;
 const ROUNDS: usize = 20;
@@ -173,83 +173,104 @@ fn eight_runners_creating_the_database_at_once() {
     }
 }
 
-/// `migrate up` of `002_add_b` (an `ALTER TABLE t`) on a database where `001` made `t`, while
-/// a session of the test named `blocked_holder` holds what `hold` takes in an open transaction:
-/// the run said nothing while its message waited (until `lock_timeout` ended it). Now, once it
-/// has waited about a second, a line on stderr names the holder — read while the run waits —
-/// and the run goes on when the holder ends its transaction (`end`), exit 0.
-fn blocked_up_names_the_holder(db: &TestDb, hold: &str, end: &str, relation: Option<&str>) {
-    let project = Project::new();
-    project.migration(
-        "001_create_t",
-        "CREATE TABLE t (a int);\n",
-        "DROP TABLE t;\n",
+/// Asserts that `line` names the session `pid` of the test named `blocked_holder`, and the
+/// relation waited for when one is given.
+fn names_the_holder(line: &str, pid: i32, relation: Option<&str>) {
+    assert!(
+        line.contains(&format!(
+            "held by pid {pid}, application_name \"blocked_holder\""
+        )),
+        "{line}"
     );
-    project.migration(
-        "002_add_b",
-        "ALTER TABLE t ADD COLUMN b int;\n",
-        "ALTER TABLE t DROP COLUMN b;\n",
-    );
-    project
-        .run_on(db, &["migrate", "up", "--target", "001"])
-        .code(0);
+    if let Some(relation) = relation {
+        assert!(line.contains(&format!("lock on {relation} held")), "{line}");
+    }
+}
+
+/// A session of the test named `blocked_holder` on `db`, in a transaction that ran `hold`;
+/// with its pid.
+fn holding(db: &TestDb, hold: &str) -> (postgres::Client, i32) {
     let mut holder = db.client_as("blocked_holder");
     holder.batch_execute(&format!("BEGIN; {hold}")).unwrap();
     let pid: i32 = holder
         .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
         .get(0);
-    // No `lock_timeout`: the run waits for as long as the holder holds.
-    let mut child = project.spawn_on(db, &["migrate", "up", "--lock-timeout-statement", "0"]);
-    let stderr = child.stderr.take().expect("the child's stderr");
-    let (lines, read) = mpsc::channel::<String>();
-    let reader = thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = lines.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let waiting = loop {
-        match read.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("waiting for a lock") => break Some(line),
-            Ok(line) => seen.push(line),
-            Err(_) => break None,
-        }
-    };
-    let waiting = waiting.unwrap_or_else(|| panic!("no line named the holder: {seen:?}"));
-    assert!(
-        waiting.contains(&format!(
-            "held by pid {pid}, application_name \"blocked_holder\""
-        )),
-        "{waiting}"
+    (holder, pid)
+}
+
+/// `001_create_t` (makes `t`) applied on `db`, and `002_add_b`, whose up file is `up_b`,
+/// pending.
+fn project_with_t(db: &TestDb, up_b: &str) -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\n",
+        "DROP TABLE t;\n",
     );
-    if let Some(relation) = relation {
-        assert!(
-            waiting.contains(&format!("lock on {relation} held")),
-            "{waiting}"
-        );
-    }
+    project.migration("002_add_b", up_b, "ALTER TABLE t DROP COLUMN b;\n");
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project
+}
+
+/// `migrate up` of `002_add_b` (an `ALTER TABLE t`, or `up_b`) on a database where `001` made
+/// `t`, while a session of the test named `blocked_holder` holds what `hold` takes in an open
+/// transaction: the run said nothing while its message waited (until `lock_timeout` ended
+/// it). Now, once it has waited about a second, a line on stderr names the holder — read
+/// while the run waits — and the run goes on when the holder ends its transaction (`end`),
+/// exit 0.
+fn blocked_up_names_the_holder(
+    db: &TestDb,
+    up_b: &str,
+    hold: &str,
+    end: &str,
+    relation: Option<&str>,
+) {
+    let project = project_with_t(db, up_b);
+    let (mut holder, pid) = holding(db, hold);
+    // No `lock_timeout`: the run waits for as long as the holder holds (the ledger's wait
+    // too, a minute).
+    let mut run = Watched::of(project.spawn_on(
+        db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "60s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), pid, relation);
     holder.batch_execute(end).unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    let rest: Vec<String> = read.try_iter().collect();
-    assert!(status.success(), "{status:?}: {seen:?} {rest:?}");
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
     assert_eq!(
         db.ledger(),
         Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
-        "{seen:?} {rest:?}"
+        "{seen:?}"
     );
 }
+
+const ADD_B: &str = "ALTER TABLE t ADD COLUMN b int;\n";
+
+/// A no-transaction `002_add_b` (an index built `CONCURRENTLY`): its row is tried (and
+/// rolled back) before its statements.
+const ADD_B_NO_TRANSACTION: &str =
+    "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n";
+
+/// Another session's uncommitted ledger row of version `002`.
+const ROW_002: &str = "INSERT INTO tb_confiture (slug, version, name, checksum) \
+                       VALUES ('add_b_002', '002', 'add_b', 'x')";
 
 #[test]
 fn up_waiting_for_a_table_lock_names_its_holder() {
     let db = TestDb::new("blocked_table");
     blocked_up_names_the_holder(
         &db,
+        ADD_B,
         "LOCK TABLE t IN ACCESS SHARE MODE",
         "COMMIT",
         Some("t"),
@@ -259,11 +280,239 @@ fn up_waiting_for_a_table_lock_names_its_holder() {
 #[test]
 fn up_waiting_for_an_uncommitted_ledger_row_names_its_writer() {
     let db = TestDb::new("blocked_row");
-    blocked_up_names_the_holder(
+    blocked_up_names_the_holder(&db, ADD_B, ROW_002, "ROLLBACK", None);
+}
+
+/// A no-transaction migration's row is tried before its statements (`try_row`): that trial
+/// waited for another session's uncommitted row of its version without a word, until the
+/// command's `--lock-wait` ended it.
+#[test]
+fn a_no_transaction_migrations_trial_row_names_the_writer_in_its_way() {
+    let db = TestDb::new("blocked_nt_row");
+    blocked_up_names_the_holder(&db, ADD_B_NO_TRANSACTION, ROW_002, "ROLLBACK", None);
+}
+
+/// The same wait, stopped with Ctrl-C: the trial is cancelled at once (it waited, not
+/// cancellable, until the stop's bound), exit 130 saying the migration never started; nothing
+/// of it ran, no row, no start marker, and no session of the run is left behind.
+#[test]
+fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
+    let db = TestDb::new("blocked_nt_sigint");
+    let project = project_with_t(&db, ADD_B_NO_TRANSACTION);
+    let (mut holder, pid) = holding(&db, ROW_002);
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, None);
+    let started = Instant::now();
+    confiture_tests::send_signal(run.child.id(), "-INT");
+    let (status, seen) = run.end();
+    // Within the stop's bound, its own report first: not the bound's "did not answer".
+    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(
+        all.contains("interrupted before migration 002_add_b started"),
+        "{all}"
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
+    assert_eq!(
+        count("SELECT count(*) FROM pg_class WHERE relname = 't_a'"),
+        "0"
+    );
+    if count("SELECT count(*) FROM pg_class WHERE relname = 'tb_confiture_started'") != "0" {
+        assert_eq!(
+            count("SELECT count(*) FROM tb_confiture_started"),
+            "0",
+            "{all}"
+        );
+    }
+    // No session of the run is left: only the holder's (and this look's).
+    let others = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND backend_type = 'client backend' AND pid NOT IN (pg_backend_pid(), {pid})"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || count(&others) == "0"),
+        "{}",
+        count(&others)
+    );
+}
+
+/// `baseline` and `reinit` write the ledger in one transaction after reading it, each wait for
+/// another session's lock on it in slices of at most a second (`lock::ServerWait`): they said
+/// nothing until `--lock-wait` ended the wait. Now the wait, slices and all, names the holder
+/// once it has lasted about a second; the command goes on when the holder commits.
+fn ledger_rewrite_names_the_holder(args: &[&str], hold: &str, expected: &[&str]) {
+    let db = TestDb::new("blocked_rewrite");
+    let project = project_with_t(&db, ADD_B);
+    let (mut holder, pid) = holding(&db, hold);
+    let mut run = Watched::of(project.spawn_on(&db, &[args, &["--lock-wait", "60s"]].concat()));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture"));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(expected.iter().map(ToString::to_string).collect()),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn baseline_waiting_to_write_the_ledger_names_the_holder() {
+    // SHARE: the read goes through, the rows' `INSERT` waits.
+    ledger_rewrite_names_the_holder(
+        &["migrate", "baseline", "--through", "002"],
+        "LOCK TABLE tb_confiture IN SHARE MODE",
+        &["001:create_t", "002:add_b"],
+    );
+}
+
+#[test]
+fn a_dry_run_waiting_to_read_the_ledger_names_the_holder() {
+    ledger_rewrite_names_the_holder(
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+        "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+        &["001:create_t"],
+    );
+}
+
+#[test]
+fn reinit_waiting_to_read_the_ledger_names_the_holder() {
+    // ACCESS EXCLUSIVE: the read under the migration lock waits.
+    ledger_rewrite_names_the_holder(
+        &["migrate", "reinit", "--yes"],
+        "LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+        &["001:create_t"],
+    );
+}
+
+/// A fleet's targets waiting for another session's lock: each target's wait is named, by the
+/// target, as one database's is — but a hundred tenants behind the same session are not a
+/// hundred lines. Three tenant schemas of one database, all three running at once, each
+/// migration writing `public.shared`, which one session holds: one line for the fleet, naming
+/// a tenant and the holder (each target used to print its own), and the fleet goes on when
+/// the holder commits.
+#[test]
+fn a_fleet_names_a_holder_its_targets_wait_for_once() {
+    let db = TestDb::new("blocked_fleet");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE public.shared (a int); CREATE SCHEMA tenant_a; \
+             CREATE SCHEMA tenant_b; CREATE SCHEMA tenant_c;",
+        )
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_write_shared",
+        "INSERT INTO public.shared VALUES (1);\n",
+        "DELETE FROM public.shared;\n",
+    );
+    let (mut holder, pid) = holding(&db, "LOCK TABLE public.shared IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(
         &db,
-        "INSERT INTO tb_confiture (slug, version, name, checksum) \
-         VALUES ('add_b_002', '002', 'add_b', 'x')",
-        "ROLLBACK",
-        None,
+        &[
+            "migrate",
+            "up",
+            "--schemas-query",
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1",
+            "--jobs",
+            "3",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "60s",
+        ],
+    ));
+    let first = run.waiting_line();
+    names_the_holder(&first, pid, Some("public.shared"));
+    assert!(first.contains(" schema tenant_"), "{first}");
+    // All three wait; each asks after a second of waiting: time for every one to speak.
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
+    let waiting = || {
+        count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend' AND wait_event_type = 'Lock'",
+        )
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || waiting() == "3"),
+        "{}",
+        waiting()
+    );
+    thread::sleep(Duration::from_secs(3));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    let lines: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains("waiting for a lock"))
+        .collect();
+    assert!(lines.is_empty(), "said again: {lines:?}\n{first}");
+    assert_eq!(count("SELECT count(*) FROM public.shared"), "3", "{seen:?}");
+}
+
+/// The session in the way may be in another database: a lock on a shared object (here the
+/// database's own comment, which `COMMENT ON DATABASE` locks server-wide). It is named all
+/// the same, by its pid, as `pg_terminate_backend` takes it from any database.
+#[test]
+fn a_holder_in_another_database_is_named() {
+    let db = TestDb::new("blocked_elsewhere");
+    let elsewhere = TestDb::new("blocked_elsewhere_holder");
+    let project = Project::new();
+    project.migration(
+        "001_comment",
+        "DO $$ BEGIN EXECUTE format('COMMENT ON DATABASE %I IS %L', current_database(), 'x'); \
+         END $$;\n",
+        "SELECT 1;\n",
+    );
+    let (mut holder, pid) = holding(
+        &elsewhere,
+        &format!("COMMENT ON DATABASE \"{}\" IS 'held'", db.name),
+    );
+    let mut run =
+        Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-timeout-statement", "0"]));
+    names_the_holder(&run.waiting_line(), pid, None);
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:comment".to_string()]),
+        "{seen:?}"
+    );
+}
+
+/// A no-transaction migration's start marker (`tb_confiture_started`, written before its first
+/// statement) waited for another session's lock on that table without a word until
+/// `--lock-wait` ended it: named now as the trial row's wait is.
+#[test]
+fn a_no_transaction_migrations_start_marker_names_the_holder_in_its_way() {
+    let db = TestDb::new("blocked_nt_marker");
+    let project = project_with_t(&db, ADD_B_NO_TRANSACTION);
+    project.migration(
+        "003_index_a_again",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_a_again ON t (a);\n",
+        "DROP INDEX t_a_again;\n",
+    );
+    // `002` makes the markers' table.
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(0);
+    let (mut holder, pid) = holding(&db, "LOCK TABLE tb_confiture_started IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture_started"));
+    holder.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec![
+            "001:create_t".to_string(),
+            "002:add_b".to_string(),
+            "003:index_a_again".to_string()
+        ]),
+        "{seen:?}"
     );
 }

@@ -599,3 +599,40 @@ fn a_prepared_row_of_a_version_up_records_is_not_waited_for() {
         .run(&["migrate", "up", "--database-url", &url])
         .code(exit::SUCCESS);
 }
+
+/// A migration waiting for a lock a prepared transaction holds (it has no session: `pg_locks`
+/// shows no pid, `pg_blocking_pids` a 0) is named while it waits, by its gid — never as a
+/// `pid 0` — and goes on once it is rolled back.
+#[test]
+fn a_migration_waiting_for_a_prepared_transaction_names_it_while_it_waits() {
+    let (cluster, db, url, project) = two_tables_applied("ptx_waiting");
+    project.migration(
+        "003_add_x",
+        "ALTER TABLE a ADD COLUMN x int;\n",
+        "ALTER TABLE a DROP COLUMN x;\n",
+    );
+    prepare(
+        &cluster,
+        &db,
+        "LOCK TABLE a IN ACCESS SHARE MODE",
+        "holds-a",
+    );
+    // No `lock_timeout`: the migration waits for as long as the transaction is prepared.
+    let mut run = confiture_tests::Watched::of(project.spawn(&[
+        "migrate",
+        "up",
+        "--lock-timeout-statement",
+        "0",
+        "--database-url",
+        &url,
+    ]));
+    let line = run.waiting_line();
+    assert!(
+        line.contains("waiting for a lock on a held by prepared transaction 'holds-a'"),
+        "{line}"
+    );
+    assert!(!line.contains("pid 0"), "{line}");
+    rollback_prepared(&cluster, &db, "holds-a");
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+}

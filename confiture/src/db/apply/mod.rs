@@ -171,6 +171,16 @@ impl ApplySettings {
             None => Some(send()),
         }
     }
+
+    /// Sends one message that must go, stopped or not, and is never cancelled (a
+    /// no-transaction migration's row after its statements committed): what it waits for is
+    /// still reported while it lasts ([`Stop::watched`]).
+    pub(crate) fn send_watched<T>(&self, send: impl FnOnce() -> T) -> T {
+        match &self.stop {
+            Some(stop) => stop.watched(send),
+            None => send(),
+        }
+    }
 }
 
 /// One migration to run in one direction.

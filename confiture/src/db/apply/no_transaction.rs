@@ -405,7 +405,9 @@ pub(super) fn run_statements(
         record_sql(&settings.table, step, &elapsed, ledger_oid),
         super::sql::WRITING_SESSION_BOUND
     );
-    if let Err(e) = client.batch_execute(&record) {
+    // Sent even when the run is stopped meanwhile, never cancelled: the statements committed
+    // and their row must follow; what it waits for is named all the same.
+    if let Err(e) = settings.send_watched(|| client.batch_execute(&record)) {
         if is_connection_lost(&e) {
             return Err(lost_part_way(settings, step, e, count, false));
         }
@@ -511,12 +513,20 @@ fn start_marker(
             )
         ),
     );
-    let messages = match client.simple_query(&sql) {
+    // A message of the run, as the trial row: named while it waits for a lock on the markers'
+    // table, cancelled by a stop (nothing of the migration ran yet).
+    let Some(sent) = settings.send(|| client.simple_query(&sql)) else {
+        return Err(stopped(step, None));
+    };
+    let messages = match sent {
         Ok(messages) => messages,
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK");
             if is_connection_lost(&e) {
                 return Err(lost_part_way(settings, step, e, 0, false));
+            }
+            if settings.stopped() {
+                return Err(stopped_before_statements(step, e));
             }
             let holders = ledger_lock_holders(client, settings, step, &e);
             let refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
@@ -678,7 +688,11 @@ fn try_row(
         crate::db::OWN_STATEMENT_BOUNDS,
         ledger_lock_wait_sql(settings),
     );
-    let tried = client.batch_execute(&trial);
+    // A message of the run as the statements are: a lock in the way (another session's
+    // uncommitted row of this version) is named while it waits, and a stop cancels the wait.
+    let Some(tried) = settings.send(|| client.batch_execute(&trial)) else {
+        return Err(stopped(step, None));
+    };
     // Whatever happened, the row is never kept (the rollback of an aborted transaction too).
     let rolled_back = client.batch_execute("ROLLBACK");
     let Err(e) = tried else {
@@ -686,6 +700,9 @@ fn try_row(
     };
     if is_connection_lost(&e) {
         return Err(lost_part_way(settings, step, e, 0, false));
+    }
+    if settings.stopped() {
+        return Err(stopped_before_statements(step, e));
     }
     let holders = ledger_lock_holders(client, settings, step, &e);
     let mut script = Script::new();
@@ -705,6 +722,15 @@ fn try_row(
          was tried first, and rolled back",
     );
     Err(f)
+}
+
+/// `step` stopped from outside while a message of ours before its first statement (its trial
+/// row, its start marker) waited: cancelled (`e`), nothing of the migration ran.
+fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    let mut failure = stopped(step, None);
+    let cause = crate::db::cause_text(&e);
+    failure.error = failure.error.with_source_shown(e, cause);
+    failure
 }
 
 /// What to do of the statements a no-transaction migration (`step`) committed before it

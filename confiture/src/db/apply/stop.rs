@@ -54,7 +54,9 @@
 //! (`lock::blocking_holders`), reported as [`Progress::LockBlocked`] when those in the way
 //! change — the migration's row is written in the migration's own transaction, in the same
 //! message, and an `ALTER TABLE` waits inside the message too, so the run's own session cannot
-//! ask. Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
+//! ask. A wait in slices (`lock::ServerWait`: the ledger read of a run or dry run, `baseline`'s
+//! and `reinit`'s rewrite), each slice a message of at most a second, is one wait to it
+//! ([`Stop::one_wait`]). Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
 //! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. It ends
 //! too when the run is stopped or drops its [`Stop`], leaving its session.
 
@@ -112,8 +114,16 @@ struct Inner {
 #[derive(Default)]
 struct Sending {
     in_flight: u64,
-    /// When the message in flight was sent.
+    /// When the wait of the message in flight began: when it was sent, or when the wait in
+    /// slices it belongs to began ([`Stop::one_wait`]).
     since: Option<Instant>,
+    /// What the asking thread knows the message in flight by: its number, or its wait's.
+    waiting: u64,
+    /// The message in flight may not be cancelled ([`Stop::watched`]).
+    kept: bool,
+    /// A wait in slices, each a message of its own ([`Stop::one_wait`]): its number and when
+    /// it began.
+    wait: Option<(u64, Instant)>,
     next: u64,
     cancelled: Option<(u64, Instant)>,
 }
@@ -185,25 +195,73 @@ impl Stop {
     /// while `send` runs, the message is cancelled on the server.
     pub(crate) fn send<T>(&self, send: impl FnOnce() -> T) -> Option<T> {
         {
-            let mut sending = self.inner.sending();
+            let sending = self.inner.sending();
             if self.is_set() {
                 return None;
             }
-            sending.next += 1;
-            sending.in_flight = sending.next;
-            sending.since = Some(Instant::now());
+            Inner::sent(sending, false);
         }
-        let result = send();
+        Some(self.inner.sent_ends(send()))
+    }
+
+    /// Runs `send`, a message of the run that must go whatever the flag says and never be
+    /// cancelled (a no-transaction migration's row, after its statements committed): only
+    /// what it waits for is reported while it lasts ([`Stop::report_waits`]), as for
+    /// [`Stop::send`]'s.
+    pub(crate) fn watched<T>(&self, send: impl FnOnce() -> T) -> T {
+        Inner::sent(self.inner.sending(), true);
+        self.inner.sent_ends(send())
+    }
+
+    /// One wait for a lock the server grants, in slices each sent as a message of its own
+    /// (`lock::ServerWait`: a ledger read, `baseline`'s and `reinit`'s rewrite): until the
+    /// returned guard is dropped, the messages sent are one wait to the asking thread, which
+    /// reports what they wait for once the wait, not a slice, has lasted [`ASK_AFTER`] (a
+    /// slice lasts a second at most), and only when those in the way change.
+    pub(crate) fn one_wait(&self) -> OneWait {
         let mut sending = self.inner.sending();
-        sending.in_flight = 0;
-        sending.since = None;
-        Some(result)
+        sending.next += 1;
+        sending.wait = Some((sending.next, Instant::now()));
+        OneWait {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// A wait in slices ([`Stop::one_wait`]), until dropped.
+pub(crate) struct OneWait {
+    inner: Arc<Inner>,
+}
+
+impl Drop for OneWait {
+    fn drop(&mut self) {
+        self.inner.sending().wait = None;
     }
 }
 
 impl Inner {
     fn sending(&self) -> MutexGuard<'_, Sending> {
         self.sending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A message is sent (`kept`: it may not be cancelled).
+    fn sent(mut sending: MutexGuard<'_, Sending>, kept: bool) {
+        sending.next += 1;
+        sending.in_flight = sending.next;
+        sending.kept = kept;
+        (sending.waiting, sending.since) = match sending.wait {
+            Some((wait, began)) => (wait, Some(began)),
+            None => (sending.in_flight, Some(Instant::now())),
+        };
+    }
+
+    /// The message in flight ended with `result`.
+    fn sent_ends<T>(&self, result: T) -> T {
+        let mut sending = self.sending();
+        sending.in_flight = 0;
+        sending.since = None;
+        sending.kept = false;
+        result
     }
 
     fn session(&self) -> Option<String> {
@@ -213,12 +271,13 @@ impl Inner {
             .clone()
     }
 
-    /// The message in flight for [`ASK_AFTER`] or longer, if any.
+    /// The message in flight whose wait has lasted [`ASK_AFTER`] or longer, if any: its
+    /// number, or its wait's ([`Stop::one_wait`]).
     fn lasting(&self) -> Option<u64> {
         let sending = self.sending();
         match sending.since {
             Some(since) if sending.in_flight != 0 && since.elapsed() >= ASK_AFTER => {
-                Some(sending.in_flight)
+                Some(sending.waiting)
             }
             _ => None,
         }
@@ -332,6 +391,7 @@ fn watching(watched: &Weak<Inner>, token: &postgres::CancelToken, env: &Environm
         let mut sending = inner.sending();
         let message = sending.in_flight;
         let due = message != 0
+            && !sending.kept
             && match sending.cancelled {
                 Some((cancelled, at)) => cancelled != message || at.elapsed() >= CANCEL_AGAIN,
                 None => true,
