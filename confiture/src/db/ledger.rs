@@ -1711,6 +1711,10 @@ pub(crate) struct Grants {
     /// Which `role` setting of the catalog switched the session to `role`, when one does;
     /// `None` when none does (the connection's options then did).
     role_set_by: Option<RoleSetBy>,
+    /// The role may create in the table's schema (false when it does not exist).
+    create: bool,
+    /// The role may create schemas in the database (what a ledger's missing schema needs).
+    database_create: bool,
 }
 
 /// Where a `role` setting stored in `pg_db_role_setting` was made.
@@ -1774,7 +1778,9 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
                (SELECT a.oid FROM pg_catalog.pg_roles a \
                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)) \
           ORDER BY r.setrole OPERATOR(pg_catalog.<>) 0 DESC, \
-                   r.setdatabase OPERATOR(pg_catalog.<>) 0 DESC LIMIT 1) \
+                   r.setdatabase OPERATOR(pg_catalog.<>) 0 DESC LIMIT 1), \
+         COALESCE(pg_catalog.has_schema_privilege(n.oid, 'CREATE'), false), \
+         pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') \
          FROM (SELECT {schema}::pg_catalog.text AS name) AS s \
          LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) s.name \
          LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid \
@@ -1796,6 +1802,8 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
             builds_in: row.get(9).map(str::to_string),
             builds_create: row.get(10) == Some("t"),
             role_set_by: row.get(11).and_then(RoleSetBy::of),
+            create: row.get(12) == Some("t"),
+            database_create: row.get(13) == Some("t"),
         }),
         _ => None,
     })
@@ -1813,7 +1821,71 @@ fn shown_ident(name: &str) -> String {
     crate::display::escape(&quote_ident(name)).into_owned()
 }
 
+/// Why the missing tracking table `table` could not be created in this session, asked of the
+/// server without creating anything: the help of the creation's refusal
+/// ([`crate::db::apply::create_tracking_table`]: no schema on the `search_path`,
+/// [`no_schema_here_help`]; a role that may not create it, [`Grants::create_help`]). `None`
+/// when the role may create it, or when the server cannot be asked (the run then says). What
+/// `status` says instead of "run `migrate up`", and why a dry run refuses
+/// ([`refuse_uncreatable`]).
+pub(crate) fn uncreatable(client: &mut postgres::Client, table: &TrackingTable) -> Option<String> {
+    if table.schema.is_none() && qualified_name(client, table).ok()?.is_none() {
+        return Some(no_schema_here_help(client));
+    }
+    let grants = grants(client, table)?;
+    (!grants.may_create_ledger()).then(|| grants.create_help(table, None))
+}
+
+/// What `up`, `baseline` and `reinit` refuse, their dry runs refuse (exit 5, with the run's
+/// help): a missing tracking table this session may not create ([`uncreatable`]). Call it only
+/// when the ledger does not exist.
+pub(crate) fn refuse_uncreatable(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<()> {
+    match uncreatable(client, table) {
+        Some(help) => Err(Error::invalid(format!(
+            "cannot create the tracking table {table}, which does not exist yet: this session \
+             may not create it; nothing was written"
+        ))
+        .with_help(help)),
+        None => Ok(()),
+    }
+}
+
+/// The help of an unqualified tracking table with no schema to be created in: the schema of
+/// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
+/// to give the session's database ([`crate::ledger::no_schema_help`]).
+pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
+    match unusable_schema_on_path(client) {
+        Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
+        None => crate::ledger::no_schema_help(current_database(client).as_deref()),
+    }
+}
+
+/// The session's database, for a help that names it; `None` when it cannot be asked.
+pub(crate) fn current_database(client: &mut postgres::Client) -> Option<String> {
+    let messages = client
+        .simple_query(&super::own_statements(
+            "SELECT pg_catalog.current_database()",
+        ))
+        .ok()?;
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })
+}
+
 impl Grants {
+    /// Whether the role may create the tracking table: USAGE and CREATE on its schema, or,
+    /// where the schema does not exist (the ledger's DDL creates it), CREATE on the database.
+    fn may_create_ledger(&self) -> bool {
+        match self.schema_exists {
+            true => self.usage && self.create,
+            false => self.database_create,
+        }
+    }
+
     /// The help of a ledger this role may not create: the grants to paste, naming the role in
     /// effect and the schema, and, when that role is not the one that logged in, the setting
     /// that switched it. The migrations need CREATE where they build (`builds_in`) as much as
