@@ -1232,8 +1232,8 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
              ''CREATE TRIGGER mute BEFORE INSERT ON '' || ''tb_confiture'' || '' FOR EACH ROW \
              EXECUTE FUNCTION skip()''; END';\nSELECT mute();\n",
             exit::INVALID,
-            "its row in the tracking table public.tb_confiture was not written: a trigger or \
-             rule on the table suppressed it",
+            "its row in the tracking table public.tb_confiture was not written as sent: a \
+             trigger or rule on the table suppressed or changed it",
         ),
     ];
     for (body, code, says) in checks {
