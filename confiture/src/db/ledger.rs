@@ -251,6 +251,20 @@ fn read_asking(
                 )
             });
         }
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+            // The rows' query found a table of the name without a ledger's columns: named as
+            // the server found it, and the ledger it hides when there is one.
+            let found = resolve(client, table).ok().flatten();
+            if let Some(found) = &found {
+                if let Some(refusal) =
+                    hidden_by(client, table, found, Hiding::NotALedger, stop, site)?
+                {
+                    return Err(refusal);
+                }
+            }
+            let shown = found.as_ref().unwrap_or(table);
+            return Err(read_error(client, shown, e, site.environment()));
+        }
         Err(e) => return Err(read_error(client, table, e, site.environment())),
     };
     // The first three CommandCompletes are the SETs'.
@@ -306,7 +320,7 @@ fn read_asking(
         return Err(row_security_refusal(shown, &access.role));
     }
     if rows.is_empty() {
-        if let Some(refusal) = hidden_by_empty(client, table, shown, stop, site)? {
+        if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, stop, site)? {
             return Err(refusal);
         }
     }
@@ -914,18 +928,29 @@ fn tracking_table_setting(env: Option<&Environment>, value: &str) -> String {
     }
 }
 
-/// An unqualified tracking table name the `search_path` finds as an empty table (`found`)
-/// while a table of that name and a ledger's shape with rows is in a later schema of the
-/// `search_path` (an empty `tb_confiture` in the `"$user"` schema, before `public`'s): refused
-/// (exit 5), naming which hides which — read as it is, every migration would look pending (a
-/// script's cue to run `up`) and `up` would start a second history in the empty one. Asked
-/// only when the table found is empty (no round trip more otherwise), never for a qualified
-/// name (the table asked for) nor a tenant's ledger (its own, and no tenant's schema is on the
-/// whole database's `search_path`).
-fn hidden_by_empty(
+/// What the table an unqualified name found is, when it hides a ledger ([`hidden_by`]).
+#[derive(Clone, Copy)]
+enum Hiding {
+    /// A table of a ledger's shape with no rows.
+    Empty,
+    /// A table without a ledger's columns.
+    NotALedger,
+}
+
+/// An unqualified tracking table name the `search_path` finds as an empty table, or as a
+/// table that is no ledger (`found`, `hiding` says which), while a table of that name and a
+/// ledger's shape with rows is in a later schema of the `search_path` (an empty `tb_confiture`
+/// in the `"$user"` schema, before `public`'s): refused (exit 5), naming which hides which —
+/// read as it is, every migration would look pending (a script's cue to run `up`) and `up`
+/// would start a second history in the empty one; the other was refused as "not a confiture
+/// ledger" without a word of either. Asked only when the table found is empty or no ledger (no
+/// round trip more otherwise), never for a qualified name (the table asked for) nor a tenant's
+/// ledger (its own, and no tenant's schema is on the whole database's `search_path`).
+fn hidden_by(
     client: &mut postgres::Client,
     table: &TrackingTable,
     found: &TrackingTable,
+    hiding: Hiding,
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
@@ -966,15 +991,23 @@ fn hidden_by_empty(
         .collect();
     let value = first.to_string();
     let setting = tracking_table_setting(env, &value);
+    let (is, way_out) = match hiding {
+        Hiding::Empty => ("empty", format!("drop the empty one (DROP TABLE {found};)")),
+        // Not ours: never a DROP of a table that may hold the migrations' data.
+        Hiding::NotALedger => (
+            "not a confiture ledger",
+            format!("rename {found} or move it off the search_path (it is not confiture's)"),
+        ),
+    };
     Ok(Some(
         Error::invalid(crate::display::escape(&format!(
-            "the tracking table {name} is {found}, which is empty, and it hides {hidden} later \
+            "the tracking table {name} is {found}, which is {is}, and it hides {hidden} later \
              on the search_path `{search_path}`; nothing was read or written",
             name = quote_ident(&table.name),
             hidden = crate::display::cut(described).join(", "),
         )))
         .with_help(crate::display::escape(&format!(
-            "drop the empty one (DROP TABLE {found};), or set {setting}",
+            "{way_out}, or set {setting}"
         ))),
     ))
 }
