@@ -1301,6 +1301,18 @@ pub fn row_exists(table: &TrackingTable, version: &str) -> String {
     )
 }
 
+/// `EXISTS`, an SQL condition: the tracking table has a row whose `version`, `name` and
+/// `checksum` are those SQL expressions — the row as it was written. Found through the table's
+/// index on `version`.
+pub fn row_exists_as(table: &TrackingTable, version: &str, name: &str, checksum: &str) -> String {
+    format!(
+        "EXISTS (SELECT FROM {} AS l WHERE l.version OPERATOR(pg_catalog.=) {version} \
+         AND l.name OPERATOR(pg_catalog.=) {name} \
+         AND l.checksum OPERATOR(pg_catalog.=) {checksum})",
+        table.quoted()
+    )
+}
+
 /// The checks of the ledger's own statements, made in the statement (or the transaction)
 /// that writes the ledger, before it commits: each fails its statement with an error the
 /// caller knows by its internal query ([`LedgerCheck::of`]), never by its text.
@@ -1421,7 +1433,7 @@ impl LedgerCheck {
     pub fn suppressed_row_help(table: &TrackingTable) -> String {
         format!(
             "list the triggers and rules of {table} (`\\d {table}` in psql) and drop the one \
-             that suppresses or removes its rows, or keep the table out of it (a migration that \
+             that suppresses, rewrites or removes its rows, or keep the table out of it (a migration that \
              puts a trigger or rule on every table of the schema reaches it too); then run {AGAIN}"
         )
     }

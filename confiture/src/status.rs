@@ -167,10 +167,11 @@ pub struct StatusReport {
     /// `migrate status` exits 2 ([`crate::exit::NOT_INITIALISED`]), not 1.
     pub initialised: bool,
     /// The tracking table does not exist, and its name is unqualified while the session's
-    /// `search_path` names no existing schema: `migrate up` could not create it. What to do
-    /// ([`crate::ledger::no_schema_help`], naming the database). Not a JSON key.
+    /// The tracking table does not exist and this session may not create it (no schema on
+    /// its `search_path`, or no privilege to create it there): `migrate up` could not. What to
+    /// do (the help `up` gives when it fails to create it). Not a JSON key.
     #[serde(skip)]
-    pub no_schema_to_create_in: Option<String>,
+    pub cannot_create_ledger: Option<String>,
     /// The tracking table does not exist or has no rows, and the database already holds
     /// objects where the migrations build ([`crate::ledger::Unrecorded`]: `objects`, a few of
     /// them, `count`, `ledger_empty`): `migrate up` refuses it. Null otherwise.
@@ -488,7 +489,7 @@ pub fn report_while(
         summary,
         database: None,
         initialised: ledger.is_some(),
-        no_schema_to_create_in: None,
+        cannot_create_ledger: None,
         unrecorded: None,
         modified,
         modified_line_endings,

@@ -1202,7 +1202,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             confiture::plan::PYTHON_HELP
         ));
     }
-    if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.no_schema_to_create_in) {
+    if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.cannot_create_ledger) {
         lines.push(format!(
             "help: the tracking table {} does not exist, and {} cannot create it: {help}",
             display::escape(&report.tracking_table),

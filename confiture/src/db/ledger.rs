@@ -254,6 +254,20 @@ fn read_asking(
                 )
             });
         }
+        Err(e) if e.code() == Some(&SqlState::UNDEFINED_COLUMN) => {
+            // The rows' query found a table of the name without a ledger's columns: named as
+            // the server found it, and the ledger it hides when there is one.
+            let found = resolve(client, table).ok().flatten();
+            if let Some(found) = &found {
+                if let Some(refusal) =
+                    hidden_by(client, table, found, Hiding::NotALedger, stop, site)?
+                {
+                    return Err(refusal);
+                }
+            }
+            let shown = found.as_ref().unwrap_or(table);
+            return Err(read_error(client, shown, e, site.environment()));
+        }
         Err(e) => return Err(read_error(client, table, e, site.environment())),
     };
     // The first three CommandCompletes are the SETs'.
@@ -309,7 +323,7 @@ fn read_asking(
         return Err(row_security_refusal(shown, &access.role));
     }
     if rows.is_empty() {
-        if let Some(refusal) = hidden_by_empty(client, table, shown, stop, site)? {
+        if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, stop, site)? {
             return Err(refusal);
         }
     }
@@ -917,18 +931,29 @@ fn tracking_table_setting(env: Option<&Environment>, value: &str) -> String {
     }
 }
 
-/// An unqualified tracking table name the `search_path` finds as an empty table (`found`)
-/// while a table of that name and a ledger's shape with rows is in a later schema of the
-/// `search_path` (an empty `tb_confiture` in the `"$user"` schema, before `public`'s): refused
-/// (exit 5), naming which hides which — read as it is, every migration would look pending (a
-/// script's cue to run `up`) and `up` would start a second history in the empty one. Asked
-/// only when the table found is empty (no round trip more otherwise), never for a qualified
-/// name (the table asked for) nor a tenant's ledger (its own, and no tenant's schema is on the
-/// whole database's `search_path`).
-fn hidden_by_empty(
+/// What the table an unqualified name found is, when it hides a ledger ([`hidden_by`]).
+#[derive(Clone, Copy)]
+enum Hiding {
+    /// A table of a ledger's shape with no rows.
+    Empty,
+    /// A table without a ledger's columns.
+    NotALedger,
+}
+
+/// An unqualified tracking table name the `search_path` finds as an empty table, or as a
+/// table that is no ledger (`found`, `hiding` says which), while a table of that name and a
+/// ledger's shape with rows is in a later schema of the `search_path` (an empty `tb_confiture`
+/// in the `"$user"` schema, before `public`'s): refused (exit 5), naming which hides which —
+/// read as it is, every migration would look pending (a script's cue to run `up`) and `up`
+/// would start a second history in the empty one; the other was refused as "not a confiture
+/// ledger" without a word of either. Asked only when the table found is empty or no ledger (no
+/// round trip more otherwise), never for a qualified name (the table asked for) nor a tenant's
+/// ledger (its own, and no tenant's schema is on the whole database's `search_path`).
+fn hidden_by(
     client: &mut postgres::Client,
     table: &TrackingTable,
     found: &TrackingTable,
+    hiding: Hiding,
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
@@ -969,15 +994,23 @@ fn hidden_by_empty(
         .collect();
     let value = first.to_string();
     let setting = tracking_table_setting(env, &value);
+    let (is, way_out) = match hiding {
+        Hiding::Empty => ("empty", format!("drop the empty one (DROP TABLE {found};)")),
+        // Not ours: never a DROP of a table that may hold the migrations' data.
+        Hiding::NotALedger => (
+            "not a confiture ledger",
+            format!("rename {found} or move it off the search_path (it is not confiture's)"),
+        ),
+    };
     Ok(Some(
         Error::invalid(crate::display::escape(&format!(
-            "the tracking table {name} is {found}, which is empty, and it hides {hidden} later \
+            "the tracking table {name} is {found}, which is {is}, and it hides {hidden} later \
              on the search_path `{search_path}`; nothing was read or written",
             name = quote_ident(&table.name),
             hidden = crate::display::cut(described).join(", "),
         )))
         .with_help(crate::display::escape(&format!(
-            "drop the empty one (DROP TABLE {found};), or set {setting}",
+            "{way_out}, or set {setting}"
         ))),
     ))
 }
@@ -1714,6 +1747,10 @@ pub(crate) struct Grants {
     /// Which `role` setting of the catalog switched the session to `role`, when one does;
     /// `None` when none does (the connection's options then did).
     role_set_by: Option<RoleSetBy>,
+    /// The role may create in the table's schema (false when it does not exist).
+    create: bool,
+    /// The role may create schemas in the database (what a ledger's missing schema needs).
+    database_create: bool,
 }
 
 /// Where a `role` setting stored in `pg_db_role_setting` was made.
@@ -1777,7 +1814,9 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
                (SELECT a.oid FROM pg_catalog.pg_roles a \
                 WHERE a.rolname OPERATOR(pg_catalog.=) session_user)) \
           ORDER BY r.setrole OPERATOR(pg_catalog.<>) 0 DESC, \
-                   r.setdatabase OPERATOR(pg_catalog.<>) 0 DESC LIMIT 1) \
+                   r.setdatabase OPERATOR(pg_catalog.<>) 0 DESC LIMIT 1), \
+         COALESCE(pg_catalog.has_schema_privilege(n.oid, 'CREATE'), false), \
+         pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') \
          FROM (SELECT {schema}::pg_catalog.text AS name) AS s \
          LEFT JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) s.name \
          LEFT JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid \
@@ -1799,6 +1838,8 @@ pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Op
             builds_in: row.get(9).map(str::to_string),
             builds_create: row.get(10) == Some("t"),
             role_set_by: row.get(11).and_then(RoleSetBy::of),
+            create: row.get(12) == Some("t"),
+            database_create: row.get(13) == Some("t"),
         }),
         _ => None,
     })
@@ -1816,7 +1857,71 @@ fn shown_ident(name: &str) -> String {
     crate::display::escape(&quote_ident(name)).into_owned()
 }
 
+/// Why the missing tracking table `table` could not be created in this session, asked of the
+/// server without creating anything: the help of the creation's refusal
+/// ([`crate::db::apply::create_tracking_table`]: no schema on the `search_path`,
+/// [`no_schema_here_help`]; a role that may not create it, [`Grants::create_help`]). `None`
+/// when the role may create it, or when the server cannot be asked (the run then says). What
+/// `status` says instead of "run `migrate up`", and why a dry run refuses
+/// ([`refuse_uncreatable`]).
+pub(crate) fn uncreatable(client: &mut postgres::Client, table: &TrackingTable) -> Option<String> {
+    if table.schema.is_none() && qualified_name(client, table).ok()?.is_none() {
+        return Some(no_schema_here_help(client));
+    }
+    let grants = grants(client, table)?;
+    (!grants.may_create_ledger()).then(|| grants.create_help(table, None))
+}
+
+/// What `up`, `baseline` and `reinit` refuse, their dry runs refuse (exit 5, with the run's
+/// help): a missing tracking table this session may not create ([`uncreatable`]). Call it only
+/// when the ledger does not exist.
+pub(crate) fn refuse_uncreatable(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> Result<()> {
+    match uncreatable(client, table) {
+        Some(help) => Err(Error::invalid(format!(
+            "cannot create the tracking table {table}, which does not exist yet: this session \
+             may not create it; nothing was written"
+        ))
+        .with_help(help)),
+        None => Ok(()),
+    }
+}
+
+/// The help of an unqualified tracking table with no schema to be created in: the schema of
+/// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
+/// to give the session's database ([`crate::ledger::no_schema_help`]).
+pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
+    match unusable_schema_on_path(client) {
+        Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
+        None => crate::ledger::no_schema_help(current_database(client).as_deref()),
+    }
+}
+
+/// The session's database, for a help that names it; `None` when it cannot be asked.
+pub(crate) fn current_database(client: &mut postgres::Client) -> Option<String> {
+    let messages = client
+        .simple_query(&super::own_statements(
+            "SELECT pg_catalog.current_database()",
+        ))
+        .ok()?;
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    })
+}
+
 impl Grants {
+    /// Whether the role may create the tracking table: USAGE and CREATE on its schema, or,
+    /// where the schema does not exist (the ledger's DDL creates it), CREATE on the database.
+    fn may_create_ledger(&self) -> bool {
+        match self.schema_exists {
+            true => self.usage && self.create,
+            false => self.database_create,
+        }
+    }
+
     /// The help of a ledger this role may not create: the grants to paste, naming the role in
     /// effect and the schema, and, when that role is not the one that logged in, the setting
     /// that switched it. The migrations need CREATE where they build (`builds_in`) as much as

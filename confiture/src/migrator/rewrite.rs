@@ -196,7 +196,15 @@ impl Migrator {
         decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
-            let rows = self.read_rows(lock_wait)?.unwrap_or_default();
+            let Some(rows) = self.read_rows(lock_wait)? else {
+                let (rewrite, described) = decide(&[])?;
+                if !rewrite.is_empty() {
+                    // What the rewrite refuses, its dry run refuses: a ledger it may not create.
+                    let table = self.env.migration.tracking_table.clone();
+                    crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+                }
+                return Ok(described);
+            };
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();

@@ -135,7 +135,7 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name, unrecorded, unusable, holder): LedgerState,
+        (ledger, table_name, unrecorded, uncreatable, holder): LedgerState,
     ) -> StatusReport {
         // A run going on holds the lock in its session; a prepared transaction holding it is
         // no run, and the markers are not its own.
@@ -156,12 +156,7 @@ impl Migrator {
                 .unwrap_or_else(|| self.env.migration.tracking_table.to_string()),
             running,
         );
-        report.no_schema_to_create_in = table_name.is_none().then(|| match unusable {
-            Some((role, schema, create)) => {
-                crate::db::ledger::unusable_schema_help(&role, &schema, create)
-            }
-            None => crate::ledger::no_schema_help(Some(&self.env.connection.dbname)),
-        });
+        report.cannot_create_ledger = uncreatable;
         report.lock_held_by_prepared = prepared;
         report.unrecorded = unrecorded;
         report.database = Some(self.env.connection.to_string());
@@ -170,13 +165,12 @@ impl Migrator {
 }
 
 /// What `status` read: the ledger, its qualified name, what a database without one holds and,
-/// with no schema to create it in, the schema of the `search_path` the role may not use
-/// ([`crate::db::ledger::unusable_schema_on_path`]).
+/// when this session may not create it, why ([`crate::db::ledger::uncreatable`]).
 type LedgerState = (
     Option<Ledger>,
     Option<String>,
     Option<crate::ledger::Unrecorded>,
-    Option<(String, String, bool)>,
+    Option<String>,
     Option<crate::db::lock::LockHolder>,
 );
 
@@ -191,9 +185,10 @@ struct LedgerRead {
 
 impl LedgerRead {
     /// The ledger (`None` when it does not exist yet), its schema-qualified name (`None`
-    /// when it does not exist and there is no schema to create it in) and, when it does not
+    /// when it does not exist and there is no schema to create it in), when it does not
     /// exist or has no rows, what the database holds where the migrations build (one round
-    /// trip more, then only).
+    /// trip more, then only), and, when it does not exist, why this session may not create
+    /// it (round trips more, then only).
     fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
         let table = &self.env.migration.tracking_table;
         let site = BuildSite::of(&self.env);
@@ -209,10 +204,9 @@ impl LedgerRead {
             ledger.as_ref().map(|ledger| &ledger.rows[..]),
             None,
         )?;
-        let unusable = if table_name.is_none() && table.schema.is_none() {
-            crate::db::ledger::unusable_schema_on_path(client)
-        } else {
-            None
+        let uncreatable = match &ledger {
+            None => crate::db::ledger::uncreatable(client, table),
+            Some(_) => None,
         };
         // Start markers there: is a run going on (it holds the migration lock)? Then they
         // are of the migrations it is running, not interrupted. One look, no waiting.
@@ -222,6 +216,6 @@ impl LedgerRead {
             }
             false => None,
         };
-        Ok((ledger, table_name, unrecorded, unusable, holder))
+        Ok((ledger, table_name, unrecorded, uncreatable, holder))
     }
 }

@@ -185,6 +185,11 @@ impl Migrator {
         }
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
+            if ledger.is_none() {
+                // What `up` refuses, its dry run refuses: a ledger it may not create.
+                let table = self.env.migration.tracking_table.clone();
+                crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+            }
             let (found, markers) = match ledger {
                 Some(l) => (Some(l.rows), l.started),
                 None => (None, Vec::new()),

@@ -26,24 +26,52 @@ fn abc(dir: &Dir, b_up: &str, b_down: &str) {
         .migration("003", "c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
 }
 
+/// A function that rewrites every row it is fired for (a generic "normalise every text
+/// column" kind: before, `NEW` changed; after, an `UPDATE` of the row), and a `DO` loop that
+/// fires it `when` (`BEFORE`, `AFTER`) `INSERT` on every table of `public` — the tracking
+/// table too, where lint cannot see it.
+fn rewrite_on_every_table(when: &str) -> String {
+    format!(
+        "CREATE FUNCTION rewrite_rows() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN\n  \
+         IF TG_WHEN = 'BEFORE' THEN NEW.name := 'rewritten'; NEW.checksum := 'x'; RETURN NEW; END IF;\n  \
+         EXECUTE format('UPDATE %I.%I SET name = ''rewritten'' WHERE version = $1', TG_TABLE_SCHEMA, TG_TABLE_NAME) USING NEW.version;\n  \
+         RETURN NULL;\nEND $$;\n\
+         DO $$ DECLARE r record; BEGIN\n  FOR r IN SELECT tablename FROM pg_tables WHERE schemaname = 'public' LOOP\n    \
+         EXECUTE format('CREATE TRIGGER t_%s {when} INSERT ON public.%I FOR EACH ROW EXECUTE FUNCTION rewrite_rows()', r.tablename, r.tablename);\n  \
+         END LOOP;\nEND $$;\n"
+    )
+}
+
 /// h6 #12: a trigger the migration puts on the tracking table (`BEFORE INSERT ... RETURN
-/// NULL`) suppressed its row and the run said "applied". Now the migration fails before its
-/// `COMMIT`, rolled back, exit 5 naming the cause — alone, in a message with others (prepared
-/// rows), inside `--single-transaction`, and for a `no-transaction` migration after it.
+/// NULL`) suppressed its row and the run said "applied"; one that rewrites it (`NEW.name :=
+/// ...`, or an `AFTER INSERT` trigger's `UPDATE`) recorded a name and a checksum no file has,
+/// and the next `status` called the migrations `replaced` (exit 7). Now the migration fails
+/// before its `COMMIT`, rolled back, exit 5 naming the cause — alone, in a message with others
+/// (prepared rows), inside `--single-transaction`, and for a `no-transaction` migration after
+/// it.
 #[test]
 fn a_trigger_that_suppresses_the_ledger_row_fails_the_migration_before_its_commit() {
-    for (how, options, first) in [
-        ("batched", UpOptions::default(), None),
-        ("alone", UpOptions::default().steps(Some(1)), Some(1)),
-        (
-            "single",
-            UpOptions::default().single_transaction(true),
-            None,
-        ),
-    ] {
+    let cases = [
+        ("suppress", suppress_on_every_table("INSERT")),
+        ("rewrite before", rewrite_on_every_table("BEFORE")),
+        ("rewrite after", rewrite_on_every_table("AFTER")),
+    ];
+    for ((trigger, b_up), (how, options, first)) in cases.iter().flat_map(|case| {
+        [
+            ("batched", UpOptions::default(), None),
+            ("alone", UpOptions::default().steps(Some(1)), Some(1)),
+            (
+                "single",
+                UpOptions::default().single_transaction(true),
+                None,
+            ),
+        ]
+        .map(|way| (case, way))
+    }) {
+        let how = format!("{trigger}, {how}");
         let db = TestDb::new("suppress_up");
         let dir = Dir::new();
-        abc(&dir, &suppress_on_every_table("INSERT"), "SELECT 1;\n");
+        abc(&dir, b_up, "SELECT 1;\n");
         let mut migrator = db.migrator(&dir);
         if let Some(steps) = first {
             migrator
@@ -62,7 +90,11 @@ fn a_trigger_that_suppresses_the_ledger_row_fails_the_migration_before_its_commi
         );
         let help = e.help.as_deref().unwrap_or_default();
         assert!(help.contains("tb_confiture"), "{how}: {help}");
-        let expected: &[&str] = if how == "single" { &[] } else { &["001:a"] };
+        let expected: &[&str] = if how.ends_with("single") {
+            &[]
+        } else {
+            &["001:a"]
+        };
         assert_eq!(db.ledger(), expected, "{how}");
         assert!(!db.table_exists("c"), "{how}: 003 did not run");
         assert_eq!(
@@ -74,9 +106,9 @@ fn a_trigger_that_suppresses_the_ledger_row_fails_the_migration_before_its_commi
     }
 }
 
-/// A trigger already on the tracking table (not the migration's) that suppresses rows, or
-/// deletes the row once written (`AFTER INSERT`): the same failure, for a transactional and a
-/// `no-transaction` migration.
+/// A trigger already on the tracking table (not the migration's) that suppresses rows,
+/// deletes the row once written (`AFTER INSERT`) or rewrites it (before, or updating it
+/// after): the same failure, for a transactional and a `no-transaction` migration.
 #[test]
 fn a_trigger_of_the_tracking_table_that_loses_the_row_fails_every_kind_of_migration() {
     let triggers = [
@@ -84,6 +116,14 @@ fn a_trigger_of_the_tracking_table_that_loses_the_row_fails_every_kind_of_migrat
         (
             "AFTER INSERT",
             "DELETE FROM tb_confiture WHERE version = NEW.version; RETURN NULL;",
+        ),
+        (
+            "BEFORE INSERT",
+            "NEW.name := 'rewritten'; NEW.checksum := 'x'; RETURN NEW;",
+        ),
+        (
+            "AFTER INSERT",
+            "UPDATE tb_confiture SET checksum = 'x' WHERE version = NEW.version; RETURN NULL;",
         ),
     ];
     for (when, body) in triggers {

@@ -1617,7 +1617,7 @@ fn a_table_that_is_not_a_ledger_is_helped_where_the_tracking_table_can_be_set() 
                     .args(["migrate", command, "--database-url", &db.url()]),
             )
             .code(exit::INVALID)
-            .stderr_has("the tracking table tb_confiture is not a confiture ledger")
+            .stderr_has("the tracking table public.tb_confiture is not a confiture ledger")
             .stderr_has(
                 "name confiture's ledger with `migration.tracking_table: SCHEMA.NAME` in an \
                  environment file given with `-c FILE` (--database-url reads none)",

@@ -487,18 +487,23 @@ fn login_role(prefix: &str) -> DropRoleLater {
     DropRoleLater(name)
 }
 
-#[test]
-fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
-    // Declared first, dropped last: the role outlives the database it has privileges in.
-    let role = login_role("cft_nocreate");
-    let db = TestDb::new("nocreate");
-    let url = format!(
+/// The URL of `db` on the shared server, logging in as `role`.
+fn url_as(role: &DropRoleLater, db: &TestDb) -> String {
+    format!(
         "postgresql://{}@{}:{}/{}",
         role.0,
         confiture_tests::pg_host(),
         confiture_tests::pg_port(),
         db.name
-    );
+    )
+}
+
+#[test]
+fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
+    // Declared first, dropped last: the role outlives the database it has privileges in.
+    let role = login_role("cft_nocreate");
+    let db = TestDb::new("nocreate");
+    let url = url_as(&role, &db);
     let project = Project::new();
     project.migration(
         "001_create_tb_note",
@@ -555,6 +560,87 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
         .code(0);
     assert_eq!(db.ledger(), Some(vec!["001:create_tb_note".to_string()]));
     // Dropped before the role: the role owns tb_note.
+    drop(client);
+    drop(db);
+}
+
+/// A dry run, and `status`, said a missing tracking table the role may not create was fine:
+/// `up --dry-run` and `baseline --dry-run` "would apply"/"would record" (exit 0), `status` "run
+/// `migrate up` to create the tracking table", where the run then failed (exit 5) — PostgreSQL
+/// 15's `public` grants no CREATE to other roles. What `up` refuses, its dry run refuses, with
+/// the run's help; a role that may create it is previewed as before; nothing is written.
+#[test]
+fn a_dry_run_and_status_say_the_tracking_table_cannot_be_created_as_up_does() {
+    let role = login_role("cft_nocreate_dry");
+    let db = TestDb::new("nocreate_dry");
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
+    let url = url_as(&role, &db);
+    let project = Project::new();
+    project.migration(
+        "001_t",
+        "CREATE TABLE public.t (id int);\n",
+        "DROP TABLE public.t;\n",
+    );
+    let mut client = db.connect();
+    client
+        .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .expect("revoke");
+    let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&role.0));
+    for args in [
+        &["migrate", "up", "--dry-run"][..],
+        &["migrate", "baseline", "--through", "001", "--dry-run"][..],
+    ] {
+        project
+            .run(&[args, &["--database-url", &url]].concat())
+            .code(exit::INVALID)
+            .stderr_has("cannot create the tracking table tb_confiture")
+            .stderr_has(&grant)
+            .stdout_lacks("would");
+    }
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(&format!("cannot create it: grant role {}", q(&role.0)))
+        .stderr_has(&grant)
+        .stderr_lacks("to create the tracking table and apply the migrations");
+    // The run says the same.
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture")
+        .stderr_has(&grant);
+    assert_eq!(db.ledger(), None);
+
+    // No schema on the search_path: the dry run says so, as `up` and `status` do.
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET search_path = ''",
+            q(&db.name)
+        ))
+        .expect("an empty search_path");
+    project
+        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .code(exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture")
+        .stderr_has("the session's search_path names no existing schema")
+        .stdout_lacks("would");
+    client
+        .batch_execute(&format!("ALTER DATABASE {} RESET search_path", q(&db.name)))
+        .expect("reset");
+
+    // Allowed to create it: previewed, and nothing written.
+    client
+        .batch_execute(&format!("GRANT CREATE ON SCHEMA public TO {}", q(&role.0)))
+        .expect("grant");
+    project
+        .run(&["migrate", "up", "--dry-run", "--database-url", &url])
+        .code(0)
+        .stdout_has("would apply 001_t");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("to create the tracking table and apply the migrations");
+    assert_eq!(db.ledger(), None);
     drop(client);
     drop(db);
 }
@@ -1536,13 +1622,7 @@ fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_comman
 fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
     let role = login_role("cft_norewrite");
     let db = TestDb::new("norewrite");
-    let url = format!(
-        "postgresql://{}@{}:{}/{}",
-        role.0,
-        confiture_tests::pg_host(),
-        confiture_tests::pg_port(),
-        db.name
-    );
+    let url = url_as(&role, &db);
     let project = Project::new();
     project
         .migration("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n")
@@ -1929,13 +2009,7 @@ fn a_tenants_privilege_helps_work_when_pasted() {
         "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
         "DROP TABLE tb_note;\n",
     );
-    let url = format!(
-        "postgresql://{}@{}:{}/{}",
-        role.0,
-        confiture_tests::pg_host(),
-        confiture_tests::pg_port(),
-        db.name
-    );
+    let url = url_as(&role, &db);
     let run = |args: &[&str], schema: &str| {
         let mut all = args.to_vec();
         all.extend(["--schema", schema, "--database-url", &url]);

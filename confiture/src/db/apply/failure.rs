@@ -956,9 +956,10 @@ fn ledger_check_failure(
         // file fixes when they were there before it.
         LedgerCheck::RowNotWritten => {
             let what = match step.direction {
-                Direction::Up => {
-                    format!("migration {id} ran, but its row in the tracking table {table} was not written")
-                }
+                Direction::Up => format!(
+                    "migration {id} ran, but its row in the tracking table {table} was not \
+                     written as sent"
+                ),
                 Direction::Down => format!(
                     "the rollback of migration {id} ran, but its row in the tracking table \
                      {table} was not deleted"
@@ -966,7 +967,7 @@ fn ledger_check_failure(
             };
             (
                 ErrorKind::Invalid,
-                format!("{what}: a trigger or rule on the table suppressed it"),
+                format!("{what}: a trigger or rule on the table suppressed or changed it"),
                 LedgerCheck::suppressed_row_help(table),
             )
         }

@@ -521,12 +521,7 @@ fn tracking_table_error(
         // schema name it does not accept): the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
             let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
-                match crate::db::ledger::unusable_schema_on_path(client) {
-                    Some((role, schema, create)) => {
-                        crate::db::ledger::unusable_schema_help(&role, &schema, create)
-                    }
-                    None => crate::ledger::no_schema_help(current_database(client).as_deref()),
-                }
+                crate::db::ledger::no_schema_here_help(client)
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 // The role in effect and the schema, asked of the server; the words alone when
                 // that cannot be asked.
@@ -564,17 +559,6 @@ fn tracking_table_error(
         // The connection, not the role's rights: what the lost connection's error says.
         _ => query_error(&what, e),
     }
-}
-
-/// The session's database, for a help that names it; `None` when it cannot be asked.
-fn current_database(client: &mut Client) -> Option<String> {
-    let messages = client
-        .simple_query(&crate::db::own_statements("SELECT current_database()"))
-        .ok()?;
-    messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
-        _ => None,
-    })
 }
 
 /// A transactional file of a migration, for the unit tests of the engine's pure parts.

@@ -36,7 +36,8 @@ pub(super) fn prepared_row(nonce: impl std::fmt::Display) -> String {
 
 /// The `PREPARE`s of [`prepared_row`]: the row `(version, name, checksum, slug prefix, step
 /// index)`, `_role` ([`before_row_select`]) and `_next` `(marker, synchronous_commit, version,
-/// oldest kept, newest kept)` ([`after_row_select`]; the kept rows NULL when there are none).
+/// oldest kept, newest kept, name, checksum)` ([`after_row_select`]; the kept rows NULL when
+/// there are none).
 pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     let insert = ledger::insert_applied_at_exprs_sql(
         &settings.table,
@@ -54,14 +55,14 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
         "PREPARE {row}(text, text, text, text, int) AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
-         PREPARE {row}_next(text, text, text, text, text) AS {};",
+         PREPARE {row}_next(text, text, text, text, text, text, text) AS {};",
         before_row_select(settings, Direction::Up),
         next_select(
             settings,
             "$1",
             "$2",
             &[
-                own_row_check(&settings.table, Direction::Up, "$3"),
+                own_row_check(&settings.table, Direction::Up, "$3", Some(("$6", "$7"))),
                 kept_rows_check(&settings.table, &["$4", "$5"], true),
             ]
         )
@@ -364,15 +365,25 @@ fn next_select(
 }
 
 /// The check that a step's ledger row is what its statement made it, before the transaction
-/// commits: written (up) — or gone (down) — where the row's `version` (an SQL expression) is.
-/// A `BEFORE` trigger of the tracking table that returns NULL suppresses the row without an
-/// error, a trigger may delete it once written and a rule send it elsewhere: the run said
-/// "applied" and recorded nothing ([`LedgerCheck::RowNotWritten`] fails the migration instead).
-/// An expression for a [`set_configs_select`]: one look-up in the table's index on `version`,
-/// in the statement that follows the row anyway. Not in the row's own statement: a statement
-/// does not see the rows it writes.
-fn own_row_check(table: &TrackingTable, direction: Direction, version: &str) -> String {
-    let exists = ledger::row_exists(table, version);
+/// commits: written (up) — or gone (down) — where the row's `version` (an SQL expression) is,
+/// and, going up, with the `name` and `checksum` it was written with (`written`, SQL
+/// expressions). A `BEFORE` trigger of the tracking table that returns NULL suppresses the
+/// row without an error, one that changes `NEW` (or an `AFTER` trigger's `UPDATE`) rewrites it,
+/// a trigger may delete it once written and a rule send it elsewhere: the run said "applied"
+/// and recorded nothing, or a row no file has ([`LedgerCheck::RowNotWritten`] fails the
+/// migration instead). An expression for a [`set_configs_select`]: one look-up in the table's
+/// index on `version`, in the statement that follows the row anyway. Not in the row's own
+/// statement: a statement does not see the rows it writes.
+fn own_row_check(
+    table: &TrackingTable,
+    direction: Direction,
+    version: &str,
+    written: Option<(&str, &str)>,
+) -> String {
+    let exists = match written {
+        Some((name, checksum)) => ledger::row_exists_as(table, version, name, checksum),
+        None => ledger::row_exists(table, version),
+    };
     LedgerCheck::RowNotWritten.unless(&match direction {
         Direction::Up => exists,
         Direction::Down => format!("NOT {exists}"),
@@ -404,10 +415,16 @@ fn kept_rows_check(table: &TrackingTable, versions: &[&str], nullable: bool) -> 
 /// own row ([`own_row_check`]) and the rows it must keep ([`kept_rows_check`], when it has
 /// any).
 fn ledger_checks(table: &TrackingTable, step: &Step<'_>) -> Vec<String> {
+    let (name, checksum) = (
+        ledger::literal(&step.migration.name),
+        ledger::literal(&step.migration.up.checksum),
+    );
+    let written = (step.direction == Direction::Up).then_some((name.as_str(), checksum.as_str()));
     let mut checks = vec![own_row_check(
         table,
         step.direction,
         &ledger::literal(step.ledger_version),
+        written,
     )];
     let mut kept: Vec<String> = [step.kept.oldest, step.kept.newest]
         .into_iter()
@@ -1064,6 +1081,10 @@ pub(super) fn push_transaction<'a>(
                 None => sql.push_str("NULL"),
             }
         }
+        for written in [&step.migration.name, &step.migration.up.checksum] {
+            sql.push_str(", ");
+            ledger::push_literal(&mut sql, written);
+        }
         sql.push_str(");");
     } else {
         sql.push_str(&after_row_select(
@@ -1217,9 +1238,13 @@ mod tests {
                 "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT FROM \
                  (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
-                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003') THEN '' \
-                 ELSE pg_catalog.query_to_xml("
-            ) && text.contains(
+                 \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003' \
+                 AND l.name OPERATOR(pg_catalog.=) 'x' \
+                 AND l.checksum OPERATOR(pg_catalog.=) '"
+            ) && text.contains(&format!(
+                "AND l.checksum OPERATOR(pg_catalog.=) {}) THEN '' ELSE",
+                ledger::literal(&migration.up.checksum)
+            )) && text.contains(
                 "::pg_catalog.text END, pg_catalog.set_config('synchronous_commit', 'off', true), \
                  pg_catalog.set_config('confiture.step', "
             ) && text.contains(
@@ -1477,7 +1502,7 @@ mod tests {
             assert!(text.contains(&row), "{row}\n{text}");
             let kept = |v: Option<&str>| v.map_or_else(|| "NULL".to_string(), ledger::literal);
             let next = format!(
-                "EXECUTE confiture_row_{n}_next('{n}:{i}', {}, {}, {}, {});\nCOMMIT;",
+                "EXECUTE confiture_row_{n}_next('{n}:{i}', {}, {}, {}, {}, {}, {});\nCOMMIT;",
                 if step.synchronous_commit {
                     "NULL"
                 } else {
@@ -1486,6 +1511,8 @@ mod tests {
                 ledger::literal(step.ledger_version),
                 kept(step.kept.oldest),
                 kept(step.kept.newest),
+                ledger::literal(&migration.name),
+                ledger::literal(&migration.up.checksum),
             );
             assert!(text.contains(&next), "{next}\n{text}");
         }
@@ -1528,15 +1555,16 @@ mod tests {
              EXECUTE confiture_row_{n}('003', 'x', "
         );
         assert!(text.contains(&first), "{text}");
+        let checksum = ledger::literal(&migration.up.checksum);
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL);\nCOMMIT;"
+                ", 0);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL, 'x', {checksum});\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003');\nCOMMIT;"
+                ", 1);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003', 'x', {checksum});\nCOMMIT;"
             )),
             "{text}"
         );
@@ -1547,10 +1575,11 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text, text, text, text) AS SELECT FROM \
+                "PREPARE confiture_row_{n}_next(text, text, text, text, text, text, text) AS SELECT FROM \
                  (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
-                 l.version OPERATOR(pg_catalog.=) $3) THEN '' ELSE \
+                 l.version OPERATOR(pg_catalog.=) $3 AND l.name OPERATOR(pg_catalog.=) $6 \
+                 AND l.checksum OPERATOR(pg_catalog.=) $7) THEN '' ELSE \
                  pg_catalog.query_to_xml('SELECT \"confiture: tracking table row not written\"', \
                  false, false, '')::pg_catalog.text END, \
                  CASE WHEN ($4 IS NULL OR EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \

@@ -531,6 +531,51 @@ fn an_empty_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_refused() 
     assert_eq!(read.table, "postgres.tb_confiture");
 }
 
+/// A table of the ledger's name that is no ledger earlier on the `search_path` (a migration's
+/// `CREATE SCHEMA` named like the role, with a `tb_confiture` of its own) hides the ledger with
+/// rows behind it: it was refused as "the tracking table tb_confiture is not a confiture
+/// ledger", naming neither the table found nor the ledger it hides, with a help to "move this
+/// table out of the way" that could be read as the ledger. Both are named now, as an empty one
+/// hiding it is, and only the ledger read as it is without it.
+#[test]
+fn a_table_that_is_no_ledger_earlier_on_the_search_path_hiding_one_with_rows_is_named() {
+    let db = TestDb::new("cft_ledger_hidden_other");
+    let mut setup = db.client();
+    ledger_with(&mut setup, None, &[("001", "a"), ("002", "a")]);
+    setup
+        .batch_execute(
+            "CREATE SCHEMA AUTHORIZATION CURRENT_USER; \
+             CREATE TABLE postgres.tb_confiture (id int)",
+        )
+        .unwrap();
+    let mut client = connect(&db);
+    for err in both_reads_refused(&mut client) {
+        assert_eq!(
+            err.message,
+            "the tracking table tb_confiture is postgres.tb_confiture, which is not a confiture \
+             ledger, and it hides public.tb_confiture (2 rows) later on the search_path \
+             `\"$user\", public`; nothing was read or written"
+        );
+        assert_eq!(
+            err.help.as_deref(),
+            Some(
+                "rename postgres.tb_confiture or move it off the search_path (it is not \
+                 confiture's), or set `migration.tracking_table: public.tb_confiture`"
+            )
+        );
+    }
+    // Nothing hidden behind it: named as the server found it.
+    setup
+        .batch_execute("DROP TABLE public.tb_confiture")
+        .unwrap();
+    for err in both_reads_refused(&mut client) {
+        assert_eq!(
+            err.message,
+            "the tracking table postgres.tb_confiture is not a confiture ledger"
+        );
+    }
+}
+
 /// A role without USAGE on the ledger's schema (`REVOKE USAGE ON SCHEMA public FROM PUBLIC`, a
 /// read-only monitoring role) is told so, with the GRANT to paste — not that the schema is
 /// off a search_path that names it, with an `ALTER DATABASE` that changes nothing. And on a

@@ -9,7 +9,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     name: "writes-tracking-table",
     severity: Severity::Error,
     help_names_allow: false,
-    summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`)",
+    summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`), or attaches a trigger or rule to it",
     explanation: "\
 The tracking table (`tb_confiture`, or the environment's `tracking_table`) is the history the
 tool keeps: `up` inserts a migration's row in the migration's own transaction, `down` deletes
@@ -17,16 +17,19 @@ it, and every later run plans from it. A migration that writes it itself — a h
 that leave bookkeeping to the migration, or a clean-up of old rows — breaks that history: a
 `TRUNCATE` or `DELETE` makes every earlier migration pending again (the next `up` runs them
 twice), an `INSERT` of its own row fails the migration, and a `DROP` or `ALTER` changes a table
-that confiture (Python) shares.
+that confiture (Python) shares. A trigger or rule on it runs on every row the tool writes
+there: it may rewrite the row (a name or checksum no file has, and the migration reads as
+replaced), suppress it or send it elsewhere.
 
 Flagged, in up and down files: `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE INTO`,
 `TRUNCATE`, `DROP TABLE` and `ALTER TABLE` naming the table (with any schema, `ONLY`, or in a
-list), also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and
+list), `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER ... ON` and `CREATE [OR REPLACE] RULE ... TO`
+it, also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and
 in a string inside a body (a statement `EXECUTE` may run). Not flagged: reading it (`SELECT
 ... FROM tb_confiture`), the name in a comment or in a `'...'` string that is a value. `lint` and
 `confiture-build` know the default name; `migrate` commands check the environment's name too.
 
-**Fix:** remove the write: the tool records each migration itself. To change the history on
+**Fix:** remove the write, trigger or rule: the tool records each migration itself. To change the history on
 purpose, use `migrate baseline` (record migrations as applied) or `migrate reinit` (rebuild the
 ledger from the files).",
 };
@@ -40,14 +43,18 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     let Some(write) = write_to(&tokens, table) else {
         return;
     };
+    let does = match write {
+        CREATE_TRIGGER | CREATE_RULE => {
+            "attaches code to the tracking table, which runs on the rows the tool writes for \
+             each migration"
+        }
+        _ => "writes the tracking table, whose rows the tool writes for each migration",
+    };
     out.push(
         cx.diagnostic(
             &DOC,
             stmt.range.clone(),
-            format!(
-                "{write} {table}: the migration writes the tracking table, whose rows the tool \
-             writes for each migration"
-            ),
+            format!("{write} {table}: the migration {does}"),
             "remove it: `up` and `down` record each migration themselves; to change the history \
          on purpose, use `migrate baseline` or `migrate reinit`"
                 .to_string(),
@@ -67,10 +74,19 @@ fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
     })
 }
 
+/// How a trigger attached to the table is named in the diagnostic.
+const CREATE_TRIGGER: &str = "CREATE TRIGGER ... ON";
+/// How a rule attached to the table is named in the diagnostic.
+const CREATE_RULE: &str = "CREATE RULE ... TO";
+
 /// The write whose target list ends just before `before` ends (the tokens before the name):
 /// back over the name's schema, the list's earlier names (`TRUNCATE a, b`), `ONLY` and
-/// `IF EXISTS`, to the command's words.
+/// `IF EXISTS`, to the command's words; or the trigger or rule attached to the table
+/// ([`attached_before`]), which runs on every row written there.
 fn write_before(before: &[Token<'_>]) -> Option<&'static str> {
+    if let Some(attached) = attached_before(skip_qualifier(before)) {
+        return Some(attached);
+    }
     let mut rest = skip_qualifier(before);
     while let [earlier @ .., comma] = rest {
         if comma.kind != TokenKind::Comma {
@@ -111,6 +127,53 @@ fn write_before(before: &[Token<'_>]) -> Option<&'static str> {
         Some("ALTER TABLE")
     } else {
         None
+    }
+}
+
+/// `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER name {BEFORE | AFTER | INSTEAD OF} event [OR
+/// ...] ON` or `CREATE [OR REPLACE] RULE name AS ON event TO`: the tokens (the name's schema
+/// left out) end in a trigger or a rule for the table named next.
+fn attached_before(before: &[Token<'_>]) -> Option<&'static str> {
+    let is = |t: &Token<'_>, w: &str| t.kind == TokenKind::Word && t.text.eq_ignore_ascii_case(w);
+    let is_name = |t: &Token<'_>| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent);
+    // `CREATE`, `CREATE OR REPLACE`, with `CONSTRAINT` after it for a trigger.
+    let created = |head: &[Token<'_>], constraint: bool| {
+        let head = match head {
+            [rest @ .., c] if constraint && is(c, "CONSTRAINT") => rest,
+            _ => head,
+        };
+        match head {
+            [.., c, o, r] if is(c, "CREATE") && is(o, "OR") && is(r, "REPLACE") => true,
+            [.., c] => is(c, "CREATE"),
+            [] => false,
+        }
+    };
+    match before {
+        [head @ .., rule, name, as_, on, event, to]
+            if is(to, "TO")
+                && ["INSERT", "UPDATE", "DELETE", "SELECT"]
+                    .iter()
+                    .any(|e| is(event, e))
+                && is(on, "ON")
+                && is(as_, "AS")
+                && is_name(name)
+                && is(rule, "RULE")
+                && created(head, false) =>
+        {
+            Some(CREATE_RULE)
+        }
+        [.., on] if is(on, "ON") => {
+            // Back to `TRIGGER` over the name, the timing and the events (`UPDATE OF a, b`):
+            // words, quoted names and commas only.
+            let at = before.iter().rposition(|t| {
+                !matches!(
+                    t.kind,
+                    TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Comma
+                ) || is(t, "TRIGGER")
+            })?;
+            (is(&before[at], "TRIGGER") && created(&before[..at], true)).then_some(CREATE_TRIGGER)
+        }
+        _ => None,
     }
 }
 
@@ -169,6 +232,47 @@ mod tests {
             };
             assert_eq!(ours(up(sql)), [("C108", 1)], "{sql}");
             assert_eq!(down(sql), [("C108", 1)], "{sql}");
+        }
+    }
+
+    /// A trigger or rule attached to the tracking table runs on every row the tool writes
+    /// there: it may rewrite the row (a name or checksum that no file has: the migration then
+    /// reads as replaced), suppress it or send it elsewhere. The lint let it through.
+    #[test]
+    fn a_trigger_or_rule_on_the_table_is_an_error_in_up_and_down_files() {
+        let d = only(
+            "CREATE TRIGGER t BEFORE INSERT ON tb_confiture FOR EACH ROW EXECUTE FUNCTION f();",
+        );
+        assert_eq!(
+            d.message,
+            "CREATE TRIGGER ... ON tb_confiture: the migration attaches code to the tracking \
+             table, which runs on the rows the tool writes for each migration"
+        );
+        for sql in [
+            "CREATE TRIGGER t BEFORE INSERT ON tb_confiture FOR EACH ROW EXECUTE FUNCTION f();",
+            "create or replace constraint trigger t after update of name, slug or delete on \
+             public.tb_confiture deferrable for each row execute procedure f();",
+            "CREATE TRIGGER \"t\" AFTER TRUNCATE ON \"public\".\"tb_confiture\" EXECUTE FUNCTION f();",
+            "CREATE RULE r AS ON INSERT TO tb_confiture DO INSTEAD NOTHING;",
+            "CREATE OR REPLACE RULE \"r\" AS ON DELETE TO public.tb_confiture DO INSTEAD NOTHING;",
+            "DO $$ BEGIN EXECUTE 'CREATE TRIGGER t BEFORE INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION f()'; END $$;",
+            "DO $$ BEGIN IF true THEN CREATE RULE r AS ON UPDATE TO tb_confiture DO INSTEAD \
+             NOTHING; END IF; END $$;",
+        ] {
+            assert_eq!(up(sql), [("C108", 1)], "{sql}");
+            assert_eq!(down(sql), [("C108", 1)], "{sql}");
+        }
+        for sql in [
+            "CREATE TRIGGER t AFTER INSERT ON tb_other FOR EACH ROW EXECUTE FUNCTION f();",
+            "CREATE RULE r AS ON INSERT TO tb_other DO ALSO SELECT count(*) FROM tb_confiture;",
+            "CREATE TRIGGER t AFTER INSERT ON tb_other FOR EACH ROW WHEN (true) \
+             EXECUTE FUNCTION f('tb_confiture');",
+            "COMMENT ON TABLE tb_confiture IS 'the ledger';",
+            "GRANT SELECT ON tb_confiture TO reader;",
+            "CREATE POLICY p ON tb_confiture USING (true);",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
         }
     }
 
