@@ -428,3 +428,86 @@ fn commands_that_never_connect_do_not_offer_the_connection_flags() {
     ]);
     run.stderr_lacks("is ignored");
 }
+
+/// A subcommand given where it is not one (`cargo confiture up`, as other migration tools
+/// spell it; `migrate lint`) got clap's bare "unrecognized subcommand" with no tip: the tip
+/// names the command line with the subcommand where it is, the other words kept (a
+/// connection string as `<URL>`), and pasted it runs. `init`, which confiture (Python) and
+/// other tools have, says how a project starts here. In JSON, the tip is the help.
+#[test]
+fn a_subcommand_given_at_another_level_is_suggested_where_it_is() {
+    let db = TestDb::new("usage_level");
+    let project = Project::two_tables();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["up"], "`cargo confiture migrate up`"),
+        (
+            &["status", "--env", "local"],
+            "`cargo confiture migrate status --env local`",
+        ),
+        (&["stauts"], "`cargo confiture migrate status`"),
+        (
+            &["down", "--dry-run"],
+            "`cargo confiture migrate down --dry-run`",
+        ),
+        (
+            &["migrate", "lint", "-D", "warnings"],
+            "`cargo confiture lint -D warnings`",
+        ),
+        (
+            &["migrate", "migrate", "status"],
+            "`cargo confiture migrate status`",
+        ),
+        (
+            &["generate", "add_bio", "--dry-run"],
+            "`cargo confiture migrate generate add_bio --dry-run`",
+        ),
+    ];
+    for (args, suggested) in cases {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has(&format!("tip: did you mean {suggested}?"));
+        let pasted = project.paste(suggested);
+        assert_ne!(
+            pasted.code,
+            i32::from(exit::USAGE),
+            "{suggested}\n{}",
+            pasted.dump()
+        );
+    }
+    // Applied by the pasted `up`, in the order of the cases.
+    assert_eq!(
+        db.value("SELECT count(*) FROM tb_confiture").as_deref(),
+        Some("2")
+    );
+
+    // A connection string is never repeated: its place holds `<URL>`.
+    let url = "postgresql://postgres:s3cretpw@127.0.0.1:5432/nowhere";
+    project
+        .run(&["--database-url", url, "status"])
+        .code(exit::USAGE)
+        .stderr_has("tip: did you mean `cargo confiture --database-url <URL> migrate status`?")
+        .stderr_lacks("s3cretpw");
+
+    for args in [&["init"][..], &["migrate", "init"]] {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has("tip: there is no `init`: `cargo confiture migrate generate NAME`");
+    }
+    let run = project.run(&["--format", "json", "up"]);
+    let doc = json_error(&run, exit::USAGE, "usage");
+    let help = doc["error"]["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("did you mean `cargo confiture --format json migrate up`?"),
+        "{}",
+        run.dump()
+    );
+    // Too far from every subcommand: no tip.
+    project
+        .run(&["deploy"])
+        .code(exit::USAGE)
+        .stderr_lacks("tip:");
+}
