@@ -101,7 +101,7 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
-            Err(no_database(ws, labels))
+            Err(no_database(ws, labels, vars))
         }
     }
 }
@@ -145,11 +145,29 @@ fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<
     }
 }
 
-/// `no database configured`, with every way of naming one in the order they are tried.
-fn no_database(ws: &Workspace, labels: &Labels<'_>) -> Error {
+/// `no database configured`, with every way of naming one in the order they are tried, and
+/// the variables that were set to nothing but blanks ([`variable`] takes them as unset): a CI
+/// secret not defined for the branch expands to "", and the list alone would name, as a way
+/// not taken, the variable the user did set.
+fn no_database(
+    ws: &Workspace,
+    labels: &Labels<'_>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Error {
     let envs = display_path(&ws.environments_dir());
     let Labels { url, env, file } = labels;
-    Error::invalid("no database configured")
+    let empty: Vec<&str> = ["CONFITURE_DATABASE_URL", "DATABASE_URL"]
+        .into_iter()
+        .filter(|name| vars(name).is_some_and(|v| v.trim().is_empty()))
+        .collect();
+    let mut error = Error::invalid("no database configured");
+    for name in empty {
+        error = error.with_detail(format!(
+            "{name} is set but empty, which counts as unset: give it the database's URL \
+             (a CI secret not defined for this branch or environment expands to nothing)"
+        ));
+    }
+    error
         .with_detail("name one in any of these ways (the first found wins):")
         .with_detail(format!("  1. {url} postgresql://user@host:5432/dbname"))
         .with_detail(format!(
