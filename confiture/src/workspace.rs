@@ -200,6 +200,16 @@ impl Workspace {
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)
     }
+
+    /// The name of the workspace member the start directory is in (`package.name` of
+    /// [`Workspace::package_manifest`]), as `-p NAME` selects it; `None` at the root, outside
+    /// a member, or when the manifest cannot be read.
+    pub fn member_name(&self) -> Option<String> {
+        let manifest = self.package_manifest.as_deref()?;
+        let table = read_manifest(manifest).ok()??;
+        let name = table.get("package")?.get("name")?.as_str()?;
+        Some(name.to_string())
+    }
 }
 
 /// The package the start directory is in: its `[package.metadata.confiture]` overrides.
