@@ -511,3 +511,54 @@ fn a_subcommand_given_at_another_level_is_suggested_where_it_is() {
         .code(exit::USAGE)
         .stderr_lacks("tip:");
 }
+
+/// `--migrations-dir db/migrations` typed in a subdirectory (`src/`) named a directory that is
+/// not there, and its help said to create it with `migrate generate` — which did, starting a
+/// second, empty history in `src/db/migrations`. The flag is relative to the current
+/// directory; when the path is there from the workspace root, the refusal (exit 5, nothing
+/// created) names the flag that reaches it from here, and pasted that runs.
+#[test]
+fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
+    let project = Project::two_tables();
+    project.write("src/main.rs", "fn main() {}\n");
+    project.write("sql/001_a.up.sql", "SELECT 1;\n");
+    project.write("sql/001_a.down.sql", "SELECT 1;\n");
+    let in_src = |args: &[&str]| Run::of(project.cli().current_dir(project.path("src")).args(args));
+    for (dir, default) in [("db/migrations", true), ("sql", false)] {
+        for args in [
+            &["migrate", "generate", "x", "--migrations-dir", dir][..],
+            &["lint", "--migrations-dir", dir],
+        ] {
+            let run = in_src(args);
+            run.code(exit::INVALID)
+                .stderr_has(&format!(
+                    "migrations directory `{dir}` does not exist in `src`: --migrations-dir is \
+                     relative to the current directory"
+                ))
+                .stderr_has(&format!(
+                    "help: the workspace root has `{dir}`: from here it is `--migrations-dir \
+                     ../{dir}`"
+                ))
+                .stderr_lacks("create it");
+            assert_eq!(
+                run.stderr.contains("or leave the flag out"),
+                default,
+                "{}",
+                run.dump()
+            );
+        }
+        let src_dir = project.path("src").join(dir);
+        assert!(!src_dir.exists(), "{} was created", src_dir.display());
+        let pasted = Run::of(project.cli().current_dir(project.path("src")).args([
+            "lint",
+            "--migrations-dir",
+            &format!("../{dir}"),
+        ]));
+        pasted.code(exit::SUCCESS);
+    }
+    // A directory that is nowhere: still the "does not exist" of the directory, at its path.
+    in_src(&["lint", "--migrations-dir", "nowhere"])
+        .code(exit::INVALID)
+        .stderr_has("migrations directory `nowhere` does not exist")
+        .stderr_lacks("workspace root has");
+}
