@@ -75,6 +75,7 @@ pub fn resolve_with(
             Ok(with_origin(env, Origin::Env))
         }
         Selection::File(path) => {
+            refuse_file_of_the_root(ws, path, labels)?;
             let env = Environment::read_file(path, vars, labels)?;
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
             Ok(with_origin(env, Origin::File))
@@ -104,6 +105,46 @@ pub fn resolve_with(
             Err(no_database(ws, labels, vars))
         }
     }
+}
+
+/// A relative environment file path that is not there from the current directory but is from
+/// the workspace root (`-c db/environments/staging.yaml` typed in `src/`): refused naming the
+/// path that reaches it from here, and `--env NAME` when it is one of the environments
+/// directory's files. "Does not exist, check the path" alone leaves the user to find out that
+/// the path is relative to where they stand.
+fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> Result<()> {
+    let missing = matches!(
+        std::fs::symlink_metadata(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    let at_root = crate::display::without_dot_dot(&ws.root.join(path));
+    if path.is_absolute() || !missing || !at_root.is_file() {
+        return Ok(());
+    }
+    let here = std::env::current_dir()
+        .map(|cwd| {
+            crate::display::relative_to(&cwd, &ws.root)
+                .display()
+                .to_string()
+        })
+        .unwrap_or_else(|_| "the current directory".to_string());
+    let name = at_root
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(environment_of_file_name)
+        .filter(|_| at_root.parent() == Some(ws.environments_dir().as_path()));
+    let or_env = name.map_or_else(String::new, |name| format!(", or `{} {name}`", labels.env));
+    Err(Error::invalid(format!(
+        "environment file {} does not exist in `{here}`: the path given to {} is relative to \
+         the current directory",
+        crate::display::path(path),
+        labels.file
+    ))
+    .with_help(format!(
+        "the workspace root has it: from here it is `{} {}`{or_env}",
+        labels.file,
+        crate::hint::quote_path(Path::new(&display_path(&at_root)))
+    )))
 }
 
 /// Whether an environment file (`what`: the default one, or the one `--env` names) is there

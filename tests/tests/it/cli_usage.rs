@@ -562,3 +562,53 @@ fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
         .stderr_has("migrations directory `nowhere` does not exist")
         .stderr_lacks("workspace root has");
 }
+
+/// `-c db/environments/staging.yaml` typed in `src/` said only that the file does not exist
+/// ("check the path given to -c"): the path is relative to the current directory. When it is
+/// there from the workspace root, the error says so and names the `-c` path from here (and
+/// `--env NAME` for a file of the environments directory); pasted, each runs.
+#[test]
+fn an_environment_file_given_from_a_subdirectory_names_the_one_at_the_root() {
+    let db = TestDb::new("usage_c_subdir");
+    let project = Project::two_tables();
+    project.write("src/main.rs", "fn main() {}\n");
+    let url = format!("database_url: {}\n", db.url());
+    project.write("db/environments/staging.yaml", &url);
+    project.write("config/ci.yaml", &url);
+    let in_src = |args: &[&str]| Run::of(project.cli().current_dir(project.path("src")).args(args));
+    let cases = [
+        (
+            "db/environments/staging.yaml",
+            "`-c ../db/environments/staging.yaml`, or `--env staging`",
+        ),
+        ("config/ci.yaml", "`-c ../config/ci.yaml`"),
+    ];
+    for (file, help) in cases {
+        let run = in_src(&["migrate", "status", "-c", file]);
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "environment file {file} does not exist in `src`: the path given to -c is \
+                 relative to the current directory"
+            ))
+            .stderr_has(&format!(
+                "help: the workspace root has it: from here it is {help}"
+            ));
+        if file == "config/ci.yaml" {
+            run.stderr_lacks("--env");
+        }
+        let pasted = Run::of(project.cli().current_dir(project.path("src")).args([
+            "migrate",
+            "status",
+            "-c",
+            &format!("../{file}"),
+        ]));
+        // Pending: the database is reached, its ledger not yet made.
+        pasted.code(exit::NOT_INITIALISED);
+    }
+    in_src(&["migrate", "status", "--env", "staging"]).code(exit::NOT_INITIALISED);
+    // A file that is nowhere: the plain "does not exist".
+    in_src(&["migrate", "status", "-c", "nowhere.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("environment file nowhere.yaml does not exist")
+        .stderr_lacks("workspace root has");
+}
