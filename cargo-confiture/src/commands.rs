@@ -86,13 +86,12 @@ fn refuse_dir_of_the_root(
     workspace: &Workspace,
     cwd: &Path,
 ) -> Result<()> {
-    if given.is_absolute() || !files::is_missing_dir(migrations_dir) {
+    let Some(at_root) = workspace
+        .there_from_the_root(given, cwd)
+        .filter(|dir| dir.is_dir() && files::is_missing_dir(migrations_dir))
+    else {
         return Ok(());
-    }
-    let at_root = display::without_dot_dot(&workspace.root.join(given));
-    if at_root == migrations_dir || !at_root.is_dir() {
-        return Ok(());
-    }
+    };
     let here = display::relative_to(cwd, &workspace.root);
     Err(Error::invalid(format!(
         "migrations directory `{}` does not exist in `{}`: --migrations-dir is relative to \

@@ -113,21 +113,18 @@ pub fn resolve_with(
 /// directory's files. "Does not exist, check the path" alone leaves the user to find out that
 /// the path is relative to where they stand.
 fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> Result<()> {
-    let missing = matches!(
-        std::fs::symlink_metadata(path),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound
-    );
-    let at_root = crate::display::without_dot_dot(&ws.root.join(path));
-    if path.is_absolute() || !missing || !at_root.is_file() {
+    let Ok(cwd) = std::env::current_dir() else {
         return Ok(());
-    }
-    let here = std::env::current_dir()
-        .map(|cwd| {
-            crate::display::relative_to(&cwd, &ws.root)
-                .display()
-                .to_string()
-        })
-        .unwrap_or_else(|_| "the current directory".to_string());
+    };
+    let Some(at_root) = ws
+        .there_from_the_root(path, &cwd)
+        .filter(|file| file.is_file())
+    else {
+        return Ok(());
+    };
+    let here = crate::display::relative_to(&cwd, &ws.root)
+        .display()
+        .to_string();
     let name = at_root
         .file_name()
         .and_then(|n| n.to_str())
