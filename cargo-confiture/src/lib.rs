@@ -302,6 +302,12 @@ fn elsewhere(word: &str, args: &[OsString]) -> Option<String> {
         .into_iter()
         .filter(|p| p[..p.len() - 1] != here[..])
         .collect();
+    if word == "help" {
+        // `cargo confiture help [migrate up]`, as cargo and git take it: the `--help` of what
+        // follows.
+        let line = command_line(word, &[], &[], args)?;
+        return Some(format!("did you mean `{line} --help`?"));
+    }
     let Some(close) = did_you_mean(word, paths.iter().map(|p| p[p.len() - 1].as_str())) else {
         if word == "init" {
             return Some(

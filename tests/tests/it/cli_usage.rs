@@ -429,6 +429,31 @@ fn commands_that_never_connect_do_not_offer_the_connection_flags() {
     run.stderr_lacks("is ignored");
 }
 
+/// `cargo confiture help` (as cargo and git take it) was an "unrecognized subcommand" with no
+/// tip: the tip is the `--help` of what follows, and pasted it prints that help.
+#[test]
+fn help_as_a_subcommand_points_at_the_help_flag() {
+    let project = Project::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["help"], "`cargo confiture --help`"),
+        (&["help", "migrate"], "`cargo confiture migrate --help`"),
+        (
+            &["migrate", "help", "up"],
+            "`cargo confiture migrate up --help`",
+        ),
+    ];
+    for (args, suggested) in cases {
+        project
+            .run(args)
+            .code(exit::USAGE)
+            .stderr_has(&format!("tip: did you mean {suggested}?"));
+        project
+            .paste(suggested)
+            .code(exit::SUCCESS)
+            .stdout_has("Usage: cargo confiture");
+    }
+}
+
 /// A subcommand given where it is not one (`cargo confiture up`, as other migration tools
 /// spell it; `migrate lint`) got clap's bare "unrecognized subcommand" with no tip: the tip
 /// names the command line with the subcommand where it is, the other words kept (a
