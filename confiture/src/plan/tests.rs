@@ -2725,3 +2725,24 @@ fn a_target_that_rolls_back_everything_names_the_command_and_what_it_drops() {
         assert!(help.contains(drops), "{target}: {help}");
     }
 }
+
+/// The help of an edited applied migration named the new migration to write as a bare
+/// `migrate generate NAME`, which no shell runs and which the CLI could not complete with the
+/// run's `--migrations-dir` or `-p`: it is a suggested command like the `reinit` beside it.
+#[test]
+fn the_modified_help_suggests_generate_as_a_command() {
+    let help = modified_help(LineEndings::None);
+    assert!(
+        help.contains("goes in a new migration (`cargo confiture migrate generate NAME`)"),
+        "{help}"
+    );
+    let inv = crate::hint::Invocation {
+        files: vec!["--migrations-dir".into(), "sql".into()],
+        ..Default::default()
+    };
+    assert!(
+        inv.render(&help)
+            .contains("`cargo confiture migrate generate NAME --migrations-dir sql`"),
+        "{help}"
+    );
+}
