@@ -50,6 +50,9 @@ impl Context {
             Some(dir) => display::without_dot_dot(&cwd.join(dir)),
             None => workspace.migrations_dir(),
         };
+        if let Some(given) = &cli.global.migrations_dir {
+            refuse_dir_of_the_root(given, &migrations_dir, &workspace, &cwd)?;
+        }
         if cli.global.migrations_dir.is_none() && g.package.is_none() && g.manifest_path.is_none() {
             refuse_virtual_root(&workspace, &migrations_dir, &cwd)?;
         }
@@ -69,6 +72,43 @@ impl Context {
     pub fn load(&self) -> Result<Checked> {
         files::load(&self.display_dir, &self.check_options)
     }
+}
+
+/// A relative `--migrations-dir` that is not there from the current directory but is from the
+/// workspace root (`--migrations-dir db/migrations` typed in `src/`): refused (exit 5) naming
+/// the directory at the root and the flag that reaches it from here. The flag is relative to
+/// the current directory, as every path a command shows is; the directory's "does not exist"
+/// help would otherwise say to create it with `migrate generate`, a second, empty history
+/// beside the project's (and `generate` would make it).
+fn refuse_dir_of_the_root(
+    given: &Path,
+    migrations_dir: &Path,
+    workspace: &Workspace,
+    cwd: &Path,
+) -> Result<()> {
+    let Some(at_root) = workspace
+        .there_from_the_root(given, cwd)
+        .filter(|dir| dir.is_dir() && files::is_missing_dir(migrations_dir))
+    else {
+        return Ok(());
+    };
+    let here = display::relative_to(cwd, &workspace.root);
+    Err(Error::invalid(format!(
+        "migrations directory `{}` does not exist in `{}`: --migrations-dir is relative to \
+         the current directory",
+        display::path(given),
+        display::path(&here)
+    ))
+    .with_help(format!(
+        "the workspace root has `{}`: from here it is `--migrations-dir {}`{}",
+        display::path(given),
+        hint::quote_path(&display::relative_to(&at_root, cwd)),
+        if at_root == workspace.migrations_dir() {
+            " (or leave the flag out: it is the project's migrations directory)"
+        } else {
+            ""
+        }
+    )))
 }
 
 /// The root of a virtual workspace whose migrations directory does not exist, while members

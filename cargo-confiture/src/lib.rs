@@ -239,6 +239,14 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
             };
             let names: Vec<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
             let Some(close) = did_you_mean(&word, names) else {
+                // Not one of this command's: a subcommand given at another level (`cargo
+                // confiture up`, `migrate lint`) or a command other tools have (`init`).
+                if let Some(tip) = elsewhere(&word, args) {
+                    e.insert(
+                        ContextKind::Suggested,
+                        ContextValue::StyledStrs(vec![tip.into()]),
+                    );
+                }
                 return e;
             };
             let value = ContextValue::Strings(vec![close.to_string()]);
@@ -279,18 +287,128 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
     e
 }
 
+/// The tip for a word that is no subcommand where it was given: the command line with the
+/// subcommand it names (or is close to) where that one is, `migrate up` for `up` and `lint` for
+/// `migrate lint`, the other words kept, so that pasted it runs what was meant; for `init`
+/// (confiture (Python)'s, and other tools'), how a project starts here.
+fn elsewhere(word: &str, args: &[OsString]) -> Option<String> {
+    let mut root = cli::command();
+    root.build();
+    let here = reached_path(args);
+    let mut paths = Vec::new();
+    subcommand_paths(&root, &mut Vec::new(), &mut paths);
+    // This command's own subcommands were looked at already.
+    let paths: Vec<Vec<String>> = paths
+        .into_iter()
+        .filter(|p| p[..p.len() - 1] != here[..])
+        .collect();
+    if word == "help" {
+        // `cargo confiture help [migrate up]`, as cargo and git take it: the `--help` of what
+        // follows.
+        let line = command_line(word, &[], &[], args)?;
+        return Some(format!("did you mean `{line} --help`?"));
+    }
+    let Some(close) = did_you_mean(word, paths.iter().map(|p| p[p.len() - 1].as_str())) else {
+        if word == "init" {
+            return Some(
+                "there is no `init`: `cargo confiture migrate generate NAME` creates the \
+                 migrations directory and its first migration, and an environment file \
+                 (`db/environments/local.yaml` by default, `database_url: \
+                 postgresql://user@host:5432/dbname`) names the database"
+                    .to_string(),
+            );
+        }
+        return None;
+    };
+    let path = paths.iter().find(|p| p[p.len() - 1] == close)?;
+    let line = command_line(word, &here, path, args)?;
+    Some(format!("did you mean `{line}`?"))
+}
+
+/// Every subcommand's path from the top (`["migrate", "up"]`), help left out.
+fn subcommand_paths(command: &clap::Command, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        prefix.push(sub.get_name().to_string());
+        out.push(prefix.clone());
+        subcommand_paths(sub, prefix, out);
+        prefix.pop();
+    }
+}
+
+/// `args` as a command line with `word` replaced by `path` and the subcommands the arguments
+/// went through (`here`) left out; connection strings and queries as placeholders (`<URL>`,
+/// `<SQL>`: they may hold a password), every other word quoted for the shell.
+fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString]) -> Option<String> {
+    const HIDDEN: &[(&str, &str)] = &[
+        ("--database-url", "<URL>"),
+        ("--scratch-url", "<URL>"),
+        ("--targets-query", "<SQL>"),
+        ("--schemas-query", "<SQL>"),
+    ];
+    let mut out = vec!["cargo".to_string(), "confiture".to_string()];
+    let mut skip: Vec<&str> = here.iter().map(String::as_str).collect();
+    let mut replaced = false;
+    let mut hide_next: Option<&str> = None;
+    for arg in args.iter().skip(1) {
+        let arg = arg.to_str()?;
+        if let Some(placeholder) = hide_next.take() {
+            out.push(placeholder.to_string());
+            continue;
+        }
+        if !replaced {
+            if let Some(i) = skip.iter().position(|s| *s == arg) {
+                skip.remove(i);
+                continue;
+            }
+            if arg == word {
+                out.extend(path.iter().cloned());
+                replaced = true;
+                continue;
+            }
+        }
+        if let Some((flag, placeholder)) = HIDDEN.iter().find(|(f, _)| arg == *f) {
+            out.push(flag.to_string());
+            hide_next = Some(*placeholder);
+        } else if let Some((flag, placeholder)) = HIDDEN
+            .iter()
+            .find(|(f, _)| arg.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
+        {
+            out.push(format!("{flag}={placeholder}"));
+        } else if confiture::config::names_a_connection(arg) {
+            out.push("<URL>".to_string());
+        } else {
+            out.push(confiture::hint::quote(arg).into_owned());
+        }
+    }
+    Some(out.join(" "))
+}
+
+/// The names of the subcommands the arguments went through, as [`reached`] walks them.
+fn reached_path(args: &[OsString]) -> Vec<String> {
+    walk(args).1
+}
+
 /// The (sub)command the arguments reached, built (its global options included).
 fn reached(args: &[OsString]) -> clap::Command {
+    walk(args).0
+}
+
+/// The (sub)command the arguments reached, and the names of the subcommands on the way.
+fn walk(args: &[OsString]) -> (clap::Command, Vec<String>) {
     let mut command = cli::command();
     command.build();
+    let mut path = Vec::new();
     for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
         match command.find_subcommand(arg) {
-            Some(sub) => command = sub.clone(),
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                command = sub.clone();
+            }
             None if arg == "--" => break,
             None => {}
         }
     }
-    command
+    (command, path)
 }
 
 /// A flag given twice under its two names (`--lock-timeout 5s --lock-wait 1s`: `--lock-timeout`

@@ -81,6 +81,7 @@ use confiture::files::{self, CheckOptions, Checked};
 
 mod embed;
 
+use confiture::hint::Invocation;
 use confiture::workspace::Workspace;
 use confiture::{display, Diagnostic};
 pub use embed::{embed_source, Package, NOT_EMBEDDED_SOURCE};
@@ -198,13 +199,17 @@ impl Check {
             }
         };
         let root = located.workspace.root.clone();
+        let suggest = Check::suggesting(&located.workspace);
+        // Every line names its paths from the workspace root; a command it suggests must run
+        // there too, and reach this package's settings.
+        let mut print = |line: String| print(suggest.render(&line).into_owned());
         let settings = (located.workspace.manifests()).chain([located.migrations_dir.as_path()]);
         for path in settings {
             match rerun(&root, path) {
                 Ok(line) => print(line),
                 Err(err) => {
                     print(syntax.error(&render_error(&err)));
-                    return Err(Error::Setup(err));
+                    return Err(Error::Setup(completed(err, &suggest)));
                 }
             }
         }
@@ -212,7 +217,7 @@ impl Check {
             Ok(report) => report,
             Err(err) => {
                 print(syntax.error(&render_error(&err)));
-                return Err(Error::Setup(err));
+                return Err(Error::Setup(completed(err, &suggest)));
             }
         };
         // The directory's line covers its files: cargo scans a directory given to
@@ -237,11 +242,14 @@ impl Check {
             });
         }
         if report.checked.has_errors() {
-            return Err(Error::Invalid(Box::new(report.refusal())));
+            return Err(Error::Invalid(Box::new(completed(
+                report.refusal(),
+                &suggest,
+            ))));
         }
         if let Some(err) = unwritable {
             print(syntax.error(&render_error(&err)));
-            return Err(Error::Setup(err));
+            return Err(Error::Setup(completed(err, &suggest)));
         }
         let written = match (self.embed, std::env::var_os("OUT_DIR")) {
             (true, _) => embed::write_embedded(&report),
@@ -251,9 +259,23 @@ impl Check {
         };
         if let Err(err) = written {
             print(syntax.error(&render_error(&err)));
-            return Err(Error::Setup(err));
+            return Err(Error::Setup(completed(err, &suggest)));
         }
         Ok(report)
+    }
+
+    /// How the commands the check suggests select this package: `-p NAME` when it is a
+    /// workspace member (its settings are its own, or the workspace's: `-p` reaches them from
+    /// the workspace root, where the check's paths start and a bare command reads the root's),
+    /// nothing for a project of one package.
+    fn suggesting(workspace: &Workspace) -> Invocation {
+        match workspace.member_name() {
+            Some(name) => Invocation {
+                files: vec!["-p".to_string(), name],
+                ..Invocation::default()
+            },
+            None => Invocation::default(),
+        }
     }
 
     fn locate(&self) -> Result<Located, confiture::Error> {
@@ -469,6 +491,15 @@ fn unwritable_because(path: &Path) -> Option<&'static str> {
     }
 }
 
+/// `err` with the commands its help and details suggest completed by `suggest`.
+fn completed(mut err: confiture::Error, suggest: &Invocation) -> confiture::Error {
+    err.help = err.help.map(|help| suggest.render(&help).into_owned());
+    for detail in &mut err.details {
+        *detail = suggest.render(detail).into_owned();
+    }
+    err
+}
+
 /// An error and its help on one line (cargo instructions are one line each).
 fn render_error(err: &confiture::Error) -> String {
     let mut line = err.message_with_cause();
@@ -569,6 +600,60 @@ mod tests {
     fn member_settings(tmp: &TempDir, settings: &str) {
         let manifest = format!("{APP_PACKAGE}\n[package.metadata.confiture]\n{settings}");
         tmp.write("app/Cargo.toml", &manifest);
+    }
+
+    /// A workspace member's check names its paths from the workspace root, and said "`cargo
+    /// confiture migrate generate NAME` creates it" and "`cargo confiture lint` explains each
+    /// rule": run there, those read the root's settings (a root with migrations of its own
+    /// got the member's new migration; one without refused). Each suggested command carries
+    /// `-p NAME`, in the `cargo::error=` lines and in the error that fails the build; a
+    /// project of one package gets no `-p`.
+    #[test]
+    fn a_member_s_suggested_commands_select_the_member() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"db/migrations\"\n");
+        member_settings(&tmp, "migrations_dir = \"migrations\"\n");
+        let run = |dir: &str| {
+            let mut out = Vec::new();
+            let result = Check::new()
+                .manifest_dir(tmp.path.join(dir))
+                .run_to(&mut out);
+            let err = match result {
+                Err(err) => err.to_string(),
+                Ok(report) => panic!("{dir}: passed: {report:?}"),
+            };
+            (String::from_utf8(out).unwrap(), err)
+        };
+        // No directory yet.
+        let (printed, err) = run("app");
+        for text in [&printed, &err] {
+            assert!(
+                text.contains("`cargo confiture migrate generate NAME -p app` creates it"),
+                "{text}"
+            );
+        }
+        // A broken directory: the rule's explanation is the member's too.
+        tmp.write("app/migrations/001_a.up.sql", "SELECT 1;\n");
+        let (_, err) = run("app");
+        assert!(
+            err.contains("`cargo confiture lint -p app` explains each rule"),
+            "{err}"
+        );
+
+        // One package, no workspace: the commands are as written.
+        let single = TempDir::new("confiture_build_single");
+        single.write("Cargo.toml", APP_PACKAGE);
+        let mut out = Vec::new();
+        let err = match Check::new()
+            .manifest_dir(single.path.clone())
+            .run_to(&mut out)
+        {
+            Err(err) => err.to_string(),
+            Ok(report) => panic!("passed: {report:?}"),
+        };
+        assert!(
+            err.contains("`cargo confiture migrate generate NAME` creates it"),
+            "{err}"
+        );
     }
 
     #[test]

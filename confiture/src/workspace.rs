@@ -200,6 +200,34 @@ impl Workspace {
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)
     }
+
+    /// A relative path given on the command line (`--migrations-dir`, `-c`) that is not there
+    /// from the current directory `cwd` but is from the workspace root (`db/migrations` typed
+    /// in `src/`): where it is, so that the error can name the path that reaches it from
+    /// `cwd`. `None` for an absolute path, one that is there (or in the way: a broken link),
+    /// or one the root has not either.
+    pub fn there_from_the_root(&self, given: &Path, cwd: &Path) -> Option<PathBuf> {
+        if given.is_absolute() {
+            return None;
+        }
+        let here = crate::display::without_dot_dot(&cwd.join(given));
+        let missing = matches!(
+            fs::symlink_metadata(&here),
+            Err(e) if e.kind() == io::ErrorKind::NotFound
+        );
+        let at_root = crate::display::without_dot_dot(&self.root.join(given));
+        (missing && at_root != here && at_root.exists()).then_some(at_root)
+    }
+
+    /// The name of the workspace member the start directory is in (`package.name` of
+    /// [`Workspace::package_manifest`]), as `-p NAME` selects it; `None` at the root, outside
+    /// a member, or when the manifest cannot be read.
+    pub fn member_name(&self) -> Option<String> {
+        let manifest = self.package_manifest.as_deref()?;
+        let table = read_manifest(manifest).ok()??;
+        let name = table.get("package")?.get("name")?.as_str()?;
+        Some(name.to_string())
+    }
 }
 
 /// The package the start directory is in: its `[package.metadata.confiture]` overrides.

@@ -75,6 +75,7 @@ pub fn resolve_with(
             Ok(with_origin(env, Origin::Env))
         }
         Selection::File(path) => {
+            refuse_file_of_the_root(ws, path, labels)?;
             let env = Environment::read_file(path, vars, labels)?;
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
             Ok(with_origin(env, Origin::File))
@@ -101,9 +102,46 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
-            Err(no_database(ws, labels))
+            Err(no_database(ws, labels, vars))
         }
     }
+}
+
+/// A relative environment file path that is not there from the current directory but is from
+/// the workspace root (`-c db/environments/staging.yaml` typed in `src/`): refused naming the
+/// path that reaches it from here, and `--env NAME` when it is one of the environments
+/// directory's files. "Does not exist, check the path" alone leaves the user to find out that
+/// the path is relative to where they stand.
+fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> Result<()> {
+    let Ok(cwd) = std::env::current_dir() else {
+        return Ok(());
+    };
+    let Some(at_root) = ws
+        .there_from_the_root(path, &cwd)
+        .filter(|file| file.is_file())
+    else {
+        return Ok(());
+    };
+    let here = crate::display::relative_to(&cwd, &ws.root)
+        .display()
+        .to_string();
+    let name = at_root
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(environment_of_file_name)
+        .filter(|_| at_root.parent() == Some(ws.environments_dir().as_path()));
+    let or_env = name.map_or_else(String::new, |name| format!(", or `{} {name}`", labels.env));
+    Err(Error::invalid(format!(
+        "environment file {} does not exist in `{here}`: the path given to {} is relative to \
+         the current directory",
+        crate::display::path(path),
+        labels.file
+    ))
+    .with_help(format!(
+        "the workspace root has it: from here it is `{} {}`{or_env}",
+        labels.file,
+        crate::hint::quote_path(Path::new(&display_path(&at_root)))
+    )))
 }
 
 /// Whether an environment file (`what`: the default one, or the one `--env` names) is there
@@ -145,11 +183,29 @@ fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<
     }
 }
 
-/// `no database configured`, with every way of naming one in the order they are tried.
-fn no_database(ws: &Workspace, labels: &Labels<'_>) -> Error {
+/// `no database configured`, with every way of naming one in the order they are tried, and
+/// the variables that were set to nothing but blanks ([`variable`] takes them as unset): a CI
+/// secret not defined for the branch expands to "", and the list alone would name, as a way
+/// not taken, the variable the user did set.
+fn no_database(
+    ws: &Workspace,
+    labels: &Labels<'_>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Error {
     let envs = display_path(&ws.environments_dir());
     let Labels { url, env, file } = labels;
-    Error::invalid("no database configured")
+    let empty: Vec<&str> = ["CONFITURE_DATABASE_URL", "DATABASE_URL"]
+        .into_iter()
+        .filter(|name| vars(name).is_some_and(|v| v.trim().is_empty()))
+        .collect();
+    let mut error = Error::invalid("no database configured");
+    for name in empty {
+        error = error.with_detail(format!(
+            "{name} is set but empty, which counts as unset: give it the database's URL \
+             (a CI secret not defined for this branch or environment expands to nothing)"
+        ));
+    }
+    error
         .with_detail("name one in any of these ways (the first found wins):")
         .with_detail(format!("  1. {url} postgresql://user@host:5432/dbname"))
         .with_detail(format!(

@@ -82,7 +82,8 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         let err = Error::invalid(format!("`{name}` is not a valid migration name"));
         return Err(match name::suggest_name(name) {
             Some(suggestion) => err.with_help(format!(
-                "use `{suggestion}`; a migration name is {NAME_FORM}"
+                "use `{suggestion}`: {}; a migration name is {NAME_FORM}",
+                crate::hint::command(&format!("migrate generate {suggestion}"))
             )),
             None => err.with_help(format!("a migration name is {NAME_FORM}")),
         });
@@ -283,7 +284,13 @@ mod tests {
                 format!("`{arg}` is not a valid migration name")
             );
             let help = err.help.unwrap();
-            assert!(help.starts_with(&format!("use `{suggestion}`;")), "{help}");
+            // The command to paste, not only the name.
+            assert!(
+                help.starts_with(&format!(
+                    "use `{suggestion}`: `cargo confiture migrate generate {suggestion}`;"
+                )),
+                "{help}"
+            );
         }
         let err = new_migration(&checked(&[]), "2fa").unwrap_err();
         assert!(err

@@ -107,16 +107,18 @@ fn confirm_everything(
     let first = first_version(request);
     let target = request.target.as_ref();
     match (target.map(Version::number), request.steps, applied) {
-        (Some(0), _, _) => Err(Error::usage(format!(
-            "--target {} rolls back every applied migration{}",
-            target.map_or("0", Version::as_str),
-            if first > 1 {
-                ", back to the schema snapshot"
-            } else {
-                ""
-            }
-        ))
-        .with_help("add --yes to confirm")),
+        (Some(0), _, _) => {
+            let t = target.map_or("0", Version::as_str);
+            Err(Error::usage(format!(
+                "--target {t} rolls back every applied migration{}",
+                if first > 1 {
+                    ", back to the schema snapshot"
+                } else {
+                    ""
+                }
+            ))
+            .with_help(confirm_help(request, t, first)))
+        }
         (Some(number), _, _) if number < first => {
             let t = target.map_or_else(|| number.to_string(), |t| t.to_string());
             let first_id = set
@@ -130,9 +132,7 @@ fn confirm_everything(
                  {first}): it rolls back every applied migration, back to the schema snapshot",
                 set.dir.display()
             ))
-            .with_help(format!(
-                "add --yes to confirm (--target {t} --yes, the same plan as --target 0 --yes)"
-            )))
+            .with_help(confirm_help(request, &t, first)))
         }
         (None, Some(steps), Some((applied, reachable)))
             if applied > 0 && steps as usize > applied =>
@@ -162,6 +162,30 @@ fn confirm_everything(
             .with_help(help))
         }
         _ => Ok(()),
+    }
+}
+
+/// The help of a `--target T` that rolls back everything, refused without `--yes`: the command
+/// that confirms it, to paste, and what it drops — every migration's objects, or on a squashed
+/// history (`first` above 1) those of the migrations since the schema snapshot.
+fn confirm_help(request: &DownRequest, t: &str, first: u64) -> String {
+    let command = crate::hint::command(&down_args(request, &format!("--target {t} --yes")));
+    // Below a squashed history's first version, any target is the snapshot, as 0 is.
+    let same = match t.parse::<Version>() {
+        Ok(v) if v.number() > 0 => ", the same plan as --target 0 --yes",
+        _ => "",
+    };
+    if first > 1 {
+        format!(
+            "add --yes to confirm ({command}{same}): the down files of every migration applied since \
+             the schema snapshot run, dropping their objects; the rows below `first_version` \
+             are squashed and stay"
+        )
+    } else {
+        format!(
+            "add --yes to confirm ({command}): each migration's down file runs, dropping every \
+             migration's objects"
+        )
     }
 }
 

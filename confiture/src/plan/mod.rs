@@ -341,10 +341,11 @@ fn edited_help(origin: &Origin) -> String {
     }
     format!(
         "restore the modified files from version control (the database keeps what the text \
-         that ran did); an intended schema change goes in a new migration (`migrate generate \
-         NAME`), never in an applied one; only if the edits change nothing that runs \
-         (comments, whitespace, formatting), {} records the new text as applied without \
-         running it (`--dry-run` shows the rows first)",
+         that ran did); an intended schema change goes in a new migration ({}), never in an \
+         applied one; only if the edits change nothing that runs (comments, whitespace, \
+         formatting), {} records the new text as applied without running it (`--dry-run` \
+         shows the rows first)",
+        crate::hint::command("migrate generate NAME"),
         reinit_hint()
     )
 }

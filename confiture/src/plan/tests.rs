@@ -2682,7 +2682,67 @@ fn a_version_bound_is_echoed_as_it_was_written() {
     );
     let help = err.help.unwrap_or_default();
     assert!(
-        help.contains("(--target 0002 --yes, the same plan"),
+        help.contains(
+            "(`cargo confiture migrate down --target 0002 --yes`, the same plan as --target 0 \
+             --yes)"
+        ),
+        "{help}"
+    );
+}
+
+/// `down --target 0` without `--yes` said only "add --yes to confirm": no command to paste, and
+/// nothing on what confirming drops, where `--steps` beyond the applied migrations names both.
+/// Every refusal of a `--target` that rolls back everything gives the command that confirms
+/// it, the target as written and the request's other flags kept, and says that the down files
+/// drop the migrations' objects (since the schema snapshot, on a squashed history).
+#[test]
+fn a_target_that_rolls_back_everything_names_the_command_and_what_it_drops() {
+    let cases: &[(&[u64], Option<u64>, &str, &str)] = &[
+        (&[1, 2, 3], None, "0", "dropping every migration's objects"),
+        (
+            &[1, 2, 3],
+            None,
+            "000",
+            "dropping every migration's objects",
+        ),
+        (&[3, 4, 5], Some(3), "0", "dropping their objects"),
+        (&[3, 4, 5], Some(3), "2", "dropping their objects"),
+    ];
+    for (versions, first_version, target, drops) in cases {
+        let s = set(versions);
+        let request = DownRequest {
+            target: Some(target.parse::<Version>().unwrap()),
+            allow_modified: true,
+            first_version: *first_version,
+            ..Default::default()
+        };
+        let err = check_down_request(&s, &request).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Usage, "{err}");
+        let help = err.help.unwrap_or_default();
+        let command =
+            format!("`cargo confiture migrate down --target {target} --yes --allow-modified`");
+        assert!(help.contains(&command), "{target}: {help}");
+        assert!(help.contains(drops), "{target}: {help}");
+    }
+}
+
+/// The help of an edited applied migration named the new migration to write as a bare
+/// `migrate generate NAME`, which no shell runs and which the CLI could not complete with the
+/// run's `--migrations-dir` or `-p`: it is a suggested command like the `reinit` beside it.
+#[test]
+fn the_modified_help_suggests_generate_as_a_command() {
+    let help = modified_help(LineEndings::None);
+    assert!(
+        help.contains("goes in a new migration (`cargo confiture migrate generate NAME`)"),
+        "{help}"
+    );
+    let inv = crate::hint::Invocation {
+        files: vec!["--migrations-dir".into(), "sql".into()],
+        ..Default::default()
+    };
+    assert!(
+        inv.render(&help)
+            .contains("`cargo confiture migrate generate NAME --migrations-dir sql`"),
         "{help}"
     );
 }

@@ -254,6 +254,44 @@ fn empty_variables_count_as_unset() {
     assert_eq!(env.origin, Origin::DefaultEnv);
 }
 
+/// A variable set to nothing (a CI secret not defined for the branch) counts as unset, and
+/// "no database configured" listed it among the ways not taken, never saying that it was set:
+/// the error says which were set empty, and the listing still follows.
+#[test]
+fn nothing_found_says_which_variables_were_set_empty() {
+    let f = fixture(&[STAGING]);
+    for (set, empty) in [
+        (vec![("DATABASE_URL", "")], vec!["DATABASE_URL"]),
+        (vec![("DATABASE_URL", "  ")], vec!["DATABASE_URL"]),
+        (
+            vec![("CONFITURE_DATABASE_URL", ""), ("DATABASE_URL", "")],
+            vec!["CONFITURE_DATABASE_URL", "DATABASE_URL"],
+        ),
+    ] {
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&set)).expect_err("nothing named");
+        assert_eq!(err.message, "no database configured");
+        for name in &empty {
+            let said = format!("{name} is set but empty, which counts as unset");
+            assert!(
+                err.details.iter().any(|d| d.starts_with(&said)),
+                "{set:?}: {:?}",
+                err.details
+            );
+        }
+        assert!(err
+            .details
+            .iter()
+            .any(|d| d.contains("5. the DATABASE_URL")));
+    }
+    // Unset: no such line.
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert!(
+        !err.details.iter().any(|d| d.contains("set but empty")),
+        "{:?}",
+        err.details
+    );
+}
+
 #[test]
 fn nothing_found_lists_the_five_ways() {
     let f = fixture(&[STAGING]);

@@ -2606,7 +2606,9 @@ fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edi
             .stderr_lacks("accept")
             .stderr_has("only if the edits change nothing that runs (comments, whitespace,")
             .stderr_has("records the new text as applied without running it")
-            .stderr_has("schema change goes in a new migration (`migrate generate NAME`)");
+            .stderr_has(
+                "schema change goes in a new migration (`cargo confiture migrate generate NAME`)",
+            );
     }
 
     let said = "the new text of 002_t2 (edited since it ran)";

@@ -428,3 +428,212 @@ fn commands_that_never_connect_do_not_offer_the_connection_flags() {
     ]);
     run.stderr_lacks("is ignored");
 }
+
+/// `cargo confiture help` (as cargo and git take it) was an "unrecognized subcommand" with no
+/// tip: the tip is the `--help` of what follows, and pasted it prints that help.
+#[test]
+fn help_as_a_subcommand_points_at_the_help_flag() {
+    let project = Project::new();
+    let cases: &[(&[&str], &str)] = &[
+        (&["help"], "`cargo confiture --help`"),
+        (&["help", "migrate"], "`cargo confiture migrate --help`"),
+        (
+            &["migrate", "help", "up"],
+            "`cargo confiture migrate up --help`",
+        ),
+    ];
+    for (args, suggested) in cases {
+        project
+            .run(args)
+            .code(exit::USAGE)
+            .stderr_has(&format!("tip: did you mean {suggested}?"));
+        project
+            .paste(suggested)
+            .code(exit::SUCCESS)
+            .stdout_has("Usage: cargo confiture");
+    }
+}
+
+/// A subcommand given where it is not one (`cargo confiture up`, as other migration tools
+/// spell it; `migrate lint`) got clap's bare "unrecognized subcommand" with no tip: the tip
+/// names the command line with the subcommand where it is, the other words kept (a
+/// connection string as `<URL>`), and pasted it runs. `init`, which confiture (Python) and
+/// other tools have, says how a project starts here. In JSON, the tip is the help.
+#[test]
+fn a_subcommand_given_at_another_level_is_suggested_where_it_is() {
+    let db = TestDb::new("usage_level");
+    let project = Project::two_tables();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", db.url()),
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (&["up"], "`cargo confiture migrate up`"),
+        (
+            &["status", "--env", "local"],
+            "`cargo confiture migrate status --env local`",
+        ),
+        (&["stauts"], "`cargo confiture migrate status`"),
+        (
+            &["down", "--dry-run"],
+            "`cargo confiture migrate down --dry-run`",
+        ),
+        (
+            &["migrate", "lint", "-D", "warnings"],
+            "`cargo confiture lint -D warnings`",
+        ),
+        (
+            &["migrate", "migrate", "status"],
+            "`cargo confiture migrate status`",
+        ),
+        (
+            &["generate", "add_bio", "--dry-run"],
+            "`cargo confiture migrate generate add_bio --dry-run`",
+        ),
+    ];
+    for (args, suggested) in cases {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has(&format!("tip: did you mean {suggested}?"));
+        let pasted = project.paste(suggested);
+        assert_ne!(
+            pasted.code,
+            i32::from(exit::USAGE),
+            "{suggested}\n{}",
+            pasted.dump()
+        );
+    }
+    // Applied by the pasted `up`, in the order of the cases.
+    assert_eq!(
+        db.value("SELECT count(*) FROM tb_confiture").as_deref(),
+        Some("2")
+    );
+
+    // A connection string is never repeated: its place holds `<URL>`.
+    let url = "postgresql://postgres:s3cretpw@127.0.0.1:5432/nowhere";
+    project
+        .run(&["--database-url", url, "status"])
+        .code(exit::USAGE)
+        .stderr_has("tip: did you mean `cargo confiture --database-url <URL> migrate status`?")
+        .stderr_lacks("s3cretpw");
+
+    for args in [&["init"][..], &["migrate", "init"]] {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has("tip: there is no `init`: `cargo confiture migrate generate NAME`");
+    }
+    let run = project.run(&["--format", "json", "up"]);
+    let doc = json_error(&run, exit::USAGE, "usage");
+    let help = doc["error"]["help"].as_str().unwrap_or_default();
+    assert!(
+        help.contains("did you mean `cargo confiture --format json migrate up`?"),
+        "{}",
+        run.dump()
+    );
+    // Too far from every subcommand: no tip.
+    project
+        .run(&["deploy"])
+        .code(exit::USAGE)
+        .stderr_lacks("tip:");
+}
+
+/// `--migrations-dir db/migrations` typed in a subdirectory (`src/`) named a directory that is
+/// not there, and its help said to create it with `migrate generate` — which did, starting a
+/// second, empty history in `src/db/migrations`. The flag is relative to the current
+/// directory; when the path is there from the workspace root, the refusal (exit 5, nothing
+/// created) names the flag that reaches it from here, and pasted that runs.
+#[test]
+fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
+    let project = Project::two_tables();
+    project.write("src/main.rs", "fn main() {}\n");
+    project.write("sql/001_a.up.sql", "SELECT 1;\n");
+    project.write("sql/001_a.down.sql", "SELECT 1;\n");
+    let in_src = |args: &[&str]| Run::of(project.cli().current_dir(project.path("src")).args(args));
+    for (dir, default) in [("db/migrations", true), ("sql", false)] {
+        for args in [
+            &["migrate", "generate", "x", "--migrations-dir", dir][..],
+            &["lint", "--migrations-dir", dir],
+        ] {
+            let run = in_src(args);
+            run.code(exit::INVALID)
+                .stderr_has(&format!(
+                    "migrations directory `{dir}` does not exist in `src`: --migrations-dir is \
+                     relative to the current directory"
+                ))
+                .stderr_has(&format!(
+                    "help: the workspace root has `{dir}`: from here it is `--migrations-dir \
+                     ../{dir}`"
+                ))
+                .stderr_lacks("create it");
+            assert_eq!(
+                run.stderr.contains("or leave the flag out"),
+                default,
+                "{}",
+                run.dump()
+            );
+        }
+        let src_dir = project.path("src").join(dir);
+        assert!(!src_dir.exists(), "{} was created", src_dir.display());
+        let pasted = Run::of(project.cli().current_dir(project.path("src")).args([
+            "lint",
+            "--migrations-dir",
+            &format!("../{dir}"),
+        ]));
+        pasted.code(exit::SUCCESS);
+    }
+    // A directory that is nowhere: still the "does not exist" of the directory, at its path.
+    in_src(&["lint", "--migrations-dir", "nowhere"])
+        .code(exit::INVALID)
+        .stderr_has("migrations directory `nowhere` does not exist")
+        .stderr_lacks("workspace root has");
+}
+
+/// `-c db/environments/staging.yaml` typed in `src/` said only that the file does not exist
+/// ("check the path given to -c"): the path is relative to the current directory. When it is
+/// there from the workspace root, the error says so and names the `-c` path from here (and
+/// `--env NAME` for a file of the environments directory); pasted, each runs.
+#[test]
+fn an_environment_file_given_from_a_subdirectory_names_the_one_at_the_root() {
+    let db = TestDb::new("usage_c_subdir");
+    let project = Project::two_tables();
+    project.write("src/main.rs", "fn main() {}\n");
+    let url = format!("database_url: {}\n", db.url());
+    project.write("db/environments/staging.yaml", &url);
+    project.write("config/ci.yaml", &url);
+    let in_src = |args: &[&str]| Run::of(project.cli().current_dir(project.path("src")).args(args));
+    let cases = [
+        (
+            "db/environments/staging.yaml",
+            "`-c ../db/environments/staging.yaml`, or `--env staging`",
+        ),
+        ("config/ci.yaml", "`-c ../config/ci.yaml`"),
+    ];
+    for (file, help) in cases {
+        let run = in_src(&["migrate", "status", "-c", file]);
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "environment file {file} does not exist in `src`: the path given to -c is \
+                 relative to the current directory"
+            ))
+            .stderr_has(&format!(
+                "help: the workspace root has it: from here it is {help}"
+            ));
+        if file == "config/ci.yaml" {
+            run.stderr_lacks("--env");
+        }
+        let pasted = Run::of(project.cli().current_dir(project.path("src")).args([
+            "migrate",
+            "status",
+            "-c",
+            &format!("../{file}"),
+        ]));
+        // Pending: the database is reached, its ledger not yet made.
+        pasted.code(exit::NOT_INITIALISED);
+    }
+    in_src(&["migrate", "status", "--env", "staging"]).code(exit::NOT_INITIALISED);
+    // A file that is nowhere: the plain "does not exist".
+    in_src(&["migrate", "status", "-c", "nowhere.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("environment file nowhere.yaml does not exist")
+        .stderr_lacks("workspace root has");
+}
