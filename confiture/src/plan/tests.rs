@@ -2686,3 +2686,57 @@ fn a_version_bound_is_echoed_as_it_was_written() {
         "{help}"
     );
 }
+
+/// C004's help with the ledger read names the version the file checker names (the first
+/// missing one, at the width of the version before the gap: `0009_gap` after `007` goes to
+/// `008`) and says whether the file after the gap is applied here; no other help changes.
+#[test]
+fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
+    let dir = std::path::Path::new("m");
+    let entries = ["007_h", "0009_gap", "0010_x"]
+        .iter()
+        .flat_map(|s| [format!("{s}.up.sql"), format!("{s}.down.sql")])
+        .map(|f| crate::files::Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    let options = crate::files::CheckOptions {
+        first_version: Some(7),
+        ..Default::default()
+    };
+    let checked = crate::files::check(dir, entries, &options);
+    let c004 = |ds: &[Diagnostic]| {
+        (ds.iter())
+            .find(|d| d.code == "C004")
+            .and_then(|d| d.help.clone())
+            .unwrap_or_else(|| panic!("no C004: {ds:?}"))
+    };
+    let unknown = c004(&checked.diagnostics);
+    assert!(
+        unknown.contains("renumber `0009_gap` to 008 only if it is not applied anywhere yet"),
+        "{unknown}"
+    );
+    let explained = |applied: &[u64]| {
+        let rows = rows(&checked.set, applied);
+        let history = History::of(&checked.set, &rows, Some(7));
+        let ds = explain_applied(&checked.set, &history, &checked.diagnostics);
+        // Only the helps that depend on it change.
+        for (before, after) in checked.diagnostics.iter().zip(&ds) {
+            if before.code != "C004" {
+                assert_eq!(before, after);
+            }
+        }
+        c004(&ds)
+    };
+    let here = explained(&[7, 9]);
+    assert!(
+        here.contains("keep `0009_gap` at its number: it is applied here"),
+        "{here}"
+    );
+    let not_here = explained(&[7]);
+    assert!(
+        not_here.contains("`0009_gap` is not applied here: renumber it to 008 unless another"),
+        "{not_here}"
+    );
+}
