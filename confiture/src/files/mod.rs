@@ -1020,7 +1020,7 @@ pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked
 }
 
 /// Whether the migration a file belongs to is applied on the database a command read, for the
-/// helps that depend on it (C004's renumbering): `Unknown`
+/// helps that depend on it (C004's renumbering, C101's marker on an applied file): `Unknown`
 /// where no ledger was read (lint, confiture-build, a refusal made before connecting), and the
 /// help says which case needs what; `Yes`/`No` from [`crate::history::History::applied_here`]
 /// where one was (`migrate status`: [`crate::plan::explain_applied`]), and the help says what
@@ -1037,8 +1037,9 @@ pub enum AppliedHere {
 
 /// The help of `diagnostic` once whether its migration is applied here is known (`here`), for
 /// the rules whose help depends on it: C004 (the file after a gap: renumber it into the gap
-/// only if it is applied nowhere). `None` for every other diagnostic, and for one of a file
-/// without a well-formed name.
+/// only if it is applied nowhere), C101 (the no-transaction marker changes an applied up
+/// file's checksum). `None` for every other diagnostic, and for one of a file without a
+/// well-formed name.
 pub fn help_applied_here(
     set: &MigrationSet,
     diagnostic: &Diagnostic,
@@ -1058,6 +1059,9 @@ pub fn help_applied_here(
         };
         let to = name::version_text(before + 1, width);
         return Some(checker::gap_help(&stem, &to, here));
+    }
+    if diagnostic.code == rules::requires_no_transaction_code() {
+        return Some(rules::requires_no_transaction_help(parsed.kind, here));
     }
     None
 }

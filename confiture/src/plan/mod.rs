@@ -1140,7 +1140,7 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
 }
 
 /// The directory's diagnostics with whether each one's migration is applied on this database,
-/// for the rules whose help depends on it ([`crate::files::help_applied_here`]: C004):
+/// for the rules whose help depends on it ([`crate::files::help_applied_here`]: C004, C101):
 /// the file checker, which knows no ledger, names both cases ("only if it is not applied
 /// anywhere yet"); a command that read the ledger says which holds here
 /// ([`History::applied_here`]) and keeps the caution for other databases.

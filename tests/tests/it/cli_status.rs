@@ -1811,3 +1811,46 @@ fn the_file_after_a_gap_is_said_applied_or_not_here() {
         .run(&["lint"])
         .stderr_has("renumber `003_c` to 002 only if it is not applied anywhere yet");
 }
+
+/// C101 on an up file said "where this migration is already applied, the marker changes its
+/// up file's checksum ..." in `status`, which knew whether it was: a conditional the user had
+/// to settle with the table above it. `status` now says which holds for each file here.
+#[test]
+fn the_no_transaction_help_is_said_applied_or_not_here() {
+    let db = TestDb::new("st_c101_here");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // The applied one gains an index (as confiture (Python) ran it), a pending one has one.
+    project.migration(
+        "001_a",
+        "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        "DROP TABLE a;\n",
+    );
+    project.migration(
+        "002_b",
+        "CREATE INDEX CONCURRENTLY a_id2 ON a (id);\n",
+        "DROP INDEX a_id2;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let helps = helps_by_path(&run.json(), "C101");
+    let applied = &helps["db/migrations/001_a.up.sql"];
+    assert!(
+        applied.contains("; this migration is applied here (confiture (Python) runs it"),
+        "{applied}"
+    );
+    let pending = &helps["db/migrations/002_b.up.sql"];
+    assert!(
+        pending.contains("; it is not applied here, so the marker is all this database needs; where another database already applied it"),
+        "{pending}"
+    );
+    for help in [applied, pending] {
+        assert!(
+            !help.contains("where this migration is already applied"),
+            "{help}"
+        );
+    }
+    project
+        .run(&["lint"])
+        .stderr_has("where this migration is already applied (confiture (Python) runs it");
+}
