@@ -2987,3 +2987,44 @@ fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert_eq!(ledger(&db), before);
 }
+
+/// `up --steps N` refuses files with errors once it has read the ledger, and its help said
+/// "`migrate up --target 002` stops before 003_c if it is not applied yet" whatever the
+/// ledger held — also once 002 was applied, when that command does nothing. It now says what
+/// holds on this database; `up` without `--steps`, which refuses before connecting, keeps
+/// the condition.
+#[test]
+fn the_broken_files_refusal_after_the_ledger_says_what_holds_here() {
+    let db = TestDb::new("hist_steps_here");
+    let project = Project::new();
+    for id in ["001_a", "002_b", "003_c", "004_d"] {
+        project.migration(id, "SELECT 1;\n", "SELECT 1;\n");
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project.migration(
+        "003_c",
+        "CREATE TABLE c (id int);\nCREATE INDEX CONCURRENTLY c_id ON c (id);\n",
+        "DROP TABLE c;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "3"])
+        .code(exit::INVALID)
+        .stderr_has("migrate up --target 002")
+        .stderr_has("applies what comes before 003_c, which is not applied here")
+        .stderr_lacks("if it is not applied yet");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1", "--dry-run"])
+        .code(exit::INVALID)
+        .stderr_has("003_c is not applied here, and nothing before it is left to apply")
+        .stderr_lacks("--target 002");
+    // Before connecting, no ledger: the condition stays.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("stops before 003_c if it is not applied yet");
+}
