@@ -993,9 +993,9 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                     (Some(_), Some((o, old))) => {
                         let to = crate::files::name::version_text(m.version, o.version_text.len());
                         format!(
-                            "{ran_as}, which `{}` has now: if `{}` is not applied anywhere yet, \
-                             give it the number `{}` leaves and rename `{}` back: `{} && {}`",
-                            o.id(),
+                            "{ran_as}, which `{}` has now, not applied here: if no other \
+                             database applied it either, give it the number `{}` leaves and \
+                             rename `{}` back: `{} && {}`",
                             o.id(),
                             m.id(),
                             m.id(),

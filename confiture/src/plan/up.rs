@@ -361,6 +361,8 @@ fn check_history_for(
 /// migration below an applied one is, after a merge, usually the one that came from the main
 /// branch — already applied on other databases, where a renumbered copy would be
 /// `renumbered` and refused — so renumbering is only for a migration applied nowhere yet.
+/// Every caller has read the ledger (`status`, `up`'s refusal): an out-of-order migration is
+/// one this database has not applied, which the help says rather than a condition.
 ///
 /// `through`, the newest out-of-order version: the `baseline --through` that records them
 /// without running them when their changes are in the database already — a ledger row lost to
@@ -378,10 +380,10 @@ fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &
     format!(
         "first check the schema: if what an out-of-order migration makes is already in this \
          database (its ledger row was lost to a restore or a manual cleanup), record it without \
-         running it ({}); otherwise renumber it above {above} (rename both files) only if it is \
-         not applied anywhere yet — usually your own, unmerged one; one that came from another \
-         branch may already be applied elsewhere: apply it here with `--allow-out-of-order` \
-         ({})",
+         running it ({}); otherwise, as it is not applied here, renumber it above {above} \
+         (rename both files) only if no other database applied it either — usually your own, \
+         unmerged one; one that came from another branch may already be applied elsewhere: \
+         apply it here with `--allow-out-of-order` ({})",
         crate::hint::command(&format!("migrate baseline --through {through}")),
         crate::hint::command(up_args)
     )

@@ -837,7 +837,13 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         // Its old number is another migration's now: the other one takes the number it
         // leaves and it goes back (both renames named), or `reinit`.
         .stderr_has("`004_c` ran as 003, which `003_other` has now")
-        .stderr_has("give it the number `004_c` leaves and rename `004_c` back: `mv ")
+        // `status` read the ledger: `003_other` is not applied here, which it says, keeping
+        // the caution for other databases (not "if it is not applied anywhere yet").
+        .stderr_has(
+            "which `003_other` has now, not applied here: if no other database applied it \
+             either, give it the number `004_c` leaves and rename `004_c` back: `mv ",
+        )
+        .stderr_lacks("not applied anywhere yet")
         .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
