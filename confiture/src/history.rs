@@ -1144,6 +1144,20 @@ impl<'a> History<'a> {
             .map(|&i| &self.recorded[i])
     }
 
+    /// Whether `migration` is applied on this database: **the** answer to "is V applied here"
+    /// that a help depending on it gives ([`crate::files::AppliedHere`]): a row records it
+    /// ([`Recorded::matched`]: applied, modified, or renumbered from another number), never
+    /// a row of its version that records another migration (replaced, ambiguous).
+    pub fn applied_here(&self, migration: &Migration) -> crate::files::AppliedHere {
+        let recorded = (self.recorded.iter())
+            .filter_map(Recorded::matched)
+            .any(|m| m.up.path == migration.up.path);
+        match recorded {
+            true => crate::files::AppliedHere::Yes,
+            false => crate::files::AppliedHere::No,
+        }
+    }
+
     /// The row that records `migration` as applied ([`History::row_of`]), unless nothing
     /// tells that it does ([`State::Ambiguous`]: a row of another version with its name, or
     /// of its version without a checksum and another name). What a check of whether a run

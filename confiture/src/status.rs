@@ -512,7 +512,11 @@ pub fn report_while(
         lock_held_by_prepared: None,
         diagnostics: crate::plan::explain_duplicates(
             &history,
-            &crate::plan::explain_gaps(set, &history, diagnostics),
+            &crate::plan::explain_gaps(
+                set,
+                &history,
+                &crate::plan::explain_applied(set, &history, diagnostics),
+            ),
         ),
         renumbered_help: crate::plan::renumbered_help(set, &history),
         missing_leaves_gap: crate::plan::missing_leaves_gap(set, &history),

@@ -1016,7 +1016,7 @@ impl Migrator {
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);
         // It cannot stop before a version: no `--target` to suggest.
-        plan::check_up_files(&set, &errors, None, None)?;
+        plan::check_up_files(&set, &errors, None, None, None)?;
         // Every migration is replayed (those below `--from` too, unchecked).
         plan::check_replayable(&set, None, VERIFY)?;
         if let Some(v) = options.from {

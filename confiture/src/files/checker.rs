@@ -26,6 +26,7 @@ use crate::text;
 #[cfg(test)]
 pub(super) use contents::NoStatement;
 pub use docs::*;
+pub(super) use versions::gap_help;
 
 const CONFIG_TABLE: &str = crate::workspace::WORKSPACE_SETTING;
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";

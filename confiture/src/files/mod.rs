@@ -278,6 +278,18 @@ impl MigrationSet {
         versions.into_iter().collect()
     }
 
+    /// How the files of `version` spell it ([`MigrationSet::versions_on_disk`]'s files: a
+    /// migration's own over a stray file's), if the directory has any.
+    pub fn version_text_of(&self, version: u64) -> Option<&str> {
+        let stray = (self.unreadable.iter().map(|f| (f.version, &f.version_text)))
+            .chain((self.incomplete.iter()).map(|f| (f.version, &f.version_text)))
+            .chain((self.python.iter()).map(|f| (f.version, &f.version_text)));
+        (self.migrations.iter().map(|m| (m.version, &m.version_text)))
+            .chain(stray)
+            .find(|(v, _)| *v == version)
+            .map(|(_, text)| text.as_str())
+    }
+
     /// The newest version the directory has files of ([`MigrationSet::versions_on_disk`]'s
     /// last: a confiture (Python) `.py` migration's, or files that form no migration, count),
     /// with its text as its files spell it (a migration's own over a stray file's): what "the
@@ -1005,6 +1017,53 @@ fn link_error(
 /// path order; never fails, never panics on input.
 pub fn check(dir: &Path, entries: Vec<Entry>, options: &CheckOptions) -> Checked {
     checker::check(dir, entries, options)
+}
+
+/// Whether the migration a file belongs to is applied on the database a command read, for the
+/// helps that depend on it (C004's renumbering, C101's marker on an applied file): `Unknown`
+/// where no ledger was read (lint, confiture-build, a refusal made before connecting), and the
+/// help says which case needs what; `Yes`/`No` from [`crate::history::History::applied_here`]
+/// where one was (`migrate status`: [`crate::plan::explain_applied`]), and the help says what
+/// holds on this database, keeping the caution for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppliedHere {
+    /// No ledger was read.
+    Unknown,
+    /// A row of this database records it.
+    Yes,
+    /// No row of this database records it.
+    No,
+}
+
+/// The help of `diagnostic` once whether its migration is applied here is known (`here`), for
+/// the rules whose help depends on it: C004 (the file after a gap: renumber it into the gap
+/// only if it is applied nowhere), C101 (the no-transaction marker changes an applied up
+/// file's checksum). `None` for every other diagnostic, and for one of a file without a
+/// well-formed name.
+pub fn help_applied_here(
+    set: &MigrationSet,
+    diagnostic: &Diagnostic,
+    here: AppliedHere,
+) -> Option<String> {
+    let parsed = (diagnostic.path.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| name::parse_file_name(n).ok())?;
+    let stem = format!("{}_{}", parsed.version_text, parsed.name);
+    if diagnostic.code == checker::VERSION_GAP.code {
+        let before = (set.versions_on_disk().into_iter())
+            .filter(|(v, _)| *v < parsed.version)
+            .max_by_key(|(v, _)| *v);
+        let (before, width) = match &before {
+            Some((v, _)) => (*v, set.version_text_of(*v).map_or(0, str::len)),
+            None => (0, 0),
+        };
+        let to = name::version_text(before + 1, width);
+        return Some(checker::gap_help(&stem, &to, here));
+    }
+    if diagnostic.code == rules::requires_no_transaction_code() {
+        return Some(rules::requires_no_transaction_help(parsed.kind, here));
+    }
+    None
 }
 
 /// Whether `diagnostic` is about the sequence of versions — a gap before the file it is

@@ -60,6 +60,7 @@ impl Migrator {
             &errors,
             Some(options.through.number()),
             Some(&|version: &str| format!("migrate baseline --through {version}")),
+            None,
         )?;
         Ok(checked)
     }

@@ -41,6 +41,7 @@ impl Migrator {
                 &errors,
                 options.target.as_ref().map(crate::history::Version::number),
                 stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
+                None,
             )?;
         }
         Ok(checked)
@@ -195,7 +196,8 @@ impl Migrator {
                 None => (None, Vec::new()),
             };
             let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
-            check_plan_files(&set, &errors, &request, &plan, self.on_scratch)?;
+            let rows = found.as_deref().unwrap_or_default();
+            check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
             plan::check_up_interrupted(
                 &set,
                 found.as_deref().unwrap_or_default(),
@@ -301,18 +303,21 @@ fn check_plan_files(
     set: &MigrationSet,
     errors: &FileErrors<'_>,
     request: &plan::UpRequest,
-    plan: &plan::UpPlan<'_>,
+    (plan, rows): (&plan::UpPlan<'_>, &[LedgerRow]),
     on_scratch: Option<&'static str>,
 ) -> Result<()> {
     if request.steps.is_none() {
         return Ok(());
     }
     let stop = stop_before(on_scratch, request);
+    // The ledger is read: the help says what holds here.
+    let history = crate::history::History::of(set, rows, request.first_version);
     plan::check_up_files(
         set,
         errors,
         plan.through,
         stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
+        Some(&history),
     )
 }
 
@@ -567,7 +572,13 @@ impl<'a> Locked<'a> {
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         let plan = plan::up(self.set, rows, self.request)?;
-        check_plan_files(self.set, self.errors, self.request, &plan, self.on_scratch)?;
+        check_plan_files(
+            self.set,
+            self.errors,
+            self.request,
+            (&plan, rows),
+            self.on_scratch,
+        )?;
         plan::check_up_interrupted(
             self.set,
             rows,
@@ -807,7 +818,7 @@ impl Migrator {
             return Ok(false);
         }
         let plan = plan::up(set, &[], request)?;
-        check_plan_files(set, errors, request, &plan, self.on_scratch)?;
+        check_plan_files(set, errors, request, (&plan, &[]), self.on_scratch)?;
         if options.single_transaction {
             if let Some(refused) = refuse_single(request, &plan, report) {
                 return Err(refused);

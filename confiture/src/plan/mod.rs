@@ -994,9 +994,9 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
                     (Some(_), Some((o, old))) => {
                         let to = crate::files::name::version_text(m.version, o.version_text.len());
                         format!(
-                            "{ran_as}, which `{}` has now: if `{}` is not applied anywhere yet, \
-                             give it the number `{}` leaves and rename `{}` back: `{} && {}`",
-                            o.id(),
+                            "{ran_as}, which `{}` has now, not applied here: if no other \
+                             database applied it either, give it the number `{}` leaves and \
+                             rename `{}` back: `{} && {}`",
                             o.id(),
                             m.id(),
                             m.id(),
@@ -1138,6 +1138,32 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
         ));
     }
     Some(help.join("; "))
+}
+
+/// The directory's diagnostics with whether each one's migration is applied on this database,
+/// for the rules whose help depends on it ([`crate::files::help_applied_here`]: C004, C101):
+/// the file checker, which knows no ledger, names both cases ("only if it is not applied
+/// anywhere yet"); a command that read the ledger says which holds here
+/// ([`History::applied_here`]) and keeps the caution for other databases.
+pub fn explain_applied(
+    set: &MigrationSet,
+    history: &History<'_>,
+    diagnostics: &[Diagnostic],
+) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            let migration =
+                (set.migrations.iter()).find(|m| m.up.path == d.path || m.down.path == d.path);
+            if let Some(help) = migration
+                .and_then(|m| crate::files::help_applied_here(set, &d, history.applied_here(m)))
+            {
+                d.help = Some(help);
+            }
+            d
+        })
+        .collect()
 }
 
 /// The directory's diagnostics with what the history knows added: a gap in the versions (C004,

@@ -2746,3 +2746,121 @@ fn the_modified_help_suggests_generate_as_a_command() {
         "{help}"
     );
 }
+
+/// C004's help with the ledger read names the version the file checker names (the first
+/// missing one, at the width of the version before the gap: `0009_gap` after `007` goes to
+/// `008`) and says whether the file after the gap is applied here; no other help changes.
+#[test]
+fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
+    let dir = std::path::Path::new("m");
+    let entries = ["007_h", "0009_gap", "0010_x"]
+        .iter()
+        .flat_map(|s| [format!("{s}.up.sql"), format!("{s}.down.sql")])
+        .map(|f| crate::files::Entry::File {
+            path: dir.join(f),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+        .collect();
+    let options = crate::files::CheckOptions {
+        first_version: Some(7),
+        ..Default::default()
+    };
+    let checked = crate::files::check(dir, entries, &options);
+    let c004 = |ds: &[Diagnostic]| {
+        (ds.iter())
+            .find(|d| d.code == "C004")
+            .and_then(|d| d.help.clone())
+            .unwrap_or_else(|| panic!("no C004: {ds:?}"))
+    };
+    let unknown = c004(&checked.diagnostics);
+    assert!(
+        unknown.contains("renumber `0009_gap` to 008 only if it is not applied anywhere yet"),
+        "{unknown}"
+    );
+    let explained = |applied: &[u64]| {
+        let rows = rows(&checked.set, applied);
+        let history = History::of(&checked.set, &rows, Some(7));
+        let ds = explain_applied(&checked.set, &history, &checked.diagnostics);
+        // Only the helps that depend on it change.
+        for (before, after) in checked.diagnostics.iter().zip(&ds) {
+            if before.code != "C004" {
+                assert_eq!(before, after);
+            }
+        }
+        c004(&ds)
+    };
+    let here = explained(&[7, 9]);
+    assert!(
+        here.contains("keep `0009_gap` at its number: it is applied here"),
+        "{here}"
+    );
+    let not_here = explained(&[7]);
+    assert!(
+        not_here.contains("`0009_gap` is not applied here: renumber it to 008 unless another"),
+        "{not_here}"
+    );
+}
+
+/// `up`'s refusal of files with errors, once the ledger is read (`--steps N`), said
+/// "migrate up --target 002` stops before 003_c if it is not applied yet" whatever the ledger
+/// held: with 003_c applied, or 002 applied already, that command does nothing. With the
+/// history, the help says what holds here; before connecting, it keeps the condition.
+#[test]
+fn the_refusal_of_broken_files_says_what_stopping_before_them_does_here() {
+    use crate::history::FileErrors;
+    let dir = std::path::Path::new("m");
+    let entries = ["001_a", "002_b", "003_c", "004_d"]
+        .iter()
+        .flat_map(|s| [format!("{s}.up.sql"), format!("{s}.down.sql")])
+        .map(|f| {
+            let sql: &[u8] = match f.as_str() {
+                "003_c.up.sql" => b"CREATE INDEX CONCURRENTLY i ON t (a);\n",
+                _ => b"SELECT 1;\n",
+            };
+            crate::files::Entry::File {
+                path: dir.join(f),
+                bytes: sql.to_vec(),
+            }
+        })
+        .collect();
+    let checked = crate::files::check(dir, entries, &Default::default());
+    let errors = FileErrors::new(&checked.set, &checked.diagnostics);
+    let stop = |v: &str| format!("migrate up --target {v}");
+    let help = |applied: Option<&[u64]>| {
+        let rows = applied.map(|a| rows(&checked.set, a)).unwrap_or_default();
+        let history = History::of(&checked.set, &rows, None);
+        let err = check_up_files(
+            &checked.set,
+            &errors,
+            Some(4),
+            Some(&stop),
+            applied.map(|_| &history),
+        )
+        .expect_err("003_c has an error");
+        err.help.unwrap_or_default()
+    };
+    let unknown = help(None);
+    assert!(
+        unknown.contains("migrate up --target 002` stops before 003_c if it is not applied yet"),
+        "{unknown}"
+    );
+    let some_left = help(Some(&[1]));
+    assert!(
+        some_left.contains(
+            "migrate up --target 002` applies what comes before 003_c, which is not applied here"
+        ),
+        "{some_left}"
+    );
+    let none_left = help(Some(&[1, 2]));
+    assert!(
+        none_left.contains("003_c is not applied here, and nothing before it is left to apply"),
+        "{none_left}"
+    );
+    assert!(!none_left.contains("--target"), "{none_left}");
+    let applied = help(Some(&[1, 2, 3]));
+    assert!(applied.contains("003_c is applied here"), "{applied}");
+    assert!(!applied.contains("--target"), "{applied}");
+    for known in [&some_left, &none_left, &applied] {
+        assert!(!known.contains("if it is not applied yet"), "{known}");
+    }
+}

@@ -104,12 +104,15 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
 /// version: the arguments of the command that stops at the version it is given (as its file
 /// spells it) — `up`'s request bounded there, every flag of it kept ([`up_args`]), or
 /// `migrate baseline --through V` — which the help suggests; `None` for a command that cannot
-/// (`verify`).
+/// (`verify`). `history`, once the ledger is read: whether the broken migration is applied
+/// here, and whether any migration before it is left to apply, which the help then says
+/// ([`History::applied_here`]); `None` before connecting, and the help names the condition.
 pub fn check_up_files(
     set: &MigrationSet,
     errors: &FileErrors<'_>,
     target: Option<u64>,
     stop: Option<&dyn Fn(&str) -> String>,
+    history: Option<&History<'_>>,
 ) -> Result<()> {
     let blocking = errors.blocking_up(target);
     if blocking.is_empty() {
@@ -117,20 +120,49 @@ pub fn check_up_files(
     }
     let mut help = lint_help();
     // The migrations before the first broken one can still be applied on their own — when
-    // it is pending: the ledger is not read yet, and an applied one whose files are half
-    // there or unreadable refuses that command too.
+    // it is pending (an applied one whose files are half there or unreadable refuses that
+    // command too) and some before it are.
     if let (true, Some(stop)) = (errors.unversioned().is_empty(), stop) {
         if let Some(first) = errors.first_version() {
             if let Some(before) = set.migrations.iter().rev().find(|m| m.version < first) {
-                help.push_str(&format!(
-                    "; {} stops before {} if it is not applied yet",
-                    crate::hint::command(&stop(&before.version_text)),
-                    broken_id(set, errors, first)
-                ));
+                let command = crate::hint::command(&stop(&before.version_text));
+                let broken = broken_id(set, errors, first);
+                help.push_str(&stop_before_help(set, history, first, &command, &broken));
             }
         }
     }
     Err(invalid_files(set, &blocking, help))
+}
+
+/// What [`check_up_files`]'s help says of `command`, which stops before `broken` (version
+/// `first`): without a ledger, that it does if `broken` is not applied; with one, whether
+/// it does anything here.
+fn stop_before_help(
+    set: &MigrationSet,
+    history: Option<&History<'_>>,
+    first: u64,
+    command: &str,
+    broken: &str,
+) -> String {
+    let Some(history) = history else {
+        return format!("; {command} stops before {broken} if it is not applied yet");
+    };
+    // Files that form no migration (a draft, half a pair) are not applied here: `up`'s
+    // plan refused recorded ones before this check (`check_usable`).
+    let applied = find(set, first).map(|m| history.applied_here(m));
+    if applied == Some(crate::files::AppliedHere::Yes) {
+        return format!("; {broken} is applied here: its files are what to fix");
+    }
+    let left = (history.unrecorded.iter()).any(|u| u.migration.version < first);
+    match left {
+        true => {
+            format!("; {command} applies what comes before {broken}, which is not applied here")
+        }
+        false => format!(
+            "; {broken} is not applied here, and nothing before it is left to apply: its files \
+             are what to fix"
+        ),
+    }
 }
 
 /// `003_draft` for the broken version `version`.
@@ -329,6 +361,8 @@ fn check_history_for(
 /// migration below an applied one is, after a merge, usually the one that came from the main
 /// branch — already applied on other databases, where a renumbered copy would be
 /// `renumbered` and refused — so renumbering is only for a migration applied nowhere yet.
+/// Every caller has read the ledger (`status`, `up`'s refusal): an out-of-order migration is
+/// one this database has not applied, which the help says rather than a condition.
 ///
 /// `through`, the newest out-of-order version: the `baseline --through` that records them
 /// without running them when their changes are in the database already — a ledger row lost to
@@ -346,10 +380,10 @@ fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &
     format!(
         "first check the schema: if what an out-of-order migration makes is already in this \
          database (its ledger row was lost to a restore or a manual cleanup), record it without \
-         running it ({}); otherwise renumber it above {above} (rename both files) only if it is \
-         not applied anywhere yet — usually your own, unmerged one; one that came from another \
-         branch may already be applied elsewhere: apply it here with `--allow-out-of-order` \
-         ({})",
+         running it ({}); otherwise, as it is not applied here, renumber it above {above} \
+         (rename both files) only if no other database applied it either — usually your own, \
+         unmerged one; one that came from another branch may already be applied elsewhere: \
+         apply it here with `--allow-out-of-order` ({})",
         crate::hint::command(&format!("migrate baseline --through {through}")),
         crate::hint::command(up_args)
     )

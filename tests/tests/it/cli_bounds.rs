@@ -36,6 +36,9 @@ fn applied_through_dev(db: &TestDb) -> Project {
 #[test]
 fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
     // The user's `--create-database` is kept (`plan::up_args`), `--dry-run` is not.
+    // Before connecting (`--target`, a bare `up`), whether 002_idx is applied is unknown;
+    // `--steps`, refused once the ledger is read, knows that nothing before it is left to
+    // apply: `--target 001` would do nothing.
     let stop = |flags: &str| {
         format!(
             "help: fix the files listed (`cargo confiture lint` explains each rule), then run \
@@ -43,6 +46,9 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
              before 002_idx if it is not applied yet"
         )
     };
+    let nothing_left = "help: fix the files listed (`cargo confiture lint` explains each rule), \
+                        then run again; 002_idx is not applied here, and nothing before it is \
+                        left to apply: its files are what to fix";
     let db = TestDb::unborn("bounds_steps");
     let project = Project::new();
     project.table("001_a");
@@ -68,11 +74,15 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
         (&["migrate", "up", "--target", "2"], ""),
         (&["migrate", "up"], ""),
     ] {
+        let help = match args.contains(&"--steps") {
+            true => nothing_left.to_string(),
+            false => confiture_tests::previewed(&stop(flags), args),
+        };
         project
             .run_on(&db, args)
             .code(exit::INVALID)
             .stderr_has("error[C101]")
-            .stderr_has(&confiture_tests::previewed(&stop(flags), args));
+            .stderr_has(&help);
     }
     assert_eq!(ledger(&db), ["001:a"]);
     project
@@ -100,10 +110,9 @@ fn steps_is_refused_only_for_the_files_it_would_run_as_target_is() {
         .run_on(&db, &["migrate", "up", "--steps", "1"])
         .code(exit::INVALID)
         .stderr_has("003_draft.up.sql")
-        .stderr_has(
-            "`cargo confiture migrate up --target 002 --database-url <URL>` stops before \
-             003_draft",
-        );
+        // The ledger is read: 002 is applied already, `--target 002` would do nothing.
+        .stderr_has("003_draft is not applied here, and nothing before it is left to apply")
+        .stderr_lacks("--target 002");
     assert_eq!(ledger(&db), ["001:a", "002:b"]);
 }
 
@@ -300,17 +309,22 @@ fn the_up_a_refusal_suggests_keeps_the_users_selection_and_flags() {
         (
             &broken,
             "001",
-            "stops before 002_b if it is not applied yet",
+            // `--steps` reads the ledger first: it knows 002_b is not applied here.
+            [
+                "stops before 002_b if it is not applied yet",
+                "applies what comes before 002_b, which is not applied here",
+                "stops before 002_b if it is not applied yet",
+            ],
             [&["--target", "3"][..], &["--steps", "2"], &[]],
         ),
         (
             &python,
             "0002",
-            "applies the migrations before `0003_c.py` and stops there",
+            ["applies the migrations before `0003_c.py` and stops there"; 3],
             [&["--target", "3"][..], &["--steps", "3"], &[]],
         ),
     ] {
-        for bound in bounds {
+        for (bound, says) in bounds.into_iter().zip(says) {
             for (flags, spelled) in flag_sets {
                 for (selection, shown) in selections {
                     let args: Vec<&str> = ["migrate", "up"]

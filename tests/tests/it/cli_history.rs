@@ -837,7 +837,13 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         // Its old number is another migration's now: the other one takes the number it
         // leaves and it goes back (both renames named), or `reinit`.
         .stderr_has("`004_c` ran as 003, which `003_other` has now")
-        .stderr_has("give it the number `004_c` leaves and rename `004_c` back: `mv ")
+        // `status` read the ledger: `003_other` is not applied here, which it says, keeping
+        // the caution for other databases (not "if it is not applied anywhere yet").
+        .stderr_has(
+            "which `003_other` has now, not applied here: if no other database applied it \
+             either, give it the number `004_c` leaves and rename `004_c` back: `mv ",
+        )
+        .stderr_lacks("not applied anywhere yet")
         .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
@@ -2988,4 +2994,45 @@ fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
         .code(exit::SUCCESS);
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert_eq!(ledger(&db), before);
+}
+
+/// `up --steps N` refuses files with errors once it has read the ledger, and its help said
+/// "`migrate up --target 002` stops before 003_c if it is not applied yet" whatever the
+/// ledger held — also once 002 was applied, when that command does nothing. It now says what
+/// holds on this database; `up` without `--steps`, which refuses before connecting, keeps
+/// the condition.
+#[test]
+fn the_broken_files_refusal_after_the_ledger_says_what_holds_here() {
+    let db = TestDb::new("hist_steps_here");
+    let project = Project::new();
+    for id in ["001_a", "002_b", "003_c", "004_d"] {
+        project.migration(id, "SELECT 1;\n", "SELECT 1;\n");
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project.migration(
+        "003_c",
+        "CREATE TABLE c (id int);\nCREATE INDEX CONCURRENTLY c_id ON c (id);\n",
+        "DROP TABLE c;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "3"])
+        .code(exit::INVALID)
+        .stderr_has("migrate up --target 002")
+        .stderr_has("applies what comes before 003_c, which is not applied here")
+        .stderr_lacks("if it is not applied yet");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1", "--dry-run"])
+        .code(exit::INVALID)
+        .stderr_has("003_c is not applied here, and nothing before it is left to apply")
+        .stderr_lacks("--target 002");
+    // Before connecting, no ledger: the condition stays.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("stops before 003_c if it is not applied yet");
 }

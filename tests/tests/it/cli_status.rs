@@ -24,6 +24,19 @@ fn two_migrations() -> Project {
     project
 }
 
+/// `001_a`, `002_b`, `003_c`, each creating (dropping) its table `a`, `b`, `c`.
+fn three_tables() -> Project {
+    let project = Project::new();
+    for (id, table) in [("001_a", "a"), ("002_b", "b"), ("003_c", "c")] {
+        project.migration(
+            id,
+            &format!("CREATE TABLE {table} (id int);\n"),
+            &format!("DROP TABLE {table};\n"),
+        );
+    }
+    project
+}
+
 /// `user@host:port/db`, as the CLI shows a database.
 fn shown(db: &TestDb) -> String {
     db.display()
@@ -982,14 +995,7 @@ fn restore(path: &std::path::Path, text: &str) {
 #[test]
 fn a_migration_whose_files_are_there_but_unreadable_is_unreadable_not_missing() {
     let db = TestDb::new("st_unreadable");
-    let project = Project::new();
-    for (id, name) in [("001_a", "a"), ("002_b", "b"), ("003_c", "c")] {
-        project.migration(
-            id,
-            &format!("CREATE TABLE {name} (id int);\n"),
-            &format!("DROP TABLE {name};\n"),
-        );
-    }
+    let project = three_tables();
     project
         .run_on(&db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
@@ -1703,14 +1709,7 @@ fn a_ledger_off_the_search_path_is_helped_for_where_the_path_comes_from() {
 #[test]
 fn a_deleted_migration_a_later_one_follows_is_retired_with_select_1_not_reinit() {
     let db = TestDb::new("st_deleted_gap");
-    let project = Project::new();
-    for (id, table) in [("001_a", "a"), ("002_b", "b"), ("003_c", "c")] {
-        project.migration(
-            id,
-            &format!("CREATE TABLE {table} (id int);\n"),
-            &format!("DROP TABLE {table};\n"),
-        );
-    }
+    let project = three_tables();
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
@@ -1735,4 +1734,123 @@ fn a_deleted_migration_a_later_one_follows_is_retired_with_select_1_not_reinit()
         .run_on(&db, &["migrate", "up"])
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
+}
+
+/// The help of each `diagnostics` entry of `status --format json`, by its file's path.
+fn helps_by_path(
+    doc: &serde_json::Value,
+    code: &str,
+) -> std::collections::BTreeMap<String, String> {
+    (doc["diagnostics"].as_array().expect("diagnostics").iter())
+        .filter(|d| d["code"] == code)
+        .map(|d| {
+            let path = d["path"].as_str().expect("path").to_string();
+            (path, d["help"].as_str().expect("help").to_string())
+        })
+        .collect()
+}
+
+/// C004 on the pair after a gap said "renumber `003_c` to 002 only if it is not applied
+/// anywhere yet" in `status`, which had just read the ledger: with 003_c applied, the user
+/// could not tell from it that renumbering was ruled out here (it would be `renumbered`, and
+/// `up` refuse it). `status` now says whether it is applied on this database, keeping the
+/// caution for the others; lint, which reads no ledger, keeps the hedge.
+#[test]
+fn the_file_after_a_gap_is_said_applied_or_not_here() {
+    let applied = TestDb::new("st_gap_here");
+    let pending = TestDb::new("st_gap_not_here");
+    let project = three_tables();
+    project
+        .run_on(&applied, &["migrate", "up"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&pending, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+
+    let gap_help = |db: &TestDb| {
+        let run = project.run_on(db, &["migrate", "status", "--format", "json"]);
+        let helps = helps_by_path(&run.json(), "C004");
+        helps
+            .get("db/migrations/003_c.up.sql")
+            .unwrap_or_else(|| panic!("no C004 on 003_c: {helps:?}"))
+            .clone()
+    };
+    let here = gap_help(&applied);
+    assert!(
+        here.contains("keep `003_c` at its number: it is applied here"),
+        "{here}"
+    );
+    let not_here = gap_help(&pending);
+    assert!(
+        not_here.contains(
+            "`003_c` is not applied here: renumber it to 002 unless another database applied it"
+        ),
+        "{not_here}"
+    );
+    for help in [&here, &not_here] {
+        assert!(
+            !help.contains("only if it is not applied anywhere yet"),
+            "{help}"
+        );
+        // No migration was renumbered away from the gap: status knows it.
+        assert!(
+            !help.contains("if an applied migration was renumbered"),
+            "{help}"
+        );
+        assert!(help.contains("restore a deleted migration"), "{help}");
+    }
+    // The text table says the same.
+    project
+        .run_on(&applied, &["migrate", "status"])
+        .stderr_has("keep `003_c` at its number: it is applied here")
+        .stderr_lacks("only if it is not applied anywhere yet");
+    // No ledger read: both cases named.
+    project
+        .run(&["lint"])
+        .stderr_has("renumber `003_c` to 002 only if it is not applied anywhere yet");
+}
+
+/// C101 on an up file said "where this migration is already applied, the marker changes its
+/// up file's checksum ..." in `status`, which knew whether it was: a conditional the user had
+/// to settle with the table above it. `status` now says which holds for each file here.
+#[test]
+fn the_no_transaction_help_is_said_applied_or_not_here() {
+    let db = TestDb::new("st_c101_here");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    // The applied one gains an index (as confiture (Python) ran it), a pending one has one.
+    project.migration(
+        "001_a",
+        "CREATE TABLE a (id int);\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n",
+        "DROP TABLE a;\n",
+    );
+    project.migration(
+        "002_b",
+        "CREATE INDEX CONCURRENTLY a_id2 ON a (id);\n",
+        "DROP INDEX a_id2;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let helps = helps_by_path(&run.json(), "C101");
+    let applied = &helps["db/migrations/001_a.up.sql"];
+    assert!(
+        applied.contains("; this migration is applied here (confiture (Python) runs it"),
+        "{applied}"
+    );
+    let pending = &helps["db/migrations/002_b.up.sql"];
+    assert!(
+        pending.contains("; it is not applied here, so the marker is all this database needs; where another database already applied it"),
+        "{pending}"
+    );
+    for help in [applied, pending] {
+        assert!(
+            !help.contains("where this migration is already applied"),
+            "{help}"
+        );
+    }
+    project
+        .run(&["lint"])
+        .stderr_has("where this migration is already applied (confiture (Python) runs it");
 }

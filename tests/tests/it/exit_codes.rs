@@ -436,20 +436,24 @@ fn exit_7_when_a_pending_migration_is_out_of_order() {
         // The pending one is named as pending (it read as the newest applied).
         .stderr_has("pending migrations 002 are older than the newest applied one");
     // After a merge the pending one is usually main's, applied elsewhere: renumbering it is
-    // for a migration applied nowhere yet, and `status` and `up` say so with one text.
-    let caveat = "above 003 (rename both files) only if it is not applied anywhere yet — \
-                  usually your own, unmerged one; one that came from another branch may \
-                  already be applied elsewhere: apply it here with \
-                  `--allow-out-of-order` (`cargo confiture migrate up --allow-out-of-order \
-                  --database-url <URL>`)";
+    // for a migration applied nowhere yet, and `status` and `up` say so with one text. Both
+    // read the ledger: it is not applied here, which they say, rather than "only if it is not
+    // applied anywhere yet", keeping the caution for other databases.
+    let caveat = "otherwise, as it is not applied here, renumber it above 003 (rename both \
+                  files) only if no other database applied it either — usually your own, \
+                  unmerged one; one that came from another branch may already be applied \
+                  elsewhere: apply it here with `--allow-out-of-order` (`cargo confiture \
+                  migrate up --allow-out-of-order --database-url <URL>`)";
     project
         .run_on(&db, &["migrate", "status"])
-        .stderr_has(caveat);
+        .stderr_has(caveat)
+        .stderr_lacks("not applied anywhere yet");
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::DIVERGED)
         .stderr_has("002")
-        .stderr_has(caveat);
+        .stderr_has(caveat)
+        .stderr_lacks("not applied anywhere yet");
     project
         .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
         .code(exit::SUCCESS);

@@ -7,6 +7,7 @@ use super::{diagnostic, Found, Stem, CONFIG_TABLE};
 use super::{DUPLICATE_VERSION, FIRST_VERSION, MIXED_VERSION_WIDTH, VERSION_GAP};
 use crate::diagnostic::Diagnostic;
 use crate::files::name;
+use crate::files::AppliedHere;
 use crate::files::{CheckOptions, IncompleteFile, PythonFile};
 
 /// Duplicates, the first version, gaps and padding widths. Returns, for each stem, whether it
@@ -284,16 +285,35 @@ fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
         file.version_text(),
         previous_text
     );
-    // No ledger here: `migrate status` replaces this help when it knows an applied migration
-    // was renumbered away from the gap (`plan::explain_gaps`).
-    let help = format!(
-        "if an applied migration was renumbered away from it (`migrate status` shows it \
-         `renumbered`), rename its files back; restore a deleted migration from version control \
-         if it was applied anywhere (to retire it, keep its pair with `SELECT 1;` in each file); \
-         renumber `{}` to {missing_from} only if it is not applied anywhere yet",
-        file.stem()
-    );
+    // No ledger here: `migrate status` says whether the file is applied on its database
+    // (`plan::explain_applied`), and replaces this help when it knows an applied migration was
+    // renumbered away from the gap (`plan::explain_gaps`).
+    let help = gap_help(file.stem(), &missing_from, AppliedHere::Unknown);
     diagnostic(&VERSION_GAP, &file.path, None, message, help)
+}
+
+/// C004's help for `stem`, the pair after the gap, which would be renumbered to `to` (the first
+/// missing version, at the width of the version before the gap): whether
+/// that is safe depends on the databases that applied it, `here` (unknown without a ledger).
+/// Known, no migration was renumbered away from the gap (else `plan::explain_gaps` helps).
+pub(crate) fn gap_help(stem: &str, to: &str, here: AppliedHere) -> String {
+    let restore = "restore a deleted migration from version control if it was applied anywhere \
+                   (to retire it, keep its pair with `SELECT 1;` in each file)";
+    match here {
+        AppliedHere::Unknown => format!(
+            "if an applied migration was renumbered away from it (`migrate status` shows it \
+             `renumbered`), rename its files back; {restore}; renumber `{stem}` to {to} only if \
+             it is not applied anywhere yet"
+        ),
+        AppliedHere::Yes => format!(
+            "{restore}; keep `{stem}` at its number: it is applied here (renumbered, this \
+             database would show it `renumbered` and `migrate up` refuse it)"
+        ),
+        AppliedHere::No => format!(
+            "{restore}; `{stem}` is not applied here: renumber it to {to} unless another \
+             database applied it (there it would be `renumbered`)"
+        ),
+    }
 }
 
 /// Mixed zero-padding: the width most versions agree with wins — confiture (Python)'s `.py`

@@ -17,6 +17,15 @@ pub(crate) use server_wide::{server_wide, Effect};
 #[cfg(feature = "db")]
 pub(crate) use syntax::created_index;
 
+/// C101's help for a file of `kind` whose migration is applied here, or not, or unknown.
+pub(crate) use requires_no_transaction::help as requires_no_transaction_help;
+
+/// C101's code: the rule whose help depends on whether its migration is applied
+/// ([`crate::files::help_applied_here`]).
+pub(crate) fn requires_no_transaction_code() -> &'static str {
+    requires_no_transaction::DOC.code
+}
+
 mod column_type_change;
 mod constraint_without_not_valid;
 mod copy_stdin_stdout;

@@ -2,6 +2,7 @@
 //! in a migration that confiture runs in one.
 
 use super::{Context, Diagnostic, Direction, RuleDoc, Severity, Statement};
+use crate::files::AppliedHere;
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C101",
@@ -46,27 +47,49 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     else {
         return;
     };
-    let mut help = "add `-- confiture:no-transaction` to the file's leading comments (before the first statement), \
-         and keep the statement in a migration of its own"
-        .to_string();
-    if cx.kind == Direction::Up {
-        help.push_str(APPLIED);
-    }
     out.push(cx.diagnostic(
         &DOC,
         stmt.range.clone(),
         format!("{command} cannot run inside a transaction block, and confiture runs this migration in one"),
-        help,
+        help(cx.kind, AppliedHere::Unknown),
     ));
 }
 
-/// The second step, for an up file a database already applied (confiture (Python) runs such a
-/// file without the marker): the marker changes the file's checksum, so `status` then says
-/// `modified` (exit 7), and `reinit` records the file as it is now, running nothing. The rule
-/// knows no ledger: it says when the step applies.
-const APPLIED: &str = "; where this migration is already applied (confiture (Python) runs it \
-     without the marker), the marker changes its up file's checksum: `migrate status` then shows \
-     it `modified`, and `migrate reinit` records the file as it is now (nothing runs again)";
+/// The help, for an up or a down file (`kind`) whose migration is applied on the database a
+/// command read, or not, or unknown (`here`): for an up file, the second step where a database
+/// already applied it (confiture (Python) runs such a file without the marker): the marker
+/// changes the file's checksum, so `status` then says `modified` (exit 7), and `reinit`
+/// records the file as it is now, running nothing. Without a ledger it says when the step
+/// applies; with one, whether it does here, keeping the caution for other databases.
+pub(crate) fn help(kind: Direction, here: AppliedHere) -> String {
+    let mut help = "add `-- confiture:no-transaction` to the file's leading comments (before the first statement), \
+         and keep the statement in a migration of its own"
+        .to_string();
+    if kind == Direction::Up {
+        help.push_str(match here {
+            AppliedHere::Unknown => {
+                "; where this migration is already applied (confiture (Python) runs it without \
+                 the marker), the marker changes its up file's checksum: `migrate status` then \
+                 shows it `modified`, and `migrate reinit` records the file as it is now \
+                 (nothing runs again)"
+            }
+            AppliedHere::Yes => {
+                "; this migration is applied here (confiture (Python) runs it without the \
+                 marker), so the marker changes its up file's checksum: `migrate status` then \
+                 shows it `modified`, and `migrate reinit` records the file as it is now \
+                 (nothing runs again)"
+            }
+            AppliedHere::No => {
+                "; it is not applied here, so the marker is all this database needs; where \
+                 another database already applied it (confiture (Python) runs it without the \
+                 marker), the marker changes its up file's checksum: `migrate status` there \
+                 shows it `modified`, and `migrate reinit` records the file as it is now \
+                 (nothing runs again)"
+            }
+        });
+    }
+    help
+}
 
 #[cfg(test)]
 mod tests {
@@ -95,6 +118,27 @@ mod tests {
             Direction::Down,
         );
         assert!(!d[0].help.as_deref().unwrap_or_default().contains("reinit"));
+    }
+
+    /// With a ledger read, the help says which case holds on that database, keeping the
+    /// caution for the others; a down file's checksum is not recorded: no second step.
+    #[test]
+    fn the_help_says_whether_the_migration_is_applied_here() {
+        use crate::files::AppliedHere;
+        let here = super::help(Direction::Up, AppliedHere::Yes);
+        assert!(here.contains("; this migration is applied here"), "{here}");
+        let not_here = super::help(Direction::Up, AppliedHere::No);
+        assert!(not_here.contains("; it is not applied here"), "{not_here}");
+        assert!(not_here.contains("where another database already applied it"));
+        for help in [&here, &not_here] {
+            assert!(
+                !help.contains("where this migration is already applied"),
+                "{help}"
+            );
+        }
+        for here in [AppliedHere::Unknown, AppliedHere::Yes, AppliedHere::No] {
+            assert!(!super::help(Direction::Down, here).contains("reinit"));
+        }
     }
 
     #[test]
