@@ -302,17 +302,7 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
     let (mut holder, pid) = holding(&db, ROW_002);
     let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
     names_the_holder(&run.waiting_line(), pid, None);
-    let started = Instant::now();
-    confiture_tests::send_signal(run.child.id(), "-INT");
-    let (status, seen) = run.end();
-    // Within the stop's bound, its own report first: not the bound's "did not answer".
-    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
-    assert_eq!(status.code(), Some(130), "{seen:?}");
-    let all = seen.join("\n");
-    assert!(
-        all.contains("interrupted before migration 002_add_b started"),
-        "{all}"
-    );
+    let all = ctrl_c_ends(run, "interrupted before migration 002_add_b started");
     holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
     let count = |sql: &str| db.value(sql).unwrap_or_default();
@@ -327,15 +317,33 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
             "{all}"
         );
     }
-    // No session of the run is left: only the holder's (and this look's).
+    no_session_of_the_run_is_left(&db, pid);
+}
+
+/// Ctrl-C to `run`: it ends within the stop's bound with its own report, not the bound's "did
+/// not answer" (exit 130), saying `said`; everything it said.
+fn ctrl_c_ends(run: Watched, said: &str) -> String {
+    let started = Instant::now();
+    confiture_tests::send_signal(run.child.id(), "-INT");
+    let (status, seen) = run.end();
+    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(all.contains(said), "{all}");
+    all
+}
+
+/// No session of a run stopped on `db` is left: only the holder's (`pid`), and this look's.
+fn no_session_of_the_run_is_left(db: &TestDb, pid: i32) {
     let others = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
          AND backend_type = 'client backend' AND pid NOT IN (pg_backend_pid(), {pid})"
     );
+    let count = || db.value(&others).unwrap_or_default();
     assert!(
-        wait_until(Duration::from_secs(10), || count(&others) == "0"),
+        wait_until(Duration::from_secs(10), || count() == "0"),
         "{}",
-        count(&others)
+        count()
     );
 }
 
@@ -515,4 +523,97 @@ fn a_no_transaction_migrations_start_marker_names_the_holder_in_its_way() {
         ]),
         "{seen:?}"
     );
+}
+
+/// `001` makes `t` and `gate`; `002_add_b`, no-transaction, reads `gate` then builds an index:
+/// while a session of the test holds `gate`, the run waits in its first statement, until the
+/// test lets it go on (its markers' table exists by then).
+fn project_with_a_gate(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\nCREATE TABLE gate ();\n",
+        "DROP TABLE gate;\nDROP TABLE t;\n",
+    );
+    project.migration(
+        "002_add_b",
+        "-- confiture:no-transaction\nSELECT count(*) FROM gate;\n\
+         CREATE INDEX CONCURRENTLY t_a ON t (a);\n",
+        "DROP INDEX t_a;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project
+}
+
+/// A no-transaction migration (`project_with_a_gate`) run on `db` until, between its two
+/// statements, the start marker's advance waits for a session of the test holding a SHARE
+/// lock on `tb_confiture_started`: the run, once it names that session, and the session.
+/// The advance went around the run's sender (as did the lock check between statements, the
+/// tracking table's OID and the session's reset before the first statement): it waited
+/// without a word until `--lock-wait` ended it (then went on), and a Ctrl-C did not cancel it.
+fn waiting_between_statements(db: &TestDb, project: &Project) -> (Watched, postgres::Client, i32) {
+    let (mut gate, gate_pid) = holding(db, "LOCK TABLE gate IN ACCESS EXCLUSIVE MODE");
+    let mut run = Watched::of(project.spawn_on(
+        db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "20s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), gate_pid, Some("gate"));
+    // The first statement waits: its start marker committed.
+    let (markers, pid) = holding(db, "LOCK TABLE tb_confiture_started IN SHARE MODE");
+    gate.batch_execute("COMMIT").unwrap();
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture_started"));
+    (run, markers, pid)
+}
+
+#[test]
+fn a_no_transaction_migration_between_its_statements_names_the_holder_in_its_way() {
+    let db = TestDb::new("blocked_nt_between");
+    let project = project_with_a_gate(&db);
+    let (run, mut markers, _) = waiting_between_statements(&db, &project);
+    markers.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
+        "{seen:?}"
+    );
+}
+
+/// The same wait, stopped with Ctrl-C: cancelled at once, exit 130 saying the second statement
+/// never ran; its index was not built, the migration is not recorded, and no session of the
+/// run is left behind.
+#[test]
+fn ctrl_c_between_a_no_transaction_migrations_statements_ends_the_wait() {
+    let db = TestDb::new("blocked_nt_between_sigint");
+    let project = project_with_a_gate(&db);
+    let (run, mut markers, pid) = waiting_between_statements(&db, &project);
+    let all = ctrl_c_ends(
+        run,
+        "interrupted before statement 2 of migration 002_add_b ran",
+    );
+    markers.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
+    assert_eq!(
+        count("SELECT count(*) FROM pg_class WHERE relname = 't_a'"),
+        "0",
+        "{all}"
+    );
+    // Statement 1 committed: the start marker stays, and `status` shows it interrupted.
+    assert_eq!(
+        count("SELECT count(*) FROM tb_confiture_started"),
+        "1",
+        "{all}"
+    );
+    no_session_of_the_run_is_left(&db, pid);
 }
