@@ -617,3 +617,66 @@ fn ctrl_c_between_a_no_transaction_migrations_statements_ends_the_wait() {
     );
     no_session_of_the_run_is_left(&db, pid);
 }
+
+/// `project_with_t` with `002_add_b` and `003_add_c` pending: transactional, they travel in
+/// one message, whose ledger rows are prepared first.
+fn two_pending(db: &TestDb) -> Project {
+    let project = project_with_t(db, ADD_B);
+    project.migration(
+        "003_add_c",
+        "ALTER TABLE t ADD COLUMN c int;\n",
+        "ALTER TABLE t DROP COLUMN c;\n",
+    );
+    project
+}
+
+/// Two transactional migrations pending travel in one message, whose ledger rows are prepared
+/// first in a message of their own: that `PREPARE` of an `INSERT` into the tracking table
+/// waited for another session's SHARE lock on it without a word, past `--lock-wait` (it had no
+/// bound), and a Ctrl-C did not cancel it. Now it is a message of the run: named while it
+/// waits, cancelled by Ctrl-C (exit 130, nothing of the migrations ran).
+#[test]
+fn ctrl_c_while_a_message_prepares_its_ledger_rows_ends_the_wait() {
+    let db = TestDb::new("blocked_prepare");
+    let project = two_pending(&db);
+    let (mut holder, pid) = holding(&db, "LOCK TABLE tb_confiture IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture"));
+    let all = ctrl_c_ends(run, "interrupted before migration 002_add_b started");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    assert_eq!(
+        db.value("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname IN ('b', 'c')")
+            .unwrap_or_default(),
+        "0",
+        "{all}"
+    );
+}
+
+/// The same `PREPARE` held past `--lock-wait`: exit 6 naming the holder, nothing run (it
+/// waited, with no bound of its own, for as long as the holder held, then applied both).
+#[test]
+fn a_message_preparing_its_ledger_rows_waits_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("blocked_prepare_wait");
+    let project = two_pending(&db);
+    // Ended by the server after 15 s: a run that waits for as long as it holds ends then.
+    let (mut holder, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '15s'; \
+         LOCK TABLE tb_confiture IN SHARE MODE",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--lock-wait", "2s"]);
+    let _ = holder.batch_execute("ROLLBACK");
+    run.code(6);
+    assert!(
+        run.stderr.contains(&format!("held by pid {pid}")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string()]),
+        "{}",
+        run.dump()
+    );
+}
