@@ -680,3 +680,59 @@ fn a_message_preparing_its_ledger_rows_waits_no_longer_than_the_lock_wait() {
         run.dump()
     );
 }
+
+/// After a message of several migrations fails, the durations of those it committed are read
+/// from their rows. A failure that is another session's lock on the ledger (the next row's
+/// `lock_timeout`) left that read waiting for the same lock, without a word and without bound
+/// — past `--lock-wait`, and a retry after it —, for as long as the holder held it. It waits no
+/// longer than the lock wait now: the run ends naming the holder (exit 6), `002` applied.
+#[test]
+fn the_read_after_a_failed_message_waits_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("blocked_durations");
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\nCREATE TABLE gate ();\n",
+        "DROP TABLE gate;\nDROP TABLE t;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project.migration("002_add_b", ADD_B, "ALTER TABLE t DROP COLUMN b;\n");
+    // One message with `002`, which commits before `003` waits for the gate.
+    project.migration(
+        "003_add_c",
+        "LOCK TABLE gate IN ACCESS SHARE MODE;\nALTER TABLE t ADD COLUMN c int;\n",
+        "ALTER TABLE t DROP COLUMN c;\n",
+    );
+    let (mut gate, gate_pid) = holding(&db, "LOCK TABLE gate IN ACCESS EXCLUSIVE MODE");
+    let mut run = Watched::of(project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "3s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), gate_pid, Some("gate"));
+    // Ended by the server after 20 s: a run that waits for as long as it holds ends then.
+    let (mut ledger, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '20s'; \
+         LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+    );
+    gate.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    let _ = ledger.batch_execute("ROLLBACK");
+    assert_eq!(status.code(), Some(6), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(all.contains(&format!("held by pid {pid}")), "{all}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
+        "{all}"
+    );
+}

@@ -131,7 +131,8 @@ pub(super) fn returned_durations(
 }
 
 /// How long the steps of a failed message that committed took: the `execution_time_ms` of
-/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone.
+/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone,
+/// and when the ledger could not be read within the command's lock wait.
 pub(super) fn recorded_durations(
     client: &mut Client,
     settings: &ApplySettings,
@@ -150,7 +151,15 @@ pub(super) fn recorded_durations(
         settings.table.quoted(),
         versions.join(", ")
     );
-    let Ok(messages) = client.simple_query(&crate::db::own_statements(&sql)) else {
+    // After a failure, for the report alone: bounded by the ledger's lock wait (the failure may
+    // be another session's lock on the ledger, still held), named while it waits and cancelled
+    // by a stop as any message of the run; not read, the durations are unknown.
+    let sql = format!(
+        "{} {} {sql}",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        super::sql::ledger_lock_wait_sql(settings)
+    );
+    let Some(Ok(messages)) = settings.send(|| client.simple_query(&sql)) else {
         return unknown;
     };
     let measured: std::collections::HashMap<&str, u64> = messages
