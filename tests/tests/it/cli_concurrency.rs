@@ -736,3 +736,51 @@ fn the_read_after_a_failed_message_waits_no_longer_than_the_lock_wait() {
         "{all}"
     );
 }
+
+/// `--single-transaction` commits once, at the end, where the migrations' deferred constraints
+/// are checked: a foreign key whose referenced row another session holds `FOR UPDATE` waits
+/// there. That `COMMIT` went around the run's sender: it waited without a word, and a Ctrl-C
+/// did not cancel it. Now it is named while it waits, and Ctrl-C rolls the run back (exit
+/// 130): nothing recorded, nothing of the migration kept.
+#[test]
+fn ctrl_c_while_a_single_transactions_commit_waits_rolls_it_back() {
+    let db = TestDb::new("blocked_commit");
+    let project = Project::new();
+    project.migration(
+        "001_create_parent",
+        "CREATE TABLE parent (id int PRIMARY KEY);\nINSERT INTO parent VALUES (1);\n\
+         CREATE TABLE child (pid int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n",
+        "DROP TABLE child;\nDROP TABLE parent;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    project.migration(
+        "002_add_child",
+        "INSERT INTO child VALUES (1);\n",
+        "DELETE FROM child;\n",
+    );
+    let (mut holder, pid) = holding(&db, "SELECT * FROM parent WHERE id = 1 FOR UPDATE");
+    let mut run = Watched::of(project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--single-transaction",
+            "--lock-timeout-statement",
+            "0",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), pid, None);
+    let all = ctrl_c_ends(run, "interrupted during the run's COMMIT");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_parent".to_string()]),
+        "{all}"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM child").unwrap_or_default(),
+        "0",
+        "{all}"
+    );
+    no_session_of_the_run_is_left(&db, pid);
+}
