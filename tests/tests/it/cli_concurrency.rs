@@ -302,17 +302,7 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
     let (mut holder, pid) = holding(&db, ROW_002);
     let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
     names_the_holder(&run.waiting_line(), pid, None);
-    let started = Instant::now();
-    confiture_tests::send_signal(run.child.id(), "-INT");
-    let (status, seen) = run.end();
-    // Within the stop's bound, its own report first: not the bound's "did not answer".
-    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
-    assert_eq!(status.code(), Some(130), "{seen:?}");
-    let all = seen.join("\n");
-    assert!(
-        all.contains("interrupted before migration 002_add_b started"),
-        "{all}"
-    );
+    let all = ctrl_c_ends(run, "interrupted before migration 002_add_b started");
     holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
     let count = |sql: &str| db.value(sql).unwrap_or_default();
@@ -327,15 +317,33 @@ fn ctrl_c_while_the_trial_row_waits_ends_it_and_leaves_nothing() {
             "{all}"
         );
     }
-    // No session of the run is left: only the holder's (and this look's).
+    no_session_of_the_run_is_left(&db, pid);
+}
+
+/// Ctrl-C to `run`: it ends within the stop's bound with its own report, not the bound's "did
+/// not answer" (exit 130), saying `said`; everything it said.
+fn ctrl_c_ends(run: Watched, said: &str) -> String {
+    let started = Instant::now();
+    confiture_tests::send_signal(run.child.id(), "-INT");
+    let (status, seen) = run.end();
+    assert!(started.elapsed() < Duration::from_secs(5), "{seen:?}");
+    assert_eq!(status.code(), Some(130), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(all.contains(said), "{all}");
+    all
+}
+
+/// No session of a run stopped on `db` is left: only the holder's (`pid`), and this look's.
+fn no_session_of_the_run_is_left(db: &TestDb, pid: i32) {
     let others = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
          AND backend_type = 'client backend' AND pid NOT IN (pg_backend_pid(), {pid})"
     );
+    let count = || db.value(&others).unwrap_or_default();
     assert!(
-        wait_until(Duration::from_secs(10), || count(&others) == "0"),
+        wait_until(Duration::from_secs(10), || count() == "0"),
         "{}",
-        count(&others)
+        count()
     );
 }
 
@@ -515,4 +523,264 @@ fn a_no_transaction_migrations_start_marker_names_the_holder_in_its_way() {
         ]),
         "{seen:?}"
     );
+}
+
+/// `001` makes `t` and `gate`; `002_add_b`, no-transaction, reads `gate` then builds an index:
+/// while a session of the test holds `gate`, the run waits in its first statement, until the
+/// test lets it go on (its markers' table exists by then).
+fn project_with_a_gate(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\nCREATE TABLE gate ();\n",
+        "DROP TABLE gate;\nDROP TABLE t;\n",
+    );
+    project.migration(
+        "002_add_b",
+        "-- confiture:no-transaction\nSELECT count(*) FROM gate;\n\
+         CREATE INDEX CONCURRENTLY t_a ON t (a);\n",
+        "DROP INDEX t_a;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project
+}
+
+/// A no-transaction migration (`project_with_a_gate`) run on `db` until, between its two
+/// statements, the start marker's advance waits for a session of the test holding a SHARE
+/// lock on `tb_confiture_started`: the run, once it names that session, and the session.
+/// The advance went around the run's sender (as did the lock check between statements, the
+/// tracking table's OID and the session's reset before the first statement): it waited
+/// without a word until `--lock-wait` ended it (then went on), and a Ctrl-C did not cancel it.
+fn waiting_between_statements(db: &TestDb, project: &Project) -> (Watched, postgres::Client, i32) {
+    let (mut gate, gate_pid) = holding(db, "LOCK TABLE gate IN ACCESS EXCLUSIVE MODE");
+    let mut run = Watched::of(project.spawn_on(
+        db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "20s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), gate_pid, Some("gate"));
+    // The first statement waits: its start marker committed.
+    let (markers, pid) = holding(db, "LOCK TABLE tb_confiture_started IN SHARE MODE");
+    gate.batch_execute("COMMIT").unwrap();
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture_started"));
+    (run, markers, pid)
+}
+
+#[test]
+fn a_no_transaction_migration_between_its_statements_names_the_holder_in_its_way() {
+    let db = TestDb::new("blocked_nt_between");
+    let project = project_with_a_gate(&db);
+    let (run, mut markers, _) = waiting_between_statements(&db, &project);
+    markers.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    assert!(status.success(), "{status:?}: {seen:?}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
+        "{seen:?}"
+    );
+}
+
+/// The same wait, stopped with Ctrl-C: cancelled at once, exit 130 saying the second statement
+/// never ran; its index was not built, the migration is not recorded, and no session of the
+/// run is left behind.
+#[test]
+fn ctrl_c_between_a_no_transaction_migrations_statements_ends_the_wait() {
+    let db = TestDb::new("blocked_nt_between_sigint");
+    let project = project_with_a_gate(&db);
+    let (run, mut markers, pid) = waiting_between_statements(&db, &project);
+    let all = ctrl_c_ends(
+        run,
+        "interrupted before statement 2 of migration 002_add_b ran",
+    );
+    markers.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    let count = |sql: &str| db.value(sql).unwrap_or_default();
+    assert_eq!(
+        count("SELECT count(*) FROM pg_class WHERE relname = 't_a'"),
+        "0",
+        "{all}"
+    );
+    // Statement 1 committed: the start marker stays, and `status` shows it interrupted.
+    assert_eq!(
+        count("SELECT count(*) FROM tb_confiture_started"),
+        "1",
+        "{all}"
+    );
+    no_session_of_the_run_is_left(&db, pid);
+}
+
+/// `project_with_t` with `002_add_b` and `003_add_c` pending: transactional, they travel in
+/// one message, whose ledger rows are prepared first.
+fn two_pending(db: &TestDb) -> Project {
+    let project = project_with_t(db, ADD_B);
+    project.migration(
+        "003_add_c",
+        "ALTER TABLE t ADD COLUMN c int;\n",
+        "ALTER TABLE t DROP COLUMN c;\n",
+    );
+    project
+}
+
+/// Two transactional migrations pending travel in one message, whose ledger rows are prepared
+/// first in a message of their own: that `PREPARE` of an `INSERT` into the tracking table
+/// waited for another session's SHARE lock on it without a word, past `--lock-wait` (it had no
+/// bound), and a Ctrl-C did not cancel it. Now it is a message of the run: named while it
+/// waits, cancelled by Ctrl-C (exit 130, nothing of the migrations ran).
+#[test]
+fn ctrl_c_while_a_message_prepares_its_ledger_rows_ends_the_wait() {
+    let db = TestDb::new("blocked_prepare");
+    let project = two_pending(&db);
+    let (mut holder, pid) = holding(&db, "LOCK TABLE tb_confiture IN SHARE MODE");
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    names_the_holder(&run.waiting_line(), pid, Some("tb_confiture"));
+    let all = ctrl_c_ends(run, "interrupted before migration 002_add_b started");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), Some(vec!["001:create_t".to_string()]), "{all}");
+    assert_eq!(
+        db.value("SELECT count(*) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname IN ('b', 'c')")
+            .unwrap_or_default(),
+        "0",
+        "{all}"
+    );
+}
+
+/// The same `PREPARE` held past `--lock-wait`: exit 6 naming the holder, nothing run (it
+/// waited, with no bound of its own, for as long as the holder held, then applied both).
+#[test]
+fn a_message_preparing_its_ledger_rows_waits_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("blocked_prepare_wait");
+    let project = two_pending(&db);
+    // Ended by the server after 15 s: a run that waits for as long as it holds ends then.
+    let (mut holder, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '15s'; \
+         LOCK TABLE tb_confiture IN SHARE MODE",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--lock-wait", "2s"]);
+    let _ = holder.batch_execute("ROLLBACK");
+    run.code(6);
+    assert!(
+        run.stderr.contains(&format!("held by pid {pid}")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string()]),
+        "{}",
+        run.dump()
+    );
+}
+
+/// After a message of several migrations fails, the durations of those it committed are read
+/// from their rows. A failure that is another session's lock on the ledger (the next row's
+/// `lock_timeout`) left that read waiting for the same lock, without a word and without bound
+/// — past `--lock-wait`, and a retry after it —, for as long as the holder held it. It waits no
+/// longer than the lock wait now: the run ends naming the holder (exit 6), `002` applied.
+#[test]
+fn the_read_after_a_failed_message_waits_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("blocked_durations");
+    let project = Project::new();
+    project.migration(
+        "001_create_t",
+        "CREATE TABLE t (a int);\nCREATE TABLE gate ();\n",
+        "DROP TABLE gate;\nDROP TABLE t;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    project.migration("002_add_b", ADD_B, "ALTER TABLE t DROP COLUMN b;\n");
+    // One message with `002`, which commits before `003` waits for the gate.
+    project.migration(
+        "003_add_c",
+        "LOCK TABLE gate IN ACCESS SHARE MODE;\nALTER TABLE t ADD COLUMN c int;\n",
+        "ALTER TABLE t DROP COLUMN c;\n",
+    );
+    let (mut gate, gate_pid) = holding(&db, "LOCK TABLE gate IN ACCESS EXCLUSIVE MODE");
+    let mut run = Watched::of(project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "0",
+            "--lock-wait",
+            "3s",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), gate_pid, Some("gate"));
+    // Ended by the server after 20 s: a run that waits for as long as it holds ends then.
+    let (mut ledger, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '20s'; \
+         LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+    );
+    gate.batch_execute("COMMIT").unwrap();
+    let (status, seen) = run.end();
+    let _ = ledger.batch_execute("ROLLBACK");
+    assert_eq!(status.code(), Some(6), "{seen:?}");
+    let all = seen.join("\n");
+    assert!(all.contains(&format!("held by pid {pid}")), "{all}");
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_t".to_string(), "002:add_b".to_string()]),
+        "{all}"
+    );
+}
+
+/// `--single-transaction` commits once, at the end, where the migrations' deferred constraints
+/// are checked: a foreign key whose referenced row another session holds `FOR UPDATE` waits
+/// there. That `COMMIT` went around the run's sender: it waited without a word, and a Ctrl-C
+/// did not cancel it. Now it is named while it waits, and Ctrl-C rolls the run back (exit
+/// 130): nothing recorded, nothing of the migration kept.
+#[test]
+fn ctrl_c_while_a_single_transactions_commit_waits_rolls_it_back() {
+    let db = TestDb::new("blocked_commit");
+    let project = Project::new();
+    project.migration(
+        "001_create_parent",
+        "CREATE TABLE parent (id int PRIMARY KEY);\nINSERT INTO parent VALUES (1);\n\
+         CREATE TABLE child (pid int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n",
+        "DROP TABLE child;\nDROP TABLE parent;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    project.migration(
+        "002_add_child",
+        "INSERT INTO child VALUES (1);\n",
+        "DELETE FROM child;\n",
+    );
+    let (mut holder, pid) = holding(&db, "SELECT * FROM parent WHERE id = 1 FOR UPDATE");
+    let mut run = Watched::of(project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--single-transaction",
+            "--lock-timeout-statement",
+            "0",
+        ],
+    ));
+    names_the_holder(&run.waiting_line(), pid, None);
+    let all = ctrl_c_ends(run, "interrupted during the run's COMMIT");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_parent".to_string()]),
+        "{all}"
+    );
+    assert_eq!(
+        db.value("SELECT count(*) FROM child").unwrap_or_default(),
+        "0",
+        "{all}"
+    );
+    no_session_of_the_run_is_left(&db, pid);
 }

@@ -12,7 +12,8 @@ use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFai
 use super::failure::{
     batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
     interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    lock_timed_out, message_failure, release_locks_after_failure, stopped, with_interrupted_help,
+    lock_timed_out, message_failure, release_locks_after_failure, stopped,
+    stopped_before_statements, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -130,7 +131,8 @@ pub(super) fn returned_durations(
 }
 
 /// How long the steps of a failed message that committed took: the `execution_time_ms` of
-/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone.
+/// their rows (one query, only after a failure); `None` for rollbacks, whose rows are gone,
+/// and when the ledger could not be read within the command's lock wait.
 pub(super) fn recorded_durations(
     client: &mut Client,
     settings: &ApplySettings,
@@ -149,7 +151,15 @@ pub(super) fn recorded_durations(
         settings.table.quoted(),
         versions.join(", ")
     );
-    let Ok(messages) = client.simple_query(&crate::db::own_statements(&sql)) else {
+    // After a failure, for the report alone: bounded by the ledger's lock wait (the failure may
+    // be another session's lock on the ledger, still held), named while it waits and cancelled
+    // by a stop as any message of the run; not read, the durations are unknown.
+    let sql = format!(
+        "{} {} {sql}",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        super::sql::ledger_lock_wait_sql(settings)
+    );
+    let Some(Ok(messages)) = settings.send(|| client.simple_query(&sql)) else {
         return unknown;
     };
     let measured: std::collections::HashMap<&str, u64> = messages
@@ -313,12 +323,53 @@ impl Runner<'_, '_> {
             let ledger = self.ledger.take();
             let created = ledger.as_ref().map(|ledger| ledger.table.clone());
             let sent = match ledger {
+                // Prepared in the transaction that creates the table: no other session sees
+                // it, nor waits for it or holds a lock on it.
                 Some(ledger) => ledger.commit_after(self.client, prepare),
-                None => self.client.batch_execute(prepare),
+                // A `PREPARE` of an `INSERT` locks the tracking table (`ROW EXCLUSIVE`) when
+                // the server analyses it: a message of the run, named while it waits for
+                // another session's lock on the ledger, cancelled by a stop, and bounded by
+                // the command's lock wait as the row itself is.
+                None => {
+                    let bounded = format!(
+                        "{} {} {prepare}",
+                        crate::db::OWN_STATEMENT_BOUNDS,
+                        super::sql::ledger_lock_wait_sql(self.settings)
+                    );
+                    let client = &mut *self.client;
+                    match self.settings.send(|| client.batch_execute(&bounded)) {
+                        Some(sent) => sent,
+                        None => return Err((first, stopped(&self.steps[first], None))),
+                    }
+                }
             };
             if let Err(e) = sent {
                 if is_connection_lost(&e) {
                     return Err((first, connection_lost(&self.steps[first], e)));
+                }
+                if self.settings.stopped() {
+                    // Its wait cancelled: nothing of the message ran.
+                    let _ = rollback_and_read(self.client);
+                    return Err((first, stopped_before_statements(&self.steps[first], e)));
+                }
+                let holders =
+                    ledger_lock_holders(self.client, self.settings, &self.steps[first], &e);
+                if !holders.is_empty() {
+                    // Another session's lock on the ledger, held past the command's lock wait:
+                    // nothing of the message ran, the command can simply run again.
+                    let _ = rollback_and_read(self.client);
+                    let step = &self.steps[first];
+                    let mut script = super::Script::new();
+                    script.push_sql(prepare);
+                    let failure = super::failure::record_failure(self.settings, step, &script, e);
+                    let mut failure = ledger_locked(self.settings, step, failure, holders, false);
+                    failure.error.message = format!(
+                        "the tracking table {} is locked by another session: migration {} was \
+                         not run",
+                        self.settings.table,
+                        step.migration.id()
+                    );
+                    return Err((first, failure));
                 }
                 // Not preparable (a ledger table of another shape, say): the rows are then
                 // written inline, where a failure belongs to the migration whose row failed.

@@ -216,6 +216,16 @@ pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure 
     }
 }
 
+/// `step` stopped from outside while a message of ours before any of it ran waited (a
+/// no-transaction migration's trial row or start marker, a message's prepared ledger rows):
+/// cancelled (`e`), nothing of the migration ran.
+pub(super) fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+    let mut failure = stopped(step, None);
+    let cause = crate::db::cause_text(&e);
+    failure.error = failure.error.with_source_shown(e, cause);
+    failure
+}
+
 /// `step` changed the session's `client_encoding` ([`EncodingChanged`]), found before the next
 /// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
 /// rolled back by the caller, and the run stops (exit 4). The change is the source.

@@ -9,7 +9,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
     cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, lock_timed_out, sql_failure, stopped,
+    ledger_state, lock_timed_out, sql_failure, stopped, stopped_before_statements,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, SendError};
@@ -234,22 +234,44 @@ pub(super) fn run_statements(
 ) -> Result<StepOutcome, StepFailure> {
     let start = Instant::now();
     let file = step.file();
-    let before = invalid_indexes(client).map_err(|e| lost_part_way(settings, step, e, 0, false))?;
-    let recreated = invalid_index_recreated(client, file, &before)
-        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
-    if let Some(index) = recreated {
+    // Every message of the step is one of the run (`settings.send`): named while it waits for
+    // another session's lock (a catalog read too: `VACUUM FULL pg_class` holds one), cancelled
+    // by a stop; the row after its statements is watched, never cancelled. Only the failure
+    // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
+    let read = settings.send(|| {
+        let before = invalid_indexes(client)?;
+        let recreated = invalid_index_recreated(client, file, &before)?.cloned();
+        Ok::<_, postgres::Error>((before, recreated))
+    });
+    let Some(read) = read else {
+        return Err(stopped(step, None));
+    };
+    let (before, recreated) = match read {
+        Ok(read) => read,
+        Err(e) if settings.stopped() => return Err(stopped_before_statements(step, e)),
+        Err(e) => return Err(lost_part_way(settings, step, e, 0, false)),
+    };
+    if let Some(index) = &recreated {
         return Err(invalid_index_left_behind(step, index));
     }
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;
-    let ledger_oid = super::sql::ledger_oid_now(client, &settings.table)
-        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
-    client
-        .batch_execute(&format!(
-            "{RESET_SESSION} {}",
-            timeouts_sql(settings, false)
-        ))
-        .map_err(|e| lost_part_way(settings, step, e, 0, false))?;
+    // From here on this run's start marker is there: a stop deletes it (nothing ran).
+    let ledger_oid = match settings.send(|| super::sql::ledger_oid_now(client, &settings.table)) {
+        Some(Ok(oid)) => oid,
+        Some(Err(e)) if !settings.stopped() => {
+            return Err(lost_part_way(settings, step, e, 0, false))
+        }
+        _ => return Err(stopped_between(client, settings, step, 0, &before, fresh)),
+    };
+    let reset = format!("{RESET_SESSION} {}", timeouts_sql(settings, false));
+    match settings.send(|| client.batch_execute(&reset)) {
+        Some(Ok(())) => {}
+        Some(Err(e)) if !settings.stopped() => {
+            return Err(lost_part_way(settings, step, e, 0, false))
+        }
+        _ => return Err(stopped_between(client, settings, step, 0, &before, fresh)),
+    }
     let count = file.statements.len();
     for (index, span) in file.statements.iter().enumerate() {
         // A byte-order mark goes with the first statement: the script leaves it out of the
@@ -263,6 +285,8 @@ pub(super) fn run_statements(
             continue;
         };
         if index > 0 && marked(settings) {
+            // Stopped while it waited (or before it): the statement's own send, below, is not
+            // made, and says so.
             advance_marker(client, settings, step, index)?;
         }
         // Its column as a diagnostic's: a statement may start mid-line.
@@ -276,10 +300,8 @@ pub(super) fn run_statements(
         let sent_at = Instant::now();
         let sent = notices.collect(|| settings.send(|| script.send_alone(client)));
         let Some(sent) = sent else {
-            let failure = stopped(step, (index > 0).then_some(index));
-            let failure = statement_failed(client, settings, step, failure, index, &before, fresh);
-            return Err(settle_unless_committed(
-                client, settings, step, failure, index, fresh,
+            return Err(stopped_between(
+                client, settings, step, index, &before, fresh,
             ));
         };
         if let Err(e) = sent {
@@ -307,8 +329,9 @@ pub(super) fn run_statements(
             ));
         }
         // `IF NOT EXISTS` skipped an index an interrupted build left INVALID: recording the
-        // migration would claim an index that was never built.
-        match build_skipped(client, file, index, &before) {
+        // migration would claim an index that was never built. A catalog read, a message of the
+        // run: stopped, it is not made, and the next statement is not sent either.
+        match (settings.send(|| build_skipped(client, file, index, &before))).unwrap_or(Ok(None)) {
             Ok(None) => {}
             Ok(Some(invalid)) => {
                 let failure = skipped_build(settings, step, invalid);
@@ -330,7 +353,9 @@ pub(super) fn run_statements(
             Err(_) => {}
         }
         // A statement that changed the session's `client_encoding` stops the migration before
-        // the server reads the next one (or the row) in that encoding.
+        // the server reads the next one (or the row) in that encoding. Not a message of the
+        // run: `current_setting` reads the session's own state, no relation, and waits for
+        // no lock.
         match check_encoding(client) {
             Ok(()) => {}
             Err(SendError::EncodingChanged(changed)) => {
@@ -354,24 +379,36 @@ pub(super) fn run_statements(
         // A statement that released the migration lock stops the migration before the next
         // one runs unprotected (the last is followed by the check before its row).
         if let Some(check) = lock_check_between_statements(settings).filter(|_| index + 1 < count) {
-            if let Err(e) = client.batch_execute(&check) {
-                if is_connection_lost(&e) {
+            let e = match settings.send(|| client.batch_execute(&check)) {
+                Some(Ok(())) => continue,
+                Some(Err(e)) if is_connection_lost(&e) => {
                     return Err(lost_part_way(settings, step, e, index + 1, false));
                 }
-                let _ = client.batch_execute("ROLLBACK");
-                let mut script = Script::new();
-                script.push_sql(&check);
-                let failure = sql_failure(settings, step, &script, None, e, None);
-                return Err(statement_failed(
-                    client,
-                    settings,
-                    step,
-                    failure,
-                    index + 1,
-                    &before,
-                    fresh,
+                Some(Err(e)) => {
+                    let _ = client.batch_execute("ROLLBACK");
+                    (!settings.stopped()).then_some(e)
+                }
+                None => None,
+            };
+            // Stopped (before it, or cancelled while it waited): the next statement never runs.
+            let Some(e) = e else {
+                let next = index + 1;
+                return Err(stopped_between(
+                    client, settings, step, next, &before, fresh,
                 ));
-            }
+            };
+            let mut script = Script::new();
+            script.push_sql(&check);
+            let failure = sql_failure(settings, step, &script, None, e, None);
+            return Err(statement_failed(
+                client,
+                settings,
+                step,
+                failure,
+                index + 1,
+                &before,
+                fresh,
+            ));
         }
     }
     let elapsed = start
@@ -621,7 +658,12 @@ fn advance_marker(
         settings,
         &StartedRun::advance_sql(&settings.table, step.ledger_version, index + 1),
     );
-    match client.batch_execute(&sql) {
+    // A message of the run: named while it waits for a lock on the markers' table, cancelled
+    // by a stop (then the statement is not sent: its own send says it was stopped).
+    let Some(sent) = settings.send(|| client.batch_execute(&sql)) else {
+        return Ok(());
+    };
+    match sent {
         Ok(()) => Ok(()),
         Err(e) if is_connection_lost(&e) => Err(lost_part_way(settings, step, e, index, false)),
         Err(_) => {
@@ -724,13 +766,21 @@ fn try_row(
     Err(f)
 }
 
-/// `step` stopped from outside while a message of ours before its first statement (its trial
-/// row, its start marker) waited: cancelled (`e`), nothing of the migration ran.
-fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> StepFailure {
-    let mut failure = stopped(step, None);
-    let cause = crate::db::cause_text(&e);
-    failure.error = failure.error.with_source_shown(e, cause);
-    failure
+/// `step` stopped from outside before its statement `index` (0-based) was sent — the
+/// statement's own send, or a message of ours before it (the checks between statements, the
+/// session's reset before the first): what the statements before it committed is said, and
+/// this run's own marker is deleted when none did ([`settle_unless_committed`]).
+fn stopped_between(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    index: usize,
+    before: &[InvalidIndex],
+    fresh: bool,
+) -> StepFailure {
+    let failure = stopped(step, (index > 0).then_some(index));
+    let failure = statement_failed(client, settings, step, failure, index, before, fresh);
+    settle_unless_committed(client, settings, step, failure, index, fresh)
 }
 
 /// What to do of the statements a no-transaction migration (`step`) committed before it

@@ -185,11 +185,6 @@ fn one_transaction(
             );
             return Err((i, failure));
         }
-        if settings.stopped() {
-            let mut failure = stopped_in_one_transaction(client, &last);
-            failure.error.message = "interrupted before the run's COMMIT".to_string();
-            return Err((steps.len() - 1, failure));
-        }
         // The session-level advisory locks a migration kept go once the transaction's own
         // are released with it (`release_advisory_locks`); one statement for the run.
         let release = steps
@@ -197,7 +192,17 @@ fn one_transaction(
             .map(|s| release_advisory_locks(s.file()))
             .find(|sql| !sql.is_empty())
             .unwrap_or_default();
-        return match client.batch_execute(&format!("COMMIT;{release}")) {
+        // A message of the run: the migrations' deferred constraints and constraint triggers
+        // run here, and may wait for another session's lock (a foreign key's referenced row
+        // locked `FOR UPDATE`): named while it waits, cancelled by a stop, which rolls the
+        // whole run back.
+        let commit = format!("COMMIT;{release}");
+        let Some(committed) = settings.send(|| client.batch_execute(&commit)) else {
+            let mut failure = stopped_in_one_transaction(client, &last);
+            failure.error.message = "interrupted before the run's COMMIT".to_string();
+            return Err((steps.len() - 1, failure));
+        };
+        return match committed {
             Ok(()) => Ok(()),
             Err(e) => {
                 let i = steps.len() - 1;
@@ -207,6 +212,14 @@ fn one_transaction(
                     let _ = client.batch_execute("ROLLBACK");
                     if !release.is_empty() {
                         let _ = client.batch_execute(&release);
+                    }
+                    if settings.stopped() {
+                        // Cancelled while its checks waited: rolled back, nothing recorded.
+                        let mut failure = stopped_in_one_transaction(client, &last);
+                        failure.error.message = "interrupted during the run's COMMIT".to_string();
+                        let cause = crate::db::cause_text(&e);
+                        failure.error = failure.error.with_source_shown(e, cause);
+                        return Err((i, failure));
                     }
                     if steps.len() > 1 {
                         return Err((steps.len(), commit_failure(steps, e)));
