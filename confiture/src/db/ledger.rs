@@ -1906,9 +1906,26 @@ pub(crate) fn refuse_uncreatable(
 /// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
 /// to give the session's database ([`crate::ledger::no_schema_help`]).
 pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
+    no_schema_help_naming(client, None)
+}
+
+/// [`no_schema_here_help`] of a session whose database has the settings of the database
+/// `settings_of` (a scratch database of `verify` or `drift`, given its target's settings:
+/// `TargetSettings::copy_to`), which the help names as the one to give a `search_path`: the
+/// scratch database is gone when the help is read. `None`: the session's own database.
+pub(crate) fn no_schema_help_naming(
+    client: &mut postgres::Client,
+    settings_of: Option<&str>,
+) -> String {
     match unusable_schema_on_path(client) {
         Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
-        None => crate::ledger::no_schema_help(current_database(client).as_deref()),
+        None => {
+            let database = match settings_of {
+                Some(database) => Some(database.to_string()),
+                None => current_database(client),
+            };
+            crate::ledger::no_schema_help(database.as_deref())
+        }
     }
 }
 

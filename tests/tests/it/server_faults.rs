@@ -2412,3 +2412,44 @@ fn the_tools_own_statements_survive_a_search_path_that_shadows_pg_catalog() {
     assert!(versions(&mut look).is_empty());
     drop((look, holder));
 }
+
+/// The target's `search_path` names no existing schema (`''`): `verify` gives its scratch
+/// database the target's settings, where the unqualified ledger then has nowhere to be created.
+/// The help names the target as the database to give a `search_path` — it named the scratch
+/// database (`ALTER DATABASE confiture_scratch_<pid>_... SET search_path`), gone by the time it
+/// is read —, and its command, pasted, lets the next run through.
+#[test]
+fn verify_names_the_target_as_the_database_whose_search_path_to_set() {
+    let db = TestDb::new("empty_path");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE public.t1 (id int);\n",
+        "DROP TABLE public.t1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = ''",
+            db.name
+        ))
+        .expect("empty the database's search_path");
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture")
+        .stderr_lacks("ALTER DATABASE confiture_scratch")
+        .stderr_has(&format!("it has the settings of database \"{}\"", db.name));
+    let help = run.help_line();
+    let start = help
+        .find("ALTER DATABASE ")
+        .unwrap_or_else(|| panic!("no ALTER DATABASE in the help: {help}"));
+    let statement = &help[start..help[start..].find(';').expect("its end") + start];
+    assert_eq!(
+        statement,
+        format!("ALTER DATABASE {} SET search_path = public", db.name)
+    );
+    client_paste(&db, statement);
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SUCCESS);
+}
