@@ -360,15 +360,15 @@ impl TrackingTable {
         let n = self.name.replace('"', "\"\"");
         format!(
             "CREATE TABLE IF NOT EXISTS {t} (\n    \
-             id UUID PRIMARY KEY DEFAULT gen_random_uuid(),\n    \
+             id pg_catalog.uuid PRIMARY KEY DEFAULT pg_catalog.gen_random_uuid(),\n    \
              pk_confiture BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,\n    \
-             slug TEXT NOT NULL UNIQUE,\n    \
+             slug pg_catalog.text NOT NULL UNIQUE,\n    \
              version VARCHAR(255) NOT NULL UNIQUE,\n    \
              name VARCHAR(255) NOT NULL,\n    \
-             applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),\n    \
+             applied_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),\n    \
              execution_time_ms INTEGER,\n    \
              checksum VARCHAR(64),\n    \
-             applied_by TEXT\n);\n\
+             applied_by pg_catalog.text\n);\n\
              CREATE INDEX IF NOT EXISTS \"idx_{n}_pk_confiture\" ON {t}(pk_confiture);\n\
              CREATE INDEX IF NOT EXISTS \"idx_{n}_slug\" ON {t}(slug);\n\
              CREATE INDEX IF NOT EXISTS \"idx_{n}_version\" ON {t}(version);\n\
@@ -387,7 +387,7 @@ impl TrackingTable {
             "DO $confiture$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute \
              WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name}) \
              AND attname OPERATOR(pg_catalog.=) 'applied_by' AND NOT attisdropped) THEN \
-             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS applied_by TEXT; END IF; \
+             ALTER TABLE {t} ADD COLUMN IF NOT EXISTS applied_by pg_catalog.text; END IF; \
              END $confiture$;\n",
             name = literal(&self.quoted()),
             t = self.quoted(),
@@ -862,10 +862,12 @@ impl StartedRun {
     /// once for a role that may not create tables there.
     pub fn create_sql(table: &TrackingTable) -> String {
         format!(
-            "CREATE TABLE {} (version TEXT PRIMARY KEY, name TEXT NOT NULL, \
-             direction TEXT NOT NULL, checksum TEXT NOT NULL, \
-             started_at TIMESTAMPTZ NOT NULL DEFAULT pg_catalog.now(), \
-             started_by TEXT NOT NULL DEFAULT CURRENT_USER, client_addr TEXT, \
+            "CREATE TABLE {} (version pg_catalog.text PRIMARY KEY, \
+             name pg_catalog.text NOT NULL, direction pg_catalog.text NOT NULL, \
+             checksum pg_catalog.text NOT NULL, \
+             started_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(), \
+             started_by pg_catalog.text NOT NULL DEFAULT CURRENT_USER, \
+             client_addr pg_catalog.text, \
              statement INTEGER NOT NULL, statements INTEGER NOT NULL)",
             table.started_table().quoted()
         )

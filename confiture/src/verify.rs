@@ -477,6 +477,9 @@ pub(crate) struct Replay {
     options: SnapshotOptions,
     /// The database the run is about (`user@host:port/db`), which a replay never writes.
     target: String,
+    /// That database's name: the scratch database has its settings, so a help that changes
+    /// them names it.
+    target_database: String,
     pub(crate) timeouts: SqlTimeouts,
 }
 
@@ -561,6 +564,7 @@ impl Replay {
             client,
             options,
             target: of.env.connection.to_string(),
+            target_database: of.env.connection.dbname.clone(),
             timeouts,
         })
     }
@@ -641,7 +645,7 @@ impl Replay {
     /// serving every database) is helped with `--scratch-url`, never with fixing the target's
     /// connection, which the command only reads. Decided by the error's kind and reason, each
     /// help written once.
-    fn on_scratch<R: HasErrors>(&self, mut failed: Failed<R>) -> Failed<R> {
+    fn on_scratch<R: HasErrors>(&mut self, mut failed: Failed<R>) -> Failed<R> {
         use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
         if let Some(reported) = failed.report.errors_mut().last_mut() {
@@ -653,6 +657,12 @@ impl Replay {
         };
         let lost_mid_migration =
             matches!(failed.error.reason(), crate::error::Reason::Migration(_));
+        // The unqualified tracking table had no schema to be created in: the search_path the
+        // scratch database has is the target's, which is where to change it.
+        let no_schema_for_ledger = failed.error.kind == ErrorKind::Invalid
+            && failed.error.sqlstate()
+                == Some(postgres::error::SqlState::INVALID_SCHEMA_NAME.code())
+            && self.migrator.env.migration.tracking_table.schema.is_none();
         let then = match failed.error.kind {
             ErrorKind::MigrationFailed => match self.already_on_server(&failed.error) {
                 // The file is right: what it creates is the server's, and there already.
@@ -673,6 +683,14 @@ impl Replay {
             },
             ErrorKind::Interrupted => Some(again()),
             ErrorKind::Connection if lost_mid_migration => Some(again()),
+            ErrorKind::Invalid if no_schema_for_ledger => Some(format!(
+                "it has the settings of database {}: {}",
+                crate::config::quoted(&self.target_database),
+                crate::db::ledger::no_schema_help_naming(
+                    &mut self.client,
+                    Some(&self.target_database)
+                )
+            )),
             // Reached by the target's host and port, the scratch database is behind the
             // target's pooler: the target is not at fault (it is only read).
             _ if failed.error.reason() == &crate::error::Reason::TransactionPooling => {

@@ -29,9 +29,9 @@ pub(crate) struct DatabaseIdentity {
 /// database read the same text.
 const IDENTITY_SQL: &str = "SELECT \
      (SELECT c.system_identifier FROM pg_catalog.pg_control_system() c)::pg_catalog.text, \
-     (pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) * 1000000)::pg_catalog.int8::pg_catalog.text, \
+     (pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8::pg_catalog.text, \
      pg_catalog.current_setting('port'), \
-     (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database())::pg_catalog.text \
+     (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())::pg_catalog.text \
        OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) pg_catalog.current_database()";
 
 /// [`IDENTITY_SQL`] for a role that may not call `pg_control_system()` (or a server without it).

@@ -126,17 +126,20 @@ fn read_asking(
             "pg_catalog.has_table_privilege(c.oid, 'INSERT'), \
              pg_catalog.has_table_privilege(c.oid, 'DELETE'), current_user, \
              (SELECT pg_catalog.string_agg(a.attname, ', ' ORDER BY a.attnum) \
-              FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 \
+              FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid \
+              AND a.attnum OPERATOR(pg_catalog.>) 0 \
               AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef \
-              AND a.attidentity = '' AND a.attgenerated = '' \
-              AND a.attname NOT IN ({written})), \
+              AND a.attidentity OPERATOR(pg_catalog.=) '' AND a.attgenerated OPERATOR(pg_catalog.=) '' \
+              AND a.attname OPERATOR(pg_catalog.<>) ALL (ARRAY[{written}]::pg_catalog.name[])), \
              pg_catalog.row_security_active(c.oid), \
              pg_catalog.has_table_privilege(c.oid, 'UPDATE'), \
-             EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-              AND a.attname = 'applied_by' AND NOT a.attisdropped), \
-             EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid \
-              AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
-              AND (CAST(t.tgtype AS pg_catalog.int4) & 12) <> 0)",
+             EXISTS (SELECT FROM pg_catalog.pg_attribute a \
+              WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid \
+              AND a.attname OPERATOR(pg_catalog.=) 'applied_by' AND NOT a.attisdropped), \
+             EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid \
+              AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D' \
+              AND (CAST(t.tgtype AS pg_catalog.int4) OPERATOR(pg_catalog.&) 12) \
+              OPERATOR(pg_catalog.<>) 0)",
             written = WRITTEN_COLUMNS.map(literal).join(", "),
         ),
         Asked::Rows => "NULL, NULL, current_user, NULL, pg_catalog.row_security_active(c.oid), \
@@ -162,15 +165,16 @@ fn read_asking(
          c.relkind, \
          (SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.n) \
           FROM pg_catalog.unnest(ARRAY[{shape}]) WITH ORDINALITY AS s(name, n) \
-          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
-          AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = s.name)), \
+          WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a \
+          WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid AND a.attnum OPERATOR(pg_catalog.>) 0 \
+          AND NOT a.attisdropped AND a.attname OPERATOR(pg_catalog.=) s.name)), \
          {mistyped}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
           {suffix})) IS NOT NULL, {prepared} \
          FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.oid = pg_catalog.to_regclass({name});\n\
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name});\n\
          SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
          l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) AS confiture_pk, \
          CAST(l.slug AS pg_catalog.text) AS confiture_slug \
@@ -680,7 +684,8 @@ pub(crate) fn unrecorded(
              AND pg_catalog.pg_has_role(o.owner, 'MEMBER') \
              AND NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
               WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid \
-              AND c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
+              AND c.relname OPERATOR(pg_catalog.=) {name} \
+              AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) \
               AND {shaped})))",
             ledgers_schema = match &table.schema {
                 Some(schema) =>
@@ -694,26 +699,31 @@ pub(crate) fn unrecorded(
     };
     let sql = super::own_statements(&format!(
         "SELECT o.what, pg_catalog.count(*) OVER () FROM (\
-         SELECT pg_catalog.format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'view' \
-         WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' \
-         WHEN 'S' THEN 'sequence' WHEN 'c' THEN 'type' ELSE 'table' END, n.nspname, c.relname) \
+         SELECT pg_catalog.format('%s %I.%I', \
+         CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'v' THEN 'view' \
+         WHEN c.relkind OPERATOR(pg_catalog.=) 'm' THEN 'materialized view' \
+         WHEN c.relkind OPERATOR(pg_catalog.=) 'f' THEN 'foreign table' \
+         WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 'sequence' \
+         WHEN c.relkind OPERATOR(pg_catalog.=) 'c' THEN 'type' ELSE 'table' END, \
+         n.nspname, c.relname) \
          AS what, c.oid, 'pg_catalog.pg_class'::pg_catalog.regclass AS classid, \
          c.relnamespace AS nsp, c.relowner AS owner \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c') \
+         WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f', 'S', 'c']::pg_catalog.\"char\"[]) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({started}), 0) \
          AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY[{python_tables}]) \
-         AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
+         AND NOT (c.relkind OPERATOR(pg_catalog.=) 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
-          AND d.objid OPERATOR(pg_catalog.=) c.oid AND d.deptype IN ('a', 'i'))) \
+          AND d.objid OPERATOR(pg_catalog.=) c.oid \
+          AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a', 'i']::pg_catalog.\"char\"[]))) \
          UNION ALL \
          SELECT pg_catalog.format('type %I.%I', n.nspname, t.typname), t.oid, \
          'pg_catalog.pg_type'::pg_catalog.regclass, t.typnamespace, t.typowner \
          FROM pg_catalog.pg_type t \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace \
-         WHERE t.typtype IN ('e', 'd', 'r') \
+         WHERE t.typtype OPERATOR(pg_catalog.=) ANY (ARRAY['e', 'd', 'r']::pg_catalog.\"char\"[]) \
          UNION ALL \
          SELECT pg_catalog.format('function %I.%I', n.nspname, p.proname), p.oid, \
          'pg_catalog.pg_proc'::pg_catalog.regclass, p.pronamespace, p.proowner \
@@ -726,7 +736,7 @@ pub(crate) fn unrecorded(
          AND {schemas} \
          AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend e \
           WHERE e.classid OPERATOR(pg_catalog.=) o.classid \
-          AND e.objid OPERATOR(pg_catalog.=) o.oid AND e.deptype = 'e') \
+          AND e.objid OPERATOR(pg_catalog.=) o.oid AND e.deptype OPERATOR(pg_catalog.=) 'e') \
          ORDER BY 1 LIMIT {UNRECORDED_LISTED}",
         ledger = literal(&table.quoted()),
         started = literal(&table.started_table().quoted()),
@@ -781,7 +791,8 @@ fn hidden_ledger(
          pg_catalog.current_schema() \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relname OPERATOR(pg_catalog.=) {name} AND c.relkind IN ('r', 'p') \
+         WHERE c.relname OPERATOR(pg_catalog.=) {name} \
+         AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) \
          AND {shaped} \
          ORDER BY 1",
         name = literal(&table.name),
@@ -1116,12 +1127,13 @@ fn ledgers_with_rows(
         "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
          THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
          pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
-         false, true, '')))[1] AS text) AS bigint) END \
+         false, true, '')))[1] AS pg_catalog.text) AS bigint) END \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') \
-         AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND n.nspname NOT LIKE 'pg\\_%' {filter}\
+         WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) \
+         AND n.nspname OPERATOR(pg_catalog.<>) ALL \
+         (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[]) \
+         AND NOT n.nspname OPERATOR(pg_catalog.~~) 'pg\\_%' {filter}\
          AND {shaped} \
          ORDER BY 1, 2",
         shaped = ledger_shaped("c"),
@@ -1151,8 +1163,9 @@ fn ledgers_with_rows(
 fn ledger_shaped(alias: &str) -> String {
     format!(
         "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_attribute a \
-          WHERE a.attrelid OPERATOR(pg_catalog.=) {alias}.oid AND a.attnum > 0 \
-          AND NOT a.attisdropped AND a.attname IN ({shape})) \
+          WHERE a.attrelid OPERATOR(pg_catalog.=) {alias}.oid AND a.attnum OPERATOR(pg_catalog.>) 0 \
+          AND NOT a.attisdropped \
+          AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY[{shape}]::pg_catalog.name[])) \
          OPERATOR(pg_catalog.=) {columns}",
         shape = LEDGER_SHAPE.map(literal).join(", "),
         columns = LEDGER_SHAPE.len(),
@@ -1339,7 +1352,7 @@ pub fn qualified_name(
         return Ok(Some(table.to_string()));
     }
     let messages = client
-        .simple_query(&super::own_statements("SELECT current_schema()"))
+        .simple_query(&super::own_statements("SELECT pg_catalog.current_schema()"))
         .map_err(|e| read_error(client, table, e, None))?;
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
@@ -1893,9 +1906,26 @@ pub(crate) fn refuse_uncreatable(
 /// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
 /// to give the session's database ([`crate::ledger::no_schema_help`]).
 pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
+    no_schema_help_naming(client, None)
+}
+
+/// [`no_schema_here_help`] of a session whose database has the settings of the database
+/// `settings_of` (a scratch database of `verify` or `drift`, given its target's settings:
+/// `TargetSettings::copy_to`), which the help names as the one to give a `search_path`: the
+/// scratch database is gone when the help is read. `None`: the session's own database.
+pub(crate) fn no_schema_help_naming(
+    client: &mut postgres::Client,
+    settings_of: Option<&str>,
+) -> String {
     match unusable_schema_on_path(client) {
         Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
-        None => crate::ledger::no_schema_help(current_database(client).as_deref()),
+        None => {
+            let database = match settings_of {
+                Some(database) => Some(database.to_string()),
+                None => current_database(client),
+            };
+            crate::ledger::no_schema_help(database.as_deref())
+        }
     }
 }
 
@@ -2282,7 +2312,7 @@ pub(crate) fn row_of_version(
 ) -> Option<(String, Option<String>)> {
     let sql = format!(
         "BEGIN READ ONLY; SET LOCAL lock_timeout = {}; \
-         SELECT slug, applied_by FROM {} WHERE version = {} LIMIT 1; COMMIT",
+         SELECT slug, applied_by FROM {} WHERE version OPERATOR(pg_catalog.=) {} LIMIT 1; COMMIT",
         literal(&format!("{}ms", wait.as_millis().max(1))),
         table.quoted(),
         literal(version)

@@ -377,7 +377,9 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
 
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
-        .simple_query(&crate::db::own_statements("SELECT current_database()"))
+        .simple_query(&crate::db::own_statements(
+            "SELECT pg_catalog.current_database()",
+        ))
         .map_err(|e| query_error("cannot read the current database name", e))?;
     Ok(first_value(&messages).unwrap_or_default().to_string())
 }
@@ -388,13 +390,13 @@ fn current_database(client: &mut Client) -> Result<String> {
 /// that took it (`connect::SESSION_IDENTITY`) when it did, else `None`.
 fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<String>> {
     let sql = match tenant_key {
-        None => format!("pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+        None => format!("pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
         // is taken (CASE evaluates in order).
         Some(tenant) => format!(
-            "CASE WHEN pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
-             CASE WHEN pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
-             ELSE NOT pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
+            "CASE WHEN pg_catalog.pg_try_advisory_lock_shared({LOCK_NAMESPACE}, {key}) THEN \
+             CASE WHEN pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {tenant}) THEN true \
+             ELSE NOT pg_catalog.pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
         ),
     };
     let messages = client
@@ -435,10 +437,12 @@ fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<O
 /// held (`granted`) or waited for.
 fn advisory_condition(key: i32, granted: bool) -> String {
     format!(
-        "l.locktype = 'advisory' AND l.granted = {granted} \
-         AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = {key}::oid AND l.objsubid = 2 \
-         AND l.database = (SELECT oid FROM pg_catalog.pg_database \
-                           WHERE datname = pg_catalog.current_database())"
+        "l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted OPERATOR(pg_catalog.=) {granted} \
+         AND l.classid OPERATOR(pg_catalog.=) {LOCK_NAMESPACE}::pg_catalog.oid \
+         AND l.objid OPERATOR(pg_catalog.=) {key}::pg_catalog.oid \
+         AND l.objsubid OPERATOR(pg_catalog.=) 2 \
+         AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
+                           WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
     )
 }
 
@@ -447,7 +451,7 @@ fn advisory_condition(key: i32, granted: bool) -> String {
 fn waiting_sessions_sql(key: i32) -> String {
     format!(
         "SELECT {} \
-         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
          WHERE {} \
          ORDER BY a.pid",
         session_columns(),
@@ -468,12 +472,14 @@ fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
         "WITH l AS (SELECT * FROM pg_catalog.pg_locks) \
          SELECT DISTINCT {sessions}, \
                 p.gid, p.owner, p.database, \
-                to_char(p.prepared AT TIME ZONE 'UTC', {RFC3339_UTC}){extra} \
+                pg_catalog.to_char(p.prepared AT TIME ZONE 'UTC', {RFC3339_UTC}){extra} \
          FROM l \
-         LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-         LEFT JOIN l x ON l.pid IS NULL AND x.pid IS NULL AND x.locktype = 'transactionid' \
-                      AND x.virtualtransaction = l.virtualtransaction \
-         LEFT JOIN pg_catalog.pg_prepared_xacts p ON p.transaction = x.transactionid \
+         LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
+         LEFT JOIN l x ON l.pid IS NULL AND x.pid IS NULL \
+                      AND x.locktype OPERATOR(pg_catalog.=) 'transactionid' \
+                      AND x.virtualtransaction OPERATOR(pg_catalog.=) l.virtualtransaction \
+         LEFT JOIN pg_catalog.pg_prepared_xacts p \
+                ON p.transaction OPERATOR(pg_catalog.=) x.transactionid \
          WHERE ({condition}) AND (a.pid IS NOT NULL OR p.gid IS NOT NULL) \
          ORDER BY 8, 1 LIMIT {limit}",
         sessions = session_columns(),
@@ -485,9 +491,9 @@ fn holders_sql(condition: &str, extra: &str, limit: usize) -> String {
 /// role, client address, when it started, its state and since when.
 fn session_columns() -> String {
     format!(
-        "a.pid, a.application_name, a.usename, host(a.client_addr), \
-         to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-         to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC})"
+        "a.pid, a.application_name, a.usename, pg_catalog.host(a.client_addr), \
+         pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+         pg_catalog.to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC})"
     )
 }
 
@@ -598,17 +604,18 @@ pub(crate) fn row_lock_holders(
     // Sessions and prepared transactions alike (`holders_sql`): by virtual transaction, as a
     // prepared transaction has no pid.
     let candidates = format!(
-        "l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) \
-         AND l.relation = pg_catalog.to_regclass({relation}) \
-         AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()",
+        "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+         AND l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
+         AND l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass({relation}) \
+         AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid())",
         modes = write.holder_modes()
     );
     // The candidates whose transaction (or subtransaction) holds `xids`, a query of xids.
     let holding = |xids: &str| {
         format!(
-            "{candidates} AND l.virtualtransaction IN (\
+            "{candidates} AND l.virtualtransaction OPERATOR(pg_catalog.=) ANY (\
                SELECT t.virtualtransaction FROM pg_catalog.pg_locks t \
-               WHERE t.locktype = 'transactionid' AND t.granted \
+               WHERE t.locktype OPERATOR(pg_catalog.=) 'transactionid' AND t.granted \
                  AND t.transactionid OPERATOR(pg_catalog.=) ANY ({xids}))"
         )
     };
@@ -673,11 +680,11 @@ pub(crate) fn named_relation_lock_holders(
     let names: Vec<String> = names.iter().map(|n| crate::ledger::literal(n)).collect();
     let sql = holders_sql(
         &format!(
-            "l.locktype = 'relation' AND l.granted \
-             AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() \
-             AND l.database = (SELECT oid FROM pg_catalog.pg_database \
-                               WHERE datname = pg_catalog.current_database()) \
-             AND l.relation IN (SELECT pg_catalog.to_regclass(n) \
+            "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+             AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) \
+             AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
+                               WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+             AND l.relation OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.to_regclass(n) \
                                 FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n)",
             names.join(", ")
         ),
@@ -711,13 +718,13 @@ pub(crate) fn blocking_holders(
     let blocking = format!("SELECT pg_catalog.unnest(pg_catalog.pg_blocking_pids({pid}))");
     let sql = holders_sql(
         &format!(
-            "{same_server} AND (l.pid IN ({blocking}) \
-             OR (l.pid IS NULL AND 0 IN ({blocking})))"
+            "{same_server} AND (l.pid OPERATOR(pg_catalog.=) ANY ({blocking}) \
+             OR (l.pid IS NULL AND 0 OPERATOR(pg_catalog.=) ANY ({blocking})))"
         ),
         &format!(
             ", (SELECT w.relation::pg_catalog.regclass::pg_catalog.text \
-               FROM pg_catalog.pg_locks w WHERE w.pid = {pid} AND NOT w.granted \
-               AND w.locktype = 'relation' LIMIT 1)"
+               FROM pg_catalog.pg_locks w WHERE w.pid OPERATOR(pg_catalog.=) {pid} \
+               AND NOT w.granted AND w.locktype OPERATOR(pg_catalog.=) 'relation' LIMIT 1)"
         ),
         limit,
     );
@@ -739,15 +746,18 @@ fn holders_in_the_way(
     limit: usize,
 ) -> std::result::Result<Vec<LockHolder>, postgres::Error> {
     let which = match relation {
-        Some(relation) => format!("l.relation = pg_catalog.to_regclass({relation})"),
-        None => "l.database = (SELECT oid FROM pg_catalog.pg_database \
-                 WHERE datname = pg_catalog.current_database())"
+        Some(relation) => {
+            format!("l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass({relation})")
+        }
+        None => "l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
+                 WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
             .to_string(),
     };
     let sql = holders_sql(
         &format!(
-            "l.locktype = 'relation' AND l.granted AND l.mode IN ({modes}) AND {which} \
-             AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()",
+            "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+             AND l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
+             AND {which} AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid())",
             modes = wanted.conflicting_modes()
         ),
         "",
@@ -1065,13 +1075,15 @@ impl HeldLock {
             ));
         }
         let sql = format!(
-            "SELECT a.pid, a.application_name, a.usename, host(a.client_addr), \
-                    to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
-                    to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
+            "SELECT a.pid, a.application_name, a.usename, pg_catalog.host(a.client_addr), \
+                    pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', {RFC3339_UTC}), a.state, \
+                    pg_catalog.to_char(a.state_change AT TIME ZONE 'UTC', {RFC3339_UTC}) \
              FROM pg_catalog.pg_stat_activity a \
-             WHERE a.pid = {} AND a.pid <> pg_catalog.pg_backend_pid() \
-               AND (a.backend_start IS NULL OR a.backend_start < pg_catalog.statement_timestamp() \
-                    OPERATOR(pg_catalog.-) '{} milliseconds'::pg_catalog.interval)",
+             WHERE a.pid OPERATOR(pg_catalog.=) {} \
+               AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() \
+               AND (a.backend_start IS NULL \
+                    OR a.backend_start OPERATOR(pg_catalog.<) (pg_catalog.statement_timestamp() \
+                    OPERATOR(pg_catalog.-) '{} milliseconds'::pg_catalog.interval))",
             self.pid,
             run_began.as_millis()
         );
@@ -1120,10 +1132,13 @@ impl HeldLock {
     /// migration is checked against ([`HeldLock::check_sql`] fails when it does not).
     pub fn is_held(&self, client: &mut Client) -> Result<bool> {
         let sql = format!(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' \
-             AND granted AND mode = 'ExclusiveLock' AND pid = pg_catalog.pg_backend_pid() \
-             AND classid = {LOCK_NAMESPACE}::pg_catalog.oid \
-             AND objid = {}::pg_catalog.oid AND objsubid = 2)",
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_locks \
+             WHERE locktype OPERATOR(pg_catalog.=) 'advisory' AND granted \
+             AND mode OPERATOR(pg_catalog.=) 'ExclusiveLock' \
+             AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
+             AND classid OPERATOR(pg_catalog.=) {LOCK_NAMESPACE}::pg_catalog.oid \
+             AND objid OPERATOR(pg_catalog.=) {}::pg_catalog.oid \
+             AND objsubid OPERATOR(pg_catalog.=) 2)",
             self.key
         );
         let messages = client
@@ -1164,11 +1179,11 @@ impl MigrationLock {
     /// server connection that keeps the lock until it closes.
     pub fn release(self, client: &mut Client) -> Result<()> {
         let sql = match self.tenant_key {
-            None => format!("pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
+            None => format!("pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
             // Both are given back whatever the first answers.
             Some(tenant) => format!(
-                "(SELECT t AND s FROM (SELECT pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
-                 pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u)",
+                "(SELECT t AND s FROM (SELECT pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {tenant}) AS t, \
+                 pg_catalog.pg_advisory_unlock_shared({LOCK_NAMESPACE}, {}) AS s OFFSET 0) AS u)",
                 self.key
             ),
         };

@@ -66,7 +66,7 @@ impl Creator {
     /// role differs from the login role and neither may, the error naming both (the server
     /// would name neither).
     fn of(client: &mut postgres::Client, server: &Environment) -> Result<Creator> {
-        const ROLES: &str = "SELECT CURRENT_USER::text, SESSION_USER::text, \
+        const ROLES: &str = "SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text, \
              (SELECT r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r \
               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), \
              (SELECT r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r \
@@ -396,13 +396,13 @@ impl Scratch {
     /// dropped): what a refusal names, with the statements to clean up. Empty when they
     /// cannot be read.
     pub(crate) fn leftovers(&self) -> Vec<(String, Vec<String>)> {
-        const LEFTOVERS: &str = "SELECT d.datname::text, ARRAY(SELECT DISTINCT r.rolname::text \
-             FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid \
-             WHERE s.dbid = d.oid \
-             AND s.refclassid = 'pg_catalog.pg_authid'::pg_catalog.regclass ORDER BY 1) \
+        const LEFTOVERS: &str = "SELECT d.datname::pg_catalog.text, ARRAY(SELECT DISTINCT r.rolname::pg_catalog.text \
+             FROM pg_catalog.pg_shdepend s JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) s.refobjid \
+             WHERE s.dbid OPERATOR(pg_catalog.=) d.oid \
+             AND s.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_authid'::pg_catalog.regclass ORDER BY 1) \
              FROM pg_catalog.pg_database d \
-             WHERE pg_catalog.starts_with(d.datname::text, 'confiture_scratch_') \
-             AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.datid = d.oid) \
+             WHERE pg_catalog.starts_with(d.datname::pg_catalog.text, 'confiture_scratch_') \
+             AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.datid OPERATOR(pg_catalog.=) d.oid) \
              ORDER BY 1";
         let Ok((mut client, _)) = maintenance_client(&self.server) else {
             return Vec::new();
@@ -551,47 +551,47 @@ fn left_on_server(sentence: String) -> Error {
 /// DATABASE`) are that database's: another session's change of them in its own database is
 /// not the run's.
 const SERVER_WIDE_SQL: &str = "\
-SELECT 'role', r.rolname::text, pg_catalog.concat_ws(' | ', 'oid ' || r.oid, \
-    'superuser ' || r.rolsuper, 'inherit ' || r.rolinherit, 'createrole ' || r.rolcreaterole, \
-    'createdb ' || r.rolcreatedb, 'login ' || r.rolcanlogin, 'replication ' || r.rolreplication, \
-    'bypassrls ' || r.rolbypassrls, 'connection limit ' || r.rolconnlimit, \
-    'valid until ' || r.rolvaliduntil::text, \
-    'member of ' || (SELECT pg_catalog.string_agg(g.rolname::text \
-        || CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ', ' ORDER BY g.rolname) \
-        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid = m.roleid \
-        WHERE m.member = r.oid), \
-    'settings ' || (SELECT pg_catalog.array_to_string(s.setconfig, ', ') \
-        FROM pg_catalog.pg_db_role_setting s WHERE s.setrole = r.oid AND s.setdatabase = 0), \
-    (SELECT pg_catalog.string_agg('has member ' || pg_catalog.quote_ident(mr.rolname) \
-        || CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ' | ' ORDER BY mr.rolname) \
-        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles mr ON mr.oid = m.member \
-        WHERE m.roleid = r.oid), \
-    'comment ' || pg_catalog.shobj_description(r.oid, 'pg_authid')) \
+SELECT 'role', r.rolname::pg_catalog.text, pg_catalog.concat_ws(' | ', 'oid ' OPERATOR(pg_catalog.||) r.oid, \
+    'superuser ' OPERATOR(pg_catalog.||) r.rolsuper, 'inherit ' OPERATOR(pg_catalog.||) r.rolinherit, 'createrole ' OPERATOR(pg_catalog.||) r.rolcreaterole, \
+    'createdb ' OPERATOR(pg_catalog.||) r.rolcreatedb, 'login ' OPERATOR(pg_catalog.||) r.rolcanlogin, 'replication ' OPERATOR(pg_catalog.||) r.rolreplication, \
+    'bypassrls ' OPERATOR(pg_catalog.||) r.rolbypassrls, 'connection limit ' OPERATOR(pg_catalog.||) r.rolconnlimit, \
+    'valid until ' OPERATOR(pg_catalog.||) r.rolvaliduntil::pg_catalog.text, \
+    'member of ' OPERATOR(pg_catalog.||) (SELECT pg_catalog.string_agg(g.rolname::pg_catalog.text \
+        OPERATOR(pg_catalog.||) CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ', ' ORDER BY g.rolname) \
+        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) m.roleid \
+        WHERE m.member OPERATOR(pg_catalog.=) r.oid), \
+    'settings ' OPERATOR(pg_catalog.||) (SELECT pg_catalog.array_to_string(s.setconfig, ', ') \
+        FROM pg_catalog.pg_db_role_setting s WHERE s.setrole OPERATOR(pg_catalog.=) r.oid AND s.setdatabase OPERATOR(pg_catalog.=) 0), \
+    (SELECT pg_catalog.string_agg('has member ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(mr.rolname) \
+        OPERATOR(pg_catalog.||) CASE WHEN m.admin_option THEN ' with admin' ELSE '' END, ' | ' ORDER BY mr.rolname) \
+        FROM pg_catalog.pg_auth_members m JOIN pg_catalog.pg_roles mr ON mr.oid OPERATOR(pg_catalog.=) m.member \
+        WHERE m.roleid OPERATOR(pg_catalog.=) r.oid), \
+    'comment ' OPERATOR(pg_catalog.||) pg_catalog.shobj_description(r.oid, 'pg_authid')) \
 FROM pg_catalog.pg_roles r \
 UNION ALL \
-SELECT 'replication slot', s.slot_name::text, pg_catalog.concat_ws(' | ', \
-    'type ' || s.slot_type, 'database ' || s.database::text, 'plugin ' || s.plugin::text) \
+SELECT 'replication slot', s.slot_name::pg_catalog.text, pg_catalog.concat_ws(' | ', \
+    'type ' OPERATOR(pg_catalog.||) s.slot_type, 'database ' OPERATOR(pg_catalog.||) s.database::pg_catalog.text, 'plugin ' OPERATOR(pg_catalog.||) s.plugin::pg_catalog.text) \
 FROM pg_catalog.pg_replication_slots s \
 UNION ALL \
-SELECT 'replication origin', o.roname::text, 'id ' || o.roident \
+SELECT 'replication origin', o.roname::pg_catalog.text, 'id ' OPERATOR(pg_catalog.||) o.roident \
 FROM pg_catalog.pg_replication_origin o \
 UNION ALL \
-SELECT 'tablespace', t.spcname::text, pg_catalog.concat_ws(' | ', \
-    'owner ' || pg_catalog.pg_get_userbyid(t.spcowner), 'privileges ' || t.spcacl::text, \
-    'options ' || pg_catalog.array_to_string(t.spcoptions, ', '), \
-    'comment ' || pg_catalog.shobj_description(t.oid, 'pg_tablespace')) \
+SELECT 'tablespace', t.spcname::pg_catalog.text, pg_catalog.concat_ws(' | ', \
+    'owner ' OPERATOR(pg_catalog.||) pg_catalog.pg_get_userbyid(t.spcowner), 'privileges ' OPERATOR(pg_catalog.||) t.spcacl::pg_catalog.text, \
+    'options ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(t.spcoptions, ', '), \
+    'comment ' OPERATOR(pg_catalog.||) pg_catalog.shobj_description(t.oid, 'pg_tablespace')) \
 FROM pg_catalog.pg_tablespace t \
 UNION ALL \
-SELECT 'database', d.datname::text, pg_catalog.concat_ws(' | ', \
-    'owner ' || pg_catalog.pg_get_userbyid(d.datdba), 'privileges ' || d.datacl::text, \
-    'connection limit ' || d.datconnlimit, 'allow connections ' || d.datallowconn, \
-    'template ' || d.datistemplate, \
-    'settings ' || (SELECT pg_catalog.string_agg(COALESCE(pg_catalog.pg_get_userbyid(NULLIF(s.setrole, 0)), '*') \
-        || ': ' || pg_catalog.array_to_string(s.setconfig, ', '), '; ' ORDER BY 1) \
-        FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase = d.oid), \
-    'comment ' || pg_catalog.shobj_description(d.oid, 'pg_database')) \
+SELECT 'database', d.datname::pg_catalog.text, pg_catalog.concat_ws(' | ', \
+    'owner ' OPERATOR(pg_catalog.||) pg_catalog.pg_get_userbyid(d.datdba), 'privileges ' OPERATOR(pg_catalog.||) d.datacl::pg_catalog.text, \
+    'connection limit ' OPERATOR(pg_catalog.||) d.datconnlimit, 'allow connections ' OPERATOR(pg_catalog.||) d.datallowconn, \
+    'template ' OPERATOR(pg_catalog.||) d.datistemplate, \
+    'settings ' OPERATOR(pg_catalog.||) (SELECT pg_catalog.string_agg(CASE WHEN s.setrole OPERATOR(pg_catalog.=) 0 THEN '*' ELSE pg_catalog.pg_get_userbyid(s.setrole)::pg_catalog.text END \
+        OPERATOR(pg_catalog.||) ': ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(s.setconfig, ', '), '; ' ORDER BY 1) \
+        FROM pg_catalog.pg_db_role_setting s WHERE s.setdatabase OPERATOR(pg_catalog.=) d.oid), \
+    'comment ' OPERATOR(pg_catalog.||) pg_catalog.shobj_description(d.oid, 'pg_database')) \
 FROM pg_catalog.pg_database d \
-WHERE NOT pg_catalog.starts_with(d.datname::text, 'confiture_scratch_')";
+WHERE NOT pg_catalog.starts_with(d.datname::pg_catalog.text, 'confiture_scratch_')";
 
 /// What is server-wide on a server ([`SERVER_WIDE_SQL`]): `(kind, name)` → its description.
 type ServerWide = std::collections::BTreeMap<(String, String), String>;
@@ -653,7 +653,10 @@ fn enter(
     }
     let baseline = read_server_wide(client)?;
     let own_roles = client
-        .query("SELECT CURRENT_USER::text, SESSION_USER::text", &[])?
+        .query(
+            "SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text",
+            &[],
+        )?
         .first()
         .map(|row| vec![row.get(0), row.get(1)])
         .unwrap_or_default();
@@ -1028,7 +1031,8 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
         Err(e) if e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) => {
             client
                 .execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+                     WHERE datname OPERATOR(pg_catalog.=) $1",
                     &[&name],
                 )
                 .map_err(|e| crate::db::query_error(&what(), e))?;
@@ -1060,8 +1064,8 @@ fn drop_subscriptions(server: &Environment, name: &str) -> Result<()> {
     };
     let subscriptions = client
         .query(
-            "SELECT s.subname::text FROM pg_catalog.pg_subscription s \
-             WHERE s.subdbid = (SELECT d.oid FROM pg_catalog.pg_database d \
+            "SELECT s.subname::pg_catalog.text FROM pg_catalog.pg_subscription s \
+             WHERE s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
                                 WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())",
             &[],
         )

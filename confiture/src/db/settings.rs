@@ -32,8 +32,8 @@ const SETTINGS_SQL: &str = "SELECT s.setrole OPERATOR(pg_catalog.<>) 0, c.settin
 /// The target database's encoding and locale, each as text, whatever the server's version: the
 /// columns a version lacks (`datlocprovider` before 15, `daticulocale` 15–16, `datlocale` 17+,
 /// `daticurules` 16+) read as null through the row's JSON.
-const LOCALE_SQL: &str = "SELECT pg_catalog.pg_encoding_to_char(d.encoding)::text, \
-     d.datcollate::text, d.datctype::text, j OPERATOR(pg_catalog.->>) 'datlocprovider', \
+const LOCALE_SQL: &str = "SELECT pg_catalog.pg_encoding_to_char(d.encoding)::pg_catalog.text, \
+     d.datcollate::pg_catalog.text, d.datctype::pg_catalog.text, j OPERATOR(pg_catalog.->>) 'datlocprovider', \
      COALESCE(j OPERATOR(pg_catalog.->>) 'datlocale', j OPERATOR(pg_catalog.->>) 'daticulocale'), \
      j OPERATOR(pg_catalog.->>) 'daticurules' \
      FROM pg_catalog.pg_database d CROSS JOIN LATERAL pg_catalog.to_jsonb(d) AS j \

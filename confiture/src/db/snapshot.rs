@@ -229,7 +229,7 @@ fn statement_name() -> String {
 fn settings_sql(options: &SnapshotOptions) -> String {
     let oid = |table: &TrackingTable| {
         format!(
-            "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid, 0)::text",
+            "COALESCE(pg_catalog.to_regclass({})::pg_catalog.oid, 0)::pg_catalog.text",
             literal(&table.quoted())
         )
     };

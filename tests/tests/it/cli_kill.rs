@@ -466,7 +466,9 @@ fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs()
         .code(exit::INVALID)
         .stderr_has("cannot record that migration 002_ix starts in public.tb_confiture_started")
         .stderr_has("it was not run")
-        .stderr_has("CREATE TABLE \"public\".\"tb_confiture_started\" (version TEXT PRIMARY KEY");
+        .stderr_has(
+            "CREATE TABLE \"public\".\"tb_confiture_started\" (version pg_catalog.text PRIMARY KEY",
+        );
     assert_eq!(
         db.ledger().expect("the ledger"),
         ["001:t"],

@@ -2092,3 +2092,364 @@ fn client_paste(db: &TestDb, sql: &str) {
         .batch_execute(sql)
         .unwrap_or_else(|e| panic!("the help's SQL fails when pasted: {sql}: {e}"));
 }
+
+/// SQL that puts in schema `evil` a stand-in for every operator, function, aggregate, type and
+/// catalog table or view of `pg_catalog` that SQL can name again — same names, same argument
+/// types —, each raising `EVIL ...` when it is called, cast to or read. With `evil` before
+/// `pg_catalog` on a `search_path`, every name or operator a statement does not qualify with
+/// `pg_catalog` (`=`, `<>`, `~~`, `||`, `IN`, `IS DISTINCT FROM`, `::text`, `now()`,
+/// `pg_locks`, ...) is one of them.
+const SHADOW_PG_CATALOG: &str = r#"CREATE SCHEMA evil;
+CREATE FUNCTION evil.boom(what pg_catalog.text) RETURNS pg_catalog.bool LANGUAGE plpgsql VOLATILE
+  AS $$BEGIN RAISE EXCEPTION 'EVIL %', what; END$$;
+DO $do$
+DECLARE
+  r record;
+  args pg_catalog.text;
+  n pg_catalog.int4 := 0;
+BEGIN
+  -- every operator of pg_catalog, on the same argument types, raising
+  FOR r IN SELECT o.oprname, o.oprleft, o.oprright, o.oprresult, o.oid
+           FROM pg_catalog.pg_operator o
+           JOIN pg_catalog.pg_namespace s ON s.oid OPERATOR(pg_catalog.=) o.oprnamespace
+           WHERE s.nspname OPERATOR(pg_catalog.=) 'pg_catalog'
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format(
+        'CREATE FUNCTION evil.op_%s(%s) RETURNS %s LANGUAGE plpgsql AS %L',
+        r.oid,
+        pg_catalog.concat_ws(', ',
+          CASE WHEN r.oprleft OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.format_type(r.oprleft, NULL) END,
+          CASE WHEN r.oprright OPERATOR(pg_catalog.<>) 0 THEN pg_catalog.format_type(r.oprright, NULL) END),
+        pg_catalog.format_type(r.oprresult, NULL),
+        pg_catalog.format('BEGIN RAISE EXCEPTION %L; END', 'EVIL operator ' OPERATOR(pg_catalog.||) r.oprname));
+      EXECUTE pg_catalog.format('CREATE OPERATOR evil.%s (%s FUNCTION = evil.op_%s)',
+        r.oprname,
+        pg_catalog.concat(
+          CASE WHEN r.oprleft OPERATOR(pg_catalog.<>) 0 THEN 'LEFTARG = ' OPERATOR(pg_catalog.||) pg_catalog.format_type(r.oprleft, NULL) OPERATOR(pg_catalog.||) ', ' END,
+          CASE WHEN r.oprright OPERATOR(pg_catalog.<>) 0 THEN 'RIGHTARG = ' OPERATOR(pg_catalog.||) pg_catalog.format_type(r.oprright, NULL) OPERATOR(pg_catalog.||) ', ' END),
+        r.oid);
+      n := n OPERATOR(pg_catalog.+) 1;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  RAISE NOTICE 'operators: %', n;
+  n := 0;
+  -- every plain function of pg_catalog, on the same argument types, raising
+  FOR r IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+                  pg_catalog.pg_get_function_result(p.oid) AS res, p.proretset
+           FROM pg_catalog.pg_proc p
+           WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+             AND p.prokind OPERATOR(pg_catalog.=) 'f'
+             AND p.proname OPERATOR(pg_catalog.!~) '^(boom|plpgsql_)'
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format(
+        'CREATE FUNCTION evil.%I(%s) RETURNS %s LANGUAGE plpgsql AS %L',
+        r.proname, r.args, r.res,
+        pg_catalog.format('BEGIN RAISE EXCEPTION %L; END', 'EVIL function ' OPERATOR(pg_catalog.||) r.proname));
+      n := n OPERATOR(pg_catalog.+) 1;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  RAISE NOTICE 'functions: %', n;
+  n := 0;
+  -- aggregates
+  FOR r IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) AS args
+           FROM pg_catalog.pg_proc p
+           WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+             AND p.prokind OPERATOR(pg_catalog.=) 'a'
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format(
+        'CREATE FUNCTION evil.agg_%s(pg_catalog.int4%s) RETURNS pg_catalog.int4 LANGUAGE plpgsql AS %L',
+        r.oid, CASE WHEN r.args OPERATOR(pg_catalog.=) '' THEN '' ELSE ', ' OPERATOR(pg_catalog.||) r.args END,
+        pg_catalog.format('BEGIN RAISE EXCEPTION %L; END', 'EVIL aggregate ' OPERATOR(pg_catalog.||) r.proname));
+      EXECUTE pg_catalog.format('CREATE AGGREGATE evil.%I(%s) (SFUNC = evil.agg_%s, STYPE = pg_catalog.int4)',
+        r.proname, CASE WHEN r.args OPERATOR(pg_catalog.=) '' THEN '*' ELSE r.args END, r.oid);
+      n := n OPERATOR(pg_catalog.+) 1;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  RAISE NOTICE 'aggregates: %', n;
+  n := 0;
+  -- every type: a domain of the same name whose values are refused
+  FOR r IN SELECT t.typname, t.oid FROM pg_catalog.pg_type t
+           WHERE t.typnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+             AND t.typtype OPERATOR(pg_catalog.=) ANY ('{b,d,e,r,m}'::pg_catalog."char"[])
+             AND t.typname OPERATOR(pg_catalog.!~) '^_'
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format('CREATE DOMAIN evil.%I AS pg_catalog.%I CHECK (evil.boom(%L))',
+        r.typname, r.typname, 'type ' OPERATOR(pg_catalog.||) r.typname);
+      n := n OPERATOR(pg_catalog.+) 1;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  RAISE NOTICE 'types: %', n;
+  n := 0;
+  -- every catalog table and view: a view of the same name that refuses to be read
+  FOR r IN SELECT c.relname FROM pg_catalog.pg_class c
+           WHERE c.relnamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
+             AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,v}'::pg_catalog."char"[])
+  LOOP
+    BEGIN
+      EXECUTE pg_catalog.format('CREATE VIEW evil.%I AS SELECT * FROM pg_catalog.%I WHERE evil.boom(%L)',
+        r.relname, r.relname, 'relation ' OPERATOR(pg_catalog.||) r.relname);
+      n := n OPERATOR(pg_catalog.+) 1;
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END LOOP;
+  RAISE NOTICE 'relations: %', n;
+END
+$do$;
+"#;
+
+/// A project whose first migration installs [`SHADOW_PG_CATALOG`] (its down drops it), then
+/// two tables, then an index built without a transaction.
+fn shadowing_project() -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_shadows",
+            SHADOW_PG_CATALOG,
+            "DROP SCHEMA evil CASCADE;\n",
+        )
+        .migration(
+            "002_t2",
+            "CREATE TABLE public.t2 (id int);\n",
+            "DROP TABLE public.t2;\n",
+        )
+        .migration(
+            "003_t3",
+            "CREATE TABLE public.t3 (id int);\n",
+            "DROP TABLE public.t3;\n",
+        )
+        .migration(
+            "004_t3_id",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t3_id ON public.t3 (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY public.t3_id;\n",
+        );
+    project
+}
+
+/// Runs `args` on `db` and checks its exit code, and that nothing of `evil` answered.
+#[track_caller]
+fn unshadowed(project: &Project, db: &TestDb, args: &[&str], code: u8) -> Run {
+    let run = project.run_on(db, args);
+    run.code(code).stderr_lacks("EVIL").stdout_lacks("EVIL");
+    run
+}
+
+/// The ledger's rows as `version`, read by a session opened before the database's
+/// `search_path` changed.
+fn versions(look: &mut postgres::Client) -> Vec<String> {
+    look.query(
+        "SELECT version FROM public.tb_confiture ORDER BY pk_confiture",
+        &[],
+    )
+    .expect("read the ledger")
+    .iter()
+    .map(|row| row.get(0))
+    .collect()
+}
+
+/// The database's `search_path` puts a schema before `pg_catalog` that has an operator,
+/// function, type and catalog relation of every built-in name (hostile run: `EVIL = oid`,
+/// "cannot read the session's state"): the tool's own statements — the session's state, the
+/// migration lock and its holders, the ledger read and its lock's holders, the ledger's DDL, the
+/// rows' statements, the start markers of a no-transaction migration, `baseline`'s and `reinit`'s
+/// rewrites, the settings `verify` copies, the snapshots of `verify` and `drift` — name every
+/// built-in with `pg_catalog`, so that every command works as under the default path; the ledger
+/// is still found through the user's `search_path`.
+#[test]
+fn the_tools_own_statements_survive_a_search_path_that_shadows_pg_catalog() {
+    let db = TestDb::new("shadowed");
+    let project = shadowing_project();
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    // Sessions opened before the change keep the built-in path: the test's own looks.
+    let mut look = db.connect();
+    let mut holder = db.connect();
+    let set_path = |path: &str| {
+        admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET search_path = {path}",
+                db.name
+            ))
+            .expect("set the database's search_path");
+    };
+    set_path("evil, pg_catalog, public");
+    let shadowed = db
+        .connect()
+        .batch_execute("SELECT 1 = 1")
+        .expect_err("a new session's `=` is evil's");
+    assert!(
+        format!("{shadowed:?}").contains("EVIL operator ="),
+        "{shadowed:?}"
+    );
+
+    unshadowed(&project, &db, &["migrate", "status"], exit::PENDING).stdout_has("002_t2");
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "up", "--dry-run"],
+        exit::SUCCESS,
+    );
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "up", "--steps", "1"],
+        exit::SUCCESS,
+    );
+    unshadowed(&project, &db, &["migrate", "up"], exit::SUCCESS);
+    assert_eq!(versions(&mut look), ["001", "002", "003", "004"]);
+    unshadowed(&project, &db, &["migrate", "status"], exit::SUCCESS);
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "down", "--steps", "2", "--dry-run"],
+        exit::SUCCESS,
+    );
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "down", "--steps", "2"],
+        exit::SUCCESS,
+    );
+    assert_eq!(versions(&mut look), ["001", "002"]);
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "up", "--single-transaction", "--target", "003"],
+        exit::SUCCESS,
+    );
+    unshadowed(&project, &db, &["migrate", "up"], exit::SUCCESS);
+    assert_eq!(versions(&mut look), ["001", "002", "003", "004"]);
+
+    // The migration lock's holder, and the ledger lock's, are named.
+    let pid: i32 = holder
+        .query_one(
+            &format!(
+                "SELECT pg_advisory_lock({}, ({})), pg_backend_pid()",
+                confiture_tests::MIGRATION_LOCK_NAMESPACE,
+                confiture_tests::LOCK_ID_SQL
+            ),
+            &[],
+        )
+        .expect("take the migration lock")
+        .get(1);
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "down", "--lock-wait", "200ms"],
+        exit::LOCK_TIMEOUT,
+    )
+    .stderr_has(&format!("pid {pid}"));
+    holder
+        .batch_execute("SELECT pg_advisory_unlock_all()")
+        .expect("give the lock back");
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN ACCESS EXCLUSIVE MODE")
+        .expect("lock the ledger");
+    unshadowed(&project, &db, &["migrate", "status"], exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("pid {pid}"));
+    holder.batch_execute("ROLLBACK").expect("end the lock");
+
+    // `baseline` records a row lost; `reinit` accepts an edited file.
+    look.batch_execute("DELETE FROM public.tb_confiture WHERE version = '004'")
+        .expect("lose a row");
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "baseline", "--through", "004", "--dry-run"],
+        exit::SUCCESS,
+    );
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "baseline", "--through", "004"],
+        exit::SUCCESS,
+    );
+    assert_eq!(versions(&mut look), ["001", "002", "003", "004"]);
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "CREATE TABLE public.t2 (id int); -- edited\n",
+    );
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "reinit", "--dry-run"],
+        exit::SUCCESS,
+    );
+    unshadowed(&project, &db, &["migrate", "reinit"], exit::SUCCESS);
+    unshadowed(&project, &db, &["migrate", "status"], exit::SUCCESS);
+
+    // `verify` and `drift` copy the path to their scratch database, where `evil` exists once
+    // the first migration replays there: a qualified ledger has its schema from the start.
+    project.write(
+        "db/environments/qualified.yaml",
+        format!(
+            "database_url: {}\nmigration:\n  tracking_table: public.tb_confiture\n",
+            db.url()
+        ),
+    );
+    for command in ["verify", "drift"] {
+        let run = project.run(&["migrate", command, "--env", "qualified"]);
+        run.code(exit::SUCCESS).stderr_lacks("EVIL");
+    }
+    // With a schema of its own first, the unqualified ledger is found, and made there.
+    set_path("public, evil, pg_catalog");
+    unshadowed(&project, &db, &["migrate", "verify"], exit::SUCCESS);
+    unshadowed(&project, &db, &["migrate", "drift"], exit::SUCCESS);
+    unshadowed(
+        &project,
+        &db,
+        &["migrate", "down", "--steps", "4"],
+        exit::SUCCESS,
+    );
+    assert!(versions(&mut look).is_empty());
+    drop((look, holder));
+}
+
+/// The target's `search_path` names no existing schema (`''`): `verify` gives its scratch
+/// database the target's settings, where the unqualified ledger then has nowhere to be created.
+/// The help names the target as the database to give a `search_path` — it named the scratch
+/// database (`ALTER DATABASE confiture_scratch_<pid>_... SET search_path`), gone by the time it
+/// is read —, and its command, pasted, lets the next run through.
+#[test]
+fn verify_names_the_target_as_the_database_whose_search_path_to_set() {
+    let db = TestDb::new("empty_path");
+    let project = Project::new();
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE public.t1 (id int);\n",
+        "DROP TABLE public.t1;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET search_path = ''",
+            db.name
+        ))
+        .expect("empty the database's search_path");
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture")
+        .stderr_lacks("ALTER DATABASE confiture_scratch")
+        .stderr_has(&format!("it has the settings of database \"{}\"", db.name));
+    let help = run.help_line();
+    let start = help
+        .find("ALTER DATABASE ")
+        .unwrap_or_else(|| panic!("no ALTER DATABASE in the help: {help}"));
+    let statement = &help[start..help[start..].find(';').expect("its end") + start];
+    assert_eq!(
+        statement,
+        format!("ALTER DATABASE {} SET search_path = public", db.name)
+    );
+    client_paste(&db, statement);
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SUCCESS);
+}

@@ -147,7 +147,8 @@ pub(super) fn recorded_durations(
         .map(|s| ledger::literal(s.ledger_version))
         .collect();
     let sql = format!(
-        "SELECT version, execution_time_ms FROM {} WHERE version IN ({})",
+        "SELECT version, execution_time_ms FROM {} \
+         WHERE version OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
         settings.table.quoted(),
         versions.join(", ")
     );

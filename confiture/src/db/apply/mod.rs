@@ -481,8 +481,8 @@ fn send_tracking_table_ddl(
     sql.push_str(&table.create_sql());
     sql.push_str(&format!(
         "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.oid = pg_catalog.to_regclass({});\n",
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({});\n",
         crate::ledger::literal(&table.quoted())
     ));
     if commit {

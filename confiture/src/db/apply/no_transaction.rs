@@ -38,10 +38,10 @@ pub(super) struct InvalidIndex {
 /// Every INVALID index of the database, outside the system schemas.
 pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
     let messages = client.simple_query(&crate::db::own_statements(
-        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname), \
+        "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), \
          n.nspname, c.relname FROM pg_catalog.pg_index i \
-         JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE NOT i.indisvalid ORDER BY 1",
     ))?;
     Ok(messages
@@ -61,8 +61,8 @@ pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, 
 /// finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when there is no
 /// such table (the statement fails on its own).
 const TABLE_SCHEMA_SQL: &str = "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
-     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-     WHERE c.oid = pg_catalog.to_regclass($1)";
+     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+     WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)";
 
 /// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
 /// interrupted run of this very migration (client killed, server restarted), it makes the
@@ -1004,11 +1004,11 @@ fn done_already(direction: Direction, sqlstate: &str) -> bool {
 
 /// The VALID index of `schema` named `name`, `schema.name` quoted as needed; `None` when
 /// there is none (or it cannot be asked).
-const VALID_INDEX_SQL: &str = "SELECT pg_catalog.quote_ident(n.nspname) || '.' || \
+const VALID_INDEX_SQL: &str = "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) \
      pg_catalog.quote_ident(c.relname) FROM pg_catalog.pg_index i \
-     JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid \
-     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-     WHERE i.indisvalid AND n.nspname = $1 AND c.relname = $2";
+     JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+     WHERE i.indisvalid AND n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2";
 
 /// The VALID index that the `CREATE [UNIQUE] INDEX` statement `text` names, in its table's
 /// schema as this session's `search_path` finds it (see [`index_built_again`]); `None` for any

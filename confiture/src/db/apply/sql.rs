@@ -52,10 +52,12 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
     );
     let row = prepared_row(nonce);
     format!(
-        "PREPARE {row}(text, text, text, text, int) AS {insert} \
+        "PREPARE {row}(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, int) \
+         AS {insert} \
          RETURNING $5 AS {STEP_COLUMN}, execution_time_ms AS {MS_COLUMN};\n\
          PREPARE {row}_role AS {};\n\
-         PREPARE {row}_next(text, text, text, text, text, text, text) AS {};",
+         PREPARE {row}_next(pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text, \
+         pg_catalog.text, pg_catalog.text, pg_catalog.text) AS {};",
         before_row_select(settings, Direction::Up),
         next_select(
             settings,
@@ -1575,7 +1577,8 @@ mod tests {
         )));
         assert!(
             prepare.contains(&format!(
-                "PREPARE confiture_row_{n}_next(text, text, text, text, text, text, text) AS SELECT FROM \
+                "PREPARE confiture_row_{n}_next(pg_catalog.text, pg_catalog.text, pg_catalog.text, \
+                 pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) AS SELECT FROM \
                  (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $3 AND l.name OPERATOR(pg_catalog.=) $6 \

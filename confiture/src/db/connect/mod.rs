@@ -668,10 +668,10 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
 pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
     let asked = client.simple_query(
         "SELECT pg_catalog.current_database(), \
-         pg_catalog.now() <> pg_catalog.statement_timestamp(), \
-         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'), \
+         pg_catalog.now() OPERATOR(pg_catalog.<>) pg_catalog.statement_timestamp(), \
+         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'search_path'), \
          COALESCE((SELECT usename FROM pg_catalog.pg_stat_activity \
-         WHERE pid = pg_catalog.pg_backend_pid()), session_user)",
+         WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), session_user)",
     );
     let messages = match asked {
         Ok(messages) => messages,

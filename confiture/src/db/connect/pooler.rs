@@ -50,7 +50,7 @@ pub(crate) fn is_direct(
 pub(crate) fn identity_columns() -> String {
     format!(
         "{SESSION_IDENTITY}, pg_catalog.host(pg_catalog.inet_server_addr()), \
-         pg_catalog.inet_server_port()::text"
+         pg_catalog.inet_server_port()::pg_catalog.text"
     )
 }
 
@@ -462,7 +462,7 @@ impl Drop for Probe {
 macro_rules! server_start {
     () => {
         "((pg_catalog.date_part('epoch', pg_catalog.pg_postmaster_start_time()) \
-         OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::text"
+         OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8)::pg_catalog.text"
     };
 }
 
@@ -471,7 +471,7 @@ macro_rules! server_start {
 /// integer: a `float8`'s text depends on `extra_float_digits`, which a database or role may
 /// set below 0, rounding two servers' start times to the same text.
 pub(crate) const SESSION_IDENTITY: &str = concat!(
-    "pg_catalog.pg_backend_pid()::text || ' ' || ",
+    "pg_catalog.pg_backend_pid()::pg_catalog.text OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) ",
     server_start!()
 );
 
