@@ -433,6 +433,12 @@ fn live(out: &Output, said: &Said, event: &Event) {
             if let Some(line) = super::migrate::created_line(progress) {
                 out.progress_inline("");
                 out.note(&format!("{target}: {line}"));
+            } else if let Progress::SimilarDatabaseExists { database, similar } = progress {
+                out.progress_inline("");
+                out.warning(&format!(
+                    "{target}: {}",
+                    super::migrate::similar_database_line(database, similar)
+                ));
             } else if let Some(line) = super::migrate::lock_line(progress) {
                 let first = !matches!(progress, Progress::LockBlocked { .. })
                     || said

@@ -796,6 +796,10 @@ impl ProgressView {
                     out.note(&line);
                 }
             }
+            Progress::SimilarDatabaseExists {
+                ref database,
+                ref similar,
+            } => out.warning(&similar_database_line(database, similar)),
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;
@@ -891,6 +895,19 @@ pub(super) fn created_line(event: &Progress) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The warning of `--create-database` about to create `database` beside `similar`, an
+/// existing database with a close name ([`Progress::SimilarDatabaseExists`]).
+pub(super) fn similar_database_line(database: &str, similar: &str) -> String {
+    format!(
+        "database {} does not exist and --create-database creates it, but a database named \
+         {} exists on this server: if that is the one meant, the new database is an empty \
+         near-duplicate that every migration runs into; fix the database name, and drop the \
+         new database (dropping a database deletes its data)",
+        confiture::config::quoted(database),
+        confiture::config::quoted(similar)
+    )
 }
 
 fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {

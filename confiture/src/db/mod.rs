@@ -190,7 +190,7 @@ pub(crate) fn read_millis(client: &mut postgres::Client, sql: &str) -> Option<Du
 
 /// The databases `--create-database` connects to in order to create another, in order: the
 /// second only when the first does not exist (as `createdb` does).
-const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
+pub(crate) const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 
 /// Creates the environment's database, connecting to a maintenance database
 /// (`postgres`, then `template1`) with the same credentials. Call it only once

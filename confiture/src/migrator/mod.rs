@@ -653,10 +653,11 @@ impl Migrator {
             })
             .unwrap_or_default();
         error.help = Some(format!(
-            "create it ({}) and apply the migrations with confiture (Python) (`confiture migrate \
+            "{}create it ({}) and apply the migrations with confiture (Python) (`confiture migrate \
              up`), which runs `{shown}` too: cargo confiture cannot run a confiture (Python) \
              migration, and `migrate up --create-database` refuses while one is pending{before}; \
              or fix the database name in {}",
+            crate::db::connect::close_database_first(&self.env),
             crate::db::connect::createdb(&self.env.connection),
             self.env.database_name_source()
         ));

@@ -56,6 +56,16 @@ pub enum Progress {
         /// The database's name on the server.
         database: String,
     },
+    /// `--create-database` is about to create (a dry run: would create) `database`, which does
+    /// not exist, and the server has a database named `similar`, close enough to be what a
+    /// misspelt `database` meant: sent before [`Progress::DatabaseCreated`]
+    /// ([`Progress::WouldCreateDatabase`]).
+    SimilarDatabaseExists {
+        /// The database's name on the server, that is created.
+        database: String,
+        /// The existing database with a close name.
+        similar: String,
+    },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
         /// The database's name on the server.

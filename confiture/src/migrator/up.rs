@@ -826,6 +826,21 @@ impl Migrator {
         }
         let database = self.env.connection.dbname.clone();
         crate::db::connect::refuse_unexpanded_database_name(&self.env)?;
+        // A misspelt name creates a near-duplicate of the database meant, empty, and runs
+        // every migration there: said before creating (a dry run too), not refused, since
+        // close names are also how numbered databases are told apart (`ci_41`, `ci_42`).
+        let env = self.env.clone();
+        let similar = crate::db::prefetch::unless_stopped(
+            self.stop.clone(),
+            crate::db::prefetch::interrupted_connecting,
+            move || crate::db::connect::close_database(&env),
+        )?;
+        if let Some(similar) = similar {
+            progress(Progress::SimilarDatabaseExists {
+                database: database.clone(),
+                similar,
+            });
+        }
         if options.dry_run {
             // As the run, from a maintenance database of its server: which fails where the
             // run would, and identifies the server for a fleet target's claim, so that two

@@ -670,3 +670,140 @@ fn a_missing_databases_help_names_the_line_of_its_name() {
             ));
     }
 }
+
+/// The database named `existing`'s name with its last character dropped: a misspelling of it.
+fn misspelt(existing: &str) -> &str {
+    &existing[..existing.len() - 1]
+}
+
+/// dbn: a database name mistyped in an environment file (`app_stagin` for `app_staging`) got
+/// the help "create it (`migrate up --create-database` does, or createdb ...), or fix the
+/// database name": followed first, it made a new empty database and ran every migration into
+/// it, "success" on the wrong database. The server is asked (on its maintenance database:
+/// `template1` here, the cluster having no `postgres`) for a database with a close name, named
+/// first, with the line to fix; creating comes after, for a database meant to be new. `down`
+/// (which never creates one) names it first too.
+#[test]
+fn a_missing_databases_help_names_a_close_existing_database_first() {
+    let cluster = cluster_without_postgres();
+    let existing = unique("cft_staging");
+    cluster
+        .connect(ADMIN_DB)
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{existing}\" TEMPLATE template0"
+        ))
+        .expect("create the database meant");
+    let missing = misspelt(&existing);
+    let project = two_migrations();
+    project.write(
+        "db/environments/staging.yaml",
+        format!(
+            "database_url: {}\n",
+            cluster.url(missing, "sslmode=disable")
+        ),
+    );
+    let close =
+        format!("help: a database named \"{existing}\" exists on this server: did you mean it? ");
+    for command in ["status", "up", "down"] {
+        let run = project.run(&["migrate", command, "--env", "staging"]);
+        run.code(exit::CONNECTION);
+        let help = run.help_line();
+        assert!(help.starts_with(&close), "{command}: {help}");
+        if command != "down" {
+            assert!(
+                help.starts_with(&format!(
+                    "{close}fix the database name in environment file \
+                     db/environments/staging.yaml, line 1 (database_url); only if \
+                     \"{missing}\" is to be a new database, create it"
+                )),
+                "{command}: {help}"
+            );
+        }
+    }
+    assert!(!database_exists(cluster, missing));
+}
+
+/// dbn: the server is asked for close names with the target's own role; a role that may not
+/// connect to the maintenance databases (`postgres`, `template1`) gets the help as it was,
+/// with no second error — while a role that may, on the same server, is told of the close
+/// name (the look-up is what differs).
+#[test]
+fn a_role_that_cannot_list_databases_gets_the_help_unchanged() {
+    let cluster = Cluster::init();
+    cluster.start();
+    let mut admin = cluster.connect("postgres");
+    for sql in [
+        "CREATE DATABASE app_staging",
+        "CREATE ROLE cft_app LOGIN",
+        "REVOKE CONNECT ON DATABASE postgres FROM PUBLIC",
+        "REVOKE CONNECT ON DATABASE template1 FROM PUBLIC",
+    ] {
+        admin
+            .batch_execute(sql)
+            .expect("a role without CONNECT on the maintenance databases");
+    }
+    drop(admin);
+    let project = two_migrations();
+    let url = format!(
+        "postgresql://cft_app@localhost:{}/app_stagin?sslmode=disable",
+        cluster.port()
+    );
+    let run = project.run(&["migrate", "status", "--database-url", &url]);
+    run.code(exit::CONNECTION).stderr_lacks("did you mean");
+    assert_eq!(
+        run.help_line(),
+        format!(
+            "help: create it (`cargo confiture migrate up --create-database --database-url \
+             <URL>` does, or createdb -h localhost -p {} -U cft_app app_stagin), or fix the \
+             database name in --database-url",
+            cluster.port()
+        )
+    );
+    assert_eq!(run.stderr.matches("error:").count(), 1, "{}", run.stderr);
+    project
+        .run(&[
+            "migrate",
+            "status",
+            "--database-url",
+            &cluster.url("app_stagin", "sslmode=disable"),
+        ])
+        .code(exit::CONNECTION)
+        .stderr_has("a database named \"app_staging\" exists on this server: did you mean it?");
+}
+
+/// dbn: `up --create-database` on a missing database whose name is close to an existing one's
+/// creates it as asked (close names also tell numbered databases apart: `ci_41`, `ci_42`), but
+/// says first, as a warning on stderr, that the existing one may be the one meant and the new
+/// one an empty near-duplicate; the dry run says it too and creates nothing.
+#[test]
+fn create_database_warns_of_a_close_existing_database() {
+    let cluster = cluster_without_postgres();
+    let existing = unique("cft_ci_run");
+    cluster
+        .connect(ADMIN_DB)
+        .batch_execute(&format!(
+            "CREATE DATABASE \"{existing}\" TEMPLATE template0"
+        ))
+        .expect("create the database meant");
+    let missing = misspelt(&existing);
+    let url = cluster.url(missing, "sslmode=disable");
+    let warning = format!(
+        "warning: database \"{missing}\" does not exist and --create-database creates it, but \
+         a database named \"{existing}\" exists on this server: if that is the one meant, the \
+         new database is an empty near-duplicate"
+    );
+    let project = two_migrations();
+    let args = ["migrate", "up", "--create-database", "--database-url", &url];
+    project
+        .run(&[&args[..], &["--dry-run"]].concat())
+        .code(exit::SUCCESS)
+        .stderr_has(&warning)
+        .stderr_has(&format!("would create database \"{missing}\""));
+    assert!(!database_exists(cluster, missing));
+    project
+        .run(&args)
+        .code(exit::SUCCESS)
+        .stderr_has(&warning)
+        .stderr_has(&format!("created database \"{missing}\""));
+    assert!(database_exists(cluster, missing));
+}

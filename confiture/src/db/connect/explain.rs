@@ -395,8 +395,9 @@ pub(crate) fn for_existing_database(error: &mut Error, env: &Environment, comman
         return;
     }
     let spec = &env.connection;
+    let close = close_database_first(env);
     let help = format!(
-        "the database {} ({spec}, from {}) does not exist on its server: check the database \
+        "{close}the database {} ({spec}, from {}) does not exist on its server: check the database \
          name there (`psql -h {} -p {} -U {} -l` lists the server's databases); `{command}` \
          works on a database that exists and does not create one",
         quoted(&spec.shown_dbname()),
@@ -406,6 +407,58 @@ pub(crate) fn for_existing_database(error: &mut Error, env: &Environment, comman
         crate::hint::quote(&spec.shown_user()),
     );
     error.help = Some(shown(&help).into_owned());
+}
+
+/// A database of `env`'s server whose name is close to `env`'s, which does not exist there
+/// (a misspelling, by the one did-you-mean rule: [`crate::text::did_you_mean`]): asked on one
+/// short session on a maintenance database (`postgres`, else `template1`) with the same
+/// credentials and TLS settings, within `migration.connect_timeout`. `None` when no name is
+/// close, or when that session or its query fails: never an error of its own, the refusal
+/// being explained is the error.
+pub(crate) fn close_database(env: &Environment) -> Option<String> {
+    let wanted = &env.connection.dbname;
+    if crate::db::MAINTENANCE_DATABASES.contains(&wanted.as_str()) {
+        // Looked up on itself: the session would fail as the one being explained did.
+        return None;
+    }
+    for maintenance_db in crate::db::MAINTENANCE_DATABASES {
+        let mut maintenance = env.clone();
+        maintenance.connection.dbname = maintenance_db.to_string();
+        // `open_at`, not `open_session`: a failure here is dropped, never explained.
+        let Ok(mut session) = super::open_at(&maintenance, None, super::Need::Read) else {
+            continue;
+        };
+        let names: Vec<String> = session
+            .client
+            .query(
+                "SELECT datname FROM pg_catalog.pg_database \
+                 WHERE datallowconn AND NOT datistemplate",
+                &[],
+            )
+            .ok()?
+            .iter()
+            .filter_map(|row| row.try_get(0).ok())
+            .collect();
+        return crate::text::did_you_mean(wanted, names.iter().map(String::as_str))
+            .map(str::to_string);
+    }
+    None
+}
+
+/// The first words of the help of `env`'s missing database: a database with a close name
+/// ([`close_database`]) that was probably meant, or nothing.
+pub(crate) fn close_database_first(env: &Environment) -> String {
+    close_database(env)
+        .map(|close| format!("{} ", close_database_line(&close)))
+        .unwrap_or_default()
+}
+
+/// The help's first words when [`close_database`] found `close`.
+fn close_database_line(close: &str) -> String {
+    format!(
+        "a database named {} exists on this server: did you mean it?",
+        quoted(close)
+    )
 }
 
 /// The `createdb` command that creates `spec`'s database on its server, as its user.
@@ -434,12 +487,27 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         refusal
     } else if *code == SqlState::INVALID_CATALOG_NAME {
         // The server's message, the cause, names the database: said once.
-        Error::connection(format!("cannot connect to {spec}")).with_help(format!(
-            "create it ({} does, or {}), or fix the database name in {}",
+        let create = format!(
+            "{} does, or {}",
             crate::hint::command("migrate up --create-database"),
-            createdb(spec),
-            env.database_name_source()
-        ))
+            createdb(spec)
+        );
+        // A misspelt name first: creating it would make a new empty database beside the one
+        // meant, and run every migration there.
+        let help = match close_database(env) {
+            Some(close) => format!(
+                "{} fix the database name in {}; only if {} is to be a new database, create it \
+                 ({create})",
+                close_database_line(&close),
+                env.database_name_source(),
+                quoted(&spec.shown_dbname()),
+            ),
+            None => format!(
+                "create it ({create}), or fix the database name in {}",
+                env.database_name_source()
+            ),
+        };
+        Error::connection(format!("cannot connect to {spec}")).with_help(help)
     } else if *code == SqlState::TOO_MANY_CONNECTIONS {
         too_many_connections(spec, connection_limit(db.message()))
     } else if *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE

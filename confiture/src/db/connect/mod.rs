@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::migrator::blocking_here;
 use explain::explain;
 pub(crate) use explain::{
-    createdb, for_create_through_pooler, for_existing_database, missing_database,
-    refuse_unexpanded_database_name,
+    close_database, close_database_first, createdb, for_create_through_pooler,
+    for_existing_database, missing_database, refuse_unexpanded_database_name,
 };
 pub(crate) use pooler::{
     direct_identity, identity_columns, read_direct_identity, refuse_transaction_pooling,
