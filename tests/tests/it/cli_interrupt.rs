@@ -341,7 +341,9 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
     // each failed attempt.
     let connected = wait_until(Duration::from_secs(30), || {
         db.other_backends().iter().any(|b| {
-            b.contains("pg_try_advisory") || b.contains("l.locktype = 'advisory' AND l.granted")
+            // (Its operators are written `OPERATOR(pg_catalog.=)`: match the words, not them.)
+            b.contains("pg_try_advisory")
+                || b.contains("l.locktype OPERATOR(pg_catalog.=) 'advisory'")
         })
     });
     assert!(
