@@ -1056,8 +1056,23 @@ impl Error {
 /// value is the source, and error reporters (`anyhow`, `eyre`, `std::error::Report`) print
 /// each source on a line of its own: shown here too, it would be printed twice. The line a
 /// renderer shows is [`Error::message_with_cause`].
+///
+/// The alternate form (`{:#}`) is the whole report, as the CLI's text says it: the message with
+/// its cause, each detail on a line of its own (`  - `), then the next thing to do (`  help: `).
+/// Error reporters never ask for it (`anyhow`'s `{:#}` prints each error of the chain with
+/// `{}`), so the cause is still said once in a chain.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.write_str(&self.message_with_cause())?;
+            for detail in &self.details {
+                write!(f, "\n  - {detail}")?;
+            }
+            if let Some(help) = &self.help {
+                write!(f, "\n  help: {help}")?;
+            }
+            return Ok(());
+        }
         f.write_str(&self.message)?;
         let has_source = self.data.as_ref().is_some_and(|d| d.source.is_some());
         match self.cause() {
@@ -1126,6 +1141,26 @@ mod tests {
         // No cause at all.
         assert_eq!(chain(&Error::invalid("x")), ["x"]);
         assert_eq!(Error::invalid("x").message_with_cause(), "x");
+    }
+
+    /// `{:#}` is the whole report — cause, details, help — so that an application printing
+    /// one error loses none of the next step; `{}` stays the one line a chain needs.
+    #[test]
+    fn the_alternate_form_is_the_whole_report() {
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied");
+        let err = Error::invalid("cannot read x")
+            .with_source(io)
+            .with_detail("db/migrations/001_a.up.sql")
+            .with_detail("db/migrations/002_b.up.sql")
+            .with_help("fix the file's mode, then run it again");
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot read x: denied\n  - db/migrations/001_a.up.sql\n  - \
+             db/migrations/002_b.up.sql\n  help: fix the file's mode, then run it again"
+        );
+        assert_eq!(format!("{err}"), "cannot read x");
+        // Without details or help, the one line.
+        assert_eq!(format!("{:#}", Error::invalid("x").with_cause("y")), "x: y");
     }
 
     #[test]

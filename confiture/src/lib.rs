@@ -41,16 +41,11 @@
 //!             println!("applied {applied:?}");
 //!             ExitCode::SUCCESS
 //!         }
-//!         // What the CLI says: the message with its cause, the details, the next thing to do,
-//!         // and the same exit code (`confiture::exit`).
+//!         // What the CLI says: `{:#}` is the message with its cause, the details and the next
+//!         // thing to do (`error.help`, `error.details` as data); the same exit code
+//!         // (`confiture::exit`).
 //!         Err(error) => {
-//!             eprintln!("error: {}", error.message_with_cause());
-//!             for detail in &error.details {
-//!                 eprintln!("  - {detail}");
-//!             }
-//!             if let Some(help) = &error.help {
-//!                 eprintln!("  help: {help}");
-//!             }
+//!             eprintln!("error: {error:#}");
 //!             ExitCode::from(error.exit_code())
 //!         }
 //!     }

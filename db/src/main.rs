@@ -33,13 +33,7 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {}", error.message_with_cause());
-            for detail in &error.details {
-                eprintln!("  - {detail}");
-            }
-            if let Some(help) = &error.help {
-                eprintln!("  help: {help}");
-            }
+            eprintln!("error: {error:#}");
             ExitCode::from(error.exit_code())
         }
     }
