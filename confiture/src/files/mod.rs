@@ -658,7 +658,7 @@ fn read_dir_inspecting(
         if is_dir && is_sql {
             // `002_x.up.sql/` is a migration that cannot be read, not a folder of migrations:
             // reported as such, its other half is not reported as missing.
-            let error = "it is a directory, not a file".to_string();
+            let error = IS_A_DIRECTORY.to_string();
             entries.push(Entry::Unreadable { path, error });
         } else if is_dir {
             entries.push(Entry::Dir { path });
@@ -698,6 +698,9 @@ pub(crate) fn unreadable_link(err: &io::Error) -> String {
 /// Why a `.sql` entry that is no directory and no regular file (a FIFO, a socket, a device) is
 /// not read: reading a FIFO would block forever.
 pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
+
+/// Why a `.sql` entry that is a directory (`002_x.up.sql/`) is not read.
+const IS_A_DIRECTORY: &str = "it is a directory, not a file";
 
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
 /// small files is system-call bound, and the calls run in parallel. Each thread reads through
@@ -767,10 +770,7 @@ fn parallelism() -> usize {
 fn read_file(path: PathBuf, buffer: &mut [u8]) -> Entry {
     match read_bytes(&path, buffer) {
         Ok(bytes) => Entry::File { path, bytes },
-        Err(err) => Entry::Unreadable {
-            path,
-            error: err.to_string(),
-        },
+        Err(error) => Entry::Unreadable { path, error },
     }
 }
 
@@ -780,9 +780,9 @@ fn read_file(path: PathBuf, buffer: &mut [u8]) -> Entry {
 /// calls cost more than the reading. A `read` of a regular file that returns less than it was
 /// asked for has reached the end of the file (a file being written meanwhile is read as of
 /// some moment either way); only a read that fills the buffer is followed by another.
-fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
+fn read_bytes(path: &Path, buffer: &mut [u8]) -> std::result::Result<Vec<u8>, String> {
     use std::io::Read;
-    let mut file = fs::File::open(path)?;
+    let mut file = open_regular(path)?;
     let mut bytes = Vec::new();
     loop {
         match file.read(buffer) {
@@ -795,9 +795,35 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
                 bytes.extend_from_slice(got);
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.to_string()),
         }
     }
+}
+
+/// Opens the migration file at `path` for reading, refusing what is no regular file with the
+/// words the listing refuses it with ([`NOT_A_REGULAR_FILE`], [`IS_A_DIRECTORY`]): the listing
+/// saw a regular file, but a FIFO may have taken its place since, and opening a FIFO for
+/// reading waits for a writer, for ever. On Unix the file is opened without blocking
+/// (`O_NONBLOCK`: no effect on reading a regular file) and the opened file's own type decides
+/// (`fstat`), so no swap between a look and the open can slip through. Only migration files:
+/// an environment file may be a FIFO on purpose (`-c <(sops -d f.yaml)`, `config::file`).
+fn open_regular(path: &Path) -> std::result::Result<fs::File, String> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|err| err.to_string())?;
+    let meta = file.metadata().map_err(|err| err.to_string())?;
+    if meta.is_dir() {
+        return Err(IS_A_DIRECTORY.to_string());
+    }
+    if !meta.is_file() {
+        return Err(NOT_A_REGULAR_FILE.to_string());
+    }
+    Ok(file)
 }
 
 fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) -> Error {
@@ -1133,6 +1159,52 @@ pub fn checksum(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A regular `002_b.up.sql` replaced by a FIFO between the listing and the open (a race
+    /// the listing's type check cannot see) made the read wait for a writer, for ever: the
+    /// open was blocking. The file is opened without blocking and its opened type decides, so
+    /// a FIFO (or a directory) in its place is refused with the listing's own words. The open
+    /// runs on a thread with a deadline: a regression fails the test instead of hanging it.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_swapped_in_after_the_listing_is_refused_not_waited_on() {
+        let tmp = confiture_test_support::TempDir::new("files_fifo_swap");
+        let fifo = tmp.path.join("002_b.up.sql");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let folder = tmp.path.join("003_c.up.sql");
+        fs::create_dir(&folder).unwrap();
+        for (path, error) in [(&fifo, NOT_A_REGULAR_FILE), (&folder, IS_A_DIRECTORY)] {
+            let (sent, got) = std::sync::mpsc::channel();
+            let opened = path.clone();
+            std::thread::spawn(move || {
+                let _ = sent.send(read_file(opened, &mut [0u8; 64]));
+            });
+            let read = got.recv_timeout(std::time::Duration::from_secs(10));
+            if read.is_err() {
+                // Give the blocked open its writer, so that the thread ends.
+                let _ = fs::OpenOptions::new().write(true).open(path);
+            }
+            match read {
+                Ok(Entry::Unreadable { path: p, error: e }) => {
+                    assert_eq!((&p, e.as_str()), (path, error));
+                }
+                other => panic!("{}: {other:?}", path.display()),
+            }
+        }
+        // A regular file still reads, through the buffer or past it.
+        let file = tmp.path.join("001_a.up.sql");
+        fs::write(&file, "SELECT 1;\n".repeat(20)).unwrap();
+        for size in [8, 4096] {
+            match read_file(file.clone(), &mut vec![0u8; size]) {
+                Entry::File { bytes, .. } => assert_eq!(bytes, "SELECT 1;\n".repeat(20).as_bytes()),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn fan_out_keeps_the_order_on_one_thread_and_on_several() {
