@@ -701,6 +701,31 @@ mod tests {
         }
     }
 
+    /// A link to nowhere named like a confiture (Python) migration (`002_b.py`) was left out
+    /// silently: the build passed. It fails the build as any unreadable migration file does,
+    /// naming the file and where the link points.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_nowhere_named_like_a_migration_fails_the_build() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        tmp.write("sql/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("sql/001_a.down.sql", "SELECT 1;\n");
+        std::os::unix::fs::symlink("gone.py", tmp.path.join("sql/002_b.py")).unwrap();
+        let mut out = Vec::new();
+        let result = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out);
+        assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+        let printed = String::from_utf8(out).unwrap();
+        assert!(
+            printed.contains(
+                "cargo::error=sql/002_b.py: C010: cannot read `002_b.py`: it is a symbolic link \
+                 to `gone.py`, which does not exist"
+            ),
+            "{printed}"
+        );
+    }
+
     /// `migrations_dir = "."` (the package's directory, `Check::migrations_dir(".")`, or the
     /// workspace's root above it) with cargo's target directory inside it made cargo run the
     /// build script again on every build: it scans a watched directory whole, and found the

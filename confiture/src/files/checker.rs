@@ -316,6 +316,12 @@ impl Classified {
             }
             Entry::Unreadable { path, error } => {
                 self.diagnostics.push(unreadable(&path, &error));
+                let file_name = path.file_name().and_then(|n| n.to_str());
+                if file_name.is_some_and(name::is_python_migration_name) {
+                    // confiture (Python)'s migration (a link to nowhere): its version is on
+                    // disk all the same, as a readable one's is.
+                    return self.add(Entry::Python { path });
+                }
                 // Still counts as present if well named, so that its other half is not
                 // reported as missing, and its migration is unreadable, not missing.
                 (path, Err(error))

@@ -521,7 +521,7 @@ pub enum Entry {
 /// are read, and of those only the ones whose name gives a version ([`Entry::Unversioned`]);
 /// others are not migrations and are left out, readable or not, and so are hidden
 /// directories (`.git`). Anything of a `.sql` name that cannot be examined — a broken symbolic
-/// link or a loop, a file without read permission, an entry that is not a regular file — is an
+/// link or a loop (a `<VERSION>_<NAME>.py` one too, [`name::is_python_migration_name`]), a file without read permission, an entry that is not a regular file — is an
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
@@ -644,10 +644,11 @@ fn read_dir_inspecting(
             match fs::metadata(&path) {
                 Ok(meta) => (meta.is_dir(), meta.is_file()),
                 // A link that cannot be followed is refused only if it could be a migration
-                // file: a broken `notes.md` is left out, as a readable one is.
-                Err(_) if !is_sql => continue,
+                // file, `.sql` or confiture (Python)'s `.py`: a broken `notes.md` is left out,
+                // as a readable one is.
+                Err(_) if !is_sql && !name::is_python_migration_name(&file_name) => continue,
                 Err(err) => {
-                    let error = unreadable_link(&err);
+                    let error = unreadable_link(&path, &err);
                     entries.push(Entry::Unreadable { path, error });
                     continue;
                 }
@@ -686,12 +687,18 @@ fn read_dir_inspecting(
     Ok(read)
 }
 
-/// Why a symbolic link could not be followed (`metadata` of the link failed): the one wording
-/// of the migrations directory and of `drift --schema-dir`.
-pub(crate) fn unreadable_link(err: &io::Error) -> String {
-    match err.kind() {
-        io::ErrorKind::NotFound => "it is a broken symbolic link".to_string(),
-        _ => err.to_string(),
+/// Why the symbolic link `path` could not be followed (`metadata` of the link failed, `err`),
+/// naming where it points as the link holds it (relative to the link's directory, as `ls -l`
+/// shows it): the one wording of the migrations directory and of `drift --schema-dir`.
+pub(crate) fn unreadable_link(path: &Path, err: &io::Error) -> String {
+    let target = fs::read_link(path).map(|t| crate::display::path_text(&t).into_owned());
+    match (err.kind(), target) {
+        (io::ErrorKind::NotFound, Ok(to)) => {
+            format!("it is a symbolic link to `{to}`, which does not exist")
+        }
+        (io::ErrorKind::NotFound, Err(_)) => "it is a broken symbolic link".to_string(),
+        (_, Ok(to)) => format!("it is a symbolic link to `{to}`, which cannot be followed: {err}"),
+        (_, Err(_)) => err.to_string(),
     }
 }
 
