@@ -1069,14 +1069,18 @@ pub enum AppliedHere {
 }
 
 /// The help of `diagnostic` once whether its migration is applied here is known (`here`), for
-/// the rules whose help depends on it: C004 (the file after a gap: renumber it into the gap
-/// only if it is applied nowhere), C101 (the no-transaction marker changes an applied up
-/// file's checksum). `None` for every other diagnostic, and for one of a file without a
-/// well-formed name.
+/// the rules whose help depends on it: C003 (two pairs of one version: `here` is whether
+/// either is; renumber one only if it is applied nowhere), C004 (the file after a gap:
+/// renumber it into the gap only if it is applied nowhere), C005 (the first migration, after
+/// `options`' first version: renumber it to that only if it is applied nowhere), C014 (a byte-order mark in an
+/// applied up file is in its checksum), C101 (the no-transaction marker changes an applied up
+/// file's checksum). `None` for every other diagnostic, for one of a file without a
+/// well-formed name, and for C003 when one is applied (`plan::explain_duplicates` names it).
 pub fn help_applied_here(
     set: &MigrationSet,
     diagnostic: &Diagnostic,
     here: AppliedHere,
+    options: &CheckOptions,
 ) -> Option<String> {
     let parsed = (diagnostic.path.file_name())
         .and_then(|n| n.to_str())
@@ -1095,6 +1099,29 @@ pub fn help_applied_here(
     }
     if diagnostic.code == rules::requires_no_transaction_code() {
         return Some(rules::requires_no_transaction_help(parsed.kind, here));
+    }
+    let first_version = crate::history::first_version(options.first_version);
+    if diagnostic.code == checker::FIRST_VERSION.code && parsed.version > first_version {
+        // The first migration, after the first version (one before it is to remove or to
+        // let in by `first_version`, wherever it is applied).
+        return Some(checker::late_start_help(
+            &stem,
+            parsed.version,
+            options,
+            here,
+        ));
+    }
+    if diagnostic.code == checker::BYTE_ORDER_MARK.code {
+        return Some(checker::bom_help(&stem, parsed.kind, here));
+    }
+    if duplicates_a_version(diagnostic) && here == AppliedHere::No {
+        // The pair kept for the version; one that is applied is named by
+        // `plan::explain_duplicates`, which knows which one.
+        let kept = (diagnostic.related.first())
+            .and_then(|p| p.file_name()?.to_str())
+            .and_then(|n| name::parse_file_name(n).ok())?;
+        let kept = format!("{}_{}", kept.version_text, kept.name);
+        return Some(checker::duplicate_help_neither_applied(&kept, &stem));
     }
     None
 }
