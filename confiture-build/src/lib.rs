@@ -22,7 +22,8 @@
 //!   `first_version`);
 //! - prints `cargo:rerun-if-changed` for those `Cargo.toml` files and the migrations directory
 //!   (cargo scans it whole: a file added, edited, renamed or removed), plus any file in it that
-//!   is a symbolic link, so the check runs again exactly when something it read changes — and
+//!   is a symbolic link to a file elsewhere (each path once, known by what it resolves to: a
+//!   link to a directory, a subdirectory, is covered by the directory's line), so the check runs again exactly when something it read changes — and
 //!   nothing else: a clean build prints no warning. A migrations directory that holds the
 //!   build's output (`OUT_DIR`: `migrations_dir = "."` with `target/` in the package) is
 //!   refused, since cargo would find the files each build writes there and rerun every time;
@@ -203,8 +204,9 @@ impl Check {
         // Every line names its paths from the workspace root; a command it suggests must run
         // there too, and reach this package's settings.
         let mut print = |line: String| print(suggest.render(&line).into_owned());
+        let mut watch = Watch::of(&located.migrations_dir);
         let settings = (located.workspace.manifests()).chain([located.migrations_dir.as_path()]);
-        for path in settings {
+        for path in settings.filter(|path| watch.needs(path)) {
             match rerun(&root, path) {
                 Ok(line) => print(line),
                 Err(err) => {
@@ -222,10 +224,11 @@ impl Check {
         };
         // The directory's line covers its files: cargo scans a directory given to
         // `rerun-if-changed` whole (a file added, edited, renamed or removed). A symbolic link
-        // gets a line of its own, its target being elsewhere. One whose path cannot be written
-        // as an instruction fails the build after the diagnostics, which may already name it.
+        // to a file elsewhere gets a line of its own ([`Watch`]). One whose path cannot be
+        // written as an instruction fails the build after the diagnostics, which may already
+        // name it.
         let mut unwritable = None;
-        for file in report.links() {
+        for file in report.links().filter(|file| watch.needs(file)) {
             match rerun(&report.root, file) {
                 Ok(line) => print(line),
                 Err(err) => {
@@ -374,22 +377,29 @@ impl Report {
         )
     }
 
-    /// The paths whose change must rerun the check, as few as cover them: the `Cargo.toml`
-    /// files read, the migrations directory (cargo scans a directory whole, so its files need
-    /// no line of their own) and the files in it that are symbolic links (their targets are
-    /// elsewhere).
+    /// The paths whose change must rerun the check, as few as cover them, each once (known by
+    /// what it resolves to; none that resolves into the migrations directory): the
+    /// `Cargo.toml` files read, the migrations directory (cargo scans a
+    /// directory whole, so its files need no line of their own) and the files in it that are
+    /// symbolic links to files elsewhere. What [`Check::run`] prints, in that order.
     pub fn rerun_paths(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self.manifest.iter().cloned().collect();
-        paths.extend(self.package_manifest.iter().cloned());
-        paths.push(self.migrations_dir.clone());
-        paths.extend(self.links().cloned());
-        paths
+        let mut watch = Watch::of(&self.migrations_dir);
+        (self.manifest.iter().chain(&self.package_manifest))
+            .chain([&self.migrations_dir])
+            .chain(self.links())
+            .filter(|path| watch.needs(path))
+            .cloned()
+            .collect()
     }
 
-    /// The files of the directory that are symbolic links.
+    /// The entries of the directory that are symbolic links, other than those to a directory:
+    /// a subdirectory is not read, and the directory's own line notices it come, go or point
+    /// elsewhere (a link's change is the directory's), so a line of its own would only have
+    /// cargo scan its target a second time.
     fn links(&self) -> impl Iterator<Item = &PathBuf> {
         self.files.iter().filter(|file| {
             std::fs::symlink_metadata(file).is_ok_and(|meta| meta.file_type().is_symlink())
+                && !std::fs::metadata(file).is_ok_and(|meta| meta.is_dir())
         })
     }
 
@@ -410,6 +420,38 @@ impl Report {
 
     fn shown(&self, path: &Path) -> PathBuf {
         relative_to_root(&self.root, path)
+    }
+}
+
+/// Which paths get a `rerun-if-changed` line: each path cargo must watch, once. A path is
+/// known by what it resolves to (`canonicalize`; as given when it resolves to nothing, a
+/// broken link): one that resolves to a path already watched, or into the migrations directory
+/// (cargo scans that whole: a link to a file beside it, a `Cargo.toml` in it), needs no line.
+struct Watch {
+    /// The migrations directory, resolved; `None` when it cannot be.
+    dir: Option<PathBuf>,
+    /// What the paths watched so far resolve to.
+    watched: Vec<PathBuf>,
+}
+
+impl Watch {
+    fn of(migrations_dir: &Path) -> Watch {
+        Watch {
+            dir: migrations_dir.canonicalize().ok(),
+            watched: Vec::new(),
+        }
+    }
+
+    /// Whether `path` needs a line of its own; if so, it is watched from now on.
+    fn needs(&mut self, path: &Path) -> bool {
+        let resolved = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        let in_dir =
+            (self.dir.as_ref()).is_some_and(|dir| resolved != *dir && resolved.starts_with(dir));
+        if in_dir || self.watched.contains(&resolved) {
+            return false;
+        }
+        self.watched.push(resolved);
+        true
     }
 }
 
@@ -699,6 +741,78 @@ mod tests {
                 [tmp.path.join("sql"), tmp.path.join("sql/007_b.up.sql")]
             );
         }
+    }
+
+    /// A link to nowhere named like a confiture (Python) migration (`002_b.py`) was left out
+    /// silently: the build passed. It fails the build as any unreadable migration file does,
+    /// naming the file and where the link points.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_to_nowhere_named_like_a_migration_fails_the_build() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        tmp.write("sql/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("sql/001_a.down.sql", "SELECT 1;\n");
+        std::os::unix::fs::symlink("gone.py", tmp.path.join("sql/002_b.py")).unwrap();
+        let mut out = Vec::new();
+        let result = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out);
+        assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+        let printed = String::from_utf8(out).unwrap();
+        assert!(
+            printed.contains(
+                "cargo::error=sql/002_b.py: C010: cannot read `002_b.py`: it is a symbolic link \
+                 to `gone.py`, which does not exist"
+            ),
+            "{printed}"
+        );
+    }
+
+    /// A symbolic link to a directory in the migrations directory (a subdirectory, not read)
+    /// got a `rerun-if-changed` line of its own, though the directory's line covers it: cargo
+    /// scanned its target twice. Each path is watched once, by what it resolves to: no line
+    /// for a link to a directory, for a second link to a file already watched, or for a link
+    /// to a file in the migrations directory; a link to a file elsewhere keeps its line.
+    #[cfg(unix)]
+    #[test]
+    fn each_watched_path_gets_one_line() {
+        use std::os::unix::fs::symlink;
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        tmp.write("sql/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("sql/001_a.down.sql", "SELECT 1;\n");
+        tmp.write("shared/big/notes.txt", "not read\n");
+        symlink(tmp.path.join("shared/big"), tmp.path.join("sql/sub")).unwrap();
+        symlink("../shared/big", tmp.path.join("sql/sub_again")).unwrap();
+        tmp.write("shared/up.sql", "SELECT 1;\n");
+        for name in ["002_b", "003_c"] {
+            let up = tmp.path.join(format!("sql/{name}.up.sql"));
+            symlink(tmp.path.join("shared/up.sql"), up).unwrap();
+            tmp.write(&format!("sql/{name}.down.sql"), "SELECT 1;\n");
+        }
+        symlink("001_a.down.sql", tmp.path.join("sql/004_d.down.sql")).unwrap();
+        tmp.write("sql/004_d.up.sql", "SELECT 1;\n");
+        let mut out = Vec::new();
+        let report = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out)
+            .unwrap();
+        let printed = String::from_utf8(out).unwrap();
+        let watched: Vec<&str> = printed
+            .lines()
+            .filter_map(|line| line.strip_prefix("cargo:rerun-if-changed="))
+            .collect();
+        let expected = [
+            tmp.path.join("Cargo.toml"),
+            tmp.path.join("app/Cargo.toml"),
+            tmp.path.join("sql"),
+            tmp.path.join("sql/002_b.up.sql"),
+        ];
+        let expected: Vec<String> = expected.iter().map(|p| p.display().to_string()).collect();
+        assert_eq!(watched, expected, "{printed}");
+        assert_eq!(
+            report.rerun_paths(),
+            expected.iter().map(PathBuf::from).collect::<Vec<_>>()
+        );
     }
 
     /// `migrations_dir = "."` (the package's directory, `Check::migrations_dir(".")`, or the

@@ -602,7 +602,7 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
                         "it is a symbolic link back to {}, a loop",
                         crate::display::path(ancestor)
                     ),
-                    (None, Some(io)) => crate::files::unreadable_link(io),
+                    (None, Some(io)) => crate::files::unreadable_link(&path, io),
                     (None, None) => e.to_string(),
                 };
                 unreadable.push(crate::files::unreadable_schema_file(&path, &error));

@@ -378,28 +378,24 @@ pub fn report_checked(
     ledger: Option<&Ledger>,
     tracking_table: &str,
 ) -> StatusReport {
-    report_while(
-        set,
-        diagnostics,
-        first_version,
-        ledger,
-        tracking_table,
-        None,
-    )
+    let options = crate::files::CheckOptions::default().first_version(first_version);
+    report_while(set, diagnostics, &options, ledger, tracking_table, None)
 }
 
 /// [`report_checked`] while a run holds the migration lock (`running`, its holder as shown,
 /// [`StatusReport::running`]): the start markers are of the migrations it is running.
+/// `options`: those the directory was checked with (its first version, and where that was
+/// set, which a help naming it names).
 pub fn report_while(
     set: &MigrationSet,
     diagnostics: &[Diagnostic],
-    first_version: Option<u64>,
+    options: &crate::files::CheckOptions,
     ledger: Option<&Ledger>,
     tracking_table: &str,
     running: Option<String>,
 ) -> StatusReport {
     let rows = ledger.map(|l| l.rows.as_slice()).unwrap_or(&[]);
-    let history = History::of(set, rows, first_version);
+    let history = History::of(set, rows, options.first_version);
     let errors = FileErrors::new(set, diagnostics);
     let mut migrations = lines(&history, &errors);
     mark_interrupted(
@@ -515,7 +511,7 @@ pub fn report_while(
             &crate::plan::explain_gaps(
                 set,
                 &history,
-                &crate::plan::explain_applied(set, &history, diagnostics),
+                &crate::plan::explain_applied(set, &history, diagnostics, options),
             ),
         ),
         renumbered_help: crate::plan::renumbered_help(set, &history),

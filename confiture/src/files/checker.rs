@@ -23,10 +23,11 @@ use super::{
 use crate::diagnostic::{Diagnostic, RuleDoc, Span};
 use crate::text;
 
+pub(super) use contents::bom_help;
 #[cfg(test)]
 pub(super) use contents::NoStatement;
 pub use docs::*;
-pub(super) use versions::gap_help;
+pub(super) use versions::{duplicate_help_neither_applied, gap_help, late_start_help};
 
 const CONFIG_TABLE: &str = crate::workspace::WORKSPACE_SETTING;
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
@@ -316,6 +317,12 @@ impl Classified {
             }
             Entry::Unreadable { path, error } => {
                 self.diagnostics.push(unreadable(&path, &error));
+                let file_name = path.file_name().and_then(|n| n.to_str());
+                if file_name.is_some_and(name::is_python_migration_name) {
+                    // confiture (Python)'s migration (a link to nowhere): its version is on
+                    // disk all the same, as a readable one's is.
+                    return self.add(Entry::Python { path });
+                }
                 // Still counts as present if well named, so that its other half is not
                 // reported as missing, and its migration is unreadable, not missing.
                 (path, Err(error))
@@ -548,7 +555,7 @@ fn read_contents(
         }
     };
     let bom = text::bom_len(&text);
-    diagnostics.extend(contents::byte_order_mark(path, &text, bom));
+    diagnostics.extend(contents::byte_order_mark(path, kind, &text, bom));
     diagnostics.extend(contents::crlf_line_endings(path, &text));
     diagnostics.extend(contents::nul_byte(path, &text));
     let (sql_diagnostics, markers, statements) =

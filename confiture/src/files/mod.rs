@@ -521,7 +521,7 @@ pub enum Entry {
 /// are read, and of those only the ones whose name gives a version ([`Entry::Unversioned`]);
 /// others are not migrations and are left out, readable or not, and so are hidden
 /// directories (`.git`). Anything of a `.sql` name that cannot be examined — a broken symbolic
-/// link or a loop, a file without read permission, an entry that is not a regular file — is an
+/// link or a loop (a `<VERSION>_<NAME>.py` one too, [`name::is_python_migration_name`]), a file without read permission, an entry that is not a regular file — is an
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
@@ -644,10 +644,11 @@ fn read_dir_inspecting(
             match fs::metadata(&path) {
                 Ok(meta) => (meta.is_dir(), meta.is_file()),
                 // A link that cannot be followed is refused only if it could be a migration
-                // file: a broken `notes.md` is left out, as a readable one is.
-                Err(_) if !is_sql => continue,
+                // file, `.sql` or confiture (Python)'s `.py`: a broken `notes.md` is left out,
+                // as a readable one is.
+                Err(_) if !is_sql && !name::is_python_migration_name(&file_name) => continue,
                 Err(err) => {
-                    let error = unreadable_link(&err);
+                    let error = unreadable_link(&path, &err);
                     entries.push(Entry::Unreadable { path, error });
                     continue;
                 }
@@ -658,7 +659,7 @@ fn read_dir_inspecting(
         if is_dir && is_sql {
             // `002_x.up.sql/` is a migration that cannot be read, not a folder of migrations:
             // reported as such, its other half is not reported as missing.
-            let error = "it is a directory, not a file".to_string();
+            let error = IS_A_DIRECTORY.to_string();
             entries.push(Entry::Unreadable { path, error });
         } else if is_dir {
             entries.push(Entry::Dir { path });
@@ -686,18 +687,27 @@ fn read_dir_inspecting(
     Ok(read)
 }
 
-/// Why a symbolic link could not be followed (`metadata` of the link failed): the one wording
-/// of the migrations directory and of `drift --schema-dir`.
-pub(crate) fn unreadable_link(err: &io::Error) -> String {
-    match err.kind() {
-        io::ErrorKind::NotFound => "it is a broken symbolic link".to_string(),
-        _ => err.to_string(),
+/// Why the symbolic link `path` could not be followed (`metadata` of the link failed, `err`),
+/// naming where it points as the link holds it (relative to the link's directory, as `ls -l`
+/// shows it): the one wording of the migrations directory and of `drift --schema-dir`.
+pub(crate) fn unreadable_link(path: &Path, err: &io::Error) -> String {
+    let target = fs::read_link(path).map(|t| crate::display::path_text(&t).into_owned());
+    match (err.kind(), target) {
+        (io::ErrorKind::NotFound, Ok(to)) => {
+            format!("it is a symbolic link to `{to}`, which does not exist")
+        }
+        (io::ErrorKind::NotFound, Err(_)) => "it is a broken symbolic link".to_string(),
+        (_, Ok(to)) => format!("it is a symbolic link to `{to}`, which cannot be followed: {err}"),
+        (_, Err(_)) => err.to_string(),
     }
 }
 
 /// Why a `.sql` entry that is no directory and no regular file (a FIFO, a socket, a device) is
 /// not read: reading a FIFO would block forever.
 pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
+
+/// Why a `.sql` entry that is a directory (`002_x.up.sql/`) is not read.
+const IS_A_DIRECTORY: &str = "it is a directory, not a file";
 
 /// Reads the files, on a few threads when there are many: opening and reading thousands of
 /// small files is system-call bound, and the calls run in parallel. Each thread reads through
@@ -767,10 +777,7 @@ fn parallelism() -> usize {
 fn read_file(path: PathBuf, buffer: &mut [u8]) -> Entry {
     match read_bytes(&path, buffer) {
         Ok(bytes) => Entry::File { path, bytes },
-        Err(err) => Entry::Unreadable {
-            path,
-            error: err.to_string(),
-        },
+        Err(error) => Entry::Unreadable { path, error },
     }
 }
 
@@ -780,9 +787,9 @@ fn read_file(path: PathBuf, buffer: &mut [u8]) -> Entry {
 /// calls cost more than the reading. A `read` of a regular file that returns less than it was
 /// asked for has reached the end of the file (a file being written meanwhile is read as of
 /// some moment either way); only a read that fills the buffer is followed by another.
-fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
+fn read_bytes(path: &Path, buffer: &mut [u8]) -> std::result::Result<Vec<u8>, String> {
     use std::io::Read;
-    let mut file = fs::File::open(path)?;
+    let mut file = open_regular(path)?;
     let mut bytes = Vec::new();
     loop {
         match file.read(buffer) {
@@ -795,9 +802,35 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> io::Result<Vec<u8>> {
                 bytes.extend_from_slice(got);
             }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => return Err(err),
+            Err(err) => return Err(err.to_string()),
         }
     }
+}
+
+/// Opens the migration file at `path` for reading, refusing what is no regular file with the
+/// words the listing refuses it with ([`NOT_A_REGULAR_FILE`], [`IS_A_DIRECTORY`]): the listing
+/// saw a regular file, but a FIFO may have taken its place since, and opening a FIFO for
+/// reading waits for a writer, for ever. On Unix the file is opened without blocking
+/// (`O_NONBLOCK`: no effect on reading a regular file) and the opened file's own type decides
+/// (`fstat`), so no swap between a look and the open can slip through. Only migration files:
+/// an environment file may be a FIFO on purpose (`-c <(sops -d f.yaml)`, `config::file`).
+fn open_regular(path: &Path) -> std::result::Result<fs::File, String> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path).map_err(|err| err.to_string())?;
+    let meta = file.metadata().map_err(|err| err.to_string())?;
+    if meta.is_dir() {
+        return Err(IS_A_DIRECTORY.to_string());
+    }
+    if !meta.is_file() {
+        return Err(NOT_A_REGULAR_FILE.to_string());
+    }
+    Ok(file)
 }
 
 fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) -> Error {
@@ -1036,14 +1069,18 @@ pub enum AppliedHere {
 }
 
 /// The help of `diagnostic` once whether its migration is applied here is known (`here`), for
-/// the rules whose help depends on it: C004 (the file after a gap: renumber it into the gap
-/// only if it is applied nowhere), C101 (the no-transaction marker changes an applied up
-/// file's checksum). `None` for every other diagnostic, and for one of a file without a
-/// well-formed name.
+/// the rules whose help depends on it: C003 (two pairs of one version: `here` is whether
+/// either is; renumber one only if it is applied nowhere), C004 (the file after a gap:
+/// renumber it into the gap only if it is applied nowhere), C005 (the first migration, after
+/// `options`' first version: renumber it to that only if it is applied nowhere), C014 (a byte-order mark in an
+/// applied up file is in its checksum), C101 (the no-transaction marker changes an applied up
+/// file's checksum). `None` for every other diagnostic, for one of a file without a
+/// well-formed name, and for C003 when one is applied (`plan::explain_duplicates` names it).
 pub fn help_applied_here(
     set: &MigrationSet,
     diagnostic: &Diagnostic,
     here: AppliedHere,
+    options: &CheckOptions,
 ) -> Option<String> {
     let parsed = (diagnostic.path.file_name())
         .and_then(|n| n.to_str())
@@ -1062,6 +1099,29 @@ pub fn help_applied_here(
     }
     if diagnostic.code == rules::requires_no_transaction_code() {
         return Some(rules::requires_no_transaction_help(parsed.kind, here));
+    }
+    let first_version = crate::history::first_version(options.first_version);
+    if diagnostic.code == checker::FIRST_VERSION.code && parsed.version > first_version {
+        // The first migration, after the first version (one before it is to remove or to
+        // let in by `first_version`, wherever it is applied).
+        return Some(checker::late_start_help(
+            &stem,
+            parsed.version,
+            options,
+            here,
+        ));
+    }
+    if diagnostic.code == checker::BYTE_ORDER_MARK.code {
+        return Some(checker::bom_help(&stem, parsed.kind, here));
+    }
+    if duplicates_a_version(diagnostic) && here == AppliedHere::No {
+        // The pair kept for the version; one that is applied is named by
+        // `plan::explain_duplicates`, which knows which one.
+        let kept = (diagnostic.related.first())
+            .and_then(|p| p.file_name()?.to_str())
+            .and_then(|n| name::parse_file_name(n).ok())?;
+        let kept = format!("{}_{}", kept.version_text, kept.name);
+        return Some(checker::duplicate_help_neither_applied(&kept, &stem));
     }
     None
 }
@@ -1133,6 +1193,52 @@ pub fn checksum(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A regular `002_b.up.sql` replaced by a FIFO between the listing and the open (a race
+    /// the listing's type check cannot see) made the read wait for a writer, for ever: the
+    /// open was blocking. The file is opened without blocking and its opened type decides, so
+    /// a FIFO (or a directory) in its place is refused with the listing's own words. The open
+    /// runs on a thread with a deadline: a regression fails the test instead of hanging it.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_swapped_in_after_the_listing_is_refused_not_waited_on() {
+        let tmp = confiture_test_support::TempDir::new("files_fifo_swap");
+        let fifo = tmp.path.join("002_b.up.sql");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let folder = tmp.path.join("003_c.up.sql");
+        fs::create_dir(&folder).unwrap();
+        for (path, error) in [(&fifo, NOT_A_REGULAR_FILE), (&folder, IS_A_DIRECTORY)] {
+            let (sent, got) = std::sync::mpsc::channel();
+            let opened = path.clone();
+            std::thread::spawn(move || {
+                let _ = sent.send(read_file(opened, &mut [0u8; 64]));
+            });
+            let read = got.recv_timeout(std::time::Duration::from_secs(10));
+            if read.is_err() {
+                // Give the blocked open its writer, so that the thread ends.
+                let _ = fs::OpenOptions::new().write(true).open(path);
+            }
+            match read {
+                Ok(Entry::Unreadable { path: p, error: e }) => {
+                    assert_eq!((&p, e.as_str()), (path, error));
+                }
+                other => panic!("{}: {other:?}", path.display()),
+            }
+        }
+        // A regular file still reads, through the buffer or past it.
+        let file = tmp.path.join("001_a.up.sql");
+        fs::write(&file, "SELECT 1;\n".repeat(20)).unwrap();
+        for size in [8, 4096] {
+            match read_file(file.clone(), &mut vec![0u8; size]) {
+                Entry::File { bytes, .. } => assert_eq!(bytes, "SELECT 1;\n".repeat(20).as_bytes()),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn fan_out_keeps_the_order_on_one_thread_and_on_several() {

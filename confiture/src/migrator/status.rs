@@ -149,7 +149,7 @@ impl Migrator {
         let mut report = status::report_while(
             set,
             diagnostics,
-            self.check_options.first_version,
+            &self.check_options,
             ledger.as_ref(),
             &table_name
                 .clone()

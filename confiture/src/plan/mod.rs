@@ -12,7 +12,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Reason, Result};
-use crate::files::{Migration, MigrationSet, Origin};
+use crate::files::{AppliedHere, Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, History, Recorded, State, Version};
 use crate::ledger::{IncompleteRow, LedgerRow};
 
@@ -1140,24 +1140,44 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     Some(help.join("; "))
 }
 
-/// The directory's diagnostics with whether each one's migration is applied on this database,
-/// for the rules whose help depends on it ([`crate::files::help_applied_here`]: C004, C101):
-/// the file checker, which knows no ledger, names both cases ("only if it is not applied
-/// anywhere yet"); a command that read the ledger says which holds here
-/// ([`History::applied_here`]) and keeps the caution for other databases.
+/// The directory's diagnostics with whether each one's migrations are applied on this
+/// database, for the rules whose help depends on it ([`crate::files::help_applied_here`]:
+/// C003, C004, C005, C014, C101; `options` the directory was checked with): the file checker, which knows no ledger, names both cases ("only
+/// if it is not applied anywhere yet"); a command that read the ledger says which holds here
+/// ([`History::applied_here`]) and keeps the caution for other databases. A diagnostic's
+/// migrations are those of its file and of its `related` files (C003: the other pair of the
+/// version), each a migration of the set or a pair left out for its version; applied here
+/// when one of them is; left as it is when one of its files is no such pair's.
 pub fn explain_applied(
     set: &MigrationSet,
     history: &History<'_>,
     diagnostics: &[Diagnostic],
+    options: &crate::files::CheckOptions,
 ) -> Vec<Diagnostic> {
+    let migration_of = |path: &std::path::Path| {
+        (set.migrations.iter())
+            .chain(&set.duplicates)
+            .find(|m| m.up.path == path || m.down.path == path)
+    };
     diagnostics
         .iter()
         .map(|d| {
             let mut d = d.clone();
-            let migration =
-                (set.migrations.iter()).find(|m| m.up.path == d.path || m.down.path == d.path);
-            if let Some(help) = migration
-                .and_then(|m| crate::files::help_applied_here(set, &d, history.applied_here(m)))
+            let migrations: Option<Vec<&Migration>> = std::iter::once(&d.path)
+                .chain(&d.related)
+                .map(|p| migration_of(p))
+                .collect();
+            let here = migrations.map(|ms| {
+                match ms
+                    .iter()
+                    .any(|m| history.applied_here(m) == AppliedHere::Yes)
+                {
+                    true => AppliedHere::Yes,
+                    false => AppliedHere::No,
+                }
+            });
+            if let Some(help) =
+                here.and_then(|here| crate::files::help_applied_here(set, &d, here, options))
             {
                 d.help = Some(help);
             }

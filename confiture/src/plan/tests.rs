@@ -2780,7 +2780,7 @@ fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     let explained = |applied: &[u64]| {
         let rows = rows(&checked.set, applied);
         let history = History::of(&checked.set, &rows, Some(7));
-        let ds = explain_applied(&checked.set, &history, &checked.diagnostics);
+        let ds = explain_applied(&checked.set, &history, &checked.diagnostics, &options);
         // Only the helps that depend on it change.
         for (before, after) in checked.diagnostics.iter().zip(&ds) {
             if before.code != "C004" {
@@ -2798,6 +2798,191 @@ fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     assert!(
         not_here.contains("`0009_gap` is not applied here: renumber it to 008 unless another"),
         "{not_here}"
+    );
+}
+
+/// The status report of the files `entries` (`(name, bytes)` in `m/`) on a ledger of the rows
+/// `applied` picks among the set's migrations and the pairs left out for their version.
+fn status_of(
+    entries: &[(&str, &[u8])],
+    applied: impl Fn(&Migration) -> bool,
+) -> (crate::files::Checked, crate::status::StatusReport) {
+    let dir = std::path::Path::new("m");
+    let entries = (entries.iter())
+        .map(|(name, bytes)| crate::files::Entry::File {
+            path: dir.join(name),
+            bytes: bytes.to_vec(),
+        })
+        .collect();
+    let checked = crate::files::check(dir, entries, &Default::default());
+    let set = &checked.set;
+    let rows = (set.migrations.iter().chain(&set.duplicates))
+        .filter(|m| applied(m))
+        .map(row)
+        .collect();
+    let ledger = crate::ledger::Ledger {
+        table: "t".into(),
+        rows,
+        started: Vec::new(),
+    };
+    let report = crate::status::report_checked(set, &checked.diagnostics, None, Some(&ledger), "t");
+    (checked, report)
+}
+
+/// The help of the first diagnostic of `code` among `diagnostics`.
+fn help_of(diagnostics: &[Diagnostic], code: &str) -> String {
+    (diagnostics.iter())
+        .find(|d| d.code == code)
+        .and_then(|d| d.help.clone())
+        .unwrap_or_else(|| panic!("no {code}: {diagnostics:?}"))
+}
+
+/// `migrate status`, which had read the ledger, gave C003 (two pairs of one version) the help
+/// without a ledger when neither pair was applied: "renumber the one not applied anywhere yet
+/// ...; the files alone do not tell which one ran: `migrate status` names it" — said by
+/// `migrate status` itself. It now says that neither is applied here; one that is applied is
+/// named as the one to leave; `lint`'s help is unchanged.
+#[test]
+fn status_says_whether_either_pair_of_a_duplicate_version_is_applied_here() {
+    let sql: &[u8] = b"SELECT 1;\n";
+    let entries = [
+        ("001_a.up.sql", sql),
+        ("001_a.down.sql", sql),
+        ("002_b.up.sql", b"SELECT 2;\n".as_slice()),
+        ("002_b.down.sql", sql),
+        ("002_c.up.sql", b"SELECT 3;\n".as_slice()),
+        ("002_c.down.sql", sql),
+    ];
+    let (checked, neither) = status_of(&entries, |m| m.version == 1);
+    let lint = help_of(&checked.diagnostics, "C003");
+    assert!(
+        lint.contains("the files alone do not tell which one ran"),
+        "{lint}"
+    );
+    let help = help_of(&neither.diagnostics, "C003");
+    assert_eq!(
+        help,
+        "neither `002_b` nor `002_c` is applied here: renumber the one from the branch merged \
+         last (rename both its files to the next free version, keeping its name), unless \
+         another database applied it: there, renumber the other"
+    );
+    for applied in ["002_b", "002_c"] {
+        let (_, one) = status_of(&entries, |m| m.id() == applied || m.version == 1);
+        let help = help_of(&one.diagnostics, "C003");
+        assert!(
+            help.contains(&format!("of `{applied}`, which this database applied")),
+            "{applied}: {help}"
+        );
+    }
+}
+
+/// `migrate status`, which had read the ledger, gave C014 (a byte-order mark) the help without
+/// a ledger, "save it without a byte-order mark if it is not applied anywhere yet": on an up
+/// file it now says whether the migration is applied here (then the mark is in its recorded
+/// checksum: keep it); a down file's bytes are in no checksum, so its mark may always go, in
+/// `lint` too.
+#[test]
+fn status_says_whether_a_file_with_a_byte_order_mark_is_applied_here() {
+    let bom: &[u8] = b"\xef\xbb\xbfSELECT 1;\n";
+    let sql: &[u8] = b"SELECT 1;\n";
+    let entries = [
+        ("001_a.up.sql", bom),
+        ("001_a.down.sql", bom),
+        ("002_b.up.sql", sql),
+        ("002_b.down.sql", sql),
+    ];
+    let helps = |ds: &[Diagnostic]| -> Vec<String> {
+        (ds.iter())
+            .filter(|d| d.code == "C014")
+            .map(|d| d.help.clone().unwrap_or_default())
+            .collect()
+    };
+    let down = "save it without a byte-order mark: only the up file's bytes are in the checksum";
+    let (checked, applied) = status_of(&entries, |_| true);
+    assert_eq!(
+        helps(&checked.diagnostics),
+        [
+            "save it without a byte-order mark if it is not applied anywhere yet (the checksum \
+             covers the raw bytes)",
+            down
+        ]
+    );
+    assert_eq!(
+        helps(&applied.diagnostics),
+        [
+            "keep the mark: `001_a` is applied here, and the checksum covers the raw bytes \
+             (without it, this database would show it `modified`)",
+            down
+        ]
+    );
+    let (_, pending) = status_of(&entries, |_| false);
+    assert_eq!(
+        helps(&pending.diagnostics),
+        [
+            "`001_a` is not applied here: save it without a byte-order mark, unless another \
+             database applied it (the checksum covers the raw bytes: there it would be \
+             `modified`)",
+            down
+        ]
+    );
+}
+
+/// C005 (the first migration after the first version) told `lint` and `migrate status` alike
+/// to "renumber it to 001", though renumbering a migration some database applied makes it
+/// `renumbered` there. `lint` now says to renumber it only if it is applied nowhere;
+/// `migrate status`, which read the ledger, says whether it is applied here: then to keep its
+/// number, else to renumber it unless another database applied it. Both keep the
+/// `first_version` way out, naming the table the setting came from.
+#[test]
+fn status_says_whether_a_late_first_migration_is_applied_here() {
+    let sql: &[u8] = b"SELECT 1;\n";
+    let entries = [
+        ("003_c.up.sql", sql),
+        ("003_c.down.sql", sql),
+        ("004_d.up.sql", b"SELECT 2;\n".as_slice()),
+        ("004_d.down.sql", sql),
+    ];
+    let squashed = "if earlier migrations were squashed, set `first_version = 3` in \
+                    `[workspace.metadata.confiture]` of the workspace's Cargo.toml";
+    let (checked, applied) = status_of(&entries, |_| true);
+    assert_eq!(
+        help_of(&checked.diagnostics, "C005"),
+        format!("renumber `003_c` to 001 only if it is not applied anywhere yet; {squashed}")
+    );
+    assert_eq!(
+        help_of(&applied.diagnostics, "C005"),
+        format!(
+            "keep `003_c` at its number: it is applied here (renumbered, this database would \
+             show it `renumbered` and `migrate up` refuse it); {squashed}, else restore them \
+             from version control"
+        )
+    );
+    let (_, pending) = status_of(&entries, |_| false);
+    assert_eq!(
+        help_of(&pending.diagnostics, "C005"),
+        format!(
+            "`003_c` is not applied here: renumber it to 001 unless another database applied \
+             it (there it would be `renumbered`); {squashed}"
+        )
+    );
+    // Where `first_version` was set, the table that set it is named.
+    let (set, diagnostics) = (&checked.set, &checked.diagnostics);
+    let ledger = crate::ledger::Ledger {
+        table: "t".into(),
+        rows: Vec::new(),
+        started: Vec::new(),
+    };
+    let options = crate::files::CheckOptions::default()
+        .first_version(Some(2))
+        .first_version_from(Some(
+            "`[package.metadata.confiture]` of the package's Cargo.toml",
+        ));
+    let report = crate::status::report_while(set, diagnostics, &options, Some(&ledger), "t", None);
+    assert_eq!(
+        help_of(&report.diagnostics, "C005"),
+        "`003_c` is not applied here: renumber it to 002 unless another database applied it \
+         (there it would be `renumbered`); if earlier migrations were squashed, change \
+         `first_version` in `[package.metadata.confiture]` of the package's Cargo.toml"
     );
 }
 

@@ -83,7 +83,7 @@ fn symlink_loops_broken_links_and_fifos_are_unreadable_errors() {
         .map(|d| format!("{} {} {}: {}", d.code, d.rule, name(&d.path), d.message))
         .collect();
     assert_eq!(rendered.len(), 2, "{rendered:#?}");
-    assert_eq!(rendered[0], "C010 unreadable-file 002_loop.up.sql: cannot read `002_loop.up.sql`: Too many levels of symbolic links (os error 40)");
+    assert_eq!(rendered[0], "C010 unreadable-file 002_loop.up.sql: cannot read `002_loop.up.sql`: it is a symbolic link to `002_loop.up.sql`, which cannot be followed: Too many levels of symbolic links (os error 40)");
     assert_eq!(rendered[1], "C010 unreadable-file 003_fifo.up.sql: cannot read `003_fifo.up.sql`: it is not a regular file");
     assert!(checked.diagnostics.iter().all(|d| d.is_error()));
     // The unreadable halves still count as present: no missing-up for their down files, and
@@ -124,7 +124,53 @@ fn broken_links_and_hidden_entries_that_are_no_migration_are_left_out() {
         .collect();
     assert_eq!(
         rendered,
-        ["C010 002_b.up.sql: cannot read `002_b.up.sql`: it is a broken symbolic link"]
+        ["C010 002_b.up.sql: cannot read `002_b.up.sql`: it is a symbolic link to `nowhere`, which does not exist"]
+    );
+}
+
+/// A link to nowhere named like a confiture (Python) migration (`003_c.py`) was skipped
+/// silently, as a broken `notes.md` is, and one named like a `.sql` migration file said only
+/// "it is a broken symbolic link". Every link to nowhere that could be a migration file —
+/// `.up.sql`, `.down.sql`, `.py` — is C010, an error naming the file and the missing target,
+/// and its version is still on disk (no gap, no missing half reported for it).
+#[cfg(unix)]
+#[test]
+fn a_link_to_nowhere_named_like_a_migration_names_its_target() {
+    use std::os::unix::fs::symlink;
+
+    let dir = TempDir::new("confiture_read_dir");
+    pair(&dir, "001_a");
+    symlink("../gone/002_b.up.sql", dir.path.join("002_b.up.sql")).unwrap();
+    dir.write("002_b.down.sql", "SELECT 1;\n");
+    symlink("nowhere.py", dir.path.join("003_c.py")).unwrap();
+    dir.write("004_d.up.sql", "SELECT 1;\n");
+    symlink("missing", dir.path.join("004_d.down.sql")).unwrap();
+    pair(&dir, "005_e");
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
+    let rendered: Vec<String> = (checked.diagnostics.iter())
+        .map(|d| format!("{} {}: {}", d.code, name(&d.path), d.message))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "C010 002_b.up.sql: cannot read `002_b.up.sql`: it is a symbolic link to \
+             `../gone/002_b.up.sql`, which does not exist",
+            "C010 003_c.py: cannot read `003_c.py`: it is a symbolic link to `nowhere.py`, \
+             which does not exist",
+            "C010 004_d.down.sql: cannot read `004_d.down.sql`: it is a symbolic link to \
+             `missing`, which does not exist",
+        ]
+    );
+    assert!(checked.diagnostics.iter().all(|d| d.is_error()));
+    assert_eq!(checked.file_versions, [1, 2, 3, 4, 5]);
+    let python: Vec<u64> = checked.set.python.iter().map(|f| f.version).collect();
+    assert_eq!(python, [3]);
+    // The build script and the CLI read the directory through the same listing.
+    let entries = files::read_dir(&dir.path).unwrap();
+    let py = (entries.iter()).find(|e| name(e.path()) == "003_c.py");
+    assert!(
+        matches!(py, Some(files::Entry::Unreadable { .. })),
+        "{py:?}"
     );
 }
 

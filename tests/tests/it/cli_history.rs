@@ -2702,7 +2702,7 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
 /// the applied migration became `renumbered` (refused), or with `reinit` ran again. `lint` and
 /// `up`, which read no ledger here, name both and say the files alone do not tell; `status`
 /// names the one this database did not apply, and the applied one to leave, whichever sorts
-/// first.
+/// first; on a database that applied neither, it says so.
 #[test]
 fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
     for (applied, added) in [("add_tags", "add_dup"), ("add_dup", "add_tags")] {
@@ -2733,6 +2733,14 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
             ))
             .stderr_has(&format!("leave `002_{applied}` as it is"))
             .stderr_lacks(&format!("renumber `002_{applied}`"));
+        // A database that applied neither: `status` says so, never that the files do not
+        // tell (it is the command that tells).
+        let fresh = TestDb::new("hi_dup_fresh");
+        project
+            .run_on(&fresh, &["migrate", "status"])
+            .code(exit::INVALID)
+            .stderr_has("neither `002_add_dup` nor `002_add_tags` is applied here")
+            .stderr_lacks("the files alone do not tell");
     }
 }
 

@@ -9,7 +9,7 @@ use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
 use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8, NUL_BYTE};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::files::lexer::{self, TokenKind};
-use crate::files::{Direction, StatementSpan};
+use crate::files::{AppliedHere, Direction, StatementSpan};
 
 /// `C009`: the file is not UTF-8; the diagnostic points at the first invalid byte. With it,
 /// why the file cannot be read as text (`it is not valid UTF-8: byte 0xFF at line 1, column
@@ -42,15 +42,46 @@ pub(super) fn invalid_utf8(path: &Path, err: &FromUtf8Error) -> (Diagnostic, Str
     )
 }
 
-/// `C014`: the text starts with a byte-order mark of `bom` bytes (none when 0).
-pub(super) fn byte_order_mark(path: &Path, text: &str, bom: usize) -> Option<Diagnostic> {
+/// `C014`: the text starts with a byte-order mark of `bom` bytes (none when 0). `kind`: which
+/// file of its pair it is.
+pub(super) fn byte_order_mark(
+    path: &Path,
+    kind: Direction,
+    text: &str,
+    bom: usize,
+) -> Option<Diagnostic> {
     if bom == 0 {
         return None;
     }
     let message = "file starts with a UTF-8 byte-order mark".to_string();
-    let help = "save it without a byte-order mark if it is not applied anywhere yet (the checksum covers the raw bytes)".to_string();
+    let stem = (path.file_name().and_then(|n| n.to_str()))
+        .and_then(|n| crate::files::name::parse_file_name(n).ok())
+        .map(|parsed| format!("{}_{}", parsed.version_text, parsed.name))
+        .unwrap_or_default();
+    let help = bom_help(&stem, kind, AppliedHere::Unknown);
     let span = Span::of(text, 0..bom);
     Some(diagnostic_at(&BYTE_ORDER_MARK, path, span, message, help))
+}
+
+/// C014's help for the `kind` file of `stem`: whether the mark may go depends on the databases
+/// that applied the up file (the ledger's checksum covers its raw bytes), `here` (unknown
+/// without a ledger). A down file's bytes are in no checksum: its mark may always go.
+pub(crate) fn bom_help(stem: &str, kind: Direction, here: AppliedHere) -> String {
+    let save = "save it without a byte-order mark";
+    match (kind, here) {
+        (Direction::Down, _) => format!("{save}: only the up file's bytes are in the checksum"),
+        (Direction::Up, AppliedHere::Unknown) => {
+            format!("{save} if it is not applied anywhere yet (the checksum covers the raw bytes)")
+        }
+        (Direction::Up, AppliedHere::Yes) => format!(
+            "keep the mark: `{stem}` is applied here, and the checksum covers the raw bytes \
+             (without it, this database would show it `modified`)"
+        ),
+        (Direction::Up, AppliedHere::No) => format!(
+            "`{stem}` is not applied here: {save}, unless another database applied it (the \
+             checksum covers the raw bytes: there it would be `modified`)"
+        ),
+    }
 }
 
 /// `C015`: the first NUL byte, if any.

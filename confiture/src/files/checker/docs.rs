@@ -41,7 +41,8 @@ first would be an accident. Renumber the migration that is not applied anywhere 
 the one from the branch merged last) to the next free version, which the diagnostic names \
 (with a gap in the versions too, the one after the highest once the gap is settled). \
 The files alone do not tell which of the two ran, so `lint` names both; `migrate status`, which \
-reads the ledger, names the one to renumber (never the one the database applied). A \
+reads the ledger, names the one to renumber (never the one the database applied), or says that \
+neither is applied there. A \
 confiture (Python) migration, `<VERSION>_<NAME>.py`, takes its version too: one numbered as a \
 `.sql` pair (or as another `.py` file) is a duplicate, never left out.",
 };
@@ -152,8 +153,9 @@ pub const UNREADABLE_FILE: RuleDoc = RuleDoc {
     explanation:
         "Permissions, a broken symbolic link or a symbolic-link loop keep a file from being \
 read, and a directory named like a migration file (`002_x.up.sql/`) is not a file. It may be a \
-migration, so it is an error rather than skipped. Only an entry named like a migration file can \
-be refused: a broken `notes.md` link or an editor's `.#001_a.up.sql` lock link is ignored, as \
+migration, so it is an error rather than skipped; a broken link is named with where it points. \
+Only an entry named like a migration file (a `.sql` file's, or confiture (Python)'s \
+`<VERSION>_<NAME>.py`) can be refused: a broken `notes.md` link or an editor's `.#001_a.up.sql` lock link is ignored, as \
 the same name is when it is a readable file (rule C006). Fix the permissions or the link; remove the \
 entry only if it is no migration: an applied migration whose file is removed is `missing`, and \
 `reinit` would forget that it ran (`migrate status` shows a migration whose files cannot be read \
@@ -207,7 +209,9 @@ pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
     summary: "a migration file starts with a UTF-8 byte-order mark",
     explanation:
         "Editors add or drop a byte-order mark silently, which changes the checksum of an \
-applied migration. Save the file without a byte-order mark if it is not applied anywhere yet.",
+applied migration (the ledger's checksum covers the up file's raw bytes). Save the file without \
+a byte-order mark if it is not applied anywhere yet; `migrate status` says whether it is applied \
+on its database. A down file's bytes are in no checksum: its mark may always go.",
 };
 
 pub const NUL_BYTE: RuleDoc = RuleDoc {

@@ -170,6 +170,17 @@ fn duplicate(kept: &Claim<'_>, file: &Claim<'_>, next_free: u64, gap: bool) -> D
     diagnostic(&DUPLICATE_VERSION, file.path, None, message, help).with_related(kept.path)
 }
 
+/// C003's help where a ledger was read and neither `kept` nor `file`, the two pairs of one
+/// version (`003_a`, `003_b`), is applied on that database (one that is: `migrate status`
+/// names it, `plan::explain_duplicates`): either may move, as far as this database goes.
+pub(crate) fn duplicate_help_neither_applied(kept: &str, file: &str) -> String {
+    format!(
+        "neither `{kept}` nor `{file}` is applied here: renumber the one from the branch merged \
+         last (rename both its files to the next free version, keeping its name), unless \
+         another database applied it: there, renumber the other"
+    )
+}
+
 /// The sequence, over distinct versions (a half-pair still takes its version). Versions below
 /// `first_version` are reported once and left out, so they cause no gap. `others`: the
 /// versions (and their texts) of the files that are no pair, `.py` migrations and misnamed
@@ -246,23 +257,54 @@ fn before_first_version(file: &Found, options: &CheckOptions) -> Diagnostic {
 
 /// The lowest version is above `first_version`.
 fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
-    let table = setting_table(options);
     let first_version = crate::history::first_version(options.first_version);
     let expected = name::version_text(first_version, file.version_text().len());
     let message = format!(
         "the first migration is version {}, but versions start at {expected}",
         file.version_text()
     );
-    let help = match options.first_version {
+    // No ledger here: `migrate status` says whether the file is applied on its database
+    // (`plan::explain_applied`).
+    let help = late_start_help(file.stem(), file.version, options, AppliedHere::Unknown);
+    diagnostic(&FIRST_VERSION, &file.path, None, message, help)
+}
+
+/// C005's help for `stem`, of `version`, the first migration of a history that starts after
+/// the first version: renumbering it to the first version is safe only where no database
+/// applied it, `here` (unknown without a ledger); else earlier migrations were squashed (say
+/// so with `first_version`) or deleted.
+pub(crate) fn late_start_help(
+    stem: &str,
+    version: u64,
+    options: &CheckOptions,
+    here: AppliedHere,
+) -> String {
+    let table = setting_table(options);
+    let first_version = crate::history::first_version(options.first_version);
+    let width = stem.bytes().take_while(u8::is_ascii_digit).count();
+    let expected = name::version_text(first_version, width);
+    let squashed = match options.first_version {
         None => format!(
-            "renumber it to {expected}; if earlier migrations were squashed, set `first_version = {}` in {table}",
-            file.version
+            "if earlier migrations were squashed, set `first_version = {version}` in {table}"
         ),
         Some(_) => {
-            format!("renumber it to {expected}, or change `first_version` in {table}")
+            format!("if earlier migrations were squashed, change `first_version` in {table}")
         }
     };
-    diagnostic(&FIRST_VERSION, &file.path, None, message, help)
+    match here {
+        AppliedHere::Unknown => format!(
+            "renumber `{stem}` to {expected} only if it is not applied anywhere yet; {squashed}"
+        ),
+        AppliedHere::Yes => format!(
+            "keep `{stem}` at its number: it is applied here (renumbered, this database would \
+             show it `renumbered` and `migrate up` refuse it); {squashed}, else restore them \
+             from version control"
+        ),
+        AppliedHere::No => format!(
+            "`{stem}` is not applied here: renumber it to {expected} unless another database \
+             applied it (there it would be `renumbered`); {squashed}"
+        ),
+    }
 }
 
 /// `file` follows `previous` with versions missing between them: each version as its file
