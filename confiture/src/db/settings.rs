@@ -317,8 +317,9 @@ pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &
              remove it there"
         ),
         "configuration file" => format!(
-            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
-             pg_reload_conf(), or edit postgresql.conf"
+            "it is set in the server's configuration file: ALTER SYSTEM {set} and {}, or \
+             edit postgresql.conf",
+            super::pasted::RELOAD_CONFIGURATION
         ),
         "default" => format!(
             "it is the server's default: give the database its own, ALTER DATABASE {database} \
