@@ -688,7 +688,9 @@ impl Replay {
                 crate::config::quoted(&self.target_database),
                 crate::db::ledger::no_schema_help_naming(
                     &mut self.client,
-                    Some(&self.target_database)
+                    &self.migrator.env.migration.tracking_table,
+                    Some(&self.target_database),
+                    Some(&self.migrator.env),
                 )
             )),
             // Reached by the target's host and port, the scratch database is behind the

@@ -201,8 +201,9 @@ impl Migrator {
                 let (rewrite, described) = decide(&[])?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
-                    let table = self.env.migration.tracking_table.clone();
-                    crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+                    let env = self.env.clone();
+                    let table = &env.migration.tracking_table;
+                    crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
                 }
                 return Ok(described);
             };

@@ -188,8 +188,9 @@ impl Migrator {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
             if ledger.is_none() {
                 // What `up` refuses, its dry run refuses: a ledger it may not create.
-                let table = self.env.migration.tracking_table.clone();
-                crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+                let env = self.env.clone();
+                let table = &env.migration.tracking_table;
+                crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
             }
             let (found, markers) = match ledger {
                 Some(l) => (Some(l.rows), l.started),

@@ -1296,6 +1296,105 @@ fn a_search_path_naming_no_schema_is_said_by_up_and_status() {
         .code(exit::SUCCESS);
 }
 
+/// Runs the CLI with `args` in `project` on `url` (`--database-url`).
+fn run_at(project: &Project, url: &str, args: &[&str]) -> Run {
+    Run::of(project.cli().args(args).args(["--database-url", url]))
+}
+
+/// A role of the test's own that logs in, owning `db` (so that it may create in `public`):
+/// dropped after the database (declared before it).
+fn owner_of(db: &TestDb, role: &str) {
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; ALTER DATABASE \"{}\" OWNER TO \"{role}\"",
+            db.name
+        ))
+        .expect("create the role");
+}
+
+/// The help of a `search_path` that names no existing schema names where that path is set
+/// (`pg_settings.source`) and the command that gives a schema there: the role's (`ALTER ROLE
+/// r SET`), the role's in the database (`ALTER ROLE r IN DATABASE d SET`), the connection's
+/// options (the URL's: no `ALTER` changes them), the database's (`ALTER DATABASE`) — it used to
+/// say `ALTER DATABASE` for all, which changes nothing under a role's setting. Followed, `up`
+/// creates the ledger.
+#[test]
+fn the_help_of_a_search_path_naming_no_schema_names_where_it_is_set() {
+    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique("hsp_empty"));
+    let role = &guard.0;
+    let db = TestDb::new("st_emptypath");
+    owner_of(&db, role);
+    let project = two_migrations();
+    let admin = |sql: &str| {
+        confiture_tests::admin()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    let as_role = server().url_as(role, None, &db.name);
+    let name = confiture::ledger::quote_ident(&db.name).into_owned();
+    // (how it is set, how it is reset, the URL, what the help says)
+    let cases = [
+        (
+            format!("ALTER ROLE \"{role}\" SET search_path = ''"),
+            format!("ALTER ROLE \"{role}\" RESET search_path"),
+            as_role.clone(),
+            format!("it is set for the role {role}: ALTER ROLE {role} SET search_path = public"),
+        ),
+        (
+            format!("ALTER ROLE \"{role}\" IN DATABASE \"{}\" SET search_path = ''", db.name),
+            format!("ALTER ROLE \"{role}\" IN DATABASE \"{}\" RESET search_path", db.name),
+            as_role.clone(),
+            format!(
+                "it is set for the role {role} in this database: ALTER ROLE {role} IN DATABASE \
+                 {name} SET search_path = public"
+            ),
+        ),
+        (
+            format!("ALTER DATABASE \"{}\" SET search_path = nowhere", db.name),
+            format!("ALTER DATABASE \"{}\" RESET search_path", db.name),
+            as_role.clone(),
+            format!("it is set for the database: ALTER DATABASE {name} SET search_path = nowhere, public"),
+        ),
+        (
+            String::new(),
+            String::new(),
+            format!("{}?options=-csearch_path%3Dnowhere", as_role),
+            "it is set by the connection's options (`options=-c search_path=...` in"
+                .to_string(),
+        ),
+    ];
+    for (set, reset, url, said) in &cases {
+        if !set.is_empty() {
+            admin(set);
+        }
+        for (args, code) in [
+            (&["migrate", "status"][..], exit::NOT_INITIALISED),
+            (&["migrate", "up"], exit::INVALID),
+            (&["migrate", "up", "--dry-run"], exit::INVALID),
+        ] {
+            let run = run_at(&project, url, args);
+            run.code(code)
+                .stderr_has("search_path names no existing schema")
+                .stderr_has(said);
+            if set.is_empty() {
+                run.stderr_lacks("ALTER");
+            }
+        }
+        if let Some((_, alter)) = said.split_once(": ALTER") {
+            // The help's command, pasted, gives the session a schema.
+            admin(&format!("ALTER{alter}"));
+            run_at(&project, url, &["migrate", "up"]).code(exit::SUCCESS);
+            run_at(&project, url, &["migrate", "down", "--steps", "2"]).code(exit::SUCCESS);
+            db.connect()
+                .batch_execute("DROP TABLE public.tb_confiture")
+                .expect("drop the ledger");
+        }
+        if !reset.is_empty() {
+            admin(reset);
+        }
+    }
+}
+
 /// The tracking table's own DDL refused by the server is the database's configuration, not a
 /// failed migration: `up` (before any migration ran), `baseline` and `reinit` (which run none)
 /// exit 5 with kind `invalid`, never 4 `migration_failed`, and the help names the database

@@ -2470,7 +2470,8 @@ fn verify_names_the_target_as_the_database_whose_search_path_to_set() {
     let start = help
         .find("ALTER DATABASE ")
         .unwrap_or_else(|| panic!("no ALTER DATABASE in the help: {help}"));
-    let statement = &help[start..help[start..].find(';').expect("its end") + start];
+    let end = help[start..].find([';', ')']).expect("its end") + start;
+    let statement = &help[start..end];
     assert_eq!(
         statement,
         format!("ALTER DATABASE {} SET search_path = public", db.name)

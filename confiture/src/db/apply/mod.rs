@@ -521,7 +521,7 @@ fn tracking_table_error(
         // schema name it does not accept): the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
             let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
-                crate::db::ledger::no_schema_here_help(client)
+                crate::db::ledger::no_schema_here_help(client, table, None)
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 // The role in effect and the schema, asked of the server; the words alone when
                 // that cannot be asked.
