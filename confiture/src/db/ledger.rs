@@ -1342,8 +1342,13 @@ impl Access {
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
 /// the first existing schema of `search_path` (`public.tb_confiture`), as `CREATE TABLE` does.
-/// `None` when `search_path` names no existing schema: `CREATE TABLE` would fail (3F000,
-/// [`crate::ledger::no_schema_help`]).
+/// `None` when `search_path` names no existing schema — `CREATE TABLE` would fail (3F000,
+/// [`crate::ledger::no_schema_help`]) — or when its first is a system schema
+/// ([`crate::ledger::is_system_schema`]: `pg_catalog, public`), no place for a ledger: the
+/// server refuses user tables in `pg_catalog` and `pg_toast` whatever the grants, and one
+/// in `pg_temp` would be a temporary table, gone with the session ([`no_schema_here_help`]
+/// says which). The one answer to "where would the ledger be created", which `status`, the
+/// dry runs and the runs ask.
 pub fn qualified_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -1358,7 +1363,9 @@ pub fn qualified_name(
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
+    Ok(schema
+        .filter(|schema| !crate::ledger::is_system_schema(schema))
+        .map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
 }
 
 /// Where `table` is in this session, schema-qualified, without reading it: an unqualified
@@ -1890,9 +1897,9 @@ pub(crate) fn uncreatable(
     (!grants.may_create_ledger()).then(|| grants.create_help(table, None))
 }
 
-/// The help of an unqualified `table` with no schema to be created in ([`qualified_name`]),
-/// [`no_schema_here_help`]; `None` when it has one, is qualified, or the server cannot be
-/// asked.
+/// The help of an unqualified `table` with no schema to be created in ([`qualified_name`]:
+/// none on the `search_path`, or a system schema first), [`no_schema_here_help`]; `None` when
+/// it has one, is qualified, or the server cannot be asked.
 fn nowhere_to_create(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -1910,8 +1917,27 @@ pub(crate) fn refuse_uncreatable(
     table: &TrackingTable,
     env: Option<&Environment>,
 ) -> Result<()> {
+    refuse_nowhere_to_create(client, table, env)?;
     match uncreatable(client, table, env) {
         Some(help) => Err(uncreatable_refusal(table, help)),
+        None => Ok(()),
+    }
+}
+
+/// What `up`, `baseline` and `reinit` refuse before they create a missing ledger, as their
+/// dry runs and `status` do ([`refuse_uncreatable`]): an unqualified tracking table with no
+/// schema to be created in ([`qualified_name`]) — also one whose creation would succeed, in
+/// `pg_temp`, as a table gone with the session. [`crate::Reason::NoLedgerSchema`]. One round
+/// trip, asked only when the ledger does not exist.
+pub(crate) fn refuse_nowhere_to_create(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> Result<()> {
+    match nowhere_to_create(client, table, env) {
+        Some(help) => {
+            Err(uncreatable_refusal(table, help).with_reason(crate::error::Reason::NoLedgerSchema))
+        }
         None => Ok(()),
     }
 }
@@ -1925,9 +1951,10 @@ fn uncreatable_refusal(table: &TrackingTable, help: String) -> Error {
     .with_help(help)
 }
 
-/// The help of an unqualified tracking table with no schema to be created in: the schema of
-/// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
-/// to give the session where it is set ([`path_naming_no_schema_help`]). `env`: the environment
+/// The help of an unqualified tracking table with no schema to be created in: the system
+/// schema first on the `search_path` ([`system_schema_first_help`]), else the schema of the
+/// `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path` to
+/// give the session where it is set ([`path_naming_no_schema_help`]). `env`: the environment
 /// the session runs, whose settings the help names.
 pub(crate) fn no_schema_here_help(
     client: &mut postgres::Client,
@@ -1957,6 +1984,13 @@ pub(crate) fn no_schema_help_naming(
     if let Some(database) = settings_of {
         path.origin.database = database.to_string();
     }
+    if let Some(system) = path
+        .first
+        .as_deref()
+        .filter(|s| crate::ledger::is_system_schema(s))
+    {
+        return system_schema_first_help(&path, system, table, env);
+    }
     match unusable_schema_on_path(client) {
         Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
         None => path_naming_no_schema_help(&path, table, env),
@@ -1967,6 +2001,9 @@ pub(crate) fn no_schema_help_naming(
 /// decides it with where that comes from: what the help of a ledger with nowhere to be
 /// created names.
 struct CreationPath {
+    /// `current_schema()`: the first schema of the `search_path` that exists (and the role
+    /// may use); `None` when there is none.
+    first: Option<String>,
     /// The first schema of the `search_path` that exists (and the role may use) and is no
     /// system schema, if any: the one to put first.
     first_of_users: Option<String>,
@@ -1984,7 +2021,8 @@ impl CreationPath {
         let row = client
             .query_one(
                 &format!(
-                    "SELECT CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
+                    "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
+                     CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
                      pg_catalog.current_setting('search_path'), \
                      CAST(current_user AS pg_catalog.text), {}",
                     super::settings::SettingOrigin::columns("search_path")
@@ -1992,14 +2030,15 @@ impl CreationPath {
                 &[],
             )
             .ok()?;
-        let existing: Vec<String> = row.get(0);
+        let existing: Vec<String> = row.get(1);
         Some(CreationPath {
+            first: row.get(0),
             first_of_users: existing
                 .into_iter()
                 .find(|schema| !crate::ledger::is_system_schema(schema)),
-            search_path: row.get(1),
-            user: row.get(2),
-            origin: super::settings::SettingOrigin::from_row(|i| row.get(i), 3),
+            search_path: row.get(2),
+            user: row.get(3),
+            origin: super::settings::SettingOrigin::from_row(|i| row.get(i), 4),
         })
     }
 
@@ -2026,6 +2065,28 @@ impl CreationPath {
         ))
         .into_owned()
     }
+}
+
+/// The help of an unqualified tracking table whose `search_path` puts a system schema first
+/// (`pg_catalog, public`): no grant makes `pg_catalog` or `pg_toast` hold a user table, and a
+/// table in `pg_temp` is gone with the session.
+fn system_schema_first_help(
+    path: &CreationPath,
+    system: &str,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> String {
+    let why = match system.starts_with("pg_temp") {
+        true => "a table created there is temporary, gone with the session",
+        false => "no grant makes it hold a table of yours",
+    };
+    format!(
+        "the session's search_path (`{}`) puts schema {} first, which PostgreSQL keeps for \
+         itself ({why}), so an unqualified tracking table has nowhere to be created: {}",
+        crate::display::escape(&path.search_path),
+        shown_ident(system),
+        path.ways_out(table, env)
+    )
 }
 
 /// The help of an unqualified tracking table whose `search_path` names no existing schema

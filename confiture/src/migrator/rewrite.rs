@@ -251,8 +251,12 @@ impl Migrator {
                     return Ok(described);
                 }
                 // A table it creates is its own; one it found, it may not be allowed to write.
-                if initialised {
-                    access.check_rewrite(&table, &rewrite)?;
+                // None, and no schema to create it in: refused as the dry run refuses it.
+                match initialised {
+                    true => access.check_rewrite(&table, &rewrite)?,
+                    false => {
+                        crate::db::ledger::refuse_nowhere_to_create(client, &table, Some(&env))?
+                    }
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(

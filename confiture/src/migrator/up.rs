@@ -429,6 +429,16 @@ impl<'a> Locked<'a> {
                         settings.ledger_lock_wait,
                     )?;
                 }
+                // No ledger, and no schema to create it in (a system schema first on the
+                // search_path: in `pg_temp` its DDL even succeeds): refused as the dry run
+                // and `status` refuse it, before anything is committed.
+                if !initialised {
+                    crate::db::ledger::refuse_nowhere_to_create(
+                        client,
+                        &self.env.migration.tracking_table,
+                        Some(self.env),
+                    )?;
+                }
                 Ok(plan)
             });
         let plan = match accepted {
