@@ -102,6 +102,11 @@ pub enum Reason {
         /// The connection target as `user@host:port/db` (never the password).
         database: String,
     },
+    /// An unqualified tracking table has no schema to be created in (exit 5): the session's
+    /// `search_path` names no existing schema, or puts a system schema first (`pg_catalog`),
+    /// where no ledger can be. Refused before anything is written; the help says where the
+    /// `search_path` is set.
+    NoLedgerSchema,
     /// A lock another session holds was not acquired in time (the migration lock, or a lock on
     /// the tracking table).
     #[cfg(feature = "db")]
@@ -956,6 +961,7 @@ impl Error {
             Reason::Other
             | Reason::InTransaction
             | Reason::TransactionPooling
+            | Reason::NoLedgerSchema
             | Reason::AnotherUser { .. }
             | Reason::Diverged(_)
             | Reason::Irreversible(_)

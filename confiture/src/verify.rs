@@ -659,10 +659,7 @@ impl Replay {
             matches!(failed.error.reason(), crate::error::Reason::Migration(_));
         // The unqualified tracking table had no schema to be created in: the search_path the
         // scratch database has is the target's, which is where to change it.
-        let no_schema_for_ledger = failed.error.kind == ErrorKind::Invalid
-            && failed.error.sqlstate()
-                == Some(postgres::error::SqlState::INVALID_SCHEMA_NAME.code())
-            && self.migrator.env.migration.tracking_table.schema.is_none();
+        let no_schema_for_ledger = failed.error.reason() == &crate::error::Reason::NoLedgerSchema;
         let then = match failed.error.kind {
             ErrorKind::MigrationFailed => match self.already_on_server(&failed.error) {
                 // The file is right: what it creates is the server's, and there already.
@@ -688,7 +685,9 @@ impl Replay {
                 crate::config::quoted(&self.target_database),
                 crate::db::ledger::no_schema_help_naming(
                     &mut self.client,
-                    Some(&self.target_database)
+                    &self.migrator.env.migration.tracking_table,
+                    Some(&self.target_database),
+                    Some(&self.migrator.env),
                 )
             )),
             // Reached by the target's host and port, the scratch database is behind the

@@ -1342,8 +1342,13 @@ impl Access {
 
 /// The schema-qualified name a not-yet-created ledger would get: an unqualified name goes to
 /// the first existing schema of `search_path` (`public.tb_confiture`), as `CREATE TABLE` does.
-/// `None` when `search_path` names no existing schema: `CREATE TABLE` would fail (3F000,
-/// [`crate::ledger::no_schema_help`]).
+/// `None` when `search_path` names no existing schema — `CREATE TABLE` would fail (3F000,
+/// [`crate::ledger::no_schema_help`]) — or when its first is a system schema
+/// ([`crate::ledger::is_system_schema`]: `pg_catalog, public`), no place for a ledger: the
+/// server refuses user tables in `pg_catalog` and `pg_toast` whatever the grants, and one
+/// in `pg_temp` would be a temporary table, gone with the session ([`no_schema_here_help`]
+/// says which). The one answer to "where would the ledger be created", which `status`, the
+/// dry runs and the runs ask.
 pub fn qualified_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -1358,7 +1363,9 @@ pub fn qualified_name(
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
+    Ok(schema
+        .filter(|schema| !crate::ledger::is_system_schema(schema))
+        .map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
 }
 
 /// Where `table` is in this session, schema-qualified, without reading it: an unqualified
@@ -1872,17 +1879,34 @@ fn shown_ident(name: &str) -> String {
 
 /// Why the missing tracking table `table` could not be created in this session, asked of the
 /// server without creating anything: the help of the creation's refusal
-/// ([`crate::db::apply::create_tracking_table`]: no schema on the `search_path`,
+/// ([`crate::db::apply::create_tracking_table`]: no schema to create it in,
 /// [`no_schema_here_help`]; a role that may not create it, [`Grants::create_help`]). `None`
 /// when the role may create it, or when the server cannot be asked (the run then says). What
 /// `status` says instead of "run `migrate up`", and why a dry run refuses
-/// ([`refuse_uncreatable`]).
-pub(crate) fn uncreatable(client: &mut postgres::Client, table: &TrackingTable) -> Option<String> {
-    if table.schema.is_none() && qualified_name(client, table).ok()?.is_none() {
-        return Some(no_schema_here_help(client));
+/// ([`refuse_uncreatable`]). `env`: the environment the session runs, whose settings the help
+/// names.
+pub(crate) fn uncreatable(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> Option<String> {
+    if let Some(help) = nowhere_to_create(client, table, env) {
+        return Some(help);
     }
     let grants = grants(client, table)?;
     (!grants.may_create_ledger()).then(|| grants.create_help(table, None))
+}
+
+/// The help of an unqualified `table` with no schema to be created in ([`qualified_name`]:
+/// none on the `search_path`, or a system schema first), [`no_schema_here_help`]; `None` when
+/// it has one, is qualified, or the server cannot be asked.
+fn nowhere_to_create(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> Option<String> {
+    let nowhere = table.schema.is_none() && qualified_name(client, table).ok()?.is_none();
+    nowhere.then(|| no_schema_here_help(client, table, env))
 }
 
 /// What `up`, `baseline` and `reinit` refuse, their dry runs refuse (exit 5, with the run's
@@ -1891,22 +1915,53 @@ pub(crate) fn uncreatable(client: &mut postgres::Client, table: &TrackingTable) 
 pub(crate) fn refuse_uncreatable(
     client: &mut postgres::Client,
     table: &TrackingTable,
+    env: Option<&Environment>,
 ) -> Result<()> {
-    match uncreatable(client, table) {
-        Some(help) => Err(Error::invalid(format!(
-            "cannot create the tracking table {table}, which does not exist yet: this session \
-             may not create it; nothing was written"
-        ))
-        .with_help(help)),
+    refuse_nowhere_to_create(client, table, env)?;
+    match uncreatable(client, table, env) {
+        Some(help) => Err(uncreatable_refusal(table, help)),
         None => Ok(()),
     }
 }
 
-/// The help of an unqualified tracking table with no schema to be created in: the schema of
-/// the `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path`
-/// to give the session's database ([`crate::ledger::no_schema_help`]).
-pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
-    no_schema_help_naming(client, None)
+/// What `up`, `baseline` and `reinit` refuse before they create a missing ledger, as their
+/// dry runs and `status` do ([`refuse_uncreatable`]): an unqualified tracking table with no
+/// schema to be created in ([`qualified_name`]) — also one whose creation would succeed, in
+/// `pg_temp`, as a table gone with the session. [`crate::Reason::NoLedgerSchema`]. One round
+/// trip, asked only when the ledger does not exist.
+pub(crate) fn refuse_nowhere_to_create(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> Result<()> {
+    match nowhere_to_create(client, table, env) {
+        Some(help) => {
+            Err(uncreatable_refusal(table, help).with_reason(crate::error::Reason::NoLedgerSchema))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The refusal of a missing tracking table this session may not create, with its `help`.
+fn uncreatable_refusal(table: &TrackingTable, help: String) -> Error {
+    Error::invalid(format!(
+        "cannot create the tracking table {table}, which does not exist yet: this session may \
+         not create it; nothing was written"
+    ))
+    .with_help(help)
+}
+
+/// The help of an unqualified tracking table with no schema to be created in: the system
+/// schema first on the `search_path` ([`system_schema_first_help`]), else the schema of the
+/// `search_path` the role may not use ([`unusable_schema_help`]), else the `search_path` to
+/// give the session where it is set ([`path_naming_no_schema_help`]). `env`: the environment
+/// the session runs, whose settings the help names.
+pub(crate) fn no_schema_here_help(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> String {
+    no_schema_help_naming(client, table, None, env)
 }
 
 /// [`no_schema_here_help`] of a session whose database has the settings of the database
@@ -1915,18 +1970,137 @@ pub(crate) fn no_schema_here_help(client: &mut postgres::Client) -> String {
 /// scratch database is gone when the help is read. `None`: the session's own database.
 pub(crate) fn no_schema_help_naming(
     client: &mut postgres::Client,
+    table: &TrackingTable,
     settings_of: Option<&str>,
+    env: Option<&Environment>,
 ) -> String {
+    let Some(mut path) = CreationPath::read(client) else {
+        let database = match settings_of {
+            Some(database) => Some(database.to_string()),
+            None => current_database(client),
+        };
+        return crate::ledger::no_schema_help(database.as_deref());
+    };
+    if let Some(database) = settings_of {
+        path.origin.database = database.to_string();
+    }
+    if let Some(system) = path
+        .first
+        .as_deref()
+        .filter(|s| crate::ledger::is_system_schema(s))
+    {
+        return system_schema_first_help(&path, system, table, env);
+    }
     match unusable_schema_on_path(client) {
         Some((role, schema, create)) => unusable_schema_help(&role, &schema, create),
-        None => {
-            let database = match settings_of {
-                Some(database) => Some(database.to_string()),
-                None => current_database(client),
-            };
-            crate::ledger::no_schema_help(database.as_deref())
-        }
+        None => path_naming_no_schema_help(&path, table, env),
     }
+}
+
+/// Where `CREATE TABLE` puts an unqualified name in this session, and the `search_path` that
+/// decides it with where that comes from: what the help of a ledger with nowhere to be
+/// created names.
+struct CreationPath {
+    /// `current_schema()`: the first schema of the `search_path` that exists (and the role
+    /// may use); `None` when there is none.
+    first: Option<String>,
+    /// The first schema of the `search_path` that exists (and the role may use) and is no
+    /// system schema, if any: the one to put first.
+    first_of_users: Option<String>,
+    /// The `search_path` setting, as the server has it.
+    search_path: String,
+    /// The role `"$user"` stands for.
+    user: String,
+    /// Where the `search_path` comes from ([`super::settings::lift`]).
+    origin: super::settings::SettingOrigin,
+}
+
+impl CreationPath {
+    /// One query, qualified (it runs under that `search_path`); `None` when it cannot be asked.
+    fn read(client: &mut postgres::Client) -> Option<CreationPath> {
+        let row = client
+            .query_one(
+                &format!(
+                    "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
+                     CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
+                     pg_catalog.current_setting('search_path'), \
+                     CAST(current_user AS pg_catalog.text), {}",
+                    super::settings::SettingOrigin::columns("search_path")
+                ),
+                &[],
+            )
+            .ok()?;
+        let existing: Vec<String> = row.get(1);
+        Some(CreationPath {
+            first: row.get(0),
+            first_of_users: existing
+                .into_iter()
+                .find(|schema| !crate::ledger::is_system_schema(schema)),
+            search_path: row.get(2),
+            user: row.get(3),
+            origin: super::settings::SettingOrigin::from_row(|i| row.get(i), 4),
+        })
+    }
+
+    /// The change that makes the `search_path` create in a schema of the user's
+    /// ([`super::settings::search_path_for_creation`]), worded where the path is set
+    /// ([`super::settings::lift`]), and the way round it: a schema-qualified tracking table.
+    fn ways_out(&self, table: &TrackingTable, env: Option<&Environment>) -> String {
+        let path = super::settings::search_path_for_creation(
+            &self.search_path,
+            &self.user,
+            self.first_of_users.as_deref(),
+        );
+        let schema = self.first_of_users.as_deref().unwrap_or("public");
+        let qualified = TrackingTable::resolved(schema, &table.name).to_string();
+        let source = env.map_or_else(
+            || "the connection settings".to_string(),
+            crate::config::Environment::source,
+        );
+        crate::display::escape(&format!(
+            "put a schema of your own first on the search_path, `{path}` ({}), or \
+             schema-qualify the tracking table: {}",
+            super::settings::lift("search_path", &path, &self.origin, &source),
+            tracking_table_setting(env, &qualified),
+        ))
+        .into_owned()
+    }
+}
+
+/// The help of an unqualified tracking table whose `search_path` puts a system schema first
+/// (`pg_catalog, public`): no grant makes `pg_catalog` or `pg_toast` hold a user table, and a
+/// table in `pg_temp` is gone with the session.
+fn system_schema_first_help(
+    path: &CreationPath,
+    system: &str,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> String {
+    let why = match system.starts_with("pg_temp") {
+        true => "a table created there is temporary, gone with the session",
+        false => "no grant makes it hold a table of yours",
+    };
+    format!(
+        "the session's search_path (`{}`) puts schema {} first, which PostgreSQL keeps for \
+         itself ({why}), so an unqualified tracking table has nowhere to be created: {}",
+        crate::display::escape(&path.search_path),
+        shown_ident(system),
+        path.ways_out(table, env)
+    )
+}
+
+/// The help of an unqualified tracking table whose `search_path` names no existing schema
+/// (`''`, or schemas that do not exist): the `search_path` to give the session, where it is set.
+fn path_naming_no_schema_help(
+    path: &CreationPath,
+    table: &TrackingTable,
+    env: Option<&Environment>,
+) -> String {
+    format!(
+        "the session's search_path names no existing schema (it is empty, or its schemas do \
+         not exist), so an unqualified tracking table has nowhere to be created: {}",
+        path.ways_out(table, env)
+    )
 }
 
 /// The session's database, for a help that names it; `None` when it cannot be asked.

@@ -189,28 +189,17 @@ impl fmt::Display for PreparedTransaction {
 }
 
 /// How a hint names the sessions among `holders` and the statement that ends them if stuck:
-/// `("that session", "`SELECT pg_terminate_backend(42)`")` for one, `("those sessions",
-/// "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`")` for more. A
-/// prepared transaction has no session: [`prepared_help`] says how to end it.
+/// `("that session", "`SELECT pg_catalog.pg_terminate_backend(42)`")` for one, `("those
+/// sessions", ...)` with one statement for more ([`super::pasted::terminate`]). A prepared
+/// transaction has no session: [`prepared_help`] says how to end it.
 pub(crate) fn terminate_hint(holders: &[LockHolder]) -> (&'static str, String) {
-    let pids: Vec<String> = holders
-        .iter()
-        .filter_map(LockHolder::pid)
-        .map(|pid| pid.to_string())
-        .collect();
-    match pids.as_slice() {
-        [pid] => (
-            "that session",
-            format!("`SELECT pg_terminate_backend({pid})`"),
-        ),
-        _ => (
-            "those sessions",
-            format!(
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}]) AS pid`",
-                pids.join(", ")
-            ),
-        ),
-    }
+    let pids: Vec<i32> = holders.iter().filter_map(LockHolder::pid).collect();
+    let which = match pids.len() {
+        1 => "that session",
+        _ => "those sessions",
+    };
+    let sql = super::pasted::terminate(&pids).map_or_else(String::new, |sql| format!("`{sql}`"));
+    (which, sql)
 }
 
 /// The help of an error naming `holders` when a prepared transaction is among them: waiting
@@ -955,8 +944,8 @@ fn wait_for_lock(
     err = match &found {
         Some(LockHolder::Session(h)) => err.with_detail(format!("held by {h}")).with_help(format!(
             "wait for that run to finish and run {AGAIN}, or raise --lock-wait; if the session \
-             is stuck, end it with `SELECT pg_terminate_backend({})`",
-            h.pid
+             is stuck, end it with `{}`",
+            super::pasted::terminate(&[h.pid]).unwrap_or_default()
         )),
         Some(h) => err.with_detail(format!("held by {h}")).with_help(
             prepared_help(std::slice::from_ref(h), &format!("run {AGAIN}")).unwrap_or_default(),
@@ -1259,9 +1248,10 @@ impl MigrationLock {
         .with_help(format!(
             "close the pooler's server connections to database {} (PgBouncer: `RECONNECT` on \
              its admin console), or end that server connection when no client of the pooler \
-             uses it (`SELECT pg_terminate_backend({holder})`); then \
-             {NOT_TRANSACTION_POOLING}",
-            crate::config::quoted(&self.database)
+             uses it (`{}`); then {NOT_TRANSACTION_POOLING}",
+            crate::config::quoted(&self.database),
+            super::pasted::terminate(&holder.parse::<i32>().into_iter().collect::<Vec<_>>())
+                .unwrap_or_default()
         )))
     }
 }
@@ -1323,20 +1313,22 @@ mod tests {
             terminate_hint(&[session(42)]),
             (
                 "that session",
-                "`SELECT pg_terminate_backend(42)`".to_string()
+                "`SELECT pg_catalog.pg_terminate_backend(42)`".to_string()
             )
         );
         assert_eq!(
             terminate_hint(&[session(42), session(43)]),
             (
                 "those sessions",
-                "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[42, 43]) AS pid`".to_string()
+                "`SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.unnest(ARRAY[42, 43]) \
+                 AS pid`"
+                    .to_string()
             )
         );
         // A prepared transaction has no pid to end: never `pg_terminate_backend(0)`.
         assert_eq!(
             terminate_hint(&[prepared("g"), session(42)]).1,
-            "`SELECT pg_terminate_backend(42)`"
+            "`SELECT pg_catalog.pg_terminate_backend(42)`"
         );
     }
 

@@ -14,6 +14,7 @@ pub(crate) mod identity;
 pub(crate) mod ledger;
 pub(crate) mod lock;
 pub(crate) mod notices;
+pub(crate) mod pasted;
 pub(crate) mod prefetch;
 pub(crate) mod query;
 pub mod scratch;
@@ -392,9 +393,9 @@ fn create_database_help(code: Option<&postgres::error::SqlState>) -> String {
             let template = crate::ledger::literal(TEMPLATE_DATABASE);
             format!(
                 "other sessions are connected to the template database {TEMPLATE_DATABASE}, \
-                 which CREATE DATABASE copies: find them with `SELECT pid, usename, \
-                 application_name, client_addr FROM pg_stat_activity WHERE datname = \
-                 {template}`, let them finish (or end them), and run {AGAIN}"
+                 which CREATE DATABASE copies: find them with `{}`, let them finish (or \
+                 end them), and run {AGAIN}",
+                pasted::sessions_on(&template)
             )
         }
         _ => format!("create it by hand, then run {AGAIN}"),

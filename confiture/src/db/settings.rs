@@ -138,6 +138,27 @@ pub(crate) fn search_path_without(value: &str, user: &str, schema: &str) -> Stri
     }))
 }
 
+/// `value`, a `search_path` setting whose `"$user"` is `user`, without the system schemas
+/// ([`crate::ledger::is_system_schema`]: `pg_catalog`, `pg_temp`, ...) named before `keep`, its
+/// first schema that exists and is none — else without any, and with `public` at its end —,
+/// as a `SET search_path = ...` gives it: what makes `CREATE TABLE` of an unqualified name
+/// create in a schema of the user's. `pg_catalog` left out is still searched first, as it is
+/// by every path that does not name it: nothing else resolves otherwise.
+pub(crate) fn search_path_for_creation(value: &str, user: &str, keep: Option<&str>) -> String {
+    let mut before_keep = true;
+    let mut elements: Vec<String> = path_elements(value)
+        .filter(|element| {
+            let named = if element == "$user" { user } else { element };
+            before_keep &= keep != Some(named);
+            !(before_keep && crate::ledger::is_system_schema(named))
+        })
+        .collect();
+    if keep.is_none() && !elements.iter().any(|element| element == "public") {
+        elements.push("public".to_string());
+    }
+    search_path_sql(elements.into_iter())
+}
+
 /// `value`, a `search_path` setting, with `schema` added at its end, as a `SET search_path =
 /// ...` gives it: what puts a schema back on a session's path.
 pub(crate) fn search_path_with(value: &str, schema: &str) -> String {
@@ -278,13 +299,14 @@ pub(crate) fn search_path_in_new_database(
 
 /// Where `setting` of a session comes from ([`SettingOrigin`]) and the command that sets it to
 /// `value` there: `ALTER ROLE` for a role's setting, which wins over the database's (`ALTER
-/// DATABASE` would change nothing), `... IN DATABASE` for the role's in that database, the
+/// DATABASE` would change nothing), `... IN DATABASE` for the role's in that database,
+/// `ALTER ROLE ALL` for every role's, the
 /// connection's options in `source` (where the connection settings come from: `--database-url`,
 /// `environment file ...`) for its startup options — which the tool takes only from there,
 /// never from `PGOPTIONS` —, `ALTER DATABASE` for the server's default. Names are quoted by
 /// [`crate::ledger::quote_ident`]. The one owner of that wording: the read-only and
 /// `standard_conforming_strings` refusals (`db::writable`) and the `search_path` helps of a
-/// tenant and of a ledger off the path say it.
+/// tenant, of a ledger off the path and of one with nowhere to be created say it.
 pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &str) -> String {
     use crate::ledger::quote_ident;
     let set = format!("SET {setting} = {value}");
@@ -312,13 +334,18 @@ pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &
             "it is set for the role {role} in this database: {}",
             writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
         ),
+        "global" => format!(
+            "it is set for every role: {}",
+            writable(format!("ALTER ROLE ALL {set}"))
+        ),
         "client" => format!(
             "it is set by the connection's options (`options=-c {setting}=...` in {source}): \
              remove it there"
         ),
         "configuration file" => format!(
-            "it is set in the server's configuration file: ALTER SYSTEM {set} and SELECT \
-             pg_reload_conf(), or edit postgresql.conf"
+            "it is set in the server's configuration file: ALTER SYSTEM {set} and {}, or \
+             edit postgresql.conf",
+            super::pasted::RELOAD_CONFIGURATION
         ),
         "default" => format!(
             "it is the server's default: give the database its own, ALTER DATABASE {database} \
@@ -649,6 +676,25 @@ mod tests {
     /// The path a help sets: each element an identifier that reads back as the server read
     /// it (`$user` and a folded name quoted where needed), the schema taken off (as
     /// `"$user"` too when the role is that schema) or put at the end, `''` for none left.
+    #[test]
+    fn a_search_path_for_creation_leaves_out_the_system_schemas_before_a_users() {
+        let user = "app";
+        let creation =
+            |value: &str, keep: Option<&str>| search_path_for_creation(value, user, keep);
+        assert_eq!(creation("pg_catalog, public", Some("public")), "public");
+        assert_eq!(
+            creation("pg_temp, \"$user\", pg_toast, Ops, pg_catalog", Some("ops")),
+            "\"$user\", ops, pg_catalog"
+        );
+        assert_eq!(
+            creation("missing, pg_catalog, \"$user\"", Some("app")),
+            "missing, \"$user\""
+        );
+        assert_eq!(creation("pg_catalog", None), "public");
+        assert_eq!(creation("\"\"", None), "public");
+        assert_eq!(creation("missing", None), "missing, public");
+    }
+
     #[test]
     fn a_search_path_is_given_back_without_or_with_a_schema() {
         assert_eq!(

@@ -160,8 +160,8 @@ impl Ran<'_> {
                     OldSession::Running(left) => format!(
                         "the run's server session is still there and could not be ended: {left}; \
                          it may still commit what it was sent, and holds the migration lock \
-                         until it ends (`SELECT pg_terminate_backend({})` ends it)",
-                        left.pid
+                         until it ends (`{}` ends it)",
+                        crate::db::pasted::terminate(&[left.pid]).unwrap_or_default()
                     ),
                     _ => "could not find whether the run's server session is still there, \
                           which may still commit what it was sent"

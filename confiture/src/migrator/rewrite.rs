@@ -201,8 +201,9 @@ impl Migrator {
                 let (rewrite, described) = decide(&[])?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
-                    let table = self.env.migration.tracking_table.clone();
-                    crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+                    let env = self.env.clone();
+                    let table = &env.migration.tracking_table;
+                    crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
                 }
                 return Ok(described);
             };
@@ -250,8 +251,12 @@ impl Migrator {
                     return Ok(described);
                 }
                 // A table it creates is its own; one it found, it may not be allowed to write.
-                if initialised {
-                    access.check_rewrite(&table, &rewrite)?;
+                // None, and no schema to create it in: refused as the dry run refuses it.
+                match initialised {
+                    true => access.check_rewrite(&table, &rewrite)?,
+                    false => {
+                        crate::db::ledger::refuse_nowhere_to_create(client, &table, Some(&env))?
+                    }
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(

@@ -205,7 +205,7 @@ impl LedgerRead {
             None,
         )?;
         let uncreatable = match &ledger {
-            None => crate::db::ledger::uncreatable(client, table),
+            None => crate::db::ledger::uncreatable(client, table, Some(&self.env)),
             Some(_) => None,
         };
         // Start markers there: is a run going on (it holds the migration lock)? Then they

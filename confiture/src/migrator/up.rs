@@ -188,8 +188,9 @@ impl Migrator {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
             if ledger.is_none() {
                 // What `up` refuses, its dry run refuses: a ledger it may not create.
-                let table = self.env.migration.tracking_table.clone();
-                crate::db::ledger::refuse_uncreatable(self.client()?, &table)?;
+                let env = self.env.clone();
+                let table = &env.migration.tracking_table;
+                crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
             }
             let (found, markers) = match ledger {
                 Some(l) => (Some(l.rows), l.started),
@@ -426,6 +427,16 @@ impl<'a> Locked<'a> {
                             tried: !in_transaction,
                         },
                         settings.ledger_lock_wait,
+                    )?;
+                }
+                // No ledger, and no schema to create it in (a system schema first on the
+                // search_path: in `pg_temp` its DDL even succeeds): refused as the dry run
+                // and `status` refuse it, before anything is committed.
+                if !initialised {
+                    crate::db::ledger::refuse_nowhere_to_create(
+                        client,
+                        &self.env.migration.tracking_table,
+                        Some(self.env),
                     )?;
                 }
                 Ok(plan)

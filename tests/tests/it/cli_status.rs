@@ -1296,6 +1296,227 @@ fn a_search_path_naming_no_schema_is_said_by_up_and_status() {
         .code(exit::SUCCESS);
 }
 
+/// Runs the CLI with `args` in `project` on `url` (`--database-url`).
+fn run_at(project: &Project, url: &str, args: &[&str]) -> Run {
+    Run::of(project.cli().args(args).args(["--database-url", url]))
+}
+
+/// A database of the test's own (`db_prefix`) owned by a login role of its own
+/// (`role_prefix`), so that the role may create in `public`, and the role's URL of it. Bound
+/// in this order, the database is dropped before the role.
+fn owned_by_a_role(
+    role_prefix: &str,
+    db_prefix: &str,
+) -> (
+    confiture_test_support::reaper::DropRoleLater,
+    TestDb,
+    String,
+) {
+    let guard = confiture_test_support::reaper::DropRoleLater(confiture_tests::unique(role_prefix));
+    let db = TestDb::new(db_prefix);
+    as_admin(&format!(
+        "CREATE ROLE \"{0}\" LOGIN; ALTER DATABASE \"{1}\" OWNER TO \"{0}\"",
+        guard.0, db.name
+    ));
+    let url = server().url_as(&guard.0, None, &db.name);
+    (guard, db, url)
+}
+
+/// Runs `sql` as the server's admin.
+fn as_admin(sql: &str) {
+    confiture_tests::admin()
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A `search_path` whose first existing schema is one PostgreSQL keeps for itself —
+/// `pg_catalog` (the database's, the role's in the database), `pg_toast` or `pg_temp` (the
+/// connection's options) —, with the unqualified default tracking table: no place for the
+/// ledger (`pg_catalog` and `pg_toast` refuse user tables whatever the grants, one in
+/// `pg_temp` is temporary). `status`, `up`'s and `baseline`'s dry runs and runs all refuse it
+/// the same way (exit 5; `status` 2, not initialised) before anything is written, never with
+/// a `GRANT ... ON SCHEMA pg_catalog` no grant can satisfy, and their help says where the
+/// `search_path` is set and how to put a schema of the user's first: followed, `up` works.
+#[test]
+fn a_system_schema_first_on_the_search_path_is_no_place_for_the_ledger() {
+    let (guard, db, as_role) = owned_by_a_role("hsp_sys", "st_syspath");
+    let role = &guard.0;
+    let project = two_migrations();
+    let database = format!("\"{}\"", db.name);
+    let from_options =
+        "it is set by the connection's options (`options=-c search_path=...` in --database-url)"
+            .to_string();
+    // (how it is set, the URL, the schema put first, the fix the help gives)
+    let cases = [
+        (
+            format!("ALTER DATABASE {database} SET search_path = pg_catalog, public"),
+            db.url(),
+            "pg_catalog",
+            format!(
+                "`public` (it is set for the database: ALTER DATABASE {} SET search_path = \
+                 public)",
+                confiture::ledger::quote_ident(&db.name)
+            ),
+        ),
+        (
+            format!(
+                "ALTER ROLE \"{role}\" IN DATABASE {database} SET search_path = pg_catalog, \
+                 \"$user\", public"
+            ),
+            as_role.clone(),
+            "pg_catalog",
+            format!(
+                "`\"$user\", public` (it is set for the role {role} in this database: ALTER ROLE \
+                 {role} IN DATABASE {} SET search_path = \"$user\", public)",
+                confiture::ledger::quote_ident(&db.name)
+            ),
+        ),
+        (
+            String::new(),
+            format!("{}?options=-csearch_path%3Dpg_toast,public", db.url()),
+            "pg_toast",
+            from_options.clone(),
+        ),
+        (
+            String::new(),
+            format!("{}?options=-csearch_path%3Dpg_temp,public", db.url()),
+            "pg_temp_",
+            from_options.clone(),
+        ),
+    ];
+    // `ALTER ... SET search_path = ...` undone.
+    let reset = |set: &str| {
+        let alter = set.split(" SET search_path").next().expect("an ALTER");
+        format!("{alter} RESET search_path")
+    };
+    let before = db.catalog_snapshot();
+    for (set, url, first, fix) in &cases {
+        if !set.is_empty() {
+            as_admin(set);
+        }
+        let help = |run: &Run| {
+            run.stderr_has(&format!("puts schema {first}"))
+                .stderr_has("PostgreSQL keeps for itself")
+                .stderr_has(fix)
+                .stderr_has("or schema-qualify the tracking table: `migration.tracking_table: public.tb_confiture`")
+                .stderr_lacks("GRANT")
+                .stderr_lacks("pg_catalog.tb_confiture");
+        };
+        let run = run_at(&project, url, &["migrate", "status"]);
+        run.code(exit::NOT_INITIALISED)
+            .stdout_has("(tracking table tb_confiture not initialised)");
+        help(&run);
+        for args in [
+            &["migrate", "up", "--dry-run"][..],
+            &["migrate", "up"],
+            &["migrate", "baseline", "--through", "1", "--dry-run"],
+            &["migrate", "baseline", "--through", "1"],
+        ] {
+            let run = run_at(&project, url, args);
+            run.code(exit::INVALID)
+                .stderr_has("cannot create the tracking table tb_confiture")
+                .stderr_has("nothing was written");
+            help(&run);
+        }
+        assert_eq!(
+            db.catalog_snapshot(),
+            before,
+            "{set} {url}: something was written"
+        );
+        if !set.is_empty() {
+            // The help's fix, pasted, lets `up` create the ledger and run.
+            let alter = fix
+                .split(": ")
+                .last()
+                .and_then(|s| s.strip_suffix(')'))
+                .expect("the help's ALTER");
+            as_admin(alter);
+            run_at(&project, url, &["migrate", "up"]).code(exit::SUCCESS);
+            run_at(&project, url, &["migrate", "down", "--steps", "2"]).code(exit::SUCCESS);
+            db.connect()
+                .batch_execute("DROP TABLE public.tb_confiture")
+                .expect("drop the ledger");
+            as_admin(&reset(set));
+        }
+    }
+}
+
+/// The help of a `search_path` that names no existing schema names where that path is set
+/// (`pg_settings.source`) and the command that gives a schema there: the role's (`ALTER ROLE
+/// r SET`), the role's in the database (`ALTER ROLE r IN DATABASE d SET`), the connection's
+/// options (the URL's: no `ALTER` changes them), the database's (`ALTER DATABASE`) — it used to
+/// say `ALTER DATABASE` for all, which changes nothing under a role's setting. Followed, `up`
+/// creates the ledger.
+#[test]
+fn the_help_of_a_search_path_naming_no_schema_names_where_it_is_set() {
+    let (guard, db, as_role) = owned_by_a_role("hsp_empty", "st_emptypath");
+    let role = &guard.0;
+    let project = two_migrations();
+    let name = confiture::ledger::quote_ident(&db.name).into_owned();
+    // (how it is set, how it is reset, the URL, what the help says)
+    let cases = [
+        (
+            format!("ALTER ROLE \"{role}\" SET search_path = ''"),
+            format!("ALTER ROLE \"{role}\" RESET search_path"),
+            as_role.clone(),
+            format!("it is set for the role {role}: ALTER ROLE {role} SET search_path = public"),
+        ),
+        (
+            format!("ALTER ROLE \"{role}\" IN DATABASE \"{}\" SET search_path = ''", db.name),
+            format!("ALTER ROLE \"{role}\" IN DATABASE \"{}\" RESET search_path", db.name),
+            as_role.clone(),
+            format!(
+                "it is set for the role {role} in this database: ALTER ROLE {role} IN DATABASE \
+                 {name} SET search_path = public"
+            ),
+        ),
+        (
+            format!("ALTER DATABASE \"{}\" SET search_path = nowhere", db.name),
+            format!("ALTER DATABASE \"{}\" RESET search_path", db.name),
+            as_role.clone(),
+            format!("it is set for the database: ALTER DATABASE {name} SET search_path = nowhere, public"),
+        ),
+        (
+            String::new(),
+            String::new(),
+            format!("{}?options=-csearch_path%3Dnowhere", as_role),
+            "it is set by the connection's options (`options=-c search_path=...` in \
+             --database-url): remove it there"
+                .to_string(),
+        ),
+    ];
+    for (set, reset, url, said) in &cases {
+        if !set.is_empty() {
+            as_admin(set);
+        }
+        for (args, code) in [
+            (&["migrate", "status"][..], exit::NOT_INITIALISED),
+            (&["migrate", "up"], exit::INVALID),
+            (&["migrate", "up", "--dry-run"], exit::INVALID),
+        ] {
+            let run = run_at(&project, url, args);
+            run.code(code)
+                .stderr_has("search_path names no existing schema")
+                .stderr_has(said);
+            if set.is_empty() {
+                run.stderr_lacks("ALTER");
+            }
+        }
+        if let Some((_, alter)) = said.split_once(": ALTER") {
+            // The help's command, pasted, gives the session a schema.
+            as_admin(&format!("ALTER{alter}"));
+            run_at(&project, url, &["migrate", "up"]).code(exit::SUCCESS);
+            run_at(&project, url, &["migrate", "down", "--steps", "2"]).code(exit::SUCCESS);
+            db.connect()
+                .batch_execute("DROP TABLE public.tb_confiture")
+                .expect("drop the ledger");
+        }
+        if !reset.is_empty() {
+            as_admin(reset);
+        }
+    }
+}
+
 /// The tracking table's own DDL refused by the server is the database's configuration, not a
 /// failed migration: `up` (before any migration ran), `baseline` and `reinit` (which run none)
 /// exit 5 with kind `invalid`, never 4 `migration_failed`, and the help names the database

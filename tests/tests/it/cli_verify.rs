@@ -2268,7 +2268,7 @@ fn drift_lock_help_names_every_session_holding_a_lock_in_the_way() {
         .stderr_has(&format!("held by pid {}", pids[1]))
         .stderr_has("wait for those sessions to finish")
         .stderr_has(&format!(
-            "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}, {}]) AS pid`",
+            "`SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.unnest(ARRAY[{}, {}]) AS pid`",
             pids[0], pids[1]
         ));
     for (other, _) in &mut holders {

@@ -242,7 +242,9 @@ fn a_refused_create_database_is_helped_by_its_sqlstate() {
         .code(exit::CONNECTION)
         .stderr_has("SQLSTATE 55006")
         .stderr_has("other sessions are connected to the template database")
-        .stderr_has("FROM pg_stat_activity WHERE datname = 'template1'")
+        .stderr_has(
+            "FROM pg_catalog.pg_stat_activity WHERE datname OPERATOR(pg_catalog.=) 'template1'",
+        )
         .stderr_has("run the command again")
         .stderr_lacks("CREATEDB");
     drop(on_template);

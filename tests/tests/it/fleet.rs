@@ -709,7 +709,7 @@ fn a_list_query_on_tables_two_sessions_locked_names_them_both_in_its_help() {
         .stderr_has(&format!("held by pid {}", pids[0]))
         .stderr_has(&format!("held by pid {}", pids[1]))
         .stderr_has(&format!(
-            "`SELECT pg_terminate_backend(pid) FROM unnest(ARRAY[{}, {}]) AS pid`",
+            "`SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.unnest(ARRAY[{}, {}]) AS pid`",
             pids[0], pids[1]
         ))
         .stderr_lacks("<pid>");

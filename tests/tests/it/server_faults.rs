@@ -2135,8 +2135,12 @@ BEGIN
   END LOOP;
   RAISE NOTICE 'operators: %', n;
   n := 0;
-  -- every plain function of pg_catalog, on the same argument types, raising
-  FOR r IN SELECT p.oid, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid) AS args,
+  -- every plain function of pg_catalog, on the same argument types (and defaults: a call that
+  -- leaves them out finds the stand-in first), raising
+  FOR r IN SELECT p.oid, p.proname,
+                  CASE WHEN p.pronargdefaults OPERATOR(pg_catalog.>) 0
+                       THEN pg_catalog.pg_get_function_arguments(p.oid)
+                       ELSE pg_catalog.pg_get_function_identity_arguments(p.oid) END AS args,
                   pg_catalog.pg_get_function_result(p.oid) AS res, p.proretset
            FROM pg_catalog.pg_proc p
            WHERE p.pronamespace OPERATOR(pg_catalog.=) 'pg_catalog'::pg_catalog.regnamespace
@@ -2272,6 +2276,7 @@ fn the_tools_own_statements_survive_a_search_path_that_shadows_pg_catalog() {
     // Sessions opened before the change keep the built-in path: the test's own looks.
     let mut look = db.connect();
     let mut holder = db.connect();
+    let spare = db.connect();
     let set_path = |path: &str| {
         admin()
             .batch_execute(&format!(
@@ -2340,16 +2345,38 @@ fn the_tools_own_statements_survive_a_search_path_that_shadows_pg_catalog() {
         )
         .expect("take the migration lock")
         .get(1);
-    unshadowed(
+    let run = unshadowed(
         &project,
         &db,
         &["migrate", "down", "--lock-wait", "200ms"],
         exit::LOCK_TIMEOUT,
-    )
-    .stderr_has(&format!("pid {pid}"));
-    holder
-        .batch_execute("SELECT pg_advisory_unlock_all()")
-        .expect("give the lock back");
+    );
+    run.stderr_has(&format!("pid {pid}"));
+    // The help's statement that ends the holder, pasted into a session of the database (its
+    // `search_path` is the hostile one), ends it, and nothing of `evil` runs.
+    let help = help_line(&run, "pg_terminate_backend");
+    let end = help
+        .split('`')
+        .find(|part| part.contains("pg_terminate_backend"))
+        .expect("the statement, in backquotes");
+    client_paste(&db, end);
+    let ended = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        let left: i64 = look
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                &[&pid],
+            )
+            .expect("look for the holder")
+            .get(0);
+        left == 0
+    });
+    assert!(ended, "{end} did not end the holder");
+    holder = spare;
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("the new holder's pid")
+        .get(0);
     holder
         .batch_execute("BEGIN; LOCK TABLE public.tb_confiture IN ACCESS EXCLUSIVE MODE")
         .expect("lock the ledger");
@@ -2443,7 +2470,8 @@ fn verify_names_the_target_as_the_database_whose_search_path_to_set() {
     let start = help
         .find("ALTER DATABASE ")
         .unwrap_or_else(|| panic!("no ALTER DATABASE in the help: {help}"));
-    let statement = &help[start..help[start..].find(';').expect("its end") + start];
+    let end = help[start..].find([';', ')']).expect("its end") + start;
+    let statement = &help[start..end];
     assert_eq!(
         statement,
         format!("ALTER DATABASE {} SET search_path = public", db.name)

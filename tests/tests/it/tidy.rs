@@ -604,17 +604,7 @@ fn every_run_the_command_again_is_built_from_hint_again() {
     let mut written = Vec::new();
     for path in files.iter().filter(|p| **p != owner) {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        // The code without its comments, each string continued with `\` joined as Rust does.
-        let mut code = String::new();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            if code.ends_with('\\') {
-                code.pop();
-                code.push_str(line.trim_start());
-            } else {
-                code.push('\n');
-                code.push_str(line);
-            }
-        }
+        let code = joined_code(&text);
         let code = code.to_lowercase();
         for phrase in ["the command again", "try again"] {
             if code.contains(phrase) {
@@ -645,17 +635,7 @@ fn messages_count_with_plural_never_parenthesised_s() {
     let mut written = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        // The code without its comments, each string continued with `\` joined as Rust does.
-        let mut code = String::new();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            if code.ends_with('\\') {
-                code.pop();
-                code.push_str(line.trim_start());
-            } else {
-                code.push('\n');
-                code.push_str(line);
-            }
-        }
+        let code = joined_code(&text);
         for literal in string_literals(&code) {
             let counted = literal
                 .match_indices("(s)")
@@ -670,6 +650,21 @@ fn messages_count_with_plural_never_parenthesised_s() {
         written.is_empty(),
         "these lines count with `(s)`; use `confiture::display::plural`: {written:?}"
     );
+}
+
+/// The code of `text` without its comments, each string continued with `\` joined as Rust does.
+fn joined_code(text: &str) -> String {
+    let mut code = String::new();
+    for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        if code.ends_with('\\') {
+            code.pop();
+            code.push_str(line.trim_start());
+        } else {
+            code.push('\n');
+            code.push_str(line);
+        }
+    }
+    code
 }
 
 /// The contents of the `"..."` string literals of `code` (a `'"'` character literal is none).
@@ -693,4 +688,64 @@ fn string_literals(code: &str) -> Vec<&str> {
         }
     }
     literals
+}
+
+/// The SQL a help prints for the user to paste runs in a session of the database it is about,
+/// whose `search_path` may put a schema before `pg_catalog` (ARCHITECTURE: the hostile
+/// `search_path` rule): written unqualified, `pg_terminate_backend(...)`, `pg_reload_conf()` or
+/// `FROM pg_stat_activity` would run whatever that schema holds under the name. Every such
+/// statement is `confiture::db::pasted`'s (whose own test reads each with the SQL lexer), and
+/// no string of the code (the lint rules' and the tests' aside) names a `pg_*` function or
+/// catalog relation without `pg_catalog.`.
+#[test]
+fn every_catalog_name_in_the_code_is_qualified() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    for krate in ["confiture", "confiture-build", "cargo-confiture"] {
+        rust_files(&root.join(krate).join("src"), &mut files);
+    }
+    assert!(files.len() > 10, "found too few Rust files: {files:?}");
+    // The lint rules (about migrations' own SQL) and the tests (their own sessions) aside.
+    let rules = root.join("confiture/src/files/rules");
+    let engine_tests = root.join("confiture/src/db/engine_tests");
+    let mut written = Vec::new();
+    for path in files
+        .iter()
+        .filter(|p| !p.starts_with(&rules) && !p.starts_with(&engine_tests))
+    {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let code = joined_code(text.split("\n#[cfg(test)]").next().unwrap_or_default());
+        for literal in string_literals(&code) {
+            if let Some(name) = unqualified_catalog_name(literal) {
+                let shown = path.strip_prefix(&root).unwrap_or(path).display();
+                written.push(format!("{shown}: {name} in {literal:?}"));
+            }
+        }
+    }
+    assert!(
+        written.is_empty(),
+        "these strings name a catalog function or relation without `pg_catalog.`; write it \
+         qualified (a statement a help pastes: in `confiture::db::pasted`): {written:?}"
+    );
+}
+
+/// The first `pg_*` name in `sql` called as a function (`pg_x(`) or read as a relation (`FROM
+/// pg_x`, `JOIN pg_x`) without `pg_catalog.` before it.
+fn unqualified_catalog_name(sql: &str) -> Option<&str> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    sql.match_indices("pg_").find_map(|(at, _)| {
+        let before = &sql[..at];
+        if before.ends_with(is_name) || before.ends_with('.') || before.ends_with('"') {
+            return None;
+        }
+        let name = &sql[at..];
+        let name = &name[..name.find(|c: char| !is_name(c)).unwrap_or(name.len())];
+        if name == "pg_catalog" {
+            return None;
+        }
+        let called = sql[at + name.len()..].starts_with('(');
+        let words = before.trim_end().to_ascii_uppercase();
+        let read = before.ends_with(' ') && (words.ends_with("FROM") || words.ends_with("JOIN"));
+        (called || read).then_some(name)
+    })
 }

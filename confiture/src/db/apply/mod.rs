@@ -520,8 +520,17 @@ fn tracking_table_error(
         // Refused by the server (no schema to create in, no CREATE privilege on the schema, a
         // schema name it does not accept): the server's message names the schema.
         Some(db) if !is_connection_lost(&e) => {
-            let help = if db.code() == &SqlState::INVALID_SCHEMA_NAME && table.schema.is_none() {
-                crate::db::ledger::no_schema_here_help(client)
+            // An unqualified name with no schema to be created in: none on the search_path
+            // (3F000), or a system schema first, where the server refuses user tables (42501).
+            let nowhere = table.schema.is_none()
+                && [
+                    SqlState::INVALID_SCHEMA_NAME,
+                    SqlState::INSUFFICIENT_PRIVILEGE,
+                ]
+                .contains(db.code())
+                && matches!(crate::db::ledger::qualified_name(client, table), Ok(None));
+            let help = if nowhere {
+                crate::db::ledger::no_schema_here_help(client, table, None)
             } else if db.code() == &SqlState::INSUFFICIENT_PRIVILEGE {
                 // The role in effect and the schema, asked of the server; the words alone when
                 // that cannot be asked.
@@ -551,10 +560,14 @@ fn tracking_table_error(
             // The server's message is the cause, said once; the driver's error the source.
             let cause = db.message().to_string();
             let detail = format!("SQLSTATE {}", db.code().code());
-            Error::new(ErrorKind::Invalid, what)
+            let error = Error::new(ErrorKind::Invalid, what)
                 .with_detail(detail)
                 .with_help(help)
-                .with_source_shown(e, cause)
+                .with_source_shown(e, cause);
+            match nowhere {
+                true => error.with_reason(crate::error::Reason::NoLedgerSchema),
+                false => error,
+            }
         }
         // The connection, not the role's rights: what the lost connection's error says.
         _ => query_error(&what, e),

@@ -931,7 +931,8 @@ fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error 
         ))
         .with_help(format!(
             "retry when its other sessions end, or raise the limit: `ALTER DATABASE {db} \
-             CONNECTION LIMIT 20` (-1 for none; see `SELECT datconnlimit FROM pg_database`)"
+             CONNECTION LIMIT 20` (-1 for none; see `{}`)",
+            crate::db::pasted::DATABASE_CONNECTION_LIMITS
         )),
         ConnectionLimit::Role => Error::connection(format!(
             "role {} allows no more connections (refused {spec}): its CONNECTION LIMIT is \
@@ -940,7 +941,8 @@ fn too_many_connections(spec: &ConnectionSpec, limit: ConnectionLimit) -> Error 
         ))
         .with_help(format!(
             "retry when its other sessions end, or raise the limit: `ALTER ROLE {role} \
-             CONNECTION LIMIT 20` (-1 for none; see `SELECT rolconnlimit FROM pg_roles`)"
+             CONNECTION LIMIT 20` (-1 for none; see `{}`)",
+            crate::db::pasted::ROLE_CONNECTION_LIMITS
         )),
         ConnectionLimit::Server => Error::connection(format!(
             "the server has no free connection slot (refused {spec}): max_connections is reached"
