@@ -47,7 +47,13 @@ pub(crate) fn plpgsql_body(statement: &str) -> Option<DoBody> {
         .filter(|t| !t.is_trivia())
         .collect();
     let code = body(&tokens, None)?;
-    Some(DoBody { start: code.at })
+    // A backslash in a `'...'` body is read otherwise under `standard_conforming_strings =
+    // off`, which the session may have: its lines may not be the file's.
+    let quoted = statement
+        .get(code.literal..)
+        .is_none_or(|literal| !literal.starts_with('$'));
+    let start = code.at.filter(|_| !(quoted && code.text.contains('\\')));
+    Some(DoBody { start })
 }
 
 /// How the text of a body or of an `EXECUTE` is cut into statements.
@@ -297,6 +303,12 @@ mod tests {
         assert_eq!(start("DO 'BEGIN END'"), Some(Some(4)));
         assert_eq!(start("DO E'BEGIN\\n END'"), Some(None), "decoded");
         assert_eq!(start("DO 'BEGIN RAISE ''x''; END'"), Some(None), "decoded");
+        assert_eq!(
+            start("DO 'BEGIN\\ END'"),
+            Some(None),
+            "standard strings may be off"
+        );
+        assert_eq!(start("DO $$BEGIN\\ END$$"), Some(Some(5)));
         assert_eq!(start("DO LANGUAGE plperl $$ 1 $$"), None);
         assert_eq!(start("SELECT $$x$$"), None);
     }
