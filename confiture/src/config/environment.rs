@@ -168,11 +168,13 @@ pub(crate) enum Listed {
     /// The database's name (a `--targets FILE` line, a `--targets-query` row: `entry`, where
     /// the list named it): the user, password, hosts and every other connection setting are
     /// the environment's the fleet is based on, whose [`Environment::source`] is `server`,
-    /// and `server_file` that source when an environment file gave them.
+    /// and `server_file` that source when an environment file gave them, `server_path` that
+    /// file (whose lines the environment's [`ConnectionLines`] still are).
     DatabaseName {
         entry: String,
         server: String,
         server_file: Option<String>,
+        server_path: Option<PathBuf>,
     },
     /// The whole connection: a URL (or conninfo) on the list.
     Connection,
@@ -291,6 +293,7 @@ impl Environment {
         self.listed = Listed::DatabaseName {
             entry: entry.to_string(),
             server_file: base.file.is_some().then(|| server.clone()),
+            server_path: base.file.clone(),
             server,
         };
     }
@@ -308,7 +311,13 @@ impl Environment {
     /// with the lines of the environment file that write them ([`Environment::source_of`]).
     pub(crate) fn server_source_of(&self, parts: &[ConnectionPart]) -> String {
         match &self.listed {
-            Listed::DatabaseName { server, .. } => server.clone(),
+            Listed::DatabaseName {
+                server,
+                server_path,
+                ..
+            } => self
+                .written_in(server_path.as_ref(), parts)
+                .unwrap_or_else(|| server.clone()),
             _ => self.source_of(parts),
         }
     }
@@ -329,8 +338,15 @@ impl Environment {
     /// `environment file db/environments/legacy.yaml, lines 3 and 4 (database.host,
     /// database.port)`, every config error's `FILE:LINE`.
     pub(crate) fn source_of(&self, parts: &[ConnectionPart]) -> String {
-        let (Some(file), None) = (&self.file, &self.connection_variables) else {
-            return self.source();
+        self.written_in(self.file.as_ref(), parts)
+            .unwrap_or_else(|| self.source())
+    }
+
+    /// The lines and keys of environment file `file` that write `parts` ([`ConnectionLines`]);
+    /// `None` when it writes none of them itself, or no file gave them.
+    fn written_in(&self, file: Option<&PathBuf>, parts: &[ConnectionPart]) -> Option<String> {
+        let (Some(file), None) = (file, &self.connection_variables) else {
+            return None;
         };
         let mut written: Vec<(usize, &str)> = parts
             .iter()
@@ -342,13 +358,16 @@ impl Environment {
         let keys: Vec<&str> = written.iter().map(|(_, key)| *key).collect();
         let file = display_path(file);
         match lines.as_slice() {
-            [] => self.source(),
-            [line] => format!("environment file {file}, line {line} ({})", keys[0]),
-            [first @ .., last] => format!(
+            [] => None,
+            [line] => Some(format!(
+                "environment file {file}, line {line} ({})",
+                keys[0]
+            )),
+            [first @ .., last] => Some(format!(
                 "environment file {file}, lines {} and {last} ({})",
                 first.join(", "),
                 keys.join(", ")
-            ),
+            )),
         }
     }
 
