@@ -104,9 +104,10 @@ pub struct Environment {
     /// and the key's line. The file holds no host, port or database name to fix then: help
     /// lines name the variables ([`Environment::source`]).
     pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
-    /// The line of the environment file that names the database, and its key (`database_url`,
-    /// or the legacy block's `database.database`): where a help says to fix its name.
-    pub(crate) database_line: Option<(usize, &'static str)>,
+    /// The lines of the environment file that write the connection's parts, each with its key
+    /// (`database_url` for every part, or the legacy block's `database.host`, ...): where a
+    /// help says to fix one ([`Environment::source_of`]).
+    pub(crate) connection_lines: ConnectionLines,
     /// What of the connection a fleet target list gave ([`crate::fleet::Target`]), taken as
     /// written: a list expands no variable, so help about what it gave talks about the list,
     /// never the environment file.
@@ -116,6 +117,44 @@ pub struct Environment {
     /// whose file (or label: `--database-url`) is where a help says to set one
     /// ([`Environment::set_in_file`]).
     pub(crate) settings_from: Option<(Option<PathBuf>, String)>,
+}
+
+/// A part of a connection an environment file writes, which a help may say to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only environment files write them, and only the connection's helps (feature `db`) ask.
+#[cfg_attr(not(all(feature = "db", feature = "env-files")), allow(dead_code))]
+pub(crate) enum ConnectionPart {
+    /// The database's name.
+    Database,
+    /// The host (or socket directory).
+    Host,
+    Port,
+    User,
+    Password,
+}
+
+/// Where an environment file writes each [`ConnectionPart`]: its line and key. The one
+/// record of those lines, filled when the file is read (`config::file`) and read by
+/// [`Environment::source_of`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ConnectionLines {
+    lines: Vec<(ConnectionPart, usize, &'static str)>,
+}
+
+impl ConnectionLines {
+    /// Records that `part` is written on `line` under `key`.
+    #[cfg_attr(not(feature = "env-files"), allow(dead_code))]
+    pub(crate) fn add(&mut self, part: ConnectionPart, line: usize, key: &'static str) {
+        self.lines.push((part, line, key));
+    }
+
+    /// The line and key that write `part`, when the file writes it.
+    fn of(&self, part: ConnectionPart) -> Option<(usize, &'static str)> {
+        self.lines
+            .iter()
+            .find(|(p, _, _)| *p == part)
+            .map(|(_, line, key)| (*line, *key))
+    }
 }
 
 /// What of an [`Environment`]'s connection a fleet target list gave.
@@ -129,11 +168,13 @@ pub(crate) enum Listed {
     /// The database's name (a `--targets FILE` line, a `--targets-query` row: `entry`, where
     /// the list named it): the user, password, hosts and every other connection setting are
     /// the environment's the fleet is based on, whose [`Environment::source`] is `server`,
-    /// and `server_file` that source when an environment file gave them.
+    /// and `server_file` that source when an environment file gave them, `server_path` that
+    /// file (whose lines the environment's [`ConnectionLines`] still are).
     DatabaseName {
         entry: String,
         server: String,
         server_file: Option<String>,
+        server_path: Option<PathBuf>,
     },
     /// The whole connection: a URL (or conninfo) on the list.
     Connection,
@@ -186,7 +227,7 @@ impl Environment {
             migration,
             fleet: None,
             connection_variables: None,
-            database_line: None,
+            connection_lines: ConnectionLines::default(),
             listed: Listed::Nothing,
             settings_from: None,
         })
@@ -252,6 +293,7 @@ impl Environment {
         self.listed = Listed::DatabaseName {
             entry: entry.to_string(),
             server_file: base.file.is_some().then(|| server.clone()),
+            server_path: base.file.clone(),
             server,
         };
     }
@@ -261,9 +303,22 @@ impl Environment {
     /// database a target list names (`tenants.txt:3`), which gives its name alone: the rest
     /// is the fleet's environment's, named by its source.
     pub fn server_source(&self) -> String {
+        self.server_source_of(&[])
+    }
+
+    /// [`Environment::server_source`] for a help about `parts` of the connection (the host
+    /// and port of a refused connection, the user and password of a failed authentication):
+    /// with the lines of the environment file that write them ([`Environment::source_of`]).
+    pub(crate) fn server_source_of(&self, parts: &[ConnectionPart]) -> String {
         match &self.listed {
-            Listed::DatabaseName { server, .. } => server.clone(),
-            _ => self.source(),
+            Listed::DatabaseName {
+                server,
+                server_path,
+                ..
+            } => self
+                .written_in(server_path.as_ref(), parts)
+                .unwrap_or_else(|| server.clone()),
+            _ => self.source_of(parts),
         }
     }
 
@@ -275,12 +330,44 @@ impl Environment {
         if let Listed::DatabaseName { entry, .. } = &self.listed {
             return entry.clone();
         }
-        match (&self.file, &self.connection_variables, self.database_line) {
-            (Some(file), None, Some((line, key))) => format!(
-                "environment file {}, line {line} ({key})",
-                display_path(file)
-            ),
-            _ => self.source(),
+        self.source_of(&[ConnectionPart::Database])
+    }
+
+    /// [`Environment::source`], with the lines and keys of the environment file that write
+    /// `parts` when the file itself writes them (not defaults, not variables):
+    /// `environment file db/environments/legacy.yaml, lines 3 and 4 (database.host,
+    /// database.port)`, every config error's `FILE:LINE`.
+    pub(crate) fn source_of(&self, parts: &[ConnectionPart]) -> String {
+        self.written_in(self.file.as_ref(), parts)
+            .unwrap_or_else(|| self.source())
+    }
+
+    /// The lines and keys of environment file `file` that write `parts` ([`ConnectionLines`]);
+    /// `None` when it writes none of them itself, or no file gave them.
+    fn written_in(&self, file: Option<&PathBuf>, parts: &[ConnectionPart]) -> Option<String> {
+        let (Some(file), None) = (file, &self.connection_variables) else {
+            return None;
+        };
+        let mut written: Vec<(usize, &str)> = parts
+            .iter()
+            .filter_map(|part| self.connection_lines.of(*part))
+            .collect();
+        written.sort_unstable();
+        written.dedup();
+        let lines: Vec<String> = written.iter().map(|(line, _)| line.to_string()).collect();
+        let keys: Vec<&str> = written.iter().map(|(_, key)| *key).collect();
+        let file = display_path(file);
+        match lines.as_slice() {
+            [] => None,
+            [line] => Some(format!(
+                "environment file {file}, line {line} ({})",
+                keys[0]
+            )),
+            [first @ .., last] => Some(format!(
+                "environment file {file}, lines {} and {last} ({})",
+                first.join(", "),
+                keys.join(", ")
+            )),
         }
     }
 

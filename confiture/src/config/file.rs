@@ -11,7 +11,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
-use super::environment::{Environment, MigrationSettings, Origin};
+use super::environment::{ConnectionLines, Environment, MigrationSettings, Origin};
 use super::expand::{expand, expand_naming, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
@@ -681,10 +681,7 @@ fn read_environment(
     let connection_variables = connection
         .as_ref()
         .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
-    let database_line = match get(&top, "database_url") {
-        Some(_) => key_line(text, &["database_url"]).map(|line| (line, "database_url")),
-        None => key_line(text, &["database", "database"]).map(|line| (line, "database.database")),
-    };
+    let connection_lines = connection_lines(text, get(&top, "database_url").is_some());
 
     let mut migration = MigrationSettings::default();
     match get(&top, "migration") {
@@ -751,10 +748,44 @@ fn read_environment(
         application_name,
         fleet,
         connection_variables,
-        database_line,
+        connection_lines,
         listed: super::environment::Listed::Nothing,
         settings_from: None,
     })
+}
+
+/// Where `text` writes each part of its connection: every part on the `database_url` line
+/// (`by_url`), or each on its key of the legacy `database:` block.
+fn connection_lines(text: &str, by_url: bool) -> ConnectionLines {
+    use super::environment::ConnectionPart as Part;
+    let mut lines = ConnectionLines::default();
+    if by_url {
+        if let Some(line) = key_line(text, &["database_url"]) {
+            for part in [
+                Part::Database,
+                Part::Host,
+                Part::Port,
+                Part::User,
+                Part::Password,
+            ] {
+                lines.add(part, line, "database_url");
+            }
+        }
+        return lines;
+    }
+    let keys = [
+        (Part::Database, "database", "database.database"),
+        (Part::Host, "host", "database.host"),
+        (Part::Port, "port", "database.port"),
+        (Part::User, "user", "database.user"),
+        (Part::Password, "password", "database.password"),
+    ];
+    for (part, key, shown) in keys {
+        if let Some(line) = key_line(text, &["database", key]) {
+            lines.add(part, line, shown);
+        }
+    }
+    lines
 }
 
 /// The document's top-level mapping, or why there is none.

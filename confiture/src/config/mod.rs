@@ -102,6 +102,8 @@ pub use connection::{
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 #[cfg(feature = "db")]
+pub(crate) use environment::ConnectionPart;
+#[cfg(feature = "db")]
 pub(crate) use environment::Listed;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};
 pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};

@@ -8,6 +8,15 @@
 //! while nothing collects (the engine's own queries) is dropped, as the driver's default
 //! callback, which only logs it, would. A connection handed over with
 //! [`crate::Migrator::with_client`] keeps its own callback: its notices are not seen here.
+//!
+//! A notice of a message carrying several migrations is the message's, not one migration's
+//! (`one of migrations 001..003`): the driver keeps notices in order among themselves, but
+//! hands the callback each one as it reads it, while the results read before it (the
+//! completions of the statement markers and of each migration's `COMMIT`) wait in the
+//! query's channel, read only afterwards: nothing the callback can see says which statement
+//! was running. Tying them exactly would take driving the connection ourselves (draining the
+//! query's results before each notice), or a notice of our own between migrations (a
+//! PL/pgSQL block per migration, lost under a `client_min_messages` above `notice`).
 
 use std::cell::RefCell;
 

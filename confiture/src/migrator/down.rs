@@ -28,6 +28,7 @@ impl Migrator {
                 yes: options.yes,
                 allow_modified: options.allow_modified,
                 first_version: self.check_options.first_version,
+                preview: options.dry_run,
             },
         )
     }
@@ -74,6 +75,7 @@ impl Migrator {
             yes: options.yes,
             allow_modified: options.allow_modified,
             first_version: self.check_options.first_version,
+            preview: options.dry_run,
         };
         plan::check_down_request(set, &request)?;
         if options.dry_run {

@@ -28,6 +28,10 @@ pub struct DownRequest {
     pub allow_modified: bool,
     /// The first version of a squashed history (`CheckOptions::first_version`).
     pub first_version: Option<u64>,
+    /// The request is a dry run (`--dry-run`): the commands its helps suggest are previews
+    /// too ([`crate::hint::Invocation::dry_run`] adds the flag to them), so their words say
+    /// what those show, never that they drop anything.
+    pub preview: bool,
 }
 
 impl DownRequest {
@@ -143,16 +147,23 @@ fn confirm_everything(
                     .to_string()
             } else if reachable < applied {
                 format!(
-                    "run {} to roll back every migration applied since the schema snapshot \
-                     (their down files run, dropping their objects); the rows below \
-                     `first_version` are squashed and stay",
-                    every_one(request, reachable)
+                    "run {} to {} every migration applied since the schema snapshot ({}); \
+                     the rows below `first_version` are squashed and stay",
+                    every_one(request, reachable),
+                    roll_back(request),
+                    drops(request, "their down files", "run", "their objects")
                 )
             } else {
                 format!(
-                    "to roll back every one, run {}: each migration's down file runs, dropping \
-                     every migration's objects",
-                    every_one(request, applied)
+                    "to {} every one, run {}: {}",
+                    roll_back(request),
+                    every_one(request, applied),
+                    drops(
+                        request,
+                        "each migration's down file",
+                        "runs",
+                        "every migration's objects"
+                    )
                 )
             };
             Err(Error::usage(format!(
@@ -176,16 +187,55 @@ fn confirm_help(request: &DownRequest, t: &str, first: u64) -> String {
         _ => "",
     };
     if first > 1 {
+        let drops = drops(
+            request,
+            "the down files of every migration applied since the schema snapshot",
+            "run",
+            "their objects",
+        );
         format!(
-            "add --yes to confirm ({command}{same}): the down files of every migration applied since \
-             the schema snapshot run, dropping their objects; the rows below `first_version` \
+            "add --yes to confirm ({command}{same}): {drops}; the rows below `first_version` \
              are squashed and stay"
         )
     } else {
-        format!(
-            "add --yes to confirm ({command}): each migration's down file runs, dropping every \
-             migration's objects"
-        )
+        let drops = drops(
+            request,
+            "each migration's down file",
+            "runs",
+            "every migration's objects",
+        );
+        format!("add --yes to confirm ({command}): {drops}")
+    }
+}
+
+/// "roll back", or in a dry run, whose suggestions are previews too, "preview rolling back".
+fn roll_back(request: &DownRequest) -> &'static str {
+    if request.preview {
+        "preview rolling back"
+    } else {
+        "roll back"
+    }
+}
+
+/// What a suggested `down` does: "rolls back", or in a dry run "previews rolling back"
+/// ([`roll_back`]).
+fn rolls_back(request: &DownRequest) -> &'static str {
+    if request.preview {
+        "previews rolling back"
+    } else {
+        "rolls back"
+    }
+}
+
+/// What the suggested command does: `files` `run`, dropping `objects`; in a dry run, whose
+/// suggestions are previews too ([`DownRequest::preview`]), that it only shows them, and what
+/// the same command without `--dry-run` does.
+fn drops(request: &DownRequest, files: &str, run: &str, objects: &str) -> String {
+    let drops = format!("{files} {run}, dropping {objects}");
+    if request.preview {
+        format!("it shows {files} and runs nothing (without --dry-run, {drops})")
+    } else {
+        drops
     }
 }
 
@@ -558,9 +608,10 @@ fn above_irreversible(
         n => format!("the {n} migrations"),
     };
     Some(format!(
-        "{} (or {}) rolls back {what} applied after {}, which stays applied",
+        "{} (or {}) {} {what} applied after {}, which stays applied",
         crate::hint::command(&args),
         crate::hint::command(&down_args(request, &format!("--steps {first}"))),
+        rolls_back(request),
         stays.id()
     ))
 }
@@ -617,8 +668,9 @@ fn check_reversible(
             "; there is nothing above the snapshot to roll back".to_string()
         } else {
             format!(
-                "; {} rolls back every migration applied since the snapshot",
-                every_one(request, reachable)
+                "; {} {} every migration applied since the snapshot",
+                every_one(request, reachable),
+                rolls_back(request)
             )
         };
         help.push(format!(

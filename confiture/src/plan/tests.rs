@@ -738,6 +738,56 @@ fn down_refuses_irreversible_modified_and_missing() {
     assert!(!help.contains("reinit"), "{help}");
 }
 
+/// In a dry run, the `down` a refusal suggests is a preview too (the invocation adds
+/// `--dry-run` to it), yet its help said that "each migration's down file runs, dropping every
+/// migration's objects". A dry run's helps say what the suggestion shows, and what the same
+/// command without `--dry-run` would drop; a real run's are unchanged.
+#[test]
+fn a_dry_runs_suggested_rollback_is_worded_as_a_preview() {
+    let s = set(&[1, 2, 3]);
+    let r = rows(&s, &[1, 2, 3]);
+    let squashed = set(&[3, 4, 5]);
+    for preview in [false, true] {
+        let beyond = DownRequest {
+            steps: Some(10),
+            preview,
+            ..Default::default()
+        };
+        let everything = DownRequest {
+            target: Some(Version::from(0)),
+            preview,
+            ..Default::default()
+        };
+        let snapshot = DownRequest {
+            target: Some(Version::from(0)),
+            first_version: Some(3),
+            preview,
+            ..Default::default()
+        };
+        let helps = [
+            down(&s, &r, &beyond).unwrap_err(),
+            check_down_request(&s, &everything).unwrap_err(),
+            check_down_request(&squashed, &snapshot).unwrap_err(),
+        ]
+        .map(|e| e.help.unwrap_or_default());
+        for help in &helps {
+            if preview {
+                assert!(help.contains("runs nothing (without --dry-run, "), "{help}");
+                assert!(!help.contains("to roll back"), "{help}");
+            } else {
+                assert!(!help.contains("dry"), "{help}");
+            }
+            assert!(help.contains("dropping"), "{help}");
+        }
+        let first = if preview {
+            "to preview rolling back every one, run"
+        } else {
+            "to roll back every one, run"
+        };
+        assert!(helps[0].starts_with(first), "{}", helps[0]);
+    }
+}
+
 /// `--steps 10` with three applied rolled back all three without the `--yes` that
 /// `--target 0` asks for.
 #[test]

@@ -163,6 +163,40 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
     assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
 }
 
+/// A dry run's refusal of a `down` that would roll back everything suggested the confirming
+/// command with `--dry-run` (a preview's suggestions are previews) and said of it that "each
+/// migration's down file runs, dropping every migration's objects": the words of the real
+/// command. They now say that it shows the down files and runs nothing, and what the same
+/// command without `--dry-run` drops; the real run's help keeps its words.
+#[test]
+fn a_dry_runs_suggested_rollback_is_described_as_a_preview() {
+    let db = TestDb::new("bounds_preview");
+    let project = Project::new();
+    project.table("001_a");
+    project.table("002_b");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let real = "each migration's down file runs, dropping every migration's objects";
+    for args in [
+        &["migrate", "down", "--steps", "5", "--dry-run"][..],
+        &["migrate", "down", "--target", "0", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has("--yes --database-url <URL> --dry-run`")
+            .stderr_has(&format!(
+                "it shows each migration's down file and runs nothing (without --dry-run, {real})"
+            ))
+            .stderr_lacks(&format!("): {real}"))
+            .stderr_lacks("to roll back");
+    }
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "5"])
+        .code(exit::USAGE)
+        .stderr_has(&format!("--steps 2 --database-url <URL>`): {real}"));
+    assert_eq!(ledger(&db), ["001:a", "002:b"], "nothing was rolled back");
+}
+
 /// h18 F2: `down --steps 2` over an irreversible migration was refused (rightly) with only
 /// "write a new migration": unlike a squashed history's refusal it did not name the rollback
 /// that still works, the `--target` (or `--steps`) that stops above the irreversible one.
@@ -192,7 +226,14 @@ fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
             .run_on(&db, args)
             .code(exit::IRREVERSIBLE)
             .stderr_has("irreversible: 003_dn")
-            .stderr_has(&confiture_tests::previewed(above, args));
+            .stderr_has(&confiture_tests::previewed(above, args).replace(
+                "rolls back",
+                if args.contains(&"--dry-run") {
+                    "previews rolling back"
+                } else {
+                    "rolls back"
+                },
+            ));
     }
     let all = ["001:a", "002:b", "003:dn", "004:d", "005:e"];
     assert_eq!(ledger(&db), all);

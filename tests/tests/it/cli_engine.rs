@@ -493,12 +493,12 @@ fn an_error_inside_a_function_or_do_body_is_the_migrations_failure() {
         ("batched_later", call, ":3:1", false, &[]),
         ("batched_first", call, ":3:1", true, &[]),
         ("single_stmt", single, ":3:1", false, &[]),
-        ("dynamic", dynamic, ":3:1", true, &[]),
+        ("dynamic", dynamic, ":5:3", true, &[]),
         ("one_tx", call, ":3:1", false, &["--single-transaction"]),
         (
             "one_tx_dyn",
             dynamic,
-            ":3:1",
+            ":5:3",
             false,
             &["--single-transaction"],
         ),
@@ -527,6 +527,68 @@ fn an_error_inside_a_function_or_do_body_is_the_migrations_failure() {
             .stderr_has("does not exist")
             .stderr_lacks("tracking table");
         assert!(!db.has_relation("after"), "{case}: the run stopped at 002");
+    }
+}
+
+/// A runtime error inside a `DO` block was blamed on the block's first line (`7:1` for a
+/// `RAISE` on line 12): the server places it only in the error's PL/pgSQL context (`PL/pgSQL
+/// function inline_code_block line 6 at RAISE`, counted from the body's first line) and, for
+/// a statement of the body it could not plan, at a position in that statement's text. Each
+/// is now the file's line of the body's statement (its column the position's), the block's
+/// line kept as context, whichever way the migration runs and however its body is quoted; a
+/// body whose text the server reads otherwise than the file shows (`E'...'` escapes) names
+/// the block's line only, never a wrong one.
+#[test]
+fn an_error_inside_a_do_block_names_the_line_in_its_body() {
+    let raise = "CREATE TABLE a (id int);\n\nDO $$\nDECLARE x int := 1;\nBEGIN\n  PERFORM 1;\n  \
+                 RAISE EXCEPTION 'boom %', x;\nEND $$;\n";
+    // The failing statement's text is in a comment above it too: it is found on its line.
+    let planned = "-- INSERT INTO missing VALUES (1)\nDO $$\nBEGIN\n  CREATE TABLE a (id int);\n  \
+                   INSERT INTO a VALUES (1); INSERT INTO missing VALUES (1);\nEND $$;\n";
+    let nested = "DO LANGUAGE plpgsql $body$\nBEGIN\n  BEGIN\n    PERFORM 1 / 0;\n  \
+                  EXCEPTION WHEN unique_violation THEN NULL;\n  END;\nEND $body$;\n";
+    let quoted = "SELECT 1;\nDO '\nBEGIN\n  RAISE EXCEPTION $m$quoted$m$;\nEND';\n";
+    let escaped = "SELECT 1;\nDO E'\n\\n\nBEGIN\n  RAISE EXCEPTION ''escaped'';\nEND';\n";
+    let no_tx = "-- confiture:no-transaction\nDO $$\nBEGIN\n  RAISE EXCEPTION 'no tx';\nEND $$;\n";
+    let dynamic = "DO $$\nBEGIN\n  EXECUTE 'SELECT nosuchcol ' || 'FROM pg_class';\nEND $$;\n";
+    // (case, SQL, where the error is, the block's line when that is elsewhere, arguments)
+    type Case<'a> = (&'a str, &'a str, &'a str, Option<u32>, &'a [&'a str]);
+    let cases: [Case<'_>; 8] = [
+        ("raise", raise, ":7:3", Some(3), &[]),
+        ("planned", planned, ":5:41", Some(2), &[]),
+        (
+            "planned_one_tx",
+            planned,
+            ":5:41",
+            Some(2),
+            &["--single-transaction"],
+        ),
+        ("nested", nested, ":4:5", Some(1), &[]),
+        ("quoted", quoted, ":4:3", Some(2), &[]),
+        ("escaped", escaped, ":2:1", None, &[]),
+        ("no_tx", no_tx, ":4:3", Some(2), &[]),
+        ("dynamic", dynamic, ":3:3", Some(1), &[]),
+    ];
+    for (case, sql, at, block, extra) in cases {
+        let db = TestDb::new(&format!("do_line_{case}"));
+        let project = Project::new();
+        project
+            .migration(
+                "001_first",
+                "CREATE TABLE first ();\n",
+                "DROP TABLE first;\n",
+            )
+            .migration("002_do", sql, "SELECT 1;\n");
+        let mut args = vec!["migrate", "up"];
+        args.extend_from_slice(extra);
+        let run = project.run_on(&db, &args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 002_do failed at ")
+            .stderr_has(&format!("002_do.up.sql{at} "));
+        match block {
+            Some(line) => run.stderr_has(&format!("in the DO block at line {line})")),
+            None => run.stderr_lacks("in the DO block"),
+        };
     }
 }
 

@@ -673,6 +673,83 @@ fn a_missing_databases_help_names_the_line_of_its_name() {
     }
 }
 
+/// A refused connection's help said "check them in environment file F" and a failed
+/// authentication's "check the user and password in environment file F", where every other
+/// problem of a file names its line: each names the lines of the keys that gave what it is
+/// about — `database_url`, or the legacy block's `database.host` and `database.port`,
+/// `database.user` and `database.password` — by `--env` and by `-c PATH` alike.
+#[test]
+fn a_connection_helps_name_the_lines_of_what_they_are_about() {
+    let project = two_migrations();
+    project.write(
+        "db/environments/url.yaml",
+        "application_name: x\ndatabase_url: postgresql://postgres@127.0.0.1:1/x\n",
+    );
+    project.write(
+        "db/environments/legacy.yaml",
+        "# the legacy block\ndatabase:\n  host: 127.0.0.1\n  port: 1\n  database: x\n  user: postgres\n",
+    );
+    project.write(
+        "db/environments/nobody.yaml",
+        format!(
+            "database:\n  host: {}\n  port: {}\n  database: postgres\n  user: cft_no_such_role\n  \
+             password: wrong\n",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port(),
+        ),
+    );
+    project.write(
+        "db/environments/nohost.yaml",
+        "database:\n  database: x\n  host: cft-no-such-host.invalid\n",
+    );
+    let refused = "is PostgreSQL running and listening on that host and port? check them in \
+                   environment file";
+    let cases: [(&[&str], String); 6] = [
+        (
+            &["--env", "url"],
+            format!("{refused} db/environments/url.yaml, line 2 (database_url)"),
+        ),
+        (
+            &["--env", "legacy"],
+            format!(
+                "{refused} db/environments/legacy.yaml, lines 3 and 4 (database.host, \
+                 database.port)"
+            ),
+        ),
+        (
+            &["-c", "db/environments/legacy.yaml"],
+            format!(
+                "{refused} db/environments/legacy.yaml, lines 3 and 4 (database.host, \
+                 database.port)"
+            ),
+        ),
+        (
+            &["--env", "nobody"],
+            "check the user and password in environment file db/environments/nobody.yaml, \
+             lines 5 and 6 (database.user, database.password)"
+                .to_string(),
+        ),
+        (
+            &["-c", "db/environments/url.yaml"],
+            format!("{refused} db/environments/url.yaml, line 2 (database_url)"),
+        ),
+        (
+            &["--env", "nohost"],
+            "check the host name in environment file db/environments/nohost.yaml, line 3 \
+             (database.host)"
+                .to_string(),
+        ),
+    ];
+    for (selection, help) in cases {
+        let mut args = vec!["migrate", "status"];
+        args.extend_from_slice(selection);
+        project
+            .run(&args)
+            .code(exit::CONNECTION)
+            .stderr_has(&format!("help: {help}"));
+    }
+}
+
 /// The database named `existing`'s name with its last character dropped: a misspelling of it.
 fn misspelt(existing: &str) -> &str {
     &existing[..existing.len() - 1]

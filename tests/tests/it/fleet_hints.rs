@@ -1597,8 +1597,8 @@ fn a_failed_targets_text_shows_its_details_as_one_databases_does() {
 /// A database listed by name (a `--targets FILE` line, a `--targets-query` row) whose role the
 /// server refused was told to "check the user and password in t.txt:1 (on the server of
 /// environment file ...)": the list gives only the name; the user and password are the fleet's
-/// environment file's, which the help now names alone, while a help about the name (a database
-/// that does not exist) names the list's entry alone.
+/// environment file's, which the help now names alone (with the line that gives them), while a
+/// help about the name (a database that does not exist) names the list's entry alone.
 #[test]
 fn a_listed_names_helps_name_where_what_they_are_about_came_from() {
     let project = project();
@@ -1612,7 +1612,7 @@ fn a_listed_names_helps_name_where_what_they_are_about_came_from() {
         format!("database_url: {}\n", server().url("postgres")),
     );
     project.write("t.txt", "postgres\n");
-    let file = "environment file db/environments/nobody.yaml";
+    let file = "environment file db/environments/nobody.yaml, line 1 (database_url)";
     // (A targets query runs as that role too: its refusal is the fleet's own; the wording of
     // a query's row is `Target::database`'s unit test's.)
     let run =

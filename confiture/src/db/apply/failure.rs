@@ -8,6 +8,7 @@ use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
 use super::markers::{failed_statement, reached, Reached, Statement};
+use super::plpgsql;
 use super::script::{placed_in_message, EncodingChanged, Script};
 use super::sql::{release_advisory_locks, Batch};
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
@@ -49,7 +50,7 @@ pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
 }
 
 /// Where statement `span` of `file` starts (its first token), as rustc counts columns.
-fn statement_start(file: &SqlFile, span: &StatementSpan) -> Location {
+pub(super) fn statement_start(file: &SqlFile, span: &StatementSpan) -> Location {
     let (_, column) = crate::text::line_col(&file.text, span.range.start);
     Location {
         path: file.path.clone(),
@@ -866,9 +867,14 @@ fn failure_of(
     // row we wrote). An internal position (in a function or `DO` body the migration ran) is
     // the migration's failure, located in the file when its text is there.
     let in_ledger = ours || (placed_in_message(db) && located.is_none()) || on_ledger(settings, db);
+    // A runtime error of a `DO` block: the line of the body's statement, never the block's.
+    let in_block = (!in_ledger)
+        .then(|| in_do_block(step.file(), statement.as_ref(), db))
+        .flatten();
+    let block_line = in_block.as_ref().map(|b| b.block_line);
     // Without a position in the file (a runtime error, or one inside a function body defined
     // elsewhere), the statement that failed is still known: where it starts.
-    let location = located.or_else(|| {
+    let location = in_block.map(|b| b.at).or(located).or_else(|| {
         let s = statement.as_ref()?;
         let file = step.file();
         Some(
@@ -903,7 +909,13 @@ fn failure_of(
             settings.table,
         )
     } else {
-        failed_at(doing, step, location.as_ref(), statement.as_ref())
+        failed_at(
+            doing,
+            step,
+            location.as_ref(),
+            statement.as_ref(),
+            block_line,
+        )
     };
     // The tool's own SQL failing is not the migration's fault: the ledger needs fixing (5) —
     // unless a row of the tracking table is a duplicate. The plan, read under the lock, had
@@ -1439,15 +1451,50 @@ fn failed_at(
     step: &Step<'_>,
     location: Option<&Location>,
     statement: Option<&Statement>,
+    block_line: Option<u32>,
 ) -> String {
     let at = match location {
         Some(l) => format!("{}:{}:{}", l.path.display(), l.line, l.column),
         None => step.file().path.display().to_string(),
     };
-    let stmt = statement
-        .map(|s| format!(" (statement {} of {})", s.index, s.count))
-        .unwrap_or_default();
-    format!("{doing} {} failed at {at}{stmt}", step.migration.id())
+    // The block's line, when the location is in its body (not the block's own line).
+    let block = block_line
+        .filter(|&b| location.is_some_and(|l| l.line != b))
+        .map(|b| format!("in the DO block at line {b}"));
+    let stmt = statement.map(|s| format!("statement {} of {}", s.index, s.count));
+    let context: Vec<String> = stmt.into_iter().chain(block).collect();
+    let context = if context.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", context.join(", "))
+    };
+    format!("{doing} {} failed at {at}{context}", step.migration.id())
+}
+
+/// [`plpgsql::in_do_block`] for the statement of `file` that failed: the one `statement`
+/// names, else the file's only `DO` block, when it has one (the server did not say which
+/// statement failed, and a `DO` block's context names no file line).
+fn in_do_block(
+    file: &SqlFile,
+    statement: Option<&Statement>,
+    db: &DbError,
+) -> Option<plpgsql::InBlock> {
+    let span = match statement {
+        Some(s) => file.statements.get(s.index.checked_sub(1)?)?,
+        None => {
+            let mut blocks = file.statements.iter().filter(|span| {
+                file.text
+                    .get(span.range.clone())
+                    .is_some_and(|t| crate::files::rules::plpgsql_body(t).is_some())
+            });
+            let only = blocks.next()?;
+            if blocks.next().is_some() {
+                return None;
+            }
+            only
+        }
+    };
+    plpgsql::in_do_block(file, span, db)
 }
 
 /// The help of a failed step: what the SQLSTATE asks for, or what to fix; and whether it is

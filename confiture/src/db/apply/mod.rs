@@ -26,6 +26,7 @@ mod decide;
 mod failure;
 mod markers;
 mod no_transaction;
+mod plpgsql;
 mod script;
 mod single;
 mod sql;

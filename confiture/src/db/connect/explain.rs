@@ -10,9 +10,9 @@ use postgres::error::{DbError, SqlState};
 
 use super::probe::{self, SslAnswer};
 use super::Failure;
-#[cfg(feature = "env-files")]
-use crate::config::Listed;
 use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
+#[cfg(feature = "env-files")]
+use crate::config::{ConnectionPart, Listed};
 use crate::error::{Error, Reason};
 use crate::ledger::quote_ident;
 
@@ -610,6 +610,7 @@ fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
     } else if *code == SqlState::INVALID_PASSWORD
         || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
     {
+        let source = env.server_source_of(USER_AND_PASSWORD);
         Error::connection(format!("authentication failed for {spec}")).with_help(format!(
             "check the user and password in {source}; the server's pg_hba.conf decides who may \
                  connect from where"
@@ -627,7 +628,6 @@ fn handshake_failure(
     peer: &Peer<'_>,
 ) -> Option<Error> {
     let spec = &env.connection;
-    let source = env.server_source();
     if let Some(rustls::Error::AlertReceived(alert)) = find_in_chain::<rustls::Error>(error) {
         use rustls::AlertDescription as Alert;
         if spec.sslcert.is_some()
@@ -655,6 +655,7 @@ fn handshake_failure(
     if !top.starts_with("authentication error") {
         return None;
     }
+    let source = env.server_source_of(USER_AND_PASSWORD);
     Some(
         Error::connection(format!("authentication failed for {spec}"))
             .with_help(format!("check the user and password in {source}")),
@@ -709,7 +710,7 @@ fn password_missing(env: &Environment) -> Error {
 fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Option<Error> {
     use std::io::ErrorKind as Io;
     let spec = &env.connection;
-    let source = env.server_source();
+    let source = env.server_source_of(&[ConnectionPart::Host, ConnectionPart::Port]);
     Some(match io.kind() {
         Io::ConnectionRefused => Error::connection(format!(
             "connection refused (connecting as {spec})"
@@ -735,10 +736,16 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
         _ if cause.contains("lookup address") || cause.contains("resolve") => Error::connection(
             format!("cannot resolve the host name (connecting as {spec})"),
         )
-        .with_help(format!("check the host name in {source}")),
+        .with_help(format!(
+            "check the host name in {}",
+            env.server_source_of(&[ConnectionPart::Host])
+        )),
         _ => return None,
     })
 }
+
+/// What a failed authentication's help says to check.
+const USER_AND_PASSWORD: &[ConnectionPart] = &[ConnectionPart::User, ConnectionPart::Password];
 
 /// What turns TLS on at a server: the help wherever the server does not offer it.
 const ENABLE_SERVER_TLS: &str = "enable ssl on the server: `ssl = on` in its postgresql.conf, \

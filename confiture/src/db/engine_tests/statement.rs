@@ -93,7 +93,12 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
                     "CREATE TABLE u (id int PRIMARY KEY);\nINSERT INTO u VALUES (1);\n",
                     "DROP TABLE u;\n",
                 );
-                let (text, line) = file_002(failing, at, mode);
+                let (text, first_line) = file_002(failing, at, mode);
+                // A `DO` block's error is on the line of its body's statement.
+                let (line, column) = match kind {
+                    "raise" => (first_line + 2, 3),
+                    _ => (first_line, 1),
+                };
                 dir.migration("002", "multi", &text, "SELECT 1;\n");
                 dir.migration(
                     "003",
@@ -123,7 +128,7 @@ fn a_runtime_error_names_the_failing_statement_in_every_mode() {
                 assert_eq!(reported.line, Some(line), "{case}: {}", failed.error);
                 assert!(
                     failed.error.message.contains(&format!(
-                        "002_multi.up.sql:{line}:1 (statement {} of 3)",
+                        "002_multi.up.sql:{line}:{column} (statement {} of 3",
                         at + 1
                     )),
                     "{case}: {}",

@@ -26,6 +26,36 @@ pub(super) fn find_statement<T>(
     walk(&code, Grammar::PlPgSql, visit)
 }
 
+/// A `DO` block's PL/pgSQL body, for the engine placing a runtime error of the block
+/// ([`plpgsql_body`]).
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DoBody {
+    /// Where the body's text begins in the statement's, when it is the text the server runs,
+    /// character for character: a dollar quote's body, a `'...'` string's without escapes or
+    /// doubled quotes. `None` when decoding moved it (`''`, `E'\n'`): a line PL/pgSQL gives
+    /// cannot be found in the file then.
+    pub start: Option<usize>,
+}
+
+/// The body of `statement` (one statement's text, as the file was cut) when it is
+/// `DO [LANGUAGE plpgsql] <body>`, read as [`find_statement`] reads it ([`code_of`]); `None`
+/// for any other statement and a body in another language.
+#[cfg(feature = "db")]
+pub(crate) fn plpgsql_body(statement: &str) -> Option<DoBody> {
+    let tokens: Vec<Token<'_>> = super::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    let code = body(&tokens, None)?;
+    // A backslash in a `'...'` body is read otherwise under `standard_conforming_strings =
+    // off`, which the session may have: its lines may not be the file's.
+    let quoted = statement
+        .get(code.literal..)
+        .is_none_or(|literal| !literal.starts_with('$'));
+    let start = code.at.filter(|_| !(quoted && code.text.contains('\\')));
+    Some(DoBody { start })
+}
+
 /// How the text of a body or of an `EXECUTE` is cut into statements.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Grammar {
@@ -262,5 +292,24 @@ mod tests {
         let t: Vec<_> = tokens(sql).filter(|t| !t.is_trivia()).collect();
         let at = find_statement(&t, &mut |s| Some(s[0].start)).unwrap();
         assert_eq!(&sql[at..at + 3], "SET");
+    }
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_blocks_body_starts_where_its_text_is_the_files() {
+        let start = |s: &str| plpgsql_body(s).map(|b| b.start);
+        assert_eq!(start("DO $t$\nBEGIN END $t$"), Some(Some(6)));
+        assert_eq!(start("DO LANGUAGE plpgsql $$ BEGIN END $$"), Some(Some(22)));
+        assert_eq!(start("DO 'BEGIN END'"), Some(Some(4)));
+        assert_eq!(start("DO E'BEGIN\\n END'"), Some(None), "decoded");
+        assert_eq!(start("DO 'BEGIN RAISE ''x''; END'"), Some(None), "decoded");
+        assert_eq!(
+            start("DO 'BEGIN\\ END'"),
+            Some(None),
+            "standard strings may be off"
+        );
+        assert_eq!(start("DO $$BEGIN\\ END$$"), Some(Some(5)));
+        assert_eq!(start("DO LANGUAGE plperl $$ 1 $$"), None);
+        assert_eq!(start("SELECT $$x$$"), None);
     }
 }

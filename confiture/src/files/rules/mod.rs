@@ -11,6 +11,8 @@ mod settings;
 mod syntax;
 
 #[cfg(feature = "db")]
+pub(crate) use do_block::plpgsql_body;
+#[cfg(feature = "db")]
 pub(crate) use resets_timeouts::timeouts_turned_off;
 #[cfg(feature = "db")]
 pub(crate) use server_wide::{server_wide, Effect};

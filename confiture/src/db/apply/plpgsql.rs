@@ -1,0 +1,165 @@
+//! Where in its file a runtime error of a migration's `DO` block falls: the server places it
+//! only in the PL/pgSQL context of the error (`PL/pgSQL function inline_code_block line 6 at
+//! RAISE`), a line of the block's body, and, for an SQL statement of the body it could not
+//! plan, a position in that statement's text. The block's statement alone said the block's
+//! first line.
+
+use postgres::error::{DbError, ErrorPosition};
+
+use super::failure::statement_start;
+use super::Location;
+use crate::files::{SqlFile, StatementSpan};
+
+/// The name PL/pgSQL gives a `DO` block's body in the context of an error (a function's is
+/// its signature, with parentheses; the compiler's, quoted).
+const INLINE: &str = "inline_code_block";
+
+/// A failure inside the `DO` block a migration's statement is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct InBlock {
+    /// The file line the block begins on.
+    pub block_line: u32,
+    /// Where, in the file, the body's failing PL/pgSQL statement is (its line, and the
+    /// column of the server's position in it when it gave one); where the block begins when
+    /// the body's text is not the file's (a `'...'` body with escapes or doubled quotes): only
+    /// the block's line is known then, never a line that may be wrong.
+    pub at: Location,
+}
+
+/// Where `db`'s error falls in `span` of `file` when that statement is a PL/pgSQL `DO` block
+/// and the error's outermost frame is the block's ([`body_line`]); `None` otherwise.
+pub(super) fn in_do_block(file: &SqlFile, span: &StatementSpan, db: &DbError) -> Option<InBlock> {
+    let where_ = db.where_()?;
+    let line = body_line(where_)?;
+    let statement = file.text.get(span.range.clone())?;
+    let body = crate::files::rules::plpgsql_body(statement)?;
+    // The server's position is in the text of the body's statement only when that statement
+    // is the error's one frame; with more, it is in SQL the statement ran (a function's).
+    let query = match db.position() {
+        Some(ErrorPosition::Internal { position, query }) if !where_.contains('\n') => {
+            Some((query.as_str(), *position))
+        }
+        _ => None,
+    };
+    let at = body
+        .start
+        .and_then(|start| locate(file, span.range.start + start..span.range.end, line, query))
+        .unwrap_or_else(|| statement_start(file, span));
+    Some(InBlock {
+        block_line: span.line,
+        at,
+    })
+}
+
+/// The line of the body the error's outermost frame names: the context lists frames
+/// innermost first, so the last line is the statement's own — a `DO` block's when it is the
+/// anonymous block's frame. The first number after [`INLINE`], so that a context worded in
+/// another `lc_messages` is read too; `None` when the last frame is anything else.
+fn body_line(where_: &str) -> Option<u32> {
+    let last = where_.rsplit('\n').next()?;
+    let after = &last[last.find(INLINE)? + INLINE.len()..];
+    if after.starts_with(['(', '"']) {
+        return None;
+    }
+    let digits: String = after
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().filter(|&l| l >= 1)
+}
+
+/// The place in `file` of line `line` of the body at `body` (bytes of the file, its closing
+/// quote included): PL/pgSQL counts lines from the body's first character. With `query`, the
+/// server's text of the failing statement and the 1-based character position in it, the
+/// position when that text starts on the line (a `PERFORM`'s, which the server runs as
+/// `SELECT`, found by the rest); else the line's first character that is not blank.
+fn locate(
+    file: &SqlFile,
+    body: std::ops::Range<usize>,
+    line: u32,
+    query: Option<(&str, u32)>,
+) -> Option<Location> {
+    let text = file.text.get(body.clone())?;
+    let mut start = 0;
+    for _ in 1..line {
+        start += text[start..].find('\n')? + 1;
+    }
+    let end = text[start..].find('\n').map_or(text.len(), |n| start + n);
+    let on_line = |q: &str, position: u32| {
+        let found = start + text[start..].find(q)?;
+        let skip = usize::try_from(position.checked_sub(1)?).ok()?;
+        let inside = q.char_indices().nth(skip)?.0;
+        (found < end).then_some(found + inside)
+    };
+    let placed = query.and_then(|(q, position)| {
+        on_line(q, position).or_else(|| {
+            let rest = q.strip_prefix("SELECT ")?;
+            on_line(rest, position.checked_sub(7)?)
+        })
+    });
+    let at = placed.unwrap_or_else(|| {
+        let blank = text[start..end].len() - text[start..end].trim_start().len();
+        start + blank
+    });
+    let (line, column) = crate::text::line_col(&file.text, body.start + at);
+    Some(Location {
+        path: file.path.clone(),
+        line,
+        column,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_file as sql_file;
+    use super::*;
+
+    #[test]
+    fn the_outermost_frame_must_be_the_blocks() {
+        assert_eq!(
+            body_line("PL/pgSQL function inline_code_block line 6 at RAISE"),
+            Some(6)
+        );
+        assert_eq!(
+            body_line("SQL statement \"SELECT 1/0\"\nPL/pgSQL function inline_code_block line 3 at PERFORM"),
+            Some(3)
+        );
+        assert_eq!(
+            body_line("PL/pgSQL-Funktion inline_code_block Zeile 12 bei RAISE"),
+            Some(12)
+        );
+        for other in [
+            "PL/pgSQL function inline_code_block line 2 at RAISE\nSQL function \"f\" statement 1",
+            "PL/pgSQL function inline_code_block() line 2 at RAISE",
+            "compilation of PL/pgSQL function \"inline_code_block\" near line 1",
+            "PL/pgSQL function f() line 4 at RAISE",
+            "PL/pgSQL function inline_code_block",
+        ] {
+            assert_eq!(body_line(other), None, "{other}");
+        }
+    }
+
+    fn at(file: &SqlFile, body: &str, line: u32, query: Option<(&str, u32)>) -> (u32, u32) {
+        let start = file.text.find(body).unwrap();
+        let l = locate(file, start..file.text.len(), line, query).unwrap();
+        (l.line, l.column)
+    }
+
+    #[test]
+    fn body_lines_count_from_the_opening_quote() {
+        let file = sql_file(
+            "SELECT 1;\nDO $x$\nBEGIN\n  PERFORM 1; INSERT INTO t VALUES (1);\nEND $x$;\n",
+        );
+        let body = "\nBEGIN";
+        assert_eq!(at(&file, body, 3, None), (4, 3));
+        assert_eq!(
+            at(&file, body, 3, Some(("INSERT INTO t VALUES (1)", 13))),
+            (4, 26)
+        );
+        assert_eq!(at(&file, body, 3, Some(("SELECT 1", 8))), (4, 11));
+        // A text found only on a later line is not the statement's: the line's start.
+        assert_eq!(at(&file, body, 2, Some(("INSERT", 1))), (3, 1));
+        assert_eq!(locate(&file, 0..10, 9, None), None);
+    }
+}
