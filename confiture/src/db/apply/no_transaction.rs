@@ -9,7 +9,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
     cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, lock_timed_out, sql_failure, stopped, stopped_before_statements,
+    ledger_state, left_out, lock_timed_out, sql_failure, stopped, stopped_before_statements,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, SendError};
@@ -37,7 +37,16 @@ pub(super) struct InvalidIndex {
 
 /// Every INVALID index of the database, outside the system schemas.
 pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
-    let messages = client.simple_query(&crate::db::own_statements(
+    invalid_indexes_bounded(client, crate::db::own_statements)
+}
+
+/// [`invalid_indexes`], its message begun by `bounded` (`db::own_statements`, or
+/// `db::explaining` after a failure).
+fn invalid_indexes_bounded(
+    client: &mut Client,
+    bounded: fn(&str) -> String,
+) -> Result<Vec<InvalidIndex>, postgres::Error> {
+    let messages = client.simple_query(&bounded(
         "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), \
          n.nspname, c.relname FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
@@ -1168,6 +1177,12 @@ fn statement_failed(
     fresh: bool,
 ) -> StepFailure {
     let recorded = ledger_state(step.direction);
+    // What follows only explains the failure: bounded, so that a lock on a catalog held by
+    // another session (`VACUUM FULL pg_class`) leaves it out rather than holding the report;
+    // for the session, as the driver's parameterised reads below cannot carry them.
+    if let Err(e) = client.batch_execute(&crate::db::explaining_session()) {
+        left_out(&mut failure, Some(&e));
+    }
     // "already exists" for an index an interrupted build left INVALID (the file's own
     // `search_path` still in effect finds its table): named, with the drop to run, not "make
     // it safe to run twice" (`IF NOT EXISTS` would record an index that was never built).
@@ -1181,7 +1196,13 @@ fn statement_failed(
         .then(|| step.file().statements.get(index))
         .flatten()
         .and_then(|span| step.file().text.get(span.range.clone()))
-        .and_then(|text| index_built_again(client, text, before).ok().flatten());
+        .and_then(|text| match index_built_again(client, text, before) {
+            Ok(found) => found,
+            Err(e) => {
+                left_out(&mut failure, Some(&e));
+                None
+            }
+        });
     let earlier = (left_invalid.is_none() && live)
         .then(|| earlier_run_did_it(client, settings, step, &failure, index, fresh))
         .flatten();
@@ -1237,8 +1258,21 @@ fn statement_failed(
         failure.error.help = Some(help);
         failure.blames_file = false;
     }
-    let _ = client.batch_execute(RESET_SESSION);
-    if let Some(Ok(after)) = live.then(|| invalid_indexes(client)) {
+    // The session's bounds stay those of an explanation after its reset: a message waits for a
+    // catalog's lock before its own `SET LOCAL` takes effect when the session must read the
+    // catalogs again to run it (its `SET` asks whether the role is a superuser, after a
+    // statement that failed while building a relation's cache entry: the start marker's
+    // deletion waiting behind `LOCK pg_class`). The runner puts the connection's back once
+    // the failure is told (`batch::Runner`).
+    let _ = client.batch_execute(&format!(
+        "{RESET_SESSION} {}",
+        crate::db::explaining_session()
+    ));
+    let after = live.then(|| invalid_indexes_bounded(client, crate::db::explaining));
+    if let Some(Err(e)) = &after {
+        left_out(&mut failure, Some(e));
+    }
+    if let Some(Ok(after)) = after {
         let drop = file_statement_drops_index(step.file(), index);
         for invalid in after.iter().filter(|i| !before.contains(i)) {
             if drop {
@@ -1266,7 +1300,11 @@ fn statement_failed(
             .as_ref()
             .is_some_and(|s| s.sqlstate == deadlock)
     });
-    if let Some(Ok(waiters)) = held.map(|held| held.waiters(client)) {
+    let waiters = held.map(|held| held.waiters(client));
+    if let Some(Err(e)) = &waiters {
+        left_out(&mut failure, e.driver_error());
+    }
+    if let Some(Ok(waiters)) = waiters {
         if !waiters.is_empty() {
             let named: Vec<String> = waiters.iter().map(ToString::to_string).collect();
             failure.error = failure
