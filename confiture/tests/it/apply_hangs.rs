@@ -471,3 +471,64 @@ fn a_failed_migration_is_reported_while_a_catalog_is_locked() {
         assert_eq!(db.ledger(), ["001:first"], "{case}");
     }
 }
+
+/// A stopped no-transaction migration that committed nothing deletes its own start marker,
+/// but a lock on the markers' table held by another session does not hold the stop: the
+/// deletion waits a second at most (not `--lock-wait`), and the stop ends at once saying that
+/// the marker was left, that the next run refuses the migration as interrupted, and how to
+/// go on.
+#[test]
+fn a_stop_is_not_held_by_a_lock_on_the_start_markers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("hang_settle");
+    let dir = Dir::new();
+    dir.table("001", "first", "first").migration(
+        "002",
+        "slow",
+        "-- confiture:no-transaction\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$;\n",
+        "SELECT 1;\n",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = db.migrator(&dir).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(
+                &UpOptions::default().lock_wait(Duration::from_secs(30)),
+                &mut no_progress,
+            )
+            .unwrap_err()
+    });
+    let release = lock_once_sleeping(&db, "LOCK tb_confiture_started IN SHARE MODE");
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let failed = run.join().unwrap();
+    let took = stopped.elapsed();
+    drop(release);
+    assert!(took < Duration::from_secs(4), "the stop took {took:?}");
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    let details = failed.error.details.join("\n");
+    assert!(
+        details.contains("start marker") && details.contains("could not be deleted"),
+        "{:?}",
+        failed.error
+    );
+    let help = failed.error.help.clone().unwrap_or_default();
+    assert!(help.contains("--rerun-interrupted"), "{help}");
+    let mut client = db.client();
+    assert_eq!(
+        apply_support::value(
+            &mut client,
+            "SELECT string_agg(version, ',') FROM tb_confiture_started"
+        )
+        .as_deref(),
+        Some("002"),
+        "the marker is left"
+    );
+}

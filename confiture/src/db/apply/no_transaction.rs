@@ -511,11 +511,16 @@ fn marked(settings: &ApplySettings) -> bool {
 /// `synchronous_commit`) and read-write (whatever a file's `default_transaction_read_only`),
 /// around `sql`, waiting for locks no longer than the ledger's row would.
 fn marker_transaction(settings: &ApplySettings, sql: &str) -> String {
+    marker_transaction_waiting(&ledger_lock_wait_sql(settings), sql)
+}
+
+/// [`marker_transaction`], waiting for a lock as `lock_wait` (`SET LOCAL lock_timeout ...`)
+/// says.
+fn marker_transaction_waiting(lock_wait: &str, sql: &str) -> String {
     format!(
-        "BEGIN; SET TRANSACTION READ WRITE; {} SET LOCAL synchronous_commit = on; {} {sql} \
-         COMMIT;",
+        "BEGIN; SET TRANSACTION READ WRITE; {} SET LOCAL synchronous_commit = on; {lock_wait} \
+         {sql} COMMIT;",
         crate::db::OWN_STATEMENT_BOUNDS,
-        ledger_lock_wait_sql(settings),
     )
 }
 
@@ -682,12 +687,23 @@ fn advance_marker(
     }
 }
 
+/// How long a stopped run waits for a lock on the start markers' table to delete its own
+/// marker ([`settle_unless_committed`]): a stop ends within [`crate::migrator::STOP_WAIT`],
+/// the statement's cancel included, saying what it left behind.
+const SETTLE_AFTER_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A no-transaction step failed at statement `index` (0-based): with nothing committed (the
 /// statements before it, if any, only `SET` the session — [`durable_before`] — and it failed,
 /// was cancelled or never sent), this run's own marker (`fresh`) is
 /// deleted — the migration is pending, as before it ran. One an earlier run left stays, as
-/// does any marker once a statement committed. A deletion that fails leaves the marker,
-/// which says no more than what may be.
+/// does any marker once a statement committed.
+///
+/// The deletion is a message of the run, waiting for a lock on the markers' table as the
+/// marker's start did (the ledger's lock wait), named while it waits and cancelled by a stop;
+/// once the run is stopped (before, or while it waited), it is tried once more, never
+/// cancelled, waiting [`SETTLE_AFTER_STOP`] at most. A deletion that fails leaves the marker,
+/// and the failure says so: the next run refuses the migration as interrupted until it is
+/// run with `--rerun-interrupted` ([`marker_stays`]).
 fn settle_unless_committed(
     client: &mut Client,
     settings: &ApplySettings,
@@ -696,18 +712,63 @@ fn settle_unless_committed(
     index: usize,
     fresh: bool,
 ) -> StepFailure {
-    if fresh && marked(settings) && !durable_before(step.file(), index) {
-        let sql = marker_transaction(
-            settings,
-            &format!(
-                "{};",
-                StartedRun::settle_sql(&settings.table, &[step.ledger_version])
-            ),
-        );
-        if client.batch_execute(&sql).is_err() {
-            let _ = client.batch_execute("ROLLBACK");
-        }
+    if !fresh || !marked(settings) || durable_before(step.file(), index) {
+        return failure;
     }
+    let settle = format!(
+        "{};",
+        StartedRun::settle_sql(&settings.table, &[step.ledger_version])
+    );
+    let sql = marker_transaction(settings, &settle);
+    let mut settled = match settings.stopped() {
+        true => None,
+        false => settings.send(|| client.batch_execute(&sql)),
+    };
+    if settled.is_none() || (settings.stopped() && matches!(settled, Some(Err(_)))) {
+        let _ = client.batch_execute("ROLLBACK");
+        let wait = format!(
+            "SET LOCAL lock_timeout = '{}ms';",
+            SETTLE_AFTER_STOP.as_millis()
+        );
+        let sql = marker_transaction_waiting(&wait, &settle);
+        settled = Some(settings.send_watched(|| client.batch_execute(&sql)));
+    }
+    match settled {
+        Some(Err(e)) => {
+            let _ = client.batch_execute("ROLLBACK");
+            marker_stays(settings, step, failure, &e)
+        }
+        _ => failure,
+    }
+}
+
+/// `failure`, of a step whose own start marker could not be deleted (`e`: another session's
+/// lock on the markers' table, held past the wait; a lost session): it says the marker is
+/// left, what the next run does with it — refuses the migration as interrupted (exit 7) — and
+/// how to go on, since nothing of the migration committed.
+fn marker_stays(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+    e: &postgres::Error,
+) -> StepFailure {
+    let started = settings.table.started_table();
+    let again = crate::hint::command(&run_again_command(step, true));
+    failure.error = failure.error.with_detail(format!(
+        "its start marker in {started} could not be deleted ({}): until it is, {} shows {} \
+         interrupted and the next run refuses it (exit 7)",
+        crate::db::cause_text(e),
+        crate::hint::command("migrate status"),
+        step.migration.id()
+    ));
+    let way_on = format!(
+        "nothing of it committed, so {again} runs it again safely (or delete the marker: {};)",
+        StartedRun::settle_sql(&settings.table, &[step.ledger_version])
+    );
+    failure.error.help = Some(match failure.error.help.take() {
+        Some(help) => format!("{help}; {way_on}"),
+        None => way_on,
+    });
     failure
 }
 
