@@ -680,7 +680,7 @@ pub(crate) fn named_relation_lock_holders(
         ", l.relation::pg_catalog.regclass::pg_catalog.text",
         limit,
     );
-    let messages = client.simple_query(&crate::db::own_statements(&sql))?;
+    let messages = client.simple_query(&crate::db::explaining(&sql))?;
     let relations = messages.iter().filter_map(|m| match m {
         SimpleQueryMessage::Row(row) => {
             Some(row.get(HOLDER_COLUMNS).unwrap_or_default().to_string())
@@ -753,7 +753,7 @@ fn holders_in_the_way(
         limit,
     );
     Ok(holders_of(
-        &client.simple_query(&crate::db::own_statements(&sql))?,
+        &client.simple_query(&crate::db::explaining(&sql))?,
     ))
 }
 
@@ -1039,7 +1039,7 @@ impl HeldLock {
     /// server breaks that deadlock by cancelling one of the two, often the index build.
     pub fn waiters(&self, client: &mut Client) -> Result<Vec<HoldingSession>> {
         let messages = client
-            .simple_query(&crate::db::own_statements(&waiting_sessions_sql(self.key)))
+            .simple_query(&crate::db::explaining(&waiting_sessions_sql(self.key)))
             .map_err(|e| {
                 query_error("cannot find the sessions waiting for the migration lock", e)
             })?;
@@ -1131,7 +1131,7 @@ impl HeldLock {
             self.key
         );
         let messages = client
-            .simple_query(&crate::db::own_statements(&sql))
+            .simple_query(&crate::db::explaining(&sql))
             .map_err(|e| query_error("cannot check the migration lock", e))?;
         Ok(first_value(&messages) == Some("t"))
     }

@@ -105,6 +105,59 @@ pub(crate) fn own_statements(sql: &str) -> String {
     format!("{OWN_STATEMENT_BOUNDS} {sql}")
 }
 
+/// How long a read that only explains a failure (who holds which lock, which objects a failed
+/// statement left, the ledger's triggers, how long the committed migrations took) waits for a
+/// lock, and how long it may run at all: such reads run after the failure is known, and a
+/// lock on a catalog (`VACUUM FULL pg_class`, `LOCK pg_catalog.pg_class`, `CLUSTER`) or on
+/// the ledger held by another session must not hold its report. Over it, the read fails and
+/// the failure is reported without that part ([`EXPLANATION_LEFT_OUT`]).
+pub(crate) const EXPLANATION_WAIT: Duration = Duration::from_millis(500);
+
+/// `sql`, a read of the tool's own that only explains a failure, outside any transaction
+/// block, preceded by its bounds ([`explanation_bounds`], `SET LOCAL`). It gives up within
+/// about a second when another session's lock is in its way, instead of holding the failure's
+/// report.
+pub(crate) fn explaining(sql: &str) -> String {
+    format!("{} {sql}", explanation_bounds("SET LOCAL"))
+}
+
+/// The bounds of [`explaining`] for the session (`SET`), for reads that cannot carry them in
+/// their own message (the driver's parameterised queries): in force until the session's next
+/// `RESET ALL`, which the caller sends once those reads are done.
+pub(crate) fn explaining_session() -> String {
+    explanation_bounds("SET")
+}
+
+/// The bounds of a read that only explains a failure, set with `scope` (`SET LOCAL`, `SET`):
+/// [`EXPLANATION_WAIT`] as its `lock_timeout`, and our own `statement_timeout` of a few times
+/// that (in place of [`OWN_STATEMENT_BOUNDS`]' none).
+fn explanation_bounds(scope: &str) -> String {
+    let wait = EXPLANATION_WAIT.as_millis();
+    format!(
+        "{scope} statement_timeout = '{}ms'; {scope} lock_timeout = '{wait}ms';",
+        4 * wait
+    )
+}
+
+/// Whether `e`, the error of a read sent with [`explaining`], is that read giving up at its
+/// bound (a lock in its way, or too long): the part of the explanation it would have given is
+/// left out, and said to be ([`explanation_left_out`]).
+pub(crate) fn gave_up_explaining(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::QUERY_CANCELED)
+}
+
+/// The detail of a failure whose explanation was cut short ([`gave_up_explaining`]).
+pub(crate) fn explanation_left_out() -> String {
+    format!(
+        "part of the explanation of this failure was left out: the reads giving it waited \
+         more than {} for a lock another session holds on a catalog or on the tracking table \
+         (a `VACUUM FULL`, `CLUSTER` or `LOCK TABLE`)",
+        backoff::human(EXPLANATION_WAIT)
+    )
+}
+
 /// The timeouts that end a session left idle: `idle_session_timeout` (PostgreSQL 14+) and
 /// `idle_in_transaction_session_timeout`, as an SQL array of setting names.
 const IDLE_TIMEOUTS: &str = "ARRAY['idle_session_timeout', 'idle_in_transaction_session_timeout']";

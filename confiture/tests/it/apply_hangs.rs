@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use apply_support::{environment, migrator_for, Dir, TestDb};
 use confiture::migrate::{no_progress, DownOptions, UpOptions};
-use confiture::ErrorKind;
+use confiture::{ErrorKind, Reason};
 
 /// A database with a ledger (one migration applied) and a second session holding
 /// `LOCK tb_confiture IN ACCESS EXCLUSIVE MODE` in an open transaction; returns its pid.
@@ -384,4 +384,151 @@ fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() 
             .down(&DownOptions::default().steps(Some(3)), &mut no_progress)
             .unwrap_or_else(|f| panic!("{round}: down: {:?}", f.error));
     }
+}
+
+/// A second session holding `lock` (an SQL `LOCK` statement) in an open transaction, taken
+/// once a session of `db` sleeps in `pg_sleep` (a migration's statement), and released when
+/// the returned sender is dropped (or after 90 s). Waits until the lock is held.
+fn lock_once_sleeping(db: &TestDb, lock: &str) -> std::sync::mpsc::Sender<()> {
+    let mut holder = db.client_as("catalog-locker");
+    let lock = lock.to_string();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let sleeping = "SELECT pid::text FROM pg_stat_activity \
+                        WHERE datname = current_database() AND wait_event = 'PgSleep' \
+                        AND pid <> pg_backend_pid()";
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while apply_support::value(&mut holder, sleeping).is_none() {
+            assert!(Instant::now() < deadline, "the migration never slept");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        holder.batch_execute(&format!("BEGIN; {lock}")).unwrap();
+        let _ = held.send(());
+        let _ = released.recv_timeout(Duration::from_secs(90));
+        holder.batch_execute("ROLLBACK").unwrap();
+    });
+    holding
+        .recv_timeout(Duration::from_secs(40))
+        .expect("the lock was taken");
+    release
+}
+
+/// The reads that explain a failed migration (the lock it may have released, who held what,
+/// the INVALID indexes it left, the durations of what committed) wait for no lock another
+/// session holds on a catalog longer than a short bound: the migration's own failure is
+/// reported at once, exit 4 with its file, saying that part of the explanation was left out
+/// — not after that session's `LOCK pg_catalog.pg_class` (or `VACUUM FULL pg_class`) ends.
+/// In a transaction and without one.
+#[test]
+fn a_failed_migration_is_reported_while_a_catalog_is_locked() {
+    for (case, marker) in [("tx", ""), ("nt", "-- confiture:no-transaction\n")] {
+        let db = TestDb::new(&format!("hang_catalog_{case}"));
+        let dir = Dir::new();
+        dir.table("001", "first", "first").migration(
+            "002",
+            "boom",
+            &format!(
+                "{marker}DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); \
+                 RAISE EXCEPTION 'boom'; END $$;\n"
+            ),
+            "SELECT 1;\n",
+        );
+        let migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut migrator = migrator;
+            let start = Instant::now();
+            // The deletion of the no-transaction migration's start marker is a write of the
+            // run, which waits for the lock as long as `--lock-wait` says.
+            let failed = migrator
+                .up(
+                    &UpOptions::default().lock_wait(Duration::from_secs(2)),
+                    &mut no_progress,
+                )
+                .unwrap_err();
+            (failed, start.elapsed())
+        });
+        let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_class IN ACCESS EXCLUSIVE MODE");
+        let (failed, took) = run.join().unwrap();
+        drop(release);
+        // Each message after the failure may first wait its bound for the catalog's lock
+        // (when the session must read the catalogs again to run it), never the holder's 90 s.
+        assert!(took < Duration::from_secs(20), "{case}: took {took:?}");
+        assert_eq!(failed.error.exit_code(), 4, "{case}: {}", failed.error);
+        let Reason::Migration(m) = failed.error.reason() else {
+            panic!("{case}: no migration in {:?}", failed.error);
+        };
+        assert_eq!(m.version, "002", "{case}");
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.contains("explanation of this failure was left out")),
+            "{case}: {:?}",
+            failed.error
+        );
+        assert_eq!(db.ledger(), ["001:first"], "{case}");
+    }
+}
+
+/// A stopped no-transaction migration that committed nothing deletes its own start marker,
+/// but a lock on the markers' table held by another session does not hold the stop: the
+/// deletion waits a second at most (not `--lock-wait`), and the stop ends at once saying that
+/// the marker was left, that the next run refuses the migration as interrupted, and how to
+/// go on.
+#[test]
+fn a_stop_is_not_held_by_a_lock_on_the_start_markers() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let db = TestDb::new("hang_settle");
+    let dir = Dir::new();
+    dir.table("001", "first", "first").migration(
+        "002",
+        "slow",
+        "-- confiture:no-transaction\nDO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$;\n",
+        "SELECT 1;\n",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut migrator = db.migrator(&dir).stop_when(stop.clone());
+    let run = std::thread::spawn(move || {
+        migrator
+            .up(
+                &UpOptions::default().lock_wait(Duration::from_secs(30)),
+                &mut no_progress,
+            )
+            .unwrap_err()
+    });
+    let release = lock_once_sleeping(&db, "LOCK tb_confiture_started IN SHARE MODE");
+    let stopped = Instant::now();
+    stop.store(true, Ordering::SeqCst);
+    let failed = run.join().unwrap();
+    let took = stopped.elapsed();
+    drop(release);
+    assert!(took < Duration::from_secs(4), "the stop took {took:?}");
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::Interrupted,
+        "{}",
+        failed.error
+    );
+    let details = failed.error.details.join("\n");
+    assert!(
+        details.contains("start marker") && details.contains("could not be deleted"),
+        "{:?}",
+        failed.error
+    );
+    let help = failed.error.help.clone().unwrap_or_default();
+    assert!(help.contains("--rerun-interrupted"), "{help}");
+    let mut client = db.client();
+    assert_eq!(
+        apply_support::value(
+            &mut client,
+            "SELECT string_agg(version, ',') FROM tb_confiture_started"
+        )
+        .as_deref(),
+        Some("002"),
+        "the marker is left"
+    );
 }

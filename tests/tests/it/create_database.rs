@@ -886,3 +886,70 @@ fn create_database_warns_of_a_close_existing_database() {
         .stderr_has(&format!("created database \"{missing}\""));
     assert!(database_exists(cluster, missing));
 }
+
+/// The sessions opened so far on `database` (`pg_stat_database.sessions`, PostgreSQL 14+),
+/// read from `admin` once every other session there has ended and reported it.
+fn sessions_on(admin: &mut postgres::Client, database: &str) -> i64 {
+    let gone = format!(
+        "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = '{database}' \
+         AND pid <> pg_backend_pid()"
+    );
+    confiture_tests::cluster::wait_until(
+        "the sessions on the maintenance database to end",
+        std::time::Duration::from_secs(20),
+        || {
+            admin
+                .query_one(gone.as_str(), &[])
+                .unwrap()
+                .get::<_, bool>(0)
+        },
+    );
+    admin
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .unwrap();
+    admin
+        .query_one(
+            "SELECT sessions FROM pg_stat_database WHERE datname = $1",
+            &[&database],
+        )
+        .unwrap()
+        .get(0)
+}
+
+/// hwt: `up --create-database` asks the server for a database with a close name once, on one
+/// short session on the maintenance database: it asked twice — once to explain the missing
+/// database in an error that connecting then dropped (a missing database is no error there),
+/// and once to say it before creating. The run opens two sessions there, that look-up and the
+/// one that creates; its dry run the same two (the look-up, and the one that checks the role
+/// may create). On a cluster of its own, whose `postgres` database no other test uses.
+#[test]
+fn create_database_looks_up_close_names_once() {
+    let cluster = Cluster::init();
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!("CREATE DATABASE {ADMIN_DB}"))
+        .expect("create the test's own database");
+    let mut admin = cluster.connect(ADMIN_DB);
+    let existing = "cft_close_run";
+    admin
+        .batch_execute(&format!("CREATE DATABASE {existing} TEMPLATE template0"))
+        .expect("create the database meant");
+    let missing = misspelt(existing);
+    let url = cluster.url(missing, "sslmode=disable");
+    let project = two_migrations();
+    let args = ["migrate", "up", "--create-database", "--database-url", &url];
+    for dry_run in [true, false] {
+        let before = sessions_on(&mut admin, "postgres");
+        let run = match dry_run {
+            true => project.run(&[&args[..], &["--dry-run"]].concat()),
+            false => project.run(&args),
+        };
+        run.code(exit::SUCCESS).stderr_has(&format!(
+            "a database named \"{existing}\" exists on this server"
+        ));
+        let opened = sessions_on(&mut admin, "postgres") - before;
+        assert_eq!(opened, 2, "dry run: {dry_run}");
+    }
+    assert!(database_exists_on(&cluster, ADMIN_DB, missing));
+}

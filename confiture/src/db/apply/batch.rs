@@ -69,8 +69,8 @@ pub(super) struct Left {
 pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
     let messages = client.simple_query(&format!(
         "ROLLBACK; {RESET_TIMEOUTS} {} SELECT pg_catalog.current_setting('{MARKER}', true), \
-         (SELECT pg_catalog.string_agg(name, ' ') FROM pg_catalog.pg_prepared_statements \
-         WHERE pg_catalog.starts_with(name, 'confiture_'))",
+         (SELECT pg_catalog.string_agg(s.name, ' ') FROM pg_catalog.pg_prepared_statement() s \
+         WHERE pg_catalog.starts_with(s.name, 'confiture_'))",
         crate::db::OWN_STATEMENT_BOUNDS
     ))?;
     let row = messages.iter().find_map(|m| match m {
@@ -152,14 +152,10 @@ pub(super) fn recorded_durations(
         settings.table.quoted(),
         versions.join(", ")
     );
-    // After a failure, for the report alone: bounded by the ledger's lock wait (the failure may
-    // be another session's lock on the ledger, still held), named while it waits and cancelled
-    // by a stop as any message of the run; not read, the durations are unknown.
-    let sql = format!(
-        "{} {} {sql}",
-        crate::db::OWN_STATEMENT_BOUNDS,
-        super::sql::ledger_lock_wait_sql(settings)
-    );
+    // After a failure, for the report alone: an explanation's short bound (the failure may be
+    // another session's lock on the ledger, still held), named while it waits and cancelled by
+    // a stop as any message of the run; not read, the durations are unknown.
+    let sql = crate::db::explaining(&sql);
     let Some(Ok(messages)) = settings.send(|| client.simple_query(&sql)) else {
         return unknown;
     };
@@ -253,6 +249,11 @@ impl Runner<'_, '_> {
                 };
                 release_locks_after_failure(self.client, &steps[i]);
                 let mut failure = lock_released(self.client, settings, &steps[i], failure, false);
+                if steps[i].file().mode == TransactionMode::NoTransaction {
+                    // The explanation's bounds the failure left on the session
+                    // (`no_transaction::statement_failed`) give way to the connection's.
+                    let _ = self.client.batch_execute(RESET_TIMEOUTS);
+                }
                 if settings.stopped() {
                     failure = with_interrupted_help(&steps[i], interrupted(&steps[i], failure));
                 }

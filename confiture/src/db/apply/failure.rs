@@ -112,15 +112,22 @@ pub(super) fn lock_released(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
-    failure: StepFailure,
+    mut failure: StepFailure,
     whole_run: bool,
 ) -> StepFailure {
     let Some(held) = settings.held_lock else {
         return failure;
     };
-    if client.is_closed() || failure.unknown_fate > 0 || !matches!(held.is_held(client), Ok(false))
-    {
+    if client.is_closed() || failure.unknown_fate > 0 {
         return failure;
+    }
+    match held.is_held(client) {
+        Ok(false) => {}
+        Ok(true) => return failure,
+        Err(e) => {
+            left_out(&mut failure, e.driver_error());
+            return failure;
+        }
     }
     let file = step.file();
     let fate = match (whole_run, file.mode, step.direction) {
@@ -418,8 +425,14 @@ pub(super) fn lock_timed_out(
                 .map(|s| &file.text[s.range.clone()])
         })
         .unwrap_or(&file.text);
-    let found = crate::db::lock::named_relation_lock_holders(client, &relation_names(text), 5)
-        .unwrap_or_default();
+    let found = match crate::db::lock::named_relation_lock_holders(client, &relation_names(text), 5)
+    {
+        Ok(found) => found,
+        Err(e) => {
+            left_out(&mut failure, Some(&e));
+            return failure;
+        }
+    };
     if found.is_empty() {
         return failure;
     }
@@ -523,7 +536,7 @@ pub(super) fn cancelled(
 fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
     crate::db::read_millis(
         client,
-        &crate::db::own_statements(
+        &crate::db::explaining(
             "SELECT s.reset_val FROM pg_catalog.pg_settings s \
              WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
         ),
@@ -686,14 +699,15 @@ pub(super) fn marked_failure(
             sql_failure(settings, step, script, step_in_script, owned, statement)
         }
         Reached::Row => {
-            let triggers = ledger_triggers(client, settings, step, Fired::OnWrite);
-            // Without such a trigger the failure stays the migration's.
-            let ours = if triggers.is_empty() {
-                Ours::No
-            } else {
-                Ours::Triggers(triggers)
+            let read = ledger_triggers(client, settings, step, Fired::OnWrite);
+            // Without such a trigger (or unknown) the failure stays the migration's.
+            let ours = match &read {
+                Ok(triggers) if !triggers.is_empty() => Ours::Triggers(triggers.clone()),
+                _ => Ours::No,
             };
-            failure_of(settings, step, script, step_in_script, owned, None, ours)
+            let mut failure = failure_of(settings, step, script, step_in_script, owned, None, ours);
+            left_out(&mut failure, read.err().as_ref());
+            failure
         }
         Reached::Commit => after_row_failure(client, settings, step, script, step_in_script, owned),
     }
@@ -716,10 +730,14 @@ fn after_row_failure(
     let elsewhere = owned.as_db_error().is_some_and(|db| {
         db.code().code().starts_with("23") && db.table().is_some() && !on_ledger(settings, db)
     });
-    let triggers = if elsewhere {
-        Vec::new()
+    let read = if elsewhere {
+        Ok(Vec::new())
     } else {
         ledger_triggers(client, settings, step, Fired::Deferred)
+    };
+    let (triggers, gave_up) = match read {
+        Ok(triggers) => (triggers, None),
+        Err(e) => (Vec::new(), Some(e)),
     };
     if !triggers.is_empty() {
         let ours = Ours::Triggers(triggers);
@@ -741,6 +759,7 @@ fn after_row_failure(
              CONSTRAINTS ... DEFERRED` in the migration)",
         );
     }
+    left_out(&mut failure, gave_up.as_ref());
     failure
 }
 
@@ -762,7 +781,7 @@ pub(super) fn ledger_triggers(
     settings: &ApplySettings,
     step: &Step<'_>,
     fired: Fired,
-) -> Vec<String> {
+) -> Result<Vec<String>, postgres::Error> {
     // `pg_trigger.tgtype`'s bits: 4 INSERT, 8 DELETE.
     let event = match step.direction {
         Direction::Up => 4,
@@ -772,7 +791,7 @@ pub(super) fn ledger_triggers(
         Fired::OnWrite => "",
         Fired::Deferred => " AND t.tgdeferrable",
     };
-    let sql = crate::db::own_statements(&format!(
+    let sql = crate::db::explaining(&format!(
         "SELECT t.tgname FROM pg_catalog.pg_trigger t \
          WHERE t.tgrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({table}) \
          AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D'{deferrable} \
@@ -780,16 +799,26 @@ pub(super) fn ledger_triggers(
          OPERATOR(pg_catalog.<>) 0 ORDER BY 1",
         table = crate::ledger::literal(&settings.table.quoted())
     ));
-    let Ok(messages) = client.simple_query(&sql) else {
-        return Vec::new();
-    };
-    messages
+    let messages = client.simple_query(&sql)?;
+    Ok(messages
         .iter()
         .filter_map(|m| match m {
             postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
             _ => None,
         })
-        .collect()
+        .collect())
+}
+
+/// Says in `failure`, once, that part of its explanation was left out, when `e` is a read of
+/// it that gave up at its bound ([`crate::db::gave_up_explaining`]); else leaves it as it is.
+pub(super) fn left_out(failure: &mut StepFailure, e: Option<&postgres::Error>) {
+    if !e.is_some_and(crate::db::gave_up_explaining) {
+        return;
+    }
+    let detail = crate::db::explanation_left_out();
+    if !failure.error.details.contains(&detail) {
+        failure.error.details.push(detail);
+    }
 }
 
 /// Whose SQL a failed message's error is, as [`failure_of`] is told.
@@ -1747,7 +1776,7 @@ pub(super) fn ledger_lock_holders(
         client,
         &table,
         write,
-        settings.ledger_lock_wait,
+        crate::db::EXPLANATION_WAIT,
         MAX_LEDGER_HOLDERS,
     )
     .unwrap_or_default()

@@ -9,7 +9,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
     cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, lock_timed_out, sql_failure, stopped, stopped_before_statements,
+    ledger_state, left_out, lock_timed_out, sql_failure, stopped, stopped_before_statements,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, SendError};
@@ -37,7 +37,16 @@ pub(super) struct InvalidIndex {
 
 /// Every INVALID index of the database, outside the system schemas.
 pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
-    let messages = client.simple_query(&crate::db::own_statements(
+    invalid_indexes_bounded(client, crate::db::own_statements)
+}
+
+/// [`invalid_indexes`], its message begun by `bounded` (`db::own_statements`, or
+/// `db::explaining` after a failure).
+fn invalid_indexes_bounded(
+    client: &mut Client,
+    bounded: fn(&str) -> String,
+) -> Result<Vec<InvalidIndex>, postgres::Error> {
+    let messages = client.simple_query(&bounded(
         "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), \
          n.nspname, c.relname FROM pg_catalog.pg_index i \
          JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
@@ -502,11 +511,16 @@ fn marked(settings: &ApplySettings) -> bool {
 /// `synchronous_commit`) and read-write (whatever a file's `default_transaction_read_only`),
 /// around `sql`, waiting for locks no longer than the ledger's row would.
 fn marker_transaction(settings: &ApplySettings, sql: &str) -> String {
+    marker_transaction_waiting(&ledger_lock_wait_sql(settings), sql)
+}
+
+/// [`marker_transaction`], waiting for a lock as `lock_wait` (`SET LOCAL lock_timeout ...`)
+/// says.
+fn marker_transaction_waiting(lock_wait: &str, sql: &str) -> String {
     format!(
-        "BEGIN; SET TRANSACTION READ WRITE; {} SET LOCAL synchronous_commit = on; {} {sql} \
-         COMMIT;",
+        "BEGIN; SET TRANSACTION READ WRITE; {} SET LOCAL synchronous_commit = on; {lock_wait} \
+         {sql} COMMIT;",
         crate::db::OWN_STATEMENT_BOUNDS,
-        ledger_lock_wait_sql(settings),
     )
 }
 
@@ -673,12 +687,23 @@ fn advance_marker(
     }
 }
 
+/// How long a stopped run waits for a lock on the start markers' table to delete its own
+/// marker ([`settle_unless_committed`]): a stop ends within [`crate::migrator::STOP_WAIT`],
+/// the statement's cancel included, saying what it left behind.
+const SETTLE_AFTER_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A no-transaction step failed at statement `index` (0-based): with nothing committed (the
 /// statements before it, if any, only `SET` the session — [`durable_before`] — and it failed,
 /// was cancelled or never sent), this run's own marker (`fresh`) is
 /// deleted — the migration is pending, as before it ran. One an earlier run left stays, as
-/// does any marker once a statement committed. A deletion that fails leaves the marker,
-/// which says no more than what may be.
+/// does any marker once a statement committed.
+///
+/// The deletion is a message of the run, waiting for a lock on the markers' table as the
+/// marker's start did (the ledger's lock wait), named while it waits and cancelled by a stop;
+/// once the run is stopped (before, or while it waited), it is tried once more, never
+/// cancelled, waiting [`SETTLE_AFTER_STOP`] at most. A deletion that fails leaves the marker,
+/// and the failure says so: the next run refuses the migration as interrupted until it is
+/// run with `--rerun-interrupted` ([`marker_stays`]).
 fn settle_unless_committed(
     client: &mut Client,
     settings: &ApplySettings,
@@ -687,18 +712,63 @@ fn settle_unless_committed(
     index: usize,
     fresh: bool,
 ) -> StepFailure {
-    if fresh && marked(settings) && !durable_before(step.file(), index) {
-        let sql = marker_transaction(
-            settings,
-            &format!(
-                "{};",
-                StartedRun::settle_sql(&settings.table, &[step.ledger_version])
-            ),
-        );
-        if client.batch_execute(&sql).is_err() {
-            let _ = client.batch_execute("ROLLBACK");
-        }
+    if !fresh || !marked(settings) || durable_before(step.file(), index) {
+        return failure;
     }
+    let settle = format!(
+        "{};",
+        StartedRun::settle_sql(&settings.table, &[step.ledger_version])
+    );
+    let sql = marker_transaction(settings, &settle);
+    let mut settled = match settings.stopped() {
+        true => None,
+        false => settings.send(|| client.batch_execute(&sql)),
+    };
+    if settled.is_none() || (settings.stopped() && matches!(settled, Some(Err(_)))) {
+        let _ = client.batch_execute("ROLLBACK");
+        let wait = format!(
+            "SET LOCAL lock_timeout = '{}ms';",
+            SETTLE_AFTER_STOP.as_millis()
+        );
+        let sql = marker_transaction_waiting(&wait, &settle);
+        settled = Some(settings.send_watched(|| client.batch_execute(&sql)));
+    }
+    match settled {
+        Some(Err(e)) => {
+            let _ = client.batch_execute("ROLLBACK");
+            marker_stays(settings, step, failure, &e)
+        }
+        _ => failure,
+    }
+}
+
+/// `failure`, of a step whose own start marker could not be deleted (`e`: another session's
+/// lock on the markers' table, held past the wait; a lost session): it says the marker is
+/// left, what the next run does with it — refuses the migration as interrupted (exit 7) — and
+/// how to go on, since nothing of the migration committed.
+fn marker_stays(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    mut failure: StepFailure,
+    e: &postgres::Error,
+) -> StepFailure {
+    let started = settings.table.started_table();
+    let again = crate::hint::command(&run_again_command(step, true));
+    failure.error = failure.error.with_detail(format!(
+        "its start marker in {started} could not be deleted ({}): until it is, {} shows {} \
+         interrupted and the next run refuses it (exit 7)",
+        crate::db::cause_text(e),
+        crate::hint::command("migrate status"),
+        step.migration.id()
+    ));
+    let way_on = format!(
+        "nothing of it committed, so {again} runs it again safely (or delete the marker: {};)",
+        StartedRun::settle_sql(&settings.table, &[step.ledger_version])
+    );
+    failure.error.help = Some(match failure.error.help.take() {
+        Some(help) => format!("{help}; {way_on}"),
+        None => way_on,
+    });
     failure
 }
 
@@ -1168,6 +1238,12 @@ fn statement_failed(
     fresh: bool,
 ) -> StepFailure {
     let recorded = ledger_state(step.direction);
+    // What follows only explains the failure: bounded, so that a lock on a catalog held by
+    // another session (`VACUUM FULL pg_class`) leaves it out rather than holding the report;
+    // for the session, as the driver's parameterised reads below cannot carry them.
+    if let Err(e) = client.batch_execute(&crate::db::explaining_session()) {
+        left_out(&mut failure, Some(&e));
+    }
     // "already exists" for an index an interrupted build left INVALID (the file's own
     // `search_path` still in effect finds its table): named, with the drop to run, not "make
     // it safe to run twice" (`IF NOT EXISTS` would record an index that was never built).
@@ -1181,7 +1257,13 @@ fn statement_failed(
         .then(|| step.file().statements.get(index))
         .flatten()
         .and_then(|span| step.file().text.get(span.range.clone()))
-        .and_then(|text| index_built_again(client, text, before).ok().flatten());
+        .and_then(|text| match index_built_again(client, text, before) {
+            Ok(found) => found,
+            Err(e) => {
+                left_out(&mut failure, Some(&e));
+                None
+            }
+        });
     let earlier = (left_invalid.is_none() && live)
         .then(|| earlier_run_did_it(client, settings, step, &failure, index, fresh))
         .flatten();
@@ -1237,8 +1319,21 @@ fn statement_failed(
         failure.error.help = Some(help);
         failure.blames_file = false;
     }
-    let _ = client.batch_execute(RESET_SESSION);
-    if let Some(Ok(after)) = live.then(|| invalid_indexes(client)) {
+    // The session's bounds stay those of an explanation after its reset: a message waits for a
+    // catalog's lock before its own `SET LOCAL` takes effect when the session must read the
+    // catalogs again to run it (its `SET` asks whether the role is a superuser, after a
+    // statement that failed while building a relation's cache entry: the start marker's
+    // deletion waiting behind `LOCK pg_class`). The runner puts the connection's back once
+    // the failure is told (`batch::Runner`).
+    let _ = client.batch_execute(&format!(
+        "{RESET_SESSION} {}",
+        crate::db::explaining_session()
+    ));
+    let after = live.then(|| invalid_indexes_bounded(client, crate::db::explaining));
+    if let Some(Err(e)) = &after {
+        left_out(&mut failure, Some(e));
+    }
+    if let Some(Ok(after)) = after {
         let drop = file_statement_drops_index(step.file(), index);
         for invalid in after.iter().filter(|i| !before.contains(i)) {
             if drop {
@@ -1266,7 +1361,11 @@ fn statement_failed(
             .as_ref()
             .is_some_and(|s| s.sqlstate == deadlock)
     });
-    if let Some(Ok(waiters)) = held.map(|held| held.waiters(client)) {
+    let waiters = held.map(|held| held.waiters(client));
+    if let Some(Err(e)) = &waiters {
+        left_out(&mut failure, e.driver_error());
+    }
+    if let Some(Ok(waiters)) = waiters {
         if !waiters.is_empty() {
             let named: Vec<String> = waiters.iter().map(ToString::to_string).collect();
             failure.error = failure

@@ -208,11 +208,31 @@ pub(crate) fn open_session_if_exists(env: &Environment, need: Need) -> Result<Op
 struct NoSession {
     /// With whether the host answered (a server's refusal, or a session that was not the one
     /// asked for), rather than being unreachable.
-    errors: Vec<(Error, bool)>,
+    errors: Vec<(HostFailure, bool)>,
     /// A host answered that the database does not exist.
     missing_database: bool,
     /// A setting that is wrong whatever the host (boxed: the struct is an `Err`).
     invalid: Option<Box<Error>>,
+}
+
+/// What one host of [`NoSession`] failed with: its error, or, for a database the server says
+/// does not exist, what it is explained from, explained only once the error is wanted
+/// ([`NoSession::into_error`]): that explanation asks the server for a database with a close
+/// name, on a session of its own ([`explain::close_database`]), which
+/// [`open_session_if_exists`], for which a missing database is no error, never needs (it asks
+/// itself when it does: `up --create-database` says it before creating).
+enum HostFailure {
+    Explained(Error),
+    MissingDatabase(Box<Environment>, Failure),
+}
+
+impl HostFailure {
+    fn into_error(self) -> Error {
+        match self {
+            HostFailure::Explained(error) => error,
+            HostFailure::MissingDatabase(env, failure) => explain(&env, failure),
+        }
+    }
 }
 
 impl NoSession {
@@ -221,7 +241,7 @@ impl NoSession {
             return *invalid;
         }
         if self.errors.len() == 1 {
-            return self.errors.remove(0).0;
+            return self.errors.remove(0).0.into_error();
         }
         let spec = &env.connection;
         // Only a `target_session_attrs` the user wrote (or left to `any`) is quoted.
@@ -242,6 +262,7 @@ impl NoSession {
         // does not exist, the password failed, a standby), else reachability.
         let mut help = None;
         for (failure, answered) in self.errors {
+            let failure = failure.into_error();
             if answered && help.is_none() {
                 help.clone_from(&failure.help);
                 // Its SQLSTATE is the error's (JSON `sqlstate`).
@@ -286,10 +307,15 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
             }
             Err(failure) => {
                 let answered = failure.driver().is_some_and(|e| e.as_db_error().is_some());
-                if let Some(e) = failure.driver() {
-                    failed.missing_database |= e.code() == Some(&SqlState::INVALID_CATALOG_NAME);
-                }
-                failed.errors.push((explain(&one, failure), answered));
+                let missing = failure
+                    .driver()
+                    .is_some_and(|e| e.code() == Some(&SqlState::INVALID_CATALOG_NAME));
+                failed.missing_database |= missing;
+                let failure = match missing {
+                    true => HostFailure::MissingDatabase(Box::new(one), failure),
+                    false => HostFailure::Explained(explain(&one, failure)),
+                };
+                failed.errors.push((failure, answered));
                 continue;
             }
         };
@@ -329,18 +355,20 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
                     ),
                 };
                 failed.errors.push((
-                    Error::connection(format!("{shown} {reason}"))
-                        .with_reason(crate::error::Reason::Database {
-                            database: shown.to_string(),
-                        })
-                        .with_help(help),
+                    HostFailure::Explained(
+                        Error::connection(format!("{shown} {reason}"))
+                            .with_reason(crate::error::Reason::Database {
+                                database: shown.to_string(),
+                            })
+                            .with_help(help),
+                    ),
                     true,
                 ));
                 if attrs == Some(TargetSessionAttrs::PreferStandby) && fallback.is_none() {
                     fallback = Some(session);
                 }
             }
-            Err(error) => failed.errors.push((error, true)),
+            Err(error) => failed.errors.push((HostFailure::Explained(error), true)),
         }
     }
     fallback.ok_or(failed)
