@@ -1235,15 +1235,17 @@ impl FileContext<'_> {
             self.shown,
             problems.len()
         ));
-        for problem in &problems {
-            error.details.push(problem.line_text());
-            error
-                .details
-                .extend(problem.details.iter().map(|detail| format!("  {detail}")));
-            if let Some(help) = &problem.help {
-                error.details.push(format!("  help: {help}"));
-            }
-        }
+        // The first problems, then how many more: a file of thousands of unknown keys is an
+        // error of a few kilobytes; its reason keeps each problem.
+        let listed = problems.iter().map(|problem| {
+            let mut lines = vec![problem.line_text()];
+            lines.extend(problem.details.iter().map(|detail| format!("  {detail}")));
+            lines.extend(problem.help.iter().map(|help| format!("  help: {help}")));
+            lines
+        });
+        error
+            .details
+            .extend(crate::display::cut_entries(listed.collect()));
         error.with_reason(Reason::EnvironmentFile(Box::new(EnvironmentFileProblems {
             file: self.path.to_path_buf(),
             problems,
@@ -3624,6 +3626,43 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// Every problem of a file was a detail of its error: 5,000 unknown `fleet:` keys printed
+    /// 10,000 lines (a 4 MB JSON document). The message lists the first
+    /// [`crate::display::MAX_LISTED`] problems, then how many more, as every long list does;
+    /// the error's data (`Reason::EnvironmentFile`) keeps them all.
+    #[test]
+    fn a_file_of_many_problems_lists_the_first_ones() {
+        let mut text = String::from("database_url: postgresql://h/db\nfleet:\n");
+        for i in 0..100 {
+            text.push_str(&format!("  k{i}: 1\n"));
+        }
+        let err = parse_x(&text).unwrap_err();
+        assert_eq!(err.message, "environment file x.yaml has 100 problems");
+        let listed = crate::display::MAX_LISTED;
+        let lines: Vec<&String> = err
+            .details
+            .iter()
+            .filter(|d| d.starts_with("line "))
+            .collect();
+        assert_eq!(lines.len(), listed, "{:?}", err.details);
+        assert_eq!(
+            lines[listed - 1],
+            &format!(
+                "line {}: `fleet.k{}` is not a setting",
+                listed + 2,
+                listed - 1
+            )
+        );
+        assert_eq!(
+            err.details.last().map(String::as_str),
+            Some(format!("... and {} more", 100 - listed).as_str())
+        );
+        let Reason::EnvironmentFile(found) = err.reason() else {
+            panic!("{err}")
+        };
+        assert_eq!(found.problems.len(), 100);
     }
 
     /// A key's line was searched from the top of the file once per key: a file of 10,000
