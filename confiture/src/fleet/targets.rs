@@ -396,16 +396,42 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
             u32::from(c)
         ));
     }
+    // The URL is this database with none of the environment's connection settings.
+    let carry = || {
+        crate::hint::url_must_carry(&crate::hint::connection_settings_a_url_drops(connection))
+            .map(|must| format!(" ({must})"))
+            .unwrap_or_default()
+    };
     if name.chars().any(char::is_whitespace) {
-        // The URL is this database with none of the environment's connection settings.
-        let carry =
-            crate::hint::url_must_carry(&crate::hint::connection_settings_a_url_drops(connection))
-                .map(|must| format!(" ({must})"))
-                .unwrap_or_default();
         return Err(format!(
             "{} is not a database name: write a name with spaces as a URL \
-             (postgresql://host/my%20db){carry}, and comments on lines of their own (# ...)",
-            config::quoted(name)
+             (postgresql://host/my%20db){}, and comments on lines of their own (# ...)",
+            config::quoted(name),
+            carry()
+        ));
+    }
+    // A name in quotes (`jq` without `-r`, a quoted CSV column, `quote_ident`), or several
+    // joined by commas: a list takes no quoting, and one target per line.
+    let quoted = name.len() >= 2
+        && ['"', '\'']
+            .iter()
+            .any(|&q| name.starts_with(q) && name.ends_with(q));
+    if quoted {
+        return Err(format!(
+            "{} is not a database name: a list takes its quotes as part of the name; write it \
+             without the quotes, and a name that really has them as a URL \
+             (postgresql://host/%22my_db%22){}",
+            config::quoted(name),
+            carry()
+        ));
+    }
+    if name.contains(',') {
+        return Err(format!(
+            "{} is not a database name: a list takes one target per line, not names separated \
+             by commas; write a name that really holds a comma as a URL \
+             (postgresql://host/a%2Cb){}",
+            config::quoted(name),
+            carry()
         ));
     }
     Ok(())
@@ -1429,6 +1455,42 @@ host=h password=hunter2 dbname=x y
                     "{name:?}: {help}"
                 );
             }
+        }
+    }
+
+    /// A list line written in quotes (`"tenant_1"`: `jq` without `-r`, a quoted CSV column, a
+    /// query's `quote_ident`) or holding several names separated by commas
+    /// (`--targets <(echo tenant_1,tenant_2)`) was taken as one database name, quotes and
+    /// commas included: `up --create-database` created `"tenant_1"` and migrated it, exit 0,
+    /// and the tenant meant was left unmigrated. Both are refused as names, in every list (a
+    /// file, a query, `fleet.targets`, the library's `Target::database`), with a URL for a
+    /// name that really has them.
+    #[test]
+    fn a_name_in_quotes_or_names_joined_by_commas_are_refused() {
+        for (name, says) in [
+            ("\"tenant_1\"", "write it without the quotes"),
+            ("'tenant_1'", "write it without the quotes"),
+            ("tenant_1,tenant_2", "one target per line"),
+            ("tenant_1,", "one target per line"),
+        ] {
+            let e = parse_list(&base(), &format!("{name}\n"), "t.txt").unwrap_err();
+            let details = e.details.join("\n");
+            assert!(
+                details.contains(&format!(
+                    "t.txt:1: {} is not a database name",
+                    crate::config::quoted(name)
+                )),
+                "{name}: {details}"
+            );
+            assert!(details.contains(says), "{name}: {details}");
+            assert!(
+                Target::database(&base(), name, "the request").is_err(),
+                "{name}"
+            );
+        }
+        // Quotes inside a name, or one alone, are the name's own.
+        for name in ["o'brien", "\"x", "x'"] {
+            assert!(check_name(name, &base().connection).is_ok(), "{name}");
         }
     }
 
