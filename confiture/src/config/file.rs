@@ -3628,6 +3628,50 @@ mod tests {
         }
     }
 
+    /// A database or user name beginning or ending with a space or a line break was taken as
+    /// written: a URL folded over two lines in YAML (`.../app` then `?sslmode=...` on the
+    /// next line) named the database `"app "`, a `database: |` block scalar `"app\n"`, and
+    /// `up --create-database` created it (exit 0) instead of migrating `app`. Refused
+    /// wherever a connection is written (an environment file's URL or `database:` block,
+    /// `--database-url`), naming the key (the `database:` block) and its line.
+    #[test]
+    fn a_name_beginning_or_ending_with_blanks_is_refused() {
+        for (text, line, key) in [
+            (
+                "database_url: postgresql://h/app\n  ?sslmode=disable\n",
+                1,
+                "database_url",
+            ),
+            ("database_url: postgresql://h/\n  app\n", 1, "database_url"),
+            // The block's connection errors name the block, as its other ones do.
+            (
+                "database:\n  host: h\n  database: |\n    app\n",
+                1,
+                "database",
+            ),
+            ("database:\n  host: h\n  user: \" app\"\n", 1, "database"),
+            ("database_url: host=h dbname='app\t'\n", 1, "database_url"),
+        ] {
+            let err = parse_x(text).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
+                "{text}: {err}"
+            );
+            assert!(
+                err.message.contains("space or a line break"),
+                "{text}: {err}"
+            );
+        }
+        for url in ["postgresql://h/app%20", "postgresql://%0Aapp@h/app"] {
+            let err = super::super::syntax::parse_spec(url).unwrap_err();
+            assert!(err.contains("space or a line break"), "{url}: {err}");
+        }
+        // Inside a name, a space is the name's own.
+        let env = parse_x("database_url: postgresql://h/my%20app\n").unwrap();
+        assert_eq!(env.connection.dbname, "my app");
+    }
+
     /// Every problem of a file was a detail of its error: 5,000 unknown `fleet:` keys printed
     /// 10,000 lines (a 4 MB JSON document). The message lists the first
     /// [`crate::display::MAX_LISTED`] problems, then how many more, as every long list does;
