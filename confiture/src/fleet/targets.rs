@@ -568,6 +568,12 @@ fn read_list_within(
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
         }
+        config::ReadError::Io(_) if path.is_dir() => {
+            Error::invalid(format!("target list {shown} is a directory, not a file")).with_help(
+                "give a file with one database name or URL per line (`--targets \
+                 db/tenants.txt`)",
+            )
+        }
         config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
         }
@@ -1061,6 +1067,24 @@ host=h password=hunter2 dbname=x y
             assert!(all.contains("connection string"), "{given}: {all}");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A directory given as the list (`--targets db/tenants`) said "cannot read target list
+    /// db/tenants: Is a directory (os error 21)", with no help: it says what it is and what to
+    /// give, as an environment file that is a directory does.
+    #[test]
+    fn a_directory_given_as_the_list_is_named_so() {
+        let dir = std::env::temp_dir().join(format!("cft_dir_list_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = read_list(&base(), &dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e.kind, crate::ErrorKind::Invalid, "{e:?}");
+        assert!(
+            e.message.ends_with("is a directory, not a file"),
+            "{}",
+            e.message
+        );
+        assert!(e.help.is_some_and(|h| h.contains("one database name")));
     }
 
     /// A byte-order mark written first by an editor became part of the first name, shown as
