@@ -184,6 +184,9 @@ impl Target {
             ));
         }
         refuse_database_ledger(base, schema, &source, resolved)?;
+        if let Some(names) = resolved {
+            refuse_other_capitals(schema, &source, &names.existing_schemas)?;
+        }
         let mut environment = base.clone();
         let pin = format!("-c search_path={}", tenant_search_path(schema));
         environment.connection.options = Some(match &base.connection.options {
@@ -364,6 +367,31 @@ fn refuse_database_ledger(
     .with_help(format!(
         "name another tenant schema, or {}",
         off_the_path(names)
+    )))
+}
+
+/// Refuses a tenant `schema` that does not exist while a schema of the same name in other
+/// capitals does (`existing`: every schema of the database): `CREATE SCHEMA Acme` made `acme`
+/// (PostgreSQL folds unquoted names to lower case), and `up` would create `"Acme"` beside it
+/// and migrate that one. A schema of the exact name, once created, is a tenant as any other.
+fn refuse_other_capitals(schema: &str, source: &str, existing: &[String]) -> Result<()> {
+    if existing.iter().any(|name| name == schema) {
+        return Ok(());
+    }
+    let folded = schema.to_lowercase();
+    let Some(other) = existing.iter().find(|name| name.to_lowercase() == folded) else {
+        return Ok(());
+    };
+    let other = crate::display::escape(other);
+    Err(Error::invalid(format!(
+        "{source}: schema {schema} does not exist, but {other} does: the names differ only in \
+         capitals (PostgreSQL folds an unquoted name to lower case: `CREATE SCHEMA Acme` makes \
+         `acme`), and `up` would create {schema} beside it and run every migration there"
+    ))
+    .with_help(format!(
+        "name the tenant as its schema is named ({other}); only if a new schema {schema} is \
+         meant, create it first (CREATE SCHEMA {};)",
+        crate::ledger::quote_ident(schema)
     )))
 }
 
@@ -1304,6 +1332,7 @@ host=h password=hunter2 dbname=x y
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
@@ -1374,6 +1403,7 @@ host=h password=hunter2 dbname=x y
             user: "postgres".to_string(),
             schemas: crate::db::settings::search_path_schemas("app, public", "postgres"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let e = Target::tenant(&base(), "app", "q".into(), Some(&names)).unwrap_err();
         let help = e.help.as_deref().unwrap_or_default();
@@ -1403,6 +1433,7 @@ host=h password=hunter2 dbname=x y
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let mut qualified = base();
         qualified.migration.tracking_table =
