@@ -1857,7 +1857,8 @@ fn written_key(trimmed: &str) -> Option<&str> {
 
 /// The lines of a file's keys in block-style YAML: each key is searched among the lines
 /// indented under its parent's, at the indentation of its first child. A key written inside a
-/// flow mapping (`migration: {lock_timeout: 1s}`) is at its parent's line. The one place that
+/// flow mapping (`migration: {lock_timeout: 1s}`) is at its parent's line; one a merge of its
+/// block brought (`<<: *base`), at the merge's line. The one place that
 /// maps a key to its line. The file's lines are split once and each block's keys read once,
 /// when a key of that block is first looked for: a file of thousands of keys, each named by a
 /// problem, is read in linear time.
@@ -1894,8 +1895,17 @@ impl<'t> KeyLines<'t> {
                 .copied();
             match found {
                 Some(i) => parent = Some(i),
-                // Written inline, in a flow mapping on its parent's line.
                 None => {
+                    // Brought by a merge of the block (`<<: *base`): at the merge's line.
+                    let merge = self
+                        .blocks
+                        .borrow()
+                        .get(&parent)
+                        .and_then(|b| b.get("<<").copied());
+                    if let Some(merge) = merge {
+                        return Some(merge + 1);
+                    }
+                    // Written inline, in a flow mapping on its parent's line.
                     let p = parent?;
                     let value = self.lines[p].split_once(':').map_or("", |(_, value)| value);
                     return value.trim_start().starts_with('{').then_some(p + 1);
@@ -3590,7 +3600,7 @@ mod tests {
         assert!(err.message.starts_with("malformed YAML"), "{err}");
     }
 
-    /// Errors about keys name their line, at any depth and in flow style.
+    /// Errors about keys name their line, at any depth, in flow style, and brought by a merge.
     #[test]
     fn key_errors_name_their_line() {
         for (text, line, key) in [
@@ -3615,6 +3625,18 @@ mod tests {
             ),
             (
                 "database_url: postgresql://h/db\nmigration:\n  \"été\": 1\n  ç:\n  lock_timeout: x\n",
+                5,
+                "migration.lock_timeout",
+            ),
+            // A value a merge key brought (`<<: *base`), at any depth: at the merge's line
+            // (it was named with the file alone, no line to look at).
+            (
+                "base: &base\n  host: h\n  database: 0123\ndatabase:\n  user: u\n  <<: *base\n",
+                6,
+                "database.database",
+            ),
+            (
+                "m: &m\n  lock_timeout: x\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *m\n",
                 5,
                 "migration.lock_timeout",
             ),
