@@ -144,13 +144,19 @@ pub const MAX_LISTED: usize = 20;
 /// `search_path` does not find): its first [`MAX_LISTED`] entries, then `... and N more` when
 /// there were more, as one last entry — each a detail line, or joined into a sentence. An
 /// error about a list of any length stays a few kilobytes.
-pub fn cut(mut list: Vec<String>) -> Vec<String> {
+pub fn cut(list: Vec<String>) -> Vec<String> {
+    cut_entries(list.into_iter().map(|entry| vec![entry]).collect())
+}
+
+/// [`cut`] for a list whose entries take several lines each (an environment file's problems,
+/// each with its help): the lines of the first [`MAX_LISTED`] entries, then `... and N more`.
+pub fn cut_entries(list: Vec<Vec<String>>) -> Vec<String> {
     let more = list.len().saturating_sub(MAX_LISTED);
+    let mut lines: Vec<String> = list.into_iter().take(MAX_LISTED).flatten().collect();
     if more > 0 {
-        list.truncate(MAX_LISTED);
-        list.push(format!("... and {more} more"));
+        lines.push(format!("... and {more} more"));
     }
-    list
+    lines
 }
 
 /// The one rule cutting a long value in a message (a rejected name, a source line): its first

@@ -2,6 +2,7 @@
 //! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -632,6 +633,7 @@ fn parse_environment(
         path,
         vars,
         text,
+        keys: KeyLines::new(text),
         problems: RefCell::default(),
     };
     let read = read_environment(&file, path, base, url_label);
@@ -681,7 +683,7 @@ fn read_environment(
     let connection_variables = connection
         .as_ref()
         .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
-    let connection_lines = connection_lines(text, get(&top, "database_url").is_some());
+    let connection_lines = connection_lines(file, get(&top, "database_url").is_some());
 
     let mut migration = MigrationSettings::default();
     match get(&top, "migration") {
@@ -756,11 +758,11 @@ fn read_environment(
 
 /// Where `text` writes each part of its connection: every part on the `database_url` line
 /// (`by_url`), or each on its key of the legacy `database:` block.
-fn connection_lines(text: &str, by_url: bool) -> ConnectionLines {
+fn connection_lines(file: &FileContext<'_>, by_url: bool) -> ConnectionLines {
     use super::environment::ConnectionPart as Part;
     let mut lines = ConnectionLines::default();
     if by_url {
-        if let Some(line) = key_line(text, &["database_url"]) {
+        if let Some(line) = file.key_line(&["database_url"]) {
             for part in [
                 Part::Database,
                 Part::Host,
@@ -781,7 +783,7 @@ fn connection_lines(text: &str, by_url: bool) -> ConnectionLines {
         (Part::Password, "password", "database.password"),
     ];
     for (part, key, shown) in keys {
-        if let Some(line) = key_line(text, &["database", key]) {
+        if let Some(line) = file.key_line(&["database", key]) {
             lines.add(part, line, shown);
         }
     }
@@ -954,7 +956,7 @@ fn apply_merges(file: &FileContext<'_>, value: &mut Value, path: &mut Vec<String
         keys.push("<<");
         // A mapping inside a list has no path the line search can follow: the first merge
         // written in the file is the best guess left.
-        let line = key_line(file.text, &keys).or_else(|| {
+        let line = file.key_line(&keys).or_else(|| {
             file.text
                 .lines()
                 .position(|line| line.trim_start().starts_with("<<"))
@@ -1005,6 +1007,8 @@ pub(super) struct FileContext<'a> {
     vars: &'a dyn Fn(&str) -> Option<String>,
     /// The file's text (to find the line of a key).
     pub(super) text: &'a str,
+    /// The lines of its keys ([`FileContext::key_line`]).
+    keys: KeyLines<'a>,
 }
 
 impl FileContext<'_> {
@@ -1063,7 +1067,7 @@ impl FileContext<'_> {
         };
         let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
         used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
-        (!used.is_empty()).then(|| (used, key_line(self.text, &["database_url"])))
+        (!used.is_empty()).then(|| (used, self.key_line(&["database_url"])))
     }
 
     /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through
@@ -1199,6 +1203,11 @@ impl FileContext<'_> {
         }))
     }
 
+    /// The line (from 1) of the key at `path` ([`KeyLines::line`]).
+    pub(super) fn key_line(&self, path: &[&str]) -> Option<usize> {
+        self.keys.line(path)
+    }
+
     /// Keeps `error` to report with the file's other problems, which are still looked for.
     pub(super) fn found(&self, error: Error) {
         self.problems.borrow_mut().push(error);
@@ -1253,15 +1262,17 @@ impl FileContext<'_> {
             self.shown,
             problems.len()
         ));
-        for problem in &problems {
-            error.details.push(problem.line_text());
-            error
-                .details
-                .extend(problem.details.iter().map(|detail| format!("  {detail}")));
-            if let Some(help) = &problem.help {
-                error.details.push(format!("  help: {help}"));
-            }
-        }
+        // The first problems, then how many more: a file of thousands of unknown keys is an
+        // error of a few kilobytes; its reason keeps each problem.
+        let listed = problems.iter().map(|problem| {
+            let mut lines = vec![problem.line_text()];
+            lines.extend(problem.details.iter().map(|detail| format!("  {detail}")));
+            lines.extend(problem.help.iter().map(|help| format!("  help: {help}")));
+            lines
+        });
+        error
+            .details
+            .extend(crate::display::cut_entries(listed.collect()));
         error.with_reason(Reason::EnvironmentFile(Box::new(EnvironmentFileProblems {
             file: self.path.to_path_buf(),
             problems,
@@ -1269,11 +1280,11 @@ impl FileContext<'_> {
     }
 
     /// `environment file F, line L: `key` what`, `key` being the dotted path of a key
-    /// (`migration.lock_timeout`): its line is found by [`key_line`] (the file alone when it
+    /// (`migration.lock_timeout`): its line is found by [`FileContext::key_line`] (the file alone when it
     /// cannot be).
     pub(super) fn key_error(&self, key: &str, what: &str) -> Error {
         let path: Vec<&str> = key.split('.').collect();
-        self.error_on_line(key_line(self.text, &path), key, what)
+        self.error_on_line(self.key_line(&path), key, what)
     }
 
     /// [`FileContext::key_error`] at a line the caller knows (an item of a list).
@@ -1294,7 +1305,7 @@ impl FileContext<'_> {
     /// text cannot be found ([`FileContext::scalar_as_written`]).
     pub(super) fn string(&self, value: &Value, key: &str) -> Result<String> {
         let path: Vec<&str> = key.split('.').collect();
-        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Text)
+        self.scalar_on_line(value, key, self.key_line(&path), Setting::Text)
     }
 
     /// [`FileContext::string`], its errors at `line` (an item of a list).
@@ -1312,7 +1323,7 @@ impl FileContext<'_> {
     /// that matters.
     pub(super) fn number(&self, value: &Value, key: &str) -> Result<String> {
         let path: Vec<&str> = key.split('.').collect();
-        self.scalar_on_line(value, key, key_line(self.text, &path), Setting::Number)
+        self.scalar_on_line(value, key, self.key_line(&path), Setting::Number)
     }
 
     fn scalar_on_line(
@@ -1381,7 +1392,7 @@ impl FileContext<'_> {
     ) -> Result<()> {
         let name = key.rsplit('.').next().unwrap_or(key);
         let written = line
-            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| self.keys.text_of(line))
             .and_then(|line| written_scalar(line, name, value));
         let (plain, on_its_line) = match (written, value) {
             (Some(text), _) if text.starts_with(['"', '\'']) => return Ok(()),
@@ -1464,7 +1475,7 @@ impl FileContext<'_> {
     ) -> Result<String> {
         let name = key.rsplit('.').next().unwrap_or(key);
         let written = line
-            .and_then(|line| self.text.lines().nth(line.checked_sub(1)?))
+            .and_then(|line| self.keys.text_of(line))
             .and_then(|line| written_scalar(line, name, value));
         if let Some(text) = written {
             return Ok(text.to_string());
@@ -1871,49 +1882,102 @@ fn written_key(trimmed: &str) -> Option<&str> {
     (plain && rest.trim_start().starts_with(':')).then_some(key)
 }
 
-/// The line (from 1) of the key at `path` in block-style YAML: each key is searched among the
-/// lines indented under its parent's, at the indentation of its first child. A key written
-/// inside a flow mapping (`migration: {lock_timeout: 1s}`) is at its parent's line. `None`
-/// when it is not written either way. The one place that maps a key to its line.
-pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let content = |line: &str| {
-        let trimmed = line.trim_start();
-        !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with("---")
-    };
-    let mut from = 0;
-    let mut parent: Option<usize> = None;
-    for key in path {
-        // The indentation of the parent's children: that of the first line under it.
-        let level = lines[from..].iter().find(|l| content(l)).map(|l| indent(l));
-        let parent_indent = parent.map(|i| indent(lines[i]));
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(from) {
+/// The lines of a file's keys in block-style YAML: each key is searched among the lines
+/// indented under its parent's, at the indentation of its first child. A key written inside a
+/// flow mapping (`migration: {lock_timeout: 1s}`) is at its parent's line; one a merge of its
+/// block brought (`<<: *base`), at the merge's line. The one place that
+/// maps a key to its line. The file's lines are split once and each block's keys read once,
+/// when a key of that block is first looked for: a file of thousands of keys, each named by a
+/// problem, is read in linear time.
+pub(super) struct KeyLines<'t> {
+    lines: Vec<&'t str>,
+    /// For a block (the line of its key, `None` for the top level), the first line of each of
+    /// its keys.
+    blocks: RefCell<HashMap<Option<usize>, HashMap<&'t str, usize>>>,
+}
+
+impl<'t> KeyLines<'t> {
+    pub(super) fn new(text: &'t str) -> KeyLines<'t> {
+        KeyLines {
+            lines: text.lines().collect(),
+            blocks: RefCell::default(),
+        }
+    }
+
+    /// The text of line `line` (from 1).
+    pub(super) fn text_of(&self, line: usize) -> Option<&'t str> {
+        self.lines.get(line.checked_sub(1)?).copied()
+    }
+
+    /// The line (from 1) of the key at `path`; `None` when it is not written either way.
+    pub(super) fn line(&self, path: &[&str]) -> Option<usize> {
+        let mut parent: Option<usize> = None;
+        for key in path {
+            let found = self
+                .blocks
+                .borrow_mut()
+                .entry(parent)
+                .or_insert_with(|| self.keys_under(parent))
+                .get(key)
+                .copied();
+            match found {
+                Some(i) => parent = Some(i),
+                None => {
+                    // Brought by a merge of the block (`<<: *base`): at the merge's line.
+                    let merge = self
+                        .blocks
+                        .borrow()
+                        .get(&parent)
+                        .and_then(|b| b.get("<<").copied());
+                    if let Some(merge) = merge {
+                        return Some(merge + 1);
+                    }
+                    // Written inline, in a flow mapping on its parent's line.
+                    let p = parent?;
+                    let value = self.lines[p].split_once(':').map_or("", |(_, value)| value);
+                    return value.trim_start().starts_with('{').then_some(p + 1);
+                }
+            }
+        }
+        parent.map(|i| i + 1)
+    }
+
+    /// The keys of the block whose key is at line index `parent` (`None`: the top level),
+    /// each at its first line index: the lines after the parent's indented more than it, at
+    /// the indentation of the first of them.
+    fn keys_under(&self, parent: Option<usize>) -> HashMap<&'t str, usize> {
+        let content = |line: &str| {
+            let trimmed = line.trim_start();
+            !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with("---")
+        };
+        let from = parent.map_or(0, |i| i + 1);
+        let level = self.lines[from..]
+            .iter()
+            .find(|l| content(l))
+            .map(|l| indent(l));
+        let parent_indent = parent.map(|i| indent(self.lines[i]));
+        let mut keys = HashMap::new();
+        for (i, line) in self.lines.iter().enumerate().skip(from) {
             if !content(line) {
                 continue;
             }
             if parent_indent.is_some_and(|p| indent(line) <= p) {
                 break;
             }
-            if Some(indent(line)) == level && written_key(line.trim_start()) == Some(key) {
-                hit = Some(i);
-                break;
+            if Some(indent(line)) == level {
+                if let Some(key) = written_key(line.trim_start()) {
+                    keys.entry(key).or_insert(i);
+                }
             }
         }
-        match hit {
-            Some(i) => {
-                from = i + 1;
-                parent = Some(i);
-            }
-            // Written inline, in a flow mapping on its parent's line.
-            None => {
-                let p = parent?;
-                let value = lines[p].split_once(':').map_or("", |(_, value)| value);
-                return value.trim_start().starts_with('{').then_some(p + 1);
-            }
-        }
+        keys
     }
-    parent.map(|i| i + 1)
+}
+
+/// The line (from 1) of the key at `path` in `text` ([`KeyLines::line`]), for a single look-up.
+#[cfg(test)]
+pub(super) fn key_line(text: &str, path: &[&str]) -> Option<usize> {
+    KeyLines::new(text).line(path)
 }
 
 /// A key written twice in the block mapping that starts at `line`, `column` (from 1: where the
@@ -3563,7 +3627,7 @@ mod tests {
         assert!(err.message.starts_with("malformed YAML"), "{err}");
     }
 
-    /// Errors about keys name their line, at any depth and in flow style.
+    /// Errors about keys name their line, at any depth, in flow style, and brought by a merge.
     #[test]
     fn key_errors_name_their_line() {
         for (text, line, key) in [
@@ -3591,6 +3655,18 @@ mod tests {
                 5,
                 "migration.lock_timeout",
             ),
+            // A value a merge key brought (`<<: *base`), at any depth: at the merge's line
+            // (it was named with the file alone, no line to look at).
+            (
+                "base: &base\n  host: h\n  database: 0123\ndatabase:\n  user: u\n  <<: *base\n",
+                6,
+                "database.database",
+            ),
+            (
+                "m: &m\n  lock_timeout: x\ndatabase_url: postgresql://h/db\nmigration:\n  <<: *m\n",
+                5,
+                "migration.lock_timeout",
+            ),
         ] {
             let err = parse_x(text).unwrap_err();
             assert!(
@@ -3599,6 +3675,111 @@ mod tests {
                 "{text}: {err}"
             );
         }
+    }
+
+    /// A database or user name beginning or ending with a space or a line break was taken as
+    /// written: a URL folded over two lines in YAML (`.../app` then `?sslmode=...` on the
+    /// next line) named the database `"app "`, a `database: |` block scalar `"app\n"`, and
+    /// `up --create-database` created it (exit 0) instead of migrating `app`. Refused
+    /// wherever a connection is written (an environment file's URL or `database:` block,
+    /// `--database-url`), naming the key (the `database:` block) and its line.
+    #[test]
+    fn a_name_beginning_or_ending_with_blanks_is_refused() {
+        for (text, line, key) in [
+            (
+                "database_url: postgresql://h/app\n  ?sslmode=disable\n",
+                1,
+                "database_url",
+            ),
+            ("database_url: postgresql://h/\n  app\n", 1, "database_url"),
+            // The block's connection errors name the block, as its other ones do.
+            (
+                "database:\n  host: h\n  database: |\n    app\n",
+                1,
+                "database",
+            ),
+            ("database:\n  host: h\n  user: \" app\"\n", 1, "database"),
+            ("database_url: host=h dbname='app\t'\n", 1, "database_url"),
+        ] {
+            let err = parse_x(text).unwrap_err();
+            assert!(
+                err.message
+                    .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
+                "{text}: {err}"
+            );
+            assert!(
+                err.message.contains("space or a line break"),
+                "{text}: {err}"
+            );
+        }
+        for url in ["postgresql://h/app%20", "postgresql://%0Aapp@h/app"] {
+            let err = super::super::syntax::parse_spec(url).unwrap_err();
+            assert!(err.contains("space or a line break"), "{url}: {err}");
+        }
+        // Inside a name, a space is the name's own.
+        let env = parse_x("database_url: postgresql://h/my%20app\n").unwrap();
+        assert_eq!(env.connection.dbname, "my app");
+    }
+
+    /// Every problem of a file was a detail of its error: 5,000 unknown `fleet:` keys printed
+    /// 10,000 lines (a 4 MB JSON document). The message lists the first
+    /// [`crate::display::MAX_LISTED`] problems, then how many more, as every long list does;
+    /// the error's data (`Reason::EnvironmentFile`) keeps them all.
+    #[test]
+    fn a_file_of_many_problems_lists_the_first_ones() {
+        let mut text = String::from("database_url: postgresql://h/db\nfleet:\n");
+        for i in 0..100 {
+            text.push_str(&format!("  k{i}: 1\n"));
+        }
+        let err = parse_x(&text).unwrap_err();
+        assert_eq!(err.message, "environment file x.yaml has 100 problems");
+        let listed = crate::display::MAX_LISTED;
+        let lines: Vec<&String> = err
+            .details
+            .iter()
+            .filter(|d| d.starts_with("line "))
+            .collect();
+        assert_eq!(lines.len(), listed, "{:?}", err.details);
+        assert_eq!(
+            lines[listed - 1],
+            &format!(
+                "line {}: `fleet.k{}` is not a setting",
+                listed + 2,
+                listed - 1
+            )
+        );
+        assert_eq!(
+            err.details.last().map(String::as_str),
+            Some(format!("... and {} more", 100 - listed).as_str())
+        );
+        let Reason::EnvironmentFile(found) = err.reason() else {
+            panic!("{err}")
+        };
+        assert_eq!(found.problems.len(), 100);
+    }
+
+    /// A key's line was searched from the top of the file once per key: a file of 10,000
+    /// unknown `fleet:` keys (350 kB, under the 1 MiB cap) took tens of seconds to refuse,
+    /// 60,000 over two minutes. The lines are read once, each block's keys found once.
+    #[test]
+    fn the_lines_of_many_keys_are_found_in_linear_time() {
+        let mut text = String::from("database_url: postgresql://h/db\nfleet:\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("  k{i}: 1\n"));
+        }
+        let started = Instant::now();
+        let err = parse_x(&text).unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+        let Reason::EnvironmentFile(found) = err.reason() else {
+            panic!("{err}")
+        };
+        assert_eq!(found.problems.len(), 10_000);
+        let last = &found.problems[9_999];
+        assert_eq!(
+            (last.key.as_deref(), last.line),
+            (Some("fleet.k9999"), Some(10_002))
+        );
     }
 
     /// `-c <(sops -d prod.yaml)` and `-c /dev/stdin` were refused as "not a regular file" (to

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_yaml::{Mapping, Value};
 
-use super::file::{indent, key_line, FileContext, Unknown};
+use super::file::{indent, FileContext, Unknown};
 use super::fleet::{FleetList, FleetSettings, MAX_JOBS};
 use crate::error::{Error, Result};
 
@@ -84,7 +84,7 @@ impl FileContext<'_> {
             keep_going: self.keep_going(block)?,
             relative_to: base.to_path_buf(),
             query_has_double_dollar,
-            line: key_line(self.text, &["fleet"]),
+            line: self.key_line(&["fleet"]),
         }))
     }
 
@@ -181,7 +181,7 @@ impl FileContext<'_> {
     /// The line of each of the `count` items of the sequence at `path`: the `- ` lines under
     /// its key in block style; its key's line for all of them in flow style (`[a, b]`).
     fn item_lines(&self, path: &[&str], count: usize) -> Vec<Option<usize>> {
-        let key = key_line(self.text, path);
+        let key = self.key_line(path);
         let mut lines = Vec::new();
         if let Some(key) = key {
             let key_indent = indent(self.text.lines().nth(key - 1).unwrap_or(""));
@@ -211,7 +211,7 @@ impl FileContext<'_> {
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use super::key_line;
+    use super::super::file::key_line;
     use crate::config::{Environment, FleetList, FleetSettings};
 
     fn parse(text: &str) -> crate::Result<Option<FleetSettings>> {

@@ -290,6 +290,21 @@ impl SpecBuilder {
                 ));
             }
         }
+        // A URL folded over two lines in YAML (`.../app` then `?sslmode=...`), a `|` block
+        // scalar: the server would take the blank as part of the name, another database.
+        for (what, value) in [
+            ("database name", self.dbname.as_deref()),
+            ("user name", self.user.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|v| v.trim() != *v) {
+                return Err(format!(
+                    "the {what} {} begins or ends with a space or a line break, which PostgreSQL \
+                     would take as part of the name (a value folded over lines in YAML gets \
+                     one): write the name without it",
+                    super::quoted(value)
+                ));
+            }
+        }
         if let Some(options) = self
             .options
             .as_deref()

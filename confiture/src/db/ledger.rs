@@ -1431,11 +1431,15 @@ pub(crate) struct SessionNames {
     /// connection's options, the server's default): what a refusal blames and how its help
     /// changes it ([`super::settings::lift`]).
     pub(crate) origin: super::settings::SettingOrigin,
+    /// Every schema of the database (`pg_namespace`): a tenant named with other capitals
+    /// than its existing schema is refused, never created beside it.
+    pub(crate) existing_schemas: Vec<String>,
 }
 
 /// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
 /// session's `search_path` setting — read and expanded here, since `current_schemas` lists
-/// only the schemas that exist and a tenant's is created later. Two short queries, in any
+/// only the schemas that exist and a tenant's is created later; and every schema of the
+/// database ([`SessionNames::existing_schemas`]). Two short queries, in any
 /// transaction (a read-only one too).
 pub(crate) fn resolve_session(
     client: &mut impl postgres::GenericClient,
@@ -1446,7 +1450,8 @@ pub(crate) fn resolve_session(
         &format!(
             "SELECT pg_catalog.current_setting('search_path'), \
              CAST(current_user AS pg_catalog.text), \
-             pg_catalog.to_regclass($1::pg_catalog.text) IS NOT NULL, {}",
+             pg_catalog.to_regclass($1::pg_catalog.text) IS NOT NULL, \
+             ARRAY(SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n), {}",
             super::settings::SettingOrigin::columns("search_path")
         ),
         &[&ledger.as_ref().unwrap_or(table).quoted()],
@@ -1454,9 +1459,10 @@ pub(crate) fn resolve_session(
     let search_path: String = row.get(0);
     let user: String = row.get(1);
     let schemas = super::settings::search_path_schemas(&search_path, &user);
-    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 3);
+    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 4);
     Ok(SessionNames {
         ledger_exists: row.get(2),
+        existing_schemas: row.get(3),
         ledger,
         search_path,
         user,

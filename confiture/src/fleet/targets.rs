@@ -184,6 +184,9 @@ impl Target {
             ));
         }
         refuse_database_ledger(base, schema, &source, resolved)?;
+        if let Some(names) = resolved {
+            refuse_other_capitals(schema, &source, &names.existing_schemas)?;
+        }
         let mut environment = base.clone();
         let pin = format!("-c search_path={}", tenant_search_path(schema));
         environment.connection.options = Some(match &base.connection.options {
@@ -367,6 +370,31 @@ fn refuse_database_ledger(
     )))
 }
 
+/// Refuses a tenant `schema` that does not exist while a schema of the same name in other
+/// capitals does (`existing`: every schema of the database): `CREATE SCHEMA Acme` made `acme`
+/// (PostgreSQL folds unquoted names to lower case), and `up` would create `"Acme"` beside it
+/// and migrate that one. A schema of the exact name, once created, is a tenant as any other.
+fn refuse_other_capitals(schema: &str, source: &str, existing: &[String]) -> Result<()> {
+    if existing.iter().any(|name| name == schema) {
+        return Ok(());
+    }
+    let folded = schema.to_lowercase();
+    let Some(other) = existing.iter().find(|name| name.to_lowercase() == folded) else {
+        return Ok(());
+    };
+    let other = crate::display::escape(other);
+    Err(Error::invalid(format!(
+        "{source}: schema {schema} does not exist, but {other} does: the names differ only in \
+         capitals (PostgreSQL folds an unquoted name to lower case: `CREATE SCHEMA Acme` makes \
+         `acme`), and `up` would create {schema} beside it and run every migration there"
+    ))
+    .with_help(format!(
+        "name the tenant as its schema is named ({other}); only if a new schema {schema} is \
+         meant, create it first (CREATE SCHEMA {};)",
+        crate::ledger::quote_ident(schema)
+    )))
+}
+
 fn is_connection_string(entry: &str) -> bool {
     config::names_a_connection(entry)
 }
@@ -396,16 +424,42 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
             u32::from(c)
         ));
     }
+    // The URL is this database with none of the environment's connection settings.
+    let carry = || {
+        crate::hint::url_must_carry(&crate::hint::connection_settings_a_url_drops(connection))
+            .map(|must| format!(" ({must})"))
+            .unwrap_or_default()
+    };
     if name.chars().any(char::is_whitespace) {
-        // The URL is this database with none of the environment's connection settings.
-        let carry =
-            crate::hint::url_must_carry(&crate::hint::connection_settings_a_url_drops(connection))
-                .map(|must| format!(" ({must})"))
-                .unwrap_or_default();
         return Err(format!(
             "{} is not a database name: write a name with spaces as a URL \
-             (postgresql://host/my%20db){carry}, and comments on lines of their own (# ...)",
-            config::quoted(name)
+             (postgresql://host/my%20db){}, and comments on lines of their own (# ...)",
+            config::quoted(name),
+            carry()
+        ));
+    }
+    // A name in quotes (`jq` without `-r`, a quoted CSV column, `quote_ident`), or several
+    // joined by commas: a list takes no quoting, and one target per line.
+    let quoted = name.len() >= 2
+        && ['"', '\'']
+            .iter()
+            .any(|&q| name.starts_with(q) && name.ends_with(q));
+    if quoted {
+        return Err(format!(
+            "{} is not a database name: a list takes its quotes as part of the name; write it \
+             without the quotes, and a name that really has them as a URL \
+             (postgresql://host/%22my_db%22){}",
+            config::quoted(name),
+            carry()
+        ));
+    }
+    if name.contains(',') {
+        return Err(format!(
+            "{} is not a database name: a list takes one target per line, not names separated \
+             by commas; write a name that really holds a comma as a URL \
+             (postgresql://host/a%2Cb){}",
+            config::quoted(name),
+            carry()
         ));
     }
     Ok(())
@@ -541,6 +595,12 @@ fn read_list_within(
         config::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Error::invalid(format!("target list {shown} does not exist"))
                 .with_help("give a file with one database name or URL per line")
+        }
+        config::ReadError::Io(_) if path.is_dir() => {
+            Error::invalid(format!("target list {shown} is a directory, not a file")).with_help(
+                "give a file with one database name or URL per line (`--targets \
+                 db/tenants.txt`)",
+            )
         }
         config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
@@ -1037,6 +1097,24 @@ host=h password=hunter2 dbname=x y
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A directory given as the list (`--targets db/tenants`) said "cannot read target list
+    /// db/tenants: Is a directory (os error 21)", with no help: it says what it is and what to
+    /// give, as an environment file that is a directory does.
+    #[test]
+    fn a_directory_given_as_the_list_is_named_so() {
+        let dir = std::env::temp_dir().join(format!("cft_dir_list_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = read_list(&base(), &dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(e.kind, crate::ErrorKind::Invalid, "{e:?}");
+        assert!(
+            e.message.ends_with("is a directory, not a file"),
+            "{}",
+            e.message
+        );
+        assert!(e.help.is_some_and(|h| h.contains("one database name")));
+    }
+
     /// A byte-order mark written first by an editor became part of the first name, shown as
     /// nothing: "database hf_t1 does not exist", and a `createdb` of an untypeable name.
     #[test]
@@ -1254,6 +1332,7 @@ host=h password=hunter2 dbname=x y
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
@@ -1324,6 +1403,7 @@ host=h password=hunter2 dbname=x y
             user: "postgres".to_string(),
             schemas: crate::db::settings::search_path_schemas("app, public", "postgres"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let e = Target::tenant(&base(), "app", "q".into(), Some(&names)).unwrap_err();
         let help = e.help.as_deref().unwrap_or_default();
@@ -1353,6 +1433,7 @@ host=h password=hunter2 dbname=x y
             user: "app".to_string(),
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
+            existing_schemas: Vec::new(),
         };
         let mut qualified = base();
         qualified.migration.tracking_table =
@@ -1429,6 +1510,42 @@ host=h password=hunter2 dbname=x y
                     "{name:?}: {help}"
                 );
             }
+        }
+    }
+
+    /// A list line written in quotes (`"tenant_1"`: `jq` without `-r`, a quoted CSV column, a
+    /// query's `quote_ident`) or holding several names separated by commas
+    /// (`--targets <(echo tenant_1,tenant_2)`) was taken as one database name, quotes and
+    /// commas included: `up --create-database` created `"tenant_1"` and migrated it, exit 0,
+    /// and the tenant meant was left unmigrated. Both are refused as names, in every list (a
+    /// file, a query, `fleet.targets`, the library's `Target::database`), with a URL for a
+    /// name that really has them.
+    #[test]
+    fn a_name_in_quotes_or_names_joined_by_commas_are_refused() {
+        for (name, says) in [
+            ("\"tenant_1\"", "write it without the quotes"),
+            ("'tenant_1'", "write it without the quotes"),
+            ("tenant_1,tenant_2", "one target per line"),
+            ("tenant_1,", "one target per line"),
+        ] {
+            let e = parse_list(&base(), &format!("{name}\n"), "t.txt").unwrap_err();
+            let details = e.details.join("\n");
+            assert!(
+                details.contains(&format!(
+                    "t.txt:1: {} is not a database name",
+                    crate::config::quoted(name)
+                )),
+                "{name}: {details}"
+            );
+            assert!(details.contains(says), "{name}: {details}");
+            assert!(
+                Target::database(&base(), name, "the request").is_err(),
+                "{name}"
+            );
+        }
+        // Quotes inside a name, or one alone, are the name's own.
+        for name in ["o'brien", "\"x", "x'"] {
+            assert!(check_name(name, &base().connection).is_ok(), "{name}");
         }
     }
 

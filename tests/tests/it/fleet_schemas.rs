@@ -384,6 +384,37 @@ fn bad_schema_names_are_named_by_row_and_nothing_runs() {
     assert_eq!(relations(&db), Vec::<String>::new());
 }
 
+/// A tenant named with other capitals than its schema (`--schema Acme` for the schema `acme`
+/// that `CREATE SCHEMA Acme` made: PostgreSQL folds unquoted names to lower case; a tenants
+/// table's `Acme` in a schemas query) was "not initialised", and `up` created a second schema
+/// `"Acme"` beside `acme` and ran every migration there, exit 0. Refused before connecting a
+/// tenant session (exit 5), naming the schema that exists, for `--schema` and a query alike;
+/// a schema of that exact name, once created, is a tenant as any other.
+#[test]
+fn a_tenant_named_with_other_capitals_than_its_existing_schema_is_refused() {
+    let db = TestDb::new("fleetschemacase");
+    let project = tenant_project();
+    fleet(&project, &db, &["up", "--schema", "acme"]).code(exit::SUCCESS);
+    let before = relations(&db);
+    fleet(&project, &db, &["up", "--schema", "Acme"])
+        .code(exit::INVALID)
+        .stderr_has("--schema: schema Acme does not exist, but acme does");
+    fleet(&project, &db, &["status", "--schema", "ACME"]).code(exit::INVALID);
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", "SELECT * FROM (VALUES ('Acme')) v"],
+    )
+    .code(exit::INVALID)
+    .stderr_has("the schemas query, row 1: schema Acme does not exist, but acme does");
+    assert_eq!(relations(&db), before);
+    // Created on purpose, it is a tenant of its own.
+    db.connect()
+        .batch_execute("CREATE SCHEMA \"Acme\"")
+        .expect("create");
+    fleet(&project, &db, &["up", "--schema", "Acme"]).code(exit::SUCCESS);
+}
+
 #[test]
 fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting() {
     let db = TestDb::new("fleetschemadown");
