@@ -805,9 +805,9 @@ fn hidden_ledger(
     let mut role = String::new();
     let mut search_path = String::new();
     let mut origin = super::settings::SettingOrigin::default();
-    // Where this session creates an unqualified table: the schema a ledger of the whole
+    // Where this session creates an unqualified ledger: the schema a ledger of the whole
     // database's own is qualified with, beside tenants' ledgers (none when no schema of the
-    // search_path exists).
+    // search_path exists, or a system schema is first: [`creation_schema`]).
     let mut current_schema = None;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
@@ -816,7 +816,7 @@ fn hidden_ledger(
             role = row.get(3).unwrap_or_default().to_string();
             origin =
                 super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
-            current_schema = row.get(7).map(str::to_string);
+            current_schema = creation_schema(row.get(7).map(str::to_string));
             if !crate::ledger::is_system_schema(schema) {
                 if row.get(2) == Some("f") {
                     unusable.push(schema.to_string());
@@ -866,8 +866,10 @@ fn hidden_ledger(
     // the whole database has a ledger of its own: that one qualified with the schema its
     // session creates tables in, which the tenants' ledgers never refuse
     // ([`ledger_under_another_name`] looks on the search_path only).
-    let own = TrackingTable::resolved(current_schema.as_deref().unwrap_or("SCHEMA"), &table.name)
-        .to_string();
+    let own = match &current_schema {
+        Some(schema) => TrackingTable::resolved(schema, &table.name).to_string(),
+        None => format!("SCHEMA.{}", quote_ident(&table.name)),
+    };
     let own = format!(
         "for the whole database to have a ledger of its own beside its tenants', set {}",
         tracking_table_setting(env, &own)
@@ -1363,16 +1365,25 @@ pub fn qualified_name(
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(schema
-        .filter(|schema| !crate::ledger::is_system_schema(schema))
+    Ok(creation_schema(schema)
         .map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
+}
+
+/// The schema an unqualified ledger is created in by a session whose `current_schema()` is
+/// `current`: that one, unless it is none or a system schema
+/// ([`crate::ledger::is_system_schema`]), no place for a ledger. **The** rule of
+/// [`qualified_name`], which [`resolve`] and every help proposing an unqualified ledger's
+/// qualified name ask too.
+fn creation_schema(current: Option<String>) -> Option<String> {
+    current.filter(|schema| !crate::ledger::is_system_schema(schema))
 }
 
 /// Where `table` is in this session, schema-qualified, without reading it: an unqualified
 /// name is the table `search_path` finds (as [`read`] finds it), else the one `CREATE TABLE`
 /// would make in the first existing schema of `search_path` (as [`qualified_name`] says).
-/// `None` when it is unqualified and `search_path` names no existing schema. Runs in any
-/// transaction (a read-only one too): one query, no error for an absent table.
+/// `None` when it is unqualified, not found, and `search_path` names no existing schema or
+/// puts a system schema first ([`creation_schema`]). Runs in any transaction (a read-only one
+/// too): one query, no error for an absent table.
 pub(crate) fn resolve(
     client: &mut impl postgres::GenericClient,
     table: &TrackingTable,
@@ -1381,13 +1392,14 @@ pub(crate) fn resolve(
         return Ok(Some(table.clone()));
     }
     let row = client.query_one(
-        "SELECT COALESCE((SELECT n.nspname FROM pg_catalog.pg_class c \
+        "SELECT (SELECT n.nspname FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)), \
-         pg_catalog.current_schema())::pg_catalog.text",
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)\
+         )::pg_catalog.text, pg_catalog.current_schema()::pg_catalog.text",
         &[&table.quoted()],
     )?;
-    let schema: Option<String> = row.get(0);
+    let found: Option<String> = row.get(0);
+    let schema = found.or_else(|| creation_schema(row.get(1)));
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
 }
 

@@ -270,6 +270,56 @@ fn tenant_ledgers_off_the_search_path_are_listed_cut_and_named_as_tenants() {
     );
 }
 
+/// Under a `search_path` whose first schema is a system one (`pg_catalog, public`), no ledger
+/// can be created where an unqualified name would go: where the ledger is
+/// ([`ledger::resolve`], the fleet's and tenants' checks) was `pg_catalog.tb_confiture`, and
+/// the help of tenants' ledgers off the path proposed `migration.tracking_table:
+/// pg_catalog.tb_confiture` for the whole database, a name the configuration refuses. Both
+/// ask the one rule of where a ledger is created (`qualified_name`'s): none there.
+#[test]
+fn a_system_schema_first_on_the_path_is_never_proposed_for_the_ledger() {
+    let db = TestDb::new("cft_ledger_hh2");
+    let mut setup = db.client();
+    create_confiture_ledger(&mut setup, Some("tenant_a"));
+    let mut client = connect(&db);
+    let table = TrackingTable::default();
+    for (path, expected) in [
+        ("pg_catalog, public", None),
+        ("pg_temp, public", None),
+        ("''", None),
+        ("public", Some("public.tb_confiture")),
+        ("tenant_a, public", Some("tenant_a.tb_confiture")),
+    ] {
+        client
+            .batch_execute(&format!("SET search_path = {path}"))
+            .unwrap();
+        let resolved = ledger::resolve(&mut client, &table).unwrap();
+        assert_eq!(
+            resolved.map(|t| t.to_string()).as_deref(),
+            expected,
+            "{path}"
+        );
+        assert_eq!(
+            ledger::qualified_name(&mut client, &table).unwrap(),
+            expected.map(str::to_string),
+            "{path}"
+        );
+    }
+    client
+        .batch_execute("SET search_path = pg_catalog, public")
+        .unwrap();
+    let err = ledger::read(&mut client, &table).unwrap_err();
+    let help = err.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains(
+            "for the whole database to have a ledger of its own beside its tenants', set \
+             `migration.tracking_table: SCHEMA.tb_confiture`"
+        ),
+        "{help}"
+    );
+    assert!(!help.contains("pg_catalog.tb_confiture"), "{help}");
+}
+
 #[test]
 fn a_table_that_is_not_a_ledger_is_reported() {
     let db = TestDb::new("cft_ledger");
