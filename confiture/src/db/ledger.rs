@@ -1748,9 +1748,9 @@ fn read_error(
 /// What this session's role may do where the ledger is, asked of the server after it refused
 /// the ledger's read or its creation (42501), through the catalogs' OIDs, which need no
 /// privilege: the role in effect (`current_user`) and the one that logged in, which `role`
-/// setting switched the session when they differ, the schema (as configured, else
-/// `current_schema()`: where an unqualified name is looked up, among the schemas of
-/// `search_path` the role may use, and where `CREATE TABLE` puts it) and the role's grants on
+/// setting switched the session when they differ, the schema (as configured, else where the
+/// `search_path` finds the table, else `current_schema()`, where `CREATE TABLE` puts it: as
+/// [`resolve`] says) and the role's grants on
 /// it and on the table. `None` when that cannot be asked. The one owner of "which grant is
 /// missing" for the read's help ([`grants_help`]) and the creation's ([`Grants::create_help`]).
 #[derive(Debug)]
@@ -1818,9 +1818,16 @@ impl RoleSetBy {
 }
 
 pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Option<Grants> {
+    // An unqualified name: the schema the search_path finds it in, else the one it would be
+    // created in ([`resolve`]'s answer, asked in the same query).
     let schema = match &table.schema {
         Some(schema) => literal(schema),
-        None => "pg_catalog.current_schema()".to_string(),
+        None => format!(
+            "COALESCE((SELECT CAST(m.nspname AS pg_catalog.text) FROM pg_catalog.pg_class f \
+             JOIN pg_catalog.pg_namespace m ON m.oid OPERATOR(pg_catalog.=) f.relnamespace \
+             WHERE f.oid OPERATOR(pg_catalog.=) {}), pg_catalog.current_schema())",
+            table.regclass()
+        ),
     };
     // The `role` setting that wins as PostgreSQL applies them: the login role's in this
     // database, the login role's, this database's, every role's (`ALTER ROLE ALL SET`).
@@ -2135,6 +2142,11 @@ pub(crate) fn current_database(client: &mut postgres::Client) -> Option<String> 
 }
 
 impl Grants {
+    /// `table` schema-qualified as this session resolves it: the schema these grants are of.
+    fn ledger(&self, table: &TrackingTable) -> TrackingTable {
+        TrackingTable::resolved(&self.schema, &table.name)
+    }
+
     /// Whether the role may create the tracking table: USAGE and CREATE on its schema, or,
     /// where the schema does not exist (the ledger's DDL creates it), CREATE on the database.
     fn may_create_ledger(&self) -> bool {
@@ -2207,7 +2219,7 @@ impl Grants {
             // where that is all it lacks.
             None if scratch.is_none() => {
                 if self.schema_exists && apart.is_some() && self.builds_create {
-                    let ledger = TrackingTable::resolved(&self.schema, &table.name);
+                    let ledger = self.ledger(table);
                     let usage = if self.usage {
                         String::new()
                     } else {
@@ -2277,7 +2289,10 @@ fn grants_help(table: &TrackingTable, grants: Option<&Grants>) -> String {
     // first `up`): the schema's USAGE is then all a read needs.
     let absent = grants.is_some_and(|g| !g.table_exists);
     if (grants.is_none_or(|g| !g.select) || statements.is_empty()) && !absent {
-        statements.push(format!("GRANT SELECT ON {} TO {role};", table.quoted()));
+        // Named as the session resolved it: the admin who pastes the grant has a search_path
+        // of their own.
+        let ledger = grants.map_or_else(|| table.clone(), |g| g.ledger(table));
+        statements.push(format!("GRANT SELECT ON {} TO {role};", ledger.quoted()));
     }
     let mut help = if absent {
         let create = match (grants, &table.schema) {

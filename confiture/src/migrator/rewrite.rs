@@ -242,6 +242,11 @@ impl Migrator {
                     }
                     _ => e,
                 })?;
+                // The table as the server resolved it, which the helps of its grants name.
+                let (found, resolved) = match found {
+                    Some((found, markers, resolved)) => (Some((found, markers)), resolved),
+                    None => (None, table.clone()),
+                };
                 let initialised = found.is_some();
                 let ((rows, access), markers) = found.unwrap_or_default();
                 let (rewrite, described) = decide(&rows)?;
@@ -253,7 +258,7 @@ impl Migrator {
                 // A table it creates is its own; one it found, it may not be allowed to write.
                 // None, and no schema to create it in: refused as the dry run refuses it.
                 match initialised {
-                    true => access.check_rewrite(&table, &rewrite)?,
+                    true => access.check_rewrite(&resolved, &rewrite)?,
                     false => {
                         crate::db::ledger::refuse_nowhere_to_create(client, &table, Some(&env))?
                     }

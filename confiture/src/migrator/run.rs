@@ -285,9 +285,15 @@ pub(super) fn read_ledger(
     wait: Duration,
     stop: Option<&apply::Stop>,
     site: crate::ledger::BuildSite<'_>,
-) -> Result<Option<(LedgerFound, Vec<crate::ledger::StartedRun>)>> {
+) -> Result<Option<(LedgerFound, Vec<crate::ledger::StartedRun>, TrackingTable)>> {
     let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop, site)?;
-    Ok(found.map(|found| ((found.ledger.rows, found.access), found.ledger.started)))
+    Ok(found.map(|found| {
+        (
+            (found.ledger.rows, found.access),
+            found.ledger.started,
+            found.table,
+        )
+    }))
 }
 
 /// A ledger's rows and what this role may do to it.

@@ -1441,6 +1441,85 @@ fn a_system_schema_first_on_the_search_path_is_no_place_for_the_ledger() {
     }
 }
 
+/// Every help that gives a `GRANT`, `REVOKE` or `ALTER TABLE` on the ledger or its start
+/// markers' table names it schema-qualified, as the session resolved it: `GRANT SELECT ON
+/// "tb_confiture"` (the read refused) and a rewrite's `GRANT ... ON "tb_confiture"` (baseline
+/// refused a write) were pasted by an admin whose own `search_path` decides which table they
+/// name. The helps collected: the read, `up`'s, `down`'s and `baseline`'s writes, row-level
+/// security, a markers' table of another shape.
+#[test]
+fn every_grant_or_alter_a_help_gives_names_the_ledger_schema_qualified() {
+    let guard =
+        confiture_test_support::reaper::DropRoleLater(confiture_tests::unique("hh2_grants"));
+    let role = &guard.0;
+    let db = TestDb::new("st_hh2_grants");
+    let project = two_migrations();
+    as_admin(&format!(
+        "CREATE ROLE \"{role}\" LOGIN; GRANT CONNECT ON DATABASE \"{}\" TO \"{role}\"",
+        db.name
+    ));
+    let as_role = server().url_as(role, None, &db.name);
+    let in_db = |sql: &str| {
+        db.connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    let as_owner = |args: &[&str]| {
+        run_at(&project, &db.url(), args).code(exit::SUCCESS);
+    };
+    as_owner(&["migrate", "up"]);
+    let mut helps = Vec::new();
+    let mut refused = |args: &[&str], said: &str| {
+        let run = run_at(&project, &as_role, args);
+        run.code(exit::INVALID).stderr_has(said);
+        helps.push((args.join(" "), run.stderr.clone()));
+    };
+    refused(&["migrate", "status"], "cannot read the tracking table");
+    in_db(&format!(
+        "GRANT SELECT ON public.tb_confiture TO \"{role}\""
+    ));
+    refused(&["migrate", "down", "--steps", "1"], "may not DELETE rows");
+    as_owner(&["migrate", "down", "--steps", "1"]);
+    refused(&["migrate", "up"], "may not INSERT rows");
+    refused(
+        &["migrate", "baseline", "--through", "2"],
+        "may not INSERT rows",
+    );
+    as_owner(&["migrate", "up"]);
+    in_db("ALTER TABLE public.tb_confiture ENABLE ROW LEVEL SECURITY");
+    refused(&["migrate", "status"], "row-level security applies");
+    in_db(&format!(
+        "ALTER TABLE public.tb_confiture DISABLE ROW LEVEL SECURITY; \
+         CREATE TABLE public.tb_confiture_started (id int); \
+         GRANT SELECT ON public.tb_confiture_started TO \"{role}\""
+    ));
+    refused(
+        &["migrate", "status"],
+        "is not the table of confiture's start markers",
+    );
+    for (args, stderr) in &helps {
+        let mut statements = 0;
+        for keyword in ["GRANT ", "REVOKE ", "ALTER TABLE "] {
+            for (at, _) in stderr.match_indices(keyword) {
+                let statement = stderr[at..].split([';', ')']).next().unwrap_or_default();
+                if !statement.contains("tb_confiture") {
+                    continue;
+                }
+                statements += 1;
+                assert!(
+                    statement.contains("\"public\".\"tb_confiture")
+                        || statement.contains("public.tb_confiture"),
+                    "{args}: `{statement}` names the ledger without its schema:\n{stderr}"
+                );
+            }
+        }
+        assert!(
+            statements > 0,
+            "{args}: no statement on the ledger:\n{stderr}"
+        );
+    }
+}
+
 /// The help of a `search_path` that names no existing schema names where that path is set
 /// (`pg_settings.source`) and the command that gives a schema there: the role's (`ALTER ROLE
 /// r SET`), the role's in the database (`ALTER ROLE r IN DATABASE d SET`), the connection's

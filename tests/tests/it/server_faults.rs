@@ -1681,7 +1681,7 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
         .expect("revoke");
     project
         .run(&["migrate", "status", "--database-url", &url])
-        .stderr_has("GRANT SELECT ON \"tb_confiture\"")
+        .stderr_has("GRANT SELECT ON \"public\".\"tb_confiture\"")
         .stderr_has("and UPDATE for reinit");
     // An edited file, so that `reinit` rewrites its row.
     project.write(
