@@ -186,6 +186,19 @@ pub struct ConnectionSpec {
     pub application_name: Option<String>,
     /// `connect_timeout` from the URL (whole seconds there, as in libpq), if it names one.
     pub connect_timeout: Option<Duration>,
+    /// How the connection string was written, which a help writing one of its parameters
+    /// follows ([`ConnectionSpec::options_setting`]).
+    pub(crate) written: Written,
+}
+
+/// How a connection string is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Written {
+    /// A `postgresql://` URL: its parameters in the query, percent-encoded.
+    #[default]
+    Url,
+    /// libpq's `key=value` pairs: a value with spaces in single quotes.
+    Pairs,
 }
 
 /// `user@host:port/db` — the form printed on stderr at every connecting command, and the one
@@ -239,6 +252,82 @@ fn masked(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `options` (the server's switches, split at whitespace a backslash does not escape) with
+/// each `-c setting=...`, `-csetting=...` or `--setting=...` of it (the name in any case, `-`
+/// for `_`) given `value`, in the form written; `-c setting=value` added when it has none.
+// Only the helps of a session (feature `db`) write options.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+fn with_setting(options: &str, setting: &str, value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        if c.is_whitespace() || c == '\\' {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            word.push(c);
+            word.extend(chars.next());
+        } else if c.is_whitespace() {
+            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+        } else {
+            word.push(c);
+        }
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    // The name part of `name=value`, when it names `setting`.
+    let names = |assignment: &str| {
+        assignment
+            .split_once('=')
+            .is_some_and(|(name, _)| name.replace('-', "_").eq_ignore_ascii_case(setting))
+    };
+    let given = |assignment: &str| {
+        let name = assignment
+            .split_once('=')
+            .map_or(assignment, |(name, _)| name);
+        format!("{name}={escaped}")
+    };
+    let mut set = false;
+    for i in 0..words.len() {
+        let after_c = i > 0 && words[i - 1] == "-c";
+        let prefix = ["--", "-c"]
+            .into_iter()
+            .find(|p| words[i].len() > p.len() && words[i].starts_with(p));
+        if after_c && names(&words[i]) {
+            words[i] = given(&words[i]);
+            set = true;
+        } else if let Some(prefix) = prefix.filter(|p| names(&words[i][p.len()..])) {
+            words[i] = format!("{prefix}{}", given(&words[i][prefix.len()..]));
+            set = true;
+        }
+    }
+    if !set {
+        words.push(format!("-c {setting}={escaped}"));
+    }
+    words.join(" ")
+}
+
+/// `text` as a URL's query value: percent-encoded where the query's or the value's syntax
+/// would read a character otherwise (a space, `=`, `&`, `#`, `%`, `+`, `\`, `'`, `?`), and
+/// every byte outside printable ASCII.
+// Only the helps of a session (feature `db`) write options.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+fn url_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_graphic() && !b"=&#%+\\'?".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// `"name"`: [`shown`] between double quotes, the one way a message quotes a name it rejects
 /// (a database, a tenant schema): each control character escaped once (`"x\u{1b}[2J"`), never
 /// escaped again by a `{:?}` of the escaped text. A text longer than any name PostgreSQL takes
@@ -287,6 +376,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("options", &self.options)
             .field("application_name", &self.application_name)
             .field("connect_timeout", &self.connect_timeout)
+            .field("written", &self.written)
             .finish()
     }
 }
@@ -304,6 +394,26 @@ impl ConnectionSpec {
             Error::invalid(format!("invalid connection string: {reason}"))
                 .with_help(CONNECTION_HELP)
         })
+    }
+
+    /// The `options` parameter that gives the session's `setting` the `value`, written as this
+    /// connection string writes its parameters — `options=-c%20search_path%3Dpublic` in a URL,
+    /// `options='-c search_path=public'` in `key=value` pairs —, with the other options it has
+    /// and its own `-c setting=...` (or `-csetting=...`, `--setting=...`) given the value in
+    /// the form it is written ([`with_setting`]). What a help says to write where the
+    /// connection's options set a setting ([`crate::db`]'s `settings::lift`). Holds no
+    /// password: the parsers refuse one in `options`.
+    // Only the helps of a session (feature `db`) write options.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn options_setting(&self, setting: &str, value: &str) -> String {
+        let options = with_setting(self.options.as_deref().unwrap_or_default(), setting, value);
+        match self.written {
+            Written::Url => format!("options={}", url_encoded(&options)),
+            Written::Pairs => format!(
+                "options='{}'",
+                options.replace('\\', "\\\\").replace('\'', "\\'")
+            ),
+        }
     }
 
     /// Every `(host, port)` in the order they are tried: `host:port`, then `more_hosts`.
@@ -1276,6 +1386,64 @@ mod tests {
             let spec = ConnectionSpec::parse(text).unwrap();
             assert_eq!(spec.host, DEFAULT_HOST, "{text}");
             assert!(spec.more_hosts.is_empty(), "{text}");
+        }
+    }
+
+    /// The `options` a help says to write where the connection's options set a setting
+    /// (`db::settings::lift`): written as the connection string writes parameters (a URL's
+    /// percent-encoding, a conninfo's quotes), with the other options kept and the setting's
+    /// own switch, in whichever form it was written, given the value — never dropped (the
+    /// session would fall back to the role's or database's value, not to the one proposed).
+    /// Each, put back in its string, reads as the options meant.
+    #[test]
+    fn the_options_a_help_gives_are_written_as_the_connection_string_writes_them() {
+        let defaults = LibpqDefaults::default();
+        for (text, expected, options) in [
+            (
+                "postgresql://u@h/db?options=-csearch_path%3Dnowhere",
+                "options=-csearch_path%3Dpublic",
+                "-csearch_path=public",
+            ),
+            (
+                "postgresql://u@h/db?options=-c%20work_mem%3D64MB%20-c%20search_path%3Dx",
+                "options=-c%20work_mem%3D64MB%20-c%20search_path%3D\"$user\",%5C%20public",
+                "-c work_mem=64MB -c search_path=\"$user\",\\ public",
+            ),
+            (
+                "postgresql://u@h/db?options=--search-path%3Dx",
+                "options=--search-path%3D\"$user\",%5C%20public",
+                "--search-path=\"$user\",\\ public",
+            ),
+            (
+                "postgresql://u@h/db?options=-c%20work_mem%3D64MB",
+                "options=-c%20work_mem%3D64MB%20-c%20search_path%3Dpublic",
+                "-c work_mem=64MB -c search_path=public",
+            ),
+            (
+                "host=h dbname=db options='-c search_path=nowhere -c x.y=a\\\\ b'",
+                "options='-c search_path=public -c x.y=a\\\\ b'",
+                "-c search_path=public -c x.y=a\\ b",
+            ),
+            (
+                "host=h dbname=db options='-cSEARCH_PATH=x'",
+                "options='-cSEARCH_PATH=\"$user\",\\\\ public'",
+                "-cSEARCH_PATH=\"$user\",\\ public",
+            ),
+        ] {
+            let spec = parse_spec_with(text, &defaults).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let value = match expected.contains("$user") {
+                true => "\"$user\", public",
+                false => "public",
+            };
+            let written = spec.options_setting("search_path", value);
+            assert_eq!(written, expected, "{text}");
+            let again = match spec.written {
+                Written::Url => format!("postgresql://u@h/db?{written}"),
+                Written::Pairs => format!("host=h dbname=db {written}"),
+            };
+            let read =
+                parse_spec_with(&again, &defaults).unwrap_or_else(|e| panic!("{again}: {e}"));
+            assert_eq!(read.options.as_deref(), Some(options), "{again}");
         }
     }
 }

@@ -91,6 +91,8 @@ pub(super) struct SpecBuilder {
     pub(super) options: Option<String>,
     pub(super) application_name: Option<String>,
     pub(super) connect_timeout: Option<Duration>,
+    /// How the string is written.
+    pub(super) written: super::connection::Written,
 }
 
 impl SpecBuilder {
@@ -372,6 +374,7 @@ impl SpecBuilder {
             options: self.options,
             application_name: self.application_name,
             connect_timeout: self.connect_timeout,
+            written: self.written,
         })
     }
 }

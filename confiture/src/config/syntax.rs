@@ -30,6 +30,7 @@ pub(super) fn parse_spec_with(
     } else if has_url_scheme(text) {
         return Err("the URL scheme must be postgresql:// or postgres://".to_string());
     } else if text.contains('=') {
+        builder.written = super::connection::Written::Pairs;
         parse_conninfo(text, &mut builder)?;
     } else if text.is_empty() {
         return Err("it is empty".to_string());

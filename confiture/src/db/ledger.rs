@@ -890,7 +890,13 @@ fn hidden_ledger(
                      `--schemas-query`), act on that tenant with `{flag} {tenant}`; {own}; \
                      if it is this database's own ledger, its search_path changed since: put \
                      {schema_ident} on the search_path ({}), or set {setting}",
-                    super::settings::lift("search_path", &path, &origin, &source),
+                    super::settings::lift(
+                        "search_path",
+                        &path,
+                        &origin,
+                        &source,
+                        env.map(|env| &env.connection)
+                    ),
                     flag = crate::hint::SCHEMA_FLAG,
                     tenant = crate::hint::quote(schema),
                     schema_ident = quote_ident(schema),
@@ -2085,7 +2091,13 @@ impl CreationPath {
         crate::display::escape(&format!(
             "put a schema of your own first on the search_path, `{path}` ({}), or \
              schema-qualify the tracking table: {}",
-            super::settings::lift("search_path", &path, &self.origin, &source),
+            super::settings::lift(
+                "search_path",
+                &path,
+                &self.origin,
+                &source,
+                env.map(|env| &env.connection)
+            ),
             tracking_table_setting(env, &qualified),
         ))
         .into_owned()

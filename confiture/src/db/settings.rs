@@ -303,11 +303,20 @@ pub(crate) fn search_path_in_new_database(
 /// `ALTER ROLE ALL` for every role's, the
 /// connection's options in `source` (where the connection settings come from: `--database-url`,
 /// `environment file ...`) for its startup options — which the tool takes only from there,
-/// never from `PGOPTIONS` —, `ALTER DATABASE` for the server's default. Names are quoted by
+/// never from `PGOPTIONS` —, written as `connection` writes them with the setting at `value`
+/// ([`ConnectionSpec::options_setting`](crate::config::ConnectionSpec): removed, the setting
+/// would fall back to the role's or database's, not to `value`; `connection` `None`, the
+/// switch alone), `ALTER DATABASE` for the server's default. Names are quoted by
 /// [`crate::ledger::quote_ident`]. The one owner of that wording: the read-only and
 /// `standard_conforming_strings` refusals (`db::writable`) and the `search_path` helps of a
 /// tenant, of a ledger off the path and of one with nowhere to be created say it.
-pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &str) -> String {
+pub(crate) fn lift(
+    setting: &str,
+    value: &str,
+    origin: &SettingOrigin,
+    source: &str,
+    connection: Option<&crate::config::ConnectionSpec>,
+) -> String {
     use crate::ledger::quote_ident;
     let set = format!("SET {setting} = {value}");
     let (database, role) = (quote_ident(&origin.database), quote_ident(&origin.role));
@@ -338,10 +347,18 @@ pub(crate) fn lift(setting: &str, value: &str, origin: &SettingOrigin, source: &
             "it is set for every role: {}",
             writable(format!("ALTER ROLE ALL {set}"))
         ),
-        "client" => format!(
-            "it is set by the connection's options (`options=-c {setting}=...` in {source}): \
-             remove it there"
-        ),
+        "client" => {
+            let options = match connection {
+                Some(connection) => {
+                    crate::display::escape(&connection.options_setting(setting, value)).into_owned()
+                }
+                None => format!("-c {setting}={value}"),
+            };
+            format!(
+                "it is set by the connection's options (`options=-c {setting}=...` in \
+                 {source}): write `{options}` there"
+            )
+        }
         "configuration file" => format!(
             "it is set in the server's configuration file: ALTER SYSTEM {set} and {}, or \
              edit postgresql.conf",
@@ -787,5 +804,38 @@ mod tests {
             Some(vec!["a".to_string(), "b,c".to_string()])
         );
         assert_eq!(sql("search_path=\"open"), "\"search_path\" = '\"open'");
+    }
+
+    fn origin(source: &str) -> SettingOrigin {
+        SettingOrigin {
+            source: source.to_string(),
+            database: "app db".to_string(),
+            role: "deploy".to_string(),
+        }
+    }
+
+    /// A setting of the connection's options was "remove it there": removed, the session
+    /// falls back to the role's or the database's value, not to the one the help proposes.
+    /// The help writes the options with the value, as the user's connection string writes
+    /// them (here a URL's, percent-encoded, its other option kept).
+    #[test]
+    fn a_setting_of_the_connections_options_is_given_its_value_there() {
+        let spec = crate::config::ConnectionSpec::parse(
+            "postgresql://u:secret@h/db?options=-c%20work_mem%3D64MB%20-csearch_path%3Dnowhere",
+        )
+        .unwrap();
+        let help = lift(
+            "search_path",
+            "public",
+            &origin("client"),
+            "--database-url",
+            Some(&spec),
+        );
+        assert_eq!(
+            help,
+            "it is set by the connection's options (`options=-c search_path=...` in \
+             --database-url): write `options=-c%20work_mem%3D64MB%20-csearch_path%3Dpublic` there"
+        );
+        assert!(!help.contains("secret"), "{help}");
     }
 }

@@ -176,6 +176,7 @@ pub(crate) fn check_session(
                     role: column(7),
                 },
                 source,
+                Some(&environment.connection),
             )
         )));
     }
@@ -196,6 +197,7 @@ pub(crate) fn check_session(
                     role: column(7),
                 },
                 source,
+                Some(&environment.connection),
             )
         )));
     }

@@ -301,6 +301,7 @@ fn refuse_database_ledger(
                 &crate::db::settings::search_path_without(&names.search_path, &names.user, schema),
                 &names.origin,
                 &base.source(),
+                Some(&base.connection),
             )
         )
     };

@@ -1555,12 +1555,15 @@ fn the_help_of_a_search_path_naming_no_schema_names_where_it_is_set() {
             as_role.clone(),
             format!("it is set for the database: ALTER DATABASE {name} SET search_path = nowhere, public"),
         ),
+        // The connection's options, over a role's empty path: removed, the session would
+        // fall back to the role's, not to the path the help proposes; the options written
+        // with it, as the URL writes them (`-csearch_path`, percent-encoded), give it.
         (
-            String::new(),
-            String::new(),
+            format!("ALTER ROLE \"{role}\" SET search_path = ''"),
+            format!("ALTER ROLE \"{role}\" RESET search_path"),
             format!("{}?options=-csearch_path%3Dnowhere", as_role),
             "it is set by the connection's options (`options=-c search_path=...` in \
-             --database-url): remove it there"
+             --database-url): write `options=-csearch_path%3Dnowhere,%5C%20public` there"
                 .to_string(),
         ),
     ];
@@ -1577,9 +1580,20 @@ fn the_help_of_a_search_path_naming_no_schema_names_where_it_is_set() {
             run.code(code)
                 .stderr_has("search_path names no existing schema")
                 .stderr_has(said);
-            if set.is_empty() {
+            if url.contains("options") {
                 run.stderr_lacks("ALTER");
             }
+        }
+        if let Some((_, options)) = said.split_once("write `") {
+            // The help's options, written in the URL in place of its own, give the session
+            // a schema.
+            let options = options.trim_end_matches("` there");
+            let url = url.replace("options=-csearch_path%3Dnowhere", options);
+            run_at(&project, &url, &["migrate", "up"]).code(exit::SUCCESS);
+            run_at(&project, &url, &["migrate", "down", "--steps", "2"]).code(exit::SUCCESS);
+            db.connect()
+                .batch_execute("DROP TABLE public.tb_confiture")
+                .expect("drop the ledger");
         }
         if let Some((_, alter)) = said.split_once(": ALTER") {
             // The help's command, pasted, gives the session a schema.
@@ -1966,18 +1980,37 @@ fn a_ledger_off_the_search_path_is_helped_for_where_the_path_comes_from() {
             .stderr_lacks("changed since the ledger was made");
         run
     };
+    // The options written with the path proposed, as the URL writes them: removed, the
+    // session would take the database's or role's path, not necessarily one with public.
     status(&["--database-url", &with_options])
         .stderr_has(
             "put public on the search_path (it is set by the connection's options \
-             (`options=-c search_path=...` in --database-url): remove it there)",
+             (`options=-c search_path=...` in --database-url): write \
+             `options=-csearch_path%3Ds2,%5C%20public` there)",
         )
         .stderr_has(
             "or set `migration.tracking_table: public.tb_confiture` in an environment file \
              given with `-c FILE` (--database-url reads none)",
         )
         .stderr_lacks("ALTER");
+    // A conninfo's options in its quotes, the backslash doubled there.
+    let spec = confiture::config::ConnectionSpec::parse(&db.url()).expect("the URL");
+    project.write(
+        "db/environments/pairs.yaml",
+        format!(
+            "database_url: host={} port={} user={} dbname={} options='-c search_path=s2'\n",
+            spec.host, spec.port, spec.user, spec.dbname
+        ),
+    );
+    status(&["-e", "pairs"]).stderr_has(
+        "in environment file db/environments/pairs.yaml): write \
+         `options='-c search_path=s2,\\\\ public'` there",
+    );
     status(&["-e", "opts"])
-        .stderr_has("in environment file db/environments/opts.yaml): remove it there")
+        .stderr_has(
+            "in environment file db/environments/opts.yaml): write \
+             `options=-csearch_path%3Ds2,%5C%20public` there",
+        )
         .stderr_has(
             "or set `migration.tracking_table: public.tb_confiture` in \
              db/environments/opts.yaml",

@@ -1303,17 +1303,19 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
     // database's setting, never an `ALTER`.
     let from_url = "take tenant_p off the whole database's search_path: it is set by the \
                     connection's options (`options=-c search_path=...` in";
+    // The options with the path that leaves it out, as the URL writes them.
+    let written = "`options=-csearch_path%3Dpublic`";
     let run = refused(
         &["--database-url", &with_options],
         "tenant_p",
-        &format!("{from_url} --database-url): remove it there"),
+        &format!("{from_url} --database-url): write {written} there"),
     );
     run.stderr_has("is on the whole database's search_path (`tenant_p,public`)")
         .stderr_lacks("ALTER");
     refused(
         &["-e", "opts"],
         "tenant_p",
-        &format!("{from_url} environment file db/environments/opts.yaml): remove it there"),
+        &format!("{from_url} environment file db/environments/opts.yaml): write {written} there"),
     )
     .stderr_lacks("ALTER");
     // The tenant existing, first on the path: the ledger resolves into it; the help names the
@@ -1324,7 +1326,7 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
     let run = refused(
         &["--database-url", &with_options],
         "tenant_p",
-        &format!("{from_url} --database-url): remove it there"),
+        &format!("{from_url} --database-url): write {written} there"),
     );
     run.stderr_has("tenant_p holds the whole database's tracking table tenant_p.tb_confiture")
         .stderr_has(

@@ -1061,6 +1061,7 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
         .run(&["migrate", "down", "--database-url", &with_options])
         .code(3)
         .stderr_has("set by the connection's options")
+        .stderr_has("write `options=-c%20default_transaction_read_only%3Doff` there")
         .stderr_lacks("ALTER ");
     assert_eq!(db.ledger(), Some(vec!["001:create_t1".to_string()]));
 }
@@ -1217,6 +1218,7 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
         .code(exit::INVALID)
         .stderr_has("standard_conforming_strings is off")
         .stderr_has("set by the connection's options")
+        .stderr_has("write `options=-c%20standard_conforming_strings%3Don` there")
         .stderr_has("nothing was run");
     assert_eq!(db.ledger(), None, "nothing ran");
     project
