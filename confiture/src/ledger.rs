@@ -197,21 +197,27 @@ impl Unrecorded {
 pub const DEFAULT_TRACKING_TABLE: &str = "tb_confiture";
 
 /// Why an unqualified tracking table cannot be created — the server's 3F000 "no schema has
-/// been selected to create in" — and the two ways out: what `up`, `baseline` and `reinit` say
-/// when it fails so, and `status` instead of suggesting that `up`. `database` is the database's
-/// name when known (quoted as PostgreSQL quotes it), else a placeholder.
+/// been selected to create in" — and the two ways out, when the server cannot be asked where
+/// the `search_path` is set (where it can, `db::settings::lift` names the one place): every
+/// place it may be set, in the order the server lets one win over the next, each with the
+/// command `lift` gives there. `database` is the database's name when known (quoted as
+/// PostgreSQL quotes it), else a placeholder.
 pub fn no_schema_help(database: Option<&str>) -> String {
     let database = database.map_or(std::borrow::Cow::Borrowed("<database>"), |name| {
         crate::display::escape(&quote_ident(name))
             .into_owned()
             .into()
     });
+    let set = "SET search_path = public";
     format!(
         "the session's search_path names no existing schema (it is empty, or its schemas do \
          not exist), so an unqualified tracking table has nowhere to be created: \
          schema-qualify `migration.tracking_table` (e.g. `public.tb_confiture`), or give the \
-         database a search_path (ALTER DATABASE {database} SET search_path = public; new \
-         sessions take it)"
+         session a search_path where its own is set, the first of these that sets it: the \
+         connection's `options` (`-c search_path=public` in them), the role's in \
+         this database (ALTER ROLE <role> IN DATABASE {database} {set}), the role's (ALTER \
+         ROLE <role> {set}), the database's (ALTER DATABASE {database} {set}), every \
+         role's (ALTER ROLE ALL {set}); new sessions take it"
     )
 }
 

@@ -838,4 +838,37 @@ mod tests {
         );
         assert!(!help.contains("secret"), "{help}");
     }
+
+    /// The help of an unqualified tracking table with nowhere to be created, when the server
+    /// cannot be asked where the `search_path` is set, names every place with the command
+    /// [`lift`] gives there: consistent whatever set the path, never `ALTER DATABASE` alone
+    /// (a role's setting wins over it).
+    #[test]
+    fn the_help_of_a_search_path_set_anywhere_gives_lifts_command_for_each_place() {
+        let help = crate::ledger::no_schema_help(Some("app db")).replace("<role>", "deploy");
+        for source in ["database user", "user", "database", "global", "client"] {
+            let lifted = lift("search_path", "public", &origin(source), "FROM", None);
+            let command = lifted
+                .rsplit_once(": ")
+                .map(|(_, command)| {
+                    command
+                        .trim_start_matches("write `")
+                        .trim_end_matches("` there")
+                })
+                .unwrap();
+            assert!(help.contains(command), "{source}: {command} not in {help}");
+        }
+        let places = [
+            "options",
+            "IN DATABASE",
+            "ALTER ROLE deploy SET",
+            "ALTER DATABASE",
+            "ALL",
+        ];
+        let at: Vec<usize> = places.iter().map(|p| help.find(p).unwrap()).collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "in the server's order: {help}"
+        );
+    }
 }
