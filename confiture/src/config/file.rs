@@ -13,14 +13,15 @@ use serde_yaml::{Mapping, Value};
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{ConnectionLines, Environment, MigrationSettings, Origin};
-use super::expand::{expand, expand_naming, Emptied, ExpandError};
+use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::parse_spec_with;
+use super::syntax::{parse_spec_with, parts_emptied};
 use super::timeout::Timeout;
 use super::yaml11::{self, Yaml11};
+use super::ConnectionPart;
 use crate::error::{EnvironmentFileProblems, Error, Reason, Result, SettingProblem};
 use crate::ledger::TrackingTable;
 
@@ -271,7 +272,8 @@ fn empty_part_help(key: &str, vars: &[String]) -> String {
     let first = vars.first().map_or("VAR", String::as_str);
     let what = if key == "database_url" {
         "a part of a URL or conninfo left out is libpq's default in its place (`localhost`, the \
-         system user, the `postgres` database), another database"
+         system user, the database named as the user), another database; a whole host, port, \
+         user or database name cannot be empty"
     } else {
         "a part left out changes what the value names"
     };
@@ -1022,6 +1024,7 @@ impl FileContext<'_> {
                         .key_error("database_url", "is empty")
                         .with_help(CONNECTION_HELP));
                 }
+                self.refuse_emptied_parts(top, &url)?;
                 parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
                     // Named when the variable is the whole value: a variable in a part of it
                     // (a password) may not be where the fault is.
@@ -1051,6 +1054,52 @@ impl FileContext<'_> {
                 ));
             }
         })
+    }
+
+    /// Refuses a host, port, user or database name `database_url` writes as a whole that a
+    /// `${VAR:-}` expanded to nothing in `url` (its expanded text): libpq's default would
+    /// take its place (`postgresql://h/${DB:-}` is the database named as the user), a
+    /// database other than the one written. A part the URL does not write is libpq's default
+    /// as documented; `${VAR}` set to "" without a default is refused by [`expand`] already.
+    fn refuse_emptied_parts(&self, top: &Mapping, url: &str) -> Result<()> {
+        const MARK: &str = "1";
+        let written = url_text(top);
+        let Some((marked, vars)) = mark_empty_defaults(&written, self.vars, MARK) else {
+            return Ok(());
+        };
+        let parts = parts_emptied(url, &marked);
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let nouns: Vec<&str> = parts.iter().map(|p| p.noun()).collect();
+        let defaults: Vec<&str> = parts
+            .iter()
+            .map(|part| match part {
+                ConnectionPart::Database => "a database named as the user",
+                ConnectionPart::Host => "localhost",
+                ConnectionPart::Port => "port 5432",
+                ConnectionPart::User => "PGUSER or the system user",
+                ConnectionPart::Password => "PGPASSWORD or the password file",
+            })
+            .collect();
+        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
+        Err(self
+            .key_error(
+                "database_url",
+                &format!(
+                    "has an empty {}: {} expanded to nothing, which leaves libpq's default in \
+                     its place ({}), not the one written",
+                    nouns.join(", "),
+                    shown.join(" and "),
+                    defaults.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "set {} (in CI: define the secret for this environment), or give a default \
+                 (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
+                vars.join(" and "),
+                vars[0]
+            )))
     }
 
     /// The variables whose values gave `database_url` more than its password, and its line
@@ -2652,6 +2701,75 @@ mod tests {
             format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
         ] {
             Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// A `${VAR:-}` that is a whole host, port, user or database name of `database_url`
+    /// (hc2): expanded to nothing, it left that part to libpq's default, so
+    /// `postgresql://u@h/${DB:-}` connected to the database named as the user without a word.
+    /// Refused before connecting (exit 5, naming the file, line and variable), whether the
+    /// variable is unset or set to ""; a URL that does not write the part, a part only partly
+    /// emptied and an empty password are taken as written. The legacy block refuses an empty
+    /// value of these keys already.
+    #[test]
+    fn a_default_that_empties_a_whole_part_of_the_url_is_refused() {
+        const VAR: &str = "CONFITURE_TEST_HC2_EMPTY";
+        let path = Path::new("db/environments/x.yaml");
+        let unset = |_: &str| None;
+        let empty = |name: &str| (name == VAR).then(String::new);
+        let refused = [
+            ("postgresql://app@127.0.0.1:5432/§", "database name"),
+            (
+                "postgresql://app@127.0.0.1/§?sslmode=disable",
+                "database name",
+            ),
+            ("postgresql://app@§/app", "host"),
+            ("postgresql://app@§:5432/app", "host"),
+            ("postgresql://app@h1,§/app", "host"),
+            ("postgresql://app@h:§/app", "port"),
+            ("postgresql://§@h/app", "user name"),
+            ("postgresql://§:pw@h/app", "user name"),
+            ("host=h user=app dbname='§'", "database name"),
+        ];
+        for (url, part) in refused {
+            let text = format!(
+                "# x\ndatabase_url: \"{}\"\n",
+                url.replace('§', &format!("${{{VAR}:-}}"))
+            );
+            for vars in [&unset as &dyn Fn(&str) -> Option<String>, &empty] {
+                let err =
+                    Environment::parse(&text, path, vars).expect_err(&format!("accepted:\n{text}"));
+                assert_eq!(err.kind, crate::ErrorKind::Invalid, "{text}");
+                assert!(
+                    err.message.starts_with(&format!(
+                        "environment file db/environments/x.yaml, line 2: `database_url` has an \
+                         empty {part}: ${{{VAR}:-}} expanded to nothing"
+                    )),
+                    "{text}: {}",
+                    err.message
+                );
+            }
+        }
+        for url in [
+            "postgresql://app@h",
+            "postgresql://app@h/",
+            "postgresql://app@h/app_§",
+            "postgresql://app:§@h/app",
+            "postgresql://app@h/app?application_name=§",
+        ] {
+            let text = format!(
+                "database_url: \"{}\"\n",
+                url.replace('§', &format!("${{{VAR}:-}}"))
+            );
+            Environment::parse(&text, path, &unset).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        for key in ["host", "port", "database", "user"] {
+            let text = format!("database:\n  {key}: \"${{{VAR}:-}}\"\n");
+            let err = Environment::parse(&text, path, &unset).expect_err(&text);
+            assert!(
+                err.message.contains(&format!("`database.{key}` is empty")),
+                "{err}"
+            );
         }
     }
 
