@@ -1,13 +1,14 @@
 //! Environment files: confiture's YAML format, read capped and checked key by key. The one
 //! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeSeed as _;
 use serde_yaml::{Mapping, Value};
 
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
@@ -116,9 +117,7 @@ impl Environment {
                 "environment file {shown} is larger than {} KiB: it was not read",
                 MAX_FILE_BYTES / 1024
             ))
-            .with_help(format!(
-                "an environment file holds a few settings: check that {shown} is the file you meant"
-            )));
+            .with_help(few_settings_help(&shown, "")));
         }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
@@ -668,9 +667,9 @@ fn read_environment(
                  file may hold (flow collections nested that deep take the YAML parser minutes); \
                  it was not parsed"
             ))
-            .with_help(format!(
-                "an environment file holds a few settings: check that {shown} is the file you \
-                 meant, and write long lists one `- item` per line"
+            .with_help(few_settings_help(
+                shown,
+                "write long lists one `- item` per line",
             )));
     }
     let top = top_mapping(file, text)?;
@@ -797,8 +796,17 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
     if let Some(error) = forbidden_character(text, file.shown) {
         return Err(error);
     }
-    let MergesJoined(mut document) =
-        serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
+    let too_deep = Cell::new(false);
+    let seed = Nested {
+        depth: 0,
+        too_deep: &too_deep,
+    };
+    let MergesJoined(mut document) = seed
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .map_err(|e| match e.location() {
+            Some(at) if too_deep.get() => nests_too_deep(text, file, at.line()),
+            _ => malformed_yaml(text, file.shown, &e),
+        })?;
     apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
         Value::Mapping(top) => Ok(top),
@@ -822,107 +830,152 @@ impl<'de> serde::Deserialize<'de> for MergesJoined {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MergesJoined;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Bool(b)))
-            }
-            fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::String(text.to_string())))
-            }
-            fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::String(text)))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Null))
-            }
-            fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Null))
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(
-                self,
-                value: D,
-            ) -> std::result::Result<MergesJoined, D::Error> {
-                serde::Deserialize::deserialize(value)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                let mut items = Vec::new();
-                while let Some(MergesJoined(item)) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(MergesJoined(Value::Sequence(items)))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                let mut mapping = Mapping::new();
-                let mut merges = Vec::new();
-                while let Some(MergesJoined(key)) = map.next_key()? {
-                    let MergesJoined(value) = map.next_value()?;
-                    if key.as_str() == Some("<<") {
-                        merges.push(value);
-                    } else if mapping.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format_args!(
-                            "duplicate entry with key {key:?}"
-                        )));
-                    } else {
-                        mapping.insert(key, value);
-                    }
-                }
-                let merge = match merges.len() {
-                    0 => None,
-                    1 => merges.pop(),
-                    // The last merge first; a list's mappings in their order.
-                    _ => Some(Value::Sequence(
-                        merges
-                            .into_iter()
-                            .rev()
-                            .flat_map(|merge| match merge {
-                                Value::Sequence(items) => items,
-                                other => vec![other],
-                            })
-                            .collect(),
-                    )),
-                };
-                if let Some(merge) = merge {
-                    mapping.insert(Value::String("<<".to_string()), merge);
-                }
-                Ok(MergesJoined(Value::Mapping(mapping)))
-            }
-            fn visit_enum<A: serde::de::EnumAccess<'de>>(
-                self,
-                data: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                // A tagged value (`!tag value`).
-                use serde::de::VariantAccess;
-                let (tag, value) = data.variant::<String>()?;
-                let MergesJoined(value) = value.newtype_variant()?;
-                Ok(MergesJoined(Value::Tagged(Box::new(
-                    serde_yaml::value::TaggedValue {
-                        tag: serde_yaml::value::Tag::new(tag),
-                        value,
-                    },
-                ))))
+        let too_deep = Cell::new(false);
+        Nested {
+            depth: 0,
+            too_deep: &too_deep,
+        }
+        .deserialize(deserializer)
+    }
+}
+
+/// How deep mappings and lists may nest in an environment file, below the YAML parser's own
+/// limit (128), whose error says only "recursion limit exceeded": a file of settings nests a
+/// few levels; one nested deeper is refused by [`nests_too_deep`], at its line.
+pub const MAX_NESTING: usize = 100;
+
+/// A [`MergesJoined`] at `depth` mappings and lists deep, which sets `too_deep` and fails
+/// where the nesting passes [`MAX_NESTING`].
+#[derive(Clone, Copy)]
+struct Nested<'a> {
+    depth: usize,
+    too_deep: &'a Cell<bool>,
+}
+
+impl Nested<'_> {
+    /// The seed of a value inside this one's mapping or list, or the error of one too deep.
+    fn inner<E: serde::de::Error>(self) -> std::result::Result<Self, E> {
+        if self.depth >= MAX_NESTING {
+            self.too_deep.set(true);
+            return Err(E::custom("nests too deep"));
+        }
+        Ok(Nested {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Nested<'_> {
+    type Value = MergesJoined;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<MergesJoined, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Nested<'_> {
+    type Value = MergesJoined;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::String(text.to_string())))
+    }
+    fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::String(text)))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Null))
+    }
+    fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Null))
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        value: D,
+    ) -> std::result::Result<MergesJoined, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, value)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        let inner = self.inner()?;
+        let mut items = Vec::new();
+        while let Some(MergesJoined(item)) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(MergesJoined(Value::Sequence(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        let inner = self.inner()?;
+        let mut mapping = Mapping::new();
+        let mut merges = Vec::new();
+        while let Some(MergesJoined(key)) = map.next_key_seed(inner)? {
+            let MergesJoined(value) = map.next_value_seed(inner)?;
+            if key.as_str() == Some("<<") {
+                merges.push(value);
+            } else if mapping.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate entry with key {key:?}"
+                )));
+            } else {
+                mapping.insert(key, value);
             }
         }
-        deserializer.deserialize_any(Visitor)
+        let merge = match merges.len() {
+            0 => None,
+            1 => merges.pop(),
+            // The last merge first; a list's mappings in their order.
+            _ => Some(Value::Sequence(
+                merges
+                    .into_iter()
+                    .rev()
+                    .flat_map(|merge| match merge {
+                        Value::Sequence(items) => items,
+                        other => vec![other],
+                    })
+                    .collect(),
+            )),
+        };
+        if let Some(merge) = merge {
+            mapping.insert(Value::String("<<".to_string()), merge);
+        }
+        Ok(MergesJoined(Value::Mapping(mapping)))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(
+        self,
+        data: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        // A tagged value (`!tag value`).
+        use serde::de::VariantAccess;
+        let (tag, value) = data.variant::<String>()?;
+        let MergesJoined(value) = value.newtype_variant_seed(self)?;
+        Ok(MergesJoined(Value::Tagged(Box::new(
+            serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new(tag),
+                value,
+            },
+        ))))
     }
 }
 
@@ -2226,6 +2279,40 @@ fn forbidden_character(text: &str, shown: &str) -> Option<Error> {
     )
 }
 
+/// The help of a file far larger or deeper than a file of settings: what to check, then
+/// `then`, what to write instead (if anything).
+fn few_settings_help(shown: &str, then: &str) -> String {
+    let check = format!(
+        "an environment file holds a few settings: check that {shown} is the file you meant"
+    );
+    match then {
+        "" => check,
+        then => format!("{check}, and {then}"),
+    }
+}
+
+/// A document nested more than [`MAX_NESTING`] deep, at `line` (where the parser was when it
+/// passed the limit): named by the top-level key it is under, when there is one (not in a
+/// document that is itself a list).
+fn nests_too_deep(text: &str, file: &FileContext<'_>, line: usize) -> Error {
+    // The last key written at the left margin up to that line: block or flow, every line
+    // of its value is indented or follows it on its line.
+    let top = (text.lines().take(line))
+        .filter(|l| indent(l) == 0 && !l.starts_with('#'))
+        .filter_map(written_key)
+        .last();
+    let what = top.map_or_else(|| "the document".to_string(), |key| format!("`{key}`"));
+    Error::invalid(format!(
+        "environment file {}, line {line}: {what} nests mappings and lists more than \
+         {MAX_NESTING} deep; it was not read",
+        file.shown
+    ))
+    .with_help(few_settings_help(
+        file.shown,
+        "write each setting as `key: value`, nested a few levels at most",
+    ))
+}
+
 /// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
 /// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
 /// forbids them in indentation, and editors hide them). A key written twice is named at its
@@ -2277,10 +2364,10 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
              the YAML parser's limit (an alias copies its anchor's value, and an anchor holding \
              aliases multiplies them: a \"billion laughs\")"
         ))
-        .with_help(format!(
-            "check that {shown} is the file you meant; an environment file holds a few \
-             settings: write them out, and use an alias only to share a block \
-             (`<<: *base`), never inside the value of another anchor"
+        .with_help(few_settings_help(
+            shown,
+            "write them out; use an alias only to share a block (`<<: *base`), never inside \
+             the value of another anchor",
         ));
     }
     Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
@@ -2701,6 +2788,73 @@ mod tests {
             format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
         ] {
             Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// A file nested past the YAML parser's limit said "malformed YAML ... recursion limit
+    /// exceeded" (hc2): neither what nests nor that a file of settings does not. Refused at
+    /// the line where it passes `MAX_NESTING`, naming the top-level key, in block mappings,
+    /// block lists, flow collections and under a tag alike; one level less is read.
+    #[test]
+    fn a_file_nested_too_deep_names_the_key_and_line() {
+        let url = "database_url: postgresql://h/db\n";
+        let block_maps = |levels: usize| {
+            let mut text = format!("{url}seed:\n");
+            for i in 1..levels {
+                text.push_str(&format!("{}k{i}:\n", "  ".repeat(i)));
+            }
+            text.push_str(&format!("{}v: 1\n", "  ".repeat(levels)));
+            text
+        };
+        let block_lists = |levels: usize| {
+            let mut text = format!("{url}seed:\n");
+            for i in 1..levels {
+                text.push_str(&format!("{}-\n", "  ".repeat(i)));
+            }
+            text.push_str(&format!("{}- 1\n", "  ".repeat(levels)));
+            text
+        };
+        let flow =
+            |levels: usize| format!("{url}seed: {}{}\n", "[".repeat(levels), "]".repeat(levels));
+        let tagged = |levels: usize| {
+            format!(
+                "{url}seed: !t {}{}\n",
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        // The top-level mapping is one level: `seed`'s value is the second.
+        let deepest = MAX_NESTING - 1;
+        let cases: [(&dyn Fn(usize) -> String, usize); 4] = [
+            (&block_maps, deepest + 3),
+            (&block_lists, deepest + 3),
+            (&flow, 2),
+            (&tagged, 2),
+        ];
+        for (file, line) in cases {
+            let text = file(deepest + 1);
+            let err = parse_x(&text).expect_err(&text);
+            assert_eq!(err.kind, crate::ErrorKind::Invalid);
+            assert_eq!(
+                err.message,
+                format!(
+                    "environment file x.yaml, line {line}: `seed` nests mappings and lists more \
+                     than {MAX_NESTING} deep; it was not read"
+                ),
+                "{text}"
+            );
+            assert!(
+                err.help
+                    .unwrap_or_default()
+                    .starts_with("an environment file holds a few settings"),
+                "{text}"
+            );
+            // Past the parser's own limit (128), the same refusal.
+            let err = parse_x(&file(200)).unwrap_err();
+            assert!(err.message.ends_with("deep; it was not read"), "{err}");
+            // One level less is read (`seed` is confiture (Python)'s, kept for it).
+            let text = file(deepest);
+            parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
     }
 
@@ -4002,9 +4156,10 @@ mod tests {
                 "{levels}x{width}: {err}"
             );
             assert!(
-                err.help
-                    .as_deref()
-                    .is_some_and(|h| h.starts_with("check that x.yaml is the file you meant")),
+                err.help.as_deref().is_some_and(|h| h.starts_with(
+                    "an environment file holds a few settings: \
+                                                    check that x.yaml is the file you meant"
+                )),
                 "{err:?}"
             );
             assert_eq!(err.exit_code(), crate::exit::INVALID);
