@@ -1496,8 +1496,18 @@ impl FileContext<'_> {
         let written = line
             .and_then(|line| self.keys.text_of(line))
             .and_then(|line| written_scalar(line, name, value));
+        // Brought by a merge: quoted wherever the anchors it names write this value (a text
+        // that reads as another value is not where it came from), it is text to both.
+        let quoted_in_merges = || {
+            let lines = line.map_or_else(Vec::new, |line| self.keys.merged_lines(line, name));
+            let texts: Vec<&str> = (lines.iter())
+                .filter_map(|&at| written_scalar(self.keys.text_of(at)?, name, value))
+                .collect();
+            !texts.is_empty() && texts.iter().all(|text| text.starts_with(['"', '\'']))
+        };
         let (plain, on_its_line) = match (written, value) {
             (Some(text), _) if text.starts_with(['"', '\'']) => return Ok(()),
+            (None, Value::String(_)) if quoted_in_merges() => return Ok(()),
             (Some(text), _) => (text.to_string(), true),
             (None, Value::String(text)) => (text.clone(), false),
             (None, _) => return Ok(()),
@@ -2042,6 +2052,51 @@ impl<'t> KeyLines<'t> {
             }
         }
         parent.map(|i| i + 1)
+    }
+
+    /// The lines (from 1) where the anchors a merge at `line` (`<<: *base`, `<<: [*a, *b]`)
+    /// names write `key`: in the anchored block (`base: &base` then its keys), inline on the
+    /// anchor's line (`base: &base {key: value}`), or through that block's own merge. Only
+    /// block-style merges are read; empty when `line` is not one or the key is not found.
+    fn merged_lines(&self, line: usize, key: &str) -> Vec<usize> {
+        self.merged_lines_within(line, key, 4)
+    }
+
+    fn merged_lines_within(&self, line: usize, key: &str, depth: usize) -> Vec<usize> {
+        let Some(text) = self.text_of(line) else {
+            return Vec::new();
+        };
+        let Some(aliases) = text.trim_start().strip_prefix("<<:") else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for alias in aliases.split([' ', '\t', ',', '[', ']']) {
+            let Some(name) = alias.strip_prefix('*').filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let anchor = format!("&{name}");
+            let anchored = self.lines.iter().enumerate().filter(|(_, l)| {
+                l.match_indices(&anchor).any(|(at, _)| {
+                    let after = &l[at + anchor.len()..];
+                    after.is_empty() || after.starts_with([' ', '\t', '{'])
+                })
+            });
+            for (i, anchor_line) in anchored {
+                if anchor_line.contains('{') {
+                    found.push(i + 1);
+                    continue;
+                }
+                let keys = self.keys_under(Some(i));
+                match (keys.get(key), keys.get("<<")) {
+                    (Some(&at), _) => found.push(at + 1),
+                    (None, Some(&merge)) if depth > 0 => {
+                        found.extend(self.merged_lines_within(merge + 1, key, depth - 1));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found
     }
 
     /// The keys of the block whose key is at line index `parent` (`None`: the top level),
@@ -2788,6 +2843,41 @@ mod tests {
             format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
         ] {
             Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// Through a merge key (`<<: *base`), whether a value was quoted was not seen (hc2):
+    /// `database: "0123"` written quoted in the anchored block was refused as the YAML 1.1
+    /// octal 83. Quoted wherever the merge's anchors write it — in a block, inline on the
+    /// anchor's line, through the block's own merge — it is text to both tools; unquoted
+    /// there, or unquoted in one of several anchors, it is still refused.
+    #[test]
+    fn a_value_quoted_in_a_merged_anchor_is_text() {
+        let tail = "  host: h\n  user: app\n";
+        let taken = [
+            "base: &base\n  database: \"0123\"\n  password: '0x10'\ndatabase:\n  <<: *base\n",
+            "base: &base {database: \"0123\", password: '0x10'}\ndatabase:\n  <<: *base\n",
+            "a: &a\n  database: \"0123\"\n  password: '0x10'\nb: &b\n  <<: *a\ndatabase:\n  <<: [*b]\n",
+        ];
+        for text in taken {
+            let text = format!("{text}{tail}");
+            let env = parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(env.connection.dbname, "0123", "{text}");
+            assert_eq!(env.connection.password.as_deref(), Some("0x10"), "{text}");
+        }
+        let refused = [
+            "base: &base\n  database: 0123\ndatabase:\n  <<: *base\n",
+            "a: &a\n  database: 0123\nb: &b\n  database: \"0123\"\ndatabase:\n  <<: [*a, *b]\n",
+            "a: &a\n  database: yes\ndatabase:\n  <<: *a\n",
+        ];
+        for text in refused {
+            let text = format!("{text}{tail}");
+            let err = parse_x(&text).expect_err(&text);
+            assert!(
+                err.message
+                    .contains("`database.database` is not written on its key's line"),
+                "{text}: {err}"
+            );
         }
     }
 
