@@ -470,7 +470,7 @@ fn jobs(text: &str) -> Result<u16, String> {
 fn version(text: &str) -> Result<Version, String> {
     no_flag(text)?;
     text.trim().parse::<Version>().map_err(|e| match e {
-        VersionError::TooLarge => "is not a migration version: it is too large".to_string(),
+        VersionError::TooLarge => format!("is not a migration version: {e}"),
         _ => "is not a migration version; give the number at the start of a migration file \
               name, e.g. `3` or `003`"
             .to_string(),

@@ -151,12 +151,19 @@ pub fn cut(list: Vec<String>) -> Vec<String> {
 /// [`cut`] for a list whose entries take several lines each (an environment file's problems,
 /// each with its help): the lines of the first [`MAX_LISTED`] entries, then `... and N more`.
 pub fn cut_entries(list: Vec<Vec<String>>) -> Vec<String> {
-    let more = list.len().saturating_sub(MAX_LISTED);
-    let mut lines: Vec<String> = list.into_iter().take(MAX_LISTED).flatten().collect();
+    let (listed, more) = listed(&list);
+    let mut lines: Vec<String> = listed.iter().flatten().cloned().collect();
     if more > 0 {
         lines.push(format!("... and {more} more"));
     }
     lines
+}
+
+/// The entries of `list` a message or a JSON document lists — its first [`MAX_LISTED`] — and
+/// how many it leaves out: the cut of [`cut`], for data (the JSON error's `settings`).
+pub fn listed<T>(list: &[T]) -> (&[T], usize) {
+    let shown = list.len().min(MAX_LISTED);
+    (&list[..shown], list.len() - shown)
 }
 
 /// The one rule cutting a long value in a message (a rejected name, a source line): its first

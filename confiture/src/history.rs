@@ -148,12 +148,18 @@ pub enum VersionError {
 
 impl fmt::Display for VersionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            VersionError::Empty => "it is empty",
-            VersionError::NotDigits => "it is not made of digits",
-            VersionError::TooLarge => "it is too large",
-        })
+        match self {
+            VersionError::Empty => f.write_str("it is empty"),
+            VersionError::NotDigits => f.write_str("it is not made of digits"),
+            VersionError::TooLarge => write!(f, "it is {}", above_max_version()),
+        }
     }
+}
+
+/// What a version above [`MAX_VERSION`] is, with the limit: the one wording of
+/// [`VersionError::TooLarge`], for a flag, a ledger row and a file name alike.
+pub fn above_max_version() -> String {
+    format!("above {MAX_VERSION}, the largest version a migration may have")
 }
 
 impl std::error::Error for VersionError {}
@@ -1587,6 +1593,11 @@ mod tests {
         assert_eq!(
             "99999999999999999999".parse::<Version>().unwrap_err(),
             VersionError::TooLarge
+        );
+        // The limit is said (hc2), for a flag and a ledger row alike.
+        assert_eq!(
+            VersionError::TooLarge.to_string(),
+            format!("it is above {MAX_VERSION}, the largest version a migration may have")
         );
     }
 

@@ -133,6 +133,20 @@ pub(crate) enum ConnectionPart {
     Password,
 }
 
+impl ConnectionPart {
+    /// What a message calls it: `database name`, `host`, ...
+    #[cfg_attr(not(feature = "env-files"), allow(dead_code))]
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Self::Database => "database name",
+            Self::Host => "host",
+            Self::Port => "port",
+            Self::User => "user name",
+            Self::Password => "password",
+        }
+    }
+}
+
 /// Where an environment file writes each [`ConnectionPart`]: its line and key. The one
 /// record of those lines, filled when the file is read (`config::file`) and read by
 /// [`Environment::source_of`].

@@ -50,8 +50,45 @@ pub(super) fn expand_naming(
     vars: &dyn Fn(&str) -> Option<String>,
     refused: Emptied,
 ) -> Result<(String, Vec<String>), ExpandError> {
+    expand_marking(text, vars, refused, None).map(|(text, used, _)| (text, used))
+}
+
+/// `text` expanded with every `${VAR:-}` that gave the empty string (its default taken, or
+/// VAR set to "") written as `mark` instead, and those variables (each once, in order); `None`
+/// when there is none, or `text` does not expand. A part of a URL such a variable emptied
+/// is one this text has and the expanded text does not (`postgresql://h/${DB:-}`: another
+/// database), which only a parse of both can tell.
+pub(super) fn mark_empty_defaults(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    mark: &str,
+) -> Option<(String, Vec<String>)> {
+    let (marked, _, defaulted) =
+        expand_marking(text, vars, Emptied::WholeValue, Some(mark)).ok()?;
+    (!defaulted.is_empty()).then_some((marked, defaulted))
+}
+
+/// [`expand_naming`], with the variables whose default gave the empty string; with `mark`,
+/// that default is written as `mark`.
+fn expand_marking(
+    text: &str,
+    vars: &dyn Fn(&str) -> Option<String>,
+    refused: Emptied,
+    mark: Option<&str>,
+) -> Result<(String, Vec<String>, Vec<String>), ExpandError> {
     let mut out = String::with_capacity(text.len());
     let mut used: Vec<String> = Vec::new();
+    let mut defaulted: Vec<String> = Vec::new();
+    let mut take_default = |out: &mut String, name: &str, default: &str| {
+        if default.is_empty() {
+            out.push_str(mark.unwrap_or(""));
+            if !defaulted.iter().any(|d| d == name) {
+                defaulted.push(name.to_string());
+            }
+        } else {
+            out.push_str(default);
+        }
+    };
     let mut emptied = Vec::new();
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -83,7 +120,9 @@ pub(super) fn expand_naming(
                 (Some(value), _) if is_not_utf8(&value) => {
                     return Err(ExpandError::NotUtf8(name.to_string()))
                 }
-                (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
+                (Some(value), Some(default)) if value.is_empty() => {
+                    take_default(&mut out, name, default)
+                }
                 (Some(value), None) if value.is_empty() => emptied.push(name.to_string()),
                 (Some(value), _) => {
                     out.push_str(&value);
@@ -91,7 +130,7 @@ pub(super) fn expand_naming(
                         used.push(name.to_string());
                     }
                 }
-                (None, Some(default)) => out.push_str(default),
+                (None, Some(default)) => take_default(&mut out, name, default),
                 (None, None) => return Err(ExpandError::Unset(name.to_string())),
             }
             rest = &inner[end + 1..];
@@ -102,7 +141,7 @@ pub(super) fn expand_naming(
     }
     out.push_str(rest);
     if emptied.is_empty() {
-        return Ok((out, used));
+        return Ok((out, used, defaulted));
     }
     let mut seen = std::collections::HashSet::new();
     emptied.retain(|name| seen.insert(name.clone()));
@@ -112,7 +151,7 @@ pub(super) fn expand_naming(
     if refused == Emptied::AnyPart {
         return Err(ExpandError::EmptyPart(emptied));
     }
-    Ok((out, used))
+    Ok((out, used, defaulted))
 }
 
 /// Whether `name` can be a variable's, in `${name}`.

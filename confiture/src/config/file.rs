@@ -1,26 +1,28 @@
 //! Environment files: confiture's YAML format, read capped and checked key by key. The one
 //! module that uses the YAML parser (`serde_yaml`), so that replacing it touches one file.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeSeed as _;
 use serde_yaml::{Mapping, Value};
 
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{ConnectionLines, Environment, MigrationSettings, Origin};
-use super::expand::{expand, expand_naming, Emptied, ExpandError};
+use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::parse_spec_with;
+use super::syntax::{parse_spec_with, parts_emptied};
 use super::timeout::Timeout;
 use super::yaml11::{self, Yaml11};
+use super::ConnectionPart;
 use crate::error::{EnvironmentFileProblems, Error, Reason, Result, SettingProblem};
 use crate::ledger::TrackingTable;
 
@@ -115,9 +117,7 @@ impl Environment {
                 "environment file {shown} is larger than {} KiB: it was not read",
                 MAX_FILE_BYTES / 1024
             ))
-            .with_help(format!(
-                "an environment file holds a few settings: check that {shown} is the file you meant"
-            )));
+            .with_help(few_settings_help(&shown, "")));
         }
         let text = String::from_utf8(bytes).map_err(|e| {
             let at = e.utf8_error().valid_up_to();
@@ -271,7 +271,8 @@ fn empty_part_help(key: &str, vars: &[String]) -> String {
     let first = vars.first().map_or("VAR", String::as_str);
     let what = if key == "database_url" {
         "a part of a URL or conninfo left out is libpq's default in its place (`localhost`, the \
-         system user, the `postgres` database), another database"
+         system user, the database named as the user), another database; a whole host, port, \
+         user or database name cannot be empty"
     } else {
         "a part left out changes what the value names"
     };
@@ -666,9 +667,9 @@ fn read_environment(
                  file may hold (flow collections nested that deep take the YAML parser minutes); \
                  it was not parsed"
             ))
-            .with_help(format!(
-                "an environment file holds a few settings: check that {shown} is the file you \
-                 meant, and write long lists one `- item` per line"
+            .with_help(few_settings_help(
+                shown,
+                "write long lists one `- item` per line",
             )));
     }
     let top = top_mapping(file, text)?;
@@ -795,8 +796,17 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
     if let Some(error) = forbidden_character(text, file.shown) {
         return Err(error);
     }
-    let MergesJoined(mut document) =
-        serde_yaml::from_str(text).map_err(|e| malformed_yaml(text, file.shown, &e))?;
+    let too_deep = Cell::new(false);
+    let seed = Nested {
+        depth: 0,
+        too_deep: &too_deep,
+    };
+    let MergesJoined(mut document) = seed
+        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .map_err(|e| match e.location() {
+            Some(at) if too_deep.get() => nests_too_deep(text, file, at.line()),
+            _ => malformed_yaml(text, file.shown, &e),
+        })?;
     apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
         Value::Mapping(top) => Ok(top),
@@ -820,107 +830,152 @@ impl<'de> serde::Deserialize<'de> for MergesJoined {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
     ) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = MergesJoined;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any YAML value")
-            }
-            fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Bool(b)))
-            }
-            fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Number(n.into())))
-            }
-            fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::String(text.to_string())))
-            }
-            fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::String(text)))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Null))
-            }
-            fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
-                Ok(MergesJoined(Value::Null))
-            }
-            fn visit_some<D: serde::Deserializer<'de>>(
-                self,
-                value: D,
-            ) -> std::result::Result<MergesJoined, D::Error> {
-                serde::Deserialize::deserialize(value)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                let mut items = Vec::new();
-                while let Some(MergesJoined(item)) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(MergesJoined(Value::Sequence(items)))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                let mut mapping = Mapping::new();
-                let mut merges = Vec::new();
-                while let Some(MergesJoined(key)) = map.next_key()? {
-                    let MergesJoined(value) = map.next_value()?;
-                    if key.as_str() == Some("<<") {
-                        merges.push(value);
-                    } else if mapping.contains_key(&key) {
-                        return Err(serde::de::Error::custom(format_args!(
-                            "duplicate entry with key {key:?}"
-                        )));
-                    } else {
-                        mapping.insert(key, value);
-                    }
-                }
-                let merge = match merges.len() {
-                    0 => None,
-                    1 => merges.pop(),
-                    // The last merge first; a list's mappings in their order.
-                    _ => Some(Value::Sequence(
-                        merges
-                            .into_iter()
-                            .rev()
-                            .flat_map(|merge| match merge {
-                                Value::Sequence(items) => items,
-                                other => vec![other],
-                            })
-                            .collect(),
-                    )),
-                };
-                if let Some(merge) = merge {
-                    mapping.insert(Value::String("<<".to_string()), merge);
-                }
-                Ok(MergesJoined(Value::Mapping(mapping)))
-            }
-            fn visit_enum<A: serde::de::EnumAccess<'de>>(
-                self,
-                data: A,
-            ) -> std::result::Result<MergesJoined, A::Error> {
-                // A tagged value (`!tag value`).
-                use serde::de::VariantAccess;
-                let (tag, value) = data.variant::<String>()?;
-                let MergesJoined(value) = value.newtype_variant()?;
-                Ok(MergesJoined(Value::Tagged(Box::new(
-                    serde_yaml::value::TaggedValue {
-                        tag: serde_yaml::value::Tag::new(tag),
-                        value,
-                    },
-                ))))
+        let too_deep = Cell::new(false);
+        Nested {
+            depth: 0,
+            too_deep: &too_deep,
+        }
+        .deserialize(deserializer)
+    }
+}
+
+/// How deep mappings and lists may nest in an environment file, below the YAML parser's own
+/// limit (128), whose error says only "recursion limit exceeded": a file of settings nests a
+/// few levels; one nested deeper is refused by [`nests_too_deep`], at its line.
+pub const MAX_NESTING: usize = 100;
+
+/// A [`MergesJoined`] at `depth` mappings and lists deep, which sets `too_deep` and fails
+/// where the nesting passes [`MAX_NESTING`].
+#[derive(Clone, Copy)]
+struct Nested<'a> {
+    depth: usize,
+    too_deep: &'a Cell<bool>,
+}
+
+impl Nested<'_> {
+    /// The seed of a value inside this one's mapping or list, or the error of one too deep.
+    fn inner<E: serde::de::Error>(self) -> std::result::Result<Self, E> {
+        if self.depth >= MAX_NESTING {
+            self.too_deep.set(true);
+            return Err(E::custom("nests too deep"));
+        }
+        Ok(Nested {
+            depth: self.depth + 1,
+            ..self
+        })
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Nested<'_> {
+    type Value = MergesJoined;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<MergesJoined, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Nested<'_> {
+    type Value = MergesJoined;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E>(self, b: bool) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Bool(b)))
+    }
+    fn visit_i64<E>(self, n: i64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_u64<E>(self, n: u64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_f64<E>(self, n: f64) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Number(n.into())))
+    }
+    fn visit_str<E>(self, text: &str) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::String(text.to_string())))
+    }
+    fn visit_string<E>(self, text: String) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::String(text)))
+    }
+    fn visit_unit<E>(self) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Null))
+    }
+    fn visit_none<E>(self) -> std::result::Result<MergesJoined, E> {
+        Ok(MergesJoined(Value::Null))
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        value: D,
+    ) -> std::result::Result<MergesJoined, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, value)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        let inner = self.inner()?;
+        let mut items = Vec::new();
+        while let Some(MergesJoined(item)) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(MergesJoined(Value::Sequence(items)))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        let inner = self.inner()?;
+        let mut mapping = Mapping::new();
+        let mut merges = Vec::new();
+        while let Some(MergesJoined(key)) = map.next_key_seed(inner)? {
+            let MergesJoined(value) = map.next_value_seed(inner)?;
+            if key.as_str() == Some("<<") {
+                merges.push(value);
+            } else if mapping.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate entry with key {key:?}"
+                )));
+            } else {
+                mapping.insert(key, value);
             }
         }
-        deserializer.deserialize_any(Visitor)
+        let merge = match merges.len() {
+            0 => None,
+            1 => merges.pop(),
+            // The last merge first; a list's mappings in their order.
+            _ => Some(Value::Sequence(
+                merges
+                    .into_iter()
+                    .rev()
+                    .flat_map(|merge| match merge {
+                        Value::Sequence(items) => items,
+                        other => vec![other],
+                    })
+                    .collect(),
+            )),
+        };
+        if let Some(merge) = merge {
+            mapping.insert(Value::String("<<".to_string()), merge);
+        }
+        Ok(MergesJoined(Value::Mapping(mapping)))
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(
+        self,
+        data: A,
+    ) -> std::result::Result<MergesJoined, A::Error> {
+        // A tagged value (`!tag value`).
+        use serde::de::VariantAccess;
+        let (tag, value) = data.variant::<String>()?;
+        let MergesJoined(value) = value.newtype_variant_seed(self)?;
+        Ok(MergesJoined(Value::Tagged(Box::new(
+            serde_yaml::value::TaggedValue {
+                tag: serde_yaml::value::Tag::new(tag),
+                value,
+            },
+        ))))
     }
 }
 
@@ -1022,6 +1077,7 @@ impl FileContext<'_> {
                         .key_error("database_url", "is empty")
                         .with_help(CONNECTION_HELP));
                 }
+                self.refuse_emptied_parts(top, &url)?;
                 parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
                     // Named when the variable is the whole value: a variable in a part of it
                     // (a password) may not be where the fault is.
@@ -1051,6 +1107,52 @@ impl FileContext<'_> {
                 ));
             }
         })
+    }
+
+    /// Refuses a host, port, user or database name `database_url` writes as a whole that a
+    /// `${VAR:-}` expanded to nothing in `url` (its expanded text): libpq's default would
+    /// take its place (`postgresql://h/${DB:-}` is the database named as the user), a
+    /// database other than the one written. A part the URL does not write is libpq's default
+    /// as documented; `${VAR}` set to "" without a default is refused by [`expand`] already.
+    fn refuse_emptied_parts(&self, top: &Mapping, url: &str) -> Result<()> {
+        const MARK: &str = "1";
+        let written = url_text(top);
+        let Some((marked, vars)) = mark_empty_defaults(&written, self.vars, MARK) else {
+            return Ok(());
+        };
+        let parts = parts_emptied(url, &marked);
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let nouns: Vec<&str> = parts.iter().map(|p| p.noun()).collect();
+        let defaults: Vec<&str> = parts
+            .iter()
+            .map(|part| match part {
+                ConnectionPart::Database => "a database named as the user",
+                ConnectionPart::Host => "localhost",
+                ConnectionPart::Port => "port 5432",
+                ConnectionPart::User => "PGUSER or the system user",
+                ConnectionPart::Password => "PGPASSWORD or the password file",
+            })
+            .collect();
+        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
+        Err(self
+            .key_error(
+                "database_url",
+                &format!(
+                    "has an empty {}: {} expanded to nothing, which leaves libpq's default in \
+                     its place ({}), not the one written",
+                    nouns.join(", "),
+                    shown.join(" and "),
+                    defaults.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "set {} (in CI: define the secret for this environment), or give a default \
+                 (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
+                vars.join(" and "),
+                vars[0]
+            )))
     }
 
     /// The variables whose values gave `database_url` more than its password, and its line
@@ -1394,8 +1496,18 @@ impl FileContext<'_> {
         let written = line
             .and_then(|line| self.keys.text_of(line))
             .and_then(|line| written_scalar(line, name, value));
+        // Brought by a merge: quoted wherever the anchors it names write this value (a text
+        // that reads as another value is not where it came from), it is text to both.
+        let quoted_in_merges = || {
+            let lines = line.map_or_else(Vec::new, |line| self.keys.merged_lines(line, name));
+            let texts: Vec<&str> = (lines.iter())
+                .filter_map(|&at| written_scalar(self.keys.text_of(at)?, name, value))
+                .collect();
+            !texts.is_empty() && texts.iter().all(|text| text.starts_with(['"', '\'']))
+        };
         let (plain, on_its_line) = match (written, value) {
             (Some(text), _) if text.starts_with(['"', '\'']) => return Ok(()),
+            (None, Value::String(_)) if quoted_in_merges() => return Ok(()),
             (Some(text), _) => (text.to_string(), true),
             (None, Value::String(text)) => (text.clone(), false),
             (None, _) => return Ok(()),
@@ -1942,6 +2054,51 @@ impl<'t> KeyLines<'t> {
         parent.map(|i| i + 1)
     }
 
+    /// The lines (from 1) where the anchors a merge at `line` (`<<: *base`, `<<: [*a, *b]`)
+    /// names write `key`: in the anchored block (`base: &base` then its keys), inline on the
+    /// anchor's line (`base: &base {key: value}`), or through that block's own merge. Only
+    /// block-style merges are read; empty when `line` is not one or the key is not found.
+    fn merged_lines(&self, line: usize, key: &str) -> Vec<usize> {
+        self.merged_lines_within(line, key, 4)
+    }
+
+    fn merged_lines_within(&self, line: usize, key: &str, depth: usize) -> Vec<usize> {
+        let Some(text) = self.text_of(line) else {
+            return Vec::new();
+        };
+        let Some(aliases) = text.trim_start().strip_prefix("<<:") else {
+            return Vec::new();
+        };
+        let mut found = Vec::new();
+        for alias in aliases.split([' ', '\t', ',', '[', ']']) {
+            let Some(name) = alias.strip_prefix('*').filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            let anchor = format!("&{name}");
+            let anchored = self.lines.iter().enumerate().filter(|(_, l)| {
+                l.match_indices(&anchor).any(|(at, _)| {
+                    let after = &l[at + anchor.len()..];
+                    after.is_empty() || after.starts_with([' ', '\t', '{'])
+                })
+            });
+            for (i, anchor_line) in anchored {
+                if anchor_line.contains('{') {
+                    found.push(i + 1);
+                    continue;
+                }
+                let keys = self.keys_under(Some(i));
+                match (keys.get(key), keys.get("<<")) {
+                    (Some(&at), _) => found.push(at + 1),
+                    (None, Some(&merge)) if depth > 0 => {
+                        found.extend(self.merged_lines_within(merge + 1, key, depth - 1));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        found
+    }
+
     /// The keys of the block whose key is at line index `parent` (`None`: the top level),
     /// each at its first line index: the lines after the parent's indented more than it, at
     /// the indentation of the first of them.
@@ -2177,6 +2334,40 @@ fn forbidden_character(text: &str, shown: &str) -> Option<Error> {
     )
 }
 
+/// The help of a file far larger or deeper than a file of settings: what to check, then
+/// `then`, what to write instead (if anything).
+fn few_settings_help(shown: &str, then: &str) -> String {
+    let check = format!(
+        "an environment file holds a few settings: check that {shown} is the file you meant"
+    );
+    match then {
+        "" => check,
+        then => format!("{check}, and {then}"),
+    }
+}
+
+/// A document nested more than [`MAX_NESTING`] deep, at `line` (where the parser was when it
+/// passed the limit): named by the top-level key it is under, when there is one (not in a
+/// document that is itself a list).
+fn nests_too_deep(text: &str, file: &FileContext<'_>, line: usize) -> Error {
+    // The last key written at the left margin up to that line: block or flow, every line
+    // of its value is indented or follows it on its line.
+    let top = (text.lines().take(line))
+        .filter(|l| indent(l) == 0 && !l.starts_with('#'))
+        .filter_map(written_key)
+        .last();
+    let what = top.map_or_else(|| "the document".to_string(), |key| format!("`{key}`"));
+    Error::invalid(format!(
+        "environment file {}, line {line}: {what} nests mappings and lists more than \
+         {MAX_NESTING} deep; it was not read",
+        file.shown
+    ))
+    .with_help(few_settings_help(
+        file.shown,
+        "write each setting as `key: value`, nested a few levels at most",
+    ))
+}
+
 /// `malformed YAML in environment file F at line L, column C: <what the parser says>`, with
 /// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
 /// forbids them in indentation, and editors hide them). A key written twice is named at its
@@ -2228,10 +2419,10 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
              the YAML parser's limit (an alias copies its anchor's value, and an anchor holding \
              aliases multiplies them: a \"billion laughs\")"
         ))
-        .with_help(format!(
-            "check that {shown} is the file you meant; an environment file holds a few \
-             settings: write them out, and use an alias only to share a block \
-             (`<<: *base`), never inside the value of another anchor"
+        .with_help(few_settings_help(
+            shown,
+            "write them out; use an alias only to share a block (`<<: *base`), never inside \
+             the value of another anchor",
         ));
     }
     Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
@@ -2652,6 +2843,177 @@ mod tests {
             format!("database:\n  host: h\n  password: pw${{{VAR}}}\n"),
         ] {
             Environment::parse(&text, path, &empty).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// Through a merge key (`<<: *base`), whether a value was quoted was not seen (hc2):
+    /// `database: "0123"` written quoted in the anchored block was refused as the YAML 1.1
+    /// octal 83. Quoted wherever the merge's anchors write it — in a block, inline on the
+    /// anchor's line, through the block's own merge — it is text to both tools; unquoted
+    /// there, or unquoted in one of several anchors, it is still refused.
+    #[test]
+    fn a_value_quoted_in_a_merged_anchor_is_text() {
+        let tail = "  host: h\n  user: app\n";
+        let taken = [
+            "base: &base\n  database: \"0123\"\n  password: '0x10'\ndatabase:\n  <<: *base\n",
+            "base: &base {database: \"0123\", password: '0x10'}\ndatabase:\n  <<: *base\n",
+            "a: &a\n  database: \"0123\"\n  password: '0x10'\nb: &b\n  <<: *a\ndatabase:\n  <<: [*b]\n",
+        ];
+        for text in taken {
+            let text = format!("{text}{tail}");
+            let env = parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(env.connection.dbname, "0123", "{text}");
+            assert_eq!(env.connection.password.as_deref(), Some("0x10"), "{text}");
+        }
+        let refused = [
+            "base: &base\n  database: 0123\ndatabase:\n  <<: *base\n",
+            "a: &a\n  database: 0123\nb: &b\n  database: \"0123\"\ndatabase:\n  <<: [*a, *b]\n",
+            "a: &a\n  database: yes\ndatabase:\n  <<: *a\n",
+        ];
+        for text in refused {
+            let text = format!("{text}{tail}");
+            let err = parse_x(&text).expect_err(&text);
+            assert!(
+                err.message
+                    .contains("`database.database` is not written on its key's line"),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    /// A file nested past the YAML parser's limit said "malformed YAML ... recursion limit
+    /// exceeded" (hc2): neither what nests nor that a file of settings does not. Refused at
+    /// the line where it passes `MAX_NESTING`, naming the top-level key, in block mappings,
+    /// block lists, flow collections and under a tag alike; one level less is read.
+    #[test]
+    fn a_file_nested_too_deep_names_the_key_and_line() {
+        let url = "database_url: postgresql://h/db\n";
+        let block_maps = |levels: usize| {
+            let mut text = format!("{url}seed:\n");
+            for i in 1..levels {
+                text.push_str(&format!("{}k{i}:\n", "  ".repeat(i)));
+            }
+            text.push_str(&format!("{}v: 1\n", "  ".repeat(levels)));
+            text
+        };
+        let block_lists = |levels: usize| {
+            let mut text = format!("{url}seed:\n");
+            for i in 1..levels {
+                text.push_str(&format!("{}-\n", "  ".repeat(i)));
+            }
+            text.push_str(&format!("{}- 1\n", "  ".repeat(levels)));
+            text
+        };
+        let flow =
+            |levels: usize| format!("{url}seed: {}{}\n", "[".repeat(levels), "]".repeat(levels));
+        let tagged = |levels: usize| {
+            format!(
+                "{url}seed: !t {}{}\n",
+                "[".repeat(levels),
+                "]".repeat(levels)
+            )
+        };
+        // The top-level mapping is one level: `seed`'s value is the second.
+        let deepest = MAX_NESTING - 1;
+        let cases: [(&dyn Fn(usize) -> String, usize); 4] = [
+            (&block_maps, deepest + 3),
+            (&block_lists, deepest + 3),
+            (&flow, 2),
+            (&tagged, 2),
+        ];
+        for (file, line) in cases {
+            let text = file(deepest + 1);
+            let err = parse_x(&text).expect_err(&text);
+            assert_eq!(err.kind, crate::ErrorKind::Invalid);
+            assert_eq!(
+                err.message,
+                format!(
+                    "environment file x.yaml, line {line}: `seed` nests mappings and lists more \
+                     than {MAX_NESTING} deep; it was not read"
+                ),
+                "{text}"
+            );
+            assert!(
+                err.help
+                    .unwrap_or_default()
+                    .starts_with("an environment file holds a few settings"),
+                "{text}"
+            );
+            // Past the parser's own limit (128), the same refusal.
+            let err = parse_x(&file(200)).unwrap_err();
+            assert!(err.message.ends_with("deep; it was not read"), "{err}");
+            // One level less is read (`seed` is confiture (Python)'s, kept for it).
+            let text = file(deepest);
+            parse_x(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    /// A `${VAR:-}` that is a whole host, port, user or database name of `database_url`
+    /// (hc2): expanded to nothing, it left that part to libpq's default, so
+    /// `postgresql://u@h/${DB:-}` connected to the database named as the user without a word.
+    /// Refused before connecting (exit 5, naming the file, line and variable), whether the
+    /// variable is unset or set to ""; a URL that does not write the part, a part only partly
+    /// emptied and an empty password are taken as written. The legacy block refuses an empty
+    /// value of these keys already.
+    #[test]
+    fn a_default_that_empties_a_whole_part_of_the_url_is_refused() {
+        const VAR: &str = "CONFITURE_TEST_HC2_EMPTY";
+        let path = Path::new("db/environments/x.yaml");
+        let unset = |_: &str| None;
+        let empty = |name: &str| (name == VAR).then(String::new);
+        let refused = [
+            ("postgresql://app@127.0.0.1:5432/§", "database name"),
+            (
+                "postgresql://app@127.0.0.1/§?sslmode=disable",
+                "database name",
+            ),
+            ("postgresql://app@§/app", "host"),
+            ("postgresql://app@§:5432/app", "host"),
+            ("postgresql://app@h1,§/app", "host"),
+            ("postgresql://app@h:§/app", "port"),
+            ("postgresql://§@h/app", "user name"),
+            ("postgresql://§:pw@h/app", "user name"),
+            ("host=h user=app dbname='§'", "database name"),
+        ];
+        for (url, part) in refused {
+            let text = format!(
+                "# x\ndatabase_url: \"{}\"\n",
+                url.replace('§', &format!("${{{VAR}:-}}"))
+            );
+            for vars in [&unset as &dyn Fn(&str) -> Option<String>, &empty] {
+                let err =
+                    Environment::parse(&text, path, vars).expect_err(&format!("accepted:\n{text}"));
+                assert_eq!(err.kind, crate::ErrorKind::Invalid, "{text}");
+                assert!(
+                    err.message.starts_with(&format!(
+                        "environment file db/environments/x.yaml, line 2: `database_url` has an \
+                         empty {part}: ${{{VAR}:-}} expanded to nothing"
+                    )),
+                    "{text}: {}",
+                    err.message
+                );
+            }
+        }
+        for url in [
+            "postgresql://app@h",
+            "postgresql://app@h/",
+            "postgresql://app@h/app_§",
+            "postgresql://app:§@h/app",
+            "postgresql://app@h/app?application_name=§",
+        ] {
+            let text = format!(
+                "database_url: \"{}\"\n",
+                url.replace('§', &format!("${{{VAR}:-}}"))
+            );
+            Environment::parse(&text, path, &unset).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        for key in ["host", "port", "database", "user"] {
+            let text = format!("database:\n  {key}: \"${{{VAR}:-}}\"\n");
+            let err = Environment::parse(&text, path, &unset).expect_err(&text);
+            assert!(
+                err.message.contains(&format!("`database.{key}` is empty")),
+                "{err}"
+            );
         }
     }
 
@@ -3884,9 +4246,10 @@ mod tests {
                 "{levels}x{width}: {err}"
             );
             assert!(
-                err.help
-                    .as_deref()
-                    .is_some_and(|h| h.starts_with("check that x.yaml is the file you meant")),
+                err.help.as_deref().is_some_and(|h| h.starts_with(
+                    "an environment file holds a few settings: \
+                                                    check that x.yaml is the file you meant"
+                )),
                 "{err:?}"
             );
             assert_eq!(err.exit_code(), crate::exit::INVALID);

@@ -5,6 +5,8 @@
 use super::libpq::LibpqDefaults;
 use super::params::{parameter_named, refuse_password_inside, SpecBuilder};
 use super::ConnectionSpec;
+#[cfg(feature = "env-files")]
+use crate::config::environment::ConnectionPart;
 
 /// The longest database or role name PostgreSQL keeps (`NAMEDATALEN - 1`): it truncates longer
 /// ones in the startup packet.
@@ -20,6 +22,11 @@ pub(super) fn parse_spec_with(
     text: &str,
     defaults: &LibpqDefaults,
 ) -> Result<ConnectionSpec, String> {
+    parse_parts(text)?.finish(defaults)
+}
+
+/// The parameters a URL or conninfo writes, before libpq's defaults fill in the rest.
+fn parse_parts(text: &str) -> Result<SpecBuilder, String> {
     let text = text.trim();
     let mut builder = SpecBuilder::default();
     if let Some(rest) = text
@@ -37,7 +44,44 @@ pub(super) fn parse_spec_with(
     } else {
         return Err("expected a postgresql:// URL or key=value pairs".to_string());
     }
-    builder.finish(defaults)
+    Ok(builder)
+}
+
+/// The parts of a connection — the database's name, a host, a port, the user — that `marked`
+/// writes and `text` leaves out or empty, `marked` being `text` with what some variables
+/// emptied written as a mark instead (`expand::mark_empty_defaults`): the parts those
+/// variables emptied, each libpq's default in its place, another server, role or database.
+/// A part neither writes (`postgresql://h`) is not one; none when either does not parse.
+#[cfg(feature = "env-files")]
+pub(super) fn parts_emptied(text: &str, marked: &str) -> Vec<ConnectionPart> {
+    let (Ok(text), Ok(marked)) = (parse_parts(text), parse_parts(marked)) else {
+        return Vec::new();
+    };
+    fn named(value: Option<&String>) -> bool {
+        value.is_some_and(|v| !v.is_empty())
+    }
+    let hosts = |b: &SpecBuilder, i: usize| named(b.hosts.as_ref().and_then(|h| h.get(i)));
+    let ports = |b: &SpecBuilder, i: usize| {
+        (b.ports.as_ref()).is_some_and(|p| p.get(i).is_some_and(Option::is_some))
+    };
+    let count = |list: Option<usize>| list.unwrap_or(0);
+    let emptied = |list: &dyn Fn(&SpecBuilder, usize) -> bool, entries: usize| {
+        (0..entries).any(|i| list(&marked, i) && !list(&text, i))
+    };
+    let mut parts = Vec::new();
+    if named(marked.dbname.as_ref()) && !named(text.dbname.as_ref()) {
+        parts.push(ConnectionPart::Database);
+    }
+    if emptied(&hosts, count(marked.hosts.as_ref().map(Vec::len))) {
+        parts.push(ConnectionPart::Host);
+    }
+    if emptied(&ports, count(marked.ports.as_ref().map(Vec::len))) {
+        parts.push(ConnectionPart::Port);
+    }
+    if named(marked.user.as_ref()) && !named(text.user.as_ref()) {
+        parts.push(ConnectionPart::User);
+    }
+    parts
 }
 
 /// Whether `text`, given where a database or host *name* goes (a line of a target list, the

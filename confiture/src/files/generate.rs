@@ -131,9 +131,8 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
             |(_, text)| format!("version {text}"),
         );
         return Err(Error::invalid(format!(
-            "no migration can follow {after}: the next version, {version_text}, is above the \
-             largest a migration may have, {}",
-            crate::history::MAX_VERSION
+            "no migration can follow {after}: the next version, {version_text}, is {}",
+            crate::history::above_max_version()
         ))
         .with_help(
             "nothing was written; versions are numbered up from `first_version`: start a \
@@ -406,9 +405,9 @@ mod tests {
             assert_eq!(err.exit_code(), crate::exit::INVALID);
             assert!(
                 err.message.starts_with("no migration can follow version")
-                    && err
-                        .message
-                        .ends_with(&format!("a migration may have, {max}")),
+                    && err.message.ends_with(&format!(
+                        "is above {max}, the largest version a migration may have"
+                    )),
                 "{}",
                 err.message
             );

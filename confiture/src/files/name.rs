@@ -3,6 +3,7 @@
 //! follow the form. The only code in the workspace that knows the form.
 
 use super::Direction;
+use std::borrow::Cow;
 
 /// The form, as error messages name it.
 pub const FILE_FORM: &str = "`<VERSION>_<NAME>.up.sql` and `<VERSION>_<NAME>.down.sql` \
@@ -294,32 +295,36 @@ pub fn letter_list(letters: &[NonAscii]) -> String {
     list.join(", ")
 }
 
-fn parse_strict(file_name: &str) -> Result<FileName<'_>, &'static str> {
+fn parse_strict(file_name: &str) -> Result<FileName<'_>, Cow<'static, str>> {
     let (stem, kind) = if let Some(stem) = file_name.strip_suffix(".up.sql") {
         (stem, Direction::Up)
     } else if let Some(stem) = file_name.strip_suffix(".down.sql") {
         (stem, Direction::Down)
     } else {
-        return Err("it does not end in `.up.sql` or `.down.sql`");
+        return Err("it does not end in `.up.sql` or `.down.sql`".into());
     };
     let Some((version_text, name)) = stem.split_once('_') else {
-        return Err("it has no `_` between the version and the name");
+        return Err("it has no `_` between the version and the name".into());
     };
     if version_text.is_empty() || !version_text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("it does not start with a version made of digits");
+        return Err("it does not start with a version made of digits".into());
     }
     if version_text.len() < MIN_VERSION_WIDTH {
-        return Err("its version has fewer than 3 digits");
+        return Err("its version has fewer than 3 digits".into());
     }
     // The one rule for a version's range is `Version`'s (at most `MAX_VERSION`).
     let Ok(version) = crate::history::Version::number_of(version_text) else {
-        return Err("its version is too large");
+        return Err(format!(
+            "its version is {}: renumber the migration (its up and down files) below it",
+            crate::history::above_max_version()
+        )
+        .into());
     };
     if name.is_empty() {
-        return Err("it has no name after the version");
+        return Err("it has no name after the version".into());
     }
     if !is_valid_name(name) {
-        return Err("its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)");
+        return Err("its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)".into());
     }
     Ok(FileName {
         version,
@@ -566,13 +571,29 @@ mod tests {
             ("001_Add_Bio.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
             ("001_2fa.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
             ("001_add-bio.up.sql", "its name is not lowercase snake_case (letters, digits and `_`, starting with a letter)"),
-            ("99999999999999999999999_x.up.sql", "its version is too large"),
-            // Above `i64::MAX`, which `first_version` (TOML) could not name.
-            ("9223372036854775808_x.up.sql", "its version is too large"),
         ];
         for (name, reason) in cases {
             assert_eq!(parse_file_name(name).unwrap_err().reason, reason, "{name}");
         }
+    }
+
+    /// A version above the largest said "its version is too large" (hc2): neither the limit
+    /// nor what to do. It names `MAX_VERSION` and says to renumber the migration.
+    #[test]
+    fn a_version_too_large_names_the_largest_and_says_to_renumber() {
+        // Above `i64::MAX`, which `first_version` (TOML) could not name, and above `u64::MAX`.
+        for name in [
+            "9223372036854775808_x.up.sql",
+            "99999999999999999999999_x.down.sql",
+        ] {
+            assert_eq!(
+                parse_file_name(name).unwrap_err().reason,
+                "its version is above 9223372036854775807, the largest version a migration may \
+                 have: renumber the migration (its up and down files) below it",
+                "{name}"
+            );
+        }
+        assert!(parse_file_name("9223372036854775807_x.up.sql").is_ok());
     }
 
     #[test]

@@ -255,8 +255,12 @@ pub struct ReportedError {
     /// set lacks and the package that embedded it.
     pub newer_database: Option<crate::error::NewerDatabase>,
     /// The problems of an invalid environment file, each at its key and line (also in
-    /// `details` as text, or the message when there is one); empty otherwise.
+    /// `details` as text, or the message when there is one): the first
+    /// [`MAX_LISTED`](crate::display::MAX_LISTED), as the text lists them; empty otherwise.
     pub settings: Vec<crate::error::SettingProblem>,
+    /// How many problems of the file `settings` leaves out (the text's `... and N more`);
+    /// 0 otherwise. [`Reason::EnvironmentFile`] holds them all.
+    pub settings_not_listed: usize,
 }
 
 /// One migration of a `diverged` refusal in the JSON error object ([`Divergence`]'s data):
@@ -419,6 +423,7 @@ impl ReportedError {
             irreversible: Vec::new(),
             newer_database: None,
             settings: Vec::new(),
+            settings_not_listed: 0,
         };
         match error.reason() {
             Reason::Migration(m) => {
@@ -457,7 +462,9 @@ impl ReportedError {
                 if let [one] = &found.problems[..] {
                     reported.line = one.line;
                 }
-                reported.settings = found.problems.clone();
+                let (listed, not_listed) = crate::display::listed(&found.problems);
+                reported.settings = listed.to_vec();
+                reported.settings_not_listed = not_listed;
             }
             _ => {}
         }

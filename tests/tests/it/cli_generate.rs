@@ -406,7 +406,7 @@ fn generate_numbers_after_a_confiture_python_migration() {
 
 /// h18 F12: after `9223372036854775807_a` (the largest version, a squashed history starting
 /// there), `generate b` wrote `9223372036854775808_b`, which every later command refused
-/// (C006: its version is too large). It refuses (exit 5) and writes nothing.
+/// (C006: its version is above the largest). It refuses (exit 5) and writes nothing.
 #[test]
 fn a_version_above_the_largest_is_refused_and_nothing_is_written() {
     let project = Project::new();

@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "irreversible",
     "newer_database",
     "settings",
+    "settings_not_listed",
 ];
 
 /// The error object of a failed `--format json` run, checked for its shape, its kind and its
@@ -200,6 +201,36 @@ fn every_problem_of_an_environment_file_is_named_at_once() {
     );
     assert_eq!(error["line"], 3, "{}", run.dump());
     assert_eq!(error["settings"][0]["key"], "migration.lock_timeout");
+    assert_eq!(error["settings_not_listed"], 0, "{}", run.dump());
+}
+
+/// The JSON error's `settings` held every problem of an environment file (hc2): 5,000 unknown
+/// keys were a 2.6 MB document, while the text lists the first 20 and says how many more. The
+/// JSON lists the same 20 and counts the rest in `settings_not_listed`.
+#[test]
+fn the_settings_of_an_environment_file_are_cut_as_the_text_is() {
+    const PROBLEMS: usize = 5_000;
+    let project = Project::two_tables();
+    let keys: String = (0..PROBLEMS)
+        .map(|i| format!("  unknown_{i}: 1\n"))
+        .collect();
+    project.write(
+        "db/environments/many.yaml",
+        format!("database_url: postgresql:///app\nfleet:\n  targets: [a]\n{keys}"),
+    );
+    let run = project.run(&["migrate", "status", "--env", "many", "--format", "json"]);
+    let error = error_object(&run, exit::INVALID, "invalid");
+    let listed = confiture::display::MAX_LISTED;
+    let settings = error["settings"].as_array().expect("settings");
+    assert_eq!(settings.len(), listed, "{}", run.dump());
+    assert_eq!(settings[0]["line"], 4, "{}", run.dump());
+    assert_eq!(error["settings_not_listed"], PROBLEMS - listed);
+    let more = format!("... and {} more", PROBLEMS - listed);
+    assert_eq!(
+        error["details"].as_array().and_then(|d| d.last()),
+        Some(&serde_json::json!(more))
+    );
+    assert!(run.stdout.len() < 100_000, "{} bytes", run.stdout.len());
 }
 
 #[test]

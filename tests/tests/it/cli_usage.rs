@@ -196,6 +196,22 @@ fn lock_wait_is_the_flag_and_lock_timeout_a_hidden_alias() {
     }
 }
 
+/// A version flag above the largest version said "it is too large" (hc2): it names the
+/// largest, for `--target` and `--through` alike, as a usage error before connecting.
+#[test]
+fn a_version_flag_too_large_names_the_largest_version() {
+    let project = Project::two_tables();
+    for (command, flag) in [("down", "--target"), ("baseline", "--through")] {
+        let run = project.run(&["migrate", command, flag, "9223372036854775808"]);
+        run.code(exit::USAGE)
+            .stderr_has(&format!(
+                "invalid value '9223372036854775808' for '{flag} <VERSION>': is not a migration \
+                 version: it is above 9223372036854775807, the largest version a migration may have"
+            ))
+            .stderr_lacks("using ");
+    }
+}
+
 /// A duration flag without a unit is a usage error naming the flag (hostile run 5, item 12):
 /// `--lock-wait 30` waited 30 ms, not the 30 s a deploy script meant. `0` needs no unit.
 #[test]
