@@ -681,13 +681,36 @@ pub(crate) fn named_relation_lock_holders(
         limit,
     );
     let messages = client.simple_query(&crate::db::explaining(&sql))?;
-    let relations = messages.iter().filter_map(|m| match m {
-        SimpleQueryMessage::Row(row) => {
-            Some(row.get(HOLDER_COLUMNS).unwrap_or_default().to_string())
-        }
-        _ => None,
-    });
-    Ok(relations.zip(holders_of(&messages)).collect())
+    Ok(relations_and_holders(&messages))
+}
+
+/// The prepared transactions, then the sessions (at most `limit`, by gid then pid) holding a
+/// lock on a system catalog of the database `database` (a relation below PostgreSQL's first
+/// normal OID, `pg_class`, `pg_index`, ...) in the way of reading it (`ACCESS EXCLUSIVE`:
+/// `LOCK pg_catalog.pg_class`, `VACUUM FULL`, `CLUSTER`), each with the catalog as this
+/// session's database names it (a system catalog has the same OID in every database): what a
+/// session starting on `database` waits for, asked from a session on another database of the
+/// server (a maintenance database), since one on `database` would wait too.
+pub(crate) fn catalog_lock_holders(
+    client: &mut Client,
+    database: &str,
+    limit: usize,
+) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    let sql = holders_sql(
+        &format!(
+            "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+             AND l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
+             AND l.relation OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid \
+             AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
+                               WHERE datname OPERATOR(pg_catalog.=) {database})",
+            modes = Wanted::Read.conflicting_modes(),
+            database = crate::ledger::literal(database),
+        ),
+        ", l.relation::pg_catalog.regclass::pg_catalog.text",
+        limit,
+    );
+    let messages = client.simple_query(&crate::db::explaining(&sql))?;
+    Ok(relations_and_holders(&messages))
 }
 
 /// The sessions and prepared transactions (at most `limit`, by gid then pid) in the way of the
@@ -755,6 +778,18 @@ fn holders_in_the_way(
     Ok(holders_of(
         &client.simple_query(&crate::db::explaining(&sql))?,
     ))
+}
+
+/// Every row of a query of [`holders_sql`]'s shape whose one more column is a relation's name,
+/// as that name and the holder.
+fn relations_and_holders(messages: &[SimpleQueryMessage]) -> Vec<(String, LockHolder)> {
+    let relations = messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(row) => {
+            Some(row.get(HOLDER_COLUMNS).unwrap_or_default().to_string())
+        }
+        _ => None,
+    });
+    relations.zip(holders_of(messages)).collect()
 }
 
 /// How many columns a row of [`holders_of`]'s shape has, before any more of its query's.

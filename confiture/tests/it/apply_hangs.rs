@@ -532,3 +532,80 @@ fn a_stop_is_not_held_by_a_lock_on_the_start_markers() {
         "the marker is left"
     );
 }
+
+/// The catalog reads before a no-transaction migration's statements (the INVALID indexes it
+/// would build again, the tracking table's identity) wait for a lock another session holds on
+/// a catalog (`LOCK pg_catalog.pg_index`, `VACUUM FULL pg_index`) no longer than the
+/// command's `--lock-wait`: exit 6 naming the holder, nothing of the migration run, never a
+/// lost connection nor a wait as long as the holder's.
+#[test]
+fn a_no_transaction_migrations_catalog_reads_wait_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("hang_nt_reads");
+    let dir = Dir::new();
+    dir.table("001", "first", "first").migration(
+        "002",
+        "concurrently",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY first_id ON first (id);\n",
+        "DROP INDEX first_id;\n",
+    );
+    db.migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    // The lock is taken once 002 starts, by a thread that holds it until the run ends (30 s at
+    // most: the run, bounded, ends long before).
+    let (take, taking) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (held, holding) = std::sync::mpsc::channel::<String>();
+    let mut holder = db.client_as("catalog-locker");
+    std::thread::spawn(move || {
+        if taking.recv().is_err() {
+            return;
+        }
+        let pid = apply_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+        holder
+            .batch_execute("BEGIN; LOCK pg_catalog.pg_index IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let _ = held.send(pid);
+        let _ = released.recv_timeout(Duration::from_secs(30));
+        holder.batch_execute("ROLLBACK").unwrap();
+    });
+    let mut pid = None;
+    let start = Instant::now();
+    let failed = db
+        .migrator(&dir)
+        .up(
+            &UpOptions::default().lock_wait(Duration::from_secs(2)),
+            &mut |p: confiture::migrate::Progress| {
+                if let confiture::migrate::Progress::Started { version, .. } = p {
+                    if version == "002" && pid.is_none() {
+                        take.send(()).unwrap();
+                        pid = Some(holding.recv().unwrap());
+                    }
+                }
+            },
+        )
+        .unwrap_err();
+    let took = start.elapsed();
+    drop(release);
+    let pid = pid.unwrap_or_else(|| panic!("002 never started: {:?}", failed.error));
+    assert!(took < Duration::from_secs(10), "up took {took:?}");
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::LockTimeout,
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(failed.error.exit_code(), 6);
+    let details = failed.error.details.join("\n");
+    assert!(
+        details.contains(&format!("pid {pid}")) && details.contains("catalog-locker"),
+        "{:?}",
+        failed.error
+    );
+    assert!(
+        details.contains("nothing of") && !failed.error.message.contains("connection"),
+        "{:?}",
+        failed.error
+    );
+    assert_eq!(db.ledger(), ["001:first"]);
+}

@@ -732,3 +732,48 @@ fn sessions_just_closed_never_refuse_the_next_ones_at_a_connection_limit() {
         }
     }
 }
+
+/// A server that accepted the connection but whose session's start waits for a lock another
+/// session holds on a system catalog (`LOCK pg_catalog.pg_class`, `pg_index`) times out at
+/// `connect_timeout` as ever, but is not blamed on the network: the holder is named (asked
+/// from a maintenance database of the server), with the way to end it.
+#[test]
+fn a_session_start_waiting_for_a_catalog_lock_names_its_holder_not_the_network() {
+    for catalog in ["pg_class", "pg_index"] {
+        let db = common::TestDb::new("catalog_locked_connect");
+        let mut holder = db.client_as("catalog-locker");
+        let pid = confiture_test_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
+        holder
+            .batch_execute(&format!(
+                "BEGIN; LOCK pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        let mut environment = db.environment();
+        environment.migration.connect_timeout = Duration::from_secs(2);
+        let started = Instant::now();
+        let err = common::connect_err(&environment);
+        let elapsed = started.elapsed();
+        holder.batch_execute("ROLLBACK").unwrap();
+        let text = full_text(&err);
+        assert!(
+            elapsed < Duration::from_secs(8),
+            "{catalog}: took {elapsed:?}"
+        );
+        assert_eq!(err.exit_code(), exit::CONNECTION, "{catalog}: {text}");
+        assert!(!text.contains("network is slow"), "{catalog}: {text}");
+        let details = err.details.join("\n");
+        assert!(
+            details.contains(&format!("lock on {catalog} held by"))
+                && details.contains(&format!("pid {pid}"))
+                && details.contains("catalog-locker"),
+            "{catalog}: {text}"
+        );
+        assert!(
+            err.help
+                .as_deref()
+                .unwrap_or_default()
+                .contains("pg_terminate_backend"),
+            "{catalog}: {text}"
+        );
+    }
+}

@@ -35,16 +35,34 @@ pub(super) struct InvalidIndex {
     name: String,
 }
 
-/// Every INVALID index of the database, outside the system schemas.
-pub(super) fn invalid_indexes(client: &mut Client) -> Result<Vec<InvalidIndex>, postgres::Error> {
-    invalid_indexes_bounded(client, crate::db::own_statements)
+/// A bound on one of our reads: the message it makes of the read's SQL ([`reading`], or
+/// `db::explaining` after a failure).
+type Bounds<'a> = &'a dyn Fn(&str) -> String;
+
+/// `sql`, a catalog read of ours around a no-transaction step's statements (the INVALID
+/// indexes, the tracking table's identity), with the bounds of the ledger row's message: no
+/// `statement_timeout` ([`crate::db::OWN_STATEMENT_BOUNDS`]), and a lock another session holds
+/// on a catalog (`LOCK pg_catalog.pg_index`, `VACUUM FULL pg_class`) waited for no longer than
+/// the command's lock wait ([`ledger_lock_wait_sql`]): over it, exit 6 naming the holder
+/// ([`catalog_locked`]).
+fn reading(settings: &ApplySettings, sql: &str) -> String {
+    crate::db::own_statements(&format!("{} {sql}", ledger_lock_wait_sql(settings)))
 }
 
-/// [`invalid_indexes`], its message begun by `bounded` (`db::own_statements`, or
-/// `db::explaining` after a failure).
+/// Every INVALID index of the database, outside the system schemas, read within the
+/// command's lock wait ([`reading`]).
+pub(super) fn invalid_indexes(
+    client: &mut Client,
+    settings: &ApplySettings,
+) -> Result<Vec<InvalidIndex>, postgres::Error> {
+    invalid_indexes_bounded(client, &|sql| reading(settings, sql))
+}
+
+/// [`invalid_indexes`], its message begun by `bounded` ([`reading`], or `db::explaining`
+/// after a failure).
 fn invalid_indexes_bounded(
     client: &mut Client,
-    bounded: fn(&str) -> String,
+    bounded: Bounds<'_>,
 ) -> Result<Vec<InvalidIndex>, postgres::Error> {
     let messages = client.simple_query(&bounded(
         "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), \
@@ -66,12 +84,28 @@ fn invalid_indexes_bounded(
         .collect())
 }
 
-/// The schema of the table `name` (a quoted identifier) as this session's `search_path`
-/// finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when there is no
-/// such table (the statement fails on its own).
-const TABLE_SCHEMA_SQL: &str = "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
-     JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-     WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)";
+/// The schema of the table `name` (unquoted, as a statement names it) as this session's
+/// `search_path` finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when
+/// there is no such table (the statement fails on its own). A simple query, so that its
+/// message carries the bounds `bounded` gives it.
+fn table_schema(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    name: &str,
+) -> Result<Option<String>, postgres::Error> {
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    let sql = format!(
+        "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}::pg_catalog.text)",
+        crate::ledger::literal(&quoted)
+    );
+    let messages = client.simple_query(&bounded(&sql))?;
+    Ok(messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+        _ => None,
+    }))
+}
 
 /// The INVALID index a `CREATE [UNIQUE] INDEX` of `file` would create again: left by an
 /// interrupted run of this very migration (client killed, server restarted), it makes the
@@ -88,6 +122,7 @@ const TABLE_SCHEMA_SQL: &str = "SELECT n.nspname::pg_catalog.text FROM pg_catalo
 /// by the failure ([`statement_failed`]).
 pub(super) fn invalid_index_recreated<'i>(
     client: &mut Client,
+    settings: &ApplySettings,
     file: &SqlFile,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
@@ -100,7 +135,9 @@ pub(super) fn invalid_index_recreated<'i>(
             // It may change the session or the index: what follows is the server's to decide.
             return Ok(None);
         }
-        if let Some(found) = index_built_again(client, text, invalid)? {
+        if let Some(found) =
+            index_built_again(client, &|sql| reading(settings, sql), text, invalid)?
+        {
             return Ok(Some(found));
         }
     }
@@ -109,9 +146,11 @@ pub(super) fn invalid_index_recreated<'i>(
 
 /// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
 /// build again, its table found as this session's `search_path` finds it now; `None` for any
-/// other statement.
+/// other statement. Its read is begun by `bounded` ([`reading`], or `db::explaining` after a
+/// failure).
 fn index_built_again<'i>(
     client: &mut Client,
+    bounded: Bounds<'_>,
     text: &str,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
@@ -123,12 +162,7 @@ fn index_built_again<'i>(
     }
     let schema = match table.schema {
         Some(schema) => Some(schema.into_owned()),
-        None => {
-            let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
-            client
-                .query_opt(TABLE_SCHEMA_SQL, &[&quoted])?
-                .map(|row| row.get::<_, String>(0))
-        }
+        None => table_schema(client, bounded, &table.name)?,
     };
     Ok(invalid
         .iter()
@@ -142,6 +176,7 @@ fn index_built_again<'i>(
 /// this.
 fn build_skipped<'i>(
     client: &mut Client,
+    settings: &ApplySettings,
     file: &SqlFile,
     index: usize,
     before: &'i [InvalidIndex],
@@ -156,10 +191,13 @@ fn build_skipped<'i>(
     else {
         return Ok(None);
     };
-    let Some(found) = index_built_again(client, text, before)? else {
+    let Some(found) = index_built_again(client, &|sql| reading(settings, sql), text, before)?
+    else {
         return Ok(None);
     };
-    Ok(invalid_indexes(client)?.contains(found).then_some(found))
+    Ok(invalid_indexes(client, settings)?
+        .contains(found)
+        .then_some(found))
 }
 
 /// A no-transaction step stopped after a `CREATE INDEX ... IF NOT EXISTS` skipped `index`,
@@ -232,6 +270,73 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
     drop_then_again(step, index, error, false)
 }
 
+/// A read of ours before any statement of the no-transaction `step` ran ([`reading`]) failed
+/// with `e`, and nothing of the step was run: a lost connection is one; a lock another session
+/// holds on a catalog, waited for as long as the command's lock wait, is exit 6 naming the
+/// sessions holding a lock that a read waits for ([`crate::db::lock::read_lock_holders`]: the
+/// server does not say which catalog); any other refusal is the server's error it is.
+fn read_before_statements_failed(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    e: postgres::Error,
+) -> StepFailure {
+    if is_connection_lost(&e) {
+        return lost_part_way(settings, step, e, 0, false);
+    }
+    let id = step.migration.id();
+    let nothing = format!(
+        "nothing of {} was run; {}",
+        step.file().path.display(),
+        ledger_state(step.direction)
+    );
+    let server = crate::error::ServerError::of(&e);
+    let cause = crate::db::cause_text(&e);
+    let error = if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+        let holders = crate::db::lock::read_lock_holders(client, None, MAX_CATALOG_HOLDERS)
+            .unwrap_or_default();
+        let mut error = Error::new(
+            ErrorKind::LockTimeout,
+            format!(
+                "migration {id} was not run: reading the catalogs before it waited {} (the \
+                 command's lock wait) for a lock {} holds",
+                crate::db::backoff::human(settings.ledger_lock_wait),
+                crate::db::lock::who_holds(&holders)
+            ),
+        );
+        for holder in &holders {
+            error = error.with_detail(format!("held by {holder}"));
+        }
+        let again = format!("run {AGAIN}");
+        let help = crate::db::lock::holders_help(&holders, &again)
+            .unwrap_or_else(|| format!("{again} when the lock is released (or raise --lock-wait)"));
+        error
+            .with_detail(nothing)
+            .with_help(help)
+            .with_source_shown(e, cause)
+            .with_reason(crate::error::Reason::Lock {
+                database: None,
+                holders,
+            })
+    } else {
+        Error::connection(format!(
+            "migration {id} was not run: the server refused reading the catalogs before it"
+        ))
+        .with_source_shown(e, cause)
+        .with_detail(nothing)
+    };
+    StepFailure {
+        error,
+        location: None,
+        server,
+        unknown_fate: 0,
+        blames_file: false,
+    }
+}
+
+/// How many holders of a lock on a catalog a refusal names ([`read_before_statements_failed`]).
+const MAX_CATALOG_HOLDERS: usize = 5;
+
 /// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
 /// own, then its ledger row. What the server says during its statements goes to the run's
 /// `notices`.
@@ -248,8 +353,8 @@ pub(super) fn run_statements(
     // by a stop; the row after its statements is watched, never cancelled. Only the failure
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
     let read = settings.send(|| {
-        let before = invalid_indexes(client)?;
-        let recreated = invalid_index_recreated(client, file, &before)?.cloned();
+        let before = invalid_indexes(client, settings)?;
+        let recreated = invalid_index_recreated(client, settings, file, &before)?.cloned();
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
@@ -258,7 +363,7 @@ pub(super) fn run_statements(
     let (before, recreated) = match read {
         Ok(read) => read,
         Err(e) if settings.stopped() => return Err(stopped_before_statements(step, e)),
-        Err(e) => return Err(lost_part_way(settings, step, e, 0, false)),
+        Err(e) => return Err(read_before_statements_failed(client, settings, step, e)),
     };
     if let Some(index) = &recreated {
         return Err(invalid_index_left_behind(step, index));
@@ -266,10 +371,16 @@ pub(super) fn run_statements(
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;
     // From here on this run's start marker is there: a stop deletes it (nothing ran).
-    let ledger_oid = match settings.send(|| super::sql::ledger_oid_now(client, &settings.table)) {
+    let read = settings.send(|| {
+        super::sql::ledger_oid_now(client, &settings.table, &|sql| reading(settings, sql))
+    });
+    let ledger_oid = match read {
         Some(Ok(oid)) => oid,
         Some(Err(e)) if !settings.stopped() => {
-            return Err(lost_part_way(settings, step, e, 0, false))
+            let failure = read_before_statements_failed(client, settings, step, e);
+            return Err(settle_unless_committed(
+                client, settings, step, failure, 0, fresh,
+            ));
         }
         _ => return Err(stopped_between(client, settings, step, 0, &before, fresh)),
     };
@@ -340,7 +451,9 @@ pub(super) fn run_statements(
         // `IF NOT EXISTS` skipped an index an interrupted build left INVALID: recording the
         // migration would claim an index that was never built. A catalog read, a message of the
         // run: stopped, it is not made, and the next statement is not sent either.
-        match (settings.send(|| build_skipped(client, file, index, &before))).unwrap_or(Ok(None)) {
+        match (settings.send(|| build_skipped(client, settings, file, index, &before)))
+            .unwrap_or(Ok(None))
+        {
             Ok(None) => {}
             Ok(Some(invalid)) => {
                 let failure = skipped_build(settings, step, invalid);
@@ -1089,13 +1202,7 @@ fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
     };
     let schema = match table.schema {
         Some(schema) => schema.into_owned(),
-        None => {
-            let quoted = format!("\"{}\"", table.name.replace('"', "\"\""));
-            client
-                .query_opt(TABLE_SCHEMA_SQL, &[&quoted])
-                .ok()??
-                .get::<_, String>(0)
-        }
+        None => table_schema(client, &crate::db::explaining, &table.name).ok()??,
     };
     client
         .query_opt(VALID_INDEX_SQL, &[&schema, &name.as_ref()])
@@ -1257,13 +1364,15 @@ fn statement_failed(
         .then(|| step.file().statements.get(index))
         .flatten()
         .and_then(|span| step.file().text.get(span.range.clone()))
-        .and_then(|text| match index_built_again(client, text, before) {
-            Ok(found) => found,
-            Err(e) => {
-                left_out(&mut failure, Some(&e));
-                None
-            }
-        });
+        .and_then(
+            |text| match index_built_again(client, &crate::db::explaining, text, before) {
+                Ok(found) => found,
+                Err(e) => {
+                    left_out(&mut failure, Some(&e));
+                    None
+                }
+            },
+        );
     let earlier = (left_invalid.is_none() && live)
         .then(|| earlier_run_did_it(client, settings, step, &failure, index, fresh))
         .flatten();
@@ -1329,7 +1438,7 @@ fn statement_failed(
         "{RESET_SESSION} {}",
         crate::db::explaining_session()
     ));
-    let after = live.then(|| invalid_indexes_bounded(client, crate::db::explaining));
+    let after = live.then(|| invalid_indexes_bounded(client, &crate::db::explaining));
     if let Some(Err(e)) = &after {
         left_out(&mut failure, Some(e));
     }

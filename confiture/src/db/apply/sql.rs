@@ -929,16 +929,22 @@ pub(super) fn record_sql(
 /// The tracking table's OID now, `None` when no table has its name: what a no-transaction
 /// step's row checks it against ([`record_sql`]) once its statements have committed — its
 /// session settings, where a transactional migration's mark lives ([`ledger_oid_mark`]), are
-/// reset before the row.
+/// reset before the row. A simple query, begun by `bounded` (the caller's bounds on its own
+/// reads).
 pub(super) fn ledger_oid_now(
     client: &mut postgres::Client,
     table: &TrackingTable,
+    bounded: &dyn Fn(&str) -> String,
 ) -> Result<Option<u32>, postgres::Error> {
-    let row = client.query_one(
-        "SELECT pg_catalog.to_regclass($1::pg_catalog.text)::pg_catalog.oid",
-        &[&table.quoted()],
-    )?;
-    Ok(row.get(0))
+    let sql = format!(
+        "SELECT pg_catalog.to_regclass({}::pg_catalog.text)::pg_catalog.oid",
+        crate::ledger::literal(&table.quoted())
+    );
+    let messages = client.simple_query(&bounded(&sql))?;
+    Ok(messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|oid| oid.parse().ok()),
+        _ => None,
+    }))
 }
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of

@@ -3,7 +3,7 @@
 //! fix where; control characters escaped.
 
 use std::error::Error as _;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 use postgres::error::{DbError, SqlState};
@@ -237,16 +237,7 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
                 "cannot connect to {spec}: the connection attempt failed"
             ))
         }
-        Failure::TimedOut(timeout) => {
-            return Error::connection(format!(
-                "cannot connect to {spec}: no answer within {}",
-                seconds(*timeout)
-            ))
-            .with_help(format!(
-                "check that the server is reachable from here; if the network is slow, raise {}",
-                raise_timeout(env)
-            ))
-        }
+        Failure::TimedOut(timeout) => return timed_out(env, *timeout),
         Failure::Driver(error, dialled)
         | Failure::RetriedWithoutTls {
             first: (error, dialled),
@@ -281,6 +272,84 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
             }),
     };
     explained.with_cause(&cause)
+}
+
+/// The longest the explanation of a connection that timed out waits to connect to a
+/// maintenance database and ask who holds a lock on the target's catalogs.
+const ASK_HOLDERS_WAIT: Duration = Duration::from_secs(3);
+
+/// The error of a connection that got no session within `timeout`. The network, or the server:
+/// a server that answers on the port (PostgreSQL's answer to a TLS request, [`probe`]) accepted
+/// the connection, and the session's start waits inside it — for a lock another session holds
+/// on a system catalog (`LOCK pg_catalog.pg_class`, `VACUUM FULL pg_index`: a starting session
+/// reads them), or for an overloaded server. Then the holders of such locks on the target
+/// database, asked from a maintenance database of the server, are named; the network is blamed
+/// only when nothing answers (a Unix socket, local, is never the network's).
+fn timed_out(env: &Environment, timeout: Duration) -> Error {
+    let spec = &env.connection;
+    let answered = spec.is_unix_socket()
+        || (spec.host.as_str(), spec.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addresses| addresses.next())
+            .and_then(|address| probe::ssl_answer(address, timeout))
+            .is_some_and(|answer| !matches!(answer, SslAnswer::NotPostgres(_)));
+    if !answered {
+        return Error::connection(format!(
+            "cannot connect to {spec}: no answer within {}",
+            seconds(timeout)
+        ))
+        .with_help(format!(
+            "check that the server is reachable from here; if the network is slow, raise {}",
+            raise_timeout(env)
+        ));
+    }
+    let holders = super::catalog_lock_holders(env, ASK_HOLDERS_WAIT.min(timeout));
+    let raise = raise_timeout(env);
+    match holders.as_deref() {
+        Some(found @ [_, ..]) => {
+            let mut error = Error::connection(format!(
+                "cannot connect to {spec}: the server did not start the session within {}: it \
+                 waits for a lock another session holds on a system catalog",
+                seconds(timeout)
+            ));
+            let mut holders: Vec<crate::db::lock::LockHolder> = Vec::new();
+            for (relation, holder) in found {
+                error = error.with_detail(format!("lock on {relation} held by {holder}"));
+                if !holders.contains(holder) {
+                    holders.push(holder.clone());
+                }
+            }
+            let again = format!("run {}", crate::hint::AGAIN);
+            let help = crate::db::lock::prepared_help(&holders, &again).unwrap_or_else(|| {
+                let (that, terminate) = crate::db::lock::terminate_hint(&holders);
+                format!(
+                    "wait for {that} to finish and {again}; if it is stuck, end it with \
+                     {terminate}"
+                )
+            });
+            error.with_help(help).with_reason(Reason::Lock {
+                database: Some(spec.to_string()),
+                holders,
+            })
+        }
+        _ => Error::connection(format!(
+            "cannot connect to {spec}: the server answered, but did not start the session \
+             within {}",
+            seconds(timeout)
+        ))
+        .with_detail(
+            "the server accepted the connection, so the network is not what is slow: starting \
+             the session waits inside the server — for a lock another session holds on a \
+             system catalog of the database (`LOCK pg_catalog.pg_class`, `VACUUM FULL \
+             pg_index`, `CLUSTER`), which could not be asked, or for an overloaded server",
+        )
+        .with_help(format!(
+            "from a session on another database of the server, look in `pg_catalog.pg_locks` \
+             for a granted `AccessExclusiveLock` on a system catalog (a relation below 16384) \
+             and wait for its session to finish; if the server is only slow, raise {raise}"
+        )),
+    }
 }
 
 /// The address a failed try dialled, asked what it is only when the driver's error cannot

@@ -633,6 +633,28 @@ fn dial(
     }
 }
 
+/// The sessions holding a lock on a system catalog of `env`'s database that a session starting
+/// there waits for ([`crate::db::lock::catalog_lock_holders`]), asked after a connection to it
+/// got no session in time from a maintenance database of the same server (`postgres`, else
+/// `template1`; not `env`'s own), with the same credentials, within `wait` to connect: `None`
+/// when none could be asked.
+fn catalog_lock_holders(
+    env: &Environment,
+    wait: Duration,
+) -> Option<Vec<(String, crate::db::lock::LockHolder)>> {
+    crate::db::MAINTENANCE_DATABASES
+        .into_iter()
+        .filter(|name| *name != env.connection.dbname)
+        .find_map(|name| {
+            let mut maintenance = env.clone();
+            maintenance.connection.dbname = name.to_string();
+            maintenance.migration.connect_timeout = wait;
+            let mut session = attempt(&maintenance, true, None, false, Need::Read).ok()?;
+            let dbname = &env.connection.dbname;
+            crate::db::lock::catalog_lock_holders(&mut session.client, dbname, 5).ok()
+        })
+}
+
 /// The driver's settings for `env`: target, startup options (with [`OWN_SESSION_OPTION`] when
 /// `need` is the tool's own), timeout, keepalives.
 fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgres::Config {
