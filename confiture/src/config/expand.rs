@@ -12,7 +12,7 @@ pub(super) enum ExpandError {
     /// These variables, set to the empty string and given no default, left a part of a value
     /// out, in a value that refuses such a part ([`Emptied::AnyPart`]): a URL's host, user or
     /// database left out is libpq's default in its place (`localhost`, the system user, the
-    /// `postgres` database), a target's name another database.
+    /// database named as the user), a target's name another database.
     EmptyPart(Vec<String>),
     Malformed(String),
 }

@@ -255,7 +255,7 @@ fn takes_empty(key: &str) -> bool {
 /// Where a variable set to the empty string without a default is refused in `key`'s value
 /// ([`expand`]): anywhere, unless an empty value of the key is one ([`takes_empty`]). A part
 /// left out of a URL or conninfo is libpq's default in its place (`localhost`, the system
-/// user, the `postgres` database), of a target's name or a query another list, of a path
+/// user, the database named as the user), of a target's name or a query another list, of a path
 /// another file: never "nothing".
 fn emptied_refused(key: &str) -> Emptied {
     if takes_empty(key) {
