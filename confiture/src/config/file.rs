@@ -1756,7 +1756,25 @@ impl FileContext<'_> {
                 self.string(value, &full)?
             };
             if text.is_empty() && refuses_empty {
-                return Err(empty("an empty string"));
+                // A `${VAR:-}` that gave the empty string is named, with how to set it.
+                let defaulted = match value {
+                    Value::String(raw) => {
+                        super::expand::mark_empty_defaults(raw, self.vars, "").map(|(_, v)| v)
+                    }
+                    _ => None,
+                };
+                let Some(vars) = defaulted else {
+                    return Err(empty("an empty string"));
+                };
+                let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
+                let mut error = empty(&format!("{} expanded to nothing", shown.join(" and ")));
+                error.help = Some(format!(
+                    "set {} (in CI: define the secret for this environment), give a default \
+                     (`${{{}:-value}}`), or remove the key to take confiture's default",
+                    vars.join(" and "),
+                    vars[0]
+                ));
+                return Err(error);
             }
             // A URL, or credentials, where a name goes: refused, never shown (it may hold a
             // password). A user name may have `@` (Azure's `user@server`), not `://`.
@@ -2955,6 +2973,44 @@ mod tests {
     /// variable is unset or set to ""; a URL that does not write the part, a part only partly
     /// emptied and an empty password are taken as written. The legacy block refuses an empty
     /// value of these keys already.
+    /// A key of the legacy `database:` block that a `${VAR:-}` emptied was refused as "empty
+    /// (an empty string)", the variable unnamed: the message names it and the help says to set it.
+    #[test]
+    fn a_default_that_empties_a_key_of_the_database_block_is_named() {
+        const VAR: &str = "CONFITURE_TEST_EMPTY_BLOCK_KEY";
+        let path = Path::new("db/environments/x.yaml");
+        let unset = |_: &str| None;
+        for key in ["host", "database", "user"] {
+            let text = format!(
+                "database:\n  host: h\n  database: app\n  user: app\n  {key}: ${{{VAR}:-}}\n"
+            )
+            .replacen(
+                &format!("  {key}: {}\n", if key == "host" { "h" } else { "app" }),
+                "",
+                1,
+            );
+            let err = Environment::parse(&text, path, &unset).expect_err(&text);
+            assert_eq!(err.kind, crate::ErrorKind::Invalid, "{text}");
+            assert!(
+                err.message.contains(&format!(
+                    "`database.{key}` is empty (${{{VAR}:-}} expanded to nothing)"
+                )),
+                "{text}: {}",
+                err.message
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.starts_with(&format!("set {VAR} ")), "{help}");
+        }
+        // Written empty, no variable: said as before.
+        let text = "database:\n  host: \"\"\n  database: app\n  user: app\n";
+        let err = Environment::parse(text, path, &unset).expect_err(text);
+        assert!(
+            err.message.contains("is empty (an empty string)"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn a_default_that_empties_a_whole_part_of_the_url_is_refused() {
         const VAR: &str = "CONFITURE_TEST_HC2_EMPTY";
