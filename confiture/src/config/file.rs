@@ -1077,7 +1077,9 @@ impl FileContext<'_> {
                         .key_error("database_url", "is empty")
                         .with_help(CONNECTION_HELP));
                 }
-                self.refuse_emptied_parts(top, &url)?;
+                if let Some((what, help)) = self.emptied_parts(&url_text(top), &url) {
+                    return Err(self.key_error("database_url", &what).with_help(help));
+                }
                 parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
                     // Named when the variable is the whole value: a variable in a part of it
                     // (a password) may not be where the fault is.
@@ -1109,20 +1111,19 @@ impl FileContext<'_> {
         })
     }
 
-    /// Refuses a host, port, user or database name `database_url` writes as a whole that a
-    /// `${VAR:-}` expanded to nothing in `url` (its expanded text): libpq's default would
-    /// take its place (`postgresql://h/${DB:-}` is the database named as the user), a
-    /// database other than the one written. A part the URL does not write is libpq's default
-    /// as documented; `${VAR}` set to "" without a default is refused by [`expand`] already.
-    fn refuse_emptied_parts(&self, top: &Mapping, url: &str) -> Result<()> {
+    /// What is wrong with a URL or conninfo whose host, port, user or database name, written
+    /// as a whole in `written`, a `${VAR:-}` expanded to nothing in `expanded` (its expanded
+    /// text), and the help: libpq's default would take its place (`postgresql://h/${DB:-}` is
+    /// the database named as the user), a database other than the one written. `None` when
+    /// none is. A part the URL does not write is libpq's default as documented; `${VAR}` set
+    /// to "" without a default is refused by [`expand`] already. The one rule for
+    /// `database_url` and the URLs of `fleet.targets`.
+    pub(super) fn emptied_parts(&self, written: &str, expanded: &str) -> Option<(String, String)> {
         const MARK: &str = "1";
-        let written = url_text(top);
-        let Some((marked, vars)) = mark_empty_defaults(&written, self.vars, MARK) else {
-            return Ok(());
-        };
-        let parts = parts_emptied(url, &marked);
+        let (marked, vars) = mark_empty_defaults(written, self.vars, MARK)?;
+        let parts = parts_emptied(expanded, &marked);
         if parts.is_empty() {
-            return Ok(());
+            return None;
         }
         let nouns: Vec<&str> = parts.iter().map(|p| p.noun()).collect();
         let defaults: Vec<&str> = parts
@@ -1136,23 +1137,20 @@ impl FileContext<'_> {
             })
             .collect();
         let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
-        Err(self
-            .key_error(
-                "database_url",
-                &format!(
-                    "has an empty {}: {} expanded to nothing, which leaves libpq's default in \
-                     its place ({}), not the one written",
-                    nouns.join(", "),
-                    shown.join(" and "),
-                    defaults.join(", ")
-                ),
-            )
-            .with_help(format!(
-                "set {} (in CI: define the secret for this environment), or give a default \
-                 (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
-                vars.join(" and "),
-                vars[0]
-            )))
+        let what = format!(
+            "has an empty {}: {} expanded to nothing, which leaves libpq's default in its place \
+             ({}), not the one written",
+            nouns.join(", "),
+            shown.join(" and "),
+            defaults.join(", ")
+        );
+        let help = format!(
+            "set {} (in CI: define the secret for this environment), or give a default \
+             (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
+            vars.join(" and "),
+            vars[0]
+        );
+        Some((what, help))
     }
 
     /// The variables whose values gave `database_url` more than its password, and its line

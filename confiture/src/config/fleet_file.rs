@@ -107,6 +107,12 @@ impl FileContext<'_> {
                             ))
                         }
                     };
+                    // A URL's part a `${VAR:-}` emptied would reach another database.
+                    if let Value::String(written) = item {
+                        if let Some((what, help)) = self.emptied_parts(written, &text) {
+                            return Err(at(&what).with_help(help));
+                        }
+                    }
                     entries.push((
                         super::fleet::list_entry(&text).to_string(),
                         self.line_source(line),
@@ -220,6 +226,42 @@ mod tests {
     }
 
     const HEAD: &str = "database_url: postgresql://app@db/app\n";
+
+    /// A target URL whose database (host, port, user) a `${VAR:-}` emptied went to libpq's
+    /// default in its place — the database named as the user — as `database_url`'s does not.
+    #[test]
+    fn a_target_url_a_default_emptied_a_part_of_is_refused_at_its_line() {
+        for (url, part) in [
+            (
+                "postgresql://app@db2/${CONFITURE_TEST_FLEET_T:-}",
+                "database name",
+            ),
+            ("postgresql://app@${CONFITURE_TEST_FLEET_T:-}/t2", "host"),
+            (
+                "host=db2 dbname=${CONFITURE_TEST_FLEET_T:-}",
+                "database name",
+            ),
+        ] {
+            let text = format!("{HEAD}fleet:\n  targets:\n    - tenant_1\n    - {url}\n");
+            let err = parse(&text).expect_err(&text);
+            assert_eq!(err.kind, crate::ErrorKind::Invalid, "{text}");
+            assert!(
+                err.message.starts_with(&format!(
+                    "environment file db/environments/prod.yaml, line 5: `fleet.targets` has an \
+                     empty {part}: ${{CONFITURE_TEST_FLEET_T:-}} expanded to nothing"
+                )),
+                "{text}: {}",
+                err.message
+            );
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.starts_with("set CONFITURE_TEST_FLEET_T "), "{help}");
+        }
+        // A default that gives the part, or a URL without that part, is as before.
+        let text = format!(
+            "{HEAD}fleet:\n  targets:\n    - postgresql://app@db2/${{CONFITURE_TEST_FLEET_T:-t2}}\n    - postgresql://app@db2\n"
+        );
+        assert!(parse(&text).is_ok(), "{text}");
+    }
 
     #[test]
     fn a_list_of_entries_keeps_the_line_of_each() {
