@@ -16,8 +16,10 @@ outside quotes and comments is reported wherever it appears on a line.
 
 **Fix:** write the SQL the command stood for: inline the file an `\\i` included (or make it a
 migration of its own), write the values a `\\set` defined into the SQL, load data with
-`INSERT ... VALUES` or `COPY ... FROM` a file on the server instead of `\\copy`. A migration runs
-on its environment's database, so `\\connect` has no equivalent: use another environment.",
+`INSERT ... VALUES` or `COPY ... FROM` a file on the server instead of `\\copy`, and remove a
+`\\set ON_ERROR_STOP` or a `\\timing`: confiture always stops at the first failing statement and
+reports how long each migration took. A migration runs on its environment's database, so
+`\\connect` has no equivalent: use another environment.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -28,7 +30,15 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
         let text = cx.text.get(problem.range.clone()).unwrap_or("");
         let command = text.split_ascii_whitespace().next().unwrap_or("\\");
         let command: String = command.chars().take(24).collect();
+        // The psql variable a `\set` sets: the ones that ask psql for what confiture always
+        // does have nothing to be replaced with.
+        let variable = text.split_ascii_whitespace().nth(1).unwrap_or("");
         let help = match command.trim_start_matches('\\') {
+            "set" if variable == "ON_ERROR_STOP" => {
+                "remove it: confiture always stops at the first statement that fails, as psql \
+                 does with ON_ERROR_STOP"
+            }
+            "timing" => "remove it: confiture reports how long each migration took",
             "i" | "ir" | "include" | "include_relative" => {
                 "put the included SQL in this migration, or in a migration of its own"
             }
@@ -66,6 +76,26 @@ mod tests {
             up("CREATE TABLE t (a int);\n  \\set ON_ERROR_STOP on\nSELECT 1 \\gset\n"),
             [("C103", 2), ("C103", 3)]
         );
+    }
+
+    /// `\set ON_ERROR_STOP` (the first line of many psql scripts) and `\timing` ask psql for
+    /// what confiture always does: their help says to remove them, not to write "the values
+    /// into the SQL", which has nothing to write.
+    #[test]
+    fn settings_confiture_always_has_are_said_to_go() {
+        for text in [
+            "\\set ON_ERROR_STOP 1\n",
+            "\\set ON_ERROR_STOP on\n",
+            "\\timing on\n",
+        ] {
+            let d = only(text);
+            assert_eq!((d.code, d.line), ("C103", Some(1)), "{text}");
+            let help = d.help.unwrap_or_default();
+            assert!(help.starts_with("remove it: confiture "), "{text}: {help}");
+        }
+        // Other variables keep their help.
+        let d = only("\\set id 42\n");
+        assert!(d.help.unwrap_or_default().contains("write the values"));
     }
 
     #[test]
