@@ -1197,11 +1197,8 @@ fn ledger_check_failure(
     let server = crate::error::ServerError::of(&owned);
     error.set_source(owned);
     StepFailure {
-        error,
-        location: None,
         server,
-        unknown_fate: 0,
-        blames_file: false,
+        ..StepFailure::of(error)
     }
 }
 

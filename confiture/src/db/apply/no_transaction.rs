@@ -326,11 +326,8 @@ fn read_before_statements_failed(
         .with_detail(nothing)
     };
     StepFailure {
-        error,
-        location: None,
         server,
-        unknown_fate: 0,
-        blames_file: false,
+        ..StepFailure::of(error)
     }
 }
 
