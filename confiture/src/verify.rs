@@ -38,8 +38,9 @@ use crate::{exit, plan, Migrator};
 /// The command, as the help of a failure on its scratch database names it.
 const VERIFY: &str = crate::hint::VERIFY;
 
-/// Where the scratch database is created.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Where the scratch database is created. `{:?}` shows a URL as
+/// [`RedactedConnection`](crate::config::RedactedConnection): it may hold a password.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ScratchServer {
     /// On the server of the environment's database, with its credentials.
@@ -49,6 +50,18 @@ pub enum ScratchServer {
     /// (else `postgres`, else `template1`) to create it: `--scratch-url`, for a target server
     /// where the role may not create databases.
     Url(String),
+}
+
+impl std::fmt::Debug for ScratchServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScratchServer::Target => f.write_str("Target"),
+            ScratchServer::Url(url) => f
+                .debug_tuple("Url")
+                .field(&crate::config::RedactedConnection(url))
+                .finish(),
+        }
+    }
 }
 
 impl ScratchServer {

@@ -357,6 +357,21 @@ pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// How `{:?}` shows a connection string that a public value keeps as it was written
+/// ([`Selection::Url`](super::Selection::Url), `ScratchServer::Url`, a URL or conninfo of
+/// `fleet.targets`): the connection it names, as [`ConnectionSpec`]'s `Display` shows it
+/// (user, host, port, database), never the text, which may hold a password.
+pub struct RedactedConnection<'a>(pub &'a str);
+
+impl fmt::Debug for RedactedConnection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match parse_spec(self.0) {
+            Ok(spec) => write!(f, "<connection string of {spec}, not shown>"),
+            Err(_) => f.write_str("<connection string, not shown>"),
+        }
+    }
+}
+
 /// Debug is redacted too: a `{:?}` in a log line must not leak the password.
 impl fmt::Debug for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -195,7 +195,9 @@ pub(crate) enum Listed {
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `{:?}` shows a URL as [`RedactedConnection`](super::RedactedConnection): it may hold a
+/// password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Selection {
     /// `--database-url URL`.
@@ -206,6 +208,20 @@ pub enum Selection {
     File(PathBuf),
     /// Neither flag: fall through `CONFITURE_DATABASE_URL`, the default env file, `DATABASE_URL`.
     Auto,
+}
+
+impl std::fmt::Debug for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selection::Url(url) => f
+                .debug_tuple("Url")
+                .field(&super::RedactedConnection(url))
+                .finish(),
+            Selection::Env(name) => f.debug_tuple("Env").field(name).finish(),
+            Selection::File(path) => f.debug_tuple("File").field(path).finish(),
+            Selection::Auto => f.write_str("Auto"),
+        }
+    }
 }
 
 /// The process environment, for callers that have no reason to inject another one. A value

@@ -55,8 +55,9 @@ impl FleetSettings {
     }
 }
 
-/// Where a fleet's targets come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where a fleet's targets come from. `{:?}` shows an entry that is a URL or conninfo as
+/// [`RedactedConnection`](super::RedactedConnection): it may hold a password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FleetList {
     /// `fleet.targets` as a YAML list: each entry (a database name, URL or conninfo) with
@@ -69,6 +70,34 @@ pub enum FleetList {
     TargetsQuery(String),
     /// `fleet.schemas_query`: SQL returning tenant schema names.
     SchemasQuery(String),
+}
+
+impl std::fmt::Debug for FleetList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FleetList::Entries(entries) => {
+                /// A name as it is, a connection string redacted.
+                struct Entry<'a>(&'a str);
+                impl std::fmt::Debug for Entry<'_> {
+                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        if super::names_a_connection(self.0) {
+                            super::RedactedConnection(self.0).fmt(f)
+                        } else {
+                            self.0.fmt(f)
+                        }
+                    }
+                }
+                let shown: Vec<(Entry<'_>, &String)> = entries
+                    .iter()
+                    .map(|(entry, at)| (Entry(entry), at))
+                    .collect();
+                f.debug_tuple("Entries").field(&shown).finish()
+            }
+            FleetList::File(path) => f.debug_tuple("File").field(path).finish(),
+            FleetList::TargetsQuery(sql) => f.debug_tuple("TargetsQuery").field(sql).finish(),
+            FleetList::SchemasQuery(sql) => f.debug_tuple("SchemasQuery").field(sql).finish(),
+        }
+    }
 }
 
 /// The text of one entry of a target list, as every list reads it — a line of a target file,

@@ -96,8 +96,8 @@ mod yaml11;
 use std::path::Path;
 
 pub use connection::{
-    quoted, shown, ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_APPLICATION_NAME,
-    DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER, SYSTEM_ROOTS,
+    quoted, shown, ConnectionSpec, RedactedConnection, SslMode, TargetSessionAttrs,
+    DEFAULT_APPLICATION_NAME, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER, SYSTEM_ROOTS,
 };
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;
@@ -123,7 +123,6 @@ pub use resolve::{database_url_not_used, list_environments, resolve, resolve_wit
 pub(crate) use syntax::has_url_scheme;
 #[cfg(feature = "env-files")]
 pub(crate) use syntax::is_url_like;
-#[cfg(feature = "env-files")]
 pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
 pub use timeout::{Timeout, TimeoutError};

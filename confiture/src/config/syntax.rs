@@ -89,7 +89,6 @@ pub(super) fn parts_emptied(text: &str, marked: &str) -> Vec<ConnectionPart> {
 /// `://` or `=` (`is_url_like`) or `@` (credentials, maybe with a password). It is then
 /// parsed, or refused, as one — and never shown, since it may hold a password. A database
 /// whose name has `@` or `=` is written as a URL (`postgresql://host/a%40b`).
-#[cfg(feature = "env-files")]
 pub fn names_a_connection(text: &str) -> bool {
     is_url_like(text) || text.contains('@')
 }
@@ -97,7 +96,6 @@ pub fn names_a_connection(text: &str) -> bool {
 /// Whether `text` has `://` (a URL, maybe with a mistyped scheme) or `=` (libpq's
 /// `key=value` pairs, `password=...` among them): where a user name goes, which may itself
 /// hold `@` (Azure's `user@server`), only these tell a connection string.
-#[cfg(feature = "env-files")]
 pub(crate) fn is_url_like(text: &str) -> bool {
     text.contains("://") || text.contains('=')
 }

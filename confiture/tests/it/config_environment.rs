@@ -532,6 +532,59 @@ fn describe_shows_where_and_which_database_never_the_password() {
     assert_eq!(env.describe(), "using DATABASE_URL: u@[::1]:5433/db");
 }
 
+/// hhx: `{:?}` of an environment whose `fleet.targets` lists a URL or conninfo with a password
+/// showed it (`FleetList::Entries` derived `Debug`), as did `{:?}` of a `Selection::Url` and
+/// of `VerifyOptions`/`DriftOptions` with a `ScratchServer::Url`, while `ConnectionSpec`'s
+/// `Debug` redacts it: a service logging its environment or options leaked the password.
+/// Every public value that keeps a connection string as written shows the connection it
+/// names (`config::RedactedConnection`), never the text; a database name stays readable.
+#[test]
+fn debug_of_every_value_holding_a_connection_string_never_shows_its_password() {
+    const SECRET: &str = "hunter2-Secret";
+    let dir = TempDir::new("cft_envfile");
+    let path = dir.write(
+        "db/environments/staging.yaml",
+        "database_url: postgresql://postgres@db.internal:5432/app\n\
+         fleet:\n  targets:\n\
+         \x20   - tenant_plain\n\
+         \x20   - postgresql://app:${DB_PASSWORD}@db.internal:5432/tenant_url\n\
+         \x20   - host=db.internal password=${DB_PASSWORD} dbname=tenant_conninfo\n\
+         \x20   - postgresql://app:${DB_PASSWORD}@[bad/tenant_malformed\n",
+    );
+    let env = Environment::from_file(&path, &vars).unwrap();
+    let url = format!("postgresql://app:{SECRET}@db.internal:5432/scratch");
+    let scratch = confiture::verify::ScratchServer::Url(url.clone());
+    let mut verify = confiture::verify::VerifyOptions::default();
+    verify.scratch = scratch.clone();
+    let mut drift = confiture::drift::DriftOptions::default();
+    drift.scratch = scratch.clone();
+    let shown = [
+        format!("{env:?}"),
+        format!("{:?}", env.fleet),
+        format!("{:?}", confiture::config::Selection::Url(url.clone())),
+        format!("{scratch:?}"),
+        format!("{verify:?}"),
+        format!("{drift:?}"),
+    ];
+    for text in &shown {
+        assert!(!text.contains(SECRET), "the password is shown: {text}");
+    }
+    // What is shown still says which connection: its user, host and database, and a name
+    // listed bare as it is.
+    assert!(shown[0].contains("\"tenant_plain\""), "{}", shown[0]);
+    assert!(
+        shown[0].contains("app@db.internal:5432/tenant_url"),
+        "{}",
+        shown[0]
+    );
+    assert!(shown[0].contains("tenant_conninfo"), "{}", shown[0]);
+    assert!(
+        shown[3].contains("app@db.internal:5432/scratch"),
+        "{}",
+        shown[3]
+    );
+}
+
 /// `--env NAME` whose file is a FIFO hung forever (opening it blocks until a writer comes),
 /// then FIFOs were refused, which broke `-c <(sops -d prod.yaml)`. A FIFO, a link to one and a
 /// character device are read (a silent FIFO is given up on after `STREAM_WAIT`: the unit test

@@ -24,8 +24,9 @@ use confiture::verify::{ScratchServer, VerifyOptions};
 use confiture::workspace::Workspace;
 use confiture::{exit, files, Migrator};
 
-/// What `cargo xtask release` was asked to do.
-#[derive(Debug, Clone, Default)]
+/// What `cargo xtask release` was asked to do. `{:?}` never shows the scratch URL's password
+/// ([`confiture::config::RedactedConnection`]).
+#[derive(Clone, Default)]
 pub struct ReleaseOptions {
     /// The environment to release to (`db/environments/<env>.yaml`).
     pub env: String,
@@ -35,6 +36,23 @@ pub struct ReleaseOptions {
     pub allow_drift: bool,
     /// Where `verify` and `drift` create their scratch databases (default: the target's server).
     pub scratch_url: Option<String>,
+}
+
+impl std::fmt::Debug for ReleaseOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleaseOptions")
+            .field("env", &self.env)
+            .field("dry_run", &self.dry_run)
+            .field("allow_drift", &self.allow_drift)
+            .field(
+                "scratch_url",
+                &self
+                    .scratch_url
+                    .as_deref()
+                    .map(confiture::config::RedactedConnection),
+            )
+            .finish()
+    }
 }
 
 /// How a step ended.

@@ -165,3 +165,18 @@ fn arguments() {
         .unwrap_err()
         .contains("--bogus"));
 }
+
+/// hhx: `{:?}` of the options showed `scratch_url` as written, password and all.
+#[test]
+fn the_options_debug_never_shows_the_scratch_url_password() {
+    let options = ReleaseOptions {
+        scratch_url: Some("postgresql://ci:hunter2-Secret@scratch.internal/postgres".into()),
+        ..options(false, false)
+    };
+    let shown = format!("{options:?}");
+    assert!(!shown.contains("hunter2-Secret"), "{shown}");
+    assert!(
+        shown.contains("ci@scratch.internal:5432/postgres"),
+        "{shown}"
+    );
+}
