@@ -351,17 +351,30 @@ fn final_status(m: &mut Migrator) -> Verdict {
     }
 }
 
-/// Parses `--env NAME [--dry-run] [--allow-drift] [--scratch-url URL]`.
+/// Parses `--env NAME [--dry-run] [--allow-drift] [--scratch-url URL]`. A flag given without
+/// its value is refused, never taken as not given (the scratch databases would go to the
+/// target's server); an unknown argument that looks like a connection string
+/// ([`confiture::config::names_a_connection`]) is not quoted: it may hold a password.
 pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
     let mut options = ReleaseOptions::default();
     let mut env = None;
     let mut words = args.iter();
     while let Some(word) = words.next() {
+        let mut value = || {
+            words
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("{word} needs a value"))
+        };
         match word.as_str() {
-            "--env" | "-e" => env = words.next().cloned(),
+            "--env" | "-e" => env = Some(value()?),
             "--dry-run" => options.dry_run = true,
             "--allow-drift" => options.allow_drift = true,
-            "--scratch-url" => options.scratch_url = words.next().cloned(),
+            "--scratch-url" => options.scratch_url = Some(value()?),
+            other if confiture::config::names_a_connection(other) => {
+                return Err("unknown argument: it looks like a connection string (it has                             `://`, `=` or `@`; its text is not shown: it may hold a password);                             give the scratch server as `--scratch-url URL`"
+                    .to_string())
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }

@@ -180,3 +180,32 @@ fn the_options_debug_never_shows_the_scratch_url_password() {
         "{shown}"
     );
 }
+
+/// hhx: an argument the parser did not know was quoted in its error, so that
+/// `--scratch-url=postgresql://ci:PW@host/postgres` (the `=` form) or a URL given where no
+/// flag takes it printed the password to the CI log; and `--scratch-url` or `--env` given last,
+/// without a value, was taken as not given: the scratch databases went to the target's server.
+#[test]
+fn arguments_never_echo_a_password_nor_drop_a_missing_value() {
+    let args = |a: &[&str]| {
+        xtask_release::parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    };
+    let url = "postgresql://ci:hunter2-Secret@scratch.internal/postgres";
+    for given in [
+        vec!["--env", "staging", &format!("--scratch-url={url}")],
+        vec!["--env", "staging", url],
+        vec![
+            "--env",
+            "staging",
+            "host=scratch.internal password=hunter2-Secret",
+        ],
+    ] {
+        let refused = args(&given).unwrap_err();
+        assert!(!refused.contains("hunter2"), "{given:?}: {refused}");
+        assert!(refused.contains("not shown"), "{given:?}: {refused}");
+    }
+    let refused = args(&["--env", "staging", "--scratch-url"]).unwrap_err();
+    assert!(refused.contains("--scratch-url"), "{refused}");
+    let refused = args(&["--dry-run", "--env"]).unwrap_err();
+    assert!(refused.contains("--env"), "{refused}");
+}
