@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use confiture::drift::DriftOptions;
 use confiture::migrate::{no_progress, UpOptions};
+use confiture::status::State;
 use confiture::verify::{ScratchServer, VerifyOptions};
 use confiture::workspace::Workspace;
 use confiture::{exit, files, Migrator};
@@ -282,10 +283,17 @@ fn status_gate(m: &mut Migrator) -> Verdict {
         Ok(report) => {
             let code = report.exit_code();
             if code == exit::DIVERGED || code == exit::INVALID {
-                let mut what = report.modified.clone();
-                what.extend(report.missing.iter().cloned());
-                what.extend(report.out_of_order.iter().cloned());
-                what.extend(report.duplicate.iter().cloned());
+                // Every way a history diverges (`State::is_diverged`: modified, missing, out
+                // of order, duplicate, renumbered, replaced, ambiguous), and a no-transaction
+                // migration a run left interrupted: each is exit 7.
+                let what: Vec<String> = report
+                    .migrations
+                    .iter()
+                    .filter(|m| {
+                        m.status.is_diverged() || matches!(m.status, State::Interrupted { .. })
+                    })
+                    .map(|m| format!("{} {}", m.id(), m.status.as_str()))
+                    .collect();
                 Verdict::failed(
                     code,
                     format!("the history diverged ({}): fix it first", what.join(", ")),

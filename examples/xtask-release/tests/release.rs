@@ -209,3 +209,32 @@ fn arguments_never_echo_a_password_nor_drop_a_missing_value() {
     let refused = args(&["--dry-run", "--env"]).unwrap_err();
     assert!(refused.contains("--env"), "{refused}");
 }
+
+/// hhx: the status gate listed only the modified, missing, out-of-order and duplicate
+/// migrations, so a history diverged another way (a migration replaced, renumbered, ambiguous
+/// or interrupted: exit 7 all the same) stopped the release with `the history diverged ():
+/// fix it first`, naming nothing. It names each migration that diverged, with how.
+#[test]
+fn the_status_gate_names_every_migration_that_diverged() {
+    let db = TestDb::new("release_replaced");
+    let project = project(&db);
+    assert_eq!(
+        run(&project, options(false, false)).exit_code,
+        exit::SUCCESS
+    );
+    // 002 applied, its files deleted, another migration numbered 002 in their place.
+    project
+        .remove("db/migrations/002_index_email.up.sql")
+        .remove("db/migrations/002_index_email.down.sql")
+        .migration(
+            "002_add_bio",
+            "ALTER TABLE tb_user ADD COLUMN bio text;\n",
+            "ALTER TABLE tb_user DROP COLUMN bio;\n",
+        );
+    let summary = run(&project, options(false, false));
+    assert_eq!(summary.exit_code, exit::DIVERGED);
+    assert_eq!(summary.steps[2].state, StepState::Failed, "{summary:?}");
+    let outcome = &summary.steps[2].outcome;
+    assert!(outcome.contains("002_index_email replaced"), "{outcome}");
+    assert_eq!(db.ledger().unwrap().len(), 2, "nothing applied");
+}
