@@ -23,7 +23,7 @@ use confiture::migrate::{no_progress, UpOptions};
 use confiture::status::State;
 use confiture::verify::{ScratchServer, VerifyOptions};
 use confiture::workspace::Workspace;
-use confiture::{exit, files, Migrator};
+use confiture::{exit, Migrator};
 
 /// What `cargo xtask release` was asked to do. `{:?}` never shows the scratch URL's password
 /// ([`confiture::config::RedactedConnection`]).
@@ -198,7 +198,7 @@ pub fn release(ws: &Workspace, options: &ReleaseOptions, log: &mut dyn FnMut(&st
         log(&format!("release: {name} ..."));
         let start = Instant::now();
         let verdict = match name {
-            "lint" => lint(ws, m),
+            "lint" => lint(m),
             "verify" => verify(m, &scratch),
             "status" => status_gate(m),
             "drift" => drift(m, &scratch, options.allow_drift),
@@ -227,9 +227,10 @@ fn skipped(name: &'static str, why: &str) -> Step {
     }
 }
 
-fn lint(ws: &Workspace, m: &Migrator) -> Verdict {
-    let options = files::CheckOptions::default().first_version(ws.settings.first_version);
-    match files::load(m.migrations_dir(), &options) {
+/// The files as every later step reads them (`Migrator::load`: the workspace's
+/// `first_version`, the environment's tracking table).
+fn lint(m: &Migrator) -> Verdict {
+    match m.load() {
         Err(e) => Verdict::error(&e),
         Ok(checked) if checked.has_errors() => {
             let first = checked

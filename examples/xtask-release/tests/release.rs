@@ -238,3 +238,33 @@ fn the_status_gate_names_every_migration_that_diverged() {
     assert!(outcome.contains("002_index_email replaced"), "{outcome}");
     assert_eq!(db.ledger().unwrap().len(), 2, "nothing applied");
 }
+
+/// hhx: the lint step checked the files with options of its own (the default tracking table),
+/// not the environment's session's (`Migrator::load`): a migration writing the environment's
+/// configured tracking table passed lint, and the release failed at `verify` with a files
+/// error instead. Lint checks the files as every later step reads them.
+#[test]
+fn lint_checks_the_files_as_the_environment_reads_them() {
+    let db = TestDb::new("release_lint");
+    let project = project(&db);
+    project
+        .write(
+            "db/environments/test.yaml",
+            format!(
+                "name: test\ndatabase_url: {}\nmigration:\n  tracking_table: app_ledger\n",
+                db.url()
+            ),
+        )
+        .migration(
+            "003_touch_ledger",
+            "DELETE FROM app_ledger WHERE version = '002';\n",
+            "SELECT 1;\n",
+        );
+    let summary = run(&project, options(true, false));
+    assert_eq!(summary.exit_code, exit::INVALID, "{summary:?}");
+    assert_eq!(summary.steps[0].state, StepState::Failed, "{summary:?}");
+    assert!(summary.steps[0].outcome.contains("C108"), "{summary:?}");
+    assert!(summary.steps[1..]
+        .iter()
+        .all(|s| s.state == StepState::Skipped));
+}
