@@ -372,6 +372,21 @@ impl fmt::Debug for RedactedConnection<'_> {
     }
 }
 
+/// `{:?}` of a text written where a name goes (an entry of `fleet.targets`, `--env`'s
+/// name): the name as it is, a connection string given there
+/// ([`names_a_connection`](super::names_a_connection)) as [`RedactedConnection`].
+pub(crate) struct NameOrConnection<'a>(pub(crate) &'a str);
+
+impl fmt::Debug for NameOrConnection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if super::names_a_connection(self.0) {
+            RedactedConnection(self.0).fmt(f)
+        } else {
+            self.0.fmt(f)
+        }
+    }
+}
+
 /// Debug is redacted too: a `{:?}` in a log line must not leak the password.
 impl fmt::Debug for ConnectionSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -195,8 +195,8 @@ pub(crate) enum Listed {
 }
 
 /// What the user asked for (on the command line: `--database-url`, `--env`, `-c`, or none).
-/// `{:?}` shows a URL as [`RedactedConnection`](super::RedactedConnection): it may hold a
-/// password.
+/// `{:?}` shows a URL, or one given as the environment's name, as
+/// [`RedactedConnection`](super::RedactedConnection): it may hold a password.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Selection {
@@ -217,7 +217,10 @@ impl std::fmt::Debug for Selection {
                 .debug_tuple("Url")
                 .field(&super::RedactedConnection(url))
                 .finish(),
-            Selection::Env(name) => f.debug_tuple("Env").field(name).finish(),
+            Selection::Env(name) => f
+                .debug_tuple("Env")
+                .field(&super::connection::NameOrConnection(name))
+                .finish(),
             Selection::File(path) => f.debug_tuple("File").field(path).finish(),
             Selection::Auto => f.write_str("Auto"),
         }

@@ -76,20 +76,9 @@ impl std::fmt::Debug for FleetList {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FleetList::Entries(entries) => {
-                /// A name as it is, a connection string redacted.
-                struct Entry<'a>(&'a str);
-                impl std::fmt::Debug for Entry<'_> {
-                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                        if super::names_a_connection(self.0) {
-                            super::RedactedConnection(self.0).fmt(f)
-                        } else {
-                            self.0.fmt(f)
-                        }
-                    }
-                }
-                let shown: Vec<(Entry<'_>, &String)> = entries
+                let shown: Vec<_> = entries
                     .iter()
-                    .map(|(entry, at)| (Entry(entry), at))
+                    .map(|(entry, at)| (super::connection::NameOrConnection(entry), at))
                     .collect();
                 f.debug_tuple("Entries").field(&shown).finish()
             }

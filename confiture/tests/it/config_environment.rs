@@ -534,7 +534,8 @@ fn describe_shows_where_and_which_database_never_the_password() {
 
 /// hhx: `{:?}` of an environment whose `fleet.targets` lists a URL or conninfo with a password
 /// showed it (`FleetList::Entries` derived `Debug`), as did `{:?}` of a `Selection::Url` and
-/// of `VerifyOptions`/`DriftOptions` with a `ScratchServer::Url`, while `ConnectionSpec`'s
+/// of `VerifyOptions`/`DriftOptions` with a `ScratchServer::Url` (and of a URL given as
+/// `Selection::Env`'s name), while `ConnectionSpec`'s
 /// `Debug` redacts it: a service logging its environment or options leaked the password.
 /// Every public value that keeps a connection string as written shows the connection it
 /// names (`config::RedactedConnection`), never the text; a database name stays readable.
@@ -562,6 +563,8 @@ fn debug_of_every_value_holding_a_connection_string_never_shows_its_password() {
         format!("{env:?}"),
         format!("{:?}", env.fleet),
         format!("{:?}", confiture::config::Selection::Url(url.clone())),
+        // A URL given where the environment's name goes (`--env $DATABASE_URL`).
+        format!("{:?}", confiture::config::Selection::Env(url.clone())),
         format!("{scratch:?}"),
         format!("{verify:?}"),
         format!("{drift:?}"),
@@ -578,10 +581,15 @@ fn debug_of_every_value_holding_a_connection_string_never_shows_its_password() {
         shown[0]
     );
     assert!(shown[0].contains("tenant_conninfo"), "{}", shown[0]);
-    assert!(
-        shown[3].contains("app@db.internal:5432/scratch"),
-        "{}",
-        shown[3]
+    for scratch in &shown[3..] {
+        assert!(
+            scratch.contains("app@db.internal:5432/scratch"),
+            "{scratch}"
+        );
+    }
+    assert_eq!(
+        format!("{:?}", confiture::config::Selection::Env("staging".into())),
+        "Env(\"staging\")"
     );
 }
 
