@@ -380,9 +380,21 @@ pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
             "--dry-run" => options.dry_run = true,
             "--allow-drift" => options.allow_drift = true,
             "--scratch-url" => options.scratch_url = Some(value()?),
+            // `--scratch-url=URL`: the flag alone is shown, never its value.
+            other if other.starts_with("--") && other.contains('=') => {
+                let flag = other.split('=').next().unwrap_or_default();
+                return Err(format!(
+                    "unknown argument {flag}=...: write a flag and its value apart \
+                     (`{flag} VALUE`); the value is not shown: it may hold a password"
+                ));
+            }
             other if confiture::config::names_a_connection(other) => {
-                return Err("unknown argument: it looks like a connection string (it has                             `://`, `=` or `@`; its text is not shown: it may hold a password);                             give the scratch server as `--scratch-url URL`"
-                    .to_string())
+                return Err(
+                    "unknown argument: it looks like a connection string (it has \
+                            `://`, `=` or `@`; its text is not shown: it may hold a password); \
+                            give the scratch server as `--scratch-url URL`"
+                        .to_string(),
+                )
             }
             other => return Err(format!("unknown argument {other:?}")),
         }

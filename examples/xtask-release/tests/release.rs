@@ -204,6 +204,11 @@ fn arguments_never_echo_a_password_nor_drop_a_missing_value() {
         assert!(!refused.contains("hunter2"), "{given:?}: {refused}");
         assert!(refused.contains("not shown"), "{given:?}: {refused}");
     }
+    // The flag of the `=` form is named, so that the way to write it can be said.
+    let refused = args(&["--env", "staging", &format!("--scratch-url={url}")]).unwrap_err();
+    assert!(refused.contains("`--scratch-url VALUE`"), "{refused}");
+    let refused = args(&["--env=staging"]).unwrap_err();
+    assert!(refused.contains("`--env VALUE`"), "{refused}");
     let refused = args(&["--env", "staging", "--scratch-url"]).unwrap_err();
     assert!(refused.contains("--scratch-url"), "{refused}");
     let refused = args(&["--dry-run", "--env"]).unwrap_err();
