@@ -2255,6 +2255,16 @@ enum Loose {
     Mapping(Vec<(Value, Loose)>),
 }
 
+/// The methods of [`Loose`]'s visitor for scalars: every scalar is one, the document being
+/// read only for its mappings' keys.
+macro_rules! scalar {
+    ($($visit:ident($($arg:ty)?)),*) => {$(
+        fn $visit<E>(self, $(_: $arg)?) -> std::result::Result<Loose, E> {
+            Ok(Loose::Scalar)
+        }
+    )*};
+}
+
 impl<'de> serde::Deserialize<'de> for Loose {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -2265,27 +2275,15 @@ impl<'de> serde::Deserialize<'de> for Loose {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("any YAML value")
             }
-            fn visit_bool<E>(self, _: bool) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_i64<E>(self, _: i64) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_u64<E>(self, _: u64) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_f64<E>(self, _: f64) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_str<E>(self, _: &str) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
-            fn visit_none<E>(self) -> std::result::Result<Loose, E> {
-                Ok(Loose::Scalar)
-            }
+            scalar!(
+                visit_bool(bool),
+                visit_i64(i64),
+                visit_u64(u64),
+                visit_f64(f64),
+                visit_str(&str),
+                visit_unit(),
+                visit_none()
+            );
             fn visit_some<D: serde::Deserializer<'de>>(
                 self,
                 value: D,
