@@ -856,9 +856,11 @@ fn hidden_ledger(
     // connection's options in the URL or file the user gave): the change that puts the
     // ledger's schema back on it is made there; with no environment known (the engine's own
     // reads), its settings are named generically.
+    // Where the connection's options are written ([`Environment::server_source`]): a database
+    // a target list names by name has the fleet's environment's, never its entry's line.
     let source = env.map_or_else(
         || "the connection settings".to_string(),
-        crate::config::Environment::source,
+        crate::config::Environment::server_source,
     );
     // A tenant schema's ledger (`--schema`, `--schemas-query`) is off the whole database's
     // search_path by rule (`fleet::Target::schema`), exactly as the database's own is after
@@ -2078,9 +2080,11 @@ impl CreationPath {
         );
         let schema = self.first_of_users.as_deref().unwrap_or("public");
         let qualified = TrackingTable::resolved(schema, &table.name).to_string();
+        // Where the connection's options are written: a database a target list names by
+        // name has the fleet's environment's ([`Environment::server_source`]).
         let source = env.map_or_else(
             || "the connection settings".to_string(),
-            crate::config::Environment::source,
+            crate::config::Environment::server_source,
         );
         crate::display::escape(&format!(
             "put a schema of your own first on the search_path, `{path}` ({}), or \
