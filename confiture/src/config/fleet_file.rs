@@ -263,6 +263,42 @@ mod tests {
         assert!(parse(&text).is_ok(), "{text}");
     }
 
+    /// An entry of a flow list (`targets: [0123, 0x10]`) written as a number was refused as
+    /// "not on the key's line", its text not looked for there (hsm). Each entry's text is
+    /// kept as written, an anchor on it (`[&a 0x10, *a]`) left out; where the text cannot be
+    /// told (two entries read as the same number) it is still refused, as an alias of a
+    /// number is in a block list.
+    #[test]
+    fn a_target_of_a_flow_list_written_as_a_number_keeps_its_text() {
+        for (list, names) in [
+            ("[0123, 0x10, 1e3]", &["0123", "0x10", "1e3"][..]),
+            ("[&a 0x10, *a]", &["0x10", "0x10"]),
+            ("[&a \"0x10\", *a, +5]", &["0x10", "0x10", "+5"]),
+        ] {
+            let text = format!("{HEAD}fleet:\n  targets: {list}\n");
+            let settings = parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let entries: Vec<(String, String)> = (names.iter())
+                .map(|name| (name.to_string(), "db/environments/prod.yaml:3".to_string()))
+                .collect();
+            assert_eq!(
+                settings.and_then(|s| s.list),
+                Some(FleetList::Entries(entries)),
+                "{text}"
+            );
+        }
+        for text in [
+            format!("{HEAD}fleet:\n  targets: [16, 0x10]\n"),
+            format!("{HEAD}fleet:\n  targets:\n    - &a 0x10\n    - *a\n"),
+        ] {
+            let err = parse(&text).expect_err(&text);
+            assert!(
+                err.message
+                    .contains("`fleet.targets` is a number whose text cannot be kept"),
+                "{text}: {err}"
+            );
+        }
+    }
+
     #[test]
     fn a_list_of_entries_keeps_the_line_of_each() {
         let text = format!(

@@ -856,9 +856,11 @@ fn hidden_ledger(
     // connection's options in the URL or file the user gave): the change that puts the
     // ledger's schema back on it is made there; with no environment known (the engine's own
     // reads), its settings are named generically.
+    // Where the connection's options are written ([`Environment::server_source`]): a database
+    // a target list names by name has the fleet's environment's, never its entry's line.
     let source = env.map_or_else(
         || "the connection settings".to_string(),
-        crate::config::Environment::source,
+        crate::config::Environment::server_source,
     );
     // A tenant schema's ledger (`--schema`, `--schemas-query`) is off the whole database's
     // search_path by rule (`fleet::Target::schema`), exactly as the database's own is after
@@ -1754,9 +1756,9 @@ fn read_error(
 /// What this session's role may do where the ledger is, asked of the server after it refused
 /// the ledger's read or its creation (42501), through the catalogs' OIDs, which need no
 /// privilege: the role in effect (`current_user`) and the one that logged in, which `role`
-/// setting switched the session when they differ, the schema (as configured, else where the
-/// `search_path` finds the table, else `current_schema()`, where `CREATE TABLE` puts it: as
-/// [`resolve`] says) and the role's grants on
+/// setting switched the session when they differ, the schema ([`resolve`]'s: as configured,
+/// else where the `search_path` finds the table, else where `CREATE TABLE` would put it,
+/// [`creation_schema`]; no grants where there is none) and the role's grants on
 /// it and on the table. `None` when that cannot be asked. The one owner of "which grant is
 /// missing" for the read's help ([`grants_help`]) and the creation's ([`Grants::create_help`]).
 #[derive(Debug)]
@@ -1824,17 +1826,11 @@ impl RoleSetBy {
 }
 
 pub(crate) fn grants(client: &mut postgres::Client, table: &TrackingTable) -> Option<Grants> {
-    // An unqualified name: the schema the search_path finds it in, else the one it would be
-    // created in ([`resolve`]'s answer, asked in the same query).
-    let schema = match &table.schema {
-        Some(schema) => literal(schema),
-        None => format!(
-            "COALESCE((SELECT CAST(m.nspname AS pg_catalog.text) FROM pg_catalog.pg_class f \
-             JOIN pg_catalog.pg_namespace m ON m.oid OPERATOR(pg_catalog.=) f.relnamespace \
-             WHERE f.oid OPERATOR(pg_catalog.=) {}), pg_catalog.current_schema())",
-            table.regclass()
-        ),
-    };
+    // The ledger's schema as this session resolves it ([`resolve`], the one owner): an
+    // unqualified name's, where the search_path finds it, else where it would be created
+    // ([`creation_schema`]: never a system schema); none to create it in, nothing to grant.
+    let ledger = resolve(client, table).ok()??;
+    let schema = literal(ledger.schema.as_deref()?);
     // The `role` setting that wins as PostgreSQL applies them: the login role's in this
     // database, the login role's, this database's, every role's (`ALTER ROLE ALL SET`).
     let sql = super::own_statements(&format!(
@@ -2084,9 +2080,11 @@ impl CreationPath {
         );
         let schema = self.first_of_users.as_deref().unwrap_or("public");
         let qualified = TrackingTable::resolved(schema, &table.name).to_string();
+        // Where the connection's options are written: a database a target list names by
+        // name has the fleet's environment's ([`Environment::server_source`]).
         let source = env.map_or_else(
             || "the connection settings".to_string(),
-            crate::config::Environment::source,
+            crate::config::Environment::server_source,
         );
         crate::display::escape(&format!(
             "put a schema of your own first on the search_path, `{path}` ({}), or \
@@ -2248,7 +2246,8 @@ impl Grants {
                 help
             }
             None => format!(
-                "{help} or have a role that may create {table} run {}",
+                "{help} or have a role that may create {} run {}",
+                crate::display::escape(&self.ledger(table).to_string()),
                 crate::db::apply::ledger_creator(scratch)
             ),
             Some(switched) => format!("{help} {switched}"),

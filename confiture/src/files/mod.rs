@@ -521,7 +521,8 @@ pub enum Entry {
 /// are read, and of those only the ones whose name gives a version ([`Entry::Unversioned`]);
 /// others are not migrations and are left out, readable or not, and so are hidden
 /// directories (`.git`). Anything of a `.sql` name that cannot be examined — a broken symbolic
-/// link or a loop (a `<VERSION>_<NAME>.py` one too, [`name::is_python_migration_name`]), a file without read permission, an entry that is not a regular file — is an
+/// link or a loop, a file without read permission, an entry that is not a regular file (a
+/// `<VERSION>_<NAME>.py` one too, [`name::is_python_migration_name`]) — is an
 /// [`Entry::Unreadable`], never skipped. A missing directory, or a path that is a file, is an
 /// `Invalid` error naming it. Entries come in no particular order; [`check`] sorts them.
 pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
@@ -665,10 +666,17 @@ fn read_dir_inspecting(
             entries.push(Entry::Dir { path });
         } else if !is_sql {
             // Not a `.sql` migration: not read. confiture (Python)'s own migrations are
-            // counted, by name.
-            // A misnamed one (`03_d.py`) too: reported, never left out.
-            if is_file && name::is_python_migration_name(&file_name) {
-                entries.push(Entry::Python { path });
+            // counted, by name; a misnamed one (`03_d.py`) too: reported, never left out. One
+            // that is no regular file (a FIFO, a socket, a device) is refused as a `.sql` one
+            // is, never left out.
+            if name::is_python_migration_name(&file_name) {
+                entries.push(match is_file {
+                    true => Entry::Python { path },
+                    false => Entry::Unreadable {
+                        path,
+                        error: NOT_A_REGULAR_FILE.to_string(),
+                    },
+                });
             }
         } else if name::is_verify_sidecar(&file_name) {
             // confiture (Python)'s verification sidecar: not a migration, not read.
@@ -702,8 +710,9 @@ pub(crate) fn unreadable_link(path: &Path, err: &io::Error) -> String {
     }
 }
 
-/// Why a `.sql` entry that is no directory and no regular file (a FIFO, a socket, a device) is
-/// not read: reading a FIFO would block forever.
+/// Why a `.sql` entry, or one named like a confiture (Python) migration, that is no directory
+/// and no regular file (a FIFO, a socket, a device) is not read: reading a FIFO would block
+/// forever.
 pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
 
 /// Why a `.sql` entry that is a directory (`002_x.up.sql/`) is not read.

@@ -31,20 +31,55 @@ impl Migrator {
     /// through `--target` (all without one) has errors, a broken draft above it aside. A
     /// `--steps N` is decided by the ledger: its plan is checked once read ([`check_plan_files`]).
     /// The help's command that stops before the broken one is `request`'s ([`stop_before`]).
-    fn load_set_for_up(&self, options: &UpOptions, request: &plan::UpRequest) -> Result<Checked> {
+    /// `missing`: whether the database is known not to exist, asked only when the files are
+    /// refused — nothing is applied there, which the help then says ([`plan::check_up_files`]
+    /// with the empty history) instead of the condition.
+    fn load_set_for_up(
+        &self,
+        options: &UpOptions,
+        request: &plan::UpRequest,
+        missing: &dyn Fn() -> bool,
+    ) -> Result<Checked> {
         let checked = self.read_checked()?;
         if options.steps.is_none() {
             let errors = FileErrors::new(&checked.set, &checked.diagnostics);
             let stop = stop_before(self.on_scratch, request);
-            plan::check_up_files(
-                &checked.set,
-                &errors,
-                options.target.as_ref().map(crate::history::Version::number),
-                stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
-                None,
-            )?;
+            let check = |history: Option<&crate::history::History<'_>>| {
+                plan::check_up_files(
+                    &checked.set,
+                    &errors,
+                    options.target.as_ref().map(crate::history::Version::number),
+                    stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
+                    history,
+                )
+            };
+            let refused = check(None);
+            if refused.is_err() && missing() {
+                let none = crate::history::History::of(&checked.set, &[], request.first_version);
+                check(Some(&none))?;
+            }
+            refused?;
         }
         Ok(checked)
+    }
+
+    /// Whether this session's database is known not to exist (`--create-database`'s files
+    /// refused before connecting): asked of the server on a session opened and closed, which
+    /// writes nothing ([`crate::db::connect::connect_if_exists`]) — only when no session is
+    /// open and no [`Migrator::before_connecting`] check must come first; `false` whenever it
+    /// cannot be told.
+    fn database_is_missing(&self) -> bool {
+        let checked_first = (self.before_connect.lock()).map_or(true, |state| state.is_some());
+        if self.client.is_some() || checked_first {
+            return false;
+        }
+        let env = self.env.clone();
+        let found = crate::db::prefetch::unless_stopped(
+            self.stop.clone(),
+            crate::db::prefetch::interrupted_connecting,
+            move || crate::db::connect::connect_if_exists(&env),
+        );
+        matches!(found, Ok(Ok(None)))
     }
 
     /// Whether `up` runs on a database without a ledger that holds objects where the
@@ -61,6 +96,16 @@ impl Migrator {
     /// the refusal `up` gives before connecting (files with errors it could run, `steps` 0, an
     /// unknown `target`). A fleet asks this once, not once per database.
     pub(crate) fn up_request(&self, options: &UpOptions) -> Result<(Checked, plan::UpRequest)> {
+        self.up_request_where(options, &|| false)
+    }
+
+    /// [`Migrator::up_request`], `missing` saying whether the database is known not to exist
+    /// ([`Migrator::load_set_for_up`]).
+    fn up_request_where(
+        &self,
+        options: &UpOptions,
+        missing: &dyn Fn() -> bool,
+    ) -> Result<(Checked, plan::UpRequest)> {
         let request = plan::UpRequest {
             steps: options.steps,
             target: options.target.clone(),
@@ -73,7 +118,7 @@ impl Migrator {
             single_transaction: options.single_transaction,
             create_database: options.create_database,
         };
-        let checked = self.load_set_for_up(options, &request)?;
+        let checked = self.load_set_for_up(options, &request, missing)?;
         plan::check_up_request(&checked.set, &request)?;
         Ok((checked, request))
     }
@@ -158,7 +203,10 @@ impl Migrator {
         // run reads, and only after the files; otherwise the lock and the ledger (and its
         // DDL, uncommitted) are prepared while the files are read (`up_ahead`).
         let ((checked, request), prepared) = if options.create_database {
-            (self.up_request(options)?, None)
+            // Files with errors are refused before connecting; a database that does not
+            // exist yet has nothing applied, which their help says.
+            let missing = || self.database_is_missing();
+            (self.up_request_where(options, &missing)?, None)
         } else if options.dry_run {
             (self.while_connecting(|m| m.up_request(options))?, None)
         } else {

@@ -174,6 +174,55 @@ fn a_link_to_nowhere_named_like_a_migration_names_its_target() {
     );
 }
 
+/// A FIFO or a socket named like a confiture (Python) migration (`003_c.py`, a misnamed
+/// `07_g.py` too) was left out silently, where a link to nowhere of that name is C010 (hsm).
+/// Every entry named like a migration that is no regular file is C010 "it is not a regular
+/// file", its version still on disk; a `.py` file that is no migration (`helpers.py`) is
+/// left out whatever it is.
+#[cfg(unix)]
+#[test]
+fn a_python_migration_that_is_no_regular_file_is_refused_not_left_out() {
+    let dir = TempDir::new("confiture_read_dir");
+    pair(&dir, "001_a");
+    dir.write("002_b.py", "");
+    for fifo in ["003_c.py", "07_g.py", "helpers.py"] {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path.join(fifo))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+    let _socket = std::os::unix::net::UnixListener::bind(dir.path.join("004_d.py")).unwrap();
+    pair(&dir, "005_e");
+    let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
+    let rendered: Vec<String> = (checked.diagnostics.iter())
+        .filter(|d| d.code == "C010")
+        .map(|d| format!("{} {}: {}", d.code, name(&d.path), d.message))
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "C010 003_c.py: cannot read `003_c.py`: it is not a regular file",
+            "C010 004_d.py: cannot read `004_d.py`: it is not a regular file",
+            "C010 07_g.py: cannot read `07_g.py`: it is not a regular file",
+        ]
+    );
+    assert!(
+        !(checked.diagnostics.iter()).any(|d| name(&d.path) == "helpers.py"),
+        "{:#?}",
+        checked.diagnostics
+    );
+    assert_eq!(checked.file_versions, [1, 2, 3, 4, 5]);
+    let entries = files::read_dir(&dir.path).unwrap();
+    for file in ["003_c.py", "004_d.py", "07_g.py"] {
+        let entry = (entries.iter()).find(|e| name(e.path()) == file);
+        assert!(
+            matches!(entry, Some(files::Entry::Unreadable { .. })),
+            "{file}: {entry:?}"
+        );
+    }
+}
+
 #[test]
 fn a_missing_directory_is_an_error_naming_it() {
     let dir = TempDir::new("confiture_read_dir");

@@ -617,3 +617,46 @@ fn suggested_writing_commands(text: &str) -> Vec<&str> {
         })
         .collect()
 }
+
+/// `up --create-database` with files that have errors is refused before anything is created,
+/// and its help hedged: "`... --target 001 --create-database ...` stops before 002_b if it is
+/// not applied yet" — on a database that does not exist, where nothing is applied (hsm). When
+/// the server says (on a session that writes nothing) that the database does not exist, the
+/// help says what holds there, a dry run's too; a database that exists keeps the condition,
+/// and nothing is created either way.
+#[test]
+fn a_missing_databases_refusal_of_broken_files_says_nothing_is_applied_there() {
+    let missing = TestDb::unborn("bounds_broken_missing");
+    let existing = TestDb::new("bounds_broken_existing");
+    let project = Project::new();
+    project.table("001_a");
+    project.write("db/migrations/002_b.up.sql", "CREATE TABLE b (id int);\n");
+    project.table("003_c");
+    for dry_run in [&[][..], &["--dry-run"]] {
+        let args: Vec<&str> = ["migrate", "up", "--create-database"]
+            .iter()
+            .chain(dry_run)
+            .copied()
+            .collect();
+        let suggested = format!(
+            "`cargo confiture migrate up --target 001 --create-database --database-url \
+             <URL>{}`",
+            dry_run.iter().map(|f| format!(" {f}")).collect::<String>()
+        );
+        project
+            .run_on(&missing, &args)
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "{suggested} applies what comes before 002_b, which is not applied here"
+            ))
+            .stderr_lacks("if it is not applied yet");
+        project
+            .run_on(&existing, &args)
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "{suggested} stops before 002_b if it is not applied yet"
+            ));
+    }
+    assert!(!missing.exists(), "nothing was created");
+    assert_eq!(existing.ledger(), None, "nothing was written");
+}

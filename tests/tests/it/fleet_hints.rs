@@ -1651,3 +1651,51 @@ fn a_listed_names_helps_name_where_what_they_are_about_came_from() {
         );
     }
 }
+
+/// A database a fleet lists by name, whose `search_path` the environment's URL options leave
+/// with nowhere to create the tracking table (empty, or a system schema first), was told to
+/// write the options "in db/environments/po.yaml:4, on the server of environment file ...":
+/// a line that holds only a name (hsm). The help names where the options are written — the
+/// fleet's environment file for a name, the entry's own line for a URL with options of its
+/// own — and never an ALTER ROLE or ALTER DATABASE, which would change nothing the options
+/// set; a dry run says the same.
+#[test]
+fn a_targets_search_path_from_its_options_is_fixed_where_the_options_are_written() {
+    let dbs = TestDbs::new("pathopts", 2);
+    let project = project();
+    project.write(
+        "db/environments/po.yaml",
+        format!(
+            "database_url: {}?options=-c%20search_path%3D\nfleet:\n  targets:\n    - {}\n    \
+             - {}?options=-c%20search_path%3Dpg_catalog,public\n",
+            server().url("postgres"),
+            dbs.dbs[0].name,
+            server().url(&dbs.dbs[1].name)
+        ),
+    );
+    for dry_run in [&["--dry-run"][..], &[]] {
+        let run = Run::of(
+            project
+                .cli()
+                .args(["migrate", "up", "--env", "po", "--keep-going"])
+                .args(dry_run),
+        );
+        run.code(exit::INVALID);
+        let written = "write `options=-c%20search_path%3Dpublic` there";
+        for (db, source) in [
+            (&dbs.dbs[0], "environment file db/environments/po.yaml"),
+            (&dbs.dbs[1], "db/environments/po.yaml:5"),
+        ] {
+            let help = target_help(&run.stderr, &db.name);
+            assert!(
+                help.contains(&format!(
+                    "it is set by the connection's options (`options=-c search_path=...` in \
+                     {source}): {written}"
+                )),
+                "{dry_run:?} {}: {help}",
+                db.name
+            );
+            assert!(!help.contains("ALTER"), "{help}");
+        }
+    }
+}

@@ -876,3 +876,70 @@ fn the_ledger_checks_common_text_types_are_string_types() {
         ]
     );
 }
+
+/// The help of a ledger the role may not create named it unqualified (`or have a role that
+/// may create tb_confiture run ...`), while the grant named its schema (hsm): a schema the
+/// `search_path` gives, whose name needs quoting (`"My Schema"`, `"a""b"`), is named the way
+/// the session resolves the ledger, schema-qualified and quoted, everywhere in the help.
+#[test]
+fn the_help_of_a_ledger_the_role_may_not_create_names_it_qualified_and_quoted() {
+    let role_guard = Role::new("cft_ledger_nocreate_quoted");
+    let role = role_guard.name();
+    let quoted_role = crate::ledger::quote_ident(role);
+    let db = TestDb::new("ledger_nocreate_quoted");
+    let mut admin = connect(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA \"My Schema\"; CREATE SCHEMA \"a\"\"b\"; \
+             GRANT USAGE ON SCHEMA \"My Schema\", \"a\"\"b\" TO \"{role}\""
+        ))
+        .unwrap();
+    let env = role_guard.environment(&db);
+    let table = TrackingTable::default();
+    for schema in ["\"My Schema\"", "\"a\"\"b\""] {
+        for scratch in [None, Some("migrate verify")] {
+            let mut client = confiture::db::connect(&env).expect("connects as the role");
+            client
+                .batch_execute(&format!("SET search_path = {schema}"))
+                .unwrap();
+            let e =
+                crate::db::apply::create_tracking_table(&mut client, &table, scratch).unwrap_err();
+            let help = e.help.clone().unwrap_or_default();
+            assert!(
+                help.contains(&format!(
+                    "grant role {quoted_role} CREATE on schema {schema}, where the migrations \
+                     build too"
+                )) && help.contains(&format!(
+                    "GRANT CREATE ON SCHEMA {schema} TO {quoted_role};"
+                )),
+                "{e:?}"
+            );
+            if scratch.is_some() {
+                assert!(
+                    help.ends_with(&format!(
+                        "or have a role that may create {schema}.tb_confiture run `cargo \
+                         confiture migrate verify`"
+                    )),
+                    "{help}"
+                );
+            }
+            assert!(!help.contains(" tb_confiture "), "{help}");
+        }
+    }
+    // The search_path gives no schema to create it in (a system schema first): the help says
+    // so, never a GRANT on `pg_catalog`.
+    let mut client = confiture::db::connect(&env).expect("connects as the role");
+    client
+        .batch_execute("SET search_path = pg_catalog, \"My Schema\"")
+        .unwrap();
+    for scratch in [None, Some("migrate verify")] {
+        let e = crate::db::apply::create_tracking_table(&mut client, &table, scratch).unwrap_err();
+        let help = e.help.clone().unwrap_or_default();
+        assert!(!help.contains("GRANT"), "{help}");
+        assert!(help.contains("search_path"), "{help}");
+        if let Some(grants) = ledger::grants(&mut client, &table) {
+            panic!("grants of a ledger with nowhere to be created: {grants:?}");
+        }
+    }
+}
