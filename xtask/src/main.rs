@@ -101,11 +101,14 @@ fn release(args: &[String]) -> ExitCode {
     let ws = match confiture::workspace::Workspace::discover(root) {
         Ok(ws) => ws,
         Err(e) => {
-            eprintln!("xtask release: {e}");
+            eprintln!("xtask release: {e:#}");
             return ExitCode::from(e.exit_code());
         }
     };
     let summary = xtask_release::release(&ws, &options, &mut |line| eprintln!("{line}"));
     print!("{}", summary.render());
+    if let Some(report) = summary.failure_report() {
+        eprint!("{report}");
+    }
     ExitCode::from(summary.exit_code)
 }

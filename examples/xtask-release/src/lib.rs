@@ -74,6 +74,9 @@ pub struct Step {
     pub state: StepState,
     /// One line: what the step found or did.
     pub outcome: String,
+    /// A failed step's whole account, for stderr after the summary: the error's report
+    /// (`{:#}`: message, each detail, the help) or every error lint found. `None` otherwise.
+    pub report: Option<String>,
     pub duration: Duration,
 }
 
@@ -126,12 +129,21 @@ impl Summary {
         ));
         text
     }
+
+    /// The failed step's whole account (see [`Step::report`]), headed by its name: what to
+    /// print on stderr after [`Summary::render`]. `None` when no step failed with one.
+    pub fn failure_report(&self) -> Option<String> {
+        let step = self.steps.iter().find(|s| s.state == StepState::Failed)?;
+        let report = step.report.as_deref()?;
+        Some(format!("{} failed:\n{report}\n", step.name))
+    }
 }
 
 /// A step's verdict: its state, a line saying what happened, and the exit code to stop with.
 struct Verdict {
     state: StepState,
     outcome: String,
+    report: Option<String>,
     stop: Option<u8>,
 }
 
@@ -140,6 +152,7 @@ impl Verdict {
         Verdict {
             state: StepState::Passed,
             outcome: outcome.into(),
+            report: None,
             stop: None,
         }
     }
@@ -148,12 +161,21 @@ impl Verdict {
         Verdict {
             state: StepState::Failed,
             outcome: outcome.into(),
+            report: None,
             stop: Some(code),
         }
     }
 
+    /// Failed with `e`: its message on the summary's line, its whole report for stderr.
     fn error(e: &confiture::Error) -> Verdict {
-        Verdict::failed(e.exit_code(), e.message_with_cause())
+        Verdict::failed(e.exit_code(), e.message_with_cause()).reporting(format!("{e:#}"))
+    }
+
+    fn reporting(self, report: String) -> Verdict {
+        Verdict {
+            report: Some(report),
+            ..self
+        }
     }
 }
 
@@ -173,6 +195,7 @@ pub fn release(ws: &Workspace, options: &ReleaseOptions, log: &mut dyn FnMut(&st
                 name: "environment",
                 state: StepState::Failed,
                 outcome: e.message_with_cause(),
+                report: Some(format!("{e:#}")),
                 duration: Duration::ZERO,
             });
             summary.exit_code = e.exit_code();
@@ -212,6 +235,7 @@ pub fn release(ws: &Workspace, options: &ReleaseOptions, log: &mut dyn FnMut(&st
             name,
             state: verdict.state,
             outcome: verdict.outcome,
+            report: verdict.report,
             duration: start.elapsed(),
         });
     }
@@ -223,6 +247,7 @@ fn skipped(name: &'static str, why: &str) -> Step {
         name,
         state: StepState::Skipped,
         outcome: why.to_string(),
+        report: None,
         duration: Duration::ZERO,
     }
 }
@@ -233,16 +258,16 @@ fn lint(m: &Migrator) -> Verdict {
     match m.load() {
         Err(e) => Verdict::error(&e),
         Ok(checked) if checked.has_errors() => {
-            let first = checked
-                .diagnostics
-                .iter()
-                .find(|d| d.is_error())
+            let errors: Vec<String> = (checked.diagnostics.iter())
+                .filter(|d| d.is_error())
                 .map(|d| d.to_string())
-                .unwrap_or_default();
+                .collect();
+            let first = errors.first().cloned().unwrap_or_default();
             Verdict::failed(
                 exit::INVALID,
                 format!("the migration files have errors: {first}"),
             )
+            .reporting(errors.join("\n"))
         }
         Ok(checked) => Verdict::passed(format!(
             "{} migrations, {} warnings",
@@ -269,13 +294,28 @@ fn verify(m: &mut Migrator, scratch: &ScratchServer) -> Verdict {
                         .or_else(|| check.error.clone())
                         .unwrap_or_default()
                 ),
-            ),
+            )
+            .reporting(verify_findings(&report.migrations)),
             None => Verdict::passed(format!(
                 "{} reversible, {} irreversible",
                 report.summary.reversible, report.summary.irreversible
             )),
         },
     }
+}
+
+/// Every difference verify found, one line each, named by its migration.
+fn verify_findings(checks: &[confiture::verify::MigrationCheck]) -> String {
+    let lines = checks
+        .iter()
+        .filter(|c| c.result.is_finding())
+        .flat_map(|c| {
+            let found = c.findings.iter().map(|f| f.message.clone());
+            found
+                .chain(c.error.clone())
+                .map(move |what| format!("{}: {what}", c.id()))
+        });
+    lines.collect::<Vec<_>>().join("\n")
 }
 
 fn status_gate(m: &mut Migrator) -> Verdict {
@@ -316,16 +356,14 @@ fn drift(m: &mut Migrator, scratch: &ScratchServer, allow: bool) -> Verdict {
         Err(failed) => Verdict::error(&failed.error),
         Ok(report) if report.passed => Verdict::passed("no drift"),
         Ok(report) => {
-            let first = report
-                .drift
-                .first()
-                .map(|f| f.message.clone())
-                .unwrap_or_default();
+            let found: Vec<&str> = report.drift.iter().map(|f| f.message.as_str()).collect();
+            let first = found.first().copied().unwrap_or_default();
             let outcome = format!("{} differences, first: {first}", report.drift.len());
             if allow {
                 Verdict {
                     state: StepState::Allowed,
                     outcome,
+                    report: None,
                     stop: None,
                 }
             } else {
@@ -333,6 +371,7 @@ fn drift(m: &mut Migrator, scratch: &ScratchServer, allow: bool) -> Verdict {
                     report.exit_code(),
                     format!("{outcome} (--allow-drift to go on)"),
                 )
+                .reporting(found.join("\n"))
             }
         }
     }

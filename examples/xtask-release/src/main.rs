@@ -19,11 +19,14 @@ fn main() -> ExitCode {
     {
         Ok(ws) => ws,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e:#}");
             return ExitCode::from(e.exit_code());
         }
     };
     let summary = xtask_release::release(&ws, &options, &mut |line| eprintln!("{line}"));
     print!("{}", summary.render());
+    if let Some(report) = summary.failure_report() {
+        eprint!("{report}");
+    }
     ExitCode::from(summary.exit_code)
 }

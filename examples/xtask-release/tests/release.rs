@@ -273,3 +273,71 @@ fn lint_checks_the_files_as_the_environment_reads_them() {
         .iter()
         .all(|s| s.state == StepState::Skipped));
 }
+
+/// A failed step's summary line says what failed in one line; its whole account — every file
+/// lint refused, an error's details and help — is kept for stderr (`Summary::failure_report`),
+/// not lost (it was: the steps printed only the error's message).
+#[test]
+fn a_failed_steps_whole_account_is_reported_after_the_summary() {
+    let db = TestDb::new("release_report");
+    let broken = project(&db);
+    broken
+        .migration(
+            "003_bad",
+            "INSERT INTO tb_confiture DEFAULT VALUES;\n",
+            "SELECT 1;\n",
+        )
+        .migration("004_worse", "DELETE FROM tb_confiture;\n", "SELECT 1;\n");
+    let summary = run(&broken, options(true, false));
+    assert_eq!(summary.steps[0].state, StepState::Failed, "{summary:?}");
+    let report = summary
+        .failure_report()
+        .expect("lint's errors are reported");
+    assert!(report.starts_with("lint failed:\n"), "{report}");
+    assert!(report.contains("003_bad.up.sql"), "{report}");
+    assert!(report.contains("004_worse.up.sql"), "{report}");
+
+    // Every difference verify found, not only the first.
+    let db = TestDb::new("release_report_verify");
+    let wrong = project(&db);
+    wrong.migration(
+        "003_two_tables",
+        "CREATE TABLE tb_a (id int);\nCREATE TABLE tb_b (id int);\n",
+        "SELECT 1;\n",
+    );
+    let summary = run(&wrong, options(true, false));
+    assert_eq!(summary.steps[1].state, StepState::Failed, "{summary:?}");
+    let report = summary
+        .failure_report()
+        .expect("verify's findings are reported");
+    assert!(report.starts_with("verify failed:\n"), "{report}");
+    assert!(
+        report.contains("003_two_tables: table public.tb_a"),
+        "{report}"
+    );
+    assert!(
+        report.contains("003_two_tables: table public.tb_b"),
+        "{report}"
+    );
+
+    // An error's details and help: an environment that does not exist.
+    let summary = run(
+        &wrong,
+        ReleaseOptions {
+            env: "nowhere".to_string(),
+            ..options(true, false)
+        },
+    );
+    let report = summary.failure_report().expect("the error is reported");
+    assert!(report.starts_with("environment failed:\n"), "{report}");
+    assert!(
+        report.contains("help:"),
+        "the whole report, help included: {report}"
+    );
+
+    // A release that passes has nothing to report.
+    let db = TestDb::new("release_report_ok");
+    let summary = run(&project(&db), options(true, false));
+    assert_eq!(summary.exit_code, exit::SUCCESS, "{summary:?}");
+    assert_eq!(summary.failure_report(), None);
+}
