@@ -256,6 +256,63 @@ fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
     assert!(!db.has_relation("t") && !db.has_relation("c"));
 }
 
+/// Issue 15: a no-transaction migration whose statement gives back the run's key (where lint
+/// does not see it) stops before its next statement: the check of the lock travels with the
+/// encoding's read and the start marker's advance, in one message between two statements,
+/// and a refusal there rolls the advance back. Exit 4; the next statement (a `CREATE INDEX
+/// CONCURRENTLY`) never ran; the marker says statement 3, the one that released it, is the
+/// one that may have committed.
+#[test]
+fn a_no_transaction_statement_that_gives_back_the_key_stops_before_the_next() {
+    let class = confiture::lock_key::LOCK_NAMESPACE;
+    let key = "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), \
+               1, 8))::bit(32)::int & 2147483647)";
+    let db = TestDb::new("lostlock_notx");
+    let project = Project::new();
+    project.migration(
+        "001_unlock",
+        &format!(
+            "-- confiture:no-transaction\nCREATE TABLE t (id int);\n\
+             CREATE FUNCTION give_back() RETURNS boolean LANGUAGE plpgsql AS $f$\n\
+             DECLARE r boolean;\n\
+             BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock({class}, ' || {key} || ')' INTO r; \
+             RETURN r; END\n$f$;\n\
+             SELECT give_back();\n\
+             CREATE INDEX CONCURRENTLY t_id ON t (id);\n"
+        ),
+        "DROP TABLE t;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let message = run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("released the migration lock"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.ledger().filter(|l| !l.is_empty()),
+        None,
+        "{}",
+        run.dump()
+    );
+    assert!(
+        db.has_relation("t") && !db.has_relation("t_id"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.value("SELECT statement::text FROM tb_confiture_started")
+            .as_deref(),
+        Some("3"),
+        "{}",
+        run.dump()
+    );
+}
+
 /// Where lint sees it, a migration that would release the lock is refused before anything
 /// runs, in up and down files, named with its file and line.
 #[test]
@@ -967,6 +1024,15 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
         db.value("SELECT count(*)::text FROM enc").as_deref(),
         Some("0"),
         "the INSERT was not sent"
+    );
+    // Its start marker was not advanced past statement 1 (read with the encoding, in one
+    // message): the run never said statement 2 was sent.
+    assert_eq!(
+        db.value("SELECT statement::text FROM tb_confiture_started")
+            .as_deref(),
+        Some("1"),
+        "{}",
+        run.dump()
     );
 }
 
