@@ -539,6 +539,52 @@ fn a_no_transaction_migration_costs_two_messages_a_statement() {
     );
 }
 
+/// Issue 15: `up` on a fresh database asks where its ledger would be created (no schema there:
+/// a system schema first on the `search_path`, refused with exit 5) in the ledger's read, not
+/// in a message of its own. Counted in the log of a server of its own (`log_statement =
+/// 'all'`: a line for each simple-query message, and for each execution of the driver's
+/// extended-protocol queries): the whole run of one migration on a fresh database — the
+/// session's checks, the lock, the ledger's read and the looks for a ledger elsewhere, the
+/// objects already there, the ledger's DDL and its commit, the migration with its row, the
+/// lock's release — is [`FRESH_UP_MESSAGES`] of them; the check in a message of its own made
+/// them 12.
+#[test]
+fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let db = cluster.create_database("fresh_msgs");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let url = cluster.url(&db, "");
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--database-url", &url]),
+    );
+    run.code(exit::SUCCESS);
+    let prefix = format!("[{db}] LOG:  ");
+    let log = cluster.log();
+    let messages: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter(|line| line.starts_with("statement: ") || line.starts_with("execute "))
+        .collect();
+    assert!(
+        messages.len() <= FRESH_UP_MESSAGES,
+        "up of one migration on a fresh database sent {} messages, more than \
+         {FRESH_UP_MESSAGES}:\n{}",
+        messages.len(),
+        messages.join("\n")
+    );
+}
+
+/// See [`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`].
+const FRESH_UP_MESSAGES: usize = 11;
+
 /// The transactions the server counts in a new database of its own while `up` applies one
 /// no-transaction migration of `statements` statements there.
 fn transactions_of_a_no_transaction_up(prefix: &str, statements: usize) -> i64 {
