@@ -531,8 +531,10 @@ fn a_migration_that_turns_the_timeouts_off_is_warned_about_and_the_next_gets_the
 fn a_no_transaction_migration_costs_two_messages_a_statement() {
     let short = transactions_of_a_no_transaction_up("apply_nt_msgs10", 10);
     let long = transactions_of_a_no_transaction_up("apply_nt_msgs30", 30);
+    // Ten to spare for an autovacuum worker's visit to either database: it counts there too.
+    // One message more a statement would be 20 more.
     assert!(
-        long - short <= 2 * 20,
+        long - short <= 2 * 20 + 10,
         "20 statements more cost {} transactions more ({short} for 10 statements, {long} for \
          30): more than two a statement",
         long - short
