@@ -880,10 +880,17 @@ impl StartedRun {
     }
 
     /// The statement that says statement `statement` (1-based) of `version` is about to be
-    /// sent: every one before it committed.
-    pub fn advance_sql(table: &TrackingTable, version: &str, statement: usize) -> String {
+    /// sent: every one before it committed. Made only when `when` (a SQL condition, read as
+    /// the statement runs) holds.
+    pub fn advance_sql(
+        table: &TrackingTable,
+        version: &str,
+        statement: usize,
+        when: &str,
+    ) -> String {
         format!(
-            "UPDATE {t} SET statement = {statement} WHERE version OPERATOR(pg_catalog.=) {v};",
+            "UPDATE {t} SET statement = {statement} WHERE version OPERATOR(pg_catalog.=) {v} \
+             AND ({when});",
             t = table.started_table().quoted(),
             v = literal(version),
         )

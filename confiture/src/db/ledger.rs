@@ -53,7 +53,7 @@ pub(crate) fn read_at(
     site: BuildSite<'_>,
 ) -> Result<Option<Ledger>> {
     let found = read_asking(client, table, wait, None, Asked::Rows, site)?;
-    Ok(found.map(|found| found.ledger))
+    Ok(found.ok().map(|found| found.ledger))
 }
 
 /// What a ledger read asks the catalog for besides the table's qualified name and whether
@@ -93,10 +93,38 @@ pub(crate) fn read_unless_stopped(
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<Option<Found>> {
+    Ok(read_or_creation(client, table, wait, stop, site)?.ok())
+}
+
+/// [`read_unless_stopped`], saying of a table that does not exist where this session would
+/// create it, as the read found out ([`Creation`]): what `up` refuses a ledger with no schema
+/// to be created in by ([`refuse_nowhere_to_create`]), at no round trip of its own.
+pub(crate) fn read_or_creation(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    stop: Option<&crate::db::apply::Stop>,
+    site: BuildSite<'_>,
+) -> Result<std::result::Result<Found, Creation>> {
     read_asking(client, table, wait, stop, Asked::Access, site)
 }
 
-/// [`read_unless_stopped`], asking the catalog for what `asked` says.
+/// Where this session would create a tracking table that does not exist, as a ledger read
+/// found out ([`read_or_creation`]): the answer of [`qualified_name`], asked in the read's
+/// own round trip.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Creation {
+    /// Not asked: the table exists, or is a tenant's, whose read looks nowhere else
+    /// ([`BuildSite::Tenant`]).
+    #[default]
+    Unasked,
+    /// [`qualified_name`]'s answer: the schema-qualified name it would get, `None` when no
+    /// schema can take it.
+    Known(Option<String>),
+}
+
+/// [`read_unless_stopped`], asking the catalog for what `asked` says; a table that does not
+/// exist is where the session would create it ([`Creation`]).
 fn read_asking(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -104,7 +132,7 @@ fn read_asking(
     stop: Option<&crate::db::apply::Stop>,
     asked: Asked,
     site: BuildSite<'_>,
-) -> Result<Option<Found>> {
+) -> Result<std::result::Result<Found, Creation>> {
     // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
     // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
     // written in the connection's `TimeZone`, which this session has too — was shown as UTC.
@@ -236,12 +264,7 @@ fn read_asking(
     drop(one_wait);
     let messages = match messages {
         Ok(messages) => messages,
-        Err(e) if is_absent(&e) => {
-            return match hidden_ledger(client, table, stop, site)? {
-                Some(refusal) => Err(refusal),
-                None => Ok(None),
-            }
-        }
+        Err(e) if is_absent(&e) => return Ok(Err(hidden_ledger(client, table, stop, site)?)),
         Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
             // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
             // canceled, it was by another session (`pg_cancel_backend`) or by a timeout too
@@ -344,7 +367,7 @@ fn read_asking(
         rows,
         started,
     };
-    Ok(Some(Found {
+    Ok(Ok(Found {
         ledger,
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
@@ -778,22 +801,25 @@ fn hidden_ledger(
     table: &TrackingTable,
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
-) -> Result<Option<Error>> {
+) -> Result<Creation> {
     let BuildSite::Database(env) = site else {
-        return Ok(None);
+        return Ok(Creation::Unasked);
     };
     if table.schema.is_some() {
-        return ledger_under_another_name(client, table, stop, true);
+        return match ledger_under_another_name(client, table, stop, true)? {
+            Some(refusal) => Err(refusal),
+            None => Ok(Creation::Known(Some(table.to_string()))),
+        };
     }
     let sql = super::own_statements(&format!(
         "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
          pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin}, \
          pg_catalog.current_schema() \
-         FROM pg_catalog.pg_class c \
+         FROM (SELECT) AS confiture_one LEFT JOIN (pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.relname OPERATOR(pg_catalog.=) {name} \
+         AND c.relname OPERATOR(pg_catalog.=) {name} \
          AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p']::pg_catalog.\"char\"[]) \
-         AND {shaped} \
+         AND {shaped}) ON true \
          ORDER BY 1",
         name = literal(&table.name),
         shaped = ledger_shaped("c"),
@@ -807,16 +833,20 @@ fn hidden_ledger(
     let mut origin = super::settings::SettingOrigin::default();
     // Where this session creates an unqualified ledger: the schema a ledger of the whole
     // database's own is qualified with, beside tenants' ledgers (none when no schema of the
-    // search_path exists, or a system schema is first: [`creation_schema`]).
+    // search_path exists, or a system schema is first: [`creation_schema`]). Read whether or
+    // not a ledger is found (one row of NULLs then): what `up` refuses a ledger with nowhere
+    // to be created by ([`Creation`]), at no round trip of its own.
     let mut current_schema = None;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
-            let schema = row.get(0).unwrap_or_default();
             search_path = row.get(1).unwrap_or_default().to_string();
             role = row.get(3).unwrap_or_default().to_string();
             origin =
                 super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
             current_schema = creation_schema(row.get(7).map(str::to_string));
+            let Some(schema) = row.get(0) else {
+                continue;
+            };
             if !crate::ledger::is_system_schema(schema) {
                 if row.get(2) == Some("f") {
                     unusable.push(schema.to_string());
@@ -826,7 +856,11 @@ fn hidden_ledger(
         }
     }
     if schemas.is_empty() {
-        return ledger_under_another_name(client, table, stop, false);
+        let creation = created_as(table, current_schema);
+        return match ledger_under_another_name(client, table, stop, false)? {
+            Some(refusal) => Err(refusal),
+            None => Ok(Creation::Known(creation)),
+        };
     }
     // The ledger's schema is one the role may not use: the search_path skips it whether it
     // names it or not (`current_schemas` leaves it out), and no search_path nor qualified name
@@ -834,21 +868,19 @@ fn hidden_ledger(
     if let ([one], [schema]) = (schemas.as_slice(), unusable.as_slice()) {
         let shown_schema = shown_ident(schema);
         let shown_role = shown_ident(&role);
-        return Ok(Some(
-            Error::invalid(format!(
-                "the tracking table {name} is out of this session's reach: the ledger is \
+        return Err(Error::invalid(format!(
+            "the tracking table {name} is out of this session's reach: the ledger is \
                  {ledger}, and role {shown_role} has no USAGE on schema {shown_schema} (the \
                  search_path `{search_path}` skips a schema the role may not use); nothing was \
                  read or written",
-                name = shown_ident(&table.name),
-                ledger = crate::display::escape(&one.to_string()),
-                search_path = crate::display::escape(&search_path),
-            ))
-            .with_help(format!(
-                "grant role {shown_role} USAGE on schema {shown_schema}: GRANT USAGE ON SCHEMA \
+            name = shown_ident(&table.name),
+            ledger = crate::display::escape(&one.to_string()),
+            search_path = crate::display::escape(&search_path),
+        ))
+        .with_help(format!(
+            "grant role {shown_role} USAGE on schema {shown_schema}: GRANT USAGE ON SCHEMA \
                  {shown_schema} TO {shown_role};"
-            )),
-        ));
+        )));
     }
     let shown = |t: &TrackingTable| crate::display::escape(&t.to_string()).to_string();
     let name = crate::display::escape(&quote_ident(&table.name)).to_string();
@@ -933,13 +965,11 @@ fn hidden_ledger(
     // refused too ([`ledger_under_another_name`]), and a second ledger of one database would
     // run every migration again.
     let search_path = crate::display::escape(&search_path);
-    Ok(Some(
-        Error::invalid(format!(
-            "the tracking table {name} is not on this session's search_path `{search_path}`: \
-             {found}; nothing was read or written"
-        ))
-        .with_help(which),
+    Err(Error::invalid(format!(
+        "the tracking table {name} is not on this session's search_path `{search_path}`: \
+         {found}; nothing was read or written"
     ))
+    .with_help(which))
 }
 
 /// How a refusal's help says to set `migration.tracking_table` to `value`: where the user of
@@ -1373,8 +1403,13 @@ pub fn qualified_name(
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
-    Ok(creation_schema(schema)
-        .map(|schema| TrackingTable::resolved(&schema, &table.name).to_string()))
+    Ok(created_as(table, schema))
+}
+
+/// The schema-qualified name an unqualified `table` is created with by a session whose
+/// `current_schema()` is `current` ([`creation_schema`]): [`qualified_name`]'s answer.
+fn created_as(table: &TrackingTable, current: Option<String>) -> Option<String> {
+    creation_schema(current).map(|schema| TrackingTable::resolved(&schema, &table.name).to_string())
 }
 
 /// The schema an unqualified ledger is created in by a session whose `current_schema()` is
@@ -1917,7 +1952,7 @@ pub(crate) fn uncreatable(
     table: &TrackingTable,
     env: Option<&Environment>,
 ) -> Option<String> {
-    if let Some(help) = nowhere_to_create(client, table, env) {
+    if let Some(help) = nowhere_to_create(client, table, env, &Creation::Unasked) {
         return Some(help);
     }
     let grants = grants(client, table)?;
@@ -1925,14 +1960,20 @@ pub(crate) fn uncreatable(
 }
 
 /// The help of an unqualified `table` with no schema to be created in ([`qualified_name`]:
-/// none on the `search_path`, or a system schema first), [`no_schema_here_help`]; `None` when
-/// it has one, is qualified, or the server cannot be asked.
+/// none on the `search_path`, or a system schema first — as `creation` says when the ledger's
+/// read found out, else asked), [`no_schema_here_help`]; `None` when it has one, is
+/// qualified, or the server cannot be asked.
 fn nowhere_to_create(
     client: &mut postgres::Client,
     table: &TrackingTable,
     env: Option<&Environment>,
+    creation: &Creation,
 ) -> Option<String> {
-    let nowhere = table.schema.is_none() && qualified_name(client, table).ok()?.is_none();
+    let nowhere = table.schema.is_none()
+        && match creation {
+            Creation::Known(name) => name.is_none(),
+            Creation::Unasked => qualified_name(client, table).ok()?.is_none(),
+        };
     nowhere.then(|| no_schema_here_help(client, table, env))
 }
 
@@ -1944,7 +1985,7 @@ pub(crate) fn refuse_uncreatable(
     table: &TrackingTable,
     env: Option<&Environment>,
 ) -> Result<()> {
-    refuse_nowhere_to_create(client, table, env)?;
+    refuse_nowhere_to_create(client, table, env, &Creation::Unasked)?;
     match uncreatable(client, table, env) {
         Some(help) => Err(uncreatable_refusal(table, help)),
         None => Ok(()),
@@ -1954,14 +1995,17 @@ pub(crate) fn refuse_uncreatable(
 /// What `up`, `baseline` and `reinit` refuse before they create a missing ledger, as their
 /// dry runs and `status` do ([`refuse_uncreatable`]): an unqualified tracking table with no
 /// schema to be created in ([`qualified_name`]) — also one whose creation would succeed, in
-/// `pg_temp`, as a table gone with the session. [`crate::Reason::NoLedgerSchema`]. One round
-/// trip, asked only when the ledger does not exist.
+/// `pg_temp`, as a table gone with the session. [`crate::Reason::NoLedgerSchema`]. Asked only
+/// when the ledger does not exist: no round trip when the ledger's read found out where it
+/// would be created (`creation`, [`read_or_creation`]), one otherwise; the refusal's help
+/// asks more.
 pub(crate) fn refuse_nowhere_to_create(
     client: &mut postgres::Client,
     table: &TrackingTable,
     env: Option<&Environment>,
+    creation: &Creation,
 ) -> Result<()> {
-    match nowhere_to_create(client, table, env) {
+    match nowhere_to_create(client, table, env, creation) {
         Some(help) => {
             Err(uncreatable_refusal(table, help).with_reason(crate::error::Reason::NoLedgerSchema))
         }

@@ -118,7 +118,7 @@ impl Migrator {
             &mut warnings,
             |client, held, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
-                let (mut settings, found) = qualified_settings(
+                let (mut settings, found, _) = qualified_settings(
                     client,
                     &settings,
                     budget.saturating_sub(started.elapsed()),

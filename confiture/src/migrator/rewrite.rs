@@ -259,9 +259,12 @@ impl Migrator {
                 // None, and no schema to create it in: refused as the dry run refuses it.
                 match initialised {
                     true => access.check_rewrite(&resolved, &rewrite)?,
-                    false => {
-                        crate::db::ledger::refuse_nowhere_to_create(client, &table, Some(&env))?
-                    }
+                    false => crate::db::ledger::refuse_nowhere_to_create(
+                        client,
+                        &table,
+                        Some(&env),
+                        &crate::db::ledger::Creation::Unasked,
+                    )?,
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(

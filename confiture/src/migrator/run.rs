@@ -306,22 +306,28 @@ pub(super) type LedgerFound = (Vec<LedgerRow>, Access);
 /// callers check it once they know they will write, before anything runs.
 /// `wait` bounds the read's wait for a lock another session holds on the ledger (exit 6); the
 /// run's stop ([`ApplySettings::stop`]) ends it at once. `site`: where the run's migrations
-/// build ([`crate::db::ledger::read_at`]).
+/// build ([`crate::db::ledger::read_at`]). A table that does not exist comes with where the
+/// session would create it ([`crate::db::ledger::Creation`]).
 pub(super) fn qualified_settings(
     client: &mut Client,
     settings: &ApplySettings,
     wait: Duration,
     site: crate::ledger::BuildSite<'_>,
-) -> Result<(ApplySettings, Option<LedgerFound>)> {
+) -> Result<(
+    ApplySettings,
+    Option<LedgerFound>,
+    crate::db::ledger::Creation,
+)> {
     let stop = settings.stop.as_ref();
-    let read = crate::db::ledger::read_unless_stopped(client, &settings.table, wait, stop, site)?;
-    let (table, found, markers) = match read {
-        Some(found) => (
+    let read = crate::db::ledger::read_or_creation(client, &settings.table, wait, stop, site)?;
+    let (table, found, markers, creation) = match read {
+        Ok(found) => (
             found.table,
             Some((found.ledger.rows, found.access)),
             found.ledger.started,
+            crate::db::ledger::Creation::Unasked,
         ),
-        None => (settings.table.clone(), None, Vec::new()),
+        Err(creation) => (settings.table.clone(), None, Vec::new(), creation),
     };
     Ok((
         ApplySettings {
@@ -331,6 +337,7 @@ pub(super) fn qualified_settings(
             ..settings.clone()
         },
         found,
+        creation,
     ))
 }
 

@@ -418,7 +418,7 @@ impl<'a> Locked<'a> {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
-        let (mut settings, found, mut pending, unrecorded) = match ahead {
+        let (mut settings, found, mut pending, unrecorded, creation) = match ahead {
             Some(ahead) => {
                 let settings = ApplySettings {
                     table: ahead.table,
@@ -429,12 +429,20 @@ impl<'a> Locked<'a> {
                         .is_some_and(|(_, access)| access.triggers),
                     ..self.settings.clone()
                 };
-                (settings, ahead.found, ahead.pending, ahead.unrecorded)
+                let creation = ahead.creation;
+                (
+                    settings,
+                    ahead.found,
+                    ahead.pending,
+                    ahead.unrecorded,
+                    creation,
+                )
             }
             None => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
                 let site = BuildSite::of(self.env);
-                let (settings, found) = qualified_settings(client, self.settings, wait, site)?;
+                let (settings, found, creation) =
+                    qualified_settings(client, self.settings, wait, site)?;
                 let unrecorded = if self.request.allow_non_empty {
                     None
                 } else {
@@ -446,7 +454,7 @@ impl<'a> Locked<'a> {
                         settings.stop.as_ref(),
                     )?
                 };
-                (settings, found, None, unrecorded)
+                (settings, found, None, unrecorded, creation)
             }
         };
         settings.held_lock = Some(held);
@@ -479,12 +487,14 @@ impl<'a> Locked<'a> {
                 }
                 // No ledger, and no schema to create it in (a system schema first on the
                 // search_path: in `pg_temp` its DDL even succeeds): refused as the dry run
-                // and `status` refuse it, before anything is committed.
+                // and `status` refuse it, before anything is committed. The ledger's read
+                // found out where it would be created: no round trip of its own.
                 if !initialised {
                     crate::db::ledger::refuse_nowhere_to_create(
                         client,
                         &self.env.migration.tracking_table,
                         Some(self.env),
+                        &creation,
                     )?;
                 }
                 Ok(plan)

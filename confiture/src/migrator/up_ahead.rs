@@ -61,6 +61,8 @@ pub(crate) struct LedgerAhead {
     /// DDL was not sent (abandoned) or failed and was rolled back; `up` sends it again once the
     /// plan is accepted, and its error, if any, comes there.
     pub(crate) pending: Option<PendingLedger>,
+    /// Where the session would create it when it did not exist, as its read found out.
+    pub(crate) creation: crate::db::ledger::Creation,
     /// What the session's checks ([`writable::check`]) warned of.
     pub(crate) warnings: Vec<String>,
     /// The ledger did not exist, or had no rows, and the database holds objects where the
@@ -105,13 +107,16 @@ impl UpAhead {
     /// The ledger read under the lock, and its DDL sent (uncommitted) when it is absent.
     fn ledger(&self, client: &mut postgres::Client, wanted: &Wanted) -> Result<LedgerAhead> {
         let site = crate::ledger::BuildSite::of(&self.env);
-        let found = crate::db::ledger::read_unless_stopped(
+        let (found, creation) = match crate::db::ledger::read_or_creation(
             client,
             &self.table,
             self.lock_wait,
             None,
             site,
-        )?;
+        )? {
+            Ok(found) => (Some(found), crate::db::ledger::Creation::Unasked),
+            Err(creation) => (None, creation),
+        };
         let unrecorded = if self.allow_non_empty {
             None
         } else {
@@ -129,6 +134,7 @@ impl UpAhead {
                 markers: found.ledger.started,
                 found: Some((found.ledger.rows, found.access)),
                 pending: None,
+                creation,
                 warnings: Vec::new(),
                 unrecorded,
             });
@@ -145,6 +151,7 @@ impl UpAhead {
             found: None,
             markers: Vec::new(),
             pending,
+            creation,
             warnings: Vec::new(),
             unrecorded,
         })

@@ -520,6 +520,127 @@ fn a_migration_that_turns_the_timeouts_off_is_warned_about_and_the_next_gets_the
     }
 }
 
+/// Issue 15: each statement of a no-transaction migration costs the server two messages (two
+/// transactions): the statement, then one message with what must be known before the next is
+/// sent — the session's encoding, the migration lock, the start marker advanced. They were
+/// four (the marker's advance, the statement, the encoding's read, the lock's check). Counted
+/// from the server's own statistics (`pg_stat_database`: transactions committed or rolled
+/// back in the run's database), as the difference between a migration of 30 statements and
+/// one of 10, so that what a run does once is not counted.
+#[test]
+fn a_no_transaction_migration_costs_two_messages_a_statement() {
+    let short = transactions_of_a_no_transaction_up("apply_nt_msgs10", 10);
+    let long = transactions_of_a_no_transaction_up("apply_nt_msgs30", 30);
+    // Ten to spare for an autovacuum worker's visit to either database: it counts there too.
+    // One message more a statement would be 20 more.
+    assert!(
+        long - short <= 2 * 20 + 10,
+        "20 statements more cost {} transactions more ({short} for 10 statements, {long} for \
+         30): more than two a statement",
+        long - short
+    );
+}
+
+/// Issue 15: `up` on a fresh database asks where its ledger would be created (no schema there:
+/// a system schema first on the `search_path`, refused with exit 5) in the ledger's read, not
+/// in a message of its own. Counted in the log of a server of its own (`log_statement =
+/// 'all'`: a line for each simple-query message, and for each execution of the driver's
+/// extended-protocol queries): the whole run of one migration on a fresh database — the
+/// session's checks, the lock, the ledger's read and the looks for a ledger elsewhere, the
+/// objects already there, the ledger's DDL and its commit, the migration with its row, the
+/// lock's release — is [`FRESH_UP_MESSAGES`] of them; the check in a message of its own made
+/// them 12.
+#[test]
+fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let db = cluster.create_database("fresh_msgs");
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let url = cluster.url(&db, "");
+    let run = Run::of(
+        project
+            .cli()
+            .args(["migrate", "up", "--database-url", &url]),
+    );
+    run.code(exit::SUCCESS);
+    let prefix = format!("[{db}] LOG:  ");
+    let log = cluster.log();
+    let messages: Vec<&str> = log
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter(|line| line.starts_with("statement: ") || line.starts_with("execute "))
+        .collect();
+    assert!(
+        messages.len() <= FRESH_UP_MESSAGES,
+        "up of one migration on a fresh database sent {} messages, more than \
+         {FRESH_UP_MESSAGES}:\n{}",
+        messages.len(),
+        messages.join("\n")
+    );
+}
+
+/// See [`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`].
+const FRESH_UP_MESSAGES: usize = 11;
+
+/// The transactions the server counts in a new database of its own while `up` applies one
+/// no-transaction migration of `statements` statements there.
+fn transactions_of_a_no_transaction_up(prefix: &str, statements: usize) -> i64 {
+    let db = TestDb::new(prefix);
+    let project = Project::new();
+    let mut up = "-- confiture:no-transaction\nCREATE TABLE nt (i int);\n".to_string();
+    for i in 2..statements {
+        up.push_str(&format!("INSERT INTO nt VALUES ({i});\n"));
+    }
+    up.push_str("CREATE INDEX CONCURRENTLY nt_i ON nt (i);\n");
+    project.migration("001_nt", &up, "DROP TABLE nt;\n");
+    let mut admin = confiture_tests::admin();
+    let before = settled_transactions(&mut admin, &db.name);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    settled_transactions(&mut admin, &db.name) - before
+}
+
+/// The transactions committed and rolled back in database `name` (read from another one), once
+/// no session is left there: a session's counts reach the statistics as it ends (PostgreSQL
+/// 15), and without a change over a few reads (earlier servers send them on their way).
+fn settled_transactions(admin: &mut postgres::Client, name: &str) -> i64 {
+    let read = |admin: &mut postgres::Client| -> (i64, i64) {
+        let row = admin
+            .query_one(
+                "SELECT (SELECT (xact_commit + xact_rollback)::int8 FROM pg_stat_database \
+                 WHERE datname = $1), \
+                 (SELECT count(*) FROM pg_stat_activity WHERE datname = $1)",
+                &[&name],
+            )
+            .expect("read pg_stat_database");
+        (row.get::<_, Option<i64>>(0).unwrap_or(0), row.get(1))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut last = None;
+    let mut same = 0;
+    loop {
+        let (count, sessions) = read(admin);
+        if sessions == 0 && last == Some(count) {
+            same += 1;
+            if same == 3 {
+                return count;
+            }
+        } else {
+            same = 0;
+        }
+        last = Some(count);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transactions of {name} did not settle"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// h14 D10: a no-transaction migration cut by `statement_timeout` after an earlier statement
 /// committed got only "raise the statement_timeout": run again, the committed statement ran
 /// a second time and failed ("already exists"). Its help says what it committed stays, as

@@ -202,6 +202,22 @@ fn a_tenant_migration_that_releases_the_lock_is_rolled_back() {
     }
 }
 
+/// The run's migration lock key, computed in SQL as confiture computes it.
+const RUN_KEY: &str = "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), \
+     'hex'), 1, 8))::bit(32)::int & 2147483647)";
+
+/// A function `give_back()` that releases the run's migration lock once, its call built at
+/// run time (lint does not see it).
+fn give_back() -> String {
+    let class = confiture::lock_key::LOCK_NAMESPACE;
+    format!(
+        "CREATE FUNCTION give_back() RETURNS boolean LANGUAGE plpgsql AS $f$\n\
+         DECLARE r boolean;\n\
+         BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock({class}, ' || {RUN_KEY} || ')' INTO r; \
+         RETURN r; END\n$f$;\n"
+    )
+}
+
 /// A migration that gives back the run's own key once released the lock as surely as
 /// `pg_advisory_unlock_all()`: written in the file, `C107` refuses it before anything runs;
 /// hidden in a function that builds the call at run time, which lint does not see (the key computed as confiture
@@ -211,8 +227,7 @@ fn a_tenant_migration_that_releases_the_lock_is_rolled_back() {
 #[test]
 fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
     let class = confiture::lock_key::LOCK_NAMESPACE;
-    let key = "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), \
-               1, 8))::bit(32)::int & 2147483647)";
+    let key = RUN_KEY;
     let db = TestDb::new("lostlock_one");
     let project = Project::new();
     project.migration(
@@ -226,12 +241,8 @@ fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
         .stderr_has("error[C107]");
     assert_eq!(db.ledger(), None, "nothing ran");
     let release_one = format!(
-        "CREATE TABLE t (id int);\n\
-         CREATE FUNCTION give_back() RETURNS boolean LANGUAGE plpgsql AS $f$\n\
-         DECLARE r boolean;\n\
-         BEGIN EXECUTE 'SELECT pg_advisory_' || 'unlock({class}, ' || {key} || ')' INTO r; \
-         RETURN r; END\n$f$;\n\
-         SELECT give_back();\n"
+        "CREATE TABLE t (id int);\n{}SELECT give_back();\n",
+        give_back()
     );
     let release_one = release_one.as_str();
     project
@@ -254,6 +265,56 @@ fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
     assert_eq!(error["not_attempted"], serde_json::json!(["003"]));
     assert_eq!(db.ledger(), versions(&["001:a"]));
     assert!(!db.has_relation("t") && !db.has_relation("c"));
+}
+
+/// Issue 15: a no-transaction migration whose statement gives back the run's key (where lint
+/// does not see it) stops before its next statement: the check of the lock travels with the
+/// encoding's read and the start marker's advance, in one message between two statements,
+/// and a refusal there rolls the advance back. Exit 4; the next statement (a `CREATE INDEX
+/// CONCURRENTLY`) never ran; the marker says statement 3, the one that released it, is the
+/// one that may have committed.
+#[test]
+fn a_no_transaction_statement_that_gives_back_the_key_stops_before_the_next() {
+    let db = TestDb::new("lostlock_notx");
+    let project = Project::new();
+    project.migration(
+        "001_unlock",
+        &format!(
+            "-- confiture:no-transaction\nCREATE TABLE t (id int);\n{}SELECT give_back();\n\
+             CREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+            give_back()
+        ),
+        "DROP TABLE t;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let message = run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.contains("released the migration lock"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.ledger().filter(|l| !l.is_empty()),
+        None,
+        "{}",
+        run.dump()
+    );
+    assert!(
+        db.has_relation("t") && !db.has_relation("t_id"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        db.value("SELECT statement::text FROM tb_confiture_started")
+            .as_deref(),
+        Some("3"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// Where lint sees it, a migration that would release the lock is refused before anything
@@ -967,6 +1028,15 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
         db.value("SELECT count(*)::text FROM enc").as_deref(),
         Some("0"),
         "the INSERT was not sent"
+    );
+    // Its start marker was not advanced past statement 1 (read with the encoding, in one
+    // message): the run never said statement 2 was sent.
+    assert_eq!(
+        db.value("SELECT statement::text FROM tb_confiture_started")
+            .as_deref(),
+        Some("1"),
+        "{}",
+        run.dump()
     );
 }
 

@@ -12,10 +12,11 @@ use super::failure::{
     ledger_state, left_out, lock_timed_out, sql_failure, stopped, stopped_before_statements,
 };
 use super::markers::Statement;
-use super::script::{check_encoding, SendError};
+use super::script::{check_encoding, encoding_of, speaks_utf8, SendError, ENCODING_SQL};
 use super::sql::{
-    drop_session_objects, ledger_lock_wait_sql, lock_check_between_statements, lock_check_sql,
-    record_sql, release_advisory_locks, timeouts_sql, RESET_SESSION,
+    connecting_role_and_lock_check, drop_session_objects, ledger_lock_wait_sql,
+    lock_check_between_statements, lock_check_sql, record_sql, release_advisory_locks,
+    timeouts_sql, RESET_SESSION,
 };
 use super::{ApplySettings, Direction, Script, Step, StepFailure, StepOutcome};
 use crate::db::is_connection_lost;
@@ -401,11 +402,6 @@ pub(super) fn run_statements(
         let Some(text) = file.text.get(from..span.range.end) else {
             continue;
         };
-        if index > 0 && marked(settings) {
-            // Stopped while it waited (or before it): the statement's own send, below, is not
-            // made, and says so.
-            advance_marker(client, settings, step, index)?;
-        }
         // Its column as a diagnostic's: a statement may start mid-line.
         let column = if from == 0 {
             1
@@ -471,64 +467,9 @@ pub(super) fn run_statements(
             // accepted the statement, as without it.
             Err(_) => {}
         }
-        // A statement that changed the session's `client_encoding` stops the migration before
-        // the server reads the next one (or the row) in that encoding. Not a message of the
-        // run: `current_setting` reads the session's own state, no relation, and waits for
-        // no lock.
-        match check_encoding(client) {
-            Ok(()) => {}
-            Err(SendError::EncodingChanged(changed)) => {
-                let failure = encoding_changed(step, changed, false);
-                return Err(statement_failed(
-                    client,
-                    settings,
-                    step,
-                    failure,
-                    index + 1,
-                    &before,
-                    fresh,
-                ));
-            }
-            Err(SendError::Driver(e)) if is_connection_lost(&e) => {
-                return Err(lost_part_way(settings, step, e, index + 1, false))
-            }
-            // Refused (the file's own `statement_timeout`, say): not checked, as without it.
-            Err(SendError::Driver(_)) => {}
-        }
-        // A statement that released the migration lock stops the migration before the next
-        // one runs unprotected (the last is followed by the check before its row).
-        if let Some(check) = lock_check_between_statements(settings).filter(|_| index + 1 < count) {
-            let e = match settings.send(|| client.batch_execute(&check)) {
-                Some(Ok(())) => continue,
-                Some(Err(e)) if is_connection_lost(&e) => {
-                    return Err(lost_part_way(settings, step, e, index + 1, false));
-                }
-                Some(Err(e)) => {
-                    let _ = client.batch_execute("ROLLBACK");
-                    (!settings.stopped()).then_some(e)
-                }
-                None => None,
-            };
-            // Stopped (before it, or cancelled while it waited): the next statement never runs.
-            let Some(e) = e else {
-                let next = index + 1;
-                return Err(stopped_between(
-                    client, settings, step, next, &before, fresh,
-                ));
-            };
-            let mut script = Script::new();
-            script.push_sql(&check);
-            let failure = sql_failure(settings, step, &script, None, e, None);
-            return Err(statement_failed(
-                client,
-                settings,
-                step,
-                failure,
-                index + 1,
-                &before,
-                fresh,
-            ));
-        }
+        // Checked before the next statement (or the row) is sent: the session's encoding, the
+        // migration lock, and the start marker advanced — one message between two statements.
+        between_statements(client, settings, step, index + 1, &before, fresh)?;
     }
     let elapsed = start
         .elapsed()
@@ -769,32 +710,143 @@ fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
     StepFailure::of(error)
 }
 
-/// Says in the marker that statement `index + 1` (0-based `index`) is about to run: every one
-/// before it committed. A marker that cannot be advanced (the file's own `SET ROLE` to a role
-/// that may not write it) stays as it was, behind what is known: not worth stopping for.
-fn advance_marker(
+/// What a no-transaction step sends between statement `next - 1` (0-based), which succeeded,
+/// and statement `next`, or its row when `next` is the last: one message, one transaction,
+/// committed durably before anything more is sent ([`between_statements_sql`]). It reads
+/// the session's `client_encoding` (a statement that changed it stops the migration before the
+/// server reads the next message in that encoding, [`check_encoding`]), checks that the
+/// session still holds the migration lock (one that released it stops the migration before
+/// the next statement runs unprotected; the last is followed by the check before its row), and
+/// advances the start marker to statement `next` (every one before it committed) — only
+/// while the session still speaks UTF-8, so that the marker never says a statement is sent
+/// that the run stops before.
+///
+/// Before the row only the encoding is read, alone ([`checks_alone`]): the row's message names
+/// the ledger, whose name the server must read in the right encoding, and checks the lock
+/// itself.
+///
+/// A message of the run: stopped before it or while it waited, the next statement is not
+/// sent. Refused, it is rolled back and its checks are made again one by one
+/// ([`checks_alone`]), which say which refused: a marker that could not be advanced (the
+/// markers' table locked past the ledger's lock wait) stays as it was, behind what is known —
+/// not worth stopping for.
+fn between_statements(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
-    index: usize,
+    next: usize,
+    before: &[InvalidIndex],
+    fresh: bool,
 ) -> Result<(), StepFailure> {
-    let sql = marker_transaction(
-        settings,
-        &StartedRun::advance_sql(&settings.table, step.ledger_version, index + 1),
+    if next >= step.file().statements.len() {
+        return checks_alone(client, settings, step, next, before, fresh);
+    }
+    let sql = between_statements_sql(settings, step, next);
+    let e = match settings.send(|| client.simple_query(&sql)) {
+        None => return Err(stopped_between(client, settings, step, next, before, fresh)),
+        Some(Ok(messages)) => {
+            return encoding_of(&messages).map_err(|changed| {
+                let failure = encoding_changed(step, changed, false);
+                statement_failed(client, settings, step, failure, next, before, fresh)
+            })
+        }
+        Some(Err(e)) if is_connection_lost(&e) => {
+            return Err(lost_part_way(settings, step, e, next, false))
+        }
+        Some(Err(e)) => e,
+    };
+    let _ = client.batch_execute("ROLLBACK");
+    if settings.stopped() {
+        drop(e);
+        return Err(stopped_between(client, settings, step, next, before, fresh));
+    }
+    checks_alone(client, settings, step, next, before, fresh)
+}
+
+/// The message of [`between_statements`] before statement `next` (0-based): the connecting
+/// role and the lock check ([`connecting_role_and_lock_check`]), the encoding read
+/// ([`ENCODING_SQL`]), and, where the run marks ([`marked`]), the marker's advance to it,
+/// made only while the session speaks UTF-8 ([`speaks_utf8`]) — in a transaction of the
+/// marker's own ([`marker_transaction`]); elsewhere in a transaction without
+/// `statement_timeout`.
+fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize) -> String {
+    let checks = format!(
+        "{} {ENCODING_SQL};",
+        connecting_role_and_lock_check(settings)
     );
-    // A message of the run: named while it waits for a lock on the markers' table, cancelled
-    // by a stop (then the statement is not sent: its own send says it was stopped).
-    let Some(sent) = settings.send(|| client.batch_execute(&sql)) else {
+    match marked(settings) {
+        true => marker_transaction(
+            settings,
+            &format!(
+                "{checks} {}",
+                StartedRun::advance_sql(
+                    &settings.table,
+                    step.ledger_version,
+                    next + 1,
+                    &speaks_utf8()
+                )
+            ),
+        ),
+        false => format!(
+            "BEGIN; {} {checks} COMMIT;",
+            crate::db::OWN_STATEMENT_BOUNDS
+        ),
+    }
+}
+
+/// The checks of [`between_statements`] before statement `next` (0-based), each alone: the
+/// session's encoding, then the migration lock (none before the row, whose message checks
+/// it). What follows a refused message between two statements, to say which check refused;
+/// before the row, the encoding's read.
+fn checks_alone(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    next: usize,
+    before: &[InvalidIndex],
+    fresh: bool,
+) -> Result<(), StepFailure> {
+    // Not a message of the run: `current_setting` reads the session's own state, no
+    // relation, and waits for no lock.
+    match check_encoding(client) {
+        Ok(()) => {}
+        Err(SendError::EncodingChanged(changed)) => {
+            let failure = encoding_changed(step, changed, false);
+            return Err(statement_failed(
+                client, settings, step, failure, next, before, fresh,
+            ));
+        }
+        Err(SendError::Driver(e)) if is_connection_lost(&e) => {
+            return Err(lost_part_way(settings, step, e, next, false))
+        }
+        // Refused (the file's own `statement_timeout`, say): not checked, as without it.
+        Err(SendError::Driver(_)) => {}
+    }
+    let count = step.file().statements.len();
+    let Some(check) = lock_check_between_statements(settings).filter(|_| next < count) else {
         return Ok(());
     };
-    match sent {
-        Ok(()) => Ok(()),
-        Err(e) if is_connection_lost(&e) => Err(lost_part_way(settings, step, e, index, false)),
-        Err(_) => {
-            let _ = client.batch_execute("ROLLBACK");
-            Ok(())
+    let e = match settings.send(|| client.batch_execute(&check)) {
+        Some(Ok(())) => return Ok(()),
+        Some(Err(e)) if is_connection_lost(&e) => {
+            return Err(lost_part_way(settings, step, e, next, false));
         }
-    }
+        Some(Err(e)) => {
+            let _ = client.batch_execute("ROLLBACK");
+            (!settings.stopped()).then_some(e)
+        }
+        None => None,
+    };
+    // Stopped (before it, or cancelled while it waited): the next statement never runs.
+    let Some(e) = e else {
+        return Err(stopped_between(client, settings, step, next, before, fresh));
+    };
+    let mut script = Script::new();
+    script.push_sql(&check);
+    let failure = sql_failure(settings, step, &script, None, e, None);
+    Err(statement_failed(
+        client, settings, step, failure, next, before, fresh,
+    ))
 }
 
 /// How long a stopped run waits for a lock on the start markers' table to delete its own

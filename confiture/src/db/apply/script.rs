@@ -59,6 +59,12 @@ pub(super) enum SendError {
     EncodingChanged(EncodingChanged),
 }
 
+impl From<EncodingChanged> for SendError {
+    fn from(e: EncodingChanged) -> SendError {
+        SendError::EncodingChanged(e)
+    }
+}
+
 impl From<postgres::Error> for SendError {
     fn from(e: postgres::Error) -> SendError {
         SendError::Driver(e)
@@ -72,15 +78,31 @@ const UTF8: &str = "UTF8";
 /// server reads a message in the encoding the session has when it arrives, and reports a
 /// change only in a message (`ParameterStatus`) the driver keeps to itself.
 pub(super) fn check_encoding(client: &mut Client) -> Result<(), SendError> {
-    let messages = client.simple_query("SELECT pg_catalog.current_setting('client_encoding')")?;
+    let messages = client.simple_query(ENCODING_SQL)?;
+    Ok(encoding_of(&messages)?)
+}
+
+/// The statement that reads the session's `client_encoding`: one row, one column.
+pub(super) const ENCODING_SQL: &str = "SELECT pg_catalog.current_setting('client_encoding')";
+
+/// The condition, in SQL, that the session still speaks the encoding the driver sends: what
+/// [`encoding_of`] decides, for a statement to be made only then.
+pub(super) fn speaks_utf8() -> String {
+    format!("pg_catalog.current_setting('client_encoding') OPERATOR(pg_catalog.=) '{UTF8}'")
+}
+
+/// Whether the encoding [`ENCODING_SQL`] read (the first row of `messages`) is still the one
+/// the driver speaks. **The** rule of [`check_encoding`], and of a message that reads it
+/// along with other checks (a no-transaction migration's, between two statements).
+pub(super) fn encoding_of(messages: &[SimpleQueryMessage]) -> Result<(), EncodingChanged> {
     let encoding = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0),
         _ => None,
     });
     match encoding {
-        Some(e) if e != UTF8 => Err(SendError::EncodingChanged(EncodingChanged {
+        Some(e) if e != UTF8 => Err(EncodingChanged {
             encoding: e.to_string(),
-        })),
+        }),
         _ => Ok(()),
     }
 }

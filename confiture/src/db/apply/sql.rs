@@ -315,13 +315,23 @@ pub(super) fn lock_check_sql(settings: &ApplySettings) -> String {
 pub(super) fn lock_check_between_statements(settings: &ApplySettings) -> Option<String> {
     settings.held_lock?;
     Some(format!(
-        "BEGIN; SET LOCAL statement_timeout = 0; {}; {} COMMIT;",
+        "BEGIN; SET LOCAL statement_timeout = 0; {} COMMIT;",
+        connecting_role_and_lock_check(settings)
+    ))
+}
+
+/// Inside a transaction: the connecting role again for the transaction's length (the
+/// migration's `SET ROLE` holds again after it), then [`lock_check_sql`] (nothing without a
+/// lock). What a no-transaction migration's checks between two statements begin with.
+pub(super) fn connecting_role_and_lock_check(settings: &ApplySettings) -> String {
+    format!(
+        "{};{}",
         set_configs_select(&[
             set_literal("session_authorization", None, true),
             set_literal("role", None, true),
         ]),
         lock_check_sql(settings)
-    ))
+    )
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
