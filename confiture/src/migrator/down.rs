@@ -95,8 +95,8 @@ impl Migrator {
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
+            options.rerun_interrupted,
         );
-        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let in_fleet = self.in_fleet;

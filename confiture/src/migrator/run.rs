@@ -335,11 +335,14 @@ pub(super) fn qualified_settings(
 }
 
 impl Migrator {
+    /// The settings `up` and `down` apply with: the options' timeouts over the environment's,
+    /// and whether an interrupted no-transaction migration may run again.
     pub(super) fn apply_settings(
         &self,
         lock_timeout: Option<Duration>,
         statement_timeout: Option<Duration>,
         lock_wait: Duration,
+        rerun_interrupted: bool,
     ) -> ApplySettings {
         let m = &self.env.migration;
         ApplySettings {
@@ -353,7 +356,7 @@ impl Migrator {
             scratch: self.on_scratch,
             ledger_triggers: false,
             in_fleet: self.in_fleet,
-            rerun_interrupted: false,
+            rerun_interrupted,
             markers: Vec::new(),
         }
     }

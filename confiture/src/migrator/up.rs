@@ -231,8 +231,8 @@ impl Migrator {
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
+            options.rerun_interrupted,
         );
-        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
         // To reconnect after a lost connection and read what the server committed.
         let env = self.env.clone();
