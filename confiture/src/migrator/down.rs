@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
-use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
+use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, WritingSession};
 use crate::db::apply::{Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
@@ -98,11 +98,14 @@ impl Migrator {
             options.rerun_interrupted,
         );
         let mut warnings = Vec::new();
-        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let in_fleet = self.in_fleet;
-        let (client, target) = self.client_for_writing()?;
-        settings.stop =
-            stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env).report_waits(waits));
+        let WritingSession {
+            client,
+            target,
+            stop,
+            env,
+        } = self.writing_session()?;
+        settings.stop = stop;
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();
         let result = with_lock(

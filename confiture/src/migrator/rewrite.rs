@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
-use super::run::{read_ledger, versions, with_lock, Run};
+use super::run::{read_ledger, versions, with_lock, Run, WritingSession};
 use crate::db::apply;
 use crate::db::ledger::{interrupted_rewrite, RewriteRun};
 use crate::error::{ErrorKind, Result};
@@ -210,12 +210,15 @@ impl Migrator {
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
-        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
-        let (client, target) = self.client_for_writing()?;
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
         // session's lock on the ledger names who is in the way, as `up`'s does.
-        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        let WritingSession {
+            client,
+            target,
+            stop,
+            env,
+        } = self.writing_session()?;
         let started = Instant::now();
         with_lock(
             client,

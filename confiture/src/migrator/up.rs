@@ -11,7 +11,7 @@ use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
     done, holding_lock, ms, planned, qualified_settings, run_each, server_notice, versions,
-    with_lock, Run, RunFailure,
+    with_lock, Run, RunFailure, WritingSession,
 };
 use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
@@ -234,12 +234,15 @@ impl Migrator {
             options.rerun_interrupted,
         );
         let mut warnings = Vec::new();
-        // To reconnect after a lost connection and read what the server committed.
-        let env = self.env.clone();
         let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
-        let (stop, waits) = (self.stop.clone(), self.waits.clone());
-        let (client, target) = self.client_for_writing()?;
-        settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        // `env`: to reconnect after a lost connection and read what the server committed.
+        let WritingSession {
+            client,
+            target,
+            stop,
+            env,
+        } = self.writing_session()?;
+        settings.stop = stop;
         let locked = Locked {
             set: &set,
             errors: &errors,
