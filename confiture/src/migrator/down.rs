@@ -5,7 +5,7 @@ use std::time::Instant;
 use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
-use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, WritingSession};
+use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
 use crate::db::apply::{Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
@@ -99,12 +99,7 @@ impl Migrator {
         );
         let mut warnings = Vec::new();
         let in_fleet = self.in_fleet;
-        let WritingSession {
-            client,
-            target,
-            stop,
-            env,
-        } = self.writing_session()?;
+        let (client, target, stop, env) = self.writing_session()?;
         settings.stop = stop;
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
-use super::run::{read_ledger, versions, with_lock, Run, WritingSession};
+use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::db::ledger::{interrupted_rewrite, RewriteRun};
 use crate::error::{ErrorKind, Result};
@@ -213,12 +213,7 @@ impl Migrator {
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
         // session's lock on the ledger names who is in the way, as `up`'s does.
-        let WritingSession {
-            client,
-            target,
-            stop,
-            env,
-        } = self.writing_session()?;
+        let (client, target, stop, env) = self.writing_session()?;
         let started = Instant::now();
         with_lock(
             client,

@@ -334,13 +334,14 @@ pub(super) fn qualified_settings(
     ))
 }
 
-/// What [`Migrator::writing_session`] gives a run that writes.
-pub(super) struct WritingSession<'m> {
-    pub(super) client: &'m mut Client,
-    pub(super) target: writable::Target,
-    pub(super) stop: Option<apply::Stop>,
-    pub(super) env: crate::config::Environment,
-}
+/// What [`Migrator::writing_session`] gives a run that writes: the client, its target, the
+/// stop's watch and the environment.
+pub(super) type WritingSession<'m> = (
+    &'m mut Client,
+    writable::Target,
+    Option<apply::Stop>,
+    crate::config::Environment,
+);
 
 impl Migrator {
     /// The settings `up` and `down` apply with: the options' timeouts over the environment's,
@@ -377,12 +378,7 @@ impl Migrator {
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let (client, target) = self.client_for_writing()?;
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
-        Ok(WritingSession {
-            client,
-            target,
-            stop,
-            env,
-        })
+        Ok((client, target, stop, env))
     }
 
     pub(super) fn read_rows(&mut self, wait: Duration) -> Result<Option<Vec<LedgerRow>>> {

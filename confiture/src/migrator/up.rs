@@ -11,7 +11,7 @@ use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
     done, holding_lock, ms, planned, qualified_settings, run_each, server_notice, versions,
-    with_lock, Run, RunFailure, WritingSession,
+    with_lock, Run, RunFailure,
 };
 use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
@@ -236,12 +236,7 @@ impl Migrator {
         let mut warnings = Vec::new();
         let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
         // `env`: to reconnect after a lost connection and read what the server committed.
-        let WritingSession {
-            client,
-            target,
-            stop,
-            env,
-        } = self.writing_session()?;
+        let (client, target, stop, env) = self.writing_session()?;
         settings.stop = stop;
         let locked = Locked {
             set: &set,
