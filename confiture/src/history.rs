@@ -365,26 +365,16 @@ pub fn is_identified_as(row: &LedgerRow, version: u64, name: &str) -> bool {
 /// `002-dash`) renamed `002_dash.up.sql` — a rename keeps the checksum; not below
 /// `first_version` (squashed). A row without a checksum is never renumbered: nothing proves
 /// the file is the one that ran. Two rows never claim one file: `claimed` holds the versions
-/// of the files already taken. `migrations` is sorted by version.
-#[allow(clippy::too_many_arguments)]
+/// of the files already taken. Searched for among `elsewhere`'s files.
 fn renumbered_to<'a>(
+    elsewhere: &Elsewhere<'_, 'a>,
     i: usize,
-    rows: &[LedgerRow],
-    versions: &[Option<Version>],
-    migrations: &[&'a Migration],
-    by_number: &BTreeMap<u64, Vec<usize>>,
     present: impl Fn(u64, &LedgerRow) -> bool,
     claimed: &BTreeMap<u64, usize>,
     by_name: bool,
 ) -> Option<&'a Migration> {
-    let row = &rows[i];
+    let row = &elsewhere.rows[i];
     let recorded = recorded_checksum(row)?;
-    let elsewhere = Elsewhere {
-        rows,
-        versions,
-        migrations,
-        by_number,
-    };
     let found = elsewhere.candidates(
         i,
         present,
@@ -405,32 +395,23 @@ fn renumbered_to<'a>(
 /// none of its name, have its checksum (renamed and renumbered, but which one ran?). That
 /// file (the first) is neither taken from the rows of its own version that record it (not
 /// another migration than it) nor claimed by another row (`claimed`: the file versions
-/// taken). A row below `first_version` is squashed, whatever has its name. `migrations` is
-/// sorted by version.
-#[allow(clippy::too_many_arguments)]
+/// taken). A row below `first_version` is squashed, whatever has its name. Searched for
+/// among `elsewhere`'s files.
 fn ambiguous_to<'a>(
+    elsewhere: &Elsewhere<'_, 'a>,
     i: usize,
-    rows: &[LedgerRow],
-    versions: &[Option<Version>],
-    migrations: &[&'a Migration],
-    by_number: &BTreeMap<u64, Vec<usize>>,
     present: impl Fn(u64, &LedgerRow) -> bool + Copy,
     claimed: impl Fn(u64) -> bool + Copy,
     first_version: Option<u64>,
 ) -> Option<&'a Migration> {
-    if is_squashed(versions[i].as_ref(), first_version) {
+    let version = elsewhere.versions[i].as_ref();
+    if is_squashed(version, first_version) {
         return None;
     }
-    let row = &rows[i];
-    let elsewhere = Elsewhere {
-        rows,
-        versions,
-        migrations,
-        by_number,
-    };
+    let row = &elsewhere.rows[i];
     // By name alone only for a row whose version is a number: a name confiture (Python) read
     // from a name we refuse (`002-dash`, `120000_add`) is no migration name of ours.
-    if versions[i].is_some() {
+    if version.is_some() {
         let of_name = elsewhere.candidates(i, present, claimed, |m| {
             m.name == row.name && is_another_checksum(m, row)
         });
@@ -901,24 +882,22 @@ impl<'a> History<'a> {
         // First by name and checksum, then by checksum alone (renamed too), never taking a
         // file a row of its name records.
         let mut renumbered: BTreeMap<u64, usize> = BTreeMap::new();
+        let elsewhere = Elsewhere {
+            rows,
+            versions: &versions,
+            migrations: &migrations,
+            by_number: &by_number,
+        };
         for by_name in [true, false] {
-            for i in 0..rows.len() {
+            // One version a row (`versions` is read from `rows`).
+            for (i, version) in versions.iter().enumerate() {
                 if renumbered.values().any(|&r| r == i)
-                    || (!by_name && is_squashed(versions[i].as_ref(), first_version))
+                    || (!by_name && is_squashed(version.as_ref(), first_version))
                 {
                     continue;
                 }
                 let (present, claimed) = (&own_files_there, &renumbered);
-                let to = renumbered_to(
-                    i,
-                    rows,
-                    &versions,
-                    &migrations,
-                    &by_number,
-                    present,
-                    claimed,
-                    by_name,
-                );
+                let to = renumbered_to(&elsewhere, i, present, claimed, by_name);
                 if let Some(m) = to {
                     renumbered.insert(m.version, i);
                 }
@@ -932,16 +911,7 @@ impl<'a> History<'a> {
                 continue;
             }
             let claimed = |v: u64| renumbered.contains_key(&v) || ambiguous.contains_key(&v);
-            let to = ambiguous_to(
-                i,
-                rows,
-                &versions,
-                &migrations,
-                &by_number,
-                own_files_there,
-                claimed,
-                first_version,
-            );
+            let to = ambiguous_to(&elsewhere, i, own_files_there, claimed, first_version);
             if let Some(m) = to {
                 ambiguous.insert(m.version, i);
             }

@@ -338,6 +338,13 @@ impl Snapshot {
                     .any(|t| id.name == *t || id.name.ends_with(&format!(".{t}")));
             (in_helper_schema || table) && !expected.objects.contains_key(id)
         };
+        self.without_roots(is_root)
+    }
+
+    /// This snapshot without the objects `is_root` picks and everything that belongs to them
+    /// ([`Snapshot::has_ancestor_in`]): the one pruning of [`Snapshot::without_schemas`] and
+    /// [`Snapshot::without_python_bookkeeping`].
+    fn without_roots(&self, is_root: impl Fn(&ObjectId) -> bool) -> Snapshot {
         let roots: BTreeSet<&ObjectId> = self.objects.keys().filter(|id| is_root(id)).collect();
         if roots.is_empty() {
             return self.clone();
@@ -385,21 +392,12 @@ impl Snapshot {
         if schemas.is_empty() {
             return self.clone();
         }
-        let in_schema = |id: &ObjectId| {
+        self.without_roots(|id: &ObjectId| {
             schemas.iter().any(|schema| {
                 (id.kind == ObjectKind::Schema && id.name == *schema)
                     || id.name.starts_with(&format!("{schema}."))
             })
-        };
-        let roots: BTreeSet<&ObjectId> = self.objects.keys().filter(|id| in_schema(id)).collect();
-        Snapshot {
-            objects: self
-                .objects
-                .iter()
-                .filter(|(id, _)| !roots.contains(id) && !self.has_ancestor_in(id, &roots))
-                .map(|(id, object)| (id.clone(), object.clone()))
-                .collect(),
-        }
+        })
     }
 
     /// Every object in order.

@@ -366,6 +366,20 @@ impl MigrationCheck {
         }
     }
 
+    /// What running `file` left: the `result`, the file, and each difference worded by
+    /// `finding` ([`Finding::after_down`], [`Finding::after_up_again`]).
+    fn found(
+        &mut self,
+        result: CheckResult,
+        file: &std::path::Path,
+        differences: Vec<Difference>,
+        finding: fn(Difference, &std::path::Path) -> Finding,
+    ) {
+        self.result = result;
+        self.file = Some(file.to_path_buf());
+        self.findings = differences.into_iter().map(|d| finding(d, file)).collect();
+    }
+
     /// `003_add_bio`.
     pub fn id(&self) -> String {
         format!("{}_{}", self.version, self.name)
@@ -1221,12 +1235,12 @@ fn check_one(
     let after_down = replay.snapshot()?;
     let left = diff(&before, &after_down);
     if !left.is_empty() {
-        check.result = CheckResult::DownDoesNotRestore;
-        check.file = Some(m.down.path.clone());
-        check.findings = left
-            .into_iter()
-            .map(|d| Finding::after_down(d, &m.down.path))
-            .collect();
+        check.found(
+            CheckResult::DownDoesNotRestore,
+            &m.down.path,
+            left,
+            Finding::after_down,
+        );
         return Ok(());
     }
     match replay.up(Some(1), None) {
@@ -1242,12 +1256,12 @@ fn check_one(
     }
     let again = diff(&after_up, &replay.snapshot()?);
     if !again.is_empty() {
-        check.result = CheckResult::UpNotRepeatable;
-        check.file = Some(m.up.path.clone());
-        check.findings = again
-            .into_iter()
-            .map(|d| Finding::after_up_again(d, &m.up.path))
-            .collect();
+        check.found(
+            CheckResult::UpNotRepeatable,
+            &m.up.path,
+            again,
+            Finding::after_up_again,
+        );
         return Ok(());
     }
     check.result = CheckResult::Reversible;

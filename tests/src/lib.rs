@@ -709,6 +709,16 @@ impl Run {
         self
     }
 
+    /// The first line of stdout starting with `prefix` (a table's row, by its first cell);
+    /// fails, with the run, when there is none.
+    #[track_caller]
+    pub fn stdout_line(&self, prefix: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} listed\n{}", self.dump()))
+    }
+
     /// The first `help:` line of stderr, whole and without its indentation: what a test
     /// compares exactly.
     #[track_caller]

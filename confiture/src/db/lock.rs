@@ -429,9 +429,20 @@ fn advisory_condition(key: i32, granted: bool) -> String {
         "l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted OPERATOR(pg_catalog.=) {granted} \
          AND l.classid OPERATOR(pg_catalog.=) {LOCK_NAMESPACE}::pg_catalog.oid \
          AND l.objid OPERATOR(pg_catalog.=) {key}::pg_catalog.oid \
-         AND l.objsubid OPERATOR(pg_catalog.=) 2 \
-         AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
-                           WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
+         AND l.objsubid OPERATOR(pg_catalog.=) 2 AND {}",
+        in_database(CURRENT_DATABASE)
+    )
+}
+
+/// `pg_catalog.current_database()`, for [`in_database`].
+const CURRENT_DATABASE: &str = "pg_catalog.current_database()";
+
+/// The locks of `pg_locks` (as `l`) in the database named `datname` (SQL: a literal, or
+/// [`CURRENT_DATABASE`]): the one way each query here picks a database's locks.
+fn in_database(datname: &str) -> String {
+    format!(
+        "l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
+         WHERE datname OPERATOR(pg_catalog.=) {datname})"
     )
 }
 
@@ -667,21 +678,18 @@ pub(crate) fn named_relation_lock_holders(
         return Ok(Vec::new());
     }
     let names: Vec<String> = names.iter().map(|n| crate::ledger::literal(n)).collect();
-    let sql = holders_sql(
+    relations_and_holders(
+        client,
         &format!(
-            "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
-             AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) \
-             AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
-                               WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+            "(l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) \
+             AND {} \
              AND l.relation OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.to_regclass(n) \
                                 FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n)",
+            in_database(CURRENT_DATABASE),
             names.join(", ")
         ),
-        ", l.relation::pg_catalog.regclass::pg_catalog.text",
         limit,
-    );
-    let messages = client.simple_query(&crate::db::explaining(&sql))?;
-    Ok(relations_and_holders(&messages))
+    )
 }
 
 /// The prepared transactions, then the sessions (at most `limit`, by gid then pid) holding a
@@ -696,21 +704,16 @@ pub(crate) fn catalog_lock_holders(
     database: &str,
     limit: usize,
 ) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
-    let sql = holders_sql(
+    relations_and_holders(
+        client,
         &format!(
-            "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
-             AND l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
-             AND l.relation OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid \
-             AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
-                               WHERE datname OPERATOR(pg_catalog.=) {database})",
+            "l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
+             AND l.relation OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid AND {database}",
             modes = Wanted::Read.conflicting_modes(),
-            database = crate::ledger::literal(database),
+            database = in_database(&crate::ledger::literal(database)),
         ),
-        ", l.relation::pg_catalog.regclass::pg_catalog.text",
         limit,
-    );
-    let messages = client.simple_query(&crate::db::explaining(&sql))?;
-    Ok(relations_and_holders(&messages))
+    )
 }
 
 /// The sessions and prepared transactions (at most `limit`, by gid then pid) in the way of the
@@ -761,9 +764,7 @@ fn holders_in_the_way(
         Some(relation) => {
             format!("l.relation OPERATOR(pg_catalog.=) pg_catalog.to_regclass({relation})")
         }
-        None => "l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
-                 WHERE datname OPERATOR(pg_catalog.=) pg_catalog.current_database())"
-            .to_string(),
+        None => in_database(CURRENT_DATABASE),
     };
     let sql = holders_sql(
         &format!(
@@ -780,16 +781,27 @@ fn holders_in_the_way(
     ))
 }
 
-/// Every row of a query of [`holders_sql`]'s shape whose one more column is a relation's name,
-/// as that name and the holder.
-fn relations_and_holders(messages: &[SimpleQueryMessage]) -> Vec<(String, LockHolder)> {
+/// The holders ([`holders_sql`]) of the granted relation locks `condition` picks besides, each
+/// with the relation as the server names it: the one query of
+/// [`named_relation_lock_holders`] and [`catalog_lock_holders`].
+fn relations_and_holders(
+    client: &mut Client,
+    condition: &str,
+    limit: usize,
+) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    let sql = holders_sql(
+        &format!("l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted AND {condition}"),
+        ", l.relation::pg_catalog.regclass::pg_catalog.text",
+        limit,
+    );
+    let messages = client.simple_query(&crate::db::explaining(&sql))?;
     let relations = messages.iter().filter_map(|m| match m {
         SimpleQueryMessage::Row(row) => {
             Some(row.get(HOLDER_COLUMNS).unwrap_or_default().to_string())
         }
         _ => None,
     });
-    relations.zip(holders_of(messages)).collect()
+    Ok(relations.zip(holders_of(&messages)).collect())
 }
 
 /// How many columns a row of [`holders_of`]'s shape has, before any more of its query's.

@@ -20,17 +20,20 @@ impl Migrator {
     /// without `--yes`, an unknown target): the same answer for every database of a fleet.
     pub(crate) fn down_request(&self, options: &DownOptions) -> Result<()> {
         let checked = self.read_checked()?;
-        plan::check_down_request(
-            &checked.set,
-            &plan::DownRequest {
-                steps: options.steps,
-                target: options.target.clone(),
-                yes: options.yes,
-                allow_modified: options.allow_modified,
-                first_version: self.check_options.first_version,
-                preview: options.dry_run,
-            },
-        )
+        plan::check_down_request(&checked.set, &self.down_plan_request(options))
+    }
+
+    /// The [`plan::DownRequest`] `options` make: the one reading of them that
+    /// [`Migrator::down_request`] checks and the run plans by.
+    fn down_plan_request(&self, options: &DownOptions) -> plan::DownRequest {
+        plan::DownRequest {
+            steps: options.steps,
+            target: options.target.clone(),
+            yes: options.yes,
+            allow_modified: options.allow_modified,
+            first_version: self.check_options.first_version,
+            preview: options.dry_run,
+        }
     }
 
     /// Rolls back applied migrations, newest first: `migrate down`.
@@ -69,14 +72,7 @@ impl Migrator {
         let set = &checked.set;
         // A draft being written (an error in a file `down` does not run) must not stop it.
         let errors = FileErrors::new(set, &checked.diagnostics);
-        let request = plan::DownRequest {
-            steps: options.steps,
-            target: options.target.clone(),
-            yes: options.yes,
-            allow_modified: options.allow_modified,
-            first_version: self.check_options.first_version,
-            preview: options.dry_run,
-        };
+        let request = self.down_plan_request(options);
         plan::check_down_request(set, &request)?;
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
@@ -99,14 +95,12 @@ impl Migrator {
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
+            options.rerun_interrupted,
         );
-        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
-        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let in_fleet = self.in_fleet;
-        let (client, target) = self.client_for_writing()?;
-        settings.stop =
-            stop.map(|flag| crate::db::apply::Stop::watch(flag, client, &env).report_waits(waits));
+        let (client, target, stop, env) = self.writing_session()?;
+        settings.stop = stop;
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();
         let result = with_lock(

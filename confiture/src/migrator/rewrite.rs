@@ -210,12 +210,10 @@ impl Migrator {
             return Ok(decide(&rows)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
-        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
-        let (client, target) = self.client_for_writing()?;
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
         // session's lock on the ledger names who is in the way, as `up`'s does.
-        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        let (client, target, stop, env) = self.writing_session()?;
         let started = Instant::now();
         with_lock(
             client,

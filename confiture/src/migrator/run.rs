@@ -341,12 +341,24 @@ pub(super) fn qualified_settings(
     ))
 }
 
+/// What [`Migrator::writing_session`] gives a run that writes: the client, its target, the
+/// stop's watch and the environment.
+pub(super) type WritingSession<'m> = (
+    &'m mut Client,
+    writable::Target,
+    Option<apply::Stop>,
+    crate::config::Environment,
+);
+
 impl Migrator {
+    /// The settings `up` and `down` apply with: the options' timeouts over the environment's,
+    /// and whether an interrupted no-transaction migration may run again.
     pub(super) fn apply_settings(
         &self,
         lock_timeout: Option<Duration>,
         statement_timeout: Option<Duration>,
         lock_wait: Duration,
+        rerun_interrupted: bool,
     ) -> ApplySettings {
         let m = &self.env.migration;
         ApplySettings {
@@ -360,9 +372,20 @@ impl Migrator {
             scratch: self.on_scratch,
             ledger_triggers: false,
             in_fleet: self.in_fleet,
-            rerun_interrupted: false,
+            rerun_interrupted,
             markers: Vec::new(),
         }
+    }
+
+    /// The session a run that writes works on ([`Migrator::client_for_writing`]), with its
+    /// target, the watch that stops it from outside (Ctrl-C: the wait for the lock ends, the
+    /// transaction in flight is cancelled and rolled back; a lasting wait names who is in the
+    /// way) and the environment: the one start of `up`, `down` and the ledger rewrites.
+    pub(super) fn writing_session(&mut self) -> Result<WritingSession<'_>> {
+        let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
+        let (client, target) = self.client_for_writing()?;
+        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        Ok((client, target, stop, env))
     }
 
     pub(super) fn read_rows(&mut self, wait: Duration) -> Result<Option<Vec<LedgerRow>>> {

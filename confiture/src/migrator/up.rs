@@ -279,15 +279,13 @@ impl Migrator {
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
+            options.rerun_interrupted,
         );
-        settings.rerun_interrupted = options.rerun_interrupted;
         let mut warnings = Vec::new();
-        // To reconnect after a lost connection and read what the server committed.
-        let env = self.env.clone();
         let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
-        let (stop, waits) = (self.stop.clone(), self.waits.clone());
-        let (client, target) = self.client_for_writing()?;
-        settings.stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        // `env`: to reconnect after a lost connection and read what the server committed.
+        let (client, target, stop, env) = self.writing_session()?;
+        settings.stop = stop;
         let locked = Locked {
             set: &set,
             errors: &errors,

@@ -21,6 +21,53 @@ fn applied(db: &TestDb, ids: &[&str]) -> Project {
     project
 }
 
+/// A project whose history is squashed below 003 (`first_version = 3`), with no migration yet.
+fn squashed_project() -> Project {
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
+    );
+    project
+}
+
+/// A [`squashed_project`] of tables 003 and 004 ([`Project::table`]), both applied to `db` by
+/// `migrate up`.
+fn squashed_applied(db: &TestDb) -> Project {
+    let project = squashed_project();
+    project.table("003_t3");
+    project.table("004_t4");
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+}
+
+/// A project of tables 001, 002 and 003 ([`Project::table`]), the first two applied to `db`
+/// (`migrate up --target 002`).
+fn two_of_three_applied(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.table("001_a");
+    project.table("002_b");
+    project.table("003_c");
+    project
+        .run_on(db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    project
+}
+
+/// Every command that reads the history of [`two_of_three_applied`] and may change the ledger
+/// or the schema: what a file of an applied migration that is not there as it should be must
+/// stop alike.
+const EVERY_COMMAND: [&[&str]; 8] = [
+    &["migrate", "up", "--target", "001"],
+    &["migrate", "up"],
+    &["migrate", "down"],
+    &["migrate", "down", "--steps", "2", "--yes"],
+    &["migrate", "reinit"],
+    &["migrate", "reinit", "--dry-run"],
+    &["migrate", "verify"],
+    &["migrate", "drift"],
+];
+
 /// `(version, applied_at, execution_time_ms, checksum)` of each row, by version.
 fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)> {
     db.connect()
@@ -37,14 +84,7 @@ fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)
 #[test]
 fn a_squashed_history_exits_0_for_status_and_up() {
     let db = TestDb::new("hi_squash");
-    let project = Project::new();
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
-    );
-    project.table("003_t3");
-    project.table("004_t4");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = squashed_applied(&db);
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
@@ -75,14 +115,7 @@ fn a_squashed_history_exits_0_for_status_and_up() {
 /// application is the order the rows were written).
 fn squashed_and_applied(prefix: &str) -> (TestDb, Project) {
     let db = TestDb::new(prefix);
-    let project = Project::new();
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
-    );
-    project.table("003_t3");
-    project.table("004_t4");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = squashed_applied(&db);
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, applied_at, checksum) VALUES
@@ -526,11 +559,7 @@ fn reinit_says_a_second_row_is_forgotten_without_rerunning_its_migration() {
 /// migration failed, not from the server's words; elsewhere the help still names the file.
 #[test]
 fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_the_snapshot() {
-    let project = Project::new();
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
-    );
+    let project = squashed_project();
     // 003 needs t1, a table of the squashed snapshot.
     project.migration(
         "003_t3",
@@ -621,11 +650,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
 /// cannot check the history, also with `--from`.
 #[test]
 fn the_snapshot_help_never_hides_a_more_specific_one() {
-    let project = Project::new();
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 3\n",
-    );
+    let project = squashed_project();
     project.table("004_t4");
     let snapshot_help = "the history is squashed (`first_version = 3`)";
     let first_error = |db: &TestDb, args: &[&str]| {
@@ -847,11 +872,7 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .stderr_has("`cargo confiture migrate reinit --database-url <URL>` records it")
         .stdout_lacks("modified")
         .stdout_lacks("missing");
-    let row = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("004_c"))
-        .unwrap_or_else(|| panic!("004_c listed\n{}", run.dump()));
+    let row = run.stdout_line("004_c");
     assert!(row.contains("! renumbered"), "{}", run.dump());
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     run.code(exit::DIVERGED);
@@ -1221,11 +1242,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         .code(exit::DIVERGED)
         .stderr_has("give it back its old name")
         .stderr_lacks("never ran");
-    let row = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("002_b"))
-        .unwrap_or_else(|| panic!("002_b listed\n{}", run.dump()));
+    let row = run.stdout_line("002_b");
     assert!(row.contains("! replaced"), "{}", run.dump());
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     run.code(exit::DIVERGED);
@@ -1341,27 +1358,12 @@ fn reinit_refuses_to_forget_a_migration_whose_file_is_there_but_unreadable() {
 #[test]
 fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
     let db = TestDb::new("hi_unread_all");
-    let project = Project::new();
-    project.table("001_a");
-    project.table("002_b");
-    project.table("003_c");
-    project
-        .run_on(&db, &["migrate", "up", "--target", "002"])
-        .code(exit::SUCCESS);
+    let project = two_of_three_applied(&db);
     let path = project.path("db/migrations/002_b.up.sql");
     std::fs::remove_file(&path).expect("rm");
     std::fs::create_dir(&path).expect("mkdir");
 
-    for args in [
-        &["migrate", "up", "--target", "001"][..],
-        &["migrate", "up"],
-        &["migrate", "down"],
-        &["migrate", "down", "--steps", "2", "--yes"],
-        &["migrate", "reinit"],
-        &["migrate", "reinit", "--dry-run"],
-        &["migrate", "verify"],
-        &["migrate", "drift"],
-    ] {
+    for args in EVERY_COMMAND {
         let run = project.run_on(&db, args);
         run.code(exit::INVALID)
             .stderr_has("cannot read `002_b.up.sql`: it is a directory, not a file")
@@ -1445,27 +1447,12 @@ fn baseline_and_reinit_say_what_they_record_alike() {
 #[test]
 fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
     let db = TestDb::new("hi_halfpair_all");
-    let project = Project::new();
-    project.table("001_a");
-    project.table("002_b");
-    project.table("003_c");
-    project
-        .run_on(&db, &["migrate", "up", "--target", "002"])
-        .code(exit::SUCCESS);
+    let project = two_of_three_applied(&db);
     for half in ["down", "up"] {
         let path = project.path(&format!("db/migrations/002_b.{half}.sql"));
         let text = std::fs::read_to_string(&path).expect("read");
         std::fs::remove_file(&path).expect("rm");
-        for args in [
-            &["migrate", "up", "--target", "001"][..],
-            &["migrate", "up"],
-            &["migrate", "down"],
-            &["migrate", "down", "--steps", "2", "--yes"],
-            &["migrate", "reinit"],
-            &["migrate", "reinit", "--dry-run"],
-            &["migrate", "verify"],
-            &["migrate", "drift"],
-        ] {
+        for args in EVERY_COMMAND {
             let run = project.run_on(&db, args);
             run.code(exit::INVALID)
                 .stderr_has(&format!("002_b.{half}.sql"))
@@ -2327,11 +2314,7 @@ fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() 
             .stderr_has("if `002_add_orders` is the migration that ran as 002_add_users")
             .stderr_has("WHERE version = '002';`")
             .stderr_lacks("--allow-out-of-order");
-        let row = run
-            .stdout
-            .lines()
-            .find(|l| l.starts_with("002_add_users"))
-            .unwrap_or_else(|| panic!("the row listed\n{}", run.dump()));
+        let row = run.stdout_line("002_add_users");
         assert!(row.contains("! ambiguous"), "{}", run.dump());
         if also_renumbered {
             run.stderr_has("if `003_add_users` is the migration that ran as 002_add_users");

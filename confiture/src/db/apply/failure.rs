@@ -401,11 +401,7 @@ pub(super) fn lock_timed_out(
     step: &Step<'_>,
     mut failure: StepFailure,
 ) -> StepFailure {
-    let timed_out = failure.error.kind == ErrorKind::MigrationFailed
-        && failure
-            .server
-            .as_ref()
-            .is_some_and(|s| s.sqlstate == SqlState::LOCK_NOT_AVAILABLE.code());
+    let timed_out = failure.migration_failed_with(&SqlState::LOCK_NOT_AVAILABLE);
     if !timed_out
         || settings.stopped()
         || client.is_closed()
@@ -507,11 +503,7 @@ pub(super) fn cancelled(
     mut failure: StepFailure,
     elapsed: Duration,
 ) -> StepFailure {
-    let is_cancel = failure.error.kind == ErrorKind::MigrationFailed
-        && failure
-            .server
-            .as_ref()
-            .is_some_and(|s| s.sqlstate == SqlState::QUERY_CANCELED.code());
+    let is_cancel = failure.migration_failed_with(&SqlState::QUERY_CANCELED);
     if !is_cancel || settings.stopped() || client.is_closed() {
         return failure;
     }

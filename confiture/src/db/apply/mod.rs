@@ -339,6 +339,16 @@ impl StepFailure {
             blames_file: false,
         }
     }
+
+    /// Whether the migration's SQL failed ([`ErrorKind::MigrationFailed`]) with the server's
+    /// answer `state`: the one test of which error a failed statement hit.
+    pub(crate) fn migration_failed_with(&self, state: &postgres::error::SqlState) -> bool {
+        self.error.kind == ErrorKind::MigrationFailed
+            && self
+                .server
+                .as_ref()
+                .is_some_and(|s| s.sqlstate == state.code())
+    }
 }
 
 /// The waits between attempts of a migration that hit `lock_timeout` or a deadlock.

@@ -458,6 +458,13 @@ impl<'a> Context<'a> {
         answer
     }
 
+    /// Whether `text` (a statement of the file, or a body or string in one) spells `word`, in
+    /// any ASCII case: asked of the whole file first ([`Context::mentions`]), so that a file
+    /// that lacks the word costs nothing per statement. The one test of a rule about a word.
+    fn mentioned_in(&self, text: &str, word: &'a str) -> bool {
+        self.mentions(word) && mentions(text, word)
+    }
+
     /// A diagnostic about `range` (bytes of [`Context::text`]): its line and span.
     fn diagnostic(
         &self,

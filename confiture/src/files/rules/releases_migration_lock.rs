@@ -57,7 +57,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
             "use DISCARD PLANS, DISCARD TEMP or DISCARD SEQUENCES for what the migration needs"
                 .to_string(),
         )
-    } else if !(cx.mentions(UNLOCK) && mentions(stmt.text, UNLOCK)) {
+    } else if !cx.mentioned_in(stmt.text, UNLOCK) {
         return;
     } else if mentions(stmt.text, UNLOCK_ALL)
         && calls_unlock_all(&stmt.tokens().collect::<Vec<_>>())

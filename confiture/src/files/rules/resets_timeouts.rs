@@ -5,7 +5,7 @@
 
 use super::lexer::Token;
 use super::settings::{self, How, Value};
-use super::{do_block, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C119",
@@ -55,8 +55,8 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     let candidate = stmt.starts_with(&["RESET"])
         || stmt.starts_with(&["SET"])
         || stmt.starts_with(&["DO"])
-        || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
-        || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
+        || cx.mentioned_in(stmt.text, "set_config")
+        || cx.mentioned_in(stmt.text, "pg_settings");
     if !candidate {
         return;
     }

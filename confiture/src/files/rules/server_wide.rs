@@ -80,9 +80,7 @@ const WARNED_WORDS: [&str; 3] = ["system", "replication_slot", "program"];
 /// continuation, `'ALTER SYS'⏎'TEM ...'`) may spell one out of pieces in a string a body
 /// runs: it is read as before, whatever it spells.
 fn may_warn(cx: &Context<'_>, text: &str) -> bool {
-    WARNED_WORDS
-        .iter()
-        .any(|word| cx.mentions(word) && super::mentions(text, word))
+    WARNED_WORDS.iter().any(|word| cx.mentioned_in(text, word))
         || text.contains('\\')
         || (text.contains('\'') && text.contains(['\n', '\r']))
 }

@@ -3,7 +3,7 @@
 //! transaction-level `pg_advisory_xact_lock()` is what a migration means.
 
 use super::lexer::Token;
-use super::{in_code, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{in_code, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C121",
@@ -44,7 +44,7 @@ const SESSION_LOCKS: [&str; 4] = [
 ];
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    if !(cx.mentions(ADVISORY_LOCK) && mentions(stmt.text, ADVISORY_LOCK)) {
+    if !cx.mentioned_in(stmt.text, ADVISORY_LOCK) {
         return;
     }
     let Some(function) = session_lock(&stmt.tokens().collect::<Vec<_>>()) else {

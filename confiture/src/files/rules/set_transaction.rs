@@ -5,7 +5,7 @@
 
 use super::lexer::Token;
 use super::settings::{self, How};
-use super::{do_block, mentions, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C109",
@@ -52,7 +52,7 @@ const CHARACTERISTICS: [&str; 3] = [
 ];
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    if !cx.mentions("transaction") || !mentions(stmt.text, "transaction") {
+    if !cx.mentioned_in(stmt.text, "transaction") {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();

@@ -3,7 +3,7 @@
 //! message of the session (or database).
 
 use super::lexer::{Token, TokenKind};
-use super::{do_block, mentions, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
@@ -56,8 +56,8 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     let candidate = stmt.starts_with(&["SET"])
         || stmt.starts_with(&["ALTER"])
         || stmt.starts_with(&["DO"])
-        || (cx.mentions("set_config") && mentions(stmt.text, "set_config"))
-        || (cx.mentions("pg_settings") && mentions(stmt.text, "pg_settings"));
+        || cx.mentioned_in(stmt.text, "set_config")
+        || cx.mentioned_in(stmt.text, "pg_settings");
     if !candidate {
         return;
     }

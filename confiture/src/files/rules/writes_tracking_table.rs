@@ -2,7 +2,7 @@
 //! itself, which the tool writes for every migration.
 
 use super::lexer::{Token, TokenKind};
-use super::{in_code, mentions, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{in_code, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C108",
@@ -36,7 +36,7 @@ ledger from the files).",
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     let table = cx.tracking_table;
-    if !cx.mentions(table) || !mentions(stmt.text, table) {
+    if !cx.mentioned_in(stmt.text, table) {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
