@@ -691,11 +691,17 @@ pub(crate) fn named_relation_lock_holders(
 /// session's database names it (a system catalog has the same OID in every database): what a
 /// session starting on `database` waits for, asked from a session on another database of the
 /// server (a maintenance database), since one on `database` would wait too.
+/// `database`: its name; `None`, the session's own (`current_database()`), for a session that
+/// got past its start and whose statement waited for such a lock.
 pub(crate) fn catalog_lock_holders(
     client: &mut Client,
-    database: &str,
+    database: Option<&str>,
     limit: usize,
 ) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    let database = database.map_or_else(
+        || "pg_catalog.current_database()".to_string(),
+        crate::ledger::literal,
+    );
     let sql = holders_sql(
         &format!(
             "l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
@@ -704,7 +710,6 @@ pub(crate) fn catalog_lock_holders(
              AND l.database OPERATOR(pg_catalog.=) (SELECT oid FROM pg_catalog.pg_database \
                                WHERE datname OPERATOR(pg_catalog.=) {database})",
             modes = Wanted::Read.conflicting_modes(),
-            database = crate::ledger::literal(database),
         ),
         ", l.relation::pg_catalog.regclass::pg_catalog.text",
         limit,

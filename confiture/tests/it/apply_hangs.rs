@@ -390,7 +390,13 @@ fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() 
 /// once a session of `db` sleeps in `pg_sleep` (a migration's statement), and released when
 /// the returned sender is dropped (or after 90 s). Waits until the lock is held.
 fn lock_once_sleeping(db: &TestDb, lock: &str) -> std::sync::mpsc::Sender<()> {
+    lock_once_sleeping_by(db, lock).0
+}
+
+/// [`lock_once_sleeping`], and the pid of the session holding the lock.
+fn lock_once_sleeping_by(db: &TestDb, lock: &str) -> (std::sync::mpsc::Sender<()>, String) {
     let mut holder = db.client_as("catalog-locker");
+    let pid = apply_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
     let lock = lock.to_string();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let (held, holding) = std::sync::mpsc::channel::<()>();
@@ -411,7 +417,7 @@ fn lock_once_sleeping(db: &TestDb, lock: &str) -> std::sync::mpsc::Sender<()> {
     holding
         .recv_timeout(Duration::from_secs(40))
         .expect("the lock was taken");
-    release
+    (release, pid)
 }
 
 /// The reads that explain a failed migration (the lock it may have released, who held what,
@@ -608,4 +614,102 @@ fn a_no_transaction_migrations_catalog_reads_wait_no_longer_than_the_lock_wait()
         failed.error
     );
     assert_eq!(db.ledger(), ["001:first"]);
+}
+
+/// The tool's own statements around a migration's body (the checks before its ledger row name
+/// `pg_attribute`, which the server locks while it parses them) wait for a lock another session
+/// holds on that catalog no longer than the command's `--lock-wait`: exit 6 naming the holder,
+/// the migration rolled back and not recorded — never retried as the migration's own
+/// contention (`migration.lock_retries` times its `lock_timeout`), nor reported as the
+/// ledger's failure (exit 5). Going up and down.
+#[test]
+fn our_statements_around_a_migration_wait_for_a_locked_catalog_no_longer_than_the_lock_wait() {
+    for direction in ["up", "down"] {
+        let db = TestDb::new(&format!("hang_own_{direction}"));
+        let dir = Dir::new();
+        let sleep = "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); END $$;\n";
+        let (up, down) = match direction {
+            "up" => (sleep, "SELECT 1;\n"),
+            _ => ("SELECT 1;\n", sleep),
+        };
+        dir.table("001", "first", "first")
+            .migration("002", "slow", up, down);
+        if direction == "down" {
+            db.migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap();
+        } else {
+            db.migrator(&dir)
+                .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+                .unwrap();
+        }
+        let migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut migrator = migrator;
+            let mut events = Vec::new();
+            let start = Instant::now();
+            let wait = Duration::from_secs(2);
+            let failed = match direction {
+                "up" => {
+                    migrator
+                        .up(
+                            &UpOptions::default().lock_wait(wait),
+                            &mut apply_support::recorder(&mut events),
+                        )
+                        .unwrap_err()
+                        .error
+                }
+                _ => {
+                    migrator
+                        .down(
+                            &DownOptions::default().steps(Some(1)).lock_wait(wait),
+                            &mut apply_support::recorder(&mut events),
+                        )
+                        .unwrap_err()
+                        .error
+                }
+            };
+            (failed, start.elapsed(), events)
+        });
+        let (release, pid) =
+            lock_once_sleeping_by(&db, "LOCK pg_catalog.pg_attribute IN ACCESS EXCLUSIVE MODE");
+        let (failed, took, events) = run.join().unwrap();
+        drop(release);
+        // The lock wait (2 s) and the failure's bounded reads (500 ms each), with slack for a
+        // loaded machine; the migration's retries (three, each its lock_timeout and a
+        // backoff) took 30 s.
+        assert!(took < Duration::from_secs(20), "{direction}: took {took:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, confiture::migrate::Progress::Retrying { .. })),
+            "{direction}: retried as contention: {events:?}"
+        );
+        assert_eq!(
+            failed.kind,
+            ErrorKind::LockTimeout,
+            "{direction}: {}",
+            failed
+        );
+        assert_eq!(failed.exit_code(), 6);
+        assert!(
+            failed.message.contains("system catalog") && failed.message.contains("002_slow"),
+            "{direction}: {}",
+            failed
+        );
+        // Named when this session can read who holds it; a lock on `pg_attribute` keeps it
+        // from reading `pg_locks` too, and the failure says that part was left out.
+        let details = failed.details.join("\n");
+        assert!(
+            (details.contains(&format!("pid {pid}")) && details.contains("catalog-locker"))
+                || details.contains("explanation of this failure was left out"),
+            "{direction}: {:?}",
+            failed
+        );
+        let expected: &[&str] = match direction {
+            "up" => &["001:first"],
+            _ => &["001:first", "002:slow"],
+        };
+        assert_eq!(db.ledger(), expected, "{direction}");
+    }
 }

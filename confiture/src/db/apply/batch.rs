@@ -10,10 +10,10 @@ use crate::files::TransactionMode;
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
-    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    lock_timed_out, message_failure, release_locks_after_failure, stopped,
-    stopped_before_statements, with_interrupted_help,
+    batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal,
+    encoding_changed, ended_by, interrupted, is_lock_contention, ledger_lock_holders,
+    ledger_locked, lock_released, lock_timed_out, message_failure, own_statement_lock_holders,
+    release_locks_after_failure, stopped, stopped_before_statements, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -525,13 +525,19 @@ impl Runner<'_, '_> {
         // command's lock wait is over, and running the migration again would wait for it again.
         let ledger_holders =
             ledger_lock_holders(self.client, self.settings, &self.steps[failed], &e);
+        // One of our own statements around the migrations waited the command's lock wait for
+        // a lock on a catalog: not the migration's contention, never retried as such.
+        let own_wait = match ledger_holders.is_empty() {
+            true => own_statement_lock_holders(self.client, &batch.script, &e),
+            false => None,
+        };
         let failure = MessageFailure {
             message: message.clone(),
             position: match e.as_db_error() {
                 Some(db) if placed_in_message(db) => db.position().map(|p| batch.script.step_at(p)),
                 _ => None,
             },
-            contention: is_lock_contention(&e) && ledger_holders.is_empty(),
+            contention: is_lock_contention(&e) && ledger_holders.is_empty() && own_wait.is_none(),
         };
         match self
             .progress
@@ -564,18 +570,20 @@ impl Runner<'_, '_> {
                     &left.statements,
                     attempt,
                     e,
-                    !ledger_holders.is_empty(),
+                    !ledger_holders.is_empty() || own_wait.is_some(),
                 );
-                let failure = if ledger_holders.is_empty() {
-                    failure
-                } else {
-                    ledger_locked(
+                let failure = match own_wait {
+                    Some(holders) => {
+                        catalog_locked(self.settings, &self.steps[step], failure, holders)
+                    }
+                    None if ledger_holders.is_empty() => failure,
+                    None => ledger_locked(
                         self.settings,
                         &self.steps[step],
                         failure,
                         ledger_holders,
                         false,
-                    )
+                    ),
                 };
                 Err((step, failure))
             }
