@@ -713,3 +713,71 @@ fn our_statements_around_a_migration_wait_for_a_locked_catalog_no_longer_than_th
         assert_eq!(db.ledger(), expected, "{direction}");
     }
 }
+
+/// The read that follows a failed message of migrations (the `ROLLBACK`, then how far the
+/// message got and which of our prepared statements it left, `batch::rollback_and_read`) looks
+/// its functions up in catalogs another session may lock (`LOCK pg_catalog.pg_proc`,
+/// `VACUUM FULL pg_aggregate`) right after the failure: it gives up within the command's
+/// `--lock-wait`, and the migration's own failure is still reported (exit 4, its file), first,
+/// within that bound — not after the holder's 90 s.
+#[test]
+fn a_failure_is_reported_within_the_lock_wait_when_a_catalog_is_locked_right_after_it() {
+    // Alone in its message, and last of a message of two (where the read also says how far
+    // the message got).
+    for batched in [false, true] {
+        let db = TestDb::new(&format!("hang_after_{batched}"));
+        let dir = Dir::new();
+        dir.table("001", "first", "first");
+        if batched {
+            dir.table("002", "second", "second");
+        }
+        let boom = if batched { "003" } else { "002" };
+        dir.migration(
+            boom,
+            "boom",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); RAISE EXCEPTION 'boom'; END $$;\n",
+            "SELECT 1;\n",
+        );
+        db.migrator(&dir)
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap();
+        let migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut migrator = migrator;
+            let start = Instant::now();
+            let failed = migrator
+                .up(
+                    &UpOptions::default().lock_wait(Duration::from_secs(2)),
+                    &mut no_progress,
+                )
+                .unwrap_err();
+            (failed, start.elapsed())
+        });
+        let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE");
+        let (failed, took) = run.join().unwrap();
+        drop(release);
+        // The read's lock wait (2 s) and the bounded reads after it, with slack for a loaded
+        // machine: never the holder's 90 s.
+        assert!(took < Duration::from_secs(20), "{batched}: took {took:?}");
+        assert_eq!(failed.error.exit_code(), 4, "{batched}: {}", failed.error);
+        assert!(
+            failed.error.to_string().contains("boom"),
+            "{batched}: the migration's own error first: {}",
+            failed.error
+        );
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.contains("could not be read") && d.contains("session was closed")),
+            "{batched}: {:?}",
+            failed.error
+        );
+        let ledger = db.ledger();
+        assert!(
+            !ledger.iter().any(|row| row.starts_with("003")),
+            "{ledger:?}"
+        );
+    }
+}
