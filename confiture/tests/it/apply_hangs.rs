@@ -420,6 +420,26 @@ fn lock_once_sleeping_by(db: &TestDb, lock: &str) -> (std::sync::mpsc::Sender<()
     (release, pid)
 }
 
+/// `migrate up` of `dir` on `db` with a lock wait of `wait`, on a thread of its own, expected
+/// to fail: its failure and how long it took.
+fn failing_up_in_background(
+    db: &TestDb,
+    dir: &Dir,
+    wait: Duration,
+) -> std::thread::JoinHandle<(
+    confiture::migrate::Failed<confiture::migrate::UpReport>,
+    Duration,
+)> {
+    let mut migrator = db.migrator(dir);
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let failed = migrator
+            .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+            .unwrap_err();
+        (failed, start.elapsed())
+    })
+}
+
 /// The reads that explain a failed migration (the lock it may have released, who held what,
 /// the INVALID indexes it left, the durations of what committed) wait for no lock another
 /// session holds on a catalog longer than a short bound: the migration's own failure is
@@ -440,20 +460,9 @@ fn a_failed_migration_is_reported_while_a_catalog_is_locked() {
             ),
             "SELECT 1;\n",
         );
-        let migrator = db.migrator(&dir);
-        let run = std::thread::spawn(move || {
-            let mut migrator = migrator;
-            let start = Instant::now();
-            // The deletion of the no-transaction migration's start marker is a write of the
-            // run, which waits for the lock as long as `--lock-wait` says.
-            let failed = migrator
-                .up(
-                    &UpOptions::default().lock_wait(Duration::from_secs(2)),
-                    &mut no_progress,
-                )
-                .unwrap_err();
-            (failed, start.elapsed())
-        });
+        // The deletion of the no-transaction migration's start marker is a write of the run,
+        // which waits for the lock as long as `--lock-wait` says.
+        let run = failing_up_in_background(&db, &dir, Duration::from_secs(2));
         let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_class IN ACCESS EXCLUSIVE MODE");
         let (failed, took) = run.join().unwrap();
         drop(release);
@@ -741,18 +750,7 @@ fn a_failure_is_reported_within_the_lock_wait_when_a_catalog_is_locked_right_aft
         db.migrator(&dir)
             .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
             .unwrap();
-        let migrator = db.migrator(&dir);
-        let run = std::thread::spawn(move || {
-            let mut migrator = migrator;
-            let start = Instant::now();
-            let failed = migrator
-                .up(
-                    &UpOptions::default().lock_wait(Duration::from_secs(2)),
-                    &mut no_progress,
-                )
-                .unwrap_err();
-            (failed, start.elapsed())
-        });
+        let run = failing_up_in_background(&db, &dir, Duration::from_secs(2));
         let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE");
         let (failed, took) = run.join().unwrap();
         drop(release);

@@ -1843,23 +1843,37 @@ pub(super) fn catalog_locked(
         "{doing} {} was rolled back: a statement of the tool's own in its transaction waited",
         step.migration.id()
     );
-    let mut error = failure.error;
     let (kind, message, help) = catalog_locked_words(settings, &what, &holders);
-    error.kind = kind;
-    error.message = message;
-    error.help = Some(help);
+    let mut failure = failure;
+    failure.error.kind = kind;
+    failure.error.message = message;
+    failure.error.help = Some(help);
+    held_by(failure, holders)
+}
+
+/// `failure`, its error made a lock's by the caller (kind, message, help), naming `holders` —
+/// a detail each, first, and `Reason::Lock` — and blaming no file: the one shape of a failure
+/// whose statement waited for another session's lock past the command's lock wait
+/// ([`ledger_locked`], [`catalog_locked`]).
+fn held_by(failure: StepFailure, holders: Vec<crate::db::lock::LockHolder>) -> StepFailure {
+    let StepFailure {
+        mut error,
+        server,
+        unknown_fate,
+        ..
+    } = failure;
     for (i, holder) in holders.iter().enumerate() {
         error.details.insert(i, format!("held by {holder}"));
     }
-    let error = error.with_reason(crate::error::Reason::Lock {
-        database: None,
-        holders,
-    });
     StepFailure {
-        error,
+        error: error.with_reason(crate::error::Reason::Lock {
+            database: None,
+            holders,
+        }),
         location: None,
+        server,
+        unknown_fate,
         blames_file: false,
-        ..failure
     }
 }
 
@@ -1901,7 +1915,8 @@ pub(super) fn ledger_locked(
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",
     };
-    let mut error = failure.error;
+    let mut failure = failure;
+    let error = &mut failure.error;
     error.kind = ErrorKind::LockTimeout;
     error.message = format!(
         "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
@@ -1911,9 +1926,6 @@ pub(super) fn ledger_locked(
         human(settings.ledger_lock_wait),
         crate::db::lock::who_holds(&holders)
     );
-    for (i, holder) in holders.iter().enumerate() {
-        error.details.insert(i, format!("held by {holder}"));
-    }
     let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     let committed_all =
         statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
@@ -1934,16 +1946,7 @@ pub(super) fn ledger_locked(
              it is stuck, end it with {terminate}"
         ),
     });
-    let error = error.with_reason(crate::error::Reason::Lock {
-        database: None,
-        holders,
-    });
-    StepFailure {
-        error,
-        location: None,
-        blames_file: false,
-        ..failure
-    }
+    held_by(failure, holders)
 }
 
 #[cfg(test)]
