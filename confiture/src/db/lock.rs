@@ -699,18 +699,24 @@ pub(crate) fn named_relation_lock_holders(
 /// session's database names it (a system catalog has the same OID in every database): what a
 /// session starting on `database` waits for, asked from a session on another database of the
 /// server (a maintenance database), since one on `database` would wait too.
+/// `database`: its name; `None`, the session's own (`current_database()`), for a session that
+/// got past its start and whose statement waited for such a lock.
 pub(crate) fn catalog_lock_holders(
     client: &mut Client,
-    database: &str,
+    database: Option<&str>,
     limit: usize,
 ) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    let database = database.map_or_else(
+        || "pg_catalog.current_database()".to_string(),
+        crate::ledger::literal,
+    );
     relations_and_holders(
         client,
         &format!(
             "l.mode OPERATOR(pg_catalog.=) ANY (ARRAY[{modes}]::pg_catalog.text[]) \
              AND l.relation OPERATOR(pg_catalog.<) '16384'::pg_catalog.oid AND {database}",
             modes = Wanted::Read.conflicting_modes(),
-            database = in_database(&crate::ledger::literal(database)),
+            database = in_database(&database),
         ),
         limit,
     )

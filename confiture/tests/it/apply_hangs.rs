@@ -390,7 +390,13 @@ fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() 
 /// once a session of `db` sleeps in `pg_sleep` (a migration's statement), and released when
 /// the returned sender is dropped (or after 90 s). Waits until the lock is held.
 fn lock_once_sleeping(db: &TestDb, lock: &str) -> std::sync::mpsc::Sender<()> {
+    lock_once_sleeping_by(db, lock).0
+}
+
+/// [`lock_once_sleeping`], and the pid of the session holding the lock.
+fn lock_once_sleeping_by(db: &TestDb, lock: &str) -> (std::sync::mpsc::Sender<()>, String) {
     let mut holder = db.client_as("catalog-locker");
+    let pid = apply_support::value(&mut holder, "SELECT pg_backend_pid()").unwrap();
     let lock = lock.to_string();
     let (release, released) = std::sync::mpsc::channel::<()>();
     let (held, holding) = std::sync::mpsc::channel::<()>();
@@ -411,7 +417,27 @@ fn lock_once_sleeping(db: &TestDb, lock: &str) -> std::sync::mpsc::Sender<()> {
     holding
         .recv_timeout(Duration::from_secs(40))
         .expect("the lock was taken");
-    release
+    (release, pid)
+}
+
+/// `migrate up` of `dir` on `db` with a lock wait of `wait`, on a thread of its own, expected
+/// to fail: its failure and how long it took.
+fn failing_up_in_background(
+    db: &TestDb,
+    dir: &Dir,
+    wait: Duration,
+) -> std::thread::JoinHandle<(
+    confiture::migrate::Failed<confiture::migrate::UpReport>,
+    Duration,
+)> {
+    let mut migrator = db.migrator(dir);
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let failed = migrator
+            .up(&UpOptions::default().lock_wait(wait), &mut no_progress)
+            .unwrap_err();
+        (failed, start.elapsed())
+    })
 }
 
 /// The reads that explain a failed migration (the lock it may have released, who held what,
@@ -434,20 +460,9 @@ fn a_failed_migration_is_reported_while_a_catalog_is_locked() {
             ),
             "SELECT 1;\n",
         );
-        let migrator = db.migrator(&dir);
-        let run = std::thread::spawn(move || {
-            let mut migrator = migrator;
-            let start = Instant::now();
-            // The deletion of the no-transaction migration's start marker is a write of the
-            // run, which waits for the lock as long as `--lock-wait` says.
-            let failed = migrator
-                .up(
-                    &UpOptions::default().lock_wait(Duration::from_secs(2)),
-                    &mut no_progress,
-                )
-                .unwrap_err();
-            (failed, start.elapsed())
-        });
+        // The deletion of the no-transaction migration's start marker is a write of the run,
+        // which waits for the lock as long as `--lock-wait` says.
+        let run = failing_up_in_background(&db, &dir, Duration::from_secs(2));
         let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_class IN ACCESS EXCLUSIVE MODE");
         let (failed, took) = run.join().unwrap();
         drop(release);
@@ -608,4 +623,159 @@ fn a_no_transaction_migrations_catalog_reads_wait_no_longer_than_the_lock_wait()
         failed.error
     );
     assert_eq!(db.ledger(), ["001:first"]);
+}
+
+/// The tool's own statements around a migration's body (the checks before its ledger row name
+/// `pg_attribute`, which the server locks while it parses them) wait for a lock another session
+/// holds on that catalog no longer than the command's `--lock-wait`: exit 6 naming the holder,
+/// the migration rolled back and not recorded — never retried as the migration's own
+/// contention (`migration.lock_retries` times its `lock_timeout`), nor reported as the
+/// ledger's failure (exit 5). Going up and down.
+#[test]
+fn our_statements_around_a_migration_wait_for_a_locked_catalog_no_longer_than_the_lock_wait() {
+    for direction in ["up", "down"] {
+        let db = TestDb::new(&format!("hang_own_{direction}"));
+        let dir = Dir::new();
+        let sleep = "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); END $$;\n";
+        let (up, down) = match direction {
+            "up" => (sleep, "SELECT 1;\n"),
+            _ => ("SELECT 1;\n", sleep),
+        };
+        dir.table("001", "first", "first")
+            .migration("002", "slow", up, down);
+        if direction == "down" {
+            db.migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .unwrap();
+        } else {
+            db.migrator(&dir)
+                .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+                .unwrap();
+        }
+        let migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut migrator = migrator;
+            let mut events = Vec::new();
+            let start = Instant::now();
+            let wait = Duration::from_secs(2);
+            let failed = match direction {
+                "up" => {
+                    migrator
+                        .up(
+                            &UpOptions::default().lock_wait(wait),
+                            &mut apply_support::recorder(&mut events),
+                        )
+                        .unwrap_err()
+                        .error
+                }
+                _ => {
+                    migrator
+                        .down(
+                            &DownOptions::default().steps(Some(1)).lock_wait(wait),
+                            &mut apply_support::recorder(&mut events),
+                        )
+                        .unwrap_err()
+                        .error
+                }
+            };
+            (failed, start.elapsed(), events)
+        });
+        let (release, pid) =
+            lock_once_sleeping_by(&db, "LOCK pg_catalog.pg_attribute IN ACCESS EXCLUSIVE MODE");
+        let (failed, took, events) = run.join().unwrap();
+        drop(release);
+        // The lock wait (2 s) and the failure's bounded reads (500 ms each), with slack for a
+        // loaded machine; the migration's retries (three, each its lock_timeout and a
+        // backoff) took 30 s.
+        assert!(took < Duration::from_secs(20), "{direction}: took {took:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, confiture::migrate::Progress::Retrying { .. })),
+            "{direction}: retried as contention: {events:?}"
+        );
+        assert_eq!(
+            failed.kind,
+            ErrorKind::LockTimeout,
+            "{direction}: {}",
+            failed
+        );
+        assert_eq!(failed.exit_code(), 6);
+        assert!(
+            failed.message.contains("system catalog") && failed.message.contains("002_slow"),
+            "{direction}: {}",
+            failed
+        );
+        // Named when this session can read who holds it; a lock on `pg_attribute` keeps it
+        // from reading `pg_locks` too, and the failure says that part was left out.
+        let details = failed.details.join("\n");
+        assert!(
+            (details.contains(&format!("pid {pid}")) && details.contains("catalog-locker"))
+                || details.contains("explanation of this failure was left out"),
+            "{direction}: {:?}",
+            failed
+        );
+        let expected: &[&str] = match direction {
+            "up" => &["001:first"],
+            _ => &["001:first", "002:slow"],
+        };
+        assert_eq!(db.ledger(), expected, "{direction}");
+    }
+}
+
+/// The read that follows a failed message of migrations (the `ROLLBACK`, then how far the
+/// message got and which of our prepared statements it left, `batch::rollback_and_read`) looks
+/// its functions up in catalogs another session may lock (`LOCK pg_catalog.pg_proc`,
+/// `VACUUM FULL pg_aggregate`) right after the failure: it gives up within the command's
+/// `--lock-wait`, and the migration's own failure is still reported (exit 4, its file), first,
+/// within that bound — not after the holder's 90 s.
+#[test]
+fn a_failure_is_reported_within_the_lock_wait_when_a_catalog_is_locked_right_after_it() {
+    // Alone in its message, and last of a message of two (where the read also says how far
+    // the message got).
+    for batched in [false, true] {
+        let db = TestDb::new(&format!("hang_after_{batched}"));
+        let dir = Dir::new();
+        dir.table("001", "first", "first");
+        if batched {
+            dir.table("002", "second", "second");
+        }
+        let boom = if batched { "003" } else { "002" };
+        dir.migration(
+            boom,
+            "boom",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); RAISE EXCEPTION 'boom'; END $$;\n",
+            "SELECT 1;\n",
+        );
+        db.migrator(&dir)
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap();
+        let run = failing_up_in_background(&db, &dir, Duration::from_secs(2));
+        let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE");
+        let (failed, took) = run.join().unwrap();
+        drop(release);
+        // The read's lock wait (2 s) and the bounded reads after it, with slack for a loaded
+        // machine: never the holder's 90 s.
+        assert!(took < Duration::from_secs(20), "{batched}: took {took:?}");
+        assert_eq!(failed.error.exit_code(), 4, "{batched}: {}", failed.error);
+        assert!(
+            failed.error.to_string().contains("boom"),
+            "{batched}: the migration's own error first: {}",
+            failed.error
+        );
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.contains("could not be read") && d.contains("session was closed")),
+            "{batched}: {:?}",
+            failed.error
+        );
+        let ledger = db.ledger();
+        assert!(
+            !ledger.iter().any(|row| row.starts_with("003")),
+            "{ledger:?}"
+        );
+    }
 }

@@ -10,15 +10,17 @@ use crate::files::TransactionMode;
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, cancelled, connection_lost, copy_refusal, encoding_changed, ended_by,
-    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
-    lock_timed_out, message_failure, release_locks_after_failure, stopped,
-    stopped_before_statements, with_interrupted_help,
+    batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal,
+    encoding_changed, ended_by, interrupted, is_lock_contention, ledger_lock_holders,
+    ledger_locked, lock_released, lock_timed_out, message_failure, own_statement_lock_holders,
+    release_locks_after_failure, stopped, stopped_before_statements, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
 use super::script::{placed_in_message, EncodingChanged, SendError};
-use super::sql::{batch, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN};
+use super::sql::{
+    batch, ledger_lock_wait_sql, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN,
+};
 use super::{
     create_tracking_table, retry_backoff, ApplySettings, BatchLimits, Direction, PendingLedger,
     Step, StepFailure, StepOutcome,
@@ -61,18 +63,74 @@ pub enum StepEvent {
 pub(super) struct Left {
     pub batch: Option<String>,
     pub statements: Vec<String>,
+    /// The read gave up at its bound ([`rollback_and_read`]): `batch` was read alone, or not
+    /// at all (`marker_read`), and the statements are not known.
+    pub gave_up: Option<GaveUp>,
+}
+
+/// [`rollback_and_read`] gave up reading what a failed message left: another session's lock
+/// on a catalog its look-ups wait for, held past the command's lock wait.
+pub(super) struct GaveUp {
+    /// The read's own error (its lock timeout).
+    pub error: postgres::Error,
+    /// Whether the batch marker was read all the same (alone: its function is in the
+    /// session's catalog cache): else which of the message's transactions committed is not
+    /// known.
+    pub marker_read: bool,
+    /// Whether the session was ended ([`end_own_session`]): the prepared statements it holds
+    /// are not known, and guessing (a `DEALLOCATE ALL` drops the driver's own) is not an
+    /// option.
+    pub session_ended: bool,
+}
+
+impl GaveUp {
+    /// The detail a failure carries when the read after it gave up.
+    pub(super) fn detail(&self, settings: &ApplySettings) -> String {
+        let wait = crate::db::backoff::human(settings.ledger_lock_wait);
+        let committed = match self.marker_read {
+            true => "",
+            false => {
+                ", nor which of the migrations sent with it committed: the failure is named as \
+                 the first's, and any of them may have raised it"
+            }
+        };
+        let session = match self.session_ended {
+            true => "the session was closed",
+            false => "closing the session failed too; it is not used again by this run",
+        };
+        format!(
+            "after this failure, what the message left in the session (the tool's prepared \
+             statements{committed}) could not be read within {wait} (the command's lock wait: \
+             another session holds a lock on a catalog; {}): {session}",
+            crate::db::cause_text(&self.error)
+        )
+    }
 }
 
 /// After a failed message: rolls back the aborted transaction block (if any), puts the
 /// connection's timeouts back ([`RESET_TIMEOUTS`]) and reads what the message left, in the
-/// same round trip; then deallocates the statement markers left.
-pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::Error> {
-    let messages = client.simple_query(&format!(
+/// same round trip; then deallocates the statement markers left. The read looks functions up
+/// in the catalogs (`pg_prepared_statement`, `string_agg`), which another session may lock
+/// (`LOCK pg_catalog.pg_proc`, a `VACUUM FULL`): it waits no longer than the command's lock
+/// wait ([`read_bounds`]). Past it, the marker alone is read, and the session is ended
+/// ([`GaveUp`]): an `Err` is the session lost.
+pub(super) fn rollback_and_read(
+    client: &mut Client,
+    settings: &ApplySettings,
+) -> Result<Left, postgres::Error> {
+    let read = client.simple_query(&format!(
         "ROLLBACK; {RESET_TIMEOUTS} {} SELECT pg_catalog.current_setting('{MARKER}', true), \
          (SELECT pg_catalog.string_agg(s.name, ' ') FROM pg_catalog.pg_prepared_statement() s \
          WHERE pg_catalog.starts_with(s.name, 'confiture_'))",
-        crate::db::OWN_STATEMENT_BOUNDS
-    ))?;
+        read_bounds(settings)
+    ));
+    let messages = match read {
+        Ok(messages) => messages,
+        Err(e) if !is_connection_lost(&e) && crate::db::gave_up_explaining(&e) => {
+            return Ok(gave_up_reading(client, e));
+        }
+        Err(e) => return Err(e),
+    };
     let row = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
@@ -95,7 +153,69 @@ pub(super) fn rollback_and_read(client: &mut Client) -> Result<Left, postgres::E
             .collect();
         client.batch_execute(&sql)?;
     }
-    Ok(Left { batch, statements })
+    Ok(Left {
+        batch,
+        statements,
+        gave_up: None,
+    })
+}
+
+/// The bounds of [`rollback_and_read`]'s read, `SET LOCAL`: the command's lock wait as its
+/// `lock_timeout` ([`ledger_lock_wait_sql`]) and as its `statement_timeout`, in place of
+/// [`crate::db::OWN_STATEMENT_BOUNDS`]' none.
+fn read_bounds(settings: &ApplySettings) -> String {
+    format!(
+        "SET LOCAL statement_timeout = '{}ms'; {}",
+        super::sql::millis(settings.ledger_lock_wait).max(1),
+        ledger_lock_wait_sql(settings)
+    )
+}
+
+/// [`rollback_and_read`] past its bound (`error`): the marker read alone (within an
+/// explanation's bound), then the session ended ([`end_own_session`]).
+fn gave_up_reading(client: &mut Client, error: postgres::Error) -> Left {
+    // Best effort, within an explanation's bound: its function may be in the catalog's cache.
+    let marker = client.simple_query(&crate::db::explaining(&format!(
+        "SELECT pg_catalog.current_setting('{MARKER}', true)"
+    )));
+    let batch = marker.as_ref().ok().and_then(|messages| {
+        messages.iter().find_map(|m| match m {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+    });
+    let marker_read = marker.is_ok();
+    Left {
+        batch,
+        statements: Vec::new(),
+        gave_up: Some(GaveUp {
+            error,
+            marker_read,
+            session_ended: end_own_session(client),
+        }),
+    }
+}
+
+/// Ends the session of `client` from inside, without a catalog look-up (the lock in the way of
+/// the read may be on `pg_proc`, where `pg_terminate_backend` is looked up): an
+/// `idle_session_timeout` of a millisecond (PostgreSQL 14+), which the server enforces once
+/// the session is idle, then a round trip of nothing that finds it closed. Tells whether it is
+/// gone: what it holds is not known, and the run, which ends with this failure, must not
+/// leave it to the next command (a `Migrator` kept, or a connection handed back by
+/// `into_client`). A closed session gives the migration lock back, and the run's end does
+/// not ask for it.
+fn end_own_session(client: &mut Client) -> bool {
+    /// Long enough for the server to see the session idle and end it.
+    const IDLE: std::time::Duration = std::time::Duration::from_millis(50);
+    if client
+        .batch_execute("SET idle_session_timeout = '1ms'")
+        .is_err()
+    {
+        return client.is_closed();
+    }
+    std::thread::sleep(IDLE);
+    let _ = client.simple_query("");
+    client.is_closed()
 }
 
 /// The tracking table's DDL refused or lost when it commits ([`run_steps`]), before
@@ -351,7 +471,7 @@ impl Runner<'_, '_> {
                 }
                 if self.settings.stopped() {
                     // Its wait cancelled: nothing of the message ran.
-                    let _ = rollback_and_read(self.client);
+                    let _ = rollback_and_read(self.client, self.settings);
                     return Err((first, stopped_before_statements(&self.steps[first], e)));
                 }
                 let holders =
@@ -359,7 +479,7 @@ impl Runner<'_, '_> {
                 if !holders.is_empty() {
                     // Another session's lock on the ledger, held past the command's lock wait:
                     // nothing of the message ran, the command can simply run again.
-                    let _ = rollback_and_read(self.client);
+                    let _ = rollback_and_read(self.client, self.settings);
                     let step = &self.steps[first];
                     let mut script = super::Script::new();
                     script.push_sql(prepare);
@@ -377,7 +497,7 @@ impl Runner<'_, '_> {
                 // written inline, where a failure belongs to the migration whose row failed.
                 // The ledger's DDL, if it was to commit with them, was rolled back: sent again,
                 // committed, on its own.
-                let _ = rollback_and_read(self.client);
+                let _ = rollback_and_read(self.client, self.settings);
                 if let Some(table) = created {
                     create_tracking_table(self.client, &table, self.settings.scratch)
                         .map_err(|error| (first, ledger_failure(error)))?;
@@ -488,7 +608,7 @@ impl Runner<'_, '_> {
         changed: EncodingChanged,
     ) -> Result<(), (usize, StepFailure)> {
         let first = message.start;
-        let left = rollback_and_read(self.client)
+        let left = rollback_and_read(self.client, self.settings)
             .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
         let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
@@ -515,23 +635,54 @@ impl Runner<'_, '_> {
         }
         // The failed message left an aborted transaction block open (or none, when the server
         // could not parse it): roll back, then read how far the message got.
-        let left = rollback_and_read(self.client)
+        let left = rollback_and_read(self.client, self.settings)
             .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
-        let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
+        let failed = match &left.gave_up {
+            // Which transactions committed is not known: from the first on, every one.
+            Some(gave_up) if !gave_up.marker_read => first,
+            _ => failed_step(&message, batch.committed(left.batch.as_deref())),
+        };
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         let failed_attempt = failed_attempt_time(elapsed, &committed);
         self.committed(committed);
+        if let Some(gave_up) = &left.gave_up {
+            // The session is ended (or not to be trusted): the failure is the message's own,
+            // never run again, with what could not be read said after it.
+            self.events.start(failed);
+            let mut failure = message_failure(
+                self.client,
+                self.settings,
+                &self.steps[failed],
+                batch,
+                failed - first,
+                &[],
+                1,
+                e,
+                false,
+            );
+            failure.error = failure.error.with_detail(gave_up.detail(self.settings));
+            if !gave_up.marker_read {
+                failure.unknown_fate = message.end - failed;
+            }
+            return Err((failed, failure));
+        }
         // A lock on the tracking table, or on the row, in the way of the ledger row: the
         // command's lock wait is over, and running the migration again would wait for it again.
         let ledger_holders =
             ledger_lock_holders(self.client, self.settings, &self.steps[failed], &e);
+        // One of our own statements around the migrations waited the command's lock wait for
+        // a lock on a catalog: not the migration's contention, never retried as such.
+        let own_wait = match ledger_holders.is_empty() {
+            true => own_statement_lock_holders(self.client, &batch.script, &e),
+            false => None,
+        };
         let failure = MessageFailure {
             message: message.clone(),
             position: match e.as_db_error() {
                 Some(db) if placed_in_message(db) => db.position().map(|p| batch.script.step_at(p)),
                 _ => None,
             },
-            contention: is_lock_contention(&e) && ledger_holders.is_empty(),
+            contention: is_lock_contention(&e) && ledger_holders.is_empty() && own_wait.is_none(),
         };
         match self
             .progress
@@ -564,18 +715,20 @@ impl Runner<'_, '_> {
                     &left.statements,
                     attempt,
                     e,
-                    !ledger_holders.is_empty(),
+                    !ledger_holders.is_empty() || own_wait.is_some(),
                 );
-                let failure = if ledger_holders.is_empty() {
-                    failure
-                } else {
-                    ledger_locked(
+                let failure = match own_wait {
+                    Some(holders) => {
+                        catalog_locked(self.settings, &self.steps[step], failure, holders)
+                    }
+                    None if ledger_holders.is_empty() => failure,
+                    None => ledger_locked(
                         self.settings,
                         &self.steps[step],
                         failure,
                         ledger_holders,
                         false,
-                    )
+                    ),
                 };
                 Err((step, failure))
             }

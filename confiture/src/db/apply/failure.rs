@@ -1771,6 +1771,125 @@ pub(super) fn ledger_lock_holders(
     .unwrap_or_default()
 }
 
+/// How many holders of a lock on a catalog an error names.
+pub(super) const MAX_CATALOG_HOLDERS: usize = 5;
+
+/// Whether `e`, the error of a message of migrations, is one of the tool's own statements
+/// around a migration's body — the session's reset and the clock that open a message, the
+/// checks and the row after each body — waiting past its `lock_timeout` (the command's lock
+/// wait, [`super::sql::own_bound_before_row`]) for a lock another session holds on a system
+/// catalog (`LOCK pg_catalog.pg_attribute`, `VACUUM FULL pg_index`): placed by the server in
+/// our SQL, outside every migration's text (a catalog our statement names, locked while it is
+/// parsed), or placed nowhere while a session holds such a lock (a catalog our statement reads
+/// through the server's caches). `Some` of the sessions holding one
+/// ([`crate::db::lock::catalog_lock_holders`], within an explanation's bound: empty when they
+/// cannot be read); `None` when the timeout is the migration's own — in its text, or in a
+/// function or `DO` body it ran — and the run's retry rule ([`super::decide`]) applies to it.
+/// The ledger's own locks are [`ledger_lock_holders`]', asked first.
+pub(super) fn own_statement_lock_holders(
+    client: &mut Client,
+    script: &Script<'_>,
+    e: &postgres::Error,
+) -> Option<Vec<crate::db::lock::LockHolder>> {
+    let db = e.as_db_error()?;
+    if db.code() != &SqlState::LOCK_NOT_AVAILABLE {
+        return None;
+    }
+    let placed_in_ours = match db.position() {
+        Some(p @ postgres::error::ErrorPosition::Original(_)) => {
+            script.locate_in(p, None).is_none()
+        }
+        Some(postgres::error::ErrorPosition::Internal { .. }) => return None,
+        None => false,
+    };
+    let holders: Vec<crate::db::lock::LockHolder> =
+        crate::db::lock::catalog_lock_holders(client, None, MAX_CATALOG_HOLDERS)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, holder)| holder)
+            .fold(Vec::new(), |mut unique, holder| {
+                if !unique.contains(&holder) {
+                    unique.push(holder);
+                }
+                unique
+            });
+    (placed_in_ours || !holders.is_empty()).then_some(holders)
+}
+
+/// `failure`, of a step whose message ended because one of the tool's own statements waited
+/// the command's lock wait for `holders`' locks on a system catalog
+/// ([`own_statement_lock_holders`]): exit 6 naming those sessions, as a catalog read before a
+/// no-transaction migration is ([`catalog_locked_words`]) — not the migration's contention,
+/// never retried as such, and not its file's failure. The server's error stays its source.
+pub(super) fn catalog_locked(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: StepFailure,
+    holders: Vec<crate::db::lock::LockHolder>,
+) -> StepFailure {
+    let doing = match step.direction {
+        Direction::Up => "migration",
+        Direction::Down => "rolling back migration",
+    };
+    let what = format!(
+        "{doing} {} was rolled back: a statement of the tool's own in its transaction waited",
+        step.migration.id()
+    );
+    let (kind, message, help) = catalog_locked_words(settings, &what, &holders);
+    let mut failure = failure;
+    failure.error.kind = kind;
+    failure.error.message = message;
+    failure.error.help = Some(help);
+    held_by(failure, holders)
+}
+
+/// `failure`, its error made a lock's by the caller (kind, message, help), naming `holders` —
+/// a detail each, first, and `Reason::Lock` — and blaming no file: the one shape of a failure
+/// whose statement waited for another session's lock past the command's lock wait
+/// ([`ledger_locked`], [`catalog_locked`]).
+fn held_by(failure: StepFailure, holders: Vec<crate::db::lock::LockHolder>) -> StepFailure {
+    let StepFailure {
+        mut error,
+        server,
+        unknown_fate,
+        ..
+    } = failure;
+    for (i, holder) in holders.iter().enumerate() {
+        error.details.insert(i, format!("held by {holder}"));
+    }
+    StepFailure {
+        error: error.with_reason(crate::error::Reason::Lock {
+            database: None,
+            holders,
+        }),
+        location: None,
+        server,
+        unknown_fate,
+        blames_file: false,
+    }
+}
+
+/// What an error says of a statement of ours that waited the command's lock wait
+/// ([`ApplySettings::ledger_lock_wait`]) for a lock `holders` hold on a system catalog: its
+/// kind (exit 6), its message — `what` ("migration 002_x was not run: reading the catalogs
+/// before it waited") with the wait and who holds the lock — and its help, the one way out of
+/// such a wait; each holder is a detail of the caller's (`held by ...`).
+pub(super) fn catalog_locked_words(
+    settings: &ApplySettings,
+    what: &str,
+    holders: &[crate::db::lock::LockHolder],
+) -> (ErrorKind, String, String) {
+    let message = format!(
+        "{what} {} (the command's lock wait) for a lock {} holds on a system catalog",
+        human(settings.ledger_lock_wait),
+        crate::db::lock::who_holds(holders)
+    );
+    let again = format!("run {AGAIN}");
+    let help = crate::db::lock::holders_help(holders, &again)
+        .unwrap_or_else(|| format!("{again} when the lock is released (or raise --lock-wait)"));
+    (ErrorKind::LockTimeout, message, help)
+}
+
 /// `failure`, of a step whose ledger row waited for `holders`' locks on the tracking table or
 /// on its row: exit 6 naming those sessions, as a locked ledger read is — not the migration's
 /// lock, and not a migration to run again. `statements_committed`: the step's statements
@@ -1788,7 +1907,8 @@ pub(super) fn ledger_locked(
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",
     };
-    let mut error = failure.error;
+    let mut failure = failure;
+    let error = &mut failure.error;
     error.kind = ErrorKind::LockTimeout;
     error.message = format!(
         "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
@@ -1798,9 +1918,6 @@ pub(super) fn ledger_locked(
         human(settings.ledger_lock_wait),
         crate::db::lock::who_holds(&holders)
     );
-    for (i, holder) in holders.iter().enumerate() {
-        error.details.insert(i, format!("held by {holder}"));
-    }
     let (that, terminate) = crate::db::lock::terminate_hint(&holders);
     let committed_all =
         statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
@@ -1821,16 +1938,7 @@ pub(super) fn ledger_locked(
              it is stuck, end it with {terminate}"
         ),
     });
-    let error = error.with_reason(crate::error::Reason::Lock {
-        database: None,
-        holders,
-    });
-    StepFailure {
-        error,
-        location: None,
-        blames_file: false,
-        ..failure
-    }
+    held_by(failure, holders)
 }
 
 #[cfg(test)]

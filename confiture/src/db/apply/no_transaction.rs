@@ -8,8 +8,9 @@ use std::time::Instant;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
-    cancelled, connection_lost, encoding_changed, interrupted, ledger_lock_holders, ledger_locked,
-    ledger_state, left_out, lock_timed_out, sql_failure, stopped, stopped_before_statements,
+    cancelled, catalog_locked_words, connection_lost, encoding_changed, interrupted,
+    ledger_lock_holders, ledger_locked, ledger_state, left_out, lock_timed_out, sql_failure,
+    stopped, stopped_before_statements, MAX_CATALOG_HOLDERS,
 };
 use super::markers::Statement;
 use super::script::{check_encoding, encoding_of, speaks_utf8, SendError, ENCODING_SQL};
@@ -296,21 +297,15 @@ fn read_before_statements_failed(
     let error = if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
         let holders = crate::db::lock::read_lock_holders(client, None, MAX_CATALOG_HOLDERS)
             .unwrap_or_default();
-        let mut error = Error::new(
-            ErrorKind::LockTimeout,
-            format!(
-                "migration {id} was not run: reading the catalogs before it waited {} (the \
-                 command's lock wait) for a lock {} holds",
-                crate::db::backoff::human(settings.ledger_lock_wait),
-                crate::db::lock::who_holds(&holders)
-            ),
+        let (kind, message, help) = catalog_locked_words(
+            settings,
+            &format!("migration {id} was not run: reading the catalogs before it waited"),
+            &holders,
         );
+        let mut error = Error::new(kind, message);
         for holder in &holders {
             error = error.with_detail(format!("held by {holder}"));
         }
-        let again = format!("run {AGAIN}");
-        let help = crate::db::lock::holders_help(&holders, &again)
-            .unwrap_or_else(|| format!("{again} when the lock is released (or raise --lock-wait)"));
         error
             .with_detail(nothing)
             .with_help(help)
@@ -331,9 +326,6 @@ fn read_before_statements_failed(
         ..StepFailure::of(error)
     }
 }
-
-/// How many holders of a lock on a catalog a refusal names ([`read_before_statements_failed`]).
-const MAX_CATALOG_HOLDERS: usize = 5;
 
 /// Runs a no-transaction step: each statement of the file (as cut when it was read) on its
 /// own, then its ledger row. What the server says during its statements goes to the run's

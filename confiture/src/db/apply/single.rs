@@ -149,13 +149,14 @@ fn one_transaction(
             if is_connection_lost(&e) {
                 return Err((i, connection_lost(step, e)));
             }
-            let left = match rollback_and_read(client) {
+            let left = match rollback_and_read(client, settings) {
                 Ok(left) => left,
                 Err(lost) => return Err((i, connection_lost(step, lost))),
             };
             let ledger_holders = ledger_lock_holders(client, settings, step, &e);
             if is_lock_contention(&e)
                 && ledger_holders.is_empty()
+                && left.gave_up.is_none()
                 && attempt <= settings.lock_retries
             {
                 let delay = backoff.next_delay();
@@ -183,6 +184,9 @@ fn one_transaction(
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
             );
+            if let Some(gave_up) = &left.gave_up {
+                failure.error = failure.error.with_detail(gave_up.detail(settings));
+            }
             return Err((i, failure));
         }
         // The session-level advisory locks a migration kept go once the transaction's own

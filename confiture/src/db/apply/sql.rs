@@ -201,8 +201,32 @@ pub(super) fn own_bound_after_reset(settings: &ApplySettings) -> String {
 /// set —, and its catalog look-ups were cancelled on a loaded machine, the migration failing
 /// for our bookkeeping. A utility statement, never planned: only a timeout shorter than one
 /// `SET` can cancel it. `SET LOCAL`: what ends the transaction sets the next migration's.
+///
+/// Our `lock_timeout` too ([`own_lock_bound`]), in a second `SET`: the statement before the
+/// row names `pg_attribute` (the ledger's columns, [`crate::db::ledger::altered_check`]) and
+/// the server locks it while it parses that statement, before any `set_config` of the
+/// statement itself runs — under the migration's `lock_timeout` (or none, one the file set),
+/// another session's `LOCK pg_catalog.pg_attribute` (a `VACUUM FULL` of it) was waited for as
+/// the migration's own contention, retried and reported as the ledger's failure.
 pub(super) fn own_bound_before_row(settings: &ApplySettings) -> String {
-    own_bound_after_reset(settings)
+    format!(
+        "{} SET LOCAL lock_timeout = '{}';",
+        own_bound_after_reset(settings),
+        ledger_lock_timeout(settings)
+    )
+}
+
+/// Our `lock_timeout` for the rest of a statement of ours, as a call for the start of a
+/// [`ledger_oid_select`] (before its look-up of the tracking table): the command's lock wait
+/// ([`ledger_lock_timeout`]), as the ledger row's. The statements of ours that open a message
+/// and follow a migration's `RESET ALL` ([`start_message`], [`after_row_select`]) look the
+/// table up by name, which reads `pg_class` and `pg_namespace` when the session's catalog
+/// cache misses: a lock another session holds on a catalog is waited for no longer than that,
+/// never under the connection's `lock_timeout` (`RESET ALL` gives it back, none by default)
+/// nor as the migration's. Their own parse names no relation but the tracking table, which
+/// the transaction holds already after its row.
+fn own_lock_bound(settings: &ApplySettings) -> String {
+    set_literal("lock_timeout", Some(&ledger_lock_timeout(settings)), true)
 }
 
 /// The statement right before a migration's body (after its `BEGIN`, or, inside
@@ -231,9 +255,10 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// What precedes every ledger row, in one statement, after [`own_bound_before_row`]: the role
 /// half of [`RESET_SESSION`] (`RESET SESSION AUTHORIZATION; RESET ROLE`, as
 /// `set_config(..., NULL, false)`: the row is written as the connecting role; `RESET ALL`
-/// after the row completes the reset), our `lock_timeout` for the rest of the transaction — a
-/// migration's own timeouts must not bound its row —, and the connection's `TimeZone` (the
-/// slug's time is local time: the connection's, not a migration's).
+/// after the row completes the reset) and the connection's `TimeZone` (the slug's time is
+/// local time: the connection's, not a migration's). Our `lock_timeout` for the rest of the
+/// transaction (a migration's own timeouts must not bound its row) is
+/// [`own_bound_before_row`]'s, set before this statement is parsed.
 ///
 /// This statement and the row run under the migration's `search_path`, which may put a
 /// schema of its own (or one anybody can create in) before `pg_catalog`: both name every
@@ -244,7 +269,6 @@ const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 /// (`set_config('search_path', ...)`) made every prepared row be analysed and planned again:
 /// 75 µs a migration.
 pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) -> String {
-    let lock = ledger_lock_timeout(settings);
     let table = &settings.table;
     let [row_security, privileges] = writable_checks(LEDGER_OID, direction);
     ledger_oid_select(
@@ -254,7 +278,6 @@ pub(super) fn before_row_select(settings: &ApplySettings, direction: Direction) 
             set_literal("role", None, false),
         ],
         &[
-            set_literal("lock_timeout", Some(&lock), true),
             set_literal("TimeZone", None, true),
             ledger_moved_check(table, LEDGER_OID),
             crate::db::ledger::altered_check(table, LEDGER_OID),
@@ -373,7 +396,7 @@ fn next_select(
     ]);
     calls.extend(start_clock(LEDGER_OID));
     calls.extend(session_timeouts(settings));
-    ledger_oid_select(&settings.table, &[], &calls)
+    ledger_oid_select(&settings.table, &[own_lock_bound(settings)], &calls)
 }
 
 /// The check that a step's ledger row is what its statement made it, before the transaction
@@ -792,7 +815,7 @@ pub(super) fn start_message(settings: &ApplySettings) -> String {
     format!(
         "{RESET_SESSION} {} {};",
         own_bound_after_reset(settings),
-        ledger_oid_select(&settings.table, &[], &calls)
+        ledger_oid_select(&settings.table, &[own_lock_bound(settings)], &calls)
     )
 }
 
@@ -1219,13 +1242,13 @@ mod tests {
             .to_string();
         assert!(
             text.contains(&format!(
-                "-- no newline at end\n;\nSET LOCAL statement_timeout = '1ms';\n\
+                "-- no newline at end\n;\nSET LOCAL statement_timeout = '1ms'; \
+                 SET LOCAL lock_timeout = '1500ms';\n\
                  SELECT FROM (SELECT pg_catalog.concat(\
                  pg_catalog.set_config('session_authorization', NULL, false), \
                  pg_catalog.set_config('role', NULL, false)) AS r, \
                  pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS confiture_ledger \
                  WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL;\n\
                  INSERT INTO \"tb_confiture\"",
                 ledger_moved_check(&settings.table, LEDGER_OID),
@@ -1254,7 +1277,8 @@ mod tests {
         assert!(
             text.contains(
                 "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT FROM \
-                 (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
+                 (SELECT pg_catalog.concat(pg_catalog.set_config('lock_timeout', '1500ms', true)) \
+                 AS r, pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
                  \"tb_confiture\" AS l WHERE l.version OPERATOR(pg_catalog.=) '003' \
                  AND l.name OPERATOR(pg_catalog.=) 'x' \
@@ -1446,14 +1470,13 @@ mod tests {
                  pg_catalog.set_config('role', NULL, false)) AS r, \
                  pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS confiture_ledger \
                  WHERE pg_catalog.concat(\
-                 pg_catalog.set_config('lock_timeout', '1500ms', true), \
                  pg_catalog.set_config('TimeZone', NULL, true), {}, {}, {}, {}) IS NULL",
                 ledger_moved_check(&TrackingTable::default(), LEDGER_OID),
                 crate::db::ledger::altered_check(&TrackingTable::default(), LEDGER_OID),
                 no_ledger_writes_check(LEDGER_OID),
                 writable_checks(LEDGER_OID, Direction::Up).join(", ")
             ),
-            "the role first, then the ledger's OID looked up once as that role, then our lock timeout (our statement timeout is set before it, \
+            "the role first, then the ledger's OID looked up once as that role (our timeouts are set before it, \
              own_bound_before_row), then the connection's time zone, then the checks that the ledger is still at its name and \
              that the migration wrote no ledger row"
         );
@@ -1510,7 +1533,8 @@ mod tests {
         let text = batch.script.text();
         for (i, step) in steps.iter().enumerate() {
             let row = format!(
-                "SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_role;\n\
+                "SET LOCAL statement_timeout = '0ms'; SET LOCAL lock_timeout = '1500ms';\n\
+                 EXECUTE confiture_row_{n}_role;\n\
                  EXECUTE confiture_row_{n}({}, {}, {}, {}, {i});",
                 ledger::literal(step.ledger_version),
                 ledger::literal(&migration.name),
@@ -1537,7 +1561,8 @@ mod tests {
         assert_eq!(
             ledger_sql(&settings(None), &steps[0], 0, Some(n), ""),
             format!(
-                "SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_role;\n\
+                "SET LOCAL statement_timeout = '0ms'; SET LOCAL lock_timeout = '1500ms';\n\
+                 EXECUTE confiture_row_{n}_role;\n\
                  EXECUTE confiture_row_{n}('0''3', 'it''s', {}, \
                  'it''s_0''3_', 0)",
                 ledger::literal(&migration.up.checksum)
@@ -1546,7 +1571,7 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_of_a_prepared_message_carries_seven_statements_of_ours() {
+    fn a_migration_of_a_prepared_message_carries_eight_statements_of_ours() {
         let file = sql_file("INSERT INTO t VALUES (1);");
         let migration = migration_003(file);
         let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
@@ -1568,7 +1593,7 @@ mod tests {
         assert!(!unprepared.script.text().contains("EXECUTE"));
         let first = format!(
             "\nBEGIN; SET LOCAL statement_timeout TO DEFAULT;\nINSERT INTO t VALUES (1);\n;\n\
-             SET LOCAL statement_timeout = '0ms';\n\
+             SET LOCAL statement_timeout = '0ms'; SET LOCAL lock_timeout = '1500ms';\n\
              EXECUTE confiture_row_{n}_role;\n\
              EXECUTE confiture_row_{n}('003', 'x', "
         );
@@ -1595,7 +1620,7 @@ mod tests {
             prepare.contains(&format!(
                 "PREPARE confiture_row_{n}_next(pg_catalog.text, pg_catalog.text, pg_catalog.text, \
                  pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) AS SELECT FROM \
-                 (SELECT pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
+                 (SELECT pg_catalog.concat(pg_catalog.set_config('lock_timeout', '1500ms', true)) AS r, pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \"tb_confiture\" AS l WHERE \
                  l.version OPERATOR(pg_catalog.=) $3 AND l.name OPERATOR(pg_catalog.=) $6 \
                  AND l.checksum OPERATOR(pg_catalog.=) $7) THEN '' ELSE \

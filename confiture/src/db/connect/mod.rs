@@ -651,7 +651,7 @@ fn catalog_lock_holders(
             maintenance.migration.connect_timeout = wait;
             let mut session = attempt(&maintenance, true, None, false, Need::Read).ok()?;
             let dbname = &env.connection.dbname;
-            crate::db::lock::catalog_lock_holders(&mut session.client, dbname, 5).ok()
+            crate::db::lock::catalog_lock_holders(&mut session.client, Some(dbname), 5).ok()
         })
 }
 
