@@ -939,7 +939,7 @@ fn rows_a_migration_returns_are_not_kept_in_memory() {
 
 /// Sets the session's `client_encoding` to LATIN1 through a function whose `'...'` body lint
 /// does not read as SQL (`UPDATE pg_settings`, the other way to set a setting).
-const TO_LATIN1: &str = "CREATE FUNCTION to_latin1() RETURNS void LANGUAGE sql AS \
+const TO_LATIN1: &str = "CREATE FUNCTION change_it() RETURNS void LANGUAGE sql AS \
     'UPDATE pg_settings SET setting = ''LATIN1'' WHERE name = ''client_encoding''';\n";
 
 /// A migration that changes the session's `client_encoding` while it runs, where lint cannot
@@ -949,45 +949,85 @@ const TO_LATIN1: &str = "CREATE FUNCTION to_latin1() RETURNS void LANGUAGE sql A
 /// stored garbled (`café` as `cafÃ©`).
 #[test]
 fn a_migration_that_changes_client_encoding_is_rolled_back() {
+    setting_changed_where_lint_cannot_see_it(
+        "enc",
+        TO_LATIN1,
+        "INSERT INTO t VALUES (-1, 'café');\n",
+        "INSERT INTO t VALUES (-1, 'café');\n",
+        "client_encoding to LATIN1",
+    );
+}
+
+/// Turns the session's `standard_conforming_strings` off through a function whose body lint
+/// does not read as SQL.
+const STRINGS_OFF: &str = "CREATE FUNCTION change_it() RETURNS void LANGUAGE plpgsql AS \
+    $$ BEGIN PERFORM set_config('standard_conforming_strings', 'off', false); END $$;\n";
+
+/// A migration that turns the session's `standard_conforming_strings` off while it runs, where
+/// lint cannot see it, fails before the server reads more of it with backslashes in `'...'`
+/// strings as escapes, as the encoding's change does. Without a transaction it used to commit
+/// with exit 0, the next statement's `'a\b'` stored as `a` and a backspace, not as lint and
+/// the dry run read it; longer than one message, it failed on the server's "unsafe use of
+/// string constant with Unicode escapes" for a `U&'...'` string in a later message (a file
+/// with a backslash in a plain `'...'` string is never cut into messages: `markers::pieces`).
+#[test]
+fn a_migration_that_turns_standard_conforming_strings_off_is_rolled_back() {
+    setting_changed_where_lint_cannot_see_it(
+        "scs",
+        STRINGS_OFF,
+        "INSERT INTO t VALUES (-1, U&'caf\\00e9');\n",
+        "INSERT INTO t VALUES (-1, 'a\\b');\n",
+        "standard_conforming_strings to off",
+    );
+}
+
+/// A migration `002_set` that calls `change_it()` (created by `function`, where lint cannot
+/// see what it does), which changes how the server reads the SQL after it: longer than one
+/// message and ending with `last_in_transaction`, batched and inside `--single-transaction`,
+/// it fails before it commits, rolled back, exit 4, the message naming the setting and value
+/// (`changed`); without a transaction, ending with `last_without`, the statements before stay
+/// committed, the next is not sent, the failure is placed at the call and the start marker is
+/// not advanced past it. Databases are prefixed `prefix`.
+fn setting_changed_where_lint_cannot_see_it(
+    prefix: &str,
+    function: &str,
+    last_in_transaction: &str,
+    last_without: &str,
+    changed: &str,
+) {
     let filler: String = (0..3000)
-        .map(|i| format!("INSERT INTO enc VALUES ({i}, 'filler {i}');\n"))
+        .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
         .collect();
     let project = Project::new();
     project
         .migration(
             "001_f",
-            &format!("CREATE TABLE enc (id int, s text);\n{TO_LATIN1}"),
-            "DROP FUNCTION to_latin1();\nDROP TABLE enc;\n",
+            &format!("CREATE TABLE t (id int, s text);\n{function}"),
+            "DROP FUNCTION change_it();\nDROP TABLE t;\n",
         )
         .migration(
-            "002_enc",
-            &format!("SELECT to_latin1();\n{filler}INSERT INTO enc VALUES (-1, 'café');\n"),
-            "DELETE FROM enc;\n",
+            "002_set",
+            &format!("SELECT change_it();\n{filler}{last_in_transaction}"),
+            "DELETE FROM t;\n",
         )
         .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let changed = format!("migration 002_set changed the session's {changed}");
     for (name, args) in [
-        ("enc_up", &["migrate", "up", "--format", "json"][..]),
+        ("up", &["migrate", "up", "--format", "json"][..]),
         (
-            "enc_single",
+            "single",
             &["migrate", "up", "--single-transaction", "--format", "json"][..],
         ),
     ] {
-        let db = TestDb::new(name);
+        let name = format!("{prefix}_{name}");
+        let db = TestDb::new(&name);
         let run = project.run_on(&db, args);
         run.code(exit::MIGRATION_FAILED);
         let error = &run.json()["errors"][0];
         let message = error["message"].as_str().unwrap_or_default();
-        assert!(
-            message
-                .starts_with("migration 002_enc changed the session's client_encoding to LATIN1"),
-            "{name}: {}",
-            run.dump()
-        );
-        let expected = if name == "enc_up" {
-            versions(&["001:f"])
-        } else {
-            None
-        };
+        assert!(message.starts_with(&changed), "{name}: {}", run.dump());
+        let batched = name.ends_with("_up");
+        let expected = if batched { versions(&["001:f"]) } else { None };
         assert_eq!(db.ledger().filter(|l| !l.is_empty()), expected, "{name}");
         assert_eq!(
             db.value("SELECT count(*)::text FROM pg_class WHERE relname = 'c'")
@@ -995,10 +1035,10 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
             Some("0"),
             "{name}: 003 not attempted"
         );
-        if name == "enc_up" {
+        if batched {
             assert_eq!(error["not_attempted"], serde_json::json!(["003"]), "{name}");
             assert_eq!(
-                db.value("SELECT count(*)::text FROM enc").as_deref(),
+                db.value("SELECT count(*)::text FROM t").as_deref(),
                 Some("0"),
                 "{name}: rolled back"
             );
@@ -1007,11 +1047,13 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
 
     // Without a transaction: the statements before stay committed, the next is not sent.
     project.write(
-        "db/migrations/002_enc.up.sql",
-        "-- confiture:no-transaction\nSELECT to_latin1();\n\
-         CREATE INDEX CONCURRENTLY enc_id ON enc (id);\nINSERT INTO enc VALUES (-1, 'café');\n",
+        "db/migrations/002_set.up.sql",
+        format!(
+            "-- confiture:no-transaction\nSELECT change_it();\n\
+             CREATE INDEX CONCURRENTLY t_id ON t (id);\n{last_without}"
+        ),
     );
-    let db = TestDb::new("enc_notx");
+    let db = TestDb::new(&format!("{prefix}_notx"));
     let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
     run.code(exit::MIGRATION_FAILED);
     let error = &run.json()["errors"][0];
@@ -1019,17 +1061,18 @@ fn a_migration_that_changes_client_encoding_is_rolled_back() {
         error["message"]
             .as_str()
             .unwrap_or_default()
-            .starts_with("migration 002_enc changed the session's client_encoding to LATIN1"),
+            .starts_with(&changed),
         "{}",
         run.dump()
     );
+    assert_eq!(error["line"], 2, "placed at the call: {}", run.dump());
     assert_eq!(db.ledger(), versions(&["001:f"]));
     assert_eq!(
-        db.value("SELECT count(*)::text FROM enc").as_deref(),
+        db.value("SELECT count(*)::text FROM t").as_deref(),
         Some("0"),
         "the INSERT was not sent"
     );
-    // Its start marker was not advanced past statement 1 (read with the encoding, in one
+    // Its start marker was not advanced past statement 1 (read with the settings, in one
     // message): the run never said statement 2 was sent.
     assert_eq!(
         db.value("SELECT statement::text FROM tb_confiture_started")

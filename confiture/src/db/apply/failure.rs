@@ -234,7 +234,7 @@ pub(super) fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> 
     failure
 }
 
-/// `step` changed the session's `client_encoding` ([`EncodingChanged`]), found before the next
+/// `step` changed how the session reads SQL ([`EncodingChanged`]), found before the next
 /// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
 /// rolled back by the caller, and the run stops (exit 4). The change is the source.
 pub(super) fn encoding_changed(
@@ -258,21 +258,21 @@ pub(super) fn encoding_changed(
             Some("its transaction was rolled back: the migration stays applied")
         }
     };
+    let setting = changed.setting.name();
     let mut error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
-            "{doing} {} changed the session's client_encoding to {}",
+            "{doing} {} changed the session's {setting} to {}",
             step.migration.id(),
-            crate::display::escape(&changed.encoding)
+            crate::display::escape(&changed.value)
         ),
     )
-    .with_detail(
-        "the server would have read the rest of it, sent in a later message, in that \
-         encoding, not as the UTF-8 confiture sends, and stored its non-ASCII text garbled; \
-         nothing more of it was sent",
-    )
+    .with_detail(format!(
+        "{}; nothing more of it was sent",
+        changed.setting.consequence()
+    ))
     .with_help(format!(
-        "remove what sets client_encoding from {} (`UPDATE pg_settings`, `set_config`, or a \
+        "remove what sets {setting} from {} (`UPDATE pg_settings`, `set_config`, or a \
          function it calls), then run {AGAIN}",
         file.path.display()
     ))

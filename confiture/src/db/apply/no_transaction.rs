@@ -10,10 +10,12 @@ use postgres::{Client, SimpleQueryMessage};
 use super::failure::{
     cancelled, catalog_locked_words, connection_lost, encoding_changed, interrupted,
     ledger_lock_holders, ledger_locked, ledger_state, left_out, lock_timed_out, sql_failure,
-    stopped, stopped_before_statements, MAX_CATALOG_HOLDERS,
+    statement_start, stopped, stopped_before_statements, MAX_CATALOG_HOLDERS,
 };
 use super::markers::Statement;
-use super::script::{check_encoding, encoding_of, speaks_utf8, SendError, ENCODING_SQL};
+use super::script::{
+    check_reading, reading_of, reads_as_sent, EncodingChanged, SendError, READING_SQL,
+};
 use super::sql::{
     connecting_role_and_lock_check, drop_session_objects, ledger_lock_wait_sql,
     lock_check_between_statements, lock_check_sql, record_sql, release_advisory_locks,
@@ -705,15 +707,16 @@ fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
 /// What a no-transaction step sends between statement `next - 1` (0-based), which succeeded,
 /// and statement `next`, or its row when `next` is the last: one message, one transaction,
 /// committed durably before anything more is sent ([`between_statements_sql`]). It reads
-/// the session's `client_encoding` (a statement that changed it stops the migration before the
-/// server reads the next message in that encoding, [`check_encoding`]), checks that the
+/// the session's `client_encoding` and `standard_conforming_strings` (a statement that changed
+/// one stops the migration before the server reads the next message with it,
+/// [`check_reading`], [`reading_changed`]), checks that the
 /// session still holds the migration lock (one that released it stops the migration before
 /// the next statement runs unprotected; the last is followed by the check before its row), and
 /// advances the start marker to statement `next` (every one before it committed) — only
-/// while the session still speaks UTF-8, so that the marker never says a statement is sent
+/// while the session still reads SQL as sent, so that the marker never says a statement is sent
 /// that the run stops before.
 ///
-/// Before the row only the encoding is read, alone ([`checks_alone`]): the row's message names
+/// Before the row only those settings are read, alone ([`checks_alone`]): the row's message names
 /// the ledger, whose name the server must read in the right encoding, and checks the lock
 /// itself.
 ///
@@ -737,8 +740,8 @@ fn between_statements(
     let e = match settings.send(|| client.simple_query(&sql)) {
         None => return Err(stopped_between(client, settings, step, next, before, fresh)),
         Some(Ok(messages)) => {
-            return encoding_of(&messages).map_err(|changed| {
-                let failure = encoding_changed(step, changed, false);
+            return reading_of(&messages).map_err(|changed| {
+                let failure = reading_changed(step, changed, next);
                 statement_failed(client, settings, step, failure, next, before, fresh)
             })
         }
@@ -756,14 +759,14 @@ fn between_statements(
 }
 
 /// The message of [`between_statements`] before statement `next` (0-based): the connecting
-/// role and the lock check ([`connecting_role_and_lock_check`]), the encoding read
-/// ([`ENCODING_SQL`]), and, where the run marks ([`marked`]), the marker's advance to it,
-/// made only while the session speaks UTF-8 ([`speaks_utf8`]) — in a transaction of the
+/// role and the lock check ([`connecting_role_and_lock_check`]), the settings' read
+/// ([`READING_SQL`]), and, where the run marks ([`marked`]), the marker's advance to it,
+/// made only while the session reads SQL as sent ([`reads_as_sent`]) — in a transaction of the
 /// marker's own ([`marker_transaction`]); elsewhere in a transaction without
 /// `statement_timeout`.
 fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize) -> String {
     let checks = format!(
-        "{} {ENCODING_SQL};",
+        "{} {READING_SQL};",
         connecting_role_and_lock_check(settings)
     );
     match marked(settings) {
@@ -775,7 +778,7 @@ fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize
                     &settings.table,
                     step.ledger_version,
                     next + 1,
-                    &speaks_utf8()
+                    &reads_as_sent()
                 )
             ),
         ),
@@ -786,10 +789,23 @@ fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize
     }
 }
 
+/// Statement `next - 1` (0-based) of a no-transaction `step` changed how the session reads
+/// SQL ([`encoding_changed`]): the failure is placed at that statement, the one message sent
+/// since the settings were last read.
+fn reading_changed(step: &Step<'_>, changed: EncodingChanged, next: usize) -> StepFailure {
+    let mut failure = encoding_changed(step, changed, false);
+    let file = step.file();
+    failure.location = next
+        .checked_sub(1)
+        .and_then(|i| file.statements.get(i))
+        .map(|span| statement_start(file, span));
+    failure
+}
+
 /// The checks of [`between_statements`] before statement `next` (0-based), each alone: the
-/// session's encoding, then the migration lock (none before the row, whose message checks
+/// session's encoding and strings ([`check_reading`]), then the migration lock (none before the row, whose message checks
 /// it). What follows a refused message between two statements, to say which check refused;
-/// before the row, the encoding's read.
+/// before the row, the settings' read.
 fn checks_alone(
     client: &mut Client,
     settings: &ApplySettings,
@@ -800,10 +816,10 @@ fn checks_alone(
 ) -> Result<(), StepFailure> {
     // Not a message of the run: `current_setting` reads the session's own state, no
     // relation, and waits for no lock.
-    match check_encoding(client) {
+    match check_reading(client) {
         Ok(()) => {}
         Err(SendError::EncodingChanged(changed)) => {
-            let failure = encoding_changed(step, changed, false);
+            let failure = reading_changed(step, changed, next);
             return Err(statement_failed(
                 client, settings, step, failure, next, before, fresh,
             ));

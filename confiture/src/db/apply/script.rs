@@ -28,22 +28,79 @@ pub(super) fn placed_in_message(db: &postgres::error::DbError) -> bool {
 /// Bounded messages make it linear; `docs/benchmarks.md` has the measures behind the value.
 pub(super) const MESSAGE_BUDGET: usize = 64 * 1024;
 
-/// The session's `client_encoding` was found changed between two messages of one script: the
-/// server would read the next one in that encoding, not as the UTF-8 we send (a migration
-/// longer than one message that ran `UPDATE pg_settings`, `set_config` or a function setting
-/// it). Nothing more was sent; the transaction is still open.
+/// A setting of the session that decides how the server reads the SQL of every later message:
+/// changed, the rest of a migration is no longer read as lint and the dry run read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadingSetting {
+    /// Not the UTF8 the driver sends: non-ASCII text is decoded as another encoding.
+    ClientEncoding,
+    /// Not the `on` our sessions set in their startup packet
+    /// ([`crate::db::connect::STANDARD_STRINGS_OPTION`]): a backslash in a `'...'` string is
+    /// read as an escape.
+    StandardConformingStrings,
+}
+
+impl ReadingSetting {
+    /// The setting's name, as PostgreSQL spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadingSetting::ClientEncoding => "client_encoding",
+            ReadingSetting::StandardConformingStrings => "standard_conforming_strings",
+        }
+    }
+
+    /// The value every session of ours keeps: the driver's encoding, strings read as written.
+    fn expected(self) -> &'static str {
+        match self {
+            ReadingSetting::ClientEncoding => UTF8,
+            ReadingSetting::StandardConformingStrings => "on",
+        }
+    }
+
+    /// What the server would have done to the rest of a migration, read with the setting
+    /// changed.
+    pub fn consequence(self) -> &'static str {
+        match self {
+            ReadingSetting::ClientEncoding => {
+                "the server would have read the rest of it, sent in a later message, in that \
+                 encoding, not as the UTF-8 confiture sends, and stored its non-ASCII text garbled"
+            }
+            ReadingSetting::StandardConformingStrings => {
+                "the server would have read the rest of it, sent in a later message, with \
+                 backslashes in '...' strings as escapes, and stored them other than as lint and \
+                 the dry run read them"
+            }
+        }
+    }
+
+    /// Every such setting, in the order [`READING_SQL`] reads them.
+    const ALL: [ReadingSetting; 2] = [
+        ReadingSetting::ClientEncoding,
+        ReadingSetting::StandardConformingStrings,
+    ];
+}
+
+/// A setting that decides how the server reads SQL ([`ReadingSetting`]) was found changed
+/// between two messages of one script: the server would read the next one differently from
+/// what we send (a migration longer than one message that ran `UPDATE pg_settings`,
+/// `set_config` or a function setting it). Nothing more was sent; the transaction is still
+/// open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodingChanged {
-    /// The encoding the session reported, as the server names it (`LATIN1`).
-    pub encoding: String,
+    /// The setting found changed.
+    pub setting: ReadingSetting,
+    /// Its value in the session, as the server spells it (`LATIN1`, `off`).
+    pub value: String,
 }
 
 impl std::fmt::Display for EncodingChanged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the session's client_encoding is {}, not the UTF8 confiture sends",
-            crate::display::escape(&self.encoding)
+            "the session's {} is {}; confiture sends its SQL for {}",
+            self.setting.name(),
+            crate::display::escape(&self.value),
+            self.setting.expected()
         )
     }
 }
@@ -74,37 +131,60 @@ impl From<postgres::Error> for SendError {
 /// The encoding the driver speaks, as the server names it.
 const UTF8: &str = "UTF8";
 
-/// The session's `client_encoding`, asked before a message that continues a script: the
-/// server reads a message in the encoding the session has when it arrives, and reports a
-/// change only in a message (`ParameterStatus`) the driver keeps to itself.
-pub(super) fn check_encoding(client: &mut Client) -> Result<(), SendError> {
-    let messages = client.simple_query(ENCODING_SQL)?;
-    Ok(encoding_of(&messages)?)
+/// The session's `client_encoding` and `standard_conforming_strings` ([`ReadingSetting`]),
+/// asked before a message that continues a script: the server reads a message with the
+/// settings the session has when it arrives, and reports a change only in a message
+/// (`ParameterStatus`) the driver keeps to itself.
+pub(super) fn check_reading(client: &mut Client) -> Result<(), SendError> {
+    let messages = client.simple_query(READING_SQL)?;
+    Ok(reading_of(&messages)?)
 }
 
-/// The statement that reads the session's `client_encoding`: one row, one column.
-pub(super) const ENCODING_SQL: &str = "SELECT pg_catalog.current_setting('client_encoding')";
+/// The statement that reads the settings of [`ReadingSetting`]: one row, a column each, in
+/// the order of [`ReadingSetting::ALL`].
+pub(super) const READING_SQL: &str = "SELECT pg_catalog.current_setting('client_encoding'), \
+     pg_catalog.current_setting('standard_conforming_strings')";
 
-/// The condition, in SQL, that the session still speaks the encoding the driver sends: what
-/// [`encoding_of`] decides, for a statement to be made only then.
-pub(super) fn speaks_utf8() -> String {
-    format!("pg_catalog.current_setting('client_encoding') OPERATOR(pg_catalog.=) '{UTF8}'")
+/// The condition, in SQL, that the session still reads SQL as we send it (every
+/// [`ReadingSetting`] as expected): what [`reading_of`] decides, for a statement to be made
+/// only then.
+pub(super) fn reads_as_sent() -> String {
+    let each: Vec<String> = ReadingSetting::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "pg_catalog.current_setting('{}') OPERATOR(pg_catalog.=) '{}'",
+                s.name(),
+                s.expected()
+            )
+        })
+        .collect();
+    each.join(" AND ")
 }
 
-/// Whether the encoding [`ENCODING_SQL`] read (the first row of `messages`) is still the one
-/// the driver speaks. **The** rule of [`check_encoding`], and of a message that reads it
-/// along with other checks (a no-transaction migration's, between two statements).
-pub(super) fn encoding_of(messages: &[SimpleQueryMessage]) -> Result<(), EncodingChanged> {
-    let encoding = messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => row.get(0),
+/// Whether the settings [`READING_SQL`] read (the first row of `messages`) are still those we
+/// send SQL for: the first that is not is the error. **The** rule of [`check_reading`], and of
+/// a message that reads them along with other checks (a no-transaction migration's, between
+/// two statements).
+pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), EncodingChanged> {
+    let Some(row) = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
-    });
-    match encoding {
-        Some(e) if e != UTF8 => Err(EncodingChanged {
-            encoding: e.to_string(),
-        }),
-        _ => Ok(()),
+    }) else {
+        return Ok(());
+    };
+    for (i, setting) in ReadingSetting::ALL.into_iter().enumerate() {
+        match row.get(i) {
+            Some(value) if value != setting.expected() => {
+                return Err(EncodingChanged {
+                    setting,
+                    value: value.to_string(),
+                })
+            }
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// A simple-query message under construction. Offsets are in characters, as the server counts
@@ -324,7 +404,7 @@ impl<'a> Script<'a> {
     /// message's size cost more than linear time: a message of migrations without any (a
     /// batch of one-statement files, up to [`super::BatchLimits`]) cut at the end of a
     /// transaction past the budget cost a round trip per cut, and one more for the encoding
-    /// asked before each continuation ([`check_encoding`]), for nothing.
+    /// asked before each continuation ([`check_reading`]), for nothing.
     fn messages(&self) -> Vec<(Range<usize>, usize)> {
         let mut messages = Vec::new();
         let (mut start, mut start_chars) = (0, 0);
@@ -371,7 +451,7 @@ impl<'a> Script<'a> {
     }
 
     /// Sends each message; before each one after the first, asks the session's encoding
-    /// ([`check_encoding`]): a change there would have the server read the rest garbled.
+    /// ([`check_reading`]): a change there would have the server read the rest garbled.
     fn send_each(
         &mut self,
         client: &mut Client,
@@ -379,7 +459,7 @@ impl<'a> Script<'a> {
     ) -> Result<(), SendError> {
         for (i, (bytes, chars)) in self.messages().into_iter().enumerate() {
             if i > 0 {
-                check_encoding(client)?;
+                check_reading(client)?;
             }
             let label = self.label(&bytes);
             self.sent_from = chars;
