@@ -430,35 +430,34 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 
 /// `key` in the table `from` names and the `Cargo.toml` that holds it, relative to the root.
 fn setting_in(workspace: &Workspace, key: &str, from: &'static str) -> String {
-    let table = if from == confiture::workspace::PACKAGE_SETTING {
-        confiture::workspace::PACKAGE_TABLE
-    } else {
-        confiture::workspace::WORKSPACE_TABLE
-    };
-    let manifest = (workspace.manifest_of(from)).map_or_else(
+    let table = confiture::workspace::table_of(from);
+    let manifest = shown_manifest(workspace, workspace.manifest_of(from));
+    format!("`{key}` in `{table}` of `{manifest}`")
+}
+
+/// The package's own `Cargo.toml` (the root's in a project of one package).
+fn package_manifest(workspace: &Workspace) -> Option<&Path> {
+    (workspace.package_manifest.as_deref()).or(workspace.manifest.as_deref())
+}
+
+/// A `Cargo.toml` as the check's lines show it, relative to the root.
+fn shown_manifest(workspace: &Workspace, manifest: Option<&Path>) -> String {
+    manifest.map_or_else(
         || "Cargo.toml".to_string(),
         |path| shown_text(&workspace.root, path),
-    );
-    format!("`{key}` in `{table}` of `{manifest}`")
+    )
 }
 
 /// The table a setting the builder holds alone belongs in: the package's own, whose paths are
 /// relative to the package's directory as the builder's are.
 fn setting_table(workspace: &Workspace) -> String {
-    let manifest = (workspace.package_manifest.as_deref())
-        .or(workspace.manifest.as_deref())
-        .map_or_else(
-            || "Cargo.toml".to_string(),
-            |path| shown_text(&workspace.root, path),
-        );
+    let manifest = shown_manifest(workspace, package_manifest(workspace));
     format!("`{}` of `{manifest}`", confiture::workspace::PACKAGE_TABLE)
 }
 
 /// The directory of the package being built: where the builder's relative paths start.
 fn package_dir(workspace: &Workspace) -> PathBuf {
-    let manifest = (workspace.package_manifest.as_deref()).or(workspace.manifest.as_deref());
-    manifest
-        .and_then(Path::parent)
+    (package_manifest(workspace).and_then(Path::parent))
         .map_or_else(|| workspace.root.clone(), Path::to_path_buf)
 }
 

@@ -412,6 +412,17 @@ fn table_setting(name: &str) -> &'static str {
     }
 }
 
+/// The table ([`PACKAGE_TABLE`] or [`WORKSPACE_TABLE`]) a help's `from` names
+/// ([`PACKAGE_SETTING`] or [`WORKSPACE_SETTING`], as [`Settings`] records it): the inverse of
+/// `table_setting`.
+pub fn table_of(from: &str) -> &'static str {
+    if from == PACKAGE_SETTING {
+        PACKAGE_TABLE
+    } else {
+        WORKSPACE_TABLE
+    }
+}
+
 /// `first_version` below [`crate::history::MIN_VERSION`], set where `setting` says (a
 /// Cargo.toml's key, `confiture-build`'s builder): the one wording.
 pub fn first_version_too_low(setting: &str, version: u64) -> Error {
