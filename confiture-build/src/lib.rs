@@ -32,12 +32,17 @@
 //!   as a `cargo:warning=` line;
 //! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
 //!
-//! For another directory or settings, use the builder:
+//! The settings are the ones every `cargo confiture` command reads, so that the binary and
+//! the CLI agree: another directory or a squashed history's first version go in `Cargo.toml`
+//! (`migrations_dir = "sql/migrations"`, `first_version = 40`). The builder's
+//! [`Check::migrations_dir`] and [`Check::first_version`] must agree with them: one that
+//! differs fails the build, naming both places; a `first_version` they lack fails it, and a
+//! directory they do not name is a `cargo:warning=` naming the key to add:
 //!
 //! ```no_run
 //! // build.rs
 //! fn main() -> Result<(), confiture_build::Error> {
-//!     confiture_build::Check::new().migrations_dir("sql/migrations").first_version(40).run()?;
+//!     confiture_build::Check::new().migrations_dir("sql/migrations").run()?;
 //!     Ok(())
 //! }
 //! ```
@@ -93,9 +98,11 @@ pub fn check() -> Result<Report, Error> {
     Check::new().run()
 }
 
-/// A check with explicit settings. Unset settings come from the package's
+/// A check with explicit settings. Settings come from the package's
 /// `[package.metadata.confiture]`, then the workspace's `[workspace.metadata.confiture]`, then
-/// from the defaults.
+/// from the defaults: those are what every `cargo confiture` command reads, so they are the
+/// owner. A setting given to the builder must agree with them: one that differs fails the
+/// build, naming both places.
 #[derive(Debug, Clone, Default)]
 pub struct Check {
     migrations_dir: Option<PathBuf>,
@@ -124,6 +131,10 @@ pub struct Report {
     pub checked: Checked,
     /// The options the directory was checked with.
     pub options: CheckOptions,
+    /// Settings given to the builder that the workspace's settings (which every `cargo
+    /// confiture` command reads) do not hold, each a line saying which `Cargo.toml` key to add;
+    /// [`Check::run`] prints them as `cargo:warning=` lines.
+    pub warnings: Vec<String>,
 }
 
 /// Why the check failed the build.
@@ -144,14 +155,19 @@ impl Check {
     }
 
     /// The migrations directory; a relative path is relative to the package's directory
-    /// (`CARGO_MANIFEST_DIR`).
+    /// (`CARGO_MANIFEST_DIR`). It must be the directory the settings name (`migrations_dir`,
+    /// default `db/migrations`) when they set one, or the build fails; when they do not, the
+    /// check prints a `cargo:warning=` naming the key to add, since `cargo confiture` commands
+    /// would otherwise read `db/migrations`.
     pub fn migrations_dir(mut self, dir: impl Into<PathBuf>) -> Check {
         self.migrations_dir = Some(dir.into());
         self
     }
 
-    /// The first version of a squashed history (default: `first_version` from the workspace
-    /// settings, else 1).
+    /// The first version of a squashed history. It must be the settings' `first_version`:
+    /// one that differs, or that the settings do not hold, fails the build (`migrate status`
+    /// would call the ledger's rows below it missing while the binary takes them as
+    /// squashed); the help names the key to set in `Cargo.toml`.
     pub fn first_version(mut self, version: u64) -> Check {
         self.first_version = Some(version);
         self
@@ -236,6 +252,9 @@ impl Check {
                 }
             }
         }
+        for warning in &report.warnings {
+            print(syntax.warning(&display::escape(warning)));
+        }
         for diagnostic in &report.checked.diagnostics {
             let line = report.render(diagnostic);
             print(if diagnostic.is_error() {
@@ -290,17 +309,6 @@ impl Check {
             })?,
         };
         let workspace = Workspace::discover(&start)?;
-        // `app/../shared/migrations` as the directory it is, `shared/migrations`, as `lint`
-        // shows it (and in the embedded set's `dir`).
-        let migrations_dir = match &self.migrations_dir {
-            Some(dir) => display::without_dot_dot(&start.join(dir)),
-            None => workspace.migrations_dir(),
-        };
-        let out_dir =
-            (self.out_dir.clone()).or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from));
-        if let Some(out_dir) = out_dir {
-            refuse_holding_output(&workspace.root, &migrations_dir, &out_dir)?;
-        }
         if let Some(version) = self
             .first_version
             .filter(|&v| v < confiture::history::MIN_VERSION)
@@ -311,26 +319,167 @@ impl Check {
             )
             .with_help("give the version of the directory's first migration, or leave it out"));
         }
-        // The table that set it, when it came from one (not from this builder).
-        let from = match self.first_version {
-            Some(_) => None,
-            None => workspace.settings.first_version_from,
+        let warnings = self.agree_with(&workspace, &start)?;
+        // A builder setting now agrees with the workspace's, or is one they do not hold.
+        let migrations_dir = match &self.migrations_dir {
+            Some(dir) => builder_dir(&start, dir),
+            None => workspace.migrations_dir(),
         };
+        let out_dir =
+            (self.out_dir.clone()).or_else(|| std::env::var_os("OUT_DIR").map(PathBuf::from));
+        if let Some(out_dir) = out_dir {
+            refuse_holding_output(&workspace.root, &migrations_dir, &out_dir)?;
+        }
         let options = CheckOptions::default()
-            .first_version(self.first_version.or(workspace.settings.first_version))
-            .first_version_from(from);
+            .first_version(workspace.settings.first_version)
+            .first_version_from(workspace.settings.first_version_from);
         Ok(Located {
             workspace,
             migrations_dir,
             options,
+            warnings,
         })
     }
+
+    /// One owner for each setting: the workspace's (`[package.metadata.confiture]` over
+    /// `[workspace.metadata.confiture]`), which every `cargo confiture` command reads. A
+    /// builder setting that disagrees with the one the settings hold fails the build, naming
+    /// both; one they do not hold fails it too for `first_version` (no command could be given
+    /// it: `status` would call the squashed rows missing), and is a warning for
+    /// `migrations_dir` (a command can be given `--migrations-dir`). The warnings, as lines.
+    fn agree_with(
+        &self,
+        workspace: &Workspace,
+        start: &Path,
+    ) -> Result<Vec<String>, confiture::Error> {
+        let settings = &workspace.settings;
+        let root = &workspace.root;
+        let mut warnings = Vec::new();
+        if let Some(version) = self.first_version {
+            let call = format!("`Check::first_version({version})` in build.rs");
+            match (settings.first_version, settings.first_version_from) {
+                (Some(held), Some(from)) if held != version => {
+                    return Err(disagreement(
+                        &call,
+                        &format!("{held}"),
+                        &setting_in(workspace, "first_version", from),
+                        "Check::first_version",
+                    ))
+                }
+                (Some(_), _) => {}
+                (None, _) => {
+                    return Err(confiture::Error::invalid(format!(
+                        "{call} is not in the workspace's settings: the binary would take the \
+                         ledger's rows below {version} as squashed, while `cargo confiture \
+                         migrate status` and every other command, which read only \
+                         `Cargo.toml`, call them missing"
+                    ))
+                    .with_help(format!(
+                        "move it to Cargo.toml: `first_version = {version}` in {}, and remove \
+                         the call from build.rs",
+                        setting_table(workspace)
+                    )))
+                }
+            }
+        }
+        if let Some(dir) = &self.migrations_dir {
+            let given = builder_dir(start, dir);
+            let held = workspace.migrations_dir();
+            let call = format!(
+                "`Check::migrations_dir({:?})` in build.rs",
+                display::path_text(dir)
+            );
+            let shown = shown_text(root, &given);
+            match settings.migrations_dir_from {
+                Some(from) if !same_dir(&given, &held) => {
+                    return Err(disagreement(
+                        &format!("{call} (`{shown}`)"),
+                        &format!("`{}`", shown_text(root, &held)),
+                        &setting_in(workspace, "migrations_dir", from),
+                        "Check::migrations_dir",
+                    ))
+                }
+                Some(_) => {}
+                None if same_dir(&given, &held) => {}
+                None => warnings.push(format!(
+                    "{call} checks `{shown}`, which the workspace's settings do not name: \
+                     `cargo confiture` commands read `{}` unless given `--migrations-dir`; \
+                     help: add `migrations_dir = \"{}\"` to {} and remove the call from \
+                     build.rs",
+                    shown_text(root, &held),
+                    display::path_text(&display::relative_to(&given, &package_dir(workspace))),
+                    setting_table(workspace)
+                )),
+            }
+        }
+        Ok(warnings)
+    }
+}
+
+/// A directory given to [`Check::migrations_dir`], absolute, as the system reaches it:
+/// `app/../shared/migrations` is `shared/migrations`, as `lint` shows it (and in the embedded
+/// set's `dir`).
+fn builder_dir(start: &Path, dir: &Path) -> PathBuf {
+    display::without_dot_dot(&start.join(dir))
+}
+
+/// Whether two directories are one: the same path, or the same place once resolved.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+/// `key` in the table `from` names and the `Cargo.toml` that holds it, relative to the root.
+fn setting_in(workspace: &Workspace, key: &str, from: &'static str) -> String {
+    let table = confiture::workspace::table_of(from);
+    let manifest = shown_manifest(workspace, workspace.manifest_of(from));
+    format!("`{key}` in `{table}` of `{manifest}`")
+}
+
+/// The package's own `Cargo.toml` (the root's in a project of one package).
+fn package_manifest(workspace: &Workspace) -> Option<&Path> {
+    (workspace.package_manifest.as_deref()).or(workspace.manifest.as_deref())
+}
+
+/// A `Cargo.toml` as the check's lines show it, relative to the root.
+fn shown_manifest(workspace: &Workspace, manifest: Option<&Path>) -> String {
+    manifest.map_or_else(
+        || "Cargo.toml".to_string(),
+        |path| shown_text(&workspace.root, path),
+    )
+}
+
+/// The table a setting the builder holds alone belongs in: the package's own, whose paths are
+/// relative to the package's directory as the builder's are.
+fn setting_table(workspace: &Workspace) -> String {
+    let manifest = shown_manifest(workspace, package_manifest(workspace));
+    format!("`{}` of `{manifest}`", confiture::workspace::PACKAGE_TABLE)
+}
+
+/// The directory of the package being built: where the builder's relative paths start.
+fn package_dir(workspace: &Workspace) -> PathBuf {
+    (package_manifest(workspace).and_then(Path::parent))
+        .map_or_else(|| workspace.root.clone(), Path::to_path_buf)
+}
+
+/// A builder setting (`call`) that disagrees with the workspace's (`setting`, holding `held`):
+/// the workspace's is the owner, so build.rs's call is the one to change.
+fn disagreement(call: &str, held: &str, setting: &str, builder: &str) -> confiture::Error {
+    confiture::Error::invalid(format!(
+        "{call} disagrees with {setting}, which is {held}: the binary would embed one setting \
+         while `cargo confiture` commands, which read only Cargo.toml, use the other"
+    ))
+    .with_help(format!(
+        "remove `{builder}` from build.rs (the Cargo.toml setting applies to the build too); \
+         if the build.rs value is the right one, change {setting} to it first"
+    ))
 }
 
 struct Located {
     workspace: Workspace,
     migrations_dir: PathBuf,
     options: CheckOptions,
+    /// Builder settings the workspace's do not hold, as `cargo:warning=` lines.
+    warnings: Vec<String>,
 }
 
 impl Located {
@@ -352,6 +501,7 @@ impl Located {
             files,
             checked,
             options: self.options,
+            warnings: self.warnings,
         })
     }
 }
@@ -492,8 +642,7 @@ fn refuse_holding_output(root: &Path, dir: &Path, out_dir: &Path) -> Result<(), 
     ))
     .with_help(format!(
         "give the migrations a directory of their own: `migrations_dir = \"db/migrations\"` in \
-         {}, or `confiture_build::Check::migrations_dir` in build.rs; or build with \
-         CARGO_TARGET_DIR outside it",
+         {}; or build with CARGO_TARGET_DIR outside it",
         confiture::workspace::SETTINGS_TABLES
     )))
 }
@@ -630,6 +779,9 @@ mod tests {
 
     /// The member's `Cargo.toml`, without settings of its own.
     const APP_PACKAGE: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+
+    /// A check to run, made when it is run.
+    type MakeCheck = fn() -> Check;
 
     fn workspace(metadata: &str) -> TempDir {
         let tmp = TempDir::new("confiture_build");
@@ -833,20 +985,21 @@ mod tests {
         for out in [&inside, &outside] {
             fs::create_dir_all(out).unwrap();
         }
+        // The package's setting is written last: a builder directory that disagreed with it
+        // would be refused for that first.
         let by_metadata = || {
             member_settings(&tmp, "migrations_dir = \".\"\n");
             Check::new()
         };
-        let checks = [
-            (
-                "Check::migrations_dir(\".\")",
-                Check::new().migrations_dir("."),
-            ),
-            ("the workspace root", Check::new().migrations_dir("..")),
-            ("migrations_dir = \".\"", by_metadata()),
+        let checks: [(&str, &dyn Fn() -> Check); 3] = [
+            ("Check::migrations_dir(\".\")", &|| {
+                Check::new().migrations_dir(".")
+            }),
+            ("the workspace root", &|| Check::new().migrations_dir("..")),
+            ("migrations_dir = \".\"", &by_metadata),
         ];
         for (how, check) in checks {
-            let check = check.manifest_dir(tmp.path.join("app"));
+            let check = check().manifest_dir(tmp.path.join("app"));
             let mut inside_check = check.clone();
             inside_check.out_dir = Some(inside.clone());
             let mut out = Vec::new();
@@ -1230,18 +1383,153 @@ mod tests {
         );
     }
 
+    /// `Check::first_version(v)` in build.rs with no `first_version` in Cargo.toml: the
+    /// embedded set took the ledger's rows below v as squashed, while `migrate status`, which
+    /// reads only Cargo.toml (`Workspace::discover`), called them missing (exit 7). Two places
+    /// decided one setting. Now, for each builder setting and each way the workspace's
+    /// settings hold it (the same, another value, another table, not at all), the check
+    /// either fails the build or embeds exactly what the commands read — a directory the
+    /// settings do not name with a warning saying which key to add.
     #[test]
-    fn builder_settings_win_over_the_workspace() {
-        let tmp = workspace("[workspace.metadata.confiture]\nfirst_version = 7\n");
+    fn the_builder_never_embeds_settings_the_commands_do_not_read() {
+        let tables = [
+            "",
+            "[workspace.metadata.confiture]\nfirst_version = 3\n",
+            "[workspace.metadata.confiture]\nfirst_version = 7\n",
+            "[workspace.metadata.confiture]\nmigrations_dir = \"app/migrations\"\n",
+            "[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n",
+        ];
+        let members = [
+            "",
+            "first_version = 7\n",
+            "migrations_dir = \"migrations\"\n",
+        ];
+        let checks: [(&str, MakeCheck); 4] = [
+            ("first_version(3)", || Check::new().first_version(3)),
+            ("migrations_dir", || {
+                Check::new().migrations_dir("migrations")
+            }),
+            ("../app/migrations", || {
+                Check::new().migrations_dir("../app/./migrations")
+            }),
+            ("both", || {
+                Check::new().migrations_dir("migrations").first_version(3)
+            }),
+        ];
+        for table in tables {
+            for member in members {
+                let tmp = workspace(table);
+                if !member.is_empty() {
+                    member_settings(&tmp, member);
+                }
+                for dir in ["app/migrations", "sql", "db/migrations"] {
+                    tmp.write(&format!("{dir}/003_a.up.sql"), "SELECT 1;\n");
+                    tmp.write(&format!("{dir}/003_a.down.sql"), "SELECT 1;\n");
+                }
+                let app = tmp.path.join("app");
+                // What `cargo confiture -p app migrate status` reads.
+                let commands = Workspace::discover(&app).unwrap();
+                for (how, check) in checks {
+                    let case = format!("{table:?} {member:?} {how}");
+                    match check().manifest_dir(&app).inspect() {
+                        Err(err) => {
+                            assert_eq!(err.exit_code(), confiture::exit::INVALID, "{case}");
+                            assert!(err.message.contains("in build.rs"), "{case}: {err}");
+                        }
+                        Ok(report) => {
+                            assert_eq!(
+                                report.options.first_version, commands.settings.first_version,
+                                "{case}"
+                            );
+                            let agrees = report.migrations_dir == commands.migrations_dir();
+                            assert_eq!(report.warnings.is_empty(), agrees, "{case}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A builder setting that disagrees with the workspace's fails the build naming both
+    /// places — the call in build.rs, and the key with its table and `Cargo.toml` — and says
+    /// which to change: build.rs's call, Cargo.toml's setting being the one every command
+    /// reads.
+    #[test]
+    fn a_builder_setting_that_disagrees_names_both_places() {
+        let tmp = workspace(
+            "[workspace.metadata.confiture]\nfirst_version = 7\nmigrations_dir = \"app/migrations\"\n",
+        );
+        tmp.write("app/migrations/007_a.up.sql", "SELECT 1;\n");
+        tmp.write("app/migrations/007_a.down.sql", "SELECT 1;\n");
+        let app = tmp.path.join("app");
+        let check = Check::new().manifest_dir(&app).migrations_dir("migrations");
+        let err = check.clone().first_version(3).inspect().unwrap_err();
+        let line = render_error(&err);
+        for part in [
+            "`Check::first_version(3)` in build.rs disagrees with `first_version` in \
+             `[workspace.metadata.confiture]` of `Cargo.toml`, which is 7",
+            "help: remove `Check::first_version` from build.rs",
+        ] {
+            assert!(line.contains(part), "{part}\n{line}");
+        }
+        // The same value agrees.
+        let report = check.clone().first_version(7).inspect().unwrap();
+        assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        // A member's table is named with the member's Cargo.toml.
+        member_settings(&tmp, "migrations_dir = \"sql\"\n");
+        let err = check.inspect().unwrap_err();
+        let line = render_error(&err);
+        for part in [
+            "`Check::migrations_dir(\"migrations\")` in build.rs (`app/migrations`) disagrees \
+             with `migrations_dir` in `[package.metadata.confiture]` of `app/Cargo.toml`, which \
+             is `app/sql`",
+            "help: remove `Check::migrations_dir` from build.rs",
+        ] {
+            assert!(line.contains(part), "{part}\n{line}");
+        }
+    }
+
+    /// A builder setting the workspace's settings do not hold: `first_version` fails the
+    /// build (no command can be given it, so `status` would call the squashed rows missing);
+    /// a directory is a warning, since a command can be given `--migrations-dir`. Each names
+    /// the `Cargo.toml` key to add.
+    #[test]
+    fn a_builder_setting_the_workspace_lacks_names_the_key_to_add() {
+        let tmp = workspace("");
         tmp.write("app/migrations/003_a.up.sql", "SELECT 1;\n");
         tmp.write("app/migrations/003_a.down.sql", "SELECT 1;\n");
         let check = Check::new()
             .manifest_dir(tmp.path.join("app"))
             .migrations_dir("migrations");
-        let report = check.clone().first_version(3).inspect().unwrap();
-        assert_eq!(report.errors(), 0);
-        let report = check.inspect().unwrap();
-        assert_eq!(report.checked.diagnostics[0].code, "C005");
+        let err = check.clone().first_version(3).inspect().unwrap_err();
+        let line = render_error(&err);
+        for part in [
+            "`Check::first_version(3)` in build.rs is not in the workspace's settings",
+            "help: move it to Cargo.toml: `first_version = 3` in `[package.metadata.confiture]` \
+             of `app/Cargo.toml`",
+        ] {
+            assert!(line.contains(part), "{part}\n{line}");
+        }
+        let mut out = Vec::new();
+        let report = check.run_to(&mut out).unwrap_err();
+        let Error::Invalid(refusal) = report else {
+            panic!("{report:?}")
+        };
+        // Version 3 first, with no `first_version` anywhere: C005 (the commands would say so).
+        assert_eq!(refusal.diagnostics[0].code, "C005");
+        let printed = String::from_utf8(out).unwrap();
+        let warning = "cargo:warning=`Check::migrations_dir(\"migrations\")` in build.rs checks \
+             `app/migrations`, which the workspace's settings do not name: `cargo confiture` \
+             commands read `db/migrations` unless given `--migrations-dir`; help: add \
+             `migrations_dir = \"migrations\"` to `[package.metadata.confiture]` of \
+             `app/Cargo.toml` and remove the call from build.rs";
+        assert!(printed.lines().any(|l| l == warning), "{printed}");
+        // Once added, the warning is gone.
+        member_settings(&tmp, "migrations_dir = \"migrations\"\nfirst_version = 3\n");
+        let report = check.first_version(3).inspect().unwrap();
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+        assert_eq!(report.errors(), 0, "{:?}", report.checked.diagnostics);
     }
 
     #[test]

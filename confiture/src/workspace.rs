@@ -41,6 +41,9 @@ pub const SETTINGS_TABLES: &str =
 pub struct Settings {
     /// The migrations directory (default `db/migrations`).
     pub migrations_dir: PathBuf,
+    /// The table that set `migrations_dir` ([`WORKSPACE_SETTING`] or [`PACKAGE_SETTING`]);
+    /// `None` when it is the default.
+    pub migrations_dir_from: Option<&'static str>,
     /// The environment files' directory (default `db/environments`).
     pub environments_dir: PathBuf,
     /// The environment used when none is named (default `local`).
@@ -56,6 +59,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             migrations_dir: PathBuf::from("db/migrations"),
+            migrations_dir_from: None,
             environments_dir: PathBuf::from("db/environments"),
             default_env: "local".to_string(),
             first_version: None,
@@ -186,6 +190,14 @@ impl Workspace {
             .iter()
             .chain(self.package_manifest.iter())
             .map(PathBuf::as_path)
+    }
+
+    /// The `Cargo.toml` that holds the table `from` names ([`PACKAGE_SETTING`] or
+    /// [`WORKSPACE_SETTING`], as [`Settings::first_version_from`] holds it): a member's own
+    /// manifest for its package table, else the root's.
+    pub fn manifest_of(&self, from: &str) -> Option<&Path> {
+        let package = (from == PACKAGE_SETTING).then_some(self.package_manifest.as_deref());
+        package.flatten().or(self.manifest.as_deref())
     }
 
     /// The migrations directory, absolute, as the system reaches it
@@ -345,6 +357,7 @@ fn read_settings(
                 })?;
                 if key == "migrations_dir" {
                     settings.migrations_dir = path_of(path);
+                    settings.migrations_dir_from = Some(table_setting(name));
                 } else {
                     settings.environments_dir = path_of(path);
                 }
@@ -382,16 +395,32 @@ fn read_settings(
                     )));
                 }
                 settings.first_version = Some(version);
-                settings.first_version_from = Some(if name == PACKAGE_TABLE {
-                    PACKAGE_SETTING
-                } else {
-                    WORKSPACE_SETTING
-                });
+                settings.first_version_from = Some(table_setting(name));
             }
             _ => return Err(unknown_key(manifest, name, key)),
         }
     }
     Ok(())
+}
+
+/// The table `name` ([`PACKAGE_TABLE`] or [`WORKSPACE_TABLE`]) as a help names it.
+fn table_setting(name: &str) -> &'static str {
+    if name == PACKAGE_TABLE {
+        PACKAGE_SETTING
+    } else {
+        WORKSPACE_SETTING
+    }
+}
+
+/// The table ([`PACKAGE_TABLE`] or [`WORKSPACE_TABLE`]) a help's `from` names
+/// ([`PACKAGE_SETTING`] or [`WORKSPACE_SETTING`], as [`Settings`] records it): the inverse of
+/// `table_setting`.
+pub fn table_of(from: &str) -> &'static str {
+    if from == PACKAGE_SETTING {
+        PACKAGE_TABLE
+    } else {
+        WORKSPACE_TABLE
+    }
 }
 
 /// `first_version` below [`crate::history::MIN_VERSION`], set where `setting` says (a
