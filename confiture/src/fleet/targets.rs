@@ -60,6 +60,29 @@ pub(crate) fn tenant_search_path(schema: &str) -> String {
     format!("\"{schema}\"")
 }
 
+/// The connection option that pins tenant `schema`'s `search_path` ([`Target::schema`]
+/// appends it to the environment's options: later settings win).
+fn tenant_pin(schema: &str) -> String {
+    format!("-c search_path={}", tenant_search_path(schema))
+}
+
+/// A connection's `options` without the pin of tenant `schema` ([`tenant_pin`]) that
+/// [`Target::schema`] appended: the options every tenant of its database shares. Blank
+/// options are none.
+pub(crate) fn options_apart_from_tenant(
+    options: Option<&str>,
+    schema: Option<&str>,
+) -> Option<String> {
+    let options = options?;
+    let shared = match schema {
+        Some(schema) => options
+            .strip_suffix(tenant_pin(schema).as_str())
+            .unwrap_or(options),
+        None => options,
+    };
+    Some(shared.trim().to_string()).filter(|o| !o.is_empty())
+}
+
 /// Whether `search_path` (as the server shows it: `pg_settings.reset_val`, what `RESET ALL`
 /// goes back to) is the tenant `schema`'s pin: [`tenant_search_path`], or the name unquoted
 /// when it needs no quotes (all lowercase, as `-c search_path=tenant_a` writes it).
@@ -188,7 +211,7 @@ impl Target {
             refuse_other_capitals(schema, &source, &names.existing_schemas)?;
         }
         let mut environment = base.clone();
-        let pin = format!("-c search_path={}", tenant_search_path(schema));
+        let pin = tenant_pin(schema);
         environment.connection.options = Some(match &base.connection.options {
             // Later settings win: the tenant's search_path over one the URL set.
             Some(options) if !options.trim().is_empty() => format!("{options} {pin}"),
