@@ -2258,14 +2258,18 @@ impl Grants {
             .owner
             .as_deref()
             .filter(|o| *o != self.role && self.schema_exists && apart.is_none());
+        // Every way out is a clause of the one sentence: the owner's ends it with a period
+        // only when it is the last one.
+        let by_owner = owner.is_some();
         if let Some(owner) = owner {
             help.push_str(&format!(
                 " or run the migrations as the schema's owner, {}, every one of them ({}): \
-                 objects belong to the role that created them.",
+                 objects belong to the role that created them",
                 shown_ident(owner),
                 ROLE_SETTING_HOW
             ));
         }
+        let end = if by_owner { "." } else { "" };
         match self.switched_by() {
             // The first `up` run by another role would make that role own every object the
             // migrations create (later migrations as this role: "must be owner"): only the
@@ -2287,14 +2291,15 @@ impl Grants {
                         crate::display::escape(&ledger.quoted()),
                     ));
                 }
-                help
+                help + end
             }
             None => format!(
-                "{help} or have a role that may create {} run {}",
+                "{help}{} or have a role that may create {} run {}",
+                if by_owner { ";" } else { "" },
                 crate::display::escape(&self.ledger(table).to_string()),
                 crate::db::apply::ledger_creator(scratch)
             ),
-            Some(switched) => format!("{help} {switched}"),
+            Some(switched) => format!("{help}{end} {switched}"),
         }
     }
 

@@ -20,7 +20,10 @@ use crate::error::{Error, Result};
 pub struct Target {
     /// `user@host:port/db`, never a password.
     pub connection: String,
-    /// Where the connection settings come from (`environment file ...`, `--database-url`).
+    /// Where the connection settings come from (`environment file ...`, `--database-url`):
+    /// for a database a fleet lists by name, its fleet's environment, which writes its host
+    /// and settings ([`Environment::server_source`]), never the list's line, which holds only
+    /// the name.
     pub source: String,
     /// To open the second connection of the pooler check.
     environment: Environment,
@@ -44,7 +47,7 @@ impl Target {
     pub fn of(env: &Environment) -> Target {
         Target {
             connection: env.connection.to_string(),
-            source: env.source(),
+            source: env.server_source(),
             environment: env.clone(),
             tenant_schema: env.migration.tenant_schema.clone(),
             reached: None,
@@ -83,7 +86,7 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
     if !attrs.never_writes() {
         return Ok(());
     }
-    let source = env.source();
+    let source = env.server_source();
     Err(Error::connection(format!(
         "a writing command needs a read-write session on the primary, but {source} asks for \
          target_session_attrs={attrs}, a session that cannot write; nothing was run"

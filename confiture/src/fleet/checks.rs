@@ -3,9 +3,10 @@
 //! `verify` proves the migrations themselves, on a scratch database: what a fleet adds is the
 //! servers (their versions, extensions, settings), not the databases. So it runs once per
 //! distinct server of the list (the scratch database's server: the target's, or the
-//! `--scratch-url` one for every target), with the first target listed on that server (its
-//! credentials and settings; for a tenant schema, its `search_path` and ledger, the schema
-//! created on the scratch database first), at most `jobs` servers at once. Every target gets
+//! `--scratch-url` one for every target) and session there (its user and connection options:
+//! a target whose options set another `search_path` runs apart, [`run_key`]), with the first
+//! target listed of each (its credentials and settings; for a tenant schema, its `search_path`
+//! and ledger, the schema created on the scratch database first), at most `jobs` at once. Every target gets
 //! the result of its server: its exit code and error; the full report is on the first target
 //! of each server, the others name it in [`TargetReport::shared_with`]. The servers are told
 //! apart by their spelling (hosts and ports); the first target of each takes its database's
@@ -27,16 +28,24 @@ use crate::verify::VerifyOptions;
 
 use super::{Event, Fleet, FleetReport, Ran, Target};
 
-/// Which server a connection reaches: its hosts and ports (the user and database aside).
-fn server_key(connection: &ConnectionSpec) -> Vec<(String, u16)> {
-    std::iter::once((connection.host.to_ascii_lowercase(), connection.port))
+/// Which server a connection reaches, and the session it opens there: its hosts and ports, its
+/// user, and its options (settings such as `search_path`, tenant `schema`'s pin aside: the
+/// tenants of a database share a run), the database aside. Targets of one key share a run of
+/// `verify`: a session with other settings or another role would not run the migrations as the
+/// first target's did.
+type RunKey = (Vec<(String, u16)>, String, Option<String>);
+
+fn run_key(connection: &ConnectionSpec, schema: Option<&str>) -> RunKey {
+    let hosts = std::iter::once((connection.host.to_ascii_lowercase(), connection.port))
         .chain(
             connection
                 .more_hosts
                 .iter()
                 .map(|(host, port)| (host.to_ascii_lowercase(), *port)),
         )
-        .collect()
+        .collect();
+    let options = super::targets::options_apart_from_tenant(connection.options.as_deref(), schema);
+    (hosts, connection.user.clone(), options)
 }
 
 /// Takes `claim` on `target`'s database ([`super::Claim::take_naming_first`]) on a session of
@@ -79,11 +88,11 @@ impl Fleet {
         // The first target of each server, in list order, and each target's representative.
         let mut firsts: Vec<usize> = Vec::new();
         let mut of_target: Vec<usize> = Vec::with_capacity(self.targets.len());
-        let mut by_server: HashMap<Vec<(String, u16)>, usize> = HashMap::new();
+        let mut by_server: HashMap<RunKey, usize> = HashMap::new();
         for (i, target) in self.targets.iter().enumerate() {
             let server = options.scratch.environment(&target.environment)?;
             let group = *by_server
-                .entry(server_key(&server.connection))
+                .entry(run_key(&server.connection, target.schema.as_deref()))
                 .or_insert_with(|| {
                     firsts.push(i);
                     firsts.len() - 1

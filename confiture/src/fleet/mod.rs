@@ -10,8 +10,8 @@
 //! outside ([`Fleet::stop_when`]) starts no new target either, and stops the running ones as
 //! [`Migrator::stop_when`] stops one database.
 //!
-//! `verify` proves the migrations once per distinct server of the list, every target
-//! reporting its server's result ([`TargetReport::shared_with`]); `drift` compares each
+//! `verify` proves the migrations once per distinct server of the list and session there
+//! (user, connection options), every target reporting its run's result ([`TargetReport::shared_with`]); `drift` compares each
 //! target with its own history and refuses tenant schemas ([`Fleet::verify`],
 //! [`Fleet::drift`]).
 //!

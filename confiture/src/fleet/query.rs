@@ -66,8 +66,13 @@ fn schemas_of_query(base: &Environment, sql: &str) -> Result<Vec<Target>> {
     );
     let ledger = &base.migration.tracking_table;
     let (values, names) = rows(base, sql, SCHEMAS, what, missing, Some(ledger))?;
-    collect_schemas(base, entries(&values), SCHEMAS, names.as_ref())
-        .map_err(|e| e.with_help(row_help(what)))
+    collect_schemas(
+        base,
+        entries(&values),
+        SCHEMAS,
+        names.as_ref(),
+        &row_help(what),
+    )
 }
 
 /// `--schema NAME` alone: the tenant schema `schema` of `base`'s database ([`Target::schema`]),

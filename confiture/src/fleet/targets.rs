@@ -60,6 +60,29 @@ pub(crate) fn tenant_search_path(schema: &str) -> String {
     format!("\"{schema}\"")
 }
 
+/// The connection option that pins tenant `schema`'s `search_path` ([`Target::schema`]
+/// appends it to the environment's options: later settings win).
+fn tenant_pin(schema: &str) -> String {
+    format!("-c search_path={}", tenant_search_path(schema))
+}
+
+/// A connection's `options` without the pin of tenant `schema` ([`tenant_pin`]) that
+/// [`Target::schema`] appended: the options every tenant of its database shares. Blank
+/// options are none.
+pub(crate) fn options_apart_from_tenant(
+    options: Option<&str>,
+    schema: Option<&str>,
+) -> Option<String> {
+    let options = options?;
+    let shared = match schema {
+        Some(schema) => options
+            .strip_suffix(tenant_pin(schema).as_str())
+            .unwrap_or(options),
+        None => options,
+    };
+    Some(shared.trim().to_string()).filter(|o| !o.is_empty())
+}
+
 /// Whether `search_path` (as the server shows it: `pg_settings.reset_val`, what `RESET ALL`
 /// goes back to) is the tenant `schema`'s pin: [`tenant_search_path`], or the name unquoted
 /// when it needs no quotes (all lowercase, as `-c search_path=tenant_a` writes it).
@@ -157,38 +180,55 @@ impl Target {
         source: String,
         resolved: Option<&SessionNames>,
     ) -> Result<Target> {
+        Target::tenant_or_refusal(base, schema, source, resolved).map_err(|refusal| match refusal {
+            TenantRefusal::Name(e) | TenantRefusal::Database(e) => e,
+        })
+    }
+
+    /// [`Target::tenant`], its refusal telling the name's rules from the database's.
+    fn tenant_or_refusal(
+        base: &Environment,
+        schema: &str,
+        source: String,
+        resolved: Option<&SessionNames>,
+    ) -> std::result::Result<Target, TenantRefusal> {
         if !crate::ledger::is_identifier(schema) || schema.len() > config::MAX_NAME_BYTES {
             // The rule is in the message, not only the help: several bad rows are reported
             // as one error's details, under one help for them all.
-            return Err(Error::invalid(format!(
-                "{source}: {} is not a tenant schema name (letters, digits and `_`, not \
-                 starting with a digit, at most {} bytes)",
-                config::quoted(schema),
-                config::MAX_NAME_BYTES
-            ))
-            .with_help(format!(
-                "a tenant schema name is letters, digits and underscores, not starting with a \
-                 digit, at most {} bytes",
-                config::MAX_NAME_BYTES
-            )));
+            return Err(TenantRefusal::Name(
+                Error::invalid(format!(
+                    "{source}: {} is not a tenant schema name (letters, digits and `_`, not \
+                     starting with a digit, at most {} bytes)",
+                    config::quoted(schema),
+                    config::MAX_NAME_BYTES
+                ))
+                .with_help(format!(
+                    "a tenant schema name is letters, digits and underscores, not starting with \
+                     a digit, at most {} bytes",
+                    config::MAX_NAME_BYTES
+                )),
+            ));
         }
         if crate::ledger::is_system_schema(schema) {
             // A query without its filter (`SELECT nspname FROM pg_namespace`) lists these; a
             // list's rows get the list's help ([`collect_schemas`]), so this one is about the
             // name alone (`--schema pg_catalog` has no query).
-            return Err(Error::invalid(format!(
-                "{source}: {schema} is a system schema, not a tenant"
-            ))
-            .with_help(
-                "name a tenant's schema: `pg_*` and `information_schema` are PostgreSQL's own",
+            return Err(TenantRefusal::Name(
+                Error::invalid(format!(
+                    "{source}: {schema} is a system schema, not a tenant"
+                ))
+                .with_help(
+                    "name a tenant's schema: `pg_*` and `information_schema` are PostgreSQL's own",
+                ),
             ));
         }
-        refuse_database_ledger(base, schema, &source, resolved)?;
+        refuse_database_ledger(base, schema, &source, resolved).map_err(TenantRefusal::Database)?;
         if let Some(names) = resolved {
-            refuse_other_capitals(schema, &source, &names.existing_schemas)?;
+            refuse_other_capitals(schema, &source, &names.existing_schemas)
+                .map_err(TenantRefusal::Database)?;
         }
         let mut environment = base.clone();
-        let pin = format!("-c search_path={}", tenant_search_path(schema));
+        let pin = tenant_pin(schema);
         environment.connection.options = Some(match &base.connection.options {
             // Later settings win: the tenant's search_path over one the URL set.
             Some(options) if !options.trim().is_empty() => format!("{options} {pin}"),
@@ -637,19 +677,33 @@ fn read_list_within(
 /// after the source).
 pub(crate) type Entry<'a> = (std::result::Result<&'a str, String>, String);
 
+/// Why [`Target::tenant`] refused a schema: its name (the rows of a list get the list's help,
+/// what its rows should be), or what the database holds (the whole database's tracking table,
+/// its `search_path`, a schema of other capitals: the help is that row's own fix, which a
+/// list's error keeps).
+enum TenantRefusal {
+    Name(Error),
+    Database(Error),
+}
+
 /// The tenant schemas named by `(name, source)` pairs ([`Target::schema`] of `base`'s
 /// database, whose whole-database session resolves names as `resolved` says, when known);
-/// every bad row, bad name and duplicate is reported in one error about `list`.
+/// every bad row, bad name and duplicate is reported in one error about `list`, whose help is
+/// `help` (what the rows should be), and the own fix of each row the database refuses
+/// ([`TenantRefusal::Database`]), each once; those fixes alone when they are all its rows'.
 pub(crate) fn collect_schemas<'a>(
     base: &Environment,
     names: impl Iterator<Item = Entry<'a>>,
     list: &str,
     resolved: Option<&SessionNames>,
+    help: &str,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
     let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut problems = Vec::new();
+    // The database's refusals' own fixes, each once, and how many rows they are.
+    let (mut fixes, mut refused_by_database) = (Vec::<String>::new(), 0);
     for (name, source) in names {
         let name = match name {
             Ok(name) => name,
@@ -658,7 +712,7 @@ pub(crate) fn collect_schemas<'a>(
                 continue;
             }
         };
-        match Target::tenant(base, name, source, resolved) {
+        match Target::tenant_or_refusal(base, name, source, resolved) {
             Ok(target) => match seen.get(name) {
                 Some(first) => problems.push(format!(
                     "{}: schema {name} is already listed at {first}",
@@ -669,14 +723,25 @@ pub(crate) fn collect_schemas<'a>(
                     targets.push(target);
                 }
             },
-            Err(e) => problems.push(e.message_with_cause()),
+            Err(TenantRefusal::Name(e)) => problems.push(e.message_with_cause()),
+            Err(TenantRefusal::Database(e)) => {
+                problems.push(e.message_with_cause());
+                refused_by_database += 1;
+                if let Some(fix) = e.help.filter(|fix| !fixes.contains(fix)) {
+                    fixes.push(fix);
+                }
+            }
         }
     }
     if problems.is_empty() {
         return Ok(targets);
     }
-    Err(too_many(problems, list)
-        .with_help("return one column of existing schema names (`nspname`), each once"))
+    let help = match (refused_by_database == problems.len(), fixes.is_empty()) {
+        (_, true) => help.to_string(),
+        (true, false) => fixes.join("; "),
+        (false, false) => format!("{help}; {}", fixes.join("; ")),
+    };
+    Err(too_many(problems, list).with_help(help))
 }
 
 fn too_many(problems: Vec<String>, list: &str) -> Error {
@@ -1289,6 +1354,7 @@ host=h password=hunter2 dbname=x y
                 .map(|(i, n)| (Ok(*n), format!("q, row {}", i + 1))),
             "q",
             None,
+            "return schema names",
         )
         .unwrap_err();
         assert_eq!(e.message, "5 bad targets in q", "{e:?}");
@@ -1320,6 +1386,63 @@ host=h password=hunter2 dbname=x y
         assert!(Target::schema(&base(), &long, "q").is_err());
     }
 
+    /// A schemas query's tenant that the database refuses (on the whole database's
+    /// `search_path`, holding its tracking table) got the list's generic help ("return one
+    /// text column of ..."), not the fix `--schema NAME` gives: the list's error keeps each
+    /// such row's own fix, alone when every bad row has one, after the list's help otherwise.
+    #[test]
+    fn a_listed_tenant_the_database_refuses_keeps_its_own_fix() {
+        let names = SessionNames {
+            ledger: Some(crate::ledger::TrackingTable::resolved(
+                "public",
+                "tb_confiture",
+            )),
+            ledger_exists: false,
+            search_path: "public, tenant_a, tenant_b".to_string(),
+            user: "app".to_string(),
+            schemas: crate::db::settings::search_path_schemas("public, tenant_a, tenant_b", "app"),
+            origin: Default::default(),
+            existing_schemas: Vec::new(),
+        };
+        let fix = |schema: &str| {
+            Target::tenant(&base(), schema, "--schema".into(), Some(&names))
+                .unwrap_err()
+                .help
+                .expect("a fix")
+        };
+        let list = |rows: &[&str]| {
+            collect_schemas(
+                &base(),
+                rows.iter().map(|n| (Ok(*n), format!("q, {n}"))),
+                "q",
+                Some(&names),
+                "return schema names",
+            )
+            .unwrap_err()
+        };
+        let e = list(&["t_1", "tenant_a"]);
+        assert_eq!(e.message, "1 bad target in q", "{e:?}");
+        assert_eq!(e.help, Some(fix("tenant_a")), "{e:?}");
+        let e = list(&["tenant_a", "public", "tenant_b"]);
+        assert_eq!(
+            e.help,
+            Some(format!(
+                "{}; {}; {}",
+                fix("tenant_a"),
+                fix("public"),
+                fix("tenant_b")
+            )),
+            "{e:?}"
+        );
+        let e = list(&["tenant_a", "1x"]);
+        assert_eq!(
+            e.help,
+            Some(format!("return schema names; {}", fix("tenant_a"))),
+            "{e:?}"
+        );
+        assert_eq!(list(&["1x"]).help.as_deref(), Some("return schema names"));
+    }
+
     /// An unqualified tracking table is the whole database's wherever the server resolves it:
     /// the tenant holding it there is refused as the schema of a qualified one is, one rule.
     #[test]
@@ -1342,6 +1465,7 @@ host=h password=hunter2 dbname=x y
                 names.iter().map(|n| (Ok(*n), format!("q, {n}"))),
                 "q",
                 resolved,
+                "return schema names",
             )
         };
         let e = list(&["t_1", "public"], Some(&resolved)).unwrap_err();

@@ -321,3 +321,48 @@ fn tenant_schemas_are_verified_as_they_run_and_drift_is_refused() {
         Some("0")
     );
 }
+
+/// `verify` ran once per server, as the first target listed there: a target whose connection's
+/// options give its sessions other settings (here a `search_path` with `pg_catalog` first,
+/// where no tracking table can be created) was reported "verified as" the first target, and
+/// the first target's failure was another's. Targets of one server whose sessions differ are
+/// verified apart, each with its own result, in either order; those that share the same
+/// session still share one run.
+#[test]
+fn targets_whose_options_differ_are_verified_apart() {
+    let dir = Dir::new();
+    migrations(&dir);
+    let dbs: Vec<TestDb> = (0..3).map(|_| TestDb::new("fleetverifyopts")).collect();
+    let system_first = |db: &TestDb, i: usize| {
+        let url = format!(
+            "{}?options=-c%20search_path%3Dpg_catalog,public",
+            apply_support::server().url(&db.name)
+        );
+        Target::url(&environment("postgres"), &url, format!("tenant {i}")).expect("test URL")
+    };
+    for options_first in [false, true] {
+        let (plain, other) = if options_first { (1, 0) } else { (0, 1) };
+        let mut targets = vec![target(&dbs[0], false, 0), target(&dbs[2], false, 2)];
+        targets.insert(other, system_first(&dbs[1], 1));
+        let fleet = Fleet::new(targets, &dir.path, CheckOptions::default()).keep_going(true);
+        let report = fleet.verify(&VerifyOptions::default(), &|_| {}).unwrap();
+        let t = &report.targets;
+        assert_eq!(t[plain].exit_code, Some(exit::SUCCESS), "{report:#?}");
+        assert_eq!(t[plain].shared_with, None, "{report:#?}");
+        assert_eq!(t[2].exit_code, Some(exit::SUCCESS), "{report:#?}");
+        assert_eq!(
+            t[2].shared_with.as_deref(),
+            Some(t[plain].target.as_str()),
+            "{report:#?}"
+        );
+        assert_eq!(t[other].shared_with, None, "{report:#?}");
+        assert_eq!(t[other].state, TargetState::Failed, "{report:#?}");
+        let help = t[other]
+            .error
+            .as_ref()
+            .and_then(|e| e.help.clone())
+            .unwrap_or_default();
+        assert!(help.contains("pg_catalog"), "{report:#?}");
+    }
+    assert!(dbs.iter().all(no_ledger));
+}

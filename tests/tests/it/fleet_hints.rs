@@ -1699,3 +1699,56 @@ fn a_targets_search_path_from_its_options_is_fixed_where_the_options_are_written
         }
     }
 }
+
+/// A read-only database a fleet lists by name was told to "check the host in t.txt:1, on the
+/// server of environment file ...": a line that holds only a name, where no host is written.
+/// The refusal's help names where the host and the connection's settings are written, the
+/// fleet's environment file, as the other connection helps of a listed name do (hsm); a
+/// database listed by its own URL keeps its entry's line.
+#[test]
+fn a_read_only_listed_names_help_names_where_its_host_is_written() {
+    let dbs = TestDbs::new("rolisted", 2);
+    for db in &dbs.dbs {
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+                db.name
+            ))
+            .unwrap();
+    }
+    let project = project();
+    project.write(
+        "db/environments/fl.yaml",
+        format!("database_url: {}\n", server().url("postgres")),
+    );
+    project.write(
+        "t.txt",
+        format!("{}\n{}\n", dbs.dbs[0].name, server().url(&dbs.dbs[1].name)),
+    );
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--env",
+        "fl",
+        "--targets",
+        "t.txt",
+        "--keep-going",
+    ]));
+    run.code(exit::CONNECTION)
+        .stderr_lacks("on the server of environment file db/environments/fl.yaml;");
+    for (db, source) in [
+        (&dbs.dbs[0], "environment file db/environments/fl.yaml"),
+        (&dbs.dbs[1], "t.txt:2"),
+    ] {
+        let help = target_help(&run.stderr, &db.name);
+        assert!(
+            help.starts_with(&format!(
+                "migrations need a writable primary: check the host in {source}; if the \
+                 database was made read-only on purpose"
+            )),
+            "{}: {help}\n{}",
+            db.name,
+            run.dump()
+        );
+    }
+}

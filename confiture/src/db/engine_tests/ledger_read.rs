@@ -943,3 +943,46 @@ fn the_help_of_a_ledger_the_role_may_not_create_names_it_qualified_and_quoted() 
         }
     }
 }
+
+/// The help of a ledger the role may not create, in a schema another role owns, joined its
+/// ways out as two sentences, the second one lower-case ("...objects belong to the role that
+/// created them. or have a role that may create ..."): each way out is one clause of the one
+/// sentence, whether the help ends with the owner's or goes on to the role that may create the
+/// ledger, or to the setting that switched the role.
+#[test]
+fn the_ways_out_of_a_ledger_the_role_may_not_create_are_one_sentence() {
+    let role_guard = Role::new("cft_ledger_ways_out");
+    let role = role_guard.name();
+    let quoted_role = crate::ledger::quote_ident(role);
+    let db = TestDb::new("ledger_ways_out");
+    let mut admin = connect(&db);
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE \"{role}\" LOGIN; REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
+             CREATE SCHEMA app; GRANT USAGE ON SCHEMA app TO \"{role}\""
+        ))
+        .unwrap();
+    let env = role_guard.environment(&db);
+    let table = TrackingTable::default();
+    let grant = format!(
+        "grant role {quoted_role} CREATE on schema app, where the migrations build too (the \
+         tracking table alone would not do: the first migration would fail next, for the same \
+         missing privilege): GRANT CREATE ON SCHEMA app TO {quoted_role}; or run the migrations as the schema's owner, postgres, every one of \
+         them ({}): objects belong to the role that created them",
+        crate::db::ledger::ROLE_SETTING_HOW
+    );
+    for (scratch, tail) in [
+        (None, ".".to_string()),
+        (
+            Some("migrate verify"),
+            "; or have a role that may create app.tb_confiture run `cargo confiture migrate \
+             verify`"
+                .to_string(),
+        ),
+    ] {
+        let mut client = confiture::db::connect(&env).expect("connects as the role");
+        client.batch_execute("SET search_path = app").unwrap();
+        let e = crate::db::apply::create_tracking_table(&mut client, &table, scratch).unwrap_err();
+        assert_eq!(e.help.as_deref(), Some(format!("{grant}{tail}").as_str()));
+    }
+}
