@@ -12,8 +12,9 @@ use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFai
 use super::failure::{
     batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal,
     encoding_changed, ended_by, interrupted, is_lock_contention, ledger_lock_holders,
-    ledger_locked, lock_released, lock_timed_out, message_failure, own_statement_lock_holders,
-    release_locks_after_failure, stopped, stopped_before_statements, with_interrupted_help,
+    ledger_locked, lock_released, lock_timed_out, message_failure, own_lock_wait,
+    own_statement_lock_holders, release_locks_after_failure, stopped, stopped_before_statements,
+    with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
@@ -649,6 +650,9 @@ impl Runner<'_, '_> {
             // The session is ended (or not to be trusted): the failure is the message's own,
             // never run again, with what could not be read said after it.
             self.events.start(failed);
+            // The read gave up behind a lock on a catalog: a lock wait of ours (placed in our
+            // SQL, or nowhere) is that lock's, its holders no longer to be asked.
+            let own_wait = own_lock_wait(&batch.script, &e).is_some();
             let mut failure = message_failure(
                 self.client,
                 self.settings,
@@ -658,8 +662,11 @@ impl Runner<'_, '_> {
                 &[],
                 1,
                 e,
-                false,
+                own_wait,
             );
+            if own_wait {
+                failure = catalog_locked(self.settings, &self.steps[failed], failure, Vec::new());
+            }
             failure.error = failure.error.with_detail(gave_up.detail(self.settings));
             if !gave_up.marker_read {
                 failure.unknown_fate = message.end - failed;

@@ -1771,6 +1771,25 @@ pub(super) fn ledger_lock_holders(
     .unwrap_or_default()
 }
 
+/// Whether `e`, the error of a message of migrations, is a lock wait past its `lock_timeout`
+/// that may be one of the tool's own statements' ([`own_statement_lock_holders`]): `Some(true)`
+/// placed by the server in our SQL, outside every migration's text; `Some(false)` placed
+/// nowhere (ours only while a session holds a lock on a catalog); `None` for any other error,
+/// or one placed in a migration's text or in a body it ran (the migration's own).
+pub(super) fn own_lock_wait(script: &Script<'_>, e: &postgres::Error) -> Option<bool> {
+    let db = e.as_db_error()?;
+    if db.code() != &SqlState::LOCK_NOT_AVAILABLE {
+        return None;
+    }
+    match db.position() {
+        Some(p @ postgres::error::ErrorPosition::Original(_)) => {
+            Some(script.locate_in(p, None).is_none())
+        }
+        Some(postgres::error::ErrorPosition::Internal { .. }) => None,
+        None => Some(false),
+    }
+}
+
 /// How many holders of a lock on a catalog an error names.
 pub(super) const MAX_CATALOG_HOLDERS: usize = 5;
 
@@ -1791,17 +1810,7 @@ pub(super) fn own_statement_lock_holders(
     script: &Script<'_>,
     e: &postgres::Error,
 ) -> Option<Vec<crate::db::lock::LockHolder>> {
-    let db = e.as_db_error()?;
-    if db.code() != &SqlState::LOCK_NOT_AVAILABLE {
-        return None;
-    }
-    let placed_in_ours = match db.position() {
-        Some(p @ postgres::error::ErrorPosition::Original(_)) => {
-            script.locate_in(p, None).is_none()
-        }
-        Some(postgres::error::ErrorPosition::Internal { .. }) => return None,
-        None => false,
-    };
+    let placed_in_ours = own_lock_wait(script, e)?;
     let holders: Vec<crate::db::lock::LockHolder> =
         crate::db::lock::catalog_lock_holders(client, None, MAX_CATALOG_HOLDERS)
             .unwrap_or_default()
