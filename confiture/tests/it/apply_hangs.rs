@@ -720,12 +720,14 @@ fn our_statements_around_a_migration_wait_for_a_locked_catalog_no_longer_than_th
         // Named when this session can read who holds it; a lock on `pg_attribute` keeps it
         // from reading `pg_locks` too, and the failure says that part was left out.
         let details = failed.details.join("\n");
-        // With the read after the failure given up, the session is closed and says so.
+        // With the read after the failure given up (always with `pg_proc` locked; with
+        // `pg_attribute` alone, when the server's caches were reset under load), the session
+        // is closed and says so.
         let named = details.contains(&format!("pid {pid}")) && details.contains("catalog-locker");
         let left_out = details.contains("explanation of this failure was left out");
         let gave_up = details.contains("could not be read within");
         assert!(
-            named || left_out || (read_too && gave_up),
+            named || left_out || gave_up,
             "{direction} {catalogs}: {:?}",
             failed
         );
