@@ -334,8 +334,8 @@ pub struct VerifyArgs {
     /// For the migrations run on the scratch database, as `up`'s
     #[command(flatten)]
     pub timeouts: SqlTimeoutArgs,
-    /// With a target list: verify once per distinct server of the list, each target reporting
-    /// its server's result
+    /// With a target list: verify once per distinct server and session of the list (user,
+    /// connection options), each target reporting its run's result
     #[command(flatten)]
     pub fleet: FleetArgs,
 }

@@ -270,8 +270,9 @@ const FLEET_WORDS: Words = (
      the server rolls back what they had not committed",
 );
 
-/// `migrate verify`, once per server of the targets; the output claimed from the signal
-/// thread before anything is printed (`verify::claim_the_output`), error or report. `stop`: the signal thread's flag
+/// `migrate verify`, once per server and session (user, options) of the targets; the output
+/// claimed from the signal thread before anything is printed (`verify::claim_the_output`),
+/// error or report. `stop`: the signal thread's flag
 /// (`verify::drop_scratch_databases_on_interrupt`), which stops every running target as it
 /// stops one database's verify: each says `interrupted`, not failed under the drop.
 pub fn verify(
@@ -283,7 +284,14 @@ pub fn verify(
     let out = &out.in_fleet(plan.migrator.environment());
     let request = fleet::Request::Verify(options);
     let said = Said::default();
-    let report = fleet(&plan, out, ", verified once per server", request, None).and_then(|f| {
+    let report = fleet(
+        &plan,
+        out,
+        ", verified once per server and session",
+        request,
+        None,
+    )
+    .and_then(|f| {
         super::verify::fleet_starts();
         f.stop_when(stop).verify(options, &|event| {
             super::verify::fleet_event(event, || live(out, &said, event))

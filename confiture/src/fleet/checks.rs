@@ -67,8 +67,8 @@ fn claim_database(
 }
 
 impl Fleet {
-    /// `migrate verify` once per distinct server of the targets (see the module docs of
-    /// `fleet`): each target reports its server's result. Refused as a whole (before
+    /// `migrate verify` once per distinct server and session (user, connection options) of
+    /// the targets (see the module docs of `fleet`): each target reports its run's result. Refused as a whole (before
     /// connecting anywhere) when `verify` would refuse it on any database: files with errors,
     /// a `from` that names no migration. Its [`Event`]s are the runs: one per server, named
     /// by the first target on it (its place in the list), counted out of the servers.
