@@ -795,3 +795,76 @@ fn a_failure_is_reported_within_the_lock_wait_when_a_catalog_is_locked_right_aft
         );
     }
 }
+
+/// `up --single-transaction`: the tool's own statements around each migration of the one
+/// transaction (the checks before its ledger row name `pg_attribute`) wait for a lock another
+/// session holds on a catalog no longer than the command's `--lock-wait`, as a run of one
+/// transaction per migration's do: exit 6 about a system catalog, the whole run rolled back —
+/// never retried as the migration's contention (`migration.lock_retries` times its
+/// `lock_timeout` and a backoff). With `pg_proc` locked too, where the read after the failure
+/// gives up as well.
+#[test]
+fn a_single_transactions_own_statements_wait_for_a_locked_catalog_no_longer_than_the_lock_wait() {
+    for catalogs in [
+        "pg_catalog.pg_attribute",
+        "pg_catalog.pg_attribute, pg_catalog.pg_proc",
+    ] {
+        let read_too = catalogs.contains("pg_proc");
+        let db = TestDb::new(&format!("hang_own_single_{read_too}"));
+        let dir = Dir::new();
+        dir.table("001", "first", "first").migration(
+            "002",
+            "slow",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); END $$;\n",
+            "SELECT 1;\n",
+        );
+        dir.table("003", "third", "third");
+        // 001 applied before: the first migration of the one transaction is the one that
+        // sleeps, so that no check of an earlier one holds the catalog's lock already.
+        db.migrator(&dir)
+            .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap();
+        let mut migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut events = Vec::new();
+            let start = Instant::now();
+            let failed = migrator
+                .up(
+                    &UpOptions::default()
+                        .single_transaction(true)
+                        .lock_wait(Duration::from_secs(2)),
+                    &mut apply_support::recorder(&mut events),
+                )
+                .unwrap_err()
+                .error;
+            (failed, start.elapsed(), events)
+        });
+        let (release, pid) =
+            lock_once_sleeping_by(&db, &format!("LOCK {catalogs} IN ACCESS EXCLUSIVE MODE"));
+        let (failed, took, events) = run.join().unwrap();
+        drop(release);
+        assert!(took < Duration::from_secs(20), "{catalogs}: took {took:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, confiture::migrate::Progress::Retrying { .. })),
+            "{catalogs}: retried as contention: {events:?}"
+        );
+        assert_eq!(failed.kind, ErrorKind::LockTimeout, "{catalogs}: {failed}");
+        assert_eq!(failed.exit_code(), 6);
+        assert!(
+            failed.message.contains("system catalog") && failed.message.contains("002_slow"),
+            "{catalogs}: {failed}"
+        );
+        let details = failed.details.join("\n");
+        assert!(
+            details.contains("the whole run was one transaction"),
+            "{catalogs}: {failed:?}"
+        );
+        let named = details.contains(&format!("pid {pid}")) && details.contains("catalog-locker");
+        let left_out = details.contains("explanation of this failure was left out");
+        let gave_up = details.contains("could not be read within");
+        assert!(named || left_out || gave_up, "{catalogs}: {failed:?}");
+        assert_eq!(db.ledger(), ["001:first"], "{catalogs}");
+    }
+}

@@ -8,9 +8,10 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    cancelled, connection_lost, copy_refusal, encoding_changed, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
-    release_locks_after_failure, server_details, sql_failure, stopped, with_interrupted_help,
+    cancelled, catalog_locked, connection_lost, copy_refusal, encoding_changed, interrupted,
+    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, lock_timed_out,
+    marked_failure, own_lock_wait, own_statement_lock_holders, release_locks_after_failure,
+    server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
 use super::script::SendError;
@@ -154,8 +155,18 @@ fn one_transaction(
                 Err(lost) => return Err((i, connection_lost(step, lost))),
             };
             let ledger_holders = ledger_lock_holders(client, settings, step, &e);
+            // One of our own statements around the migration waited the command's lock wait
+            // for a lock on a catalog (`own_lock_wait`): not the migration's contention,
+            // never retried as such. With the read after the failure given up (behind that
+            // lock), its holders are no longer asked.
+            let own_wait = match (&left.gave_up, ledger_holders.is_empty()) {
+                (Some(_), _) => own_lock_wait(&script, &e).map(|_| Vec::new()),
+                (None, true) => own_statement_lock_holders(client, &script, &e),
+                (None, false) => None,
+            };
             if is_lock_contention(&e)
                 && ledger_holders.is_empty()
+                && own_wait.is_none()
                 && left.gave_up.is_none()
                 && attempt <= settings.lock_retries
             {
@@ -178,7 +189,9 @@ fn one_transaction(
                 &left.statements,
                 &tag,
             );
-            if !ledger_holders.is_empty() {
+            if let Some(holders) = own_wait {
+                failure = catalog_locked(settings, step, failure, holders);
+            } else if !ledger_holders.is_empty() {
                 failure = ledger_locked(settings, step, failure, ledger_holders, false);
             }
             failure.error = failure.error.with_detail(
