@@ -145,7 +145,8 @@ impl Ran<'_> {
             }
             // What the old session committed without a flush (all but a run's last commit)
             // is made durable before the ledger is read: a row read now stays.
-            flushed = crate::db::apply::make_durable(&mut client).is_ok();
+            flushed = crate::db::apply::make_durable(&mut client, crate::db::ledger::DEFAULT_WAIT)
+                .is_ok();
             let site = crate::ledger::BuildSite::of(self.env);
             let wait = crate::db::ledger::DEFAULT_WAIT;
             let ledger = crate::db::ledger::read_at(&mut client, self.table, wait, site)?;

@@ -597,11 +597,26 @@ pub(super) fn run_each(
         // Steps before `i` committed, but asynchronously: the run's last commit, which would
         // have flushed them, never came.
         let committed = &steps[..i];
-        if !committed.is_empty() && (client.is_closed() || apply::make_durable(client).is_err()) {
-            f.durability_unknown = committed
-                .iter()
-                .map(|s| s.migration.version_text.clone())
-                .collect();
+        if committed.is_empty() {
+            return f;
+        }
+        let versions: Vec<String> = committed
+            .iter()
+            .map(|s| s.migration.version_text.clone())
+            .collect();
+        let wait = settings.ledger_lock_wait;
+        // The session lost: of unknown durability. Alive, its lock wait over: said, and
+        // flushed by the server in a moment.
+        let not_made = match client.is_closed() {
+            true => Some(None),
+            false => apply::make_durable(client, wait)
+                .err()
+                .map(|e| apply::not_made_durable(&e, wait, &crate::display::versions(&versions))),
+        };
+        match not_made {
+            None => {}
+            Some(Some(detail)) => f.error = f.error.with_detail(detail),
+            Some(None) => f.durability_unknown = versions,
         }
         f
     })

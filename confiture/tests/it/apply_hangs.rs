@@ -868,3 +868,90 @@ fn a_single_transactions_own_statements_wait_for_a_locked_catalog_no_longer_than
         assert_eq!(db.ledger(), ["001:first"], "{catalogs}");
     }
 }
+
+/// What the run sends after a failed migration once the read after the failure is done —
+/// making durable what committed before it (`apply::make_durable`, one function of
+/// `pg_proc` the session has not looked up yet), then releasing the migration lock — waits
+/// for a lock another session takes on a catalog (`LOCK pg_catalog.pg_proc`) no longer than
+/// the command's `--lock-wait`: the migration's own failure is reported first (exit 4, its
+/// file), with a detail saying what could not be done — not after the holder's 90 s (before
+/// the fix: 90 s). The session has
+/// run a failed migration before (a `Migrator` kept across commands), so the read after the
+/// failure finds what it looks up in its caches and gets past the lock.
+#[test]
+fn what_follows_a_failure_waits_for_a_locked_catalog_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("hang_durable");
+    let dir = Dir::new();
+    dir.table("001", "gate", "gate")
+        .migration(
+            "002",
+            "gated",
+            "SELECT 1 / (SELECT count(*)::int FROM gate);\n",
+            "SELECT 1;\n",
+        )
+        .migration(
+            "003",
+            "boom",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); RAISE EXCEPTION 'boom'; END $$;\n",
+            "SELECT 1;\n",
+        );
+    let mut client = db.client();
+    db.migrator(&dir)
+        .up(&UpOptions::default().steps(Some(1)), &mut no_progress)
+        .unwrap();
+    let mut migrator = db.migrator(&dir);
+    // 002 fails first of its run: nothing before it to make durable.
+    let first = migrator
+        .up(
+            &UpOptions::default().lock_wait(Duration::from_secs(2)),
+            &mut no_progress,
+        )
+        .unwrap_err();
+    assert!(
+        first
+            .error
+            .message_with_cause()
+            .contains("division by zero"),
+        "{}",
+        first.error
+    );
+    client.batch_execute("INSERT INTO gate VALUES (1)").unwrap();
+    let run = std::thread::spawn(move || {
+        let start = Instant::now();
+        let failed = migrator
+            .up(
+                &UpOptions::default().lock_wait(Duration::from_secs(2)),
+                &mut no_progress,
+            )
+            .unwrap_err();
+        (failed, start.elapsed())
+    });
+    let release = lock_once_sleeping(&db, "LOCK pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE");
+    let (failed, took) = run.join().unwrap();
+    drop(release);
+    assert!(
+        took < Duration::from_secs(20),
+        "took {took:?}: {}",
+        failed.error
+    );
+    assert_eq!(failed.error.exit_code(), 4, "{}", failed.error);
+    assert!(
+        failed.error.message_with_cause().contains("boom"),
+        "{}",
+        failed.error
+    );
+    // The migration's own failure first, then what could not be done after it.
+    let details = failed.error.details.join("\n");
+    assert!(
+        details.contains("002 committed, but could not be flushed")
+            && details.contains("lock wait"),
+        "{:?}",
+        failed.error
+    );
+    let Reason::Migration(m) = failed.error.reason() else {
+        panic!("no migration in {:?}", failed.error);
+    };
+    assert_eq!(m.version, "003");
+    assert_eq!(m.committed, ["002"]);
+    assert_eq!(db.ledger(), ["001:gate", "002:gated"]);
+}

@@ -279,13 +279,44 @@ impl<'a> Step<'a> {
 /// record of its own and commits synchronously (with the connection's `synchronous_commit`,
 /// as the run's last commit does): WAL is flushed in order, so its flush is theirs. Only on a
 /// run's early end — a failure, a stop — never on its way: the run's last commit does it
-/// otherwise. An error is the session's (lost, most likely): what it committed may then be
-/// lost if the server crashed.
-pub fn make_durable(client: &mut Client) -> Result<(), postgres::Error> {
-    client.batch_execute(&format!(
-        "BEGIN; {} {}",
+/// otherwise. An error is the session's (lost, most likely: what it committed may then be
+/// lost if the server crashed), or a lock another session holds on a catalog its statement
+/// looks up (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_proc`), waited for no longer than
+/// `wait`, the command's lock wait ([`not_made_durable`] says so; the transaction is rolled
+/// back, the session goes on) — never without bound, after a failure whose report waits.
+pub fn make_durable(client: &mut Client, wait: Duration) -> Result<(), postgres::Error> {
+    let made = client.batch_execute(&format!(
+        "BEGIN; {} SET LOCAL lock_timeout = '{}'; {}",
         crate::db::OWN_STATEMENT_BOUNDS,
+        sql::lock_wait_literal(wait),
         sql::MAKE_DURABLE
+    ));
+    if made.is_err() && !client.is_closed() {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    made
+}
+
+/// The detail of a failure after which [`make_durable`] failed with `e` on the live session
+/// (its lock wait, `wait`, ran out, or the server refused it), naming `committed`, the
+/// migrations it would have flushed: they stay committed, and are on disk once the server's
+/// WAL writer flushes them (a moment), unless it crashes first. `None` when the session is
+/// lost (the caller names them as of unknown durability).
+pub fn not_made_durable(e: &postgres::Error, wait: Duration, committed: &str) -> Option<String> {
+    if crate::db::is_connection_lost(e) {
+        return None;
+    }
+    let why = match e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+        true => format!(
+            " within {} (the command's lock wait: another session holds a lock on a catalog)",
+            crate::db::backoff::human(wait)
+        ),
+        false => String::new(),
+    };
+    Some(format!(
+        "{committed} committed, but could not be flushed to the server's disk at once{why} \
+         ({}): the server flushes them within a moment, unless it crashes first",
+        crate::db::cause_text(e)
     ))
 }
 

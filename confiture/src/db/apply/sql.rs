@@ -21,7 +21,8 @@ use crate::ledger::{self, LedgerCheck, RowKind, StartedRun, TrackingTable};
 /// messages never see it. `synchronous_commit TO DEFAULT`: the connection's, as the run's last
 /// commit has it (`set_config(..., NULL, true)`, [`after_row_select`]), whatever a migration
 /// set for the session.
-/// Sent after `BEGIN` and [`crate::db::OWN_STATEMENT_BOUNDS`].
+/// Sent after `BEGIN`, [`crate::db::OWN_STATEMENT_BOUNDS`] and our `lock_timeout`
+/// ([`super::make_durable`]).
 pub(super) const MAKE_DURABLE: &str = "SET LOCAL synchronous_commit TO DEFAULT; \
      SELECT pg_catalog.pg_logical_emit_message(true, 'confiture', 'durable'); COMMIT;";
 
@@ -543,10 +544,14 @@ pub(super) fn ledger_lock_wait_sql(settings: &ApplySettings) -> String {
 /// wait (`--lock-wait 0`) is one attempt, never `0`, which the server reads as no timeout —
 /// and at most what the server takes.
 fn ledger_lock_timeout(settings: &ApplySettings) -> String {
-    let ms = settings
-        .ledger_lock_wait
-        .as_millis()
-        .clamp(1, i32::MAX as u128);
+    lock_wait_literal(settings.ledger_lock_wait)
+}
+
+/// `wait`, the command's lock wait, as a `lock_timeout` for a statement of ours: at least a
+/// millisecond — a zero wait (`--lock-wait 0`) is one attempt, never `0`, which the server
+/// reads as no timeout — and at most what the server takes.
+pub(super) fn lock_wait_literal(wait: std::time::Duration) -> String {
+    let ms = wait.as_millis().clamp(1, i32::MAX as u128);
     format!("{ms}ms")
 }
 
