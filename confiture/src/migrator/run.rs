@@ -374,6 +374,7 @@ impl Migrator {
             in_fleet: self.in_fleet,
             rerun_interrupted,
             markers: Vec::new(),
+            holders_from: Some(self.env.clone()),
         }
     }
 

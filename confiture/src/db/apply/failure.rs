@@ -1811,18 +1811,40 @@ pub(super) fn own_statement_lock_holders(
     e: &postgres::Error,
 ) -> Option<Vec<crate::db::lock::LockHolder>> {
     let placed_in_ours = own_lock_wait(script, e)?;
-    let holders: Vec<crate::db::lock::LockHolder> =
+    let holders = unique_holders(
         crate::db::lock::catalog_lock_holders(client, None, MAX_CATALOG_HOLDERS)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(_, holder)| holder)
-            .fold(Vec::new(), |mut unique, holder| {
-                if !unique.contains(&holder) {
-                    unique.push(holder);
-                }
-                unique
-            });
+            .unwrap_or_default(),
+    );
     (placed_in_ours || !holders.is_empty()).then_some(holders)
+}
+
+/// The holders of `found` (a holder per locked catalog), each once.
+fn unique_holders(
+    found: Vec<(String, crate::db::lock::LockHolder)>,
+) -> Vec<crate::db::lock::LockHolder> {
+    found
+        .into_iter()
+        .map(|(_, holder)| holder)
+        .fold(Vec::new(), |mut unique, holder| {
+            if !unique.contains(&holder) {
+                unique.push(holder);
+            }
+            unique
+        })
+}
+
+/// The holders of a lock on a system catalog of the run's database, asked from a session on
+/// a maintenance database of its server ([`crate::db::connect::catalog_lock_holders`],
+/// [`ApplySettings::holders_from`]) — for when the run's own session cannot read them: a lock
+/// on `pg_attribute` holds its read of `pg_locks` too, and a read after the failure that gave
+/// up has closed it. Within the command's lock wait to connect (half a second at least: a
+/// zero would be no bound); empty when none could be asked.
+fn catalog_lock_holders_elsewhere(settings: &ApplySettings) -> Vec<crate::db::lock::LockHolder> {
+    let Some(env) = &settings.holders_from else {
+        return Vec::new();
+    };
+    let wait = settings.ledger_lock_wait.max(crate::db::EXPLANATION_WAIT);
+    unique_holders(crate::db::connect::catalog_lock_holders(env, wait).unwrap_or_default())
 }
 
 /// `failure`, of a step whose message ended because one of the tool's own statements waited
@@ -1830,12 +1852,18 @@ pub(super) fn own_statement_lock_holders(
 /// ([`own_statement_lock_holders`]): exit 6 naming those sessions, as a catalog read before a
 /// no-transaction migration is ([`catalog_locked_words`]) — not the migration's contention,
 /// never retried as such, and not its file's failure. The server's error stays its source.
+/// None found by the run's session (it could not read them, or was closed): asked from a
+/// maintenance database ([`catalog_lock_holders_elsewhere`]).
 pub(super) fn catalog_locked(
     settings: &ApplySettings,
     step: &Step<'_>,
     failure: StepFailure,
     holders: Vec<crate::db::lock::LockHolder>,
 ) -> StepFailure {
+    let holders = match holders.is_empty() {
+        true => catalog_lock_holders_elsewhere(settings),
+        false => holders,
+    };
     let doing = match step.direction {
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",

@@ -107,6 +107,12 @@ pub struct ApplySettings {
     /// row, and a no-transaction step those that are not its own direction's before it
     /// starts. Empty: only the marker spelled like the step is known.
     pub markers: Vec<crate::ledger::StartedRun>,
+    /// The environment of the run's connection, from which a session on a maintenance
+    /// database of its server names the holders of a lock on a system catalog that one of
+    /// the tool's own statements waited for, when the run's own session cannot read them
+    /// (`pg_attribute` locked: its read of `pg_locks` waits too;
+    /// [`crate::db::connect::catalog_lock_holders`]); `None`: not asked.
+    pub holders_from: Option<crate::config::Environment>,
 }
 
 #[cfg(test)]
@@ -128,6 +134,7 @@ impl ApplySettings {
             in_fleet: false,
             rerun_interrupted: false,
             markers: Vec::new(),
+            holders_from: None,
         }
     }
 }

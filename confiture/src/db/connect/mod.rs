@@ -637,8 +637,9 @@ fn dial(
 /// there waits for ([`crate::db::lock::catalog_lock_holders`]), asked after a connection to it
 /// got no session in time from a maintenance database of the same server (`postgres`, else
 /// `template1`; not `env`'s own), with the same credentials, within `wait` to connect: `None`
-/// when none could be asked.
-fn catalog_lock_holders(
+/// when none could be asked. Also what a run whose own statement waited for such a lock asks
+/// when its own session cannot read `pg_locks` (`apply::failure::catalog_locked`).
+pub(crate) fn catalog_lock_holders(
     env: &Environment,
     wait: Duration,
 ) -> Option<Vec<(String, crate::db::lock::LockHolder)>> {

@@ -155,6 +155,7 @@ fn run_with_pending(
         in_fleet: false,
         rerun_interrupted: false,
         markers: Vec::new(),
+        holders_from: None,
     };
     let steps: Vec<Step<'_>> = checked
         .set
