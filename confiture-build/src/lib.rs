@@ -33,19 +33,21 @@
 //! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
 //!
 //! The settings are the ones every `cargo confiture` command reads, so that the binary and
-//! the CLI agree: another directory or a squashed history's first version go in `Cargo.toml`
-//! (`migrations_dir = "sql/migrations"`, `first_version = 40`). The builder's
-//! [`Check::migrations_dir`] and [`Check::first_version`] must agree with them: one that
-//! differs fails the build, naming both places; a `first_version` they lack fails it, and a
-//! directory they do not name is a `cargo:warning=` naming the key to add:
+//! the CLI agree: another directory or a squashed history's first version go in the package's
+//! `Cargo.toml`, and the build script stays as above:
 //!
-//! ```no_run
-//! // build.rs
-//! fn main() -> Result<(), confiture_build::Error> {
-//!     confiture_build::Check::new().migrations_dir("sql/migrations").run()?;
-//!     Ok(())
-//! }
+//! ```toml
+//! # Cargo.toml
+//! [package.metadata.confiture]
+//! migrations_dir = "sql/migrations"
+//! first_version = 40
 //! ```
+//!
+//! The builder's [`Check::migrations_dir`] and [`Check::first_version`] are not another way
+//! to set them: they must agree with `Cargo.toml`. One that differs fails the build, naming
+//! both places; a `first_version` it lacks fails it, and a directory it does not name is a
+//! `cargo:warning=` naming the key to add. An error about the directory itself (missing, a
+//! file in its place) says to point `migrations_dir` in `Cargo.toml` at the right one.
 //!
 //! [`Check::inspect`] does the same work without printing anything, for a build script that
 //! wants to decide itself what to do with the [`Report`].
@@ -155,10 +157,12 @@ impl Check {
     }
 
     /// The migrations directory; a relative path is relative to the package's directory
-    /// (`CARGO_MANIFEST_DIR`). It must be the directory the settings name (`migrations_dir`,
-    /// default `db/migrations`) when they set one, or the build fails; when they do not, the
-    /// check prints a `cargo:warning=` naming the key to add, since `cargo confiture` commands
-    /// would otherwise read `db/migrations`.
+    /// (`CARGO_MANIFEST_DIR`). Not the way to check another directory: that is
+    /// `migrations_dir` in `[package.metadata.confiture]` of the package's `Cargo.toml`, which
+    /// every `cargo confiture` command reads too. This must be the directory the settings name
+    /// (`migrations_dir`, default `db/migrations`) when they set one, or the build fails; when
+    /// they do not, the check prints a `cargo:warning=` naming the key to add, since `cargo
+    /// confiture` commands would otherwise read `db/migrations`.
     pub fn migrations_dir(mut self, dir: impl Into<PathBuf>) -> Check {
         self.migrations_dir = Some(dir.into());
         self
@@ -1558,46 +1562,55 @@ mod tests {
         );
     }
 
+    /// Every error about the directory itself (missing, a file or a FIFO in its place, a link
+    /// to nowhere or to a file, a file above it) says where to point another one: Cargo.toml's
+    /// `migrations_dir`, the owner. It suggested `Check::migrations_dir` in build.rs, which
+    /// only warns now that every command reads Cargo.toml; never a command's
+    /// `--migrations-dir` either (h18 F5): a build script has no flags.
     #[test]
-    fn a_missing_directory_is_a_setup_error() {
+    fn a_missing_directory_is_a_setup_error_pointing_at_cargo_toml() {
         let tmp = workspace("");
-        let err = Check::new()
-            .manifest_dir(tmp.path.join("app"))
-            .inspect()
-            .unwrap_err();
-        assert!(err.message.contains("does not exist"), "{}", err.message);
-        let line = render_error(&err);
-        assert!(line.contains("; help: create it"), "{line}");
-        // h18 F5: a build script has no `--migrations-dir`; it has `Check::migrations_dir`.
-        assert!(!line.contains("--migrations-dir"), "{line}");
-        assert!(
-            line.contains("(or `confiture_build::Check::migrations_dir` in build.rs)"),
-            "{line}"
-        );
-        // A file in its place, and a link to nowhere, say the same.
-        std::fs::create_dir_all(tmp.path.join("db")).unwrap();
-        std::fs::write(tmp.path.join("db/migrations"), "").unwrap();
-        let err = Check::new()
-            .manifest_dir(tmp.path.join("app"))
-            .inspect()
-            .unwrap_err();
-        let line = render_error(&err);
-        assert!(line.contains("not a directory"), "{line}");
-        assert!(!line.contains("--migrations-dir"), "{line}");
-        assert!(line.contains("Check::migrations_dir"), "{line}");
-        #[cfg(unix)]
-        {
-            std::fs::remove_file(tmp.path.join("db/migrations")).unwrap();
-            std::os::unix::fs::symlink("nowhere", tmp.path.join("db/migrations")).unwrap();
-            let err = Check::new()
+        let dir = tmp.path.join("db/migrations");
+        let check = || {
+            Check::new()
                 .manifest_dir(tmp.path.join("app"))
                 .inspect()
-                .unwrap_err();
-            let line = render_error(&err);
-            assert!(line.contains("symbolic link"), "{line}");
-            assert!(!line.contains("--migrations-dir"), "{line}");
-            assert!(line.contains("Check::migrations_dir"), "{line}");
+                .unwrap_err()
+        };
+        let assert_points_at_cargo_toml = |err: &confiture::Error, said: &str, case: &str| {
+            let line = render_error(err);
+            assert!(line.contains(said), "{case}: {line}");
+            assert!(
+                line.contains("point `migrations_dir` in `[package.metadata.confiture]`"),
+                "{case}: {line}"
+            );
+            assert!(!line.contains("Check::migrations_dir"), "{case}: {line}");
+            assert!(!line.contains("--migrations-dir"), "{case}: {line}");
+        };
+        let err = check();
+        assert_points_at_cargo_toml(&err, "does not exist; help: create it", "missing");
+        fs::create_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(&dir, "").unwrap();
+        assert_points_at_cargo_toml(&check(), "not a directory", "a file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::symlink;
+            fs::remove_file(&dir).unwrap();
+            symlink("nowhere", &dir).unwrap();
+            assert_points_at_cargo_toml(&check(), "symbolic link", "a link to nowhere");
+            fs::remove_file(&dir).unwrap();
+            fs::write(tmp.path.join("db/file"), "").unwrap();
+            symlink("file", &dir).unwrap();
+            assert_points_at_cargo_toml(&check(), "not a directory", "a link to a file");
+            fs::remove_file(&dir).unwrap();
+            let made = std::process::Command::new("mkfifo").arg(&dir).status();
+            assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+            assert_points_at_cargo_toml(&check(), "a FIFO (named pipe)", "a FIFO");
+            fs::remove_file(&dir).unwrap();
         }
+        fs::remove_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db"), "").unwrap();
+        assert_points_at_cargo_toml(&check(), "cannot exist", "a file above");
     }
 
     /// The errors about the directory itself showed it absolute (`migrations directory
