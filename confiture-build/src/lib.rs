@@ -1613,6 +1613,70 @@ mod tests {
         assert_points_at_cargo_toml(&check(), "cannot exist", "a file above");
     }
 
+    /// A setting of the wrong type in a `Cargo.toml` (`first_version = "1"`, `migrations_dir =
+    /// 3`; cargo takes any value under `metadata`) failed the build naming the file but not the
+    /// line, while invalid TOML names it: each error about a setting names the line of its
+    /// value, in a section, an inline table, the workspace's table alike.
+    #[test]
+    fn a_cargo_toml_setting_of_the_wrong_type_names_its_file_and_line() {
+        let package = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+        let cases = [
+            (
+                "[package.metadata.confiture]\n\nfirst_version = \"1\"\n",
+                7,
+                "a whole number",
+            ),
+            (
+                "[package.metadata.confiture]\nmigrations_dir = 3\n",
+                6,
+                "a non-empty path",
+            ),
+            (
+                "[package.metadata]\nconfiture = { first_version = \"1\" }\n",
+                6,
+                "a whole number",
+            ),
+            ("[package.metadata]\nconfiture = 3\n", 6, "must be a table"),
+            (
+                "[package.metadata.confiture]\nfirst_version = 0\n",
+                6,
+                "must be 1 or more",
+            ),
+            (
+                "[package.metadata.confiture]\ndefault_env = \"a.yaml\"\n",
+                6,
+                "an environment",
+            ),
+            (
+                "[package.metadata.confiture]\nmigration_dir = \"m\"\n",
+                6,
+                "unknown key",
+            ),
+        ];
+        for (settings, line, said) in cases {
+            let tmp = workspace("");
+            tmp.write("app/Cargo.toml", &format!("{package}\n{settings}"));
+            let err = Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap_err();
+            let shown = render_error(&err);
+            assert!(shown.contains(said), "{settings}: {shown}");
+            assert!(
+                shown.contains(&format!("app/Cargo.toml:{line}`")),
+                "{settings}: {shown}"
+            );
+            assert!(shown.contains("; help: "), "{settings}: {shown}");
+        }
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = 3\n");
+        let err = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap_err();
+        let shown = render_error(&err);
+        assert!(shown.contains("/Cargo.toml:3`"), "{shown}");
+    }
+
     /// The errors about the directory itself showed it absolute (`migrations directory
     /// `/home/me/ws/db/migrations` does not exist`) while every other line of the check is
     /// relative to the workspace root: each of them — missing, a file in its place, a link to
