@@ -499,4 +499,21 @@ fn cargo_toml_settings_own_the_build_and_the_cli_agrees_with_the_binary() {
         .map(|(v, s)| (v.to_string(), s.to_string()))
         .collect();
     assert_eq!(pairs, expected, "{summary}");
+
+    // Cargo.toml is watched: a change to its settings alone reruns the check; here a value of
+    // the wrong type, named with its file and line. (`settings_crate` writes it back.)
+    let manifest = fs::read_to_string(krate.dir.join("Cargo.toml")).unwrap();
+    let manifest = manifest.replace("first_version = 3\n", "first_version = \"3\"\n");
+    krate.write_if_changed("Cargo.toml", manifest.as_bytes());
+    let (ok, output) = krate.build();
+    assert!(
+        !ok,
+        "a setting of the wrong type: the build should fail\n{output}"
+    );
+    let named = output.lines().any(|line| {
+        line.starts_with("error: ")
+            && line.contains("`first_version` in `[package.metadata.confiture]` of `")
+            && line.contains("Cargo.toml:8` must be a whole number, 1 or more, not a string")
+    });
+    assert!(named, "no `error:` line naming Cargo.toml:8\n{output}");
 }
