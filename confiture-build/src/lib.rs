@@ -1677,6 +1677,56 @@ mod tests {
         assert!(shown.contains("/Cargo.toml:3`"), "{shown}");
     }
 
+    /// An entry named like a migration that is no readable file — a directory, a FIFO, a link
+    /// to nowhere — fails the build naming it (C010), and the help says what to do for each:
+    /// it said "fix its permissions or the symbolic link" alone, which a directory or a FIFO
+    /// in a migration's place has nothing to do with.
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_in_a_migration_s_place_that_is_no_file_says_what_to_do() {
+        let tmp = workspace("");
+        let dir = tmp.path.join("db/migrations");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
+        fs::create_dir_all(dir.join("002_b.up.sql")).unwrap();
+        tmp.write("db/migrations/002_b.down.sql", "SELECT 1;\n");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("003_c.up.sql"))
+            .status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        tmp.write("db/migrations/003_c.down.sql", "SELECT 1;\n");
+        std::os::unix::fs::symlink("nowhere.sql", dir.join("004_d.up.sql")).unwrap();
+        tmp.write("db/migrations/004_d.down.sql", "SELECT 1;\n");
+        let mut out = Vec::new();
+        let err = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out)
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        let printed = String::from_utf8(out).unwrap();
+        for (file, is, to_do) in [
+            (
+                "002_b.up.sql",
+                "it is a directory, not a file",
+                "a directory",
+            ),
+            ("003_c.up.sql", "it is not a regular file", "a FIFO"),
+            (
+                "004_d.up.sql",
+                "symbolic link to `nowhere.sql`",
+                "the symbolic link",
+            ),
+        ] {
+            let line = printed
+                .lines()
+                .find(|l| l.starts_with(&format!("cargo::error=db/migrations/{file}: C010: ")))
+                .unwrap_or_else(|| panic!("{file}: no C010 line\n{printed}"));
+            assert!(line.contains(is), "{line}");
+            let help = line.split_once("; help: ").map(|(_, help)| help).unwrap();
+            assert!(help.contains(to_do), "{file}: {help}");
+        }
+    }
+
     /// The errors about the directory itself showed it absolute (`migrations directory
     /// `/home/me/ws/db/migrations` does not exist`) while every other line of the check is
     /// relative to the workspace root: each of them — missing, a file in its place, a link to
