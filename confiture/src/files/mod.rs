@@ -558,7 +558,8 @@ impl DirNamedBy {
         }
     }
 
-    /// The help's way to name another directory: `point `migrations_dir` in ... at {at}`.
+    /// How a help says to name another directory: point Cargo.toml's `migrations_dir` (and
+    /// the [`DirNamedBy::alternative`], if any) at `at`.
     fn point_at(self, at: &str) -> String {
         let tables = crate::workspace::SETTINGS_TABLES;
         match self.alternative() {
