@@ -33,19 +33,21 @@
 //! - returns `Err` when there is any error, so that `main` exits non-zero and the build fails.
 //!
 //! The settings are the ones every `cargo confiture` command reads, so that the binary and
-//! the CLI agree: another directory or a squashed history's first version go in `Cargo.toml`
-//! (`migrations_dir = "sql/migrations"`, `first_version = 40`). The builder's
-//! [`Check::migrations_dir`] and [`Check::first_version`] must agree with them: one that
-//! differs fails the build, naming both places; a `first_version` they lack fails it, and a
-//! directory they do not name is a `cargo:warning=` naming the key to add:
+//! the CLI agree: another directory or a squashed history's first version go in the package's
+//! `Cargo.toml`, and the build script stays as above:
 //!
-//! ```no_run
-//! // build.rs
-//! fn main() -> Result<(), confiture_build::Error> {
-//!     confiture_build::Check::new().migrations_dir("sql/migrations").run()?;
-//!     Ok(())
-//! }
+//! ```toml
+//! # Cargo.toml
+//! [package.metadata.confiture]
+//! migrations_dir = "sql/migrations"
+//! first_version = 40
 //! ```
+//!
+//! The builder's [`Check::migrations_dir`] and [`Check::first_version`] are not another way
+//! to set them: they must agree with `Cargo.toml`. One that differs fails the build, naming
+//! both places; a `first_version` it lacks fails it, and a directory it does not name is a
+//! `cargo:warning=` naming the key to add. An error about the directory itself (missing, a
+//! file in its place) says to point `migrations_dir` in `Cargo.toml` at the right one.
 //!
 //! [`Check::inspect`] does the same work without printing anything, for a build script that
 //! wants to decide itself what to do with the [`Report`].
@@ -155,10 +157,12 @@ impl Check {
     }
 
     /// The migrations directory; a relative path is relative to the package's directory
-    /// (`CARGO_MANIFEST_DIR`). It must be the directory the settings name (`migrations_dir`,
-    /// default `db/migrations`) when they set one, or the build fails; when they do not, the
-    /// check prints a `cargo:warning=` naming the key to add, since `cargo confiture` commands
-    /// would otherwise read `db/migrations`.
+    /// (`CARGO_MANIFEST_DIR`). Not the way to check another directory: that is
+    /// `migrations_dir` in `[package.metadata.confiture]` of the package's `Cargo.toml`, which
+    /// every `cargo confiture` command reads too. This must be the directory the settings name
+    /// (`migrations_dir`, default `db/migrations`) when they set one, or the build fails; when
+    /// they do not, the check prints a `cargo:warning=` naming the key to add, since `cargo
+    /// confiture` commands would otherwise read `db/migrations`.
     pub fn migrations_dir(mut self, dir: impl Into<PathBuf>) -> Check {
         self.migrations_dir = Some(dir.into());
         self
@@ -1558,45 +1562,168 @@ mod tests {
         );
     }
 
+    /// Every error about the directory itself (missing, a file or a FIFO in its place, a link
+    /// to nowhere or to a file, a file above it) says where to point another one: Cargo.toml's
+    /// `migrations_dir`, the owner. It suggested `Check::migrations_dir` in build.rs, which
+    /// only warns now that every command reads Cargo.toml; never a command's
+    /// `--migrations-dir` either (h18 F5): a build script has no flags.
     #[test]
-    fn a_missing_directory_is_a_setup_error() {
+    fn a_missing_directory_is_a_setup_error_pointing_at_cargo_toml() {
         let tmp = workspace("");
-        let err = Check::new()
-            .manifest_dir(tmp.path.join("app"))
-            .inspect()
-            .unwrap_err();
-        assert!(err.message.contains("does not exist"), "{}", err.message);
-        let line = render_error(&err);
-        assert!(line.contains("; help: create it"), "{line}");
-        // h18 F5: a build script has no `--migrations-dir`; it has `Check::migrations_dir`.
-        assert!(!line.contains("--migrations-dir"), "{line}");
-        assert!(
-            line.contains("(or `confiture_build::Check::migrations_dir` in build.rs)"),
-            "{line}"
-        );
-        // A file in its place, and a link to nowhere, say the same.
-        std::fs::create_dir_all(tmp.path.join("db")).unwrap();
-        std::fs::write(tmp.path.join("db/migrations"), "").unwrap();
-        let err = Check::new()
-            .manifest_dir(tmp.path.join("app"))
-            .inspect()
-            .unwrap_err();
-        let line = render_error(&err);
-        assert!(line.contains("not a directory"), "{line}");
-        assert!(!line.contains("--migrations-dir"), "{line}");
-        assert!(line.contains("Check::migrations_dir"), "{line}");
+        let dir = tmp.path.join("db/migrations");
+        let check = || {
+            Check::new()
+                .manifest_dir(tmp.path.join("app"))
+                .inspect()
+                .unwrap_err()
+        };
+        let assert_points_at_cargo_toml = |err: &confiture::Error, said: &str, case: &str| {
+            let line = render_error(err);
+            assert!(line.contains(said), "{case}: {line}");
+            assert!(
+                line.contains("point `migrations_dir` in `[package.metadata.confiture]`"),
+                "{case}: {line}"
+            );
+            assert!(!line.contains("Check::migrations_dir"), "{case}: {line}");
+            assert!(!line.contains("--migrations-dir"), "{case}: {line}");
+        };
+        let err = check();
+        assert_points_at_cargo_toml(&err, "does not exist; help: create it", "missing");
+        fs::create_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(&dir, "").unwrap();
+        assert_points_at_cargo_toml(&check(), "not a directory", "a file");
         #[cfg(unix)]
         {
-            std::fs::remove_file(tmp.path.join("db/migrations")).unwrap();
-            std::os::unix::fs::symlink("nowhere", tmp.path.join("db/migrations")).unwrap();
+            use std::os::unix::fs::symlink;
+            fs::remove_file(&dir).unwrap();
+            symlink("nowhere", &dir).unwrap();
+            assert_points_at_cargo_toml(&check(), "symbolic link", "a link to nowhere");
+            fs::remove_file(&dir).unwrap();
+            fs::write(tmp.path.join("db/file"), "").unwrap();
+            symlink("file", &dir).unwrap();
+            assert_points_at_cargo_toml(&check(), "not a directory", "a link to a file");
+            fs::remove_file(&dir).unwrap();
+            let made = std::process::Command::new("mkfifo").arg(&dir).status();
+            assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+            assert_points_at_cargo_toml(&check(), "a FIFO (named pipe)", "a FIFO");
+            fs::remove_file(&dir).unwrap();
+        }
+        fs::remove_dir_all(tmp.path.join("db")).unwrap();
+        fs::write(tmp.path.join("db"), "").unwrap();
+        assert_points_at_cargo_toml(&check(), "cannot exist", "a file above");
+    }
+
+    /// A setting of the wrong type in a `Cargo.toml` (`first_version = "1"`, `migrations_dir =
+    /// 3`; cargo takes any value under `metadata`) failed the build naming the file but not the
+    /// line, while invalid TOML names it: each error about a setting names the line of its
+    /// value, in a section, an inline table, the workspace's table alike.
+    #[test]
+    fn a_cargo_toml_setting_of_the_wrong_type_names_its_file_and_line() {
+        let package = "[package]\nname = \"app\"\nversion = \"0.1.0\"\n";
+        let cases = [
+            (
+                "[package.metadata.confiture]\n\nfirst_version = \"1\"\n",
+                7,
+                "a whole number",
+            ),
+            (
+                "[package.metadata.confiture]\nmigrations_dir = 3\n",
+                6,
+                "a non-empty path",
+            ),
+            (
+                "[package.metadata]\nconfiture = { first_version = \"1\" }\n",
+                6,
+                "a whole number",
+            ),
+            ("[package.metadata]\nconfiture = 3\n", 6, "must be a table"),
+            (
+                "[package.metadata.confiture]\nfirst_version = 0\n",
+                6,
+                "must be 1 or more",
+            ),
+            (
+                "[package.metadata.confiture]\ndefault_env = \"a.yaml\"\n",
+                6,
+                "an environment",
+            ),
+            (
+                "[package.metadata.confiture]\nmigration_dir = \"m\"\n",
+                6,
+                "unknown key",
+            ),
+        ];
+        for (settings, line, said) in cases {
+            let tmp = workspace("");
+            tmp.write("app/Cargo.toml", &format!("{package}\n{settings}"));
             let err = Check::new()
                 .manifest_dir(tmp.path.join("app"))
                 .inspect()
                 .unwrap_err();
-            let line = render_error(&err);
-            assert!(line.contains("symbolic link"), "{line}");
-            assert!(!line.contains("--migrations-dir"), "{line}");
-            assert!(line.contains("Check::migrations_dir"), "{line}");
+            let shown = render_error(&err);
+            assert!(shown.contains(said), "{settings}: {shown}");
+            assert!(
+                shown.contains(&format!("app/Cargo.toml:{line}`")),
+                "{settings}: {shown}"
+            );
+            assert!(shown.contains("; help: "), "{settings}: {shown}");
+        }
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = 3\n");
+        let err = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .inspect()
+            .unwrap_err();
+        let shown = render_error(&err);
+        assert!(shown.contains("/Cargo.toml:3`"), "{shown}");
+    }
+
+    /// An entry named like a migration that is no readable file — a directory, a FIFO, a link
+    /// to nowhere — fails the build naming it (C010), and the help says what to do for each:
+    /// it said "fix its permissions or the symbolic link" alone, which a directory or a FIFO
+    /// in a migration's place has nothing to do with.
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_in_a_migration_s_place_that_is_no_file_says_what_to_do() {
+        let tmp = workspace("");
+        let dir = tmp.path.join("db/migrations");
+        tmp.write("db/migrations/001_a.up.sql", "SELECT 1;\n");
+        tmp.write("db/migrations/001_a.down.sql", "SELECT 1;\n");
+        fs::create_dir_all(dir.join("002_b.up.sql")).unwrap();
+        tmp.write("db/migrations/002_b.down.sql", "SELECT 1;\n");
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("003_c.up.sql"))
+            .status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        tmp.write("db/migrations/003_c.down.sql", "SELECT 1;\n");
+        std::os::unix::fs::symlink("nowhere.sql", dir.join("004_d.up.sql")).unwrap();
+        tmp.write("db/migrations/004_d.down.sql", "SELECT 1;\n");
+        let mut out = Vec::new();
+        let err = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out)
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        let printed = String::from_utf8(out).unwrap();
+        for (file, is, to_do) in [
+            (
+                "002_b.up.sql",
+                "it is a directory, not a file",
+                "a directory",
+            ),
+            ("003_c.up.sql", "it is not a regular file", "a FIFO"),
+            (
+                "004_d.up.sql",
+                "symbolic link to `nowhere.sql`",
+                "the symbolic link",
+            ),
+        ] {
+            let line = printed
+                .lines()
+                .find(|l| l.starts_with(&format!("cargo::error=db/migrations/{file}: C010: ")))
+                .unwrap_or_else(|| panic!("{file}: no C010 line\n{printed}"));
+            assert!(line.contains(is), "{line}");
+            let help = line.split_once("; help: ").map(|(_, help)| help).unwrap();
+            assert!(help.contains(to_do), "{file}: {help}");
         }
     }
 

@@ -305,6 +305,34 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
     })
 }
 
+/// `manifest` as an error about the value of `keys` (a dotted path of tables, then the key)
+/// names it: `path:LINE`, the line where the value is written (in a `[section]`, a dotted key
+/// or an inline table alike), as [`read_manifest`] names invalid TOML; the path alone when the
+/// file no longer reads or parses. Read again only for the error: the settings are read from
+/// the parsed table, which keeps no positions.
+fn shown_at(manifest: &Path, keys: &[&str]) -> String {
+    let line = fs::read_to_string(manifest).ok().and_then(|text| {
+        let document = toml::de::DeTable::parse(&text).ok()?;
+        let mut table = document.get_ref();
+        let mut span = None;
+        for (i, key) in keys.iter().enumerate() {
+            let (_, value) = table.iter().find(|(name, _)| name.get_ref() == key)?;
+            span = Some(value.span());
+            if i + 1 < keys.len() {
+                match value.get_ref() {
+                    toml::de::DeValue::Table(inner) => table = inner,
+                    _ => return None,
+                }
+            }
+        }
+        Some(crate::text::line_of(text.as_bytes(), span?.start))
+    });
+    match line {
+        Some(line) => format!("{}:{line}", manifest.display()),
+        None => manifest.display().to_string(),
+    }
+}
+
 /// Reads one table of settings (`name`, in `manifest`) into `settings`: every key known, every
 /// value of the right type. Paths are relative to `base` when given (a package's directory),
 /// else to the workspace root.
@@ -316,10 +344,15 @@ fn read_settings(
     settings: &mut Settings,
 ) -> Result<()> {
     let dotted = name.trim_matches(['[', ']']);
+    // Where a key's value is written: `Cargo.toml:LINE`, as invalid TOML is named.
+    let at = |key: Option<&str>| {
+        let keys: Vec<&str> = dotted.split('.').chain(key).collect();
+        shown_at(manifest, &keys)
+    };
     let Some(confiture) = value.as_table() else {
         return Err(Error::invalid(format!(
             "`{dotted}` in `{}` must be a table, not {}",
-            manifest.display(),
+            at(None),
             describe(value)
         ))
         .with_help(format!("write it as a `{name}` section")));
@@ -332,7 +365,7 @@ fn read_settings(
         let wrong_type = |expected: &str, example: &str| {
             Error::invalid(format!(
                 "`{key}` in `{name}` of `{}` must be {expected}, not {}",
-                manifest.display(),
+                at(Some(key)),
                 describe(value)
             ))
             .with_help(format!("for example `{key} = {example}`"))
@@ -372,7 +405,7 @@ fn read_settings(
                     return Err(Error::invalid(format!(
                         "`{key}` in `{name}` of `{}` must be the name of an environment, a file \
                          of the environments directory without `.yaml`, not {env:?}",
-                        manifest.display()
+                        at(Some(key))
                     ))
                     .with_help(format!("for example `{key} = \"{example}\"`")));
                 }
@@ -385,7 +418,7 @@ fn read_settings(
                 let version = version.ok_or_else(|| wrong_type(&expected, "5"))?;
                 if version < crate::history::MIN_VERSION {
                     return Err(first_version_too_low(
-                        &format!("`first_version` in `{name}` of `{}`", manifest.display()),
+                        &format!("`first_version` in `{name}` of `{}`", at(Some(key))),
                         version,
                     )
                     .with_help(format!(
@@ -397,7 +430,7 @@ fn read_settings(
                 settings.first_version = Some(version);
                 settings.first_version_from = Some(table_setting(name));
             }
-            _ => return Err(unknown_key(manifest, name, key)),
+            _ => return Err(unknown_key(&at(Some(key)), name, key)),
         }
     }
     Ok(())
@@ -434,11 +467,8 @@ pub fn first_version_too_low(setting: &str, version: u64) -> Error {
 }
 
 /// `unknown key` in a table of settings, with a did-you-mean and the keys both tables take.
-fn unknown_key(manifest: &Path, name: &str, key: &str) -> Error {
-    let err = Error::invalid(format!(
-        "unknown key `{key}` in `{name}` of `{}`",
-        manifest.display()
-    ));
+fn unknown_key(manifest: &str, name: &str, key: &str) -> Error {
+    let err = Error::invalid(format!("unknown key `{key}` in `{name}` of `{manifest}`"));
     let keys = format!(
         "{} (in `{PACKAGE_TABLE}` and `{WORKSPACE_TABLE}` alike)",
         KEYS.join(", ")
@@ -702,7 +732,7 @@ mod tests {
         assert_eq!(
             err.message,
             format!(
-                "unknown key `migration_dir` in `[package.metadata.confiture]` of `{}`",
+                "unknown key `migration_dir` in `[package.metadata.confiture]` of `{}:5`",
                 manifest.display()
             )
         );
@@ -722,7 +752,7 @@ mod tests {
         assert_eq!(
             err.message,
             format!(
-                "`migrations_dir` in `[package.metadata.confiture]` of `{}` must be a non-empty \
+                "`migrations_dir` in `[package.metadata.confiture]` of `{}:5` must be a non-empty \
                  path string, relative to the package's directory, not an empty string",
                 manifest.display()
             )
@@ -751,7 +781,7 @@ mod tests {
         assert_eq!(
             err.message,
             format!(
-                "unknown key `migration_dir` in `[workspace.metadata.confiture]` of `{}`",
+                "unknown key `migration_dir` in `[workspace.metadata.confiture]` of `{}:3`",
                 manifest.display()
             )
         );
@@ -779,13 +809,13 @@ mod tests {
     fn wrong_types_name_the_manifest_and_the_key() {
         let tmp = TempDir::new("confiture_workspace");
         let cases = [
-            ("migrations_dir = 3", "`migrations_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an integer"),
-            ("environments_dir = \"\"", "`environments_dir` in `[workspace.metadata.confiture]` of `{}` must be a non-empty path string, relative to the workspace root, not an empty string"),
-            ("default_env = [\"a\"]", "`default_env` in `[workspace.metadata.confiture]` of `{}` must be a non-empty string, not an array"),
-            ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a negative integer"),
-            ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a string"),
-            ("first_version = 1.5", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be a whole number, 1 or more, not a float"),
-            ("first_version = 0", "`first_version` in `[workspace.metadata.confiture]` of `{}` must be 1 or more, not 0: version 0 is the state before every migration (what `migrate down --target 0` returns to), not a migration's"),
+            ("migrations_dir = 3", "`migrations_dir` in `[workspace.metadata.confiture]` of `{}:3` must be a non-empty path string, relative to the workspace root, not an integer"),
+            ("environments_dir = \"\"", "`environments_dir` in `[workspace.metadata.confiture]` of `{}:3` must be a non-empty path string, relative to the workspace root, not an empty string"),
+            ("default_env = [\"a\"]", "`default_env` in `[workspace.metadata.confiture]` of `{}:3` must be a non-empty string, not an array"),
+            ("first_version = -1", "`first_version` in `[workspace.metadata.confiture]` of `{}:3` must be a whole number, 1 or more, not a negative integer"),
+            ("first_version = \"5\"", "`first_version` in `[workspace.metadata.confiture]` of `{}:3` must be a whole number, 1 or more, not a string"),
+            ("first_version = 1.5", "`first_version` in `[workspace.metadata.confiture]` of `{}:3` must be a whole number, 1 or more, not a float"),
+            ("first_version = 0", "`first_version` in `[workspace.metadata.confiture]` of `{}:3` must be 1 or more, not 0: version 0 is the state before every migration (what `migrate down --target 0` returns to), not a migration's"),
         ];
         for (line, expected) in cases {
             let manifest = tmp.write(
@@ -839,7 +869,7 @@ mod tests {
                 assert_eq!(
                     err.message,
                     format!(
-                        "`default_env` in `{table}` of `{}` must be the name of an environment, \
+                        "`default_env` in `{table}` of `{}:6` must be the name of an environment, \
                          a file of the environments directory without `.yaml`, not {value:?}",
                         manifest.display()
                     )

@@ -486,10 +486,12 @@ fn subdirectory(path: &Path) -> Diagnostic {
 fn unreadable(path: &Path, error: &str) -> Diagnostic {
     let shown = crate::display::file_name(path);
     let message = format!("cannot read `{shown}`: {error}");
-    let help =
-        "make it a readable file (fix its permissions or the symbolic link); remove it only \
-                if it is no migration: an applied migration's files must stay"
-            .to_string();
+    // One help for every reason (the reason is words, never decided on): each shape's fix.
+    let help = "make it a readable file: fix its permissions or the symbolic link; a directory, \
+                a FIFO or a device in a migration's place is no migration file: put the \
+                migration's file there instead; remove it only if it is no migration: an \
+                applied migration's files must stay"
+        .to_string();
     diagnostic(&UNREADABLE_FILE, path, None, message, help)
 }
 

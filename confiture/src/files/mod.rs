@@ -538,7 +538,8 @@ pub enum DirNamedBy {
     /// A `cargo confiture` command: its `--migrations-dir` flag.
     #[default]
     Command,
-    /// A build script (confiture-build): `Check::migrations_dir`.
+    /// A build script (confiture-build): Cargo.toml alone, whose setting the build script
+    /// reads as every command does (its `Check::migrations_dir` must agree with it).
     BuildScript,
     /// A program calling the library: the directory it gives [`crate::Migrator::new`] (or
     /// `Fleet::new`), which has no `--migrations-dir` flag.
@@ -546,12 +547,24 @@ pub enum DirNamedBy {
 }
 
 impl DirNamedBy {
-    /// The other way to name the directory, for a help line: `--migrations-dir`.
-    fn alternative(self) -> &'static str {
+    /// The other way to name the directory, besides Cargo.toml's `migrations_dir`, if any:
+    /// `--migrations-dir`. A build script has none: Cargo.toml's setting is the owner, and a
+    /// `Check::migrations_dir` that differs from it fails the build.
+    fn alternative(self) -> Option<&'static str> {
         match self {
-            DirNamedBy::Command => "--migrations-dir",
-            DirNamedBy::BuildScript => "`confiture_build::Check::migrations_dir` in build.rs",
-            DirNamedBy::Library => "the directory your program gives `Migrator::new`",
+            DirNamedBy::Command => Some("--migrations-dir"),
+            DirNamedBy::BuildScript => None,
+            DirNamedBy::Library => Some("the directory your program gives `Migrator::new`"),
+        }
+    }
+
+    /// How a help says to name another directory: point Cargo.toml's `migrations_dir` (and
+    /// the [`DirNamedBy::alternative`], if any) at `at`.
+    fn point_at(self, at: &str) -> String {
+        let tables = crate::workspace::SETTINGS_TABLES;
+        match self.alternative() {
+            Some(or) => format!("point `migrations_dir` in {tables} (or {or}) at {at}"),
+            None => format!("point `migrations_dir` in {tables} at {at}"),
         }
     }
 }
@@ -844,19 +857,18 @@ fn open_regular(path: &Path) -> std::result::Result<fs::File, String> {
 
 fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) -> Error {
     let shown = show.text(dir);
-    let tables = crate::workspace::SETTINGS_TABLES;
-    let or = named_by.alternative();
-    let err = match link_error(dir, err, or, show) {
+    let err = match link_error(dir, err, named_by, show) {
         Ok(error) => return error,
         Err(err) => err,
     };
     let help = format!(
         "create it: {} creates it with the first migration; or, if the migrations are \
-         elsewhere, point `migrations_dir` in {tables} (or {or}) at their directory",
-        crate::hint::command("migrate generate NAME")
+         elsewhere, {}",
+        crate::hint::command("migrate generate NAME"),
+        named_by.point_at("their directory")
     );
     if let Some(blocker) = blocking_ancestor(dir) {
-        return blocked_error(dir, &blocker, or, show);
+        return blocked_error(dir, &blocker, named_by, show);
     }
     match fs::metadata(dir) {
         Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
@@ -864,8 +876,7 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
         }
         Ok(meta) if !meta.is_dir() => {
             let kind = not_a_directory(&meta);
-            let point =
-                format!("point `migrations_dir` in {tables} (or {or}) at the right directory");
+            let point = named_by.point_at("the right directory");
             // Only a regular file is one to move away: `/dev/null` moved is the system's.
             let help = if meta.is_file() {
                 format!("it is a file: move it away and create the directory, or {point}")
@@ -925,11 +936,10 @@ fn blocking_ancestor(dir: &Path) -> Option<PathBuf> {
 
 /// The error for a migrations directory that cannot exist because `blocker`, above it, is no
 /// directory: what `blocker` is (the same words as for the directory itself) and what to do.
-fn blocked_error(dir: &Path, blocker: &Path, or: &str, show: Shown<'_>) -> Error {
+fn blocked_error(dir: &Path, blocker: &Path, named_by: DirNamedBy, show: Shown<'_>) -> Error {
     let shown = show.text(dir);
-    let tables = crate::workspace::SETTINGS_TABLES;
     let at = show.text(blocker);
-    let point = format!("point `migrations_dir` in {tables} (or {or}) at the right directory");
+    let point = named_by.point_at("the right directory");
     let is_link = fs::symlink_metadata(blocker).is_ok_and(|meta| meta.file_type().is_symlink());
     let (what, help) = match fs::read_link(blocker) {
         Ok(target) if is_link => {
@@ -1011,7 +1021,7 @@ fn not_a_directory(meta: &fs::Metadata) -> &'static str {
 fn link_error(
     dir: &Path,
     err: io::Error,
-    or: &str,
+    named_by: DirNamedBy,
     show: Shown<'_>,
 ) -> std::result::Result<Error, io::Error> {
     let is_link = fs::symlink_metadata(dir).is_ok_and(|meta| meta.file_type().is_symlink());
@@ -1025,10 +1035,10 @@ fn link_error(
     };
     let link = show.text(dir);
     let to = show.text(&resolved);
-    let tables = crate::workspace::SETTINGS_TABLES;
     let repoint = format!(
         "point the link at the directory that holds the migrations (`ln -sfn DIR {link}`), or \
-         point `migrations_dir` in {tables} (or {or}) at that directory"
+         {}",
+        named_by.point_at("that directory")
     );
     let error = match fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Error::invalid(format!(

@@ -4,7 +4,8 @@
 //!
 //! One crate and one target directory (`target/build-script-e2e`) are reused for every build,
 //! swapping the migration files in between, so the dependencies compile once (the first run
-//! takes a minute; later builds only rerun the build script).
+//! takes a minute; later builds only rerun the build script). The crates of the other tests
+//! here (`stale-embed-e2e`, `settings-e2e`) are reused the same way.
 
 use std::fs;
 use std::time::Instant;
@@ -334,4 +335,185 @@ fn a_build_script_that_stops_embedding_never_compiles_a_stale_set() {
         String::from_utf8_lossy(&run.stdout),
         "001_create_tb_user\n002_add_bio_to_users\n003_c\n"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cargo.toml owns the settings: the build script and `cargo confiture` read the same ones.
+
+/// The binary of [`settings_crate`]: `Migrator::from_embedded(..).status()` on `DATABASE_URL`,
+/// printed as the library's JSON (what `migrate status --format json` prints of it).
+const STATUS_MAIN: &[u8] = b"static MIGRATIONS: &confiture::embedded::EmbeddedMigrations = confiture::include_migrations!();\n\n\
+fn main() {\n    let url = std::env::var(\"DATABASE_URL\").expect(\"DATABASE_URL\");\n    \
+let env = confiture::config::Environment::from_url(&url, \"e2e\").expect(\"a database URL\");\n    \
+match confiture::Migrator::from_embedded(env, MIGRATIONS).status() {\n        \
+Ok(report) => println!(\"{}\", serde_json::to_string(&report).unwrap()),\n        \
+Err(err) => {\n            eprintln!(\"{err}\");\n            std::process::exit(i32::from(err.exit_code()));\n        }\n    }\n}\n";
+
+/// The up file of version 3: the same bytes in the project that applied it and in the crate,
+/// so that its ledger row's checksum matches.
+const V3_UP: &str = "CREATE TABLE tb_three (pk INTEGER);\n";
+
+/// A crate whose `[package.metadata.confiture]` holds a squashed history's `first_version = 3`
+/// and `migrations_dir = "sql"`, with 003 and 004 there; its binary embeds them and prints
+/// the embedded set's status on a database. One target directory for every build:
+/// `confiture` with its driver compiles once.
+fn settings_crate() -> ThrowawayCrate {
+    let workspace = confiture_tests::workspace_root();
+    let krate = ThrowawayCrate::new(
+        "settings-e2e",
+        &format!(
+            "[package]\nname = \"confiture-settings-e2e\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [package.metadata.confiture]\nfirst_version = 3\nmigrations_dir = \"sql\"\n\n\
+             [dependencies]\nconfiture = {{ path = {:?}, default-features = false, features = [\"db\"] }}\n\
+             serde_json = \"1\"\n\n\
+             [build-dependencies]\nconfiture-build = {{ path = {:?} }}\n\n[workspace]\n",
+            workspace.join("confiture").display().to_string(),
+            workspace.join("confiture-build").display().to_string(),
+        ),
+    );
+    krate.write_if_changed("src/main.rs", STATUS_MAIN);
+    let _ = fs::remove_dir_all(krate.dir.join("db"));
+    fs::create_dir_all(krate.dir.join("sql")).unwrap();
+    krate.write_if_changed("sql/003_three.up.sql", V3_UP.as_bytes());
+    krate.write_if_changed("sql/003_three.down.sql", b"DROP TABLE tb_three;\n");
+    krate.write_if_changed(
+        "sql/004_four.up.sql",
+        b"CREATE TABLE tb_four (pk INTEGER);\n",
+    );
+    krate.write_if_changed("sql/004_four.down.sql", b"DROP TABLE tb_four;\n");
+    krate
+}
+
+/// A build script that embeds, its builder given `settings`.
+fn embedding_build_rs(settings: &str) -> Vec<u8> {
+    format!(
+        "fn main() -> Result<(), confiture_build::Error> {{\n    \
+         confiture_build::Check::new(){settings}.embed().run()?;\n    Ok(())\n}}\n"
+    )
+    .into_bytes()
+}
+
+/// `(version, status)` of every migration a status JSON document lists, and its summary.
+fn statuses(report: &serde_json::Value) -> (Vec<(String, String)>, serde_json::Value) {
+    let migrations = report["migrations"].as_array().expect("migrations");
+    let pairs = migrations
+        .iter()
+        .map(|m| (m["version"].to_string(), m["status"].to_string()))
+        .collect();
+    (pairs, report["summary"].clone())
+}
+
+/// The owner of `first_version` and `migrations_dir` is Cargo.toml, end to end: a build.rs
+/// setting that disagrees with it fails a real `cargo build` naming both places; a consistent
+/// setup builds, and its binary (`Migrator::from_embedded`) and `cargo confiture migrate status`
+/// on the crate agree on a ledger with squashed rows. Before, a `Check::first_version` alone
+/// made the binary take those rows as squashed while `status` called them missing (exit 7).
+#[test]
+fn cargo_toml_settings_own_the_build_and_the_cli_agrees_with_the_binary() {
+    let krate = settings_crate();
+    for (settings, parts) in [
+        (
+            ".first_version(2)",
+            [
+                "`Check::first_version(2)` in build.rs disagrees with `first_version` in \
+                 `[package.metadata.confiture]` of `Cargo.toml`, which is 3",
+                "help: remove `Check::first_version` from build.rs",
+            ],
+        ),
+        (
+            ".migrations_dir(\"db/migrations\")",
+            [
+                "`Check::migrations_dir(\"db/migrations\")` in build.rs (`db/migrations`) \
+                 disagrees with `migrations_dir` in `[package.metadata.confiture]` of \
+                 `Cargo.toml`, which is `sql`",
+                "help: remove `Check::migrations_dir` from build.rs",
+            ],
+        ),
+    ] {
+        krate.write_if_changed("build.rs", &embedding_build_rs(settings));
+        let (ok, output) = krate.build();
+        assert!(!ok, "{settings}: the build should fail\n{output}");
+        let error = output
+            .lines()
+            .find(|line| line.starts_with("error: ") && line.contains("in build.rs"))
+            .unwrap_or_else(|| panic!("{settings}: no `error:` line naming build.rs\n{output}"));
+        for part in parts {
+            assert!(error.contains(part), "{settings}: `{part}`\n{output}");
+        }
+    }
+
+    // Consistent: the same value in build.rs as in Cargo.toml builds, without a warning.
+    krate.write_if_changed("build.rs", &embedding_build_rs(".first_version(3)"));
+    let (ok, output) = krate.build();
+    assert!(ok, "a consistent setup should build\n{output}");
+    assert!(!output.contains("Check::"), "{output}");
+
+    // The ledger: 001 and 002 (squashed into 003 since), and 003, applied from files.
+    let db = confiture_tests::TestDb::new("build_settings");
+    let project = confiture_tests::Project::new();
+    project
+        .migration(
+            "001_one",
+            "CREATE TABLE tb_one (pk INTEGER);\n",
+            "DROP TABLE tb_one;\n",
+        )
+        .migration(
+            "002_two",
+            "CREATE TABLE tb_two (pk INTEGER);\n",
+            "DROP TABLE tb_two;\n",
+        )
+        .migration("003_three", V3_UP, "DROP TABLE tb_three;\n");
+    project.run_on(&db, &["migrate", "up"]).code(0);
+
+    let binary = krate.target.join("debug").join(format!(
+        "confiture-settings-e2e{}",
+        std::env::consts::EXE_SUFFIX
+    ));
+    let run = std::process::Command::new(&binary)
+        .env("DATABASE_URL", db.url())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "the binary's status: {run:?}");
+    let by_binary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+
+    let cli = confiture_tests::Run::of(confiture_tests::cli().current_dir(&krate.dir).args([
+        "migrate",
+        "status",
+        "--format",
+        "json",
+        "--database-url",
+        &db.url(),
+    ]));
+    // Pending (1): 004. Not diverged (7): the rows below 3 are squashed, for both.
+    cli.code(confiture::exit::PENDING);
+    let by_cli = cli.json();
+    assert_eq!(statuses(&by_cli), statuses(&by_binary), "{}", cli.dump());
+    let (pairs, summary) = statuses(&by_binary);
+    let expected = [
+        ("\"001\"", "\"squashed\""),
+        ("\"002\"", "\"squashed\""),
+        ("\"003\"", "\"applied\""),
+        ("\"004\"", "\"pending\""),
+    ];
+    let expected: Vec<_> = (expected.iter())
+        .map(|(v, s)| (v.to_string(), s.to_string()))
+        .collect();
+    assert_eq!(pairs, expected, "{summary}");
+
+    // Cargo.toml is watched: a change to its settings alone reruns the check; here a value of
+    // the wrong type, named with its file and line. (`settings_crate` writes it back.)
+    let manifest = fs::read_to_string(krate.dir.join("Cargo.toml")).unwrap();
+    let manifest = manifest.replace("first_version = 3\n", "first_version = \"3\"\n");
+    krate.write_if_changed("Cargo.toml", manifest.as_bytes());
+    let (ok, output) = krate.build();
+    assert!(
+        !ok,
+        "a setting of the wrong type: the build should fail\n{output}"
+    );
+    let named = output.lines().any(|line| {
+        line.starts_with("error: ")
+            && line.contains("`first_version` in `[package.metadata.confiture]` of `")
+            && line.contains("Cargo.toml:8` must be a whole number, 1 or more, not a string")
+    });
+    assert!(named, "no `error:` line naming Cargo.toml:8\n{output}");
 }

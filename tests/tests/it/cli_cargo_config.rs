@@ -465,7 +465,7 @@ fn first_version_zero_is_refused_naming_cargo_toml_and_the_key() {
             .run(args)
             .code(exit::INVALID)
             .stderr_has("`first_version` in `[workspace.metadata.confiture]` of `")
-            .stderr_has("Cargo.toml` must be 1 or more, not 0");
+            .stderr_has("Cargo.toml:5` must be 1 or more, not 0");
     }
     assert!(
         std::fs::read_dir(project.path("db/migrations")).map_or(true, |mut d| d.next().is_none()),
