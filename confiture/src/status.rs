@@ -231,6 +231,12 @@ pub struct StatusReport {
     /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
     /// statements all committed, `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
+    /// Those of `interrupted` that no file here has (the markers' version): a newer build's
+    /// migration left part-way, or one whose files were removed since
+    /// ([`History::interrupted_unknown`]). Their lines carry the marker's version and name,
+    /// and no checksum. This checkout can neither run them again nor record them: `up` and
+    /// `down` refuse to run over them (exit 7), as over a row with no file.
+    pub interrupted_unknown: Vec<String>,
     /// A run holds the migration lock now (its holder, as the server shows it: `pid 4242,
     /// application_name "cargo-confiture", user app`): the migrations whose start markers are
     /// there are the ones it is running, not `interrupted`; their lines carry the marker
@@ -319,6 +325,14 @@ impl StatusReport {
             .filter_map(|m| Some((m, m.started.as_ref()?)))
             .map(|(m, started)| {
                 let id = m.id();
+                if self.interrupted_unknown.contains(&m.version) {
+                    return format!(
+                        "help: {} was interrupted part-way (it runs without a transaction: what \
+                         committed stays, unrecorded), and no file here has its version: {}",
+                        crate::display::escape(&id),
+                        crate::plan::interrupted_unknown_help(&m.version)
+                    );
+                }
                 let ways = if started.direction == "down" {
                     format!(
                         "check what the schema still has of what its down file removes: make \
@@ -398,9 +412,15 @@ pub fn report_while(
     let history = History::of(set, rows, options.first_version);
     let errors = FileErrors::new(set, diagnostics);
     let mut migrations = lines(&history, &errors);
+    let markers = ledger.map_or(&[][..], |l| &l.started);
     mark_interrupted(
         &mut migrations,
-        &history.interrupted(ledger.map_or(&[][..], |l| &l.started)),
+        &history.interrupted(markers),
+        running.is_none(),
+    );
+    let interrupted_unknown = add_unknown(
+        &mut migrations,
+        &history.interrupted_unknown(markers),
         running.is_none(),
     );
 
@@ -503,6 +523,7 @@ pub fn report_while(
         incomplete,
         unverified,
         interrupted,
+        interrupted_unknown,
         running,
         #[cfg(feature = "db")]
         lock_held_by_prepared: None,
@@ -549,6 +570,48 @@ fn mark_interrupted(
             }
             m.started = Some(mark.marker.clone());
         }
+    }
+}
+
+/// The lines of the migrations a run left part-way that no file here has
+/// ([`History::interrupted_unknown`]), each where its version goes, named by its marker;
+/// returns their versions. With a run going on (`interrupted` false), they are the ones it is
+/// running: pending, carrying the marker, and none is returned.
+fn add_unknown(
+    migrations: &mut Vec<MigrationStatus>,
+    unknown: &[&crate::ledger::StartedRun],
+    interrupted: bool,
+) -> Vec<String> {
+    for marker in unknown {
+        let number = crate::history::marker_number(marker);
+        let at = migrations
+            .iter()
+            .position(|m| match (m.number, number) {
+                (Some(n), Some(v)) => n > v,
+                (None, _) => true,
+                (Some(_), None) => false,
+            })
+            .unwrap_or(migrations.len());
+        let line = MigrationStatus {
+            version: marker.version.clone(),
+            number,
+            name: marker.name.clone(),
+            status: match interrupted {
+                true => State::Interrupted { recorded: false },
+                false => State::Pending,
+            },
+            applied_at: None,
+            checksum: None,
+            recorded_checksum: None,
+            invalid: false,
+            unreadable_files: Vec::new(),
+            started: Some((*marker).clone()),
+        };
+        migrations.insert(at, line);
+    }
+    match interrupted {
+        true => unknown.iter().map(|m| m.version.clone()).collect(),
+        false => Vec::new(),
     }
 }
 

@@ -506,3 +506,121 @@ fn a_start_marker_makes_its_no_transaction_migration_interrupted() {
         "statement 1 committed; statement 2 of 3 was running: it may have committed"
     );
 }
+
+/// A start marker of an apply that no ledger row and no file here has — a newer build's
+/// no-transaction migration interrupted, seen from an older checkout — is `interrupted`, never
+/// stale: a line of its own named by the marker (no checksum), listed in `interrupted` and
+/// `interrupted_unknown`, exit 7, as a row with no file is `missing`; one line per number
+/// (`005` and `0005`: the first by version text). A marker of a version a row records (a `missing` row: refused as such)
+/// or of a rollback with no row (stale) is not one. `up` and `down` refuse to run over it
+/// (exit 7), `--rerun-interrupted` or not. While a run holds the lock, the marker is that run's:
+/// pending, not interrupted.
+#[test]
+fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
+    use confiture::files::Direction;
+    use confiture::history::History;
+    let set = migration_set(vec![
+        migration("001", "t", "CREATE TABLE t (id int);\n"),
+        migration("002", "u", "CREATE TABLE u (id int);\n"),
+    ]);
+    let marker = |version: &str, name: &str, direction: &str| {
+        let values = [
+            version,
+            name,
+            direction,
+            "abc",
+            "2026-01-15T10:30:00+00:00",
+            "app",
+            "10.0.0.7",
+            "2",
+            "3",
+        ];
+        confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
+            .expect("a marker")
+    };
+    let mut l = ledger(vec![
+        row(
+            "001",
+            "t",
+            Some("CREATE TABLE t (id int);\n"),
+            "2026-01-15T10:00:00+00:00",
+        ),
+        row("004", "w", Some("x"), "2026-01-15T10:10:00+00:00"),
+    ]);
+    l.started = vec![
+        marker("0005", "ix", "up"),
+        marker("005", "ix", "up"),
+        marker("004", "w", "up"),
+        marker("007", "gone", "down"),
+    ];
+    let r = report(&set, Some(&l), "public.tb_confiture");
+    assert_eq!(
+        states(&r),
+        [
+            ("001".to_string(), State::Applied),
+            ("002".to_string(), State::OutOfOrder),
+            ("004".to_string(), State::Missing),
+            ("0005".to_string(), State::Interrupted { recorded: false }),
+        ]
+    );
+    assert_eq!(r.interrupted, ["0005"]);
+    assert_eq!(r.interrupted_unknown, ["0005"]);
+    assert_eq!(r.summary.interrupted, 1);
+    assert_eq!(r.exit_code(), exit::DIVERGED);
+    let line = &r.migrations[3];
+    assert_eq!((line.name.as_str(), line.checksum.as_ref()), ("ix", None));
+    assert_eq!(line.started.as_ref().map(|m| m.statement), Some(2));
+    assert!(
+        r.migrations[2].started.is_none(),
+        "a missing row keeps its state"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["interrupted_unknown"], serde_json::json!(["0005"]));
+    assert_eq!(json["migrations"][3]["status"], "interrupted");
+    let help = r.interrupted_help();
+    assert_eq!(help.len(), 1, "{help:?}");
+    assert!(
+        help[0].contains("0005_ix was interrupted part-way")
+            && help[0].contains("no file here has its version"),
+        "{help:?}"
+    );
+
+    // Alone, without the missing row: the refusal is its own, in both directions, rerun or not.
+    l.rows.pop();
+    l.started.retain(|m| m.version != "004");
+    let history = History::of(&set, &l.rows, None);
+    for (direction, rerun) in [
+        (Direction::Up, false),
+        (Direction::Up, true),
+        (Direction::Down, false),
+        (Direction::Down, true),
+    ] {
+        let err =
+            confiture::plan::check_interrupted(&history, &l.started, direction, &[], rerun, "x")
+                .expect_err("refused");
+        assert_eq!(err.exit_code(), exit::DIVERGED);
+        assert!(
+            err.message.contains("migration 0005_ix was interrupted")
+                && err.message.contains("no file here has its version"),
+            "{err}"
+        );
+    }
+    let stale = [marker("007", "gone", "down")];
+    confiture::plan::check_interrupted(&history, &stale, Direction::Up, &[], false, "x")
+        .expect("a rollback's marker with no row is stale");
+
+    // A run holds the lock: its own marker, pending.
+    let options = confiture::files::CheckOptions::default();
+    let running = confiture::status::report_while(
+        &set,
+        &[],
+        &options,
+        Some(&l),
+        "public.tb_confiture",
+        Some("pid 42".to_string()),
+    );
+    assert_eq!(running.migrations[2].status, State::Pending);
+    assert!(running.migrations[2].started.is_some());
+    assert!(running.interrupted_unknown.is_empty());
+    assert_eq!(running.exit_code(), exit::PENDING);
+}
