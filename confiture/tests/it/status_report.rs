@@ -20,6 +20,24 @@ fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerR
     }
 }
 
+/// A start marker of `version`'s run in `direction` (`up`, `down`), started by `app` from
+/// 10.0.0.7, statement 2 of 3 sent last.
+fn start_marker(version: &str, name: &str, direction: &str) -> confiture::ledger::StartedRun {
+    let values = [
+        version,
+        name,
+        direction,
+        "abc",
+        "2026-01-15T10:30:00+00:00",
+        "app",
+        "10.0.0.7",
+        "2",
+        "3",
+    ];
+    confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
+        .expect("a marker")
+}
+
 fn ledger(rows: Vec<LedgerRow>) -> Ledger {
     Ledger {
         started: Vec::new(),
@@ -450,21 +468,7 @@ fn a_start_marker_makes_its_no_transaction_migration_interrupted() {
         no_tx,
         migration("003", "u", "CREATE TABLE u (id int);\n"),
     ]);
-    let marker = |version: &str, name: &str| {
-        let values = [
-            version,
-            name,
-            "up",
-            "abc",
-            "2026-01-15T10:30:00+00:00",
-            "app",
-            "10.0.0.7",
-            "2",
-            "3",
-        ];
-        confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
-            .expect("a marker")
-    };
+    let marker = |version: &str, name: &str| start_marker(version, name, "up");
     let mut l = ledger(vec![row(
         "001",
         "t",
@@ -523,21 +527,7 @@ fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
         migration("001", "t", "CREATE TABLE t (id int);\n"),
         migration("002", "u", "CREATE TABLE u (id int);\n"),
     ]);
-    let marker = |version: &str, name: &str, direction: &str| {
-        let values = [
-            version,
-            name,
-            direction,
-            "abc",
-            "2026-01-15T10:30:00+00:00",
-            "app",
-            "10.0.0.7",
-            "2",
-            "3",
-        ];
-        confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
-            .expect("a marker")
-    };
+    let marker = start_marker;
     let mut l = ledger(vec![
         row(
             "001",
