@@ -300,6 +300,14 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
     row.name != migration.name && is_modified(migration, row)
 }
 
+/// Whether `marker`, a start marker of `migration`'s version, is of another migration: it
+/// names another one and had another up file ([`is_another_migration`]'s rule for a row: an
+/// edit keeps the name, a rename keeps the checksum) — another branch's migration at that
+/// number ([`History::interrupted_unknown`]).
+pub fn marks_another_migration(migration: &Migration, marker: &StartedRun) -> bool {
+    marker.name != migration.name && !checksum_matches(&marker.checksum, &migration.up.checksum)
+}
+
 /// Whether nothing decides if `row` records `migration`, the file of its version: the row has
 /// another name and no checksum to compare ([`recorded_checksum`]). A rename keeps the
 /// checksum, another migration has another one; without it, either may be true
@@ -750,6 +758,37 @@ pub struct Marked<'a, 'm> {
     pub down: bool,
 }
 
+/// A live start marker of a migration these files do not know ([`History::interrupted_unknown`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Unknown<'a, 'm> {
+    /// The marker.
+    pub marker: &'m StartedRun,
+    /// Why it is of no migration here.
+    pub not_here: NotHere<'a>,
+}
+
+/// Why a start marker is of no migration here ([`Unknown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotHere<'a> {
+    /// No file here has its version.
+    NoFile,
+    /// The file of its version is another migration ([`marks_another_migration`]).
+    Another(&'a Migration),
+}
+
+impl fmt::Display for NotHere<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotHere::NoFile => f.write_str("no file here has its version"),
+            NotHere::Another(m) => write!(
+                f,
+                "the file of its version here is another migration, {}",
+                m.id()
+            ),
+        }
+    }
+}
+
 /// The version number of a start marker, read as a ledger row's ([`Version::of_ledger`]);
 /// `None` when it is not a number (it is of no migration).
 pub fn marker_number(marker: &StartedRun) -> Option<u64> {
@@ -853,6 +892,7 @@ impl<'a> History<'a> {
         let stray: BTreeSet<u64> = (present.0.iter().map(|f| f.version))
             .chain(present.1.iter().map(|f| f.version))
             .chain(present.2.iter().map(|f| f.version))
+            .filter(|v| !migrations.iter().any(|m| m.version == *v))
             .collect();
         let mut unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>> = BTreeMap::new();
         for f in present.0 {
@@ -1291,6 +1331,8 @@ impl<'a> History<'a> {
                     .iter()
                     .find(|u| u.migration.version == number)
                 {
+                    // Another migration's marker: unknown ([`History::interrupted_unknown`]).
+                    Some(u) if marks_another_migration(u.migration, marker) => continue,
                     Some(u) => (u.migration, u.migration.version_text.as_str()),
                     None => continue,
                 }
@@ -1322,33 +1364,39 @@ impl<'a> History<'a> {
     /// The no-transaction migrations a run left part-way that these files do not know: a start
     /// marker of an apply (`up`) whose version's number ([`marker_number`]) no ledger row and
     /// no file here has — no migration, nor a file that forms none (unreadable, half a pair,
-    /// misnamed, confiture (Python)'s). A newer build's migration interrupted (a rolling deploy, a service sharing the
+    /// misnamed, confiture (Python)'s) —, or whose file is another migration
+    /// ([`marks_another_migration`]: another branch's at that number, [`NotHere::Another`]). A newer build's migration interrupted (a rolling deploy, a service sharing the
     /// database), or one whose files were removed since: part of it committed, unrecorded, and
     /// nothing here can run it again or record it. Never stale, as a row with no file is never
     /// forgotten (`missing`): `status` shows it `interrupted`, and `up` and `down` refuse to run
     /// over it ([`crate::plan::check_interrupted`]). One per number: the first by version text.
     /// A marker of a rollback (`down`) has a row (else it is stale): a row with no file is
     /// `missing` already.
-    pub fn interrupted_unknown<'m>(&self, markers: &'m [StartedRun]) -> Vec<&'m StartedRun> {
-        let mut found: BTreeMap<u64, &'m StartedRun> = BTreeMap::new();
+    pub fn interrupted_unknown<'m>(&self, markers: &'m [StartedRun]) -> Vec<Unknown<'a, 'm>> {
+        let mut found: BTreeMap<u64, Unknown<'a, 'm>> = BTreeMap::new();
         for marker in markers.iter().filter(|m| m.direction != "down") {
             let Some(number) = marker_number(marker) else {
                 continue;
             };
-            let known = self.by_number.contains_key(&number)
-                || (self.unrecorded.iter()).any(|u| u.migration.version == number)
-                || self.stray.contains(&number);
-            if known {
+            if self.by_number.contains_key(&number) || self.stray.contains(&number) {
                 continue;
             }
+            let not_here = match (self.unrecorded.iter()).find(|u| u.migration.version == number) {
+                None => NotHere::NoFile,
+                Some(u) if marks_another_migration(u.migration, marker) => {
+                    NotHere::Another(u.migration)
+                }
+                Some(_) => continue,
+            };
+            let unknown = Unknown { marker, not_here };
             found
                 .entry(number)
                 .and_modify(|kept| {
-                    if marker.version < kept.version {
-                        *kept = marker;
+                    if marker.version < kept.marker.version {
+                        *kept = unknown;
                     }
                 })
-                .or_insert(marker);
+                .or_insert(unknown);
         }
         found.into_values().collect()
     }

@@ -89,6 +89,12 @@ pub struct MigrationStatus {
     /// `checksum`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started: Option<crate::ledger::StartedRun>,
+    /// For an `interrupted` migration these files do not know (its line named by its marker,
+    /// [`StatusReport::interrupted_unknown`]), why: no file here has its version, or the file
+    /// of its version is another migration (its id) — [`crate::history::NotHere`]'s words. Not
+    /// a JSON key.
+    #[serde(skip)]
+    pub not_here: Option<String>,
 }
 
 impl MigrationStatus {
@@ -231,8 +237,9 @@ pub struct StatusReport {
     /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
     /// statements all committed, `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
-    /// Those of `interrupted` that no file here has (the markers' version): a newer build's
-    /// migration left part-way, or one whose files were removed since
+    /// Those of `interrupted` that these files do not know (the markers' version): no file
+    /// here has their version, or its file is another migration (another branch's) — a newer
+    /// build's migration left part-way, or one whose files were removed since
     /// ([`History::interrupted_unknown`]). Their lines carry the marker's version and name,
     /// and no checksum. This checkout can neither run them again nor record them: `up` and
     /// `down` refuse to run over them (exit 7), as over a row with no file.
@@ -325,10 +332,10 @@ impl StatusReport {
             .filter_map(|m| Some((m, m.started.as_ref()?)))
             .map(|(m, started)| {
                 let id = m.id();
-                if self.interrupted_unknown.contains(&m.version) {
+                if let Some(why) = &m.not_here {
                     return format!(
                         "help: {} was interrupted part-way (it runs without a transaction: what \
-                         committed stays, unrecorded), and no file here has its version: {}",
+                         committed stays, unrecorded), and {why}: {}",
                         crate::display::escape(&id),
                         crate::plan::interrupted_unknown_help(&m.version)
                     );
@@ -573,16 +580,17 @@ fn mark_interrupted(
     }
 }
 
-/// The lines of the migrations a run left part-way that no file here has
+/// The lines of the migrations a run left part-way that these files do not know
 /// ([`History::interrupted_unknown`]), each where its version goes, named by its marker;
 /// returns their versions. With a run going on (`interrupted` false), they are the ones it is
 /// running: pending, carrying the marker, and none is returned.
 fn add_unknown(
     migrations: &mut Vec<MigrationStatus>,
-    unknown: &[&crate::ledger::StartedRun],
+    unknown: &[crate::history::Unknown<'_, '_>],
     interrupted: bool,
 ) -> Vec<String> {
-    for marker in unknown {
+    for u in unknown {
+        let marker = u.marker;
         let number = crate::history::marker_number(marker);
         let at = migrations
             .iter()
@@ -605,12 +613,13 @@ fn add_unknown(
             recorded_checksum: None,
             invalid: false,
             unreadable_files: Vec::new(),
-            started: Some((*marker).clone()),
+            started: Some(marker.clone()),
+            not_here: Some(u.not_here.to_string()),
         };
         migrations.insert(at, line);
     }
     match interrupted {
-        true => unknown.iter().map(|m| m.version.clone()).collect(),
+        true => unknown.iter().map(|u| u.marker.version.clone()).collect(),
         false => Vec::new(),
     }
 }
@@ -650,6 +659,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
                 invalid: invalid(e.number),
                 started: None,
+                not_here: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -688,6 +698,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     invalid: true,
                     unreadable_files: Vec::new(),
                     started: None,
+                    not_here: None,
                 },
             ));
         }

@@ -1023,8 +1023,7 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
     Ok(report.exit_code())
 }
 
-/// `unknown`: no file here has its version ([`StatusReport::interrupted_unknown`]).
-fn status_cell(m: &MigrationStatus, unknown: bool) -> (Cow<'static, str>, Style) {
+fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
     let (text, style) = match m.status {
         State::Applied => ("✓ applied", Style::Green),
         State::Pending => ("✗ pending", Style::Yellow),
@@ -1043,7 +1042,7 @@ fn status_cell(m: &MigrationStatus, unknown: bool) -> (Cow<'static, str>, Style)
         State::Python { recorded: false } => ("✗ pending (Python)", Style::Yellow),
         // A no-transaction migration a run started and never finished: a person decides.
         // A newer build's, or one whose files were removed: nothing here can settle it.
-        State::Interrupted { recorded: false } if unknown => {
+        State::Interrupted { recorded: false } if m.not_here.is_some() => {
             ("! interrupted (not in these files)", Style::Red)
         }
         State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
@@ -1073,7 +1072,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
             };
             (
                 escaped.unwrap_or(id),
-                status_cell(m, report.interrupted_unknown.contains(&m.version)),
+                status_cell(m),
                 m.applied_at.as_deref(),
             )
         })

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Direction, Migration};
-use crate::history::{History, Marked};
+use crate::history::{History, Marked, Unknown};
 use crate::ledger::StartedRun;
 
 /// Refuses (exit 7) a run in `direction` that would run `run` over the live start markers of
@@ -97,15 +97,16 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
     error.with_help(help)
 }
 
-/// The refusal (exit 7) of `marker`'s migration, which these files do not know
+/// The refusal (exit 7) of `unknown`'s migration, which these files do not know
 /// ([`History::interrupted_unknown`]), by a run in `direction`: what is known of it and the
 /// ways on ([`unknown_help`]).
-pub fn unknown_refusal(marker: &StartedRun, direction: Direction) -> Error {
+pub fn unknown_refusal(unknown: &Unknown<'_, '_>, direction: Direction) -> Error {
     let what = match direction {
         Direction::Up => "nothing was applied over it",
         Direction::Down => "nothing was rolled back under it",
     };
-    let what = format!("no file here has its version: {what}");
+    let marker = unknown.marker;
+    let what = format!("{}: {what}", unknown.not_here);
     interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(&marker.version))
 }
 

@@ -614,3 +614,82 @@ fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
     assert!(running.interrupted_unknown.is_empty());
     assert_eq!(running.exit_code(), exit::PENDING);
 }
+
+/// The same class when a file here has the marker's version but is another migration (another
+/// name and another up file, [`confiture::history::is_another_migration`]'s rule for a row:
+/// another branch's `002_u` where the newer build's `002_b` was interrupted): the marker is
+/// not of that file, whichever its mode — never stale beside a transactional file, never that
+/// file's `interrupted` beside a no-transaction one. A marker of the file renamed (its
+/// checksum) or edited (its name) stays that file's.
+#[test]
+fn a_start_marker_of_another_migration_at_a_files_version_is_unknown() {
+    use confiture::files::{Direction, SqlFile, TransactionMode};
+    use confiture::history::History;
+    let mut no_tx = migration("003", "ix", "CREATE INDEX CONCURRENTLY i ON t (id);\n");
+    no_tx.up = SqlFile::new(
+        "db/migrations/003_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+        TransactionMode::NoTransaction,
+        false,
+    );
+    let ix_checksum = no_tx.up.checksum.clone();
+    let set = migration_set(vec![
+        migration("001", "t", "CREATE TABLE t (id int);\n"),
+        migration("002", "u", "CREATE TABLE u (id int);\n"),
+        no_tx,
+    ]);
+    let mut l = ledger(vec![row(
+        "001",
+        "t",
+        Some("CREATE TABLE t (id int);\n"),
+        "2026-01-15T10:00:00+00:00",
+    )]);
+    l.started = vec![
+        start_marker("002", "b", "up"),
+        start_marker("003", "other", "up"),
+    ];
+    let r = report(&set, Some(&l), "public.tb_confiture");
+    assert_eq!(r.interrupted_unknown, ["002", "003"], "{:?}", states(&r));
+    assert_eq!(r.exit_code(), exit::DIVERGED);
+    let ids: Vec<(String, State)> = r.migrations.iter().map(|m| (m.id(), m.status)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("001_t".to_string(), State::Applied),
+            ("002_u".to_string(), State::Pending),
+            ("002_b".to_string(), State::Interrupted { recorded: false }),
+            ("003_ix".to_string(), State::Pending),
+            (
+                "003_other".to_string(),
+                State::Interrupted { recorded: false }
+            ),
+        ]
+    );
+    let help = r.interrupted_help();
+    assert!(
+        help[0].contains("002_b was interrupted part-way")
+            && help[0].contains("the file of its version here is another migration, 002_u"),
+        "{help:?}"
+    );
+    let history = History::of(&set, &l.rows, None);
+    let err =
+        confiture::plan::check_interrupted(&history, &l.started, Direction::Up, &[], true, "x")
+            .expect_err("refused");
+    assert!(
+        err.message.contains("migration 002_b was interrupted")
+            && err
+                .message
+                .contains("the file of its version here is another migration, 002_u"),
+        "{err}"
+    );
+
+    // Renamed (the same up file) or edited (the same name): that file's own marker.
+    let mut renamed = start_marker("003", "old_name", "up");
+    renamed.checksum = ix_checksum;
+    for own in [renamed, start_marker("003", "ix", "up")] {
+        l.started = vec![own];
+        let r = report(&set, Some(&l), "public.tb_confiture");
+        assert!(r.interrupted_unknown.is_empty(), "{:?}", states(&r));
+        assert_eq!(r.interrupted, ["003"]);
+    }
+}

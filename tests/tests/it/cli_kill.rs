@@ -1045,3 +1045,35 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
         .code(exit::DIVERGED)
         .stdout_has("! missing");
 }
+
+/// The same, when the older checkout has a file of that version that is another migration
+/// (another branch's `002_u`, transactional, where the newer build's `002_ix` was left
+/// part-way): the marker is not that file's — it used to be stale, and `up` ran `002_u` over
+/// the half-built index.
+#[test]
+fn another_branchs_migration_at_an_interrupted_version_does_not_run_over_it() {
+    let db = TestDb::new("nt_other_branch");
+    let newer = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    newer
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    let older = Project::new();
+    older
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .table("002_u");
+    older
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (not in these files)")
+        .stderr_has("the file of its version here is another migration, 002_u");
+    for args in [&["migrate", "up"][..], &["migrate", "down"]] {
+        older
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted")
+            .stderr_has("the file of its version here is another migration, 002_u");
+    }
+    assert!(!db.has_relation("u"));
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+}
