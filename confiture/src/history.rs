@@ -58,10 +58,13 @@
 //!   forgetting would account for. Unrecorded, such a file is a draft (its file errors say so).
 //! - A start marker of a no-transaction run ([`crate::ledger::StartedRun`]) is of the migration
 //!   of its version's number, as a row is ([`marker_number`], [`markers_of`]); it is live when
-//!   the ledger agrees with it, else stale ([`History::interrupted`]).
+//!   the ledger agrees with it, else stale ([`History::interrupted`]). A marker of an apply
+//!   whose number no row and no file here has is of a migration these files do not know (a
+//!   newer build's, or one whose files were removed): live too, as a row with no file is
+//!   recorded (`missing`), never stale ([`History::interrupted_unknown`]).
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
@@ -295,6 +298,14 @@ pub fn differs_only_by_line_endings(migration: &Migration, row: &LedgerRow) -> b
 /// rename keeps the checksum. The one rule: `status`, `up`, `down` and `reinit` follow it.
 pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
     row.name != migration.name && is_modified(migration, row)
+}
+
+/// Whether `marker`, a start marker of `migration`'s version, is of another migration: it
+/// names another one and had another up file ([`is_another_migration`]'s rule for a row: an
+/// edit keeps the name, a rename keeps the checksum) — another branch's migration at that
+/// number ([`History::interrupted_unknown`]).
+pub fn marks_another_migration(migration: &Migration, marker: &StartedRun) -> bool {
+    marker.name != migration.name && !checksum_matches(&marker.checksum, &migration.up.checksum)
 }
 
 /// Whether nothing decides if `row` records `migration`, the file of its version: the row has
@@ -747,6 +758,37 @@ pub struct Marked<'a, 'm> {
     pub down: bool,
 }
 
+/// A live start marker of a migration these files do not know ([`History::interrupted_unknown`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Unknown<'a, 'm> {
+    /// The marker.
+    pub marker: &'m StartedRun,
+    /// Why it is of no migration here.
+    pub not_here: NotHere<'a>,
+}
+
+/// Why a start marker is of no migration here ([`Unknown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotHere<'a> {
+    /// No file here has its version.
+    NoFile,
+    /// The file of its version is another migration ([`marks_another_migration`]).
+    Another(&'a Migration),
+}
+
+impl fmt::Display for NotHere<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotHere::NoFile => f.write_str("no file here has its version"),
+            NotHere::Another(m) => write!(
+                f,
+                "the file of its version here is another migration, {}",
+                m.id()
+            ),
+        }
+    }
+}
+
 /// The version number of a start marker, read as a ledger row's ([`Version::of_ledger`]);
 /// `None` when it is not a number (it is of no migration).
 pub fn marker_number(marker: &StartedRun) -> Option<u64> {
@@ -786,6 +828,10 @@ pub struct History<'a> {
     /// confiture (Python)'s migrations, by version, for versions no migration and no
     /// unreadable file has.
     python: BTreeMap<u64, &'a PythonFile>,
+    /// The versions of files on disk that form no migration (unreadable, half a pair or
+    /// misnamed, confiture (Python)'s), recorded or not: a start marker of one of them is of a
+    /// file here ([`History::interrupted_unknown`]).
+    stray: BTreeSet<u64>,
 }
 
 impl<'a> History<'a> {
@@ -843,6 +889,11 @@ impl<'a> History<'a> {
         let mut unrecorded = Vec::new();
         let mut migrations: Vec<&'a Migration> = migrations.into_iter().collect();
         migrations.sort_by_key(|m| m.version);
+        let stray: BTreeSet<u64> = (present.0.iter().map(|f| f.version))
+            .chain(present.1.iter().map(|f| f.version))
+            .chain(present.2.iter().map(|f| f.version))
+            .filter(|v| !migrations.iter().any(|m| m.version == *v))
+            .collect();
         let mut unreadable: BTreeMap<u64, Vec<&'a UnreadableFile>> = BTreeMap::new();
         for f in present.0 {
             if !migrations.iter().any(|m| m.version == f.version) {
@@ -1058,6 +1109,7 @@ impl<'a> History<'a> {
             unreadable,
             incomplete,
             python,
+            stray,
         }
     }
 
@@ -1252,8 +1304,10 @@ impl<'a> History<'a> {
     /// modified, the row its file matched) — and the file of that direction is a
     /// no-transaction one. Any other marker is stale: the ledger was written since by someone
     /// else (another tool recorded it, a person finished the rollback by hand and deleted the
-    /// row), the file was made transactional, or it has no migration: it changes nothing, and
-    /// the next run that writes that version's row (or forgets it) deletes it. Several live
+    /// row), the file was made transactional, or its version's file is not a migration of the
+    /// set: it changes nothing, and the next run that writes that version's row (or forgets
+    /// it) deletes it. A marker of an apply no row and no file has is not stale but unknown
+    /// ([`History::interrupted_unknown`]). Several live
     /// markers of one migration: the one spelled like the file (up) or its row (down) wins,
     /// else the first by version text.
     pub fn interrupted<'m>(&self, markers: &'m [StartedRun]) -> Vec<Marked<'a, 'm>> {
@@ -1277,6 +1331,8 @@ impl<'a> History<'a> {
                     .iter()
                     .find(|u| u.migration.version == number)
                 {
+                    // Another migration's marker: unknown ([`History::interrupted_unknown`]).
+                    Some(u) if marks_another_migration(u.migration, marker) => continue,
                     Some(u) => (u.migration, u.migration.version_text.as_str()),
                     None => continue,
                 }
@@ -1303,6 +1359,46 @@ impl<'a> History<'a> {
         }
         found.sort_by_key(|f| f.migration.version);
         found
+    }
+
+    /// The no-transaction migrations a run left part-way that these files do not know: a start
+    /// marker of an apply (`up`) whose version's number ([`marker_number`]) no ledger row and
+    /// no file here has — no migration, nor a file that forms none (unreadable, half a pair,
+    /// misnamed, confiture (Python)'s) —, or whose file is another migration
+    /// ([`marks_another_migration`]: another branch's at that number, [`NotHere::Another`]). A newer build's migration interrupted (a rolling deploy, a service sharing the
+    /// database), or one whose files were removed since: part of it committed, unrecorded, and
+    /// nothing here can run it again or record it. Never stale, as a row with no file is never
+    /// forgotten (`missing`): `status` shows it `interrupted`, and `up` and `down` refuse to run
+    /// over it ([`crate::plan::check_interrupted`]). One per number: the first by version text.
+    /// A marker of a rollback (`down`) has a row (else it is stale): a row with no file is
+    /// `missing` already.
+    pub fn interrupted_unknown<'m>(&self, markers: &'m [StartedRun]) -> Vec<Unknown<'a, 'm>> {
+        let mut found: BTreeMap<u64, Unknown<'a, 'm>> = BTreeMap::new();
+        for marker in markers.iter().filter(|m| m.direction != "down") {
+            let Some(number) = marker_number(marker) else {
+                continue;
+            };
+            if self.by_number.contains_key(&number) || self.stray.contains(&number) {
+                continue;
+            }
+            let not_here = match (self.unrecorded.iter()).find(|u| u.migration.version == number) {
+                None => NotHere::NoFile,
+                Some(u) if marks_another_migration(u.migration, marker) => {
+                    NotHere::Another(u.migration)
+                }
+                Some(_) => continue,
+            };
+            let unknown = Unknown { marker, not_here };
+            found
+                .entry(number)
+                .and_modify(|kept| {
+                    if marker.version < kept.marker.version {
+                        *kept = unknown;
+                    }
+                })
+                .or_insert(unknown);
+        }
+        found.into_values().collect()
     }
 
     /// The state a migration of `version` would have without a row: out of order below the

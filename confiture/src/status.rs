@@ -89,6 +89,12 @@ pub struct MigrationStatus {
     /// `checksum`); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started: Option<crate::ledger::StartedRun>,
+    /// For an `interrupted` migration these files do not know (its line named by its marker,
+    /// [`StatusReport::interrupted_unknown`]), why: no file here has its version, or the file
+    /// of its version is another migration (its id) — [`crate::history::NotHere`]'s words. Not
+    /// a JSON key.
+    #[serde(skip)]
+    pub not_here: Option<String>,
 }
 
 impl MigrationStatus {
@@ -231,6 +237,13 @@ pub struct StatusReport {
     /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
     /// statements all committed, `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
+    /// Those of `interrupted` that these files do not know (the markers' version): no file
+    /// here has their version, or its file is another migration (another branch's) — a newer
+    /// build's migration left part-way, or one whose files were removed since
+    /// ([`History::interrupted_unknown`]). Their lines carry the marker's version and name,
+    /// and no checksum. This checkout can neither run them again nor record them: `up` and
+    /// `down` refuse to run over them (exit 7), as over a row with no file.
+    pub interrupted_unknown: Vec<String>,
     /// A run holds the migration lock now (its holder, as the server shows it: `pid 4242,
     /// application_name "cargo-confiture", user app`): the migrations whose start markers are
     /// there are the ones it is running, not `interrupted`; their lines carry the marker
@@ -319,6 +332,14 @@ impl StatusReport {
             .filter_map(|m| Some((m, m.started.as_ref()?)))
             .map(|(m, started)| {
                 let id = m.id();
+                if let Some(why) = &m.not_here {
+                    return format!(
+                        "help: {} was interrupted part-way (it runs without a transaction: what \
+                         committed stays, unrecorded), and {why}: {}",
+                        crate::display::escape(&id),
+                        crate::plan::interrupted_unknown_help(&m.version)
+                    );
+                }
                 let ways = if started.direction == "down" {
                     format!(
                         "check what the schema still has of what its down file removes: make \
@@ -398,9 +419,15 @@ pub fn report_while(
     let history = History::of(set, rows, options.first_version);
     let errors = FileErrors::new(set, diagnostics);
     let mut migrations = lines(&history, &errors);
+    let markers = ledger.map_or(&[][..], |l| &l.started);
     mark_interrupted(
         &mut migrations,
-        &history.interrupted(ledger.map_or(&[][..], |l| &l.started)),
+        &history.interrupted(markers),
+        running.is_none(),
+    );
+    let interrupted_unknown = add_unknown(
+        &mut migrations,
+        &history.interrupted_unknown(markers),
         running.is_none(),
     );
 
@@ -503,6 +530,7 @@ pub fn report_while(
         incomplete,
         unverified,
         interrupted,
+        interrupted_unknown,
         running,
         #[cfg(feature = "db")]
         lock_held_by_prepared: None,
@@ -552,6 +580,50 @@ fn mark_interrupted(
     }
 }
 
+/// The lines of the migrations a run left part-way that these files do not know
+/// ([`History::interrupted_unknown`]), each where its version goes, named by its marker;
+/// returns their versions. With a run going on (`interrupted` false), they are the ones it is
+/// running: pending, carrying the marker, and none is returned.
+fn add_unknown(
+    migrations: &mut Vec<MigrationStatus>,
+    unknown: &[crate::history::Unknown<'_, '_>],
+    interrupted: bool,
+) -> Vec<String> {
+    for u in unknown {
+        let marker = u.marker;
+        let number = crate::history::marker_number(marker);
+        let at = migrations
+            .iter()
+            .position(|m| match (m.number, number) {
+                (Some(n), Some(v)) => n > v,
+                (None, _) => true,
+                (Some(_), None) => false,
+            })
+            .unwrap_or(migrations.len());
+        let line = MigrationStatus {
+            version: marker.version.clone(),
+            number,
+            name: marker.name.clone(),
+            status: match interrupted {
+                true => State::Interrupted { recorded: false },
+                false => State::Pending,
+            },
+            applied_at: None,
+            checksum: None,
+            recorded_checksum: None,
+            invalid: false,
+            unreadable_files: Vec::new(),
+            started: Some(marker.clone()),
+            not_here: Some(u.not_here.to_string()),
+        };
+        migrations.insert(at, line);
+    }
+    match interrupted {
+        true => unknown.iter().map(|u| u.marker.version.clone()).collect(),
+        false => Vec::new(),
+    }
+}
+
 /// Where a line goes in the table ([`crate::history::Entry::sort_key`]), its text borrowed.
 type SortKey<'a> = (bool, u64, bool, &'a str);
 
@@ -587,6 +659,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 recorded_checksum: e.row.and_then(|r| r.checksum.clone()),
                 invalid: invalid(e.number),
                 started: None,
+                not_here: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -625,6 +698,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     invalid: true,
                     unreadable_files: Vec::new(),
                     started: None,
+                    not_here: None,
                 },
             ));
         }

@@ -1041,6 +1041,10 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
         State::Python { recorded: true } => ("✓ applied (Python)", Style::Green),
         State::Python { recorded: false } => ("✗ pending (Python)", Style::Yellow),
         // A no-transaction migration a run started and never finished: a person decides.
+        // A newer build's, or one whose files were removed: nothing here can settle it.
+        State::Interrupted { recorded: false } if m.not_here.is_some() => {
+            ("! interrupted (not in these files)", Style::Red)
+        }
         State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
         State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Direction, Migration};
-use crate::history::{History, Marked};
+use crate::history::{History, Marked, Unknown};
 use crate::ledger::StartedRun;
 
 /// Refuses (exit 7) a run in `direction` that would run `run` over the live start markers of
@@ -14,6 +14,12 @@ use crate::ledger::StartedRun;
 /// - for `up`, any rollback left part-way, `rerun` or not: the migration is half rolled back,
 ///   and what `up` would apply on top of it (or its `already up to date`) would hide that;
 ///   the way on is to finish the rollback (`down --rerun-interrupted`).
+///
+/// - any migration left part-way that these files do not know ([`History::interrupted_unknown`]:
+///   a newer build's, or one whose files were removed), `rerun` or not, in both directions: as
+///   a row with no file (`missing`) is refused, what `up` would apply over it (or its `already
+///   up to date`) and what `down` would roll back under it would hide it, and nothing here can
+///   run it again or record it.
 ///
 /// `again`: the command that runs a refused migration again on purpose in that direction,
 /// `--rerun-interrupted` included.
@@ -27,6 +33,9 @@ pub fn check_interrupted(
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
+    }
+    if let Some(unknown) = history.interrupted_unknown(markers).first() {
+        return Err(unknown_refusal(unknown, direction));
     }
     let down = direction == Direction::Down;
     for mark in history.interrupted(markers) {
@@ -57,17 +66,7 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
             crate::hint::command("migrate up")
         )
     };
-    let mut error = Error::new(
-        ErrorKind::Diverged,
-        format!(
-            "migration {id} was interrupted: {}, and it never finished; {what}",
-            earlier.started()
-        ),
-    )
-    .with_detail(format!(
-        "{} (it runs without a transaction: what they committed stays)",
-        earlier.committed()
-    ));
+    let mut error = interrupted_error(&id, earlier, &what);
     if earlier.checksum != m.up.checksum {
         error = error.with_detail(format!(
             "its up file changed since that run (checksum {} then)",
@@ -96,4 +95,50 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
         )
     };
     error.with_help(help)
+}
+
+/// The refusal (exit 7) of `unknown`'s migration, which these files do not know
+/// ([`History::interrupted_unknown`]), by a run in `direction`: what is known of it and the
+/// ways on ([`unknown_help`]).
+pub fn unknown_refusal(unknown: &Unknown<'_, '_>, direction: Direction) -> Error {
+    let what = match direction {
+        Direction::Up => "nothing was applied over it",
+        Direction::Down => "nothing was rolled back under it",
+    };
+    let marker = unknown.marker;
+    let what = format!("{}: {what}", unknown.not_here);
+    interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(&marker.version))
+}
+
+/// What to do about a migration left part-way that these files do not know (`version`, as its
+/// marker spells it): the one text of `up`'s and `down`'s refusal and `status`'s help.
+pub fn unknown_help(version: &str) -> String {
+    format!(
+        "it is a newer build's migration, or its files were removed since: this checkout can \
+         neither run it again nor record it, and {} and {} refuse to run over it; run the build \
+         whose migrations include it (or a newer one), where {} shows it and {} (once the \
+         schema has everything) or {} settles it; if its files were lost, restore them from \
+         version control",
+        crate::hint::command("migrate up"),
+        crate::hint::command("migrate down"),
+        crate::hint::command("migrate status"),
+        crate::hint::command(&format!("migrate baseline --through {version}")),
+        crate::hint::command("migrate up --rerun-interrupted"),
+    )
+}
+
+/// `migration {id} was interrupted: ..., and it never finished; {what}`, with what committed
+/// as its detail: the beginning of every refusal of a migration left part-way.
+fn interrupted_error(id: &str, earlier: &StartedRun, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Diverged,
+        format!(
+            "migration {id} was interrupted: {}, and it never finished; {what}",
+            earlier.started()
+        ),
+    )
+    .with_detail(format!(
+        "{} (it runs without a transaction: what they committed stays)",
+        earlier.committed()
+    ))
 }

@@ -27,7 +27,9 @@ pub use down::{
     check_down_files, check_down_interrupted, check_down_request, down, down_args,
     finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
-pub use interrupted::{check_interrupted, refusal as interrupted_refusal};
+pub use interrupted::{
+    check_interrupted, refusal as interrupted_refusal, unknown_help as interrupted_unknown_help,
+};
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
     ReinitStep,

@@ -20,6 +20,24 @@ fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerR
     }
 }
 
+/// A start marker of `version`'s run in `direction` (`up`, `down`), started by `app` from
+/// 10.0.0.7, statement 2 of 3 sent last.
+fn start_marker(version: &str, name: &str, direction: &str) -> confiture::ledger::StartedRun {
+    let values = [
+        version,
+        name,
+        direction,
+        "abc",
+        "2026-01-15T10:30:00+00:00",
+        "app",
+        "10.0.0.7",
+        "2",
+        "3",
+    ];
+    confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
+        .expect("a marker")
+}
+
 fn ledger(rows: Vec<LedgerRow>) -> Ledger {
     Ledger {
         started: Vec::new(),
@@ -450,21 +468,7 @@ fn a_start_marker_makes_its_no_transaction_migration_interrupted() {
         no_tx,
         migration("003", "u", "CREATE TABLE u (id int);\n"),
     ]);
-    let marker = |version: &str, name: &str| {
-        let values = [
-            version,
-            name,
-            "up",
-            "abc",
-            "2026-01-15T10:30:00+00:00",
-            "app",
-            "10.0.0.7",
-            "2",
-            "3",
-        ];
-        confiture::ledger::StartedRun::parse(|i| values.get(i).map(|v| v.to_string()))
-            .expect("a marker")
-    };
+    let marker = |version: &str, name: &str| start_marker(version, name, "up");
     let mut l = ledger(vec![row(
         "001",
         "t",
@@ -505,4 +509,187 @@ fn a_start_marker_makes_its_no_transaction_migration_interrupted() {
         l.started[1].committed(),
         "statement 1 committed; statement 2 of 3 was running: it may have committed"
     );
+}
+
+/// A start marker of an apply that no ledger row and no file here has — a newer build's
+/// no-transaction migration interrupted, seen from an older checkout — is `interrupted`, never
+/// stale: a line of its own named by the marker (no checksum), listed in `interrupted` and
+/// `interrupted_unknown`, exit 7, as a row with no file is `missing`; one line per number
+/// (`005` and `0005`: the first by version text). A marker of a version a row records (a `missing` row: refused as such)
+/// or of a rollback with no row (stale) is not one. `up` and `down` refuse to run over it
+/// (exit 7), `--rerun-interrupted` or not. While a run holds the lock, the marker is that run's:
+/// pending, not interrupted.
+#[test]
+fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
+    use confiture::files::Direction;
+    use confiture::history::History;
+    let set = migration_set(vec![
+        migration("001", "t", "CREATE TABLE t (id int);\n"),
+        migration("002", "u", "CREATE TABLE u (id int);\n"),
+    ]);
+    let marker = start_marker;
+    let mut l = ledger(vec![
+        row(
+            "001",
+            "t",
+            Some("CREATE TABLE t (id int);\n"),
+            "2026-01-15T10:00:00+00:00",
+        ),
+        row("004", "w", Some("x"), "2026-01-15T10:10:00+00:00"),
+    ]);
+    l.started = vec![
+        marker("0005", "ix", "up"),
+        marker("005", "ix", "up"),
+        marker("004", "w", "up"),
+        marker("007", "gone", "down"),
+    ];
+    let r = report(&set, Some(&l), "public.tb_confiture");
+    assert_eq!(
+        states(&r),
+        [
+            ("001".to_string(), State::Applied),
+            ("002".to_string(), State::OutOfOrder),
+            ("004".to_string(), State::Missing),
+            ("0005".to_string(), State::Interrupted { recorded: false }),
+        ]
+    );
+    assert_eq!(r.interrupted, ["0005"]);
+    assert_eq!(r.interrupted_unknown, ["0005"]);
+    assert_eq!(r.summary.interrupted, 1);
+    assert_eq!(r.exit_code(), exit::DIVERGED);
+    let line = &r.migrations[3];
+    assert_eq!((line.name.as_str(), line.checksum.as_ref()), ("ix", None));
+    assert_eq!(line.started.as_ref().map(|m| m.statement), Some(2));
+    assert!(
+        r.migrations[2].started.is_none(),
+        "a missing row keeps its state"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["interrupted_unknown"], serde_json::json!(["0005"]));
+    assert_eq!(json["migrations"][3]["status"], "interrupted");
+    let help = r.interrupted_help();
+    assert_eq!(help.len(), 1, "{help:?}");
+    assert!(
+        help[0].contains("0005_ix was interrupted part-way")
+            && help[0].contains("no file here has its version"),
+        "{help:?}"
+    );
+
+    // Alone, without the missing row: the refusal is its own, in both directions, rerun or not.
+    l.rows.pop();
+    l.started.retain(|m| m.version != "004");
+    let history = History::of(&set, &l.rows, None);
+    for (direction, rerun) in [
+        (Direction::Up, false),
+        (Direction::Up, true),
+        (Direction::Down, false),
+        (Direction::Down, true),
+    ] {
+        let err =
+            confiture::plan::check_interrupted(&history, &l.started, direction, &[], rerun, "x")
+                .expect_err("refused");
+        assert_eq!(err.exit_code(), exit::DIVERGED);
+        assert!(
+            err.message.contains("migration 0005_ix was interrupted")
+                && err.message.contains("no file here has its version"),
+            "{err}"
+        );
+    }
+    let stale = [marker("007", "gone", "down")];
+    confiture::plan::check_interrupted(&history, &stale, Direction::Up, &[], false, "x")
+        .expect("a rollback's marker with no row is stale");
+
+    // A run holds the lock: its own marker, pending.
+    let options = confiture::files::CheckOptions::default();
+    let running = confiture::status::report_while(
+        &set,
+        &[],
+        &options,
+        Some(&l),
+        "public.tb_confiture",
+        Some("pid 42".to_string()),
+    );
+    assert_eq!(running.migrations[2].status, State::Pending);
+    assert!(running.migrations[2].started.is_some());
+    assert!(running.interrupted_unknown.is_empty());
+    assert_eq!(running.exit_code(), exit::PENDING);
+}
+
+/// The same class when a file here has the marker's version but is another migration (another
+/// name and another up file, [`confiture::history::is_another_migration`]'s rule for a row:
+/// another branch's `002_u` where the newer build's `002_b` was interrupted): the marker is
+/// not of that file, whichever its mode — never stale beside a transactional file, never that
+/// file's `interrupted` beside a no-transaction one. A marker of the file renamed (its
+/// checksum) or edited (its name) stays that file's.
+#[test]
+fn a_start_marker_of_another_migration_at_a_files_version_is_unknown() {
+    use confiture::files::{Direction, SqlFile, TransactionMode};
+    use confiture::history::History;
+    let mut no_tx = migration("003", "ix", "CREATE INDEX CONCURRENTLY i ON t (id);\n");
+    no_tx.up = SqlFile::new(
+        "db/migrations/003_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+        TransactionMode::NoTransaction,
+        false,
+    );
+    let ix_checksum = no_tx.up.checksum.clone();
+    let set = migration_set(vec![
+        migration("001", "t", "CREATE TABLE t (id int);\n"),
+        migration("002", "u", "CREATE TABLE u (id int);\n"),
+        no_tx,
+    ]);
+    let mut l = ledger(vec![row(
+        "001",
+        "t",
+        Some("CREATE TABLE t (id int);\n"),
+        "2026-01-15T10:00:00+00:00",
+    )]);
+    l.started = vec![
+        start_marker("002", "b", "up"),
+        start_marker("003", "other", "up"),
+    ];
+    let r = report(&set, Some(&l), "public.tb_confiture");
+    assert_eq!(r.interrupted_unknown, ["002", "003"], "{:?}", states(&r));
+    assert_eq!(r.exit_code(), exit::DIVERGED);
+    let ids: Vec<(String, State)> = r.migrations.iter().map(|m| (m.id(), m.status)).collect();
+    assert_eq!(
+        ids,
+        [
+            ("001_t".to_string(), State::Applied),
+            ("002_u".to_string(), State::Pending),
+            ("002_b".to_string(), State::Interrupted { recorded: false }),
+            ("003_ix".to_string(), State::Pending),
+            (
+                "003_other".to_string(),
+                State::Interrupted { recorded: false }
+            ),
+        ]
+    );
+    let help = r.interrupted_help();
+    assert!(
+        help[0].contains("002_b was interrupted part-way")
+            && help[0].contains("the file of its version here is another migration, 002_u"),
+        "{help:?}"
+    );
+    let history = History::of(&set, &l.rows, None);
+    let err =
+        confiture::plan::check_interrupted(&history, &l.started, Direction::Up, &[], true, "x")
+            .expect_err("refused");
+    assert!(
+        err.message.contains("migration 002_b was interrupted")
+            && err
+                .message
+                .contains("the file of its version here is another migration, 002_u"),
+        "{err}"
+    );
+
+    // Renamed (the same up file) or edited (the same name): that file's own marker.
+    let mut renamed = start_marker("003", "old_name", "up");
+    renamed.checksum = ix_checksum;
+    for own in [renamed, start_marker("003", "ix", "up")] {
+        l.started = vec![own];
+        let r = report(&set, Some(&l), "public.tb_confiture");
+        assert!(r.interrupted_unknown.is_empty(), "{:?}", states(&r));
+        assert_eq!(r.interrupted, ["003"]);
+    }
 }

@@ -905,3 +905,175 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
 }
+
+/// An older checkout (fewer migration files) sharing the database with a newer build whose
+/// no-transaction migration was left part-way: its start marker is there, with no ledger row,
+/// and no file here has its version. The older build is told, as it is of a newer build's
+/// applied rows (`missing`, exit 7): `status` never says "up to date" (text and JSON, the
+/// marker's line `interrupted`, listed in `interrupted` and `interrupted_unknown`); `up`
+/// refuses (exit 7, its dry run too) instead of applying its own pending migrations on top, and
+/// neither `--rerun-interrupted` (it has no file to run) nor `--allow-newer-database` (nothing
+/// says what of it is there) lets it through; `down` refuses too. The newer build, its file
+/// made safe to run twice, settles it as before.
+#[test]
+fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
+    let db = TestDb::new("nt_unknown_marker");
+    // The newer build: 001, 002 and a no-transaction 003 whose second statement fails after
+    // its first committed.
+    let newer = Project::new();
+    newer
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .table("002_u")
+        .migration(
+            "003_ix",
+            &format!("-- confiture:no-transaction\n{IX_THEN_FAIL}"),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
+        );
+    newer
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1, "statement 1 committed: the marker stays");
+
+    // The older checkout: 001 and 002, applied (nothing of its own pending), then 002 not
+    // applied (pending: its own migration it must not apply on top).
+    let older = Project::new();
+    older
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .table("002_u");
+    for ledger in [&["001:t", "002:u"][..], &["001:t"]] {
+        if ledger.len() == 1 {
+            db.connect()
+                .batch_execute("DROP TABLE u; DELETE FROM tb_confiture WHERE version = '002'")
+                .expect("002 not applied here");
+        }
+        let status = older.run_on(&db, &["migrate", "status"]);
+        status
+            .code(exit::DIVERGED)
+            .stdout_has("! interrupted (not in these files)")
+            .stderr_has("003_ix was interrupted part-way")
+            .stderr_has("no file here has its version");
+        let status = older.run_on(&db, &["migrate", "status", "--format", "json"]);
+        status.code(exit::DIVERGED);
+        let doc = status.json();
+        assert_eq!(
+            doc["interrupted"],
+            serde_json::json!(["003"]),
+            "{}",
+            status.dump()
+        );
+        assert_eq!(
+            doc["interrupted_unknown"],
+            serde_json::json!(["003"]),
+            "{}",
+            status.dump()
+        );
+        assert_eq!(doc["summary"]["interrupted"], 1, "{}", status.dump());
+        let line = doc["migrations"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["version"] == "003"))
+            .unwrap_or_else(|| panic!("003 listed\n{}", status.dump()));
+        assert_eq!(line["name"], "ix", "{}", status.dump());
+        assert_eq!(line["status"], "interrupted", "{}", status.dump());
+        assert_eq!(
+            line["checksum"],
+            serde_json::Value::Null,
+            "{}",
+            status.dump()
+        );
+        assert_eq!(line["started"]["direction"], "up", "{}", status.dump());
+        assert_eq!(line["started"]["statement"], 2, "{}", status.dump());
+
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--dry-run"],
+            &["migrate", "up", "--rerun-interrupted"],
+            &["migrate", "up", "--allow-newer-database"],
+            &["migrate", "down"],
+            &["migrate", "down", "--dry-run"],
+            &["migrate", "down", "--rerun-interrupted"],
+        ] {
+            older
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("migration 003_ix was interrupted")
+                .stderr_has("no file here has its version")
+                .stderr_has("statement 1 committed; statement 2 of 2 was running");
+            let json: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+            let run = older.run_on(&db, &json);
+            run.code(exit::DIVERGED);
+            let error = &run.json()["errors"][0];
+            assert_eq!(error["kind"], "diverged", "{}", run.dump());
+            assert!(
+                error["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("migration 003_ix was interrupted")),
+                "{}",
+                run.dump()
+            );
+        }
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ledger,
+            "nothing applied or rolled back on top"
+        );
+        assert_eq!(markers(&db), 1);
+    }
+    assert!(
+        !db.has_relation("u"),
+        "the older build's pending 002 did not run"
+    );
+
+    // The newer build, its file made safe to run twice, settles it (and applies 002).
+    newer.write(
+        "db/migrations/003_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_ix ON t (id);\n",
+    );
+    newer
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "up",
+                "--allow-out-of-order",
+                "--rerun-interrupted",
+            ],
+        )
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    older
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! missing");
+}
+
+/// The same, when the older checkout has a file of that version that is another migration
+/// (another branch's `002_u`, transactional, where the newer build's `002_ix` was left
+/// part-way): the marker is not that file's — it used to be stale, and `up` ran `002_u` over
+/// the half-built index.
+#[test]
+fn another_branchs_migration_at_an_interrupted_version_does_not_run_over_it() {
+    let db = TestDb::new("nt_other_branch");
+    let newer = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    newer
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    let older = Project::new();
+    older
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .table("002_u");
+    older
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (not in these files)")
+        .stderr_has("the file of its version here is another migration, 002_u");
+    for args in [&["migrate", "up"][..], &["migrate", "down"]] {
+        older
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted")
+            .stderr_has("the file of its version here is another migration, 002_u");
+    }
+    assert!(!db.has_relation("u"));
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+}
