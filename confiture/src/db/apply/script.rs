@@ -86,14 +86,14 @@ impl ReadingSetting {
 /// `set_config` or a function setting it). Nothing more was sent; the transaction is still
 /// open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodingChanged {
+pub struct ReadingChanged {
     /// The setting found changed.
     pub setting: ReadingSetting,
     /// Its value in the session, as the server spells it (`LATIN1`, `off`).
     pub value: String,
 }
 
-impl std::fmt::Display for EncodingChanged {
+impl std::fmt::Display for ReadingChanged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -105,20 +105,20 @@ impl std::fmt::Display for EncodingChanged {
     }
 }
 
-impl std::error::Error for EncodingChanged {}
+impl std::error::Error for ReadingChanged {}
 
 /// Why [`Script::send`] stopped.
 #[derive(Debug)]
 pub(super) enum SendError {
     /// The server refused a message, or the connection failed.
     Driver(postgres::Error),
-    /// See [`EncodingChanged`]; the messages before were sent and ran.
-    EncodingChanged(EncodingChanged),
+    /// See [`ReadingChanged`]; the messages before were sent and ran.
+    ReadingChanged(ReadingChanged),
 }
 
-impl From<EncodingChanged> for SendError {
-    fn from(e: EncodingChanged) -> SendError {
-        SendError::EncodingChanged(e)
+impl From<ReadingChanged> for SendError {
+    fn from(e: ReadingChanged) -> SendError {
+        SendError::ReadingChanged(e)
     }
 }
 
@@ -166,7 +166,7 @@ pub(super) fn reads_as_sent() -> String {
 /// send SQL for: the first that is not is the error. **The** rule of [`check_reading`], and of
 /// a message that reads them along with other checks (a no-transaction migration's, between
 /// two statements).
-pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), EncodingChanged> {
+pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), ReadingChanged> {
     let Some(row) = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
@@ -176,7 +176,7 @@ pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), Encoding
     for (i, setting) in ReadingSetting::ALL.into_iter().enumerate() {
         match row.get(i) {
             Some(value) if value != setting.expected() => {
-                return Err(EncodingChanged {
+                return Err(ReadingChanged {
                     setting,
                     value: value.to_string(),
                 })
@@ -403,7 +403,7 @@ impl<'a> Script<'a> {
     /// cut; a text without markers, or a small one, is one message. Only markers make a
     /// message's size cost more than linear time: a message of migrations without any (a
     /// batch of one-statement files, up to [`super::BatchLimits`]) cut at the end of a
-    /// transaction past the budget cost a round trip per cut, and one more for the encoding
+    /// transaction past the budget cost a round trip per cut, and one more for the settings
     /// asked before each continuation ([`check_reading`]), for nothing.
     fn messages(&self) -> Vec<(Range<usize>, usize)> {
         let mut messages = Vec::new();
@@ -428,8 +428,8 @@ impl<'a> Script<'a> {
     /// migration's transaction. The first that fails stops it (the transaction is then aborted,
     /// as the one message would have left it), and the server's error positions in it map back
     /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. A session
-    /// whose `client_encoding` a message changed stops it before the next
-    /// ([`SendError::EncodingChanged`]). Returns what every message returned, in order: every
+    /// whose `client_encoding` or `standard_conforming_strings` a message changed stops it
+    /// before the next ([`SendError::ReadingChanged`]). Returns what every message returned, in order: every
     /// row is kept, so only for a script whose migrations return none
     /// ([`super::decide::Cost::returns_rows`]), whose rows are ours.
     pub(super) fn send(
@@ -450,8 +450,9 @@ impl<'a> Script<'a> {
         self.send_each(client, |client, message| client.batch_execute(message))
     }
 
-    /// Sends each message; before each one after the first, asks the session's encoding
-    /// ([`check_reading`]): a change there would have the server read the rest garbled.
+    /// Sends each message; before each one after the first, asks how the session reads SQL
+    /// ([`check_reading`]): a change there would have the server read the rest otherwise than
+    /// as sent.
     fn send_each(
         &mut self,
         client: &mut Client,
