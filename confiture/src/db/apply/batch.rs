@@ -615,7 +615,16 @@ impl Runner<'_, '_> {
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         self.committed(committed);
         self.events.start(failed);
-        Err((failed, reading_changed(&self.steps[failed], changed, false)))
+        // Placed at the statement that did it, when the message before carried no other
+        // ([`ReadingChanged::statement`]); else the error says which it may be, and why.
+        let step = &self.steps[failed];
+        let at = changed
+            .statement()
+            .filter(|at| at.path == step.file().path)
+            .cloned();
+        let mut failure = reading_changed(step, changed, false);
+        failure.location = at;
+        Err((failed, failure))
     }
 
     /// After `message` failed with `e`: rolls back, reports the steps of it that committed,
