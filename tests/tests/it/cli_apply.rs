@@ -552,12 +552,7 @@ fn a_no_transaction_migration_costs_two_messages_a_statement() {
 /// them 12.
 #[test]
 fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
-    let cluster = confiture_tests::cluster::Cluster::init();
-    cluster.configure(
-        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
-        confiture_tests::cluster::TRUST_ALL,
-    );
-    cluster.start();
+    let cluster = logging_cluster();
     let db = cluster.create_database("fresh_msgs");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
@@ -581,6 +576,18 @@ fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
 /// See [`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`].
 const FRESH_UP_MESSAGES: usize = 11;
 
+/// A server of its own, started, that logs every message with its database
+/// (`log_statement = 'all'`, `log_line_prefix = '[%d] '`): read by [`logged_messages`].
+fn logging_cluster() -> confiture_tests::cluster::Cluster {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    cluster
+}
+
 /// The messages a server of its own started with `log_statement = 'all'` and
 /// `log_line_prefix = '[%d] '` logged for database `db`: a line for each simple-query message,
 /// and for each execution of the driver's extended-protocol queries.
@@ -597,18 +604,13 @@ fn logged_messages(cluster: &confiture_tests::cluster::Cluster, db: &str) -> Vec
 
 /// `baseline` and `reinit` on a fresh database (no ledger yet) ask where the ledger would be
 /// created (refused when no schema can take it: a system schema first on the `search_path`)
-/// in the ledger's read, as `up` does ([`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`]),
-/// not in a message of its own (`SELECT pg_catalog.current_schema()`, which they sent after
-/// the read). Counted in the log of a server of its own: each rewrite of a fresh database is
+/// in the ledger's read, as `up` does
+/// ([`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`]), not in a message of
+/// its own (`SELECT pg_catalog.current_schema()`, which they sent after the read). Counted in the log of a server of its own: each rewrite of a fresh database is
 /// at most [`FRESH_REWRITE_MESSAGES`] messages, and none of them is the check alone.
 #[test]
 fn baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read() {
-    let cluster = confiture_tests::cluster::Cluster::init();
-    cluster.configure(
-        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
-        confiture_tests::cluster::TRUST_ALL,
-    );
-    cluster.start();
+    let cluster = logging_cluster();
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
     for (name, args) in [

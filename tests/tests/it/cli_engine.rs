@@ -995,22 +995,12 @@ fn setting_changed_where_lint_cannot_see_it(
     last_without: &str,
     changed: &str,
 ) {
-    let filler: String = (0..3000)
-        .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
-        .collect();
-    let project = Project::new();
-    project
-        .migration(
-            "001_f",
-            &format!("CREATE TABLE t (id int, s text);\n{function}"),
-            "DROP FUNCTION change_it();\nDROP TABLE t;\n",
-        )
-        .migration(
-            "002_set",
-            &format!("SELECT change_it();\n{filler}{last_in_transaction}"),
-            "DELETE FROM t;\n",
-        )
-        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let project = changing_project(
+        function,
+        &format!("SELECT change_it();\n{}{last_in_transaction}", filler()),
+        "DELETE FROM t;\n",
+    );
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
     let changed = format!("migration 002_set changed the session's {changed}");
     for (name, args) in [
         ("up", &["migrate", "up", "--format", "json"][..]),
@@ -1109,14 +1099,7 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
         let changed = format!("changed the session's {setting}");
         // Going up, then down (its up harmless).
         for (direction, up) in [("up", alone.as_str()), ("down", "SELECT 1;\n")] {
-            let project = Project::new();
-            project
-                .migration(
-                    "001_f",
-                    &format!("CREATE TABLE t (id int, s text);\n{function}"),
-                    "DROP FUNCTION change_it();\nDROP TABLE t;\n",
-                )
-                .migration("002_set", up, &alone);
+            let project = changing_project(function, up, &alone);
             let db = TestDb::new(&format!("{prefix}_{direction}"));
             if direction == "down" {
                 project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
@@ -1146,18 +1129,9 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
         // Several statements in the message before: no line, and why.
         let among = format!(
             "SELECT change_it();\n{}INSERT INTO t VALUES (-1, 'after');\n",
-            (0..3000)
-                .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
-                .collect::<String>()
+            filler()
         );
-        let project = Project::new();
-        project
-            .migration(
-                "001_f",
-                &format!("CREATE TABLE t (id int, s text);\n{function}"),
-                "DROP FUNCTION change_it();\nDROP TABLE t;\n",
-            )
-            .migration("002_set", &among, "SELECT 1;\n");
+        let project = changing_project(function, &among, "SELECT 1;\n");
         let db = TestDb::new(&format!("{prefix}_among"));
         let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
         run.code(exit::MIGRATION_FAILED);
@@ -1172,6 +1146,28 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
             run.dump()
         );
     }
+}
+
+/// A project whose `001_f` creates a table `t (id int, s text)` and `function` (a
+/// `change_it()` that changes how the session reads SQL where lint cannot see it), and whose
+/// `002_set` is `up` and `down`.
+fn changing_project(function: &str, up: &str, down: &str) -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            &format!("CREATE TABLE t (id int, s text);\n{function}"),
+            "DROP FUNCTION change_it();\nDROP TABLE t;\n",
+        )
+        .migration("002_set", up, down);
+    project
+}
+
+/// 3,000 one-line `INSERT`s into `t`: a migration longer than one message (`MESSAGE_BUDGET`).
+fn filler() -> String {
+    (0..3000)
+        .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
+        .collect()
 }
 
 /// A migration's `RAISE WARNING` reaches the operator: a `warning:` line on stderr in table
