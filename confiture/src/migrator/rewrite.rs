@@ -7,7 +7,7 @@ use super::options::{BaselineOptions, ReinitOptions};
 use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
-use crate::db::ledger::{interrupted_rewrite, RewriteRun};
+use crate::db::ledger::{interrupted_rewrite, Creation, RewriteRun};
 use crate::error::{ErrorKind, Result};
 use crate::history::{FileErrors, State};
 use crate::ledger::{LedgerRow, Rewrite};
@@ -240,10 +240,13 @@ impl Migrator {
                     }
                     _ => e,
                 })?;
-                // The table as the server resolved it, which the helps of its grants name.
-                let (found, resolved) = match found {
-                    Some((found, markers, resolved)) => (Some((found, markers)), resolved),
-                    None => (None, table.clone()),
+                // The table as the server resolved it, which the helps of its grants name;
+                // none, where the session would create it, as the read found out.
+                let (found, resolved, creation) = match found {
+                    Ok((found, markers, resolved)) => {
+                        (Some((found, markers)), resolved, Creation::Unasked)
+                    }
+                    Err(creation) => (None, table.clone(), creation),
                 };
                 let initialised = found.is_some();
                 let ((rows, access), markers) = found.unwrap_or_default();
@@ -254,14 +257,15 @@ impl Migrator {
                     return Ok(described);
                 }
                 // A table it creates is its own; one it found, it may not be allowed to write.
-                // None, and no schema to create it in: refused as the dry run refuses it.
+                // None, and no schema to create it in: refused as the dry run refuses it, by
+                // what the ledger's read found out (no round trip of its own, as `up`'s).
                 match initialised {
                     true => access.check_rewrite(&resolved, &rewrite)?,
                     false => crate::db::ledger::refuse_nowhere_to_create(
                         client,
                         &table,
                         Some(&env),
-                        &crate::db::ledger::Creation::Unasked,
+                        &creation,
                     )?,
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {

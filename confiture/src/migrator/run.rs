@@ -275,18 +275,21 @@ pub(super) fn holding_lock<T>(
     }
 }
 
-/// The ledger's rows and what this role may do to it (`None` when the table does not exist).
-/// Writing commands create the table only after their plan is accepted. `wait` bounds the
-/// read's wait for a lock another session holds on the ledger (the command's `--lock-wait`,
-/// exit 6); `stop` ends it at once ([`crate::db::ledger::read_unless_stopped`]).
+/// The ledger's rows and what this role may do to it; when the table does not exist, where
+/// this session would create it, found out in the same read
+/// ([`crate::db::ledger::Creation`]: what a writing command refuses a ledger with nowhere to
+/// be created by, [`crate::db::ledger::refuse_nowhere_to_create`], at no round trip of its
+/// own). Writing commands create the table only after their plan is accepted. `wait` bounds
+/// the read's wait for a lock another session holds on the ledger (the command's
+/// `--lock-wait`, exit 6); `stop` ends it at once ([`crate::db::ledger::read_or_creation`]).
 pub(super) fn read_ledger(
     client: &mut Client,
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&apply::Stop>,
     site: crate::ledger::BuildSite<'_>,
-) -> Result<Option<(LedgerFound, Vec<crate::ledger::StartedRun>, TrackingTable)>> {
-    let found = crate::db::ledger::read_unless_stopped(client, table, wait, stop, site)?;
+) -> Result<std::result::Result<LedgerRead, crate::db::ledger::Creation>> {
+    let found = crate::db::ledger::read_or_creation(client, table, wait, stop, site)?;
     Ok(found.map(|found| {
         (
             (found.ledger.rows, found.access),
@@ -298,6 +301,10 @@ pub(super) fn read_ledger(
 
 /// A ledger's rows and what this role may do to it.
 pub(super) type LedgerFound = (Vec<LedgerRow>, Access);
+
+/// What [`read_ledger`] found of an existing ledger: its rows and access, its start markers,
+/// and the table as the server resolved it.
+pub(super) type LedgerRead = (LedgerFound, Vec<crate::ledger::StartedRun>, TrackingTable);
 
 /// `settings` writing the ledger by the schema-qualified name the server resolved `table` to
 /// (a migration's `search_path` must not send its row elsewhere), and the ledger's rows.

@@ -552,12 +552,7 @@ fn a_no_transaction_migration_costs_two_messages_a_statement() {
 /// them 12.
 #[test]
 fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
-    let cluster = confiture_tests::cluster::Cluster::init();
-    cluster.configure(
-        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
-        confiture_tests::cluster::TRUST_ALL,
-    );
-    cluster.start();
+    let cluster = logging_cluster();
     let db = cluster.create_database("fresh_msgs");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
@@ -568,13 +563,7 @@ fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
             .args(["migrate", "up", "--database-url", &url]),
     );
     run.code(exit::SUCCESS);
-    let prefix = format!("[{db}] LOG:  ");
-    let log = cluster.log();
-    let messages: Vec<&str> = log
-        .lines()
-        .filter_map(|line| line.strip_prefix(&prefix))
-        .filter(|line| line.starts_with("statement: ") || line.starts_with("execute "))
-        .collect();
+    let messages = logged_messages(&cluster, &db);
     assert!(
         messages.len() <= FRESH_UP_MESSAGES,
         "up of one migration on a fresh database sent {} messages, more than \
@@ -586,6 +575,76 @@ fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
 
 /// See [`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`].
 const FRESH_UP_MESSAGES: usize = 11;
+
+/// A server of its own, started, that logs every message with its database
+/// (`log_statement = 'all'`, `log_line_prefix = '[%d] '`): read by [`logged_messages`].
+fn logging_cluster() -> confiture_tests::cluster::Cluster {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_statement = 'all'\nlog_line_prefix = '[%d] '\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    cluster
+}
+
+/// The messages a server of its own started with `log_statement = 'all'` and
+/// `log_line_prefix = '[%d] '` logged for database `db`: a line for each simple-query message,
+/// and for each execution of the driver's extended-protocol queries.
+fn logged_messages(cluster: &confiture_tests::cluster::Cluster, db: &str) -> Vec<String> {
+    let prefix = format!("[{db}] LOG:  ");
+    cluster
+        .log()
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .filter(|line| line.starts_with("statement: ") || line.starts_with("execute "))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `baseline` and `reinit` on a fresh database (no ledger yet) ask where the ledger would be
+/// created (refused when no schema can take it: a system schema first on the `search_path`)
+/// in the ledger's read, as `up` does
+/// ([`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`]), not in a message of
+/// its own (`SELECT pg_catalog.current_schema()`, which they sent after the read). Counted in the log of a server of its own: each rewrite of a fresh database is
+/// at most [`FRESH_REWRITE_MESSAGES`] messages, and none of them is the check alone.
+#[test]
+fn baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read() {
+    let cluster = logging_cluster();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    for (name, args) in [
+        (
+            "fresh_baseline",
+            &["migrate", "baseline", "--through", "1"][..],
+        ),
+        ("fresh_reinit", &["migrate", "reinit"][..]),
+    ] {
+        let db = cluster.create_database(name);
+        let url = cluster.url(&db, "");
+        let run = Run::of(project.cli().args(args).args(["--database-url", &url]));
+        run.code(exit::SUCCESS);
+        let messages = logged_messages(&cluster, &db);
+        let alone: Vec<&String> = messages
+            .iter()
+            .filter(|m| m.contains("current_schema()") && !m.contains("FROM"))
+            .collect();
+        assert!(
+            alone.is_empty(),
+            "{name}: the check where the ledger goes was a message of its own: {alone:?}"
+        );
+        assert!(
+            messages.len() <= FRESH_REWRITE_MESSAGES,
+            "{name} of one migration on a fresh database sent {} messages, more than \
+             {FRESH_REWRITE_MESSAGES}:\n{}",
+            messages.len(),
+            messages.join("\n")
+        );
+    }
+}
+
+/// See [`baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read`].
+const FRESH_REWRITE_MESSAGES: usize = 8;
 
 /// The transactions the server counts in a new database of its own while `up` applies one
 /// no-transaction migration of `statements` statements there.

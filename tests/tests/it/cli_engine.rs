@@ -995,22 +995,12 @@ fn setting_changed_where_lint_cannot_see_it(
     last_without: &str,
     changed: &str,
 ) {
-    let filler: String = (0..3000)
-        .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
-        .collect();
-    let project = Project::new();
-    project
-        .migration(
-            "001_f",
-            &format!("CREATE TABLE t (id int, s text);\n{function}"),
-            "DROP FUNCTION change_it();\nDROP TABLE t;\n",
-        )
-        .migration(
-            "002_set",
-            &format!("SELECT change_it();\n{filler}{last_in_transaction}"),
-            "DELETE FROM t;\n",
-        )
-        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let project = changing_project(
+        function,
+        &format!("SELECT change_it();\n{}{last_in_transaction}", filler()),
+        "DELETE FROM t;\n",
+    );
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
     let changed = format!("migration 002_set changed the session's {changed}");
     for (name, args) in [
         ("up", &["migrate", "up", "--format", "json"][..]),
@@ -1081,6 +1071,103 @@ fn setting_changed_where_lint_cannot_see_it(
         "{}",
         run.dump()
     );
+}
+
+/// A transactional migration that changes how the session reads SQL where lint cannot see it
+/// (`client_encoding`, `standard_conforming_strings`: [`TO_LATIN1`], [`STRINGS_OFF`]), longer
+/// than one message, is caught before its next message: the failure names the statement that
+/// did it when the message before carried no other of the migration (`file` and `line` in
+/// JSON, the line in the message) — the statement of a later message than the first too,
+/// going up and down; when that message carried several, no line (one would be a guess: the
+/// server reports the change only at a message's end), and the failure says which
+/// statements, and why no line. It used to say no line and no reason, whatever the message
+/// carried.
+#[test]
+fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
+    // One statement a message: each is past `MESSAGE_BUDGET` (64 KiB) on its own.
+    let big = |what: &str| what.repeat(70 * 1024);
+    for (prefix, function, setting) in [
+        ("rplace_enc", TO_LATIN1, "client_encoding"),
+        ("rplace_scs", STRINGS_OFF, "standard_conforming_strings"),
+    ] {
+        let alone = format!(
+            "INSERT INTO t VALUES (0, '{}');\nSELECT change_it(), '{}';\n\
+             INSERT INTO t VALUES (-1, 'after');\n",
+            big("a"),
+            big("b")
+        );
+        let changed = format!("changed the session's {setting}");
+        // Going up, then down (its up harmless).
+        for (direction, up) in [("up", alone.as_str()), ("down", "SELECT 1;\n")] {
+            let project = changing_project(function, up, &alone);
+            let db = TestDb::new(&format!("{prefix}_{direction}"));
+            if direction == "down" {
+                project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+            }
+            let run = project.run_on(&db, &["migrate", direction, "--format", "json"]);
+            run.code(exit::MIGRATION_FAILED);
+            let error = &run.json()["errors"][0];
+            let message = error["message"].as_str().unwrap_or_default();
+            let what = format!("{prefix} {direction}");
+            assert!(message.contains(&changed), "{what}: {}", run.dump());
+            assert_eq!(
+                error["line"],
+                2,
+                "{what}: placed at the call: {}",
+                run.dump()
+            );
+            assert!(message.contains("at line 2"), "{what}: {}", run.dump());
+            assert!(
+                error["file"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .ends_with(&format!("002_set.{direction}.sql")),
+                "{what}: {}",
+                run.dump()
+            );
+        }
+        // Several statements in the message before: no line, and why.
+        let among = format!(
+            "SELECT change_it();\n{}INSERT INTO t VALUES (-1, 'after');\n",
+            filler()
+        );
+        let project = changing_project(function, &among, "SELECT 1;\n");
+        let db = TestDb::new(&format!("{prefix}_among"));
+        let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+        run.code(exit::MIGRATION_FAILED);
+        let error = &run.json()["errors"][0];
+        assert!(error["line"].is_null(), "{prefix}: no line: {}", run.dump());
+        let said = error.to_string();
+        assert!(
+            said.contains("002_set")
+                && said.contains("lines 1 to ")
+                && said.contains("only at the end of a message"),
+            "{prefix}: which statements, and why no line: {}",
+            run.dump()
+        );
+    }
+}
+
+/// A project whose `001_f` creates a table `t (id int, s text)` and `function` (a
+/// `change_it()` that changes how the session reads SQL where lint cannot see it), and whose
+/// `002_set` is `up` and `down`.
+fn changing_project(function: &str, up: &str, down: &str) -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            &format!("CREATE TABLE t (id int, s text);\n{function}"),
+            "DROP FUNCTION change_it();\nDROP TABLE t;\n",
+        )
+        .migration("002_set", up, down);
+    project
+}
+
+/// 3,000 one-line `INSERT`s into `t`: a migration longer than one message (`MESSAGE_BUDGET`).
+fn filler() -> String {
+    (0..3000)
+        .map(|i| format!("INSERT INTO t VALUES ({i}, 'filler {i}');\n"))
+        .collect()
 }
 
 /// A migration's `RAISE WARNING` reaches the operator: a `warning:` line on stderr in table

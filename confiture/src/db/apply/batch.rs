@@ -10,15 +10,14 @@ use crate::files::TransactionMode;
 
 use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
 use super::failure::{
-    batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal,
-    encoding_changed, ended_by, interrupted, is_lock_contention, ledger_lock_holders,
-    ledger_locked, lock_released, lock_timed_out, message_failure, own_lock_wait,
-    own_statement_lock_holders, release_locks_after_failure, stopped, stopped_before_statements,
-    with_interrupted_help,
+    batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal, ended_by,
+    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
+    lock_timed_out, message_failure, own_lock_wait, own_statement_lock_holders, reading_changed,
+    release_locks_after_failure, stopped, stopped_before_statements, with_interrupted_help,
 };
 use super::markers::is_ours;
 use super::no_transaction::run_statements;
-use super::script::{placed_in_message, EncodingChanged, SendError};
+use super::script::{placed_in_message, ReadingChanged, SendError};
 use super::sql::{
     batch, ledger_lock_wait_sql, Batch, MARKER, MS_COLUMN, RESET_TIMEOUTS, STEP_COLUMN,
 };
@@ -547,8 +546,8 @@ impl Runner<'_, '_> {
             Err(SendError::Driver(e)) => self
                 .failed(message, &batch, e, start.elapsed())
                 .map_err(|(i, f)| (i, ended_by(f, ended))),
-            Err(SendError::EncodingChanged(changed)) => {
-                self.encoding_changed(message, &batch, changed)
+            Err(SendError::ReadingChanged(changed)) => {
+                self.reading_changed(message, &batch, changed)
             }
         }
     }
@@ -600,13 +599,14 @@ impl Runner<'_, '_> {
         });
     }
 
-    /// After a message of `message` changed the session's `client_encoding`: rolls back the
-    /// transaction in progress, reports the steps before it as committed, and fails it.
-    fn encoding_changed(
+    /// After a message of `message` changed how the session reads SQL ([`ReadingChanged`]):
+    /// rolls back the transaction in progress, reports the steps before it as committed, and
+    /// fails it.
+    fn reading_changed(
         &mut self,
         message: Range<usize>,
         batch: &Batch<'_>,
-        changed: EncodingChanged,
+        changed: ReadingChanged,
     ) -> Result<(), (usize, StepFailure)> {
         let first = message.start;
         let left = rollback_and_read(self.client, self.settings)
@@ -615,10 +615,7 @@ impl Runner<'_, '_> {
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         self.committed(committed);
         self.events.start(failed);
-        Err((
-            failed,
-            encoding_changed(&self.steps[failed], changed, false),
-        ))
+        Err((failed, reading_changed(&self.steps[failed], changed, false)))
     }
 
     /// After `message` failed with `e`: rolls back, reports the steps of it that committed,

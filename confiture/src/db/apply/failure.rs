@@ -9,7 +9,7 @@ use postgres::Client;
 
 use super::markers::{failed_statement, reached, Reached, Statement};
 use super::plpgsql;
-use super::script::{placed_in_message, EncodingChanged, Script};
+use super::script::{placed_in_message, ReadingChanged, Script};
 use super::sql::{release_advisory_locks, Batch};
 use super::{ApplySettings, Direction, Location, Step, StepFailure};
 use crate::db::backoff::human;
@@ -234,12 +234,12 @@ pub(super) fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> 
     failure
 }
 
-/// `step` changed how the session reads SQL ([`EncodingChanged`]), found before the next
+/// `step` changed how the session reads SQL ([`ReadingChanged`]), found before the next
 /// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
 /// rolled back by the caller, and the run stops (exit 4). The change is the source.
-pub(super) fn encoding_changed(
+pub(super) fn reading_changed(
     step: &Step<'_>,
-    changed: EncodingChanged,
+    changed: ReadingChanged,
     whole_run: bool,
 ) -> StepFailure {
     let doing = match step.direction {
@@ -259,6 +259,12 @@ pub(super) fn encoding_changed(
         }
     };
     let setting = changed.setting.name();
+    // Placed at the statement that did it, when the message before carried no other
+    // ([`ReadingChanged::statement`]); else the error says which it may be, and why.
+    let location = changed
+        .statement()
+        .filter(|at| at.path == file.path)
+        .cloned();
     let mut error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
@@ -282,7 +288,7 @@ pub(super) fn encoding_changed(
     }
     StepFailure {
         error,
-        location: None,
+        location,
         server: None,
         unknown_fate: 0,
         blames_file: true,

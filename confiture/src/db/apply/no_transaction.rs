@@ -8,13 +8,13 @@ use std::time::Instant;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::{
-    cancelled, catalog_locked_words, connection_lost, encoding_changed, interrupted,
-    ledger_lock_holders, ledger_locked, ledger_state, left_out, lock_timed_out, sql_failure,
+    cancelled, catalog_locked_words, connection_lost, interrupted, ledger_lock_holders,
+    ledger_locked, ledger_state, left_out, lock_timed_out, reading_changed, sql_failure,
     statement_start, stopped, stopped_before_statements, MAX_CATALOG_HOLDERS,
 };
 use super::markers::Statement;
 use super::script::{
-    check_reading, reading_of, reads_as_sent, EncodingChanged, SendError, READING_SQL,
+    check_reading, reading_of, reads_as_sent, ReadingChanged, SendError, READING_SQL,
 };
 use super::sql::{
     connecting_role_and_lock_check, drop_session_objects, ledger_lock_wait_sql,
@@ -461,8 +461,9 @@ pub(super) fn run_statements(
             // accepted the statement, as without it.
             Err(_) => {}
         }
-        // Checked before the next statement (or the row) is sent: the session's encoding, the
-        // migration lock, and the start marker advanced — one message between two statements.
+        // Checked before the next statement (or the row) is sent: how the session reads SQL
+        // (`client_encoding`, `standard_conforming_strings`), the migration lock, and the start
+        // marker advanced — one message between two statements.
         between_statements(client, settings, step, index + 1, &before, fresh)?;
     }
     let elapsed = start
@@ -709,7 +710,7 @@ fn interrupted_before(step: &Step<'_>, earlier: &StartedRun) -> StepFailure {
 /// committed durably before anything more is sent ([`between_statements_sql`]). It reads
 /// the session's `client_encoding` and `standard_conforming_strings` (a statement that changed
 /// one stops the migration before the server reads the next message with it,
-/// [`check_reading`], [`reading_changed`]), checks that the
+/// [`check_reading`], [`reading_changed_at`]), checks that the
 /// session still holds the migration lock (one that released it stops the migration before
 /// the next statement runs unprotected; the last is followed by the check before its row), and
 /// advances the start marker to statement `next` (every one before it committed) — only
@@ -741,7 +742,7 @@ fn between_statements(
         None => return Err(stopped_between(client, settings, step, next, before, fresh)),
         Some(Ok(messages)) => {
             return reading_of(&messages).map_err(|changed| {
-                let failure = reading_changed(step, changed, next);
+                let failure = reading_changed_at(step, changed, next);
                 statement_failed(client, settings, step, failure, next, before, fresh)
             })
         }
@@ -790,10 +791,10 @@ fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize
 }
 
 /// Statement `next - 1` (0-based) of a no-transaction `step` changed how the session reads
-/// SQL ([`encoding_changed`]): the failure is placed at that statement, the one message sent
+/// SQL ([`reading_changed`]): the failure is placed at that statement, the one message sent
 /// since the settings were last read.
-fn reading_changed(step: &Step<'_>, changed: EncodingChanged, next: usize) -> StepFailure {
-    let mut failure = encoding_changed(step, changed, false);
+fn reading_changed_at(step: &Step<'_>, changed: ReadingChanged, next: usize) -> StepFailure {
+    let mut failure = reading_changed(step, changed, false);
     let file = step.file();
     failure.location = next
         .checked_sub(1)
@@ -818,8 +819,8 @@ fn checks_alone(
     // relation, and waits for no lock.
     match check_reading(client) {
         Ok(()) => {}
-        Err(SendError::EncodingChanged(changed)) => {
-            let failure = reading_changed(step, changed, next);
+        Err(SendError::ReadingChanged(changed)) => {
+            let failure = reading_changed_at(step, changed, next);
             return Err(statement_failed(
                 client, settings, step, failure, next, before, fresh,
             ));

@@ -7,6 +7,7 @@ use std::ops::Range;
 use postgres::error::ErrorPosition;
 use postgres::{Client, SimpleQueryMessage};
 
+use super::failure::statement_start;
 use super::markers::{marker_name, pieces};
 use super::Location;
 use crate::files::SqlFile;
@@ -86,14 +87,49 @@ impl ReadingSetting {
 /// `set_config` or a function setting it). Nothing more was sent; the transaction is still
 /// open.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodingChanged {
+pub struct ReadingChanged {
     /// The setting found changed.
     pub setting: ReadingSetting,
     /// Its value in the session, as the server spells it (`LATIN1`, `off`).
     pub value: String,
+    /// Which statements of the migration may have changed it, as [`Script::send`] knows: those
+    /// of the message before the settings were read. `None` when the caller places it (a
+    /// no-transaction migration's, read after each statement).
+    pub by: Option<ChangedBy>,
 }
 
-impl std::fmt::Display for EncodingChanged {
+impl ReadingChanged {
+    /// The statement that changed the setting, when it is known for certain
+    /// ([`ChangedBy::Statement`]): where a failure is placed.
+    pub(super) fn statement(&self) -> Option<&Location> {
+        match &self.by {
+            Some(ChangedBy::Statement(at)) => Some(at),
+            _ => None,
+        }
+    }
+}
+
+/// The statements of a transactional migration a [`ReadingChanged`] was made by: those the
+/// message sent before the settings were read carried (a change in an earlier message was
+/// found before this one was sent; one made by an earlier migration of the message was undone
+/// by the `RESET ALL` after its ledger row). The server reports the settings only at the end
+/// of a message, and the migration's statements are never run again to find out (their side
+/// effects outside the transaction would happen twice): when that message carried several, no
+/// one of them is named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangedBy {
+    /// The message carried one statement of the migration: this one, where it starts.
+    Statement(Location),
+    /// The message carried `count` statements of the migration, from the one starting at
+    /// `first` to the one starting at `last`: one of them.
+    OneOf {
+        first: Location,
+        last: Location,
+        count: usize,
+    },
+}
+
+impl std::fmt::Display for ReadingChanged {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -101,24 +137,37 @@ impl std::fmt::Display for EncodingChanged {
             self.setting.name(),
             crate::display::escape(&self.value),
             self.setting.expected()
-        )
+        )?;
+        match &self.by {
+            None => Ok(()),
+            Some(ChangedBy::Statement(at)) => {
+                write!(f, "; its statement at line {} changed it", at.line)
+            }
+            Some(ChangedBy::OneOf { first, last, count }) => write!(
+                f,
+                "; one of its {count} statements on lines {} to {} changed it, which one is not \
+                 known: they were sent in one message, and the server says how it reads SQL \
+                 only at the end of a message",
+                first.line, last.line
+            ),
+        }
     }
 }
 
-impl std::error::Error for EncodingChanged {}
+impl std::error::Error for ReadingChanged {}
 
 /// Why [`Script::send`] stopped.
 #[derive(Debug)]
 pub(super) enum SendError {
     /// The server refused a message, or the connection failed.
     Driver(postgres::Error),
-    /// See [`EncodingChanged`]; the messages before were sent and ran.
-    EncodingChanged(EncodingChanged),
+    /// See [`ReadingChanged`]; the messages before were sent and ran.
+    ReadingChanged(ReadingChanged),
 }
 
-impl From<EncodingChanged> for SendError {
-    fn from(e: EncodingChanged) -> SendError {
-        SendError::EncodingChanged(e)
+impl From<ReadingChanged> for SendError {
+    fn from(e: ReadingChanged) -> SendError {
+        SendError::ReadingChanged(e)
     }
 }
 
@@ -166,7 +215,7 @@ pub(super) fn reads_as_sent() -> String {
 /// send SQL for: the first that is not is the error. **The** rule of [`check_reading`], and of
 /// a message that reads them along with other checks (a no-transaction migration's, between
 /// two statements).
-pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), EncodingChanged> {
+pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), ReadingChanged> {
     let Some(row) = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
@@ -176,9 +225,10 @@ pub(super) fn reading_of(messages: &[SimpleQueryMessage]) -> Result<(), Encoding
     for (i, setting) in ReadingSetting::ALL.into_iter().enumerate() {
         match row.get(i) {
             Some(value) if value != setting.expected() => {
-                return Err(EncodingChanged {
+                return Err(ReadingChanged {
                     setting,
                     value: value.to_string(),
+                    by: None,
                 })
             }
             _ => {}
@@ -234,6 +284,9 @@ pub(super) struct Body<'a> {
     first_column: u32,
     /// The step (see [`Script::begin_step`]) the body belongs to.
     step: usize,
+    /// The index in its file's statements of the one statement the body is, when it is one
+    /// piece of a marked body ([`Script::push_marked_body`]).
+    statement: Option<usize>,
 }
 
 impl<'a> Script<'a> {
@@ -364,6 +417,9 @@ impl<'a> Script<'a> {
         for (k, piece) in pieces.iter().enumerate() {
             let text = &file.text[piece.range.clone()];
             self.push_file_text_at(file, text, piece.start_line, piece.start_column);
+            if let Some(body) = self.bodies.last_mut() {
+                body.statement = Some(k);
+            }
             // The newline ends a trailing `-- comment`; an unterminated last statement gets
             // its `;`.
             self.push_raw(if piece.terminated { "\n" } else { "\n;\n" });
@@ -403,7 +459,7 @@ impl<'a> Script<'a> {
     /// cut; a text without markers, or a small one, is one message. Only markers make a
     /// message's size cost more than linear time: a message of migrations without any (a
     /// batch of one-statement files, up to [`super::BatchLimits`]) cut at the end of a
-    /// transaction past the budget cost a round trip per cut, and one more for the encoding
+    /// transaction past the budget cost a round trip per cut, and one more for the settings
     /// asked before each continuation ([`check_reading`]), for nothing.
     fn messages(&self) -> Vec<(Range<usize>, usize)> {
         let mut messages = Vec::new();
@@ -428,8 +484,8 @@ impl<'a> Script<'a> {
     /// migration's transaction. The first that fails stops it (the transaction is then aborted,
     /// as the one message would have left it), and the server's error positions in it map back
     /// through [`Script::step_at`] and [`Script::locate_in`] as in the one message. A session
-    /// whose `client_encoding` a message changed stops it before the next
-    /// ([`SendError::EncodingChanged`]). Returns what every message returned, in order: every
+    /// whose `client_encoding` or `standard_conforming_strings` a message changed stops it
+    /// before the next ([`SendError::ReadingChanged`]). Returns what every message returned, in order: every
     /// row is kept, so only for a script whose migrations return none
     /// ([`super::decide::Cost::returns_rows`]), whose rows are ours.
     pub(super) fn send(
@@ -450,17 +506,29 @@ impl<'a> Script<'a> {
         self.send_each(client, |client, message| client.batch_execute(message))
     }
 
-    /// Sends each message; before each one after the first, asks the session's encoding
-    /// ([`check_reading`]): a change there would have the server read the rest garbled.
+    /// Sends each message; before each one after the first, asks how the session reads SQL
+    /// ([`check_reading`]): a change there would have the server read the rest otherwise than
+    /// as sent. The change is said to be the work of the statements the message before carried
+    /// ([`Script::changed_by`]).
     fn send_each(
         &mut self,
         client: &mut Client,
         mut send: impl FnMut(&mut Client, &str) -> Result<(), postgres::Error>,
     ) -> Result<(), SendError> {
+        let mut before = 0..0;
         for (i, (bytes, chars)) in self.messages().into_iter().enumerate() {
             if i > 0 {
-                check_reading(client)?;
+                check_reading(client).map_err(|e| match e {
+                    SendError::ReadingChanged(changed) => {
+                        SendError::ReadingChanged(ReadingChanged {
+                            by: self.changed_by(&before),
+                            ..changed
+                        })
+                    }
+                    e => e,
+                })?;
             }
+            before = bytes.clone();
             let label = self.label(&bytes);
             self.sent_from = chars;
             self.label_chars = label.chars().count();
@@ -471,6 +539,37 @@ impl<'a> Script<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Which statements of a migration may have changed how the session reads SQL, found
+    /// after the message of the text's `bytes` ([`ChangedBy`]): those of the last migration
+    /// it carried (earlier ones there ended with a `RESET ALL`), each a marked statement — a
+    /// message is cut only after a statement marker. `None` when it carried none, or a body
+    /// that is not one statement.
+    fn changed_by(&self, bytes: &Range<usize>) -> Option<ChangedBy> {
+        let inside = |b: &&Body<'_>| b.bytes.start >= bytes.start && b.bytes.end <= bytes.end;
+        let last = self.bodies.iter().rfind(inside)?;
+        let mut statements = self
+            .bodies
+            .iter()
+            .filter(inside)
+            .filter(|b| b.step == last.step)
+            .map(|b| b.statement);
+        let first = statements.next()??;
+        let mut end = first;
+        for statement in statements {
+            end = statement?;
+        }
+        let file = last.file;
+        let start = |k: usize| Some(statement_start(file, file.statements.get(k)?));
+        Some(match end == first {
+            true => ChangedBy::Statement(start(first)?),
+            false => ChangedBy::OneOf {
+                first: start(first)?,
+                last: start(end)?,
+                count: end - first + 1,
+            },
+        })
     }
 
     fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
@@ -501,6 +600,7 @@ impl<'a> Script<'a> {
             first_line,
             first_column,
             step: self.steps.len().saturating_sub(1),
+            statement: None,
         });
     }
 
@@ -892,5 +992,41 @@ mod tests {
             None,
             "in the label"
         );
+    }
+
+    /// A change of how the session reads SQL is the work of the statements of the last
+    /// migration the message before carried: the one statement there, placed at its start, or
+    /// several, none named — never a statement of an earlier migration of that message.
+    #[test]
+    fn a_reading_changed_is_the_last_migrations_statements_of_the_message_before() {
+        let earlier = sql_file("CREATE TABLE a ();\nCREATE TABLE b ();\n");
+        let later = sql_file("SELECT 1;\n  SELECT 2;\nSELECT 3;\n");
+        let mut script = Script::new();
+        script.begin_step();
+        script.push_marked_body(&earlier, "t0", false);
+        script.begin_step();
+        script.push_marked_body(&later, "t1", false);
+        let all = 0..script.text().len();
+        let at = |line, column| Location {
+            path: later.path.clone(),
+            line,
+            column,
+        };
+        assert_eq!(
+            script.changed_by(&all),
+            Some(ChangedBy::OneOf {
+                first: at(1, 1),
+                last: at(3, 1),
+                count: 3
+            })
+        );
+        let text = script.text();
+        let second = text.find("\n  SELECT 2").unwrap()..text.find("\nSELECT 3").unwrap();
+        assert_eq!(
+            script.changed_by(&second),
+            Some(ChangedBy::Statement(at(2, 3)))
+        );
+        // The prelude of a message, none of a file's text: nothing to name.
+        assert_eq!(script.changed_by(&(0..0)), None);
     }
 }

@@ -8,9 +8,9 @@ use postgres::Client;
 
 use super::batch::rollback_and_read;
 use super::failure::{
-    cancelled, catalog_locked, connection_lost, copy_refusal, encoding_changed, interrupted,
-    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, lock_timed_out,
-    marked_failure, own_lock_wait, own_statement_lock_holders, release_locks_after_failure,
+    cancelled, catalog_locked, connection_lost, copy_refusal, interrupted, is_lock_contention,
+    ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
+    own_lock_wait, own_statement_lock_holders, reading_changed, release_locks_after_failure,
     server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
@@ -142,9 +142,9 @@ fn one_transaction(
                     continue;
                 }
                 Err(SendError::Driver(e)) => e,
-                Err(SendError::EncodingChanged(changed)) => {
+                Err(SendError::ReadingChanged(changed)) => {
                     let _ = client.batch_execute("ROLLBACK");
-                    return Err((i, encoding_changed(step, changed, true)));
+                    return Err((i, reading_changed(step, changed, true)));
                 }
             };
             if is_connection_lost(&e) {
