@@ -1097,18 +1097,27 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
             big("b")
         );
         let changed = format!("changed the session's {setting}");
-        // Going up, then down (its up harmless).
-        for (direction, up) in [("up", alone.as_str()), ("down", "SELECT 1;\n")] {
+        // Going up (migration by migration, then in one transaction), then down (its up
+        // harmless).
+        for (direction, up, whole) in [
+            ("up", alone.as_str(), false),
+            ("up", alone.as_str(), true),
+            ("down", "SELECT 1;\n", false),
+        ] {
             let project = changing_project(function, up, &alone);
             let db = TestDb::new(&format!("{prefix}_{direction}"));
             if direction == "down" {
                 project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
             }
-            let run = project.run_on(&db, &["migrate", direction, "--format", "json"]);
+            let mut args = vec!["migrate", direction, "--format", "json"];
+            if whole {
+                args.push("--single-transaction");
+            }
+            let run = project.run_on(&db, &args);
             run.code(exit::MIGRATION_FAILED);
             let error = &run.json()["errors"][0];
             let message = error["message"].as_str().unwrap_or_default();
-            let what = format!("{prefix} {direction}");
+            let what = format!("{prefix} {}", args[1..].join(" "));
             assert!(message.contains(&changed), "{what}: {}", run.dump());
             assert_eq!(
                 error["line"],
