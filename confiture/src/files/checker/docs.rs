@@ -156,7 +156,8 @@ read, and a directory named like a migration file (`002_x.up.sql/`) is not a fil
 migration, so it is an error rather than skipped; a broken link is named with where it points. \
 Only an entry named like a migration file (a `.sql` file's, or confiture (Python)'s \
 `<VERSION>_<NAME>.py`) can be refused: a broken `notes.md` link or an editor's `.#001_a.up.sql` lock link is ignored, as \
-the same name is when it is a readable file (rule C006). Fix the permissions or the link; remove the \
+the same name is when it is a readable file (rule C006). Fix the permissions or the link, or put \
+the migration's file in place of a directory, FIFO or device; remove the \
 entry only if it is no migration: an applied migration whose file is removed is `missing`, and \
 `reinit` would forget that it ran (`migrate status` shows a migration whose files cannot be read \
 as `unreadable`).",
