@@ -1524,3 +1524,141 @@ fn a_connection_limit_help_counts_the_pooler_checks_second_connection() {
         run.dump()
     );
 }
+
+/// How many connections a server logging them (`log_connections = on`) has been asked for:
+/// refused ones too.
+fn connections_received(cluster: &confiture_tests::cluster::Cluster) -> usize {
+    cluster.log().matches("connection received:").count()
+}
+
+/// A stale target list — database names its server does not have — is answered without a
+/// connection attempt per name (it used to be two: the refused one, then one asking for a
+/// close name; 100,000 names took 7.5 minutes): each such target is still reported on its
+/// own, with the error, SQLSTATE, help and exit code its connection gave, among targets that
+/// exist and run; a name close to an existing database still gets its did-you-mean. A
+/// database created afterwards is reached by the next run.
+#[test]
+fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to_each() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_connections = on\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let project = tenant_project();
+    let existing = cluster.create_database("hflt_here");
+    // The existing name with its last character changed: a misspelling of it.
+    let mut misspelt = existing.clone();
+    misspelt.pop();
+    misspelt.push(if existing.ends_with('x') { 'y' } else { 'x' });
+    let gone: Vec<String> = (0..40).map(|i| format!("hflt_gone_{i}")).collect();
+    let mut list = vec![gone[0].clone(), existing.clone(), misspelt.clone()];
+    list.extend(gone[1..].iter().cloned());
+    project.write("tenants.txt", list.join("\n") + "\n");
+    let url = cluster.url("postgres", "sslmode=disable");
+    let up = || {
+        Run::of(project.cli().args([
+            "migrate",
+            "up",
+            "--database-url",
+            &url,
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--format",
+            "json",
+        ]))
+    };
+
+    let before = connections_received(&cluster);
+    let run = up();
+    let connections = connections_received(&cluster) - before;
+    let doc = run.json();
+    run.code(u8::try_from(doc["summary"]["exit_code"].as_u64().unwrap()).unwrap());
+    let targets = entries(&doc);
+    assert_eq!(targets.len(), list.len(), "{}", run.dump());
+    let port = cluster.port();
+    for (i, (entry, name)) in targets.iter().zip(&list).enumerate() {
+        assert_eq!(entry["source"], format!("tenants.txt:{}", i + 1), "{entry}");
+        if *name == existing {
+            assert_eq!(entry["state"], "done", "{}", run.dump());
+            continue;
+        }
+        let shown = format!("postgres@localhost:{port}/{name}");
+        assert_eq!(entry["state"], "failed", "{entry}");
+        assert_eq!(entry["exit_code"], 3, "{entry}");
+        let error = &entry["error"];
+        assert_eq!(error["kind"], "connection", "{entry}");
+        assert_eq!(error["sqlstate"], "3D000", "{entry}");
+        assert_eq!(error["database"], shown.as_str(), "{entry}");
+        assert_eq!(
+            error["message"],
+            format!(
+                "cannot connect to {shown}: database \"{name}\" does not exist (SQLSTATE 3D000)"
+            ),
+            "{entry}"
+        );
+        let help = error["help"].as_str().unwrap();
+        let source = format!("tenants.txt:{}", i + 1);
+        if *name == misspelt {
+            assert!(
+                help.starts_with(&format!(
+                    "a database named \"{existing}\" exists on this server: did you mean it? \
+                     fix the database name in {source}"
+                )),
+                "{help}"
+            );
+        } else {
+            assert!(
+                help.starts_with("create it (`cargo confiture migrate up --create-database"),
+                "{help}"
+            );
+            assert!(
+                help.ends_with(&format!("or fix the database name in {source}")),
+                "{help}"
+            );
+        }
+    }
+    // The existing target's session, and a read of the server's databases (once a second
+    // at most): not one connection per name it does not have (there are 41).
+    assert!(
+        connections < 10,
+        "{connections} connections for {} targets, {} of them absent\n{}",
+        list.len(),
+        list.len() - 1,
+        cluster.log()
+    );
+    // The text output says the same per target.
+    let text = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+    ]));
+    for name in &gone {
+        text.stderr_has(&format!(
+            "cannot connect to postgres@localhost:{port}/{name}: database \"{name}\" does not \
+             exist (SQLSTATE 3D000)"
+        ));
+    }
+
+    // Created since, it is reached: the next run migrates it, and only it.
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!("CREATE DATABASE {}", gone[0]))
+        .unwrap();
+    let run = up();
+    let doc = run.json();
+    let first = &entries(&doc)[0];
+    assert_eq!(first["state"], "done", "{}", run.dump());
+    assert_eq!(first["applied"].as_array().unwrap().len(), 3, "{first}");
+    assert_eq!(
+        entries(&doc)[1]["applied"].as_array().unwrap().len(),
+        0,
+        "{}",
+        run.dump()
+    );
+}
