@@ -1662,3 +1662,67 @@ fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to
         run.dump()
     );
 }
+
+/// A role that may not read its server's databases from a maintenance database (no `CONNECT`
+/// on `postgres` nor `template1`) decides nothing from them: each target connects, as before,
+/// and a name the server does not have is refused by its connection, with the same error.
+#[test]
+fn absent_names_are_refused_by_their_connections_when_the_server_cannot_be_read() {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_connections = on\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let project = tenant_project();
+    let existing = cluster.create_database("hflt_here");
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE hflt_tenant LOGIN; \
+             ALTER DATABASE {existing} OWNER TO hflt_tenant; \
+             REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC"
+        ))
+        .unwrap();
+    project.write(
+        "tenants.txt",
+        format!("hflt_gone_1\n{existing}\nhflt_gone_2\n"),
+    );
+    let url = format!(
+        "postgresql://hflt_tenant@localhost:{}/{existing}?sslmode=disable",
+        cluster.port()
+    );
+    let before = connections_received(&cluster);
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--format",
+        "json",
+    ]));
+    let connections = connections_received(&cluster) - before;
+    let doc = run.json();
+    let targets = entries(&doc);
+    assert_eq!(targets[1]["state"], "done", "{}", run.dump());
+    for i in [0, 2] {
+        let name = format!("hflt_gone_{}", i / 2 + 1);
+        let error = &targets[i]["error"];
+        assert_eq!(error["sqlstate"], "3D000", "{}", run.dump());
+        assert_eq!(
+            error["message"],
+            format!(
+                "cannot connect to hflt_tenant@localhost:{}/{name}: database \"{name}\" does \
+                 not exist (SQLSTATE 3D000)",
+                cluster.port()
+            ),
+            "{}",
+            run.dump()
+        );
+    }
+    // Each absent name was asked of the server by its own connection.
+    assert!(connections >= 3, "{connections}\n{}", cluster.log());
+}
