@@ -1525,6 +1525,34 @@ fn a_connection_limit_help_counts_the_pooler_checks_second_connection() {
     );
 }
 
+/// A throwaway cluster logging its connections, [`tenant_project`], and a database of the
+/// cluster.
+fn logging_cluster() -> (confiture_tests::cluster::Cluster, Project, String) {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_connections = on\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let existing = cluster.create_database("hflt_here");
+    (cluster, tenant_project(), existing)
+}
+
+/// `migrate up --keep-going --format json` of `tenants.txt`'s targets, from `url`.
+fn up_tenants_json(project: &Project, url: &str) -> Run {
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--database-url",
+        url,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--format",
+        "json",
+    ]))
+}
+
 /// How many connections a server logging them (`log_connections = on`) has been asked for:
 /// refused ones too.
 fn connections_received(cluster: &confiture_tests::cluster::Cluster) -> usize {
@@ -1539,14 +1567,7 @@ fn connections_received(cluster: &confiture_tests::cluster::Cluster) -> usize {
 /// database created afterwards is reached by the next run.
 #[test]
 fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to_each() {
-    let cluster = confiture_tests::cluster::Cluster::init();
-    cluster.configure(
-        "log_connections = on\n",
-        confiture_tests::cluster::TRUST_ALL,
-    );
-    cluster.start();
-    let project = tenant_project();
-    let existing = cluster.create_database("hflt_here");
+    let (cluster, project, existing) = logging_cluster();
     // The existing name with its last character changed: a misspelling of it.
     let mut misspelt = existing.clone();
     misspelt.pop();
@@ -1556,19 +1577,7 @@ fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to
     list.extend(gone[1..].iter().cloned());
     project.write("tenants.txt", list.join("\n") + "\n");
     let url = cluster.url("postgres", "sslmode=disable");
-    let up = || {
-        Run::of(project.cli().args([
-            "migrate",
-            "up",
-            "--database-url",
-            &url,
-            "--targets",
-            "tenants.txt",
-            "--keep-going",
-            "--format",
-            "json",
-        ]))
-    };
+    let up = || up_tenants_json(&project, &url);
 
     let before = connections_received(&cluster);
     let run = up();
@@ -1629,15 +1638,7 @@ fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to
         cluster.log()
     );
     // The text output says the same per target.
-    let text = Run::of(project.cli().args([
-        "migrate",
-        "status",
-        "--database-url",
-        &url,
-        "--targets",
-        "tenants.txt",
-        "--keep-going",
-    ]));
+    let text = tenants_status(&project, &url, &["--keep-going"]);
     for name in &gone {
         text.stderr_has(&format!(
             "cannot connect to postgres@localhost:{port}/{name}: database \"{name}\" does not \
@@ -1668,14 +1669,7 @@ fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to
 /// and a name the server does not have is refused by its connection, with the same error.
 #[test]
 fn absent_names_are_refused_by_their_connections_when_the_server_cannot_be_read() {
-    let cluster = confiture_tests::cluster::Cluster::init();
-    cluster.configure(
-        "log_connections = on\n",
-        confiture_tests::cluster::TRUST_ALL,
-    );
-    cluster.start();
-    let project = tenant_project();
-    let existing = cluster.create_database("hflt_here");
+    let (cluster, project, existing) = logging_cluster();
     cluster
         .connect("postgres")
         .batch_execute(&format!(
@@ -1693,17 +1687,7 @@ fn absent_names_are_refused_by_their_connections_when_the_server_cannot_be_read(
         cluster.port()
     );
     let before = connections_received(&cluster);
-    let run = Run::of(project.cli().args([
-        "migrate",
-        "up",
-        "--database-url",
-        &url,
-        "--targets",
-        "tenants.txt",
-        "--keep-going",
-        "--format",
-        "json",
-    ]));
+    let run = up_tenants_json(&project, &url);
     let connections = connections_received(&cluster) - before;
     let doc = run.json();
     let targets = entries(&doc);
