@@ -55,8 +55,14 @@ struct Read {
 impl ServerDatabases {
     /// The refusal of `env`'s database (a target listed by name) when its server does not
     /// have it, as a connection would have been refused; `Ok` when it has it, or when that
-    /// could not be read (the target connects, and its connection decides).
-    pub(crate) fn check(&self, env: &Environment) -> crate::Result<()> {
+    /// could not be read (the target connects, and its connection decides). A read is
+    /// stopped by `stop` (the fleet's) as a connection is: the target is interrupted at once,
+    /// never held for `connect_timeout` by a server that does not answer.
+    pub(crate) fn check(
+        &self,
+        env: &Environment,
+        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> crate::Result<()> {
         if !env.connection.more_hosts.is_empty() {
             // Each host's answer is its own reason in the refusal of a host list (one refused
             // the connection, another lacks the database): only the connection tells them.
@@ -70,7 +76,10 @@ impl ServerDatabases {
             State::Read(read) => !read.all.contains(name) && read.at.elapsed() >= FRESH,
         };
         if stale {
-            *state = read(env).map_or(State::Unavailable, State::Read);
+            let env = env.clone();
+            let interrupted = crate::db::prefetch::interrupted_connecting;
+            let read = crate::db::prefetch::unless_stopped(stop, interrupted, move || read(&env))?;
+            *state = read.map_or(State::Unavailable, State::Read);
         }
         match &*state {
             State::Read(read) if !read.all.contains(name) => Err(

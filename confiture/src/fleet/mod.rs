@@ -714,8 +714,8 @@ impl Fleet {
         };
         migrator.preloaded = files.checked.clone();
         if let (Some(databases), true) = (&files.absent, target.entry().is_some()) {
-            let databases = databases.clone();
-            migrator.before_connecting(move |env| databases.check(env));
+            let (databases, stop) = (databases.clone(), self.stop.clone());
+            migrator.before_connecting(move |env| databases.check(env, stop));
         }
         migrator.claim = Some(files.claims.claim(target));
         migrator.in_fleet = true;

@@ -1710,3 +1710,58 @@ fn absent_names_are_refused_by_their_connections_when_the_server_cannot_be_read(
     // Each absent name was asked of the server by its own connection.
     assert!(connections >= 3, "{connections}\n{}", cluster.log());
 }
+
+/// Ctrl-C while a fleet reads its server's databases (the check of names it may not have) on
+/// a server that accepts and never answers: the running target is interrupted at once, as
+/// one stopped while connecting is, not held for the read's `connect_timeout`.
+#[test]
+fn ctrl_c_while_the_fleet_reads_its_servers_databases_interrupts_at_once() {
+    let proxy = confiture_tests::proxy::ClientCutProxy::start();
+    proxy.freeze_new();
+    let project = tenant_project();
+    project.write("tenants.txt", "hflt_frozen_1\nhflt_frozen_2\n");
+    let url = format!("{}&connect_timeout=60", proxy.url("postgres"));
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &url])
+        .args([
+            "--targets",
+            "tenants.txt",
+            "--jobs",
+            "1",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI");
+    // Reading the list is quick; the check's session then waits on the frozen proxy.
+    std::thread::sleep(Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
+    confiture_tests::send_signal(child.id(), "-INT");
+    let ended = wait_until(Duration::from_secs(20), || {
+        child.try_wait().expect("wait for the CLI").is_some()
+    });
+    let waited = signalled.elapsed();
+    if !ended {
+        let _ = child.kill();
+    }
+    let run = Run::from_output(child.wait_with_output().expect("its output"), waited);
+    assert!(
+        ended,
+        "still running {waited:?} after the signal\n{}",
+        run.dump()
+    );
+    run.code(exit::INTERRUPTED);
+    // Not the read's 60 s of `connect_timeout`, nor the 5 s after which a stop gives up on
+    // what it waits for (`STOP_WAIT`): at once.
+    assert!(
+        waited < confiture::migrate::STOP_WAIT - Duration::from_secs(1),
+        "{waited:?}\n{}",
+        run.dump()
+    );
+    let doc = run.json();
+    assert_eq!(entries(&doc)[0]["state"], "interrupted", "{}", run.dump());
+    assert_eq!(entries(&doc)[1]["state"], "not_started", "{}", run.dump());
+}
