@@ -1721,21 +1721,18 @@ fn ctrl_c_while_the_fleet_reads_its_servers_databases_interrupts_at_once() {
     let project = tenant_project();
     project.write("tenants.txt", "hflt_frozen_1\nhflt_frozen_2\n");
     let url = format!("{}&connect_timeout=60", proxy.url("postgres"));
-    let mut child = project
-        .cli()
-        .args(["migrate", "up", "--database-url", &url])
-        .args([
-            "--targets",
-            "tenants.txt",
-            "--jobs",
-            "1",
-            "--format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI");
+    let mut child = project.spawn(&[
+        "migrate",
+        "up",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+        "--jobs",
+        "1",
+        "--format",
+        "json",
+    ]);
     // Reading the list is quick; the check's session then waits on the frozen proxy.
     std::thread::sleep(Duration::from_secs(2));
     let signalled = std::time::Instant::now();
