@@ -758,6 +758,19 @@ impl ServerError {
     }
 }
 
+/// `message (SQLSTATE code)`, as [`crate::db`] words a server's error after the message it
+/// explains.
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (SQLSTATE {})", self.message, self.sqlstate)
+    }
+}
+
+/// The source of an error whose server's answer is known without the driver's error: a
+/// connection refused for a database a fleet found absent in `pg_database`
+/// (`db::connect::absent_database`), which no connection was opened to learn.
+impl std::error::Error for ServerError {}
+
 /// The error behind an [`Error`], shared so that the error stays `Clone`.
 type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -1024,6 +1037,11 @@ impl Error {
         self.driver_error()
             .and_then(postgres::Error::code)
             .map(postgres::error::SqlState::code)
+            .or_else(|| {
+                // A server's answer known without a connection ([`ServerError`]'s source).
+                let source = self.data.as_ref()?.source.as_deref()?;
+                Some(source.downcast_ref::<ServerError>()?.sqlstate.as_str())
+            })
     }
 
     #[cfg(not(feature = "db"))]

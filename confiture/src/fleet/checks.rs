@@ -78,7 +78,7 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         let start = Instant::now();
-        let files = self.files()?;
+        let files = self.files(false)?;
         if let Some(first) = self.targets.first() {
             super::check_request(
                 &self.migrator(first, &files),
@@ -176,7 +176,7 @@ impl Fleet {
             return Err(crate::drift::no_tenant_drift(&tenant.source));
         }
         // Unreadable files are the same failure on every database: refused once.
-        let files = self.files()?;
+        let files = self.files(false)?;
         let replayed = crate::drift::Replayed::default();
         Ok(self.run(
             "drift",

@@ -75,6 +75,7 @@
 //! }
 //! ```
 
+mod absent;
 mod checks;
 mod query;
 mod targets;
@@ -105,6 +106,11 @@ use crate::Migrator;
 struct Files {
     checked: Option<std::sync::Arc<Checked>>,
     claims: std::sync::Arc<targets::Claims>,
+    /// The environment's server's databases, for a command that reaches only those that
+    /// exist: a target listed by name that the server lacks is refused without connecting
+    /// ([`absent::ServerDatabases`]). `None` for `up --create-database`, which creates them,
+    /// and `verify` and `drift`, whose refusals are their own.
+    absent: Option<std::sync::Arc<absent::ServerDatabases>>,
 }
 
 pub use query::{one_schema, query_schemas, query_targets};
@@ -707,6 +713,10 @@ impl Fleet {
                 .migrations_dir_named_by(self.dir_named_by),
         };
         migrator.preloaded = files.checked.clone();
+        if let (Some(databases), true) = (&files.absent, target.entry().is_some()) {
+            let (databases, stop) = (databases.clone(), self.stop.clone());
+            migrator.before_connecting(move |env| databases.check(env, stop));
+        }
         migrator.claim = Some(files.claims.claim(target));
         migrator.in_fleet = true;
         // The fleet's stop is each running target's: the statement running there is
@@ -728,8 +738,9 @@ impl Fleet {
     /// command starts (nothing for an empty list), so that all targets run the same files —
     /// one edited while the fleet runs reaches none of them — and a directory of thousands of
     /// files is not read again for each of hundreds of targets. With them, the command's
-    /// empty [`targets::Claims`].
-    fn files(&self) -> Result<Files> {
+    /// empty [`targets::Claims`], and when `only_existing` (the command reaches only
+    /// databases that exist) its [`absent::ServerDatabases`].
+    fn files(&self, only_existing: bool) -> Result<Files> {
         let Some(first) = self.targets.first() else {
             return Ok(Files::default());
         };
@@ -737,6 +748,7 @@ impl Fleet {
         Ok(Files {
             checked: Some(std::sync::Arc::new(checked)),
             claims: std::sync::Arc::new(targets::Claims::counting(self.connected.clone())),
+            absent: only_existing.then(Default::default),
         })
     }
 
@@ -748,7 +760,7 @@ impl Fleet {
         options: &UpOptions,
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
-        let files = self.files()?;
+        let files = self.files(!options.create_database)?;
         if let Some(first) = self.targets.first() {
             // Decided by the files and the options alone: the same answer for every target.
             check_request(&self.migrator(first, &files), Request::Up(options))?;
@@ -771,7 +783,7 @@ impl Fleet {
         options: &DownOptions,
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
-        let files = self.files()?;
+        let files = self.files(true)?;
         if let Some(first) = self.targets.first() {
             check_request(&self.migrator(first, &files), Request::Down(options))?;
         }
@@ -801,7 +813,7 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         // Unreadable files are the same failure on every database: refused once.
-        let files = self.files()?;
+        let files = self.files(true)?;
         Ok(self.run(
             "status",
             crate::migrator::CONNECTIONS_AT_ONCE,

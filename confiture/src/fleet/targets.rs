@@ -701,6 +701,9 @@ pub(crate) fn collect_schemas<'a>(
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
     let mut seen: std::collections::HashMap<String, String> = Default::default();
+    // The first row of each name folded to lower case: two names that differ only in
+    // capitals are refused unless both schemas exist (two tenants made on purpose).
+    let mut folded: std::collections::HashMap<String, (String, String)> = Default::default();
     let mut problems = Vec::new();
     // The database's refusals' own fixes, each once, and how many rows they are.
     let (mut fixes, mut refused_by_database) = (Vec::<String>::new(), 0);
@@ -719,8 +722,28 @@ pub(crate) fn collect_schemas<'a>(
                     target.source
                 )),
                 None => {
-                    seen.insert(name.to_string(), target.source.clone());
-                    targets.push(target);
+                    let exists = |n: &str| {
+                        resolved.is_some_and(|r| r.existing_schemas.iter().any(|e| e == n))
+                    };
+                    let other = folded
+                        .get(&name.to_lowercase())
+                        .filter(|(other, _)| !(exists(name) && exists(other)));
+                    match other {
+                        Some((other, first)) => problems.push(format!(
+                            "{}: schema {name} and {other} ({first}) differ only in capitals: \
+                             PostgreSQL folds an unquoted name to lower case (`CREATE SCHEMA \
+                             Acme` makes `acme`), and `up` would make two tenants of what is \
+                             likely one",
+                            target.source
+                        )),
+                        None => {
+                            folded
+                                .entry(name.to_lowercase())
+                                .or_insert_with(|| (name.to_string(), target.source.clone()));
+                            seen.insert(name.to_string(), target.source.clone());
+                            targets.push(target);
+                        }
+                    }
                 }
             },
             Err(TenantRefusal::Name(e)) => problems.push(e.message_with_cause()),

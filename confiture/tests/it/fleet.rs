@@ -519,3 +519,45 @@ fn a_stop_interrupts_the_running_targets_and_starts_no_other() {
         assert!(!has_ledger(db), "{} was reached", t.target);
     }
 }
+
+/// A target listed by name is refused without connecting when its server's `pg_database` lacks
+/// it, read at most a second before it starts: a database created while the fleet runs (here,
+/// after the target before it was refused on such a read) is reached and migrated, not
+/// refused from the older read.
+#[test]
+fn a_database_created_while_the_fleet_runs_is_reached() {
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let gone = crate::common::unique("cft_hflt_gone");
+    let created = TestDb::adopt(crate::common::unique("cft_hflt_later"));
+    let base = environment("postgres");
+    let targets = vec![
+        Target::database(&base, &gone, "list:1").expect("a name"),
+        Target::database(&base, &created.name, "list:2").expect("a name"),
+    ];
+    let fleet = Fleet::new(targets, &dir.path, CheckOptions::default())
+        .jobs(1)
+        .keep_going(true);
+    let create = |event: &Event| {
+        if let Event::Finished { index: 0, .. } = event {
+            // Older than the read that refused the first target may be trusted for.
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            confiture_test_support::admin()
+                .batch_execute(&format!("CREATE DATABASE \"{}\"", created.name))
+                .expect("create the database");
+        }
+    };
+    let report = fleet
+        .up(&UpOptions::default(), &create)
+        .expect("the fleet runs");
+    assert_eq!(report.targets[0].state, TargetState::Failed, "{report:?}");
+    assert_eq!(
+        report.targets[0].exit_code,
+        Some(exit::CONNECTION),
+        "{report:?}"
+    );
+    let refused = report.targets[0].error.as_ref().expect("an error");
+    assert_eq!(refused.sqlstate.as_deref(), Some("3D000"), "{report:?}");
+    assert_eq!(report.targets[1].state, TargetState::Done, "{report:?}");
+    assert_eq!(report.targets[1].applied.len(), 2, "{report:?}");
+}

@@ -1524,3 +1524,241 @@ fn a_connection_limit_help_counts_the_pooler_checks_second_connection() {
         run.dump()
     );
 }
+
+/// A throwaway cluster logging its connections, [`tenant_project`], and a database of the
+/// cluster.
+fn logging_cluster() -> (confiture_tests::cluster::Cluster, Project, String) {
+    let cluster = confiture_tests::cluster::Cluster::init();
+    cluster.configure(
+        "log_connections = on\n",
+        confiture_tests::cluster::TRUST_ALL,
+    );
+    cluster.start();
+    let existing = cluster.create_database("hflt_here");
+    (cluster, tenant_project(), existing)
+}
+
+/// `migrate up --keep-going --format json` of `tenants.txt`'s targets, from `url`.
+fn up_tenants_json(project: &Project, url: &str) -> Run {
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--database-url",
+        url,
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--format",
+        "json",
+    ]))
+}
+
+/// How many connections a server logging them (`log_connections = on`) has been asked for:
+/// refused ones too.
+fn connections_received(cluster: &confiture_tests::cluster::Cluster) -> usize {
+    cluster.log().matches("connection received:").count()
+}
+
+/// A stale target list — database names its server does not have — is answered without a
+/// connection attempt per name (it used to be two: the refused one, then one asking for a
+/// close name; 100,000 names took 7.5 minutes): each such target is still reported on its
+/// own, with the error, SQLSTATE, help and exit code its connection gave, among targets that
+/// exist and run; a name close to an existing database still gets its did-you-mean. A
+/// database created afterwards is reached by the next run.
+#[test]
+fn targets_the_server_does_not_have_are_refused_per_target_without_connecting_to_each() {
+    let (cluster, project, existing) = logging_cluster();
+    // The existing name with its last character changed: a misspelling of it.
+    let mut misspelt = existing.clone();
+    misspelt.pop();
+    misspelt.push(if existing.ends_with('x') { 'y' } else { 'x' });
+    let gone: Vec<String> = (0..40).map(|i| format!("hflt_gone_{i}")).collect();
+    let mut list = vec![gone[0].clone(), existing.clone(), misspelt.clone()];
+    list.extend(gone[1..].iter().cloned());
+    project.write("tenants.txt", list.join("\n") + "\n");
+    let url = cluster.url("postgres", "sslmode=disable");
+    let up = || up_tenants_json(&project, &url);
+
+    let before = connections_received(&cluster);
+    let run = up();
+    let connections = connections_received(&cluster) - before;
+    let doc = run.json();
+    run.code(u8::try_from(doc["summary"]["exit_code"].as_u64().unwrap()).unwrap());
+    let targets = entries(&doc);
+    assert_eq!(targets.len(), list.len(), "{}", run.dump());
+    let port = cluster.port();
+    for (i, (entry, name)) in targets.iter().zip(&list).enumerate() {
+        assert_eq!(entry["source"], format!("tenants.txt:{}", i + 1), "{entry}");
+        if *name == existing {
+            assert_eq!(entry["state"], "done", "{}", run.dump());
+            continue;
+        }
+        let shown = format!("postgres@localhost:{port}/{name}");
+        assert_eq!(entry["state"], "failed", "{entry}");
+        assert_eq!(entry["exit_code"], 3, "{entry}");
+        let error = &entry["error"];
+        assert_eq!(error["kind"], "connection", "{entry}");
+        assert_eq!(error["sqlstate"], "3D000", "{entry}");
+        assert_eq!(error["database"], shown.as_str(), "{entry}");
+        assert_eq!(
+            error["message"],
+            format!(
+                "cannot connect to {shown}: database \"{name}\" does not exist (SQLSTATE 3D000)"
+            ),
+            "{entry}"
+        );
+        let help = error["help"].as_str().unwrap();
+        let source = format!("tenants.txt:{}", i + 1);
+        if *name == misspelt {
+            assert!(
+                help.starts_with(&format!(
+                    "a database named \"{existing}\" exists on this server: did you mean it? \
+                     fix the database name in {source}"
+                )),
+                "{help}"
+            );
+        } else {
+            assert!(
+                help.starts_with("create it (`cargo confiture migrate up --create-database"),
+                "{help}"
+            );
+            assert!(
+                help.ends_with(&format!("or fix the database name in {source}")),
+                "{help}"
+            );
+        }
+    }
+    // The existing target's session, and a read of the server's databases (once a second
+    // at most): not one connection per name it does not have (there are 41).
+    assert!(
+        connections < 10,
+        "{connections} connections for {} targets, {} of them absent\n{}",
+        list.len(),
+        list.len() - 1,
+        cluster.log()
+    );
+    // The text output says the same per target.
+    let text = tenants_status(&project, &url, &["--keep-going"]);
+    for name in &gone {
+        text.stderr_has(&format!(
+            "cannot connect to postgres@localhost:{port}/{name}: database \"{name}\" does not \
+             exist (SQLSTATE 3D000)"
+        ));
+    }
+
+    // Created since, it is reached: the next run migrates it, and only it.
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!("CREATE DATABASE {}", gone[0]))
+        .unwrap();
+    let run = up();
+    let doc = run.json();
+    let first = &entries(&doc)[0];
+    assert_eq!(first["state"], "done", "{}", run.dump());
+    assert_eq!(first["applied"].as_array().unwrap().len(), 3, "{first}");
+    assert_eq!(
+        entries(&doc)[1]["applied"].as_array().unwrap().len(),
+        0,
+        "{}",
+        run.dump()
+    );
+}
+
+/// A role that may not read its server's databases from a maintenance database (no `CONNECT`
+/// on `postgres` nor `template1`) decides nothing from them: each target connects, as before,
+/// and a name the server does not have is refused by its connection, with the same error.
+#[test]
+fn absent_names_are_refused_by_their_connections_when_the_server_cannot_be_read() {
+    let (cluster, project, existing) = logging_cluster();
+    cluster
+        .connect("postgres")
+        .batch_execute(&format!(
+            "CREATE ROLE hflt_tenant LOGIN; \
+             ALTER DATABASE {existing} OWNER TO hflt_tenant; \
+             REVOKE CONNECT ON DATABASE postgres, template1 FROM PUBLIC"
+        ))
+        .unwrap();
+    project.write(
+        "tenants.txt",
+        format!("hflt_gone_1\n{existing}\nhflt_gone_2\n"),
+    );
+    let url = format!(
+        "postgresql://hflt_tenant@localhost:{}/{existing}?sslmode=disable",
+        cluster.port()
+    );
+    let before = connections_received(&cluster);
+    let run = up_tenants_json(&project, &url);
+    let connections = connections_received(&cluster) - before;
+    let doc = run.json();
+    let targets = entries(&doc);
+    assert_eq!(targets[1]["state"], "done", "{}", run.dump());
+    for i in [0, 2] {
+        let name = format!("hflt_gone_{}", i / 2 + 1);
+        let error = &targets[i]["error"];
+        assert_eq!(error["sqlstate"], "3D000", "{}", run.dump());
+        assert_eq!(
+            error["message"],
+            format!(
+                "cannot connect to hflt_tenant@localhost:{}/{name}: database \"{name}\" does \
+                 not exist (SQLSTATE 3D000)",
+                cluster.port()
+            ),
+            "{}",
+            run.dump()
+        );
+    }
+    // Each absent name was asked of the server by its own connection.
+    assert!(connections >= 3, "{connections}\n{}", cluster.log());
+}
+
+/// Ctrl-C while a fleet reads its server's databases (the check of names it may not have) on
+/// a server that accepts and never answers: the running target is interrupted at once, as
+/// one stopped while connecting is, not held for the read's `connect_timeout`.
+#[test]
+fn ctrl_c_while_the_fleet_reads_its_servers_databases_interrupts_at_once() {
+    let proxy = confiture_tests::proxy::ClientCutProxy::start();
+    proxy.freeze_new();
+    let project = tenant_project();
+    project.write("tenants.txt", "hflt_frozen_1\nhflt_frozen_2\n");
+    let url = format!("{}&connect_timeout=60", proxy.url("postgres"));
+    let mut child = project.spawn(&[
+        "migrate",
+        "up",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+        "--jobs",
+        "1",
+        "--format",
+        "json",
+    ]);
+    // Reading the list is quick; the check's session then waits on the frozen proxy.
+    std::thread::sleep(Duration::from_secs(2));
+    let signalled = std::time::Instant::now();
+    confiture_tests::send_signal(child.id(), "-INT");
+    let ended = wait_until(Duration::from_secs(20), || {
+        child.try_wait().expect("wait for the CLI").is_some()
+    });
+    let waited = signalled.elapsed();
+    if !ended {
+        let _ = child.kill();
+    }
+    let run = Run::from_output(child.wait_with_output().expect("its output"), waited);
+    assert!(
+        ended,
+        "still running {waited:?} after the signal\n{}",
+        run.dump()
+    );
+    run.code(exit::INTERRUPTED);
+    // Not the read's 60 s of `connect_timeout`, nor the 5 s after which a stop gives up on
+    // what it waits for (`STOP_WAIT`): at once.
+    assert!(
+        waited < confiture::migrate::STOP_WAIT - Duration::from_secs(1),
+        "{waited:?}\n{}",
+        run.dump()
+    );
+    let doc = run.json();
+    assert_eq!(entries(&doc)[0]["state"], "interrupted", "{}", run.dump());
+    assert_eq!(entries(&doc)[1]["state"], "not_started", "{}", run.dump());
+}

@@ -415,6 +415,30 @@ fn a_tenant_named_with_other_capitals_than_its_existing_schema_is_refused() {
     fleet(&project, &db, &["up", "--schema", "Acme"]).code(exit::SUCCESS);
 }
 
+/// A schemas query returning two names that differ only in capitals (`acme` and `Acme`),
+/// neither schema existing yet, made `up` create both schemas side by side and migrate each,
+/// exit 0: the rule that refuses `Acme` beside an existing `acme` did not see two new ones.
+/// The second row is refused (exit 5), nothing created; two schemas of those exact names that
+/// both exist are two tenants.
+#[test]
+fn two_new_tenants_whose_names_differ_only_in_capitals_are_refused() {
+    let db = TestDb::new("fleetschemacase2");
+    let project = tenant_project();
+    let query = "SELECT * FROM (VALUES ('acme'), ('ok_1'), ('Acme')) v";
+    fleet(&project, &db, &["up", "--schemas-query", query])
+        .code(exit::INVALID)
+        .stderr_has(
+            "the schemas query, row 3: schema Acme and acme (the schemas query, row 1) differ \
+             only in capitals",
+        );
+    assert_eq!(relations(&db), Vec::<String>::new());
+    // Both there on purpose: two tenants.
+    db.connect()
+        .batch_execute("CREATE SCHEMA acme; CREATE SCHEMA \"Acme\"")
+        .expect("create");
+    fleet(&project, &db, &["up", "--schemas-query", query]).code(exit::SUCCESS);
+}
+
 #[test]
 fn down_rolls_back_every_tenant_and_refuses_a_bad_request_once_before_connecting() {
     let db = TestDb::new("fleetschemadown");

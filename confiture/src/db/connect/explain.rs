@@ -79,9 +79,12 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
             database: env.connection.to_string(),
         });
     }
-    if let Failure::Driver(driver, _) = failure {
+    match failure {
         // Shown as the scrubbed text already in `cause`; kept whole for callers.
-        error.set_source(driver);
+        Failure::Driver(driver, _) => error.set_source(driver),
+        // The refusal the server would have given, its SQLSTATE kept as the driver's is.
+        Failure::Absent(_) => error.set_source(absent_refusal(&env.connection)),
+        _ => {}
     }
     let escape = |text: &mut String| {
         if let std::borrow::Cow::Owned(escaped) = shown(text) {
@@ -165,6 +168,9 @@ impl<'a> Unbraced<'a> {
     /// name (3D000), refuses that user (class 28: no such role, a password that fails), or no
     /// server answered at that host (no SQLSTATE: a name with a `$` is no host name).
     fn failed(&self, failure: &Failure) -> bool {
+        if let Failure::Absent(_) = failure {
+            return self.what == Self::DATABASE_NAME;
+        }
         let Failure::Driver(driver, _) = failure else {
             return false;
         };
@@ -238,6 +244,11 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
             ))
         }
         Failure::TimedOut(timeout) => return timed_out(env, *timeout),
+        Failure::Absent(connectable) => {
+            let close = close_in(env, connectable.iter().map(String::as_str));
+            let cause = spec.scrub(&absent_refusal(spec).to_string());
+            return refused_missing(env, close).with_cause(&cause);
+        }
         Failure::Driver(error, dialled)
         | Failure::RetriedWithoutTls {
             first: (error, dialled),
@@ -508,10 +519,19 @@ pub(crate) fn close_database(env: &Environment) -> Option<String> {
             .iter()
             .filter_map(|row| row.try_get(0).ok())
             .collect();
-        return crate::text::did_you_mean(wanted, names.iter().map(String::as_str))
-            .map(str::to_string);
+        return close_in(env, names.iter().map(String::as_str));
     }
     None
+}
+
+/// [`close_database`] among `names`, the databases of `env`'s server that accept connections
+/// and are no templates, read already.
+fn close_in<'a>(env: &Environment, names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let wanted = &env.connection.dbname;
+    if crate::db::MAINTENANCE_DATABASES.contains(&wanted.as_str()) {
+        return None;
+    }
+    crate::text::did_you_mean(wanted, names).map(str::to_string)
 }
 
 /// The first words of the help of `env`'s missing database: a database with a close name
@@ -547,6 +567,46 @@ pub(crate) fn createdb(spec: &ConnectionSpec) -> String {
     )
 }
 
+/// The refusal of `env`'s database that does not exist (SQLSTATE 3D000), `close` a database
+/// of its server with a close name ([`close_database`]): the one wording, whether the server
+/// said it to a connection or a fleet found the database absent in `pg_database`
+/// ([`super::absent_database`]).
+fn refused_missing(env: &Environment, close: Option<String>) -> Error {
+    let spec = &env.connection;
+    // The server's message, the cause, names the database: said once.
+    let create = format!(
+        "{} does, or {}",
+        crate::hint::command("migrate up --create-database"),
+        createdb(spec)
+    );
+    // A misspelt name first: creating it would make a new empty database beside the one
+    // meant, and run every migration there.
+    let help = match close {
+        Some(close) => format!(
+            "{} fix the database name in {}; only if {} is to be a new database, create it \
+             ({create})",
+            close_database_line(&close),
+            env.database_name_source(),
+            quoted(&spec.shown_dbname()),
+        ),
+        None => format!(
+            "create it ({create}), or fix the database name in {}",
+            env.database_name_source()
+        ),
+    };
+    Error::connection(format!("cannot connect to {spec}")).with_help(help)
+}
+
+/// What the server answers a connection to `spec`'s database that does not exist: its
+/// message (in English: a server whose `lc_messages` is another language words it there)
+/// and SQLSTATE 3D000.
+fn absent_refusal(spec: &ConnectionSpec) -> crate::error::ServerError {
+    crate::error::ServerError {
+        sqlstate: SqlState::INVALID_CATALOG_NAME.code().to_string(),
+        message: format!("database \"{}\" does not exist", spec.dbname),
+    }
+}
+
 /// The server answered with an error: who may not connect, or what is not ready.
 fn server_refusal(env: &Environment, db: &DbError) -> Error {
     let spec = &env.connection;
@@ -555,28 +615,7 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
     if let Some(refusal) = authentication_refusal(env, db) {
         refusal
     } else if *code == SqlState::INVALID_CATALOG_NAME {
-        // The server's message, the cause, names the database: said once.
-        let create = format!(
-            "{} does, or {}",
-            crate::hint::command("migrate up --create-database"),
-            createdb(spec)
-        );
-        // A misspelt name first: creating it would make a new empty database beside the one
-        // meant, and run every migration there.
-        let help = match close_database(env) {
-            Some(close) => format!(
-                "{} fix the database name in {}; only if {} is to be a new database, create it \
-                 ({create})",
-                close_database_line(&close),
-                env.database_name_source(),
-                quoted(&spec.shown_dbname()),
-            ),
-            None => format!(
-                "create it ({create}), or fix the database name in {}",
-                env.database_name_source()
-            ),
-        };
-        Error::connection(format!("cannot connect to {spec}")).with_help(help)
+        refused_missing(env, close_database(env))
     } else if *code == SqlState::TOO_MANY_CONNECTIONS {
         too_many_connections(spec, connection_limit(db.message()))
     } else if *code == SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE

@@ -178,6 +178,15 @@ pub(crate) fn open_session(env: &Environment, need: Need) -> Result<Session> {
     select(env, need).map_err(|failed| failed.into_error(env, need))
 }
 
+/// The error [`open_session`] gives for `env`'s database when its server refuses it for not
+/// existing (SQLSTATE 3D000, kept as [`Error::sqlstate`]), for a database known absent without
+/// connecting: a fleet reads its server's `pg_database` for many names at once
+/// (`fleet::absent`). `connectable`: the server's databases that accept connections and are no
+/// templates, among which the help looks for a close name ([`explain::close_database`]'s rule).
+pub(crate) fn absent_database(env: &Environment, connectable: Vec<String>) -> Error {
+    explain(env, Failure::Absent(connectable))
+}
+
 /// A new session on the very host (and address, when known) `reached` names, whatever it is
 /// now: what confirms what a lost session committed, which no other host can tell.
 pub(crate) fn open_session_on(env: &Environment, reached: &Reached) -> Result<Session> {
@@ -506,6 +515,10 @@ enum Failure {
     TimedOut(Duration),
     /// The thread that connected died without an answer (a bug in the driver).
     Lost,
+    /// None opened: the database is known absent from its server's `pg_database`, read on
+    /// another session ([`absent_database`]); the databases there that accept connections
+    /// and are no templates, for the help's close name.
+    Absent(Vec<String>),
 }
 
 impl Failure {
