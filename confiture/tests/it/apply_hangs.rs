@@ -769,9 +769,21 @@ fn a_failure_is_reported_within_the_lock_wait_when_a_catalog_is_locked_right_aft
         // machine: never the holder's 90 s.
         assert!(took < Duration::from_secs(20), "{batched}: took {took:?}");
         assert_eq!(failed.error.exit_code(), 4, "{batched}: {}", failed.error);
+        // The migration's own error first: named as the one that raised it, or, when the
+        // read could not say how far the message got (a loaded server: the session's caches
+        // lost, its marker unread), as the message's first, saying any of them may have.
+        let said = failed.error.message_with_cause();
+        let named = said.contains(&format!("{boom}_boom"))
+            || (batched
+                && said.contains("002_second")
+                && failed
+                    .error
+                    .details
+                    .iter()
+                    .any(|d| d.contains("any of them may have raised it")));
         assert!(
-            failed.error.to_string().contains("boom"),
-            "{batched}: the migration's own error first: {}",
+            said.contains("boom") && named,
+            "{batched}: the migration's own error first: {:?}",
             failed.error
         );
         assert!(
@@ -935,17 +947,19 @@ fn what_follows_a_failure_waits_for_a_locked_catalog_no_longer_than_the_lock_wai
         "{}",
         failed.error
     );
-    // The migration's own failure first, then what could not be done after it.
-    let details = failed.error.details.join("\n");
-    assert!(
-        details.contains("002 committed, but could not be flushed")
-            && details.contains("lock wait"),
-        "{:?}",
-        failed.error
-    );
     let Reason::Migration(m) = failed.error.reason() else {
         panic!("no migration in {:?}", failed.error);
     };
+    // The migration's own failure first, then what could not be done after it: the flush
+    // waited the lock wait; or, on a loaded server whose caches the session lost, the read
+    // before it gave up already (the session closed, 002's durability unknown, never waited
+    // for longer either).
+    let details = failed.error.details.join("\n");
+    let flush_gave_up = details.contains("002 committed, but could not be flushed")
+        && details.contains("lock wait");
+    let read_gave_up = m.durability_unknown == ["002"]
+        && details.contains("could not be read within 2s (the command's lock wait");
+    assert!(flush_gave_up || read_gave_up, "{:?}", failed.error);
     assert_eq!(m.version, "003");
     assert_eq!(m.committed, ["002"]);
     assert_eq!(db.ledger(), ["001:gate", "002:gated"]);
@@ -1001,7 +1015,9 @@ fn a_lock_wait_of_our_own_statements_names_the_catalogs_holder_from_a_maintenanc
         let (failed, took) = run.join().unwrap();
         drop(release);
         let case = format!("single {single}, {catalogs}");
-        assert!(took < Duration::from_secs(20), "{case}: took {took:?}");
+        // The lock wait, the ask from a maintenance database (up to one lock wait a
+        // database) and a loaded machine's slack: never the holder's 90 s.
+        assert!(took < Duration::from_secs(40), "{case}: took {took:?}");
         assert_eq!(failed.exit_code(), 6, "{case}: {failed:?}");
         assert!(
             failed.message.contains("system catalog"),
