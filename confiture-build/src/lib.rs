@@ -90,7 +90,7 @@ use confiture::files::{self, CheckOptions, Checked};
 mod embed;
 
 use confiture::hint::Invocation;
-use confiture::workspace::Workspace;
+use confiture::workspace::{ShownFrom, Workspace};
 use confiture::{display, Diagnostic};
 pub use embed::{embed_source, Package, NOT_EMBEDDED_SOURCE};
 
@@ -226,8 +226,15 @@ impl Check {
         let mut print = |line: String| print(suggest.render(&line).into_owned());
         let mut watch = Watch::of(&located.migrations_dir);
         let settings = (located.workspace.manifests()).chain([located.migrations_dir.as_path()]);
+        // The Cargo.toml key a migrations directory cargo cannot watch was named by, if any:
+        // renamed, it must be renamed there too.
+        let dir_setting = (located.workspace.settings.migrations_dir_from)
+            .map(|from| setting_in(&located.workspace, "migrations_dir", from));
         for path in settings.filter(|path| watch.needs(path)) {
-            match rerun(&root, path) {
+            let named_by = dir_setting
+                .as_deref()
+                .filter(|_| path == located.migrations_dir);
+            match rerun(&root, path, named_by) {
                 Ok(line) => print(line),
                 Err(err) => {
                     print(syntax.error(&render_error(&err)));
@@ -249,7 +256,7 @@ impl Check {
         // name it.
         let mut unwritable = None;
         for file in report.links().filter(|file| watch.needs(file)) {
-            match rerun(&report.root, file) {
+            match rerun(&report.root, file, None) {
                 Ok(line) => print(line),
                 Err(err) => {
                     unwritable.get_or_insert(err);
@@ -312,7 +319,8 @@ impl Check {
                 confiture::Error::invalid("cannot find the current directory").with_cause(err)
             })?,
         };
-        let workspace = Workspace::discover(&start)?;
+        // A setting's error names its Cargo.toml from the root, as every line of the check.
+        let workspace = Workspace::discover_shown_from(&start, ShownFrom::Root)?;
         if let Some(version) = self
             .first_version
             .filter(|&v| v < confiture::history::MIN_VERSION)
@@ -432,11 +440,10 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
-/// `key` in the table `from` names and the `Cargo.toml` that holds it, relative to the root.
+/// `key` in the table `from` names and the `Cargo.toml:LINE` that holds it, relative to the
+/// root ([`Workspace::setting_shown`]).
 fn setting_in(workspace: &Workspace, key: &str, from: &'static str) -> String {
-    let table = confiture::workspace::table_of(from);
-    let manifest = shown_manifest(workspace, workspace.manifest_of(from));
-    format!("`{key}` in `{table}` of `{manifest}`")
+    workspace.setting_shown(key, from, ShownFrom::Root)
 }
 
 /// The package's own `Cargo.toml` (the root's in a project of one package).
@@ -656,25 +663,40 @@ fn refuse_holding_output(root: &Path, dir: &Path, out_dir: &Path) -> Result<(), 
 /// A path with a line break (or any control character) would end the instruction and start
 /// another one of the file name's choosing; a path that is not UTF-8 would be read back as
 /// another path. Such a path is refused, never printed; the refusal shows it relative to the
-/// workspace root `root`, as every other line of the check does ([`shown_text`]).
-fn rerun(root: &Path, path: &Path) -> Result<String, confiture::Error> {
+/// workspace root `root`, as every other line of the check does ([`shown_text`]); when the
+/// path was written in a setting (`named_by`: `` `migrations_dir` in `[...]` of
+/// `Cargo.toml:LINE` ``), the help says to write the new name there too.
+fn rerun(root: &Path, path: &Path, named_by: Option<&str>) -> Result<String, confiture::Error> {
     let Some(why) = unwritable_because(path) else {
         return Ok(format!("cargo:rerun-if-changed={}", path.display()));
     };
     let shown = display::escape(&shown_text(root, path)).into_owned();
     // A root whose own path cannot be watched fails every path, and the part of the path at
     // fault is the one the relative form leaves out: named then.
-    let message = match unwritable_because(&relative_to_root(root, path)) {
-        Some(_) => format!("cannot watch {shown} for changes: its path {why}"),
-        None => format!(
-            "cannot watch {shown} for changes: the path of the workspace root, {}, {why}",
-            display::escape(&display::path_text(root))
+    let (message, named_by) = match unwritable_because(&relative_to_root(root, path)) {
+        Some(_) => (
+            format!("cannot watch {shown} for changes: its path {why}"),
+            named_by,
+        ),
+        // The fault is in the root's path, which no setting writes.
+        None => (
+            format!(
+                "cannot watch {shown} for changes: the path of the workspace root, {}, {why}",
+                display::escape(&display::path_text(root))
+            ),
+            None,
         ),
     };
-    Err(confiture::Error::invalid(message).with_help(
-        "rename it (or the directory holding it): a build script tells cargo which files to \
-         watch one path per line of UTF-8 text, with no escapes",
-    ))
+    let rename = match named_by {
+        Some(setting) => {
+            format!("rename it (or the directory holding it), and write the new name in {setting}")
+        }
+        None => "rename it (or the directory holding it)".to_string(),
+    };
+    Err(confiture::Error::invalid(message).with_help(format!(
+        "{rename}: a build script tells cargo which files to watch one path per line of UTF-8 \
+         text, with no escapes"
+    )))
 }
 
 /// Why cargo could not read `path` back from an instruction, if it could not.
@@ -1242,7 +1264,7 @@ mod tests {
     fn a_path_cargo_cannot_read_back_is_never_printed() {
         for name in ["a\ncargo::rustc-env=X=1", "a\rb", "a\tb", "a\u{1b}[2Jb"] {
             let path = format!("/w/db/{name}/001_a.up.sql");
-            let err = rerun(Path::new("/w"), Path::new(&path)).unwrap_err();
+            let err = rerun(Path::new("/w"), Path::new(&path), None).unwrap_err();
             assert_eq!(err.kind, confiture::ErrorKind::Invalid);
             let line = render_error(&err);
             assert!(!line.chars().any(char::is_control), "{line:?}");
@@ -1256,11 +1278,11 @@ mod tests {
         {
             use std::os::unix::ffi::OsStrExt;
             let path = Path::new(std::ffi::OsStr::from_bytes(b"/w/db/\xff.up.sql"));
-            let err = rerun(Path::new("/w"), path).unwrap_err();
+            let err = rerun(Path::new("/w"), path, None).unwrap_err();
             assert!(err.message.contains("is not UTF-8"), "{}", err.message);
         }
         // A root that cannot be watched is named: the relative path does not hold the fault.
-        let err = rerun(Path::new("/w\tx"), Path::new("/w\tx/Cargo.toml")).unwrap_err();
+        let err = rerun(Path::new("/w\tx"), Path::new("/w\tx/Cargo.toml"), None).unwrap_err();
         assert_eq!(
             render_error(&err).split("; help").next().unwrap(),
             "cannot watch Cargo.toml for changes: the path of the workspace root, /w\\tx, \
@@ -1269,7 +1291,8 @@ mod tests {
         assert_eq!(
             rerun(
                 Path::new("/w"),
-                Path::new("/w/db/migrations/001 a é.up.sql")
+                Path::new("/w/db/migrations/001 a é.up.sql"),
+                None
             )
             .unwrap(),
             "cargo:rerun-if-changed=/w/db/migrations/001 a é.up.sql"
@@ -1324,6 +1347,56 @@ mod tests {
         }
     }
 
+    /// r2ws: a `migrations_dir` cargo cannot watch (a control character in it) was refused
+    /// with "rename it", never saying where the name is written: when Cargo.toml set it, the
+    /// help names the key, its table and its file and line, from the workspace root, so the
+    /// rename is made in both places; a directory the builder names alone gets no such help.
+    #[test]
+    fn a_directory_cargo_cannot_watch_names_the_setting_that_set_it() {
+        let by_workspace =
+            workspace("[workspace.metadata.confiture]\nmigrations_dir = \"db/a\\tb\"\n");
+        let by_package = workspace("");
+        member_settings(&by_package, "migrations_dir = \"m\\nx\"\n");
+        let by_builder = workspace("");
+        let cases = [
+            (
+                Check::new().manifest_dir(by_workspace.path.join("app")),
+                Some("`migrations_dir` in `[workspace.metadata.confiture]` of `Cargo.toml:3`"),
+            ),
+            (
+                // Agreeing with the setting, the builder's call does not own the name.
+                Check::new()
+                    .manifest_dir(by_workspace.path.join("app"))
+                    .migrations_dir("../db/a\tb"),
+                Some("`migrations_dir` in `[workspace.metadata.confiture]` of `Cargo.toml:3`"),
+            ),
+            (
+                Check::new().manifest_dir(by_package.path.join("app")),
+                Some("`migrations_dir` in `[package.metadata.confiture]` of `app/Cargo.toml:6`"),
+            ),
+            (
+                Check::new()
+                    .manifest_dir(by_builder.path.join("app"))
+                    .migrations_dir("../db/a\tb"),
+                None,
+            ),
+        ];
+        for (check, setting) in cases {
+            let err = match check.run_to(&mut Vec::new()) {
+                Err(Error::Setup(err)) => err,
+                other => panic!("{setting:?}: {other:?}"),
+            };
+            let line = render_error(&err);
+            assert!(line.starts_with("cannot watch "), "{line}");
+            let help = err.help.as_deref().unwrap_or_default();
+            assert!(help.starts_with("rename it"), "{help}");
+            match setting {
+                Some(setting) => assert!(help.contains(setting), "{help}"),
+                None => assert!(!help.contains("Cargo.toml"), "{help}"),
+            }
+        }
+    }
+
     /// A name that is not UTF-8 was shown with `�` as the line's location (two such names
     /// alike) while the message escaped it: both are `\xff` now, as lint writes it.
     #[cfg(unix)]
@@ -1359,7 +1432,12 @@ mod tests {
         }
         assert!(!lines.iter().any(|l| l.contains('\u{fffd}')), "{lines:#?}");
         // The path cargo cannot be told to watch is named the same way.
-        let err = rerun(&tmp.path, &dir.join(OsStr::from_bytes(b"002_n\xff.up.sql"))).unwrap_err();
+        let err = rerun(
+            &tmp.path,
+            &dir.join(OsStr::from_bytes(b"002_n\xff.up.sql")),
+            None,
+        )
+        .unwrap_err();
         let line = render_error(&err);
         assert!(line.contains("002_n\\xff.up.sql"), "{line}");
         assert!(!line.contains('\u{fffd}'), "{line}");
@@ -1471,7 +1549,7 @@ mod tests {
         let line = render_error(&err);
         for part in [
             "`Check::first_version(3)` in build.rs disagrees with `first_version` in \
-             `[workspace.metadata.confiture]` of `Cargo.toml`, which is 7",
+             `[workspace.metadata.confiture]` of `Cargo.toml:3`, which is 7",
             "help: remove `Check::first_version` from build.rs",
         ] {
             assert!(line.contains(part), "{part}\n{line}");
@@ -1486,8 +1564,8 @@ mod tests {
         let line = render_error(&err);
         for part in [
             "`Check::migrations_dir(\"migrations\")` in build.rs (`app/migrations`) disagrees \
-             with `migrations_dir` in `[package.metadata.confiture]` of `app/Cargo.toml`, which \
-             is `app/sql`",
+             with `migrations_dir` in `[package.metadata.confiture]` of `app/Cargo.toml:6`, \
+             which is `app/sql`",
             "help: remove `Check::migrations_dir` from build.rs",
         ] {
             assert!(line.contains(part), "{part}\n{line}");
@@ -1662,10 +1740,13 @@ mod tests {
                 .unwrap_err();
             let shown = render_error(&err);
             assert!(shown.contains(said), "{settings}: {shown}");
+            // r2ws: named from the workspace root, as every other line of the check, never
+            // by its absolute path.
             assert!(
-                shown.contains(&format!("app/Cargo.toml:{line}`")),
+                shown.contains(&format!(" `app/Cargo.toml:{line}`")),
                 "{settings}: {shown}"
             );
+            assert!(!shown.contains(&*tmp.path.to_string_lossy()), "{shown}");
             assert!(shown.contains("; help: "), "{settings}: {shown}");
         }
         let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = 3\n");
@@ -1674,7 +1755,7 @@ mod tests {
             .inspect()
             .unwrap_err();
         let shown = render_error(&err);
-        assert!(shown.contains("/Cargo.toml:3`"), "{shown}");
+        assert!(shown.contains(" `Cargo.toml:3`"), "{shown}");
     }
 
     /// An entry named like a migration that is no readable file — a directory, a FIFO, a link

@@ -68,6 +68,18 @@ impl Default for Settings {
     }
 }
 
+/// From where an error about a setting names its `Cargo.toml`: as every other line of the output
+/// that shows it names files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ShownFrom {
+    /// The current directory ([`crate::display::path`]): a command's output, a program's errors.
+    #[default]
+    CurrentDir,
+    /// The workspace root ([`crate::display::relative_to`]): a build script's lines, whose
+    /// current directory is its package's while every line names its paths from the root.
+    Root,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 /// A Cargo workspace (or a directory outside one) and its confiture settings.
 pub struct Workspace {
@@ -88,8 +100,17 @@ impl Workspace {
     /// Walks up from `start` to the first `Cargo.toml` with a `[workspace]` table; a member
     /// manifest with `package.workspace = "path"` points straight at its root. When no
     /// workspace encloses `start`, the nearest package is its own root (as for cargo), and
-    /// outside any package the root is `start`; either way with default settings.
+    /// outside any package the root is `start`; either way with default settings. An error
+    /// names a `Cargo.toml` relative to the current directory ([`ShownFrom::CurrentDir`]).
     pub fn discover(start: &Path) -> Result<Workspace> {
+        Workspace::discover_shown_from(start, ShownFrom::CurrentDir)
+    }
+
+    /// [`Workspace::discover`], an error about a setting naming its `Cargo.toml` from where
+    /// `shown` says. An error found before the root is (TOML that does not parse, a
+    /// `package.workspace` that points nowhere) names it relative to the current directory:
+    /// cargo refuses such a manifest before any build script runs.
+    pub fn discover_shown_from(start: &Path, shown: ShownFrom) -> Result<Workspace> {
         let start = std::path::absolute(start).map_err(|err| {
             Error::invalid(format!("cannot resolve directory `{}`", start.display()))
                 .with_source(err)
@@ -108,11 +129,11 @@ impl Workspace {
                 });
             }
             if table.contains_key("workspace") {
-                return Workspace::from_root(dir.to_path_buf(), manifest, &table, package);
+                return Workspace::from_root(dir.to_path_buf(), manifest, &table, package, shown);
             }
             if let Some(pointer) = table.get("package").and_then(|p| p.get("workspace")) {
                 let (root, root_manifest, table) = follow_pointer(dir, &manifest, pointer)?;
-                return Workspace::from_root(root, root_manifest, &table, package);
+                return Workspace::from_root(root, root_manifest, &table, package, shown);
             }
         }
         match package {
@@ -120,7 +141,7 @@ impl Workspace {
             Some(package) => {
                 let empty = toml::Table::new();
                 let (dir, manifest) = (package.dir.clone(), package.manifest.clone());
-                Workspace::from_root(dir, manifest, &empty, Some(package))
+                Workspace::from_root(dir, manifest, &empty, Some(package), shown)
             }
             None => Ok(Workspace {
                 root: start,
@@ -159,18 +180,22 @@ impl Workspace {
         manifest: PathBuf,
         table: &toml::Table,
         package: Option<Package>,
+        shown: ShownFrom,
     ) -> Result<Workspace> {
         let mut settings = Settings::default();
+        let from = shown_base(&root, shown);
         let workspace_table = table.get("workspace").and_then(|w| w.get("metadata"));
         if let Some(value) = workspace_table.and_then(|m| m.get("confiture")) {
-            read_settings(&manifest, value, WORKSPACE_TABLE, None, &mut settings)?;
+            let table = Table::new(&manifest, WORKSPACE_TABLE, None, from);
+            read_settings(&table, value, &mut settings)?;
         }
         let mut package_manifest = None;
         if let Some(package) = package {
             let package_table = package.table.get("package").and_then(|p| p.get("metadata"));
             if let Some(value) = package_table.and_then(|m| m.get("confiture")) {
                 let base = Some(package.dir.as_path());
-                read_settings(&package.manifest, value, PACKAGE_TABLE, base, &mut settings)?;
+                let table = Table::new(&package.manifest, PACKAGE_TABLE, base, from);
+                read_settings(&table, value, &mut settings)?;
             }
             if package.manifest != manifest {
                 package_manifest = Some(package.manifest);
@@ -198,6 +223,20 @@ impl Workspace {
     pub fn manifest_of(&self, from: &str) -> Option<&Path> {
         let package = (from == PACKAGE_SETTING).then_some(self.package_manifest.as_deref());
         package.flatten().or(self.manifest.as_deref())
+    }
+
+    /// Where `key` of the table `from` names ([`PACKAGE_SETTING`] or [`WORKSPACE_SETTING`], as
+    /// [`Settings`] records it) is written, as an error about its value names it: `` `key` in
+    /// `[table]` of `Cargo.toml:LINE` ``, the file from where `shown` says.
+    pub fn setting_shown(&self, key: &str, from: &str, shown: ShownFrom) -> String {
+        let name = table_of(from);
+        let at = match self.manifest_of(from) {
+            Some(manifest) => {
+                Table::new(manifest, name, None, shown_base(&self.root, shown)).at(Some(key))
+            }
+            None => "Cargo.toml".to_string(),
+        };
+        key_in(key, name, &at)
     }
 
     /// The migrations directory, absolute, as the system reaches it
@@ -258,25 +297,28 @@ fn follow_pointer(
     let Some(pointer) = pointer.as_str() else {
         return Err(Error::invalid(format!(
             "`package.workspace` in `{}` must be a string (the path to the workspace root)",
-            manifest.display()
+            crate::display::path(manifest)
         )));
     };
     let root = normalize(&dir.join(pointer));
     let root_manifest = root.join("Cargo.toml");
-    let help = format!("fix `package.workspace` in `{}`", manifest.display());
+    let help = format!(
+        "fix `package.workspace` in `{}`",
+        crate::display::path(manifest)
+    );
     let table = read_manifest(&root_manifest)?.ok_or_else(|| {
         Error::invalid(format!(
             "`package.workspace` in `{}` points at `{}`, which has no Cargo.toml",
-            manifest.display(),
-            root.display()
+            crate::display::path(manifest),
+            crate::display::path(&root)
         ))
         .with_help(help.clone())
     })?;
     if !table.contains_key("workspace") {
         return Err(Error::invalid(format!(
             "`package.workspace` in `{}` points at `{}`, which has no `[workspace]` table",
-            manifest.display(),
-            root_manifest.display()
+            crate::display::path(manifest),
+            crate::display::path(&root_manifest)
         ))
         .with_help(help));
     }
@@ -290,7 +332,8 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
         Err(err) if err.kind() == io::ErrorKind::NotFound || manifest.is_dir() => return Ok(None),
         Err(err) => {
             return Err(
-                Error::invalid(format!("cannot read `{}`", manifest.display())).with_source(err),
+                Error::invalid(format!("cannot read `{}`", crate::display::path(manifest)))
+                    .with_source(err),
             )
         }
     };
@@ -300,17 +343,40 @@ fn read_manifest(manifest: &Path) -> Result<Option<toml::Table>> {
             .map(|span| crate::text::line_of(text.as_bytes(), span.start));
         let at = line.map(|line| format!(":{line}")).unwrap_or_default();
         let shown = err.message().trim_end().to_string();
-        Error::invalid(format!("invalid TOML in `{}{at}`", manifest.display()))
-            .with_source_shown(err, shown)
+        Error::invalid(format!(
+            "invalid TOML in `{}{at}`",
+            crate::display::path(manifest)
+        ))
+        .with_source_shown(err, shown)
     })
 }
 
+/// The base [`shown_manifest`] names a `Cargo.toml` from: `None` for the current directory.
+fn shown_base(root: &Path, shown: ShownFrom) -> Option<&Path> {
+    match shown {
+        ShownFrom::CurrentDir => None,
+        ShownFrom::Root => Some(root),
+    }
+}
+
+/// A `Cargo.toml` as an error names it: relative to `base` when given (a build script's
+/// workspace root), else to the current directory ([`crate::display::path`]), escaped.
+fn shown_manifest(manifest: &Path, base: Option<&Path>) -> String {
+    match base {
+        Some(base) => {
+            let relative = crate::display::relative_to(manifest, base);
+            crate::display::escape(&crate::display::path_text(&relative)).into_owned()
+        }
+        None => crate::display::path(manifest),
+    }
+}
+
 /// `manifest` as an error about the value of `keys` (a dotted path of tables, then the key)
-/// names it: `path:LINE`, the line where the value is written (in a `[section]`, a dotted key
-/// or an inline table alike), as [`read_manifest`] names invalid TOML; the path alone when the
-/// file no longer reads or parses. Read again only for the error: the settings are read from
-/// the parsed table, which keeps no positions.
-fn shown_at(manifest: &Path, keys: &[&str]) -> String {
+/// names it: `path:LINE` (the path from `base`, [`shown_manifest`]), the line where the value
+/// is written (in a `[section]`, a dotted key or an inline table alike), as [`read_manifest`]
+/// names invalid TOML; the path alone when the file no longer reads or parses. Read again only
+/// for the error: the settings are read from the parsed table, which keeps no positions.
+fn shown_at(manifest: &Path, keys: &[&str], base: Option<&Path>) -> String {
     let line = fs::read_to_string(manifest).ok().and_then(|text| {
         let document = toml::de::DeTable::parse(&text).ok()?;
         let mut table = document.get_ref();
@@ -327,28 +393,60 @@ fn shown_at(manifest: &Path, keys: &[&str]) -> String {
         }
         Some(crate::text::line_of(text.as_bytes(), span?.start))
     });
+    let shown = shown_manifest(manifest, base);
     match line {
-        Some(line) => format!("{}:{line}", manifest.display()),
-        None => manifest.display().to_string(),
+        Some(line) => format!("{shown}:{line}"),
+        None => shown,
     }
+}
+
+/// One table of settings being read: its manifest, its name ([`PACKAGE_TABLE`] or
+/// [`WORKSPACE_TABLE`]), the directory its paths are relative to when not the root (a
+/// package's), and the base its errors name the manifest from ([`shown_manifest`]).
+struct Table<'a> {
+    manifest: &'a Path,
+    name: &'a str,
+    base: Option<&'a Path>,
+    shown_from: Option<&'a Path>,
+}
+
+impl<'a> Table<'a> {
+    fn new(
+        manifest: &'a Path,
+        name: &'a str,
+        base: Option<&'a Path>,
+        shown_from: Option<&'a Path>,
+    ) -> Table<'a> {
+        Table {
+            manifest,
+            name,
+            base,
+            shown_from,
+        }
+    }
+
+    /// Where `key`'s value (the table's own, without one) is written: `Cargo.toml:LINE`, as
+    /// invalid TOML is named.
+    fn at(&self, key: Option<&str>) -> String {
+        let dotted = self.name.trim_matches(['[', ']']);
+        let keys: Vec<&str> = dotted.split('.').chain(key).collect();
+        shown_at(self.manifest, &keys, self.shown_from)
+    }
+}
+
+/// `key` of the table `name`, written at `at` (`Cargo.toml:LINE`): how every message about a
+/// setting's value names it.
+fn key_in(key: &str, name: &str, at: &str) -> String {
+    format!("`{key}` in `{name}` of `{at}`")
 }
 
 /// Reads one table of settings (`name`, in `manifest`) into `settings`: every key known, every
 /// value of the right type. Paths are relative to `base` when given (a package's directory),
 /// else to the workspace root.
-fn read_settings(
-    manifest: &Path,
-    value: &toml::Value,
-    name: &str,
-    base: Option<&Path>,
-    settings: &mut Settings,
-) -> Result<()> {
+fn read_settings(table: &Table, value: &toml::Value, settings: &mut Settings) -> Result<()> {
+    let (name, base) = (table.name, table.base);
     let dotted = name.trim_matches(['[', ']']);
-    // Where a key's value is written: `Cargo.toml:LINE`, as invalid TOML is named.
-    let at = |key: Option<&str>| {
-        let keys: Vec<&str> = dotted.split('.').chain(key).collect();
-        shown_at(manifest, &keys)
-    };
+    let at = |key: Option<&str>| table.at(key);
     let Some(confiture) = value.as_table() else {
         return Err(Error::invalid(format!(
             "`{dotted}` in `{}` must be a table, not {}",
@@ -364,8 +462,8 @@ fn read_settings(
     for (key, value) in confiture {
         let wrong_type = |expected: &str, example: &str| {
             Error::invalid(format!(
-                "`{key}` in `{name}` of `{}` must be {expected}, not {}",
-                at(Some(key)),
+                "{} must be {expected}, not {}",
+                key_in(key, name, &at(Some(key))),
                 describe(value)
             ))
             .with_help(format!("for example `{key} = {example}`"))
@@ -403,9 +501,9 @@ fn read_settings(
                 if !crate::config::is_environment_name(env) {
                     let example = crate::config::environment_of_file_name(env).unwrap_or("local");
                     return Err(Error::invalid(format!(
-                        "`{key}` in `{name}` of `{}` must be the name of an environment, a file \
-                         of the environments directory without `.yaml`, not {env:?}",
-                        at(Some(key))
+                        "{} must be the name of an environment, a file of the environments \
+                         directory without `.yaml`, not {env:?}",
+                        key_in(key, name, &at(Some(key)))
                     ))
                     .with_help(format!("for example `{key} = \"{example}\"`")));
                 }
@@ -417,15 +515,14 @@ fn read_settings(
                 let expected = format!("a whole number, {} or more", crate::history::MIN_VERSION);
                 let version = version.ok_or_else(|| wrong_type(&expected, "5"))?;
                 if version < crate::history::MIN_VERSION {
-                    return Err(first_version_too_low(
-                        &format!("`first_version` in `{name}` of `{}`", at(Some(key))),
-                        version,
-                    )
-                    .with_help(format!(
+                    return Err(
+                        first_version_too_low(&key_in(key, name, &at(Some(key))), version)
+                            .with_help(format!(
                         "remove `first_version` from `{name}` (versions then start at {}), or \
                          set it to the version of the directory's first migration",
                         crate::history::MIN_VERSION
-                    )));
+                    )),
+                    );
                 }
                 settings.first_version = Some(version);
                 settings.first_version_from = Some(table_setting(name));
@@ -733,7 +830,7 @@ mod tests {
             err.message,
             format!(
                 "unknown key `migration_dir` in `[package.metadata.confiture]` of `{}:5`",
-                manifest.display()
+                crate::display::path(&manifest)
             )
         );
         let help = err.help.unwrap();
@@ -754,7 +851,7 @@ mod tests {
             format!(
                 "`migrations_dir` in `[package.metadata.confiture]` of `{}:5` must be a non-empty \
                  path string, relative to the package's directory, not an empty string",
-                manifest.display()
+                crate::display::path(&manifest)
             )
         );
         tmp.write(
@@ -766,6 +863,49 @@ mod tests {
             err.message.starts_with("`package.metadata.confiture` in `"),
             "{}",
             err.message
+        );
+    }
+
+    /// r2ws: a setting's error named its `Cargo.toml` by its absolute path; a build script,
+    /// whose lines name every path from the workspace root, has it named from there, a
+    /// member's manifest and the root's alike, as [`Workspace::setting_shown`] names a setting.
+    #[test]
+    fn a_build_script_s_errors_name_the_manifest_from_the_root() {
+        let tmp = TempDir::new("confiture_workspace");
+        tmp.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
+        tmp.write(
+            "app/Cargo.toml",
+            &format!("{MEMBER}[package.metadata.confiture]\nfirst_version = 0\n"),
+        );
+        let app = tmp.path.join("app");
+        let err = Workspace::discover_shown_from(&app, ShownFrom::Root).unwrap_err();
+        assert!(
+            err.message.starts_with(
+                "`first_version` in `[package.metadata.confiture]` of `app/Cargo.toml:5` must be"
+            ),
+            "{}",
+            err.message
+        );
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"app\"]\n[workspace.metadata.confiture]\nkey = 1\n",
+        );
+        tmp.write("app/Cargo.toml", MEMBER);
+        let err = Workspace::discover_shown_from(&app, ShownFrom::Root).unwrap_err();
+        assert_eq!(
+            err.message,
+            "unknown key `key` in `[workspace.metadata.confiture]` of `Cargo.toml:4`"
+        );
+        tmp.write(
+            "app/Cargo.toml",
+            &format!("{MEMBER}[package.metadata.confiture]\nfirst_version = 2\n"),
+        );
+        tmp.write("Cargo.toml", "[workspace]\nmembers = [\"app\"]\n");
+        let ws = Workspace::discover_shown_from(&app, ShownFrom::Root).unwrap();
+        let from = ws.settings.first_version_from.unwrap();
+        assert_eq!(
+            ws.setting_shown("first_version", from, ShownFrom::Root),
+            "`first_version` in `[package.metadata.confiture]` of `app/Cargo.toml:5`"
         );
     }
 
@@ -782,7 +922,7 @@ mod tests {
             err.message,
             format!(
                 "unknown key `migration_dir` in `[workspace.metadata.confiture]` of `{}:3`",
-                manifest.display()
+                crate::display::path(&manifest)
             )
         );
         assert!(err
@@ -826,7 +966,7 @@ mod tests {
             assert_eq!(err.kind, ErrorKind::Invalid);
             assert_eq!(
                 err.message,
-                expected.replace("{}", &manifest.display().to_string()),
+                expected.replace("{}", &crate::display::path(&manifest)),
                 "{line}"
             );
         }
@@ -871,7 +1011,7 @@ mod tests {
                     format!(
                         "`default_env` in `{table}` of `{}:6` must be the name of an environment, \
                          a file of the environments directory without `.yaml`, not {value:?}",
-                        manifest.display()
+                        crate::display::path(&manifest)
                     )
                 );
                 assert_eq!(
@@ -897,7 +1037,7 @@ mod tests {
         assert_eq!(err.kind, ErrorKind::Invalid);
         assert_eq!(
             err.message,
-            format!("invalid TOML in `{}:4`", manifest.display())
+            format!("invalid TOML in `{}:4`", crate::display::path(&manifest))
         );
         assert!(err.cause().is_some());
         let source = std::error::Error::source(&err).expect("the parser's error is the source");

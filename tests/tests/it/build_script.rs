@@ -416,7 +416,7 @@ fn cargo_toml_settings_own_the_build_and_the_cli_agrees_with_the_binary() {
             ".first_version(2)",
             [
                 "`Check::first_version(2)` in build.rs disagrees with `first_version` in \
-                 `[package.metadata.confiture]` of `Cargo.toml`, which is 3",
+                 `[package.metadata.confiture]` of `Cargo.toml:8`, which is 3",
                 "help: remove `Check::first_version` from build.rs",
             ],
         ),
@@ -425,7 +425,7 @@ fn cargo_toml_settings_own_the_build_and_the_cli_agrees_with_the_binary() {
             [
                 "`Check::migrations_dir(\"db/migrations\")` in build.rs (`db/migrations`) \
                  disagrees with `migrations_dir` in `[package.metadata.confiture]` of \
-                 `Cargo.toml`, which is `sql`",
+                 `Cargo.toml:9`, which is `sql`",
                 "help: remove `Check::migrations_dir` from build.rs",
             ],
         ),
@@ -510,10 +510,14 @@ fn cargo_toml_settings_own_the_build_and_the_cli_agrees_with_the_binary() {
         !ok,
         "a setting of the wrong type: the build should fail\n{output}"
     );
+    // Named from the workspace root, as every other line of the check (r2ws: it was named
+    // by its absolute path).
     let named = output.lines().any(|line| {
         line.starts_with("error: ")
-            && line.contains("`first_version` in `[package.metadata.confiture]` of `")
-            && line.contains("Cargo.toml:8` must be a whole number, 1 or more, not a string")
+            && line.contains(
+                "`first_version` in `[package.metadata.confiture]` of `Cargo.toml:8` must be a \
+                 whole number, 1 or more, not a string",
+            )
     });
     assert!(named, "no `error:` line naming Cargo.toml:8\n{output}");
 }

@@ -91,8 +91,9 @@ fn a_mistake_in_a_package_table_names_that_table_and_manifest() {
     );
     run_in(&project, "billing", &["lint"])
         .code(exit::INVALID)
-        .stderr_has("unknown key `migration_dir` in `[package.metadata.confiture]`")
-        .stderr_has("billing")
+        .stderr_has(
+            "unknown key `migration_dir` in `[package.metadata.confiture]` of `Cargo.toml:5`",
+        )
         .stderr_has("did you mean `migrations_dir`?")
         .stderr_has("`[workspace.metadata.confiture]` alike");
 
@@ -106,6 +107,58 @@ fn a_mistake_in_a_package_table_names_that_table_and_manifest() {
         .stderr_has("migrations directory `gone` does not exist")
         .stderr_has("`[package.metadata.confiture]` of the package's Cargo.toml")
         .stderr_has("`[workspace.metadata.confiture]` of the workspace's");
+}
+
+/// r2ws: an error in a Cargo.toml setting (or in the file's TOML) named the file by its
+/// absolute path, where every other line names files relative to the current directory: it is
+/// named that way too, the workspace's manifest and a member's alike, from wherever the
+/// command runs (`-p` included), with the line of the value.
+#[test]
+fn a_cargo_toml_error_names_the_file_relative_to_the_current_directory() {
+    let project = workspace_with_a_member();
+    let root = project.path("");
+    let root = root.to_string_lossy();
+    let root = root.trim_end_matches('/');
+    let member = "[package]\nname = \"billing\"\nversion = \"0.1.0\"\n\n\
+                  [package.metadata.confiture]\n";
+    project.write(
+        "billing/Cargo.toml",
+        format!("{member}first_version = \"1\"\n"),
+    );
+    let wrong_type = "` must be a whole number, 1 or more, not a string";
+    for (dir, args, shown) in [
+        ("billing", &["lint"][..], "`Cargo.toml:6"),
+        ("billing/src", &["lint"], "`../Cargo.toml:6"),
+        ("", &["lint", "-p", "billing"], "`billing/Cargo.toml:6"),
+    ] {
+        run_in(&project, dir, args)
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "`first_version` in `[package.metadata.confiture]` of {shown}{wrong_type}"
+            ))
+            .stderr_lacks(root);
+    }
+    project.write("billing/Cargo.toml", format!("{member}first_version = 3\n"));
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"billing\"]\n\n[workspace.metadata.confiture]\n\
+         migrations_dir = 3\n",
+    );
+    for (dir, shown) in [("", "`Cargo.toml:5`"), ("billing", "`../Cargo.toml:5`")] {
+        run_in(&project, dir, &["lint"])
+            .code(exit::INVALID)
+            .stderr_has(&format!(
+                "`migrations_dir` in `[workspace.metadata.confiture]` of {shown} must be"
+            ))
+            .stderr_lacks(root);
+    }
+    project.write("Cargo.toml", "[workspace]\nmembers = [\n\n= oops\n");
+    for (dir, shown) in [("", "`Cargo.toml:4`"), ("billing", "`../Cargo.toml:4`")] {
+        run_in(&project, dir, &["lint"])
+            .code(exit::INVALID)
+            .stderr_has(&format!("invalid TOML in {shown}"))
+            .stderr_lacks(root);
+    }
 }
 
 #[test]
@@ -461,11 +514,10 @@ fn first_version_zero_is_refused_naming_cargo_toml_and_the_key() {
         &["lint"],
         &["migrate", "status"],
     ] {
-        project
-            .run(args)
-            .code(exit::INVALID)
-            .stderr_has("`first_version` in `[workspace.metadata.confiture]` of `")
-            .stderr_has("Cargo.toml:5` must be 1 or more, not 0");
+        project.run(args).code(exit::INVALID).stderr_has(
+            "`first_version` in `[workspace.metadata.confiture]` of `Cargo.toml:5` must be 1 \
+                 or more, not 0",
+        );
     }
     assert!(
         std::fs::read_dir(project.path("db/migrations")).map_or(true, |mut d| d.next().is_none()),
