@@ -1041,9 +1041,10 @@ fn a_wait_never_retried_does_not_say_the_retries_ran_out_after_a_retried_attempt
         let db = TestDb::new("hang_retried_then_ours");
         let dir = Dir::new();
         // Its first attempt waits for `busy` (the migration's contention, retried), its
-        // second gets it and sleeps, while the lock that ends the run is taken.
+        // second gets it and sleeps, while the lock that ends the run is taken (2 s: time
+        // enough, on a loaded machine, for the holder to connect and see it sleep).
         let contended = "LOCK TABLE busy IN ACCESS SHARE MODE;\n\
-                         DO $$ BEGIN PERFORM pg_catalog.pg_sleep(1); END $$;\n";
+                         DO $$ BEGIN PERFORM pg_catalog.pg_sleep(2); END $$;\n";
         let (up, down) = match direction {
             "up" => (contended, "SELECT 1;\n"),
             _ => ("SELECT 1;\n", contended),

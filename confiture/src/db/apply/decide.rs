@@ -114,7 +114,9 @@ pub(super) struct MessageFailure {
     /// text: `Some(Some(i))` in the `i`-th step of the message, `Some(None)` outside every
     /// step; `None` for an error without such a position.
     pub position: Option<Option<usize>>,
-    /// The error was `lock_timeout` (55P03) or a deadlock (40P01).
+    /// The error was a lock wait of the migration's own: `lock_timeout` (55P03) or a deadlock
+    /// (40P01), neither the tool's own statements' nor its ledger row's (those end the run by
+    /// rule, [`Attempts::AfterRetries`]).
     pub contention: bool,
 }
 
