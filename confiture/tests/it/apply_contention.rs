@@ -56,8 +56,17 @@ fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
     assert_eq!(db.ledger(), ["001:alter_busy"]);
 }
 
+/// The retries of a migration behind a lock that is never released run out: it fails without
+/// a trace, saying so ("gave up after 2 attempts"). One transaction per migration, and
+/// `--single-transaction` (which said nothing of its attempts before).
 #[test]
 fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
+    for single in [false, true] {
+        a_lock_never_released(single);
+    }
+}
+
+fn a_lock_never_released(single: bool) {
     let db = TestDb::new("noretry");
     db.client()
         .batch_execute("CREATE TABLE busy (id int)")
@@ -80,7 +89,9 @@ fn a_lock_that_is_never_released_fails_after_the_retries_without_a_trace() {
     let mut events = Vec::new();
     let failed = apply_support::migrator_for(env, &dir.path)
         .up(
-            &UpOptions::default().allow_non_empty(true),
+            &UpOptions::default()
+                .allow_non_empty(true)
+                .single_transaction(single),
             &mut recorder(&mut events),
         )
         .unwrap_err();

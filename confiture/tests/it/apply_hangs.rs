@@ -1035,3 +1035,128 @@ fn a_lock_wait_of_our_own_statements_names_the_catalogs_holder_from_a_maintenanc
         assert_eq!(db.ledger(), ["001:first"], "{case}");
     }
 }
+
+/// A wait that ends the run by rule — one of the tool's own statements behind another
+/// session's lock on a system catalog, or the ledger row behind a lock on the tracking table —
+/// is never the migration's contention, even when an earlier attempt of the migration met a
+/// lock of its own (a table another session locked) and was retried: the failure does not say
+/// that the retries ran out ("gave up after 2 attempts (migration.lock_retries = 3)", before
+/// the fix), only that the earlier attempt was retried. Up and down, one transaction per
+/// migration and `--single-transaction`.
+#[test]
+fn a_wait_never_retried_does_not_say_the_retries_ran_out_after_a_retried_attempt() {
+    let locks = [
+        "LOCK pg_catalog.pg_attribute IN ACCESS EXCLUSIVE MODE",
+        "LOCK tb_confiture IN ACCESS EXCLUSIVE MODE",
+    ];
+    let runs = [("up", false), ("down", false), ("up", true)]
+        .into_iter()
+        .flat_map(|run| locks.map(|lock| (run, lock)));
+    for ((direction, single), lock) in runs {
+        let case = format!("{direction} single={single} {lock}");
+        let db = TestDb::new("hang_retried_then_ours");
+        let dir = Dir::new();
+        // Its first attempt waits for `busy` (the migration's contention, retried), its
+        // second gets it and sleeps, while the lock that ends the run is taken (2 s: time
+        // enough, on a loaded machine, for the holder to connect and see it sleep).
+        let contended = "LOCK TABLE busy IN ACCESS SHARE MODE;\n\
+                         DO $$ BEGIN PERFORM pg_catalog.pg_sleep(2); END $$;\n";
+        let (up, down) = match direction {
+            "up" => (contended, "SELECT 1;\n"),
+            _ => ("SELECT 1;\n", contended),
+        };
+        dir.table("001", "first", "first")
+            .migration("002", "contended", up, down);
+        let before = match direction {
+            "up" => Some(1),
+            _ => None,
+        };
+        db.migrator(&dir)
+            .up(&UpOptions::default().steps(before), &mut no_progress)
+            .unwrap();
+        db.client()
+            .batch_execute("CREATE TABLE busy (id int)")
+            .unwrap();
+        let mut traffic = db.client_as("app-traffic");
+        traffic
+            .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let (retried, retrying) = std::sync::mpsc::channel::<()>();
+        let mut migrator = db.migrator(&dir);
+        let run = std::thread::spawn(move || {
+            let mut events = Vec::new();
+            let mut traffic = Some(traffic);
+            let mut progress = |p: confiture::migrate::Progress| {
+                if matches!(p, confiture::migrate::Progress::Retrying { .. }) {
+                    // The table is free for the next attempt, before it is sent.
+                    if let Some(mut traffic) = traffic.take() {
+                        traffic.batch_execute("COMMIT").unwrap();
+                        let _ = retried.send(());
+                    }
+                }
+                events.push(p);
+            };
+            let wait = Duration::from_secs(2);
+            let contention = Some(Duration::from_millis(200));
+            let failed = match direction {
+                "up" => {
+                    migrator
+                        .up(
+                            &UpOptions::default()
+                                .single_transaction(single)
+                                .lock_timeout_statement(contention)
+                                .lock_wait(wait),
+                            &mut progress,
+                        )
+                        .unwrap_err()
+                        .error
+                }
+                _ => {
+                    migrator
+                        .down(
+                            &DownOptions::default()
+                                .steps(Some(1))
+                                .lock_timeout_statement(contention)
+                                .lock_wait(wait),
+                            &mut progress,
+                        )
+                        .unwrap_err()
+                        .error
+                }
+            };
+            (failed, events)
+        });
+        retrying
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{case}: never retried"));
+        let (release, pid) = lock_once_sleeping_by(&db, lock);
+        let (failed, events) = run.join().unwrap();
+        drop(release);
+        let retries = events
+            .iter()
+            .filter(|e| matches!(e, confiture::migrate::Progress::Retrying { .. }))
+            .count();
+        assert_eq!(retries, 1, "{case}: {events:?}");
+        assert_eq!(failed.exit_code(), 6, "{case}: {failed:?}");
+        assert!(
+            failed.details.join("\n").contains(&format!("pid {pid}")),
+            "{case}: {failed:?}"
+        );
+        assert!(
+            !failed.details.iter().any(|d| d.contains("gave up after")),
+            "{case}: a wait never retried said the retries ran out: {failed:?}"
+        );
+        assert!(
+            failed.details.iter().any(|d| d.contains(
+                "this was attempt 2: the attempt before it waited for a lock of a migration's \
+                 own and was retried"
+            )),
+            "{case}: {failed:?}"
+        );
+        let expected: &[&str] = match direction {
+            "up" => &["001:first"],
+            _ => &["001:first", "002:contended"],
+        };
+        assert_eq!(db.ledger(), expected, "{case}");
+    }
+}

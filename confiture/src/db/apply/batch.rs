@@ -657,7 +657,7 @@ impl Runner<'_, '_> {
                 batch,
                 failed - first,
                 &[],
-                1,
+                self.progress.not_retried(),
                 e,
                 own_wait,
             );
@@ -708,7 +708,7 @@ impl Runner<'_, '_> {
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())
             }
-            Decision::Fail { step, attempt } => {
+            Decision::Fail { step, attempts } => {
                 self.events.start(step);
                 let failure = message_failure(
                     self.client,
@@ -717,7 +717,7 @@ impl Runner<'_, '_> {
                     batch,
                     step - first,
                     &left.statements,
-                    attempt,
+                    attempts,
                     e,
                     !ledger_holders.is_empty() || own_wait.is_some(),
                 );

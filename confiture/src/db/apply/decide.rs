@@ -114,7 +114,9 @@ pub(super) struct MessageFailure {
     /// text: `Some(Some(i))` in the `i`-th step of the message, `Some(None)` outside every
     /// step; `None` for an error without such a position.
     pub position: Option<Option<usize>>,
-    /// The error was `lock_timeout` (55P03) or a deadlock (40P01).
+    /// The error was a lock wait of the migration's own: `lock_timeout` (55P03) or a deadlock
+    /// (40P01), neither the tool's own statements' nor its ledger row's (those end the run by
+    /// rule, [`Attempts::AfterRetries`]).
     pub contention: bool,
 }
 
@@ -126,8 +128,41 @@ pub(super) enum Decision {
     Narrow,
     /// The step waited for a lock: send it again, after a delay, as attempt `attempt + 1`.
     Retry { step: usize, attempt: u32 },
-    /// The step failed for good, on attempt `attempt`.
-    Fail { step: usize, attempt: u32 },
+    /// The step failed for good, after `attempts`.
+    Fail { step: usize, attempts: Attempts },
+}
+
+/// What a step's attempts were when it failed for good, as the run decided them
+/// ([`Attempts::after`]), said with its failure ([`super::failure::attempts_detail`]): a
+/// retry budget ran out only when the last attempt, too, was the migration's contention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Attempts {
+    /// The attempt that failed was the first.
+    One,
+    /// Each of the `made` attempts (more than one) waited for a lock of the migration's own,
+    /// and the retries (`lock_retries`) ran out.
+    RetriesRanOut { made: u32 },
+    /// The `retried` attempts before the last waited for a lock of the migration's own and
+    /// were retried; the last failed otherwise — another error, or a wait that is never the
+    /// migration's contention (the tool's own statements behind a locked catalog, the ledger
+    /// row behind a locked tracking table), which ends the run by rule, with retries left.
+    AfterRetries { retried: u32 },
+}
+
+impl Attempts {
+    /// Whether the failed attempt `attempt` (1-based) of a step is retried: only a lock wait
+    /// of the migration's own (`contention`, as [`MessageFailure::contention`]), at most
+    /// `lock_retries` times. `None` when it is; else what its attempts were.
+    pub(super) fn after(attempt: u32, contention: bool, lock_retries: u32) -> Option<Attempts> {
+        match (contention, attempt) {
+            (true, attempt) if attempt <= lock_retries => None,
+            (_, 0 | 1) => Some(Attempts::One),
+            (true, made) => Some(Attempts::RetriesRanOut { made }),
+            (false, attempt) => Some(Attempts::AfterRetries {
+                retried: attempt - 1,
+            }),
+        }
+    }
 }
 
 /// Where a run stands: the next step to send, a step to send alone, and the attempts of the
@@ -219,17 +254,23 @@ impl Progress {
             }
         }
         let attempt = self.attempt;
-        if failure.contention && attempt <= lock_retries {
-            Decision::Retry {
+        match Attempts::after(attempt, failure.contention, lock_retries) {
+            None => Decision::Retry {
                 step: failed,
                 attempt,
-            }
-        } else {
-            Decision::Fail {
+            },
+            Some(attempts) => Decision::Fail {
                 step: failed,
-                attempt,
-            }
+                attempts,
+            },
         }
+    }
+
+    /// The attempts of the step at [`Progress::next`], which failed in a way that ends the run
+    /// whatever its error (the session it ran in is not used again): never a retry budget
+    /// that ran out.
+    pub fn not_retried(&self) -> Attempts {
+        Attempts::after(self.attempt, false, 0).unwrap_or(Attempts::One)
     }
 
     /// The step at [`Progress::next`] is sent again after `delay`: its failed attempt took
@@ -410,7 +451,7 @@ mod tests {
             decision,
             Decision::Fail {
                 step: 4,
-                attempt: 1
+                attempts: Attempts::One
             }
         );
         let placed = failure(2..6, Some(Some(2)));
@@ -418,7 +459,7 @@ mod tests {
             failed_at(2, 4).after_failure(&placed, 3),
             Decision::Fail {
                 step: 4,
-                attempt: 1
+                attempts: Attempts::One
             },
             "an error placed in the failing step is that step's"
         );
@@ -449,7 +490,7 @@ mod tests {
             progress.after_failure(&alone, 3),
             Decision::Fail {
                 step: 3,
-                attempt: 1
+                attempts: Attempts::One
             }
         );
     }
@@ -489,16 +530,58 @@ mod tests {
             progress.after_failure(&contended, 2),
             Decision::Fail {
                 step: 2,
-                attempt: 3
+                attempts: Attempts::RetriesRanOut { made: 3 }
             }
         );
         assert_eq!(
             failed_at(0, 0).after_failure(&contended, 0),
             Decision::Fail {
                 step: 0,
-                attempt: 1
+                attempts: Attempts::One
             },
             "lock_retries = 0: no retry"
+        );
+    }
+
+    #[test]
+    fn a_wait_never_retried_after_retried_attempts_is_no_retry_budget_run_out() {
+        let contended = MessageFailure {
+            contention: true,
+            ..failure(0..4, None)
+        };
+        // The tool's own wait, the ledger row's, or another error: not the contention.
+        let ended = MessageFailure {
+            contention: false,
+            ..contended.clone()
+        };
+        for retries in 1..=3 {
+            let mut progress = failed_at(0, 2);
+            for attempt in 1..=retries {
+                assert_eq!(
+                    progress.after_failure(&contended, 3),
+                    Decision::Retry { step: 2, attempt }
+                );
+                progress.retrying(None, Duration::from_millis(1));
+            }
+            assert_eq!(
+                progress.after_failure(&ended, 3),
+                Decision::Fail {
+                    step: 2,
+                    attempts: Attempts::AfterRetries { retried: retries }
+                }
+            );
+            assert_eq!(
+                progress.not_retried(),
+                Attempts::AfterRetries { retried: retries }
+            );
+        }
+        assert_eq!(failed_at(0, 2).not_retried(), Attempts::One);
+        assert_eq!(
+            failed_at(0, 2).after_failure(&ended, 3),
+            Decision::Fail {
+                step: 2,
+                attempts: Attempts::One
+            }
         );
     }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
+use super::decide::Attempts;
 use super::markers::{failed_statement, reached, Reached, Statement};
 use super::plpgsql;
 use super::script::{placed_in_message, ReadingChanged, Script};
@@ -1651,7 +1652,8 @@ fn creates_role(text: &str) -> bool {
 
 /// The failure of step `in_message` of a message of several (`batch`), which the server
 /// answered: located in the file, or by the statement markers `left` in the session; with what
-/// the ledger holds now and, after lock-timeout retries, how many attempts were made.
+/// the ledger holds now and, after lock-timeout retries, what the attempts were
+/// ([`attempts_detail`]).
 /// `ledger_write`: the error is known to be the step's ledger row's (its lock wait ran out,
 /// [`ledger_lock_holders`] found the sessions in its way), so the statement that failed is
 /// known too, whatever the server's position says.
@@ -1663,7 +1665,7 @@ pub(super) fn message_failure(
     batch: &Batch<'_>,
     in_message: usize,
     left: &[String],
-    attempt: u32,
+    attempts: Attempts,
     e: postgres::Error,
     ledger_write: bool,
 ) -> StepFailure {
@@ -1674,7 +1676,6 @@ pub(super) fn message_failure(
         && statement.is_none()
         && reached(step, &e, left, &tag, last_too) != Reached::Commit
         && e.as_db_error().is_some_and(|db| !placed_in_message(db));
-    let contended = is_lock_contention(&e);
     let mut failure = marked_failure(
         client,
         settings,
@@ -1691,17 +1692,37 @@ pub(super) fn message_failure(
              again to find out (its side effects outside the transaction would happen twice)",
         );
     }
-    if contended && attempt > 1 {
-        failure.error = failure.error.with_detail(format!(
-            "gave up after {attempt} attempts (migration.lock_retries = {})",
-            settings.lock_retries
-        ));
+    if let Some(detail) = attempts_detail(settings, attempts) {
+        failure.error = failure.error.with_detail(detail);
     }
     failure.error = failure.error.with_detail(match step.direction {
         Direction::Up => "the migration was rolled back and is not recorded",
         Direction::Down => "the rollback was itself rolled back: the migration stays applied",
     });
     failure
+}
+
+/// What a failed step's `attempts` were, as the run decided them ([`Attempts::after`]), in
+/// every mode: that the retries ran out only when each attempt was the migration's own lock
+/// wait; else the earlier attempts retried as such; nothing for a first attempt.
+pub(super) fn attempts_detail(settings: &ApplySettings, attempts: Attempts) -> Option<String> {
+    match attempts {
+        Attempts::One => None,
+        Attempts::RetriesRanOut { made } => Some(format!(
+            "gave up after {made} attempts (migration.lock_retries = {})",
+            settings.lock_retries
+        )),
+        Attempts::AfterRetries { retried: 1 } => Some(
+            "this was attempt 2: the attempt before it waited for a lock of a migration's own \
+             and was retried"
+                .to_string(),
+        ),
+        Attempts::AfterRetries { retried } => Some(format!(
+            "this was attempt {}: the {retried} before it waited for a lock of a migration's own \
+             and were retried",
+            retried + 1
+        )),
+    }
 }
 
 pub(super) fn server_details(db: &DbError) -> Vec<String> {

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use super::batch::rollback_and_read;
+use super::decide::Attempts;
 use super::failure::{
-    cancelled, catalog_locked, connection_lost, copy_refusal, interrupted, is_lock_contention,
-    ledger_lock_holders, ledger_locked, lock_released, lock_timed_out, marked_failure,
-    own_lock_wait, own_statement_lock_holders, reading_changed, release_locks_after_failure,
-    server_details, sql_failure, stopped, with_interrupted_help,
+    attempts_detail, cancelled, catalog_locked, connection_lost, copy_refusal, interrupted,
+    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, lock_timed_out,
+    marked_failure, own_lock_wait, own_statement_lock_holders, reading_changed,
+    release_locks_after_failure, server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
 use super::script::SendError;
@@ -164,12 +165,13 @@ fn one_transaction(
                 (None, true) => own_statement_lock_holders(client, &script, &e),
                 (None, false) => None,
             };
-            if is_lock_contention(&e)
+            // The run's decision of what is retried, as a run of one transaction per
+            // migration's: only a lock wait of a migration's own, in a session still used.
+            let contention = is_lock_contention(&e)
                 && ledger_holders.is_empty()
                 && own_wait.is_none()
-                && left.gave_up.is_none()
-                && attempt <= settings.lock_retries
-            {
+                && left.gave_up.is_none();
+            let Some(attempts) = Attempts::after(attempt, contention, settings.lock_retries) else {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
                 // Idle, and the server must not end the session for it.
@@ -178,7 +180,7 @@ fn one_transaction(
                 }
                 attempt += 1;
                 continue 'attempt;
-            }
+            };
             let mut failure = marked_failure(
                 client,
                 settings,
@@ -193,6 +195,9 @@ fn one_transaction(
                 failure = catalog_locked(settings, step, failure, holders);
             } else if !ledger_holders.is_empty() {
                 failure = ledger_locked(settings, step, failure, ledger_holders, false);
+            }
+            if let Some(detail) = attempts_detail(settings, attempts) {
+                failure.error = failure.error.with_detail(detail);
             }
             failure.error = failure.error.with_detail(
                 "the whole run was one transaction: it was rolled back and nothing is recorded",
