@@ -9,8 +9,8 @@ use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::db::ledger::{interrupted_rewrite, Creation, RewriteRun};
 use crate::error::{ErrorKind, Result};
-use crate::history::{FileErrors, State};
-use crate::ledger::{LedgerRow, Rewrite};
+use crate::history::{FileErrors, History, State};
+use crate::ledger::{LedgerRow, Rewrite, StartedRun};
 use crate::plan;
 use crate::Migrator;
 
@@ -82,11 +82,14 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |rows| {
+            |rows, markers| {
                 let plan = plan::baseline(&set, rows, &options.through)?;
+                let rewrite = plan.rewrite();
+                let history = History::of(&set, rows, None);
+                plan::check_rewrite_interrupted(&history, markers, &rewrite, "baseline")?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
                 Ok((
-                    plan.rewrite(),
+                    rewrite,
                     (versions(&plan.record), ids, versions(&plan.already)),
                 ))
             },
@@ -161,8 +164,11 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |rows| {
+            |rows, markers| {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
+                let rewrite = plan.rewrite();
+                let history = History::of(set, rows, first_version);
+                plan::check_rewrite_interrupted(&history, markers, &rewrite, "reinit")?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
                 let unrecorded = plan
@@ -171,7 +177,7 @@ impl Migrator {
                     .map(|m| m.version_text.clone())
                     .collect();
                 let kept_newer = plan.newer_database.as_ref().map(newer_rows_kept);
-                Ok((plan.rewrite(), (reinit_rows(&plan), unrecorded, kept_newer)))
+                Ok((rewrite, (reinit_rows(&plan), unrecorded, kept_newer)))
             },
         );
         let (rows, unrecorded, kept_newer) = done?;
@@ -182,7 +188,8 @@ impl Migrator {
     }
 
     /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
-    /// run), let `decide` plan a [`Rewrite`] and describe it, and write it in one transaction,
+    /// run), let `decide` plan a [`Rewrite`] from its rows and start markers (which it may
+    /// refuse by, [`plan::check_rewrite_interrupted`], a dry run as the run) and describe it, and write it in one transaction,
     /// creating the tracking table only when there is something to write, in that same
     /// transaction. A dry run writes
     /// nothing. Returns the description (only once written); a lock found lost at release is
@@ -194,11 +201,11 @@ impl Migrator {
         lock_wait: Duration,
         progress: &mut dyn FnMut(Progress),
         warnings: &mut Vec<String>,
-        decide: impl Fn(&[LedgerRow]) -> Result<(Rewrite, T)>,
+        decide: impl Fn(&[LedgerRow], &[StartedRun]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
-            let Some(rows) = self.read_rows(lock_wait)? else {
-                let (rewrite, described) = decide(&[])?;
+            let Some(ledger) = self.read_ledger_as_is(lock_wait)? else {
+                let (rewrite, described) = decide(&[], &[])?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
                     let env = self.env.clone();
@@ -207,7 +214,7 @@ impl Migrator {
                 }
                 return Ok(described);
             };
-            return Ok(decide(&rows)?.1);
+            return Ok(decide(&ledger.rows, &ledger.started)?.1);
         }
         let table = self.env.migration.tracking_table.clone();
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
@@ -250,7 +257,7 @@ impl Migrator {
                 };
                 let initialised = found.is_some();
                 let ((rows, access), markers) = found.unwrap_or_default();
-                let (rewrite, described) = decide(&rows)?;
+                let (rewrite, described) = decide(&rows, &markers)?;
                 let rewrite = rewrite.settling(&markers);
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);

@@ -396,10 +396,6 @@ impl Migrator {
         Ok((client, target, stop, env))
     }
 
-    pub(super) fn read_rows(&mut self, wait: Duration) -> Result<Option<Vec<LedgerRow>>> {
-        Ok(self.read_ledger_as_is(wait)?.map(|ledger| ledger.rows))
-    }
-
     /// The ledger a dry run reads: its rows and the start markers beside it
     /// ([`crate::ledger::Ledger::started`]), what the run it previews would refuse by.
     pub(super) fn read_ledger_as_is(

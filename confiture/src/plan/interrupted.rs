@@ -5,7 +5,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Direction, Migration};
 use crate::history::{History, Marked, Unknown};
-use crate::ledger::StartedRun;
+use crate::ledger::{Rewrite, StartedRun};
 
 /// Refuses (exit 7) a run in `direction` that would run `run` over the live start markers of
 /// `history` ([`History::interrupted`]), read with the ledger (`markers`), nothing run:
@@ -13,7 +13,11 @@ use crate::ledger::StartedRun;
 ///   (`--rerun-interrupted`), which runs it again on purpose;
 /// - for `up`, any rollback left part-way, `rerun` or not: the migration is half rolled back,
 ///   and what `up` would apply on top of it (or its `already up to date`) would hide that;
-///   the way on is to finish the rollback (`down --rerun-interrupted`).
+///   the way on is to finish the rollback (`down --rerun-interrupted`);
+/// - for `down`, any apply left part-way, `rerun` or not (it reruns rollbacks): what `down`
+///   would roll back under the half-applied migration is what it was written for, as under a
+///   migration these files do not know (below); the way on is to finish the apply (`up
+///   --target V --rerun-interrupted`), then roll back.
 ///
 /// - any migration left part-way that these files do not know ([`History::interrupted_unknown`]:
 ///   a newer build's, or one whose files were removed), `rerun` or not, in both directions: as
@@ -40,10 +44,11 @@ pub fn check_interrupted(
     let down = direction == Direction::Down;
     for mark in history.interrupted(markers) {
         let runs = run.iter().any(|m| m.version == mark.migration.version);
-        let refused = match (down, mark.down) {
-            (false, true) => true,
-            (_, same) if same == down => runs && !rerun,
-            _ => false,
+        // A run in the other direction than the one left part-way is refused whatever it
+        // runs: it would build on (`up`) or pull from under (`down`) a migration half done.
+        let refused = match mark.down == down {
+            true => runs && !rerun,
+            false => true,
         };
         if refused {
             return Err(refusal(&mark, direction, again));
@@ -58,13 +63,17 @@ pub fn check_interrupted(
 pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Error {
     let (m, earlier) = (mark.migration, mark.marker);
     let id = m.id();
-    let what = if mark.down == (direction == Direction::Down) {
-        "it was not run again".to_string()
-    } else {
-        format!(
+    let down = direction == Direction::Down;
+    let what = match (mark.down, down) {
+        (left, now) if left == now => "it was not run again".to_string(),
+        (true, _) => format!(
             "{} ran nothing: the migration is half rolled back",
             crate::hint::command("migrate up")
-        )
+        ),
+        (false, _) => format!(
+            "{} rolled back nothing: the migration is half applied",
+            crate::hint::command("migrate down")
+        ),
     };
     let mut error = interrupted_error(&id, earlier, &what);
     if earlier.checksum != m.up.checksum {
@@ -85,13 +94,21 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
             }),
         )
     } else {
+        // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
+        let (rerun, then) = match down {
+            true => (
+                format!("migrate up --target {} --rerun-interrupted", m.version_text),
+                ", then roll back",
+            ),
+            false => (again.to_string(), ""),
+        };
         format!(
             "check what the schema has of what {} makes: if everything is there, record it \
              without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
-             EXISTS`), or undo what it committed, then run {}",
+             EXISTS`), or undo what it committed, then run {}{then}",
             m.up.path.display(),
             crate::hint::command(&format!("migrate baseline --through {}", m.version_text)),
-            crate::hint::command(again),
+            crate::hint::command(&rerun),
         )
     };
     error.with_help(help)
@@ -101,13 +118,53 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
 /// ([`History::interrupted_unknown`]), by a run in `direction`: what is known of it and the
 /// ways on ([`unknown_help`]).
 pub fn unknown_refusal(unknown: &Unknown<'_, '_>, direction: Direction) -> Error {
-    let what = match direction {
-        Direction::Up => "nothing was applied over it",
-        Direction::Down => "nothing was rolled back under it",
-    };
+    unknown_refused(
+        unknown,
+        match direction {
+            Direction::Up => "nothing was applied over it",
+            Direction::Down => "nothing was rolled back under it",
+        },
+    )
+}
+
+/// [`unknown_refusal`]'s text, `what` saying what was not done.
+fn unknown_refused(unknown: &Unknown<'_, '_>, what: &str) -> Error {
     let marker = unknown.marker;
     let what = format!("{}: {what}", unknown.not_here);
     interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(&marker.version))
+}
+
+/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`) that would delete a start
+/// marker of a migration these files do not know ([`History::interrupted_unknown`]: another
+/// branch's migration at the version of a file here, [`crate::history::NotHere::Another`]),
+/// nothing written: the rewrite settles the markers of every version it writes by number
+/// ([`Rewrite::settling`]), and recording this checkout's migration at that version would
+/// delete the other build's marker with it — its half-run migration would be gone from every
+/// build's `status`, and the row in its place would call it another migration. Refused as
+/// `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that touches no
+/// such version goes on, and the marker stays. Markers a rewrite settles of migrations here
+/// (recorded, the way on after an interrupted run) are its purpose.
+pub fn check_rewrite_interrupted(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    rewrite: &Rewrite,
+    what: &str,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let settled = rewrite.clone().settling(markers).markers;
+    let Some(unknown) = (history.interrupted_unknown(markers).into_iter())
+        .find(|u| settled.contains(&u.marker.version))
+    else {
+        return Ok(());
+    };
+    Err(
+        unknown_refused(&unknown, "nothing was recorded over it").with_detail(format!(
+            "{what} would write the ledger row of version {} and delete that marker with it",
+            unknown.marker.version
+        )),
+    )
 }
 
 /// What to do about a migration left part-way that these files do not know (`version`, as its

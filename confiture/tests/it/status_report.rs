@@ -683,6 +683,42 @@ fn a_start_marker_of_another_migration_at_a_files_version_is_unknown() {
         "{err}"
     );
 
+    // Nor recorded over: a `baseline` or `reinit` through a version of such a marker (however
+    // spelled: markers are settled by number) would delete it with the row it writes for the
+    // file here. Refused; one that stops below it goes on.
+    let through = |v: &str| v.parse::<confiture::history::Version>().expect("a version");
+    let rows = l.rows.clone();
+    let rewrite_check = |started: &[confiture::ledger::StartedRun], v: &str, reinit: bool| {
+        let history = History::of(&set, &rows, None);
+        let rewrite = match reinit {
+            true => confiture::plan::reinit(&set, &rows, Some(&through(v)), None)
+                .expect("planned")
+                .rewrite(),
+            false => confiture::plan::baseline(&set, &rows, &through(v))
+                .expect("planned")
+                .rewrite(),
+        };
+        confiture::plan::check_rewrite_interrupted(&history, started, &rewrite, "baseline")
+    };
+    let mut respelled = l.started.clone();
+    respelled.push(start_marker("0002", "b", "up"));
+    for started in [&l.started, &respelled] {
+        for (v, reinit) in [("002", false), ("003", false), ("002", true), ("003", true)] {
+            let err = rewrite_check(started, v, reinit).expect_err("refused");
+            assert_eq!(err.exit_code(), exit::DIVERGED);
+            assert!(
+                // The first by version text: `0002_b` once both spellings are there.
+                err.message.contains(if started.len() == 2 {
+                    "migration 002_b was interrupted"
+                } else {
+                    "migration 0002_b was interrupted"
+                }) && err.message.contains("nothing was recorded over it"),
+                "{err}"
+            );
+        }
+        rewrite_check(started, "001", false).expect("nothing of 002 or 003 written");
+    }
+
     // Renamed (the same up file) or edited (the same name): that file's own marker.
     let mut renamed = start_marker("003", "old_name", "up");
     renamed.checksum = ix_checksum;
@@ -691,5 +727,44 @@ fn a_start_marker_of_another_migration_at_a_files_version_is_unknown() {
         let r = report(&set, Some(&l), "public.tb_confiture");
         assert!(r.interrupted_unknown.is_empty(), "{:?}", states(&r));
         assert_eq!(r.interrupted, ["003"]);
+        let history = History::of(&set, &l.rows, None);
+        // Its own apply left part-way stops `down` under it, as an unknown one does, `rerun` or
+        // not (that reruns rollbacks); an `up` that runs something else goes on.
+        let applied: Vec<&confiture::files::Migration> = set.migrations.iter().take(1).collect();
+        for rerun in [false, true] {
+            let err = confiture::plan::check_interrupted(
+                &history,
+                &l.started,
+                Direction::Down,
+                &applied,
+                rerun,
+                "migrate down --rerun-interrupted",
+            )
+            .expect_err("refused");
+            assert_eq!(err.exit_code(), exit::DIVERGED);
+            assert!(
+                err.message.contains("migration 003_ix was interrupted")
+                    && err
+                        .message
+                        .contains("rolled back nothing: the migration is half applied")
+                    && err.help.as_deref().is_some_and(|h| {
+                        h.contains("migrate up --target 003 --rerun-interrupted`, then roll back")
+                    }),
+                "{err} {:?}",
+                err.help
+            );
+        }
+        let pending: Vec<&confiture::files::Migration> = set.migrations[1..2].iter().collect();
+        confiture::plan::check_interrupted(
+            &history,
+            &l.started,
+            Direction::Up,
+            &pending,
+            false,
+            "x",
+        )
+        .expect("003 not run");
+        // Recorded by `baseline --through` (the way on once everything committed): settled.
+        rewrite_check(&l.started, "003", false).expect("its own marker is settled");
     }
 }

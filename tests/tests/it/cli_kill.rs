@@ -1076,4 +1076,71 @@ fn another_branchs_migration_at_an_interrupted_version_does_not_run_over_it() {
     }
     assert!(!db.has_relation("u"));
     assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+    // Nor is it recorded over: `baseline` and `reinit` through that version would write the
+    // row of this checkout's `002_u` and delete the other build's marker (by number) with it,
+    // and its half-run migration would be gone for every build. Refused, dry runs too, nothing
+    // written; a rewrite that stops below it goes on.
+    for args in [
+        &["migrate", "baseline", "--through", "002"][..],
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+        &["migrate", "reinit", "--through", "002"],
+        &["migrate", "reinit", "--through", "002", "--dry-run"],
+    ] {
+        older
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted")
+            .stderr_has("the file of its version here is another migration, 002_u")
+            .stderr_has("nothing was recorded over it");
+        assert_eq!(markers(&db), 1, "{args:?} kept the other build's marker");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+    }
+    older
+        .run_on(&db, &["migrate", "baseline", "--through", "001"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 1);
+}
+
+/// A known interrupted apply (its file is here, pending) stops `down` as an unknown one does:
+/// rolling back the migrations below it would leave what it committed on a schema it was not
+/// written for, and `status` would still call it interrupted. Refused (exit 7), dry run and
+/// `--rerun-interrupted` alike (that reruns rollbacks), naming the way on: finish the apply
+/// first (`up --rerun-interrupted`), then roll back.
+#[test]
+fn an_interrupted_apply_stops_down_below_it() {
+    let db = TestDb::new("nt_down_below");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY IF EXISTS t_ix;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    for args in [
+        &["migrate", "down"][..],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--rerun-interrupted"],
+        &["migrate", "down", "--target", "0", "--yes"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted")
+            .stderr_has("migrate down` rolled back nothing: the migration is half applied")
+            .stderr_has("migrate up --target 002 --rerun-interrupted");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+        assert!(db.has_relation("t"), "{args:?} rolled 001 back");
+        assert_eq!(markers(&db), 1);
+    }
+    // The way on: finish it, then roll back through it.
+    project.write(
+        "db/migrations/002_ix.up.sql",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_ix ON t (id);\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert!(!db.has_relation("t"));
 }
