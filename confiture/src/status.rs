@@ -234,8 +234,10 @@ pub struct StatusReport {
     /// No-transaction migrations a run started and never finished (killed, disconnected, or
     /// stopped after a statement committed): part of them may have committed, unrecorded.
     /// Each line of `migrations` carries its marker (`started`). `up` (`down`) refuses them
-    /// (exit 7) until the schema is checked: `migrate baseline --through V` records one whose
-    /// statements all committed, `--rerun-interrupted` runs one again.
+    /// (exit 7) until the schema is checked, and so does a run the other way over one (`down`
+    /// under a half-run apply, `up` under a half-run rollback: [`crate::plan::check_interrupted`]):
+    /// `migrate baseline --through V` records one whose statements all committed,
+    /// `--rerun-interrupted` runs one again.
     pub interrupted: Vec<String>,
     /// Those of `interrupted` that these files do not know (the markers' version): no file
     /// here has their version, or its file is another migration (another branch's) — a newer
