@@ -46,13 +46,14 @@ impl Cli {
         }
     }
 
-    /// The list of one target of the commands that take one (`baseline`, `reinit`:
+    /// The list of one target of the commands that take one (`baseline`, `reinit`, `abandon`:
     /// `--targets FILE`, `--targets-query SQL`, `--schemas-query SQL`), which selects their
     /// database or tenant schema.
     pub fn one_target_list(&self) -> Option<ListGiven<'_>> {
         match &self.command {
             Command::Migrate(Migrate::Baseline(args)) => args.target.list(),
             Command::Migrate(Migrate::Reinit(args)) => args.target.list(),
+            Command::Migrate(Migrate::Abandon(args)) => args.target.list(),
             _ => None,
         }
     }
@@ -68,6 +69,7 @@ impl Cli {
                 Migrate::Status(_) => &["migrate", "status"],
                 Migrate::Baseline(_) => &["migrate", "baseline"],
                 Migrate::Reinit(_) => &["migrate", "reinit"],
+                Migrate::Abandon(_) => &["migrate", "abandon"],
                 Migrate::Verify(_) => &["migrate", "verify"],
                 Migrate::Drift(_) => &["migrate", "drift"],
             },
@@ -99,6 +101,7 @@ impl Cli {
             Command::Migrate(Migrate::Down(args)) => args.dry_run,
             Command::Migrate(Migrate::Baseline(args)) => args.dry_run,
             Command::Migrate(Migrate::Reinit(args)) => args.dry_run,
+            Command::Migrate(Migrate::Abandon(args)) => args.dry_run,
             Command::Migrate(Migrate::Generate(args)) => args.dry_run,
             _ => false,
         }
@@ -307,6 +310,10 @@ pub enum Migrate {
     /// whose files are gone; `--through V` also records unapplied files up to V and forgets
     /// the rows above V (those whose files are on disk only with --yes)
     Reinit(ReinitArgs),
+    /// Forget the interrupted run of a no-transaction migration (`status`: interrupted) once
+    /// you have dealt with what it committed; run nothing: the migration is pending again (an
+    /// interrupted rollback: still applied)
+    Abandon(AbandonArgs),
     /// Prove on a scratch database that every down undoes its up and every up repeats after
     /// its down; exit 9 when one does not
     Verify(VerifyArgs),
@@ -739,6 +746,20 @@ pub struct BaselineArgs {
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Version,
     /// Show what would be recorded; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub target: OneTargetArgs,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AbandonArgs {
+    /// The version of the interrupted migration, as `migrate status` shows it (`3` or `003`)
+    #[arg(value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
+    pub version: Version,
+    /// Show which interrupted run would be forgotten; write nothing
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]

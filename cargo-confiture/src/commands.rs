@@ -202,6 +202,12 @@ pub fn completed(command: &Command) -> &'static str {
                 "`migrate reinit --dry-run` completed: nothing was written"
             }
             Migrate::Reinit(_) => "`migrate reinit` completed: the ledger it rewrote stays",
+            Migrate::Abandon(args) if args.dry_run => {
+                "`migrate abandon --dry-run` completed: nothing was written"
+            }
+            Migrate::Abandon(_) => {
+                "`migrate abandon` completed: the interrupted run it forgot stays forgotten"
+            }
             Migrate::Verify(_) => "`migrate verify` completed (its scratch databases are dropped)",
             Migrate::Drift(_) => "`migrate drift` completed (it only reads the live database)",
         },

@@ -57,6 +57,7 @@ const TAKE_DRY_RUN: &[&str] = &[
     "migrate down",
     "migrate baseline",
     "migrate reinit",
+    "migrate abandon",
     "migrate generate",
 ];
 
@@ -76,7 +77,7 @@ const TAKE_A_LIST: &[&str] = &[
 /// --targets <(echo tenant_7)`), which keeps the environment's credentials and settings, and a
 /// tenant schema by `--schema NAME`; elsewhere they never get the fleet's list, which names
 /// more than one.
-const TAKE_ONE_TARGET: &[&str] = &["migrate baseline", "migrate reinit"];
+const TAKE_ONE_TARGET: &[&str] = &["migrate baseline", "migrate reinit", "migrate abandon"];
 
 /// The subcommands that take a list but, suggested in one target's text, act on that target
 /// alone: they write, so pasted with the fleet's list a `down` would roll back the targets that
@@ -248,7 +249,7 @@ pub struct Invocation {
     /// a target listed by its own URL, which never had them.
     pub url_drops_connection: Vec<&'static str>,
     /// The run was a preview (`--dry-run`): every suggested command that writes and takes
-    /// `--dry-run` (`up`, `down`, `baseline`, `reinit`, `generate`) gets it too, so that pasting a preview's suggestion
+    /// `--dry-run` (`up`, `down`, `baseline`, `reinit`, `abandon`, `generate`) gets it too, so that pasting a preview's suggestion
     /// previews what it would do (a `down --steps 20 --dry-run` refused for going past the
     /// applied migrations suggested `migrate down --target 0 --yes`, which rolled back every
     /// migration for real). The one owner of `--dry-run` in suggestions: the commands' own

@@ -1152,9 +1152,10 @@ pub struct RowUpdate {
 /// no row has it.
 const PARKED: &str = "confiture-reinit-parked-";
 
-/// A rewrite of the ledger in one transaction, shared by `baseline` and `reinit`: rows deleted,
-/// rows changed in place, rows added. Every existing row is addressed by its own `version`
-/// (`UNIQUE` in confiture's DDL), never by a text re-derived from a file name.
+/// A rewrite of the ledger in one transaction, shared by `baseline`, `reinit` and `abandon`:
+/// rows deleted, rows changed in place, rows added, start markers deleted. Every existing row
+/// is addressed by its own `version` (`UNIQUE` in confiture's DDL), never by a text re-derived
+/// from a file name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rewrite {
     /// Keys (`version` as stored) of the rows to delete.
@@ -1177,7 +1178,8 @@ impl Rewrite {
         let versions = (self.delete.iter())
             .chain(self.update.iter().flat_map(|u| [&u.key, &u.version]))
             .chain(self.insert.iter().map(|r| &r.version));
-        let mut settled: Vec<String> = Vec::new();
+        // The markers it was made to delete (`abandon`), then those of the rows it writes.
+        let mut settled: Vec<String> = std::mem::take(&mut self.markers);
         for v in versions {
             let Ok(v) = crate::history::Version::of_ledger(v) else {
                 continue;
@@ -1192,9 +1194,12 @@ impl Rewrite {
         self
     }
 
-    /// Whether it changes nothing.
+    /// Whether it changes nothing: no row, and no start marker, to write or delete.
     pub fn is_empty(&self) -> bool {
-        self.delete.is_empty() && self.update.is_empty() && self.insert.is_empty()
+        self.delete.is_empty()
+            && self.update.is_empty()
+            && self.insert.is_empty()
+            && self.markers.is_empty()
     }
 
     /// One message, `BEGIN; … COMMIT;`: deletions first, so that a row renamed to the file's

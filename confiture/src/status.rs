@@ -342,23 +342,12 @@ impl StatusReport {
                         crate::plan::interrupted_unknown_help(&m.version)
                     );
                 }
-                let ways = if started.direction == "down" {
-                    format!(
-                        "check what the schema still has of what its down file removes: make \
-                         its statements safe to run twice (`IF EXISTS`), or restore what it \
-                         removed, then run {}",
-                        crate::hint::command("migrate down --rerun-interrupted")
-                    )
-                } else {
-                    format!(
-                        "check what the schema has of what its up file makes: if everything \
-                         is there, record it without running it: {}; otherwise make its \
-                         statements safe to run twice (`IF NOT EXISTS`), or undo what it \
-                         committed, then run {}",
-                        crate::hint::command(&format!("migrate baseline --through {}", m.version)),
-                        crate::hint::command("migrate up --rerun-interrupted")
-                    )
+                let down = started.direction == "down";
+                let (file, rerun) = match down {
+                    true => ("its down file", "migrate down --rerun-interrupted"),
+                    false => ("its up file", "migrate up --rerun-interrupted"),
                 };
+                let ways = crate::plan::interrupted_ways_on(down, &m.version, file, rerun, "");
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: what \
                      committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",

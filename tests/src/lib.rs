@@ -744,13 +744,13 @@ impl Run {
 }
 
 /// `expected` (a help's text) as a run with `args` says it: when `args` hold `--dry-run`, each
-/// suggested `up`, `down`, `baseline`, `reinit` or `generate` in backquotes ends with
+/// suggested `up`, `down`, `baseline`, `reinit`, `abandon` or `generate` in backquotes ends with
 /// `--dry-run` too — a preview's suggestions are previews (`hint::Invocation::dry_run`).
 pub fn previewed(expected: &str, args: &[&str]) -> String {
     if !args.contains(&"--dry-run") {
         return expected.to_string();
     }
-    let writing = ["up", "down", "baseline", "reinit", "generate"]
+    let writing = ["up", "down", "baseline", "reinit", "abandon", "generate"]
         .map(|sub| format!("cargo confiture migrate {sub}"));
     expected
         .split('`')

@@ -6,8 +6,8 @@ use std::time::Duration;
 use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
-    BaselineOptions, Direction, DownOptions, Failed, Outcome, Progress, ReinitOptions,
-    ReinitReport, ReinitRow, StatusOptions, UpOptions,
+    AbandonOptions, AbandonReport, AbandonedRun, BaselineOptions, Direction, DownOptions, Failed,
+    Outcome, Progress, ReinitOptions, ReinitReport, ReinitRow, StatusOptions, UpOptions,
 };
 use confiture::plan::ReinitAction;
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -17,7 +17,8 @@ use super::fleet::Selected;
 use super::interrupt::{Interrupt, Words, READING_FILES};
 use super::Context;
 use crate::cli::{
-    BaselineArgs, Cli, Command, DownArgs, ListGiven, Migrate, ReinitArgs, UpArgs, SELECTION_LABELS,
+    AbandonArgs, BaselineArgs, Cli, Command, DownArgs, ListGiven, Migrate, ReinitArgs, UpArgs,
+    SELECTION_LABELS,
 };
 use crate::output::{Output, Style};
 use crate::render::{self, plural};
@@ -44,6 +45,7 @@ pub fn run(cli: &Cli, cx: &Context, command: &Migrate, out: &Output) -> Result<u
         Migrate::Down(args) => down(cli, cx, args, out, &interrupt()),
         Migrate::Baseline(args) => baseline(cli, cx, args, out, &interrupt()),
         Migrate::Reinit(args) => reinit(cli, cx, args, out, &interrupt()),
+        Migrate::Abandon(args) => abandon(cli, cx, args, out, &interrupt()),
         Migrate::Verify(args) => super::verify::verify(cli, cx, args, out),
         Migrate::Drift(args) => super::verify::drift(cli, cx, args, out),
         Migrate::Generate(_) => unreachable!("generate does not connect; handled by commands::run"),
@@ -246,6 +248,84 @@ fn reinit(
         |r| &r.warnings,
         |r| reinit_text(r, args.through.is_some()),
     )
+}
+
+/// `migrate abandon VERSION`.
+// Its run returns the library's `Outcome`, whose failure carries the report (the cold path).
+#[allow(clippy::result_large_err)]
+fn abandon(
+    cli: &Cli,
+    cx: &Context,
+    args: &AbandonArgs,
+    out: &Output,
+    interrupt: &Interrupt,
+) -> Result<u8> {
+    let options = AbandonOptions::version(args.version.clone())
+        .dry_run(args.dry_run)
+        .lock_wait(args.lock.lock_wait.duration());
+    rewrite(
+        (cli, cx, "migrate abandon", args.dry_run),
+        out,
+        interrupt,
+        |migrator, progress| migrator.abandon(&options, progress),
+        |r| &r.warnings,
+        abandon_text,
+    )
+}
+
+/// What `abandon` forgot (would forget), and where each migration stands now.
+fn abandon_text(report: &AbandonReport) -> String {
+    let mut lines = Vec::new();
+    for abandoned in &report.abandoned {
+        let AbandonedRun {
+            run,
+            committed,
+            now,
+            migration,
+            ..
+        } = abandoned;
+        let what = match run.direction.as_str() {
+            "down" => "rollback",
+            _ => "apply",
+        };
+        lines.push(format!(
+            "{} the interrupted {what} of {} ({}): {committed}",
+            if report.dry_run {
+                "would forget"
+            } else {
+                "forgot"
+            },
+            run.id(),
+            run.started(),
+        ));
+        let migration = migration.as_deref().unwrap_or_default();
+        let stays = match run.direction.as_str() {
+            "down" => "what the rollback committed stays in the database",
+            _ => "what it committed stays in the database",
+        };
+        lines.push(format!(
+            "  {}",
+            match *now {
+                "applied" => format!(
+                    "{migration} is still applied: {stays}; {} rolls it back again",
+                    hint::command("migrate down")
+                ),
+                "not_here" => format!("no file here has version {}: {stays}", run.version),
+                "another" => format!(
+                    "the file of version {} here, {migration}, is another migration: it is \
+                     pending, and {} runs it; {stays}",
+                    run.version,
+                    hint::command("migrate up")
+                ),
+                _ => format!(
+                    "{migration} is pending again: {stays}, and {} runs it",
+                    hint::command("migrate up")
+                ),
+            }
+        ));
+    }
+    lines.extend(dry_run_line(report.dry_run));
+    lines.join("\n")
 }
 
 /// The one run of `baseline` and `reinit` (`command`, a `dry_run` or not): the session on

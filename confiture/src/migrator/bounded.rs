@@ -22,8 +22,8 @@ use super::{CallerPanicked, Migrator, STOP_WAIT};
 use crate::error::{Error, ErrorKind, MigrationFailure, Reason};
 use crate::files::TransactionMode;
 use crate::migrate::{
-    BaselineReport, Direction, DownReport, Failed, MigrationReport, Outcome, Progress,
-    ReinitReport, ReportedError, UpReport,
+    AbandonReport, BaselineReport, Direction, DownReport, Failed, MigrationReport, Outcome,
+    Progress, ReinitReport, ReportedError, UpReport,
 };
 
 /// How often the caller's thread looks at the flag while it waits for the command.
@@ -251,6 +251,12 @@ impl CutShort for BaselineReport {
 impl CutShort for ReinitReport {
     fn cut(_: &SoFar) -> Self {
         ReinitReport::starting(false)
+    }
+}
+
+impl CutShort for AbandonReport {
+    fn cut(_: &SoFar) -> Self {
+        AbandonReport::starting(false)
     }
 }
 

@@ -49,12 +49,13 @@ pub use crate::db::apply::Direction;
 pub use crate::db::lock::{HoldingSession, LockHolder, PreparedTransaction};
 pub use bounded::SoFar;
 pub use options::{
-    BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions, DEFAULT_LOCK_WAIT,
-    SQL_TIMEOUT_FLAGS,
+    AbandonOptions, BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions,
+    DEFAULT_LOCK_WAIT, SQL_TIMEOUT_FLAGS,
 };
 pub use report::{
-    no_progress, BaselineReport, DownReport, Failed, MigrationReport, Outcome, Progress,
-    ReinitReport, ReinitRow, ReportedDivergence, ReportedError, ReportedUnrollable, UpReport,
+    no_progress, AbandonReport, AbandonedRun, BaselineReport, DownReport, Failed, MigrationReport,
+    Outcome, Progress, ReinitReport, ReinitRow, ReportedDivergence, ReportedError,
+    ReportedUnrollable, UpReport,
 };
 
 /// How long a stop ([`Migrator::stop_when`], [`Fleet::stop_when`](crate::fleet::Fleet::stop_when))

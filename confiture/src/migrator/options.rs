@@ -202,6 +202,40 @@ impl BaselineOptions {
     }
 }
 
+/// Options of `migrate abandon VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AbandonOptions {
+    /// The version whose interrupted run to forget (spelt as given: messages echo it so).
+    pub version: Version,
+    /// Plan and report, changing nothing.
+    pub dry_run: bool,
+    /// How long to wait for the migration lock held by another run.
+    pub lock_wait: Duration,
+}
+
+setters!(AbandonOptions {
+    dry_run: bool,
+    lock_wait: Duration,
+});
+
+impl AbandonOptions {
+    /// Options forgetting the interrupted run of `version`, spelt as given (the CLI's
+    /// `abandon 0042`), with the default lock wait.
+    pub fn version(version: Version) -> AbandonOptions {
+        AbandonOptions {
+            version,
+            dry_run: false,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+
+    /// Refuses a duration PostgreSQL cannot take ([`check_durations`]).
+    pub(crate) fn check_durations(&self) -> Result<()> {
+        check_durations("AbandonOptions", &[("lock_wait", Some(self.lock_wait))])
+    }
+}
+
 /// Options of `migrate reinit [--through VERSION]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -376,6 +410,7 @@ const FLAGS: &[(&str, &str, &[&str])] = &[
             "DownOptions",
             "BaselineOptions",
             "ReinitOptions",
+            "AbandonOptions",
             "StatusOptions",
             "DriftOptions",
         ],

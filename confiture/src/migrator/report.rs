@@ -557,6 +557,61 @@ pub struct BaselineReport {
     pub warnings: Vec<String>,
 }
 
+/// The result of `migrate abandon`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AbandonReport {
+    /// The interrupted runs it forgot (would forget, in a dry run): an apply, a rollback, or
+    /// both, of the version it was given.
+    pub abandoned: Vec<AbandonedRun>,
+    /// What failed (one entry at most today; a list so that the JSON can grow).
+    pub errors: Vec<ReportedError>,
+    /// Wall-clock time of the whole command.
+    pub total_duration_ms: u64,
+    /// Whether this was a dry run (nothing changed).
+    pub dry_run: bool,
+    /// Problems that did not fail the run.
+    pub warnings: Vec<String>,
+}
+
+/// One interrupted run `abandon` forgot: its start marker, and where its migration stands
+/// afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AbandonedRun {
+    /// The marker as `status` showed it (`version`, `name`, `direction`, `started_at`,
+    /// `started_by`, `statement`, `statements`, ...).
+    #[serde(flatten)]
+    pub run: crate::ledger::StartedRun,
+    /// What is known of what it committed, which stays in the database: `statement 1
+    /// committed; statement 2 of 2 was running: it may have committed`.
+    pub committed: String,
+    /// Where its migration stands now: `pending` (an apply: the next `up` runs it),
+    /// `applied` (a rollback: the ledger still records it), `not_here` (an apply of a
+    /// migration no file here has), `another` (an apply of another migration than the file of
+    /// its version here, which is pending).
+    pub now: &'static str,
+    /// The migration here that `now` is about (`002_add_index`); null for `not_here`.
+    pub migration: Option<String>,
+}
+
+impl AbandonedRun {
+    pub(crate) fn of(abandoned: &plan::Abandoned<'_, '_>) -> AbandonedRun {
+        let migration = match abandoned.after {
+            plan::After::Pending(m) | plan::After::Applied(m) | plan::After::Another(m) => {
+                Some(m.id())
+            }
+            plan::After::NotHere => None,
+        };
+        AbandonedRun {
+            run: abandoned.marker.clone(),
+            committed: abandoned.marker.committed(),
+            now: abandoned.after.name(),
+            migration,
+        }
+    }
+}
+
 /// One row of a `reinit` report: what happens (happened) to it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -697,5 +752,6 @@ command_report!(
     UpReport: UpOptions, "up", true,
     DownReport: DownOptions, "down", false,
     BaselineReport: BaselineOptions, "baseline", false,
-    ReinitReport: ReinitOptions, "reinit", false
+    ReinitReport: ReinitOptions, "reinit", false,
+    AbandonReport: AbandonOptions, "abandon", false
 );

@@ -1,10 +1,13 @@
-//! `Migrator::baseline` and `Migrator::reinit`: the commands that rewrite the ledger without
-//! running any migration, through one shared rewrite (lock, checks, one transaction).
+//! `Migrator::baseline`, `Migrator::reinit` and `Migrator::abandon`: the commands that rewrite
+//! the ledger without running any migration, through one shared rewrite (lock, checks, one
+//! transaction).
 
 use std::time::{Duration, Instant};
 
-use super::options::{BaselineOptions, ReinitOptions};
-use super::report::{BaselineReport, Outcome, Progress, ReinitReport, ReinitRow};
+use super::options::{AbandonOptions, BaselineOptions, ReinitOptions};
+use super::report::{
+    AbandonReport, AbandonedRun, BaselineReport, Outcome, Progress, ReinitReport, ReinitRow,
+};
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::db::ledger::{interrupted_rewrite, Creation, RewriteRun};
@@ -187,7 +190,71 @@ impl Migrator {
         Ok(())
     }
 
-    /// What `baseline` and `reinit` share: read the ledger (after taking the lock, unless a dry
+    /// Forgets the run of a no-transaction migration left part-way at `version` (`status`
+    /// shows it `interrupted`): deletes its start marker, and writes no ledger row, runs
+    /// nothing. For a person who has dealt with what it committed — undone it by hand, or kept
+    /// it on purpose — and the only way on for a migration whose files were removed (a newer
+    /// build's, an abandoned branch's), which nothing here can run again or record. An apply's
+    /// migration is pending again afterwards (the next `up` runs it), a rollback's still
+    /// applied. A version with no such run is refused (exit 64), nothing written.
+    ///
+    /// ```no_run
+    /// use confiture::history::Version;
+    /// use confiture::migrate::{no_progress, AbandonOptions};
+    ///
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@localhost/app")?;
+    /// let options = AbandonOptions::version(Version::from(7));
+    /// let report = migrator.abandon(&options, &mut no_progress)?;
+    /// for run in &report.abandoned {
+    ///     println!("forgot {} ({}): {}", run.run.id(), run.run.direction, run.committed);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn abandon(
+        &mut self,
+        options: &AbandonOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Outcome<AbandonReport> {
+        let options = options.clone();
+        self.command(options.dry_run, progress, move |m, progress, report| {
+            m.abandon_run(&options, progress, report)
+        })
+    }
+
+    fn abandon_run(
+        &mut self,
+        options: &AbandonOptions,
+        progress: &mut dyn FnMut(Progress),
+        report: &mut AbandonReport,
+    ) -> Run<()> {
+        options.check_durations()?;
+        // Files with errors are no reason to keep a marker: only which migration each marker
+        // is of is read from them, as `status` reads it.
+        let set = self.read_checked()?.set;
+        let first_version = self.check_options.first_version;
+        let run = RewriteRun {
+            what: "abandon",
+            again: format!("migrate abandon {}", options.version),
+        };
+        report.abandoned = self.rewrite_ledger(
+            &run,
+            options.dry_run,
+            options.lock_wait,
+            progress,
+            &mut report.warnings,
+            |rows, markers| {
+                let history = History::of(&set, rows, first_version);
+                let plan = plan::abandon(&history, markers, &options.version)?;
+                let runs = plan.runs.iter().map(AbandonedRun::of).collect();
+                Ok((plan.rewrite(), runs))
+            },
+        )?;
+        Ok(())
+    }
+
+    /// What `baseline`, `reinit` and `abandon` share: read the ledger (after taking the lock, unless a dry
     /// run), let `decide` plan a [`Rewrite`] from its rows and start markers (which it may
     /// refuse by, [`plan::check_rewrite_interrupted`], a dry run as the run) and describe it, and write it in one transaction,
     /// creating the tracking table only when there is something to write, in that same

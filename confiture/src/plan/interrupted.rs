@@ -83,15 +83,16 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
         ));
     }
     let help = if mark.down {
-        format!(
-            "check what the schema still has of what {} removes: make its statements safe to \
-             run twice (`IF EXISTS`), or restore what it removed, then run {}",
-            m.down.path.display(),
-            crate::hint::command(if direction == Direction::Down {
-                again
-            } else {
-                "migrate down --rerun-interrupted"
-            }),
+        let rerun = match direction {
+            Direction::Down => again,
+            Direction::Up => "migrate down --rerun-interrupted",
+        };
+        ways_on(
+            true,
+            &m.version_text,
+            &m.down.path.display().to_string(),
+            rerun,
+            "",
         )
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
@@ -102,14 +103,8 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
             ),
             false => (again.to_string(), ""),
         };
-        format!(
-            "check what the schema has of what {} makes: if everything is there, record it \
-             without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
-             EXISTS`), or undo what it committed, then run {}{then}",
-            m.up.path.display(),
-            crate::hint::command(&format!("migrate baseline --through {}", m.version_text)),
-            crate::hint::command(&rerun),
-        )
+        let file = m.up.path.display().to_string();
+        ways_on(false, &m.version_text, &file, &rerun, then)
     };
     error.with_help(help)
 }
@@ -175,13 +170,44 @@ pub fn unknown_help(version: &str) -> String {
          neither run it again nor record it, and {} and {} refuse to run over it; run the build \
          whose migrations include it (or a newer one), where {} shows it and {} (once the \
          schema has everything) or {} settles it; if its files were lost, restore them from \
-         version control",
+         version control; if it was given up, undo what it committed and run {}",
         crate::hint::command("migrate up"),
         crate::hint::command("migrate down"),
         crate::hint::command("migrate status"),
         crate::hint::command(&format!("migrate baseline --through {version}")),
         crate::hint::command("migrate up --rerun-interrupted"),
+        abandon_command(version),
     )
+}
+
+/// The safe ways on from a no-transaction run of `version` left part-way — its rollback
+/// (`down`), else its apply —, the one text of `up`'s and `down`'s refusals ([`refusal`]) and
+/// `status`'s help: `file` names the file that run had (its path, or `its up file`), `rerun`
+/// the command that runs it again on purpose, and `then` what follows that (`, then roll
+/// back`).
+pub fn ways_on(down: bool, version: &str, file: &str, rerun: &str, then: &str) -> String {
+    let abandon = abandon_command(version);
+    let rerun = crate::hint::command(rerun);
+    if down {
+        return format!(
+            "check what the schema still has of what {file} removes: make its statements safe \
+             to run twice (`IF EXISTS`), or restore what it removed, then run {rerun} (or \
+             {abandon} to leave it applied)"
+        );
+    }
+    format!(
+        "check what the schema has of what {file} makes: if everything is there, record it \
+         without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
+         EXISTS`), or undo what it committed, then run {rerun}{then} (or {abandon} to leave it \
+         pending)",
+        crate::hint::command(&format!("migrate baseline --through {version}")),
+    )
+}
+
+/// `migrate abandon VERSION`, as a help suggests it: the way to forget a run left part-way
+/// once what it committed was dealt with ([`crate::plan::abandon`]).
+fn abandon_command(version: &str) -> String {
+    crate::hint::command(&format!("migrate abandon {version}"))
 }
 
 /// `migration {id} was interrupted: ..., and it never finished; {what}`, with what committed

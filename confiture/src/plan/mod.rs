@@ -1,11 +1,11 @@
-//! What `up`, `down`, `baseline` and `reinit` will do, decided from the files, the ledger rows
-//! and the request. Pure: no IO, never panics on input. A refusal is an [`Error`] whose
-//! [`Reason`] carries every offending migration as data
+//! What `up`, `down`, `baseline`, `reinit` and `abandon` will do, decided from the files, the
+//! ledger rows and the request. Pure: no IO, never panics on input. A refusal is an [`Error`]
+//! whose [`Reason`] carries every offending migration as data
 //! ([`Reason::Diverged`], [`Reason::Irreversible`]),
 //! rendered once into `details`, and whose `help` names the command that resolves it.
 //!
 //! One file per command family: `up` (and the history check), `down`, `rewrite` (`baseline`
-//! and `reinit`); this file holds what they share.
+//! and `reinit`), `abandon`; this file holds what they share.
 //!
 //! Which row records which file is [`crate::history`]'s rule, the same `status` shows; a plan
 //! names each row it deletes or rewrites by that row's own `version`.
@@ -16,6 +16,7 @@ use crate::files::{AppliedHere, Migration, MigrationSet, Origin};
 use crate::history::{recorded_checksum, History, Recorded, State, Version};
 use crate::ledger::{IncompleteRow, LedgerRow};
 
+mod abandon;
 mod down;
 mod interrupted;
 mod rewrite;
@@ -23,13 +24,14 @@ mod rewrite;
 mod tests;
 mod up;
 
+pub use abandon::{abandon, AbandonPlan, Abandoned, After};
 pub use down::{
     check_down_files, check_down_interrupted, check_down_request, down, down_args,
     finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
 pub use interrupted::{
     check_interrupted, check_rewrite_interrupted, refusal as interrupted_refusal,
-    unknown_help as interrupted_unknown_help,
+    unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

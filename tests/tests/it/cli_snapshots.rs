@@ -204,6 +204,7 @@ fn help_texts() {
         ("help-migrate-status", &["migrate", "status", "--help"]),
         ("help-migrate-baseline", &["migrate", "baseline", "--help"]),
         ("help-migrate-reinit", &["migrate", "reinit", "--help"]),
+        ("help-migrate-abandon", &["migrate", "abandon", "--help"]),
         ("help-migrate-verify", &["migrate", "verify", "--help"]),
         ("help-migrate-drift", &["migrate", "drift", "--help"]),
     ] {

@@ -1001,13 +1001,14 @@ fn an_interrupted_targets_help_selects_that_target_in_every_command() {
             let help = target_help(&text.stderr, &db.name);
             assert_eq!(doc["targets"][i]["error"]["help"], help.as_str(), "{doc}");
             let commands = suggested_commands(&help);
-            assert_eq!(commands.len(), 2, "{help}");
+            assert_eq!(commands.len(), 3, "{help}");
             let alone = format!("--env fl --targets <(echo {})`", db.name);
             for command in &commands {
                 assert!(command.ends_with(&alone), "{command}: {help}");
             }
             assert!(commands[0].starts_with("`cargo confiture migrate baseline --through 002 "));
             assert!(commands[1].starts_with("`cargo confiture migrate up --rerun-interrupted "));
+            assert!(commands[2].starts_with("`cargo confiture migrate abandon 002 "));
         }
     }
     // Listed by its URL (a line that may hold a password): `--database-url <URL>`.
@@ -1027,7 +1028,7 @@ fn an_interrupted_targets_help_selects_that_target_in_every_command() {
     by_its_url.code(exit::DIVERGED);
     let url_help = target_help(&by_its_url.stderr, &by_url.name);
     let url_commands = suggested_commands(&url_help);
-    assert_eq!(url_commands.len(), 2, "{url_help}");
+    assert_eq!(url_commands.len(), 3, "{url_help}");
     for command in &url_commands {
         assert!(command.ends_with(" --database-url <URL>`"), "{url_help}");
     }

@@ -8,6 +8,7 @@
 mod async_runtime;
 mod bad_input;
 mod build_script;
+mod cli_abandon;
 mod cli_apply;
 mod cli_bounds;
 mod cli_cargo_config;

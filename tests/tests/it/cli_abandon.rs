@@ -1,0 +1,211 @@
+//! `migrate abandon VERSION` end to end: a no-transaction run left part-way (its second
+//! statement failed after the first committed: the start marker stays, deterministically) is
+//! forgotten once a person has dealt with what it committed — an apply (pending again), a
+//! rollback (still applied), a migration whose files were removed (which nothing else could
+//! settle) —, a dry run writes nothing, a version with nothing to abandon is refused, and a
+//! run holding the migration lock keeps its marker.
+
+use confiture::exit;
+use confiture_tests::{Project, TestDb};
+
+/// `001_t` makes table `t`; `002_i` builds index `i` on it without a transaction, then runs
+/// `then` (`SELECT 1/0` leaves the run part-way, the index committed).
+fn project(then: &str) -> Project {
+    let project = Project::new();
+    project.table("001_t");
+    project.migration(
+        "002_i",
+        &format!("-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n{then}\n"),
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+    );
+    project
+}
+
+/// The start markers the database has, as `version:direction`.
+fn markers(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT version || ':' || direction FROM tb_confiture_started ORDER BY 1",
+            &[],
+        )
+        .expect("the markers' table exists")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The command a help names, `` `cargo confiture migrate abandon ...` ``, as printed (the
+/// database as `--database-url <URL>`, its password never printed).
+fn suggested_abandon(help: &str) -> String {
+    let start = help
+        .find("`cargo confiture migrate abandon ")
+        .unwrap_or_else(|| panic!("the help names `migrate abandon`: {help}"));
+    let end = help[start + 1..].find('`').expect("closing backquote") + start + 2;
+    help[start..end].to_string()
+}
+
+#[test]
+fn an_interrupted_apply_is_abandoned_then_runs_again_once_fixed() {
+    let db = TestDb::new("abandon_up");
+    let project = project("SELECT 1/0;");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert!(db.has_relation("i"), "statement 1 committed");
+    assert_eq!(markers(&db), ["002:up"]);
+
+    // `status` and `up` name the way to forget it, with the database to run it on.
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status.code(exit::DIVERGED);
+    let abandon = suggested_abandon(&status.stderr);
+    let up = project.run_on(&db, &["migrate", "up"]);
+    up.code(exit::DIVERGED);
+    assert_eq!(suggested_abandon(&up.help_line()), abandon);
+
+    // A dry run says what it would forget, and writes nothing.
+    project
+        .run_on(&db, &["migrate", "abandon", "2", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("would forget the interrupted apply of 002_i")
+        .stdout_has("statement 1 committed; statement 2 of 2 was running")
+        .stdout_has("dry run: nothing was written");
+    assert_eq!(markers(&db), ["002:up"]);
+
+    // What it committed undone by hand, and its file fixed: forgotten, it is pending again.
+    db.connect().batch_execute("DROP INDEX i").unwrap();
+    project.migration(
+        "002_i",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\nSELECT 1;\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+    );
+    let pasted = project.paste(&abandon.replace("<URL>", &db.url()));
+    pasted
+        .code(exit::SUCCESS)
+        .stdout_has("forgot the interrupted apply of 002_i")
+        .stdout_has("002_i is pending again: what it committed stays in the database");
+    assert!(markers(&db).is_empty(), "{}", pasted.dump());
+    assert_eq!(db.ledger().unwrap().len(), 1, "no row written");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stdout_has("002_i");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(db.has_relation("i"));
+    assert_eq!(db.ledger().unwrap().len(), 2);
+
+    // Nothing left to abandon: refused, naming why.
+    project
+        .run_on(&db, &["migrate", "abandon", "002"])
+        .code(exit::USAGE)
+        .stderr_has("no run of version 002 was left part-way")
+        .stderr_has("no migration is interrupted here");
+}
+
+#[test]
+fn a_removed_migration_s_interrupted_run_is_abandoned() {
+    let db = TestDb::new("abandon_gone");
+    let project = project("SELECT 1/0;");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    db.connect().batch_execute("DROP INDEX i").unwrap();
+    project
+        .remove("db/migrations/002_i.up.sql")
+        .remove("db/migrations/002_i.down.sql");
+    // Nothing here can run it again or record it: `up` refuses, and names the way out.
+    let up = project.run_on(&db, &["migrate", "up"]);
+    up.code(exit::DIVERGED)
+        .stderr_has("no file here has its version");
+    let abandon = suggested_abandon(&up.help_line());
+    // Another version is refused, naming the interrupted one.
+    project
+        .run_on(&db, &["migrate", "abandon", "1"])
+        .code(exit::USAGE)
+        .stderr_has("the only interrupted migration is 002_i");
+
+    let run = project.paste(&format!(
+        "{} --format json`",
+        abandon.replace("<URL>", &db.url()).trim_end_matches('`')
+    ));
+    run.code(exit::SUCCESS);
+    let json = run.json();
+    let forgot = &json["abandoned"][0];
+    assert_eq!(forgot["version"], "002", "{json}");
+    assert_eq!(forgot["direction"], "up", "{json}");
+    assert_eq!(forgot["now"], "not_here", "{json}");
+    assert!(forgot["migration"].is_null(), "{json}");
+    assert_eq!(forgot["statement"], 2, "{json}");
+    assert!(
+        (forgot["committed"].as_str().unwrap()).starts_with("statement 1 committed"),
+        "{json}"
+    );
+    assert_eq!(json["dry_run"], false, "{json}");
+    assert!(markers(&db).is_empty());
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS)
+        .stdout_has("nothing to apply");
+}
+
+#[test]
+fn an_interrupted_rollback_is_abandoned_and_stays_applied() {
+    let db = TestDb::new("abandon_down");
+    let project = project("SELECT 1;");
+    project.migration(
+        "002_i",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\nSELECT 1;\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i;\nSELECT 1/0;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED);
+    assert!(
+        !db.has_relation("i"),
+        "the rollback's statement 1 committed"
+    );
+    assert_eq!(markers(&db), ["002:down"]);
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status.code(exit::DIVERGED);
+    let abandon = suggested_abandon(&status.stderr);
+    assert!(
+        status
+            .stderr
+            .contains(&format!("{abandon} to leave it applied")),
+        "{}",
+        status.dump()
+    );
+
+    // What the rollback removed restored by hand: forgotten, the migration is still applied.
+    db.connect()
+        .batch_execute("CREATE INDEX i ON t (id)")
+        .unwrap();
+    project
+        .paste(&abandon.replace("<URL>", &db.url()))
+        .code(exit::SUCCESS)
+        .stdout_has("forgot the interrupted rollback of 002_i")
+        .stdout_has("002_i is still applied");
+    assert!(markers(&db).is_empty());
+    assert_eq!(db.ledger().unwrap().len(), 2, "the row stays");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
+#[test]
+fn a_run_holding_the_migration_lock_keeps_its_marker() {
+    let db = TestDb::new("abandon_lock");
+    let project = project("SELECT 1/0;");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    let (_holder, pid) = db.hold_migration_lock("abandon_lock_holder");
+    project
+        .run_on(&db, &["migrate", "abandon", "2", "--lock-wait", "1s"])
+        .code(exit::LOCK_TIMEOUT)
+        .stderr_has(&pid.to_string());
+    assert_eq!(markers(&db), ["002:up"], "nothing written");
+}
