@@ -707,8 +707,9 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// What a migration may leave in the session besides settings, dropped after its ledger row
 /// (in its transaction; each statement with a space before it) so that the next migration does
 /// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
-/// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
-/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (the engine's own, of the message
+/// one session and passed when they did not: cursors declared `WITH HOLD` (`CLOSE ALL`; also
+/// before `DISCARD TEMP`, which a cursor open on a temporary table fails), the objects of
+/// `pg_temp` (`DISCARD TEMP`) and the statements it `PREPARE`d (the engine's own, of the message
 /// `nonce`, stay: [`deallocate_theirs`]).
 /// Only what the file's text mentions ([`says_in`]: `temp`, `hold`, `prepare`, also inside
 /// longer words), so that a migration that mentions none costs nothing more; what a function
@@ -722,11 +723,15 @@ pub(super) fn drop_session_objects(file: &SqlFile) -> String {
 pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> String {
     let lowercase = file.text.to_ascii_lowercase();
     let mut sql = String::new();
-    if says_in(&lowercase, "temp") {
-        sql.push_str(" DISCARD TEMP;");
-    }
-    if says_in(&lowercase, "hold") {
+    let temp = says_in(&lowercase, "temp");
+    // The cursors first: one still open on a temporary table (`WITH HOLD`, a plain one open
+    // until the `COMMIT`, a `refcursor` a `DO` block opened) makes `DISCARD TEMP` fail
+    // (55006, "being used by active queries in this session").
+    if temp || says_in(&lowercase, "hold") {
         sql.push_str(" CLOSE ALL;");
+    }
+    if temp {
+        sql.push_str(" DISCARD TEMP;");
     }
     if says_in(&lowercase, "prepare") {
         sql.push_str(&deallocate_theirs(nonce));
