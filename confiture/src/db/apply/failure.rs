@@ -713,7 +713,8 @@ pub(super) fn marked_failure(
 }
 
 /// The failure of a transactional step after its ledger row was written
-/// ([`Reached::Commit`]): at its `COMMIT`, a deferred constraint or constraint trigger failed.
+/// ([`Reached::Commit`]): a deferred constraint or constraint trigger failed where they fire,
+/// just before its `COMMIT` (`sql::FIRE_DEFERRED`).
 /// The migration's (its `INITIALLY DEFERRED` foreign key, its `SET CONSTRAINTS ALL DEFERRED`),
 /// reported with its file — unless the tracking table has deferrable constraint triggers that
 /// fire on the row and the server did not name another table for a constraint it checked
@@ -753,8 +754,8 @@ fn after_row_failure(
     );
     if failure.error.kind == ErrorKind::MigrationFailed {
         failure.error = failure.error.with_detail(
-            "every statement completed and the migration's row was written: it failed at its \
-             COMMIT, where deferred constraints are checked (`INITIALLY DEFERRED`, or `SET \
+            "every statement completed and the migration's row was written: it failed where \
+             its deferred constraints are checked, just before its COMMIT (`INITIALLY DEFERRED`, or `SET \
              CONSTRAINTS ... DEFERRED` in the migration)",
         );
     }
