@@ -594,6 +594,36 @@ const BOOM: &str = "CREATE TABLE t (id int);\n\
     CREATE FUNCTION boom() RETURNS int LANGUAGE plpgsql AS $$\n\
     BEGIN\n  RETURN (SELECT nosuchcol FROM t);\nEND $$;\n";
 
+/// A procedure or `DO` block that commits part-way (a backfill in batches) fails inside the
+/// migration's transaction ("invalid transaction termination", 2D000): its help said "fix the
+/// file", where the file is right and only lacks the marker that runs it outside a
+/// transaction. The help names the marker; with it, the file applies.
+#[test]
+fn a_procedure_that_commits_is_helped_to_the_no_transaction_marker() {
+    let db = TestDb::new("commits_inside");
+    let project = Project::new();
+    let body = "CREATE TABLE t (id int);\n\
+        CREATE PROCEDURE backfill() LANGUAGE plpgsql AS $$ BEGIN \
+        INSERT INTO t VALUES (1); COMMIT; INSERT INTO t VALUES (2); COMMIT; END $$;\n\
+        CALL backfill();\n";
+    let down = "DROP PROCEDURE backfill();\nDROP TABLE t;\n";
+    project.migration("001_backfill", body, down);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("2D000")
+        .stderr_has("`-- confiture:no-transaction`")
+        .stderr_lacks("help: fix db/migrations");
+    assert_eq!(db.ledger(), Some(vec![]));
+    project.migration(
+        "001_backfill",
+        &format!("-- confiture:no-transaction\n{body}"),
+        down,
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&["001:backfill"]));
+}
+
 /// An error the server places inside SQL a migration ran indirectly — a function's body, dynamic
 /// SQL in a `DO` block — is the migration's failure (exit 4), blamed on the statement that ran
 /// it, in every way a migration runs: batched with others (first or later in the message),

@@ -1597,6 +1597,17 @@ fn failure_help(
             crate::db::ledger::ROLE_SETTING_HOW,
             settings.run_again()
         ),
+        // A procedure or `DO` block that commits part-way (a backfill in batches) is right,
+        // run where it cannot commit: inside the migration's transaction.
+        "2D000" if step.file().mode == TransactionMode::Transaction => format!(
+            "a procedure or DO block that ends a transaction (`COMMIT` or `ROLLBACK` in its \
+             body, a backfill committing in batches) runs only outside one, and {} runs in a \
+             transaction: if it means to commit part-way, add the line `-- confiture:no-transaction` to \
+             its leading comments (its statements then commit one by one: those before a \
+             failure stay committed), else take the `COMMIT` out of what it calls; then {}",
+            step.file().path.display(),
+            settings.run_again()
+        ),
         // A role is the server's: one the file creates may be there already without the file
         // being wrong (another database's migrations made it, or a `verify` killed with
         // SIGKILL left it), which the database's own history cannot tell.
