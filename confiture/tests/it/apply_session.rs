@@ -165,6 +165,27 @@ fn temporary_tables_cursors_and_prepared_statements_do_not_reach_the_next_migrat
     assert_eq!(db.ledger(), ["001:first", "002:index", "003:third"]);
 }
 
+/// A cursor still open on a migration's temporary table — declared `WITH HOLD`, declared
+/// without (open until the migration's `COMMIT`), or opened by a `DO` block — does not fail
+/// the drop of the temporary table after its row: the drop of the session's temporary objects
+/// closed the cursors after it, and `DISCARD TEMP` failed ("cannot DROP TABLE ... because it is
+/// being used by active queries in this session", 55006), blamed on the migration's file.
+#[test]
+fn a_cursor_open_on_a_temporary_table_does_not_fail_its_migration() {
+    let uses = |table: &str| {
+        format!(
+            "CREATE TEMP TABLE tmp_ids AS SELECT 1 AS id;\n\
+             DECLARE held CURSOR WITH HOLD FOR SELECT id FROM tmp_ids;\n\
+             DECLARE plain CURSOR FOR SELECT id FROM tmp_ids;\n\
+             DO $$ DECLARE r refcursor := 'opened'; BEGIN OPEN r FOR SELECT id FROM tmp_ids; END $$;\n\
+             CREATE TABLE {table} AS SELECT id FROM tmp_ids;\n"
+        )
+    };
+    every_way(&uses("t1"), &uses("t2"), |how, db| {
+        assert!(db.table_exists("t1") && db.table_exists("t2"), "{how}");
+    });
+}
+
 /// A role that exists for one test (roles belong to the cluster, not to the test database),
 /// named after `db` and so created after it: handed over before `db`, the reaper drops it once
 /// `db` is.

@@ -144,6 +144,65 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
     assert!(db.has_relation("b") && !db.has_relation("c"));
 }
 
+/// A constraint trigger `DEFERRABLE INITIALLY DEFERRED` runs its function at the migration's
+/// `COMMIT`, after the checks of the migration lock and the ledger that end its transaction:
+/// one that released the lock let the migration commit and the next migration of the run was
+/// blamed for it ("remove that call from 002_..."), and one that emptied the tracking table
+/// committed with the migration, the whole ledger gone. What a transaction deferred now fires
+/// before those checks: the migration that did it is named and rolled back.
+#[test]
+fn what_a_deferred_trigger_does_at_commit_is_checked_before_its_migration_commits() {
+    let deferred = |table: &str, body: &str| {
+        format!(
+            "CREATE TABLE {table} (id int);\n\
+             CREATE FUNCTION {table}_late() RETURNS trigger LANGUAGE plpgsql AS \
+             'BEGIN EXECUTE {body}; RETURN NULL; END';\n\
+             CREATE CONSTRAINT TRIGGER {table}_late AFTER INSERT ON {table} \
+             DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {table}_late();\n\
+             INSERT INTO {table} VALUES (1);\n"
+        )
+    };
+    // The lock, released where lint cannot see it: the migration that did it is named.
+    let db = TestDb::new("deferred_lock");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_late",
+            &deferred("l", "''SELECT pg_advisory_'' || ''unlock_all()''"),
+            "SELECT 1;\n",
+        )
+        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("migration 002_late released the migration lock"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(error["not_attempted"], serde_json::json!(["003"]));
+    assert_eq!(db.ledger(), versions(&["001:a"]));
+    assert!(!db.has_relation("l") && !db.has_relation("c"));
+
+    // The tracking table emptied at COMMIT: rolled back, the ledger as it was.
+    let db = TestDb::new("deferred_ledger");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_late",
+            &deferred("w", "''DELETE FROM tb_conf'' || ''iture''"),
+            "SELECT 1;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+    assert_eq!(db.ledger(), versions(&["001:a"]));
+    assert!(!db.has_relation("w"));
+}
+
 /// In a schema-per-tenant fleet, each tenant's run checks its own key (held exclusively, the
 /// database's shared): a tenant migration that releases every lock is stopped in every
 /// tenant, rolled back.
@@ -534,6 +593,36 @@ fn a_migration_that_releases_the_lock_in_verify_names_no_command_on_the_real_dat
 const BOOM: &str = "CREATE TABLE t (id int);\n\
     CREATE FUNCTION boom() RETURNS int LANGUAGE plpgsql AS $$\n\
     BEGIN\n  RETURN (SELECT nosuchcol FROM t);\nEND $$;\n";
+
+/// A procedure or `DO` block that commits part-way (a backfill in batches) fails inside the
+/// migration's transaction ("invalid transaction termination", 2D000): its help said "fix the
+/// file", where the file is right and only lacks the marker that runs it outside a
+/// transaction. The help names the marker; with it, the file applies.
+#[test]
+fn a_procedure_that_commits_is_helped_to_the_no_transaction_marker() {
+    let db = TestDb::new("commits_inside");
+    let project = Project::new();
+    let body = "CREATE TABLE t (id int);\n\
+        CREATE PROCEDURE backfill() LANGUAGE plpgsql AS $$ BEGIN \
+        INSERT INTO t VALUES (1); COMMIT; INSERT INTO t VALUES (2); COMMIT; END $$;\n\
+        CALL backfill();\n";
+    let down = "DROP PROCEDURE backfill();\nDROP TABLE t;\n";
+    project.migration("001_backfill", body, down);
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("2D000")
+        .stderr_has("`-- confiture:no-transaction`")
+        .stderr_lacks("help: fix db/migrations");
+    assert_eq!(db.ledger(), Some(vec![]));
+    project.migration(
+        "001_backfill",
+        &format!("-- confiture:no-transaction\n{body}"),
+        down,
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&["001:backfill"]));
+}
 
 /// An error the server places inside SQL a migration ran indirectly — a function's body, dynamic
 /// SQL in a `DO` block — is the migration's failure (exit 4), blamed on the statement that ran

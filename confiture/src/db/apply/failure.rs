@@ -713,7 +713,8 @@ pub(super) fn marked_failure(
 }
 
 /// The failure of a transactional step after its ledger row was written
-/// ([`Reached::Commit`]): at its `COMMIT`, a deferred constraint or constraint trigger failed.
+/// ([`Reached::Commit`]): a deferred constraint or constraint trigger failed where they fire,
+/// just before its `COMMIT` (`sql::FIRE_DEFERRED`).
 /// The migration's (its `INITIALLY DEFERRED` foreign key, its `SET CONSTRAINTS ALL DEFERRED`),
 /// reported with its file — unless the tracking table has deferrable constraint triggers that
 /// fire on the row and the server did not name another table for a constraint it checked
@@ -753,8 +754,8 @@ fn after_row_failure(
     );
     if failure.error.kind == ErrorKind::MigrationFailed {
         failure.error = failure.error.with_detail(
-            "every statement completed and the migration's row was written: it failed at its \
-             COMMIT, where deferred constraints are checked (`INITIALLY DEFERRED`, or `SET \
+            "every statement completed and the migration's row was written: it failed where \
+             its deferred constraints are checked, just before its COMMIT (`INITIALLY DEFERRED`, or `SET \
              CONSTRAINTS ... DEFERRED` in the migration)",
         );
     }
@@ -1594,6 +1595,17 @@ fn failure_help(
              privilege, or hand the object over (ALTER ... OWNER TO the migrations' role), or \
              run the migrations as the owning role ({}), then {}",
             crate::db::ledger::ROLE_SETTING_HOW,
+            settings.run_again()
+        ),
+        // A procedure or `DO` block that commits part-way (a backfill in batches) is right,
+        // run where it cannot commit: inside the migration's transaction.
+        "2D000" if step.file().mode == TransactionMode::Transaction => format!(
+            "a procedure or DO block that ends a transaction (`COMMIT` or `ROLLBACK` in its \
+             body, a backfill committing in batches) runs only outside one, and {} runs in a \
+             transaction: if it means to commit part-way, add the line `-- confiture:no-transaction` to \
+             its leading comments (its statements then commit one by one: those before a \
+             failure stay committed), else take the `COMMIT` out of what it calls; then {}",
+            step.file().path.display(),
             settings.run_again()
         ),
         // A role is the server's: one the file creates may be there already without the file

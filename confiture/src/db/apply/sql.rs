@@ -707,8 +707,9 @@ pub const RESET_SESSION: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET 
 /// What a migration may leave in the session besides settings, dropped after its ledger row
 /// (in its transaction; each statement with a space before it) so that the next migration does
 /// not see it — a second `CREATE TEMP TABLE tmp` of the same name failed when the two ran in
-/// one session and passed when they did not: the objects of `pg_temp` (`DISCARD TEMP`), cursors declared
-/// `WITH HOLD` (`CLOSE ALL`) and the statements it `PREPARE`d (the engine's own, of the message
+/// one session and passed when they did not: cursors declared `WITH HOLD` (`CLOSE ALL`; also
+/// before `DISCARD TEMP`, which a cursor open on a temporary table fails), the objects of
+/// `pg_temp` (`DISCARD TEMP`) and the statements it `PREPARE`d (the engine's own, of the message
 /// `nonce`, stay: [`deallocate_theirs`]).
 /// Only what the file's text mentions ([`says_in`]: `temp`, `hold`, `prepare`, also inside
 /// longer words), so that a migration that mentions none costs nothing more; what a function
@@ -722,11 +723,15 @@ pub(super) fn drop_session_objects(file: &SqlFile) -> String {
 pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> String {
     let lowercase = file.text.to_ascii_lowercase();
     let mut sql = String::new();
-    if says_in(&lowercase, "temp") {
-        sql.push_str(" DISCARD TEMP;");
-    }
-    if says_in(&lowercase, "hold") {
+    let temp = says_in(&lowercase, "temp");
+    // The cursors first: one still open on a temporary table (`WITH HOLD`, a plain one open
+    // until the `COMMIT`, a `refcursor` a `DO` block opened) makes `DISCARD TEMP` fail
+    // (55006, "being used by active queries in this session").
+    if temp || says_in(&lowercase, "hold") {
         sql.push_str(" CLOSE ALL;");
+    }
+    if temp {
+        sql.push_str(" DISCARD TEMP;");
     }
     if says_in(&lowercase, "prepare") {
         sql.push_str(&deallocate_theirs(nonce));
@@ -1102,6 +1107,7 @@ pub(super) fn push_transaction<'a>(
     sql.push_str("RESET ALL; ");
     sql.push_str(&own_bound_after_reset(settings));
     sql.push_str(&drop_session_objects_of(file, Some(&nonce.to_string())));
+    sql.push_str(FIRE_DEFERRED);
     sql.push('\n');
     // The role is reset before the ledger row (written as the connecting role), every setting
     // after it (the row reads its clock from one). `synchronous_commit` must hold for the
@@ -1149,6 +1155,17 @@ pub(super) fn push_transaction<'a>(
     script.push_sql(&sql);
     script.end_transaction(began);
 }
+
+/// Fires what the migration's transaction deferred to its `COMMIT` — its deferred
+/// constraints, and constraint triggers `DEFERRABLE INITIALLY DEFERRED`, a migration's own or
+/// the tracking table's, whose functions run any SQL — before the checks that end the
+/// transaction ([`after_row_select`]), so that they see what that code did: a deferred trigger
+/// that released the migration lock (`pg_advisory_unlock_all()`) or wrote the tracking table
+/// at `COMMIT` escaped them, and the next migration of the run was blamed for the lock it
+/// never released. The same session state as at the `COMMIT` (after the role's and settings'
+/// reset, under our `statement_timeout`); one that fails here fails as at the `COMMIT`, after
+/// the row ([`super::markers::Reached::Commit`]).
+const FIRE_DEFERRED: &str = " SET CONSTRAINTS ALL IMMEDIATE;";
 
 /// The session setting each transaction of a message writes its `<nonce>:<index>` to.
 pub(super) const MARKER: &str = "confiture.step";
@@ -1281,7 +1298,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "RESET ALL; SET LOCAL statement_timeout = '1ms';\nSELECT FROM \
+                "RESET ALL; SET LOCAL statement_timeout = '1ms'; SET CONSTRAINTS ALL IMMEDIATE;\nSELECT FROM \
                  (SELECT pg_catalog.concat(pg_catalog.set_config('lock_timeout', '1500ms', true)) \
                  AS r, pg_catalog.to_regclass('\"tb_confiture\"') AS o OFFSET 0) AS \
                  confiture_ledger WHERE pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM \
@@ -1576,7 +1593,7 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_of_a_prepared_message_carries_eight_statements_of_ours() {
+    fn a_migration_of_a_prepared_message_carries_nine_statements_of_ours() {
         let file = sql_file("INSERT INTO t VALUES (1);");
         let migration = migration_003(file);
         let mut steps = [Step::up(&migration, false), Step::up(&migration, true)];
@@ -1606,13 +1623,13 @@ mod tests {
         let checksum = ledger::literal(&migration.up.checksum);
         assert!(
             text.contains(&format!(
-                ", 0);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL, 'x', {checksum});\nCOMMIT;"
+                ", 0);\nRESET ALL; SET LOCAL statement_timeout = '0ms'; SET CONSTRAINTS ALL IMMEDIATE;\nEXECUTE confiture_row_{n}_next('{n}:0', 'off', '003', NULL, NULL, 'x', {checksum});\nCOMMIT;"
             )),
             "{text}"
         );
         assert!(
             text.contains(&format!(
-                ", 1);\nRESET ALL; SET LOCAL statement_timeout = '0ms';\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003', 'x', {checksum});\nCOMMIT;"
+                ", 1);\nRESET ALL; SET LOCAL statement_timeout = '0ms'; SET CONSTRAINTS ALL IMMEDIATE;\nEXECUTE confiture_row_{n}_next('{n}:1', NULL, '003', '001', '003', 'x', {checksum});\nCOMMIT;"
             )),
             "{text}"
         );
