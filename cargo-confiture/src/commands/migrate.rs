@@ -1046,6 +1046,9 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
             ("! interrupted (not in these files)", Style::Red)
         }
         State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
+        State::Interrupted { recorded: true } if m.not_here.is_some() => {
+            ("! interrupted (rollback, not in these files)", Style::Red)
+        }
         State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };
     if m.invalid {

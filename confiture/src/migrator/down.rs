@@ -77,6 +77,8 @@ impl Migrator {
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
             let (rows, markers) = ledger.map(|l| (l.rows, l.started)).unwrap_or_default();
+            let first = request.first_version;
+            plan::check_unknown_interrupted(set, &rows, &markers, first, Direction::Down)?;
             let plan = plan_down(set, &rows, &request, &errors)?;
             plan::check_down_interrupted(
                 set,
@@ -121,6 +123,13 @@ impl Migrator {
                 settings.held_lock = Some(held);
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
+                plan::check_unknown_interrupted(
+                    set,
+                    &rows,
+                    &settings.markers,
+                    request.first_version,
+                    Direction::Down,
+                )?;
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 plan::check_down_interrupted(
                     set,

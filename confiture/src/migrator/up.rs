@@ -244,8 +244,15 @@ impl Migrator {
                 Some(l) => (Some(l.rows), l.started),
                 None => (None, Vec::new()),
             };
-            let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
             let rows = found.as_deref().unwrap_or_default();
+            plan::check_unknown_interrupted(
+                &set,
+                rows,
+                &markers,
+                request.first_version,
+                Direction::Up,
+            )?;
+            let plan = plan::up(&set, rows, &request)?;
             check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
             plan::check_up_interrupted(
                 &set,
@@ -638,6 +645,13 @@ impl<'a> Locked<'a> {
         access: Option<&Access>,
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
+        plan::check_unknown_interrupted(
+            self.set,
+            rows,
+            &settings.markers,
+            self.request.first_version,
+            Direction::Up,
+        )?;
         let plan = plan::up(self.set, rows, self.request)?;
         check_plan_files(
             self.set,

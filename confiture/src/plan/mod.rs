@@ -28,8 +28,8 @@ pub use down::{
     finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
 pub use interrupted::{
-    check_interrupted, check_rewrite_interrupted, refusal as interrupted_refusal,
-    unknown_help as interrupted_unknown_help,
+    check_interrupted, check_rewrite_interrupted, check_unknown_interrupted,
+    refusal as interrupted_refusal, unknown_help as interrupted_unknown_help,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
