@@ -676,7 +676,8 @@ const UNRECORDED_LISTED: i64 = 5;
 /// function) has an OID older than the database's own, taken when `CREATE DATABASE` ran (a
 /// cluster whose OID counter wrapped around since may leave one out). An extension's members
 /// are not counted (an extension a DBA installed in a new database). The ledger itself (this
-/// session's uncommitted DDL, or the empty table) is left out, and the table of start markers
+/// session's uncommitted DDL, or the empty table) is left out, with its partitions (nested
+/// too: a ledger partitioned by hand is one table), and the table of start markers
 /// beside it ([`TrackingTable::started_table`]), and what confiture (Python) keeps for itself
 /// (its schema of view helpers, its lock holder and the ledger's `_steps` table:
 /// [`crate::ledger::python_bookkeeping_tables`]), which its `status` alone creates beside an
@@ -736,6 +737,13 @@ pub(crate) fn unrecorded(
          WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f', 'S', 'c']::pg_catalog.\"char\"[]) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({started}), 0) \
+         AND NOT (c.relispartition AND EXISTS (WITH RECURSIVE up(oid) AS (\
+          SELECT i.inhparent FROM pg_catalog.pg_inherits i \
+          WHERE i.inhrelid OPERATOR(pg_catalog.=) c.oid \
+          UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i \
+          JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.oid) \
+          SELECT FROM up WHERE up.oid OPERATOR(pg_catalog.=) \
+          COALESCE(pg_catalog.to_regclass({ledger}), 0))) \
          AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY[{python_tables}]) \
          AND NOT (c.relkind OPERATOR(pg_catalog.=) 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
