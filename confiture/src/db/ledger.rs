@@ -347,7 +347,7 @@ fn read_asking(
     let shown = resolved.as_ref().unwrap_or(table);
     shape.check(shown, site.environment())?;
     if row_security {
-        return Err(row_security_refusal(shown, &access.role));
+        return Err(row_security_refusal(shown, &access.role, false));
     }
     if rows.is_empty() {
         if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, stop, site)? {
@@ -390,9 +390,15 @@ fn read_started(
     let started = table.started_table();
     let mut lock_wait = super::lock::ServerWait::new(wait);
     let sent = loop {
+        // Row-level security asked first, in the same message (one column, where the markers
+        // have nine): a read it filters is never taken for the markers.
         let sql = super::own_statements(&format!(
-            "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM {} ORDER BY version",
+            "SET LOCAL lock_timeout = '{}ms'; \
+             SELECT pg_catalog.row_security_active(pg_catalog.to_regclass({})), \
+             CAST(current_user AS pg_catalog.text); \
+             SELECT {} FROM {} ORDER BY version",
             lock_wait.slice_ms(),
+            literal(&started.quoted()),
             crate::ledger::StartedRun::COLUMNS,
             started.quoted()
         ));
@@ -461,10 +467,21 @@ fn read_started(
             )));
         }
     };
+    // A policy may hide a marker, and a hidden marker is an interrupted migration taken for
+    // pending and run again: refused as the ledger is ([`row_security_refusal`]).
+    let secured = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) if row.len() == 2 => {
+            Some((row.get(0) == Some("t"), row.get(1).unwrap_or_default()))
+        }
+        _ => None,
+    });
+    if let Some((true, role)) = secured {
+        return Err(row_security_refusal(&started, role, true));
+    }
     Ok(messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => {
+            SimpleQueryMessage::Row(row) if row.len() != 2 => {
                 crate::ledger::StartedRun::parse(|i| row.get(i).map(str::to_string))
             }
             _ => None,
@@ -1246,15 +1263,26 @@ fn read_catalogs(
 /// and a hidden row is an applied migration taken for pending and run again (the Python tool
 /// reads the same table); a policy may refuse the row written after a migration's SQL, or
 /// make `down`'s `DELETE` forget nothing.
-fn row_security_refusal(table: &TrackingTable, role: &str) -> Error {
+/// With `markers`, the same of the table of start markers beside it
+/// ([`TrackingTable::started_table`], `read_started`): a hidden marker is an interrupted
+/// migration taken for pending.
+fn row_security_refusal(table: &TrackingTable, role: &str, markers: bool) -> Error {
     let shown_role = crate::display::escape(role);
     let quoted_role = role.replace('"', "\"\"");
-    Error::invalid(format!(
-        "row-level security applies to the tracking table {table} for role {shown_role}: \
-         its policies may hide applied migrations (taken for pending and run again) or refuse \
-         the rows confiture writes"
-    ))
-    .with_help(format!(
+    let what = match markers {
+        true => format!(
+            "row-level security applies to {table}, where runs mark the no-transaction \
+             migrations they start, for role {shown_role}: its policies may hide an \
+             interrupted migration (taken for pending and run again) or refuse the markers \
+             confiture writes"
+        ),
+        false => format!(
+            "row-level security applies to the tracking table {table} for role {shown_role}: \
+             its policies may hide applied migrations (taken for pending and run again) or \
+             refuse the rows confiture writes"
+        ),
+    };
+    Error::invalid(what).with_help(format!(
         "exempt the tracking table or the role: ALTER TABLE {t} DISABLE ROW LEVEL SECURITY; \
          (or, when the role owns the table, ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY;), \
          or ALTER ROLE \"{quoted_role}\" BYPASSRLS;",

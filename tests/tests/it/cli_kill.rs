@@ -1270,3 +1270,51 @@ fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
         assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
     }
 }
+
+/// hxl F4: row-level security on the markers' table (enabled, no policy: the role sees none of
+/// its rows) hid an interrupted migration from a role that does not own it: `status` said
+/// `pending` (exit 1), `up --dry-run` would apply it (exit 0). Refused as the ledger is under
+/// row-level security (exit 5, naming the table and the way out), every command alike.
+#[test]
+fn row_level_security_on_the_markers_table_is_refused_as_the_ledgers_is() {
+    let guard = DropRoleLater(confiture_tests::unique("marker_rls"));
+    let role = &guard.0;
+    let db = TestDb::new("nt_marker_rls");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY IF EXISTS t_ix;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    confiture_tests::admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
+        .expect("create the role");
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT ALL ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+             GRANT CREATE ON SCHEMA public TO \"{role}\"; \
+             ALTER TABLE tb_confiture_started ENABLE ROW LEVEL SECURITY"
+        ))
+        .expect("hide the markers from the role");
+    let url = confiture_tests::server().url_as(role, None, &db.name);
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "up"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+        &["migrate", "reinit", "--dry-run"],
+    ] {
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--database-url", &url])
+            .collect();
+        project
+            .run(&args)
+            .code(exit::INVALID)
+            .stderr_has("row-level security applies to public.tb_confiture_started")
+            .stderr_has("DISABLE ROW LEVEL SECURITY");
+    }
+    assert_eq!(markers(&db), 1);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+}
