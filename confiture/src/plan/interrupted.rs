@@ -166,7 +166,9 @@ fn unknown_refused(unknown: &Unknown<'_, '_>, what: &str) -> Error {
 ///   migration would be gone from every build's `status`;
 /// - a marker of a rollback of a migration here ([`History::interrupted`], `down`), whose row
 ///   it would rewrite or forget: the migration is half rolled back, and only finishing the
-///   rollback (`down --rerun-interrupted`, which deletes the row and the marker) settles it.
+///   rollback (`down --rerun-interrupted`, which deletes the row and the marker) settles it;
+/// - any other rollback's marker whose row is still there (its migration renumbered since, say:
+///   `check_rollback_rows`).
 ///
 /// Refused as `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that
 /// touches no such version goes on, and the marker stays. The markers of applies of
@@ -206,7 +208,7 @@ pub fn check_rewrite_interrupted(
     let Some(mark) = (history.interrupted(markers).into_iter())
         .find(|m| m.down && settled.contains(&m.marker.version))
     else {
-        return Ok(());
+        return check_rollback_rows(history, markers, &settled, doing);
     };
     let m = mark.migration;
     Err(
@@ -219,6 +221,42 @@ pub fn check_rewrite_interrupted(
                 m.down.path.display(),
                 crate::hint::command("migrate down --rerun-interrupted"),
                 crate::hint::command(&format!("migrate {what}")),
+            )),
+    )
+}
+
+/// [`check_rewrite_interrupted`]'s last rule: any other rollback's marker whose row is still
+/// there ([`crate::history::marks_row`]: the rollback never finished) — its migration renamed to
+/// another number since (`renumbered`), say, which `reinit` rewrites to the new number — is not
+/// settled either: a rewrite is no way to finish a rollback. Stale markers (no such row) go.
+fn check_rollback_rows(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    settled: &[String],
+    doing: impl Fn(&StartedRun) -> String,
+) -> Result<()> {
+    let open = markers.iter().find(|marker| {
+        marker.direction == "down"
+            && settled.contains(&marker.version)
+            && history.recorded.iter().any(|r| {
+                r.version.as_ref().map(crate::history::Version::number)
+                    == crate::history::marker_number(marker)
+                    && crate::history::marks_row(r.row, marker)
+            })
+    });
+    let Some(marker) = open else {
+        return Ok(());
+    };
+    Err(
+        interrupted_error(&marker.id(), marker, "nothing was written")
+            .with_detail(doing(marker))
+            .with_help(format!(
+                "finish the rollback first, with the files of {} as they were when it started \
+                 (renamed back, if they were renamed since): {}; if the rollback was finished \
+                 by hand, delete its row {} from the ledger: the marker then changes nothing",
+                crate::display::escape(&marker.id()),
+                crate::hint::command("migrate down --rerun-interrupted"),
+                crate::display::escape(&marker.version),
             )),
     )
 }

@@ -1318,3 +1318,28 @@ fn row_level_security_on_the_markers_table_is_refused_as_the_ledgers_is() {
     assert_eq!(markers(&db), 1);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
 }
+
+/// hxl F1, renumbered: the migration whose rollback was left part-way then renamed to another
+/// number (its row `renumbered`): `reinit` rewrote its row to the new number and deleted the
+/// marker of the old one with it, the half-run rollback gone. Refused (exit 7, dry run too,
+/// nothing written), as for any row whose rollback never finished.
+#[test]
+fn a_half_run_rollback_renumbered_is_not_settled_by_reinit() {
+    let db = TestDb::new("hxl_rollback_renumbered");
+    let project = interrupted_rollback(&db);
+    rename_pair(&project, "002_ix", "003_ix");
+    // Its number given to a new migration: no gap (C004) to stop `reinit` first.
+    project.table("002_new");
+    for args in [
+        &["migrate", "reinit", "--dry-run"][..],
+        &["migrate", "reinit"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted: its rollback started ")
+            .stderr_has("reinit would write the ledger row of version 002");
+        assert_eq!(markers(&db), 1, "{args:?} kept the marker");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    }
+}
