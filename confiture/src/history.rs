@@ -61,7 +61,9 @@
 //!   the ledger agrees with it, else stale ([`History::interrupted`]). A marker of an apply
 //!   whose number no row and no file here has is of a migration these files do not know (a
 //!   newer build's, or one whose files were removed): live too, as a row with no file is
-//!   recorded (`missing`), never stale ([`History::interrupted_unknown`]).
+//!   recorded (`missing`), never stale ([`History::interrupted_unknown`]); so is a marker of a
+//!   rollback whose row is there but records a migration these files do not have (`missing`,
+//!   `replaced`).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -306,6 +308,15 @@ pub fn is_another_migration(migration: &Migration, row: &LedgerRow) -> bool {
 /// number ([`History::interrupted_unknown`]).
 pub fn marks_another_migration(migration: &Migration, marker: &StartedRun) -> bool {
     marker.name != migration.name && !checksum_matches(&marker.checksum, &migration.up.checksum)
+}
+
+/// Whether `marker`, a start marker of `row`'s version, is of the migration `row` records: it
+/// has its name or its up file ([`marks_another_migration`]'s rule, the other way round). A
+/// rollback's marker beside a row of another migration is stale: its own row went (the rollback
+/// was finished by hand) and another was written since.
+pub fn marks_row(row: &LedgerRow, marker: &StartedRun) -> bool {
+    marker.name == row.name
+        || recorded_checksum(row).is_some_and(|c| checksum_matches(c, &marker.checksum))
 }
 
 /// Whether nothing decides if `row` records `migration`, the file of its version: the row has
@@ -763,6 +774,9 @@ pub struct Marked<'a, 'm> {
 pub struct Unknown<'a, 'm> {
     /// The marker.
     pub marker: &'m StartedRun,
+    /// A rollback's: the row of its version it is of (`missing` or `replaced`); none for an
+    /// apply's.
+    pub row: Option<&'a LedgerRow>,
     /// Why it is of no migration here.
     pub not_here: NotHere<'a>,
 }
@@ -1370,25 +1384,51 @@ impl<'a> History<'a> {
     /// nothing here can run it again or record it. Never stale, as a row with no file is never
     /// forgotten (`missing`): `status` shows it `interrupted`, and `up` and `down` refuse to run
     /// over it ([`crate::plan::check_interrupted`]). One per number: the first by version text.
-    /// A marker of a rollback (`down`) has a row (else it is stale): a row with no file is
-    /// `missing` already.
+    ///
+    /// A marker of a rollback (`down`) is unknown when the row of its version that it is of
+    /// ([`marks_row`]) records a migration these files do not have: its files are gone
+    /// ([`State::Missing`], [`NotHere::NoFile`]) or another migration has its number
+    /// ([`State::Replaced`], [`NotHere::Another`]). The row is still there, so its rollback
+    /// never finished: a row that `reinit` forgets (or a rewrite settles) would take the half-run
+    /// rollback with it, and it is refused as an apply's is. Without such a row it is stale,
+    /// or of a migration here ([`History::interrupted`]).
     pub fn interrupted_unknown<'m>(&self, markers: &'m [StartedRun]) -> Vec<Unknown<'a, 'm>> {
         let mut found: BTreeMap<u64, Unknown<'a, 'm>> = BTreeMap::new();
-        for marker in markers.iter().filter(|m| m.direction != "down") {
+        for marker in markers {
             let Some(number) = marker_number(marker) else {
                 continue;
             };
-            if self.by_number.contains_key(&number) || self.stray.contains(&number) {
-                continue;
-            }
-            let not_here = match (self.unrecorded.iter()).find(|u| u.migration.version == number) {
-                None => NotHere::NoFile,
-                Some(u) if marks_another_migration(u.migration, marker) => {
-                    NotHere::Another(u.migration)
+            let mut row = None;
+            let not_here = if marker.direction == "down" {
+                let rows = self.by_number.get(&number).map_or(&[][..], Vec::as_slice);
+                let gone = rows.iter().map(|&i| &self.recorded[i]).find(|r| {
+                    matches!(r.state, State::Missing | State::Replaced) && marks_row(r.row, marker)
+                });
+                let Some(r) = gone else {
+                    continue;
+                };
+                row = Some(r.row);
+                match (r.state, r.migration) {
+                    (State::Replaced, Some(m)) => NotHere::Another(m),
+                    _ => NotHere::NoFile,
                 }
-                Some(_) => continue,
+            } else {
+                if self.by_number.contains_key(&number) || self.stray.contains(&number) {
+                    continue;
+                }
+                match (self.unrecorded.iter()).find(|u| u.migration.version == number) {
+                    None => NotHere::NoFile,
+                    Some(u) if marks_another_migration(u.migration, marker) => {
+                        NotHere::Another(u.migration)
+                    }
+                    Some(_) => continue,
+                }
             };
-            let unknown = Unknown { marker, not_here };
+            let unknown = Unknown {
+                marker,
+                row,
+                not_here,
+            };
             found
                 .entry(number)
                 .and_modify(|kept| {

@@ -337,9 +337,14 @@ impl StatusReport {
                 if let Some(why) = &m.not_here {
                     return format!(
                         "help: {} was interrupted part-way (it runs without a transaction: what \
-                         committed stays, unrecorded), and {why}: {}",
+                         committed stays{}), and {why}: {}",
                         crate::display::escape(&id),
-                        crate::plan::interrupted_unknown_help(&m.version)
+                        if started.direction == "down" {
+                            ""
+                        } else {
+                            ", unrecorded"
+                        },
+                        crate::plan::interrupted_unknown_help(started)
                     );
                 }
                 let down = started.direction == "down";
@@ -583,6 +588,24 @@ fn add_unknown(
     for u in unknown {
         let marker = u.marker;
         let number = crate::history::marker_number(marker);
+        // A rollback's: on the line of its row, which records the migration these files do not
+        // have (missing, replaced), now `interrupted (rollback)`.
+        if let Some(row) = u.row {
+            let line = migrations.iter_mut().find(|m| {
+                m.number.is_some()
+                    && m.number == number
+                    && m.name == row.name
+                    && matches!(m.status, State::Missing | State::Replaced)
+            });
+            if let Some(m) = line {
+                if interrupted {
+                    m.status = State::Interrupted { recorded: true };
+                }
+                m.started = Some(marker.clone());
+                m.not_here = Some(u.not_here.to_string());
+            }
+            continue;
+        }
         let at = migrations
             .iter()
             .position(|m| match (m.number, number) {

@@ -311,6 +311,19 @@ fn abandon_text(report: &AbandonReport) -> String {
                     hint::command("migrate down")
                 ),
                 "not_here" => format!("no file here has version {}: {stays}", run.version),
+                "missing" => format!(
+                    "its row stays, with no file here (`missing`): {stays}; once what the \
+                     rollback removes is gone, {} forgets the row",
+                    hint::command("migrate reinit")
+                ),
+                "replaced" => format!(
+                    "its row stays, and the file of version {} here, {migration}, is another \
+                     migration (`replaced`): {stays}; {} forgets the row, and {} then runs \
+                     {migration}",
+                    run.version,
+                    hint::command("migrate reinit"),
+                    hint::command("migrate up")
+                ),
                 "another" => format!(
                     "the file of version {} here, {migration}, is another migration: it is \
                      pending, and {} runs it; {stays}",
@@ -1126,6 +1139,9 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
             ("! interrupted (not in these files)", Style::Red)
         }
         State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
+        State::Interrupted { recorded: true } if m.not_here.is_some() => {
+            ("! interrupted (rollback, not in these files)", Style::Red)
+        }
         State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };
     if m.invalid {

@@ -347,7 +347,7 @@ fn read_asking(
     let shown = resolved.as_ref().unwrap_or(table);
     shape.check(shown, site.environment())?;
     if row_security {
-        return Err(row_security_refusal(shown, &access.role));
+        return Err(row_security_refusal(shown, &access.role, false));
     }
     if rows.is_empty() {
         if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, stop, site)? {
@@ -390,9 +390,15 @@ fn read_started(
     let started = table.started_table();
     let mut lock_wait = super::lock::ServerWait::new(wait);
     let sent = loop {
+        // Row-level security asked first, in the same message (one column, where the markers
+        // have nine): a read it filters is never taken for the markers.
         let sql = super::own_statements(&format!(
-            "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM {} ORDER BY version",
+            "SET LOCAL lock_timeout = '{}ms'; \
+             SELECT pg_catalog.row_security_active(pg_catalog.to_regclass({})), \
+             CAST(current_user AS pg_catalog.text); \
+             SELECT {} FROM {} ORDER BY version",
             lock_wait.slice_ms(),
+            literal(&started.quoted()),
             crate::ledger::StartedRun::COLUMNS,
             started.quoted()
         ));
@@ -461,10 +467,21 @@ fn read_started(
             )));
         }
     };
+    // A policy may hide a marker, and a hidden marker is an interrupted migration taken for
+    // pending and run again: refused as the ledger is ([`row_security_refusal`]).
+    let secured = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) if row.len() == 2 => {
+            Some((row.get(0) == Some("t"), row.get(1).unwrap_or_default()))
+        }
+        _ => None,
+    });
+    if let Some((true, role)) = secured {
+        return Err(row_security_refusal(&started, role, true));
+    }
     Ok(messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) => {
+            SimpleQueryMessage::Row(row) if row.len() != 2 => {
                 crate::ledger::StartedRun::parse(|i| row.get(i).map(str::to_string))
             }
             _ => None,
@@ -676,7 +693,8 @@ const UNRECORDED_LISTED: i64 = 5;
 /// function) has an OID older than the database's own, taken when `CREATE DATABASE` ran (a
 /// cluster whose OID counter wrapped around since may leave one out). An extension's members
 /// are not counted (an extension a DBA installed in a new database). The ledger itself (this
-/// session's uncommitted DDL, or the empty table) is left out, and the table of start markers
+/// session's uncommitted DDL, or the empty table) is left out, with its partitions (nested
+/// too: a ledger partitioned by hand is one table), and the table of start markers
 /// beside it ([`TrackingTable::started_table`]), and what confiture (Python) keeps for itself
 /// (its schema of view helpers, its lock holder and the ledger's `_steps` table:
 /// [`crate::ledger::python_bookkeeping_tables`]), which its `status` alone creates beside an
@@ -736,6 +754,13 @@ pub(crate) fn unrecorded(
          WHERE c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'f', 'S', 'c']::pg_catalog.\"char\"[]) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({ledger}), 0) \
          AND c.oid OPERATOR(pg_catalog.<>) COALESCE(pg_catalog.to_regclass({started}), 0) \
+         AND NOT (c.relispartition AND EXISTS (WITH RECURSIVE up(oid) AS (\
+          SELECT i.inhparent FROM pg_catalog.pg_inherits i \
+          WHERE i.inhrelid OPERATOR(pg_catalog.=) c.oid \
+          UNION SELECT i.inhparent FROM pg_catalog.pg_inherits i \
+          JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.oid) \
+          SELECT FROM up WHERE up.oid OPERATOR(pg_catalog.=) \
+          COALESCE(pg_catalog.to_regclass({ledger}), 0))) \
          AND c.relname OPERATOR(pg_catalog.<>) ALL (ARRAY[{python_tables}]) \
          AND NOT (c.relkind OPERATOR(pg_catalog.=) 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d \
           WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
@@ -1238,15 +1263,26 @@ fn read_catalogs(
 /// and a hidden row is an applied migration taken for pending and run again (the Python tool
 /// reads the same table); a policy may refuse the row written after a migration's SQL, or
 /// make `down`'s `DELETE` forget nothing.
-fn row_security_refusal(table: &TrackingTable, role: &str) -> Error {
+/// With `markers`, the same of the table of start markers beside it
+/// ([`TrackingTable::started_table`], `read_started`): a hidden marker is an interrupted
+/// migration taken for pending.
+fn row_security_refusal(table: &TrackingTable, role: &str, markers: bool) -> Error {
     let shown_role = crate::display::escape(role);
     let quoted_role = role.replace('"', "\"\"");
-    Error::invalid(format!(
-        "row-level security applies to the tracking table {table} for role {shown_role}: \
-         its policies may hide applied migrations (taken for pending and run again) or refuse \
-         the rows confiture writes"
-    ))
-    .with_help(format!(
+    let what = match markers {
+        true => format!(
+            "row-level security applies to {table}, where runs mark the no-transaction \
+             migrations they start, for role {shown_role}: its policies may hide an \
+             interrupted migration (taken for pending and run again) or refuse the markers \
+             confiture writes"
+        ),
+        false => format!(
+            "row-level security applies to the tracking table {table} for role {shown_role}: \
+             its policies may hide applied migrations (taken for pending and run again) or \
+             refuse the rows confiture writes"
+        ),
+    };
+    Error::invalid(what).with_help(format!(
         "exempt the tracking table or the role: ALTER TABLE {t} DISABLE ROW LEVEL SECURITY; \
          (or, when the role owns the table, ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY;), \
          or ALTER ROLE \"{quoted_role}\" BYPASSRLS;",

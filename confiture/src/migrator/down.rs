@@ -76,7 +76,12 @@ impl Migrator {
         plan::check_down_request(set, &request)?;
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait)?;
-            let (rows, markers) = ledger.map(|l| (l.rows, l.started)).unwrap_or_default();
+            let (rows, markers, access) = match ledger {
+                Some(l) => (l.ledger.rows, l.ledger.started, Some((l.access, l.table))),
+                None => Default::default(),
+            };
+            let first = request.first_version;
+            plan::check_unknown_interrupted(set, &rows, &markers, first, Direction::Down)?;
             let plan = plan_down(set, &rows, &request, &errors)?;
             plan::check_down_interrupted(
                 set,
@@ -86,6 +91,10 @@ impl Migrator {
                 &plan,
                 options.rerun_interrupted,
             )?;
+            // What `down` refuses, its dry run refuses: a ledger this role may not delete from.
+            if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
+                access.check(&table, Write::Delete)?;
+            }
             report.warnings.extend(modified_warnings(&plan));
             report.warnings.extend(plan::gap_warnings(&plan, &errors));
             report.migrations = planned(&plan.migrations(), Direction::Down);
@@ -121,6 +130,13 @@ impl Migrator {
                 settings.held_lock = Some(held);
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
+                plan::check_unknown_interrupted(
+                    set,
+                    &rows,
+                    &settings.markers,
+                    request.first_version,
+                    Direction::Down,
+                )?;
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 plan::check_down_interrupted(
                     set,

@@ -589,19 +589,23 @@ pub struct AbandonedRun {
     /// Where its migration stands now: `pending` (an apply: the next `up` runs it),
     /// `applied` (a rollback: the ledger still records it), `not_here` (an apply of a
     /// migration no file here has), `another` (an apply of another migration than the file of
-    /// its version here, which is pending).
+    /// its version here, which is pending), `missing` (a rollback of a migration whose files
+    /// are gone: its row stays, which `reinit` forgets), `replaced` (a rollback of a migration
+    /// whose number a file here has now: its row stays, which `reinit` forgets).
     pub now: &'static str,
-    /// The migration here that `now` is about (`002_add_index`); null for `not_here`.
+    /// The migration here that `now` is about (`002_add_index`); null for `not_here` and
+    /// `missing`.
     pub migration: Option<String>,
 }
 
 impl AbandonedRun {
     pub(crate) fn of(abandoned: &plan::Abandoned<'_, '_>) -> AbandonedRun {
         let migration = match abandoned.after {
-            plan::After::Pending(m) | plan::After::Applied(m) | plan::After::Another(m) => {
-                Some(m.id())
-            }
-            plan::After::NotHere => None,
+            plan::After::Pending(m)
+            | plan::After::Applied(m)
+            | plan::After::Another(m)
+            | plan::After::Replaced(m) => Some(m.id()),
+            plan::After::NotHere | plan::After::Missing => None,
         };
         AbandonedRun {
             run: abandoned.marker.clone(),

@@ -281,7 +281,14 @@ impl Migrator {
                 }
                 return Ok(described);
             };
-            return Ok(decide(&ledger.rows, &ledger.started)?.1);
+            let (rewrite, described) = decide(&ledger.ledger.rows, &ledger.ledger.started)?;
+            // What the rewrite refuses, its dry run refuses: a ledger this role may not write
+            // as the rewrite needs.
+            let rewrite = rewrite.settling(&ledger.ledger.started);
+            if !rewrite.is_empty() {
+                ledger.access.check_rewrite(&ledger.table, &rewrite)?;
+            }
+            return Ok(described);
         }
         let table = self.env.migration.tracking_table.clone();
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is

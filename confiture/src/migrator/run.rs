@@ -397,11 +397,14 @@ impl Migrator {
     }
 
     /// The ledger a dry run reads: its rows and the start markers beside it
-    /// ([`crate::ledger::Ledger::started`]), what the run it previews would refuse by.
+    /// ([`crate::ledger::Ledger::started`]), what the run it previews would refuse by, with
+    /// the table as the server resolved it and what this role may do to it
+    /// ([`crate::db::ledger::Access`]): the same read as the run's, so that the dry run refuses
+    /// a ledger the run may not write as the run does.
     pub(super) fn read_ledger_as_is(
         &mut self,
         wait: Duration,
-    ) -> Result<Option<crate::ledger::Ledger>> {
+    ) -> Result<Option<crate::db::ledger::Found>> {
         let table = self.env.migration.tracking_table.clone();
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         self.client()?;
@@ -417,9 +420,7 @@ impl Migrator {
         let stop = stop
             .map(|flag| apply::Stop::watch_direct(flag, client, dialled, &env).report_waits(waits));
         let site = crate::ledger::BuildSite::of(&env);
-        let found =
-            crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;
-        Ok(found.map(|found| found.ledger))
+        crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)
     }
 
     /// Names the database in connection-level errors raised mid-run, as a detail line unless

@@ -240,12 +240,23 @@ impl Migrator {
                 let table = &env.migration.tracking_table;
                 crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
             }
-            let (found, markers) = match ledger {
-                Some(l) => (Some(l.rows), l.started),
-                None => (None, Vec::new()),
+            let (found, markers, access) = match ledger {
+                Some(l) => (
+                    Some(l.ledger.rows),
+                    l.ledger.started,
+                    Some((l.access, l.table)),
+                ),
+                None => (None, Vec::new(), None),
             };
-            let plan = plan::up(&set, found.as_deref().unwrap_or_default(), &request)?;
             let rows = found.as_deref().unwrap_or_default();
+            plan::check_unknown_interrupted(
+                &set,
+                rows,
+                &markers,
+                request.first_version,
+                Direction::Up,
+            )?;
+            let plan = plan::up(&set, rows, &request)?;
             check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
             plan::check_up_interrupted(
                 &set,
@@ -255,6 +266,10 @@ impl Migrator {
                 &plan,
                 options.rerun_interrupted,
             )?;
+            // What `up` refuses, its dry run refuses: a ledger this role may not write a row to.
+            if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
+                access.check(&table, Write::Insert)?;
+            }
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
@@ -638,6 +653,13 @@ impl<'a> Locked<'a> {
         access: Option<&Access>,
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
+        plan::check_unknown_interrupted(
+            self.set,
+            rows,
+            &settings.markers,
+            self.request.first_version,
+            Direction::Up,
+        )?;
         let plan = plan::up(self.set, rows, self.request)?;
         check_plan_files(
             self.set,

@@ -51,6 +51,12 @@ pub enum After<'a> {
     /// An apply of another branch's migration at the version of `0`, a file here: that file is
     /// pending, the next `up` runs it.
     Another(&'a Migration),
+    /// A rollback of a migration whose files are gone: its row stays, `missing` (`reinit`
+    /// forgets it, once what the rollback removes is gone).
+    Missing,
+    /// A rollback of a migration whose number `0`, a file here, has now: its row stays,
+    /// `replaced` (`reinit` forgets it, and the next `up` runs `0`).
+    Replaced(&'a Migration),
 }
 
 impl After<'_> {
@@ -61,6 +67,8 @@ impl After<'_> {
             After::Applied(_) => "applied",
             After::NotHere => "not_here",
             After::Another(_) => "another",
+            After::Missing => "missing",
+            After::Replaced(_) => "replaced",
         }
     }
 }
@@ -92,9 +100,11 @@ pub fn abandon<'a, 'm>(
     {
         runs.push(Abandoned {
             marker: u.marker,
-            after: match u.not_here {
-                NotHere::NoFile => After::NotHere,
-                NotHere::Another(m) => After::Another(m),
+            after: match (u.not_here, u.row.is_some()) {
+                (NotHere::NoFile, false) => After::NotHere,
+                (NotHere::Another(m), false) => After::Another(m),
+                (NotHere::NoFile, true) => After::Missing,
+                (NotHere::Another(m), true) => After::Replaced(m),
             },
         });
     }
@@ -256,6 +266,22 @@ mod tests {
         let (runs, rewrite) = abandoned(&set, &[], &markers, 5).unwrap();
         assert_eq!(runs, [("005:up".to_string(), "not_here")]);
         assert_eq!(rewrite.markers, ["005"]);
+    }
+
+    #[test]
+    fn a_rollback_of_a_migration_not_here_keeps_its_row_for_reinit() {
+        let gone = no_transaction(2, "gone");
+        let here = no_transaction(3, "next");
+        let set = MigrationSet::new(PathBuf::from("m"), vec![here.clone()]);
+        let markers = [marker("002", "gone", "down", &gone.up.checksum)];
+        let (runs, rewrite) = abandoned(&set, &[row(&gone), row(&here)], &markers, 2).unwrap();
+        assert_eq!(runs, [("002:down".to_string(), "missing")]);
+        assert!(rewrite.delete.is_empty(), "the row stays: {rewrite:?}");
+        // Its number reused by another file here: `replaced`.
+        let other = no_transaction(2, "other");
+        let set = MigrationSet::new(PathBuf::from("m"), vec![other, here.clone()]);
+        let (runs, _) = abandoned(&set, &[row(&gone), row(&here)], &markers, 2).unwrap();
+        assert_eq!(runs, [("002:down".to_string(), "replaced")]);
     }
 
     #[test]

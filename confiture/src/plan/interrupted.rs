@@ -57,6 +57,28 @@ pub fn check_interrupted(
     Ok(())
 }
 
+/// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know
+/// ([`History::interrupted_unknown`]), which needs no plan: `up` and `down` (and their dry runs)
+/// ask it before they plan, so that it comes before the refusal of the row it is of
+/// (`missing`, `replaced`), whose help would name `reinit`, which refuses it too
+/// ([`check_rewrite_interrupted`]).
+pub fn check_unknown_interrupted(
+    set: &crate::files::MigrationSet,
+    rows: &[crate::ledger::LedgerRow],
+    markers: &[StartedRun],
+    first_version: Option<u64>,
+    direction: Direction,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let history = History::of(set, rows, first_version);
+    match history.interrupted_unknown(markers).first() {
+        Some(unknown) => Err(unknown_refusal(unknown, direction)),
+        None => Ok(()),
+    }
+}
+
 /// The refusal of the interrupted `mark` by a run in `direction`: what is known (who started
 /// it, when, what committed; whether its up file changed since) and the safe ways on. The one
 /// text of the plan's refusal and the engine's (`again` as for [`check_interrupted`]).
@@ -126,19 +148,27 @@ pub fn unknown_refusal(unknown: &Unknown<'_, '_>, direction: Direction) -> Error
 fn unknown_refused(unknown: &Unknown<'_, '_>, what: &str) -> Error {
     let marker = unknown.marker;
     let what = format!("{}: {what}", unknown.not_here);
-    interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(&marker.version))
+    interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(marker))
 }
 
 /// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`) that would delete a start
-/// marker of a migration these files do not know ([`History::interrupted_unknown`]: another
-/// branch's migration at the version of a file here, [`crate::history::NotHere::Another`]),
-/// nothing written: the rewrite settles the markers of every version it writes by number
-/// ([`Rewrite::settling`]), and recording this checkout's migration at that version would
-/// delete the other build's marker with it — its half-run migration would be gone from every
-/// build's `status`, and the row in its place would call it another migration. Refused as
-/// `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that touches no
-/// such version goes on, and the marker stays. Markers a rewrite settles of migrations here
-/// (recorded, the way on after an interrupted run) are its purpose.
+/// marker of a run left part-way, nothing written: the rewrite settles the markers of every
+/// version it writes or forgets by number ([`Rewrite::settling`]), and so would take with them
+/// - a marker of a migration these files do not know ([`History::interrupted_unknown`]):
+///   another branch's migration at the version of a file here whose row it would record
+///   ([`crate::history::NotHere::Another`]), or the rollback of a migration whose files are
+///   gone or whose number another migration has, whose row it would forget — its half-run
+///   migration would be gone from every build's `status`;
+/// - a marker of a rollback of a migration here ([`History::interrupted`], `down`), whose row
+///   it would rewrite or forget: the migration is half rolled back, and only finishing the
+///   rollback (`down --rerun-interrupted`, which deletes the row and the marker) settles it;
+/// - any other rollback's marker whose row is still there (its migration renumbered since, say:
+///   `check_rollback_rows`).
+///
+/// Refused as `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that
+/// touches no such version goes on, and the marker stays. The markers of applies of
+/// migrations here that a rewrite records (the way on after an interrupted run) are its
+/// purpose.
 pub fn check_rewrite_interrupted(
     history: &History<'_>,
     markers: &[StartedRun],
@@ -149,22 +179,103 @@ pub fn check_rewrite_interrupted(
         return Ok(());
     }
     let settled = rewrite.clone().settling(markers).markers;
-    let Some(unknown) = (history.interrupted_unknown(markers).into_iter())
-        .find(|u| settled.contains(&u.marker.version))
-    else {
-        return Ok(());
+    // What the rewrite does to the row of the marker's version, for the refusal's detail.
+    let doing = |marker: &StartedRun| {
+        let number = crate::history::marker_number(marker);
+        let forgets = (rewrite.delete.iter())
+            .filter_map(|v| crate::history::Version::of_ledger(v).ok())
+            .any(|v| Some(v.number()) == number);
+        format!(
+            "{what} would {} the ledger row of version {} and delete that marker with it",
+            if forgets { "forget" } else { "write" },
+            marker.version
+        )
     };
+    if let Some(unknown) = (history.interrupted_unknown(markers).into_iter())
+        .find(|u| settled.contains(&u.marker.version))
+    {
+        let not = match unknown.marker.direction == "down" {
+            true => "nothing was written",
+            false => "nothing was recorded over it",
+        };
+        return Err(unknown_refused(&unknown, not).with_detail(doing(unknown.marker)));
+    }
+    let Some(mark) = (history.interrupted(markers).into_iter())
+        .find(|m| m.down && settled.contains(&m.marker.version))
+    else {
+        return check_rollback_rows(history, markers, &settled, doing);
+    };
+    let m = mark.migration;
     Err(
-        unknown_refused(&unknown, "nothing was recorded over it").with_detail(format!(
-            "{what} would write the ledger row of version {} and delete that marker with it",
-            unknown.marker.version
-        )),
+        interrupted_error(&m.id(), mark.marker, "nothing was written")
+            .with_detail(doing(mark.marker))
+            .with_help(format!(
+                "finish the rollback first: check what the schema still has of what {} \
+                 removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
+                 it removed, then run {}; then run {} again",
+                m.down.path.display(),
+                crate::hint::command("migrate down --rerun-interrupted"),
+                crate::hint::command(&format!("migrate {what}")),
+            )),
     )
 }
 
-/// What to do about a migration left part-way that these files do not know (`version`, as its
-/// marker spells it): the one text of `up`'s and `down`'s refusal and `status`'s help.
-pub fn unknown_help(version: &str) -> String {
+/// [`check_rewrite_interrupted`]'s last rule: any other rollback's marker whose row is still
+/// there ([`crate::history::marks_row`]: the rollback never finished) — its migration renamed to
+/// another number since (`renumbered`), say, which `reinit` rewrites to the new number — is not
+/// settled either: a rewrite is no way to finish a rollback. Stale markers (no such row) go.
+fn check_rollback_rows(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    settled: &[String],
+    doing: impl Fn(&StartedRun) -> String,
+) -> Result<()> {
+    let open = markers.iter().find(|marker| {
+        marker.direction == "down"
+            && settled.contains(&marker.version)
+            && history.recorded.iter().any(|r| {
+                r.version.as_ref().map(crate::history::Version::number)
+                    == crate::history::marker_number(marker)
+                    && crate::history::marks_row(r.row, marker)
+            })
+    });
+    let Some(marker) = open else {
+        return Ok(());
+    };
+    Err(
+        interrupted_error(&marker.id(), marker, "nothing was written")
+            .with_detail(doing(marker))
+            .with_help(format!(
+                "finish the rollback first, with the files of {} as they were when it started \
+                 (renamed back, if they were renamed since): {}; if the rollback was finished \
+                 by hand, delete its row {} from the ledger: the marker then changes nothing",
+                crate::display::escape(&marker.id()),
+                crate::hint::command("migrate down --rerun-interrupted"),
+                crate::display::escape(&marker.version),
+            )),
+    )
+}
+
+/// What to do about a migration left part-way that these files do not know (`marker`, its
+/// start marker): the one text of `up`'s and `down`'s refusal and `status`'s help. An apply's
+/// is settled by the build that has it; a rollback's is finished there.
+pub fn unknown_help(marker: &StartedRun) -> String {
+    if marker.direction == "down" {
+        let version = crate::display::escape(&marker.version);
+        return format!(
+            "its rollback never finished, and this checkout has no file to finish it with: \
+             {}, {} and {} refuse to run over it; run the build whose migrations include it \
+             (or restore its files from version control), where {} finishes the rollback \
+             (make its statements safe to run twice, `IF EXISTS`, first); if the rollback was \
+             finished by hand, run {}, then {}, which forgets its row {version}",
+            crate::hint::command("migrate up"),
+            crate::hint::command("migrate down"),
+            crate::hint::command("migrate reinit"),
+            crate::hint::command("migrate down --rerun-interrupted"),
+            abandon_command(&marker.version),
+            crate::hint::command("migrate reinit"),
+        );
+    }
     format!(
         "it is a newer build's migration, or its files were removed since: this checkout can \
          neither run it again nor record it, and {} and {} refuse to run over it; run the build \
@@ -174,9 +285,9 @@ pub fn unknown_help(version: &str) -> String {
         crate::hint::command("migrate up"),
         crate::hint::command("migrate down"),
         crate::hint::command("migrate status"),
-        crate::hint::command(&format!("migrate baseline --through {version}")),
+        crate::hint::command(&format!("migrate baseline --through {}", marker.version)),
         crate::hint::command("migrate up --rerun-interrupted"),
-        abandon_command(version),
+        abandon_command(&marker.version),
     )
 }
 

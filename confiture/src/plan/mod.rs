@@ -30,8 +30,9 @@ pub use down::{
     finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
 pub use interrupted::{
-    check_interrupted, check_rewrite_interrupted, refusal as interrupted_refusal,
-    unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
+    check_interrupted, check_rewrite_interrupted, check_unknown_interrupted,
+    refusal as interrupted_refusal, unknown_help as interrupted_unknown_help,
+    ways_on as interrupted_ways_on,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

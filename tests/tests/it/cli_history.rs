@@ -3027,3 +3027,48 @@ fn the_broken_files_refusal_after_the_ledger_says_what_holds_here() {
         .code(exit::INVALID)
         .stderr_has("stops before 003_c if it is not applied yet");
 }
+
+/// hxl F3: a ledger made partitioned by hand (the Python tool or a DBA: confiture's columns,
+/// `PARTITION BY RANGE (applied_at)`), empty: its own partitions (and theirs, nested) were
+/// counted as objects the database already holds (`table public.tb_confiture_2026`), so
+/// `status` pointed at `baseline` and `up` refused a new database (exit 7). The ledger's
+/// partitions are the ledger, as its markers' table is; other tables still count.
+#[test]
+fn the_partitions_of_an_empty_ledger_are_the_ledger_not_objects_the_database_holds() {
+    let db = TestDb::new("hi_partitioned_ledger");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE tb_confiture (id uuid DEFAULT gen_random_uuid(), \
+             pk_confiture bigint GENERATED ALWAYS AS IDENTITY, slug text NOT NULL, \
+             version varchar(255) NOT NULL, name varchar(255) NOT NULL, \
+             applied_at timestamptz NOT NULL DEFAULT now(), execution_time_ms int, \
+             checksum varchar(64), applied_by text) PARTITION BY RANGE (applied_at); \
+             CREATE TABLE tb_confiture_old PARTITION OF tb_confiture \
+             FOR VALUES FROM ('2000-01-01') TO ('2020-01-01'); \
+             CREATE TABLE tb_confiture_new PARTITION OF tb_confiture \
+             FOR VALUES FROM ('2020-01-01') TO ('2100-01-01') PARTITION BY LIST (name); \
+             CREATE TABLE tb_confiture_new_all PARTITION OF tb_confiture_new DEFAULT;",
+        )
+        .expect("a partitioned ledger");
+    let project = Project::two_tables();
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stderr_lacks("already holds");
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS);
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:a", "002:b"]);
+    // Another table still counts.
+    project
+        .run_on(&db, &["migrate", "down", "--steps", "2"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("CREATE TABLE other (id int)")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("already holds 1 object (table public.other)");
+}

@@ -1144,3 +1144,202 @@ fn an_interrupted_apply_stops_down_below_it() {
     assert_eq!(markers(&db), 0);
     assert!(!db.has_relation("t"));
 }
+
+/// `002_ix` applied, its no-transaction rollback stopped after its first statement committed:
+/// the row is there and the marker says the rollback is half done.
+fn interrupted_rollback(db: &TestDb) -> Project {
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
+    );
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(db), 1, "statement 1 committed: the marker stays");
+    project
+}
+
+/// hxl F1: a half-run rollback never vanishes. Its migration's files then removed (the row
+/// `missing`, below a newer file) or replaced by another migration at its version (the row
+/// `replaced`), `status` called the row `missing`/`replaced` and said nothing of the rollback,
+/// and `reinit` forgot the row and deleted the marker with it: the half-dropped schema was
+/// left with no trace. Now the marker is of a migration these files do not know, as an apply's
+/// is: `status` shows the row `interrupted` (its rollback, not in these files), `up`, `down`,
+/// `reinit` and their dry runs refuse (exit 7), nothing written. A known interrupted rollback
+/// is never settled by a rewrite either: `reinit` accepting its edited up file refuses too.
+#[test]
+fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
+    for case in ["replaced", "missing", "accepted"] {
+        let db = TestDb::new(&format!("hxl_rollback_{case}"));
+        let project = interrupted_rollback(&db);
+        match case {
+            "replaced" => {
+                project
+                    .remove("db/migrations/002_ix.up.sql")
+                    .remove("db/migrations/002_ix.down.sql")
+                    .table("002_x");
+            }
+            "missing" => {
+                project
+                    .remove("db/migrations/002_ix.up.sql")
+                    .remove("db/migrations/002_ix.down.sql")
+                    .table("003_x");
+            }
+            _ => {
+                let up = project.read("db/migrations/002_ix.up.sql");
+                project.write(
+                    "db/migrations/002_ix.up.sql",
+                    format!("{up}-- reformatted\n"),
+                );
+            }
+        }
+        // The gap `missing` leaves (C004) is a file error: exit 5.
+        let code = match case {
+            "missing" => exit::INVALID,
+            _ => exit::DIVERGED,
+        };
+        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        status.code(code);
+        let doc = status.json();
+        assert_eq!(
+            doc["interrupted"],
+            serde_json::json!(["002"]),
+            "{case}: {}",
+            status.dump()
+        );
+        let line = doc["migrations"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["version"] == "002"))
+            .unwrap_or_else(|| panic!("{case}: 002 listed\n{}", status.dump()));
+        assert_eq!(line["name"], "ix", "{case}: {}", status.dump());
+        assert_eq!(line["status"], "interrupted", "{case}: {}", status.dump());
+        assert_eq!(
+            line["started"]["direction"],
+            "down",
+            "{case}: {}",
+            status.dump()
+        );
+        let unknown = match case {
+            "accepted" => serde_json::json!([]),
+            _ => serde_json::json!(["002"]),
+        };
+        assert_eq!(
+            doc["interrupted_unknown"],
+            unknown,
+            "{case}: {}",
+            status.dump()
+        );
+        for args in [
+            &["migrate", "reinit"][..],
+            &["migrate", "reinit", "--dry-run"],
+            &["migrate", "reinit", "--yes"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("migration 002_ix was interrupted: its rollback started ")
+                .stderr_has("the ledger row of version 002 and delete that marker with it");
+            assert_eq!(markers(&db), 1, "{case}: {args:?} kept the marker");
+            assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+        }
+        if case != "accepted" {
+            // `up` refuses the gap (C004) of `missing` first, before it connects.
+            let runs: &[&[&str]] = match case {
+                "missing" => &[&["migrate", "down"], &["migrate", "down", "--dry-run"]],
+                _ => &[
+                    &["migrate", "up"],
+                    &["migrate", "up", "--dry-run"],
+                    &["migrate", "down"],
+                    &["migrate", "down", "--dry-run"],
+                ],
+            };
+            for args in runs {
+                project
+                    .run_on(&db, args)
+                    .code(exit::DIVERGED)
+                    .stderr_has("migration 002_ix was interrupted: its rollback started ");
+            }
+            project
+                .run_on(&db, &["migrate", "status"])
+                .code(code)
+                .stdout_has("! interrupted (rollback, not in these files)")
+                .stderr_has("migrate down --rerun-interrupted");
+        }
+        assert_eq!(markers(&db), 1);
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    }
+}
+
+/// hxl F4: row-level security on the markers' table (enabled, no policy: the role sees none of
+/// its rows) hid an interrupted migration from a role that does not own it: `status` said
+/// `pending` (exit 1), `up --dry-run` would apply it (exit 0). Refused as the ledger is under
+/// row-level security (exit 5, naming the table and the way out), every command alike.
+#[test]
+fn row_level_security_on_the_markers_table_is_refused_as_the_ledgers_is() {
+    let guard = DropRoleLater(confiture_tests::unique("marker_rls"));
+    let role = &guard.0;
+    let db = TestDb::new("nt_marker_rls");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY IF EXISTS t_ix;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), 1);
+    confiture_tests::admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
+        .expect("create the role");
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT ALL ON ALL TABLES IN SCHEMA public TO \"{role}\"; \
+             GRANT CREATE ON SCHEMA public TO \"{role}\"; \
+             ALTER TABLE tb_confiture_started ENABLE ROW LEVEL SECURITY"
+        ))
+        .expect("hide the markers from the role");
+    let url = confiture_tests::server().url_as(role, None, &db.name);
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "up"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+        &["migrate", "reinit", "--dry-run"],
+    ] {
+        let args: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(["--database-url", &url])
+            .collect();
+        project
+            .run(&args)
+            .code(exit::INVALID)
+            .stderr_has("row-level security applies to public.tb_confiture_started")
+            .stderr_has("DISABLE ROW LEVEL SECURITY");
+    }
+    assert_eq!(markers(&db), 1);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+}
+
+/// hxl F1, renumbered: the migration whose rollback was left part-way then renamed to another
+/// number (its row `renumbered`): `reinit` rewrote its row to the new number and deleted the
+/// marker of the old one with it, the half-run rollback gone. Refused (exit 7, dry run too,
+/// nothing written), as for any row whose rollback never finished.
+#[test]
+fn a_half_run_rollback_renumbered_is_not_settled_by_reinit() {
+    let db = TestDb::new("hxl_rollback_renumbered");
+    let project = interrupted_rollback(&db);
+    rename_pair(&project, "002_ix", "003_ix");
+    // Its number given to a new migration: no gap (C004) to stop `reinit` first.
+    project.table("002_new");
+    for args in [
+        &["migrate", "reinit", "--dry-run"][..],
+        &["migrate", "reinit"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted: its rollback started ")
+            .stderr_has("reinit would write the ledger row of version 002");
+        assert_eq!(markers(&db), 1, "{args:?} kept the marker");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    }
+}

@@ -1690,7 +1690,49 @@ fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
         "db/migrations/002_b.up.sql",
         "CREATE TABLE b (x int); -- edited\n",
     );
+    // hxl F2: their dry runs said "would record" (exit 0) where the run refuses; so did `up
+    // --dry-run` without INSERT and `down --dry-run` without DELETE. The dry run refuses as the
+    // run does, from the same read.
+    let cases: Vec<(&str, Vec<&str>, &str)> = (cases.into_iter())
+        .flat_map(|(privileges, command, lacking)| {
+            let dry: Vec<&str> = command.iter().copied().chain(["--dry-run"]).collect();
+            [
+                (privileges, command.to_vec(), lacking),
+                (privileges, dry, lacking),
+            ]
+        })
+        .collect();
+    let up_down: [(&str, &[&str], &str); 4] = [
+        (
+            "SELECT, DELETE, UPDATE",
+            &["migrate", "up", "--format", "json"],
+            "INSERT",
+        ),
+        (
+            "SELECT, DELETE, UPDATE",
+            &["migrate", "up", "--dry-run", "--format", "json"],
+            "INSERT",
+        ),
+        (
+            "SELECT, INSERT, UPDATE",
+            &["migrate", "down", "--format", "json"],
+            "DELETE",
+        ),
+        (
+            "SELECT, INSERT, UPDATE",
+            &["migrate", "down", "--dry-run", "--format", "json"],
+            "DELETE",
+        ),
+    ];
+    let cases = (cases.into_iter()).chain(
+        (up_down.into_iter())
+            .map(|(privileges, command, lacking)| (privileges, command.to_vec(), lacking)),
+    );
     for (privileges, command, lacking) in cases {
+        if matches!(command[1], "up" | "down") {
+            // Not edited: `up` and `down` refuse an edited file first.
+            project.write("db/migrations/002_b.up.sql", "CREATE TABLE b (x int);\n");
+        }
         grant(privileges);
         let mut args = command.to_vec();
         args.extend(["--database-url", &url]);
