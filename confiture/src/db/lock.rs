@@ -733,7 +733,8 @@ pub(crate) fn catalog_lock_holders(
 /// it waits for when that lock is a relation's. What a message of a run that lasts waits for,
 /// asked from a session of its own while it waits (`apply::Stop`), named as the exit-6
 /// failures name holders. `same_server` is true only on that session's server
-/// (`connect::session_of_identity`): elsewhere none is found.
+/// (`connect::session_of_identity`): elsewhere none is found. It waits for a lock (on a
+/// system catalog it reads) no longer than [`crate::db::EXPLANATION_WAIT`]: a lock timeout.
 pub(crate) fn blocking_holders(
     client: &mut Client,
     pid: i32,
@@ -753,7 +754,9 @@ pub(crate) fn blocking_holders(
         ),
         limit,
     );
-    let messages = client.simple_query(&crate::db::own_statements(&sql))?;
+    // Bounded: a lock on a system catalog it reads (`LOCK pg_catalog.pg_proc`) must not keep
+    // the asking session waiting as long as it lasts; the caller then asks elsewhere.
+    let messages = client.simple_query(&crate::db::explaining(&sql))?;
     let relation = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(HOLDER_COLUMNS).map(str::to_string),
         _ => None,
