@@ -13,6 +13,7 @@ use crate::hint::AGAIN;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use postgres::error::SqlState;
 use postgres::{Client, SimpleQueryMessage};
 use serde::Serialize;
 
@@ -339,6 +340,9 @@ pub struct MigrationLock {
     /// The server session that took it (`connect::SESSION_IDENTITY`): the one that holds it,
     /// where [`MigrationLock::release`] gives it back.
     backend: String,
+    /// The command's lock wait, which bounds the unlock's wait for another session's lock
+    /// ([`MigrationLock::release`]).
+    wait: Duration,
 }
 
 /// `migration lock on database "app"`, `migration lock of tenant schema tenant_a on database
@@ -729,7 +733,8 @@ pub(crate) fn catalog_lock_holders(
 /// it waits for when that lock is a relation's. What a message of a run that lasts waits for,
 /// asked from a session of its own while it waits (`apply::Stop`), named as the exit-6
 /// failures name holders. `same_server` is true only on that session's server
-/// (`connect::session_of_identity`): elsewhere none is found.
+/// (`connect::session_of_identity`): elsewhere none is found. It waits for a lock (on a
+/// system catalog it reads) no longer than [`crate::db::EXPLANATION_WAIT`]: a lock timeout.
 pub(crate) fn blocking_holders(
     client: &mut Client,
     pid: i32,
@@ -749,7 +754,9 @@ pub(crate) fn blocking_holders(
         ),
         limit,
     );
-    let messages = client.simple_query(&crate::db::own_statements(&sql))?;
+    // Bounded: a lock on a system catalog it reads (`LOCK pg_catalog.pg_proc`) must not keep
+    // the asking session waiting as long as it lasts; the caller then asks elsewhere.
+    let messages = client.simple_query(&crate::db::explaining(&sql))?;
     let relation = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(HOLDER_COLUMNS).map(str::to_string),
         _ => None,
@@ -947,6 +954,7 @@ fn wait_for_lock(
                 tenant: tenant.map(str::to_string),
                 waited: start.elapsed(),
                 backend,
+                wait: timeout,
             });
         }
         // Who holds it, after every attempt: a prepared transaction — there at once, or
@@ -1013,11 +1021,13 @@ fn wait_for_lock(
 }
 
 /// One attempt at [`acquire_scoped`]'s lock, never waiting: `None` when another session holds
-/// it (the caller then waits for it with [`acquire_scoped`], which says who holds it).
+/// it (the caller then waits for it with [`acquire_scoped`], which says who holds it). `wait`,
+/// the command's lock wait, bounds its release's ([`MigrationLock::release`]).
 pub fn try_acquire_scoped(
     client: &mut Client,
     database: &str,
     tenant: Option<&str>,
+    wait: Duration,
 ) -> Result<Option<MigrationLock>> {
     let (key, tenant_key) = keys(database, tenant);
     Ok(
@@ -1028,6 +1038,7 @@ pub fn try_acquire_scoped(
             tenant: tenant.map(str::to_string),
             waited: Duration::ZERO,
             backend,
+            wait,
         }),
     )
 }
@@ -1219,7 +1230,16 @@ impl MigrationLock {
     /// at most [`RELEASE_RETRY`], each time a transaction the pooler may hand to the holding
     /// server session; never released there, the error names that server session, a pooled
     /// server connection that keeps the lock until it closes.
+    ///
+    /// The unlock is a statement of our own: it waits for another session's lock (one on a
+    /// system catalog the server reads to run it: `LOCK pg_catalog.pg_proc`, `VACUUM FULL
+    /// pg_proc`) no longer than `wait`, the command's lock wait. Given up, the lock is still
+    /// pg_proc`) no longer than the wait the lock was taken with (the command's lock wait, 1 ms
+    /// at least). Given up, the lock is still this session's, until its connection ends: the
+    /// error ([`ErrorKind::LockTimeout`]) says so, and [`kept_by_session`] tells it from the
+    /// others.
     pub fn release(self, client: &mut Client) -> Result<()> {
+        let wait = self.wait.max(Duration::from_millis(1));
         let sql = match self.tenant_key {
             None => format!("pg_catalog.pg_advisory_unlock({LOCK_NAMESPACE}, {})", self.key),
             // Both are given back whatever the first answers.
@@ -1230,13 +1250,18 @@ impl MigrationLock {
             ),
         };
         let sql = crate::db::own_statements(&format!(
-            "SELECT {sql}, {}",
+            "SET LOCAL lock_timeout = '{}ms'; SELECT {sql}, {}",
+            wait.as_millis().clamp(1, i32::MAX as u128),
             crate::db::connect::SESSION_IDENTITY
         ));
+        let name = lock_name(&self.database, self.tenant.as_deref());
         let unlock = |client: &mut Client| -> Result<(bool, String)> {
-            let messages = client
-                .simple_query(&sql)
-                .map_err(|e| query_error("cannot release the migration lock", e))?;
+            let messages = client.simple_query(&sql).map_err(|e| {
+                if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                    return kept(&name, wait, e);
+                }
+                query_error("cannot release the migration lock", e)
+            })?;
             Ok((
                 first_value(&messages) == Some("t"),
                 value(&messages, 1).to_string(),
@@ -1246,7 +1271,6 @@ impl MigrationLock {
         if released {
             return Ok(());
         }
-        let name = lock_name(&self.database, self.tenant.as_deref());
         let holder = self
             .backend
             .split(' ')
@@ -1307,6 +1331,37 @@ impl MigrationLock {
                 .unwrap_or_default()
         )))
     }
+}
+
+/// [`MigrationLock::release`]'s error when its unlock waited `wait` for another session's lock
+/// (`e`, the server's lock timeout): the lock named `name` is still this session's.
+fn kept(name: &str, wait: Duration, e: postgres::Error) -> Error {
+    let cause = crate::db::cause_text(&e);
+    Error::new(
+        ErrorKind::LockTimeout,
+        format!(
+            "the {name} could not be given back within {}: another session holds a lock on a \
+             system catalog the unlock reads",
+            human(wait)
+        ),
+    )
+    .with_source_shown(e, cause)
+    .with_help(
+        "the session keeps the lock until its connection closes, which gives it back: a \
+         `LOCK` of a catalog, a `VACUUM FULL` or a `CLUSTER` of one, in another session, is \
+         in the way of the unlock",
+    )
+}
+
+/// Whether `error`, of [`MigrationLock::release`], says the lock is still this session's: its
+/// unlock gave up waiting for another session's lock ([`kept`]). The lock then ends with the
+/// connection, which the caller closes.
+pub(crate) fn kept_by_session(error: &Error) -> bool {
+    error.kind == ErrorKind::LockTimeout
+        && error
+            .driver_error()
+            .and_then(postgres::Error::code)
+            .is_some_and(|code| *code == SqlState::LOCK_NOT_AVAILABLE)
 }
 
 /// What to do about a pooler in transaction pooling mode, the help of every error that finds one.

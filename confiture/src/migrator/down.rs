@@ -112,6 +112,7 @@ impl Migrator {
         settings.stop = stop;
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();
+        let mut kept = false;
         let result = with_lock(
             client,
             &target,
@@ -119,6 +120,7 @@ impl Migrator {
             settings.stop.as_ref(),
             progress,
             &mut warnings,
+            &mut kept,
             |client, held, progress| {
                 // No table: nothing was ever applied, and `down` does not create it.
                 let (mut settings, found, _) = qualified_settings(
@@ -233,6 +235,7 @@ impl Migrator {
                 })
             },
         );
+        self.lock_kept(kept);
         report.warnings.extend(warnings);
         result
     }

@@ -296,13 +296,15 @@ impl Migrator {
         // session's lock on the ledger names who is in the way, as `up`'s does.
         let (client, target, stop, env) = self.writing_session()?;
         let started = Instant::now();
-        with_lock(
+        let mut kept = false;
+        let result = with_lock(
             client,
             &target,
             lock_wait,
             stop.as_ref(),
             progress,
             warnings,
+            &mut kept,
             |client, _held, progress| {
                 // The command's `--lock-wait` bounds the wait for the migration lock and
                 // for a lock another session holds on the ledger, together, as `down`'s.
@@ -371,7 +373,9 @@ impl Migrator {
                 )?;
                 Ok(described)
             },
-        )
+        );
+        self.lock_kept(kept);
+        result
     }
 }
 

@@ -182,7 +182,9 @@ pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationR
 /// Runs `work` holding the migration lock, and releases it after, whatever happened. A lock
 /// found lost at release (or out of this connection's reach) is the run's error, or a warning
 /// after another error. A session that cannot write (standby,
-/// read-only) is refused first. A run stopped while it waits (`stop`) ends there.
+/// read-only) is refused first. A run stopped while it waits (`stop`) ends there. `kept` is
+/// set when the lock could not be given back ([`holding_lock`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn with_lock<T>(
     client: &mut Client,
     target: &writable::Target,
@@ -190,6 +192,7 @@ pub(super) fn with_lock<T>(
     stop: Option<&apply::Stop>,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
+    kept: &mut bool,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     // A read-only server is refused before waiting for the lock or writing anything. The
@@ -205,18 +208,22 @@ pub(super) fn with_lock<T>(
             holder: holder.cloned(),
         })
     })?;
-    holding_lock(client, taken, stop, progress, warnings, work)
+    holding_lock(client, taken, stop, progress, warnings, kept, work)
 }
 
 /// [`with_lock`] once the lock is taken (`taken`): runs `work`, then releases it whatever
 /// happened. `work` gets the lock to check ([`ApplySettings::held_lock`]); a lock found lost
-/// at release all the same is the run's error (a warning after another error).
+/// at release all the same is the run's error (a warning after another error). An unlock that
+/// gave up waiting for another session's lock on a catalog ([`lock::kept_by_session`]) leaves
+/// the lock to the session: a warning, the run's outcome as it was, and `kept` set — the
+/// caller closes the connection, which gives the lock back ([`Migrator::lock_kept`]).
 pub(super) fn holding_lock<T>(
     client: &mut Client,
     taken: lock::MigrationLock,
     stop: Option<&apply::Stop>,
     progress: &mut dyn FnMut(Progress),
     warnings: &mut Vec<String>,
+    kept: &mut bool,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
 ) -> Run<T> {
     // From now on a stop cancels through the session holding the lock, whichever way the lock
@@ -240,7 +247,9 @@ pub(super) fn holding_lock<T>(
             // not committed) is rolled back, and the lock released.
             if !client.is_closed() {
                 let _ = client.batch_execute("ROLLBACK");
-                let _ = taken.release(client);
+                *kept = taken
+                    .release(client)
+                    .is_err_and(|e| lock::kept_by_session(&e));
             }
             std::panic::resume_unwind(panic);
         }
@@ -250,6 +259,15 @@ pub(super) fn holding_lock<T>(
         return result;
     }
     match (taken.release(client), result) {
+        // The run's outcome stands: the lock ends with the connection, which the caller closes.
+        (Err(still), result) if lock::kept_by_session(&still) => {
+            *kept = true;
+            warnings.push(match &still.help {
+                Some(help) => format!("{} ({help})", still.message_with_cause()),
+                None => still.message_with_cause(),
+            });
+            result
+        }
         // The run failed and the session is gone (the failure said so, or the unlock is the
         // first to see it): a session-level lock ends with its session, so there is nothing
         // left to release, and nothing to warn about. (A run that succeeded keeps its exit 3:
@@ -382,6 +400,17 @@ impl Migrator {
             rerun_interrupted,
             markers: Vec::new(),
             holders_from: Some(self.env.clone()),
+        }
+    }
+
+    /// After a run whose unlock gave up ([`holding_lock`]'s `kept`): the session still holds
+    /// the migration lock, which every other run waits for, and only the connection's end
+    /// gives it back. This session's own connection is closed (the next command opens
+    /// another); one handed over ([`Migrator::with_client`]) is the caller's to close, which
+    /// the run's warning says.
+    pub(super) fn lock_kept(&mut self, kept: bool) {
+        if kept {
+            self.close_own_session();
         }
     }
 

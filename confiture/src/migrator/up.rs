@@ -314,6 +314,7 @@ impl Migrator {
             on_scratch,
             in_fleet,
         };
+        let mut kept = false;
         let result = match prepared {
             Some(Prepared::Locked { lock, mut ledger }) => {
                 warnings.append(&mut ledger.warnings);
@@ -323,6 +324,7 @@ impl Migrator {
                     settings.stop.as_ref(),
                     progress,
                     &mut warnings,
+                    &mut kept,
                     |client, held, progress| {
                         locked.run(client, held, Some(*ledger), progress, report)
                     },
@@ -335,9 +337,11 @@ impl Migrator {
                 settings.stop.as_ref(),
                 progress,
                 &mut warnings,
+                &mut kept,
                 |client, held, progress| locked.run(client, held, None, progress, report),
             ),
         };
+        self.lock_kept(kept);
         report.warnings.extend(warnings);
         result
     }

@@ -86,7 +86,8 @@ impl UpAhead {
             return Ok(Prepared::Connected);
         }
         let tenant = target.tenant_schema.as_deref();
-        let Some(lock) = lock::try_acquire_scoped(client, &database, tenant)? else {
+        let Some(lock) = lock::try_acquire_scoped(client, &database, tenant, self.lock_wait)?
+        else {
             return Ok(Prepared::Connected);
         };
         match self.ledger(client, wanted) {

@@ -784,3 +784,151 @@ fn ctrl_c_while_a_single_transactions_commit_waits_rolls_it_back() {
     );
     no_session_of_the_run_is_left(&db, pid);
 }
+
+/// A run of `project` waiting for the migration lock (`--lock-wait`, `wait`) while another session
+/// holds it, and a session `catalog_holder` taking `ACCESS EXCLUSIVE` on `pg_catalog.pg_proc`
+/// meanwhile, then the lock let go: the run takes it, and its ledger read (functions the
+/// session never called: their look-ups) waits for the catalog. The run, the catalog's session
+/// (its transaction open), the time the run started, what the run said so far and the rest of
+/// its stderr.
+fn run_behind_a_locked_catalog(
+    project: &Project,
+    db: &TestDb,
+    wait: &str,
+) -> (
+    std::process::Child,
+    postgres::Client,
+    Instant,
+    Vec<String>,
+    mpsc::Receiver<String>,
+    thread::JoinHandle<()>,
+) {
+    let key =
+        "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))\
+               ::bit(32)::int & 2147483647)";
+    let mut holder = db.client_as("run_holder");
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock(1751936052, {key})"))
+        .unwrap();
+    let started = Instant::now();
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--lock-wait", wait, "--database-url"])
+        .arg(db.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let reader = thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("the run never waited for the lock: {seen:?}"));
+        let waiting = line.contains("waiting for the migration lock");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    let mut maintenance = db.client_as("catalog_holder");
+    maintenance
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    // The run's lock is free once its holder's connection is gone (an unlock of its own would
+    // wait for the catalog too).
+    drop(holder);
+    (child, maintenance, started, seen, lines, reader)
+}
+
+/// The unlock after a run is a statement of ours too: another session's lock on a system
+/// catalog that it reads (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_proc`, taken here while
+/// the run waited for the migration lock: its ledger read and its unlock look up functions
+/// the session never called) keeps the CLI no longer than its lock waits — the read's, then
+/// the unlock's. It used to wait at the unlock as long as that lock lasted, after the run was
+/// over (forever, for a session left idle in its transaction). The lock ends with the
+/// process's connection, and the next run applies everything.
+#[test]
+fn a_catalog_lock_never_holds_the_exit_after_the_run() {
+    let project = project();
+    let db = TestDb::new("hxo_relcat");
+    let (mut child, mut maintenance, started, mut seen, lines, reader) =
+        run_behind_a_locked_catalog(&project, &db, "3s");
+    let exited = wait_until(Duration::from_secs(40), || {
+        child.try_wait().unwrap().is_some()
+    });
+    let elapsed = started.elapsed();
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert!(
+        exited,
+        "the CLI waited for the catalog lock past its lock waits\n{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(40), "{elapsed:?}\n{stderr}");
+    // The ledger read gave up on its lock wait (exit 6), and the unlock said so too.
+    assert_eq!(status.code(), Some(6), "{stderr}");
+    assert!(
+        stderr.contains("could not be given back within 3s"),
+        "{stderr}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || db
+            .migration_lock_holders()
+            .is_empty()),
+        "the lock outlived the process"
+    );
+    let next = project.run(&["migrate", "up", "--database-url", &db.url()]);
+    assert_eq!(next.code, 0, "{}", next.dump());
+    assert_eq!(db.ledger().expect("the ledger").len(), 5, "{}", next.dump());
+}
+
+/// While a run waits for a lock on a system catalog (its ledger read, behind a `LOCK
+/// pg_catalog.pg_proc`), the line naming who is in the way names that catalog's holder, as
+/// every other lasting wait is named. The asking session's own look-up of the run's blockers
+/// waited for the same catalog, with no bound: nothing was said, and that session stayed
+/// stuck as long as the catalog's lock lasted. It now gives up within its bound and asks a
+/// maintenance database of the server, where the catalogs of this database are not in the way.
+#[test]
+fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
+    let project = project();
+    let db = TestDb::new("hxo_catnamed");
+    let (mut child, mut maintenance, _, mut seen, lines, reader) =
+        run_behind_a_locked_catalog(&project, &db, "20s");
+    // Asked of its own session: any other of this database waits for the catalog.
+    let pid: i32 = maintenance
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let named = loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("waiting for a lock") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    let _ = child.wait();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let line = named.unwrap_or_else(|| panic!("no line named the holder: {seen:#?}"));
+    assert!(
+        line.contains(&format!(
+            "held by pid {pid}, application_name \"catalog_holder\""
+        )),
+        "{line}"
+    );
+    assert!(line.contains("pg_proc"), "{line}");
+}

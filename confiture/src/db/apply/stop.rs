@@ -57,12 +57,17 @@
 //! ask. A wait in slices (`lock::ServerWait`: the ledger read of a run or dry run, `baseline`'s
 //! and `reinit`'s rewrite), each slice a message of at most a second, is one wait to it
 //! ([`Stop::one_wait`]). Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
-//! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. It ends
+//! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. A look-up
+//! that gives up behind a lock on a system catalog of the database (`LOCK pg_catalog.pg_proc`:
+//! the run's session waits for it too) names that catalog's holders, asked from a maintenance
+//! database (`connect::catalog_lock_holders`). It ends
 //! too when the run is stopped or drops its [`Stop`], leaving its session.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
+
+use postgres::error::SqlState;
 
 use crate::config::Environment;
 use crate::migrate::Progress;
@@ -329,10 +334,32 @@ fn asking(
         }
         if let Some(message) = inner.lasting() {
             drop(inner);
-            let Ok((relation, holders)) =
-                crate::db::lock::blocking_holders(&mut client, pid, &same_server, BLOCKING_LIMIT)
-            else {
-                break;
+            let (relation, holders) = match crate::db::lock::blocking_holders(
+                &mut client,
+                pid,
+                &same_server,
+                BLOCKING_LIMIT,
+            ) {
+                Ok(found) => found,
+                // This session's own look-up (`pg_blocking_pids`, `pg_locks`: functions
+                // and views it never read) waited for a lock on a system catalog of the
+                // database: so does the run's session, whose message lasts. Named from a
+                // maintenance database, where that catalog is not in the way.
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    let mut found = crate::db::connect::catalog_lock_holders(env, ASK_AFTER)
+                        .unwrap_or_default()
+                        .into_iter();
+                    match found.next() {
+                        Some((catalog, first)) => (
+                            Some(catalog),
+                            std::iter::once(first)
+                                .chain(found.map(|(_, h)| h))
+                                .collect(),
+                        ),
+                        None => (None, Vec::new()),
+                    }
+                }
+                Err(_) => break,
             };
             let Some(inner) = watched.upgrade() else {
                 break;

@@ -327,3 +327,78 @@ fn a_waiting_runner_does_not_block_create_index_concurrently() {
         .unwrap();
     waiter.join().unwrap().unwrap().unwrap();
 }
+
+/// The unlock is a statement of our own: another session's lock on a system catalog the
+/// server reads to run it (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_proc`: the function's
+/// look-up, on a session that never called it) keeps it waiting no longer than the wait it is
+/// given — it used to wait as long as that lock lasted, forever for a session left idle in its
+/// transaction, after a run that was over. Given up, the lock is still this session's
+/// ([`lock::kept_by_session`]): it ends with the connection, which the holder of the catalog
+/// lock never delays.
+#[test]
+fn a_catalog_lock_in_the_way_of_the_unlock_is_waited_for_no_longer_than_the_lock_wait() {
+    let db = TestDb::new("lockrelcat");
+    let mut maintenance = db.client_as("maintenance-app");
+    let key = lock::lock_id(&db.name);
+    let name = db.name.clone();
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let runner = std::thread::spawn(move || {
+        let mut client = apply_support::connect(&name, "runner-app");
+        let taken = lock::acquire(&mut client, Duration::from_secs(1), &mut |_| {}).unwrap();
+        locked_tx.send(()).unwrap();
+        // The catalog is locked now.
+        let _ = done_rx.recv();
+        let start = Instant::now();
+        let released = taken.release(&mut client);
+        (released, start.elapsed(), client)
+    });
+    locked_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the runner took the lock");
+    maintenance
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    done_tx.send(()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !runner.is_finished() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let finished = runner.is_finished();
+    // Let the runner go either way, so that the test ends.
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    assert!(
+        finished,
+        "the unlock waited for the catalog lock past its bound"
+    );
+    let (released, elapsed, mut client) = runner.join().unwrap();
+    let err = released.expect_err("the unlock could not run");
+    assert!(lock::kept_by_session(&err), "{err:?}");
+    assert_eq!(err.kind, ErrorKind::LockTimeout, "{err}");
+    assert!(err.message.contains("could not be given back"), "{err}");
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    // Still the runner's, until its connection ends.
+    assert_eq!(
+        value(
+            &mut maintenance,
+            &format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})")
+        )
+        .as_deref(),
+        Some("f")
+    );
+    // And the session still answers: nothing but the unlock was given up.
+    assert_eq!(value(&mut client, "SELECT 1::text").as_deref(), Some("1"));
+    drop(client);
+    let mut tries = 0;
+    while value(
+        &mut maintenance,
+        &format!("SELECT pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
+    )
+    .as_deref()
+        != Some("t")
+    {
+        tries += 1;
+        assert!(tries < 100, "the lock outlived its connection");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
