@@ -12,7 +12,7 @@ use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
+use crate::workspace::{ShownFrom, Workspace};
 
 /// How the caller spells the three ways of naming a database, for messages (`did you mean
 /// --env staging?`): the library does not know the CLI's flags, the CLI passes them
@@ -93,6 +93,9 @@ pub fn resolve_with(
                 env.name = ws.settings.default_env.clone();
                 return Ok(with_origin(env, Origin::DefaultEnv));
             }
+            if let Some(error) = misnamed_default(ws, &default, labels) {
+                return Err(error);
+            }
             if let Some(url) = var("DATABASE_URL")? {
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
@@ -105,6 +108,65 @@ pub fn resolve_with(
             Err(no_database(ws, labels, vars))
         }
     }
+}
+
+/// The default environment's file missing while the environments directory has it under
+/// another name: a name [`closest`] to it (`default_env = "locl"` beside `local.yaml`, or
+/// `Local.yaml` for the default `local`), or its `.yml` spelling. A misspelling, refused: going
+/// on to `DATABASE_URL` or `.env` would use another database, and the help of its absence
+/// (`--create-database`) would create it. A default file simply not there (a project naming
+/// its database by `DATABASE_URL`) still lets the next rule decide.
+fn misnamed_default(ws: &Workspace, default: &Path, labels: &Labels<'_>) -> Option<Error> {
+    let dir = ws.environments_dir();
+    let name = ws.settings.default_env.as_str();
+    let available = list_environments(&dir);
+    let names: Vec<&str> = available.iter().map(String::as_str).collect();
+    let (found, rename) = match closest(name, &names) {
+        Some(close) => (dir.join(format!("{close}.yaml")), Some(close)),
+        None if yml_to_rename(&dir, name).is_some() => (dir.join(format!("{name}.yml")), None),
+        None => return None,
+    };
+    let chosen = match ws.settings.default_env_from {
+        Some(from) => format!(
+            "the default environment is `{name}`: {} sets it",
+            ws.setting_shown("default_env", from, ShownFrom::CurrentDir)
+        ),
+        None => format!("the default environment is `{name}`: no `default_env` is set"),
+    };
+    let fix = match (rename, ws.settings.default_env_from) {
+        (Some(close), Some(_)) => format!(
+            "did you mean `{close}`? set `default_env = \"{close}\"`, or rename {} to {}",
+            display_path(&found),
+            display_path(default)
+        ),
+        (Some(close), None) => format!(
+            "did you mean {} {close}? rename {} to {}",
+            labels.env,
+            display_path(&found),
+            display_path(default)
+        ),
+        (None, _) => format!(
+            "rename {} to {}: environment files end in .yaml",
+            display_path(&found),
+            display_path(default)
+        ),
+    };
+    Some(
+        Error::invalid(format!(
+            "the default environment file {} does not exist, but {} does",
+            display_path(default),
+            display_path(&found)
+        ))
+        .with_detail(chosen)
+        .with_detail(
+            "the database is not taken from DATABASE_URL or .env instead: that may be another \
+             one",
+        )
+        .with_help(format!(
+            "{fix}; or name the database ({} NAME, {} FILE, {} URL)",
+            labels.env, labels.file, labels.url
+        )),
+    )
 }
 
 /// A relative environment file path that is not there from the current directory but is from
