@@ -83,6 +83,47 @@ fn every_argument_error_is_one_json_document_with_format_json() {
     }
 }
 
+/// `--color` was read only once the arguments parsed: clap's own output — a usage error, the
+/// help — ignored it, coloured on a terminal under `--color never` (here `CLICOLOR_FORCE`, which
+/// clap's `auto` honours as a terminal) and plain under `--color always`.
+#[test]
+fn color_is_honoured_by_usage_errors_and_help_too() {
+    let project = Project::two_tables();
+    let run = |args: &[&str], force: bool| {
+        let mut cli = project.cli();
+        cli.args(args);
+        if force {
+            cli.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+        }
+        Run::of(&mut cli)
+    };
+    for color in [&["--color", "never"][..], &["--color=never"]] {
+        let never = |args: &[&'static str]| -> Vec<&str> { [args, color].concat() };
+        run(&never(&["migrate", "statu"]), true)
+            .code(exit::USAGE)
+            .stderr_has("unrecognized subcommand")
+            .stderr_lacks("\x1b[");
+        run(&never(&["migrate", "up", "--steps", "x"]), true)
+            .code(exit::USAGE)
+            .stderr_lacks("\x1b[");
+        run(&never(&["migrate", "up", "--help"]), true)
+            .code(exit::SUCCESS)
+            .stdout_has("Usage:")
+            .stdout_lacks("\x1b[");
+    }
+    // `always` wins over NO_COLOR (which the harness sets), as for the command's own output.
+    run(&["migrate", "statu", "--color", "always"], false)
+        .code(exit::USAGE)
+        .stderr_has("\x1b[");
+    run(&["--color", "always", "migrate", "up", "--help"], false)
+        .code(exit::SUCCESS)
+        .stdout_has("\x1b[");
+    // Left to `auto`, NO_COLOR and a pipe keep clap's output plain.
+    run(&["migrate", "statu"], false)
+        .code(exit::USAGE)
+        .stderr_lacks("\x1b[");
+}
+
 #[test]
 fn argument_errors_without_json_stay_text_and_exit_64() {
     let project = Project::two_tables();
