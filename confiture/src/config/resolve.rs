@@ -100,12 +100,14 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            if let Some((path, url)) = dotenv::database_url(&ws.root)? {
-                let label = format!("DATABASE_URL in {}", display_path(&path));
-                let env = Environment::from_url(&url, &label)?;
+            let dotenv = dotenv::database_url(&ws.root)?;
+            if let Some((path, url)) = dotenv.as_ref().filter(|(_, url)| !url.trim().is_empty()) {
+                let label = format!("DATABASE_URL in {}", display_path(path));
+                let env = Environment::from_url(url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
-            Err(no_database(ws, labels, vars))
+            let set_empty = dotenv.map(|(path, _)| path);
+            Err(no_database(ws, labels, vars, set_empty.as_deref()))
         }
     }
 }
@@ -246,13 +248,15 @@ fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<
 }
 
 /// `no database configured`, with every way of naming one in the order they are tried, and
-/// the variables that were set to nothing but blanks ([`variable`] takes them as unset): a CI
-/// secret not defined for the branch expands to "", and the list alone would name, as a way
-/// not taken, the variable the user did set.
+/// the variables that were set to nothing but blanks ([`variable`] takes them as unset; the
+/// `.env` at `dotenv_empty`, when its `DATABASE_URL` is): a CI secret not defined for the
+/// branch expands to "", and the list alone would name, as a way not taken, the variable the
+/// user did set.
 fn no_database(
     ws: &Workspace,
     labels: &Labels<'_>,
     vars: &dyn Fn(&str) -> Option<String>,
+    dotenv_empty: Option<&Path>,
 ) -> Error {
     let envs = display_path(&ws.environments_dir());
     let Labels { url, env, file } = labels;
@@ -265,6 +269,13 @@ fn no_database(
         error = error.with_detail(format!(
             "{name} is set but empty, which counts as unset: give it the database's URL \
              (a CI secret not defined for this branch or environment expands to nothing)"
+        ));
+    }
+    if let Some(path) = dotenv_empty {
+        error = error.with_detail(format!(
+            "DATABASE_URL in {} is set but empty, which counts as unset: give it the \
+             database's URL (a `${{VAR}}` there of a variable not set expands to nothing)",
+            display_path(path)
         ));
     }
     error

@@ -346,6 +346,37 @@ fn nothing_found_says_which_variables_were_set_empty() {
     );
 }
 
+/// `DATABASE_URL` set to nothing in `.env` (`DATABASE_URL=${CI_SECRET}`, the secret not
+/// defined) counts as unset, as the variable does; "no database configured" listed the `.env`
+/// among the ways not taken, never saying that it sets the variable: it says so, as for the
+/// process's variables.
+#[test]
+fn nothing_found_says_that_dotenv_sets_database_url_empty() {
+    let f = fixture(&[STAGING]);
+    for text in [
+        "DATABASE_URL=\n",
+        "DATABASE_URL=${CONFITURE_TEST_NEVER_SET_SECRET}\n",
+        "export DATABASE_URL=\"  \"\n",
+    ] {
+        f.dir.write(".env", text);
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+        assert_eq!(err.message, "no database configured");
+        assert!(
+            err.details.iter().any(|d| d.starts_with("DATABASE_URL in ")
+                && d.contains(".env is set but empty, which counts as unset")),
+            "{text:?}: {:?}",
+            err.details
+        );
+    }
+    f.dir.write(".env", "OTHER=1\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert!(
+        !err.details.iter().any(|d| d.contains("set but empty")),
+        "{:?}",
+        err.details
+    );
+}
+
 #[test]
 fn nothing_found_lists_the_five_ways() {
     let f = fixture(&[STAGING]);
