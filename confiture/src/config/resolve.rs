@@ -76,6 +76,7 @@ pub fn resolve_with(
         }
         Selection::File(path) => {
             refuse_file_of_the_root(ws, path, labels)?;
+            refuse_missing_file_close_to_one(ws, path, labels)?;
             let env = Environment::read_file(path, vars, labels)?;
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
             Ok(with_origin(env, Origin::File))
@@ -206,6 +207,64 @@ fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> 
         labels.file,
         crate::hint::quote_path(Path::new(&display_path(&at_root)))
     )))
+}
+
+/// A `-c` path that is not there, when what it meant is (the one did-you-mean of every name,
+/// as `--env`'s): an environment's name given as a path (`-c staging`, `-c staging.yaml`, or
+/// `staging.yml` in the environments directory), whose file the environments directory has, is
+/// `--env staging` — never for a path of another directory, which may have meant another
+/// database; a file name close to a `.yaml` file beside it (`-c db/environments/stagin.yaml`)
+/// is that file. Anything else is the reader's plain "does not exist"; a connection string is
+/// never shown.
+fn refuse_missing_file_close_to_one(
+    ws: &Workspace,
+    path: &Path,
+    labels: &Labels<'_>,
+) -> Result<()> {
+    let missing = matches!(
+        std::fs::symlink_metadata(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    if !missing || super::names_a_connection(&path.to_string_lossy()) {
+        return Ok(());
+    }
+    let dir = ws.environments_dir();
+    let stem = environment_of_file_name(name).unwrap_or(name);
+    let as_env = dir.join(format!("{stem}.yaml"));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    // A bare name, or one in the environments directory itself: never a file of another
+    // directory, which may have meant another database.
+    let in_envs = parent.is_none_or(|p| p.canonicalize().ok() == dir.canonicalize().ok());
+    let help = if in_envs && is_environment_name(stem) && as_env.is_file() {
+        format!(
+            "did you mean `{} {stem}`? (it reads {})",
+            labels.env,
+            display_path(&as_env)
+        )
+    } else {
+        let listed = list_environments(parent.unwrap_or(Path::new(".")));
+        let names: Vec<&str> = listed.iter().map(String::as_str).collect();
+        let Some(close) = closest(stem, &names) else {
+            return Ok(());
+        };
+        let file = match parent {
+            Some(parent) => parent.join(format!("{close}.yaml")),
+            None => PathBuf::from(format!("{close}.yaml")),
+        };
+        format!(
+            "did you mean `{} {}`?",
+            labels.file,
+            crate::hint::quote_path(&file)
+        )
+    };
+    Err(Error::invalid(format!(
+        "environment file {} does not exist",
+        display_path(path)
+    ))
+    .with_help(help))
 }
 
 /// Whether an environment file (`what`: the default one, or the one `--env` names) is there

@@ -645,6 +645,46 @@ fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
         .stderr_lacks("workspace root has");
 }
 
+/// A `-c` path that does not exist said only "check the path given to -c, or use --env NAME",
+/// where `--env` and every other mistyped name get the one did-you-mean: `-c staging` or `-c
+/// staging.yaml` (an environment's name given as its file) names `--env staging`, and a file
+/// name close to one beside it (`-c db/environments/stagin.yaml`) names that file; pasted, each
+/// runs.
+#[test]
+fn a_missing_environment_file_suggests_the_environment_or_the_file_it_meant() {
+    let db = TestDb::new("usage_c_missing");
+    let project = Project::two_tables();
+    let url = format!("database_url: {}\n", db.url());
+    project.write("db/environments/staging.yaml", &url);
+    for (given, help) in [
+        ("staging", "did you mean `--env staging`?"),
+        ("staging.yaml", "did you mean `--env staging`?"),
+        ("staging.yml", "did you mean `--env staging`?"),
+        (
+            "db/environments/stagin.yaml",
+            "did you mean `-c db/environments/staging.yaml`?",
+        ),
+    ] {
+        project
+            .run(&["migrate", "status", "-c", given])
+            .code(exit::INVALID)
+            .stderr_has(&format!("environment file {given} does not exist"))
+            .stderr_has(help);
+    }
+    project
+        .run(&["migrate", "status", "--env", "staging"])
+        .code(exit::NOT_INITIALISED);
+    project
+        .run(&["migrate", "status", "-c", "db/environments/staging.yaml"])
+        .code(exit::NOT_INITIALISED);
+    // Nothing close: the plain help.
+    project
+        .run(&["migrate", "status", "-c", "db/environments/production.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("check the path given to -c")
+        .stderr_lacks("did you mean");
+}
+
 /// `-c db/environments/staging.yaml` typed in `src/` said only that the file does not exist
 /// ("check the path given to -c"): the path is relative to the current directory. When it is
 /// there from the workspace root, the error says so and names the `-c` path from here (and
