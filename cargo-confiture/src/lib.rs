@@ -39,6 +39,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(cli) => cli,
         Err(e) => {
             let e = as_typed(one_setting_two_names(suggest(e, &args), &args), &args);
+            let e = with_color(e, &args);
             return argument_error(&e, wants_json(&args), &given);
         }
     };
@@ -202,24 +203,42 @@ fn without_passwords(mut error: Error, given: &Given) -> Error {
 
 /// Whether the arguments ask for `--format json`, read from the raw arguments: clap's own
 /// errors happen before there is a parsed value to ask, and a script that passed
-/// `--format json` must still get one JSON document when another argument is wrong. The last
-/// `--format` wins, as it does for clap; nothing after `--` is an option.
+/// `--format json` must still get one JSON document when another argument is wrong.
 fn wants_json(args: &[OsString]) -> bool {
-    let mut format = None;
+    given_value(args, "--format") == Some("json")
+}
+
+/// The value of the long option `flag` (`--flag VALUE` or `--flag=VALUE`) in the raw
+/// arguments, for what must hold before they parse (`--format`, `--color`). The last one wins,
+/// as it does for clap; nothing after `--` is an option.
+fn given_value<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
+    let mut value = None;
     let mut words = args.iter().skip(1).map(|a| a.to_str());
     while let Some(word) = words.next() {
         match word {
             Some("--") => break,
-            Some("--format") => format = words.next().flatten(),
+            Some(w) if w == flag => value = words.next().flatten(),
             Some(w) => {
-                if let Some(value) = w.strip_prefix("--format=") {
-                    format = Some(value);
+                if let Some(given) = w.strip_prefix(flag).and_then(|w| w.strip_prefix('=')) {
+                    value = Some(given);
                 }
             }
             None => {}
         }
     }
-    format == Some("json")
+    value
+}
+
+/// A clap error (or the help, the version) rendered as `--color` asks: clap decides its colour
+/// by its command's setting, which the parsed `--color` never reached. `auto` (or no valid
+/// value) is clap's own: a terminal, `NO_COLOR`, `CLICOLOR_FORCE`.
+fn with_color(e: clap::Error, args: &[OsString]) -> clap::Error {
+    let choice = match given_value(args, "--color") {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => return e,
+    };
+    e.with_cmd(&reached(args).color(choice))
 }
 
 /// clap's "a similar subcommand/argument exists" tip, decided by the one did-you-mean rule of
@@ -555,19 +574,34 @@ fn as_typed(mut e: clap::Error, args: &[OsString]) -> clap::Error {
 /// word it rejects (`unexpected argument 'postgresql://u:pw@h/db'`).
 fn argument_error(e: &clap::Error, json: bool, given: &Given) -> u8 {
     use clap::error::ErrorKind as K;
+    let text = if e.kind() == K::DisplayVersion {
+        "the version"
+    } else {
+        "the help"
+    };
     match e.kind() {
         K::DisplayHelp | K::DisplayVersion if stdio::stdout_was_closed() => {
             // It would go to `/dev/null` (see `stdio`): said, as any result that is lost.
             let _ = writeln!(
                 std::io::stderr(),
-                "error: the help could not be written to stdout: stdout was closed when the \
+                "error: {text} could not be written to stdout: stdout was closed when the \
                  command started"
             );
             exit::OUTPUT_FAILED
         }
         K::DisplayHelp | K::DisplayVersion => {
-            let _ = e.print();
-            exit::SUCCESS
+            match e.print().and_then(|()| std::io::stdout().flush()) {
+                Err(failed) if failed.kind() != std::io::ErrorKind::BrokenPipe => {
+                    // `> /dev/full`: lost as a closed stdout's is, and said the same way.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "error: {text} could not be written to stdout: {failed}"
+                    );
+                    exit::OUTPUT_FAILED
+                }
+                // A reader that went away (`| head`) is no error.
+                _ => exit::SUCCESS,
+            }
         }
         _ => {
             if given.specs.is_empty() && given.words.is_empty() {

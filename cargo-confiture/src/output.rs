@@ -325,6 +325,14 @@ impl Output {
         display::escape(&self.invocation.render(text)).into_owned()
     }
 
+    /// A result's `text` with its suggested commands completed as [`Output::hint`] completes
+    /// them, its lines kept (a report of several lines, names escaped by its writer): a
+    /// command written by [`confiture::hint::command`] in a report must not name the default
+    /// database when the run was on another.
+    pub fn completed(&self, text: &str) -> String {
+        self.invocation.render(text).into_owned()
+    }
+
     /// An error's detail lines as its text shows them under its `error:` line: each with its
     /// suggested commands completed ([`Output::hint`]'s invocation), laid out by
     /// [`render::details`]. The one rendering of details: one database's error, and each

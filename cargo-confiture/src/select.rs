@@ -120,7 +120,9 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
     .with_help(if names.is_empty() {
         "the workspace has no member packages: run without -p".to_string()
     } else {
-        format!("the members are {}", names.join(", "))
+        let suggestion = confiture::text::did_you_mean(name, names.iter().copied())
+            .map_or_else(String::new, |close| format!("did you mean -p {close}? "));
+        format!("{suggestion}the members are {}", names.join(", "))
     }))
 }
 

@@ -48,6 +48,9 @@ pub struct Settings {
     pub environments_dir: PathBuf,
     /// The environment used when none is named (default `local`).
     pub default_env: String,
+    /// The table that set `default_env` ([`WORKSPACE_SETTING`] or [`PACKAGE_SETTING`]), as an
+    /// error about its file names it; `None` when it is the default.
+    pub default_env_from: Option<&'static str>,
     /// The first version of a squashed history: rows below it are not problems.
     pub first_version: Option<u64>,
     /// The table that set `first_version`, as a help names it ([`WORKSPACE_SETTING`] or
@@ -62,6 +65,7 @@ impl Default for Settings {
             migrations_dir_from: None,
             environments_dir: PathBuf::from("db/environments"),
             default_env: "local".to_string(),
+            default_env_from: None,
             first_version: None,
             first_version_from: None,
         }
@@ -508,6 +512,7 @@ fn read_settings(table: &Table, value: &toml::Value, settings: &mut Settings) ->
                     .with_help(format!("for example `{key} = \"{example}\"`")));
                 }
                 settings.default_env = env.to_string();
+                settings.default_env_from = Some(table_setting(name));
             }
             "first_version" => {
                 let version = value.as_integer().and_then(|v| u64::try_from(v).ok());

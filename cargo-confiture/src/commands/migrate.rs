@@ -369,7 +369,9 @@ fn rewrite<R: serde::Serialize>(
         ("the ledger rewrite committed", dry_run),
         outcome,
         |_| exit::SUCCESS,
-        |_, r| text(r),
+        // Its suggested commands completed as every other's: on this run's database, a
+        // preview's with `--dry-run`.
+        |out, r| out.completed(&text(r)),
     )
 }
 
@@ -655,7 +657,7 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
         lines.push(format!(
             "the new {} of {} (edited since {} ran) {} recorded as applied without being run: \
              the database keeps what the text that ran did (a schema change goes in a new \
-             migration: `migrate generate NAME`)",
+             migration: {})",
             if one { "text" } else { "texts" },
             display::version_range(&edited),
             if one { "it" } else { "they" },
@@ -664,6 +666,7 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
                 (false, true) => "is",
                 (false, false) => "are",
             },
+            hint::command("migrate generate NAME"),
         ));
     }
     let recorded = ids(ReinitAction::Record, &|_| true);

@@ -17,8 +17,10 @@ pub const FILE_NAME: &str = ".env";
 const VARIABLE: &str = "DATABASE_URL";
 
 /// `DATABASE_URL` of `<root>/.env` with the file's path, or `None` when there is no such file
-/// or it does not set the variable (or sets it empty). A file that cannot be read or parsed is
-/// an error naming it; its text is never quoted (it holds passwords).
+/// or it does not set the variable. A value of nothing but blanks (`DATABASE_URL=${SECRET}`,
+/// the secret not set) is returned as it is: the caller counts it as unset, and says so. A
+/// file that cannot be read or parsed is an error naming it; its text is never quoted (it
+/// holds passwords).
 pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
     database_url_within(root, super::STREAM_WAIT)
 }
@@ -93,9 +95,7 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
             found = Some(value);
         }
     }
-    Ok(found
-        .filter(|value| !value.trim().is_empty())
-        .map(|value| (path, value)))
+    Ok(found.map(|value| (path, value)))
 }
 
 /// Where dotenvy stopped with `error`: the line (from 1) the entry it could not read starts

@@ -1080,17 +1080,52 @@ impl FileContext<'_> {
                 if let Some((what, help)) = self.emptied_parts(&url_text(top), &url) {
                     return Err(self.key_error("database_url", &what).with_help(help));
                 }
-                parse_spec_with(&url, &LibpqDefaults::from_vars(self.vars)).map_err(|reason| {
-                    // Named when the variable is the whole value: a variable in a part of it
-                    // (a password) may not be where the fault is.
-                    let from = match self.connection_variables(top, None) {
-                        Some((vars, _)) if is_one_variable(&url_text(top)) => {
-                            format!(" (in ${}, which it is)", vars.join(" and $"))
+                let defaults = LibpqDefaults::from_vars(self.vars);
+                parse_spec_with(&url, &defaults).map_err(|reason| {
+                    // Named when the variable is the whole value; a variable in a part of it
+                    // (a password) only when its value is the fault: the URL parses with a
+                    // plain word in its place.
+                    let (from, help) = match self.connection_variables(top, None) {
+                        Some((vars, _)) if is_one_variable(&url_text(top)) => (
+                            format!(" (in ${}, which it is)", vars.join(" and $")),
+                            CONNECTION_HELP.to_string(),
+                        ),
+                        Some((vars, _)) => {
+                            let faulty: Vec<String> = vars
+                                .into_iter()
+                                .filter(|name| {
+                                    let plain = |var: &str| {
+                                        if var == name {
+                                            Some("x".to_string())
+                                        } else {
+                                            (self.vars)(var)
+                                        }
+                                    };
+                                    expand(&url_text(top), &plain, emptied_refused("database_url"))
+                                        .is_ok_and(|text| parse_spec_with(&text, &defaults).is_ok())
+                                })
+                                .collect();
+                            if faulty.is_empty() {
+                                (String::new(), CONNECTION_HELP.to_string())
+                            } else {
+                                (
+                                    format!(" (by the value of ${})", faulty.join(" and $")),
+                                    format!(
+                                        "a variable's value goes into the URL as it is: \
+                                         percent-encode the characters a URL reserves in it \
+                                         (`@` is %40, `:` %3A, `/` %2F, `?` %3F, `#` %23, `%` \
+                                         %25), or give the connection as a `database:` block \
+                                         (host, port, database, user, password), whose values \
+                                         are taken as they are (`password: ${{{}}}`)",
+                                        faulty[0]
+                                    ),
+                                )
+                            }
                         }
-                        _ => String::new(),
+                        None => (String::new(), CONNECTION_HELP.to_string()),
                     };
                     self.key_error("database_url", &format!("is invalid{from}: {reason}"))
-                        .with_help(CONNECTION_HELP)
+                        .with_help(help)
                 })?
             }
             (_, Some(Value::Mapping(block))) => self.legacy_database(block)?,
@@ -2789,6 +2824,43 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// A password (or any part) from a variable whose value a URL must percent-encode
+    /// (`${PW}` set to `p@ss`) was refused as "found more than one `@` before the host", naming
+    /// no variable: the user looked for the fault in the file. The variable is named when the
+    /// URL parses with its value replaced by a plain word, with how to give such a value.
+    #[test]
+    fn a_url_broken_by_a_variable_s_value_names_the_variable() {
+        let path = Path::new("db/environments/local.yaml");
+        let vars = |name: &str| match name {
+            "PW" => Some("p@ss".to_string()),
+            "DB" => Some("app".to_string()),
+            _ => None,
+        };
+        let e = Environment::parse(
+            "database_url: postgresql://app:${PW}@db/${DB}\n",
+            path,
+            &vars,
+        )
+        .unwrap_err();
+        let text = format!("{e:#}");
+        assert!(
+            e.message
+                .contains("`database_url` is invalid (by the value of $PW): "),
+            "{text}"
+        );
+        assert!(text.contains("percent-encode"), "{text}");
+        assert!(text.contains("`database:` block"), "{text}");
+        assert!(!text.contains("p@ss"), "{text}");
+        // The file's own fault: no variable blamed.
+        let e = Environment::parse(
+            "database_url: postgresql://app:${DB}@db@x/app\n",
+            path,
+            &vars,
+        )
+        .unwrap_err();
+        assert!(!e.message.contains("by the value of"), "{e}");
     }
 
     /// A variable set to the empty string without a default inside a value (h16 F4): only a

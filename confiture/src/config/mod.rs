@@ -10,7 +10,9 @@
 //! 2. an environment ([`Selection::Env`]; `--env NAME`, `<environments_dir>/NAME.yaml`) or an
 //!    environment file ([`Selection::File`]; `-c FILE`);
 //! 3. the `CONFITURE_DATABASE_URL` environment variable;
-//! 4. the default environment file (`default_env`, normally `local`), if it exists;
+//! 4. the default environment file (`default_env`, normally `local`), if it exists (one
+//!    there under a close name, `Local.yaml` or `local.yml`, or `default_env = "locl"` beside
+//!    `local.yaml`, is a misspelling and refused: the next rules may name another database);
 //! 5. the `DATABASE_URL` environment variable;
 //! 6. `DATABASE_URL` in the `.env` file of the workspace root (read, never loaded into the
 //!    process environment: it overrides nothing).

@@ -12,7 +12,7 @@ use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
+use crate::workspace::{ShownFrom, Workspace};
 
 /// How the caller spells the three ways of naming a database, for messages (`did you mean
 /// --env staging?`): the library does not know the CLI's flags, the CLI passes them
@@ -76,6 +76,7 @@ pub fn resolve_with(
         }
         Selection::File(path) => {
             refuse_file_of_the_root(ws, path, labels)?;
+            refuse_missing_file_close_to_one(ws, path, labels)?;
             let env = Environment::read_file(path, vars, labels)?;
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
             Ok(with_origin(env, Origin::File))
@@ -93,18 +94,82 @@ pub fn resolve_with(
                 env.name = ws.settings.default_env.clone();
                 return Ok(with_origin(env, Origin::DefaultEnv));
             }
+            if let Some(error) = misnamed_default(ws, &default, labels) {
+                return Err(error);
+            }
             if let Some(url) = var("DATABASE_URL")? {
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            if let Some((path, url)) = dotenv::database_url(&ws.root)? {
-                let label = format!("DATABASE_URL in {}", display_path(&path));
-                let env = Environment::from_url(&url, &label)?;
+            let dotenv = dotenv::database_url(&ws.root)?;
+            if let Some((path, url)) = dotenv.as_ref().filter(|(_, url)| !url.trim().is_empty()) {
+                let label = format!("DATABASE_URL in {}", display_path(path));
+                let env = Environment::from_url(url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
-            Err(no_database(ws, labels, vars))
+            let set_empty = dotenv.map(|(path, _)| path);
+            Err(no_database(ws, labels, vars, set_empty.as_deref()))
         }
     }
+}
+
+/// The default environment's file missing while the environments directory has it under
+/// another name: a name [`closest`] to it (`default_env = "locl"` beside `local.yaml`, or
+/// `Local.yaml` for the default `local`), or its `.yml` spelling. A misspelling, refused: going
+/// on to `DATABASE_URL` or `.env` would use another database, and the help of its absence
+/// (`--create-database`) would create it. A default file simply not there (a project naming
+/// its database by `DATABASE_URL`) still lets the next rule decide.
+fn misnamed_default(ws: &Workspace, default: &Path, labels: &Labels<'_>) -> Option<Error> {
+    let dir = ws.environments_dir();
+    let name = ws.settings.default_env.as_str();
+    let available = list_environments(&dir);
+    let names: Vec<&str> = available.iter().map(String::as_str).collect();
+    let (found, rename) = match closest(name, &names) {
+        Some(close) => (dir.join(format!("{close}.yaml")), Some(close)),
+        None if yml_to_rename(&dir, name).is_some() => (dir.join(format!("{name}.yml")), None),
+        None => return None,
+    };
+    let chosen = match ws.settings.default_env_from {
+        Some(from) => format!(
+            "the default environment is `{name}`: {} sets it",
+            ws.setting_shown("default_env", from, ShownFrom::CurrentDir)
+        ),
+        None => format!("the default environment is `{name}`: no `default_env` is set"),
+    };
+    let fix = match (rename, ws.settings.default_env_from) {
+        (Some(close), Some(_)) => format!(
+            "did you mean `{close}`? set `default_env = \"{close}\"`, or rename {} to {}",
+            display_path(&found),
+            display_path(default)
+        ),
+        (Some(close), None) => format!(
+            "did you mean {} {close}? rename {} to {}",
+            labels.env,
+            display_path(&found),
+            display_path(default)
+        ),
+        (None, _) => format!(
+            "rename {} to {}: environment files end in .yaml",
+            display_path(&found),
+            display_path(default)
+        ),
+    };
+    Some(
+        Error::invalid(format!(
+            "the default environment file {} does not exist, but {} does",
+            display_path(default),
+            display_path(&found)
+        ))
+        .with_detail(chosen)
+        .with_detail(
+            "the database is not taken from DATABASE_URL or .env instead: that may be another \
+             one",
+        )
+        .with_help(format!(
+            "{fix}; or name the database ({} NAME, {} FILE, {} URL)",
+            labels.env, labels.file, labels.url
+        )),
+    )
 }
 
 /// A relative environment file path that is not there from the current directory but is from
@@ -142,6 +207,64 @@ fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> 
         labels.file,
         crate::hint::quote_path(Path::new(&display_path(&at_root)))
     )))
+}
+
+/// A `-c` path that is not there, when what it meant is (the one did-you-mean of every name,
+/// as `--env`'s): an environment's name given as a path (`-c staging`, `-c staging.yaml`, or
+/// `staging.yml` in the environments directory), whose file the environments directory has, is
+/// `--env staging` — never for a path of another directory, which may have meant another
+/// database; a file name close to a `.yaml` file beside it (`-c db/environments/stagin.yaml`)
+/// is that file. Anything else is the reader's plain "does not exist"; a connection string is
+/// never shown.
+fn refuse_missing_file_close_to_one(
+    ws: &Workspace,
+    path: &Path,
+    labels: &Labels<'_>,
+) -> Result<()> {
+    let missing = matches!(
+        std::fs::symlink_metadata(path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return Ok(());
+    };
+    if !missing || super::names_a_connection(&path.to_string_lossy()) {
+        return Ok(());
+    }
+    let dir = ws.environments_dir();
+    let stem = environment_of_file_name(name).unwrap_or(name);
+    let as_env = dir.join(format!("{stem}.yaml"));
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    // A bare name, or one in the environments directory itself: never a file of another
+    // directory, which may have meant another database.
+    let in_envs = parent.is_none_or(|p| p.canonicalize().ok() == dir.canonicalize().ok());
+    let help = if in_envs && is_environment_name(stem) && as_env.is_file() {
+        format!(
+            "did you mean `{} {stem}`? (it reads {})",
+            labels.env,
+            display_path(&as_env)
+        )
+    } else {
+        let listed = list_environments(parent.unwrap_or(Path::new(".")));
+        let names: Vec<&str> = listed.iter().map(String::as_str).collect();
+        let Some(close) = closest(stem, &names) else {
+            return Ok(());
+        };
+        let file = match parent {
+            Some(parent) => parent.join(format!("{close}.yaml")),
+            None => PathBuf::from(format!("{close}.yaml")),
+        };
+        format!(
+            "did you mean `{} {}`?",
+            labels.file,
+            crate::hint::quote_path(&file)
+        )
+    };
+    Err(Error::invalid(format!(
+        "environment file {} does not exist",
+        display_path(path)
+    ))
+    .with_help(help))
 }
 
 /// Whether an environment file (`what`: the default one, or the one `--env` names) is there
@@ -184,13 +307,15 @@ fn variable(vars: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<Option<
 }
 
 /// `no database configured`, with every way of naming one in the order they are tried, and
-/// the variables that were set to nothing but blanks ([`variable`] takes them as unset): a CI
-/// secret not defined for the branch expands to "", and the list alone would name, as a way
-/// not taken, the variable the user did set.
+/// the variables that were set to nothing but blanks ([`variable`] takes them as unset; the
+/// `.env` at `dotenv_empty`, when its `DATABASE_URL` is): a CI secret not defined for the
+/// branch expands to "", and the list alone would name, as a way not taken, the variable the
+/// user did set.
 fn no_database(
     ws: &Workspace,
     labels: &Labels<'_>,
     vars: &dyn Fn(&str) -> Option<String>,
+    dotenv_empty: Option<&Path>,
 ) -> Error {
     let envs = display_path(&ws.environments_dir());
     let Labels { url, env, file } = labels;
@@ -203,6 +328,13 @@ fn no_database(
         error = error.with_detail(format!(
             "{name} is set but empty, which counts as unset: give it the database's URL \
              (a CI secret not defined for this branch or environment expands to nothing)"
+        ));
+    }
+    if let Some(path) = dotenv_empty {
+        error = error.with_detail(format!(
+            "DATABASE_URL in {} is set but empty, which counts as unset: give it the \
+             database's URL (a `${{VAR}}` there of a variable not set expands to nothing)",
+            display_path(path)
         ));
     }
     error

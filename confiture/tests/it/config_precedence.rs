@@ -234,6 +234,60 @@ fn rule_4_a_default_file_that_is_there_but_unusable_is_an_error_not_a_fall_throu
     assert_eq!(env.origin, Origin::DatabaseUrl);
 }
 
+/// A default environment whose file is there under another name — `default_env = "locl"`
+/// beside `local.yaml`, `Local.yaml` or `local.yml` for the default `local` — fell through to
+/// `DATABASE_URL` (or `.env`): another database, which the help of its absence offered to
+/// create (`--create-database`). A misspelling is refused, naming the file there and how the
+/// default was chosen; a default file simply not there still lets the next rule decide.
+#[test]
+fn rule_4_a_misnamed_default_file_is_refused_not_a_fall_through() {
+    let dotenv = format!("DATABASE_URL={DOTENV_URL}\n");
+    let mut f = fixture(&[LOCAL, STAGING]);
+    f.dir.write(".env", &dotenv);
+    f.ws.settings.default_env = "locl".to_string();
+    f.ws.settings.default_env_from = Some(confiture::workspace::WORKSPACE_SETTING);
+    for pairs in [&[DATABASE_URL][..], &[]] {
+        let err = resolve(&f.ws, &Selection::Auto, &vars(pairs)).unwrap_err();
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        let local = PathBuf::from("db/environments/local.yaml");
+        let locl = PathBuf::from("db/environments/locl.yaml");
+        let (missing, there) = err.message.split_once(" does not exist, but ").unwrap();
+        assert!(missing.ends_with(&locl.display().to_string()), "{err}");
+        assert!(
+            there.ends_with(&format!("{} does", local.display())),
+            "{err}"
+        );
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("`default_env` in `[workspace.metadata.confiture]`"),
+            "{text}"
+        );
+        assert!(text.contains("set `default_env = \"local\"`"), "{text}");
+        assert!(
+            !text.contains("heroku") && !text.contains("dotenv"),
+            "{text}"
+        );
+    }
+
+    // The default `local`, misspelled in the file's name or its extension.
+    for misnamed in ["Local.yaml", "local.yml"] {
+        let f = fixture(&[STAGING, (misnamed, LOCAL.1)]);
+        f.dir.write(".env", &dotenv);
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap_err();
+        assert_eq!(err.exit_code(), exit::INVALID, "{err}");
+        let text = format!("{err:#}");
+        assert!(text.contains(misnamed), "{text}");
+        assert!(text.contains("no `default_env` is set"), "{text}");
+        assert!(text.contains("rename"), "{text}");
+    }
+
+    // Nothing of its name there: the next rule decides, as before.
+    let mut f = fixture(&[LOCAL, STAGING]);
+    f.ws.settings.default_env = "dev".to_string();
+    let env = resolve(&f.ws, &Selection::Auto, &vars(&[DATABASE_URL])).unwrap();
+    assert_eq!(env.origin, Origin::DatabaseUrl);
+}
+
 #[test]
 fn rule_5_database_url_is_the_last_resort() {
     let f = fixture(&[STAGING]);
@@ -284,6 +338,37 @@ fn nothing_found_says_which_variables_were_set_empty() {
             .any(|d| d.contains("5. the DATABASE_URL")));
     }
     // Unset: no such line.
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert!(
+        !err.details.iter().any(|d| d.contains("set but empty")),
+        "{:?}",
+        err.details
+    );
+}
+
+/// `DATABASE_URL` set to nothing in `.env` (`DATABASE_URL=${CI_SECRET}`, the secret not
+/// defined) counts as unset, as the variable does; "no database configured" listed the `.env`
+/// among the ways not taken, never saying that it sets the variable: it says so, as for the
+/// process's variables.
+#[test]
+fn nothing_found_says_that_dotenv_sets_database_url_empty() {
+    let f = fixture(&[STAGING]);
+    for text in [
+        "DATABASE_URL=\n",
+        "DATABASE_URL=${CONFITURE_TEST_NEVER_SET_SECRET}\n",
+        "export DATABASE_URL=\"  \"\n",
+    ] {
+        f.dir.write(".env", text);
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+        assert_eq!(err.message, "no database configured");
+        assert!(
+            err.details.iter().any(|d| d.starts_with("DATABASE_URL in ")
+                && d.contains(".env is set but empty, which counts as unset")),
+            "{text:?}: {:?}",
+            err.details
+        );
+    }
+    f.dir.write(".env", "OTHER=1\n");
     let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
     assert!(
         !err.details.iter().any(|d| d.contains("set but empty")),

@@ -266,7 +266,13 @@ fn an_unknown_package_or_manifest_is_refused_naming_what_exists() {
         .run(&["lint", "-p", "biling"])
         .code(exit::USAGE)
         .stderr_has("package `biling` is not a member of the workspace")
-        .stderr_has("the members are billing");
+        .stderr_has("did you mean -p billing? the members are billing");
+    // The one did-you-mean rule: a name far from every member gets the list alone.
+    project
+        .run(&["lint", "-p", "shipping_labels"])
+        .code(exit::USAGE)
+        .stderr_has("help: the members are billing")
+        .stderr_lacks("did you mean");
     project
         .run(&["lint", "--manifest-path", "billing"])
         .code(exit::USAGE)

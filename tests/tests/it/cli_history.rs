@@ -2607,7 +2607,12 @@ fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edi
         .stdout_has(&format!(
             "{said} would be recorded as applied without being run"
         ))
-        .stdout_has("the database keeps what the text that ran did");
+        .stdout_has("the database keeps what the text that ran did")
+        // A suggested command as every other: whole, with the run's selection.
+        .stdout_has(
+            "(a schema change goes in a new migration: `cargo confiture migrate generate NAME \
+             --dry-run`)",
+        );
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS)
@@ -2664,11 +2669,32 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
         .code(exit::SUCCESS);
     assert_eq!(row_details(&db), before);
 
+    // The way back is a suggested command as every other: whole, on this database (its
+    // report's text named the default environment's, and dropped a preview's `--dry-run`).
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "reinit",
+                "--through",
+                "002",
+                "--yes",
+                "--dry-run",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has(
+            "(`cargo confiture migrate baseline --through 004 --database-url <URL> --dry-run` \
+             records them again without running them)",
+        );
     project
         .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
         .code(exit::SUCCESS)
-        .stdout_has("migrate baseline --through 004")
-        .stdout_has("records them again without running them");
+        .stdout_has(
+            "(`cargo confiture migrate baseline --through 004 --database-url <URL>` records them \
+             again without running them)",
+        );
     assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
     project
         .run_on(&db, &["migrate", "baseline", "--through", "004"])

@@ -401,6 +401,52 @@ fn an_unknown_environment_lists_the_existing_ones() {
         .stderr_has("available environments: local, staging");
 }
 
+/// `default_env = "locl"` beside `local.yaml` (or `Local.yaml` for the default `local`) went on
+/// to `DATABASE_URL`, another database, whose "does not exist" help offered `up
+/// --create-database`. The misspelling is refused before anything connects, naming both files
+/// and where the default was set, in text and in JSON.
+#[test]
+fn a_misnamed_default_environment_is_refused_not_replaced_by_database_url() {
+    let project = two_migrations();
+    project.write(
+        "db/environments/local.yaml",
+        "database_url: postgresql://x@127.0.0.1:1/local_db\n",
+    );
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n[workspace.metadata.confiture]\ndefault_env = \"locl\"\n",
+    );
+    let elsewhere = [("DATABASE_URL", "postgresql://x@127.0.0.1:1/elsewhere")];
+    let run = |args: &[&str]| Run::of(project.cli().args(args).envs(elsewhere));
+    run(&["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has(
+            "error: the default environment file db/environments/locl.yaml does not exist, but \
+             db/environments/local.yaml does",
+        )
+        .stderr_has("`default_env` in `[workspace.metadata.confiture]` of `Cargo.toml:4` sets it")
+        .stderr_has("did you mean `local`? set `default_env = \"local\"`")
+        .stderr_lacks("elsewhere")
+        .stderr_lacks("using");
+    let json = run(&["migrate", "up", "--create-database", "--format", "json"]);
+    json.code(exit::INVALID).stderr_lacks("elsewhere");
+    assert_eq!(json.json()["error"]["kind"], "invalid");
+
+    project.write("Cargo.toml", "[workspace]\nmembers = []\n");
+    project.remove("db/environments/local.yaml");
+    project.write(
+        "db/environments/Local.yaml",
+        "database_url: postgresql://x@h/db\n",
+    );
+    run(&["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has(
+            "db/environments/local.yaml does not exist, but db/environments/Local.yaml does",
+        )
+        .stderr_has("did you mean --env Local?")
+        .stderr_lacks("elsewhere");
+}
+
 /// Runs the CLI on a pseudo-terminal (util-linux `script`), returning everything it printed.
 fn on_a_terminal(project: &Project, args: &[&str], no_color: bool) -> String {
     let mut command_line = shell_quote(&binary().display().to_string());

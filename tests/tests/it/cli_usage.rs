@@ -83,6 +83,47 @@ fn every_argument_error_is_one_json_document_with_format_json() {
     }
 }
 
+/// `--color` was read only once the arguments parsed: clap's own output — a usage error, the
+/// help — ignored it, coloured on a terminal under `--color never` (here `CLICOLOR_FORCE`, which
+/// clap's `auto` honours as a terminal) and plain under `--color always`.
+#[test]
+fn color_is_honoured_by_usage_errors_and_help_too() {
+    let project = Project::two_tables();
+    let run = |args: &[&str], force: bool| {
+        let mut cli = project.cli();
+        cli.args(args);
+        if force {
+            cli.env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1");
+        }
+        Run::of(&mut cli)
+    };
+    for color in [&["--color", "never"][..], &["--color=never"]] {
+        let never = |args: &[&'static str]| -> Vec<&str> { [args, color].concat() };
+        run(&never(&["migrate", "statu"]), true)
+            .code(exit::USAGE)
+            .stderr_has("unrecognized subcommand")
+            .stderr_lacks("\x1b[");
+        run(&never(&["migrate", "up", "--steps", "x"]), true)
+            .code(exit::USAGE)
+            .stderr_lacks("\x1b[");
+        run(&never(&["migrate", "up", "--help"]), true)
+            .code(exit::SUCCESS)
+            .stdout_has("Usage:")
+            .stdout_lacks("\x1b[");
+    }
+    // `always` wins over NO_COLOR (which the harness sets), as for the command's own output.
+    run(&["migrate", "statu", "--color", "always"], false)
+        .code(exit::USAGE)
+        .stderr_has("\x1b[");
+    run(&["--color", "always", "migrate", "up", "--help"], false)
+        .code(exit::SUCCESS)
+        .stdout_has("\x1b[");
+    // Left to `auto`, NO_COLOR and a pipe keep clap's output plain.
+    run(&["migrate", "statu"], false)
+        .code(exit::USAGE)
+        .stderr_lacks("\x1b[");
+}
+
 #[test]
 fn argument_errors_without_json_stay_text_and_exit_64() {
     let project = Project::two_tables();
@@ -602,6 +643,46 @@ fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
         .code(exit::INVALID)
         .stderr_has("migrations directory `nowhere` does not exist")
         .stderr_lacks("workspace root has");
+}
+
+/// A `-c` path that does not exist said only "check the path given to -c, or use --env NAME",
+/// where `--env` and every other mistyped name get the one did-you-mean: `-c staging` or `-c
+/// staging.yaml` (an environment's name given as its file) names `--env staging`, and a file
+/// name close to one beside it (`-c db/environments/stagin.yaml`) names that file; pasted, each
+/// runs.
+#[test]
+fn a_missing_environment_file_suggests_the_environment_or_the_file_it_meant() {
+    let db = TestDb::new("usage_c_missing");
+    let project = Project::two_tables();
+    let url = format!("database_url: {}\n", db.url());
+    project.write("db/environments/staging.yaml", &url);
+    for (given, help) in [
+        ("staging", "did you mean `--env staging`?"),
+        ("staging.yaml", "did you mean `--env staging`?"),
+        ("staging.yml", "did you mean `--env staging`?"),
+        (
+            "db/environments/stagin.yaml",
+            "did you mean `-c db/environments/staging.yaml`?",
+        ),
+    ] {
+        project
+            .run(&["migrate", "status", "-c", given])
+            .code(exit::INVALID)
+            .stderr_has(&format!("environment file {given} does not exist"))
+            .stderr_has(help);
+    }
+    project
+        .run(&["migrate", "status", "--env", "staging"])
+        .code(exit::NOT_INITIALISED);
+    project
+        .run(&["migrate", "status", "-c", "db/environments/staging.yaml"])
+        .code(exit::NOT_INITIALISED);
+    // Nothing close: the plain help.
+    project
+        .run(&["migrate", "status", "-c", "db/environments/production.yaml"])
+        .code(exit::INVALID)
+        .stderr_has("check the path given to -c")
+        .stderr_lacks("did you mean");
 }
 
 /// `-c db/environments/staging.yaml` typed in `src/` said only that the file does not exist

@@ -672,6 +672,38 @@ fn exit_74_when_the_result_cannot_be_written_and_only_instead_of_0() {
     assert_eq!(db.ledger().map(|rows| rows.len()), Some(2));
 }
 
+/// The help and the version written to a stdout that fails (`> /dev/full`) exited 0, the
+/// text lost, while a closed stdout exited 74: a write that fails is said and exits 74 too;
+/// a reader that went away is still no error.
+#[test]
+fn exit_74_when_the_help_or_version_cannot_be_written() {
+    let project = Project::new();
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["migrate", "up", "--help"],
+        &["--version"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
+        Run::of(project.cli().args(args).stdout(full))
+            .code(exit::OUTPUT_FAILED)
+            .stderr_has("could not be written to stdout: No space left on device");
+        let mut child = project
+            .cli()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn the CLI under test");
+        drop(child.stdout.take());
+        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        run.code(exit::SUCCESS).stderr_lacks("could not be written");
+    }
+}
+
 #[test]
 fn exit_64_for_usage_errors_never_2() {
     let db = TestDb::new("exit64");
