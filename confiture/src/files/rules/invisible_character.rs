@@ -8,7 +8,7 @@ use super::{Context, Diagnostic, RuleDoc, Severity};
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C123",
     name: "invisible-character",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     help_names_allow: false,
     summary: "an invisible or control character in the SQL, outside strings, quoted identifiers and comments",
     explanation: "\
@@ -20,9 +20,12 @@ it have run; a no-transaction migration's statements before it have committed), 
 `cafe\\u{200b}` is a table name that looks like `cafe` and is not. Reported where it is part of
 the SQL outside strings, quoted identifiers and comments, at the first such character of each
 word; inside them it is data, sent as written. The body of a function or `DO` block is not
-read. A NUL byte is C015's.
+read. A NUL byte is C015's. A warning, not an error: the server accepts some of them (in a
+name), and a migration applied with one must keep its text (the ledger's checksum covers it),
+so `up` is not refused for it; `lint -D warnings` and CI fail on it.
 
-**Fix:** delete the character (the diagnostic gives its line and column, and names it).",
+**Fix:** delete the character (the diagnostic gives its line and column, and names it) if the
+migration is not applied anywhere yet; if it is, leave its text as it ran.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -48,8 +51,9 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         u32::from(c),
                         crate::display::escape(token.text)
                     ),
-                    "delete it: it shows as nothing, but the server reads it (outside strings, \
-                 quoted identifiers and comments it is no whitespace)"
+                    "delete it if the migration is not applied anywhere yet (the checksum covers \
+                     the file's bytes): it shows as nothing, but the server reads it (outside \
+                     strings, quoted identifiers and comments it is no whitespace)"
                         .to_string(),
                 ),
             );
