@@ -10,12 +10,12 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     name: "invisible-character",
     severity: Severity::Warning,
     help_names_allow: false,
-    summary: "an invisible or control character in the SQL, outside strings, quoted identifiers and comments",
+    summary: "an invisible or control character, or a space that is not ASCII, in the SQL, outside strings, quoted identifiers and comments",
     explanation: "\
 A byte-order mark in the middle of a file (`cat a.sql b.sql` of a file saved with one; the
 mark at the very start is C014's), a zero-width space or a direction mark pasted with the SQL,
-or a control character shows as nothing in an editor, but the server reads it as a letter of the
-word it touches: `\\u{feff}CREATE` is no keyword (`syntax error`, after the migrations before
+a control character, or a no-break space (a web page's) shows as nothing or as a space in an
+editor, but the server reads it as a letter of the word it touches: `\\u{feff}CREATE` is no keyword (`syntax error`, after the migrations before
 it have run; a no-transaction migration's statements before it have committed), and
 `cafe\\u{200b}` is a table name that looks like `cafe` and is not. Reported where it is part of
 the SQL outside strings, quoted identifiers and comments, at the first such character of each
@@ -24,8 +24,9 @@ read. A NUL byte is C015's. A warning, not an error: the server accepts some of 
 name), and a migration applied with one must keep its text (the ledger's checksum covers it),
 so `up` is not refused for it; `lint -D warnings` and CI fail on it.
 
-**Fix:** delete the character (the diagnostic gives its line and column, and names it) if the
-migration is not applied anywhere yet; if it is, leave its text as it ran.",
+**Fix:** delete the character, or put a plain space for a no-break one (the diagnostic gives
+its line and column, and names it), if the migration is not applied anywhere yet; if it is,
+leave its text as it ran.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -51,7 +52,7 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
                         u32::from(c),
                         crate::display::escape(token.text)
                     ),
-                    "delete it if the migration is not applied anywhere yet (the checksum covers \
+                    "delete it (a space: put a plain one) if the migration is not applied anywhere yet (the checksum covers \
                      the file's bytes): it shows as nothing, but the server reads it (outside \
                      strings, quoted identifiers and comments it is no whitespace)"
                         .to_string(),
@@ -61,16 +62,21 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// An invisible or control character the lexer keeps in a word or an operator: neither
+/// An invisible or control character the lexer keeps in a word or an operator, or a space
+/// that is not ASCII (a no-break space: the server's whitespace is ASCII alone): neither
 /// whitespace it skips nor the NUL byte (C015).
 fn is_reported(c: char) -> bool {
-    crate::display::is_hazard(c) && !c.is_ascii_whitespace() && c != '\0'
+    (crate::display::is_hazard(c) || (c.is_whitespace() && !c.is_ascii()))
+        && !c.is_ascii_whitespace()
+        && c != '\0'
 }
 
 fn named(c: char) -> &'static str {
     match c {
         '\u{feff}' => "a byte-order mark",
         '\u{200b}' => "a zero-width space",
+        '\u{a0}' => "a no-break space",
+        c if c.is_whitespace() => "a space character",
         c if c.is_control() => "a control character",
         _ => "an invisible character",
     }

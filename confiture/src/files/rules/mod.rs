@@ -565,6 +565,8 @@ mod tests {
             [("C123", 2)]
         );
         assert_eq!(up("CREATE TABLE cafe\u{200b} (id int);\n"), [("C123", 1)]);
+        // A no-break space pasted from a web page: the server's whitespace is ASCII alone.
+        assert_eq!(up("CREATE\u{a0}TABLE t (id int);\n"), [("C123", 1)]);
     }
 
     #[test]
