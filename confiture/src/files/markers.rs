@@ -35,6 +35,9 @@ pub struct Markers {
     pub no_transaction_at: Option<Place>,
     /// The first `irreversible` marker.
     pub irreversible_at: Option<Place>,
+    /// The first `destructive` marker, on any line (reported in a down file, where it has no
+    /// effect).
+    pub destructive_at: Option<Place>,
     /// Marker-looking comments that were not understood, in line order.
     pub problems: Vec<MarkerProblem>,
 }
@@ -132,6 +135,8 @@ pub fn parse(text: &str) -> Markers {
                         if is_destructive(&name) {
                             // confiture reads its gate on any line: so do we.
                             markers.destructive = true;
+                            let at = place(offset, token.text);
+                            markers.destructive_at.get_or_insert(at);
                             continue;
                         }
                         markers.problems.push(MarkerProblem {
@@ -199,6 +204,7 @@ fn read_marker(directive: &str, comment: &str, at: Place, markers: &mut Markers)
     if is_destructive(name) {
         // confiture takes the first word after `confiture:` as the name, whatever follows.
         markers.destructive = true;
+        markers.destructive_at.get_or_insert(at);
         return;
     }
     let rest = &directive[name.len()..];
