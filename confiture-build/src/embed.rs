@@ -75,7 +75,8 @@ impl Package {
 /// The Rust expression `confiture::include_migrations!()` expands to: a
 /// `&'static confiture::embedded::EmbeddedMigrations` holding each migration of a checked set
 /// — version, name, transaction mode, markers, and each file's text through `include_str!`
-/// of its absolute path (so that Cargo tracks it) with its SHA-256 computed here. `Err` when a
+/// of its absolute path (so that Cargo tracks it) with its SHA-256 computed here — and the
+/// file name of each confiture (Python) migration, which takes its version. `Err` when a
 /// path is not UTF-8 (`include_str!` needs a string).
 pub fn embed_source(report: &Report, package: &Package) -> Result<String, confiture::Error> {
     let shown_dir = report.shown(&report.migrations_dir);
@@ -109,6 +110,17 @@ pub fn embed_source(report: &Report, package: &Package) -> Result<String, confit
     line(&mut out, 8, format_args!("migrations: &["));
     for migration in &report.checked.set.migrations {
         embed_migration(&mut out, migration)?;
+    }
+    line(&mut out, 8, format_args!("],"));
+    // confiture (Python)'s migrations: not run, but each takes its version, as on disk.
+    line(&mut out, 8, format_args!("python: &["));
+    for file in &report.checked.set.python {
+        let file_name = file.path.file_name().and_then(|n| n.to_str());
+        line(
+            &mut out,
+            12,
+            format_args!("{},", lit(file_name.unwrap_or_default())),
+        );
     }
     out += "        ],\n    };\n    &MIGRATIONS\n}\n";
     Ok(out)

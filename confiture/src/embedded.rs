@@ -79,6 +79,10 @@ pub struct EmbeddedMigrations {
     pub first_version: Option<u64>,
     /// In version order.
     pub migrations: &'static [EmbeddedMigration],
+    /// confiture (Python)'s migrations of the directory, by file name (`003_c.py`), in version
+    /// order: never run (only confiture (Python) can), but each takes its version, as in the
+    /// directory, so that the set's check, plan and history are the directory's.
+    pub python: &'static [&'static str],
 }
 
 /// One embedded migration, with what the build-time check found in it.
@@ -123,17 +127,20 @@ impl EmbeddedMigrations {
         Path::new(self.dir)
     }
 
-    /// The embedded files as [`files::read_dir`] would have read them from [`Self::dir`].
+    /// The embedded files as [`files::read_dir`] would have read them from [`Self::dir`],
+    /// confiture (Python)'s migrations included.
     pub fn entries(&self) -> Vec<Entry> {
         let dir = self.dir();
-        self.migrations
-            .iter()
+        let sql = (self.migrations.iter())
             .flat_map(|m| [&m.up, &m.down])
             .map(|file| Entry::File {
                 path: dir.join(file.file_name),
                 bytes: file.sql.as_bytes().to_vec(),
-            })
-            .collect()
+            });
+        let python = (self.python.iter()).map(|name| Entry::Python {
+            path: dir.join(name),
+        });
+        sql.chain(python).collect()
     }
 
     /// Checks the embedded files with the rules of this `confiture` (the same [`files::check`]
@@ -185,6 +192,12 @@ impl EmbeddedMigrations {
             }
             if found.up.mode != embedded.mode || found.down.irreversible != embedded.irreversible {
                 mismatches.push(format!("{}: markers differ", found.id()));
+            }
+        }
+        for name in self.python {
+            let path = self.dir().join(name);
+            if !checked.set.python.iter().any(|p| p.path == path) && !checked.has_errors() {
+                mismatches.push(format!("{name}: not a migration of the embedded files"));
             }
         }
         if mismatches.is_empty() {
@@ -253,6 +266,7 @@ mod tests {
             dir: "db/migrations",
             first_version: None,
             migrations,
+            python: &[],
         }
     }
 
@@ -272,6 +286,22 @@ mod tests {
                 version: "1.2.3".into()
             }
         );
+    }
+
+    /// A confiture (Python) migration takes its version in the embedded set as in the
+    /// directory (the set held the `.sql` pairs alone: a pair after it was a gap, C004).
+    #[test]
+    fn a_python_migration_takes_its_version_as_in_the_directory() {
+        let checksum: &str = Box::leak(files::checksum(UP.as_bytes()).into_boxed_str());
+        let mut set = set(checksum);
+        set.python = &["002_p.py"];
+        let checked = set.load().unwrap();
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        let paths: Vec<_> = (checked.set.python.iter())
+            .map(|p| p.path.clone())
+            .collect();
+        assert_eq!(paths, [Path::new("db/migrations/002_p.py")]);
+        assert!(checked.set.has_version(2));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct Markers {
     pub no_transaction_at: Option<Place>,
     /// The first `irreversible` marker.
     pub irreversible_at: Option<Place>,
+    /// The first `destructive` marker, on any line (reported in a down file, where it has no
+    /// effect).
+    pub destructive_at: Option<Place>,
     /// Marker-looking comments that were not understood, in line order.
     pub problems: Vec<MarkerProblem>,
 }
@@ -119,9 +122,10 @@ pub fn parse(text: &str) -> Markers {
         }
     }
     // After the leading block, markers are misplaced. Looking for them means lexing the rest of
-    // the file, so first check cheaply whether the word appears at all.
+    // the file, so first check cheaply whether the word appears at all, in any case: the
+    // directive is read in any case ([`directive_text`]).
     let rest = &text[leading_end..];
-    if rest.contains("onfiture") || rest.contains("ONFITURE") {
+    if mentions_confiture(rest) {
         for token in lexer::tokens(rest) {
             let offset = leading_end + token.start;
             match token.kind {
@@ -131,6 +135,8 @@ pub fn parse(text: &str) -> Markers {
                         if is_destructive(&name) {
                             // confiture reads its gate on any line: so do we.
                             markers.destructive = true;
+                            let at = place(offset, token.text);
+                            markers.destructive_at.get_or_insert(at);
                             continue;
                         }
                         markers.problems.push(MarkerProblem {
@@ -168,6 +174,12 @@ fn directive_text(comment: &str) -> Option<&str> {
         .map(str::trim_start)
 }
 
+/// Whether `text` holds the word `confiture` in any case: the one quick look before lexing
+/// text for markers.
+fn mentions_confiture(text: &str) -> bool {
+    (text.as_bytes().windows(9)).any(|w| w.eq_ignore_ascii_case(b"confiture"))
+}
+
 fn looks_like_marker_anywhere(comment: &str) -> bool {
     let bytes = comment.as_bytes();
     bytes
@@ -192,6 +204,7 @@ fn read_marker(directive: &str, comment: &str, at: Place, markers: &mut Markers)
     if is_destructive(name) {
         // confiture takes the first word after `confiture:` as the name, whatever follows.
         markers.destructive = true;
+        markers.destructive_at.get_or_insert(at);
         return;
     }
     let rest = &directive[name.len()..];
@@ -370,6 +383,41 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// The word after the first statement is found in any case, as the directive is read: a
+    /// destructive gate or a misplaced marker spelt `ConFiture` was passed over (the quick look
+    /// for the word knew two spellings only), turning confiture's gate off in silence.
+    #[test]
+    fn marker_words_after_the_first_statement_are_found_in_any_case() {
+        for spelling in ["ConFiture", "CONFiture", "confiTURE", "cOnFiTuRe"] {
+            let text = format!("SELECT 1;\n-- {spelling}:destructive\nDROP TABLE t;\n");
+            assert!(parse(&text).destructive, "{text}");
+            let text = format!("SELECT 1;\n-- {spelling}:no-transaction\n");
+            let m = parse(&text);
+            assert!(
+                matches!(
+                    &m.problems[..],
+                    [MarkerProblem {
+                        at: Place { line: 2, .. },
+                        kind: MarkerProblemKind::AfterFirstStatement { directive },
+                    }] if directive == "no-transaction"
+                ),
+                "{text}: {:?}",
+                m.problems
+            );
+            let text = format!("SELECT 1;\n/* {spelling}:irreversible */\n");
+            assert!(
+                matches!(
+                    &parse(&text).problems[..],
+                    [MarkerProblem {
+                        kind: MarkerProblemKind::InBlockComment,
+                        ..
+                    }]
+                ),
+                "{text}"
+            );
+        }
     }
 
     /// The suggestion for a mistyped marker is the one every "did you mean" gives (markers used

@@ -670,9 +670,10 @@ fn read_dir_inspecting(
         } else {
             (file_type.is_dir(), file_type.is_file())
         };
-        if is_dir && is_sql {
-            // `002_x.up.sql/` is a migration that cannot be read, not a folder of migrations:
-            // reported as such, its other half is not reported as missing.
+        if is_dir && (is_sql || name::is_python_migration_name(&file_name)) {
+            // `002_x.up.sql/` (or confiture (Python)'s `002_x.py/`) is a migration that cannot
+            // be read, not a folder of migrations: reported as such, its other half is not
+            // reported as missing, nor its version.
             let error = IS_A_DIRECTORY.to_string();
             entries.push(Entry::Unreadable { path, error });
         } else if is_dir {
@@ -1257,6 +1258,40 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// hxf: a directory named like a confiture (Python) migration (`002_b.py/`) was taken for a
+    /// subdirectory (C012, a warning), its version missing (C004 on the next pair), where a
+    /// directory named like a `.sql` migration file is that migration unreadable (C010, its
+    /// version on disk), as C010's documentation says of both.
+    #[test]
+    fn a_directory_named_like_a_migration_file_is_that_migration_unreadable_py_too() {
+        let tmp = confiture_test_support::TempDir::new("files_dir_named_py");
+        for (name, text) in [
+            ("001_a.up.sql", "SELECT 1;\n"),
+            ("001_a.down.sql", "SELECT 1;\n"),
+        ] {
+            fs::write(tmp.path.join(name), text).unwrap();
+        }
+        for name in ["003_c.up.sql", "003_c.down.sql"] {
+            fs::write(tmp.path.join(name), "SELECT 1;\n").unwrap();
+        }
+        for dir in ["002_b.py", "004_d.up.sql"] {
+            fs::create_dir(tmp.path.join(dir)).unwrap();
+        }
+        fs::write(tmp.path.join("004_d.down.sql"), "SELECT 1;\n").unwrap();
+        let checked = load(&tmp.path, &CheckOptions::default()).unwrap();
+        let codes: Vec<(&str, String)> = (checked.diagnostics.iter())
+            .map(|d| (d.code, crate::display::file_name(&d.path)))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("C010", "002_b.py".to_string()),
+                ("C010", "004_d.up.sql".to_string())
+            ]
+        );
+        assert!(checked.set.has_version(2));
     }
 
     #[test]

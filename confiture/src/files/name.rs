@@ -62,21 +62,35 @@ pub struct NonAscii {
     pub ascii: Option<&'static str>,
 }
 
-/// The letters outside ASCII in `text`, in order, each once.
+/// The letters outside ASCII in `text`, in order, each once; a [combining mark](is_combining_mark)
+/// too (a letter written decomposed: `e` then U+0301), whose ASCII spelling is nothing: the
+/// letter before it is kept.
 pub fn non_ascii_letters(text: &str) -> Vec<NonAscii> {
     let mut found: Vec<NonAscii> = Vec::new();
     for letter in text
         .chars()
-        .filter(|c| !c.is_ascii() && c.is_alphanumeric())
+        .filter(|&c| !c.is_ascii() && (c.is_alphanumeric() || is_combining_mark(c)))
     {
         if !found.iter().any(|n| n.letter == letter) {
-            found.push(NonAscii {
-                letter,
-                ascii: ascii_spelling(letter),
-            });
+            let ascii = match is_combining_mark(letter) {
+                true => Some(""),
+                false => ascii_spelling(letter),
+            };
+            found.push(NonAscii { letter, ascii });
         }
     }
     found
+}
+
+/// A combining mark (the Combining Diacritical Marks blocks): what a letter written decomposed
+/// (Unicode NFD, as macOS file systems and some editors store names) puts after its base
+/// letter, `e` then U+0301 for `é`. It looks like the composed letter, but is a character of
+/// its own: a name holding one is spelt without it, as the composed letter is spelt in ASCII.
+pub fn is_combining_mark(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+    )
 }
 
 /// The ASCII spelling of a Latin letter with a diacritic or a ligature (Latin-1 and Latin
@@ -281,13 +295,21 @@ pub fn parse_file_name(file_name: &str) -> Result<FileName<'_>, BadName> {
     })
 }
 
-/// `` `é`, `ß` `` — at most 8 letters, then `…`.
+/// `` `é`, `ß` `` — at most 8 letters, then `…`; a combining mark by its code point, since
+/// alone it shows on whatever is before it: `U+0301 (a combining mark: a letter written
+/// decomposed)`.
 pub fn letter_list(letters: &[NonAscii]) -> String {
     const SHOWN: usize = 8;
     let mut list: Vec<String> = letters
         .iter()
         .take(SHOWN)
-        .map(|n| format!("`{}`", n.letter))
+        .map(|n| match is_combining_mark(n.letter) {
+            true => format!(
+                "U+{:04X} (a combining mark: a letter written decomposed)",
+                u32::from(n.letter)
+            ),
+            false => format!("`{}`", n.letter),
+        })
         .collect();
     if letters.len() > SHOWN {
         list.push("…".to_string());
@@ -429,7 +451,10 @@ fn normalize_name(raw: &str) -> Option<String> {
     let chars: Vec<char> = raw.chars().collect();
     let mut out = String::with_capacity(raw.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
-        if !c.is_ascii() && c.is_alphanumeric() {
+        if is_combining_mark(c) {
+            // Part of the letter before it (written decomposed): spelt by that letter.
+            continue;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
             let ascii = ascii_spelling(c)?;
             let prev = i.checked_sub(1).map(|p| chars[p]);
             if c.is_uppercase() && prev.is_some_and(|p| p.is_lowercase() || p.is_ascii_digit()) {
@@ -680,6 +705,29 @@ mod tests {
         let many: String = "αβγδεζηθικ".to_string();
         let bad = parse_file_name(&format!("005_{many}.up.sql")).unwrap_err();
         assert!(bad.reason.ends_with("`θ`, …"), "{}", bad.reason);
+    }
+
+    /// hxf: a name written decomposed (NFD, as macOS file systems and some editors store it:
+    /// `e` then the combining mark U+0301 for `é`) was said to be "not lowercase snake_case"
+    /// without naming what is wrong, beside its composed (NFC) twin that looks the same and
+    /// names its `é`; and the mark cut the name in two (`cafe\u{301}s` → `cafe_s`, where
+    /// `cafés` → `cafes`). A combining mark is named, and dropped from the suggestion: both
+    /// spellings get the same one.
+    #[test]
+    fn a_name_written_decomposed_is_told_its_combining_mark_and_suggested_as_composed() {
+        let composed = parse_file_name("002_caf\u{e9}s.up.sql").unwrap_err();
+        let decomposed = parse_file_name("002_cafe\u{301}s.up.sql").unwrap_err();
+        assert_eq!(decomposed.suggestion, composed.suggestion);
+        assert_eq!(decomposed.suggestion.as_deref(), Some("002_cafes.up.sql"));
+        assert!(
+            decomposed.reason.ends_with(
+                "; non-ASCII letters are not allowed: U+0301 (a combining mark: a letter written decomposed)"
+            ),
+            "{}",
+            decomposed.reason
+        );
+        assert_eq!(suggest_name("cafe\u{301}s").as_deref(), Some("cafes"));
+        assert_eq!(suggest_name("caf\u{e9}s").as_deref(), Some("cafes"));
     }
 
     /// h18 F4: `002_b.up.sql ` and `003_c.up.sql\r` were not `.sql` names, so they were left

@@ -406,6 +406,7 @@ fn a_fleet_of_a_migrator_with_embedded_migrations_reads_no_file() {
         dir: "no/such/dir/migrations",
         first_version: None,
         migrations: Box::leak(migrations.into_boxed_slice()),
+        python: &[],
     }));
     let tenants = Tenants::new("fleet_embed", 2);
     let app = confiture::Migrator::from_embedded(environment("postgres"), set);

@@ -42,6 +42,9 @@ fn main() {
     match m.load() {
         Ok(checked) => {
             println!("load {}", checked.set.migrations.len());
+            for p in &checked.set.python {
+                println!("python {}", p.path.display());
+            }
             for d in &checked.diagnostics {
                 println!("{} {}:{:?} {}", d.code, d.path.display(), d.line, d.message);
             }
@@ -110,6 +113,10 @@ impl Crate {
         }
         // The same rules at run time: the same diagnostics (warnings; errors fail the build).
         out += &format!("load {}\n", checked.set.migrations.len());
+        for p in &checked.set.python {
+            let path = p.path.strip_prefix(&self.dir).unwrap();
+            out += &format!("python {}\n", path.display());
+        }
         for d in &checked.diagnostics {
             let path = d.path.strip_prefix(&self.dir).unwrap();
             out += &format!("{} {}:{:?} {}\n", d.code, path.display(), d.line, d.message);
@@ -196,6 +203,25 @@ fn every_change_to_the_directory_reaches_the_next_plain_build() {
     );
     fs::remove_file(dir.join("003_c.up.sql")).unwrap();
     assert_eq!(krate.build_and_run("fixed again"), deleted);
+
+    // hxf: a confiture (Python) migration, `<VERSION>_<NAME>.py`, takes its version in the
+    // directory, so the build-time check passed; but the embedded set held the `.sql` pairs
+    // alone, and the binary's own check of it (`EmbeddedMigrations::load`) found the version
+    // missing (C004, an error: the binary refused to run anything) where `lint` and the build
+    // found none. The `.py` migration is in the embedded set, as in the directory's.
+    krate.write("003_c.py", "# a confiture (Python) migration\n");
+    krate.write("004_d.up.sql", "ALTER TABLE tb_user ADD COLUMN d TEXT;\n");
+    krate.write("004_d.down.sql", "ALTER TABLE tb_user DROP COLUMN d;\n");
+    let python = krate.build_and_run("a .py migration between two pairs");
+    assert_eq!(python, krate.expected());
+    assert!(
+        python.contains("python db/migrations/003_c.py\n"),
+        "{python}"
+    );
+    assert!(!python.contains("C004"), "{python}");
+    for name in ["003_c.py", "004_d.up.sql", "004_d.down.sql"] {
+        fs::remove_file(dir.join(name)).unwrap();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +268,12 @@ fn embed(project: &Project, keep: impl Fn(u64) -> bool) -> &'static EmbeddedMigr
         dir: leak(dir.to_str().unwrap()),
         first_version: None,
         migrations: Box::leak(migrations.into_boxed_slice()),
+        python: Box::leak(
+            (report.checked.set.python.iter())
+                .map(|p| leak(p.path.file_name().unwrap().to_str().unwrap()))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        ),
     }))
 }
 

@@ -100,7 +100,9 @@ down file (`003_add_users.up.sql` beside `003_Add_User.down.sql`) is told to tak
 name (`003_add_users.down.sql`), as the up file's `C001` says: the down file follows its up file. \
 Names \
 are ASCII: a Latin letter with a diacritic is spelt without it in the suggestion (`café` → `cafe`, \
-said in the help), and a letter with no ASCII spelling (`数`) is named rather than dropped. Files \
+said in the help; written decomposed, `e` then the combining mark U+0301 as macOS file systems \
+store it, the mark is named by its code point and the suggestion is the same), and a letter with \
+no ASCII spelling (`数`) is named rather than dropped. Files \
 that do not end in `.sql` (README.md, .gitkeep) and hidden entries (a name starting with `.`: an \
 editor's `.#001_a.up.sql` lock link, a swap file, `.git/`) are ignored. confiture (Python)'s \
 verification sidecars, `<VERSION>_<NAME>.verify.sql` (run by `confiture migrate verify`), are \

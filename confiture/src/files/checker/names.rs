@@ -204,7 +204,12 @@ fn bad_name(
     let spelt: Vec<String> = bad
         .non_ascii
         .iter()
-        .filter_map(|n| n.ascii.map(|ascii| (n.letter, ascii)))
+        // A combining mark is spelt as nothing: its letter, before it, says the spelling.
+        .filter_map(|n| {
+            n.ascii
+                .filter(|a| !a.is_empty())
+                .map(|ascii| (n.letter, ascii))
+        })
         .enumerate()
         .map(|(i, (letter, ascii))| {
             let written = if i == 0 { " written" } else { "" };

@@ -8,16 +8,19 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     name: "misplaced-marker",
     severity: Severity::Warning,
     help_names_allow: false,
-    summary:
-        "a marker after the first statement, in a block comment, or `irreversible` in an up file",
+    summary: "a marker after the first statement, in a block comment, `irreversible` in an up \
+              file or `destructive` in a down file",
     explanation: "\
 Markers are read from `--` comments in the file's leading comment block (the comments and blank
 lines before the first statement), so that one glance at the top of a file tells how it runs. A
 marker anywhere else is ignored and reported. `-- confiture:irreversible` means \"rolling this
 migration back is refused\" and belongs in the down file; in an up file it has no effect.
+`-- confiture:destructive` (confiture (Python)'s gate, read on any line) makes `migrate up`
+refuse the up file without `--allow-destructive`; in a down file it has no effect: nothing
+gates a rollback by it.
 
-**Fix:** move the marker to the top of the file (of the down file, for `irreversible`), as a
-`--` comment.",
+**Fix:** move the marker to the top of the file (of the down file, for `irreversible`; of the
+up file, for `destructive`), as a `--` comment.",
 };
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
@@ -34,6 +37,19 @@ pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
             _ => continue,
         };
         out.push(cx.diagnostic(&DOC, problem.at.range.clone(), message, help.to_string()));
+    }
+    if let (Direction::Down, Some(at)) = (cx.kind, &cx.markers.destructive_at) {
+        out.push(
+            cx.diagnostic(
+                &DOC,
+                at.range.clone(),
+                "`-- confiture:destructive` in a down file has no effect".to_string(),
+                "put it in the up file: `migrate up` refuses an up file so marked without \
+             `--allow-destructive`; nothing gates a rollback by it (`-- confiture:irreversible` \
+             in the down file refuses rolling back)"
+                    .to_string(),
+            ),
+        );
     }
     if let (Direction::Up, Some(at)) = (cx.kind, &cx.markers.irreversible_at) {
         out.push(
@@ -63,5 +79,19 @@ mod tests {
         let sql = "-- a note\n-- confiture:irreversible\nSELECT 1;\n";
         assert_eq!(up(sql), [("C191", 2)]);
         assert_eq!(down(sql), []);
+    }
+
+    /// hxf: `-- confiture:destructive` in a down file had no effect, in silence: `migrate up`
+    /// gates the up file alone (as confiture (Python) does), and nothing gates a rollback by it.
+    #[test]
+    fn destructive_belongs_to_up_files() {
+        for sql in [
+            "-- confiture:destructive\nDROP TABLE t;\n",
+            "SELECT 1;\n-- CONFITURE:Destructive the rows go\nDROP TABLE t;\n",
+        ] {
+            let line = if sql.starts_with("--") { 1 } else { 2 };
+            assert_eq!(down(sql), [("C191", line)], "{sql}");
+            assert!(up(sql).iter().all(|(code, _)| *code != "C191"), "{sql}");
+        }
     }
 }

@@ -34,6 +34,7 @@ mod copy_stdin_stdout;
 mod drop_column;
 mod drop_table;
 mod index_without_concurrently;
+mod invisible_character;
 mod merge_conflict_marker;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
@@ -93,6 +94,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     server_wide::DOC,
     session_advisory_lock::DOC,
     merge_conflict_marker::DOC,
+    invisible_character::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -160,6 +162,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
     unterminated::check(cx, &mut out);
     psql_meta_command::check(cx, &mut out);
     merge_conflict_marker::check(cx, &mut out);
+    invisible_character::check(cx, &mut out);
     unneeded_no_transaction::check(cx, &mut out);
     no_transaction_multiple_statements::check(cx, &mut out);
     unknown_marker::check(cx, &mut out);
@@ -549,6 +552,22 @@ mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// hxf: a byte-order mark in the middle of a file (`cat a.sql b.sql` of a file saved with
+    /// one) or a zero-width space pasted into the SQL passed `lint` and the build check, and
+    /// the server refused it (`syntax error at or near "\u{feff}CREATE"`, exit 4) after the
+    /// migrations before it ran, or took it into a name (`cafe\u{200b}`).
+    #[test]
+    fn an_invisible_character_in_the_sql_is_found_before_the_server_reads_it() {
+        use super::test_support::up;
+        assert_eq!(
+            up("CREATE TABLE a (id int);\n\u{feff}CREATE TABLE b (id int);\n"),
+            [("C123", 2)]
+        );
+        assert_eq!(up("CREATE TABLE cafe\u{200b} (id int);\n"), [("C123", 1)]);
+        // A no-break space pasted from a web page: the server's whitespace is ASCII alone.
+        assert_eq!(up("CREATE\u{a0}TABLE t (id int);\n"), [("C123", 1)]);
+    }
 
     #[test]
     fn the_allow_note_is_decided_by_the_rules_typed_fields() {
