@@ -282,6 +282,7 @@ fn abandon_text(report: &AbandonReport) -> String {
             committed,
             now,
             migration,
+            above_newest,
             ..
         } = abandoned;
         let what = match run.direction.as_str() {
@@ -311,6 +312,13 @@ fn abandon_text(report: &AbandonReport) -> String {
                     hint::command("migrate down")
                 ),
                 "not_here" => format!("no file here has version {}: {stays}", run.version),
+                "missing" if *above_newest => format!(
+                    "its row stays, with no file here (`missing`), above the newest migration \
+                     here, which {} keeps (a newer release's for all it can tell): {stays}; to \
+                     remove the row, restore its files and run {}",
+                    hint::command("migrate reinit"),
+                    hint::command("migrate down")
+                ),
                 "missing" => format!(
                     "its row stays, with no file here (`missing`): {stays}; once what the \
                      rollback removes is gone, {} forgets the row",

@@ -596,6 +596,10 @@ pub struct AbandonedRun {
     /// The migration here that `now` is about (`002_add_index`); null for `not_here` and
     /// `missing`.
     pub migration: Option<String>,
+    /// For `missing`: its row is above the newest migration here, which `reinit` keeps (a
+    /// newer release's for all it can tell); restoring its files and `migrate down` removes
+    /// it. False otherwise.
+    pub above_newest: bool,
 }
 
 impl AbandonedRun {
@@ -605,13 +609,15 @@ impl AbandonedRun {
             | plan::After::Applied(m)
             | plan::After::Another(m)
             | plan::After::Replaced(m) => Some(m.id()),
-            plan::After::NotHere | plan::After::Missing => None,
+            plan::After::NotHere | plan::After::Missing { .. } => None,
         };
+        let above_newest = matches!(abandoned.after, plan::After::Missing { above: true });
         AbandonedRun {
             run: abandoned.marker.clone(),
             committed: abandoned.marker.committed(),
             now: abandoned.after.name(),
             migration,
+            above_newest,
         }
     }
 }

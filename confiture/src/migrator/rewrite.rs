@@ -246,7 +246,7 @@ impl Migrator {
             &mut report.warnings,
             |rows, markers| {
                 let history = History::of(&set, rows, first_version);
-                let plan = plan::abandon(&history, markers, &options.version)?;
+                let plan = plan::abandon(&set, &history, markers, &options.version)?;
                 let runs = plan.runs.iter().map(AbandonedRun::of).collect();
                 Ok((plan.rewrite(), runs))
             },

@@ -5,7 +5,7 @@
 //! or record.
 
 use crate::error::{Error, Result};
-use crate::files::Migration;
+use crate::files::{Migration, MigrationSet};
 use crate::history::{marker_number, markers_of, History, NotHere, Version};
 use crate::ledger::{Rewrite, StartedRun};
 
@@ -51,9 +51,14 @@ pub enum After<'a> {
     /// An apply of another branch's migration at the version of `0`, a file here: that file is
     /// pending, the next `up` runs it.
     Another(&'a Migration),
-    /// A rollback of a migration whose files are gone: its row stays, `missing` (`reinit`
-    /// forgets it, once what the rollback removes is gone).
-    Missing,
+    /// A rollback of a migration whose files are gone: its row stays, `missing`. `reinit`
+    /// forgets it, once what the rollback removes is gone — unless it is above the newest
+    /// migration here (`above`: a newer release's for all `reinit` can tell, which it keeps,
+    /// [`crate::plan::newer_database_of`]).
+    Missing {
+        /// The row is above the newest migration here.
+        above: bool,
+    },
     /// A rollback of a migration whose number `0`, a file here, has now: its row stays,
     /// `replaced` (`reinit` forgets it, and the next `up` runs `0`).
     Replaced(&'a Migration),
@@ -67,7 +72,7 @@ impl After<'_> {
             After::Applied(_) => "applied",
             After::NotHere => "not_here",
             After::Another(_) => "another",
-            After::Missing => "missing",
+            After::Missing { .. } => "missing",
             After::Replaced(_) => "replaced",
         }
     }
@@ -77,6 +82,7 @@ impl After<'_> {
 /// or not, a rollback), read as `status` reads them; every marker of that number goes with
 /// them. A version with no interrupted run is refused (exit 64), naming those there are.
 pub fn abandon<'a, 'm>(
+    set: &MigrationSet,
     history: &History<'a>,
     markers: &'m [StartedRun],
     version: &Version,
@@ -84,6 +90,12 @@ pub fn abandon<'a, 'm>(
     let number = version.number();
     let live = history.interrupted(markers);
     let unknown = history.interrupted_unknown(markers);
+    // The rows `reinit` keeps, whatever a person did: those above the newest migration here.
+    let newer = super::newer_database_of(set, history);
+    let above = |row: Option<&crate::ledger::LedgerRow>| {
+        row.zip(newer.as_ref())
+            .is_some_and(|(row, newer)| newer.versions.contains(&row.version))
+    };
     let mut runs: Vec<Abandoned<'a, 'm>> = Vec::new();
     for mark in live.iter().filter(|m| m.migration.version == number) {
         runs.push(Abandoned {
@@ -103,7 +115,9 @@ pub fn abandon<'a, 'm>(
             after: match (u.not_here, u.row.is_some()) {
                 (NotHere::NoFile, false) => After::NotHere,
                 (NotHere::Another(m), false) => After::Another(m),
-                (NotHere::NoFile, true) => After::Missing,
+                (NotHere::NoFile, true) => After::Missing {
+                    above: above(u.row),
+                },
                 (NotHere::Another(m), true) => After::Replaced(m),
             },
         });
@@ -154,7 +168,7 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::files::{MigrationSet, SqlFile, TransactionMode};
+    use crate::files::{SqlFile, TransactionMode};
     use crate::ledger::LedgerRow;
 
     /// Migration `version` (`00V_name`), both files without a transaction.
@@ -210,7 +224,7 @@ mod tests {
         version: u64,
     ) -> Result<(Vec<(String, &'static str)>, Rewrite)> {
         let history = History::of(set, rows, None);
-        let plan = abandon(&history, markers, &Version::from(version))?;
+        let plan = abandon(set, &history, markers, &Version::from(version))?;
         let runs = plan
             .runs
             .iter()
@@ -277,6 +291,19 @@ mod tests {
         let (runs, rewrite) = abandoned(&set, &[row(&gone), row(&here)], &markers, 2).unwrap();
         assert_eq!(runs, [("002:down".to_string(), "missing")]);
         assert!(rewrite.delete.is_empty(), "the row stays: {rewrite:?}");
+        // Below the newest migration here, `reinit` forgets the row; above it, it keeps it.
+        let after = |set: &MigrationSet, rows: &[LedgerRow]| {
+            let history = History::of(set, rows, None);
+            abandon(set, &history, &markers, &Version::from(2))
+                .unwrap()
+                .runs[0]
+                .after
+                == After::Missing { above: true }
+        };
+        assert!(!after(&set, &[row(&gone), row(&here)]));
+        let first = no_transaction(1, "first");
+        let older = MigrationSet::new(PathBuf::from("m"), vec![first.clone()]);
+        assert!(after(&older, &[row(&first), row(&gone)]));
         // Its number reused by another file here: `replaced`.
         let other = no_transaction(2, "other");
         let set = MigrationSet::new(PathBuf::from("m"), vec![other, here.clone()]);
@@ -290,7 +317,7 @@ mod tests {
         let set = MigrationSet::new(PathBuf::from("m"), vec![m.clone()]);
         let refused = |markers: &[StartedRun]| {
             let history = History::of(&set, &[], None);
-            abandon(&history, markers, &Version::from(7)).unwrap_err()
+            abandon(&set, &history, markers, &Version::from(7)).unwrap_err()
         };
         let none = refused(&[]);
         assert_eq!(none.kind, ErrorKind::Usage);
@@ -333,7 +360,7 @@ mod tests {
         let recorded = [row(&m)];
         let history = History::of(&set, &recorded, None);
         let stale = [marker("002", "idx", "up", &m.up.checksum)];
-        let error = abandon(&history, &stale, &Version::from(2)).unwrap_err();
+        let error = abandon(&set, &history, &stale, &Version::from(2)).unwrap_err();
         assert_eq!(error.kind, ErrorKind::Usage);
     }
 }

@@ -267,7 +267,8 @@ pub fn unknown_help(marker: &StartedRun) -> String {
              {}, {} and {} refuse to run over it; run the build whose migrations include it \
              (or restore its files from version control), where {} finishes the rollback \
              (make its statements safe to run twice, `IF EXISTS`, first); if the rollback was \
-             finished by hand, run {}, then {}, which forgets its row {version}",
+             finished by hand and {version} is below the newest migration here, run {}, then \
+             {}, which forgets its row {version}",
             crate::hint::command("migrate up"),
             crate::hint::command("migrate down"),
             crate::hint::command("migrate reinit"),
