@@ -15,7 +15,7 @@
 //!   ([`include_migrations!`]), checked at run time by the same rules as a directory.
 //! - `db` (feature `db`): the only module that talks to PostgreSQL.
 //! - `Migrator` (feature `db`): the library facade the CLI and applications use, in
-//!   `migrator` with its commands (`up`, `down`, `baseline`, `reinit`, `status`), their
+//!   `migrator` with its commands (`up`, `down`, `baseline`, `reinit`, `abandon`, `status`), their
 //!   options and reports (also reachable as `migrate`);
 //!   `verify` (every down undoes its up, on a scratch database) and `drift` (the live
 //!   database against its replayed history) are in their own modules.
