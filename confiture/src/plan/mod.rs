@@ -338,10 +338,11 @@ fn edited_help(origin: &Origin) -> String {
              built from other files than the build (or the command line) that applied them, a \
              file edited since on one side; build and deploy from the files that ran (restore \
              them from version control: `git log -- <file>` shows the applied version); an \
-             intended schema change goes in a new migration (`migrate generate NAME`), never in \
-             an applied one; only if the edits change nothing that runs (comments, whitespace, \
-             formatting), {} from the files this binary was built from records their text as \
-             applied without running it (`--dry-run` shows the rows first)",
+             intended schema change goes in a new migration ({}), never in an applied one; \
+             only if the edits change nothing that runs (comments, whitespace, formatting), {} \
+             from the files this binary was built from records their text as applied without \
+             running it (`--dry-run` shows the rows first)",
+            crate::hint::command("migrate generate NAME"),
             reinit_hint()
         );
     }

@@ -2797,6 +2797,22 @@ fn the_modified_help_suggests_generate_as_a_command() {
     );
 }
 
+/// The same for a binary's embedded migrations: its help named a bare `migrate generate NAME`
+/// beside a completed `reinit`. Every origin's help suggests it through the one writer.
+#[test]
+fn the_modified_help_of_a_binary_suggests_generate_as_a_command() {
+    let origin = crate::files::Origin::Embedded {
+        package: "app".into(),
+        version: "1.0.0".into(),
+    };
+    let help = modified_help_of(&origin, LineEndings::None);
+    assert!(
+        help.contains("(`cargo confiture migrate generate NAME`)"),
+        "{help}"
+    );
+    assert!(!help.contains("(`migrate generate NAME`)"), "{help}");
+}
+
 /// C004's help with the ledger read names the version the file checker names (the first
 /// missing one, at the width of the version before the gap: `0009_gap` after `007` goes to
 /// `008`) and says whether the file after the gap is applied here; no other help changes.
