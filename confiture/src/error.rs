@@ -366,9 +366,9 @@ pub enum Divergence {
         checksum: Option<String>,
         /// When it was applied (its ledger row's `applied_at`), when known.
         applied_at: Option<String>,
-        /// The file differs from what ran only by its line endings
-        /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
-        line_endings: bool,
+        /// The file differs from what ran only by its line endings, and which way
+        /// ([`crate::history::line_endings_change`]): a checkout converted them.
+        line_endings: Option<crate::history::LineEndingChange>,
     },
     /// Recorded as applied, but its files are gone.
     Missing {
@@ -504,11 +504,17 @@ impl fmt::Display for ModifiedLine<'_> {
                 short(now)
             )?;
         }
-        if *line_endings {
-            f.write_str(
+        match line_endings {
+            Some(crate::history::LineEndingChange::ToCrlf) => f.write_str(
                 "; it differs only by line endings (CRLF): your checkout converted it; \
                  add `*.sql -text` to .gitattributes and check it out again",
-            )?;
+            )?,
+            Some(crate::history::LineEndingChange::ToLf) => f.write_str(
+                "; it differs only by line endings: it ran with CRLF, the file has LF (the \
+                 checkout it was applied from converted it); a new checkout changes nothing: \
+                 add `*.sql -text` to .gitattributes and `migrate reinit` records the file",
+            )?,
+            None => {}
         }
         Ok(())
     }

@@ -275,23 +275,48 @@ pub fn is_modified(migration: &Migration, row: &LedgerRow) -> bool {
     recorded_checksum(row).is_some_and(|c| !checksum_matches(c, &migration.up.checksum))
 }
 
-/// Whether `migration`'s up file differs from what `row` recorded only by its line endings:
-/// its text with CRLF turned to LF, or LF to CRLF, has the recorded checksum. A checkout that
-/// converts line endings (git's `core.autocrlf`) did it, not an edit: the cure is to check the
-/// file out again with the bytes that ran, never to record the converted ones (`reinit`), which
-/// every checkout of the other kind would then see modified. The one rule: `up`'s refusal,
-/// `down`'s and `migrate status` follow it.
+/// Whether `migration`'s up file differs from what `row` recorded only by its line endings
+/// ([`line_endings_change`]).
 pub fn differs_only_by_line_endings(migration: &Migration, row: &LedgerRow) -> bool {
-    let Some(recorded) = recorded_checksum(row) else {
-        return false;
-    };
+    line_endings_change(migration, row).is_some()
+}
+
+/// How an up file differs from what ran only by its line endings ([`line_endings_change`]):
+/// which way the conversion went decides the way on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineEndingChange {
+    /// It ran with LF and the file now has CRLF: this checkout converted it (git's
+    /// `core.autocrlf`). The cure is to check it out again unconverted, never to record the
+    /// converted bytes (`reinit`), which every LF checkout would then see modified.
+    ToCrlf,
+    /// It ran with CRLF and the file now has LF: the checkout it was applied from converted it,
+    /// and the file is what the repository holds, so a new checkout changes nothing. `reinit`
+    /// (which records the file's checksum, the SHA-256 of its bytes, as confiture (Python)
+    /// does) is the way on.
+    ToLf,
+}
+
+/// Whether `migration`'s up file differs from what `row` recorded only by its line endings,
+/// and which way: its text with CRLF turned to LF has the recorded checksum (it ran with LF:
+/// [`LineEndingChange::ToCrlf`]), or with LF turned to CRLF (it ran with CRLF:
+/// [`LineEndingChange::ToLf`]). A checkout that converts line endings (git's `core.autocrlf`)
+/// did it, not an edit. The one rule: `up`'s refusal, `down`'s and `migrate status` follow it.
+pub fn line_endings_change(migration: &Migration, row: &LedgerRow) -> Option<LineEndingChange> {
+    let recorded = recorded_checksum(row)?;
     let text = &migration.up.text;
     let lf = text.replace("\r\n", "\n");
     let crlf = lf.replace('\n', "\r\n");
-    [lf, crlf].iter().any(|converted| {
+    [
+        (lf, LineEndingChange::ToCrlf),
+        (crlf, LineEndingChange::ToLf),
+    ]
+    .into_iter()
+    .find(|(converted, _)| {
         converted != text
             && checksum_matches(recorded, &crate::files::checksum(converted.as_bytes()))
     })
+    .map(|(_, change)| change)
 }
 
 /// Whether `row`'s version now names another migration than the one it recorded: `migration`

@@ -187,6 +187,10 @@ pub struct StatusReport {
     /// Those of `modified` whose up file differs from what ran only by its line endings
     /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
     pub modified_line_endings: Vec<String>,
+    /// Those of `modified_line_endings` that ran with CRLF and whose file has LF
+    /// ([`crate::history::LineEndingChange::ToLf`]): a new checkout changes nothing, `reinit`
+    /// records the file. The others ran with LF, and this checkout converted them to CRLF.
+    pub modified_applied_crlf: Vec<String>,
     /// Versions recorded whose files are gone (a newer release's among them: see
     /// `newer_database`).
     pub missing: Vec<String>,
@@ -437,11 +441,18 @@ pub fn report_while(
     let applied = versions(&|s| s.is_applied_migration());
     let pending = versions(&|s| !s.is_recorded());
     let modified = versions(&|s| s == State::Modified);
-    let modified_line_endings: Vec<String> = (history.modified().into_iter())
-        .filter_map(|r| {
-            let m = r.migration?;
-            crate::history::differs_only_by_line_endings(m, r.row).then(|| m.version_text.clone())
-        })
+    let line_endings: Vec<(String, crate::history::LineEndingChange)> =
+        (history.modified().into_iter())
+            .filter_map(|r| {
+                let m = r.migration?;
+                let change = crate::history::line_endings_change(m, r.row)?;
+                Some((m.version_text.clone(), change))
+            })
+            .collect();
+    let modified_line_endings: Vec<String> = line_endings.iter().map(|(v, _)| v.clone()).collect();
+    let modified_applied_crlf: Vec<String> = (line_endings.iter())
+        .filter(|(_, change)| *change == crate::history::LineEndingChange::ToLf)
+        .map(|(v, _)| v.clone())
         .collect();
     let missing = versions(&|s| s == State::Missing);
     let out_of_order = versions(&|s| s == State::OutOfOrder);
@@ -512,6 +523,7 @@ pub fn report_while(
         unrecorded: None,
         modified,
         modified_line_endings,
+        modified_applied_crlf,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),
         newer_database_alone: crate::plan::newer_database_alone(set, &history),

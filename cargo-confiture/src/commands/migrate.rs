@@ -1366,6 +1366,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             confiture::plan::modified_help(confiture::plan::LineEndings::of(
                 modified.len(),
                 (report.modified_line_endings.iter())
+                    .filter(|v| modified.contains(v) && !report.modified_applied_crlf.contains(v))
+                    .count(),
+                (report.modified_applied_crlf.iter())
                     .filter(|v| modified.contains(v))
                     .count(),
             ))

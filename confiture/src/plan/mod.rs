@@ -285,9 +285,11 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
 /// applied without running it, so it is offered for edits that change nothing that runs
 /// only: an intended schema change run through it would be recorded and never made.
 ///
-/// `line_endings` says how many of them differ from what ran only by their line endings
-/// ([`crate::history::differs_only_by_line_endings`]): for those, `reinit` is never offered
-/// (it would record the converted bytes, which every other checkout would see modified).
+/// `line_endings` says which of them differ from what ran only by their line endings, and which
+/// way ([`crate::history::line_endings_change`]): to those this checkout converted to CRLF,
+/// `reinit` is never offered (it would record the converted bytes, which every other checkout
+/// would see modified); to those that ran from CRLF bytes and whose file has LF, the bytes the
+/// repository holds, it is the way on (a new checkout changes nothing).
 pub fn modified_help(line_endings: LineEndings) -> String {
     modified_help_of(&Origin::Directory, line_endings)
 }
@@ -295,38 +297,73 @@ pub fn modified_help(line_endings: LineEndings) -> String {
 /// [`modified_help`] for the migrations of `origin`: a binary's embedded set has no file to
 /// restore, and what it embeds is the text of the files it was built from.
 pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
-    let converted = "a file that differs only by line endings (CRLF) was converted by your \
-         checkout (git's `core.autocrlf`): add `*.sql -text` to .gitattributes and check it out \
-         again (or convert it to LF); never `migrate reinit` it, which would record the CRLF \
-         bytes that every LF checkout then sees modified";
-    match line_endings {
-        LineEndings::All => return converted.to_string(),
-        LineEndings::Some => return format!("{}; {converted}", edited_help(origin)),
-        LineEndings::None => {}
+    let mut help = Vec::new();
+    if line_endings.edited {
+        help.push(edited_help(origin));
     }
-    edited_help(origin)
+    if line_endings.to_crlf {
+        help.push(
+            "a file that differs only by line endings (CRLF) was converted by your checkout \
+             (git's `core.autocrlf`): add `*.sql -text` to .gitattributes and check it out \
+             again (or convert it to LF); never `migrate reinit` it, which would record the \
+             CRLF bytes that every LF checkout then sees modified"
+                .to_string(),
+        );
+    }
+    if line_endings.to_lf {
+        help.push(format!(
+            "a file that differs only by line endings ran with CRLF and has LF, the bytes the \
+             repository holds: the checkout it was applied from converted it (git's \
+             `core.autocrlf`), and a new checkout changes nothing; add `*.sql -text` to \
+             .gitattributes so that no checkout converts it again, and {} records the file as \
+             applied without running it (nothing that runs changed; `--dry-run` shows the rows \
+             first)",
+            reinit_hint()
+        ));
+    }
+    help.join("; ")
 }
 
-/// Of the modified migrations [`modified_help`] is about, how many differ from what ran only
-/// by their line endings.
+/// Of the modified migrations [`modified_help`] is about, which kinds there are: edited, or
+/// differing from what ran only by their line endings, one way or the other
+/// ([`crate::history::LineEndingChange`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineEndings {
-    /// None: each was edited.
-    None,
-    /// Some, not all.
-    Some,
-    /// Every one.
-    All,
+pub struct LineEndings {
+    /// Some were edited.
+    edited: bool,
+    /// Some ran with LF and their file has CRLF.
+    to_crlf: bool,
+    /// Some ran with CRLF and their file has LF.
+    to_lf: bool,
 }
 
 impl LineEndings {
-    /// Of `modified` migrations, `converted` differ only by their line endings.
-    pub fn of(modified: usize, converted: usize) -> LineEndings {
-        match converted {
-            0 => LineEndings::None,
-            n if n >= modified => LineEndings::All,
-            _ => LineEndings::Some,
+    /// Of `modified` migrations, `to_crlf` ran with LF and have CRLF, and `to_lf` ran with CRLF
+    /// and have LF ([`crate::history::LineEndingChange`]); the others were edited.
+    pub fn of(modified: usize, to_crlf: usize, to_lf: usize) -> LineEndings {
+        LineEndings {
+            edited: modified > to_crlf + to_lf,
+            to_crlf: to_crlf > 0,
+            to_lf: to_lf > 0,
         }
+    }
+
+    /// Of modified migrations, each one's [`crate::history::line_endings_change`] (`None`: it
+    /// was edited).
+    pub fn of_changes(
+        changes: impl IntoIterator<Item = Option<crate::history::LineEndingChange>>,
+    ) -> LineEndings {
+        use crate::history::LineEndingChange;
+        let (mut modified, mut to_crlf, mut to_lf) = (0, 0, 0);
+        for change in changes {
+            modified += 1;
+            match change {
+                Some(LineEndingChange::ToCrlf) => to_crlf += 1,
+                Some(LineEndingChange::ToLf) => to_lf += 1,
+                None => {}
+            }
+        }
+        LineEndings::of(modified, to_crlf, to_lf)
     }
 }
 
@@ -338,10 +375,11 @@ fn edited_help(origin: &Origin) -> String {
              built from other files than the build (or the command line) that applied them, a \
              file edited since on one side; build and deploy from the files that ran (restore \
              them from version control: `git log -- <file>` shows the applied version); an \
-             intended schema change goes in a new migration (`migrate generate NAME`), never in \
-             an applied one; only if the edits change nothing that runs (comments, whitespace, \
-             formatting), {} from the files this binary was built from records their text as \
-             applied without running it (`--dry-run` shows the rows first)",
+             intended schema change goes in a new migration ({}), never in an applied one; \
+             only if the edits change nothing that runs (comments, whitespace, formatting), {} \
+             from the files this binary was built from records their text as applied without \
+             running it (`--dry-run` shows the rows first)",
+            crate::hint::command("migrate generate NAME"),
             reinit_hint()
         );
     }
@@ -814,7 +852,7 @@ pub(super) fn modified(m: &Migration, row: &LedgerRow) -> Divergence {
         recorded_checksum: recorded_checksum(row).map(str::to_string),
         checksum: Some(m.up.checksum.clone()),
         applied_at: Some(row.applied_at.clone()),
-        line_endings: crate::history::differs_only_by_line_endings(m, row),
+        line_endings: crate::history::line_endings_change(m, row),
     }
 }
 

@@ -2781,7 +2781,7 @@ fn a_target_that_rolls_back_everything_names_the_command_and_what_it_drops() {
 /// run's `--migrations-dir` or `-p`: it is a suggested command like the `reinit` beside it.
 #[test]
 fn the_modified_help_suggests_generate_as_a_command() {
-    let help = modified_help(LineEndings::None);
+    let help = modified_help(LineEndings::of(1, 0, 0));
     assert!(
         help.contains("goes in a new migration (`cargo confiture migrate generate NAME`)"),
         "{help}"
@@ -2795,6 +2795,22 @@ fn the_modified_help_suggests_generate_as_a_command() {
             .contains("`cargo confiture migrate generate NAME --migrations-dir sql`"),
         "{help}"
     );
+}
+
+/// The same for a binary's embedded migrations: its help named a bare `migrate generate NAME`
+/// beside a completed `reinit`. Every origin's help suggests it through the one writer.
+#[test]
+fn the_modified_help_of_a_binary_suggests_generate_as_a_command() {
+    let origin = crate::files::Origin::Embedded {
+        package: "app".into(),
+        version: "1.0.0".into(),
+    };
+    let help = modified_help_of(&origin, LineEndings::of(1, 0, 0));
+    assert!(
+        help.contains("(`cargo confiture migrate generate NAME`)"),
+        "{help}"
+    );
+    assert!(!help.contains("(`migrate generate NAME`)"), "{help}");
 }
 
 /// C004's help with the ledger read names the version the file checker names (the first
@@ -3098,4 +3114,33 @@ fn the_refusal_of_broken_files_says_what_stopping_before_them_does_here() {
     for known in [&some_left, &none_left, &applied] {
         assert!(!known.contains("if it is not applied yet"), "{known}");
     }
+}
+
+/// A file that ran with CRLF and has LF (a Windows checkout applied it) was told its checkout
+/// converted it, to check it out again (which changes nothing) and never to `reinit` it (the
+/// way on): each direction of a line-ending change has its own help, beside an edit's.
+#[test]
+fn the_modified_help_tells_the_line_endings_directions_apart() {
+    use crate::history::LineEndingChange::{ToCrlf, ToLf};
+    let help = |changes: &[Option<crate::history::LineEndingChange>]| {
+        modified_help(LineEndings::of_changes(changes.iter().copied()))
+    };
+    let reinit = "`cargo confiture migrate reinit`";
+    let to_crlf = help(&[Some(ToCrlf)]);
+    assert!(to_crlf.contains("check it out again"), "{to_crlf}");
+    assert!(!to_crlf.contains(reinit), "{to_crlf}");
+    let to_lf = help(&[Some(ToLf), Some(ToLf)]);
+    assert!(to_lf.contains("a new checkout changes nothing"), "{to_lf}");
+    assert!(to_lf.contains(reinit), "{to_lf}");
+    assert!(!to_lf.contains("check it out again"), "{to_lf}");
+    assert!(!to_lf.contains("restore the modified files"), "{to_lf}");
+    let all = help(&[None, Some(ToCrlf), Some(ToLf)]);
+    for said in [
+        "restore the modified files",
+        "check it out again",
+        "a new checkout changes nothing",
+    ] {
+        assert!(all.contains(said), "{said}: {all}");
+    }
+    assert_eq!(help(&[None]), modified_help(LineEndings::of(1, 0, 0)));
 }

@@ -270,15 +270,13 @@ fn check_history_for(
             "{} modified",
             plural(modified.len(), "applied migration")
         ));
-        let converted = (modified.iter())
-            .filter(|r| {
-                r.migration
-                    .is_some_and(|m| crate::history::differs_only_by_line_endings(m, r.row))
-            })
-            .count();
+        let changes = (modified.iter()).map(|r| {
+            r.migration
+                .and_then(|m| crate::history::line_endings_change(m, r.row))
+        });
         help.push(super::modified_help_of(
             &set.origin,
-            super::LineEndings::of(modified.len(), converted),
+            super::LineEndings::of_changes(changes),
         ));
     }
     if !missing.is_empty() {

@@ -2787,11 +2787,13 @@ fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_
 
 /// A checkout that converts line endings (git's `core.autocrlf`) changes the checksum of every
 /// applied migration: `up`, `down` and `status` say the file differs only by its line endings,
-/// in both directions (applied from LF and checked out CRLF, or the reverse), and never offer
-/// `reinit` for it, which would record the converted bytes that every other checkout would then
-/// see modified; a file really edited beside it still gets its own help.
+/// and which way. Applied from LF and checked out CRLF, this checkout converted it: check it out
+/// again, never `reinit` (it would record the CRLF bytes every other checkout sees modified).
+/// Applied from CRLF (a Windows checkout) and now LF, the file is what the repository holds: a
+/// new checkout changes nothing, and `reinit`, recording the file's bytes, is the way on. A
+/// file really edited beside them still gets its own help.
 #[test]
-fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit() {
+fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_direction() {
     let db = TestDb::new("hi_crlf");
     let project = Project::new();
     project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
@@ -2810,12 +2812,21 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit
         "db/migrations/002_t2.up.sql",
         "-- two\nCREATE TABLE t2 (id int);\n",
     );
-    let said = "differs only by line endings (CRLF)";
+    let to_crlf = "differs only by line endings (CRLF): your checkout converted it";
+    let to_lf = "differs only by line endings: it ran with CRLF, the file has LF";
     // `up` names both, `down` the one it would roll back.
-    for (args, file) in [
-        (&["migrate", "up"][..], "001_t1.up.sql) was applied"),
-        (&["migrate", "up"][..], "002_t2.up.sql) was applied"),
-        (&["migrate", "down"][..], "002_t2.up.sql) was applied"),
+    for (args, file, said) in [
+        (
+            &["migrate", "up"][..],
+            "001_t1.up.sql) was applied",
+            to_crlf,
+        ),
+        (&["migrate", "up"][..], "002_t2.up.sql) was applied", to_lf),
+        (
+            &["migrate", "down"][..],
+            "002_t2.up.sql) was applied",
+            to_lf,
+        ),
     ] {
         project
             .run_on(&db, args)
@@ -2824,22 +2835,68 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit
             .stderr_has(said)
             .stderr_has("`*.sql -text`");
     }
-    project
-        .run_on(&db, &["migrate", "up"])
-        .stderr_lacks("`cargo confiture migrate reinit");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::DIVERGED)
-        .stdout_has("modified")
-        .stderr_has("`*.sql -text`")
-        .stderr_lacks("`cargo confiture migrate reinit");
+    // Both directions: each its way on.
+    for command in ["up", "status"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("was converted by your checkout")
+            .stderr_has("check it out again")
+            .stderr_has("a new checkout changes nothing")
+            .stderr_has("`cargo confiture migrate reinit");
+    }
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["001", "002"])
     );
+    assert_eq!(
+        run.json()["modified_applied_crlf"],
+        serde_json::json!(["002"])
+    );
 
-    // A real edit beside them: its help (which may offer reinit) and the line endings' both.
+    // Applied from LF, now CRLF, alone: never sent to reinit.
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "-- two\r\nCREATE TABLE t2 (id int);\r\n",
+    );
+    for command in ["up", "status"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("check it out again")
+            .stderr_lacks("a new checkout changes nothing")
+            .stderr_lacks("`cargo confiture migrate reinit");
+    }
+
+    // Applied from CRLF, now LF, alone: checking out again changes nothing; the help's
+    // `reinit` records the file's bytes, and the history matches again.
+    project.write("db/migrations/001_t1.up.sql", "CREATE TABLE t1 (id int);\n");
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "-- two\nCREATE TABLE t2 (id int);\n",
+    );
+    for command in ["up", "status"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("a new checkout changes nothing")
+            .stderr_has("`cargo confiture migrate reinit")
+            .stderr_lacks("check it out again")
+            .stderr_lacks("never `migrate reinit`");
+    }
+    project
+        .run_on(&db, &["migrate", "reinit", "--yes"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+
+    // A real edit beside a conversion: its help (which may offer reinit) and the line endings' both.
+    project.write(
+        "db/migrations/001_t1.up.sql",
+        "CREATE TABLE t1 (id int);\r\n",
+    );
     project.write(
         "db/migrations/002_t2.up.sql",
         "-- two, edited\nCREATE TABLE t2 (id int);\n",
@@ -2849,12 +2906,13 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_and_never_sent_to_reinit
         .code(exit::DIVERGED)
         .stderr_has("`*.sql -text`")
         .stderr_has("`cargo confiture migrate reinit")
-        .stderr_has("differs only by line endings (CRLF): your checkout converted it");
+        .stderr_has(to_crlf);
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["001"])
     );
+    assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
 }
 
 /// A row as confiture (Python) writes it for a migration it ran from `sql` (the up file's
