@@ -235,7 +235,7 @@ impl Migrator {
                 })
             },
         );
-        self.lock_kept(kept);
+        let result = self.lock_kept(kept, result);
         report.warnings.extend(warnings);
         result
     }

@@ -374,8 +374,7 @@ impl Migrator {
                 Ok(described)
             },
         );
-        self.lock_kept(kept);
-        result
+        self.lock_kept(kept, result)
     }
 }
 

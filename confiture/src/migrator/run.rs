@@ -183,7 +183,9 @@ pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationR
 /// found lost at release (or out of this connection's reach) is the run's error, or a warning
 /// after another error. A session that cannot write (standby,
 /// read-only) is refused first. A run stopped while it waits (`stop`) ends there. `kept` is
-/// set when the lock could not be given back ([`holding_lock`]).
+/// set when the lock could not be given back ([`holding_lock`]). A panic of `progress` once
+/// the lock is taken is returned, not resumed: the caller hands the outcome and `kept` to
+/// [`Migrator::lock_kept`], which resumes it once the session no longer holds the lock.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn with_lock<T>(
     client: &mut Client,
@@ -194,20 +196,26 @@ pub(super) fn with_lock<T>(
     warnings: &mut Vec<String>,
     kept: &mut bool,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
-) -> Run<T> {
+) -> Unlocked<T> {
     // A read-only server is refused before waiting for the lock or writing anything. The
     // same round trip names the session a stop cancels from a session of its own, when the
     // connection reaches the server directly; else the lock names it, once taken.
-    let (database, identity) = writable::check_session(client, target, warnings)?;
-    if let (Some(stop), Some(identity)) = (stop, &identity) {
-        stop.on_session(identity);
-    }
-    let tenant = target.tenant_schema.as_deref();
-    let taken = lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
-        progress(Progress::LockWaiting {
-            holder: holder.cloned(),
+    let mut take = || -> Result<lock::MigrationLock> {
+        let (database, identity) = writable::check_session(client, target, warnings)?;
+        if let (Some(stop), Some(identity)) = (stop, &identity) {
+            stop.on_session(identity);
+        }
+        let tenant = target.tenant_schema.as_deref();
+        lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
+            progress(Progress::LockWaiting {
+                holder: holder.cloned(),
+            })
         })
-    })?;
+    };
+    let taken = match take() {
+        Ok(taken) => taken,
+        Err(error) => return Ok(Err(error.into())),
+    };
     holding_lock(client, taken, stop, progress, warnings, kept, work)
 }
 
@@ -216,7 +224,8 @@ pub(super) fn with_lock<T>(
 /// at release all the same is the run's error (a warning after another error). An unlock that
 /// gave up waiting for another session's lock on a catalog ([`lock::kept_by_session`]) leaves
 /// the lock to the session: a warning, the run's outcome as it was, and `kept` set — the
-/// caller closes the connection, which gives the lock back ([`Migrator::lock_kept`]).
+/// caller closes the connection, which gives the lock back ([`Migrator::lock_kept`]). A
+/// panic of `progress` is returned as [`with_lock`]'s is.
 pub(super) fn holding_lock<T>(
     client: &mut Client,
     taken: lock::MigrationLock,
@@ -225,7 +234,7 @@ pub(super) fn holding_lock<T>(
     warnings: &mut Vec<String>,
     kept: &mut bool,
     work: impl FnOnce(&mut Client, lock::HeldLock, &mut dyn FnMut(Progress)) -> Run<T>,
-) -> Run<T> {
+) -> Unlocked<T> {
     // From now on a stop cancels through the session holding the lock, whichever way the lock
     // was taken (waited for here, or on the connecting thread: `up_ahead`).
     if let Some(stop) = stop {
@@ -244,21 +253,41 @@ pub(super) fn holding_lock<T>(
             // lives on, or handed back — must not hold what every other runner and reader
             // waits for. Events come between messages, never during one, so the session
             // answers at once: the transaction open at that point (the tracking table's DDL,
-            // not committed) is rolled back, and the lock released.
+            // not committed) is rolled back, and the lock released — or, when the unlock
+            // gives up, left to the session, which the caller closes before resuming the
+            // panic ([`Migrator::lock_kept`]).
             if !client.is_closed() {
                 let _ = client.batch_execute("ROLLBACK");
                 *kept = taken
                     .release(client)
                     .is_err_and(|e| lock::kept_by_session(&e));
             }
-            std::panic::resume_unwind(panic);
+            return Err(panic);
         }
     };
     if client.is_closed() {
         // The server released it with the session.
-        return result;
+        return Ok(result);
     }
-    match (taken.release(client), result) {
+    Ok(released(taken.release(client), result, warnings, kept))
+}
+
+/// What [`with_lock`] and [`holding_lock`] return: the run's outcome, or the panic of the
+/// caller's progress callback, for [`Migrator::lock_kept`] to resume.
+pub(super) type Unlocked<T> = std::thread::Result<Run<T>>;
+
+/// A run's outcome (`result`) once its unlock answered (`unlock`): the one decision of what an
+/// unlock that failed does to it, for [`holding_lock`] and for `up`'s connecting thread
+/// ([`super::up_ahead`]), which gives the lock back after its ledger read failed. An unlock
+/// that gave up waiting for another session's lock on a catalog ([`lock::kept_by_session`])
+/// sets `kept`: the caller has [`Migrator::lock_kept`] close the connection.
+pub(super) fn released<T>(
+    unlock: Result<()>,
+    result: Run<T>,
+    warnings: &mut Vec<String>,
+    kept: &mut bool,
+) -> Run<T> {
+    match (unlock, result) {
         // The run's outcome stands: the lock ends with the connection, which the caller closes.
         (Err(still), result) if lock::kept_by_session(&still) => {
             *kept = true;
@@ -403,15 +432,18 @@ impl Migrator {
         }
     }
 
-    /// After a run whose unlock gave up ([`holding_lock`]'s `kept`): the session still holds
-    /// the migration lock, which every other run waits for, and only the connection's end
-    /// gives it back. This session's own connection is closed (the next command opens
-    /// another); one handed over ([`Migrator::with_client`]) is the caller's to close, which
-    /// the run's warning says.
-    pub(super) fn lock_kept(&mut self, kept: bool) {
+    /// After a run whose unlock gave up ([`holding_lock`]'s `kept`, [`released`]'s): the
+    /// session still holds the migration lock, which every other run waits for, and only the
+    /// connection's end gives it back. This session's own connection is closed (the next
+    /// command opens another); one handed over ([`Migrator::with_client`]) is the caller's to
+    /// close, which the run's warning says. `run` is the run's outcome as [`with_lock`]
+    /// returned it: a panic of the caller's progress callback, which it caught, is resumed
+    /// once the connection is closed — a `Migrator` that lives on must not keep the lock.
+    pub(super) fn lock_kept<T>(&mut self, kept: bool, run: std::thread::Result<T>) -> T {
         if kept {
             self.close_own_session();
         }
+        run.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     }
 
     /// The session a run that writes works on ([`Migrator::client_for_writing`]), with its

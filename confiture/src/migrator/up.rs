@@ -10,8 +10,8 @@ use super::lost::{written_by_another_session, Ran};
 use super::options::UpOptions;
 use super::report::{Outcome, Progress, UpReport};
 use super::run::{
-    done, holding_lock, ms, planned, qualified_settings, run_each, server_notice, versions,
-    with_lock, Run, RunFailure,
+    done, holding_lock, ms, planned, qualified_settings, released, run_each, server_notice,
+    versions, with_lock, Run, RunFailure,
 };
 use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
@@ -223,6 +223,15 @@ impl Migrator {
                 move |session, wanted| ahead.run(session, wanted),
             )?
         };
+        if let Some(Prepared::Failed { error, unlock }) = prepared {
+            // The connecting thread's failure, once the files passed: the lock given back, or
+            // left to the session, which is closed (`Migrator::lock_kept`).
+            let (mut kept, mut warnings) = (false, Vec::new());
+            let result = released(unlock, Err(error.into()), &mut warnings, &mut kept);
+            let result = self.lock_kept(kept, Ok(result));
+            report.warnings.extend(warnings);
+            return result;
+        }
         let Checked {
             set, diagnostics, ..
         } = checked;
@@ -341,7 +350,7 @@ impl Migrator {
                 |client, held, progress| locked.run(client, held, None, progress, report),
             ),
         };
-        self.lock_kept(kept);
+        let result = self.lock_kept(kept, result);
         report.warnings.extend(warnings);
         result
     }

@@ -7,8 +7,9 @@
 //! Nothing is committed before the plan is accepted: `up` commits the DDL once it is
 //! ([`LedgerAhead::pending`]), and rolls it back on a refusal; when the files are refused, the
 //! work is abandoned and the connection's end rolls the DDL back and releases the lock. Its
-//! errors are those of the same steps run one after the other (the lock is released first), and
-//! come only after the files have passed. A lock another session holds is not waited for
+//! errors are those of the same steps run one after the other (the lock is released first, and
+//! what the unlock answered is weighed as a run's: [`Prepared::Failed`]), and come only after
+//! the files have passed. A lock another session holds is not waited for
 //! here: `up` then does every step itself, as without a thread, announcing the wait.
 
 use std::time::Duration;
@@ -42,6 +43,13 @@ pub(crate) enum Prepared {
     /// Connected only (the lock was taken by another session, or the work was abandoned):
     /// `up` does the rest itself.
     Connected,
+    /// The ledger read (or its DDL) failed under the lock, which was given back: `unlock` is
+    /// what that answered — an unlock that gave up leaves the lock to the session, which `up`
+    /// then closes ([`crate::Migrator::lock_kept`]).
+    Failed {
+        error: crate::error::Error,
+        unlock: Result<()>,
+    },
     /// The lock is held and the ledger read (or its DDL sent).
     Locked {
         lock: MigrationLock,
@@ -95,13 +103,13 @@ impl UpAhead {
                 lock,
                 ledger: Box::new(LedgerAhead { warnings, ..ledger }),
             }),
-            Err(error) => {
-                // As `with_lock` does after its work failed.
-                if !client.is_closed() {
-                    let _ = lock.release(client);
-                }
-                Err(error)
-            }
+            // The lock given back, as `with_lock` does after its work failed; what its unlock
+            // answered is `up`'s to weigh ([`super::run::released`]).
+            Err(error) if client.is_closed() => Err(error),
+            Err(error) => Ok(Prepared::Failed {
+                error,
+                unlock: lock.release(client),
+            }),
         }
     }
 

@@ -33,6 +33,7 @@ mod files_fuzz;
 mod fleet;
 mod fleet_checks;
 mod history_ledger;
+mod migrator_lock_kept;
 mod migrator_suggestions;
 mod migrator_with_client;
 mod read_dir;
