@@ -478,15 +478,65 @@ fn read_started(
     if let Some((true, role)) = secured {
         return Err(row_security_refusal(&started, role, true));
     }
-    Ok(messages
+    // A marker with an unusable value is refused, never skipped: skipped, its migration was
+    // taken for pending and run again.
+    messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) if row.len() != 2 => {
-                crate::ledger::StartedRun::parse(|i| row.get(i).map(str::to_string))
-            }
+            SimpleQueryMessage::Row(row) if row.len() != 2 => Some(
+                crate::ledger::StartedRun::read(|i| row.get(i).map(str::to_string))
+                    .map_err(|unusable| unusable_marker(&started, &unusable)),
+            ),
             _ => None,
         })
-        .collect())
+        .collect()
+}
+
+/// A start marker in `started` (the markers' table) that [`crate::ledger::StartedRun::read`]
+/// cannot read: exit 5, naming the table, the marker and its column, with the statements that
+/// complete it or forget it: the read's refusal, and a run's that finds such a marker where it
+/// starts a migration.
+pub(crate) fn unusable_marker(
+    started: &TrackingTable,
+    marker: &crate::ledger::UnusableMarker,
+) -> Error {
+    let shown = crate::config::shown;
+    let what = match &marker.value {
+        None => format!("with no {}", marker.column),
+        Some(value) => format!("whose {} is {}", marker.column, shown(value)),
+    };
+    let (which, condition) = match (&marker.version, &marker.name) {
+        (Some(version), _) => (
+            format!(" (version {})", shown(version)),
+            format!("version = {}", literal(version)),
+        ),
+        (None, Some(name)) => (
+            format!(" (name {})", shown(name)),
+            format!("version IS NULL AND name = {}", literal(name)),
+        ),
+        (None, None) => (String::new(), "version IS NULL".to_string()),
+    };
+    let q = started.quoted();
+    let (value, note) = match marker.column {
+        "direction" => ("'up'", " ('down' for a rollback's marker)"),
+        "statement" => ("<the number of the statement that was running>", ""),
+        "statements" => ("<the file's count of statements>", ""),
+        _ => ("<its value>", ""),
+    };
+    Error::invalid(format!(
+        "the start markers' table {started} has a marker {what}{which}"
+    ))
+    .with_detail(
+        "a run writes every value of a marker but client_addr: this one was written or \
+         edited by hand; a marker is a no-transaction migration left interrupted, never \
+         skipped as if it were not there",
+    )
+    .with_help(format!(
+        "complete it (UPDATE {q} SET {column} = {value} WHERE {condition};){note}, or delete it \
+         (DELETE FROM {q} WHERE {condition};) once what its migration committed is dealt \
+         with; then run {AGAIN}",
+        column = marker.column,
+    ))
 }
 
 /// What the catalogs say of the ledger's shape, read with its rows: a ledger every command can
