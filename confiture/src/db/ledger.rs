@@ -251,10 +251,12 @@ fn read_asking(
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let holders = holders(client, table, Wanted::Read);
                 if !lock_wait.again(&holders) {
-                    return Err(lock_error(
+                    return Err(read_lock_error(
+                        client,
                         format!("cannot read the tracking table {table}"),
-                        &lock_wait.how(&holders),
+                        &lock_wait,
                         holders,
+                        site.environment(),
                     ));
                 }
             }
@@ -357,9 +359,13 @@ fn read_asking(
     // The markers of no-transaction migrations left started: a second round trip, only
     // where a run ever started one (the table beside the ledger exists).
     let started = match (started_table, &resolved) {
-        (true, Some(found)) => {
-            read_started(client, found, wait.saturating_sub(began.elapsed()), stop)?
-        }
+        (true, Some(found)) => read_started(
+            client,
+            found,
+            wait.saturating_sub(began.elapsed()),
+            stop,
+            site.environment(),
+        )?,
         _ => Vec::new(),
     };
     let ledger = Ledger {
@@ -380,12 +386,14 @@ fn read_asking(
 /// markers are what keeps `up` from running such a migration again blindly. Its wait for a
 /// lock another session holds on that table is bounded by what is left of the ledger read's
 /// (`wait`, the command's `--lock-wait`: exit 6 naming the holder), and ended at once by the
-/// run's `stop`, as the ledger's own read is.
+/// run's `stop`, as the ledger's own read is. `env`: where the holders of a lock on a system
+/// catalog are asked when this session cannot read them ([`read_lock_error`]).
 fn read_started(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
+    env: Option<&Environment>,
 ) -> Result<Vec<crate::ledger::StartedRun>> {
     let started = table.started_table();
     let mut lock_wait = super::lock::ServerWait::new(wait);
@@ -414,13 +422,15 @@ fn read_started(
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let holders = holders(client, &started, Wanted::Read);
                 if !lock_wait.again(&holders) {
-                    return Err(lock_error(
+                    return Err(read_lock_error(
+                        client,
                         format!(
                             "cannot read {started}, where runs mark the no-transaction \
                              migrations they start"
                         ),
-                        &lock_wait.how(&holders),
+                        &lock_wait,
                         holders,
+                        env,
                     ));
                 }
             }
@@ -1826,6 +1836,61 @@ fn lock_error(what: String, how: &str, holders: Vec<super::lock::LockHolder>) ->
         holders,
     })
 }
+
+/// A read of the ledger or of its markers' table (`what` failed) that waited the whole of
+/// `lock_wait`: exit 6 naming who is in the way — the holders of a lock on the table
+/// (`holders`), else, when nothing locks it, those of a lock on a system catalog the read
+/// looks up (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_class`), asked of this session
+/// ([`super::lock::catalog_lock_holders`]), else, when it cannot read them (the lock is in
+/// the way of its look too), of a maintenance database of `env`'s server
+/// ([`super::connect::catalog_lock_holders`]), as a run's own statement waiting for such a
+/// lock names them (`apply::failure::catalog_locked`). Nothing found: the table's lock, as
+/// before.
+fn read_lock_error(
+    client: &mut postgres::Client,
+    what: String,
+    lock_wait: &super::lock::ServerWait,
+    holders: Vec<super::lock::LockHolder>,
+    env: Option<&Environment>,
+) -> Error {
+    if !holders.is_empty() {
+        return lock_error(what, &lock_wait.how(&holders), holders);
+    }
+    let mut catalogs =
+        super::lock::catalog_lock_holders(client, None, MAX_CATALOG_HOLDERS).unwrap_or_default();
+    if catalogs.is_empty() {
+        if let Some(env) = env {
+            catalogs = super::connect::catalog_lock_holders(env, super::EXPLANATION_WAIT)
+                .unwrap_or_default();
+        }
+    }
+    if catalogs.is_empty() {
+        return lock_error(what, &lock_wait.how(&holders), holders);
+    }
+    let holders = super::apply::unique_holders(catalogs.clone());
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "{what}: {} holds a lock on a system catalog the read looks up ({})",
+            super::lock::who_holds(&holders),
+            lock_wait.how(&holders)
+        ),
+    );
+    for (relation, holder) in &catalogs {
+        error = error.with_detail(format!("lock on {relation} held by {holder}"));
+    }
+    error = error.with_help(
+        super::lock::holders_help(&holders, &format!("run {AGAIN}"))
+            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
+    );
+    error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    })
+}
+
+/// How many holders of locks on system catalogs a locked read names.
+const MAX_CATALOG_HOLDERS: usize = 5;
 
 fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
