@@ -758,6 +758,20 @@ pub struct StartedRun {
     pub statements: u32,
 }
 
+/// A start marker ([`StartedRun`]) that cannot be read ([`StartedRun::read`]): what it has to
+/// name it by, and its unusable column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnusableMarker {
+    /// Its version, when it has one.
+    pub version: Option<String>,
+    /// Its name, when it has one.
+    pub name: Option<String>,
+    /// The column whose value is unusable.
+    pub column: &'static str,
+    /// That value; `None` when it is NULL.
+    pub value: Option<String>,
+}
+
 impl StartedRun {
     /// `0002_add_index`.
     pub fn id(&self) -> String {
@@ -802,18 +816,44 @@ impl StartedRun {
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), started_by, client_addr, \
          CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text)";
 
-    /// A row of [`StartedRun::COLUMNS`], as text; `None` when a value that cannot be NULL is.
+    /// A row of [`StartedRun::COLUMNS`], as text; `None` when one of its values is unusable
+    /// ([`StartedRun::read`]).
     pub fn parse(get: impl Fn(usize) -> Option<String>) -> Option<StartedRun> {
-        Some(StartedRun {
-            version: get(0)?,
-            name: get(1)?,
-            direction: get(2)?,
-            checksum: get(3)?,
-            started_at: get(4)?,
-            started_by: get(5)?,
+        StartedRun::read(get).ok()
+    }
+
+    /// A row of [`StartedRun::COLUMNS`], as text, or the first of its values that is unusable:
+    /// NULL where a run always writes one (a hand-made or damaged table without the NOT NULL
+    /// constraints), a direction other than `up` or `down`, a statement count that is not a
+    /// count. The one rule of a readable marker: the ledger read refuses the others (exit 5),
+    /// since a marker skipped is an interrupted migration taken for pending.
+    pub fn read(get: impl Fn(usize) -> Option<String>) -> Result<StartedRun, UnusableMarker> {
+        let unusable = |column: &'static str, value: Option<String>| UnusableMarker {
+            version: get(0),
+            name: get(1),
+            column,
+            value,
+        };
+        let required =
+            |i: usize, column: &'static str| get(i).ok_or_else(|| unusable(column, None));
+        let count = |i: usize, column: &'static str| {
+            let text = required(i, column)?;
+            text.parse().map_err(|_| unusable(column, Some(text)))
+        };
+        let direction = required(2, "direction")?;
+        if direction != "up" && direction != "down" {
+            return Err(unusable("direction", Some(direction)));
+        }
+        Ok(StartedRun {
+            version: required(0, "version")?,
+            name: required(1, "name")?,
+            direction,
+            checksum: required(3, "checksum")?,
+            started_at: required(4, "started_at")?,
+            started_by: required(5, "started_by")?,
             client_addr: get(6),
-            statement: get(7)?.parse().ok()?,
-            statements: get(8)?.parse().ok()?,
+            statement: count(7, "statement")?,
+            statements: count(8, "statements")?,
         })
     }
 

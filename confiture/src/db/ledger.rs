@@ -251,10 +251,12 @@ fn read_asking(
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let holders = holders(client, table, Wanted::Read);
                 if !lock_wait.again(&holders) {
-                    return Err(lock_error(
+                    return Err(read_lock_error(
+                        client,
                         format!("cannot read the tracking table {table}"),
-                        &lock_wait.how(&holders),
+                        &lock_wait,
                         holders,
+                        site.environment(),
                     ));
                 }
             }
@@ -357,9 +359,13 @@ fn read_asking(
     // The markers of no-transaction migrations left started: a second round trip, only
     // where a run ever started one (the table beside the ledger exists).
     let started = match (started_table, &resolved) {
-        (true, Some(found)) => {
-            read_started(client, found, wait.saturating_sub(began.elapsed()), stop)?
-        }
+        (true, Some(found)) => read_started(
+            client,
+            found,
+            wait.saturating_sub(began.elapsed()),
+            stop,
+            site.environment(),
+        )?,
         _ => Vec::new(),
     };
     let ledger = Ledger {
@@ -380,12 +386,14 @@ fn read_asking(
 /// markers are what keeps `up` from running such a migration again blindly. Its wait for a
 /// lock another session holds on that table is bounded by what is left of the ledger read's
 /// (`wait`, the command's `--lock-wait`: exit 6 naming the holder), and ended at once by the
-/// run's `stop`, as the ledger's own read is.
+/// run's `stop`, as the ledger's own read is. `env`: where the holders of a lock on a system
+/// catalog are asked when this session cannot read them ([`read_lock_error`]).
 fn read_started(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
     stop: Option<&crate::db::apply::Stop>,
+    env: Option<&Environment>,
 ) -> Result<Vec<crate::ledger::StartedRun>> {
     let started = table.started_table();
     let mut lock_wait = super::lock::ServerWait::new(wait);
@@ -414,13 +422,15 @@ fn read_started(
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                 let holders = holders(client, &started, Wanted::Read);
                 if !lock_wait.again(&holders) {
-                    return Err(lock_error(
+                    return Err(read_lock_error(
+                        client,
                         format!(
                             "cannot read {started}, where runs mark the no-transaction \
                              migrations they start"
                         ),
-                        &lock_wait.how(&holders),
+                        &lock_wait,
                         holders,
+                        env,
                     ));
                 }
             }
@@ -478,15 +488,65 @@ fn read_started(
     if let Some((true, role)) = secured {
         return Err(row_security_refusal(&started, role, true));
     }
-    Ok(messages
+    // A marker with an unusable value is refused, never skipped: skipped, its migration was
+    // taken for pending and run again.
+    messages
         .iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(row) if row.len() != 2 => {
-                crate::ledger::StartedRun::parse(|i| row.get(i).map(str::to_string))
-            }
+            SimpleQueryMessage::Row(row) if row.len() != 2 => Some(
+                crate::ledger::StartedRun::read(|i| row.get(i).map(str::to_string))
+                    .map_err(|unusable| unusable_marker(&started, &unusable)),
+            ),
             _ => None,
         })
-        .collect())
+        .collect()
+}
+
+/// A start marker in `started` (the markers' table) that [`crate::ledger::StartedRun::read`]
+/// cannot read: exit 5, naming the table, the marker and its column, with the statements that
+/// complete it or forget it: the read's refusal, and a run's that finds such a marker where it
+/// starts a migration.
+pub(crate) fn unusable_marker(
+    started: &TrackingTable,
+    marker: &crate::ledger::UnusableMarker,
+) -> Error {
+    let shown = crate::config::shown;
+    let what = match &marker.value {
+        None => format!("with no {}", marker.column),
+        Some(value) => format!("whose {} is {}", marker.column, shown(value)),
+    };
+    let (which, condition) = match (&marker.version, &marker.name) {
+        (Some(version), _) => (
+            format!(" (version {})", shown(version)),
+            format!("version = {}", literal(version)),
+        ),
+        (None, Some(name)) => (
+            format!(" (name {})", shown(name)),
+            format!("version IS NULL AND name = {}", literal(name)),
+        ),
+        (None, None) => (String::new(), "version IS NULL".to_string()),
+    };
+    let q = started.quoted();
+    let (value, note) = match marker.column {
+        "direction" => ("'up'", " ('down' for a rollback's marker)"),
+        "statement" => ("<the number of the statement that was running>", ""),
+        "statements" => ("<the file's count of statements>", ""),
+        _ => ("<its value>", ""),
+    };
+    Error::invalid(format!(
+        "the start markers' table {started} has a marker {what}{which}"
+    ))
+    .with_detail(
+        "a run writes every value of a marker but client_addr: this one was written or \
+         edited by hand; a marker is a no-transaction migration left interrupted, never \
+         skipped as if it were not there",
+    )
+    .with_help(format!(
+        "complete it (UPDATE {q} SET {column} = {value} WHERE {condition};){note}, or delete it \
+         (DELETE FROM {q} WHERE {condition};) once what its migration committed is dealt \
+         with; then run {AGAIN}",
+        column = marker.column,
+    ))
 }
 
 /// What the catalogs say of the ledger's shape, read with its rows: a ledger every command can
@@ -1776,6 +1836,61 @@ fn lock_error(what: String, how: &str, holders: Vec<super::lock::LockHolder>) ->
         holders,
     })
 }
+
+/// A read of the ledger or of its markers' table (`what` failed) that waited the whole of
+/// `lock_wait`: exit 6 naming who is in the way — the holders of a lock on the table
+/// (`holders`), else, when nothing locks it, those of a lock on a system catalog the read
+/// looks up (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_class`), asked of this session
+/// ([`super::lock::catalog_lock_holders`]), else, when it cannot read them (the lock is in
+/// the way of its look too), of a maintenance database of `env`'s server
+/// ([`super::connect::catalog_lock_holders`]), as a run's own statement waiting for such a
+/// lock names them (`apply::failure::catalog_locked`). Nothing found: the table's lock, as
+/// before.
+fn read_lock_error(
+    client: &mut postgres::Client,
+    what: String,
+    lock_wait: &super::lock::ServerWait,
+    holders: Vec<super::lock::LockHolder>,
+    env: Option<&Environment>,
+) -> Error {
+    if !holders.is_empty() {
+        return lock_error(what, &lock_wait.how(&holders), holders);
+    }
+    let mut catalogs =
+        super::lock::catalog_lock_holders(client, None, MAX_CATALOG_HOLDERS).unwrap_or_default();
+    if catalogs.is_empty() {
+        if let Some(env) = env {
+            catalogs = super::connect::catalog_lock_holders(env, super::EXPLANATION_WAIT)
+                .unwrap_or_default();
+        }
+    }
+    if catalogs.is_empty() {
+        return lock_error(what, &lock_wait.how(&holders), holders);
+    }
+    let holders = super::apply::unique_holders(catalogs.clone());
+    let mut error = Error::new(
+        crate::ErrorKind::LockTimeout,
+        format!(
+            "{what}: {} holds a lock on a system catalog the read looks up ({})",
+            super::lock::who_holds(&holders),
+            lock_wait.how(&holders)
+        ),
+    );
+    for (relation, holder) in &catalogs {
+        error = error.with_detail(format!("lock on {relation} held by {holder}"));
+    }
+    error = error.with_help(
+        super::lock::holders_help(&holders, &format!("run {AGAIN}"))
+            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
+    );
+    error.with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders,
+    })
+}
+
+/// How many holders of locks on system catalogs a locked read names.
+const MAX_CATALOG_HOLDERS: usize = 5;
 
 fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)

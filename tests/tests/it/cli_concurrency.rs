@@ -932,3 +932,56 @@ fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
     );
     assert!(line.contains("pg_proc"), "{line}");
 }
+
+/// r2b: behind another session's lock on a system catalog the ledger read looks up (`LOCK
+/// pg_catalog.pg_proc`), with nothing locking the tracking table, the read's error said
+/// `another session holds a lock on it` — on the table — and named no one. It now says the
+/// lock is on a system catalog and names that catalog and its holder, with the way out, as a
+/// run's own statement waiting for such a lock does.
+#[test]
+fn a_ledger_read_behind_a_locked_catalog_names_the_catalog_and_its_holder() {
+    let project = project();
+    let db = TestDb::new("r2b_catread");
+    let up = project.run(&["migrate", "up", "--database-url", &db.url()]);
+    assert_eq!(up.code, 0, "{}", up.dump());
+    let mut holder = db.client_as("r2b_catalog_holder");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let url = db.url();
+    let args = [
+        "migrate",
+        "status",
+        "--lock-wait",
+        "1s",
+        "--database-url",
+        &url,
+    ];
+    let run = project.run(&args);
+    assert_eq!(run.code, 6, "{args:?}: {}", run.dump());
+    assert!(
+        run.stderr.contains(
+            "cannot read the tracking table tb_confiture: another session holds a lock on a \
+             system catalog the read looks up (waited 1s)"
+        ),
+        "{args:?}: {}",
+        run.dump()
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "lock on pg_proc held by pid {pid}, application_name \"r2b_catalog_holder\""
+        )),
+        "{args:?}: {}",
+        run.dump()
+    );
+    assert!(
+        run.stderr.contains(&format!("pg_terminate_backend({pid})")),
+        "{args:?}: {}",
+        run.dump()
+    );
+    holder.batch_execute("ROLLBACK").unwrap();
+}

@@ -1343,3 +1343,81 @@ fn a_half_run_rollback_renumbered_is_not_settled_by_reinit() {
         assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
     }
 }
+
+/// r2b: a hand-made or damaged markers' table (no NOT NULL constraints) whose marker lacks a
+/// value a run always writes — its name, its direction, its statement —, or has a direction
+/// that is neither `up` nor `down`, was skipped by the read: the interrupted migration was
+/// `pending` in `status` (exit 1) and `up` ran it again. Now every command that reads the
+/// ledger refuses it (exit 5, nothing run), naming the table, the marker and the column, with
+/// the statement that completes it; completed, it is `interrupted`.
+#[test]
+fn a_marker_with_an_unusable_value_is_refused_never_skipped() {
+    let db = TestDb::new("nt_marker_null");
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let sql = |sql: &str| {
+        db.connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    };
+    sql(
+        "CREATE TABLE public.tb_confiture_started (version text UNIQUE, name text, \
+         direction text, checksum text, started_at timestamptz DEFAULT now(), \
+         started_by text DEFAULT current_user, client_addr text, statement int, statements int)",
+    );
+    let complete = "('002', 'ix', 'up', 'x', now(), current_user, 1, 1)";
+    let columns =
+        "(version, name, direction, checksum, started_at, started_by, statement, statements)";
+    let cases = [
+        ("name", "NULL", "with no name (version 002)"),
+        ("direction", "NULL", "with no direction (version 002)"),
+        (
+            "direction",
+            "'sideways'",
+            "whose direction is sideways (version 002)",
+        ),
+        ("checksum", "NULL", "with no checksum (version 002)"),
+        ("started_at", "NULL", "with no started_at (version 002)"),
+        ("started_by", "NULL", "with no started_by (version 002)"),
+        ("statement", "NULL", "with no statement (version 002)"),
+        ("statements", "-1", "whose statements is -1 (version 002)"),
+        ("version", "NULL", "with no version (name ix)"),
+    ];
+    for (column, value, said) in cases {
+        sql(&format!(
+            "DELETE FROM public.tb_confiture_started; \
+             INSERT INTO public.tb_confiture_started {columns} VALUES {complete}; \
+             UPDATE public.tb_confiture_started SET {column} = {value}"
+        ));
+        for args in [
+            &["migrate", "status"][..],
+            &["migrate", "up"],
+            &["migrate", "up", "--dry-run"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::INVALID)
+                .stderr_has(&format!(
+                    "the start markers' table public.tb_confiture_started has a marker {said}"
+                ))
+                .stderr_has(&format!(
+                    "UPDATE \"public\".\"tb_confiture_started\" SET {column} = "
+                ));
+        }
+        assert!(!db.has_relation("t_ix"), "{column}: up ran nothing");
+    }
+    // Completed as the help says, it is the interrupted migration it is.
+    sql(&format!(
+        "DELETE FROM public.tb_confiture_started; \
+         INSERT INTO public.tb_confiture_started {columns} VALUES {complete}"
+    ));
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
+}

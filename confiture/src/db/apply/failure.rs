@@ -1857,8 +1857,9 @@ pub(super) fn own_statement_lock_holders(
     (placed_in_ours || !holders.is_empty()).then_some(holders)
 }
 
-/// The holders of `found` (a holder per locked catalog), each once.
-fn unique_holders(
+/// The holders of `found` (a holder per locked catalog), each once: also the locked ledger
+/// read's (`db::ledger`).
+pub(crate) fn unique_holders(
     found: Vec<(String, crate::db::lock::LockHolder)>,
 ) -> Vec<crate::db::lock::LockHolder> {
     found

@@ -658,13 +658,18 @@ fn start_marker(
         }
     };
     let earlier = messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => StartedRun::parse(|i| row.get(i).map(str::to_string)),
+        SimpleQueryMessage::Row(row) => Some(StartedRun::read(|i| row.get(i).map(str::to_string))),
         _ => None,
     });
     match earlier {
         None => Ok(true),
         Some(_) if settings.rerun_interrupted => Ok(false),
-        Some(earlier) => Err(interrupted_before(step, &earlier)),
+        Some(Ok(earlier)) => Err(interrupted_before(step, &earlier)),
+        // A marker made unreadable since the ledger read is refused as that read refuses it.
+        Some(Err(unusable)) => Err(StepFailure::of(crate::db::ledger::unusable_marker(
+            &settings.table.started_table(),
+            &unusable,
+        ))),
     }
 }
 
