@@ -1846,7 +1846,7 @@ fn lock_error(what: String, how: &str, holders: Vec<super::lock::LockHolder>) ->
 /// ([`super::connect::catalog_lock_holders`]), as a run's own statement waiting for such a
 /// lock names them (`apply::failure::catalog_locked`). Nothing found: the table's lock, as
 /// before.
-fn read_lock_error(
+pub(crate) fn read_lock_error(
     client: &mut postgres::Client,
     what: String,
     lock_wait: &super::lock::ServerWait,

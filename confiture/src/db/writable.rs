@@ -117,7 +117,7 @@ pub(crate) fn check_session(
     target: &Target,
     warnings: &mut Vec<String>,
 ) -> Result<(String, Option<String>)> {
-    let messages = read_state(client)?;
+    let messages = read_state(client, &target.environment)?;
     let attrs = target.environment.connection.target_session_attrs;
     let dialled = target.reached.as_ref().and_then(|r| r.dialled);
     let value = |messages: &[SimpleQueryMessage], i: usize| -> Option<String> {
@@ -227,10 +227,24 @@ pub(crate) fn check_session(
 /// `standard_conforming_strings` and where it comes from, in one round trip. The first
 /// message of a writing session: it puts the session's `statement_timeout` at ours for what
 /// follows ([`super::apply::WRITING_SESSION_BOUND`]).
-fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
+///
+/// A new session looks its functions up in `pg_proc` (and its catalogs up in `pg_class`) as it
+/// plans this read: behind another session's lock on such a catalog (`LOCK
+/// pg_catalog.pg_proc`, `VACUUM FULL`, `CLUSTER`), held for a second or left idle in its
+/// transaction, it waited as long as that lock lasted, before any of the command's bounds
+/// were set. It waits at most the environment's `migration.lock_timeout` (the ledger read's
+/// bound; when that is zero, [`crate::migrate::DEFAULT_LOCK_WAIT`]), then exit 6 naming the
+/// catalog's holders, as a ledger read in the same place does.
+fn read_state(client: &mut Client, env: &Environment) -> Result<Vec<SimpleQueryMessage>> {
+    let wait = match env.migration.lock_timeout {
+        wait if wait.is_zero() => crate::migrate::DEFAULT_LOCK_WAIT,
+        wait => wait,
+    };
+    let waited = super::lock::ServerWait::new(wait);
     client
         .simple_query(&format!(
-            "{} SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
+            "{} SET LOCAL lock_timeout = '{}ms'; \
+             SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only'), {}, \
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), \
@@ -238,7 +252,24 @@ fn read_state(client: &mut Client) -> Result<Vec<SimpleQueryMessage>> {
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::apply::WRITING_SESSION_BOUND,
+            wait.as_millis().clamp(1, i32::MAX as u128),
             super::connect::identity_columns()
         ))
-        .map_err(|e| query_error("cannot read the session's state", e))
+        .map_err(|e| {
+            let what = "cannot read the session's state";
+            if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+                && !super::is_connection_lost(&e)
+            {
+                let mut error = super::ledger::read_lock_error(
+                    client,
+                    what.to_string(),
+                    &waited,
+                    Vec::new(),
+                    Some(env),
+                );
+                error.set_source(e);
+                return error;
+            }
+            query_error(what, e)
+        })
 }

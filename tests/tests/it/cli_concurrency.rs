@@ -985,3 +985,53 @@ fn a_ledger_read_behind_a_locked_catalog_names_the_catalog_and_its_holder() {
     );
     holder.batch_execute("ROLLBACK").unwrap();
 }
+
+/// The first message of a writing session (`db::writable::read_state`: which database, whether
+/// it can write, the pooler check's session) is planned by a new backend that looks its
+/// functions up in `pg_proc`: behind another session's lock on that catalog, left idle in its
+/// transaction, `up` and `baseline` waited as long as the lock lasted — forever here — with
+/// none of their bounds set yet (`--lock-wait 1s` waited 14 s for a lock held 14 s). They now
+/// wait at most the environment's `migration.lock_timeout` (5 s by default) and exit 6 naming
+/// the catalog and its holder.
+#[test]
+fn a_writing_session_behind_a_locked_catalog_ends_naming_its_holder() {
+    let project = project();
+    let db = TestDb::new("pp_catalog_first");
+    let mut holder = db.client_as("pp_catalog_holder");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let url = db.url();
+    for command in [&["up"][..], &["baseline", "--through", "1"]] {
+        let args: Vec<&str> = ["migrate"]
+            .iter()
+            .chain(command)
+            .chain(&["--lock-wait", "1s", "--database-url", &url])
+            .copied()
+            .collect();
+        let mut child = project.spawn(&args);
+        let ended = wait_until(Duration::from_secs(60), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !ended {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still waiting for the catalog lock after 60 s");
+        }
+        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        assert_eq!(run.code, 6, "{args:?}: {}", run.dump());
+        run.stderr_has(
+            "cannot read the session's state: another session holds a lock on a system catalog",
+        )
+        .stderr_has(&format!(
+            "lock on pg_proc held by pid {pid}, application_name \"pp_catalog_holder\""
+        ))
+        .stderr_has(&format!("pg_terminate_backend({pid})"));
+    }
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(db.ledger(), None, "nothing written");
+}
