@@ -1827,18 +1827,11 @@ fn lock_error(what: String, how: &str, holders: Vec<super::lock::LockHolder>) ->
     for h in &holders {
         error = error.with_detail(format!("held by {h}"));
     }
-    error = error.with_help(
-        super::lock::holders_help(&holders, &format!("run {AGAIN}"))
-            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
-    );
-    error.with_reason(crate::error::Reason::Lock {
-        database: None,
-        holders,
-    })
+    naming(error, holders)
 }
 
-/// A read of the ledger or of its markers' table (`what` failed) that waited the whole of
-/// `lock_wait`: exit 6 naming who is in the way — the holders of a lock on the table
+/// A read of the ledger or of its markers' table, or a writing session's first read
+/// (`db::writable`), that waited the whole of `lock_wait` (`what` failed): exit 6 naming who is in the way — the holders of a lock on the table
 /// (`holders`), else, when nothing locks it, those of a lock on a system catalog the read
 /// looks up (`LOCK pg_catalog.pg_proc`, `VACUUM FULL pg_class`), asked of this session
 /// ([`super::lock::catalog_lock_holders`]), else, when it cannot read them (the lock is in
@@ -1879,14 +1872,21 @@ pub(crate) fn read_lock_error(
     for (relation, holder) in &catalogs {
         error = error.with_detail(format!("lock on {relation} held by {holder}"));
     }
-    error = error.with_help(
-        super::lock::holders_help(&holders, &format!("run {AGAIN}"))
-            .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
-    );
-    error.with_reason(crate::error::Reason::Lock {
-        database: None,
-        holders,
-    })
+    naming(error, holders)
+}
+
+/// A lock error of the ledger's (`error`) with the way out `holders` give (wait for them, or
+/// end them) and them as its [`crate::error::Reason::Lock`].
+fn naming(error: Error, holders: Vec<super::lock::LockHolder>) -> Error {
+    error
+        .with_help(
+            super::lock::holders_help(&holders, &format!("run {AGAIN}"))
+                .unwrap_or_else(|| format!("run {AGAIN} when the lock is released")),
+        )
+        .with_reason(crate::error::Reason::Lock {
+            database: None,
+            holders,
+        })
 }
 
 /// How many holders of locks on system catalogs a locked read names.

@@ -6,6 +6,8 @@
 //! and so does the server's end of the connection, which spares the pooler check its second
 //! connection when nothing sits between us and the server (`connect::is_direct`).
 
+use std::time::Duration;
+
 use postgres::{Client, SimpleQueryMessage};
 
 use super::connect::Reached;
@@ -103,8 +105,13 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
 /// `target_session_attrs=any` (the default) it is on the first host that can write.
 ///
 /// What the pooler check could not tell, without refusing, is added to `warnings`.
-pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -> Result<String> {
-    crate::migrator::blocking_here(|| check_session(client, target, warnings))
+pub fn check(
+    client: &mut Client,
+    target: &Target,
+    wait: Duration,
+    warnings: &mut Vec<String>,
+) -> Result<String> {
+    crate::migrator::blocking_here(|| check_session(client, target, wait, warnings))
         .map(|(database, _)| database)
 }
 
@@ -115,9 +122,10 @@ pub fn check(client: &mut Client, target: &Target, warnings: &mut Vec<String>) -
 pub(crate) fn check_session(
     client: &mut Client,
     target: &Target,
+    wait: Duration,
     warnings: &mut Vec<String>,
 ) -> Result<(String, Option<String>)> {
-    let messages = read_state(client, &target.environment)?;
+    let messages = read_state(client, wait, &target.environment)?;
     let attrs = target.environment.connection.target_session_attrs;
     let dialled = target.reached.as_ref().and_then(|r| r.dialled);
     let value = |messages: &[SimpleQueryMessage], i: usize| -> Option<String> {
@@ -232,14 +240,14 @@ pub(crate) fn check_session(
 /// plans this read: behind another session's lock on such a catalog (`LOCK
 /// pg_catalog.pg_proc`, `VACUUM FULL`, `CLUSTER`), held for a second or left idle in its
 /// transaction, it waited as long as that lock lasted, before any of the command's bounds
-/// were set. It waits at most the environment's `migration.lock_timeout` (the ledger read's
-/// bound; when that is zero, [`crate::migrate::DEFAULT_LOCK_WAIT`]), then exit 6 naming the
-/// catalog's holders, as a ledger read in the same place does.
-fn read_state(client: &mut Client, env: &Environment) -> Result<Vec<SimpleQueryMessage>> {
-    let wait = match env.migration.lock_timeout {
-        wait if wait.is_zero() => crate::migrate::DEFAULT_LOCK_WAIT,
-        wait => wait,
-    };
+/// were set. It waits at most `wait`, the command's lock wait (`--lock-wait`: how long it
+/// waits for another session's lock), then exit 6 naming the catalog's holders, as a ledger
+/// read in the same place does.
+fn read_state(
+    client: &mut Client,
+    wait: Duration,
+    env: &Environment,
+) -> Result<Vec<SimpleQueryMessage>> {
     let waited = super::lock::ServerWait::new(wait);
     client
         .simple_query(&format!(

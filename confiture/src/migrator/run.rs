@@ -201,7 +201,7 @@ pub(super) fn with_lock<T>(
     // same round trip names the session a stop cancels from a session of its own, when the
     // connection reaches the server directly; else the lock names it, once taken.
     let mut take = || -> Result<lock::MigrationLock> {
-        let (database, identity) = writable::check_session(client, target, warnings)?;
+        let (database, identity) = writable::check_session(client, target, wait, warnings)?;
         if let (Some(stop), Some(identity)) = (stop, &identity) {
             stop.on_session(identity);
         }

@@ -89,7 +89,7 @@ impl UpAhead {
             return Ok(Prepared::Connected);
         }
         let mut warnings = Vec::new();
-        let database = writable::check(client, &target, &mut warnings)?;
+        let database = writable::check(client, &target, self.lock_wait, &mut warnings)?;
         if !wanted.still() {
             return Ok(Prepared::Connected);
         }

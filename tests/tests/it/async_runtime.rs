@@ -374,7 +374,13 @@ async fn the_db_entry_points_work_on_a_runtime_thread() {
     db::snapshot::snapshot(client, &Default::default()).unwrap();
     let writable = db::writable::Target::of(&env);
     assert_eq!(
-        db::writable::check(client, &writable, &mut Vec::new()).unwrap(),
+        db::writable::check(
+            client,
+            &writable,
+            confiture::migrate::DEFAULT_LOCK_WAIT,
+            &mut Vec::new(),
+        )
+        .unwrap(),
         target.name
     );
     db::scratch::execute(client, "CREATE TABLE t (id int)", |_| unreachable!()).unwrap();

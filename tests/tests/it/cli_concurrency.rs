@@ -991,8 +991,7 @@ fn a_ledger_read_behind_a_locked_catalog_names_the_catalog_and_its_holder() {
 /// functions up in `pg_proc`: behind another session's lock on that catalog, left idle in its
 /// transaction, `up` and `baseline` waited as long as the lock lasted — forever here — with
 /// none of their bounds set yet (`--lock-wait 1s` waited 14 s for a lock held 14 s). They now
-/// wait at most the environment's `migration.lock_timeout` (5 s by default) and exit 6 naming
-/// the catalog and its holder.
+/// wait at most their `--lock-wait` and exit 6 naming the catalog and its holder.
 #[test]
 fn a_writing_session_behind_a_locked_catalog_ends_naming_its_holder() {
     let project = project();
@@ -1025,7 +1024,8 @@ fn a_writing_session_behind_a_locked_catalog_ends_naming_its_holder() {
         let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
         assert_eq!(run.code, 6, "{args:?}: {}", run.dump());
         run.stderr_has(
-            "cannot read the session's state: another session holds a lock on a system catalog",
+            "cannot read the session's state: another session holds a lock on a system catalog \
+             the read looks up (waited 1s)",
         )
         .stderr_has(&format!(
             "lock on pg_proc held by pid {pid}, application_name \"pp_catalog_holder\""
