@@ -87,6 +87,7 @@ impl Cli {
             (g.env.is_some(), "--env"),
             (g.database_url.is_some(), "--database-url"),
             (g.schema.is_some(), "--schema"),
+            (g.wait_for_server.is_some(), "--wait-for-server"),
         ]
         .into_iter()
         .filter_map(|(given, flag)| given.then_some(flag))
@@ -125,6 +126,7 @@ pub const CONNECTION_ARGS: &[(&str, &str)] = &[
     ("config", "-c"),
     ("database_url", "--database-url"),
     ("schema", "--schema"),
+    ("wait_for_server", "--wait-for-server"),
 ];
 
 /// The command line as clap parses it: [`Cli`]'s, its global flags given to every subcommand,
@@ -192,6 +194,20 @@ pub struct Global {
     /// the tenant's own migration lock (not with a target list; `drift` refuses it)
     #[arg(long, global = true, value_name = "NAME")]
     pub schema: Option<String>,
+
+    /// Wait up to DURATION (`60s`) for a server that is not accepting connections yet — not
+    /// listening, starting up, shutting down, recovering: a container or CI service started
+    /// with this command — trying again until then; a refused user, password or database is
+    /// never waited out (default: the environment's `migration.wait_for_server`, else 0: fail
+    /// at once)
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = duration,
+        allow_hyphen_values = true
+    )]
+    pub wait_for_server: Option<Timeout>,
 
     /// Migrations directory (default: `migrations_dir` of `[package.metadata.confiture]` or
     /// `[workspace.metadata.confiture]`, or `db/migrations`)

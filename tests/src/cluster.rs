@@ -129,6 +129,27 @@ impl Cluster {
         self.start();
     }
 
+    /// A port that is free now on 127.0.0.1, for [`Cluster::start_on`].
+    pub fn free_port() -> u16 {
+        free_port()
+    }
+
+    /// Starts the server on `port` (which must be free) and waits until it accepts
+    /// connections.
+    pub fn start_on(&self, port: u16) {
+        give_to_postgres(&self.dir);
+        self.port.store(port, Ordering::SeqCst);
+        self.expect_ok(
+            "pg_ctl start",
+            as_postgres(&bin("pg_ctl"))
+                .args(["start", "-w", "-t", "60", "-D"])
+                .arg(self.data())
+                .arg("-l")
+                .arg(self.log_path())
+                .args(["-o", &format!("-p {port}")]),
+        );
+    }
+
     /// Starts the server on a free port and waits until it accepts connections.
     pub fn start(&self) {
         give_to_postgres(&self.dir);

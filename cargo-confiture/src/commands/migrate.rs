@@ -454,12 +454,15 @@ pub(super) fn migrator_choosing(
     } else {
         Selection::Auto
     };
-    let env = config::resolve_with(
+    let mut env = config::resolve_with(
         &cx.workspace,
         &selection,
         &SELECTION_LABELS,
         &config::process_vars,
     )?;
+    if let Some(wait) = g.wait_for_server {
+        env.migration.wait_for_server = wait.into();
+    }
     if let Some(note) =
         config::database_url_not_used(&env, &config::process_vars, &SELECTION_LABELS)
     {

@@ -41,6 +41,14 @@ pub struct MigrationSettings {
     pub statement_timeout: Option<Duration>,
     /// Connect timeout, covering DNS, TCP, TLS and authentication; default 10 s; zero waits forever.
     pub connect_timeout: Duration,
+    /// How long a connection waits for a server that is not accepting connections yet
+    /// (`migration.wait_for_server`, the CLI's `--wait-for-server`): refused, no socket yet,
+    /// starting up, shutting down, in recovery before it accepts connections, or no answer
+    /// within `connect_timeout`. Tried again until then, every
+    /// few hundred milliseconds; default zero: the first refusal is the error. For a server
+    /// started beside the command (a container, a CI service). Any other refusal (the
+    /// password, a database that does not exist) is never waited out.
+    pub wait_for_server: Duration,
     /// How often a transactional migration failing with SQLSTATE 55P03 is retried; default 3.
     pub lock_retries: u32,
     /// The tenant schema of a schema-per-tenant fleet target (`crate::fleet::Target::schema`):
@@ -56,6 +64,7 @@ impl Default for MigrationSettings {
             lock_timeout: Duration::from_secs(5),
             statement_timeout: None,
             connect_timeout: Duration::from_secs(10),
+            wait_for_server: Duration::ZERO,
             lock_retries: 3,
             tenant_schema: None,
         }

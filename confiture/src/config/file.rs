@@ -177,6 +177,7 @@ const MIGRATION_KEYS: &[&str] = &[
     "lock_timeout",
     "statement_timeout",
     "connect_timeout",
+    "wait_for_server",
     "lock_retries",
 ];
 const DATABASE_KEYS: &[&str] = &[
@@ -1727,6 +1728,7 @@ impl FileContext<'_> {
                 settings.statement_timeout = Some(self.duration(value, &full)?);
             }
             "connect_timeout" => settings.connect_timeout = self.duration(value, &full)?,
+            "wait_for_server" => settings.wait_for_server = self.duration(value, &full)?,
             "lock_retries" => {
                 let text = self.number(value, &full)?;
                 settings.lock_retries = text.trim().parse().map_err(|_| {
@@ -3265,6 +3267,7 @@ mod tests {
             (format!("{url}migration:\n  lock_timeout: @\n"), "5s"),
             (format!("{url}migration:\n  statement_timeout: @\n"), "1min"),
             (format!("{url}migration:\n  connect_timeout: @\n"), "10s"),
+            (format!("{url}migration:\n  wait_for_server: @\n"), "1min"),
             (format!("{url}migration:\n  lock_retries: @\n"), "3"),
             (format!("{url}fleet:\n  targets_query: @\n"), "SELECT 'a'"),
             (format!("{url}fleet:\n  schemas_query: @\n"), "SELECT 'a'"),

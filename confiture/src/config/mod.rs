@@ -36,6 +36,7 @@
 //!   lock_timeout: 5s                   # default 5s; 0 disables
 //!   statement_timeout: 10min           # default: the server's
 //!   connect_timeout: 10s               # default 10s; 0 waits forever
+//!   wait_for_server: 60s               # default 0: a server not up yet is an error at once
 //!   lock_retries: 3                    # default 3
 //! fleet:                               # the fleet commands' target list (see FleetSettings)
 //!   targets: tenants.txt               # or a list, or targets_query / schemas_query

@@ -49,3 +49,4 @@ mod tidy_dependencies;
 mod tls_client_cert;
 mod tls_cluster;
 mod tls_hba;
+mod wait_for_server;

@@ -28,6 +28,11 @@ fn driver_text(spec: &ConnectionSpec, error: &postgres::Error) -> String {
     spec.scrub(&text)
 }
 
+/// The IO error in `error`'s chain, if any (what the network said).
+pub(super) fn io_error_of(error: &postgres::Error) -> Option<&std::io::Error> {
+    find_in_chain::<std::io::Error>(error)
+}
+
 /// The first error of type `T` in the chain, looking inside `io::Error`s too (their
 /// `source()` skips the error they wrap).
 fn find_in_chain<'a, T: std::error::Error + 'static>(
@@ -645,7 +650,7 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         Error::connection(format!(
             "the server is starting up or shutting down (connecting as {spec})"
         ))
-        .with_help("retry in a few seconds")
+        .with_help(format!("retry in a few seconds{}", wait_for_it(env)))
     } else {
         Error::connection(format!("the server refused {spec}"))
             .with_help(format!("check the connection settings in {source}"))
@@ -824,7 +829,9 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
             "connection refused (connecting as {spec})"
         ))
         .with_help(format!(
-            "is PostgreSQL running and listening on that host and port? check them in {source}"
+            "is PostgreSQL running and listening on that host and port? check them in \
+             {source}{}",
+            wait_for_it(env)
         )),
         Io::TimedOut => Error::connection(format!(
             "cannot connect to {spec}: no answer within {}",
@@ -839,7 +846,8 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
             "no PostgreSQL socket for that directory and port (connecting as {spec})"
         ))
         .with_help(format!(
-            "is PostgreSQL running? check the socket directory and port in {source}"
+            "is PostgreSQL running? check the socket directory and port in {source}{}",
+            wait_for_it(env)
         )),
         _ if cause.contains("lookup address") || cause.contains("resolve") => Error::connection(
             format!("cannot resolve the host name (connecting as {spec})"),
@@ -850,6 +858,19 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
         )),
         _ => return None,
     })
+}
+
+/// The end of the help of a server that is not accepting connections yet, when the
+/// connection did not wait for it: how to wait for a server started beside the command.
+fn wait_for_it(env: &Environment) -> &'static str {
+    match env.migration.wait_for_server.is_zero() {
+        true => {
+            "; if it is still starting (a container or CI service started with this \
+             command), wait for it: `--wait-for-server 60s`, or `migration.wait_for_server: \
+             60s` in the environment file"
+        }
+        false => "",
+    }
 }
 
 /// What a failed authentication's help says to check.

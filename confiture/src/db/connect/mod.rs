@@ -222,6 +222,11 @@ struct NoSession {
     missing_database: bool,
     /// A setting that is wrong whatever the host (boxed: the struct is an `Err`).
     invalid: Option<Box<Error>>,
+    /// Every host failed as a server that is not accepting connections yet does
+    /// ([`Failure::server_not_ready`]): what `migration.wait_for_server` waits out.
+    not_ready: bool,
+    /// How long [`select`] waited for the server(s) before giving up, when it did.
+    waited: Option<Duration>,
 }
 
 /// What one host of [`NoSession`] failed with: its error, or, for a database the server says
@@ -245,7 +250,26 @@ impl HostFailure {
 }
 
 impl NoSession {
-    fn into_error(mut self, env: &Environment, need: Need) -> Error {
+    fn into_error(self, env: &Environment, need: Need) -> Error {
+        let waited = self.waited;
+        let error = self.explained(env, need);
+        match waited {
+            Some(waited) => error.with_detail(format!(
+                "waited {:.1}s for the server to accept connections (wait_for_server {})",
+                waited.as_secs_f64(),
+                crate::db::backoff::human(env.migration.wait_for_server)
+            )),
+            None => error,
+        }
+    }
+
+    /// Whether trying again later may connect: every host tried is not accepting connections
+    /// yet, and no setting is wrong whatever the host.
+    fn waits(&self) -> bool {
+        self.not_ready && self.invalid.is_none() && !self.errors.is_empty()
+    }
+
+    fn explained(mut self, env: &Environment, need: Need) -> Error {
         if let Some(invalid) = self.invalid {
             return *invalid;
         }
@@ -290,12 +314,34 @@ impl NoSession {
     }
 }
 
+/// [`select_once`], tried again while no host accepts connections yet, within
+/// `migration.wait_for_server` ([`ServerWait`]).
 fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
+    let mut waiting = ServerWait::new(env.migration.wait_for_server);
+    loop {
+        match select_once(env, need) {
+            Err(failed) if failed.waits() => match waiting.next_delay() {
+                Some(delay) => std::thread::sleep(delay),
+                None => {
+                    return Err(NoSession {
+                        waited: waiting.waited(),
+                        ..failed
+                    })
+                }
+            },
+            other => return other,
+        }
+    }
+}
+
+fn select_once(env: &Environment, need: Need) -> Result<Session, NoSession> {
     let spec = &env.connection;
     let mut failed = NoSession {
         errors: Vec::new(),
         missing_database: false,
         invalid: None,
+        not_ready: true,
+        waited: None,
     };
     let attrs = need.attrs(env);
     // `prefer-standby`: the first host that answered, kept in case no standby does.
@@ -315,6 +361,7 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
                 return Err(failed);
             }
             Err(failure) => {
+                failed.not_ready &= failure.server_not_ready();
                 let answered = failure.driver().is_some_and(|e| e.as_db_error().is_some());
                 let missing = failure
                     .driver()
@@ -332,6 +379,8 @@ fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
         // lifted for the session that creates (`default_transaction_read_only`, a guard of the
         // target, not of the server).
         let read_only_counts = need == Need::Write;
+        // A server that answered is up: what it answered is not waited out.
+        failed.not_ready = false;
         match session_mismatch(&mut session.client, wanted, read_only_counts) {
             Ok(None) => return Ok(session),
             Ok(Some(reason)) => {
@@ -451,6 +500,41 @@ fn open_at(env: &Environment, pinned: Option<SocketAddr>, need: Need) -> Result<
     }
 }
 
+/// The wait for a server that does not accept connections yet (`migration.wait_for_server`):
+/// [`select`] tries the hosts again, each within `connect_timeout`, until the wait has passed.
+struct ServerWait {
+    wait: Duration,
+    started: Instant,
+    backoff: crate::db::backoff::Backoff,
+}
+
+/// The first delay between tries (doubled up to [`SERVER_WAIT_MAX`], with jitter): a server
+/// starts in a fraction of a second once its process runs.
+const SERVER_WAIT_FIRST: Duration = Duration::from_millis(100);
+const SERVER_WAIT_MAX: Duration = Duration::from_secs(1);
+
+impl ServerWait {
+    fn new(wait: Duration) -> ServerWait {
+        ServerWait {
+            wait,
+            started: Instant::now(),
+            backoff: crate::db::backoff::Backoff::new(SERVER_WAIT_FIRST, SERVER_WAIT_MAX),
+        }
+    }
+
+    /// How long to sleep before the next try, never past the wait; `None` once it has passed
+    /// (or with no wait).
+    fn next_delay(&mut self) -> Option<Duration> {
+        let left = self.wait.checked_sub(self.started.elapsed())?;
+        (!left.is_zero()).then(|| self.backoff.next_delay().min(left))
+    }
+
+    /// How long was waited, when there was a wait.
+    fn waited(&self) -> Option<Duration> {
+        (!self.wait.is_zero()).then(|| self.started.elapsed())
+    }
+}
+
 /// [`open_at`]'s try. With `sslmode=prefer`, a server whose pg_hba.conf refused the TLS
 /// connection (it may admit this host only without TLS, `hostnossl`) is tried once more
 /// without TLS, as libpq does; when that fails too, the TLS try's failure is the one
@@ -527,6 +611,39 @@ impl Failure {
         match self {
             Failure::Driver(e, _) | Failure::RetriedWithoutTls { first: (e, _), .. } => Some(e),
             _ => None,
+        }
+    }
+
+    /// The server is not accepting connections yet, as a server still starting (or
+    /// restarting) answers, on the try that decided: nothing listens (refused; no Unix
+    /// socket yet; a host or network not reachable yet), the server says it is starting up,
+    /// shutting down or recovering (57P03), the connection was closed during the startup
+    /// exchange (a container's port published before the server listens behind it), or no
+    /// answer within `connect_timeout`. What `migration.wait_for_server` waits out; a
+    /// refusal of who we are or of the database is never one.
+    fn server_not_ready(&self) -> bool {
+        use std::io::ErrorKind as Io;
+        match self {
+            Failure::Driver(e, _) => {
+                e.code() == Some(&SqlState::CANNOT_CONNECT_NOW)
+                    || (e.as_db_error().is_none() && e.is_closed())
+                    || explain::io_error_of(e).is_some_and(|io| {
+                        matches!(
+                            io.kind(),
+                            Io::ConnectionRefused
+                                | Io::NotFound
+                                | Io::ConnectionReset
+                                | Io::ConnectionAborted
+                                | Io::UnexpectedEof
+                                | Io::HostUnreachable
+                                | Io::NetworkUnreachable
+                                | Io::TimedOut
+                        )
+                    })
+            }
+            Failure::RetriedWithoutTls { retry, .. } => retry.server_not_ready(),
+            Failure::TimedOut(_) => true,
+            _ => false,
         }
     }
 

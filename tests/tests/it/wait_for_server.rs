@@ -1,0 +1,121 @@
+//! `--wait-for-server DURATION` (`migration.wait_for_server`): a server that is not accepting
+//! connections yet — nothing listening, starting up — is tried again until the wait has
+//! passed, as a command started beside its database needs (a container, a CI service); a
+//! server that answers with a refusal (a database that does not exist) is never waited out.
+//!
+//! The server that starts late is a throwaway cluster of its own, started on a port chosen
+//! beforehand; the shared server is only read.
+
+use std::time::{Duration, Instant};
+
+use confiture::exit;
+use confiture_tests::cluster::Cluster;
+use confiture_tests::{unique, Project, Run};
+
+/// `up --create-database` started while nothing listens on the port its URL names waits, and
+/// once the server starts there, creates the database and applies the migrations; without a
+/// wait the same command fails at once, naming the flag that waits.
+#[test]
+fn up_waits_for_a_server_that_starts_after_it() {
+    let cluster = Cluster::init();
+    let port = Cluster::free_port();
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/late_app");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n")
+        .migration("002_u", "INSERT INTO t VALUES (1);\n", "DELETE FROM t;\n");
+
+    let at_once = project.run(&["migrate", "up", "--create-database", "--database-url", &url]);
+    at_once
+        .code(exit::CONNECTION)
+        .stderr_has("connection refused")
+        .stderr_has("--wait-for-server 60s");
+
+    let child = project.spawn(&[
+        "migrate",
+        "up",
+        "--create-database",
+        "--database-url",
+        &url,
+        "--wait-for-server",
+        "2min",
+    ]);
+    let started = Instant::now();
+    // Long enough for several refused tries (the first delays are 100-200 ms).
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.start_on(port);
+    let output = child.wait_with_output().expect("wait for the CLI");
+    let run = Run::from_output(output, started.elapsed());
+    run.code(exit::SUCCESS).stderr_lacks("error");
+    let rows: Vec<String> = cluster
+        .connect("late_app")
+        .query("SELECT version FROM tb_confiture ORDER BY version", &[])
+        .expect("read the ledger")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(rows, ["001", "002"], "{}", run.dump());
+}
+
+/// A server that never comes is waited for as long as asked, then the refusal is the error,
+/// saying how long it waited (from the flag, and from the environment file's key); a server
+/// that answers (the database does not exist) is not waited for at all.
+#[test]
+fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() {
+    let port = Cluster::free_port();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/never");
+
+    let flag = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--wait-for-server",
+        "1s",
+    ]);
+    flag.code(exit::CONNECTION)
+        .stderr_has("connection refused")
+        .stderr_has("for the server to accept connections (wait_for_server 1s)")
+        .stderr_lacks("--wait-for-server 60s");
+    assert!(flag.elapsed >= Duration::from_secs(1), "{}", flag.dump());
+
+    project.write(
+        "db/environments/late.yaml",
+        format!("database_url: {url}\nmigration:\n  wait_for_server: 1s\n"),
+    );
+    let file = project.run(&["migrate", "status", "--env", "late", "--format", "json"]);
+    file.code(exit::CONNECTION);
+    let json = file.json();
+    let details = json["error"]["details"].to_string();
+    assert!(
+        details.contains("(wait_for_server 1s)"),
+        "{}\n{json:#}",
+        file.dump()
+    );
+
+    // The shared server answers: a database it does not have is its refusal, at once.
+    let absent = unique("wfs_absent");
+    let answered = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        &format!(
+            "postgresql://postgres@{}:{}/{absent}",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port()
+        ),
+        "--wait-for-server",
+        "10min",
+    ]);
+    answered
+        .code(exit::CONNECTION)
+        .stderr_has("does not exist")
+        .stderr_lacks("wait_for_server");
+    assert!(
+        answered.elapsed < Duration::from_secs(60),
+        "a refusal by the server was waited out: {}",
+        answered.dump()
+    );
+}
