@@ -270,10 +270,19 @@ impl Ran<'_> {
                         "its transaction did not commit (checked in the ledger on a new connection)"
                             .to_string(),
                     );
+                    // Its statement markers went with the session: any statement of the file
+                    // may be the one that ended it.
+                    let code = failure.server.as_ref().map(|s| s.sqlstate.as_str());
+                    let count = file.statements.len();
+                    if let Some(own) = crate::db::apply::own_session_end(file, code, count, None) {
+                        own.blame(&m.id(), file, &mut failure.error, &mut failure.location);
+                    }
                 }
             }
         }
-        if up_since_before && failure.server.is_none() {
+        // A lost connection located in the file was put down to its own statement
+        // ([`crate::db::apply::OwnEnd`]), not to another session.
+        if up_since_before && failure.server.is_none() && failure.location.is_none() {
             failure.error.details.push(
                 "the server did not restart during this run: another session or an administrator \
                  ended this one (pg_terminate_backend), or the network dropped the connection"

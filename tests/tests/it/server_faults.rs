@@ -2525,3 +2525,104 @@ fn verify_names_the_target_as_the_database_whose_search_path_to_set() {
         .run_on(&db, &["migrate", "verify"])
         .code(exit::SUCCESS);
 }
+
+/// `migrate status`'s line for `version_name` on `db`.
+fn status_line(project: &Project, db: &TestDb, version_name: &str) -> String {
+    let status = project.run(&["migrate", "status", "--database-url", &db.url()]);
+    status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(version_name))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// hcx: a migration that ends its own session was reported as a lost connection whose help
+/// was to run `migrate up` again, which ends the same way every time. A no-transaction
+/// migration setting `idle_session_timeout` (the server ends the session, FATAL 57P05, while
+/// it waits for the next statement): named at its file and line, the help to remove it, the
+/// migration left interrupted as any half-run no-transaction migration. Statements returning
+/// many rows keep the client reading after the server went idle, longer than the timeout.
+#[test]
+fn a_no_transaction_migration_that_sets_a_tiny_idle_session_timeout_is_named_as_the_cause() {
+    let db = TestDb::new("own_idle_end");
+    let project = Project::new();
+    let rows = "SELECT repeat('x', 2000) FROM generate_series(1, 3000);\n".repeat(6);
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_idle",
+            &format!(
+                "-- confiture:no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements, resets-timeouts)\n\
+                 SET idle_session_timeout = '1ms';\n{rows}\
+                 CREATE INDEX CONCURRENTLY t1_i ON t1 (id);\n"
+            ),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t1_i;\n",
+        );
+    let run = project.run(&["migrate", "up", "--database-url", &db.url()]);
+    run.code(exit::CONNECTION)
+        .stderr_has("migration 002_idle ended its own session")
+        .stderr_has("002_idle.up.sql:3")
+        .stderr_has("SQLSTATE 57P05")
+        .stderr_has("help: remove that statement from")
+        .stderr_lacks("another session or an administrator");
+    assert!(
+        status_line(&project, &db, "002_idle").contains("interrupted"),
+        "{}",
+        run.dump()
+    );
+}
+
+/// hcx: `pg_terminate_backend(pg_backend_pid())` in a migration, transactional or not, is the
+/// migration ending its own session (57P01, or the socket closed before the driver read it):
+/// named at its file and line, never put down to another session or an administrator, and
+/// never "run it again" alone.
+#[test]
+fn a_migration_that_terminates_its_own_backend_is_named_as_the_cause() {
+    let db = TestDb::new("own_terminate");
+    let project = Project::new();
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_kill",
+            "CREATE TABLE t2 (id int);\n\
+             SELECT pg_terminate_backend(pg_backend_pid());\n",
+            "DROP TABLE t2;\n",
+        );
+    for _ in 0..3 {
+        let run = project.run(&["migrate", "up", "--database-url", &db.url()]);
+        run.code(exit::CONNECTION)
+            .stderr_has("migration 002_kill ended its own session")
+            .stderr_has("002_kill.up.sql:2")
+            .stderr_has("help: remove that statement from")
+            .stderr_lacks("another session or an administrator")
+            .stderr_has("its transaction did not commit");
+        let mut client = db.connect();
+        assert_eq!(ledger(&mut client), ["001"], "{}", run.dump());
+    }
+    let no_tx = Project::new();
+    no_tx
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_kill",
+            "-- confiture:no-transaction\n\
+             -- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE INDEX CONCURRENTLY t1_i ON t1 (id);\n\
+             DO $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); END $$;\n\
+             CREATE INDEX CONCURRENTLY t1_j ON t1 (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t1_i;\n",
+        );
+    let db = TestDb::new("own_terminate_notx");
+    let run = no_tx.run(&["migrate", "up", "--database-url", &db.url()]);
+    run.code(exit::CONNECTION)
+        .stderr_has("migration 002_kill ended its own session")
+        .stderr_has("002_kill.up.sql:4")
+        .stderr_has("help: remove that statement from")
+        .stderr_lacks("another session or an administrator");
+    assert!(
+        status_line(&no_tx, &db, "002_kill").contains("interrupted"),
+        "{}",
+        run.dump()
+    );
+}

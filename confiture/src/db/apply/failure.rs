@@ -630,6 +630,110 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
     }
 }
 
+/// A statement of a migration's file that ended the migration's own session, as the data of
+/// a lost connection shows it ([`own_session_end`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OwnEnd {
+    /// Its index (0-based) in the file's statements.
+    pub(crate) index: usize,
+    /// What it does, as the message says it (after its `file:line`).
+    what: String,
+}
+
+/// The statement of `file` that ended its own session, when the data of the lost connection
+/// supports it: `code`, the SQLSTATE of the server's FATAL (`None`: the socket closed before
+/// the driver read one); `completed`, how many of its statements the server finished;
+/// `running`, the one it was running (`None`: not known — a transactional migration, whose
+/// statement markers went with the session: any of them). 57P05 (idle session timeout): a
+/// finished statement that set the session's `idle_session_timeout` (the rules' reading, C119);
+/// 57P01 (terminated) or no word: the running statement (any, when not known) calling
+/// `pg_terminate_backend(pg_backend_pid())`. Any other code (a shutdown, a crash), or a
+/// statement that does neither — a function, dynamic SQL, another session — is not put down
+/// to the file: `None`.
+pub(crate) fn own_session_end(
+    file: &SqlFile,
+    code: Option<&str>,
+    completed: usize,
+    running: Option<usize>,
+) -> Option<OwnEnd> {
+    let spans = file.statements.iter().map(|s| (s.range.clone(), s.line));
+    match code {
+        Some(c) if c == SqlState::IDLE_SESSION_TIMEOUT.code() => {
+            let (index, _, set) =
+                crate::files::rules::idle_session_ended_by(&file.text, spans, completed)?;
+            Some(OwnEnd {
+                index,
+                what: format!(
+                    "sets idle_session_timeout (`{set}`), and the server closed the session when \
+                     it waited that long for confiture's next statement"
+                ),
+            })
+        }
+        None => own_termination(file, running),
+        Some(c) if c == SqlState::ADMIN_SHUTDOWN.code() => own_termination(file, running),
+        Some(_) => None,
+    }
+}
+
+/// The statement of `file` (the `running` one, or any when not known) calling
+/// `pg_terminate_backend(pg_backend_pid())`.
+fn own_termination(file: &SqlFile, running: Option<usize>) -> Option<OwnEnd> {
+    let (from, count) = match running {
+        Some(i) => (i, 1),
+        None => (0, file.statements.len()),
+    };
+    file.statements
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(count)
+        .find(|(_, s)| {
+            file.text
+                .get(s.range.clone())
+                .is_some_and(crate::files::rules::ends_own_session)
+        })
+        .map(|(index, _)| OwnEnd {
+            index,
+            what: "terminates its own backend (pg_terminate_backend with pg_backend_pid as its \
+                 argument)"
+                .to_string(),
+        })
+}
+
+impl OwnEnd {
+    /// `error` (a lost connection during `id`'s `file`) and `location` made the statement's:
+    /// the message names it, the help says to remove it before anything is run again (`then`,
+    /// the help of the lost connection: what to do once it is gone).
+    pub(crate) fn blame(
+        &self,
+        id: &str,
+        file: &SqlFile,
+        error: &mut Error,
+        location: &mut Option<super::Location>,
+    ) {
+        let Some(span) = file.statements.get(self.index) else {
+            return;
+        };
+        let path = crate::display::path(&file.path);
+        error.message = format!(
+            "migration {id} ended its own session: {path}:{} {}",
+            span.line, self.what
+        );
+        let then = error.help.take().unwrap_or_default();
+        error.help = Some(format!(
+            "remove that statement from {path} (line {}): as it is, the migration ends its \
+             session the same way on every run{}",
+            span.line,
+            if then.is_empty() {
+                String::new()
+            } else {
+                format!("; then {then}")
+            }
+        ));
+        *location = Some(statement_start(file, span));
+    }
+}
+
 /// `failure`, a lost connection, with the reason the server gave in a notice before it
 /// closed the connection ([`crate::db::notices::session_end`]: an immediate shutdown, a crash
 /// of another backend), which the driver's error (the socket closed) does not carry: its

@@ -13,9 +13,9 @@ mod syntax;
 #[cfg(feature = "db")]
 pub(crate) use do_block::plpgsql_body;
 #[cfg(feature = "db")]
-pub(crate) use resets_timeouts::timeouts_turned_off;
+pub(crate) use resets_timeouts::{idle_session_ended_by, timeouts_turned_off};
 #[cfg(feature = "db")]
-pub(crate) use server_wide::{server_wide, Effect};
+pub(crate) use server_wide::{ends_own_session, server_wide, Effect};
 #[cfg(feature = "db")]
 pub(crate) use syntax::created_index;
 

@@ -1,7 +1,8 @@
 //! C119 `resets-timeouts`: `RESET ALL`, `RESET lock_timeout`, or `SET lock_timeout = 0` (or
 //! `statement_timeout`, or `DEFAULT`, or `set_config`, or any value the server rounds to 0) in a
 //! migration switches off the environment's `migration.lock_timeout`/`statement_timeout` for
-//! the rest of that migration.
+//! the rest of that migration; and, in a no-transaction migration, `idle_session_timeout` set
+//! to a bound ends the migration's own session between two of its statements.
 
 use super::lexer::Token;
 use super::settings::{self, How, Value};
@@ -12,7 +13,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     name: "resets-timeouts",
     severity: Severity::Warning,
     help_names_allow: true,
-    summary: "`RESET ALL`, or `lock_timeout`/`statement_timeout` reset or set to 0: the environment's bounds are off for the rest of the migration",
+    summary: "`RESET ALL`, or `lock_timeout`/`statement_timeout` reset or set to 0: the environment's bounds are off for the rest of the migration; `idle_session_timeout` set in a no-transaction migration ends its own session",
     explanation: "\
 confiture sets the environment's `migration.lock_timeout` and `migration.statement_timeout`
 (and the command's flags) in each migration's transaction, so that a statement waiting for a
@@ -44,6 +45,18 @@ those of a function's body (run where the function is called). `set_config` is r
 arguments in order or named (`set_config(setting_name => 'lock_timeout', new_value => '0',
 is_local => false)`, also `:=`).
 
+The other way round, in a `-- confiture:no-transaction` migration: confiture sends its
+statements one by one, and between two of them the session is idle, outside a transaction.
+`SET idle_session_timeout = '1ms'` (or `set_config('idle_session_timeout', '1ms', false)`, an
+`UPDATE pg_settings`, the same in a `DO` block) makes the server end the session there (FATAL
+57P05): the migration stops part-way, recorded as interrupted, and every run of it stops the
+same way. Flagged: such a statement setting it, for the session, to any value the server reads
+as more than 0. Not flagged: `0` (no timeout), `SET LOCAL` and `set_config(..., true)` (they
+end with the statement's own transaction), a transactional migration (sent in one message and
+followed by confiture's `RESET ALL`), `ALTER DATABASE | ROLE ... SET`. A value set at run
+time (dynamic SQL, a function) is not seen: `migrate up` then says that the server ended the
+session for its idle timeout, and never to just run it again.
+
 **Fix:** remove the statement (reset only the settings the migration itself set, by name), or
 set the bound the migration needs; allow it with `-- confiture:allow(resets-timeouts)`.",
 };
@@ -61,6 +74,21 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    if cx.markers.no_transaction {
+        if let Some(what) = ends_idle_session(&tokens) {
+            out.push(
+                cx.diagnostic(
+                    &DOC,
+                    stmt.range.clone(),
+                    idle_session_message(&what),
+                    "remove it: the migration's session is confiture's own, and a timeout there \
+                 can only end the run; allow it with `-- confiture:allow(resets-timeouts)`"
+                        .to_string(),
+                ),
+            );
+            return;
+        }
+    }
     let Some(what) = turns_off(&tokens) else {
         return;
     };
@@ -84,6 +112,78 @@ fn message(what: &str) -> String {
          behind it) as long as another session holds it"
     )
 }
+
+/// The rule's message for `what` (`SET idle_session_timeout = '1ms'`) in a no-transaction
+/// migration.
+fn idle_session_message(what: &str) -> String {
+    format!(
+        "{what} in a no-transaction migration ends its own session: the server closes it \
+         (FATAL 57P05) as soon as it waits that long for confiture's next statement, and every \
+         run of the migration stops there"
+    )
+}
+
+/// The first statement of `text` (a no-transaction migration's file, its `statements` as
+/// `(range, line)`, in order) that sets the session's `idle_session_timeout` to a value the
+/// server reads as a bound ([`ends_idle_session`]), as `(index, line, what)`: what a lost
+/// connection the server ended for an idle session (57P05) is put down to. Only statements
+/// before `before` (those the server completed) are read.
+#[cfg(feature = "db")]
+pub(crate) fn idle_session_ended_by<'s>(
+    text: &'s str,
+    statements: impl Iterator<Item = (std::ops::Range<usize>, u32)> + 's,
+    before: usize,
+) -> Option<(usize, u32, String)> {
+    statements
+        .take(before)
+        .enumerate()
+        .find_map(|(index, (range, line))| {
+            let sql = text.get(range)?;
+            if !super::mentions(sql, "idle_session_timeout") {
+                return None;
+            }
+            let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
+                .filter(|t| !t.is_trivia())
+                .collect();
+            ends_idle_session(&tokens).map(|what| (index, line, what))
+        })
+}
+
+/// What in `tokens` (one statement, no trivia), or in the body of a `DO` block it is, sets the
+/// session's `idle_session_timeout` to a bound (a value the server reads as more than 0): in a
+/// no-transaction migration, whose statements confiture sends one by one, the server ends the
+/// session when it is idle that long between two of them. `SET LOCAL` and `set_config(...,
+/// true)` end with the statement's own transaction, before the session is idle: not counted.
+fn ends_idle_session(tokens: &[Token<'_>]) -> Option<String> {
+    ends_idle_session_alone(tokens).or_else(|| {
+        do_block::find_statement(tokens, &mut ends_idle_session_alone)
+            .map(|what| format!("{what} in a DO block"))
+    })
+}
+
+/// [`ends_idle_session`] of one statement, not a `DO` block's body.
+fn ends_idle_session_alone(tokens: &[Token<'_>]) -> Option<String> {
+    let first = tokens.first()?;
+    if first.is_word("ALTER") || first.is_word("CREATE") {
+        return None;
+    }
+    settings::assignments(tokens, IDLE_SESSION)
+        .into_iter()
+        .find(|a| {
+            !a.local
+                && matches!(&a.value, Value::Text(text) if milliseconds(text).is_some_and(|ms| ms > 0.0))
+        })
+        .map(|a| match a.how {
+            How::Set => format!("SET {IDLE_SESSION} = {}", a.written),
+            How::SetConfig => format!("set_config('{IDLE_SESSION}', {})", a.written),
+            How::SettingsRow => {
+                format!("UPDATE pg_settings SET setting = {} ({IDLE_SESSION})", a.written)
+            }
+        })
+}
+
+/// The setting that ends a session idle between two statements (PostgreSQL 14+).
+const IDLE_SESSION: &str = "idle_session_timeout";
 
 /// The statements of `text` (a migration's file, split when it was read: `statements`' spans)
 /// that turn the environment's bounds off, each as `(line, message)`: what `migrate up` says
@@ -371,6 +471,83 @@ mod tests {
         for sql in kept {
             assert_eq!(up(&format!("{sql};")), [], "{sql}");
         }
+    }
+
+    /// In a no-transaction migration, `idle_session_timeout` set for the session to a bound
+    /// ends the session between two statements; `0`, a local value, a transactional file do
+    /// not.
+    #[test]
+    fn an_idle_session_timeout_in_a_no_transaction_migration_warns() {
+        let no_tx = |sql: &str| {
+            super::super::test_support::up(&format!(
+                "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n{sql};\nCREATE INDEX CONCURRENTLY i ON t (a);\n"
+            ))
+            .into_iter()
+            .filter(|(code, _)| *code != "C102")
+            .collect::<Vec<_>>()
+        };
+        for sql in [
+            "SET idle_session_timeout = '1ms'",
+            "SET idle_session_timeout = 1",
+            "SET SESSION idle_session_timeout TO '10min'",
+            "SELECT set_config('idle_session_timeout', '1ms', false)",
+            "SELECT pg_catalog.set_config(setting_name => 'idle_session_timeout', new_value => '5', is_local => false)",
+            "UPDATE pg_settings SET setting = '1' WHERE name = 'idle_session_timeout'",
+            "DO $$ BEGIN PERFORM set_config('idle_session_timeout', '1ms', false); END $$",
+            "DO $$ BEGIN EXECUTE 'SET idle_session_timeout = 1'; END $$",
+        ] {
+            assert_eq!(no_tx(sql), [("C119", 3)], "{sql}");
+        }
+        for sql in [
+            "SET idle_session_timeout = 0",
+            "SET idle_session_timeout = '0.4ms'",
+            "SET idle_session_timeout = DEFAULT",
+            "SET LOCAL idle_session_timeout = '1ms'",
+            "SELECT set_config('idle_session_timeout', '1ms', true)",
+            "ALTER ROLE app SET idle_session_timeout = '1ms'",
+            "SET idle_in_transaction_session_timeout = '1ms'",
+            "SELECT 'SET idle_session_timeout = 1'",
+        ] {
+            assert_eq!(no_tx(sql), [], "{sql}");
+        }
+        // A transactional migration is sent in one message, followed by a `RESET ALL`.
+        assert_eq!(
+            up("SET idle_session_timeout = '1ms';\nCREATE TABLE t (a int);"),
+            []
+        );
+        let d = super::super::check_sql(
+            std::path::Path::new("m.sql"),
+            "-- confiture:no-transaction\nSET idle_session_timeout = '1ms';\nCREATE INDEX CONCURRENTLY i ON t (a);\n",
+            crate::files::Direction::Up,
+        );
+        let d = d.iter().find(|d| d.code == "C119").expect("C119");
+        assert!(
+            d.message.starts_with(
+                "SET idle_session_timeout = '1ms' in a no-transaction migration ends its own session"
+            ),
+            "{}",
+            d.message
+        );
+    }
+
+    /// `migrate up`'s reading after a lost connection: the first completed statement that
+    /// set it, by index and line.
+    #[cfg(feature = "db")]
+    #[test]
+    fn the_statement_that_ended_an_idle_session_is_found_among_those_completed() {
+        let text = "CREATE INDEX CONCURRENTLY i ON t (a);\nSELECT set_config('idle_session_timeout', '1ms', false);\nCREATE INDEX CONCURRENTLY j ON t (a);\n";
+        let split = crate::files::lexer::split(text);
+        let spans = || split.statements.iter().map(|s| (s.range.clone(), s.line));
+        let found = super::idle_session_ended_by(text, spans(), 3);
+        assert_eq!(
+            found,
+            Some((
+                1,
+                2,
+                "set_config('idle_session_timeout', '1ms')".to_string()
+            ))
+        );
+        assert_eq!(super::idle_session_ended_by(text, spans(), 1), None);
     }
 
     /// Columns named like the bounds: the `SET` of an `UPDATE`, of `ON CONFLICT DO UPDATE` and
