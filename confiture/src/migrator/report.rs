@@ -737,6 +737,10 @@ pub(crate) trait CommandReport: Sized {
     const COMMAND: (&'static str, bool);
     fn starting(dry_run: bool) -> Self;
     fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
+    /// Its errors (one at most today), which a run on scratch databases names its own by
+    /// ([`crate::verify`]).
+    fn errors(&self) -> &[ReportedError];
+    fn errors_mut(&mut self) -> &mut [ReportedError];
 }
 
 macro_rules! command_report {
@@ -753,6 +757,12 @@ macro_rules! command_report {
             fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>) {
                 self.total_duration_ms = total_duration_ms;
                 self.errors.extend(error);
+            }
+            fn errors(&self) -> &[ReportedError] {
+                &self.errors
+            }
+            fn errors_mut(&mut self) -> &mut [ReportedError] {
+                &mut self.errors
             }
         }
     )*};
