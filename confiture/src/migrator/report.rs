@@ -331,12 +331,8 @@ impl ReportedDivergence {
                 file,
                 applied_at,
                 ..
-            } => {
-                reported.row_version = Some(row_version.clone());
-                reported.file = file.clone();
-                reported.applied_at = applied_at.clone();
             }
-            Divergence::Ambiguous {
+            | Divergence::Ambiguous {
                 row_version,
                 file,
                 applied_at,
