@@ -178,36 +178,19 @@ fn command(program: &Path, layout: &Layout) -> Command {
     c
 }
 
-/// The command that applies every pending migration, or `None` for the floor (in-process).
-pub fn apply(
-    installed: &Installed,
-    tool: Tool,
-    layout: &Layout,
-    target: &Target<'_>,
-) -> Result<Option<Command>, String> {
-    invocation(installed, tool, layout, target, Action::Apply)
-}
-
-/// The command that shows which migrations are applied; `None` when the tool has none.
-pub fn status(
-    installed: &Installed,
-    tool: Tool,
-    layout: &Layout,
-    target: &Target<'_>,
-) -> Result<Option<Command>, String> {
-    invocation(installed, tool, layout, target, Action::Status)
-}
-
 /// What a tool is run for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
+pub enum Action {
+    /// Apply every pending migration.
     Apply,
+    /// Show which migrations are applied.
     Status,
 }
 
-/// The one place that says how each tool is pointed at the target and its migrations, for
-/// either [`Action`]: [`apply`]'s and [`status`]'s commands differ only in the verb.
-fn invocation(
+/// The command that runs `tool` for `action` on `target`; `None` where the tool has no such
+/// command (the floor, in-process; refinery's status). The one place that says how each tool
+/// is pointed at the target and its migrations: its two commands differ only in the verb.
+pub fn invocation(
     installed: &Installed,
     tool: Tool,
     layout: &Layout,
