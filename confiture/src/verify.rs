@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
 use crate::migrate::{no_progress, DownOptions, Failed, Outcome, ReportedError, UpOptions};
+use crate::migrator::report::CommandReport;
 use crate::schema::{diff, Difference, Snapshot};
 use crate::{exit, plan, Migrator};
 
@@ -672,7 +673,7 @@ impl Replay {
     /// serving every database) is helped with `--scratch-url`, never with fixing the target's
     /// connection, which the command only reads. Decided by the error's kind and reason, each
     /// help written once.
-    fn on_scratch<R: HasErrors>(&mut self, mut failed: Failed<R>) -> Failed<R> {
+    fn on_scratch<R: CommandReport>(&mut self, mut failed: Failed<R>) -> Failed<R> {
         use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
         if let Some(reported) = failed.report.errors_mut().last_mut() {
@@ -878,35 +879,12 @@ impl From<Error> for RunError {
     }
 }
 
-impl<R: HasErrors> From<Failed<R>> for RunError {
+impl<R: CommandReport> From<Failed<R>> for RunError {
     fn from(failed: Failed<R>) -> RunError {
         RunError {
             reported: failed.report.errors().last().cloned(),
             error: failed.error,
         }
-    }
-}
-
-pub(crate) trait HasErrors {
-    fn errors(&self) -> &[ReportedError];
-    fn errors_mut(&mut self) -> &mut [ReportedError];
-}
-
-impl HasErrors for crate::migrate::UpReport {
-    fn errors(&self) -> &[ReportedError] {
-        &self.errors
-    }
-    fn errors_mut(&mut self) -> &mut [ReportedError] {
-        &mut self.errors
-    }
-}
-
-impl HasErrors for crate::migrate::DownReport {
-    fn errors(&self) -> &[ReportedError] {
-        &self.errors
-    }
-    fn errors_mut(&mut self) -> &mut [ReportedError] {
-        &mut self.errors
     }
 }
 

@@ -331,12 +331,8 @@ impl ReportedDivergence {
                 file,
                 applied_at,
                 ..
-            } => {
-                reported.row_version = Some(row_version.clone());
-                reported.file = file.clone();
-                reported.applied_at = applied_at.clone();
             }
-            Divergence::Ambiguous {
+            | Divergence::Ambiguous {
                 row_version,
                 file,
                 applied_at,
@@ -737,6 +733,10 @@ pub(crate) trait CommandReport: Sized {
     const COMMAND: (&'static str, bool);
     fn starting(dry_run: bool) -> Self;
     fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>);
+    /// Its errors (one at most today), which a run on scratch databases names its own by
+    /// ([`crate::verify`]).
+    fn errors(&self) -> &[ReportedError];
+    fn errors_mut(&mut self) -> &mut [ReportedError];
 }
 
 macro_rules! command_report {
@@ -753,6 +753,12 @@ macro_rules! command_report {
             fn close(&mut self, total_duration_ms: u64, error: Option<ReportedError>) {
                 self.total_duration_ms = total_duration_ms;
                 self.errors.extend(error);
+            }
+            fn errors(&self) -> &[ReportedError] {
+                &self.errors
+            }
+            fn errors_mut(&mut self) -> &mut [ReportedError] {
+                &mut self.errors
             }
         }
     )*};

@@ -89,7 +89,7 @@ impl Migrator {
                 let plan = plan::baseline(&set, rows, &options.through)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
-                plan::check_rewrite_interrupted(&history, markers, &rewrite, "baseline")?;
+                plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
                 Ok((
                     rewrite,
@@ -171,7 +171,7 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
-                plan::check_rewrite_interrupted(&history, markers, &rewrite, "reinit")?;
+                plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
                 let unrecorded = plan

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use super::measure::{self, Job, Stats};
 use super::pg::{self, Db};
 use super::report::Verdict;
-use super::tools::{self, Tool};
+use super::tools::{self, Action, Tool};
 use super::workload::{self, Migration};
 use super::{Bench, Row, Section};
 
@@ -284,9 +284,14 @@ impl Bench {
                     user: &server.user,
                     dbname: "postgres",
                 };
-                let mut command =
-                    tools::apply(&self.installed, Tool::Confiture, fleet.ours, &target)?
-                        .ok_or("no command for cargo-confiture")?;
+                let mut command = tools::invocation(
+                    &self.installed,
+                    Tool::Confiture,
+                    fleet.ours,
+                    &target,
+                    Action::Apply,
+                )?
+                .ok_or("no command for cargo-confiture")?;
                 command
                     .arg("--targets")
                     .arg(fleet.list)
@@ -358,9 +363,14 @@ impl Bench {
                         user: &o.server.user,
                         dbname: &db.name,
                     };
-                    let mut command =
-                        tools::apply(&self.installed, Tool::Confiture, &ours, &target)?
-                            .ok_or("no command for cargo-confiture")?;
+                    let mut command = tools::invocation(
+                        &self.installed,
+                        Tool::Confiture,
+                        &ours,
+                        &target,
+                        Action::Apply,
+                    )?
+                    .ok_or("no command for cargo-confiture")?;
                     command
                         .args(["--schemas-query", TENANT_QUERY])
                         .args(["--jobs", &JOBS.to_string()]);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::measure::{self, Job, Stats};
 use super::pg::{self, Db};
 use super::report::thousands;
-use super::tools::{self, Layout, Target, Tool};
+use super::tools::{self, Action, Layout, Target, Tool};
 use super::workload::{self, Migration};
 use super::{proxy, Bench, Row, Section};
 
@@ -134,7 +134,9 @@ impl Bench {
         }
         let url = db.url(port);
         let target = self.target(db, &url, port);
-        let Some(command) = tools::apply(&self.installed, tool, layout, &target)? else {
+        let Some(command) =
+            tools::invocation(&self.installed, tool, layout, &target, Action::Apply)?
+        else {
             return Ok(None);
         };
         let label = format!("{}-run{run}", tool.key());
@@ -174,7 +176,9 @@ impl Bench {
                 }
                 let url = db.url(port);
                 let target = self.target(db, &url, port);
-                let Some(command) = tools::status(&self.installed, tool, layout, &target)? else {
+                let Some(command) =
+                    tools::invocation(&self.installed, tool, layout, &target, Action::Status)?
+                else {
                     continue;
                 };
                 let label = format!("status-run{run}");
@@ -249,12 +253,15 @@ impl Bench {
             let db = o.server.fresh_db()?;
             let url = db.url(port);
             let target = self.target(&db, &url, port);
-            if tools::status(&self.installed, tool, &layout, &target)?.is_none() {
+            if tools::invocation(&self.installed, tool, &layout, &target, Action::Status)?.is_none()
+            {
                 notes.insert(tool, "has no status command".into());
                 continue;
             }
             eprintln!("  {key:<12} setting up: {tool} applies {n} migrations");
-            let Some(command) = tools::apply(&self.installed, tool, &layout, &target)? else {
+            let Some(command) =
+                tools::invocation(&self.installed, tool, &layout, &target, Action::Apply)?
+            else {
                 continue;
             };
             let setup = measure::time_process(
@@ -327,13 +334,13 @@ impl Bench {
             let db = o.server.fresh_db()?;
             let url = db.url(o.server.port);
             let target = self.target(&db, &url, o.server.port);
-            for (what, samples) in [("up", &mut up), ("status", &mut status)] {
-                let command = if what == "up" {
-                    tools::apply(&self.installed, Tool::Confiture, &layout, &target)?
-                } else {
-                    tools::status(&self.installed, Tool::Confiture, &layout, &target)?
-                }
-                .ok_or("cargo confiture has both commands")?;
+            for (what, action, samples) in [
+                ("up", Action::Apply, &mut up),
+                ("status", Action::Status, &mut status),
+            ] {
+                let command =
+                    tools::invocation(&self.installed, Tool::Confiture, &layout, &target, action)?
+                        .ok_or("cargo confiture has both commands")?;
                 let label = format!("{what}-run{run}");
                 let kib = measure::peak_rss_kib(
                     Job {

@@ -178,71 +178,43 @@ fn command(program: &Path, layout: &Layout) -> Command {
     c
 }
 
-/// The command that applies every pending migration, or `None` for the floor (in-process).
-pub fn apply(
+/// What a tool is run for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Apply every pending migration.
+    Apply,
+    /// Show which migrations are applied.
+    Status,
+}
+
+/// The command that runs `tool` for `action` on `target`; `None` where the tool has no such
+/// command (the floor, in-process; refinery's status). The one place that says how each tool
+/// is pointed at the target and its migrations: its two commands differ only in the verb.
+pub fn invocation(
     installed: &Installed,
     tool: Tool,
     layout: &Layout,
     target: &Target<'_>,
+    action: Action,
 ) -> Result<Option<Command>, String> {
     let program = installed.path(tool);
     let mut c = command(&program, layout);
-    match tool {
-        Tool::Floor => return Ok(None),
-        Tool::Confiture => {
-            c.args(["confiture", "migrate", "up", "--database-url", target.url]);
+    // The verb each tool takes for `action`: (apply, status).
+    let verb = |verbs: (&'static str, &'static str)| match action {
+        Action::Apply => verbs.0,
+        Action::Status => verbs.1,
+    };
+    match (tool, action) {
+        (Tool::Floor, _) | (Tool::Refinery, Action::Status) => return Ok(None),
+        (Tool::Confiture, _) => {
+            let verb = verb(("up", "status"));
+            c.args(["confiture", "migrate", verb, "--database-url", target.url]);
         }
-        Tool::Psql => {
+        (Tool::Psql, Action::Apply) => {
             psql_connection(&mut c, target);
             c.args(["-v", "ON_ERROR_STOP=1", "-f"]).arg(&layout.path);
         }
-        Tool::Sqlx => {
-            c.args(["migrate", "run", "--no-dotenv", "--source"])
-                .arg(&layout.path)
-                .args(["--database-url", target.url]);
-        }
-        Tool::Refinery => {
-            c.args(["migrate", "-e", "DATABASE_URL", "-p"])
-                .arg(&layout.path)
-                .env("DATABASE_URL", target.url);
-        }
-        Tool::Dbmate => {
-            c.args(["--url", target.url, "--migrations-dir"])
-                .arg(&layout.path)
-                .args(["--no-dump-schema", "migrate"]);
-        }
-        Tool::Python => {
-            let env = workload::write_python_env(&layout.root, "bench", target.url)?;
-            c.args(["migrate", "up", "--config"])
-                .arg(env)
-                .arg("--migrations-dir")
-                .arg(&layout.path);
-        }
-    }
-    Ok(Some(c))
-}
-
-/// The command that shows which migrations are applied; `None` when the tool has none.
-pub fn status(
-    installed: &Installed,
-    tool: Tool,
-    layout: &Layout,
-    target: &Target<'_>,
-) -> Result<Option<Command>, String> {
-    let program = installed.path(tool);
-    let mut c = command(&program, layout);
-    match tool {
-        Tool::Floor | Tool::Refinery => return Ok(None),
-        Tool::Confiture => {
-            c.args([
-                "confiture",
-                "migrate",
-                "status",
-                "--database-url",
-                target.url,
-            ]);
-        }
-        Tool::Psql => {
+        (Tool::Psql, Action::Status) => {
             // The rows `cargo confiture migrate status` reads, as one `psql -c` process.
             psql_connection(&mut c, target);
             c.args([
@@ -254,19 +226,28 @@ pub fn status(
                  FROM tb_confiture ORDER BY applied_at, pk_confiture",
             ]);
         }
-        Tool::Sqlx => {
-            c.args(["migrate", "info", "--no-dotenv", "--source"])
+        (Tool::Sqlx, _) => {
+            c.args(["migrate", verb(("run", "info")), "--no-dotenv", "--source"])
                 .arg(&layout.path)
                 .args(["--database-url", target.url]);
         }
-        Tool::Dbmate => {
+        (Tool::Refinery, Action::Apply) => {
+            c.args(["migrate", "-e", "DATABASE_URL", "-p"])
+                .arg(&layout.path)
+                .env("DATABASE_URL", target.url);
+        }
+        (Tool::Dbmate, _) => {
+            let last: &[&str] = match action {
+                Action::Apply => &["--no-dump-schema", "migrate"],
+                Action::Status => &["status"],
+            };
             c.args(["--url", target.url, "--migrations-dir"])
                 .arg(&layout.path)
-                .arg("status");
+                .args(last);
         }
-        Tool::Python => {
+        (Tool::Python, _) => {
             let env = workload::write_python_env(&layout.root, "bench", target.url)?;
-            c.args(["migrate", "status", "--config"])
+            c.args(["migrate", verb(("up", "status")), "--config"])
                 .arg(env)
                 .arg("--migrations-dir")
                 .arg(&layout.path);

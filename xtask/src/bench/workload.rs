@@ -96,26 +96,32 @@ fn mkdir(path: &Path) -> Result<(), String> {
 
 /// cargo-confiture and confiture (Python): `db/migrations/NNN_name.up.sql` + `.down.sql`.
 pub fn write_confiture(root: &Path, migrations: &[Migration]) -> Result<PathBuf, String> {
-    let dir = root.join("db/migrations");
-    mkdir(&dir)?;
-    for m in migrations {
-        let stem = format!("{}_{}", m.version_text, m.name);
-        write(&dir.join(format!("{stem}.up.sql")), &m.up)?;
-        write(&dir.join(format!("{stem}.down.sql")), &m.down)?;
-    }
-    Ok(dir)
+    write_pairs(&root.join("db/migrations"), migrations, |m| {
+        m.version_text.clone()
+    })
 }
 
 /// sqlx-cli: reversible migrations `migrations/<version>_<name>.up.sql` + `.down.sql`.
 pub fn write_sqlx(root: &Path, migrations: &[Migration]) -> Result<PathBuf, String> {
-    let dir = root.join("migrations");
-    mkdir(&dir)?;
+    write_pairs(&root.join("migrations"), migrations, |m| {
+        m.version.to_string()
+    })
+}
+
+/// The layout of a pair of files a migration: `<dir>/<version>_<name>.up.sql` and
+/// `.down.sql`, the version spelled by `version` (zero-padded or not).
+fn write_pairs(
+    dir: &Path,
+    migrations: &[Migration],
+    version: impl Fn(&Migration) -> String,
+) -> Result<PathBuf, String> {
+    mkdir(dir)?;
     for m in migrations {
-        let stem = format!("{}_{}", m.version, m.name);
+        let stem = format!("{}_{}", version(m), m.name);
         write(&dir.join(format!("{stem}.up.sql")), &m.up)?;
         write(&dir.join(format!("{stem}.down.sql")), &m.down)?;
     }
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }
 
 /// refinery: `migrations/V<n>__<name>.sql` (up only: refinery has no down migrations).
