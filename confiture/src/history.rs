@@ -1410,6 +1410,36 @@ impl<'a> History<'a> {
         found
     }
 
+    /// The rollbacks a run left part-way of migrations whose files were renumbered since: a
+    /// start marker of a rollback (`down`) whose row, of the marker's version's number, is
+    /// still there ([`marks_row`]: its rollback never finished) and [`State::Renumbered`] to a
+    /// file of another number. Neither [`History::interrupted`] (no file has the row's
+    /// number) nor [`History::interrupted_unknown`] (the files are here, under the new number):
+    /// what `status` shows `interrupted (rollback)` on the line of that file, and `reinit`
+    /// refuses to rewrite (`plan::check_rewrite_interrupted`). One per row, in version order
+    /// of their files.
+    pub fn interrupted_renumbered<'m>(
+        &self,
+        markers: &'m [StartedRun],
+    ) -> Vec<(&Recorded<'a>, &'m StartedRun)> {
+        let mut found: Vec<(&Recorded<'a>, &'m StartedRun)> = Vec::new();
+        for marker in markers.iter().filter(|m| m.direction == "down") {
+            let Some(number) = marker_number(marker) else {
+                continue;
+            };
+            let rows = self.by_number.get(&number).map_or(&[][..], Vec::as_slice);
+            let renumbered = (rows.iter().map(|&i| &self.recorded[i]))
+                .find(|r| r.state == State::Renumbered && marks_row(r.row, marker));
+            if let Some(r) = renumbered {
+                if !found.iter().any(|(f, _)| std::ptr::eq(f.row, r.row)) {
+                    found.push((r, marker));
+                }
+            }
+        }
+        found.sort_by_key(|(r, _)| r.migration.map(|m| m.version));
+        found
+    }
+
     /// The no-transaction migrations a run left part-way that these files do not know: a start
     /// marker of an apply (`up`) whose version's number ([`marker_number`]) no ledger row and
     /// no file here has — no migration, nor a file that forms none (unreadable, half a pair,
