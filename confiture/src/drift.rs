@@ -441,7 +441,8 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
     if !status.squashed.is_empty() {
         return Err(Error::invalid(format!(
             "drift cannot replay a squashed history: the ledger records {} below \
-             `first_version`, whose files were removed",
+             `first_version` or archived into a squashed baseline by confiture (Python)'s \
+             `migrate squash`, whose files were removed",
             status.squashed.join(", ")
         )));
     }

@@ -622,13 +622,17 @@ pub enum Unrollable {
         /// Its down file.
         down_file: std::path::PathBuf,
     },
-    /// Its row is below `first_version`: part of a history squashed into a schema snapshot,
-    /// with no down file.
+    /// Its row is below `first_version`, or confiture (Python)'s `migrate squash` archived it
+    /// into a squashed baseline: part of a history squashed into a schema snapshot, with no
+    /// down file.
     Squashed {
         /// The row's migration, `002_t2`.
         id: String,
         /// The workspace's `first_version`.
         first_version: u64,
+        /// The squashed baseline confiture (Python) archived the row into
+        /// ([`crate::ledger::LedgerRow::archived_into`]), else `None`: below `first_version`.
+        archived_into: Option<String>,
     },
 }
 
@@ -657,7 +661,18 @@ impl fmt::Display for Unrollable {
                 "irreversible: {id} ({} is marked `-- confiture:irreversible`)",
                 down_file.display()
             ),
-            Unrollable::Squashed { id, first_version } => write!(
+            Unrollable::Squashed {
+                id,
+                archived_into: Some(baseline),
+                ..
+            } => write!(
+                f,
+                "squashed: {id} was archived into the squashed baseline {baseline} by confiture \
+                 (Python)'s `migrate squash`: its files were squashed away"
+            ),
+            Unrollable::Squashed {
+                id, first_version, ..
+            } => write!(
                 f,
                 "squashed: {id} is below first_version {first_version}: its files were squashed away"
             ),

@@ -40,7 +40,10 @@
 //!   [`State::Python`], recorded by the rows of its version with its name ([`records_python`]:
 //!   no checksum can be compared); a row of that version with another name matches no file.
 //! - A row with no file is [`State::Squashed`] when its version is below `first_version` (the
-//!   migrations squashed into a schema snapshot), else [`State::Missing`].
+//!   migrations squashed into a schema snapshot) or confiture (Python)'s `migrate squash`
+//!   archived it into a squashed baseline ([`LedgerRow::archived_into`]), else
+//!   [`State::Missing`]. Such a row is never renumbered by checksum alone nor ambiguous, as
+//!   one below `first_version` is not.
 //! - A file with no row is [`State::OutOfOrder`] when its version is below the highest version
 //!   recorded, else [`State::Pending`].
 //! - A version whose files are on disk but could not be read as text
@@ -452,10 +455,10 @@ fn ambiguous_to<'a>(
     first_version: Option<u64>,
 ) -> Option<&'a Migration> {
     let version = elsewhere.versions[i].as_ref();
-    if is_squashed(version, first_version) {
+    let row = &elsewhere.rows[i];
+    if is_squashed(row, version, first_version) {
         return None;
     }
-    let row = &elsewhere.rows[i];
     // By name alone only for a row whose version is a number: a name confiture (Python) read
     // from a name we refuse (`002-dash`, `120000_add`) is no migration name of ours.
     if version.is_some() {
@@ -476,10 +479,13 @@ fn ambiguous_to<'a>(
     }
 }
 
-/// Whether a row of `version` is below `first_version`: squashed into a schema snapshot, its
-/// files removed on purpose. A version that is not a number is never below it.
-fn is_squashed(version: Option<&Version>, first_version: Option<u64>) -> bool {
-    version.is_some_and(|v| first_version.is_some_and(|f| v.number() < f))
+/// Whether `row` (of `version`) is part of a squashed history, its files removed on purpose:
+/// below `first_version` (squashed into a schema snapshot; a version that is not a number is
+/// never below it), or archived into a squashed baseline by confiture (Python)'s `migrate
+/// squash` ([`LedgerRow::archived_into`]), whatever its version.
+fn is_squashed(row: &LedgerRow, version: Option<&Version>, first_version: Option<u64>) -> bool {
+    row.archived_into.is_some()
+        || version.is_some_and(|v| first_version.is_some_and(|f| v.number() < f))
 }
 
 /// The search [`renumbered_to`] and [`ambiguous_to`] share: the files of another version than
@@ -587,8 +593,9 @@ pub enum State {
     Missing,
     /// Not recorded, but older than the newest recorded version (a branch merged late).
     OutOfOrder,
-    /// Recorded below `first_version`: part of the history squashed into a schema snapshot,
-    /// whose files were removed on purpose.
+    /// Recorded below `first_version`, or archived into a squashed baseline by confiture
+    /// (Python)'s `migrate squash` ([`LedgerRow::archived_into`]): part of the history
+    /// squashed into a schema snapshot, whose files were removed on purpose.
     Squashed,
     /// A second row for a version another row already records (e.g. `1` beside `001`).
     Duplicate,
@@ -982,7 +989,7 @@ impl<'a> History<'a> {
             // One version a row (`versions` is read from `rows`).
             for (i, version) in versions.iter().enumerate() {
                 if renumbered.values().any(|&r| r == i)
-                    || (!by_name && is_squashed(version.as_ref(), first_version))
+                    || (!by_name && is_squashed(&rows[i], version.as_ref(), first_version))
                 {
                     continue;
                 }
@@ -1127,9 +1134,12 @@ impl<'a> History<'a> {
             .zip(versions)
             .zip(file_of.into_iter().zip(state_of))
             .map(|((row, version), (migration, state))| {
-                let state = state.unwrap_or_else(|| match (&version, first_version) {
-                    (Some(v), Some(first)) if v.number() < first => State::Squashed,
-                    _ => State::Missing,
+                let state = state.unwrap_or_else(|| {
+                    if is_squashed(row, version.as_ref(), first_version) {
+                        State::Squashed
+                    } else {
+                        State::Missing
+                    }
                 });
                 Recorded {
                     row,
@@ -1397,6 +1407,36 @@ impl<'a> History<'a> {
             }
         }
         found.sort_by_key(|f| f.migration.version);
+        found
+    }
+
+    /// The rollbacks a run left part-way of migrations whose files were renumbered since: a
+    /// start marker of a rollback (`down`) whose row, of the marker's version's number, is
+    /// still there ([`marks_row`]: its rollback never finished) and [`State::Renumbered`] to a
+    /// file of another number. Neither [`History::interrupted`] (no file has the row's
+    /// number) nor [`History::interrupted_unknown`] (the files are here, under the new number):
+    /// what `status` shows `interrupted (rollback)` on the line of that file, and `reinit`
+    /// refuses to rewrite (`plan::check_rewrite_interrupted`). One per row, in version order
+    /// of their files.
+    pub fn interrupted_renumbered<'m>(
+        &self,
+        markers: &'m [StartedRun],
+    ) -> Vec<(&Recorded<'a>, &'m StartedRun)> {
+        let mut found: Vec<(&Recorded<'a>, &'m StartedRun)> = Vec::new();
+        for marker in markers.iter().filter(|m| m.direction == "down") {
+            let Some(number) = marker_number(marker) else {
+                continue;
+            };
+            let rows = self.by_number.get(&number).map_or(&[][..], Vec::as_slice);
+            let renumbered = (rows.iter().map(|&i| &self.recorded[i]))
+                .find(|r| r.state == State::Renumbered && marks_row(r.row, marker));
+            if let Some(r) = renumbered {
+                if !found.iter().any(|(f, _)| std::ptr::eq(f.row, r.row)) {
+                    found.push((r, marker));
+                }
+            }
+        }
+        found.sort_by_key(|(r, _)| r.migration.map(|m| m.version));
         found
     }
 
@@ -1695,6 +1735,7 @@ mod tests {
             checksum: checksum.map(str::to_string),
             applied_by: None,
             slug: None,
+            archived_into: None,
         }
     }
 
@@ -1858,6 +1899,53 @@ mod tests {
         assert!(!is_modified(&m, &row("001", Some("  "))));
         assert!(is_modified(&m, &row("001", Some(&checksum(b"x")))));
         assert!(is_modified(&m, &row("001", Some(&sum[1..]))));
+    }
+
+    /// A row confiture (Python)'s `migrate squash` archived into a squashed baseline
+    /// (`archived_into`) with no file is squashed, whatever `first_version` says — never
+    /// missing, nor renumbered by its checksum alone; a live row with no file stays missing.
+    #[test]
+    fn a_row_archived_into_a_squashed_baseline_is_squashed_never_missing() {
+        let baseline = migration("004");
+        let elsewhere = migration("005");
+        let archived = |version: &str, checksum: Option<&str>| LedgerRow {
+            archived_into: Some("004".to_string()),
+            ..row(version, checksum)
+        };
+        let rows = [
+            archived("001", None),
+            // Its up file's checksum is 005's: renamed and renumbered, were it live.
+            LedgerRow {
+                name: "other".to_string(),
+                ..archived("002", Some(&elsewhere.up.checksum))
+            },
+            LedgerRow {
+                name: "gone".to_string(),
+                ..row("003", None)
+            },
+            row("004", Some(&baseline.up.checksum)),
+        ];
+        let files = [baseline.clone(), elsewhere.clone()];
+        for first_version in [None, Some(2), Some(4)] {
+            let h = History::new(&files, &rows, first_version);
+            let live_missing = if first_version == Some(4) {
+                State::Squashed
+            } else {
+                State::Missing
+            };
+            let recorded: Vec<State> = h.recorded.iter().map(|r| r.state).collect();
+            assert_eq!(
+                recorded,
+                [
+                    State::Squashed,
+                    State::Squashed,
+                    live_missing,
+                    State::Applied
+                ],
+                "{first_version:?}"
+            );
+            assert_eq!(h.pending().count(), 1, "005 is pending: {first_version:?}");
+        }
     }
 
     /// rnm: a row whose up file (checksum) one file of another version has, under another

@@ -628,6 +628,13 @@ pub struct LedgerRow {
     /// Its `slug` (`<name>_<version>_<YYYYmmdd_HHMMSS>[_<reason>]`), when it has one: the
     /// reason says how it was written ([`LedgerRow::kind`]).
     pub slug: Option<String>,
+    /// Its `archived_into` (a column confiture (Python) 1.29 adds): the version of the squashed
+    /// baseline its `migrate squash` archived it into, whose up file replaced its files; `None`
+    /// when the row is live, or the table has no such column. An archived row is applied and
+    /// kept for the record, never pending, never checked against a file and never rolled back:
+    /// part of a squashed history ([`crate::history::State::Squashed`]), as a row below
+    /// `first_version` is.
+    pub archived_into: Option<String>,
 }
 
 impl LedgerRow {
@@ -675,6 +682,7 @@ impl IncompleteRow {
             checksum: self.checksum.clone(),
             applied_by: None,
             slug: self.slug.clone(),
+            archived_into: None,
         }
     }
 }

@@ -95,6 +95,12 @@ pub struct MigrationStatus {
     /// a JSON key.
     #[serde(skip)]
     pub not_here: Option<String>,
+    /// For a renumbered migration whose rollback was left part-way (`interrupted`,
+    /// [`crate::history::History::interrupted_renumbered`]), the version its ledger row has,
+    /// which its files had when the rollback started (as the marker's `version` says in the
+    /// JSON); it is listed in `renumbered` too. Not a JSON key.
+    #[serde(skip)]
+    pub renumbered_from: Option<String>,
 }
 
 impl MigrationStatus {
@@ -351,6 +357,18 @@ impl StatusReport {
                         crate::plan::interrupted_unknown_help(started)
                     );
                 }
+                if let Some(from) = &m.renumbered_from {
+                    return format!(
+                        "help: {} was interrupted part-way while rolled back (it runs without a \
+                         transaction: what committed stays), and its files were renumbered \
+                         since (its row is recorded as {}); {} and {} refuse it; {}",
+                        crate::display::escape(&id),
+                        crate::display::escape(from),
+                        crate::hint::command("migrate up"),
+                        crate::hint::command("migrate reinit"),
+                        crate::plan::interrupted_rollback_row_help(started)
+                    );
+                }
                 let down = started.direction == "down";
                 let (file, rerun) = match down {
                     true => ("its down file", "migrate down --rerun-interrupted"),
@@ -425,6 +443,11 @@ pub fn report_while(
         &history.interrupted(markers),
         running.is_none(),
     );
+    mark_interrupted_renumbered(
+        &mut migrations,
+        &history.interrupted_renumbered(markers),
+        running.is_none(),
+    );
     let interrupted_unknown = add_unknown(
         &mut migrations,
         &history.interrupted_unknown(markers),
@@ -458,7 +481,11 @@ pub fn report_while(
     let out_of_order = versions(&|s| s == State::OutOfOrder);
     let squashed = versions(&|s| s == State::Squashed);
     let duplicate = versions(&|s| s == State::Duplicate);
-    let renumbered = versions(&|s| s == State::Renumbered);
+    // A renumbered migration whose rollback was left part-way is both.
+    let renumbered: Vec<String> = (migrations.iter())
+        .filter(|m| m.status == State::Renumbered || m.renumbered_from.is_some())
+        .map(|m| m.version.clone())
+        .collect();
     let replaced = versions(&|s| s == State::Replaced);
     let ambiguous = versions(&|s| s == State::Ambiguous);
     let unreadable = versions(&|s| s.is_unreadable());
@@ -588,6 +615,34 @@ fn mark_interrupted(
     }
 }
 
+/// The lines of the renumbered migrations whose rollback a run left part-way
+/// ([`History::interrupted_renumbered`]): `interrupted` (a rollback, the ledger records it),
+/// carrying the marker and the number the row has ([`MigrationStatus::renumbered_from`]).
+/// With a run going on (`interrupted` false), they only carry the marker.
+fn mark_interrupted_renumbered(
+    migrations: &mut [MigrationStatus],
+    marked: &[(&crate::history::Recorded<'_>, &crate::ledger::StartedRun)],
+    interrupted: bool,
+) {
+    for (row, marker) in marked {
+        let Some(file) = row.migration else {
+            continue;
+        };
+        let found = migrations.iter_mut().find(|m| {
+            m.status == State::Renumbered
+                && m.number == Some(file.version)
+                && m.version == file.version_text
+        });
+        if let Some(m) = found {
+            if interrupted {
+                m.status = State::Interrupted { recorded: true };
+            }
+            m.started = Some((*marker).clone());
+            m.renumbered_from = Some(row.row.version.clone());
+        }
+    }
+}
+
 /// The lines of the migrations a run left part-way that these files do not know
 /// ([`History::interrupted_unknown`]), each where its version goes, named by its marker;
 /// returns their versions. With a run going on (`interrupted` false), they are the ones it is
@@ -641,6 +696,7 @@ fn add_unknown(
             unreadable_files: Vec::new(),
             started: Some(marker.clone()),
             not_here: Some(u.not_here.to_string()),
+            renumbered_from: None,
         };
         migrations.insert(at, line);
     }
@@ -686,6 +742,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 invalid: invalid(e.number),
                 started: None,
                 not_here: None,
+                renumbered_from: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -725,6 +782,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     unreadable_files: Vec::new(),
                     started: None,
                     not_here: None,
+                    renumbered_from: None,
                 },
             ));
         }

@@ -1156,6 +1156,9 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
         State::Interrupted { recorded: true } if m.not_here.is_some() => {
             ("! interrupted (rollback, not in these files)", Style::Red)
         }
+        State::Interrupted { recorded: true } if m.renumbered_from.is_some() => {
+            ("! interrupted (rollback, renumbered)", Style::Red)
+        }
         State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };
     if m.invalid {

@@ -145,7 +145,8 @@ fn read_asking(
     // one-row relation beside it, whose name the subquery sees from outside. Same text as the
     // row's `to_jsonb(...) ->> 'applied_by'` gave, without building a JSON value of every row
     // (half the server's time for 1,000 rows on a new backend); the planner flattens it to a
-    // scan and a sort.
+    // scan and a sort. `archived_into` (confiture (Python) 1.29's `migrate squash`; absent
+    // from older ledgers and from ours) is read the same way.
     let began = std::time::Instant::now();
     // After the name: the columns [`Access`] is read from (NULL in their places when only
     // the rows are asked), the role, and whether row-level security applies.
@@ -205,8 +206,9 @@ fn read_asking(
          WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name});\n\
          SELECT l.version, l.name, l.confiture_applied_at, l.execution_time_ms, l.checksum, \
          l.applied_by, CAST(l.pk_confiture AS pg_catalog.text) AS confiture_pk, \
-         CAST(l.slug AS pg_catalog.text) AS confiture_slug \
-         FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by) AS confiture_absent, \
+         CAST(l.slug AS pg_catalog.text) AS confiture_slug, l.archived_into \
+         FROM (SELECT CAST(NULL AS pg_catalog.text) AS applied_by, \
+         CAST(NULL AS pg_catalog.text) AS archived_into) AS confiture_absent, \
          LATERAL (SELECT version, name, \
          CASE WHEN NOT pg_catalog.isfinite(CAST(applied_at AS pg_catalog.timestamptz)) \
          THEN CAST(CAST(applied_at AS pg_catalog.timestamptz) AS pg_catalog.text) \
@@ -217,6 +219,7 @@ fn read_asking(
          ELSE pg_catalog.to_char(CAST(applied_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') END AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
+         CAST(archived_into AS pg_catalog.text) AS archived_into, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
             order = crate::ledger::APPLICATION_ORDER,
             suffix = literal(crate::ledger::STARTED_SUFFIX),
@@ -2587,6 +2590,7 @@ fn parse_row(table: &TrackingTable, row: &postgres::SimpleQueryRow) -> Result<Le
         checksum: row.get(4).map(str::to_string),
         applied_by: row.get(5).map(str::to_string),
         slug: row.get(7).map(str::to_string),
+        archived_into: row.get(8).map(str::to_string),
     })
 }
 

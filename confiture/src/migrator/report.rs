@@ -370,8 +370,12 @@ pub struct ReportedUnrollable {
     /// `irreversible`: its down file.
     #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub down_file: Option<PathBuf>,
-    /// `squashed`: the workspace's `first_version`.
+    /// `squashed`: the workspace's `first_version` (`None` for a row archived into a squashed
+    /// baseline).
     pub first_version: Option<u64>,
+    /// `squashed`: the squashed baseline confiture (Python)'s `migrate squash` archived the row
+    /// into, else `None`.
+    pub archived_into: Option<String>,
 }
 
 impl ReportedUnrollable {
@@ -384,7 +388,15 @@ impl ReportedUnrollable {
                 Unrollable::Squashed { .. } => None,
             },
             first_version: match u {
-                Unrollable::Squashed { first_version, .. } => Some(*first_version),
+                Unrollable::Squashed {
+                    first_version,
+                    archived_into: None,
+                    ..
+                } => Some(*first_version),
+                Unrollable::Squashed { .. } | Unrollable::Irreversible { .. } => None,
+            },
+            archived_into: match u {
+                Unrollable::Squashed { archived_into, .. } => archived_into.clone(),
                 Unrollable::Irreversible { .. } => None,
             },
         }

@@ -214,6 +214,7 @@ mod tests {
             checksum: Some(m.up.checksum.clone()),
             applied_by: Some("app".to_string()),
             slug: None,
+            archived_into: None,
         }
     }
 

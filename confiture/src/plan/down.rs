@@ -639,6 +639,7 @@ fn check_reversible(
         .map(|r| Unrollable::Squashed {
             id: r.id(),
             first_version: first_version.unwrap_or(1),
+            archived_into: r.row.archived_into.clone(),
         });
     let found: Vec<Unrollable> = irreversible.chain(squashed).collect();
     if found.is_empty() {
@@ -673,9 +674,16 @@ fn check_reversible(
                 rolls_back(request)
             )
         };
+        let archived = chosen.iter().any(|r| r.row.archived_into.is_some());
         help.push(format!(
-            "rows below `first_version` belong to the history squashed into a schema \
-             snapshot and have no down file{fewer}"
+            "rows below `first_version`{} belong to the history squashed into a schema \
+             snapshot and have no down file{fewer}",
+            if archived {
+                " and rows confiture (Python)'s `migrate squash` archived into a squashed \
+                 baseline"
+            } else {
+                ""
+            }
         ));
     }
     let message = format!(

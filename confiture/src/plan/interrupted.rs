@@ -245,14 +245,21 @@ fn check_rollback_rows(
     Err(
         interrupted_error(&marker.id(), marker, "nothing was written")
             .with_detail(doing(marker))
-            .with_help(format!(
-                "finish the rollback first, with the files of {} as they were when it started \
-                 (renamed back, if they were renamed since): {}; if the rollback was finished \
-                 by hand, delete its row {} from the ledger: the marker then changes nothing",
-                crate::display::escape(&marker.id()),
-                crate::hint::command("migrate down --rerun-interrupted"),
-                crate::display::escape(&marker.version),
-            )),
+            .with_help(rollback_row_help(marker)),
+    )
+}
+
+/// What to do about a rollback left part-way (`marker`) whose row is still there while its
+/// files are not where they were (renumbered since, [`History::interrupted_renumbered`]): the
+/// one text of `reinit`'s refusal ([`check_rewrite_interrupted`]) and `status`'s help.
+pub fn rollback_row_help(marker: &StartedRun) -> String {
+    format!(
+        "finish the rollback first, with the files of {} as they were when it started \
+         (renamed back, if they were renamed since): {}; if the rollback was finished by hand, \
+         delete its row {} from the ledger: the marker then changes nothing",
+        crate::display::escape(&marker.id()),
+        crate::hint::command("migrate down --rerun-interrupted"),
+        crate::display::escape(&marker.version),
     )
 }
 

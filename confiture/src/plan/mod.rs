@@ -31,8 +31,8 @@ pub use down::{
 };
 pub use interrupted::{
     check_interrupted, check_rewrite_interrupted, check_unknown_interrupted,
-    refusal as interrupted_refusal, unknown_help as interrupted_unknown_help,
-    ways_on as interrupted_ways_on,
+    refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
+    unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

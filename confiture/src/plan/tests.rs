@@ -50,6 +50,7 @@ fn row(m: &Migration) -> LedgerRow {
         checksum: Some(m.up.checksum.clone()),
         applied_by: Some("postgres".to_string()),
         slug: None,
+        archived_into: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn row(version: &str, name: &str, up: Option<&str>, applied_at: &str) -> LedgerR
         checksum: up.map(|text| checksum(text.as_bytes())),
         applied_by: Some("postgres".to_string()),
         slug: None,
+        archived_into: None,
     }
 }
 

@@ -562,6 +562,7 @@ fn irreversible_rollback_gives_the_error_object_with_each_migration() {
             "migration": "002_b",
             "down_file": "db/migrations/002_b.down.sql",
             "first_version": null,
+            "archived_into": null,
         }]),
         "{}",
         run.dump()

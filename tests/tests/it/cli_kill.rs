@@ -1344,6 +1344,50 @@ fn a_half_run_rollback_renumbered_is_not_settled_by_reinit() {
     }
 }
 
+/// hpy: the migration whose rollback was left part-way then renamed to another number (its row
+/// `renumbered`) was only `renumbered` in `status`, its half-run rollback hidden. `status`
+/// shows it `interrupted (rollback)` as any half-run rollback (exit 7), and the JSON carries
+/// its start marker, in `interrupted` and still in `renumbered`; the help says to finish the
+/// rollback with the files as they were, under a number taken or not.
+#[test]
+fn a_half_run_rollback_renumbered_is_shown_interrupted_by_status() {
+    let db = TestDb::new("hpy_rollback_renumbered");
+    let project = interrupted_rollback(&db);
+    rename_pair(&project, "002_ix", "003_ix");
+    for new in [false, true] {
+        if new {
+            // Its number given to a new migration.
+            project.table("002_new");
+        }
+        // Without it, the gap its old number left (C004) is a file error: exit 5.
+        let code = if new { exit::DIVERGED } else { exit::INVALID };
+        let json = project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .code(code)
+            .json();
+        let line = (json["migrations"].as_array().unwrap().iter())
+            .find(|m| m["name"] == "ix")
+            .unwrap_or_else(|| panic!("no line of ix: {json}"));
+        assert_eq!(line["version"], "003", "{json}");
+        assert_eq!(line["status"], "interrupted", "{json}");
+        assert_eq!(line["started"]["direction"], "down", "{json}");
+        assert_eq!(line["started"]["version"], "002", "{json}");
+        assert_eq!(json["interrupted"], serde_json::json!(["003"]), "{json}");
+        assert_eq!(json["renumbered"], serde_json::json!(["003"]), "{json}");
+        assert_eq!(json["summary"]["interrupted"], 1, "{json}");
+        assert_eq!(json["summary"]["renumbered"], 1, "{json}");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(code)
+            .stdout_has("! interrupted (rollback, renumbered)")
+            .stdout_has("003_ix: its rollback started ")
+            .stderr_has("003_ix was interrupted part-way while rolled back")
+            .stderr_has("recorded as 002")
+            .stderr_has("migrate down --rerun-interrupted");
+        assert_eq!(markers(&db), 1);
+    }
+}
+
 /// r2b: a hand-made or damaged markers' table (no NOT NULL constraints) whose marker lacks a
 /// value a run always writes — its name, its direction, its statement —, or has a direction
 /// that is neither `up` nor `down`, was skipped by the read: the interrupted migration was

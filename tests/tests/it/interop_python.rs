@@ -1086,3 +1086,101 @@ fn a_migration_confiture_ran_under_a_name_we_refuse_never_runs_twice_once_rename
     ours(&project, &["migrate", "status"]).code(confiture::exit::SUCCESS);
     assert_eq!(count(), 1);
 }
+
+/// confiture (Python)'s `migrate squash` moves the squashed files to `archive/` and writes a
+/// baseline; its `migrate up` then records that baseline without running it and marks the
+/// squashed rows `archived_into` it — rows it never shows, checks or rolls back again. We read
+/// them as part of a squashed history, whether or not `first_version` says so yet: never
+/// `missing`, kept by `reinit` as they are (the marks intact), and the Python tool still sees
+/// its squash after ours ran.
+#[test]
+fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
+    let db = TestDb::new("interop_squash_archived");
+    let project = project(&db, 3, None);
+    // `migrate squash` asks every environment (whose file it reads whole) and dates the cut.
+    project.write(
+        ENV_FILE,
+        format!(
+            "name: test\ndatabase_url: {}\ninclude_dirs: [db/schema]\n",
+            db.url()
+        ),
+    );
+    project.write("db/schema/.keep", "");
+    project.write("db/project.yaml", "squash:\n  min_age_days: 0\n");
+    ours(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "squash", "--through", "003"]).code(0);
+    run_python(&project, &["migrate", "up"]).code(0);
+    let mut client = db.connect();
+    let ledger = |client: &mut postgres::Client| -> Vec<String> {
+        client
+            .query(
+                "SELECT version || ':' || coalesce(archived_into, '-') FROM tb_confiture \
+                 ORDER BY version",
+                &[],
+            )
+            .expect("the ledger's archive marks")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let archived = ["001:004", "002:004", "003:004", "004:-"];
+    assert_eq!(
+        ledger(&mut client),
+        archived,
+        "what confiture's squash wrote"
+    );
+    let theirs = run_python(&project, &["migrate", "status", "--format", "json"]);
+    theirs.code(0);
+    assert_eq!(statuses(&rows(&theirs.json())), ["004:applied"]);
+
+    // Without `first_version` the directory starting at 004 is a file error (C005, exit 5,
+    // whose help says to set it): the rows are squashed all the same, none missing.
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(5);
+    let json = status.json();
+    assert_eq!(
+        statuses(&rows(&json)),
+        [
+            "001:squashed",
+            "002:squashed",
+            "003:squashed",
+            "004:applied"
+        ],
+        "{json}"
+    );
+    assert_eq!(json["summary"]["missing"], 0, "{json}");
+    assert_eq!(json["summary"]["squashed"], 3, "{json}");
+    ours(&project, &["migrate", "reinit", "--dry-run"])
+        .code(0)
+        .stdout_lacks("forget");
+    ours(&project, &["migrate", "reinit"]).code(0);
+    assert_eq!(
+        ledger(&mut client),
+        archived,
+        "reinit kept confiture's squash"
+    );
+
+    // With `first_version` at the baseline, both tools report one clean history.
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+    );
+    ours(&project, &["migrate", "status"])
+        .code(0)
+        .stdout_has("squashed");
+    ours(&project, &["migrate", "reinit"]).code(0);
+    assert_eq!(ledger(&mut client), archived);
+    run_python(&project, &["migrate", "status"]).code(0);
+    // A rollback reaching the archived rows is refused: their files are gone.
+    let down = ours(
+        &project,
+        &["migrate", "down", "--steps", "2", "--format", "json"],
+    );
+    down.code(8);
+    let refused = &down.json()["errors"][0]["irreversible"][0];
+    assert_eq!(refused["reason"], "squashed", "{}", down.dump());
+    assert_eq!(refused["migration"], "003_create_t3", "{}", down.dump());
+    assert_eq!(refused["archived_into"], "004", "{}", down.dump());
+    down.stderr_has("archived into the squashed baseline 004");
+    assert_eq!(ledger(&mut client), archived, "{}", down.dump());
+}

@@ -648,6 +648,7 @@ mod tests {
             checksum: None,
             applied_by: None,
             slug: None,
+            archived_into: None,
         }
     }
 
