@@ -720,6 +720,11 @@ pub struct MigrationFailure {
     /// ours then broke the table's unique constraint, and the migration's transaction, its
     /// SQL with our row, rolled back. `None` for any other failure.
     pub concurrent_row: Option<ConcurrentRow>,
+    /// The migration dropped cargo-confiture's own prepared statements (a `DEALLOCATE ALL` its
+    /// SQL does not say: built at run time, or in a function it calls), and the engine's
+    /// statement that needed one failed; `location` is the statement that dropped them, when
+    /// known. `false` for any other failure.
+    pub dropped_own_statements: bool,
 }
 
 /// A ledger row another session wrote for the version a run was applying, while it applied
@@ -754,6 +759,7 @@ impl Default for MigrationFailure {
             durability_unknown: Vec::new(),
             lock_holders: Vec::new(),
             concurrent_row: None,
+            dropped_own_statements: false,
         }
     }
 }

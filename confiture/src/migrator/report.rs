@@ -244,6 +244,10 @@ pub struct ReportedError {
     /// The sessions holding a lock that was not acquired in time: the migration lock, the
     /// tracking table or a migration's ledger row.
     pub lock_holders: Vec<LockHolder>,
+    /// The migration dropped cargo-confiture's own prepared statements with a `DEALLOCATE
+    /// ALL` its SQL does not say ([`crate::error::MigrationFailure::dropped_own_statements`]):
+    /// `file`, `line` name the statement that did, when known.
+    pub dropped_own_statements: bool,
     /// The file problems behind an `invalid` refusal (also in `details` as text).
     pub diagnostics: Vec<crate::Diagnostic>,
     /// The migrations of a `diverged` refusal, each with how it diverged (also in `details`
@@ -426,6 +430,7 @@ impl ReportedError {
             unknown: Vec::new(),
             durability_unknown: Vec::new(),
             lock_holders: Vec::new(),
+            dropped_own_statements: false,
             diagnostics: error.diagnostics.to_vec(),
             diverged: Vec::new(),
             irreversible: Vec::new(),
@@ -447,6 +452,7 @@ impl ReportedError {
                 reported.unknown = m.unknown.clone();
                 reported.durability_unknown = m.durability_unknown.clone();
                 reported.lock_holders = m.lock_holders.clone();
+                reported.dropped_own_statements = m.dropped_own_statements;
             }
             Reason::SchemaFile { file, at, server } => {
                 reported.file = Some(file.clone());

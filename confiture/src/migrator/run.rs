@@ -31,6 +31,8 @@ pub(super) struct RunFailure {
     pub(super) unknown_fate: usize,
     /// See [`StepFailure::blames_file`].
     pub(super) blames_file: bool,
+    /// See [`StepFailure::dropped_own_statements`].
+    pub(super) dropped_own_statements: bool,
     pub(super) committed: Vec<String>,
     pub(super) not_attempted: Vec<String>,
     pub(super) unknown: Vec<String>,
@@ -50,6 +52,7 @@ impl From<Error> for RunFailure {
             server: None,
             unknown_fate: 0,
             blames_file: false,
+            dropped_own_statements: false,
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
@@ -68,6 +71,7 @@ impl RunFailure {
             server: f.server,
             unknown_fate: f.unknown_fate,
             blames_file: f.blames_file,
+            dropped_own_statements: f.dropped_own_statements,
             ..RunFailure::from(f.error)
         }
     }
@@ -125,6 +129,7 @@ impl RunFailure {
                     _ => Vec::new(),
                 },
                 concurrent_row: self.concurrent_row,
+                dropped_own_statements: self.dropped_own_statements,
             })),
             // A failure of no one migration: `up --single-transaction`'s COMMIT.
             (None, Reason::Other)

@@ -2183,3 +2183,148 @@ fn a_migration_that_changes_the_ledgers_column_types_is_rolled_back() {
         versions(&["001:text", "002:domain", "003:after", "004:alone"])
     );
 }
+
+/// A `DEALLOCATE ALL` the file's SQL does not say (built at run time in a `DO` block's
+/// `EXECUTE`), which drops cargo-confiture's own prepared statements — a statement marker
+/// between two statements, a batch's prepared ledger row — was blamed on the next, innocent
+/// statement, as "prepared statement confiture_at_... does not exist". The failure now names
+/// the statement that dropped them and says what to do, in every way a migration runs; the
+/// migration is rolled back (exit 4) and the run stops there.
+#[test]
+fn a_hidden_deallocate_all_is_named_at_its_statement() {
+    let hidden = "DO $$ BEGIN EXECUTE 'DEALLOC' || 'ATE ALL'; END $$;";
+    let second = format!("CREATE TABLE t (id int);\n{hidden}\nINSERT INTO t VALUES (1);\n");
+    let third = format!(
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n{hidden}\nINSERT INTO t VALUES (2);\n"
+    );
+    let fourth = format!(
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\n\n{hidden}\nSELECT 1;\n"
+    );
+    let last = format!("CREATE TABLE t (id int);\n{hidden}\n");
+    let first = format!("{hidden}\nCREATE TABLE t (id int);\n");
+    let only = format!("\n{hidden}\n");
+    // (case, 002's SQL, the line blamed, 001 applied in an earlier run, arguments)
+    let cases: [(&str, &str, u32, bool, &[&str]); 9] = [
+        ("second", &second, 2, true, &[]),
+        ("third", &third, 3, true, &[]),
+        ("fourth", &fourth, 5, true, &[]),
+        ("last", &last, 2, true, &[]),
+        ("second_batched", &second, 2, false, &[]),
+        ("first_batched", &first, 1, false, &[]),
+        ("only_batched", &only, 2, false, &[]),
+        ("one_tx", &third, 3, false, &["--single-transaction"]),
+        (
+            "one_tx_second",
+            &second,
+            2,
+            false,
+            &["--single-transaction"],
+        ),
+    ];
+    for (case, sql, line, earlier, extra) in cases {
+        let db = TestDb::new(&format!("hidden_dealloc_{case}"));
+        let project = Project::new();
+        project.migration(
+            "001_first",
+            "CREATE TABLE first ();\n",
+            "DROP TABLE first;\n",
+        );
+        if earlier {
+            project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        }
+        project
+            .migration("002_dealloc", sql, "SELECT 1;\n")
+            .migration(
+                "003_after",
+                "CREATE TABLE after (id int);\n",
+                "DROP TABLE after;\n",
+            );
+        let mut args = vec!["migrate", "up"];
+        args.extend_from_slice(extra);
+        let run = project.run_on(&db, &args);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 002_dealloc failed at")
+            .stderr_has(&format!("002_dealloc.up.sql:{line}:1"))
+            .stderr_has("DEALLOCATE ALL")
+            .stderr_has("cargo-confiture's own prepared statements")
+            .stderr_lacks("does not exist")
+            .stderr_lacks("tracking table");
+        assert!(!db.has_relation("t"), "{case}: 002 was rolled back");
+        assert!(!db.has_relation("after"), "{case}: the run stopped at 002");
+        // The JSON error object says it as data, at the statement.
+        let mut json_args = args.clone();
+        json_args.extend_from_slice(&["--format", "json"]);
+        let run = project.run_on(&db, &json_args);
+        run.code(exit::MIGRATION_FAILED);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["kind"], "migration_failed", "{case}: {error}");
+        assert_eq!(error["dropped_own_statements"], true, "{case}: {error}");
+        assert_eq!(error["line"], line, "{case}: {error}");
+        assert_eq!(error["sqlstate"], "26000", "{case}: {error}");
+    }
+    // With a trigger on the tracking table's rows, the last statement's drop was taken for the
+    // trigger's failure on the row (exit 5, "writing the tracking table failed"); and a
+    // rollback's file is named the same way.
+    let db = TestDb::new("hidden_dealloc_triggers");
+    let project = Project::new();
+    project.migration(
+        "001_first",
+        "CREATE TABLE first ();\n",
+        "DROP TABLE first;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(
+            "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RETURN NEW; END $$; \
+             CREATE TRIGGER audit AFTER INSERT ON tb_confiture \
+             FOR EACH ROW EXECUTE FUNCTION audit();",
+        )
+        .unwrap();
+    project.migration("002_dealloc", &last, "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("002_dealloc.up.sql:2:1 (statement 2 of 2)")
+        .stderr_has("cargo-confiture's own prepared statements")
+        .stderr_lacks("tracking table");
+    project.migration(
+        "002_dealloc",
+        "CREATE TABLE t (id int);\n",
+        &format!("SELECT 1;\n{hidden}\nDROP TABLE t;\n"),
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("rolling back migration 002_dealloc failed at")
+        .stderr_has("002_dealloc.down.sql:2:1 (statement 2 of 3)")
+        .stderr_has("cargo-confiture's own prepared statements")
+        .stderr_lacks("does not exist");
+    assert!(db.has_relation("t"), "the rollback was rolled back");
+    // A no-transaction migration carries none of the engine's prepared statements: the same
+    // statement there drops nothing of ours, and the migration applies.
+    let db = TestDb::new("hidden_dealloc_no_tx");
+    let project = Project::new();
+    project
+        .migration(
+            "001_first",
+            "CREATE TABLE first ();\n",
+            "DROP TABLE first;\n",
+        )
+        .migration(
+            "002_dealloc",
+            &format!(
+                "-- confiture:no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n{second}"
+            ),
+            "SELECT 1;\n",
+        )
+        .migration(
+            "003_after",
+            "CREATE TABLE after (id int);\n",
+            "DROP TABLE after;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(db.has_relation("after"));
+}

@@ -27,6 +27,7 @@ const KEYS: &[&str] = &[
     "unknown",
     "durability_unknown",
     "lock_holders",
+    "dropped_own_statements",
     "diagnostics",
     "diverged",
     "irreversible",

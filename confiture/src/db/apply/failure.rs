@@ -8,7 +8,7 @@ use postgres::error::{DbError, SqlState};
 use postgres::Client;
 
 use super::decide::Attempts;
-use super::markers::{failed_statement, reached, Reached, Statement};
+use super::markers::{dropped_by, failed_statement, reached, Dropped, Reached, Statement};
 use super::plpgsql;
 use super::script::{placed_in_message, ReadingChanged, Script};
 use super::sql::{release_advisory_locks, Batch};
@@ -45,6 +45,7 @@ pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
                 server: None,
                 unknown_fate: 0,
                 blames_file: false,
+                dropped_own_statements: false,
             },
         ))
     })
@@ -204,6 +205,7 @@ pub(super) fn lock_released(
         server: own,
         unknown_fate: 0,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 
@@ -222,6 +224,7 @@ pub(super) fn stopped(step: &Step<'_>, statement: Option<usize>) -> StepFailure 
         server: None,
         unknown_fate: 0,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 
@@ -293,6 +296,7 @@ pub(super) fn reading_changed(
         server: None,
         unknown_fate: 0,
         blames_file: true,
+        dropped_own_statements: false,
     }
 }
 
@@ -325,6 +329,7 @@ pub(super) fn interrupted(step: &Step<'_>, failure: StepFailure) -> StepFailure 
         server,
         unknown_fate: 0,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 
@@ -627,6 +632,7 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
         server,
         unknown_fate: 1,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 
@@ -796,6 +802,9 @@ pub(super) fn marked_failure(
     tag: &str,
 ) -> StepFailure {
     let last_too = settings.ledger_triggers;
+    if let Some(dropped) = dropped_by(step, &owned, left, tag, last_too, None) {
+        return own_statements_dropped(settings, step, script, step_in_script, owned, dropped);
+    }
     match reached(step, &owned, left, tag, last_too) {
         Reached::Body => {
             let statement = failed_statement(step, &owned, left, tag, last_too);
@@ -814,6 +823,47 @@ pub(super) fn marked_failure(
         }
         Reached::Commit => after_row_failure(client, settings, step, script, step_in_script, owned),
     }
+}
+
+/// The failure of a step that dropped the engine's own prepared statements ([`dropped_by`]):
+/// a migration failure (exit 4) at the statement that dropped them, when known, saying so —
+/// not the server's "does not exist" of ours that followed — and what to do: the engine keeps
+/// none of its own around a file whose SQL says `DEALLOCATE` ([`super::markers::says_deallocate`]).
+pub(super) fn own_statements_dropped(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    script: &Script<'_>,
+    step_in_script: Option<usize>,
+    owned: postgres::Error,
+    dropped: Dropped,
+) -> StepFailure {
+    let mut failure = failure_of(
+        settings,
+        step,
+        script,
+        step_in_script,
+        owned,
+        dropped.statement,
+        Ours::No,
+    );
+    let what = match failure.location {
+        Some(_) => "it deallocated",
+        None => "a statement of it deallocated",
+    };
+    failure.error.set_cause(format!(
+        "{what} cargo-confiture's own prepared statements (a `DEALLOCATE ALL` its SQL does \
+         not say: built at run time, or run by a function it calls)"
+    ));
+    failure.error.help = Some(format!(
+        "deallocate only the migration's own prepared statements, by name (`DEALLOCATE name`); \
+         or write the `DEALLOCATE ALL` in {}'s SQL as it runs (`EXECUTE 'DEALLOCATE ALL'`; a \
+         comment does not count), where cargo-confiture sees it and keeps none of its own \
+         around it; then run {AGAIN}",
+        step.file().path.display()
+    ));
+    failure.blames_file = true;
+    failure.dropped_own_statements = true;
+    failure
 }
 
 /// The failure of a transactional step after its ledger row was written
@@ -984,6 +1034,7 @@ fn failure_of(
             server: None,
             unknown_fate: 0,
             blames_file: false,
+            dropped_own_statements: false,
         };
     };
     // One of our checks of the ledger after the row ([`LedgerCheck`]), known by the internal
@@ -1092,6 +1143,7 @@ fn failure_of(
         server,
         unknown_fate: 0,
         blames_file,
+        dropped_own_statements: false,
     }
 }
 
@@ -1767,7 +1819,8 @@ fn creates_role(text: &str) -> bool {
 }
 
 /// The failure of step `in_message` of a message of several (`batch`), which the server
-/// answered: located in the file, or by the statement markers `left` in the session; with what
+/// answered: located in the file, or by the statement markers `left` in the session (`None`:
+/// not known, the read after the failure gave up); with what
 /// the ledger holds now and, after lock-timeout retries, what the attempts were
 /// ([`attempts_detail`]).
 /// `ledger_write`: the error is known to be the step's ledger row's (its lock wait ran out,
@@ -1780,13 +1833,29 @@ pub(super) fn message_failure(
     step: &Step<'_>,
     batch: &Batch<'_>,
     in_message: usize,
-    left: &[String],
+    left: Option<&[String]>,
     attempts: Attempts,
     e: postgres::Error,
     ledger_write: bool,
 ) -> StepFailure {
     let tag = format!("{}_{in_message}", batch.nonce);
     let last_too = settings.ledger_triggers;
+    // The message's prepared ledger row, when it had one and what it left is known.
+    let row = batch
+        .prepare
+        .as_ref()
+        .map(|_| super::sql::prepared_row(batch.nonce));
+    let row = row.as_deref().filter(|_| left.is_some());
+    let left = left.unwrap_or_default();
+    if let Some(dropped) = dropped_by(step, &e, left, &tag, last_too, row) {
+        let mut failure =
+            own_statements_dropped(settings, step, &batch.script, Some(in_message), e, dropped);
+        if let Some(detail) = attempts_detail(settings, attempts) {
+            failure.error = failure.error.with_detail(detail);
+        }
+        failure.error = failure.error.with_detail(rolled_back(step.direction));
+        return failure;
+    }
     let statement = failed_statement(step, &e, left, &tag, last_too);
     let unplaced = !ledger_write
         && statement.is_none()
@@ -1811,11 +1880,16 @@ pub(super) fn message_failure(
     if let Some(detail) = attempts_detail(settings, attempts) {
         failure.error = failure.error.with_detail(detail);
     }
-    failure.error = failure.error.with_detail(match step.direction {
+    failure.error = failure.error.with_detail(rolled_back(step.direction));
+    failure
+}
+
+/// What became of a failed step of a message of several: its transaction rolled back.
+fn rolled_back(direction: Direction) -> &'static str {
+    match direction {
         Direction::Up => "the migration was rolled back and is not recorded",
         Direction::Down => "the rollback was itself rolled back: the migration stays applied",
-    });
-    failure
+    }
 }
 
 /// What a failed step's `attempts` were, as the run decided them ([`Attempts::after`]), in
@@ -2047,6 +2121,7 @@ fn held_by(failure: StepFailure, holders: Vec<crate::db::lock::LockHolder>) -> S
         server,
         unknown_fate,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 

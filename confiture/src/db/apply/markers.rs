@@ -11,9 +11,15 @@ use crate::files::SqlFile;
 /// violation, a `RAISE`), without ever running the migration's SQL again.
 ///
 /// After the `k`-th statement of a migration of several, the message carries
-/// `PREPARE confiture_at_<nonce>_<step>_<k> AS SELECT` (and deallocates marker `k - 1`). A
+/// `PREPARE confiture_at_<nonce>_<step>_<k> AS SELECT` and deallocates marker `k - 2` (after
+/// the first, it prepares a spare marker `0` too, which the second deallocates): two markers
+/// are alive between statements, at the same two statements per statement as one alive. A
 /// prepared statement is session state that a rollback does not undo, so after an error the
-/// one marker left names the last statement that completed; the failing one is the next.
+/// newest marker left
+/// names the last statement that completed; the failing one is the next. A statement that
+/// drops the session's prepared statements where the file does not say so (`EXECUTE
+/// 'DEALLOC' || 'ATE ALL'`) fails the `DEALLOCATE` of ours right after it, and leaves its own
+/// marker without the one before it ([`dropped_by`]).
 /// Exact: nothing a migration sets (`client_min_messages`, roles, `search_path`) hides it, it
 /// needs no privilege and writes nothing, and the server parses `SELECT` with no table. A
 /// notice per statement would be hidden by `client_min_messages = error`; a count of the
@@ -100,6 +106,9 @@ pub(super) fn reached(
     if super::script::placed_in_message(db) {
         return Reached::Body;
     }
+    if dropped_by(step, error, markers, tag, last_too, None).is_some() {
+        return Reached::Body;
+    }
     if last_too && RowMarker::Written.left(markers, tag) {
         return Reached::Commit;
     }
@@ -121,7 +130,11 @@ pub(super) fn reached(
 pub(super) fn deallocate_markers(tag: &str, body: Option<usize>, row_markers: bool) -> String {
     let mut sql = String::new();
     if let Some(n) = body {
+        // The last two are alive ([`STATEMENT_MARKER`]); one statement has one.
         sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, n)));
+        if n >= 2 {
+            sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, n - 1)));
+        }
     }
     if row_markers {
         for marker in RowMarker::ALL {
@@ -143,6 +156,95 @@ pub(super) fn completed_statements(markers: &[String], tag: &str) -> usize {
         .filter_map(|name| name.strip_prefix(&prefix)?.parse::<usize>().ok())
         .max()
         .unwrap_or(0)
+}
+
+/// The statements that follow statement `k` (1-based) of a body cut in `count` pieces: its
+/// marker, and the drop of the one two statements back — of the spare marker `0`, prepared
+/// with the first statement's, after the second — so that two are alive between statements
+/// and a statement that dropped them fails the `DEALLOCATE` right after it ([`dropped_by`]).
+pub(super) fn after_statement(tag: &str, k: usize, count: usize) -> String {
+    let mut sql = format!("PREPARE {} AS SELECT;", marker_name(tag, k));
+    match k {
+        1 if count >= 2 => sql.push_str(&format!(" PREPARE {} AS SELECT;", marker_name(tag, 0))),
+        1 => {}
+        _ => sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, k - 2))),
+    }
+    sql
+}
+
+/// The SQLSTATE of a prepared statement that does not exist (`invalid_sql_statement_name`):
+/// what a `DEALLOCATE` or `EXECUTE` of ours gets when the migration dropped it.
+const NO_SUCH_PREPARED_STATEMENT: &str = "26000";
+
+/// The statement of the step tagged `tag` that dropped the engine's own prepared statements
+/// (a `DEALLOCATE ALL` the file's SQL does not say, [`says_deallocate`]: built at run time, or
+/// in a function it calls), when `error` is one of ours finding a prepared statement gone and
+/// the statements `left` in the session say so:
+/// - its marker `k` is left without marker `k - 1` ([`after_statement`]: two are alive
+///   between statements, and the statement's own is prepared before the `DEALLOCATE` that
+///   failed) — statement `k`, which dropped them;
+/// - or `row` (the message's prepared ledger row, [`super::sql::prepared_row`], when it had
+///   one and what was left is known) is gone while the markers are whole: a drop in the
+///   second statement or later would have failed at a marker, so the first statement (or the
+///   only one) dropped it; a file without markers says no statement.
+///
+/// `None` when nothing says a statement dropped them. Decided from the session's data and the
+/// SQLSTATE, never from the server's message.
+pub(super) fn dropped_by(
+    step: &Step<'_>,
+    error: &postgres::Error,
+    markers: &[String],
+    tag: &str,
+    last_too: bool,
+    row: Option<&str>,
+) -> Option<Dropped> {
+    let db = error.as_db_error()?;
+    if db.code().code() != NO_SUCH_PREPARED_STATEMENT {
+        return None;
+    }
+    let pieces = pieces(step.file(), last_too);
+    let statement = |k: usize| {
+        let line = match &pieces {
+            Some(pieces) => pieces.get(k - 1)?.line,
+            None => step.file().statements.get(k - 1)?.line,
+        };
+        let count = pieces
+            .as_ref()
+            .map_or(step.file().statements.len(), Vec::len);
+        Some(Statement {
+            index: k,
+            count,
+            line,
+        })
+    };
+    if pieces.is_some() {
+        if let Some(k) = dropped_at(markers, tag) {
+            return Some(Dropped {
+                statement: statement(k),
+            });
+        }
+    }
+    let row = row?;
+    if markers.iter().any(|name| name == row) {
+        return None;
+    }
+    let first = pieces.is_some() || step.file().statements.len() == 1;
+    Some(Dropped {
+        statement: first.then(|| statement(1)).flatten(),
+    })
+}
+
+/// The statement (1-based) whose marker is left without the one before it ([`dropped_by`]):
+/// it dropped the session's prepared statements, and our `DEALLOCATE` after it failed.
+fn dropped_at(markers: &[String], tag: &str) -> Option<usize> {
+    let k = completed_statements(markers, tag);
+    (k >= 2 && !markers.contains(&marker_name(tag, k - 1))).then_some(k)
+}
+
+/// The engine's prepared statements were dropped by the step ([`dropped_by`]).
+pub(super) struct Dropped {
+    /// The statement that dropped them, when known.
+    pub statement: Option<Statement>,
 }
 
 /// Whether a prepared statement's name is of a form the engine gives its own (a statement
@@ -285,6 +387,9 @@ pub(super) fn failed_statement(
     if super::script::placed_in_message(db) {
         return None;
     }
+    if let Some(dropped) = dropped_by(step, error, markers, tag, last_too, None) {
+        return dropped.statement;
+    }
     if let Some(pieces) = pieces(step.file(), last_too) {
         let done = completed_statements(markers, tag);
         let piece = pieces.get(done)?;
@@ -391,6 +496,86 @@ mod tests {
             cuts(moved, StandardConformingStrings::On),
             cuts(moved, StandardConformingStrings::Off)
         );
+    }
+
+    /// Runs a body of `count` statements with its markers ([`after_statement`]) against a
+    /// model of the session's prepared statements, statement `drop` (if any) dropping them
+    /// all: what is left when our first `DEALLOCATE` fails, or after the body.
+    fn left_after(count: usize, drop: Option<usize>) -> (Vec<String>, bool) {
+        let mut alive: Vec<String> = Vec::new();
+        for k in 1..=count {
+            if drop == Some(k) {
+                alive.clear();
+            }
+            for sql in after_statement("7_0", k, count).split(';') {
+                let sql = sql.trim();
+                if let Some(name) = sql.strip_prefix("PREPARE ") {
+                    alive.push(name.trim_end_matches(" AS SELECT").to_string());
+                } else if let Some(name) = sql.strip_prefix("DEALLOCATE ") {
+                    let Some(at) = alive.iter().position(|n| n == name) else {
+                        return (alive, true);
+                    };
+                    alive.remove(at);
+                }
+            }
+        }
+        (alive, false)
+    }
+
+    /// Two markers are alive between statements, at two statements per statement as with one
+    /// alive (and the spare's two per body); a statement that drops them fails the
+    /// `DEALLOCATE` right after it and is named by what is left; with none dropped (or the
+    /// first statement's drop, before any marker of the body), what is left names the last
+    /// statement completed, as before; the end drops exactly what is alive.
+    #[test]
+    fn two_markers_name_the_statement_that_dropped_them() {
+        for count in 1..=6 {
+            let per_statement: usize = (1..=count)
+                .map(|k| after_statement("7_0", k, count).matches(';').count())
+                .sum();
+            let end = deallocate_markers("7_0", Some(count), false);
+            // One `PREPARE` and one `DEALLOCATE` per statement, as with one marker alive, and
+            // the spare's two for a body of several.
+            assert_eq!(
+                per_statement + end.matches(';').count(),
+                2 * count + 2 * usize::from(count >= 2),
+                "{count}"
+            );
+            let (alive, failed) = left_after(count, None);
+            assert!(!failed);
+            assert_eq!(completed_statements(&alive, "7_0"), count);
+            assert_eq!(dropped_at(&alive, "7_0"), None);
+            let mut ended: Vec<String> = end
+                .split(';')
+                .filter_map(|s| s.trim().strip_prefix("DEALLOCATE ").map(str::to_string))
+                .collect();
+            ended.sort();
+            let mut alive = alive;
+            alive.sort();
+            assert_eq!(ended, alive, "{count}");
+            for drop in 1..=count {
+                let (left, failed) = left_after(count, Some(drop));
+                if drop == 1 {
+                    assert!(!failed, "{count} {drop}");
+                    assert_eq!(dropped_at(&left, "7_0"), None);
+                } else {
+                    assert!(failed, "{count} {drop}");
+                    assert_eq!(
+                        dropped_at(&left, "7_0"),
+                        Some(drop),
+                        "{count} {drop}: {left:?}"
+                    );
+                }
+            }
+            // A failure of statement `k` itself leaves what was alive before it.
+            for k in 1..=count {
+                let (left, _) = left_after(k - 1, None);
+                if k >= 2 {
+                    assert_eq!(dropped_at(&left, "7_0"), None, "{count} {k}");
+                    assert_eq!(completed_statements(&left, "7_0"), k - 1);
+                }
+            }
+        }
     }
 
     #[test]

@@ -363,6 +363,11 @@ pub struct StepFailure {
     /// released migration lock, not a no-transaction migration that committed part of itself),
     /// so a caller that knows better (a squashed history without its snapshot) may say it.
     pub blames_file: bool,
+    /// The migration dropped the engine's own prepared statements (a statement marker, a
+    /// message's prepared ledger row) with a `DEALLOCATE ALL` its SQL does not say, and our
+    /// statement that needed one failed: the error names the statement that dropped them
+    /// ([`markers::dropped_by`]).
+    pub dropped_own_statements: bool,
 }
 
 impl StepFailure {
@@ -375,6 +380,7 @@ impl StepFailure {
             server: None,
             unknown_fate: 0,
             blames_file: false,
+            dropped_own_statements: false,
         }
     }
 

@@ -242,6 +242,7 @@ fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error, left: bo
         server: None,
         unknown_fate: 0,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 

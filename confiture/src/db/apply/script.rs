@@ -8,7 +8,7 @@ use postgres::error::ErrorPosition;
 use postgres::{Client, SimpleQueryMessage};
 
 use super::failure::statement_start;
-use super::markers::{marker_name, pieces};
+use super::markers::{after_statement, pieces};
 use super::Location;
 use crate::files::SqlFile;
 
@@ -423,11 +423,7 @@ impl<'a> Script<'a> {
             // The newline ends a trailing `-- comment`; an unterminated last statement gets
             // its `;`.
             self.push_raw(if piece.terminated { "\n" } else { "\n;\n" });
-            let mut sql = format!("PREPARE {} AS SELECT;", marker_name(tag, k + 1));
-            if k > 0 {
-                sql.push_str(&format!(" DEALLOCATE {};", marker_name(tag, k)));
-            }
-            self.push_sql(&sql);
+            self.push_sql(&after_statement(tag, k + 1, pieces.len()));
             if k + 1 < pieces.len() {
                 self.cuts.push(Cut {
                     bytes: self.text.len(),
@@ -767,10 +763,10 @@ mod tests {
         let text = script.text().to_string();
         assert!(!text.contains('\u{feff}'), "{text}");
         assert!(
-            text.contains("SELECT 1;\nPREPARE confiture_at_7_0_1 AS SELECT;\n -- one\n  SELECT 2;\nPREPARE confiture_at_7_0_2 AS SELECT; DEALLOCATE confiture_at_7_0_1;\n"),
+            text.contains("SELECT 1;\nPREPARE confiture_at_7_0_1 AS SELECT; PREPARE confiture_at_7_0_0 AS SELECT;\n -- one\n  SELECT 2;\nPREPARE confiture_at_7_0_2 AS SELECT; DEALLOCATE confiture_at_7_0_0;\n"),
             "{text}"
         );
-        assert!(text.contains("-- no semicolon\n;\nPREPARE confiture_at_7_0_3 AS SELECT; DEALLOCATE confiture_at_7_0_2;\n"), "{text}");
+        assert!(text.contains("-- no semicolon\n;\nPREPARE confiture_at_7_0_3 AS SELECT; DEALLOCATE confiture_at_7_0_1;\n"), "{text}");
         let at = |needle| {
             script
                 .locate(&ErrorPosition::Original(position(&script, needle)))

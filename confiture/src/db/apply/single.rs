@@ -309,6 +309,7 @@ fn commit_failure(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
         server,
         unknown_fate: 0,
         blames_file: false,
+        dropped_own_statements: false,
     }
 }
 
