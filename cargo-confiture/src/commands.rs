@@ -242,8 +242,9 @@ fn lint_fails(errors: usize, warnings: usize, deny_warnings: bool) -> bool {
 
 /// The options `lint` checks with: the context's, with the tracking table of the environment
 /// given by `--env NAME` or `-c FILE` — the name `migrate` would write there, which `C108`
-/// looks for — resolved by the library's one reading of environments, as `migrate` resolves
-/// it. Without one, the default name: `lint` reads no environment file it is not given.
+/// looks for — read by the library (`config::tracking_table_of`: the file found as `migrate`
+/// finds it, its connection left unread). Without one, the default name: `lint` reads no
+/// environment file it is not given.
 fn lint_options(cli: &Cli, cx: &Context) -> Result<CheckOptions> {
     let g = &cli.global;
     let selection = match (&g.env, &g.config) {
@@ -251,13 +252,13 @@ fn lint_options(cli: &Cli, cx: &Context) -> Result<CheckOptions> {
         (None, Some(file)) => Selection::File(file.clone()),
         (None, None) => return Ok(cx.check_options.clone()),
     };
-    let env = config::resolve_with(
+    let table = config::tracking_table_of(
         &cx.workspace,
         &selection,
         &SELECTION_LABELS,
         &config::process_vars,
     )?;
-    Ok((cx.check_options.clone()).tracking_table(Some(env.migration.tracking_table)))
+    Ok((cx.check_options.clone()).tracking_table(table))
 }
 
 fn lint(cli: &Cli, cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {

@@ -500,6 +500,25 @@ fn lint_checks_the_tracking_table_of_the_environment_it_is_given() {
         "{}",
         run.dump()
     );
+    // `lint` reads the environment's tracking table, not its connection: a password from a
+    // variable that CI does not set, or a `CONFITURE_DATABASE_URL` naming another database, is
+    // no reason to refuse it.
+    project.write(
+        "db/environments/prod.yaml",
+        "database_url: postgresql://app:${HLI_UNSET_PASSWORD}@db.internal/app\nmigration:\n  \
+         tracking_table: ops.history\n",
+    );
+    project
+        .run(&["lint", "--env", "prod"])
+        .code(exit::INVALID)
+        .stderr_has("DELETE FROM history")
+        .stderr_lacks("HLI_UNSET_PASSWORD");
+    Run::of(project.cli().args(["lint", "--env", "ops"]).env(
+        "CONFITURE_DATABASE_URL",
+        "postgresql://other@127.0.0.1:1/other",
+    ))
+    .code(exit::INVALID)
+    .stderr_has("DELETE FROM history");
     // Without an environment: the default name, which this file does not write.
     project.run(&["lint"]).code(exit::SUCCESS);
     // An environment that cannot be read is said, not passed over.
