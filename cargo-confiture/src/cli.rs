@@ -77,14 +77,15 @@ impl Cli {
     }
 
     /// The flags choosing a database given to a command that never connects ([`NEVER_CONNECT`]),
-    /// as typed: it ignores them (`-c` aside, which names the project: [`CONNECTION_ARGS`]).
+    /// as typed: it ignores them (`-c` aside, which names the project: [`CONNECTION_ARGS`];
+    /// and `lint`'s `--env`, whose tracking table it checks, as its `-c`'s).
     pub(crate) fn ignored_connection_flags(&self) -> Vec<&'static str> {
         if !NEVER_CONNECT.contains(&self.words()) {
             return Vec::new();
         }
         let g = &self.global;
         [
-            (g.env.is_some(), "--env"),
+            (g.env.is_some() && self.words() != ["lint"], "--env"),
             (g.database_url.is_some(), "--database-url"),
             (g.schema.is_some(), "--schema"),
             (g.wait_for_server.is_some(), "--wait-for-server"),
@@ -276,7 +277,8 @@ pub enum Command {
     /// Generate, apply, roll back and inspect migrations
     #[command(subcommand)]
     Migrate(Migrate),
-    /// Check the migrations directory (the same checks as confiture-build); exit 5 on errors
+    /// Check the migrations directory (the same checks as confiture-build; `--env`/`-c`: that
+    /// environment's tracking table); exit 5 on errors
     Lint(LintArgs),
 }
 

@@ -2,13 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
+use confiture::config::{self, Selection};
 use confiture::files::{self, CheckOptions, Checked};
 use confiture::migrate::Failed;
 use confiture::workspace::Workspace;
 use confiture::{display, exit, hint, Error, Result, Severity};
 use serde::Serialize;
 
-use crate::cli::{Cli, Command, LintArgs, Migrate};
+use crate::cli::{Cli, Command, LintArgs, Migrate, SELECTION_LABELS};
 use crate::output::{Output, Style};
 use crate::render::plural;
 
@@ -167,7 +168,7 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
 pub fn run(cli: &Cli, out: &Output) -> Result<u8> {
     let cx = Context::new(cli)?;
     match &cli.command {
-        Command::Lint(args) => lint(&cx, args, out),
+        Command::Lint(args) => lint(cli, &cx, args, out),
         Command::Migrate(Migrate::Generate(args)) => generate::run(&cx, args, out),
         Command::Migrate(command) => migrate::run(cli, &cx, command, out),
     }
@@ -239,8 +240,29 @@ fn lint_fails(errors: usize, warnings: usize, deny_warnings: bool) -> bool {
     errors > 0 || (deny_warnings && warnings > 0)
 }
 
-fn lint(cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
-    let checked = cx.load()?;
+/// The options `lint` checks with: the context's, with the tracking table of the environment
+/// given by `--env NAME` or `-c FILE` — the name `migrate` would write there, which `C108`
+/// looks for — read by the library (`config::tracking_table_of`: the file found as `migrate`
+/// finds it, its connection left unread). Without one, the default name: `lint` reads no
+/// environment file it is not given.
+fn lint_options(cli: &Cli, cx: &Context) -> Result<CheckOptions> {
+    let g = &cli.global;
+    let selection = match (&g.env, &g.config) {
+        (Some(name), _) => Selection::Env(name.clone()),
+        (None, Some(file)) => Selection::File(file.clone()),
+        (None, None) => return Ok(cx.check_options.clone()),
+    };
+    let table = config::tracking_table_of(
+        &cx.workspace,
+        &selection,
+        &SELECTION_LABELS,
+        &config::process_vars,
+    )?;
+    Ok((cx.check_options.clone()).tracking_table(table))
+}
+
+fn lint(cli: &Cli, cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
+    let checked = files::load(&cx.display_dir, &lint_options(cli, cx)?)?;
     let errors = count(&checked, Severity::Error);
     let warnings = count(&checked, Severity::Warning);
     let deny = args.denies_warnings();

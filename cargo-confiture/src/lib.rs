@@ -203,30 +203,41 @@ fn without_passwords(mut error: Error, given: &Given) -> Error {
 
 /// Whether the arguments ask for `--format json`, read from the raw arguments: clap's own
 /// errors happen before there is a parsed value to ask, and a script that passed
-/// `--format json` must still get one JSON document when another argument is wrong.
+/// `--format json` must still get one JSON document when another argument is wrong — also
+/// when that argument is another `--format` (`--format json --format table`, which clap
+/// refuses: at one level the flag is given once) or comes after it: any `--format json`
+/// before `--` asks for it.
 fn wants_json(args: &[OsString]) -> bool {
-    given_value(args, "--format") == Some("json")
+    given_values(args, "--format").any(|value| value == Some("json"))
 }
 
 /// The value of the long option `flag` (`--flag VALUE` or `--flag=VALUE`) in the raw
-/// arguments, for what must hold before they parse (`--format`, `--color`). The last one wins,
-/// as it does for clap; nothing after `--` is an option.
-fn given_value<'a>(args: &'a [OsString], flag: &str) -> Option<&'a str> {
-    let mut value = None;
+/// arguments, for what must hold before they parse (`--color`). The last one wins, as a
+/// subcommand's does over its parent's for clap (which refuses the flag twice at one level);
+/// nothing after `--` is an option.
+fn given_value<'a>(args: &'a [OsString], flag: &'a str) -> Option<&'a str> {
+    given_values(args, flag).last().flatten()
+}
+
+/// Every value of the long option `flag` (`--flag VALUE` or `--flag=VALUE`) in the raw
+/// arguments, in order (`None`: not UTF-8, or missing); nothing after `--` is an option.
+fn given_values<'a>(
+    args: &'a [OsString],
+    flag: &'a str,
+) -> impl Iterator<Item = Option<&'a str>> + 'a {
     let mut words = args.iter().skip(1).map(|a| a.to_str());
-    while let Some(word) = words.next() {
-        match word {
-            Some("--") => break,
-            Some(w) if w == flag => value = words.next().flatten(),
+    std::iter::from_fn(move || loop {
+        match words.next()? {
+            Some("--") => return None,
+            Some(w) if w == flag => return Some(words.next().flatten()),
             Some(w) => {
                 if let Some(given) = w.strip_prefix(flag).and_then(|w| w.strip_prefix('=')) {
-                    value = Some(given);
+                    return Some(Some(given));
                 }
             }
             None => {}
         }
-    }
-    value
+    })
 }
 
 /// A clap error (or the help, the version) rendered as `--color` asks: clap decides its colour
@@ -668,12 +679,15 @@ mod tests {
             &["--format", "json", "migrate", "up"][..],
             &["migrate", "up", "--format=json"],
             &["migrate", "--format", "table", "up", "--format", "json"],
+            // Given twice (clap refuses it), or with a wrong value: JSON was asked for.
+            &["--format", "json", "--format", "table"],
+            &["--format=json", "migrate", "up", "--format", "bogus"],
         ] {
             assert!(wants_json(&args(words)), "{words:?}");
         }
         for words in [
             &["migrate", "up"][..],
-            &["--format", "json", "--format", "table"],
+            &["--format", "table", "--format", "bogus"],
             &["migrate", "generate", "--", "--format", "json"],
             &["--format"],
             &["--format", "JSON"],

@@ -49,6 +49,11 @@
 //! `cargo:warning=` naming the key to add. An error about the directory itself (missing, a
 //! file in its place) says to point `migrations_dir` in `Cargo.toml` at the right one.
 //!
+//! The tracking table that migrations must not write (rule `C108`) is `tb_confiture` unless
+//! [`Check::tracking_table`] names the environment's (`migration.tracking_table`): the check
+//! reads no environment file (YAML), and the `migrate` commands check the environment's name
+//! at run time either way.
+//!
 //! [`Check::inspect`] does the same work without printing anything, for a build script that
 //! wants to decide itself what to do with the [`Report`].
 //!
@@ -90,6 +95,7 @@ use confiture::files::{self, CheckOptions, Checked};
 mod embed;
 
 use confiture::hint::Invocation;
+use confiture::ledger::TrackingTable;
 use confiture::workspace::{ShownFrom, Workspace};
 use confiture::{display, Diagnostic};
 pub use embed::{embed_source, Package, NOT_EMBEDDED_SOURCE};
@@ -109,6 +115,7 @@ pub fn check() -> Result<Report, Error> {
 pub struct Check {
     migrations_dir: Option<PathBuf>,
     first_version: Option<u64>,
+    tracking_table: Option<String>,
     manifest_dir: Option<PathBuf>,
     embed: bool,
     /// The build's output directory (`OUT_DIR`, which is inside cargo's target directory),
@@ -174,6 +181,18 @@ impl Check {
     /// squashed); the help names the key to set in `Cargo.toml`.
     pub fn first_version(mut self, version: u64) -> Check {
         self.first_version = Some(version);
+        self
+    }
+
+    /// The tracking table that migrations must not write (rule `C108`, `writes-tracking-table`):
+    /// `name` or `schema.name`, as the environment's `migration.tracking_table` names it. The
+    /// build cannot read that setting — an environment file is YAML, and the check reads only
+    /// `Cargo.toml` — so a project whose ledger is not `tb_confiture` gives it here; without it
+    /// the check looks for `tb_confiture` alone. `migrate` commands (and `lint --env NAME`)
+    /// check the environment's own name either way. A name no tracking table can have fails
+    /// the build.
+    pub fn tracking_table(mut self, name: impl Into<String>) -> Check {
+        self.tracking_table = Some(name.into());
         self
     }
 
@@ -342,9 +361,22 @@ impl Check {
         if let Some(out_dir) = out_dir {
             refuse_holding_output(&workspace.root, &migrations_dir, &out_dir)?;
         }
+        // The library's one rule of a tracking table's name, as for the environment's.
+        let tracking_table = (self.tracking_table.as_deref())
+            .map(|name| {
+                TrackingTable::parse(name).map_err(|mut err| {
+                    err.message = format!(
+                        "`Check::tracking_table({name:?})` in build.rs: {}",
+                        err.message
+                    );
+                    err
+                })
+            })
+            .transpose()?;
         let options = CheckOptions::default()
             .first_version(workspace.settings.first_version)
-            .first_version_from(workspace.settings.first_version_from);
+            .first_version_from(workspace.settings.first_version_from)
+            .tracking_table(tracking_table);
         Ok(Located {
             workspace,
             migrations_dir,
@@ -1221,6 +1253,49 @@ mod tests {
             assert_eq!(codes, vec!["C006"; bad], "{misnamed:?}: {lines:#?}");
             assert_eq!(report.errors(), bad);
         }
+    }
+
+    /// The environment's tracking table, which the build cannot read from its YAML file, is
+    /// given to the builder: C108 then looks for that name (before, only for `tb_confiture`,
+    /// and a migration writing `ops.history` was embedded, to be refused at run time).
+    #[test]
+    fn the_tracking_table_given_is_the_one_migrations_must_not_write() {
+        let tmp = workspace("");
+        tmp.write("db/migrations/001_a.up.sql", "DELETE FROM ops.history;\n");
+        tmp.write("db/migrations/001_a.down.sql", "TRUNCATE tb_confiture;\n");
+        let check = Check::new().manifest_dir(tmp.path.join("app"));
+        let found = |report: &Report| {
+            (report.checked.diagnostics.iter())
+                .map(|d| (d.code, display::relative_to(&d.path, &report.root)))
+                .collect::<Vec<_>>()
+        };
+        let report = check.clone().inspect().unwrap();
+        assert_eq!(
+            found(&report),
+            [("C108", PathBuf::from("db/migrations/001_a.down.sql"))]
+        );
+        let report = check
+            .clone()
+            .tracking_table("ops.history")
+            .inspect()
+            .unwrap();
+        assert_eq!(
+            found(&report),
+            [("C108", PathBuf::from("db/migrations/001_a.up.sql"))]
+        );
+        let line = report.render(&report.checked.diagnostics[0]);
+        assert!(line.contains("DELETE FROM history"), "{line}");
+        // A name that is no tracking table's fails the build, naming the call.
+        let err = check
+            .tracking_table("pg_catalog.history")
+            .inspect()
+            .unwrap_err();
+        assert!(
+            err.message
+                .starts_with("`Check::tracking_table(\"pg_catalog.history\")` in build.rs"),
+            "{err}"
+        );
+        assert!(err.message.contains("system schema"), "{err}");
     }
 
     #[test]

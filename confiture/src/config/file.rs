@@ -40,97 +40,138 @@ impl Environment {
         vars: &dyn Fn(&str) -> Option<String>,
         labels: &Labels<'_>,
     ) -> Result<Environment> {
-        let shown = display_path(path);
-        let Labels { env, file, .. } = labels;
-        // A socket or a block device is no file of settings. A FIFO (`-c <(sops -d f.yaml)`)
-        // or a character device (`-c /dev/stdin`) is read, but on a helper thread: opening and
-        // reading one block until something writes to it, maybe never. Checked before
-        // opening, the link followed.
-        let mut stream = false;
-        if let Ok(meta) = std::fs::metadata(path) {
-            let kind = meta.file_type();
-            stream = is_stream(&kind);
-            if !meta.is_file() && !meta.is_dir() && !stream {
-                return Err(Error::invalid(format!(
-                    "environment file {shown} is not a regular file (a socket or a block \
-                     device): it was not read"
-                ))
-                .with_help(format!(
-                    "an environment is a .yaml file (or a pipe, `-c <(sops -d f.yaml)`): give \
-                     the path of one to {file}, or another environment name to {env}"
-                )));
-            }
-        }
-        let read = match read_user_file(path, MAX_FILE_BYTES, STREAM_WAIT) {
-            Err(ReadError::TimedOut) => {
-                return Err(Error::invalid(format!(
-                    "environment file {shown} is a pipe or a device, and it did not reach its \
-                     end within {} s of waiting: it was not read",
-                    STREAM_WAIT.as_secs()
-                ))
-                .with_help(format!(
-                    "check that the command writing to it runs and ends (`{file} <(sops -d \
-                     f.yaml)`), or give the path of a .yaml file to {file}, or another \
-                     environment name to {env}"
-                )))
-            }
-            Err(ReadError::Interrupted) => {
-                return Err(read_interrupted(&format!("environment file {shown}")))
-            }
-            Err(ReadError::Io(e)) => Err(e),
-            Ok(bytes) => Ok(bytes),
-        };
-        let bytes = read.map_err(|e| {
-            // `-c $DATABASE_URL`: a connection string, never shown (it may hold a password).
-            // A file of that name that exists is read as any other.
-            if super::names_a_connection(&path.to_string_lossy()) {
-                Error::invalid(format!(
-                    "environment file not found: the path given to {file} looks like a \
-                     connection string (it has `://`, `=` or `@`; its text is not shown: it may \
-                     hold a password)"
-                ))
-                .with_help(format!(
-                    "give a database URL with {}, or the path of a .yaml file to {file}",
-                    labels.url
-                ))
-            } else if e.kind() == std::io::ErrorKind::NotFound {
-                Error::invalid(format!("environment file {shown} does not exist"))
-                    .with_help(format!("check the path given to {file}, or use {env} NAME"))
-            } else if path.is_dir() {
-                Error::invalid(format!(
-                    "environment file {shown} is a directory, not a file"
-                ))
-                .with_help(directory_help(path, labels))
-            } else {
-                let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
-                    "let the user running this command read it (and enter its directories)"
-                } else {
-                    "check that it is a readable .yaml file (a symbolic link must point to one)"
-                };
-                Error::invalid(format!("cannot read environment file {shown}"))
-                    .with_source(e)
-                    .with_help(help)
-            }
-        })?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(Error::invalid(format!(
-                "environment file {shown} is larger than {} KiB: it was not read",
-                MAX_FILE_BYTES / 1024
-            ))
-            .with_help(few_settings_help(&shown, "")));
-        }
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let at = e.utf8_error().valid_up_to();
-            let line = crate::text::line_of(e.as_bytes(), at);
-            Error::invalid(format!(
-                "environment file {shown} is not valid UTF-8 (line {line})"
-            ))
-            .with_help("save it as UTF-8 text")
-        })?;
+        let (text, stream) = read_text(path, labels)?;
         let base = relative_base(path, stream);
-        parse_environment(&text, path, base, &shown, vars, labels.url)
+        parse_environment(&text, path, base, &display_path(path), vars, labels.url)
     }
 
+    /// The `migration:` settings of an environment file, read as [`Environment::read_file`]
+    /// reads them, the rest of the file left unread: its connection (whose variables, a
+    /// password, need not be set) and its other blocks. For what reads no database: `lint`'s
+    /// tracking table.
+    pub(super) fn read_migration_settings(
+        path: &Path,
+        vars: &dyn Fn(&str) -> Option<String>,
+        labels: &Labels<'_>,
+    ) -> Result<MigrationSettings> {
+        let (text, _) = read_text(path, labels)?;
+        let shown = display_path(path);
+        let text = text.get(crate::text::bom_len(&text)..).unwrap_or(&text);
+        let file = FileContext {
+            shown: &shown,
+            path,
+            vars,
+            text,
+            keys: KeyLines::new(text),
+            problems: RefCell::default(),
+        };
+        let read = parse_top(&file).map(|top| migration_settings(&file, &top));
+        let mut problems = file.problems.take();
+        match read {
+            Ok(settings) if problems.is_empty() => Ok(settings),
+            Ok(_) => Err(file.all_problems(problems)),
+            Err(error) => {
+                problems.push(error);
+                Err(file.all_problems(problems))
+            }
+        }
+    }
+}
+
+/// An environment file's text, read capped (a pipe on a helper thread), and whether it is a
+/// stream (a pipe or a device: relative paths in it start from the current directory).
+fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
+    let shown = display_path(path);
+    let Labels { env, file, .. } = labels;
+    // A socket or a block device is no file of settings. A FIFO (`-c <(sops -d f.yaml)`)
+    // or a character device (`-c /dev/stdin`) is read, but on a helper thread: opening and
+    // reading one block until something writes to it, maybe never. Checked before
+    // opening, the link followed.
+    let mut stream = false;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let kind = meta.file_type();
+        stream = is_stream(&kind);
+        if !meta.is_file() && !meta.is_dir() && !stream {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is not a regular file (a socket or a block \
+                     device): it was not read"
+            ))
+            .with_help(format!(
+                "an environment is a .yaml file (or a pipe, `-c <(sops -d f.yaml)`): give \
+                     the path of one to {file}, or another environment name to {env}"
+            )));
+        }
+    }
+    let read = match read_user_file(path, MAX_FILE_BYTES, STREAM_WAIT) {
+        Err(ReadError::TimedOut) => {
+            return Err(Error::invalid(format!(
+                "environment file {shown} is a pipe or a device, and it did not reach its \
+                     end within {} s of waiting: it was not read",
+                STREAM_WAIT.as_secs()
+            ))
+            .with_help(format!(
+                "check that the command writing to it runs and ends (`{file} <(sops -d \
+                     f.yaml)`), or give the path of a .yaml file to {file}, or another \
+                     environment name to {env}"
+            )))
+        }
+        Err(ReadError::Interrupted) => {
+            return Err(read_interrupted(&format!("environment file {shown}")))
+        }
+        Err(ReadError::Io(e)) => Err(e),
+        Ok(bytes) => Ok(bytes),
+    };
+    let bytes = read.map_err(|e| {
+        // `-c $DATABASE_URL`: a connection string, never shown (it may hold a password).
+        // A file of that name that exists is read as any other.
+        if super::names_a_connection(&path.to_string_lossy()) {
+            Error::invalid(format!(
+                "environment file not found: the path given to {file} looks like a \
+                     connection string (it has `://`, `=` or `@`; its text is not shown: it may \
+                     hold a password)"
+            ))
+            .with_help(format!(
+                "give a database URL with {}, or the path of a .yaml file to {file}",
+                labels.url
+            ))
+        } else if e.kind() == std::io::ErrorKind::NotFound {
+            Error::invalid(format!("environment file {shown} does not exist"))
+                .with_help(format!("check the path given to {file}, or use {env} NAME"))
+        } else if path.is_dir() {
+            Error::invalid(format!(
+                "environment file {shown} is a directory, not a file"
+            ))
+            .with_help(directory_help(path, labels))
+        } else {
+            let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "let the user running this command read it (and enter its directories)"
+            } else {
+                "check that it is a readable .yaml file (a symbolic link must point to one)"
+            };
+            Error::invalid(format!("cannot read environment file {shown}"))
+                .with_source(e)
+                .with_help(help)
+        }
+    })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::invalid(format!(
+            "environment file {shown} is larger than {} KiB: it was not read",
+            MAX_FILE_BYTES / 1024
+        ))
+        .with_help(few_settings_help(&shown, "")));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = crate::text::line_of(e.as_bytes(), at);
+        Error::invalid(format!(
+            "environment file {shown} is not valid UTF-8 (line {line})"
+        ))
+        .with_help("save it as UTF-8 text")
+    })?;
+    Ok((text, stream))
+}
+
+impl Environment {
     /// Reads an environment file's text, as [`Environment::from_file`] does but without
     /// reading a file: `path` names the file in messages and in [`Environment::file`].
     pub fn parse(
@@ -659,21 +700,7 @@ fn read_environment(
     base: &Path,
     url_label: &str,
 ) -> Result<Environment> {
-    let (shown, text) = (file.shown, file.text);
-    let openers = flow_openers(text);
-    if openers > MAX_FLOW_OPENERS {
-        return Err(file
-            .error(&format!(
-                "holds {openers} `[` or `{{`, more than the {MAX_FLOW_OPENERS} an environment \
-                 file may hold (flow collections nested that deep take the YAML parser minutes); \
-                 it was not parsed"
-            ))
-            .with_help(few_settings_help(
-                shown,
-                "write long lists one `- item` per line",
-            )));
-    }
-    let top = top_mapping(file, text)?;
+    let top = parse_top(file)?;
     let misspelled_database = file.refuse_misspelled_keys(&top);
     // Before the connection is read: its `${TUNNEL_LOCAL_PORT}` is the tunnel's (not read
     // when the tunnel is refused: its variables are not the problem). A misspelled
@@ -687,17 +714,7 @@ fn read_environment(
         .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
     let connection_lines = connection_lines(file, get(&top, "database_url").is_some());
 
-    let mut migration = MigrationSettings::default();
-    match get(&top, "migration") {
-        None | Some(Value::Null) => {}
-        Some(Value::Mapping(block)) => file.migration_block(block, &mut migration),
-        Some(_) => file.found(
-            file.key_error("migration", "must be a mapping of settings")
-                .with_help(
-                    "indent its settings under it, e.g. `migration:` then `  lock_timeout: 5s`",
-                ),
-        ),
-    }
+    let mut migration = migration_settings(file, &top);
 
     let application_name = match get(&top, "application_name") {
         None | Some(Value::Null) => Some(DEFAULT_APPLICATION_NAME.to_string()),
@@ -756,6 +773,42 @@ fn read_environment(
         listed: super::environment::Listed::Nothing,
         settings_from: None,
     })
+}
+
+/// The file's top-level mapping, parsed; a file with more flow collections than the parser
+/// reads in reasonable time is refused unparsed.
+fn parse_top(file: &FileContext<'_>) -> Result<Mapping> {
+    let (shown, text) = (file.shown, file.text);
+    let openers = flow_openers(text);
+    if openers > MAX_FLOW_OPENERS {
+        return Err(file
+            .error(&format!(
+                "holds {openers} `[` or `{{`, more than the {MAX_FLOW_OPENERS} an environment \
+                 file may hold (flow collections nested that deep take the YAML parser minutes); \
+                 it was not parsed"
+            ))
+            .with_help(few_settings_help(
+                shown,
+                "write long lists one `- item` per line",
+            )));
+    }
+    top_mapping(file, text)
+}
+
+/// The `migration:` block of `top`, with defaults; its problems kept in `file`.
+fn migration_settings(file: &FileContext<'_>, top: &Mapping) -> MigrationSettings {
+    let mut migration = MigrationSettings::default();
+    match get(top, "migration") {
+        None | Some(Value::Null) => {}
+        Some(Value::Mapping(block)) => file.migration_block(block, &mut migration),
+        Some(_) => file.found(
+            file.key_error("migration", "must be a mapping of settings")
+                .with_help(
+                    "indent its settings under it, e.g. `migration:` then `  lock_timeout: 5s`",
+                ),
+        ),
+    }
+    migration
 }
 
 /// Where `text` writes each part of its connection: every part on the `database_url` line

@@ -121,7 +121,9 @@ pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT}
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
 pub use libpq::{PassfileUnread, READ_VARIABLES as LIBPQ_VARIABLES};
 #[cfg(feature = "env-files")]
-pub use resolve::{database_url_not_used, list_environments, resolve, resolve_with, Labels};
+pub use resolve::{
+    database_url_not_used, list_environments, resolve, resolve_with, tracking_table_of, Labels,
+};
 #[cfg(all(feature = "env-files", feature = "db"))]
 pub(crate) use syntax::has_url_scheme;
 #[cfg(feature = "env-files")]

@@ -12,6 +12,7 @@ use super::expand::is_not_utf8;
 use super::suggest::closest;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
+use crate::ledger::TrackingTable;
 use crate::workspace::{ShownFrom, Workspace};
 
 /// How the caller spells the three ways of naming a database, for messages (`did you mean
@@ -111,6 +112,33 @@ pub fn resolve_with(
             Err(no_database(ws, labels, vars, set_empty.as_deref()))
         }
     }
+}
+
+/// The tracking table of the environment `selection` names — an environment (`Env`) or an
+/// environment file (`File`), found as [`resolve_with`] finds them — for a command that reads
+/// no database (the CLI's `lint`): the file's `migration.tracking_table`, read by the one
+/// reading of environment files with the rest of the file left unread
+/// (`Environment::read_migration_settings`), so that neither the connection's variables (a
+/// password CI does not have) nor a `CONFITURE_DATABASE_URL` naming another database refuse
+/// it. `None` for a selection that names no environment file (a URL, or none): the default
+/// name is the one.
+pub fn tracking_table_of(
+    ws: &Workspace,
+    selection: &Selection,
+    labels: &Labels<'_>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<TrackingTable>> {
+    let path = match selection {
+        Selection::Env(name) => environment_file(ws, name, labels)?,
+        Selection::File(path) => {
+            refuse_file_of_the_root(ws, path, labels)?;
+            refuse_missing_file_close_to_one(ws, path, labels)?;
+            path.clone()
+        }
+        Selection::Url(_) | Selection::Auto => return Ok(None),
+    };
+    let settings = Environment::read_migration_settings(&path, vars, labels)?;
+    Ok(Some(settings.tracking_table))
 }
 
 /// The default environment's file missing while the environments directory has it under

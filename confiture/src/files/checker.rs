@@ -559,6 +559,7 @@ fn read_contents(
     let bom = text::bom_len(&text);
     diagnostics.extend(contents::byte_order_mark(path, kind, &text, bom));
     diagnostics.extend(contents::crlf_line_endings(path, &text));
+    diagnostics.extend(contents::lone_cr_line_endings(path, &text));
     diagnostics.extend(contents::nul_byte(path, &text));
     let (sql_diagnostics, markers, statements) =
         rules::check_file(path, &text, kind, tracking_table);

@@ -137,6 +137,7 @@ cases! {
     crlf,
     bom,
     nul_byte,
+    lone_cr,
     mixed_width,
     subdirectory,
     misnamed_halves,

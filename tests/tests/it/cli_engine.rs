@@ -460,6 +460,79 @@ fn a_migration_that_writes_the_tracking_table_is_refused_before_anything_runs() 
     assert!(!db.has_relation("a"), "nothing ran");
 }
 
+/// `lint` given an environment (`--env NAME` or `-c FILE`) checks that environment's tracking
+/// table, as `migrate` does: it never connects, but the environment names the ledger. Before,
+/// `--env` was "ignored" and `lint` passed a migration that `migrate up --env` refused.
+#[test]
+fn lint_checks_the_tracking_table_of_the_environment_it_is_given() {
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_forget",
+            "CREATE TABLE b (id int);\nDELETE FROM ops.history WHERE version = '001';\n",
+            "DROP TABLE b;\n",
+        );
+    // No server is reached: the port is closed.
+    let env = "database_url: postgresql://app@127.0.0.1:1/app\nmigration:\n  tracking_table: \
+               ops.history\n";
+    project.write("db/environments/ops.yaml", env);
+    project.write("elsewhere/ops.yaml", env);
+    for args in [
+        &["lint", "--env", "ops"][..],
+        &["lint", "-c", "elsewhere/ops.yaml"],
+        &["--env", "ops", "lint", "-D", "warnings"],
+    ] {
+        project
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has("error[C108]")
+            .stderr_has("DELETE FROM history")
+            .stderr_has("002_forget.up.sql:2")
+            .stderr_lacks("is ignored");
+    }
+    let run = project.run(&["lint", "--env", "ops", "--format", "json"]);
+    run.code(exit::INVALID);
+    assert!(
+        run.json()["diagnostics"]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|d| d["code"] == "C108")),
+        "{}",
+        run.dump()
+    );
+    // `lint` reads the environment's tracking table, not its connection: a password from a
+    // variable that CI does not set, or a `CONFITURE_DATABASE_URL` naming another database, is
+    // no reason to refuse it.
+    project.write(
+        "db/environments/prod.yaml",
+        "database_url: postgresql://app:${HLI_UNSET_PASSWORD}@db.internal/app\nmigration:\n  \
+         tracking_table: ops.history\n",
+    );
+    project
+        .run(&["lint", "--env", "prod"])
+        .code(exit::INVALID)
+        .stderr_has("DELETE FROM history")
+        .stderr_lacks("HLI_UNSET_PASSWORD");
+    Run::of(project.cli().args(["lint", "--env", "ops"]).env(
+        "CONFITURE_DATABASE_URL",
+        "postgresql://other@127.0.0.1:1/other",
+    ))
+    .code(exit::INVALID)
+    .stderr_has("DELETE FROM history");
+    // Without an environment: the default name, which this file does not write.
+    project.run(&["lint"]).code(exit::SUCCESS);
+    // An environment that cannot be read is said, not passed over.
+    project
+        .run(&["lint", "--env", "nope"])
+        .code(exit::INVALID)
+        .stderr_has("nope");
+    // `--database-url` names no tracking table: still ignored, and said.
+    project
+        .run(&["lint", "--database-url", "postgresql://app@127.0.0.1:1/app"])
+        .code(exit::SUCCESS)
+        .stderr_has("`--database-url` is ignored");
+}
+
 #[test]
 fn a_failed_single_transaction_prints_no_applied_line_for_what_it_rolled_back() {
     let db = TestDb::new("single_fail");

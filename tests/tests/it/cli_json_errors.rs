@@ -96,6 +96,37 @@ fn usage_errors_give_the_error_object() {
     error_object(&run, exit::USAGE, "usage");
 }
 
+/// `--format json` given with another `--format` (twice at one level, which clap refuses, or
+/// with another value): the user asked for JSON, and gets the error document on stdout with
+/// the usage exit code, whichever `--format` came last. Before, the last one decided, and a
+/// refusal of the flag itself printed clap's text alone.
+#[test]
+fn a_usage_error_with_format_json_anywhere_gives_the_error_object() {
+    let project = Project::two_tables();
+    for args in [
+        &["migrate", "status", "--format", "json", "--format", "table"][..],
+        &["migrate", "status", "--format=json", "--format", "table"],
+        &["migrate", "status", "--format", "json", "--format", "json"],
+        &["--format", "json", "migrate", "status", "--format", "bogus"],
+        &[
+            "--format", "json", "migrate", "status", "--format", "table", "--bogus",
+        ],
+        &["lint", "--format", "table", "--format=json"],
+    ] {
+        let run = project.run(args);
+        let error = error_object(&run, exit::USAGE, "usage");
+        assert!(
+            error["help"].as_str().is_some_and(|h| h.contains("--help")),
+            "{args:?}\n{}",
+            run.dump()
+        );
+    }
+    // Nothing after `--` is an option: no JSON asked there.
+    let run = project.run(&["migrate", "generate", "x", "y", "--", "--format", "json"]);
+    run.code(exit::USAGE);
+    assert!(run.stdout.trim().is_empty(), "{}", run.dump());
+}
+
 #[test]
 fn an_invalid_environment_gives_the_error_object() {
     let project = Project::two_tables();

@@ -414,7 +414,8 @@ fn a_version_bound_is_echoed_as_it_was_written_in_text_and_json() {
 /// left out of the help of every command that never connects, shown by every other one under a
 /// heading that names the exceptions. Given anyway (before or after the command), they are
 /// still accepted, as they were, with a warning that they are ignored (`-c` names the project
-/// that holds the file: read, so not said to be ignored).
+/// that holds the file, and `lint`'s `--env` and `-c` the tracking table: read, so not said to
+/// be ignored).
 #[test]
 fn commands_that_never_connect_do_not_offer_the_connection_flags() {
     let project = Project::two_tables();
@@ -452,12 +453,20 @@ fn commands_that_never_connect_do_not_offer_the_connection_flags() {
         }
     }
 
-    // Still accepted, said to be ignored, the command's result unchanged.
-    let run = project.run(&["lint", "--env", "nowhere", "--schema", "s"]);
+    // Still accepted, said to be ignored, the command's result unchanged (`lint`'s `--env`
+    // aside: it names the tracking table C108 looks for, `cli_engine.rs`).
+    let run = project.run(&[
+        "lint",
+        "--database-url",
+        "postgresql://nobody@127.0.0.1:1/none",
+        "--schema",
+        "s",
+    ]);
     run.code(exit::SUCCESS)
         .stdout_has("no problems")
         .stderr_has(
-            "warning: `--env` is ignored: `cargo confiture lint` never connects to a database",
+            "warning: `--database-url` is ignored: `cargo confiture lint` never connects to a \
+             database",
         )
         .stderr_has("warning: `--schema` is ignored");
     let run = project.run(&[

@@ -1,10 +1,11 @@
 //! What one file's bytes say before its SQL is read: `C009` (not UTF-8), `C014` (byte-order
-//! mark), `C013` (CRLF line endings), `C007`/`C008` (no SQL).
+//! mark), `C013` (CRLF line endings), `C016` (lone CR line endings), `C007`/`C008` (no SQL).
 
 use std::fmt;
 use std::path::Path;
 use std::string::FromUtf8Error;
 
+use super::LONE_CR_LINE_ENDINGS;
 use super::{diagnostic, diagnostic_at, IRREVERSIBLE_MARKER};
 use super::{BYTE_ORDER_MARK, CRLF_LINE_ENDINGS, EMPTY_DOWN, EMPTY_UP, INVALID_UTF8, NUL_BYTE};
 use crate::diagnostic::{Diagnostic, Span};
@@ -108,6 +109,33 @@ pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
     );
     let help = "convert it to LF, and add `*.sql -text` to .gitattributes so that every checkout has the same bytes (the checksum covers the raw bytes); if it was applied from LF bytes (`migrate status` says it differs only by line endings), LF is what the ledger records; only if it was applied with CRLF bytes everywhere, keep them".to_string();
     Some(diagnostic_at(&CRLF_LINE_ENDINGS, path, span, message, help))
+}
+
+/// `C016`: the first lone CR (a `\r` not followed by `\n`), if any: a line ending to
+/// PostgreSQL's scanner (and to the lexer: it ends a `--` comment), none to git, terminals and
+/// the line numbers of diagnostics.
+pub(super) fn lone_cr_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
+    let bytes = text.as_bytes();
+    let at =
+        (text.match_indices('\r').map(|(i, _)| i)).find(|&i| bytes.get(i + 1) != Some(&b'\n'))?;
+    let span = Span::of(text, at..at + 1);
+    let message = format!(
+        "file has lone CR line endings (a CR without LF, the first at line {}, column {}): \
+         PostgreSQL ends a line and a `--` comment there, git, terminals and the line numbers \
+         of diagnostics do not",
+        span.line, span.column
+    );
+    let help = "convert them to LF if the file is not applied anywhere yet (the checksum covers \
+                the raw bytes), a CR that is data in a string as `E'\\r'`; a terminal draws the \
+                text after a lone CR over the text before it: look at the file with `cat -A`"
+        .to_string();
+    Some(diagnostic_at(
+        &LONE_CR_LINE_ENDINGS,
+        path,
+        span,
+        message,
+        help,
+    ))
 }
 
 /// `C007`/`C008`: a `body` (the text after any byte-order mark) whose [`lexer::split`] found

@@ -229,6 +229,24 @@ Such a byte is invisible in most editors; it comes from a copy and paste, a bina
 file saved as UTF-16. The diagnostic gives its line and column: remove it.",
 };
 
+pub const LONE_CR_LINE_ENDINGS: RuleDoc = RuleDoc {
+    code: "C016",
+    name: "lone-cr-line-endings",
+    severity: Severity::Warning,
+    help_names_allow: false,
+    summary:
+        "a migration file has lone CR line endings (a CR without LF, as classic Mac OS wrote them)",
+    explanation: "PostgreSQL's scanner ends a line at a carriage return (CR) as at a line feed \
+(LF): a `--` comment stops there, and the text after it is SQL the server runs. The linter reads \
+the file the same way, but most tools see no line break at a lone CR (one not followed by LF): \
+git and diff tools show the file as one line, a terminal draws the text after the CR over the \
+text before it (`DROP TABLE a;` then a CR and `-- a comment` shows as the comment alone), and \
+the line numbers of diagnostics, which count LF, stay on the line where the CRs are. The \
+diagnostic gives the first lone CR's line and column. Convert the file to LF line endings if it \
+is not applied anywhere yet (the ledger's checksum covers the up file's raw bytes); a CR that is \
+data in a string can be written `E'\\r'`.",
+};
+
 /// In code order: the source of `files::FILE_RULES`.
 pub const ALL: &[RuleDoc] = &[
     MISSING_DOWN,
@@ -246,4 +264,5 @@ pub const ALL: &[RuleDoc] = &[
     CRLF_LINE_ENDINGS,
     BYTE_ORDER_MARK,
     NUL_BYTE,
+    LONE_CR_LINE_ENDINGS,
 ];

@@ -557,6 +557,22 @@ mod tests {
     /// one) or a zero-width space pasted into the SQL passed `lint` and the build check, and
     /// the server refused it (`syntax error at or near "\u{feff}CREATE"`, exit 4) after the
     /// migrations before it ran, or took it into a name (`cafe\u{200b}`).
+    /// A lone CR (`\r` without `\n`) ends a `--` comment for PostgreSQL's scanner (`newline
+    /// [\n\r]` in scan.l), and so for the rules: the statement after it, which a terminal
+    /// may draw over the comment, is checked (its line is LF's: C016 says so of the file).
+    #[test]
+    fn a_lone_cr_ends_a_comment_as_the_server_reads_it() {
+        use super::test_support::{down, up};
+        assert_eq!(up("-- a note\rDROP TABLE a;\r"), [("C115", 1)]);
+        assert_eq!(
+            down("SELECT 1; -- x\rDELETE FROM tb_confiture;"),
+            [("C108", 1)]
+        );
+        assert_eq!(up("SELECT 1;\n-- a note\r\\i other.sql\n"), [("C103", 2)]);
+        // In a string it is data: no comment ends there.
+        assert_eq!(up("SELECT '-- a\rDROP TABLE a;';"), []);
+    }
+
     #[test]
     fn an_invisible_character_in_the_sql_is_found_before_the_server_reads_it() {
         use super::test_support::up;

@@ -26,8 +26,10 @@ Flagged, in up and down files: `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE IN
 list), `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER ... ON` and `CREATE [OR REPLACE] RULE ... TO`
 it, also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and
 in a string inside a body (a statement `EXECUTE` may run). Not flagged: reading it (`SELECT
-... FROM tb_confiture`), the name in a comment or in a `'...'` string that is a value. `lint` and
-`confiture-build` know the default name; `migrate` commands check the environment's name too.
+... FROM tb_confiture`), the name in a comment or in a `'...'` string that is a value. `migrate`
+commands check the environment's name; `lint` the one of the environment it is given (`--env
+NAME`, `-c FILE`), else `tb_confiture`; `confiture-build`, which reads no environment file, the
+one given to `Check::tracking_table`, else `tb_confiture`.
 
 **Fix:** remove the write, trigger or rule: the tool records each migration itself. To change the history on
 purpose, use `migrate baseline` (record migrations as applied) or `migrate reinit` (rebuild the
