@@ -813,6 +813,25 @@ impl Migrator {
         &self.env
     }
 
+    /// Waits up to `wait` for a server that is not accepting connections yet whenever this
+    /// session connects (`migration.wait_for_server`, the CLI's `--wait-for-server`; see
+    /// [`MigrationSettings::wait_for_server`](crate::config::MigrationSettings::wait_for_server)):
+    /// what a service started beside its database (a container, a CI service) sets before
+    /// applying its migrations. A server that answers with a refusal is never waited out.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@db:5432/app")?
+    ///     .wait_for_server(std::time::Duration::from_secs(60));
+    /// migrator.up(&confiture::migrate::UpOptions::default(), &mut confiture::migrate::no_progress)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn wait_for_server(mut self, wait: std::time::Duration) -> Migrator {
+        self.env.migration.wait_for_server = wait;
+        self
+    }
+
     /// The migrations directory this session reads.
     ///
     /// ```no_run

@@ -119,3 +119,44 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
         answered.dump()
     );
 }
+
+/// The library's `Migrator::wait_for_server`: a service applying its migrations at start-up
+/// waits for its database as the command line does.
+#[test]
+fn a_library_session_waits_for_a_server_that_starts_after_it() {
+    let cluster = Cluster::init();
+    let port = Cluster::free_port();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    let root = project.path("");
+    let applying = std::thread::spawn(move || {
+        let env = confiture::config::Environment::from_url(&url, "the test").expect("a URL");
+        let mut migrator = confiture::Migrator::new(
+            env,
+            root.join("db/migrations"),
+            confiture::files::CheckOptions::default(),
+        )
+        .wait_for_server(Duration::from_secs(120));
+        migrator
+            .up(
+                &confiture::migrate::UpOptions::default(),
+                &mut confiture::migrate::no_progress,
+            )
+            .map(|report| report.applied.len())
+            .map_err(|e| format!("{e:#}"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.start_on(port);
+    let applied = applying
+        .join()
+        .expect("the library's thread")
+        .unwrap_or_else(|e| panic!("up did not wait for the server: {e}"));
+    assert_eq!(applied, 1);
+    let tables: i64 = cluster
+        .connect("postgres")
+        .query_one("SELECT count(*) FROM tb_confiture", &[])
+        .expect("read the ledger")
+        .get(0);
+    assert_eq!(tables, 1);
+}
