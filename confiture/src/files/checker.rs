@@ -94,6 +94,7 @@ struct Contents {
     mode: TransactionMode,
     irreversible: bool,
     destructive: bool,
+    squashed_through: Option<u64>,
     statements: Vec<StatementSpan>,
 }
 
@@ -582,6 +583,8 @@ fn read_contents(
         mode,
         irreversible: markers.irreversible,
         destructive: markers.destructive,
+        // confiture (Python) reads its header on the up file only.
+        squashed_through: markers.squashed_through.filter(|_| kind == Direction::Up),
         statements,
     })
 }
@@ -918,9 +921,11 @@ fn build_set(
         };
         let version_text = up.version_text().to_string();
         let name = up.name().to_string();
-        let (Some(up_file), Some(down_file)) = (sql_file(up), sql_file(down)) else {
+        let (Some(up_file), Some(mut down_file)) = (sql_file(up), sql_file(down)) else {
             continue;
         };
+        // confiture (Python)'s squashed baseline: its down file always raises.
+        down_file.irreversible |= up_file.squashed_through.is_some();
         let migration = Migration {
             version: stem.version,
             version_text,
@@ -950,6 +955,7 @@ fn sql_file(found: Found) -> Option<SqlFile> {
         mode: contents.mode,
         irreversible: contents.irreversible,
         destructive: contents.destructive,
+        squashed_through: contents.squashed_through,
         statements: contents.statements,
     })
 }

@@ -632,6 +632,7 @@ fn check_reversible(
         .map(|r| Unrollable::Irreversible {
             id: r.migration.id(),
             down_file: r.migration.down.path.clone(),
+            squashed_baseline: r.migration.up.squashed_through.is_some(),
         });
     let squashed = chosen
         .iter()

@@ -1177,10 +1177,83 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
         &["migrate", "down", "--steps", "2", "--format", "json"],
     );
     down.code(8);
-    let refused = &down.json()["errors"][0]["irreversible"][0];
+    let refused = &down.json()["errors"][0]["irreversible"];
+    // The baseline first: confiture's squashed baseline cannot be rolled back either.
+    assert_eq!(
+        refused[0]["migration"],
+        "004_squashed_baseline",
+        "{}",
+        down.dump()
+    );
+    let refused = &refused[1];
     assert_eq!(refused["reason"], "squashed", "{}", down.dump());
     assert_eq!(refused["migration"], "003_create_t3", "{}", down.dump());
     assert_eq!(refused["archived_into"], "004", "{}", down.dump());
     down.stderr_has("archived into the squashed baseline 004");
     assert_eq!(ledger(&mut client), archived, "{}", down.dump());
+}
+
+/// A project of three migrations that ours applied, then confiture (Python)'s `migrate squash
+/// --through 003` squashed into `004_squashed_baseline` (001-003 moved to `archive/`) and its
+/// `migrate up` recorded, marking the three rows `archived_into` 004.
+fn squashed_by_python(db: &TestDb) -> Project {
+    let project = project(db, 3, None);
+    project.write(
+        ENV_FILE,
+        format!(
+            "name: test\ndatabase_url: {}\ninclude_dirs: [db/schema]\n",
+            db.url()
+        ),
+    );
+    project.write("db/schema/.keep", "");
+    project.write("db/project.yaml", "squash:\n  min_age_days: 0\n");
+    ours(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "squash", "--through", "003"]).code(0);
+    run_python(&project, &["migrate", "up"]).code(0);
+    let baseline = std::fs::read_to_string(
+        project
+            .root
+            .join("db/migrations/004_squashed_baseline.up.sql"),
+    )
+    .expect("confiture's squashed baseline");
+    assert!(
+        baseline.starts_with("-- confiture:squashed-baseline through=003 "),
+        "{baseline}"
+    );
+    project
+}
+
+/// The `-- confiture:squashed-baseline through=N ...` header confiture (Python)'s `migrate
+/// squash` writes is its marker, not an unknown one (C190), and the baseline it heads cannot be
+/// rolled back (its down file always raises): `verify` treats it as an irreversible migration
+/// (it failed, exit 4, rolling the baseline back on its scratch database), `down` refuses it
+/// (exit 8) naming it as confiture's squashed baseline, as Python's own `migrate down` does.
+#[test]
+fn confiture_s_squashed_baseline_is_a_known_marker_and_irreversible() {
+    let db = TestDb::new("interop_squash_baseline_irreversible");
+    let project = squashed_by_python(&db);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+    );
+    let lint = ours(&project, &["lint"]);
+    lint.stderr_lacks("C190").stdout_lacks("C190");
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "verify"])
+        .code(0)
+        .stderr_lacks("failed");
+    let before = db.ledger();
+    let down = ours(&project, &["migrate", "down", "--format", "json"]);
+    down.code(confiture::exit::IRREVERSIBLE);
+    let refused = &down.json()["errors"][0]["irreversible"][0];
+    assert_eq!(refused["reason"], "irreversible", "{}", down.dump());
+    assert_eq!(
+        refused["migration"],
+        "004_squashed_baseline",
+        "{}",
+        down.dump()
+    );
+    down.stderr_has("squashed baseline");
+    down.stderr_lacks("is marked `-- confiture:irreversible`");
+    assert_eq!(db.ledger(), before, "{}", down.dump());
 }

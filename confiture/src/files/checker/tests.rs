@@ -1114,3 +1114,51 @@ fn a_corrected_name_never_has_a_version_before_the_first() {
         }
     }
 }
+
+/// The directory confiture (Python)'s `migrate squash --through 003` leaves: its baseline 004
+/// (the `squashed-baseline` header on the up file, a down file that raises), the squashed
+/// files moved away; `more` migrations after it.
+fn squashed_by_python(more: &[&str], first_version: Option<u64>) -> Checked {
+    let dir = Path::new("m");
+    let baseline = "-- confiture:squashed-baseline through=003 versions=3 digest=8ff6\n\
+                    CREATE TABLE public.t1 (id integer);\n";
+    let raises = "DO $$\nBEGIN\n    RAISE EXCEPTION 'a squashed baseline cannot be rolled back';\nEND\n$$;\n";
+    let mut entries = vec![
+        Entry::File {
+            path: dir.join("004_squashed_baseline.up.sql"),
+            bytes: baseline.as_bytes().to_vec(),
+        },
+        Entry::File {
+            path: dir.join("004_squashed_baseline.down.sql"),
+            bytes: raises.as_bytes().to_vec(),
+        },
+    ];
+    entries.extend(pairs(more).iter().map(|f| Entry::File {
+        path: dir.join(f),
+        bytes: b"SELECT 1;\n".to_vec(),
+    }));
+    check(
+        dir,
+        entries,
+        &CheckOptions::default().first_version(first_version),
+    )
+}
+
+/// confiture (Python)'s squashed baseline is irreversible as a `-- confiture:irreversible`
+/// down file is (its down file always raises), its header a marker, not C190; the migrations
+/// after it are as reversible as they were.
+#[test]
+fn confiture_s_squashed_baseline_is_irreversible_and_its_header_no_unknown_marker() {
+    let checked = squashed_by_python(&["005_e"], Some(4));
+    assert_eq!(codes(&checked), []);
+    let reversible: Vec<_> = (checked.set.migrations.iter())
+        .map(|m| (m.id(), m.up.squashed_through, m.down.irreversible))
+        .collect();
+    assert_eq!(
+        reversible,
+        [
+            ("004_squashed_baseline".to_string(), Some(3), true),
+            ("005_e".to_string(), None, false),
+        ]
+    );
+}
