@@ -706,7 +706,8 @@ fn a_failed_confiture_squashed_baseline_is_explained() {
     ours(&project, &["migrate", "up"])
         .code(4)
         .stderr_has("squashed baseline")
-        .stderr_has("migrate baseline --through 004")
+        .stderr_has("confiture migrate squash-ledger")
+        .stderr_lacks("migrate baseline --through 004")
         .stderr_lacks("help: fix");
     ours(&project, &["migrate", "baseline", "--through", "004"]).code(0);
     ours(&project, &["migrate", "status"]).code(0);
@@ -1194,9 +1195,9 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
 }
 
 /// A project of three migrations that ours applied, then confiture (Python)'s `migrate squash
-/// --through 003` squashed into `004_squashed_baseline` (001-003 moved to `archive/`) and its
-/// `migrate up` recorded, marking the three rows `archived_into` 004.
-fn squashed_by_python(db: &TestDb) -> Project {
+/// --through 003` squashed into `004_squashed_baseline` (001-003 moved to `archive/`) and, when
+/// `recorded`, its `migrate up` recorded, marking the three rows `archived_into` 004.
+fn squashed_by_python(db: &TestDb, recorded: bool) -> Project {
     let project = project(db, 3, None);
     project.write(
         ENV_FILE,
@@ -1209,7 +1210,9 @@ fn squashed_by_python(db: &TestDb) -> Project {
     project.write("db/project.yaml", "squash:\n  min_age_days: 0\n");
     ours(&project, &["migrate", "up"]).code(0);
     run_python(&project, &["migrate", "squash", "--through", "003"]).code(0);
-    run_python(&project, &["migrate", "up"]).code(0);
+    if recorded {
+        run_python(&project, &["migrate", "up"]).code(0);
+    }
     let baseline = std::fs::read_to_string(
         project
             .root
@@ -1231,7 +1234,7 @@ fn squashed_by_python(db: &TestDb) -> Project {
 #[test]
 fn confiture_s_squashed_baseline_is_a_known_marker_and_irreversible() {
     let db = TestDb::new("interop_squash_baseline_irreversible");
-    let project = squashed_by_python(&db);
+    let project = squashed_by_python(&db, true);
     project.write(
         "Cargo.toml",
         "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
@@ -1256,4 +1259,41 @@ fn confiture_s_squashed_baseline_is_a_known_marker_and_irreversible() {
     down.stderr_has("squashed baseline");
     down.stderr_lacks("is marked `-- confiture:irreversible`");
     assert_eq!(db.ledger(), before, "{}", down.dump());
+}
+
+/// Our `up` on a database that applied what confiture (Python)'s `migrate squash` squashed,
+/// before confiture recorded the baseline there, fails on the objects the baseline creates. Its
+/// help said to record it with our `migrate baseline --through 004`, which records the baseline
+/// but does not mark the squashed rows `archived_into` it as confiture does: confiture's
+/// `squash-ledger` does both, and after it both tools see one squashed history.
+#[test]
+fn a_failed_confiture_squashed_baseline_suggests_confiture_s_squash_ledger() {
+    let db = TestDb::new("interop_squash_ledger_help");
+    let project = squashed_by_python(&db, false);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+    );
+    let before = db.ledger();
+    let up = ours(&project, &["migrate", "up"]);
+    up.code(confiture::exit::MIGRATION_FAILED)
+        .stderr_has("confiture migrate squash-ledger")
+        .stderr_lacks("migrate baseline --through");
+    assert_eq!(db.ledger(), before, "{}", up.dump());
+    // What the help says, done with the Python tool.
+    run_python(&project, &["migrate", "squash-ledger"]).code(0);
+    let archived: Vec<String> = (db.connect())
+        .query(
+            "SELECT version || ':' || coalesce(archived_into, '-') FROM tb_confiture \
+             ORDER BY version",
+            &[],
+        )
+        .expect("the ledger's archive marks")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(archived, ["001:004", "002:004", "003:004", "004:-"]);
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "status"]).code(0);
 }

@@ -1711,12 +1711,12 @@ fn failure_help(
         _ if step.direction == Direction::Up && step.file().squashed_through.is_some() => format!(
             "{} is confiture (Python)'s squashed baseline (`-- confiture:squashed-baseline`): \
              the schema the versions before it built, which this database already has from \
-             applying them; record it without running it: {}",
+             applying them; record it as confiture does, without running it and marking their \
+             rows archived into it: run `confiture migrate squash-ledger --config <this \
+             environment's YAML file>` with confiture (Python) (our `migrate baseline` would \
+             record it without marking them), then {}",
             step.file().path.display(),
-            crate::hint::command(&format!(
-                "migrate baseline --through {}",
-                step.migration.version_text
-            )),
+            settings.run_again()
         ),
         _ => {
             return (
