@@ -245,6 +245,14 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
+    /// The `first_version` of the set's history given the setting: the setting, else the
+    /// version of confiture (Python)'s squashed baseline when it is the lowest migration
+    /// ([`crate::history::squashed_first_version`]).
+    pub fn first_version(&self, setting: Option<u64>) -> Option<u64> {
+        let lowest = (self.migrations.first()).map(|m| (m.version, m.up.squashed_through));
+        crate::history::squashed_first_version(setting, lowest)
+    }
+
     /// The set of the migrations read from `dir`.
     pub fn new(dir: impl Into<PathBuf>, migrations: Vec<Migration>) -> MigrationSet {
         MigrationSet {

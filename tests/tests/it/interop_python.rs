@@ -1134,10 +1134,12 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
     theirs.code(0);
     assert_eq!(statuses(&rows(&theirs.json())), ["004:applied"]);
 
-    // Without `first_version` the directory starting at 004 is a file error (C005, exit 5,
-    // whose help says to set it): the rows are squashed all the same, none missing.
+    // Without `first_version` the directory starts at the baseline, after the version its
+    // header says it squashed through (it was C005, exit 5, until `first_version` said so):
+    // the rows are squashed, none missing.
+    ours(&project, &["lint"]).code(0).stderr_lacks("C005");
     let status = ours(&project, &["migrate", "status", "--format", "json"]);
-    status.code(5);
+    status.code(0);
     let json = status.json();
     assert_eq!(
         statuses(&rows(&json)),
@@ -1296,4 +1298,42 @@ fn a_failed_confiture_squashed_baseline_suggests_confiture_s_squash_ledger() {
     ours(&project, &["migrate", "status"]).code(0);
     ours(&project, &["migrate", "up"]).code(0);
     run_python(&project, &["migrate", "status"]).code(0);
+}
+
+/// A directory whose lowest migration is confiture (Python)'s squashed baseline through 003
+/// starts at 004 without `first_version`, for every command that reads it: `lint` and `status`
+/// exited 5 (C005, "set `first_version = 4`"). On a database that applied 001-003 before the
+/// baseline was recorded there, those rows are the squashed history (as with the setting), not
+/// `missing`; once confiture recorded the baseline, everything is applied.
+#[test]
+fn a_directory_starting_at_confiture_s_squashed_baseline_needs_no_first_version() {
+    let db = TestDb::new("interop_squash_start");
+    let project = squashed_by_python(&db, false);
+    ours(&project, &["lint"]).code(0).stderr_lacks("C005");
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(confiture::exit::PENDING);
+    let json = status.json();
+    assert_eq!(
+        statuses(&rows(&json)),
+        [
+            "001:squashed",
+            "002:squashed",
+            "003:squashed",
+            "004:pending"
+        ],
+        "{json}"
+    );
+    assert_eq!(json["summary"]["missing"], 0, "{json}");
+    run_python(&project, &["migrate", "squash-ledger"]).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    // A fresh database applies the baseline, the only migration its history has.
+    let fresh = TestDb::new("interop_squash_start_fresh");
+    project.run_on(&fresh, &["migrate", "up"]).code(0);
+    assert_eq!(
+        fresh.ledger().map(|rows| rows.len()),
+        Some(1),
+        "the baseline alone"
+    );
+    project.run_on(&fresh, &["migrate", "status"]).code(0);
 }

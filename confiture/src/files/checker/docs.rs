@@ -71,7 +71,9 @@ pub const FIRST_VERSION: RuleDoc = RuleDoc {
     explanation: "The sequence starts at version 1. A history whose old migrations were squashed \
 into a schema snapshot starts later: say so with `first_version = N` in \
 `[workspace.metadata.confiture]` of the workspace's Cargo.toml. Versions below `first_version` \
-are errors too.",
+are errors too. Without the setting, a directory whose lowest migration is the baseline \
+confiture (Python)'s `migrate squash` wrote (`-- confiture:squashed-baseline through=N`, version \
+N + 1) starts at it, as `first_version = N + 1` would say, in every command.",
 };
 
 pub const BAD_FILE_NAME: RuleDoc = RuleDoc {

@@ -1162,3 +1162,21 @@ fn confiture_s_squashed_baseline_is_irreversible_and_its_header_no_unknown_marke
         ]
     );
 }
+
+/// A directory whose lowest migration is confiture (Python)'s squashed baseline through N
+/// starts at N + 1 without `first_version` (it was C005 until `first_version` said so); a
+/// baseline that does not follow its `through` version, or a setting, decides as before.
+#[test]
+fn a_directory_starting_at_confiture_s_squashed_baseline_starts_after_its_through_version() {
+    assert_eq!(codes(&squashed_by_python(&["005_e"], None)), []);
+    assert_eq!(codes(&squashed_by_python(&[], None)), []);
+    // A setting is the user's word: below the baseline it still says the start is late.
+    assert_eq!(
+        codes(&squashed_by_python(&["005_e"], Some(1))),
+        [("C005", "004_squashed_baseline.up.sql".to_string())]
+    );
+    // A migration below the baseline: the directory starts there, as before.
+    let mut with_older = squashed_by_python(&["001_a"], None);
+    with_older.diagnostics.retain(|d| d.code != "C004");
+    assert_eq!(codes(&with_older), []);
+}
