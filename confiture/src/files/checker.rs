@@ -258,6 +258,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     file_versions.dedup();
     let mut set = build_set(dir, found, &stems, &kept, misnamed);
     set.python = python;
+    diagnostics.extend(stray_subdirectories(&subdirectories, &set).map(|p| subdirectory(p)));
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
@@ -312,7 +313,7 @@ impl Classified {
     fn add(&mut self, entry: Entry) {
         let (path, bytes) = match entry {
             Entry::Dir { path } => {
-                self.diagnostics.push(subdirectory(&path));
+                // Reported once the set is known ([`stray_subdirectories`]).
                 self.subdirectories.push(path);
                 return;
             }
@@ -472,6 +473,22 @@ impl Found {
 /// The file name of `path`, as text for messages ([`crate::display::file_name`]).
 fn file_name_of(path: &Path) -> String {
     crate::display::file_name(path)
+}
+
+/// The subdirectory confiture (Python)'s `migrate squash` moves the migrations it squashed
+/// into, beside its baseline (`<migrations-dir>/archive/`).
+const PYTHON_ARCHIVE: &str = "archive";
+
+/// The subdirectories C012 reports: all but confiture (Python)'s [`PYTHON_ARCHIVE`] when the
+/// set holds its squashed baseline ([`SqlFile::squashed_through`]), whose layout it is.
+fn stray_subdirectories<'p>(
+    subdirectories: &'p [PathBuf],
+    set: &MigrationSet,
+) -> impl Iterator<Item = &'p PathBuf> {
+    let squashed = (set.migrations.iter()).any(|m| m.up.squashed_through.is_some());
+    subdirectories.iter().filter(move |path| {
+        !(squashed && path.file_name() == Some(std::ffi::OsStr::new(PYTHON_ARCHIVE)))
+    })
 }
 
 fn subdirectory(path: &Path) -> Diagnostic {

@@ -189,7 +189,9 @@ pub const SUBDIRECTORY: RuleDoc = RuleDoc {
     summary: "the migrations directory has a subdirectory, which is not read",
     explanation: "Migrations are read from the migrations directory itself, not from \
 subdirectories, so migrations placed in one never run. Move them up into the migrations \
-directory, or move the subdirectory elsewhere.",
+directory, or move the subdirectory elsewhere. The `archive` subdirectory beside a squashed \
+baseline of confiture (Python) (`-- confiture:squashed-baseline`) is not reported: its \
+`migrate squash` moves the migrations it squashed there.",
 };
 
 pub const CRLF_LINE_ENDINGS: RuleDoc = RuleDoc {

@@ -1180,3 +1180,35 @@ fn a_directory_starting_at_confiture_s_squashed_baseline_starts_after_its_throug
     with_older.diagnostics.retain(|d| d.code != "C004");
     assert_eq!(codes(&with_older), []);
 }
+
+/// confiture (Python)'s `migrate squash` moves the migrations it squashed into `archive/`
+/// beside its baseline: that subdirectory is its layout, not migrations left unread (C012
+/// warned "move its migrations up", which would bring back the squashed versions). Any other
+/// subdirectory, or `archive/` without a squashed baseline, is still reported.
+#[test]
+fn confiture_s_archive_beside_its_squashed_baseline_is_no_stray_subdirectory() {
+    let with_dirs = |stems: &[&str], baseline: bool| {
+        let dir = Path::new("m");
+        let mut entries: Vec<Entry> = ["archive", "old"]
+            .iter()
+            .map(|d| Entry::Dir { path: dir.join(d) })
+            .collect();
+        let mut files = pairs(stems);
+        if baseline {
+            files.extend(pairs(&["004_squashed_baseline"]));
+        }
+        entries.extend(files.iter().map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: match f.starts_with("004_squashed_baseline.up") {
+                true => b"-- confiture:squashed-baseline through=003\nSELECT 1;\n".to_vec(),
+                false => b"SELECT 1;\n".to_vec(),
+            },
+        }));
+        codes(&check(dir, entries, &CheckOptions::default()))
+    };
+    assert_eq!(with_dirs(&["005_e"], true), [("C012", "old".to_string())]);
+    assert_eq!(
+        with_dirs(&["001_a"], false),
+        [("C012", "archive".to_string()), ("C012", "old".to_string())]
+    );
+}
