@@ -615,12 +615,16 @@ impl fmt::Display for Divergence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Unrollable {
-    /// Its down file is marked `-- confiture:irreversible`.
+    /// Its down file is marked `-- confiture:irreversible`, or it is confiture (Python)'s
+    /// squashed baseline ([`crate::files::SqlFile::irreversible`]).
     Irreversible {
         /// The migration, `002_t2`.
         id: String,
         /// Its down file.
         down_file: std::path::PathBuf,
+        /// It is the baseline confiture (Python)'s `migrate squash` wrote, whose down file
+        /// always raises ([`crate::files::SqlFile::squashed_through`]).
+        squashed_baseline: bool,
     },
     /// Its row is below `first_version`, or confiture (Python)'s `migrate squash` archived it
     /// into a squashed baseline: part of a history squashed into a schema snapshot, with no
@@ -656,9 +660,23 @@ impl Unrollable {
 impl fmt::Display for Unrollable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Unrollable::Irreversible { id, down_file } => write!(
+            Unrollable::Irreversible {
+                id,
+                down_file,
+                squashed_baseline: false,
+            } => write!(
                 f,
                 "irreversible: {id} ({} is marked `-- confiture:irreversible`)",
+                down_file.display()
+            ),
+            Unrollable::Irreversible {
+                id,
+                down_file,
+                squashed_baseline: true,
+            } => write!(
+                f,
+                "irreversible: {id} is the squashed baseline confiture (Python)'s `migrate squash` \
+                 wrote ({} always raises: the migrations it replaced are archived)",
                 down_file.display()
             ),
             Unrollable::Squashed {

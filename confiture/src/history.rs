@@ -142,6 +142,23 @@ pub fn first_version(setting: Option<u64>) -> u64 {
     setting.map_or(MIN_VERSION, |v| v.max(MIN_VERSION))
 }
 
+/// The `first_version` a directory's history has: the setting, else — with no setting — the
+/// version of the directory's lowest migration when it is confiture (Python)'s squashed
+/// baseline through the version just before it (`lowest`: its version and the `through` of its
+/// `-- confiture:squashed-baseline` header, [`crate::files::SqlFile::squashed_through`]):
+/// `migrate squash` moved the migrations it replaced away, so the history starts after them, as
+/// the setting would say. The one rule, for the file rules ([`first_version`] of it) and the
+/// history ([`History::of`]) alike.
+pub fn squashed_first_version(
+    setting: Option<u64>,
+    lowest: Option<(u64, Option<u64>)>,
+) -> Option<u64> {
+    setting.or(match lowest {
+        Some((version, Some(through))) if through.checked_add(1) == Some(version) => Some(version),
+        _ => None,
+    })
+}
+
 /// Why a text is not a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -890,6 +907,7 @@ impl<'a> History<'a> {
         rows: &'a [LedgerRow],
         first_version: Option<u64>,
     ) -> History<'a> {
+        let first_version = set.first_version(first_version);
         let migrations = (set.migrations.iter()).map(|m| recorded_pair(m, &set.duplicates, rows));
         History::with_present(
             migrations,

@@ -94,6 +94,7 @@ struct Contents {
     mode: TransactionMode,
     irreversible: bool,
     destructive: bool,
+    squashed_through: Option<u64>,
     statements: Vec<StatementSpan>,
 }
 
@@ -257,6 +258,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     file_versions.dedup();
     let mut set = build_set(dir, found, &stems, &kept, misnamed);
     set.python = python;
+    diagnostics.extend(stray_subdirectories(&subdirectories, &set).map(|p| subdirectory(p)));
 
     diagnostics.sort_by(|a, b| {
         (report_order(&a.path), a.line, a.code).cmp(&(report_order(&b.path), b.line, b.code))
@@ -311,7 +313,7 @@ impl Classified {
     fn add(&mut self, entry: Entry) {
         let (path, bytes) = match entry {
             Entry::Dir { path } => {
-                self.diagnostics.push(subdirectory(&path));
+                // Reported once the set is known ([`stray_subdirectories`]).
                 self.subdirectories.push(path);
                 return;
             }
@@ -473,6 +475,22 @@ fn file_name_of(path: &Path) -> String {
     crate::display::file_name(path)
 }
 
+/// The subdirectory confiture (Python)'s `migrate squash` moves the migrations it squashed
+/// into, beside its baseline (`<migrations-dir>/archive/`).
+const PYTHON_ARCHIVE: &str = "archive";
+
+/// The subdirectories C012 reports: all but confiture (Python)'s [`PYTHON_ARCHIVE`] when the
+/// set holds its squashed baseline ([`SqlFile::squashed_through`]), whose layout it is.
+fn stray_subdirectories<'p>(
+    subdirectories: &'p [PathBuf],
+    set: &MigrationSet,
+) -> impl Iterator<Item = &'p PathBuf> {
+    let squashed = (set.migrations.iter()).any(|m| m.up.squashed_through.is_some());
+    subdirectories.iter().filter(move |path| {
+        !(squashed && path.file_name() == Some(std::ffi::OsStr::new(PYTHON_ARCHIVE)))
+    })
+}
+
 fn subdirectory(path: &Path) -> Diagnostic {
     let message = format!(
         "`{}` is a subdirectory: migrations in it are not read",
@@ -583,6 +601,8 @@ fn read_contents(
         mode,
         irreversible: markers.irreversible,
         destructive: markers.destructive,
+        // confiture (Python) reads its header on the up file only.
+        squashed_through: markers.squashed_through.filter(|_| kind == Direction::Up),
         statements,
     })
 }
@@ -919,9 +939,11 @@ fn build_set(
         };
         let version_text = up.version_text().to_string();
         let name = up.name().to_string();
-        let (Some(up_file), Some(down_file)) = (sql_file(up), sql_file(down)) else {
+        let (Some(up_file), Some(mut down_file)) = (sql_file(up), sql_file(down)) else {
             continue;
         };
+        // confiture (Python)'s squashed baseline: its down file always raises.
+        down_file.irreversible |= up_file.squashed_through.is_some();
         let migration = Migration {
             version: stem.version,
             version_text,
@@ -951,6 +973,7 @@ fn sql_file(found: Found) -> Option<SqlFile> {
         mode: contents.mode,
         irreversible: contents.irreversible,
         destructive: contents.destructive,
+        squashed_through: contents.squashed_through,
         statements: contents.statements,
     })
 }

@@ -1,8 +1,10 @@
 //! `-- confiture:...` markers in a migration file's leading comment block:
 //! `no-transaction`, `irreversible`, `allow(<rule-name>, ...)`, and confiture (Python)'s
 //! `destructive` gate (its generator marks a data-losing up file; `migrate up` refuses it
-//! without `--allow-destructive`). Like confiture, `destructive` counts on any `--` line,
-//! not only in the leading block.
+//! without `--allow-destructive`), and confiture (Python)'s `squashed-baseline through=N ...`
+//! header (the first line of the baseline its `migrate squash` writes in place of the
+//! migrations through N). Like confiture, `destructive` counts on any `--` line, not only in
+//! the leading block.
 //!
 //! The leading block is everything before the first statement: blank lines and comments.
 //! Markers are `--` line comments there, one per line, optionally followed by free text after
@@ -17,7 +19,13 @@ use super::lexer::{self, TokenKind};
 use crate::text::{did_you_mean, Locator};
 
 /// The directives confiture understands.
-pub const DIRECTIVES: &[&str] = &["no-transaction", "irreversible", "allow", "destructive"];
+pub const DIRECTIVES: &[&str] = &[
+    "no-transaction",
+    "irreversible",
+    "allow",
+    "destructive",
+    "squashed-baseline",
+];
 
 /// The markers found in a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,6 +46,12 @@ pub struct Markers {
     /// The first `destructive` marker, on any line (reported in a down file, where it has no
     /// effect).
     pub destructive_at: Option<Place>,
+    /// `-- confiture:squashed-baseline through=N ...` (on an up file): confiture (Python)'s
+    /// `migrate squash` wrote it, the baseline replacing the migrations through version `N`,
+    /// whose down file always raises: it cannot be rolled back.
+    pub squashed_through: Option<u64>,
+    /// The first `squashed-baseline` marker.
+    pub squashed_baseline_at: Option<Place>,
     /// Marker-looking comments that were not understood, in line order.
     pub problems: Vec<MarkerProblem>,
 }
@@ -233,6 +247,26 @@ fn read_marker(directive: &str, comment: &str, at: Place, markers: &mut Markers)
                 markers.irreversible_at.get_or_insert(at);
             }
         }
+        "squashed-baseline" => {
+            // `through=003 versions=3 digest=...`, as confiture writes it; the other fields
+            // are confiture's to check.
+            let through = (rest.starts_with(|c: char| c.is_ascii_whitespace()))
+                .then(|| rest.split_ascii_whitespace())
+                .into_iter()
+                .flatten()
+                .find_map(|field| field.strip_prefix("through="))
+                .map(crate::history::Version::number_of);
+            match through {
+                Some(Ok(through)) => {
+                    markers.squashed_through.get_or_insert(through);
+                    markers.squashed_baseline_at.get_or_insert(at);
+                }
+                _ => markers.problems.push(malformed(
+                    "expected `squashed-baseline through=<VERSION>`, as confiture (Python)'s \
+                     `migrate squash` writes it",
+                )),
+            }
+        }
         "allow" => {
             let Some(list) = rest.trim_start().strip_prefix('(') else {
                 markers
@@ -330,6 +364,41 @@ mod tests {
             "-- confiture:destructively\nDROP TABLE t;\n",
         ] {
             assert!(!parse(text).destructive, "{text}");
+        }
+    }
+
+    /// confiture (Python)'s `migrate squash` heads its baseline with its own marker: read, with
+    /// the version it squashed through, never an unknown marker (C190); without a readable
+    /// `through=` it is malformed, never silently taken.
+    #[test]
+    fn confiture_s_squashed_baseline_header_is_read_with_its_through_version() {
+        let text = "-- confiture:squashed-baseline through=003 versions=3 digest=8ff6c4\n--\n\
+                    -- PostgreSQL database dump\n--\nCREATE TABLE public.t1 (id integer);\n";
+        let m = parse(text);
+        assert_eq!(m.squashed_through, Some(3));
+        assert_eq!(m.squashed_baseline_at.as_ref().map(|p| p.line), Some(1));
+        assert_eq!(m.problems, vec![]);
+        let m = parse("-- confiture:squashed-baseline through=20260101000000\nSELECT 1;\n");
+        assert_eq!(m.squashed_through, Some(20_260_101_000_000));
+        for text in [
+            "-- confiture:squashed-baseline\nSELECT 1;\n",
+            "-- confiture:squashed-baseline versions=3\nSELECT 1;\n",
+            "-- confiture:squashed-baseline through=abc\nSELECT 1;\n",
+            "-- confiture:squashed-baseline through=\nSELECT 1;\n",
+        ] {
+            let m = parse(text);
+            assert_eq!(m.squashed_through, None, "{text}");
+            assert!(
+                matches!(
+                    m.problems[..],
+                    [MarkerProblem {
+                        kind: MarkerProblemKind::Malformed { .. },
+                        ..
+                    }]
+                ),
+                "{text}: {:?}",
+                m.problems
+            );
         }
     }
 

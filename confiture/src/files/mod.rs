@@ -107,8 +107,13 @@ pub struct SqlFile {
     pub checksum: String,
     /// Whether it runs in a transaction (markers of the up file).
     pub mode: TransactionMode,
-    /// The down file carries `-- confiture:irreversible`: rolling back is refused (exit 8).
+    /// Rolling back is refused (exit 8): the down file carries `-- confiture:irreversible`, or
+    /// the up file is confiture (Python)'s squashed baseline ([`SqlFile::squashed_through`]),
+    /// whose down file always raises. The one answer to whether a migration can be rolled back.
     pub irreversible: bool,
+    /// The up file is the baseline confiture (Python)'s `migrate squash` wrote in place of the
+    /// migrations through this version (its `-- confiture:squashed-baseline through=N` header).
+    pub squashed_through: Option<u64>,
     /// The up file carries confiture's gate `-- confiture:destructive` (data is lost when it
     /// applies): `up` refuses it without `allow_destructive`, as confiture does.
     pub destructive: bool,
@@ -130,14 +135,15 @@ impl SqlFile {
         let text = text.into();
         let bom = crate::text::bom_len(&text);
         let statements = StatementSpan::of(&lexer::split(&text[bom..]), bom);
-        let destructive = markers::parse(&text[bom..]).destructive;
+        let markers = markers::parse(&text[bom..]);
         SqlFile {
             path: path.into(),
             checksum: checksum(text.as_bytes()),
             text,
             mode,
             irreversible,
-            destructive,
+            destructive: markers.destructive,
+            squashed_through: markers.squashed_through,
             statements,
         }
     }
@@ -239,6 +245,14 @@ pub struct MigrationSet {
 }
 
 impl MigrationSet {
+    /// The `first_version` of the set's history given the setting: the setting, else the
+    /// version of confiture (Python)'s squashed baseline when it is the lowest migration
+    /// ([`crate::history::squashed_first_version`]).
+    pub fn first_version(&self, setting: Option<u64>) -> Option<u64> {
+        let lowest = (self.migrations.first()).map(|m| (m.version, m.up.squashed_through));
+        crate::history::squashed_first_version(setting, lowest)
+    }
+
     /// The set of the migrations read from `dir`.
     pub fn new(dir: impl Into<PathBuf>, migrations: Vec<Migration>) -> MigrationSet {
         MigrationSet {

@@ -82,14 +82,15 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
     }
     confirm_everything(set, request, None)?;
     match &request.target {
-        Some(t) if t.number() >= first_version(request) => check_version(set, "--target", t),
+        Some(t) if t.number() >= first_version(set, request) => check_version(set, "--target", t),
         _ => Ok(()),
     }
 }
 
-/// The directory's first version: a squashed history's `first_version`, else 1.
-fn first_version(request: &DownRequest) -> u64 {
-    request.first_version.unwrap_or(1).max(1)
+/// The directory's first version: a squashed history's `first_version` (the setting, or
+/// confiture (Python)'s squashed baseline: [`MigrationSet::first_version`]), else 1.
+fn first_version(set: &MigrationSet, request: &DownRequest) -> u64 {
+    crate::history::first_version(set.first_version(request.first_version))
 }
 
 /// The one rule of rolling back everything: a request that reaches past the history — `--target`
@@ -108,7 +109,7 @@ fn confirm_everything(
     if request.yes {
         return Ok(());
     }
-    let first = first_version(request);
+    let first = first_version(set, request);
     let target = request.target.as_ref();
     match (target.map(Version::number), request.steps, applied) {
         (Some(0), _, _) => {
@@ -341,7 +342,7 @@ fn down_plan<'a>(
     request: &DownRequest,
 ) -> Result<DownPlan<'a>> {
     let history = History::of(set, rows, request.first_version);
-    let chosen = chosen(&history, request);
+    let chosen = chosen(set, &history, request);
     let reachable = reachable(&history);
     confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
     // A migration to roll back whose files cannot be read or are half there: its down file
@@ -366,7 +367,7 @@ fn down_plan<'a>(
         })
         .collect();
     let above = above_irreversible(set, rows, request, &chosen, &roll_back);
-    check_reversible(request, &chosen, &roll_back, reachable, above)?;
+    check_reversible(set, request, &chosen, &roll_back, reachable, above)?;
     Ok(DownPlan {
         roll_back,
         modified,
@@ -409,7 +410,7 @@ pub fn finishing_command(
     let yes = confirm_everything(set, &finish, None).is_err();
     let finish = DownRequest { yes, ..finish };
     check_down_request(set, &finish).ok()?;
-    let chosen = chosen(&history, &finish);
+    let chosen = chosen(set, &history, &finish);
     let same = chosen.len() == plan.roll_back.len() && chosen.iter().all(|r| planned(r.row));
     if !same {
         return None;
@@ -427,11 +428,15 @@ pub fn finishing_command(
 /// ([`History::in_order_of_application`]): every row above `target`, else the newest `steps`
 /// (1 by default). A `target` below the first version is the point before the
 /// first file: on a squashed history, the schema snapshot, whose rows stay.
-fn chosen<'h, 'a>(history: &'h History<'a>, request: &DownRequest) -> Vec<&'h Recorded<'a>> {
+fn chosen<'h, 'a>(
+    set: &MigrationSet,
+    history: &'h History<'a>,
+    request: &DownRequest,
+) -> Vec<&'h Recorded<'a>> {
     let newest_first = history.in_order_of_application().into_iter().rev();
     match &request.target {
         Some(t) => {
-            let floor = t.number().max(first_version(request) - 1);
+            let floor = t.number().max(first_version(set, request) - 1);
             newest_first
                 .filter(|r| r.version.as_ref().is_none_or(|v| v.number() > floor))
                 .collect()
@@ -619,26 +624,28 @@ fn above_irreversible(
 /// Refuses (exit 8) a rollback of an irreversible migration or of a row of a squashed history;
 /// `above` is the rollback that still works above the irreversible one ([`above_irreversible`]).
 fn check_reversible(
+    set: &MigrationSet,
     request: &DownRequest,
     chosen: &[&Recorded<'_>],
     roll_back: &[Rollback<'_>],
     reachable: usize,
     above: Option<String>,
 ) -> Result<()> {
-    let first_version = request.first_version;
+    let first_version = first_version(set, request);
     let irreversible = roll_back
         .iter()
         .filter(|r| r.migration.down.irreversible)
         .map(|r| Unrollable::Irreversible {
             id: r.migration.id(),
             down_file: r.migration.down.path.clone(),
+            squashed_baseline: r.migration.up.squashed_through.is_some(),
         });
     let squashed = chosen
         .iter()
         .filter(|r| r.state == State::Squashed)
         .map(|r| Unrollable::Squashed {
             id: r.id(),
-            first_version: first_version.unwrap_or(1),
+            first_version,
             archived_into: r.row.archived_into.clone(),
         });
     let found: Vec<Unrollable> = irreversible.chain(squashed).collect();

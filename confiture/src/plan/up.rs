@@ -77,7 +77,9 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
         ));
     }
     if let Some(target) = &request.target {
-        if let Some(first) = (request.first_version).filter(|&first| target.number() < first) {
+        if let Some(first) =
+            (set.first_version(request.first_version)).filter(|&first| target.number() < first)
+        {
             // Not "no migration with version 2": the version exists, in the snapshot.
             let first_id = set.migrations.first().map(|m| m.id());
             return Err(Error::usage(format!(

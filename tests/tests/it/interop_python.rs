@@ -706,7 +706,8 @@ fn a_failed_confiture_squashed_baseline_is_explained() {
     ours(&project, &["migrate", "up"])
         .code(4)
         .stderr_has("squashed baseline")
-        .stderr_has("migrate baseline --through 004")
+        .stderr_has("confiture migrate squash-ledger")
+        .stderr_lacks("migrate baseline --through 004")
         .stderr_lacks("help: fix");
     ours(&project, &["migrate", "baseline", "--through", "004"]).code(0);
     ours(&project, &["migrate", "status"]).code(0);
@@ -1133,10 +1134,12 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
     theirs.code(0);
     assert_eq!(statuses(&rows(&theirs.json())), ["004:applied"]);
 
-    // Without `first_version` the directory starting at 004 is a file error (C005, exit 5,
-    // whose help says to set it): the rows are squashed all the same, none missing.
+    // Without `first_version` the directory starts at the baseline, after the version its
+    // header says it squashed through (it was C005, exit 5, until `first_version` said so):
+    // the rows are squashed, none missing.
+    ours(&project, &["lint"]).code(0).stderr_lacks("C005");
     let status = ours(&project, &["migrate", "status", "--format", "json"]);
-    status.code(5);
+    status.code(0);
     let json = status.json();
     assert_eq!(
         statuses(&rows(&json)),
@@ -1177,10 +1180,165 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
         &["migrate", "down", "--steps", "2", "--format", "json"],
     );
     down.code(8);
-    let refused = &down.json()["errors"][0]["irreversible"][0];
+    let refused = &down.json()["errors"][0]["irreversible"];
+    // The baseline first: confiture's squashed baseline cannot be rolled back either.
+    assert_eq!(
+        refused[0]["migration"],
+        "004_squashed_baseline",
+        "{}",
+        down.dump()
+    );
+    let refused = &refused[1];
     assert_eq!(refused["reason"], "squashed", "{}", down.dump());
     assert_eq!(refused["migration"], "003_create_t3", "{}", down.dump());
     assert_eq!(refused["archived_into"], "004", "{}", down.dump());
     down.stderr_has("archived into the squashed baseline 004");
     assert_eq!(ledger(&mut client), archived, "{}", down.dump());
+}
+
+/// A project of three migrations that ours applied, then confiture (Python)'s `migrate squash
+/// --through 003` squashed into `004_squashed_baseline` (001-003 moved to `archive/`) and, when
+/// `recorded`, its `migrate up` recorded, marking the three rows `archived_into` 004.
+fn squashed_by_python(db: &TestDb, recorded: bool) -> Project {
+    let project = project(db, 3, None);
+    project.write(
+        ENV_FILE,
+        format!(
+            "name: test\ndatabase_url: {}\ninclude_dirs: [db/schema]\n",
+            db.url()
+        ),
+    );
+    project.write("db/schema/.keep", "");
+    project.write("db/project.yaml", "squash:\n  min_age_days: 0\n");
+    ours(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "squash", "--through", "003"]).code(0);
+    if recorded {
+        run_python(&project, &["migrate", "up"]).code(0);
+    }
+    let baseline = std::fs::read_to_string(
+        project
+            .root
+            .join("db/migrations/004_squashed_baseline.up.sql"),
+    )
+    .expect("confiture's squashed baseline");
+    assert!(
+        baseline.starts_with("-- confiture:squashed-baseline through=003 "),
+        "{baseline}"
+    );
+    project
+}
+
+/// The `-- confiture:squashed-baseline through=N ...` header confiture (Python)'s `migrate
+/// squash` writes is its marker, not an unknown one (C190), and the baseline it heads cannot be
+/// rolled back (its down file always raises): `verify` treats it as an irreversible migration
+/// (it failed, exit 4, rolling the baseline back on its scratch database), `down` refuses it
+/// (exit 8) naming it as confiture's squashed baseline, as Python's own `migrate down` does.
+#[test]
+fn confiture_s_squashed_baseline_is_a_known_marker_and_irreversible() {
+    let db = TestDb::new("interop_squash_baseline_irreversible");
+    let project = squashed_by_python(&db, true);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+    );
+    let lint = ours(&project, &["lint"]);
+    lint.stderr_lacks("C190").stdout_lacks("C190");
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "verify"])
+        .code(0)
+        .stderr_lacks("failed");
+    let before = db.ledger();
+    let down = ours(&project, &["migrate", "down", "--format", "json"]);
+    down.code(confiture::exit::IRREVERSIBLE);
+    let refused = &down.json()["errors"][0]["irreversible"][0];
+    assert_eq!(refused["reason"], "irreversible", "{}", down.dump());
+    assert_eq!(
+        refused["migration"],
+        "004_squashed_baseline",
+        "{}",
+        down.dump()
+    );
+    down.stderr_has("squashed baseline");
+    down.stderr_lacks("is marked `-- confiture:irreversible`");
+    assert_eq!(db.ledger(), before, "{}", down.dump());
+}
+
+/// Our `up` on a database that applied what confiture (Python)'s `migrate squash` squashed,
+/// before confiture recorded the baseline there, fails on the objects the baseline creates. Its
+/// help said to record it with our `migrate baseline --through 004`, which records the baseline
+/// but does not mark the squashed rows `archived_into` it as confiture does: confiture's
+/// `squash-ledger` does both, and after it both tools see one squashed history.
+#[test]
+fn a_failed_confiture_squashed_baseline_suggests_confiture_s_squash_ledger() {
+    let db = TestDb::new("interop_squash_ledger_help");
+    let project = squashed_by_python(&db, false);
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+    );
+    let before = db.ledger();
+    let up = ours(&project, &["migrate", "up"]);
+    up.code(confiture::exit::MIGRATION_FAILED)
+        .stderr_has("confiture migrate squash-ledger")
+        .stderr_lacks("migrate baseline --through");
+    assert_eq!(db.ledger(), before, "{}", up.dump());
+    // What the help says, done with the Python tool.
+    run_python(&project, &["migrate", "squash-ledger"]).code(0);
+    let archived: Vec<String> = (db.connect())
+        .query(
+            "SELECT version || ':' || coalesce(archived_into, '-') FROM tb_confiture \
+             ORDER BY version",
+            &[],
+        )
+        .expect("the ledger's archive marks")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(archived, ["001:004", "002:004", "003:004", "004:-"]);
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    run_python(&project, &["migrate", "status"]).code(0);
+}
+
+/// A directory whose lowest migration is confiture (Python)'s squashed baseline through 003
+/// starts at 004 without `first_version`, for every command that reads it: `lint` and `status`
+/// exited 5 (C005, "set `first_version = 4`"). On a database that applied 001-003 before the
+/// baseline was recorded there, those rows are the squashed history (as with the setting), not
+/// `missing`; once confiture recorded the baseline, everything is applied.
+#[test]
+fn a_directory_starting_at_confiture_s_squashed_baseline_needs_no_first_version() {
+    let db = TestDb::new("interop_squash_start");
+    let project = squashed_by_python(&db, false);
+    // Nor is the `archive/` it moved them to a stray subdirectory (C012).
+    ours(&project, &["lint"])
+        .code(0)
+        .stderr_lacks("C005")
+        .stderr_lacks("C012")
+        .stdout_lacks("C012");
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(confiture::exit::PENDING);
+    let json = status.json();
+    assert_eq!(
+        statuses(&rows(&json)),
+        [
+            "001:squashed",
+            "002:squashed",
+            "003:squashed",
+            "004:pending"
+        ],
+        "{json}"
+    );
+    assert_eq!(json["summary"]["missing"], 0, "{json}");
+    run_python(&project, &["migrate", "squash-ledger"]).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "up"]).code(0);
+    // A fresh database applies the baseline, the only migration its history has.
+    let fresh = TestDb::new("interop_squash_start_fresh");
+    project.run_on(&fresh, &["migrate", "up"]).code(0);
+    assert_eq!(
+        fresh.ledger().map(|rows| rows.len()),
+        Some(1),
+        "the baseline alone"
+    );
+    project.run_on(&fresh, &["migrate", "status"]).code(0);
 }

@@ -1498,23 +1498,6 @@ fn moved_ledger_failure(
     )
 }
 
-/// The directive confiture (Python)'s `migrate squash` heads its baseline with
-/// (`-- confiture:squashed-baseline through=V versions=N digest=D`): we do not run it
-/// differently, but its failure on a database that applied what it squashed is explained.
-const SQUASHED_BASELINE: &str = "squashed-baseline";
-
-/// Whether `file` carries confiture (Python)'s squashed-baseline directive: a marker the
-/// marker parser does not know ([`crate::files::markers`]).
-fn is_squashed_baseline(file: &SqlFile) -> bool {
-    crate::files::markers::parse(&file.text)
-        .problems
-        .iter()
-        .any(|p| {
-            matches!(&p.kind, crate::files::markers::MarkerProblemKind::Unknown { directive, .. }
-                if directive == SQUASHED_BASELINE)
-        })
-}
-
 /// Whether our own ledger SQL (`in_ledger`) found no tracking table (42P01): it was there
 /// when the run read it, so the migration dropped it.
 fn dropped_ledger(db: &DbError, in_ledger: bool) -> bool {
@@ -1777,15 +1760,15 @@ fn failure_help(
             step.file().path.display(),
             settings.run_again()
         ),
-        _ if step.direction == Direction::Up && is_squashed_baseline(step.file()) => format!(
-            "{} is confiture (Python)'s squashed baseline (`-- confiture:{SQUASHED_BASELINE}`): \
+        _ if step.direction == Direction::Up && step.file().squashed_through.is_some() => format!(
+            "{} is confiture (Python)'s squashed baseline (`-- confiture:squashed-baseline`): \
              the schema the versions before it built, which this database already has from \
-             applying them; record it without running it: {}",
+             applying them; record it as confiture does, without running it and marking their \
+             rows archived into it: run `confiture migrate squash-ledger --config <this \
+             environment's YAML file>` with confiture (Python) (our `migrate baseline` would \
+             record it without marking them), then {}",
             step.file().path.display(),
-            crate::hint::command(&format!(
-                "migrate baseline --through {}",
-                step.migration.version_text
-            )),
+            settings.run_again()
         ),
         _ => {
             return (

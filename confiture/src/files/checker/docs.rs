@@ -71,7 +71,9 @@ pub const FIRST_VERSION: RuleDoc = RuleDoc {
     explanation: "The sequence starts at version 1. A history whose old migrations were squashed \
 into a schema snapshot starts later: say so with `first_version = N` in \
 `[workspace.metadata.confiture]` of the workspace's Cargo.toml. Versions below `first_version` \
-are errors too.",
+are errors too. Without the setting, a directory whose lowest migration is the baseline \
+confiture (Python)'s `migrate squash` wrote (`-- confiture:squashed-baseline through=N`, version \
+N + 1) starts at it, as `first_version = N + 1` would say, in every command.",
 };
 
 pub const BAD_FILE_NAME: RuleDoc = RuleDoc {
@@ -187,7 +189,9 @@ pub const SUBDIRECTORY: RuleDoc = RuleDoc {
     summary: "the migrations directory has a subdirectory, which is not read",
     explanation: "Migrations are read from the migrations directory itself, not from \
 subdirectories, so migrations placed in one never run. Move them up into the migrations \
-directory, or move the subdirectory elsewhere.",
+directory, or move the subdirectory elsewhere. The `archive` subdirectory beside a squashed \
+baseline of confiture (Python) (`-- confiture:squashed-baseline`) is not reported: its \
+`migrate squash` moves the migrations it squashed there.",
 };
 
 pub const CRLF_LINE_ENDINGS: RuleDoc = RuleDoc {

@@ -1114,3 +1114,101 @@ fn a_corrected_name_never_has_a_version_before_the_first() {
         }
     }
 }
+
+/// The directory confiture (Python)'s `migrate squash --through 003` leaves: its baseline 004
+/// (the `squashed-baseline` header on the up file, a down file that raises), the squashed
+/// files moved away; `more` migrations after it.
+fn squashed_by_python(more: &[&str], first_version: Option<u64>) -> Checked {
+    let dir = Path::new("m");
+    let baseline = "-- confiture:squashed-baseline through=003 versions=3 digest=8ff6\n\
+                    CREATE TABLE public.t1 (id integer);\n";
+    let raises = "DO $$\nBEGIN\n    RAISE EXCEPTION 'a squashed baseline cannot be rolled back';\nEND\n$$;\n";
+    let mut entries = vec![
+        Entry::File {
+            path: dir.join("004_squashed_baseline.up.sql"),
+            bytes: baseline.as_bytes().to_vec(),
+        },
+        Entry::File {
+            path: dir.join("004_squashed_baseline.down.sql"),
+            bytes: raises.as_bytes().to_vec(),
+        },
+    ];
+    entries.extend(pairs(more).iter().map(|f| Entry::File {
+        path: dir.join(f),
+        bytes: b"SELECT 1;\n".to_vec(),
+    }));
+    check(
+        dir,
+        entries,
+        &CheckOptions::default().first_version(first_version),
+    )
+}
+
+/// confiture (Python)'s squashed baseline is irreversible as a `-- confiture:irreversible`
+/// down file is (its down file always raises), its header a marker, not C190; the migrations
+/// after it are as reversible as they were.
+#[test]
+fn confiture_s_squashed_baseline_is_irreversible_and_its_header_no_unknown_marker() {
+    let checked = squashed_by_python(&["005_e"], Some(4));
+    assert_eq!(codes(&checked), []);
+    let reversible: Vec<_> = (checked.set.migrations.iter())
+        .map(|m| (m.id(), m.up.squashed_through, m.down.irreversible))
+        .collect();
+    assert_eq!(
+        reversible,
+        [
+            ("004_squashed_baseline".to_string(), Some(3), true),
+            ("005_e".to_string(), None, false),
+        ]
+    );
+}
+
+/// A directory whose lowest migration is confiture (Python)'s squashed baseline through N
+/// starts at N + 1 without `first_version` (it was C005 until `first_version` said so); a
+/// baseline that does not follow its `through` version, or a setting, decides as before.
+#[test]
+fn a_directory_starting_at_confiture_s_squashed_baseline_starts_after_its_through_version() {
+    assert_eq!(codes(&squashed_by_python(&["005_e"], None)), []);
+    assert_eq!(codes(&squashed_by_python(&[], None)), []);
+    // A setting is the user's word: below the baseline it still says the start is late.
+    assert_eq!(
+        codes(&squashed_by_python(&["005_e"], Some(1))),
+        [("C005", "004_squashed_baseline.up.sql".to_string())]
+    );
+    // A migration below the baseline: the directory starts there, as before.
+    let mut with_older = squashed_by_python(&["001_a"], None);
+    with_older.diagnostics.retain(|d| d.code != "C004");
+    assert_eq!(codes(&with_older), []);
+}
+
+/// confiture (Python)'s `migrate squash` moves the migrations it squashed into `archive/`
+/// beside its baseline: that subdirectory is its layout, not migrations left unread (C012
+/// warned "move its migrations up", which would bring back the squashed versions). Any other
+/// subdirectory, or `archive/` without a squashed baseline, is still reported.
+#[test]
+fn confiture_s_archive_beside_its_squashed_baseline_is_no_stray_subdirectory() {
+    let with_dirs = |stems: &[&str], baseline: bool| {
+        let dir = Path::new("m");
+        let mut entries: Vec<Entry> = ["archive", "old"]
+            .iter()
+            .map(|d| Entry::Dir { path: dir.join(d) })
+            .collect();
+        let mut files = pairs(stems);
+        if baseline {
+            files.extend(pairs(&["004_squashed_baseline"]));
+        }
+        entries.extend(files.iter().map(|f| Entry::File {
+            path: dir.join(f),
+            bytes: match f.starts_with("004_squashed_baseline.up") {
+                true => b"-- confiture:squashed-baseline through=003\nSELECT 1;\n".to_vec(),
+                false => b"SELECT 1;\n".to_vec(),
+            },
+        }));
+        codes(&check(dir, entries, &CheckOptions::default()))
+    };
+    assert_eq!(with_dirs(&["005_e"], true), [("C012", "old".to_string())]);
+    assert_eq!(
+        with_dirs(&["001_a"], false),
+        [("C012", "archive".to_string()), ("C012", "old".to_string())]
+    );
+}

@@ -192,7 +192,15 @@ fn check_sequence(
     options: &CheckOptions,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let first_version = crate::history::first_version(options.first_version);
+    let lowest = stems.first().map(|stem| {
+        let squashed_through = (stem.up.and_then(|up| found[up].contents.as_ref()))
+            .and_then(|contents| contents.squashed_through);
+        (stem.version, squashed_through)
+    });
+    let first_version = crate::history::first_version(crate::history::squashed_first_version(
+        options.first_version,
+        lowest,
+    ));
     // The previous `.sql` migration's version, and as its file writes it.
     let mut previous: Option<(u64, &str)> = None;
     let mut last_seen: Option<u64> = None;

@@ -11,8 +11,10 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     summary: "an unknown or malformed `-- confiture:` marker",
     explanation: "\
 The markers are `-- confiture:no-transaction`, `-- confiture:irreversible`,
-`-- confiture:allow(rule-a, rule-b)` and confiture (Python)'s gate `-- confiture:destructive`
-(`migrate up` refuses such a migration without `--allow-destructive`). A comment that starts with `confiture:` but is none of
+`-- confiture:allow(rule-a, rule-b)`, confiture (Python)'s gate `-- confiture:destructive`
+(`migrate up` refuses such a migration without `--allow-destructive`) and the header
+`-- confiture:squashed-baseline through=<VERSION> ...` of the baseline its `migrate squash`
+writes (irreversible: its down file always raises). A comment that starts with `confiture:` but is none of
 them is ignored, which would silently turn a typo (`no_transaction`) into a migration that runs
 differently than its author meant; so it is reported, with the closest marker.
 
