@@ -58,10 +58,11 @@ pub fn check_interrupted(
 }
 
 /// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know
-/// ([`History::interrupted_unknown`]), which needs no plan: `up` and `down` (and their dry runs)
-/// ask it before they plan, so that it comes before the refusal of the row it is of
-/// (`missing`, `replaced`), whose help would name `reinit`, which refuses it too
-/// ([`check_rewrite_interrupted`]).
+/// ([`History::interrupted_unknown`]), or whose rollback was left part-way before its files
+/// were renumbered ([`History::interrupted_renumbered`]), which needs no plan: `up` and `down`
+/// (and their dry runs) ask it before they plan, so that it comes before the refusal of the
+/// row it is of (`missing`, `replaced`, `renumbered`), whose help would name `reinit`, which
+/// refuses it too ([`check_rewrite_interrupted`]).
 pub fn check_unknown_interrupted(
     set: &crate::files::MigrationSet,
     rows: &[crate::ledger::LedgerRow],
@@ -73,10 +74,36 @@ pub fn check_unknown_interrupted(
         return Ok(());
     }
     let history = History::of(set, rows, first_version);
-    match history.interrupted_unknown(markers).first() {
-        Some(unknown) => Err(unknown_refusal(unknown, direction)),
+    if let Some(unknown) = history.interrupted_unknown(markers).first() {
+        return Err(unknown_refusal(unknown, direction));
+    }
+    match history.interrupted_renumbered(markers).first() {
+        Some((row, marker)) => Err(renumbered_refusal(row, marker, direction)),
         None => Ok(()),
     }
+}
+
+/// The refusal (exit 7) by a run in `direction` of a rollback left part-way (`marker`) whose
+/// row (`row`) is still there while its migration's files were renumbered since
+/// ([`History::interrupted_renumbered`]): what `status` shows `interrupted (rollback,
+/// renumbered)`, with its help ([`rollback_row_help`]).
+fn renumbered_refusal(
+    row: &crate::history::Recorded<'_>,
+    marker: &StartedRun,
+    direction: Direction,
+) -> Error {
+    let now = row
+        .migration
+        .map_or_else(|| "another number".to_string(), Migration::id);
+    let what = format!(
+        "its files were renumbered since, to {now} (its row is still recorded as {}): {}",
+        crate::display::escape(&row.row.version),
+        match direction {
+            Direction::Up => "nothing was applied over it",
+            Direction::Down => "nothing was rolled back",
+        }
+    );
+    interrupted_error(&marker.id(), marker, &what).with_help(rollback_row_help(marker))
 }
 
 /// The refusal of the interrupted `mark` by a run in `direction`: what is known (who started

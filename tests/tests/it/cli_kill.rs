@@ -1465,3 +1465,51 @@ fn a_marker_with_an_unusable_value_is_refused_never_skipped() {
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
 }
+
+/// hrb: `up` and `down` over a migration whose rollback was left part-way then renamed to
+/// another number refused it only as `renumbered`, their help suggesting `reinit` (which refuses
+/// it) and never naming the half-run rollback that `status` shows. Both refuse it (exit 7,
+/// nothing run) as interrupted, with the rollback's help `status` and `reinit` give: finish the
+/// rollback with the files as they were. `up` over the gap its old number left stops at the
+/// files first (C004, exit 5); `down` runs over a gap, and refuses it then too.
+#[test]
+fn up_and_down_over_a_half_run_rollback_renumbered_name_the_interrupted_rollback() {
+    let db = TestDb::new("hrb_rollback_renumbered");
+    let project = interrupted_rollback(&db);
+    rename_pair(&project, "002_ix", "003_ix");
+    for new in [false, true] {
+        if new {
+            // Its number given to a new migration.
+            project.table("002_new");
+        }
+        let mut runs = vec![
+            &["migrate", "down"][..],
+            &["migrate", "down", "--dry-run"],
+            &["migrate", "down", "--rerun-interrupted"],
+            &["migrate", "down", "--target", "001"],
+        ];
+        if new {
+            runs.extend([
+                &["migrate", "up"][..],
+                &["migrate", "up", "--dry-run"],
+                &["migrate", "up", "--rerun-interrupted"],
+            ]);
+        }
+        for args in runs {
+            let run = project.run_on(&db, args);
+            run.code(exit::DIVERGED)
+                .stderr_has("migration 002_ix was interrupted: its rollback started ")
+                .stderr_has("003_ix")
+                .stderr_has("finish the rollback first, with the files of 002_ix as they were")
+                .stderr_has("migrate down --rerun-interrupted")
+                .stderr_lacks("migrate reinit");
+            assert_eq!(markers(&db), 1, "new={new} {args:?} kept the marker");
+            assert_eq!(
+                db.ledger().expect("the ledger"),
+                ["001:t", "002:ix"],
+                "new={new} {args:?}: {}",
+                run.dump()
+            );
+        }
+    }
+}
