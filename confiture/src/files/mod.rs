@@ -253,6 +253,20 @@ impl MigrationSet {
         crate::history::squashed_first_version(setting, lowest)
     }
 
+    /// confiture (Python)'s squashed baseline the set's history starts at, given the
+    /// `first_version` setting: the lowest migration, when it is that baseline through the
+    /// version just before it ([`SqlFile::squashed_through`]) and the history's first version
+    /// ([`MigrationSet::first_version`]) is its own. The versions below it are squashed into
+    /// it, not into a schema snapshot, and it cannot be rolled back: what `up` and `down` say
+    /// of a request that reaches below it.
+    pub fn squashed_baseline(&self, setting: Option<u64>) -> Option<&Migration> {
+        let lowest = self.migrations.first()?;
+        let through = lowest.up.squashed_through?;
+        let starts = through.checked_add(1) == Some(lowest.version)
+            && self.first_version(setting) == Some(lowest.version);
+        starts.then_some(lowest)
+    }
+
     /// The set of the migrations read from `dir`.
     pub fn new(dir: impl Into<PathBuf>, migrations: Vec<Migration>) -> MigrationSet {
         MigrationSet {

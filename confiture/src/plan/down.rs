@@ -19,6 +19,8 @@ pub struct DownRequest {
     pub steps: Option<u32>,
     /// Roll back every migration applied with a version above this one; 0 (or, on a squashed
     /// history, any version below `first_version`) means all, back to the schema snapshot.
+    /// Below confiture (Python)'s squashed baseline, which cannot be rolled back, it is refused
+    /// (exit 8, [`MigrationSet::squashed_baseline`]).
     /// Spelt as the user wrote it: messages echo it so.
     pub target: Option<Version>,
     /// Confirms rolling back everything: `target: Some(0)`, or `steps` beyond the applied
@@ -80,11 +82,62 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
         return Err(Error::usage("--steps and --target cannot be combined")
             .with_help("pass one of them: --steps N rolls back N migrations, --target V everything after V"));
     }
+    if let Some(t) = &request.target {
+        let baseline = set.squashed_baseline(request.first_version);
+        if let Some(baseline) = baseline.filter(|b| t.number() < b.version) {
+            return Err(below_squashed_baseline(set, request, t, baseline));
+        }
+    }
     confirm_everything(set, request, None)?;
     match &request.target {
         Some(t) if t.number() >= first_version(set, request) => check_version(set, "--target", t),
         _ => Ok(()),
     }
+}
+
+/// Refuses (exit 8, `--yes` or not, before connecting) a `--target` below confiture (Python)'s
+/// squashed baseline the history starts at ([`MigrationSet::squashed_baseline`]): the versions
+/// below it are squashed into it, not into a schema snapshot, and its down file always raises,
+/// so no rollback reaches below it; the help names the one that reaches it
+/// ([`after_squashed_baseline`]).
+fn below_squashed_baseline(
+    set: &MigrationSet,
+    request: &DownRequest,
+    t: &Version,
+    baseline: &Migration,
+) -> Error {
+    let message = format!(
+        "refusing to roll back: --target {t} is below {}, which cannot be rolled back: {}",
+        baseline.id(),
+        super::squashed_into(baseline)
+    );
+    let unrollable = Unrollable::Irreversible {
+        id: baseline.id(),
+        down_file: baseline.down.path.clone(),
+        squashed_baseline: true,
+    };
+    Error::irreversible(message, vec![unrollable])
+        .with_help(after_squashed_baseline(set, request, baseline))
+}
+
+/// What a rollback can still do on a history starting at confiture (Python)'s squashed
+/// `baseline`: roll back the migrations after it (`migrate down --target 004`), or nothing when
+/// the directory has none.
+fn after_squashed_baseline(
+    set: &MigrationSet,
+    request: &DownRequest,
+    baseline: &Migration,
+) -> String {
+    let id = baseline.id();
+    if !set.migrations.iter().any(|m| m.version > baseline.version) {
+        return format!("no migration comes after {id} here: there is nothing to roll back");
+    }
+    let target = format!("--target {}", baseline.version_text);
+    format!(
+        "{} {} every migration applied after {id}, which stays applied",
+        crate::hint::command(&down_args(request, &target)),
+        rolls_back(request)
+    )
 }
 
 /// The directory's first version: a squashed history's `first_version` (the setting, or
@@ -142,7 +195,15 @@ fn confirm_everything(
         (None, Some(steps), Some((applied, reachable)))
             if applied > 0 && steps as usize > applied =>
         {
-            let help = if reachable == 0 {
+            let baseline = set.squashed_baseline(request.first_version);
+            let help = if let Some(baseline) = baseline {
+                format!(
+                    "{} cannot be rolled back ({}); {}",
+                    baseline.id(),
+                    super::squashed_into(baseline),
+                    after_squashed_baseline(set, request, baseline)
+                )
+            } else if reachable == 0 {
                 "every applied migration is below `first_version`, squashed into the schema \
                  snapshot: there is nothing to roll back"
                     .to_string()
@@ -682,16 +743,23 @@ fn check_reversible(
             )
         };
         let archived = chosen.iter().any(|r| r.row.archived_into.is_some());
-        help.push(format!(
-            "rows below `first_version`{} belong to the history squashed into a schema \
+        match set.squashed_baseline(request.first_version) {
+            Some(baseline) => help.push(format!(
+                "the rows below {} have no down file ({}){fewer}",
+                baseline.id(),
+                super::squashed_into(baseline)
+            )),
+            None => help.push(format!(
+                "rows below `first_version`{} belong to the history squashed into a schema \
              snapshot and have no down file{fewer}",
-            if archived {
-                " and rows confiture (Python)'s `migrate squash` archived into a squashed \
+                if archived {
+                    " and rows confiture (Python)'s `migrate squash` archived into a squashed \
                  baseline"
-            } else {
-                ""
-            }
-        ));
+                } else {
+                    ""
+                }
+            )),
+        }
     }
     let message = format!(
         "refusing to roll back: {} {} irreversible",

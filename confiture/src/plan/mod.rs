@@ -48,6 +48,18 @@ pub use up::{
 /// `--through` only rewrites rows the ledger already has, so it is safe to suggest.
 /// The suggestion that accepts edits or forgets rows: plain `reinit`, which only rewrites the
 /// rows the ledger has.
+/// What confiture (Python)'s squashed `baseline` ([`MigrationSet::squashed_baseline`]) holds,
+/// the one wording of it in `up`'s and `down`'s texts, said after its name: `confiture
+/// (Python)'s `migrate squash` squashed the versions through 003 into it`.
+pub(super) fn squashed_into(baseline: &Migration) -> String {
+    let through = baseline.up.squashed_through.unwrap_or_default();
+    let width = baseline.version_text.len();
+    format!(
+        "confiture (Python)'s `migrate squash` squashed the versions through {through:0width$} \
+         into it"
+    )
+}
+
 pub(super) fn lint_help() -> String {
     format!(
         "fix the files listed ({} explains each rule), then run again",

@@ -80,13 +80,22 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
         if let Some(first) =
             (set.first_version(request.first_version)).filter(|&first| target.number() < first)
         {
-            // Not "no migration with version 2": the version exists, in the snapshot.
+            // Not "no migration with version 2": the version exists, in the snapshot (or in
+            // confiture (Python)'s squashed baseline, which `up` applies whole).
             let first_id = set.migrations.first().map(|m| m.id());
-            return Err(Error::usage(format!(
-                "--target {target} is below `first_version` ({first}): the versions below it \
-                 are squashed into the schema snapshot, which `up` does not apply"
-            ))
-            .with_help(match first_id {
+            let message = match set.squashed_baseline(request.first_version) {
+                Some(baseline) => format!(
+                    "--target {target} is below {} ({}): `up` applies it whole, never a part \
+                     of it",
+                    baseline.id(),
+                    super::squashed_into(baseline)
+                ),
+                None => format!(
+                    "--target {target} is below `first_version` ({first}): the versions below \
+                     it are squashed into the schema snapshot, which `up` does not apply"
+                ),
+            };
+            return Err(Error::usage(message).with_help(match first_id {
                 Some(id) => {
                     format!("pass --target {first} or higher (the first migration is {id})")
                 }

@@ -1342,3 +1342,77 @@ fn a_directory_starting_at_confiture_s_squashed_baseline_needs_no_first_version(
     );
     project.run_on(&fresh, &["migrate", "status"]).code(0);
 }
+
+/// hrb: on a directory starting at confiture (Python)'s squashed baseline 004 (through 003),
+/// `down --target 3` (or 0) said "first_version 4 ... back to the schema snapshot" and asked for
+/// `--yes` (exit 64), although nobody set `first_version` and there is no schema snapshot:
+/// `migrate squash` archived 001-003 into the baseline, whose down file always raises. Every
+/// text of `up` and `down` that reaches below the baseline now says that, and a `--target`
+/// below it is refused as the baseline is (exit 8, `--yes` or not, nothing rolled back). With
+/// `first_version = 4` set, there is still no schema snapshot.
+#[test]
+fn a_target_below_confiture_s_squashed_baseline_names_the_baseline_not_a_snapshot() {
+    let db = TestDb::new("interop_squash_below_baseline");
+    let project = squashed_by_python(&db, true);
+    let before = db.ledger();
+    for setting in [false, true] {
+        if setting {
+            project.write(
+                "Cargo.toml",
+                "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nfirst_version = 4\n",
+            );
+        }
+        let below = [
+            &["migrate", "down", "--target", "3"][..],
+            &["migrate", "down", "--target", "003", "--yes"],
+            &["migrate", "down", "--target", "0"],
+            &["migrate", "down", "--target", "0", "--yes"],
+            &["migrate", "down", "--target", "1", "--dry-run"],
+        ];
+        for args in below {
+            let run = ours(&project, args);
+            run.code(confiture::exit::IRREVERSIBLE)
+                .stderr_has("004_squashed_baseline")
+                .stderr_has("through 003")
+                .stderr_has("cannot be rolled back")
+                .stderr_lacks("schema snapshot");
+            if !setting {
+                run.stderr_lacks("first_version");
+            }
+            assert_eq!(db.ledger(), before, "{setting} {args:?}: {}", run.dump());
+        }
+        let json = ours(
+            &project,
+            &["migrate", "down", "--target", "3", "--format", "json"],
+        );
+        json.code(confiture::exit::IRREVERSIBLE);
+        let refused = &json.json()["errors"][0]["irreversible"][0];
+        assert_eq!(
+            refused["migration"],
+            "004_squashed_baseline",
+            "{}",
+            json.dump()
+        );
+        // What else reaches below it says so too.
+        for args in [
+            &["migrate", "down", "--steps", "5"][..],
+            &["migrate", "down", "--steps", "2"],
+        ] {
+            let run = ours(&project, args);
+            run.stderr_has("004_squashed_baseline")
+                .stderr_lacks("schema snapshot");
+            if !setting {
+                run.stderr_lacks("first_version");
+            }
+            assert_eq!(db.ledger(), before, "{setting} {args:?}: {}", run.dump());
+        }
+        let up = ours(&project, &["migrate", "up", "--target", "2"]);
+        up.code(confiture::exit::USAGE)
+            .stderr_has("004_squashed_baseline")
+            .stderr_has("through 003")
+            .stderr_lacks("schema snapshot");
+        if !setting {
+            up.stderr_lacks("first_version");
+        }
+    }
+}
