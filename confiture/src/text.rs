@@ -96,6 +96,11 @@ pub fn line_range(bytes: &[u8], n: u32) -> Option<std::ops::Range<usize>> {
     (n >= 1 && start < bytes.len()).then(|| start..line_end(bytes, start))
 }
 
+/// `text` with every line break ([`is_line_break`]: a CRLF, a lone CR, a LF) written LF.
+pub fn with_lf_line_breaks(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
+}
+
 /// [`line_of`] and [`line_col`] for many offsets of one text: it moves from the previous
 /// offset, counting only the bytes between, so that offsets visited mostly in order cost
 /// what one pass over the text costs.
