@@ -8,7 +8,7 @@
 //! through [`confiture::display`]: control characters escaped, paths relative to the current
 //! directory. Suggested commands repeat the user's selection ([`confiture::hint::Invocation`]).
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -599,17 +599,11 @@ impl Output {
 }
 
 /// Line `n` (1-based) of the file at `path`, clipped for display; `None` when it cannot be read.
+/// Its lines are the diagnostics' ([`confiture::text::line_range`]: a lone CR ends one too).
 fn source_line(path: &Path, n: u32) -> Option<String> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut reader = std::io::BufReader::new(file);
-    let mut line = Vec::new();
-    for _ in 0..n {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).ok()? == 0 {
-            return None;
-        }
-    }
-    Some(render::clip_source(&String::from_utf8_lossy(&line)))
+    let bytes = std::fs::read(path).ok()?;
+    let line = confiture::text::line_range(&bytes, n)?;
+    Some(render::clip_source(&String::from_utf8_lossy(&bytes[line])))
 }
 
 /// Every string in `value` rendered by `invocation` (its suggested commands completed).

@@ -514,6 +514,14 @@ impl fmt::Display for ModifiedLine<'_> {
                  checkout it was applied from converted it); a new checkout changes nothing: \
                  add `*.sql -text` to .gitattributes and `migrate reinit` records the file",
             )?,
+            Some(crate::history::LineEndingChange::ToCr) => f.write_str(
+                "; it differs only by line endings: it ran with LF, the file has lone CR line \
+                 endings (an editor converted it); convert it to LF again",
+            )?,
+            Some(crate::history::LineEndingChange::ToLfFromCr) => f.write_str(
+                "; it differs only by line endings: it ran with lone CR line endings, the file \
+                 has LF (converted since); `migrate reinit` records the file",
+            )?,
             None => {}
         }
         Ok(())

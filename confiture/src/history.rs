@@ -302,7 +302,7 @@ pub fn differs_only_by_line_endings(migration: &Migration, row: &LedgerRow) -> b
 }
 
 /// How an up file differs from what ran only by its line endings ([`line_endings_change`]):
-/// which way the conversion went decides the way on.
+/// which way the conversion went decides the way on ([`LineEndingChange::file_has_lf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LineEndingChange {
@@ -315,21 +315,47 @@ pub enum LineEndingChange {
     /// (which records the file's checksum, the SHA-256 of its bytes, as confiture (Python)
     /// does) is the way on.
     ToLf,
+    /// It ran with LF and the file now has lone CRs (`\r` without `\n`, C016) among its line
+    /// endings: an editor converted it. As for [`LineEndingChange::ToCrlf`], the cure is LF
+    /// again, never `reinit`.
+    ToCr,
+    /// It ran with lone CR line endings and the file now has LF: it was converted since (C016
+    /// advises it for a file applied nowhere yet). As for [`LineEndingChange::ToLf`], the file
+    /// has the line endings to keep, and `reinit` is the way on.
+    ToLfFromCr,
+}
+
+impl LineEndingChange {
+    /// Whether the file now has LF, the line endings it ran with being others (CRLF, lone
+    /// CRs): what to keep, which `reinit` records. Otherwise it ran with LF, and the file is to
+    /// have LF again. The one rule of the way on: `up`'s and `status`'s help, `status`'s
+    /// `modified_applied_crlf`.
+    pub fn file_has_lf(self) -> bool {
+        matches!(self, LineEndingChange::ToLf | LineEndingChange::ToLfFromCr)
+    }
 }
 
 /// Whether `migration`'s up file differs from what `row` recorded only by its line endings,
 /// and which way: its text with CRLF turned to LF has the recorded checksum (it ran with LF:
-/// [`LineEndingChange::ToCrlf`]), or with LF turned to CRLF (it ran with CRLF:
-/// [`LineEndingChange::ToLf`]). A checkout that converts line endings (git's `core.autocrlf`)
-/// did it, not an edit. The one rule: `up`'s refusal, `down`'s and `migrate status` follow it.
+/// [`LineEndingChange::ToCrlf`]), or with every line end, lone CRs too
+/// ([`crate::text::with_lf_line_breaks`]), turned to LF ([`LineEndingChange::ToCr`]), or with
+/// LF turned to CRLF (it ran with CRLF: [`LineEndingChange::ToLf`]) or to CR (it ran with lone
+/// CRs: [`LineEndingChange::ToLfFromCr`]). A conversion of line endings (git's
+/// `core.autocrlf`, an editor) did it, not an edit. The one rule: `up`'s refusal, `down`'s and
+/// `migrate status` follow it.
 pub fn line_endings_change(migration: &Migration, row: &LedgerRow) -> Option<LineEndingChange> {
     let recorded = recorded_checksum(row)?;
     let text = &migration.up.text;
+    // A checkout's conversion leaves a CR that is no line end (data in a string) as it is.
     let lf = text.replace("\r\n", "\n");
+    let all_lf = crate::text::with_lf_line_breaks(text);
     let crlf = lf.replace('\n', "\r\n");
+    let cr = all_lf.replace('\n', "\r");
     [
         (lf, LineEndingChange::ToCrlf),
+        (all_lf, LineEndingChange::ToCr),
         (crlf, LineEndingChange::ToLf),
+        (cr, LineEndingChange::ToLfFromCr),
     ]
     .into_iter()
     .find(|(converted, _)| {
@@ -1755,6 +1781,41 @@ mod tests {
             slug: None,
             archived_into: None,
         }
+    }
+
+    /// A file that ran with lone CR line endings and was converted to LF since (as C016
+    /// advises) was plainly `modified`, as was one that ran with LF and has lone CRs: both
+    /// differ only by line endings, each way told apart as CRLF's are.
+    #[test]
+    fn a_lone_cr_conversion_is_a_line_ending_change() {
+        use LineEndingChange::{ToCr, ToCrlf, ToLf, ToLfFromCr};
+        let change = |ran: &str, now: &str| {
+            let mut m = migration("001");
+            m.up = SqlFile::new(
+                m.up.path.clone(),
+                now.to_string(),
+                TransactionMode::Transaction,
+                false,
+            );
+            line_endings_change(&m, &row("001", Some(&checksum(ran.as_bytes()))))
+        };
+        for (ran, now, expected) in [
+            ("-- a\rSELECT 1;\r", "-- a\nSELECT 1;\n", Some(ToLfFromCr)),
+            ("-- a\nSELECT 1;\n", "-- a\rSELECT 1;\r", Some(ToCr)),
+            ("-- a\nSELECT 1;\n", "-- a\r\nSELECT 1;\r", Some(ToCr)),
+            ("-- a\nSELECT 1;\n", "-- a\r\nSELECT 1;\r\n", Some(ToCrlf)),
+            ("-- a\r\nSELECT 1;\r\n", "-- a\nSELECT 1;\n", Some(ToLf)),
+            // A CR that is data in a string is kept by a checkout converting LF to CRLF.
+            ("SELECT 'a\rb';\n", "SELECT 'a\rb';\r\n", Some(ToCrlf)),
+            // An edit, or no change at all, is none.
+            ("-- a\rSELECT 1;\r", "-- a\nSELECT 2;\n", None),
+            ("-- a\rSELECT 1;\r", "-- a\rSELECT 1;\r", None),
+        ] {
+            assert_eq!(change(ran, now), expected, "{ran:?} -> {now:?}");
+        }
+        // Which of them `reinit` is the way on for: those whose file has LF.
+        assert!(ToLf.file_has_lf() && ToLfFromCr.file_has_lf());
+        assert!(!ToCrlf.file_has_lf() && !ToCr.file_has_lf());
     }
 
     fn states(h: &History<'_>) -> Vec<String> {

@@ -193,9 +193,10 @@ pub struct StatusReport {
     /// Those of `modified` whose up file differs from what ran only by its line endings
     /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
     pub modified_line_endings: Vec<String>,
-    /// Those of `modified_line_endings` that ran with CRLF and whose file has LF
-    /// ([`crate::history::LineEndingChange::ToLf`]): a new checkout changes nothing, `reinit`
-    /// records the file. The others ran with LF, and this checkout converted them to CRLF.
+    /// Those of `modified_line_endings` that ran with CRLF (or lone CR) line endings and whose
+    /// file has LF ([`crate::history::LineEndingChange::file_has_lf`]): a new checkout changes
+    /// nothing, `reinit` records the file. The others ran with LF, and this checkout (or an
+    /// editor) converted them to CRLF (or lone CRs).
     pub modified_applied_crlf: Vec<String>,
     /// Versions recorded whose files are gone (a newer release's among them: see
     /// `newer_database`).
@@ -474,7 +475,7 @@ pub fn report_while(
             .collect();
     let modified_line_endings: Vec<String> = line_endings.iter().map(|(v, _)| v.clone()).collect();
     let modified_applied_crlf: Vec<String> = (line_endings.iter())
-        .filter(|(_, change)| *change == crate::history::LineEndingChange::ToLf)
+        .filter(|(_, change)| change.file_has_lf())
         .map(|(v, _)| v.clone())
         .collect();
     let missing = versions(&|s| s == State::Missing);

@@ -29,17 +29,76 @@ pub fn without_bom(text: &str) -> &str {
 }
 
 /// The 1-based line on which byte `offset` of `bytes` stands (an offset past the end counts
-/// as the end).
+/// as the end). Lines end as [`is_line_break`] says: at a LF, and at a lone CR.
 pub fn line_of(bytes: &[u8], offset: usize) -> u32 {
-    let newlines = count_newlines(&bytes[..offset.min(bytes.len())]);
-    u32::try_from(newlines).unwrap_or(u32::MAX - 1) + 1
+    let breaks = count_line_breaks(bytes, 0..offset.min(bytes.len()));
+    u32::try_from(breaks).unwrap_or(u32::MAX - 1) + 1
 }
 
 /// The 1-based line and column of byte `offset` of `text`, as rustc counts them: the column
 /// counts characters (a tab is one), and a byte-order mark at the start of the text takes
 /// none. An offset inside a character counts from that character; past the end, the end.
+/// Lines end as [`is_line_break`] says.
 pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
     Locator::new(text).line_col(offset)
+}
+
+/// Whether byte `at` of `bytes` ends a line: a LF, or a CR not followed by a LF (a lone CR,
+/// as classic Mac OS wrote line endings). The one rule of where a line ends, the server's:
+/// PostgreSQL's scanner ends a line (and a `--` comment) at either, libpq turns an error
+/// position into psql's `LINE n` so, and the lexer reads it so. A CRLF is one line break, at
+/// its LF: its CR stands on the line it ends.
+pub fn is_line_break(bytes: &[u8], at: usize) -> bool {
+    match bytes.get(at) {
+        Some(b'\n') => true,
+        Some(b'\r') => bytes.get(at + 1) != Some(&b'\n'),
+        _ => false,
+    }
+}
+
+/// Where the line of byte `offset` of `bytes` starts: after the last line break before it
+/// ([`is_line_break`]), or 0.
+pub fn line_start(bytes: &[u8], offset: usize) -> usize {
+    let offset = offset.min(bytes.len());
+    (bytes[..offset].iter().enumerate().rev())
+        .find(|&(at, &b)| (b == b'\n' || b == b'\r') && is_line_break(bytes, at))
+        .map_or(0, |(at, _)| at + 1)
+}
+
+/// Where the line holding byte `from` of `bytes` ends: at its line break (a CRLF's CR), or at
+/// the end of `bytes`.
+pub fn line_end(bytes: &[u8], from: usize) -> usize {
+    let from = from.min(bytes.len());
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map_or(bytes.len(), |at| from + at)
+}
+
+/// Line `n` (1-based) of `bytes`, without its line break, as [`line_of`] counts lines; `None`
+/// past the last line, and for the nothing after a text's last line break (as an editor
+/// shows no line there).
+pub fn line_range(bytes: &[u8], n: u32) -> Option<std::ops::Range<usize>> {
+    let mut start = 0;
+    for _ in 1..n {
+        let end = line_end(bytes, start);
+        if end == bytes.len() {
+            return None;
+        }
+        // The break: a CRLF's two bytes, else one.
+        start = end
+            + if bytes[end..].starts_with(b"\r\n") {
+                2
+            } else {
+                1
+            };
+    }
+    (n >= 1 && start < bytes.len()).then(|| start..line_end(bytes, start))
+}
+
+/// `text` with every line break ([`is_line_break`]: a CRLF, a lone CR, a LF) written LF.
+pub fn with_lf_line_breaks(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 /// [`line_of`] and [`line_col`] for many offsets of one text: it moves from the previous
@@ -66,11 +125,13 @@ impl<'a> Locator<'a> {
     pub fn line_at(&mut self, offset: usize) -> u32 {
         let bytes = self.text.as_bytes();
         let offset = offset.min(bytes.len());
-        let moved = |range: &[u8]| u32::try_from(count_newlines(range)).unwrap_or(u32::MAX);
+        let moved = |range: std::ops::Range<usize>| {
+            u32::try_from(count_line_breaks(bytes, range)).unwrap_or(u32::MAX)
+        };
         if offset >= self.pos {
-            self.line = self.line.saturating_add(moved(&bytes[self.pos..offset]));
+            self.line = self.line.saturating_add(moved(self.pos..offset));
         } else {
-            self.line = self.line.saturating_sub(moved(&bytes[offset..self.pos]));
+            self.line = self.line.saturating_sub(moved(offset..self.pos));
         }
         self.pos = offset;
         self.line
@@ -83,12 +144,26 @@ impl<'a> Locator<'a> {
             offset -= 1;
         }
         let line = self.line_at(offset);
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
+        let line_start = line_start(self.text.as_bytes(), offset);
         let line_start = line_start.max(bom_len(self.text).min(offset));
-        let column = before[line_start..].chars().count();
+        let column = self.text[line_start..offset].chars().count();
         (line, u32::try_from(column).unwrap_or(u32::MAX - 1) + 1)
     }
+}
+
+/// The line breaks ([`is_line_break`]) among bytes `range` of `bytes`: its LFs and its lone
+/// CRs (a CR at the end of the range is lone unless the byte after the range is a LF).
+pub fn count_line_breaks(bytes: &[u8], range: std::ops::Range<usize>) -> usize {
+    let start = range.start;
+    let within = &bytes[range];
+    let lf = count_newlines(within);
+    if !within.contains(&b'\r') {
+        return lf;
+    }
+    let lone_cr = (within.iter().enumerate())
+        .filter(|&(at, &b)| b == b'\r' && is_line_break(bytes, start + at))
+        .count();
+    lf + lone_cr
 }
 
 /// Counts `\n` bytes. Summing into a byte per chunk lets the compiler use one SIMD lane per
@@ -453,6 +528,72 @@ mod tests {
         assert_eq!(line_col(text, usize::MAX), (3, 1));
         assert_eq!(line_of(text.as_bytes(), 10), 2);
         assert_eq!(line_of(b"", 5), 1);
+    }
+
+    /// A lone CR (`\r` not followed by `\n`) ends a line, as PostgreSQL's scanner, libpq's
+    /// error position (psql's `LINE n`) and the lexer read it; a CRLF is one line break, at its
+    /// LF (its CR stands on the line it ends).
+    #[test]
+    fn a_lone_cr_ends_a_line_and_a_crlf_is_one_break() {
+        let text = "SELECT 1;\rSELECT 2;\r\nSELECT 3;\n\rx\r";
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert_eq!(line_col(text, at("SELECT 1")), (1, 1));
+        assert_eq!(line_col(text, at("\rSELECT 2")), (1, 10));
+        assert_eq!(line_col(text, at("SELECT 2")), (2, 1));
+        // A CRLF: its CR and its LF stand on the line they end.
+        assert_eq!(line_col(text, at("\r\n")), (2, 10));
+        assert_eq!(line_col(text, at("\nSELECT 3")), (2, 11));
+        assert_eq!(line_col(text, at("SELECT 3")), (3, 1));
+        // A LF then a lone CR: two breaks, an empty line between.
+        assert_eq!(line_col(text, at("\rx")), (4, 1));
+        assert_eq!(line_col(text, at("x")), (5, 1));
+        assert_eq!(line_col(text, text.len()), (6, 1));
+        for (offset, _) in text.char_indices() {
+            assert_eq!(
+                line_of(text.as_bytes(), offset),
+                line_col(text, offset).0,
+                "{offset}"
+            );
+        }
+        assert_eq!(line_of(b"a\rb", 2), 2);
+        assert_eq!(line_of(b"a\r", 2), 2);
+        assert_eq!(line_of(b"a\r\n", 2), 1);
+        // After a byte-order mark and a lone CR, the column counts from the CR.
+        assert_eq!(line_col("\u{feff}\rab", 5), (2, 2));
+        // Line `n`'s text, without its line break, as the lines are counted.
+        let lines: Vec<_> = (1..=7)
+            .map(|n| line_range(text.as_bytes(), n).map(|r| &text[r]))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                Some("SELECT 1;"),
+                Some("SELECT 2;"),
+                Some("SELECT 3;"),
+                Some(""),
+                Some("x"),
+                None,
+                None
+            ]
+        );
+        assert_eq!(line_range(b"a\r\nb", 2), Some(3..4));
+        assert_eq!(line_range(b"a", 0), None);
+    }
+
+    #[test]
+    fn a_locator_moves_both_ways_over_every_line_ending() {
+        let text = "a\rbb\r\n\u{feff}c\n\rcc\r\r\n\n".repeat(50);
+        let mut locator = Locator::new(&text);
+        let mut offsets: Vec<usize> = (0..=text.len()).step_by(3).collect();
+        offsets.extend((0..text.len()).rev().step_by(2));
+        for offset in offsets {
+            let mut from_start = Locator::new(&text);
+            let fresh = from_start.line_col(offset);
+            assert_eq!(locator.line_col(offset), fresh, "offset {offset}");
+            assert_eq!(locator.line_at(offset), fresh.0, "offset {offset}");
+        }
+        // 7 breaks a repetition: 3 lone CRs, 2 CRLFs, 2 more LFs.
+        assert_eq!(line_of(text.as_bytes(), text.len()), 1 + 7 * 50);
     }
 
     #[test]

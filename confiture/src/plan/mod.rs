@@ -298,7 +298,8 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
 /// only: an intended schema change run through it would be recorded and never made.
 ///
 /// `line_endings` says which of them differ from what ran only by their line endings, and which
-/// way ([`crate::history::line_endings_change`]): to those this checkout converted to CRLF,
+/// way ([`crate::history::line_endings_change`]): to those this checkout converted to CRLF (or an
+/// editor to lone CRs),
 /// `reinit` is never offered (it would record the converted bytes, which every other checkout
 /// would see modified); to those that ran from CRLF bytes and whose file has LF, the bytes the
 /// repository holds, it is the way on (a new checkout changes nothing).
@@ -315,21 +316,21 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
     }
     if line_endings.to_crlf {
         help.push(
-            "a file that differs only by line endings (CRLF) was converted by your checkout \
-             (git's `core.autocrlf`): add `*.sql -text` to .gitattributes and check it out \
-             again (or convert it to LF); never `migrate reinit` it, which would record the \
-             CRLF bytes that every LF checkout then sees modified"
+            "a file that differs only by line endings (CRLF, or lone CR) was converted by your \
+             checkout (git's `core.autocrlf`) or an editor: add `*.sql -text` to .gitattributes \
+             and check it out again (or convert it to LF); never `migrate reinit` it, which \
+             would record the converted bytes that every LF checkout then sees modified"
                 .to_string(),
         );
     }
     if line_endings.to_lf {
         help.push(format!(
-            "a file that differs only by line endings ran with CRLF and has LF, the bytes the \
-             repository holds: the checkout it was applied from converted it (git's \
-             `core.autocrlf`), and a new checkout changes nothing; add `*.sql -text` to \
-             .gitattributes so that no checkout converts it again, and {} records the file as \
-             applied without running it (nothing that runs changed; `--dry-run` shows the rows \
-             first)",
+            "a file that differs only by line endings ran with CRLF (or lone CR) line endings \
+             and has LF, the bytes the repository holds: the checkout it was applied from \
+             converted it (git's `core.autocrlf`), or it was converted to LF since, and a new \
+             checkout changes nothing; add `*.sql -text` to .gitattributes so that no checkout \
+             converts it again, and {} records the file as applied without running it (nothing \
+             that runs changed; `--dry-run` shows the rows first)",
             reinit_hint()
         ));
     }
@@ -343,15 +344,16 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
 pub struct LineEndings {
     /// Some were edited.
     edited: bool,
-    /// Some ran with LF and their file has CRLF.
+    /// Some ran with LF and their file has CRLF (or lone CRs).
     to_crlf: bool,
-    /// Some ran with CRLF and their file has LF.
+    /// Some ran with CRLF (or lone CRs) and their file has LF.
     to_lf: bool,
 }
 
 impl LineEndings {
-    /// Of `modified` migrations, `to_crlf` ran with LF and have CRLF, and `to_lf` ran with CRLF
-    /// and have LF ([`crate::history::LineEndingChange`]); the others were edited.
+    /// Of `modified` migrations, `to_crlf` ran with LF and have CRLF (or lone CRs), and `to_lf`
+    /// ran with CRLF (or lone CRs) and have LF
+    /// ([`crate::history::LineEndingChange::file_has_lf`]); the others were edited.
     pub fn of(modified: usize, to_crlf: usize, to_lf: usize) -> LineEndings {
         LineEndings {
             edited: modified > to_crlf + to_lf,
@@ -369,9 +371,9 @@ impl LineEndings {
         let (mut modified, mut to_crlf, mut to_lf) = (0, 0, 0);
         for change in changes {
             modified += 1;
-            match change {
-                Some(LineEndingChange::ToCrlf) => to_crlf += 1,
-                Some(LineEndingChange::ToLf) => to_lf += 1,
+            match change.map(LineEndingChange::file_has_lf) {
+                Some(false) => to_crlf += 1,
+                Some(true) => to_lf += 1,
                 None => {}
             }
         }

@@ -3144,4 +3144,8 @@ fn the_modified_help_tells_the_line_endings_directions_apart() {
         assert!(all.contains(said), "{said}: {all}");
     }
     assert_eq!(help(&[None]), modified_help(LineEndings::of(1, 0, 0)));
+    // Lone CRs: the way on of the line endings the file has now, as CRLF's.
+    use crate::history::LineEndingChange::{ToCr, ToLfFromCr};
+    assert_eq!(help(&[Some(ToLfFromCr)]), to_lf);
+    assert_eq!(help(&[Some(ToCr)]), to_crlf);
 }

@@ -111,8 +111,14 @@ fn generate(rng: &mut XorShift) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// The line of `offset`, counted independently of `confiture::text`: a LF or a lone CR ends a
+/// line, as PostgreSQL's scanner and libpq count them; a CRLF once.
 fn line_of(text: &str, offset: usize) -> u32 {
-    text[..offset].bytes().filter(|&b| b == b'\n').count() as u32 + 1
+    let lf = text[..offset].replace("\r\n", "\n");
+    // A CR right before `offset` followed by a LF there is a CRLF's.
+    let cr_of_crlf = text[..offset].ends_with('\r') && text[offset..].starts_with('\n');
+    let breaks = lf.bytes().filter(|&b| b == b'\n' || b == b'\r').count();
+    (breaks - usize::from(cr_of_crlf)) as u32 + 1
 }
 
 fn check_invariants(text: &str) {

@@ -731,3 +731,54 @@ fn a_no_transaction_migration_cut_by_statement_timeout_says_what_it_committed_st
         .stderr_has("the session's")
         .stderr_has("what it committed stays");
 }
+
+/// A failure in a file with lone CR line endings is named at the line the server (psql's
+/// `LINE n`) and the linter count: a lone CR ends a line, a CRLF is one line break. A
+/// statement sent alone (a no-transaction file's) and the server's position in a
+/// transactional file's text both; lint's source line under a diagnostic is that line too.
+/// Was line 1 (or the line of the LFs alone) in every lone-CR case.
+#[test]
+fn a_failure_in_a_lone_cr_file_is_named_at_its_line() {
+    for (up, at) in [
+        (
+            "-- one\rCREATE TABLE t0 (a int);\r\r  INSERT INTO no_such_table VALUES (1);\r",
+            "001_m.up.sql:4:15",
+        ),
+        (
+            "-- one\nCREATE TABLE t1 (a int);\r\n\r  INSERT INTO t1 VALUES\r  (1, 2);\r",
+            "001_m.up.sql:5:7",
+        ),
+        (
+            "-- confiture:no-transaction\rCREATE TABLE t2 (a int);\r\rCREATE INDEX CONCURRENTLY i2 ON t2\r(no_such_column);\r",
+            "001_m.up.sql:4:1 (statement 2 of 2)",
+        ),
+        (
+            "-- one\r\nCREATE TABLE t3 (a int);\r\n\r\n  SELECT no_such_column FROM t3;\r\n",
+            "001_m.up.sql:4:10",
+        ),
+    ] {
+        // A no-transaction file's first statement commits: a database each.
+        let db = TestDb::new("ap_lone_cr");
+        let project = Project::new();
+        project.migration("001_m", up, "SELECT 1;\n");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(at)
+            .stderr_lacks("001_m.up.sql:1:");
+    }
+
+    let project = Project::new();
+    project.migration(
+        "001_m",
+        "-- one\rCREATE TABLE a (id int);\r\rDROP TABLE b;\r",
+        "SELECT 1;\n",
+    );
+    project
+        .run(&["lint"])
+        .stderr_has("001_m.up.sql:4:1")
+        .stderr_has("4 | DROP TABLE b;")
+        // C016's line is the first, without the lines after its CR.
+        .stderr_has("1 | -- one\n")
+        .stderr_lacks("1 | -- one\\r");
+}

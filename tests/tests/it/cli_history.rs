@@ -2915,6 +2915,76 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
     assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
 }
 
+/// A file applied with lone CR line endings and converted to LF since (as C016 advises for a
+/// file applied nowhere) was plainly `modified`, with the help of an edit: it differs only by
+/// its line endings, and its file has LF, so `reinit` is the way on, as for a file that ran
+/// with CRLF; one applied with LF whose file has lone CRs now is told to convert it back, never
+/// `reinit`.
+#[test]
+fn a_file_converted_from_lone_cr_to_lf_differs_only_by_line_endings() {
+    let db = TestDb::new("hcr_cr");
+    let project = Project::new();
+    project.migration(
+        "001_t1",
+        "-- one\rCREATE TABLE t1 (id int);\r",
+        "DROP TABLE t1;\n",
+    );
+    project.migration("002_t2", "CREATE TABLE t2 (id int);\n", "DROP TABLE t2;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+
+    // 001 ran with lone CRs, now LF.
+    project.write(
+        "db/migrations/001_t1.up.sql",
+        "-- one\nCREATE TABLE t1 (id int);\n",
+    );
+    for command in ["up", "status"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("lone CR")
+            .stderr_has("a new checkout changes nothing")
+            .stderr_has("`cargo confiture migrate reinit")
+            .stderr_lacks("check it out again")
+            .stderr_lacks("restore the modified files");
+    }
+    project
+        .run_on(&db, &["migrate", "up"])
+        .stderr_has("it ran with lone CR line endings, the file has LF");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(
+        run.json()["modified_line_endings"],
+        serde_json::json!(["001"])
+    );
+    assert_eq!(
+        run.json()["modified_applied_crlf"],
+        serde_json::json!(["001"])
+    );
+    project
+        .run_on(&db, &["migrate", "reinit", "--yes"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+
+    // 002 ran with LF, now lone CRs: back to LF, never `reinit`.
+    project.write("db/migrations/002_t2.up.sql", "CREATE TABLE t2 (id int);\r");
+    for command in ["up", "status"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("lone CR")
+            .stderr_has("convert it to LF")
+            .stderr_lacks("`cargo confiture migrate reinit")
+            .stderr_lacks("restore the modified files");
+    }
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(
+        run.json()["modified_line_endings"],
+        serde_json::json!(["002"])
+    );
+    assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
+}
+
 /// A row as confiture (Python) writes it for a migration it ran from `sql` (the up file's
 /// text): its version and name as it reads them from the file name, its checksum the SHA-256
 /// of the text, computed by the server. The migration's SQL is the caller's to run.

@@ -655,15 +655,23 @@ fn label_name(file: &SqlFile) -> String {
 
 impl Body<'_> {
     fn location(&self, body_text: &str, char_offset: usize) -> Location {
-        let before: String = body_text.chars().take(char_offset).collect();
-        let newlines = before.matches('\n').count() as u32;
-        let column = match before.rfind('\n') {
-            Some(nl) => before[nl + 1..].chars().count() as u32 + 1,
-            None => before.chars().count() as u32 + self.first_column,
+        // Lines end as the server and the linter end them (`text::is_line_break`: a lone CR
+        // too, a CRLF once).
+        let bytes = body_text.as_bytes();
+        let at = (body_text.char_indices().nth(char_offset)).map_or(body_text.len(), |(at, _)| at);
+        let breaks = crate::text::count_line_breaks(bytes, 0..at);
+        let column = match breaks {
+            0 => body_text[..at].chars().count() as u32 + self.first_column,
+            _ => {
+                body_text[crate::text::line_start(bytes, at)..at]
+                    .chars()
+                    .count() as u32
+                    + 1
+            }
         };
         Location {
             path: self.file.path.clone(),
-            line: self.first_line + newlines,
+            line: self.first_line + breaks as u32,
             column,
         }
     }
@@ -700,6 +708,26 @@ mod tests {
             .locate(&ErrorPosition::Original(position(&script, "-- héllo")))
             .unwrap();
         assert_eq!((first.line, first.column), (1, 1));
+    }
+
+    /// The server's position in a file with lone CR line endings, or CRLF, is on the line
+    /// PostgreSQL (psql's `LINE n`) and the linter count: a lone CR ends a line, a CRLF once.
+    #[test]
+    fn positions_count_a_lone_cr_as_a_line_break() {
+        for (text, line) in [
+            ("-- one\rCREATE TABLE a ();\r  CREAT TABLE b ();\r", 3),
+            ("-- one\r\nCREATE TABLE a ();\r\n  CREAT TABLE b ();\r\n", 3),
+            ("-- one\n\rCREATE TABLE a ();\r\n\r  CREAT TABLE b ();", 5),
+        ] {
+            let file = sql_file(text);
+            let mut script = Script::new();
+            script.push_sql("BEGIN;");
+            script.push_body(&file, &file.text, 1);
+            let loc = script
+                .locate(&ErrorPosition::Original(position(&script, "CREAT TABLE b")))
+                .unwrap();
+            assert_eq!((loc.line, loc.column), (line, 3), "{text:?}");
+        }
     }
 
     #[test]

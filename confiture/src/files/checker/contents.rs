@@ -112,8 +112,8 @@ pub(super) fn crlf_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
 }
 
 /// `C016`: the first lone CR (a `\r` not followed by `\n`), if any: a line ending to
-/// PostgreSQL's scanner (and to the lexer: it ends a `--` comment), none to git, terminals and
-/// the line numbers of diagnostics.
+/// PostgreSQL's scanner (and to the lexer: it ends a `--` comment) and to the line numbers of
+/// diagnostics ([`crate::text::is_line_break`]), none to git and terminals.
 pub(super) fn lone_cr_line_endings(path: &Path, text: &str) -> Option<Diagnostic> {
     let bytes = text.as_bytes();
     let at =
@@ -121,8 +121,8 @@ pub(super) fn lone_cr_line_endings(path: &Path, text: &str) -> Option<Diagnostic
     let span = Span::of(text, at..at + 1);
     let message = format!(
         "file has lone CR line endings (a CR without LF, the first at line {}, column {}): \
-         PostgreSQL ends a line and a `--` comment there, git, terminals and the line numbers \
-         of diagnostics do not",
+         PostgreSQL and the line numbers of diagnostics end a line and a `--` comment there, \
+         git and terminals do not",
         span.line, span.column
     );
     let help = "convert them to LF if the file is not applied anywhere yet (the checksum covers \

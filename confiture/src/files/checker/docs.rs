@@ -244,9 +244,10 @@ pub const LONE_CR_LINE_ENDINGS: RuleDoc = RuleDoc {
 (LF): a `--` comment stops there, and the text after it is SQL the server runs. The linter reads \
 the file the same way, but most tools see no line break at a lone CR (one not followed by LF): \
 git and diff tools show the file as one line, a terminal draws the text after the CR over the \
-text before it (`DROP TABLE a;` then a CR and `-- a comment` shows as the comment alone), and \
-the line numbers of diagnostics, which count LF, stay on the line where the CRs are. The \
-diagnostic gives the first lone CR's line and column. Convert the file to LF line endings if it \
+text before it (`DROP TABLE a;` then a CR and `-- a comment` shows as the comment alone). \
+The line numbers of diagnostics and of failures count a lone CR as a line end, as the server's \
+do: in such a file they name lines an editor may not show. The diagnostic gives the first lone \
+CR's line and column. Convert the file to LF line endings if it \
 is not applied anywhere yet (the ledger's checksum covers the up file's raw bytes); a CR that is \
 data in a string can be written `E'\\r'`.",
 };

@@ -3,6 +3,7 @@
 
 use super::lexer::{Token, TokenKind};
 use super::{in_code, Context, Diagnostic, RuleDoc, Severity};
+use crate::text;
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C122",
@@ -13,7 +14,8 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     explanation: "\
 A merge that could not combine two changes to the file wrote both versions into it between
 conflict markers: `<<<<<<< HEAD`, `|||||||` (the common ancestor, with `merge.conflictStyle
-diff3`), `=======` and `>>>>>>> branch`, each at the start of a line. Such a file is no SQL:
+diff3`), `=======` and `>>>>>>> branch`, each at the start of a line (after a LF, a CRLF or a
+lone CR: PostgreSQL ends a line at each). Such a file is no SQL:
 the server refuses it at the marker, after the migrations before it have run, and a
 no-transaction migration's statements before the marker have committed. A marker is reported
 where it starts a line outside strings, quoted identifiers and comments (inside them it is
@@ -80,19 +82,17 @@ fn defines_code(cx: &Context<'_>, tokens: &[Token<'_>]) -> bool {
         || (is(0, "create") && (routine(1) || (is(1, "or") && is(2, "replace") && routine(3))))
 }
 
-/// The end of the marker line `token` starts, if it starts one: where its line ends (before a
-/// `\r\n`).
+/// The end of the marker line `token` starts, if it starts one: where its line ends (at its
+/// line break, a CRLF's CR; lines end as [`text::is_line_break`] says, at a lone CR too).
 fn marker_line(cx: &Context<'_>, token: &Token<'_>) -> Option<usize> {
     if token.kind != TokenKind::Other {
         return None;
     }
     let rest = cx.text.get(token.start..)?;
-    let line_start = (cx.text.get(..token.start))
-        .is_none_or(|before| before.is_empty() || before.ends_with('\n'));
-    marker_of(rest).filter(|_| line_start)?;
-    let line = rest.split('\n').next().unwrap_or(rest);
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    Some(token.start + line.len())
+    let bytes = cx.text.as_bytes();
+    let starts_line = text::line_start(bytes, token.start) == token.start;
+    marker_of(rest).filter(|_| starts_line)?;
+    Some(text::line_end(bytes, token.start))
 }
 
 /// A diagnostic for each marker that starts a line among `tokens`, the rest of its line
@@ -127,7 +127,8 @@ fn report_markers(cx: &Context<'_>, tokens: &[Token<'_>], out: &mut Vec<Diagnost
 fn marker_of(line: &str) -> Option<&'static str> {
     MARKERS.iter().find_map(|&(marker, labelled)| {
         let rest = line.strip_prefix(marker)?;
-        let ends = rest.is_empty() || rest.starts_with('\n') || rest.starts_with("\r\n");
+        // A line break after it: a LF, a CRLF or a lone CR (`text::is_line_break`).
+        let ends = rest.is_empty() || rest.starts_with(['\n', '\r']);
         (ends || (labelled && rest.starts_with([' ', '\t']))).then_some(marker)
     })
 }
@@ -149,6 +150,25 @@ mod tests {
             up("<<<<<<< HEAD\r\nSELECT 1;\r\n=======\r\nSELECT 2;\r\n>>>>>>> b\r\n"),
             [("C122", 1), ("C122", 3), ("C122", 5)]
         );
+    }
+
+    /// A lone CR ends a line (`text::is_line_break`): a marker after one starts a line, and
+    /// one ends a marker's line, as after a LF; in a function's body too.
+    #[test]
+    fn a_marker_after_a_lone_cr_starts_a_line() {
+        assert_eq!(
+            up("SELECT 0;\r<<<<<<< HEAD\rSELECT 1;\r=======\rSELECT 2;\r>>>>>>> b\r"),
+            [("C122", 2), ("C122", 4), ("C122", 6)]
+        );
+        assert_eq!(
+            up("<<<<<<< HEAD\r\nSELECT 1;\n\r=======\rSELECT 2;\r\n>>>>>>> b"),
+            [("C122", 1), ("C122", 4), ("C122", 6)]
+        );
+        let text = "DO $do$\rBEGIN\r<<<<<<< HEAD\r  PERFORM 1;\r=======\r  PERFORM 2;\r\
+                    >>>>>>> b\rEND\r$do$;\r";
+        assert_eq!(up(text), [("C122", 3), ("C122", 5), ("C122", 7)]);
+        // Mid-line, or in a comment a lone CR does not end (a `/* */` one), it is none.
+        assert_eq!(up("SELECT 1 \r/*\r=======\r*/;\rSELECT 2 <<<<<<< 3;\r"), []);
     }
 
     #[test]

@@ -559,16 +559,18 @@ mod tests {
     /// migrations before it ran, or took it into a name (`cafe\u{200b}`).
     /// A lone CR (`\r` without `\n`) ends a `--` comment for PostgreSQL's scanner (`newline
     /// [\n\r]` in scan.l), and so for the rules: the statement after it, which a terminal
-    /// may draw over the comment, is checked (its line is LF's: C016 says so of the file).
+    /// may draw over the comment, is checked, on the line after the CR.
     #[test]
     fn a_lone_cr_ends_a_comment_as_the_server_reads_it() {
         use super::test_support::{down, up};
-        assert_eq!(up("-- a note\rDROP TABLE a;\r"), [("C115", 1)]);
+        assert_eq!(up("-- a note\rDROP TABLE a;\r"), [("C115", 2)]);
         assert_eq!(
             down("SELECT 1; -- x\rDELETE FROM tb_confiture;"),
-            [("C108", 1)]
+            [("C108", 2)]
         );
-        assert_eq!(up("SELECT 1;\n-- a note\r\\i other.sql\n"), [("C103", 2)]);
+        assert_eq!(up("SELECT 1;\n-- a note\r\\i other.sql\n"), [("C103", 3)]);
+        // A CRLF is one line break.
+        assert_eq!(up("-- a note\r\nDROP TABLE a;\r\n"), [("C115", 2)]);
         // In a string it is data: no comment ends there.
         assert_eq!(up("SELECT '-- a\rDROP TABLE a;';"), []);
     }
