@@ -2564,9 +2564,16 @@ fn a_no_transaction_migration_that_sets_a_tiny_idle_session_timeout_is_named_as_
     run.code(exit::CONNECTION)
         .stderr_has("migration 002_idle ended its own session")
         .stderr_has("002_idle.up.sql:3")
-        .stderr_has("SQLSTATE 57P05")
         .stderr_has("help: remove that statement from")
         .stderr_lacks("another session or an administrator");
+    // The server writes its FATAL and closes at once: the driver reads its SQLSTATE, or only
+    // the closed socket (then the message says so); either way the statement is named.
+    assert!(
+        run.stderr.contains("SQLSTATE 57P05")
+            || run.stderr.contains("the server's reason did not reach us"),
+        "{}",
+        run.dump()
+    );
     assert!(
         status_line(&project, &db, "002_idle").contains("interrupted"),
         "{}",

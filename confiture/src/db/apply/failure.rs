@@ -653,7 +653,10 @@ pub(crate) struct OwnEnd {
 /// statement markers went with the session: any of them). 57P05 (idle session timeout): a
 /// finished statement that set the session's `idle_session_timeout` (the rules' reading, C119);
 /// 57P01 (terminated) or no word: the running statement (any, when not known) calling
-/// `pg_terminate_backend(pg_backend_pid())`. Any other code (a shutdown, a crash), or a
+/// `pg_terminate_backend(pg_backend_pid())`; no word while a no-transaction migration ran
+/// nothing (between two of its messages, the session idle): also a finished statement that set
+/// `idle_session_timeout`, as for 57P05 — the server writes its FATAL and closes at once, and
+/// the driver often sees only the closed socket. Any other code (a shutdown, a crash), or a
 /// statement that does neither — a function, dynamic SQL, another session — is not put down
 /// to the file: `None`.
 pub(crate) fn own_session_end(
@@ -662,23 +665,44 @@ pub(crate) fn own_session_end(
     completed: usize,
     running: Option<usize>,
 ) -> Option<OwnEnd> {
-    let spans = file.statements.iter().map(|s| (s.range.clone(), s.line));
     match code {
         Some(c) if c == SqlState::IDLE_SESSION_TIMEOUT.code() => {
-            let (index, _, set) =
-                crate::files::rules::idle_session_ended_by(&file.text, spans, completed)?;
-            Some(OwnEnd {
-                index,
-                what: format!(
-                    "sets idle_session_timeout (`{set}`), and the server closed the session when \
-                     it waited that long for confiture's next statement"
-                ),
-            })
+            own_idle_timeout(file, completed, "")
         }
-        None => own_termination(file, running),
+        // The socket closed before the driver read the server's FATAL (often the case: the
+        // server writes it and closes at once): the running statement that terminates its own
+        // backend, else, between two messages of a no-transaction migration, a finished
+        // statement that set a session idle_session_timeout (the only idle gaps we leave).
+        None => own_termination(file, running).or_else(|| {
+            (file.mode == TransactionMode::NoTransaction && running.is_none())
+                .then(|| {
+                    own_idle_timeout(
+                        file,
+                        completed,
+                        " (the server's reason did not reach us before it closed the connection, \
+                         while it waited between statements)",
+                    )
+                })
+                .flatten()
+        }),
         Some(c) if c == SqlState::ADMIN_SHUTDOWN.code() => own_termination(file, running),
         Some(_) => None,
     }
+}
+
+/// The statement among the first `completed` of `file` that set the session's
+/// `idle_session_timeout` (the rules' reading, C119), as [`own_session_end`] names it; `how`
+/// ends the sentence (how the session's end was seen, when not by its SQLSTATE).
+fn own_idle_timeout(file: &SqlFile, completed: usize, how: &str) -> Option<OwnEnd> {
+    let spans = file.statements.iter().map(|s| (s.range.clone(), s.line));
+    let (index, _, set) = crate::files::rules::idle_session_ended_by(&file.text, spans, completed)?;
+    Some(OwnEnd {
+        index,
+        what: format!(
+            "sets idle_session_timeout (`{set}`), and the server closed the session when it \
+             waited that long for confiture's next statement{how}"
+        ),
+    })
 }
 
 /// The statement of `file` (the `running` one, or any when not known) calling
@@ -2231,5 +2255,27 @@ mod tests {
         assert_eq!(refusal.location.map(|l| l.line), Some(1));
         assert_eq!(refusal.error.kind, ErrorKind::Invalid);
         assert!(copy_refusal(&steps[..1]).is_none());
+    }
+
+    /// The server writes its FATAL and closes at once: the driver often reads only the closed
+    /// socket, no SQLSTATE (a fresh-clone CI run saw 57P05 arrive as no word at all). A
+    /// no-transaction migration that set a tiny `idle_session_timeout` and was between two
+    /// messages (running nothing) is still named; a transactional one, which leaves no idle
+    /// gap, or one running a statement then, is not put down to that setting.
+    #[test]
+    fn a_session_closed_without_a_word_between_messages_blames_the_idle_timeout_set() {
+        let text =
+            "CREATE TABLE a (i int);\nSET idle_session_timeout = '1ms';\nCREATE TABLE b (i int);\n";
+        let file = |mode| SqlFile::new("m.sql", text, mode, false);
+        let no_tx = file(TransactionMode::NoTransaction);
+        for code in [None, Some(SqlState::IDLE_SESSION_TIMEOUT.code())] {
+            let own = own_session_end(&no_tx, code, 2, None).expect("named");
+            assert_eq!(own.index, 1, "{code:?}");
+            assert!(own.what.contains("idle_session_timeout"), "{}", own.what);
+        }
+        assert_eq!(own_session_end(&no_tx, None, 1, None), None, "not set yet");
+        assert_eq!(own_session_end(&no_tx, None, 2, Some(2)), None, "running");
+        let tx = file(TransactionMode::Transaction);
+        assert_eq!(own_session_end(&tx, None, 3, None), None, "no idle gap");
     }
 }
