@@ -525,6 +525,9 @@ pub(super) fn migrator_choosing(
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);
     }
+    // A server not accepting connections yet, waited for (`--wait-for-server`): said as it
+    // waits, not only when the wait has passed.
+    migrator.on_server_wait(|waiting| Output::note_line(&display::escape(&waiting.to_string())));
     migrator.on_connect(move |_| {
         Output::note_line(&using);
         if let Some(warning) = ignored {

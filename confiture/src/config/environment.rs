@@ -126,7 +126,80 @@ pub struct Environment {
     /// whose file (or label: `--database-url`) is where a help says to set one
     /// ([`Environment::set_in_file`]).
     pub(crate) settings_from: Option<(Option<PathBuf>, String)>,
+    /// Told while a connection waits for a server that does not accept connections yet
+    /// (`migration.wait_for_server`): [`crate::Migrator::on_server_wait`].
+    pub(crate) server_wait_watch: Option<ServerWaitWatch>,
 }
+
+/// A connection waiting for a server that does not accept connections yet
+/// (`migration.wait_for_server`), as [`crate::Migrator::on_server_wait`] is told of it: when the
+/// first try has failed so, then about every [`WaitingForServer::EVERY`] while the wait lasts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitingForServer {
+    /// How long it has waited so far (since the first try started).
+    pub waited: Duration,
+    /// False the first time a connection's wait is told, true after.
+    pub again: bool,
+    /// How long it waits at most (`migration.wait_for_server`).
+    pub wait: Duration,
+    /// Why the last try failed (`could not connect to ...: connection refused`), without the
+    /// password.
+    pub reason: String,
+}
+
+impl WaitingForServer {
+    /// How often a wait that lasts is told again.
+    pub const EVERY: Duration = Duration::from_secs(5);
+}
+
+/// `waiting up to 60s for the server to accept connections: could not connect to ...`, then
+/// `still waiting for the server to accept connections (5.2s of 60s): ...`: the CLI's lines.
+impl std::fmt::Display for WaitingForServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let wait = match super::Timeout::new(self.wait) {
+            Ok(wait) => wait.to_string(),
+            Err(_) => format!("{:.0}s", self.wait.as_secs_f64()),
+        };
+        if !self.again {
+            write!(
+                f,
+                "waiting up to {wait} for the server to accept connections: {}",
+                self.reason
+            )
+        } else {
+            write!(
+                f,
+                "still waiting for the server to accept connections ({:.1}s of {wait}): {}",
+                self.waited.as_secs_f64(),
+                self.reason
+            )
+        }
+    }
+}
+
+/// What [`crate::Migrator::on_server_wait`] registers: called on whichever thread connects.
+#[derive(Clone)]
+// Only a connection (feature `db`) calls it.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) struct ServerWaitWatch(
+    pub(crate) std::sync::Arc<dyn Fn(&WaitingForServer) + Send + Sync>,
+);
+
+impl std::fmt::Debug for ServerWaitWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerWaitWatch")
+    }
+}
+
+/// Watching is not part of what an environment is: any two are equal.
+impl PartialEq for ServerWaitWatch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ServerWaitWatch {}
 
 /// A part of a connection an environment file writes, which a help may say to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,6 +345,7 @@ impl Environment {
             connection_lines: ConnectionLines::default(),
             listed: Listed::Nothing,
             settings_from: None,
+            server_wait_watch: None,
         })
     }
 

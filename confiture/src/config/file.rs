@@ -772,6 +772,7 @@ fn read_environment(
         connection_lines,
         listed: super::environment::Listed::Nothing,
         settings_from: None,
+        server_wait_watch: None,
     })
 }
 

@@ -108,8 +108,12 @@ pub use dotenv::FILE_NAME as DOTENV_FILE;
 pub(crate) use environment::ConnectionPart;
 #[cfg(feature = "db")]
 pub(crate) use environment::Listed;
+#[cfg(feature = "db")]
+pub(crate) use environment::ServerWaitWatch;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};
-pub use environment::{process_vars, Environment, MigrationSettings, Origin, Selection};
+pub use environment::{
+    process_vars, Environment, MigrationSettings, Origin, Selection, WaitingForServer,
+};
 #[cfg(all(feature = "env-files", feature = "db"))]
 pub(crate) use expand::unbraced_variable;
 #[cfg(all(feature = "env-files", feature = "db"))]

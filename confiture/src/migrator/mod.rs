@@ -468,6 +468,33 @@ impl Migrator {
         self.on_connect = Some(Box::new(announce));
     }
 
+    /// Calls `watch` while a connection of this session waits for a server that does not
+    /// accept connections yet ([`Migrator::wait_for_server`]): after the first try that fails
+    /// so, then about every [`WaitingForServer::EVERY`](crate::config::WaitingForServer::EVERY)
+    /// until the server accepts or the wait has passed (the command's error then says how long
+    /// it waited). Without a wait, never called. `watch` is called on whichever thread connects
+    /// (`up` and `status` connect on a thread of their own while they read the files). The CLI
+    /// prints its `waiting for the server ...` lines there.
+    ///
+    /// ```no_run
+    /// # fn main() -> confiture::Result<()> {
+    /// let mut migrator = confiture::Migrator::from_url("postgresql://app@db/app")?
+    ///     .wait_for_server(std::time::Duration::from_secs(60));
+    /// migrator.on_server_wait(|waiting| {
+    ///     eprintln!("waiting for the server ({:?} so far): {}", waiting.waited, waiting.reason)
+    /// });
+    /// migrator.status()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn on_server_wait(
+        &mut self,
+        watch: impl Fn(&crate::config::WaitingForServer) + Send + Sync + 'static,
+    ) {
+        self.env.server_wait_watch =
+            Some(crate::config::ServerWaitWatch(std::sync::Arc::new(watch)));
+    }
+
     /// Asks `check` once, when this session is about to reach the server for the first time —
     /// after everything a command decides from its flags and files (`--steps 0`, an unknown
     /// `--target`, broken files), which it refuses first — and fails the command with its

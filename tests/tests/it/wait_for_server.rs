@@ -29,7 +29,8 @@ fn up_waits_for_a_server_that_starts_after_it() {
     at_once
         .code(exit::CONNECTION)
         .stderr_has("connection refused")
-        .stderr_has("--wait-for-server 60s");
+        .stderr_has("--wait-for-server 60s")
+        .stderr_lacks("waiting up to");
 
     let child = project.spawn(&[
         "migrate",
@@ -46,7 +47,14 @@ fn up_waits_for_a_server_that_starts_after_it() {
     cluster.start_on(port);
     let output = child.wait_with_output().expect("wait for the CLI");
     let run = Run::from_output(output, started.elapsed());
-    run.code(exit::SUCCESS).stderr_lacks("error");
+    // Said as it waits, on stderr, after the `using` line: not a silent pause.
+    run.code(exit::SUCCESS)
+        .stderr_lacks("error")
+        .stderr_has(&format!(
+            "using --database-url: postgres@127.0.0.1:{port}/late_app\n\
+             waiting up to 2min for the server to accept connections: connection refused"
+        ))
+        .stdout_lacks("waiting");
     let rows: Vec<String> = cluster
         .connect("late_app")
         .query("SELECT version FROM tb_confiture ORDER BY version", &[])
@@ -73,13 +81,16 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
         "--database-url",
         &url,
         "--wait-for-server",
-        "1s",
+        "6s",
     ]);
     flag.code(exit::CONNECTION)
         .stderr_has("connection refused")
-        .stderr_has("for the server to accept connections (wait_for_server 1s)")
-        .stderr_lacks("--wait-for-server 60s");
-    assert!(flag.elapsed >= Duration::from_secs(1), "{}", flag.dump());
+        .stderr_has("for the server to accept connections (wait_for_server 6s)")
+        .stderr_lacks("--wait-for-server 60s")
+        // Told as it waits: at the first refusal, then again every five seconds or so.
+        .stderr_has("waiting up to 6s for the server to accept connections: connection refused")
+        .stderr_has("still waiting for the server to accept connections (5.");
+    assert!(flag.elapsed >= Duration::from_secs(6), "{}", flag.dump());
 
     project.write(
         "db/environments/late.yaml",
@@ -112,7 +123,8 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
     answered
         .code(exit::CONNECTION)
         .stderr_has("does not exist")
-        .stderr_lacks("wait_for_server");
+        .stderr_lacks("wait_for_server")
+        .stderr_lacks("waiting");
     assert!(
         answered.elapsed < Duration::from_secs(60),
         "a refusal by the server was waited out: {}",
@@ -130,6 +142,8 @@ fn a_library_session_waits_for_a_server_that_starts_after_it() {
     project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
     let root = project.path("");
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tells = told.clone();
     let applying = std::thread::spawn(move || {
         let env = confiture::config::Environment::from_url(&url, "the test").expect("a URL");
         let mut migrator = confiture::Migrator::new(
@@ -138,6 +152,7 @@ fn a_library_session_waits_for_a_server_that_starts_after_it() {
             confiture::files::CheckOptions::default(),
         )
         .wait_for_server(Duration::from_secs(120));
+        migrator.on_server_wait(move |waiting| tells.lock().unwrap().push(waiting.clone()));
         migrator
             .up(
                 &confiture::migrate::UpOptions::default(),
@@ -153,6 +168,16 @@ fn a_library_session_waits_for_a_server_that_starts_after_it() {
         .expect("the library's thread")
         .unwrap_or_else(|e| panic!("up did not wait for the server: {e}"));
     assert_eq!(applied, 1);
+    // Its watch was told of the wait as it waited (first, then only every five seconds).
+    let told = told.lock().unwrap();
+    assert!(!told.is_empty(), "the wait was not told");
+    assert!(!told[0].again, "{told:?}");
+    assert!(told[0].reason.contains("connection refused"), "{told:?}");
+    assert_eq!(told[0].wait, Duration::from_secs(120));
+    assert!(
+        told.len() <= 2,
+        "told more often than every five seconds: {told:?}"
+    );
     let tables: i64 = cluster
         .connect("postgres")
         .query_one("SELECT count(*) FROM tb_confiture", &[])

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use postgres::error::SqlState;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs};
+use crate::config::{ConnectionSpec, Environment, SslMode, TargetSessionAttrs, WaitingForServer};
 use crate::error::{Error, Result};
 use crate::migrator::blocking_here;
 use explain::explain;
@@ -263,6 +263,20 @@ impl NoSession {
         }
     }
 
+    /// Why each host failed, in a line: their errors' messages (never a password: a
+    /// connection is shown without it).
+    fn reason(&self) -> String {
+        let reasons: Vec<String> = (self.errors.iter())
+            .map(|(failure, _)| match failure {
+                HostFailure::Explained(error) => error.message.clone(),
+                HostFailure::MissingDatabase(env, _) => {
+                    format!("database {} does not exist", env.connection)
+                }
+            })
+            .collect();
+        reasons.join("; ")
+    }
+
     /// Whether trying again later may connect: every host tried is not accepting connections
     /// yet, and no setting is wrong whatever the host.
     fn waits(&self) -> bool {
@@ -316,12 +330,27 @@ impl NoSession {
 
 /// [`select_once`], tried again while no host accepts connections yet, within
 /// `migration.wait_for_server` ([`ServerWait`]).
+/// Each failed try that waits is told to the environment's watch
+/// ([`crate::Migrator::on_server_wait`]): the first, then about every
+/// [`WaitingForServer::EVERY`].
 fn select(env: &Environment, need: Need) -> Result<Session, NoSession> {
     let mut waiting = ServerWait::new(env.migration.wait_for_server);
     loop {
         match select_once(env, need) {
             Err(failed) if failed.waits() => match waiting.next_delay() {
-                Some(delay) => std::thread::sleep(delay),
+                Some(delay) => {
+                    if let (Some(watch), Some((waited, again))) =
+                        (&env.server_wait_watch, waiting.tell_now())
+                    {
+                        (watch.0)(&WaitingForServer {
+                            waited,
+                            again,
+                            wait: env.migration.wait_for_server,
+                            reason: failed.reason(),
+                        });
+                    }
+                    std::thread::sleep(delay);
+                }
                 None => {
                     return Err(NoSession {
                         waited: waiting.waited(),
@@ -506,6 +535,8 @@ struct ServerWait {
     wait: Duration,
     started: Instant,
     backoff: crate::db::backoff::Backoff,
+    /// When the wait was last told ([`ServerWait::tell_now`]).
+    told: Option<Duration>,
 }
 
 /// The first delay between tries (doubled up to [`SERVER_WAIT_MAX`], with jitter): a server
@@ -519,7 +550,23 @@ impl ServerWait {
             wait,
             started: Instant::now(),
             backoff: crate::db::backoff::Backoff::new(SERVER_WAIT_FIRST, SERVER_WAIT_MAX),
+            told: None,
         }
+    }
+
+    /// How long it has waited, when that is to be told now: at the first failed try, then
+    /// once [`WaitingForServer::EVERY`] has passed since it was last told.
+    /// It is told again ([`WaitingForServer::again`]) after the first time.
+    fn tell_now(&mut self) -> Option<(Duration, bool)> {
+        let waited = self.started.elapsed();
+        let (due, again) = match self.told {
+            None => (true, false),
+            Some(told) => (waited.saturating_sub(told) >= WaitingForServer::EVERY, true),
+        };
+        if due {
+            self.told = Some(waited);
+        }
+        due.then_some((waited, again))
     }
 
     /// How long to sleep before the next try, never past the wait; `None` once it has passed
