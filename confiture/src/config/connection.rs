@@ -978,6 +978,35 @@ mod tests {
         }
     }
 
+    /// A password holding both `@` and `/` unencoded (`p@ss/S3cret`, often from a variable:
+    /// `postgresql://postgres:${PW}@127.0.0.1:5432/app`) ends the user name at its `@` and the
+    /// host at its `/`: libpq reads the database `S3cret@127.0.0.1:5432/app` on the host `ss`,
+    /// and that name was shown everywhere (`using ...`, errors, JSON) — the password's end in
+    /// clear. A database name with an `@` followed by what only a host has (`/`, `:port`) is
+    /// that mistake: refused, never shown.
+    #[test]
+    fn a_password_with_at_and_slash_is_refused_not_shown_as_a_database() {
+        for text in [
+            "postgresql://postgres:p@ss/S3cret@127.0.0.1:5432/app",
+            "postgresql://u:Zs@cret/x@h/db",
+            "postgresql://u:p@ss/S3cret@h:5432",
+            "postgres://u:p@h1/S3cret@h2,h3/db?sslmode=disable",
+        ] {
+            let err = ConnectionSpec::parse(text).unwrap_err();
+            let shown = format!("{err} {:?} {:?}", err.help, err.details);
+            assert!(
+                err.message
+                    .contains("found `@` after the host, in the database name")
+                    && err.message.contains("%2F"),
+                "{text}: {shown}"
+            );
+            assert!(
+                !shown.contains("S3cret") && !shown.contains("cret"),
+                "{shown}"
+            );
+        }
+    }
+
     /// libpq's rule (`conninfo_uri_parse_options`): the user name and password end at the
     /// first `@` before the first `/`. A URL with no credentials whose parameter holds a raw
     /// `@` (`postgresql://127.0.0.1/db?application_name=a@b`, which psql takes) was refused as

@@ -161,6 +161,23 @@ fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
                 .to_string(),
         );
     }
+    // With a user name, an `@` in the database name is data (`app@eu`), unless what follows it
+    // is what only a host has, a `/` or a `:port` (`u:p@ss/S3cret@h:5432/app`, which libpq
+    // reads as the database `S3cret@h:5432/app` on the host `ss`): a password's `@` and `/`
+    // not percent-encoded, whose end would be shown as that database's name.
+    let host_after_at = |p: &str| {
+        p.split_once('@')
+            .is_some_and(|(_, after)| after.contains(['/', ':']))
+    };
+    if userinfo.is_some() && path.is_some_and(host_after_at) {
+        return Err(
+            "found `@` after the host, in the database name, followed by what looks like a \
+             host: a `/` in the user name or password ended the host early; percent-encode \
+             `/`, `?` and `@` in the user name and password (%2F, %3F, %40); a database \
+             name's own `@` is written %40"
+                .to_string(),
+        );
+    }
     if let Some(userinfo) = userinfo {
         let (user, password) = match userinfo.split_once(':') {
             Some((user, password)) => (user, Some(password)),
