@@ -85,6 +85,23 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
     // A byte-order mark (Windows editors write one) is not part of the first name: dotenvy
     // refused the first line.
     let text = &bytes[crate::text::bom_len_of_bytes(&bytes)..];
+    // dotenvy, as a shell sourcing the file, ends lines at a LF alone: a lone CR (old Mac line
+    // endings; a line break wherever else we count lines, `text::is_line_break`) made the
+    // rest of the file part of one line, `DATABASE_URL` unread or its value the rest of the
+    // file. Refused, at the line it ends.
+    if let Some(at) =
+        (0..text.len()).find(|&at| text[at] == b'\r' && crate::text::is_line_break(text, at))
+    {
+        let line = crate::text::line_of(text, at);
+        return Err(Error::invalid(format!(
+            "{shown}:{line}: the line ends with a lone CR (old Mac line endings), which a \
+             `.env` file does not end lines with: {VARIABLE} was not read from {shown}"
+        ))
+        .with_help(format!(
+            "save {shown} with LF line endings (CRLF ones read too), or name the database \
+             another way"
+        )));
+    }
     let mut found = None;
     for entry in dotenvy::from_read_iter(text) {
         let (name, value) = entry.map_err(|e| unreadable(&shown, text, e))?;
@@ -287,6 +304,40 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// dotenvy (and a shell sourcing the file) ends lines at a LF alone: a `.env` written with
+    /// lone CRs (old Mac line endings) was one line to it — `DATABASE_URL` after the first
+    /// line silently not read, or a value holding the rest of the file. Lines end at a lone
+    /// CR for every other file we count lines of (`text::is_line_break`), so such a file is
+    /// refused, naming the line the first lone CR ends and the line endings to write (exit 5,
+    /// the other refusals of the file's); CRLF files read as before.
+    #[test]
+    fn a_lone_cr_line_ending_is_refused_at_its_line() {
+        for (text, at) in [
+            ("A=1\rDATABASE_URL=postgresql://h/a\r", 1),
+            ("DATABASE_URL=postgresql://h/a\r", 1),
+            ("# c\nA=1\nDATABASE_URL=postgresql://h/a\rB=2\n", 3),
+            (
+                "\u{feff}A=1\r\nB=\"x\ry\"\r\nDATABASE_URL=postgresql://h/a\r\n",
+                2,
+            ),
+        ] {
+            let err = error_of(text);
+            assert_eq!(err.exit_code(), crate::exit::INVALID, "{text:?}: {err}");
+            assert!(
+                err.message.contains(&format!("{FILE_NAME}:{at}: "))
+                    && err.message.contains("lone CR")
+                    && err.message.contains("DATABASE_URL was not read"),
+                "{text:?}: {err}"
+            );
+            let help = err.help.clone().unwrap_or_default();
+            assert!(help.contains("LF line endings"), "{text:?}: {help}");
+        }
+        assert_eq!(
+            database_url_of("A=1\r\nDATABASE_URL=postgresql://h/a\r\n").as_deref(),
+            Some("postgresql://h/a")
+        );
     }
 
     /// A `.env` that is there but is not a file that can be read is said, naming it and why

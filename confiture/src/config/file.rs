@@ -56,7 +56,8 @@ impl Environment {
     ) -> Result<MigrationSettings> {
         let (text, _) = read_text(path, labels)?;
         let shown = display_path(path);
-        let text = text.get(crate::text::bom_len(&text)..).unwrap_or(&text);
+        let text = yaml_text(&text);
+        let text = &*text;
         let file = FileContext {
             shown: &shown,
             path,
@@ -655,6 +656,23 @@ fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
     )
 }
 
+/// The YAML an environment file's text holds, as every reader of it ([`FileContext`]) takes it:
+/// without a byte-order mark (editors on Windows write one; it is not YAML: the parser took
+/// the file for two documents once it had a second line), and with LF line breaks. YAML ends
+/// a line at a LF, a CRLF and a lone CR (`b-break`; the parser and PyYAML read them alike, a
+/// scalar's line breaks all LF), as [`crate::text::is_line_break`] counts lines: the text with
+/// LF line breaks is the same YAML, and every line found by indentation or quoted from it
+/// ([`KeyLines`], `str::lines`) is then the line the parser and an editor name (a lone-CR file
+/// was line 1 throughout).
+fn yaml_text(text: &str) -> std::borrow::Cow<'_, str> {
+    let text = text.get(crate::text::bom_len(text)..).unwrap_or(text);
+    if text.contains('\r') {
+        crate::text::with_lf_line_breaks(text).into()
+    } else {
+        text.into()
+    }
+}
+
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
 /// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
@@ -668,9 +686,8 @@ fn parse_environment(
     vars: &dyn Fn(&str) -> Option<String>,
     url_label: &str,
 ) -> Result<Environment> {
-    // A byte-order mark (editors on Windows write one) is not YAML: the parser took the file
-    // for two documents once it had a second line.
-    let text = text.get(crate::text::bom_len(text)..).unwrap_or(text);
+    let text = yaml_text(text);
+    let text = &*text;
     let file = FileContext {
         shown,
         path,
@@ -4586,5 +4603,34 @@ mod tests {
         // The first document's own error comes first, as the parser reads it first.
         let err = parse_x(&format!("{url}\n{url}\n---\nx: 1\n")).unwrap_err();
         assert!(err.message.contains("is set twice"), "{err}");
+    }
+
+    /// YAML ends a line at a LF, a CRLF and a lone CR (`b-break`; the parser and PyYAML
+    /// count them so), as [`crate::text::is_line_break`] does: a file written with lone CRs
+    /// (old Mac line endings) or CRLFs reads as the same file written with LFs — every
+    /// problem at the same line, with the same key, the same source line — where the lines
+    /// found by indentation were counted by LF alone (line 1 for everything, the keys of
+    /// nested blocks not found).
+    #[test]
+    fn lone_cr_and_crlf_line_endings_name_the_lines_lf_ones_do() {
+        let url = "database_url: postgresql://h/db";
+        for text in [
+            format!("{url}\nmigration:\n  tracking_table: pg_temp.tb\n"),
+            format!("{url}\nmigration:\n  lock_timeout: 5\n  trackng_table: t\n"),
+            format!("# a comment\n{url}\nmigration:\n  tracking_table: [a, b\n"),
+            format!("{url}\n\napplication_name: \"a\\0b\"\n"),
+            format!("{url}\n---\n{url}\n"),
+            format!("{url}\nfleet:\n  targets:\n    - a\n  jobs: 0\n"),
+            format!("{url}\nmigration:\n  tracking_table: 12\n"),
+        ] {
+            let lf = format!("{:?}", parse_x(&text).expect_err(&text));
+            for ending in ["\r", "\r\n"] {
+                let other = text.replace('\n', ending);
+                let got = format!("{:?}", parse_x(&other).expect_err(&other));
+                assert_eq!(got, lf, "{other:?}");
+            }
+        }
+        let env = parse_x(&format!("{url}\rmigration:\r  tracking_table: ops.tb\r")).unwrap();
+        assert_eq!(env.migration.tracking_table.to_string(), "ops.tb");
     }
 }

@@ -582,7 +582,15 @@ fn parse_list_in(
     file: &str,
     relative_to: Option<&Path>,
 ) -> Result<Vec<Target>> {
-    // A file's blank and comment lines are no entries: skipped.
+    // Lines end as `text::is_line_break` says: at a lone CR too (old Mac line endings), a
+    // CRLF once. A file's blank and comment lines are no entries: skipped.
+    let lf;
+    let text = if text.contains('\r') {
+        lf = crate::text::with_lf_line_breaks(text);
+        lf.as_str()
+    } else {
+        text
+    };
     let entries = text
         .lines()
         .enumerate()
@@ -663,7 +671,7 @@ fn read_list_within(
         ),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+            let line = crate::text::line_of(e.as_bytes(), at);
             Err(Error::invalid(format!(
                 "target list {shown} is not valid UTF-8 (line {line})"
             ))
@@ -1130,6 +1138,35 @@ mod tests {
         // The same database by URL (another user) and by name is a duplicate too.
         assert!(details.contains("t.txt:6:"), "{details}");
         assert!(!details.contains("t.txt:5:"), "{details}");
+    }
+
+    /// A list's lines end as [`crate::text::is_line_break`] says — a LF, a CRLF once, a lone
+    /// CR (old Mac line endings) — so that each entry, good or bad, is named at the line an
+    /// editor shows (a lone-CR list was one line: one bad name holding every entry), and so
+    /// is the first byte that is not UTF-8.
+    #[test]
+    fn lone_cr_and_crlf_line_endings_name_the_lines_lf_ones_do() {
+        let good = "# tenants\n\ntenant_1\n  tenant_2  \n";
+        let bad = "ok_1\npostgresql://u:hunter2@h:notaport/db\ntenant_1 # eu\nok_1\n";
+        for ending in ["\r", "\r\n"] {
+            let list = parse_list(&base(), &good.replace('\n', ending), "t.txt").unwrap();
+            let sources: Vec<&str> = list.iter().map(|t| t.source.as_str()).collect();
+            assert_eq!(sources, ["t.txt:3", "t.txt:4"], "{ending:?}");
+            let lf = parse_list(&base(), bad, "t.txt").unwrap_err();
+            let e = parse_list(&base(), &bad.replace('\n', ending), "t.txt").unwrap_err();
+            assert_eq!(
+                (&e.message, &e.details),
+                (&lf.message, &lf.details),
+                "{ending:?}"
+            );
+        }
+        let dir = std::env::temp_dir().join(format!("cft_cr_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenants.txt");
+        std::fs::write(&file, b"tenant_1\rtenant_2\r\ntenant_\xff\r").unwrap();
+        let e = read_list(&base(), &file).unwrap_err();
+        assert!(e.message.ends_with("is not valid UTF-8 (line 3)"), "{e:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A URL with a mistyped scheme, or credentials without one, was taken for a database name

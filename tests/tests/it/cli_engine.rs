@@ -815,6 +815,53 @@ fn an_error_inside_a_do_block_names_the_line_in_its_body() {
     }
 }
 
+/// PL/pgSQL counts its body's lines by LF alone (`PL/pgSQL function inline_code_block line 1`
+/// for a whole body written with lone CRs, proved here against the server), while the file's
+/// lines end as `text::is_line_break` says (a LF, a CRLF once, a lone CR). A body line of the
+/// server's that holds several of the file's lines with text on them cannot say which one the
+/// failing statement starts on: the block's line is named then, never a wrong one (a lone-CR
+/// file was blamed on the body's first statement). The server's position in a statement's text
+/// still places it; a CRLF file counts alike both ways.
+#[test]
+fn an_error_inside_a_do_block_of_a_file_with_cr_line_endings_names_its_line() {
+    let lf_raise =
+        "CREATE TABLE a (id int);\n\nDO $$\nDECLARE x int := 1;\nBEGIN\n  PERFORM 1;\n  \
+                    RAISE EXCEPTION 'boom %', x;\nEND $$;\n";
+    let cr_raise = lf_raise.replace('\n', "\r");
+    let crlf_raise = lf_raise.replace('\n', "\r\n");
+    let cr_planned =
+        "DO $$\rBEGIN\r  CREATE TABLE a (id int);\r  INSERT INTO missing VALUES (1);\rEND \
+                      $$;\r";
+    // Lone CRs inside one of the server's lines: two of the file's lines with text on it.
+    let mixed = "SELECT 1;\nDO $$\nBEGIN\r  RAISE EXCEPTION 'mixed';\nEND $$;\n";
+    // Only blank lines of the file before the statement on the server's line: it is placed.
+    let blank_crs = "DO $$\nBEGIN\n\r\r  RAISE EXCEPTION 'after blanks';\nEND $$;\n";
+    // (case, SQL, where the error is, the block's line when that is elsewhere)
+    let cases: [(&str, &str, &str, Option<u32>); 5] = [
+        ("cr_raise", &cr_raise, ":3:1", None),
+        ("crlf_raise", &crlf_raise, ":7:3", Some(3)),
+        ("cr_planned", cr_planned, ":4:15", Some(1)),
+        ("mixed", mixed, ":2:1", None),
+        ("blank_crs", blank_crs, ":5:3", Some(1)),
+    ];
+    for (case, sql, at, block) in cases {
+        let db = TestDb::new(&format!("do_cr_line_{case}"));
+        let project = Project::new();
+        project.migration("001_do", sql, "SELECT 1;\n");
+        let run = project.run_on(&db, &["migrate", "up"]);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 001_do failed at ")
+            .stderr_has(&format!("001_do.up.sql{at} "));
+        match block {
+            Some(line) => run.stderr_has(&format!("in the DO block at line {line})")),
+            None => run.stderr_lacks("in the DO block"),
+        };
+        if case == "cr_raise" {
+            run.stderr_has("inline_code_block line 1 ");
+        }
+    }
+}
+
 /// A migration of `rows` one-line `INSERT`s into `t` after a `CREATE TABLE t`, with a
 /// `CREATE FUNCTION` whose dollar-quoted body (with `;` in it) runs across many lines in the
 /// middle: far more text than one message carries once statement markers are in it, so it is

@@ -98,10 +98,22 @@ fn locate(
             on_line(rest, position.checked_sub(7)?)
         })
     });
-    let at = placed.unwrap_or_else(|| {
-        let blank = text[start..end].len() - text[start..end].trim_start().len();
-        start + blank
-    });
+    let at = match placed {
+        Some(at) => at,
+        None => {
+            let blank = text[start..end].len() - text[start..end].trim_start().len();
+            let first = start + blank;
+            // PL/pgSQL counts the body's lines by LF alone; the file's end at a lone CR too
+            // (`text::is_line_break`). The statement starts on the server's line, which may
+            // then be several of the file's: with text on more than one after its first
+            // character that is not blank, which is unknown (`None`: the block's line).
+            let rest = text[first..end].trim_end().len();
+            if crate::text::count_line_breaks(text.as_bytes(), first..first + rest) > 0 {
+                return None;
+            }
+            first
+        }
+    };
     let (line, column) = crate::text::line_col(&file.text, body.start + at);
     Some(Location {
         path: file.path.clone(),
@@ -161,5 +173,22 @@ mod tests {
         // A text found only on a later line is not the statement's: the line's start.
         assert_eq!(at(&file, body, 2, Some(("INSERT", 1))), (3, 1));
         assert_eq!(locate(&file, 0..10, 9, None), None);
+    }
+
+    /// PL/pgSQL's lines end at a LF alone (a lone-CR body is its line 1), the file's at a lone
+    /// CR too: a server line holding two file lines with text names none of them (the block's
+    /// line is said instead); blank file lines before the statement, a CRLF, a position the
+    /// server gave, still place it.
+    #[test]
+    fn a_server_line_of_several_file_lines_is_placed_only_when_one_holds_text() {
+        let file = sql_file("DO $x$\rBEGIN\r  PERFORM 1;\rEND $x$;\r");
+        let body = "\rBEGIN";
+        let start = file.text.find(body).unwrap();
+        assert_eq!(locate(&file, start..file.text.len(), 1, None), None);
+        assert_eq!(at(&file, body, 1, Some(("SELECT 1", 8))), (3, 11));
+        let file = sql_file("DO $x$\nBEGIN\n\r\r  PERFORM 1;\r\r\nEND $x$;\n");
+        assert_eq!(at(&file, "\nBEGIN", 3, None), (5, 3));
+        let file = sql_file("DO $x$\r\nBEGIN\r\n  PERFORM 1;\r\nEND $x$;\r\n");
+        assert_eq!(at(&file, "\r\nBEGIN", 3, None), (3, 3));
     }
 }
