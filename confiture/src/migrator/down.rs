@@ -100,16 +100,14 @@ impl Migrator {
             report.migrations = planned(&plan.migrations(), Direction::Down);
             return Ok(());
         }
-        let mut settings = self.apply_settings(
+        let mut warnings = Vec::new();
+        let in_fleet = self.in_fleet;
+        let (settings, client, target, env) = self.applying_session(
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
             options.rerun_interrupted,
-        );
-        let mut warnings = Vec::new();
-        let in_fleet = self.in_fleet;
-        let (client, target, stop, env) = self.writing_session()?;
-        settings.stop = stop;
+        )?;
         let (budget, started) = (options.lock_wait, Instant::now());
         let reached = target.reached.clone();
         let mut kept = false;

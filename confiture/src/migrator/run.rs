@@ -409,6 +409,15 @@ pub(super) type WritingSession<'m> = (
     crate::config::Environment,
 );
 
+/// What [`Migrator::applying_session`] gives `up` and `down`: the settings they apply with,
+/// the client, its target and the environment.
+pub(super) type ApplyingSession<'m> = (
+    ApplySettings,
+    &'m mut Client,
+    writable::Target,
+    crate::config::Environment,
+);
+
 impl Migrator {
     /// The settings `up` and `down` apply with: the options' timeouts over the environment's,
     /// and whether an interrupted no-transaction migration may run again.
@@ -460,6 +469,27 @@ impl Migrator {
         let (client, target) = self.client_for_writing()?;
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
         Ok((client, target, stop, env))
+    }
+
+    /// The start of `up` and `down`'s run: their session ([`Migrator::writing_session`]) and
+    /// the settings they apply with ([`Migrator::apply_settings`]), stopped by the session's
+    /// watch.
+    pub(super) fn applying_session(
+        &mut self,
+        lock_timeout: Option<Duration>,
+        statement_timeout: Option<Duration>,
+        lock_wait: Duration,
+        rerun_interrupted: bool,
+    ) -> Result<ApplyingSession<'_>> {
+        let mut settings = self.apply_settings(
+            lock_timeout,
+            statement_timeout,
+            lock_wait,
+            rerun_interrupted,
+        );
+        let (client, target, stop, env) = self.writing_session()?;
+        settings.stop = stop;
+        Ok((settings, client, target, env))
     }
 
     /// The ledger a dry run reads: its rows and the start markers beside it

@@ -299,17 +299,15 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(());
         }
-        let mut settings = self.apply_settings(
+        let mut warnings = Vec::new();
+        let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
+        // `env`: to reconnect after a lost connection and read what the server committed.
+        let (settings, client, target, env) = self.applying_session(
             options.lock_timeout_statement,
             options.statement_timeout,
             options.lock_wait,
             options.rerun_interrupted,
-        );
-        let mut warnings = Vec::new();
-        let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
-        // `env`: to reconnect after a lost connection and read what the server committed.
-        let (client, target, stop, env) = self.writing_session()?;
-        settings.stop = stop;
+        )?;
         let locked = Locked {
             set: &set,
             errors: &errors,

@@ -26,6 +26,35 @@ pub(super) fn find_statement<T>(
     walk(&code, Grammar::PlPgSql, visit)
 }
 
+/// What `find` answers of `tokens` (one statement, no trivia), else of the statements the body
+/// of the `DO` block it is runs ([`find_statement`]): the statement and those it runs in the
+/// migration's session, the one reading of them `C106`, `C109` and `C119` share. The `bool`:
+/// found in the block's body.
+pub(super) fn find_in_session<T>(
+    tokens: &[Token<'_>],
+    find: &mut dyn FnMut(&[Token<'_>]) -> Option<T>,
+) -> Option<(T, bool)> {
+    if let Some(found) = find(tokens) {
+        return Some((found, false));
+    }
+    find_statement(tokens, find).map(|found| (found, true))
+}
+
+/// [`find_in_session`], what it found named as the statement names it: `what`, or `what in a
+/// DO block`.
+pub(super) fn named_in_session(
+    tokens: &[Token<'_>],
+    find: &mut dyn FnMut(&[Token<'_>]) -> Option<String>,
+) -> Option<String> {
+    find_in_session(tokens, find).map(|(what, in_block)| {
+        if in_block {
+            format!("{what} in a DO block")
+        } else {
+            what
+        }
+    })
+}
+
 /// A `DO` block's PL/pgSQL body, for the engine placing a runtime error of the block
 /// ([`plpgsql_body`]).
 #[cfg(feature = "db")]

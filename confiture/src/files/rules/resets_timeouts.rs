@@ -65,12 +65,7 @@ set the bound the migration needs; allow it with `-- confiture:allow(resets-time
 const BOUNDS: [&str; 2] = ["lock_timeout", "statement_timeout"];
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    let candidate = stmt.starts_with(&["RESET"])
-        || stmt.starts_with(&["SET"])
-        || stmt.starts_with(&["DO"])
-        || cx.mentioned_in(stmt.text, "set_config")
-        || cx.mentioned_in(stmt.text, "pg_settings");
-    if !candidate {
+    if !(stmt.starts_with(&["RESET"]) || settings::may_assign(cx, stmt)) {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
@@ -155,10 +150,7 @@ pub(crate) fn idle_session_ended_by<'s>(
 /// session when it is idle that long between two of them. `SET LOCAL` and `set_config(...,
 /// true)` end with the statement's own transaction, before the session is idle: not counted.
 fn ends_idle_session(tokens: &[Token<'_>]) -> Option<String> {
-    ends_idle_session_alone(tokens).or_else(|| {
-        do_block::find_statement(tokens, &mut ends_idle_session_alone)
-            .map(|what| format!("{what} in a DO block"))
-    })
+    do_block::named_in_session(tokens, &mut ends_idle_session_alone)
 }
 
 /// [`ends_idle_session`] of one statement, not a `DO` block's body.
@@ -208,10 +200,7 @@ pub(crate) fn timeouts_turned_off<'s>(
 /// What in `tokens` (one statement, no trivia), or in the body of a `DO` block it is
 /// ([`do_block::find_statement`]), turns a bound off, as the statement names it.
 fn turns_off(tokens: &[Token<'_>]) -> Option<String> {
-    turns_off_alone(tokens).or_else(|| {
-        do_block::find_statement(tokens, &mut turns_off_alone)
-            .map(|what| format!("{what} in a DO block"))
-    })
+    do_block::named_in_session(tokens, &mut turns_off_alone)
 }
 
 /// What in `tokens` (one statement, no trivia) turns a bound off, as the statement names it.

@@ -56,14 +56,9 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let (what, in_do_block) = match sets_characteristics(&tokens) {
-        Some(what) => (what, false),
-        None => {
-            let Some(what) = do_block::find_statement(&tokens, &mut sets_characteristics) else {
-                return;
-            };
-            (what, true)
-        }
+    let Some((what, in_do_block)) = do_block::find_in_session(&tokens, &mut sets_characteristics)
+    else {
+        return;
     };
     let help = "remove it: PostgreSQL takes the isolation level, deferrable mode and snapshot \
                 only before a transaction's first query (SQLSTATE 25001), and READ ONLY would \

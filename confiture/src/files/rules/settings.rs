@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::lexer::{Token, TokenKind};
-use super::syntax;
+use super::{syntax, Context, Statement};
 
 /// One value a statement gives a setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,18 @@ pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignmen
         });
     }
     out
+}
+
+/// Whether `stmt` may set a setting for the session as [`assignments`] reads one, itself or
+/// in the body of the `DO` block it is: it begins with `SET` or `DO`, or it (and so the file)
+/// mentions `set_config` or `pg_settings`. The cheap test before its tokens are read, which
+/// the rules about settings share (a rule reading more statements, `RESET` or `ALTER ...
+/// SET`, adds them).
+pub(super) fn may_assign(cx: &Context<'_>, stmt: &Statement<'_>) -> bool {
+    stmt.starts_with(&["SET"])
+        || stmt.starts_with(&["DO"])
+        || cx.mentioned_in(stmt.text, "set_config")
+        || cx.mentioned_in(stmt.text, "pg_settings")
 }
 
 /// Where `tokens` (one statement, no trivia) names setting `name` as a `SET` command does:

@@ -53,18 +53,13 @@ as `E'...'`; leave `client_encoding` alone, and keep migration files UTF-8.",
 };
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    let candidate = stmt.starts_with(&["SET"])
-        || stmt.starts_with(&["ALTER"])
-        || stmt.starts_with(&["DO"])
-        || cx.mentioned_in(stmt.text, "set_config")
-        || cx.mentioned_in(stmt.text, "pg_settings");
-    if !candidate {
+    if !(stmt.starts_with(&["ALTER"]) || settings::may_assign(cx, stmt)) {
         return;
     }
     // The statement, and those a `DO` block's body runs in the same session.
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
     let in_run = |found: &mut dyn FnMut(&[Token<'_>]) -> Option<String>| {
-        found(&tokens).or_else(|| do_block::find_statement(&tokens, found))
+        do_block::find_in_session(&tokens, found).map(|(found, _)| found)
     };
     if in_run(&mut |t| turns_off(t).then(String::new)).is_some() {
         out.push(cx.diagnostic(
