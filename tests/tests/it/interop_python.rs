@@ -1340,6 +1340,7 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
         .stderr_has("reads the database only from an environment file")
         .stderr_has("`database_url: <this database's URL>`")
         .stderr_has("`confiture migrate squash-ledger --config <that file>`")
+        .stderr_lacks("migration.tracking_table")
         .stderr_lacks("YAML file>");
     // `-c` with a path a shell must quote, and `--env`.
     project.write("conf/the env.yaml", project.read(ENV_FILE));

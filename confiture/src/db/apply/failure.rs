@@ -1832,17 +1832,22 @@ fn squash_ledger(settings: &ApplySettings, step: &Step<'_>) -> String {
             "run `confiture migrate squash-ledger --config {}{dir}`",
             crate::hint::quote_path(&crate::display::relative(file))
         ),
-        None => format!(
+        None => {
+            format!(
             "confiture (Python) reads the database only from an environment file, and this run \
              read none that names it ({}): write one (`database_url: <this database's URL>`{}) \
              and run `confiture migrate squash-ledger --config <that file>{dir}`",
             env.map_or_else(|| "no environment file".to_string(), |env| env.source()),
-            if settings.table == crate::ledger::TrackingTable::default() {
+            // confiture's default table, which it finds on the `search_path` as we do.
+            if settings.table.name == crate::ledger::TrackingTable::default().name
+                && settings.table.schema.as_deref().is_none_or(|s| s == "public")
+            {
                 String::new()
             } else {
                 format!(", and {} as `migration.tracking_table`", settings.table)
             }
-        ),
+        )
+        }
     }
 }
 
