@@ -82,11 +82,9 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
         return Err(Error::usage("--steps and --target cannot be combined")
             .with_help("pass one of them: --steps N rolls back N migrations, --target V everything after V"));
     }
-    if let Some(t) = &request.target {
-        let baseline = set.squashed_baseline(request.first_version);
-        if let Some(baseline) = baseline.filter(|b| t.number() < b.version) {
-            return Err(below_squashed_baseline(set, request, t, baseline));
-        }
+    if below_baseline(set, request).is_some() {
+        // Whether it crosses the baseline is the ledger's to say ([`crossed_baseline`]).
+        return Ok(());
     }
     confirm_everything(set, request, None)?;
     match &request.target {
@@ -95,10 +93,48 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
     }
 }
 
-/// Refuses (exit 8, `--yes` or not, before connecting) a `--target` below confiture (Python)'s
-/// squashed baseline the history starts at ([`MigrationSet::squashed_baseline`]): the versions
-/// below it are squashed into it, not into a schema snapshot, and its down file always raises,
-/// so no rollback reaches below it; the help names the one that reaches it
+/// The `--target` of `request` and confiture (Python)'s squashed baseline the history starts at
+/// ([`MigrationSet::squashed_baseline`]) when the target is below it: never "everything, back
+/// to a schema snapshot" (there is none), but nothing to do or a refusal, which only the ledger
+/// tells ([`crossed_baseline`]).
+fn below_baseline<'s>(
+    set: &'s MigrationSet,
+    request: &'s DownRequest,
+) -> Option<(&'s Version, &'s Migration)> {
+    let t = request.target.as_ref()?;
+    let baseline = set.squashed_baseline(request.first_version)?;
+    (t.number() < baseline.version).then_some((t, baseline))
+}
+
+/// Refuses (exit 8, `--yes` or not) a `--target` below confiture (Python)'s squashed baseline
+/// ([`below_baseline`]) when the ledger records a row it would cross: the baseline itself, or a
+/// version above the target that `migrate squash` squashed into it (its files were removed, its
+/// down file always raises). A database that applied what was squashed but has not recorded
+/// the baseline yet is at that target already: nothing to roll back (exit 0), as for any target
+/// at or above the current version.
+fn crossed_baseline(
+    set: &MigrationSet,
+    history: &History<'_>,
+    request: &DownRequest,
+) -> Result<()> {
+    let Some((t, baseline)) = below_baseline(set, request) else {
+        return Ok(());
+    };
+    let crossed = history.recorded.iter().any(|r| {
+        r.version
+            .as_ref()
+            .is_some_and(|v| v.number() > t.number() && v.number() <= baseline.version)
+    });
+    match crossed {
+        true => Err(below_squashed_baseline(set, request, t, baseline)),
+        false => Ok(()),
+    }
+}
+
+/// The refusal (exit 8) of a `--target` below confiture (Python)'s squashed baseline that
+/// crosses it ([`crossed_baseline`]): the versions below it are squashed into it, not into a
+/// schema snapshot, and its down file always raises, so no rollback reaches below it; the help
+/// says what the baseline is ([`baseline_help`]) and names the rollback that reaches it
 /// ([`after_squashed_baseline`]).
 fn below_squashed_baseline(
     set: &MigrationSet,
@@ -116,8 +152,28 @@ fn below_squashed_baseline(
         down_file: baseline.down.path.clone(),
         squashed_baseline: true,
     };
-    Error::irreversible(message, vec![unrollable])
-        .with_help(after_squashed_baseline(set, request, baseline))
+    Error::irreversible(message, vec![unrollable]).with_help(format!(
+        "{}; {}",
+        baseline_help(baseline),
+        after_squashed_baseline(set, request, baseline)
+    ))
+}
+
+/// The help of a refusal to roll back confiture (Python)'s squashed baseline (never the
+/// generic "undo its effect with a new migration" of an irreversible migration): what it is,
+/// that the versions before it are archived, and what is left — a backup, or rolling forward.
+fn baseline_help(baseline: &Migration) -> String {
+    format!(
+        "{} is confiture (Python)'s squashed baseline: {}, moving their files to its \
+         `archive/` and keeping their rows, archived into it, for the record; its down file \
+         only raises, so no rollback goes back past it: to return to an earlier state, restore \
+         the database from a backup taken before it, else roll forward with a new migration \
+         ({}, applied with {})",
+        baseline.id(),
+        super::squashed_into(baseline),
+        crate::hint::command("migrate generate NAME"),
+        crate::hint::command("migrate up")
+    )
 }
 
 /// What a rollback can still do on a history starting at confiture (Python)'s squashed
@@ -159,7 +215,9 @@ fn confirm_everything(
     request: &DownRequest,
     applied: Option<(usize, usize)>,
 ) -> Result<()> {
-    if request.yes {
+    // Below confiture (Python)'s squashed baseline a target is never "everything": nothing to
+    // do, or refused (`crossed_baseline`).
+    if request.yes || below_baseline(set, request).is_some() {
         return Ok(());
     }
     let first = first_version(set, request);
@@ -195,13 +253,22 @@ fn confirm_everything(
         (None, Some(steps), Some((applied, reachable)))
             if applied > 0 && steps as usize > applied =>
         {
+            // A recorded baseline (irreversible) is refused before (`down_plan`): here the
+            // database applied what it squashed without recording it.
             let baseline = set.squashed_baseline(request.first_version);
-            let help = if let Some(baseline) = baseline {
+            let help = if let Some(baseline) = baseline.filter(|_| reachable < applied) {
+                let rest = match reachable {
+                    0 => "there is nothing to roll back".to_string(),
+                    n => format!(
+                        "{} {} every migration applied after them",
+                        crate::hint::command(&down_args(request, &format!("--steps {n}"))),
+                        rolls_back(request)
+                    ),
+                };
                 format!(
-                    "{} cannot be rolled back ({}); {}",
+                    "the rows below {} have no down file ({}): {rest}",
                     baseline.id(),
-                    super::squashed_into(baseline),
-                    after_squashed_baseline(set, request, baseline)
+                    super::squashed_into(baseline)
                 )
             } else if reachable == 0 {
                 "every applied migration is below `first_version`, squashed into the schema \
@@ -403,9 +470,24 @@ fn down_plan<'a>(
     request: &DownRequest,
 ) -> Result<DownPlan<'a>> {
     let history = History::of(set, rows, request.first_version);
+    crossed_baseline(set, &history, request)?;
     let chosen = chosen(set, &history, request);
     let reachable = reachable(&history);
-    confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
+    let roll_back: Vec<Rollback<'a>> = chosen
+        .iter()
+        .filter_map(|r| {
+            Some(Rollback {
+                migration: r.matched()?,
+                row: r.row,
+            })
+        })
+        .collect();
+    // A request that reaches an irreversible migration (`--steps` beyond the applied ones
+    // included) is refused for it (exit 8, `check_reversible`), as a `--target` crossing it
+    // is, `--yes` or not: confirming "everything" could not make it run.
+    if !roll_back.iter().any(|r| r.migration.down.irreversible) {
+        confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
+    }
     // A migration to roll back whose files cannot be read or are half there: its down file
     // cannot run.
     super::check_usable(set, &history, true, |v, recorded| {
@@ -418,15 +500,6 @@ fn down_plan<'a>(
     if !found.is_empty() {
         return Err(diverged(set, &history, &chosen, found, request));
     }
-    let roll_back: Vec<Rollback<'a>> = chosen
-        .iter()
-        .filter_map(|r| {
-            Some(Rollback {
-                migration: r.matched()?,
-                row: r.row,
-            })
-        })
-        .collect();
     let above = above_irreversible(set, rows, request, &chosen, &roll_back);
     check_reversible(set, request, &chosen, &roll_back, reachable, above)?;
     Ok(DownPlan {
@@ -717,13 +790,25 @@ fn check_reversible(
     let irreversible = found
         .iter()
         .any(|u| matches!(u, Unrollable::Irreversible { .. }));
-    if irreversible {
+    // confiture (Python)'s squashed baseline has its own help: what it is, and what is left.
+    let baseline = roll_back
+        .iter()
+        .find(|r| r.migration.down.irreversible && r.migration.up.squashed_through.is_some());
+    if let Some(baseline) = baseline {
+        help.push(baseline_help(baseline.migration));
+    }
+    if roll_back
+        .iter()
+        .any(|r| r.migration.down.irreversible && r.migration.up.squashed_through.is_none())
+    {
         help.push(format!(
             "an irreversible migration cannot be rolled back; undo its effect with a new \
              migration ({}) and apply it with {}",
             crate::hint::command("migrate generate NAME"),
             crate::hint::command("migrate up")
         ));
+    }
+    if irreversible {
         help.extend(above);
     }
     if found

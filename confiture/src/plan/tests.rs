@@ -3149,3 +3149,191 @@ fn the_modified_help_tells_the_line_endings_directions_apart() {
     assert_eq!(help(&[Some(ToLfFromCr)]), to_lf);
     assert_eq!(help(&[Some(ToCr)]), to_crlf);
 }
+
+/// confiture (Python)'s `migrate squash --through 003` directory: its baseline 004 (the
+/// `squashed-baseline` header, a down file that raises: irreversible), then `more`.
+fn squashed_by_python(more: &[u64]) -> MigrationSet {
+    let mut baseline = migration(4, "squashed_baseline");
+    baseline.up = file(
+        "m/004_squashed_baseline.up.sql".into(),
+        "-- confiture:squashed-baseline through=003 versions=3 digest=8ff6\nCREATE TABLE t (id int);\n",
+        false,
+    );
+    baseline.down.irreversible = true;
+    let mut s = set(more);
+    s.migrations.insert(0, baseline);
+    s
+}
+
+/// A ledger row of version `version` (`001`) with no file: applied before `migrate squash`.
+fn squashed_row(version: &str, archived_into: Option<&str>) -> LedgerRow {
+    LedgerRow {
+        version: version.into(),
+        name: format!("t{version}"),
+        applied_at: "2026-01-15T10:00:00+00:00".into(),
+        execution_time_ms: Some(1),
+        checksum: Some(checksum(version.as_bytes())),
+        applied_by: Some("postgres".into()),
+        slug: None,
+        archived_into: archived_into.map(Into::into),
+    }
+}
+
+/// hsq 1: with 001-003 applied but confiture (Python)'s squashed baseline 004 not yet recorded,
+/// `down --target 3` exited 8 (refused before connecting) although it rolls nothing back. A
+/// target below the baseline is decided by the ledger: nothing to do when no recorded row lies
+/// between it and the baseline (exit 0, as for any target at or above the current version);
+/// refused (exit 8, `--yes` or not) when the baseline or a version squashed into it would be
+/// rolled back.
+#[test]
+fn a_target_below_an_unrecorded_squashed_baseline_is_decided_by_the_ledger() {
+    let s = squashed_by_python(&[5]);
+    let below: Vec<LedgerRow> = ["001", "002", "003"]
+        .iter()
+        .map(|v| squashed_row(v, None))
+        .collect();
+    let mut archived: Vec<LedgerRow> = ["001", "002", "003"]
+        .iter()
+        .map(|v| squashed_row(v, Some("004")))
+        .collect();
+    archived.push(row(&s.migrations[0]));
+    let ask = |rows: &[LedgerRow], target: &str, yes: bool, setting: Option<u64>| {
+        let request = DownRequest {
+            target: Some(target.parse().unwrap()),
+            yes,
+            first_version: setting,
+            ..Default::default()
+        };
+        check_down_request(&s, &request)?;
+        down(&s, rows, &request).map(|plan| rolled(&plan))
+    };
+    for setting in [None, Some(4)] {
+        for yes in [false, true] {
+            // Nothing above 3 is recorded: nothing to roll back.
+            for target in ["3", "003"] {
+                assert_eq!(ask(&below, target, yes, setting).unwrap(), [0u64; 0]);
+                assert_eq!(ask(&[], target, yes, setting).unwrap(), [0u64; 0]);
+            }
+            assert_eq!(ask(&[], "0", yes, setting).unwrap(), [0u64; 0]);
+            // Crossing a squashed version or the baseline: refused, naming the baseline.
+            let crossing = [
+                (&below, "2"),
+                (&below, "0"),
+                (&archived, "3"),
+                (&archived, "003"),
+                (&archived, "0"),
+            ];
+            for (rows, target) in crossing {
+                let err = ask(rows, target, yes, setting).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::Irreversible, "{target}: {err}");
+                assert!(err.message.contains("004_squashed_baseline"), "{err}");
+                assert!(err.message.contains("through 003"), "{err}");
+            }
+        }
+    }
+    // 005 applied (out of order) above an unrecorded baseline: `--target 3` rolls it back.
+    let mut ahead = below.clone();
+    ahead.push(row(&s.migrations[1]));
+    assert_eq!(ask(&ahead, "3", false, None).unwrap(), [5]);
+}
+
+/// hsq 2: confiture (Python)'s squashed baseline got the generic help of an irreversible
+/// migration ("undo its effect with a new migration"), as if it had a change to undo. Every
+/// refusal to roll it back says what it is instead: the versions before it archived into it,
+/// and what is left — a backup, or rolling forward.
+#[test]
+fn the_squashed_baseline_has_its_own_help_when_refused() {
+    let s = squashed_by_python(&[5]);
+    let mut r: Vec<LedgerRow> = ["001", "002", "003"]
+        .iter()
+        .map(|v| squashed_row(v, Some("004")))
+        .collect();
+    r.extend(rows(&s, &[4, 5]));
+    let requests = [
+        DownRequest {
+            steps: Some(2),
+            ..Default::default()
+        },
+        DownRequest {
+            steps: Some(10),
+            ..Default::default()
+        },
+        DownRequest {
+            target: Some(Version::from(3)),
+            ..Default::default()
+        },
+    ];
+    for request in requests {
+        let err = down(&s, &r[..], &request).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Irreversible, "{request:?}: {err}");
+        let help = err.help.unwrap_or_default();
+        assert!(!help.contains("undo its effect"), "{request:?}: {help}");
+        assert!(
+            help.contains("004_squashed_baseline is confiture (Python)'s squashed baseline"),
+            "{help}"
+        );
+        assert!(help.contains("archived into it"), "{help}");
+        assert!(
+            help.contains("restore the database from a backup"),
+            "{help}"
+        );
+        assert!(help.contains("roll forward"), "{help}");
+        assert!(help.contains("--target 004"), "{request:?}: {help}");
+    }
+    // A plain irreversible migration keeps its own help, beside the baseline's.
+    let mut s = s;
+    s.migrations[1].down.irreversible = true;
+    let err = down(&s, &r[..], &DownRequest::default()).unwrap_err();
+    let help = err.help.unwrap_or_default();
+    assert!(help.contains("undo its effect"), "{help}");
+    assert!(!help.contains("squashed baseline"), "{help}");
+}
+
+/// hsq 3: `--steps N` beyond the applied migrations asked for `--yes` (exit 64) and suggested
+/// `--target 0 --yes`, which crosses an irreversible migration: only the squashed baseline got
+/// a word about it. A step count that reaches any irreversible migration is refused for it
+/// (exit 8, the rule `--target` has), naming it and the rollback that still works, `--yes` or
+/// not.
+#[test]
+fn steps_beyond_the_applied_migrations_stop_at_an_irreversible_one() {
+    let mut s = set(&[1, 2, 3, 4]);
+    let r = rows(&s, &[1, 2, 3, 4]);
+    s.migrations[1].down.irreversible = true;
+    let target = down(
+        &s,
+        &r,
+        &DownRequest {
+            target: Some(Version::from(1)),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(target.kind, ErrorKind::Irreversible);
+    for steps in [3, 4, 5, 10] {
+        for yes in [false, true] {
+            let request = DownRequest {
+                steps: Some(steps),
+                yes,
+                ..Default::default()
+            };
+            let err = down(&s, &r, &request).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Irreversible, "{steps} {yes}: {err}");
+            assert!(err.details[0].contains("002_m2"), "{:?}", err.details);
+            let help = err.help.unwrap_or_default();
+            assert!(
+                help.contains(
+                    "`cargo confiture migrate down --target 002` (or `cargo confiture migrate \
+                     down --steps 2`) rolls back the 2 migrations applied after 002_m2"
+                ),
+                "{steps}: {help}"
+            );
+            assert!(!help.contains("--target 0 --yes"), "{help}");
+        }
+    }
+    // Short of it, nothing changes.
+    let two = DownRequest {
+        steps: Some(2),
+        ..Default::default()
+    };
+    assert_eq!(rolled(&down(&s, &r, &two).unwrap()), [4, 3]);
+}

@@ -260,6 +260,41 @@ fn an_irreversible_migrations_refusal_names_the_rollback_above_it() {
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:dn"]);
 }
 
+/// hsq 3: `down --steps N` with N beyond the applied migrations asked for `--yes` (exit 64) and
+/// suggested `--target 0 --yes`, though an irreversible migration stops every rollback that
+/// reaches it; with `--yes` it was then refused (exit 8). A step count that crosses an
+/// irreversible migration is refused for it, as `--target` crossing it is, `--yes` or not,
+/// naming it and the rollback above it; nothing is rolled back.
+#[test]
+fn steps_beyond_the_applied_migrations_stop_at_an_irreversible_one() {
+    let db = TestDb::new("bounds_irrev_beyond");
+    let project = Project::new();
+    project.table("001_a");
+    project.migration(
+        "002_dn",
+        "CREATE TABLE dn (id int);\n",
+        "-- confiture:irreversible\n",
+    );
+    project.table("003_c");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let all = ["001:a", "002:dn", "003:c"];
+    let target = project.run_on(&db, &["migrate", "down", "--target", "0", "--yes"]);
+    target.code(exit::IRREVERSIBLE);
+    for args in [
+        &["migrate", "down", "--steps", "4"][..],
+        &["migrate", "down", "--steps", "20", "--dry-run"],
+        &["migrate", "down", "--steps", "20", "--yes"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::IRREVERSIBLE)
+            .stderr_has("irreversible: 002_dn")
+            .stderr_has("cargo confiture migrate down --target 002")
+            .stderr_lacks("--target 0 --yes")
+            .stderr_lacks("more than the");
+        assert_eq!(ledger(&db), all, "nothing was rolled back: {}", run.dump());
+    }
+}
+
 /// h18 F6: `down`, `baseline`, `reinit` and `drift` on a database that does not exist said to
 /// create it with `migrate up --create-database`, which makes a new empty database and runs
 /// every migration in it (for `baseline`, the opposite of its purpose): a mistyped name then

@@ -1300,6 +1300,119 @@ fn a_failed_confiture_squashed_baseline_suggests_confiture_s_squash_ledger() {
     run_python(&project, &["migrate", "status"]).code(0);
 }
 
+/// The `confiture migrate squash-ledger ...` a help suggests, as printed (shell syntax).
+fn suggested_squash_ledger(stderr: &str) -> String {
+    let start = stderr
+        .find("`confiture migrate squash-ledger")
+        .unwrap_or_else(|| panic!("no squash-ledger suggested: {stderr}"));
+    let rest = &stderr[start + 1..];
+    rest[..rest.find('`').expect("the suggestion's end")].to_string()
+}
+
+/// Runs a suggested confiture (Python) command line as printed, in a shell, in the project.
+fn paste_python(project: &Project, suggested: &str) -> Run {
+    let args = suggested
+        .strip_prefix("confiture ")
+        .unwrap_or_else(|| panic!("not a confiture command: {suggested}"));
+    let mut bash = Command::new("bash");
+    bash.current_dir(&project.root)
+        .arg("-c")
+        .arg(format!("'{}' {args}", python_confiture().display()))
+        .env("COLUMNS", "200")
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("CONFITURE_DATABASE_URL");
+    Run::of(&mut bash)
+}
+
+/// hsq 4: the help of a failed squashed baseline said to run `confiture migrate squash-ledger
+/// --config <this environment's YAML file>`, a placeholder, though the run read a file (`--env`,
+/// `-c`) that confiture (Python) reads as well. It names that file, quoted for a shell, so that
+/// the command works pasted; a run that read none (`--database-url`) says to write one.
+#[test]
+fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
+    let db = TestDb::new("interop_squash_ledger_config");
+    let project = squashed_by_python(&db, false);
+    let before = db.ledger();
+    let by_url = project.run_on(&db, &["migrate", "up"]);
+    by_url
+        .code(confiture::exit::MIGRATION_FAILED)
+        .stderr_has("reads the database only from an environment file")
+        .stderr_has("`database_url: <this database's URL>`")
+        .stderr_has("`confiture migrate squash-ledger --config <that file>`")
+        .stderr_lacks("migration.tracking_table")
+        .stderr_lacks("YAML file>");
+    // `-c` with a path a shell must quote, and `--env`.
+    project.write("conf/the env.yaml", project.read(ENV_FILE));
+    let with_c = project.run(&["migrate", "up", "-c", "conf/the env.yaml"]);
+    with_c.code(confiture::exit::MIGRATION_FAILED);
+    assert_eq!(
+        suggested_squash_ledger(&with_c.stderr),
+        "confiture migrate squash-ledger --config 'conf/the env.yaml'",
+        "{}",
+        with_c.dump()
+    );
+    let up = ours(&project, &["migrate", "up"]);
+    up.code(confiture::exit::MIGRATION_FAILED);
+    let suggested = suggested_squash_ledger(&up.stderr);
+    assert_eq!(
+        suggested,
+        "confiture migrate squash-ledger --config db/environments/test.yaml",
+        "{}",
+        up.dump()
+    );
+    assert_eq!(db.ledger(), before);
+    // Pasted as printed, it records the baseline.
+    paste_python(&project, &suggested).code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+}
+
+/// hsq 1: on a database that applied 001-003 before confiture (Python) recorded its squashed
+/// baseline 004 there, `down --target 3` exited 8 ("below 004_squashed_baseline") although the
+/// database is at 3 already: nothing to roll back (exit 0), as for any target at or above the
+/// current version. A target that would roll back a version squashed into the baseline, or the
+/// baseline once recorded, is still refused (exit 8) naming it; the baseline's help is its own.
+#[test]
+fn a_target_below_an_unrecorded_squashed_baseline_is_a_no_op_until_it_crosses_it() {
+    let db = TestDb::new("interop_squash_unrecorded_down");
+    let project = squashed_by_python(&db, false);
+    let before = db.ledger();
+    for args in [
+        &["migrate", "down", "--target", "3"][..],
+        &["migrate", "down", "--target", "003", "--yes"],
+        &["migrate", "down", "--target", "3", "--dry-run"],
+    ] {
+        let run = ours(&project, args);
+        run.code(0).stderr_lacks("refusing");
+        assert_eq!(db.ledger(), before, "{args:?}: {}", run.dump());
+    }
+    for args in [
+        &["migrate", "down", "--target", "2"][..],
+        &["migrate", "down", "--target", "0", "--yes"],
+    ] {
+        let run = ours(&project, args);
+        run.code(confiture::exit::IRREVERSIBLE)
+            .stderr_has("004_squashed_baseline")
+            .stderr_has("through 003");
+        assert_eq!(db.ledger(), before, "{args:?}: {}", run.dump());
+    }
+    // Recorded, the baseline is crossed by `--target 3`, refused with its own help.
+    run_python(&project, &["migrate", "squash-ledger"]).code(0);
+    let recorded = db.ledger();
+    for args in [
+        &["migrate", "down", "--target", "3"][..],
+        &["migrate", "down"],
+        &["migrate", "down", "--steps", "9"],
+    ] {
+        let run = ours(&project, args);
+        run.code(confiture::exit::IRREVERSIBLE)
+            .stderr_has("004_squashed_baseline is confiture (Python)'s squashed baseline")
+            .stderr_has("restore the database from a backup")
+            .stderr_lacks("undo its effect");
+        assert_eq!(db.ledger(), recorded, "{args:?}: {}", run.dump());
+    }
+}
+
 /// A directory whose lowest migration is confiture (Python)'s squashed baseline through 003
 /// starts at 004 without `first_version`, for every command that reads it: `lint` and `status`
 /// exited 5 (C005, "set `first_version = 4`"). On a database that applied 001-003 before the

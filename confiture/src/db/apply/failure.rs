@@ -1788,10 +1788,10 @@ fn failure_help(
             "{} is confiture (Python)'s squashed baseline (`-- confiture:squashed-baseline`): \
              the schema the versions before it built, which this database already has from \
              applying them; record it as confiture does, without running it and marking their \
-             rows archived into it: run `confiture migrate squash-ledger --config <this \
-             environment's YAML file>` with confiture (Python) (our `migrate baseline` would \
+             rows archived into it: {} with confiture (Python) (our `migrate baseline` would \
              record it without marking them), then {}",
             step.file().path.display(),
+            squash_ledger(settings, step),
             settings.run_again()
         ),
         _ => {
@@ -1806,6 +1806,49 @@ fn failure_help(
         }
     };
     (help, false)
+}
+
+/// How to run confiture (Python)'s `migrate squash-ledger` on this run's database, for the
+/// failed squashed baseline `step`: confiture reads the database only from an environment file
+/// (`--config`, by default `db/environments/local.yaml`), so the command names the file this
+/// run read (`--env`, `-c`, the default environment) when it is this database's own; without
+/// one (`--database-url`, `DATABASE_URL`, a fleet's target, a tenant schema) it says to write
+/// one. `--migrations-dir` when the baseline's directory is not confiture's default.
+fn squash_ledger(settings: &ApplySettings, step: &Step<'_>) -> String {
+    let dir = step
+        .file()
+        .path
+        .parent()
+        .map(crate::display::relative)
+        .filter(|dir| dir != std::path::Path::new("db/migrations"))
+        .map(|dir| format!(" --migrations-dir {}", crate::hint::quote_path(&dir)))
+        .unwrap_or_default();
+    let env = settings.holders_from.as_ref();
+    let own_file = env
+        .filter(|env| env.migration.tenant_schema.is_none())
+        .and_then(|env| env.file.as_deref());
+    match own_file {
+        Some(file) => format!(
+            "run `confiture migrate squash-ledger --config {}{dir}`",
+            crate::hint::quote_path(&crate::display::relative(file))
+        ),
+        None => {
+            format!(
+            "confiture (Python) reads the database only from an environment file, and this run \
+             read none that names it ({}): write one (`database_url: <this database's URL>`{}) \
+             and run `confiture migrate squash-ledger --config <that file>{dir}`",
+            env.map_or_else(|| "no environment file".to_string(), |env| env.source()),
+            // confiture's default table, which it finds on the `search_path` as we do.
+            if settings.table.name == crate::ledger::TrackingTable::default().name
+                && settings.table.schema.as_deref().is_none_or(|s| s == "public")
+            {
+                String::new()
+            } else {
+                format!(", and {} as `migration.tracking_table`", settings.table)
+            }
+        )
+        }
+    }
 }
 
 /// Whether `text` (a migration file) creates a role: `CREATE ROLE | USER | GROUP`, also in a

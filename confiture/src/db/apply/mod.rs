@@ -111,7 +111,9 @@ pub struct ApplySettings {
     /// database of its server names the holders of a lock on a system catalog that one of
     /// the tool's own statements waited for, when the run's own session cannot read them
     /// (`pg_attribute` locked: its read of `pg_locks` waits too;
-    /// [`crate::db::connect::catalog_lock_holders`]); `None`: not asked.
+    /// [`crate::db::connect::catalog_lock_holders`]), and whose environment file a failed
+    /// squashed baseline's help names for confiture (Python)'s `migrate squash-ledger
+    /// --config` (`failure::squash_ledger`); `None`: not asked.
     pub holders_from: Option<crate::config::Environment>,
 }
 
