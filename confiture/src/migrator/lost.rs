@@ -274,9 +274,15 @@ impl Ran<'_> {
                     // may be the one that ended it.
                     let code = failure.server.as_ref().map(|s| s.sqlstate.as_str());
                     let count = file.statements.len();
-                    if let Some(own) = crate::db::apply::own_session_end(file, code, count, None) {
-                        own.blame(&m.id(), file, &mut failure.error, &mut failure.location);
-                    }
+                    crate::db::apply::explain_session_end(
+                        &m.id(),
+                        file,
+                        code,
+                        count,
+                        None,
+                        &mut failure.error,
+                        &mut failure.location,
+                    );
                 }
             }
         }
@@ -285,7 +291,9 @@ impl Ran<'_> {
         if up_since_before && failure.server.is_none() && failure.location.is_none() {
             failure.error.details.push(
                 "the server did not restart during this run: another session or an administrator \
-                 ended this one (pg_terminate_backend), or the network dropped the connection"
+                 ended this one (pg_terminate_backend), or the network dropped the connection, or \
+                 the migration itself did (a function it calls terminating its own backend: then \
+                 every run of it ends the same way)"
                     .to_string(),
             );
         }

@@ -985,19 +985,30 @@ impl Migrator {
 }
 
 /// What lint's C119 (`resets-timeouts`) reports of the migrations `up` runs, said when it runs
-/// them: a statement that turns the environment's `lock_timeout`/`statement_timeout` off for
-/// the rest of its migration, named `file:line`.
+/// them (the rule's own decision, `timeouts_turned_off`), named `file:line`: a statement that
+/// turns the environment's `lock_timeout`/`statement_timeout` off for the rest of its
+/// migration, and, in a no-transaction migration, one that sets `idle_session_timeout` (the
+/// server ends the session between two of its statements).
 fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
+    use crate::files::rules::TimeoutFinding;
     apply
         .iter()
         .flat_map(|m| {
             let spans = m.up.statements.iter().map(|s| (s.range.clone(), s.line));
-            crate::files::rules::timeouts_turned_off(&m.up.text, spans).map(move |(line, text)| {
-                format!(
-                    "{}:{line}: {text} (C119 resets-timeouts; the next migration gets them back)",
-                    crate::display::path(&m.up.path)
-                )
-            })
+            let no_transaction = m.up.mode == TransactionMode::NoTransaction;
+            crate::files::rules::timeouts_turned_off(&m.up.text, spans, no_transaction).map(
+                move |(line, found)| {
+                    let after = match found {
+                        TimeoutFinding::BoundsOff(_) => "; the next migration gets them back",
+                        TimeoutFinding::EndsIdleSession(_) => "",
+                    };
+                    format!(
+                        "{}:{line}: {} (C119 resets-timeouts{after})",
+                        crate::display::path(&m.up.path),
+                        found.message()
+                    )
+                },
+            )
         })
         .collect()
 }

@@ -2560,8 +2560,16 @@ fn a_no_transaction_migration_that_sets_a_tiny_idle_session_timeout_is_named_as_
             ),
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t1_i;\n",
         );
+    // hse: said before it runs (C119's own decision), as for a bound turned off.
+    let warned = "002_idle.up.sql:3: SET idle_session_timeout = '1ms' in a no-transaction \
+                  migration ends its own session";
+    project
+        .run(&["migrate", "up", "--dry-run", "--database-url", &db.url()])
+        .code(exit::SUCCESS)
+        .stderr_has(warned);
     let run = project.run(&["migrate", "up", "--database-url", &db.url()]);
     run.code(exit::CONNECTION)
+        .stderr_has(warned)
         .stderr_has("migration 002_idle ended its own session")
         .stderr_has("002_idle.up.sql:3")
         .stderr_has("help: remove that statement from")
@@ -2632,4 +2640,136 @@ fn a_migration_that_terminates_its_own_backend_is_named_as_the_cause() {
         "{}",
         run.dump()
     );
+}
+
+/// hse: lint said nothing of a migration that terminates its own backend
+/// (`pg_terminate_backend(pg_backend_pid())`, any case, `pg_catalog.`-qualified) or cancels its
+/// own statement (`pg_cancel_backend(pg_backend_pid())`): C124 warns at the call's line, in up
+/// and down files, and the file's allow silences it.
+#[test]
+fn lint_warns_on_a_migration_that_signals_its_own_backend() {
+    let project = Project::new();
+    project
+        .migration(
+            "001_kill",
+            "CREATE TABLE t1 (id int);\nSELECT PG_CATALOG.pg_terminate_backend( pg_backend_pid() );\n",
+            "DO $$ BEGIN PERFORM pg_cancel_backend(pg_catalog.pg_backend_pid()); END $$;\n",
+        )
+        .migration(
+            "002_others",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid();\n",
+            "-- confiture:allow(own-backend-signal)\nSELECT pg_terminate_backend(pg_backend_pid());\n",
+        );
+    let run = project.run(&["lint"]);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    for at in ["001_kill.up.sql:2:8", "001_kill.down.sql:1:21"] {
+        assert!(all.contains(at), "{at}\n{}", run.dump());
+    }
+    assert!(all.contains("allow(own-backend-signal)"), "{}", run.dump());
+    assert!(
+        all.contains("ends the migration's own session"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        all.contains("cancels the migration's own statement"),
+        "{}",
+        run.dump()
+    );
+    assert!(!all.contains("002_others"), "{}", run.dump());
+    assert_eq!(all.matches("warning[C124]").count(), 2, "{}", run.dump());
+    // A warning: lint passes, `-D warnings` fails.
+    run.code(exit::SUCCESS);
+    assert_ne!(
+        project.run(&["lint", "-D", "warnings"]).code,
+        i32::from(exit::SUCCESS)
+    );
+}
+
+/// A no-transaction migration whose statement calls a function (created elsewhere) that
+/// terminates its own backend: `statement` in the file.
+fn no_tx_calling(statement: &str) -> Project {
+    let project = Project::new();
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_call",
+            &format!(
+                "-- confiture:no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n\
+                 CREATE INDEX CONCURRENTLY t1_i ON t1 (id);\n\
+                 {statement}\n\
+                 CREATE INDEX CONCURRENTLY t1_j ON t1 (id);\n"
+            ),
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t1_i;\n",
+        );
+    project
+}
+
+/// The note of a termination the file does not show: both the statement (through a function)
+/// and another session or an administrator.
+const BOTH_WAYS: &str = "may call a function that terminates its own backend";
+
+/// hse: a 57P01 while a no-transaction migration's statement ran a function terminating its
+/// own backend got no word that the statement may have done it (only the direct call was
+/// recognised): the error says both — the statement through a function it calls, or another
+/// session or an administrator — and blames neither for sure. Several runs: the driver reads
+/// the server's FATAL, or only the closed socket.
+#[test]
+fn a_function_terminating_its_own_backend_is_said_as_one_of_two_causes() {
+    let project = no_tx_calling("SELECT end_me();");
+    // A fresh database each time: the migration is left interrupted.
+    for i in 0..3 {
+        let db = TestDb::new(&format!("own_fn_terminate{i}"));
+        let mut client = db.connect();
+        client
+            .batch_execute(
+                "CREATE FUNCTION end_me() RETURNS bool LANGUAGE sql \
+                 AS 'SELECT pg_terminate_backend(pg_backend_pid())';",
+            )
+            .expect("the function");
+        let run = project.run(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &db.url(),
+        ]);
+        run.code(exit::CONNECTION)
+            .stderr_lacks("ended its own session");
+        if run.stderr.contains("SQLSTATE 57P01") {
+            run.stderr_has(BOTH_WAYS)
+                .stderr_has("another session or an administrator")
+                .stderr_has("002_call.up.sql:4");
+        } else {
+            run.stderr_has("a function it calls terminating its own backend");
+        }
+        assert_eq!(ledger(&mut client), ["001"], "{}", run.dump());
+    }
+}
+
+/// hse: an administrator's `pg_terminate_backend` of a no-transaction migration's statement
+/// that calls no such function: the same note, never that the statement did it for sure.
+#[test]
+fn an_administrator_kill_of_a_statement_is_never_put_down_to_it_for_sure() {
+    let db = TestDb::new("admin_kill_notx");
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    let project = no_tx_calling("DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;");
+    let run = terminated_in_002(
+        &project,
+        &db,
+        &mut client,
+        &["migrate", "up", "--allow-non-empty"],
+    );
+    run.code(exit::CONNECTION)
+        .stderr_lacks("ended its own session")
+        .stderr_lacks("remove that statement");
+    assert!(says_the_session_was_ended(&run), "{}", run.dump());
+    if run.stderr.contains("SQLSTATE 57P01") {
+        run.stderr_has(BOTH_WAYS)
+            .stderr_has("another session or an administrator");
+    }
 }

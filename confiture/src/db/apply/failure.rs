@@ -690,6 +690,68 @@ pub(crate) fn own_session_end(
     }
 }
 
+/// `error` (a lost connection during `id`'s `file`, `code` and `completed`/`running` as
+/// [`own_session_end`] reads them) explained by what ended the session, **the** one place that
+/// decides it for the engine and the check after a lost connection: a statement of the file
+/// that ended it is named ([`OwnEnd::blame`]); a 57P01 (terminated) while a statement ran that
+/// the file does not show terminating its own backend may still be its doing, through a
+/// function it calls, as much as another session's or an administrator's — both are said,
+/// neither blamed ([`unattributed_termination`]); an idle session timeout (57P05) no statement
+/// of the file sets is said as the server's reason.
+pub(crate) fn explain_session_end(
+    id: &str,
+    file: &SqlFile,
+    code: Option<&str>,
+    completed: usize,
+    running: Option<usize>,
+    error: &mut Error,
+    location: &mut Option<Location>,
+) {
+    if let Some(own) = own_session_end(file, code, completed, running) {
+        own.blame(id, file, error, location);
+        return;
+    }
+    match code {
+        Some(c) if c == SqlState::ADMIN_SHUTDOWN.code() => {
+            // A no-transaction migration between two statements ran nothing of its own.
+            let ran = running.is_some() || file.mode == TransactionMode::Transaction;
+            if ran {
+                error.details.push(unattributed_termination(file, running));
+            }
+        }
+        Some(c) if c == SqlState::IDLE_SESSION_TIMEOUT.code() => {
+            error.details.push(
+                "the server ended the session for its idle_session_timeout while it waited for \
+                 confiture's next statement: no statement of the file that lint reads sets it \
+                 (a function or dynamic SQL of the migration may, or the database, role or \
+                 connection does); run as it is, the migration may end the same way"
+                    .to_string(),
+            );
+        }
+        _ => {}
+    }
+}
+
+/// The detail of a 57P01 (terminating connection due to administrator command) while a
+/// statement of `file` ran (`running`, or any when not known) that does not itself call
+/// `pg_terminate_backend(pg_backend_pid())`: the server says the same whoever asked, so both
+/// are said — another session or an administrator (or a shutdown), or the statement through a
+/// function it calls (then every run ends the same way).
+fn unattributed_termination(file: &SqlFile, running: Option<usize>) -> String {
+    let path = crate::display::path(&file.path);
+    let which = match running.and_then(|i| Some((i, file.statements.get(i)?))) {
+        Some((i, span)) => format!("statement {} ({path}:{})", i + 1, span.line),
+        None => format!("a statement of {path}"),
+    };
+    format!(
+        "the server terminated the session (57P01), which does not say who asked: another \
+         session or an administrator (pg_terminate_backend), a server shutdown, or the \
+         migration itself — {which} may call a function that terminates its own backend \
+         (pg_terminate_backend with pg_backend_pid as its argument), and then every run of it \
+         ends the same way; look for such a call in the functions it calls before running it again"
+    )
+}
+
 /// The statement among the first `completed` of `file` that set the session's
 /// `idle_session_timeout` (the rules' reading, C119), as [`own_session_end`] names it; `how`
 /// ends the sentence (how the session's end was seen, when not by its SQLSTATE).

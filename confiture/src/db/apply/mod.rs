@@ -49,7 +49,7 @@ use crate::ledger::TrackingTable;
 pub use crate::files::Direction;
 pub use batch::{run_steps, StepEvent};
 pub use decide::BatchLimits;
-pub(crate) use failure::{on_ledger, own_session_end, unique_holders};
+pub(crate) use failure::{explain_session_end, on_ledger, unique_holders};
 pub(crate) use markers::cut_holds;
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};

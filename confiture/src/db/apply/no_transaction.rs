@@ -1162,24 +1162,15 @@ fn lost_part_way(
     }
     let file = step.file();
     let running_index = running.then_some(completed);
-    match super::failure::own_session_end(file, code.as_deref(), completed, running_index) {
-        Some(own) => own.blame(
-            &step.migration.id(),
-            file,
-            &mut failure.error,
-            &mut failure.location,
-        ),
-        None if code.as_deref() == Some(postgres::error::SqlState::IDLE_SESSION_TIMEOUT.code()) => {
-            failure.error.details.push(
-                "the server ended the session for its idle_session_timeout while it waited for \
-                 confiture's next statement: no statement of the file that lint reads sets it \
-                 (a function or dynamic SQL of the migration may, or the database, role or \
-                 connection does); run as it is, the migration may end the same way"
-                    .to_string(),
-            );
-        }
-        None => {}
-    }
+    super::failure::explain_session_end(
+        &step.migration.id(),
+        file,
+        code.as_deref(),
+        completed,
+        running_index,
+        &mut failure.error,
+        &mut failure.location,
+    );
     failure
 }
 

@@ -13,9 +13,13 @@ mod syntax;
 #[cfg(feature = "db")]
 pub(crate) use do_block::plpgsql_body;
 #[cfg(feature = "db")]
-pub(crate) use resets_timeouts::{idle_session_ended_by, timeouts_turned_off};
+pub(crate) use own_backend_signal::ends_own_session;
 #[cfg(feature = "db")]
-pub(crate) use server_wide::{ends_own_session, server_wide, Effect};
+pub(crate) use resets_timeouts::{
+    idle_session_ended_by, timeouts_turned_off, Finding as TimeoutFinding,
+};
+#[cfg(feature = "db")]
+pub(crate) use server_wide::{server_wide, Effect};
 #[cfg(feature = "db")]
 pub(crate) use syntax::created_index;
 
@@ -39,6 +43,7 @@ mod merge_conflict_marker;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
 mod not_null_without_default;
+mod own_backend_signal;
 mod psql_meta_command;
 mod releases_migration_lock;
 mod rename_column;
@@ -95,6 +100,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     session_advisory_lock::DOC,
     merge_conflict_marker::DOC,
     invisible_character::DOC,
+    own_backend_signal::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -181,6 +187,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
         session_advisory_lock::check(cx, stmt, &mut out);
         set_transaction::check(cx, stmt, &mut out);
         server_wide::check(cx, stmt, &mut out);
+        own_backend_signal::check(cx, stmt, &mut out);
         let shape = syntax::shape(stmt, &mut scratch);
         if matches!(shape, Shape::Other) {
             continue;

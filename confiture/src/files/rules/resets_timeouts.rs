@@ -69,34 +69,61 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    if cx.markers.no_transaction {
-        if let Some(what) = ends_idle_session(&tokens) {
-            out.push(
-                cx.diagnostic(
-                    &DOC,
-                    stmt.range.clone(),
-                    idle_session_message(&what),
-                    "remove it: the migration's session is confiture's own, and a timeout there \
-                 can only end the run; allow it with `-- confiture:allow(resets-timeouts)`"
-                        .to_string(),
-                ),
-            );
-            return;
-        }
-    }
-    let Some(what) = turns_off(&tokens) else {
+    let Some(found) = finding(&tokens, cx.markers.no_transaction) else {
         return;
     };
-    out.push(
-        cx.diagnostic(
-            &DOC,
-            stmt.range.clone(),
-            message(&what),
-            "remove it, or reset by name only what the migration itself set; allow it with \
-         `-- confiture:allow(resets-timeouts)`"
-                .to_string(),
-        ),
-    );
+    out.push(cx.diagnostic(
+        &DOC,
+        stmt.range.clone(),
+        found.message(),
+        found.help().to_string(),
+    ));
+}
+
+/// What the rule finds in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Finding {
+    /// It turns the environment's `lock_timeout`/`statement_timeout` off (`RESET ALL`, `SET
+    /// lock_timeout = 0`): the rest of its migration is unbounded.
+    BoundsOff(String),
+    /// It sets `idle_session_timeout` to a bound in a no-transaction migration: the server ends
+    /// the session between two of its statements.
+    EndsIdleSession(String),
+}
+
+impl Finding {
+    /// The rule's message (and `migrate up`'s warning).
+    pub(crate) fn message(&self) -> String {
+        match self {
+            Finding::BoundsOff(what) => message(what),
+            Finding::EndsIdleSession(what) => idle_session_message(what),
+        }
+    }
+
+    fn help(&self) -> &'static str {
+        match self {
+            Finding::BoundsOff(_) => {
+                "remove it, or reset by name only what the migration itself set; allow it with \
+                 `-- confiture:allow(resets-timeouts)`"
+            }
+            Finding::EndsIdleSession(_) => {
+                "remove it: the migration's session is confiture's own, and a timeout there can \
+                 only end the run; allow it with `-- confiture:allow(resets-timeouts)`"
+            }
+        }
+    }
+}
+
+/// What the rule finds in `tokens` (one statement, no trivia) of a file, `no_transaction` or
+/// not: **the** decision of C119, which `migrate up`'s warnings ask too
+/// ([`timeouts_turned_off`]). In a no-transaction file, a statement setting
+/// `idle_session_timeout` ([`ends_idle_session`]) is that; else one turning the bounds off
+/// ([`turns_off`]).
+fn finding(tokens: &[Token<'_>], no_transaction: bool) -> Option<Finding> {
+    no_transaction
+        .then(|| ends_idle_session(tokens).map(Finding::EndsIdleSession))
+        .flatten()
+        .or_else(|| turns_off(tokens).map(Finding::BoundsOff))
 }
 
 /// The rule's message for `what` (`RESET ALL`, `SET lock_timeout = 0`).
@@ -177,14 +204,16 @@ fn ends_idle_session_alone(tokens: &[Token<'_>]) -> Option<String> {
 /// The setting that ends a session idle between two statements (PostgreSQL 14+).
 const IDLE_SESSION: &str = "idle_session_timeout";
 
-/// The statements of `text` (a migration's file, split when it was read: `statements`' spans)
-/// that turn the environment's bounds off, each as `(line, message)`: what `migrate up` says
-/// when it runs that migration. Each statement's tokens are read again; nothing is split.
+/// The statements of `text` (a migration's file, `no_transaction` or not, split when it was
+/// read: `statements`' spans) that C119 reports ([`finding`]), each with its line: what `migrate
+/// up` says when it runs that migration. Each statement's tokens are read again; nothing is
+/// split.
 #[cfg(feature = "db")]
 pub(crate) fn timeouts_turned_off<'s>(
     text: &'s str,
     statements: impl Iterator<Item = (std::ops::Range<usize>, u32)> + 's,
-) -> impl Iterator<Item = (u32, String)> + 's {
+    no_transaction: bool,
+) -> impl Iterator<Item = (u32, Finding)> + 's {
     statements.filter_map(move |(range, line)| {
         let sql = text.get(range)?;
         if !(super::mentions(sql, "reset") || super::mentions(sql, "timeout")) {
@@ -193,7 +222,7 @@ pub(crate) fn timeouts_turned_off<'s>(
         let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
             .filter(|t| !t.is_trivia())
             .collect();
-        turns_off(&tokens).map(|what| (line, message(&what)))
+        finding(&tokens, no_transaction).map(|found| (line, found))
     })
 }
 
@@ -576,12 +605,16 @@ mod tests {
         let found: Vec<_> = super::timeouts_turned_off(
             text,
             split.statements.iter().map(|s| (s.range.clone(), s.line)),
+            false,
         )
         .collect();
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].0, 2);
         assert!(
-            found[0].1.starts_with("RESET ALL in a DO block turns off"),
+            found[0]
+                .1
+                .message()
+                .starts_with("RESET ALL in a DO block turns off"),
             "{found:?}"
         );
     }

@@ -73,56 +73,6 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 /// `ALTER SYSTEM`, the [`SLOT_FUNCTIONS`], `COPY ... PROGRAM`.
 const WARNED_WORDS: [&str; 3] = ["system", "replication_slot", "program"];
 
-/// Whether `sql`, one statement of a migration, calls `pg_terminate_backend(pg_backend_pid())`
-/// (either name `pg_catalog.`-qualified, a timeout argument or not), also in a `DO` block's or a
-/// function's body or a string in one ([`in_code`]): the statement ends its own session. What a
-/// lost connection (57P01, or the socket closed without a word) while that statement ran is
-/// put down to, never another session. Conservative as [`server_wide`]: a body's call counts
-/// whether or not it runs.
-#[cfg(feature = "db")]
-pub(crate) fn ends_own_session(sql: &str) -> bool {
-    if !(super::mentions(sql, "pg_terminate_backend") && super::mentions(sql, "pg_backend_pid")) {
-        return false;
-    }
-    let tokens: Vec<Token<'_>> = lexer::tokens(sql).filter(|t| !t.is_trivia()).collect();
-    in_code(&tokens, &mut |tokens, _| {
-        (0..tokens.len())
-            .any(|i| terminates_itself(&tokens[i..]))
-            .then_some(())
-    })
-    .is_some()
-}
-
-/// Whether `tokens` start with `[pg_catalog.]pg_terminate_backend([pg_catalog.]pg_backend_pid()`
-/// followed by `)` or `,`.
-#[cfg(feature = "db")]
-fn terminates_itself(tokens: &[Token<'_>]) -> bool {
-    /// The index after `[pg_catalog.]name` at `at`, if it is there.
-    fn named(tokens: &[Token<'_>], at: usize, name: &str) -> Option<usize> {
-        let at = match (tokens.get(at), tokens.get(at + 1)) {
-            (Some(schema), Some(dot)) if syntax::names(schema, "pg_catalog") && dot.text == "." => {
-                at + 2
-            }
-            _ => at,
-        };
-        tokens
-            .get(at)
-            .filter(|t| syntax::names(t, name))
-            .map(|_| at + 1)
-    }
-    let punct = |at: usize, p: &str| tokens.get(at).is_some_and(|t| t.text == p);
-    let Some(open) = named(tokens, 0, "pg_terminate_backend") else {
-        return false;
-    };
-    if !punct(open, "(") {
-        return false;
-    }
-    let Some(call) = named(tokens, open + 1, "pg_backend_pid") else {
-        return false;
-    };
-    punct(call, "(") && punct(call + 1, ")") && (punct(call + 2, ")") || punct(call + 2, ","))
-}
-
 /// Whether `text` (a statement's) may hold an effect lint warns about, without reading its
 /// tokens: most statements of a directory spell none of [`WARNED_WORDS`], and reading each
 /// one's tokens and bodies was half of what the SQL rules cost `status` and `lint`. A text
@@ -662,28 +612,6 @@ fn copy(tokens: &[Token<'_>]) -> Option<Effect> {
 
 #[cfg(test)]
 mod tests {
-    /// The one reading of a statement that ends its own session, in a body too.
-    #[cfg(feature = "db")]
-    #[test]
-    fn a_call_terminating_its_own_backend_is_read_as_such() {
-        for sql in [
-            "SELECT pg_terminate_backend(pg_backend_pid());",
-            "select PG_CATALOG.pg_terminate_backend(pg_catalog.pg_backend_pid(), 1000)",
-            "DO $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); END $$",
-            "DO $$ BEGIN EXECUTE 'SELECT pg_terminate_backend(pg_backend_pid())'; END $$",
-        ] {
-            assert!(super::ends_own_session(sql), "{sql}");
-        }
-        for sql in [
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()",
-            "SELECT pg_cancel_backend(pg_backend_pid())",
-            "SELECT 'pg_terminate_backend(pg_backend_pid())'",
-            "-- pg_terminate_backend(pg_backend_pid())\nSELECT 1",
-        ] {
-            assert!(!super::ends_own_session(sql), "{sql}");
-        }
-    }
-
     use super::super::test_support::up;
     use super::*;
 
