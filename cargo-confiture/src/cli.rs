@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use confiture::config::{FleetList, Labels, Timeout, MAX_JOBS};
+use confiture::config::{FleetList, Labels, Timeout, Zero, MAX_JOBS};
 use confiture::history::{Version, VersionError};
 use confiture::migrate::DEFAULT_LOCK_WAIT;
 
@@ -421,11 +421,11 @@ fn default_lock_wait() -> Timeout {
 pub struct SqlTimeoutArgs {
     /// `lock_timeout` for the migration SQL, with a unit (`5s`, `500ms`; default: the
     /// environment's, else 5s; 0 disables)
-    #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = sql_timeout, allow_hyphen_values = true)]
     pub lock_timeout_statement: Option<Timeout>,
     /// `statement_timeout` for the migration SQL, with a unit (`30s`, `10min`; default: the
     /// environment's, else none)
-    #[arg(long, value_name = "DURATION", value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = sql_timeout, allow_hyphen_values = true)]
     pub statement_timeout: Option<Timeout>,
 }
 
@@ -453,12 +453,23 @@ fn not_a_flag(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// A duration flag, by the library's one rule for timeouts (unit, PostgreSQL's limit): a
-/// malformed one is a usage error (exit 64) like every other bad argument.
+/// A duration flag whose `0` does not wait at all (`--lock-wait`, `--wait-for-server`), by
+/// the library's one rule for timeouts (unit, PostgreSQL's limit): a malformed one is a usage
+/// error (exit 64) like every other bad argument.
 fn duration(text: &str) -> Result<Timeout, String> {
+    duration_where_0_is(text, Zero::AtOnce)
+}
+
+/// A duration flag whose `0` is no limit (`--statement-timeout`, `--lock-timeout-statement`),
+/// as [`duration`].
+fn sql_timeout(text: &str) -> Result<Timeout, String> {
+    duration_where_0_is(text, Zero::NoLimit)
+}
+
+fn duration_where_0_is(text: &str, zero: Zero) -> Result<Timeout, String> {
     no_flag(text)?;
     text.parse::<Timeout>()
-        .map_err(|e| format!("{e}; {}", e.help_for(text, str::to_string)))
+        .map_err(|e| format!("{e}; {}", e.help_for(text, zero, str::to_string)))
 }
 
 /// The one rule of a whole-number flag (`--steps`, `--jobs`), as a version's (`--target`,

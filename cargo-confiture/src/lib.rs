@@ -379,8 +379,15 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
     let mut skip: Vec<&str> = here.iter().map(String::as_str).collect();
     let mut replaced = false;
     let mut hide_next: Option<&str> = None;
+    let mut given_url = args
+        .iter()
+        .filter_map(|a| a.to_str())
+        .any(|a| a == "--database-url" || a.starts_with("--database-url="));
+    let mut previous: Option<&str> = None;
     for arg in args.iter().skip(1) {
         let arg = arg.to_str()?;
+        let value_of_a_flag = previous.is_some_and(takes_a_value);
+        previous = Some(arg);
         if let Some(placeholder) = hide_next.take() {
             out.push(placeholder.to_string());
             continue;
@@ -405,12 +412,42 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
         {
             out.push(format!("{flag}={placeholder}"));
         } else if confiture::config::names_a_connection(arg) {
+            // No flag's value: the database, which `--database-url` names (pasted bare, a
+            // usage error again). Given twice, once is enough.
+            if !value_of_a_flag && !given_url {
+                out.push("--database-url".to_string());
+                given_url = true;
+            } else if !value_of_a_flag {
+                continue;
+            }
             out.push("<URL>".to_string());
         } else {
             out.push(confiture::hint::quote(arg).into_owned());
         }
     }
     Some(out.join(" "))
+}
+
+/// Whether `arg` is a flag that takes the next word as its value (`-c`, `--env`), written
+/// without `=`, by any (sub)command's definition.
+fn takes_a_value(arg: &str) -> bool {
+    fn find(command: &clap::Command, arg: &str) -> bool {
+        let given = |a: &clap::Arg| match arg.strip_prefix("--") {
+            Some(long) => {
+                a.get_long() == Some(long)
+                    || a.get_all_aliases().is_some_and(|all| all.contains(&long))
+            }
+            None => {
+                arg.len() == 2
+                    && arg.strip_prefix('-').and_then(|s| s.chars().next()) == a.get_short()
+            }
+        };
+        command
+            .get_arguments()
+            .any(|a| given(a) && a.get_action().takes_values())
+            || command.get_subcommands().any(|sub| find(sub, arg))
+    }
+    arg.starts_with('-') && !arg.contains('=') && find(&cli::command(), arg)
 }
 
 /// The names of the subcommands the arguments went through, as [`reached`] walks them.

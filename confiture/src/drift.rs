@@ -572,6 +572,18 @@ impl SchemaFile {
 /// rule, and every one of them is refused at once ([`crate::files::refusal`], exit 5): a
 /// schema file skipped would make its objects read as missing from the directory.
 fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
+    if !dir.is_dir() && crate::config::names_a_connection(&dir.to_string_lossy()) {
+        // `--schema-dir $DATABASE_URL`: a connection string, never shown (it may hold a
+        // password), as `-c`'s and `--targets`' are not. A directory of that name is read.
+        return Err(Error::invalid(
+            "schema directory not found: the path given looks like a connection string (it has \
+             `://`, `=` or `@`; its text is not shown: it may hold a password)",
+        )
+        .with_help(
+            "give the directory of DDL files kept beside the migrations, e.g. db/schema; the \
+             database is chosen apart from it",
+        ));
+    }
     if !dir.is_dir() {
         return Err(Error::invalid(format!(
             "schema directory {} does not exist",

@@ -20,7 +20,7 @@ use super::params::{application_name, is_libpq_parameter, is_supported_parameter
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::{parse_spec_with, parts_emptied};
-use super::timeout::Timeout;
+use super::timeout::{Timeout, Zero};
 use super::yaml11::{self, Yaml11};
 use super::ConnectionPart;
 use crate::error::{EnvironmentFileProblems, Error, Reason, Result, SettingProblem};
@@ -1719,12 +1719,13 @@ impl FileContext<'_> {
         Err(self.error_on_line(line, key, what).with_help(help))
     }
 
-    fn duration(&self, value: &Value, key: &str) -> Result<Duration> {
+    /// The duration at `key`; `zero`: what `0` means there, for the help of one too long.
+    fn duration(&self, value: &Value, key: &str, zero: Zero) -> Result<Duration> {
         let text = self.number(value, key)?;
         let name = key.rsplit('.').next().unwrap_or(key);
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
             self.key_error(key, &format!("{text:?} {e}"))
-                .with_help(e.help_for(&text, |v| format!("{name}: {v}")))
+                .with_help(e.help_for(&text, zero, |v| format!("{name}: {v}")))
         })
     }
 
@@ -1794,12 +1795,18 @@ impl FileContext<'_> {
                     error
                 })?;
             }
-            "lock_timeout" => settings.lock_timeout = self.duration(value, &full)?,
-            "statement_timeout" => {
-                settings.statement_timeout = Some(self.duration(value, &full)?);
+            "lock_timeout" => {
+                settings.lock_timeout = self.duration(value, &full, Zero::NoLimit)?;
             }
-            "connect_timeout" => settings.connect_timeout = self.duration(value, &full)?,
-            "wait_for_server" => settings.wait_for_server = self.duration(value, &full)?,
+            "statement_timeout" => {
+                settings.statement_timeout = Some(self.duration(value, &full, Zero::NoLimit)?);
+            }
+            "connect_timeout" => {
+                settings.connect_timeout = self.duration(value, &full, Zero::NoLimit)?;
+            }
+            "wait_for_server" => {
+                settings.wait_for_server = self.duration(value, &full, Zero::AtOnce)?;
+            }
             "lock_retries" => {
                 let text = self.number(value, &full)?;
                 settings.lock_retries = text.trim().parse().map_err(|_| {

@@ -126,13 +126,28 @@ impl fmt::Display for Timeout {
     }
 }
 
+/// What `0` means to a duration setting: the help for one too long
+/// ([`TimeoutError::help_for`]) offers `0` only where it lifts the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Zero {
+    /// No limit: PostgreSQL's `statement_timeout` and `lock_timeout` (`--statement-timeout`,
+    /// `--lock-timeout-statement`, `migration.statement_timeout`, `migration.lock_timeout`),
+    /// libpq's `connect_timeout` (`migration.connect_timeout`).
+    NoLimit,
+    /// No wait at all: tried once, given up at once (`--lock-wait`, `--wait-for-server`,
+    /// `migration.wait_for_server`).
+    AtOnce,
+}
+
 impl TimeoutError {
     /// What to write instead of `text` (the value refused), fitted to it, each suggestion
     /// shown by `shown` (`|v| format!("lock_timeout: {v}")` for a file's key, the value alone
     /// for a flag that the message names): `5` gives "durations need a unit: `5s` (or `5ms`;
-    /// ...)", `5 seconds` gives `5s`, `1.5s` gives `1500ms`, `600h` gives `596h`.
-    /// [`TimeoutError::help`] where no value fits (`fast`).
-    pub fn help_for(self, text: &str, shown: impl Fn(&str) -> String) -> String {
+    /// ...)", `5 seconds` gives `5s`, `1.5s` gives `1500ms`, `600h` gives `596h` (and `0`
+    /// where `zero` says that it is no limit). [`TimeoutError::help`] where no value fits
+    /// (`fast`).
+    pub fn help_for(self, text: &str, zero: Zero, shown: impl Fn(&str) -> String) -> String {
         let text = text.trim();
         match self {
             TimeoutError::NoUnit => format!(
@@ -151,10 +166,18 @@ impl TimeoutError {
                     shown("5s")
                 ),
             },
-            TimeoutError::TooLong => format!(
-                "write a duration of at most 596h (2147483647 ms): `{}`, or `0` for no limit",
-                shown("596h")
-            ),
+            TimeoutError::TooLong => match zero {
+                Zero::NoLimit => format!(
+                    "write a duration of at most 596h (2147483647 ms): `{}`, or `{}` for no \
+                     limit",
+                    shown("596h"),
+                    shown("0")
+                ),
+                Zero::AtOnce => format!(
+                    "write a duration of at most 596h (2147483647 ms): `{}`",
+                    shown("596h")
+                ),
+            },
         }
     }
 
@@ -265,7 +288,11 @@ mod tests {
     #[test]
     fn the_help_fits_the_value_written() {
         let value = |v: &str| v.to_string();
-        let help = |text: &str| text.parse::<Timeout>().unwrap_err().help_for(text, value);
+        let help = |text: &str| {
+            text.parse::<Timeout>()
+                .unwrap_err()
+                .help_for(text, Zero::NoLimit, value)
+        };
         assert!(
             help("5").starts_with("durations need a unit: `5s` (or `5ms`"),
             "{}",
@@ -276,7 +303,8 @@ mod tests {
             "{}",
             help(" 30 ")
         );
-        let keyed = TimeoutError::NoUnit.help_for("5", |v| format!("lock_timeout: {v}"));
+        let keyed =
+            TimeoutError::NoUnit.help_for("5", Zero::NoLimit, |v| format!("lock_timeout: {v}"));
         assert!(keyed.contains("`lock_timeout: 5s` (or `5ms`"), "{keyed}");
         for (written, fit) in [
             ("5 seconds", "`5s`"),
@@ -295,7 +323,8 @@ mod tests {
         }
         // Nothing to fit: an example in the caller's form, and the units.
         for unfit in ["fast", "-5s", "1.5.5s", "0.0001ms", "5x"] {
-            let shown = TimeoutError::Malformed.help_for(unfit, |v| format!("lock_timeout: {v}"));
+            let shown = TimeoutError::Malformed
+                .help_for(unfit, Zero::NoLimit, |v| format!("lock_timeout: {v}"));
             assert_eq!(
                 shown,
                 "write a whole number with a unit, e.g. `lock_timeout: 5s` (units: ms, s, min, h)",
@@ -303,6 +332,13 @@ mod tests {
             );
         }
         assert!(help("600h").contains("`596h`"), "{}", help("600h"));
+        // `0` is offered only where it lifts the limit, in the caller's form.
+        let too_long = |zero| TimeoutError::TooLong.help_for("700h", zero, |v| format!("k: {v}"));
+        assert!(too_long(Zero::NoLimit).ends_with("`k: 596h`, or `k: 0` for no limit"));
+        assert_eq!(
+            too_long(Zero::AtOnce),
+            "write a duration of at most 596h (2147483647 ms): `k: 596h`"
+        );
     }
 
     #[test]

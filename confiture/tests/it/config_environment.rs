@@ -368,6 +368,25 @@ fn invalid_values_name_the_key() {
 
 #[test]
 fn timeouts_beyond_postgres_limit_name_the_file_the_key_and_the_limit() {
+    // `0` is offered only where it lifts the limit: `wait_for_server: 0` fails at once.
+    for (key, zero_lifts_the_limit) in [
+        ("lock_timeout", true),
+        ("statement_timeout", true),
+        ("connect_timeout", true),
+        ("wait_for_server", false),
+    ] {
+        let (_, err) = read_err(&format!(
+            "database_url: postgresql:///app\nmigration:\n  {key}: 700h\n"
+        ));
+        let help = err.help.as_deref().unwrap();
+        assert!(help.contains(&format!("`{key}: 596h`")), "{key}: {help}");
+        let zero = format!("`{key}: 0` for no limit");
+        assert_eq!(help.contains(&zero), zero_lifts_the_limit, "{key}: {help}");
+        assert!(
+            !help.contains(": 0`") || zero_lifts_the_limit,
+            "{key}: {help}"
+        );
+    }
     for key in ["lock_timeout", "statement_timeout", "connect_timeout"] {
         for value in ["600h", "3000h", "2147483648ms", "${BIG:-35792min}"] {
             let (path, err) = read_err(&format!(

@@ -743,3 +743,67 @@ fn an_environment_file_given_from_a_subdirectory_names_the_one_at_the_root() {
         .stderr_has("environment file nowhere.yaml does not exist")
         .stderr_lacks("workspace root has");
 }
+
+/// A duration flag too long (`--lock-wait 700h`) was told "`596h`, or `0` for no limit"
+/// whatever the flag, but `--lock-wait 0` tries the lock once and gives up at once, and
+/// `--wait-for-server 0` fails at the first refusal: pasted, the hint did the opposite of
+/// "no limit". `0` is offered only to the flags where it lifts the limit.
+#[test]
+fn a_too_long_duration_offers_0_only_where_it_means_no_limit() {
+    let project = Project::new();
+    for (flag, zero_lifts_the_limit) in [
+        ("--lock-wait", false),
+        ("--wait-for-server", false),
+        ("--lock-timeout-statement", true),
+        ("--statement-timeout", true),
+    ] {
+        let run = project.run(&["migrate", "up", flag, "700h"]);
+        run.code(exit::USAGE).stderr_has("`596h`");
+        assert_eq!(
+            run.stderr.contains("`0`"),
+            zero_lifts_the_limit,
+            "{flag}: {}",
+            run.dump()
+        );
+    }
+}
+
+/// `cargo confiture up postgresql://...` was told "did you mean `cargo confiture migrate up
+/// <URL>`?": pasted with the URL in its place, a usage error again (`migrate up` takes no
+/// argument). A connection string that was no flag's value is suggested as the
+/// `--database-url` it must be; one that was a flag's value keeps its flag.
+#[test]
+fn a_subcommand_tip_gives_a_stray_connection_string_its_flag() {
+    let db = TestDb::new("usage_tip_url");
+    let project = Project::two_tables();
+    let url = db.url();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["up", &url],
+            "`cargo confiture migrate up --database-url <URL>`",
+        ),
+        (
+            &["status", &url, "--format", "json"],
+            "`cargo confiture migrate status --database-url <URL> --format json`",
+        ),
+        (
+            &["--database-url", &url, "status"],
+            "`cargo confiture --database-url <URL> migrate status`",
+        ),
+        (&["up", "-c", &url], "`cargo confiture migrate up -c <URL>`"),
+    ];
+    for (args, suggested) in cases {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has(&format!("tip: did you mean {suggested}?"));
+        if !suggested.contains("-c ") {
+            let pasted = project.paste(&suggested.replace("<URL>", &format!("'{url}'")));
+            assert_ne!(
+                pasted.code,
+                i32::from(exit::USAGE),
+                "{suggested}\n{}",
+                pasted.dump()
+            );
+        }
+    }
+}

@@ -837,6 +837,29 @@ fn exit_74_when_stdout_is_closed() {
     run_redirected(&project, ">&-", &["--help"])
         .code(exit::OUTPUT_FAILED)
         .stderr_has("stdout was closed");
+    // Every command with a result: files-only ones and `up` creating its database too.
+    run_redirected(&project, ">&-", &["lint"])
+        .code(exit::OUTPUT_FAILED)
+        .stderr_has("`lint` completed")
+        .stderr_has(closed);
+    let created = TestDb::unborn("exit74created");
+    run_redirected(
+        &project,
+        ">&-",
+        &[
+            "migrate",
+            "up",
+            "--create-database",
+            "--format",
+            "json",
+            "--database-url",
+            &created.url(),
+        ],
+    )
+    .code(exit::OUTPUT_FAILED)
+    .stderr_has("the migrations it applied stay applied")
+    .stderr_has(closed);
+    assert_eq!(created.ledger().map(|rows| rows.len()), Some(2));
     // `>/dev/null` is a stdout: the result is thrown away, as asked.
     run_redirected(
         &project,
@@ -844,4 +867,56 @@ fn exit_74_when_stdout_is_closed() {
         &["migrate", "status", "--database-url", &url],
     )
     .code(exit::SUCCESS);
+    // Last: its empty pair would stop the runs above.
+    run_redirected(&project, ">&-", &["migrate", "generate", "more"])
+        .code(exit::OUTPUT_FAILED)
+        .stderr_has("`migrate generate` completed: the files it wrote stay")
+        .stderr_has(closed);
+}
+
+/// With stdout closed (`>&-`), the next file or socket the process opens would get fd 1 and
+/// receive its results (the PostgreSQL connection among them): fd 1 is `/dev/null` from the
+/// start, while the run connects too.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_stdout_is_never_reused_by_a_connection() {
+    let project = two_migrations();
+    let cli = project.cli();
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("exec \"$0\" \"$@\" >&-")
+        .arg(cli.get_program())
+        .args([
+            "migrate",
+            "status",
+            "--wait-for-server",
+            "3s",
+            "--database-url",
+            "postgresql://postgres@127.0.0.1:1/nowhere",
+        ])
+        .stderr(std::process::Stdio::null());
+    for (name, value) in cli.get_envs() {
+        match value {
+            Some(value) => sh.env(name, value),
+            None => sh.env_remove(name),
+        };
+    }
+    if let Some(dir) = cli.get_current_dir() {
+        sh.current_dir(dir);
+    }
+    let mut child = sh.spawn().expect("start the CLI");
+    let fd1 = format!("/proc/{}/fd/1", child.id());
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if let Ok(target) = std::fs::read_link(&fd1) {
+            seen.push(target);
+        }
+    }
+    let _ = child.wait();
+    assert!(!seen.is_empty(), "fd 1 was never seen");
+    assert!(
+        seen.iter().all(|t| t == std::path::Path::new("/dev/null")),
+        "{seen:?}"
+    );
 }

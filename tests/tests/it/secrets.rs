@@ -537,7 +537,7 @@ fn run_with_stdin(project: &Project, args: &[&str], input: &str) -> Run {
 
 /// A connection string given on the command line where something else goes — a stray word
 /// (`migrate up $DATABASE_URL`, the flag forgotten), `--env $DATABASE_URL`, `-c URL`,
-/// `--manifest-path URL`, `-p URL`, `--steps URL`, a conninfo split by the shell — was echoed
+/// `--manifest-path URL`, `-p URL`, `--steps URL`, `--schema-dir URL`, a conninfo split by the shell — was echoed
 /// by the error, password included, in text and in JSON. Every error of the run is shown with
 /// that password removed; nothing connects.
 #[test]
@@ -589,6 +589,7 @@ fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
     // the message but repeated in the JSON `schema` keys, in the suggested `generate
     // --migrations-dir URL`, and in the path's normalised form (`postgresql:/u:...`).
     let elsewhere = "postgresql://postgres@db.invalid/app";
+    let conninfo = "host=db.invalid password=S3cr3t-PW-xyz";
     let cases = cases
         .into_iter()
         .chain(unparsed.iter().flat_map(|url| {
@@ -598,33 +599,51 @@ fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
                 (vec!["migrate", "up", "-c", *url], exit::INVALID),
             ]
         }))
-        .chain(unparsed.iter().chain([&url, &encoded]).flat_map(|url| {
-            [
-                (
-                    vec![
-                        "migrate",
-                        "status",
-                        "--database-url",
-                        elsewhere,
-                        "--schema",
-                        *url,
-                    ],
-                    exit::INVALID,
-                ),
-                (
-                    vec![
-                        "migrate",
-                        "down",
-                        "--database-url",
-                        elsewhere,
-                        "--migrations-dir",
-                        *url,
-                    ],
-                    exit::INVALID,
-                ),
-                (vec!["lint", "--migrations-dir", *url], exit::INVALID),
-            ]
-        }));
+        .chain(
+            unparsed
+                .iter()
+                .chain([&url, &encoded, &conninfo])
+                .flat_map(|url| {
+                    [
+                        (
+                            vec![
+                                "migrate",
+                                "status",
+                                "--database-url",
+                                elsewhere,
+                                "--schema",
+                                *url,
+                            ],
+                            exit::INVALID,
+                        ),
+                        (
+                            vec![
+                                "migrate",
+                                "down",
+                                "--database-url",
+                                elsewhere,
+                                "--migrations-dir",
+                                *url,
+                            ],
+                            exit::INVALID,
+                        ),
+                        (vec!["lint", "--migrations-dir", *url], exit::INVALID),
+                        // `--schema-dir URL` was refused by drift's report, which no scrub reads:
+                        // the password was in its text and its JSON `message`.
+                        (
+                            vec![
+                                "migrate",
+                                "drift",
+                                "--database-url",
+                                elsewhere,
+                                "--schema-dir",
+                                *url,
+                            ],
+                            exit::INVALID,
+                        ),
+                    ]
+                }),
+        );
     for (args, code) in cases {
         for json in [false, true] {
             let mut args = args.clone();
