@@ -109,6 +109,25 @@ pub struct HoldingSession {
     pub state_change: Option<String>,
 }
 
+impl HoldingSession {
+    /// Whether the start marker written at `started_at` (UTC, RFC 3339, as
+    /// [`crate::ledger::StartedRun::started_at`] reads) may be this session's: not when it was
+    /// written before the session connected (`backend_start`) — a run that died left it, and
+    /// this holder (another run, confiture (Python), a session holding the lock by hand) is
+    /// not running it. To the second, both read so; a `backend_start` hidden from this role
+    /// cannot tell, and the marker may be its own.
+    pub fn may_have_written(&self, started_at: &str) -> bool {
+        let second = |t: &str| t.get(..19).map(str::to_string);
+        match (
+            self.backend_start.as_deref().and_then(second),
+            second(started_at),
+        ) {
+            (Some(connected), Some(written)) => written >= connected,
+            _ => true,
+        }
+    }
+}
+
 impl fmt::Display for HoldingSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "pid {}", self.pid)?;

@@ -85,11 +85,18 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |rows, markers| {
+            |client, rows, markers| {
                 let plan = plan::baseline(&set, rows, &options.through)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
                 plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
+                let recorded = plan.record.iter().map(|m| (m.id(), &m.up));
+                apply::refuse_recording_invalid_index(
+                    client,
+                    options.lock_wait,
+                    recorded,
+                    &run.again,
+                )?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
                 Ok((
                     rewrite,
@@ -167,11 +174,20 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |rows, markers| {
+            |client, rows, markers| {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
                 plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
+                let recorded = (plan.with(plan::ReinitAction::Record))
+                    .filter_map(|step| step.migration)
+                    .map(|m| (m.id(), &m.up));
+                apply::refuse_recording_invalid_index(
+                    client,
+                    options.lock_wait,
+                    recorded,
+                    &run.again,
+                )?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
                 let unrecorded = plan
@@ -244,7 +260,7 @@ impl Migrator {
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |rows, markers| {
+            |_, rows, markers| {
                 let history = History::of(&set, rows, first_version);
                 let plan = plan::abandon(&set, &history, markers, &options.version)?;
                 let runs = plan.runs.iter().map(AbandonedRun::of).collect();
@@ -268,11 +284,11 @@ impl Migrator {
         lock_wait: Duration,
         progress: &mut dyn FnMut(Progress),
         warnings: &mut Vec<String>,
-        decide: impl Fn(&[LedgerRow], &[StartedRun]) -> Result<(Rewrite, T)>,
+        decide: impl Fn(&mut postgres::Client, &[LedgerRow], &[StartedRun]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
             let Some(ledger) = self.read_ledger_as_is(lock_wait)? else {
-                let (rewrite, described) = decide(&[], &[])?;
+                let (rewrite, described) = decide(self.client()?, &[], &[])?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
                     let env = self.env.clone();
@@ -281,7 +297,8 @@ impl Migrator {
                 }
                 return Ok(described);
             };
-            let (rewrite, described) = decide(&ledger.ledger.rows, &ledger.ledger.started)?;
+            let (rewrite, described) =
+                decide(self.client()?, &ledger.ledger.rows, &ledger.ledger.started)?;
             // What the rewrite refuses, its dry run refuses: a ledger this role may not write
             // as the rewrite needs.
             let rewrite = rewrite.settling(&ledger.ledger.started);
@@ -333,7 +350,7 @@ impl Migrator {
                 };
                 let initialised = found.is_some();
                 let ((rows, access), markers) = found.unwrap_or_default();
-                let (rewrite, described) = decide(&rows, &markers)?;
+                let (rewrite, described) = decide(client, &rows, &markers)?;
                 let rewrite = rewrite.settling(&markers);
                 if rewrite.is_empty() {
                     progress(Progress::UpToDate);

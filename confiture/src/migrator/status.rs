@@ -138,11 +138,18 @@ impl Migrator {
         (ledger, table_name, unrecorded, uncreatable, holder): LedgerState,
     ) -> StatusReport {
         // A run going on holds the lock in its session; a prepared transaction holding it is
-        // no run, and the markers are not its own.
+        // no run, and the markers are not its own; nor is a marker written before the
+        // holding session connected: a dead run's, `interrupted` whoever holds the lock now.
+        let markers = ledger.as_ref().map_or(&[][..], |l| &l.started[..]);
         let (running, prepared) = match holder {
-            Some(crate::db::lock::LockHolder::Session(session)) => {
+            Some(crate::db::lock::LockHolder::Session(session))
+                if markers
+                    .iter()
+                    .all(|m| session.may_have_written(&m.started_at)) =>
+            {
                 (Some(session.to_string()), None)
             }
+            Some(crate::db::lock::LockHolder::Session(_)) => (None, None),
             Some(other) => (None, other.prepared().cloned()),
             None => (None, None),
         };

@@ -1513,3 +1513,103 @@ fn up_and_down_over_a_half_run_rollback_renumbered_name_the_interrupted_rollback
         }
     }
 }
+
+/// A no-transaction `002_ix` whose first build (`t_a`) commits and whose second (`t_u`, unique
+/// over duplicates) fails: the run is `interrupted` (its marker stays) and `t_u` is left
+/// INVALID, as a killed `CREATE INDEX CONCURRENTLY` leaves it.
+fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nCREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    project
+        .run_on(db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    db.connect()
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+    assert_eq!(markers(db), 1, "the run is interrupted");
+    project
+        .run_on(db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
+    project
+}
+
+/// him #3: `up --rerun-interrupted` refused on the INVALID index it would build again told to
+/// run plain `migrate up` after dropping it, which refuses the interrupted migration (exit 7):
+/// the suggested command keeps `--rerun-interrupted`, and following it completes the run.
+#[test]
+fn the_invalid_index_refusal_of_a_rerun_suggests_the_rerun_again() {
+    let db = TestDb::new("him_rerun_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("DROP INDEX CONCURRENTLY public.t_u;")
+        .stderr_has("`cargo confiture migrate up --rerun-interrupted --database-url <URL>` again");
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
+        .expect("drop the unfinished index");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+}
+
+/// him #1: `baseline --through` (and `reinit --through`) recorded an interrupted migration as
+/// applied while the index it builds was INVALID, with exit 0. Both refuse before writing
+/// anything, as `up --rerun-interrupted` does (exit 4), naming the index and its `DROP INDEX
+/// CONCURRENTLY`; and `status`' help does not offer to record it.
+#[test]
+fn an_interrupted_migration_whose_index_is_invalid_is_never_recorded() {
+    let db = TestDb::new("him_baseline_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    for args in [
+        &["migrate", "baseline", "--through", "002"][..],
+        &["migrate", "baseline", "--through", "002", "--dry-run"][..],
+        &["migrate", "reinit", "--through", "002", "--yes"][..],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("public.t_u")
+            .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+        assert_eq!(markers(&db), 1, "{args:?}");
+    }
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
+        .expect("drop the unfinished index");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+}
+
+/// him #2: `status` said a dead run's marker "is being run now by the run that holds the
+/// migration lock" whenever any session held the lock (another run, confiture (Python)), and
+/// exited with 1. A marker written before the holder's session connected is not its own:
+/// `interrupted`, exit 7, its help the interrupted one.
+#[test]
+fn a_marker_older_than_the_lock_holders_session_stays_interrupted() {
+    let db = TestDb::new("him_marker_older");
+    let project = interrupted_with_an_invalid_index(&db);
+    std::thread::sleep(Duration::from_millis(1100));
+    let (holder, pid) = db.hold_migration_lock("him-holder");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stderr_lacks("is being run now")
+        .stderr_lacks(&format!("pid {pid}"));
+    project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::DIVERGED);
+    drop(holder);
+}

@@ -130,6 +130,18 @@ pub(super) fn invalid_index_recreated<'i>(
     file: &SqlFile,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+    invalid_index_of_file(client, &|sql| reading(settings, sql), file, invalid)
+}
+
+/// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
+/// index a file would build again — what a run refuses to build over and what a migration
+/// recorded without running it would leave behind ([`refuse_recording_invalid_index`]).
+fn invalid_index_of_file<'i>(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    file: &SqlFile,
+    invalid: &'i [InvalidIndex],
+) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
@@ -139,13 +151,66 @@ pub(super) fn invalid_index_recreated<'i>(
             // It may change the session or the index: what follows is the server's to decide.
             return Ok(None);
         }
-        if let Some(found) =
-            index_built_again(client, &|sql| reading(settings, sql), text, invalid)?
-        {
+        if let Some(found) = index_built_again(client, bounded, text, invalid)? {
             return Ok(Some(found));
         }
     }
     Ok(None)
+}
+
+/// Refuses (exit 4, as `up --rerun-interrupted` refuses to build over it,
+/// [`invalid_index_left_behind`]) to record as applied without running it (`baseline
+/// --through`, `reinit --through`: `again`, the command) any migration of `recorded` (its id
+/// and up file) whose index an interrupted build left INVALID ([`invalid_index_recreated`]'s
+/// rule): recorded, the index would stay INVALID, unused by queries, and never built. Read
+/// within the command's `lock_wait`, before anything is written; names the index and the
+/// `DROP INDEX CONCURRENTLY` to run first.
+pub(crate) fn refuse_recording_invalid_index<'f>(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    recorded: impl IntoIterator<Item = (String, &'f SqlFile)>,
+    again: &str,
+) -> crate::Result<()> {
+    let wait = format!(
+        "SET LOCAL lock_timeout = '{}';",
+        super::sql::lock_wait_literal(lock_wait)
+    );
+    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
+    let failed = |e: postgres::Error| {
+        let cause = crate::db::cause_text(&e);
+        Error::connection(format!(
+            "the server refused reading the INVALID indexes before `{again}`: nothing was written"
+        ))
+        .with_source_shown(e, cause)
+    };
+    let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
+    if invalid.is_empty() {
+        return Ok(());
+    }
+    for (id, file) in recorded {
+        let Some(index) =
+            invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
+        else {
+            continue;
+        };
+        return Err(Error::new(
+            ErrorKind::MigrationFailed,
+            format!(
+                "migration {id} creates index {}, which exists and is INVALID: it cannot be \
+                 recorded as applied; nothing was written",
+                index.qualified
+            ),
+        )
+        .with_detail(interrupted_build(index))
+        .with_help(format!(
+            "drop the unfinished index, then run {} again to record it, if everything else \
+             {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
+            crate::hint::command(again),
+            crate::hint::command("migrate up --rerun-interrupted"),
+            index.qualified
+        )));
+    }
+    Ok(())
 }
 
 /// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
@@ -256,8 +321,14 @@ fn interrupted_build(index: &InvalidIndex) -> String {
 }
 
 /// A no-transaction migration refused before it runs: it would build `index` again, which an
-/// interrupted run of it left INVALID.
-pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -> StepFailure {
+/// interrupted run of it left INVALID. Refused so in a run told to run it again
+/// (`--rerun-interrupted`), the start marker stays, and the command to run once the index is
+/// dropped keeps the flag: without it, `up` refuses the interrupted migration.
+pub(super) fn invalid_index_left_behind(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    index: &InvalidIndex,
+) -> StepFailure {
     let error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
@@ -272,7 +343,12 @@ pub(super) fn invalid_index_left_behind(step: &Step<'_>, index: &InvalidIndex) -
         step.file().path.display(),
         ledger_state(step.direction)
     ));
-    drop_then_again(step, index, error, false)
+    drop_then_again(
+        step,
+        index,
+        error,
+        marked(settings) && settings.rerun_interrupted,
+    )
 }
 
 /// A read of ours before any statement of the no-transaction `step` ran ([`reading`]) failed
@@ -359,7 +435,7 @@ pub(super) fn run_statements(
         Err(e) => return Err(read_before_statements_failed(client, settings, step, e)),
     };
     if let Some(index) = &recreated {
-        return Err(invalid_index_left_behind(step, index));
+        return Err(invalid_index_left_behind(settings, step, index));
     }
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;

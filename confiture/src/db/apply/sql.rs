@@ -550,7 +550,7 @@ fn ledger_lock_timeout(settings: &ApplySettings) -> String {
 /// `wait`, the command's lock wait, as a `lock_timeout` for a statement of ours: at least a
 /// millisecond — a zero wait (`--lock-wait 0`) is one attempt, never `0`, which the server
 /// reads as no timeout — and at most what the server takes.
-pub(super) fn lock_wait_literal(wait: std::time::Duration) -> String {
+pub(in crate::db) fn lock_wait_literal(wait: std::time::Duration) -> String {
     let ms = wait.as_millis().clamp(1, i32::MAX as u128);
     format!("{ms}ms")
 }
