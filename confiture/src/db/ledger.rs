@@ -383,6 +383,41 @@ fn read_asking(
     }))
 }
 
+/// Whether `e`, of a statement that reads or writes the start markers' table
+/// ([`TrackingTable::started_table`]) and nothing else, says a table of that name is not
+/// confiture's: it lacks the markers' columns, is no table, or has no key on `version`.
+pub(crate) fn is_foreign_markers_table(e: &postgres::Error) -> bool {
+    [
+        SqlState::UNDEFINED_COLUMN,
+        SqlState::WRONG_OBJECT_TYPE,
+        SqlState::INVALID_COLUMN_REFERENCE,
+    ]
+    .iter()
+    .any(|code| e.code() == Some(code))
+}
+
+/// What an error says of a table named as the start markers' table of `table` that is not
+/// confiture's ([`is_foreign_markers_table`]): that it is not, and how to get it out of the
+/// way — never confiture's to read, write or drop. The one wording, for the read of the
+/// markers (`status`, a run's plan) and for a run's first marker written into a table a
+/// migration of that run created.
+pub(crate) fn foreign_markers_table(table: &TrackingTable) -> (String, String) {
+    let started = table.started_table();
+    (
+        format!(
+            "{started} is not the table of confiture's start markers: it lacks their \
+             columns; confiture keeps there the no-transaction migrations a run starts"
+        ),
+        format!(
+            "that name belongs to the tracking table {table}: rename the other table \
+             (ALTER TABLE {} RENAME TO ...), or set `migration.tracking_table` to another \
+             name, whose markers go to `<name>{}`",
+            started.quoted(),
+            crate::ledger::STARTED_SUFFIX
+        ),
+    )
+}
+
 /// The start markers of the no-transaction migrations runs left started beside the ledger
 /// `table` (resolved, [`TrackingTable::started_table`]), by version. A table dropped since the
 /// catalog said it was there has none; one this role may not read is refused (exit 5): the
@@ -448,23 +483,12 @@ fn read_started(
         }
         // A table of that name without the markers' columns: someone else's, never
         // confiture's to read, write or drop.
-        Err(e)
-            if e.code() == Some(&SqlState::UNDEFINED_COLUMN)
-                || e.code() == Some(&SqlState::WRONG_OBJECT_TYPE) =>
-        {
+        Err(e) if is_foreign_markers_table(&e) => {
             let cause = super::cause_text(&e);
-            return Err(Error::invalid(format!(
-                "{started} is not the table of confiture's start markers: it lacks their \
-                 columns; confiture keeps there the no-transaction migrations a run starts"
-            ))
-            .with_source_shown(e, cause)
-            .with_help(format!(
-                "that name belongs to the tracking table {table}: rename the other table \
-                 (ALTER TABLE {} RENAME TO ...), or set `migration.tracking_table` to another \
-                 name, whose markers go to `<name>{}`",
-                started.quoted(),
-                crate::ledger::STARTED_SUFFIX
-            )));
+            let (what, help) = foreign_markers_table(table);
+            return Err(Error::invalid(what)
+                .with_source_shown(e, cause)
+                .with_help(help));
         }
         Err(e) => {
             let cause = super::cause_text(&e);
@@ -1686,6 +1710,24 @@ fn holders(
         .collect()
 }
 
+/// Who holds a lock in the way of a write of the ledger `table` or of its start markers'
+/// table ([`TrackingTable::started_table`], where it exists), which a rewrite writes too: the
+/// ledger's holder first, and the table it was found on (the ledger when none was).
+fn write_holders(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+) -> (Vec<super::lock::LockHolder>, TrackingTable) {
+    let on_ledger = holders(client, table, Wanted::Write);
+    if !on_ledger.is_empty() {
+        return (on_ledger, table.clone());
+    }
+    let markers = table.started_table();
+    match holders(client, &markers, Wanted::Write) {
+        on_markers if !on_markers.is_empty() => (on_markers, markers),
+        _ => (on_ledger, table.clone()),
+    }
+}
+
 /// The ledger rows `up` or `down` is about to write, for [`refuse_prepared_in_the_way`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RowWrites<'a> {
@@ -2619,10 +2661,18 @@ pub(crate) fn rewrite(
         Some(created) => format!("{}COMMIT;", rewrite.statements(&created.table)),
         None => rewrite.sql(table),
     };
-    let failed = format!(
-        "{} could not write the tracking table {table}; nothing was changed",
-        run.what
-    );
+    // What failed, once the table whose lock was in the way is known: the ledger, or the
+    // markers' table beside it, whose rows a rewrite deletes too.
+    let failed = |locked: &TrackingTable| {
+        let which = match locked == table {
+            true => "the tracking table",
+            false => "the start markers' table",
+        };
+        format!(
+            "{} could not write {which} {locked}; nothing was changed",
+            run.what
+        )
+    };
     // The lock wait in slices ([`ServerWait`](super::lock::ServerWait)), each a transaction
     // sent again after the last one's rollback; but the transaction that created the table is
     // open already, and only it sees the table: its one attempt waits for no lock of it.
@@ -2660,9 +2710,13 @@ pub(crate) fn rewrite(
                     && !super::is_connection_lost(&e) =>
             {
                 let _ = client.batch_execute("ROLLBACK");
-                let holders = holders(client, table, Wanted::Write);
+                let (holders, locked) = write_holders(client, table);
                 if !lock_wait.again(&holders) {
-                    return Err(lock_error(failed, &lock_wait.how(&holders), holders));
+                    return Err(lock_error(
+                        failed(&locked),
+                        &lock_wait.how(&holders),
+                        holders,
+                    ));
                 }
             }
             sent => break sent,
@@ -2682,19 +2736,19 @@ pub(crate) fn rewrite(
                 .with_source_shown(e, cause);
         }
         if !lost && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-            let holders = holders(client, table, Wanted::Write);
-            return lock_error(failed, &lock_wait.how(&holders), holders);
+            let (holders, locked) = write_holders(client, table);
+            return lock_error(failed(&locked), &lock_wait.how(&holders), holders);
         }
         // Ours runs without the user's statement_timeout: a cancel while a session holds a
         // lock in the way is the wait for it, as for the read.
         if !lost && e.code() == Some(&SqlState::QUERY_CANCELED) {
-            let holders = holders(client, table, Wanted::Write);
+            let (holders, locked) = write_holders(client, table);
             if !holders.is_empty() {
-                return lock_error(failed, "the wait for it was canceled", holders);
+                return lock_error(failed(&locked), "the wait for it was canceled", holders);
             }
         }
         if lost || e.as_db_error().is_none() {
-            return super::query_error(&failed, e);
+            return super::query_error(&failed(table), e);
         }
         // Our own check of each row ([`LedgerCheck`]): the server wrote nothing wrong, a
         // trigger or rule of the table kept a row from being written or deleted.
@@ -2716,7 +2770,7 @@ pub(crate) fn rewrite(
             e.code().map_or("", |c| c.code())
         );
         let cause = super::cause_text(&e);
-        crate::Error::invalid(failed)
+        crate::Error::invalid(failed(table))
             .with_source_shown(e, cause)
             .with_help(help)
     })

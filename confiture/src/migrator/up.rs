@@ -776,21 +776,27 @@ fn run_single(
     let mut notices = Vec::new();
     // Both callbacks report progress.
     let progress_cell = std::cell::RefCell::new(progress);
+    // The step last started: the one whose lock wait a retry is for (the whole transaction
+    // runs again from the first, but it was this one that waited).
+    let current = std::cell::Cell::new(0);
     let result = apply::run_in_one_transaction(
         client,
         settings,
         &steps,
         &mut |attempt, delay| {
-            let first = migrations.first();
+            let waited = migrations.get(current.get()).or(migrations.first());
             (*progress_cell.borrow_mut())(Progress::Retrying {
-                version: first.map(|m| m.version_text.clone()).unwrap_or_default(),
-                name: first.map(|m| m.name.clone()).unwrap_or_default(),
+                version: waited.map(|m| m.version_text.clone()).unwrap_or_default(),
+                name: waited.map(|m| m.name.clone()).unwrap_or_default(),
                 attempt,
                 delay_ms: ms(delay),
             })
         },
         &mut |i, finished| {
             let Some(m) = migrations.get(i) else { return };
+            if finished.is_none() {
+                current.set(i);
+            }
             let event = match finished {
                 None => Progress::Started {
                     version: m.version_text.clone(),
@@ -882,7 +888,10 @@ fn single_failure(
         .map(|m| m.version_text.clone())
         .collect();
     report.skipped.splice(0..0, rest);
-    RunFailure::of_step(m, Direction::Up, failure)
+    // Those before it ran and were rolled back with it; those after it were never sent.
+    let mut f = RunFailure::of_step(m, Direction::Up, failure);
+    f.not_attempted = versions(migrations.get(i + 1..).unwrap_or_default());
+    f
 }
 
 impl Migrator {

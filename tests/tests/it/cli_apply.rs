@@ -782,3 +782,121 @@ fn a_failure_in_a_lone_cr_file_is_named_at_its_line() {
         .stderr_has("1 | -- one\n")
         .stderr_lacks("1 | -- one\\r");
 }
+
+/// `up --single-transaction` runs every migration again from the first after a lock wait of
+/// one of them: its retry line named the run's first migration (`002_s2`), not the one that
+/// waited (`003_alt`, whose `ALTER TABLE` waits for a session's lock on `lk`).
+#[test]
+fn a_single_transactions_retry_names_the_migration_that_waited() {
+    let db = TestDb::new("ap_single_retry");
+    let project = Project::new();
+    project
+        .migration("001_lk", "CREATE TABLE lk (id int);\n", "DROP TABLE lk;\n")
+        .migration("002_s2", "CREATE TABLE s2 (id int);\n", "DROP TABLE s2;\n")
+        .migration(
+            "003_alt",
+            "ALTER TABLE lk ADD COLUMN x int;\n",
+            "ALTER TABLE lk DROP COLUMN x;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE lk IN ACCESS SHARE MODE")
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        holder.batch_execute("COMMIT").unwrap();
+    });
+    let run = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--single-transaction",
+            "--lock-timeout-statement",
+            "300ms",
+        ],
+    );
+    release.join().unwrap();
+    run.stderr_has("003_alt: lock not available, retrying")
+        .stderr_lacks("002_s2: lock not available");
+}
+
+/// A failed `up --single-transaction` rolls back the migrations before the failed one (they
+/// ran) and never sends those after it: those are not attempted, as in a run of one
+/// transaction per migration — the error listed none (`not_attempted: []`), nor did the text.
+#[test]
+fn a_failed_single_transaction_lists_the_later_migrations_as_not_attempted() {
+    let db = TestDb::new("ap_single_rest");
+    let project = Project::new();
+    project
+        .migration("001_lk", "CREATE TABLE lk (id int);\n", "DROP TABLE lk;\n")
+        .migration("002_s2", "CREATE TABLE s2 (id int);\n", "DROP TABLE s2;\n")
+        .migration("003_bad", "SELECT 1/0;\n", "SELECT 1;\n")
+        .migration("004_s4", "CREATE TABLE s4 ();\n", "DROP TABLE s4;\n")
+        .migration("005_s5", "CREATE TABLE s5 ();\n", "DROP TABLE s5;\n");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(
+        &db,
+        &["migrate", "up", "--single-transaction", "--format", "json"],
+    );
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert_eq!(error["version"], "003", "{}", run.dump());
+    assert_eq!(
+        error["not_attempted"],
+        serde_json::json!(["004", "005"]),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(error["committed"], serde_json::json!([]), "{}", run.dump());
+    project
+        .run_on(&db, &["migrate", "up", "--single-transaction"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("not attempted: 004, 005");
+}
+
+/// A migration that makes a table of the start markers' name without their columns (out of
+/// the lint's sight: dynamic SQL), then a no-transaction migration: the first run's failure
+/// blamed the tracking table ("check that public.tb_confiture has confiture's columns"), the
+/// next run's, from the read of the markers, named the right table. Both say it alike now.
+#[test]
+fn a_migration_made_table_of_the_markers_name_is_named_on_the_first_run_too() {
+    let db = TestDb::new("ap_own_markers");
+    let project = Project::new();
+    project
+        .migration(
+            "001_own",
+            "CREATE TABLE t (id int);\n\
+             DO $$ BEGIN EXECUTE 'CREATE TABLE ' || 'tb_confiture_started (version text, note text)'; END $$;\n",
+            "DROP TABLE t;\n",
+        )
+        .migration(
+            "002_i",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_i;\n",
+        );
+    let help = |run: &Run| {
+        run.code(exit::INVALID);
+        let doc = run.json();
+        let help = doc["errors"][0]["help"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            help.contains("rename the other table")
+                && help.contains("\"tb_confiture_started\"")
+                && !help.contains("has confiture's columns"),
+            "{}",
+            run.dump()
+        );
+        help
+    };
+    let first = help(&project.run_on(&db, &["migrate", "up", "--format", "json"]));
+    let second = help(&project.run_on(&db, &["migrate", "up", "--format", "json"]));
+    assert_eq!(first, second);
+}

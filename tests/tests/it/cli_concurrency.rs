@@ -525,6 +525,76 @@ fn a_no_transaction_migrations_start_marker_names_the_holder_in_its_way() {
     );
 }
 
+/// The start marker held past `--lock-wait` by another session — a lock on the markers' table,
+/// or its uncommitted marker of the same version — was reported as the migration's own lock
+/// (exit 5 `invalid`, "raise `migration.lock_timeout`", naming no one). Now as a locked
+/// ledger is: exit 6 naming the holder and the way to end it, nothing run; going up and down.
+#[test]
+fn a_start_marker_held_past_the_lock_wait_names_the_holder() {
+    for (direction, hold) in [
+        ("up", "LOCK TABLE tb_confiture_started IN SHARE MODE"),
+        (
+            "up",
+            "INSERT INTO tb_confiture_started (version, name, direction, checksum, statement, \
+             statements) VALUES ('003', 'index_a_again', 'up', 'x', 1, 1)",
+        ),
+        ("down", "LOCK TABLE tb_confiture_started IN SHARE MODE"),
+    ] {
+        let db = TestDb::new("held_nt_marker");
+        let project = project_with_t(&db, ADD_B_NO_TRANSACTION);
+        project.migration(
+            "003_index_a_again",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_a_again ON t (a);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_a_again;\n",
+        );
+        // `002` makes the markers' table.
+        let target = if direction == "up" { "002" } else { "003" };
+        project
+            .run_on(&db, &["migrate", "up", "--target", target])
+            .code(0);
+        let (mut holder, pid) = holding(&db, hold);
+        let run = project.run_on(
+            &db,
+            &[
+                "migrate",
+                direction,
+                "--lock-wait",
+                "1s",
+                "--format",
+                "json",
+            ],
+        );
+        let _ = holder.batch_execute("ROLLBACK");
+        run.code(6);
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["kind"], "lock_timeout", "{hold}: {}", run.dump());
+        assert_eq!(
+            error["lock_holders"][0]["pid"],
+            serde_json::json!(pid),
+            "{hold}: {}",
+            run.dump()
+        );
+        let help = error["help"].as_str().unwrap_or_default();
+        assert!(
+            help.contains("--lock-wait")
+                && help.contains(&format!("pg_terminate_backend({pid})"))
+                && !help.contains("lock_timeout"),
+            "{hold}: {}",
+            run.dump()
+        );
+        let expected = match direction {
+            "up" => 2,
+            _ => 3,
+        };
+        assert_eq!(
+            db.ledger().map(|rows| rows.len()),
+            Some(expected),
+            "{hold}: {}",
+            run.dump()
+        );
+    }
+}
+
 /// `001` makes `t` and `gate`; `002_add_b`, no-transaction, reads `gate` then builds an index:
 /// while a session of the test holds `gate`, the run waits in its first statement, until the
 /// test lets it go on (its markers' table exists by then).

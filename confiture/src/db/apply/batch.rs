@@ -484,11 +484,10 @@ impl Runner<'_, '_> {
                     let mut script = super::Script::new();
                     script.push_sql(prepare);
                     let failure = super::failure::record_failure(self.settings, step, &script, e);
+                    let table = holders.table.clone();
                     let mut failure = ledger_locked(self.settings, step, failure, holders, false);
                     failure.error.message = format!(
-                        "the tracking table {} is locked by another session: migration {} was \
-                         not run",
-                        self.settings.table,
+                        "the table {table} is locked by another session: migration {} was not run",
                         step.migration.id()
                     );
                     return Err((first, failure));

@@ -2061,43 +2061,93 @@ pub(super) fn record_without_running(step: &Step<'_>) -> String {
 /// How many sessions in the way of a ledger row an error names.
 const MAX_LEDGER_HOLDERS: usize = 5;
 
-/// The sessions holding a lock on the tracking table, or on the row `step` writes, in the way
-/// of that ledger row, after a message of the run ended on a lock timeout (rolled back
-/// already): the ledger row waited for it ([`ApplySettings::ledger_lock_wait`]), not the
-/// migration's SQL. A lock on the table ([`crate::db::lock::table_lock_holder`]) first, else
-/// the row locks of other sessions ([`crate::db::lock::row_lock_holders`]: `down`'s row
-/// locked `FOR UPDATE` or being updated, `up`'s version inserted and not yet committed).
-/// Empty when the timeout was not a lock timeout, or no session holds such a lock.
+/// The sessions in the way of one of the tool's own writes beside a migration — the ledger
+/// row, or a no-transaction migration's start marker — after a message of the run ended on a
+/// lock timeout, and the table they hold it on ([`ledger_lock_holders`]).
+pub(super) struct LedgerLock {
+    /// The sessions holding the lock, at most [`MAX_LEDGER_HOLDERS`].
+    pub(super) holders: Vec<crate::db::lock::LockHolder>,
+    /// The table the lock is held on: the tracking table, or its start markers' table
+    /// ([`TrackingTable::started_table`](crate::ledger::TrackingTable::started_table)).
+    pub(super) table: crate::ledger::TrackingTable,
+}
+
+impl LedgerLock {
+    /// Whether no session was found in the way.
+    pub(super) fn is_empty(&self) -> bool {
+        self.holders.is_empty()
+    }
+}
+
+/// The sessions holding a lock on the tracking table or on its start markers' table, or on
+/// the row `step` writes in either, in the way of that write, after a message of the run
+/// ended on a lock timeout (rolled back already): the ledger row or the start marker waited
+/// for it ([`ApplySettings::ledger_lock_wait`]), not the migration's SQL. For each table, a
+/// lock on the table ([`crate::db::lock::table_lock_holder`]) first, else the row locks of
+/// other sessions ([`crate::db::lock::row_lock_holders`]: `down`'s row locked `FOR UPDATE`
+/// or being updated, `up`'s version inserted and not yet committed; a marker's version, which
+/// the marker's start inserts and its settling deletes, either way). Empty when the timeout
+/// was not a lock timeout, or no session holds such a lock.
 pub(super) fn ledger_lock_holders(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     e: &postgres::Error,
-) -> Vec<crate::db::lock::LockHolder> {
+) -> LedgerLock {
     use crate::db::lock::{row_lock_holders, table_lock_holder, RowWrite, Wanted};
+    let none = |table| LedgerLock {
+        holders: Vec::new(),
+        table,
+    };
     if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
-        return Vec::new();
-    }
-    let table = settings.table.quoted();
-    let relation = crate::ledger::literal(&table);
-    if let Ok(Some(holder)) = table_lock_holder(client, &relation, Wanted::Write) {
-        return vec![holder];
+        return none(settings.table.clone());
     }
     let condition = crate::ledger::version_condition(step.ledger_version);
-    let write = match step.direction {
+    let ledger_write = match step.direction {
         Direction::Up => RowWrite::Insert,
         Direction::Down => RowWrite::Delete {
             condition: &condition,
         },
     };
-    row_lock_holders(
-        client,
-        &table,
-        write,
-        crate::db::EXPLANATION_WAIT,
-        MAX_LEDGER_HOLDERS,
-    )
-    .unwrap_or_default()
+    let markers = settings.table.started_table();
+    // The ledger's first; the markers' table, where it exists (`to_regclass`), after.
+    let tables = [
+        (settings.table.clone(), vec![ledger_write]),
+        (
+            markers,
+            vec![
+                RowWrite::Insert,
+                RowWrite::Delete {
+                    condition: &condition,
+                },
+            ],
+        ),
+    ];
+    for (table, _) in &tables {
+        let relation = crate::ledger::literal(&table.quoted());
+        if let Ok(Some(holder)) = table_lock_holder(client, &relation, Wanted::Write) {
+            return LedgerLock {
+                holders: vec![holder],
+                table: table.clone(),
+            };
+        }
+    }
+    for (table, writes) in tables {
+        for write in writes {
+            let holders = row_lock_holders(
+                client,
+                &table.quoted(),
+                write,
+                crate::db::EXPLANATION_WAIT,
+                MAX_LEDGER_HOLDERS,
+            )
+            .unwrap_or_default();
+            if !holders.is_empty() {
+                return LedgerLock { holders, table };
+            }
+        }
+    }
+    none(settings.table.clone())
 }
 
 /// Whether `e`, the error of a message of migrations, is a lock wait past its `lock_timeout`
@@ -2268,9 +2318,10 @@ pub(super) fn ledger_locked(
     settings: &ApplySettings,
     step: &Step<'_>,
     failure: StepFailure,
-    holders: Vec<crate::db::lock::LockHolder>,
+    lock: LedgerLock,
     statements_committed: bool,
 ) -> StepFailure {
+    let LedgerLock { holders, table } = lock;
     let doing = match step.direction {
         Direction::Up => "migration",
         Direction::Down => "rolling back migration",
@@ -2279,10 +2330,13 @@ pub(super) fn ledger_locked(
     let error = &mut failure.error;
     error.kind = ErrorKind::LockTimeout;
     error.message = format!(
-        "{doing} {} ran, but writing the tracking table {} waited {} (the command's lock wait) \
-         for a lock {} holds on it",
+        "{doing} {} ran, but writing {} {table} waited {} (the command's lock wait) for a lock \
+         {} holds on it",
         step.migration.id(),
-        settings.table,
+        match table == settings.table {
+            true => "the tracking table",
+            false => "the start markers' table",
+        },
         human(settings.ledger_lock_wait),
         crate::db::lock::who_holds(&holders)
     );

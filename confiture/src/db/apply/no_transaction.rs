@@ -704,11 +704,27 @@ fn start_marker(
             }
             let holders = ledger_lock_holders(client, settings, step, &e);
             let refused = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+            // Only our own SQL is in the marker's transaction: its lock timeout is the
+            // command's lock wait's, never the migration's `lock_timeout`.
+            let timed_out = e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE);
+            // A table of the markers' name that is not confiture's (a migration of this run
+            // made it, after the plan read the markers): said as that read says it.
+            let foreign = crate::db::ledger::is_foreign_markers_table(&e);
             let mut script = Script::new();
             script.push_sql(&sql);
             let mut f = super::failure::record_failure(settings, step, &script, e);
             if !holders.is_empty() {
                 f = ledger_locked(settings, step, f, holders, false);
+            } else if timed_out {
+                // The holder was gone when asked.
+                f.error.kind = crate::error::ErrorKind::LockTimeout;
+                f.error.help = Some(format!(
+                    "another session held a lock on {} for longer than {} (the command's lock \
+                     wait); run {} (or raise --lock-wait)",
+                    settings.table.started_table(),
+                    crate::db::backoff::human(settings.ledger_lock_wait),
+                    crate::hint::AGAIN
+                ));
             }
             if refused {
                 let started = settings.table.started_table();
@@ -731,6 +747,12 @@ fn start_marker(
                 "it runs without a transaction: a run marks it started before its first \
                  statement, so that one killed part-way is known",
             );
+            if foreign {
+                let (what, help) = crate::db::ledger::foreign_markers_table(&settings.table);
+                f.error.kind = crate::error::ErrorKind::Invalid;
+                f.error = f.error.with_detail(what);
+                f.error.help = Some(help);
+            }
             return Err(f);
         }
     };

@@ -9,7 +9,7 @@ pub(super) const DOC: RuleDoc = RuleDoc {
     name: "writes-tracking-table",
     severity: Severity::Error,
     help_names_allow: false,
-    summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`), or attaches a trigger or rule to it",
+    summary: "a migration writes the tracking table (`INSERT`, `UPDATE`, `DELETE`, `TRUNCATE`, `DROP`, `ALTER`), or attaches a trigger or rule to it; or makes or writes its start markers' table",
     explanation: "\
 The tracking table (`tb_confiture`, or the environment's `tracking_table`) is the history the
 tool keeps: `up` inserts a migration's row in the migration's own transaction, `down` deletes
@@ -25,7 +25,12 @@ Flagged, in up and down files: `INSERT INTO`, `UPDATE`, `DELETE FROM`, `MERGE IN
 `TRUNCATE`, `DROP TABLE` and `ALTER TABLE` naming the table (with any schema, `ONLY`, or in a
 list), `CREATE [OR REPLACE] [CONSTRAINT] TRIGGER ... ON` and `CREATE [OR REPLACE] RULE ... TO`
 it, also in a `DO` block's or a function's body, dollar-quoted or `'...'` (`E'...'`), and
-in a string inside a body (a statement `EXECUTE` may run). Not flagged: reading it (`SELECT
+in a string inside a body (a statement `EXECUTE` may run). The same for the start markers'
+table beside it (`tb_confiture_started`: the tracking table's name and `_started`), which the
+tool makes when a database's first no-transaction migration runs and writes around each, and
+there also what makes a relation of its name (`CREATE TABLE`, `CREATE VIEW`, `RENAME TO`,
+`SELECT ... INTO`): a table of that name made by a migration is not the markers', and the next
+no-transaction migration fails on it. Not flagged: reading it (`SELECT
 ... FROM tb_confiture`), the name in a comment or in a `'...'` string that is a value. `migrate`
 commands check the environment's name; `lint` the one of the environment it is given (`--env
 NAME`, `-c FILE`), else `tb_confiture`; `confiture-build`, which reads no environment file, the
@@ -37,20 +42,36 @@ ledger from the files).",
 };
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    let table = cx.tracking_table;
-    if !cx.mentioned_in(stmt.text, table) {
+    let ledger = cx.tracking_table;
+    // Spelled within the markers' name too: one search for both.
+    if !cx.mentioned_in(stmt.text, ledger) {
         return;
     }
+    // The start markers' table beside it (`TrackingTable::started_table`), which the tool
+    // makes at a database's first no-transaction migration and writes around each.
+    let markers = format!("{ledger}{}", crate::ledger::STARTED_SUFFIX);
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let Some(write) = write_to(&tokens, table) else {
-        return;
+    let (write, table, of_markers) = match write_to(&tokens, ledger, false) {
+        Some(write) => (write, ledger, false),
+        None => match write_to(&tokens, &markers, true) {
+            Some(write) => (write, markers.as_str(), true),
+            None => return,
+        },
     };
-    let does = match write {
-        CREATE_TRIGGER | CREATE_RULE => {
+    let does = match (write, of_markers) {
+        (CREATE_TRIGGER | CREATE_RULE, false) => {
             "attaches code to the tracking table, which runs on the rows the tool writes for \
              each migration"
         }
-        _ => "writes the tracking table, whose rows the tool writes for each migration",
+        (_, false) => "writes the tracking table, whose rows the tool writes for each migration",
+        (CREATE_TRIGGER | CREATE_RULE, true) => {
+            "attaches code to the start markers' table beside the tracking table, which runs \
+             on the markers the tool writes for each no-transaction migration"
+        }
+        (_, true) => {
+            "makes or writes the start markers' table beside the tracking table, which the \
+             tool makes and writes for each no-transaction migration"
+        }
     };
     out.push(
         cx.diagnostic(
@@ -67,13 +88,57 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 /// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found: in the
 /// statement itself or in the code it holds ([`in_code`]: a `DO` block's or a function's body,
 /// dollar-quoted or `'...'`, a string in one), read as SQL in turn.
-fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
+/// `creates`: a statement that makes a relation of that name (`CREATE TABLE`, `CREATE VIEW`,
+/// `RENAME TO`, `SELECT ... INTO`) counts too — for the markers' table, which the tool makes
+/// only when a no-transaction migration first runs (the ledger is there before any runs).
+fn write_to(tokens: &[Token<'_>], table: &str, creates: bool) -> Option<&'static str> {
     in_code(tokens, &mut |tokens, _| {
-        tokens
-            .iter()
-            .enumerate()
-            .find_map(|(i, t)| syntax::names(t, table).then(|| write_before(&tokens[..i]))?)
+        tokens.iter().enumerate().find_map(|(i, t)| {
+            syntax::names(t, table).then(|| {
+                write_before(&tokens[..i])
+                    .or_else(|| creates.then(|| create_before(&tokens[..i])).flatten())
+            })?
+        })
     })
+}
+
+/// The statement that makes a relation of the name just after `before`: `CREATE [UNLOGGED]
+/// TABLE [IF NOT EXISTS]`, `CREATE [OR REPLACE] [MATERIALIZED] VIEW`, `ALTER ... RENAME TO`,
+/// `SELECT ... INTO [TABLE]`.
+fn create_before(before: &[Token<'_>]) -> Option<&'static str> {
+    let words: Vec<&str> = skip_qualifier(before)
+        .iter()
+        .rev()
+        .take_while(|t| t.kind == TokenKind::Word)
+        .map(|t| t.text)
+        .filter(|w| {
+            ![
+                "IF",
+                "NOT",
+                "EXISTS",
+                "UNLOGGED",
+                "OR",
+                "REPLACE",
+                "MATERIALIZED",
+            ]
+            .iter()
+            .any(|k| w.eq_ignore_ascii_case(k))
+        })
+        .take(2)
+        .collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if is(0, "TABLE") && is(1, "CREATE") {
+        Some("CREATE TABLE")
+    } else if is(0, "VIEW") && is(1, "CREATE") {
+        Some("CREATE VIEW")
+    } else if is(0, "TO") && is(1, "RENAME") {
+        Some("RENAME TO")
+    } else if is(0, "INTO") || (is(0, "TABLE") && is(1, "INTO")) {
+        // `INSERT INTO` and `MERGE INTO` are writes, found before.
+        Some("SELECT ... INTO")
+    } else {
+        None
+    }
 }
 
 /// How a trigger attached to the table is named in the diagnostic.
@@ -273,6 +338,51 @@ mod tests {
             "COMMENT ON TABLE tb_confiture IS 'the ledger';",
             "GRANT SELECT ON tb_confiture TO reader;",
             "CREATE POLICY p ON tb_confiture USING (true);",
+        ] {
+            assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
+    /// The start markers' table beside the ledger (`<ledger>_started`), which the tool makes at
+    /// the first no-transaction migration: a migration that made a table of that name (without
+    /// the markers' columns) made the next no-transaction migration fail with a help about the
+    /// ledger; one that writes it loses or forges the record of an interrupted run.
+    #[test]
+    fn making_or_writing_the_start_markers_table_is_an_error_in_up_and_down_files() {
+        let d = only("CREATE TABLE tb_confiture_started (version text, note text);");
+        assert_eq!(
+            d.message,
+            "CREATE TABLE tb_confiture_started: the migration makes or writes the start \
+             markers' table beside the tracking table, which the tool makes and writes for \
+             each no-transaction migration"
+        );
+        for sql in [
+            "CREATE TABLE tb_confiture_started (version text, note text);",
+            "create unlogged table if not exists public.TB_CONFITURE_STARTED (v text);",
+            "CREATE TABLE \"tb_confiture_started\" AS SELECT 1 AS version;",
+            "CREATE OR REPLACE VIEW tb_confiture_started AS SELECT 1;",
+            "ALTER TABLE tb_old RENAME TO tb_confiture_started;",
+            "SELECT 1 AS version INTO tb_confiture_started;",
+            "DELETE FROM tb_confiture_started;",
+            "INSERT INTO ops.tb_confiture_started (version) VALUES ('002');",
+            "TRUNCATE tb_confiture_started;",
+            "DROP TABLE tb_confiture_started;",
+            "DO $$ BEGIN EXECUTE 'DELETE FROM tb_confiture_started'; END $$;",
+            "CREATE TRIGGER t BEFORE INSERT ON tb_confiture_started FOR EACH ROW \
+             EXECUTE FUNCTION f();",
+        ] {
+            let ours = |all: Vec<(&'static str, u32)>| {
+                all.into_iter()
+                    .filter(|(code, _)| *code == "C108")
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(ours(up(sql)), [("C108", 1)], "{sql}");
+            assert_eq!(ours(down(sql)), [("C108", 1)], "{sql}");
+        }
+        for sql in [
+            "SELECT * FROM tb_confiture_started;",
+            "CREATE TABLE tb_confiture_started_copy (v text);",
+            "CREATE TABLE tb_confiture_archive (v text);",
         ] {
             assert_eq!(up(sql), [], "{sql}");
         }
