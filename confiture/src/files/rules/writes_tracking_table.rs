@@ -42,7 +42,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let Some(write) = write_to(&tokens, table) else {
+    let Some((write, written)) = write_to(&tokens, table) else {
         return;
     };
     let does = match write {
@@ -56,7 +56,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         cx.diagnostic(
             &DOC,
             stmt.range.clone(),
-            format!("{write} {table}: the migration {does}"),
+            format!("{write} {written}: the migration {does}"),
             "remove it: `up` and `down` record each migration themselves; to change the history \
          on purpose, use `migrate baseline` or `migrate reinit`"
                 .to_string(),
@@ -64,16 +64,33 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     );
 }
 
-/// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found: in the
+/// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found, with the table's
+/// name as the statement wrote it (its schema too: `ops.tb_mig`, `"Ops".tb_mig`): in the
 /// statement itself or in the code it holds ([`in_code`]: a `DO` block's or a function's body,
 /// dollar-quoted or `'...'`, a string in one), read as SQL in turn.
-fn write_to(tokens: &[Token<'_>], table: &str) -> Option<&'static str> {
+fn write_to(tokens: &[Token<'_>], table: &str) -> Option<(&'static str, String)> {
     in_code(tokens, &mut |tokens, _| {
-        tokens
-            .iter()
-            .enumerate()
-            .find_map(|(i, t)| syntax::names(t, table).then(|| write_before(&tokens[..i]))?)
+        tokens.iter().enumerate().find_map(|(i, t)| {
+            let write = syntax::names(t, table).then(|| write_before(&tokens[..i]))??;
+            Some((write, as_written(&tokens[..=i])))
+        })
     })
+}
+
+/// The name that ends `tokens`, as written: with the schema before it, the one
+/// [`skip_qualifier`] steps over.
+fn as_written(tokens: &[Token<'_>]) -> String {
+    let [before @ .., name] = tokens else {
+        return String::new();
+    };
+    match before.len() - skip_qualifier(before).len() {
+        0 => name.text.to_string(),
+        _ => before[before.len() - 2..]
+            .iter()
+            .chain(std::iter::once(name))
+            .map(|t| t.text)
+            .collect(),
+    }
 }
 
 /// How a trigger attached to the table is named in the diagnostic.
@@ -275,6 +292,38 @@ mod tests {
             "CREATE POLICY p ON tb_confiture USING (true);",
         ] {
             assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
+    /// hvd: with `tracking_table: ops.tb_mig`, `DELETE FROM ops.tb_mig` was reported as
+    /// `DELETE FROM tb_mig`: the diagnostic dropped the schema the statement wrote. It quotes
+    /// the name as written, qualified or not, quoted or not, in a body too.
+    #[test]
+    fn the_diagnostic_quotes_the_name_as_the_statement_wrote_it() {
+        for (sql, quoted) in [
+            (
+                "DELETE FROM ops.tb_confiture WHERE version = '003';",
+                "DELETE FROM ops.tb_confiture:",
+            ),
+            (
+                "TRUNCATE a, \"Ops\".\"tb_confiture\";",
+                "TRUNCATE \"Ops\".\"tb_confiture\":",
+            ),
+            (
+                "UPDATE ONLY TB_Confiture SET name = 'x';",
+                "UPDATE TB_Confiture:",
+            ),
+            (
+                "DO $$ BEGIN EXECUTE 'DELETE FROM public.tb_confiture'; END $$;",
+                "DELETE FROM public.tb_confiture:",
+            ),
+            (
+                "CREATE TRIGGER t AFTER TRUNCATE ON \"public\".tb_confiture EXECUTE FUNCTION f();",
+                "CREATE TRIGGER ... ON \"public\".tb_confiture:",
+            ),
+        ] {
+            let d = only(sql);
+            assert!(d.message.starts_with(quoted), "{sql}: {}", d.message);
         }
     }
 
