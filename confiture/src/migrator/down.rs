@@ -5,13 +5,13 @@ use std::time::Instant;
 use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
-use super::run::{done, planned, qualified_settings, run_each, with_lock, Run};
+use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, RunFailure};
 use crate::db::apply::{Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
-use crate::ledger::LedgerRow;
+use crate::ledger::{LedgerRow, RowKind};
 use crate::plan;
 use crate::Migrator;
 
@@ -204,7 +204,7 @@ impl Migrator {
                     }
                     .settle(&mut f);
                     report.unknown = fates.unknown;
-                    let mut f = f.in_a_fleet(in_fleet);
+                    let mut f = recorded_without_running(set, &plan, f.in_a_fleet(in_fleet));
                     // Part of the plan may be rolled back: the same request again would roll
                     // back more than was asked (`--steps N` counts from where it stopped).
                     let partial = !report.rolled_back.is_empty() || !report.unknown.is_empty();
@@ -237,6 +237,69 @@ impl Migrator {
         report.warnings.extend(warnings);
         result
     }
+}
+
+/// A rollback whose SQL failed ([`RunFailure::blames_file`]) on a row written without running
+/// its migration (`baseline`, `reinit`: [`LedgerRow::kind`], the slug's reason, as `down`'s
+/// order of application reads it): the down file may be right, and what it removes never
+/// existed on this database. The error says so and how the row was written, and the help
+/// gives the way on that writes no SQL of the migration: forget the row with `migrate reinit
+/// --through` the migration before it (its dry run first: it forgets every row above), or make
+/// the down file tolerate what is missing.
+fn recorded_without_running(
+    set: &MigrationSet,
+    plan: &plan::DownPlan<'_>,
+    mut f: RunFailure,
+) -> RunFailure {
+    if !f.blames_file || f.error.kind != crate::error::ErrorKind::MigrationFailed {
+        return f;
+    }
+    let Some((version, name)) = &f.migration else {
+        return f;
+    };
+    let Some(r) = plan
+        .roll_back
+        .iter()
+        .find(|r| &r.migration.version_text == version)
+    else {
+        return f;
+    };
+    let by = match r.row.kind() {
+        RowKind::Applied => return f,
+        RowKind::Baseline => "a baseline (`migrate baseline`)",
+        RowKind::Reinit => "`migrate reinit`",
+    };
+    let id = crate::display::migration_id(version, name);
+    f.error.details.push(format!(
+        "{id}'s row was recorded by {by} without running it: what its down file removes may \
+         never have existed on this database"
+    ));
+    let down = r.migration.down.path.display();
+    let before = set
+        .migrations
+        .iter()
+        .filter(|m| m.version < r.migration.version)
+        .max_by_key(|m| m.version);
+    f.error.help = Some(match before {
+        Some(before) => format!(
+            "if its objects never existed here, forget its row instead of rolling it back \
+             (nothing of {id} runs): {} shows what that forgets (every row above {}), then run \
+             it with --yes instead of --dry-run; else make {down} tolerate what is missing \
+             (`DROP ... IF EXISTS`) or fix it, then run {AGAIN}",
+            crate::hint::command(&format!(
+                "migrate reinit --through {} --dry-run",
+                before.version_text
+            )),
+            before.version_text,
+            AGAIN = crate::hint::AGAIN,
+        ),
+        None => format!(
+            "if its objects never existed here, make {down} tolerate what is missing \
+             (`DROP ... IF EXISTS`), else fix it; then run {}",
+            crate::hint::AGAIN
+        ),
+    });
+    f
 }
 
 /// Plans `down` and refuses it when a migration it rolls back has errors in its files (a gap

@@ -178,7 +178,8 @@ pub(super) fn planned(ms: &[&Migration], direction: Direction) -> Vec<MigrationR
                 name: m.name.clone(),
                 mode: file.mode,
                 duration_ms: None,
-                sql: Some(file.text.clone()),
+                // The SQL as sent: without the byte-order mark the file's text keeps.
+                sql: Some(crate::text::without_bom(&file.text).to_string()),
             }
         })
         .collect()

@@ -118,6 +118,38 @@ fn dry_run_prints_the_sql_and_writes_nothing() {
     assert_eq!(ledger(&db), EXAMPLE[..3]);
 }
 
+/// hvd: a file's byte-order mark showed in `up --dry-run` as a literal `\u{feff}` before the
+/// SQL it prints. The SQL shown is the SQL sent: without the mark, in the text and the JSON,
+/// up and down.
+#[test]
+fn a_dry_run_shows_the_sql_without_the_files_byte_order_mark() {
+    let db = TestDb::new("ap_dry_bom");
+    let project = Project::new();
+    project.migration(
+        "001_b",
+        "\u{feff}CREATE TABLE b (id int);\n",
+        "\u{feff}DROP TABLE b;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("(in a transaction)\nCREATE TABLE b (id int);")
+        .stdout_lacks("feff")
+        .stdout_lacks("\u{feff}");
+    let run = project.run_on(&db, &["migrate", "up", "--dry-run", "--format", "json"]);
+    assert_eq!(
+        run.json()["migrations"][0]["sql"],
+        "CREATE TABLE b (id int);\n"
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stdout_has("(in a transaction)\nDROP TABLE b;")
+        .stdout_lacks("feff")
+        .stdout_lacks("\u{feff}");
+}
+
 /// Five migrations of which the third fails at its line 4, on a relation the server names.
 fn third_of_five_fails() -> Project {
     let project = Project::new();

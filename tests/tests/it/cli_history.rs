@@ -3226,3 +3226,50 @@ fn the_partitions_of_an_empty_ledger_are_the_ledger_not_objects_the_database_hol
         .code(exit::DIVERGED)
         .stderr_has("already holds 1 object (table public.other)");
 }
+
+/// hvd: `down` on a row `baseline` recorded without running its migration (003's table never
+/// made here) failed on the missing table and told the user to fix a correct down file. It
+/// says how the row was written, that what its down file removes may never have existed, and
+/// the way on that runs nothing: `reinit --through` the migration before it (the command given,
+/// run, forgets that row alone), or a down file that tolerates what is missing.
+#[test]
+fn down_on_a_row_baseline_recorded_without_running_says_so() {
+    let db = TestDb::new("down_baselined");
+    let project = applied(&db, &["001_t1", "002_t2"]);
+    project.table("003_t3");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "3"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "down"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has(
+            "003_t3's row was recorded by a baseline (`migrate baseline`) without running it",
+        )
+        .stderr_has("may never have existed on this database")
+        .stderr_has("`cargo confiture migrate reinit --through 002 --dry-run --database-url <URL>`")
+        .stderr_has("tolerate what is missing (`DROP ... IF EXISTS`)")
+        .stderr_lacks("help: fix db/migrations/003_t3.down.sql");
+    let run = project.run_on(&db, &["migrate", "down", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let error = &run.json()["errors"][0];
+    assert!(
+        error["help"]
+            .as_str()
+            .unwrap()
+            .contains("migrate reinit --through 002"),
+        "{error}"
+    );
+    // The command the help gives forgets 003's row alone and runs nothing.
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
+    // A row applied by running it keeps the help that blames its file.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    db.connect().batch_execute("DROP TABLE t3").unwrap();
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("help: fix db/migrations/003_t3.down.sql")
+        .stderr_lacks("without running it");
+}

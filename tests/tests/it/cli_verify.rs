@@ -1091,6 +1091,19 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     );
     assert!(help.contains(&target), "{help}");
     assert!(help.contains("db/migrations/003_y.down.sql"), "{help}");
+    // hvd: what became of the failed rollback is said of the scratch database, not in
+    // `down`'s words for the target ("the migration stays applied"), in the text too.
+    let details = run.json()["errors"][0]["details"].to_string();
+    assert!(!details.contains("stays applied"), "{details}");
+    assert!(
+        details.contains("rolled back on the scratch database, which is dropped at the end"),
+        "{details}"
+    );
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("rolled back on the scratch database, which is dropped at the end")
+        .stderr_lacks("stays applied");
     assert!(!db.exists(), "the target was created");
 }
 

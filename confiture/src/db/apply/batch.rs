@@ -614,7 +614,10 @@ impl Runner<'_, '_> {
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         self.committed(committed);
         self.events.start(failed);
-        Err((failed, reading_changed(&self.steps[failed], changed, false)))
+        Err((
+            failed,
+            reading_changed(self.settings, &self.steps[failed], changed, false),
+        ))
     }
 
     /// After `message` failed with `e`: rolls back, reports the steps of it that committed,

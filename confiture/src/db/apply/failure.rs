@@ -145,7 +145,7 @@ pub(super) fn lock_released(
             "its transaction was rolled back: it is not recorded".to_string()
         }
         (false, TransactionMode::Transaction, Direction::Down) => {
-            "its transaction was rolled back: the migration stays applied".to_string()
+            down_rolled_back(settings).to_string()
         }
     };
     let doing = match step.direction {
@@ -242,6 +242,7 @@ pub(super) fn stopped_before_statements(step: &Step<'_>, e: postgres::Error) -> 
 /// message of it was sent: its transaction (or, `whole_run`, the run's one transaction) is
 /// rolled back by the caller, and the run stops (exit 4). The change is the source.
 pub(super) fn reading_changed(
+    settings: &ApplySettings,
     step: &Step<'_>,
     changed: ReadingChanged,
     whole_run: bool,
@@ -258,9 +259,7 @@ pub(super) fn reading_changed(
         }
         (false, TransactionMode::NoTransaction, _) => None,
         (false, _, Direction::Up) => Some("its transaction was rolled back: it is not recorded"),
-        (false, _, Direction::Down) => {
-            Some("its transaction was rolled back: the migration stays applied")
-        }
+        (false, _, Direction::Down) => Some(down_rolled_back(settings)),
     };
     let setting = changed.setting.name();
     // Placed at the statement that did it, when the message before carried no other
@@ -1965,7 +1964,9 @@ pub(super) fn message_failure(
         if let Some(detail) = attempts_detail(settings, attempts) {
             failure.error = failure.error.with_detail(detail);
         }
-        failure.error = failure.error.with_detail(rolled_back(step.direction));
+        failure.error = failure
+            .error
+            .with_detail(rolled_back(settings, step.direction));
         return failure;
     }
     let statement = failed_statement(step, &e, left, &tag, last_too);
@@ -1992,15 +1993,35 @@ pub(super) fn message_failure(
     if let Some(detail) = attempts_detail(settings, attempts) {
         failure.error = failure.error.with_detail(detail);
     }
-    failure.error = failure.error.with_detail(rolled_back(step.direction));
+    failure.error = failure
+        .error
+        .with_detail(rolled_back(settings, step.direction));
     failure
 }
 
 /// What became of a failed step of a message of several: its transaction rolled back.
-fn rolled_back(direction: Direction) -> &'static str {
+fn rolled_back(settings: &ApplySettings, direction: Direction) -> &'static str {
     match direction {
         Direction::Up => "the migration was rolled back and is not recorded",
-        Direction::Down => "the rollback was itself rolled back: the migration stays applied",
+        Direction::Down => match settings.scratch {
+            None => "the rollback was itself rolled back: the migration stays applied",
+            Some(_) => SCRATCH_ROLLBACK_ROLLED_BACK,
+        },
+    }
+}
+
+/// A failed rollback's transaction on a scratch database ([`ApplySettings::scratch`]): "the
+/// migration stays applied" is `down`'s word for the database it is about, not for one
+/// dropped at the run's end.
+const SCRATCH_ROLLBACK_ROLLED_BACK: &str =
+    "the rollback was itself rolled back on the scratch database, which is dropped at the end";
+
+/// What became of a failed transactional rollback (not `--single-transaction`'s whole run):
+/// the one owner of its wording, for the database the command is about or a scratch one.
+fn down_rolled_back(settings: &ApplySettings) -> &'static str {
+    match settings.scratch {
+        None => "its transaction was rolled back: the migration stays applied",
+        Some(_) => SCRATCH_ROLLBACK_ROLLED_BACK,
     }
 }
 

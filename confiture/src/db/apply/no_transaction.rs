@@ -846,7 +846,7 @@ fn between_statements(
         None => return Err(stopped_between(client, settings, step, next, before, fresh)),
         Some(Ok(messages)) => {
             return reading_of(&messages).map_err(|changed| {
-                let failure = reading_changed_at(step, changed, next);
+                let failure = reading_changed_at(settings, step, changed, next);
                 statement_failed(client, settings, step, failure, next, before, fresh)
             })
         }
@@ -897,8 +897,13 @@ fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize
 /// Statement `next - 1` (0-based) of a no-transaction `step` changed how the session reads
 /// SQL ([`reading_changed`]): the failure is placed at that statement, the one message sent
 /// since the settings were last read.
-fn reading_changed_at(step: &Step<'_>, changed: ReadingChanged, next: usize) -> StepFailure {
-    let mut failure = reading_changed(step, changed, false);
+fn reading_changed_at(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    changed: ReadingChanged,
+    next: usize,
+) -> StepFailure {
+    let mut failure = reading_changed(settings, step, changed, false);
     let file = step.file();
     failure.location = next
         .checked_sub(1)
@@ -924,7 +929,7 @@ fn checks_alone(
     match check_reading(client) {
         Ok(()) => {}
         Err(SendError::ReadingChanged(changed)) => {
-            let failure = reading_changed_at(step, changed, next);
+            let failure = reading_changed_at(settings, step, changed, next);
             return Err(statement_failed(
                 client, settings, step, failure, next, before, fresh,
             ));

@@ -145,7 +145,7 @@ fn one_transaction(
                 Err(SendError::Driver(e)) => e,
                 Err(SendError::ReadingChanged(changed)) => {
                     let _ = client.batch_execute("ROLLBACK");
-                    return Err((i, reading_changed(step, changed, true)));
+                    return Err((i, reading_changed(settings, step, changed, true)));
                 }
             };
             if is_connection_lost(&e) {

@@ -51,10 +51,10 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     // makes at a database's first no-transaction migration and writes around each.
     let markers = format!("{ledger}{}", crate::ledger::STARTED_SUFFIX);
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let (write, table, of_markers) = match write_to(&tokens, ledger, false) {
-        Some(write) => (write, ledger, false),
+    let (write, written, of_markers) = match write_to(&tokens, ledger, false) {
+        Some((write, written)) => (write, written, false),
         None => match write_to(&tokens, &markers, true) {
-            Some(write) => (write, markers.as_str(), true),
+            Some((write, written)) => (write, written, true),
             None => return,
         },
     };
@@ -77,7 +77,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
         cx.diagnostic(
             &DOC,
             stmt.range.clone(),
-            format!("{write} {table}: the migration {does}"),
+            format!("{write} {written}: the migration {does}"),
             "remove it: `up` and `down` record each migration themselves; to change the history \
          on purpose, use `migrate baseline` or `migrate reinit`"
                 .to_string(),
@@ -85,19 +85,21 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     );
 }
 
-/// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found: in the
+/// The write (`DELETE FROM`, ...) the tokens make to `table`, the first found, with the table's
+/// name as the statement wrote it (its schema too: `ops.tb_mig`, `"Ops".tb_mig`): in the
 /// statement itself or in the code it holds ([`in_code`]: a `DO` block's or a function's body,
 /// dollar-quoted or `'...'`, a string in one), read as SQL in turn.
 /// `creates`: a statement that makes a relation of that name (`CREATE TABLE`, `CREATE VIEW`,
 /// `RENAME TO`, `SELECT ... INTO`) counts too — for the markers' table, which the tool makes
 /// only when a no-transaction migration first runs (the ledger is there before any runs).
-fn write_to(tokens: &[Token<'_>], table: &str, creates: bool) -> Option<&'static str> {
+fn write_to(tokens: &[Token<'_>], table: &str, creates: bool) -> Option<(&'static str, String)> {
     in_code(tokens, &mut |tokens, _| {
         tokens.iter().enumerate().find_map(|(i, t)| {
-            syntax::names(t, table).then(|| {
+            let write = syntax::names(t, table).then(|| {
                 write_before(&tokens[..i])
                     .or_else(|| creates.then(|| create_before(&tokens[..i])).flatten())
-            })?
+            })??;
+            Some((write, as_written(&tokens[..=i])))
         })
     })
 }
@@ -138,6 +140,22 @@ fn create_before(before: &[Token<'_>]) -> Option<&'static str> {
         Some("SELECT ... INTO")
     } else {
         None
+    }
+}
+
+/// The name that ends `tokens`, as written: with the schema before it, the one
+/// [`skip_qualifier`] steps over.
+fn as_written(tokens: &[Token<'_>]) -> String {
+    let [before @ .., name] = tokens else {
+        return String::new();
+    };
+    match before.len() - skip_qualifier(before).len() {
+        0 => name.text.to_string(),
+        _ => before[before.len() - 2..]
+            .iter()
+            .chain(std::iter::once(name))
+            .map(|t| t.text)
+            .collect(),
     }
 }
 
@@ -385,6 +403,38 @@ mod tests {
             "CREATE TABLE tb_confiture_archive (v text);",
         ] {
             assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
+    /// hvd: with `tracking_table: ops.tb_mig`, `DELETE FROM ops.tb_mig` was reported as
+    /// `DELETE FROM tb_mig`: the diagnostic dropped the schema the statement wrote. It quotes
+    /// the name as written, qualified or not, quoted or not, in a body too.
+    #[test]
+    fn the_diagnostic_quotes_the_name_as_the_statement_wrote_it() {
+        for (sql, quoted) in [
+            (
+                "DELETE FROM ops.tb_confiture WHERE version = '003';",
+                "DELETE FROM ops.tb_confiture:",
+            ),
+            (
+                "TRUNCATE a, \"Ops\".\"tb_confiture\";",
+                "TRUNCATE \"Ops\".\"tb_confiture\":",
+            ),
+            (
+                "UPDATE ONLY TB_Confiture SET name = 'x';",
+                "UPDATE TB_Confiture:",
+            ),
+            (
+                "DO $$ BEGIN EXECUTE 'DELETE FROM public.tb_confiture'; END $$;",
+                "DELETE FROM public.tb_confiture:",
+            ),
+            (
+                "CREATE TRIGGER t AFTER TRUNCATE ON \"public\".tb_confiture EXECUTE FUNCTION f();",
+                "CREATE TRIGGER ... ON \"public\".tb_confiture:",
+            ),
+        ] {
+            let d = only(sql);
+            assert!(d.message.starts_with(quoted), "{sql}: {}", d.message);
         }
     }
 
