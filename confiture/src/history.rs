@@ -921,6 +921,10 @@ pub struct History<'a> {
     /// misnamed, confiture (Python)'s), recorded or not: a start marker of one of them is of a
     /// file here ([`History::interrupted_unknown`]).
     stray: BTreeSet<u64>,
+    /// The pairs sharing a version with the history's migration of it (`C003`) that are not
+    /// it ([`recorded_pair`] chose the other): the duplicates to renumber, never run, in
+    /// version order ([`History::other_pairs`]).
+    other_pairs: Vec<&'a Migration>,
 }
 
 impl<'a> History<'a> {
@@ -934,13 +938,31 @@ impl<'a> History<'a> {
         first_version: Option<u64>,
     ) -> History<'a> {
         let first_version = set.first_version(first_version);
-        let migrations = (set.migrations.iter()).map(|m| recorded_pair(m, &set.duplicates, rows));
-        History::with_present(
+        let migrations: Vec<&'a Migration> = (set.migrations.iter())
+            .map(|m| recorded_pair(m, &set.duplicates, rows))
+            .collect();
+        let mut other_pairs: Vec<&'a Migration> = (set.migrations.iter())
+            .chain(&set.duplicates)
+            .filter(|m| !migrations.iter().any(|chosen| std::ptr::eq(*chosen, *m)))
+            .collect();
+        other_pairs.sort_by(|a, b| (a.version, &a.name).cmp(&(b.version, &b.name)));
+        let mut history = History::with_present(
             migrations,
             (&set.unreadable, &set.incomplete, &set.python),
             rows,
             first_version,
-        )
+        );
+        history.other_pairs = other_pairs;
+        history
+    }
+
+    /// The pairs of a version that another pair of the set has too (`C003`) and that are not
+    /// that version's migration here ([`MigrationSet::duplicates`], or the pair the set kept
+    /// when a row records one of the others): files with no row, that no command runs until
+    /// they are renumbered. [`History::entries`] lists them, pending or out of order
+    /// ([`History::unrecorded_state`]), so that `status` shows every pair on disk.
+    pub fn other_pairs(&self) -> &[&'a Migration] {
+        &self.other_pairs
     }
 
     /// Matches `rows` to `migrations` alone, as if every other file were absent (for
@@ -1203,6 +1225,7 @@ impl<'a> History<'a> {
             incomplete,
             python,
             stray,
+            other_pairs: Vec::new(),
         }
     }
 
@@ -1591,6 +1614,14 @@ impl<'a> History<'a> {
                 row: None,
                 migration: Some(u.migration),
                 number: Some(u.migration.version),
+            }))
+            .chain(self.other_pairs.iter().map(|m| Entry {
+                version: &m.version_text,
+                name: &m.name,
+                state: self.unrecorded_state(m.version),
+                row: None,
+                migration: Some(m),
+                number: Some(m.version),
             }))
             .chain(self.unreadable_unrecorded().map(|f| Entry {
                 version: &f.version_text,

@@ -541,6 +541,24 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             ));
         }
     }
+    // A target with an interrupted migration: what one database's status says of it, its
+    // commands addressed to that target.
+    for t in &report.targets {
+        if let Some(interrupted) = interrupted(t) {
+            let out = &out.for_target(t);
+            for line in interrupted.interrupted_help() {
+                // Each line is `help: ...` or `note: ...`: the target goes after that word.
+                let (word, rest) = line.split_once(": ").unwrap_or(("help", line.as_str()));
+                out.note(&format!(
+                    "{} {} ({}): interrupted: {}",
+                    out.paint_err(Style::Cyan, &format!("{word}:")),
+                    display::escape(&t.target),
+                    display::escape(&t.source),
+                    out.hint(rest)
+                ));
+            }
+        }
+    }
     // A target whose history diverged from the files: why (its first divergence), and the
     // command that shows every migration of every target (a fleet's text is its table).
     for t in &report.targets {
@@ -677,6 +695,11 @@ fn result_cell(command: &str, t: &TargetReport) -> (String, Style) {
         (TargetState::Done, _) if command == "status" && unrecorded(t).is_some() => {
             ("! holds unrecorded objects".to_string(), Style::Red)
         }
+        // A migration a run left part-way: what one database's status says of its line
+        // (`State::Interrupted`, counted in `summary.interrupted`), never just "diverged".
+        (TargetState::Done, _) if command == "status" && interrupted(t).is_some() => {
+            ("! interrupted".to_string(), Style::Red)
+        }
         (TargetState::Done, code) if command == "status" => match code {
             Some(exit::SUCCESS) => ("✓ up to date".to_string(), Style::Green),
             Some(exit::PENDING) => ("✗ pending".to_string(), Style::Yellow),
@@ -722,10 +745,27 @@ fn unrecorded(t: &TargetReport) -> Option<&confiture::ledger::Unrecorded> {
     }
 }
 
-/// `status`: the report of a target whose history diverged from the files (exit 7).
+/// `status`: the report of a target whose history diverged from the files (exit 7), and
+/// that has no interrupted migration ([`interrupted`] says that one).
 fn diverged(t: &TargetReport) -> Option<&confiture::status::StatusReport> {
     match &t.report {
-        Some(fleet::CommandReport::Status(r)) if r.exit_code() == exit::DIVERGED => Some(r),
+        Some(fleet::CommandReport::Status(r))
+            if r.exit_code() == exit::DIVERGED && interrupted(t).is_none() =>
+        {
+            Some(r)
+        }
+        _ => None,
+    }
+}
+
+/// `status`: the report of a target with a migration a run started and never finished
+/// (`State::Interrupted`, [`confiture::status::Summary::interrupted`]): the state one
+/// database's status shows on its line, with [`StatusReport::interrupted_help`].
+///
+/// [`StatusReport::interrupted_help`]: confiture::status::StatusReport::interrupted_help
+fn interrupted(t: &TargetReport) -> Option<&confiture::status::StatusReport> {
+    match &t.report {
+        Some(fleet::CommandReport::Status(r)) if r.summary.interrupted > 0 => Some(r),
         _ => None,
     }
 }

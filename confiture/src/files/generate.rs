@@ -81,10 +81,17 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
     if !name::is_valid_name(name) {
         let err = Error::invalid(format!("`{name}` is not a valid migration name"));
         return Err(match name::suggest_name(name) {
-            Some(suggestion) => err.with_help(format!(
-                "use `{suggestion}`: {}; a migration name is {NAME_FORM}",
-                crate::hint::command(&format!("migrate generate {suggestion}"))
-            )),
+            // A name in use is never suggested: the command would warn about it.
+            Some(suggestion) => match migrations_named(checked, &suggestion).as_slice() {
+                [] => err.with_help(format!(
+                    "use `{suggestion}`: {}; a migration name is {NAME_FORM}",
+                    crate::hint::command(&format!("migrate generate {suggestion}"))
+                )),
+                used => err.with_help(format!(
+                    "{}; a migration name is {NAME_FORM}",
+                    name_in_use(used, &suggestion)
+                )),
+            },
             None => err.with_help(format!("a migration name is {NAME_FORM}")),
         });
     }
@@ -149,14 +156,39 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         down_text: down_template(&version_text, name),
         version_text,
         name: name.to_string(),
-        same_name: checked
-            .set
-            .migrations
-            .iter()
-            .filter(|m| m.name == name)
-            .map(|m| format!("{}_{}", m.version_text, m.name))
-            .collect(),
+        same_name: migrations_named(checked, name),
     })
+}
+
+/// The migrations of `checked` already named `name` (`006_add_tags`), in version order, a
+/// pair sharing its version with another (C003) included: a name used twice makes the
+/// history's `renumbered`/`ambiguous` states, decided by name, ambiguous. The one rule of
+/// [`NewMigration::same_name`] (what `generate` warns about) and of the names its refusals
+/// never suggest.
+fn migrations_named(checked: &Checked, name: &str) -> Vec<String> {
+    let mut named: Vec<&super::Migration> = (checked.set.migrations.iter())
+        .chain(&checked.set.duplicates)
+        .filter(|m| m.name == name)
+        .collect();
+    named.sort_by_key(|m| m.version);
+    named
+        .into_iter()
+        .map(|m| format!("{}_{}", m.version_text, m.name))
+        .collect()
+}
+
+/// Why `name` is not suggested: the migrations `used` already have it
+/// ([`migrations_named`]), as `generate`'s warning says.
+fn name_in_use(used: &[String], name: &str) -> String {
+    format!(
+        "{} already {} the name `{name}` (history checks match migrations by name): give this \
+         migration a name of its own, saying what it changes",
+        used.iter()
+            .map(|id| format!("`{}`", crate::display::escape(id)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        if used.len() == 1 { "uses" } else { "use" }
+    )
 }
 
 // The templates are only a title: the file is part of the checksum and every `--dry-run`
@@ -266,6 +298,52 @@ mod tests {
         assert_eq!(
             new_migration(&checked(&files), "b").unwrap().version_text,
             "1000"
+        );
+    }
+
+    /// hst 3: `generate "Create Users"` suggested `generate create_users` with
+    /// `001_create_users` there, and that command then warned of the reused name. A suggestion
+    /// is never a name `generate` would warn about (`same_name`): the help names the migration
+    /// using it instead, a duplicate pair of a version (C003) too, and suggests no command.
+    #[test]
+    fn a_suggested_name_is_never_one_already_used() {
+        for files in [
+            &["001_create_users.up.sql", "001_create_users.down.sql"][..],
+            &[
+                "001_a.up.sql",
+                "001_a.down.sql",
+                "001_create_users.up.sql",
+                "001_create_users.down.sql",
+            ][..],
+        ] {
+            let set = checked(files);
+            for arg in ["Create Users", "create-users", "002_create_users.up.sql"] {
+                let err = new_migration(&set, arg).unwrap_err();
+                assert_eq!(err.kind, ErrorKind::Invalid);
+                let help = err.help.unwrap();
+                assert!(!help.contains("migrate generate"), "{arg}: {help}");
+                assert!(
+                    help.contains("`001_create_users` already uses the name `create_users`"),
+                    "{arg}: {help}"
+                );
+                // The name it names is the one `generate` warns about (the duplicate pair's
+                // directory is refused: C003 blocks numbering).
+                if let Ok(new) = new_migration(&set, "create_users") {
+                    assert_eq!(new.same_name, ["001_create_users"]);
+                }
+            }
+        }
+        // A name no migration uses is still suggested as a command.
+        let help = new_migration(
+            &checked(&["001_create_users.up.sql", "001_create_users.down.sql"]),
+            "Add Bio",
+        )
+        .unwrap_err()
+        .help
+        .unwrap();
+        assert!(
+            help.starts_with("use `add_bio`: `cargo confiture migrate generate add_bio`;"),
+            "{help}"
         );
     }
 

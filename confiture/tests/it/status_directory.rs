@@ -145,6 +145,132 @@ fn invalid_migration_files_are_reported_with_the_table_exit_5() {
     assert_eq!((report.summary.errors, report.summary.invalid), (2, 2));
 }
 
+/// Two pairs sharing a version (C003) are both lines of the report, both invalid, whichever of
+/// them (or neither) the ledger records, and whether the version is the newest or below it:
+/// a pair the ledger does not record is never left out of the table, the JSON or the counts.
+#[test]
+fn every_pair_sharing_a_version_is_a_line_of_the_report() {
+    const UP_C: &str = "CREATE TABLE tb_c (id int);\n";
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    root.write("db/migrations/002_c.up.sql", UP_C);
+    root.write("db/migrations/002_c.down.sql", "DROP TABLE tb_c;\n");
+    let mut client = db.client();
+    create_confiture_ledger(&mut client, None);
+    let at = "2026-01-15 10:30:00+00";
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "001",
+        "create_users",
+        Some(&checksum(UP_1.as_bytes())),
+        at,
+    );
+    let report_lines = |root: &TempDir| {
+        let report = Migrator::from_config(root.path().join("db/environments/test.yaml"))
+            .unwrap()
+            .status()
+            .expect("status");
+        let lines: Vec<(String, &'static str, bool)> = (report.migrations.iter())
+            .map(|m| (m.id(), m.status.as_str(), m.invalid))
+            .collect();
+        let s = &report.summary;
+        (
+            report.exit_code(),
+            lines,
+            (s.applied, s.pending, s.total, s.invalid),
+        )
+    };
+    let line = |id: &str, state: &'static str| (id.to_string(), state, id != "001_create_users");
+
+    // Neither is applied: both pending.
+    assert_eq!(
+        report_lines(&root),
+        (
+            exit::INVALID,
+            vec![
+                line("001_create_users", "applied"),
+                line("002_add_bio", "pending"),
+                line("002_c", "pending"),
+            ],
+            (1, 2, 3, 2)
+        )
+    );
+
+    // The one the set does not keep (by name) is applied: the kept one is still listed.
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "002",
+        "c",
+        Some(&checksum(UP_C.as_bytes())),
+        at,
+    );
+    let (code, lines, counts) = report_lines(&root);
+    assert_eq!(code, exit::INVALID);
+    assert_eq!(
+        lines,
+        [
+            line("001_create_users", "applied"),
+            line("002_c", "applied"),
+            line("002_add_bio", "pending"),
+        ]
+    );
+    assert_eq!(counts, (2, 1, 3, 2));
+
+    // The kept one is applied: the other is still listed.
+    client
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .unwrap();
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "002",
+        "add_bio",
+        Some(&checksum(UP_2.as_bytes())),
+        at,
+    );
+    let (_, lines, counts) = report_lines(&root);
+    assert_eq!(
+        lines,
+        [
+            line("001_create_users", "applied"),
+            line("002_add_bio", "applied"),
+            line("002_c", "pending"),
+        ]
+    );
+    assert_eq!(counts, (2, 1, 3, 2));
+
+    // Below the newest applied version: both out of order.
+    client
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .unwrap();
+    root.write(
+        "db/migrations/003_d.up.sql",
+        "CREATE TABLE tb_d (id int);\n",
+    );
+    root.write("db/migrations/003_d.down.sql", "DROP TABLE tb_d;\n");
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "003",
+        "d",
+        Some(&checksum(b"CREATE TABLE tb_d (id int);\n")),
+        at,
+    );
+    let (_, lines, counts) = report_lines(&root);
+    assert_eq!(
+        lines,
+        [
+            line("001_create_users", "applied"),
+            line("002_add_bio", "out_of_order"),
+            line("002_c", "out_of_order"),
+            ("003_d".to_string(), "applied", false),
+        ]
+    );
+    assert_eq!(counts, (2, 2, 4, 2));
+}
+
 /// A directory that cannot be read is still an error, before connecting.
 #[test]
 fn a_missing_migrations_directory_is_exit_5_before_connecting() {

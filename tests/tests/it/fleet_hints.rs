@@ -1753,3 +1753,48 @@ fn a_read_only_listed_names_help_names_where_its_host_is_written() {
         );
     }
 }
+
+/// A fleet's `status` labelled a target with an interrupted no-transaction migration
+/// "! diverged" (exit 7) with the diverged help, where `status` of that database alone says
+/// "! interrupted" and how to go on. The fleet's line says interrupted, with that help, its
+/// commands addressed to that target; a diverged target that has none still says diverged.
+#[test]
+fn a_fleet_status_says_a_target_is_interrupted_as_one_database_does() {
+    let dbs = TestDbs::new("hst_fleet_interrupted", 2);
+    let project = fl_project(&dbs.dbs.iter().collect::<Vec<_>>());
+    fl(&project, &["up"]).code(exit::SUCCESS);
+    let (ok, failing) = (&dbs.dbs[0], &dbs.dbs[1]);
+    fails_part_way_on(&project, "004_nt", &[(ok, "a"), (failing, "b")]);
+    fl(&project, &["up"]).code(exit::MIGRATION_FAILED);
+
+    // One database: the state the fleet's line must agree with.
+    project
+        .run_on(failing, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted");
+
+    let run = fl(&project, &["status"]);
+    run.code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stdout_lacks("! diverged")
+        .stderr_lacks("diverged:")
+        .stderr_has(&format!(
+            "/{} (t.txt:2): interrupted: 004_nt was interrupted part-way",
+            failing.name
+        ))
+        .stderr_has(&format!(
+            "migrate up --rerun-interrupted --env fl --targets <(echo {})`",
+            failing.name
+        ));
+
+    // A diverged target with no interrupted migration still says diverged.
+    project.write(
+        "db/migrations/001_a.up.sql",
+        "CREATE TABLE tb_a (id bigint);\n",
+    );
+    fl(&project, &["status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stdout_has("! diverged")
+        .stderr_has(&format!("/{} (t.txt:1): diverged:", ok.name));
+}
