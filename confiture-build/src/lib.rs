@@ -1284,7 +1284,7 @@ mod tests {
             [("C108", PathBuf::from("db/migrations/001_a.up.sql"))]
         );
         let line = report.render(&report.checked.diagnostics[0]);
-        assert!(line.contains("DELETE FROM history"), "{line}");
+        assert!(line.contains("DELETE FROM ops.history"), "{line}");
         // A name that is no tracking table's fails the build, naming the call.
         let err = check
             .tracking_table("pg_catalog.history")
