@@ -86,11 +86,29 @@ pub fn check_down_request(set: &MigrationSet, request: &DownRequest) -> Result<(
         // Whether it crosses the baseline is the ledger's to say ([`crossed_baseline`]).
         return Ok(());
     }
-    confirm_everything(set, request, None)?;
+    // A migration of the files that the `--target` rolls back if applied is irreversible: whether
+    // it stops the request (exit 8, `--yes` or not) is the ledger's to say, before `--yes` is
+    // asked for (`down_plan`).
+    if !reaches_irreversible_file(set, request) {
+        confirm_everything(set, request, None)?;
+    }
     match &request.target {
         Some(t) if t.number() >= first_version(set, request) => check_version(set, "--target", t),
         _ => Ok(()),
     }
+}
+
+/// Whether a migration of the files that `request`'s `--target` would roll back, were it
+/// applied, is irreversible (its down file says so): then a request that reaches it can never
+/// succeed, and only the ledger tells whether it does.
+fn reaches_irreversible_file(set: &MigrationSet, request: &DownRequest) -> bool {
+    let Some(t) = &request.target else {
+        return false;
+    };
+    let floor = t.number().max(first_version(set, request) - 1);
+    set.migrations
+        .iter()
+        .any(|m| m.version > floor && m.down.irreversible)
 }
 
 /// The `--target` of `request` and confiture (Python)'s squashed baseline the history starts at
@@ -125,8 +143,15 @@ fn crossed_baseline(
             .as_ref()
             .is_some_and(|v| v.number() > t.number() && v.number() <= baseline.version)
     });
+    // Whether the ledger records the baseline (confiture (Python)'s `migrate up` archives the
+    // squashed rows into it then), as its help says.
+    let recorded = history.recorded.iter().any(|r| {
+        r.version
+            .as_ref()
+            .is_some_and(|v| v.number() == baseline.version)
+    });
     match crossed {
-        true => Err(below_squashed_baseline(set, request, t, baseline)),
+        true => Err(below_squashed_baseline(set, request, t, baseline, recorded)),
         false => Ok(()),
     }
 }
@@ -141,6 +166,7 @@ fn below_squashed_baseline(
     request: &DownRequest,
     t: &Version,
     baseline: &Migration,
+    recorded: bool,
 ) -> Error {
     let message = format!(
         "refusing to roll back: --target {t} is below {}, which cannot be rolled back: {}",
@@ -154,21 +180,30 @@ fn below_squashed_baseline(
     };
     Error::irreversible(message, vec![unrollable]).with_help(format!(
         "{}; {}",
-        baseline_help(baseline),
+        baseline_help(baseline, recorded),
         after_squashed_baseline(set, request, baseline)
     ))
 }
 
 /// The help of a refusal to roll back confiture (Python)'s squashed baseline (never the
 /// generic "undo its effect with a new migration" of an irreversible migration): what it is,
-/// that the versions before it are archived, and what is left — a backup, or rolling forward.
-fn baseline_help(baseline: &Migration) -> String {
+/// that the versions before it are archived — their rows too once the ledger records it
+/// (`recorded`; until then they are not, and the help says so) — and what is left: a backup,
+/// or rolling forward.
+fn baseline_help(baseline: &Migration, recorded: bool) -> String {
+    let rows = match recorded {
+        true => "keeping their rows, archived into it, for the record",
+        false => {
+            "keeping their rows for the record; it is not recorded here yet, and their rows \
+             are archived only once confiture (Python) records it (`migrate up`, or \
+             `migrate squash-ledger`)"
+        }
+    };
     format!(
         "{} is confiture (Python)'s squashed baseline: {}, moving their files to its \
-         `archive/` and keeping their rows, archived into it, for the record; its down file \
-         only raises, so no rollback goes back past it: to return to an earlier state, restore \
-         the database from a backup taken before it, else roll forward with a new migration \
-         ({}, applied with {})",
+         `archive/` and {rows}; its down file only raises, so no rollback goes back past it: \
+         to return to an earlier state, restore the database from a backup taken before it, \
+         else roll forward with a new migration ({}, applied with {})",
         baseline.id(),
         super::squashed_into(baseline),
         crate::hint::command("migrate generate NAME"),
@@ -196,6 +231,25 @@ fn after_squashed_baseline(
     )
 }
 
+/// What a rollback can still do over the rows that confiture (Python)'s squashed `baseline`
+/// squashed (they have no down file): roll back the `reachable` rows applied after them with
+/// `--steps`, or nothing when there are none.
+fn after_baseline_rows(request: &DownRequest, baseline: &Migration, reachable: usize) -> String {
+    let rest = match reachable {
+        0 => "there is nothing to roll back".to_string(),
+        n => format!(
+            "{} {} every migration applied after them",
+            crate::hint::command(&down_args(request, &format!("--steps {n}"))),
+            rolls_back(request)
+        ),
+    };
+    format!(
+        "the rows below {} have no down file ({}): {rest}",
+        baseline.id(),
+        super::squashed_into(baseline)
+    )
+}
+
 /// The directory's first version: a squashed history's `first_version` (the setting, or
 /// confiture (Python)'s squashed baseline: [`MigrationSet::first_version`]), else 1.
 fn first_version(set: &MigrationSet, request: &DownRequest) -> u64 {
@@ -208,12 +262,12 @@ fn first_version(set: &MigrationSet, request: &DownRequest) -> u64 {
 /// must say so with `--yes`. On a squashed history "everything" is every row down to the schema
 /// snapshot: the rows below `first_version` stay ([`chosen`] plans `--target` below it as the
 /// point before the first file). `applied` is `None` before the ledger is read: only `--target`
-/// is decided then; with it, `reachable` is how many rows `--steps` can roll back before a
-/// squashed one ([`reachable`]), the `--steps N` the help names.
+/// is decided then. A request that reaches a row that cannot be rolled back is refused for it
+/// first, `--yes` or not (`down_plan`, exit 8): confirming could not make it run.
 fn confirm_everything(
     set: &MigrationSet,
     request: &DownRequest,
-    applied: Option<(usize, usize)>,
+    applied: Option<usize>,
 ) -> Result<()> {
     // Below confiture (Python)'s squashed baseline a target is never "everything": nothing to
     // do, or refused (`crossed_baseline`).
@@ -250,51 +304,20 @@ fn confirm_everything(
             ))
             .with_help(confirm_help(request, &t, first)))
         }
-        (None, Some(steps), Some((applied, reachable)))
-            if applied > 0 && steps as usize > applied =>
-        {
-            // A recorded baseline (irreversible) is refused before (`down_plan`): here the
-            // database applied what it squashed without recording it.
-            let baseline = set.squashed_baseline(request.first_version);
-            let help = if let Some(baseline) = baseline.filter(|_| reachable < applied) {
-                let rest = match reachable {
-                    0 => "there is nothing to roll back".to_string(),
-                    n => format!(
-                        "{} {} every migration applied after them",
-                        crate::hint::command(&down_args(request, &format!("--steps {n}"))),
-                        rolls_back(request)
-                    ),
-                };
-                format!(
-                    "the rows below {} have no down file ({}): {rest}",
-                    baseline.id(),
-                    super::squashed_into(baseline)
+        (None, Some(steps), Some(applied)) if applied > 0 && steps as usize > applied => {
+            // Beyond a row that cannot be rolled back (a squashed one), `down_plan` refuses
+            // for it before: here every applied row can be rolled back.
+            let help = format!(
+                "to {} every one, run {}: {}",
+                roll_back(request),
+                every_one(request, applied),
+                drops(
+                    request,
+                    "each migration's down file",
+                    "runs",
+                    "every migration's objects"
                 )
-            } else if reachable == 0 {
-                "every applied migration is below `first_version`, squashed into the schema \
-                 snapshot: there is nothing to roll back"
-                    .to_string()
-            } else if reachable < applied {
-                format!(
-                    "run {} to {} every migration applied since the schema snapshot ({}); \
-                     the rows below `first_version` are squashed and stay",
-                    every_one(request, reachable),
-                    roll_back(request),
-                    drops(request, "their down files", "run", "their objects")
-                )
-            } else {
-                format!(
-                    "to {} every one, run {}: {}",
-                    roll_back(request),
-                    every_one(request, applied),
-                    drops(
-                        request,
-                        "each migration's down file",
-                        "runs",
-                        "every migration's objects"
-                    )
-                )
-            };
+            );
             Err(Error::usage(format!(
                 "--steps {steps} is more than the {}: it would roll back every one",
                 plural(applied, "applied migration")
@@ -482,11 +505,14 @@ fn down_plan<'a>(
             })
         })
         .collect();
-    // A request that reaches an irreversible migration (`--steps` beyond the applied ones
-    // included) is refused for it (exit 8, `check_reversible`), as a `--target` crossing it
-    // is, `--yes` or not: confirming "everything" could not make it run.
-    if !roll_back.iter().any(|r| r.migration.down.irreversible) {
-        confirm_everything(set, request, Some((history.recorded.len(), reachable)))?;
+    // A request that reaches an irreversible migration or a row of a squashed history
+    // (`--steps` beyond the applied ones included) is refused for it (exit 8,
+    // `check_reversible`), as a `--target` crossing it is, `--yes` or not: confirming
+    // "everything" could not make it run.
+    let unrollable = roll_back.iter().any(|r| r.migration.down.irreversible)
+        || chosen.iter().any(|r| r.state == State::Squashed);
+    if !unrollable {
+        confirm_everything(set, request, Some(history.recorded.len()))?;
     }
     // A migration to roll back whose files cannot be read or are half there: its down file
     // cannot run.
@@ -795,7 +821,8 @@ fn check_reversible(
         .iter()
         .find(|r| r.migration.down.irreversible && r.migration.up.squashed_through.is_some());
     if let Some(baseline) = baseline {
-        help.push(baseline_help(baseline.migration));
+        // Rolled back, it is recorded.
+        help.push(baseline_help(baseline.migration, true));
     }
     if roll_back
         .iter()
@@ -816,6 +843,7 @@ fn check_reversible(
         .any(|u| matches!(u, Unrollable::Squashed { .. }))
     {
         // Above the snapshot, an irreversible migration stops `--steps` first: said above.
+        let baseline = set.squashed_baseline(request.first_version);
         let fewer = if irreversible {
             String::new()
         } else if reachable == 0 {
@@ -828,12 +856,16 @@ fn check_reversible(
             )
         };
         let archived = chosen.iter().any(|r| r.row.archived_into.is_some());
-        match set.squashed_baseline(request.first_version) {
-            Some(baseline) => help.push(format!(
-                "the rows below {} have no down file ({}){fewer}",
-                baseline.id(),
-                super::squashed_into(baseline)
-            )),
+        match baseline {
+            // What is left above confiture (Python)'s baseline, never "the snapshot".
+            Some(baseline) => help.push(match irreversible {
+                true => format!(
+                    "the rows below {} have no down file ({})",
+                    baseline.id(),
+                    super::squashed_into(baseline)
+                ),
+                false => after_baseline_rows(request, baseline, reachable),
+            }),
             None => help.push(format!(
                 "rows below `first_version`{} belong to the history squashed into a schema \
              snapshot and have no down file{fewer}",

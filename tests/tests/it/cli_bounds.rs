@@ -280,8 +280,11 @@ fn steps_beyond_the_applied_migrations_stop_at_an_irreversible_one() {
     let all = ["001:a", "002:dn", "003:c"];
     let target = project.run_on(&db, &["migrate", "down", "--target", "0", "--yes"]);
     target.code(exit::IRREVERSIBLE);
+    // r3d 1: what can never succeed is refused for that (exit 8), not for a missing `--yes`.
     for args in [
         &["migrate", "down", "--steps", "4"][..],
+        &["migrate", "down", "--target", "0"],
+        &["migrate", "down", "--target", "0", "--dry-run"],
         &["migrate", "down", "--steps", "20", "--dry-run"],
         &["migrate", "down", "--steps", "20", "--yes"],
     ] {

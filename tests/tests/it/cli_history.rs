@@ -178,14 +178,14 @@ fn down_target_below_first_version_plans_as_steps_does() {
                  back every migration",
             );
     }
+    // Without `--yes` too: no confirmation makes a squashed row roll back (r3d).
     project
         .run_on(&db, &["migrate", "down", "--steps", "5"])
-        .code(exit::USAGE)
+        .code(exit::IRREVERSIBLE)
         .stderr_has(
-            "run `cargo confiture migrate down --target 0 --yes --database-url <URL>` (or \
-             `cargo confiture migrate down --steps 2 --database-url <URL>`) to roll back every \
-             migration applied since the schema snapshot (their down files run, dropping their \
-             objects)",
+            "`cargo confiture migrate down --target 0 --yes --database-url <URL>` (or \
+             `cargo confiture migrate down --steps 2 --database-url <URL>`) rolls back every \
+             migration applied since the snapshot",
         )
         .stderr_lacks("--steps 2 --yes");
     assert_eq!(ledger(&db), before, "nothing was written");

@@ -1389,11 +1389,30 @@ fn a_target_below_an_unrecorded_squashed_baseline_is_a_no_op_until_it_crosses_it
     for args in [
         &["migrate", "down", "--target", "2"][..],
         &["migrate", "down", "--target", "0", "--yes"],
+        &["migrate", "down", "--target", "0"],
     ] {
         let run = ours(&project, args);
         run.code(confiture::exit::IRREVERSIBLE)
             .stderr_has("004_squashed_baseline")
-            .stderr_has("through 003");
+            .stderr_has("through 003")
+            // r3d 3: not recorded, the rows are not archived into it yet.
+            .stderr_lacks("archived into it")
+            .stderr_has("not recorded here yet");
+        assert_eq!(db.ledger(), before, "{args:?}: {}", run.dump());
+    }
+    // r3d 2: `--steps` beyond the squashed rows reaches only rows that cannot be rolled back:
+    // refused for that (exit 8), as `down` and `--target 0 --yes` are, never asked `--yes`.
+    for args in [
+        &["migrate", "down", "--steps", "10"][..],
+        &["migrate", "down", "--steps", "10", "--yes"],
+        &["migrate", "down"],
+    ] {
+        let run = ours(&project, args);
+        run.code(confiture::exit::IRREVERSIBLE)
+            .stderr_has("004_squashed_baseline")
+            .stderr_has("nothing to roll back")
+            .stderr_lacks("more than the")
+            .stderr_lacks("snapshot");
         assert_eq!(db.ledger(), before, "{args:?}: {}", run.dump());
     }
     // Recorded, the baseline is crossed by `--target 3`, refused with its own help.
