@@ -411,6 +411,16 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
             .find(|(f, _)| arg.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
         {
             out.push(format!("{flag}={placeholder}"));
+        } else if let Some((flag, value)) = with_its_value(arg) {
+            // A flag and its value in one word (`-cURL`, `--env=URL`, `--env=local`): the
+            // flag kept, the value hidden when it may be a connection string.
+            if !confiture::config::names_a_connection(value) {
+                out.push(confiture::hint::quote(arg).into_owned());
+            } else if flag.starts_with("--") {
+                out.push(format!("{flag}=<URL>"));
+            } else {
+                out.push(format!("{flag} <URL>"));
+            }
         } else if confiture::config::names_a_connection(arg) {
             // No flag's value: the database, which `--database-url` names (pasted bare, a
             // usage error again). Given twice, once is enough.
@@ -426,6 +436,24 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
         }
     }
     Some(out.join(" "))
+}
+
+/// `arg` as a flag and the value written in the same word, when it is one: `--env=VALUE`
+/// (any long flag), `-cVALUE` or `-c=VALUE` (a short flag that takes a value, after any
+/// short flags that take none: `-qcVALUE`), as clap reads them.
+fn with_its_value(arg: &str) -> Option<(&str, &str)> {
+    if let Some(long) = arg.strip_prefix("--") {
+        let (flag, _) = long.split_once('=')?;
+        return Some((&arg[..flag.len() + 2], &arg[flag.len() + 3..]));
+    }
+    let shorts = arg.strip_prefix('-')?;
+    let (i, short) = shorts
+        .char_indices()
+        .find(|(_, short)| takes_a_value(&format!("-{short}")))?;
+    let end = 1 + i + short.len_utf8();
+    let value = &arg[end..];
+    let value = value.strip_prefix('=').unwrap_or(value);
+    (!value.is_empty()).then_some((&arg[..end], value))
 }
 
 /// Whether `arg` is a flag that takes the next word as its value (`-c`, `--env`), written
