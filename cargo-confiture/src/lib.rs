@@ -125,22 +125,21 @@ fn connections_given(args: &[OsString]) -> Given {
 /// [`without_passwords`] no longer matches), its text never shown, as the library refuses one
 /// given to `--env`, `-c` or `--targets`. The value is taken out of `cli`.
 fn connection_as_a_name(cli: &mut Cli) -> Option<Error> {
+    use confiture::config::{connection_given_as, InPlaceOf};
     let global = &mut cli.global;
-    const WHY: &str = "it has `://`, `=` or `@`; its text is not shown: it may hold a password";
     if global
         .schema
         .take_if(|schema| confiture::config::names_a_connection(schema))
         .is_some()
     {
-        return Some(
-            Error::invalid(format!(
-                "the tenant schema name given to --schema looks like a connection string ({WHY})"
-            ))
-            .with_help(
-                "give the database with --database-url (or --env), and the tenant schema's \
-                 name to --schema",
-            ),
-        );
+        return Some(connection_given_as(
+            InPlaceOf::Name {
+                what: "tenant schema name",
+                given_to: "--schema",
+            },
+            "give the database with --database-url (or --env), and the tenant schema's name to \
+             --schema",
+        ));
     }
     if global
         .migrations_dir
@@ -149,16 +148,14 @@ fn connection_as_a_name(cli: &mut Cli) -> Option<Error> {
         })
         .is_some()
     {
-        return Some(
-            Error::invalid(format!(
-                "migrations directory not found: the path given to --migrations-dir looks like \
-                 a connection string ({WHY})"
-            ))
-            .with_help(
-                "give the database with --database-url (or --env), and the migrations \
-                 directory's path to --migrations-dir",
-            ),
-        );
+        return Some(connection_given_as(
+            InPlaceOf::Path {
+                what: "migrations directory",
+                given_to: Some("--migrations-dir"),
+            },
+            "give the database with --database-url (or --env), and the migrations directory's \
+             path to --migrations-dir",
+        ));
     }
     None
 }
