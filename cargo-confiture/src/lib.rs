@@ -93,8 +93,9 @@ fn connections_given(args: &[OsString]) -> Given {
     let mut words = Vec::new();
     let mut previous = "";
     for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
-        let (flag, value) = match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
-            Some((flag, value)) => (flag, value),
+        // A flag and its value in one word (`--env=URL`, `-cURL`): the value alone.
+        let (flag, value) = match with_its_value(word) {
+            Some((flag, value)) => (flag.trim_start_matches('-'), value),
             None => (previous.strip_prefix("--").unwrap_or(""), word),
         };
         if !SHOWN_BY_THE_LIBRARY.contains(&flag) {

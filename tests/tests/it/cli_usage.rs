@@ -810,6 +810,10 @@ fn a_subcommand_tip_gives_a_stray_connection_string_its_flag() {
             "`cargo confiture migrate up --config=<URL>`",
         ),
         (
+            &["up", "-c=nothere.yaml"],
+            "`cargo confiture migrate up -c=nothere.yaml`",
+        ),
+        (
             &["status", "--env=local", "--format=json"],
             "`cargo confiture migrate status --env=local --format=json`",
         ),
