@@ -93,8 +93,9 @@ fn connections_given(args: &[OsString]) -> Given {
     let mut words = Vec::new();
     let mut previous = "";
     for word in args.iter().skip(1).filter_map(|a| a.to_str()) {
-        let (flag, value) = match word.strip_prefix("--").and_then(|w| w.split_once('=')) {
-            Some((flag, value)) => (flag, value),
+        // A flag and its value in one word (`--env=URL`, `-cURL`): the value alone.
+        let (flag, value) = match with_its_value(word) {
+            Some((flag, value)) => (flag.trim_start_matches('-'), value),
             None => (previous.strip_prefix("--").unwrap_or(""), word),
         };
         if !SHOWN_BY_THE_LIBRARY.contains(&flag) {
@@ -125,22 +126,21 @@ fn connections_given(args: &[OsString]) -> Given {
 /// [`without_passwords`] no longer matches), its text never shown, as the library refuses one
 /// given to `--env`, `-c` or `--targets`. The value is taken out of `cli`.
 fn connection_as_a_name(cli: &mut Cli) -> Option<Error> {
+    use confiture::config::{connection_given_as, InPlaceOf};
     let global = &mut cli.global;
-    const WHY: &str = "it has `://`, `=` or `@`; its text is not shown: it may hold a password";
     if global
         .schema
         .take_if(|schema| confiture::config::names_a_connection(schema))
         .is_some()
     {
-        return Some(
-            Error::invalid(format!(
-                "the tenant schema name given to --schema looks like a connection string ({WHY})"
-            ))
-            .with_help(
-                "give the database with --database-url (or --env), and the tenant schema's \
-                 name to --schema",
-            ),
-        );
+        return Some(connection_given_as(
+            InPlaceOf::Name {
+                what: "tenant schema name",
+                given_to: "--schema",
+            },
+            "give the database with --database-url (or --env), and the tenant schema's name to \
+             --schema",
+        ));
     }
     if global
         .migrations_dir
@@ -149,16 +149,14 @@ fn connection_as_a_name(cli: &mut Cli) -> Option<Error> {
         })
         .is_some()
     {
-        return Some(
-            Error::invalid(format!(
-                "migrations directory not found: the path given to --migrations-dir looks like \
-                 a connection string ({WHY})"
-            ))
-            .with_help(
-                "give the database with --database-url (or --env), and the migrations \
-                 directory's path to --migrations-dir",
-            ),
-        );
+        return Some(connection_given_as(
+            InPlaceOf::Path {
+                what: "migrations directory",
+                given_to: Some("--migrations-dir"),
+            },
+            "give the database with --database-url (or --env), and the migrations directory's \
+             path to --migrations-dir",
+        ));
     }
     None
 }
@@ -411,6 +409,16 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
             .find(|(f, _)| arg.strip_prefix(f).is_some_and(|r| r.starts_with('=')))
         {
             out.push(format!("{flag}={placeholder}"));
+        } else if let Some((flag, value)) = with_its_value(arg) {
+            // A flag and its value in one word (`-cURL`, `--env=URL`, `--env=local`): the
+            // flag kept, the value hidden when it may be a connection string.
+            if !confiture::config::names_a_connection(value) {
+                out.push(confiture::hint::quote(arg).into_owned());
+            } else if flag.starts_with("--") {
+                out.push(format!("{flag}=<URL>"));
+            } else {
+                out.push(format!("{flag} <URL>"));
+            }
         } else if confiture::config::names_a_connection(arg) {
             // No flag's value: the database, which `--database-url` names (pasted bare, a
             // usage error again). Given twice, once is enough.
@@ -426,6 +434,24 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
         }
     }
     Some(out.join(" "))
+}
+
+/// `arg` as a flag and the value written in the same word, when it is one: `--env=VALUE`
+/// (any long flag), `-cVALUE` or `-c=VALUE` (a short flag that takes a value, after any
+/// short flags that take none: `-qcVALUE`), as clap reads them.
+fn with_its_value(arg: &str) -> Option<(&str, &str)> {
+    if let Some(long) = arg.strip_prefix("--") {
+        let (flag, _) = long.split_once('=')?;
+        return Some((&arg[..flag.len() + 2], &arg[flag.len() + 3..]));
+    }
+    let shorts = arg.strip_prefix('-')?;
+    let (i, short) = shorts
+        .char_indices()
+        .find(|(_, short)| takes_a_value(&format!("-{short}")))?;
+    let end = 1 + i + short.len_utf8();
+    let value = &arg[end..];
+    let value = value.strip_prefix('=').unwrap_or(value);
+    (!value.is_empty()).then_some((&arg[..end], value))
 }
 
 /// Whether `arg` is a flag that takes the next word as its value (`-c`, `--env`), written

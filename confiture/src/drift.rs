@@ -575,11 +575,11 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
     if !dir.is_dir() && crate::config::names_a_connection(&dir.to_string_lossy()) {
         // `--schema-dir $DATABASE_URL`: a connection string, never shown (it may hold a
         // password), as `-c`'s and `--targets`' are not. A directory of that name is read.
-        return Err(Error::invalid(
-            "schema directory not found: the path given looks like a connection string (it has \
-             `://`, `=` or `@`; its text is not shown: it may hold a password)",
-        )
-        .with_help(
+        return Err(crate::config::connection_given_as(
+            crate::config::InPlaceOf::Path {
+                what: "schema directory",
+                given_to: None,
+            },
             "give the directory of DDL files kept beside the migrations, e.g. db/schema; the \
              database is chosen apart from it",
         ));

@@ -126,15 +126,16 @@ fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
         // `-c $DATABASE_URL`: a connection string, never shown (it may hold a password).
         // A file of that name that exists is read as any other.
         if super::names_a_connection(&path.to_string_lossy()) {
-            Error::invalid(format!(
-                "environment file not found: the path given to {file} looks like a \
-                     connection string (it has `://`, `=` or `@`; its text is not shown: it may \
-                     hold a password)"
-            ))
-            .with_help(format!(
-                "give a database URL with {}, or the path of a .yaml file to {file}",
-                labels.url
-            ))
+            super::connection_given_as(
+                super::InPlaceOf::Path {
+                    what: "environment file",
+                    given_to: Some(file),
+                },
+                format!(
+                    "give a database URL with {}, or the path of a .yaml file to {file}",
+                    labels.url
+                ),
+            )
         } else if e.kind() == std::io::ErrorKind::NotFound {
             Error::invalid(format!("environment file {shown} does not exist"))
                 .with_help(format!("check the path given to {file}, or use {env} NAME"))

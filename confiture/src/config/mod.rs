@@ -134,6 +134,7 @@ pub(crate) use syntax::has_url_scheme;
 pub(crate) use syntax::is_url_like;
 pub use syntax::names_a_connection;
 pub use syntax::MAX_NAME_BYTES;
+pub use syntax::{connection_given_as, InPlaceOf};
 pub use timeout::{Timeout, TimeoutError, Zero};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a

@@ -392,16 +392,17 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     let dir = ws.environments_dir();
     // `--env $DATABASE_URL`: a connection string, never shown (it may hold a password).
     if super::names_a_connection(name) {
-        return Err(Error::invalid(format!(
-            "the environment name given to {} looks like a connection string (it has `://`, \
-             `=` or `@`; its text is not shown: it may hold a password)",
-            labels.env
-        ))
-        .with_help(format!(
-            "give a database URL with {}, or the name of a file in {} without `.yaml`",
-            labels.url,
-            display_path(&dir)
-        )));
+        return Err(super::connection_given_as(
+            super::InPlaceOf::Name {
+                what: "environment name",
+                given_to: labels.env,
+            },
+            format!(
+                "give a database URL with {}, or the name of a file in {} without `.yaml`",
+                labels.url,
+                display_path(&dir)
+            ),
+        ));
     }
     // A file name given for the environment's (`prod.yaml`, `prod.yml`): the help names the
     // environment it would be, when that is a name.

@@ -93,6 +93,47 @@ pub fn names_a_connection(text: &str) -> bool {
     is_url_like(text) || text.contains('@')
 }
 
+/// Where a connection string was given in place of something else, for
+/// [`connection_given_as`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InPlaceOf<'a> {
+    /// A path that is not there: `what` it names (`"environment file"`), and the flag or call
+    /// it was given to (`"-c"`), when the caller knows one.
+    Path {
+        /// What the path names: `"environment file"`, `"target list"`.
+        what: &'a str,
+        /// The flag (or call) given it, when known: `"-c"`, `"--migrations-dir"`.
+        given_to: Option<&'a str>,
+    },
+    /// A name: `what` kind of name (`"environment name"`), and the flag or call given it.
+    Name {
+        /// The kind of name: `"environment name"`, `"tenant schema name"`.
+        what: &'a str,
+        /// The flag (or call) given it: `"--env"`, `"--schema"`.
+        given_to: &'a str,
+    },
+}
+
+/// The refusal (invalid, exit 5) of a connection string ([`names_a_connection`]) given where
+/// a path or a name goes (`-c $DATABASE_URL`, `--env URL`, `--targets URL`, `--schema-dir
+/// URL`, `--schema URL`, `--migrations-dir URL`): the one wording of them all, which never
+/// shows the text, since it may hold a password. `help` says what goes there instead.
+pub fn connection_given_as(place: InPlaceOf<'_>, help: impl Into<String>) -> crate::Error {
+    const WHY: &str = "it has `://`, `=` or `@`; its text is not shown: it may hold a password";
+    let message = match place {
+        InPlaceOf::Path { what, given_to } => {
+            let to = given_to
+                .map(|flag| format!(" to {flag}"))
+                .unwrap_or_default();
+            format!("{what} not found: the path given{to} looks like a connection string ({WHY})")
+        }
+        InPlaceOf::Name { what, given_to } => {
+            format!("the {what} given to {given_to} looks like a connection string ({WHY})")
+        }
+    };
+    crate::Error::invalid(message).with_help(help)
+}
+
 /// Whether `text` has `://` (a URL, maybe with a mistyped scheme) or `=` (libpq's
 /// `key=value` pairs, `password=...` among them): where a user name goes, which may itself
 /// hold `@` (Azure's `user@server`), only these tell a connection string.
@@ -329,4 +370,48 @@ fn percent_decode(text: &str, what: &str) -> Result<String, String> {
         }
     }
     String::from_utf8(out).map_err(|_| format!("the {what} is not UTF-8 once percent-decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every refusal of a connection string given where a path or a name goes says the same
+    /// (invalid, exit 5, what was expected and where), and never shows a text.
+    #[test]
+    fn a_connection_string_in_place_of_a_path_or_a_name_has_one_wording() {
+        let why = "looks like a connection string (it has `://`, `=` or `@`; its text is not \
+                   shown: it may hold a password)";
+        let cases = [
+            (
+                InPlaceOf::Path {
+                    what: "environment file",
+                    given_to: Some("-c"),
+                },
+                format!("environment file not found: the path given to -c {why}"),
+            ),
+            (
+                InPlaceOf::Path {
+                    what: "target list",
+                    given_to: None,
+                },
+                format!("target list not found: the path given {why}"),
+            ),
+            (
+                InPlaceOf::Name {
+                    what: "environment name",
+                    given_to: "--env",
+                },
+                format!("the environment name given to --env {why}"),
+            ),
+        ];
+        for (place, message) in cases {
+            let e = connection_given_as(place, "give the path");
+            assert_eq!(e.kind, crate::ErrorKind::Invalid, "{place:?}");
+            assert_eq!(e.exit_code(), crate::exit::INVALID, "{place:?}");
+            assert_eq!(e.message, message);
+            assert_eq!(e.help.as_deref(), Some("give the path"));
+            assert!(e.details.is_empty() && e.cause().is_none(), "{place:?}");
+        }
+    }
 }

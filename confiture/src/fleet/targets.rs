@@ -622,11 +622,11 @@ fn read_list_within(
         // `fleet.targets: URL` without its `- `) is no file: said so, never shown, since it
         // may hold a password. A file of that name that exists is read as any other.
         config::ReadError::Io(_) if config::names_a_connection(&path.to_string_lossy()) => {
-            Error::invalid(
-                "target list not found: the path given looks like a connection string (it has \
-                 `://`, `=` or `@`; its text is not shown: it may hold a password)",
-            )
-            .with_help(
+            config::connection_given_as(
+                config::InPlaceOf::Path {
+                    what: "target list",
+                    given_to: None,
+                },
                 "give the path of a file with one database name or URL per line (in an \
                  environment file, `fleet.targets:` followed by `- ...` lines lists them there)",
             )

@@ -777,6 +777,10 @@ fn a_subcommand_tip_gives_a_stray_connection_string_its_flag() {
     let db = TestDb::new("usage_tip_url");
     let project = Project::two_tables();
     let url = db.url();
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {url}\n"),
+    );
     let cases: &[(&[&str], &str)] = &[
         (
             &["up", &url],
@@ -791,12 +795,34 @@ fn a_subcommand_tip_gives_a_stray_connection_string_its_flag() {
             "`cargo confiture --database-url <URL> migrate status`",
         ),
         (&["up", "-c", &url], "`cargo confiture migrate up -c <URL>`"),
+        // A flag's value written in the same word keeps its flag, and a value that is no
+        // connection string (`--env=local`) is kept as it is.
+        (
+            &["up", &format!("-c{url}")],
+            "`cargo confiture migrate up -c <URL>`",
+        ),
+        (
+            &["up", &format!("-qc={url}")],
+            "`cargo confiture migrate up -qc <URL>`",
+        ),
+        (
+            &["up", &format!("--config={url}")],
+            "`cargo confiture migrate up --config=<URL>`",
+        ),
+        (
+            &["up", "-c=nothere.yaml"],
+            "`cargo confiture migrate up -c=nothere.yaml`",
+        ),
+        (
+            &["status", "--env=local", "--format=json"],
+            "`cargo confiture migrate status --env=local --format=json`",
+        ),
     ];
     for (args, suggested) in cases {
         let run = project.run(args);
         run.code(exit::USAGE)
             .stderr_has(&format!("tip: did you mean {suggested}?"));
-        if !suggested.contains("-c ") {
+        if !suggested.contains("c <URL>") && !suggested.contains("--config=") {
             let pasted = project.paste(&suggested.replace("<URL>", &format!("'{url}'")));
             assert_ne!(
                 pasted.code,
