@@ -337,6 +337,7 @@ fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
             "reinit would forget {rows_text} above `--through` whose files are on disk, {}: the \
              ledger would call them pending and the next `migrate up` would run them",
             match n == ids.len() {
+                true if n == 1 => "recorded without running its migration".to_string(),
                 true => "recorded without running their migrations".to_string(),
                 false if n == 1 => "1 of them recorded without running its migration".to_string(),
                 false => format!("{n} of them recorded without running their migrations"),

@@ -2735,7 +2735,7 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
             .code(exit::USAGE)
             .stderr_has(
                 "would forget 1 row above `--through` whose files are on disk, recorded without \
-                 running their migrations",
+                 running its migration",
             )
             .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
             .stderr_lacks("whose migrations ran")
