@@ -804,8 +804,8 @@ pub struct ReinitArgs {
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Option<Version>,
     /// Confirm a reinit that forgets every row of the ledger (the migrations directory has none
-    /// of the migrations they record), or rows above --through whose migrations ran and whose
-    /// files are on disk (the next `migrate up` runs them again)
+    /// of the migrations they record), or rows above --through whose files are on disk (the
+    /// next `migrate up` runs them)
     #[arg(long)]
     pub yes: bool,
     /// Show what would happen to each row; write nothing

@@ -1002,6 +1002,16 @@ impl RowKind {
             Some(_) => RowKind::Baseline,
         }
     }
+
+    /// Who wrote a row of this kind without running its migration, as a message names it
+    /// ("recorded by {it} without running it"); `None` for a row applied by running it.
+    pub(crate) fn recorded_without_running_by(self) -> Option<&'static str> {
+        match self {
+            RowKind::Applied => None,
+            RowKind::Baseline => Some("a baseline (`migrate baseline`)"),
+            RowKind::Reinit => Some("`migrate reinit`"),
+        }
+    }
 }
 
 /// A slug's time, `_<YYYYmmdd_HHMMSS>`, `d` standing for a digit.

@@ -11,7 +11,7 @@ use crate::db::ledger::Write;
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
-use crate::ledger::{LedgerRow, RowKind};
+use crate::ledger::LedgerRow;
 use crate::plan;
 use crate::Migrator;
 
@@ -264,10 +264,8 @@ fn recorded_without_running(
     else {
         return f;
     };
-    let by = match r.row.kind() {
-        RowKind::Applied => return f,
-        RowKind::Baseline => "a baseline (`migrate baseline`)",
-        RowKind::Reinit => "`migrate reinit`",
+    let Some(by) = r.row.kind().recorded_without_running_by() else {
+        return f;
     };
     let id = crate::display::migration_id(version, name);
     f.error.details.push(format!(

@@ -257,8 +257,9 @@ pub fn reinit<'a>(
 /// a directory that shares no migration with the others still needs it.
 ///
 /// A plan that forgets rows whose migrations' files are on disk (`--through V` below the
-/// newest applied row: they ran, and the next `up` would run them again — a data migration
-/// twice) needs `yes` too, refused the same way, with the way back: `migrate baseline
+/// newest applied row: the next `up` would run them — again, a data migration twice, for
+/// those that ran; over what a baseline said the database has, for those recorded without
+/// running) needs `yes` too, refused the same way, with the way back: `migrate baseline
 /// --through` the newest of them records them again.
 pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> Result<()> {
     if yes {
@@ -268,10 +269,11 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
     confirm_forgetting_what_ran(plan)
 }
 
-/// The rows a plan forgets whose migrations ran and whose files are on disk (applied,
-/// modified, renumbered, a confiture (Python) migration, unreadable files): the next `up`
-/// would run them again. Only `--through` forgets such a row.
-fn forgotten_that_ran<'p, 'a>(plan: &'p ReinitPlan<'a>) -> Vec<&'p ReinitStep<'a>> {
+/// The rows a plan forgets whose files are on disk (applied — by running their migrations, or
+/// recorded without running them: [`LedgerRow::kind`] tells —, modified, renumbered, a
+/// confiture (Python) migration, unreadable files): the next `up` would run them. Only
+/// `--through` forgets such a row.
+fn forgotten_with_files<'p, 'a>(plan: &'p ReinitPlan<'a>) -> Vec<&'p ReinitStep<'a>> {
     plan.with(ReinitAction::Forget)
         .filter(|s| {
             matches!(
@@ -288,10 +290,12 @@ fn forgotten_that_ran<'p, 'a>(plan: &'p ReinitPlan<'a>) -> Vec<&'p ReinitStep<'a
         .collect()
 }
 
-/// [`confirm_reinit`]'s refusal of forgetting rows whose migrations ran and whose files are
-/// on disk ([`forgotten_that_ran`]).
+/// [`confirm_reinit`]'s refusal of forgetting rows whose files are on disk
+/// ([`forgotten_with_files`]). How each row was written ([`LedgerRow::kind`], not the
+/// history's state) says whether its migration ran: a row `baseline` or `reinit` recorded is
+/// named so, and the next `up` runs them "again" only when every one ran.
 fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
-    let steps = forgotten_that_ran(plan);
+    let steps = forgotten_with_files(plan);
     let Some(newest) = (steps.iter())
         .filter_map(|s| match s.migration {
             Some(m) => Some((m.version, m.version_text.clone())),
@@ -308,19 +312,38 @@ fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
     else {
         return Ok(());
     };
-    let ids: Vec<String> = (steps.iter())
-        .filter_map(|s| s.row)
+    let rows: Vec<&LedgerRow> = steps.iter().filter_map(|s| s.row).collect();
+    let not_run = (rows.iter())
+        .filter(|r| r.kind().recorded_without_running_by().is_some())
+        .count();
+    let ids: Vec<String> = (rows.iter())
         .map(|r| {
             let id = crate::display::migration_id(&r.version, &r.name);
-            crate::display::escape(&format!("{id}, applied {}", r.applied_at)).into_owned()
+            let how = match r.kind().recorded_without_running_by() {
+                None => format!("applied {}", r.applied_at),
+                Some(by) => format!("recorded by {by} without running it, {}", r.applied_at),
+            };
+            crate::display::escape(&format!("{id}, {how}")).into_owned()
         })
         .collect();
-    let message = format!(
-        "reinit would forget {} above `--through` whose migrations ran and whose files are on \
-         disk: the ledger would call them pending and the next `migrate up` would run them \
-         again",
-        crate::display::plural(ids.len(), "row"),
-    );
+    let rows_text = crate::display::plural(ids.len(), "row");
+    let message = match not_run {
+        0 => format!(
+            "reinit would forget {rows_text} above `--through` whose migrations ran and whose \
+             files are on disk: the ledger would call them pending and the next `migrate up` \
+             would run them again"
+        ),
+        n => format!(
+            "reinit would forget {rows_text} above `--through` whose files are on disk, {}: the \
+             ledger would call them pending and the next `migrate up` would run them",
+            match n == ids.len() {
+                true if n == 1 => "recorded without running its migration".to_string(),
+                true => "recorded without running their migrations".to_string(),
+                false if n == 1 => "1 of them recorded without running its migration".to_string(),
+                false => format!("{n} of them recorded without running their migrations"),
+            }
+        ),
+    };
     let mut error = Error::usage(message);
     for id in crate::display::cut(ids) {
         error = error.with_detail(id);

@@ -2706,6 +2706,73 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
         .stdout_has("already up to date");
 }
 
+/// `reinit --through V`'s refusal to forget rows above V whose files are on disk said of
+/// every such row "whose migrations ran", deciding by the history's state: a row `baseline`
+/// or `reinit` wrote records its migration without running it. How each row was written
+/// (its `RowKind`, as `down` reads it) decides the words: rows recorded without running are
+/// named so, and `migrate up` "runs them again" only when every one of them ran.
+#[test]
+fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
+    let db = TestDb::new("hi_through_baseline_rows");
+    let project = Project::new();
+    for v in 1..=4 {
+        project.table(&format!("00{v}_t{v}"));
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "3"])
+        .code(exit::SUCCESS);
+    let before = row_details(&db);
+    // Only a baseline row above `--through`: none of them ran.
+    for args in [
+        &["migrate", "reinit", "--through", "2"][..],
+        &["migrate", "reinit", "--through", "2", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has(
+                "would forget 1 row above `--through` whose files are on disk, recorded without \
+                 running its migration",
+            )
+            .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
+            .stderr_lacks("whose migrations ran")
+            .stderr_lacks("003_t3, applied")
+            .stderr_has("add --yes");
+        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+    }
+    // One that ran and one that did not.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "2"])
+        .code(exit::USAGE)
+        .stderr_has(
+            "would forget 2 rows above `--through` whose files are on disk, 1 of them recorded \
+             without running its migration",
+        )
+        .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
+        .stderr_has("004_t4, applied")
+        .stderr_lacks("whose migrations ran")
+        .stderr_lacks("run them again");
+    // Rows `reinit --through` recorded, forgotten by a lower one.
+    let db = TestDb::new("hi_through_reinit_rows");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "3"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "1"])
+        .code(exit::USAGE)
+        .stderr_has("would forget 2 rows above `--through` whose files are on disk, recorded")
+        .stderr_has("002_t2, recorded by `migrate reinit` without running it")
+        .stderr_has("003_t3, recorded by `migrate reinit` without running it")
+        .stderr_lacks("whose migrations ran");
+}
+
 /// The help of two migrations sharing a version (C003) picked the second by name as the one to
 /// renumber — `006_add_tags`, the applied one — in `lint`, `up` and `status` alike: followed,
 /// the applied migration became `renumbered` (refused), or with `reinit` ran again. `lint` and

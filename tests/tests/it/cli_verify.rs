@@ -1107,6 +1107,41 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     assert!(!db.exists(), "the target was created");
 }
 
+/// A no-transaction down file that fails part-way on `verify`'s scratch database said "the
+/// migration is still recorded as applied" (`down`'s words for the database it is about) of a
+/// database dropped at the end. What became of its ledger row is said of the scratch database,
+/// as the transactional rollback's fate is, in the text and the JSON.
+#[test]
+fn a_no_transaction_down_that_fails_on_the_scratch_database_says_so_of_it() {
+    let db = TestDb::unborn("verify_notx_down_fails");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_b",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY b_i ON a (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY b_i;\nSELECT nope();\n",
+        );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("statement 1 was committed")
+        .stderr_has("the scratch database (dropped at the end) still records the migration")
+        .stderr_lacks("the migration is still recorded as applied");
+    assert_scratch_dropped(&run);
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
+    run.code(exit::MIGRATION_FAILED);
+    let details = run.json()["errors"][0]["details"].to_string();
+    assert!(
+        details.contains("the scratch database (dropped at the end) still records the migration"),
+        "{details}"
+    );
+    assert!(
+        !details.contains("the migration is still recorded"),
+        "{details}"
+    );
+    assert!(!db.exists(), "the target was created");
+}
+
 #[test]
 fn a_schema_file_that_fails_is_named_with_its_line_and_column() {
     let db = TestDb::new("drift_schema_file_line");

@@ -467,7 +467,7 @@ impl Runner<'_, '_> {
             };
             if let Err(e) = sent {
                 if is_connection_lost(&e) {
-                    return Err((first, connection_lost(&self.steps[first], e)));
+                    return Err((first, connection_lost(self.settings, &self.steps[first], e)));
                 }
                 if self.settings.stopped() {
                     // Its wait cancelled: nothing of the message ran.
@@ -608,8 +608,12 @@ impl Runner<'_, '_> {
         changed: ReadingChanged,
     ) -> Result<(), (usize, StepFailure)> {
         let first = message.start;
-        let left = rollback_and_read(self.client, self.settings)
-            .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
+        let left = rollback_and_read(self.client, self.settings).map_err(|lost| {
+            (
+                first,
+                connection_lost(self.settings, &self.steps[first], lost),
+            )
+        })?;
         let failed = failed_step(&message, batch.committed(left.batch.as_deref()));
         let committed = recorded_durations(self.client, self.settings, &self.steps[first..failed]);
         self.committed(committed);
@@ -631,12 +635,19 @@ impl Runner<'_, '_> {
     ) -> Result<(), (usize, StepFailure)> {
         let first = message.start;
         if is_connection_lost(&e) {
-            return Err((first, batch_connection_lost(&self.steps[message], e)));
+            return Err((
+                first,
+                batch_connection_lost(self.settings, &self.steps[message], e),
+            ));
         }
         // The failed message left an aborted transaction block open (or none, when the server
         // could not parse it): roll back, then read how far the message got.
-        let left = rollback_and_read(self.client, self.settings)
-            .map_err(|lost| (first, connection_lost(&self.steps[first], lost)))?;
+        let left = rollback_and_read(self.client, self.settings).map_err(|lost| {
+            (
+                first,
+                connection_lost(self.settings, &self.steps[first], lost),
+            )
+        })?;
         let failed = match &left.gave_up {
             // Which transactions committed is not known: from the first on, every one.
             Some(gave_up) if !gave_up.marker_read => first,
@@ -705,8 +716,14 @@ impl Runner<'_, '_> {
                 });
                 // Idle, and the server must not end the session for it.
                 let settings = self.settings;
-                crate::db::idle_wait(self.client, delay, &|| settings.stopped())
-                    .map_err(|lost| (step, connection_lost(&self.steps[step], lost)))?;
+                crate::db::idle_wait(self.client, delay, &|| settings.stopped()).map_err(
+                    |lost| {
+                        (
+                            step,
+                            connection_lost(self.settings, &self.steps[step], lost),
+                        )
+                    },
+                )?;
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())
             }

@@ -63,8 +63,12 @@ pub(super) fn statement_start(file: &SqlFile, span: &StatementSpan) -> Location 
 
 /// The connection dropped while a message was running: its first step may not have committed,
 /// and neither may the others it carried.
-pub(super) fn batch_connection_lost(steps: &[Step<'_>], e: postgres::Error) -> StepFailure {
-    let mut failure = connection_lost(&steps[0], e);
+pub(super) fn batch_connection_lost(
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+    e: postgres::Error,
+) -> StepFailure {
+    let mut failure = connection_lost(settings, &steps[0], e);
     failure.unknown_fate = steps.len();
     if let (true, Some(last)) = (steps.len() > 1, steps.last()) {
         // Which of them committed is unknown: name them all (the first few and the last), not
@@ -139,7 +143,7 @@ pub(super) fn lock_released(
         }
         (false, TransactionMode::NoTransaction, direction) => format!(
             "it runs without a transaction: the statements it completed stay committed, and {}",
-            ledger_state(direction)
+            ledger_state(settings, direction)
         ),
         (false, TransactionMode::Transaction, Direction::Up) => {
             "its transaction was rolled back: it is not recorded".to_string()
@@ -586,14 +590,25 @@ pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
 }
 
 /// What the ledger says after a no-transaction step stopped part-way.
-pub(super) fn ledger_state(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Up => "the migration is not recorded",
-        Direction::Down => "the migration is still recorded as applied",
+/// What the ledger holds of a no-transaction migration that failed (or was stopped) part-way:
+/// the one owner of its wording, for the database the command is about or a scratch one
+/// ([`ApplySettings::scratch`]), where "still recorded as applied" is `down`'s word for a
+/// database dropped at the run's end.
+pub(super) fn ledger_state(settings: &ApplySettings, direction: Direction) -> &'static str {
+    match (direction, settings.scratch) {
+        (Direction::Up, _) => "the migration is not recorded",
+        (Direction::Down, None) => "the migration is still recorded as applied",
+        (Direction::Down, Some(_)) => {
+            "the scratch database (dropped at the end) still records the migration as applied"
+        }
     }
 }
 
-pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailure {
+pub(super) fn connection_lost(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    e: postgres::Error,
+) -> StepFailure {
     use crate::hint::command;
     let (doing, help) = match step.direction {
         Direction::Up => (
@@ -617,7 +632,7 @@ pub(super) fn connection_lost(step: &Step<'_>, e: postgres::Error) -> StepFailur
     let cause = crate::db::cause_text(&e);
     let detail = match step.file().mode {
         TransactionMode::Transaction => "its transaction did not commit, unless the connection dropped just after the server committed it".to_string(),
-        TransactionMode::NoTransaction => format!("statements it had completed stay committed; {}", ledger_state(step.direction)),
+        TransactionMode::NoTransaction => format!("statements it had completed stay committed; {}", ledger_state(settings, step.direction)),
     };
     StepFailure {
         error: Error::connection(format!(

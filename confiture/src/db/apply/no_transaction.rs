@@ -354,7 +354,7 @@ pub(super) fn invalid_index_left_behind(
     .with_detail(format!(
         "nothing of {} was run; {}",
         step.file().path.display(),
-        ledger_state(step.direction)
+        ledger_state(settings, step.direction)
     ));
     drop_then_again(
         step,
@@ -382,7 +382,7 @@ fn read_before_statements_failed(
     let nothing = format!(
         "nothing of {} was run; {}",
         step.file().path.display(),
-        ledger_state(step.direction)
+        ledger_state(settings, step.direction)
     );
     let server = crate::error::ServerError::of(&e);
     let cause = crate::db::cause_text(&e);
@@ -625,7 +625,7 @@ pub(super) fn run_statements(
         } else {
             format!(
                 "every statement was committed, but {}",
-                ledger_state(step.direction)
+                ledger_state(settings, step.direction)
             )
         });
         return Err(f);
@@ -1234,9 +1234,9 @@ fn lost_part_way(
     running: bool,
 ) -> StepFailure {
     let code = e.code().map(|c| c.code().to_string());
-    let mut failure = connection_lost(step, e);
+    let mut failure = connection_lost(settings, step, e);
     let count = step.file().statements.len();
-    let recorded = ledger_state(step.direction);
+    let recorded = ledger_state(settings, step.direction);
     let acknowledged = match completed {
         0 => "this run committed none of its statements".to_string(),
         k if k == count && !running => format!(
@@ -1536,7 +1536,7 @@ fn statement_failed(
     before: &[InvalidIndex],
     fresh: bool,
 ) -> StepFailure {
-    let recorded = ledger_state(step.direction);
+    let recorded = ledger_state(settings, step.direction);
     // What follows only explains the failure: bounded, so that a lock on a catalog held by
     // another session (`VACUUM FULL pg_class`) leaves it out rather than holding the report;
     // for the session, as the driver's parameterised reads below cannot carry them.

@@ -122,7 +122,7 @@ fn one_transaction(
     'attempt: loop {
         let begin = begin_sql(settings);
         if let Err(e) = client.batch_execute(&begin) {
-            return Err((0, connection_lost(&first, e)));
+            return Err((0, connection_lost(settings, &first, e)));
         }
         let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
         for (i, step) in steps.iter().enumerate() {
@@ -149,11 +149,11 @@ fn one_transaction(
                 }
             };
             if is_connection_lost(&e) {
-                return Err((i, connection_lost(step, e)));
+                return Err((i, connection_lost(settings, step, e)));
             }
             let left = match rollback_and_read(client, settings) {
                 Ok(left) => left,
-                Err(lost) => return Err((i, connection_lost(step, lost))),
+                Err(lost) => return Err((i, connection_lost(settings, step, lost))),
             };
             let ledger_holders = ledger_lock_holders(client, settings, step, &e);
             // One of our own statements around the migration waited the command's lock wait
@@ -176,7 +176,7 @@ fn one_transaction(
                 on_retry(attempt, delay);
                 // Idle, and the server must not end the session for it.
                 if let Err(lost) = crate::db::idle_wait(client, delay, &|| settings.stopped()) {
-                    return Err((i, connection_lost(step, lost)));
+                    return Err((i, connection_lost(settings, step, lost)));
                 }
                 attempt += 1;
                 continue 'attempt;
@@ -229,7 +229,7 @@ fn one_transaction(
             Err(e) => {
                 let i = steps.len() - 1;
                 if is_connection_lost(&e) {
-                    Err((i, connection_lost(&last, e)))
+                    Err((i, connection_lost(settings, &last, e)))
                 } else {
                     let _ = client.batch_execute("ROLLBACK");
                     if !release.is_empty() {
