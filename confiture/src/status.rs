@@ -101,6 +101,12 @@ pub struct MigrationStatus {
     /// JSON); it is listed in `renumbered` too. Not a JSON key.
     #[serde(skip)]
     pub renumbered_from: Option<String>,
+    /// For an `interrupted` apply, the index (`schema.name`) its interrupted build left INVALID
+    /// in the database, which the file would build again: it cannot be recorded as applied
+    /// (`baseline --through` refuses it), and the help says to drop it and run the migration
+    /// again. Absent otherwise (and when the database was not read for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid_index: Option<String>,
 }
 
 impl MigrationStatus {
@@ -375,7 +381,12 @@ impl StatusReport {
                     true => ("its down file", "migrate down --rerun-interrupted"),
                     false => ("its up file", "migrate up --rerun-interrupted"),
                 };
-                let ways = crate::plan::interrupted_ways_on(down, &m.version, file, rerun, "");
+                let ways = match (&m.invalid_index, down) {
+                    (Some(index), false) => {
+                        crate::plan::interrupted_invalid_index_ways_on(&m.version, index, rerun)
+                    }
+                    _ => crate::plan::interrupted_ways_on(down, &m.version, file, rerun, ""),
+                };
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: what \
                      committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",
@@ -698,6 +709,7 @@ fn add_unknown(
             started: Some(marker.clone()),
             not_here: Some(u.not_here.to_string()),
             renumbered_from: None,
+            invalid_index: None,
         };
         migrations.insert(at, line);
     }
@@ -744,6 +756,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 started: None,
                 not_here: None,
                 renumbered_from: None,
+                invalid_index: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -784,6 +797,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     started: None,
                     not_here: None,
                     renumbered_from: None,
+                    invalid_index: None,
                 },
             ));
         }

@@ -86,10 +86,44 @@ impl Migrator {
             .flat_map(|l| &l.rows)
             .filter_map(|row| row.applied_by.clone())
             .collect();
-        Ok((
-            self.report(&checked.set, &checked.diagnostics, ledger),
-            applied_by,
-        ))
+        let mut report = self.report(&checked.set, &checked.diagnostics, ledger);
+        let set = &checked.set;
+        self.off_runtime(&mut |_: Progress| {}, |m, _| {
+            m.mark_invalid_indexes(set, &mut report, wait)
+        })?;
+        Ok((report, applied_by))
+    }
+
+    /// Names, on each `interrupted` apply of `report` whose file's index its interrupted build
+    /// left INVALID ([`crate::db::apply::invalid_index_left`], the rule that makes `baseline
+    /// --through` refuse to record it), that index ([`status::MigrationStatus::invalid_index`]):
+    /// its help then says to drop it and run the migration again, not to record it. Read within
+    /// `wait`; nothing read when no apply is interrupted, or a run going on holds the markers.
+    fn mark_invalid_indexes(
+        &mut self,
+        set: &MigrationSet,
+        report: &mut StatusReport,
+        wait: Duration,
+    ) -> Result<()> {
+        if report.running.is_some() {
+            return Ok(());
+        }
+        for line in &mut report.migrations {
+            let apply = line.started.as_ref().is_some_and(|s| s.direction == "up");
+            if !apply || line.not_here.is_some() || line.renumbered_from.is_some() {
+                continue;
+            }
+            let Some(file) = set
+                .migrations
+                .iter()
+                .find(|m| m.version_text == line.version)
+            else {
+                continue;
+            };
+            line.invalid_index =
+                crate::db::apply::invalid_index_left(self.client()?, wait, &file.up)?;
+        }
+        Ok(())
     }
 
     /// The status of `set` (already read and checked; its diagnostics are not known here)
@@ -115,8 +149,11 @@ impl Migrator {
         diagnostics: &[Diagnostic],
     ) -> Result<StatusReport> {
         let read = self.ledger_read();
+        let wait = read.wait;
         let ledger = read.run(self.client()?)?;
-        Ok(self.report(set, diagnostics, ledger))
+        let mut report = self.report(set, diagnostics, ledger);
+        self.mark_invalid_indexes(set, &mut report, wait)?;
+        Ok(report)
     }
 
     /// How this session reads its ledger for `status`.

@@ -267,13 +267,19 @@ impl Migrator {
             )?;
             let plan = plan::up(&set, rows, &request)?;
             check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
-            plan::check_up_interrupted(
+            let wait = options.lock_wait;
+            let invalid = match options.rerun_interrupted {
+                true => Vec::new(),
+                false => interrupted_invalid_indexes(self.client()?, &set, &markers, wait)?,
+            };
+            plan::check_up_interrupted_with(
                 &set,
                 found.as_deref().unwrap_or_default(),
                 &markers,
                 &request,
                 &plan,
                 options.rerun_interrupted,
+                &invalid,
             )?;
             // What `up` refuses, its dry run refuses: a ledger this role may not write a row to.
             if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
@@ -487,8 +493,17 @@ impl<'a> Locked<'a> {
         let access = initialised.then_some(&access);
         // The ledger's DDL sent ahead waits in a transaction of the session.
         let in_transaction = pending.is_some();
+        // Read outside the ledger's DDL transaction only: its bounds (`SET LOCAL`) would
+        // outlive the read there.
+        let invalid = match settings.rerun_interrupted || in_transaction {
+            true => Vec::new(),
+            false => {
+                let wait = self.lock_wait.saturating_sub(self.started.elapsed());
+                interrupted_invalid_indexes(client, self.set, &settings.markers, wait)?
+            }
+        };
         let accepted = self
-            .accept(&settings, &rows, access, report)
+            .accept(&settings, &rows, access, &invalid, report)
             .and_then(|plan| {
                 // No history (no ledger, or no rows), and objects where the migrations
                 // build: not a new database.
@@ -662,6 +677,7 @@ impl<'a> Locked<'a> {
         settings: &ApplySettings,
         rows: &'p [LedgerRow],
         access: Option<&Access>,
+        invalid: &[(String, String)],
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         plan::check_unknown_interrupted(
@@ -679,13 +695,14 @@ impl<'a> Locked<'a> {
             (&plan, rows),
             self.on_scratch,
         )?;
-        plan::check_up_interrupted(
+        plan::check_up_interrupted_with(
             self.set,
             rows,
             &settings.markers,
             self.request,
             &plan,
             settings.rerun_interrupted,
+            invalid,
         )?;
         report.warnings.extend(newer_database_warning(&plan));
         report.warnings.extend(timeout_warnings(&plan.apply));
@@ -1020,4 +1037,28 @@ fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The applies left part-way (`markers`) whose file of `set` would build again an index their
+/// interrupted build left INVALID ([`apply::invalid_index_left`]), each as its marker's version
+/// and the index: `up`'s refusal of such a migration then says to drop the index and run it
+/// again, not to record it, which `baseline --through` refuses. Read within `wait`; nothing
+/// read when no apply was left part-way.
+fn interrupted_invalid_indexes(
+    client: &mut Client,
+    set: &MigrationSet,
+    markers: &[crate::ledger::StartedRun],
+    wait: Duration,
+) -> crate::Result<Vec<(String, String)>> {
+    let mut invalid = Vec::new();
+    for marker in markers.iter().filter(|m| m.direction == "up") {
+        let number = crate::history::marker_number(marker);
+        let Some(m) = set.migrations.iter().find(|m| Some(m.version) == number) else {
+            continue;
+        };
+        if let Some(index) = apply::invalid_index_left(client, wait, &m.up)? {
+            invalid.push((marker.version.clone(), index));
+        }
+    }
+    Ok(invalid)
 }

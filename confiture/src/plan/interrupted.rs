@@ -35,6 +35,22 @@ pub fn check_interrupted(
     rerun: bool,
     again: &str,
 ) -> Result<()> {
+    check_interrupted_with(history, markers, direction, run, rerun, again, &[])
+}
+
+/// [`check_interrupted`], knowing which applies left part-way left their index INVALID in the
+/// database (`invalid`: the marker's version, and the index as `DROP INDEX` takes it, as
+/// `crate::db::apply::invalid_index_left` reads it): the refusal of such a migration does
+/// not suggest recording it, which `baseline --through` refuses ([`invalid_index_ways_on`]).
+pub fn check_interrupted_with(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    direction: Direction,
+    run: &[&Migration],
+    rerun: bool,
+    again: &str,
+    invalid: &[(String, String)],
+) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
@@ -51,7 +67,10 @@ pub fn check_interrupted(
             false => true,
         };
         if refused {
-            return Err(refusal(&mark, direction, again));
+            let index = (invalid.iter())
+                .find(|(version, _)| *version == mark.marker.version)
+                .map(|(_, index)| index.as_str());
+            return Err(refusal_with(&mark, direction, again, index));
         }
     }
     Ok(())
@@ -110,6 +129,18 @@ fn renumbered_refusal(
 /// it, when, what committed; whether its up file changed since) and the safe ways on. The one
 /// text of the plan's refusal and the engine's (`again` as for [`check_interrupted`]).
 pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Error {
+    refusal_with(mark, direction, again, None)
+}
+
+/// [`refusal`], `invalid` the index (as `DROP INDEX` takes it) that the interrupted apply left
+/// INVALID, if any: an `up` refused over it is told to drop it and run it again, not to
+/// record it ([`invalid_index_ways_on`]).
+fn refusal_with(
+    mark: &Marked<'_, '_>,
+    direction: Direction,
+    again: &str,
+    invalid: Option<&str>,
+) -> Error {
     let (m, earlier) = (mark.migration, mark.marker);
     let id = m.id();
     let down = direction == Direction::Down;
@@ -152,8 +183,13 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
             ),
             false => (again.to_string(), ""),
         };
-        let file = m.up.path.display().to_string();
-        ways_on(false, &m.version_text, &file, &rerun, then)
+        match invalid {
+            Some(index) if !down => invalid_index_ways_on(&m.version_text, index, &rerun),
+            _ => {
+                let file = m.up.path.display().to_string();
+                ways_on(false, &m.version_text, &file, &rerun, then)
+            }
+        }
     };
     error.with_help(help)
 }
@@ -347,6 +383,20 @@ pub fn ways_on(down: bool, version: &str, file: &str, rerun: &str, then: &str) -
          EXISTS`), or undo what it committed, then run {rerun}{then} (or {abandon} to leave it \
          pending)",
         crate::hint::command(&format!("migrate baseline --through {version}")),
+    )
+}
+
+/// The safe ways on from an apply of `version` left part-way whose index `index` (`schema.name`)
+/// its interrupted build left INVALID: [`ways_on`]'s, without recording it (`baseline
+/// --through` refuses an INVALID index: `refuse_recording_invalid_index`): drop the unfinished
+/// index, then run it again with `rerun`, which builds it.
+pub fn invalid_index_ways_on(version: &str, index: &str, rerun: &str) -> String {
+    format!(
+        "its index {index} exists and is INVALID (its build was interrupted), so it cannot be \
+         recorded as applied: drop the unfinished index, `DROP INDEX CONCURRENTLY {index};`, \
+         then run {} to build it (or {} to leave it pending)",
+        crate::hint::command(rerun),
+        abandon_command(version),
     )
 }
 

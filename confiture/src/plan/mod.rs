@@ -30,7 +30,8 @@ pub use down::{
     finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
 pub use interrupted::{
-    check_interrupted, check_rewrite_interrupted, check_unknown_interrupted,
+    check_interrupted, check_interrupted_with, check_rewrite_interrupted,
+    check_unknown_interrupted, invalid_index_ways_on as interrupted_invalid_index_ways_on,
     refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
     unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
 };
@@ -39,9 +40,10 @@ pub use rewrite::{
     ReinitStep,
 };
 pub use up::{
-    check_history, check_up_files, check_up_interrupted, check_up_request, divergences,
-    out_of_order_help, reach, single_transaction_help, snapshot_missing_help, up, up_args,
-    up_finishing_command, up_plan_args, up_plan_bound, UpPlan, UpRequest, ABSENT_OBJECT_SQLSTATES,
+    check_history, check_up_files, check_up_interrupted, check_up_interrupted_with,
+    check_up_request, divergences, out_of_order_help, reach, single_transaction_help,
+    snapshot_missing_help, up, up_args, up_finishing_command, up_plan_args, up_plan_bound, UpPlan,
+    UpRequest, ABSENT_OBJECT_SQLSTATES,
 };
 
 /// The command that accepts the files as they are, as hints name it: `reinit` without

@@ -487,6 +487,21 @@ pub fn check_up_interrupted(
     plan: &UpPlan<'_>,
     rerun: bool,
 ) -> Result<()> {
+    check_up_interrupted_with(set, rows, markers, request, plan, rerun, &[])
+}
+
+/// [`check_up_interrupted`], knowing which applies left part-way left their index INVALID
+/// (`invalid`, as [`crate::plan::check_interrupted_with`] takes it): their refusal says to drop
+/// it and run the migration again, not to record it.
+pub fn check_up_interrupted_with(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    markers: &[crate::ledger::StartedRun],
+    request: &UpRequest,
+    plan: &UpPlan<'_>,
+    rerun: bool,
+    invalid: &[(String, String)],
+) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
@@ -502,13 +517,14 @@ pub fn check_up_interrupted(
         up_plan_bound(request, plan),
         Some("--rerun-interrupted"),
     );
-    super::check_interrupted(
+    super::check_interrupted_with(
         &history,
         markers,
         crate::files::Direction::Up,
         &plan.apply,
         rerun,
         &again,
+        invalid,
     )
 }
 

@@ -1593,6 +1593,47 @@ fn an_interrupted_migration_whose_index_is_invalid_is_never_recorded() {
         .code(exit::SUCCESS);
 }
 
+/// r3c: `status`' help (and `up`'s refusal, dry run or not) of an interrupted apply whose index
+/// its build left INVALID suggested recording it (`migrate baseline --through 002`), which
+/// refuses (exit 4). It names the
+/// INVALID index (also in the JSON, `invalid_index`) and says to drop it and run the migration
+/// again; pasting those commands completes the run.
+#[test]
+fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
+    let db = TestDb::new("r3c_help_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stderr_lacks("baseline --through")
+        .stderr_has("public.t_u exists and is INVALID")
+        .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
+        .stderr_has("`cargo confiture migrate up --rerun-interrupted --database-url <URL>`");
+    project
+        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .code(exit::DIVERGED)
+        .stdout_has("\"invalid_index\": \"public.t_u\"");
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_lacks("baseline --through")
+            .stderr_has("public.t_u exists and is INVALID")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
+            .stderr_has("--rerun-interrupted");
+    }
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
 /// him #2: `status` said a dead run's marker "is being run now by the run that holds the
 /// migration lock" whenever any session held the lock (another run, confiture (Python)), and
 /// exited with 1. A marker written before the holder's session connected is not its own:

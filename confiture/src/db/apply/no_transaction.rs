@@ -226,6 +226,30 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     Ok(())
 }
 
+/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that an interrupted build of
+/// `file` left behind, by [`invalid_index_recreated`]'s rule, read within `lock_wait`: what
+/// makes [`refuse_recording_invalid_index`] refuse to record it, so that the interrupted help
+/// of `status` does not suggest recording it. `None` when there is none.
+pub(crate) fn invalid_index_left(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    file: &SqlFile,
+) -> crate::Result<Option<String>> {
+    let wait = format!(
+        "SET LOCAL lock_timeout = '{}';",
+        super::sql::lock_wait_literal(lock_wait)
+    );
+    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
+    let failed = |e: postgres::Error| {
+        let cause = crate::db::cause_text(&e);
+        Error::connection("the server refused reading the INVALID indexes")
+            .with_source_shown(e, cause)
+    };
+    let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
+    let found = invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?;
+    Ok(found.map(|index| index.qualified.clone()))
+}
+
 /// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
 /// build again, its table found as this session's `search_path` finds it now; `None` for any
 /// other statement. Its read is begun by `bounded` ([`reading`], or `db::explaining` after a
