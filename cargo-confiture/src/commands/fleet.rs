@@ -458,6 +458,19 @@ fn live(out: &Output, said: &Said, event: &Event) {
                 }
             }
         }
+        // A target's wait for its server (`--wait-for-server`): one database's lines
+        // (`migrate::migrator`'s), named by the target, each on a line of its own (the live
+        // line cleared first), shown even with --quiet.
+        Event::WaitingForServer {
+            target, waiting, ..
+        } => {
+            out.progress_inline("");
+            out.note(&format!(
+                "{}: {}",
+                display::escape(target),
+                display::escape(&waiting.to_string())
+            ));
+        }
         // Event is `#[non_exhaustive]`: an event this CLI does not know yet shows nothing.
         _ => {}
     }

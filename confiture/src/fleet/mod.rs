@@ -198,7 +198,24 @@ pub enum Event {
         /// What its command reported.
         progress: crate::migrate::Progress,
     },
+    /// A running target's connection waits for a server that does not accept connections
+    /// yet (`migration.wait_for_server`): what [`Migrator::on_server_wait`] is told on one
+    /// database — at the first failed try, then about every
+    /// [`WaitingForServer::EVERY`](crate::config::WaitingForServer::EVERY) — named by the
+    /// target, sent as it is told (from the thread that connects, handed to the fleet's).
+    WaitingForServer {
+        /// Its place in the target list, from 0.
+        index: usize,
+        /// `user@host:port/db` (with ` schema <name>` for a tenant schema).
+        target: String,
+        /// The wait, as one database's watch is told of it.
+        waiting: crate::config::WaitingForServer,
+    },
 }
+
+/// A target's [`Event::WaitingForServer`] on its way from the thread that connects to the
+/// fleet's relay ([`Fleet::schedule`]); `None` ends the relay.
+type ToldWait = Option<(usize, String, crate::config::WaitingForServer)>;
 
 /// Where a fleet stands, counted when an event is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -876,16 +893,45 @@ impl Fleet {
         // a failure does — no target starts after it, whatever `keep_going` — and is resumed
         // here with its own payload once the running targets have ended.
         let panicked = Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    let work = || self.work(targets, connections, &state, progress, &command);
-                    if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(work)) {
-                        lock(&state).stopped = true;
-                        lock(&panicked).get_or_insert(payload);
-                    }
-                });
+        let caught = |run: &dyn Fn()| {
+            if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(run)) {
+                lock(&state).stopped = true;
+                lock(&panicked).get_or_insert(payload);
             }
+        };
+        // A target's wait for its server is told on whichever thread connects, by a watch
+        // that must outlive the command (`Migrator::on_server_wait`): it sends it here, and
+        // this relay sends it on as an event, under the schedule's lock as the others, until
+        // every worker has ended (a wait told later is dropped).
+        let (tell, told) = std::sync::mpsc::channel::<ToldWait>();
+        std::thread::scope(|scope| {
+            let (state, caught) = (&state, &caught);
+            let relay = scope.spawn(move || {
+                caught(&|| {
+                    while let Ok(Some((index, target, waiting))) = told.recv() {
+                        let _s = lock(state);
+                        progress(&Event::WaitingForServer {
+                            index,
+                            target,
+                            waiting,
+                        });
+                    }
+                })
+            });
+            let workers: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        caught(&|| {
+                            self.work(targets, connections, state, progress, &command, &tell)
+                        })
+                    })
+                })
+                .collect();
+            for worker in workers {
+                let _ = worker.join();
+            }
+            let _ = tell.send(None);
+            let _ = relay.join();
         });
         if let Some(payload) = panicked.into_inner().unwrap_or_else(|p| p.into_inner()) {
             std::panic::resume_unwind(payload);
@@ -905,6 +951,7 @@ impl Fleet {
         state: &Mutex<Schedule>,
         progress: &(dyn Fn(&Event) + Sync),
         command: &(impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync),
+        tell: &std::sync::mpsc::Sender<ToldWait>,
     ) {
         loop {
             let (slot, index, target, shown) = {
@@ -931,6 +978,16 @@ impl Fleet {
                 (slot, index, target, shown)
             };
             lock(&self.connected).started(&target.source);
+            // Its wait for its server, told as [`Event::WaitingForServer`] (over a watch the
+            // list's environment may have had: one database's, which names no target).
+            let mut target = target.clone();
+            let (tell, named) = (tell.clone(), shown.clone());
+            target.environment.server_wait_watch = Some(crate::config::ServerWaitWatch(
+                std::sync::Arc::new(move |waiting: &crate::config::WaitingForServer| {
+                    let _ = tell.send(Some((index, named.clone(), waiting.clone())));
+                }),
+            ));
+            let target = &target;
             let began = Instant::now();
             // The target's own events, named by it, under the schedule's lock as the others.
             let forward = |p: Progress| {

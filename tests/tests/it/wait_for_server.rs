@@ -195,3 +195,148 @@ fn a_library_session_waits_for_a_server_that_starts_after_it() {
         .get(0);
     assert_eq!(tables, 1);
 }
+
+/// A fleet's target whose server does not accept connections yet says its wait on stderr as
+/// one database does, named by the target (`<target>: waiting up to ...`), each on a line of
+/// its own, never as one database's unnamed line; with `--format json`, stdout stays one
+/// document. A list from `--targets FILE` or from `--targets-query` alike.
+#[test]
+fn a_fleet_target_says_its_wait_named_by_the_target() {
+    let port = Cluster::free_port();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let late = format!("postgresql://postgres@127.0.0.1:{port}/late_tenant");
+    project.write("tenants.txt", format!("{late}\n"));
+    let query = format!("SELECT '{late}'");
+    let base = format!(
+        "postgresql://postgres@{}:{}/postgres",
+        confiture_tests::pg_host(),
+        confiture_tests::pg_port()
+    );
+    let shown = format!("postgres@127.0.0.1:{port}/late_tenant");
+    for (list, json) in [
+        (["--targets", "tenants.txt"], false),
+        (["--targets", "tenants.txt"], true),
+        (["--targets-query", query.as_str()], false),
+    ] {
+        let mut args = vec!["migrate", "status", "--database-url", &base];
+        args.extend(list);
+        args.extend(["--wait-for-server", "1s"]);
+        if json {
+            args.extend(["--format", "json"]);
+        }
+        let run = project.run(&args);
+        run.code(exit::CONNECTION).stderr_has(&format!(
+            "\n{shown}: waiting up to 1s for the server to accept connections: connection refused"
+        ));
+        assert!(
+            !run.stderr
+                .lines()
+                .any(|line| line.starts_with("waiting up to")),
+            "a target's wait not named by it: {}",
+            run.dump()
+        );
+        assert!(run.elapsed >= Duration::from_secs(1), "{}", run.dump());
+        if json {
+            // One document, whose target says how long it waited.
+            let doc = run.json();
+            assert!(
+                doc.to_string().contains("(wait_for_server 1s)"),
+                "{}\n{doc:#}",
+                run.dump()
+            );
+        }
+    }
+}
+
+/// The library's fleet tells its caller of a target's wait as an event named by the target
+/// (`Event::WaitingForServer`), carrying what one database's `on_server_wait` is told.
+#[test]
+fn a_library_fleet_tells_a_targets_wait_as_an_event() {
+    let port = Cluster::free_port();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let base = confiture::config::Environment::from_url(
+        &format!(
+            "postgresql://postgres@{}:{}/postgres",
+            confiture_tests::pg_host(),
+            confiture_tests::pg_port()
+        ),
+        "the test",
+    )
+    .expect("a URL");
+    let mut base = base;
+    base.migration.wait_for_server = Duration::from_secs(1);
+    let late = format!("postgresql://postgres@127.0.0.1:{port}/late_tenant");
+    let target = confiture::fleet::Target::url(&base, &late, "the test").expect("a target");
+    let fleet = confiture::fleet::Fleet::new(
+        vec![target],
+        project.path("db/migrations"),
+        confiture::files::CheckOptions::default(),
+    );
+    let told = std::sync::Mutex::new(Vec::new());
+    let report = fleet
+        .status(&|event| {
+            if let confiture::fleet::Event::WaitingForServer {
+                index,
+                target,
+                waiting,
+            } = event
+            {
+                told.lock()
+                    .unwrap()
+                    .push((*index, target.clone(), waiting.clone()));
+            }
+        })
+        .expect("the fleet ran");
+    assert_eq!(report.exit_code(), exit::CONNECTION);
+    let told = told.into_inner().unwrap();
+    assert!(!told.is_empty(), "the wait was not told");
+    let (index, target, waiting) = &told[0];
+    assert_eq!(*index, 0);
+    assert_eq!(target, &format!("postgres@127.0.0.1:{port}/late_tenant"));
+    assert!(!waiting.again, "{told:?}");
+    assert_eq!(waiting.wait, Duration::from_secs(1));
+    assert!(waiting.reason.contains("connection refused"), "{told:?}");
+}
+
+/// A host name that does not resolve yet (a compose service whose container has not started:
+/// its name is not in the DNS) is waited for as a server that refuses connections is; without
+/// a wait it fails at once, as before. `.invalid` never resolves (RFC 6761).
+#[test]
+fn a_host_name_that_does_not_resolve_yet_is_waited_for() {
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let url = "postgresql://postgres@db.confiture-test.invalid:5432/app";
+
+    let waited = project.run(&[
+        "migrate",
+        "status",
+        "--database-url",
+        url,
+        "--wait-for-server",
+        "2s",
+    ]);
+    waited
+        .code(exit::CONNECTION)
+        .stderr_has("cannot resolve the host name")
+        .stderr_has("waiting up to 2s for the server to accept connections: ")
+        .stderr_has("(wait_for_server 2s)");
+    assert!(
+        waited.elapsed >= Duration::from_secs(2),
+        "{}",
+        waited.dump()
+    );
+
+    let at_once = project.run(&["migrate", "status", "--database-url", url]);
+    at_once
+        .code(exit::CONNECTION)
+        .stderr_has("cannot resolve the host name")
+        .stderr_lacks("waiting")
+        .stderr_has("--wait-for-server 60s");
+    assert!(
+        at_once.elapsed < Duration::from_secs(2),
+        "{}",
+        at_once.dump()
+    );
+}

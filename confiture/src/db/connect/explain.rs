@@ -86,7 +86,7 @@ pub(super) fn explain(env: &Environment, failure: Failure) -> Error {
     }
     match failure {
         // Shown as the scrubbed text already in `cause`; kept whole for callers.
-        Failure::Driver(driver, _) => error.set_source(driver),
+        Failure::Driver(driver, _) | Failure::Unresolved(driver) => error.set_source(driver),
         // The refusal the server would have given, its SQLSTATE kept as the driver's is.
         Failure::Absent(_) => error.set_source(absent_refusal(&env.connection)),
         _ => {}
@@ -176,7 +176,7 @@ impl<'a> Unbraced<'a> {
         if let Failure::Absent(_) = failure {
             return self.what == Self::DATABASE_NAME;
         }
-        let Failure::Driver(driver, _) = failure else {
+        let (Failure::Driver(driver, _) | Failure::Unresolved(driver)) = failure else {
             return false;
         };
         let code = driver.code();
@@ -259,7 +259,9 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
             first: (error, dialled),
             ..
         } => (error, *dialled),
+        Failure::Unresolved(error) => (error, None),
     };
+    let unresolved = matches!(failure, Failure::Unresolved(_));
     // A server's refusal is said once, as `db::cause_text` words it (its message and
     // SQLSTATE); anything else with the driver's chain of causes.
     let cause = match error.as_db_error() {
@@ -279,7 +281,7 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
         None => handshake_failure(env, error, &cause, &peer)
             .or_else(|| {
                 find_in_chain::<std::io::Error>(error)
-                    .and_then(|io| network_failure(env, io, &cause))
+                    .and_then(|io| network_failure(env, io, unresolved))
             })
             .unwrap_or_else(|| match peer.ssl_answer() {
                 Some(SslAnswer::NotPostgres(byte)) => not_postgres(env, &peer, byte),
@@ -818,9 +820,10 @@ fn password_missing(env: &Environment) -> Error {
     error.with_help(help)
 }
 
-/// The network failed: refused, timed out, no socket, no such host; `None` for another IO
-/// error (a stream that broke off, or bytes that are not PostgreSQL's protocol).
-fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Option<Error> {
+/// The network failed: refused, timed out, no socket, no such host (`unresolved`: the host
+/// name gave no address, [`Failure::Unresolved`]); `None` for another IO error (a stream
+/// that broke off, or bytes that are not PostgreSQL's protocol).
+fn network_failure(env: &Environment, io: &std::io::Error, unresolved: bool) -> Option<Error> {
     use std::io::ErrorKind as Io;
     let spec = &env.connection;
     let source = env.server_source_of(&[ConnectionPart::Host, ConnectionPart::Port]);
@@ -849,12 +852,13 @@ fn network_failure(env: &Environment, io: &std::io::Error, cause: &str) -> Optio
             "is PostgreSQL running? check the socket directory and port in {source}{}",
             wait_for_it(env)
         )),
-        _ if cause.contains("lookup address") || cause.contains("resolve") => Error::connection(
-            format!("cannot resolve the host name (connecting as {spec})"),
-        )
+        _ if unresolved => Error::connection(format!(
+            "cannot resolve the host name (connecting as {spec})"
+        ))
         .with_help(format!(
-            "check the host name in {}",
-            env.server_source_of(&[ConnectionPart::Host])
+            "check the host name in {}{}",
+            env.server_source_of(&[ConnectionPart::Host]),
+            wait_for_it(env)
         )),
         _ => return None,
     })

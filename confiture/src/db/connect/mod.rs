@@ -637,6 +637,12 @@ enum Failure {
     /// The driver's error, with the address whose try gave it (`None` when the driver looked
     /// the name up itself, or over a Unix socket).
     Driver(postgres::Error, Option<SocketAddr>),
+    /// The host name gave no address: our lookup failed (or found none), and so did the
+    /// driver's own try with the name as it is, whose error this is ([`dial`]). Decided by
+    /// where it failed, never by the lookup's words (the resolver's errors have no kind of
+    /// their own). A name not in the DNS yet (a compose service whose container has not
+    /// started) is a server not accepting connections yet ([`Failure::server_not_ready`]).
+    Unresolved(postgres::Error),
     /// `sslmode=prefer`'s try over TLS was refused by the server (the driver's error and
     /// address, as in `Driver`), and the retry without TLS failed too.
     RetriedWithoutTls {
@@ -656,14 +662,17 @@ impl Failure {
     /// The driver's error that decides what the failure was: the TLS try's after a retry.
     fn driver(&self) -> Option<&postgres::Error> {
         match self {
-            Failure::Driver(e, _) | Failure::RetriedWithoutTls { first: (e, _), .. } => Some(e),
+            Failure::Driver(e, _)
+            | Failure::Unresolved(e)
+            | Failure::RetriedWithoutTls { first: (e, _), .. } => Some(e),
             _ => None,
         }
     }
 
     /// The server is not accepting connections yet, as a server still starting (or
     /// restarting) answers, on the try that decided: nothing listens (refused; no Unix
-    /// socket yet; a host or network not reachable yet), the server says it is starting up,
+    /// socket yet; a host or network not reachable yet; a host name not in the DNS yet, as
+    /// libpq-based tools wait for one in compose setups), the server says it is starting up,
     /// shutting down or recovering (57P03), the connection was closed during the startup
     /// exchange (a container's port published before the server listens behind it), or no
     /// answer within `connect_timeout`. What `migration.wait_for_server` waits out; a
@@ -688,6 +697,9 @@ impl Failure {
                         )
                     })
             }
+            // The driver's own lookup may have found the name since ours failed: a server
+            // that then answered is not waited out.
+            Failure::Unresolved(e) => e.as_db_error().is_none(),
             Failure::RetriedWithoutTls { retry, .. } => retry.server_not_ready(),
             Failure::TimedOut(_) => true,
             _ => false,
@@ -737,7 +749,7 @@ fn attempt(
     };
     let timeout = env.migration.connect_timeout;
     if timeout.is_zero() {
-        return open().map_err(|(e, address)| Failure::Driver(e, address));
+        return open();
     }
     // The driver cannot be interrupted, so it runs on a thread we stop waiting for. A late
     // success is dropped (closing the session) when the send finds nobody listening; a server
@@ -754,7 +766,7 @@ fn attempt(
         ));
     }
     match rx.recv_timeout(timeout) {
-        Ok(result) => result.map_err(|(e, address)| Failure::Driver(e, address)),
+        Ok(result) => result,
         Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::TimedOut(timeout)),
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Lost),
     }
@@ -765,8 +777,9 @@ fn attempt(
 /// the resolver's order, given to the driver as `hostaddr` — what the driver itself does with
 /// a name, except that we then know which address answered. The host name is still the
 /// driver's `host`, for TLS. A name that cannot be looked up here goes to the driver as it
-/// is (its error is the one users see), and then which address answered is not known.
-/// A failure comes with the address of the try that gave it, when known. `pinned`: that
+/// is (its error is the one users see), and then which address answered is not known; when
+/// that try fails too, the name is [`Failure::Unresolved`]. A [`Failure::Driver`] comes with
+/// the address of the try that gave it, when known. `pinned`: that
 /// address alone is dialled (the one a session reached before). The end of each session is
 /// recorded as one on `server` ([`lingering::watch`]).
 fn dial(
@@ -775,7 +788,9 @@ fn dial(
     tcp: Option<(String, u16)>,
     pinned: Option<SocketAddr>,
     server: &lingering::Server,
-) -> Result<(postgres::Client, Option<SocketAddr>), (postgres::Error, Option<SocketAddr>)> {
+) -> Result<(postgres::Client, Option<SocketAddr>), Failure> {
+    // A TCP host looked up here that gave no address.
+    let unresolved = pinned.is_none() && tcp.is_some();
     let connect = |config: &postgres::Config| {
         let mut config = config.clone();
         let end = lingering::watch(&mut config, server.clone());
@@ -799,14 +814,17 @@ fn dial(
         pinned.hostaddr(address.ip());
         match connect(&pinned) {
             Ok(client) => return Ok((client, Some(address))),
-            Err(e) => last = Some((e, Some(address))),
+            Err(e) => last = Some(Failure::Driver(e, Some(address))),
         }
     }
     match last {
         Some(failed) => Err(failed),
         None => connect(config)
             .map(|client| (client, None))
-            .map_err(|e| (e, None)),
+            .map_err(|e| match unresolved {
+                true => Failure::Unresolved(e),
+                false => Failure::Driver(e, None),
+            }),
     }
 }
 
