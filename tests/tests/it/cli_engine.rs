@@ -874,6 +874,39 @@ fn an_error_inside_a_do_block_of_a_file_with_cr_line_endings_names_its_line() {
     }
 }
 
+/// A `CREATE FUNCTION ... LANGUAGE plpgsql` whose body does not compile: the server validates
+/// the body as it creates the function and gives the error's position in the `CREATE`
+/// statement's text (the body's, transposed), which names the file line inside the body, for
+/// a `$$`, a `$tag$` and a `'...'` body, in LF, CRLF and lone-CR files alike.
+#[test]
+fn a_function_body_that_does_not_compile_names_its_line() {
+    let dollar = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  \
+                  PERFORM 1;\n  RETRN 1;\nEND $$;\n";
+    let tagged = "SELECT 1;\nCREATE FUNCTION f() RETURNS int AS $body$\nDECLARE\n  y int;\n  \
+                  x nosuchtype;\nBEGIN\n  RETURN 1;\nEND $body$ LANGUAGE plpgsql;\n";
+    let quoted = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS '\nBEGIN\n  \
+                  PERFORM ''a'';\n  RETRN 1;\nEND';\n";
+    let cr = dollar.replace('\n', "\r");
+    let crlf = dollar.replace('\n', "\r\n");
+    let cases: [(&str, &str, &str); 5] = [
+        ("dollar", dollar, ":5:3"),
+        ("tagged", tagged, ":5:5"),
+        ("quoted", quoted, ":5:3"),
+        ("cr", &cr, ":5:3"),
+        ("crlf", &crlf, ":5:3"),
+    ];
+    for (case, sql, at) in cases {
+        let db = TestDb::new(&format!("fn_compile_{case}"));
+        let project = Project::new();
+        project.migration("001_fn", sql, "SELECT 1;\n");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 001_fn failed at ")
+            .stderr_has(&format!("001_fn.up.sql{at}:"));
+    }
+}
+
 /// A migration of `rows` one-line `INSERT`s into `t` after a `CREATE TABLE t`, with a
 /// `CREATE FUNCTION` whose dollar-quoted body (with `;` in it) runs across many lines in the
 /// middle: far more text than one message carries once statement markers are in it, so it is
