@@ -56,13 +56,15 @@ impl Environment {
     ) -> Result<MigrationSettings> {
         let (text, _) = read_text(path, labels)?;
         let shown = display_path(path);
-        let text = yaml_text(&text);
+        let parsed = yaml_text(&text);
+        let text = yaml_lines(&parsed);
         let text = &*text;
         let file = FileContext {
             shown: &shown,
             path,
             vars,
             text,
+            parsed: &parsed,
             keys: KeyLines::new(text),
             problems: RefCell::default(),
         };
@@ -657,20 +659,33 @@ fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
     )
 }
 
-/// The YAML an environment file's text holds, as every reader of it ([`FileContext`]) takes it:
-/// without a byte-order mark (editors on Windows write one; it is not YAML: the parser took
-/// the file for two documents once it had a second line), and with LF line breaks. YAML ends
-/// a line at a LF, a CRLF and a lone CR (`b-break`; the parser and PyYAML read them alike, a
-/// scalar's line breaks all LF), as [`crate::text::is_line_break`] counts lines: the text with
-/// LF line breaks is the same YAML, and every line found by indentation or quoted from it
-/// ([`KeyLines`], `str::lines`) is then the line the parser and an editor name (a lone-CR file
-/// was line 1 throughout).
+/// The YAML an environment file's text holds, as the parser reads it: without a byte-order
+/// mark (editors on Windows write one; it is not YAML: the parser took the file for two
+/// documents once it had a second line), and with LF line breaks where that is the same YAML.
+/// YAML 1.1 — the parser's, and PyYAML's — ends a line at a LF, a CRLF, a lone CR and a NEL
+/// (U+0085), each read as a LF inside a scalar: the text with LF there is the same YAML. It
+/// ends a line at a LS (U+2028) and a PS (U+2029) too, but keeps them inside a scalar, so
+/// they stay: [`yaml_lines`] is the text every line is counted in.
 fn yaml_text(text: &str) -> std::borrow::Cow<'_, str> {
     let text = text.get(crate::text::bom_len(text)..).unwrap_or(text);
-    if text.contains('\r') {
-        crate::text::with_lf_line_breaks(text).into()
+    if text.contains(['\r', '\u{85}']) {
+        crate::text::with_lf_line_breaks(text)
+            .replace('\u{85}', "\n")
+            .into()
     } else {
         text.into()
+    }
+}
+
+/// [`yaml_text`] with a LF for each LS and PS as well: every line break the parser counts a
+/// LF, so that every line found by indentation or quoted from it ([`KeyLines`], `str::lines`)
+/// is the line the parser names (a lone-CR file was line 1 throughout, a LS made two of the
+/// parser's lines one of ours). The text of every reader but the parser of the values.
+fn yaml_lines(yaml: &str) -> std::borrow::Cow<'_, str> {
+    if yaml.contains(['\u{2028}', '\u{2029}']) {
+        yaml.replace(['\u{2028}', '\u{2029}'], "\n").into()
+    } else {
+        yaml.into()
     }
 }
 
@@ -687,13 +702,15 @@ fn parse_environment(
     vars: &dyn Fn(&str) -> Option<String>,
     url_label: &str,
 ) -> Result<Environment> {
-    let text = yaml_text(text);
+    let parsed = yaml_text(text);
+    let text = yaml_lines(&parsed);
     let text = &*text;
     let file = FileContext {
         shown,
         path,
         vars,
         text,
+        parsed: &parsed,
         keys: KeyLines::new(text),
         problems: RefCell::default(),
     };
@@ -875,7 +892,7 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
         too_deep: &too_deep,
     };
     let MergesJoined(mut document) = seed
-        .deserialize(serde_yaml::Deserializer::from_str(text))
+        .deserialize(serde_yaml::Deserializer::from_str(file.parsed))
         .map_err(|e| match e.location() {
             Some(at) if too_deep.get() => nests_too_deep(text, file, at.line()),
             _ => malformed_yaml(text, file.shown, &e),
@@ -1133,8 +1150,10 @@ pub(super) struct FileContext<'a> {
     /// file's other keys are still checked, so that one run names every problem.
     problems: RefCell<Vec<Error>>,
     vars: &'a dyn Fn(&str) -> Option<String>,
-    /// The file's text (to find the line of a key).
+    /// The file's text (to find the line of a key): [`yaml_lines`].
     pub(super) text: &'a str,
+    /// The text the parser reads, the values' ([`yaml_text`]).
+    parsed: &'a str,
     /// The lines of its keys ([`FileContext::key_line`]).
     keys: KeyLines<'a>,
 }
@@ -4618,7 +4637,8 @@ mod tests {
     /// (old Mac line endings) or CRLFs reads as the same file written with LFs — every
     /// problem at the same line, with the same key, the same source line — where the lines
     /// found by indentation were counted by LF alone (line 1 for everything, the keys of
-    /// nested blocks not found).
+    /// nested blocks not found). So do the NEL, LS and PS YAML 1.1 ends lines at too (the
+    /// parser counted them, our lines did not: an error after one named the line before).
     #[test]
     fn lone_cr_and_crlf_line_endings_name_the_lines_lf_ones_do() {
         let url = "database_url: postgresql://h/db";
@@ -4632,7 +4652,7 @@ mod tests {
             format!("{url}\nmigration:\n  tracking_table: 12\n"),
         ] {
             let lf = format!("{:?}", parse_x(&text).expect_err(&text));
-            for ending in ["\r", "\r\n"] {
+            for ending in ["\r", "\r\n", "\u{85}", "\u{2028}", "\u{2029}"] {
                 let other = text.replace('\n', ending);
                 let got = format!("{:?}", parse_x(&other).expect_err(&other));
                 assert_eq!(got, lf, "{other:?}");

@@ -819,10 +819,12 @@ fn an_error_inside_a_do_block_names_the_line_in_its_body() {
 /// PL/pgSQL counts its body's lines by LF alone (`PL/pgSQL function inline_code_block line 1`
 /// for a whole body written with lone CRs, proved here against the server), while the file's
 /// lines end as `text::is_line_break` says (a LF, a CRLF once, a lone CR). A body line of the
-/// server's that holds several of the file's lines with text on them cannot say which one the
-/// failing statement starts on: the block's line is named then, never a wrong one (a lone-CR
-/// file was blamed on the body's first statement). The server's position in a statement's text
-/// still places it; a CRLF file counts alike both ways.
+/// server's that holds several of the file's lines with text on them is placed by the
+/// statement the context names: the one statement of its kind (`at RAISE`) starting on that
+/// line, else the one whose text the context quotes (`SQL statement "..."`); the block's line
+/// when neither tells, never a wrong one (a lone-CR file was blamed on the block's first line
+/// throughout). The server's position in a statement's text still places it; a CRLF file
+/// counts alike both ways.
 #[test]
 fn an_error_inside_a_do_block_of_a_file_with_cr_line_endings_names_its_line() {
     let lf_raise =
@@ -837,13 +839,22 @@ fn an_error_inside_a_do_block_of_a_file_with_cr_line_endings_names_its_line() {
     let mixed = "SELECT 1;\nDO $$\nBEGIN\r  RAISE EXCEPTION 'mixed';\nEND $$;\n";
     // Only blank lines of the file before the statement on the server's line: it is placed.
     let blank_crs = "DO $$\nBEGIN\n\r\r  RAISE EXCEPTION 'after blanks';\nEND $$;\n";
+    // A statement the server ran as SQL, named by its text in the context.
+    let cr_sql =
+        "CREATE TABLE a (id int);\rDO $$\rBEGIN\r  PERFORM 1;\r  INSERT INTO a\r  SELECT 1/0;\rEND $$;\r";
+    let cr_perform = "DO $$\rBEGIN\r  PERFORM 1;\r  PERFORM 1/0;\rEND $$;\r";
+    // Two statements of the kind the context names, neither named by its text: unknown.
+    let cr_two = "DO $$\rBEGIN\r  RAISE EXCEPTION 'a';\r  RAISE EXCEPTION 'b';\rEND $$;\r";
     // (case, SQL, where the error is, the block's line when that is elsewhere)
-    let cases: [(&str, &str, &str, Option<u32>); 5] = [
-        ("cr_raise", &cr_raise, ":3:1", None),
+    let cases: [(&str, &str, &str, Option<u32>); 8] = [
+        ("cr_raise", &cr_raise, ":7:3", Some(3)),
         ("crlf_raise", &crlf_raise, ":7:3", Some(3)),
         ("cr_planned", cr_planned, ":4:15", Some(1)),
-        ("mixed", mixed, ":2:1", None),
+        ("mixed", mixed, ":4:3", Some(2)),
         ("blank_crs", blank_crs, ":5:3", Some(1)),
+        ("cr_sql", cr_sql, ":5:3", Some(2)),
+        ("cr_perform", cr_perform, ":4:3", Some(1)),
+        ("cr_two", cr_two, ":1:1", None),
     ];
     for (case, sql, at, block) in cases {
         let db = TestDb::new(&format!("do_cr_line_{case}"));
@@ -860,6 +871,39 @@ fn an_error_inside_a_do_block_of_a_file_with_cr_line_endings_names_its_line() {
         if case == "cr_raise" {
             run.stderr_has("inline_code_block line 1 ");
         }
+    }
+}
+
+/// A `CREATE FUNCTION ... LANGUAGE plpgsql` whose body does not compile: the server validates
+/// the body as it creates the function and gives the error's position in the `CREATE`
+/// statement's text (the body's, transposed), which names the file line inside the body, for
+/// a `$$`, a `$tag$` and a `'...'` body, in LF, CRLF and lone-CR files alike.
+#[test]
+fn a_function_body_that_does_not_compile_names_its_line() {
+    let dollar = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  \
+                  PERFORM 1;\n  RETRN 1;\nEND $$;\n";
+    let tagged = "SELECT 1;\nCREATE FUNCTION f() RETURNS int AS $body$\nDECLARE\n  y int;\n  \
+                  x nosuchtype;\nBEGIN\n  RETURN 1;\nEND $body$ LANGUAGE plpgsql;\n";
+    let quoted = "SELECT 1;\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS '\nBEGIN\n  \
+                  PERFORM ''a'';\n  RETRN 1;\nEND';\n";
+    let cr = dollar.replace('\n', "\r");
+    let crlf = dollar.replace('\n', "\r\n");
+    let cases: [(&str, &str, &str); 5] = [
+        ("dollar", dollar, ":5:3"),
+        ("tagged", tagged, ":5:5"),
+        ("quoted", quoted, ":5:3"),
+        ("cr", &cr, ":5:3"),
+        ("crlf", &crlf, ":5:3"),
+    ];
+    for (case, sql, at) in cases {
+        let db = TestDb::new(&format!("fn_compile_{case}"));
+        let project = Project::new();
+        project.migration("001_fn", sql, "SELECT 1;\n");
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("migration 001_fn failed at ")
+            .stderr_has(&format!("001_fn.up.sql{at}:"));
     }
 }
 

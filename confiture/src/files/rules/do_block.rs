@@ -85,6 +85,24 @@ pub(crate) fn plpgsql_body(statement: &str) -> Option<DoBody> {
     Some(DoBody { start })
 }
 
+/// The PL/pgSQL statements of `body` (a body's text, as the server runs it), each the range of
+/// its text in `body`, from its first token to its last (no `;`), cut as [`find_statement`]
+/// cuts a body: for the engine placing a runtime error the server names only by a line that
+/// holds several of the file's, and by the statement's kind or text.
+#[cfg(feature = "db")]
+pub(crate) fn plpgsql_statements(body: &str) -> Vec<std::ops::Range<usize>> {
+    let tokens: Vec<Token<'_>> = super::lexer::tokens(body)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    cut(&tokens, Grammar::PlPgSql)
+        .into_iter()
+        .filter_map(|statement| {
+            let (first, last) = (statement.first()?, statement.last()?);
+            Some(first.start..last.start + last.text.len())
+        })
+        .collect()
+}
+
 /// How the text of a body or of an `EXECUTE` is cut into statements.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Grammar {

@@ -11,7 +11,7 @@ mod settings;
 mod syntax;
 
 #[cfg(feature = "db")]
-pub(crate) use do_block::plpgsql_body;
+pub(crate) use do_block::{plpgsql_body, plpgsql_statements};
 #[cfg(feature = "db")]
 pub(crate) use own_backend_signal::ends_own_session;
 #[cfg(feature = "db")]
