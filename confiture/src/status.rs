@@ -381,12 +381,9 @@ impl StatusReport {
                     true => ("its down file", "migrate down --rerun-interrupted"),
                     false => ("its up file", "migrate up --rerun-interrupted"),
                 };
-                let ways = match (&m.invalid_index, down) {
-                    (Some(index), false) => {
-                        crate::plan::interrupted_invalid_index_ways_on(&m.version, index, rerun)
-                    }
-                    _ => crate::plan::interrupted_ways_on(down, &m.version, file, rerun, ""),
-                };
+                let invalid = m.invalid_index.as_deref();
+                let ways =
+                    crate::plan::interrupted_ways_on(down, &m.version, file, rerun, "", invalid);
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: what \
                      committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",

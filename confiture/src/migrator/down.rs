@@ -6,7 +6,7 @@ use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
 use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, RunFailure};
-use crate::db::apply::{Direction, Step};
+use crate::db::apply::{interrupted_invalid_indexes, Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
@@ -83,13 +83,16 @@ impl Migrator {
             let first = request.first_version;
             plan::check_unknown_interrupted(set, &rows, &markers, first, Direction::Down)?;
             let plan = plan_down(set, &rows, &request, &errors)?;
-            plan::check_down_interrupted(
+            let wait = options.lock_wait;
+            let invalid = interrupted_invalid_indexes(self.client()?, set, &markers, wait)?;
+            plan::check_down_interrupted_with(
                 set,
                 &rows,
                 &markers,
                 &request,
                 &plan,
                 options.rerun_interrupted,
+                &invalid,
             )?;
             // What `down` refuses, its dry run refuses: a ledger this role may not delete from.
             if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
@@ -138,13 +141,17 @@ impl Migrator {
                     Direction::Down,
                 )?;
                 let plan = plan_down(set, &rows, &request, &errors)?;
-                plan::check_down_interrupted(
+                let wait = budget.saturating_sub(started.elapsed());
+                let markers = &settings.markers;
+                let invalid = interrupted_invalid_indexes(client, set, markers, wait)?;
+                plan::check_down_interrupted_with(
                     set,
                     &rows,
-                    &settings.markers,
+                    markers,
                     &request,
                     &plan,
                     settings.rerun_interrupted,
+                    &invalid,
                 )?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);

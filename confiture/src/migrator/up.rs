@@ -270,7 +270,10 @@ impl Migrator {
             let wait = options.lock_wait;
             let invalid = match options.rerun_interrupted {
                 true => Vec::new(),
-                false => interrupted_invalid_indexes(self.client()?, &set, &markers, wait)?,
+                false => {
+                    let client = self.client()?;
+                    apply::interrupted_invalid_indexes(client, &set, &markers, wait)?
+                }
             };
             plan::check_up_interrupted_with(
                 &set,
@@ -494,12 +497,14 @@ impl<'a> Locked<'a> {
         // The ledger's DDL sent ahead waits in a transaction of the session.
         let in_transaction = pending.is_some();
         // Read outside the ledger's DDL transaction only: its bounds (`SET LOCAL`) would
-        // outlive the read there.
+        // outlive the read there. There are no markers then anyway: they are read with the
+        // ledger (`db::ledger::read_or_creation`), and a ledger not there has none; the engine
+        // refuses the build of an INVALID index such a run meets (exit 4, naming it).
         let invalid = match settings.rerun_interrupted || in_transaction {
             true => Vec::new(),
             false => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-                interrupted_invalid_indexes(client, self.set, &settings.markers, wait)?
+                apply::interrupted_invalid_indexes(client, self.set, &settings.markers, wait)?
             }
         };
         let accepted = self
@@ -1037,28 +1042,4 @@ fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// The applies left part-way (`markers`) whose file of `set` would build again an index their
-/// interrupted build left INVALID ([`apply::invalid_index_left`]), each as its marker's version
-/// and the index: `up`'s refusal of such a migration then says to drop the index and run it
-/// again, not to record it, which `baseline --through` refuses. Read within `wait`; nothing
-/// read when no apply was left part-way.
-fn interrupted_invalid_indexes(
-    client: &mut Client,
-    set: &MigrationSet,
-    markers: &[crate::ledger::StartedRun],
-    wait: Duration,
-) -> crate::Result<Vec<(String, String)>> {
-    let mut invalid = Vec::new();
-    for marker in markers.iter().filter(|m| m.direction == "up") {
-        let number = crate::history::marker_number(marker);
-        let Some(m) = set.migrations.iter().find(|m| Some(m.version) == number) else {
-            continue;
-        };
-        if let Some(index) = apply::invalid_index_left(client, wait, &m.up)? {
-            invalid.push((marker.version.clone(), index));
-        }
-    }
-    Ok(invalid)
 }

@@ -439,6 +439,22 @@ pub fn check_down_interrupted(
     plan: &DownPlan<'_>,
     rerun: bool,
 ) -> Result<()> {
+    check_down_interrupted_with(set, rows, markers, request, plan, rerun, &[])
+}
+
+/// [`check_down_interrupted`], knowing which applies left part-way left their index INVALID
+/// (`invalid`, as [`crate::plan::check_interrupted_with`] takes it): the refusal of `down`
+/// under such an apply says what `status` says of it — drop the index, then finish the apply
+/// (`up --target V --rerun-interrupted`), never record it.
+pub fn check_down_interrupted_with(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    markers: &[crate::ledger::StartedRun],
+    request: &DownRequest,
+    plan: &DownPlan<'_>,
+    rerun: bool,
+    invalid: &[(String, String)],
+) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
@@ -448,13 +464,14 @@ pub fn check_down_interrupted(
         true => "--rerun-interrupted".to_string(),
         false => format!("{own} --rerun-interrupted"),
     };
-    super::check_interrupted(
+    super::check_interrupted_with(
         &history,
         markers,
         crate::files::Direction::Down,
         &plan.migrations(),
         rerun,
         &down_args(request, &bound),
+        invalid,
     )
 }
 

@@ -41,7 +41,7 @@ pub fn check_interrupted(
 /// [`check_interrupted`], knowing which applies left part-way left their index INVALID in the
 /// database (`invalid`: the marker's version, and the index as `DROP INDEX` takes it, as
 /// `crate::db::apply::invalid_index_left` reads it): the refusal of such a migration does
-/// not suggest recording it, which `baseline --through` refuses ([`invalid_index_ways_on`]).
+/// not suggest recording it, which `baseline --through` refuses ([`ways_on`]).
 pub fn check_interrupted_with(
     history: &History<'_>,
     markers: &[StartedRun],
@@ -133,8 +133,8 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
 }
 
 /// [`refusal`], `invalid` the index (as `DROP INDEX` takes it) that the interrupted apply left
-/// INVALID, if any: an `up` refused over it is told to drop it and run it again, not to
-/// record it ([`invalid_index_ways_on`]).
+/// INVALID, if any: an `up` (or a `down`, which must finish the apply first) refused over it
+/// is told to drop it and run it again, not to record it ([`ways_on`]).
 fn refusal_with(
     mark: &Marked<'_, '_>,
     direction: Direction,
@@ -173,6 +173,7 @@ fn refusal_with(
             &m.down.path.display().to_string(),
             rerun,
             "",
+            None,
         )
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
@@ -183,13 +184,8 @@ fn refusal_with(
             ),
             false => (again.to_string(), ""),
         };
-        match invalid {
-            Some(index) if !down => invalid_index_ways_on(&m.version_text, index, &rerun),
-            _ => {
-                let file = m.up.path.display().to_string();
-                ways_on(false, &m.version_text, &file, &rerun, then)
-            }
-        }
+        let file = m.up.path.display().to_string();
+        ways_on(false, &m.version_text, &file, &rerun, then, invalid)
     };
     error.with_help(help)
 }
@@ -366,8 +362,20 @@ pub fn unknown_help(marker: &StartedRun) -> String {
 /// (`down`), else its apply —, the one text of `up`'s and `down`'s refusals ([`refusal`]) and
 /// `status`'s help: `file` names the file that run had (its path, or `its up file`), `rerun`
 /// the command that runs it again on purpose, and `then` what follows that (`, then roll
-/// back`).
-pub fn ways_on(down: bool, version: &str, file: &str, rerun: &str, then: &str) -> String {
+/// back`). `invalid`: the index (as `DROP INDEX` takes it) that an interrupted apply left
+/// INVALID (`crate::db::apply::invalid_index_left`), if any — then never recording it
+/// (`invalid_index_ways_on`), whichever command is refused.
+pub fn ways_on(
+    down: bool,
+    version: &str,
+    file: &str,
+    rerun: &str,
+    then: &str,
+    invalid: Option<&str>,
+) -> String {
+    if let Some(index) = invalid.filter(|_| !down) {
+        return invalid_index_ways_on(version, index, rerun, then);
+    }
     let abandon = abandon_command(version);
     let rerun = crate::hint::command(rerun);
     if down {
@@ -389,12 +397,12 @@ pub fn ways_on(down: bool, version: &str, file: &str, rerun: &str, then: &str) -
 /// The safe ways on from an apply of `version` left part-way whose index `index` (`schema.name`)
 /// its interrupted build left INVALID: [`ways_on`]'s, without recording it (`baseline
 /// --through` refuses an INVALID index: `refuse_recording_invalid_index`): drop the unfinished
-/// index, then run it again with `rerun`, which builds it.
-pub fn invalid_index_ways_on(version: &str, index: &str, rerun: &str) -> String {
+/// index, then run it again with `rerun`, which builds it, and what follows (`then`).
+fn invalid_index_ways_on(version: &str, index: &str, rerun: &str, then: &str) -> String {
     format!(
         "its index {index} exists and is INVALID (its build was interrupted), so it cannot be \
          recorded as applied: drop the unfinished index, `DROP INDEX CONCURRENTLY {index};`, \
-         then run {} to build it (or {} to leave it pending)",
+         then run {} to build it{then} (or {} to leave it pending)",
         crate::hint::command(rerun),
         abandon_command(version),
     )

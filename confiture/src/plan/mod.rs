@@ -26,14 +26,14 @@ mod up;
 
 pub use abandon::{abandon, AbandonPlan, Abandoned, After};
 pub use down::{
-    check_down_files, check_down_interrupted, check_down_request, down, down_args,
-    finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
+    check_down_files, check_down_interrupted, check_down_interrupted_with, check_down_request,
+    down, down_args, finishing_command, gap_warnings, DownPlan, DownRequest, Rollback,
 };
 pub use interrupted::{
     check_interrupted, check_interrupted_with, check_rewrite_interrupted,
-    check_unknown_interrupted, invalid_index_ways_on as interrupted_invalid_index_ways_on,
-    refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
-    unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
+    check_unknown_interrupted, refusal as interrupted_refusal,
+    rollback_row_help as interrupted_rollback_row_help, unknown_help as interrupted_unknown_help,
+    ways_on as interrupted_ways_on,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

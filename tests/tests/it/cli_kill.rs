@@ -1634,6 +1634,80 @@ fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
         .code(exit::SUCCESS);
 }
 
+/// hix #1: `down` refused under an apply left part-way whose index its build left INVALID
+/// (dry run or not) still said to record it (`migrate baseline --through 002`, which refuses
+/// it, exit 4). Its help comes from the one decision `status`' does: it names the INVALID
+/// index, says to drop it, then finish the apply (`up --target 002 --rerun-interrupted`), then
+/// roll back; pasting those commands finishes the apply.
+#[test]
+fn down_refused_under_an_invalid_index_says_what_status_says() {
+    let db = TestDb::new("hix_down_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    for args in [
+        &["migrate", "down"][..],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--target", "001", "--rerun-interrupted"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_lacks("baseline --through")
+            .stderr_has("public.t_u exists and is INVALID")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
+            .stderr_has("migrate up --target 002 --rerun-interrupted")
+            .stderr_has(", then roll back");
+        assert_eq!(markers(&db), 1, "{args:?}: {}", run.dump());
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+    }
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(
+            &db,
+            &["migrate", "up", "--target", "002", "--rerun-interrupted"],
+        )
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+}
+
+/// hix #2 (pinned, not a change): the real `up` on a database whose ledger it creates in the
+/// same round trip as the first migration (here the ledger was dropped, the markers' table
+/// kept) plans without markers — they are read with the ledger, and a ledger not there has
+/// none —, so its plan reads no INVALID index. The engine meets the INVALID index at the
+/// interrupted migration's start and refuses it (exit 4) naming it, never suggesting to
+/// record it; following its help and then the interrupted refusal's finishes the run.
+#[test]
+fn up_creating_its_ledger_never_suggests_recording_an_invalid_index() {
+    let db = TestDb::new("hix_up_fresh_ledger");
+    let project = interrupted_with_an_invalid_index(&db);
+    db.connect()
+        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
+        .expect("a fresh ledger, the markers kept, 001 runnable again");
+    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_lacks("baseline --through")
+        .stderr_has("migration 002_ix creates index public.t_u, which exists and is INVALID")
+        .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+    assert_eq!(markers(&db), 1, "{}", run.dump());
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t"],
+        "{}",
+        run.dump()
+    );
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::DIVERGED)
+        .stderr_has("--rerun-interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+}
+
 /// him #2: `status` said a dead run's marker "is being run now by the run that holds the
 /// migration lock" whenever any session held the lock (another run, confiture (Python)), and
 /// exited with 1. A marker written before the holder's session connected is not its own:

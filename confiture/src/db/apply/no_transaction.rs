@@ -171,70 +171,92 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     recorded: impl IntoIterator<Item = (String, &'f SqlFile)>,
     again: &str,
 ) -> crate::Result<()> {
-    let wait = format!(
-        "SET LOCAL lock_timeout = '{}';",
-        super::sql::lock_wait_literal(lock_wait)
+    let refused = format!(
+        "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
-    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
-    let failed = |e: postgres::Error| {
-        let cause = crate::db::cause_text(&e);
-        Error::connection(format!(
-            "the server refused reading the INVALID indexes before `{again}`: nothing was written"
-        ))
-        .with_source_shown(e, cause)
+    let Some((id, index)) = first_invalid_index_left(client, lock_wait, recorded, &refused)? else {
+        return Ok(());
     };
-    // Only a file whose first statement builds an index can name one
-    // ([`invalid_index_of_file`]): without one, no round trip (a baseline of ordinary
-    // migrations reads no index).
-    let recorded: Vec<(String, &SqlFile)> = (recorded.into_iter())
+    Err(Error::new(
+        ErrorKind::MigrationFailed,
+        format!(
+            "migration {id} creates index {}, which exists and is INVALID: it cannot be \
+             recorded as applied; nothing was written",
+            index.qualified
+        ),
+    )
+    .with_detail(interrupted_build(&index))
+    .with_help(format!(
+        "drop the unfinished index, then run {} again to record it, if everything else \
+         {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
+        crate::hint::command(again),
+        crate::hint::command("migrate up --rerun-interrupted"),
+        index.qualified
+    )))
+}
+
+/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that an interrupted build of
+/// `file` left behind, by [`invalid_index_recreated`]'s rule, read within `lock_wait`: what
+/// makes [`refuse_recording_invalid_index`] refuse to record it, so that the interrupted help
+/// of `status`, `up` and `down` does not suggest recording it. `None` when there is none; no
+/// round trip when `file` does not open with an index build.
+pub(crate) fn invalid_index_left(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    file: &SqlFile,
+) -> crate::Result<Option<String>> {
+    let refused = "the server refused reading the INVALID indexes";
+    let found = first_invalid_index_left(client, lock_wait, [((), file)], refused)?;
+    Ok(found.map(|((), index)| index.qualified))
+}
+
+/// The applies left part-way (`markers`) whose file of `set` would build again an index their
+/// interrupted build left INVALID ([`invalid_index_left`]), each as its marker's version and
+/// the index: the refusal of `up` or `down` over such a migration then says to drop the index
+/// and run it again, not to record it, as `status` does. Read within `wait`; no round trip
+/// when no such file opens with an index build.
+pub(crate) fn interrupted_invalid_indexes(
+    client: &mut Client,
+    set: &crate::files::MigrationSet,
+    markers: &[StartedRun],
+    wait: std::time::Duration,
+) -> crate::Result<Vec<(String, String)>> {
+    let mut invalid = Vec::new();
+    for marker in markers.iter().filter(|m| m.direction == "up") {
+        let number = crate::history::marker_number(marker);
+        let Some(m) = set.migrations.iter().find(|m| Some(m.version) == number) else {
+            continue;
+        };
+        if let Some(index) = invalid_index_left(client, wait, &m.up)? {
+            invalid.push((marker.version.clone(), index));
+        }
+    }
+    Ok(invalid)
+}
+
+/// The first of `files` (each with its key) whose index an interrupted build left INVALID
+/// ([`invalid_index_of_file`]), and that index: the one lock-bounded read of
+/// [`refuse_recording_invalid_index`] and [`invalid_index_left`]. Only a file whose first
+/// statement builds an index can name one: without one, no round trip. Each message is one
+/// implicit transaction bounded by `lock_wait` (`SET LOCAL lock_timeout`, no
+/// `statement_timeout`): never sent inside a transaction block, which those bounds would
+/// outlive. A failure is a connection error saying `refused`.
+fn first_invalid_index_left<'f, K>(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    refused: &str,
+) -> crate::Result<Option<(K, InvalidIndex)>> {
+    let files: Vec<(K, &SqlFile)> = (files.into_iter())
         .filter(|(_, file)| {
             (file.statements.first()).is_some_and(|s| {
                 crate::files::rules::created_index(&file.text[s.range.clone()]).is_some()
             })
         })
         .collect();
-    if recorded.is_empty() {
-        return Ok(());
+    if files.is_empty() {
+        return Ok(None);
     }
-    let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
-    if invalid.is_empty() {
-        return Ok(());
-    }
-    for (id, file) in recorded {
-        let Some(index) =
-            invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
-        else {
-            continue;
-        };
-        return Err(Error::new(
-            ErrorKind::MigrationFailed,
-            format!(
-                "migration {id} creates index {}, which exists and is INVALID: it cannot be \
-                 recorded as applied; nothing was written",
-                index.qualified
-            ),
-        )
-        .with_detail(interrupted_build(index))
-        .with_help(format!(
-            "drop the unfinished index, then run {} again to record it, if everything else \
-             {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(again),
-            crate::hint::command("migrate up --rerun-interrupted"),
-            index.qualified
-        )));
-    }
-    Ok(())
-}
-
-/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that an interrupted build of
-/// `file` left behind, by [`invalid_index_recreated`]'s rule, read within `lock_wait`: what
-/// makes [`refuse_recording_invalid_index`] refuse to record it, so that the interrupted help
-/// of `status` does not suggest recording it. `None` when there is none.
-pub(crate) fn invalid_index_left(
-    client: &mut Client,
-    lock_wait: std::time::Duration,
-    file: &SqlFile,
-) -> crate::Result<Option<String>> {
     let wait = format!(
         "SET LOCAL lock_timeout = '{}';",
         super::sql::lock_wait_literal(lock_wait)
@@ -242,12 +264,20 @@ pub(crate) fn invalid_index_left(
     let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
     let failed = |e: postgres::Error| {
         let cause = crate::db::cause_text(&e);
-        Error::connection("the server refused reading the INVALID indexes")
-            .with_source_shown(e, cause)
+        Error::connection(refused.to_string()).with_source_shown(e, cause)
     };
     let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
-    let found = invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?;
-    Ok(found.map(|index| index.qualified.clone()))
+    if invalid.is_empty() {
+        return Ok(None);
+    }
+    for (key, file) in files {
+        if let Some(index) =
+            invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
+        {
+            return Ok(Some((key, index.clone())));
+        }
+    }
+    Ok(None)
 }
 
 /// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
