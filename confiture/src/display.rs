@@ -111,6 +111,15 @@ pub fn is_are(n: usize) -> &'static str {
     }
 }
 
+/// `it` for one, `them` for more: the pronoun of a [`plural`] count.
+pub fn it_them(n: usize) -> &'static str {
+    if n == 1 {
+        "it"
+    } else {
+        "them"
+    }
+}
+
 /// How many versions a list shows in full; a longer one is shortened to its ends.
 pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
 

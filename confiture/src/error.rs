@@ -684,7 +684,7 @@ impl fmt::Display for Unrollable {
             } => write!(
                 f,
                 "irreversible: {id} is the squashed baseline confiture (Python)'s `migrate squash` \
-                 wrote ({} always raises: the migrations it replaced are archived)",
+                 wrote ({} always raises)",
                 down_file.display()
             ),
             Unrollable::Squashed {

@@ -965,6 +965,20 @@ impl<'a> History<'a> {
         &self.other_pairs
     }
 
+    /// The pair of [`History::other_pairs`] that `marker`, a start marker of an apply, is of
+    /// (its name or its up file: [`marks_another_migration`]'s rule): two pairs share its
+    /// version and it is not the one the version's migration here is. Its apply is still
+    /// unknown to the runs ([`History::interrupted_unknown`]: no command runs that pair), but
+    /// `status` shows the marker on that pair's line, never on another's nor a line of its own.
+    pub fn other_pair_of(&self, marker: &StartedRun) -> Option<&'a Migration> {
+        if marker.direction == "down" {
+            return None;
+        }
+        let number = marker_number(marker)?;
+        (self.other_pairs.iter().copied())
+            .find(|m| m.version == number && !marks_another_migration(m, marker))
+    }
+
     /// Matches `rows` to `migrations` alone, as if every other file were absent (for
     /// migrations picked from a set, and tests); [`History::of`] is a directory's history.
     pub fn new(

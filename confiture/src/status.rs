@@ -459,6 +459,7 @@ pub fn report_while(
     );
     let interrupted_unknown = add_unknown(
         &mut migrations,
+        &history,
         &history.interrupted_unknown(markers),
         running.is_none(),
     );
@@ -605,14 +606,19 @@ fn mark_interrupted(
     interrupted: bool,
 ) {
     for mark in marked {
-        let found = migrations.iter_mut().find(|m| {
+        let fits = |m: &MigrationStatus| {
             m.number == Some(mark.migration.version)
                 && match m.status {
                     State::Pending | State::OutOfOrder => !mark.down,
                     State::Applied | State::Modified => mark.down,
                     _ => false,
                 }
-        });
+        };
+        // Its own line: two pairs may share the version (C003), and `status` lists both.
+        let at = (migrations.iter())
+            .position(|m| fits(m) && m.name == mark.migration.name)
+            .or_else(|| migrations.iter().position(fits));
+        let found = at.map(|i| &mut migrations[i]);
         if let Some(m) = found {
             if interrupted {
                 m.status = State::Interrupted {
@@ -658,12 +664,31 @@ fn mark_interrupted_renumbered(
 /// running: pending, carrying the marker, and none is returned.
 fn add_unknown(
     migrations: &mut Vec<MigrationStatus>,
+    history: &History<'_>,
     unknown: &[crate::history::Unknown<'_, '_>],
     interrupted: bool,
 ) -> Vec<String> {
     for u in unknown {
         let marker = u.marker;
         let number = crate::history::marker_number(marker);
+        // An apply's of a pair here that shares its version with the version's migration
+        // (C003, [`History::other_pair_of`]): on that pair's line, which `status` lists.
+        let pair = history.other_pair_of(marker).and_then(|pair| {
+            migrations.iter_mut().find(|m| {
+                m.number == Some(pair.version)
+                    && m.version == pair.version_text
+                    && m.name == pair.name
+                    && m.started.is_none()
+            })
+        });
+        if let Some(m) = pair {
+            if interrupted {
+                m.status = State::Interrupted { recorded: false };
+            }
+            m.started = Some(marker.clone());
+            m.not_here = Some(u.not_here.to_string());
+            continue;
+        }
         // A rollback's: on the line of its row, which records the migration these files do not
         // have (missing, replaced), now `interrupted (rollback)`.
         if let Some(row) = u.row {

@@ -698,15 +698,15 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
                 format!(
                     " ({} records {} again without running {})",
                     hint::command(&format!("migrate baseline --through {text}")),
-                    if with_files.len() == 1 { "it" } else { "them" },
-                    if with_files.len() == 1 { "it" } else { "them" },
+                    display::it_them(with_files.len()),
+                    display::it_them(with_files.len()),
                 )
             });
         lines.push(format!(
             "{} {} whose migration files are on disk: the next `migrate up` runs {}{}: {}",
             would("forgot", "would forget"),
             plural(with_files.len(), "row"),
-            if with_files.len() == 1 { "it" } else { "them" },
+            display::it_them(with_files.len()),
             newest.unwrap_or_default(),
             display::version_range(&with_files)
         ));

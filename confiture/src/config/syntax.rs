@@ -112,12 +112,20 @@ pub enum InPlaceOf<'a> {
         /// The flag (or call) given it: `"--env"`, `"--schema"`.
         given_to: &'a str,
     },
+    /// An argument no flag takes, of a program's own command line (an `xtask`'s, say):
+    /// `given_to` names the program (`"cargo xtask release"`).
+    Argument {
+        /// The program (or command) given it: `"cargo xtask release"`.
+        given_to: &'a str,
+    },
 }
 
 /// The refusal (invalid, exit 5) of a connection string ([`names_a_connection`]) given where
 /// a path or a name goes (`-c $DATABASE_URL`, `--env URL`, `--targets URL`, `--schema-dir
-/// URL`, `--schema URL`, `--migrations-dir URL`): the one wording of them all, which never
-/// shows the text, since it may hold a password. `help` says what goes there instead.
+/// URL`, `--schema URL`, `--migrations-dir URL`), or as an argument no flag takes (a program
+/// written with the library, as `examples/xtask-release` is, says so with its message and
+/// help): the one wording of them all, which never shows the text, since it may hold a
+/// password. `help` says what goes there instead.
 pub fn connection_given_as(place: InPlaceOf<'_>, help: impl Into<String>) -> crate::Error {
     const WHY: &str = "it has `://`, `=` or `@`; its text is not shown: it may hold a password";
     let message = match place {
@@ -129,6 +137,11 @@ pub fn connection_given_as(place: InPlaceOf<'_>, help: impl Into<String>) -> cra
         }
         InPlaceOf::Name { what, given_to } => {
             format!("the {what} given to {given_to} looks like a connection string ({WHY})")
+        }
+        InPlaceOf::Argument { given_to } => {
+            format!(
+                "an unknown argument given to {given_to} looks like a connection string ({WHY})"
+            )
         }
     };
     crate::Error::invalid(message).with_help(help)
@@ -403,6 +416,12 @@ mod tests {
                     given_to: "--env",
                 },
                 format!("the environment name given to --env {why}"),
+            ),
+            (
+                InPlaceOf::Argument {
+                    given_to: "cargo xtask release",
+                },
+                format!("an unknown argument given to cargo xtask release {why}"),
             ),
         ];
         for (place, message) in cases {

@@ -327,15 +327,24 @@ fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
         })
         .collect();
     let rows_text = crate::display::plural(ids.len(), "row");
+    // One row is "it", with "its migration" and "its file"; more are "them" (hwd 2).
+    let one = ids.len() == 1;
+    let them = crate::display::it_them(ids.len());
+    let (migrations_ran, files_are) = match one {
+        true => ("whose migration ran and whose file is", "whose file is"),
+        false => (
+            "whose migrations ran and whose files are",
+            "whose files are",
+        ),
+    };
     let message = match not_run {
         0 => format!(
-            "reinit would forget {rows_text} above `--through` whose migrations ran and whose \
-             files are on disk: the ledger would call them pending and the next `migrate up` \
-             would run them again"
+            "reinit would forget {rows_text} above `--through` {migrations_ran} on disk: the \
+             ledger would call {them} pending and the next `migrate up` would run {them} again"
         ),
         n => format!(
-            "reinit would forget {rows_text} above `--through` whose files are on disk, {}: the \
-             ledger would call them pending and the next `migrate up` would run them",
+            "reinit would forget {rows_text} above `--through` {files_are} on disk, {}: the \
+             ledger would call {them} pending and the next `migrate up` would run {them}",
             match n == ids.len() {
                 true if n == 1 => "recorded without running its migration".to_string(),
                 true => "recorded without running their migrations".to_string(),
@@ -348,11 +357,14 @@ fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
     for id in crate::display::cut(ids) {
         error = error.with_detail(id);
     }
+    let keep = match one {
+        true => format!("to keep it, give `--through` its version ({newest})"),
+        false => format!("to keep them, give `--through` the newest of them ({newest})"),
+    };
     Err(error.with_help(format!(
-        "`--through V` forgets the rows above V: to keep them, give `--through` the newest of \
-         them ({newest}) or leave it out; to forget them anyway add --yes \
-         (`--dry-run --yes` shows the whole plan first); once forgotten, {} records them \
-         again without running them",
+        "`--through V` forgets the rows above V: {keep} or leave it out; to forget {them} \
+         anyway add --yes (`--dry-run --yes` shows the whole plan first); once forgotten, {} \
+         records {them} again without running {them}",
         crate::hint::command(&format!("migrate baseline --through {newest}")),
     )))
 }

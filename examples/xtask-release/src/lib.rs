@@ -402,7 +402,8 @@ fn final_status(m: &mut Migrator) -> Verdict {
 /// Parses `--env NAME [--dry-run] [--allow-drift] [--scratch-url URL]`. A flag given without
 /// its value is refused, never taken as not given (the scratch databases would go to the
 /// target's server); an unknown argument that looks like a connection string
-/// ([`confiture::config::names_a_connection`]) is not quoted: it may hold a password.
+/// ([`confiture::config::names_a_connection`]) is not quoted: it may hold a password, and it
+/// is refused in the library's words ([`confiture::config::connection_given_as`]).
 pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
     let mut options = ReleaseOptions::default();
     let mut env = None;
@@ -427,13 +428,18 @@ pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
                      (`{flag} VALUE`); the value is not shown: it may hold a password"
                 ));
             }
+            // The library's one wording of a connection string given in place of something
+            // else, never a copy of it.
             other if confiture::config::names_a_connection(other) => {
-                return Err(
-                    "unknown argument: it looks like a connection string (it has \
-                            `://`, `=` or `@`; its text is not shown: it may hold a password); \
-                            give the scratch server as `--scratch-url URL`"
-                        .to_string(),
-                )
+                let refused = confiture::config::connection_given_as(
+                    confiture::config::InPlaceOf::Argument { given_to: PROGRAM },
+                    "give the scratch server as `--scratch-url URL`",
+                );
+                return Err(format!(
+                    "{}; {}",
+                    refused.message,
+                    refused.help.unwrap_or_default()
+                ));
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -441,6 +447,9 @@ pub fn parse_args(args: &[String]) -> Result<ReleaseOptions, String> {
     options.env = env.ok_or("--env NAME is required (an environment of db/environments)")?;
     Ok(options)
 }
+
+/// The program, as the refusals of its arguments name it.
+pub const PROGRAM: &str = "cargo xtask release";
 
 /// The usage line.
 pub const USAGE: &str =

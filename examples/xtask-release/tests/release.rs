@@ -204,6 +204,26 @@ fn arguments_never_echo_a_password_nor_drop_a_missing_value() {
         assert!(!refused.contains("hunter2"), "{given:?}: {refused}");
         assert!(refused.contains("not shown"), "{given:?}: {refused}");
     }
+    // hwd 4: a connection string given as an argument is refused in the library's one wording
+    // (`confiture::config::connection_given_as`), never a copy of it.
+    let said = confiture::config::connection_given_as(
+        confiture::config::InPlaceOf::Argument {
+            given_to: xtask_release::PROGRAM,
+        },
+        "give the scratch server as `--scratch-url URL`",
+    );
+    for given in [
+        url,
+        "host=scratch.internal password=hunter2-Secret",
+        "ci@scratch",
+    ] {
+        let refused = args(&["--env", "staging", given]).unwrap_err();
+        assert!(refused.starts_with(&said.message), "{given:?}: {refused}");
+        assert!(
+            refused.ends_with(said.help.as_deref().unwrap_or_default()),
+            "{given:?}: {refused}"
+        );
+    }
     // The flag of the `=` form is named, so that the way to write it can be said.
     let refused = args(&["--env", "staging", &format!("--scratch-url={url}")]).unwrap_err();
     assert!(refused.contains("`--scratch-url VALUE`"), "{refused}");

@@ -2663,6 +2663,18 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
             ));
         assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
     }
+    // hwd 2: one row is "it", never "them".
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "003"])
+        .code(exit::USAGE)
+        .stderr_has(
+            "would forget 1 row above `--through` whose migration ran and whose file is on disk: \
+             the ledger would call it pending and the next `migrate up` would run it again",
+        )
+        .stderr_has("to keep it, give `--through` its version (004)")
+        .stderr_has("to forget it anyway add --yes")
+        .stderr_lacks("them");
+    assert_eq!(row_details(&db), before);
     // Through the newest applied row: nothing above it to forget, nothing to confirm.
     project
         .run_on(&db, &["migrate", "reinit", "--through", "004"])
@@ -2734,9 +2746,12 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
             .run_on(&db, args)
             .code(exit::USAGE)
             .stderr_has(
-                "would forget 1 row above `--through` whose files are on disk, recorded without \
-                 running its migration",
+                "would forget 1 row above `--through` whose file is on disk, recorded without \
+                 running its migration: the ledger would call it pending and the next `migrate \
+                 up` would run it",
             )
+            // hwd 2: one row is "it", never "them".
+            .stderr_lacks("them")
             .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
             .stderr_lacks("whose migrations ran")
             .stderr_lacks("003_t3, applied")
@@ -2750,8 +2765,10 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
         .code(exit::USAGE)
         .stderr_has(
             "would forget 2 rows above `--through` whose files are on disk, 1 of them recorded \
-             without running its migration",
+             without running its migration: the ledger would call them pending and the next \
+             `migrate up` would run them",
         )
+        .stderr_has("to keep them, give `--through` the newest of them (004)")
         .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
         .stderr_has("004_t4, applied")
         .stderr_lacks("whose migrations ran")

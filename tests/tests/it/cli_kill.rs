@@ -669,6 +669,53 @@ fn rows_of_t(db: &TestDb) -> i64 {
         .get(0)
 }
 
+/// hwd 3: two pending pairs share the version of an interrupted no-transaction migration (C003,
+/// `status` lists both): the start marker is of the pair whose name or up file it records,
+/// whichever of the two the version's migration is, and `status` shows it on that pair's line,
+/// never on the other's.
+#[test]
+fn an_interrupted_marker_shows_on_its_own_pair_of_a_shared_version() {
+    for other in ["002_aaa", "002_zzz"] {
+        let db = TestDb::new("marker_shared_version");
+        let project = interrupted_data_migration(&db);
+        project.migration(other, "SELECT 1;\n", "SELECT 1;\n");
+        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let json = status.json();
+        let lines = json["migrations"].as_array().expect("the lines");
+        let line = |name: &str| {
+            (lines.iter())
+                .find(|m| m["version"] == "002" && m["name"] == name)
+                .unwrap_or_else(|| panic!("{other}: no line 002_{name}: {}", status.dump()))
+        };
+        let data = line("data");
+        assert_eq!(data["status"], "interrupted", "{other}: {}", status.dump());
+        assert_eq!(
+            data["started"]["name"],
+            "data",
+            "{other}: {}",
+            status.dump()
+        );
+        let theirs = line(&other[4..]);
+        assert!(
+            theirs.get("started").is_none(),
+            "{other}: {}",
+            status.dump()
+        );
+        assert_ne!(
+            theirs["status"],
+            "interrupted",
+            "{other}: {}",
+            status.dump()
+        );
+        assert_eq!(
+            lines.iter().filter(|m| m["version"] == "002").count(),
+            2,
+            "{other}: one line per pair: {}",
+            status.dump()
+        );
+    }
+}
+
 /// h20 F1: a start marker is of the migration of its version's number, as a ledger row is —
 /// the one rule of `status`, `up`, `down`, their dry runs, `baseline` and `reinit`. Its files
 /// renamed `002` → `0002`, the interrupted migration was `interrupted` to `status` but run again
