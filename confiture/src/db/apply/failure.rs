@@ -584,7 +584,8 @@ fn own_cancel(file: &SqlFile, at: Option<usize>) -> Option<usize> {
 /// (`pg_cancel_backend(pg_backend_pid())`): the cause, never another session.
 fn own_cancel_help(file: &SqlFile, index: usize) -> String {
     format!(
-        "{} cancels its own statement (pg_cancel_backend(pg_backend_pid())), and every run of \
+        "{} cancels its own statement (pg_cancel_backend with pg_backend_pid as its argument), \
+         and every run of \
          it fails the same way: remove that call (to stop a migration on purpose, RAISE \
          EXCEPTION says why), then run {AGAIN}",
         which_statement(file, Some(index))
@@ -617,8 +618,8 @@ fn cancel_help(step: &Step<'_>, cause: CancelCause, at: Option<usize>) -> String
     let another = format!(
         "the server cancelled it at a request (pg_cancel_backend), which does not say who \
          asked: another session (an administrator, or a watchdog on long queries), or the \
-         migration itself — {} may cancel itself (pg_cancel_backend with its own pid: computed, \
-         as in `WHERE pid = pg_backend_pid()`, or in a function it calls), and then every run \
+         migration itself — {} may cancel itself (pg_cancel_backend with its own pid: computed with \
+         pg_backend_pid, or in a function it calls), and then every run \
          of it fails the same way; find out which, then run {AGAIN}",
         which_statement(step.file(), at)
     );
@@ -819,7 +820,7 @@ fn unattributed_termination(file: &SqlFile, running: Option<usize>) -> String {
         "the server terminated the session (57P01), which does not say who asked: another \
          session or an administrator (pg_terminate_backend), a server shutdown, or the \
          migration itself — {which} may terminate its own backend (pg_terminate_backend of its \
-         own pid: computed, as in `WHERE pid = pg_backend_pid()`, or in a function it calls), \
+         own pid: computed with pg_backend_pid, or in a function it calls), \
          and then every run of it ends the same way; look for such a call in it and in the \
          functions it calls before running it again"
     )
