@@ -618,9 +618,9 @@ fn cancel_help(step: &Step<'_>, cause: CancelCause, at: Option<usize>) -> String
     let another = format!(
         "the server cancelled it at a request (pg_cancel_backend), which does not say who \
          asked: another session (an administrator, or a watchdog on long queries), or the \
-         migration itself — {} may cancel itself (pg_cancel_backend with its own pid: computed with \
-         pg_backend_pid, or in a function it calls), and then every run \
-         of it fails the same way; find out which, then run {AGAIN}",
+         migration itself — {} may cancel itself (pg_cancel_backend with its own pid: \
+         computed with pg_backend_pid, or in a function it calls), and then every run of it \
+         fails the same way; find out which, then run {AGAIN}",
         which_statement(step.file(), at)
     );
     match cause {
