@@ -292,8 +292,8 @@ impl Ran<'_> {
             failure.error.details.push(
                 "the server did not restart during this run: another session or an administrator \
                  ended this one (pg_terminate_backend), or the network dropped the connection, or \
-                 the migration itself did (a function it calls terminating its own backend: then \
-                 every run of it ends the same way)"
+                 the migration itself did (terminating its own backend, through a pid it \
+                 computes or a function it calls: then every run of it ends the same way)"
                     .to_string(),
             );
         }

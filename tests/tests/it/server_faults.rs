@@ -1121,7 +1121,7 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
         let run = cancel_002(&project, &db, flags);
         run.code(exit::MIGRATION_FAILED)
             .stderr_has("SQLSTATE 57014")
-            .stderr_has("another session cancelled it (pg_cancel_backend")
+            .stderr_has(CANCEL_BOTH_WAYS)
             .stderr_has("run the command again")
             .stderr_lacks("raise `migration.statement_timeout`");
         assert!(!ledger(&mut db.connect()).contains(&"002".into()), "{what}");
@@ -1134,7 +1134,7 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
         .expect("a statement_timeout for the database");
     cancel_002(&project, &db, &[])
         .code(exit::MIGRATION_FAILED)
-        .stderr_has("another session cancelled it (pg_cancel_backend")
+        .stderr_has(CANCEL_BOTH_WAYS)
         .stderr_lacks("raise `migration.statement_timeout`");
 
     // Real timeouts: the database's, then ours.
@@ -1175,6 +1175,85 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
         .code(exit::MIGRATION_FAILED)
         .stderr_has("ran longer than the run's statement_timeout (200ms)")
         .stderr_lacks("pg_cancel_backend");
+}
+
+/// The help of a statement cancelled (57014) with no `statement_timeout` that could have fired,
+/// by a cancel request the file does not show: the migration itself, through a computed pid or
+/// a function, as much as another session.
+const CANCEL_BOTH_WAYS: &str = "may cancel itself (pg_cancel_backend with its own pid";
+
+/// hcn: a migration cancelling its own statement at run time (`pg_cancel_backend` of a pid it
+/// computes, which C124 cannot see) failed with 57014 and a help blaming another session: the
+/// help names both causes, the same in `up`, `--single-transaction` and `down` (`verify` refuses
+/// to replay `pg_cancel_backend` on the target's server, and applies with `up`/`down`); one
+/// that spells `pg_cancel_backend(pg_backend_pid())` is named as the cause (its `file:line`),
+/// never another session.
+#[test]
+fn a_migration_cancelling_its_own_statement_is_not_blamed_on_another_session() {
+    const COMPUTED: &str =
+        "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = pg_backend_pid();\n";
+    let in_up = Project::new();
+    in_up
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_cancel",
+            &format!("CREATE TABLE t2 (id int);\n{COMPUTED}"),
+            "DROP TABLE t2;\n",
+        );
+    let in_down = Project::new();
+    in_down.migration(
+        "001_cancel",
+        "CREATE TABLE t1 (id int);\n",
+        &format!("DROP TABLE t1;\n{COMPUTED}"),
+    );
+    let both = |run: Run, what: &str| {
+        assert!(
+            run.stderr.contains(CANCEL_BOTH_WAYS),
+            "{what}: {}",
+            run.dump()
+        );
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("SQLSTATE 57014")
+            .stderr_has("another session")
+            .stderr_lacks("raise `migration.statement_timeout`");
+    };
+    for (flags, what, recorded) in [
+        (&[][..], "up", &["001"][..]),
+        (
+            &["--single-transaction"][..],
+            "up, one transaction",
+            &[][..],
+        ),
+    ] {
+        let db = TestDb::new("own_cancel_up");
+        let run = in_up.run_on(&db, &[&["migrate", "up"][..], flags].concat());
+        let dump = run.dump();
+        both(run, what);
+        assert_eq!(ledger(&mut db.connect()), recorded, "{what}: {dump}");
+    }
+    let db = TestDb::new("own_cancel_down");
+    in_down.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    both(in_down.run_on(&db, &["migrate", "down"]), "down");
+    assert_eq!(ledger(&mut db.connect()), ["001"]);
+
+    // Spelled: the statement is the cause.
+    let spelled = Project::new();
+    spelled
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_cancel",
+            "CREATE TABLE t2 (id int);\nSELECT pg_cancel_backend(pg_backend_pid());\n",
+            "DROP TABLE t2;\n",
+        );
+    let db = TestDb::new("own_cancel_spelled");
+    spelled
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("SQLSTATE 57014")
+        .stderr_has("002_cancel.up.sql:2")
+        .stderr_has("cancels its own statement")
+        .stderr_lacks("another session")
+        .stderr_lacks("raise `migration.statement_timeout`");
 }
 
 /// `standard_conforming_strings = off` set for the database or the role would make the server
@@ -2708,7 +2787,7 @@ fn no_tx_calling(statement: &str) -> Project {
 
 /// The note of a termination the file does not show: both the statement (through a function)
 /// and another session or an administrator.
-const BOTH_WAYS: &str = "may call a function that terminates its own backend";
+const BOTH_WAYS: &str = "may terminate its own backend (pg_terminate_backend of its own pid";
 
 /// hse: a 57P01 while a no-transaction migration's statement ran a function terminating its
 /// own backend got no word that the statement may have done it (only the direct call was
@@ -2742,9 +2821,47 @@ fn a_function_terminating_its_own_backend_is_said_as_one_of_two_causes() {
                 .stderr_has("another session or an administrator")
                 .stderr_has("002_call.up.sql:4");
         } else {
-            run.stderr_has("a function it calls terminating its own backend");
+            run.stderr_has("terminating its own backend");
         }
         assert_eq!(ledger(&mut client), ["001"], "{}", run.dump());
+    }
+}
+
+/// hcn: a migration terminating its own backend through a pid it computes (`SELECT
+/// pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = pg_backend_pid()`, which C124
+/// cannot see), transactional or not: the error says both causes — the statement terminating
+/// its own backend (a computed pid, not only a function it calls) or another session or an
+/// administrator — and blames neither for sure. Several runs: the driver reads the server's
+/// FATAL, or only the closed socket.
+#[test]
+fn a_computed_pid_terminating_its_own_backend_is_said_as_one_of_two_causes() {
+    const COMPUTED: &str =
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = pg_backend_pid();";
+    let tx = Project::new();
+    tx.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_call",
+            &format!("CREATE TABLE t2 (id int);\n{COMPUTED}\n"),
+            "DROP TABLE t2;\n",
+        );
+    for (project, what) in [
+        (&tx, "transactional"),
+        (&no_tx_calling(COMPUTED), "no-transaction"),
+    ] {
+        for i in 0..2 {
+            let db = TestDb::new(&format!("own_pid_terminate{i}"));
+            let run = project.run_on(&db, &["migrate", "up"]);
+            run.code(exit::CONNECTION)
+                .stderr_lacks("ended its own session")
+                .stderr_lacks("may call a function");
+            if run.stderr.contains("SQLSTATE 57P01") {
+                run.stderr_has(BOTH_WAYS)
+                    .stderr_has("another session or an administrator");
+            } else {
+                run.stderr_has("terminating its own backend");
+            }
+            assert_eq!(ledger(&mut db.connect()), ["001"], "{what}: {}", run.dump());
+        }
     }
 }
 

@@ -532,8 +532,64 @@ pub(super) fn cancelled(
             None => return failure,
         }
     };
-    failure.error.help = Some(cancel_help(step, cancel_cause(in_force, elapsed)));
+    let cause = cancel_cause(in_force, elapsed);
+    let file = step.file();
+    let at = failure
+        .location
+        .as_ref()
+        .and_then(|at| statement_at_line(file, at.line));
+    failure.error.help = Some(match own_cancel(file, at) {
+        Some(own) if !matches!(cause, CancelCause::Timeout { .. }) => own_cancel_help(file, own),
+        _ => cancel_help(step, cause, at),
+    });
     failure
+}
+
+/// The index of `file`'s statement at `line` (the last one starting at or before it).
+fn statement_at_line(file: &SqlFile, line: u32) -> Option<usize> {
+    file.statements.iter().rposition(|s| s.line <= line)
+}
+
+/// How a statement of `file` is named: `statement 2 (path:4)` for `index`, else `a statement of
+/// path`.
+fn which_statement(file: &SqlFile, index: Option<usize>) -> String {
+    let path = crate::display::path(&file.path);
+    match index.and_then(|i| Some((i, file.statements.get(i)?))) {
+        Some((i, span)) => format!("statement {} ({path}:{})", i + 1, span.line),
+        None => format!("a statement of {path}"),
+    }
+}
+
+/// The statement of `file` (the one at `at`, or any when not known) calling
+/// `pg_cancel_backend(pg_backend_pid())` ([`crate::files::rules::cancels_own_statement`]).
+fn own_cancel(file: &SqlFile, at: Option<usize>) -> Option<usize> {
+    let (from, count) = match at {
+        Some(i) => (i, 1),
+        None => (0, file.statements.len()),
+    };
+    file.statements
+        .iter()
+        .enumerate()
+        .skip(from)
+        .take(count)
+        .find(|(_, s)| {
+            file.text
+                .get(s.range.clone())
+                .is_some_and(crate::files::rules::cancels_own_statement)
+        })
+        .map(|(i, _)| i)
+}
+
+/// The help of a statement of `file` (`index`) that cancels itself
+/// (`pg_cancel_backend(pg_backend_pid())`): the cause, never another session.
+fn own_cancel_help(file: &SqlFile, index: usize) -> String {
+    format!(
+        "{} cancels its own statement (pg_cancel_backend with pg_backend_pid as its argument), \
+         and every run of \
+         it fails the same way: remove that call (to stop a migration on purpose, RAISE \
+         EXCEPTION says why), then run {AGAIN}",
+        which_statement(file, Some(index))
+    )
 }
 
 /// The session's `statement_timeout` for migrations, the value `RESET` gives it (the run
@@ -550,15 +606,22 @@ fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
     )
 }
 
-/// The help of a cancelled migration statement, by its [`CancelCause`].
-fn cancel_help(step: &Step<'_>, cause: CancelCause) -> String {
+/// The help of a cancelled migration statement, by its [`CancelCause`]; `at`, the index of the
+/// statement cancelled when known. A cancel request is said the same by the server whoever
+/// sent it: another session, or the statement itself through a pid it computes or a function it
+/// calls (what the file does not show: [`own_cancel`] names what it does), so both are said.
+fn cancel_help(step: &Step<'_>, cause: CancelCause, at: Option<usize>) -> String {
     let raise = format!(
         "raise `migration.statement_timeout` / {}, or split the migration",
         crate::migrate::SQL_TIMEOUT_FLAGS[1]
     );
     let another = format!(
-        "another session cancelled it (pg_cancel_backend: an administrator, or a watchdog on \
-         long queries); find out who, then run {AGAIN}"
+        "the server cancelled it at a request (pg_cancel_backend), which does not say who \
+         asked: another session (an administrator, or a watchdog on long queries), or the \
+         migration itself — {} may cancel itself (pg_cancel_backend with its own pid: \
+         computed with pg_backend_pid, or in a function it calls), and then every run of it \
+         fails the same way; find out which, then run {AGAIN}",
+        which_statement(step.file(), at)
     );
     match cause {
         CancelCause::Timeout { limit, ours: true } => format!(
@@ -750,19 +813,16 @@ pub(crate) fn explain_session_end(
 /// statement of `file` ran (`running`, or any when not known) that does not itself call
 /// `pg_terminate_backend(pg_backend_pid())`: the server says the same whoever asked, so both
 /// are said — another session or an administrator (or a shutdown), or the statement through a
-/// function it calls (then every run ends the same way).
+/// pid it computes or a function it calls (then every run ends the same way).
 fn unattributed_termination(file: &SqlFile, running: Option<usize>) -> String {
-    let path = crate::display::path(&file.path);
-    let which = match running.and_then(|i| Some((i, file.statements.get(i)?))) {
-        Some((i, span)) => format!("statement {} ({path}:{})", i + 1, span.line),
-        None => format!("a statement of {path}"),
-    };
+    let which = which_statement(file, running);
     format!(
         "the server terminated the session (57P01), which does not say who asked: another \
          session or an administrator (pg_terminate_backend), a server shutdown, or the \
-         migration itself — {which} may call a function that terminates its own backend \
-         (pg_terminate_backend with pg_backend_pid as its argument), and then every run of it \
-         ends the same way; look for such a call in the functions it calls before running it again"
+         migration itself — {which} may terminate its own backend (pg_terminate_backend of its \
+         own pid: computed with pg_backend_pid, or in a function it calls), \
+         and then every run of it ends the same way; look for such a call in it and in the \
+         functions it calls before running it again"
     )
 }
 

@@ -13,7 +13,7 @@ mod syntax;
 #[cfg(feature = "db")]
 pub(crate) use do_block::{plpgsql_body, plpgsql_statements};
 #[cfg(feature = "db")]
-pub(crate) use own_backend_signal::ends_own_session;
+pub(crate) use own_backend_signal::{cancels_own_statement, ends_own_session};
 #[cfg(feature = "db")]
 pub(crate) use resets_timeouts::{
     idle_session_ended_by, timeouts_turned_off, Finding as TimeoutFinding,

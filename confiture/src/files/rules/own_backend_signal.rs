@@ -1,7 +1,7 @@
 //! C124 `own-backend-signal`: `pg_terminate_backend(pg_backend_pid())` ends the migration's own
 //! session, `pg_cancel_backend(pg_backend_pid())` cancels its own statement; and the one
-//! reading of such a call ([`ends_own_session`]), which the engine asks too when a session is
-//! lost (`db::apply::failure`).
+//! reading of such a call ([`ends_own_session`], [`cancels_own_statement`]), which the engine
+//! asks too when a session is lost or a statement cancelled (`db::apply::failure`).
 
 use super::lexer::Token;
 use super::{in_code, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
@@ -107,6 +107,21 @@ pub(crate) fn ends_own_session(sql: &str) -> bool {
         .filter(|t| !t.is_trivia())
         .collect();
     signal(&tokens, |s| s == Signal::Terminate).is_some()
+}
+
+/// Whether `sql`, one statement of a migration, calls `pg_cancel_backend(pg_backend_pid())`
+/// ([`signal`]): the statement cancels itself. What a cancelled statement (57014) that no
+/// `statement_timeout` explains is put down to, never another session. Conservative, as
+/// [`ends_own_session`]: a body's call counts whether or not it runs.
+#[cfg(feature = "db")]
+pub(crate) fn cancels_own_statement(sql: &str) -> bool {
+    if !(super::mentions(sql, Signal::Cancel.function()) && super::mentions(sql, OWN_PID)) {
+        return false;
+    }
+    let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    signal(&tokens, |s| s == Signal::Cancel).is_some()
 }
 
 /// The first call in `tokens` (one statement's, no trivia) or in the code they hold
@@ -227,6 +242,28 @@ mod tests {
             "-- pg_terminate_backend(pg_backend_pid())\nSELECT 1",
         ] {
             assert!(!super::ends_own_session(sql), "{sql}");
+        }
+    }
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn only_a_cancel_of_its_own_pid_cancels_the_statement() {
+        for sql in [
+            "SELECT pg_cancel_backend(pg_backend_pid());",
+            "select PG_CATALOG.pg_cancel_backend(pg_catalog.pg_backend_pid())",
+            "DO $$ BEGIN PERFORM pg_cancel_backend(pg_backend_pid()); END $$",
+            "DO $$ BEGIN EXECUTE 'SELECT pg_cancel_backend(pg_backend_pid())'; END $$",
+        ] {
+            assert!(super::cancels_own_statement(sql), "{sql}");
+        }
+        for sql in [
+            // A computed pid is not read: the engine names both causes then.
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            "SELECT pg_terminate_backend(pg_backend_pid())",
+            "SELECT 'pg_cancel_backend(pg_backend_pid())'",
+            "SELECT my.pg_cancel_backend(pg_backend_pid())",
+        ] {
+            assert!(!super::cancels_own_statement(sql), "{sql}");
         }
     }
 }
