@@ -184,7 +184,7 @@ pub fn listed<T>(list: &[T]) -> (&[T], usize) {
     (&list[..shown], list.len() - shown)
 }
 
-/// The one rule cutting a long value in a message (a rejected name, a source line): its first
+/// The one rule cutting a long value in a message (a rejected name): its first
 /// `max_chars` characters when it has more, `None` when it is shown whole. The caller marks the
 /// cut (`…`) and may say the length: a 1 MB line of a target list prints a line, not a megabyte.
 pub fn clip(text: &str, max_chars: usize) -> Option<&str> {
