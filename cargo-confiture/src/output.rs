@@ -598,12 +598,15 @@ impl Output {
     }
 }
 
-/// Line `n` (1-based) of the file at `path`, clipped for display; `None` when it cannot be read.
-/// Its lines are the diagnostics' ([`confiture::text::line_range`]: a lone CR ends one too).
+/// Line `n` (1-based) of the file at `path`, as [`render::diagnostic`] takes it (which cuts a
+/// long one); `None` when it cannot be read, or is no text
+/// ([`confiture::files::quotable_text`]: a file that is not UTF-8 or holds a NUL byte is shown
+/// by position only). Its lines are the diagnostics' ([`confiture::text::line_range`]: a lone
+/// CR ends one too).
 fn source_line(path: &Path, n: u32) -> Option<String> {
-    let bytes = std::fs::read(path).ok()?;
-    let line = confiture::text::line_range(&bytes, n)?;
-    Some(render::clip_source(&String::from_utf8_lossy(&bytes[line])))
+    let text = confiture::files::quotable_text(path)?;
+    let line = confiture::text::line_range(text.as_bytes(), n)?;
+    Some(render::source_text(&text[line]).to_string())
 }
 
 /// Every string in `value` rendered by `invocation` (its suggested commands completed).

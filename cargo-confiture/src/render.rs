@@ -265,11 +265,22 @@ fn marked_columns(d: &Diagnostic, src: &str) -> (usize, usize) {
 
 /// `src` as shown (control characters escaped, tabs as [`TAB`]), with how many terminal cells
 /// of it stand before column `from` and how many columns `from..to` take. Past the end of the
-/// line (a span on its newline) the carets stand after its last character.
+/// line (a span on its newline) the carets stand after its last character. A line longer than
+/// [`MAX_SOURCE_CHARS`] is shown as that many characters around column `from` ([`window`]),
+/// `…` marking each cut: the carets stay under what they mark, however far right it is.
 fn underline(src: &str, from: usize, to: usize) -> (String, usize, usize) {
     let mut shown = String::new();
     let (mut before, mut under) = (0, 0);
-    for (column, c) in (1..).zip(src.chars()) {
+    let (first, last) = window(src.chars().count(), from);
+    if first > 1 {
+        shown.push(CUT);
+        before += 1;
+    }
+    for (column, c) in (1..).zip(src.chars()).skip(first - 1) {
+        if column >= last {
+            shown.push(CUT);
+            break;
+        }
         let piece = if c == '\t' {
             std::borrow::Cow::Borrowed(TAB)
         } else {
@@ -320,15 +331,32 @@ fn cells(c: char) -> usize {
 /// The longest source line shown under a diagnostic, in characters.
 pub const MAX_SOURCE_CHARS: usize = 200;
 
-/// A source line cut to [`MAX_SOURCE_CHARS`].
-pub fn clip_source(line: &str) -> String {
-    // A byte-order mark is invisible and zero-width: it would shift the caret.
-    let line = confiture::text::without_bom(line);
-    let line = line.trim_end_matches(['\n', '\r']);
-    match confiture::display::clip(line, MAX_SOURCE_CHARS) {
-        Some(kept) => format!("{kept}…"),
-        None => line.to_string(),
+/// How many characters of a cut source line stand before the marked column, when there are
+/// that many: the caret is seen with what leads to it.
+const CONTEXT_CHARS: usize = MAX_SOURCE_CHARS / 4;
+
+/// What marks where a source line is cut.
+const CUT: char = '…';
+
+/// The columns (1-based, end exclusive) of a line of `length` characters shown under a
+/// diagnostic marking column `from`: the whole line up to [`MAX_SOURCE_CHARS`], else that
+/// many from [`CONTEXT_CHARS`] before `from` (fewer at the line's start, more when `from` is
+/// near its end): a one-line `INSERT` of 5 MB shows the part the diagnostic is about.
+fn window(length: usize, from: usize) -> (usize, usize) {
+    if length <= MAX_SOURCE_CHARS {
+        return (1, length + 1);
     }
+    let first = from.saturating_sub(CONTEXT_CHARS).max(1);
+    let first = first.min(length + 1 - MAX_SOURCE_CHARS);
+    (first, first + MAX_SOURCE_CHARS)
+}
+
+/// A source line as a diagnostic is given it: without a byte-order mark (invisible and
+/// zero-width: it would shift the caret) and without its line break. Cut to
+/// [`MAX_SOURCE_CHARS`] around what it marks when rendered ([`diagnostic`]), not here.
+pub fn source_text(line: &str) -> &str {
+    let line = confiture::text::without_bom(line);
+    line.trim_end_matches(['\n', '\r'])
 }
 
 #[cfg(test)]
@@ -373,7 +401,7 @@ mod tests {
             .lines()
             .nth(d.line.unwrap_or(1) as usize - 1)
             .unwrap_or("");
-        let rendered = diagnostic(&d, "p", Some(&clip_source(line)), &plain);
+        let rendered = diagnostic(&d, "p", Some(source_text(line)), &plain);
         rendered
             .lines()
             .skip(2)
@@ -600,11 +628,48 @@ mod tests {
     #[test]
     fn long_source_lines_are_clipped() {
         let long = "x".repeat(MAX_SOURCE_CHARS + 10);
-        let clipped = clip_source(&long);
-        assert_eq!(clipped.chars().count(), MAX_SOURCE_CHARS + 1);
-        assert!(clipped.ends_with('…'));
-        assert_eq!(clip_source("a\r\n"), "a");
-        assert_eq!(clip_source("\u{feff}SELECT 1;\n"), "SELECT 1;");
+        let rendered = carets(&long, 0..1);
+        let shown = rendered.lines().nth(1).unwrap_or_default();
+        assert_eq!(shown, format!("1 | {}…", "x".repeat(MAX_SOURCE_CHARS)));
+        assert_eq!(source_text("a\r\n"), "a");
+        assert_eq!(source_text("\u{feff}SELECT 1;\n"), "SELECT 1;");
+    }
+
+    /// A line cut for display shows the part around what the diagnostic marks, the carets
+    /// under it: at its start, in its middle, near its end, with wide characters before it
+    /// and a span running past the cut.
+    #[test]
+    fn a_cut_line_shows_the_window_around_its_carets() {
+        for (before, after, marked) in [
+            (10, 5_000, "nosuchcol"),
+            (2_500, 2_500, "nosuchcol"),
+            (5_000, 3, "nosuchcol"),
+            (MAX_SOURCE_CHARS - 5, 50, "nosuchcol"),
+            (5_000, 5_000, &*"y".repeat(MAX_SOURCE_CHARS * 2)),
+        ] {
+            for fill in ['x', '添'] {
+                let line = format!(
+                    "{}{marked}{}",
+                    fill.to_string().repeat(before),
+                    "z".repeat(after)
+                );
+                let at = line.find(marked).unwrap_or_default();
+                let rendered = carets(&line, at..at + marked.len());
+                let lines: Vec<&str> = rendered.lines().collect();
+                let (shown, under) = (lines[1], lines[2]);
+                assert!(shown.chars().count() <= MAX_SOURCE_CHARS + 6, "{shown}");
+                assert!(shown.contains("…"), "{shown}");
+                // The caret's terminal cell is the marked text's first.
+                let caret = text_width(&under[..under.find('^').unwrap_or_default()]);
+                let start = shown.find(&marked[..3]).expect("the marked text is shown");
+                assert_eq!(caret, text_width(&shown[..start]), "{shown}\n{under}");
+                assert!(under.trim_end().ends_with('^'), "{under}");
+                assert!(
+                    text_width(under.trim_end()) <= text_width(shown),
+                    "{shown}\n{under}"
+                );
+            }
+        }
     }
 
     #[test]

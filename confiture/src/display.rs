@@ -85,10 +85,28 @@ pub fn migration_id(version: &str, name: &str) -> String {
     }
 }
 
-/// Prose that may span lines (a message, a help line, SQL): newlines and tabs are kept, every
-/// other control character is escaped.
+/// Prose that may span lines (a message, a help line, SQL): tabs are kept, every line break
+/// ([`crate::text::is_line_break`]: a LF, a CRLF, a lone CR) is written as a newline — a
+/// file's CRLF lines are shown as lines, not with a `\r` at their end — and every other
+/// control character is escaped.
 pub fn escape_prose(text: &str) -> Cow<'_, str> {
-    escape_where(text, |c| is_hazard(c) && c != '\n' && c != '\t')
+    let keep = |c| is_hazard(c) && c != '\n' && c != '\t';
+    if !text.contains('\r') {
+        return escape_where(text, keep);
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut start = 0;
+    for (at, _) in text.match_indices('\r') {
+        out.push_str(&escape_where(&text[start..at], keep));
+        // A CRLF's CR goes (its LF follows); a lone CR ends a line as a LF does.
+        if crate::text::is_line_break(bytes, at) {
+            out.push('\n');
+        }
+        start = at + 1;
+    }
+    out.push_str(&escape_where(&text[start..], keep));
+    Cow::Owned(out)
 }
 
 /// `1 migration`, `2 migrations`: a count and its noun, the one rule for every message (never
@@ -175,7 +193,7 @@ pub fn listed<T>(list: &[T]) -> (&[T], usize) {
     (&list[..shown], list.len() - shown)
 }
 
-/// The one rule cutting a long value in a message (a rejected name, a source line): its first
+/// The one rule cutting a long value in a message (a rejected name): its first
 /// `max_chars` characters when it has more, `None` when it is shown whole. The caller marks the
 /// cut (`…`) and may say the length: a 1 MB line of a target list prints a line, not a megabyte.
 pub fn clip(text: &str, max_chars: usize) -> Option<&str> {
@@ -385,6 +403,21 @@ mod tests {
             escape_prose("line 1\n\tline 2\x1b]0;x\x07"),
             "line 1\n\tline 2\\x1b]0;x\\x07"
         );
+    }
+
+    /// Prose shows its lines as lines whatever ends them, as `text::is_line_break` ends them:
+    /// a CRLF file's SQL (`migrate up --dry-run`) has no `\r` at the end of every line, a lone
+    /// CR ends a line rather than drawing what follows over it.
+    #[test]
+    fn prose_lines_are_shown_without_their_line_terminator() {
+        for (text, shown) in [
+            ("SELECT 1;\r\nSELECT 2;\r\n", "SELECT 1;\nSELECT 2;\n"),
+            ("a\rb\r\nc\n\rd\r", "a\nb\nc\n\nd\n"),
+            ("\r\r\n\x1b\r", "\n\n\\x1b\n"),
+            ("plain\nlines\n", "plain\nlines\n"),
+        ] {
+            assert_eq!(escape_prose(text), shown, "{text:?}");
+        }
     }
 
     #[test]

@@ -627,19 +627,14 @@ fn sql_files(dir: &Path) -> Result<Vec<SchemaFile>, Error> {
             continue;
         }
         let path = entry.into_path();
-        if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            let error = crate::files::NOT_A_REGULAR_FILE;
-            unreadable.push(crate::files::unreadable_schema_file(&path, error));
-            continue;
-        }
-        match std::fs::read(&path).map(String::from_utf8) {
+        // Read as a migration file is: no FIFO, no file of the system (`/proc/self/environ`).
+        match crate::files::read_sql_file(&path).map(String::from_utf8) {
             Ok(Ok(sql)) => files.push(SchemaFile::new(path, sql)),
             Ok(Err(_)) => {
                 let error = "it is not UTF-8 text";
                 unreadable.push(crate::files::unreadable_schema_file(&path, error));
             }
-            Err(e) => {
-                let error = e.to_string();
+            Err(error) => {
                 unreadable.push(crate::files::unreadable_schema_file(&path, &error));
             }
         }

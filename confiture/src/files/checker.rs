@@ -506,8 +506,9 @@ fn unreadable(path: &Path, error: &str) -> Diagnostic {
     let message = format!("cannot read `{shown}`: {error}");
     // One help for every reason (the reason is words, never decided on): each shape's fix.
     let help = "make it a readable file: fix its permissions or the symbolic link; a directory, \
-                a FIFO or a device in a migration's place is no migration file: put the \
-                migration's file there instead; remove it only if it is no migration: an \
+                a FIFO, a device or a file the system makes (under `/proc`, `/sys` or `/dev`) \
+                in a migration's place is no migration file: put the migration's file there \
+                instead; remove it only if it is no migration: an \
                 applied migration's files must stay"
         .to_string();
     diagnostic(&UNREADABLE_FILE, path, None, message, help)

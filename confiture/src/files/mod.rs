@@ -684,7 +684,16 @@ fn read_dir_inspecting(
         };
         let (is_dir, is_file) = if file_type.is_symlink() {
             match fs::metadata(&path) {
-                Ok(meta) => (meta.is_dir(), meta.is_file()),
+                Ok(meta) => {
+                    // A migration's link into `/proc`, `/sys` or `/dev`
+                    // (`/proc/self/environ`): refused, never read.
+                    let migration = is_sql || name::is_python_migration_name(&file_name);
+                    if let Some(error) = migration.then(|| system_link(&path)).flatten() {
+                        entries.push(Entry::Unreadable { path, error });
+                        continue;
+                    }
+                    (meta.is_dir(), meta.is_file())
+                }
                 // A link that cannot be followed is refused only if it could be a migration
                 // file, `.sql` or confiture (Python)'s `.py`: a broken `notes.md` is left out,
                 // as a readable one is.
@@ -756,6 +765,84 @@ pub(crate) fn unreadable_link(path: &Path, err: &io::Error) -> String {
 /// and no regular file (a FIFO, a socket, a device) is not read: reading a FIFO would block
 /// forever.
 pub(crate) const NOT_A_REGULAR_FILE: &str = "it is not a regular file";
+
+/// The directories whose files the system makes, not a person: the process's environment
+/// (`/proc/self/environ`), the kernel's state (`/sys`), devices (`/dev`). A migration file is
+/// never read there, whatever leads to it: its text could be a secret that a diagnostic quotes
+/// (a hostile change's link `002_x.up.sql -> /proc/self/environ` would print a CI job's
+/// environment). [`system_link`] refuses a link that resolves under one, [`open_regular`] a
+/// file opened on the file system of one.
+const SYSTEM_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// Why the migration file at `path`, a symbolic link, is not read: it resolves under one of
+/// the [`SYSTEM_DIRS`]. `None` for a link to anywhere else (a monorepo's shared migration),
+/// which is read as its target.
+fn system_link(path: &Path) -> Option<String> {
+    let resolved = fs::canonicalize(path).ok()?;
+    let dir = SYSTEM_DIRS.iter().find(|dir| resolved.starts_with(dir))?;
+    let to = fs::read_link(path).map_or_else(
+        |_| crate::display::path_text(&resolved).into_owned(),
+        |to| crate::display::path_text(&to).into_owned(),
+    );
+    Some(format!(
+        "it is a symbolic link to `{to}`, a file the system makes (under `{dir}`), not a \
+         migration: it is never read"
+    ))
+}
+
+/// Which of the [`SYSTEM_DIRS`] holds the file system of the opened file described by `meta`
+/// (its device): `/proc/self/environ` reached by any path — a link to a link, a migrations
+/// directory that is one, a swap after the listing. A system directory on the root's own file
+/// system (no `/proc` mounted) is none: its device would be every file's. The devices are
+/// asked once per process.
+#[cfg(unix)]
+fn on_system_file_system(meta: &fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::MetadataExt;
+    static DEVICES: std::sync::OnceLock<Vec<(u64, &'static str)>> = std::sync::OnceLock::new();
+    let devices = DEVICES.get_or_init(|| {
+        let root = fs::metadata("/").map(|m| m.dev()).ok();
+        (SYSTEM_DIRS.iter())
+            .filter_map(|&dir| {
+                let dev = fs::metadata(dir).ok()?.dev();
+                (Some(dev) != root).then_some((dev, dir))
+            })
+            .collect()
+    });
+    let dev = meta.dev();
+    devices.iter().find(|(d, _)| *d == dev).map(|(_, dir)| *dir)
+}
+
+#[cfg(not(unix))]
+fn on_system_file_system(_: &fs::Metadata) -> Option<&'static str> {
+    None
+}
+
+/// The bytes of a `.sql` file no listing of [`read_dir`] saw (`drift --schema-dir`'s, walked),
+/// refused as a migration file is: a symbolic link into the [`SYSTEM_DIRS`], what is no regular
+/// file, a file on the system's file systems ([`open_regular`]). `Err` is why, in the words
+/// of [`crate::files::UnreadableFile::error`].
+#[cfg(feature = "db")]
+pub(crate) fn read_sql_file(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_symlink());
+    if let Some(error) = is_link.then(|| system_link(path)).flatten() {
+        return Err(error);
+    }
+    read_bytes(path, &mut vec![0u8; READ_BUFFER])
+}
+
+/// The text of the migration file at `path` for a diagnostic to quote its lines, read again as
+/// the directory read it (`open_regular`: no FIFO, no file of the system); `None` when it
+/// cannot be read or is no text: not UTF-8 (rule `C009`) or holding a NUL byte (rule `C015`).
+/// A file that is no text is shown by position only — its bytes could be anything, a binary
+/// dump, the process's environment — and no line of it is ever printed. The CLI's one reader
+/// of a diagnostic's source line.
+pub fn quotable_text(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_regular(path).ok()?.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    (!text.contains('\0')).then_some(text)
+}
 
 /// Why a `.sql` entry that is a directory (`002_x.up.sql/`) is not read.
 const IS_A_DIRECTORY: &str = "it is a directory, not a file";
@@ -863,7 +950,9 @@ fn read_bytes(path: &Path, buffer: &mut [u8]) -> std::result::Result<Vec<u8>, St
 /// saw a regular file, but a FIFO may have taken its place since, and opening a FIFO for
 /// reading waits for a writer, for ever. On Unix the file is opened without blocking
 /// (`O_NONBLOCK`: no effect on reading a regular file) and the opened file's own type decides
-/// (`fstat`), so no swap between a look and the open can slip through. Only migration files:
+/// (`fstat`), so no swap between a look and the open can slip through. A file on the file
+/// system of `/proc`, `/sys` or `/dev` ([`on_system_file_system`]) is refused too, from the
+/// same `fstat`: never read, whatever path led to it. Only migration files:
 /// an environment file may be a FIFO on purpose (`-c <(sops -d f.yaml)`, `config::file`).
 fn open_regular(path: &Path) -> std::result::Result<fs::File, String> {
     let mut options = fs::OpenOptions::new();
@@ -880,6 +969,12 @@ fn open_regular(path: &Path) -> std::result::Result<fs::File, String> {
     }
     if !meta.is_file() {
         return Err(NOT_A_REGULAR_FILE.to_string());
+    }
+    if let Some(dir) = on_system_file_system(&meta) {
+        return Err(format!(
+            "it is a file the system makes (on the file system of `{dir}`), not a migration: \
+             it is never read"
+        ));
     }
     Ok(file)
 }
@@ -1286,6 +1381,107 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// hd2: a migration file linked to `/proc/self/environ` was read, and its NUL byte's C015
+    /// quoted its line: the process's environment, secrets included, printed by `lint` in a
+    /// CI job. A migration's link that resolves under `/proc`, `/sys` or `/dev` — directly, by
+    /// a chain of links, by a `/proc/self/...` path — is refused before reading (C010, the
+    /// migration `unreadable`), and a file opened on their file systems by any path is too; a
+    /// link to a regular file elsewhere (a monorepo's shared migration) is read as before.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_migration_linked_into_the_system_directories_is_never_read() {
+        let tmp = confiture_test_support::TempDir::new("files_system_link");
+        let dir = tmp.path.join("migrations");
+        fs::create_dir(&dir).unwrap();
+        let shared = tmp.path.join("shared.sql");
+        fs::write(&shared, "SELECT 1;\n").unwrap();
+        let link = |name: &str, to: &Path| {
+            std::os::unix::fs::symlink(to, dir.join(name)).unwrap();
+            fs::write(dir.join(name.replace(".up.", ".down.")), "SELECT 1;\n").unwrap();
+        };
+        link("001_shared.up.sql", &shared);
+        link("002_env.up.sql", Path::new("/proc/self/environ"));
+        link("003_status.up.sql", Path::new("/proc/self/status"));
+        link("004_kernel.up.sql", Path::new("/sys/kernel/uevent_seqnum"));
+        let hop = tmp.path.join("hop");
+        std::os::unix::fs::symlink("/proc/self/environ", &hop).unwrap();
+        link("005_hop.up.sql", &hop);
+        link("006_fd.up.sql", Path::new("/dev/stdin"));
+        let entries = read_dir(&dir).unwrap();
+        let unreadable: Vec<(String, &str)> = (entries.iter())
+            .filter_map(|e| match e {
+                Entry::Unreadable { path, error } => Some((
+                    path.file_name()?.to_string_lossy().into_owned(),
+                    error.as_str(),
+                )),
+                _ => None,
+            })
+            .collect();
+        let names: Vec<&str> = unreadable.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names.iter().filter(|n| n.ends_with(".up.sql")).count(),
+            5,
+            "{unreadable:?}"
+        );
+        assert!(!names.contains(&"001_shared.up.sql"), "{unreadable:?}");
+        for (name, error) in &unreadable {
+            assert!(
+                error.contains("never read") || error.contains("not a regular file"),
+                "{name}: {error}"
+            );
+        }
+        assert!(
+            unreadable
+                .iter()
+                .any(|(_, e)| e.contains("symbolic link to `/proc/self/environ`")),
+            "{unreadable:?}"
+        );
+        let read = (entries.iter()).any(|e| matches!(e, Entry::File { path, bytes } if path.ends_with("001_shared.up.sql") && bytes == b"SELECT 1;\n"));
+        assert!(
+            read,
+            "a link to a regular file elsewhere is read: {entries:?}"
+        );
+        // The open itself refuses a file of those file systems, whatever path names it.
+        for path in [
+            "/proc/self/environ",
+            "/proc/self/cmdline",
+            "/sys/kernel/uevent_seqnum",
+        ] {
+            match read_file(PathBuf::from(path), &mut [0u8; 64]) {
+                Entry::Unreadable { error, .. } => assert!(error.contains("never read"), "{error}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+
+    /// hd2: a diagnostic quoted a line of any file, `\x00` escapes and all: a file that is
+    /// not text (not UTF-8, a NUL byte) is shown by position only, a text file's lines are
+    /// quoted, a FIFO or a file of the system is not even read.
+    #[cfg(unix)]
+    #[test]
+    fn only_text_is_quotable() {
+        let tmp = confiture_test_support::TempDir::new("files_quotable");
+        let file = |name: &str, bytes: &[u8]| {
+            let path = tmp.path.join(name);
+            fs::write(&path, bytes).unwrap();
+            path
+        };
+        assert_eq!(
+            quotable_text(&file("a.sql", "SELECT 'é';\r\n".as_bytes())).as_deref(),
+            Some("SELECT 'é';\r\n")
+        );
+        assert_eq!(
+            quotable_text(&file("b.sql", b"SECRET=x\0SELECT 1;\n")),
+            None
+        );
+        assert_eq!(
+            quotable_text(&file("c.sql", b"SELECT '\xff secret';\n")),
+            None
+        );
+        assert_eq!(quotable_text(Path::new("/proc/self/status")), None);
+        assert_eq!(quotable_text(&tmp.path.join("missing.sql")), None);
     }
 
     /// hxf: a directory named like a confiture (Python) migration (`002_b.py/`) was taken for a

@@ -15,6 +15,7 @@ mod cli_cargo_config;
 mod cli_concurrency;
 mod cli_drift_tenants;
 mod cli_engine;
+mod cli_file_text;
 mod cli_generate;
 mod cli_history;
 mod cli_interrupt;

@@ -313,9 +313,6 @@ pub(crate) fn cut_holds(file: &SqlFile) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Piece {
     pub range: Range<usize>,
-    /// Line and column where the piece starts.
-    pub start_line: u32,
-    pub start_column: u32,
     /// Line of the statement's first token: what a failure names.
     pub line: u32,
     /// Ends with its statement's `;`.
@@ -340,7 +337,6 @@ pub(super) fn pieces(file: &SqlFile, last_too: bool) -> Option<Vec<Piece>> {
     if statements.len() < 2 && !(last_too && statements.len() == 1) {
         return None;
     }
-    let mut locator = crate::text::Locator::new(text);
     let last = statements.len() - 1;
     let mut start = 0;
     let mut pieces = Vec::with_capacity(statements.len());
@@ -350,15 +346,8 @@ pub(super) fn pieces(file: &SqlFile, last_too: bool) -> Option<Vec<Piece>> {
         } else {
             stmt.range.end
         };
-        let (start_line, start_column) = if start == 0 {
-            (1, 1)
-        } else {
-            locator.line_col(start)
-        };
         pieces.push(Piece {
             range: start..end,
-            start_line,
-            start_column,
             line: stmt.line,
             terminated: stmt.terminated,
         });

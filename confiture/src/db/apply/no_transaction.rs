@@ -530,24 +530,10 @@ pub(super) fn run_statements(
     }
     let count = file.statements.len();
     for (index, span) in file.statements.iter().enumerate() {
-        // A byte-order mark goes with the first statement: the script leaves it out of the
-        // SQL and counts it in columns.
-        let from = if span.range.start == crate::text::bom_len(&file.text) {
-            0
-        } else {
-            span.range.start
-        };
-        let Some(text) = file.text.get(from..span.range.end) else {
-            continue;
-        };
-        // Its column as a diagnostic's: a statement may start mid-line.
-        let column = if from == 0 {
-            1
-        } else {
-            crate::text::line_col(&file.text, from).1
-        };
+        // Its line and column are found from its place in the file: a statement may start
+        // mid-line, the first after a byte-order mark (never sent).
         let mut script = Script::new();
-        script.push_statement(file, text, span.line, column);
+        script.push_statement(file, span.range.clone());
         let sent_at = Instant::now();
         let sent = notices.collect(|| settings.send(|| script.send_alone(client)));
         let Some(sent) = sent else {

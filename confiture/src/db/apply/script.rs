@@ -278,10 +278,9 @@ pub(super) struct Body<'a> {
     /// Byte range of the body in the message.
     bytes: Range<usize>,
     file: &'a SqlFile,
-    /// The file line the body's first character is on.
-    first_line: u32,
-    /// The file column the body's first character is at.
-    first_column: u32,
+    /// The byte offset in its file's text of the body's first byte: where a position in the
+    /// body is in the file, whose line and column [`crate::text::line_col`] counts.
+    file_start: usize,
     /// The step (see [`Script::begin_step`]) the body belongs to.
     step: usize,
     /// The index in its file's statements of the one statement the body is, when it is one
@@ -376,26 +375,19 @@ impl<'a> Script<'a> {
         self.chars += s.chars().count();
     }
 
-    /// Appends text from `file` (the whole body, or one statement starting at `first_line`),
-    /// then `\n;\n`: the newline ends a trailing `-- comment` that would otherwise swallow the
+    /// Appends the text of `file` from byte `from` to its end (the whole body: 0), then
+    /// `\n;\n`: the newline ends a trailing `-- comment` that would otherwise swallow the
     /// terminator and whatever we append next.
-    pub fn push_body(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
-        self.push_file_text(file, text, first_line);
+    pub fn push_body(&mut self, file: &'a SqlFile, from: usize) {
+        self.push_file_text(file, from..file.text.len());
         self.push_raw("\n;\n");
     }
 
-    /// Appends one statement of `file` as is, starting at `first_line`, `first_column` (a
-    /// statement may start mid-line, after the one before it): sent alone, it must stay a
-    /// single statement (two would make an implicit transaction block, which
-    /// `CREATE INDEX CONCURRENTLY` refuses).
-    pub fn push_statement(
-        &mut self,
-        file: &'a SqlFile,
-        text: &str,
-        first_line: u32,
-        first_column: u32,
-    ) {
-        self.push_file_text_at(file, text, first_line, first_column);
+    /// Appends one statement of `file`, its bytes `range`, as is (a statement may start
+    /// mid-line, after the one before it): sent alone, it must stay a single statement (two
+    /// would make an implicit transaction block, which `CREATE INDEX CONCURRENTLY` refuses).
+    pub fn push_statement(&mut self, file: &'a SqlFile, range: Range<usize>) {
+        self.push_file_text(file, range);
     }
 
     /// Appends a transactional migration's whole body like [`Script::push_body`], with a
@@ -411,12 +403,11 @@ impl<'a> Script<'a> {
         last_too: bool,
     ) -> Option<usize> {
         let Some(pieces) = pieces(file, last_too) else {
-            self.push_body(file, &file.text, 1);
+            self.push_body(file, 0);
             return None;
         };
         for (k, piece) in pieces.iter().enumerate() {
-            let text = &file.text[piece.range.clone()];
-            self.push_file_text_at(file, text, piece.start_line, piece.start_column);
+            self.push_file_text(file, piece.range.clone());
             if let Some(body) = self.bodies.last_mut() {
                 body.statement = Some(k);
             }
@@ -568,24 +559,13 @@ impl<'a> Script<'a> {
         })
     }
 
-    fn push_file_text(&mut self, file: &'a SqlFile, text: &str, first_line: u32) {
-        self.push_file_text_at(file, text, first_line, 1);
-    }
-
-    /// Appends text of `file` that starts at `first_line`, `first_column`.
-    fn push_file_text_at(
-        &mut self,
-        file: &'a SqlFile,
-        text: &str,
-        first_line: u32,
-        first_column: u32,
-    ) {
+    /// Appends the bytes `range` of `file`'s text. A position in them is mapped back to the
+    /// file by their offset there ([`Body::location`]).
+    fn push_file_text(&mut self, file: &'a SqlFile, range: Range<usize>) {
         // A byte-order mark is part of the checksum, not of the SQL: the server would read it
         // as part of an identifier.
-        let (text, first_column) = match text.strip_prefix('\u{feff}') {
-            Some(rest) => (rest, first_column + 1),
-            None => (text, first_column),
-        };
+        let start = range.start.max(crate::text::bom_len(&file.text));
+        let text = file.text.get(start..range.end).unwrap_or_default();
         let start_chars = self.chars;
         let start_bytes = self.text.len();
         self.push_raw(text);
@@ -593,8 +573,7 @@ impl<'a> Script<'a> {
             chars: start_chars..self.chars,
             bytes: start_bytes..self.text.len(),
             file,
-            first_line,
-            first_column,
+            file_start: start,
             step: self.steps.len().saturating_sub(1),
             statement: None,
         });
@@ -654,24 +633,16 @@ fn label_name(file: &SqlFile) -> String {
 }
 
 impl Body<'_> {
+    /// The file, line and column of the character `char_offset` of the body's `body_text`: its
+    /// offset in the file, located by [`crate::text::line_col`], the one count of lines and
+    /// columns (a byte-order mark takes no column, a lone CR ends a line, a CRLF once), the
+    /// linter's and the server's.
     fn location(&self, body_text: &str, char_offset: usize) -> Location {
-        // Lines end as the server and the linter end them (`text::is_line_break`: a lone CR
-        // too, a CRLF once).
-        let bytes = body_text.as_bytes();
         let at = (body_text.char_indices().nth(char_offset)).map_or(body_text.len(), |(at, _)| at);
-        let breaks = crate::text::count_line_breaks(bytes, 0..at);
-        let column = match breaks {
-            0 => body_text[..at].chars().count() as u32 + self.first_column,
-            _ => {
-                body_text[crate::text::line_start(bytes, at)..at]
-                    .chars()
-                    .count() as u32
-                    + 1
-            }
-        };
+        let (line, column) = crate::text::line_col(&self.file.text, self.file_start + at);
         Location {
             path: self.file.path.clone(),
-            line: self.first_line + breaks as u32,
+            line,
             column,
         }
     }
@@ -697,7 +668,7 @@ mod tests {
         let file = sql_file("-- héllo wörld\nCREATE TABLE a ();\n  CREAT TABLE b ();\n");
         let mut script = Script::new();
         script.push_sql("BEGIN; SET LOCAL lock_timeout = '5000ms'; -- prelude with ünïcode");
-        script.push_body(&file, &file.text, 1);
+        script.push_body(&file, 0);
         script.push_sql("INSERT INTO t VALUES (1);");
         let loc = script
             .locate(&ErrorPosition::Original(position(&script, "CREAT TABLE b")))
@@ -722,7 +693,7 @@ mod tests {
             let file = sql_file(text);
             let mut script = Script::new();
             script.push_sql("BEGIN;");
-            script.push_body(&file, &file.text, 1);
+            script.push_body(&file, 0);
             let loc = script
                 .locate(&ErrorPosition::Original(position(&script, "CREAT TABLE b")))
                 .unwrap();
@@ -735,7 +706,7 @@ mod tests {
         let file = sql_file("SELECT 1;");
         let mut script = Script::new();
         script.push_sql("BEGIN;");
-        script.push_body(&file, &file.text, 1);
+        script.push_body(&file, 0);
         script.push_sql("INSERT INTO t VALUES (1);");
         assert_eq!(
             script.locate(&ErrorPosition::Original(position(&script, "INSERT"))),
@@ -751,7 +722,7 @@ mod tests {
         let file = sql_file("SELECT 1;\n\nCREATE INDEX CONCURRENTLY i\n  ON t (nope);\n");
         let start = file.text.find("CREATE").unwrap();
         let mut script = Script::new();
-        script.push_body(&file, &file.text[start..], 3);
+        script.push_body(&file, start);
         let loc = script
             .locate(&ErrorPosition::Original(position(&script, "nope")))
             .unwrap();
@@ -764,7 +735,7 @@ mod tests {
         let file = sql_file(text);
         let mut script = Script::new();
         script.push_sql("BEGIN;");
-        script.push_body(&file, &file.text, 1);
+        script.push_body(&file, 0);
         let query = "\nSELECT 1;\nSELEC 2;\n".to_string();
         let position = query.find("SELEC 2").unwrap() as u32 + 1;
         let loc = script
@@ -773,14 +744,61 @@ mod tests {
         assert_eq!((loc.line, loc.column), (3, 1));
     }
 
+    /// A byte-order mark is not sent, and takes no column: the failure's `file:1:1` is the
+    /// linter's (`Span`, `text::line_col`), not one to the right of it.
     #[test]
-    fn a_byte_order_mark_is_not_sent_and_columns_still_count_it() {
+    fn a_byte_order_mark_is_not_sent_and_takes_no_column() {
         let file = sql_file("\u{feff}CREAT TABLE a ();\n");
         let mut script = Script::new();
-        script.push_body(&file, &file.text, 1);
+        script.push_body(&file, 0);
         assert!(script.text().starts_with("CREAT"));
         let loc = script.locate(&ErrorPosition::Original(1)).unwrap();
-        assert_eq!((loc.line, loc.column), (1, 2));
+        assert_eq!((loc.line, loc.column), (1, 1));
+    }
+
+    /// Every server position in a file's text — sent whole, cut by statement markers, or one
+    /// statement alone (a no-transaction file's) — is the file's line and column as
+    /// `text::line_col` counts them, the linter's: with a byte-order mark, CRLF and lone CR
+    /// line endings, characters of several bytes, statements starting mid-line.
+    #[test]
+    fn every_position_is_located_as_the_linter_locates_it() {
+        for text in [
+            "\u{feff}SELECT nosuchcol FROM pg_class;\n",
+            "\u{feff}SELECT 1; SELECT 'é';\r\n  SELECT 2;\rSELECT x -- no semicolon",
+            "SELECT 'ü'; SELECT 2;\n\n  CREATE INDEX i ON t (c);\r\nSELECT 3;",
+            "\u{feff}\u{feff}SELECT 1;",
+        ] {
+            let file = sql_file(text);
+            let expected = |at: usize| crate::text::line_col(&file.text, at);
+            let mut ways: Vec<Script<'_>> = Vec::new();
+            let mut whole = Script::new();
+            whole.push_sql("BEGIN; -- ours, with ünïcode");
+            whole.push_body(&file, 0);
+            ways.push(whole);
+            let mut marked = Script::new();
+            marked.push_marked_body(&file, "7_0", false);
+            ways.push(marked);
+            for span in &file.statements {
+                let mut alone = Script::new();
+                alone.push_statement(&file, span.range.clone());
+                ways.push(alone);
+            }
+            for script in &ways {
+                // Each body's characters, found in the script, are where the file has them.
+                for body in &script.bodies {
+                    let sent = &script.text[body.bytes.clone()];
+                    for (k, (at, _)) in sent.char_indices().enumerate() {
+                        let position = (body.chars.start + k + 1) as u32;
+                        let loc = script.locate(&ErrorPosition::Original(position)).unwrap();
+                        assert_eq!(
+                            (loc.line, loc.column),
+                            expected(body.file_start + at),
+                            "{text:?} at {at} of {sent:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -800,7 +818,11 @@ mod tests {
                 .locate(&ErrorPosition::Original(position(&script, needle)))
                 .map(|l| (l.line, l.column))
         };
-        assert_eq!(at("SELECT 1"), Some((1, 2)));
+        assert_eq!(
+            at("SELECT 1"),
+            Some((1, 1)),
+            "a byte-order mark takes no column"
+        );
         assert_eq!(at("SELECT 2"), Some((2, 3)));
         assert_eq!(at("CREAT"), Some((3, 1)));
         assert_eq!(
@@ -910,7 +932,7 @@ mod tests {
         }
         // A small script, or one without markers, is one message.
         let mut unmarked = Script::new();
-        unmarked.push_body(&file, &file.text, 1);
+        unmarked.push_body(&file, 0);
         assert_eq!(unmarked.messages().len(), 1);
     }
 
@@ -965,7 +987,7 @@ mod tests {
         for f in [&a, &b, &c] {
             script.begin_step();
             script.push_sql("BEGIN;");
-            script.push_body(f, &f.text, 1);
+            script.push_body(f, 0);
             script.push_sql("COMMIT;");
         }
         let all = 0..script.text().len();

@@ -161,7 +161,11 @@ migration, so it is an error rather than skipped; a broken link is named with wh
 Only an entry named like a migration file (a `.sql` file's, or confiture (Python)'s \
 `<VERSION>_<NAME>.py`) can be refused: a broken `notes.md` link or an editor's `.#001_a.up.sql` lock link is ignored, as \
 the same name is when it is a readable file (rule C006). Fix the permissions or the link, or put \
-the migration's file in place of a directory, FIFO or device; remove the \
+the migration's file in place of a directory, FIFO or device. A symbolic link that resolves \
+under `/proc`, `/sys` or `/dev`, or a file on their file systems, is refused before it is read: \
+such a file is the system's (`/proc/self/environ` is the process's environment, secrets \
+included), never a migration, and a diagnostic would quote it; a link to a regular file \
+elsewhere is read as its target. Remove the \
 entry only if it is no migration: an applied migration whose file is removed is `missing`, and \
 `reinit` would forget that it ran (`migrate status` shows a migration whose files cannot be read \
 as `unreadable`).",
