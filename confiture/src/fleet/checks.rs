@@ -116,9 +116,11 @@ impl Fleet {
         let reached_first = std::sync::Mutex::new(vec![None; representatives.len()]);
         let connections = crate::verify::CONNECTIONS_AT_ONCE;
         let scheduled = self.schedule(&representatives, connections, progress, |target, _, _| {
+            // By value: the target a worker runs is a copy (its own wait watch,
+            // `Fleet::work`), never the list's. Equal targets are one server's, one group.
             let group = representatives
                 .iter()
-                .position(|(_, t)| std::ptr::eq(*t, target))
+                .position(|(_, t)| *t == target)
                 .unwrap_or_default();
             let claim = &claims[group];
             let mut migrator = self.migrator(target, &files);

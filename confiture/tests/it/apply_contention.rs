@@ -34,7 +34,23 @@ fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
     other
         .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
         .unwrap();
+    // Released once the run has waited for the lock, and past its 200 ms lock_timeout: a
+    // release at a fixed 500 ms came before the run's first attempt on a loaded machine.
+    let mut watch = db.client();
     let release = std::thread::spawn(move || {
+        let started = Instant::now();
+        while !watch
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation \
+                 WHERE c.relname = 'busy' AND NOT l.granted)",
+                &[],
+            )
+            .unwrap()
+            .get::<_, bool>(0)
+        {
+            assert!(started.elapsed() < Duration::from_secs(120), "never waited");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::thread::sleep(Duration::from_millis(500));
         other.batch_execute("COMMIT").unwrap();
     });
