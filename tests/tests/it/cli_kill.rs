@@ -1776,3 +1776,129 @@ fn a_marker_older_than_the_lock_holders_session_stays_interrupted() {
         .code(exit::DIVERGED);
     drop(holder);
 }
+
+/// A project whose no-transaction `002_ix` builds `big_h_idx` on `big` (`001_big`), applied
+/// through 001, and a session whose open transaction wrote to `big`: the build makes its
+/// INVALID index, then waits for that writer.
+fn index_build_held(db: &TestDb) -> (Project, postgres::Client) {
+    let project = Project::new();
+    project
+        .migration(
+            "001_big",
+            "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n",
+            "DROP TABLE big;\n",
+        )
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_h_idx ON big (h);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_h_idx;\n",
+        );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut writer = db.connect();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
+        .expect("an open writer");
+    (project, writer)
+}
+
+/// Whether `big_h_idx` exists and is INVALID.
+fn big_h_idx_invalid(db: &TestDb) -> bool {
+    db.connect()
+        .query_opt(
+            "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.big_h_idx') \
+             AND NOT indisvalid",
+            &[],
+        )
+        .expect("read pg_index")
+        .is_some()
+}
+
+/// The help of `run`'s error (text) from its `help:` line on.
+fn help_of(run: &confiture_tests::Run) -> String {
+    let stderr = &run.stderr;
+    stderr
+        .find("help:")
+        .map(|at| stderr[at..].to_string())
+        .unwrap_or_default()
+}
+
+/// hci #1: `up` stopped (SIGTERM, SIGINT: exit 130) while a `CREATE INDEX CONCURRENTLY`
+/// builds: its details said the index was left INVALID, its help to run the command again,
+/// which is refused (exit 4) while the index is INVALID. The help is the `DROP INDEX
+/// CONCURRENTLY` of that index, then the command that finishes; following it finishes.
+#[test]
+fn up_stopped_during_an_index_build_says_to_drop_the_invalid_index_first() {
+    for with in ["-TERM", "-INT"] {
+        let db = TestDb::new("hci_stop_build");
+        let (project, mut writer) = index_build_held(&db);
+        let child = project.spawn_on(&db, &["migrate", "up"]);
+        let built = wait_until(Duration::from_secs(30), || big_h_idx_invalid(&db));
+        confiture_tests::send_signal(child.id(), with);
+        let output = child.wait_with_output().expect("reap the runner");
+        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+        assert!(built, "the build never started\n{}", run.dump());
+        run.code(exit::INTERRUPTED)
+            .stderr_has("public.big_h_idx was left INVALID");
+        let help = help_of(&run);
+        assert!(
+            help.contains("DROP INDEX CONCURRENTLY public.big_h_idx;"),
+            "{with}: {}",
+            run.dump()
+        );
+        writer.batch_execute("ROLLBACK").expect("end the writer");
+        db.connect()
+            .batch_execute("DROP INDEX CONCURRENTLY public.big_h_idx")
+            .expect("the suggested DROP INDEX");
+        let next = suggested(&help);
+        let args: Vec<&str> = next.iter().map(String::as_str).collect();
+        let again = project.run_on(&db, &args);
+        again.code(exit::SUCCESS);
+        assert_eq!(markers(&db), 0, "{with} {args:?}: {}", again.dump());
+    }
+}
+
+/// The command a help suggests (`` `cargo confiture migrate ...` ``, its first), as arguments
+/// for [`Project::run_on`]: without the `--database-url <URL>` that `run_on` gives.
+fn suggested(help: &str) -> Vec<String> {
+    let start = help.find("`cargo confiture ").expect("a suggested command") + 17;
+    let end = start + help[start..].find('`').expect("its end");
+    let words: Vec<&str> = help[start..end].split_whitespace().collect();
+    let mut args = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        if words[i] == "--database-url" {
+            i += 2;
+            continue;
+        }
+        args.push(words[i].to_string());
+        i += 1;
+    }
+    args
+}
+
+/// hci #2: `up`'s exit-4 refusal of an INVALID index that an earlier run left (its plan read
+/// no markers: the ledger was dropped) said to drop it and run `migrate up` again, which is
+/// refused (exit 7) asking for `--rerun-interrupted`. Its help names the command that works
+/// the first time: following every help, each step succeeds.
+#[test]
+fn following_the_invalid_index_refusal_of_up_finishes_in_one_step() {
+    let db = TestDb::new("hci_follow_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    db.connect()
+        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
+        .expect("a fresh ledger, the markers kept, 001 runnable again");
+    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+    let help = help_of(&run);
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested DROP INDEX");
+    let next = suggested(&help);
+    let args: Vec<&str> = next.iter().map(String::as_str).collect();
+    let again = project.run_on(&db, &args);
+    again.code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
+}

@@ -365,17 +365,23 @@ fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error, left: bo
         false => again.to_string(),
     };
     StepFailure {
-        error: error.with_help(format!(
-            "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(&again),
-            index.qualified
-        )),
+        error: error.with_help(drop_index_then(&index.qualified, &again)),
         location: None,
         server: None,
         unknown_fate: 0,
         blames_file: false,
         dropped_own_statements: false,
     }
+}
+
+/// The help of a run that an INVALID index (`schema.name`) stops: drop it, then run `again`
+/// (a suggested command: with `--rerun-interrupted` when the migration's start marker stays),
+/// which builds it. The one wording of the engine's refusals and failures over such an index.
+pub(crate) fn drop_index_then(qualified: &str, again: &str) -> String {
+    format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {qualified};",
+        crate::hint::command(again),
+    )
 }
 
 /// What an interrupted build of `index` left: it exists and is INVALID.
@@ -395,6 +401,7 @@ pub(super) fn invalid_index_left_behind(
     settings: &ApplySettings,
     step: &Step<'_>,
     index: &InvalidIndex,
+    earlier: bool,
 ) -> StepFailure {
     let error = Error::new(
         ErrorKind::MigrationFailed,
@@ -410,12 +417,46 @@ pub(super) fn invalid_index_left_behind(
         step.file().path.display(),
         ledger_state(settings, step.direction)
     ));
+    // An earlier run's marker of it stays (a plan that read no markers — its ledger was
+    // not there — let the step start): the run after the drop must be told to run it again,
+    // or it refuses the interrupted migration.
     drop_then_again(
         step,
         index,
         error,
-        marked(settings) && settings.rerun_interrupted,
+        marked(settings) && (settings.rerun_interrupted || earlier),
     )
+}
+
+/// Whether the markers' table holds the marker of `step`'s version that its start would meet
+/// (an earlier run's: this one has not started it), read after an INVALID index refused the step before its start.
+/// Only a help depends on it: a read that fails says the markers the plan read.
+fn earlier_marker_there(client: &mut Client, settings: &ApplySettings, step: &Step<'_>) -> bool {
+    let table = settings.table.started_table().quoted();
+    let exists = format!(
+        "SELECT 1 WHERE pg_catalog.to_regclass({}) IS NOT NULL",
+        crate::ledger::literal(&table)
+    );
+    let read = settings.send(|| {
+        let rows = |messages: Vec<SimpleQueryMessage>| {
+            messages
+                .iter()
+                .any(|m| matches!(m, SimpleQueryMessage::Row(_)))
+        };
+        if !rows(client.simple_query(&exists)?) {
+            return Ok(false);
+        }
+        // The marker the step's start meets (`StartedRun::start_sql`: its version as the
+        // ledger spells it).
+        Ok::<_, postgres::Error>(rows(client.simple_query(&format!(
+            "SELECT 1 FROM {table} WHERE version OPERATOR(pg_catalog.=) {}",
+            crate::ledger::literal(step.ledger_version)
+        ))?))
+    });
+    match read {
+        Some(Ok(there)) => there,
+        _ => !settings.markers_of(step, true).is_empty(),
+    }
 }
 
 /// A read of ours before any statement of the no-transaction `step` ran ([`reading`]) failed
@@ -502,7 +543,8 @@ pub(super) fn run_statements(
         Err(e) => return Err(read_before_statements_failed(client, settings, step, e)),
     };
     if let Some(index) = &recreated {
-        return Err(invalid_index_left_behind(settings, step, index));
+        let earlier = marked(settings) && earlier_marker_there(client, settings, step);
+        return Err(invalid_index_left_behind(settings, step, index, earlier));
     }
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;
@@ -1610,10 +1652,9 @@ fn statement_failed(
         .flatten();
     if let Some(invalid) = left_invalid {
         failure.error = failure.error.with_detail(interrupted_build(invalid));
-        failure.error.help = Some(format!(
-            "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {};",
-            crate::hint::command(&run_again_command(step, marker_left(settings, step, index))),
-            invalid.qualified
+        failure.error.help = Some(drop_index_then(
+            &invalid.qualified,
+            &run_again_command(step, marker_left(settings, step, index)),
         ));
         failure.blames_file = false;
     }
@@ -1693,6 +1734,17 @@ fn statement_failed(
                  DROP INDEX CONCURRENTLY IF EXISTS {0};",
                 invalid.qualified
             ));
+            // The run again is refused while it is INVALID (`invalid_index_left_behind`):
+            // the help drops it first, whatever stopped the build (a stop, a failure).
+            let again = run_again_command(step, marker_left(settings, step, index));
+            failure.error.help = Some(match failure.error.help.take() {
+                Some(own) => format!(
+                    "drop the unfinished index first: DROP INDEX CONCURRENTLY {}; then: {own}",
+                    invalid.qualified
+                ),
+                None => drop_index_then(&invalid.qualified, &again),
+            });
+            failure.blames_file = false;
         }
     }
     let deadlock = postgres::error::SqlState::T_R_DEADLOCK_DETECTED.code();
