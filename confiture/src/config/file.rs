@@ -3983,10 +3983,11 @@ mod tests {
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
         let env = parse_x("database:\n  host: h\n  password: &pw 1.5\n").unwrap();
         assert_eq!(env.connection.password.as_deref(), Some("1.5"));
+        // A tag is named (a_tagged_scalar_on_its_key_s_line_is_read_as_pyyaml_reads_it).
         let err = parse_x("database:\n  host: h\n  database: !!int 0x10\n").unwrap_err();
         assert!(
             err.message
-                .contains("line 3: `database.database` is a number whose text cannot be kept"),
+                .contains("line 3: `database.database` is written with the tag `!!int`"),
             "{err}"
         );
         let err = parse_x("x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n").unwrap_err();
