@@ -93,12 +93,11 @@ fn refuse_dir_of_the_root(
     else {
         return Ok(());
     };
-    let here = display::relative_to(cwd, &workspace.root);
     Err(Error::invalid(format!(
         "migrations directory `{}` does not exist in `{}`: --migrations-dir is relative to \
          the current directory",
         display::path(given),
-        display::path(&here)
+        display::current_dir(cwd)
     ))
     .with_help(format!(
         "the workspace root has `{}`: from here it is `--migrations-dir {}`{}",

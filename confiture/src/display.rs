@@ -346,6 +346,13 @@ pub fn path(path: &Path) -> String {
     escape(&path_text(&relative(path))).into_owned()
 }
 
+/// The current directory `cwd` as a message names it ("does not exist in `/home/me/app/src`"):
+/// absolute, [`escape`]d. Relative to itself it is `.`, and relative to the workspace root a
+/// path from elsewhere (`..` when the root is below it, `--manifest-path ws/Cargo.toml`).
+pub fn current_dir(cwd: &Path) -> String {
+    escape(&path_text(cwd)).into_owned()
+}
+
 /// `path` relative to the current directory ([`relative_to`]; unchanged when there is none):
 /// what [`path`] shows, and what a suggested command names ([`crate::hint::quote_path`]).
 pub fn relative(path: &Path) -> PathBuf {

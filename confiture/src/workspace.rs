@@ -490,6 +490,18 @@ fn read_settings(table: &Table, value: &toml::Value, settings: &mut Settings) ->
                         example,
                     )
                 })?;
+                // No file name holds a NUL: reading the directory failed with the OS's "file
+                // name contained an unexpected NUL byte" and a help to check its permissions,
+                // naming neither the key nor its line.
+                if path.contains('\0') {
+                    return Err(Error::invalid(format!(
+                        "{} must be a path without a NUL character, which no file name can \
+                         hold, not {}",
+                        key_in(key, name, &at(Some(key))),
+                        crate::display::escape(&format!("{path:?}"))
+                    ))
+                    .with_help(format!("for example `{key} = {example}`")));
+                }
                 if key == "migrations_dir" {
                     settings.migrations_dir = path_of(path);
                     settings.migrations_dir_from = Some(table_setting(name));
@@ -859,6 +871,27 @@ mod tests {
                 crate::display::path(&manifest)
             )
         );
+        // A NUL no file name holds: named at its key and line, as every wrong setting is
+        // (the directory's read said "check its permissions").
+        for (table, key) in [
+            ("[package.metadata.confiture]", "migrations_dir"),
+            ("[package.metadata.confiture]", "environments_dir"),
+        ] {
+            tmp.write(
+                "app/Cargo.toml",
+                &format!("{MEMBER}{table}\n{key} = \"a\\u0000b\"\n"),
+            );
+            let err = Workspace::discover(&tmp.path.join("app")).unwrap_err();
+            assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
+            assert_eq!(
+                err.message,
+                format!(
+                    "`{key}` in `{table}` of `{}:5` must be a path without a NUL character, \
+                     which no file name can hold, not \"a\\0b\"",
+                    crate::display::path(&manifest)
+                )
+            );
+        }
         tmp.write(
             "app/Cargo.toml",
             &format!("{MEMBER}[package.metadata]\nconfiture = 1\n"),

@@ -1,8 +1,11 @@
 //! `DATABASE_URL` from a `.env` file in the workspace root (as sqlx-cli and dbmate read it):
 //! the last way of naming a database. Only that one variable is read, and nothing is set in
 //! the process environment, so a `.env` never overrides a variable that is set. The file's
-//! syntax is dotenvy's (as sqlx-cli reads it): `$VAR` is substituted in unquoted and
-//! double-quoted values, single quotes keep a value as written.
+//! syntax is dotenvy's (as sqlx-cli reads it): `$VAR` and `${VAR}` are variables in unquoted
+//! and double-quoted values, single quotes or `\$` keep a `$` as written. The variables are
+//! expanded by the one expansion of environment files (`expand`), never dotenvy's, which
+//! makes a variable not set "": one not set, or set to "" without a default, is refused at its
+//! line, `${VAR:-default}` is read, and a part of the URL a `${VAR:-}` left out is refused.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,17 +19,25 @@ pub const FILE_NAME: &str = ".env";
 /// The variable read from it.
 const VARIABLE: &str = "DATABASE_URL";
 
-/// `DATABASE_URL` of `<root>/.env` with the file's path, or `None` when there is no such file
-/// or it does not set the variable. A value of nothing but blanks (`DATABASE_URL=${SECRET}`,
-/// the secret not set) is returned as it is: the caller counts it as unset, and says so. A
+/// `DATABASE_URL` of `<root>/.env`, its variables expanded (the caller's `vars`, else an
+/// earlier line of the file), with the file's path, or `None` when there is no such file
+/// or it does not set the variable. A value of nothing but blanks written so
+/// (`DATABASE_URL=`) is returned as it is: the caller counts it as unset, and says so. A
 /// file that cannot be read or parsed is an error naming it; its text is never quoted (it
 /// holds passwords).
-pub(super) fn database_url(root: &Path) -> Result<Option<(PathBuf, String)>> {
-    database_url_within(root, super::STREAM_WAIT)
+pub(super) fn database_url(
+    root: &Path,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<(PathBuf, String)>> {
+    database_url_within(root, vars, super::STREAM_WAIT)
 }
 
 /// [`database_url`], a `.env` that is a pipe given up after `wait`.
-fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, String)>> {
+fn database_url_within(
+    root: &Path,
+    vars: &dyn Fn(&str) -> Option<String>,
+    wait: Duration,
+) -> Result<Option<(PathBuf, String)>> {
     let path = root.join(FILE_NAME);
     let shown = display_path(&path);
     let not_read = |why: String| {
@@ -102,17 +113,181 @@ fn database_url_within(root: &Path, wait: Duration) -> Result<Option<(PathBuf, S
              another way"
         )));
     }
+    // dotenvy's own reading first: its errors are the file's syntax errors.
     let mut found = None;
-    for entry in dotenvy::from_read_iter(text) {
-        let (name, value) = entry.map_err(|e| unreadable(&shown, text, e))?;
+    for (index, entry) in dotenvy::from_read_iter(text).enumerate() {
+        let (name, _) = entry.map_err(|e| unreadable(&shown, text, e))?;
         if name == VARIABLE {
             // The last assignment wins, as when the file is sourced by a shell and as dbmate
             // (godotenv) reads it; sqlx-cli (dotenvy's `dotenv()`) keeps the first. The README
             // says so.
-            found = Some(value);
+            found = Some(index);
         }
     }
-    Ok(found.map(|value| (path, value)))
+    let Some(index) = found else {
+        return Ok(None);
+    };
+    let value = expanded(&shown, text, index, vars)?;
+    Ok(Some((path, value)))
+}
+
+/// The value of the `index`-th entry of the `.env` `text` (shown as `shown`), its variables
+/// expanded by the one expansion of environment files (`expand`, with its rules: a variable
+/// not set, or set to "" without a default, refused; `${VAR:-default}`; a part of the URL a
+/// `${VAR:-}` left out refused, `file::emptied_parts`), never dotenvy's substitution, which
+/// makes a variable not set "" and so another database (`postgresql://h/${DB_NAME}`: the
+/// database named as the user). Which `$` starts a variable is dotenvy's reading of the file
+/// (not in single quotes, not escaped as `\$`), and so is the name (`${NAME}`, or `$NAME`:
+/// letters and digits); a variable is the caller's, else the value an earlier line of the
+/// file gives it (as dotenvy looks them up), itself expanded so.
+fn expanded(
+    shown: &str,
+    text: &[u8],
+    index: usize,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<String> {
+    let entries = templates(text).ok_or_else(|| {
+        let line = line_of_entry(text, index);
+        Error::invalid(format!(
+            "{}: `{VARIABLE}` uses a variable in a way that cannot be expanded: {VARIABLE} was \
+             not read from {shown}",
+            at(shown, line)
+        ))
+        .with_help(DOLLAR_HELP)
+    })?;
+    expand_entry(shown, text, &entries, index, vars)
+}
+
+/// How a `$` is written in a `.env`, for the help of one that cannot be expanded.
+const DOLLAR_HELP: &str = "write ${VAR} or ${VAR:-default}; a literal $ is `\\$`, or the \
+                           value in single quotes";
+
+/// `shown:line`, or `shown` alone when the line is not known.
+fn at(shown: &str, line: Option<usize>) -> String {
+    line.map_or_else(|| shown.to_string(), |line| format!("{shown}:{line}"))
+}
+
+/// [`expanded`] of entry `index` of `entries`; the first problem of an earlier entry it uses
+/// is the one said, at that entry's line.
+fn expand_entry(
+    shown: &str,
+    text: &[u8],
+    entries: &[(String, std::result::Result<String, String>)],
+    index: usize,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<String> {
+    let (name, template) = &entries[index];
+    let line = || line_of_entry(text, index);
+    let refused = |what: String, help: String| {
+        Error::invalid(format!(
+            "{}: `{name}` {what}: {VARIABLE} was not read from {shown}",
+            at(shown, line())
+        ))
+        .with_help(help)
+    };
+    let template = template
+        .as_ref()
+        .map_err(|reason| refused(reason.clone(), DOLLAR_HELP.to_string()))?;
+    let cell = std::cell::RefCell::new(None);
+    let lookup = |var: &str| {
+        vars(var).or_else(|| {
+            let earlier = entries[..index].iter().rposition(|(n, _)| n == var)?;
+            match expand_entry(shown, text, entries, earlier, vars) {
+                Ok(value) => Some(value),
+                Err(error) => {
+                    cell.borrow_mut().get_or_insert(error);
+                    None
+                }
+            }
+        })
+    };
+    let result = super::expand::expand(template, &lookup, super::expand::Emptied::AnyPart);
+    // A problem of an earlier line this one uses is that line's to say.
+    if let Some(error) = cell.borrow_mut().take() {
+        return Err(error);
+    }
+    let value = result.map_err(|e| {
+        let (what, help) = super::file::expand_problem(e, "database_url", "a literal $ is `\\$`");
+        refused(what, help)
+    })?;
+    if let Some((what, help)) = super::file::emptied_parts(&lookup, template, &value) {
+        return Err(refused(what, help));
+    }
+    Ok(value)
+}
+
+/// Each entry of the `.env` `text` as dotenvy reads it, its value as a template for
+/// `expand` (`${NAME}` where dotenvy substitutes a variable, `$$` for a `$` it takes as
+/// written), or why it cannot be one; `None` when dotenvy cannot read the file so. Found by
+/// dotenvy itself, each `$` of the file followed by a mark no name holds: where dotenvy
+/// substitutes, it takes the name before the mark, empty, as no variable's (the `$` is gone,
+/// the mark and the name written after it kept); where it takes the `$` as written, the mark
+/// follows it.
+fn templates(text: &[u8]) -> Option<Vec<(String, std::result::Result<String, String>)>> {
+    let text = std::str::from_utf8(text).ok()?;
+    // A private-use character the file does not hold.
+    let mark = ('\u{e000}'..='\u{f8ff}').find(|c| !text.contains(*c))?;
+    let marked = text.replace('$', &format!("${mark}"));
+    dotenvy::from_read_iter(marked.as_bytes())
+        .map(|entry| {
+            let (name, value) = entry.ok()?;
+            Some((name, template(&value, mark)))
+        })
+        .collect()
+}
+
+/// The template of a value dotenvy read from a file marked as [`templates`] says.
+fn template(value: &str, mark: char) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            // Taken as written (quoted, or `\$`): the mark follows.
+            chars.next_if_eq(&mark);
+            out.push_str("$$");
+        } else if c == mark {
+            // Where dotenvy substitutes a variable: `${...}`, or a run of letters and digits.
+            if chars.next_if_eq(&'{').is_some() {
+                let body: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                out.push_str(&format!("${{{body}}}"));
+            } else {
+                let mut name = String::new();
+                while let Some(c) = chars.next_if(|c| c.is_alphanumeric()) {
+                    name.push(c);
+                }
+                if name.is_empty() {
+                    return Err("has a `$` that starts no variable's name".to_string());
+                }
+                out.push_str(&format!("${{{name}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The line (from 1) the `index`-th entry of the `.env` `text` starts at: it ends at the
+/// first line whose end, the file cut there, gives more entries than that, and starts at the
+/// last line up to there that sets its variable.
+fn line_of_entry(text: &[u8], index: usize) -> Option<usize> {
+    let ends: Vec<usize> = text
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let count = |end: usize| {
+        dotenvy::from_read_iter(&text[..end])
+            .take_while(|entry| entry.is_ok())
+            .count()
+    };
+    let n = ends.partition_point(|end| count(*end) <= index);
+    let name = dotenvy::from_read_iter(text).nth(index)?.ok()?.0;
+    (1..=(n + 1).min(ends.len()))
+        .rev()
+        .find(|line| variable_on_line(text, *line).as_deref() == Some(name.as_str()))
 }
 
 /// Where dotenvy stopped with `error`: the line (from 1) the entry it could not read starts
@@ -214,7 +389,7 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(FILE_NAME), text).unwrap();
-        let result = database_url(&dir);
+        let result = database_url(&dir, &|_| None);
         std::fs::remove_dir_all(&dir).unwrap();
         result
     }
@@ -368,7 +543,7 @@ mod tests {
         for (why, make) in cases {
             std::fs::create_dir_all(&dir).unwrap();
             make();
-            let err = database_url_within(&dir, Duration::from_millis(200)).unwrap_err();
+            let err = database_url_within(&dir, &|_| None, Duration::from_millis(200)).unwrap_err();
             std::fs::remove_dir_all(&dir).unwrap();
             assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
             assert!(

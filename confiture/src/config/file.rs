@@ -311,6 +311,75 @@ fn emptied_refused(key: &str) -> Emptied {
     }
 }
 
+/// [`FileContext::emptied_parts`], with the variables `vars`: the one rule, of environment
+/// files and of `.env` (`dotenv`) alike.
+pub(super) fn emptied_parts(
+    vars: &dyn Fn(&str) -> Option<String>,
+    written: &str,
+    expanded: &str,
+) -> Option<(String, String)> {
+    const MARK: &str = "1";
+    let (marked, vars) = mark_empty_defaults(written, vars, MARK)?;
+    let parts = parts_emptied(expanded, &marked);
+    if parts.is_empty() {
+        return None;
+    }
+    let nouns: Vec<&str> = parts.iter().map(|p| p.noun()).collect();
+    let defaults: Vec<&str> = parts
+        .iter()
+        .map(|part| match part {
+            ConnectionPart::Database => "a database named as the user",
+            ConnectionPart::Host => "localhost",
+            ConnectionPart::Port => "port 5432",
+            ConnectionPart::User => "PGUSER or the system user",
+            ConnectionPart::Password => "PGPASSWORD or the password file",
+        })
+        .collect();
+    let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
+    let what = format!(
+        "has an empty {}: {} expanded to nothing, which leaves libpq's default in its place \
+         ({}), not the one written",
+        nouns.join(", "),
+        shown.join(" and "),
+        defaults.join(", ")
+    );
+    let help = format!(
+        "set {} (in CI: define the secret for this environment), or give a default \
+         (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
+        vars.join(" and "),
+        vars[0]
+    );
+    Some((what, help))
+}
+
+/// What is wrong with `key`'s value, whose expansion failed with `problem`, and the help:
+/// the one wording of every value `${VAR}` is expanded in, environment files' and `.env`'s
+/// (`dotenv`). `literal` says how a literal `$` is written where the value is.
+pub(super) fn expand_problem(problem: ExpandError, key: &str, literal: &str) -> (String, String) {
+    match problem {
+        ExpandError::Unset(var) => (
+            format!("uses ${{{var}}}, which is not set"),
+            format!("set {var} in the environment, or give a default: ${{{var}:-value}}"),
+        ),
+        ExpandError::NotUtf8(var) => (
+            format!("uses ${{{var}}}, whose value is not valid UTF-8"),
+            format!("set {var} to UTF-8 text"),
+        ),
+        ExpandError::Empty(vars) => (
+            format!("is empty: {}", set_empty(&vars)),
+            empty_variable_help(key, &vars),
+        ),
+        ExpandError::EmptyPart(vars) => (
+            format!("has a part left out: {}", set_empty(&vars)),
+            empty_part_help(key, &vars),
+        ),
+        ExpandError::Malformed(reason) => (
+            reason,
+            format!("write ${{VAR}} or ${{VAR:-default}}; {literal}"),
+        ),
+    }
+}
+
 /// The help for a part of `key`'s value left out by `vars` (each set to the empty string,
 /// without a default; [`emptied_refused`]).
 fn empty_part_help(key: &str, vars: &[String]) -> String {
@@ -1246,38 +1315,7 @@ impl FileContext<'_> {
     /// to "" without a default is refused by [`expand`] already. The one rule for
     /// `database_url` and the URLs of `fleet.targets`.
     pub(super) fn emptied_parts(&self, written: &str, expanded: &str) -> Option<(String, String)> {
-        const MARK: &str = "1";
-        let (marked, vars) = mark_empty_defaults(written, self.vars, MARK)?;
-        let parts = parts_emptied(expanded, &marked);
-        if parts.is_empty() {
-            return None;
-        }
-        let nouns: Vec<&str> = parts.iter().map(|p| p.noun()).collect();
-        let defaults: Vec<&str> = parts
-            .iter()
-            .map(|part| match part {
-                ConnectionPart::Database => "a database named as the user",
-                ConnectionPart::Host => "localhost",
-                ConnectionPart::Port => "port 5432",
-                ConnectionPart::User => "PGUSER or the system user",
-                ConnectionPart::Password => "PGPASSWORD or the password file",
-            })
-            .collect();
-        let shown: Vec<String> = vars.iter().map(|v| format!("${{{v}:-}}")).collect();
-        let what = format!(
-            "has an empty {}: {} expanded to nothing, which leaves libpq's default in its place \
-             ({}), not the one written",
-            nouns.join(", "),
-            shown.join(" and "),
-            defaults.join(", ")
-        );
-        let help = format!(
-            "set {} (in CI: define the secret for this environment), or give a default \
-             (`${{{}:-value}}`); to take libpq's default, write the URL without that part",
-            vars.join(" and "),
-            vars[0]
-        );
-        Some((what, help))
+        emptied_parts(self.vars, written, expanded)
     }
 
     /// The variables whose values gave `database_url` more than its password, and its line
@@ -1562,8 +1600,29 @@ impl FileContext<'_> {
     ) -> Result<String> {
         let error = |what: &str| self.error_on_line(line, key, what);
         let shared = confiture_reads(key);
-        if let Some(reads) = shared {
-            self.refuse_other_yaml11_reading(value, key, line, reads)?;
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let tag = line.and_then(|line| self.keys.tag(line, name));
+        match tag {
+            // `!!str 0123`: the text, to PyYAML as to us, whatever it would read as untagged.
+            Some(tag) if is_str_tag(tag) && matches!(value, Value::String(_)) => {}
+            // `!!int 0123` where text is meant: PyYAML's value is not the text written (the
+            // octal 83), nor, with `!!binary` or a tag of its own, text at all.
+            Some(tag) if matches!(setting, Setting::Text) => {
+                return Err(error(&format!(
+                    "is written with the tag `{tag}`, which makes it another value than the \
+                     text written (PyYAML, as confiture (Python) reads the file, takes `!!int \
+                     0123` as the number 83)"
+                ))
+                .with_help(format!(
+                    "write the text in quotes, without the tag: `{name}: \"...\"` (or tag it \
+                     `!!str`)"
+                )));
+            }
+            _ => {
+                if let Some(reads) = shared {
+                    self.refuse_other_yaml11_reading(value, key, line, reads)?;
+                }
+            }
         }
         match value {
             // confiture (Python) expands nothing in the values it reads: `$$` is two dollar
@@ -1573,31 +1632,15 @@ impl FileContext<'_> {
                  confiture read as one: the two tools would not use the same value",
             )
             .with_help(DOUBLE_DOLLAR_HELP)),
-            Value::String(text) => {
-                expand(text, self.vars, emptied_refused(key)).map_err(|e| match e {
-                    ExpandError::Unset(var) => error(&format!("uses ${{{var}}}, which is not set"))
-                        .with_help(format!(
-                            "set {var} in the environment, or give a default: ${{{var}:-value}}"
-                        )),
-                    ExpandError::NotUtf8(var) => {
-                        error(&format!("uses ${{{var}}}, whose value is not valid UTF-8"))
-                            .with_help(format!("set {var} to UTF-8 text"))
-                    }
-                    ExpandError::Empty(vars) => error(&format!("is empty: {}", set_empty(&vars)))
-                        .with_help(empty_variable_help(key, &vars)),
-                    ExpandError::EmptyPart(vars) => {
-                        error(&format!("has a part left out: {}", set_empty(&vars)))
-                            .with_help(empty_part_help(key, &vars))
-                    }
-                    ExpandError::Malformed(reason) => {
-                        error(&reason).with_help(if shared.is_some() {
-                            "write ${VAR} or ${VAR:-default}; a literal `${` in a URL is `%24%7B`"
-                        } else {
-                            "write ${VAR} or ${VAR:-default}; write $$ for a literal $"
-                        })
-                    }
-                })
-            }
+            Value::String(text) => expand(text, self.vars, emptied_refused(key)).map_err(|e| {
+                let literal = if shared.is_some() {
+                    "a literal `${` in a URL is `%24%7B`"
+                } else {
+                    "write $$ for a literal $"
+                };
+                let (what, help) = expand_problem(e, key, literal);
+                error(&what).with_help(help)
+            }),
             Value::Number(_) | Value::Bool(_) => self.scalar_as_written(value, key, line, setting),
             _ => Err(error("must be a string")),
         }
@@ -2115,6 +2158,12 @@ fn entry_text(rest: &str) -> &str {
     }
 }
 
+/// Whether `tag` (`!!str`, or its verbatim form) makes a scalar a string, its text as written:
+/// to PyYAML as to us.
+fn is_str_tag(tag: &str) -> bool {
+    matches!(tag, "!!str" | "!<tag:yaml.org,2002:str>")
+}
+
 /// Whether the parser reads `text`, written as a plain or quoted scalar, as `value`. A tag
 /// (`!!int 0x10`) or an alias is not the text of a scalar.
 fn reads_as(text: &str, value: &Value) -> bool {
@@ -2232,6 +2281,31 @@ impl<'t> KeyLines<'t> {
         let mut texts = texts.into_iter().filter(|text| reads_as(text, value));
         let first = texts.next()?;
         texts.all(|text| text == first).then_some(first)
+    }
+
+    /// The tag of the scalar written as `key`'s on `line` (from 1; `password: !!str 0123`:
+    /// `!!str`), its anchor left out; `None` when it has none, or when two are written there
+    /// (which one is this one is not known).
+    pub(super) fn tag(&self, line: usize, key: &str) -> Option<&'t str> {
+        let line = self.text_of(line)?;
+        let texts = scalar_texts(line, key);
+        let mut tags = texts
+            .into_iter()
+            .filter(|text| text.starts_with('!'))
+            .map(|text| {
+                // A verbatim tag (`!<tag:yaml.org,2002:str>`) ends at its `>`, past the comma
+                // that ended the entry's text.
+                let at = text.as_ptr() as usize - line.as_ptr() as usize;
+                match line[at..]
+                    .strip_prefix("!<")
+                    .and_then(|rest| rest.find('>'))
+                {
+                    Some(end) => &line[at..at + end + 3],
+                    None => text.split([' ', '\t']).next().unwrap_or(text),
+                }
+            });
+        let first = tags.next()?;
+        tags.all(|tag| tag == first).then_some(first)
     }
 
     /// The texts that anchors write for the scalar `value` of `key`, brought to the line
@@ -3928,10 +4002,11 @@ mod tests {
         // An anchor is not part of the value; a tagged or aliased number is not plain text.
         let env = parse_x("database:\n  host: h\n  password: &pw 1.5\n").unwrap();
         assert_eq!(env.connection.password.as_deref(), Some("1.5"));
+        // A tag is named (a_tagged_scalar_on_its_key_s_line_is_read_as_pyyaml_reads_it).
         let err = parse_x("database:\n  host: h\n  database: !!int 0x10\n").unwrap_err();
         assert!(
             err.message
-                .contains("line 3: `database.database` is a number whose text cannot be kept"),
+                .contains("line 3: `database.database` is written with the tag `!!int`"),
             "{err}"
         );
         let err = parse_x("x: &pw 12.50\ndatabase:\n  host: h\n  password: *pw\n").unwrap_err();
@@ -3954,6 +4029,72 @@ mod tests {
             "{err}"
         );
         assert!(err.help.unwrap().starts_with("quote it"));
+    }
+
+    /// `password: !!str 0123` was refused as "not written on its key's line": the text of a
+    /// tagged scalar was not found. `!!str` (or its verbatim form) makes the scalar its text to
+    /// PyYAML as to us, whatever it reads as untagged: taken, for every text key, anchored or
+    /// not. Any other tag where text is meant (`!!int 0123`, PyYAML's 83; `!!binary`, bytes; a
+    /// tag of one's own) is refused at its line, naming the tag.
+    #[test]
+    fn a_tagged_scalar_on_its_key_s_line_is_read_as_pyyaml_reads_it() {
+        let keys = [
+            (
+                "database.password",
+                "database:\n  host: h\n  password: V   # c\n",
+                3,
+            ),
+            ("database.user", "database: {host: h, user: V}\n", 1),
+            (
+                "database.database",
+                "database:\n  host: h\n  database: V\n",
+                3,
+            ),
+            (
+                "migration.tracking_table",
+                "database_url: postgresql://h/db\nmigration:\n  tracking_table: V\n",
+                3,
+            ),
+        ];
+        for (key, template, line) in keys {
+            for (written, text) in [
+                ("!!str 0123", "0123"),
+                ("!!str yes", "yes"),
+                ("!!str on", "on"),
+                ("!!str \"0123\"", "0123"),
+                ("&a !!str 0123", "0123"),
+                ("!<tag:yaml.org,2002:str> 0123", "0123"),
+            ] {
+                // A table's name does not start with a digit.
+                if key == "migration.tracking_table" && text.starts_with('0') {
+                    continue;
+                }
+                let yaml = template.replace('V', written);
+                let env = parse_x(&yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"));
+                let read = match key {
+                    "database.password" => env.connection.password.clone().unwrap_or_default(),
+                    "database.user" => env.connection.user.clone(),
+                    "database.database" => env.connection.dbname.clone(),
+                    _ => env.migration.tracking_table.to_string(),
+                };
+                assert!(read.trim_matches('"').ends_with(text), "{yaml}: {read}");
+            }
+            for (written, tag) in [
+                ("!!int 123", "!!int"),
+                ("!!binary aGk=", "!!binary"),
+                ("!mine x", "!mine"),
+            ] {
+                let yaml = template.replace('V', written);
+                let err = parse_x(&yaml).expect_err(&yaml);
+                assert!(
+                    err.message.starts_with(&format!(
+                        "environment file x.yaml, line {line}: `{key}` is written with the tag \
+                         `{tag}`"
+                    )),
+                    "{yaml}: {err}"
+                );
+            }
+        }
     }
 
     /// confiture (Python) reads the file with PyYAML, YAML 1.1: `password: 0123` is the octal

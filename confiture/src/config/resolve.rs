@@ -102,7 +102,7 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            let dotenv = dotenv::database_url(&ws.root)?;
+            let dotenv = dotenv::database_url(&ws.root, vars)?;
             if let Some((path, url)) = dotenv.as_ref().filter(|(_, url)| !url.trim().is_empty()) {
                 let label = format!("DATABASE_URL in {}", display_path(path));
                 let env = Environment::from_url(url, &label)?;
@@ -215,9 +215,7 @@ fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> 
     else {
         return Ok(());
     };
-    let here = crate::display::relative_to(&cwd, &ws.root)
-        .display()
-        .to_string();
+    let here = crate::display::current_dir(&cwd);
     let name = at_root
         .file_name()
         .and_then(|n| n.to_str())
@@ -361,7 +359,7 @@ fn no_database(
     if let Some(path) = dotenv_empty {
         error = error.with_detail(format!(
             "DATABASE_URL in {} is set but empty, which counts as unset: give it the \
-             database's URL (a `${{VAR}}` there of a variable not set expands to nothing)",
+             database's URL",
             display_path(path)
         ));
     }

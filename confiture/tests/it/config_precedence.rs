@@ -346,18 +346,15 @@ fn nothing_found_says_which_variables_were_set_empty() {
     );
 }
 
-/// `DATABASE_URL` set to nothing in `.env` (`DATABASE_URL=${CI_SECRET}`, the secret not
-/// defined) counts as unset, as the variable does; "no database configured" listed the `.env`
+/// `DATABASE_URL` set to nothing in `.env` (`DATABASE_URL=`; a `${VAR}` that expands to
+/// nothing is refused, `dotenv_variables_not_set_or_empty_are_refused_at_their_line`) counts
+/// as unset, as the variable does; "no database configured" listed the `.env`
 /// among the ways not taken, never saying that it sets the variable: it says so, as for the
 /// process's variables.
 #[test]
 fn nothing_found_says_that_dotenv_sets_database_url_empty() {
     let f = fixture(&[STAGING]);
-    for text in [
-        "DATABASE_URL=\n",
-        "DATABASE_URL=${CONFITURE_TEST_NEVER_SET_SECRET}\n",
-        "export DATABASE_URL=\"  \"\n",
-    ] {
+    for text in ["DATABASE_URL=\n", "export DATABASE_URL=\"  \"\n"] {
         f.dir.write(".env", text);
         let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
         assert_eq!(err.message, "no database configured");
@@ -658,4 +655,113 @@ fn dotenv_without_the_variable_or_broken() {
             .starts_with("invalid database URL in DATABASE_URL in "),
         "{err}"
     );
+}
+
+/// A `${VAR}` in `.env` of a variable not set was dotenvy's "": `postgresql://h/${DB}` was the
+/// `postgres` database (`hat3_${TENANT}` another one, `${DB_HOST}` localhost, `${DB_USER}` the
+/// system user), used with no word. `.env` values are expanded as environment files' are,
+/// by the one expansion: a variable not set, or set to "" without a default, is refused
+/// (exit 5) naming `.env`, its line and the variable, and so is a part a `${VAR:-}` left
+/// out; dotenvy's `$VAR` is a variable too, an earlier line of the file gives one its value
+/// (expanded so), and a `$` quoted or escaped is kept.
+#[test]
+fn dotenv_variables_not_set_or_empty_are_refused_at_their_line() {
+    let f = fixture(&[]);
+    let set = [
+        ("CFT_HD1_SET", "app"),
+        ("CFTHD1SET", "app"),
+        ("CFT_HD1_EMPTY", ""),
+    ];
+    for (text, at, says) in [
+        (
+            "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/${CFT_HD1_DB_NAME}\n",
+            1,
+            "`DATABASE_URL` uses ${CFT_HD1_DB_NAME}, which is not set",
+        ),
+        (
+            "# c\nDATABASE_URL=postgresql://postgres@h/hat3_${CFT_HD1_TENANT}\n",
+            2,
+            "uses ${CFT_HD1_TENANT}, which is not set",
+        ),
+        (
+            "DATABASE_URL=\"postgresql://u@${CFT_HD1_HOST}:5432/db\"\n",
+            1,
+            "uses ${CFT_HD1_HOST}, which is not set",
+        ),
+        (
+            "A=1\nexport DATABASE_URL=postgresql://${CFT_HD1_USER}@h/db\n",
+            2,
+            "uses ${CFT_HD1_USER}, which is not set",
+        ),
+        (
+            "DATABASE_URL=postgresql://u@h/$CFTHD1DB\n",
+            1,
+            "uses ${CFTHD1DB}, which is not set",
+        ),
+        // dotenvy's `$NAME` ends before the `_`: `$CFT` and `_HD1_SET`.
+        (
+            "DATABASE_URL=postgresql://u@h/$CFT_HD1_SET\n",
+            1,
+            "uses ${CFT}, which is not set",
+        ),
+        (
+            "DATABASE_URL=postgresql://u@h/x${CFT_HD1_EMPTY}\n",
+            1,
+            "has a part left out: ${CFT_HD1_EMPTY} is set to an empty string",
+        ),
+        (
+            "DATABASE_URL=${CFT_HD1_EMPTY}\n",
+            1,
+            "is empty: ${CFT_HD1_EMPTY} is set to an empty string",
+        ),
+        (
+            "DATABASE_URL=postgresql://u@h/${CFT_HD1_NONE:-}\n",
+            1,
+            "has an empty database name: ${CFT_HD1_NONE:-} expanded to nothing",
+        ),
+        (
+            "DB=\nDATABASE_URL=postgresql://u@h/${DB}\n",
+            2,
+            "has a part left out: ${DB} is set to an empty string",
+        ),
+        (
+            "DB=${CFT_HD1_TENANT}\nDATABASE_URL=postgresql://u@h/${DB}\n",
+            1,
+            "`DB` uses ${CFT_HD1_TENANT}, which is not set",
+        ),
+        (
+            "DATABASE_URL=postgresql://u:p$@h/db\n",
+            1,
+            "has a `$` that starts no variable's name",
+        ),
+    ] {
+        f.dir.write(".env", text);
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&set)).expect_err(text);
+        assert_eq!(err.exit_code(), exit::INVALID, "{text:?}: {err}");
+        assert!(
+            err.message.contains(&format!(".env:{at}: ")) && err.message.contains(says),
+            "{text:?}: {err}"
+        );
+    }
+    for (text, url) in [
+        (
+            "DATABASE_URL=postgresql://u@h/${CFT_HD1_SET}\n",
+            "u@h:5432/app",
+        ),
+        ("DATABASE_URL=postgresql://u@h/$CFTHD1SET\n", "u@h:5432/app"),
+        (
+            "DATABASE_URL=postgresql://u@h/${CFT_HD1_NONE:-dflt}\n",
+            "u@h:5432/dflt",
+        ),
+        (
+            "DB=tenant_${CFT_HD1_SET}\nDATABASE_URL=\"postgresql://u@h/${DB}\"\n",
+            "u@h:5432/tenant_app",
+        ),
+        ("DATABASE_URL='postgresql://u@h/a$b'\n", "u@h:5432/a$b"),
+        ("DATABASE_URL=postgresql://u@h/a\\$b\n", "u@h:5432/a$b"),
+    ] {
+        f.dir.write(".env", text);
+        let env = resolve(&f.ws, &Selection::Auto, &vars(&set)).expect(text);
+        assert_eq!(env.connection.to_string(), url, "{text:?}");
+    }
 }

@@ -615,6 +615,7 @@ fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
     project.write("sql/001_a.up.sql", "SELECT 1;\n");
     project.write("sql/001_a.down.sql", "SELECT 1;\n");
     let in_src = |args: &[&str]| Run::of(project.cli().current_dir(project.path("src")).args(args));
+    let src = project.path("src").canonicalize().unwrap();
     for (dir, default) in [("db/migrations", true), ("sql", false)] {
         for args in [
             &["migrate", "generate", "x", "--migrations-dir", dir][..],
@@ -623,8 +624,9 @@ fn a_migrations_dir_given_from_a_subdirectory_names_the_one_at_the_root() {
             let run = in_src(args);
             run.code(exit::INVALID)
                 .stderr_has(&format!(
-                    "migrations directory `{dir}` does not exist in `src`: --migrations-dir is \
-                     relative to the current directory"
+                    "migrations directory `{dir}` does not exist in `{}`: --migrations-dir is \
+                     relative to the current directory",
+                    src.display()
                 ))
                 .stderr_has(&format!(
                     "help: the workspace root has `{dir}`: from here it is `--migrations-dir \
@@ -718,8 +720,9 @@ fn an_environment_file_given_from_a_subdirectory_names_the_one_at_the_root() {
         let run = in_src(&["migrate", "status", "-c", file]);
         run.code(exit::INVALID)
             .stderr_has(&format!(
-                "environment file {file} does not exist in `src`: the path given to -c is \
-                 relative to the current directory"
+                "environment file {file} does not exist in `{}`: the path given to -c is \
+                 relative to the current directory",
+                project.path("src").canonicalize().unwrap().display()
             ))
             .stderr_has(&format!(
                 "help: the workspace root has it: from here it is {help}"
@@ -831,5 +834,46 @@ fn a_subcommand_tip_gives_a_stray_connection_string_its_flag() {
                 pasted.dump()
             );
         }
+    }
+}
+
+/// Run outside the workspace (`cd /tmp/x && cargo confiture migrate status --manifest-path
+/// ws/Cargo.toml -c envs/dev.yaml`), a path there from the root only was said not to exist
+/// "in `..`": the current directory relative to the workspace root, a path from nowhere the
+/// user stands. The current directory is named absolute, for `-c` and `--migrations-dir`
+/// alike.
+#[test]
+fn a_path_given_from_outside_the_workspace_names_the_current_directory_absolute() {
+    let project = Project::two_tables();
+    project.write(
+        "db/environments/dev.yaml",
+        "database_url: postgresql://u@h/db\n",
+    );
+    let root = project.path("").canonicalize().unwrap();
+    let outside = root.parent().unwrap();
+    let manifest = format!("{}/Cargo.toml", root.file_name().unwrap().to_str().unwrap());
+    for (args, what) in [
+        (
+            &["migrate", "status", "-c", "db/environments/dev.yaml"][..],
+            "environment file db/environments/dev.yaml",
+        ),
+        (
+            &["lint", "--migrations-dir", "db/migrations"],
+            "migrations directory `db/migrations`",
+        ),
+    ] {
+        let run = Run::of(
+            project
+                .cli()
+                .current_dir(outside)
+                .args(args)
+                .args(["--manifest-path", &manifest]),
+        );
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "{what} does not exist in `{}`: ",
+                outside.display()
+            ))
+            .stderr_lacks("in `..`");
     }
 }
