@@ -902,7 +902,12 @@ pub fn check_down_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    Err(invalid_files(set, &blocking, lint_help()))
+    Err(invalid_files(
+        set,
+        &blocking,
+        lint_help(),
+        super::Effect::Runs,
+    ))
 }
 
 /// The warnings of a `down` that rolls back migrations reported after a gap in the versions
