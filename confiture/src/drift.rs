@@ -267,7 +267,14 @@ impl Migrator {
         if let Some(target) = replays_through {
             let checked = self.read_checked()?;
             let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
-            crate::plan::check_up_files(&checked.set, &errors, target, None, None)?;
+            crate::plan::check_up_files(
+                &checked.set,
+                &errors,
+                target,
+                None,
+                None,
+                crate::plan::Effect::Runs,
+            )?;
             crate::plan::check_replayable(&checked.set, target, DRIFT)?;
         }
 

@@ -458,6 +458,26 @@ impl Divergence {
         }
     }
 
+    /// The up file that ran, named where it was when it was applied (what `git log --`
+    /// shows the applied version of): a modified migration's own file; a replaced or missing
+    /// one's by its row's name — beside the file that has its number now, else in `dir`, the
+    /// migrations directory. Never the file that has a replaced row's number now: another
+    /// name. `None` for the other states, and for a row whose name is no file's (an empty
+    /// version, a path separator).
+    pub fn applied_up_file(&self, dir: &std::path::Path) -> Option<std::path::PathBuf> {
+        let by_row = |id: &str, beside: Option<&std::path::Path>| {
+            let plain = !id.contains(['/', '\\']) && !id.starts_with(crate::display::EMPTY_VERSION);
+            let dir = beside.and_then(std::path::Path::parent).unwrap_or(dir);
+            plain.then(|| dir.join(format!("{id}.up.sql")))
+        };
+        match self {
+            Divergence::Modified { file, .. } => file.clone(),
+            Divergence::Replaced { id, file, .. } => by_row(id, file.as_deref()),
+            Divergence::Missing { id, .. } => by_row(id, None),
+            _ => None,
+        }
+    }
+
     /// Its state, as `migrate status` names it.
     pub fn state(&self) -> crate::history::State {
         use crate::history::State;

@@ -1038,7 +1038,7 @@ impl Migrator {
         let set = checked.set;
         let errors = FileErrors::new(&set, &checked.diagnostics);
         // It cannot stop before a version: no `--target` to suggest.
-        plan::check_up_files(&set, &errors, None, None, None)?;
+        plan::check_up_files(&set, &errors, None, None, None, plan::Effect::Runs)?;
         // Every migration is replayed (those below `--from` too, unchecked).
         plan::check_replayable(&set, None, VERIFY)?;
         if let Some(v) = options.from {

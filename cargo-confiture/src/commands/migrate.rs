@@ -646,7 +646,7 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
         if r.dry_run { planned } else { done }.to_string()
     };
     let mut lines = Vec::new();
-    let kept = ids(ReinitAction::Keep, &|_| true);
+    let kept = ids(ReinitAction::Keep, &|row| !row.kept_as_newer);
     if !kept.is_empty() {
         lines.push(format!(
             "{} {} as {} (no change): {}",
@@ -654,6 +654,21 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
             plural(kept.len(), "row"),
             if kept.len() == 1 { "it is" } else { "they are" },
             display::version_range(&kept)
+        ));
+    }
+    // Rows above the newest file, which reinit never forgets (the warning says why): the
+    // ledger does not match the files.
+    let newer = ids(ReinitAction::Keep, &|row| row.kept_as_newer);
+    if !newer.is_empty() {
+        let one = newer.len() == 1;
+        lines.push(format!(
+            "{} {} with no file on disk as {} (a newer release's, or {} files are gone: see \
+             the warning): {}",
+            would("kept", "would keep"),
+            plural(newer.len(), "row"),
+            if one { "it is" } else { "they are" },
+            if one { "its" } else { "their" },
+            display::version_range(&newer)
         ));
     }
     let accepted = ids(ReinitAction::Accept, &|_| true);
@@ -767,6 +782,7 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
             }
         ));
     } else if kept.len() == r.rows.len() {
+        // Every row kept, none as a newer release's: those are no match.
         lines.push(format!(
             "nothing to change: the ledger matches the files{}",
             if through_helps {

@@ -656,6 +656,10 @@ pub struct ReinitRow {
     pub applied_at: Option<String>,
     /// Whether a migration file for this version is on disk.
     pub file_on_disk: bool,
+    /// A kept row above the newest migration file, which `reinit` never forgets (a newer
+    /// release's, or its files are gone: [`plan::ReinitStep::kept_as_newer`]); the ledger does
+    /// not match the files there.
+    pub kept_as_newer: bool,
     /// A forgotten row whose migration no other row records: it is pending again, and the next
     /// `up` runs it. Not a second row for a version another row still records, nor a replaced
     /// one (`replaced_by`).

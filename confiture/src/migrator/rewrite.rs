@@ -64,6 +64,7 @@ impl Migrator {
             Some(options.through.number()),
             Some(&|version: &str| format!("migrate baseline --through {version}")),
             None,
+            plan::Effect::Records,
         )?;
         Ok(checked)
     }
@@ -437,6 +438,7 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 checksum: step.migration.map(|m| m.up.checksum.clone()),
                 applied_at: step.row.map(|r| r.applied_at.clone()),
                 file_on_disk: step.migration.is_some(),
+                kept_as_newer: step.kept_as_newer(),
                 replaced_by: replaced_by.clone(),
                 edited: step.action == plan::ReinitAction::Accept
                     && step.state == Some(State::Modified),

@@ -51,6 +51,7 @@ impl Migrator {
                     options.target.as_ref().map(crate::history::Version::number),
                     stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
                     history,
+                    plan::Effect::Runs,
                 )
             };
             let refused = check(None);
@@ -400,6 +401,7 @@ fn check_plan_files(
         plan.through,
         stop.as_ref().map(|s| s as &dyn Fn(&str) -> String),
         Some(&history),
+        plan::Effect::Runs,
     )
 }
 

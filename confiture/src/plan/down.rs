@@ -707,14 +707,11 @@ fn diverged(
             Divergence::Missing { .. } | Divergence::Modified { .. } | Divergence::Replaced { .. }
         )
     }) {
-        // The files whose applied version to look up, when known (a missing one has none).
+        // The up files that ran, where they were: never the file that has a replaced
+        // row's number now.
         let files: Vec<String> = (found.iter())
-            .filter_map(|d| match d {
-                Divergence::Modified { file, .. } | Divergence::Replaced { file, .. } => {
-                    file.as_ref().map(|f| f.display().to_string())
-                }
-                _ => None,
-            })
+            .filter_map(|d| d.applied_up_file(&set.dir))
+            .map(|f| f.display().to_string())
             .collect();
         let log = match files.is_empty() {
             true => "`git log -- <file>`".to_string(),
@@ -922,7 +919,12 @@ pub fn check_down_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    Err(invalid_files(set, &blocking, lint_help()))
+    Err(invalid_files(
+        set,
+        &blocking,
+        lint_help(),
+        super::Effect::Runs,
+    ))
 }
 
 /// The warnings of a `down` that rolls back migrations reported after a gap in the versions

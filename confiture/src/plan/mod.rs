@@ -130,9 +130,36 @@ pub(super) fn find(set: &MigrationSet, version: u64) -> Option<&Migration> {
     set.migrations.iter().find(|m| m.version == version)
 }
 
-/// The invalid-files error: [`crate::files::refusal`], `nothing was run`.
-pub(super) fn invalid_files(set: &MigrationSet, errors: &[&Diagnostic], help: String) -> Error {
-    crate::files::refusal(&set.dir, errors.iter().copied(), "nothing was run").with_help(help)
+/// What a command refused for its files would have done with their migrations: the one owner
+/// of the sentence its refusal ends with, one per command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// It runs them: `up`, `down`, and `verify`'s and `drift`'s replays.
+    Runs,
+    /// It records them as applied (or forgets their rows) without running them: `baseline`,
+    /// `reinit`.
+    Records,
+}
+
+impl Effect {
+    /// `nothing was run`, `nothing was recorded`.
+    pub fn nothing_done(self) -> &'static str {
+        match self {
+            Effect::Runs => "nothing was run",
+            Effect::Records => "nothing was recorded",
+        }
+    }
+}
+
+/// The invalid-files error: [`crate::files::refusal`], ending with what the command did not
+/// do ([`Effect::nothing_done`]).
+pub(super) fn invalid_files(
+    set: &MigrationSet,
+    errors: &[&Diagnostic],
+    help: String,
+    effect: Effect,
+) -> Error {
+    crate::files::refusal(&set.dir, errors.iter().copied(), effect.nothing_done()).with_help(help)
 }
 
 /// Refuses (exit 5) to go on when a migration `concerns` (its version, and whether a row
@@ -170,31 +197,36 @@ pub(super) fn check_usable(
             )
         })
         .collect();
-    let incomplete: Vec<String> = history
+    // One list of lines per migration: the count is of migrations, the details of files.
+    let incomplete: Vec<Vec<String>> = history
         .incomplete()
         .filter(|&(v, _)| concerns(v, true))
-        .flat_map(|(_, files)| {
-            files.iter().filter_map(|f| {
-                if f.misnamed {
-                    return Some(format!(
-                        "`{}` is applied, but misnamed: its name is `{}`",
-                        shown(&f.path),
-                        crate::display::escape(&f.file_name())
-                    ));
-                }
-                // Its other half is there, misnamed: that file's line says it.
-                let other_half = files
-                    .iter()
-                    .any(|o| o.misnamed && o.direction != f.direction);
-                (!other_half).then(|| {
-                    format!(
-                        "`{}` is applied, but `{}` is not there",
-                        shown(&f.path),
-                        crate::display::escape(&f.missing_half())
-                    )
+        .map(|(_, files)| {
+            files
+                .iter()
+                .filter_map(|f| {
+                    if f.misnamed {
+                        return Some(format!(
+                            "`{}` is applied, but misnamed: its name is `{}`",
+                            shown(&f.path),
+                            crate::display::escape(&f.file_name())
+                        ));
+                    }
+                    // Its other half is there, misnamed: that file's line says it.
+                    let other_half = files
+                        .iter()
+                        .any(|o| o.misnamed && o.direction != f.direction);
+                    (!other_half).then(|| {
+                        format!(
+                            "`{}` is applied, but `{}` is not there",
+                            shown(&f.path),
+                            crate::display::escape(&f.missing_half())
+                        )
+                    })
                 })
-            })
+                .collect::<Vec<String>>()
         })
+        .filter(|lines| !lines.is_empty())
         .collect();
     // A confiture (Python) migration cannot be run (applied, nor rolled back) by us. Recorded
     // ones concern only a run that would roll them back: `up` and `reinit` go past them.
@@ -247,7 +279,10 @@ pub(super) fn check_usable(
         what.join(" and ")
     ))
     .with_help(help.join("; "));
-    for line in python.into_iter().chain(unreadable).chain(incomplete) {
+    for line in (python.into_iter())
+        .chain(unreadable)
+        .chain(incomplete.into_iter().flatten())
+    {
         err = err.with_detail(line);
     }
     Err(err)

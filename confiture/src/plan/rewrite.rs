@@ -97,6 +97,15 @@ pub struct ReinitStep<'a> {
     pub state: Option<State>,
 }
 
+impl ReinitStep<'_> {
+    /// A newer release's row, kept (above the newest migration file:
+    /// [`ReinitPlan::newer_database`]): the only rows with no file that `reinit` keeps as
+    /// `missing`; the ledger does not match the files there.
+    pub fn kept_as_newer(&self) -> bool {
+        self.action == ReinitAction::Keep && self.state == Some(State::Missing)
+    }
+}
+
 /// What `reinit` does: rows the ledger already has are kept and, where the file changed,
 /// rewritten in place to accept it; rows with no file and second rows for a version are
 /// forgotten. Only with `--through V` are files without a row recorded (those up to V), and
@@ -375,9 +384,7 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
     let rows: Vec<&ReinitStep<'_>> = plan
         .steps
         .iter()
-        .filter(|s| {
-            s.row.is_some() && !(s.state == Some(State::Missing) && s.action == ReinitAction::Keep)
-        })
+        .filter(|s| s.row.is_some() && !s.kept_as_newer())
         .collect();
     let forgets_all = !rows.is_empty() && rows.iter().all(|s| s.action == ReinitAction::Forget);
     if !forgets_all {
@@ -472,5 +479,10 @@ pub fn check_reinit_files(
     if blocking.is_empty() {
         return Ok(());
     }
-    Err(invalid_files(set, &blocking, lint_help()))
+    Err(invalid_files(
+        set,
+        &blocking,
+        lint_help(),
+        super::Effect::Records,
+    ))
 }

@@ -3083,6 +3083,7 @@ fn the_refusal_of_broken_files_says_what_stopping_before_them_does_here() {
             Some(4),
             Some(&stop),
             applied.map(|_| &history),
+            Effect::Runs,
         )
         .expect_err("003_c has an error");
         err.help.unwrap_or_default()

@@ -118,12 +118,15 @@ pub fn check_up_request(set: &MigrationSet, request: &UpRequest) -> Result<()> {
 /// (`verify`). `history`, once the ledger is read: whether the broken migration is applied
 /// here, and whether any migration before it is left to apply, which the help then says
 /// ([`History::applied_here`]); `None` before connecting, and the help names the condition.
+/// `effect`: what the command does with the migrations (`baseline` records them), which the
+/// refusal says it did not do.
 pub fn check_up_files(
     set: &MigrationSet,
     errors: &FileErrors<'_>,
     target: Option<u64>,
     stop: Option<&dyn Fn(&str) -> String>,
     history: Option<&History<'_>>,
+    effect: super::Effect,
 ) -> Result<()> {
     let blocking = errors.blocking_up(target);
     if blocking.is_empty() {
@@ -142,7 +145,7 @@ pub fn check_up_files(
             }
         }
     }
-    Err(invalid_files(set, &blocking, help))
+    Err(invalid_files(set, &blocking, help, effect))
 }
 
 /// What [`check_up_files`]'s help says of `command`, which stops before `broken` (version

@@ -3357,3 +3357,38 @@ fn down_on_a_row_baseline_recorded_without_running_says_so() {
         .stderr_has("help: fix db/migrations/003_t3.down.sql")
         .stderr_lacks("without running it");
 }
+
+/// `down`'s refusal over a diverged migration names, for `git log`, the up file that ran —
+/// where it was when it was applied — never the file that has its number now. For a
+/// `replaced` row (`002_t2` renamed to `002_x` and edited) it named `002_x.up.sql`; a
+/// `missing` one named no file at all (`<file>`); a `modified` one names its own file.
+#[test]
+fn downs_git_log_help_names_the_file_that_ran() {
+    let db = TestDb::new("hi_git_log");
+    let project = applied(&db, &["001_t1", "002_t2", "003_t3", "004_t4"]);
+    // 002: renamed and edited (replaced); 003: deleted (missing).
+    project.remove("db/migrations/002_t2.up.sql");
+    project.remove("db/migrations/002_t2.down.sql");
+    project.migration("002_x", "CREATE TABLE x (id int);\n", "DROP TABLE x;\n");
+    project.remove("db/migrations/003_t3.up.sql");
+    project.remove("db/migrations/003_t3.down.sql");
+    let run = project.run_on(&db, &["migrate", "down", "--dry-run", "--steps", "4"]);
+    run.code(exit::DIVERGED)
+        .stderr_has("replaced: 002 was applied as 002_t2")
+        .stderr_has("`git log -- db/migrations/003_t3.up.sql db/migrations/002_t2.up.sql` shows the applied version")
+        .stderr_lacks("git log -- db/migrations/002_x")
+        .stderr_lacks("<file>");
+    // Edited in place: the file that ran is the one there.
+    project.table("003_t3");
+    project.write(
+        "db/migrations/003_t3.up.sql",
+        "CREATE TABLE t3 (id bigint);\n",
+    );
+    project.remove("db/migrations/002_x.up.sql");
+    project.remove("db/migrations/002_x.down.sql");
+    project.table("002_t2");
+    project
+        .run_on(&db, &["migrate", "down", "--dry-run", "--steps", "4"])
+        .code(exit::DIVERGED)
+        .stderr_has("`git log -- db/migrations/003_t3.up.sql` shows the applied version");
+}

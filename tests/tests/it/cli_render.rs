@@ -437,3 +437,110 @@ fn a_migrations_directory_that_is_a_broken_link_names_the_link_and_its_target() 
         .code(exit::INVALID)
         .stderr_has("is a symbolic link to `db/migrations`, which cannot be followed");
 }
+
+/// The refusal over applied migrations whose pairs are incomplete or misnamed counts
+/// migrations, not files: one migration with both files misnamed (`001_t1.UP.sql`,
+/// `001_t1.DOWN.sql`) was "2 applied migrations".
+#[test]
+fn incomplete_pairs_are_counted_by_migration() {
+    let db = TestDb::new("render_incomplete_count");
+    let project = Project::new();
+    project.table("001_t1").table("002_t2").table("003_t3");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let rename = |from: &str, to: &str| {
+        std::fs::rename(project.path(from), project.path(to)).expect("rename");
+    };
+    rename("db/migrations/001_t1.up.sql", "db/migrations/001_t1.UP.sql");
+    rename(
+        "db/migrations/001_t1.down.sql",
+        "db/migrations/001_t1.DOWN.sql",
+    );
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::INVALID)
+        .stderr_has("has an applied migration whose pair of files is incomplete or misnamed")
+        .stderr_lacks("2 applied migrations");
+    // Two migrations: one misnamed (two files), one half there.
+    project.remove("db/migrations/002_t2.down.sql");
+    project
+        .run_on(&db, &["migrate", "reinit", "--dry-run"])
+        .code(exit::INVALID)
+        .stderr_has("has 2 applied migrations whose pairs of files are incomplete or misnamed")
+        .stderr_lacks("3 applied migrations");
+}
+
+/// A command that records migrations without running them (`baseline`, `reinit
+/// --through`) refused for file errors says "nothing was recorded"; `up` says "nothing was
+/// run".
+#[test]
+fn a_file_refusal_says_what_the_command_would_have_done() {
+    let db = TestDb::new("render_nothing_verb");
+    let project = Project::new();
+    project.table("001_t1");
+    project.migration("002_b", "SELECT 'x;\n", "SELECT 1;\n");
+    for args in [
+        &["migrate", "baseline", "--through", "002"][..],
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::INVALID)
+            .stderr_has("has 1 error; nothing was recorded")
+            .stderr_lacks("nothing was run");
+    }
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("has 1 error; nothing was run");
+    project.remove("db/migrations/002_b.up.sql");
+    project.remove("db/migrations/002_b.down.sql");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.migration("002_b", "SELECT 'x;\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "002"])
+        .code(exit::INVALID)
+        .stderr_has("has 1 error; nothing was recorded")
+        .stderr_lacks("nothing was run");
+}
+
+/// `reinit` keeps the rows it may not forget that have no file (above the newest file, a newer
+/// release's): its stdout says so, never "the ledger matches the files" — which it said for a
+/// migrations directory with no migration at all.
+#[test]
+fn reinit_keeping_rows_with_no_file_does_not_say_the_ledger_matches() {
+    let db = TestDb::new("render_reinit_no_file");
+    let project = Project::new();
+    project.table("001_t1").table("002_t2");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    std::fs::create_dir_all(project.path("empty")).expect("mkdir");
+    for args in [
+        &["migrate", "reinit", "--migrations-dir", "empty"][..],
+        &[
+            "migrate",
+            "reinit",
+            "--migrations-dir",
+            "empty",
+            "--dry-run",
+        ],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::SUCCESS)
+            .stdout_has("2 rows with no file on disk as they are")
+            .stdout_lacks("matches the files")
+            .stdout_lacks("nothing to change");
+    }
+    project.remove("db/migrations/002_t2.up.sql");
+    project.remove("db/migrations/002_t2.down.sql");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS)
+        .stdout_has("kept 1 row as it is (no change): 001_t1")
+        .stdout_has("kept 1 row with no file on disk as it is")
+        .stdout_lacks("matches the files");
+    assert_eq!(ledger_of(&db), ["001:t1", "002:t2"]);
+}
+
+fn ledger_of(db: &TestDb) -> Vec<String> {
+    db.ledger().expect("the ledger exists")
+}

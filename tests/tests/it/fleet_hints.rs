@@ -1389,7 +1389,7 @@ fn baseline_and_reinit_refuse_their_flags_before_reading_their_list() {
         (
             &["baseline", "--through", "2"],
             exit::INVALID,
-            "nothing was run",
+            "nothing was recorded",
         ),
         (
             &["reinit", "--through", "999"],
