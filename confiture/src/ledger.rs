@@ -330,6 +330,16 @@ impl TrackingTable {
         }
     }
 
+    /// The table confiture (Python)'s online runner (`confiture migrate up --online`) keeps
+    /// its checkpoints in ([`Checkpoint`]), next to the ledger: the ledger's name followed by
+    /// [`STEPS_SUFFIX`] (`tb_confiture_steps`). Read, never written nor created, by us.
+    pub fn steps_table(&self) -> TrackingTable {
+        TrackingTable {
+            schema: self.schema.clone(),
+            name: format!("{}{STEPS_SUFFIX}", self.name),
+        }
+    }
+
     /// The name as SQL, every part quoted: `"tb_confiture"` or `"ops"."tb_confiture"`.
     pub fn quoted(&self) -> String {
         match &self.schema {
@@ -716,6 +726,138 @@ pub struct Ledger {
 
 /// What [`TrackingTable::started_table`]'s name adds to the ledger's.
 pub const STARTED_SUFFIX: &str = "_started";
+
+/// What [`TrackingTable::steps_table`]'s name adds to the ledger's: confiture (Python)'s
+/// `step_runner.STEPS_SUFFIX`.
+pub const STEPS_SUFFIX: &str = "_steps";
+
+/// One row of confiture (Python)'s online-runner checkpoints ([`TrackingTable::steps_table`],
+/// its `step_runner.CheckpointStore`): a stage (`expand`, `backfill`, `contract`) of one of
+/// the staged plans (`plan_index`) of the online migration `migration` (its version), and
+/// that stage's `state` (`running`, `done`, `failed`). The Python tool writes the migration's
+/// ledger row only once its last plan's `contract` stage is done, and never deletes these
+/// rows. **The one reading of them**: [`Checkpoint::unfinished_runs`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The online migration's version, as the Python tool writes it (`002`).
+    pub migration: String,
+    /// Which of the migration's staged plans (one per statement), from 0.
+    pub plan_index: i64,
+    /// The stage: `expand`, `backfill` or `contract`.
+    pub stage: String,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+}
+
+/// A migration confiture (Python)'s online runner started and did not finish
+/// ([`Checkpoint::unfinished_runs`]): its version and the stages not done, `backfill
+/// (running)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedOnlineRun {
+    /// The migration's version, as the checkpoints name it.
+    pub version: String,
+    /// Its stages that are not done, `backfill (running)`; empty when the run stopped between
+    /// two stages.
+    pub stages: Vec<String>,
+}
+
+impl Checkpoint {
+    /// The columns read, in [`Checkpoint`]'s order.
+    #[cfg(feature = "db")]
+    pub(crate) const COLUMNS: &'static str =
+        "CAST(migration AS pg_catalog.text), CAST(plan_index AS pg_catalog.int8), \
+         CAST(stage AS pg_catalog.text), CAST(state AS pg_catalog.text)";
+
+    /// The online runs the checkpoints say the Python tool left unfinished: a migration with
+    /// no ledger row of its version (among `rows`) whose checkpoints have a stage not `done`,
+    /// or no `contract` stage done in its last plan (the run died between two stages). A
+    /// migration whose every stage is done has finished (its row written), or was rolled back
+    /// since (its row deleted, the checkpoints kept): running it again is right.
+    pub fn unfinished_runs(
+        rows: &[LedgerRow],
+        checkpoints: &[Checkpoint],
+    ) -> Vec<UnfinishedOnlineRun> {
+        let same = |a: &str, b: &str| {
+            a == b
+                || matches!(
+                    (a.parse::<crate::history::Version>(), b.parse::<crate::history::Version>()),
+                    (Ok(a), Ok(b)) if a == b
+                )
+        };
+        let mut versions: Vec<&str> = checkpoints.iter().map(|c| c.migration.as_str()).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        versions
+            .into_iter()
+            .filter(|v| !rows.iter().any(|r| same(&r.version, v)))
+            .filter_map(|version| {
+                let of: Vec<&Checkpoint> = checkpoints
+                    .iter()
+                    .filter(|c| c.migration == version)
+                    .collect();
+                let stages: Vec<String> = of
+                    .iter()
+                    .filter(|c| c.state != "done")
+                    .map(|c| format!("{} ({})", c.stage, c.state))
+                    .collect();
+                let last = of.iter().map(|c| c.plan_index).max();
+                let contracted = of.iter().any(|c| {
+                    Some(c.plan_index) == last && c.stage == "contract" && c.state == "done"
+                });
+                (!stages.is_empty() || !contracted).then(|| UnfinishedOnlineRun {
+                    version: version.to_string(),
+                    stages,
+                })
+            })
+            .collect()
+    }
+
+    /// The refusal (exit 7, the history and the database disagree) of every command that
+    /// reads the ledger `table` while `runs` are unfinished: their stages committed part of
+    /// the migration (a `<column>__new` column, a dual-write trigger, half a backfill) that
+    /// our run of the migration's whole file would collide with or leave behind. Nothing was
+    /// run; the Python tool's `confiture migrate steps` shows and resumes them.
+    pub fn refusal(table: &impl std::fmt::Display, runs: &[UnfinishedOnlineRun]) -> Error {
+        let steps = format!("{table}{STEPS_SUFFIX}");
+        let listed: Vec<String> = runs
+            .iter()
+            .map(|r| {
+                if r.stages.is_empty() {
+                    format!("{}: stopped between two stages", r.version)
+                } else {
+                    format!("{}: {}", r.version, r.stages.join(", "))
+                }
+            })
+            .collect();
+        let first = runs.first().map_or("<VERSION>", |r| r.version.as_str());
+        let mut error = Error::new(
+            crate::ErrorKind::Diverged,
+            format!(
+                "{} by confiture (Python)'s online runner (`confiture migrate up --online`) \
+                 and not finished: its checkpoints in {steps} say so; its stages committed \
+                 part of the migration, which running its file again would collide with or \
+                 leave behind; nothing was run",
+                if runs.len() == 1 {
+                    format!("migration {} was started", runs[0].version)
+                } else {
+                    format!(
+                        "migrations {} were started",
+                        crate::display::cut(runs.iter().map(|r| r.version.clone()).collect())
+                            .join(", ")
+                    )
+                },
+            ),
+        );
+        for line in crate::display::cut(listed) {
+            error = error.with_detail(line);
+        }
+        error.with_help(format!(
+            "finish it with the Python tool: `confiture migrate steps` lists its checkpoints, \
+             `confiture migrate steps --resume {first}` continues it from the last one and \
+             records it in the ledger; then run {AGAIN}"
+        ))
+    }
+}
 
 /// The schema of confiture (Python)'s view helpers (`confiture.saved_views`, ...), which its
 /// `up` creates: with [`python_bookkeeping_tables`], what it keeps for itself in a database
@@ -1675,6 +1817,75 @@ pub(crate) fn only_when_reached(select: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Python tool's online runs its checkpoints say are unfinished: a stage not done
+    /// (`running`, `failed`), or a run that died between two stages (no `contract` done in its
+    /// last plan); never one recorded in the ledger (its version spelled otherwise included),
+    /// nor one whose every stage is done (finished, or rolled back since).
+    #[test]
+    fn unfinished_online_runs_are_those_the_ledger_lacks_and_the_checkpoints_leave_open() {
+        let step = |migration: &str, plan_index: i64, stage: &str, state: &str| Checkpoint {
+            migration: migration.into(),
+            plan_index,
+            stage: stage.into(),
+            state: state.into(),
+        };
+        let row = |version: &str| LedgerRow {
+            version: version.into(),
+            name: "n".into(),
+            applied_at: "2026-01-01T00:00:00+00:00".into(),
+            execution_time_ms: None,
+            checksum: None,
+            applied_by: None,
+            slug: None,
+            archived_into: None,
+        };
+        let checkpoints = [
+            // Killed mid-backfill.
+            step("002", 0, "expand", "done"),
+            step("002", 0, "backfill", "running"),
+            // Failed in its contract stage.
+            step("003", 0, "expand", "done"),
+            step("003", 0, "contract", "failed"),
+            // Died between its first plan's contract and its second plan.
+            step("004", 0, "expand", "done"),
+            step("004", 0, "contract", "done"),
+            step("004", 1, "expand", "done"),
+            // Finished and rolled back since: every stage done, no row.
+            step("005", 0, "expand", "done"),
+            step("005", 0, "contract", "done"),
+            // Recorded (as 0006): finished.
+            step("006", 0, "expand", "running"),
+        ];
+        let unfinished = Checkpoint::unfinished_runs(&[row("0006")], &checkpoints);
+        assert_eq!(
+            unfinished,
+            vec![
+                UnfinishedOnlineRun {
+                    version: "002".into(),
+                    stages: vec!["backfill (running)".into()],
+                },
+                UnfinishedOnlineRun {
+                    version: "003".into(),
+                    stages: vec!["contract (failed)".into()],
+                },
+                UnfinishedOnlineRun {
+                    version: "004".into(),
+                    stages: vec![],
+                },
+            ]
+        );
+        let refusal = Checkpoint::refusal(&"public.tb_confiture", &unfinished);
+        assert_eq!(refusal.kind, crate::ErrorKind::Diverged);
+        assert!(refusal
+            .message
+            .contains("migrations 002, 003, 004 were started"));
+        assert!(refusal.message.contains("public.tb_confiture_steps"));
+        assert!(refusal
+            .help
+            .as_deref()
+            .is_some_and(|h| h.contains("confiture migrate steps --resume 002")));
+    }
 
     /// Where a moved ledger is, as the failing query of [`LedgerCheck::unless_moved`] writes it
     /// (each value hex-encoded by the server), is read back — a name with quotes, spaces and

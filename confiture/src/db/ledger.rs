@@ -200,7 +200,10 @@ fn read_asking(
          {mistyped}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
-          {suffix})) IS NOT NULL, {prepared} \
+          {suffix})) IS NOT NULL, {prepared}, \
+         pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
+          OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
+          {steps})) IS NOT NULL \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name});\n\
@@ -223,6 +226,7 @@ fn read_asking(
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
             order = crate::ledger::APPLICATION_ORDER,
             suffix = literal(crate::ledger::STARTED_SUFFIX),
+            steps = literal(crate::ledger::STEPS_SUFFIX),
             name = literal(&table.quoted()),
             quoted = table.quoted(),
             shape = LEDGER_SHAPE
@@ -311,6 +315,7 @@ fn read_asking(
     let mut access = Access::default();
     let mut rows = Vec::new();
     let mut started_table = false;
+    let mut steps_table = false;
     for message in messages {
         match message {
             SimpleQueryMessage::CommandComplete(_) => statement += 1,
@@ -344,6 +349,7 @@ fn read_asking(
                         .unwrap_or_default(),
                 };
                 started_table = row.get(13) == Some("t");
+                steps_table = row.get(15) == Some("t");
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}
@@ -371,6 +377,15 @@ fn read_asking(
         )?,
         _ => Vec::new(),
     };
+    // confiture (Python)'s online runs left unfinished: refused before anything is planned.
+    // Another round trip, only where that tool ever ran one (its checkpoints' table exists).
+    if let (true, Some(found)) = (steps_table, &resolved) {
+        let checkpoints = read_checkpoints(client, found, stop)?;
+        let unfinished = crate::ledger::Checkpoint::unfinished_runs(&rows, &checkpoints);
+        if !unfinished.is_empty() {
+            return Err(crate::ledger::Checkpoint::refusal(found, &unfinished));
+        }
+    }
     let ledger = Ledger {
         table: qualified.unwrap_or_else(|| table.to_string()),
         rows,
@@ -381,6 +396,58 @@ fn read_asking(
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
     }))
+}
+
+/// The checkpoints of confiture (Python)'s online runner beside the ledger `table` (resolved,
+/// [`TrackingTable::steps_table`]), read as [`crate::ledger::Checkpoint`]s: the one read of
+/// them. A table dropped since the catalog said it was there has none. Bounded by
+/// [`EXPLANATION_WAIT`](super::EXPLANATION_WAIT)'s `lock_timeout`: the Python tool's
+/// checkpoint writes take row locks alone.
+fn read_checkpoints(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    stop: Option<&crate::db::apply::Stop>,
+) -> Result<Vec<crate::ledger::Checkpoint>> {
+    let steps = table.steps_table();
+    let sql = super::own_statements(&format!(
+        "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM {} ORDER BY 1, 2, 3",
+        super::EXPLANATION_WAIT.as_millis(),
+        crate::ledger::Checkpoint::COLUMNS,
+        steps.quoted()
+    ));
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(&sql)),
+        None => Some(client.simple_query(&sql)),
+    };
+    let messages = match sent {
+        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
+        _ => return Err(interrupted_read(table)),
+    };
+    let messages = match messages {
+        Ok(messages) => messages,
+        Err(e) if is_absent(&e) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(super::query_error(
+                &format!(
+                    "cannot read {steps}, where confiture (Python)'s online runner keeps its \
+                     checkpoints"
+                ),
+                e,
+            ))
+        }
+    };
+    Ok(messages
+        .iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(row) => Some(crate::ledger::Checkpoint {
+                migration: row.get(0).unwrap_or_default().to_string(),
+                plan_index: row.get(1).and_then(|i| i.parse().ok()).unwrap_or_default(),
+                stage: row.get(2).unwrap_or_default().to_string(),
+                state: row.get(3).unwrap_or_default().to_string(),
+            }),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Whether `e`, of a statement that reads or writes the start markers' table

@@ -1548,3 +1548,96 @@ fn a_target_below_confiture_s_squashed_baseline_names_the_baseline_not_a_snapsho
         }
     }
 }
+
+/// Whether confiture (Python)'s online runner is inside the backfill stage of `version`: its
+/// checkpoint says `running`.
+fn backfilling(client: &mut postgres::Client, version: &str) -> bool {
+    client
+        .query_one("SELECT to_regclass('tb_confiture_steps') IS NOT NULL", &[])
+        .expect("to_regclass")
+        .get::<_, bool>(0)
+        && client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM tb_confiture_steps WHERE migration = $1 \
+                 AND stage = 'backfill' AND state = 'running')",
+                &[&version],
+            )
+            .expect("tb_confiture_steps")
+            .get(0)
+}
+
+/// confiture (Python)'s online run (`migrate up --online`) killed mid-backfill leaves its
+/// checkpoints (`tb_confiture_steps`), a `<column>__new` column and a dual-write trigger, and
+/// no ledger row: every command of ours that reads the ledger refuses it (exit 7) naming the
+/// Python tool's `migrate steps`, writes nothing, and runs nothing; once the Python tool has
+/// resumed it, the history is one again.
+#[test]
+fn an_online_run_confiture_left_unfinished_is_refused_until_it_is_resumed() {
+    let db = TestDb::new("interop_online");
+    let project = Project::new();
+    project
+        .write(
+            ENV_FILE,
+            format!(
+                "name: test\ndatabase_url: {}\nmigration:\n  backfill:\n    batch_size: 50\n",
+                db.url()
+            ),
+        )
+        .migration(
+            "001_create_a",
+            "CREATE TABLE a (id int, f2 int NOT NULL DEFAULT 0);\n\
+             INSERT INTO a SELECT g, g FROM generate_series(1, 200000) g;\n",
+            "DROP TABLE a;\n",
+        );
+    ours(&project, &["migrate", "up"]).code(0);
+    project.migration(
+        "002_widen_f2",
+        "ALTER TABLE a ALTER COLUMN f2 TYPE bigint;\n",
+        "ALTER TABLE a ALTER COLUMN f2 TYPE int;\n",
+    );
+    let mut client = db.connect();
+    let mut online = spawn(python(&project, &["migrate", "up", "--online"]));
+    wait_until(
+        "confiture (Python) is backfilling migration 002",
+        Duration::from_secs(120),
+        || backfilling(&mut client, "002"),
+    );
+    online.kill().expect("kill confiture (Python)");
+    let _ = online.wait();
+    assert!(backfilling(&mut client, "002"), "killed mid-backfill");
+    let ledger = db.ledger();
+    assert_eq!(ledger, Some(vec!["001:create_a".into()]));
+
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+    ] {
+        ours(&project, args)
+            .code(confiture::exit::DIVERGED)
+            .stderr_has("migration 002 was started by confiture (Python)'s online runner")
+            .stderr_has("backfill (running)")
+            .stderr_has("confiture migrate steps --resume 002");
+        assert_eq!(db.ledger(), ledger, "{args:?} wrote nothing");
+    }
+    let widened: String = client
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'a'::regclass AND attname = 'f2'",
+            &[],
+        )
+        .expect("a.f2")
+        .get(0);
+    assert_eq!(widened, "integer", "our up ran nothing");
+
+    run_python(
+        &project,
+        &["migrate", "steps", "--resume", "002", "--allow-destructive"],
+    )
+    .code(0);
+    ours(&project, &["migrate", "status"]).code(0);
+    ours(&project, &["migrate", "up"])
+        .code(0)
+        .stdout_has("up to date");
+}
