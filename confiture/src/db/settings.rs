@@ -206,6 +206,11 @@ pub(crate) struct SettingOrigin {
     pub(crate) database: String,
     /// `SESSION_USER`.
     pub(crate) role: String,
+    /// The server or a pooler in front of it refused the session's startup options, and it
+    /// was opened without them ([`crate::db::connect::Reached::without_options`]): the setting
+    /// the tool sets there (`-c standard_conforming_strings=on`) never reached the server, and
+    /// [`lift`] says so rather than "unless the connection says otherwise".
+    pub(crate) startup_options_refused: bool,
 }
 
 impl SettingOrigin {
@@ -228,6 +233,7 @@ impl SettingOrigin {
             source: get(first).unwrap_or_default(),
             database: get(first + 1).unwrap_or_default(),
             role: get(first + 2).unwrap_or_default(),
+            startup_options_refused: false,
         }
     }
 }
@@ -330,6 +336,18 @@ pub(crate) fn lift(
             alter
         }
     };
+    if origin.startup_options_refused {
+        // The tool's own `-c` never reached the server: changing the database's setting (every
+        // application's) is not the fix, nor is the connection's options, dropped alike.
+        return format!(
+            "the server, or a pooler in front of it (PgBouncer refuses the `options` startup \
+             parameter unless its ignore_startup_parameters lists it), refused the tool's startup \
+             options, which set {setting} = {value} for its sessions, and the session was opened \
+             without them; connect to the server directly, or set it for the role {role} alone \
+             in this database: {}",
+            writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
+        );
+    }
     match origin.source.as_str() {
         "database" => format!(
             "it is set for the database: {}",
@@ -811,6 +829,40 @@ mod tests {
             source: source.to_string(),
             database: "app db".to_string(),
             role: "deploy".to_string(),
+            startup_options_refused: false,
+        }
+    }
+
+    /// A session opened again without its startup options (a pooler that refuses `options`)
+    /// has none of the tool's own settings: whatever set the database's value, the help says
+    /// that the startup options were refused, and gives the command for the connecting role in
+    /// that database alone — never `ALTER DATABASE`, every application's setting, nor "unless
+    /// the connection says otherwise".
+    #[test]
+    fn a_setting_the_startup_options_would_have_set_says_they_were_refused() {
+        for source in ["database", "user", "database user", "default", "global"] {
+            let help = lift(
+                "standard_conforming_strings",
+                "on",
+                &SettingOrigin {
+                    startup_options_refused: true,
+                    ..origin(source)
+                },
+                "--database-url",
+                None,
+            );
+            assert!(
+                help.contains("refused the tool's startup options"),
+                "{help}"
+            );
+            assert!(help.contains("connect to the server directly"), "{help}");
+            assert!(
+                help.ends_with(
+                    "ALTER ROLE deploy IN DATABASE \"app db\" SET standard_conforming_strings = on"
+                ),
+                "{help}"
+            );
+            assert!(!help.contains("ALTER DATABASE"), "{help}");
         }
     }
 

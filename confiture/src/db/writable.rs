@@ -185,6 +185,7 @@ pub(crate) fn check_session(
                     source: column(6),
                     database: database.clone(),
                     role: column(7),
+                    startup_options_refused: false,
                 },
                 source,
                 Some(&environment.connection),
@@ -197,20 +198,28 @@ pub(crate) fn check_session(
              (standard_conforming_strings is off), while the migration files, lint and the \
              tool's own SQL read them as written; nothing was run"
         ))
-        .with_help(format!(
-            "the tool turns it on for its sessions, unless the connection says otherwise: {}",
-            lift(
+        .with_help({
+            let refused = target.reached.as_ref().is_some_and(|r| r.without_options);
+            let lifted = lift(
                 "standard_conforming_strings",
                 "on",
                 &SettingOrigin {
                     source: column(9),
                     database: database.clone(),
                     role: column(7),
+                    startup_options_refused: refused,
                 },
                 source,
                 Some(&environment.connection),
-            )
-        )));
+            );
+            match refused {
+                true => lifted,
+                false => format!(
+                    "the tool turns it on for its sessions, unless the connection says \
+                     otherwise: {lifted}"
+                ),
+            }
+        }));
     }
     if !direct {
         // Before the second connection is opened: its refusal is counted too.

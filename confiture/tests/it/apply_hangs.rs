@@ -386,6 +386,73 @@ fn a_database_idle_in_transaction_timeout_never_ends_the_engines_transactions() 
     }
 }
 
+/// A migration longer than one message (sent in parts inside its transaction) that sets
+/// `idle_in_transaction_session_timeout` itself — its first statement, `SET`, `SET LOCAL` or
+/// `set_config`, or a `RESET ALL` under a database's 1 ms — was ended by the server between
+/// two of its parts, every run (exit 3, 25P03): the tool's own pause tripped it. Up and down,
+/// a run of one transaction per migration and `--single-transaction`; the migration's own
+/// value is still the one its later statements see.
+#[test]
+fn a_migration_setting_a_short_idle_in_transaction_timeout_is_not_ended_between_its_parts() {
+    let db = TestDb::new("hang_idle_own");
+    db.client()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET idle_in_transaction_session_timeout = '1ms'",
+            db.name
+        ))
+        .unwrap();
+    let long = |table: &str| -> String {
+        (0..3000)
+            .map(|i| {
+                format!("INSERT INTO {table} VALUES ({i}, 'a row of text to make it long');\n")
+            })
+            .collect()
+    };
+    // Each way of setting it, in one of the two ways of running (a test of 3,000-row files on
+    // a shared machine: not all eight pairs).
+    let cases = [
+        ("SET idle_in_transaction_session_timeout = '1ms';", false),
+        ("SET LOCAL idle_in_transaction_session_timeout = 1;", true),
+        (
+            "SELECT set_config('idle_in_transaction_session_timeout', '1ms', false);",
+            true,
+        ),
+        ("RESET ALL;", false),
+    ];
+    for (case, (first, single)) in cases.into_iter().enumerate() {
+        let dir = Dir::new();
+        // The down file is long too once: sent in parts the same way.
+        let down = match case {
+            0 => format!("{first}\n{}DROP TABLE c;\n", long("c")),
+            _ => "DROP TABLE c;\n".to_string(),
+        };
+        dir.migration(
+            "001",
+            "c",
+            &format!(
+                "{first}\nCREATE TABLE c (id int, t text);\n{}\
+                 INSERT INTO c VALUES (-1, current_setting('idle_in_transaction_session_timeout'));\n",
+                long("c")
+            ),
+            &down,
+        );
+        db.migrator(&dir)
+            .up(
+                &UpOptions::default().single_transaction(single),
+                &mut no_progress,
+            )
+            .unwrap_or_else(|f| panic!("{case} {single}: up: {:?}", f.error));
+        assert_eq!(
+            db.value("SELECT t FROM c WHERE id = -1").as_deref(),
+            Some("1ms"),
+            "{case} {single}: the migration's own value held for its statements"
+        );
+        db.migrator(&dir)
+            .down(&DownOptions::default().steps(Some(1)), &mut no_progress)
+            .unwrap_or_else(|f| panic!("{case} {single}: down: {:?}", f.error));
+    }
+}
+
 /// A second session holding `lock` (an SQL `LOCK` statement) in an open transaction, taken
 /// once a session of `db` sleeps in `pg_sleep` (a migration's statement), and released when
 /// the returned sender is dropped (or after 90 s). Waits until the lock is held.

@@ -503,6 +503,7 @@ impl<'a> Script<'a> {
         mut send: impl FnMut(&mut Client, &str) -> Result<(), postgres::Error>,
     ) -> Result<(), SendError> {
         let mut before = 0..0;
+        let mut resumed = false;
         for (i, (bytes, chars)) in self.messages().into_iter().enumerate() {
             if i > 0 {
                 check_reading(client).map_err(|e| match e {
@@ -516,16 +517,44 @@ impl<'a> Script<'a> {
                 })?;
             }
             before = bytes.clone();
+            // A message that ends inside a migration's transaction leaves it idle until the
+            // next one: the user's `idle_in_transaction_session_timeout` (the migration's own
+            // `SET`, its `RESET ALL` under a database's value) is off across the pause, and
+            // the migration's own value back for the rest of its statements
+            // ([`super::sql::suspend_idle_timeout`]).
+            let suspends = self.inside_transaction_at(bytes.end);
             let label = self.label(&bytes);
+            let resume = if resumed {
+                super::sql::RESUME_IDLE_TIMEOUT
+            } else {
+                ""
+            };
+            let suspend = if suspends {
+                super::sql::suspend_idle_timeout()
+            } else {
+                ""
+            };
             self.sent_from = chars;
-            self.label_chars = label.chars().count();
-            if label.is_empty() {
+            self.label_chars = label.chars().count() + resume.chars().count();
+            if label.is_empty() && resume.is_empty() && suspend.is_empty() {
                 send(client, &self.text[bytes])?;
             } else {
-                send(client, &format!("{label}{}", &self.text[bytes]))?;
+                send(
+                    client,
+                    &format!("{label}{resume}{}{suspend}", &self.text[bytes]),
+                )?;
             }
+            resumed = suspends;
         }
         Ok(())
+    }
+
+    /// Whether the text is cut at byte `at` between two statements of a migration, inside its
+    /// transaction (a statement marker's cut, never the end of a transaction).
+    fn inside_transaction_at(&self, at: usize) -> bool {
+        self.cuts
+            .iter()
+            .any(|cut| cut.bytes == at && cut.ends_from.is_none())
     }
 
     /// Which statements of a migration may have changed how the session reads SQL, found

@@ -253,6 +253,46 @@ pub(super) fn migration_timeout_sql(settings: &ApplySettings) -> String {
 /// the socket, and the server rolls the transaction back.
 const NOT_IDLE: &str = "idle_in_transaction_session_timeout";
 
+/// The statement that ends a message cut inside a migration's transaction
+/// ([`super::script::Script::send`]), after the statement marker where it is cut: the
+/// transaction is idle until the next message (and the settings read between them), and
+/// the server arms `idle_in_transaction_session_timeout` with the value in force when a
+/// message ends — the migration's own (`SET idle_in_transaction_session_timeout = '1ms'`,
+/// or a `RESET ALL` under a database's or role's value) ended the session there, every run.
+/// Keeps that value in a setting of the transaction ([`IDLE_TIMEOUT_KEPT`]) and turns
+/// the timeout off for the transaction; [`RESUME_IDLE_TIMEOUT`] begins the next message with
+/// the migration's value again. Both `LOCAL`: whatever the migration set for the session is
+/// its session's value after `COMMIT` as before, and a savepoint rolled back undoes them with
+/// the migration's own. One statement a cut (one a [`super::script::MESSAGE_BUDGET`]), in a
+/// message sent anyway: no round trip.
+pub(super) fn suspend_idle_timeout() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "{};\n",
+            set_configs_select(&[
+                set_config(
+                    IDLE_TIMEOUT_KEPT,
+                    &format!("pg_catalog.current_setting('{NOT_IDLE}')"),
+                    true
+                ),
+                set_literal(NOT_IDLE, Some("0"), true),
+            ])
+        )
+    })
+}
+
+/// The statement that begins a message continuing a migration's transaction after
+/// [`suspend_idle_timeout`]: the migration's `idle_in_transaction_session_timeout` again, for
+/// the rest of its statements.
+pub(super) const RESUME_IDLE_TIMEOUT: &str = "SELECT WHERE pg_catalog.concat(\
+     pg_catalog.set_config('idle_in_transaction_session_timeout', \
+     pg_catalog.current_setting('confiture.idle_in_transaction_session_timeout'), true)) \
+     IS NULL;\n";
+
+/// Where [`suspend_idle_timeout`] keeps the migration's value, for its transaction.
+const IDLE_TIMEOUT_KEPT: &str = "confiture.idle_in_transaction_session_timeout";
+
 /// What precedes every ledger row, in one statement, after [`own_bound_before_row`]: the role
 /// half of [`RESET_SESSION`] (`RESET SESSION AUTHORIZATION; RESET ROLE`, as
 /// `set_config(..., NULL, false)`: the row is written as the connecting role; `RESET ALL`

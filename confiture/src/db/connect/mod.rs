@@ -150,6 +150,13 @@ pub(crate) struct Reached {
     pub(crate) dialled: Option<SocketAddr>,
     /// What the session was opened for.
     pub(crate) need: Need,
+    /// The server, or a pooler in front of it, refused our startup options (`options`: PgBouncer
+    /// with only `extra_float_digits` in `ignore_startup_parameters`, a server before 14), and
+    /// the session was opened again without any ([`open_with`]): it has none of the settings
+    /// ours give (`standard_conforming_strings` on, [`STANDARD_STRINGS_OPTION`]) nor the
+    /// connection's own `options`. What a refusal of such a setting says
+    /// ([`crate::db::settings::SettingOrigin::startup_options_refused`]).
+    pub(crate) without_options: bool,
 }
 
 impl Reached {
@@ -744,6 +751,7 @@ fn attempt(
                 port,
                 dialled,
                 need,
+                without_options: !check_interval,
             },
         })
     };

@@ -55,7 +55,11 @@ as more than 0. Not flagged: `0` (no timeout), `SET LOCAL` and `set_config(..., 
 end with the statement's own transaction), a transactional migration (sent in one message and
 followed by confiture's `RESET ALL`), `ALTER DATABASE | ROLE ... SET`. A value set at run
 time (dynamic SQL, a function) is not seen: `migrate up` then says that the server ended the
-session for its idle timeout, and never to just run it again.
+session for its idle timeout, and never to just run it again. Nor is
+`idle_in_transaction_session_timeout`, whatever the migration sets it to: a no-transaction
+migration is idle between its statements outside a transaction, and confiture keeps it off
+across its own pauses inside a transaction (between the parts of a migration over 64 KiB, and
+in `--single-transaction`), giving the migration its value back for its statements.
 
 **Fix:** remove the statement (reset only the settings the migration itself set, by name), or
 set the bound the migration needs; allow it with `-- confiture:allow(resets-timeouts)`.",
