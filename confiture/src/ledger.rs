@@ -762,11 +762,13 @@ pub struct UnfinishedOnlineRun {
 }
 
 impl Checkpoint {
-    /// The columns read, in [`Checkpoint`]'s order.
+    /// The values read, in [`Checkpoint`]'s order, from `s.j`, a row of the table as
+    /// `jsonb`: a table of that name without these columns (another tool's, an older Python's)
+    /// gives NULLs, never an error that would fail the command or abort its transaction.
     #[cfg(feature = "db")]
-    pub(crate) const COLUMNS: &'static str =
-        "CAST(migration AS pg_catalog.text), CAST(plan_index AS pg_catalog.int8), \
-         CAST(stage AS pg_catalog.text), CAST(state AS pg_catalog.text)";
+    pub(crate) const COLUMNS: &'static str = "s.j OPERATOR(pg_catalog.->>) 'migration', \
+         s.j OPERATOR(pg_catalog.->>) 'plan_index', s.j OPERATOR(pg_catalog.->>) 'stage', \
+         s.j OPERATOR(pg_catalog.->>) 'state'";
 
     /// The online runs the checkpoints say the Python tool left unfinished: a migration with
     /// no ledger row of its version (among `rows`) whose checkpoints have a stage not `done`,

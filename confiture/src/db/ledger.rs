@@ -410,7 +410,8 @@ fn read_checkpoints(
 ) -> Result<Vec<crate::ledger::Checkpoint>> {
     let steps = table.steps_table();
     let sql = super::own_statements(&format!(
-        "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM {} ORDER BY 1, 2, 3",
+        "SET LOCAL lock_timeout = '{}ms'; SELECT {} FROM (SELECT pg_catalog.to_jsonb(t) AS j \
+         FROM {} AS t) AS s ORDER BY 1, 2, 3",
         super::EXPLANATION_WAIT.as_millis(),
         crate::ledger::Checkpoint::COLUMNS,
         steps.quoted()
@@ -439,8 +440,9 @@ fn read_checkpoints(
     Ok(messages
         .iter()
         .filter_map(|m| match m {
+            // A row without a migration is not a checkpoint of Python's online runner.
             SimpleQueryMessage::Row(row) => Some(crate::ledger::Checkpoint {
-                migration: row.get(0).unwrap_or_default().to_string(),
+                migration: row.get(0)?.to_string(),
                 plan_index: row.get(1).and_then(|i| i.parse().ok()).unwrap_or_default(),
                 stage: row.get(2).unwrap_or_default().to_string(),
                 state: row.get(3).unwrap_or_default().to_string(),
