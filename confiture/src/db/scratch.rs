@@ -843,16 +843,16 @@ const OWN_SESSION_TIMEOUTS: &str = "SELECT pg_catalog.set_config(s.name, '0', fa
 /// ([`OWN_SESSION_TIMEOUTS`]): one round trip.
 pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> Result<()> {
     // `statement_timeout` first, by the cheapest statement: the catalog read may take longer
-    // than a tiny one the target gave every session.
-    client
-        .simple_query(&format!(
-            "SET statement_timeout = 0; {OWN_SESSION_TIMEOUTS}"
-        ))
-        .map(drop)
-        .map_err(|e| {
-            let what = format!("cannot prepare a session on {}", env.connection);
-            crate::db::query_error(&what, e)
-        })
+    // than a tiny one the target gave every session (and sent again when that one cancelled
+    // it, [`again_if_timed_out`]).
+    again_if_timed_out(
+        client,
+        &format!("SET statement_timeout = 0; {OWN_SESSION_TIMEOUTS}"),
+    )
+    .map_err(|e| {
+        let what = format!("cannot prepare a session on {}", env.connection);
+        crate::db::query_error(&what, e)
+    })
 }
 
 /// What a file run on a scratch session left there ([`end_file`]).
@@ -871,23 +871,59 @@ pub(crate) struct FileEnd {
 /// statements, cursors, `LISTEN`s, advisory locks. The scratch session holds nothing of the
 /// tool's then. Which transaction state the session is in is asked of the server by a
 /// `SAVEPOINT` (refused outside a transaction block, 25P01; refused in an aborted one, 25P02;
-/// taken in an open one), after a `statement_timeout` of none, which a file may have set tiny.
+/// taken in an open one).
+///
+/// A file may have set `statement_timeout` tiny, and each of these statements runs under it
+/// until one turns it off: that one goes alone in its message (a `SAVEPOINT` refused in the
+/// same message took it back with the implicit transaction), and every statement here is sent
+/// again when that timeout cancelled it ([`again_if_timed_out`]).
 pub(crate) fn end_file(client: &mut postgres::Client) -> Result<FileEnd, postgres::Error> {
     use postgres::error::SqlState;
-    let open = match client.batch_execute("SET statement_timeout = 0; SAVEPOINT confiture_end") {
-        Ok(()) => Some(false),
-        Err(e) if e.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => None,
+    let open = match again_if_timed_out(client, "SET statement_timeout = 0") {
         Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Some(true),
         Err(e) => return Err(e),
+        Ok(()) => match again_if_timed_out(client, "SAVEPOINT confiture_end") {
+            Ok(()) => Some(false),
+            Err(e) if e.code() == Some(&SqlState::NO_ACTIVE_SQL_TRANSACTION) => None,
+            // The `SET` above ran in an open transaction, not an aborted one: the timeout's
+            // cancel of a first `SAVEPOINT` aborted it.
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => Some(false),
+            Err(e) => return Err(e),
+        },
     };
     if open.is_some() {
+        // Takes back a `SET` made in the transaction, the one above included.
         client.batch_execute("ROLLBACK")?;
+        again_if_timed_out(client, "SET statement_timeout = 0")?;
     }
     // Alone in its message: it cannot run inside a transaction block, an implicit one included.
-    client.batch_execute("DISCARD ALL")?;
+    again_if_timed_out(client, "DISCARD ALL")?;
     Ok(FileEnd {
         transaction_left_open: open,
     })
+}
+
+/// Sends `sql`, one of the tool's own statements that can be sent twice, again when a
+/// `statement_timeout` cancelled it (57014, a few times at most): the timeout a file left
+/// bounds the statement that turns it off, and a timer that fired after a statement's last
+/// check for interrupts cancels the next statement (PostgreSQL delivers it then). A statement
+/// that failed leaves no timer behind, and one sent after the timeout is off starts none.
+fn again_if_timed_out(client: &mut postgres::Client, sql: &str) -> Result<(), postgres::Error> {
+    /// Each try but the first follows one that the timeout cancelled, which leaves none behind:
+    /// only a timer as short as the statement itself cancels it again.
+    const TRIES: usize = 5;
+    let mut tries = 1;
+    loop {
+        match client.batch_execute(sql) {
+            Err(e)
+                if tries < TRIES
+                    && e.code() == Some(&postgres::error::SqlState::QUERY_CANCELED) =>
+            {
+                tries += 1;
+            }
+            done => return done,
+        }
+    }
 }
 
 /// `name` as a quoted SQL identifier: `"a""b"`.

@@ -648,6 +648,67 @@ fn a_schema_file_that_leaves_a_transaction_open_is_named_and_leaves_nothing_behi
     assert!(report.passed, "{report:#?}");
 }
 
+/// CI (a loaded machine): a schema file that ended with `SET statement_timeout = '1ms'` made
+/// the next file's first statement fail with "canceling statement due to statement timeout".
+/// The session was put back (`DISCARD ALL`) under that timeout: the statement meant to turn it
+/// off first went in one message with the `SAVEPOINT` that asks for an open transaction, which
+/// fails outside one and took the `SET` with it. A timer that fired after the reset's last
+/// interrupt check cancels the statement after it (PostgreSQL's delivery), and one that fired
+/// during it cancelled the reset. A reset that takes longer than the timeout (temporary tables
+/// to drop) makes it certain: each file, in a transaction it left open or not, is put back and
+/// the next one runs.
+#[test]
+fn a_schema_file_that_sets_a_tiny_statement_timeout_does_not_cancel_the_reset_or_the_next_file() {
+    let db = TestDb::new("cft_drift_schema_timeout");
+    let dir = TempDir::new("cft_drift_schema_timeout");
+    dir.write(
+        "m/001_t.up.sql",
+        "CREATE TABLE t (a int);\nCREATE TABLE u (a int);\n",
+    );
+    dir.write("m/001_t.down.sql", "DROP TABLE u, t;\n");
+    let migrations = dir.path().join("m");
+    let options = DriftOptions::default().schema_dir(Some(dir.path().join("schema")));
+    // Enough temporary tables that dropping them takes longer than a millisecond.
+    let temporary = "DO $$ BEGIN FOR i IN 1..300 LOOP \
+                     EXECUTE format('CREATE TEMP TABLE tmp_%s (a int)', i); END LOOP; END $$;\n";
+    dir.write("schema/02_u.sql", "CREATE TABLE u (a int);\n");
+    for tail in [
+        "SET statement_timeout = '1ms';\n",
+        "BEGIN;\nSET statement_timeout = '1ms';\n",
+    ] {
+        dir.write(
+            "schema/01_t.sql",
+            &format!("CREATE TABLE t (a int);\n{temporary}{tail}"),
+        );
+        let result = migrator(&db, &migrations).drift(&options, &mut no_scratch_progress);
+        if tail.starts_with("BEGIN") {
+            // The file's own failure (its transaction left open), not a cancel of the reset.
+            let failed = result.unwrap_err();
+            assert_eq!(
+                failed.error.kind,
+                ErrorKind::MigrationFailed,
+                "{:?}",
+                failed.error
+            );
+            assert!(
+                failed.error.message.contains("01_t.sql:3:1")
+                    && failed.error.message.contains("transaction open"),
+                "{:?}",
+                failed.error
+            );
+            for name in &failed.report.scratch_databases {
+                assert!(!database_exists(name), "{name} was left behind");
+            }
+        } else {
+            let report = result.unwrap_or_else(|e| panic!("{tail:?}: {e:?}"));
+            assert!(report.passed, "{report:#?}");
+            for name in &report.scratch_databases {
+                assert!(!database_exists(name), "{name} was left behind");
+            }
+        }
+    }
+}
+
 /// Called on a thread of a tokio runtime (an application's `#[tokio::main]`), where the blocking
 /// driver would panic: `verify` and `drift` run off the runtime's thread, their progress events
 /// still reach the caller, and their scratch databases are dropped. (The test's own database
