@@ -1862,6 +1862,66 @@ mod tests {
         }
     }
 
+    /// hpm #1: an apply's marker whose migration a row records since (every spelling of the
+    /// version) is stale to [`History::interrupted`] and [`History::interrupted_unknown`], and
+    /// [`History::recorded_over`] names it — not another migration's, not a transactional
+    /// file's, not a rollback's, nor one of a migration without a row.
+    #[test]
+    fn a_marker_a_row_recorded_over_is_named_by_recorded_over_alone() {
+        let no_transaction = |version_text: &str| {
+            let mut m = migration(version_text);
+            m.up = SqlFile::new(
+                format!("m/{version_text}_m.up.sql"),
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n".to_string(),
+                TransactionMode::NoTransaction,
+                false,
+            );
+            m
+        };
+        let (ix, tx, pending) = (
+            no_transaction("002"),
+            migration("003"),
+            no_transaction("004"),
+        );
+        let marker = |version: &str, name: &str, direction: &str, checksum: &str| StartedRun {
+            version: version.to_string(),
+            name: name.to_string(),
+            direction: direction.to_string(),
+            checksum: checksum.to_string(),
+            started_at: "2026-01-15T10:00:00+00:00".to_string(),
+            started_by: "app".to_string(),
+            client_addr: None,
+            statement: 1,
+            statements: 1,
+        };
+        let rows = [row("002", None), row("003", None)];
+        let set = [ix.clone(), tx.clone(), pending.clone()];
+        let history = History::new(&set, &rows, None);
+        for spelled in ["002", "2"] {
+            let markers = [marker(spelled, "m", "up", &ix.up.checksum)];
+            let over = history.recorded_over(&markers);
+            assert_eq!(over.len(), 1, "{spelled}");
+            assert_eq!(over[0].migration.version, 2);
+            assert!(!over[0].down);
+            assert!(
+                history.interrupted(&markers).is_empty(),
+                "{spelled}: stale there"
+            );
+            assert!(
+                history.interrupted_unknown(&markers).is_empty(),
+                "{spelled}"
+            );
+        }
+        for markers in [
+            [marker("002", "other", "up", "0")],
+            [marker("003", "m", "up", &tx.up.checksum)],
+            [marker("002", "m", "down", &ix.up.checksum)],
+            [marker("004", "m", "up", &pending.up.checksum)],
+        ] {
+            assert!(history.recorded_over(&markers).is_empty(), "{markers:?}");
+        }
+    }
+
     fn row(version: &str, checksum: Option<&str>) -> LedgerRow {
         LedgerRow {
             version: version.to_string(),
