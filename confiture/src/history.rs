@@ -854,6 +854,10 @@ pub struct Unknown<'a, 'm> {
     pub row: Option<&'a LedgerRow>,
     /// Why it is of no migration here.
     pub not_here: NotHere<'a>,
+    /// An apply's of a pair here that shares its version with the version's migration (C003,
+    /// [`History::other_pair_of`]): the pair it is of. `status`, `up` and `down` name it, and
+    /// the one way on ([`crate::plan::interrupted_unknown_help`]).
+    pub pair: Option<&'a Migration>,
 }
 
 /// Why a start marker is of no migration here ([`Unknown`]).
@@ -1439,7 +1443,8 @@ impl<'a> History<'a> {
     /// it) deletes it. A marker of an apply no row and no file has is not stale but unknown
     /// ([`History::interrupted_unknown`]). Several live
     /// markers of one migration: the one spelled like the file (up) or its row (down) wins,
-    /// else the first by version text.
+    /// else the first by version text. An apply's marker whose migration a row records since
+    /// is stale here, unless the schema says otherwise ([`History::recorded_over`]).
     pub fn interrupted<'m>(&self, markers: &'m [StartedRun]) -> Vec<Marked<'a, 'm>> {
         let mut found: Vec<Marked<'a, 'm>> = Vec::new();
         for marker in markers {
@@ -1486,6 +1491,47 @@ impl<'a> History<'a> {
                 Some(_) => {}
                 None => found.push(mark),
             }
+        }
+        found.sort_by_key(|f| f.migration.version);
+        found
+    }
+
+    /// The applies a run left part-way whose migration a ledger row records since: a start
+    /// marker of an apply (`up`) of a no-transaction migration here (not another migration's,
+    /// [`marks_another_migration`]) whose row is the one its file matched (applied or
+    /// modified) — confiture (Python), or anything writing a row of that version, recorded it
+    /// after our run was interrupted (or while it ran: the marker's age against the row's says
+    /// nothing of the schema). [`History::interrupted`] calls them stale: the row is trusted.
+    /// What it cannot say is whether the row's writer made the migration whole: a `CREATE
+    /// INDEX CONCURRENTLY IF NOT EXISTS` "succeeds" over the INVALID index our interrupted
+    /// build left. The schema is the truth: the caller reads each one's index
+    /// (`crate::db::apply::invalid_index_left`), and one left INVALID makes the migration
+    /// interrupted still, recorded ([`crate::status::MigrationStatus::invalid_index`]); with
+    /// none, the marker is stale. One per migration, in version order.
+    pub fn recorded_over<'m>(&self, markers: &'m [StartedRun]) -> Vec<Marked<'a, 'm>> {
+        let mut found: Vec<Marked<'a, 'm>> = Vec::new();
+        for marker in markers.iter().filter(|m| m.direction == "up") {
+            let Some(number) = marker_number(marker) else {
+                continue;
+            };
+            let Some(r) = self.matched.get(&number).map(|&i| &self.recorded[i]) else {
+                continue;
+            };
+            let migration = match (r.state, r.migration) {
+                (State::Applied | State::Modified, Some(m)) => m,
+                _ => continue,
+            };
+            if migration.up.mode != crate::files::TransactionMode::NoTransaction
+                || marks_another_migration(migration, marker)
+                || found.iter().any(|f| f.migration.version == number)
+            {
+                continue;
+            }
+            found.push(Marked {
+                migration,
+                marker,
+                down: false,
+            });
         }
         found.sort_by_key(|f| f.migration.version);
         found
@@ -1574,6 +1620,7 @@ impl<'a> History<'a> {
                 marker,
                 row,
                 not_here,
+                pair: self.other_pair_of(marker),
             };
             found
                 .entry(number)
@@ -1812,6 +1859,66 @@ mod tests {
             name: "m".to_string(),
             up: file("up"),
             down: file("down"),
+        }
+    }
+
+    /// hpm #1: an apply's marker whose migration a row records since (every spelling of the
+    /// version) is stale to [`History::interrupted`] and [`History::interrupted_unknown`], and
+    /// [`History::recorded_over`] names it — not another migration's, not a transactional
+    /// file's, not a rollback's, nor one of a migration without a row.
+    #[test]
+    fn a_marker_a_row_recorded_over_is_named_by_recorded_over_alone() {
+        let no_transaction = |version_text: &str| {
+            let mut m = migration(version_text);
+            m.up = SqlFile::new(
+                format!("m/{version_text}_m.up.sql"),
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n".to_string(),
+                TransactionMode::NoTransaction,
+                false,
+            );
+            m
+        };
+        let (ix, tx, pending) = (
+            no_transaction("002"),
+            migration("003"),
+            no_transaction("004"),
+        );
+        let marker = |version: &str, name: &str, direction: &str, checksum: &str| StartedRun {
+            version: version.to_string(),
+            name: name.to_string(),
+            direction: direction.to_string(),
+            checksum: checksum.to_string(),
+            started_at: "2026-01-15T10:00:00+00:00".to_string(),
+            started_by: "app".to_string(),
+            client_addr: None,
+            statement: 1,
+            statements: 1,
+        };
+        let rows = [row("002", None), row("003", None)];
+        let set = [ix.clone(), tx.clone(), pending.clone()];
+        let history = History::new(&set, &rows, None);
+        for spelled in ["002", "2"] {
+            let markers = [marker(spelled, "m", "up", &ix.up.checksum)];
+            let over = history.recorded_over(&markers);
+            assert_eq!(over.len(), 1, "{spelled}");
+            assert_eq!(over[0].migration.version, 2);
+            assert!(!over[0].down);
+            assert!(
+                history.interrupted(&markers).is_empty(),
+                "{spelled}: stale there"
+            );
+            assert!(
+                history.interrupted_unknown(&markers).is_empty(),
+                "{spelled}"
+            );
+        }
+        for markers in [
+            [marker("002", "other", "up", "0")],
+            [marker("003", "m", "up", &tx.up.checksum)],
+            [marker("002", "m", "down", &ix.up.checksum)],
+            [marker("004", "m", "up", &pending.up.checksum)],
+        ] {
+            assert!(history.recorded_over(&markers).is_empty(), "{markers:?}");
         }
     }
 

@@ -107,6 +107,17 @@ pub struct MigrationStatus {
     /// again. Absent otherwise (and when the database was not read for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid_index: Option<String>,
+    /// For an `interrupted` apply of a pair that shares its version with the version's
+    /// migration here (C003, [`crate::history::Unknown::pair`]), that other pair (its id): the
+    /// line and its help name both ([`crate::plan::interrupted_shared_version`]). Not a JSON key.
+    #[serde(skip)]
+    pub shares_version_with: Option<String>,
+    /// For an applied (or modified) no-transaction migration, the start marker of an apply
+    /// that a row recorded over since ([`History::recorded_over`]): the line is `interrupted`
+    /// only if that apply's index is INVALID still (`Migrator::status` reads it and sets
+    /// `invalid_index`), else it is stale. Not a JSON key.
+    #[serde(skip)]
+    pub recorded_over: Option<crate::ledger::StartedRun>,
 }
 
 impl MigrationStatus {
@@ -351,6 +362,25 @@ impl StatusReport {
             .filter_map(|m| Some((m, m.started.as_ref()?)))
             .map(|(m, started)| {
                 let id = m.id();
+                if let Some(chosen) = &m.shares_version_with {
+                    let (why, help) =
+                        crate::plan::interrupted_shared_version(&id, &m.version, chosen);
+                    return format!(
+                        "help: {} was interrupted part-way (it runs without a transaction: what \
+                         committed stays, unrecorded), and {why}: {help}",
+                        crate::display::escape(&id),
+                    );
+                }
+                if let (Some(index), true) = (&m.invalid_index, m.status.is_recorded()) {
+                    if started.direction == "up" {
+                        return format!(
+                            "help: {} was interrupted part-way (it runs without a transaction: \
+                             what committed stays), and {}",
+                            crate::display::escape(&id),
+                            crate::plan::interrupted_recorded_invalid_index_help(index)
+                        );
+                    }
+                }
                 if let Some(why) = &m.not_here {
                     return format!(
                         "help: {} was interrupted part-way (it runs without a transaction: what \
@@ -396,6 +426,28 @@ impl StatusReport {
                 )
             })
             .collect()
+    }
+
+    /// Marks the line `at`, a migration recorded over an apply a run left part-way
+    /// ([`MigrationStatus::recorded_over`]), `interrupted` (recorded) with the index that apply
+    /// left INVALID (`index`, as `DROP INDEX` takes it): the schema says the row made nothing
+    /// whole. Its marker becomes the line's, and `interrupted` and its count say it.
+    #[cfg(feature = "db")]
+    pub(crate) fn interrupted_under_row(&mut self, at: usize, index: String) {
+        let Some(line) = self.migrations.get_mut(at) else {
+            return;
+        };
+        let Some(marker) = line.recorded_over.take() else {
+            return;
+        };
+        line.status = State::Interrupted { recorded: true };
+        line.started = Some(marker);
+        line.invalid_index = Some(index);
+        self.interrupted = (self.migrations.iter())
+            .filter(|m| matches!(m.status, State::Interrupted { .. }))
+            .map(|m| m.version.clone())
+            .collect();
+        self.summary.interrupted = self.interrupted.len();
     }
 
     /// Whether everything is applied and nothing diverged.
@@ -452,6 +504,9 @@ pub fn report_while(
         &history.interrupted(markers),
         running.is_none(),
     );
+    if running.is_none() {
+        mark_recorded_over(&mut migrations, &history.recorded_over(markers));
+    }
     mark_interrupted_renumbered(
         &mut migrations,
         &history.interrupted_renumbered(markers),
@@ -459,7 +514,6 @@ pub fn report_while(
     );
     let interrupted_unknown = add_unknown(
         &mut migrations,
-        &history,
         &history.interrupted_unknown(markers),
         running.is_none(),
     );
@@ -630,6 +684,26 @@ fn mark_interrupted(
     }
 }
 
+/// The lines of the applied (or modified) migrations a row recorded over an apply a run left
+/// part-way ([`History::recorded_over`]): each carries that marker
+/// ([`MigrationStatus::recorded_over`]), for `Migrator::status` to read its index
+/// ([`StatusReport::interrupted_under_row`]).
+fn mark_recorded_over(
+    migrations: &mut [MigrationStatus],
+    marked: &[crate::history::Marked<'_, '_>],
+) {
+    for mark in marked {
+        let line = migrations.iter_mut().find(|m| {
+            m.number == Some(mark.migration.version)
+                && m.name == mark.migration.name
+                && matches!(m.status, State::Applied | State::Modified)
+        });
+        if let Some(m) = line {
+            m.recorded_over = Some(mark.marker.clone());
+        }
+    }
+}
+
 /// The lines of the renumbered migrations whose rollback a run left part-way
 /// ([`History::interrupted_renumbered`]): `interrupted` (a rollback, the ledger records it),
 /// carrying the marker and the number the row has ([`MigrationStatus::renumbered_from`]).
@@ -664,7 +738,6 @@ fn mark_interrupted_renumbered(
 /// running: pending, carrying the marker, and none is returned.
 fn add_unknown(
     migrations: &mut Vec<MigrationStatus>,
-    history: &History<'_>,
     unknown: &[crate::history::Unknown<'_, '_>],
     interrupted: bool,
 ) -> Vec<String> {
@@ -672,8 +745,8 @@ fn add_unknown(
         let marker = u.marker;
         let number = crate::history::marker_number(marker);
         // An apply's of a pair here that shares its version with the version's migration
-        // (C003, [`History::other_pair_of`]): on that pair's line, which `status` lists.
-        let pair = history.other_pair_of(marker).and_then(|pair| {
+        // (C003, [`crate::history::Unknown::pair`]): on that pair's line, which `status` lists.
+        let pair = u.pair.and_then(|pair| {
             migrations.iter_mut().find(|m| {
                 m.number == Some(pair.version)
                     && m.version == pair.version_text
@@ -686,7 +759,9 @@ fn add_unknown(
                 m.status = State::Interrupted { recorded: false };
             }
             m.started = Some(marker.clone());
-            m.not_here = Some(u.not_here.to_string());
+            if let crate::history::NotHere::Another(chosen) = u.not_here {
+                m.shares_version_with = Some(chosen.id());
+            }
             continue;
         }
         // A rollback's: on the line of its row, which records the migration these files do not
@@ -732,6 +807,8 @@ fn add_unknown(
             not_here: Some(u.not_here.to_string()),
             renumbered_from: None,
             invalid_index: None,
+            shares_version_with: None,
+            recorded_over: None,
         };
         migrations.insert(at, line);
     }
@@ -779,6 +856,8 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 not_here: None,
                 renumbered_from: None,
                 invalid_index: None,
+                shares_version_with: None,
+                recorded_over: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -820,6 +899,8 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     not_here: None,
                     renumbered_from: None,
                     invalid_index: None,
+                    shares_version_with: None,
+                    recorded_over: None,
                 },
             ));
         }

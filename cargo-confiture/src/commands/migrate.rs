@@ -1171,12 +1171,22 @@ fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
         State::Interrupted { recorded: false } if m.not_here.is_some() => {
             ("! interrupted (not in these files)", Style::Red)
         }
+        // A pair sharing its version with the version's migration (C003).
+        State::Interrupted { recorded: false } if m.shares_version_with.is_some() => {
+            ("! interrupted (shares its version)", Style::Red)
+        }
         State::Interrupted { recorded: false } => ("! interrupted", Style::Red),
         State::Interrupted { recorded: true } if m.not_here.is_some() => {
             ("! interrupted (rollback, not in these files)", Style::Red)
         }
         State::Interrupted { recorded: true } if m.renumbered_from.is_some() => {
             ("! interrupted (rollback, renumbered)", Style::Red)
+        }
+        // An apply a row recorded over since, whose index it left INVALID.
+        State::Interrupted { recorded: true }
+            if m.started.as_ref().is_some_and(|s| s.direction == "up") =>
+        {
+            ("! interrupted (recorded)", Style::Red)
         }
         State::Interrupted { recorded: true } => ("! interrupted (rollback)", Style::Red),
     };

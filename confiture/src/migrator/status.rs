@@ -99,6 +99,10 @@ impl Migrator {
     /// --through` refuse to record it), that index ([`status::MigrationStatus::invalid_index`]):
     /// its help then says to drop it and run the migration again, not to record it. Read within
     /// `wait`; nothing read when no apply is interrupted, or a run going on holds the markers.
+    /// A line a row recorded over an apply left part-way
+    /// ([`crate::history::History::recorded_over`]) whose index that apply left INVALID is
+    /// `interrupted` still ([`StatusReport::interrupted_under_row`]): the schema, not the row,
+    /// is the truth.
     fn mark_invalid_indexes(
         &mut self,
         set: &MigrationSet,
@@ -108,20 +112,32 @@ impl Migrator {
         if report.running.is_some() {
             return Ok(());
         }
-        for line in &mut report.migrations {
+        let mut under_rows = Vec::new();
+        for (at, line) in report.migrations.iter_mut().enumerate() {
             let apply = line.started.as_ref().is_some_and(|s| s.direction == "up");
-            if !apply || line.not_here.is_some() || line.renumbered_from.is_some() {
+            let over = line.recorded_over.is_some();
+            if !(apply || over)
+                || line.not_here.is_some()
+                || line.renumbered_from.is_some()
+                || line.shares_version_with.is_some()
+            {
                 continue;
             }
-            let Some(file) = set
-                .migrations
-                .iter()
-                .find(|m| m.version_text == line.version)
+            let Some(file) = (set.migrations.iter())
+                .find(|m| m.version_text == line.version && m.name == line.name)
             else {
                 continue;
             };
-            line.invalid_index =
-                crate::db::apply::invalid_index_left(self.client()?, wait, &file.up)?;
+            let index = crate::db::apply::invalid_index_left(self.client()?, wait, &file.up)?;
+            match over {
+                // A row recorded it over an apply left part-way: its INVALID index says the
+                // row made nothing whole (`History::recorded_over`).
+                true => under_rows.extend(index.map(|index| (at, index))),
+                false => line.invalid_index = index,
+            }
+        }
+        for (at, index) in under_rows {
+            report.interrupted_under_row(at, index);
         }
         Ok(())
     }

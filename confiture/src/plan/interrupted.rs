@@ -204,10 +204,46 @@ pub fn unknown_refusal(unknown: &Unknown<'_, '_>, direction: Direction) -> Error
 }
 
 /// [`unknown_refusal`]'s text, `what` saying what was not done.
+/// An apply's of a pair here that shares its version with the version's migration
+/// ([`Unknown::pair`]) is named as that pair's, as `status` names it ([`shared_version`]).
 fn unknown_refused(unknown: &Unknown<'_, '_>, what: &str) -> Error {
     let marker = unknown.marker;
+    if let (Some(pair), crate::history::NotHere::Another(chosen)) = (unknown.pair, unknown.not_here)
+    {
+        let (why, help) = shared_version(&pair.id(), &pair.version_text, &chosen.id());
+        return interrupted_error(&pair.id(), marker, &format!("{why}: {what}")).with_help(help);
+    }
     let what = format!("{}: {what}", unknown.not_here);
     interrupted_error(&marker.id(), marker, &what).with_help(unknown_help(marker))
+}
+
+/// Why a run left part-way of `pair` (its id), one of two pairs of `version` (C003), is run by
+/// no command, and the one way on — the one text of `status`' line and help and of `up`'s and
+/// `down`'s refusal ([`Unknown::pair`]). `chosen`: the other pair, the version's migration here
+/// (unrecorded: a row of the version would make the marker stale). The run was `pair`'s, at
+/// that version: the other pair is the one to renumber, after which the marker is `pair`'s
+/// alone and finished as any other ([`ways_on`]).
+pub fn shared_version(pair: &str, version: &str, chosen: &str) -> (String, String) {
+    let why = format!(
+        "{} shares version {} with {} (C003), and no command runs either while they share it",
+        crate::display::escape(pair),
+        crate::display::escape(version),
+        crate::display::escape(chosen),
+    );
+    let help = format!(
+        "the run left part-way is {pair}'s: give {chosen} a version of its own (rename both its \
+         files to the next free version, keeping its name: it is not applied here) and keep {pair} \
+         at {version}, where its run started; then {} shows {pair} interrupted with the ways on of \
+         any run left part-way ({} once its statements are safe to run twice, or {} once what it \
+         committed is undone)",
+        crate::hint::command("migrate status"),
+        crate::hint::command("migrate up --rerun-interrupted"),
+        abandon_command(version),
+        pair = crate::display::escape(pair),
+        chosen = crate::display::escape(chosen),
+        version = crate::display::escape(version),
+    );
+    (why, help)
 }
 
 /// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`) that would delete a start
@@ -405,6 +441,22 @@ fn invalid_index_ways_on(version: &str, index: &str, rerun: &str, then: &str) ->
          then run {} to build it{then} (or {} to leave it pending)",
         crate::hint::command(rerun),
         abandon_command(version),
+    )
+}
+
+/// What to do about an apply left part-way whose migration a ledger row records since
+/// ([`History::recorded_over`]: confiture (Python), say, recorded it) while the index `index`
+/// (`schema.name`) its interrupted build left is INVALID: the row made nothing whole, and no
+/// run of the migration would (it is recorded); the index is rebuilt in place, after which the
+/// marker is stale. `status`' help of such a line.
+pub fn recorded_invalid_index_help(index: &str) -> String {
+    format!(
+        "the ledger records it since (a row another tool wrote, confiture (Python) say), but its \
+         index {index} exists and is INVALID (its build was interrupted): queries do not use it, \
+         and the row made nothing whole; rebuild it, `REINDEX INDEX CONCURRENTLY {index};` (or \
+         drop it, `DROP INDEX CONCURRENTLY {index};`, and build it again as the migration's up \
+         file does); then {} shows it applied",
+        crate::hint::command("migrate status"),
     )
 }
 

@@ -1902,3 +1902,109 @@ fn following_the_invalid_index_refusal_of_up_finishes_in_one_step() {
     again.code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
 }
+
+/// hpm #1: a start marker of ours hidden by a later row of another tool. Our `up` left `002_ix`
+/// part-way with its index `t_u` INVALID; confiture (Python) (or anything writing a ledger row
+/// for that version) recorded it since — a file using `IF NOT EXISTS` "succeeds" over the
+/// INVALID index. The row made the marker stale, and `status` said `applied` (exit 0) while the
+/// index was unusable. The INVALID index is the truth: `status` (text and JSON) shows the
+/// migration interrupted with its index, exit 7, and its help rebuilds the index rather than
+/// recording or running anything; following it, `status` says applied. A row over a marker
+/// whose index is valid (or a migration building none) stays applied: the row is trusted.
+#[test]
+fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
+    for spelled in ["002", "2"] {
+        let db = TestDb::new("hpm_row_over_invalid");
+        let project = interrupted_with_an_invalid_index(&db);
+        db.connect()
+            .batch_execute(&format!(
+                "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+                 VALUES ('ix_{spelled}_py', '{spelled}', 'ix', now())"
+            ))
+            .expect("another tool records it");
+        let status = project.run_on(&db, &["migrate", "status"]);
+        status
+            .code(exit::DIVERGED)
+            .stdout_has("! interrupted (recorded)")
+            .stderr_lacks("baseline --through")
+            .stderr_lacks("--rerun-interrupted")
+            .stderr_has("public.t_u exists and is INVALID")
+            .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_u;`");
+        let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        json.code(exit::DIVERGED);
+        let json = json.json();
+        let line = (json["migrations"].as_array().expect("the lines").iter())
+            .find(|m| m["version"] == "002")
+            .expect("the line of 002");
+        assert_eq!(line["status"], "interrupted", "{spelled}: {line}");
+        assert_eq!(line["invalid_index"], "public.t_u", "{spelled}: {line}");
+        assert_eq!(line["started"]["direction"], "up", "{spelled}: {line}");
+        assert_eq!(json["interrupted"][0], "002", "{spelled}: {json}");
+        assert_eq!(json["summary"]["interrupted"], 1, "{spelled}: {json}");
+        db.connect()
+            .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
+            .expect("the suggested REINDEX");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("interrupted");
+    }
+}
+
+/// hpm #2: two pairs share the version of an interrupted no-transaction migration (C003), and
+/// the marker is of the pair that is not the version's migration here (`002_data` beside
+/// `002_aaa`, which the set keeps). `status` showed it on that pair's line as `not in these
+/// files`, with the help of a newer build's migration, while `up` and `down` refused it as
+/// another migration than `002_aaa`. All of them now say the marker is `002_data`'s, which
+/// shares its version with `002_aaa`, with one way on; following it (give `002_aaa` a version
+/// of its own, then finish `002_data`'s run as any other: `up --rerun-interrupted`) works.
+#[test]
+fn an_interrupted_marker_of_a_shared_version_is_named_alike_by_status_up_and_down() {
+    let db = TestDb::new("hpm_shared_version");
+    let project = interrupted_data_migration(&db);
+    project.migration("002_aaa", "SELECT 1;\n", "SELECT 1;\n");
+    let runs = [
+        (&["migrate", "status"][..], exit::INVALID),
+        // The files' C003 refusal names `--target 001`, which stops before the version.
+        (&["migrate", "up", "--target", "001"][..], exit::DIVERGED),
+        (
+            &["migrate", "up", "--target", "001", "--dry-run"][..],
+            exit::DIVERGED,
+        ),
+        (&["migrate", "down"][..], exit::DIVERGED),
+    ];
+    for (args, code) in runs {
+        let run = project.run_on(&db, args);
+        run.code(code);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        for needle in [
+            "002_data was interrupted",
+            "002_data shares version 002 with 002_aaa",
+            "`cargo confiture migrate abandon 002",
+        ] {
+            assert!(
+                all.contains(needle),
+                "{args:?}: no {needle:?}: {}",
+                run.dump()
+            );
+        }
+        for wrong in ["newer build", "not in these files", "another migration"] {
+            assert!(!all.contains(wrong), "{args:?}: {wrong:?}: {}", run.dump());
+        }
+    }
+    // The way on: the other pair gets a version of its own, and the run left part-way is
+    // `002_data`'s alone, finished as any other.
+    rename_pair(&project, "002_aaa", "003_aaa");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stderr_has("002_data was interrupted part-way");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
