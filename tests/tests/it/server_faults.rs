@@ -477,6 +477,129 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
 }
 
+/// A session lost while `up` builds an index concurrently leaves the index INVALID (the build
+/// commits its catalog entry first, then waits for the table's writers): the exit-3 help names
+/// `DROP INDEX CONCURRENTLY <index>` before the run again with `--rerun-interrupted`, which the
+/// run again would otherwise refuse over that index. Named as `DROP INDEX` takes it: the
+/// table's schema when the file gives one, a name quoted as SQL reads it back. Following the
+/// help builds the index and records the migration. The session ends as a restart ends it
+/// (57P01, or a closed socket), with the build waiting for a writer of the table to finish.
+#[test]
+fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
+    // The statement, the index as the help names it from the file, and as the server resolves
+    // it (the refusal of the run again, which reads the catalog).
+    for (create, index, resolved) in [
+        (
+            "CREATE INDEX CONCURRENTLY t_ix ON t (id)",
+            "t_ix",
+            "public.t_ix",
+        ),
+        (
+            "CREATE UNIQUE INDEX CONCURRENTLY \"T ix\" ON app.t (id)",
+            "app.\"T ix\"",
+            "app.\"T ix\"",
+        ),
+    ] {
+        let db = TestDb::new("lost_mid_build");
+        let project = Project::new();
+        project
+            .migration(
+                "001_t",
+                "CREATE SCHEMA app;\nCREATE TABLE t (id int);\nCREATE TABLE app.t (id int);\n",
+                "DROP TABLE app.t;\nDROP TABLE t;\nDROP SCHEMA app;\n",
+            )
+            .migration(
+                "002_ix",
+                &format!("-- confiture:no-transaction\n{create};\n"),
+                &format!("-- confiture:no-transaction\nDROP INDEX CONCURRENTLY {index};\n"),
+            );
+        project
+            .run_on(&db, &["migrate", "up", "--target", "001"])
+            .code(exit::SUCCESS);
+        let table = if index.starts_with("app.") {
+            "app.t"
+        } else {
+            "t"
+        };
+        // A writer of the table, whose transaction the build waits for once its INVALID index
+        // is in the catalog.
+        let mut writer = db.connect();
+        writer
+            .batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1);"))
+            .expect("a writer of the table");
+        let child = project.spawn_on(&db, &["migrate", "up", "--lock-timeout-statement", "0"]);
+        let mut client = db.connect();
+        let mut pid: Option<i32> = None;
+        wait_until(
+            "the build waits for the writer",
+            Duration::from_secs(60),
+            || {
+                pid = client
+                    .query_opt(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+                     AND query LIKE '%CREATE %INDEX CONCURRENTLY%' \
+                     AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                        &[&db.name],
+                    )
+                    .expect("pg_stat_activity")
+                    .map(|row| row.get(0));
+                pid.is_some()
+            },
+        );
+        client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("pg_terminate_backend");
+        let run = finish(child);
+        writer.batch_execute("COMMIT").expect("the writer commits");
+        let invalid: bool = client
+            .query_one(
+                "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
+                &[&index],
+            )
+            .expect("the index the build left")
+            .get(0);
+        assert!(invalid, "the build left its index INVALID");
+        run.code(exit::CONNECTION)
+            .stderr_has("connection lost while applying migration 002_ix");
+        let help = run.help_line();
+        let drop = format!("DROP INDEX CONCURRENTLY {index};");
+        let again = "`cargo confiture migrate up --rerun-interrupted --database-url <URL>`";
+        let (at_drop, at_again) = (help.find(&drop), help.find(again));
+        assert!(
+            at_drop.is_some() && at_again.is_some(),
+            "the help names the DROP and the run again\n{}",
+            run.dump()
+        );
+        assert!(
+            help.starts_with("help: drop the unfinished index"),
+            "the DROP comes first\n{}",
+            run.dump()
+        );
+
+        // The run again without the flag is refused, and its help drops the index first too.
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::DIVERGED)
+            .stderr_has(&format!("`DROP INDEX CONCURRENTLY {resolved};`"));
+        // Following the help: the DROP, then the command it names.
+        client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .expect("the DROP the help names");
+        project
+            .paste(&again.replace("<URL>", &db.url()))
+            .code(exit::SUCCESS);
+        let valid: bool = client
+            .query_one(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
+                &[&index],
+            )
+            .expect("the index built again")
+            .get(0);
+        assert!(valid, "the run again built the index");
+        assert_eq!(ledger(&mut client), ["001", "002"]);
+    }
+}
+
 /// A new login role on the shared server, dropped (after the databases handed over before it:
 /// declare it before the databases it is used in) on drop.
 fn login_role(prefix: &str) -> DropRoleLater {
