@@ -174,6 +174,16 @@ fn assert_stopped_in_002(run: &Run, client: &mut postgres::Client) {
     );
 }
 
+/// How a refusal of the writing command `args` (`migrate COMMAND ...`) made before it does
+/// anything ends: `baseline` and `reinit` record migrations without running them, so nothing
+/// was recorded; `up` and `down` run them.
+fn nothing_done(args: &[&str]) -> &'static str {
+    match args.get(1) {
+        Some(&"baseline") | Some(&"reinit") => "nothing was recorded",
+        _ => "nothing was run",
+    }
+}
+
 /// One cluster for the restart tests, one restart at a time.
 fn restartable() -> MutexGuard<'static, Cluster> {
     static CLUSTER: OnceLock<Mutex<Cluster>> = OnceLock::new();
@@ -1014,7 +1024,8 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
                     .stderr_has(&format!(
                         "a writing command needs a read-write session on the primary, but \
                          {source} asks for target_session_attrs={attrs}, a session that cannot \
-                         write; nothing was run"
+                         write; {}",
+                        nothing_done(args)
                     ))
                     .stderr_has("need target_session_attrs=read-write or primary")
                     .stderr_lacks("is not read-only")
@@ -1085,10 +1096,11 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         let run = project.run(&[args, &["--database-url", &url, "--lock-timeout", "60s"]].concat());
         run.code(3)
             .stderr_has(&format!(
-                "database postgres@{}:{}/{} is read-only (transaction_read_only is on); nothing was run",
+                "database postgres@{}:{}/{} is read-only (transaction_read_only is on); {}",
                 confiture_tests::pg_host(),
                 confiture_tests::pg_port(),
-                db.name
+                db.name,
+                nothing_done(args)
             ))
             .stderr_has("default_transaction_read_only = off");
     }
@@ -1706,8 +1718,9 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
             .code(3)
             .stderr_has(&format!(
                 "database postgres@localhost:{}/postgres is on a standby in recovery, which \
-                 cannot be written; nothing was run",
-                cluster.port()
+                 cannot be written; {}",
+                cluster.port(),
+                nothing_done(args)
             ))
             .stderr_has("help: migrations run on the primary");
     }
