@@ -271,21 +271,14 @@ fn template(value: &str, mark: char) -> std::result::Result<String, String> {
 /// first line whose end, the file cut there, gives more entries than that, and starts at the
 /// last line up to there that sets its variable.
 fn line_of_entry(text: &[u8], index: usize) -> Option<usize> {
-    let ends: Vec<usize> = text
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .map(|(i, _)| i + 1)
-        .chain(std::iter::once(text.len()))
-        .collect();
-    let count = |end: usize| {
-        dotenvy::from_read_iter(&text[..end])
+    let count = |cut: &[u8]| {
+        dotenvy::from_read_iter(cut)
             .take_while(|entry| entry.is_ok())
             .count()
     };
-    let n = ends.partition_point(|end| count(*end) <= index);
+    let (line, lines) = first_cut_line(text, |cut| count(cut) > index);
     let name = dotenvy::from_read_iter(text).nth(index)?.ok()?.0;
-    (1..=(n + 1).min(ends.len()))
+    (1..=line.min(lines))
         .rev()
         .find(|line| variable_on_line(text, *line).as_deref() == Some(name.as_str()))
 }
@@ -298,6 +291,27 @@ fn line_of_error(text: &[u8], error: &dotenvy::Error) -> Option<usize> {
     let dotenvy::Error::LineParse(entry, index) = error else {
         return None;
     };
+    // Cut before the entry's end, the file reads without that error (or with another: an
+    // entry cut short); cut after, it stops there as the whole file does. So a binary search.
+    let same = |cut: &[u8]| {
+        matches!(
+            dotenvy::from_read_iter(cut).find_map(|entry| entry.err()),
+            Some(dotenvy::Error::LineParse(e, i)) if e == *entry && i == *index
+        )
+    };
+    let (line, lines) = first_cut_line(text, same);
+    if line > lines {
+        return None;
+    }
+    let breaks = entry.trim_end_matches(['\n', '\r']).matches('\n').count();
+    Some(line.saturating_sub(breaks).max(1))
+}
+
+/// The first line (from 1) of the `.env` `text` at whose end the file, cut there, `holds`
+/// (false for every cut before it, true for every one after: a binary search), `lines + 1`
+/// when none; and `lines`, how many lines it has (the last one may have no line break): the
+/// one search of [`line_of_entry`] and [`line_of_error`].
+fn first_cut_line(text: &[u8], holds: impl Fn(&[u8]) -> bool) -> (usize, usize) {
     let ends: Vec<usize> = text
         .iter()
         .enumerate()
@@ -305,20 +319,10 @@ fn line_of_error(text: &[u8], error: &dotenvy::Error) -> Option<usize> {
         .map(|(i, _)| i + 1)
         .chain(std::iter::once(text.len()))
         .collect();
-    // Cut before the entry's end, the file reads without that error (or with another: an
-    // entry cut short); cut after, it stops there as the whole file does. So a binary search.
-    let same = |end: usize| {
-        matches!(
-            dotenvy::from_read_iter(&text[..end]).find_map(|entry| entry.err()),
-            Some(dotenvy::Error::LineParse(e, i)) if e == *entry && i == *index
-        )
-    };
-    let n = ends.partition_point(|end| !same(*end));
-    if n == ends.len() {
-        return None;
-    }
-    let breaks = entry.trim_end_matches(['\n', '\r']).matches('\n').count();
-    Some((n + 1).saturating_sub(breaks).max(1))
+    (
+        ends.partition_point(|end| !holds(&text[..*end])) + 1,
+        ends.len(),
+    )
 }
 
 /// The variable line `line` of the file sets (`NAME=` or `export NAME=`), when it is a name:

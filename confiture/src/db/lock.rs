@@ -910,20 +910,23 @@ pub fn acquire_for(
     timeout: Duration,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
-    acquire_scoped(client, database, None, timeout, None, waiting)
+    let effect = crate::plan::Effect::Runs;
+    acquire_scoped(client, database, None, timeout, None, effect, waiting)
 }
 
 /// Takes the migration lock for a session whose `current_database()` is known (the commands
 /// that write read it with their read-only check, in the same round trip), for the whole
 /// database (`tenant` `None`) or for one tenant schema of it
 /// ([`tenant_lock_id`]). A run stopped from outside while it waits (`stop`,
-/// [`crate::Migrator::stop_when`]) gives up at once: [`ErrorKind::Interrupted`], nothing ran.
+/// [`crate::Migrator::stop_when`]) gives up at once: [`ErrorKind::Interrupted`], saying what
+/// the command (`effect`) did not do.
 pub fn acquire_scoped(
     client: &mut Client,
     database: String,
     tenant: Option<&str>,
     timeout: Duration,
     stop: Option<&crate::db::apply::Stop>,
+    effect: crate::plan::Effect,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
     let mut idle_off = false;
@@ -933,6 +936,7 @@ pub fn acquire_scoped(
         tenant,
         timeout,
         stop,
+        effect,
         waiting,
         &mut idle_off,
     );
@@ -951,12 +955,14 @@ pub fn acquire_scoped(
 /// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
 /// the session waits idle between two attempts, which the database's or role's idle timeouts
 /// must not end.
+#[allow(clippy::too_many_arguments)]
 fn wait_for_lock(
     client: &mut Client,
     database: String,
     tenant: Option<&str>,
     timeout: Duration,
     stop: Option<&crate::db::apply::Stop>,
+    effect: crate::plan::Effect,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
     idle_off: &mut bool,
 ) -> Result<MigrationLock> {
@@ -996,7 +1002,10 @@ fn wait_for_lock(
             if stop.is_some_and(crate::db::apply::Stop::is_set) {
                 return Err(Error::new(
                     ErrorKind::Interrupted,
-                    "interrupted while waiting for the migration lock: nothing was run",
+                    format!(
+                        "interrupted while waiting for the migration lock: {}",
+                        effect.nothing_done()
+                    ),
                 ));
             }
             std::thread::sleep(left.min(STOP_POLL));

@@ -15,6 +15,7 @@ use super::query_error;
 use super::settings::{lift, SettingOrigin};
 use crate::config::{Environment, TargetSessionAttrs};
 use crate::error::{Error, Result};
+use crate::plan::Effect;
 
 /// What the check needs to name the database in its error, taken from the environment before
 /// the connection is borrowed.
@@ -42,6 +43,10 @@ pub struct Target {
     ///
     /// [`Migrator`]: crate::Migrator
     pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What the writing command does with its migrations, which its refusals end by saying it
+    /// did not do ([`Effect::nothing_done`]): `up` and `down` run them (the default),
+    /// `baseline` and `reinit` record them.
+    pub(crate) effect: Effect,
 }
 
 impl Target {
@@ -54,6 +59,7 @@ impl Target {
             tenant_schema: env.migration.tenant_schema.clone(),
             reached: None,
             second_connection: None,
+            effect: Effect::Runs,
         }
     }
 
@@ -82,8 +88,9 @@ fn attrs_help(source: &str, attrs: TargetSessionAttrs) -> String {
 /// connection asks for a session that cannot write (`target_session_attrs=read-only` or
 /// `standby`, [`TargetSessionAttrs::never_writes`]): connecting would fail on a primary ("is
 /// not read-only") or succeed on a standby only to be refused there. Exit 3, as the refusal
-/// of a standby or read-only session is. Reading commands (`status`, dry runs) take any.
-pub fn refuse_reading_session(env: &Environment) -> Result<()> {
+/// of a standby or read-only session is. Reading commands (`status`, dry runs) take any. The
+/// message ends with what the command did not do (`effect`).
+pub fn refuse_reading_session(env: &Environment, effect: Effect) -> Result<()> {
     let attrs = env.connection.target_session_attrs;
     if !attrs.never_writes() {
         return Ok(());
@@ -91,7 +98,8 @@ pub fn refuse_reading_session(env: &Environment) -> Result<()> {
     let source = env.server_source();
     Err(Error::connection(format!(
         "a writing command needs a read-write session on the primary, but {source} asks for \
-         target_session_attrs={attrs}, a session that cannot write; nothing was run"
+         target_session_attrs={attrs}, a session that cannot write; {}",
+        effect.nothing_done()
     ))
     .with_help(attrs_help(&source, attrs)))
 }
@@ -150,12 +158,14 @@ pub(crate) fn check_session(
         connection,
         source,
         environment,
+        effect,
         ..
     } = target;
+    let nothing_done = effect.nothing_done();
     if column(1) == "t" {
         let error = Error::connection(format!(
-            "database {connection} is on a standby in recovery, which cannot be written; nothing \
-             was run"
+            "database {connection} is on a standby in recovery, which cannot be written; \
+             {nothing_done}"
         ));
         if attrs.prefers_standby() {
             // The URL chose the standby: pointing it at the primary would not help.
@@ -173,7 +183,7 @@ pub(crate) fn check_session(
     }
     if column(2) == "on" {
         return Err(Error::connection(format!(
-            "database {connection} is read-only (transaction_read_only is on); nothing was run"
+            "database {connection} is read-only (transaction_read_only is on); {nothing_done}"
         ))
         .with_help(format!(
             "migrations need a writable primary: check the host in {source}; if the database was \
@@ -196,7 +206,7 @@ pub(crate) fn check_session(
         return Err(Error::invalid(format!(
             "database {connection} reads backslashes in '...' strings as escapes \
              (standard_conforming_strings is off), while the migration files, lint and the \
-             tool's own SQL read them as written; nothing was run"
+             tool's own SQL read them as written; {nothing_done}"
         ))
         .with_help({
             let refused = target.reached.as_ref().is_some_and(|r| r.without_options);
@@ -231,6 +241,7 @@ pub(crate) fn check_session(
             environment,
             target.reached.as_ref(),
             &column(3),
+            *effect,
             warnings,
         )?;
     }

@@ -964,13 +964,15 @@ impl Migrator {
         Ok(())
     }
 
-    /// The connection, opened on first use, and what a writing command checks it against
+    /// The connection, opened on first use, and what a writing command (`effect`: what it does
+    /// with its migrations, which its refusals say it did not do) checks it against
     /// (`writable::check`). Probed once ([`Migrator::client`]): asking the server again right
     /// after cost every writing command a round trip.
     pub(crate) fn client_for_writing(
         &mut self,
+        effect: crate::plan::Effect,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
-        crate::db::writable::refuse_reading_session(&self.env)?;
+        crate::db::writable::refuse_reading_session(&self.env, effect)?;
         // A session this Migrator opened to read (a command before this one) may be on a
         // host that cannot write: opened again for writing, on the host that can.
         let need = crate::db::connect::Need::Write;
@@ -982,6 +984,7 @@ impl Migrator {
         self.client_for(need)?;
         let mut target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
         target.second_connection = self.second_connection.clone();
+        target.effect = effect;
         match &mut self.client {
             Some(client) => Ok((client, target)),
             None => Err(Error::connection("not connected")),

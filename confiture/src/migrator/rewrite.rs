@@ -312,7 +312,7 @@ impl Migrator {
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
         // session's lock on the ledger names who is in the way, as `up`'s does.
-        let (client, target, stop, env) = self.writing_session()?;
+        let (client, target, stop, env) = self.writing_session(plan::Effect::Records)?;
         let started = Instant::now();
         let mut kept = false;
         let result = with_lock(

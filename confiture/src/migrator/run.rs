@@ -17,6 +17,7 @@ use crate::error::{
 use crate::files::{self, Migration};
 use crate::hint::AGAIN;
 use crate::ledger::{LedgerRow, TrackingTable};
+use crate::plan::Effect;
 use crate::Migrator;
 
 /// A failure inside a command, with what the report needs to know about it.
@@ -212,11 +213,20 @@ pub(super) fn with_lock<T>(
             stop.on_session(identity);
         }
         let tenant = target.tenant_schema.as_deref();
-        lock::acquire_scoped(client, database, tenant, wait, stop, &mut |holder| {
-            progress(Progress::LockWaiting {
-                holder: holder.cloned(),
-            })
-        })
+        let effect = target.effect;
+        lock::acquire_scoped(
+            client,
+            database,
+            tenant,
+            wait,
+            stop,
+            effect,
+            &mut |holder| {
+                progress(Progress::LockWaiting {
+                    holder: holder.cloned(),
+                })
+            },
+        )
     };
     let taken = match take() {
         Ok(taken) => taken,
@@ -464,10 +474,11 @@ impl Migrator {
     /// The session a run that writes works on ([`Migrator::client_for_writing`]), with its
     /// target, the watch that stops it from outside (Ctrl-C: the wait for the lock ends, the
     /// transaction in flight is cancelled and rolled back; a lasting wait names who is in the
-    /// way) and the environment: the one start of `up`, `down` and the ledger rewrites.
-    pub(super) fn writing_session(&mut self) -> Result<WritingSession<'_>> {
+    /// way) and the environment: the one start of `up`, `down` and the ledger rewrites
+    /// (`effect`: what the command does with its migrations).
+    pub(super) fn writing_session(&mut self, effect: Effect) -> Result<WritingSession<'_>> {
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
-        let (client, target) = self.client_for_writing()?;
+        let (client, target) = self.client_for_writing(effect)?;
         let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
         Ok((client, target, stop, env))
     }
@@ -488,7 +499,7 @@ impl Migrator {
             lock_wait,
             rerun_interrupted,
         );
-        let (client, target, stop, env) = self.writing_session()?;
+        let (client, target, stop, env) = self.writing_session(Effect::Runs)?;
         settings.stop = stop;
         Ok((settings, client, target, env))
     }

@@ -198,7 +198,7 @@ impl Migrator {
     ) -> Run<()> {
         options.check_durations()?;
         if !options.dry_run {
-            crate::db::writable::refuse_reading_session(&self.env)?;
+            crate::db::writable::refuse_reading_session(&self.env, crate::plan::Effect::Runs)?;
         }
         // `--create-database` connects its own way: only a missing database is created. A dry
         // run reads, and only after the files; otherwise the lock and the ledger (and its

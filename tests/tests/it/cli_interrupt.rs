@@ -327,43 +327,56 @@ fn sigint_during_a_single_transaction_rolls_back_the_whole_run() {
     assert!(!db.has_relation("tb_user"), "{}", run.dump());
 }
 
+/// The wait ends at once for every writing command, and says what the command did not do:
+/// `baseline` and `reinit` record migrations without running them, so nothing was recorded.
 #[test]
 fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
     let project = slow_up();
-    let db = TestDb::new("sigint_lock");
-    let (_holder, _) = db.hold_migration_lock("another_run");
-    let child = spawn(
-        &project,
-        &db,
-        &["migrate", "up", "--lock-wait", "60s", "--format", "json"],
-    );
-    // Its last statement is an attempt at the lock, or the look at who holds it that follows
-    // each failed attempt.
-    let connected = wait_until(Duration::from_secs(30), || {
-        db.other_backends().iter().any(|b| {
-            // (Its operators are written `OPERATOR(pg_catalog.=)`: match the words, not them.)
-            b.contains("pg_try_advisory")
-                || b.contains("l.locktype OPERATOR(pg_catalog.=) 'advisory'")
-        })
-    });
-    assert!(
-        connected,
-        "the CLI never tried the lock: {:?}",
-        db.other_backends()
-    );
-    let run = interrupt(child);
-    // No migration was running: the notice at the signal said one "is rolled back".
-    run.code(exit::INTERRUPTED).stderr_lacks("rolled back");
-    let doc = run.json();
-    assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
-    assert!(
-        doc["errors"][0]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("waiting for the migration lock")),
-        "{}",
-        run.dump()
-    );
-    assert!(db.ledger().unwrap_or_default().is_empty(), "{}", run.dump());
+    let commands: [(&[&str], &str); 3] = [
+        (&["migrate", "up"], "nothing was run"),
+        (
+            &["migrate", "baseline", "--through", "1"],
+            "nothing was recorded",
+        ),
+        (&["migrate", "reinit"], "nothing was recorded"),
+    ];
+    for (command, nothing_done) in commands {
+        let db = TestDb::new("sigint_lock");
+        let (_holder, _) = db.hold_migration_lock("another_run");
+        let args = [command, &["--lock-wait", "60s", "--format", "json"]].concat();
+        let child = spawn(&project, &db, &args);
+        // Its last statement is an attempt at the lock, or the look at who holds it that
+        // follows each failed attempt.
+        let connected = wait_until(Duration::from_secs(30), || {
+            db.other_backends().iter().any(|b| {
+                // (Its operators are written `OPERATOR(pg_catalog.=)`: match the words, not them.)
+                b.contains("pg_try_advisory")
+                    || b.contains("l.locktype OPERATOR(pg_catalog.=) 'advisory'")
+            })
+        });
+        assert!(
+            connected,
+            "{command:?}: the CLI never tried the lock: {:?}",
+            db.other_backends()
+        );
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED);
+        if command[1] == "up" {
+            // No migration was running: the notice at the signal said one "is rolled back".
+            run.stderr_lacks("rolled back");
+        }
+        let doc = run.json();
+        assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
+        let expected = format!("interrupted while waiting for the migration lock: {nothing_done}");
+        assert!(
+            doc["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&expected)),
+            "{command:?}: {expected}\n{}",
+            run.dump()
+        );
+        assert!(db.ledger().unwrap_or_default().is_empty(), "{}", run.dump());
+    }
 }
 
 /// Ctrl-C while the connection is being made (a server that accepts and never answers): the

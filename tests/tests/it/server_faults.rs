@@ -174,6 +174,16 @@ fn assert_stopped_in_002(run: &Run, client: &mut postgres::Client) {
     );
 }
 
+/// How a refusal of the writing command `args` (`migrate COMMAND ...`) made before it does
+/// anything ends: `baseline` and `reinit` record migrations without running them, so nothing
+/// was recorded; `up` and `down` run them.
+fn nothing_done(args: &[&str]) -> &'static str {
+    match args.get(1) {
+        Some(&"baseline") | Some(&"reinit") => "nothing was recorded",
+        _ => "nothing was run",
+    }
+}
+
 /// One cluster for the restart tests, one restart at a time.
 fn restartable() -> MutexGuard<'static, Cluster> {
     static CLUSTER: OnceLock<Mutex<Cluster>> = OnceLock::new();
@@ -475,6 +485,129 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
         .code(0)
         .stdout_has("002, 003");
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
+}
+
+/// A session lost while `up` builds an index concurrently leaves the index INVALID (the build
+/// commits its catalog entry first, then waits for the table's writers): the exit-3 help names
+/// `DROP INDEX CONCURRENTLY <index>` before the run again with `--rerun-interrupted`, which the
+/// run again would otherwise refuse over that index. Named as `DROP INDEX` takes it: the
+/// table's schema when the file gives one, a name quoted as SQL reads it back. Following the
+/// help builds the index and records the migration. The session ends as a restart ends it
+/// (57P01, or a closed socket), with the build waiting for a writer of the table to finish.
+#[test]
+fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
+    // The statement, the index as the help names it from the file, and as the server resolves
+    // it (the refusal of the run again, which reads the catalog).
+    for (create, index, resolved) in [
+        (
+            "CREATE INDEX CONCURRENTLY t_ix ON t (id)",
+            "t_ix",
+            "public.t_ix",
+        ),
+        (
+            "CREATE UNIQUE INDEX CONCURRENTLY \"T ix\" ON app.t (id)",
+            "app.\"T ix\"",
+            "app.\"T ix\"",
+        ),
+    ] {
+        let db = TestDb::new("lost_mid_build");
+        let project = Project::new();
+        project
+            .migration(
+                "001_t",
+                "CREATE SCHEMA app;\nCREATE TABLE t (id int);\nCREATE TABLE app.t (id int);\n",
+                "DROP TABLE app.t;\nDROP TABLE t;\nDROP SCHEMA app;\n",
+            )
+            .migration(
+                "002_ix",
+                &format!("-- confiture:no-transaction\n{create};\n"),
+                &format!("-- confiture:no-transaction\nDROP INDEX CONCURRENTLY {index};\n"),
+            );
+        project
+            .run_on(&db, &["migrate", "up", "--target", "001"])
+            .code(exit::SUCCESS);
+        let table = if index.starts_with("app.") {
+            "app.t"
+        } else {
+            "t"
+        };
+        // A writer of the table, whose transaction the build waits for once its INVALID index
+        // is in the catalog.
+        let mut writer = db.connect();
+        writer
+            .batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1);"))
+            .expect("a writer of the table");
+        let child = project.spawn_on(&db, &["migrate", "up", "--lock-timeout-statement", "0"]);
+        let mut client = db.connect();
+        let mut pid: Option<i32> = None;
+        wait_until(
+            "the build waits for the writer",
+            Duration::from_secs(60),
+            || {
+                pid = client
+                    .query_opt(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
+                     AND query LIKE '%CREATE %INDEX CONCURRENTLY%' \
+                     AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                        &[&db.name],
+                    )
+                    .expect("pg_stat_activity")
+                    .map(|row| row.get(0));
+                pid.is_some()
+            },
+        );
+        client
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("pg_terminate_backend");
+        let run = finish(child);
+        writer.batch_execute("COMMIT").expect("the writer commits");
+        let invalid: bool = client
+            .query_one(
+                "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
+                &[&index],
+            )
+            .expect("the index the build left")
+            .get(0);
+        assert!(invalid, "the build left its index INVALID");
+        run.code(exit::CONNECTION)
+            .stderr_has("connection lost while applying migration 002_ix");
+        let help = run.help_line();
+        let drop = format!("DROP INDEX CONCURRENTLY {index};");
+        let again = "`cargo confiture migrate up --rerun-interrupted --database-url <URL>`";
+        let (at_drop, at_again) = (help.find(&drop), help.find(again));
+        assert!(
+            at_drop.is_some() && at_again.is_some(),
+            "the help names the DROP and the run again\n{}",
+            run.dump()
+        );
+        assert!(
+            help.starts_with("help: drop the unfinished index"),
+            "the DROP comes first\n{}",
+            run.dump()
+        );
+
+        // The run again without the flag is refused, and its help drops the index first too.
+        project
+            .run_on(&db, &["migrate", "up"])
+            .code(exit::DIVERGED)
+            .stderr_has(&format!("`DROP INDEX CONCURRENTLY {resolved};`"));
+        // Following the help: the DROP, then the command it names.
+        client
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .expect("the DROP the help names");
+        project
+            .paste(&again.replace("<URL>", &db.url()))
+            .code(exit::SUCCESS);
+        let valid: bool = client
+            .query_one(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
+                &[&index],
+            )
+            .expect("the index built again")
+            .get(0);
+        assert!(valid, "the run again built the index");
+        assert_eq!(ledger(&mut client), ["001", "002"]);
+    }
 }
 
 /// A new login role on the shared server, dropped (after the databases handed over before it:
@@ -891,7 +1024,8 @@ fn a_writing_command_asking_for_a_session_that_cannot_write_is_refused_before_co
                     .stderr_has(&format!(
                         "a writing command needs a read-write session on the primary, but \
                          {source} asks for target_session_attrs={attrs}, a session that cannot \
-                         write; nothing was run"
+                         write; {}",
+                        nothing_done(args)
                     ))
                     .stderr_has("need target_session_attrs=read-write or primary")
                     .stderr_lacks("is not read-only")
@@ -962,10 +1096,11 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
         let run = project.run(&[args, &["--database-url", &url, "--lock-timeout", "60s"]].concat());
         run.code(3)
             .stderr_has(&format!(
-                "database postgres@{}:{}/{} is read-only (transaction_read_only is on); nothing was run",
+                "database postgres@{}:{}/{} is read-only (transaction_read_only is on); {}",
                 confiture_tests::pg_host(),
                 confiture_tests::pg_port(),
-                db.name
+                db.name,
+                nothing_done(args)
             ))
             .stderr_has("default_transaction_read_only = off");
     }
@@ -1583,8 +1718,9 @@ fn a_standby_in_recovery_is_refused_before_anything_is_tried() {
             .code(3)
             .stderr_has(&format!(
                 "database postgres@localhost:{}/postgres is on a standby in recovery, which \
-                 cannot be written; nothing was run",
-                cluster.port()
+                 cannot be written; {}",
+                cluster.port(),
+                nothing_done(args)
             ))
             .stderr_has("help: migrations run on the primary");
     }

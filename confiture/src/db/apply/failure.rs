@@ -560,9 +560,9 @@ fn which_statement(file: &SqlFile, index: Option<usize>) -> String {
     }
 }
 
-/// The statement of `file` (the one at `at`, or any when not known) calling
-/// `pg_cancel_backend(pg_backend_pid())` ([`crate::files::rules::cancels_own_statement`]).
-fn own_cancel(file: &SqlFile, at: Option<usize>) -> Option<usize> {
+/// The statement of `file` (the one at `at`, or any when not known) whose text `rule` matches:
+/// the one search of [`own_cancel`] and [`own_termination`].
+fn statement_matching(file: &SqlFile, at: Option<usize>, rule: fn(&str) -> bool) -> Option<usize> {
     let (from, count) = match at {
         Some(i) => (i, 1),
         None => (0, file.statements.len()),
@@ -572,12 +572,14 @@ fn own_cancel(file: &SqlFile, at: Option<usize>) -> Option<usize> {
         .enumerate()
         .skip(from)
         .take(count)
-        .find(|(_, s)| {
-            file.text
-                .get(s.range.clone())
-                .is_some_and(crate::files::rules::cancels_own_statement)
-        })
+        .find(|(_, s)| file.text.get(s.range.clone()).is_some_and(rule))
         .map(|(i, _)| i)
+}
+
+/// The statement of `file` (the one at `at`, or any when not known) calling
+/// `pg_cancel_backend(pg_backend_pid())` ([`crate::files::rules::cancels_own_statement`]).
+fn own_cancel(file: &SqlFile, at: Option<usize>) -> Option<usize> {
+    statement_matching(file, at, crate::files::rules::cancels_own_statement)
 }
 
 /// The help of a statement of `file` (`index`) that cancels itself
@@ -844,26 +846,13 @@ fn own_idle_timeout(file: &SqlFile, completed: usize, how: &str) -> Option<OwnEn
 /// The statement of `file` (the `running` one, or any when not known) calling
 /// `pg_terminate_backend(pg_backend_pid())`.
 fn own_termination(file: &SqlFile, running: Option<usize>) -> Option<OwnEnd> {
-    let (from, count) = match running {
-        Some(i) => (i, 1),
-        None => (0, file.statements.len()),
-    };
-    file.statements
-        .iter()
-        .enumerate()
-        .skip(from)
-        .take(count)
-        .find(|(_, s)| {
-            file.text
-                .get(s.range.clone())
-                .is_some_and(crate::files::rules::ends_own_session)
-        })
-        .map(|(index, _)| OwnEnd {
-            index,
-            what: "terminates its own backend (pg_terminate_backend with pg_backend_pid as its \
-                 argument)"
-                .to_string(),
-        })
+    let index = statement_matching(file, running, crate::files::rules::ends_own_session)?;
+    Some(OwnEnd {
+        index,
+        what: "terminates its own backend (pg_terminate_backend with pg_backend_pid as its \
+             argument)"
+            .to_string(),
+    })
 }
 
 impl OwnEnd {

@@ -1351,12 +1351,25 @@ fn lost_part_way(
             crate::hint::command("migrate up")
         ));
     } else if (completed > 0 || running) && settings.scratch.is_none() {
-        failure.error.help = Some(format!(
-            "{}; run {} to see what is recorded, then {} again",
-            committed_stays(settings, step),
-            crate::hint::command("migrate status"),
-            crate::hint::command(&run_again_command(step, marked(settings)))
-        ));
+        let again = run_again_command(step, marked(settings));
+        let building = running
+            .then(|| index_being_built(step.file(), completed))
+            .flatten();
+        failure.error.help = Some(match building {
+            // The build committed its INVALID index before it waited or built: the run
+            // again is refused over it (`invalid_index_left_behind`) until it is dropped.
+            Some(index) => format!(
+                "{}; {}",
+                drop_index_then(&index, &again),
+                committed_stays(settings, step)
+            ),
+            None => format!(
+                "{}; run {} to see what is recorded, then {} again",
+                committed_stays(settings, step),
+                crate::hint::command("migrate status"),
+                crate::hint::command(&again)
+            ),
+        });
     }
     let file = step.file();
     let running_index = running.then_some(completed);
@@ -1370,6 +1383,22 @@ fn lost_part_way(
         &mut failure.location,
     );
     failure
+}
+
+/// The index (as `DROP INDEX` takes it: in its table's schema when the statement names one)
+/// that statement `index` (0-based) of `file` builds `CONCURRENTLY`, when it names it: what a
+/// build cut short (its session lost) leaves INVALID. `None` for any other statement, and for
+/// an index the server names.
+fn index_being_built(file: &SqlFile, index: usize) -> Option<String> {
+    let text = file.text.get(file.statements.get(index)?.range.clone())?;
+    let (Some(name), table) = crate::files::rules::concurrently_created_index(text)? else {
+        return None;
+    };
+    let name = crate::ledger::quote_ident(&name);
+    Some(match table.schema {
+        Some(schema) => format!("{}.{name}", crate::ledger::quote_ident(&schema)),
+        None => name.into_owned(),
+    })
 }
 
 /// Whether statement `index` (0-based) of `file` is a `DROP INDEX`: an index it leaves INVALID

@@ -123,12 +123,14 @@ pub(crate) fn read_direct_identity(
 /// the command stops (exit 5) rather than write through it unchecked. A probe that gets no
 /// answer within [`PROBE_WAIT`] (a session pool with no free server session keeps it
 /// waiting) concludes nothing from the second connection; `client`'s own transactions are
-/// still compared, and a warning says so (`warnings`).
+/// still compared, and a warning says so (`warnings`). A refusal ends with what the command
+/// did not do (`effect`).
 pub(crate) fn refuse_transaction_pooling(
     client: &mut postgres::Client,
     env: &Environment,
     reached: Option<&Reached>,
     session: &str,
+    effect: crate::plan::Effect,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let wait = match env.migration.connect_timeout {
@@ -146,7 +148,7 @@ pub(crate) fn refuse_transaction_pooling(
         if let Some(p) = &mut probe {
             match p.ask(wait) {
                 Asked::Seen(s) => theirs = Some(s),
-                Asked::Refused(error) => return Err(probe_refused(env, &error)),
+                Asked::Refused(error) => return Err(probe_refused(env, &error, effect)),
                 Asked::NoAnswer => {
                     probe = None;
                     warnings.push(format!(
@@ -167,8 +169,8 @@ pub(crate) fn refuse_transaction_pooling(
     };
     let spec = &env.connection;
     Err(Error::invalid(format!(
-        "{spec} goes through a pooler in transaction or statement pooling mode ({shared}); \
-         nothing was run"
+        "{spec} goes through a pooler in transaction or statement pooling mode ({shared}); {}",
+        effect.nothing_done()
     ))
     .with_detail(
         "such a pooler hands each transaction to any server session: the migration lock and \
@@ -189,11 +191,12 @@ const ROUNDS: usize = 4;
 
 /// The check's verdict when the probe connection was refused: nothing can be told, and a
 /// writing command does not go on unchecked (exit 5).
-fn probe_refused(env: &Environment, error: &Error) -> Error {
+fn probe_refused(env: &Environment, error: &Error, effect: crate::plan::Effect) -> Error {
     let mut refused = Error::invalid(format!(
         "cannot tell whether {} goes through a pooler in transaction pooling mode: the \
-         second connection the check needs was refused; nothing was run",
-        env.connection
+         second connection the check needs was refused; {}",
+        env.connection,
+        effect.nothing_done()
     ))
     .with_detail(format!(
         "the second connection: {}",

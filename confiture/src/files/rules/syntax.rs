@@ -131,6 +131,24 @@ pub fn shape<'a>(stmt: &Statement<'a>, scratch: &mut Vec<Token<'a>>) -> Shape<'a
 /// of a no-transaction file before it runs, to find an index an interrupted run left INVALID.
 #[cfg(feature = "db")]
 pub(crate) fn created_index(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>)> {
+    index_created(statement).map(|(name, table, _)| (name, table))
+}
+
+/// The index a `CREATE [UNIQUE] INDEX CONCURRENTLY` statement creates, as [`created_index`]
+/// reads it; `None` for any other statement (a build without `CONCURRENTLY` is one
+/// transaction: interrupted, it leaves no index behind).
+#[cfg(feature = "db")]
+pub(crate) fn concurrently_created_index(
+    statement: &str,
+) -> Option<(Option<Cow<'_, str>>, TableName<'_>)> {
+    index_created(statement)
+        .filter(|(_, _, concurrently)| *concurrently)
+        .map(|(name, table, _)| (name, table))
+}
+
+/// [`created_index`], with whether it is built `CONCURRENTLY`.
+#[cfg(feature = "db")]
+fn index_created(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>, bool)> {
     let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
         .filter(|t| !t.is_trivia())
         .take_while(|t| t.kind != TokenKind::OpenParen && t.kind != TokenKind::Semicolon)
@@ -140,7 +158,11 @@ pub(crate) fn created_index(statement: &str) -> Option<(Option<Cow<'_, str>>, Ta
         base: 0,
     };
     match parse(&tokens, src)? {
-        Shape::CreateIndex { name, table, .. } => Some((name, table)),
+        Shape::CreateIndex {
+            name,
+            table,
+            concurrently,
+        } => Some((name, table, concurrently)),
         _ => None,
     }
 }
