@@ -400,7 +400,16 @@ fn current_database(client: &mut Client) -> Result<String> {
 /// `pg_advisory_unlock` of that key by a migration is a lost lock, which
 /// [`HeldLock::check_sql`] finds (a second hold would have hidden it). The server session
 /// that took it (`connect::SESSION_IDENTITY`) when it did, else `None`.
-fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<String>> {
+/// `restore`: the session's idle timeouts are off for the wait ([`wait_for_lock`]), and come
+/// back with the attempt that takes the lock, in its message
+/// ([`crate::db::idle_timeouts_restored_if`]): the session then goes on as one that never
+/// waited, no round trip of their own after it.
+fn try_lock(
+    client: &mut Client,
+    key: i32,
+    tenant_key: Option<i32>,
+    restore: bool,
+) -> Result<Option<String>> {
     let sql = match tenant_key {
         None => format!("pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
@@ -411,9 +420,15 @@ fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Op
              ELSE NOT pg_catalog.pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
         ),
     };
+    // The lock's call evaluated once, before the restore that depends on it (`OFFSET 0`: a
+    // subquery of its own).
+    let restored = match restore {
+        true => format!(", {}", crate::db::idle_timeouts_restored_if("l.taken")),
+        false => String::new(),
+    };
     let messages = client
         .simple_query(&crate::db::own_statements(&format!(
-            "SELECT {sql}, {}",
+            "SELECT l.taken, l.who{restored} FROM (SELECT {sql} AS taken, {} AS who OFFSET 0) l",
             crate::db::connect::SESSION_IDENTITY
         )))
         .map_err(|e| query_error("cannot take the migration lock", e))?;
@@ -941,8 +956,10 @@ pub fn acquire_scoped(
         &mut idle_off,
     );
     if idle_off {
-        // The migrations run under the connection's own setting again (README "Session
-        // state"); a lost session has nothing to restore, and its error is the one to show.
+        // The wait ended without the lock (its timeout, a stop, an error): the connection's
+        // own setting again (README "Session state"), in a round trip of its own, the run
+        // being over; a lost session has nothing to restore, and its error is the one to show.
+        // A lock taken gave them back in its own message (`try_lock`).
         if let Err(e) = client.simple_query(&crate::db::idle_timeouts_restore()) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
@@ -954,7 +971,7 @@ pub fn acquire_scoped(
 
 /// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
 /// the session waits idle between two attempts, which the database's or role's idle timeouts
-/// must not end.
+/// must not end; cleared when the attempt that took the lock gave them back.
 #[allow(clippy::too_many_arguments)]
 fn wait_for_lock(
     client: &mut Client,
@@ -971,7 +988,9 @@ fn wait_for_lock(
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     let found = loop {
-        if let Some(backend) = try_lock(client, key, tenant_key)? {
+        if let Some(backend) = try_lock(client, key, tenant_key, *idle_off)? {
+            // Given back with the lock (`try_lock`).
+            *idle_off = false;
             return Ok(MigrationLock {
                 database,
                 key,
@@ -1059,7 +1078,7 @@ pub fn try_acquire_scoped(
 ) -> Result<Option<MigrationLock>> {
     let (key, tenant_key) = keys(database, tenant);
     Ok(
-        try_lock(client, key, tenant_key)?.map(|backend| MigrationLock {
+        try_lock(client, key, tenant_key, false)?.map(|backend| MigrationLock {
             database: database.to_string(),
             key,
             tenant_key,

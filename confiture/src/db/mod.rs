@@ -177,8 +177,10 @@ fn set_idle_timeouts(value: &str) -> String {
 /// migration that hit its `lock_timeout` ([`idle_wait`]). The database's, role's or
 /// connection's setting bounds the migrations' sessions, not the tool's own waits (README
 /// "Session state"): one of a second or less ended such a run as a lost connection.
-/// [`idle_timeouts_restore`] gives them back; a session that is not kept ([`scratch`]'s own)
-/// turns them off for good with `scratch::own_session`.
+/// [`idle_timeouts_restore`] gives them back, at the start of the message that ends the wait
+/// (never in a round trip of its own before it, which left the session idle under them while
+/// the client stalled); a session that is not kept ([`scratch`]'s own) turns them off for good
+/// with `scratch::own_session`.
 pub(crate) fn idle_timeouts_off() -> String {
     set_idle_timeouts("'0'")
 }
@@ -189,10 +191,64 @@ pub(crate) fn idle_timeouts_restore() -> String {
     set_idle_timeouts("s.reset_val")
 }
 
+/// A scalar SQL expression that gives the session's idle timeouts back
+/// ([`idle_timeouts_restore`]) when `condition`, an SQL boolean, holds, and does nothing
+/// otherwise: for a polling message that ends the wait when it succeeds (the migration lock
+/// taken, [`lock`]), so that they come back with it, not in a round trip of their own after
+/// it.
+pub(crate) fn idle_timeouts_restored_if(condition: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.count(pg_catalog.set_config(s.name, s.reset_val, false)) \
+         FROM pg_catalog.pg_settings s WHERE ({condition}) \
+         AND s.name OPERATOR(pg_catalog.=) ANY ({IDLE_TIMEOUTS}))"
+    )
+}
+
+/// The session's idle timeouts, turned off for a wait of the tool's own ([`idle_wait`]), not
+/// given back yet: the one owner of when they come back. They come back with the next message
+/// the session sends after the wait ([`IdleRestore::starting`], [`IdleRestore::sql`]), never in
+/// a round trip of their own before it — the client may stall between two round trips (a loaded
+/// machine), and the session, idle under the database's `idle_session_timeout` meanwhile, was
+/// ended by the server. When no such message follows (the run stopped, or failed, before it),
+/// the holder gives them back in a round trip of its own once the run is over
+/// ([`IdleRestore::now`]); a session lost or ended has nothing to give back.
+///
+/// The restore runs inside that message's first transaction (statements before a `BEGIN` join
+/// it): when that transaction rolls back, so does the restore, and the holder keeps it pending
+/// (it goes with every message until one commits, and is given back at the run's end).
+#[must_use = "the idle timeouts stay off until the restore is sent"]
+#[derive(Debug)]
+pub(crate) struct IdleRestore(());
+
+impl IdleRestore {
+    /// [`idle_timeouts_restore`]: the SQL that gives the timeouts back, to begin a message with
+    /// (its own statements, ending with `;`).
+    pub(crate) fn sql(&self) -> String {
+        format!("{};", idle_timeouts_restore())
+    }
+
+    /// `sql`, a message of the tool's own, beginning with [`IdleRestore::sql`] when a restore
+    /// is pending (`restore`), else as it is.
+    pub(crate) fn starting(restore: Option<&IdleRestore>, sql: &str) -> String {
+        match restore {
+            Some(restore) => format!("{} {sql}", restore.sql()),
+            None => sql.to_string(),
+        }
+    }
+
+    /// Gives the timeouts back in a round trip of their own: for a session whose run sends no
+    /// next message (stopped, or failed, after the wait). An error is the session's (lost, or
+    /// ended): nothing is left to give back.
+    pub(crate) fn now(self, client: &mut postgres::Client) -> Result<(), postgres::Error> {
+        client.simple_query(&self.sql()).map(drop)
+    }
+}
+
 /// Sleeps `delay` on behalf of the session `client`, outside any statement, with its idle
-/// timeouts off for the wait ([`idle_timeouts_off`], then [`idle_timeouts_restore`]): the
-/// server does not end the session under the tool's own wait. An error is the session's
-/// (lost, most likely).
+/// timeouts off for the wait ([`idle_timeouts_off`]): the server does not end the session
+/// under the tool's own wait. They are not given back here: the caller holds the returned
+/// [`IdleRestore`] and sends it with its next message. An error is the session's (lost, most
+/// likely).
 /// The wait ends early once `stopped` says so (Ctrl-C, `Migrator::stop_when`): the caller's
 /// next attempt then sends nothing and reports the run stopped, instead of after the rest of a
 /// backoff of up to several seconds.
@@ -200,7 +256,7 @@ pub(crate) fn idle_wait(
     client: &mut postgres::Client,
     delay: std::time::Duration,
     stopped: &dyn Fn() -> bool,
-) -> Result<(), postgres::Error> {
+) -> Result<IdleRestore, postgres::Error> {
     /// How often the wait looks at `stopped`.
     const POLL: std::time::Duration = std::time::Duration::from_millis(20);
     client.simple_query(&idle_timeouts_off())?;
@@ -212,7 +268,7 @@ pub(crate) fn idle_wait(
         }
         std::thread::sleep(left.min(POLL));
     }
-    client.simple_query(&idle_timeouts_restore()).map(drop)
+    Ok(IdleRestore(()))
 }
 
 /// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its

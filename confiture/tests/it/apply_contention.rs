@@ -693,6 +693,152 @@ fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
     }
 }
 
+/// The tool's pause between a wait before a retry and the retry's message (a loaded machine,
+/// here a progress callback slower than the database's `idle_session_timeout`) is still the
+/// tool's own wait: the idle timeouts come back with the retry's message itself, never in a
+/// round trip of their own before it, which left the session idle under them while the client
+/// stalled (the server then ended it, and the run failed as a lost connection). Deterministic:
+/// the lock is released at the first retry, and the callback stalls at the retry's `Sent`.
+#[test]
+fn a_stall_before_the_retry_message_is_not_ended_by_the_idle_session_timeout() {
+    let db = TestDb::new("retrystall");
+    db.client()
+        .batch_execute(&format!(
+            "CREATE TABLE busy (id int); \
+             ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
+             ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
+            db.name
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_busy",
+        "ALTER TABLE busy ADD COLUMN note text;\n\
+         CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
+        "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
+    );
+    let mut other = Some(db.client_as("app-traffic"));
+    other
+        .as_mut()
+        .unwrap()
+        .batch_execute(
+            "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+             BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
+        )
+        .unwrap();
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = 5;
+    let mut retried = false;
+    let mut stalled = 0;
+    let result = apply_support::migrator_for(env, &dir.path).up(
+        &UpOptions::default().allow_non_empty(true),
+        &mut |p: Progress| match p {
+            Progress::Retrying { .. } => {
+                retried = true;
+                if let Some(mut holder) = other.take() {
+                    holder.batch_execute("COMMIT").unwrap();
+                }
+            }
+            // Three times the idle timeout: the server ends a session left idle under it.
+            Progress::Sent { .. } if retried => {
+                retried = false;
+                stalled += 1;
+                std::thread::sleep(Duration::from_millis(600));
+            }
+            _ => {}
+        },
+    );
+    let report = match result {
+        Ok(report) => report,
+        Err(failed) => panic!("{:?}", failed.error),
+    };
+    assert_eq!(report.applied, ["001"]);
+    assert_eq!(stalled, 1, "the retry's message was sent after the stall");
+    let mut client = db.client();
+    assert_eq!(
+        apply_support::value(&mut client, "SELECT idle FROM seen").as_deref(),
+        Some("200ms"),
+        "the retried migration runs under the database's settings"
+    );
+}
+
+/// A run that waited before a retry and then ended without a message that committed (the
+/// retries used up, or the run stopped during the wait) gives the session its idle timeouts
+/// back: the retry's message carried their restore, rolled back with its transaction (or never
+/// sent), and the run's end sends it — the connection handed back (`into_client`) has the
+/// database's `idle_session_timeout`, not the tool's wait's 0. Alone and in
+/// `--single-transaction`.
+#[test]
+fn a_run_that_ends_after_a_wait_before_a_retry_gives_the_idle_timeouts_back() {
+    for (single, stop) in [(false, false), (true, false), (false, true), (true, true)] {
+        let case = format!("single={single} stop={stop}");
+        let db = TestDb::new("retryback");
+        db.client()
+            .batch_execute(&format!(
+                "CREATE TABLE busy (id int); \
+                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
+                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '9min'",
+                db.name
+            ))
+            .unwrap();
+        let dir = Dir::new();
+        dir.migration(
+            "001",
+            "alter_busy",
+            "ALTER TABLE busy ADD COLUMN note text;\n",
+            "ALTER TABLE busy DROP COLUMN note;\n",
+        );
+        let mut other = db.client_as("app-traffic");
+        other
+            .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let mut env = apply_support::environment(&db.name);
+        env.migration.lock_timeout = Duration::from_millis(100);
+        env.migration.lock_retries = 2;
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut migrator = apply_support::migrator_for(env, &dir.path);
+        if stop {
+            migrator = migrator.stop_when(flag.clone());
+        }
+        let mut retried = 0;
+        let failed = migrator
+            .up(
+                &UpOptions::default()
+                    .single_transaction(single)
+                    .allow_non_empty(true),
+                &mut |p: Progress| {
+                    if matches!(p, Progress::Retrying { .. }) {
+                        retried += 1;
+                        // Stopped during the wait: the retry is never sent.
+                        flag.store(stop, std::sync::atomic::Ordering::SeqCst);
+                    }
+                },
+            )
+            .unwrap_err()
+            .error;
+        other.batch_execute("ROLLBACK").unwrap();
+        let kind = match stop {
+            true => ErrorKind::Interrupted,
+            false => ErrorKind::MigrationFailed,
+        };
+        assert_eq!(failed.kind, kind, "{case}: {failed:?}");
+        assert!(retried >= 1, "{case}: a wait before a retry");
+        let mut client = migrator.into_client().expect("the connection comes back");
+        assert_eq!(
+            apply_support::value(
+                &mut client,
+                "SELECT current_setting('idle_session_timeout') || ' ' || \
+                 current_setting('idle_in_transaction_session_timeout')"
+            )
+            .as_deref(),
+            Some("10min 9min"),
+            "{case}"
+        );
+    }
+}
+
 /// A no-transaction migration's ledger row, written after its statements committed, waits for
 /// a lock on its row or on the tracking table no longer than the command's lock wait either:
 /// exit 6 naming the holder, saying what stays committed — never a wait without end (the

@@ -344,9 +344,16 @@ pub fn run_steps(
         notices: Collector::new(),
         dropped_in: None,
         dropped_before: 0,
+        idle: None,
     };
     let ran = runner.run(limits);
     runner.said_dropped();
+    // The idle timeouts a wait before a retry turned off, when no message carrying them
+    // committed (the run stopped or failed after the wait): back now that the run is over, after
+    // the failure's own reads (`db::IdleRestore`).
+    if let Some(restore) = runner.idle.take() {
+        let _ = restore.now(runner.client);
+    }
     ran
 }
 
@@ -401,6 +408,11 @@ struct Runner<'r, 'a> {
     dropped_in: Option<Range<usize>>,
     /// How many notices were dropped before the last message.
     dropped_before: u64,
+    /// The idle timeouts the wait before a retry turned off ([`crate::db::idle_wait`]): every
+    /// message sent begins with their restore until one of its transactions commits (a
+    /// rollback takes the restore back with it) — never a round trip of their own before the
+    /// retry, after which a stalled client left the session idle under them.
+    idle: Option<crate::db::IdleRestore>,
 }
 
 impl Runner<'_, '_> {
@@ -421,6 +433,14 @@ impl Runner<'_, '_> {
             self.commit_ledger().map_err(|f| (first, f))?;
         }
         if self.costs[first].alone {
+            // A statement of a no-transaction migration goes alone: the idle timeouts, if a
+            // wait turned them off (a retry is of a transactional migration, so never here),
+            // come back before it.
+            if let Some(restore) = self.idle.take() {
+                restore
+                    .now(self.client)
+                    .map_err(|e| (first, connection_lost(self.settings, &self.steps[first], e)))?;
+            }
             let mut result = run_statements(
                 self.client,
                 self.settings,
@@ -453,10 +473,13 @@ impl Runner<'_, '_> {
                 // another session's lock on the ledger, cancelled by a stop, and bounded by
                 // the command's lock wait as the row itself is.
                 None => {
-                    let bounded = format!(
-                        "{} {} {prepare}",
-                        crate::db::OWN_STATEMENT_BOUNDS,
-                        super::sql::ledger_lock_wait_sql(self.settings)
+                    let bounded = crate::db::IdleRestore::starting(
+                        self.idle.as_ref(),
+                        &format!(
+                            "{} {} {prepare}",
+                            crate::db::OWN_STATEMENT_BOUNDS,
+                            super::sql::ledger_lock_wait_sql(self.settings)
+                        ),
                     );
                     let client = &mut *self.client;
                     match self.settings.send(|| client.batch_execute(&bounded)) {
@@ -503,6 +526,9 @@ impl Runner<'_, '_> {
                 }
                 batch = super::sql::batch(self.settings, &self.steps[message.clone()], false);
             }
+        }
+        if let Some(restore) = &self.idle {
+            batch.script.begin_with(&restore.sql());
         }
         let start = Instant::now();
         let client = &mut *self.client;
@@ -589,6 +615,9 @@ impl Runner<'_, '_> {
         let outcomes = self.progress.committed(durations);
         if !outcomes.is_empty() {
             self.backoff = retry_backoff();
+            // The first transaction of the message committed, and the idle timeouts' restore
+            // that began it with it.
+            self.idle = None;
         }
         // What the message committed: reported together, before anything more is sent.
         crate::migrator::reported_together(|| {
@@ -716,14 +745,15 @@ impl Runner<'_, '_> {
                 });
                 // Idle, and the server must not end the session for it.
                 let settings = self.settings;
-                crate::db::idle_wait(self.client, delay, &|| settings.stopped()).map_err(
-                    |lost| {
+                let restore = crate::db::idle_wait(self.client, delay, &|| settings.stopped())
+                    .map_err(|lost| {
                         (
                             step,
                             connection_lost(self.settings, &self.steps[step], lost),
                         )
-                    },
-                )?;
+                    })?;
+                // Back with the retry's message (`Runner::idle`).
+                self.idle = Some(restore);
                 self.progress.retrying(failed_attempt, delay);
                 Ok(())
             }

@@ -730,12 +730,14 @@ pub(crate) struct OwnEnd {
 /// the driver read one); `completed`, how many of its statements the server finished;
 /// `running`, the one it was running (`None`: not known — a transactional migration, whose
 /// statement markers went with the session: any of them). 57P05 (idle session timeout): a
-/// finished statement that set the session's `idle_session_timeout` (the rules' reading, C119);
-/// 57P01 (terminated) or no word: the running statement (any, when not known) calling
-/// `pg_terminate_backend(pg_backend_pid())`; no word while a no-transaction migration ran
-/// nothing (between two of its messages, the session idle): also a finished statement that set
-/// `idle_session_timeout`, as for 57P05 — the server writes its FATAL and closes at once, and
-/// the driver often sees only the closed socket. Any other code (a shutdown, a crash), or a
+/// statement that set the session's `idle_session_timeout` (the rules' reading, C119), finished
+/// or the one sent (the driver reports the server's FATAL on the message sent after the session
+/// was ended idle, with its reply, or instead of it); 57P01 (terminated) or no word: the
+/// running statement (any, when not known) calling `pg_terminate_backend(pg_backend_pid())`;
+/// no word in a no-transaction migration (the session ended idle between two of its messages,
+/// the next one finding the socket closed): also such a statement, as for 57P05 — the server
+/// writes its FATAL and closes at once, and the driver often sees only the closed socket, or
+/// the reset its message met. Any other code (a shutdown, a crash), or a
 /// statement that does neither — a function, dynamic SQL, another session — is not put down
 /// to the file: `None`.
 pub(crate) fn own_session_end(
@@ -744,20 +746,24 @@ pub(crate) fn own_session_end(
     completed: usize,
     running: Option<usize>,
 ) -> Option<OwnEnd> {
+    // A session the server ended while idle is reported by the driver on the message sent
+    // after that: its FATAL read with the reply to the statement sent (which had finished:
+    // 57P05 says the server was idle), or lost with the socket (the statement sent never
+    // reached it). So the statement "running" counts among those that may have set the
+    // timeout; one after it never does.
+    let set_by = completed + usize::from(running.is_some());
     match code {
-        Some(c) if c == SqlState::IDLE_SESSION_TIMEOUT.code() => {
-            own_idle_timeout(file, completed, "")
-        }
+        Some(c) if c == SqlState::IDLE_SESSION_TIMEOUT.code() => own_idle_timeout(file, set_by, ""),
         // The socket closed before the driver read the server's FATAL (often the case: the
         // server writes it and closes at once): the running statement that terminates its own
-        // backend, else, between two messages of a no-transaction migration, a finished
-        // statement that set a session idle_session_timeout (the only idle gaps we leave).
+        // backend, else, around the messages of a no-transaction migration, a statement that
+        // set a session idle_session_timeout (the only idle gaps we leave).
         None => own_termination(file, running).or_else(|| {
-            (file.mode == TransactionMode::NoTransaction && running.is_none())
+            (file.mode == TransactionMode::NoTransaction)
                 .then(|| {
                     own_idle_timeout(
                         file,
-                        completed,
+                        set_by,
                         " (the server's reason did not reach us before it closed the connection, \
                          while it waited between statements)",
                     )
@@ -2505,7 +2511,7 @@ mod tests {
     /// socket, no SQLSTATE (a fresh-clone CI run saw 57P05 arrive as no word at all). A
     /// no-transaction migration that set a tiny `idle_session_timeout` and was between two
     /// messages (running nothing) is still named; a transactional one, which leaves no idle
-    /// gap, or one running a statement then, is not put down to that setting.
+    /// gap, is not put down to that setting.
     #[test]
     fn a_session_closed_without_a_word_between_messages_blames_the_idle_timeout_set() {
         let text =
@@ -2518,8 +2524,35 @@ mod tests {
             assert!(own.what.contains("idle_session_timeout"), "{}", own.what);
         }
         assert_eq!(own_session_end(&no_tx, None, 1, None), None, "not set yet");
-        assert_eq!(own_session_end(&no_tx, None, 2, Some(2)), None, "running");
         let tx = file(TransactionMode::Transaction);
         assert_eq!(own_session_end(&tx, None, 3, None), None, "no idle gap");
+    }
+
+    /// The driver reports a session the server ended while idle on the message sent after
+    /// that (the FATAL read with, or instead of, the reply to the statement sent: a loaded
+    /// machine's race, seen as "statement k was running"): a no-transaction statement "running"
+    /// then may have finished (57P05 says the server was idle: it had), or never reached the
+    /// server. The statement that set the timeout is still named — among those finished, or
+    /// the one sent itself — but never one after the statement sent.
+    #[test]
+    fn a_session_ended_idle_is_named_when_the_next_statement_was_sent() {
+        let text =
+            "CREATE TABLE a (i int);\nSET idle_session_timeout = '1ms';\nCREATE TABLE b (i int);\n";
+        let no_tx = SqlFile::new("m.sql", text, TransactionMode::NoTransaction, false);
+        for code in [None, Some(SqlState::IDLE_SESSION_TIMEOUT.code())] {
+            // The statement after the `SET` sent, or the `SET` itself (its reply and the
+            // server's FATAL read together).
+            for (completed, running) in [(2, 2), (1, 1)] {
+                let own = own_session_end(&no_tx, code, completed, Some(running))
+                    .unwrap_or_else(|| panic!("named: {code:?} {completed} {running}"));
+                assert_eq!(own.index, 1, "{code:?}");
+                assert!(own.what.contains("idle_session_timeout"), "{}", own.what);
+            }
+            assert_eq!(
+                own_session_end(&no_tx, code, 0, Some(0)),
+                None,
+                "{code:?}: the SET not sent yet"
+            );
+        }
     }
 }

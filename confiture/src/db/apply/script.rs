@@ -257,6 +257,9 @@ pub struct Script<'a> {
     /// The characters of the [`Script::label`] that began the message sent last: the server
     /// counts them in its error positions, and they are not in [`Script::text`].
     label_chars: usize,
+    /// Our own SQL the next message sent begins with, after its label
+    /// ([`Script::begin_with`]).
+    first: String,
 }
 
 /// A place where [`Script::send`] may start a new message.
@@ -296,6 +299,14 @@ impl<'a> Script<'a> {
     #[cfg(test)]
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Has the first message [`Script::send`] sends begin with `sql`, our own statements (each
+    /// ended by `;`), after its label and before the text: what must travel with it, not in a
+    /// round trip of its own before it (the idle timeouts a wait turned off,
+    /// [`crate::db::IdleRestore`]). Positions in it are ours, as the label's.
+    pub(super) fn begin_with(&mut self, sql: &str) {
+        self.first = format!("{sql}\n");
     }
 
     /// Makes room for `bytes` more of text.
@@ -504,6 +515,7 @@ impl<'a> Script<'a> {
     ) -> Result<(), SendError> {
         let mut before = 0..0;
         let mut resumed = false;
+        let mut first = std::mem::take(&mut self.first);
         for (i, (bytes, chars)) in self.messages().into_iter().enumerate() {
             if i > 0 {
                 check_reading(client).map_err(|e| match e {
@@ -527,7 +539,7 @@ impl<'a> Script<'a> {
             let resume = if resumed {
                 super::sql::RESUME_IDLE_TIMEOUT
             } else {
-                ""
+                first.as_str()
             };
             let suspend = if suspends {
                 super::sql::suspend_idle_timeout()
@@ -545,6 +557,7 @@ impl<'a> Script<'a> {
                 )?;
             }
             resumed = suspends;
+            first.clear();
         }
         Ok(())
     }

@@ -71,6 +71,7 @@ pub fn run_in_one_transaction(
             dropped_in = Some(start..i + 1);
         }
     };
+    let mut idle = None;
     let ran = one_transaction(
         client,
         settings,
@@ -79,13 +80,14 @@ pub fn run_in_one_transaction(
         on_step,
         &mut notices,
         &mut said,
+        &mut idle,
     );
     if let Some(from) = dropped_in {
         for notice in notices.into_dropped() {
             on_notice(from.clone(), notice);
         }
     }
-    ran.map_err(|(i, failure)| {
+    let ran = ran.map_err(|(i, failure)| {
         // The run's COMMIT ([`commit_failure`]): no migration of its own to check.
         if i == steps.len() {
             return (i, failure);
@@ -99,9 +101,20 @@ pub fn run_in_one_transaction(
             return (i, with_interrupted_help(&steps[i], failure));
         }
         (i, failure)
-    })
+    });
+    // The idle timeouts a wait before a retry turned off came back with the run's transaction
+    // when it committed; rolled back with it, they come back now that the run is over, after
+    // the failure's own reads (`db::IdleRestore`).
+    if let (Err(_), Some(restore)) = (&ran, idle.take()) {
+        let _ = restore.now(client);
+    }
+    ran
 }
 
+/// [`run_in_one_transaction`]'s attempts. `idle`: the idle timeouts a wait before a retry
+/// turned off, given back by every attempt's first message (`BEGIN`'s), still pending until
+/// the run's transaction commits (they are rolled back with it).
+#[allow(clippy::too_many_arguments)]
 fn one_transaction(
     client: &mut Client,
     settings: &ApplySettings,
@@ -110,6 +123,7 @@ fn one_transaction(
     on_step: &mut dyn FnMut(usize, Option<Duration>),
     notices: &mut Collector,
     said: &mut dyn FnMut(usize, &mut Collector),
+    idle: &mut Option<crate::db::IdleRestore>,
 ) -> Result<(), (usize, StepFailure)> {
     if let Some(refusal) = single_transaction_refusal(steps).or_else(|| copy_refusal(steps)) {
         return Err(refusal);
@@ -120,7 +134,9 @@ fn one_transaction(
     let mut backoff = retry_backoff();
     let mut attempt = 1;
     'attempt: loop {
-        let begin = begin_sql(settings);
+        // The idle timeouts come back with the retry's first message, never in a round trip
+        // of their own before it (`db::IdleRestore`).
+        let begin = crate::db::IdleRestore::starting(idle.as_ref(), &begin_sql(settings));
         if let Err(e) = client.batch_execute(&begin) {
             return Err((0, connection_lost(settings, &first, e)));
         }
@@ -175,8 +191,9 @@ fn one_transaction(
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
                 // Idle, and the server must not end the session for it.
-                if let Err(lost) = crate::db::idle_wait(client, delay, &|| settings.stopped()) {
-                    return Err((i, connection_lost(settings, step, lost)));
+                match crate::db::idle_wait(client, delay, &|| settings.stopped()) {
+                    Ok(restore) => *idle = Some(restore),
+                    Err(lost) => return Err((i, connection_lost(settings, step, lost))),
                 }
                 attempt += 1;
                 continue 'attempt;

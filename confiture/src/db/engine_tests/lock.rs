@@ -402,3 +402,52 @@ fn a_catalog_lock_in_the_way_of_the_unlock_is_waited_for_no_longer_than_the_lock
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The idle timeouts the wait for the lock turned off come back by the lock's end, taken
+/// (with the attempt that took it, in its own message: no round trip after it, before which a
+/// stalled client left the session idle under them) or not (its timeout): the session has the
+/// database's values again.
+#[test]
+fn the_wait_for_the_lock_gives_the_idle_timeouts_back_taken_or_not() {
+    for release in [true, false] {
+        let db = TestDb::new("lockidle");
+        db.client()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
+                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '9min'",
+                db.name
+            ))
+            .unwrap();
+        let mut holder = Some(db.client_as("holder-app"));
+        let key = lock::lock_id(&db.name);
+        holder
+            .as_mut()
+            .unwrap()
+            .batch_execute(&format!("SELECT pg_advisory_lock({LOCK_NAMESPACE}, {key})"))
+            .unwrap();
+        let mut waiter = db.client();
+        let mut waited = 0;
+        let taken = lock::acquire(&mut waiter, Duration::from_millis(600), &mut |_| {
+            waited += 1;
+            // The wait has begun (its timeouts off): the holder goes, the next attempt takes it.
+            if release {
+                drop(holder.take());
+            }
+        });
+        assert_eq!(waited, 1, "release={release}");
+        match release {
+            true => drop(taken.expect("taken once the holder is gone")),
+            false => assert_eq!(taken.unwrap_err().kind, ErrorKind::LockTimeout),
+        }
+        assert_eq!(
+            value(
+                &mut waiter,
+                "SELECT current_setting('idle_session_timeout') || ' ' || \
+                 current_setting('idle_in_transaction_session_timeout')"
+            )
+            .as_deref(),
+            Some("10min 9min"),
+            "release={release}"
+        );
+    }
+}
