@@ -116,6 +116,11 @@ pub struct DriftReport {
     pub drift: Vec<Finding>,
     /// The comparison with `--schema-dir`, when given.
     pub schema_dir: Option<SchemaDirReport>,
+    /// The migrations the ledger records as applied without having run them (`baseline`,
+    /// `reinit`): what they make may never have been made in the live database, the likely
+    /// cause of an object `Missing` there. Left out of the JSON when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recorded_without_running: Vec<NotRun>,
     /// The schemas of the live database left out of the comparison because each holds a
     /// confiture ledger of its own (`<schema>.tb_confiture`): tenants migrated with
     /// `--schema`, whose objects the database's own history does not make.
@@ -143,6 +148,20 @@ impl DriftReport {
             exit::SCHEMA_CHECK_FAILED
         }
     }
+}
+
+/// A migration the ledger records as applied without having run it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct NotRun {
+    /// `VERSION_NAME`, as the ledger records it.
+    pub migration: String,
+    /// Its up file, when the migrations directory has it: the SQL that makes what it makes.
+    #[serde(serialize_with = "crate::display::serialize_option_path")]
+    pub up_file: Option<PathBuf>,
+    /// Who recorded it without running it: `a baseline (`migrate baseline`)`, `` `migrate
+    /// reinit` ``.
+    pub recorded_by: &'static str,
 }
 
 fn drift_finding(d: Difference) -> Finding {
@@ -245,7 +264,7 @@ impl Migrator {
         let schema_files = options.schema_dir.as_deref().map(sql_files).transpose()?;
         // The history, read as `status` reads it: plain SELECTs, nothing created.
         let read = self.status_read_within(options.lock_wait);
-        let (status, applied_by) = read.map_err(|e| self.raised_here(e))?;
+        let (status, applied_by, not_run) = read.map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
         replayable(&status).map_err(|e| self.raised_here(e))?;
         let newest = status
@@ -266,6 +285,15 @@ impl Migrator {
         };
         if let Some(target) = replays_through {
             let checked = self.read_checked()?;
+            report.recorded_without_running = (not_run.into_iter())
+                .map(|(version, name, recorded_by)| NotRun {
+                    migration: crate::display::migration_id(&version, &name),
+                    up_file: (checked.set.migrations.iter())
+                        .find(|m| m.version_text == version)
+                        .map(|m| m.up.path.clone()),
+                    recorded_by,
+                })
+                .collect();
             let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
             crate::plan::check_up_files(
                 &checked.set,

@@ -89,6 +89,10 @@ pub enum ShownFrom {
 pub struct Workspace {
     /// The workspace root (or the start directory when not inside a Cargo workspace).
     pub root: PathBuf,
+    /// The directory the workspace was found from (absolute; the CLI's current directory, or
+    /// the one `-p`/`--manifest-path` names): where the nearest `.env` is looked for first,
+    /// then in each directory up to [`Workspace::root`].
+    pub start: PathBuf,
     /// The `Cargo.toml` the settings were read from, if any (for `cargo:rerun-if-changed`).
     pub manifest: Option<PathBuf>,
     /// The `Cargo.toml` of the package the start directory is in, when it is not `manifest`
@@ -133,11 +137,12 @@ impl Workspace {
                 });
             }
             if table.contains_key("workspace") {
-                return Workspace::from_root(dir.to_path_buf(), manifest, &table, package, shown);
+                let root = dir.to_path_buf();
+                return Workspace::from_root(root, &start, manifest, &table, package, shown);
             }
             if let Some(pointer) = table.get("package").and_then(|p| p.get("workspace")) {
                 let (root, root_manifest, table) = follow_pointer(dir, &manifest, pointer)?;
-                return Workspace::from_root(root, root_manifest, &table, package, shown);
+                return Workspace::from_root(root, &start, root_manifest, &table, package, shown);
             }
         }
         match package {
@@ -145,10 +150,11 @@ impl Workspace {
             Some(package) => {
                 let empty = toml::Table::new();
                 let (dir, manifest) = (package.dir.clone(), package.manifest.clone());
-                Workspace::from_root(dir, manifest, &empty, Some(package), shown)
+                Workspace::from_root(dir, &start, manifest, &empty, Some(package), shown)
             }
             None => Ok(Workspace {
-                root: start,
+                root: start.clone(),
+                start,
                 manifest: None,
                 package_manifest: None,
                 settings: Settings::default(),
@@ -181,6 +187,7 @@ impl Workspace {
 
     fn from_root(
         root: PathBuf,
+        start: &Path,
         manifest: PathBuf,
         table: &toml::Table,
         package: Option<Package>,
@@ -207,6 +214,7 @@ impl Workspace {
         }
         Ok(Workspace {
             root,
+            start: start.to_path_buf(),
             manifest: Some(manifest),
             package_manifest,
             settings,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
 use confiture::migrate::Outcome;
+use confiture::schema::Difference;
 use confiture::verify::{
     CheckResult, Finding, MigrationCheck, ScratchProgress, ScratchServer, VerifyOptions,
     VerifyReport,
@@ -743,16 +744,61 @@ fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
     ))
 }
 
-/// The help of a drift found in the live database: keep the change in a migration of its
-/// own, or undo it by hand.
+/// The help of a drift found in the live database. A change (an object extra or changed):
+/// keep it in a migration of its own, or undo it by hand. An object missing: no migration
+/// drops what is not there — when the ledger records migrations applied without running them
+/// (`baseline`, `reinit`: [`DriftReport::recorded_without_running`]), the likely cause, run
+/// their SQL by hand; else make it again by hand, or capture its drop with `IF EXISTS`.
 fn drift_help(r: &DriftReport) -> Option<String> {
     if r.drift.is_empty() {
         return None;
     }
+    let missing = (r.drift.iter()).any(|f| matches!(f.difference, Difference::Missing { .. }));
+    let changed = (r.drift.iter()).any(|f| !matches!(f.difference, Difference::Missing { .. }));
+    let generate = hint::command("migrate generate NAME");
+    let mut clauses = Vec::new();
+    if changed {
+        clauses.push(format!(
+            "to keep the change, capture it in a new migration ({generate} creates its file); \
+             to drop it, undo it by hand"
+        ));
+    }
+    if missing && !r.recorded_without_running.is_empty() {
+        let not_run = &r.recorded_without_running;
+        let rows: Vec<String> = (not_run.iter())
+            .map(|n| {
+                display::escape(&format!(
+                    "{} (recorded by {} without running it)",
+                    n.migration, n.recorded_by
+                ))
+                .into_owned()
+            })
+            .collect();
+        let files: Vec<String> = (not_run.iter())
+            .map(|n| match &n.up_file {
+                Some(file) => display::path(file),
+                None => format!("{}'s up file", display::escape(&n.migration)),
+            })
+            .collect();
+        clauses.push(format!(
+            "what is missing from the live database was most likely never made there: the \
+             ledger records {} as applied, and {} never ran, so no migration can drop it; to \
+             make it, run the SQL of {} by hand (`psql -f FILE`)",
+            rows.join(", "),
+            if rows.len() == 1 { "it" } else { "they" },
+            files.join(", ")
+        ));
+    } else if missing {
+        clauses.push(format!(
+            "what is missing from the live database was dropped outside the migrations: make it \
+             again by hand (the SQL of the migration that made it), or, to keep it gone, \
+             capture the drop in a new migration ({generate} creates its file) written \
+             `DROP ... IF EXISTS` (a plain DROP fails: it is not there)"
+        ));
+    }
     Some(format!(
-        "help: to keep the change, capture it in a new migration ({} creates its file); to \
-         drop it, undo it by hand; then run {} again",
-        hint::command("migrate generate NAME"),
+        "help: {}; then run {} again",
+        clauses.join("; "),
         hint::command("migrate drift")
     ))
 }

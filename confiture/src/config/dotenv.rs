@@ -1,6 +1,8 @@
-//! `DATABASE_URL` from a `.env` file in the workspace root (as sqlx-cli and dbmate read it):
-//! the last way of naming a database. Only that one variable is read, and nothing is set in
-//! the process environment, so a `.env` never overrides a variable that is set. The file's
+//! `DATABASE_URL` from the nearest `.env` file that sets it, looked for from the directory the
+//! workspace was found from up to the workspace root (as sqlx-cli's dotenvy looks from the
+//! current directory upward; dbmate reads `./.env`): the last way of naming a database. Only
+//! that one variable is read, and nothing is set in the process environment, so a `.env`
+//! never overrides a variable that is set. The file's
 //! syntax is dotenvy's (as sqlx-cli reads it): `$VAR` and `${VAR}` are variables in unquoted
 //! and double-quoted values, single quotes or `\$` keep a `$` as written. The variables are
 //! expanded by the one expansion of environment files (`expand`), never dotenvy's, which
@@ -12,33 +14,73 @@ use std::time::Duration;
 
 use super::display_path;
 use crate::error::{Error, Result};
+use crate::workspace::Workspace;
 
-/// The file's name, in the workspace root.
+/// The file's name, in each directory from the start directory up to the workspace root.
 pub const FILE_NAME: &str = ".env";
 
 /// The variable read from it.
 const VARIABLE: &str = "DATABASE_URL";
 
-/// `DATABASE_URL` of `<root>/.env`, its variables expanded (the caller's `vars`, else an
-/// earlier line of the file), with the file's path, or `None` when there is no such file
-/// or it does not set the variable. A value of nothing but blanks written so
-/// (`DATABASE_URL=`) is returned as it is: the caller counts it as unset, and says so. A
-/// file that cannot be read or parsed is an error naming it; its text is never quoted (it
-/// holds passwords).
-pub(super) fn database_url(
-    root: &Path,
-    vars: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<(PathBuf, String)>> {
-    database_url_within(root, vars, super::STREAM_WAIT)
+/// Every `.env` rule 6 looks at, nearest first: one in each directory from
+/// [`Workspace::start`] up to [`Workspace::root`], both included — a workspace member's own
+/// `.env` before the root's, as sqlx-cli's dotenvy finds the nearest from the current
+/// directory (it goes on above the root; we do not, so that a `.env` of a home directory
+/// never names a project's database). A start directory outside the root (a member a
+/// `package.workspace` key points elsewhere from) looks at its own directory, then the root's.
+pub(super) fn paths(ws: &Workspace) -> Vec<PathBuf> {
+    let mut dirs: Vec<&Path> = if ws.start.starts_with(&ws.root) {
+        ws.start
+            .ancestors()
+            .take_while(|dir| dir.starts_with(&ws.root))
+            .collect()
+    } else {
+        vec![ws.start.as_path(), ws.root.as_path()]
+    };
+    dirs.dedup();
+    dirs.into_iter().map(|dir| dir.join(FILE_NAME)).collect()
 }
 
-/// [`database_url`], a `.env` that is a pipe given up after `wait`.
+/// What rule 6 found in the `.env` files of [`paths`].
+#[derive(Debug, Default)]
+pub(super) struct Found {
+    /// The nearest `.env` whose `DATABASE_URL` is not blank, and that value, its variables
+    /// expanded.
+    pub url: Option<(PathBuf, String)>,
+    /// The nearer `.env` files that set `DATABASE_URL` to nothing but blanks
+    /// (`DATABASE_URL=`), passed over as an empty variable is: "no database configured"
+    /// says so.
+    pub set_empty: Vec<PathBuf>,
+}
+
+/// `DATABASE_URL` of the nearest `.env` of [`paths`] that sets it to more than blanks, its
+/// variables expanded (the caller's `vars`, else an earlier line of the file); one that does
+/// not set it, or sets it empty, is passed over. A file that cannot be read or parsed is an
+/// error naming it, never skipped; its text is never quoted (it holds passwords).
+pub(super) fn database_url(ws: &Workspace, vars: &dyn Fn(&str) -> Option<String>) -> Result<Found> {
+    let mut found = Found::default();
+    for path in paths(ws) {
+        match database_url_within(&path, vars, super::STREAM_WAIT)? {
+            Some((path, url)) if url.trim().is_empty() => found.set_empty.push(path),
+            Some(url) => {
+                found.url = Some(url);
+                break;
+            }
+            None => {}
+        }
+    }
+    Ok(found)
+}
+
+/// `DATABASE_URL` of the `.env` at `path`, with the path, or `None` when there is no such
+/// file or it does not set the variable; a value of nothing but blanks written so
+/// (`DATABASE_URL=`) is returned as it is. A `.env` that is a pipe is given up after `wait`.
 fn database_url_within(
-    root: &Path,
+    path: &Path,
     vars: &dyn Fn(&str) -> Option<String>,
     wait: Duration,
 ) -> Result<Option<(PathBuf, String)>> {
-    let path = root.join(FILE_NAME);
+    let path = path.to_path_buf();
     let shown = display_path(&path);
     let not_read = |why: String| {
         Error::invalid(format!(
@@ -393,7 +435,8 @@ mod tests {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(FILE_NAME), text).unwrap();
-        let result = database_url(&dir, &|_| None);
+        let result =
+            database_url_within(&dir.join(FILE_NAME), &|_| None, crate::config::STREAM_WAIT);
         std::fs::remove_dir_all(&dir).unwrap();
         result
     }
@@ -547,7 +590,9 @@ mod tests {
         for (why, make) in cases {
             std::fs::create_dir_all(&dir).unwrap();
             make();
-            let err = database_url_within(&dir, &|_| None, Duration::from_millis(200)).unwrap_err();
+            let err =
+                database_url_within(&dir.join(FILE_NAME), &|_| None, Duration::from_millis(200))
+                    .unwrap_err();
             std::fs::remove_dir_all(&dir).unwrap();
             assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
             assert!(

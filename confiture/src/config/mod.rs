@@ -14,8 +14,9 @@
 //!    there under a close name, `Local.yaml` or `local.yml`, or `default_env = "locl"` beside
 //!    `local.yaml`, is a misspelling and refused: the next rules may name another database);
 //! 5. the `DATABASE_URL` environment variable;
-//! 6. `DATABASE_URL` in the `.env` file of the workspace root (read, never loaded into the
-//!    process environment: it overrides nothing).
+//! 6. `DATABASE_URL` in the nearest `.env` file that sets it, from
+//!    [`Workspace::start`](crate::workspace::Workspace::start) up to the workspace root (read,
+//!    never loaded into the process environment: it overrides nothing).
 //!
 //! An explicit file (2) together with a `CONFITURE_DATABASE_URL` that names another database
 //! is an error: we never guess which one was meant. The default environment file (4) read while

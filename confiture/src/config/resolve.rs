@@ -102,14 +102,13 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            let dotenv = dotenv::database_url(&ws.root, vars)?;
-            if let Some((path, url)) = dotenv.as_ref().filter(|(_, url)| !url.trim().is_empty()) {
+            let dotenv = dotenv::database_url(ws, vars)?;
+            if let Some((path, url)) = &dotenv.url {
                 let label = format!("DATABASE_URL in {}", display_path(path));
                 let env = Environment::from_url(url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
-            let set_empty = dotenv.map(|(path, _)| path);
-            Err(no_database(ws, labels, vars, set_empty.as_deref()))
+            Err(no_database(ws, labels, vars, &dotenv.set_empty))
         }
     }
 }
@@ -341,7 +340,7 @@ fn no_database(
     ws: &Workspace,
     labels: &Labels<'_>,
     vars: &dyn Fn(&str) -> Option<String>,
-    dotenv_empty: Option<&Path>,
+    dotenv_empty: &[PathBuf],
 ) -> Error {
     let envs = display_path(&ws.environments_dir());
     let Labels { url, env, file } = labels;
@@ -356,7 +355,7 @@ fn no_database(
              (a CI secret not defined for this branch or environment expands to nothing)"
         ));
     }
-    if let Some(path) = dotenv_empty {
+    for path in dotenv_empty {
         error = error.with_detail(format!(
             "DATABASE_URL in {} is set but empty, which counts as unset: give it the \
              database's URL",
@@ -376,8 +375,12 @@ fn no_database(
         ))
         .with_detail("  5. the DATABASE_URL environment variable")
         .with_detail(format!(
-            "  6. DATABASE_URL in {}",
-            display_path(&ws.root.join(dotenv::FILE_NAME))
+            "  6. DATABASE_URL in the nearest of these `.env` files that sets it: {}",
+            dotenv::paths(ws)
+                .iter()
+                .map(|path| display_path(path))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
         .with_help(format!(
             "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",

@@ -12,6 +12,10 @@ use crate::ledger::{BuildSite, Ledger};
 use crate::status::{self, StatusReport};
 use crate::Migrator;
 
+/// A ledger row recorded without running its migration: its version, its name, and who
+/// recorded it so (`RowKind::recorded_without_running_by`).
+pub(crate) type NotRunRow = (String, String, &'static str);
+
 impl Migrator {
     /// `migrate status`: the state of every migration. Strictly read-only — plain `SELECT`s,
     /// no lock, nothing created — and one round trip after connecting when the ledger exists.
@@ -41,7 +45,7 @@ impl Migrator {
     /// session holds on the ledger (`--lock-wait`), then exit 6 naming it.
     pub fn status_with(&mut self, options: &StatusOptions) -> Result<StatusReport> {
         let wait = options.lock_wait.unwrap_or(self.ledger_read().wait);
-        let result = self.status_read_within(wait).map(|(report, _)| report);
+        let result = self.status_read_within(wait).map(|(report, _, _)| report);
         self.suggested(result).map_err(|mut error| {
             // A library session names `StatusOptions::lock_wait`, not `--lock-wait`.
             if !self.suggest.is_empty() {
@@ -59,7 +63,7 @@ impl Migrator {
     pub(crate) fn status_read_within(
         &mut self,
         wait: Duration,
-    ) -> Result<(StatusReport, BTreeSet<String>)> {
+    ) -> Result<(StatusReport, BTreeSet<String>, Vec<NotRunRow>)> {
         // The ledger is read on the connecting thread, while the files are read and checked.
         let read = LedgerRead {
             wait,
@@ -86,12 +90,21 @@ impl Migrator {
             .flat_map(|l| &l.rows)
             .filter_map(|row| row.applied_by.clone())
             .collect();
+        let not_run = ledger
+            .0
+            .iter()
+            .flat_map(|l| &l.rows)
+            .filter_map(|row| {
+                let by = row.kind().recorded_without_running_by()?;
+                Some((row.version.clone(), row.name.clone(), by))
+            })
+            .collect();
         let mut report = self.report(&checked.set, &checked.diagnostics, ledger);
         let set = &checked.set;
         self.off_runtime(&mut |_: Progress| {}, |m, _| {
             m.mark_invalid_indexes(set, &mut report, wait)
         })?;
-        Ok((report, applied_by))
+        Ok((report, applied_by, not_run))
     }
 
     /// Names, on each `interrupted` apply of `report` whose file's index its interrupted build

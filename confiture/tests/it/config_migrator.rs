@@ -15,6 +15,7 @@ use confiture::Migrator;
 fn workspace(root: &TempDir) -> Workspace {
     Workspace {
         root: root.path().to_path_buf(),
+        start: root.path().to_path_buf(),
         manifest: None,
         package_manifest: None,
         settings: Settings {

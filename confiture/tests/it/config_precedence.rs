@@ -42,6 +42,7 @@ fn fixture(files: &[(&str, &str)]) -> Fixture {
     }
     let ws = Workspace {
         root: dir.path().to_path_buf(),
+        start: dir.path().to_path_buf(),
         manifest: None,
         package_manifest: None,
         settings: Settings::default(),
@@ -525,6 +526,7 @@ fn the_library_labels_name_no_flag() {
     let none = Fixture {
         ws: Workspace {
             root: f.dir.path().join("empty"),
+            start: f.dir.path().join("empty"),
             ..f.ws.clone()
         },
         dir: TempDir::new("cft_precedence"),
@@ -764,4 +766,111 @@ fn dotenv_variables_not_set_or_empty_are_refused_at_their_line() {
         let env = resolve(&f.ws, &Selection::Auto, &vars(&set)).expect(text);
         assert_eq!(env.connection.to_string(), url, "{text:?}");
     }
+}
+
+/// A workspace `ws` whose member `billing` sets its own `migrations_dir`, discovered from
+/// the member's directory (as `cd billing && cargo confiture ...` finds it).
+fn member_fixture() -> (TempDir, Workspace) {
+    let dir = TempDir::new("cft_member_dotenv");
+    dir.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"billing\", \"app\"]\n",
+    );
+    dir.write(
+        "billing/Cargo.toml",
+        "[package]\nname = \"billing\"\nversion = \"0.1.0\"\n\n\
+         [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n",
+    );
+    dir.write("billing/src/lib.rs", "");
+    let ws = Workspace::discover(&dir.path().join("billing/src")).unwrap();
+    assert_eq!(ws.root, dir.path());
+    (dir, ws)
+}
+
+const BILLING_URL: &str = "postgresql://postgres@127.0.0.1:5432/billing_db";
+const ROOT_URL: &str = "postgresql://postgres@127.0.0.1:5432/app_db";
+
+/// Rule 6 reads the nearest `.env` that sets `DATABASE_URL`, from the directory the workspace
+/// was found from up to the workspace root (as sqlx-cli's dotenvy looks from the current
+/// directory upward): a member's own `.env` beats the root's, which named another database —
+/// `up` in a member migrated the root's database. One that does not set the variable (or
+/// sets it empty) is passed over; the start directory's beats its package's.
+#[test]
+fn rule_6_the_nearest_dotenv_wins_over_the_workspace_root_s() {
+    let (dir, ws) = member_fixture();
+    dir.write(".env", &format!("DATABASE_URL={ROOT_URL}\n"));
+    dir.write("billing/.env", &format!("DATABASE_URL={BILLING_URL}\n"));
+    let env = resolve(&ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert_eq!(env.origin, Origin::DotEnv);
+    assert!(
+        env.connection.to_string().ends_with("/billing_db"),
+        "{}",
+        env.name
+    );
+    assert!(env.name.ends_with("billing/.env"), "{}", env.name);
+
+    dir.write("billing/src/.env", "OTHER=1\nDATABASE_URL=\n");
+    let env = resolve(&ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert!(
+        env.connection.to_string().ends_with("/billing_db"),
+        "{}",
+        env.name
+    );
+
+    dir.write("billing/.env", "OTHER=1\n");
+    let env = resolve(&ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert!(
+        env.connection.to_string().ends_with("/app_db"),
+        "{}",
+        env.name
+    );
+
+    dir.write(
+        "billing/src/.env",
+        "DATABASE_URL=postgresql://postgres@127.0.0.1:5432/src_db\n",
+    );
+    let env = resolve(&ws, &Selection::Auto, &vars(&[])).unwrap();
+    assert!(
+        env.connection.to_string().ends_with("/src_db"),
+        "{}",
+        env.name
+    );
+
+    // Found from the root, a member's `.env` is not read: the root's is the nearest.
+    let at_root = Workspace::discover(dir.path()).unwrap();
+    let env = resolve(&at_root, &Selection::Auto, &vars(&[])).unwrap();
+    assert!(
+        env.connection.to_string().ends_with("/app_db"),
+        "{}",
+        env.name
+    );
+}
+
+/// "no database configured" names every `.env` looked at, the start directory's first — it
+/// named the root's alone, so that a member's own `.env` seemed not to count.
+#[test]
+fn nothing_found_names_every_dotenv_looked_at() {
+    let (dir, ws) = member_fixture();
+    dir.write("billing/.env", "OTHER=1\n");
+    let err = resolve(&ws, &Selection::Auto, &vars(&[])).expect_err("nothing named");
+    assert_eq!(err.message, "no database configured");
+    let six = err
+        .details
+        .iter()
+        .find(|d| d.starts_with("  6. DATABASE_URL in "))
+        .unwrap_or_else(|| panic!("{:?}", err.details));
+    let cwd = std::env::current_dir().unwrap();
+    let shown = |rel: &str| {
+        let path = dir.path().join(rel);
+        confiture::display::relative_to(&path, &cwd)
+            .display()
+            .to_string()
+    };
+    let (src, billing, root) = (
+        shown("billing/src/.env"),
+        shown("billing/.env"),
+        shown(".env"),
+    );
+    let at = |p: &str| six.find(p).unwrap_or_else(|| panic!("{p} in {six}"));
+    assert!(at(&src) < at(&billing) && at(&billing) < at(&root), "{six}");
 }

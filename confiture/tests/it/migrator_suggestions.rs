@@ -121,6 +121,7 @@ fn a_session_of_a_named_environment_suggests_that_environment() {
     write_pair(&root, "db/migrations", "001", "CREATE TABLE t (id int);\n");
     let ws = Workspace {
         root: root.path().to_path_buf(),
+        start: root.path().to_path_buf(),
         manifest: None,
         package_manifest: None,
         settings: Settings::default(),

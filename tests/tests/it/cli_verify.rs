@@ -757,6 +757,46 @@ fn drift_reads_the_live_database_and_writes_nothing() {
     assert_eq!(json["replayed"].as_array().unwrap().len(), 6);
 }
 
+/// An object missing from the live database is no change to capture in a migration (one that
+/// drops it fails: it is not there): drift's help said so anyway. After `baseline --through`
+/// on a database that never ran the migration, the help names the rows recorded without
+/// running and says to run their SQL by hand; an object dropped by hand is made again by
+/// hand, or its drop captured with `IF EXISTS`. A change (an extra object) keeps its help.
+#[test]
+fn drift_help_for_a_missing_object_says_how_it_went_missing() {
+    let db = TestDb::new("drift_missing");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n")
+        .migration("002_b", "CREATE TABLE b (y int);\n", "DROP TABLE b;\n");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "1"])
+        .code(exit::SUCCESS);
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("table public.a: missing from the live database")
+        .stderr_has("001_a (recorded by a baseline (`migrate baseline`) without running it)")
+        .stderr_has("run the SQL of db/migrations/001_a.up.sql by hand")
+        .stderr_lacks("capture it in a new migration");
+    assert_scratch_dropped(&run);
+
+    let by_hand = TestDb::new("drift_missing_by_hand");
+    project
+        .run_on(&by_hand, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    by_hand.connect().batch_execute("DROP TABLE b").unwrap();
+    let run = project.run_on(&by_hand, &["migrate", "drift"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("table public.b: missing from the live database")
+        .stderr_has("make it again by hand")
+        .stderr_has("`DROP ... IF EXISTS`")
+        .stderr_lacks("recorded by a baseline")
+        .stderr_lacks("to keep the change");
+    assert_scratch_dropped(&run);
+    drop(by_hand);
+    drop(db);
+}
+
 #[test]
 fn drift_with_a_schema_directory() {
     let db = TestDb::new("drift_schema_dir");
