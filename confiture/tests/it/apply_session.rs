@@ -357,31 +357,26 @@ fn a_no_transaction_migration_s_settings_reach_neither_its_row_nor_the_next_migr
 /// to its session. A migration in the middle of
 /// a run that took the engine's clock away (`RESET ALL`, or emptying it) was stamped with the
 /// message's `now()` — before the migration applied ahead of it — and `down` then rolled back
-/// 001 before 002. Without its clock a migration's row has no `execution_time_ms`.
+/// 001 before 002. Without its clock a migration's row is still timed (its `execution_time_ms`
+/// was NULL).
 #[test]
 fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_session() {
     use confiture::migrate::DownOptions;
-    // (what the migration does, whether its row keeps its own time)
+    // (what the migration does, its up file)
     let middles = [
-        (
-            "RESET ALL",
-            "CREATE TABLE t2 (id int);\nRESET ALL;\n",
-            false,
-        ),
+        ("RESET ALL", "CREATE TABLE t2 (id int);\nRESET ALL;\n"),
         (
             "the clock found and emptied",
             "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config(\
              substring(query from 'confiture\\.t_[0-9a-f]{8}'), '', false) \
              FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid();\n",
-            false,
         ),
         (
             "the clock's name before it had a token",
             "CREATE TABLE t2 (id int);\nSELECT pg_catalog.set_config('confiture.t', '1', false);\n",
-            true,
         ),
     ];
-    for (what, middle, timed) in middles {
+    for (what, middle) in middles {
         for (how, runs) in runs() {
             let db = TestDb::new("order");
             let dir = Dir::new();
@@ -409,7 +404,7 @@ fn the_ledger_keeps_the_order_of_application_whatever_a_migration_does_to_its_se
                     "SELECT execution_time_ms IS NOT NULL FROM tb_confiture WHERE version = '002'"
                 )
                 .as_deref(),
-                Some(if timed { "t" } else { "f" }),
+                Some("t"),
                 "{what}, {how}: 002's own time"
             );
             let down = DownOptions::default().steps(Some(3)).dry_run(true);
@@ -836,4 +831,141 @@ fn a_panicking_progress_callback_leaves_no_lock_nor_transaction() {
         }
         assert!(events >= 6, "{how}: every event was tried ({events})");
     }
+}
+
+/// What a migration does to empty its session (every setting, the engine's clock among them),
+/// each after a sleep of [`SLEEP_MS`]: `(what, its statements)`. A `DO` block sleeps
+/// (`SELECT pg_sleep` may return rows, which sends its migration alone).
+const SESSION_EMPTIED: [(&str, &str); 4] = [
+    ("RESET ALL", "RESET ALL;\n"),
+    (
+        "SET SESSION AUTHORIZATION, SET ROLE, RESET ALL",
+        "SET SESSION AUTHORIZATION DEFAULT;\nSET ROLE pg_monitor;\nRESET ALL;\n",
+    ),
+    (
+        "RESET ALL in a DO block",
+        "DO $$ BEGIN EXECUTE 'RESET ALL'; END $$;\n",
+    ),
+    (
+        "RESET ALL by a function an earlier migration created",
+        "DO $$ BEGIN PERFORM hidden_clear(); END $$;\n",
+    ),
+];
+
+/// A migration that empties its session (`RESET ALL`, also after `SET SESSION AUTHORIZATION`
+/// or `SET ROLE`, in a `DO` block, by a function of an earlier migration) still has its own
+/// time: in the ledger's `execution_time_ms` and in the report's `duration_ms`, no shorter
+/// than its sleep and no longer than the run — in the middle of a message of several, alone,
+/// in `--single-transaction`, sent in parts (over 64 KiB), without a transaction, and going
+/// down. Its time was NULL: the engine's clock is a session setting, which `RESET ALL`
+/// empties. (`DISCARD ALL`, which also releases the migration lock, is refused: C107.)
+#[test]
+fn a_migration_that_empties_its_session_keeps_its_own_time() {
+    use confiture::migrate::DownOptions;
+    let sleep = format!(
+        "DO $$ BEGIN PERFORM pg_sleep({}); END $$;\n",
+        SLEEP_MS as f64 / 1000.0
+    );
+    // Over 64 KiB of statements: sent in parts inside its transaction.
+    let long: String = (0..1500)
+        .map(|i| format!("COMMENT ON TABLE t2 IS 'a comment long enough to fill a message {i}';\n"))
+        .collect();
+    let no_transaction = "-- confiture:no-transaction\n\
+        -- confiture:allow(no-transaction-multiple-statements)\n";
+    let hidden = "CREATE FUNCTION hidden_clear() RETURNS void LANGUAGE plpgsql AS \
+        $f$ BEGIN EXECUTE 'RESE' || 'T ALL'; END $f$;\n";
+    std::thread::scope(|scope| {
+        for (what, emptied) in SESSION_EMPTIED {
+            let (sleep, long) = (&sleep, &long);
+            scope.spawn(move || {
+                let db = TestDb::new("emptied");
+                let dir = Dir::new();
+                let body = |table: &str, extra: &str| {
+                    format!("CREATE TABLE {table} (id int);\n{extra}{sleep}{emptied}")
+                };
+                let down = |table: &str| format!("DROP TABLE {table};\n{sleep}{emptied}");
+                dir.migration(
+                    "001",
+                    "a",
+                    &format!("{hidden}{sleep}"),
+                    &format!("DROP FUNCTION hidden_clear();\n{sleep}"),
+                )
+                .migration("002", "b", &body("t2", ""), &down("t2"))
+                .migration("003", "c", &body("t3", ""), &down("t3"))
+                .migration(
+                    "004",
+                    "long",
+                    &body("t4", &long.replace("t2", "t4")),
+                    &down("t4"),
+                )
+                .migration(
+                    "005",
+                    "nt",
+                    &format!("{no_transaction}CREATE TABLE t5 (id int);\n{sleep}{emptied}"),
+                    &format!("{no_transaction}DROP TABLE t5;\n{sleep}{emptied}"),
+                );
+                let all = ["001", "002", "003", "004", "005"];
+                let mut migrator = db.migrator(&dir);
+                let up = |migrator: &mut confiture::Migrator, options: &UpOptions| {
+                    let report = migrator
+                        .up(options, &mut no_progress)
+                        .unwrap_or_else(|f| panic!("{what}: {}\n{:?}", f.error, f.report));
+                    report.migrations
+                };
+                let runs: [(&str, Vec<UpOptions>); 3] = [
+                    ("one up", vec![UpOptions::default()]),
+                    (
+                        "up --steps 1 each",
+                        vec![UpOptions::default().steps(Some(1)); all.len()],
+                    ),
+                    (
+                        "up --single-transaction, then the no-transaction one",
+                        vec![
+                            UpOptions::default().single_transaction(true).steps(Some(4)),
+                            UpOptions::default(),
+                        ],
+                    ),
+                ];
+                for (how, runs) in runs {
+                    let what = format!("{what}, {how}");
+                    let from = server_micros(&db);
+                    let mut reported = Vec::new();
+                    for options in &runs {
+                        reported.extend(up(&mut migrator, options));
+                    }
+                    let to = server_micros(&db);
+                    assert_rows_timed(&what, &db, &all, from, to);
+                    let span = (to - from) / 1000 + 1;
+                    assert_eq!(reported.len(), all.len(), "{what}: {reported:?}");
+                    for m in &reported {
+                        let ms = m.duration_ms.unwrap_or_else(|| {
+                            panic!("{what}: {} is reported without its time", m.version)
+                        }) as i64;
+                        assert!(
+                            (SLEEP_MS..=span).contains(&ms),
+                            "{what}: {} is reported as {ms} ms, the run took {span} ms",
+                            m.version
+                        );
+                    }
+                    let from = server_micros(&db);
+                    let report = migrator
+                        .down(&DownOptions::default().steps(Some(5)), &mut no_progress)
+                        .unwrap_or_else(|f| panic!("{what}: down: {}", f.error));
+                    let span = (server_micros(&db) - from) / 1000 + 1;
+                    assert_eq!(report.migrations.len(), all.len(), "{what}: down");
+                    for m in &report.migrations {
+                        let ms = m.duration_ms.unwrap_or_else(|| {
+                            panic!("{what}: down of {} is reported without its time", m.version)
+                        }) as i64;
+                        assert!(
+                            (SLEEP_MS..=span).contains(&ms),
+                            "{what}: down of {} took {ms} ms, the run {span} ms",
+                            m.version
+                        );
+                    }
+                    assert!(db.ledger().is_empty(), "{what}: down forgot them all");
+                }
+            });
+        }
+    });
 }

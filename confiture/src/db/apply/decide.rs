@@ -42,6 +42,11 @@ pub(super) struct Cost {
     /// of several is read whole, for its ledger statements' durations), and its duration is
     /// that message's.
     pub returns_rows: bool,
+    /// It may empty its session's settings, the engine's clock among them: its text says
+    /// `reset` (`RESET ALL`, also run by a `DO` block's `EXECUTE`). It begins a message, whose
+    /// arrival is then its transaction's start: its time without its clock is exact
+    /// ([`super::sql::Began::OwnTransaction`]). The steps after it may join it.
+    pub begins_message: bool,
 }
 
 impl Cost {
@@ -51,6 +56,7 @@ impl Cost {
             bytes: file.text.len() + STEP_OVERHEAD,
             alone: file.mode == TransactionMode::NoTransaction,
             returns_rows: file.statements.iter().any(|s| s.may_return_rows),
+            begins_message: crate::text::mentions(&file.text, "reset"),
         }
     }
 }
@@ -58,7 +64,7 @@ impl Cost {
 /// Where the message starting at `start` ends: consecutive transactional steps within
 /// `limits`, never past a suspect step `cut` (which goes alone). At least one step: a step
 /// larger than `limits.max_bytes`, or one that goes alone or may return rows, is a message of
-/// its own.
+/// its own; one that [`Cost::begins_message`] is never after another in a message.
 pub(super) fn batch_end(
     costs: &[Cost],
     start: usize,
@@ -75,7 +81,10 @@ pub(super) fn batch_end(
     while end < stop && end - start < limits.max_steps.max(1) {
         let cost = costs[end];
         if cost.alone
-            || (end > start && (cost.returns_rows || bytes + cost.bytes > limits.max_bytes))
+            || (end > start
+                && (cost.returns_rows
+                    || cost.begins_message
+                    || bytes + cost.bytes > limits.max_bytes))
         {
             break;
         }
@@ -292,12 +301,13 @@ mod tests {
 
     fn costs(spec: &str) -> Vec<Cost> {
         // `t` a transactional step of 100 bytes, `T` one of 900, `n` a no-transaction step,
-        // `r` a transactional step that may return rows.
+        // `r` a transactional step that may return rows, `e` one that may empty its session.
         spec.chars()
             .map(|c| Cost {
                 bytes: if c == 'T' { 900 } else { 100 },
                 alone: c == 'n',
                 returns_rows: c == 'r',
+                begins_message: c == 'e',
             })
             .collect()
     }
@@ -319,6 +329,7 @@ mod tests {
             bytes: 5000,
             alone: false,
             returns_rows: false,
+            begins_message: false,
         }];
         assert_eq!(
             batch_end(&huge, 0, LIMITS, None),
@@ -332,11 +343,39 @@ mod tests {
         assert_eq!(batch_end(&rows, 0, LIMITS, None), 1, "stops before r");
         assert_eq!(batch_end(&rows, 1, LIMITS, None), 2, "r goes alone");
         assert_eq!(batch_end(&rows, 2, LIMITS, None), 3, "the next r too");
+        let emptied = costs("tete");
+        assert_eq!(batch_end(&emptied, 0, LIMITS, None), 1, "stops before e");
+        assert_eq!(batch_end(&emptied, 1, LIMITS, None), 3, "e begins, t joins");
+        assert_eq!(
+            batch_end(&emptied, 3, LIMITS, None),
+            4,
+            "e alone at the end"
+        );
         let one = BatchLimits {
             max_steps: 0,
             ..LIMITS
         };
         assert_eq!(batch_end(&run, 0, one, None), 1, "0 means 1");
+    }
+
+    #[test]
+    fn a_step_whose_text_may_empty_its_session_begins_its_message() {
+        for (sql, begins) in [
+            ("CREATE TABLE t ();\nRESET ALL;\n", true),
+            ("DO $$ BEGIN EXECUTE 'reset all'; END $$;\n", true),
+            ("SET search_path = app;\nCREATE TABLE t ();\n", false),
+        ] {
+            let file = super::super::test_file(sql);
+            let migration = crate::files::Migration {
+                version: 3,
+                version_text: "003".into(),
+                name: "x".into(),
+                up: file.clone(),
+                down: file,
+            };
+            let cost = Cost::of(&Step::up(&migration, false));
+            assert_eq!(cost.begins_message, begins, "{sql}");
+        }
     }
 
     #[test]

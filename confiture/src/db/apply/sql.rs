@@ -48,7 +48,7 @@ pub(super) fn prepare_rows_sql(settings: &ApplySettings, nonce: u64) -> String {
             name: "$2",
             checksum: "$3",
             applied_at: &started_at(),
-            execution_time_ms: &elapsed_ms(),
+            execution_time_ms: &elapsed_ms(Began::OwnTransaction),
         },
     );
     let row = prepared_row(nonce);
@@ -622,8 +622,9 @@ pub(super) fn timeouts_sql(settings: &ApplySettings, local: bool) -> String {
 /// and `SHOW ALL` do not list custom settings), so that no migration writes it by accident,
 /// and the row reads it as it is, unchecked. What a migration can do to it without digging
 /// its name out of its own query text (`pg_stat_activity.query`) is to empty it with
-/// `RESET ALL`: its row then gets the time it is written and no `execution_time_ms` (omitted
-/// rather than made up). A migration that finds it and writes something else there sabotages
+/// `RESET ALL`: its row then gets the time it is written as `applied_at` (never earlier than
+/// the rows before it) and its `execution_time_ms` counts from the server's time stamp
+/// [`Began`] names — never NULL. A migration that finds it and writes something else there sabotages
 /// the tool, as one that writes the ledger does: text that is not a number fails its own
 /// transaction (rolled back, nothing recorded), another time stamps its own row. Checking the value before each row (a regular expression and a range, in one
 /// more setting) cost ~11 ms of server time per 1,000 migrations, a tenth of the message.
@@ -879,12 +880,50 @@ pub(super) fn started_at() -> String {
     )
 }
 
-/// Milliseconds since the migration began, measured by the server (NULL without a clock).
-pub(super) fn elapsed_ms() -> String {
+/// Where a migration's time counts from when its [`clock`] is gone (a `RESET ALL` of its
+/// own emptied it): a time stamp of the server's, which no statement of the migration can
+/// move — a session setting, a temporary table, a prepared statement can all be emptied by
+/// the migration, and anything else would cost every migration a statement. **The** rule of
+/// a migration's time without its clock, one per way a migration is sent: its
+/// `execution_time_ms` (and the duration reported) is never NULL for a migration that ran, as
+/// confiture (Python) always writes one. Its `applied_at` stays the time its row is written
+/// ([`started_at`]): the time stamp may be earlier than the migrations before it in the
+/// message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Began {
+    /// In a transaction of its own ([`push_transaction`]): when that transaction began
+    /// (`transaction_timestamp()`, the arrival of the message that carries its `BEGIN`) —
+    /// exactly its start when it begins its message: alone, first of a batch, or a migration
+    /// whose text says `reset` ([`super::decide::Cost::begins_message`]). One emptied where
+    /// its text does not say so (a function an earlier migration created) in the middle of a
+    /// message gets an upper bound, which counts the migrations before it there too.
+    OwnTransaction,
+    /// One step of `--single-transaction`, a message of its own ([`push_step`]): when the
+    /// message that carries its row arrived (`statement_timestamp()`) — exactly its start,
+    /// but for a step sent in parts (over [`super::script::MESSAGE_BUDGET`]), timed from its
+    /// last part.
+    OwnMessage,
+}
+
+impl Began {
+    /// The fallback time stamp, as SQL.
+    fn timestamp(self) -> &'static str {
+        match self {
+            Began::OwnTransaction => "pg_catalog.transaction_timestamp()",
+            Began::OwnMessage => "pg_catalog.statement_timestamp()",
+        }
+    }
+}
+
+/// Milliseconds since the migration began, measured by the server: since its [`clock`], else
+/// since the time stamp `began` names.
+pub(super) fn elapsed_ms(began: Began) -> String {
     format!(
         "((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) \
-         OPERATOR(pg_catalog.-) {}) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4",
-        clock_value()
+         OPERATOR(pg_catalog.-) COALESCE({}, pg_catalog.date_part('epoch', {}))) \
+         OPERATOR(pg_catalog.*) 1000)::pg_catalog.int4",
+        clock_value(),
+        began.timestamp()
     )
 }
 
@@ -896,16 +935,17 @@ pub(super) fn elapsed_ms() -> String {
 /// server (columns [`STEP_COLUMN`], [`MS_COLUMN`]): how [`super::run_steps`] learns each step's
 /// duration from the message itself. `begun` goes between the statement before the row
 /// ([`before_row_select`]) and the row's write: the [`RowMarker::Begun`] of a step that has
-/// one, else empty.
+/// one, else empty. `began`: where its time counts from without its clock.
 pub(super) fn ledger_sql(
     settings: &ApplySettings,
     step: &Step<'_>,
     index: usize,
     prepared: Option<u64>,
     begun: &str,
+    began: Began,
 ) -> String {
     let mut sql = String::new();
-    push_ledger_sql(&mut sql, settings, step, index, prepared, begun);
+    push_ledger_sql(&mut sql, settings, step, index, prepared, begun, began);
     sql
 }
 
@@ -918,6 +958,7 @@ fn push_ledger_sql(
     index: usize,
     prepared: Option<u64>,
     begun: &str,
+    began: Began,
 ) {
     let table = &settings.table;
     let m = step.migration;
@@ -949,7 +990,7 @@ fn push_ledger_sql(
                     &m.name,
                     &m.up.checksum,
                     &started_at(),
-                    &elapsed_ms(),
+                    &elapsed_ms(began),
                 )
             );
         }
@@ -959,7 +1000,7 @@ fn push_ledger_sql(
                 "{};\n{begun}{} RETURNING {index} AS {STEP_COLUMN}, {} AS {MS_COLUMN}",
                 before_row_select(settings, Direction::Down),
                 ledger::delete_sql(table, step.ledger_version),
-                elapsed_ms()
+                elapsed_ms(began)
             );
         }
     }
@@ -1048,7 +1089,7 @@ pub(super) fn push_step<'a>(
     let file = step.file();
     let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
     let (begun, written) = row_markers(settings, markers, tag);
-    let row = ledger_sql(settings, step, 0, None, &begun);
+    let row = ledger_sql(settings, step, 0, None, &begun, Began::OwnMessage);
     script.push_sql(&format!(
         "{row};\n{}{written}RESET ALL; {}{}{} {}",
         settle_markers(settings, step),
@@ -1140,6 +1181,7 @@ pub(super) fn push_transaction<'a>(
         index,
         prepared.then_some(nonce),
         &begun,
+        Began::OwnTransaction,
     );
     sql.push_str(";\n");
     sql.push_str(&settle_markers(settings, step));
@@ -1621,7 +1663,14 @@ mod tests {
             assert!(text.contains(&next), "{next}\n{text}");
         }
         assert_eq!(
-            ledger_sql(&settings(None), &steps[0], 0, Some(n), ""),
+            ledger_sql(
+                &settings(None),
+                &steps[0],
+                0,
+                Some(n),
+                "",
+                Began::OwnTransaction
+            ),
             format!(
                 "SET LOCAL statement_timeout = '0ms'; SET LOCAL lock_timeout = '1500ms';\n\
                  EXECUTE confiture_row_{n}_role;\n\
