@@ -1406,3 +1406,152 @@ fn a_library_run_that_can_be_stopped_names_the_holder_while_it_waits() {
         "{events:?}"
     );
 }
+
+/// A transactional migration whose text has effects a rollback does not undo — the one
+/// reading of them, `server_wide`'s: `COPY ... PROGRAM`, `COPY ... TO` a server file, a server
+/// function (`dblink`, `pg_cancel_backend`, ...), also in a `DO` block's body — is not retried
+/// after a lock timeout: retrying would run them again (a hostile tester saw a `COPY ... TO
+/// PROGRAM` run four times for one `up`). It fails at once, as a lock timeout that ran out of
+/// retries does, saying why and that they may have happened once. `--single-transaction`
+/// retries the whole run: an earlier migration's such effect stops it too, where one
+/// transaction per migration (the earlier one committed) retries as usual. A `nextval` alone
+/// is retried (a rolled-back attempt leaves a gap in the sequence, as any rollback): the
+/// sequence `calls` counts the attempts.
+#[test]
+fn a_migration_with_effects_a_rollback_does_not_undo_is_not_retried_after_a_lock_timeout() {
+    let effects = [
+        (
+            "COPY ... PROGRAM",
+            "-- confiture:allow(server-wide-effect)\nCOPY (SELECT 1) TO PROGRAM 'cat > /dev/null';\n",
+        ),
+        (
+            "COPY ... TO a file on the server",
+            "COPY (SELECT 1) TO '/dev/null';\n",
+        ),
+        (
+            "pg_cancel_backend()",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_cancel_backend(0); END $$;\n",
+        ),
+    ];
+    const WAITS: &str = "SELECT nextval('calls');\nALTER TABLE busy ADD COLUMN note text;\n";
+    for single in [false, true] {
+        for (effect, sql) in effects {
+            // In the migration that waits: never retried.
+            let up = format!("{sql}{WAITS}");
+            let case = format!("{effect} in the migration that waits, single {single}");
+            let failed = lock_retry_case(&case, single, None, &up, 1);
+            assert!(
+                not_retried_for(&failed, effect, "002_waits.up.sql:"),
+                "{case}: {:?}",
+                failed.error.details
+            );
+            assert!(
+                !failed
+                    .error
+                    .details
+                    .iter()
+                    .any(|d| d.contains("gave up after")),
+                "{case}: {:?}",
+                failed.error.details
+            );
+            // In a migration before it: the whole run is retried only in one transaction.
+            let case = format!("{effect} in the migration before, single {single}");
+            let earlier = format!("{sql}CREATE TABLE t1 (id int);\n");
+            let failed = lock_retry_case(
+                &case,
+                single,
+                Some(&earlier),
+                WAITS,
+                [3, 1][single as usize],
+            );
+            let said = not_retried_for(&failed, effect, "001_before.up.sql:");
+            assert_eq!(said, single, "{case}: {:?}", failed.error.details);
+        }
+        // A `nextval` alone is retried, `lock_retries` times.
+        let case = format!("nextval alone, single {single}");
+        let failed = lock_retry_case(&case, single, None, WAITS, 3);
+        assert!(
+            failed
+                .error
+                .details
+                .iter()
+                .any(|d| d.contains("gave up after 3 attempts")),
+            "{case}: {:?}",
+            failed.error.details
+        );
+    }
+}
+
+/// Whether `failed` says it was not retried for `effect` of file `at` (`name.up.sql:`).
+fn not_retried_for(
+    failed: &confiture::migrate::Failed<confiture::migrate::UpReport>,
+    effect: &str,
+    at: &str,
+) -> bool {
+    failed.error.details.iter().any(|d| {
+        d.starts_with(&format!("not retried: {effect} at "))
+            && d.contains(&format!("/{at}"))
+            && d.contains("an effect a rollback does not undo")
+    })
+}
+
+/// Runs `up` of `before` (as `001_before`; a `CREATE TABLE` without effects if `None`) and `up` (as `002_waits`) on a database of
+/// its own where table `busy` is locked by another session for the whole run (lock_timeout
+/// 100 ms, 2 retries), and checks that it fails on `002` with the lock timeout, without a trace
+/// of `002`, after `attempts` attempts (the `Retrying` events, and `calls`, a sequence `up`
+/// draws from once per attempt).
+fn lock_retry_case(
+    case: &str,
+    single: bool,
+    before: Option<&str>,
+    up: &str,
+    attempts: u32,
+) -> confiture::migrate::Failed<confiture::migrate::UpReport> {
+    let db = TestDb::new("noretry_effects");
+    db.client()
+        .batch_execute("CREATE TABLE busy (id int); CREATE SEQUENCE calls")
+        .unwrap();
+    let dir = Dir::new();
+    let before_sql = before.unwrap_or("CREATE TABLE t1 (id int);\n");
+    dir.migration("001", "before", before_sql, "SELECT 1;\n");
+    dir.migration("002", "waits", up, "SELECT 1;\n");
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = 2;
+    let mut events = Vec::new();
+    let failed = apply_support::migrator_for(env, &dir.path)
+        .up(
+            &UpOptions::default()
+                .allow_non_empty(true)
+                .single_transaction(single),
+            &mut recorder(&mut events),
+        )
+        .unwrap_err();
+    other.batch_execute("COMMIT").unwrap();
+    assert_eq!(
+        failed.error.kind,
+        ErrorKind::MigrationFailed,
+        "{case}: {}",
+        failed.error
+    );
+    let error = &failed.report.errors[0];
+    assert_eq!(error.sqlstate.as_deref(), Some("55P03"), "{case}");
+    assert_eq!(error.version.as_deref(), Some("002"), "{case}");
+    let retries = events
+        .iter()
+        .filter(|e| matches!(e, Progress::Retrying { .. }))
+        .count();
+    assert_eq!(retries, attempts as usize - 1, "{case}: {events:?}");
+    let drawn = db.value("SELECT last_value FROM calls");
+    assert_eq!(drawn, Some(attempts.to_string()), "{case}");
+    let applied = match single {
+        false => vec!["001:before".to_string()],
+        true => Vec::new(),
+    };
+    assert_eq!(db.ledger(), applied, "{case}");
+    failed
+}

@@ -8,7 +8,9 @@ use postgres::{Client, SimpleQueryMessage};
 
 use crate::files::TransactionMode;
 
-use super::decide::{failed_attempt_time, failed_step, Cost, Decision, MessageFailure, Progress};
+use super::decide::{
+    failed_attempt_time, failed_step, Cost, Decision, LastingEffect, MessageFailure, Progress,
+};
 use super::failure::{
     batch_connection_lost, cancelled, catalog_locked, connection_lost, copy_refusal, ended_by,
     interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
@@ -722,13 +724,19 @@ impl Runner<'_, '_> {
             true => own_statement_lock_holders(self.client, &batch.script, &e),
             false => None,
         };
+        let contention = is_lock_contention(&e) && ledger_holders.is_empty() && own_wait.is_none();
         let failure = MessageFailure {
             message: message.clone(),
             position: match e.as_db_error() {
                 Some(db) if placed_in_message(db) => db.position().map(|p| batch.script.step_at(p)),
                 _ => None,
             },
-            contention: is_lock_contention(&e) && ledger_holders.is_empty() && own_wait.is_none(),
+            contention,
+            // Retried, the step that waited would run again what its rollback did not undo.
+            lasting: match contention {
+                true => LastingEffect::of(self.steps[failed].file()),
+                false => None,
+            },
         };
         match self
             .progress

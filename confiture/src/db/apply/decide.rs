@@ -2,14 +2,16 @@
 //! ([`BatchLimits`], [`batch_end`]), what to send again after a message failed (the failed
 //! migration and those after it; the culprit alone when a syntax error rejected the whole
 //! message), and lock-timeout retries (resume at the migration that waited, at most
-//! `lock_retries` times). [`super::batch`] carries them out; the tests below need no database.
+//! `lock_retries` times, never when what the attempt ran has an effect a rollback does not
+//! undo: [`LastingEffect`]). [`super::batch`] carries them out; the tests below need no
+//! database.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use super::sql::STEP_OVERHEAD;
 use super::{Step, StepOutcome};
-use crate::files::TransactionMode;
+use crate::files::{SqlFile, TransactionMode};
 
 /// How many consecutive transactional migrations one message may carry. A migration marked
 /// `no-transaction` always runs on its own, statement by statement.
@@ -114,6 +116,39 @@ pub(super) fn failed_attempt_time(
         .try_fold(elapsed, |left, d| d.map(|d| left.saturating_sub(d)))
 }
 
+/// An effect a rollback does not undo ([`crate::files::rules::Effect::survives_rollback`], the
+/// one reading of them: `COPY ... PROGRAM`, `COPY ... TO` a server file, `dblink`, ...) in a
+/// migration an attempt ran: a lock-timeout retry would run it again, so the attempt is not
+/// retried ([`Attempts::NotRepeated`]). Asked only of an attempt that waited for a lock of the
+/// migration's own, with retries left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LastingEffect {
+    /// How a message names it: `COPY ... PROGRAM`, `dblink()`.
+    pub effect: String,
+    /// Where: `path:line` of the migration file, as messages show paths.
+    pub at: String,
+}
+
+impl LastingEffect {
+    /// The first such effect of `file` (in its statements, and in the bodies and strings they
+    /// hold, whether or not they run: conservative, as the reading is).
+    pub fn of(file: &SqlFile) -> Option<LastingEffect> {
+        let text = crate::text::without_bom(&file.text);
+        crate::files::rules::server_wide(text)
+            .into_iter()
+            .find(|(_, _, effect)| effect.survives_rollback())
+            .map(|(line, _, effect)| LastingEffect {
+                effect: effect.describe(),
+                at: format!("{}:{line}", crate::display::path(&file.path)),
+            })
+    }
+
+    /// The first such effect of the files of `steps` (those one attempt ran, in order).
+    pub fn in_steps(steps: &[Step<'_>]) -> Option<LastingEffect> {
+        steps.iter().find_map(|step| LastingEffect::of(step.file()))
+    }
+}
+
 /// A message that failed in a live session, as [`Progress::after_failure`] needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct MessageFailure {
@@ -127,10 +162,13 @@ pub(super) struct MessageFailure {
     /// (40P01), neither the tool's own statements' nor its ledger row's (those end the run by
     /// rule, [`Attempts::AfterRetries`]).
     pub contention: bool,
+    /// For a `contention`: an effect a rollback does not undo in the step that waited
+    /// ([`LastingEffect::of`]), which makes it not retried.
+    pub lasting: Option<LastingEffect>,
 }
 
 /// What to do after a message failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Decision {
     /// The server rejected the message before running it (a syntax error further on): send
     /// again from [`Progress::next`], the suspect step alone.
@@ -144,7 +182,7 @@ pub(super) enum Decision {
 /// What a step's attempts were when it failed for good, as the run decided them
 /// ([`Attempts::after`]), said with its failure ([`super::failure::attempts_detail`]): a
 /// retry budget ran out only when the last attempt, too, was the migration's contention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Attempts {
     /// The attempt that failed was the first.
     One,
@@ -156,15 +194,34 @@ pub(super) enum Attempts {
     /// migration's contention (the tool's own statements behind a locked catalog, the ledger
     /// row behind a locked tracking table), which ends the run by rule, with retries left.
     AfterRetries { retried: u32 },
+    /// The last attempt waited for a lock of the migration's own, with retries left, and is
+    /// not retried: what it ran has `lasting`, an effect a rollback does not undo, which a
+    /// retry would run again. `retried`: the attempts before it, retried (`--single-transaction`,
+    /// whose next attempt may reach a migration with such an effect).
+    NotRepeated {
+        retried: u32,
+        lasting: LastingEffect,
+    },
 }
 
 impl Attempts {
     /// Whether the failed attempt `attempt` (1-based) of a step is retried: only a lock wait
     /// of the migration's own (`contention`, as [`MessageFailure::contention`]), at most
-    /// `lock_retries` times. `None` when it is; else what its attempts were.
-    pub(super) fn after(attempt: u32, contention: bool, lock_retries: u32) -> Option<Attempts> {
+    /// `lock_retries` times, and only when what the attempt ran has no effect a rollback does
+    /// not undo (`lasting`, asked only then). `None` when it is; else what its attempts were.
+    pub(super) fn after(
+        attempt: u32,
+        contention: bool,
+        lasting: impl FnOnce() -> Option<LastingEffect>,
+        lock_retries: u32,
+    ) -> Option<Attempts> {
         match (contention, attempt) {
-            (true, attempt) if attempt <= lock_retries => None,
+            (true, attempt) if attempt <= lock_retries => {
+                lasting().map(|lasting| Attempts::NotRepeated {
+                    retried: attempt.saturating_sub(1),
+                    lasting,
+                })
+            }
             (_, 0 | 1) => Some(Attempts::One),
             (true, made) => Some(Attempts::RetriesRanOut { made }),
             (false, attempt) => Some(Attempts::AfterRetries {
@@ -263,7 +320,8 @@ impl Progress {
             }
         }
         let attempt = self.attempt;
-        match Attempts::after(attempt, failure.contention, lock_retries) {
+        let lasting = || failure.lasting.clone();
+        match Attempts::after(attempt, failure.contention, lasting, lock_retries) {
             None => Decision::Retry {
                 step: failed,
                 attempt,
@@ -279,7 +337,7 @@ impl Progress {
     /// whatever its error (the session it ran in is not used again): never a retry budget
     /// that ran out.
     pub fn not_retried(&self) -> Attempts {
-        Attempts::after(self.attempt, false, 0).unwrap_or(Attempts::One)
+        Attempts::after(self.attempt, false, || None, 0).unwrap_or(Attempts::One)
     }
 
     /// The step at [`Progress::next`] is sent again after `delay`: its failed attempt took
@@ -469,6 +527,7 @@ mod tests {
             message,
             position,
             contention: false,
+            lasting: None,
         }
     }
 
@@ -622,6 +681,64 @@ mod tests {
                 attempts: Attempts::One
             }
         );
+    }
+
+    /// A lock wait of the migration's own whose attempt ran an effect a rollback does not undo
+    /// is not retried, with retries left: the retry would make the effect again. Once the
+    /// retries ran out, or with none, it says what it said before.
+    #[test]
+    fn a_lock_wait_after_an_effect_a_rollback_does_not_undo_is_not_retried() {
+        let lasting = LastingEffect {
+            effect: "COPY ... PROGRAM".to_string(),
+            at: "db/migrations/002_b.up.sql:2".to_string(),
+        };
+        let contended = MessageFailure {
+            contention: true,
+            lasting: Some(lasting.clone()),
+            ..failure(0..4, None)
+        };
+        assert_eq!(
+            failed_at(0, 2).after_failure(&contended, 3),
+            Decision::Fail {
+                step: 2,
+                attempts: Attempts::NotRepeated {
+                    retried: 0,
+                    lasting: lasting.clone()
+                }
+            }
+        );
+        assert_eq!(
+            failed_at(0, 2).after_failure(&contended, 0),
+            Decision::Fail {
+                step: 2,
+                attempts: Attempts::One
+            },
+            "lock_retries = 0: no retry to refuse"
+        );
+        // Not a contention: the effect is never asked about.
+        let asked = std::cell::Cell::new(false);
+        let lasting_asked = || {
+            asked.set(true);
+            Some(lasting.clone())
+        };
+        assert_eq!(
+            Attempts::after(1, false, lasting_asked, 3),
+            Some(Attempts::One)
+        );
+        assert!(!asked.get());
+        // `--single-transaction`: the next attempt reached a migration with such an effect.
+        assert_eq!(
+            Attempts::after(3, true, || Some(lasting.clone()), 3),
+            Some(Attempts::NotRepeated {
+                retried: 2,
+                lasting: lasting.clone()
+            })
+        );
+        assert_eq!(
+            Attempts::after(4, true, || Some(lasting.clone()), 3),
+            Some(Attempts::RetriesRanOut { made: 4 })
+        );
+        assert_eq!(Attempts::after(2, true, || None, 3), None, "none: retried");
     }
 
     #[test]

@@ -2031,7 +2031,7 @@ pub(super) fn message_failure(
     if let Some(dropped) = dropped_by(step, &e, left, &tag, last_too, row) {
         let mut failure =
             own_statements_dropped(settings, step, &batch.script, Some(in_message), e, dropped);
-        if let Some(detail) = attempts_detail(settings, attempts) {
+        if let Some(detail) = attempts_detail(settings, &attempts) {
             failure.error = failure.error.with_detail(detail);
         }
         failure.error = failure
@@ -2060,7 +2060,7 @@ pub(super) fn message_failure(
              again to find out (its side effects outside the transaction would happen twice)",
         );
     }
-    if let Some(detail) = attempts_detail(settings, attempts) {
+    if let Some(detail) = attempts_detail(settings, &attempts) {
         failure.error = failure.error.with_detail(detail);
     }
     failure.error = failure
@@ -2097,10 +2097,31 @@ fn down_rolled_back(settings: &ApplySettings) -> &'static str {
 
 /// What a failed step's `attempts` were, as the run decided them ([`Attempts::after`]), in
 /// every mode: that the retries ran out only when each attempt was the migration's own lock
-/// wait; else the earlier attempts retried as such; nothing for a first attempt.
-pub(super) fn attempts_detail(settings: &ApplySettings, attempts: Attempts) -> Option<String> {
-    match attempts {
+/// wait; else the earlier attempts retried as such; why a lock wait with retries left was not
+/// retried (an effect a rollback does not undo); nothing for a first attempt.
+pub(super) fn attempts_detail(settings: &ApplySettings, attempts: &Attempts) -> Option<String> {
+    match *attempts {
         Attempts::One => None,
+        Attempts::NotRepeated {
+            retried,
+            ref lasting,
+        } => {
+            let before = match retried {
+                0 => String::new(),
+                1 => " (this was attempt 2: the one before it was retried)".to_string(),
+                n => format!(
+                    " (this was attempt {}: the {n} before it were retried)",
+                    n + 1
+                ),
+            };
+            Some(format!(
+                "not retried{before}: {} at {} is an effect a rollback does not undo, which an \
+                 automatic retry (migration.lock_retries = {}) would make again: it happened \
+                 once if it comes before the statement that waited, and running {AGAIN} makes \
+                 it again",
+                lasting.effect, lasting.at, settings.lock_retries
+            ))
+        }
         Attempts::RetriesRanOut { made } => Some(format!(
             "gave up after {made} attempts (migration.lock_retries = {})",
             settings.lock_retries

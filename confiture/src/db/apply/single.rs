@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use super::batch::rollback_and_read;
-use super::decide::Attempts;
+use super::decide::{Attempts, LastingEffect};
 use super::failure::{
     attempts_detail, cancelled, catalog_locked, connection_lost, copy_refusal, interrupted,
     is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, lock_timed_out,
@@ -187,7 +187,12 @@ fn one_transaction(
                 && ledger_holders.is_empty()
                 && own_wait.is_none()
                 && left.gave_up.is_none();
-            let Some(attempts) = Attempts::after(attempt, contention, settings.lock_retries) else {
+            // Retried, the whole run would run again up to here: every migration's effects a
+            // rollback did not undo.
+            let lasting = || LastingEffect::in_steps(&steps[..=i]);
+            let Some(attempts) =
+                Attempts::after(attempt, contention, lasting, settings.lock_retries)
+            else {
                 let delay = backoff.next_delay();
                 on_retry(attempt, delay);
                 // Idle, and the server must not end the session for it.
@@ -213,7 +218,7 @@ fn one_transaction(
             } else if !ledger_holders.is_empty() {
                 failure = ledger_locked(settings, step, failure, ledger_holders, false);
             }
-            if let Some(detail) = attempts_detail(settings, attempts) {
+            if let Some(detail) = attempts_detail(settings, &attempts) {
                 failure.error = failure.error.with_detail(detail);
             }
             failure.error = failure.error.with_detail(

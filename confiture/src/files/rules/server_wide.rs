@@ -180,6 +180,36 @@ impl Effect {
         )
     }
 
+    /// Whether a rollback of the transaction it ran in leaves it done: a command run on the
+    /// host (`COPY ... PROGRAM`), a file written there (`COPY ... TO`, `lo_export`,
+    /// `pg_file_write`), another connection's work (`dblink`), a signal or a reload sent, a
+    /// replication slot or origin, and what cannot run in a transaction at all (`ALTER
+    /// SYSTEM`, `CREATE DATABASE`: it commits on its own). Roles, memberships, privileges,
+    /// tablespaces' and databases' attributes and foreign servers are catalog rows a rollback
+    /// takes back (a foreign table's writes through `postgres_fdw` are its remote
+    /// transaction's, rolled back with ours). The one answer to "would running this migration
+    /// again, after its transaction was rolled back, do something twice?": the engine retries
+    /// no such migration after a lock timeout (`db::apply::decide::LastingEffect`). Sequence
+    /// functions are not server-wide and not here: a `nextval` of a rolled-back attempt only
+    /// leaves a gap, as every rollback does, and a `setval` run again sets the same value.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn survives_rollback(&self) -> bool {
+        match self {
+            Effect::AlterSystem
+            | Effect::ReplicationSlot(_)
+            | Effect::CopyProgram
+            | Effect::CopyToFile
+            | Effect::ServerFunction(_)
+            | Effect::CreateDatabase => true,
+            Effect::Role { .. }
+            | Effect::Membership { .. }
+            | Effect::Tablespace { .. }
+            | Effect::Database { .. }
+            | Effect::ParameterPrivilege
+            | Effect::ForeignServer(_) => false,
+        }
+    }
+
     /// The effects lint warns about in any migration: those no migration should need.
     fn always_warned(&self) -> bool {
         matches!(
@@ -627,6 +657,41 @@ mod tests {
             statement,
             roles: roles.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    /// What a rollback does not undo: run on the host, written to its files, done through
+    /// another connection, signalled; not the catalog rows a rollback takes back, nor a
+    /// sequence's `nextval` (not server-wide at all).
+    #[test]
+    fn effects_a_rollback_does_not_undo_are_the_hosts_and_other_sessions() {
+        let survives = |sql: &str| -> Vec<bool> {
+            server_wide(sql)
+                .iter()
+                .map(|(_, _, e)| e.survives_rollback())
+                .collect()
+        };
+        for sql in [
+            "COPY (SELECT 1) TO PROGRAM 'cat >> /tmp/side.log';\n",
+            "COPY t FROM PROGRAM 'cat /srv/t.csv';\n",
+            "COPY t TO '/srv/t.csv';\n",
+            "SELECT dblink_exec('dbname=x', 'INSERT INTO t VALUES (1)');\n",
+            "SELECT lo_export(42, '/tmp/x');\n",
+            "SELECT pg_reload_conf();\n",
+            "SELECT pg_create_physical_replication_slot('s');\n",
+            "DO $$ BEGIN PERFORM pg_catalog.pg_cancel_backend(0); END $$;\n",
+        ] {
+            assert_eq!(survives(sql), [true], "{sql:?}");
+        }
+        for sql in [
+            "CREATE ROLE app;\n",
+            "GRANT app TO web;\n",
+            "GRANT CONNECT ON DATABASE d TO app;\n",
+            "ALTER TABLESPACE ts OWNER TO app;\n",
+            "CREATE SERVER s FOREIGN DATA WRAPPER postgres_fdw;\n",
+        ] {
+            assert_eq!(survives(sql), [false], "{sql:?}");
+        }
+        assert!(server_wide("SELECT nextval('s'), setval('s', 4);\n").is_empty());
     }
 
     #[test]
