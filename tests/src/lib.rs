@@ -265,11 +265,14 @@ pub fn slow_project() -> Project {
 
 /// Starts the CLI with `args` and waits until its migration's backend is asleep
 /// (`pg_sleep`) in a scratch database of that process; returns the child and that database.
+/// When it does not get there within 120 s, or the CLI exits first, fails with what it saw: the
+/// CLI's exit and output, the process's scratch databases and their sessions.
 pub fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::process::Child, String) {
-    let child = project.spawn(args);
+    let mut child = project.spawn(args);
     let prefix = scratch_prefix(child.id());
     let mut scratch = String::new();
-    let sleeping = wait_until(Duration::from_secs(60), || {
+    let mut exited = None;
+    let sleeping = wait_until(Duration::from_secs(120), || {
         let rows = admin()
             .query(
                 "SELECT datname::text FROM pg_stat_activity \
@@ -279,15 +282,40 @@ pub fn spawn_asleep_on_scratch(project: &Project, args: &[&str]) -> (std::proces
             .unwrap();
         if let Some(row) = rows.first() {
             scratch = row.get(0);
-            true
-        } else {
-            false
+            return true;
         }
+        exited = child.try_wait().ok().flatten();
+        exited.is_some()
     });
-    assert!(
-        sleeping,
-        "the migration never started on a scratch database"
-    );
+    if !sleeping || exited.is_some() {
+        let sessions: Vec<String> = admin()
+            .query(
+                "SELECT d.datname || ': ' || coalesce(string_agg(a.usename || ' ' || \
+                 coalesce(a.state, '') || ' ' || coalesce(a.wait_event, '') || ' ' || \
+                 left(a.query, 80), '; '), 'no session') \
+                 FROM pg_database d LEFT JOIN pg_stat_activity a ON a.datid = d.oid \
+                 WHERE starts_with(d.datname::text, $1) GROUP BY d.datname",
+                &[&prefix],
+            )
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default();
+        if exited.is_none() {
+            let _ = child.kill();
+        }
+        let output = child
+            .wait_with_output()
+            .expect("wait for the CLI under test");
+        let run = Run::from_output(output, Duration::ZERO);
+        panic!(
+            "the migration never started on a scratch database ({}); scratch databases of the \
+             process: {sessions:?}\n{}",
+            match exited {
+                Some(status) => format!("the CLI exited first: {status}"),
+                None => "not within 120 s; the CLI was killed".to_string(),
+            },
+            run.dump()
+        );
+    }
     (child, scratch)
 }
 

@@ -1033,9 +1033,21 @@ fn create_error(server: &Environment, scratch: &Environment, e: postgres::Error)
     error
 }
 
+/// How long [`drop_database`] tries again while sessions are still there (SQLSTATE 55006): each
+/// try waits up to 5 s on the server for the sessions it ended to exit, which on a loaded
+/// machine may take longer, and for sessions of ours closed just before.
+const STILL_IN_USE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The pause between two tries of [`drop_database`].
+const STILL_IN_USE_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// `DROP DATABASE ... WITH (FORCE)`, which ends the sessions still connected to it
-/// (PostgreSQL 13+); on an older server, those sessions are terminated first.
+/// (PostgreSQL 13+); on an older server, those sessions are terminated first. Refused for
+/// being in use (55006) — a subscription a migration made, dropped first, or sessions still
+/// exiting 5 s after the server ended them, on a loaded machine —, it is tried again for
+/// [`STILL_IN_USE`], unless what holds it never goes away by itself ([`held`]).
 fn drop_database(server: &Environment, name: &str) -> Result<()> {
+    use postgres::error::SqlState;
     let what = || {
         format!(
             "cannot drop the scratch database \"{name}\" on {}",
@@ -1045,39 +1057,66 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
     let (mut client, _) = maintenance_client(server)?;
     let q = quoted(name);
     let drop = format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)");
-    let dropped = match client.batch_execute(&drop) {
-        // The session's role (`options=-c role=owner`), which owns the database, may not end
-        // the sessions still there, which are the login role's (a run interrupted while it
-        // replays): the login role may, and has its role's privileges.
-        Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => client
-            .batch_execute("SET ROLE NONE")
-            .and_then(|()| client.batch_execute(&drop))
-            .map_err(|_| e),
-        other => other,
-    };
-    match dropped {
-        Ok(()) => Ok(()),
-        // A subscription a migration made there: the server drops no database that has one.
-        Err(e) if e.code() == Some(&postgres::error::SqlState::OBJECT_IN_USE) => {
-            drop_subscriptions(server, name)?;
-            client
-                .batch_execute(&drop)
-                .map_err(|e| crate::db::query_error(&what(), e))
-        }
-        Err(e) if e.code() == Some(&postgres::error::SqlState::SYNTAX_ERROR) => {
-            client
-                .execute(
-                    "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
-                     WHERE datname OPERATOR(pg_catalog.=) $1",
-                    &[&name],
-                )
-                .map_err(|e| crate::db::query_error(&what(), e))?;
-            client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
-                .map_err(|e| crate::db::query_error(&what(), e))
-        }
-        Err(e) => Err(crate::db::query_error(&what(), e)),
+    let mut dropped = client.batch_execute(&drop);
+    // The session's role (`options=-c role=owner`), which owns the database, may not end the
+    // sessions still there, which are the login role's (a run interrupted while it replays,
+    // or a session of ours not gone yet): the login role may, and has its role's privileges.
+    // Its refusal is then the one that says what stands in the way (55006 included).
+    if matches!(&dropped, Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE))
+        && client.batch_execute("SET ROLE NONE").is_ok()
+    {
+        dropped = client.batch_execute(&drop);
     }
+    let deadline = std::time::Instant::now() + STILL_IN_USE;
+    let mut subscriptions_dropped = false;
+    loop {
+        match dropped {
+            Ok(()) => return Ok(()),
+            Err(e) if e.code() == Some(&SqlState::OBJECT_IN_USE) => {
+                if !subscriptions_dropped {
+                    // A subscription a migration made there: the server drops no database
+                    // that has one.
+                    drop_subscriptions(server, name)?;
+                    subscriptions_dropped = true;
+                } else if std::time::Instant::now() >= deadline || held(&mut client, name) {
+                    // Waited long enough, or what holds it never goes away by itself.
+                    return Err(crate::db::query_error(&what(), e));
+                } else {
+                    std::thread::sleep(STILL_IN_USE_PAUSE);
+                }
+                dropped = client.batch_execute(&drop);
+            }
+            Err(e) if e.code() == Some(&SqlState::SYNTAX_ERROR) => {
+                client
+                    .execute(
+                        "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity \
+                         WHERE datname OPERATOR(pg_catalog.=) $1",
+                        &[&name],
+                    )
+                    .map_err(|e| crate::db::query_error(&what(), e))?;
+                return client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
+                    .map_err(|e| crate::db::query_error(&what(), e));
+            }
+            Err(e) => return Err(crate::db::query_error(&what(), e)),
+        }
+    }
+}
+
+/// Whether database `name` is held by what no waiting ends: a prepared transaction or a
+/// replication slot there (a migration's), which `DROP DATABASE` also refuses with 55006 — not
+/// a session, which a server on a loaded machine may still count a while after it ended
+/// (listed in `pg_stat_activity` or not). `false` when that cannot be read.
+fn held(client: &mut postgres::Client, name: &str) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts \
+             WHERE database OPERATOR(pg_catalog.=) $1) \
+             OR EXISTS (SELECT FROM pg_catalog.pg_replication_slots \
+             WHERE database OPERATOR(pg_catalog.=) $1)",
+            &[&name],
+        )
+        .is_ok_and(|row| row.get(0))
 }
 
 /// Drops the subscriptions of the scratch database `name` (which `DROP DATABASE` refuses to drop

@@ -338,13 +338,17 @@ pub(crate) fn lift(
     };
     if origin.startup_options_refused {
         // The tool's own `-c` never reached the server: changing the database's setting (every
-        // application's) is not the fix, nor is the connection's options, dropped alike.
+        // application's) is not the fix, nor is the connection's options, dropped alike. A
+        // role's setting is taken by sessions that start after it: a pooler's server sessions,
+        // opened before, keep the old value until it opens new ones.
         return format!(
             "the server, or a pooler in front of it (PgBouncer refuses the `options` startup \
              parameter unless its ignore_startup_parameters lists it), refused the tool's startup \
              options, which set {setting} = {value} for its sessions, and the session was opened \
              without them; connect to the server directly, or set it for the role {role} alone \
-             in this database: {}",
+             in this database, then have the pooler open new server sessions, which start with \
+             it (PgBouncer: `RECONNECT` on its admin console; those open already keep the old \
+             value): {}",
             writable(format!("ALTER ROLE {role} IN DATABASE {database} {set}"))
         );
     }
@@ -856,6 +860,8 @@ mod tests {
                 "{help}"
             );
             assert!(help.contains("connect to the server directly"), "{help}");
+            assert!(help.contains("open new server sessions"), "{help}");
+            assert!(help.contains("`RECONNECT`"), "{help}");
             assert!(
                 help.ends_with(
                     "ALTER ROLE deploy IN DATABASE \"app db\" SET standard_conforming_strings = on"

@@ -932,3 +932,49 @@ fn a_migration_made_table_of_the_markers_name_is_named_on_the_first_run_too() {
     let second = help(&project.run_on(&db, &["migrate", "up", "--format", "json"]));
     assert_eq!(first, second);
 }
+
+/// A no-transaction migration that leaves many settings and a tiny `statement_timeout` in the
+/// session, up and down: the tool's message with its ledger row starts with the session's
+/// reset (`RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL`), and the server arms each
+/// statement's timer with the timeout in force when it starts — the migration's 1 ms. The
+/// `RESET ALL` over the settings it left was cancelled: every statement committed, the
+/// migration reported failed and unrecorded, and the help blamed another session's cancel.
+#[test]
+fn a_no_transaction_migration_s_tiny_statement_timeout_does_not_cancel_its_row() {
+    let db = TestDb::new("nt_timeout_row");
+    let project = Project::new();
+    let hostile = "DO $$ BEGIN FOR i IN 1..4000 LOOP \
+                   PERFORM set_config('app.setting_' || i, 'v', false); END LOOP; END $$;\n\
+                   SET statement_timeout = '1ms';\n";
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_nt",
+            &format!(
+                "-- confiture:no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n\
+                 CREATE INDEX CONCURRENTLY t_id ON t (id);\n{hostile}"
+            ),
+            &format!(
+                "-- confiture:no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n\
+                 DROP INDEX CONCURRENTLY t_id;\n{hostile}"
+            ),
+        );
+    let run = project.run_on(&db, &["migrate", "up"]);
+    assert_eq!(run.code, i32::from(exit::SUCCESS), "{}", run.dump());
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:t".to_string(), "002:nt".to_string()]),
+        "{}",
+        run.dump()
+    );
+    let run = project.run_on(&db, &["migrate", "down", "--steps", "1"]);
+    assert_eq!(run.code, i32::from(exit::SUCCESS), "{}", run.dump());
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:t".to_string()]),
+        "{}",
+        run.dump()
+    );
+}

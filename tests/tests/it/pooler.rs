@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use confiture_tests::{admin, pg_host, pg_port, unique, wait_until, Project, TestDb};
+use confiture_test_support::reaper::DropRoleLater;
+use confiture_tests::{admin, pg_host, pg_port, unique, wait_until, Project, Run, TestDb};
 
 /// A running PgBouncer, stopped (and its directory removed) when dropped.
 struct PgBouncer {
@@ -37,11 +38,27 @@ impl PgBouncer {
 
     /// [`PgBouncer::start_with`] serving only the database `serves` (`*`: any).
     fn start_serving(pool_mode: &str, pool_size: u32, extra: &str, serves: &str) -> PgBouncer {
+        PgBouncer::start_for(pool_mode, pool_size, extra, serves, &[])
+    }
+
+    /// [`PgBouncer::start_serving`] that also lets the roles `users` log in (trust), besides
+    /// `postgres`.
+    fn start_for(
+        pool_mode: &str,
+        pool_size: u32,
+        extra: &str,
+        serves: &str,
+        users: &[&str],
+    ) -> PgBouncer {
         let program = pgbouncer();
         let dir = std::env::temp_dir().join(unique("confiture-pgbouncer"));
         std::fs::create_dir_all(&dir).expect("create the pgbouncer directory");
         let port = free_port();
-        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").expect("write users.txt");
+        let users: String = std::iter::once("postgres")
+            .chain(users.iter().copied())
+            .map(|user| format!("\"{user}\" \"\"\n"))
+            .collect();
+        std::fs::write(dir.join("users.txt"), users).expect("write users.txt");
         // PgBouncer refuses to run as root unless told which user to become.
         let user = if confiture_tests::cluster::is_root() {
             "user = postgres\n"
@@ -89,7 +106,12 @@ impl PgBouncer {
     }
 
     fn url(&self, db: &TestDb) -> String {
-        format!("postgresql://postgres@127.0.0.1:{}/{}", self.port, db.name)
+        self.url_as("postgres", db)
+    }
+
+    /// [`PgBouncer::url`], logging in as `user`.
+    fn url_as(&self, user: &str, db: &TestDb) -> String {
+        format!("postgresql://{user}@127.0.0.1:{}/{}", self.port, db.name)
     }
 
     fn log(&self) -> String {
@@ -591,4 +613,96 @@ fn verify_through_transaction_pooling_helps_with_a_direct_scratch_url() {
         assert_eq!(db.ledger(), ledger, "{command} never writes its target");
         works_with_a_direct_scratch_url(&project, command, &url);
     }
+}
+
+/// A database with `standard_conforming_strings = off`, behind a session-mode PgBouncer that
+/// refuses the `options` startup parameter (`ignore_startup_parameters` lists only
+/// `extra_float_digits`): the tool's own `-c standard_conforming_strings=on` never reaches the
+/// server, so a writing command refuses (exit 5, nothing run), and the help says the startup
+/// options were refused and gives the `ALTER ROLE ... IN DATABASE` for the connecting role —
+/// not "the tool turns it on for its sessions", nor `ALTER DATABASE`, which neither helps.
+/// The statement alone did not help through the same pooler: its server sessions, opened
+/// before, keep the value they started with, and the help said nothing of it. It says to have
+/// the pooler open new ones (PgBouncer's `RECONNECT`), after which the same pooler migrates.
+#[test]
+fn a_pooler_refusing_startup_options_with_backslash_escapes_says_so() {
+    let role = unique("cft_pooler_scs");
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
+        .unwrap();
+    let _role = DropRoleLater(role.clone());
+    let db = TestDb::new("pooler_scs");
+    admin()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{db}\" OWNER TO \"{role}\"; \
+             ALTER DATABASE \"{db}\" SET standard_conforming_strings = off",
+            db = db.name
+        ))
+        .unwrap();
+    let bouncer = PgBouncer::start_for(
+        "session",
+        4,
+        "ignore_startup_parameters = extra_float_digits\nadmin_users = postgres\n",
+        "*",
+        &[&role],
+    );
+    let project = project();
+    let url = bouncer.url_as(&role, &db);
+    let alter = format!(
+        "ALTER ROLE {role} IN DATABASE {db} SET standard_conforming_strings = on",
+        db = db.name
+    );
+    let refused = |run: &Run| {
+        run.code(5)
+            .stderr_has("(standard_conforming_strings is off)")
+            .stderr_has("nothing was run")
+            .stderr_has("refused the tool's startup options")
+            .stderr_has("ignore_startup_parameters")
+            .stderr_has("`RECONNECT`")
+            .stderr_has(&alter)
+            .stderr_lacks("ALTER DATABASE")
+            .stderr_lacks("the tool turns it on for its sessions");
+        assert_eq!(db.ledger(), None, "nothing may be written\n{}", run.dump());
+        assert!(!db.has_relation("users"), "{}", run.dump());
+    };
+    for (command, format) in [
+        (&["migrate", "up"][..], "table"),
+        (&["migrate", "up"][..], "json"),
+        (&["migrate", "down", "--steps", "1"][..], "table"),
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--database-url", &url, "--format", format]);
+        let run = project.run(&args);
+        refused(&run);
+        if format == "json" {
+            let error = &run.json()["errors"][0];
+            assert_eq!(error["kind"], "invalid", "{}", run.dump());
+            assert!(
+                error["help"]
+                    .as_str()
+                    .is_some_and(|help| help.ends_with(&alter)),
+                "{}",
+                run.dump()
+            );
+        }
+    }
+    // The help's statement, as given: the pooler's server sessions, opened before it, still
+    // have the old value...
+    admin().batch_execute(&alter).unwrap();
+    refused(&project.run(&["migrate", "up", "--database-url", &url]));
+    // ... until the pooler opens new ones, as the help says.
+    let mut console = postgres::Client::connect(
+        &format!("postgresql://postgres@127.0.0.1:{}/pgbouncer", bouncer.port),
+        postgres::NoTls,
+    )
+    .expect("connect to the PgBouncer admin console");
+    console.simple_query("RECONNECT").expect("RECONNECT");
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(0);
+    assert_eq!(
+        db.ledger(),
+        Some(vec!["001:create_users".to_string()]),
+        "{}",
+        run.dump()
+    );
 }

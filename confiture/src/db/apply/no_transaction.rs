@@ -656,18 +656,22 @@ pub(super) fn run_statements(
         true => StartedRun::settle_any_sql(&settings.table, &settings.markers_of(step, true)),
         false => String::new(),
     };
+    // Our bound before the reset too: the server arms each statement's timer with the
+    // `statement_timeout` in force when it starts, and the reset's statements ran under one the
+    // migration set (`SET statement_timeout = '1ms'`) — a `RESET ALL` over many settings it
+    // left was cancelled, the migration, every statement committed, unrecorded.
     // Last, our bound for the session again: the statements ran under the connection's
     // (`WRITING_SESSION_BOUND`).
     let record = format!(
-        "{RESET_SESSION} {} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {}; {}",
-        crate::db::OWN_STATEMENT_BOUNDS,
+        "{bound} {RESET_SESSION} {bound} SET TRANSACTION READ WRITE; {}{}{}{} {settle} {}; {}",
         ledger_lock_wait_sql(settings),
         lock_check_sql(settings),
         drop_session_objects(file),
         // Each of the migration's statements committed: no transaction-level lock is left.
         release_advisory_locks(file),
         record_sql(&settings.table, step, &elapsed, ledger_oid),
-        super::sql::WRITING_SESSION_BOUND
+        super::sql::WRITING_SESSION_BOUND,
+        bound = crate::db::OWN_STATEMENT_BOUNDS,
     );
     // Sent even when the run is stopped meanwhile, never cancelled: the statements committed
     // and their row must follow; what it waits for is named all the same.
