@@ -1695,7 +1695,8 @@ fn statement_failed(
     }
     let partly = inside.then(|| {
         format!(
-            "statement {} of {} ({}) may have committed part of its work before it              stopped: a `DO` block or a `CALL` can commit inside, and what it committed stays",
+            "statement {} of {} ({}) may have committed part of its work before it \
+             stopped: a `DO` block or a `CALL` can commit inside, and what it committed stays",
             index + 1,
             step.file().statements.len(),
             statement_keyword(step.file(), index).unwrap_or("DO")
@@ -1735,7 +1736,11 @@ fn statement_failed(
         let stopped = failure.error.kind == ErrorKind::Interrupted;
         failure.error.help = Some(match (failure.error.help.take(), stopped) {
             (_, true) => ways,
-            (Some(own), false) if !failure.blames_file => format!("{own}; then {ways}"),
+            // Its own "run the command again" (a lock's) is refused while the marker stays.
+            (Some(own), false) if !failure.blames_file => format!(
+                "{ways}; {}",
+                own.replace(AGAIN, &crate::hint::command(&run_again_command(step, true)))
+            ),
             _ => format!("fix what made it fail (the error above names it); then {ways}"),
         });
     } else if index > 0 {
