@@ -1555,3 +1555,44 @@ fn lock_retry_case(
     assert_eq!(db.ledger(), applied, "{case}");
     failed
 }
+
+/// A no-transaction migration whose second statement times out on another session's lock,
+/// after its first committed: the start marker stays, so "run the command again" would be
+/// refused (exit 7). The help names the command that works, `--rerun-interrupted`, as the
+/// help of any other failure after a statement committed does, and following it applies it.
+#[test]
+fn a_lock_timeout_after_a_committed_statement_helps_with_the_rerun_that_works() {
+    let db = TestDb::new("nt_lock_after");
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "a",
+        "CREATE TABLE lg (at timestamptz);\nCREATE TABLE t2 (v int);\n",
+        "DROP TABLE lg, t2;\n",
+    )
+    .migration(
+        "002",
+        "b",
+        "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+         INSERT INTO lg VALUES (clock_timestamp());\nCREATE INDEX CONCURRENTLY t2_v ON t2 (v);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t2_v;\n",
+    );
+    let mut migrator = db.migrator(&dir);
+    migrator
+        .up(&UpOptions::default().target(Some(1)), &mut no_progress)
+        .unwrap();
+    let mut other = db.client_as("app-traffic");
+    other.batch_execute("BEGIN; LOCK TABLE t2").unwrap();
+    let options = UpOptions::default().lock_timeout_statement(Some(Duration::from_millis(200)));
+    let failed = migrator.up(&options, &mut no_progress).unwrap_err();
+    let e = &failed.error;
+    assert_eq!(e.exit_code(), 4, "{e:?}");
+    let help = e.help.clone().unwrap_or_default();
+    assert!(help.contains("migrate up --rerun-interrupted"), "{help}");
+    assert!(!help.contains("the command again"), "{help}");
+    other.batch_execute("COMMIT").unwrap();
+    migrator
+        .up(&options.clone().rerun_interrupted(true), &mut no_progress)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(db.ledger(), ["001:a", "002:b"]);
+}

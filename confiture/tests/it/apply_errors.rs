@@ -1154,3 +1154,138 @@ fn a_migration_refused_for_a_privilege_is_helped_with_privileges_not_the_file() 
     assert!(!help.starts_with("fix "), "{help}");
     assert!(db.ledger().is_empty());
 }
+
+/// A no-transaction migration whose `DO` block or `CALL` commits inside (a batched backfill)
+/// and then fails has committed part of itself, unrecorded: it never counts as "committed
+/// nothing". Its start marker stays (the next run refuses it, exit 7, until told to run it
+/// again), and the help is the one of a run left part-way: check, then `--rerun-interrupted`
+/// or `baseline --through`. Up and down, `DO` and `CALL`, alone or after a `SET`.
+#[test]
+fn a_statement_that_commits_inside_then_fails_leaves_its_start_marker() {
+    for call in [false, true] {
+        for down in [false, true] {
+            statement_committing_inside_fails(call, down);
+        }
+    }
+}
+
+fn statement_committing_inside_fails(call: bool, down: bool) {
+    let how = format!("call {call}, down {down}");
+    let db = TestDb::new("commitsinside");
+    let dir = Dir::new();
+    // Commits each batch; batch 4 fails unless table `go` exists.
+    let body = |verb: &str, gate: &str| {
+        format!(
+            "FOR i IN 1..10 LOOP {verb}; COMMIT; IF i = 4 AND NOT EXISTS (SELECT 1 FROM pg_tables \
+             WHERE tablename = '{gate}') THEN RAISE EXCEPTION 'batch % failed', i; END IF; END LOOP;"
+        )
+    };
+    let statement = |verb: &str, gate: &str, name: &str| match call {
+        false => format!("DO $$ BEGIN {} END $$;\n", body(verb, gate)),
+        true => format!(
+            "CREATE PROCEDURE {name}() LANGUAGE plpgsql AS $$ BEGIN {} END $$;\n",
+            body(verb, gate)
+        ),
+    };
+    let (up_first, down_first) = match call {
+        false => (String::new(), String::new()),
+        true => (
+            statement("INSERT INTO t VALUES (i)", "go", "fill_up"),
+            statement("DELETE FROM t WHERE v = i", "go_down", "fill_down"),
+        ),
+    };
+    let run = |verb: &str, gate: &str, name: &str| match call {
+        false => statement(verb, gate, name),
+        true => format!("CALL {name}();\n"),
+    };
+    dir.migration(
+        "001",
+        "a",
+        &format!(
+            "CREATE TABLE t (v int);\n{}{up_first}{down_first}",
+            if down { "CREATE TABLE go ();\n" } else { "" }
+        ),
+        "DROP TABLE t;\n",
+    )
+    .migration(
+        "002",
+        "backfill",
+        &format!(
+            "-- confiture:no-transaction\nSET lock_timeout = '5s';\n{}",
+            run("INSERT INTO t VALUES (i)", "go", "fill_up")
+        ),
+        &format!(
+            "-- confiture:no-transaction\n{}",
+            run("DELETE FROM t WHERE v = i", "go_down", "fill_down")
+        ),
+    );
+    let mut migrator = db.migrator(&dir);
+    if down {
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap();
+    }
+    let e = match down {
+        false => migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map(drop)
+            .map_err(|f| f.error),
+        true => migrator
+            .down(
+                &confiture::migrate::DownOptions::default(),
+                &mut no_progress,
+            )
+            .map(drop)
+            .map_err(|f| f.error),
+    }
+    .unwrap_err();
+    let e = &e;
+    assert_eq!(e.kind, ErrorKind::MigrationFailed, "{how}: {e:?}");
+    let rows = db
+        .client()
+        .query_one("SELECT count(*) FROM t", &[])
+        .unwrap();
+    assert_eq!(rows.get::<_, i64>(0), if down { 6 } else { 4 }, "{how}");
+    let all = format!("{e:?}");
+    assert!(!all.contains("committed none"), "{how}: {all}");
+    let help = e.help.clone().unwrap_or_default();
+    let rerun = if down {
+        "migrate down --rerun-interrupted"
+    } else {
+        "migrate up --rerun-interrupted"
+    };
+    assert!(help.contains(rerun), "{how}: {help}");
+    if !down {
+        assert!(
+            help.contains("migrate baseline --through 002"),
+            "{how}: {help}"
+        );
+    }
+    let marker = apply_support::value(
+        &mut db.client(),
+        "SELECT version || ':' || direction FROM tb_confiture_started",
+    );
+    let direction = if down { "down" } else { "up" };
+    assert_eq!(marker, Some(format!("002:{direction}")), "{how}");
+    // Run again as it is, the migration is refused as interrupted, nothing run.
+    let refused = match down {
+        false => migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .map(drop)
+            .map_err(|f| f.error),
+        true => migrator
+            .down(
+                &confiture::migrate::DownOptions::default(),
+                &mut no_progress,
+            )
+            .map(drop)
+            .map_err(|f| f.error),
+    }
+    .unwrap_err();
+    assert_eq!(refused.exit_code(), 7, "{how}: {refused:?}");
+    let rows = db
+        .client()
+        .query_one("SELECT count(*) FROM t", &[])
+        .unwrap();
+    assert_eq!(rows.get::<_, i64>(0), if down { 6 } else { 4 }, "{how}");
+}

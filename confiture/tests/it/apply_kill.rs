@@ -344,3 +344,89 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
         );
     }
 }
+
+/// A stop during a no-transaction migration's `CALL` (or `DO` block) that commits each batch:
+/// the batches it committed stay, so the run is left part-way, never "committed none": its
+/// start marker stays (the next run refuses it, exit 7), and the help is the one of a run left
+/// part-way, running it again on purpose (`--rerun-interrupted`) or recording it.
+#[test]
+fn a_stop_during_a_call_that_commits_inside_leaves_its_start_marker() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    for call in [true, false] {
+        let how = format!("call {call}");
+        let db = TestDb::new("stopcall");
+        let dir = Dir::new();
+        let body = "FOR i IN 1..10 LOOP INSERT INTO t VALUES (i); COMMIT; \
+                    IF i = 3 THEN PERFORM pg_sleep(600); END IF; END LOOP;";
+        let (procedure, statement) = match call {
+            true => (
+                format!(
+                    "CREATE PROCEDURE batch_fill() LANGUAGE plpgsql AS $$ BEGIN {body} END $$;\n"
+                ),
+                "CALL batch_fill();\n".to_string(),
+            ),
+            false => (String::new(), format!("DO $$ BEGIN {body} END $$;\n")),
+        };
+        dir.migration(
+            "001",
+            "a",
+            &format!("CREATE TABLE t (v int);\n{procedure}"),
+            "DROP TABLE t;\n",
+        )
+        .migration(
+            "002",
+            "backfill",
+            &format!("-- confiture:no-transaction\n{statement}"),
+            "SELECT 1;\n",
+        );
+        let app = format!("confiture-stopcall-{}", db.name);
+        let mut env = apply_support::environment(&db.name);
+        env.application_name = app.clone();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut migrator = apply_support::migrator_for(env, &dir.path).stop_when(stop.clone());
+        let run = std::thread::spawn(move || {
+            migrator
+                .up(&UpOptions::default(), &mut no_progress)
+                .map(drop)
+                .map_err(|f| f.error)
+        });
+        let mut watcher = db.client();
+        let sleeping = format!(
+            "SELECT pid::text FROM pg_stat_activity WHERE application_name = '{app}' \
+             AND wait_event = 'PgSleep'"
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while apply_support::value(&mut watcher, &sleeping).is_none() {
+            assert!(Instant::now() < deadline, "{how}: the backfill never slept");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::SeqCst);
+        let e = run.join().unwrap().expect_err("the run was stopped");
+        assert_eq!(e.kind, confiture::ErrorKind::Interrupted, "{how}: {e:?}");
+        let all = format!("{e:?}");
+        assert!(!all.contains("committed none"), "{how}: {all}");
+        let help = e.help.clone().unwrap_or_default();
+        assert!(
+            help.contains("migrate up --rerun-interrupted"),
+            "{how}: {help}"
+        );
+        assert!(
+            help.contains("migrate baseline --through 002"),
+            "{how}: {help}"
+        );
+        assert_eq!(
+            apply_support::value(&mut watcher, "SELECT count(*)::text FROM t").as_deref(),
+            Some("3"),
+            "{how}"
+        );
+        assert_eq!(
+            apply_support::value(&mut watcher, "SELECT version FROM tb_confiture_started")
+                .as_deref(),
+            Some("002"),
+            "{how}"
+        );
+        assert_eq!(db.ledger(), ["001:a"], "{how}");
+    }
+}

@@ -602,9 +602,19 @@ pub(super) fn run_statements(
                 // Cancelled: said as such, and what it committed is said below.
                 failure = interrupted(step, failure);
             }
-            let failure = statement_failed(client, settings, step, failure, index, &before, fresh);
+            // A `DO` or `CALL` may have committed part of itself before it failed: then the
+            // statements up to it, not before it, may have changed the database.
+            let inside = commits_inside(file, index);
+            let failure = statement_failed(
+                client, settings, step, failure, index, &before, fresh, inside,
+            );
             return Err(settle_unless_committed(
-                client, settings, step, failure, index, fresh,
+                client,
+                settings,
+                step,
+                failure,
+                index + usize::from(inside),
+                fresh,
             ));
         }
         // `IF NOT EXISTS` skipped an index an interrupted build left INVALID: recording the
@@ -624,6 +634,7 @@ pub(super) fn run_statements(
                     index + 1,
                     &before,
                     fresh,
+                    false,
                 ));
             }
             Err(e) if is_connection_lost(&e) => {
@@ -946,7 +957,7 @@ fn between_statements(
         Some(Ok(messages)) => {
             return reading_of(&messages).map_err(|changed| {
                 let failure = reading_changed_at(settings, step, changed, next);
-                statement_failed(client, settings, step, failure, next, before, fresh)
+                statement_failed(client, settings, step, failure, next, before, fresh, false)
             })
         }
         Some(Err(e)) if is_connection_lost(&e) => {
@@ -1030,7 +1041,7 @@ fn checks_alone(
         Err(SendError::ReadingChanged(changed)) => {
             let failure = reading_changed_at(settings, step, changed, next);
             return Err(statement_failed(
-                client, settings, step, failure, next, before, fresh,
+                client, settings, step, failure, next, before, fresh, false,
             ));
         }
         Err(SendError::Driver(e)) if is_connection_lost(&e) => {
@@ -1062,7 +1073,7 @@ fn checks_alone(
     script.push_sql(&check);
     let failure = sql_failure(settings, step, &script, None, e, None);
     Err(statement_failed(
-        client, settings, step, failure, next, before, fresh,
+        client, settings, step, failure, next, before, fresh, false,
     ))
 }
 
@@ -1228,7 +1239,7 @@ fn stopped_between(
     fresh: bool,
 ) -> StepFailure {
     let failure = stopped(step, (index > 0).then_some(index));
-    let failure = statement_failed(client, settings, step, failure, index, before, fresh);
+    let failure = statement_failed(client, settings, step, failure, index, before, fresh, false);
     settle_unless_committed(client, settings, step, failure, index, fresh)
 }
 
@@ -1305,6 +1316,23 @@ fn durable_before(file: &SqlFile, index: usize) -> bool {
             .map(|t| t.text);
         !first.is_some_and(|w| w.eq_ignore_ascii_case("SET") || w.eq_ignore_ascii_case("RESET"))
     })
+}
+
+/// Whether statement `index` (0-based) of `file` may commit inside, a `DO` block or a `CALL`
+/// ([`crate::files::lexer::Statement::may_control_transactions`], the lexer's rule): sent alone
+/// in autocommit, its body may `COMMIT` (a batched backfill), so once it ran, even failed or
+/// cancelled, part of it may have committed.
+fn commits_inside(file: &SqlFile, index: usize) -> bool {
+    statement_keyword(file, index).is_some()
+}
+
+/// `DO` or `CALL`, when statement `index` (0-based) of `file` is one
+/// ([`commits_inside`]).
+fn statement_keyword(file: &SqlFile, index: usize) -> Option<&'static str> {
+    let span = file.statements.get(index)?;
+    let text = file.text.get(span.range.clone())?;
+    let split = crate::files::lexer::split(text);
+    split.statements.first()?.may_control_transactions()
 }
 
 /// The connection was lost during a no-transaction step, after the server acknowledged its
@@ -1641,7 +1669,11 @@ fn earlier_run_did_it(
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
 /// the indexes the failed statement left INVALID (those not in `before`), and, for a deadlock,
 /// the sessions that waited for the migration lock inside a statement (see
-/// [`crate::db::lock::HeldLock::waiters`]).
+/// [`crate::db::lock::HeldLock::waiters`]). `inside`: the statement ran and may have committed
+/// part of itself before it failed ([`commits_inside`]): the run is left part-way, its marker
+/// stays, and the help is the one of a run left part-way
+/// ([`crate::plan::interrupted_ways_on`]).
+#[allow(clippy::too_many_arguments)]
 fn statement_failed(
     client: &mut Client,
     settings: &ApplySettings,
@@ -1650,8 +1682,11 @@ fn statement_failed(
     index: usize,
     before: &[InvalidIndex],
     fresh: bool,
+    inside: bool,
 ) -> StepFailure {
     let recorded = ledger_state(settings, step.direction);
+    // The statements that may have committed end before `reached`.
+    let reached = index + usize::from(inside);
     // What follows only explains the failure: bounded, so that a lock on a catalog held by
     // another session (`VACUUM FULL pg_class`) leaves it out rather than holding the report;
     // for the session, as the driver's parameterised reads below cannot carry them.
@@ -1687,14 +1722,31 @@ fn statement_failed(
         failure.error = failure.error.with_detail(interrupted_build(invalid));
         failure.error.help = Some(drop_index_then(
             &invalid.qualified,
-            &run_again_command(step, marker_left(settings, step, index)),
+            &run_again_command(step, marker_left(settings, step, reached)),
         ));
         failure.blames_file = false;
     }
-    failure.error = failure.error.with_detail(match index {
-        0 => format!("this run committed none of its statements; {recorded}"),
-        1 => format!("statement 1 was committed (this migration runs without a transaction); {recorded}"),
-        k => format!("statements 1–{k} were committed (this migration runs without a transaction); {recorded}"),
+    let partly = inside.then(|| {
+        format!(
+            "statement {} of {} ({}) may have committed part of its work before it \
+             stopped: a `DO` block or a `CALL` can commit inside, and what it committed stays",
+            index + 1,
+            step.file().statements.len(),
+            statement_keyword(step.file(), index).unwrap_or("DO")
+        )
+    });
+    failure.error = failure.error.with_detail(match (index, partly) {
+        (0, Some(partly)) => format!("{partly}; {recorded}"),
+        (0, None) => format!("this run committed none of its statements; {recorded}"),
+        (1, partly) => format!(
+            "statement 1 was committed (this migration runs without a transaction){}; {recorded}",
+            partly.map(|p| format!("; {p}")).unwrap_or_default()
+        ),
+        (k, partly) => format!(
+            "statements 1–{k} were committed (this migration runs without a transaction){}; \
+             {recorded}",
+            partly.map(|p| format!("; {p}")).unwrap_or_default()
+        ),
     });
     if let Some(earlier) = earlier {
         // The file may be right: an earlier run committed what this statement makes again.
@@ -1702,11 +1754,35 @@ fn statement_failed(
         failure.error.help = Some(earlier.help);
         failure.blames_file = false;
     }
-    if index > 0 {
+    if inside && live {
+        // Left part-way: its marker stays and the next run refuses it (exit 7); the ways on
+        // are those of any run left part-way, after fixing what failed.
+        let file = step.file().path.display().to_string();
+        let ways = crate::plan::interrupted_ways_on(
+            step.direction == Direction::Down,
+            step.ledger_version,
+            &file,
+            &run_again_command(step, true),
+            "",
+            None,
+        );
+        let stopped = failure.error.kind == ErrorKind::Interrupted;
+        failure.error.help = Some(match (failure.error.help.take(), stopped) {
+            (_, true) => ways,
+            // Its own "run the command again" (a lock's) is refused while the marker stays.
+            (Some(own), false) if !failure.blames_file => format!(
+                "{ways}; {}",
+                own.replace(AGAIN, &crate::hint::command(&run_again_command(step, true)))
+            ),
+            _ => format!("fix what made it fail (the error above names it); then {ways}"),
+        });
+    } else if index > 0 {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
-        let again =
-            crate::hint::command(&run_again_command(step, marker_left(settings, step, index)));
+        let again = crate::hint::command(&run_again_command(
+            step,
+            marker_left(settings, step, reached),
+        ));
         let committed = committed_stays(settings, step);
         let help = match (failure.blames_file, live) {
             // In a fleet the file may be applied elsewhere: what fails is fixed here.
@@ -1725,7 +1801,9 @@ fn statement_failed(
                 settings.run_again()
             ),
             (false, _) => match failure.error.help.take() {
-                Some(own) if live => format!("{own}; {committed}"),
+                // Its own "run the command again" is refused while the marker stays: the
+                // command that runs it again on purpose instead.
+                Some(own) if live => format!("{}; {committed}", own.replace(AGAIN, &again)),
                 Some(own) => own,
                 None if live => format!("{committed}, then run {again} again"),
                 None => settings.run_again(),
@@ -1769,7 +1847,7 @@ fn statement_failed(
             ));
             // The run again is refused while it is INVALID (`invalid_index_left_behind`):
             // the help drops it first, whatever stopped the build (a stop, a failure).
-            let again = run_again_command(step, marker_left(settings, step, index));
+            let again = run_again_command(step, marker_left(settings, step, reached));
             failure.error.help = Some(match failure.error.help.take() {
                 Some(own) => format!(
                     "drop the unfinished index first: DROP INDEX CONCURRENTLY {}; then: {own}",
