@@ -400,16 +400,11 @@ fn current_database(client: &mut Client) -> Result<String> {
 /// `pg_advisory_unlock` of that key by a migration is a lost lock, which
 /// [`HeldLock::check_sql`] finds (a second hold would have hidden it). The server session
 /// that took it (`connect::SESSION_IDENTITY`) when it did, else `None`.
-/// `restore`: the session's idle timeouts are off for the wait ([`wait_for_lock`]), and come
-/// back with the attempt that takes the lock, in its message
-/// ([`crate::db::idle_timeouts_restored_if`]): the session then goes on as one that never
-/// waited, no round trip of their own after it.
-fn try_lock(
-    client: &mut Client,
-    key: i32,
-    tenant_key: Option<i32>,
-    restore: bool,
-) -> Result<Option<String>> {
+/// Its message calls only what every attempt calls: nothing another session's lock on a
+/// catalog (`LOCK pg_catalog.pg_proc`) could hold up once the first attempt ran (the idle
+/// timeouts the wait turned off come back after it, [`acquire_scoped`]: a `set_config` over
+/// `pg_settings` here waited, unbounded, for such a lock).
+fn try_lock(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<Option<String>> {
     let sql = match tenant_key {
         None => format!("pg_catalog.pg_try_advisory_lock({LOCK_NAMESPACE}, {key})"),
         // Both or neither, in one round trip: the shared key is given back when the tenant's
@@ -420,15 +415,9 @@ fn try_lock(
              ELSE NOT pg_catalog.pg_advisory_unlock_shared({LOCK_NAMESPACE}, {key}) END ELSE false END"
         ),
     };
-    // The lock's call evaluated once, before the restore that depends on it (`OFFSET 0`: a
-    // subquery of its own).
-    let restored = match restore {
-        true => format!(", {}", crate::db::idle_timeouts_restored_if("l.taken")),
-        false => String::new(),
-    };
     let messages = client
         .simple_query(&crate::db::own_statements(&format!(
-            "SELECT l.taken, l.who{restored} FROM (SELECT {sql} AS taken, {} AS who OFFSET 0) l",
+            "SELECT {sql}, {}",
             crate::db::connect::SESSION_IDENTITY
         )))
         .map_err(|e| query_error("cannot take the migration lock", e))?;
@@ -956,10 +945,10 @@ pub fn acquire_scoped(
         &mut idle_off,
     );
     if idle_off {
-        // The wait ended without the lock (its timeout, a stop, an error): the connection's
-        // own setting again (README "Session state"), in a round trip of its own, the run
-        // being over; a lost session has nothing to restore, and its error is the one to show.
-        // A lock taken gave them back in its own message (`try_lock`).
+        // The migrations run under the connection's own setting again (README "Session
+        // state"); a lost session has nothing to restore, and its error is the one to show.
+        // In a round trip of its own: in the lock's message, its reads of `pg_settings` waited
+        // without bound for another session's lock on a catalog (`try_lock`).
         if let Err(e) = client.simple_query(&crate::db::idle_timeouts_restore()) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
@@ -971,7 +960,7 @@ pub fn acquire_scoped(
 
 /// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
 /// the session waits idle between two attempts, which the database's or role's idle timeouts
-/// must not end; cleared when the attempt that took the lock gave them back.
+/// must not end.
 #[allow(clippy::too_many_arguments)]
 fn wait_for_lock(
     client: &mut Client,
@@ -988,9 +977,7 @@ fn wait_for_lock(
     let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut announced = false;
     let found = loop {
-        if let Some(backend) = try_lock(client, key, tenant_key, *idle_off)? {
-            // Given back with the lock (`try_lock`).
-            *idle_off = false;
+        if let Some(backend) = try_lock(client, key, tenant_key)? {
             return Ok(MigrationLock {
                 database,
                 key,
@@ -1078,7 +1065,7 @@ pub fn try_acquire_scoped(
 ) -> Result<Option<MigrationLock>> {
     let (key, tenant_key) = keys(database, tenant);
     Ok(
-        try_lock(client, key, tenant_key, false)?.map(|backend| MigrationLock {
+        try_lock(client, key, tenant_key)?.map(|backend| MigrationLock {
             database: database.to_string(),
             key,
             tenant_key,

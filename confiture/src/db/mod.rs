@@ -191,19 +191,6 @@ pub(crate) fn idle_timeouts_restore() -> String {
     set_idle_timeouts("s.reset_val")
 }
 
-/// A scalar SQL expression that gives the session's idle timeouts back
-/// ([`idle_timeouts_restore`]) when `condition`, an SQL boolean, holds, and does nothing
-/// otherwise: for a polling message that ends the wait when it succeeds (the migration lock
-/// taken, [`lock`]), so that they come back with it, not in a round trip of their own after
-/// it.
-pub(crate) fn idle_timeouts_restored_if(condition: &str) -> String {
-    format!(
-        "(SELECT pg_catalog.count(pg_catalog.set_config(s.name, s.reset_val, false)) \
-         FROM pg_catalog.pg_settings s WHERE ({condition}) \
-         AND s.name OPERATOR(pg_catalog.=) ANY ({IDLE_TIMEOUTS}))"
-    )
-}
-
 /// The session's idle timeouts, turned off for a wait of the tool's own ([`idle_wait`]), not
 /// given back yet: the one owner of when they come back. They come back with the next message
 /// the session sends after the wait ([`IdleRestore::starting`], [`IdleRestore::sql`]), never in

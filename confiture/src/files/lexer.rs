@@ -600,6 +600,23 @@ impl<'a> Statement<'a> {
         }
     }
 
+    /// Whether the statement, run outside a transaction block, may commit part of its work
+    /// before it ends (fails, or is cancelled): a `CALL`, whose procedure's body is not here; a
+    /// `DO` block whose text spells `COMMIT`, `ROLLBACK` or `CALL` (of a procedure that may).
+    /// PostgreSQL allows transaction control in a `DO` block only at its top level or in a
+    /// procedure it `CALL`s — never under another command, `EXECUTE` included — so a block
+    /// that spells none of those words commits nothing of its own. Unlike
+    /// [`Statement::may_control_transactions`] (lint's reading, which cannot know), this one
+    /// reads the block's text; a word in a comment or a string only makes it cautious.
+    pub fn may_commit_inside(&self) -> bool {
+        match self.may_control_transactions() {
+            Some("DO") => ["commit", "rollback", "call"]
+                .iter()
+                .any(|word| crate::text::mentions(self.text, word)),
+            other => other.is_some(),
+        }
+    }
+
     /// `COPY ... FROM STDIN` or `COPY ... TO STDOUT`: a copy whose data goes through the client
     /// (psql, pg_dump's scripts) rather than a file on the server.
     pub fn copy_stream(&self) -> Option<CopyStream> {

@@ -428,6 +428,40 @@ fn statements_that_may_end_transactions_of_their_own() {
     }
 }
 
+/// What the engine reads of a no-transaction statement that failed or was stopped: may it have
+/// committed part of its work? A `CALL` may; a `DO` block only when it spells transaction
+/// control or a `CALL` (PostgreSQL refuses transaction control under any other command).
+#[test]
+fn statements_that_may_commit_part_of_their_work() {
+    let cases = [
+        ("CALL p()", true),
+        (
+            "DO $$ BEGIN FOR i IN 1..9 LOOP INSERT INTO t VALUES (i); COMMIT; END LOOP; END $$",
+            true,
+        ),
+        (
+            "do $$ begin insert into t values (1); rollback; end $$",
+            true,
+        ),
+        ("DO $$ BEGIN CALL backfill(1000); END $$", true),
+        ("DO $$ BEGIN PERFORM pg_catalog.pg_sleep(60); END $$", false),
+        (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_type WHERE typname = 'mood') THEN \
+             CREATE TYPE mood AS ENUM ('ok'); END IF; END $$",
+            false,
+        ),
+        ("SELECT p()", false),
+        (
+            "CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$",
+            false,
+        ),
+    ];
+    for (sql, expected) in cases {
+        let split = lexer::split(sql);
+        assert_eq!(split.statements[0].may_commit_inside(), expected, "{sql}");
+    }
+}
+
 // String continuation (issue 10): PostgreSQL joins two quoted strings separated by whitespace
 // that holds a newline, `--` comments allowed in it, and reads the second part with the rules
 // of the first (`E'...'` escapes, `B'...'` without doubled quotes).

@@ -1318,12 +1318,21 @@ fn durable_before(file: &SqlFile, index: usize) -> bool {
     })
 }
 
-/// Whether statement `index` (0-based) of `file` may commit inside, a `DO` block or a `CALL`
-/// ([`crate::files::lexer::Statement::may_control_transactions`], the lexer's rule): sent alone
-/// in autocommit, its body may `COMMIT` (a batched backfill), so once it ran, even failed or
-/// cancelled, part of it may have committed.
+/// Whether statement `index` (0-based) of `file` may commit inside, a `CALL` or a `DO` block
+/// that spells transaction control ([`crate::files::lexer::Statement::may_commit_inside`], the
+/// lexer's rule): sent alone in autocommit, its body may `COMMIT` (a batched backfill), so
+/// once it ran, even failed or cancelled, part of it may have committed.
 fn commits_inside(file: &SqlFile, index: usize) -> bool {
-    statement_keyword(file, index).is_some()
+    let Some(span) = file.statements.get(index) else {
+        return false;
+    };
+    let Some(text) = file.text.get(span.range.clone()) else {
+        return false;
+    };
+    crate::files::lexer::split(text)
+        .statements
+        .first()
+        .is_some_and(|s| s.may_commit_inside())
 }
 
 /// `DO` or `CALL`, when statement `index` (0-based) of `file` is one

@@ -404,9 +404,7 @@ fn a_catalog_lock_in_the_way_of_the_unlock_is_waited_for_no_longer_than_the_lock
 }
 
 /// The idle timeouts the wait for the lock turned off come back by the lock's end, taken
-/// (with the attempt that took it, in its own message: no round trip after it, before which a
-/// stalled client left the session idle under them) or not (its timeout): the session has the
-/// database's values again.
+/// or not (its timeout): the session has the database's values again.
 #[test]
 fn the_wait_for_the_lock_gives_the_idle_timeouts_back_taken_or_not() {
     for release in [true, false] {
