@@ -166,6 +166,9 @@ pub struct ConnectionSpec {
     /// password, when neither the URL or file nor `PGPASSWORD` gave one: [`with_host`](Self::with_host)
     /// reads that host's line. `None` when a password was given.
     pub passfile: Option<PathBuf>,
+    /// Where [`password`](Self::password) came from, for the help of a refused one; `None`
+    /// without a password.
+    pub(crate) password_source: Option<PasswordSource>,
     /// The database.
     pub dbname: String,
     /// Whether and how to use TLS.
@@ -189,6 +192,21 @@ pub struct ConnectionSpec {
     /// How the connection string was written, which a help writing one of its parameters
     /// follows ([`ConnectionSpec::options_setting`]).
     pub(crate) written: Written,
+}
+
+/// Where a connection's password came from: the one record of it, set where the connection
+/// settings are resolved (`config::params`, [`ConnectionSpec::with_host`]) and read by the
+/// help of a refused password, which names it (never the password).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only the connection's helps (feature `db`) ask.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) enum PasswordSource {
+    /// The connection string or environment file itself wrote it.
+    Written,
+    /// `PGPASSWORD`.
+    Variable,
+    /// Line `line` (from 1) of the password file [`ConnectionSpec::passfile`].
+    PasswordFile { line: usize },
 }
 
 /// How a connection string is written.
@@ -398,6 +416,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("passfile", &self.passfile)
+            .field("password_source", &self.password_source)
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
@@ -455,19 +474,23 @@ impl ConnectionSpec {
     /// The spec of one of its hosts alone (`target_session_attrs` kept), with that host's
     /// password from the password file when the password comes from it.
     pub fn with_host(&self, host: &str, port: u16) -> ConnectionSpec {
-        let password = match &self.passfile {
+        let (password, password_source) = match &self.passfile {
             Some(passfile) => super::libpq::LibpqDefaults {
                 passfile: Some(passfile.clone()),
                 ..Default::default()
             }
-            .passfile_password(host, port, &self.dbname, &self.user),
-            None => self.password.clone(),
+            .passfile_password(host, port, &self.dbname, &self.user)
+            .map_or((None, None), |(password, line)| {
+                (Some(password), Some(PasswordSource::PasswordFile { line }))
+            }),
+            None => (self.password.clone(), self.password_source),
         };
         ConnectionSpec {
             host: host.to_string(),
             port,
             more_hosts: Vec::new(),
             password,
+            password_source,
             ..self.clone()
         }
     }
