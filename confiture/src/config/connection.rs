@@ -773,15 +773,28 @@ mod tests {
             .map(|(h, p)| spec.with_host(h, p).password)
             .collect();
         assert_eq!(hosts, [Some("one".to_string()), Some("two".to_string())]);
+        // Where each host's password came from: its own line of the file, which the help of a
+        // refused password names.
+        let from_file = |line| Some(PasswordSource::PasswordFile { line });
+        assert_eq!(spec.password_source, from_file(2));
+        let sources: Vec<_> = spec
+            .hosts()
+            .map(|(h, p)| spec.with_host(h, p).password_source)
+            .collect();
+        assert_eq!(sources, [from_file(2), from_file(3)]);
+        assert_eq!(spec.with_host("h3", 5432).password_source, None);
         // A Unix socket directory matches `localhost`, as in libpq.
         let spec = parse_spec_with("host=/tmp user=app dbname=x", &defaults).unwrap();
         assert_eq!(spec.password.as_deref(), Some("socket"));
         // No line for this user: no password; PGPASSWORD or the URL's own win over the file.
         let spec = parse_spec_with("postgresql://bob@h1/app", &defaults).unwrap();
-        assert_eq!(spec.password, None);
+        assert_eq!((spec.password, spec.password_source), (None, None));
         let spec = parse_spec_with("postgresql://app:url@h1/app", &defaults).unwrap();
         assert_eq!(spec.password.as_deref(), Some("url"));
-        assert_eq!(spec.with_host("h2", 5433).password.as_deref(), Some("url"));
+        assert_eq!(spec.password_source, Some(PasswordSource::Written));
+        let other = spec.with_host("h2", 5433);
+        assert_eq!(other.password.as_deref(), Some("url"));
+        assert_eq!(other.password_source, Some(PasswordSource::Written));
         let with_env = |name: &str| match name {
             "PGPASSWORD" => Some("env".to_string()),
             other => vars(other),
@@ -792,6 +805,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec.password.as_deref(), Some("env"));
+        assert_eq!(spec.password_source, Some(PasswordSource::Variable));
+        assert_eq!(
+            spec.with_host("h2", 5433).password_source,
+            Some(PasswordSource::Variable)
+        );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
