@@ -166,6 +166,9 @@ pub struct ConnectionSpec {
     /// password, when neither the URL or file nor `PGPASSWORD` gave one: [`with_host`](Self::with_host)
     /// reads that host's line. `None` when a password was given.
     pub passfile: Option<PathBuf>,
+    /// Where [`password`](Self::password) came from, for the help of a refused one; `None`
+    /// without a password.
+    pub(crate) password_source: Option<PasswordSource>,
     /// The database.
     pub dbname: String,
     /// Whether and how to use TLS.
@@ -189,6 +192,21 @@ pub struct ConnectionSpec {
     /// How the connection string was written, which a help writing one of its parameters
     /// follows ([`ConnectionSpec::options_setting`]).
     pub(crate) written: Written,
+}
+
+/// Where a connection's password came from: the one record of it, set where the connection
+/// settings are resolved (`config::params`, [`ConnectionSpec::with_host`]) and read by the
+/// help of a refused password, which names it (never the password).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// Only the connection's helps (feature `db`) ask.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) enum PasswordSource {
+    /// The connection string or environment file itself wrote it.
+    Written,
+    /// `PGPASSWORD`.
+    Variable,
+    /// Line `line` (from 1) of the password file [`ConnectionSpec::passfile`].
+    PasswordFile { line: usize },
 }
 
 /// How a connection string is written.
@@ -398,6 +416,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("passfile", &self.passfile)
+            .field("password_source", &self.password_source)
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
@@ -455,19 +474,23 @@ impl ConnectionSpec {
     /// The spec of one of its hosts alone (`target_session_attrs` kept), with that host's
     /// password from the password file when the password comes from it.
     pub fn with_host(&self, host: &str, port: u16) -> ConnectionSpec {
-        let password = match &self.passfile {
+        let (password, password_source) = match &self.passfile {
             Some(passfile) => super::libpq::LibpqDefaults {
                 passfile: Some(passfile.clone()),
                 ..Default::default()
             }
-            .passfile_password(host, port, &self.dbname, &self.user),
-            None => self.password.clone(),
+            .passfile_password(host, port, &self.dbname, &self.user)
+            .map_or((None, None), |(password, line)| {
+                (Some(password), Some(PasswordSource::PasswordFile { line }))
+            }),
+            None => (self.password.clone(), self.password_source),
         };
         ConnectionSpec {
             host: host.to_string(),
             port,
             more_hosts: Vec::new(),
             password,
+            password_source,
             ..self.clone()
         }
     }
@@ -750,15 +773,28 @@ mod tests {
             .map(|(h, p)| spec.with_host(h, p).password)
             .collect();
         assert_eq!(hosts, [Some("one".to_string()), Some("two".to_string())]);
+        // Where each host's password came from: its own line of the file, which the help of a
+        // refused password names.
+        let from_file = |line| Some(PasswordSource::PasswordFile { line });
+        assert_eq!(spec.password_source, from_file(2));
+        let sources: Vec<_> = spec
+            .hosts()
+            .map(|(h, p)| spec.with_host(h, p).password_source)
+            .collect();
+        assert_eq!(sources, [from_file(2), from_file(3)]);
+        assert_eq!(spec.with_host("h3", 5432).password_source, None);
         // A Unix socket directory matches `localhost`, as in libpq.
         let spec = parse_spec_with("host=/tmp user=app dbname=x", &defaults).unwrap();
         assert_eq!(spec.password.as_deref(), Some("socket"));
         // No line for this user: no password; PGPASSWORD or the URL's own win over the file.
         let spec = parse_spec_with("postgresql://bob@h1/app", &defaults).unwrap();
-        assert_eq!(spec.password, None);
+        assert_eq!((spec.password, spec.password_source), (None, None));
         let spec = parse_spec_with("postgresql://app:url@h1/app", &defaults).unwrap();
         assert_eq!(spec.password.as_deref(), Some("url"));
-        assert_eq!(spec.with_host("h2", 5433).password.as_deref(), Some("url"));
+        assert_eq!(spec.password_source, Some(PasswordSource::Written));
+        let other = spec.with_host("h2", 5433);
+        assert_eq!(other.password.as_deref(), Some("url"));
+        assert_eq!(other.password_source, Some(PasswordSource::Written));
         let with_env = |name: &str| match name {
             "PGPASSWORD" => Some("env".to_string()),
             other => vars(other),
@@ -769,6 +805,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(spec.password.as_deref(), Some("env"));
+        assert_eq!(spec.password_source, Some(PasswordSource::Variable));
+        assert_eq!(
+            spec.with_host("h2", 5433).password_source,
+            Some(PasswordSource::Variable)
+        );
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 

@@ -40,15 +40,16 @@ impl LibpqDefaults {
     }
 
     /// The password of the password file's first line matching `host`, `port`, `dbname` and
-    /// `user`, as libpq reads it; `None` without a file, a matching line, or when the file is
-    /// not a regular file or others than its owner may read it (libpq ignores it then too).
+    /// `user`, as libpq reads it, with that line's number (from 1); `None` without a file, a
+    /// matching line, or when the file is not a regular file or others than its owner may
+    /// read it (libpq ignores it then too).
     pub(crate) fn passfile_password(
         &self,
         host: &str,
         port: u16,
         dbname: &str,
         user: &str,
-    ) -> Option<String> {
+    ) -> Option<(String, usize)> {
         let path = self.passfile.as_deref()?;
         if PassfileUnread::of(path).is_some() {
             return None;
@@ -116,11 +117,18 @@ impl PassfileUnread {
     }
 }
 
-/// The first line of a password file matching the four fields (`*` matches anything; `\:`
-/// and `\\` are a colon and a backslash); comments (`#`) and malformed lines are skipped.
-fn password_in(text: &str, host: &str, port: &str, dbname: &str, user: &str) -> Option<String> {
+/// The password of the first line of a password file matching the four fields (`*` matches
+/// anything; `\:` and `\\` are a colon and a backslash), with that line's number (from 1);
+/// comments (`#`) and malformed lines are skipped.
+fn password_in(
+    text: &str,
+    host: &str,
+    port: &str,
+    dbname: &str,
+    user: &str,
+) -> Option<(String, usize)> {
     let wanted = [host, port, dbname, user];
-    text.lines().find_map(|line| {
+    text.lines().zip(1..).find_map(|(line, number)| {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.starts_with('#') {
             return None;
@@ -135,11 +143,12 @@ fn password_in(text: &str, host: &str, port: &str, dbname: &str, user: &str) -> 
             .all(|((field, starred), wanted)| *starred || field == wanted);
         // The password is the rest of the line, colons included.
         matches.then(|| {
-            fields[4..]
+            let password = fields[4..]
                 .iter()
                 .map(|(f, _)| f.as_str())
                 .collect::<Vec<_>>()
-                .join(":")
+                .join(":");
+            (password, number)
         })
     })
 }
@@ -220,30 +229,21 @@ mod tests {
                     localhost:*:*:*:with:colons\n\
                     short:line\n";
         let find = |h, p, d, u| password_in(text, h, p, d, u);
-        assert_eq!(
-            find("db.internal", "5432", "app", "app").as_deref(),
-            Some("first")
-        );
-        assert_eq!(
-            find("other", "5433", "x", "app").as_deref(),
-            Some("any-host")
-        );
+        let found = |password: &str, line: usize| Some((password.to_string(), line));
+        assert_eq!(find("db.internal", "5432", "app", "app"), found("first", 2));
+        assert_eq!(find("other", "5433", "x", "app"), found("any-host", 3));
         assert_eq!(find("other", "5433", "x", "bob"), None);
-        assert_eq!(
-            find("h:x", "5432", "app", "app").as_deref(),
-            Some("esc:aped")
-        );
-        assert_eq!(
-            find("localhost", "1", "d", "u").as_deref(),
-            Some("with:colons")
-        );
+        assert_eq!(find("h:x", "5432", "app", "app"), found("esc:aped", 4));
+        assert_eq!(find("localhost", "1", "d", "u"), found("with:colons", 5));
         assert_eq!(find("db.internal", "5432", "app", "other"), None);
         // `\*` is a literal star, not a wildcard.
         assert_eq!(password_in("\\*:*:*:*:p\n", "h", "1", "d", "u"), None);
         assert_eq!(
-            password_in("\\*:*:*:*:p\n", "*", "1", "d", "u").as_deref(),
-            Some("p")
+            password_in("\\*:*:*:*:p\n", "*", "1", "d", "u"),
+            found("p", 1)
         );
+        // An empty password is the line's too.
+        assert_eq!(password_in("h:1:d:u:\n", "h", "1", "d", "u"), found("", 1));
     }
 
     #[test]

@@ -99,6 +99,8 @@ mod yaml11;
 
 use std::path::Path;
 
+#[cfg(feature = "db")]
+pub(crate) use connection::PasswordSource;
 pub use connection::{
     quoted, shown, ConnectionSpec, RedactedConnection, SslMode, TargetSessionAttrs,
     DEFAULT_APPLICATION_NAME, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER, SYSTEM_ROOTS,

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::connection::{
-    ConnectionSpec, SslMode, TargetSessionAttrs, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_USER,
-    SYSTEM_ROOTS,
+    ConnectionSpec, PasswordSource, SslMode, TargetSessionAttrs, DEFAULT_HOST, DEFAULT_PORT,
+    DEFAULT_USER, SYSTEM_ROOTS,
 };
 use super::libpq::LibpqDefaults;
 use super::suggest::closest;
@@ -349,12 +349,18 @@ impl SpecBuilder {
             .next()
             .unwrap_or_else(|| (DEFAULT_HOST.to_string(), DEFAULT_PORT));
         let dbname = self.dbname.unwrap_or_else(|| user.clone());
-        let (password, passfile) = match (self.password, &defaults.password) {
-            (Some(password), _) => (Some(password), None),
-            (None, Some(password)) => (Some(password.clone()), None),
+        let (password, password_source, passfile) = match (self.password, &defaults.password) {
+            (Some(password), _) => (Some(password), Some(PasswordSource::Written), None),
+            (None, Some(password)) => {
+                (Some(password.clone()), Some(PasswordSource::Variable), None)
+            }
             (None, None) => match defaults.passfile_password(&host, port, &dbname, &user) {
-                Some(password) => (Some(password), defaults.passfile.clone()),
-                None => (None, defaults.passfile.clone()),
+                Some((password, line)) => (
+                    Some(password),
+                    Some(PasswordSource::PasswordFile { line }),
+                    defaults.passfile.clone(),
+                ),
+                None => (None, None, defaults.passfile.clone()),
             },
         };
         let (sslmode, sslrootcert) = verified_roots(self.sslmode, self.sslrootcert, defaults)?;
@@ -366,6 +372,7 @@ impl SpecBuilder {
             dbname,
             user,
             password,
+            password_source,
             passfile,
             sslmode,
             sslrootcert,

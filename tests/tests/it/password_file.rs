@@ -169,3 +169,101 @@ fn a_password_file_that_is_no_file_is_said_to_be_none() {
         ))
         .stderr_lacks("group or world access");
 }
+
+/// A wrong password is blamed on where it came from: the password file's line (as libpq's
+/// "password retrieved from file"), or `PGPASSWORD`; never the URL or environment file that
+/// gave none, and never the password itself. The help said "check the user and password in
+/// --database-url" of a URL without a password, and named an environment file's
+/// `database.user` line when `PGPASSWORD` gave the password.
+#[test]
+fn a_wrong_password_is_blamed_on_where_it_came_from() {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "",
+        "local all all trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n\
+         host all all ::1/128 scram-sha-256\n",
+    );
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE ROLE cft_pw LOGIN PASSWORD 'right-one'")
+        .expect("create a role with a password");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let port = cluster.port();
+    let url = format!("postgresql://cft_pw@127.0.0.1:{port}/postgres?sslmode=disable");
+    project.write(
+        "db/environments/e1.yaml",
+        format!(
+            "database:\n  host: 127.0.0.1\n  port: {port}\n  database: postgres\n  user: cft_pw\n  \
+             sslmode: disable\n"
+        ),
+    );
+    let passfile = project.path("pgpass");
+    let run = |passfile: &Path, password: Option<&str>, target: &[&str]| {
+        let mut cli = project.cli();
+        cli.env("PGPASSFILE", passfile).env_remove("PGPASSWORD");
+        if let Some(password) = password {
+            cli.env("PGPASSWORD", password);
+        }
+        Run::of(cli.args(["migrate", "status"]).args(target))
+    };
+    let by_url: &[&str] = &["--database-url", &url];
+    let by_file: &[&str] = &["--env", "e1"];
+
+    // The password file's third line (after a comment and another host's line) is wrong.
+    std::fs::write(
+        &passfile,
+        format!("# passwords\nelsewhere:5432:*:*:other-one\n127.0.0.1:{port}:*:cft_pw:old-one\n"),
+    )
+    .expect("write the password file");
+    chmod(&passfile, 0o600);
+    for target in [by_url, by_file] {
+        let run = run(&passfile, None, target);
+        run.code(exit::CONNECTION)
+            .stderr_has("authentication failed for cft_pw@127.0.0.1:")
+            .stderr_has(&format!(
+                "the password on line 3 of password file {}",
+                passfile.display()
+            ))
+            .stderr_lacks("user and password in")
+            .stderr_lacks("PGPASSWORD")
+            .stderr_lacks("old-one")
+            .stderr_lacks("other-one");
+    }
+    // An empty password on the line: the same line named, and said to be empty.
+    std::fs::write(&passfile, format!("127.0.0.1:{port}:*:cft_pw:\n")).expect("rewrite");
+    for target in [by_url, by_file] {
+        let run = run(&passfile, None, target);
+        run.code(exit::CONNECTION)
+            .stderr_has(&format!(
+                "the password on line 1 of password file {}",
+                passfile.display()
+            ))
+            .stderr_has("is empty")
+            .stderr_lacks("user and password in");
+    }
+    // PGPASSWORD wins over the file, and is the one blamed.
+    for target in [by_url, by_file] {
+        let run = run(&passfile, Some("env-one"), target);
+        run.code(exit::CONNECTION)
+            .stderr_has("authentication failed for cft_pw@127.0.0.1:")
+            .stderr_has("the password in PGPASSWORD")
+            .stderr_lacks("user and password in")
+            .stderr_lacks("password file")
+            .stderr_lacks("env-one");
+    }
+    // The user is still named where it is written.
+    run(&passfile, Some("env-one"), by_file)
+        .code(exit::CONNECTION)
+        .stderr_has("line 5 (database.user)");
+
+    // A password the URL or file writes is still blamed on them.
+    let written = format!("postgresql://cft_pw:url-one@127.0.0.1:{port}/postgres?sslmode=disable");
+    run(&passfile, Some("env-one"), &["--database-url", &written])
+        .code(exit::CONNECTION)
+        .stderr_has("check the user and password in --database-url")
+        .stderr_lacks("PGPASSWORD")
+        .stderr_lacks("url-one");
+}

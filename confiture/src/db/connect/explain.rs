@@ -12,7 +12,7 @@ use super::probe::{self, SslAnswer};
 use super::Failure;
 use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
 #[cfg(feature = "env-files")]
-use crate::config::{ConnectionPart, Listed};
+use crate::config::{ConnectionPart, Listed, PasswordSource};
 use crate::error::{Error, Reason};
 use crate::ledger::quote_ident;
 
@@ -725,10 +725,9 @@ fn authentication_refusal(env: &Environment, db: &DbError) -> Option<Error> {
     } else if *code == SqlState::INVALID_PASSWORD
         || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
     {
-        let source = env.server_source_of(USER_AND_PASSWORD);
         Error::connection(format!("authentication failed for {spec}")).with_help(format!(
-            "check the user and password in {source}; the server's pg_hba.conf decides who may \
-                 connect from where"
+            "{}; the server's pg_hba.conf decides who may connect from where",
+            check_user_and_password(env)
         ))
     } else {
         return None;
@@ -770,11 +769,43 @@ fn handshake_failure(
     if !top.starts_with("authentication error") {
         return None;
     }
-    let source = env.server_source_of(USER_AND_PASSWORD);
     Some(
         Error::connection(format!("authentication failed for {spec}"))
-            .with_help(format!("check the user and password in {source}")),
+            .with_help(check_user_and_password(env)),
     )
+}
+
+/// What to check of a refused authentication: the user where the connection names it, and
+/// the password where it came from ([`PasswordSource`]) — the URL or environment file, or
+/// `PGPASSWORD`, or the password file's line (as libpq's "password retrieved from file"),
+/// never the password itself.
+fn check_user_and_password(env: &Environment) -> String {
+    let spec = &env.connection;
+    let user = || env.server_source_of(&[ConnectionPart::User]);
+    match (spec.password_source, &spec.passfile) {
+        (Some(PasswordSource::Variable), _) => {
+            format!(
+                "check the password in PGPASSWORD, and the user in {}",
+                user()
+            )
+        }
+        (Some(PasswordSource::PasswordFile { line }), Some(passfile)) => {
+            let empty = if spec.password.as_deref() == Some("") {
+                ", which is empty,"
+            } else {
+                ""
+            };
+            format!(
+                "check the password on line {line} of password file {}{empty} and the user in {}",
+                shown(&passfile.display().to_string()),
+                user()
+            )
+        }
+        _ => format!(
+            "check the user and password in {}",
+            env.server_source_of(USER_AND_PASSWORD)
+        ),
+    }
 }
 
 /// The server asked for a password and none was given: where one may come from, as libpq
