@@ -2024,3 +2024,71 @@ fn a_partition_left_pending_detach_is_named_with_the_finalize_to_run() {
         .stderr_lacks("fix db/migrations");
     finalize_as_told(&db, &project, &run);
 }
+
+/// hdp #1, going down: a rollback whose `DETACH PARTITION ... CONCURRENTLY` is stopped
+/// part-way stays interrupted; no command forgets a migration without running it, so the help
+/// finishes the detach, attaches the partition again, and runs the rollback again, which
+/// detaches it: following it rolls the migration back.
+#[test]
+fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
+    let db = TestDb::new("hdp_stop_detach_down");
+    let project = Project::new();
+    project
+        .migration(
+            "001_p",
+            "CREATE TABLE p (id int) PARTITION BY RANGE (id);\n\
+             CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);\n",
+            "DROP TABLE p;\n",
+        )
+        .migration(
+            "002_p3",
+            "CREATE TABLE p3 PARTITION OF p FOR VALUES FROM (200) TO (300);\n",
+            "-- confiture:no-transaction\nALTER TABLE p DETACH PARTITION p3 CONCURRENTLY;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut reader = db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT * FROM p;")
+        .expect("an open reader");
+    let child = project.spawn_on(&db, &["migrate", "down"]);
+    let pending_sql = "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p3') \
+                       AND inhdetachpending";
+    let pending = wait_until(Duration::from_secs(30), || {
+        (db.connect().query_opt(pending_sql, &[])).is_ok_and(|r| r.is_some())
+    });
+    confiture_tests::send_signal(child.id(), "-TERM");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED)
+        .stderr_lacks("committed none of its statements");
+    assert_eq!(markers(&db), 1, "{}", run.dump());
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let help = help_of(&run);
+    assert!(
+        help.contains("ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE;")
+            && help.contains("ATTACH PARTITION public.p3"),
+        "{}",
+        run.dump()
+    );
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE; \
+             ALTER TABLE public.p ATTACH PARTITION public.p3 FOR VALUES FROM (200) TO (300);",
+        )
+        .expect("the suggested FINALIZE, and the partition attached again");
+    let next = suggested(&help);
+    let args: Vec<&str> = next.iter().map(String::as_str).collect();
+    let again = project.run_on(&db, &args);
+    again.code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
+    let attached: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
+            &[],
+        )
+        .expect("count the partitions")
+        .get(0);
+    assert_eq!(attached, 1, "002 was rolled back: p3 detached");
+}

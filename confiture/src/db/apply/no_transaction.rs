@@ -456,8 +456,21 @@ fn pending_detach(client: &mut Client, file: &SqlFile, index: usize) -> Option<P
 /// The help of a no-transaction step whose statement `index` (0-based) left `pending` pending
 /// detach (or found it so): finish the detach, then record the migration without running it —
 /// running it again would detach again what is detached — once every statement after that one
-/// is run by hand.
+/// is run by hand. Going down, where no command forgets a migration without running it: attach
+/// the partition again, then run the rollback again (its marker stays).
 fn finalize_then(step: &Step<'_>, pending: &PendingDetach, index: usize) -> String {
+    if step.direction == Direction::Down {
+        // No command forgets a migration without running its down file: the partition is
+        // attached again, and the rollback, run again, detaches it.
+        return format!(
+            "finish the detach: {} then attach the partition again as it was (`ALTER TABLE {} \
+             ATTACH PARTITION {} FOR VALUES ...`) and run {}, which detaches it again",
+            pending.finalize(),
+            pending.table,
+            pending.partition,
+            crate::hint::command(&run_again_command(step, true))
+        );
+    }
     let file = step.file();
     let count = file.statements.len();
     let id = step.migration.id();
