@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use confiture::display;
 use confiture::error::MigrationFailure;
-use confiture::migrator::Direction;
+use confiture::migrator::{Direction, ReportedError};
 use confiture::{Diagnostic, Severity};
 
 /// How a renderer paints a piece of text (colour or not is the caller's business).
@@ -87,9 +87,27 @@ pub use confiture::display::plural;
 /// ([`MigrationFailure`]): the lines shown after its details. JSON has the lists themselves
 /// (`committed`, `unknown`, `not_attempted`).
 pub fn fate(failure: &MigrationFailure) -> Vec<String> {
+    fate_of(failure.direction, failure)
+}
+
+/// [`fate`] of a failed run's error as a report carries it ([`ReportedError`]: a fleet
+/// target's, its command going in `direction`): the same lines, from the same lists.
+pub fn reported_fate(error: &ReportedError, direction: Direction) -> Vec<String> {
+    let mut failure = MigrationFailure::default();
+    failure.committed.clone_from(&error.committed);
+    failure
+        .durability_unknown
+        .clone_from(&error.durability_unknown);
+    failure.unknown.clone_from(&error.unknown);
+    failure.not_attempted.clone_from(&error.not_attempted);
+    fate_of(direction, &failure)
+}
+
+/// The lines of [`fate`], going in `direction`.
+fn fate_of(direction: Direction, failure: &MigrationFailure) -> Vec<String> {
     let mut lines = Vec::new();
     if !failure.committed.is_empty() {
-        let done = match failure.direction {
+        let done = match direction {
             Direction::Up => "applied",
             Direction::Down => "rolled back",
         };

@@ -476,6 +476,20 @@ fn live(out: &Output, said: &Said, event: &Event) {
     }
 }
 
+/// The detail lines of a target's error (`command`'s): its details as one database's error
+/// shows them (a hint may be one), cut to a few lines — the JSON entry has them all — then
+/// what became of the other migrations, in one database's words ([`render::fate`]: applied
+/// before the failure, durability unknown, fate unknown, not attempted).
+fn target_details(command: &str, error: &confiture::migrator::ReportedError) -> Vec<String> {
+    let direction = match command {
+        "down" => Direction::Down,
+        _ => Direction::Up,
+    };
+    let mut details = display::cut(error.details.clone());
+    details.extend(render::reported_fate(error, direction));
+    details
+}
+
 fn line(c: &fleet::Counts) -> String {
     const WIDTH: usize = 24;
     let filled = (c.done * WIDTH)
@@ -520,9 +534,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                 display::escape(&failed.source),
                 display::escape(&error.message)
             );
-            // Its details as one database's error shows them (a hint may be one), each target's
-            // cut to a few lines: the JSON entry has them all.
-            let details = out.details(display::cut(error.details.clone()));
+            let details = out.details(target_details(report.command, error));
             if !details.is_empty() {
                 text.push('\n');
                 text.push_str(details.trim_end_matches('\n'));
@@ -953,6 +965,35 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    /// hdp #2: a target's error in the fleet's text said what a failed run left (applied
+    /// before the failure, durability unknown, fate unknown, not attempted) as one database's
+    /// error does (`render::fate`), in both directions: after a server crash it said only the
+    /// table's `fate unknown`.
+    #[test]
+    fn a_target_error_says_what_became_of_the_others_as_one_database_does() {
+        use confiture::error::{ErrorKind, MigrationFailure, Reason};
+        for (command, direction) in [("up", Direction::Up), ("down", Direction::Down)] {
+            let mut failure = MigrationFailure::default();
+            failure.direction = direction;
+            failure.committed = vec!["001".into()];
+            failure.durability_unknown = vec!["001".into()];
+            failure.unknown = vec!["002".into()];
+            failure.not_attempted = vec!["003".into()];
+            let error = Error::new(ErrorKind::MigrationFailed, "the server crashed")
+                .with_detail("the connection was lost")
+                .with_reason(Reason::Migration(Box::new(failure.clone())));
+            let reported = confiture::migrator::ReportedError::of(&error);
+            let details = target_details(command, &reported);
+            let mut expected = vec!["the connection was lost".to_string()];
+            expected.extend(render::fate(&failure));
+            assert_eq!(details, expected, "{command}");
+            assert!(
+                details.iter().any(|d| d.starts_with("durability unknown")),
+                "{details:?}"
+            );
+        }
+    }
 
     #[test]
     fn the_jobs_help_names_the_library_default() {

@@ -2008,3 +2008,193 @@ fn an_interrupted_marker_of_a_shared_version_is_named_alike_by_status_up_and_dow
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
 }
+
+/// A project whose no-transaction `002_detach` detaches `p2` from `p` (`001_p`) concurrently,
+/// applied through 001, and a session whose open transaction read `p`: the detach commits its
+/// first transaction (`p2` pending detach), then waits for that reader.
+fn detach_held(db: &TestDb) -> (Project, postgres::Client) {
+    let project = Project::new();
+    project
+        .migration(
+            "001_p",
+            "CREATE TABLE p (id int) PARTITION BY RANGE (id);\n\
+             CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);\n\
+             CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (100) TO (200);\n",
+            "DROP TABLE p;\n",
+        )
+        .migration(
+            "002_detach",
+            "-- confiture:no-transaction\nALTER TABLE p DETACH PARTITION p2 CONCURRENTLY;\n",
+            "ALTER TABLE p ATTACH PARTITION p2 FOR VALUES FROM (100) TO (200);\n",
+        );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut reader = db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT * FROM p;")
+        .expect("an open reader");
+    (project, reader)
+}
+
+/// Whether `p2` is pending detach from `p`.
+fn p2_pending_detach(db: &TestDb) -> bool {
+    db.connect()
+        .query_opt(
+            "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p2') \
+             AND inhdetachpending",
+            &[],
+        )
+        .expect("read pg_inherits")
+        .is_some()
+}
+
+/// Finishes the detach the help of `run` names, then runs the command it suggests: it
+/// succeeds, 002 is applied, `p2` is detached, and no marker is left.
+fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) {
+    let help = help_of(run);
+    assert!(
+        help.contains("ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;"),
+        "{}",
+        run.dump()
+    );
+    db.connect()
+        .batch_execute("ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;")
+        .expect("the suggested FINALIZE");
+    let next = suggested(&help);
+    let args: Vec<&str> = next.iter().map(String::as_str).collect();
+    let again = project.run_on(db, &args);
+    again.code(exit::SUCCESS);
+    assert_eq!(markers(db), 0, "{args:?}: {}", again.dump());
+    assert!(!p2_pending_detach(db));
+    // 002 is recorded: `up` has nothing to run (its detach, run again, would fail).
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    let attached: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
+            &[],
+        )
+        .expect("count the partitions")
+        .get(0);
+    assert_eq!(attached, 1);
+}
+
+/// hdp #1: `up` stopped (SIGTERM, SIGINT: exit 130) while an `ALTER TABLE ... DETACH
+/// PARTITION ... CONCURRENTLY` waits: its first transaction committed, the partition is left
+/// pending detach. It said this run committed none of its statements and deleted its start
+/// marker; the run again failed (55000, "already pending detach") blaming the file. Like an
+/// interrupted index build: the migration stays interrupted (its marker kept), and the help
+/// is the `DETACH PARTITION ... FINALIZE` to run, then the command that finishes.
+#[test]
+fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
+    for with in ["-TERM", "-INT"] {
+        let db = TestDb::new("hdp_stop_detach");
+        let (project, mut reader) = detach_held(&db);
+        let child = project.spawn_on(&db, &["migrate", "up"]);
+        let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
+        confiture_tests::send_signal(child.id(), with);
+        let output = child.wait_with_output().expect("reap the runner");
+        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+        assert!(pending, "the detach never started\n{}", run.dump());
+        run.code(exit::INTERRUPTED)
+            .stderr_has("pending detach")
+            .stderr_lacks("committed none of its statements");
+        assert_eq!(markers(&db), 1, "{with}: {}", run.dump());
+        reader.batch_execute("ROLLBACK").expect("end the reader");
+        finalize_as_told(&db, &project, &run);
+    }
+}
+
+/// hdp #1: a partition left pending detach by an interrupted `DETACH PARTITION ...
+/// CONCURRENTLY` that no run of ours marked (another session's, a run that marks nothing):
+/// `up` fails on it (55000, "already pending detach"), its help the `FINALIZE` to run, then
+/// the command that finishes — not "fix the file", which is right.
+#[test]
+fn a_partition_left_pending_detach_is_named_with_the_finalize_to_run() {
+    let db = TestDb::new("hdp_pending_detach");
+    let (project, mut reader) = detach_held(&db);
+    let mut other = db.connect();
+    other
+        .batch_execute("SET statement_timeout = '1s'")
+        .expect("a bounded session");
+    // Alone in its message: `DETACH ... CONCURRENTLY` cannot run in a transaction block.
+    let cut = other
+        .batch_execute("ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY")
+        .expect_err("the detach waits for the reader past its timeout");
+    assert!(p2_pending_detach(&db), "{cut}");
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("pending detach")
+        .stderr_lacks("fix db/migrations");
+    finalize_as_told(&db, &project, &run);
+}
+
+/// hdp #1, going down: a rollback whose `DETACH PARTITION ... CONCURRENTLY` is stopped
+/// part-way stays interrupted; no command forgets a migration without running it, so the help
+/// finishes the detach, attaches the partition again, and runs the rollback again, which
+/// detaches it: following it rolls the migration back.
+#[test]
+fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
+    let db = TestDb::new("hdp_stop_detach_down");
+    let project = Project::new();
+    project
+        .migration(
+            "001_p",
+            "CREATE TABLE p (id int) PARTITION BY RANGE (id);\n\
+             CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (100);\n",
+            "DROP TABLE p;\n",
+        )
+        .migration(
+            "002_p3",
+            "CREATE TABLE p3 PARTITION OF p FOR VALUES FROM (200) TO (300);\n",
+            "-- confiture:no-transaction\nALTER TABLE p DETACH PARTITION p3 CONCURRENTLY;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut reader = db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT * FROM p;")
+        .expect("an open reader");
+    let child = project.spawn_on(&db, &["migrate", "down"]);
+    let pending_sql = "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p3') \
+                       AND inhdetachpending";
+    let pending = wait_until(Duration::from_secs(30), || {
+        (db.connect().query_opt(pending_sql, &[])).is_ok_and(|r| r.is_some())
+    });
+    confiture_tests::send_signal(child.id(), "-TERM");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED)
+        .stderr_lacks("committed none of its statements");
+    assert_eq!(markers(&db), 1, "{}", run.dump());
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let help = help_of(&run);
+    assert!(
+        help.contains("ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE;")
+            && help.contains("ATTACH PARTITION public.p3"),
+        "{}",
+        run.dump()
+    );
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE; \
+             ALTER TABLE public.p ATTACH PARTITION public.p3 FOR VALUES FROM (200) TO (300);",
+        )
+        .expect("the suggested FINALIZE, and the partition attached again");
+    let next = suggested(&help);
+    let args: Vec<&str> = next.iter().map(String::as_str).collect();
+    let again = project.run_on(&db, &args);
+    again.code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
+    let attached: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
+            &[],
+        )
+        .expect("count the partitions")
+        .get(0);
+    assert_eq!(attached, 1, "002 was rolled back: p3 detached");
+}

@@ -1688,6 +1688,9 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
                     "{direction:?}: {}",
                     run.dump()
                 );
+                // The target's error says what became of the others as one database's does
+                // (hdp #2).
+                run.stderr_has("fate unknown (they may have committed; run ");
             }
         }
     }

@@ -384,6 +384,119 @@ pub(crate) fn drop_index_then(qualified: &str, again: &str) -> String {
     )
 }
 
+/// A partition left pending detach (`pg_inherits.inhdetachpending`) by an `ALTER TABLE ...
+/// DETACH PARTITION ... CONCURRENTLY` cut part-way: its first transaction committed, and the
+/// detach is finished only by a `DETACH PARTITION ... FINALIZE` — running the statement again
+/// fails ("already pending detach", 55000). The statement's own [`invalid_index_of_file`]: it
+/// commits part of itself, as a `CREATE INDEX CONCURRENTLY` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PendingDetach {
+    /// The partitioned table, `schema.name` quoted as needed.
+    table: String,
+    /// The partition, `schema.name` quoted as needed.
+    partition: String,
+}
+
+impl PendingDetach {
+    /// The statement that finishes the detach.
+    fn finalize(&self) -> String {
+        format!(
+            "ALTER TABLE {} DETACH PARTITION {} FINALIZE;",
+            self.table, self.partition
+        )
+    }
+}
+
+/// The partition that statement `index` (0-based) of `file`, an `ALTER TABLE ... DETACH
+/// PARTITION ... CONCURRENTLY` that failed or was cancelled, names and that is pending detach
+/// from the table it names, as the session's `search_path` (the file's own) finds them; `None`
+/// for any other statement, or when it is not pending (or it cannot be asked: a server before
+/// PostgreSQL 14 has no such state). Read with the bounds of an explanation.
+fn pending_detach(client: &mut Client, file: &SqlFile, index: usize) -> Option<PendingDetach> {
+    let text = file.text.get(file.statements.get(index)?.range.clone())?;
+    let (table, partition) = crate::files::rules::concurrently_detached(text)?;
+    let quoted = |schema: Option<&str>, name: &str| {
+        let part = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let name = match schema {
+            Some(schema) => format!("{}.{}", part(schema), part(name)),
+            None => part(name),
+        };
+        crate::ledger::literal(&name)
+    };
+    let qualified = |alias: &str| {
+        format!(
+            "pg_catalog.quote_ident({alias}n.nspname) OPERATOR(pg_catalog.||) '.' \
+             OPERATOR(pg_catalog.||) pg_catalog.quote_ident({alias}c.relname)"
+        )
+    };
+    let sql = format!(
+        "SELECT {}, {} FROM pg_catalog.pg_inherits i \
+         JOIN pg_catalog.pg_class pc ON pc.oid OPERATOR(pg_catalog.=) i.inhparent \
+         JOIN pg_catalog.pg_namespace pn ON pn.oid OPERATOR(pg_catalog.=) pc.relnamespace \
+         JOIN pg_catalog.pg_class cc ON cc.oid OPERATOR(pg_catalog.=) i.inhrelid \
+         JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) cc.relnamespace \
+         WHERE i.inhdetachpending \
+         AND i.inhrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}::pg_catalog.text) \
+         AND i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}::pg_catalog.text)",
+        qualified("p"),
+        qualified("c"),
+        quoted(partition.schema.as_deref(), &partition.name),
+        quoted(table.schema.as_deref(), &table.name),
+    );
+    let messages = client.simple_query(&crate::db::explaining(&sql)).ok()?;
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(PendingDetach {
+            table: row.get(0)?.to_string(),
+            partition: row.get(1)?.to_string(),
+        }),
+        _ => None,
+    })
+}
+
+/// The help of a no-transaction step whose statement `index` (0-based) left `pending` pending
+/// detach (or found it so): finish the detach, then record the migration without running it —
+/// running it again would detach again what is detached — once every statement after that one
+/// is run by hand. Going down, where no command forgets a migration without running it: attach
+/// the partition again, then run the rollback again (its marker stays).
+fn finalize_then(step: &Step<'_>, pending: &PendingDetach, index: usize) -> String {
+    if step.direction == Direction::Down {
+        // No command forgets a migration without running its down file: the partition is
+        // attached again, and the rollback, run again, detaches it.
+        return format!(
+            "finish the detach: {} then attach the partition again as it was (`ALTER TABLE {} \
+             ATTACH PARTITION {} FOR VALUES ...`) and run {}, which detaches it again",
+            pending.finalize(),
+            pending.table,
+            pending.partition,
+            crate::hint::command(&run_again_command(step, true))
+        );
+    }
+    let file = step.file();
+    let count = file.statements.len();
+    let id = step.migration.id();
+    let record = crate::hint::command(&format!(
+        "migrate baseline --through {}",
+        step.migration.version_text
+    ));
+    let after = match count - index - 1 {
+        0 => String::new(),
+        1 => format!(
+            "run statement {count} of {} yourself, ",
+            file.path.display()
+        ),
+        _ => format!(
+            "run statements {}–{count} of {} yourself, ",
+            index + 2,
+            file.path.display()
+        ),
+    };
+    format!(
+        "finish the detach: {} then {after}record {id} without running it: {record} (not \
+         `migrate up`, which would detach it again)",
+        pending.finalize()
+    )
+}
+
 /// What an interrupted build of `index` left: it exists and is INVALID.
 fn interrupted_build(index: &InvalidIndex) -> String {
     format!(
@@ -605,9 +718,26 @@ pub(super) fn run_statements(
             // A `DO` or `CALL` may have committed part of itself before it failed: then the
             // statements up to it, not before it, may have changed the database.
             let inside = commits_inside(file, index);
+            // Cut part-way (`DETACH PARTITION ... CONCURRENTLY`): what it committed is
+            // named, and the migration stays interrupted, its marker kept.
+            let pending = settings
+                .scratch
+                .is_none()
+                .then(|| pending_detach(client, file, index))
+                .flatten();
             let failure = statement_failed(
-                client, settings, step, failure, index, &before, fresh, inside,
+                client,
+                settings,
+                step,
+                failure,
+                index,
+                (&before, pending.as_ref()),
+                fresh,
+                inside,
             );
+            if pending.is_some() {
+                return Err(failure);
+            }
             return Err(settle_unless_committed(
                 client,
                 settings,
@@ -632,7 +762,7 @@ pub(super) fn run_statements(
                     step,
                     failure,
                     index + 1,
-                    &before,
+                    (&before, None),
                     fresh,
                     false,
                 ));
@@ -957,7 +1087,16 @@ fn between_statements(
         Some(Ok(messages)) => {
             return reading_of(&messages).map_err(|changed| {
                 let failure = reading_changed_at(settings, step, changed, next);
-                statement_failed(client, settings, step, failure, next, before, fresh, false)
+                statement_failed(
+                    client,
+                    settings,
+                    step,
+                    failure,
+                    next,
+                    (before, None),
+                    fresh,
+                    false,
+                )
             })
         }
         Some(Err(e)) if is_connection_lost(&e) => {
@@ -1041,7 +1180,14 @@ fn checks_alone(
         Err(SendError::ReadingChanged(changed)) => {
             let failure = reading_changed_at(settings, step, changed, next);
             return Err(statement_failed(
-                client, settings, step, failure, next, before, fresh, false,
+                client,
+                settings,
+                step,
+                failure,
+                next,
+                (before, None),
+                fresh,
+                false,
             ));
         }
         Err(SendError::Driver(e)) if is_connection_lost(&e) => {
@@ -1073,7 +1219,14 @@ fn checks_alone(
     script.push_sql(&check);
     let failure = sql_failure(settings, step, &script, None, e, None);
     Err(statement_failed(
-        client, settings, step, failure, next, before, fresh, false,
+        client,
+        settings,
+        step,
+        failure,
+        next,
+        (before, None),
+        fresh,
+        false,
     ))
 }
 
@@ -1239,7 +1392,16 @@ fn stopped_between(
     fresh: bool,
 ) -> StepFailure {
     let failure = stopped(step, (index > 0).then_some(index));
-    let failure = statement_failed(client, settings, step, failure, index, before, fresh, false);
+    let failure = statement_failed(
+        client,
+        settings,
+        step,
+        failure,
+        index,
+        (before, None),
+        fresh,
+        false,
+    );
     settle_unless_committed(client, settings, step, failure, index, fresh)
 }
 
@@ -1689,7 +1851,7 @@ fn statement_failed(
     step: &Step<'_>,
     mut failure: StepFailure,
     index: usize,
-    before: &[InvalidIndex],
+    (before, pending): (&[InvalidIndex], Option<&PendingDetach>),
     fresh: bool,
     inside: bool,
 ) -> StepFailure {
@@ -1744,7 +1906,33 @@ fn statement_failed(
             statement_keyword(step.file(), index).unwrap_or("DO")
         )
     });
+    // A detach cut part-way by this run (not one refused as already pending, 55000: an earlier
+    // run's) committed its first transaction.
+    let already = postgres::error::SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE.code();
+    let cut = pending.filter(|_| (failure.server.as_ref()).is_none_or(|s| s.sqlstate != already));
+    let committed_part_way = |p: &PendingDetach| {
+        format!(
+            "statement {} was cut part-way: a `DETACH PARTITION ... CONCURRENTLY` commits its \
+             first transaction before it waits for the sessions using {}, so partition {} is \
+             left pending detach, and {} stays interrupted",
+            index + 1,
+            p.table,
+            p.partition,
+            step.migration.id()
+        )
+    };
+    if let Some(p) = pending.filter(|_| cut.is_none()) {
+        failure.error = failure.error.with_detail(format!(
+            "partition {} of {} is pending detach: a `DETACH PARTITION ... CONCURRENTLY` of an \
+             earlier run was cut part-way (cancelled, client killed, server restarted)",
+            p.partition, p.table
+        ));
+    }
     failure.error = failure.error.with_detail(match (index, partly) {
+        (0, _) if cut.is_some() => format!(
+            "{}; {recorded}",
+            cut.map(committed_part_way).unwrap_or_default()
+        ),
         (0, Some(partly)) => format!("{partly}; {recorded}"),
         (0, None) => format!("this run committed none of its statements; {recorded}"),
         (1, partly) => format!(
@@ -1819,6 +2007,16 @@ fn statement_failed(
             },
         };
         failure.error.help = Some(help);
+        failure.blames_file = false;
+    }
+    if let Some(p) = pending {
+        if index > 0 {
+            if let Some(cut) = cut {
+                failure.error = failure.error.with_detail(committed_part_way(cut));
+            }
+        }
+        // The file is right: what is left is the detach to finish, then the row to write.
+        failure.error.help = Some(finalize_then(step, p, index));
         failure.blames_file = false;
     }
     // The session's bounds stay those of an explanation after its reset: a message waits for a

@@ -167,6 +167,38 @@ fn index_created(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>
     }
 }
 
+/// The table and the partition of an `ALTER TABLE [IF EXISTS] [ONLY] table DETACH PARTITION
+/// partition CONCURRENTLY` statement (its text, as the file was cut); `None` for any other
+/// statement. What the engine asks of a no-transaction statement that failed or was
+/// interrupted: such a detach commits its first transaction before it waits, and one cut
+/// there leaves the partition pending detach.
+#[cfg(feature = "db")]
+pub(crate) fn concurrently_detached(statement: &str) -> Option<(TableName<'_>, TableName<'_>)> {
+    let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia() && t.kind != TokenKind::Semicolon)
+        .collect();
+    let src = Source {
+        text: statement,
+        base: 0,
+    };
+    let mut c = Cursor {
+        t: &tokens,
+        i: 0,
+        src,
+    };
+    if !c.eat_seq(&["ALTER", "TABLE"]) {
+        return None;
+    }
+    c.eat_seq(&["IF", "EXISTS"]);
+    c.eat("ONLY");
+    let table = c.table_name()?;
+    if !c.eat_seq(&["DETACH", "PARTITION"]) {
+        return None;
+    }
+    let partition = c.table_name()?;
+    (c.eat("CONCURRENTLY") && c.peek().is_none()).then_some((table, partition))
+}
+
 fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
     let mut c = Cursor { t, i: 1, src };
     if t.first()?.is_word("CREATE") {
@@ -721,6 +753,44 @@ mod tests {
         );
         assert_eq!(read("CREATE TABLE i (a int);"), None);
         assert_eq!(read("DROP INDEX CONCURRENTLY i;"), None);
+    }
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_concurrent_detach_is_its_table_and_its_partition() {
+        use super::concurrently_detached;
+        let read = |sql| {
+            concurrently_detached(sql).map(|(t, p)| {
+                (
+                    t.schema.map(|s| s.into_owned()),
+                    t.name.into_owned(),
+                    p.schema.map(|s| s.into_owned()),
+                    p.name.into_owned(),
+                )
+            })
+        };
+        let owned = |ts: Option<&str>, t: &str, ps: Option<&str>, p: &str| {
+            Some((
+                ts.map(str::to_string),
+                t.to_string(),
+                ps.map(str::to_string),
+                p.to_string(),
+            ))
+        };
+        assert_eq!(
+            read("ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY;"),
+            owned(None, "p", None, "p2")
+        );
+        assert_eq!(
+            read(
+                "alter table if exists only \"S\".P /* c */ detach partition s.\"P2\" concurrently"
+            ),
+            owned(Some("S"), "p", Some("s"), "P2")
+        );
+        assert_eq!(read("ALTER TABLE p DETACH PARTITION p2;"), None);
+        assert_eq!(read("ALTER TABLE p DETACH PARTITION p2 FINALIZE;"), None);
+        assert_eq!(read("ALTER TABLE p ADD COLUMN concurrently int;"), None);
+        assert_eq!(read("CREATE INDEX CONCURRENTLY i ON p (id);"), None);
     }
 
     #[test]
