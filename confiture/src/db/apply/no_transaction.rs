@@ -1087,16 +1087,7 @@ fn between_statements(
         Some(Ok(messages)) => {
             return reading_of(&messages).map_err(|changed| {
                 let failure = reading_changed_at(settings, step, changed, next);
-                statement_failed(
-                    client,
-                    settings,
-                    step,
-                    failure,
-                    next,
-                    (before, None),
-                    fresh,
-                    false,
-                )
+                failed_between(client, settings, step, failure, next, before, fresh)
             })
         }
         Some(Err(e)) if is_connection_lost(&e) => {
@@ -1179,15 +1170,8 @@ fn checks_alone(
         Ok(()) => {}
         Err(SendError::ReadingChanged(changed)) => {
             let failure = reading_changed_at(settings, step, changed, next);
-            return Err(statement_failed(
-                client,
-                settings,
-                step,
-                failure,
-                next,
-                (before, None),
-                fresh,
-                false,
+            return Err(failed_between(
+                client, settings, step, failure, next, before, fresh,
             ));
         }
         Err(SendError::Driver(e)) if is_connection_lost(&e) => {
@@ -1218,15 +1202,8 @@ fn checks_alone(
     let mut script = Script::new();
     script.push_sql(&check);
     let failure = sql_failure(settings, step, &script, None, e, None);
-    Err(statement_failed(
-        client,
-        settings,
-        step,
-        failure,
-        next,
-        (before, None),
-        fresh,
-        false,
+    Err(failed_between(
+        client, settings, step, failure, next, before, fresh,
     ))
 }
 
@@ -1392,16 +1369,7 @@ fn stopped_between(
     fresh: bool,
 ) -> StepFailure {
     let failure = stopped(step, (index > 0).then_some(index));
-    let failure = statement_failed(
-        client,
-        settings,
-        step,
-        failure,
-        index,
-        (before, None),
-        fresh,
-        false,
-    );
+    let failure = failed_between(client, settings, step, failure, index, before, fresh);
     settle_unless_committed(client, settings, step, failure, index, fresh)
 }
 
@@ -1835,6 +1803,21 @@ fn earlier_run_did_it(
             ),
         },
     })
+}
+
+/// [`statement_failed`] for a failure between two statements (before statement `next`, which
+/// was not sent): none was cut part-way, none is pending detach.
+fn failed_between(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: StepFailure,
+    next: usize,
+    before: &[InvalidIndex],
+    fresh: bool,
+) -> StepFailure {
+    let done = (before, None);
+    statement_failed(client, settings, step, failure, next, done, fresh, false)
 }
 
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
