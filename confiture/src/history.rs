@@ -1505,7 +1505,7 @@ impl<'a> History<'a> {
     /// What it cannot say is whether the row's writer made the migration whole: a `CREATE
     /// INDEX CONCURRENTLY IF NOT EXISTS` "succeeds" over the INVALID index our interrupted
     /// build left. The schema is the truth: the caller reads each one's index
-    /// (`crate::db::apply::invalid_index_left`), and one left INVALID makes the migration
+    /// (`crate::db::apply::left_behind`), and one left INVALID makes the migration
     /// interrupted still, recorded ([`crate::status::MigrationStatus::invalid_index`]); with
     /// none, the marker is stale. One per migration, in version order.
     pub fn recorded_over<'m>(&self, markers: &'m [StartedRun]) -> Vec<Marked<'a, 'm>> {

@@ -107,6 +107,13 @@ pub struct MigrationStatus {
     /// again. Absent otherwise (and when the database was not read for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid_index: Option<String>,
+    /// For an `interrupted` run (an apply or a rollback), the partition the `ALTER TABLE ...
+    /// DETACH PARTITION ... CONCURRENTLY` it was running left pending detach (`table`,
+    /// `partition`, and the `finalize` statement that finishes it): running it again fails,
+    /// and the help says to finish the detach. Absent otherwise (and when the database was not
+    /// read for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_detach: Option<crate::plan::PendingDetach>,
     /// For an `interrupted` apply of a pair that shares its version with the version's
     /// migration here (C003, [`crate::history::Unknown::pair`]), that other pair (its id): the
     /// line and its help name both ([`crate::plan::interrupted_shared_version`]). Not a JSON key.
@@ -124,6 +131,14 @@ impl MigrationStatus {
     /// `001_add_bio_to_users`, as the status table shows it ([`crate::display::migration_id`]).
     pub fn id(&self) -> String {
         crate::display::migration_id(&self.version, &self.name)
+    }
+
+    /// What its interrupted run left in the database, as read (`invalid_index`,
+    /// `pending_detach`): what its help's ways on name ([`crate::plan::interrupted_ways_on`]).
+    fn left_behind(&self) -> Option<crate::plan::LeftBehind> {
+        use crate::plan::LeftBehind;
+        (self.invalid_index.clone().map(LeftBehind::InvalidIndex))
+            .or_else(|| (self.pending_detach.clone()).map(LeftBehind::PendingDetach))
     }
 }
 
@@ -411,9 +426,15 @@ impl StatusReport {
                     true => ("its down file", "migrate down --rerun-interrupted"),
                     false => ("its up file", "migrate up --rerun-interrupted"),
                 };
-                let invalid = m.invalid_index.as_deref();
-                let ways =
-                    crate::plan::interrupted_ways_on(down, &m.version, file, rerun, "", invalid);
+                let left = m.left_behind();
+                let ways = crate::plan::interrupted_ways_on(
+                    down,
+                    &m.version,
+                    file,
+                    rerun,
+                    "",
+                    left.as_ref(),
+                );
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: what \
                      committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",
@@ -809,6 +830,7 @@ fn add_unknown(
             invalid_index: None,
             shares_version_with: None,
             recorded_over: None,
+            pending_detach: None,
         };
         migrations.insert(at, line);
     }
@@ -858,6 +880,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 invalid_index: None,
                 shares_version_with: None,
                 recorded_over: None,
+                pending_detach: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -901,6 +924,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     invalid_index: None,
                     shares_version_with: None,
                     recorded_over: None,
+                    pending_detach: None,
                 },
             ));
         }

@@ -6,7 +6,7 @@ use super::lost::Ran;
 use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
 use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, RunFailure};
-use crate::db::apply::{interrupted_invalid_indexes, Direction, Step};
+use crate::db::apply::{interrupted_left_behind, Direction, Step};
 use crate::db::ledger::Write;
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
@@ -84,7 +84,7 @@ impl Migrator {
             plan::check_unknown_interrupted(set, &rows, &markers, first, Direction::Down)?;
             let plan = plan_down(set, &rows, &request, &errors)?;
             let wait = options.lock_wait;
-            let invalid = interrupted_invalid_indexes(self.client()?, set, &markers, wait)?;
+            let left = interrupted_left_behind(self.client()?, set, &markers, wait)?;
             plan::check_down_interrupted_with(
                 set,
                 &rows,
@@ -92,7 +92,7 @@ impl Migrator {
                 &request,
                 &plan,
                 options.rerun_interrupted,
-                &invalid,
+                &left,
             )?;
             // What `down` refuses, its dry run refuses: a ledger this role may not delete from.
             if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
@@ -143,7 +143,7 @@ impl Migrator {
                 let plan = plan_down(set, &rows, &request, &errors)?;
                 let wait = budget.saturating_sub(started.elapsed());
                 let markers = &settings.markers;
-                let invalid = interrupted_invalid_indexes(client, set, markers, wait)?;
+                let left = interrupted_left_behind(client, set, markers, wait)?;
                 plan::check_down_interrupted_with(
                     set,
                     &rows,
@@ -151,7 +151,7 @@ impl Migrator {
                     &request,
                     &plan,
                     settings.rerun_interrupted,
-                    &invalid,
+                    &left,
                 )?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);

@@ -102,21 +102,25 @@ impl Migrator {
         let mut report = self.report(&checked.set, &checked.diagnostics, ledger);
         let set = &checked.set;
         self.off_runtime(&mut |_: Progress| {}, |m, _| {
-            m.mark_invalid_indexes(set, &mut report, wait)
+            m.mark_left_behind(set, &mut report, wait)
         })?;
         Ok((report, applied_by, not_run))
     }
 
-    /// Names, on each `interrupted` apply of `report` whose file's index its interrupted build
-    /// left INVALID ([`crate::db::apply::invalid_index_left`], the rule that makes `baseline
-    /// --through` refuse to record it), that index ([`status::MigrationStatus::invalid_index`]):
-    /// its help then says to drop it and run the migration again, not to record it. Read within
-    /// `wait`; nothing read when no apply is interrupted, or a run going on holds the markers.
-    /// A line a row recorded over an apply left part-way
-    /// ([`crate::history::History::recorded_over`]) whose index that apply left INVALID is
+    /// Names, on each `interrupted` line of `report`, what its run left in the database
+    /// ([`crate::db::apply::left_behind`], the read `up`'s and `down`'s refusals make): the
+    /// index an apply's interrupted build left INVALID (the rule that makes `baseline
+    /// --through` refuse to record it, [`status::MigrationStatus::invalid_index`]), or the
+    /// partition its interrupted `DETACH PARTITION ... CONCURRENTLY` left pending detach
+    /// ([`status::MigrationStatus::pending_detach`]): its help then says to drop the index and
+    /// run the migration again, or to finish the detach, not to record or run it blindly. Read
+    /// within `wait`; nothing read when no run is interrupted, or a run going on holds the
+    /// markers. A line a row recorded over an apply left part-way
+    /// ([`crate::history::History::recorded_over`]) whose run left what keeps it interrupted
+    /// ([`crate::plan::LeftBehind::keeps_recorded_interrupted`]: its INVALID index) is
     /// `interrupted` still ([`StatusReport::interrupted_under_row`]): the schema, not the row,
-    /// is the truth.
-    fn mark_invalid_indexes(
+    /// is the truth — as `up` and `down` refuse it.
+    fn mark_left_behind(
         &mut self,
         set: &MigrationSet,
         report: &mut StatusReport,
@@ -127,10 +131,11 @@ impl Migrator {
         }
         let mut under_rows = Vec::new();
         for (at, line) in report.migrations.iter_mut().enumerate() {
-            let apply = line.started.as_ref().is_some_and(|s| s.direction == "up");
             let over = line.recorded_over.is_some();
-            if !(apply || over)
-                || line.not_here.is_some()
+            let Some(marker) = line.started.as_ref().or(line.recorded_over.as_ref()) else {
+                continue;
+            };
+            if line.not_here.is_some()
                 || line.renumbered_from.is_some()
                 || line.shares_version_with.is_some()
             {
@@ -141,12 +146,21 @@ impl Migrator {
             else {
                 continue;
             };
-            let index = crate::db::apply::invalid_index_left(self.client()?, wait, &file.up)?;
-            match over {
-                // A row recorded it over an apply left part-way: its INVALID index says the
+            let left = crate::db::apply::left_behind(self.client()?, wait, marker, file)?;
+            match (over, left) {
+                // A row recorded it over an apply left part-way: what its run left says the
                 // row made nothing whole (`History::recorded_over`).
-                true => under_rows.extend(index.map(|index| (at, index))),
-                false => line.invalid_index = index,
+                (true, Some(left)) => under_rows.extend(
+                    (left.keeps_recorded_interrupted()).map(|index| (at, index.to_string())),
+                ),
+                (true, None) => {}
+                (false, Some(crate::plan::LeftBehind::InvalidIndex(index))) => {
+                    line.invalid_index = Some(index);
+                }
+                (false, Some(crate::plan::LeftBehind::PendingDetach(pending))) => {
+                    line.pending_detach = Some(pending);
+                }
+                (false, None) => {}
             }
         }
         for (at, index) in under_rows {
@@ -181,7 +195,7 @@ impl Migrator {
         let wait = read.wait;
         let ledger = read.run(self.client()?)?;
         let mut report = self.report(set, diagnostics, ledger);
-        self.mark_invalid_indexes(set, &mut report, wait)?;
+        self.mark_left_behind(set, &mut report, wait)?;
         Ok(report)
     }
 

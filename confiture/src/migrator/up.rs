@@ -269,13 +269,9 @@ impl Migrator {
             let plan = plan::up(&set, rows, &request)?;
             check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
             let wait = options.lock_wait;
-            let invalid = match options.rerun_interrupted {
-                true => Vec::new(),
-                false => {
-                    let client = self.client()?;
-                    apply::interrupted_invalid_indexes(client, &set, &markers, wait)?
-                }
-            };
+            // Read with `--rerun-interrupted` too: an apply a row recorded over while its
+            // index is INVALID is refused whatever the flags (`check_interrupted_with`).
+            let left = apply::interrupted_left_behind(self.client()?, &set, &markers, wait)?;
             plan::check_up_interrupted_with(
                 &set,
                 found.as_deref().unwrap_or_default(),
@@ -283,7 +279,7 @@ impl Migrator {
                 &request,
                 &plan,
                 options.rerun_interrupted,
-                &invalid,
+                &left,
             )?;
             // What `up` refuses, its dry run refuses: a ledger this role may not write a row to.
             if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
@@ -502,15 +498,15 @@ impl<'a> Locked<'a> {
         // outlive the read there. There are no markers then anyway: they are read with the
         // ledger (`db::ledger::read_or_creation`), and a ledger not there has none; the engine
         // refuses the build of an INVALID index such a run meets (exit 4, naming it).
-        let invalid = match settings.rerun_interrupted || in_transaction {
+        let left = match in_transaction {
             true => Vec::new(),
             false => {
                 let wait = self.lock_wait.saturating_sub(self.started.elapsed());
-                apply::interrupted_invalid_indexes(client, self.set, &settings.markers, wait)?
+                apply::interrupted_left_behind(client, self.set, &settings.markers, wait)?
             }
         };
         let accepted = self
-            .accept(&settings, &rows, access, &invalid, report)
+            .accept(&settings, &rows, access, &left, report)
             .and_then(|plan| {
                 // No history (no ledger, or no rows), and objects where the migrations
                 // build: not a new database.
@@ -684,7 +680,7 @@ impl<'a> Locked<'a> {
         settings: &ApplySettings,
         rows: &'p [LedgerRow],
         access: Option<&Access>,
-        invalid: &[(String, String)],
+        left: &[(String, plan::LeftBehind)],
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
         plan::check_unknown_interrupted(
@@ -709,7 +705,7 @@ impl<'a> Locked<'a> {
             self.request,
             &plan,
             settings.rerun_interrupted,
-            invalid,
+            left,
         )?;
         report.warnings.extend(newer_database_warning(&plan));
         report.warnings.extend(timeout_warnings(&plan.apply));

@@ -442,10 +442,11 @@ pub fn check_down_interrupted(
     check_down_interrupted_with(set, rows, markers, request, plan, rerun, &[])
 }
 
-/// [`check_down_interrupted`], knowing which applies left part-way left their index INVALID
-/// (`invalid`, as [`crate::plan::check_interrupted_with`] takes it): the refusal of `down`
-/// under such an apply says what `status` says of it — drop the index, then finish the apply
-/// (`up --target V --rerun-interrupted`), never record it.
+/// [`check_down_interrupted`], knowing what the runs left part-way left in the database
+/// (`left`, as [`crate::plan::check_interrupted_with`] takes it): the refusal of `down` under
+/// such an apply says what `status` says of it — drop the INVALID index, then finish the apply
+/// (`up --target V --rerun-interrupted`), never record it; finish a pending detach — and an
+/// apply a row recorded over while its index is INVALID is refused as `status` shows it.
 pub fn check_down_interrupted_with(
     set: &MigrationSet,
     rows: &[LedgerRow],
@@ -453,7 +454,7 @@ pub fn check_down_interrupted_with(
     request: &DownRequest,
     plan: &DownPlan<'_>,
     rerun: bool,
-    invalid: &[(String, String)],
+    left: &[(String, super::LeftBehind)],
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
@@ -471,7 +472,7 @@ pub fn check_down_interrupted_with(
         &plan.migrations(),
         rerun,
         &down_args(request, &bound),
-        invalid,
+        left,
     )
 }
 

@@ -7,6 +7,72 @@ use crate::files::{Direction, Migration};
 use crate::history::{History, Marked, Unknown};
 use crate::ledger::{Rewrite, StartedRun};
 
+/// What a no-transaction run left part-way left in the database that its ways on depend on,
+/// read by `crate::db::apply::left_behind` (one read for `status`, `up` and `down`): the ways
+/// on name it ([`ways_on`]), never a command it makes fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeftBehind {
+    /// The index (`schema.name`, as `DROP INDEX` takes it) an apply's interrupted build left
+    /// INVALID, which its up file would build again: it cannot be recorded as applied
+    /// (`baseline --through` refuses it); the way on drops it and runs the migration again.
+    InvalidIndex(String),
+    /// The partition its `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`, cut part-way,
+    /// left pending detach: running the statement again fails ("already pending detach"); the
+    /// way on finishes the detach (`FINALIZE`).
+    PendingDetach(PendingDetach),
+}
+
+impl LeftBehind {
+    /// The INVALID index, when that is what the run left: **the** rule that keeps an apply a
+    /// row recorded over since ([`History::recorded_over`]) `interrupted (recorded)` — the row
+    /// made nothing whole — which `status` shows and `up` and `down` refuse
+    /// ([`check_interrupted_with`]), with one help ([`recorded_invalid_index_help`]).
+    pub fn keeps_recorded_interrupted(&self) -> Option<&str> {
+        match self {
+            LeftBehind::InvalidIndex(index) => Some(index),
+            LeftBehind::PendingDetach(_) => None,
+        }
+    }
+}
+
+/// A partition left pending detach (`pg_inherits.inhdetachpending`) by an `ALTER TABLE ...
+/// DETACH PARTITION ... CONCURRENTLY` cut part-way: its first transaction committed, and only
+/// a `DETACH PARTITION ... FINALIZE` finishes it. A JSON object of `status` (`pending_detach`:
+/// `table`, `partition`, `finalize`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct PendingDetach {
+    /// The partitioned table, `schema.name` quoted as needed.
+    pub table: String,
+    /// The partition, `schema.name` quoted as needed.
+    pub partition: String,
+    /// The statement that finishes the detach: `ALTER TABLE t DETACH PARTITION p FINALIZE;`.
+    pub finalize: String,
+    /// The detach's statement of its file (1-based): the statements after it are run by hand
+    /// before the migration is recorded. Not a JSON key.
+    #[serde(skip)]
+    pub statement: usize,
+    /// How many statements its file has. Not a JSON key.
+    #[serde(skip)]
+    pub statements: usize,
+}
+
+impl PendingDetach {
+    /// The pending detach of `partition` from `table` (each `schema.name`, quoted as needed)
+    /// that statement `statement` (1-based) of a file of `statements` left.
+    pub fn new(table: String, partition: String, statement: usize, statements: usize) -> Self {
+        let finalize = format!("ALTER TABLE {table} DETACH PARTITION {partition} FINALIZE;");
+        PendingDetach {
+            table,
+            partition,
+            finalize,
+            statement,
+            statements,
+        }
+    }
+}
+
 /// Refuses (exit 7) a run in `direction` that would run `run` over the live start markers of
 /// `history` ([`History::interrupted`]), read with the ledger (`markers`), nothing run:
 /// - a migration of `run` whose run in that direction was left part-way, unless `rerun`
@@ -38,10 +104,18 @@ pub fn check_interrupted(
     check_interrupted_with(history, markers, direction, run, rerun, again, &[])
 }
 
-/// [`check_interrupted`], knowing which applies left part-way left their index INVALID in the
-/// database (`invalid`: the marker's version, and the index as `DROP INDEX` takes it, as
-/// `crate::db::apply::invalid_index_left` reads it): the refusal of such a migration does
-/// not suggest recording it, which `baseline --through` refuses ([`ways_on`]).
+/// [`check_interrupted`], knowing what the runs left part-way left in the database (`left`:
+/// the marker's version, and what `crate::db::apply::left_behind` read of it): the refusal of
+/// such a migration names it ([`ways_on`]) — an INVALID index is not recorded, which `baseline
+/// --through` refuses; a partition pending detach is finished (`FINALIZE`), never detached
+/// again.
+///
+/// An apply left part-way that a row recorded over since ([`History::recorded_over`]) whose
+/// run left what [`LeftBehind::keeps_recorded_interrupted`] names (its index INVALID) is
+/// refused too, in both directions, `rerun` or not: `status` shows it `interrupted
+/// (recorded)`, `up` has nothing to run of it (it is recorded) and would build on it, and
+/// `down` would run its down file as if it were whole. The help is `status`'
+/// ([`recorded_invalid_index_help`]).
 pub fn check_interrupted_with(
     history: &History<'_>,
     markers: &[StartedRun],
@@ -49,7 +123,7 @@ pub fn check_interrupted_with(
     run: &[&Migration],
     rerun: bool,
     again: &str,
-    invalid: &[(String, String)],
+    left: &[(String, LeftBehind)],
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
@@ -67,13 +141,46 @@ pub fn check_interrupted_with(
             false => true,
         };
         if refused {
-            let index = (invalid.iter())
-                .find(|(version, _)| *version == mark.marker.version)
-                .map(|(_, index)| index.as_str());
-            return Err(refusal_with(&mark, direction, again, index));
+            return Err(refusal_with(
+                &mark,
+                direction,
+                again,
+                left_by(left, mark.marker),
+            ));
+        }
+    }
+    for mark in history.recorded_over(markers) {
+        let index = left_by(left, mark.marker).and_then(LeftBehind::keeps_recorded_interrupted);
+        if let Some(index) = index {
+            return Err(recorded_refusal(&mark, direction, index));
         }
     }
     Ok(())
+}
+
+/// What the run of `marker` left, of `left` (as [`check_interrupted_with`] takes it).
+fn left_by<'l>(left: &'l [(String, LeftBehind)], marker: &StartedRun) -> Option<&'l LeftBehind> {
+    (left.iter())
+        .find(|(version, _)| *version == marker.version)
+        .map(|(_, left)| left)
+}
+
+/// The refusal (exit 7) by a run in `direction` of an apply left part-way (`mark`) that a row
+/// recorded over since while its index `index` is INVALID still ([`check_interrupted_with`]):
+/// `status`' `interrupted (recorded)`, with its help.
+fn recorded_refusal(mark: &Marked<'_, '_>, direction: Direction, index: &str) -> Error {
+    let what = match direction {
+        Direction::Up => format!(
+            "the ledger records it since, but its index is INVALID: {} ran nothing",
+            crate::hint::command("migrate up")
+        ),
+        Direction::Down => format!(
+            "the ledger records it since, but its index is INVALID: {} rolled back nothing",
+            crate::hint::command("migrate down")
+        ),
+    };
+    interrupted_error(&mark.migration.id(), mark.marker, &what)
+        .with_help(recorded_invalid_index_help(index))
 }
 
 /// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know
@@ -132,14 +239,15 @@ pub fn refusal(mark: &Marked<'_, '_>, direction: Direction, again: &str) -> Erro
     refusal_with(mark, direction, again, None)
 }
 
-/// [`refusal`], `invalid` the index (as `DROP INDEX` takes it) that the interrupted apply left
-/// INVALID, if any: an `up` (or a `down`, which must finish the apply first) refused over it
-/// is told to drop it and run it again, not to record it ([`ways_on`]).
+/// [`refusal`], `left` what the interrupted run left in the database, if anything known: an
+/// INVALID index (an `up`, or a `down`, which must finish the apply first, refused over it is
+/// told to drop it and run it again, not to record it), a partition pending detach (told to
+/// finish it) — [`ways_on`].
 fn refusal_with(
     mark: &Marked<'_, '_>,
     direction: Direction,
     again: &str,
-    invalid: Option<&str>,
+    left: Option<&LeftBehind>,
 ) -> Error {
     let (m, earlier) = (mark.migration, mark.marker);
     let id = m.id();
@@ -173,7 +281,7 @@ fn refusal_with(
             &m.down.path.display().to_string(),
             rerun,
             "",
-            None,
+            left,
         )
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
@@ -185,7 +293,7 @@ fn refusal_with(
             false => (again.to_string(), ""),
         };
         let file = m.up.path.display().to_string();
-        ways_on(false, &m.version_text, &file, &rerun, then, invalid)
+        ways_on(false, &m.version_text, &file, &rerun, then, left)
     };
     error.with_help(help)
 }
@@ -398,19 +506,27 @@ pub fn unknown_help(marker: &StartedRun) -> String {
 /// (`down`), else its apply —, the one text of `up`'s and `down`'s refusals ([`refusal`]) and
 /// `status`'s help: `file` names the file that run had (its path, or `its up file`), `rerun`
 /// the command that runs it again on purpose, and `then` what follows that (`, then roll
-/// back`). `invalid`: the index (as `DROP INDEX` takes it) that an interrupted apply left
-/// INVALID (`crate::db::apply::invalid_index_left`), if any — then never recording it
-/// (`invalid_index_ways_on`), whichever command is refused.
+/// back`). `left`: what the run left in the database (`crate::db::apply::left_behind`), if
+/// anything known — an index an apply left INVALID, then never recording it
+/// (`invalid_index_ways_on`), or a partition pending detach, then finishing it
+/// (`finalize_ways_on`), whichever command is refused. The engine's own failure help of such
+/// a detach is this text too.
 pub fn ways_on(
     down: bool,
     version: &str,
     file: &str,
     rerun: &str,
     then: &str,
-    invalid: Option<&str>,
+    left: Option<&LeftBehind>,
 ) -> String {
-    if let Some(index) = invalid.filter(|_| !down) {
-        return invalid_index_ways_on(version, index, rerun, then);
+    match left {
+        Some(LeftBehind::InvalidIndex(index)) if !down => {
+            return invalid_index_ways_on(version, index, rerun, then);
+        }
+        Some(LeftBehind::PendingDetach(pending)) => {
+            return finalize_ways_on(down, version, file, rerun, then, pending);
+        }
+        _ => {}
     }
     let abandon = abandon_command(version);
     let rerun = crate::hint::command(rerun);
@@ -441,6 +557,45 @@ fn invalid_index_ways_on(version: &str, index: &str, rerun: &str, then: &str) ->
          then run {} to build it{then} (or {} to leave it pending)",
         crate::hint::command(rerun),
         abandon_command(version),
+    )
+}
+
+/// The safe ways on from a run of `version` left part-way whose `DETACH PARTITION ...
+/// CONCURRENTLY` (statement `pending.statement` of `file`) left `pending` pending detach:
+/// finish the detach (`FINALIZE`), then — an apply — run the statements after it by hand and
+/// record the migration without running it (`baseline --through`; running it again would
+/// detach again what is detached), then what follows (`then`); — a rollback, which no command
+/// forgets without running its down file — attach the partition again and run the rollback
+/// again (`rerun`), which detaches it.
+fn finalize_ways_on(
+    down: bool,
+    version: &str,
+    file: &str,
+    rerun: &str,
+    then: &str,
+    pending: &PendingDetach,
+) -> String {
+    if down {
+        return format!(
+            "finish the detach: {} then attach the partition again as it was (`ALTER TABLE {} \
+             ATTACH PARTITION {} FOR VALUES ...`) and run {}, which detaches it again",
+            pending.finalize,
+            pending.table,
+            pending.partition,
+            crate::hint::command(rerun),
+        );
+    }
+    let (k, count) = (pending.statement, pending.statements);
+    let after = match count.saturating_sub(k) {
+        0 => String::new(),
+        1 => format!("run statement {count} of {file} yourself, "),
+        _ => format!("run statements {}–{count} of {file} yourself, ", k + 1),
+    };
+    format!(
+        "finish the detach: {} then {after}record it without running it: {}{then} (not \
+         `migrate up`, which would detach it again)",
+        pending.finalize,
+        crate::hint::command(&format!("migrate baseline --through {version}")),
     )
 }
 

@@ -35,7 +35,7 @@ pub use interrupted::{
     recorded_invalid_index_help as interrupted_recorded_invalid_index_help,
     refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
     shared_version as interrupted_shared_version, unknown_help as interrupted_unknown_help,
-    ways_on as interrupted_ways_on,
+    ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
 };
 pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,

@@ -493,9 +493,10 @@ pub fn check_up_interrupted(
     check_up_interrupted_with(set, rows, markers, request, plan, rerun, &[])
 }
 
-/// [`check_up_interrupted`], knowing which applies left part-way left their index INVALID
-/// (`invalid`, as [`crate::plan::check_interrupted_with`] takes it): their refusal says to drop
-/// it and run the migration again, not to record it.
+/// [`check_up_interrupted`], knowing what the runs left part-way left in the database (`left`,
+/// as [`crate::plan::check_interrupted_with`] takes it): their refusal names it (an INVALID
+/// index is dropped and built again, never recorded; a pending detach is finished), and an
+/// apply a row recorded over while its index is INVALID is refused as `status` shows it.
 pub fn check_up_interrupted_with(
     set: &MigrationSet,
     rows: &[LedgerRow],
@@ -503,7 +504,7 @@ pub fn check_up_interrupted_with(
     request: &UpRequest,
     plan: &UpPlan<'_>,
     rerun: bool,
-    invalid: &[(String, String)],
+    left: &[(String, super::LeftBehind)],
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
@@ -527,7 +528,7 @@ pub fn check_up_interrupted_with(
         &plan.apply,
         rerun,
         &again,
-        invalid,
+        left,
     )
 }
 

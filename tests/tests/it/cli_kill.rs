@@ -1951,6 +1951,77 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
     }
 }
 
+/// hfz #1: the marker of `a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left`
+/// (`status`: `! interrupted (recorded)`, exit 7, `REINDEX INDEX CONCURRENTLY`) did not stop `up`
+/// or `down`: `down` ran the down file, dropping the index, as if the migration were healthy.
+/// Every `up` and `down` (bounded, dry run, `--rerun-interrupted`) refuses it, exit 7, with the
+/// help `status` gives, nothing run; following that help, `status` says applied and `down`
+/// rolls it back.
+#[test]
+fn up_and_down_refuse_a_row_written_over_our_invalid_index_as_status_does() {
+    let db = TestDb::new("hfz_row_over_invalid");
+    let project = interrupted_with_an_invalid_index(&db);
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+             VALUES ('ix_002_py', '002', 'ix', now())",
+        )
+        .expect("another tool records it");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (recorded)");
+    let runs: [&[&str]; 11] = [
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "up", "--target", "002"],
+        &["migrate", "up", "--rerun-interrupted"],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--target", "001"],
+        &["migrate", "down", "--steps", "1"],
+        &["migrate", "down", "--steps", "1", "--dry-run"],
+        &["migrate", "down", "--rerun-interrupted"],
+        &["migrate", "down", "--target", "0", "--yes"],
+    ];
+    for args in runs {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_has("002_ix was interrupted")
+            .stderr_has("public.t_u exists and is INVALID")
+            .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_u;`")
+            .stderr_lacks("baseline --through");
+        assert!(index_there(&db, "t_u"), "{args:?}: {}", run.dump());
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix"],
+            "{args:?}"
+        );
+        assert_eq!(markers(&db), 1, "{args:?}");
+    }
+    db.connect()
+        .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested REINDEX");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::SUCCESS);
+    assert!(!index_there(&db, "t_u"));
+}
+
+/// Whether index `name` exists in `public`, valid or not.
+fn index_there(db: &TestDb, name: &str) -> bool {
+    db.connect()
+        .query_opt(
+            "SELECT 1 FROM pg_class WHERE oid = to_regclass('public.' || $1)",
+            &[&name],
+        )
+        .expect("read pg_class")
+        .is_some()
+}
+
 /// hpm #2: two pairs share the version of an interrupted no-transaction migration (C003), and
 /// the marker is of the pair that is not the version's migration here (`002_data` beside
 /// `002_aaa`, which the set keeps). `status` showed it on that pair's line as `not in these
@@ -2197,4 +2268,52 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
         .expect("count the partitions")
         .get(0);
     assert_eq!(attached, 1, "002 was rolled back: p3 detached");
+}
+
+/// hfz #2: after `up` was stopped during a `DETACH PARTITION ... CONCURRENTLY` (its own help:
+/// the `FINALIZE` to run, then `baseline --through`), the next plain `migrate up` refused the
+/// interrupted migration (exit 7) with the generic help ("check what the schema has", `IF NOT
+/// EXISTS`, `--rerun-interrupted`, which would fail: the partition is pending detach). `up`,
+/// its dry run, `down` and `status` (text and JSON, `pending_detach`) name the `FINALIZE`;
+/// following `up`'s help finishes.
+#[test]
+fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
+    let db = TestDb::new("hfz_refused_detach");
+    let (project, mut reader) = detach_held(&db);
+    let child = project.spawn_on(&db, &["migrate", "up"]);
+    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
+    confiture_tests::send_signal(child.id(), "-TERM");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED);
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    assert_eq!(markers(&db), 1, "{}", run.dump());
+    let finalize = "ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;";
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_has(finalize)
+            .stderr_has("`cargo confiture migrate baseline --through 002")
+            .stderr_lacks("IF NOT EXISTS");
+    }
+    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    json.code(exit::DIVERGED);
+    let json = json.json();
+    let line = (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002");
+    assert_eq!(line["status"], "interrupted", "{line}");
+    assert_eq!(line["pending_detach"]["table"], "public.p", "{line}");
+    assert_eq!(line["pending_detach"]["partition"], "public.p2", "{line}");
+    assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
+    let up = project.run_on(&db, &["migrate", "up"]);
+    up.code(exit::DIVERGED).stderr_lacks("IF NOT EXISTS");
+    assert!(p2_pending_detach(&db));
+    finalize_as_told(&db, &project, &up);
 }

@@ -52,7 +52,7 @@ pub use decide::BatchLimits;
 pub(crate) use failure::{explain_session_end, on_ledger, unique_holders};
 pub(crate) use markers::cut_holds;
 pub(crate) use no_transaction::{
-    interrupted_invalid_indexes, invalid_index_left, refuse_recording_invalid_index,
+    interrupted_left_behind, left_behind, refuse_recording_invalid_index,
 };
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};

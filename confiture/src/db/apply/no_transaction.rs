@@ -27,6 +27,7 @@ use crate::db::notices::Collector;
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
 use crate::ledger::StartedRun;
+use crate::plan::{LeftBehind, PendingDetach};
 
 /// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,28 +211,63 @@ pub(crate) fn invalid_index_left(
     Ok(found.map(|((), index)| index.qualified))
 }
 
-/// The applies left part-way (`markers`) whose file of `set` would build again an index their
-/// interrupted build left INVALID ([`invalid_index_left`]), each as its marker's version and
-/// the index: the refusal of `up` or `down` over such a migration then says to drop the index
-/// and run it again, not to record it, as `status` does. Read within `wait`; no round trip
-/// when no such file opens with an index build.
-pub(crate) fn interrupted_invalid_indexes(
+/// What each run left part-way (`markers`) of a migration of `set` left in the database
+/// ([`left_behind`]), each as its marker's version: the refusal of `up` or `down` over such a
+/// migration names it ([`crate::plan::check_interrupted_with`]), as `status` does. Read within
+/// `wait`; no round trip for a file that opens with no index build and whose marker's
+/// statement is no concurrent detach.
+pub(crate) fn interrupted_left_behind(
     client: &mut Client,
     set: &crate::files::MigrationSet,
     markers: &[StartedRun],
     wait: std::time::Duration,
-) -> crate::Result<Vec<(String, String)>> {
-    let mut invalid = Vec::new();
-    for marker in markers.iter().filter(|m| m.direction == "up") {
+) -> crate::Result<Vec<(String, LeftBehind)>> {
+    let mut found = Vec::new();
+    for marker in markers {
         let number = crate::history::marker_number(marker);
         let Some(m) = set.migrations.iter().find(|m| Some(m.version) == number) else {
             continue;
         };
-        if let Some(index) = invalid_index_left(client, wait, &m.up)? {
-            invalid.push((marker.version.clone(), index));
+        if let Some(left) = left_behind(client, wait, marker, m)? {
+            found.push((marker.version.clone(), left));
         }
     }
-    Ok(invalid)
+    Ok(found)
+}
+
+/// What the run of `marker` left part-way, of migration `m`, left in the database that its
+/// ways on depend on ([`LeftBehind`]): for an apply, the index its up file builds that an
+/// interrupted build left INVALID ([`invalid_index_left`]); else the partition the statement
+/// it was running (`StartedRun::statement`), a `DETACH PARTITION ... CONCURRENTLY`, left
+/// pending detach ([`pending_detach_bounded`]). The one read of `status`' help and of the
+/// refusals of `up` and `down`, within `lock_wait`; `None` when neither is there.
+pub(crate) fn left_behind(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    marker: &StartedRun,
+    m: &crate::files::Migration,
+) -> crate::Result<Option<LeftBehind>> {
+    let up = marker.direction == "up";
+    if up {
+        if let Some(index) = invalid_index_left(client, lock_wait, &m.up)? {
+            return Ok(Some(LeftBehind::InvalidIndex(index)));
+        }
+    }
+    let file = if up { &m.up } else { &m.down };
+    let Some(index) = (marker.statement as usize).checked_sub(1) else {
+        return Ok(None);
+    };
+    let wait = format!(
+        "SET LOCAL lock_timeout = '{}';",
+        super::sql::lock_wait_literal(lock_wait)
+    );
+    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
+    let pending = pending_detach_bounded(client, &bounded, file, index).map_err(|e| {
+        let cause = crate::db::cause_text(&e);
+        Error::connection("the server refused reading the partitions pending detach".to_string())
+            .with_source_shown(e, cause)
+    })?;
+    Ok(pending.map(LeftBehind::PendingDetach))
 }
 
 /// The first of `files` (each with its key) whose index an interrupted build left INVALID
@@ -384,37 +420,35 @@ pub(crate) fn drop_index_then(qualified: &str, again: &str) -> String {
     )
 }
 
-/// A partition left pending detach (`pg_inherits.inhdetachpending`) by an `ALTER TABLE ...
-/// DETACH PARTITION ... CONCURRENTLY` cut part-way: its first transaction committed, and the
-/// detach is finished only by a `DETACH PARTITION ... FINALIZE` — running the statement again
-/// fails ("already pending detach", 55000). The statement's own [`invalid_index_of_file`]: it
-/// commits part of itself, as a `CREATE INDEX CONCURRENTLY` does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct PendingDetach {
-    /// The partitioned table, `schema.name` quoted as needed.
-    table: String,
-    /// The partition, `schema.name` quoted as needed.
-    partition: String,
-}
-
-impl PendingDetach {
-    /// The statement that finishes the detach.
-    fn finalize(&self) -> String {
-        format!(
-            "ALTER TABLE {} DETACH PARTITION {} FINALIZE;",
-            self.table, self.partition
-        )
-    }
-}
-
 /// The partition that statement `index` (0-based) of `file`, an `ALTER TABLE ... DETACH
 /// PARTITION ... CONCURRENTLY` that failed or was cancelled, names and that is pending detach
 /// from the table it names, as the session's `search_path` (the file's own) finds them; `None`
 /// for any other statement, or when it is not pending (or it cannot be asked: a server before
-/// PostgreSQL 14 has no such state). Read with the bounds of an explanation.
+/// PostgreSQL 14 has no such state). Read with the bounds of an explanation. The statement's
+/// own [`invalid_index_of_file`]: it commits part of itself, as a `CREATE INDEX CONCURRENTLY`
+/// does.
 fn pending_detach(client: &mut Client, file: &SqlFile, index: usize) -> Option<PendingDetach> {
-    let text = file.text.get(file.statements.get(index)?.range.clone())?;
-    let (table, partition) = crate::files::rules::concurrently_detached(text)?;
+    pending_detach_bounded(client, &crate::db::explaining, file, index)
+        .ok()
+        .flatten()
+}
+
+/// [`pending_detach`], its read begun by `bounded`: the one reading of which partition a
+/// statement of a file left pending detach, the engine's after a failure and the interrupted
+/// help's ([`left_behind`]). No round trip for a statement that is no such detach.
+fn pending_detach_bounded(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    file: &SqlFile,
+    index: usize,
+) -> Result<Option<PendingDetach>, postgres::Error> {
+    let Some(text) = (file.statements.get(index)).and_then(|s| file.text.get(s.range.clone()))
+    else {
+        return Ok(None);
+    };
+    let Some((table, partition)) = crate::files::rules::concurrently_detached(text) else {
+        return Ok(None);
+    };
     let quoted = |schema: Option<&str>, name: &str| {
         let part = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
         let name = match schema {
@@ -443,57 +477,32 @@ fn pending_detach(client: &mut Client, file: &SqlFile, index: usize) -> Option<P
         quoted(partition.schema.as_deref(), &partition.name),
         quoted(table.schema.as_deref(), &table.name),
     );
-    let messages = client.simple_query(&crate::db::explaining(&sql)).ok()?;
-    messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(PendingDetach {
-            table: row.get(0)?.to_string(),
-            partition: row.get(1)?.to_string(),
-        }),
+    let messages = client.simple_query(&bounded(&sql))?;
+    Ok(messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(PendingDetach::new(
+            row.get(0)?.to_string(),
+            row.get(1)?.to_string(),
+            index + 1,
+            file.statements.len(),
+        )),
         _ => None,
-    })
+    }))
 }
 
-/// The help of a no-transaction step whose statement `index` (0-based) left `pending` pending
-/// detach (or found it so): finish the detach, then record the migration without running it —
-/// running it again would detach again what is detached — once every statement after that one
-/// is run by hand. Going down, where no command forgets a migration without running it: attach
-/// the partition again, then run the rollback again (its marker stays).
-fn finalize_then(step: &Step<'_>, pending: &PendingDetach, index: usize) -> String {
-    if step.direction == Direction::Down {
-        // No command forgets a migration without running its down file: the partition is
-        // attached again, and the rollback, run again, detaches it.
-        return format!(
-            "finish the detach: {} then attach the partition again as it was (`ALTER TABLE {} \
-             ATTACH PARTITION {} FOR VALUES ...`) and run {}, which detaches it again",
-            pending.finalize(),
-            pending.table,
-            pending.partition,
-            crate::hint::command(&run_again_command(step, true))
-        );
-    }
-    let file = step.file();
-    let count = file.statements.len();
-    let id = step.migration.id();
-    let record = crate::hint::command(&format!(
-        "migrate baseline --through {}",
-        step.migration.version_text
-    ));
-    let after = match count - index - 1 {
-        0 => String::new(),
-        1 => format!(
-            "run statement {count} of {} yourself, ",
-            file.path.display()
-        ),
-        _ => format!(
-            "run statements {}–{count} of {} yourself, ",
-            index + 2,
-            file.path.display()
-        ),
-    };
-    format!(
-        "finish the detach: {} then {after}record {id} without running it: {record} (not \
-         `migrate up`, which would detach it again)",
-        pending.finalize()
+/// The help of a no-transaction step whose statement left `pending` pending detach (or found
+/// it so): the ways on of a run left part-way with it ([`crate::plan::interrupted_ways_on`]:
+/// finish the detach, then record the migration without running it — running it again would
+/// detach again what is detached — once every statement after that one is run by hand; going
+/// down, where no command forgets a migration without running it, attach the partition
+/// again, then run the rollback again: its marker stays).
+fn finalize_then(step: &Step<'_>, pending: &PendingDetach) -> String {
+    crate::plan::interrupted_ways_on(
+        step.direction == Direction::Down,
+        &step.migration.version_text,
+        &step.file().path.display().to_string(),
+        &run_again_command(step, true),
+        "",
+        Some(&LeftBehind::PendingDetach(pending.clone())),
     )
 }
 
@@ -1999,7 +2008,7 @@ fn statement_failed(
             }
         }
         // The file is right: what is left is the detach to finish, then the row to write.
-        failure.error.help = Some(finalize_then(step, p, index));
+        failure.error.help = Some(finalize_then(step, p));
         failure.blames_file = false;
     }
     // The session's bounds stay those of an explanation after its reset: a message waits for a
