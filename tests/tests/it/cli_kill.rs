@@ -2241,6 +2241,16 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
         .stderr_lacks("committed none of its statements");
     assert_eq!(markers(&db), 1, "{}", run.dump());
     reader.batch_execute("ROLLBACK").expect("end the reader");
+    // hfz #2: the next `down` (and `status`) refused it with the generic help of a rollback
+    // left part-way: they name the `FINALIZE` too.
+    for args in [&["migrate", "down"][..], &["migrate", "status"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE;")
+            .stderr_has("ATTACH PARTITION public.p3")
+            .stderr_lacks("IF EXISTS");
+    }
     let help = help_of(&run);
     assert!(
         help.contains("ALTER TABLE public.p DETACH PARTITION public.p3 FINALIZE;")
