@@ -353,7 +353,8 @@ impl Migrator {
                 .collect();
             return Ok(());
         }
-        let scratch = settings.new_scratch(&server, &mut report.warnings, self.stop.clone())?;
+        let stop = (self.stop.clone(), crate::verify::Done::Nothing);
+        let scratch = settings.new_scratch(&server, &mut report.warnings, stop)?;
         report.scratch_databases.push(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),
@@ -564,6 +565,8 @@ fn compare_schema_dir(
     let head = replay.snapshot()?;
     let stop = replay.migrator.stop.clone();
     drop(replay);
+    // Every migration ran on the first: an interruption here says so.
+    let stop = (stop, crate::verify::Done::Replayed);
     let scratch = settings.new_scratch(server, &mut report.warnings, stop)?;
     report.scratch_databases.push(scratch.name().to_string());
     progress(ScratchProgress::Created {

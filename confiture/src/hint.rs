@@ -594,7 +594,10 @@ pub(crate) fn connection_settings_a_url_drops(connection: &ConnectionSpec) -> Ve
     if connection.options.is_some() {
         dropped.push("options");
     }
-    // Not `passfile`: libpq's default (`~/.pgpass`) is every URL's too.
+    // `passfile` only as written: libpq's default (`PGPASSFILE`, `~/.pgpass`) is every URL's too.
+    if connection.written_passfile.is_some() {
+        dropped.push("passfile");
+    }
     dropped
 }
 
@@ -899,6 +902,27 @@ mod tests {
     /// says them. They are named in the fleet's own text (such a target's commands select it
     /// by a list of its name, which keeps them), never for a target listed by its own URL,
     /// which never had them.
+    /// A `passfile` the connection writes is one of them (a URL without it reads another
+    /// password file); libpq's default password file (`PGPASSFILE`, `~/.pgpass`) is every
+    /// URL's too, never named.
+    #[test]
+    fn a_written_passfile_is_a_setting_a_url_drops() {
+        let connection = |query: &str| {
+            Environment::from_url(&format!("postgresql://u@h/db{query}"), "t")
+                .expect("url")
+                .connection
+        };
+        assert_eq!(
+            connection_settings_a_url_drops(&connection("?passfile=/p")),
+            ["passfile"]
+        );
+        assert_eq!(
+            connection_settings_a_url_drops(&connection("?password=x&passfile=/p")),
+            ["passfile"]
+        );
+        assert!(connection_settings_a_url_drops(&connection("")).is_empty());
+    }
+
     #[test]
     fn a_suggested_url_names_the_connection_settings_it_must_carry() {
         let mut run = invocation(&["--env", "ops"], &[]);

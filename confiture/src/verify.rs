@@ -100,13 +100,35 @@ pub(crate) fn raised_on(env: &Environment, error: Error) -> Error {
     error.in_database(env.connection.to_string())
 }
 
+/// What a run had done when a stop cut the work of [`unless_stopped`] short: what its
+/// `interrupted` error ends with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Done {
+    /// Nothing of the run's ([`crate::plan::Effect::Runs`]'s words): a scratch database the
+    /// thread still creates is dropped with it.
+    Nothing,
+    /// Every migration replayed on a scratch database, and nothing of the schema directory's
+    /// files run: `drift --schema-dir`'s second scratch database.
+    Replayed,
+}
+
+impl Done {
+    fn said(self) -> String {
+        match self {
+            Done::Nothing => crate::plan::Effect::Runs.nothing_done().to_string(),
+            Done::Replayed => "the migrations had been replayed on a scratch database; none of \
+                               the schema directory's files was run"
+                .to_string(),
+        }
+    }
+}
+
 /// `work` (a connection of its own: the target's settings read, a scratch database created)
 /// on a thread, unless `stop` is set first: then the run's `interrupted` error at once, saying
-/// what it was `doing` (nothing of the run's was done: a scratch database the thread still
-/// creates is dropped with it). Without a flag, here.
+/// what it was `doing` and what the run had `done`. Without a flag, here.
 pub(crate) fn unless_stopped<R: Send + 'static>(
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    doing: &'static str,
+    (doing, done): (&'static str, Done),
     work: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R> {
     crate::db::prefetch::unless_stopped(
@@ -114,7 +136,7 @@ pub(crate) fn unless_stopped<R: Send + 'static>(
         || {
             Error::new(
                 crate::ErrorKind::Interrupted,
-                format!("interrupted while {doing}: nothing was run"),
+                format!("interrupted while {doing}: {}", done.said()),
             )
         },
         work,
@@ -139,15 +161,17 @@ impl TargetSettings {
     /// and the run says `interrupted` (a fleet's target too); a database the thread creates
     /// after that is dropped as soon as it is (its `Scratch` dropped with the thread's result),
     /// or by the signal handler's [`crate::db::scratch::drop_all`], which waits for it.
+    /// `done`: what the run had done before (its `interrupted` error says it).
     pub(crate) fn new_scratch(
         &self,
         server: &Environment,
         warnings: &mut Vec<String>,
-        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+        (stop, done): (Option<std::sync::Arc<std::sync::atomic::AtomicBool>>, Done),
     ) -> Result<Scratch> {
         let (settings, server) = (self.clone(), server.clone());
         let mut theirs = warnings.clone();
-        let (scratch, theirs) = unless_stopped(stop, "creating a scratch database", move || {
+        let doing = ("creating a scratch database", done);
+        let (scratch, theirs) = unless_stopped(stop, doing, move || {
             let scratch = settings.create_scratch(&server, &mut theirs);
             (scratch, theirs)
         })?;
@@ -1068,7 +1092,7 @@ impl Migrator {
         let env = self.env.clone();
         let read = unless_stopped(
             self.stop.clone(),
-            "reading the target's settings",
+            ("reading the target's settings", Done::Nothing),
             move || crate::db::settings::read(&env),
         )?;
         let values = match (read, scratch) {
@@ -1125,7 +1149,8 @@ impl Migrator {
         let settings = self
             .verify_settings(&options.scratch, &mut report.warnings)
             .map_err(|e| raised_on(&self.env, e))?;
-        let scratch = settings.new_scratch(&server, &mut report.warnings, self.stop.clone())?;
+        let stop = (self.stop.clone(), Done::Nothing);
+        let scratch = settings.new_scratch(&server, &mut report.warnings, stop)?;
         report.scratch_database = Some(scratch.name().to_string());
         progress(ScratchProgress::Created {
             database: scratch.name().to_string(),

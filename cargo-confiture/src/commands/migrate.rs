@@ -9,7 +9,7 @@ use confiture::migrate::{
     AbandonOptions, AbandonReport, AbandonedRun, BaselineOptions, Direction, DownOptions, Failed,
     Outcome, Progress, ReinitOptions, ReinitReport, ReinitRow, StatusOptions, UpOptions,
 };
-use confiture::plan::ReinitAction;
+use confiture::plan::{Effect, ReinitAction};
 use confiture::status::{MigrationStatus, State, StatusReport};
 use confiture::{display, exit, hint, Migrator, Result};
 
@@ -139,7 +139,14 @@ const MIGRATING: Words = (
      rolls back what it had not committed",
 );
 
-/// `baseline` and `reinit`: one transaction.
+/// `baseline` and `reinit` before the migration lock is taken (connecting, waiting for the
+/// lock): the rewrite has not begun, and what they did not do is [`Effect::nothing_done`]'s.
+const BEFORE_REWRITING: Words = (
+    "ending the wait: the ledger rewrite has not started",
+    Effect::Records.nothing_done(),
+);
+
+/// `baseline` and `reinit` once the migration lock is taken: one transaction.
 const REWRITING: Words = (
     "cancelling the running statement; the ledger rewrite is rolled back unless it has committed",
     "the server rolls back the ledger rewrite unless it has committed",
@@ -355,7 +362,9 @@ fn abandon_text(report: &AbandonReport) -> String {
 /// suggested commands addressing the target its list of one target chose ([`Output::on`]) —,
 /// which `interrupt`'s exit at once renders with too; `run` on that session with its progress
 /// [`shown`], the report's warnings (`warnings_of`) said, and its `text` rendered; a signal
-/// after the rewrite committed is said as such.
+/// before the lock is taken says that nothing was recorded ([`BEFORE_REWRITING`]), one after
+/// it what happens to the rewrite ([`REWRITING`]), and one after the rewrite committed is said
+/// as such.
 fn rewrite<R: serde::Serialize>(
     (cli, cx, command, dry_run): (&Cli, &Context, &str, bool),
     out: &Output,
@@ -367,9 +376,17 @@ fn rewrite<R: serde::Serialize>(
     let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
     let out = out.on(cli, migrator.environment(), chosen);
     interrupt.renders_with(&out);
-    let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
+    let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, BEFORE_REWRITING));
     let out = &out;
-    let outcome = run(&mut migrator, &mut shown(out, interrupt));
+    let mut shown = shown(out, interrupt);
+    // The rewrite begins once the lock is taken: from then on, what the signal says of it.
+    let mut progress = |p: Progress| {
+        if !dry_run && matches!(p, Progress::LockAcquired { .. }) {
+            interrupt.words(REWRITING);
+        }
+        shown(p)
+    };
+    let outcome = run(&mut migrator, &mut progress);
     warnings(out, &outcome, warnings_of);
     finish(
         out,

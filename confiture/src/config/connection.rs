@@ -162,10 +162,16 @@ pub struct ConnectionSpec {
     /// The password, if any (never displayed): the URL's or file's, else `PGPASSWORD`, else
     /// the password file's line for `host:port` (see [`passfile`](Self::passfile)).
     pub password: Option<String>,
-    /// The password file (libpq's: `PGPASSFILE`, else `~/.pgpass`) that gives each host's
-    /// password, when neither the URL or file nor `PGPASSWORD` gave one: [`with_host`](Self::with_host)
-    /// reads that host's line. `None` when a password was given.
+    /// The password file (libpq's: the connection's `passfile`, else `PGPASSFILE`, else
+    /// `~/.pgpass`) that gives each host's password, when neither the URL or file nor
+    /// `PGPASSWORD` gave one: [`with_host`](Self::with_host) reads that host's line. `None`
+    /// when a password was given.
     pub passfile: Option<PathBuf>,
+    /// The `passfile` the connection string wrote (kept when a password made it unused): a
+    /// URL written for one of its databases must say it too
+    /// (`hint::connection_settings_a_url_drops`), and one written in a file starts at that
+    /// file's directory ([`ConnectionSpec::files_relative_to`]).
+    pub(crate) written_passfile: Option<PathBuf>,
     /// Where [`password`](Self::password) came from, for the help of a refused one; `None`
     /// without a password.
     pub(crate) password_source: Option<PasswordSource>,
@@ -416,6 +422,7 @@ impl fmt::Debug for ConnectionSpec {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("passfile", &self.passfile)
+            .field("written_passfile", &self.written_passfile)
             .field("password_source", &self.password_source)
             .field("dbname", &self.dbname)
             .field("sslmode", &self.sslmode)
@@ -495,12 +502,12 @@ impl ConnectionSpec {
         }
     }
 
-    /// Makes a relative `sslrootcert`, `sslcert` or `sslkey` start at `base`, the directory of
-    /// the file that wrote it: the one rule for the files of a connection written in a file
-    /// (an environment file's own connection, a URL in its `fleet.targets` list or in a target
-    /// file), so that the file works from any directory. A connection given on the command
-    /// line (`--database-url`) or by a query keeps them relative to the current directory, as
-    /// psql does.
+    /// Makes a relative `sslrootcert`, `sslcert`, `sslkey` or `passfile` start at `base`, the
+    /// directory of the file that wrote it: the one rule for the files of a connection written
+    /// in a file (an environment file's own connection, a URL in its `fleet.targets` list or
+    /// in a target file), so that the file works from any directory. A connection given on
+    /// the command line (`--database-url`) or by a query keeps them relative to the current
+    /// directory, as psql does. A `passfile` that gives the password is read again there.
     #[cfg(any(feature = "db", feature = "env-files"))]
     pub(crate) fn files_relative_to(&mut self, base: &std::path::Path) {
         // `sslrootcert=system` names the public roots, not a file.
@@ -509,6 +516,7 @@ impl ConnectionSpec {
             (!system_roots).then_some(&mut self.sslrootcert),
             Some(&mut self.sslcert),
             Some(&mut self.sslkey),
+            Some(&mut self.written_passfile),
         ]
         .into_iter()
         .flatten()
@@ -517,6 +525,12 @@ impl ConnectionSpec {
             if file.is_relative() {
                 *file = base.join(&*file);
             }
+        }
+        // The password file is the written one unless a password was given (`passfile` None).
+        if self.passfile.is_some() && self.written_passfile.is_some() {
+            self.passfile = self.written_passfile.clone();
+            let read = self.with_host(&self.host.clone(), self.port);
+            (self.password, self.password_source) = (read.password, read.password_source);
         }
     }
 

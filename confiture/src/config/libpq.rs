@@ -1,6 +1,7 @@
 //! libpq's defaults for what a URL, conninfo or environment file leaves out: the user
 //! (`PGUSER`, else the operating-system user) and the password (`PGPASSWORD`, else the
-//! matching line of the password file, `PGPASSFILE` or `~/.pgpass`), so that a URL means the
+//! matching line of the password file, `PGPASSFILE` or `~/.pgpass`, which a connection's own
+//! `passfile` parameter replaces, as in libpq: `params::SpecBuilder::finish`), so that a URL means the
 //! same session here as in psql, sqlx and confiture (Python, through psycopg). Nothing else
 //! of libpq's environment is read (`PGHOST`, `PGPORT`, `PGDATABASE`, `PGSSLMODE`, ...): which
 //! database a migration reaches is the selection's alone (README, "Connection defaults").

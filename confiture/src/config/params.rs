@@ -27,12 +27,12 @@ pub(super) const KNOWN_PARAMETERS: &[&str] = &[
     "connect_timeout",
     "options",
     "target_session_attrs",
+    "passfile",
 ];
 
 /// libpq's other connection parameters: named in errors as libpq's, but not supported.
 const LIBPQ_ONLY_PARAMETERS: &[&str] = &[
     "hostaddr",
-    "passfile",
     "require_auth",
     "channel_binding",
     "client_encoding",
@@ -88,6 +88,9 @@ pub(super) struct SpecBuilder {
     pub(super) sslrootcert: Option<PathBuf>,
     pub(super) sslcert: Option<PathBuf>,
     pub(super) sslkey: Option<PathBuf>,
+    /// libpq's `passfile`: the password file read in place of `PGPASSFILE`'s (or
+    /// `~/.pgpass`).
+    pub(super) passfile: Option<PathBuf>,
     pub(super) options: Option<String>,
     pub(super) application_name: Option<String>,
     pub(super) connect_timeout: Option<Duration>,
@@ -114,6 +117,10 @@ impl SpecBuilder {
             // The client certificate and its key (the key's path is shown, never its contents).
             "sslcert" => self.sslcert = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
             "sslkey" => self.sslkey = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from),
+            // Empty, libpq's default (`PGPASSFILE`, else `~/.pgpass`), as libpq takes it.
+            "passfile" => {
+                self.passfile = Some(value).filter(|v| !v.is_empty()).map(PathBuf::from);
+            }
             "application_name" => self.application_name = Some(application_name(value)?),
             "connect_timeout" => self.connect_timeout = Some(parse_connect_timeout(&value)?),
             "options" => self.options = Some(value).filter(|v| !v.trim().is_empty()),
@@ -220,6 +227,7 @@ impl SpecBuilder {
             ("sslrootcert", &self.sslrootcert),
             ("sslcert", &self.sslcert),
             ("sslkey", &self.sslkey),
+            ("passfile", &self.passfile),
         ]
         .map(|(key, path)| (key, path.as_ref().map(|p| p.to_string_lossy())));
         let hosts = self
@@ -257,6 +265,7 @@ impl SpecBuilder {
             ("sslrootcert", &self.sslrootcert),
             ("sslcert", &self.sslcert),
             ("sslkey", &self.sslkey),
+            ("passfile", &self.passfile),
         ] {
             if path
                 .as_ref()
@@ -349,6 +358,20 @@ impl SpecBuilder {
             .next()
             .unwrap_or_else(|| (DEFAULT_HOST.to_string(), DEFAULT_PORT));
         let dbname = self.dbname.unwrap_or_else(|| user.clone());
+        // The `passfile` written beats `PGPASSFILE` (and `~/.pgpass`), as in libpq; a password
+        // given, written or `PGPASSWORD`, beats both.
+        let written_passfile = self.passfile;
+        let passfile_defaults;
+        let defaults = match &written_passfile {
+            Some(passfile) => {
+                passfile_defaults = LibpqDefaults {
+                    passfile: Some(passfile.clone()),
+                    ..defaults.clone()
+                };
+                &passfile_defaults
+            }
+            None => defaults,
+        };
         let (password, password_source, passfile) = match (self.password, &defaults.password) {
             (Some(password), _) => (Some(password), Some(PasswordSource::Written), None),
             (None, Some(password)) => {
@@ -374,6 +397,7 @@ impl SpecBuilder {
             password,
             password_source,
             passfile,
+            written_passfile,
             sslmode,
             sslrootcert,
             sslcert: self.sslcert,

@@ -104,28 +104,31 @@ impl<T: Send + 'static> Ahead<T> {
     /// accepts and never answers), or `then`'s work waiting for a lock, must not outlast a
     /// Ctrl-C. The thread is left to end on its own; it committed nothing (see the module's
     /// documentation), and its session, if any, closes with it. The error says which wait was
-    /// cut short: the connection's, or, once connected, `then`'s (`in_then`).
+    /// cut short: the connection's (saying what the command, `effect`, did not do), or, once
+    /// connected, `then`'s (`in_then`).
     pub(crate) fn wait_unless(
         self,
         stop: Option<&AtomicBool>,
+        effect: crate::plan::Effect,
         in_then: impl FnOnce() -> crate::error::Error,
     ) -> Result<(Session, Result<T>)> {
         if stopped_before_done(&self.ended, stop, STOP_POLL) {
             return Err(if self.connected.load(Ordering::SeqCst) {
                 in_then()
             } else {
-                interrupted_connecting()
+                interrupted_connecting(effect)
             });
         }
         self.wait()
     }
 }
 
-/// The error of a connection that a stop cut short: nothing was run on it.
-pub(crate) fn interrupted_connecting() -> crate::error::Error {
+/// The error of a connection that a stop cut short: nothing was done on it, as the command
+/// says what it did not do (`effect`: `up` ran nothing, `baseline` recorded nothing).
+pub(crate) fn interrupted_connecting(effect: crate::plan::Effect) -> crate::error::Error {
     crate::error::Error::new(
         crate::error::ErrorKind::Interrupted,
-        "interrupted while connecting: nothing was run",
+        format!("interrupted while connecting: {}", effect.nothing_done()),
     )
 }
 

@@ -77,7 +77,8 @@ impl ServerDatabases {
         };
         if stale {
             let env = env.clone();
-            let interrupted = crate::db::prefetch::interrupted_connecting;
+            let interrupted =
+                || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs);
             let read = crate::db::prefetch::unless_stopped(stop, interrupted, move || read(&env))?;
             *state = read.map_or(State::Unavailable, State::Read);
         }

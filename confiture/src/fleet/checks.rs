@@ -58,11 +58,14 @@ fn claim_database(
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 ) -> std::result::Result<(), (crate::Error, Option<usize>)> {
     let (claim, env) = (claim.clone(), target.environment.clone());
-    let taken =
-        crate::verify::unless_stopped(stop, "connecting", move || match crate::db::connect(&env) {
+    let taken = crate::verify::unless_stopped(
+        stop,
+        ("connecting", crate::verify::Done::Nothing),
+        move || match crate::db::connect(&env) {
             Ok(mut client) => claim.take_naming_first(&mut client),
             Err(_) => Ok(()),
-        });
+        },
+    );
     taken.unwrap_or_else(|interrupted| Err((interrupted, None)))
 }
 

@@ -141,7 +141,7 @@ fn new_database_names(
     let (env, ledger) = (session.clone(), ledger.clone());
     crate::db::prefetch::unless_stopped(
         crate::config::stop_flag(),
-        crate::db::prefetch::interrupted_connecting,
+        || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
         move || crate::db::resolve_in_new_database(&env, &ledger),
     )?
 }

@@ -75,7 +75,7 @@ impl Migrator {
         let request = self.down_plan_request(options);
         plan::check_down_request(set, &request)?;
         if options.dry_run {
-            let ledger = self.read_ledger_as_is(options.lock_wait)?;
+            let ledger = self.read_ledger_as_is(options.lock_wait, crate::plan::Effect::Runs)?;
             let (rows, markers, access) = match ledger {
                 Some(l) => (l.ledger.rows, l.ledger.started, Some((l.access, l.table))),
                 None => Default::default(),

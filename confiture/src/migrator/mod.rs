@@ -937,7 +937,9 @@ impl Migrator {
         // Once connected, what the thread waits on is the tracking table (`status` reads it,
         // `up` reads it under the migration lock): a lock another session holds on it.
         let table = self.env.migration.tracking_table.clone();
-        let (session, then) = ahead.wait_unless(self.stop.as_deref(), || {
+        // `up` and `status`, which run migrations or nothing.
+        let effect = crate::plan::Effect::Runs;
+        let (session, then) = ahead.wait_unless(self.stop.as_deref(), effect, || {
             crate::db::ledger::interrupted_read(&table)
         })?;
         self.set_session(session);
@@ -981,7 +983,7 @@ impl Migrator {
             self.close_own_session();
         }
         // Checked once (`client_for`), then handed out without a second check.
-        self.client_for(need)?;
+        self.client_for(need, effect)?;
         let mut target = crate::db::writable::Target::reached(&self.env, self.reached.as_ref());
         target.second_connection = self.second_connection.clone();
         target.effect = effect;
@@ -1027,13 +1029,16 @@ impl Migrator {
 
     /// The connection, opened on first use, or again when the held one was lost.
     pub(crate) fn client(&mut self) -> Result<&mut postgres::Client> {
-        self.client_for(crate::db::connect::Need::Read)
+        self.client_for(crate::db::connect::Need::Read, crate::plan::Effect::Runs)
     }
 
-    /// [`Migrator::client`], a new one opened on the host `need` asks for.
+    /// [`Migrator::client`], a new one opened on the host `need` asks for; a stop while it
+    /// connects, or a connection handed over that is refused, says what the command (`effect`)
+    /// did not do.
     pub(crate) fn client_for(
         &mut self,
         need: crate::db::connect::Need,
+        effect: crate::plan::Effect,
     ) -> Result<&mut postgres::Client> {
         self.forget_lost_connection(Probe::Ask);
         if self.client.is_none() {
@@ -1047,10 +1052,9 @@ impl Migrator {
                 // `then` does nothing: a stop once connected is a stop as it connected.
                 Some(ahead) => {
                     ahead
-                        .wait_unless(
-                            self.stop.as_deref(),
-                            crate::db::prefetch::interrupted_connecting,
-                        )?
+                        .wait_unless(self.stop.as_deref(), effect, || {
+                            crate::db::prefetch::interrupted_connecting(effect)
+                        })?
                         .0
                 }
                 None => crate::db::connect::open_session(&self.env, need)?,
@@ -1066,7 +1070,7 @@ impl Migrator {
             Some(client) => {
                 if self.reset_pending {
                     // Refused (another database) stays pending: every command is refused.
-                    crate::db::connect::adopt_handed_over(client, &self.env)?;
+                    crate::db::connect::adopt_handed_over(client, &self.env, effect)?;
                     self.reset_pending = false;
                 }
                 Ok(client)

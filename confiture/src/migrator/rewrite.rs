@@ -288,7 +288,7 @@ impl Migrator {
         decide: impl Fn(&mut postgres::Client, &[LedgerRow], &[StartedRun]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
-            let Some(ledger) = self.read_ledger_as_is(lock_wait)? else {
+            let Some(ledger) = self.read_ledger_as_is(lock_wait, plan::Effect::Records)? else {
                 let (rewrite, described) = decide(self.client()?, &[], &[])?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.

@@ -508,14 +508,16 @@ impl Migrator {
     /// ([`crate::ledger::Ledger::started`]), what the run it previews would refuse by, with
     /// the table as the server resolved it and what this role may do to it
     /// ([`crate::db::ledger::Access`]): the same read as the run's, so that the dry run refuses
-    /// a ledger the run may not write as the run does.
+    /// a ledger the run may not write as the run does. A refusal of its session says what the
+    /// command (`effect`) did not do.
     pub(super) fn read_ledger_as_is(
         &mut self,
         wait: Duration,
+        effect: Effect,
     ) -> Result<Option<crate::db::ledger::Found>> {
         let table = self.env.migration.tracking_table.clone();
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
-        self.client()?;
+        self.client_for(crate::db::connect::Need::Read, effect)?;
         let dialled = self.reached.as_ref().and_then(|r| r.dialled);
         let Some(client) = self.client.as_mut() else {
             return Err(Error::connection("not connected"));

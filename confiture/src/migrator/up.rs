@@ -77,7 +77,7 @@ impl Migrator {
         let env = self.env.clone();
         let found = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
-            crate::db::prefetch::interrupted_connecting,
+            || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
             move || crate::db::connect::connect_if_exists(&env),
         );
         matches!(found, Ok(Ok(None)))
@@ -243,7 +243,7 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let ledger = self.read_ledger_as_is(options.lock_wait)?;
+            let ledger = self.read_ledger_as_is(options.lock_wait, plan::Effect::Runs)?;
             if ledger.is_none() {
                 // What `up` refuses, its dry run refuses: a ledger it may not create.
                 let env = self.env.clone();
@@ -936,7 +936,7 @@ impl Migrator {
         let env = self.env.clone();
         let found = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
-            crate::db::prefetch::interrupted_connecting,
+            || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
             move || {
                 crate::db::connect::open_session_if_exists(&env, crate::db::connect::Need::Write)
                     .map_err(crate::db::connect::for_create_through_pooler)
@@ -961,7 +961,7 @@ impl Migrator {
         let env = self.env.clone();
         let similar = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
-            crate::db::prefetch::interrupted_connecting,
+            || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
             move || crate::db::connect::close_database(&env),
         )?;
         if let Some(similar) = similar {
@@ -978,7 +978,7 @@ impl Migrator {
             let (env, claim) = (self.env.clone(), self.claim.clone());
             crate::db::prefetch::unless_stopped(
                 self.stop.clone(),
-                crate::db::prefetch::interrupted_connecting,
+                || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
                 move || {
                     let mut client = crate::db::maintenance_session(&env)?;
                     // A role that may not create databases is refused as the run would be.

@@ -145,7 +145,7 @@ pub enum Effect {
 
 impl Effect {
     /// `nothing was run`, `nothing was recorded`.
-    pub fn nothing_done(self) -> &'static str {
+    pub const fn nothing_done(self) -> &'static str {
         match self {
             Effect::Runs => "nothing was run",
             Effect::Records => "nothing was recorded",

@@ -85,6 +85,118 @@ fn every_command_refuses(migrator: &mut Migrator, check: impl Fn(&confiture::Err
     );
 }
 
+/// What a writing command's refusal says it did not do: `up` and `down` run migrations,
+/// `baseline` and `reinit` record them without running them (their dry runs too).
+fn nothing_done(command: &str) -> &'static str {
+    match command.split_whitespace().next() {
+        Some("baseline" | "reinit") => "nothing was recorded",
+        _ => "nothing was run",
+    }
+}
+
+/// Runs `up`, `down`, `baseline` and `reinit` (and the dry runs of the last two) on
+/// `migrator`: each error, with the command's name.
+fn writing_commands(migrator: &mut Migrator) -> Vec<(&'static str, confiture::Error)> {
+    use confiture::migrate::{BaselineOptions, DownOptions, ReinitOptions};
+    let mut refused = vec![
+        (
+            "up",
+            (migrator.up(&UpOptions::default(), &mut no_progress))
+                .unwrap_err()
+                .error,
+        ),
+        (
+            "down",
+            (migrator.down(&DownOptions::default(), &mut no_progress))
+                .unwrap_err()
+                .error,
+        ),
+    ];
+    for dry_run in [false, true] {
+        let baseline = BaselineOptions::through(1).dry_run(dry_run);
+        let reinit = ReinitOptions::default().dry_run(dry_run);
+        let (baseline_name, reinit_name) = match dry_run {
+            false => ("baseline", "reinit"),
+            true => ("baseline --dry-run", "reinit --dry-run"),
+        };
+        refused.push((
+            baseline_name,
+            (migrator.baseline(&baseline, &mut no_progress))
+                .unwrap_err()
+                .error,
+        ));
+        refused.push((
+            reinit_name,
+            (migrator.reinit(&reinit, &mut no_progress))
+                .unwrap_err()
+                .error,
+        ));
+    }
+    refused
+}
+
+/// A connection handed over that is refused — inside a transaction, logged in as another user,
+/// resolving a tenant's names elsewhere — says what the command did not do: `baseline` and
+/// `reinit` record rows without running migrations, and said "nothing was run".
+#[test]
+fn a_refused_connection_says_what_each_command_did_not_do() {
+    use confiture_test_support::reaper::DropRoleLater;
+    let db = TestDb::new("withclientnothing");
+    let role = DropRoleLater(format!("{}_u", db.name));
+    db.client()
+        .batch_execute(&format!(
+            "CREATE SCHEMA tenant_a; CREATE ROLE \"{}\" LOGIN",
+            role.0
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    migrations(&dir);
+    let base = environment(&db.name);
+    let migrator = |env: confiture::config::Environment| {
+        Migrator::new(env, &dir.path, CheckOptions::default())
+    };
+    let tenant = confiture::fleet::Target::schema(&base, "tenant_a", "the test")
+        .unwrap()
+        .environment;
+    let in_transaction = db.client_as("my-service");
+    let another_user = postgres::Client::connect(
+        &apply_support::server().url_as(&role.0, None, &db.name),
+        postgres::NoTls,
+    )
+    .expect("connect");
+    for (case, mut migrator) in [
+        (
+            "in a transaction",
+            migrator(base.clone()).with_client({
+                let mut client = in_transaction;
+                client.batch_execute("BEGIN").unwrap();
+                client
+            }),
+        ),
+        (
+            "another user",
+            migrator(base.clone()).with_client(another_user),
+        ),
+        (
+            "a tenant's names elsewhere",
+            migrator(tenant).with_client(db.client_as("my-service")),
+        ),
+    ] {
+        for (command, error) in writing_commands(&mut migrator) {
+            assert_eq!(error.kind, ErrorKind::Usage, "{case}: {command}: {error}");
+            assert!(
+                error.message.ends_with(nothing_done(command)),
+                "{case}: {command}: {error}"
+            );
+        }
+    }
+    assert!(!db.table_exists("tb_confiture"), "nothing recorded");
+    assert!(
+        !db.table_exists("tenant_a.tb_confiture"),
+        "nothing recorded"
+    );
+}
+
 #[test]
 fn the_handed_connection_is_used_and_given_back_reset_and_unlocked() {
     let db = TestDb::new("withclient");

@@ -704,3 +704,64 @@ fn a_members_migrations_dir_that_climbs_out_of_it_is_shown_without_dot_dot() {
         .stderr_has("shared/appmigs/004_bad.up.sql")
         .stderr_lacks("app/..");
 }
+
+/// `DATABASE_URL` comes from the nearest `.env` that sets it, from the directory the command
+/// runs in up to the workspace root: run from a member whose own `.env` names its database,
+/// the member's migrations go there, never to the database of the root's `.env`; run from the
+/// root, the root's `.env` wins. With neither setting it, "no database configured" names
+/// every `.env` it looked at, nearest first. (Only the library's tests showed this.)
+#[test]
+fn a_members_dotenv_beats_the_roots_and_both_are_named_when_neither_sets_it() {
+    let project = workspace_with_a_member();
+    let root_db = TestDb::new("dotenv_ws_root");
+    let member_db = TestDb::new("dotenv_ws_member");
+    project
+        .write(".env", format!("DATABASE_URL={}\n", root_db.url()))
+        .write(
+            "billing/.env",
+            format!("# the member's own\nDATABASE_URL={}\n", member_db.url()),
+        );
+    // As cargo runs a subcommand: `cargo confiture ...` is `cargo-confiture confiture ...`.
+    run_in(&project, "billing", &["confiture", "migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("using DATABASE_URL in .env: ");
+    assert_eq!(member_db.ledger().unwrap(), ["001:invoices", "002:lines"]);
+    assert!(member_db.has_relation("invoices") && member_db.has_relation("invoice_lines"));
+    assert!(!member_db.has_relation("root_t"));
+    assert_eq!(
+        root_db.ledger(),
+        None,
+        "the root's database was never touched"
+    );
+    assert!(!root_db.has_relation("invoices") && !root_db.has_relation("root_t"));
+
+    // From a directory inside the member, the member's `.env` still, the nearest.
+    run_in(&project, "billing/src", &["confiture", "migrate", "status"])
+        .code(exit::SUCCESS)
+        .stderr_has("using DATABASE_URL in ../.env: ");
+
+    // From the root, the root's `.env` and the workspace's migrations.
+    project
+        .run(&["confiture", "migrate", "up"])
+        .code(exit::SUCCESS)
+        .stderr_has("using DATABASE_URL in .env: ");
+    assert_eq!(root_db.ledger().unwrap(), ["001:root"]);
+    assert!(root_db.has_relation("root_t") && !root_db.has_relation("invoices"));
+    assert_eq!(
+        member_db.ledger().unwrap(),
+        ["001:invoices", "002:lines"],
+        "the member's database is as the member's run left it"
+    );
+
+    // Neither sets it: every `.env` looked at is named, nearest first.
+    project
+        .write(".env", "OTHER=1\n")
+        .write("billing/.env", "OTHER=2\n");
+    run_in(&project, "billing/src", &["confiture", "migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has("no database configured")
+        .stderr_has(
+            "6. DATABASE_URL in the nearest of these `.env` files that sets it: .env, ../.env, \
+             ../../.env",
+        );
+}

@@ -361,9 +361,11 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         );
         let run = interrupt(child);
         run.code(exit::INTERRUPTED);
-        if command[1] == "up" {
-            // No migration was running: the notice at the signal said one "is rolled back".
-            run.stderr_lacks("rolled back");
+        // Nothing was running: the notice at the signal said a migration "is rolled back",
+        // and for `baseline` and `reinit`, "the ledger rewrite is rolled back".
+        run.stderr_lacks("rolled back");
+        if command[1] != "up" {
+            run.stderr_has("stopping: ending the wait: the ledger rewrite has not started");
         }
         let doc = run.json();
         assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
@@ -401,14 +403,19 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         }
     });
     let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
-    let commands: [&[&str]; 5] = [
-        &["migrate", "up"],
-        &["migrate", "down"],
-        &["migrate", "status"],
-        &["migrate", "baseline", "--through", "1"],
-        &["migrate", "reinit"],
+    // With what each did not do: `baseline` and `reinit` record rows without running
+    // migrations (they said "nothing was run").
+    let commands: [(&[&str], &str); 5] = [
+        (&["migrate", "up"], "nothing was run"),
+        (&["migrate", "down"], "nothing was run"),
+        (&["migrate", "status"], "nothing was run"),
+        (
+            &["migrate", "baseline", "--through", "1"],
+            "nothing was recorded",
+        ),
+        (&["migrate", "reinit"], "nothing was recorded"),
     ];
-    for (n, command) in commands.iter().enumerate() {
+    for (n, (command, nothing_done)) in commands.iter().enumerate() {
         let child = project
             .cli()
             .args(*command)
@@ -425,6 +432,12 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         run.code(exit::INTERRUPTED);
         let error = &run.json()["errors"][0];
         assert_eq!(error["kind"], "interrupted", "{command:?}\n{}", run.dump());
+        assert_eq!(
+            error["message"],
+            format!("interrupted while connecting: {nothing_done}"),
+            "{command:?}\n{}",
+            run.dump()
+        );
     }
 }
 
@@ -475,6 +488,9 @@ fn sigint_during_a_ledger_rewrite_cancels_it_and_changes_nothing() {
             );
             let run = interrupt(child);
             run.code(exit::INTERRUPTED).stderr_lacks("panicked");
+            // The lock was taken: the notice speaks of the rewrite under way.
+            run.stderr_has("the ledger rewrite is rolled back unless it has committed")
+                .stderr_lacks("has not started");
             // The command to run again is this one, `--through 3` included.
             let again = format!("`cargo confiture {} --database-url", command.join(" "));
             if json {

@@ -2725,3 +2725,98 @@ fn an_interrupted_verify_or_drift_still_prints_its_json_report() {
     assert_eq!(doc["errors"][0]["kind"], "interrupted", "{}", run.dump());
     assert!(!database_exists(&scratch), "{scratch} left behind");
 }
+
+/// A relay to the server under test on a port of its own, which holds the first connection
+/// made once `silence` is set accepted and never answered (counted in `held`), and relays
+/// every other: one step of a run meets a server that does not answer, the others the real one.
+fn relay_silencing_one() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().unwrap().port();
+    let silence = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (silenced, counted) = (silence.clone(), held.clone());
+    let upstream = confiture_tests::server().host_port();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if silenced.swap(false, Ordering::SeqCst) {
+                kept.push(stream);
+                counted.fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
+            let Ok(server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (stream.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, stream),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    (port, silence, held)
+}
+
+/// Ctrl-C while `drift --schema-dir` creates its second scratch database, every migration
+/// already replayed on the first: the error said "nothing was run". It says what was.
+#[test]
+fn ctrl_c_while_creating_the_schema_directorys_scratch_database_says_the_replay_ran() {
+    use std::sync::atomic::Ordering;
+    let go = DropRoleLater(unique("hnr_go"));
+    let db = TestDb::new("drift_second_scratch");
+    let project = Project::new();
+    project
+        // Asleep on the first scratch database until the role `go` exists: the relay then
+        // silences the next connection, the second scratch database's.
+        .migration(
+            "001_t",
+            &format!(
+                "CREATE TABLE t (a int);\n\
+                 DO $$ BEGIN\n\
+                   WHILE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{}') LOOP\n\
+                     PERFORM pg_sleep(0.02);\n\
+                   END LOOP;\n\
+                 END $$;\n",
+                go.0
+            ),
+            "DROP TABLE t;\n",
+        )
+        .write("db/schema/t.sql", "CREATE TABLE t (a int);\n");
+    let (port, silence, held) = relay_silencing_one();
+    let scratch_url = format!("postgresql://postgres@127.0.0.1:{port}/postgres?connect_timeout=10");
+    let (child, _scratch) = spawn_asleep_on_scratch(
+        &project,
+        &[
+            "migrate",
+            "drift",
+            "--database-url",
+            &db.url(),
+            "--schema-dir",
+            "db/schema",
+            "--scratch-url",
+            &scratch_url,
+        ],
+    );
+    silence.store(true, Ordering::SeqCst);
+    admin()
+        .batch_execute(&format!("CREATE ROLE \"{}\"", go.0))
+        .expect("let the replay go on");
+    let silenced = wait_until(Duration::from_secs(60), || held.load(Ordering::SeqCst) > 0);
+    assert!(silenced, "the run never connected again");
+    let run = signalled(child, "-INT");
+    run.code(exit::INTERRUPTED)
+        .stderr_has(
+            "interrupted while creating a scratch database: the migrations had been replayed \
+             on a scratch database; none of the schema directory's files was run",
+        )
+        .stderr_lacks("nothing was run");
+}

@@ -267,3 +267,128 @@ fn a_wrong_password_is_blamed_on_where_it_came_from() {
         .stderr_lacks("PGPASSWORD")
         .stderr_lacks("url-one");
 }
+
+/// libpq's `passfile` connection parameter — in a URL's query, a conninfo, an environment
+/// file's `database_url` — names the password file, beating `PGPASSFILE`; a password given
+/// (written, or `PGPASSWORD`) beats both, as in libpq. A wrong password is blamed on that
+/// file's line, as `PGPASSFILE`'s is; one its group or others may read is not read. It was
+/// refused as "unsupported libpq parameter" (exit 5).
+#[test]
+fn the_passfile_parameter_beats_pgpassfile_and_a_password_beats_both() {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "",
+        "local all all trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n\
+         host all all ::1/128 scram-sha-256\n",
+    );
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute("CREATE ROLE hnr_pw LOGIN PASSWORD 'right-one'")
+        .expect("create a role with a password");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let port = cluster.port();
+    let (right, wrong, open) = (
+        project.path("pgpass-right"),
+        project.path("pgpass-wrong"),
+        project.path("pgpass-open"),
+    );
+    for (path, password, mode) in [
+        (&right, "right-one", 0o600),
+        (&wrong, "old-one", 0o600),
+        (&open, "right-one", 0o644),
+    ] {
+        std::fs::write(
+            path,
+            format!("# hnr\n127.0.0.1:{port}:*:hnr_pw:{password}\n"),
+        )
+        .expect("write a password file");
+        chmod(path, mode);
+    }
+    let url = |userinfo: &str, passfile: &Path| {
+        format!(
+            "postgresql://{userinfo}@127.0.0.1:{port}/postgres?sslmode=disable&passfile={}",
+            passfile.display()
+        )
+    };
+    let conninfo = |passfile: &Path| {
+        format!(
+            "host=127.0.0.1 port={port} dbname=postgres user=hnr_pw sslmode=disable passfile='{}'",
+            passfile.display()
+        )
+    };
+    let status = |pgpassfile: &Path, pgpassword: Option<&str>, target: &[&str]| {
+        let mut cli = project.cli();
+        cli.env("PGPASSFILE", pgpassfile);
+        if let Some(password) = pgpassword {
+            cli.env("PGPASSWORD", password);
+        }
+        Run::of(cli.args(["migrate", "status"]).args(target))
+    };
+
+    // The parameter's file, not PGPASSFILE's: connected (no ledger yet).
+    for target in [url("hnr_pw", &right), conninfo(&right)] {
+        status(&wrong, None, &["--database-url", &target])
+            .code(exit::NOT_INITIALISED)
+            .stderr_lacks("right-one");
+    }
+    // Its wrong line is blamed, as PGPASSFILE's would be.
+    for target in [url("hnr_pw", &wrong), conninfo(&wrong)] {
+        status(&right, None, &["--database-url", &target])
+            .code(exit::CONNECTION)
+            .stderr_has("authentication failed for hnr_pw@127.0.0.1:")
+            .stderr_has(&format!(
+                "the password on line 2 of password file {}",
+                wrong.display()
+            ))
+            .stderr_lacks("pgpass-right")
+            .stderr_lacks("old-one");
+    }
+    // A password given beats both files: written in the URL, or PGPASSWORD.
+    status(
+        &wrong,
+        None,
+        &["--database-url", &url("hnr_pw:right-one", &wrong)],
+    )
+    .code(exit::NOT_INITIALISED);
+    status(
+        &wrong,
+        Some("right-one"),
+        &["--database-url", &url("hnr_pw", &wrong)],
+    )
+    .code(exit::NOT_INITIALISED);
+    // One that others may read is not read, and named as PGPASSFILE's is.
+    status(&right, None, &["--database-url", &url("hnr_pw", &open)])
+        .code(exit::CONNECTION)
+        .stderr_has(&format!(
+            "password file {} has group or world access",
+            open.display()
+        ))
+        .stderr_has(&format!("help: `chmod 0600 {}`", open.display()));
+
+    // In an environment file's `database_url`, relative to the file's directory as its
+    // certificate files are: read from the project's root all the same.
+    std::fs::copy(&right, project.path("db/environments/pgpass")).expect("copy");
+    chmod(&project.path("db/environments/pgpass"), 0o600);
+    project.write(
+        "db/environments/e1.yaml",
+        format!(
+            "database_url: postgresql://hnr_pw@127.0.0.1:{port}/postgres?sslmode=disable&passfile=pgpass\n"
+        ),
+    );
+    status(&wrong, None, &["--env", "e1"]).code(exit::NOT_INITIALISED);
+    project.write(
+        "db/environments/e1.yaml",
+        format!(
+            "database_url: postgresql://hnr_pw@127.0.0.1:{port}/postgres?sslmode=disable&passfile=pgpass-none\n"
+        ),
+    );
+    status(&right, None, &["--env", "e1"])
+        .code(exit::CONNECTION)
+        .stderr_has(&format!(
+            "there is no password file {}",
+            project.path("db/environments/pgpass-none").display()
+        ));
+}

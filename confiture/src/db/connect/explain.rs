@@ -819,8 +819,8 @@ fn password_missing(env: &Environment) -> Error {
     ));
     let help = format!(
         "give the password in {source} (`postgresql://user:password@host/db`), in PGPASSWORD, \
-         or on a `host:port:database:user:password` line of the password file (PGPASSFILE, \
-         else ~/.pgpass), readable by its owner only"
+         or on a `host:port:database:user:password` line of the password file (the \
+         connection's `passfile`, else PGPASSFILE, else ~/.pgpass), readable by its owner only"
     );
     if let Some((ignored, why)) = spec.unread_passfile() {
         return error

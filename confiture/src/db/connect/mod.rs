@@ -919,7 +919,12 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
 /// `now()`, which a message run outside a block shares with `statement_timestamp()` (the
 /// driver keeps the server's transaction status to itself), or by the failed transaction's
 /// refusal (25P02); asked before the reset, which would otherwise run in that transaction.
-pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment) -> Result<()> {
+/// Each refusal ends with what the command (`effect`) did not do.
+pub(crate) fn adopt_handed_over(
+    client: &mut postgres::Client,
+    env: &Environment,
+    effect: crate::plan::Effect,
+) -> Result<()> {
     let asked = client.simple_query(
         "SELECT pg_catalog.current_database(), \
          pg_catalog.now() OPERATOR(pg_catalog.<>) pg_catalog.statement_timestamp(), \
@@ -930,7 +935,7 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
     let messages = match asked {
         Ok(messages) => messages,
         Err(e) if e.code() == Some(&postgres::error::SqlState::IN_FAILED_SQL_TRANSACTION) => {
-            return Err(in_transaction(env, true));
+            return Err(in_transaction(env, true, effect));
         }
         Err(e) => {
             return Err(super::query_error(
@@ -966,14 +971,16 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
         _ => {}
     }
     match login {
-        Some(login) if login != env.connection.user => return Err(another_user(env, login)),
+        Some(login) if login != env.connection.user => {
+            return Err(another_user(env, login, effect))
+        }
         _ => {}
     }
     if in_block == Some("t") {
-        return Err(in_transaction(env, false));
+        return Err(in_transaction(env, false, effect));
     }
     if let (Some(schema), Some(search_path)) = (&env.migration.tenant_schema, search_path) {
-        refuse_unpinned_tenant(env, schema, search_path)?;
+        refuse_unpinned_tenant(env, schema, search_path, effect)?;
     }
     client
         .batch_execute(super::apply::RESET_SESSION)
@@ -986,16 +993,22 @@ pub(crate) fn adopt_handed_over(client: &mut postgres::Client, env: &Environment
 /// keeps it, but a service's connection goes back to its own (`"$user", public`), where the
 /// tenant's migrations would build while its ledger records them — and the next tenant's fail.
 /// `search_path` is what `RESET ALL` gives (`pg_settings.reset_val`).
-fn refuse_unpinned_tenant(env: &Environment, schema: &str, search_path: &str) -> Result<()> {
+fn refuse_unpinned_tenant(
+    env: &Environment,
+    schema: &str,
+    search_path: &str,
+    effect: crate::plan::Effect,
+) -> Result<()> {
     if crate::fleet::pins_tenant(search_path, schema) {
         return Ok(());
     }
     Err(Error::usage(format!(
         "the connection handed over with with_client to {} resolves names through its own \
          search_path (`{}`), not through tenant schema {schema} alone: the tenant's \
-         migrations would build in another schema; nothing was run",
+         migrations would build in another schema; {}",
         env.connection,
-        crate::display::escape(search_path)
+        crate::display::escape(search_path),
+        effect.nothing_done()
     ))
     .with_help(format!(
         "open the connection with the tenant's search_path as its own (the connection option \
@@ -1007,14 +1020,15 @@ fn refuse_unpinned_tenant(env: &Environment, schema: &str, search_path: &str) ->
 
 /// The refusal of a connection handed over that logged in as `login`, not as the user `env`
 /// names ([`Reason::AnotherUser`](crate::error::Reason::AnotherUser)).
-fn another_user(env: &Environment, login: &str) -> Error {
+fn another_user(env: &Environment, login: &str, effect: crate::plan::Effect) -> Error {
     let named = &env.connection.user;
     Error::usage(format!(
         "the connection handed over with with_client is logged in as user {}, not as {}, the \
-         environment's ({}); nothing was run",
+         environment's ({}); {}",
         crate::config::quoted(login),
         crate::config::quoted(&env.connection.shown_user()),
-        env.connection
+        env.connection,
+        effect.nothing_done()
     ))
     .with_detail(
         "the migrations would run, and their objects be owned, as that user, while reports \
@@ -1034,15 +1048,16 @@ fn another_user(env: &Environment, login: &str) -> Error {
 
 /// The refusal of a connection handed over inside a transaction block (`failed`: one the
 /// server already aborted).
-fn in_transaction(env: &Environment, failed: bool) -> Error {
+fn in_transaction(env: &Environment, failed: bool, effect: crate::plan::Effect) -> Error {
     let what = if failed {
         "a transaction that failed and was not rolled back"
     } else {
         "an open transaction (a `BEGIN` not yet committed or rolled back)"
     };
     Error::usage(format!(
-        "the connection handed over with with_client to {} is inside {what}; nothing was run",
-        env.connection
+        "the connection handed over with with_client to {} is inside {what}; {}",
+        env.connection,
+        effect.nothing_done()
     ))
     .with_detail(
         "the migration lock, the session reset and each migration's transaction would run \
