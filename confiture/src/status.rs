@@ -104,7 +104,11 @@ pub struct MigrationStatus {
     /// For an `interrupted` apply, the index (`schema.name`) its interrupted build left INVALID
     /// in the database, which the file would build again: it cannot be recorded as applied
     /// (`baseline --through` refuses it), and the help says to drop it and run the migration
-    /// again. Absent otherwise (and when the database was not read for it).
+    /// again. For a pending no-transaction migration, the INVALID index a failed or
+    /// interrupted build left that it would meet at its start (its `CREATE INDEX CONCURRENTLY`
+    /// builds it again; its `REINDEX INDEX CONCURRENTLY` left it, `<index>_ccnew`): `migrate
+    /// up` refuses to run it (exit 4) until it is dropped, and the help says so. Absent
+    /// otherwise (and when the database was not read for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid_index: Option<String>,
     /// For an `interrupted` run (an apply or a rollback), the partition the `ALTER TABLE ...
@@ -445,6 +449,31 @@ impl StatusReport {
                         "migrate up"
                     }),
                 )
+            })
+            .collect()
+    }
+
+    /// What to do about each pending migration that `up` refuses over an INVALID index it
+    /// would meet ([`MigrationStatus::invalid_index`]): drop it, then run `up` — the words of
+    /// `up`'s refusal (`plan::drop_invalid_index_then`). One line each; none when
+    /// there is none (or the database was not read for them).
+    pub fn pending_invalid_index_help(&self) -> Vec<String> {
+        (self.migrations.iter())
+            .filter(|m| m.started.is_none() && !m.status.is_recorded())
+            .filter_map(|m| {
+                let index = m.invalid_index.as_deref()?;
+                Some(format!(
+                    "help: index {} exists and is INVALID: an earlier build of it by {} failed \
+                     or was interrupted, and {} refuses to run {} (exit 4) until it is gone; {}",
+                    crate::display::escape(index),
+                    crate::display::escape(&m.id()),
+                    crate::hint::command("migrate up"),
+                    crate::display::escape(&m.id()),
+                    crate::display::escape(&crate::plan::drop_invalid_index_then(
+                        index,
+                        "migrate up"
+                    ))
+                ))
             })
             .collect()
     }

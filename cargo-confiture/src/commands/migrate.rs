@@ -1362,6 +1362,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         ));
     }
     lines.extend(report.interrupted_help());
+    lines.extend(report.pending_invalid_index_help());
     if let Some(prepared) = &report.lock_held_by_prepared {
         let note = format!(
             "note: {prepared} holds the migration lock: no run can take it, however long it \

@@ -794,7 +794,8 @@ pub fn requires_no_transaction(stmt: &Statement<'_>) -> bool {
     non_transactional_command(stmt).is_some()
 }
 
-fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static str> {
+/// The command [`requires_no_transaction`] finds in `stmt` (`"REINDEX CONCURRENTLY"`, ...).
+pub(crate) fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static str> {
     let k = stmt.keywords();
     let word = |i: usize, w: &str| k.get(i).is_some_and(|x| x.is(w));
     let first = k.first()?;

@@ -166,6 +166,41 @@ impl Migrator {
         for (at, index) in under_rows {
             report.interrupted_under_row(at, index);
         }
+        self.mark_pending_invalid_indexes(set, report, wait)
+    }
+
+    /// Names, on each pending no-transaction migration of `report` that would meet at its
+    /// start an INVALID index a failed or interrupted build left (`CREATE INDEX CONCURRENTLY`
+    /// of its index, `REINDEX INDEX CONCURRENTLY` whose copy remains), that index
+    /// ([`status::MigrationStatus::invalid_index`]): `up` refuses it (exit 4) until it is
+    /// dropped — the rule is the engine's, [`crate::db::apply::invalid_indexes_met`]. One read
+    /// of the INVALID indexes for them all, within `wait`; none when no pending migration is a
+    /// no-transaction one opening with a `CONCURRENTLY` build.
+    fn mark_pending_invalid_indexes(
+        &mut self,
+        set: &MigrationSet,
+        report: &mut StatusReport,
+        wait: Duration,
+    ) -> Result<()> {
+        let pending = (report.migrations.iter().enumerate())
+            .filter(|(_, line)| {
+                matches!(
+                    line.status,
+                    status::State::Pending | status::State::OutOfOrder
+                ) && line.started.is_none()
+                    && !line.invalid
+            })
+            .filter_map(|(at, line)| {
+                let file = (set.migrations.iter())
+                    .find(|m| m.version_text == line.version && m.name == line.name)?;
+                Some((at, &file.up))
+            });
+        let met = crate::db::apply::invalid_indexes_met(self.client()?, wait, pending)?;
+        for (at, met) in met {
+            if let Some(line) = report.migrations.get_mut(at) {
+                line.invalid_index = Some(met.index.qualified().to_string());
+            }
+        }
         Ok(())
     }
 

@@ -299,6 +299,10 @@ impl Migrator {
                 )?;
                 crate::ledger::Unrecorded::refuse_applying(unrecorded.as_ref(), &request, &plan)?;
             }
+            // What `up` refuses, its dry run refuses: a pending no-transaction migration that
+            // would meet, at its start, an INVALID index a failed or interrupted build left
+            // (exit 4, the engine's rule and words); the migrations before it would be applied.
+            refuse_invalid_index_met(self.client()?, &plan, &markers, options, wait)?;
             report.warnings.extend(newer_database_warning(&plan));
             report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
@@ -1040,4 +1044,48 @@ fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The dry run's refusal of the first migration of `plan` that `up` would refuse at its start
+/// over an INVALID index a failed or interrupted build left ([`apply::invalid_indexes_met`], the
+/// engine's rule; [`apply::refused_over_invalid_index`], its words): exit 4, as the real run's,
+/// which applies the migrations before it first. Its help's command keeps
+/// `--rerun-interrupted` when the migration's start marker stays (given, or an earlier run's).
+/// No round trip when no migration of the plan is a no-transaction one opening with a
+/// `CONCURRENTLY` build.
+fn refuse_invalid_index_met(
+    client: &mut Client,
+    plan: &plan::UpPlan<'_>,
+    markers: &[crate::ledger::StartedRun],
+    options: &UpOptions,
+    wait: Duration,
+) -> Result<()> {
+    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up));
+    let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
+        .into_iter()
+        .next()
+    else {
+        return Ok(());
+    };
+    let m = plan.apply[at];
+    let marked = markers.iter().any(|marker| {
+        marker.direction == "up" && crate::history::marker_number(marker) == Some(m.version)
+    });
+    let again = match options.rerun_interrupted || marked {
+        true => "migrate up --rerun-interrupted",
+        false => "migrate up",
+    };
+    let mut error =
+        apply::refused_over_invalid_index(&m.id(), &m.up.path, &met, apply::NOT_RECORDED, again);
+    if at > 0 {
+        error = error.with_detail(format!(
+            "{} would apply the {} before it first, then stop there",
+            crate::hint::command("migrate up"),
+            match at {
+                1 => "migration".to_string(),
+                n => format!("{n} migrations"),
+            }
+        ));
+    }
+    Err(error)
 }

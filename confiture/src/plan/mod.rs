@@ -41,6 +41,7 @@ pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
     ReinitStep,
 };
+pub(crate) use up::drop_invalid_index_then;
 pub use up::{
     check_history, check_up_files, check_up_interrupted, check_up_interrupted_with,
     check_up_request, divergences, out_of_order_help, reach, single_transaction_help,

@@ -774,3 +774,15 @@ pub fn snapshot_missing_help(
         first.up.path.display()
     ))
 }
+
+/// The help of a run that an INVALID index (`schema.name`, as `DROP INDEX` takes it) stops or
+/// would stop: drop it, then run `again` (a suggested command: with `--rerun-interrupted` when
+/// the migration's start marker stays), which builds it. The one wording of the engine's
+/// refusals and failures over such an index, and of `status`' help for a pending migration
+/// that would meet one ([`crate::status::StatusReport::interrupted_help`]).
+pub(crate) fn drop_invalid_index_then(qualified: &str, again: &str) -> String {
+    format!(
+        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {qualified};",
+        crate::hint::command(again),
+    )
+}

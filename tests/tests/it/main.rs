@@ -19,6 +19,7 @@ mod cli_file_text;
 mod cli_generate;
 mod cli_history;
 mod cli_interrupt;
+mod cli_invalid_index;
 mod cli_json_errors;
 mod cli_kill;
 mod cli_render;

@@ -659,9 +659,13 @@ pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
 /// the one owner of its wording, for the database the command is about or a scratch one
 /// ([`ApplySettings::scratch`]), where "still recorded as applied" is `down`'s word for a
 /// database dropped at the run's end.
+/// What the ledger says of an `up` step that did not finish: [`ledger_state`]'s words, which
+/// `up --dry-run` says of a step it predicts `up` refuses.
+pub(crate) const NOT_RECORDED: &str = "the migration is not recorded";
+
 pub(super) fn ledger_state(settings: &ApplySettings, direction: Direction) -> &'static str {
     match (direction, settings.scratch) {
-        (Direction::Up, _) => "the migration is not recorded",
+        (Direction::Up, _) => NOT_RECORDED,
         (Direction::Down, None) => "the migration is still recorded as applied",
         (Direction::Down, Some(_)) => {
             "the scratch database (dropped at the end) still records the migration as applied"

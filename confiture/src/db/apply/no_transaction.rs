@@ -29,15 +29,46 @@ use crate::files::SqlFile;
 use crate::ledger::StartedRun;
 use crate::plan::{LeftBehind, PendingDetach};
 
-/// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY`).
+/// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY` or `REINDEX
+/// ... CONCURRENTLY`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct InvalidIndex {
+pub(crate) struct InvalidIndex {
     /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
     qualified: String,
     /// Its schema's name, as stored.
     schema: String,
     /// The index's own name, as stored.
     name: String,
+}
+
+/// How a statement that opens a no-transaction file meets an INVALID index
+/// ([`invalid_index_of_file`]): what the refusals over it say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Meets {
+    /// A `CREATE INDEX` of that very index: it fails ("already exists") or, with `IF NOT
+    /// EXISTS`, succeeds without building it.
+    Builds,
+    /// A `REINDEX INDEX ... CONCURRENTLY` of the index named here (`schema.name`, quoted as
+    /// needed), whose earlier rebuild left the INVALID index (`<name>_ccnew`, `<name>_ccold`):
+    /// rebuilding again succeeds and leaves it behind.
+    Rebuilds(String),
+}
+
+/// An INVALID index a no-transaction file would meet ([`invalid_indexes_met`]): the index, as
+/// `DROP INDEX` takes it, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexMet {
+    /// The INVALID index.
+    pub(crate) index: InvalidIndex,
+    /// What the file does with it.
+    pub(crate) meets: Meets,
+}
+
+impl InvalidIndex {
+    /// `schema.name`, each part quoted as needed: what a `DROP INDEX` takes.
+    pub(crate) fn qualified(&self) -> &str {
+        &self.qualified
+    }
 }
 
 /// A bound on one of our reads: the message it makes of the read's SQL ([`reading`], or
@@ -90,8 +121,9 @@ fn invalid_indexes_bounded(
 }
 
 /// The schema of the table `name` (unquoted, as a statement names it) as this session's
-/// `search_path` finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when
-/// there is no such table (the statement fails on its own). A simple query, so that its
+/// `search_path` finds it, where a `CREATE INDEX ... ON name` creates its index — or of the
+/// index `name` a `REINDEX INDEX name` rebuilds; `None` when there is no such relation (the
+/// statement fails on its own). A simple query, so that its
 /// message carries the bounds `bounded` gives it.
 fn table_schema(
     client: &mut Client,
@@ -130,33 +162,56 @@ pub(super) fn invalid_index_recreated<'i>(
     settings: &ApplySettings,
     file: &SqlFile,
     invalid: &'i [InvalidIndex],
-) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
     invalid_index_of_file(client, &|sql| reading(settings, sql), file, invalid)
 }
 
 /// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
-/// index a file would build again — what a run refuses to build over and what a migration
-/// recorded without running it would leave behind ([`refuse_recording_invalid_index`]).
+/// index a file would build again — what a run refuses to build over, what a migration
+/// recorded without running it would leave behind ([`refuse_recording_invalid_index`]), and
+/// what `status` and `up --dry-run` say of a pending migration ([`invalid_indexes_met`]). A
+/// `REINDEX INDEX ... CONCURRENTLY` among the file's opening statements meets the INVALID
+/// index an earlier rebuild of its index left ([`index_rebuilt_again`]): it would succeed and
+/// leave it behind, INVALID, for good.
 fn invalid_index_of_file<'i>(
     client: &mut Client,
     bounded: Bounds<'_>,
     file: &SqlFile,
     invalid: &'i [InvalidIndex],
-) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
     for span in &file.statements {
         let text = &file.text[span.range.clone()];
-        if crate::files::rules::created_index(text).is_none() {
+        if crate::files::rules::created_index(text).is_some() {
+            if let Some(found) = index_built_again(client, bounded, text, invalid)? {
+                return Ok(Some((found, Meets::Builds)));
+            }
+        } else if crate::files::rules::concurrently_reindexed(text).is_some() {
+            if let Some((found, of)) = index_rebuilt_again(client, bounded, text, invalid)? {
+                return Ok(Some((found, Meets::Rebuilds(of))));
+            }
+        } else {
             // It may change the session or the index: what follows is the server's to decide.
             return Ok(None);
         }
-        if let Some(found) = index_built_again(client, bounded, text, invalid)? {
-            return Ok(Some(found));
-        }
     }
     Ok(None)
+}
+
+/// Whether `file` opens with an index build ([`invalid_index_of_file`] looks at nothing else):
+/// a `CREATE INDEX`, or, with `concurrently_only`, a `CREATE INDEX CONCURRENTLY`; or a `REINDEX
+/// INDEX ... CONCURRENTLY`. Without one, no INVALID index is read for it.
+fn opens_with_index_build(file: &SqlFile, concurrently_only: bool) -> bool {
+    (file.statements.first()).is_some_and(|s| {
+        let text = &file.text[s.range.clone()];
+        let created = match concurrently_only {
+            true => crate::files::rules::concurrently_created_index(text).is_some(),
+            false => crate::files::rules::created_index(text).is_some(),
+        };
+        created || crate::files::rules::concurrently_reindexed(text).is_some()
+    })
 }
 
 /// Refuses (exit 4, as `up --rerun-interrupted` refuses to build over it,
@@ -175,18 +230,18 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     let refused = format!(
         "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
-    let Some((id, index)) = first_invalid_index_left(client, lock_wait, recorded, &refused)? else {
+    let Some((id, met)) = first_invalid_index_left(client, lock_wait, recorded, &refused)? else {
         return Ok(());
     };
+    let index = &met.index;
     Err(Error::new(
         ErrorKind::MigrationFailed,
         format!(
-            "migration {id} creates index {}, which exists and is INVALID: it cannot be \
-             recorded as applied; nothing was written",
-            index.qualified
+            "{}: it cannot be recorded as applied; nothing was written",
+            meets_invalid_index(&id, &met)
         ),
     )
-    .with_detail(interrupted_build(&index))
+    .with_detail(interrupted_build(index, &met.meets))
     .with_help(format!(
         "drop the unfinished index, then run {} again to record it, if everything else \
          {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
@@ -208,7 +263,7 @@ pub(crate) fn invalid_index_left(
 ) -> crate::Result<Option<String>> {
     let refused = "the server refused reading the INVALID indexes";
     let found = first_invalid_index_left(client, lock_wait, [((), file)], refused)?;
-    Ok(found.map(|((), index)| index.qualified))
+    Ok(found.map(|((), met)| met.index.qualified))
 }
 
 /// What each run left part-way (`markers`) of a migration of `set` left in the database
@@ -282,16 +337,44 @@ fn first_invalid_index_left<'f, K>(
     lock_wait: std::time::Duration,
     files: impl IntoIterator<Item = (K, &'f SqlFile)>,
     refused: &str,
-) -> crate::Result<Option<(K, InvalidIndex)>> {
-    let files: Vec<(K, &SqlFile)> = (files.into_iter())
-        .filter(|(_, file)| {
-            (file.statements.first()).is_some_and(|s| {
-                crate::files::rules::created_index(&file.text[s.range.clone()]).is_some()
-            })
-        })
-        .collect();
+) -> crate::Result<Option<(K, IndexMet)>> {
+    let files = (files.into_iter()).filter(|(_, file)| opens_with_index_build(file, false));
+    let met = invalid_indexes_left(client, lock_wait, files, refused, true)?;
+    Ok(met.into_iter().next())
+}
+
+/// The INVALID index each pending no-transaction migration of `files` (each with its key)
+/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_of_file`]):
+/// `status` names it on the migration's line, and `up --dry-run` refuses as `up` would
+/// ([`refused_over_invalid_index`]). One read of the INVALID indexes, within `lock_wait`
+/// (a look for the table of an unqualified name too, only when an INVALID index has the name
+/// a file builds); no round trip when no file is a no-transaction one opening with a
+/// `CONCURRENTLY` build.
+pub(crate) fn invalid_indexes_met<'f, K>(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+) -> crate::Result<Vec<(K, IndexMet)>> {
+    let files = (files.into_iter()).filter(|(_, file)| {
+        file.mode == crate::files::TransactionMode::NoTransaction
+            && opens_with_index_build(file, true)
+    });
+    let refused = "the server refused reading the INVALID indexes";
+    invalid_indexes_left(client, lock_wait, files, refused, false)
+}
+
+/// The INVALID index each of `files` would meet ([`invalid_index_of_file`]), after one read of
+/// the INVALID indexes; only the first when `first`. See [`first_invalid_index_left`].
+fn invalid_indexes_left<'f, K>(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    refused: &str,
+    first: bool,
+) -> crate::Result<Vec<(K, IndexMet)>> {
+    let files: Vec<(K, &SqlFile)> = files.into_iter().collect();
     if files.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let wait = format!(
         "SET LOCAL lock_timeout = '{}';",
@@ -303,17 +386,27 @@ fn first_invalid_index_left<'f, K>(
         Error::connection(refused.to_string()).with_source_shown(e, cause)
     };
     let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
+    let mut met = Vec::new();
     if invalid.is_empty() {
-        return Ok(None);
+        return Ok(met);
     }
     for (key, file) in files {
-        if let Some(index) =
+        if let Some((index, meets)) =
             invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
         {
-            return Ok(Some((key, index.clone())));
+            met.push((
+                key,
+                IndexMet {
+                    index: index.clone(),
+                    meets,
+                },
+            ));
+            if first {
+                break;
+            }
         }
     }
-    Ok(None)
+    Ok(met)
 }
 
 /// The INVALID index of `invalid` that the `CREATE [UNIQUE] INDEX` statement `text` would
@@ -339,6 +432,63 @@ fn index_built_again<'i>(
     Ok(invalid
         .iter()
         .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str())))
+}
+
+/// The INVALID index of `invalid` that an earlier `REINDEX INDEX ... CONCURRENTLY` of the
+/// index the statement `text` rebuilds left ([`left_by_rebuild_of`]), in that index's schema
+/// (qualified, else where this session's `search_path` finds it now), with that index
+/// (`schema.name`, quoted as needed); `None` for any other statement. Its read is begun by
+/// `bounded`, as [`index_built_again`]'s.
+fn index_rebuilt_again<'i>(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    text: &str,
+    invalid: &'i [InvalidIndex],
+) -> Result<Option<(&'i InvalidIndex, String)>, postgres::Error> {
+    let Some(index) = crate::files::rules::concurrently_reindexed(text) else {
+        return Ok(None);
+    };
+    if !invalid
+        .iter()
+        .any(|i| left_by_rebuild_of(&i.name, &index.name))
+    {
+        return Ok(None);
+    }
+    let schema = match index.schema {
+        Some(schema) => Some(schema.into_owned()),
+        None => table_schema(client, bounded, &index.name)?,
+    };
+    let Some(schema) = schema else {
+        return Ok(None);
+    };
+    let of = format!(
+        "{}.{}",
+        crate::ledger::quote_ident(&schema),
+        crate::ledger::quote_ident(&index.name)
+    );
+    Ok(invalid
+        .iter()
+        .find(|i| i.schema == schema && left_by_rebuild_of(&i.name, &index.name))
+        .map(|i| (i, of)))
+}
+
+/// Whether `name` is one the server gives, in a `REINDEX ... CONCURRENTLY` of the index `of`,
+/// to the new copy it builds (`<of>_ccnew`) or to the old index it drops once swapped
+/// (`<of>_ccold`): `ChooseRelationName`'s, `of` cut (at a character's end) so that the name
+/// fits in 63 bytes, a number added when the name is taken (`<of>_ccnew1`).
+fn left_by_rebuild_of(name: &str, of: &str) -> bool {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    ["_ccnew", "_ccold"].iter().any(|label| {
+        stem.strip_suffix(label).is_some_and(|base| {
+            // What the server keeps of `of` beside this suffix (label and number).
+            let room = 63usize.saturating_sub(name.len() - base.len());
+            let mut end = room.min(of.len());
+            while !of.is_char_boundary(end) {
+                end -= 1;
+            }
+            base == &of[..end]
+        })
+    })
 }
 
 /// The INVALID index (of `before`) that statement `index` of `file`, which succeeded, should
@@ -383,23 +533,29 @@ fn skipped_build(settings: &ApplySettings, step: &Step<'_>, index: &InvalidIndex
             index.qualified
         ),
     )
-    .with_detail(interrupted_build(index));
+    .with_detail(interrupted_build(index, &Meets::Builds));
     // The statement ran: the run's start marker stays.
     drop_then_again(step, index, error, marked(settings))
+}
+
+/// The command that runs `step` once an INVALID index it stopped at is dropped: `migrate up`
+/// (`migrate down`), with `--rerun-interrupted` when `left` (its start marker stays).
+fn again_after_drop(step: &Step<'_>, left: bool) -> String {
+    let again = match step.direction {
+        Direction::Up => "migrate up",
+        Direction::Down => "migrate down",
+    };
+    match left {
+        true => format!("{again} --rerun-interrupted"),
+        false => again.to_string(),
+    }
 }
 
 /// `error` about the INVALID `index` of `step`, with the help that drops it and runs the
 /// command again (`--rerun-interrupted` when `left`: the step's start marker stays); the file
 /// is not to blame.
 fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error, left: bool) -> StepFailure {
-    let again = match step.direction {
-        Direction::Up => "migrate up",
-        Direction::Down => "migrate down",
-    };
-    let again = match left {
-        true => format!("{again} --rerun-interrupted"),
-        false => again.to_string(),
-    };
+    let again = again_after_drop(step, left);
     StepFailure {
         error: error.with_help(drop_index_then(&index.qualified, &again)),
         location: None,
@@ -410,14 +566,10 @@ fn drop_then_again(step: &Step<'_>, index: &InvalidIndex, error: Error, left: bo
     }
 }
 
-/// The help of a run that an INVALID index (`schema.name`) stops: drop it, then run `again`
-/// (a suggested command: with `--rerun-interrupted` when the migration's start marker stays),
-/// which builds it. The one wording of the engine's refusals and failures over such an index.
-pub(crate) fn drop_index_then(qualified: &str, again: &str) -> String {
-    format!(
-        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {qualified};",
-        crate::hint::command(again),
-    )
+/// The help of a run that an INVALID index (`schema.name`) stops, the plan's words
+/// ([`crate::plan::drop_invalid_index_then`]): drop it, then run `again`.
+fn drop_index_then(qualified: &str, again: &str) -> String {
+    crate::plan::drop_invalid_index_then(qualified, again)
 }
 
 /// The partition that statement `index` (0-based) of `file`, an `ALTER TABLE ... DETACH
@@ -506,13 +658,64 @@ fn finalize_then(step: &Step<'_>, pending: &PendingDetach) -> String {
     )
 }
 
-/// What an interrupted build of `index` left: it exists and is INVALID.
-fn interrupted_build(index: &InvalidIndex) -> String {
-    format!(
-        "index {} exists and is INVALID: a `CREATE INDEX CONCURRENTLY` of an earlier run was \
-         interrupted (client killed, server restarted)",
-        index.qualified
+/// What an earlier build of `index` (as the file `meets` it) left: it exists and is INVALID,
+/// the build having failed (a duplicate key, a deadlock) or been interrupted (cancelled, its
+/// client killed, the server restarted) — nothing tells which. The one wording of it.
+fn interrupted_build(index: &InvalidIndex, meets: &Meets) -> String {
+    let q = &index.qualified;
+    match meets {
+        Meets::Builds => format!(
+            "index {q} exists and is INVALID: an earlier `CREATE INDEX CONCURRENTLY` of it failed \
+             (a duplicate key, a deadlock) or was interrupted (cancelled, its client killed, the \
+             server restarted), and left it unfinished"
+        ),
+        Meets::Rebuilds(of) => format!(
+            "index {q} exists and is INVALID: an earlier `REINDEX INDEX CONCURRENTLY {of}` failed \
+             or was interrupted (cancelled, its client killed, the server restarted), and left \
+             it behind — the copy of {of} it was building, or the old one it was dropping; \
+             rebuilding {of} again would succeed and leave it there for good"
+        ),
+    }
+}
+
+/// `migration ID creates index X, which exists and is INVALID` (or, a rebuild, `rebuilds
+/// index X, and Y, which an earlier rebuild of it left, exists and is INVALID`): the one
+/// opening of the refusals of a migration over an INVALID index, `up`'s, its dry run's and
+/// `baseline`'s.
+fn meets_invalid_index(id: &str, met: &IndexMet) -> String {
+    let q = &met.index.qualified;
+    match &met.meets {
+        Meets::Builds => format!("migration {id} creates index {q}, which exists and is INVALID"),
+        Meets::Rebuilds(of) => format!(
+            "migration {id} rebuilds index {of}, and index {q}, which an earlier rebuild of it \
+             left, exists and is INVALID"
+        ),
+    }
+}
+
+/// The refusal of `up` over the pending no-transaction `migration` (its id, its up file's path)
+/// that would meet `met` at its start: what the engine refuses the step with
+/// ([`invalid_index_left_behind`]) and what `up --dry-run` predicts. `left`: its start marker
+/// stays (an earlier run's), and the command after the drop needs `--rerun-interrupted`;
+/// `recorded`: what the ledger says of it. Exit 4.
+pub(crate) fn refused_over_invalid_index(
+    id: &str,
+    path: &std::path::Path,
+    met: &IndexMet,
+    recorded: &str,
+    again: &str,
+) -> Error {
+    let reason = match &met.meets {
+        Meets::Builds => "an earlier `CREATE INDEX CONCURRENTLY` of it failed or was interrupted",
+        Meets::Rebuilds(_) => "an earlier `REINDEX ... CONCURRENTLY` failed or was interrupted",
+    };
+    Error::new(
+        ErrorKind::MigrationFailed,
+        format!("{}: {reason}", meets_invalid_index(id, met)),
     )
+    .with_detail(interrupted_build(&met.index, &met.meets))
+    .with_detail(format!("nothing of {} was run; {recorded}", path.display()))
+    .with_help(drop_index_then(&met.index.qualified, again))
 }
 
 /// A no-transaction migration refused before it runs: it would build `index` again, which an
@@ -522,32 +725,28 @@ fn interrupted_build(index: &InvalidIndex) -> String {
 pub(super) fn invalid_index_left_behind(
     settings: &ApplySettings,
     step: &Step<'_>,
-    index: &InvalidIndex,
+    met: &IndexMet,
     earlier: bool,
 ) -> StepFailure {
-    let error = Error::new(
-        ErrorKind::MigrationFailed,
-        format!(
-            "migration {} creates index {}, which exists and is INVALID: a `CREATE INDEX \
-             CONCURRENTLY` of an earlier run was interrupted (client killed, server restarted)",
-            step.migration.id(),
-            index.qualified
-        ),
-    )
-    .with_detail(format!(
-        "nothing of {} was run; {}",
-        step.file().path.display(),
-        ledger_state(settings, step.direction)
-    ));
     // An earlier run's marker of it stays (a plan that read no markers — its ledger was
     // not there — let the step start): the run after the drop must be told to run it again,
     // or it refuses the interrupted migration.
-    drop_then_again(
-        step,
-        index,
+    let left = marked(settings) && (settings.rerun_interrupted || earlier);
+    let error = refused_over_invalid_index(
+        &step.migration.id(),
+        &step.file().path,
+        met,
+        ledger_state(settings, step.direction),
+        &again_after_drop(step, left),
+    );
+    StepFailure {
         error,
-        marked(settings) && (settings.rerun_interrupted || earlier),
-    )
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+        dropped_own_statements: false,
+    }
 }
 
 /// Whether the markers' table holds the marker of `step`'s version that its start would meet
@@ -653,7 +852,13 @@ pub(super) fn run_statements(
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
     let read = settings.send(|| {
         let before = invalid_indexes(client, settings)?;
-        let recreated = invalid_index_recreated(client, settings, file, &before)?.cloned();
+        let recreated =
+            (invalid_index_recreated(client, settings, file, &before)?).map(|(index, meets)| {
+                IndexMet {
+                    index: index.clone(),
+                    meets,
+                }
+            });
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
@@ -664,9 +869,9 @@ pub(super) fn run_statements(
         Err(e) if settings.stopped() => return Err(stopped_before_statements(step, e)),
         Err(e) => return Err(read_before_statements_failed(client, settings, step, e)),
     };
-    if let Some(index) = &recreated {
+    if let Some(met) = &recreated {
         let earlier = marked(settings) && earlier_marker_there(client, settings, step);
-        return Err(invalid_index_left_behind(settings, step, index, earlier));
+        return Err(invalid_index_left_behind(settings, step, met, earlier));
     }
     try_row(client, settings, step)?;
     let fresh = start_marker(client, settings, step)?;
@@ -1882,7 +2087,9 @@ fn statement_failed(
         .then(|| earlier_run_did_it(client, settings, step, &failure, index, fresh))
         .flatten();
     if let Some(invalid) = left_invalid {
-        failure.error = failure.error.with_detail(interrupted_build(invalid));
+        failure.error = failure
+            .error
+            .with_detail(interrupted_build(invalid, &Meets::Builds));
         failure.error.help = Some(drop_index_then(
             &invalid.qualified,
             &run_again_command(step, marker_left(settings, step, reached)),
@@ -1920,6 +2127,10 @@ fn statement_failed(
             p.partition, p.table
         ));
     }
+    // Where "committed none of its statements" is said, to say instead what a build that left
+    // its index INVALID committed of itself, once the INVALID indexes are read (below).
+    let said_none =
+        (index == 0 && partly.is_none() && cut.is_none()).then_some(failure.error.details.len());
     failure.error = failure.error.with_detail(match (index, partly) {
         (0, _) if cut.is_some() => format!(
             "{}; {recorded}",
@@ -2039,6 +2250,16 @@ fn statement_failed(
                 }
                 continue;
             }
+            if let Some(detail) = said_none.and_then(|at| failure.error.details.get_mut(at)) {
+                // Not "none": a `CONCURRENTLY` build (or rebuild) commits its new index
+                // before it builds it, and that stays.
+                *detail = format!(
+                    "this run committed nothing of its statements but what statement 1 commits \
+                     before it builds: the catalog entry of its new index {}, which stays, \
+                     INVALID; {recorded}",
+                    invalid.qualified
+                );
+            }
             failure.error = failure.error.with_detail(format!(
                 "index {0} was left INVALID by the failed build; drop it before running again: \
                  DROP INDEX CONCURRENTLY IF EXISTS {0};",
@@ -2088,4 +2309,35 @@ fn statement_failed(
         }
     }
     failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::left_by_rebuild_of;
+
+    #[test]
+    fn the_names_a_concurrent_rebuild_leaves_are_its_indexs_own() {
+        let long = "i".repeat(63);
+        // What PostgreSQL 15 names them (`ChooseRelationName`): cut to fit 63 bytes.
+        let cut_new = format!("{}_ccnew", "i".repeat(57));
+        let cut_new1 = format!("{}_ccnew1", "i".repeat(56));
+        for (name, of, expected) in [
+            ("big_i_ccnew", "big_i", true),
+            ("big_i_ccold", "big_i", true),
+            ("big_i_ccnew1", "big_i", true),
+            ("big_i_ccold12", "big_i", true),
+            ("idx2_ccnew", "idx2", true),
+            (cut_new.as_str(), long.as_str(), true),
+            (cut_new1.as_str(), long.as_str(), true),
+            // Another index's, or no rebuild's.
+            ("big_ccnew", "big_i", false),
+            ("big_i", "big_i", false),
+            ("big_i_new", "big_i", false),
+            ("big_i_ccnew_x", "big_i", false),
+            ("other_ccnew", "big_i", false),
+            ("i_ccnew", long.as_str(), false),
+        ] {
+            assert_eq!(left_by_rebuild_of(name, of), expected, "{name} of {of}");
+        }
+    }
 }

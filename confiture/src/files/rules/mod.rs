@@ -21,7 +21,9 @@ pub(crate) use resets_timeouts::{
 #[cfg(feature = "db")]
 pub(crate) use server_wide::{server_wide, Effect};
 #[cfg(feature = "db")]
-pub(crate) use syntax::{concurrently_created_index, concurrently_detached, created_index};
+pub(crate) use syntax::{
+    concurrently_created_index, concurrently_detached, concurrently_reindexed, created_index,
+};
 
 /// C101's help for a file of `kind` whose migration is applied here, or not, or unknown.
 pub(crate) use requires_no_transaction::help as requires_no_transaction_help;

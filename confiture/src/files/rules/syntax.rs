@@ -167,6 +167,45 @@ fn index_created(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>
     }
 }
 
+/// The index a `REINDEX [ ( options ) ] INDEX CONCURRENTLY name` statement (its text, as the
+/// file was cut) rebuilds, as written (its schema when qualified); `None` for any other
+/// statement, a `REINDEX` without `CONCURRENTLY` included (the lexer's reading,
+/// [`crate::files::lexer::requires_no_transaction`]: one transaction, which leaves nothing
+/// behind when interrupted). What the engine asks of a no-transaction file before it runs: such
+/// a rebuild commits its new index (`<name>_ccnew`) before it builds it, and one that failed or
+/// was interrupted leaves it INVALID, or, cut while it dropped the old one, `<name>_ccold`.
+#[cfg(feature = "db")]
+pub(crate) fn concurrently_reindexed(statement: &str) -> Option<TableName<'_>> {
+    let split = crate::files::lexer::split(statement);
+    let first = split.statements.first()?;
+    if crate::files::lexer::non_transactional_command(first) != Some("REINDEX CONCURRENTLY") {
+        return None;
+    }
+    let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia() && t.kind != TokenKind::Semicolon)
+        .collect();
+    let src = Source {
+        text: statement,
+        base: 0,
+    };
+    let mut c = Cursor {
+        t: &tokens,
+        i: 1,
+        src,
+    };
+    if c.eat_kind(TokenKind::OpenParen) {
+        while !c.eat_kind(TokenKind::CloseParen) {
+            c.bump()?;
+        }
+    }
+    if !c.eat("INDEX") {
+        return None;
+    }
+    c.eat("CONCURRENTLY");
+    let index = c.table_name()?;
+    c.peek().is_none().then_some(index)
+}
+
 /// The table and the partition of an `ALTER TABLE [IF EXISTS] [ONLY] table DETACH PARTITION
 /// partition CONCURRENTLY` statement (its text, as the file was cut); `None` for any other
 /// statement. What the engine asks of a no-transaction statement that failed or was
@@ -683,6 +722,39 @@ fn unicode_unescape(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::up;
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_concurrent_reindex_of_an_index_names_it() {
+        use super::concurrently_reindexed;
+        let read = |sql: &str| {
+            concurrently_reindexed(sql)
+                .map(|t| (t.schema.map(|s| s.into_owned()), t.name.into_owned()))
+        };
+        for (sql, expected) in [
+            ("REINDEX INDEX CONCURRENTLY big_i;", Some((None, "big_i"))),
+            ("reindex index concurrently Big_I", Some((None, "big_i"))),
+            (
+                "REINDEX INDEX CONCURRENTLY app.\"Big\";",
+                Some((Some("app".to_string()), "Big")),
+            ),
+            ("REINDEX (CONCURRENTLY) INDEX big_i;", Some((None, "big_i"))),
+            (
+                "REINDEX (VERBOSE, CONCURRENTLY true) INDEX CONCURRENTLY big_i;",
+                Some((None, "big_i")),
+            ),
+            ("REINDEX (CONCURRENTLY false) INDEX big_i;", None),
+            ("REINDEX INDEX big_i;", None),
+            ("REINDEX TABLE CONCURRENTLY big;", None),
+            ("CREATE INDEX CONCURRENTLY big_i ON big (h);", None),
+        ] {
+            assert_eq!(
+                read(sql),
+                expected.map(|(s, n)| (s, n.to_string())),
+                "{sql}"
+            );
+        }
+    }
 
     #[test]
     fn a_string_literal_is_read_as_the_server_reads_it() {

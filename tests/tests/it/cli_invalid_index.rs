@@ -1,0 +1,220 @@
+//! An INVALID index a failed or interrupted `CREATE INDEX CONCURRENTLY` or `REINDEX INDEX
+//! CONCURRENTLY` left behind a pending no-transaction migration: `status` (text and JSON) and
+//! `up --dry-run` say what the real `up` refuses, and the real `up` refuses the rebuild too.
+
+use std::time::Duration;
+
+use confiture::exit;
+use confiture_tests::{wait_until, Project, TestDb};
+
+/// The INVALID indexes of `db`, by name.
+fn invalid_indexes(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .expect("read pg_index")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The start markers left in `db`.
+fn markers(db: &TestDb) -> i64 {
+    let mut client = db.connect();
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('public.tb_confiture_started') IS NOT NULL",
+            &[],
+        )
+        .expect("look for the markers' table")
+        .get(0);
+    if !exists {
+        return 0;
+    }
+    client
+        .query_one("SELECT count(*) FROM public.tb_confiture_started", &[])
+        .expect("count the markers")
+        .get(0)
+}
+
+/// `status` (text and JSON) and `up --dry-run` of `project` on `db`, whose pending `002` would
+/// meet the INVALID `index`: each names it and the `DROP INDEX CONCURRENTLY`, the dry run
+/// refusing as `up` does (exit 4, `refusal`); nothing written.
+fn each_says_what_up_refuses(project: &Project, db: &TestDb, index: &str, refusal: &str) {
+    let drop = format!("DROP INDEX CONCURRENTLY {index};");
+    let status = project.run_on(db, &["migrate", "status"]);
+    status
+        .code(exit::PENDING)
+        .stdout_has("pending")
+        .stderr_has(&format!("{index} exists and is INVALID"))
+        .stderr_has(&drop);
+    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
+    json.code(exit::PENDING);
+    let json = json.json();
+    let line = (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002");
+    assert_eq!(line["status"], "pending", "{line}");
+    assert_eq!(line["invalid_index"], index, "{line}");
+    project
+        .run_on(db, &["migrate", "up", "--dry-run"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has(refusal)
+        .stderr_has("failed or was interrupted")
+        .stderr_lacks("client killed, server restarted)")
+        .stderr_has(&drop);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:f"]);
+    let up = project.run_on(db, &["migrate", "up"]);
+    up.code(exit::MIGRATION_FAILED)
+        .stderr_has(refusal)
+        .stderr_has("failed or was interrupted")
+        .stderr_lacks("client killed, server restarted)")
+        .stderr_has(&drop);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:f"], "{}", up.dump());
+}
+
+/// hix A: a `CREATE UNIQUE INDEX CONCURRENTLY` that failed on a duplicate key left its index
+/// INVALID (and said the run committed none of its statements). Once the duplicate was gone,
+/// `status` said `pending` and nothing of the index, `up --dry-run` "would apply 1 migration"
+/// (exit 0), and only the real `up` refused (exit 4), saying an earlier run "was interrupted
+/// (client killed, server restarted)". Now all three say the same, true for a failed build;
+/// following the help applies it.
+#[test]
+fn a_failed_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
+    let db = TestDb::new("hix_failed_cic");
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE TABLE f (id int);\nINSERT INTO f VALUES (1), (1);\n",
+            "DROP TABLE f;\n",
+        )
+        .migration(
+            "002_k",
+            "-- confiture:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY fu ON f (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY fu;\n",
+        );
+    let failed = project.run_on(&db, &["migrate", "up"]);
+    failed
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("public.fu was left INVALID")
+        .stderr_lacks("committed none of its statements");
+    assert_eq!(invalid_indexes(&db), ["fu"], "{}", failed.dump());
+    db.connect()
+        .batch_execute("DELETE FROM f WHERE ctid <> (SELECT min(ctid) FROM f)")
+        .expect("the duplicate deleted");
+    each_says_what_up_refuses(
+        &project,
+        &db,
+        "public.fu",
+        "migration 002_k creates index public.fu, which exists and is INVALID",
+    );
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.fu")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stderr_lacks("INVALID");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+}
+
+/// A project whose no-transaction `002_h` runs `build` on `big` (`001_f`, with its index
+/// `big_i`), applied through 001, and a session whose open transaction wrote to `big`: the
+/// concurrent build commits its INVALID index, then waits for that writer. `up` is started and
+/// stopped (SIGTERM) once the INVALID index `invalid` is there; the writer ends.
+fn stopped_while_building(db: &TestDb, build: &str, invalid: &str) -> (Project, String) {
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n\
+             CREATE INDEX big_i ON big (h);\n",
+            "DROP TABLE big;\n",
+        )
+        .migration(
+            "002_h",
+            &format!("-- confiture:no-transaction\n{build}\n"),
+            "SELECT 1;\n",
+        );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut writer = db.connect();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
+        .expect("an open writer");
+    let child = project.spawn_on(db, &["migrate", "up"]);
+    let built = wait_until(Duration::from_secs(30), || {
+        invalid_indexes(db).iter().any(|i| i == invalid)
+    });
+    confiture_tests::send_signal(child.id(), "-TERM");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(built, "the build never started\n{}", run.dump());
+    writer.batch_execute("ROLLBACK").expect("end the writer");
+    run.code(exit::INTERRUPTED);
+    (project, run.stderr.clone())
+}
+
+/// hix A (stopped): the same after a `CREATE INDEX CONCURRENTLY` cancelled by a stop.
+#[test]
+fn a_stopped_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
+    let db = TestDb::new("hix_stopped_cic");
+    let (project, stderr) =
+        stopped_while_building(&db, "CREATE INDEX CONCURRENTLY big_h ON big (h);", "big_h");
+    assert!(
+        !stderr.contains("committed none of its statements"),
+        "{stderr}"
+    );
+    each_says_what_up_refuses(
+        &project,
+        &db,
+        "public.big_h",
+        "migration 002_h creates index public.big_h, which exists and is INVALID",
+    );
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.big_h")
+        .expect("the suggested DROP INDEX");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+    assert_eq!(markers(&db), 0);
+}
+
+/// hix B: a `REINDEX INDEX CONCURRENTLY` stopped while it waited left `big_i_ccnew` INVALID and
+/// said "this run committed none of its statements" (the new index's catalog entry had
+/// committed); the next `up` ran the rebuild again (into `big_i_ccnew1`), recorded the
+/// migration (exit 0) and kept the INVALID index for good. Now the stop says what committed,
+/// `status`, the dry run and `up` refuse it as they refuse a `CREATE INDEX CONCURRENTLY`'s, and
+/// following the help leaves no INVALID index.
+#[test]
+fn an_interrupted_reindex_concurrently_is_refused_until_its_copy_is_dropped() {
+    let db = TestDb::new("hix_reindex");
+    let (project, stderr) =
+        stopped_while_building(&db, "REINDEX INDEX CONCURRENTLY big_i;", "big_i_ccnew");
+    assert!(
+        !stderr.contains("committed none of its statements"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("DROP INDEX CONCURRENTLY public.big_i_ccnew;"),
+        "{stderr}"
+    );
+    each_says_what_up_refuses(
+        &project,
+        &db,
+        "public.big_i_ccnew",
+        "migration 002_h rebuilds index public.big_i, and index public.big_i_ccnew",
+    );
+    assert_eq!(invalid_indexes(&db), ["big_i_ccnew"]);
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.big_i_ccnew")
+        .expect("the suggested DROP INDEX");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+    assert_eq!(markers(&db), 0);
+}
