@@ -258,18 +258,23 @@ impl fmt::Display for NewerDatabase {
                     self.versions.join(", ")
                 )
             }
-            _ => {
-                match &self.embeds_up_to {
-                    Some(newest) => write!(f, "the migrations go up to {newest}")?,
-                    None => f.write_str("there is no migration")?,
-                }
-                write!(
+            _ => match &self.embeds_up_to {
+                Some(newest) => write!(
                     f,
-                    "; the database also has {} applied, above them: recorded by a newer \
-                     release, or their files are gone",
+                    "the migrations go up to {newest}; the database also has {} applied, above \
+                     them: recorded by a newer release, or their files are gone",
                     self.versions.join(", ")
-                )
-            }
+                ),
+                // Nothing to be above, nor older than: maybe not the directory (or the
+                // database) meant ([`crate::plan::newer_database_help`] says how to check).
+                None => write!(
+                    f,
+                    "the migrations directory has no migration, and the database has {} \
+                     applied: recorded from another directory or by another release, or their \
+                     files are gone",
+                    self.versions.join(", ")
+                ),
+            },
         }
     }
 }

@@ -910,6 +910,15 @@ pub struct StartedRun {
     pub statements: u32,
 }
 
+/// Whether the run a start marker records is going on ([`StartedRun::so_far`]).
+#[derive(Clone, Copy)]
+enum Run {
+    /// It holds the migration lock now.
+    Live,
+    /// It is gone: killed, disconnected, or stopped after a statement committed.
+    Ended,
+}
+
 /// A start marker ([`StartedRun`]) that cannot be read ([`StartedRun::read`]): what it has to
 /// name it by, and its unusable column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -930,17 +939,34 @@ impl StartedRun {
         crate::display::migration_id(&self.version, &self.name)
     }
 
-    /// What is known of what it committed: `statement 1 of 1 was running: it may have
-    /// committed`, `statements 1–2 of 3 committed; statement 3 was running: it may have
-    /// committed`.
+    /// What is known of what it committed, the run that left it gone: `statement 1 of 1 was
+    /// running: it may have committed`, `statements 1–2 of 3 committed; statement 3 of 3 was
+    /// running: it may have committed`.
     pub fn committed(&self) -> String {
+        self.so_far(Run::Ended)
+    }
+
+    /// What the live run it records (one holding the migration lock now:
+    /// [`crate::status::StatusReport::running`]) has done so far: `statement 1 of 1 is
+    /// running`, `statement 1 committed; statement 2 of 3 is running`.
+    pub fn running(&self) -> String {
+        self.so_far(Run::Live)
+    }
+
+    /// The one wording of a marker's statements, [`StartedRun::committed`]'s and
+    /// [`StartedRun::running`]'s.
+    fn so_far(&self, run: Run) -> String {
         let (k, n) = (self.statement, self.statements);
         let before = match k {
             0 | 1 => String::new(),
             2 => "statement 1 committed; ".to_string(),
             k => format!("statements 1–{} committed; ", k - 1),
         };
-        format!("{before}statement {k} of {n} was running: it may have committed")
+        let now = match run {
+            Run::Live => "is running",
+            Run::Ended => "was running: it may have committed",
+        };
+        format!("{before}statement {k} of {n} {now}")
     }
 
     /// Who started it and when: `started 2026-01-15T10:30:00+00:00 by app (10.0.0.7)`.

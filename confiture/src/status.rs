@@ -357,6 +357,21 @@ impl StatusReport {
         }
     }
 
+    /// What is known of the run a line's start marker (`started`) records, as `status` says
+    /// it: who started it and when, and how far it got — a live run's (`running`: it holds the
+    /// migration lock) statement is running ([`StartedRun::running`]), a gone run's may
+    /// have committed ([`StartedRun::committed`]).
+    ///
+    /// [`StartedRun::running`]: crate::ledger::StartedRun::running
+    /// [`StartedRun::committed`]: crate::ledger::StartedRun::committed
+    pub fn marker_progress(&self, started: &crate::ledger::StartedRun) -> String {
+        let so_far = match self.running {
+            Some(_) => started.running(),
+            None => started.committed(),
+        };
+        format!("{}; {so_far}", crate::display::escape(&started.started()))
+    }
+
     /// What to do about the `interrupted` migrations, one line each (none when there is
     /// none): what is known is in the table and the JSON (`started`); the ways on are the
     /// ones `up` and `down` refuse such a migration with.

@@ -934,7 +934,9 @@ impl ProgressView {
             }
             Progress::UpToDate => {}
             // Shown even with --quiet, as the `using ...` line is: it says what was changed.
-            Progress::DatabaseCreated { .. } | Progress::WouldCreateDatabase { .. } => {
+            Progress::DatabaseCreated { .. }
+            | Progress::DatabaseCreatedMeanwhile { .. }
+            | Progress::WouldCreateDatabase { .. } => {
                 if let Some(line) = created_line(&event) {
                     out.note(&line);
                 }
@@ -1022,14 +1024,19 @@ pub(super) fn lock_line(event: &Progress) -> Option<String> {
     }
 }
 
-/// The line of `--create-database`'s work (`DatabaseCreated`, `WouldCreateDatabase`): one
-/// wording for one database and for a fleet's targets.
+/// The line of `--create-database`'s work (`DatabaseCreated`, `DatabaseCreatedMeanwhile`,
+/// `WouldCreateDatabase`): one wording for one database and for a fleet's targets.
 pub(super) fn created_line(event: &Progress) -> Option<String> {
     match event {
         // Quoted as every message quotes a database's name (`config::quoted`, as the
         // connection's refusals do), not SQL-escaped: `"app"x"` on each line alike.
         Progress::DatabaseCreated { database } => Some(format!(
             "created database {}",
+            display::escape(&confiture::config::quoted(database))
+        )),
+        Progress::DatabaseCreatedMeanwhile { database } => Some(format!(
+            "database {} did not exist, and another session created it before this run could \
+             (another `--create-database`?): this run created nothing, and migrates it as it is",
             display::escape(&confiture::config::quoted(database))
         )),
         Progress::WouldCreateDatabase { database } => Some(format!(
@@ -1302,10 +1309,9 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
     for m in &report.migrations {
         if let Some(started) = &m.started {
             text.push_str(&format!(
-                "\n{}: {}; {}",
+                "\n{}: {}",
                 display::escape(&m.id()),
-                display::escape(&started.started()),
-                started.committed()
+                report.marker_progress(started)
             ));
         }
     }

@@ -588,7 +588,7 @@ impl DirNamedBy {
 
     /// How a help says to name another directory: point Cargo.toml's `migrations_dir` (and
     /// the [`DirNamedBy::alternative`], if any) at `at`.
-    fn point_at(self, at: &str) -> String {
+    pub(crate) fn point_at(self, at: &str) -> String {
         let tables = crate::workspace::SETTINGS_TABLES;
         match self.alternative() {
             Some(or) => format!("point `migrations_dir` in {tables} (or {or}) at {at}"),

@@ -7,11 +7,11 @@ use super::options::DownOptions;
 use super::report::{DownReport, Outcome, Progress};
 use super::run::{done, planned, qualified_settings, run_each, with_lock, Run, RunFailure};
 use crate::db::apply::{interrupted_left_behind, Direction, Step};
-use crate::db::ledger::Write;
+use crate::db::ledger::{Access, Write};
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
 use crate::history::FileErrors;
-use crate::ledger::LedgerRow;
+use crate::ledger::{LedgerRow, StartedRun, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -80,24 +80,12 @@ impl Migrator {
                 Some(l) => (l.ledger.rows, l.ledger.started, Some((l.access, l.table))),
                 None => Default::default(),
             };
-            let first = request.first_version;
-            plan::check_unknown_interrupted(set, &rows, &markers, first, Direction::Down)?;
-            let plan = plan_down(set, &rows, &request, &errors)?;
             let wait = options.lock_wait;
             let left = interrupted_left_behind(self.client()?, set, &markers, wait)?;
-            plan::check_down_interrupted_with(
-                set,
-                &rows,
-                &markers,
-                &request,
-                &plan,
-                options.rerun_interrupted,
-                &left,
-            )?;
-            // What `down` refuses, its dry run refuses: a ledger this role may not delete from.
-            if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
-                access.check(&table, Write::Delete)?;
-            }
+            // What `down` refuses of its plan, its dry run refuses: the one list of them.
+            let interrupted = (&markers[..], options.rerun_interrupted, &left[..]);
+            let access = access.as_ref().map(|(access, table)| (access, table));
+            let plan = accept(set, &rows, &request, &errors, interrupted, access)?;
             report.warnings.extend(modified_warnings(&plan));
             report.warnings.extend(plan::gap_warnings(&plan, &errors));
             report.migrations = planned(&plan.migrations(), Direction::Down);
@@ -133,31 +121,16 @@ impl Migrator {
                 settings.held_lock = Some(held);
                 let settings = &settings;
                 let (rows, access) = found.unwrap_or_default();
-                plan::check_unknown_interrupted(
-                    set,
-                    &rows,
-                    &settings.markers,
-                    request.first_version,
-                    Direction::Down,
-                )?;
-                let plan = plan_down(set, &rows, &request, &errors)?;
                 let wait = budget.saturating_sub(started.elapsed());
                 let markers = &settings.markers;
                 let left = interrupted_left_behind(client, set, markers, wait)?;
-                plan::check_down_interrupted_with(
-                    set,
-                    &rows,
-                    markers,
-                    &request,
-                    &plan,
-                    settings.rerun_interrupted,
-                    &left,
-                )?;
+                let interrupted = (&markers[..], settings.rerun_interrupted, &left[..]);
+                let ledger = Some((&access, &settings.table));
+                let plan = accept(set, &rows, &request, &errors, interrupted, ledger)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
                 }
-                access.check(&settings.table, Write::Delete)?;
                 // A prepared transaction in the way of the rows: never waited for.
                 if access.prepared {
                     let versions: Vec<&str> =
@@ -305,6 +278,30 @@ fn recorded_without_running(
         ),
     });
     f
+}
+
+/// What `down` refuses of its plan once the ledger is read, before it writes anything: the one
+/// list of them, which a run and its dry run both refuse by. The plan over `rows`, or what
+/// refuses it: an interrupted run (`interrupted`: the ledger's markers, `--rerun-interrupted`,
+/// what interrupted runs left, `plan::LeftBehind`), the plan itself and its files ([`plan_down`]),
+/// the role's rights on the ledger (`access`, `None` when it does not exist) when the plan
+/// deletes a row.
+fn accept<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    request: &plan::DownRequest,
+    errors: &FileErrors<'_>,
+    (markers, rerun_interrupted, left): (&[StartedRun], bool, &[(String, plan::LeftBehind)]),
+    access: Option<(&Access, &TrackingTable)>,
+) -> Result<plan::DownPlan<'a>> {
+    let first = request.first_version;
+    plan::check_unknown_interrupted(set, rows, markers, first, Direction::Down)?;
+    let plan = plan_down(set, rows, request, errors)?;
+    plan::check_down_interrupted_with(set, rows, markers, request, &plan, rerun_interrupted, left)?;
+    if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
+        access.check(table, Write::Delete)?;
+    }
+    Ok(plan)
 }
 
 /// Plans `down` and refuses it when a migration it rolls back has errors in its files (a gap

@@ -56,15 +56,23 @@ pub enum Progress {
         /// The database's name on the server.
         database: String,
     },
-    /// `--create-database` is about to create (a dry run: would create) `database`, which does
-    /// not exist, and the server has a database named `similar`, close enough to be what a
-    /// misspelt `database` meant: sent before [`Progress::DatabaseCreated`]
-    /// ([`Progress::WouldCreateDatabase`]).
+    /// `--create-database` created (a dry run: would create) `database`, which did not exist,
+    /// and the server has a database named `similar`, close enough to be what a misspelt
+    /// `database` meant: sent before [`Progress::DatabaseCreated`]
+    /// ([`Progress::WouldCreateDatabase`]); never when another session created it
+    /// ([`Progress::DatabaseCreatedMeanwhile`]).
     SimilarDatabaseExists {
         /// The database's name on the server, that is created.
         database: String,
         /// The existing database with a close name.
         similar: String,
+    },
+    /// `--create-database` found `database` missing, and another session (another run of
+    /// `--create-database`) created it before this run's `CREATE DATABASE`: this run created
+    /// nothing, and migrates the database as it finds it.
+    DatabaseCreatedMeanwhile {
+        /// The database's name on the server.
+        database: String,
     },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {

@@ -22,7 +22,7 @@ use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Checked, Migration, MigrationSet, TransactionMode};
 use crate::history::FileErrors;
-use crate::ledger::{BuildSite, LedgerRow};
+use crate::ledger::{BuildSite, LedgerRow, StartedRun, TrackingTable};
 use crate::plan;
 use crate::Migrator;
 
@@ -259,32 +259,24 @@ impl Migrator {
                 None => (None, Vec::new(), None),
             };
             let rows = found.as_deref().unwrap_or_default();
-            plan::check_unknown_interrupted(
-                &set,
-                rows,
-                &markers,
-                request.first_version,
-                Direction::Up,
-            )?;
-            let plan = plan::up(&set, rows, &request)?;
-            check_plan_files(&set, &errors, &request, (&plan, rows), self.on_scratch)?;
             let wait = options.lock_wait;
             // Read with `--rerun-interrupted` too: an apply a row recorded over while its
             // index is INVALID is refused whatever the flags (`check_interrupted_with`).
             let left = apply::interrupted_left_behind(self.client()?, &set, &markers, wait)?;
-            plan::check_up_interrupted_with(
-                &set,
-                found.as_deref().unwrap_or_default(),
-                &markers,
-                &request,
-                &plan,
-                options.rerun_interrupted,
-                &left,
-            )?;
-            // What `up` refuses, its dry run refuses: a ledger this role may not write a row to.
-            if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
-                access.check(&table, Write::Insert)?;
+            // What `up` refuses of its plan, its dry run refuses: the one list of them.
+            let plan = Acceptance {
+                set: &set,
+                errors: &errors,
+                request: &request,
+                on_scratch: self.on_scratch,
+                single: options.single_transaction,
             }
+            .accept(
+                rows,
+                (&markers, options.rerun_interrupted, &left),
+                access.as_ref().map(|(access, table)| (access, table)),
+                report,
+            )?;
             // What `up` refuses, its dry run refuses: no history, and objects where the
             // migrations build (it previewed a full apply, exit 0, where `up` says exit 7).
             if !request.allow_non_empty {
@@ -303,8 +295,6 @@ impl Migrator {
             // would meet, at its start, an INVALID index a failed or interrupted build left
             // (exit 4, the engine's rule and words); the migrations before it would be applied.
             refuse_invalid_index_met(self.client()?, &plan, &markers, options, wait)?;
-            report.warnings.extend(newer_database_warning(&plan));
-            report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(());
@@ -410,6 +400,74 @@ fn check_plan_files(
 fn newer_database_warning(plan: &plan::UpPlan<'_>) -> Option<String> {
     let newer = plan.newer_database.as_ref()?;
     Some(format!("{newer}: left as they are (allow_newer_database)"))
+}
+
+/// What `up` refuses of its plan once the ledger is read, before it writes anything: the one
+/// list of them, which a run ([`Locked::accept`]) and its dry run both refuse by — so that a
+/// dry run never previews a run the command refuses.
+struct Acceptance<'a> {
+    set: &'a MigrationSet,
+    /// The directory's errors, for a plan that `--steps` bounds ([`check_plan_files`]).
+    errors: &'a FileErrors<'a>,
+    request: &'a plan::UpRequest,
+    /// See [`Migrator::on_scratch`].
+    on_scratch: Option<&'static str>,
+    /// `--single-transaction`.
+    single: bool,
+}
+
+impl<'a> Acceptance<'a> {
+    /// The plan over the ledger's `rows`, or what refuses it: the plan itself, an interrupted
+    /// run (`interrupted`: the ledger's markers, `--rerun-interrupted`, what interrupted runs
+    /// left, `plan::LeftBehind`), the role's rights on the ledger (`access`, `None` when it does
+    /// not exist yet), `--single-transaction` with a migration that cannot run in one
+    /// ([`refuse_single`]). Adds the plan's warnings to `report`.
+    fn accept<'p>(
+        &self,
+        rows: &'p [LedgerRow],
+        (markers, rerun_interrupted, left): (&[StartedRun], bool, &[(String, plan::LeftBehind)]),
+        access: Option<(&Access, &TrackingTable)>,
+        report: &mut UpReport,
+    ) -> Run<plan::UpPlan<'p>>
+    where
+        'a: 'p,
+    {
+        plan::check_unknown_interrupted(
+            self.set,
+            rows,
+            markers,
+            self.request.first_version,
+            Direction::Up,
+        )?;
+        let plan = plan::up(self.set, rows, self.request)?;
+        check_plan_files(
+            self.set,
+            self.errors,
+            self.request,
+            (&plan, rows),
+            self.on_scratch,
+        )?;
+        plan::check_up_interrupted_with(
+            self.set,
+            rows,
+            markers,
+            self.request,
+            &plan,
+            rerun_interrupted,
+            left,
+        )?;
+        report.warnings.extend(newer_database_warning(&plan));
+        report.warnings.extend(timeout_warnings(&plan.apply));
+        if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
+            access.check(table, Write::Insert)?;
+        }
+        if self.single {
+            if let Some(refused) = refuse_single(self.request, &plan, report) {
+                return Err(refused);
+            }
+        }
+        Ok(plan)
+    }
 }
 
 /// What `up` does once it holds the migration lock.
@@ -676,9 +734,7 @@ impl<'a> Locked<'a> {
         f
     }
 
-    /// The plan over the ledger's `rows`, or what refuses it: the plan itself, the role's
-    /// rights on the ledger (`access`, `None` when it does not exist yet),
-    /// `--single-transaction` with a migration that cannot run in one.
+    /// The plan over the ledger's `rows`, or what refuses it ([`Acceptance::accept`]).
     fn accept<'p>(
         &'p self,
         settings: &ApplySettings,
@@ -687,41 +743,19 @@ impl<'a> Locked<'a> {
         left: &[(String, plan::LeftBehind)],
         report: &mut UpReport,
     ) -> Run<plan::UpPlan<'p>> {
-        plan::check_unknown_interrupted(
-            self.set,
-            rows,
-            &settings.markers,
-            self.request.first_version,
-            Direction::Up,
-        )?;
-        let plan = plan::up(self.set, rows, self.request)?;
-        check_plan_files(
-            self.set,
-            self.errors,
-            self.request,
-            (&plan, rows),
-            self.on_scratch,
-        )?;
-        plan::check_up_interrupted_with(
-            self.set,
-            rows,
-            &settings.markers,
-            self.request,
-            &plan,
-            settings.rerun_interrupted,
-            left,
-        )?;
-        report.warnings.extend(newer_database_warning(&plan));
-        report.warnings.extend(timeout_warnings(&plan.apply));
-        if let Some(access) = access.filter(|_| !plan.apply.is_empty()) {
-            access.check(&settings.table, Write::Insert)?;
+        Acceptance {
+            set: self.set,
+            errors: self.errors,
+            request: self.request,
+            on_scratch: self.on_scratch,
+            single: self.single,
         }
-        if self.single {
-            if let Some(refused) = refuse_single(self.request, &plan, report) {
-                return Err(refused);
-            }
-        }
-        Ok(plan)
+        .accept(
+            rows,
+            (&settings.markers, settings.rerun_interrupted, left),
+            access.map(|access| (access, &settings.table)),
+            report,
+        )
     }
 
     /// Applies `apply` one transaction each; on a failure, sorts the others into committed,
@@ -960,21 +994,24 @@ impl Migrator {
         let database = self.env.connection.dbname.clone();
         crate::db::connect::refuse_unexpanded_database_name(&self.env)?;
         // A misspelt name creates a near-duplicate of the database meant, empty, and runs
-        // every migration there: said before creating (a dry run too), not refused, since
-        // close names are also how numbered databases are told apart (`ci_41`, `ci_42`).
+        // every migration there: said (a dry run too), not refused, since close names are
+        // also how numbered databases are told apart (`ci_41`, `ci_42`). Looked up while the
+        // database is missing, said only by the run that creates it (or would): another run
+        // that created it meanwhile said it, and this one created nothing to drop.
         let env = self.env.clone();
         let similar = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
             move || crate::db::connect::close_database(&env),
         )?;
-        if let Some(similar) = similar {
-            progress(Progress::SimilarDatabaseExists {
-                database: database.clone(),
-                similar,
-            });
-        }
+        let similar = similar.map(|similar| Progress::SimilarDatabaseExists {
+            database: database.clone(),
+            similar,
+        });
         if options.dry_run {
+            if let Some(similar) = similar {
+                progress(similar);
+            }
             // As the run, from a maintenance database of its server: which fails where the
             // run would, and identifies the server for a fleet target's claim, so that two
             // spellings of one missing database are one here too (the run's claim is taken on
@@ -1011,7 +1048,13 @@ impl Migrator {
             move || crate::db::create_database(&env),
         )??;
         if created {
+            if let Some(similar) = similar {
+                progress(similar);
+            }
             progress(Progress::DatabaseCreated { database });
+        } else {
+            // Another session created it between the look and the `CREATE DATABASE`.
+            progress(Progress::DatabaseCreatedMeanwhile { database });
         }
         Ok(false)
     }

@@ -1654,11 +1654,19 @@ pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 /// What to do about a newer release's rows: run that release (for a directory: or restore the
 /// lost files); neither roll them back nor forget their rows. `up`'s help also names the
 /// option that starts an older release anyway (`status` too, which judges for `up`).
+/// A directory with no migration at all is nothing older: the help asks first whether it is
+/// the directory (and the database) meant.
 pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
-    let run = match (&newer.package, &newer.package_version) {
-        (Some(package), Some(version)) => format!(
+    let run = match (&newer.package, &newer.package_version, &newer.embeds_up_to) {
+        (Some(package), Some(version), _) => format!(
             "this build of {package} ({version}) is older than the database: run the build \
              that applied them (or a newer one) instead"
+        ),
+        (_, _, None) => format!(
+            "check that this is the migrations directory meant (if not, {}) and the database \
+             meant; if both are, run the release whose migrations include them instead, or, if \
+             their files were lost, restore them from version control",
+            crate::files::DirNamedBy::Command.point_at("the one holding them")
         ),
         _ => "these migrations are older than the database: run the release whose migrations \
               include them (or a newer one) instead, or, if their files were lost, restore \
@@ -1670,7 +1678,9 @@ pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
          neither rolling them back nor forgetting their rows makes it match (and forgotten \
          rows would be applied again by the newer release)"
     );
-    if up {
+    // An empty directory is no older release of a rolling deploy.
+    let empty_directory = newer.package.is_none() && newer.embeds_up_to.is_none();
+    if up && !empty_directory {
         help.push_str(&format!(
             "; an older release that must start meanwhile (a rolling deploy) can run with \
              {ALLOW_NEWER_DATABASE}: it applies nothing of them and succeeds when every \

@@ -611,7 +611,20 @@ fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
         Some("pid 42".to_string()),
     );
     assert_eq!(running.migrations[2].status, State::Pending);
-    assert!(running.migrations[2].started.is_some());
+    let started = running.migrations[2].started.as_ref().expect("its marker");
+    // hdx B: a live run's statement is running, not "may have committed" as a gone run's.
+    assert_eq!(
+        running.marker_progress(started),
+        format!(
+            "{}; statement 1 committed; statement 2 of 3 is running",
+            started.started()
+        )
+    );
+    assert!(
+        r.marker_progress(started)
+            .ends_with("was running: it may have committed"),
+        "without a run, the same marker is a gone run's"
+    );
     assert!(running.interrupted_unknown.is_empty());
     assert_eq!(running.exit_code(), exit::PENDING);
 }

@@ -1572,6 +1572,60 @@ fn a_server_warning_cannot_forge_a_line() {
     );
 }
 
+/// hdx A: `up --single-transaction --dry-run` over a no-transaction migration previewed a full
+/// apply ("would apply 2 migrations", exit 0, JSON `errors: []`) where the run refuses it (exit
+/// 64) without touching the database. Every refusal the run makes of its plan is its dry run's
+/// too: on a database with a ledger, without one, and through `--create-database` on a database
+/// that exists (a missing one was already refused).
+#[test]
+fn a_single_transaction_dry_run_refuses_what_the_run_refuses() {
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project.migration(
+        "003_s",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i_a ON a (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i_a;\n",
+    );
+    project.migration("004_x", "CREATE TABLE x (id int);\n", "DROP TABLE x;\n");
+    let fresh = TestDb::new("hdx_single_dry_fresh");
+    let applied = TestDb::new("hdx_single_dry_applied");
+    project
+        .run_on(&applied, &["migrate", "up", "--target", "2"])
+        .code(exit::SUCCESS);
+    for (db, rows) in [(&fresh, None), (&applied, versions(&["001:a", "002:b"]))] {
+        for extra in [&[][..], &["--create-database"][..]] {
+            let args = |more: &[&'static str]| {
+                let mut args = vec!["migrate", "up", "--single-transaction"];
+                args.extend_from_slice(extra);
+                args.extend_from_slice(more);
+                args
+            };
+            let run = project.run_on(db, &args(&[]));
+            run.code(exit::USAGE)
+                .stderr_has("--single-transaction cannot include migration 003_s");
+            let dry = project.run_on(db, &args(&["--dry-run"]));
+            dry.code(exit::USAGE)
+                .stderr_has("--single-transaction cannot include migration 003_s")
+                .stderr_has(&confiture_tests::previewed(
+                    &run.help_line(),
+                    &args(&["--dry-run"]),
+                ))
+                .stdout_lacks("would apply");
+            let json = project.run_on(db, &args(&["--dry-run", "--format", "json"]));
+            json.code(exit::USAGE);
+            let errors = &json.json()["errors"];
+            assert_eq!(
+                errors.as_array().map(Vec::len),
+                Some(1),
+                "{extra:?}: {}",
+                json.dump()
+            );
+            assert_eq!(db.ledger(), rows, "{extra:?}: nothing ran");
+        }
+    }
+}
+
 /// h17 F8: `up --single-transaction` refused over a no-transaction migration said "apply it on
 /// its own first (`migrate up --target VERSION` with the version just before it, then
 /// `migrate up --steps 1`)": a placeholder to fill in, and commands without the flag or the

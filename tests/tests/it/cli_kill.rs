@@ -919,7 +919,8 @@ fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
 /// h20 F8: `status` while a run is running a no-transaction migration called it `interrupted`
 /// (exit 7, "undo what it committed"). The run holds the migration lock: `status` says it is
 /// being run (naming the holder's pid), the migration pending (exit 1); once the run is
-/// killed, `interrupted`.
+/// killed, `interrupted`. hdx B: its marker's line said "statement 2 of 2 was running: it may
+/// have committed", as of a dead run: a live run's statement is running.
 #[test]
 fn status_during_a_live_run_says_it_is_running_not_interrupted() {
     let db = TestDb::new("marker_live");
@@ -939,6 +940,8 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
     run.code(exit::PENDING)
         .stdout_lacks("interrupted")
         .stdout_has("002_ix: a run started ")
+        .stdout_has("; statement 1 committed; statement 2 of 2 is running\n")
+        .stdout_lacks("may have committed")
         .stderr_has(&format!(
             "is being run now by the run that holds the migration lock (pid {}",
             holders[0]
@@ -951,7 +954,9 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::DIVERGED)
-        .stdout_has("! interrupted");
+        .stdout_has("! interrupted")
+        .stdout_has("; statement 1 committed; statement 2 of 2 was running: it may have committed")
+        .stdout_lacks("is running");
 }
 
 /// An older checkout (fewer migration files) sharing the database with a newer build whose

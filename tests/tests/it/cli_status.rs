@@ -2233,3 +2233,37 @@ fn the_no_transaction_help_is_said_applied_or_not_here() {
         .run(&["lint"])
         .stderr_has("where this migration is already applied (confiture (Python) runs it");
 }
+
+/// hdx D: `status` from an empty migrations directory against a database with migrations
+/// applied said "there is no migration; the database also has 001, 002, 003 applied, above
+/// them ... these migrations are older than the database": nothing is above or older, and no
+/// word that this may be the wrong directory or database. It says what holds, and asks to check
+/// both (`--migrations-dir` or `migrations_dir`); `up` from it (its refusal takes the same
+/// words) too, and names no `--allow-newer-database` for it.
+#[test]
+fn status_from_an_empty_migrations_directory_asks_whether_it_is_the_one_meant() {
+    let db = TestDb::new("hdx_empty_dir");
+    three_tables()
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::SUCCESS);
+    let empty = Project::new();
+    for args in [&["migrate", "status"][..], &["migrate", "up"]] {
+        let run = empty.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_has(
+                "the migrations directory has no migration, and the database has 001, 002, 003 \
+                 applied: recorded from another directory or by another release, or their files \
+                 are gone",
+            )
+            .stderr_has(
+                "check that this is the migrations directory meant (if not, point \
+                 `migrations_dir` in `[package.metadata.confiture]` of the package's Cargo.toml \
+                 (or `[workspace.metadata.confiture]` of the workspace's) (or --migrations-dir) \
+                 at the one holding them) and the database meant",
+            )
+            .stderr_lacks("above them")
+            .stderr_lacks("older than the database")
+            .stderr_lacks("there is no migration")
+            .stderr_lacks("--allow-newer-database");
+    }
+}

@@ -953,3 +953,72 @@ fn create_database_looks_up_close_names_once() {
     }
     assert!(database_exists_on(&cluster, ADMIN_DB, missing));
 }
+
+/// hdx C: three `up --create-database` at once on a missing database whose name is close to an
+/// existing one's: each warned that it "creates" a near-duplicate to drop, one said "created
+/// database", and the others never said that another run had created it. A run that finds the
+/// database created by another session meanwhile says so, once, and warns of no close name
+/// (it created nothing to drop); it then migrates the database as it finds it. The race made
+/// certain: on a throwaway cluster, a transaction holds a lock on `template1` (`COMMENT ON
+/// DATABASE`), so the run's `CREATE DATABASE`, made from it after the run found the database
+/// missing, waits; another session creates the database from `template0` meanwhile.
+#[test]
+fn a_database_created_meanwhile_by_another_session_is_said_so_and_warned_of_by_none() {
+    let cluster = Cluster::init();
+    cluster.start();
+    let mut admin = cluster.connect("postgres");
+    let existing = "hdx_race_run";
+    admin
+        .batch_execute(&format!("CREATE DATABASE {existing} TEMPLATE template0"))
+        .expect("create the database with a close name");
+    let missing = misspelt(existing);
+    admin
+        .batch_execute("BEGIN; COMMENT ON DATABASE template1 IS 'held by the test'")
+        .expect("hold a lock on template1");
+    let project = two_migrations();
+    let url = cluster.url(missing, "sslmode=disable");
+    let child = project.spawn(&["migrate", "up", "--create-database", "--database-url", &url]);
+    let mut other = cluster.connect("postgres");
+    confiture_tests::cluster::wait_until(
+        "the run's CREATE DATABASE waits for template1",
+        std::time::Duration::from_secs(60),
+        || {
+            other
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND query LIKE 'CREATE DATABASE%'",
+                    &[],
+                )
+                .unwrap()
+                .get::<_, i64>(0)
+                == 1
+        },
+    );
+    other
+        .batch_execute(&format!("CREATE DATABASE {missing} TEMPLATE template0"))
+        .expect("another session creates the database meanwhile");
+    admin.batch_execute("ROLLBACK").expect("let template1 go");
+    let output = child.wait_with_output().expect("the run ends");
+    let run = confiture_tests::Run::from_output(output, std::time::Duration::ZERO);
+    run.code(exit::SUCCESS)
+        .stderr_has(&format!(
+            "database \"{missing}\" did not exist, and another session created it before \
+             this run could (another `--create-database`?): this run created nothing, and \
+             migrates it as it is\n"
+        ))
+        .stderr_lacks("created database")
+        .stderr_lacks("near-duplicate")
+        .stderr_lacks(existing);
+    assert_eq!(
+        run.stderr.matches("another session created it").count(),
+        1,
+        "{}",
+        run.dump()
+    );
+    let applied: i64 = cluster
+        .connect(missing)
+        .query_one("SELECT count(*) FROM tb_confiture", &[])
+        .expect("the ledger")
+        .get(0);
+    assert_eq!(applied, 2, "the run migrated the database it found");
+}
