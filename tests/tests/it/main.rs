@@ -13,6 +13,7 @@ mod cli_apply;
 mod cli_bounds;
 mod cli_cargo_config;
 mod cli_concurrency;
+mod cli_dir_named;
 mod cli_drift_tenants;
 mod cli_engine;
 mod cli_file_text;
