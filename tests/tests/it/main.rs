@@ -22,6 +22,7 @@ mod cli_history;
 mod cli_interrupt;
 mod cli_json_errors;
 mod cli_kill;
+mod cli_other_flags;
 mod cli_render;
 mod cli_snapshots;
 mod cli_status;
