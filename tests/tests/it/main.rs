@@ -52,4 +52,5 @@ mod tidy_dependencies;
 mod tls_client_cert;
 mod tls_cluster;
 mod tls_hba;
+mod url_variable_password;
 mod wait_for_server;
