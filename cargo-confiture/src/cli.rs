@@ -119,6 +119,11 @@ pub const DATABASE_HEADING: &str = "Database (every command but `lint` and `migr
 /// ([`Cli::ignored_connection_flags`]).
 pub const NEVER_CONNECT: &[&[&str]] = &[&["lint"], &["migrate", "generate"]];
 
+/// What a command that never connects ([`NEVER_CONNECT`]) does not do, the one wording of why
+/// it ignores the flags choosing a database and takes no flag of the commands that connect:
+/// "`cargo confiture lint` never connects to a database".
+pub(crate) const NEVER_CONNECTS: &str = "never connects to a database";
+
 /// The flags that choose the database (their argument ids), with how the user types them.
 /// `-c FILE` is one, but a command that never connects still reads which project holds the
 /// file (`Workspace::of_environment_file`): hidden from their help, it is not ignored.

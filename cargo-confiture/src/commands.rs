@@ -28,6 +28,9 @@ pub struct Context {
     /// (`../db/migrations` from `src/`), so that every message names it as the user would.
     pub display_dir: PathBuf,
     pub check_options: CheckOptions,
+    /// Who named the migrations directory: `--migrations-dir`, else the settings (or the
+    /// default), for what an error about the directory says to change.
+    pub dir_named_by: files::DirNamedBy,
 }
 
 impl Context {
@@ -61,17 +64,27 @@ impl Context {
         let check_options = CheckOptions::default()
             .first_version(workspace.settings.first_version)
             .first_version_from(workspace.settings.first_version_from);
+        let dir_named_by = match cli.global.migrations_dir {
+            Some(_) => files::DirNamedBy::Flag,
+            None => files::DirNamedBy::Command,
+        };
         Ok(Context {
             workspace,
             migrations_dir,
             display_dir,
             check_options,
+            dir_named_by,
         })
     }
 
     /// Reads and checks the migrations directory; paths in diagnostics are as shown to the user.
     pub fn load(&self) -> Result<Checked> {
-        files::load(&self.display_dir, &self.check_options)
+        self.load_with(&self.check_options)
+    }
+
+    /// [`Context::load`] with `options`.
+    pub fn load_with(&self, options: &CheckOptions) -> Result<Checked> {
+        files::load_named_by(&self.display_dir, options, self.dir_named_by)
     }
 }
 
@@ -261,7 +274,7 @@ fn lint_options(cli: &Cli, cx: &Context) -> Result<CheckOptions> {
 }
 
 fn lint(cli: &Cli, cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
-    let checked = files::load(&cx.display_dir, &lint_options(cli, cx)?)?;
+    let checked = cx.load_with(&lint_options(cli, cx)?)?;
     let errors = count(&checked, Severity::Error);
     let warnings = count(&checked, Severity::Warning);
     let deny = args.denies_warnings();

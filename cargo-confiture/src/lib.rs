@@ -57,8 +57,9 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     // to be ignored, not refused: the same line runs as it did.
     for flag in cli.ignored_connection_flags() {
         out.warning(&format!(
-            "`{flag}` is ignored: `cargo confiture {}` never connects to a database",
-            cli.words().join(" ")
+            "`{flag}` is ignored: `cargo confiture {}` {}",
+            cli.words().join(" "),
+            cli::NEVER_CONNECTS
         ));
     }
     let outcome = commands::run(&cli, &out);
@@ -284,6 +285,20 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
             let Some(word) = word(ContextKind::InvalidArg) else {
                 return e;
             };
+            if let Some(tip) = flag_of_others(&word, args) {
+                // The whole usage of the command, its `[OPTIONS]` included: clap's names only
+                // the arguments given (`migrate generate <NAME>`).
+                e.insert(
+                    ContextKind::Usage,
+                    ContextValue::StyledStr(command.clone().render_usage()),
+                );
+                // Instead of clap's "to pass '--lock-wait' as a value, use '-- --lock-wait'":
+                // followed, it fails again.
+                e.insert(
+                    ContextKind::Suggested,
+                    ContextValue::StyledStrs(vec![tip.into()]),
+                );
+            }
             let Some(flag) = word.strip_prefix("--") else {
                 // A connection string where an argument goes: say which flag takes it (the
                 // tip never repeats it: it may hold a password).
@@ -313,6 +328,79 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
     };
     e.insert(kind, value);
     e
+}
+
+/// The tip for a flag (`--lock-wait`, `--lock-wait=5s`, `-D`) that the command the arguments
+/// reached lacks while other commands take it: the command takes none, and which ones do; a
+/// command that never connects says so, as of the connection flags given to it
+/// ([`cli::never_connects`]), when every command taking the flag connects. `None` for a word
+/// no command takes as a flag.
+fn flag_of_others(word: &str, args: &[OsString]) -> Option<String> {
+    let typed = word.split('=').next().unwrap_or(word);
+    let long = typed.strip_prefix("--");
+    let short = match typed
+        .strip_prefix('-')
+        .map(|s| s.chars().collect::<Vec<_>>())
+    {
+        Some(chars) if long.is_none() && chars.len() == 1 => Some(chars[0]),
+        _ => None,
+    };
+    if long.is_none() && short.is_none() {
+        return None;
+    }
+    let takes = |arg: &clap::Arg| match long {
+        Some(long) => {
+            arg.get_long() == Some(long)
+                || arg.get_all_aliases().is_some_and(|all| all.contains(&long))
+        }
+        None => short.is_some() && arg.get_short() == short,
+    };
+    // Given before the subcommand that takes it (`migrate --lock-wait 5s up`): clap's words.
+    if reached(args).get_arguments().any(takes) {
+        return None;
+    }
+    // As declared (`cli::command` adds the hidden connection flags to the commands that
+    // never connect, which moves them last): the commands are listed in the help's order.
+    let root = <Cli as clap::CommandFactory>::command();
+    let here = reached_path(args);
+    let mut paths = Vec::new();
+    subcommand_paths(&root, &mut Vec::new(), &mut paths);
+    let mut theirs: Vec<Vec<String>> = Vec::new();
+    for path in paths.into_iter().filter(|path| *path != here) {
+        let mut command = &root;
+        for name in &path {
+            command = command.find_subcommand(name)?;
+        }
+        if command.has_subcommands() || !command.get_arguments().any(takes) {
+            continue;
+        }
+        theirs.push(path);
+    }
+    if theirs.is_empty() {
+        return None;
+    }
+    let never_connects = |path: &[String]| {
+        cli::NEVER_CONNECT
+            .iter()
+            .any(|words| words.iter().eq(path.iter()))
+    };
+    let listed = confiture::display::cut(
+        theirs
+            .iter()
+            .map(|path| format!("`{}`", path.join(" ")))
+            .collect(),
+    )
+    .join(", ");
+    let command = format!("`cargo confiture {}`", here.join(" "));
+    if never_connects(&here) && !theirs.iter().any(|path| never_connects(path)) {
+        return Some(format!(
+            "{command} takes no {typed}: it {} ({typed} is for {listed})",
+            cli::NEVER_CONNECTS
+        ));
+    }
+    Some(format!(
+        "{command} takes no {typed} ({typed} is for {listed})"
+    ))
 }
 
 /// The tip for a word that is no subcommand where it was given: the command line with the

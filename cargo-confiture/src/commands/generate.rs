@@ -122,9 +122,12 @@ impl Pause {
 /// The directory read and checked; a missing directory is an empty set (a fresh project).
 /// Only one that is not there at all ([`files::is_missing_dir`]): a link to nowhere, or a file
 /// in the way, is the library's to name, as `lint` names it — never a fresh project whose
-/// directory then cannot be created.
+/// directory then cannot be created; nor one beside a directory of migrations of a close name
+/// (`db/migration` beside `db/migrations`), which the library refuses
+/// ([`files::refuse_new_dir_close_to_one`]).
 fn load(cx: &Context) -> Result<Checked> {
     if files::is_missing_dir(&cx.migrations_dir) {
+        files::refuse_new_dir_close_to_one(&cx.display_dir, cx.dir_named_by)?;
         Ok(files::check(&cx.display_dir, Vec::new(), &cx.check_options))
     } else {
         cx.load()

@@ -445,7 +445,7 @@ fn check_before_the_list(cli: &Cli, cx: &Context, env: &config::Environment) -> 
 fn session(env: config::Environment, cx: &Context) -> Migrator {
     Migrator::new(env, cx.display_dir.clone(), cx.check_options.clone())
         .suggesting(confiture::hint::Invocation::default())
-        .migrations_dir_named_by(confiture::files::DirNamedBy::Command)
+        .migrations_dir_named_by(cx.dir_named_by)
 }
 
 /// Resolves the database by the documented precedence and opens a session (connecting lazily).

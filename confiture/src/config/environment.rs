@@ -113,6 +113,12 @@ pub struct Environment {
     /// and the key's line. The file holds no host, port or database name to fix then: help
     /// lines name the variables ([`Environment::source`]).
     pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
+    /// The variables expanded into `database_url`'s user or password whose value holds a
+    /// `%`, each with the part it gave (`user`, `password`): the URL reads it as a
+    /// percent-encoding (`ab%41cd` is `abAcd`), so a refused authentication's help says so
+    /// ([`variable_in_url_help`]).
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) percent_in_credentials: Vec<(String, &'static str)>,
     /// The lines of the environment file that write the connection's parts, each with its key
     /// (`database_url` for every part, or the legacy block's `database.host`, ...): where a
     /// help says to fix one ([`Environment::source_of`]).
@@ -229,6 +235,20 @@ impl ConnectionPart {
     }
 }
 
+/// The one advice about a variable's value in `database_url` that the URL reads otherwise
+/// than as it is (reserved characters that break it, a `%` read as a percent-encoding): how
+/// to write it, or give the connection as a `database:` block, whose `key` (`password`,
+/// `user`) takes `var`'s value as it is.
+#[cfg_attr(not(any(feature = "db", feature = "env-files")), allow(dead_code))]
+pub(crate) fn variable_in_url_help(var: &str, key: &str) -> String {
+    format!(
+        "a variable's value goes into the URL as it is: percent-encode the characters a URL \
+         reserves in it (`@` is %40, `:` %3A, `/` %2F, `?` %3F, `#` %23, `%` %25), or give the \
+         connection as a `database:` block (host, port, database, user, password), whose \
+         values are taken as they are (`{key}: ${{{var}}}`)"
+    )
+}
+
 /// Where an environment file writes each [`ConnectionPart`]: its line and key. The one
 /// record of those lines, filled when the file is read (`config::file`) and read by
 /// [`Environment::source_of`].
@@ -342,6 +362,7 @@ impl Environment {
             migration,
             fleet: None,
             connection_variables: None,
+            percent_in_credentials: Vec::new(),
             connection_lines: ConnectionLines::default(),
             listed: Listed::Nothing,
             settings_from: None,

@@ -13,7 +13,9 @@ use serde_yaml::{Mapping, Value};
 
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
-use super::environment::{ConnectionLines, Environment, MigrationSettings, Origin};
+use super::environment::{
+    variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin,
+};
 use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
@@ -816,6 +818,10 @@ fn read_environment(
     let connection_variables = connection
         .as_ref()
         .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
+    let percent_in_credentials = match connection {
+        Some(_) => file.percent_in_credentials(&top),
+        None => Vec::new(),
+    };
     let connection_lines = connection_lines(file, get(&top, "database_url").is_some());
 
     let mut migration = migration_settings(file, &top);
@@ -873,6 +879,7 @@ fn read_environment(
         application_name,
         fleet,
         connection_variables,
+        percent_in_credentials,
         connection_lines,
         listed: super::environment::Listed::Nothing,
         settings_from: None,
@@ -1271,15 +1278,7 @@ impl FileContext<'_> {
                             } else {
                                 (
                                     format!(" (by the value of ${})", faulty.join(" and $")),
-                                    format!(
-                                        "a variable's value goes into the URL as it is: \
-                                         percent-encode the characters a URL reserves in it \
-                                         (`@` is %40, `:` %3A, `/` %2F, `?` %3F, `#` %23, `%` \
-                                         %25), or give the connection as a `database:` block \
-                                         (host, port, database, user, password), whose values \
-                                         are taken as they are (`password: ${{{}}}`)",
-                                        faulty[0]
-                                    ),
+                                    variable_in_url_help(&faulty[0], "password"),
                                 )
                             }
                         }
@@ -1333,6 +1332,40 @@ impl FileContext<'_> {
         let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
         used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
         (!used.is_empty()).then(|| (used, self.key_line(&["database_url"])))
+    }
+
+    /// The variables of `database_url` whose value holds a `%` and lands in the URL's user or
+    /// password, each with that part ([`Environment::percent_in_credentials`]): told apart by
+    /// expanding the URL with the variable's value replaced by a mark and seeing where the
+    /// mark lands. A variable that is the whole URL is none: its `%`s are the URL's own.
+    fn percent_in_credentials(&self, top: &Mapping) -> Vec<(String, &'static str)> {
+        const MARK: &str = "confiturevariablemark";
+        let Some(Value::String(text)) = get(top, "database_url") else {
+            return Vec::new();
+        };
+        let Ok((_, used)) = expand_naming(text, self.vars, emptied_refused("database_url")) else {
+            return Vec::new();
+        };
+        let defaults = LibpqDefaults::from_vars(self.vars);
+        used.into_iter()
+            .filter(|name| (self.vars)(name).is_some_and(|value| value.contains('%')))
+            .filter_map(|name| {
+                let marked = |var: &str| match var == name {
+                    true => Some(MARK.to_string()),
+                    false => (self.vars)(var),
+                };
+                let text = expand(text, &marked, emptied_refused("database_url")).ok()?;
+                let spec = parse_spec_with(&text, &defaults).ok()?;
+                let part = if spec.password.as_deref().is_some_and(|p| p.contains(MARK)) {
+                    "password"
+                } else if spec.user.contains(MARK) {
+                    "user"
+                } else {
+                    return None;
+                };
+                Some((name, part))
+            })
+            .collect()
     }
 
     /// confiture (Python) reaches the database of a file with an `ssh_tunnel:` block through

@@ -572,6 +572,9 @@ pub enum DirNamedBy {
     /// A program calling the library: the directory it gives [`crate::Migrator::new`] (or
     /// `Fleet::new`), which has no `--migrations-dir` flag.
     Library,
+    /// A `cargo confiture` command given `--migrations-dir`: the flag named it, and is what
+    /// to change (Cargo.toml's `migrations_dir` does not count while it is given).
+    Flag,
 }
 
 impl DirNamedBy {
@@ -580,19 +583,35 @@ impl DirNamedBy {
     /// `Check::migrations_dir` that differs from it fails the build.
     fn alternative(self) -> Option<&'static str> {
         match self {
-            DirNamedBy::Command => Some("--migrations-dir"),
+            DirNamedBy::Command | DirNamedBy::Flag => Some("--migrations-dir"),
             DirNamedBy::BuildScript => None,
             DirNamedBy::Library => Some("the directory your program gives `Migrator::new`"),
         }
     }
 
     /// How a help says to name another directory: point Cargo.toml's `migrations_dir` (and
-    /// the [`DirNamedBy::alternative`], if any) at `at`.
+    /// the [`DirNamedBy::alternative`], if any) at `at`; `--migrations-dir` alone when the
+    /// flag named it.
     pub(crate) fn point_at(self, at: &str) -> String {
         let tables = crate::workspace::SETTINGS_TABLES;
-        match self.alternative() {
-            Some(or) => format!("point `migrations_dir` in {tables} (or {or}) at {at}"),
-            None => format!("point `migrations_dir` in {tables} at {at}"),
+        match (self, self.alternative()) {
+            (DirNamedBy::Flag, _) => format!("point --migrations-dir at {at}"),
+            (_, Some(or)) => format!("point `migrations_dir` in {tables} (or {or}) at {at}"),
+            (_, None) => format!("point `migrations_dir` in {tables} at {at}"),
+        }
+    }
+
+    /// The one "did you mean" of another directory, `dir` as shown, with `why` it is meant
+    /// (`the directory that holds it`), if said: the flag that names it (`--migrations-dir
+    /// db/migrations`), else the directory and the setting to point at it.
+    fn did_you_mean(self, dir: &str, why: Option<&str>) -> String {
+        let why = why.map_or_else(String::new, |why| format!(" ({why})"));
+        match self {
+            DirNamedBy::Flag => format!(
+                "did you mean `--migrations-dir {}`?{why}",
+                crate::hint::quote_path(Path::new(dir))
+            ),
+            _ => format!("did you mean `{dir}`{why}? {}", self.point_at("it")),
         }
     }
 }
@@ -985,12 +1004,16 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
         Ok(error) => return error,
         Err(err) => err,
     };
-    let help = format!(
-        "create it: {} creates it with the first migration; or, if the migrations are \
-         elsewhere, {}",
-        crate::hint::command("migrate generate NAME"),
-        named_by.point_at("their directory")
-    );
+    let help = match close_to_missing_dir(dir) {
+        // A close directory of migrations first: the path is likely its misspelling.
+        Some(close) => close_dir_help(&shown, &show.text(&close), named_by),
+        None => format!(
+            "create it: {} creates it with the first migration; or, if the migrations are \
+             elsewhere, {}",
+            crate::hint::command("migrate generate NAME"),
+            named_by.point_at("their directory")
+        ),
+    };
     if let Some(blocker) = blocking_ancestor(dir) {
         return blocked_error(dir, &blocker, named_by, show);
     }
@@ -1001,9 +1024,10 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
         Ok(meta) if !meta.is_dir() => {
             let kind = not_a_directory(&meta);
             let point = named_by.point_at("the right directory");
-            // Only a regular file is one to move away: `/dev/null` moved is the system's.
+            // Never "move it away": the file may be a migration of the directory meant
+            // (`--migrations-dir db/migrations/001_x.up.sql`), or `Cargo.toml`.
             let help = if meta.is_file() {
-                format!("it is a file: move it away and create the directory, or {point}")
+                file_named_help(dir, named_by, show)
             } else {
                 format!("it is {kind}: {point}")
             };
@@ -1016,6 +1040,108 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
             .with_source(err)
             .with_help("check its permissions"),
     }
+}
+
+/// The help of a migrations directory `dir` that is a regular file: what names it names a
+/// file, and the directory that holds it when that one holds migrations
+/// (`--migrations-dir db/migrations/001_x.up.sql`: did you mean `--migrations-dir
+/// db/migrations`?). Never to move the file away: it may be an applied migration, or
+/// `Cargo.toml`.
+fn file_named_help(dir: &Path, named_by: DirNamedBy, show: Shown<'_>) -> String {
+    let names = match named_by {
+        DirNamedBy::Flag => "--migrations-dir names a file",
+        DirNamedBy::Library => "the directory your program gives `Migrator::new` is a file",
+        DirNamedBy::Command | DirNamedBy::BuildScript => "`migrations_dir` names a file",
+    };
+    let parent = match dir.parent() {
+        Some(parent) if parent.as_os_str().is_empty() => Path::new("."),
+        Some(parent) => parent,
+        None => return format!("{names}: {}", named_by.point_at("a directory")),
+    };
+    if holds_migrations(parent) {
+        format!(
+            "{names}: {}",
+            named_by.did_you_mean(&show.text(parent), Some("the directory that holds it"))
+        )
+    } else {
+        format!(
+            "{names}: {}",
+            named_by.point_at("the directory that holds the migrations")
+        )
+    }
+}
+
+/// Whether `dir` is a directory holding at least one migration file (`<VERSION>_<NAME>.sql`,
+/// as it is or corrected, or a confiture (Python) `.py` one): what a directory must hold to
+/// be suggested as the migrations directory meant.
+fn holds_migrations(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.filter_map(|entry| entry.ok()).any(|entry| {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        !name::is_hidden_name(&name)
+            && ((name::is_sql_file_name(&name) && name::gives_a_version(&name))
+                || name::is_python_migration_name(&name))
+    })
+}
+
+/// The directory beside the missing migrations directory `dir` whose name is close to its
+/// name (`db/migrations` for `db/migration`, by [`crate::text::did_you_mean`], the one rule
+/// of every other name) and which holds migrations (a file whose name gives a version): the
+/// directory `dir` likely misspells. `None` when `dir` is there, or no such directory is.
+pub fn close_to_missing_dir(dir: &Path) -> Option<PathBuf> {
+    if !is_missing_dir(dir) {
+        return None;
+    }
+    let name = dir.file_name()?.to_str()?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let listing = fs::read_dir(parent.unwrap_or(Path::new("."))).ok()?;
+    let at = |sibling: &str| parent.map_or_else(|| PathBuf::from(sibling), |p| p.join(sibling));
+    let close: Vec<String> = listing
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|sibling| !name::is_hidden_name(sibling))
+        .filter(|sibling| crate::text::did_you_mean(name, [sibling.as_str()]).is_some())
+        .filter(|sibling| holds_migrations(&at(sibling)))
+        .collect();
+    let closest = crate::text::did_you_mean(name, close.iter().map(String::as_str))?;
+    Some(at(closest))
+}
+
+/// The help of a missing migrations directory `shown` beside `close`, a directory of
+/// migrations with a close name ([`close_to_missing_dir`]): the close one first, then how to
+/// start a new directory on purpose — created first, since `migrate generate` refuses to
+/// create it beside the close one ([`refuse_new_dir_close_to_one`]).
+fn close_dir_help(shown: &str, close: &str, named_by: DirNamedBy) -> String {
+    // After a question, or after the setting to point at it.
+    let or = match named_by {
+        DirNamedBy::Flag => " or,",
+        _ => "; or,",
+    };
+    format!(
+        "{}{or} to start a new migrations directory there, create it first (`mkdir -p {}`)",
+        named_by.did_you_mean(close, None),
+        crate::hint::quote_path(Path::new(shown))
+    )
+}
+
+/// `migrate generate`'s refusal to create the missing migrations directory `dir` beside a
+/// directory of migrations whose name is close to its name ([`close_to_missing_dir`]): a
+/// misspelled `--migrations-dir db/migration` would start a second history beside
+/// `db/migrations`. A usage error naming the close one and how to create the new one on
+/// purpose; a directory created first is written to as any other.
+pub fn refuse_new_dir_close_to_one(dir: &Path, named_by: DirNamedBy) -> Result<()> {
+    let Some(close) = close_to_missing_dir(dir) else {
+        return Ok(());
+    };
+    let show = Shown(None);
+    let (shown, close) = (show.text(dir), show.text(&close));
+    Err(Error::usage(format!(
+        "migrations directory `{shown}` does not exist, but `{close}`, a directory of \
+         migrations with a close name, does"
+    ))
+    .with_help(close_dir_help(&shown, &close, named_by)))
 }
 
 /// Whether the migrations directory `dir` is simply not there yet — nothing at its path, not
@@ -1091,10 +1217,8 @@ fn blocked_error(dir: &Path, blocker: &Path, named_by: DirNamedBy, show: Shown<'
             }
         }
         _ => match fs::metadata(blocker) {
-            Ok(meta) if meta.is_file() => (
-                "a file, not a directory".to_string(),
-                format!("it is a file: move it away, or {point}"),
-            ),
+            // Never "move it away": it may be `Cargo.toml`, or a migration.
+            Ok(meta) if meta.is_file() => ("a file, not a directory".to_string(), point.clone()),
             Ok(meta) => (
                 format!("{}, not a directory", not_a_directory(&meta)),
                 point.clone(),

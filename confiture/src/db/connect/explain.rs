@@ -780,6 +780,19 @@ fn handshake_failure(
 /// `PGPASSWORD`, or the password file's line (as libpq's "password retrieved from file"),
 /// never the password itself.
 fn check_user_and_password(env: &Environment) -> String {
+    let check = check_user_and_password_at_source(env);
+    // A `%` a variable put in the URL's user or password was read as a percent-encoding.
+    match env.percent_in_credentials.first() {
+        Some((var, key)) => format!(
+            "{check}; ${var} holds a `%`, read as a percent-encoding in the URL's {key}: {}",
+            crate::config::variable_in_url_help(var, key)
+        ),
+        None => check,
+    }
+}
+
+/// [`check_user_and_password`] without what a variable did to the URL.
+fn check_user_and_password_at_source(env: &Environment) -> String {
     let spec = &env.connection;
     let user = || env.server_source_of(&[ConnectionPart::User]);
     match (spec.password_source, &spec.passfile) {

@@ -1,0 +1,169 @@
+//! What a wrong `--migrations-dir` (or `migrations_dir`) is told: a file named in the
+//! directory's place is never to be moved away (an applied migration, `Cargo.toml`), and a
+//! directory mistyped beside the project's own is never created in silence (hcl A, B).
+
+use confiture::exit;
+use confiture_tests::Project;
+
+/// A database no test reaches: the files are read and refused before connecting.
+const NOWHERE: &str = "postgresql://nobody@127.0.0.1:1/none";
+
+/// `--migrations-dir db/migrations/001_a.up.sql` (or `Cargo.toml`) was helped with "it is a
+/// file: move it away and create the directory": followed, an applied migration (or the
+/// manifest) is moved aside. The help says that the flag names a file and suggests the
+/// directory that holds it when that directory holds migrations; nothing is to be moved.
+#[test]
+fn a_migrations_dir_naming_a_file_suggests_its_directory_and_never_moving_it() {
+    let project = Project::two_tables();
+    let file = "db/migrations/001_a.up.sql";
+    for args in [
+        &[
+            "migrate",
+            "up",
+            "--migrations-dir",
+            file,
+            "--database-url",
+            NOWHERE,
+        ][..],
+        &["migrate", "generate", "add_c", "--migrations-dir", file],
+        &["lint", "--migrations-dir", file],
+    ] {
+        let run = project.run(args);
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "migrations directory `{file}` is a file, not a directory"
+            ))
+            .stderr_lacks("move");
+        assert_eq!(
+            run.help_line(),
+            "help: --migrations-dir names a file: did you mean `--migrations-dir db/migrations`? \
+             (the directory that holds it)",
+            "{}",
+            run.dump()
+        );
+    }
+    // A file whose directory holds no migrations: no directory guessed, nothing moved.
+    for args in [
+        &[
+            "migrate",
+            "up",
+            "--migrations-dir",
+            "Cargo.toml",
+            "--database-url",
+            NOWHERE,
+        ][..],
+        &[
+            "migrate",
+            "generate",
+            "add_c",
+            "--migrations-dir",
+            "Cargo.toml",
+        ],
+    ] {
+        let run = project.run(args);
+        run.code(exit::INVALID)
+            .stderr_has("migrations directory `Cargo.toml` is a file, not a directory")
+            .stderr_lacks("move")
+            .stderr_lacks("did you mean");
+        assert_eq!(
+            run.help_line(),
+            "help: --migrations-dir names a file: point --migrations-dir at the directory that \
+             holds the migrations",
+            "{}",
+            run.dump()
+        );
+    }
+    // A file above the directory: never moved either.
+    let run = project.run(&["lint", "--migrations-dir", "Cargo.toml/migrations"]);
+    run.code(exit::INVALID)
+        .stderr_has("`Cargo.toml` is a file, not a directory")
+        .stderr_lacks("move");
+    // Named by the setting: the setting is what to point at the directory.
+    project.write(
+        "Cargo.toml",
+        format!("[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nmigrations_dir = \"{file}\"\n"),
+    );
+    let run = project.run(&["lint"]);
+    run.code(exit::INVALID)
+        .stderr_has("is a file, not a directory")
+        .stderr_lacks("move")
+        .stderr_has(
+            "did you mean `db/migrations` (the directory that holds it)? point `migrations_dir` in",
+        );
+    assert!(project.path(file).is_file());
+}
+
+/// `migrate generate add_x --migrations-dir db/migration` beside `db/migrations` created
+/// `db/migration/001_add_x.*`, a second history, exit 0; `up --migrations-dir db/migration`
+/// said to create it. A missing directory whose name is close to a directory of migrations
+/// beside it (`text::did_you_mean`, the rule of every other name) is refused by `generate`
+/// (usage, exit 64), naming the close one and how to start the new one on purpose; `up`'s
+/// help names the close one first.
+#[test]
+fn a_mistyped_migrations_dir_is_not_created_beside_a_close_one() {
+    let project = Project::two_tables();
+    let generate = [
+        "migrate",
+        "generate",
+        "add_x",
+        "--migrations-dir",
+        "db/migration",
+    ];
+    for dry_run in [&[][..], &["--dry-run"]] {
+        let run = project.run(&[&generate[..], dry_run].concat());
+        run.code(exit::USAGE)
+            .stderr_has(
+                "migrations directory `db/migration` does not exist, but `db/migrations`, a \
+                 directory of migrations with a close name, does",
+            )
+            .stdout_lacks("001_add_x");
+        assert_eq!(
+            run.help_line(),
+            "help: did you mean `--migrations-dir db/migrations`? or, to start a new migrations \
+             directory there, create it first (`mkdir -p db/migration`)",
+            "{}",
+            run.dump()
+        );
+        assert!(!project.path("db/migration").exists(), "{}", run.dump());
+    }
+    // JSON: the same usage error.
+    let run = project.run(&[&generate[..], &["--format", "json"]].concat());
+    run.code(exit::USAGE);
+    assert_eq!(run.json()["error"]["kind"], "usage", "{}", run.dump());
+
+    // `up`: the close one first, then how to start a new one.
+    let run = project.run(&[
+        "migrate",
+        "up",
+        "--migrations-dir",
+        "db/migratons",
+        "--database-url",
+        NOWHERE,
+    ]);
+    run.code(exit::INVALID)
+        .stderr_has("migrations directory `db/migratons` does not exist");
+    assert!(
+        run.help_line()
+            .starts_with("help: did you mean `--migrations-dir db/migrations`?"),
+        "{}",
+        run.dump()
+    );
+
+    // Created on purpose, as the help says: `generate` writes there.
+    std::fs::create_dir(project.path("db/migration")).expect("mkdir");
+    project.run(&generate).code(exit::SUCCESS);
+    assert!(project.path("db/migration/001_add_x.up.sql").is_file());
+
+    // A close name that holds no migrations (the environments directory) is no suggestion:
+    // `db/environment` is a new directory, created as ever.
+    project
+        .run(&[
+            "migrate",
+            "generate",
+            "add_y",
+            "--migrations-dir",
+            "db/environment",
+        ])
+        .code(exit::SUCCESS)
+        .stderr_lacks("did you mean");
+}
