@@ -50,4 +50,5 @@ mod tidy_dependencies;
 mod tls_client_cert;
 mod tls_cluster;
 mod tls_hba;
+mod tls_server_v1;
 mod wait_for_server;
