@@ -369,7 +369,7 @@ impl Certificates {
         )
         .expect("write the certificate extensions");
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
-        self.issue_client(dir, name, common_name, &ec, Some(&ext))
+        self.issue(dir, name, common_name, &ec, Some(&ext))
     }
 
     /// A client certificate as `openssl x509 -req` writes it without extensions: X.509
@@ -382,10 +382,24 @@ impl Certificates {
         common_name: &str,
         newkey: &[&str],
     ) -> (PathBuf, PathBuf) {
-        self.issue_client(dir, name, common_name, newkey, None)
+        self.issue(dir, name, common_name, newkey, None)
     }
 
-    fn issue_client(
+    /// A server certificate for `common_name`, as `openssl x509 -req` writes it without
+    /// extensions: X.509 version 1 (no subject alternative names), which libpq (OpenSSL)
+    /// accepts under every sslmode, `verify-ca` included. `newkey`: openssl's `-newkey`
+    /// arguments.
+    pub fn server_v1(
+        &self,
+        dir: &Path,
+        name: &str,
+        common_name: &str,
+        newkey: &[&str],
+    ) -> (PathBuf, PathBuf) {
+        self.issue(dir, name, common_name, newkey, None)
+    }
+
+    fn issue(
         &self,
         dir: &Path,
         name: &str,
@@ -422,7 +436,7 @@ impl Certificates {
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
-                .expect("chmod 0600 the client key");
+                .expect("chmod 0600 the key");
         }
         (cert, key)
     }

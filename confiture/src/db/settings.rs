@@ -214,6 +214,13 @@ pub(crate) struct SettingOrigin {
 }
 
 impl SettingOrigin {
+    /// The setting comes from the connection's own startup options (`options=-c ...`): a
+    /// change there reaches this tool's sessions alone, never the applications' (the
+    /// database's, a role's or the server's setting does).
+    pub(crate) fn is_the_connections_own(&self) -> bool {
+        self.source == "client" && !self.startup_options_refused
+    }
+
     /// The three columns of [`SettingOrigin`] for `setting` (a literal name), in a query's
     /// select list, in order: read them with [`SettingOrigin::from_row`].
     pub(crate) fn columns(setting: &str) -> String {

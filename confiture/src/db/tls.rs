@@ -30,8 +30,13 @@ use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, verify_tls13_signature_with_raw_key,
+    CryptoProvider, WebPkiSupportedAlgorithms,
+};
+use rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, ServerName, SubjectPublicKeyInfoDer, UnixTime,
+};
 use rustls::server::ParsedCertificate;
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{
@@ -136,11 +141,11 @@ fn certified_key(
         Ok(()) | Err(rustls::Error::InconsistentKeys(InconsistentKeys::Unknown)) => true,
         Err(rustls::Error::InconsistentKeys(InconsistentKeys::KeyMismatch)) => false,
         // webpki could not read the certificate: compared here when it is an older version.
-        Err(unread) => match older_certificate_key(&certified.cert[0]) {
-            Some(spki) => certified
+        Err(unread) => match OlderCertificate::read(&certified.cert[0]) {
+            Some(older) => certified
                 .key
                 .public_key()
-                .is_none_or(|ours| ours.as_ref() == spki.as_slice()),
+                .is_none_or(|ours| ours.as_ref() == older.spki.as_slice()),
             None => {
                 return Err(Error::invalid(format!(
                     "{} holds a client certificate that cannot be read",
@@ -162,17 +167,137 @@ fn certified_key(
     Ok(certified)
 }
 
-/// The subject public key (DER) of an X.509 certificate of version 1 or 2, which webpki does
-/// not read; `None` for a version 3 certificate or bytes that are no certificate.
-fn older_certificate_key(der: &[u8]) -> Option<Vec<u8>> {
-    use x509_cert::der::{Decode, Encode};
-    let cert = x509_cert::Certificate::from_der(der).ok()?;
-    let tbs = &cert.tbs_certificate;
-    if tbs.version == x509_cert::certificate::Version::V3 {
-        return None;
-    }
-    tbs.subject_public_key_info.to_der().ok()
+/// An X.509 certificate of version 1 or 2 (what `openssl x509 -req` writes without
+/// extensions), which webpki does not read (version 3 only), read here through `x509-cert`: the
+/// one reading of such a certificate, for a client certificate's key check
+/// ([`certified_key`]) and for a server's certificate, whose handshake signature
+/// [`Verifier`] checks with its key and whose chain it refuses to verify
+/// ([`UnverifiableServerCertificate`]).
+struct OlderCertificate {
+    /// 1 or 2.
+    version: u8,
+    /// The `SubjectPublicKeyInfo`, DER.
+    spki: Vec<u8>,
+    /// Its `AlgorithmIdentifier`'s contents (the tag and length left out), as
+    /// `SignatureVerificationAlgorithm::public_key_alg_id` gives them.
+    key_algorithm: Vec<u8>,
+    /// Its `subjectPublicKey` bits.
+    key: Vec<u8>,
 }
+
+impl OlderCertificate {
+    /// `None` for a version 3 certificate or bytes that are no certificate.
+    fn read(der: &[u8]) -> Option<OlderCertificate> {
+        use x509_cert::certificate::Version;
+        use x509_cert::der::{Decode, Encode, EncodeValue};
+        let cert = x509_cert::Certificate::from_der(der).ok()?;
+        let tbs = &cert.tbs_certificate;
+        let version = match tbs.version {
+            Version::V1 => 1,
+            Version::V2 => 2,
+            Version::V3 => return None,
+        };
+        let info = &tbs.subject_public_key_info;
+        let mut key_algorithm = Vec::new();
+        info.algorithm.encode_value(&mut key_algorithm).ok()?;
+        Some(OlderCertificate {
+            version,
+            spki: info.to_der().ok()?,
+            key_algorithm,
+            key: info.subject_public_key.as_bytes()?.to_vec(),
+        })
+    }
+
+    /// A TLS 1.3 handshake signature made with this certificate's key: rustls's check of a
+    /// raw public key.
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        dss: &DigitallySignedStruct,
+        algorithms: &WebPkiSupportedAlgorithms,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let spki = SubjectPublicKeyInfoDer::from(self.spki.as_slice());
+        verify_tls13_signature_with_raw_key(message, &spki, dss, algorithms)
+    }
+
+    /// A TLS 1.2 handshake signature made with this certificate's key, checked as rustls's
+    /// `verify_tls12_signature` checks one by a certificate (which only reads version 3):
+    /// each algorithm the scheme maps to whose public key algorithm is the key's, the first
+    /// that verifies it.
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        scheme: SignatureScheme,
+        signature: &[u8],
+        algorithms: &WebPkiSupportedAlgorithms,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        use SignatureScheme as S;
+        let unadvertised = || rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme;
+        // The schemes TLS 1.2 has (rustls's `SignatureScheme::algorithm`, not public).
+        let in_tls12 = matches!(
+            scheme,
+            S::RSA_PKCS1_SHA1
+                | S::RSA_PKCS1_SHA256
+                | S::RSA_PKCS1_SHA384
+                | S::RSA_PKCS1_SHA512
+                | S::RSA_PSS_SHA256
+                | S::RSA_PSS_SHA384
+                | S::RSA_PSS_SHA512
+                | S::ECDSA_SHA1_Legacy
+                | S::ECDSA_NISTP256_SHA256
+                | S::ECDSA_NISTP384_SHA384
+                | S::ECDSA_NISTP521_SHA512
+                | S::ED25519
+                | S::ED448
+        );
+        if !in_tls12 {
+            return Err(unadvertised().into());
+        }
+        let candidates = algorithms
+            .mapping
+            .iter()
+            .find(|(mapped, _)| *mapped == scheme)
+            .map(|(_, candidates)| *candidates)
+            .ok_or_else(unadvertised)?;
+        let mut for_this_key = candidates
+            .iter()
+            .filter(|alg| alg.public_key_alg_id().as_ref() == self.key_algorithm.as_slice())
+            .peekable();
+        if for_this_key.peek().is_none() {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadSignature,
+            ));
+        }
+        if for_this_key.any(|alg| alg.verify_signature(&self.key, message, signature).is_ok()) {
+            Ok(HandshakeSignatureValid::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadSignature,
+            ))
+        }
+    }
+}
+
+/// The server's certificate is X.509 version 1 or 2, and the sslmode asks for its chain to be
+/// verified, which webpki (rustls's verifier) cannot do: the reason a verify mode refused it,
+/// carried in rustls's error (`CertificateError::Other`), which `explain_tls` finds by its type.
+#[derive(Debug)]
+pub(crate) struct UnverifiableServerCertificate {
+    pub(crate) version: u8,
+}
+
+impl fmt::Display for UnverifiableServerCertificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the server's certificate is X.509 version {}, whose chain cannot be verified \
+             (version 3 only)",
+            self.version
+        )
+    }
+}
+
+impl std::error::Error for UnverifiableServerCertificate {}
 
 fn webpki_roots() -> RootCertStore {
     RootCertStore {
@@ -444,7 +569,19 @@ impl ServerCertVerifier for Verifier {
         let Some(roots) = &self.roots else {
             return Ok(ServerCertVerified::assertion());
         };
-        let cert = ParsedCertificate::try_from(end_entity)?;
+        let cert =
+            ParsedCertificate::try_from(end_entity).map_err(
+                |unread| match OlderCertificate::read(end_entity) {
+                    Some(older) => {
+                        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                            rustls::OtherError(Arc::new(UnverifiableServerCertificate {
+                                version: older.version,
+                            })),
+                        ))
+                    }
+                    None => unread,
+                },
+            )?;
         verify_server_cert_signed_by_trust_anchor(
             &cert,
             roots,
@@ -464,12 +601,17 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algorithms).or_else(|unread| {
+            // A certificate webpki does not read: only reached without roots (the chain of
+            // one is refused first), where libpq reads no certificate either.
+            match OlderCertificate::read(cert) {
+                Some(older) => {
+                    older.verify_tls12_signature(message, dss.scheme, dss.signature(), algorithms)
+                }
+                None => Err(unread),
+            }
+        })
     }
 
     fn verify_tls13_signature(
@@ -478,12 +620,14 @@ impl ServerCertVerifier for Verifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        let algorithms = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algorithms).or_else(|unread| {
+            // As for TLS 1.2.
+            match OlderCertificate::read(cert) {
+                Some(older) => older.verify_tls13_signature(message, dss, algorithms),
+                None => Err(unread),
+            }
+        })
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -528,6 +672,110 @@ mod tests {
             .help
             .unwrap();
         assert!(!help.contains('~'), "{help}");
+    }
+
+    /// A version 1 certificate, which webpki does not read, made by the `openssl` command line
+    /// tool (self-signed, no extensions): its certificate and key, PEM.
+    fn version_1_certificate(dir: &Path, newkey: &[&str]) -> (Vec<u8>, Vec<u8>) {
+        let openssl = |args: &[&str]| {
+            let output = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("this test needs the openssl command line tool");
+            assert!(output.status.success(), "openssl {args:?}: {output:?}");
+        };
+        openssl(
+            &[
+                &["req", "-new", "-nodes", "-subj", "/CN=localhost"],
+                newkey,
+                &["-keyout", "v1.key", "-out", "v1.csr"],
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "x509", "-req", "-days", "2", "-in", "v1.csr", "-signkey", "v1.key", "-out", "v1.crt",
+        ]);
+        (
+            std::fs::read(dir.join("v1.crt")).unwrap(),
+            std::fs::read(dir.join("v1.key")).unwrap(),
+        )
+    }
+
+    /// `sslmode=require` without `sslrootcert` refused a server's X.509 version 1 certificate
+    /// (hostile run htl, A): rustls's check of the handshake's signature reads the
+    /// certificate with webpki. The signature is now checked with the key `x509-cert` reads
+    /// — and still checked: over TLS 1.2 (the end-to-end test `tls_server_v1` can only show
+    /// that a good one passes), a signature of other bytes, or by another key, is refused.
+    #[test]
+    fn a_version_1_certificate_s_tls12_signatures_are_checked_with_its_key() {
+        let base = std::env::temp_dir().join(format!("confiture-tls-v1-{}", std::process::id()));
+        let provider = ring_provider();
+        let algorithms = &provider.signature_verification_algorithms;
+        let message = b"the handshake's transcript";
+        let keys: [(&[&str], SignatureScheme); 3] = [
+            (&["-newkey", "rsa:2048"], SignatureScheme::RSA_PKCS1_SHA256),
+            (&["-newkey", "rsa:2048"], SignatureScheme::RSA_PSS_SHA256),
+            (
+                &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+                SignatureScheme::ECDSA_NISTP256_SHA256,
+            ),
+        ];
+        let mut made = Vec::new();
+        for (i, (newkey, scheme)) in keys.iter().enumerate() {
+            let dir = base.join(i.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            let (cert_pem, key_pem) = version_1_certificate(&dir, newkey);
+            let cert = rustls_pemfile::certs(&mut cert_pem.as_slice())
+                .next()
+                .unwrap()
+                .unwrap();
+            let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+                .unwrap()
+                .unwrap();
+            assert!(
+                ParsedCertificate::try_from(&cert).is_err(),
+                "webpki does not read it"
+            );
+            let older = OlderCertificate::read(&cert).expect("a version 1 certificate");
+            assert_eq!(older.version, 1);
+            let signer = provider
+                .key_provider
+                .load_private_key(key)
+                .unwrap()
+                .choose_scheme(&[*scheme])
+                .expect("the key signs with the scheme");
+            let signature = signer.sign(message).unwrap();
+            older
+                .verify_tls12_signature(message, *scheme, &signature, algorithms)
+                .unwrap_or_else(|e| panic!("{scheme:?}: {e}"));
+            let mut other = message.to_vec();
+            other[0] ^= 1;
+            assert!(
+                older
+                    .verify_tls12_signature(&other, *scheme, &signature, algorithms)
+                    .is_err(),
+                "{scheme:?}: a signature of other bytes"
+            );
+            made.push((older, *scheme, signature));
+        }
+        // The first RSA key's signature, checked with the second RSA certificate's key.
+        let (second, scheme, _) = &made[1];
+        let (_, _, first_signature) = &made[0];
+        assert!(second
+            .verify_tls12_signature(
+                message,
+                SignatureScheme::RSA_PKCS1_SHA256,
+                first_signature,
+                algorithms
+            )
+            .is_err());
+        // An RSA signature presented with the EC certificate's key.
+        let (ec, _, _) = &made[2];
+        assert!(ec
+            .verify_tls12_signature(message, *scheme, &made[1].2, algorithms)
+            .is_err());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     /// The key's path went into the suggested `chmod` and `openssl` commands as it is: a

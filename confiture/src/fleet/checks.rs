@@ -81,18 +81,39 @@ impl Fleet {
         progress: &(dyn Fn(&Event) + Sync),
     ) -> Result<FleetReport> {
         let start = Instant::now();
-        let files = self.files(false)?;
+        // Only databases that exist: a name the server lacks is refused as `up` and `status`
+        // refuse it, never given another target's run (hostile run htl, C).
+        let files = self.files(true)?;
         if let Some(first) = self.targets.first() {
             super::check_request(
                 &self.migrator(first, &files),
                 super::Request::Verify(options),
             )?;
         }
+        // A target listed by name that its server does not have: refused now, in no group.
+        let absent: Vec<Option<crate::Error>> = self
+            .targets
+            .iter()
+            .map(|target| {
+                let databases = files.absent.as_ref().filter(|_| target.entry().is_some())?;
+                let refusal = databases
+                    .check(&target.environment, self.stop.clone())
+                    .err()?;
+                // Completed as the target's session completes its errors.
+                self.migrator(target, &files)
+                    .suggested::<()>(Err(refusal))
+                    .err()
+            })
+            .collect();
         // The first target of each server, in list order, and each target's representative.
         let mut firsts: Vec<usize> = Vec::new();
-        let mut of_target: Vec<usize> = Vec::with_capacity(self.targets.len());
+        let mut of_target: Vec<Option<usize>> = Vec::with_capacity(self.targets.len());
         let mut by_server: HashMap<RunKey, usize> = HashMap::new();
         for (i, target) in self.targets.iter().enumerate() {
+            if absent[i].is_some() {
+                of_target.push(None);
+                continue;
+            }
             let server = options.scratch.environment(&target.environment)?;
             let group = *by_server
                 .entry(run_key(&server.connection, target.schema.as_deref()))
@@ -100,7 +121,7 @@ impl Fleet {
                     firsts.push(i);
                     firsts.len() - 1
                 });
-            of_target.push(group);
+            of_target.push(Some(group));
         }
         let representatives: Vec<(usize, &Target)> =
             firsts.iter().map(|&i| (i, &self.targets[i])).collect();
@@ -146,6 +167,9 @@ impl Fleet {
             .iter()
             .enumerate()
             .map(|(i, &group)| {
+                let Some(group) = group else {
+                    return absent[i].as_ref().map(|refusal| (Ran::refused(refusal), 0));
+                };
                 if firsts[group] == i {
                     return scheduled.slots[group].clone();
                 }

@@ -109,7 +109,8 @@ struct Files {
     /// The environment's server's databases, for a command that reaches only those that
     /// exist: a target listed by name that the server lacks is refused without connecting
     /// ([`absent::ServerDatabases`]). `None` for `up --create-database`, which creates them,
-    /// and `verify` and `drift`, whose refusals are their own.
+    /// and `drift`, whose refusals are its own; `verify` asks it for every target before
+    /// grouping them by server, so that such a target never shares another's run.
     absent: Option<std::sync::Arc<absent::ServerDatabases>>,
 }
 

@@ -316,15 +316,23 @@ fn refuse_database_ledger(
     resolved: Option<&SessionNames>,
 ) -> Result<()> {
     let configured = &base.migration.tracking_table;
+    // Known not to exist yet: the schema would hold it, where `up` would create it.
+    let unborn = resolved.is_some_and(|names| !names.ledger_exists);
+    let not_yet = |before: &str| match unborn {
+        true => format!("{before}it does not exist yet"),
+        false => String::new(),
+    };
     let ledger = match (&configured.schema, resolved) {
+        (Some(_), _) if unborn => Some((configured, format!(" ({})", not_yet("")))),
         (Some(_), _) => Some((configured, String::new())),
         (None, Some(names)) => names.ledger.as_ref().map(|resolved| {
             (
                 resolved,
                 format!(
-                    " (`{}`, as the whole database's search_path `{}` resolves it)",
+                    " (`{}`, as the whole database's search_path `{}` resolves it{})",
                     crate::ledger::quote_ident(&configured.name),
-                    crate::display::escape(&names.search_path)
+                    crate::display::escape(&names.search_path),
+                    not_yet("; ")
                 ),
             )
         }),
@@ -355,9 +363,13 @@ fn refuse_database_ledger(
                  schema no tenant has (`migration.tracking_table` is {ledger})"
             )
         } else if !resolved.is_some_and(|names| names.ledger_exists) {
-            // Where the search_path would create it, none there yet: taking the schema off
-            // the path is a way out too, said where the path comes from.
+            // Where the search_path would create it, none there yet. Taking the schema off
+            // the path is a way out only where the connection's own options put it there:
+            // never an `ALTER DATABASE` (or `ROLE`) every session of the database gets, which
+            // may break the applications' own (hostile run htl, B); the ledger's setting is
+            // this tool's alone.
             let path = on_the_path
+                .filter(|names| names.origin.is_the_connections_own())
                 .map(|names| format!("; or {}", off_the_path(names)))
                 .unwrap_or_default();
             format!(
@@ -378,9 +390,10 @@ fn refuse_database_ledger(
                 base.set_in_file("migration.tracking_table", &moved.to_string())
             )
         };
+        let holds = if unborn { "would hold" } else { "holds" };
         return Err(Error::invalid(format!(
-            "{source}: {schema} holds the whole database's tracking table {ledger}{how}: as a \
-             tenant, its ledger would be that one"
+            "{source}: {schema} {holds} the whole database's tracking table {ledger}{how}: as \
+             a tenant, its ledger would be that one"
         ))
         .with_help(help));
     }
@@ -1570,6 +1583,72 @@ host=h password=hunter2 dbname=x y
             e.help
         );
         assert!(Target::tenant(&qualified, "public", "q".into(), Some(&resolved)).is_ok());
+    }
+
+    /// `--schema public` on a database with no whole-database ledger yet (hostile run htl, B)
+    /// said that public "holds" the tracking table (none existed) and offered, as a way out,
+    /// `ALTER DATABASE ... SET search_path`: a change every session of the database gets. It
+    /// now says public would hold it, and offers moving the ledger (the setting) only.
+    #[test]
+    fn a_tenant_where_the_databases_ledger_would_be_is_told_so_and_offered_no_search_path_change() {
+        let names = |exists: bool| SessionNames {
+            ledger: Some(crate::ledger::TrackingTable::resolved(
+                "public",
+                "tb_confiture",
+            )),
+            ledger_exists: exists,
+            search_path: "\"$user\", public".to_string(),
+            user: "postgres".to_string(),
+            schemas: crate::db::settings::search_path_schemas("\"$user\", public", "postgres"),
+            origin: Default::default(),
+            existing_schemas: vec!["public".to_string()],
+        };
+        let e =
+            Target::tenant(&base(), "public", "--schema".into(), Some(&names(false))).unwrap_err();
+        assert_eq!(
+            e.message,
+            "--schema: public would hold the whole database's tracking table public.tb_confiture \
+             (`tb_confiture`, as the whole database's search_path `\"$user\", public` resolves \
+             it; it does not exist yet): as a tenant, its ledger would be that one"
+        );
+        let help = e.help.as_deref().unwrap_or_default();
+        assert!(!help.contains("search_path"), "{help}");
+        assert!(!help.contains("ALTER"), "{help}");
+        assert!(
+            help.contains("`migration.tracking_table: ops.tb_confiture`"),
+            "{help}"
+        );
+        // The ledger there: it holds it, and the help moves it out (its rows with it).
+        let e =
+            Target::tenant(&base(), "public", "--schema".into(), Some(&names(true))).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("--schema: public holds the whole database's tracking table"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.help
+                .as_deref()
+                .is_some_and(|h| h.contains("ALTER TABLE public.tb_confiture SET SCHEMA ops")),
+            "{:?}",
+            e.help
+        );
+        // Qualified, not created yet: said as it is too.
+        let mut qualified = base();
+        qualified.migration.tracking_table =
+            crate::ledger::TrackingTable::parse("ops.tb_confiture").unwrap();
+        let mut unborn = names(false);
+        unborn.ledger = Some(crate::ledger::TrackingTable::resolved(
+            "ops",
+            "tb_confiture",
+        ));
+        let e = Target::tenant(&qualified, "ops", "q".into(), Some(&unborn)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "q: ops would hold the whole database's tracking table ops.tb_confiture (it does \
+             not exist yet): as a tenant, its ledger would be that one"
+        );
     }
 
     /// The whole database's unqualified ledger resolved into the tenant's schema, which its

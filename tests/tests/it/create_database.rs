@@ -354,7 +354,8 @@ fn a_tenant_holding_the_new_databases_ledger_is_refused_before_creating_it() {
         project
             .run_on(&db, &args)
             .code(exit::INVALID)
-            .stderr_has("public holds the whole database's tracking table public.tb_confiture")
+            .stderr_has("public would hold the whole database's tracking table public.tb_confiture")
+            .stderr_lacks("ALTER DATABASE")
             .stderr_lacks("created database")
             .stderr_lacks("would create");
         assert!(!db.exists());

@@ -97,6 +97,71 @@ fn verify_and_drift_take_a_target_list() {
         .stdout_has("tb_hotfix");
 }
 
+/// A fleet `verify` gave a listed name its server does not have (a typo, a stale list) the run
+/// of its server's first target: `✓ verified as .../<that one>`, exit 0 (hostile run htl, C).
+/// Refused as the list's rule says, as `up` and `status` refuse it (exit 3, `database "..."
+/// does not exist`, SQLSTATE 3D000), whether listed before or after a database that exists;
+/// the others still share one run.
+#[test]
+fn verify_refuses_a_listed_database_the_server_does_not_have() {
+    let dbs = TestDbs::new("fleetcheckabsent", 2);
+    let project = project();
+    let typo = format!("{}_typo", dbs.dbs[0].name);
+    project.write(
+        "tenants.txt",
+        format!("{typo}\n{}\n{}\n", dbs.dbs[0].name, dbs.dbs[1].name),
+    );
+    for command in ["verify", "status", "up"] {
+        let run = migrate(
+            &project,
+            &[
+                command,
+                "--targets",
+                "tenants.txt",
+                "--keep-going",
+                "--format",
+                "json",
+            ],
+        );
+        let doc = run.json();
+        if command == "verify" {
+            run.code(exit::CONNECTION);
+        }
+        let targets = doc["targets"].as_array().expect("targets[]");
+        assert_eq!(targets.len(), 3, "{command}: {doc:#}");
+        let refused = &targets[0];
+        assert_eq!(refused["state"], "failed", "{command}: {doc:#}");
+        assert_eq!(refused["exit_code"], 3, "{command}: {doc:#}");
+        assert_eq!(refused["error"]["sqlstate"], "3D000", "{command}: {doc:#}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with(&format!(
+                    "database \"{typo}\" does not exist (SQLSTATE 3D000)"
+                ))),
+            "{command}: {doc:#}"
+        );
+        assert!(refused["shared_with"].is_null(), "{command}: {doc:#}");
+        assert!(
+            targets[1..].iter().all(|t| t["state"] == "done"),
+            "{command}: {doc:#}"
+        );
+        if command == "verify" {
+            assert_eq!(targets[1]["report"]["passed"], true, "{doc:#}");
+            assert_eq!(targets[2]["shared_with"], targets[1]["target"], "{doc:#}");
+        }
+    }
+    // Listed after one that exists, in the text output too.
+    project.write("tenants.txt", format!("{}\n{typo}\n", dbs.dbs[0].name));
+    migrate(
+        &project,
+        &["verify", "--targets", "tenants.txt", "--keep-going"],
+    )
+    .code(exit::CONNECTION)
+    .stderr_has(&format!("database \"{typo}\" does not exist"))
+    .stdout_lacks("as postgres@");
+}
+
 #[test]
 fn drift_of_tenant_schemas_is_a_usage_error() {
     let project = project();

@@ -1117,20 +1117,30 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
     );
     // By a list (`--schemas-query`) and by `--schema NAME` alone, which only refused a
     // qualified tracking table: one rule, the server's answer.
-    let refused = |command: &str, tenant: &str, ledger: &str| {
+    // `holds`: the ledger exists; else the tenant "would hold" it, where `up` would create it
+    // (it said "holds" of a ledger that did not exist; hostile run htl, B), and the help never
+    // changes the database's search_path, every application session's.
+    let refused = |command: &str, tenant: &str, holds: &str, ledger: &str| {
         let query = format!("SELECT '{tenant}'");
         for how in [["--schemas-query", &query], ["--schema", tenant]] {
             let before = relations(&db);
             let run = Run::of(project.cli().args(["migrate", command]).args(how));
-            run.code(exit::INVALID).stderr_has(&format!(
-                "{tenant} holds the whole database's tracking table {ledger}"
-            ));
+            run.code(exit::INVALID)
+                .stderr_has(&format!(
+                    "{tenant} {holds} the whole database's tracking table {ledger}"
+                ))
+                .stderr_lacks("ALTER DATABASE");
+            if holds == "would hold" {
+                run.stderr_has("it does not exist yet")
+                    .stderr_has("`migration.tracking_table: ops.tb_confiture`")
+                    .stderr_lacks("off the whole database's search_path");
+            }
             assert_eq!(relations(&db), before, "{}", run.dump());
         }
     };
     // No ledger yet: where `CREATE TABLE` would put it.
     for command in ["status", "up", "down", "verify"] {
-        refused(command, "public", "public.tb_confiture");
+        refused(command, "public", "would hold", "public.tb_confiture");
     }
     db.connect()
         .batch_execute(&format!(
@@ -1138,7 +1148,7 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
             db.name
         ))
         .expect("a search_path starting elsewhere");
-    refused("up", "ops", "ops.tb_confiture");
+    refused("up", "ops", "would hold", "ops.tb_confiture");
     // A ledger that exists: where the search_path finds it, though new tables would go to
     // `ops`; `ops` is then a tenant like any other.
     db.connect()
@@ -1154,7 +1164,7 @@ fn a_tenant_schema_holding_the_databases_unqualified_ledger_is_refused() {
             db.name
         ))
         .expect("search_path ops, public");
-    refused("up", "public", "public.tb_confiture");
+    refused("up", "public", "holds", "public.tb_confiture");
     // `ops` holds no ledger the database's search_path finds, but the search_path names it:
     // refused too (`a_tenant_named_by_the_databases_search_path_is_refused`).
     let run = Run::of(project.cli().args(["migrate", "up", "--schema", "ops"]));
@@ -1352,7 +1362,7 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
         "tenant_p",
         &format!("{from_url} --database-url): write {written} there"),
     );
-    run.stderr_has("tenant_p holds the whole database's tracking table tenant_p.tb_confiture")
+    run.stderr_has("tenant_p would hold the whole database's tracking table tenant_p.tb_confiture")
         .stderr_has(
             "`migration.tracking_table: ops.tb_confiture` in an environment file given with \
              `-c FILE` (--database-url reads none)",
@@ -1413,25 +1423,34 @@ fn a_tenant_refused_for_the_search_path_names_where_the_path_comes_from() {
     sql(alter);
     status(&["-e", "role"], &role.0).code(exit::NOT_INITIALISED);
     // A database `up --create-database` would create, asked on the maintenance database: the
-    // `ALTER DATABASE` is the new database's, never the maintenance one's.
+    // `ALTER DATABASE` is the new database's, never the maintenance one's (the tenant named as
+    // the login role, `postgres`, which `"$user"` names; `public`, where the new database's
+    // ledger would be, is offered no search_path change at all).
     let unborn = TestDb::unborn("tenant_path_new");
     let new = confiture::ledger::quote_ident(&unborn.name).into_owned();
-    let run = Run::of(project.cli().args([
-        "migrate",
-        "up",
-        "--create-database",
-        "--dry-run",
-        "--schema",
-        "public",
-        "--database-url",
-        &unborn.url(),
-    ]));
-    run.code(exit::INVALID)
+    let new_database = |tenant: &str| {
+        Run::of(project.cli().args([
+            "migrate",
+            "up",
+            "--create-database",
+            "--dry-run",
+            "--schema",
+            tenant,
+            "--database-url",
+            &unborn.url(),
+        ]))
+    };
+    new_database("postgres")
+        .code(exit::INVALID)
         .stderr_has(&format!(
             "it is the server's default: give the database its own, ALTER DATABASE {new} SET \
-             search_path = \"$user\""
+             search_path = public"
         ))
         .stderr_lacks("ALTER DATABASE postgres");
+    new_database("public")
+        .code(exit::INVALID)
+        .stderr_has("public would hold the whole database's tracking table public.tb_confiture")
+        .stderr_lacks("ALTER DATABASE");
 }
 
 /// `--schema NAME` asked the server whether the schema may be a tenant while the command line
@@ -1468,7 +1487,7 @@ fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
             ]));
             run.code(exit::USAGE)
                 .stderr_lacks("connection refused")
-                .stderr_lacks("holds the whole database's tracking table")
+                .stderr_lacks("hold the whole database's tracking table")
                 .stderr_lacks("using ");
         }
         // Broken files: their refusal (exit 5), not the server's.
@@ -1481,7 +1500,7 @@ fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
         .code(exit::INVALID)
         .stderr_has("004_half.up.sql")
         .stderr_lacks("connection refused")
-        .stderr_lacks("holds the whole database's tracking table");
+        .stderr_lacks("hold the whole database's tracking table");
         project.remove("db/migrations/004_half.up.sql");
     }
     // A good command line: the server's answer, as before.
@@ -1503,7 +1522,7 @@ fn a_tenant_command_refuses_its_usage_mistakes_before_asking_the_server() {
         "public",
     ]))
     .code(exit::INVALID)
-    .stderr_has("public holds the whole database's tracking table public.tb_confiture");
+    .stderr_has("public would hold the whole database's tracking table public.tb_confiture");
 }
 
 /// Tenants migrated before the whole database has a ledger of its own (`--schema`,

@@ -53,5 +53,6 @@ mod tidy_dependencies;
 mod tls_client_cert;
 mod tls_cluster;
 mod tls_hba;
+mod tls_server_v1;
 mod url_variable_password;
 mod wait_for_server;

@@ -13,6 +13,7 @@ use super::Failure;
 use crate::config::{quoted, shown, ConnectionSpec, Environment, SslMode};
 #[cfg(feature = "env-files")]
 use crate::config::{ConnectionPart, Listed, PasswordSource};
+use crate::db::tls::UnverifiableServerCertificate;
 use crate::error::{Error, Reason};
 use crate::ledger::quote_ident;
 
@@ -1010,6 +1011,22 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
             "the server's TLS certificate is not valid yet (connecting as {spec})"
         ))
         .with_help("check the clocks of this machine and the server"),
+        Some(Cert::Other(other)) if other.0.is::<UnverifiableServerCertificate>() => {
+            let version = other
+                .0
+                .downcast_ref::<UnverifiableServerCertificate>()
+                .map_or(1, |older| older.version);
+            Error::connection(format!(
+                "the server's TLS certificate is X.509 version {version}, which cannot be \
+                 verified: only X.509 version 3 certificates can (sslmode={mode}, checked \
+                 against {roots}; connecting as {spec})"
+            ))
+            .with_help(
+                "reissue the server's certificate as X.509 version 3, as a CA issues them: \
+                 `openssl x509 -req` writes version 3 when given extensions (`-extfile` with \
+                 a `subjectAltName = DNS:<the server's host name>` line), then reload the server",
+            )
+        }
         Some(_) => Error::connection(format!(
             "the server's TLS certificate was rejected (sslmode={mode}, connecting as {spec})"
         ))
