@@ -400,20 +400,31 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
         .collect();
     let dir = crate::display::escape(&crate::display::path_text(&set.dir)).into_owned();
     let files = set.migrations.len();
-    let message = match (newer, set.migrations.last()) {
-        (0, _) | (_, None) => format!(
-            "reinit would forget every row of the ledger ({}, listed below): {dir} has none of \
-             their migrations",
-            ids.len()
+    // What it forgets, said once: the message and the help's `--yes` name the same rows.
+    let (forgotten, message) = match (newer, set.migrations.last()) {
+        (0, _) | (_, None) => (
+            "every row".to_string(),
+            format!(
+                "reinit would forget every row of the ledger ({}, listed below): {dir} has none \
+                 of their migrations",
+                ids.len()
+            ),
         ),
-        (n, Some(newest)) => format!(
-            "reinit would forget {} of the ledger (listed below): {dir} has none of their \
-             migrations; the {} above its newest file ({}) {} kept",
-            crate::display::plural(ids.len(), "row"),
-            crate::display::plural(n, "row"),
-            newest.version_text,
-            if n == 1 { "is" } else { "are" }
-        ),
+        (n, Some(newest)) => {
+            let rows = crate::display::plural(ids.len(), "row");
+            let message = format!(
+                "reinit would forget {rows} of the ledger (listed below): {dir} has none of their \
+                 migrations; the {} above its newest file ({}) {} kept",
+                crate::display::plural(n, "row"),
+                newest.version_text,
+                if n == 1 { "is" } else { "are" }
+            );
+            let those = match ids.len() {
+                1 => "that row".to_string(),
+                _ => format!("those {rows}"),
+            };
+            (those, message)
+        }
     };
     let mut error = Error::usage(message);
     for id in crate::display::cut(ids) {
@@ -421,7 +432,7 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
     }
     Err(error.with_help(format!(
         "check that {dir} ({files} migration{}) is this database's migrations directory; to forget \
-         every row anyway add --yes (their applied_at and checksums cannot be recovered, and the \
+         {forgotten} anyway add --yes (their applied_at and checksums cannot be recovered, and the \
          next `migrate up` runs every migration of {dir})",
         if files == 1 { "" } else { "s" }
     )))

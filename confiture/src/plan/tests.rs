@@ -2414,6 +2414,66 @@ fn reinit_never_forgets_a_newer_releases_rows() {
     assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }
 
+/// The refusal of a reinit that would forget every row but a newer release's: its help's
+/// `--yes` forgets the rows its message counts, never "every row" while it keeps others (hcr B).
+#[test]
+fn reinit_forgetting_every_row_but_newer_ones_says_what_yes_forgets() {
+    // Another project's migration at a version: another name and text (`replaced`).
+    let migration = |version: u64, name: &str| {
+        let mut m = migration(version, name);
+        m.up = file(
+            m.up.path.display().to_string(),
+            &format!("-- {name}\n"),
+            false,
+        );
+        m
+    };
+    let all = set(&[1, 2, 3, 4, 5, 6]);
+    let r = rows(&all, &[1, 2, 3, 4, 5, 6]);
+    let s = MigrationSet::new(PathBuf::from("m"), vec![migration(1, "zz")]);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let e = confirm_reinit(&s, &plan, false).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Usage);
+    assert!(
+        e.message.contains("would forget 1 row of the ledger"),
+        "{e}"
+    );
+    let help = e.help.clone().unwrap_or_default();
+    assert!(!help.contains("every row"), "{help}");
+    assert!(
+        help.contains("to forget that row anyway add --yes"),
+        "{help}"
+    );
+    // Two rows forgotten, one kept: "those 2 rows".
+    let s = MigrationSet::new(
+        PathBuf::from("m"),
+        vec![migration(1, "zz"), migration(2, "yy")],
+    );
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let help = confirm_reinit(&s, &plan, false)
+        .unwrap_err()
+        .help
+        .unwrap_or_default();
+    assert!(
+        help.contains("to forget those 2 rows anyway add --yes"),
+        "{help}"
+    );
+    // Every row forgotten, none kept: "every row".
+    let s = MigrationSet::new(
+        PathBuf::from("m"),
+        (1..=6).map(|v| migration(v, "other")).collect(),
+    );
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let help = confirm_reinit(&s, &plan, false)
+        .unwrap_err()
+        .help
+        .unwrap_or_default();
+    assert!(
+        help.contains("to forget every row anyway add --yes"),
+        "{help}"
+    );
+}
+
 /// The command that finishes a rollback stopped midway (`finishing_command`) rolls back
 /// exactly what the plan had — the run's own `--target`, `--steps` turned into the version the
 /// plan ends at (whatever part of it committed, run twice it does no more), `--yes` when that

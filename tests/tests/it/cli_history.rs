@@ -1662,7 +1662,8 @@ fn reinit_that_would_forget_every_row_needs_yes() {
                  migrations; the 2 rows above its newest file (001) are kept",
             )
             .stderr_has("001_a, applied ")
-            .stderr_has("add --yes");
+            .stderr_has("to forget that row anyway add --yes")
+            .stderr_lacks("every row");
         assert_eq!(row_details(&db), before, "other {dry:?}: nothing forgotten");
     }
     // With --through, forgetting every row to record others is the same wipe.
