@@ -474,9 +474,8 @@ fn finalize_then(step: &Step<'_>, pending: &PendingDetach, index: usize) -> Stri
     let file = step.file();
     let count = file.statements.len();
     let id = step.migration.id();
-    let record = crate::hint::command(&format!(
-        "migrate baseline --through {}",
-        step.migration.version_text
+    let record = crate::hint::command(&crate::plan::record_interrupted_command(
+        &step.migration.version_text,
     ));
     let after = match count - index - 1 {
         0 => String::new(),
