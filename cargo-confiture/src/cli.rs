@@ -779,6 +779,10 @@ pub struct BaselineArgs {
     /// Record every migration up to and including this version
     #[arg(long, value_name = "VERSION", value_parser = version, allow_hyphen_values = true)]
     pub through: Version,
+    /// Confirm recording a migration whose apply was left part-way (`interrupted`): what its
+    /// run did not commit is recorded as applied all the same
+    #[arg(long)]
+    pub yes: bool,
     /// Show what would be recorded; write nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -810,7 +814,8 @@ pub struct ReinitArgs {
     pub through: Option<Version>,
     /// Confirm a reinit that forgets every row of the ledger (the migrations directory has none
     /// of the migrations they record), or rows above --through whose files are on disk (the
-    /// next `migrate up` runs them)
+    /// next `migrate up` runs them), or that records a migration whose apply was left part-way,
+    /// or edited files beside files that differ only by line endings
     #[arg(long)]
     pub yes: bool,
     /// Show what would happen to each row; write nothing

@@ -234,6 +234,11 @@ pub struct StatusReport {
     /// nothing, `reinit` records the file. The others ran with LF, and this checkout (or an
     /// editor) converted them to CRLF (or lone CRs).
     pub modified_applied_crlf: Vec<String>,
+    /// Each of `modified_line_endings` with the way its line endings changed
+    /// ([`crate::history::line_endings_change`]): what [`StatusReport::line_ending_change`]
+    /// answers. Not a JSON key (`modified_applied_crlf` says it there).
+    #[serde(skip)]
+    line_ending_changes: Vec<(String, crate::history::LineEndingChange)>,
     /// Versions recorded whose files are gone (a newer release's among them: see
     /// `newer_database`).
     pub missing: Vec<String>,
@@ -328,6 +333,15 @@ pub struct StatusReport {
 }
 
 impl StatusReport {
+    /// How the up file of the modified migration `version` differs from what ran only by its
+    /// line endings ([`crate::history::line_endings_change`]); `None`: it was edited (or is
+    /// not modified).
+    pub fn line_ending_change(&self, version: &str) -> Option<crate::history::LineEndingChange> {
+        (self.line_ending_changes.iter())
+            .find(|(v, _)| v == version)
+            .map(|(_, change)| *change)
+    }
+
     /// The exit code for `migrate status`: 5 when the files have errors or some cannot be read
     /// (`up` would refuse them before anything else); else 2 when the tracking table does not
     /// exist; else 7 when a
@@ -680,6 +694,7 @@ pub fn report_while(
         modified,
         modified_line_endings,
         modified_applied_crlf,
+        line_ending_changes: line_endings,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),
         newer_database_alone: crate::plan::newer_database_alone(set, &history),

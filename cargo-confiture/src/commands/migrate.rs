@@ -7,7 +7,8 @@ use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
     AbandonOptions, AbandonReport, AbandonedRun, BaselineOptions, Direction, DownOptions, Failed,
-    Outcome, Progress, ReinitOptions, ReinitReport, ReinitRow, StatusOptions, UpOptions,
+    Outcome, Progress, RecordedOverRun, ReinitOptions, ReinitReport, ReinitRow, StatusOptions,
+    UpOptions,
 };
 use confiture::plan::{Effect, ReinitAction};
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -230,6 +231,7 @@ fn baseline(
             } else {
                 recorded_line(r.dry_run, ids)
             }];
+            lines.extend(recorded_over_lines(r.dry_run, &r.recorded_over_interrupted));
             lines.extend(dry_run_line(r.dry_run));
             lines.join("\n")
         },
@@ -278,6 +280,25 @@ fn abandon(
         |r| &r.warnings,
         abandon_text,
     )
+}
+
+/// The runs left part-way whose migrations `baseline` or `reinit` recorded (would record) as
+/// applied, each named as `abandon` names a run it forgets: who, when, what committed.
+fn recorded_over_lines(dry_run: bool, runs: &[RecordedOverRun]) -> Vec<String> {
+    runs.iter()
+        .map(|r| {
+            display::escape(&format!(
+                "{} {} over its interrupted apply ({}): {}; what did not commit was never run, \
+                 and its start marker {} deleted",
+                if dry_run { "would record" } else { "recorded" },
+                r.migration,
+                r.run.started(),
+                r.committed,
+                if dry_run { "would be" } else { "was" },
+            ))
+            .into_owned()
+        })
+        .collect()
 }
 
 /// What `abandon` forgot (would forget), and where each migration stands now.
@@ -413,6 +434,7 @@ fn shown<'a>(out: &'a Output, interrupt: &'a Interrupt) -> impl FnMut(Progress) 
 
 fn baseline_options(args: &BaselineArgs) -> BaselineOptions {
     BaselineOptions::through_version(args.through.clone())
+        .yes(args.yes)
         .dry_run(args.dry_run)
         .lock_wait(args.lock.lock_wait.duration())
 }
@@ -719,6 +741,7 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
     if !recorded.is_empty() {
         lines.push(recorded_line(r.dry_run, &recorded));
     }
+    lines.extend(recorded_over_lines(r.dry_run, &r.recorded_over_interrupted));
     let with_files = ids(ReinitAction::Forget, &|row| row.runs_again);
     if !with_files.is_empty() {
         // The way back: the newest of them, and the ones below it, recorded again.
@@ -1423,13 +1446,9 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             "help: applied migrations were edited since they ran ({}): {}",
             render::versions(&modified),
             confiture::plan::modified_help(confiture::plan::LineEndings::of(
-                modified.len(),
-                (report.modified_line_endings.iter())
-                    .filter(|v| modified.contains(v) && !report.modified_applied_crlf.contains(v))
-                    .count(),
-                (report.modified_applied_crlf.iter())
-                    .filter(|v| modified.contains(v))
-                    .count(),
+                modified
+                    .iter()
+                    .map(|v| (v.clone(), report.line_ending_change(v)))
             ))
         ));
     }

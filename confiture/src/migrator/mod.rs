@@ -54,7 +54,7 @@ pub use options::{
 };
 pub use report::{
     no_progress, AbandonReport, AbandonedRun, BaselineReport, DownReport, Failed, MigrationReport,
-    Outcome, Progress, ReinitReport, ReinitRow, ReportedDivergence, ReportedError,
+    Outcome, Progress, RecordedOverRun, ReinitReport, ReinitRow, ReportedDivergence, ReportedError,
     ReportedUnrollable, UpReport,
 };
 

@@ -174,6 +174,10 @@ pub struct BaselineOptions {
     /// Record every migration through this version as applied (spelt as given: messages echo
     /// it so).
     pub through: Version,
+    /// Confirm recording a migration whose apply was left part-way (`interrupted`), deleting
+    /// the start marker of that run (refused otherwise, exit 64:
+    /// [`crate::plan::confirm_recording_interrupted`]).
+    pub yes: bool,
     /// Plan and report, changing nothing.
     pub dry_run: bool,
     /// How long to wait for the migration lock held by another run.
@@ -181,6 +185,7 @@ pub struct BaselineOptions {
 }
 
 setters!(BaselineOptions {
+    yes: bool,
     dry_run: bool,
     lock_wait: Duration,
 });
@@ -196,6 +201,7 @@ impl BaselineOptions {
     pub fn through_version(version: Version) -> BaselineOptions {
         BaselineOptions {
             through: version,
+            yes: false,
             dry_run: false,
             lock_wait: DEFAULT_LOCK_WAIT,
         }
@@ -245,9 +251,10 @@ pub struct ReinitOptions {
     /// newer release's, which `reinit` always keeps). Without it, `reinit` only rewrites the
     /// rows the ledger already has. Spelt as given: messages echo it so.
     pub through: Option<Version>,
-    /// Confirm a reinit that forgets every row the ledger has but those above the newest file
-    /// (refused otherwise, exit 64:
-    /// [`crate::plan::confirm_reinit`]).
+    /// Confirm a reinit that forgets every row the ledger has but those above the newest file,
+    /// or rows above `through` whose files are on disk ([`crate::plan::confirm_reinit`]), or
+    /// that records a migration whose apply was left part-way
+    /// ([`crate::plan::confirm_recording_interrupted`]); refused otherwise, exit 64.
     pub yes: bool,
     /// Plan and report, changing nothing.
     pub dry_run: bool,
@@ -399,7 +406,11 @@ impl crate::drift::DriftOptions {
 /// options types that have it, and those types. **The one map of flag to option**: a library
 /// session's errors name the field ([`name_fields`]), the command line's the flag.
 const FLAGS: &[(&str, &str, &[&str])] = &[
-    ("--yes", "yes", &["DownOptions"]),
+    (
+        "--yes",
+        "yes",
+        &["DownOptions", "BaselineOptions", "ReinitOptions"],
+    ),
     ("--steps", "steps", &["UpOptions", "DownOptions"]),
     ("--target", "target", &["UpOptions", "DownOptions"]),
     (

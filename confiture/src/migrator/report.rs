@@ -568,6 +568,10 @@ pub struct BaselineReport {
     pub baselined_ids: Vec<String>,
     /// Versions through `--through` that were already recorded (left as they are).
     pub skipped: Vec<String>,
+    /// The migrations it recorded whose apply had been left part-way (`interrupted`), with
+    /// the start marker of that run, deleted with it: confirmed by
+    /// [`BaselineOptions::yes`](super::BaselineOptions::yes).
+    pub recorded_over_interrupted: Vec<RecordedOverRun>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.
@@ -594,6 +598,34 @@ pub struct AbandonReport {
     pub dry_run: bool,
     /// Problems that did not fail the run.
     pub warnings: Vec<String>,
+}
+
+/// A migration `baseline` or `reinit` recorded as applied without running it while its apply
+/// had been left part-way ([`crate::plan::recorded_over`]): the run whose start marker it
+/// deleted, described as `abandon` describes a run it forgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct RecordedOverRun {
+    /// The marker as `status` showed it (`version`, `name`, `direction`, `started_at`,
+    /// `started_by`, `statement`, `statements`, ...).
+    #[serde(flatten)]
+    pub run: crate::ledger::StartedRun,
+    /// What is known of what it committed; what followed was never run, and is recorded as
+    /// applied all the same: `statement 1 committed; statement 2 of 3 was running: it may
+    /// have committed`.
+    pub committed: String,
+    /// The migration recorded (`002_add_index`).
+    pub migration: String,
+}
+
+impl RecordedOverRun {
+    pub(crate) fn of(marked: &crate::history::Marked<'_, '_>) -> RecordedOverRun {
+        RecordedOverRun {
+            run: marked.marker.clone(),
+            committed: marked.marker.committed(),
+            migration: marked.migration.id(),
+        }
+    }
 }
 
 /// One interrupted run `abandon` forgot: its start marker, and where its migration stands
@@ -700,6 +732,10 @@ pub struct ReinitReport {
     pub accepted: Vec<String>,
     /// Files with no row recorded as applied without running them (only with `--through`).
     pub recorded: Vec<String>,
+    /// Among `recorded`, those whose apply had been left part-way (`interrupted`), with the
+    /// start marker of that run, deleted with it: confirmed by
+    /// [`ReinitOptions::yes`](super::ReinitOptions::yes).
+    pub recorded_over_interrupted: Vec<RecordedOverRun>,
     /// Files with no row that it left so (all of them without `--through`, those above it
     /// with it), in version order: the next `up` runs them.
     pub unrecorded: Vec<String>,

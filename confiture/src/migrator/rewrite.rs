@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::options::{AbandonOptions, BaselineOptions, ReinitOptions};
 use super::report::{
-    AbandonReport, AbandonedRun, BaselineReport, Outcome, Progress, ReinitReport, ReinitRow,
+    AbandonReport, AbandonedRun, BaselineReport, Outcome, Progress, RecordedOverRun, ReinitReport,
+    ReinitRow,
 };
 use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
@@ -98,14 +99,19 @@ impl Migrator {
                     recorded,
                     &run.again,
                 )?;
+                let over = plan::recorded_over(&history, markers, &rewrite);
+                plan::confirm_recording_interrupted(&over, run.what, &run.again, options.yes)?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
+                let over = over.iter().map(RecordedOverRun::of).collect();
                 Ok((
                     rewrite,
-                    (versions(&plan.record), ids, versions(&plan.already)),
+                    (versions(&plan.record), ids, versions(&plan.already), over),
                 ))
             },
         );
-        (report.baselined, report.baselined_ids, report.skipped) = done?;
+        let over;
+        (report.baselined, report.baselined_ids, report.skipped, over) = done?;
+        report.recorded_over_interrupted = over;
         Ok(())
     }
 
@@ -191,16 +197,20 @@ impl Migrator {
                 )?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
+                let over = plan::recorded_over(&history, markers, &rewrite);
+                plan::confirm_recording_interrupted(&over, run.what, &run.again, options.yes)?;
+                let over = over.iter().map(RecordedOverRun::of).collect();
                 let unrecorded = plan
                     .unrecorded
                     .iter()
                     .map(|m| m.version_text.clone())
                     .collect();
                 let kept_newer = plan.newer_database.as_ref().map(newer_rows_kept);
-                Ok((rewrite, (reinit_rows(&plan), unrecorded, kept_newer)))
+                Ok((rewrite, (reinit_rows(&plan), unrecorded, kept_newer, over)))
             },
         );
-        let (rows, unrecorded, kept_newer) = done?;
+        let (rows, unrecorded, kept_newer, over) = done?;
+        report.recorded_over_interrupted = over;
         fill_reinit(report, rows);
         report.unrecorded = unrecorded;
         report.warnings.extend(kept_newer);

@@ -371,7 +371,7 @@ pub fn shared_version(pair: &str, version: &str, chosen: &str) -> (String, Strin
 /// Refused as `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that
 /// touches no such version goes on, and the marker stays. The markers of applies of
 /// migrations here that a rewrite records (the way on after an interrupted run) are its
-/// purpose.
+/// purpose, once confirmed ([`confirm_recording_interrupted`]).
 pub fn check_rewrite_interrupted(
     history: &History<'_>,
     markers: &[StartedRun],
@@ -421,6 +421,81 @@ pub fn check_rewrite_interrupted(
                 crate::hint::command(&format!("migrate {what}")),
             )),
     )
+}
+
+/// The applies left part-way of migrations here ([`History::interrupted`]) whose start markers
+/// a ledger rewrite (`baseline`, `reinit`) settles by recording their migrations as applied
+/// ([`Rewrite::settling`]): the way on once the schema has everything the file makes, and a
+/// half-applied migration called applied otherwise. [`confirm_recording_interrupted`] asks for
+/// them to be confirmed; the reports name them.
+pub fn recorded_over<'a, 'm>(
+    history: &History<'a>,
+    markers: &'m [StartedRun],
+    rewrite: &Rewrite,
+) -> Vec<Marked<'a, 'm>> {
+    if markers.is_empty() {
+        return Vec::new();
+    }
+    let settled = rewrite.clone().settling(markers).markers;
+    (history.interrupted(markers).into_iter())
+        .filter(|m| !m.down && settled.contains(&m.marker.version))
+        .collect()
+}
+
+/// Refuses (exit 64, nothing written; a dry run too) a ledger rewrite (`what`: `baseline`,
+/// `reinit`, run again with `again`) that would record as applied migrations whose apply was
+/// left part-way ([`recorded_over`]), unless `yes` confirms it: their start markers, the only
+/// record that their statements after the last one committed never ran, would go with it.
+/// Named as `abandon` names a run it forgets: who started it, when, what committed.
+pub fn confirm_recording_interrupted(
+    runs: &[Marked<'_, '_>],
+    what: &str,
+    again: &str,
+    yes: bool,
+) -> Result<()> {
+    if yes || runs.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = runs.iter().map(|m| m.migration.id()).collect();
+    let one = runs.len() == 1;
+    let mut error = Error::usage(format!(
+        "{what} would record {} as applied without running {}, over {} run{} left part-way, and \
+         delete {} start marker{}: the only record that what followed the last statement \
+         committed never ran",
+        ids.join(", "),
+        if one { "it" } else { "them" },
+        if one { "its" } else { "their" },
+        if one { "" } else { "s" },
+        if one { "that run's" } else { "those runs'" },
+        if one { "" } else { "s" },
+    ));
+    for m in runs {
+        error = error.with_detail(crate::display::escape(&format!(
+            "{}: {}; {}",
+            m.migration.id(),
+            m.marker.started(),
+            m.marker.committed()
+        )));
+    }
+    let files: Vec<String> = (runs.iter())
+        .map(|m| m.migration.up.path.display().to_string())
+        .collect();
+    Err(error.with_help(format!(
+        "check what the schema has of what {} make{}: if everything is there, record {} with \
+         {}; otherwise make {} statements safe to run twice (`IF NOT EXISTS`), or undo what \
+         committed, then run {} (or {} to leave {} pending)",
+        files.join(", "),
+        if one { "s" } else { "" },
+        if one { "it" } else { "them" },
+        crate::hint::command(&format!("{again} --yes")),
+        if one { "its" } else { "their" },
+        crate::hint::command("migrate up --rerun-interrupted"),
+        match one {
+            true => abandon_command(&runs[0].migration.version_text),
+            false => crate::hint::command("migrate abandon VERSION"),
+        },
+        if one { "it" } else { "them" },
+    )))
 }
 
 /// [`check_rewrite_interrupted`]'s last rule: any other rollback's marker whose row is still
@@ -496,7 +571,7 @@ pub fn unknown_help(marker: &StartedRun) -> String {
         crate::hint::command("migrate up"),
         crate::hint::command("migrate down"),
         crate::hint::command("migrate status"),
-        crate::hint::command(&format!("migrate baseline --through {}", marker.version)),
+        crate::hint::command(&record_interrupted_command(&marker.version)),
         crate::hint::command("migrate up --rerun-interrupted"),
         abandon_command(&marker.version),
     )
@@ -542,7 +617,7 @@ pub fn ways_on(
          without running it: {}; otherwise make its statements safe to run twice (`IF NOT \
          EXISTS`), or undo what it committed, then run {rerun}{then} (or {abandon} to leave it \
          pending)",
-        crate::hint::command(&format!("migrate baseline --through {version}")),
+        crate::hint::command(&record_interrupted_command(version)),
     )
 }
 
@@ -595,7 +670,7 @@ fn finalize_ways_on(
         "finish the detach: {} then {after}record it without running it: {}{then} (not \
          `migrate up`, which would detach it again)",
         pending.finalize,
-        crate::hint::command(&format!("migrate baseline --through {version}")),
+        crate::hint::command(&record_interrupted_command(version)),
     )
 }
 
@@ -613,6 +688,13 @@ pub fn recorded_invalid_index_help(index: &str) -> String {
          file does); then {} shows it applied",
         crate::hint::command("migrate status"),
     )
+}
+
+/// `migrate baseline --through VERSION --yes`: the one command a help suggests to record
+/// without running it a migration whose apply was left part-way (its start marker there, which
+/// the rewrite deletes: [`confirm_recording_interrupted`] asks for `--yes`).
+pub fn record_interrupted_command(version: &str) -> String {
+    format!("migrate baseline --through {version} --yes")
 }
 
 /// `migrate abandon VERSION`, as a help suggests it: the way to forget a run left part-way

@@ -31,8 +31,8 @@ pub use down::{
 };
 pub use interrupted::{
     check_interrupted, check_interrupted_with, check_rewrite_interrupted,
-    check_unknown_interrupted,
-    recorded_invalid_index_help as interrupted_recorded_invalid_index_help,
+    check_unknown_interrupted, confirm_recording_interrupted, record_interrupted_command,
+    recorded_invalid_index_help as interrupted_recorded_invalid_index_help, recorded_over,
     refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
     shared_version as interrupted_shared_version, unknown_help as interrupted_unknown_help,
     ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
@@ -337,12 +337,14 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
 /// applied without running it, so it is offered for edits that change nothing that runs
 /// only: an intended schema change run through it would be recorded and never made.
 ///
-/// `line_endings` says which of them differ from what ran only by their line endings, and which
-/// way ([`crate::history::line_endings_change`]): to those this checkout converted to CRLF (or an
-/// editor to lone CRs),
-/// `reinit` is never offered (it would record the converted bytes, which every other checkout
-/// would see modified); to those that ran from CRLF bytes and whose file has LF, the bytes the
-/// repository holds, it is the way on (a new checkout changes nothing).
+/// `line_endings` says which of them (by version) differ from what ran only by their line
+/// endings, and which way ([`crate::history::line_endings_change`]), and which were edited;
+/// each part of the help names its own: to those this checkout converted to CRLF (or an
+/// editor to lone CRs), `reinit` is never offered (it would record the converted bytes, which
+/// every other checkout would see modified); to those that ran from CRLF bytes and whose file
+/// has LF, the bytes the repository holds, it is the way on (a new checkout changes nothing) —
+/// once the edited ones, if any, are restored: `reinit` records every modified file, and it
+/// refuses to record edits beside them without `--yes` ([`confirm_reinit`]).
 pub fn modified_help(line_endings: LineEndings) -> String {
     modified_help_of(&Origin::Directory, line_endings)
 }
@@ -350,101 +352,130 @@ pub fn modified_help(line_endings: LineEndings) -> String {
 /// [`modified_help`] for the migrations of `origin`: a binary's embedded set has no file to
 /// restore, and what it embeds is the text of the files it was built from.
 pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
+    let LineEndings {
+        edited,
+        to_crlf,
+        to_lf,
+    } = &line_endings;
     let mut help = Vec::new();
-    if line_endings.edited {
-        help.push(edited_help(origin));
+    if !edited.is_empty() {
+        help.push(edited_help(origin, edited, !to_lf.is_empty()));
     }
-    if line_endings.to_crlf {
-        help.push(
-            "a file that differs only by line endings (CRLF, or lone CR) was converted by your \
-             checkout (git's `core.autocrlf`) or an editor: add `*.sql -text` to .gitattributes \
-             and check it out again (or convert it to LF); never `migrate reinit` it, which \
-             would record the converted bytes that every LF checkout then sees modified"
-                .to_string(),
-        );
-    }
-    if line_endings.to_lf {
+    if !to_crlf.is_empty() {
+        let one = to_crlf.len() == 1;
         help.push(format!(
-            "a file that differs only by line endings ran with CRLF (or lone CR) line endings \
-             and has LF, the bytes the repository holds: the checkout it was applied from \
-             converted it (git's `core.autocrlf`), or it was converted to LF since, and a new \
-             checkout changes nothing; add `*.sql -text` to .gitattributes so that no checkout \
-             converts it again, and {} records the file as applied without running it (nothing \
-             that runs changed; `--dry-run` shows the rows first)",
-            reinit_hint()
+            "{} {} only by line endings (CRLF, or lone CR) and {} converted by your \
+             checkout (git's `core.autocrlf`) or an editor: add `*.sql -text` to .gitattributes \
+             and check {} out again (or convert {} to LF); never `migrate reinit` {}, which \
+             would record the converted bytes that every LF checkout then sees modified",
+            crate::display::versions(to_crlf),
+            if one { "differs" } else { "differ" },
+            if one { "was" } else { "were" },
+            crate::display::it_them(to_crlf.len()),
+            crate::display::it_them(to_crlf.len()),
+            crate::display::it_them(to_crlf.len()),
         ));
+    }
+    if !to_lf.is_empty() {
+        let them = crate::display::it_them(to_lf.len());
+        let one = to_lf.len() == 1;
+        let head = format!(
+            "{} {} only by line endings: {} ran with CRLF (or lone CR) line endings and {} LF, \
+             the bytes the repository holds: the checkout {} applied from converted {} (git's \
+             `core.autocrlf`), or {} converted to LF since, and a new checkout changes nothing; \
+             add `*.sql -text` to .gitattributes so that no checkout converts {} again",
+            crate::display::versions(to_lf),
+            if one { "differs" } else { "differ" },
+            if one { "it" } else { "they" },
+            if one { "has" } else { "have" },
+            if one { "it was" } else { "they were" },
+            them,
+            if one { "it was" } else { "they were" },
+            them,
+        );
+        help.push(match edited.is_empty() {
+            true => format!(
+                "{head}, and {} records {them} as applied without running {them} (nothing \
+                 that runs changed; `--dry-run` shows the rows first)",
+                reinit_hint()
+            ),
+            // `reinit` records every modified file: the edited ones first go back to what ran.
+            false => format!(
+                "{head}; but {} records every modified file, {}'s edits too, as applied without \
+                 running them: restore {} first, then {} records {} (`--dry-run` shows the rows \
+                 first)",
+                reinit_hint(),
+                crate::display::versions(edited),
+                crate::display::versions(edited),
+                reinit_hint(),
+                crate::display::versions(to_lf),
+            ),
+        });
     }
     help.join("; ")
 }
 
-/// Of the modified migrations [`modified_help`] is about, which kinds there are: edited, or
-/// differing from what ran only by their line endings, one way or the other
-/// ([`crate::history::LineEndingChange`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Of the modified migrations [`modified_help`] is about, which are which (their versions, as
+/// shown): edited, or differing from what ran only by their line endings, one way or the
+/// other ([`crate::history::LineEndingChange`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineEndings {
-    /// Some were edited.
-    edited: bool,
-    /// Some ran with LF and their file has CRLF (or lone CRs).
-    to_crlf: bool,
-    /// Some ran with CRLF (or lone CRs) and their file has LF.
-    to_lf: bool,
+    /// Those edited.
+    edited: Vec<String>,
+    /// Those that ran with LF and whose file has CRLF (or lone CRs).
+    to_crlf: Vec<String>,
+    /// Those that ran with CRLF (or lone CRs) and whose file has LF.
+    to_lf: Vec<String>,
 }
 
 impl LineEndings {
-    /// Of `modified` migrations, `to_crlf` ran with LF and have CRLF (or lone CRs), and `to_lf`
-    /// ran with CRLF (or lone CRs) and have LF
-    /// ([`crate::history::LineEndingChange::file_has_lf`]); the others were edited.
-    pub fn of(modified: usize, to_crlf: usize, to_lf: usize) -> LineEndings {
-        LineEndings {
-            edited: modified > to_crlf + to_lf,
-            to_crlf: to_crlf > 0,
-            to_lf: to_lf > 0,
-        }
-    }
-
-    /// Of modified migrations, each one's [`crate::history::line_endings_change`] (`None`: it
-    /// was edited).
-    pub fn of_changes(
-        changes: impl IntoIterator<Item = Option<crate::history::LineEndingChange>>,
+    /// Of modified migrations, each one's version and its
+    /// [`crate::history::line_endings_change`] (`None`: it was edited), the one rule of which
+    /// way on each takes ([`crate::history::LineEndingChange::file_has_lf`]).
+    pub fn of(
+        changes: impl IntoIterator<Item = (String, Option<crate::history::LineEndingChange>)>,
     ) -> LineEndings {
-        use crate::history::LineEndingChange;
-        let (mut modified, mut to_crlf, mut to_lf) = (0, 0, 0);
-        for change in changes {
-            modified += 1;
-            match change.map(LineEndingChange::file_has_lf) {
-                Some(false) => to_crlf += 1,
-                Some(true) => to_lf += 1,
-                None => {}
+        let mut kinds = LineEndings::default();
+        for (version, change) in changes {
+            match change.map(crate::history::LineEndingChange::file_has_lf) {
+                Some(false) => kinds.to_crlf.push(version),
+                Some(true) => kinds.to_lf.push(version),
+                None => kinds.edited.push(version),
             }
         }
-        LineEndings::of(modified, to_crlf, to_lf)
+        kinds
     }
 }
 
-/// [`modified_help`] for files that were edited.
-fn edited_help(origin: &Origin) -> String {
+/// [`modified_help`] for the files `edited` (versions); `beside_line_endings`: others differ
+/// only by line endings, which `reinit` is offered for once these are restored, and `reinit`
+/// refuses to record these beside them without `--yes` ([`confirm_reinit`]).
+fn edited_help(origin: &Origin, edited: &[String], beside_line_endings: bool) -> String {
+    let listed = crate::display::versions(edited);
+    let reinit = match beside_line_endings {
+        false => reinit_hint(),
+        true => crate::hint::command("migrate reinit --yes"),
+    };
     if let Some(binary) = origin.binary() {
         return format!(
-            "this binary ({binary}) embeds another text of them than the database ran: it was \
-             built from other files than the build (or the command line) that applied them, a \
-             file edited since on one side; build and deploy from the files that ran (restore \
-             them from version control: `git log -- <file>` shows the applied version); an \
-             intended schema change goes in a new migration ({}), never in an applied one; \
-             only if the edits change nothing that runs (comments, whitespace, formatting), {} \
-             from the files this binary was built from records their text as applied without \
-             running it (`--dry-run` shows the rows first)",
+            "this binary ({binary}) embeds another text of {listed} than the database ran: it \
+             was built from other files than the build (or the command line) that applied \
+             them, a file edited since on one side; build and deploy from the files that ran \
+             (restore them from version control: `git log -- <file>` shows the applied \
+             version); an intended schema change goes in a new migration ({}), never in an \
+             applied one; only if the edits change nothing that runs (comments, whitespace, \
+             formatting), {reinit} from the files this binary was built from records their \
+             text as applied without running it (`--dry-run` shows the rows first)",
             crate::hint::command("migrate generate NAME"),
-            reinit_hint()
         );
     }
     format!(
-        "restore the modified files from version control (the database keeps what the text \
-         that ran did); an intended schema change goes in a new migration ({}), never in an \
-         applied one; only if the edits change nothing that runs (comments, whitespace, \
-         formatting), {} records the new text as applied without running it (`--dry-run` \
-         shows the rows first)",
+        "restore the modified files of {listed} from version control (the database keeps what \
+         the text that ran did); an intended schema change goes in a new migration ({}), never \
+         in an applied one; only if the edits change nothing that runs (comments, whitespace, \
+         formatting), {reinit} records the new text as applied without running it \
+         (`--dry-run` shows the rows first)",
         crate::hint::command("migrate generate NAME"),
-        reinit_hint()
     )
 }
 

@@ -270,12 +270,75 @@ pub fn reinit<'a>(
 /// those that ran; over what a baseline said the database has, for those recorded without
 /// running) needs `yes` too, refused the same way, with the way back: `migrate baseline
 /// --through` the newest of them records them again.
+///
+/// A plan that accepts files with real edits beside files that differ from what ran only by
+/// their line endings needs `yes` too (`confirm_accepting_edits`), refused the same way.
 pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> Result<()> {
     if yes {
         return Ok(());
     }
     confirm_forgetting_every_row(set, plan)?;
-    confirm_forgetting_what_ran(plan)
+    confirm_forgetting_what_ran(plan)?;
+    confirm_accepting_edits(plan)
+}
+
+/// [`confirm_reinit`]'s refusal of accepting files with real edits beside files that differ
+/// from what ran only by their line endings ([`crate::history::line_endings_change`], the one
+/// rule, which `status`'s and `up`'s help follow, [`super::modified_help`]): that help offers
+/// `reinit` for the latter, and `reinit` would record the former's edits too, as applied
+/// without running them — a schema change never made, `status` up to date. Refused (exit 64,
+/// its dry run too), naming which are which, unless `yes` says the edits change nothing that
+/// runs. A plan accepting only edited files, or only line endings, is not asked: the help of
+/// edited files offers `reinit` for edits that change nothing that runs alone.
+fn confirm_accepting_edits(plan: &ReinitPlan<'_>) -> Result<()> {
+    let (mut edited, mut line_endings) = (Vec::new(), Vec::new());
+    for step in plan.with(ReinitAction::Accept) {
+        let (Some(m), Some(row), Some(State::Modified)) = (step.migration, step.row, step.state)
+        else {
+            continue;
+        };
+        match crate::history::line_endings_change(m, row) {
+            Some(_) => line_endings.push(m),
+            None => edited.push(m),
+        }
+    }
+    if edited.is_empty() || line_endings.is_empty() {
+        return Ok(());
+    }
+    let ids = |ms: &[&Migration]| {
+        let ids: Vec<String> = ms.iter().map(|m| m.id()).collect();
+        crate::display::escape(&ids.join(", ")).into_owned()
+    };
+    let one = edited.len() == 1;
+    let error = Error::usage(format!(
+        "reinit would record the edited text of {} as applied without running it, beside {}, \
+         which {} from what ran only by line endings",
+        ids(&edited),
+        ids(&line_endings),
+        if line_endings.len() == 1 {
+            "differs"
+        } else {
+            "differ"
+        },
+    ));
+    let error = (edited.iter()).fold(error, |e, m| {
+        e.with_detail(format!(
+            "{}: edited since it ran (not only its line endings)",
+            crate::display::escape(&m.up.path.display().to_string())
+        ))
+    });
+    Err(error.with_help(format!(
+        "restore {} from version control first (`git log -- <file>` shows the applied version; \
+         the database keeps what the text that ran did; an intended schema change goes in a new \
+         migration, {}), then run {} again; only if {} edits change nothing that runs \
+         (comments, whitespace, formatting), add --yes to record {} too (`--dry-run --yes` \
+         shows the rows first)",
+        ids(&edited),
+        crate::hint::command("migrate generate NAME"),
+        crate::hint::command("migrate reinit"),
+        if one { "its" } else { "their" },
+        if one { "it" } else { "them" },
+    )))
 }
 
 /// The rows a plan forgets whose files are on disk (applied — by running their migrations, or
@@ -400,20 +463,31 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
         .collect();
     let dir = crate::display::escape(&crate::display::path_text(&set.dir)).into_owned();
     let files = set.migrations.len();
-    let message = match (newer, set.migrations.last()) {
-        (0, _) | (_, None) => format!(
-            "reinit would forget every row of the ledger ({}, listed below): {dir} has none of \
-             their migrations",
-            ids.len()
+    // What it forgets, said once: the message and the help's `--yes` name the same rows.
+    let (forgotten, message) = match (newer, set.migrations.last()) {
+        (0, _) | (_, None) => (
+            "every row".to_string(),
+            format!(
+                "reinit would forget every row of the ledger ({}, listed below): {dir} has none \
+                 of their migrations",
+                ids.len()
+            ),
         ),
-        (n, Some(newest)) => format!(
-            "reinit would forget {} of the ledger (listed below): {dir} has none of their \
-             migrations; the {} above its newest file ({}) {} kept",
-            crate::display::plural(ids.len(), "row"),
-            crate::display::plural(n, "row"),
-            newest.version_text,
-            if n == 1 { "is" } else { "are" }
-        ),
+        (n, Some(newest)) => {
+            let rows = crate::display::plural(ids.len(), "row");
+            let message = format!(
+                "reinit would forget {rows} of the ledger (listed below): {dir} has none of their \
+                 migrations; the {} above its newest file ({}) {} kept",
+                crate::display::plural(n, "row"),
+                newest.version_text,
+                if n == 1 { "is" } else { "are" }
+            );
+            let those = match ids.len() {
+                1 => "that row".to_string(),
+                _ => format!("those {rows}"),
+            };
+            (those, message)
+        }
     };
     let mut error = Error::usage(message);
     for id in crate::display::cut(ids) {
@@ -421,7 +495,7 @@ fn confirm_forgetting_every_row(set: &MigrationSet, plan: &ReinitPlan<'_>) -> Re
     }
     Err(error.with_help(format!(
         "check that {dir} ({files} migration{}) is this database's migrations directory; to forget \
-         every row anyway add --yes (their applied_at and checksums cannot be recovered, and the \
+         {forgotten} anyway add --yes (their applied_at and checksums cannot be recovered, and the \
          next `migrate up` runs every migration of {dir})",
         if files == 1 { "" } else { "s" }
     )))

@@ -2414,6 +2414,118 @@ fn reinit_never_forgets_a_newer_releases_rows() {
     assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }
 
+/// hcr A: `reinit` accepted a file with real edits beside one that differs only by line
+/// endings (the help's way on for the latter): both recorded, the edit never run. Refused
+/// without `--yes`, naming which is which; alone, either is accepted as before.
+#[test]
+fn reinit_refuses_recording_edits_beside_line_endings_without_yes() {
+    let with_text = |version: u64, text: &str| {
+        let mut m = migration(version, &format!("m{version}"));
+        m.up = file(m.up.path.display().to_string(), text, false);
+        m
+    };
+    let ran = [
+        with_text(1, "CREATE TABLE a (id int);\n"),
+        with_text(2, "CREATE TABLE thing (id int);\r\n"),
+        with_text(3, "CREATE TABLE t3 (a int);\n"),
+    ];
+    let r: Vec<LedgerRow> = ran.iter().map(row).collect();
+    let now = |edited: bool| {
+        let third = match edited {
+            true => with_text(3, "CREATE TABLE t3 (a int, b int);\n"),
+            false => ran[2].clone(),
+        };
+        MigrationSet::new(
+            PathBuf::from("m"),
+            vec![
+                ran[0].clone(),
+                with_text(2, "CREATE TABLE thing (id int);\n"),
+                third,
+            ],
+        )
+    };
+    let s = now(true);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Accept"]);
+    let e = confirm_reinit(&s, &plan, false).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Usage);
+    assert!(
+        e.message.contains("edited text of 003_m3 as applied without running it, beside 002_m2, which differs from what ran only by line endings"),
+        "{e}"
+    );
+    let help = e.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("restore 003_m3 from version control first"),
+        "{help}"
+    );
+    assert!(confirm_reinit(&s, &plan, true).is_ok());
+    // Line endings alone: no confirmation.
+    let s = now(false);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Keep"]);
+    assert!(confirm_reinit(&s, &plan, false).is_ok());
+}
+
+/// The refusal of a reinit that would forget every row but a newer release's: its help's
+/// `--yes` forgets the rows its message counts, never "every row" while it keeps others (hcr B).
+#[test]
+fn reinit_forgetting_every_row_but_newer_ones_says_what_yes_forgets() {
+    // Another project's migration at a version: another name and text (`replaced`).
+    let migration = |version: u64, name: &str| {
+        let mut m = migration(version, name);
+        m.up = file(
+            m.up.path.display().to_string(),
+            &format!("-- {name}\n"),
+            false,
+        );
+        m
+    };
+    let all = set(&[1, 2, 3, 4, 5, 6]);
+    let r = rows(&all, &[1, 2, 3, 4, 5, 6]);
+    let s = MigrationSet::new(PathBuf::from("m"), vec![migration(1, "zz")]);
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let e = confirm_reinit(&s, &plan, false).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Usage);
+    assert!(
+        e.message.contains("would forget 1 row of the ledger"),
+        "{e}"
+    );
+    let help = e.help.clone().unwrap_or_default();
+    assert!(!help.contains("every row"), "{help}");
+    assert!(
+        help.contains("to forget that row anyway add --yes"),
+        "{help}"
+    );
+    // Two rows forgotten, one kept: "those 2 rows".
+    let s = MigrationSet::new(
+        PathBuf::from("m"),
+        vec![migration(1, "zz"), migration(2, "yy")],
+    );
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let help = confirm_reinit(&s, &plan, false)
+        .unwrap_err()
+        .help
+        .unwrap_or_default();
+    assert!(
+        help.contains("to forget those 2 rows anyway add --yes"),
+        "{help}"
+    );
+    // Every row forgotten, none kept: "every row".
+    let s = MigrationSet::new(
+        PathBuf::from("m"),
+        (1..=6).map(|v| migration(v, "other")).collect(),
+    );
+    let plan = reinit(&s, &r, None, None).unwrap();
+    let help = confirm_reinit(&s, &plan, false)
+        .unwrap_err()
+        .help
+        .unwrap_or_default();
+    assert!(
+        help.contains("to forget every row anyway add --yes"),
+        "{help}"
+    );
+}
+
 /// The command that finishes a rollback stopped midway (`finishing_command`) rolls back
 /// exactly what the plan had — the run's own `--target`, `--steps` turned into the version the
 /// plan ends at (whatever part of it committed, run twice it does no more), `--yes` when that
@@ -2778,7 +2890,7 @@ fn a_target_that_rolls_back_everything_names_the_command_and_what_it_drops() {
 /// run's `--migrations-dir` or `-p`: it is a suggested command like the `reinit` beside it.
 #[test]
 fn the_modified_help_suggests_generate_as_a_command() {
-    let help = modified_help(LineEndings::of(1, 0, 0));
+    let help = modified_help(LineEndings::of([("001".to_string(), None)]));
     assert!(
         help.contains("goes in a new migration (`cargo confiture migrate generate NAME`)"),
         "{help}"
@@ -2802,7 +2914,7 @@ fn the_modified_help_of_a_binary_suggests_generate_as_a_command() {
         package: "app".into(),
         version: "1.0.0".into(),
     };
-    let help = modified_help_of(&origin, LineEndings::of(1, 0, 0));
+    let help = modified_help_of(&origin, LineEndings::of([("001".to_string(), None)]));
     assert!(
         help.contains("(`cargo confiture migrate generate NAME`)"),
         "{help}"
@@ -3121,7 +3233,9 @@ fn the_refusal_of_broken_files_says_what_stopping_before_them_does_here() {
 fn the_modified_help_tells_the_line_endings_directions_apart() {
     use crate::history::LineEndingChange::{ToCrlf, ToLf};
     let help = |changes: &[Option<crate::history::LineEndingChange>]| {
-        modified_help(LineEndings::of_changes(changes.iter().copied()))
+        modified_help(LineEndings::of(
+            (changes.iter().enumerate()).map(|(i, c)| (format!("{:03}", i + 1), *c)),
+        ))
     };
     let reinit = "`cargo confiture migrate reinit`";
     let to_crlf = help(&[Some(ToCrlf)]);
@@ -3140,11 +3254,52 @@ fn the_modified_help_tells_the_line_endings_directions_apart() {
     ] {
         assert!(all.contains(said), "{said}: {all}");
     }
-    assert_eq!(help(&[None]), modified_help(LineEndings::of(1, 0, 0)));
+    assert_eq!(
+        help(&[None]),
+        modified_help(LineEndings::of([("001".to_string(), None)]))
+    );
     // Lone CRs: the way on of the line endings the file has now, as CRLF's.
     use crate::history::LineEndingChange::{ToCr, ToLfFromCr};
-    assert_eq!(help(&[Some(ToLfFromCr)]), to_lf);
+    assert_eq!(help(&[Some(ToLfFromCr), Some(ToLfFromCr)]), to_lf);
     assert_eq!(help(&[Some(ToCr)]), to_crlf);
+}
+
+/// hcr A: a file that differs only by line endings beside one with real edits was told
+/// "`migrate reinit` records the file as applied without running it (nothing that runs
+/// changed)", never which file — and `reinit` records both. Each part of the help names its
+/// own files, and the line endings' part asks for the edited ones to be restored first.
+#[test]
+fn the_modified_help_names_which_files_differ_only_by_line_endings() {
+    use crate::history::LineEndingChange::{ToCrlf, ToLf};
+    let of = |changes: &[(&str, Option<crate::history::LineEndingChange>)]| {
+        modified_help(LineEndings::of(
+            (changes.iter()).map(|(v, c)| (v.to_string(), *c)),
+        ))
+    };
+    let mixed = of(&[("002", Some(ToLf)), ("003", None)]);
+    assert!(
+        mixed.contains("002 differs only by line endings"),
+        "{mixed}"
+    );
+    assert!(
+        mixed.contains("restore the modified files of 003"),
+        "{mixed}"
+    );
+    assert!(!mixed.contains("nothing that runs changed"), "{mixed}");
+    assert!(mixed.contains("003's edits too"), "{mixed}");
+    assert!(mixed.contains("restore 003 first, then"), "{mixed}");
+    // Alone, the line endings' way on is `reinit`, as before.
+    let alone = of(&[("002", Some(ToLf))]);
+    assert!(
+        alone.contains("002 differs only by line endings"),
+        "{alone}"
+    );
+    assert!(alone.contains("nothing that runs changed"), "{alone}");
+    let crlf = of(&[("004", Some(ToCrlf)), ("005", Some(ToCrlf)), ("003", None)]);
+    assert!(
+        crlf.contains("004, 005 differ only by line endings"),
+        "{crlf}"
+    );
 }
 
 /// confiture (Python)'s `migrate squash --through 003` directory: its baseline 004 (the

@@ -285,12 +285,13 @@ fn check_history_for(
             plural(modified.len(), "applied migration")
         ));
         let changes = (modified.iter()).map(|r| {
-            r.migration
-                .and_then(|m| crate::history::line_endings_change(m, r.row))
+            let change = (r.migration).and_then(|m| crate::history::line_endings_change(m, r.row));
+            let version = r.migration.map_or(&r.row.version, |m| &m.version_text);
+            (version.clone(), change)
         });
         help.push(super::modified_help_of(
             &set.origin,
-            super::LineEndings::of_changes(changes),
+            super::LineEndings::of(changes),
         ));
     }
     if !missing.is_empty() {

@@ -2102,12 +2102,13 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
              tracking table back its name first (ALTER TABLE \"public\".\"tb_old\" RENAME TO \
              tb_confiture;)",
         )
-        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`");
+        .stderr_has("`cargo confiture migrate baseline --through 002 --yes --database-url <URL>`");
     db.connect()
         .batch_execute("ALTER TABLE \"public\".\"tb_old\" RENAME TO tb_confiture;")
         .expect("give the ledger back its name, as the help says");
+    // Recorded over its run's start marker, as the help says: with `--yes`.
     project
-        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .run_on(&db, &["migrate", "baseline", "--through", "2", "--yes"])
         .code(exit::SUCCESS);
     assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]));
 

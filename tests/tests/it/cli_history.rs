@@ -1662,7 +1662,8 @@ fn reinit_that_would_forget_every_row_needs_yes() {
                  migrations; the 2 rows above its newest file (001) are kept",
             )
             .stderr_has("001_a, applied ")
-            .stderr_has("add --yes");
+            .stderr_has("to forget that row anyway add --yes")
+            .stderr_lacks("every row");
         assert_eq!(row_details(&db), before, "other {dry:?}: nothing forgotten");
     }
     // With --through, forgetting every row to record others is the same wipe.
@@ -2997,6 +2998,86 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
         serde_json::json!(["001"])
     );
     assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
+}
+
+/// hcr A: 002 applied from CRLF and converted to LF since, 003 really edited. `status` (exit 7)
+/// said "a file that differs only by line endings ... `migrate reinit` records the file as
+/// applied without running it (nothing that runs changed)", never which file, and `reinit`
+/// (no `--yes`) then recorded 003's edit too: `status` up to date, column b never made. The
+/// help names which file is which and asks for 003 to be restored first; `reinit` refuses
+/// (exit 64, dry run too, nothing written) naming 003 as edited, unless `--yes`.
+#[test]
+fn following_the_line_endings_help_never_records_a_real_edit_unasked() {
+    let db = TestDb::new("hcr_le_edit");
+    let project = Project::new();
+    project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
+    project.migration(
+        "002_add_thing",
+        "CREATE TABLE thing(id int);\r\n",
+        "DROP TABLE thing;\n",
+    );
+    project.migration(
+        "003_with_space",
+        "CREATE TABLE t3(a int);",
+        "DROP TABLE t3;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write(
+        "db/migrations/002_add_thing.up.sql",
+        "CREATE TABLE thing(id int);\n",
+    );
+    project.write(
+        "db/migrations/003_with_space.up.sql",
+        "CREATE TABLE t3(a int, b int);\n",
+    );
+    for command in ["status", "up"] {
+        project
+            .run_on(&db, &["migrate", command])
+            .code(exit::DIVERGED)
+            .stderr_has("002 differs only by line endings")
+            .stderr_has("restore the modified files of 003 from version control")
+            .stderr_has("restore 003 first, then")
+            .stderr_lacks("nothing that runs changed");
+    }
+    let before = ledger_checksums(&db);
+    for args in [
+        &["migrate", "reinit"][..],
+        &["migrate", "reinit", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has(
+                "reinit would record the edited text of 003_with_space as applied without \
+                 running it, beside 002_add_thing, which differs from what ran only by line \
+                 endings",
+            )
+            .stderr_has("restore 003_with_space from version control first");
+        assert_eq!(ledger_checksums(&db), before, "{args:?} wrote nothing");
+    }
+    // Restored, the line endings alone are accepted, as the help says.
+    project.write(
+        "db/migrations/003_with_space.up.sql",
+        "CREATE TABLE t3(a int);",
+    );
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
+fn ledger_checksums(db: &TestDb) -> Vec<(String, String)> {
+    db.connect()
+        .query(
+            "SELECT version, checksum FROM tb_confiture ORDER BY version",
+            &[],
+        )
+        .expect("the ledger")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
 }
 
 /// A file applied with lone CR line endings and converted to LF since (as C016 advises for a

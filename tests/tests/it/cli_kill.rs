@@ -181,7 +181,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
         .stdout_has("002_ix: a run started ")
         .stdout_has(" by postgres")
         .stdout_has("statement 1 committed; statement 2 of 2 was running: it may have committed")
-        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --yes --database-url <URL>`")
         .stderr_has("migrate up --rerun-interrupted");
     let json = project
         .run_on(&db, &["migrate", "status", "--format", "json"])
@@ -226,7 +226,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
         .stderr_has("it was not run again")
         .stderr_has("statement 1 committed; statement 2 of 2 was running")
         .stderr_has("db/migrations/002_ix.up.sql")
-        .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
+        .stderr_has("`cargo confiture migrate baseline --through 002 --yes --database-url <URL>`")
         .stderr_has("migrate up --rerun-interrupted")
         .stderr_lacks("already exists");
     assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
@@ -262,6 +262,12 @@ fn markers(db: &TestDb) -> i64 {
 /// The other way on: every statement committed, the migration is recorded without running it
 /// (`baseline --through`), which settles the marker with the row. `drift` does not report the
 /// markers' table, which the replay on its scratch database never makes.
+///
+/// hcr C: `baseline --through` recorded the half-applied migration with nothing but
+/// `recorded 1 migration`, deleting the marker, the only record that its statements after the
+/// last committed one never ran. Refused without `--yes` (exit 64, dry run too, nothing
+/// written), naming the run (who, when, what committed), as `abandon` names it; confirmed, the
+/// text, the dry run and the JSON name it.
 #[test]
 fn an_interrupted_migration_recorded_by_baseline_is_settled() {
     let db = TestDb::new("kill_baseline");
@@ -272,10 +278,60 @@ fn an_interrupted_migration_recorded_by_baseline_is_settled() {
     kill_up_while_it_sleeps(&project, &db);
     project
         .run_on(&db, &["migrate", "status"])
-        .code(exit::DIVERGED);
+        .code(exit::DIVERGED)
+        .stderr_has("migrate baseline --through 002 --yes");
+    for args in [
+        &["migrate", "baseline", "--through", "002"][..],
+        &["migrate", "baseline", "--through", "002", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has("baseline would record 002_ix as applied without running it, over its run left part-way")
+            .stderr_has("002_ix: a run started ")
+            .stderr_has("statement 1 committed; statement 2 of 2 was running")
+            .stderr_has("migrate baseline --through 002 --yes");
+        assert_eq!(markers(&db), 1, "{args:?}");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+    }
     project
-        .run_on(&db, &["migrate", "baseline", "--through", "002"])
-        .code(exit::SUCCESS);
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "baseline",
+                "--through",
+                "002",
+                "--yes",
+                "--dry-run",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has("would record 002_ix over its interrupted apply (a run started ")
+        .stdout_has("statement 1 committed; statement 2 of 2 was running");
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "baseline",
+                "--through",
+                "002",
+                "--yes",
+                "--dry-run",
+                "--format",
+                "json",
+            ],
+        )
+        .code(exit::SUCCESS)
+        .stdout_has("\"recorded_over_interrupted\": [")
+        .stdout_has("\"migration\": \"002_ix\"");
+    assert_eq!(markers(&db), 1);
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "002", "--yes"])
+        .code(exit::SUCCESS)
+        .stdout_has("recorded 002_ix over its interrupted apply (a run started ")
+        .stdout_has("its start marker was deleted");
     assert_eq!(markers(&db), 0);
     project
         .run_on(&db, &["migrate", "status"])
@@ -593,6 +649,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
                 "baseline",
                 "--through",
                 "002",
+                "--yes",
                 "--schema",
                 "tenant_a",
             ],
@@ -619,9 +676,23 @@ fn reinit_through_an_interrupted_migration_settles_its_marker() {
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
+    // hcr C: never without a confirmation that names the run, dry run too.
+    for args in [
+        &["migrate", "reinit", "--through", "002"][..],
+        &["migrate", "reinit", "--through", "002", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::USAGE)
+            .stderr_has("reinit would record 002_ix as applied without running it, over its run left part-way")
+            .stderr_has("002_ix: a run started ")
+            .stderr_has("migrate reinit --through 002 --yes");
+        assert_eq!(markers(&db), 1, "{args:?}");
+    }
     project
         .run_on(&db, &["migrate", "reinit", "--through", "002", "--yes"])
-        .code(exit::SUCCESS);
+        .code(exit::SUCCESS)
+        .stdout_has("recorded 002_ix over its interrupted apply (a run started ");
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
     project
@@ -743,13 +814,13 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
                 .code(exit::DIVERGED)
                 .stderr_has("migration 0002_data was interrupted: a run started ")
                 .stderr_has(
-                    "`cargo confiture migrate baseline --through 0002 --database-url <URL>",
+                    "`cargo confiture migrate baseline --through 0002 --yes --database-url <URL>",
                 );
         }
         assert_eq!(rows_of_t(&db), 1, "{settle}: never run twice");
         match settle {
             "baseline" => project
-                .run_on(&db, &["migrate", "baseline", "--through", "0002"])
+                .run_on(&db, &["migrate", "baseline", "--through", "0002", "--yes"])
                 .code(exit::SUCCESS),
             "reinit" => project
                 .run_on(&db, &["migrate", "reinit", "--through", "0002", "--yes"])

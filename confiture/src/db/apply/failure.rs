@@ -2167,9 +2167,8 @@ pub(super) fn record_without_running(step: &Step<'_>) -> String {
          it without running it: {} (not `migrate up`, which would run its statements a second \
          time)",
         step.migration.id(),
-        crate::hint::command(&format!(
-            "migrate baseline --through {}",
-            step.migration.version_text
+        crate::hint::command(&crate::plan::record_interrupted_command(
+            &step.migration.version_text
         ))
     )
 }
