@@ -252,9 +252,14 @@ pub struct StatusReport {
     /// Migrations whose files are there but cannot be read, applied or pending (each line of
     /// `migrations` names the files and why).
     pub unreadable: Vec<String>,
-    /// Applied migrations of which half a pair of files is on disk, the other half gone (each
-    /// is `applied` or `modified`, and `invalid`): restore the missing file.
+    /// Applied migrations of which half a pair of files is on disk, the other half gone, or
+    /// whose files are misnamed (each is `applied` or `modified`, and `invalid`): restore the
+    /// missing file, rename the misnamed ones.
     pub incomplete: Vec<String>,
+    /// Those of `incomplete` whose files are both there, only misnamed
+    /// ([`crate::plan::only_misnamed`]): nothing to restore, each to rename as its `C006`
+    /// says.
+    pub misnamed: Vec<String>,
     /// Applied migrations whose row records no checksum (NULL or empty, written by hand or an
     /// older tool): an edit of their files cannot be seen (confiture's `verify-checksums`
     /// reports them as mismatches); `migrate reinit` records the files' checksums.
@@ -571,6 +576,15 @@ pub fn report_while(
         })
         .map(|m| m.version.clone())
         .collect();
+    let misnamed: Vec<String> = migrations
+        .iter()
+        .filter(|m| incomplete.contains(&m.version))
+        .filter(|m| {
+            m.number
+                .is_some_and(|v| crate::plan::only_misnamed(history.incomplete_files(v)))
+        })
+        .map(|m| m.version.clone())
+        .collect();
     // The rule of what counts as a recorded checksum is `history::recorded_checksum`'s.
     let unverified: Vec<String> = history
         .entries()
@@ -627,6 +641,7 @@ pub fn report_while(
         respelled,
         unreadable,
         incomplete,
+        misnamed,
         unverified,
         interrupted,
         interrupted_unknown,

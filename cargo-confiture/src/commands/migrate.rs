@@ -1416,11 +1416,21 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             confiture::plan::UNREADABLE_HELP
         ));
     }
-    if !report.incomplete.is_empty() {
+    // Misnamed files alone are renamed; a half gone is restored: one line for each.
+    let (misnamed, incomplete): (Vec<String>, Vec<String>) =
+        (report.incomplete.iter().cloned()).partition(|v| report.misnamed.contains(v));
+    if !incomplete.is_empty() {
         lines.push(format!(
             "help: the pair of files of {} is incomplete or misnamed, and the ledger records it: {}",
-            render::versions(&report.incomplete),
-            confiture::plan::INCOMPLETE_HELP
+            render::versions(&incomplete),
+            confiture::plan::incomplete_help(false)
+        ));
+    }
+    if !misnamed.is_empty() {
+        lines.push(format!(
+            "help: the files of {} are misnamed, and the ledger records them: {}",
+            render::versions(&misnamed),
+            confiture::plan::incomplete_help(true)
         ));
     }
     // The rows above the newest file are a newer release's (`up` says so too): forgetting

@@ -270,7 +270,10 @@ pub(super) fn check_usable(
         )),
     }
     if !incomplete.is_empty() {
-        help.push(INCOMPLETE_HELP);
+        let only_misnamed = (history.incomplete())
+            .filter(|&(v, _)| concerns(v, true))
+            .all(|(_, files)| only_misnamed(files));
+        help.push(incomplete_help(only_misnamed));
     }
     if what.is_empty() {
         return Ok(());
@@ -447,8 +450,36 @@ fn edited_help(origin: &Origin) -> String {
     )
 }
 
+/// What to do about applied migrations whose pairs of files are incomplete or misnamed
+/// ([`crate::history::History::incomplete`]): **the** choice of help, for `migrate status`
+/// and the refusals. `only_misnamed`: every one of them has both its files, misnamed
+/// ([`only_misnamed`]): then nothing is to restore, only to rename, as each file's `C006`
+/// says ([`MISNAMED_HELP`]); else [`INCOMPLETE_HELP`].
+pub fn incomplete_help(only_misnamed: bool) -> &'static str {
+    if only_misnamed {
+        MISNAMED_HELP
+    } else {
+        INCOMPLETE_HELP
+    }
+}
+
+/// Whether the files of an applied migration that forms no pair (`files`: those of one
+/// version, [`crate::history::History::incomplete_files`]) are both there, an up and a down
+/// file, and only misnamed (`1_m1.up.sql`, `1_m1.down.sql`): no half is missing.
+pub fn only_misnamed(files: &[&crate::files::IncompleteFile]) -> bool {
+    let has = |d: crate::files::Direction| files.iter().any(|f| f.direction == d);
+    has(crate::files::Direction::Up) && has(crate::files::Direction::Down)
+}
+
+/// What to do about applied migrations whose files are all there, misnamed ([`incomplete_help`]).
+pub const MISNAMED_HELP: &str = "rename each misnamed file as its `C006` error says, then run \
+     `migrate reinit` if that changed how its version is spelled (`1` to `001`): the ledger row \
+     keeps the old version text, which confiture (Python) matches files by; the ledger keeps \
+     its row: the migration ran";
+
 /// What to do about an applied migration of which half a pair is on disk, or misnamed files:
-/// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
+/// `migrate status` and the refusals say it ([`incomplete_help`]). Nothing to forget: it ran,
+/// and its files are half there.
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
      (`git log -- <file>` shows it) and give a misnamed file its name, then run again; the \
      ledger keeps its row: the migration ran";
