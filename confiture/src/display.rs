@@ -148,19 +148,24 @@ pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
 /// keeps full lists; this is the one rule for shortening them in text.
 pub fn version_range(list: &[String]) -> String {
     if list.len() > VERSIONS_SHOWN_IN_FULL {
-        let key = |v: &&String| {
-            let digits = v.bytes().take_while(u8::is_ascii_digit).count();
-            let number = v[..digits].trim_start_matches('0');
-            (number.len(), number.to_string(), (*v).clone())
-        };
-        if let (Some(first), Some(last)) =
-            (list.iter().min_by_key(key), list.iter().max_by_key(key))
-        {
+        let by_version = |a: &&String, b: &&String| version_order(a).cmp(&version_order(b));
+        if let (Some(first), Some(last)) = (
+            list.iter().min_by(by_version),
+            list.iter().max_by(by_version),
+        ) {
             return format!("{}…{}", ledger_version(first), ledger_version(last));
         }
     }
     let shown: Vec<_> = list.iter().map(|v| ledger_version(v)).collect();
     shown.join(", ")
+}
+
+/// The order of versions (or migration ids) for [`version_range`]: by the number their
+/// leading digits spell (`10` after `9`, `010` with `10`), then as text.
+fn version_order(v: &str) -> (usize, &str, &str) {
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let number = v[..digits].trim_start_matches('0');
+    (number.len(), number, v)
 }
 
 /// Versions for a sentence that does not count them: [`version_range`], with the count when
