@@ -1423,14 +1423,18 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: the pair of files of {} is incomplete or misnamed, and the ledger records it: {}",
             render::versions(&incomplete),
-            confiture::plan::incomplete_help(false)
+            confiture::plan::incomplete_help([confiture::plan::IncompletePair::HalfGone])
         ));
     }
     if !misnamed.is_empty() {
         lines.push(format!(
             "help: the files of {} are misnamed, and the ledger records them: {}",
             render::versions(&misnamed),
-            confiture::plan::incomplete_help(true)
+            confiture::plan::incomplete_help(misnamed.iter().map(|v| {
+                confiture::plan::IncompletePair::Misnamed {
+                    respelled: report.misnamed_respelled.contains(v),
+                }
+            }))
         ));
     }
     // The rows above the newest file are a newer release's (`up` says so too): forgetting

@@ -3422,4 +3422,8 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
         .stderr_lacks("restore the other file of each pair");
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
     assert_eq!(run.json()["misnamed"], serde_json::json!(["1", "2", "10"]));
+    assert_eq!(
+        run.json()["misnamed_respelled"],
+        serde_json::json!(["1", "2", "10"])
+    );
 }
