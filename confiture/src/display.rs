@@ -142,15 +142,30 @@ pub fn it_them(n: usize) -> &'static str {
 pub const VERSIONS_SHOWN_IN_FULL: usize = 5;
 
 /// Versions for a sentence that already says how many there are: all of them (escaped) up to
-/// [`VERSIONS_SHOWN_IN_FULL`], else the first and the last (`0001…1000`). JSON keeps full
-/// lists; this is the one rule for shortening them in text.
+/// [`VERSIONS_SHOWN_IN_FULL`], else the lowest and the highest version (`0001…1000`), whatever
+/// the order of the list (rows in applied order: `010` may have run second). Each entry is a
+/// version or a migration id (`001_m1`), ordered by the number its leading digits spell. JSON
+/// keeps full lists; this is the one rule for shortening them in text.
 pub fn version_range(list: &[String]) -> String {
-    let shown: Vec<_> = list.iter().map(|v| ledger_version(v)).collect();
-    match shown.as_slice() {
-        [] => String::new(),
-        [first, .., last] if shown.len() > VERSIONS_SHOWN_IN_FULL => format!("{first}…{last}"),
-        all => all.join(", "),
+    if list.len() > VERSIONS_SHOWN_IN_FULL {
+        let by_version = |a: &&String, b: &&String| version_order(a).cmp(&version_order(b));
+        if let (Some(first), Some(last)) = (
+            list.iter().min_by(by_version),
+            list.iter().max_by(by_version),
+        ) {
+            return format!("{}…{}", ledger_version(first), ledger_version(last));
+        }
     }
+    let shown: Vec<_> = list.iter().map(|v| ledger_version(v)).collect();
+    shown.join(", ")
+}
+
+/// The order of versions (or migration ids) for [`version_range`]: by the number their
+/// leading digits spell (`10` after `9`, `010` with `10`), then as text.
+fn version_order(v: &str) -> (usize, &str, &str) {
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let number = v[..digits].trim_start_matches('0');
+    (number.len(), number, v)
 }
 
 /// Versions for a sentence that does not count them: [`version_range`], with the count when
@@ -377,6 +392,20 @@ mod tests {
     }
 
     use super::*;
+
+    /// hvd: a shortened list named its first and last entries as given — applied order, where
+    /// `010` ran second — so `001_m1…009_m9` left out `010_m10`. Its ends are the lowest and
+    /// highest versions, whatever the order of the list.
+    #[test]
+    fn a_shortened_range_runs_from_the_lowest_version_to_the_highest() {
+        let ids: Vec<String> = ["001_m1", "010_m10", "002_m2", "003_m3", "004_m4", "009_m9"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(version_range(&ids), "001_m1…010_m10");
+        let unpadded: Vec<String> = ["1", "10", "2", "3", "4", "9"].map(String::from).to_vec();
+        assert_eq!(version_range(&unpadded), "1…10");
+        assert_eq!(versions(&unpadded), "1…10, 6 migrations");
+    }
 
     #[test]
     fn long_lists_are_cut_by_one_rule() {

@@ -173,6 +173,21 @@ fn drift_finding(d: Difference) -> Finding {
     )
 }
 
+/// The live database against the schema its history makes: its drift, and a warning for
+/// each table whose columns are in another order (not drift: a column dropped and added
+/// again goes at the end, by hand or by a migration).
+fn compare_live(expected: &Snapshot, live: &Snapshot, report: &mut DriftReport) {
+    report.drift = diff(expected, live)
+        .into_iter()
+        .map(drift_finding)
+        .collect();
+    for order in crate::schema::column_order(expected, live) {
+        report
+            .warnings
+            .push(order.describe("made by the applied migrations", "in the live database"));
+    }
+}
+
 fn schema_dir_finding(d: Difference) -> Finding {
     Finding::worded(
         d,
@@ -347,10 +362,7 @@ impl Migrator {
                 .as_applied_by(&done.role, &applied_by, &live);
             let live =
                 live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &expected);
-            report.drift = diff(&expected, &live)
-                .into_iter()
-                .map(drift_finding)
-                .collect();
+            compare_live(&expected, &live, report);
             return Ok(());
         }
         let stop = (self.stop.clone(), crate::verify::Done::Nothing);
@@ -407,10 +419,7 @@ impl Migrator {
             .as_applied_by(&role, &applied_by, &live);
         let live =
             live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &as_applied);
-        report.drift = diff(&as_applied, &live)
-            .into_iter()
-            .map(drift_finding)
-            .collect();
+        compare_live(&as_applied, &live, report);
         if let Some(slot) = slot.as_deref_mut() {
             *slot = Some(ReplayDone {
                 expected,

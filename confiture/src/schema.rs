@@ -281,6 +281,11 @@ pub struct Object {
     pub parents: Vec<ObjectId>,
     /// Its properties (compared).
     pub properties: Properties,
+    /// A column's (an attribute's) place among the live columns of its relation: 1, 2, ...
+    /// (not `attnum`, which keeps a gap for every dropped column). Not compared by [`diff`]: a
+    /// down migration can only add a column at the end; [`column_order`] reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u32>,
 }
 
 /// A schema: every object, sorted by [`ObjectId`].
@@ -637,6 +642,102 @@ pub fn diff(before: &Snapshot, after: &Snapshot) -> Vec<Difference> {
     out
 }
 
+/// A relation whose columns (a composite type whose attributes) are in another order in one
+/// snapshot than in the other: what [`column_order`] finds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ColumnOrder {
+    /// The table, view or materialized view (the composite type).
+    pub relation: ObjectId,
+    /// Its columns (attributes) in order in the first snapshot.
+    pub before: Vec<String>,
+    /// Its columns (attributes) in order in the second.
+    pub after: Vec<String>,
+}
+
+impl ColumnOrder {
+    /// The one sentence of it, `before` and `after` saying which snapshot each order is
+    /// (`before`, `after its down`): `column order of table public.a: (id, v) before, (v, id)
+    /// after its down: positional INSERT, COPY without a column list and SELECT * read them
+    /// differently`.
+    pub fn describe(&self, before: &str, after: &str) -> String {
+        let (what, reads) = if self.relation.kind == ObjectKind::Type {
+            (
+                "attribute",
+                "a row constructor cast to the type (ROW(...)::type) and the text of its \
+                 values read them differently",
+            )
+        } else {
+            (
+                "column",
+                "positional INSERT, COPY without a column list and SELECT * read them \
+                 differently",
+            )
+        };
+        format!(
+            "{what} order of {}: ({}) {before}, ({}) {after}: {reads}",
+            self.relation,
+            self.before.join(", "),
+            self.after.join(", ")
+        )
+    }
+}
+
+/// The relations (composite types) of both snapshots whose columns (attributes) the two
+/// hold in another order, by [`Object::position`], in [`ObjectId`] order: **the** comparison
+/// of column order, which [`diff`] leaves out. Only the columns both have are compared (a
+/// column added or dropped is [`diff`]'s); each order is reported whole.
+pub fn column_order(before: &Snapshot, after: &Snapshot) -> Vec<ColumnOrder> {
+    type Columns<'a> = BTreeMap<(ObjectKind, &'a str), (Option<&'a ObjectId>, Vec<(u32, &'a str)>)>;
+    fn columns(s: &Snapshot) -> Columns<'_> {
+        let mut out: Columns<'_> = BTreeMap::new();
+        for (id, object) in &s.objects {
+            let (Some(sub), Some(position)) = (&id.sub, object.position) else {
+                continue;
+            };
+            if !matches!(id.kind, ObjectKind::Column | ObjectKind::Attribute) {
+                continue;
+            }
+            let entry = out.entry((id.kind, id.name.as_str())).or_default();
+            entry.0 = entry.0.or(object.parents.first());
+            entry.1.push((position, sub.as_str()));
+        }
+        for (_, list) in out.values_mut() {
+            list.sort();
+        }
+        out
+    }
+    let (b, a) = (columns(before), columns(after));
+    let mut out = Vec::new();
+    for (key @ (kind, name), (parent, before_list)) in &b {
+        let Some((_, after_list)) = a.get(key) else {
+            continue;
+        };
+        let names = |list: &[(u32, &str)]| list.iter().map(|(_, n)| n.to_string()).collect();
+        let (before_names, after_names): (Vec<String>, Vec<String>) =
+            (names(before_list), names(after_list));
+        let common = |of: &[String], other: &[String]| -> Vec<String> {
+            of.iter().filter(|n| other.contains(n)).cloned().collect()
+        };
+        if common(&before_names, &after_names) == common(&after_names, &before_names) {
+            continue;
+        }
+        let relation = parent.cloned().unwrap_or_else(|| {
+            let kind = match kind {
+                ObjectKind::Attribute => ObjectKind::Type,
+                _ => ObjectKind::Table,
+            };
+            ObjectId::new(kind, *name)
+        });
+        out.push(ColumnOrder {
+            relation,
+            before: before_names,
+            after: after_names,
+        });
+    }
+    out
+}
+
 fn changed(id: &ObjectId, before: &Properties, after: &Properties, out: &mut Vec<Difference>) {
     let names: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     for name in names {
@@ -716,6 +817,7 @@ mod tests {
         Object {
             parents: Vec::new(),
             properties: props(pairs),
+            position: None,
         }
     }
 
@@ -723,7 +825,45 @@ mod tests {
         Object {
             parents: vec![parent],
             properties: props(pairs),
+            position: None,
         }
+    }
+
+    /// A snapshot of table `public.a` with `columns` in that order.
+    fn columns_in_order(columns: &[&str]) -> Snapshot {
+        let t = table("public.a");
+        let mut s: Snapshot = [(t.clone(), object(&[]))].into_iter().collect();
+        for (i, c) in columns.iter().enumerate() {
+            let mut col = child(t.clone(), &[("type", "integer")]);
+            col.position = Some(u32::try_from(i).unwrap() + 1);
+            s.insert(ObjectId::with_sub(ObjectKind::Column, "public.a", *c), col);
+        }
+        s
+    }
+
+    #[test]
+    fn column_order_compares_the_columns_both_have_and_diff_ignores_it() {
+        let (before, after) = (
+            columns_in_order(&["id", "v"]),
+            columns_in_order(&["v", "id"]),
+        );
+        assert_eq!(diff(&before, &after), []);
+        let found = column_order(&before, &after);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].describe("before", "after"),
+            "column order of table public.a: (id, v) before, (v, id) after: positional \
+             INSERT, COPY without a column list and SELECT * read them differently"
+        );
+        // A column added at the end, or dropped, moves none of the others.
+        for other in [&["id", "v", "w"][..], &["v"], &["id", "w", "v"]] {
+            assert_eq!(
+                column_order(&before, &columns_in_order(other)),
+                [],
+                "{other:?}"
+            );
+        }
+        assert_eq!(column_order(&before, &before), []);
     }
 
     fn table(name: &str) -> ObjectId {
@@ -925,6 +1065,7 @@ mod tests {
             Object {
                 parents: vec![partition.clone(), parent_index.clone()],
                 properties: Properties::new(),
+                position: None,
             },
         );
         let mut without_parent_index = base.clone();

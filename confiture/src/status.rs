@@ -276,9 +276,17 @@ pub struct StatusReport {
     /// Migrations whose files are there but cannot be read, applied or pending (each line of
     /// `migrations` names the files and why).
     pub unreadable: Vec<String>,
-    /// Applied migrations of which half a pair of files is on disk, the other half gone (each
-    /// is `applied` or `modified`, and `invalid`): restore the missing file.
+    /// Applied migrations of which half a pair of files is on disk, the other half gone, or
+    /// whose files are misnamed (each is `applied` or `modified`, and `invalid`): restore the
+    /// missing file, rename the misnamed ones.
     pub incomplete: Vec<String>,
+    /// Those of `incomplete` whose files are both there, only misnamed
+    /// ([`crate::plan::IncompletePair::Misnamed`]): nothing to restore, each to rename as its
+    /// `C006` says.
+    pub misnamed: Vec<String>,
+    /// Those of `misnamed` whose rename spells the version otherwise (`1_m1` to `001_m1`):
+    /// `migrate reinit` follows the rename.
+    pub misnamed_respelled: Vec<String>,
     /// Applied migrations whose row records no checksum (NULL or empty, written by hand or an
     /// older tool): an edit of their files cannot be seen (confiture's `verify-checksums`
     /// reports them as mismatches); `migrate reinit` records the files' checksums.
@@ -650,6 +658,19 @@ pub fn report_while(
         })
         .map(|m| m.version.clone())
         .collect();
+    let pair = |m: &&MigrationStatus| {
+        let v = m.number.filter(|_| incomplete.contains(&m.version))?;
+        Some(crate::plan::IncompletePair::of(history.incomplete_files(v)))
+    };
+    let pairs_that = |keep: &dyn Fn(crate::plan::IncompletePair) -> bool| -> Vec<String> {
+        (migrations.iter())
+            .filter(|m| pair(m).is_some_and(keep))
+            .map(|m| m.version.clone())
+            .collect()
+    };
+    let misnamed = pairs_that(&|p| matches!(p, crate::plan::IncompletePair::Misnamed { .. }));
+    let misnamed_respelled =
+        pairs_that(&|p| p == crate::plan::IncompletePair::Misnamed { respelled: true });
     // The rule of what counts as a recorded checksum is `history::recorded_checksum`'s.
     let unverified: Vec<String> = history
         .entries()
@@ -707,6 +728,8 @@ pub fn report_while(
         respelled,
         unreadable,
         incomplete,
+        misnamed,
+        misnamed_respelled,
         unverified,
         interrupted,
         interrupted_unknown,

@@ -1187,7 +1187,12 @@ impl Migrator {
                 name: m.name.clone(),
             });
             let started = Instant::now();
-            let outcome = check_one(&mut replay, m, &mut report.migrations[i]);
+            let outcome = check_one(
+                &mut replay,
+                m,
+                &mut report.migrations[i],
+                &mut report.warnings,
+            );
             report.migrations[i].duration_ms =
                 Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
             if let Err(e) = outcome {
@@ -1210,11 +1215,14 @@ impl Migrator {
     }
 }
 
-/// Up, down, up again, with a snapshot around each; fills in `check`.
+/// Up, down, up again, with a snapshot around each; fills in `check`. A down that leaves
+/// the columns of a table in another order than before its up is still reversible (a down
+/// can only add a column at the end): a warning each, in `warnings`.
 fn check_one(
     replay: &mut Replay,
     m: &Migration,
     check: &mut MigrationCheck,
+    warnings: &mut Vec<String>,
 ) -> std::result::Result<(), RunError> {
     let before = replay.snapshot()?;
     let applied = replay.up(Some(1), None)?;
@@ -1245,6 +1253,13 @@ fn check_one(
             Finding::after_down,
         );
         return Ok(());
+    }
+    for order in crate::schema::column_order(&before, &after_down) {
+        warnings.push(format!(
+            "{}: {}",
+            m.down.path.display(),
+            order.describe("before", "after its down")
+        ));
     }
     match replay.up(Some(1), None) {
         Ok(_) => {}

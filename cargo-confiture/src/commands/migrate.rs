@@ -1459,11 +1459,25 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
             confiture::plan::UNREADABLE_HELP
         ));
     }
-    if !report.incomplete.is_empty() {
+    // Misnamed files alone are renamed; a half gone is restored: one line for each.
+    let (misnamed, incomplete): (Vec<String>, Vec<String>) =
+        (report.incomplete.iter().cloned()).partition(|v| report.misnamed.contains(v));
+    if !incomplete.is_empty() {
         lines.push(format!(
             "help: the pair of files of {} is incomplete or misnamed, and the ledger records it: {}",
-            render::versions(&report.incomplete),
-            confiture::plan::INCOMPLETE_HELP
+            render::versions(&incomplete),
+            confiture::plan::incomplete_help([confiture::plan::IncompletePair::HalfGone])
+        ));
+    }
+    if !misnamed.is_empty() {
+        lines.push(format!(
+            "help: the files of {} are misnamed, and the ledger records them: {}",
+            render::versions(&misnamed),
+            confiture::plan::incomplete_help(misnamed.iter().map(|v| {
+                confiture::plan::IncompletePair::Misnamed {
+                    respelled: report.misnamed_respelled.contains(v),
+                }
+            }))
         ));
     }
     // The rows above the newest file are a newer release's (`up` says so too): forgetting

@@ -268,16 +268,29 @@ fn parse_row(row: &postgres::SimpleQueryRow) -> Result<(ObjectId, Object)> {
         Some(json) => parents(json).map_err(|e| unexpected(format!("{id}: {e}")))?,
         None => Vec::new(),
     };
-    let properties =
+    let mut properties =
         properties(row.get(4).unwrap_or("{}")).map_err(|e| unexpected(format!("{id}: {e}")))?;
+    // A column's place among its relation's live columns: read, never compared as a property.
+    let position = match properties.remove(POSITION) {
+        Some(p) => Some(
+            p.parse::<u32>()
+                .map_err(|e| unexpected(format!("{id}: position {p:?}: {e}")))?,
+        ),
+        None => None,
+    };
     Ok((
         id,
         Object {
             parents,
             properties,
+            position,
         },
     ))
 }
+
+/// The key under which `snapshot.sql` gives a column's (an attribute's) place among the live
+/// columns of its relation: [`Object::position`], not a property.
+const POSITION: &str = "position";
 
 fn kind_named(name: &str) -> Result<ObjectKind> {
     ObjectKind::from_name(name).ok_or_else(|| unexpected(format!("unknown object kind {name:?}")))

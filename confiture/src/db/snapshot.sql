@@ -18,14 +18,20 @@
 -- (only the extension is listed), the ledger and everything of it (and the table of start
 -- markers beside it), array and multirange
 -- types and the constructors PostgreSQL makes for ranges, the rules behind views, internal
--- (foreign key) triggers, the order of columns (a down migration can only add a column at the
--- end), tablespaces, the statistics gathered (not the statistics objects, nor a column's
+-- (foreign key) triggers, tablespaces, the statistics gathered (not the statistics objects, nor a column's
 -- statistics target), the values of a user mapping's options (they may hold passwords: only
 -- their names are read), a subscription's connection string (the superuser's to read) and its
 -- options but enabled, slot_name and synchronous_commit (the others are columns of later
 -- servers, which a role other than a superuser may read only one by one), and the grants on
 -- large objects. Extension members are found and skipped through the pg_depend index, row by
 -- row, rather than by reading all of it.
+--
+-- The order of columns (and of a composite type's attributes) is read but not compared: a
+-- down migration can only add a column at the end, so a down that re-adds a dropped column
+-- can never restore its place. Each column's `position` is its place among the live columns
+-- of its relation (1, 2, ...; not attnum, which keeps a gap for every dropped column); it is
+-- no property (`db::snapshot` takes it out of the properties), and `schema::column_order`
+-- compares it, which `verify` and `drift` report as a warning.
 WITH
 ledger AS (
     SELECT pg_catalog.current_setting('confiture.snapshot_ledger')::pg_catalog.oid AS oid,
@@ -291,6 +297,8 @@ SELECT CASE WHEN rel.relkind = 'c' THEN 'attribute' ELSE 'column' END, rel.name,
        pg_catalog.json_build_array(pg_catalog.json_build_array(rel.kind, rel.name, NULL)),
        pg_catalog.json_build_object(
            'type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+           -- Its place among the live columns (the WHERE below leaves dropped ones out first).
+           'position', pg_catalog.row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum),
            'nullable', CASE WHEN rel.relkind IN ('r', 'p', 'f') THEN NOT a.attnotnull END,
            -- A default cannot refer to columns: relation 0 spares opening (and locking) the table.
            'default', CASE WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0) END,

@@ -492,6 +492,16 @@ fn normalize_name(raw: &str) -> Option<String> {
     is_valid_name(&collapsed).then_some(collapsed)
 }
 
+/// Whether renaming the file `file_name` to `corrected` (its `C006` suggestion) spells its
+/// version otherwise (`1_m1.up.sql` to `001_m1.up.sql`): then a ledger row recording it keeps
+/// the old version text, which `migrate reinit` rewrites. A stray space before the version is
+/// no respelling of it. **The** rule, for `C006`'s help and `plan::incomplete_help`.
+pub fn respells_version(file_name: &str, corrected: &str) -> bool {
+    let file_name = trim_stray(file_name);
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    file_name[..digits(file_name)] != corrected[..digits(corrected)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

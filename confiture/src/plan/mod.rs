@@ -271,7 +271,11 @@ pub(super) fn check_usable(
         )),
     }
     if !incomplete.is_empty() {
-        help.push(INCOMPLETE_HELP);
+        help.push(incomplete_help(
+            (history.incomplete())
+                .filter(|&(v, _)| concerns(v, true))
+                .map(|(_, files)| IncompletePair::of(files)),
+        ));
     }
     if what.is_empty() {
         return Ok(());
@@ -479,8 +483,69 @@ fn edited_help(origin: &Origin, edited: &[String], beside_line_endings: bool) ->
     )
 }
 
+/// What is wrong with the files of an applied migration that forms no pair
+/// ([`crate::history::History::incomplete_files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncompletePair {
+    /// A half is gone (restore it).
+    HalfGone,
+    /// Both files are there, misnamed (`1_m1.up.sql`, `1_m1.down.sql`): rename them as their
+    /// `C006` says; `respelled`: a rename spells the version otherwise
+    /// ([`crate::files::name::respells_version`]), so `migrate reinit` follows.
+    Misnamed {
+        /// A rename respells the version.
+        respelled: bool,
+    },
+}
+
+impl IncompletePair {
+    /// The files of one version.
+    pub fn of(files: &[&crate::files::IncompleteFile]) -> IncompletePair {
+        use crate::files::Direction;
+        let has = |d: Direction| files.iter().any(|f| f.direction == d);
+        if !(has(Direction::Up) && has(Direction::Down)) {
+            return IncompletePair::HalfGone;
+        }
+        let respelled = files.iter().any(|f| {
+            f.misnamed
+                && crate::files::name::respells_version(
+                    &crate::display::file_name(&f.path),
+                    &f.file_name(),
+                )
+        });
+        IncompletePair::Misnamed { respelled }
+    }
+}
+
+/// What to do about applied migrations whose pairs of files are incomplete or misnamed:
+/// **the** choice of help, for `migrate status` and the refusals. A half gone from one of
+/// them: [`INCOMPLETE_HELP`]; else (every one misnamed) rename as each `C006` says,
+/// [`MISNAMED_HELP`], with `migrate reinit` after when a rename respells a version
+/// ([`MISNAMED_RESPELLED_HELP`]).
+pub fn incomplete_help(pairs: impl IntoIterator<Item = IncompletePair>) -> &'static str {
+    let mut help = MISNAMED_HELP;
+    for pair in pairs {
+        match pair {
+            IncompletePair::HalfGone => return INCOMPLETE_HELP,
+            IncompletePair::Misnamed { respelled: true } => help = MISNAMED_RESPELLED_HELP,
+            IncompletePair::Misnamed { respelled: false } => {}
+        }
+    }
+    help
+}
+
+/// What to do about applied migrations whose files are all there, misnamed ([`incomplete_help`]).
+pub const MISNAMED_HELP: &str = "rename each misnamed file as its `C006` error says, then run \
+     again; the ledger keeps its row: the migration ran";
+
+/// [`MISNAMED_HELP`], when a rename spells a version otherwise (`1` to `001`).
+pub const MISNAMED_RESPELLED_HELP: &str = "rename each misnamed file as its `C006` error says, \
+     then run `migrate reinit`: the ledger row keeps the old version text (`1` for `001`), which \
+     confiture (Python) matches files by; the ledger keeps its row: the migration ran";
+
 /// What to do about an applied migration of which half a pair is on disk, or misnamed files:
-/// `migrate status` and the refusals say it. Nothing to forget: it ran, and its files are half there.
+/// `migrate status` and the refusals say it ([`incomplete_help`]). Nothing to forget: it ran,
+/// and its files are half there.
 pub const INCOMPLETE_HELP: &str = "restore the other file of each pair from version control \
      (`git log -- <file>` shows it) and give a misnamed file its name, then run again; the \
      ledger keeps its row: the migration ran";

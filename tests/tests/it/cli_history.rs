@@ -3473,3 +3473,38 @@ fn downs_git_log_help_names_the_file_that_ran() {
         .code(exit::DIVERGED)
         .stderr_has("`git log -- db/migrations/003_t3.up.sql` shows the applied version");
 }
+
+/// hvd: confiture (Python) applied `1_m1` … `10_m10` (complete pairs, which we refuse: C006).
+/// `status`'s last help said the pairs were "incomplete or misnamed" and to restore the other
+/// file of each pair from version control: no file is missing. It now says what each C006
+/// says: rename them, then `reinit`.
+#[test]
+fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
+    let db = TestDb::new("hvd_misnamed");
+    let project = Project::new();
+    // The ledger, made by a run with nothing to apply.
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    for n in [1, 2, 10] {
+        let (up, down) = (
+            format!("CREATE TABLE t{n} (id int);\n"),
+            format!("DROP TABLE t{n};\n"),
+        );
+        project.migration(&format!("{n}_m{n}"), &up, &down);
+        db.connect().batch_execute(&up).expect("the migration");
+        python_row(&db, &n.to_string(), &format!("m{n}"), &up);
+    }
+    let run = project.run_on(&db, &["migrate", "status"]);
+    run.code(exit::INVALID)
+        .stderr_has("rename it to `001_m1.up.sql`")
+        .stderr_has(
+            "help: the files of 1, 2, 10 are misnamed, and the ledger records them: rename each \
+             misnamed file as its `C006` error says, then run `migrate reinit`",
+        )
+        .stderr_lacks("restore the other file of each pair");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(run.json()["misnamed"], serde_json::json!(["1", "2", "10"]));
+    assert_eq!(
+        run.json()["misnamed_respelled"],
+        serde_json::json!(["1", "2", "10"])
+    );
+}

@@ -459,6 +459,9 @@ fn incomplete_pairs_are_counted_by_migration() {
         .run_on(&db, &["migrate", "reinit", "--dry-run"])
         .code(exit::INVALID)
         .stderr_has("has an applied migration whose pair of files is incomplete or misnamed")
+        // Both files are there: to rename, nothing to restore (hvd).
+        .stderr_has("rename each misnamed file as its `C006` error says")
+        .stderr_lacks("restore the other file of each pair")
         .stderr_lacks("2 applied migrations");
     // Two migrations: one misnamed (two files), one half there.
     project.remove("db/migrations/002_t2.down.sql");
@@ -466,6 +469,7 @@ fn incomplete_pairs_are_counted_by_migration() {
         .run_on(&db, &["migrate", "reinit", "--dry-run"])
         .code(exit::INVALID)
         .stderr_has("has 2 applied migrations whose pairs of files are incomplete or misnamed")
+        .stderr_has("restore the other file of each pair")
         .stderr_lacks("3 applied migrations");
 }
 

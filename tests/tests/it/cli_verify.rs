@@ -2820,3 +2820,98 @@ fn ctrl_c_while_creating_the_schema_directorys_scratch_database_says_the_replay_
         )
         .stderr_lacks("nothing was run");
 }
+
+/// hvd: a down that re-adds a column its up dropped puts it at the end (the only place a
+/// column can be added), and the same goes for a composite type's attribute: the table went
+/// from (id, v) to (v, id), and positional INSERT, COPY and SELECT * read it differently.
+/// verify said "reversible" and nothing else. It still does (no down can restore the place),
+/// and warns, naming the table and both orders, in text and in the JSON's warnings.
+#[test]
+fn a_down_that_reorders_columns_is_reversible_with_a_warning() {
+    let db = TestDb::unborn("verify_col_order");
+    let project = Project::new();
+    project
+        .migration(
+            "001_a",
+            "CREATE TABLE a (id int, v text);\nCREATE TYPE comp AS (x int, y text);\n",
+            "DROP TYPE comp;\nDROP TABLE a;\n",
+        )
+        .migration(
+            "002_d",
+            "ALTER TABLE a DROP COLUMN id;\nALTER TYPE comp DROP ATTRIBUTE x;\n",
+            "ALTER TABLE a ADD COLUMN id int;\nALTER TYPE comp ADD ATTRIBUTE x int;\n",
+        )
+        // Adding a column and dropping it again leaves the order as it was: no warning.
+        .migration(
+            "003_add",
+            "ALTER TABLE a ADD COLUMN w int;\n",
+            "ALTER TABLE a DROP COLUMN w;\n",
+        );
+    let run = project.run_on(&db, &["migrate", "verify"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("3 reversible (3 migrations in ")
+        .stderr_has(
+            "db/migrations/002_d.down.sql: column order of table public.a: (id, v) before, \
+             (v, id) after its down: positional INSERT, COPY without a column list and \
+             SELECT * read them differently",
+        )
+        .stderr_has("db/migrations/002_d.down.sql: attribute order of type public.comp: (x, y) before, (y, x) after its down")
+        .stderr_lacks("003_add.down.sql:");
+    assert_scratch_dropped(&run);
+
+    let run = project.run_on(&db, &["migrate", "verify", "--format", "json", "-q"]);
+    run.code(exit::SUCCESS);
+    let json = run.json();
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["summary"]["reversible"], 3);
+    let warnings: Vec<&str> = (json["warnings"].as_array().unwrap().iter())
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(|w| w
+            .contains("column order of table public.a: (id, v) before, (v, id) after its down")),
+        "{warnings:?}"
+    );
+}
+
+/// hvd: a column dropped and added again by hand moves to the end; drift said "no drift".
+/// It is no drift (no migration could restore the place either) but a warning naming the
+/// table and both orders, in text and JSON, exit unchanged.
+#[test]
+fn drift_warns_of_columns_in_another_order_than_the_history_makes() {
+    let db = TestDb::new("drift_col_order");
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        "CREATE TABLE a (id int, v text);\n",
+        "DROP TABLE a;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("ALTER TABLE a DROP COLUMN id; ALTER TABLE a ADD COLUMN id int;")
+        .unwrap();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SUCCESS)
+        .stdout_has("no drift: the live database matches its 1 applied migration replayed")
+        .stderr_has(
+            "column order of table public.a: (id, v) made by the applied migrations, (v, id) \
+             in the live database: positional INSERT, COPY without a column list and SELECT * \
+             read them differently",
+        );
+    assert_scratch_dropped(&run);
+
+    let run = project.run_on(&db, &["migrate", "drift", "--format", "json", "-q"]);
+    run.code(exit::SUCCESS);
+    let json = run.json();
+    assert_eq!(json["passed"], true);
+    assert_eq!(json["drift"], serde_json::json!([]));
+    let warnings = json["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0]
+        .as_str()
+        .unwrap()
+        .starts_with("column order of table public.a: (id, v) made by the applied migrations, (v, id) in the live database"));
+}

@@ -171,10 +171,7 @@ pub(super) fn suggestion_conflicts(
 /// applied file under the old text, and confiture (Python) matches rows by that text, so it
 /// would run the file again; `migrate reinit` rewrites the row. Empty when the digits stay.
 fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
-    // A stray space before the version is no respelling of it.
-    let file_name = name::trim_stray(file_name);
-    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
-    if file_name[..digits(file_name)] == suggestion[..digits(suggestion)] {
+    if !name::respells_version(file_name, suggestion) {
         ""
     } else {
         " (if it has been applied, run `migrate reinit` afterwards: the ledger row keeps the old \
