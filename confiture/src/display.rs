@@ -393,7 +393,7 @@ mod tests {
 
     use super::*;
 
-    /// hvd: a shortened list named its first and last entries as given — applied order, where
+    /// A shortened list named its first and last entries as given — applied order, where
     /// `010` ran second — so `001_m1…009_m9` left out `010_m10`. Its ends are the lowest and
     /// highest versions, whatever the order of the list.
     #[test]

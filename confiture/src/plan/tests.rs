@@ -2414,7 +2414,7 @@ fn reinit_never_forgets_a_newer_releases_rows() {
     assert_eq!(reinit(&all, &r, None, None).unwrap().newer_database, None);
 }
 
-/// hcr A: `reinit` accepted a file with real edits beside one that differs only by line
+/// `reinit` accepted a file with real edits beside one that differs only by line
 /// endings (the help's way on for the latter): both recorded, the edit never run. Refused
 /// without `--yes`, naming which is which; alone, either is accepted as before.
 #[test]
@@ -3264,7 +3264,7 @@ fn the_modified_help_tells_the_line_endings_directions_apart() {
     assert_eq!(help(&[Some(ToCr)]), to_crlf);
 }
 
-/// hcr A: a file that differs only by line endings beside one with real edits was told
+/// A file that differs only by line endings beside one with real edits was told
 /// "`migrate reinit` records the file as applied without running it (nothing that runs
 /// changed)", never which file — and `reinit` records both. Each part of the help names its
 /// own files, and the line endings' part asks for the edited ones to be restored first.

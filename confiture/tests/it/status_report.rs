@@ -612,7 +612,7 @@ fn a_start_marker_no_file_here_has_is_interrupted_and_refused() {
     );
     assert_eq!(running.migrations[2].status, State::Pending);
     let started = running.migrations[2].started.as_ref().expect("its marker");
-    // hdx B: a live run's statement is running, not "may have committed" as a gone run's.
+    // A live run's statement is running, not "may have committed" as a gone run's.
     assert_eq!(
         running.marker_progress(started),
         format!(

@@ -487,7 +487,7 @@ fn lint_checks_the_tracking_table_of_the_environment_it_is_given() {
             .run(args)
             .code(exit::INVALID)
             .stderr_has("error[C108]")
-            // hvd: as the statement wrote it, schema and all (it said `DELETE FROM history`).
+            // As the statement wrote it, schema and all (it said `DELETE FROM history`).
             .stderr_has("DELETE FROM ops.history:")
             .stderr_has("002_forget.up.sql:2")
             .stderr_lacks("is ignored");
@@ -1572,7 +1572,7 @@ fn a_server_warning_cannot_forge_a_line() {
     );
 }
 
-/// hdx A: `up --single-transaction --dry-run` over a no-transaction migration previewed a full
+/// `up --single-transaction --dry-run` over a no-transaction migration previewed a full
 /// apply ("would apply 2 migrations", exit 0, JSON `errors: []`) where the run refuses it (exit
 /// 64) without touching the database. Every refusal the run makes of its plan is its dry run's
 /// too: on a database with a ledger, without one, and through `--create-database` on a database

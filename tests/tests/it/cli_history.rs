@@ -3000,7 +3000,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
     assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
 }
 
-/// hcr A: 002 applied from CRLF and converted to LF since, 003 really edited. `status` (exit 7)
+/// 002 applied from CRLF and converted to LF since, 003 really edited. `status` (exit 7)
 /// said "a file that differs only by line endings ... `migrate reinit` records the file as
 /// applied without running it (nothing that runs changed)", never which file, and `reinit`
 /// (no `--yes`) then recorded 003's edit too: `status` up to date, column b never made. The
@@ -3392,7 +3392,7 @@ fn the_partitions_of_an_empty_ledger_are_the_ledger_not_objects_the_database_hol
         .stderr_has("already holds 1 object (table public.other)");
 }
 
-/// hvd: `down` on a row `baseline` recorded without running its migration (003's table never
+/// `down` on a row `baseline` recorded without running its migration (003's table never
 /// made here) failed on the missing table and told the user to fix a correct down file. It
 /// says how the row was written, that what its down file removes may never have existed, and
 /// the way on that runs nothing: `reinit --through` the migration before it (the command given,
@@ -3474,7 +3474,7 @@ fn downs_git_log_help_names_the_file_that_ran() {
         .stderr_has("`git log -- db/migrations/003_t3.up.sql` shows the applied version");
 }
 
-/// hvd: confiture (Python) applied `1_m1` … `10_m10` (complete pairs, which we refuse: C006).
+/// Confiture (Python) applied `1_m1` … `10_m10` (complete pairs, which we refuse: C006).
 /// `status`'s last help said the pairs were "incomplete or misnamed" and to restore the other
 /// file of each pair from version control: no file is missing. It now says what each C006
 /// says: rename them, then `reinit`.

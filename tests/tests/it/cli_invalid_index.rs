@@ -76,7 +76,7 @@ fn each_says_what_up_refuses(project: &Project, db: &TestDb, index: &str, refusa
     assert_eq!(db.ledger().expect("the ledger"), ["001:f"], "{}", up.dump());
 }
 
-/// hix A: a `CREATE UNIQUE INDEX CONCURRENTLY` that failed on a duplicate key left its index
+/// A `CREATE UNIQUE INDEX CONCURRENTLY` that failed on a duplicate key left its index
 /// INVALID (and said the run committed none of its statements). Once the duplicate was gone,
 /// `status` said `pending` and nothing of the index, `up --dry-run` "would apply 1 migration"
 /// (exit 0), and only the real `up` refused (exit 4), saying an earlier run "was interrupted
@@ -161,7 +161,7 @@ fn stopped_while_building(db: &TestDb, build: &str, invalid: &str) -> (Project, 
     (project, run.stderr.clone())
 }
 
-/// hix A (stopped): the same after a `CREATE INDEX CONCURRENTLY` cancelled by a stop.
+/// (stopped) the same after a `CREATE INDEX CONCURRENTLY` cancelled by a stop.
 #[test]
 fn a_stopped_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
     let db = TestDb::new("hix_stopped_cic");
@@ -185,7 +185,7 @@ fn a_stopped_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
     assert_eq!(markers(&db), 0);
 }
 
-/// hix B: a `REINDEX INDEX CONCURRENTLY` stopped while it waited left `big_i_ccnew` INVALID and
+/// A `REINDEX INDEX CONCURRENTLY` stopped while it waited left `big_i_ccnew` INVALID and
 /// said "this run committed none of its statements" (the new index's catalog entry had
 /// committed); the next `up` ran the rebuild again (into `big_i_ccnew1`), recorded the
 /// migration (exit 0) and kept the INVALID index for good. Now the stop says what committed,

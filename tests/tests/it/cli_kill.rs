@@ -263,7 +263,7 @@ fn markers(db: &TestDb) -> i64 {
 /// (`baseline --through`), which settles the marker with the row. `drift` does not report the
 /// markers' table, which the replay on its scratch database never makes.
 ///
-/// hcr C: `baseline --through` recorded the half-applied migration with nothing but
+/// `baseline --through` recorded the half-applied migration with nothing but
 /// `recorded 1 migration`, deleting the marker, the only record that its statements after the
 /// last committed one never ran. Refused without `--yes` (exit 64, dry run too, nothing
 /// written), naming the run (who, when, what committed), as `abandon` names it; confirmed, the
@@ -676,7 +676,7 @@ fn reinit_through_an_interrupted_migration_settles_its_marker() {
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
-    // hcr C: never without a confirmation that names the run, dry run too.
+    // Never without a confirmation that names the run, dry run too.
     for args in [
         &["migrate", "reinit", "--through", "002"][..],
         &["migrate", "reinit", "--through", "002", "--dry-run"],
@@ -1468,7 +1468,7 @@ fn a_half_run_rollback_renumbered_is_not_settled_by_reinit() {
     }
 }
 
-/// hpy: the migration whose rollback was left part-way then renamed to another number (its row
+/// The migration whose rollback was left part-way then renamed to another number (its row
 /// `renumbered`) was only `renumbered` in `status`, its half-run rollback hidden. `status`
 /// shows it `interrupted (rollback)` as any half-run rollback (exit 7), and the JSON carries
 /// its start marker, in `interrupted` and still in `renumbered`; the help says to finish the

@@ -2239,7 +2239,7 @@ fn the_no_transaction_help_is_said_applied_or_not_here() {
         .stderr_has("where this migration is already applied (confiture (Python) runs it");
 }
 
-/// hdx D: `status` from an empty migrations directory against a database with migrations
+/// `status` from an empty migrations directory against a database with migrations
 /// applied said "there is no migration; the database also has 001, 002, 003 applied, above
 /// them ... these migrations are older than the database": nothing is above or older, and no
 /// word that this may be the wrong directory or database. It says what holds, and asks to check

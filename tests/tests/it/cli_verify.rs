@@ -1131,7 +1131,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     );
     assert!(help.contains(&target), "{help}");
     assert!(help.contains("db/migrations/003_y.down.sql"), "{help}");
-    // hvd: what became of the failed rollback is said of the scratch database, not in
+    // What became of the failed rollback is said of the scratch database, not in
     // `down`'s words for the target ("the migration stays applied"), in the text too.
     let details = run.json()["errors"][0]["details"].to_string();
     assert!(!details.contains("stays applied"), "{details}");
@@ -2821,7 +2821,7 @@ fn ctrl_c_while_creating_the_schema_directorys_scratch_database_says_the_replay_
         .stderr_lacks("nothing was run");
 }
 
-/// hvd: a down that re-adds a column its up dropped puts it at the end (the only place a
+/// A down that re-adds a column its up dropped puts it at the end (the only place a
 /// column can be added), and the same goes for a composite type's attribute: the table went
 /// from (id, v) to (v, id), and positional INSERT, COPY and SELECT * read it differently.
 /// verify said "reversible" and nothing else. It still does (no down can restore the place),
@@ -2875,7 +2875,7 @@ fn a_down_that_reorders_columns_is_reversible_with_a_warning() {
     );
 }
 
-/// hvd: a column dropped and added again by hand moves to the end; drift said "no drift".
+/// A column dropped and added again by hand moves to the end; drift said "no drift".
 /// It is no drift (no migration could restore the place either) but a warning naming the
 /// table and both orders, in text and JSON, exit unchanged.
 #[test]

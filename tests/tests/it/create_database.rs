@@ -955,7 +955,7 @@ fn create_database_looks_up_close_names_once() {
     assert!(database_exists_on(&cluster, ADMIN_DB, missing));
 }
 
-/// hdx C: three `up --create-database` at once on a missing database whose name is close to an
+/// Three `up --create-database` at once on a missing database whose name is close to an
 /// existing one's: each warned that it "creates" a near-duplicate to drop, one said "created
 /// database", and the others never said that another run had created it. A run that finds the
 /// database created by another session meanwhile says so, once, and warns of no close name
