@@ -74,6 +74,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
+    let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
@@ -114,6 +115,7 @@ fn down(
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
+    let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
@@ -1134,6 +1136,7 @@ fn plan_text(
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
 /// files are shown with the table, not instead of it (exit 5).
 fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Result<u8> {
+    let out = &out.with_python_of(migrator.environment(), migrator.migrations_dir());
     let report = migrator.status_with(options)?;
     if out.json_mode() {
         out.report_json(&report);
