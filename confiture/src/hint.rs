@@ -885,7 +885,51 @@ mod tests {
             url_drops: Vec::new(),
             url_drops_connection: Vec::new(),
             dry_run: false,
+            python: Vec::new(),
         }
+    }
+
+    /// hpy A: a confiture (Python) command a help suggests acts on the run's database and
+    /// migrations, as ours do: `-c FILE` (`--database-url <URL>` without a file),
+    /// `--migrations-dir` unless confiture's default, `--dry-run` in a preview; a command that
+    /// names its database already keeps it; ours keep theirs.
+    #[test]
+    fn confiture_python_commands_get_the_run_s_file_and_directory() {
+        let run = Invocation {
+            python: [
+                "-c",
+                "db/environments/my env.yaml",
+                "--migrations-dir",
+                "sql",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..invocation(&["--env", "my"], &[])
+        };
+        let text = format!(
+            "first {} then {}; {}",
+            python_command("migrate down-to 002"),
+            command("migrate down --target 001"),
+            python_command("migrate squash-ledger --config x.yaml")
+        );
+        assert_eq!(
+            run.render(&text),
+            "first `confiture migrate down-to 002 -c 'db/environments/my env.yaml' \
+             --migrations-dir sql` then `cargo confiture migrate down --target 001 --env my`; \
+             `confiture migrate squash-ledger --config x.yaml`"
+        );
+        let preview = Invocation {
+            dry_run: true,
+            ..run
+        };
+        assert!(preview
+            .render(&python_command("migrate up --target 003"))
+            .ends_with("--migrations-dir sql --dry-run`"));
+        // Without words (a fleet's text), the command stays as written.
+        assert_eq!(
+            invocation(&["--env", "my"], &[]).render(&python_command("migrate up --target 3")),
+            "`confiture migrate up --target 3`"
+        );
     }
 
     fn tenant_target(schema: &str) -> OneTarget {

@@ -381,7 +381,9 @@ fn rewrite<R: serde::Serialize>(
     text: impl Fn(&R) -> String,
 ) -> Result<u8> {
     let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
-    let out = out.on(cli, migrator.environment(), chosen);
+    let out = out
+        .on(cli, migrator.environment(), chosen)
+        .with_python_of(migrator.environment(), migrator.migrations_dir());
     interrupt.renders_with(&out);
     let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, REWRITING));
     let out = &out;

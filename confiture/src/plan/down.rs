@@ -637,7 +637,7 @@ pub(super) fn python_way(
     chosen: &[&Recorded<'_>],
 ) -> Option<String> {
     let is_python = |r: &&Recorded<'_>| r.state == State::Python { recorded: true };
-    let last = chosen.iter().rposition(|r| is_python(&r))?;
+    let last = chosen.iter().rposition(&is_python)?;
     let (first, rest) = chosen.split_at(last + 1);
     let names = |rs: &[&Recorded<'_>]| {
         rs.iter()
