@@ -285,6 +285,15 @@ impl Output {
         out
     }
 
+    /// This output for a run on the one database of `env` with the migrations of `dir` (as
+    /// shown: relative to the current directory): the confiture (Python) commands its helps
+    /// suggest act on them too ([`Invocation::with_python_of`]).
+    pub fn with_python_of(&self, env: &Environment, dir: &std::path::Path) -> Output {
+        let mut out = self.clone();
+        out.invocation = self.invocation.clone().with_python_of(env, Some(dir));
+        out
+    }
+
     /// This output rendering a fleet run on `env`'s servers: a suggested command that addresses
     /// one of its databases by `--database-url <URL>` says which of `env`'s settings it loses
     /// ([`Invocation::with_settings_of`]).

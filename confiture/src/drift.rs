@@ -457,8 +457,9 @@ pub(crate) fn no_tenant_drift(source: &str) -> Error {
     ))
 }
 
-/// Refuses a history that cannot be replayed: diverged from the files (exit 7) or squashed
-/// (exit 5).
+/// Refuses a history that cannot be replayed: diverged from the files (exit 7), a
+/// no-transaction migration left part-way (`interrupted`, exit 7, with the ways on `status`
+/// gives: [`crate::status::StatusReport::interrupted_help`]) or squashed (exit 5).
 fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
     if !status.diverged.is_empty() {
         let mut diverged = Diverged::new(status.diverged.clone());
@@ -482,6 +483,46 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
             diverged,
         )
         .with_help(help));
+    }
+    // A no-transaction migration left part-way: what it committed is in the live database and
+    // no applied migration made it (an apply), or what it removed is gone while its row says it
+    // is applied (a rollback). Compared, that would be drift to capture or undo by hand; it is
+    // the run left part-way to finish or abandon, as `status` (exit 7) and `up` say.
+    if !status.interrupted.is_empty() {
+        // Named as `status` names them (`006_t6`).
+        let interrupted: Vec<String> = (status.migrations.iter())
+            .filter(|m| matches!(m.status, crate::history::State::Interrupted { .. }))
+            .map(|m| crate::display::escape(&m.id()).into_owned())
+            .collect();
+        let ways: Vec<String> = (status.interrupted_help().into_iter())
+            .map(|line| {
+                line.strip_prefix("help: ")
+                    .map(str::to_string)
+                    .unwrap_or(line)
+            })
+            .collect();
+        return Err(Error::new(
+            ErrorKind::Diverged,
+            format!(
+                "drift compares the live database with its applied migrations, and {} was \
+                 interrupted part-way: what it committed (or, of a rollback, removed) is in the \
+                 live database, which no finished run explains; nothing was compared",
+                match interrupted.as_slice() {
+                    [one] => format!("no-transaction migration {one}"),
+                    many => format!(
+                        "{} no-transaction migrations ({})",
+                        many.len(),
+                        many.join(", ")
+                    ),
+                }
+            ),
+        )
+        .with_help(format!(
+            "finish or abandon the run left part-way first ({} shows it): {}; then run {} again",
+            hint::command("migrate status"),
+            ways.join("; "),
+            hint::command(DRIFT)
+        )));
     }
     if !status.squashed.is_empty() {
         return Err(Error::invalid(format!(

@@ -20,6 +20,17 @@ pub fn command(args: &str) -> String {
     format!("`{PROGRAM} {args}`")
 }
 
+/// How confiture (Python)'s command line is invoked: the start of every command of it a help
+/// suggests ([`python_command`]).
+pub const PYTHON_PROGRAM: &str = "confiture";
+
+/// A suggested command of confiture (Python), `` `confiture <args>` ``:
+/// `python_command("migrate down-to 002")`. A renderer that knows how this run chose its
+/// database and migrations adds them as confiture (Python) takes them ([`Invocation::python`]).
+pub fn python_command(args: &str) -> String {
+    format!("`{PYTHON_PROGRAM} {args}`")
+}
+
 /// The arguments of a suggested command ([`command`]'s): `subcommand` (`migrate up`), its
 /// `bound` (`--target 003`, `--steps 2 --yes`; empty for none), each of `flags` that is on but
 /// `also`, then `also`, the flag the help asks for. The one writer of the flags a suggestion
@@ -256,6 +267,12 @@ pub struct Invocation {
     /// flags ([`args`]) never include it. A library session sets it for the command that is a
     /// preview (`UpOptions::dry_run`, ...), as the command line sets it for `--dry-run`.
     pub dry_run: bool,
+    /// What every suggested confiture (Python) command ([`python_command`]) repeats so that it
+    /// acts on this run's database and migrations: `-c FILE` (the environment file, which
+    /// `--env NAME` names too), else `--database-url <URL>`, then `--migrations-dir DIR` unless
+    /// it is confiture (Python)'s default ([`Invocation::with_python_of`]). Empty: such commands
+    /// stay as written (a fleet's text: confiture (Python) has no list of targets).
+    pub python: Vec<String>,
 }
 
 /// How one target of a fleet is addressed by the commands its text suggests
@@ -296,6 +313,36 @@ impl Invocation {
             files,
             ..Invocation::default()
         }
+        .with_python_of(env, migrations_dir)
+    }
+
+    /// This invocation completing confiture (Python)'s suggested commands for a run on `env`
+    /// with the migrations of `migrations_dir` (`None`: the default, `db/migrations`): its
+    /// environment file as `-c FILE` (relative to the current directory; `--env NAME` is a
+    /// file too), else `--database-url <URL>` (never the URL: it may hold a password), then
+    /// `--migrations-dir DIR` when it is not `db/migrations`, confiture (Python)'s default. A
+    /// tenant schema's run gets none: confiture (Python) has no `--schema`.
+    pub fn with_python_of(
+        mut self,
+        env: &Environment,
+        migrations_dir: Option<&Path>,
+    ) -> Invocation {
+        if env.migration.tenant_schema.is_some() {
+            self.python = Vec::new();
+            return self;
+        }
+        let mut words = match &env.file {
+            Some(file) => vec![
+                "-c".to_string(),
+                path_word(&crate::display::relative(file), "<FILE>"),
+            ],
+            None => one_database(),
+        };
+        if let Some(dir) = migrations_dir.filter(|d| *d != Path::new(PYTHON_MIGRATIONS_DIR)) {
+            words.extend(["--migrations-dir".to_string(), path_word(dir, "<DIR>")]);
+        }
+        self.python = words;
+        self
     }
 
     /// Nothing to add: suggested commands stay as written. What a caller that completes them
@@ -307,6 +354,7 @@ impl Invocation {
             && self.target.is_none()
             && self.chosen.is_none()
             && !self.dry_run
+            && self.python.is_empty()
     }
 
     /// This invocation knowing the fleet's environment `env`: a suggested command that
@@ -408,6 +456,54 @@ impl Invocation {
         text: &'t str,
         escape: impl Fn(&str) -> String,
     ) -> Cow<'t, str> {
+        match self.render_python(text, &escape) {
+            Some(done) => Cow::Owned(self.render_cargo(&done, &escape).into_owned()),
+            None => self.render_cargo(text, &escape),
+        }
+    }
+
+    /// `text` with [`Invocation::python`]'s words added to every confiture (Python) command
+    /// ([`python_command`]); None when there is nothing to change.
+    fn render_python(&self, text: &str, escape: &impl Fn(&str) -> String) -> Option<String> {
+        let opening = format!("`{PYTHON_PROGRAM} ");
+        if (self.python.is_empty() && !self.dry_run) || !text.contains(&opening) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len() + 32);
+        let mut rest = text;
+        while let Some(start) = rest.find(&opening) {
+            let after = start + opening.len();
+            let Some(len) = rest[after..].find('`') else {
+                break;
+            };
+            let args = &rest[after..after + len];
+            out.push_str(&rest[..after + len]);
+            // A command that names its database already (`squash-ledger --config FILE`, written
+            // from the run's environment) keeps it.
+            let addressed = args
+                .split(' ')
+                .any(|word| ["-c", "--config", "--database-url", "-d"].contains(&word));
+            for word in self.python.iter().filter(|_| !addressed) {
+                out.push(' ');
+                out.push_str(&escape(&quote(word)));
+            }
+            // A preview's suggestions preview too: confiture (Python)'s `migrate up`, `down`
+            // and `down-to` take `--dry-run` as ours do.
+            if self.dry_run
+                && is_one_of(args, &["migrate up", "migrate down", "migrate down-to"])
+                && !args.split(' ').any(|word| word == "--dry-run")
+            {
+                out.push_str(" --dry-run");
+            }
+            out.push('`');
+            rest = &rest[after + len + 1..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
+    /// [`Invocation::render_escaped`] of this tool's commands ([`command`]).
+    fn render_cargo<'t>(&self, text: &'t str, escape: &impl Fn(&str) -> String) -> Cow<'t, str> {
         let opening = format!("`{PROGRAM} ");
         let again = self.target.is_some() && text.contains(AGAIN);
         if self.is_empty() || !(again || text.contains(&opening)) {
@@ -478,7 +574,7 @@ impl Invocation {
             rest = &rest[after + len + 1..];
         }
         out.push_str(rest);
-        match self.again_on_this_target(&out, &escape, &mut note) {
+        match self.again_on_this_target(&out, escape, &mut note) {
             Some(done) => Cow::Owned(done),
             None => Cow::Owned(out),
         }
@@ -654,6 +750,9 @@ fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
     ))
 }
 
+/// confiture (Python)'s default migrations directory, which its commands need not name.
+const PYTHON_MIGRATIONS_DIR: &str = "db/migrations";
+
 /// How a suggestion addresses one database of a fleet whose URL it cannot show (it may hold a
 /// password): `--database-url <URL>`.
 fn one_database() -> Vec<String> {
@@ -789,7 +888,51 @@ mod tests {
             url_drops: Vec::new(),
             url_drops_connection: Vec::new(),
             dry_run: false,
+            python: Vec::new(),
         }
+    }
+
+    /// hpy A: a confiture (Python) command a help suggests acts on the run's database and
+    /// migrations, as ours do: `-c FILE` (`--database-url <URL>` without a file),
+    /// `--migrations-dir` unless confiture's default, `--dry-run` in a preview; a command that
+    /// names its database already keeps it; ours keep theirs.
+    #[test]
+    fn confiture_python_commands_get_the_run_s_file_and_directory() {
+        let run = Invocation {
+            python: [
+                "-c",
+                "db/environments/my env.yaml",
+                "--migrations-dir",
+                "sql",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..invocation(&["--env", "my"], &[])
+        };
+        let text = format!(
+            "first {} then {}; {}",
+            python_command("migrate down-to 002"),
+            command("migrate down --target 001"),
+            python_command("migrate squash-ledger --config x.yaml")
+        );
+        assert_eq!(
+            run.render(&text),
+            "first `confiture migrate down-to 002 -c 'db/environments/my env.yaml' \
+             --migrations-dir sql` then `cargo confiture migrate down --target 001 --env my`; \
+             `confiture migrate squash-ledger --config x.yaml`"
+        );
+        let preview = Invocation {
+            dry_run: true,
+            ..run
+        };
+        assert!(preview
+            .render(&python_command("migrate up --target 003"))
+            .ends_with("--migrations-dir sql --dry-run`"));
+        // Without words (a fleet's text), the command stays as written.
+        assert_eq!(
+            invocation(&["--env", "my"], &[]).render(&python_command("migrate up --target 3")),
+            "`confiture migrate up --target 3`"
+        );
     }
 
     fn tenant_target(schema: &str) -> OneTarget {

@@ -75,6 +75,7 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
+    let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
@@ -115,6 +116,7 @@ fn down(
             interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
         }
     };
+    let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
@@ -332,43 +334,57 @@ fn abandon_text(report: &AbandonReport) -> String {
             "down" => "what the rollback committed stays in the database",
             _ => "what it committed stays in the database",
         };
+        let dry_run = report.dry_run;
+        // What a command does next, once the run is forgotten: in a dry run, which forgets
+        // nothing, the next run of it does, and the command suggested (a preview, as every
+        // suggestion of a dry run is) previews that, running nothing.
+        let does = |command: &str, what: &str| match dry_run {
+            true => format!(
+                "the next `{command}` {what} ({} previews it)",
+                hint::command(command)
+            ),
+            false => format!("{} {what}", hint::command(command)),
+        };
+        let (is, would_be) = match dry_run {
+            true => ("would be", "would stay"),
+            false => ("is", "stays"),
+        };
         lines.push(format!(
             "  {}",
             match *now {
                 "applied" => format!(
-                    "{migration} is still applied: {stays}; {} rolls it back again",
-                    hint::command("migrate down")
+                    "{migration} {is} still applied: {stays}; {}",
+                    does("migrate down", "rolls it back again")
                 ),
                 "not_here" => format!("no file here has version {}: {stays}", run.version),
                 "missing" if *above_newest => format!(
-                    "its row stays, with no file here (`missing`), above the newest migration \
-                     here, which {} keeps (a newer release's for all it can tell): {stays}; to \
-                     remove the row, restore its files and run {}",
+                    "its row {would_be}, with no file here (`missing`), above the newest \
+                     migration here, which {} keeps (a newer release's for all it can tell): \
+                     {stays}; to remove the row, restore its files and run {}",
                     hint::command("migrate reinit"),
                     hint::command("migrate down")
                 ),
                 "missing" => format!(
-                    "its row stays, with no file here (`missing`): {stays}; once what the \
-                     rollback removes is gone, {} forgets the row",
-                    hint::command("migrate reinit")
+                    "its row {would_be}, with no file here (`missing`): {stays}; once what the \
+                     rollback removes is gone, {}",
+                    does("migrate reinit", "forgets the row")
                 ),
                 "replaced" => format!(
-                    "its row stays, and the file of version {} here, {migration}, is another \
-                     migration (`replaced`): {stays}; {} forgets the row, and {} then runs \
-                     {migration}",
+                    "its row {would_be}, and the file of version {} here, {migration}, is \
+                     another migration (`replaced`): {stays}; {}, and then {}",
                     run.version,
-                    hint::command("migrate reinit"),
-                    hint::command("migrate up")
+                    does("migrate reinit", "forgets the row"),
+                    does("migrate up", &format!("runs {migration}")),
                 ),
                 "another" => format!(
                     "the file of version {} here, {migration}, is another migration: it is \
-                     pending, and {} runs it; {stays}",
+                     pending, and {}; {stays}",
                     run.version,
-                    hint::command("migrate up")
+                    does("migrate up", "runs it")
                 ),
                 _ => format!(
-                    "{migration} is pending again: {stays}, and {} runs it",
-                    hint::command("migrate up")
+                    "{migration} {is} pending again: {stays}, and {}",
+                    does("migrate up", "runs it")
                 ),
             }
         ));
@@ -395,7 +411,9 @@ fn rewrite<R: serde::Serialize>(
     text: impl Fn(&R) -> String,
 ) -> Result<u8> {
     let (migrator, chosen) = super::fleet::one_database(cli, cx, command)?;
-    let out = out.on(cli, migrator.environment(), chosen);
+    let out = out
+        .on(cli, migrator.environment(), chosen)
+        .with_python_of(migrator.environment(), migrator.migrations_dir());
     interrupt.renders_with(&out);
     let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, BEFORE_REWRITING));
     let out = &out;
@@ -1181,6 +1199,7 @@ fn plan_text(
 /// `migrate status`: the seed's table (or JSON), and the seed's exit codes. Problems in the
 /// files are shown with the table, not instead of it (exit 5).
 fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Result<u8> {
+    let out = &out.with_python_of(migrator.environment(), migrator.migrations_dir());
     let report = migrator.status_with(options)?;
     if out.json_mode() {
         out.report_json(&report);

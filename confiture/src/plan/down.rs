@@ -534,12 +534,18 @@ fn down_plan<'a>(
     }
     // A migration to roll back whose files cannot be read or are half there: its down file
     // cannot run.
-    super::check_usable(set, &history, true, |v, recorded| {
-        recorded
-            && chosen
-                .iter()
-                .any(|r| r.version.as_ref().is_some_and(|rv| rv.number() == v))
-    })?;
+    super::check_usable(
+        set,
+        &history,
+        true,
+        |v, recorded| {
+            recorded
+                && chosen
+                    .iter()
+                    .any(|r| r.version.as_ref().is_some_and(|rv| rv.number() == v))
+        },
+        python_way(set, rows, &history, request, &chosen),
+    )?;
     let (found, modified) = divergences(&history, &chosen, request.allow_modified);
     if !found.is_empty() {
         return Err(diverged(set, &history, &chosen, found, request));
@@ -567,7 +573,20 @@ pub fn finishing_command(
     request: &DownRequest,
     plan: &DownPlan<'_>,
 ) -> Option<(u64, String, String)> {
-    let planned = |row: &LedgerRow| plan.roll_back.iter().any(|r| std::ptr::eq(r.row, row));
+    let planned: Vec<&LedgerRow> = plan.roll_back.iter().map(|r| r.row).collect();
+    finishing_rows(set, rows, request, &planned)
+}
+
+/// [`finishing_command`] of a plan rolling back the rows `planned` (of `rows`), newest first:
+/// those of a plan, or of a request that a plan cannot hold (a confiture (Python) migration
+/// among them, [`python_way`]).
+fn finishing_rows(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    request: &DownRequest,
+    planned_rows: &[&LedgerRow],
+) -> Option<(u64, String, String)> {
+    let planned = |row: &LedgerRow| planned_rows.iter().any(|r| std::ptr::eq(*r, row));
     let history = History::of(set, rows, request.first_version);
     let (mut target, mut spelled) = (0, "0".to_string());
     for r in history.recorded.iter().filter(|r| !planned(r.row)) {
@@ -589,7 +608,7 @@ pub fn finishing_command(
     let finish = DownRequest { yes, ..finish };
     check_down_request(set, &finish).ok()?;
     let chosen = chosen(set, &history, &finish);
-    let same = chosen.len() == plan.roll_back.len() && chosen.iter().all(|r| planned(r.row));
+    let same = chosen.len() == planned_rows.len() && chosen.iter().all(|r| planned(r.row));
     if !same {
         return None;
     }
@@ -600,6 +619,116 @@ pub fn finishing_command(
     };
     let args = down_args(request, &bound);
     Some((target, spelled, args))
+}
+
+/// The way past the confiture (Python) migrations among `chosen` (the rows the request rolls
+/// back, newest first, over `rows`), which cargo confiture cannot roll back: None when there
+/// are none. confiture (Python) rolls back the rows of the request down to the oldest of them
+/// — `confiture migrate down-to W`, W the row below them, or `--steps N` when they are every
+/// row —, then ours rolls back the rest and stops where the request stops (`migrate down
+/// --target V`, [`finishing_rows`]): what the request asked for and nothing more, however
+/// it was bounded. A `confiture migrate down` (one step) then the same request again would
+/// roll back more than asked. When no confiture (Python) command reaches exactly those rows
+/// ([`python_rollback`]), the help says so instead of guessing one.
+pub(super) fn python_way(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    history: &History<'_>,
+    request: &DownRequest,
+    chosen: &[&Recorded<'_>],
+) -> Option<String> {
+    let is_python = |r: &&Recorded<'_>| r.state == State::Python { recorded: true };
+    let last = chosen.iter().rposition(&is_python)?;
+    let (first, rest) = chosen.split_at(last + 1);
+    let names = |rs: &[&Recorded<'_>]| {
+        rs.iter()
+            .map(|r| format!("`{}`", crate::display::escape(&r.id())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let python: Vec<&Recorded<'_>> = first.iter().copied().filter(|r| is_python(r)).collect();
+    let what = match python.len() {
+        1 => format!("{} is a confiture (Python) migration", names(&python)),
+        _ => format!("{} are confiture (Python) migrations", names(&python)),
+    };
+    let Some(command) = python_rollback(history, first) else {
+        return Some(format!(
+            "{what}, which cargo confiture cannot roll back; confiture (Python) rolls back in \
+             order of `applied_at` (`confiture migrate down --steps N`, `confiture migrate \
+             down-to VERSION`), and no such command rolls back exactly {} here (this ledger's \
+             `applied_at` does not follow the order its rows were written, a row below them \
+             cannot be a `down-to` target, or one of them is irreversible): roll them back by \
+             hand, `{} migrate down --dry-run` showing what it would roll back first; {} shows \
+             what is still applied",
+            names(first),
+            crate::hint::PYTHON_PROGRAM,
+            crate::hint::command("migrate status")
+        ));
+    };
+    let then = if rest.is_empty() {
+        "; that is all this request rolls back".to_string()
+    } else {
+        // Where the whole request ends: once confiture (Python) rolled back its part, what is
+        // above it is the rest.
+        let all: Vec<&LedgerRow> = chosen.iter().map(|r| r.row).collect();
+        match finishing_rows(set, rows, request, &all) {
+            Some((_, spelled, args)) => format!(
+                ", then {} {} the rest ({}) and stops at {spelled}, where this request stops",
+                crate::hint::command(&args),
+                rolls_back(request),
+                names(rest)
+            ),
+            None => format!(
+                ", then roll back the rest of this request ({}); {} shows what is still applied",
+                names(rest),
+                crate::hint::command("migrate status")
+            ),
+        }
+    };
+    Some(format!(
+        "{what}, which cargo confiture cannot roll back: first {command} {} {} (confiture \
+         (Python) runs their down files) and nothing more{then}",
+        rolls_back(request),
+        names(first)
+    ))
+}
+
+/// The confiture (Python) command that rolls back exactly the rows `first` (newest first), or
+/// None when none does: confiture (Python) rolls back in order of `applied_at` alone — the last
+/// N rows (`migrate down --steps N`), or those after a version (`migrate down-to W`, W a row it
+/// reads: not archived) —, which is ours when `applied_at` never goes back along the order the
+/// rows were written ([`History::in_order_of_application`]; the engine keeps it so, and reads
+/// it to the second, so rows of one second are taken in our order). `first` must be the newest
+/// rows, none of them irreversible (confiture (Python) would run its down file, which raises,
+/// after rolling back those above it).
+fn python_rollback(history: &History<'_>, first: &[&Recorded<'_>]) -> Option<String> {
+    let order = history.in_order_of_application();
+    // `2026-01-15T10:30:00+00:00`: an `infinity` or a date BC has no order Python shares.
+    let plain = |at: &str| at.len() == 25 && at.ends_with("+00:00");
+    let agrees = order.iter().all(|r| plain(&r.row.applied_at))
+        && order
+            .windows(2)
+            .all(|w| w[0].row.applied_at <= w[1].row.applied_at);
+    let newest_first: Vec<&Recorded<'_>> = order.into_iter().rev().collect();
+    let newest = first.len() <= newest_first.len()
+        && first
+            .iter()
+            .zip(&newest_first)
+            .all(|(a, b)| std::ptr::eq(a.row, b.row));
+    let reversible = first
+        .iter()
+        .all(|r| r.state != State::Squashed && r.matched().is_none_or(|m| !m.down.irreversible));
+    if !(agrees && newest && reversible) {
+        return None;
+    }
+    let args = match newest_first.get(first.len()) {
+        Some(below) if below.row.archived_into.is_none() && !below.row.version.is_empty() => {
+            format!("migrate down-to {}", crate::hint::quote(&below.row.version))
+        }
+        Some(_) => return None,
+        None => format!("migrate down --steps {}", first.len()),
+    };
+    Some(crate::hint::python_command(&args))
 }
 
 /// The rows `down` rolls back, newest application first

@@ -172,12 +172,16 @@ pub(super) fn invalid_files(
 /// taken for one with no file (forgotten, or its migration run again), nor its file for a
 /// pending one. A confiture (Python) migration ([`State::Python`]) cannot run either: pending,
 /// it concerns whoever `concerns` names; applied, only a run that `rolls_back` it. The message
-/// names each file with what is wrong with it.
+/// names each file with what is wrong with it. `python_way` is the way past such migrations
+/// for the request refused (`up`'s and `down`'s `python_way`: the confiture (Python) command
+/// that goes exactly as far as they, then ours that ends where the request ends); `None`, the
+/// general [`PYTHON_HELP`].
 pub(super) fn check_usable(
     set: &MigrationSet,
     history: &History<'_>,
     rolls_back: bool,
     concerns: impl Fn(u64, bool) -> bool,
+    python_way: Option<String>,
 ) -> Result<(), Error> {
     let recorded = |v: u64| {
         history.recorded.iter().any(|r| {
@@ -252,7 +256,7 @@ pub(super) fn check_usable(
         n => what.push(format!("{n} confiture (Python) migrations")),
     }
     if !python.is_empty() {
-        help.push(PYTHON_HELP);
+        help.push(python_way.unwrap_or_else(|| PYTHON_HELP.to_string()));
     }
     match unreadable.len() {
         0 => {}
@@ -260,7 +264,7 @@ pub(super) fn check_usable(
         n => what.push(format!("{n} migration files that cannot be read")),
     }
     if !unreadable.is_empty() {
-        help.push(UNREADABLE_HELP);
+        help.push(UNREADABLE_HELP.to_string());
     }
     match incomplete.len() {
         0 => {}

@@ -50,9 +50,13 @@ pub fn baseline<'a>(
     let through = through.number();
     let history = History::of(set, rows, None);
     // A migration up to `through` that cannot be read would be left out, below recorded ones.
-    super::check_usable(set, &history, false, |v, recorded| {
-        !recorded && v <= through
-    })?;
+    super::check_usable(
+        set,
+        &history,
+        false,
+        |v, recorded| !recorded && v <= through,
+        None,
+    )?;
     // A file an ambiguous row may record would be recorded a second time, or one that never
     // ran as applied.
     super::refuse_ambiguous(&history, "baseline")?;
@@ -183,9 +187,13 @@ pub fn reinit<'a>(
     let history = History::of(set, rows, first_version);
     // A row whose files cannot be read or are half there is neither forgotten (it ran) nor
     // rewritten (its checksum is unknown, or the pair is not); a file up to `through` that cannot be read cannot be recorded.
-    super::check_usable(set, &history, false, |v, recorded| {
-        recorded || through.is_some_and(|t| v <= t)
-    })?;
+    super::check_usable(
+        set,
+        &history,
+        false,
+        |v, recorded| recorded || through.is_some_and(|t| v <= t),
+        None,
+    )?;
     super::refuse_newer_database(set, &history)?;
     // Forgotten, its migration would run again; accepted, a file that never ran recorded.
     super::refuse_ambiguous(&history, "reinit")?;

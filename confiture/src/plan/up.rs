@@ -439,9 +439,13 @@ pub fn up<'a>(
     // An applied migration that cannot be read, or is half there, cannot be checked; a
     // pending one the request reaches cannot run (beyond it, a draft being written, or a
     // confiture (Python) migration, does not stop `up`).
-    super::check_usable(set, &history, false, |v, recorded| {
-        recorded || through.is_none_or(|t| v <= t)
-    })
+    super::check_usable(
+        set,
+        &history,
+        false,
+        |v, recorded| recorded || through.is_none_or(|t| v <= t),
+        python_way(set, &history, request, through),
+    )
     .map_err(|err| stop_before_python(set, rows, request, &history, through, err))?;
     let mut plan = UpPlan {
         through,
@@ -531,6 +535,80 @@ pub fn check_up_interrupted_with(
         &again,
         left,
     )
+}
+
+/// The way past the pending confiture (Python) migrations the request reaches (`through`,
+/// [`reach`]), which cargo confiture cannot run: None when there are none. confiture (Python)
+/// applies the pending migrations up to the newest of them (`confiture migrate up --target P`:
+/// those of a version up to P, its own and ours), then ours applies the rest and stops where
+/// the request stops: `migrate up --target T` (T its bound, as the files spell it) for a
+/// bounded request — the same `--steps N` again would count from there and apply more —, the
+/// request itself for an unbounded one. A bare `confiture migrate up` would apply every
+/// pending migration, beyond the request's bound.
+pub(super) fn python_way(
+    set: &MigrationSet,
+    history: &History<'_>,
+    request: &UpRequest,
+    through: Option<u64>,
+) -> Option<String> {
+    let python: Vec<&crate::files::PythonFile> = history
+        .python()
+        .filter(|&(f, recorded)| !recorded && through.is_none_or(|t| f.version <= t))
+        .map(|(f, _)| f)
+        .collect();
+    let newest = python.iter().max_by_key(|f| f.version)?;
+    let names = python
+        .iter()
+        .map(|f| {
+            format!(
+                "`{}`",
+                crate::display::escape(&crate::display::file_name(&f.path))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = match python.len() {
+        1 => format!("{names} is a confiture (Python) migration"),
+        _ => format!("{names} are confiture (Python) migrations"),
+    };
+    let command = crate::hint::python_command(&format!(
+        "migrate up --target {}",
+        crate::hint::quote(&newest.version_text)
+    ));
+    // The newest version the request applies, as its files spell it (a `--steps N` reaches a
+    // migration or a confiture (Python) one; a `--target`, as typed when no file has it):
+    // past the newest confiture (Python) migration, ours applies the rest.
+    let bounded = request.target.is_some() || request.steps.is_some();
+    let end = through.map(|t| {
+        let spelled = find(set, t)
+            .map(|m| m.version_text.clone())
+            .or_else(|| {
+                (set.python.iter())
+                    .find(|f| f.version == t)
+                    .map(|f| f.version_text.clone())
+            })
+            .or_else(|| request.target.as_ref().map(|v| v.as_str().to_string()))
+            .unwrap_or_else(|| t.to_string());
+        (t, spelled)
+    });
+    let then = match (bounded, end) {
+        (true, Some((v, _))) if v <= newest.version => {
+            "; that is all this request applies".to_string()
+        }
+        (true, Some((_, spelled))) => format!(
+            ", then {} applies the rest and stops at {spelled}, where this request stops",
+            crate::hint::command(&up_args(request, Some(&spelled), None))
+        ),
+        _ => format!(
+            ", then {} applies the rest",
+            crate::hint::command(&up_args(request, None, None))
+        ),
+    };
+    Some(format!(
+        "{what}, which cargo confiture cannot run: first {command} applies the pending \
+         migrations up to {} with confiture (Python), and none after it{then}",
+        crate::display::escape(&newest.version_text),
+    ))
 }
 
 /// The refusal of a pending confiture (Python) migration the request reaches, with the

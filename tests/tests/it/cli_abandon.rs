@@ -209,3 +209,61 @@ fn a_run_holding_the_migration_lock_keeps_its_marker() {
         .stderr_has(&pid.to_string());
     assert_eq!(markers(&db), ["002:up"], "nothing written");
 }
+
+/// hpy B, C, D: an apply left part-way, its index committed.
+/// - `drift` compared the live database with the applied migrations as if nothing were left
+///   part-way: the index was drift, "capture it in a new migration ... or undo it by hand", the
+///   interrupted run never named (exit 9). It refuses as `status` does (exit 7), with the ways
+///   on `status` gives (`abandon`, `--rerun-interrupted`, `baseline --through`).
+/// - `abandon --dry-run` said `... migrate up --dry-run` "runs it": a dry run runs nothing. The
+///   next `migrate up` runs it, and the suggested dry run previews it.
+/// - After `abandon`, `up` failed on the index already there saying that no run was marked
+///   started and that a run marking nothing (confiture (Python), an old release) may have
+///   committed it — false: this tool's run did, abandoned a moment before. What did it is not
+///   known once the marker is gone: the failure names an abandoned run among the causes and
+///   asserts none.
+#[test]
+fn drift_abandon_and_the_next_up_name_the_run_left_part_way() {
+    let db = TestDb::new("abandon_drift");
+    let project = project("SELECT 1/0;");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert!(db.has_relation("i"), "statement 1 committed");
+
+    let drift = project.run_on(&db, &["migrate", "drift"]);
+    drift
+        .code(exit::DIVERGED)
+        .stderr_has("002_i was interrupted part-way")
+        .stderr_has("nothing was compared")
+        .stderr_lacks("not made by its applied migrations");
+    assert_eq!(
+        suggested_abandon(&drift.help_line()),
+        suggested_abandon(&project.run_on(&db, &["migrate", "status"]).stderr)
+    );
+    assert_eq!(markers(&db), ["002:up"], "drift writes nothing");
+
+    let preview = project.run_on(&db, &["migrate", "abandon", "002", "--dry-run"]);
+    preview
+        .code(exit::SUCCESS)
+        .stdout_has("002_i would be pending again")
+        .stdout_has("the next `migrate up` runs it (`cargo confiture migrate up")
+        .stdout_lacks("--dry-run` runs it");
+    assert!(
+        preview.stdout.contains("--dry-run` previews it)"),
+        "{}",
+        preview.dump()
+    );
+    assert_eq!(markers(&db), ["002:up"]);
+
+    project
+        .run_on(&db, &["migrate", "abandon", "002"])
+        .code(exit::SUCCESS)
+        .stdout_has("002_i is pending again")
+        .stdout_has("`cargo confiture migrate up --database-url <URL>` runs it");
+    let up = project.run_on(&db, &["migrate", "up"]);
+    up.code(exit::MIGRATION_FAILED)
+        .stderr_has("abandoned since")
+        .stderr_has("so what did it is not known")
+        .stderr_lacks("no run of 002_i was marked started (one stopped part-way would show it");
+}

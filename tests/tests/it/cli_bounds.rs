@@ -154,12 +154,15 @@ fn a_pending_python_migration_stops_only_what_reaches_it_and_names_the_target_be
         .run_on(&db, &["migrate", "up", "--steps", "1"])
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
-    // Nothing before it is pending any more: no `--target` to name.
+    // Nothing before it is pending any more: no `--target` of ours to name; confiture
+    // (Python)'s applies it and nothing after it (hpy A), as the one step asked.
     project
         .run_on(&db, &["migrate", "up", "--steps", "1"])
         .code(exit::INVALID)
         .stderr_has("`0003_c.py` is a confiture (Python) migration, pending")
-        .stderr_lacks("--target");
+        .stderr_has("`confiture migrate up --target 0003 --database-url <URL>`")
+        .stderr_has("that is all this request applies")
+        .stderr_lacks("cargo confiture migrate up --target");
     assert_eq!(ledger(&db), ["0001:a", "0002:b"]);
 }
 

@@ -1641,3 +1641,155 @@ fn an_online_run_confiture_left_unfinished_is_refused_until_it_is_resumed() {
         .code(0)
         .stdout_has("up to date");
 }
+
+/// Our `status`'s rows as `version:status` (confiture (Python) names a pending `.py` migration
+/// `pending`, we `python`).
+fn our_statuses(project: &Project) -> Vec<String> {
+    let status = ours(project, &["migrate", "status", "--format", "json"]);
+    statuses(&rows(&status.json()))
+}
+
+/// The suggested command of `stderr` that starts with `prefix` (`confiture migrate down-to`,
+/// `cargo confiture migrate down`), as printed between backquotes.
+fn suggested(stderr: &str, prefix: &str) -> String {
+    let start = stderr
+        .find(&format!("`{prefix}"))
+        .unwrap_or_else(|| panic!("no `{prefix}...` suggested: {stderr}"));
+    let rest = &stderr[start + 1..];
+    rest[..rest.find('`').expect("the suggestion's end")].to_string()
+}
+
+/// Runs a suggested command of ours as printed (its words plain: split at spaces), in the
+/// project.
+fn paste_ours(project: &Project, suggested: &str) -> Run {
+    let args = suggested
+        .strip_prefix("cargo confiture ")
+        .unwrap_or_else(|| panic!("not a cargo confiture command: {suggested}"));
+    assert!(!args.contains(['\'', '"', '$']), "plain words: {args}");
+    project.run(&args.split(' ').collect::<Vec<_>>())
+}
+
+/// 001, 002 (SQL), 003 (confiture (Python)'s `.py`) and 004 (SQL), the `test` environment on
+/// `db`.
+fn with_python_third(db: &TestDb, count: u32) -> Project {
+    let project = project(db, count, None);
+    std::fs::remove_file(project.root.join("db/migrations/003_create_t3.up.sql")).unwrap();
+    std::fs::remove_file(project.root.join("db/migrations/003_create_t3.down.sql")).unwrap();
+    project.write("db/migrations/003_add_x.py", PYTHON_MIGRATION);
+    project
+}
+
+/// hpy A: `down --steps 2` over a confiture (Python) migration said to run it with confiture
+/// (Python) (`confiture migrate down`) "then run again": followed literally, confiture rolled
+/// back one migration and the same `--steps 2` again two more (then, the Python one in the way
+/// again, as many more), 4 rolled back for the 2 asked. The help names confiture (Python)'s
+/// command that rolls back exactly the request's rows down to the Python migration
+/// (`migrate down-to W`), then ours that stops where the request stops (`--target V`):
+/// followed literally, the 2 asked for are rolled back, no more. A plain `down` whose newest
+/// migration is the Python one: confiture's command is the whole request.
+#[test]
+fn following_the_help_past_a_python_migration_rolls_back_what_was_asked() {
+    let db = TestDb::new("interop_py_down_help");
+    let project = with_python_third(&db, 4);
+    run_python(&project, &["migrate", "up"]).code(0);
+
+    let refused = ours(&project, &["migrate", "down", "--steps", "2"]);
+    refused
+        .code(5)
+        .stderr_has("`003_add_x` is a confiture (Python) migration")
+        .stderr_lacks("then run again");
+    let python = suggested(&refused.stderr, "confiture migrate down-to");
+    assert_eq!(
+        python,
+        "confiture migrate down-to 002 -c db/environments/test.yaml"
+    );
+    paste_python(&project, &python).code(0);
+    // Nothing more here: confiture (Python) rolled back 004 and 003, the two asked for.
+    assert!(refused
+        .stderr
+        .contains("that is all this request rolls back"));
+    assert_eq!(
+        our_statuses(&project),
+        ["001:applied", "002:applied", "003:python", "004:pending"]
+    );
+
+    // Three asked for: confiture (Python) rolls back 004 and 003, ours 002 and stops at 001.
+    run_python(&project, &["migrate", "up"]).code(0);
+    let refused = ours(&project, &["migrate", "down", "--steps", "3"]);
+    refused.code(5);
+    paste_python(
+        &project,
+        &suggested(&refused.stderr, "confiture migrate down-to"),
+    )
+    .code(0);
+    let ours_next = suggested(&refused.stderr, "cargo confiture migrate down");
+    assert_eq!(
+        ours_next,
+        "cargo confiture migrate down --target 001 --env test"
+    );
+    paste_ours(&project, &ours_next).code(0);
+    paste_ours(&project, &ours_next)
+        .code(0)
+        .stdout_has("nothing to roll back");
+    assert_eq!(
+        our_statuses(&project),
+        ["001:applied", "002:pending", "003:python", "004:pending"]
+    );
+
+    // The Python migration the newest: a plain `down` rolls it back alone.
+    ours(&project, &["migrate", "up", "--target", "002"]).code(0);
+    run_python(&project, &["migrate", "up", "--target", "003"]).code(0);
+    let refused = ours(&project, &["migrate", "down"]);
+    refused.code(5).stderr_lacks("then run again");
+    paste_python(
+        &project,
+        &suggested(&refused.stderr, "confiture migrate down-to"),
+    )
+    .code(0);
+    assert!(refused
+        .stderr
+        .contains("that is all this request rolls back"));
+    assert_eq!(
+        our_statuses(&project),
+        ["001:applied", "002:applied", "003:python", "004:pending"]
+    );
+}
+
+/// hpy A, `up`'s counterpart: `up --steps 3` over a pending confiture (Python) migration said
+/// `confiture migrate up` (every pending migration, 005 too) "then run again". The help names
+/// `confiture migrate up --target 003`, then ours bounded where the request stops: followed
+/// literally, the three asked for (002, 003, 004; 001 was applied) and not 005.
+#[test]
+fn following_the_help_past_a_pending_python_migration_applies_what_was_asked() {
+    let db = TestDb::new("interop_py_up_help");
+    let project = with_python_third(&db, 5);
+    ours(&project, &["migrate", "up", "--target", "001"]).code(0);
+    let refused = ours(&project, &["migrate", "up", "--steps", "3"]);
+    refused
+        .code(5)
+        .stderr_has("`003_add_x.py` is a confiture (Python) migration")
+        .stderr_lacks("then run again");
+    let python = suggested(&refused.stderr, "confiture migrate up");
+    assert_eq!(
+        python,
+        "confiture migrate up --target 003 -c db/environments/test.yaml"
+    );
+    paste_python(&project, &python).code(0);
+    let ours_next = suggested(&refused.stderr, "cargo confiture migrate up --target");
+    assert_eq!(
+        ours_next,
+        "cargo confiture migrate up --target 004 --env test"
+    );
+    paste_ours(&project, &ours_next).code(0);
+    paste_ours(&project, &ours_next).code(0);
+    assert_eq!(
+        our_statuses(&project),
+        [
+            "001:applied",
+            "002:applied",
+            "003:python",
+            "004:applied",
+            "005:pending"
+        ]
+    );
+}

@@ -1907,10 +1907,11 @@ fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
 /// `client_connection_check_interval`): a build shorter than that, or its last second,
 /// completes. A run of this tool marks the migration started first ([`StartedRun`]), so that
 /// one stopped part-way leaves it `interrupted` and is refused: `fresh` (no marker was there)
-/// means no such run was stopped, and what is there came from a run that marks nothing
-/// (confiture (Python), a release before the marker) or from elsewhere — the failure says it
-/// may have; not `fresh`, this run is the `--rerun-interrupted` of an interrupted one, which
-/// committed it. It names which of the file's statements to look at, and the ways on — record
+/// means no such run is left unsettled, and what is there came from one abandoned since
+/// (`migrate abandon` deletes the marker and keeps what the run committed), a run that marks
+/// nothing (confiture (Python), a release before the marker), or elsewhere — which, nothing
+/// tells: the failure names them all, asserting none; not `fresh`, this run is the
+/// `--rerun-interrupted` of an interrupted one, which committed it. It names which of the file's statements to look at, and the ways on — record
 /// the migration without running it when everything it makes is there (`baseline`, which
 /// deletes the marker), make its statements safe to run twice, or fix the file. A `CREATE
 /// INDEX` whose VALID index is there is named.
@@ -1941,8 +1942,10 @@ fn earlier_run_did_it(
     } else {
         format!("statements {}–{count}", index + 1)
     };
-    // Who may have done it: the interrupted run this one runs again, or a run that left no
-    // marker (a stopped run of this tool would have: `interrupted`, refused).
+    // Who may have done it: the interrupted run this one runs again; else, with no marker, what
+    // cannot be told apart — a stopped run of this tool whose marker `migrate abandon` deleted
+    // (it leaves no trace: the markers' table is the run's), a run that marks nothing, a hand.
+    let abandon = crate::hint::command(&format!("migrate abandon {}", step.migration.version_text));
     let (made, earlier) = match (step.direction, fresh) {
         (Direction::Up, false) => (
             "committed",
@@ -1958,17 +1961,22 @@ fn earlier_run_did_it(
         (Direction::Up, true) => (
             "may have committed",
             format!(
-                "no run of {id} was marked started (one stopped part-way would show it \
-                 `interrupted`): a run that marks nothing (confiture (Python), a release before \
-                 the start marker), stopped before recording {id},"
+                "no run of {id} is marked started (a run of this tool stopped part-way shows it \
+                 `interrupted` until {abandon} forgets the run, keeping what it committed), so \
+                 what did it is not known: a run of {id} left part-way and abandoned since, a \
+                 run that marks nothing (confiture (Python), a release before the start marker) \
+                 stopped before recording {id}, or statements run by hand"
             ),
         ),
         (Direction::Down, true) => (
             "may have committed",
             format!(
-                "no rollback of {id} was marked started (one stopped part-way would show it \
-                 `interrupted (rollback)`): a rollback that marks nothing (confiture (Python), a \
-                 release before the start marker), stopped before deleting {id}'s row,"
+                "no rollback of {id} is marked started (a rollback of this tool stopped \
+                 part-way shows it `interrupted (rollback)` until {abandon} forgets it, keeping \
+                 what it committed), so what did it is not known: a rollback of {id} left \
+                 part-way and abandoned since, a rollback that marks nothing (confiture \
+                 (Python), a release before the start marker) stopped before deleting {id}'s \
+                 row, or statements run by hand"
             ),
         ),
     };
