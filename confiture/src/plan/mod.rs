@@ -275,11 +275,11 @@ pub(super) fn check_usable(
         )),
     }
     if !incomplete.is_empty() {
-        help.push(incomplete_help(
+        help.push(String::from(incomplete_help(
             (history.incomplete())
                 .filter(|&(v, _)| concerns(v, true))
                 .map(|(_, files)| IncompletePair::of(files)),
-        ));
+        )));
     }
     if what.is_empty() {
         return Ok(());
