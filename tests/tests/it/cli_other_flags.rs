@@ -84,7 +84,7 @@ fn a_flag_of_other_commands_is_said_to_be_theirs() {
     let run = project.run(&["migrate", "verify", "--yes"]);
     run.code(exit::USAGE).stderr_has(
         "tip: `cargo confiture migrate verify` takes no --yes (--yes is for `migrate down`, \
-         `migrate reinit`)",
+         `migrate baseline`, `migrate reinit`)",
     );
     // A misspelling of the command's own flag is still suggested as such, and a flag no
     // command has gets no such tip.

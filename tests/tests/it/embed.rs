@@ -587,7 +587,7 @@ fn a_binary_embedding_another_text_than_the_database_ran_says_so_not_files() {
     let help = refused.help.clone().unwrap_or_default();
     assert!(
         help.starts_with(
-            "this binary (service 1.0.0) embeds another text of them than the database ran"
+            "this binary (service 1.0.0) embeds another text of 003 than the database ran"
         ),
         "{help}"
     );
