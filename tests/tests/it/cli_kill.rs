@@ -433,11 +433,11 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
     project
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED)
+        .stderr_has("what statement 1 makes is already there: no run of 002_v is marked started")
         .stderr_has(
-            "what statement 1 makes is already there: no run of 002_v was marked started (one \
-             stopped part-way would show it `interrupted`): a run that marks nothing (confiture \
-             (Python), a release before the start marker), stopped before recording 002_v, may \
-             have committed it",
+            "so what did it is not known: a run of 002_v left part-way and abandoned since, a run \
+             that marks nothing (confiture (Python), a release before the start marker) stopped \
+             before recording 002_v, or statements run by hand may have committed it",
         )
         .stderr_has("`cargo confiture migrate baseline --through 002 --database-url <URL>`")
         .stderr_lacks("help: fix db/migrations/002_v.up.sql");
@@ -455,7 +455,7 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
         .run_on(&db, &["migrate", "down"])
         .code(exit::MIGRATION_FAILED)
         .stderr_has(
-            "what statement 1 removes is already gone: no rollback of 002_v was marked started",
+            "what statement 1 removes is already gone: no rollback of 002_v is marked started",
         )
         .stderr_has("may have committed it")
         .stderr_has("(`IF EXISTS`)")
@@ -481,7 +481,7 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
             "what statement 1 makes is already there: the interrupted run of 003_w that this one \
              runs again (`--rerun-interrupted`) committed it",
         )
-        .stderr_lacks("no run of 003_w was marked started")
+        .stderr_lacks("no run of 003_w is marked started")
         .stderr_lacks("may have committed it");
 }
 
