@@ -584,6 +584,24 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             }
         }
     }
+    // A target with a pending migration that `up` refuses over an INVALID index: what one
+    // database's status says of it, its commands addressed to that target.
+    for t in &report.targets {
+        let Some(fleet::CommandReport::Status(status)) = &t.report else {
+            continue;
+        };
+        let out = &out.for_target(t);
+        for line in status.pending_invalid_index_help() {
+            let (word, rest) = line.split_once(": ").unwrap_or(("help", line.as_str()));
+            out.note(&format!(
+                "{} {} ({}): {}",
+                out.paint_err(Style::Cyan, &format!("{word}:")),
+                display::escape(&t.target),
+                display::escape(&t.source),
+                out.hint(rest)
+            ));
+        }
+    }
     // A target whose history diverged from the files: why (its first divergence), and the
     // command that shows every migration of every target (a fleet's text is its table).
     for t in &report.targets {

@@ -873,6 +873,32 @@ pub(crate) fn non_transactional_command(stmt: &Statement<'_>) -> Option<&'static
 /// `REINDEX [ ( option [, ...] ) ] { INDEX | TABLE | SCHEMA | DATABASE | SYSTEM } [ CONCURRENTLY ]
 /// name`, where the options may say `CONCURRENTLY [ boolean ]`.
 fn reindex_command(stmt: &Statement<'_>) -> Option<&'static str> {
+    let (target, concurrently) = reindex_reading(stmt)?;
+    for (word, command) in [
+        ("SCHEMA", "REINDEX SCHEMA"),
+        ("DATABASE", "REINDEX DATABASE"),
+        ("SYSTEM", "REINDEX SYSTEM"),
+    ] {
+        if target.is_word(word) {
+            return Some(command);
+        }
+    }
+    concurrently.then_some("REINDEX CONCURRENTLY")
+}
+
+/// Whether `stmt` is a `REINDEX` the server runs concurrently, whatever its target (`INDEX`,
+/// `TABLE`, `SCHEMA`, `DATABASE`): `CONCURRENTLY` after the target, or in the options list
+/// without a false value (the keyword after the target wins, as the server appends it to the
+/// options). The one reading of it: such a rebuild commits the copies of its indexes
+/// (`<index>_ccnew`) before it builds them, and leaves them INVALID when it fails or is
+/// interrupted.
+pub(crate) fn reindexes_concurrently(stmt: &Statement<'_>) -> bool {
+    stmt.keywords().first().is_some_and(|w| w.is("REINDEX"))
+        && reindex_reading(stmt).is_some_and(|(_, concurrently)| concurrently)
+}
+
+/// The target word of a `REINDEX` (`INDEX`, `TABLE`, ...) and whether it runs concurrently.
+fn reindex_reading<'a>(stmt: &Statement<'a>) -> Option<(Token<'a>, bool)> {
     let mut tokens = stmt.tokens().skip(1).peekable();
     let mut concurrently = false;
     if tokens.next_if(|t| t.kind == TokenKind::OpenParen).is_some() {
@@ -886,17 +912,8 @@ fn reindex_command(stmt: &Statement<'_>) -> Option<&'static str> {
         }
     }
     let target = tokens.next()?;
-    for (word, command) in [
-        ("SCHEMA", "REINDEX SCHEMA"),
-        ("DATABASE", "REINDEX DATABASE"),
-        ("SYSTEM", "REINDEX SYSTEM"),
-    ] {
-        if target.is_word(word) {
-            return Some(command);
-        }
-    }
     let concurrently = concurrently || tokens.next().is_some_and(|t| t.is_word("CONCURRENTLY"));
-    concurrently.then_some("REINDEX CONCURRENTLY")
+    Some((target, concurrently))
 }
 
 /// `ALTER SUBSCRIPTION name { REFRESH PUBLICATION | SET | ADD | DROP PUBLICATION ... }` with

@@ -218,3 +218,143 @@ fn an_interrupted_reindex_concurrently_is_refused_until_its_copy_is_dropped() {
     assert!(invalid_indexes(&db).is_empty());
     assert_eq!(markers(&db), 0);
 }
+
+/// A `REINDEX TABLE CONCURRENTLY` stopped while it waited left the copy of each index of its
+/// table (`big_i_ccnew`) INVALID; the next `up` ran it again (the server skips an INVALID
+/// index with a warning), recorded the migration (exit 0) and kept the copy for good: only a
+/// `REINDEX INDEX` was read for the copies it leaves. Now every `REINDEX ... CONCURRENTLY` is
+/// refused as `REINDEX INDEX`'s is, by `status`, the dry run and `up`.
+#[test]
+fn an_interrupted_reindex_of_a_table_is_refused_until_its_copies_are_dropped() {
+    let db = TestDb::new("hrx_reindex_table");
+    let (project, stderr) =
+        stopped_while_building(&db, "REINDEX TABLE CONCURRENTLY big;", "big_i_ccnew");
+    assert!(
+        stderr.contains("DROP INDEX CONCURRENTLY public.big_i_ccnew;"),
+        "{stderr}"
+    );
+    each_says_what_up_refuses(
+        &project,
+        &db,
+        "public.big_i_ccnew",
+        "migration 002_h rebuilds index public.big_i, and index public.big_i_ccnew",
+    );
+    assert_eq!(invalid_indexes(&db), ["big_i_ccnew"]);
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.big_i_ccnew")
+        .expect("the suggested DROP INDEX");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+    assert_eq!(markers(&db), 0);
+}
+
+/// The same for a `REINDEX (VERBOSE) SCHEMA CONCURRENTLY` that failed (its index's function
+/// raised an error while the copy was built), its copy in the schema it names, not `public`,
+/// the table's toast index's copy (in `pg_toast`) left too.
+#[test]
+fn a_failed_reindex_of_a_schema_is_refused_until_its_copies_are_dropped() {
+    let db = TestDb::new("hrx_reindex_schema");
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE SCHEMA app;\n\
+             CREATE FUNCTION app.boom(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$\n\
+             BEGIN\n  IF current_setting('app.boom', true) = 'on' THEN RAISE EXCEPTION 'boom'; END IF;\n  RETURN $1;\nEND $$;\n\
+             CREATE TABLE app.t (a int, b text);\n\
+             INSERT INTO app.t VALUES (1, 'x');\n\
+             CREATE INDEX t_b ON app.t (app.boom(a));\n",
+            "DROP SCHEMA app CASCADE;\n",
+        )
+        .migration(
+            "002_h",
+            "-- confiture:no-transaction\nREINDEX (VERBOSE) SCHEMA CONCURRENTLY app;\n",
+            "SELECT 1;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let set = |value: &str| {
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET app.boom = '{value}'",
+                db.name
+            ))
+            .expect("set app.boom for new sessions");
+    };
+    set("on");
+    let failed = project.run_on(&db, &["migrate", "up"]);
+    failed
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("app.t_b_ccnew was left INVALID");
+    set("off");
+    assert!(
+        invalid_indexes(&db).contains(&"t_b_ccnew".to_string()),
+        "{}",
+        failed.dump()
+    );
+    each_says_what_up_refuses(
+        &project,
+        &db,
+        "app.t_b_ccnew",
+        "migration 002_h rebuilds index app.t_b, and index app.t_b_ccnew",
+    );
+    for index in invalid_indexes_qualified(&db) {
+        db.connect()
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .expect("the suggested DROP INDEX");
+    }
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+}
+
+/// The INVALID indexes of `db`, as `DROP INDEX` takes them.
+fn invalid_indexes_qualified(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT c.oid::regclass::text FROM pg_index i JOIN pg_class c \
+             ON c.oid = i.indexrelid WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .expect("read pg_index")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A fleet's `status` (`--targets`) said nothing of the INVALID index a pending migration
+/// would meet, which one database's `status` names with the drop to run: now each target's
+/// line of help says it, addressed to that target.
+#[test]
+fn a_fleet_status_names_the_invalid_index_a_pending_migration_meets() {
+    let db = TestDb::new("hrx_fleet_invalid");
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE TABLE f (id int);\nINSERT INTO f VALUES (1), (1);\n",
+            "DROP TABLE f;\n",
+        )
+        .migration(
+            "002_k",
+            "-- confiture:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY fu ON f (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY fu;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(invalid_indexes(&db), ["fu"]);
+    project.write("tenants.txt", format!("{}\n", db.name));
+    let url = confiture_tests::server().url("postgres");
+    let run = confiture_tests::Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &url,
+        "--targets",
+        "tenants.txt",
+    ]));
+    run.stderr_has("public.fu exists and is INVALID")
+        .stderr_has("DROP INDEX CONCURRENTLY public.fu;")
+        .stderr_has(&db.name);
+}

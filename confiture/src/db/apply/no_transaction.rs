@@ -48,8 +48,8 @@ pub(crate) enum Meets {
     /// A `CREATE INDEX` of that very index: it fails ("already exists") or, with `IF NOT
     /// EXISTS`, succeeds without building it.
     Builds,
-    /// A `REINDEX INDEX ... CONCURRENTLY` of the index named here (`schema.name`, quoted as
-    /// needed), whose earlier rebuild left the INVALID index (`<name>_ccnew`, `<name>_ccold`):
+    /// A `REINDEX ... CONCURRENTLY` rebuilding the index named here (`schema.name`, quoted as
+    /// needed: of an index, a table, a schema or the database), whose earlier rebuild left the INVALID index (`<name>_ccnew`, `<name>_ccold`):
     /// rebuilding again succeeds and leaves it behind.
     Rebuilds(String),
 }
@@ -121,21 +121,19 @@ fn invalid_indexes_bounded(
 }
 
 /// The schema of the table `name` (unquoted, as a statement names it) as this session's
-/// `search_path` finds it, where a `CREATE INDEX ... ON name` creates its index — or of the
-/// index `name` a `REINDEX INDEX name` rebuilds; `None` when there is no such relation (the
-/// statement fails on its own). A simple query, so that its
+/// `search_path` finds it, where a `CREATE INDEX ... ON name` creates its index; `None` when
+/// there is no such relation (the statement fails on its own). A simple query, so that its
 /// message carries the bounds `bounded` gives it.
 fn table_schema(
     client: &mut Client,
     bounded: Bounds<'_>,
     name: &str,
 ) -> Result<Option<String>, postgres::Error> {
-    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     let sql = format!(
         "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}::pg_catalog.text)",
-        crate::ledger::literal(&quoted)
+        relation_literal(None, name)
     );
     let messages = client.simple_query(&bounded(&sql))?;
     Ok(messages.iter().find_map(|m| match m {
@@ -170,9 +168,9 @@ pub(super) fn invalid_index_recreated<'i>(
 /// index a file would build again — what a run refuses to build over, what a migration
 /// recorded without running it would leave behind ([`refuse_recording_invalid_index`]), and
 /// what `status` and `up --dry-run` say of a pending migration ([`invalid_indexes_met`]). A
-/// `REINDEX INDEX ... CONCURRENTLY` among the file's opening statements meets the INVALID
-/// index an earlier rebuild of its index left ([`index_rebuilt_again`]): it would succeed and
-/// leave it behind, INVALID, for good.
+/// `REINDEX ... CONCURRENTLY` among the file's opening statements (of an index, a table, a
+/// schema or the database) meets the INVALID copy an earlier rebuild of one of its indexes
+/// left ([`index_rebuilt_again`]): it would succeed and leave it behind, INVALID, for good.
 fn invalid_index_of_file<'i>(
     client: &mut Client,
     bounded: Bounds<'_>,
@@ -202,7 +200,7 @@ fn invalid_index_of_file<'i>(
 
 /// Whether `file` opens with an index build ([`invalid_index_of_file`] looks at nothing else):
 /// a `CREATE INDEX`, or, with `concurrently_only`, a `CREATE INDEX CONCURRENTLY`; or a `REINDEX
-/// INDEX ... CONCURRENTLY`. Without one, no INVALID index is read for it.
+/// ... CONCURRENTLY`, whatever it rebuilds. Without one, no INVALID index is read for it.
 fn opens_with_index_build(file: &SqlFile, concurrently_only: bool) -> bool {
     (file.statements.first()).is_some_and(|s| {
         let text = &file.text[s.range.clone()];
@@ -434,42 +432,114 @@ fn index_built_again<'i>(
         .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str())))
 }
 
-/// The INVALID index of `invalid` that an earlier `REINDEX INDEX ... CONCURRENTLY` of the
-/// index the statement `text` rebuilds left ([`left_by_rebuild_of`]), in that index's schema
-/// (qualified, else where this session's `search_path` finds it now), with that index
-/// (`schema.name`, quoted as needed); `None` for any other statement. Its read is begun by
-/// `bounded`, as [`index_built_again`]'s.
+/// The INVALID index of `invalid` that an earlier concurrent rebuild of an index the statement
+/// `text` rebuilds left — any `REINDEX ... CONCURRENTLY`, of an index, a table, a schema or the
+/// database ([`crate::files::rules::Reindexed`]): a copy of one of those indexes
+/// ([`left_by_rebuild_of`]) beside it on its table, the names found as this session's
+/// `search_path` finds them now — with that index (`schema.name`, quoted as needed); `None`
+/// for any other statement. The server skips an INVALID index in a rebuild of a table, a
+/// schema or the database: run again, it succeeds and leaves the copy for good. No read when
+/// no INVALID index is named as a copy; its read is begun by `bounded`, as
+/// [`index_built_again`]'s.
 fn index_rebuilt_again<'i>(
     client: &mut Client,
     bounded: Bounds<'_>,
     text: &str,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<(&'i InvalidIndex, String)>, postgres::Error> {
-    let Some(index) = crate::files::rules::concurrently_reindexed(text) else {
+    use crate::files::rules::Reindexed;
+    let Some(reindexed) = crate::files::rules::concurrently_reindexed(text) else {
         return Ok(None);
     };
-    if !invalid
-        .iter()
-        .any(|i| left_by_rebuild_of(&i.name, &index.name))
-    {
+    if !invalid.iter().any(|i| rebuild_copy_name(&i.name)) {
         return Ok(None);
     }
-    let schema = match index.schema {
-        Some(schema) => Some(schema.into_owned()),
-        None => table_schema(client, bounded, &index.name)?,
+    // The tables whose indexes it rebuilds (each partition's and TOAST table's too); or, of
+    // `REINDEX INDEX`, the index itself and a partitioned one's partitions' indexes.
+    let tables_of = |tables: &str| {
+        format!(
+            "si.indrelid OPERATOR(pg_catalog.=) ANY (SELECT t.oid FROM ({tables}) t \
+             UNION ALL SELECT c.reltoastrelid FROM pg_catalog.pg_class c \
+             WHERE c.oid OPERATOR(pg_catalog.=) ANY (SELECT t.oid FROM ({tables}) t))"
+        )
     };
-    let Some(schema) = schema else {
-        return Ok(None);
+    // The relation and, partitioned, its partitions (`pg_partition_tree` has no row for a
+    // relation that is neither partitioned nor a partition).
+    let tree = |schema: Option<&str>, name: &str| {
+        let named = format!(
+            "pg_catalog.to_regclass({}::pg_catalog.text)",
+            relation_literal(schema, name)
+        );
+        format!(
+            "SELECT {named}::pg_catalog.oid AS oid UNION \
+             SELECT relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree({named})"
+        )
     };
-    let of = format!(
-        "{}.{}",
-        crate::ledger::quote_ident(&schema),
-        crate::ledger::quote_ident(&index.name)
+    let scope = match &reindexed {
+        Reindexed::Index(index) => format!(
+            "si.indexrelid OPERATOR(pg_catalog.=) ANY ({})",
+            tree(index.schema.as_deref(), &index.name)
+        ),
+        Reindexed::Table(table) => tables_of(&tree(table.schema.as_deref(), &table.name)),
+        Reindexed::Schema(schema) => tables_of(&format!(
+            "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n \
+             ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE n.nspname OPERATOR(pg_catalog.=) {}::pg_catalog.name",
+            crate::ledger::literal(schema)
+        )),
+        Reindexed::Database => "true".to_string(),
+    };
+    let qualified = |n: &str, c: &str| {
+        format!(
+            "pg_catalog.quote_ident({n}.nspname) OPERATOR(pg_catalog.||) '.' \
+             OPERATOR(pg_catalog.||) pg_catalog.quote_ident({c}.relname)"
+        )
+    };
+    let sql = format!(
+        "SELECT {}, {}, c.relname, s.relname FROM pg_catalog.pg_index i \
+         JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+         JOIN pg_catalog.pg_index si ON si.indrelid OPERATOR(pg_catalog.=) i.indrelid \
+         AND si.indexrelid OPERATOR(pg_catalog.<>) i.indexrelid \
+         JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) si.indexrelid \
+         JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace \
+         WHERE NOT i.indisvalid AND {scope} ORDER BY 1, 2",
+        qualified("n", "c"),
+        qualified("sn", "s"),
     );
-    Ok(invalid
-        .iter()
-        .find(|i| i.schema == schema && left_by_rebuild_of(&i.name, &index.name))
-        .map(|i| (i, of)))
+    let messages = client.simple_query(&bounded(&sql))?;
+    Ok(messages.iter().find_map(|m| {
+        let SimpleQueryMessage::Row(row) = m else {
+            return None;
+        };
+        let (copy, of) = (row.get(2)?, row.get(3)?);
+        if !left_by_rebuild_of(copy, of) {
+            return None;
+        }
+        let found = invalid
+            .iter()
+            .find(|i| Some(i.qualified.as_str()) == row.get(0))?;
+        Some((found, row.get(1)?.to_string()))
+    }))
+}
+
+/// Whether `name` is one a concurrent rebuild gives a copy ([`left_by_rebuild_of`] of some
+/// index): what makes [`index_rebuilt_again`] read which index it is a copy of.
+fn rebuild_copy_name(name: &str) -> bool {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    stem.ends_with("_ccnew") || stem.ends_with("_ccold")
+}
+
+/// A relation's name (`schema.name`, or `name` alone: found by the session's `search_path`)
+/// as the text literal `to_regclass` reads, each part quoted: the one spelling of a name a
+/// statement gives in our catalog reads.
+fn relation_literal(schema: Option<&str>, name: &str) -> String {
+    let part = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let name = match schema {
+        Some(schema) => format!("{}.{}", part(schema), part(name)),
+        None => part(name),
+    };
+    crate::ledger::literal(&name)
 }
 
 /// Whether `name` is one the server gives, in a `REINDEX ... CONCURRENTLY` of the index `of`,
@@ -601,14 +671,6 @@ fn pending_detach_bounded(
     let Some((table, partition)) = crate::files::rules::concurrently_detached(text) else {
         return Ok(None);
     };
-    let quoted = |schema: Option<&str>, name: &str| {
-        let part = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-        let name = match schema {
-            Some(schema) => format!("{}.{}", part(schema), part(name)),
-            None => part(name),
-        };
-        crate::ledger::literal(&name)
-    };
     let qualified = |alias: &str| {
         format!(
             "pg_catalog.quote_ident({alias}n.nspname) OPERATOR(pg_catalog.||) '.' \
@@ -626,8 +688,8 @@ fn pending_detach_bounded(
          AND i.inhparent OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}::pg_catalog.text)",
         qualified("p"),
         qualified("c"),
-        quoted(partition.schema.as_deref(), &partition.name),
-        quoted(table.schema.as_deref(), &table.name),
+        relation_literal(partition.schema.as_deref(), &partition.name),
+        relation_literal(table.schema.as_deref(), &table.name),
     );
     let messages = client.simple_query(&bounded(&sql))?;
     Ok(messages.iter().find_map(|m| match m {
@@ -670,8 +732,9 @@ fn interrupted_build(index: &InvalidIndex, meets: &Meets) -> String {
              server restarted), and left it unfinished"
         ),
         Meets::Rebuilds(of) => format!(
-            "index {q} exists and is INVALID: an earlier `REINDEX INDEX CONCURRENTLY {of}` failed \
-             or was interrupted (cancelled, its client killed, the server restarted), and left \
+            "index {q} exists and is INVALID: an earlier concurrent rebuild of {of} (`REINDEX \
+             ... CONCURRENTLY` of it, its table, its schema or the database) failed or was \
+             interrupted (cancelled, its client killed, the server restarted), and left \
              it behind — the copy of {of} it was building, or the old one it was dropping; \
              rebuilding {of} again would succeed and leave it there for good"
         ),

@@ -167,43 +167,60 @@ fn index_created(statement: &str) -> Option<(Option<Cow<'_, str>>, TableName<'_>
     }
 }
 
-/// The index a `REINDEX [ ( options ) ] INDEX CONCURRENTLY name` statement (its text, as the
-/// file was cut) rebuilds, as written (its schema when qualified); `None` for any other
-/// statement, a `REINDEX` without `CONCURRENTLY` included (the lexer's reading,
-/// [`crate::files::lexer::requires_no_transaction`]: one transaction, which leaves nothing
-/// behind when interrupted). What the engine asks of a no-transaction file before it runs: such
-/// a rebuild commits its new index (`<name>_ccnew`) before it builds it, and one that failed or
-/// was interrupted leaves it INVALID, or, cut while it dropped the old one, `<name>_ccold`.
+/// What a `REINDEX ... CONCURRENTLY` rebuilds ([`concurrently_reindexed`]), as written (a
+/// schema when qualified): each index it rebuilds gets a copy, `<index>_ccnew`, committed
+/// before it is built, and one that failed or was interrupted leaves it INVALID, or, cut while
+/// it dropped the old index, `<index>_ccold`.
 #[cfg(feature = "db")]
-pub(crate) fn concurrently_reindexed(statement: &str) -> Option<TableName<'_>> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reindexed<'a> {
+    /// `REINDEX INDEX`: that index (a partitioned one's, its partitions' indexes).
+    Index(TableName<'a>),
+    /// `REINDEX TABLE`: each index of that table, of its partitions and of their TOAST tables.
+    Table(TableName<'a>),
+    /// `REINDEX SCHEMA`: each index of the tables of that schema and of their TOAST tables.
+    Schema(Cow<'a, str>),
+    /// `REINDEX DATABASE`: each index of the database's tables (not the system catalogs',
+    /// which the server never rebuilds concurrently).
+    Database,
+}
+
+/// What a `REINDEX [ ( options ) ] { INDEX | TABLE | SCHEMA | DATABASE } [ CONCURRENTLY ] name`
+/// statement (its text, as the file was cut) rebuilds, when it runs concurrently (the
+/// lexer's reading, [`crate::files::lexer::reindexes_concurrently`]: `CONCURRENTLY` after the
+/// target or in the options); `None` for any other statement, a `REINDEX` without
+/// `CONCURRENTLY` included (one transaction a table, which leaves nothing behind when
+/// interrupted). What the engine asks of a no-transaction file before it runs, for the copies
+/// ([`Reindexed`]) an earlier run of it left.
+#[cfg(feature = "db")]
+pub(crate) fn concurrently_reindexed(statement: &str) -> Option<Reindexed<'_>> {
     let split = crate::files::lexer::split(statement);
-    let first = split.statements.first()?;
-    if crate::files::lexer::non_transactional_command(first) != Some("REINDEX CONCURRENTLY") {
+    if !crate::files::lexer::reindexes_concurrently(split.statements.first()?) {
         return None;
     }
-    let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
-        .filter(|t| !t.is_trivia() && t.kind != TokenKind::Semicolon)
-        .collect();
-    let src = Source {
-        text: statement,
-        base: 0,
-    };
-    let mut c = Cursor {
-        t: &tokens,
-        i: 1,
-        src,
-    };
-    if c.eat_kind(TokenKind::OpenParen) {
-        while !c.eat_kind(TokenKind::CloseParen) {
-            c.bump()?;
+    whole_statement(statement, |c| {
+        c.eat("REINDEX");
+        if c.eat_kind(TokenKind::OpenParen) {
+            while !c.eat_kind(TokenKind::CloseParen) {
+                c.bump()?;
+            }
         }
-    }
-    if !c.eat("INDEX") {
-        return None;
-    }
-    c.eat("CONCURRENTLY");
-    let index = c.table_name()?;
-    c.peek().is_none().then_some(index)
+        if c.eat("INDEX") {
+            c.eat("CONCURRENTLY");
+            Some(Reindexed::Index(c.table_name()?))
+        } else if c.eat("TABLE") {
+            c.eat("CONCURRENTLY");
+            Some(Reindexed::Table(c.table_name()?))
+        } else if c.eat("SCHEMA") {
+            c.eat("CONCURRENTLY");
+            Some(Reindexed::Schema(c.ident()?))
+        } else if c.eat("DATABASE") {
+            c.eat("CONCURRENTLY");
+            c.ident().map(|_| Reindexed::Database)
+        } else {
+            None
+        }
+    })
 }
 
 /// The table and the partition of an `ALTER TABLE [IF EXISTS] [ONLY] table DETACH PARTITION
@@ -213,29 +230,42 @@ pub(crate) fn concurrently_reindexed(statement: &str) -> Option<TableName<'_>> {
 /// there leaves the partition pending detach.
 #[cfg(feature = "db")]
 pub(crate) fn concurrently_detached(statement: &str) -> Option<(TableName<'_>, TableName<'_>)> {
-    let tokens: Vec<Token<'_>> = crate::files::lexer::tokens(statement)
+    whole_statement(statement, |c| {
+        if !c.eat_seq(&["ALTER", "TABLE"]) {
+            return None;
+        }
+        c.eat_seq(&["IF", "EXISTS"]);
+        c.eat("ONLY");
+        let table = c.table_name()?;
+        if !c.eat_seq(&["DETACH", "PARTITION"]) {
+            return None;
+        }
+        let partition = c.table_name()?;
+        c.eat("CONCURRENTLY").then_some((table, partition))
+    })
+}
+
+/// What `read` reads of one statement (its text, as the file was cut) from its first token,
+/// when it reads it to its end (a `;` aside): the engine's readings of a whole statement,
+/// which name what they read only when nothing follows that they do not understand.
+#[cfg(feature = "db")]
+fn whole_statement<'a, R>(
+    statement: &'a str,
+    read: impl FnOnce(&mut Cursor<'_, 'a>) -> Option<R>,
+) -> Option<R> {
+    let tokens: Vec<Token<'a>> = crate::files::lexer::tokens(statement)
         .filter(|t| !t.is_trivia() && t.kind != TokenKind::Semicolon)
         .collect();
-    let src = Source {
-        text: statement,
-        base: 0,
-    };
     let mut c = Cursor {
         t: &tokens,
         i: 0,
-        src,
+        src: Source {
+            text: statement,
+            base: 0,
+        },
     };
-    if !c.eat_seq(&["ALTER", "TABLE"]) {
-        return None;
-    }
-    c.eat_seq(&["IF", "EXISTS"]);
-    c.eat("ONLY");
-    let table = c.table_name()?;
-    if !c.eat_seq(&["DETACH", "PARTITION"]) {
-        return None;
-    }
-    let partition = c.table_name()?;
-    (c.eat("CONCURRENTLY") && c.peek().is_none()).then_some((table, partition))
+    let read = read(&mut c)?;
+    c.peek().is_none().then_some(read)
 }
 
 fn parse<'a>(t: &[Token<'a>], src: Source<'a>) -> Option<Shape<'a>> {
@@ -725,34 +755,70 @@ mod tests {
 
     #[cfg(feature = "db")]
     #[test]
-    fn a_concurrent_reindex_of_an_index_names_it() {
-        use super::concurrently_reindexed;
+    fn a_concurrent_reindex_names_what_it_rebuilds() {
+        use super::{concurrently_reindexed, Reindexed};
         let read = |sql: &str| {
-            concurrently_reindexed(sql)
-                .map(|t| (t.schema.map(|s| s.into_owned()), t.name.into_owned()))
+            concurrently_reindexed(sql).map(|r| {
+                let name = |t: super::TableName<'_>| {
+                    format!("{}.{}", t.schema.as_deref().unwrap_or("?"), t.name)
+                };
+                match r {
+                    Reindexed::Index(t) => format!("index {}", name(t)),
+                    Reindexed::Table(t) => format!("table {}", name(t)),
+                    Reindexed::Schema(s) => format!("schema {s}"),
+                    Reindexed::Database => "database".to_string(),
+                }
+            })
         };
+        // Every place PostgreSQL 15 takes `CONCURRENTLY` in: after the target, or in the
+        // options (true unless given a false value; the keyword after the target wins).
         for (sql, expected) in [
-            ("REINDEX INDEX CONCURRENTLY big_i;", Some((None, "big_i"))),
-            ("reindex index concurrently Big_I", Some((None, "big_i"))),
+            ("REINDEX INDEX CONCURRENTLY big_i;", Some("index ?.big_i")),
+            ("reindex index concurrently Big_I", Some("index ?.big_i")),
             (
                 "REINDEX INDEX CONCURRENTLY app.\"Big\";",
-                Some((Some("app".to_string()), "Big")),
+                Some("index app.Big"),
             ),
-            ("REINDEX (CONCURRENTLY) INDEX big_i;", Some((None, "big_i"))),
+            ("REINDEX (CONCURRENTLY) INDEX big_i;", Some("index ?.big_i")),
             (
                 "REINDEX (VERBOSE, CONCURRENTLY true) INDEX CONCURRENTLY big_i;",
-                Some((None, "big_i")),
+                Some("index ?.big_i"),
             ),
+            ("REINDEX TABLE CONCURRENTLY big;", Some("table ?.big")),
+            (
+                "REINDEX (CONCURRENTLY) TABLE app.big",
+                Some("table app.big"),
+            ),
+            (
+                "REINDEX (CONCURRENTLY false) TABLE CONCURRENTLY big;",
+                Some("table ?.big"),
+            ),
+            (
+                "REINDEX (CONCURRENTLY 1, VERBOSE) TABLE big;",
+                Some("table ?.big"),
+            ),
+            ("REINDEX SCHEMA CONCURRENTLY App;", Some("schema app")),
+            (
+                "REINDEX (VERBOSE) SCHEMA CONCURRENTLY \"App\";",
+                Some("schema App"),
+            ),
+            ("REINDEX (CONCURRENTLY ON) SCHEMA app;", Some("schema app")),
+            ("REINDEX DATABASE CONCURRENTLY app;", Some("database")),
+            ("REINDEX (CONCURRENTLY) DATABASE app;", Some("database")),
+            // Not concurrently: one transaction a table, nothing left behind.
             ("REINDEX (CONCURRENTLY false) INDEX big_i;", None),
+            ("REINDEX (CONCURRENTLY off) TABLE big;", None),
             ("REINDEX INDEX big_i;", None),
-            ("REINDEX TABLE CONCURRENTLY big;", None),
+            ("REINDEX TABLE big;", None),
+            ("REINDEX SCHEMA app;", None),
+            ("REINDEX DATABASE app;", None),
+            // Refused by the server (system catalogs are never rebuilt concurrently), or not
+            // PostgreSQL 15's grammar.
+            ("REINDEX SYSTEM CONCURRENTLY app;", None),
+            ("REINDEX TABLE big CONCURRENTLY;", None),
             ("CREATE INDEX CONCURRENTLY big_i ON big (h);", None),
         ] {
-            assert_eq!(
-                read(sql),
-                expected.map(|(s, n)| (s, n.to_string())),
-                "{sql}"
-            );
+            assert_eq!(read(sql).as_deref(), expected, "{sql}");
         }
     }
 
