@@ -129,38 +129,39 @@ impl Migrator {
         if report.running.is_some() {
             return Ok(());
         }
-        let mut under_rows = Vec::new();
-        for (at, line) in report.migrations.iter_mut().enumerate() {
+        // Every interrupted line's run, read at once (`left_behind`: one read of the
+        // INVALID indexes for them all, not one a line).
+        let runs = (report.migrations.iter().enumerate()).filter_map(|(at, line)| {
             let over = line.recorded_over.is_some();
-            let Some(marker) = line.started.as_ref().or(line.recorded_over.as_ref()) else {
-                continue;
-            };
+            let marker = line.started.as_ref().or(line.recorded_over.as_ref())?;
             if line.not_here.is_some()
                 || line.renumbered_from.is_some()
                 || line.shares_version_with.is_some()
             {
-                continue;
+                return None;
             }
-            let Some(file) = (set.migrations.iter())
-                .find(|m| m.version_text == line.version && m.name == line.name)
-            else {
+            let file = (set.migrations.iter())
+                .find(|m| m.version_text == line.version && m.name == line.name)?;
+            Some(((at, over), marker, file))
+        });
+        let found = crate::db::apply::left_behind(self.client()?, wait, runs)?;
+        let mut under_rows = Vec::new();
+        for ((at, over), left) in found {
+            let Some(line) = report.migrations.get_mut(at) else {
                 continue;
             };
-            let left = crate::db::apply::left_behind(self.client()?, wait, marker, file)?;
             match (over, left) {
                 // A row recorded it over an apply left part-way: what its run left says the
                 // row made nothing whole (`History::recorded_over`).
-                (true, Some(left)) => under_rows.extend(
+                (true, left) => under_rows.extend(
                     (left.keeps_recorded_interrupted()).map(|index| (at, index.to_string())),
                 ),
-                (true, None) => {}
-                (false, Some(crate::plan::LeftBehind::InvalidIndex(index))) => {
+                (false, crate::plan::LeftBehind::InvalidIndex(index)) => {
                     line.invalid_index = Some(index);
                 }
-                (false, Some(crate::plan::LeftBehind::PendingDetach(pending))) => {
+                (false, crate::plan::LeftBehind::PendingDetach(pending)) => {
                     line.pending_detach = Some(pending);
                 }
-                (false, None) => {}
             }
         }
         for (at, index) in under_rows {

@@ -978,3 +978,65 @@ fn a_no_transaction_migration_s_tiny_statement_timeout_does_not_cancel_its_row()
         run.dump()
     );
 }
+
+/// `status` read the INVALID indexes once for each interrupted line whose up file opens with an
+/// index build: a ledger with many runs left part-way cost a message (a transaction) a line.
+/// Now one read serves them all: twenty lines more cost no more messages than ten to spare
+/// (an autovacuum worker's visit counts there too), and each line still says `interrupted`.
+#[test]
+fn status_reads_the_invalid_indexes_once_for_every_interrupted_line() {
+    let short = transactions_of_status_with_interrupted("hrx_status_left2", 2);
+    let long = transactions_of_status_with_interrupted("hrx_status_left22", 22);
+    assert!(
+        long - short <= 10,
+        "20 interrupted lines more cost {} transactions more ({short} for 2, {long} for 22)",
+        long - short
+    );
+}
+
+/// The transactions of one `status` of a database with `interrupted` runs left part-way (their
+/// markers written by hand), each of a no-transaction migration opening with a `CREATE INDEX
+/// CONCURRENTLY`.
+fn transactions_of_status_with_interrupted(prefix: &str, interrupted: usize) -> i64 {
+    let db = TestDb::new(prefix);
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (a int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_i",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_i ON t (a);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_i;\n",
+        );
+    let mut markers = Vec::new();
+    for k in 0..interrupted {
+        let version = format!("{:03}", k + 3);
+        project.migration(
+            &format!("{version}_i{k}"),
+            &format!("-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_i{k} ON t (a);\n"),
+            &format!("-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_i{k};\n"),
+        );
+        markers.push(format!("('{version}', 'i{k}', 'up', 'x', 1, 1)"));
+    }
+    // `002` makes the markers' table.
+    project
+        .run_on(&db, &["migrate", "up", "--target", "002"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "INSERT INTO tb_confiture_started (version, name, direction, checksum, statement, \
+             statements) VALUES {}",
+            markers.join(", ")
+        ))
+        .expect("the markers");
+    let mut admin = confiture_tests::admin();
+    let before = settled_transactions(&mut admin, &db.name);
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status.code(exit::DIVERGED);
+    assert_eq!(
+        status.stdout.matches("! interrupted").count(),
+        interrupted,
+        "{}",
+        status.dump()
+    );
+    settled_transactions(&mut admin, &db.name) - before
+}

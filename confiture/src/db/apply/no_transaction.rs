@@ -249,83 +249,87 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     )))
 }
 
-/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that an interrupted build of
-/// `file` left behind, by [`invalid_index_recreated`]'s rule, read within `lock_wait`: what
-/// makes [`refuse_recording_invalid_index`] refuse to record it, so that the interrupted help
-/// of `status`, `up` and `down` does not suggest recording it. `None` when there is none; no
-/// round trip when `file` does not open with an index build.
-pub(crate) fn invalid_index_left(
-    client: &mut Client,
-    lock_wait: std::time::Duration,
-    file: &SqlFile,
-) -> crate::Result<Option<String>> {
-    let refused = "the server refused reading the INVALID indexes";
-    let found = first_invalid_index_left(client, lock_wait, [((), file)], refused)?;
-    Ok(found.map(|((), met)| met.index.qualified))
-}
-
 /// What each run left part-way (`markers`) of a migration of `set` left in the database
 /// ([`left_behind`]), each as its marker's version: the refusal of `up` or `down` over such a
-/// migration names it ([`crate::plan::check_interrupted_with`]), as `status` does. Read within
-/// `wait`; no round trip for a file that opens with no index build and whose marker's
-/// statement is no concurrent detach.
+/// migration names it ([`crate::plan::check_interrupted_with`]), as `status` does.
 pub(crate) fn interrupted_left_behind(
     client: &mut Client,
     set: &crate::files::MigrationSet,
     markers: &[StartedRun],
     wait: std::time::Duration,
 ) -> crate::Result<Vec<(String, LeftBehind)>> {
-    let mut found = Vec::new();
-    for marker in markers {
+    let runs = markers.iter().filter_map(|marker| {
         let number = crate::history::marker_number(marker);
-        let Some(m) = set.migrations.iter().find(|m| Some(m.version) == number) else {
-            continue;
-        };
-        if let Some(left) = left_behind(client, wait, marker, m)? {
-            found.push((marker.version.clone(), left));
-        }
-    }
-    Ok(found)
+        let m = set.migrations.iter().find(|m| Some(m.version) == number)?;
+        Some((marker.version.clone(), marker, m))
+    });
+    left_behind(client, wait, runs)
 }
 
-/// What the run of `marker` left part-way, of migration `m`, left in the database that its
-/// ways on depend on ([`LeftBehind`]): for an apply, the index its up file builds that an
-/// interrupted build left INVALID ([`invalid_index_left`]); else the partition the statement
-/// it was running (`StartedRun::statement`), a `DETACH PARTITION ... CONCURRENTLY`, left
-/// pending detach ([`pending_detach_bounded`]). The one read of `status`' help and of the
-/// refusals of `up` and `down`, within `lock_wait`; `None` when neither is there.
-pub(crate) fn left_behind(
+/// What each of `runs` (a key, the marker of a run left part-way and its migration) left in
+/// the database that its ways on depend on ([`LeftBehind`]), in their order, those that left
+/// nothing left out: for an apply, the index its up file builds that an interrupted build left
+/// INVALID ([`invalid_index_recreated`]'s rule, the one that makes
+/// [`refuse_recording_invalid_index`] refuse to record it: the interrupted help of `status`,
+/// `up` and `down` then does not suggest recording it); else the partition the statement it was running
+/// (`StartedRun::statement`), a `DETACH PARTITION ... CONCURRENTLY`, left pending detach
+/// ([`pending_detach_bounded`]). The one read of `status`' help and of the refusals of `up`
+/// and `down`, within `lock_wait`: one read of the INVALID indexes for every run (none when no
+/// apply's up file opens with an index build), and a read of the partitions only for a run
+/// whose statement is such a detach — a ledger of many interrupted runs is read in as few
+/// round trips as one.
+pub(crate) fn left_behind<'m, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    marker: &StartedRun,
-    m: &crate::files::Migration,
-) -> crate::Result<Option<LeftBehind>> {
-    let up = marker.direction == "up";
-    if up {
-        if let Some(index) = invalid_index_left(client, lock_wait, &m.up)? {
-            return Ok(Some(LeftBehind::InvalidIndex(index)));
-        }
-    }
-    let file = if up { &m.up } else { &m.down };
-    let Some(index) = (marker.statement as usize).checked_sub(1) else {
-        return Ok(None);
-    };
+    runs: impl IntoIterator<Item = (K, &'m StartedRun, &'m crate::files::Migration)>,
+) -> crate::Result<Vec<(K, LeftBehind)>> {
+    let runs: Vec<_> = runs.into_iter().collect();
+    let builds = (runs.iter().enumerate())
+        .filter(|(_, (_, marker, m))| {
+            marker.direction == "up" && opens_with_index_build(&m.up, false)
+        })
+        .map(|(at, (_, _, m))| (at, &m.up));
+    let refused = "the server refused reading the INVALID indexes";
+    let mut invalid = invalid_indexes_left(client, lock_wait, builds, refused, false)?.into_iter();
+    let mut next_invalid = invalid.next();
     let wait = format!(
         "SET LOCAL lock_timeout = '{}';",
         super::sql::lock_wait_literal(lock_wait)
     );
     let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
-    let pending = pending_detach_bounded(client, &bounded, file, index).map_err(|e| {
-        let cause = crate::db::cause_text(&e);
-        Error::connection("the server refused reading the partitions pending detach".to_string())
+    let mut found = Vec::new();
+    for (at, (key, marker, m)) in runs.into_iter().enumerate() {
+        // The INVALID indexes met come in the runs' order, at most one a run.
+        if let Some((_, met)) = next_invalid.take_if(|(of, _)| *of == at) {
+            next_invalid = invalid.next();
+            found.push((key, LeftBehind::InvalidIndex(met.index.qualified)));
+            continue;
+        }
+        let file = if marker.direction == "up" {
+            &m.up
+        } else {
+            &m.down
+        };
+        let Some(index) = (marker.statement as usize).checked_sub(1) else {
+            continue;
+        };
+        let pending = pending_detach_bounded(client, &bounded, file, index).map_err(|e| {
+            let cause = crate::db::cause_text(&e);
+            Error::connection(
+                "the server refused reading the partitions pending detach".to_string(),
+            )
             .with_source_shown(e, cause)
-    })?;
-    Ok(pending.map(LeftBehind::PendingDetach))
+        })?;
+        if let Some(pending) = pending {
+            found.push((key, LeftBehind::PendingDetach(pending)));
+        }
+    }
+    Ok(found)
 }
 
 /// The first of `files` (each with its key) whose index an interrupted build left INVALID
-/// ([`invalid_index_of_file`]), and that index: the one lock-bounded read of
-/// [`refuse_recording_invalid_index`] and [`invalid_index_left`]. Only a file whose first
+/// ([`invalid_index_of_file`]), and that index: the lock-bounded read of
+/// [`refuse_recording_invalid_index`] ([`left_behind`] reads every run's alike). Only a file whose first
 /// statement builds an index can name one: without one, no round trip. Each message is one
 /// implicit transaction bounded by `lock_wait` (`SET LOCAL lock_timeout`, no
 /// `statement_timeout`): never sent inside a transaction block, which those bounds would
