@@ -892,6 +892,7 @@ fn reindex_command(stmt: &Statement<'_>) -> Option<&'static str> {
 /// options). The one reading of it: such a rebuild commits the copies of its indexes
 /// (`<index>_ccnew`) before it builds them, and leaves them INVALID when it fails or is
 /// interrupted.
+#[cfg(feature = "db")]
 pub(crate) fn reindexes_concurrently(stmt: &Statement<'_>) -> bool {
     stmt.keywords().first().is_some_and(|w| w.is("REINDEX"))
         && reindex_reading(stmt).is_some_and(|(_, concurrently)| concurrently)
