@@ -358,3 +358,77 @@ fn a_fleet_status_names_the_invalid_index_a_pending_migration_meets() {
         .stderr_has("DROP INDEX CONCURRENTLY public.fu;")
         .stderr_has(&db.name);
 }
+
+/// A `REINDEX TABLE CONCURRENTLY` that failed after the file's first statement committed left
+/// its run interrupted (its marker stays) and a copy of each index of its table INVALID:
+/// `status` said to record it (`baseline --through 002`), which would keep the copies for
+/// good. Now its help, the dry run's and `up`'s name a copy and its drop, never the record;
+/// following them completes the run.
+#[test]
+fn an_interrupted_run_whose_table_reindex_left_copies_is_not_offered_a_record() {
+    let db = TestDb::new("hrx_reindex_marker");
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE FUNCTION boom(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$\n\
+             BEGIN\n  IF current_setting('app.boom', true) = 'on' THEN RAISE EXCEPTION 'boom'; END IF;\n  RETURN $1;\nEND $$;\n\
+             CREATE TABLE t (a int);\n\
+             INSERT INTO t VALUES (1);\n\
+             CREATE INDEX t_b ON t (boom(a));\n",
+            "DROP TABLE t;\nDROP FUNCTION boom(int);\n",
+        )
+        .migration(
+            "002_h",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n\
+             REINDEX TABLE CONCURRENTLY t;\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_a;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let set = |value: &str| {
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET app.boom = '{value}'",
+                db.name
+            ))
+            .expect("set app.boom for new sessions");
+    };
+    set("on");
+    let failed = project.run_on(&db, &["migrate", "up"]);
+    failed.code(exit::MIGRATION_FAILED);
+    set("off");
+    assert_eq!(markers(&db), 1, "the run is interrupted\n{}", failed.dump());
+    assert_eq!(
+        invalid_indexes(&db),
+        ["t_a_ccnew", "t_b_ccnew"],
+        "{}",
+        failed.dump()
+    );
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stderr_lacks("baseline --through")
+        .stderr_has("public.t_a_ccnew exists and is INVALID")
+        .stderr_has("`DROP INDEX CONCURRENTLY public.t_a_ccnew;`");
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_lacks("baseline --through")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_a_ccnew;`")
+            .stderr_has("--rerun-interrupted");
+    }
+    for index in invalid_indexes_qualified(&db) {
+        db.connect()
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .expect("the suggested DROP INDEX");
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert!(invalid_indexes(&db).is_empty());
+}
