@@ -215,8 +215,10 @@ pub(crate) fn concurrently_reindexed(statement: &str) -> Option<Reindexed<'_>> {
             c.eat("CONCURRENTLY");
             Some(Reindexed::Schema(c.ident()?))
         } else if c.eat("DATABASE") {
+            // Its name (the current database's) may be left out since PostgreSQL 16.
             c.eat("CONCURRENTLY");
-            c.ident().map(|_| Reindexed::Database)
+            c.ident();
+            Some(Reindexed::Database)
         } else {
             None
         }
@@ -805,6 +807,7 @@ mod tests {
             ("REINDEX (CONCURRENTLY ON) SCHEMA app;", Some("schema app")),
             ("REINDEX DATABASE CONCURRENTLY app;", Some("database")),
             ("REINDEX (CONCURRENTLY) DATABASE app;", Some("database")),
+            ("REINDEX DATABASE CONCURRENTLY;", Some("database")),
             // Not concurrently: one transaction a table, nothing left behind.
             ("REINDEX (CONCURRENTLY false) INDEX big_i;", None),
             ("REINDEX (CONCURRENTLY off) TABLE big;", None),
