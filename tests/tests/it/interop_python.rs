@@ -1339,7 +1339,7 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
         .code(confiture::exit::MIGRATION_FAILED)
         .stderr_has("reads the database only from an environment file")
         .stderr_has("`database_url: <this database's URL>`")
-        .stderr_has("`confiture migrate squash-ledger --config <that file>`")
+        .stderr_has("`confiture migrate squash-ledger -c <that file>`")
         .stderr_lacks("migration.tracking_table")
         .stderr_lacks("YAML file>");
     // `-c` with a path a shell must quote, and `--env`.
@@ -1348,7 +1348,7 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
     with_c.code(confiture::exit::MIGRATION_FAILED);
     assert_eq!(
         suggested_squash_ledger(&with_c.stderr),
-        "confiture migrate squash-ledger --config 'conf/the env.yaml'",
+        "confiture migrate squash-ledger -c 'conf/the env.yaml'",
         "{}",
         with_c.dump()
     );
@@ -1357,14 +1357,34 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
     let suggested = suggested_squash_ledger(&up.stderr);
     assert_eq!(
         suggested,
-        "confiture migrate squash-ledger --config db/environments/test.yaml",
+        "confiture migrate squash-ledger -c db/environments/test.yaml",
         "{}",
         up.dump()
     );
     assert_eq!(db.ledger(), before);
+    // Migrations elsewhere than confiture (Python)'s default, in a directory a shell must
+    // quote: the command names it, in the words every confiture (Python) command gets.
+    std::fs::rename(
+        project.root.join("db/migrations"),
+        project.root.join("sql dir"),
+    )
+    .expect("move the migrations");
+    let elsewhere = ours(&project, &["migrate", "up", "--migrations-dir", "sql dir"]);
+    elsewhere.code(confiture::exit::MIGRATION_FAILED);
+    let suggested = suggested_squash_ledger(&elsewhere.stderr);
+    assert_eq!(
+        suggested,
+        "confiture migrate squash-ledger -c db/environments/test.yaml --migrations-dir 'sql dir'",
+        "{}",
+        elsewhere.dump()
+    );
     // Pasted as printed, it records the baseline.
     paste_python(&project, &suggested).code(0);
-    ours(&project, &["migrate", "status"]).code(0);
+    ours(
+        &project,
+        &["migrate", "status", "--migrations-dir", "sql dir"],
+    )
+    .code(0);
 }
 
 /// hsq 1: on a database that applied 001-003 before confiture (Python) recorded its squashed
