@@ -1813,3 +1813,37 @@ fn following_the_help_past_a_pending_python_migration_applies_what_was_asked() {
         ]
     );
 }
+
+/// A checksum written into the ledger in upper case (by hand, or by another tool) was the
+/// file's for our `migrate status` (applied), while confiture (Python)'s `migrate
+/// verify-checksums` calls it a mismatch: it compares the lower-case hex digest exactly, which is
+/// the contract's checksum. Both tools now say modified, and `reinit` writes the checksum
+/// as confiture does, after which both agree it matches.
+#[test]
+fn a_checksum_in_upper_case_is_a_mismatch_for_both_tools() {
+    let db = TestDb::new("interop_checksum_case");
+    let project = project(&db, 2, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'")
+        .expect("write the checksum in upper case");
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(1)
+        .stdout_has("001_create_t1");
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(confiture::exit::DIVERGED);
+    let json = status.json();
+    assert_eq!(json["summary"]["modified"], 1, "{json}");
+    ours(&project, &["migrate", "up"])
+        .code(confiture::exit::DIVERGED)
+        .stderr_has("it is the same digest with upper-case letters");
+    ours(
+        &project,
+        &["migrate", "reinit", "--through", "002", "--yes"],
+    )
+    .code(0);
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(0)
+        .stdout_has("All migration checksums verified");
+    ours(&project, &["migrate", "status"]).code(0);
+}
