@@ -554,11 +554,17 @@ impl Invocation {
             // A command that names its database already (`squash-ledger -c FILE`, written from
             // the run's environment) keeps it, and gets the run's directory.
             let addressed = has(&["-c", "--config", "--database-url", "-d"]);
+            // A run by URL, and a command that reads the database only from an environment
+            // file (`migrate steps`, `squash-ledger`): `--database-url <URL>` would be refused.
+            let by_url_needs_file = !addressed
+                && schema.is_none()
+                && !self.python.database.is_empty()
+                && !self.python.names_a_file()
+                && !is_one_of(args, PYTHON_TAKE_A_URL);
             let mut words: Vec<&str> = Vec::new();
-            if !addressed && fleet_database {
+            if !addressed && (fleet_database || by_url_needs_file) {
                 words.extend(["-c", "<FILE>"]);
-            }
-            if !addressed {
+            } else if !addressed {
                 words.extend(self.python.database.iter().map(String::as_str));
             }
             // A command that cannot address a tenant schema gets no words that would make it
@@ -595,6 +601,13 @@ impl Invocation {
                         " (confiture (Python) takes no list of targets: write an environment \
                          file naming this database, `database_url: <its URL>` with the fleet \
                          environment's `migration:` settings, and give it as <FILE>)",
+                    ));
+                } else if by_url_needs_file {
+                    said = true;
+                    out.push_str(&escape(
+                        " (that command of confiture (Python) reads the database only from an \
+                         environment file, and this run read none: write one naming this \
+                         database, `database_url: <its URL>`, and give it as <FILE>)",
                     ));
                 }
             }
@@ -851,6 +864,16 @@ fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
     ))
 }
 
+/// The confiture (Python) commands a help suggests that take `--database-url`; its others
+/// (`migrate steps`, `squash-ledger`, `verify-checksums`, `baseline`) read the database only
+/// from an environment file (`-c FILE`).
+const PYTHON_TAKE_A_URL: &[&str] = &[
+    "migrate up",
+    "migrate down",
+    "migrate down-to",
+    "migrate status",
+];
+
 /// confiture (Python)'s default migrations directory, which its commands need not name.
 const PYTHON_MIGRATIONS_DIR: &str = "db/migrations";
 
@@ -1076,6 +1099,23 @@ mod tests {
         }
         // A fleet's own text (no target) keeps them as written.
         assert_eq!(fleet.render(&text), text);
+        // A run by URL: the commands that take `--database-url` get it; one that reads only an
+        // environment file gets `-c <FILE>` and what to write there.
+        let env = Environment::from_url("postgresql://h/db", "--database-url").unwrap();
+        let by_url = invocation(&["--database-url", "<URL>"], &[]).with_python_of(&env, None);
+        assert_eq!(
+            by_url.render(&format!(
+                "{}, {} or {}",
+                python_command("migrate steps --resume 002"),
+                python_command("migrate down-to 001"),
+                python_command("migrate steps")
+            )),
+            "`confiture migrate steps --resume 002 -c <FILE>` (that command of confiture \
+             (Python) reads the database only from an environment file, and this run read \
+             none: write one naming this database, `database_url: <its URL>`, and give it as \
+             <FILE>), `confiture migrate down-to 001 --database-url <URL>` or `confiture \
+             migrate steps -c <FILE>`"
+        );
     }
 
     fn tenant_target(schema: &str) -> OneTarget {
