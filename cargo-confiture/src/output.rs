@@ -294,6 +294,19 @@ impl Output {
         out
     }
 
+    /// `error` with the confiture (Python) commands of its help and details completed for
+    /// this output's run ([`Invocation::render_python_commands`]), for an error this output
+    /// does not render itself: the command line's last renderer knows no run's database, and
+    /// would leave them bare (acting on `db/environments/local.yaml`).
+    pub fn with_python_commands(&self, mut error: Error) -> Error {
+        for line in error.help.iter_mut().chain(&mut error.details) {
+            if let std::borrow::Cow::Owned(done) = self.invocation.render_python_commands(line) {
+                *line = done;
+            }
+        }
+        error
+    }
+
     /// This output rendering a fleet run on `env`'s servers: a suggested command that addresses
     /// one of its databases by `--database-url <URL>` says which of `env`'s settings it loses
     /// ([`Invocation::with_settings_of`]).

@@ -549,6 +549,16 @@ impl fmt::Display for ModifiedLine<'_> {
             )?,
             None => {}
         }
+        if let (Some(then), Some(now)) = (recorded_checksum, checksum) {
+            if crate::history::checksum_differs_only_by_case(then, now) {
+                f.write_str(
+                    "; it is the same digest with upper-case letters, written into the \
+                     ledger by hand or by another tool (confiture writes and compares it in \
+                     lower case): the file is what ran, and `migrate reinit` records its \
+                     checksum as confiture does",
+                )?;
+            }
+        }
         Ok(())
     }
 }

@@ -268,11 +268,77 @@ pub struct Invocation {
     /// preview (`UpOptions::dry_run`, ...), as the command line sets it for `--dry-run`.
     pub dry_run: bool,
     /// What every suggested confiture (Python) command ([`python_command`]) repeats so that it
-    /// acts on this run's database and migrations: `-c FILE` (the environment file, which
-    /// `--env NAME` names too), else `--database-url <URL>`, then `--migrations-dir DIR` unless
-    /// it is confiture (Python)'s default ([`Invocation::with_python_of`]). Empty: such commands
-    /// stay as written (a fleet's text: confiture (Python) has no list of targets).
-    pub python: Vec<String>,
+    /// acts on this run's database and migrations ([`PythonWords`], set by
+    /// [`Invocation::with_python_of`]). Empty: such commands stay as written, except in one
+    /// target's text of a fleet, which says how confiture (Python) reaches that target
+    /// (confiture (Python) has no list of targets).
+    pub python: PythonWords,
+}
+
+/// How a suggested confiture (Python) command names the database and the migrations of a run:
+/// **the one owner** of those words, for the renderer ([`Invocation::python`]) and for a help
+/// that writes them itself (`migrate squash-ledger`'s).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PythonWords {
+    /// `-c FILE` (the environment file, which `--env NAME` names too), else `--database-url
+    /// <URL>` (never the URL: it may hold a password); empty for none (a tenant schema:
+    /// confiture (Python) has no `--schema`).
+    pub database: Vec<String>,
+    /// `--migrations-dir DIR`, unless it is confiture (Python)'s default `db/migrations`.
+    pub files: Vec<String>,
+    /// The tenant schema the run acts on, which confiture (Python) cannot address: its
+    /// commands are said not to reach it rather than shown bare (bare, they act on
+    /// whatever `db/environments/local.yaml` names).
+    pub schema: Option<String>,
+}
+
+impl PythonWords {
+    /// The words of a run on `env` (`None`: a run that read no environment, `DATABASE_URL`
+    /// say) with the migrations of `migrations_dir` (`None`: the default): its environment file
+    /// as `-c FILE` (relative to the current directory), else `--database-url <URL>`; a tenant
+    /// schema's run gets no database words, confiture (Python) having no `--schema`.
+    pub fn of(env: Option<&Environment>, migrations_dir: Option<&Path>) -> PythonWords {
+        let schema = env.and_then(|env| env.migration.tenant_schema.clone());
+        let database = match env {
+            _ if schema.is_some() => Vec::new(),
+            Some(Environment {
+                file: Some(file), ..
+            }) => vec![
+                "-c".to_string(),
+                path_word(&crate::display::relative(file), "<FILE>"),
+            ],
+            _ => one_database(),
+        };
+        let files = migrations_dir
+            .filter(|d| *d != Path::new(PYTHON_MIGRATIONS_DIR))
+            .map(|dir| vec!["--migrations-dir".to_string(), path_word(dir, "<DIR>")])
+            .unwrap_or_default();
+        PythonWords {
+            database,
+            files,
+            schema,
+        }
+    }
+
+    /// Whether the words name the database by an environment file (`-c FILE`), the one way
+    /// every confiture (Python) command takes: `migrate squash-ledger`, `verify-checksums` and
+    /// `baseline` read the database only from one (they take no `--database-url`).
+    pub fn names_a_file(&self) -> bool {
+        self.database.first().is_some_and(|w| w == "-c")
+    }
+
+    /// Nothing known: the commands stay as written.
+    pub fn is_empty(&self) -> bool {
+        self.database.is_empty() && self.files.is_empty() && self.schema.is_none()
+    }
+
+    /// The words as a command's arguments, each shell-quoted ([`quote`]).
+    pub fn quoted(&self) -> String {
+        (self.database.iter().chain(&self.files))
+            .map(|w| quote(w).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// How one target of a fleet is addressed by the commands its text suggests
@@ -327,21 +393,7 @@ impl Invocation {
         env: &Environment,
         migrations_dir: Option<&Path>,
     ) -> Invocation {
-        if env.migration.tenant_schema.is_some() {
-            self.python = Vec::new();
-            return self;
-        }
-        let mut words = match &env.file {
-            Some(file) => vec![
-                "-c".to_string(),
-                path_word(&crate::display::relative(file), "<FILE>"),
-            ],
-            None => one_database(),
-        };
-        if let Some(dir) = migrations_dir.filter(|d| *d != Path::new(PYTHON_MIGRATIONS_DIR)) {
-            words.extend(["--migrations-dir".to_string(), path_word(dir, "<DIR>")]);
-        }
-        self.python = words;
+        self.python = PythonWords::of(Some(env), migrations_dir);
         self
     }
 
@@ -462,13 +514,33 @@ impl Invocation {
         }
     }
 
+    /// `text` with its confiture (Python) commands ([`python_command`]) completed, and this
+    /// tool's left as they are: for a text a renderer that knows no
+    /// [`Invocation::python`] completes afterwards (an error passed up to the command line's
+    /// last renderer).
+    pub fn render_python_commands<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match self.render_python(text, &|word: &str| word.to_string()) {
+            Some(done) => Cow::Owned(done),
+            None => Cow::Borrowed(text),
+        }
+    }
+
     /// `text` with [`Invocation::python`]'s words added to every confiture (Python) command
     /// ([`python_command`]); None when there is nothing to change.
     fn render_python(&self, text: &str, escape: &impl Fn(&str) -> String) -> Option<String> {
         let opening = format!("`{PYTHON_PROGRAM} ");
-        if (self.python.is_empty() && !self.dry_run) || !text.contains(&opening) {
+        if (self.python.is_empty() && !self.dry_run && self.target.is_none())
+            || !text.contains(&opening)
+        {
             return None;
         }
+        // A tenant schema (the run's, or the fleet target's whose text this is), which
+        // confiture (Python) cannot address; else a fleet's database, which no environment file
+        // of this run names.
+        let schema =
+            (self.python.schema.as_ref()).or(self.target.as_ref().and_then(|t| t.schema.as_ref()));
+        let fleet_database = schema.is_none() && self.target.is_some() && self.python.is_empty();
+        let mut said = false;
         let mut out = String::with_capacity(text.len() + 32);
         let mut rest = text;
         while let Some(start) = rest.find(&opening) {
@@ -478,12 +550,29 @@ impl Invocation {
             };
             let args = &rest[after..after + len];
             out.push_str(&rest[..after + len]);
-            // A command that names its database already (`squash-ledger --config FILE`, written
-            // from the run's environment) keeps it.
-            let addressed = args
-                .split(' ')
-                .any(|word| ["-c", "--config", "--database-url", "-d"].contains(&word));
-            for word in self.python.iter().filter(|_| !addressed) {
+            let has = |flags: &[&str]| args.split(' ').any(|word| flags.contains(&word));
+            // A command that names its database already (`squash-ledger -c FILE`, written from
+            // the run's environment) keeps it, and gets the run's directory.
+            let addressed = has(&["-c", "--config", "--database-url", "-d"]);
+            // A run by URL, and a command that reads the database only from an environment
+            // file (`migrate steps`, `squash-ledger`): `--database-url <URL>` would be refused.
+            let by_url_needs_file = !addressed
+                && schema.is_none()
+                && !self.python.database.is_empty()
+                && !self.python.names_a_file()
+                && !is_one_of(args, PYTHON_TAKE_A_URL);
+            let mut words: Vec<&str> = Vec::new();
+            if !addressed && (fleet_database || by_url_needs_file) {
+                words.extend(["-c", "<FILE>"]);
+            } else if !addressed {
+                words.extend(self.python.database.iter().map(String::as_str));
+            }
+            // A command that cannot address a tenant schema gets no words that would make it
+            // look ready to paste.
+            if !has(&["--migrations-dir"]) && schema.is_none() {
+                words.extend(self.python.files.iter().map(String::as_str));
+            }
+            for word in words {
                 out.push(' ');
                 out.push_str(&escape(&quote(word)));
             }
@@ -491,12 +580,37 @@ impl Invocation {
             // and `down-to` take `--dry-run` as ours do.
             if self.dry_run
                 && is_one_of(args, &["migrate up", "migrate down", "migrate down-to"])
-                && !args.split(' ').any(|word| word == "--dry-run")
+                && !has(&["--dry-run"])
             {
                 out.push_str(" --dry-run");
             }
             out.push('`');
             rest = &rest[after + len + 1..];
+            // Said once per text, after its first confiture (Python) command.
+            if !said {
+                if let Some(schema) = schema {
+                    said = true;
+                    out.push_str(&escape(&format!(
+                        " (confiture (Python) has no `--schema`: it cannot address tenant \
+                         schema {})",
+                        quote(schema)
+                    )));
+                } else if fleet_database && !addressed {
+                    said = true;
+                    out.push_str(&escape(
+                        " (confiture (Python) takes no list of targets: write an environment \
+                         file naming this database, `database_url: <its URL>` with the fleet \
+                         environment's `migration:` settings, and give it as <FILE>)",
+                    ));
+                } else if by_url_needs_file {
+                    said = true;
+                    out.push_str(&escape(
+                        " (that command of confiture (Python) reads the database only from an \
+                         environment file, and this run read none: write one naming this \
+                         database, `database_url: <its URL>`, and give it as <FILE>)",
+                    ));
+                }
+            }
         }
         out.push_str(rest);
         Some(out)
@@ -750,6 +864,16 @@ fn url_drops_note(dropped: &[&str], connection: &[&str]) -> Option<String> {
     ))
 }
 
+/// The confiture (Python) commands a help suggests that take `--database-url`; its others
+/// (`migrate steps`, `squash-ledger`, `verify-checksums`, `baseline`) read the database only
+/// from an environment file (`-c FILE`).
+const PYTHON_TAKE_A_URL: &[&str] = &[
+    "migrate up",
+    "migrate down",
+    "migrate down-to",
+    "migrate status",
+];
+
 /// confiture (Python)'s default migrations directory, which its commands need not name.
 const PYTHON_MIGRATIONS_DIR: &str = "db/migrations";
 
@@ -888,38 +1012,37 @@ mod tests {
             url_drops: Vec::new(),
             url_drops_connection: Vec::new(),
             dry_run: false,
-            python: Vec::new(),
+            python: PythonWords::default(),
         }
     }
 
     /// hpy A: a confiture (Python) command a help suggests acts on the run's database and
     /// migrations, as ours do: `-c FILE` (`--database-url <URL>` without a file),
     /// `--migrations-dir` unless confiture's default, `--dry-run` in a preview; a command that
-    /// names its database already keeps it; ours keep theirs.
+    /// names its database already keeps it, and gets the run's directory; ours keep theirs.
     #[test]
     fn confiture_python_commands_get_the_run_s_file_and_directory() {
         let run = Invocation {
-            python: [
-                "-c",
-                "db/environments/my env.yaml",
-                "--migrations-dir",
-                "sql",
-            ]
-            .map(String::from)
-            .to_vec(),
+            python: PythonWords {
+                database: ["-c", "db/environments/my env.yaml"]
+                    .map(String::from)
+                    .to_vec(),
+                files: ["--migrations-dir", "sql"].map(String::from).to_vec(),
+                schema: None,
+            },
             ..invocation(&["--env", "my"], &[])
         };
         let text = format!(
             "first {} then {}; {}",
             python_command("migrate down-to 002"),
             command("migrate down --target 001"),
-            python_command("migrate squash-ledger --config x.yaml")
+            python_command("migrate squash-ledger -c x.yaml")
         );
         assert_eq!(
             run.render(&text),
             "first `confiture migrate down-to 002 -c 'db/environments/my env.yaml' \
              --migrations-dir sql` then `cargo confiture migrate down --target 001 --env my`; \
-             `confiture migrate squash-ledger --config x.yaml`"
+             `confiture migrate squash-ledger -c x.yaml --migrations-dir sql`"
         );
         let preview = Invocation {
             dry_run: true,
@@ -932,6 +1055,66 @@ mod tests {
         assert_eq!(
             invocation(&["--env", "my"], &[]).render(&python_command("migrate up --target 3")),
             "`confiture migrate up --target 3`"
+        );
+    }
+
+    /// A tenant schema's run, and a fleet's target, get no bare confiture (Python) command:
+    /// bare, it would act on whatever `db/environments/local.yaml` names. A tenant schema is
+    /// said to be out of its reach (it has no `--schema`); a fleet's database gets `-c <FILE>`
+    /// and what to write in that file (it takes no list of targets, and a URL's target has no
+    /// file of its own). Once per text.
+    #[test]
+    fn confiture_python_commands_of_a_tenant_or_a_fleet_target_are_never_bare() {
+        let text = format!(
+            "{} or {}",
+            python_command("migrate up --target 3"),
+            python_command("migrate down")
+        );
+        let mut env = Environment::from_url("postgresql://h/db", "--database-url").unwrap();
+        env.migration.tenant_schema = Some("tenant 7".into());
+        let tenant = invocation(&["--env", "my"], &[]).with_python_of(&env, None);
+        assert_eq!(
+            tenant.render(&text),
+            "`confiture migrate up --target 3` (confiture (Python) has no `--schema`: it \
+             cannot address tenant schema 'tenant 7') or `confiture migrate down`"
+        );
+        let fleet = invocation(&["--env", "my"], &[]);
+        assert_eq!(
+            fleet.for_target(tenant_target("t7")).render(&text),
+            "`confiture migrate up --target 3` (confiture (Python) has no `--schema`: it \
+             cannot address tenant schema t7) or `confiture migrate down`"
+        );
+        let by_name = OneTarget {
+            schema: None,
+            entry: Some("tenant_7".into()),
+        };
+        for target in [by_name, OneTarget::default()] {
+            assert_eq!(
+                fleet.for_target(target).render(&text),
+                "`confiture migrate up --target 3 -c <FILE>` (confiture (Python) takes no \
+                 list of targets: write an environment file naming this database, \
+                 `database_url: <its URL>` with the fleet environment's `migration:` \
+                 settings, and give it as <FILE>) or `confiture migrate down -c <FILE>`"
+            );
+        }
+        // A fleet's own text (no target) keeps them as written.
+        assert_eq!(fleet.render(&text), text);
+        // A run by URL: the commands that take `--database-url` get it; one that reads only an
+        // environment file gets `-c <FILE>` and what to write there.
+        let env = Environment::from_url("postgresql://h/db", "--database-url").unwrap();
+        let by_url = invocation(&["--database-url", "<URL>"], &[]).with_python_of(&env, None);
+        assert_eq!(
+            by_url.render(&format!(
+                "{}, {} or {}",
+                python_command("migrate steps --resume 002"),
+                python_command("migrate down-to 001"),
+                python_command("migrate steps")
+            )),
+            "`confiture migrate steps --resume 002 -c <FILE>` (that command of confiture \
+             (Python) reads the database only from an environment file, and this run read \
+             none: write one naming this database, `database_url: <its URL>`, and give it as \
+             <FILE>), `confiture migrate down-to 001 --database-url <URL>` or `confiture \
+             migrate steps -c <FILE>`"
         );
     }
 

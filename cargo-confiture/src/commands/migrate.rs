@@ -1200,7 +1200,11 @@ fn plan_text(
 /// files are shown with the table, not instead of it (exit 5).
 fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Result<u8> {
     let out = &out.with_python_of(migrator.environment(), migrator.migrations_dir());
-    let report = migrator.status_with(options)?;
+    // Its error (a connection's, say) is rendered by the caller's output, which does not
+    // know this run's confiture (Python) words.
+    let report = migrator
+        .status_with(options)
+        .map_err(|e| out.with_python_commands(e))?;
     if out.json_mode() {
         out.report_json(&report);
     } else {

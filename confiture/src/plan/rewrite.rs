@@ -164,7 +164,7 @@ impl<'a> ReinitPlan<'a> {
 /// it), version spelling and name.
 ///
 /// Deliberately exact, not [`crate::history::checksum_matches`]: that one decides whether a
-/// row *matches* its file (another tool's upper case or padding, a row without a checksum are
+/// row *matches* its file (a `char(n)` column's padding, a row without a checksum are
 /// trusted); `reinit` rewrites a matching row until it is the row confiture would write, as
 /// it does a `0003` recorded for file `003`.
 fn row_is_current(m: &Migration, row: &LedgerRow) -> bool {

@@ -93,11 +93,8 @@ fn history_agrees_with_status() {
         version: "4".into(),
         ..r[2].clone()
     });
-    // Another tool's spelling of the same checksum is the same checksum.
-    r[0].checksum = r[0]
-        .checksum
-        .as_ref()
-        .map(|c| format!("{}  ", c.to_uppercase()));
+    // A `char(n)` column's padding of the same checksum is the same checksum.
+    r[0].checksum = r[0].checksum.as_ref().map(|c| format!("{c}  "));
 
     let ledger = crate::ledger::Ledger {
         table: "t".into(),
@@ -1071,19 +1068,22 @@ fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
         .collect()
 }
 
-/// A row that matches its file only through `checksum_matches` (upper case, padding) or that
-/// has no checksum is applied, not modified, but `reinit` rewrites it as confiture writes it.
+/// A row that matches its file only through `checksum_matches` (padding) or that has no
+/// checksum is applied, not modified, but `reinit` rewrites it as confiture writes it; so it
+/// does a checksum in upper case, which is modified (confiture (Python)'s `verify-checksums`
+/// calls it a mismatch).
 #[test]
 fn reinit_rewrites_a_checksum_that_only_matches_into_the_exact_one() {
     let s = set(&[1, 2, 3]);
     let mut r = rows(&s, &[1, 2, 3]);
-    r[1].checksum = r[1]
-        .checksum
-        .as_ref()
-        .map(|c| format!("{}  ", c.to_uppercase()));
+    r[1].checksum = r[1].checksum.as_ref().map(|c| format!("{c}  "));
     r[2].checksum = None;
     let history = History::new(&s.migrations, &r, None);
     assert!(history.entries().iter().all(|e| e.state == State::Applied));
+    let mut upper = r.clone();
+    upper[0].checksum = upper[0].checksum.as_ref().map(|c| c.to_uppercase());
+    let history = History::new(&s.migrations, &upper, None);
+    assert_eq!(history.entries()[0].state, State::Modified);
     let plan = reinit(&s, &r, None, None).unwrap();
     assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Accept"]);
     let rewrite = plan.rewrite();
@@ -1091,6 +1091,12 @@ fn reinit_rewrites_a_checksum_that_only_matches_into_the_exact_one() {
     assert_eq!(
         checksums,
         [&s.migrations[1].up.checksum, &s.migrations[2].up.checksum]
+    );
+    let plan = reinit(&s, &upper, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Accept", "002:Accept", "003:Accept"]);
+    assert_eq!(
+        plan.rewrite().update[0].checksum,
+        s.migrations[0].up.checksum
     );
 }
 
@@ -2033,8 +2039,8 @@ fn an_incomplete_row_is_offered_for_deletion_only_when_no_file_accounts_for_it()
         assert!(!help.contains("DELETE"), "a row that ran is kept: {help}");
     };
 
-    // D5: no version and no name; the checksum is 002's up file's (any case, padded).
-    for recorded in [sum(2), format!("{}  ", sum(2).to_uppercase())] {
+    // D5: no version and no name; the checksum is 002's up file's (padded or not).
+    for recorded in [sum(2), format!("{}  ", sum(2))] {
         let h = help(incomplete("version", None, None, Some(&recorded)));
         kept(&h);
         assert!(

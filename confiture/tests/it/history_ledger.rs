@@ -222,20 +222,27 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
 }
 
 #[test]
-fn checksums_in_upper_case_or_with_trailing_spaces_match_in_status_up_and_down() {
+fn checksums_with_trailing_spaces_match_in_status_up_and_down_and_upper_case_is_modified() {
     let (db, dir) = two_applied("checksumcase");
-    // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces, and
-    // one is in upper case.
+    // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces.
     db.client()
-        .batch_execute(
-            "ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72);
-             UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'",
-        )
+        .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72)")
         .expect("rewrite checksums");
 
     let (states_now, code, json) = states(&mut db.migrator(&dir));
     assert_eq!(states_now, ["001:applied", "002:applied"], "{json}");
     assert_eq!(code, exit::SUCCESS);
+    // In upper case it is another text than the lower-case digest the contract records, which
+    // confiture (Python)'s `verify-checksums` calls a mismatch: modified, for us too.
+    db.client()
+        .batch_execute("UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'")
+        .expect("upper-case checksum");
+    let (states_now, code, json) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:modified", "002:applied"], "{json}");
+    assert_eq!(code, exit::DIVERGED);
+    db.client()
+        .batch_execute("UPDATE tb_confiture SET checksum = lower(checksum) WHERE version = '001'")
+        .expect("lower-case checksum");
     db.migrator(&dir)
         .up(&UpOptions::default(), &mut no_progress)
         .expect("up agrees");

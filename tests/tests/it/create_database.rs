@@ -527,8 +527,12 @@ fn a_missing_database_with_a_python_migration_is_not_told_to_create_database() {
         );
         run.code(exit::CONNECTION)
             .stderr_has("createdb -h")
-            .stderr_has("apply the migrations with confiture (Python) (`confiture migrate up")
-            .stderr_has("), which runs `003_data.py` too")
+            // Every command's help, `status`'s too, gives confiture (Python)'s `up` the
+            // database the run named: bare, it would read `db/environments/local.yaml`.
+            .stderr_has(
+                "apply the migrations with confiture (Python) (`confiture migrate up \
+                 --database-url <URL>`), which runs `003_data.py` too",
+            )
             .stderr_lacks("--create-database` does");
         let stderr = &run.stderr;
         let at = stderr

@@ -1762,3 +1762,50 @@ fn ctrl_c_while_the_fleet_reads_its_servers_databases_interrupts_at_once() {
     assert_eq!(entries(&doc)[0]["state"], "interrupted", "{}", run.dump());
     assert_eq!(entries(&doc)[1]["state"], "not_started", "{}", run.dump());
 }
+
+/// A confiture (Python) migration in a fleet's way: each target's help gave confiture
+/// (Python)'s `migrate up` bare, which pasted acts on `db/environments/local.yaml`'s database,
+/// not that target. confiture (Python) takes no list of targets and this target has no
+/// environment file of its own: the command names `-c <FILE>`, and the help says what to write
+/// in it — in the text and in the JSON entry alike.
+#[test]
+fn a_python_migration_in_a_fleets_way_is_never_suggested_bare() {
+    let dbs = TestDbs::new("fleetpython", 2);
+    let project = tenant_project();
+    project.write(
+        "db/migrations/004_data.py",
+        "def up(connection):\n    pass\n",
+    );
+    write_targets(&project, &dbs);
+    let run = fleet(
+        &project,
+        &["up", "--targets", "tenants.txt", "--keep-going"],
+    );
+    run.code(exit::INVALID)
+        .stderr_has(
+            "`confiture migrate up --target 004 -c <FILE>` (confiture (Python) takes no list \
+             of targets: write an environment file naming this database, `database_url: <its \
+             URL>` with the fleet environment's `migration:` settings, and give it as <FILE>)",
+        )
+        .stderr_lacks("`confiture migrate up --target 004`");
+    let json = fleet(
+        &project,
+        &[
+            "up",
+            "--targets",
+            "tenants.txt",
+            "--keep-going",
+            "--format",
+            "json",
+        ],
+    )
+    .code(exit::INVALID)
+    .json();
+    for entry in entries(&json) {
+        let help = entry["error"]["help"].as_str().unwrap_or_default();
+        assert!(
+            help.contains("`confiture migrate up --target 004 -c <FILE>` (confiture (Python)"),
+            "{json}"
+        );
+    }
+}

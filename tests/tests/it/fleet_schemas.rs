@@ -1592,3 +1592,32 @@ fn a_database_whose_tenants_came_first_is_told_how_to_get_its_own_ledger() {
     ]))
     .code(exit::SUCCESS);
 }
+
+/// A confiture (Python) migration in the way of a tenant schema: confiture (Python) has no
+/// `--schema`, so its command cannot reach the tenant; the help says so rather than give it
+/// bare (which pasted acts on `db/environments/local.yaml`'s database), for a fleet's tenant
+/// and a single `--schema` run alike.
+#[test]
+fn a_python_migration_in_a_tenants_way_is_said_out_of_confitures_reach() {
+    let db = TestDb::new("fleetschemapython");
+    let project = tenant_project();
+    project.write(
+        "db/migrations/004_data.py",
+        "def up(connection):\n    pass\n",
+    );
+    db.connect()
+        .batch_execute("CREATE SCHEMA tenant_a;")
+        .expect("create the tenant");
+    let said = "`confiture migrate up --target 004` (confiture (Python) has no `--schema`: it \
+                cannot address tenant schema tenant_a)";
+    fleet(
+        &project,
+        &db,
+        &["up", "--schemas-query", "SELECT 'tenant_a'"],
+    )
+    .code(exit::INVALID)
+    .stderr_has(said);
+    fleet(&project, &db, &["up", "--schema", "tenant_a"])
+        .code(exit::INVALID)
+        .stderr_has(said);
+}

@@ -1339,7 +1339,7 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
         .code(confiture::exit::MIGRATION_FAILED)
         .stderr_has("reads the database only from an environment file")
         .stderr_has("`database_url: <this database's URL>`")
-        .stderr_has("`confiture migrate squash-ledger --config <that file>`")
+        .stderr_has("`confiture migrate squash-ledger -c <that file>`")
         .stderr_lacks("migration.tracking_table")
         .stderr_lacks("YAML file>");
     // `-c` with a path a shell must quote, and `--env`.
@@ -1348,7 +1348,7 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
     with_c.code(confiture::exit::MIGRATION_FAILED);
     assert_eq!(
         suggested_squash_ledger(&with_c.stderr),
-        "confiture migrate squash-ledger --config 'conf/the env.yaml'",
+        "confiture migrate squash-ledger -c 'conf/the env.yaml'",
         "{}",
         with_c.dump()
     );
@@ -1357,14 +1357,34 @@ fn the_squash_ledger_help_names_the_environment_file_the_run_read() {
     let suggested = suggested_squash_ledger(&up.stderr);
     assert_eq!(
         suggested,
-        "confiture migrate squash-ledger --config db/environments/test.yaml",
+        "confiture migrate squash-ledger -c db/environments/test.yaml",
         "{}",
         up.dump()
     );
     assert_eq!(db.ledger(), before);
+    // Migrations elsewhere than confiture (Python)'s default, in a directory a shell must
+    // quote: the command names it, in the words every confiture (Python) command gets.
+    std::fs::rename(
+        project.root.join("db/migrations"),
+        project.root.join("sql dir"),
+    )
+    .expect("move the migrations");
+    let elsewhere = ours(&project, &["migrate", "up", "--migrations-dir", "sql dir"]);
+    elsewhere.code(confiture::exit::MIGRATION_FAILED);
+    let suggested = suggested_squash_ledger(&elsewhere.stderr);
+    assert_eq!(
+        suggested,
+        "confiture migrate squash-ledger -c db/environments/test.yaml --migrations-dir 'sql dir'",
+        "{}",
+        elsewhere.dump()
+    );
     // Pasted as printed, it records the baseline.
     paste_python(&project, &suggested).code(0);
-    ours(&project, &["migrate", "status"]).code(0);
+    ours(
+        &project,
+        &["migrate", "status", "--migrations-dir", "sql dir"],
+    )
+    .code(0);
 }
 
 /// hsq 1: on a database that applied 001-003 before confiture (Python) recorded its squashed
@@ -1792,4 +1812,38 @@ fn following_the_help_past_a_pending_python_migration_applies_what_was_asked() {
             "005:pending"
         ]
     );
+}
+
+/// A checksum written into the ledger in upper case (by hand, or by another tool) was the
+/// file's for our `migrate status` (applied), while confiture (Python)'s `migrate
+/// verify-checksums` calls it a mismatch: it compares the lower-case hex digest exactly, which is
+/// the contract's checksum. Both tools now say modified, and `reinit` writes the checksum
+/// as confiture does, after which both agree it matches.
+#[test]
+fn a_checksum_in_upper_case_is_a_mismatch_for_both_tools() {
+    let db = TestDb::new("interop_checksum_case");
+    let project = project(&db, 2, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    db.connect()
+        .batch_execute("UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'")
+        .expect("write the checksum in upper case");
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(1)
+        .stdout_has("001_create_t1");
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(confiture::exit::DIVERGED);
+    let json = status.json();
+    assert_eq!(json["summary"]["modified"], 1, "{json}");
+    ours(&project, &["migrate", "up"])
+        .code(confiture::exit::DIVERGED)
+        .stderr_has("it is the same digest with upper-case letters");
+    ours(
+        &project,
+        &["migrate", "reinit", "--through", "002", "--yes"],
+    )
+    .code(0);
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(0)
+        .stdout_has("All migration checksums verified");
+    ours(&project, &["migrate", "status"]).code(0);
 }

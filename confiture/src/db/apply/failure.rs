@@ -1944,46 +1944,47 @@ fn failure_help(
 }
 
 /// How to run confiture (Python)'s `migrate squash-ledger` on this run's database, for the
-/// failed squashed baseline `step`: confiture reads the database only from an environment file
-/// (`--config`, by default `db/environments/local.yaml`), so the command names the file this
-/// run read (`--env`, `-c`, the default environment) when it is this database's own; without
-/// one (`--database-url`, `DATABASE_URL`, a fleet's target, a tenant schema) it says to write
-/// one. `--migrations-dir` when the baseline's directory is not confiture's default.
+/// failed squashed baseline `step`, in the words every confiture (Python) command of a help
+/// gets ([`crate::hint::PythonWords`]): it reads the database only from an environment file
+/// (`-c`, by default `db/environments/local.yaml`), so the command names the file this run
+/// read (`--env`, `-c`, the default environment) when it is this database's own
+/// ([`crate::hint::PythonWords::names_a_file`]); without one (`--database-url`,
+/// `DATABASE_URL`, a fleet's target, a tenant schema) it says to write one. `--migrations-dir`
+/// when the baseline's directory is not confiture's default.
 fn squash_ledger(settings: &ApplySettings, step: &Step<'_>) -> String {
-    let dir = step
-        .file()
-        .path
-        .parent()
-        .map(crate::display::relative)
-        .filter(|dir| dir != std::path::Path::new("db/migrations"))
-        .map(|dir| format!(" --migrations-dir {}", crate::hint::quote_path(&dir)))
-        .unwrap_or_default();
     let env = settings.holders_from.as_ref();
-    let own_file = env
-        .filter(|env| env.migration.tenant_schema.is_none())
-        .and_then(|env| env.file.as_deref());
-    match own_file {
-        Some(file) => format!(
-            "run `confiture migrate squash-ledger --config {}{dir}`",
-            crate::hint::quote_path(&crate::display::relative(file))
-        ),
-        None => {
-            format!(
-            "confiture (Python) reads the database only from an environment file, and this run \
-             read none that names it ({}): write one (`database_url: <this database's URL>`{}) \
-             and run `confiture migrate squash-ledger --config <that file>{dir}`",
-            env.map_or_else(|| "no environment file".to_string(), |env| env.source()),
-            // confiture's default table, which it finds on the `search_path` as we do.
-            if settings.table.name == crate::ledger::TrackingTable::default().name
-                && settings.table.schema.as_deref().is_none_or(|s| s == "public")
-            {
-                String::new()
-            } else {
-                format!(", and {} as `migration.tracking_table`", settings.table)
-            }
-        )
-        }
+    let dir = step.file().path.parent().map(crate::display::relative);
+    let words = crate::hint::PythonWords::of(env, dir.as_deref());
+    if words.names_a_file() {
+        return format!(
+            "run {}",
+            crate::hint::python_command(&format!("migrate squash-ledger {}", words.quoted()))
+        );
     }
+    let dir = crate::hint::PythonWords {
+        database: Vec::new(),
+        ..words
+    }
+    .quoted();
+    format!(
+        "confiture (Python) reads the database only from an environment file, and this run \
+         read none that names it ({}): write one (`database_url: <this database's URL>`{}) \
+         and run `confiture migrate squash-ledger -c <that file>{}{dir}`",
+        env.map_or_else(|| "no environment file".to_string(), |env| env.source()),
+        // confiture's default table, which it finds on the `search_path` as we do.
+        if settings.table.name == crate::ledger::TrackingTable::default().name
+            && settings
+                .table
+                .schema
+                .as_deref()
+                .is_none_or(|s| s == "public")
+        {
+            String::new()
+        } else {
+            format!(", and {} as `migration.tracking_table`", settings.table)
+        },
+        if dir.is_empty() { "" } else { " " },
+    )
 }
 
 /// Whether `text` (a migration file) creates a role: `CREATE ROLE | USER | GROUP`, also in a

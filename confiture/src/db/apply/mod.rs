@@ -117,7 +117,7 @@ pub struct ApplySettings {
     /// (`pg_attribute` locked: its read of `pg_locks` waits too;
     /// [`crate::db::connect::catalog_lock_holders`]), and whose environment file a failed
     /// squashed baseline's help names for confiture (Python)'s `migrate squash-ledger
-    /// --config` (`failure::squash_ledger`); `None`: not asked.
+    /// -c` (`failure::squash_ledger`); `None`: not asked.
     pub holders_from: Option<crate::config::Environment>,
 }
 
