@@ -99,6 +99,13 @@ impl Migrator {
         // waits in the driver then): handed to `progress` here as they come.
         let (waits, waited) = mpsc::channel::<Progress>();
         m.waits = Some(waits);
+        // The flag the command watches: the caller's, passed on by this thread, and set here
+        // too when the caller's callback panics on a wait's event (`waited`), which comes from
+        // outside the command's thread while it waits in the driver: the command then stops as
+        // it would on the caller's flag — the message waiting is cancelled and rolled back —
+        // instead of going on once the lock is let go. The caller's flag stays as it was.
+        let stopping = Arc::new(AtomicBool::new(flag.load(Ordering::SeqCst)));
+        m.stop = Some(stopping.clone());
         let worker = std::thread::Builder::new()
             .name("confiture-command".to_string())
             .spawn(move || {
@@ -133,6 +140,9 @@ impl Migrator {
         let mut panicked = None;
         let mut stopped_at: Option<Instant> = None;
         loop {
+            if flag.load(Ordering::SeqCst) {
+                stopping.store(true, Ordering::SeqCst);
+            }
             match messages.recv_timeout(POLL) {
                 Ok(Message::Event(event, done)) => {
                     so_far.progress(&event);
@@ -145,6 +155,7 @@ impl Migrator {
                 Ok(Message::Done(m, outcome)) => {
                     *self = *m;
                     self.waits = None;
+                    self.stop = Some(flag);
                     let joined = worker.join();
                     if let Some(payload) = panicked {
                         std::panic::resume_unwind(payload);
@@ -159,12 +170,19 @@ impl Migrator {
                         if panicked.is_none() {
                             let call = std::panic::AssertUnwindSafe(|| progress(event));
                             panicked = std::panic::catch_unwind(call).err();
+                            if panicked.is_some() {
+                                stopping.store(true, Ordering::SeqCst);
+                            }
                         }
                     }
-                    if flag.load(Ordering::SeqCst) {
+                    if stopping.load(Ordering::SeqCst) {
                         let at = *stopped_at.get_or_insert_with(Instant::now);
-                        if at.elapsed() >= STOP_WAIT && panicked.is_none() {
-                            return Err(self.cut_short::<R>(&so_far, started));
+                        if at.elapsed() >= STOP_WAIT {
+                            // Left to its thread, as a stop the server does not answer is.
+                            match panicked.take() {
+                                Some(payload) => std::panic::resume_unwind(payload),
+                                None => return Err(self.cut_short::<R>(&so_far, started)),
+                            }
                         }
                     }
                 }

@@ -1407,6 +1407,72 @@ fn a_library_run_that_can_be_stopped_names_the_holder_while_it_waits() {
     );
 }
 
+/// A progress callback that panics on `Progress::LockBlocked` stops the run there, as a panic
+/// on any other event does: the migration waiting for the lock is cancelled and rolled back,
+/// and the panic reaches the caller while the other session still holds its lock — never after
+/// the run went on and committed behind the caller's back once the lock was released.
+#[test]
+fn a_callback_that_panics_while_the_run_waits_for_a_lock_stops_the_run() {
+    let (db, dir) = busy_table("lockpanic");
+    dir.migration(
+        "002",
+        "after",
+        "CREATE TABLE after_busy (id int);\n",
+        "DROP TABLE after_busy;\n",
+    );
+    let mut other = db.client_as("app-traffic");
+    other
+        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS SHARE MODE")
+        .unwrap();
+    let (returned, heard) = std::sync::mpsc::channel::<()>();
+    // Holds the lock until the run returned (half a minute at most: a run that goes on
+    // waiting is then let through, and the checks below fail instead of the test hanging).
+    let release = std::thread::spawn(move || {
+        let waited = heard.recv_timeout(Duration::from_secs(30)).is_err();
+        other.batch_execute("COMMIT").unwrap();
+        waited
+    });
+    let options = UpOptions::default()
+        .lock_timeout_statement(Some(Duration::ZERO))
+        .allow_non_empty(true);
+    let never = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut m = db.migrator(&dir).stop_when(never.clone());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = m.up(&options, &mut |event: Progress| {
+            if matches!(event, Progress::LockBlocked { .. }) {
+                panic!("the service gives up on a blocked migration");
+            }
+        });
+    }));
+    let _ = returned.send(());
+    let held_to_the_end = release.join().unwrap();
+    assert!(panicked.is_err(), "the callback's panic reaches the caller");
+    assert!(
+        !held_to_the_end,
+        "the run went on waiting for the lock after the callback panicked"
+    );
+    let rows: i64 = db
+        .client()
+        .query_one("SELECT count(*) FROM tb_confiture", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "nothing is recorded after the panic");
+    let columns: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_name = 'busy' AND column_name = 'note'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(columns, 0, "the blocked migration was rolled back");
+    // The caller's flag is untouched: the same session runs the next command in full.
+    assert!(!never.load(std::sync::atomic::Ordering::SeqCst));
+    let report = m.up(&options, &mut no_progress).unwrap();
+    assert_eq!(report.applied, ["001", "002"]);
+}
+
 /// A transactional migration whose text has effects a rollback does not undo — the one
 /// reading of them, `server_wide`'s: `COPY ... PROGRAM`, `COPY ... TO` a server file, a server
 /// function (`dblink`, `pg_cancel_backend`, ...), also in a `DO` block's body — is not retried

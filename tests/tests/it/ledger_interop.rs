@@ -577,6 +577,70 @@ fn a_trigger_of_the_tracking_table_is_told_from_a_single_statement() {
         .stderr_lacks("fix db/migrations");
 }
 
+/// An error the tracking table raises on the row's write without naming itself and without a
+/// trigger — a column narrowed by hand (`varchar(5)`: 22001), a domain's `CHECK` (23514, naming
+/// the domain, not the table) — was blamed on the migration's file ("failed at
+/// db/migrations/...:1:1 (statement 1 of 1)", help "fix ...", exit 4). The row is refused by the
+/// table as it stands, the migration's SQL aside: the ledger's failure (exit 5), for a file of
+/// one statement and of several, batched and `--single-transaction`. A migration whose own
+/// statement raises the same error on a table of its own stays the file's.
+#[test]
+fn the_tracking_table_refusing_the_row_without_naming_itself_is_the_ledgers_failure() {
+    let db = TestDb::new("li_ledger_narrowed");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_create_b",
+        "CREATE TABLE b (id int);\n",
+        "DROP TABLE b;\n",
+    );
+    project.migration(
+        "003_create_c",
+        "CREATE TABLE c (id int);\nINSERT INTO c VALUES (1);\n",
+        "DROP TABLE c;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "1"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    let narrowings = [
+        "ALTER TABLE tb_confiture ALTER COLUMN name TYPE varchar(5)",
+        "ALTER TABLE tb_confiture ALTER COLUMN name TYPE text; \
+         CREATE DOMAIN li_short AS text CHECK (length(VALUE) < 5); \
+         ALTER TABLE tb_confiture ALTER COLUMN name TYPE li_short",
+    ];
+    for narrowing in narrowings {
+        client.batch_execute(narrowing).unwrap();
+        for args in [
+            &["migrate", "up", "--target", "2"][..],
+            &["migrate", "up"][..],
+            &["migrate", "up", "--single-transaction"][..],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::INVALID)
+                .stderr_has("002_create_b ran, but writing the tracking table")
+                .stderr_lacks("statement 1 of 1")
+                .stderr_lacks("fix db/migrations")
+                .stderr_lacks("failed at db/migrations");
+            assert!(!db.has_relation("b"), "{narrowing} {args:?}: rolled back");
+        }
+    }
+    // A value too long for a table of the migration's own is the file's, the ledger as it is.
+    client
+        .batch_execute("CREATE TABLE short_names (n varchar(2))")
+        .unwrap();
+    let own = Project::new();
+    own.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    own.migration(
+        "002_x",
+        "INSERT INTO short_names VALUES ('too long');\n",
+        "DELETE FROM short_names;\n",
+    );
+    own.run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("fix db/migrations/002_x.up.sql");
+}
+
 /// The first migration of the deferred-constraint tests: a child table whose foreign key is
 /// checked at `COMMIT` (`INITIALLY DEFERRED`), one whose key a migration may defer (`SET
 /// CONSTRAINTS ... DEFERRED`), and a row of the latter.

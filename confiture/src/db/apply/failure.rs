@@ -967,13 +967,27 @@ pub(super) fn marked_failure(
     match reached(step, &owned, left, tag, last_too) {
         Reached::Body => {
             let statement = failed_statement(step, &owned, left, tag, last_too);
+            // Without the row's markers (no trigger of the tracking table fires on it) the
+            // body's last statement carries none: an error after the markers of the others may
+            // be the row's, which a trial of the row tells.
+            let last = statement.as_ref().is_none_or(|s| s.index == s.count);
+            if !last_too
+                && last
+                && !owned.as_db_error().is_some_and(placed_in_message)
+                && ledger_refuses_row(client, settings, step, &owned)
+            {
+                let ours = Ours::RowRefused;
+                return failure_of(settings, step, script, step_in_script, owned, None, ours);
+            }
             sql_failure(settings, step, script, step_in_script, owned, statement)
         }
         Reached::Row => {
             let read = ledger_triggers(client, settings, step, Fired::OnWrite);
-            // Without such a trigger (or unknown) the failure stays the migration's.
+            // Without such a trigger (or unknown) the failure stays the migration's, unless
+            // the table as it stands refuses the row.
             let ours = match &read {
                 Ok(triggers) if !triggers.is_empty() => Ours::Triggers(triggers.clone()),
+                Ok(_) if ledger_refuses_row(client, settings, step, &owned) => Ours::RowRefused,
                 _ => Ours::No,
             };
             let mut failure = failure_of(settings, step, script, step_in_script, owned, None, ours);
@@ -1134,6 +1148,37 @@ pub(super) fn left_out(failure: &mut StepFailure, e: Option<&postgres::Error>) {
     }
 }
 
+/// Whether the tracking table as it stands — the failed migration rolled back, so none of its
+/// SQL in the way — refuses `step`'s row with the error `failed` raised (its SQLSTATE): a
+/// column narrowed by hand (`varchar(5)`: 22001), a domain's `CHECK` (23514, naming the
+/// domain, not the table), which no position or table name ties to the ledger. Tried in a
+/// transaction of its own, rolled back, bounded as a read that explains a failure; asked only
+/// where the row's write may be what failed and no trigger of the table fires on it (a trial
+/// would fire it). Going up only ([`super::sql::row_trial`]). `false` when the trial passes
+/// (the migration's SQL made the row fail) or cannot tell.
+fn ledger_refuses_row(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failed: &postgres::Error,
+) -> bool {
+    let Some(code) = failed.as_db_error().map(|db| db.code().clone()) else {
+        return false;
+    };
+    let Some(insert) = super::sql::row_trial(settings, step) else {
+        return false;
+    };
+    let trial = format!("BEGIN; {}; ROLLBACK", crate::db::explaining(&insert));
+    match client.batch_execute(&trial) {
+        Ok(()) => false,
+        Err(e) => {
+            // Whatever happened, the row is never kept.
+            let _ = client.batch_execute("ROLLBACK");
+            e.code() == Some(&code)
+        }
+    }
+}
+
 /// Whose SQL a failed message's error is, as [`failure_of`] is told.
 enum Ours {
     /// The migration's, unless the server says otherwise (a position outside the file, the
@@ -1144,6 +1189,8 @@ enum Ours {
     /// The engine's: every statement of the file completed, and these triggers of the tracking
     /// table fire on the row's write.
     Triggers(Vec<String>),
+    /// The engine's: the tracking table as it stands refuses the row ([`ledger_refuses_row`]).
+    RowRefused,
 }
 
 /// The failure of the message that records a no-transaction migration after its statements
@@ -1177,7 +1224,7 @@ fn failure_of(
 ) -> StepFailure {
     let triggers = match &ours {
         Ours::Triggers(triggers) => triggers.as_slice(),
-        Ours::No | Ours::Message => &[],
+        Ours::No | Ours::Message | Ours::RowRefused => &[],
     };
     let ours = !matches!(ours, Ours::No);
     let doing = match step.direction {

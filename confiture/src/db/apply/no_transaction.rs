@@ -1584,18 +1584,10 @@ fn try_row(
     settings: &ApplySettings,
     step: &Step<'_>,
 ) -> Result<(), StepFailure> {
-    if step.direction != Direction::Up {
+    let Some(insert) = super::sql::row_trial(settings, step) else {
         return Ok(());
-    }
+    };
     let m = step.migration;
-    let insert = crate::ledger::insert_sql(
-        &settings.table,
-        step.ledger_version,
-        &m.name,
-        &m.up.checksum,
-        crate::ledger::RowKind::Applied,
-        "0",
-    );
     let trial = format!(
         "BEGIN; {} {} {insert};",
         crate::db::OWN_STATEMENT_BOUNDS,

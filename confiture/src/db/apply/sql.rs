@@ -1011,6 +1011,25 @@ pub(super) const STEP_COLUMN: &str = "confiture_step";
 /// The column of a ledger statement's result giving the step's milliseconds.
 pub(super) const MS_COLUMN: &str = "confiture_ms";
 
+/// The `INSERT` of `step`'s ledger row as a trial of whether the tracking table accepts it,
+/// sent in a transaction that is rolled back (`execution_time_ms` 0): before a no-transaction
+/// step's statements run, and after a transactional step failed where its row may be what
+/// failed ([`super::failure::marked_failure`]). `None` going down: the row's write is a
+/// `DELETE`, which the ledger read's privilege check covers.
+pub(super) fn row_trial(settings: &ApplySettings, step: &Step<'_>) -> Option<String> {
+    let m = step.migration;
+    (step.direction == Direction::Up).then(|| {
+        ledger::insert_sql(
+            &settings.table,
+            step.ledger_version,
+            &m.name,
+            &m.up.checksum,
+            RowKind::Applied,
+            "0",
+        )
+    })
+}
+
 /// The ledger SQL of a no-transaction step, sent on its own after its statements:
 /// `execution_time_ms` is measured by us and given as a literal. The row, then the checks of
 /// the ledger ([`ledger_checks`]), in the one transaction of the message.
