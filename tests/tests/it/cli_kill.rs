@@ -376,7 +376,7 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
     project
         .status_on(&db)
         .code(exit::DIVERGED)
-        .stdout_has("statement 1 committed; statement 2 of 2 was running");
+        .stdout_has("statement 1 committed; statement 2 of 2 failed");
     project
         .up_on(&db)
         .code(exit::DIVERGED)
@@ -390,6 +390,74 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+}
+
+/// A start marker said of the statement a run ended on "it may have committed" also when the
+/// server had answered it with an error (its own transaction rolled back: nothing of it
+/// committed). The run now records that answer on its marker, and every text read from the
+/// marker (`status`, text and JSON, `up`'s refusal, `abandon`) says the statement failed; only a
+/// run gone without an answer (killed) leaves "it may have committed". A markers' table made
+/// before the column that records it is read as before, and says what it can: may have.
+#[test]
+fn a_marker_says_may_have_committed_only_of_a_statement_left_without_an_answer() {
+    const FAILED: &str =
+        "statement 1 committed; statement 2 of 2 failed: the server refused it, and nothing of \
+         it committed";
+    const UNKNOWN: &str =
+        "statement 1 committed; statement 2 of 2 was running: it may have committed";
+    // Answered with an error.
+    let db = TestDb::new("marker_failed");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(FAILED)
+        .stdout_lacks("may have committed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    assert_eq!(json["migrations"][1]["started"]["failed"], true, "{json}");
+    project
+        .up_on(&db)
+        .code(exit::DIVERGED)
+        .stderr_has(FAILED)
+        .stderr_lacks("may have committed");
+    project
+        .run_on(&db, &["migrate", "abandon", "002"])
+        .code(exit::SUCCESS)
+        .stdout_has(FAILED);
+
+    // Gone without an answer: what the statement did is not known.
+    let db = TestDb::new("marker_unknown");
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\n",
+    );
+    kill_up_while_it_sleeps(&project, &db);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(UNKNOWN)
+        .stdout_lacks("failed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    assert_eq!(json["migrations"][1]["started"]["failed"], false, "{json}");
+
+    // A markers' table without the column: read as before, and cautious.
+    let db = TestDb::new("marker_old_table");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE tb_confiture_started (version text PRIMARY KEY, name text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, \
+             started_at timestamptz NOT NULL DEFAULT now(), \
+             started_by text NOT NULL DEFAULT CURRENT_USER, client_addr text, \
+             statement integer NOT NULL, statements integer NOT NULL)",
+        )
+        .expect("a markers' table of an earlier release");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(UNKNOWN);
 }
 
 /// The same class without a kill: a `no-transaction` statement that finds what it makes
@@ -1088,7 +1156,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
                 .code(exit::DIVERGED)
                 .stderr_has("migration 003_ix was interrupted")
                 .stderr_has("no file here has its version")
-                .stderr_has("statement 1 committed; statement 2 of 2 was running");
+                .stderr_has("statement 1 committed; statement 2 of 2 failed");
             let json: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
             let run = older.run_on(&db, &json);
             run.code(exit::DIVERGED);
