@@ -55,6 +55,17 @@ fn kill_up_while_it_sleeps(project: &Project, db: &TestDb) {
     );
 }
 
+/// [`table_then_ix`] whose `002_ix` builds an index, then sleeps: `up` killed in the sleep
+/// ([`kill_up_while_it_sleeps`]), the build committed, the second statement's fate unknown.
+fn killed_after_the_build(db: &TestDb) -> Project {
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\n",
+    );
+    kill_up_while_it_sleeps(&project, db);
+    project
+}
+
 /// The up file of a no-transaction `002_ix` ([`table_then_ix`]) whose first statement commits
 /// and whose second fails.
 const IX_THEN_FAIL: &str =
@@ -266,11 +277,7 @@ fn markers(db: &TestDb) -> i64 {
 #[test]
 fn an_interrupted_migration_recorded_by_baseline_is_settled() {
     let db = TestDb::new("kill_baseline");
-    let project = table_then_ix(
-        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
-        "DROP INDEX CONCURRENTLY t_ix;\n",
-    );
-    kill_up_while_it_sleeps(&project, &db);
+    let project = killed_after_the_build(&db);
     project
         .status_on(&db)
         .code(exit::DIVERGED)
@@ -428,11 +435,7 @@ fn a_marker_says_may_have_committed_only_of_a_statement_left_without_an_answer()
 
     // Gone without an answer: what the statement did is not known.
     let db = TestDb::new("marker_unknown");
-    let project = table_then_ix(
-        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
-        "DROP INDEX CONCURRENTLY t_ix;\n",
-    );
-    kill_up_while_it_sleeps(&project, &db);
+    let project = killed_after_the_build(&db);
     project
         .status_on(&db)
         .code(exit::DIVERGED)
