@@ -1904,6 +1904,7 @@ mod tests {
             client_addr: None,
             statement: 1,
             statements: 1,
+            failed: false,
         };
         let rows = [row("002", None), row("003", None)];
         let set = [ix.clone(), tx.clone(), pending.clone()];

@@ -904,10 +904,16 @@ pub struct StartedRun {
     /// The client's address as the server saw it; null over a Unix socket.
     pub client_addr: Option<String>,
     /// The statement (1-based) that was sent last: every one before it committed, this one
-    /// may have.
+    /// may have — unless `failed`.
     pub statement: u32,
     /// How many statements the file has.
     pub statements: u32,
+    /// The server answered `statement` with an error (ErrorResponse, a cancel's included):
+    /// the statement's own transaction was rolled back, nothing of it committed. False when
+    /// that is not known — the run was killed or lost its connection without an answer, or
+    /// the statement was a `DO` or `CALL` that may commit inside —, and in a markers' table
+    /// made before the `failed` column.
+    pub failed: bool,
 }
 
 /// Whether the run a start marker records is going on ([`StartedRun::so_far`]).
@@ -962,9 +968,12 @@ impl StartedRun {
             2 => "statement 1 committed; ".to_string(),
             k => format!("statements 1–{} committed; ", k - 1),
         };
-        let now = match run {
-            Run::Live => "is running",
-            Run::Ended => "was running: it may have committed",
+        // The fate the run recorded wins over whether it is still there: an answered error
+        // rolled the statement back, whatever came after.
+        let now = match (self.failed, run) {
+            (true, _) => "failed: the server refused it, and nothing of it committed",
+            (false, Run::Live) => "is running",
+            (false, Run::Ended) => "was running: it may have committed",
         };
         format!("{before}statement {k} of {n} {now}")
     }
@@ -989,10 +998,14 @@ impl StartedRun {
     }
 
     /// The columns a read selects, in [`StartedRun::parse`]'s order.
+    ///
+    /// Read from the table as `m` (`FROM <markers> m`): its `failed` column through the row's
+    /// JSON, so that a table made before that column is read alike (NULL: not known).
     pub const COLUMNS: &'static str = "version, name, direction, checksum, \
          pg_catalog.to_char(CAST(started_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), started_by, client_addr, \
-         CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text)";
+         CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text), \
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'failed'";
 
     /// A row of [`StartedRun::COLUMNS`], as text; `None` when one of its values is unusable
     /// ([`StartedRun::read`]).
@@ -1032,6 +1045,7 @@ impl StartedRun {
             client_addr: get(6),
             statement: count(7, "statement")?,
             statements: count(8, "statements")?,
+            failed: get(9).as_deref() == Some("true"),
         })
     }
 
@@ -1064,12 +1078,17 @@ impl StartedRun {
         format!(
             "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name_lit}) IS NULL THEN \
              {create}; END IF; END $confiture$; \
-             WITH earlier AS (SELECT {columns} FROM {q} WHERE version OPERATOR(pg_catalog.=) {v}), \
+             WITH earlier AS (SELECT {columns} FROM {q} m WHERE version OPERATOR(pg_catalog.=) {v}), \
              started AS (INSERT INTO {q} (version, name, direction, checksum, client_addr, \
              statement, statements) VALUES ({v}, {n}, {d}, {c}, \
              pg_catalog.host(pg_catalog.inet_client_addr()), 1, {count}) \
              ON CONFLICT (version) DO {on_conflict} RETURNING 1) \
-             SELECT * FROM earlier, (SELECT pg_catalog.count(*) FROM started) AS s;",
+             SELECT * FROM earlier, (SELECT pg_catalog.count(*) FROM started) AS s; {forget}",
+            // The earlier run's fate is not this one's.
+            forget = match rerun {
+                true => StartedRun::failed_sql(table, version, None),
+                false => String::new(),
+            },
             name_lit = literal(&q),
             create = StartedRun::create_sql(table),
             columns = StartedRun::COLUMNS,
@@ -1092,7 +1111,7 @@ impl StartedRun {
              started_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(), \
              started_by pg_catalog.text NOT NULL DEFAULT CURRENT_USER, \
              client_addr pg_catalog.text, \
-             statement INTEGER NOT NULL, statements INTEGER NOT NULL)",
+             statement INTEGER NOT NULL, statements INTEGER NOT NULL, failed pg_catalog.bool)",
             table.started_table().quoted()
         )
     }
@@ -1110,6 +1129,28 @@ impl StartedRun {
             "UPDATE {t} SET statement = {statement} WHERE version OPERATOR(pg_catalog.=) {v} \
              AND ({when});",
             t = table.started_table().quoted(),
+            v = literal(version),
+        )
+    }
+
+    /// The statement that records the fate of statement `statement` of `version`'s marker:
+    /// `Some(k)`, the server answered statement `k` with an error ([`StartedRun::failed`]);
+    /// `None`, no fate known (a run that replaces the marker). Only where the markers' table has
+    /// the `failed` column: one made before it is left as it is, and its markers say that the
+    /// statement may have committed.
+    pub fn failed_sql(table: &TrackingTable, version: &str, statement: Option<usize>) -> String {
+        let q = table.started_table().quoted();
+        let (value, which) = match statement {
+            Some(k) => ("true", format!(" AND statement OPERATOR(pg_catalog.=) {k}")),
+            None => ("NULL", String::new()),
+        };
+        format!(
+            "DO $confiture$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_attribute \
+             WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name}) \
+             AND attname OPERATOR(pg_catalog.=) 'failed' AND NOT attisdropped) THEN \
+             UPDATE {q} SET failed = {value} WHERE version OPERATOR(pg_catalog.=) {v}{which}; \
+             END IF; END $confiture$;",
+            name = literal(&q),
             v = literal(version),
         )
     }

@@ -150,6 +150,25 @@ impl Cluster {
         );
     }
 
+    /// A started cluster that asks every TCP client for its password (`scram-sha-256`; local
+    /// connections, the tests' own, trusted), with `roles` (SQL: the `CREATE ROLE ... PASSWORD`
+    /// a test connects as) run on its `postgres` database.
+    pub fn asking_passwords(roles: &str) -> Cluster {
+        let cluster = Cluster::init();
+        cluster.configure(
+            "",
+            "local all all trust\n\
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host all all ::1/128 scram-sha-256\n",
+        );
+        cluster.start();
+        cluster
+            .connect("postgres")
+            .batch_execute(roles)
+            .expect("create the roles with a password");
+        cluster
+    }
+
     /// Starts the server on a free port and waits until it accepts connections.
     pub fn start(&self) {
         give_to_postgres(&self.dir);

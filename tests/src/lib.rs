@@ -106,6 +106,18 @@ impl TestDb {
         rows.iter().map(|r| r.get::<_, String>(0)).collect()
     }
 
+    /// A ledger row for `version` and `name` written as another tool writes it (confiture
+    /// (Python), a hand): no checksum, no start marker settled, slug `{slug}`.
+    pub fn record_as_another_tool(&self, slug: &str, version: &str, name: &str) {
+        self.connect()
+            .execute(
+                "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+                 VALUES ($1, $2, $3, now())",
+                &[&slug, &version, &name],
+            )
+            .expect("another tool records it");
+    }
+
     /// Rows of the ledger as `version:name`, in order of application; None when it does not exist.
     pub fn ledger(&self) -> Option<Vec<String>> {
         let mut client = self.connect();
@@ -350,13 +362,19 @@ impl Project {
         Project { root }
     }
 
+    /// A workspace with one migration that applies cleanly: `001_a`, creating a one-column
+    /// table `a` and dropping it going down.
+    pub fn with_table_a() -> Project {
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project
+    }
+
     /// A workspace with two migrations that apply cleanly: `001_a` and `002_b`, each creating
     /// a one-column table of its name (`a`, `b`) and dropping it going down.
     pub fn two_tables() -> Project {
-        let project = Project::new();
-        project
-            .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
-            .migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+        let project = Project::with_table_a();
+        project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
         project
     }
 
@@ -477,6 +495,21 @@ impl Project {
     /// Runs the CLI with `args` in this project, on `db` (`--database-url`).
     pub fn run_on(&self, db: &TestDb, args: &[&str]) -> Run {
         Run::of(self.cli().args(args).args(["--database-url", &db.url()]))
+    }
+
+    /// `migrate status` in this project, on `db`: what most tests look at after a command.
+    pub fn status_on(&self, db: &TestDb) -> Run {
+        self.run_on(db, &["migrate", "status"])
+    }
+
+    /// `migrate status --format json` in this project, on `db`.
+    pub fn status_json_on(&self, db: &TestDb) -> Run {
+        self.run_on(db, &["migrate", "status", "--format", "json"])
+    }
+
+    /// `migrate up` in this project, on `db`.
+    pub fn up_on(&self, db: &TestDb) -> Run {
+        self.run_on(db, &["migrate", "up"])
     }
 }
 

@@ -38,8 +38,9 @@ pub(super) struct Interrupt {
     flag: Arc<AtomicBool>,
     /// The signal received first (0: none yet).
     signal: Arc<AtomicI32>,
-    /// What the first signal and the second say now ([`Interrupt::words`]).
-    words: Arc<Mutex<Words>>,
+    /// What the first signal and the second say now ([`Interrupt::words`]), and once the run
+    /// has taken its migration lock ([`Interrupt::once_locked`]).
+    words: Arc<Mutex<Said>>,
     /// What the run is known to have done: the second signal's document.
     so_far: Arc<Mutex<SoFar>>,
     /// Set once the run has ended and its report is printed ([`Interrupt::after`]): the
@@ -77,6 +78,31 @@ fn ignored(signal: std::ffi::c_int) -> bool {
 /// What a run says on the first signal (`stopping: ...`), and on the second (`exiting; ...`).
 pub(super) type Words = (&'static str, &'static str);
 
+/// The words of a run, and those it says once the engine has taken its migration lock
+/// ([`Interrupt::once_locked`]).
+#[derive(Clone, Default)]
+struct Said {
+    words: Words,
+    locked: Option<(Words, confiture::migrate::LockTaken)>,
+}
+
+impl Said {
+    /// The words true now: asked of the engine's own state at the instant they are said, never
+    /// of the progress events this thread has seen (the lock may be taken, and the run under
+    /// way, before its `LockAcquired` reaches the callback).
+    fn now(&self) -> Words {
+        match &self.locked {
+            Some((locked, taken)) if taken.is_set() => *locked,
+            _ => self.words,
+        }
+    }
+}
+
+/// Locks the words, whatever a panicking holder left.
+fn said(words: &Mutex<Said>) -> std::sync::MutexGuard<'_, Said> {
+    words.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Before the command has its database or its fleet: the environment file, the `.env` file or
 /// the target list may be a pipe still being waited on ([`confiture::config::stop_reading_when`]).
 pub(super) const READING_FILES: Words = (
@@ -97,7 +123,10 @@ impl Interrupt {
         let interrupt = Interrupt {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicI32::new(0)),
-            words: Arc::new(Mutex::new((stopping, leaving))),
+            words: Arc::new(Mutex::new(Said {
+                words: (stopping, leaving),
+                locked: None,
+            })),
             so_far: Arc::new(Mutex::new(SoFar {
                 started: Some(Instant::now()),
                 ..SoFar::default()
@@ -118,8 +147,10 @@ impl Interrupt {
                 return;
             };
             signal.store(first, Ordering::SeqCst);
+            // Set before the words are chosen: a lock the engine had not taken then is never
+            // written under (it looks at the flag once it holds the lock, before each message).
             flag.store(true, Ordering::SeqCst);
-            let stopping = words.lock().unwrap_or_else(|p| p.into_inner()).0;
+            let stopping = said(&words).now().0;
             // Not "interrupted": whether anything was, only the run's outcome can say.
             Output::note_line(&format!(
                 "\nstopping: {stopping} ({} again to exit at once)",
@@ -154,7 +185,17 @@ impl Interrupt {
 
     /// What the signals say from now on: the run has its database (or its fleet) and starts.
     pub(super) fn words(&self, words: Words) {
-        *self.words.lock().unwrap_or_else(|p| p.into_inner()) = words;
+        *said(&self.words) = Said {
+            words,
+            locked: None,
+        };
+    }
+
+    /// What the signals say once the run's engine has taken its migration lock (`taken`,
+    /// [`confiture::Migrator::lock_taken`]): asked when a signal comes, not learnt from the
+    /// progress events.
+    pub(super) fn once_locked(&self, words: Words, taken: confiture::migrate::LockTaken) {
+        said(&self.words).locked = Some((words, taken));
     }
 
     /// The run's database, as its errors name it (`user@host:port/db`, never the password):
@@ -289,9 +330,9 @@ impl Leaving {
 /// stdout ([`exit::INTERRUPTED`]): the second signal, or a stop that got no answer within
 /// [`STOP_WAIT`]. The server ends the session once it sees the connection gone, rolling
 /// back what it had not committed.
-fn leave(out: &Mutex<Output>, words: &Mutex<Words>, so_far: &Mutex<SoFar>, why: Leaving) -> ! {
+fn leave(out: &Mutex<Output>, words: &Mutex<Said>, so_far: &Mutex<SoFar>, why: Leaving) -> ! {
     let out = out.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let leaving = words.lock().unwrap_or_else(|p| p.into_inner()).1;
+    let leaving = said(words).now().1;
     // Never "run the command again": what was running may commit after the exit (a `down
     // --steps N` again would roll back N more); the words say `migrate status`.
     Output::note_line(&why.line(leaving));

@@ -399,9 +399,9 @@ fn abandon_text(report: &AbandonReport) -> String {
 /// suggested commands addressing the target its list of one target chose ([`Output::on`]) —,
 /// which `interrupt`'s exit at once renders with too; `run` on that session with its progress
 /// [`shown`], the report's warnings (`warnings_of`) said, and its `text` rendered; a signal
-/// before the lock is taken says that nothing was recorded ([`BEFORE_REWRITING`]), one after
-/// it what happens to the rewrite ([`REWRITING`]), and one after the rewrite committed is said
-/// as such.
+/// before the engine took the lock ([`confiture::Migrator::lock_taken`]) says that nothing was
+/// recorded ([`BEFORE_REWRITING`]), one after it what happens to the rewrite ([`REWRITING`]),
+/// and one after the rewrite committed is said as such.
 fn rewrite<R: serde::Serialize>(
     (cli, cx, command, dry_run): (&Cli, &Context, &str, bool),
     out: &Output,
@@ -416,15 +416,13 @@ fn rewrite<R: serde::Serialize>(
         .with_python_of(migrator.environment(), migrator.migrations_dir());
     interrupt.renders_with(&out);
     let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, BEFORE_REWRITING));
+    // The rewrite begins once the lock is taken: from then on, what the signal says of it —
+    // as the engine knows it when the signal comes, not once its event reaches this thread.
+    if !dry_run {
+        interrupt.once_locked(REWRITING, migrator.lock_taken());
+    }
     let out = &out;
-    let mut shown = shown(out, interrupt);
-    // The rewrite begins once the lock is taken: from then on, what the signal says of it.
-    let mut progress = |p: Progress| {
-        if !dry_run && matches!(p, Progress::LockAcquired { .. }) {
-            interrupt.words(REWRITING);
-        }
-        shown(p)
-    };
+    let mut progress = shown(out, interrupt);
     let outcome = run(&mut migrator, &mut progress);
     warnings(out, &outcome, warnings_of);
     finish(

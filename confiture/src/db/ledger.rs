@@ -506,12 +506,12 @@ fn read_started(
     let mut lock_wait = super::lock::ServerWait::new(wait);
     let sent = loop {
         // Row-level security asked first, in the same message (one column, where the markers
-        // have nine): a read it filters is never taken for the markers.
+        // have ten): a read it filters is never taken for the markers.
         let sql = super::own_statements(&format!(
             "SET LOCAL lock_timeout = '{}ms'; \
              SELECT pg_catalog.row_security_active(pg_catalog.to_regclass({})), \
              CAST(current_user AS pg_catalog.text); \
-             SELECT {} FROM {} ORDER BY version",
+             SELECT {} FROM {} m ORDER BY version",
             lock_wait.slice_ms(),
             literal(&started.quoted()),
             crate::ledger::StartedRun::COLUMNS,

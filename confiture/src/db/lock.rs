@@ -978,6 +978,11 @@ fn wait_for_lock(
     let mut announced = false;
     let found = loop {
         if let Some(backend) = try_lock(client, key, tenant_key)? {
+            // Granted: what the caller asks of the run says so before the next round trip
+            // (the settings' restore, which may wait for a lock on a catalog).
+            if let Some(stop) = stop {
+                stop.lock_taken();
+            }
             return Ok(MigrationLock {
                 database,
                 key,

@@ -58,6 +58,24 @@ pub use report::{
     ReportedUnrollable, UpReport,
 };
 
+/// Whether a session's writing command has taken its migration lock ([`Migrator::lock_taken`]):
+/// a handle on the engine's own state, shared by the session's copies.
+#[derive(Debug, Clone, Default)]
+pub struct LockTaken(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl LockTaken {
+    /// Whether the lock was taken: from then on the command may write, and a stop rolls back
+    /// what it has not committed.
+    pub fn is_set(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The server granted the lock (`true`), or a writing command starts (`false`).
+    pub(crate) fn set(&self, taken: bool) {
+        self.0.store(taken, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// How long a stop ([`Migrator::stop_when`], [`Fleet::stop_when`](crate::fleet::Fleet::stop_when))
 /// waits on the server, the one bound of a stop: a cancel request the server, or a pooler or
 /// proxy in between, takes and never answers (its process frozen, its kernel still
@@ -148,6 +166,10 @@ pub struct Migrator {
     pub(crate) suggest: crate::hint::Invocation,
     /// Set from outside to stop `up` and `down` ([`Migrator::stop_when`]).
     pub(crate) stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Whether the writing command running has taken its migration lock
+    /// ([`Migrator::lock_taken`]): shared by every copy of the session, the one a command's
+    /// thread runs on included.
+    pub(crate) lock_taken: LockTaken,
     /// A fleet's flag, set when a writing session of its run opens the pooler check's second
     /// connection (`db::writable::Target::second_connection`).
     pub(crate) second_connection: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -199,6 +221,7 @@ impl Migrator {
             claim: None,
             in_fleet: false,
             stop: None,
+            lock_taken: LockTaken::default(),
             second_connection: None,
             waits: None,
         }
@@ -396,6 +419,7 @@ impl Migrator {
             in_fleet: self.in_fleet,
             suggest: self.suggest.clone(),
             stop: self.stop.clone(),
+            lock_taken: self.lock_taken.clone(),
             second_connection: self.second_connection.clone(),
             waits: None,
         }
@@ -598,6 +622,19 @@ impl Migrator {
     pub fn stop_when(mut self, flag: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Migrator {
         self.stop = Some(flag);
         self
+    }
+
+    /// Whether the writing command this session runs (`up`, `down`, `baseline`, `reinit`,
+    /// `abandon`; stopped from outside, [`Migrator::stop_when`]) has taken its migration lock,
+    /// asked from another thread at the instant it needs to know: a signal handler saying what
+    /// a stop interrupts. The engine sets it the moment the server grants the lock, before it
+    /// reads or writes anything under it, and before [`Progress::LockAcquired`] reaches the
+    /// caller — an event handed to the caller's thread, seen later, and not at all by a
+    /// caller stuck in its callback. Until then nothing was written, nor will be once the stop
+    /// flag is set: the engine sets this, then looks at the flag before each message.
+    /// Cleared as the next writing command starts; a dry run never takes the lock.
+    pub fn lock_taken(&self) -> LockTaken {
+        self.lock_taken.clone()
     }
 
     /// `result` with the commands its error suggests completed ([`Migrator::suggesting`]),

@@ -255,6 +255,8 @@ pub(super) fn holding_lock<T>(
     // was taken (waited for here, or on the connecting thread: `up_ahead`).
     if let Some(stop) = stop {
         stop.on_session(taken.backend());
+        // Taken on the connecting thread (`up_ahead`), it is the run's from here.
+        stop.lock_taken();
     }
     let (held, waited_ms) = (taken.held(), ms(taken.waited));
     let work = std::panic::AssertUnwindSafe(|| {
@@ -478,8 +480,15 @@ impl Migrator {
     /// (`effect`: what the command does with its migrations).
     pub(super) fn writing_session(&mut self, effect: Effect) -> Result<WritingSession<'_>> {
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
+        let lock_taken = self.lock_taken.clone();
+        // Not taken yet, whatever an earlier command took: said before anything can fail.
+        lock_taken.set(false);
         let (client, target) = self.client_for_writing(effect)?;
-        let stop = stop.map(|flag| apply::Stop::watch(flag, client, &env).report_waits(waits));
+        let stop = stop.map(|flag| {
+            apply::Stop::watch(flag, client, &env)
+                .report_waits(waits)
+                .telling(lock_taken)
+        });
         Ok((client, target, stop, env))
     }
 

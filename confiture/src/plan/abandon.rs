@@ -202,6 +202,7 @@ mod tests {
             client_addr: None,
             statement: 2,
             statements: 3,
+            failed: false,
         }
     }
 

@@ -67,7 +67,7 @@ fn an_interrupted_apply_is_abandoned_then_runs_again_once_fixed() {
         .run_on(&db, &["migrate", "abandon", "2", "--dry-run"])
         .code(exit::SUCCESS)
         .stdout_has("would forget the interrupted apply of 002_i")
-        .stdout_has("statement 1 committed; statement 2 of 2 was running")
+        .stdout_has("statement 1 committed; statement 2 of 2 failed")
         .stdout_has("dry run: nothing was written");
     assert_eq!(markers(&db), ["002:up"]);
 

@@ -17,7 +17,7 @@ fn applied(db: &TestDb, ids: &[&str]) -> Project {
     for id in ids {
         project.table(id);
     }
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     project
 }
 
@@ -37,7 +37,7 @@ fn squashed_applied(db: &TestDb) -> Project {
     let project = squashed_project();
     project.table("003_t3");
     project.table("004_t4");
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     project
 }
 
@@ -94,18 +94,18 @@ fn a_squashed_history_exits_0_for_status_and_up() {
         .expect("the squashed rows");
 
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("001_one")
         .stdout_has("squashed")
         .stdout_lacks("missing");
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     run.code(exit::SUCCESS);
     let doc = run.json();
     assert_eq!(doc["migrations"][0]["status"], "squashed", "{doc}");
     assert_eq!(doc["missing"], serde_json::json!([]), "{doc}");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
 }
@@ -224,11 +224,11 @@ fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
     assert!(!db.has_relation("b"));
     assert_eq!(ledger(&db), ["0001:a"]);
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stdout_has("1 applied, 1 pending, 2 total");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("applied 1 migration");
     assert!(db.has_relation("b"));
@@ -239,7 +239,7 @@ fn down_after_renaming_the_versions_deletes_the_row_and_up_reapplies() {
 fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times() {
     let db = TestDb::new("hi_reinit");
     let project = Project::example();
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::SUCCESS);
@@ -250,10 +250,10 @@ fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times()
 
     // The advice names the safe command.
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("cargo confiture migrate reinit --database-url <URL>`");
-    let run = project.run_on(&db, &["migrate", "up"]);
+    let run = project.up_on(&db);
     run.code(exit::DIVERGED).stderr_lacks("--through 006");
 
     let dry = project.run_on(&db, &["migrate", "reinit", "--dry-run"]);
@@ -278,7 +278,7 @@ fn reinit_without_through_records_only_what_the_ledger_had_and_keeps_its_times()
     }
     assert_ne!(before[4].3, after[4].3, "005's checksum was accepted");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stdout_has("5 applied, 1 pending, 6 total");
     // The next down rolls back what did run.
@@ -319,7 +319,7 @@ fn reinit_through_records_pending_files_only_when_asked_and_says_which_have_file
 
     // Apply 007, then reinit through 005: 006 and 007 are forgotten, and both have files
     // (confirmed: their migrations ran).
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     let run = project.run_on(&db, &["migrate", "reinit", "--through", "5", "--yes"]);
     run.code(exit::SUCCESS)
         .stdout_lacks("no file on disk")
@@ -383,13 +383,13 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
     );
 
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::INVALID)
         .stdout_has("002_t2")
         .stdout_has("003_draft")
         .stdout_has("invalid")
         .stderr_has("C100");
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     run.code(exit::INVALID);
     let doc = run.json();
     assert_eq!(doc["migrations"][2]["invalid"], true, "{doc}");
@@ -408,7 +408,7 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
 
     // up would run the draft: refused, naming it; with a target before it, it goes on.
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::INVALID)
         .stderr_has("003_draft.up.sql")
         .stderr_has("--target 002");
@@ -442,11 +442,11 @@ fn a_padded_checksum_is_the_same_for_status_up_and_down() {
         .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72)")
         .expect("rewrite the checksums");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::SUCCESS)
         .stdout_lacks("modified");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
     project
@@ -596,7 +596,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         "CREATE TABLE t4 (id nope);\n",
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/004_t4.up.sql")
         .stderr_lacks(snapshot_help);
@@ -620,7 +620,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
         )
         .expect("the squashed rows");
     project
-        .run_on(&db2, &["migrate", "up"])
+        .up_on(&db2)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/003_t3.up.sql")
         .stderr_lacks(snapshot_help);
@@ -634,7 +634,7 @@ fn the_first_migration_of_a_squashed_history_failing_on_an_empty_database_names_
     );
     let db3 = TestDb::new("hi_plain_first");
     plain
-        .run_on(&db3, &["migrate", "up"])
+        .up_on(&db3)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/001_t3.up.sql")
         .stderr_lacks("squashed");
@@ -726,7 +726,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
     );
     let db = TestDb::new("hi_notx_part");
     plain
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/001_t3.up.sql; what it committed stays: undo it")
         .stderr_lacks("then run the command again");
@@ -765,7 +765,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
     db.connect()
         .batch_execute("CREATE TABLE t1 (id int PRIMARY KEY)")
         .expect("the snapshot");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     let (help, _, run) = first_error(&db, &["migrate", "drift"]);
     assert!(
         help.contains("`migrate drift` builds its scratch database from the files alone")
@@ -793,12 +793,12 @@ fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
         .expect("pad the version");
 
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::SUCCESS)
         .stdout_lacks("missing")
         .stdout_has("2 applied, 0 pending");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
     project
@@ -817,12 +817,12 @@ fn a_padded_ledger_version_is_its_migration_and_an_empty_one_is_named() {
         )
         .expect("an empty version");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("(empty version) ghost")
         .stderr_has("no file ((empty version))");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("missing: (empty version) ghost is recorded");
     project
@@ -854,7 +854,7 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     renumber(&project, "003_c", "004_c");
     project.table("003_other");
 
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::DIVERGED)
         .stdout_has("! renumbered")
         // Its old number is another migration's now: the other one takes the number it
@@ -872,7 +872,7 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
         .stdout_lacks("missing");
     let row = run.stdout_line("004_c");
     assert!(row.contains("! renumbered"), "{}", run.dump());
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     run.code(exit::DIVERGED);
     let doc = run.json();
     assert_eq!(doc["summary"]["renumbered"], 1, "{}", run.dump());
@@ -907,9 +907,7 @@ fn a_renumbered_migration_is_renumbered_everywhere_and_reinit_moves_its_row() {
     project
         .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
     assert!(db.has_relation("other"));
 }
 
@@ -944,23 +942,21 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
         if from == "002_b" {
             project.table("004_d");
         }
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        project.up_on(&db).code(exit::SUCCESS);
         renumber(&project, from, to);
         let mv = format!(
             "`mv db/migrations/{to}.up.sql db/migrations/{from}.up.sql && \
              mv db/migrations/{to}.down.sql db/migrations/{from}.down.sql`"
         );
 
-        let run = project.run_on(&db, &["migrate", "status"]);
+        let run = project.status_on(&db);
         run.code(exit::INVALID)
             .stdout_has("! renumbered")
             .stderr_has(&format!("`{to}` was applied as version {}", &from[..3]))
             .stderr_has(&mv)
             .stderr_lacks("reinit")
             .stderr_lacks("only if it is not applied anywhere yet");
-        let doc = project
-            .run_on(&db, &["migrate", "status", "--format", "json"])
-            .json();
+        let doc = project.status_json_on(&db).json();
         let gap = doc["diagnostics"]
             .as_array()
             .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
@@ -970,7 +966,7 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
             "{doc}"
         );
         project
-            .run_on(&db, &["migrate", "up"])
+            .up_on(&db)
             .code(exit::INVALID)
             .stderr_lacks("reinit");
         project
@@ -985,9 +981,7 @@ fn a_renumbering_that_leaves_a_gap_is_helped_with_its_rename_back_never_reinit()
             .stderr_lacks("reinit");
 
         paste_rename_back(&project, &run.stderr);
-        project
-            .run_on(&db, &["migrate", "status"])
-            .code(exit::SUCCESS);
+        project.status_on(&db).code(exit::SUCCESS);
     }
 }
 
@@ -1002,6 +996,18 @@ fn runs(db: &TestDb) -> Vec<(String, i64)> {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect()
+}
+
+/// `up --allow-out-of-order` on `db`, then `status`: both succeed, and each migration of `ran`
+/// (those of [`counted`] that run) has run once, `what` naming the case.
+fn up_runs_each_once(project: &Project, db: &TestDb, mut ran: Vec<&str>, what: &str) {
+    project
+        .run_on(db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::SUCCESS);
+    project.status_on(db).code(exit::SUCCESS);
+    ran.sort();
+    let ran: Vec<(String, i64)> = ran.iter().map(|id| (id.to_string(), 1)).collect();
+    assert_eq!(runs(db), ran, "{what}each migration ran once");
 }
 
 /// A project whose migrations after the first each add a row to `runs` when they run, all
@@ -1020,7 +1026,7 @@ fn counted(db: &TestDb, ids: &[&str]) -> Project {
             &format!("DELETE FROM runs WHERE name = '{id}';\n"),
         );
     }
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     project
 }
 
@@ -1057,7 +1063,7 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
             }
         };
         renumber_all();
-        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let status = project.status_json_on(&db);
         status.code(exit::DIVERGED);
         let doc = status.json();
         assert_eq!(
@@ -1075,21 +1081,19 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
         };
         assert_eq!(doc["pending"], unrecorded, "{}", status.dump());
         project
-            .run_on(&db, &["migrate", "up"])
+            .up_on(&db)
             .code(exit::DIVERGED)
             .stderr_has("renumbered: 00");
         if !new {
             // The renames the help gives, pasted: nothing is left to fix.
-            let status = project.run_on(&db, &["migrate", "status"]);
+            let status = project.status_on(&db);
             status
                 .code(exit::DIVERGED)
                 .stdout_lacks("replaced")
                 .stderr_has("rename all of them back, in this order: `mv ")
                 .stderr_lacks("no rename fixes it");
             paste_rename_back(&project, &status.stderr);
-            project
-                .run_on(&db, &["migrate", "status"])
-                .code(exit::SUCCESS);
+            project.status_on(&db).code(exit::SUCCESS);
             assert_eq!(ledger(&db), before);
             renumber_all();
         }
@@ -1109,18 +1113,9 @@ fn migrations_renumbered_in_a_swap_a_cycle_or_a_chain_never_run_twice() {
             })
             .collect();
         assert_eq!(ledger(&db), moved);
-        project
-            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
-            .code(exit::SUCCESS);
-        project
-            .run_on(&db, &["migrate", "status"])
-            .code(exit::SUCCESS);
-        let mut ran: Vec<(String, i64)> = ids.iter().map(|id| (id.to_string(), 1)).collect();
-        if new {
-            ran.push(("002_new".to_string(), 1));
-            ran.sort();
-        }
-        assert_eq!(runs(&db), ran, "each migration ran once");
+        let mut ran: Vec<&str> = ids.to_vec();
+        ran.extend(new.then_some("002_new"));
+        up_runs_each_once(&project, &db, ran, "");
     }
 }
 
@@ -1141,31 +1136,24 @@ fn a_renumbered_migration_whose_old_number_is_taken_gets_renames_that_work() {
                 mv db/migrations/002_new.down.sql db/migrations/003_new.down.sql && \
                 mv db/migrations/003_seed.up.sql db/migrations/002_seed.up.sql && \
                 mv db/migrations/003_seed.down.sql db/migrations/002_seed.down.sql`";
-    let status = project.run_on(&db, &["migrate", "status"]);
+    let status = project.status_on(&db);
     status
         .code(exit::DIVERGED)
         .stderr_has("`003_seed` ran as 002, which `002_new` has now")
         .stderr_lacks("old number (003_seed")
         .stderr_has(swap);
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::DIVERGED)
-        .stderr_has(swap);
+    project.up_on(&db).code(exit::DIVERGED).stderr_has(swap);
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::DIVERGED)
         .stderr_has(swap);
     paste_rename_back(&project, &status.stderr);
+    project.status_on(&db).code(exit::PENDING);
     project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::PENDING);
-    project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stderr_has("applied 003_new");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
     assert!(db.has_relation("new"));
 }
 
@@ -1183,10 +1171,10 @@ fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
         .batch_execute("UPDATE tb_confiture SET version = '004' WHERE version = '003'")
         .expect("the row of 004_c");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::INVALID)
         .stderr_has("C004");
-    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+    project.up_on(&db).code(exit::INVALID);
     project
         .run_on(&db, &["migrate", "down", "--dry-run"])
         .code(exit::SUCCESS)
@@ -1205,7 +1193,7 @@ fn a_gap_before_the_newest_migration_does_not_stop_its_rollback_but_stops_up() {
         .stderr_has("`migrate up` refuses to run until the gap is closed");
     assert!(!db.has_relation("c"));
     assert_eq!(ledger(&db), ["001:a", "002:b"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::INVALID);
+    project.up_on(&db).code(exit::INVALID);
 }
 
 /// An applied migration whose files were deleted and whose number was given to another
@@ -1221,7 +1209,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     project.remove("db/migrations/002_b.down.sql");
     project.table("002_x");
 
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::DIVERGED)
         .stdout_has("1 replaced")
         .stdout_lacks("modified")
@@ -1236,13 +1224,13 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     // `up`'s refusal gives the same help, and never says the new one did not run: the files
     // cannot tell a new migration from the applied one renamed and edited.
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("give it back its old name")
         .stderr_lacks("never ran");
     let row = run.stdout_line("002_b");
     assert!(row.contains("! replaced"), "{}", run.dump());
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     run.code(exit::DIVERGED);
     let doc = run.json();
     assert_eq!(doc["summary"]["replaced"], 1, "{}", run.dump());
@@ -1261,7 +1249,7 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
     assert_eq!(line["name"], "b", "{}", run.dump());
     assert_eq!(line["status"], "replaced", "{}", run.dump());
 
-    let run = project.run_on(&db, &["migrate", "up"]);
+    let run = project.up_on(&db);
     run.code(exit::DIVERGED)
         .stderr_has("replaced: 002 was applied as 002_b; its files are gone and 002_x")
         .stderr_lacks("modified")
@@ -1298,12 +1286,10 @@ fn an_applied_migration_replaced_by_another_at_its_number_is_replaced_everywhere
         run.dump()
     );
     assert_eq!(ledger(&db), ["001:a"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:x"]);
     assert!(db.has_relation("x"));
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// An applied migration whose file is on disk but cannot be read (a directory in its place, a
@@ -1402,7 +1388,7 @@ fn every_command_refuses_an_applied_migration_whose_file_cannot_be_read() {
 
     std::fs::remove_dir(&path).expect("rmdir");
     std::fs::write(&path, "CREATE TABLE b (id int);\n").expect("restore");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
 }
 
@@ -1463,7 +1449,7 @@ fn every_command_refuses_an_applied_migration_whose_files_are_incomplete() {
         }
         std::fs::write(&path, text).expect("restore");
     }
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:b", "003:c"]);
 }
 
@@ -1731,7 +1717,7 @@ fn baseline_then_up_anyway(project: &Project, db: &TestDb, lose: &str) {
     project
         .run_on(db, &["migrate", "baseline", "--through", "2"])
         .code(exit::SUCCESS);
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     assert_eq!(prices_amount(db), "1000");
     assert_eq!(ledger(db), ["001:prices", "002:cents"]);
     db.connect().batch_execute(lose).unwrap();
@@ -1752,14 +1738,14 @@ fn a_database_with_its_tables_but_no_ledger_is_not_migrated_again() {
     let db = TestDb::new("hi_noledger");
     let project = prices_and_cents();
     let amount = || prices_amount(&db);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(amount(), "1000");
     db.connect()
         .batch_execute("DROP TABLE tb_confiture")
         .unwrap();
 
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::NOT_INITIALISED)
         .stderr_has("already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`")
@@ -1820,10 +1806,10 @@ fn a_new_database_with_its_templates_objects_and_extensions_is_migrated() {
     let project = Project::new();
     project.table("001_a");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::NOT_INITIALISED)
         .stderr_has("to create the tracking table and apply the migrations");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a"]);
 
     let created = TestDb::unborn("hi_created");
@@ -1994,19 +1980,19 @@ fn an_empty_ledger_beside_the_migrations_objects_is_not_migrated_again() {
     let project = prices_and_cents();
     let amount = || prices_amount(&db);
     // Empty and nothing else there: a new database.
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down", "--steps", "2"])
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), Vec::<String>::new());
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(amount(), "1000");
 
     db.connect()
         .batch_execute("DELETE FROM tb_confiture")
         .unwrap();
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .stderr_has("the tracking table public.tb_confiture has no rows, but the database already holds 1 object (table public.prices)")
         .stderr_has("`cargo confiture migrate baseline --through <VERSION> --database-url <URL>`");
     for (args, anyway) in [
@@ -2047,16 +2033,16 @@ fn status_json_and_fleet_status_say_what_a_database_without_its_history_holds() 
     let project = Project::new();
     project.table("001_a");
     let json = project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .status_json_on(&db)
         .code(exit::NOT_INITIALISED)
         .json();
     assert_eq!(json["unrecorded"], serde_json::Value::Null, "{json}");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     db.connect()
         .batch_execute("DROP TABLE tb_confiture")
         .unwrap();
     let json = project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .status_json_on(&db)
         .code(exit::NOT_INITIALISED)
         .json();
     assert_eq!(
@@ -2169,7 +2155,7 @@ fn a_refused_limited_up_suggests_commands_that_keep_its_bound() {
         assert_eq!(db.ledger(), None, "{args:?}: nothing ran");
     }
     // Unbounded, the commands stay unbounded.
-    let run = project.run_on(&db, &["migrate", "up"]);
+    let run = project.up_on(&db);
     run.code(exit::DIVERGED)
         .stderr_has("running every migration over it could apply them twice");
     assert_eq!(run.help_line(), refusal("").replace("up  --", "up --"));
@@ -2307,7 +2293,7 @@ fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() 
             );
         }
 
-        let run = project.run_on(&db, &["migrate", "status"]);
+        let run = project.status_on(&db);
         run.code(exit::DIVERGED)
             .stdout_has("1 ambiguous")
             .stderr_has("if `002_add_orders` is the migration that ran as 002_add_users")
@@ -2318,7 +2304,7 @@ fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() 
         if also_renumbered {
             run.stderr_has("if `003_add_users` is the migration that ran as 002_add_users");
         }
-        let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let json = project.status_json_on(&db);
         json.code(exit::DIVERGED);
         let doc = json.json();
         assert_eq!(doc["summary"]["ambiguous"], 1, "{}", json.dump());
@@ -2348,7 +2334,7 @@ fn a_row_without_checksum_whose_file_has_another_name_is_ambiguous_everywhere() 
         } else {
             exit::SUCCESS
         };
-        project.run_on(&db, &["migrate", "status"]).code(expected);
+        project.status_on(&db).code(expected);
         assert_eq!(ledger(&db)[1], "002:add_orders");
         assert_eq!(runs(&db), [("002_add_users".to_string(), 1)]);
     }
@@ -2397,7 +2383,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
         }
         let row = if edited == "003_a" { "002_a" } else { "003_b" };
 
-        let run = project.run_on(&db, &["migrate", "status"]);
+        let run = project.status_on(&db);
         run.code(exit::DIVERGED)
             .stdout_has("1 ambiguous")
             .stderr_has(&format!(
@@ -2411,9 +2397,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
             // The new migration at the number the row left is no file it may record.
             run.stderr_lacks(&format!("if `{}` is", new.unwrap_or_default()));
         }
-        let doc = project
-            .run_on(&db, &["migrate", "status", "--format", "json"])
-            .json();
+        let doc = project.status_json_on(&db).json();
         assert_eq!(doc["summary"]["ambiguous"], 1, "{case}: {doc}");
         assert_eq!(doc["summary"]["missing"], 0, "{case}: {doc}");
         let unrecorded = match new {
@@ -2426,7 +2410,7 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
         // The edit accepted: renumbered, recorded by `reinit`, never run again.
         paste_update(&db, &run.stderr, &format!("if `{edited}`"));
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(exit::DIVERGED)
             .stdout_lacks("ambiguous")
             .stdout_has("renumbered");
@@ -2434,18 +2418,8 @@ fn a_renumbered_and_edited_migration_is_ambiguous_and_never_runs_twice() {
             .run_on(&db, &["migrate", "reinit"])
             .code(exit::SUCCESS)
             .stdout_lacks("forget");
-        project
-            .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
-            .code(exit::SUCCESS);
-        project
-            .run_on(&db, &["migrate", "status"])
-            .code(exit::SUCCESS);
-        let mut ran = vec![("002_a".to_string(), 1), ("003_b".to_string(), 1)];
-        if let Some(new) = new {
-            ran.push((new.to_string(), 1));
-            ran.sort();
-        }
-        assert_eq!(runs(&db), ran, "{case}: each migration ran once");
+        let ran = ["002_a", "003_b"].into_iter().chain(new).collect();
+        up_runs_each_once(&project, &db, ran, &format!("{case}: "));
     }
 }
 
@@ -2468,16 +2442,14 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
                db/migrations/003_b.down.sql db/migrations/002_b.down.sql && mv \
                db/migrations/004_c.up.sql db/migrations/003_c.up.sql && mv \
                db/migrations/004_c.down.sql db/migrations/003_c.down.sql`";
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::INVALID)
         .stderr_has(all)
         .stderr_lacks("reinit");
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::INVALID);
-    let doc = project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
-        .json();
+    let doc = project.status_json_on(&db).json();
     let gap = doc["diagnostics"]
         .as_array()
         .and_then(|ds| ds.iter().find(|d| d["code"] == "C004"))
@@ -2486,9 +2458,7 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
     assert!(help.contains(all), "{doc}");
     // C004's help, pasted: no gap is left, nothing to fix.
     paste_rename_back(&project, help);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 
     // Moved down into a deleted migration's number: renamed back, `002` would have no file.
     let db = TestDb::new("hi_renumdown");
@@ -2496,7 +2466,7 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
     project.remove("db/migrations/002_b.up.sql");
     project.remove("db/migrations/002_b.down.sql");
     renumber(&project, "003_c", "002_c");
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::DIVERGED)
         .stderr_has(
             "renaming it back would leave version 002 without a file (a gap, C004, which \
@@ -2504,18 +2474,13 @@ fn the_help_of_a_renumbering_never_leads_into_a_gap() {
              confiture migrate reinit --database-url <URL>` records it under its new number",
         )
         .stderr_lacks("`mv ");
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::DIVERGED)
-        .stderr_lacks("`mv ");
+    project.up_on(&db).code(exit::DIVERGED).stderr_lacks("`mv ");
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:runs", "002:c"]);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
     assert_eq!(
         runs(&db),
         [("002_b".to_string(), 1), ("003_c".to_string(), 1)]
@@ -2540,19 +2505,17 @@ fn an_applied_migration_sharing_its_version_with_a_new_one_stays_applied() {
         for v in 2..=5 {
             project.table(&format!("00{v}_t{v}"));
         }
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        project.up_on(&db).code(exit::SUCCESS);
         project.table(&format!("006_{added}"));
         let before = row_details(&db);
 
-        let status = project.run_on(&db, &["migrate", "status"]);
+        let status = project.status_on(&db);
         status
             .code(exit::INVALID)
             .stderr_lacks("replaced")
             .stderr_lacks("files are gone")
             .stdout_lacks("replaced");
-        let doc = project
-            .run_on(&db, &["migrate", "status", "--format", "json"])
-            .json();
+        let doc = project.status_json_on(&db).json();
         let row = &doc["migrations"][5];
         assert_eq!(row["name"], applied, "{doc}");
         assert_eq!(row["status"], "applied", "{doc}");
@@ -2586,8 +2549,8 @@ fn an_edited_applied_migration_is_never_offered_reinit_as_a_way_to_apply_the_edi
         "CREATE TABLE t2 (id int, added_col text NOT NULL);\n",
     );
 
-    let up = project.run_on(&db, &["migrate", "up"]);
-    let status = project.run_on(&db, &["migrate", "status"]);
+    let up = project.up_on(&db);
+    let status = project.status_on(&db);
     for run in [&up, &status] {
         run.code(exit::DIVERGED)
             .stderr_lacks("if the edits were intended")
@@ -2642,7 +2605,7 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
     for v in 1..=4 {
         project.table(&format!("00{v}_t{v}"));
     }
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     let before = row_details(&db);
 
     for args in [
@@ -2712,7 +2675,7 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:t1", "002:t2", "003:t3", "004:t4"]);
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stdout_has("already up to date");
 }
@@ -2758,7 +2721,7 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
         assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
     }
     // One that ran and one that did not.
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "reinit", "--through", "2"])
         .code(exit::USAGE)
@@ -2802,22 +2765,19 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
         let project = Project::new();
         project.table("001_t1");
         project.table(&format!("002_{applied}"));
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+        project.up_on(&db).code(exit::SUCCESS);
         project.table(&format!("002_{added}"));
 
         let both = format!("`002_{added}` → `003_{added}`");
         let either = format!("`002_{applied}` → `003_{applied}`");
-        for run in [
-            project.run(&["lint"]),
-            project.run_on(&db, &["migrate", "up"]),
-        ] {
+        for run in [project.run(&["lint"]), project.up_on(&db)] {
             run.code(exit::INVALID)
                 .stderr_has(&both)
                 .stderr_has(&either)
                 .stderr_has("the files alone do not tell which one ran");
         }
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(exit::INVALID)
             .stderr_has(&format!(
                 "`002_{added}` reuses version 002 of `002_{applied}`, which this database \
@@ -2829,7 +2789,7 @@ fn a_duplicate_version_help_never_names_the_applied_migration_to_renumber() {
         // tell (it is the command that tells).
         let fresh = TestDb::new("hi_dup_fresh");
         project
-            .run_on(&fresh, &["migrate", "status"])
+            .status_on(&fresh)
             .code(exit::INVALID)
             .stderr_has("neither `002_add_dup` nor `002_add_tags` is applied here")
             .stderr_lacks("the files alone do not tell");
@@ -2863,9 +2823,7 @@ fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_
     let mut recorded = ledger(&db);
     recorded.sort();
     assert_eq!(recorded, ["001:a", "002:b", "003:c"]);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// A checkout that converts line endings (git's `core.autocrlf`) changes the checksum of every
@@ -2885,7 +2843,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
         "-- two\r\nCREATE TABLE t2 (id int);\r\n",
         "DROP TABLE t2;\n",
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     // 001 applied from LF, now CRLF; 002 applied from CRLF, now LF.
     project.write(
         "db/migrations/001_t1.up.sql",
@@ -2928,7 +2886,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
             .stderr_has("a new checkout changes nothing")
             .stderr_has("`cargo confiture migrate reinit");
     }
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["001", "002"])
@@ -2971,9 +2929,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
     project
         .run_on(&db, &["migrate", "reinit", "--yes"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 
     // A real edit beside a conversion: its help (which may offer reinit) and the line endings' both.
     project.write(
@@ -2985,12 +2941,12 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
         "-- two, edited\nCREATE TABLE t2 (id int);\n",
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("`*.sql -text`")
         .stderr_has("`cargo confiture migrate reinit")
         .stderr_has(to_crlf);
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["001"])
@@ -3019,7 +2975,7 @@ fn following_the_line_endings_help_never_records_a_real_edit_unasked() {
         "CREATE TABLE t3(a int);",
         "DROP TABLE t3;\n",
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     project.write(
         "db/migrations/002_add_thing.up.sql",
         "CREATE TABLE thing(id int);\n",
@@ -3061,9 +3017,7 @@ fn following_the_line_endings_help_never_records_a_real_edit_unasked() {
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 fn ledger_checksums(db: &TestDb) -> Vec<(String, String)> {
@@ -3093,7 +3047,7 @@ fn a_file_converted_from_lone_cr_to_lf_differs_only_by_line_endings() {
         "DROP TABLE t1;\n",
     );
     project.migration("002_t2", "CREATE TABLE t2 (id int);\n", "DROP TABLE t2;\n");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
 
     // 001 ran with lone CRs, now LF.
     project.write(
@@ -3111,9 +3065,9 @@ fn a_file_converted_from_lone_cr_to_lf_differs_only_by_line_endings() {
             .stderr_lacks("restore the modified files");
     }
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .stderr_has("it ran with lone CR line endings, the file has LF");
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["001"])
@@ -3125,9 +3079,7 @@ fn a_file_converted_from_lone_cr_to_lf_differs_only_by_line_endings() {
     project
         .run_on(&db, &["migrate", "reinit", "--yes"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 
     // 002 ran with LF, now lone CRs: back to LF, never `reinit`.
     project.write("db/migrations/002_t2.up.sql", "CREATE TABLE t2 (id int);\r");
@@ -3140,7 +3092,7 @@ fn a_file_converted_from_lone_cr_to_lf_differs_only_by_line_endings() {
             .stderr_lacks("`cargo confiture migrate reinit")
             .stderr_lacks("restore the modified files");
     }
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     assert_eq!(
         run.json()["modified_line_endings"],
         serde_json::json!(["002"])
@@ -3186,16 +3138,14 @@ fn a_python_row_whose_file_was_renamed_to_a_name_we_accept_never_runs_twice() {
         );
         let before = ledger(&db);
 
-        let run = project.run_on(&db, &["migrate", "status"]);
+        let run = project.status_on(&db);
         run.code(exit::DIVERGED)
             .stdout_has("! renumbered")
             .stdout_lacks("! missing")
             .stdout_lacks("✗ pending")
             .stderr_has(&format!("`{renamed}` ran as {version}"))
             .stderr_has("reinit");
-        let doc = project
-            .run_on(&db, &["migrate", "status", "--format", "json"])
-            .json();
+        let doc = project.status_json_on(&db).json();
         assert_eq!(doc["summary"]["renumbered"], 1, "{doc}");
         assert_eq!(doc["summary"]["missing"], 0, "{doc}");
         assert_eq!(doc["pending"], serde_json::json!([]), "{doc}");
@@ -3221,10 +3171,8 @@ fn a_python_row_whose_file_was_renamed_to_a_name_we_accept_never_runs_twice() {
             ledger(&db),
             ["001:runs".to_string(), renamed.replacen('_', ":", 1)]
         );
-        project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-        project
-            .run_on(&db, &["migrate", "status"])
-            .code(exit::SUCCESS);
+        project.up_on(&db).code(exit::SUCCESS);
+        project.status_on(&db).code(exit::SUCCESS);
         assert_eq!(runs(&db), [(renamed.to_string(), 1)]);
     }
 }
@@ -3244,7 +3192,7 @@ fn a_python_row_whose_checksum_two_files_have_is_ambiguous() {
         project.migration(id, sql, "DELETE FROM runs WHERE name = 'dash';\n");
     }
 
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::DIVERGED)
         .stdout_has("! ambiguous")
         .stdout_lacks("! missing")
@@ -3253,9 +3201,7 @@ fn a_python_row_whose_checksum_two_files_have_is_ambiguous() {
     every_command_refuses_ambiguous(&db, &project, "002-dash_002-dash");
 
     paste_update(&db, &run.stderr, "if `002_dash`");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::PENDING);
+    project.status_on(&db).code(exit::PENDING);
     assert_eq!(ledger(&db), ["001:runs", "002:dash"]);
 }
 
@@ -3279,7 +3225,7 @@ fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
     let before = ledger(&db);
 
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::INVALID)
         .stderr_has("C101")
         .stderr_has("where this migration is already applied")
@@ -3291,16 +3237,14 @@ fn c101s_help_says_how_a_migration_applied_without_the_marker_gets_it() {
         format!("-- confiture:no-transaction\n{sql}"),
     );
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("modified");
     project
         .run_on(&db, &["migrate", "reinit"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), before);
 }
 
@@ -3340,7 +3284,7 @@ fn the_broken_files_refusal_after_the_ledger_says_what_holds_here() {
         .stderr_lacks("--target 002");
     // Before connecting, no ledger: the condition stays.
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::INVALID)
         .stderr_has("stops before 003_c if it is not applied yet");
 }
@@ -3369,13 +3313,13 @@ fn the_partitions_of_an_empty_ledger_are_the_ledger_not_objects_the_database_hol
         .expect("a partitioned ledger");
     let project = Project::two_tables();
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stderr_lacks("already holds");
     project
         .run_on(&db, &["migrate", "up", "--dry-run"])
         .code(exit::SUCCESS);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:a", "002:b"]);
     // Another table still counts.
     project
@@ -3385,7 +3329,7 @@ fn the_partitions_of_an_empty_ledger_are_the_ledger_not_objects_the_database_hol
         .batch_execute("CREATE TABLE other (id int)")
         .unwrap();
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("already holds 1 object (table public.other)");
 }
@@ -3428,7 +3372,7 @@ fn down_on_a_row_baseline_recorded_without_running_says_so() {
         .code(exit::SUCCESS);
     assert_eq!(ledger(&db), ["001:t1", "002:t2"]);
     // A row applied by running it keeps the help that blames its file.
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     db.connect().batch_execute("DROP TABLE t3").unwrap();
     project
         .run_on(&db, &["migrate", "down"])
@@ -3481,7 +3425,7 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
     let db = TestDb::new("hvd_misnamed");
     let project = Project::new();
     // The ledger, made by a run with nothing to apply.
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     for n in [1, 2, 10] {
         let (up, down) = (
             format!("CREATE TABLE t{n} (id int);\n"),
@@ -3491,7 +3435,7 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
         db.connect().batch_execute(&up).expect("the migration");
         python_row(&db, &n.to_string(), &format!("m{n}"), &up);
     }
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     run.code(exit::INVALID)
         .stderr_has("rename it to `001_m1.up.sql`")
         .stderr_has(
@@ -3499,7 +3443,7 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
              misnamed file as its `C006` error says, then run `migrate reinit`",
         )
         .stderr_lacks("restore the other file of each pair");
-    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let run = project.status_json_on(&db);
     assert_eq!(run.json()["misnamed"], serde_json::json!(["1", "2", "10"]));
     assert_eq!(
         run.json()["misnamed_respelled"],

@@ -381,6 +381,83 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
     }
 }
 
+/// Ctrl-C in the instant between the server granting `baseline`'s or `reinit`'s migration lock
+/// and its `LockAcquired` event reaching the CLI's thread: the notice said "the ledger rewrite
+/// has not started" (what the CLI had seen of the run) though the lock was taken and the
+/// rewrite under way. The run is held there by a lock on a catalog: after a wait for the
+/// migration lock, the session's settings are restored (a read of `pg_settings`) before the
+/// event is sent. The words now come from the engine's own state.
+#[test]
+fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives() {
+    let project = slow_up();
+    for command in [
+        &["migrate", "baseline", "--through", "1"][..],
+        &["migrate", "reinit"][..],
+    ] {
+        let db = TestDb::new("sigint_locked");
+        let (mut holder, _) = db.hold_migration_lock("another_run");
+        let args = [command, &["--lock-wait", "60s"]].concat();
+        let child = spawn(&project, &db, &args);
+        let waiting = wait_until(Duration::from_secs(30), || {
+            db.other_backends()
+                .iter()
+                .any(|b| b.contains("l.locktype OPERATOR(pg_catalog.=) 'advisory'"))
+        });
+        assert!(
+            waiting,
+            "{command:?} never waited: {:?}",
+            db.other_backends()
+        );
+        // The restore that follows the lock waits for this, then the lock is given up.
+        let mut catalog = db.connect();
+        catalog
+            .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_settings IN ACCESS EXCLUSIVE MODE")
+            .expect("lock pg_settings");
+        holder
+            .batch_execute("SELECT pg_advisory_unlock_all()")
+            .expect("give the migration lock up");
+        let held = wait_until(Duration::from_secs(30), || {
+            db.connect()
+                .query_opt(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                       AND application_name = 'cargo-confiture' AND wait_event_type = 'Lock'
+                       AND query LIKE '%reset_val%'",
+                    &[],
+                )
+                .expect("read pg_stat_activity")
+                .is_some()
+        });
+        assert!(
+            held,
+            "{command:?} never restored its settings: {:?}",
+            db.other_backends()
+        );
+        assert_eq!(
+            db.migration_lock_holders().len(),
+            1,
+            "{command:?}: the lock is the CLI's"
+        );
+        let run = interrupt(child);
+        run.code(exit::INTERRUPTED);
+        run.stderr_has(
+            "stopping: cancelling the running statement; the ledger rewrite is rolled back \
+             unless it has committed",
+        )
+        .stderr_lacks("has not started")
+        .stderr_lacks("nothing was recorded");
+        catalog
+            .batch_execute("COMMIT")
+            .expect("release pg_settings");
+        assert!(
+            wait_until(Duration::from_secs(20), || db
+                .migration_lock_holders()
+                .is_empty()),
+            "{command:?}: the lock outlived the run"
+        );
+        assert!(db.ledger().unwrap_or_default().is_empty(), "{}", run.dump());
+    }
+}
+
 /// Ctrl-C while the connection is being made (a server that accepts and never answers): the
 /// signal was only noted, and the run went on waiting out `connect_timeout` (60 s here), then
 /// failed with the connection error (exit 3). Now the wait ends at once, exit 130, for `up`

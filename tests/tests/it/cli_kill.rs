@@ -55,6 +55,17 @@ fn kill_up_while_it_sleeps(project: &Project, db: &TestDb) {
     );
 }
 
+/// [`table_then_ix`] whose `002_ix` builds an index, then sleeps: `up` killed in the sleep
+/// ([`kill_up_while_it_sleeps`]), the build committed, the second statement's fate unknown.
+fn killed_after_the_build(db: &TestDb) -> Project {
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
+        "DROP INDEX CONCURRENTLY t_ix;\n",
+    );
+    kill_up_while_it_sleeps(&project, db);
+    project
+}
+
 /// The up file of a no-transaction `002_ix` ([`table_then_ix`]) whose first statement commits
 /// and whose second fails.
 const IX_THEN_FAIL: &str =
@@ -174,7 +185,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
 
     // status: interrupted, exit 7, with what is known.
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stdout_has("1 applied, 1 pending, 2 total, 1 interrupted")
@@ -183,10 +194,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
         .stdout_has("statement 1 committed; statement 2 of 2 was running: it may have committed")
         .stderr_has("`cargo confiture migrate baseline --through 002 --yes --database-url <URL>`")
         .stderr_has("migrate up --rerun-interrupted");
-    let json = project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
-        .code(exit::DIVERGED)
-        .json();
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
     assert_eq!(json["pending"], serde_json::json!(["002"]));
     assert_eq!(json["interrupted"], serde_json::json!(["002"]));
     assert_eq!(json["summary"]["interrupted"], 1);
@@ -220,7 +228,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
 
     // up refuses it, nothing run, naming the file, what is known and the safe ways on.
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("migration 002_ix was interrupted: a run started ")
         .stderr_has("it was not run again")
@@ -238,7 +246,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
             .replace("pg_sleep(30)", "pg_sleep(0)"),
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("its up file changed since that run");
     project
@@ -246,9 +254,7 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
         .code(exit::SUCCESS);
     assert_eq!(db.ledger().expect("the ledger"), ["001:big", "002:ix"]);
     assert_eq!(markers(&db), 0, "the marker went with the ledger row");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// How many start markers are left beside the ledger.
@@ -271,13 +277,9 @@ fn markers(db: &TestDb) -> i64 {
 #[test]
 fn an_interrupted_migration_recorded_by_baseline_is_settled() {
     let db = TestDb::new("kill_baseline");
-    let project = table_then_ix(
-        "CREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
-        "DROP INDEX CONCURRENTLY t_ix;\n",
-    );
-    kill_up_while_it_sleeps(&project, &db);
+    let project = killed_after_the_build(&db);
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("migrate baseline --through 002 --yes");
     for args in [
@@ -333,9 +335,7 @@ fn an_interrupted_migration_recorded_by_baseline_is_settled() {
         .stdout_has("recorded 002_ix over its interrupted apply (a run started ")
         .stdout_has("its start marker was deleted");
     assert_eq!(markers(&db), 0);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "drift"])
         .code(exit::SUCCESS);
@@ -356,7 +356,7 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
     let db = TestDb::new("nt_marker_fail");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert!(
         !db.has_relation("tb_confiture_started"),
         "a transactional migration pays nothing"
@@ -366,30 +366,26 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
         "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON nope (id);\n",
         "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
     );
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 0, "nothing committed: no marker");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::PENDING);
+    project.status_on(&db).code(exit::PENDING);
 
     project.write(
         "db/migrations/002_ix.up.sql",
         format!("-- confiture:no-transaction\n{IX_THEN_FAIL}"),
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("statement 1 was committed")
         .stderr_has("migrate up --rerun-interrupted");
     assert_eq!(markers(&db), 1);
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
-        .stdout_has("statement 1 committed; statement 2 of 2 was running");
+        .stdout_has("statement 1 committed; statement 2 of 2 failed");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("migration 002_ix was interrupted");
     project.write(
@@ -401,6 +397,70 @@ fn a_failed_no_transaction_migration_is_interrupted_only_once_a_statement_commit
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+}
+
+/// A start marker said of the statement a run ended on "it may have committed" also when the
+/// server had answered it with an error (its own transaction rolled back: nothing of it
+/// committed). The run now records that answer on its marker, and every text read from the
+/// marker (`status`, text and JSON, `up`'s refusal, `abandon`) says the statement failed; only a
+/// run gone without an answer (killed) leaves "it may have committed". A markers' table made
+/// before the column that records it is read as before, and says what it can: may have.
+#[test]
+fn a_marker_says_may_have_committed_only_of_a_statement_left_without_an_answer() {
+    const FAILED: &str =
+        "statement 1 committed; statement 2 of 2 failed: the server refused it, and nothing of \
+         it committed";
+    const UNKNOWN: &str =
+        "statement 1 committed; statement 2 of 2 was running: it may have committed";
+    // Answered with an error.
+    let db = TestDb::new("marker_failed");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(FAILED)
+        .stdout_lacks("may have committed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    assert_eq!(json["migrations"][1]["started"]["failed"], true, "{json}");
+    project
+        .up_on(&db)
+        .code(exit::DIVERGED)
+        .stderr_has(FAILED)
+        .stderr_lacks("may have committed");
+    project
+        .run_on(&db, &["migrate", "abandon", "002"])
+        .code(exit::SUCCESS)
+        .stdout_has(FAILED);
+
+    // Gone without an answer: what the statement did is not known.
+    let db = TestDb::new("marker_unknown");
+    let project = killed_after_the_build(&db);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(UNKNOWN)
+        .stdout_lacks("failed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    assert_eq!(json["migrations"][1]["started"]["failed"], false, "{json}");
+
+    // A markers' table without the column: read as before, and cautious.
+    let db = TestDb::new("marker_old_table");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE tb_confiture_started (version text PRIMARY KEY, name text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, \
+             started_at timestamptz NOT NULL DEFAULT now(), \
+             started_by text NOT NULL DEFAULT CURRENT_USER, client_addr text, \
+             statement integer NOT NULL, statements integer NOT NULL)",
+        )
+        .expect("a markers' table of an earlier release");
+    let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(UNKNOWN);
 }
 
 /// The same class without a kill: a `no-transaction` statement that finds what it makes
@@ -431,7 +491,7 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
         .batch_execute("ALTER TYPE mood ADD VALUE 'happy'")
         .expect("stand in for an earlier run");
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("what statement 1 makes is already there: no run of 002_v is marked started")
         .stderr_has(
@@ -447,7 +507,7 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
         "db/migrations/002_v.up.sql",
         "-- confiture:no-transaction\nALTER TYPE mood ADD VALUE IF NOT EXISTS 'happy';\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     db.connect()
         .batch_execute("DROP INDEX t_ix")
         .expect("stand in for an earlier rollback");
@@ -470,7 +530,7 @@ fn a_no_transaction_statement_found_done_says_an_earlier_run_may_have_done_it() 
         "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS w_ix;\n",
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("migrate up --rerun-interrupted");
     assert_eq!(markers(&db), 1);
@@ -504,7 +564,7 @@ fn a_role_that_cannot_create_the_markers_table_is_refused_before_anything_runs()
         &format!("CREATE TABLE t (id int);\nALTER TABLE t OWNER TO \"{role}\";\n"),
         "DROP TABLE t;\n",
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     db.connect()
         .batch_execute(&format!(
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC; \
@@ -551,21 +611,18 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
         "CREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
         "DROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
     );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::MIGRATION_FAILED)
         .stderr_has("migrate down --rerun-interrupted");
     assert!(!db.has_relation("t_ix"), "statement 1 committed");
-    let json = project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
-        .code(exit::DIVERGED)
-        .json();
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
     assert_eq!(json["applied"], serde_json::json!(["001", "002"]));
     assert_eq!(json["migrations"][1]["status"], "interrupted");
     assert_eq!(json["migrations"][1]["started"]["direction"], "down");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted (rollback)")
         .stdout_has("002_ix: its rollback started ")
@@ -586,7 +643,7 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
         "DROP TABLE more;\n",
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::DIVERGED)
         .stderr_has("its rollback started ");
     assert!(!db.has_relation("more"), "nothing applied on top of it");
@@ -610,9 +667,7 @@ fn an_interrupted_rollback_is_refused_by_down_until_rerun() {
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::PENDING);
+    project.status_on(&db).code(exit::PENDING);
 }
 
 /// A tenant's migration (`--schema`, a ledger per schema) is marked beside the tenant's own
@@ -634,7 +689,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stdout_lacks("interrupted");
     project
@@ -672,9 +727,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
 fn reinit_through_an_interrupted_migration_settles_its_marker() {
     let db = TestDb::new("nt_marker_reinit");
     let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
     // Never without a confirmation that names the run, dry run too.
     for args in [
@@ -695,9 +748,7 @@ fn reinit_through_an_interrupted_migration_settles_its_marker() {
         .stdout_has("recorded 002_ix over its interrupted apply (a run started ");
     assert_eq!(markers(&db), 0);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// A no-transaction `002_data` whose first statement (an insert) committed and whose second
@@ -711,9 +762,7 @@ fn interrupted_data_migration(db: &TestDb) -> Project {
         "-- confiture:no-transaction\nDO $$ BEGIN INSERT INTO t VALUES (1); END $$;\nSELECT 1 / (SELECT count(*) - 1 FROM t);\n",
         "-- confiture:no-transaction\nDO $$ BEGIN DELETE FROM t; END $$;\n",
     );
-    project
-        .run_on(db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(db), 1, "statement 1 committed: the marker stays");
     project.write(
         "db/migrations/002_data.up.sql",
@@ -750,7 +799,7 @@ fn an_interrupted_marker_shows_on_its_own_pair_of_a_shared_version() {
         let db = TestDb::new("marker_shared_version");
         let project = interrupted_data_migration(&db);
         project.migration(other, "SELECT 1;\n", "SELECT 1;\n");
-        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let status = project.status_json_on(&db);
         let json = status.json();
         let lines = json["migrations"].as_array().expect("the lines");
         let line = |name: &str| {
@@ -801,7 +850,7 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
         let project = interrupted_data_migration(&db);
         rename_pair(&project, "002_data", "0002_data");
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(exit::DIVERGED)
             .stdout_has("! interrupted");
         for dry in [true, false] {
@@ -834,15 +883,13 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
             0,
             "{settle}: every marker of 0002 went with its row"
         );
-        project
-            .run_on(&db, &["migrate", "status"])
-            .code(exit::SUCCESS);
+        project.status_on(&db).code(exit::SUCCESS);
         // Rolled back cleanly, it is pending, not interrupted again.
         project
             .run_on(&db, &["migrate", "down"])
             .code(exit::SUCCESS);
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(exit::PENDING)
             .stdout_lacks("interrupted");
     }
@@ -858,14 +905,9 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
 fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_write() {
     let db = TestDb::new("marker_stale");
     let project = interrupted_data_migration(&db);
-    db.connect()
-        .batch_execute(
-            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
-             VALUES ('data_002_py', '002', 'data', now())",
-        )
-        .expect("another tool records it");
+    db.record_as_another_tool("data_002_py", "002", "data");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::SUCCESS)
         .stdout_lacks("interrupted");
     project
@@ -876,10 +918,10 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "the stale marker went with the row");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stdout_lacks("interrupted");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
 
     // A rollback left part-way, then finished by hand: the row deleted.
     project.write(
@@ -894,13 +936,13 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
         .expect("a person finishes the rollback");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::PENDING)
         .stdout_lacks("interrupted");
     project
         .run_on(&db, &["migrate", "up", "--dry-run"])
         .code(exit::SUCCESS);
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert_eq!(rows_of_t(&db), 1);
 }
@@ -944,7 +986,7 @@ fn a_users_table_of_the_markers_name_is_refused_as_not_confiturees() {
     let db = TestDb::new("marker_foreign");
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     db.connect()
         .batch_execute("CREATE TABLE tb_confiture_started (version text PRIMARY KEY, note text)")
         .expect("a user's table");
@@ -978,13 +1020,11 @@ fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
         "-- confiture:no-transaction\nDO $$ BEGIN NULL; END $$;\n",
     );
     project
-        .run_on(&db, &["migrate", "up"])
+        .up_on(&db)
         .code(exit::SUCCESS)
         .stderr_lacks("restore it from a backup");
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:drop"]);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// h20 F8: `status` while a run is running a no-transaction migration called it `interrupted`
@@ -1004,7 +1044,7 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
         );
     let (mut child, pid) = up_until_it_sleeps(&project, &db);
-    let run = project.run_on(&db, &["migrate", "status"]);
+    let run = project.status_on(&db);
     let holders = db.migration_lock_holders();
     child.kill().expect("kill the runner");
     child.wait().expect("reap the runner");
@@ -1023,7 +1063,7 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
         "backend {pid} outlived its client"
     );
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stdout_has("; statement 1 committed; statement 2 of 2 was running: it may have committed")
@@ -1053,9 +1093,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
             &format!("-- confiture:no-transaction\n{IX_THEN_FAIL}"),
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
         );
-    newer
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    newer.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1, "statement 1 committed: the marker stays");
 
     // The older checkout: 001 and 002, applied (nothing of its own pending), then 002 not
@@ -1070,13 +1108,13 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
                 .batch_execute("DROP TABLE u; DELETE FROM tb_confiture WHERE version = '002'")
                 .expect("002 not applied here");
         }
-        let status = older.run_on(&db, &["migrate", "status"]);
+        let status = older.status_on(&db);
         status
             .code(exit::DIVERGED)
             .stdout_has("! interrupted (not in these files)")
             .stderr_has("003_ix was interrupted part-way")
             .stderr_has("no file here has its version");
-        let status = older.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let status = older.status_json_on(&db);
         status.code(exit::DIVERGED);
         let doc = status.json();
         assert_eq!(
@@ -1121,7 +1159,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
                 .code(exit::DIVERGED)
                 .stderr_has("migration 003_ix was interrupted")
                 .stderr_has("no file here has its version")
-                .stderr_has("statement 1 committed; statement 2 of 2 was running");
+                .stderr_has("statement 1 committed; statement 2 of 2 failed");
             let json: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
             let run = older.run_on(&db, &json);
             run.code(exit::DIVERGED);
@@ -1165,7 +1203,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     older
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! missing");
 }
@@ -1178,16 +1216,14 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
 fn another_branchs_migration_at_an_interrupted_version_does_not_run_over_it() {
     let db = TestDb::new("nt_other_branch");
     let newer = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY t_ix;\n");
-    newer
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    newer.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
     let older = Project::new();
     older
         .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
         .table("002_u");
     older
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted (not in these files)")
         .stderr_has("the file of its version here is another migration, 002_u");
@@ -1234,9 +1270,7 @@ fn another_branchs_migration_at_an_interrupted_version_does_not_run_over_it() {
 fn an_interrupted_apply_stops_down_below_it() {
     let db = TestDb::new("nt_down_below");
     let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY IF EXISTS t_ix;\n");
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
     for args in [
         &["migrate", "down"][..],
@@ -1276,7 +1310,7 @@ fn interrupted_rollback(db: &TestDb) -> Project {
         "CREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
         "DROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
     );
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     project
         .run_on(db, &["migrate", "down"])
         .code(exit::MIGRATION_FAILED);
@@ -1323,7 +1357,7 @@ fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
             "missing" => exit::INVALID,
             _ => exit::DIVERGED,
         };
-        let status = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let status = project.status_json_on(&db);
         status.code(code);
         let doc = status.json();
         assert_eq!(
@@ -1385,7 +1419,7 @@ fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
                     .stderr_has("migration 002_ix was interrupted: its rollback started ");
             }
             project
-                .run_on(&db, &["migrate", "status"])
+                .status_on(&db)
                 .code(code)
                 .stdout_has("! interrupted (rollback, not in these files)")
                 .stderr_has("migrate down --rerun-interrupted");
@@ -1405,9 +1439,7 @@ fn row_level_security_on_the_markers_table_is_refused_as_the_ledgers_is() {
     let role = &guard.0;
     let db = TestDb::new("nt_marker_rls");
     let project = table_then_ix(IX_THEN_FAIL, "DROP INDEX CONCURRENTLY IF EXISTS t_ix;\n");
-    project
-        .run_on(&db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
     assert_eq!(markers(&db), 1);
     confiture_tests::admin()
         .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN"))
@@ -1485,10 +1517,7 @@ fn a_half_run_rollback_renumbered_is_shown_interrupted_by_status() {
         }
         // Without it, the gap its old number left (C004) is a file error: exit 5.
         let code = if new { exit::DIVERGED } else { exit::INVALID };
-        let json = project
-            .run_on(&db, &["migrate", "status", "--format", "json"])
-            .code(code)
-            .json();
+        let json = project.status_json_on(&db).code(code).json();
         let line = (json["migrations"].as_array().unwrap().iter())
             .find(|m| m["name"] == "ix")
             .unwrap_or_else(|| panic!("no line of ix: {json}"));
@@ -1501,7 +1530,7 @@ fn a_half_run_rollback_renumbered_is_shown_interrupted_by_status() {
         assert_eq!(json["summary"]["interrupted"], 1, "{json}");
         assert_eq!(json["summary"]["renumbered"], 1, "{json}");
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(code)
             .stdout_has("! interrupted (rollback, renumbered)")
             .stdout_has("003_ix: its rollback started ")
@@ -1585,7 +1614,7 @@ fn a_marker_with_an_unusable_value_is_refused_never_skipped() {
          INSERT INTO public.tb_confiture_started {columns} VALUES {complete}"
     ));
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
 }
@@ -1652,15 +1681,13 @@ fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
     db.connect()
         .batch_execute("INSERT INTO t VALUES (1), (1)")
         .expect("duplicates");
-    project
-        .run_on(db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(db).code(exit::MIGRATION_FAILED);
     db.connect()
         .batch_execute("DELETE FROM t")
         .expect("no duplicates");
     assert_eq!(markers(db), 1, "the run is interrupted");
     project
-        .run_on(db, &["migrate", "status"])
+        .status_on(db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
     project
@@ -1726,14 +1753,14 @@ fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
     let db = TestDb::new("r3c_help_invalid");
     let project = interrupted_with_an_invalid_index(&db);
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stderr_lacks("baseline --through")
         .stderr_has("public.t_u exists and is INVALID")
         .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
         .stderr_has("`cargo confiture migrate up --rerun-interrupted --database-url <URL>`");
     project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
+        .status_json_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("\"invalid_index\": \"public.t_u\"");
     for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
@@ -1752,9 +1779,7 @@ fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
         .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// hix #1: `down` refused under an apply left part-way whose index its build left INVALID
@@ -1842,14 +1867,12 @@ fn a_marker_older_than_the_lock_holders_session_stays_interrupted() {
     std::thread::sleep(Duration::from_millis(1100));
     let (holder, pid) = db.hold_migration_lock("him-holder");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stderr_lacks("is being run now")
         .stderr_lacks(&format!("pid {pid}"));
-    project
-        .run_on(&db, &["migrate", "status", "--format", "json"])
-        .code(exit::DIVERGED);
+    project.status_json_on(&db).code(exit::DIVERGED);
     drop(holder);
 }
 
@@ -1992,13 +2015,8 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
     for spelled in ["002", "2"] {
         let db = TestDb::new("hpm_row_over_invalid");
         let project = interrupted_with_an_invalid_index(&db);
-        db.connect()
-            .batch_execute(&format!(
-                "INSERT INTO tb_confiture (slug, version, name, applied_at) \
-                 VALUES ('ix_{spelled}_py', '{spelled}', 'ix', now())"
-            ))
-            .expect("another tool records it");
-        let status = project.run_on(&db, &["migrate", "status"]);
+        db.record_as_another_tool(&format!("ix_{spelled}_py"), spelled, "ix");
+        let status = project.status_on(&db);
         status
             .code(exit::DIVERGED)
             .stdout_has("! interrupted (recorded)")
@@ -2006,7 +2024,7 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
             .stderr_lacks("--rerun-interrupted")
             .stderr_has("public.t_u exists and is INVALID")
             .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_u;`");
-        let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+        let json = project.status_json_on(&db);
         json.code(exit::DIVERGED);
         let json = json.json();
         let line = (json["migrations"].as_array().expect("the lines").iter())
@@ -2021,7 +2039,7 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
             .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
             .expect("the suggested REINDEX");
         project
-            .run_on(&db, &["migrate", "status"])
+            .status_on(&db)
             .code(exit::SUCCESS)
             .stdout_lacks("interrupted");
     }
@@ -2037,14 +2055,9 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
 fn up_and_down_refuse_a_row_written_over_our_invalid_index_as_status_does() {
     let db = TestDb::new("hfz_row_over_invalid");
     let project = interrupted_with_an_invalid_index(&db);
-    db.connect()
-        .batch_execute(
-            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
-             VALUES ('ix_002_py', '002', 'ix', now())",
-        )
-        .expect("another tool records it");
+    db.record_as_another_tool("ix_002_py", "002", "ix");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted (recorded)");
     let runs: [&[&str]; 11] = [
@@ -2078,9 +2091,7 @@ fn up_and_down_refuse_a_row_written_over_our_invalid_index_as_status_does() {
     db.connect()
         .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
         .expect("the suggested REINDEX");
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::SUCCESS);
@@ -2143,7 +2154,7 @@ fn an_interrupted_marker_of_a_shared_version_is_named_alike_by_status_up_and_dow
     // `002_data`'s alone, finished as any other.
     rename_pair(&project, "002_aaa", "003_aaa");
     project
-        .run_on(&db, &["migrate", "status"])
+        .status_on(&db)
         .code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stderr_has("002_data was interrupted part-way");
@@ -2151,9 +2162,7 @@ fn an_interrupted_marker_of_a_shared_version_is_named_alike_by_status_up_and_dow
         .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
-    project
-        .run_on(&db, &["migrate", "status"])
-        .code(exit::SUCCESS);
+    project.status_on(&db).code(exit::SUCCESS);
 }
 
 /// A project whose no-transaction `002_detach` detaches `p2` from `p` (`001_p`) concurrently,
@@ -2215,7 +2224,7 @@ fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) 
     assert_eq!(markers(db), 0, "{args:?}: {}", again.dump());
     assert!(!p2_pending_detach(db));
     // 002 is recorded: `up` has nothing to run (its detach, run again, would fail).
-    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(db).code(exit::SUCCESS);
     let attached: i64 = db
         .connect()
         .query_one(
@@ -2271,7 +2280,7 @@ fn a_partition_left_pending_detach_is_named_with_the_finalize_to_run() {
         .expect_err("the detach waits for the reader past its timeout");
     assert!(p2_pending_detach(&db), "{cut}");
     reader.batch_execute("ROLLBACK").expect("end the reader");
-    let run = project.run_on(&db, &["migrate", "up"]);
+    let run = project.up_on(&db);
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("pending detach")
         .stderr_lacks("fix db/migrations");
@@ -2298,7 +2307,7 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
             "CREATE TABLE p3 PARTITION OF p FOR VALUES FROM (200) TO (300);\n",
             "-- confiture:no-transaction\nALTER TABLE p DETACH PARTITION p3 CONCURRENTLY;\n",
         );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.up_on(&db).code(exit::SUCCESS);
     let mut reader = db.connect();
     reader
         .batch_execute("BEGIN; SELECT * FROM p;")
@@ -2388,7 +2397,7 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
             .stderr_has("`cargo confiture migrate baseline --through 002")
             .stderr_lacks("IF NOT EXISTS");
     }
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let json = project.status_json_on(&db);
     json.code(exit::DIVERGED);
     let json = json.json();
     let line = (json["migrations"].as_array().expect("the lines").iter())
@@ -2398,7 +2407,7 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
     assert_eq!(line["pending_detach"]["table"], "public.p", "{line}");
     assert_eq!(line["pending_detach"]["partition"], "public.p2", "{line}");
     assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
-    let up = project.run_on(&db, &["migrate", "up"]);
+    let up = project.up_on(&db);
     up.code(exit::DIVERGED).stderr_lacks("IF NOT EXISTS");
     assert!(p2_pending_detach(&db));
     finalize_as_told(&db, &project, &up);

@@ -22,20 +22,8 @@ fn chmod(path: &Path, mode: u32) {
 
 #[test]
 fn a_missing_password_says_where_one_may_come_from() {
-    let cluster = Cluster::init();
-    cluster.configure(
-        "",
-        "local all all trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n\
-         host all all ::1/128 scram-sha-256\n",
-    );
-    cluster.start();
-    cluster
-        .connect("postgres")
-        .batch_execute("CREATE ROLE cft_pw LOGIN PASSWORD 'p@ss:w/rd'")
-        .expect("create a role with a password");
-    let project = Project::new();
-    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let cluster = Cluster::asking_passwords("CREATE ROLE cft_pw LOGIN PASSWORD 'p@ss:w/rd'");
+    let project = Project::with_table_a();
     let url = format!(
         "postgresql://cft_pw@127.0.0.1:{}/postgres?sslmode=disable",
         cluster.port()
@@ -177,20 +165,8 @@ fn a_password_file_that_is_no_file_is_said_to_be_none() {
 /// `database.user` line when `PGPASSWORD` gave the password.
 #[test]
 fn a_wrong_password_is_blamed_on_where_it_came_from() {
-    let cluster = Cluster::init();
-    cluster.configure(
-        "",
-        "local all all trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n\
-         host all all ::1/128 scram-sha-256\n",
-    );
-    cluster.start();
-    cluster
-        .connect("postgres")
-        .batch_execute("CREATE ROLE cft_pw LOGIN PASSWORD 'right-one'")
-        .expect("create a role with a password");
-    let project = Project::new();
-    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let cluster = Cluster::asking_passwords("CREATE ROLE cft_pw LOGIN PASSWORD 'right-one'");
+    let project = Project::with_table_a();
     let port = cluster.port();
     let url = format!("postgresql://cft_pw@127.0.0.1:{port}/postgres?sslmode=disable");
     project.write(
@@ -275,20 +251,8 @@ fn a_wrong_password_is_blamed_on_where_it_came_from() {
 /// refused as "unsupported libpq parameter" (exit 5).
 #[test]
 fn the_passfile_parameter_beats_pgpassfile_and_a_password_beats_both() {
-    let cluster = Cluster::init();
-    cluster.configure(
-        "",
-        "local all all trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n\
-         host all all ::1/128 scram-sha-256\n",
-    );
-    cluster.start();
-    cluster
-        .connect("postgres")
-        .batch_execute("CREATE ROLE hnr_pw LOGIN PASSWORD 'right-one'")
-        .expect("create a role with a password");
-    let project = Project::new();
-    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let cluster = Cluster::asking_passwords("CREATE ROLE hnr_pw LOGIN PASSWORD 'right-one'");
+    let project = Project::with_table_a();
     let port = cluster.port();
     let (right, wrong, open) = (
         project.path("pgpass-right"),

@@ -13,23 +13,11 @@ const ADVICE: &str = "a variable's value goes into the URL as it is: percent-enc
 
 #[test]
 fn a_percent_in_a_password_variable_is_named_when_the_server_refuses_it() {
-    let cluster = Cluster::init();
-    cluster.configure(
-        "",
-        "local all all trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n\
-         host all all ::1/128 scram-sha-256\n",
+    let cluster = Cluster::asking_passwords(
+        "CREATE ROLE cft_pct LOGIN PASSWORD 'ab%41cd'; \
+         CREATE ROLE \"cft%41u\" LOGIN PASSWORD 'secret'",
     );
-    cluster.start();
-    cluster
-        .connect("postgres")
-        .batch_execute(
-            "CREATE ROLE cft_pct LOGIN PASSWORD 'ab%41cd'; \
-             CREATE ROLE \"cft%41u\" LOGIN PASSWORD 'secret'",
-        )
-        .expect("create the roles");
-    let project = Project::new();
-    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let project = Project::with_table_a();
     let port = cluster.port();
     project.write(
         "db/environments/pw2.yaml",

@@ -1006,6 +1006,12 @@ pub(super) fn run_statements(
                 .is_none()
                 .then(|| pending_detach(client, file, index))
                 .flatten();
+            // Answered with an error, the statement's own transaction rolled back: what the
+            // marker says of it from now on (not a `DO` or `CALL` that may commit inside, nor a
+            // detach cut part-way, which committed its first transaction).
+            if failure.server.is_some() && !inside && pending.is_none() {
+                record_refused(client, settings, step, index);
+            }
             let failure = statement_failed(
                 client,
                 settings,
@@ -1488,10 +1494,47 @@ fn checks_alone(
     ))
 }
 
+/// The server answered statement `index` (0-based) of `step` with an error: its own
+/// transaction was rolled back, nothing of it committed. Recorded on the run's start marker
+/// ([`StartedRun::failed`]), so that what reads the marker later (`status`, the refusal of an
+/// interrupted migration, `abandon`, `baseline`) says so, not that the statement may have
+/// committed — which only a run gone without an answer (killed, its connection lost) leaves
+/// unknown. Sent whatever the stop says, never cancelled (a cancel may be what ended the
+/// statement); one that fails leaves the marker saying the statement may have committed, the
+/// cautious reading.
+fn record_refused(client: &mut Client, settings: &ApplySettings, step: &Step<'_>, index: usize) {
+    // A marker deleted next ([`settle_unless_committed`]) needs no fate.
+    if !marker_left(settings, step, index) {
+        return;
+    }
+    let failed = StartedRun::failed_sql(&settings.table, step.ledger_version, Some(index + 1));
+    // Stopped, it waits for a lock on the markers' table no longer than the stop's own
+    // deletion of a marker does: the stop stays within its bound.
+    let sql = match settings.stopped() {
+        true => marker_transaction_waiting(&wait_after_stop(), &failed),
+        false => marker_transaction(settings, &failed),
+    };
+    if settings
+        .send_watched(|| client.batch_execute(&sql))
+        .is_err()
+    {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+}
+
 /// How long a stopped run waits for a lock on the start markers' table to delete its own
-/// marker ([`settle_unless_committed`]): a stop ends within [`crate::migrator::STOP_WAIT`],
+/// marker ([`settle_unless_committed`]), or to record that its statement failed
+/// ([`record_refused`]): a stop ends within [`crate::migrator::STOP_WAIT`],
 /// the statement's cancel included, saying what it left behind.
 const SETTLE_AFTER_STOP: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The lock wait of a marker's transaction once the run is stopped ([`SETTLE_AFTER_STOP`]).
+fn wait_after_stop() -> String {
+    format!(
+        "SET LOCAL lock_timeout = '{}ms';",
+        SETTLE_AFTER_STOP.as_millis()
+    )
+}
 
 /// A no-transaction step failed at statement `index` (0-based): with nothing committed (the
 /// statements before it, if any, only `SET` the session — [`durable_before`] — and it failed,
@@ -1527,11 +1570,7 @@ fn settle_unless_committed(
     };
     if settled.is_none() || (settings.stopped() && matches!(settled, Some(Err(_)))) {
         let _ = client.batch_execute("ROLLBACK");
-        let wait = format!(
-            "SET LOCAL lock_timeout = '{}ms';",
-            SETTLE_AFTER_STOP.as_millis()
-        );
-        let sql = marker_transaction_waiting(&wait, &settle);
+        let sql = marker_transaction_waiting(&wait_after_stop(), &settle);
         settled = Some(settings.send_watched(|| client.batch_execute(&sql)));
     }
     match settled {

@@ -112,6 +112,9 @@ struct Inner {
     /// Where what a lasting message waits for is reported ([`Stop::report_waits`]); taken by
     /// the asking thread when it starts, so that it starts once.
     waits: Mutex<Option<std::sync::mpsc::Sender<Progress>>>,
+    /// The session's [`crate::migrate::LockTaken`] ([`Stop::telling`]): set once the run holds
+    /// its lock ([`Stop::lock_taken`]).
+    lock_taken: std::sync::OnceLock<crate::migrate::LockTaken>,
 }
 
 /// What the runner is sending: the message number in flight (0: none) and the one last
@@ -146,6 +149,7 @@ impl Stop {
             sending: Mutex::new(Sending::default()),
             session: Mutex::new(None),
             waits: Mutex::new(None),
+            lock_taken: std::sync::OnceLock::new(),
         });
         let watched = Arc::downgrade(&inner);
         let token = client.cancel_token();
@@ -189,6 +193,25 @@ impl Stop {
     pub(crate) fn report_waits(self, waits: Option<std::sync::mpsc::Sender<Progress>>) -> Stop {
         *self.inner.waits.lock().unwrap_or_else(|e| e.into_inner()) = waits;
         self
+    }
+
+    /// Tells `lock_taken` when the run takes its lock ([`Stop::lock_taken`]), cleared now: the
+    /// writing command starts.
+    pub(crate) fn telling(self, lock_taken: crate::migrate::LockTaken) -> Stop {
+        lock_taken.set(false);
+        let _ = self.inner.lock_taken.set(lock_taken);
+        self
+    }
+
+    /// The server granted the run its migration lock: what the caller asks
+    /// ([`crate::Migrator::lock_taken`]) says so from now on. Called before the run sends
+    /// anything under the lock, each message of which looks at the flag first
+    /// ([`Stop::send`]): a caller that set the flag and then found the lock not taken knows
+    /// that nothing will be written.
+    pub(crate) fn lock_taken(&self) {
+        if let Some(lock_taken) = self.inner.lock_taken.get() {
+            lock_taken.set(true);
+        }
     }
 
     /// Whether the flag is set: the run must start nothing more.
