@@ -32,8 +32,8 @@ pub use down::{
 pub use interrupted::{
     check_interrupted, check_interrupted_with, check_rewrite_interrupted,
     check_unknown_interrupted, confirm_recording_interrupted, record_interrupted_command,
-    recorded_invalid_index_help as interrupted_recorded_invalid_index_help, recorded_over,
-    refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
+    recorded_over, refusal as interrupted_refusal,
+    rollback_row_help as interrupted_rollback_row_help,
     shared_version as interrupted_shared_version, unknown_help as interrupted_unknown_help,
     ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
 };
