@@ -139,6 +139,8 @@ impl Target {
             environment.application_name = parsed.application_name;
         }
         environment.connection = parsed.connection;
+        // What the list's URL wrote, never the environment file's variables.
+        environment.percent_in_credentials = parsed.percent_in_credentials;
         environment.name = source.clone();
         environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
@@ -427,11 +429,10 @@ fn refuse_database_ledger(
     ))
     .with_help(match off_the_path(names) {
         Some(off) => format!("name another tenant schema, or {off}"),
-        None => format!(
-            "name another tenant schema, one that search_path does not name: every session of \
-             the database gets it, and changing it there would change the names the \
-             applications' sessions resolve too"
-        ),
+        None => "name another tenant schema, one that search_path does not name: every session \
+                 of the database gets it, and changing it there would change the names the \
+                 applications' sessions resolve too"
+            .to_string(),
     }))
 }
 
@@ -840,6 +841,9 @@ fn collect_in<'a>(
     // so that a list of 100,000 tenants is not compared pairwise.
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut problems = Vec::new();
+    // The fixes of URLs refused for a `%` of their user name or password, each once: a list's
+    // line is written as the URL reads it, and only its own help says `%25`.
+    let mut fixes = Vec::<String>::new();
     for (entry, source) in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -848,6 +852,7 @@ fn collect_in<'a>(
                 continue;
             }
         };
+        let percent = config::PercentInCredentials::written_in(entry);
         match Target::parse(base, entry, source) {
             Ok(mut target) => {
                 if let (Some(dir), None) = (relative_to, target.entry()) {
@@ -867,16 +872,26 @@ fn collect_in<'a>(
                     }
                 }
             }
-            Err(e) => problems.push(e.message_with_cause()),
+            Err(e) => {
+                problems.push(e.message_with_cause());
+                if let (Some((_, false)), Some(fix)) = (&percent, e.help) {
+                    if !fixes.contains(&fix) {
+                        fixes.push(fix);
+                    }
+                }
+            }
         }
     }
     if problems.is_empty() {
         return Ok(targets);
     }
-    Err(too_many(problems, list).with_help(
-        "write one database name, postgresql:// URL or key=value conninfo per line; \
-         blank lines and lines starting with # are ignored",
-    ))
+    let help = "write one database name, postgresql:// URL or key=value conninfo per line; \
+                blank lines and lines starting with # are ignored";
+    let help = match fixes.is_empty() {
+        true => help.to_string(),
+        false => format!("{help}; {}", fixes.join("; ")),
+    };
+    Err(too_many(problems, list).with_help(help))
 }
 
 /// The one wording of an entry that is no target ([`crate::config::is_no_target`]) in a list
