@@ -316,7 +316,8 @@ fn suggest(mut e: clap::Error, args: &[OsString]) -> clap::Error {
                 .get_arguments()
                 .filter_map(|a| a.get_long())
                 .collect();
-            let Some(close) = did_you_mean(flag, longs) else {
+            // The command's own flag, given before its subcommand: not "a similar argument".
+            let Some(close) = did_you_mean(flag, longs).filter(|close| *close != flag) else {
                 return e;
             };
             (
@@ -355,9 +356,15 @@ fn flag_of_others(word: &str, args: &[OsString]) -> Option<String> {
         }
         None => short.is_some() && arg.get_short() == short,
     };
-    // Given before the subcommand that takes it (`migrate --lock-wait 5s up`): clap's words.
+    // Given before the subcommand that takes it (`migrate --steps 2 down`): the command line
+    // with the flags after it.
     if reached(args).get_arguments().any(takes) {
-        return None;
+        let line = flags_after_subcommand(args)?;
+        let here = reached_path(args).join(" ");
+        return Some(format!(
+            "{typed} is an option of `cargo confiture {here}`: give it after `{here}`, as in \
+             `{line}`"
+        ));
     }
     // As declared (`cli::command` adds the hidden connection flags to the commands that
     // never connect, which moves them last): the commands are listed in the help's order.
@@ -421,7 +428,7 @@ fn elsewhere(word: &str, args: &[OsString]) -> Option<String> {
     if word == "help" {
         // `cargo confiture help [migrate up]`, as cargo and git take it: the `--help` of what
         // follows.
-        let line = command_line(word, &[], &[], args)?;
+        let line = command_line(Some(word), &[], &[], args)?;
         return Some(format!("did you mean `{line} --help`?"));
     }
     let Some(close) = did_you_mean(word, paths.iter().map(|p| p[p.len() - 1].as_str())) else {
@@ -437,8 +444,82 @@ fn elsewhere(word: &str, args: &[OsString]) -> Option<String> {
         return None;
     };
     let path = paths.iter().find(|p| p[p.len() - 1] == close)?;
-    let line = command_line(word, &here, path, args)?;
+    let line = command_line(Some(word), &here, path, args)?;
     Some(format!("did you mean `{line}`?"))
+}
+
+/// `args` as a command line (as [`command_line`] writes it) with each flag given before the
+/// subcommand the arguments reached, which takes it while the command it was given to does not
+/// (`migrate --steps 2 down`), moved with its value after that subcommand: `migrate down
+/// --steps 2`. The flags of the command they were given to stay where they are. `None` when
+/// nothing moves, or for arguments that are not UTF-8.
+fn flags_after_subcommand(args: &[OsString]) -> Option<String> {
+    let (reached, path) = walk(args);
+    let words: Vec<&str> = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_str())
+        .collect::<Option<_>>()?;
+    let mut command = cli::command();
+    command.build();
+    let mut kept: Vec<&str> = Vec::new();
+    let mut moved: Vec<&str> = Vec::new();
+    let mut after = None;
+    let mut depth = 0;
+    let mut i = 0;
+    while i < words.len() {
+        let word = words[i];
+        i += 1;
+        if word == "--" || depth == path.len() {
+            kept.extend(&words[i - 1..]);
+            break;
+        }
+        if word == path[depth] {
+            command = command.find_subcommand(word)?.clone();
+            depth += 1;
+            kept.push(word);
+            if depth == path.len() {
+                after = Some(kept.len());
+            }
+            continue;
+        }
+        let (Some(theirs), None) = (arg_named(&reached, word), arg_named(&command, word)) else {
+            kept.push(word);
+            continue;
+        };
+        moved.push(word);
+        let attached = word.starts_with("--") && word.contains('=')
+            || !word.starts_with("--") && word.len() > 2;
+        if theirs.get_action().takes_values() && !attached && i < words.len() {
+            moved.push(words[i]);
+            i += 1;
+        }
+    }
+    let after = after?;
+    if moved.is_empty() {
+        return None;
+    }
+    kept.splice(after..after, moved);
+    let line: Vec<OsString> = std::iter::once("cargo-confiture")
+        .chain(kept)
+        .map(OsString::from)
+        .collect();
+    command_line(None, &[], &[], &line)
+}
+
+/// The argument of `command` a word of the command line gives: `--name`, `--name=VALUE` (a
+/// long name or one of its aliases), `-X` or `-XVALUE`.
+fn arg_named<'a>(command: &'a clap::Command, word: &str) -> Option<&'a clap::Arg> {
+    if let Some(long) = word.strip_prefix("--") {
+        let long = long.split('=').next().unwrap_or(long);
+        return command.get_arguments().find(|a| {
+            a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|all| all.contains(&long))
+        });
+    }
+    let short = word.strip_prefix('-')?.chars().next()?;
+    command
+        .get_arguments()
+        .find(|a| a.get_short() == Some(short))
 }
 
 /// Every subcommand's path from the top (`["migrate", "up"]`), help left out.
@@ -451,10 +532,15 @@ fn subcommand_paths(command: &clap::Command, prefix: &mut Vec<String>, out: &mut
     }
 }
 
-/// `args` as a command line with `word` replaced by `path` and the subcommands the arguments
-/// went through (`here`) left out; connection strings and queries as placeholders (`<URL>`,
+/// `args` as a command line with `word` (if any) replaced by `path` and the subcommands the
+/// arguments went through (`here`) left out; connection strings and queries as placeholders (`<URL>`,
 /// `<SQL>`: they may hold a password), every other word quoted for the shell.
-fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString]) -> Option<String> {
+fn command_line(
+    word: Option<&str>,
+    here: &[String],
+    path: &[String],
+    args: &[OsString],
+) -> Option<String> {
     const HIDDEN: &[(&str, &str)] = &[
         ("--database-url", "<URL>"),
         ("--scratch-url", "<URL>"),
@@ -483,7 +569,7 @@ fn command_line(word: &str, here: &[String], path: &[String], args: &[OsString])
                 skip.remove(i);
                 continue;
             }
-            if arg == word {
+            if word == Some(arg) {
                 out.extend(path.iter().cloned());
                 replaced = true;
                 continue;

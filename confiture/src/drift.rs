@@ -474,7 +474,7 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
             help = format!(
                 "{}; drift from this release cannot judge them: run it from the release that \
                  applied them; {} shows whether anything else diverged",
-                crate::plan::newer_database_help(newer, false),
+                crate::plan::newer_database_help(newer, false, crate::files::DirNamedBy::Library),
                 hint::command("migrate status")
             );
         }

@@ -125,8 +125,9 @@ pub struct MigrationStatus {
     pub shares_version_with: Option<String>,
     /// For an applied (or modified) no-transaction migration, the start marker of an apply
     /// that a row recorded over since ([`History::recorded_over`]): the line is `interrupted`
-    /// only if that apply's index is INVALID still (`Migrator::status` reads it and sets
-    /// `invalid_index`), else it is stale. Not a JSON key.
+    /// only if what that apply left keeps it so (its index INVALID still, a partition pending
+    /// detach still: `Migrator::status` reads it and sets `invalid_index` or `pending_detach`),
+    /// else it is stale. Not a JSON key.
     #[serde(skip)]
     pub recorded_over: Option<crate::ledger::StartedRun>,
 }
@@ -427,13 +428,14 @@ impl StatusReport {
                         crate::display::escape(&id),
                     );
                 }
-                if let (Some(index), true) = (&m.invalid_index, m.status.is_recorded()) {
+                let kept = (m.left_behind()).filter(|left| left.keeps_recorded_interrupted());
+                if let (Some(kept), true) = (kept, m.status.is_recorded()) {
                     if started.direction == "up" {
                         return format!(
                             "help: {} was interrupted part-way (it runs without a transaction: \
                              what committed stays), and {}",
                             crate::display::escape(&id),
-                            crate::plan::interrupted_recorded_invalid_index_help(index)
+                            kept.recorded_help()
                         );
                     }
                 }
@@ -516,11 +518,12 @@ impl StatusReport {
     }
 
     /// Marks the line `at`, a migration recorded over an apply a run left part-way
-    /// ([`MigrationStatus::recorded_over`]), `interrupted` (recorded) with the index that apply
-    /// left INVALID (`index`, as `DROP INDEX` takes it): the schema says the row made nothing
+    /// ([`MigrationStatus::recorded_over`]), `interrupted` (recorded) with what that apply left
+    /// that keeps it so (`left`, [`crate::plan::LeftBehind::keeps_recorded_interrupted`]: an
+    /// INVALID index, a partition pending detach): the schema says the row made nothing
     /// whole. Its marker becomes the line's, and `interrupted` and its count say it.
     #[cfg(feature = "db")]
-    pub(crate) fn interrupted_under_row(&mut self, at: usize, index: String) {
+    pub(crate) fn interrupted_under_row(&mut self, at: usize, left: crate::plan::LeftBehind) {
         let Some(line) = self.migrations.get_mut(at) else {
             return;
         };
@@ -529,7 +532,10 @@ impl StatusReport {
         };
         line.status = State::Interrupted { recorded: true };
         line.started = Some(marker);
-        line.invalid_index = Some(index);
+        match left {
+            crate::plan::LeftBehind::InvalidIndex(index) => line.invalid_index = Some(index),
+            crate::plan::LeftBehind::PendingDetach(pending) => line.pending_detach = Some(pending),
+        }
         self.interrupted = (self.migrations.iter())
             .filter(|m| matches!(m.status, State::Interrupted { .. }))
             .map(|m| m.version.clone())

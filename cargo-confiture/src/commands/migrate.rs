@@ -1210,7 +1210,7 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
             out.diagnostic(d);
         }
         out.result(&status_table(out, &report));
-        for line in status_advice(&report) {
+        for line in status_advice(&report, migrator.dir_named_by()) {
             out.note(&out.hint(&line));
         }
     }
@@ -1392,7 +1392,7 @@ fn push_human_time(out: &mut String, rfc3339: &str) {
 }
 
 /// What to do next, on stderr, for the states a person must act on.
-fn status_advice(report: &StatusReport) -> Vec<String> {
+fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) -> Vec<String> {
     let mut lines = Vec::new();
     let s = &report.summary;
     let lint = hint::command("lint");
@@ -1515,7 +1515,7 @@ fn status_advice(report: &StatusReport) -> Vec<String> {
         lines.push(format!(
             "help: {}: {}",
             display::escape(&newer.to_string()),
-            confiture::plan::newer_database_help(newer, report.newer_database_alone)
+            confiture::plan::newer_database_help(newer, report.newer_database_alone, named_by)
         ));
     }
     if !missing.is_empty() {

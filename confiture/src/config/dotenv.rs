@@ -47,6 +47,8 @@ pub(super) struct Found {
     /// The nearest `.env` whose `DATABASE_URL` is not blank, and that value, its variables
     /// expanded.
     pub url: Option<(PathBuf, String)>,
+    /// The line of that `.env` that sets it, where known: what a message about the URL names.
+    pub line: Option<usize>,
     /// The nearer `.env` files that set `DATABASE_URL` to nothing but blanks
     /// (`DATABASE_URL=`), passed over as an empty variable is: "no database configured"
     /// says so.
@@ -61,9 +63,10 @@ pub(super) fn database_url(ws: &Workspace, vars: &dyn Fn(&str) -> Option<String>
     let mut found = Found::default();
     for path in paths(ws) {
         match database_url_within(&path, vars, super::STREAM_WAIT)? {
-            Some((path, url)) if url.trim().is_empty() => found.set_empty.push(path),
-            Some(url) => {
-                found.url = Some(url);
+            Some((path, url, _)) if url.trim().is_empty() => found.set_empty.push(path),
+            Some((path, url, line)) => {
+                found.url = Some((path, url));
+                found.line = line;
                 break;
             }
             None => {}
@@ -72,14 +75,14 @@ pub(super) fn database_url(ws: &Workspace, vars: &dyn Fn(&str) -> Option<String>
     Ok(found)
 }
 
-/// `DATABASE_URL` of the `.env` at `path`, with the path, or `None` when there is no such
-/// file or it does not set the variable; a value of nothing but blanks written so
+/// `DATABASE_URL` of the `.env` at `path`, with the path and the line that sets it (where
+/// known), or `None` when there is no such file or it does not set the variable; a value of nothing but blanks written so
 /// (`DATABASE_URL=`) is returned as it is. A `.env` that is a pipe is given up after `wait`.
 fn database_url_within(
     path: &Path,
     vars: &dyn Fn(&str) -> Option<String>,
     wait: Duration,
-) -> Result<Option<(PathBuf, String)>> {
+) -> Result<Option<(PathBuf, String, Option<usize>)>> {
     let path = path.to_path_buf();
     let shown = display_path(&path);
     let not_read = |why: String| {
@@ -170,7 +173,7 @@ fn database_url_within(
         return Ok(None);
     };
     let value = expanded(&shown, text, index, vars)?;
-    Ok(Some((path, value)))
+    Ok(Some((path, value, line_of_entry(text, index))))
 }
 
 /// The value of the `index`-th entry of the `.env` `text` (shown as `shown`), its variables
@@ -438,7 +441,7 @@ mod tests {
         let result =
             database_url_within(&dir.join(FILE_NAME), &|_| None, crate::config::STREAM_WAIT);
         std::fs::remove_dir_all(&dir).unwrap();
-        result
+        result.map(|found| found.map(|(path, url, _)| (path, url)))
     }
 
     fn error_of(text: &str) -> Error {

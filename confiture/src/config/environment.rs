@@ -113,12 +113,12 @@ pub struct Environment {
     /// and the key's line. The file holds no host, port or database name to fix then: help
     /// lines name the variables ([`Environment::source`]).
     pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
-    /// The variables expanded into `database_url`'s user or password whose value holds a
-    /// `%`, each with the part it gave (`user`, `password`): the URL reads it as a
-    /// percent-encoding (`ab%41cd` is `abAcd`), so a refused authentication's help says so
-    /// ([`variable_in_url_help`]).
+    /// Each `%` in the URL's user or password — a variable's value expanded into
+    /// `database_url`, or written in the URL itself (`--database-url`, a `.env`, a target
+    /// list's line) —: the URL reads it as a percent-encoding (`ab%41cd` is `abAcd`), so a
+    /// refused authentication's help says so ([`PercentInCredentials::help`]).
     #[cfg_attr(not(feature = "db"), allow(dead_code))]
-    pub(crate) percent_in_credentials: Vec<(String, &'static str)>,
+    pub(crate) percent_in_credentials: Vec<PercentInCredentials>,
     /// The lines of the environment file that write the connection's parts, each with its key
     /// (`database_url` for every part, or the legacy block's `database.host`, ...): where a
     /// help says to fix one ([`Environment::source_of`]).
@@ -235,6 +235,55 @@ impl ConnectionPart {
     }
 }
 
+/// A `%` in a URL's user name or password, which the URL reads as a percent-encoding
+/// (`ab%41cd` is `abAcd`): where it came from, and the part it is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PercentInCredentials {
+    /// The variable whose value put it there (`database_url: ...${PW}...`); `None`: written
+    /// in the URL itself.
+    pub(crate) variable: Option<String>,
+    /// `user` or `password`.
+    pub(crate) part: &'static str,
+}
+
+impl PercentInCredentials {
+    /// The `%` written in `url`'s user name or password, if any, with whether it decodes
+    /// ([`super::syntax::percent_in_credentials`]).
+    pub(crate) fn written_in(url: &str) -> Option<(PercentInCredentials, bool)> {
+        let (part, decodes) = super::syntax::percent_in_credentials(url)?;
+        Some((
+            PercentInCredentials {
+                variable: None,
+                part,
+            },
+            decodes,
+        ))
+    }
+
+    /// **The** advice about it, after the message that names where the URL is written (its
+    /// file and line): what the `%` did, and how to write one that is part of the value — a
+    /// variable's by [`variable_in_url_help`]. `decodes`: whether it was read as a
+    /// percent-encoding (a refused password), else it is none (a URL refused as invalid).
+    pub(crate) fn help(&self, decodes: bool) -> String {
+        let part = self.part;
+        match (&self.variable, decodes) {
+            (Some(var), _) => format!(
+                "${var} holds a `%`, read as a percent-encoding in the URL's {part}: {}",
+                variable_in_url_help(var, part)
+            ),
+            (None, true) => format!(
+                "the URL's {part} holds a `%`, read as a percent-encoding (`%41` is `A`): \
+                 percent-encode a `%` that is part of the {part} as %25"
+            ),
+            (None, false) => format!(
+                "the URL's {part} holds a `%` that is no percent-encoding (`%` and two hex \
+                 digits): percent-encode a `%` that is part of the {part} as %25 (and `@` as \
+                 %40, `:` %3A, `/` %2F, `?` %3F, `#` %23)"
+            ),
+        }
+    }
+}
+
 /// The one advice about a variable's value in `database_url` that the URL reads otherwise
 /// than as it is (reserved characters that break it, a `%` read as a percent-encoding): how
 /// to write it, or give the connection as a `database:` block, whose `key` (`password`,
@@ -342,10 +391,18 @@ impl Environment {
     /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
     /// `resolve` says otherwise.
     pub fn from_url(url: &str, label: &str) -> Result<Environment> {
+        let percent = PercentInCredentials::written_in(url);
         let connection = parse_spec(url).map_err(|reason| {
-            Error::invalid(format!("invalid database URL in {label}: {reason}"))
-                .with_help(CONNECTION_HELP)
+            let help = match &percent {
+                Some((percent, false)) => percent.help(false),
+                _ => CONNECTION_HELP.to_string(),
+            };
+            Error::invalid(format!("invalid database URL in {label}: {reason}")).with_help(help)
         })?;
+        let percent_in_credentials = (percent.into_iter())
+            .filter(|(_, decodes)| *decodes)
+            .map(|(percent, _)| percent)
+            .collect();
         let mut migration = MigrationSettings::default();
         if let Some(timeout) = connection.connect_timeout {
             migration.connect_timeout = timeout;
@@ -362,7 +419,7 @@ impl Environment {
             migration,
             fleet: None,
             connection_variables: None,
-            percent_in_credentials: Vec::new(),
+            percent_in_credentials,
             connection_lines: ConnectionLines::default(),
             listed: Listed::Nothing,
             settings_from: None,

@@ -15,6 +15,7 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{
     variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin,
+    PercentInCredentials,
 };
 use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
@@ -1338,7 +1339,7 @@ impl FileContext<'_> {
     /// password, each with that part ([`Environment::percent_in_credentials`]): told apart by
     /// expanding the URL with the variable's value replaced by a mark and seeing where the
     /// mark lands. A variable that is the whole URL is none: its `%`s are the URL's own.
-    fn percent_in_credentials(&self, top: &Mapping) -> Vec<(String, &'static str)> {
+    fn percent_in_credentials(&self, top: &Mapping) -> Vec<PercentInCredentials> {
         const MARK: &str = "confiturevariablemark";
         let Some(Value::String(text)) = get(top, "database_url") else {
             return Vec::new();
@@ -1363,7 +1364,10 @@ impl FileContext<'_> {
                 } else {
                     return None;
                 };
-                Some((name, part))
+                Some(PercentInCredentials {
+                    variable: Some(name),
+                    part,
+                })
             })
             .collect()
     }

@@ -108,11 +108,11 @@ pub use connection::{
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;
 #[cfg(feature = "db")]
-pub(crate) use environment::variable_in_url_help;
-#[cfg(feature = "db")]
 pub(crate) use environment::ConnectionPart;
 #[cfg(feature = "db")]
 pub(crate) use environment::Listed;
+#[cfg(feature = "db")]
+pub(crate) use environment::PercentInCredentials;
 #[cfg(feature = "db")]
 pub(crate) use environment::ServerWaitWatch;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};

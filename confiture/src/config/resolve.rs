@@ -104,7 +104,9 @@ pub fn resolve_with(
             }
             let dotenv = dotenv::database_url(ws, vars)?;
             if let Some((path, url)) = &dotenv.url {
-                let label = format!("DATABASE_URL in {}", display_path(path));
+                // Its line, as every other source names one: what to fix, and where.
+                let line = (dotenv.line).map_or_else(String::new, |line| format!(", line {line}"));
+                let label = format!("DATABASE_URL in {}{line}", display_path(path));
                 let env = Environment::from_url(url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }

@@ -165,14 +165,47 @@ pub(crate) fn has_url_scheme(text: &str) -> bool {
     })
 }
 
-fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
-    // libpq's `conninfo_uri_parse_options`: the user name and password end at the first `@`
-    // before the first `/`, wherever a `?` is; with no `@` there, there are none, and an `@`
-    // further on is data (`postgresql://h/db?application_name=ci@runner`).
-    let (userinfo, after) = match rest.find(['@', '/']) {
+/// The user name and password of a URL after its `postgresql://` (before the `@` that ends
+/// them, if any), and the rest: libpq's `conninfo_uri_parse_options` ends them at the first
+/// `@` before the first `/`, wherever a `?` is; with no `@` there, there are none, and an `@`
+/// further on is data (`postgresql://h/db?application_name=ci@runner`).
+fn split_userinfo(rest: &str) -> (Option<&str>, &str) {
+    match rest.find(['@', '/']) {
         Some(at) if rest[at..].starts_with('@') => (Some(&rest[..at]), &rest[at + 1..]),
         _ => (None, rest),
+    }
+}
+
+/// The part of a URL's user name and password written with a `%` (`password`, else `user`),
+/// and whether each `%` there is a percent-encoding (`%` and two hex digits), which the URL
+/// decodes (`ab%41cd` is the password `abAcd`): a `%` of the password itself is written
+/// `%25`. `None` for a URL with no `%` there, and for a conninfo (`key=value`, read as
+/// written).
+pub(crate) fn percent_in_credentials(text: &str) -> Option<(&'static str, bool)> {
+    let rest = text.trim().split_once("://").map(|(_, rest)| rest)?;
+    if !has_url_scheme(text.trim()) {
+        return None;
+    }
+    let (user, password) = match split_userinfo(rest).0?.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (split_userinfo(rest).0?, None),
     };
+    let decodes = |part: &str| {
+        let bytes = part.as_bytes();
+        (0..bytes.len()).filter(|&i| bytes[i] == b'%').all(|i| {
+            bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+        })
+    };
+    match password.filter(|p| p.contains('%')) {
+        Some(password) => Some(("password", decodes(password))),
+        None => user.contains('%').then(|| ("user", decodes(user))),
+    }
+}
+
+fn parse_url(rest: &str, builder: &mut SpecBuilder) -> Result<(), String> {
+    let (userinfo, after) = split_userinfo(rest);
     if userinfo.is_some_and(|u| u.contains('?')) {
         // libpq takes the `?` into the user name or password (`h?application_name=a@b` is
         // the user `h?application_name=a` on the host `b`), where it is far more often a

@@ -139,6 +139,8 @@ impl Target {
             environment.application_name = parsed.application_name;
         }
         environment.connection = parsed.connection;
+        // What the list's URL wrote, never the environment file's variables.
+        environment.percent_in_credentials = parsed.percent_in_credentials;
         environment.name = source.clone();
         environment.settings_from = Some(base.settings_for_derived());
         environment.file = None;
@@ -338,20 +340,29 @@ fn refuse_database_ledger(
         }),
         (None, None) => None,
     };
-    // Where the whole database's `search_path` comes from, and the one change that takes
-    // `schema` off it there (the URL's options, `ALTER DATABASE`, `ALTER ROLE`, ...): the
-    // server says which ([`crate::db::settings::lift`]), never a guess.
+    // The one rule of both refusals below: taking `schema` off the whole database's
+    // `search_path` is a way out only where the connection's own options put it there (the
+    // URL's options: this tool's sessions alone), said as the server says where it comes from
+    // ([`crate::db::settings::lift`]). Never an `ALTER DATABASE` or `ALTER ROLE`, which every
+    // session of the database (or the role) gets and which may break the applications' own
+    // names (hostile run htl, B).
     let off_the_path = |names: &SessionNames| {
-        format!(
-            "take {schema} off the whole database's search_path: {}",
-            crate::db::settings::lift(
-                "search_path",
-                &crate::db::settings::search_path_without(&names.search_path, &names.user, schema),
-                &names.origin,
-                &base.source(),
-                Some(&base.connection),
+        names.origin.is_the_connections_own().then(|| {
+            format!(
+                "take {schema} off the whole database's search_path: {}",
+                crate::db::settings::lift(
+                    "search_path",
+                    &crate::db::settings::search_path_without(
+                        &names.search_path,
+                        &names.user,
+                        schema
+                    ),
+                    &names.origin,
+                    &base.source(),
+                    Some(&base.connection),
+                )
             )
-        )
+        })
     };
     let on_the_path = resolved.filter(|names| names.schemas.iter().any(|s| s == schema));
     if let Some((ledger, how)) = ledger.filter(|(l, _)| l.schema.as_deref() == Some(schema)) {
@@ -363,14 +374,12 @@ fn refuse_database_ledger(
                  schema no tenant has (`migration.tracking_table` is {ledger})"
             )
         } else if !resolved.is_some_and(|names| names.ledger_exists) {
-            // Where the search_path would create it, none there yet. Taking the schema off
-            // the path is a way out only where the connection's own options put it there:
-            // never an `ALTER DATABASE` (or `ROLE`) every session of the database gets, which
-            // may break the applications' own (hostile run htl, B); the ledger's setting is
-            // this tool's alone.
+            // Where the search_path would create it, none there yet: the path changed where
+            // only this tool's sessions get it (`off_the_path`), or the ledger's setting, this
+            // tool's alone.
             let path = on_the_path
-                .filter(|names| names.origin.is_the_connections_own())
-                .map(|names| format!("; or {}", off_the_path(names)))
+                .and_then(off_the_path)
+                .map(|off| format!("; or {off}"))
                 .unwrap_or_default();
             format!(
                 "name another tenant schema{path}; or keep the whole database's tracking table \
@@ -418,10 +427,13 @@ fn refuse_database_ledger(
          into the tenant's schema",
         crate::display::escape(&names.search_path)
     ))
-    .with_help(format!(
-        "name another tenant schema, or {}",
-        off_the_path(names)
-    )))
+    .with_help(match off_the_path(names) {
+        Some(off) => format!("name another tenant schema, or {off}"),
+        None => "name another tenant schema, one that search_path does not name: every session \
+                 of the database gets it, and changing it there would change the names the \
+                 applications' sessions resolve too"
+            .to_string(),
+    }))
 }
 
 /// Refuses a tenant `schema` that does not exist while a schema of the same name in other
@@ -829,6 +841,9 @@ fn collect_in<'a>(
     // so that a list of 100,000 tenants is not compared pairwise.
     let mut by_name: std::collections::HashMap<String, Vec<usize>> = Default::default();
     let mut problems = Vec::new();
+    // The fixes of URLs refused for a `%` of their user name or password, each once: a list's
+    // line is written as the URL reads it, and only its own help says `%25`.
+    let mut fixes = Vec::<String>::new();
     for (entry, source) in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -837,6 +852,7 @@ fn collect_in<'a>(
                 continue;
             }
         };
+        let percent = config::PercentInCredentials::written_in(entry);
         match Target::parse(base, entry, source) {
             Ok(mut target) => {
                 if let (Some(dir), None) = (relative_to, target.entry()) {
@@ -856,16 +872,26 @@ fn collect_in<'a>(
                     }
                 }
             }
-            Err(e) => problems.push(e.message_with_cause()),
+            Err(e) => {
+                problems.push(e.message_with_cause());
+                if let (Some((_, false)), Some(fix)) = (&percent, e.help) {
+                    if !fixes.contains(&fix) {
+                        fixes.push(fix);
+                    }
+                }
+            }
         }
     }
     if problems.is_empty() {
         return Ok(targets);
     }
-    Err(too_many(problems, list).with_help(
-        "write one database name, postgresql:// URL or key=value conninfo per line; \
-         blank lines and lines starting with # are ignored",
-    ))
+    let help = "write one database name, postgresql:// URL or key=value conninfo per line; \
+                blank lines and lines starting with # are ignored";
+    let help = match fixes.is_empty() {
+        true => help.to_string(),
+        false => format!("{help}; {}", fixes.join("; ")),
+    };
+    Err(too_many(problems, list).with_help(help))
 }
 
 /// The one wording of an entry that is no target ([`crate::config::is_no_target`]) in a list
@@ -1497,14 +1523,11 @@ host=h password=hunter2 dbname=x y
         assert_eq!(e.message, "1 bad target in q", "{e:?}");
         assert_eq!(e.help, Some(fix("tenant_a")), "{e:?}");
         let e = list(&["tenant_a", "public", "tenant_b"]);
+        // The two on the search_path share one fix, said once.
+        assert_eq!(fix("tenant_a"), fix("tenant_b"));
         assert_eq!(
             e.help,
-            Some(format!(
-                "{}; {}; {}",
-                fix("tenant_a"),
-                fix("public"),
-                fix("tenant_b")
-            )),
+            Some(format!("{}; {}", fix("tenant_a"), fix("public"))),
             "{e:?}"
         );
         let e = list(&["tenant_a", "1x"]);
@@ -1679,6 +1702,61 @@ host=h password=hunter2 dbname=x y
             ),
             "{help}"
         );
+    }
+
+    /// Both refusals of a tenant for the whole database's `search_path` follow one rule of
+    /// whether to offer taking the schema off it: only where the connection's own options
+    /// set it (this tool's sessions alone). The schema the path names offered `ALTER DATABASE`,
+    /// `ALTER ROLE` (`... IN DATABASE`) or, for the server's default, an `ALTER DATABASE` of
+    /// its own, which every session of the database gets, as the schema that would hold the
+    /// ledger no longer did.
+    #[test]
+    fn no_tenant_refusal_offers_a_search_path_change_the_applications_get() {
+        let names = |source: &str, exists: bool| SessionNames {
+            ledger: Some(crate::ledger::TrackingTable::resolved(
+                "public",
+                "tb_confiture",
+            )),
+            ledger_exists: exists,
+            search_path: "app, public".to_string(),
+            user: "app".to_string(),
+            schemas: crate::db::settings::search_path_schemas("app, public", "app"),
+            origin: crate::db::settings::SettingOrigin {
+                source: source.to_string(),
+                database: "app".to_string(),
+                role: "app".to_string(),
+                startup_options_refused: false,
+            },
+            existing_schemas: vec!["public".to_string()],
+        };
+        for source in ["database", "user", "database user", "global", "default"] {
+            for (schema, exists) in [("app", true), ("app", false), ("public", false)] {
+                let e = Target::tenant(&base(), schema, "q".into(), Some(&names(source, exists)))
+                    .unwrap_err();
+                let help = e.help.as_deref().unwrap_or_default();
+                assert!(!help.contains("ALTER DATABASE"), "{source}: {help}");
+                assert!(!help.contains("ALTER ROLE"), "{source}: {help}");
+                assert!(!help.contains("off the whole"), "{source}: {help}");
+                assert!(
+                    help.starts_with("name another tenant schema"),
+                    "{source}: {help}"
+                );
+            }
+        }
+        // The connection's own options: changing them there is this tool's alone, offered by
+        // both refusals.
+        for (schema, exists) in [("app", true), ("public", false)] {
+            let e = Target::tenant(&base(), schema, "q".into(), Some(&names("client", exists)))
+                .unwrap_err();
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(
+                help.contains(&format!(
+                    "take {schema} off the whole database's search_path: it is set by the \
+                     connection's options"
+                )),
+                "{schema}: {help}"
+            );
+        }
     }
 
     /// A tenant schema the whole database's `search_path` names — `"$user"` (the role), or

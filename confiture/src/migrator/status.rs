@@ -117,7 +117,8 @@ impl Migrator {
     /// within `wait`; nothing read when no run is interrupted, or a run going on holds the
     /// markers. A line a row recorded over an apply left part-way
     /// ([`crate::history::History::recorded_over`]) whose run left what keeps it interrupted
-    /// ([`crate::plan::LeftBehind::keeps_recorded_interrupted`]: its INVALID index) is
+    /// ([`crate::plan::LeftBehind::keeps_recorded_interrupted`]: its INVALID index, a
+    /// partition pending detach) is
     /// `interrupted` still ([`StatusReport::interrupted_under_row`]): the schema, not the row,
     /// is the truth — as `up` and `down` refuse it.
     fn mark_left_behind(
@@ -153,9 +154,11 @@ impl Migrator {
             match (over, left) {
                 // A row recorded it over an apply left part-way: what its run left says the
                 // row made nothing whole (`History::recorded_over`).
-                (true, left) => under_rows.extend(
-                    (left.keeps_recorded_interrupted()).map(|index| (at, index.to_string())),
-                ),
+                (true, left) => {
+                    if left.keeps_recorded_interrupted() {
+                        under_rows.push((at, left));
+                    }
+                }
                 (false, crate::plan::LeftBehind::InvalidIndex(index)) => {
                     line.invalid_index = Some(index);
                 }
@@ -164,8 +167,8 @@ impl Migrator {
                 }
             }
         }
-        for (at, index) in under_rows {
-            report.interrupted_under_row(at, index);
+        for (at, left) in under_rows {
+            report.interrupted_under_row(at, left);
         }
         self.mark_pending_invalid_indexes(set, report, wait)
     }

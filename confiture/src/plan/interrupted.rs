@@ -24,14 +24,70 @@ pub enum LeftBehind {
 }
 
 impl LeftBehind {
-    /// The INVALID index, when that is what the run left: **the** rule that keeps an apply a
-    /// row recorded over since ([`History::recorded_over`]) `interrupted (recorded)` — the row
-    /// made nothing whole — which `status` shows and `up` and `down` refuse
-    /// ([`check_interrupted_with`]), with one help ([`recorded_invalid_index_help`]).
-    pub fn keeps_recorded_interrupted(&self) -> Option<&str> {
+    /// Whether what the run left keeps an apply a row recorded over since
+    /// ([`History::recorded_over`]) `interrupted (recorded)` — the row made nothing whole —:
+    /// **the** rule, which `status` shows and `up` and `down` refuse ([`check_interrupted_with`]),
+    /// with one help ([`LeftBehind::recorded_help`]). An INVALID index does (no run of the
+    /// recorded migration builds it again), and so does a partition pending detach (the
+    /// row's writer cannot have run the detach, which fails on it: the row was written by
+    /// hand, or over a failed run).
+    pub fn keeps_recorded_interrupted(&self) -> bool {
         match self {
-            LeftBehind::InvalidIndex(index) => Some(index),
-            LeftBehind::PendingDetach(_) => None,
+            LeftBehind::InvalidIndex(_) | LeftBehind::PendingDetach(_) => true,
+        }
+    }
+
+    /// What an apply a row recorded over since left, as a refusal says it after "the ledger
+    /// records it since, but".
+    fn recorded_but(&self) -> String {
+        match self {
+            LeftBehind::InvalidIndex(_) => "its index is INVALID".to_string(),
+            LeftBehind::PendingDetach(pending) => format!(
+                "its partition {} is still pending detach",
+                pending.partition
+            ),
+        }
+    }
+
+    /// What to do about an apply left part-way whose migration a ledger row records since
+    /// ([`History::recorded_over`]: confiture (Python), say, recorded it) while what its run
+    /// left keeps it interrupted ([`LeftBehind::keeps_recorded_interrupted`]): the row made
+    /// nothing whole, and no run of the migration would (it is recorded); what was left is
+    /// finished in place — the index rebuilt, the detach finalized —, after which the marker
+    /// is stale. `status`' help of such a line, and the help of `up`'s and `down`'s refusal.
+    pub fn recorded_help(&self) -> String {
+        let status = crate::hint::command("migrate status");
+        match self {
+            LeftBehind::InvalidIndex(index) => format!(
+                "the ledger records it since (a row another tool wrote, confiture (Python) say), \
+                 but its index {index} exists and is INVALID (its build was interrupted): \
+                 queries do not use it, and the row made nothing whole; rebuild it, `REINDEX \
+                 INDEX CONCURRENTLY {index};` (or drop it, `DROP INDEX CONCURRENTLY {index};`, \
+                 and build it again as the migration's up file does); then {status} shows it \
+                 applied"
+            ),
+            LeftBehind::PendingDetach(pending) => {
+                let (k, count) = (pending.statement, pending.statements);
+                let after = match count.saturating_sub(k) {
+                    0 => String::new(),
+                    1 => format!(
+                        ", and check that statement {count} of its up file, which follows the \
+                         detach, ran (run it yourself if not)"
+                    ),
+                    _ => format!(
+                        ", and check that statements {}–{count} of its up file, which follow \
+                         the detach, ran (run them yourself if not)",
+                        k + 1
+                    ),
+                };
+                format!(
+                    "the ledger records it since (a row another tool wrote, confiture (Python) \
+                     say), but its partition {} is still pending detach from {} (its `DETACH \
+                     PARTITION ... CONCURRENTLY` was interrupted): the row made nothing whole; \
+                     finish the detach, `{}`{after}; then {status} shows it applied",
+                    pending.partition, pending.table, pending.finalize,
+                )
+            }
         }
     }
 }
@@ -111,11 +167,11 @@ pub fn check_interrupted(
 /// again.
 ///
 /// An apply left part-way that a row recorded over since ([`History::recorded_over`]) whose
-/// run left what [`LeftBehind::keeps_recorded_interrupted`] names (its index INVALID) is
-/// refused too, in both directions, `rerun` or not: `status` shows it `interrupted
-/// (recorded)`, `up` has nothing to run of it (it is recorded) and would build on it, and
-/// `down` would run its down file as if it were whole. The help is `status`'
-/// ([`recorded_invalid_index_help`]).
+/// run left what [`LeftBehind::keeps_recorded_interrupted`] names (its index INVALID, a
+/// partition pending detach) is refused too, in both directions, `rerun` or not: `status`
+/// shows it `interrupted (recorded)`, `up` has nothing to run of it (it is recorded) and would
+/// build on it, and `down` would run its down file as if it were whole. The help is `status`'
+/// ([`LeftBehind::recorded_help`]).
 pub fn check_interrupted_with(
     history: &History<'_>,
     markers: &[StartedRun],
@@ -150,9 +206,9 @@ pub fn check_interrupted_with(
         }
     }
     for mark in history.recorded_over(markers) {
-        let index = left_by(left, mark.marker).and_then(LeftBehind::keeps_recorded_interrupted);
-        if let Some(index) = index {
-            return Err(recorded_refusal(&mark, direction, index));
+        let kept = left_by(left, mark.marker).filter(|left| left.keeps_recorded_interrupted());
+        if let Some(kept) = kept {
+            return Err(recorded_refusal(&mark, direction, kept));
         }
     }
     Ok(())
@@ -166,21 +222,21 @@ fn left_by<'l>(left: &'l [(String, LeftBehind)], marker: &StartedRun) -> Option<
 }
 
 /// The refusal (exit 7) by a run in `direction` of an apply left part-way (`mark`) that a row
-/// recorded over since while its index `index` is INVALID still ([`check_interrupted_with`]):
-/// `status`' `interrupted (recorded)`, with its help.
-fn recorded_refusal(mark: &Marked<'_, '_>, direction: Direction, index: &str) -> Error {
-    let what = match direction {
-        Direction::Up => format!(
-            "the ledger records it since, but its index is INVALID: {} ran nothing",
-            crate::hint::command("migrate up")
-        ),
+/// recorded over since while what it left (`left`) keeps it interrupted
+/// ([`check_interrupted_with`]): `status`' `interrupted (recorded)`, with its help.
+fn recorded_refusal(mark: &Marked<'_, '_>, direction: Direction, left: &LeftBehind) -> Error {
+    let did = match direction {
+        Direction::Up => format!("{} ran nothing", crate::hint::command("migrate up")),
         Direction::Down => format!(
-            "the ledger records it since, but its index is INVALID: {} rolled back nothing",
+            "{} rolled back nothing",
             crate::hint::command("migrate down")
         ),
     };
-    interrupted_error(&mark.migration.id(), mark.marker, &what)
-        .with_help(recorded_invalid_index_help(index))
+    let what = format!(
+        "the ledger records it since, but {}: {did}",
+        left.recorded_but()
+    );
+    interrupted_error(&mark.migration.id(), mark.marker, &what).with_help(left.recorded_help())
 }
 
 /// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know
@@ -671,22 +727,6 @@ fn finalize_ways_on(
          `migrate up`, which would detach it again)",
         pending.finalize,
         crate::hint::command(&record_interrupted_command(version)),
-    )
-}
-
-/// What to do about an apply left part-way whose migration a ledger row records since
-/// ([`History::recorded_over`]: confiture (Python), say, recorded it) while the index `index`
-/// (`schema.name`) its interrupted build left is INVALID: the row made nothing whole, and no
-/// run of the migration would (it is recorded); the index is rebuilt in place, after which the
-/// marker is stale. `status`' help of such a line.
-pub fn recorded_invalid_index_help(index: &str) -> String {
-    format!(
-        "the ledger records it since (a row another tool wrote, confiture (Python) say), but its \
-         index {index} exists and is INVALID (its build was interrupted): queries do not use it, \
-         and the row made nothing whole; rebuild it, `REINDEX INDEX CONCURRENTLY {index};` (or \
-         drop it, `DROP INDEX CONCURRENTLY {index};`, and build it again as the migration's up \
-         file does); then {} shows it applied",
-        crate::hint::command("migrate status"),
     )
 }
 

@@ -32,8 +32,8 @@ pub use down::{
 pub use interrupted::{
     check_interrupted, check_interrupted_with, check_rewrite_interrupted,
     check_unknown_interrupted, confirm_recording_interrupted, record_interrupted_command,
-    recorded_invalid_index_help as interrupted_recorded_invalid_index_help, recorded_over,
-    refusal as interrupted_refusal, rollback_row_help as interrupted_rollback_row_help,
+    recorded_over, refusal as interrupted_refusal,
+    rollback_row_help as interrupted_rollback_row_help,
     shared_version as interrupted_shared_version, unknown_help as interrupted_unknown_help,
     ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
 };
@@ -1755,8 +1755,15 @@ pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 /// lost files); neither roll them back nor forget their rows. `up`'s help also names the
 /// option that starts an older release anyway (`status` too, which judges for `up`).
 /// A directory with no migration at all is nothing older: the help asks first whether it is
-/// the directory (and the database) meant.
-pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
+/// the directory (and the database) meant, and says how to name another as `named_by` names
+/// it (`DirNamedBy::point_at`): a library session's error names no CLI flag (the plan writes
+/// [`crate::files::DirNamedBy::Library`]'s words, which `Migrator::suggested` renders for the
+/// command line's session, `newer_database_named_by`).
+pub fn newer_database_help(
+    newer: &NewerDatabase,
+    up: bool,
+    named_by: crate::files::DirNamedBy,
+) -> String {
     let run = match (&newer.package, &newer.package_version, &newer.embeds_up_to) {
         (Some(package), Some(version), _) => format!(
             "this build of {package} ({version}) is older than the database: run the build \
@@ -1766,7 +1773,7 @@ pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
             "check that this is the migrations directory meant (if not, {}) and the database \
              meant; if both are, run the release whose migrations include them instead, or, if \
              their files were lost, restore them from version control",
-            crate::files::DirNamedBy::Command.point_at("the one holding them")
+            named_by.point_at(HOLDING_THEM)
         ),
         _ => "these migrations are older than the database: run the release whose migrations \
               include them (or a newer one) instead, or, if their files were lost, restore \
@@ -1792,6 +1799,19 @@ pub fn newer_database_help(newer: &NewerDatabase, up: bool) -> String {
 
 /// `err` refusing a diverged history, when the set is older than the database (the ledger
 /// records versions above the newest it has, [`newer_rows`]): says so first (the refusal's
+/// What [`newer_database_help`] names another migrations directory as.
+const HOLDING_THEM: &str = "the one holding them";
+
+/// `help`, a help that [`newer_database_help`] wrote for a library session (the plan's,
+/// [`crate::files::DirNamedBy::Library`]), as it names another migrations directory for
+/// `named_by`: the command line's `--migrations-dir`, a build script's Cargo.toml alone.
+#[cfg(feature = "db")]
+pub(crate) fn newer_database_named_by(help: &str, named_by: crate::files::DirNamedBy) -> String {
+    use crate::files::DirNamedBy;
+    let library = DirNamedBy::Library.point_at(HOLDING_THEM);
+    help.replacen(&library, &named_by.point_at(HOLDING_THEM), 1)
+}
+
 /// [`NewerDatabase`], with those versions and the build that embeds the set); other refusals
 /// are left as they are. The second value is that [`NewerDatabase`] when those rows are the
 /// history's only divergence: what `up`'s `allow_newer_database` accepts. `up`: the refusal
@@ -1818,7 +1838,7 @@ pub(super) fn explain_newer_database(
         .migrations
         .iter()
         .all(|d| matches!(d, Divergence::Missing { id, .. } if newer_ids.contains(id)));
-    let mine = newer_database_help(&newer, up && only_newer);
+    let mine = newer_database_help(&newer, up && only_newer, crate::files::DirNamedBy::Library);
     let accepted = only_newer.then(|| newer.clone());
     let diverged = diverged.clone().with_newer_database(newer);
     let help = match &err.help {
@@ -1846,7 +1866,7 @@ pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -
     let Some((newer, rows)) = newer_rows(set, history) else {
         return Ok(());
     };
-    let help = newer_database_help(&newer, false);
+    let help = newer_database_help(&newer, false, crate::files::DirNamedBy::Library);
     let message = format!(
         "the database has migrations applied that this binary does not embed: {}",
         newer.versions.join(", ")

@@ -1325,3 +1325,48 @@ fn savepoints_nest_inside_the_migration_s_transaction() {
         Some("0")
     );
 }
+
+/// A library session whose migrations directory has no migration, on a database with applied
+/// ones: the refusal asked whether it is the directory meant and said to point
+/// `--migrations-dir` at the right one — a flag a program calling `Migrator::new` does not
+/// have. It names the directory the program gives `Migrator::new` (the command line's session,
+/// `DirNamedBy::Command`, still gets its flag).
+#[test]
+fn an_empty_directorys_refusal_names_no_cli_flag_to_a_library_caller() {
+    let db = TestDb::new("empty_dir_lib");
+    let dir = Dir::new();
+    three(&dir);
+    db.migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap();
+    let empty = Dir::new();
+    let err = db
+        .migrator(&empty)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    let help = err.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("check that this is the migrations directory meant"),
+        "{help}"
+    );
+    assert!(
+        help.contains("the directory your program gives `Migrator::new`"),
+        "{help}"
+    );
+    assert!(!help.contains("--migrations-dir"), "{help}");
+    // The command line's session: its flag.
+    let err = db
+        .migrator(&empty)
+        .migrations_dir_named_by(confiture::files::DirNamedBy::Command)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    let help = err.help.unwrap_or_default();
+    assert!(
+        help.contains("(or --migrations-dir) at the one holding them"),
+        "{help}"
+    );
+    assert!(!help.contains("Migrator::new"), "{help}");
+}

@@ -576,7 +576,8 @@ fn rule_6_dotenv_database_url_is_the_last_resort() {
         "dotenv@dotenv-host:5432/dotenv_db"
     );
     assert!(env.name.starts_with("DATABASE_URL in "), "{}", env.name);
-    assert!(env.name.ends_with(".env"), "{}", env.name);
+    // The line that sets it, as every message about the URL names it.
+    assert!(env.name.ends_with(".env, line 3"), "{}", env.name);
     // Nothing was set in the process: a `.env` is read, never loaded.
     assert_ne!(
         std::env::var("DATABASE_URL").ok().as_deref(),
@@ -807,7 +808,7 @@ fn rule_6_the_nearest_dotenv_wins_over_the_workspace_root_s() {
         "{}",
         env.name
     );
-    assert!(env.name.ends_with("billing/.env"), "{}", env.name);
+    assert!(env.name.ends_with("billing/.env, line 1"), "{}", env.name);
 
     dir.write("billing/src/.env", "OTHER=1\nDATABASE_URL=\n");
     let env = resolve(&ws, &Selection::Auto, &vars(&[])).unwrap();

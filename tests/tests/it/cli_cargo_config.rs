@@ -173,7 +173,7 @@ fn dotenv_names_the_database_when_nothing_else_does() {
     project
         .run(&["migrate", "up"])
         .code(exit::SUCCESS)
-        .stderr_has("using DATABASE_URL in .env: ");
+        .stderr_has("using DATABASE_URL in .env, line 2: ");
     assert_eq!(from_dotenv.ledger().unwrap(), ["001:a"]);
 
     // From a subdirectory, the workspace root's `.env` still.
@@ -185,7 +185,7 @@ fn dotenv_names_the_database_when_nothing_else_does() {
             .args(["migrate", "status"]),
     )
     .code(exit::SUCCESS)
-    .stderr_has("using DATABASE_URL in ../.env: ");
+    .stderr_has("using DATABASE_URL in ../.env, line 2: ");
 }
 
 #[test]
@@ -550,7 +550,7 @@ fn a_dotenv_that_is_a_pipe_is_read() {
     project
         .run(&["migrate", "up"])
         .code(exit::SUCCESS)
-        .stderr_has("using DATABASE_URL in .env: ");
+        .stderr_has("using DATABASE_URL in .env, line 1: ");
     writer.join().unwrap();
     assert_eq!(from_dotenv.ledger().unwrap(), ["001:a"]);
 }
@@ -724,7 +724,7 @@ fn a_members_dotenv_beats_the_roots_and_both_are_named_when_neither_sets_it() {
     // As cargo runs a subcommand: `cargo confiture ...` is `cargo-confiture confiture ...`.
     run_in(&project, "billing", &["confiture", "migrate", "up"])
         .code(exit::SUCCESS)
-        .stderr_has("using DATABASE_URL in .env: ");
+        .stderr_has("using DATABASE_URL in .env, line 2: ");
     assert_eq!(member_db.ledger().unwrap(), ["001:invoices", "002:lines"]);
     assert!(member_db.has_relation("invoices") && member_db.has_relation("invoice_lines"));
     assert!(!member_db.has_relation("root_t"));
@@ -738,13 +738,13 @@ fn a_members_dotenv_beats_the_roots_and_both_are_named_when_neither_sets_it() {
     // From a directory inside the member, the member's `.env` still, the nearest.
     run_in(&project, "billing/src", &["confiture", "migrate", "status"])
         .code(exit::SUCCESS)
-        .stderr_has("using DATABASE_URL in ../.env: ");
+        .stderr_has("using DATABASE_URL in ../.env, line 2: ");
 
     // From the root, the root's `.env` and the workspace's migrations.
     project
         .run(&["confiture", "migrate", "up"])
         .code(exit::SUCCESS)
-        .stderr_has("using DATABASE_URL in .env: ");
+        .stderr_has("using DATABASE_URL in .env, line 1: ");
     assert_eq!(root_db.ledger().unwrap(), ["001:root"]);
     assert!(root_db.has_relation("root_t") && !root_db.has_relation("invoices"));
     assert_eq!(

@@ -2412,3 +2412,79 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
     assert!(p2_pending_detach(&db));
     finalize_as_told(&db, &project, &up);
 }
+
+/// A row written over our marker of an apply whose `DETACH PARTITION ... CONCURRENTLY` was cut
+/// part-way (confiture (Python), or a row written by hand, recorded 002 while `p2` is still
+/// pending detach) was taken as any row over a stale marker: `status` said applied (exit 0)
+/// and `down` ran the down file over a half-done detach. As a row over an INVALID index our
+/// run left (`LeftBehind::keeps_recorded_interrupted`, the one rule): `status` (text and JSON)
+/// shows it `interrupted (recorded)` with the partition pending detach, exit 7, and every `up`
+/// and `down` refuses it, nothing run, with the help `status` gives: the `FINALIZE` to run,
+/// never `baseline --through` (it is recorded) nor `--rerun-interrupted` (the detach would
+/// fail); following it, `status` says applied and the marker is stale.
+#[test]
+fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
+    let db = TestDb::new("hcx_row_over_detach");
+    let (project, mut reader) = detach_held(&db);
+    let child = project.spawn_on(&db, &["migrate", "up"]);
+    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
+    confiture_tests::send_signal(child.id(), "-TERM");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED);
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    assert_eq!(markers(&db), 1, "{}", run.dump());
+    db.connect()
+        .batch_execute(
+            "INSERT INTO tb_confiture (slug, version, name, applied_at) \
+             VALUES ('detach_002_py', '002', 'detach', now())",
+        )
+        .expect("another tool records it");
+    let finalize = "ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;";
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (recorded)")
+        .stderr_has("pending detach")
+        .stderr_has(finalize)
+        .stderr_lacks("baseline --through")
+        .stderr_lacks("--rerun-interrupted");
+    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    json.code(exit::DIVERGED);
+    let json = json.json();
+    let line = (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002");
+    assert_eq!(line["status"], "interrupted", "{line}");
+    assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
+    assert_eq!(line["started"]["direction"], "up", "{line}");
+    assert_eq!(json["summary"]["interrupted"], 1, "{json}");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "up", "--rerun-interrupted"],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--rerun-interrupted"],
+    ] {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_has("002_detach was interrupted")
+            .stderr_has(finalize)
+            .stderr_lacks("baseline --through");
+        assert!(p2_pending_detach(&db), "{args:?}: {}", run.dump());
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:p", "002:detach"],
+            "{args:?}"
+        );
+        assert_eq!(markers(&db), 1, "{args:?}");
+    }
+    db.connect()
+        .batch_execute(finalize)
+        .expect("the suggested FINALIZE");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}

@@ -98,3 +98,90 @@ fn a_flag_of_other_commands_is_said_to_be_theirs() {
         .code(exit::USAGE)
         .stderr_lacks("takes no");
 }
+
+/// A flag of a subcommand given before it (`migrate --steps 2 down`, `--steps=2 migrate down`):
+/// the tip is the command line with the flag, and its value, after that subcommand, the other
+/// words kept where they are (a connection string as `<URL>`); never clap's "a similar argument
+/// exists: '--steps'", the very flag typed.
+#[test]
+fn a_flag_given_before_its_subcommand_is_shown_after_it() {
+    let project = Project::two_tables();
+    for (args, typed, line) in [
+        (
+            &["migrate", "--steps", "2", "down"][..],
+            "--steps",
+            "cargo confiture migrate down --steps 2",
+        ),
+        (
+            &["--steps=2", "migrate", "down", "--yes"],
+            "--steps",
+            "cargo confiture migrate down --steps=2 --yes",
+        ),
+        (
+            &["migrate", "--lock-wait", "5s", "--dry-run", "up"],
+            "--lock-wait",
+            "cargo confiture migrate up --lock-wait 5s --dry-run",
+        ),
+        (
+            &["migrate", "--env", "local", "--targets", "t.txt", "up"],
+            "--targets",
+            "cargo confiture migrate --env local up --targets t.txt",
+        ),
+        (
+            &[
+                "--database-url",
+                "postgresql://u:secret@h/d",
+                "migrate",
+                "-D",
+                "x",
+                "lint",
+            ],
+            "-D",
+            "",
+        ),
+        (
+            &[
+                "--database-url",
+                "postgresql://u:secret@h/d",
+                "migrate",
+                "--steps",
+                "1",
+                "down",
+            ],
+            "--steps",
+            "cargo confiture --database-url <URL> migrate down --steps 1",
+        ),
+    ] {
+        let run = project.run(args);
+        run.code(exit::USAGE)
+            .stderr_has(&format!("unexpected argument '{typed}' found"))
+            .stderr_lacks("similar argument")
+            .stderr_lacks("secret");
+        if line.is_empty() {
+            continue;
+        }
+        let here = line
+            .split(' ')
+            .skip(2)
+            .filter(|w| ["migrate", "down", "up"].contains(w))
+            .collect::<Vec<_>>()
+            .join(" ");
+        run.stderr_has(&format!(
+            "tip: {typed} is an option of `cargo confiture {here}`: give it after `{here}`, as \
+             in `{line}`"
+        ))
+        .stderr_has(&format!("Usage: cargo confiture {here} [OPTIONS]"));
+    }
+    // The line shown, pasted, runs what was meant.
+    let run = project.run(&["migrate", "--dry-run", "generate", "abc"]);
+    run.code(exit::USAGE);
+    let line = run
+        .stderr
+        .split("as in ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_else(|| panic!("no command line in the tip: {}", run.dump()));
+    assert_eq!(line, "`cargo confiture migrate generate --dry-run abc`");
+    project.paste(line).code(exit::SUCCESS);
+    assert!(!project.path("db/migrations/003_abc.up.sql").exists());
+}

@@ -2269,6 +2269,18 @@ fn status_from_an_empty_migrations_directory_asks_whether_it_is_the_one_meant() 
             .stderr_lacks("above them")
             .stderr_lacks("older than the database")
             .stderr_lacks("there is no migration")
-            .stderr_lacks("--allow-newer-database");
+            .stderr_lacks("--allow-newer-database")
+            .stderr_lacks("Migrator::new");
+        // Given `--migrations-dir`, the flag alone is what to change.
+        let run = empty.run_on(
+            &db,
+            &[args, &["--migrations-dir", "db/migrations"]].concat(),
+        );
+        run.code(exit::DIVERGED)
+            .stderr_has(
+                "check that this is the migrations directory meant (if not, point \
+                 --migrations-dir at the one holding them)",
+            )
+            .stderr_lacks("Migrator::new");
     }
 }

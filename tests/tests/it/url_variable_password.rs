@@ -62,3 +62,92 @@ fn a_percent_in_a_password_variable_is_named_when_the_server_refuses_it() {
         .stderr_has("authentication failed")
         .stderr_lacks("percent");
 }
+
+/// A `%` written in a URL itself — `DATABASE_URL` of a `.env`, a line of a fleet's target
+/// list (`--targets FILE`) — is read as a percent-encoding too: a refused password's help said
+/// "check the user and password in DATABASE_URL in .env" (no line, nothing of the `%`), and a
+/// `%` that is no percent-encoding was "invalid percent-encoding in the password" with the
+/// generic URL help (a list's line: the list's help alone). Each now names the file and line,
+/// never the password, and says to write the `%` as `%25`, as the password variable's help
+/// does (`PercentInCredentials::help`, one owner); written so, it connects.
+#[test]
+fn a_percent_written_in_a_dotenv_or_a_target_list_url_is_named_at_its_line() {
+    let cluster = Cluster::init();
+    cluster.configure(
+        "",
+        "local all all trust\n\
+         host all all 127.0.0.1/32 scram-sha-256\n\
+         host all all ::1/128 scram-sha-256\n",
+    );
+    cluster.start();
+    cluster
+        .connect("postgres")
+        .batch_execute(
+            "CREATE ROLE cft_pct LOGIN PASSWORD 'ab%41cd'; \
+             CREATE ROLE cft_pz LOGIN PASSWORD 'ab%zz'",
+        )
+        .expect("create the roles");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    let port = cluster.port();
+    let url = |credentials: &str| {
+        format!("postgresql://{credentials}@127.0.0.1:{port}/postgres?sslmode=disable")
+    };
+    let dotenv = |credentials: &str| {
+        project.write(
+            ".env",
+            format!("# the database\nDATABASE_URL={}\n", url(credentials)),
+        );
+        Run::of(project.cli().args(["migrate", "status"]))
+    };
+    // A fleet's list, with the environment it runs in (its server, no password).
+    project.write(
+        "db/environments/fleet.yaml",
+        format!("database_url: {}\n", url("cft_pct")),
+    );
+    let listed = |credentials: &str| {
+        project.write("t.txt", format!("# the database\n{}\n", url(credentials)));
+        Run::of(
+            project
+                .cli()
+                .args(["migrate", "status", "-e", "fleet", "--targets", "t.txt"]),
+        )
+    };
+    let read_as_encoding = "holds a `%`, read as a percent-encoding (`%41` is `A`): \
+                            percent-encode a `%` that is part of the password as %25";
+    let no_encoding = "holds a `%` that is no percent-encoding (`%` and two hex digits): \
+                       percent-encode a `%` that is part of the password as %25";
+
+    // `%41` read as `A`: the server refuses the password.
+    dotenv("cft_pct:ab%41cd")
+        .code(exit::CONNECTION)
+        .stderr_has("check the user and password in DATABASE_URL in .env, line 2")
+        .stderr_has(read_as_encoding)
+        .stderr_lacks("ab%41cd");
+    listed("cft_pct:ab%41cd")
+        .code(exit::CONNECTION)
+        .stderr_has("check the user and password in t.txt:2")
+        .stderr_has(read_as_encoding)
+        .stderr_lacks("ab%41cd");
+    // `%zz` is no percent-encoding: the URL is refused, at its line.
+    dotenv("cft_pz:ab%zz")
+        .code(exit::INVALID)
+        .stderr_has("invalid database URL in DATABASE_URL in .env, line 2")
+        .stderr_has(no_encoding)
+        .stderr_lacks("ab%zz");
+    listed("cft_pz:ab%zz")
+        .code(exit::INVALID)
+        .stderr_has("invalid database URL in t.txt:2")
+        .stderr_has(no_encoding)
+        .stderr_lacks("ab%zz");
+
+    // Written as the help says, each connects (no ledger yet: exit 2).
+    dotenv("cft_pct:ab%2541cd").code(exit::NOT_INITIALISED);
+    dotenv("cft_pz:ab%25zz").code(exit::NOT_INITIALISED);
+    listed("cft_pct:ab%2541cd").stderr_lacks("failed");
+    listed("cft_pz:ab%25zz").stderr_lacks("failed");
+    // A wrong password without a `%` is only a wrong password.
+    dotenv("cft_pct:abAcd")
+        .code(exit::CONNECTION)
+        .stderr_lacks("percent");
+}

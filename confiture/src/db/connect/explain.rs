@@ -784,10 +784,7 @@ fn check_user_and_password(env: &Environment) -> String {
     let check = check_user_and_password_at_source(env);
     // A `%` a variable put in the URL's user or password was read as a percent-encoding.
     match env.percent_in_credentials.first() {
-        Some((var, key)) => format!(
-            "{check}; ${var} holds a `%`, read as a percent-encoding in the URL's {key}: {}",
-            crate::config::variable_in_url_help(var, key)
-        ),
+        Some(percent) => format!("{check}; {}", percent.help(true)),
         None => check,
     }
 }
