@@ -226,7 +226,9 @@ pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
         "Editors add or drop a byte-order mark silently, which changes the checksum of an \
 applied migration (the ledger's checksum covers the up file's raw bytes). Save the file without \
 a byte-order mark if it is not applied anywhere yet; `migrate status` says whether it is applied \
-on its database. A down file's bytes are in no checksum: its mark may always go.",
+on its database; where an applied file's mark went anyway, `migrate status` says it differs \
+only by its byte-order mark and `migrate reinit` records it. A down file's bytes are in no \
+checksum: its mark may always go.",
 };
 
 pub const NUL_BYTE: RuleDoc = RuleDoc {
