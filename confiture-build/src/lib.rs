@@ -978,6 +978,36 @@ mod tests {
         );
     }
 
+    /// A down file whose `-- confiture:irreversible` sits below a statement, or whose
+    /// statements only change the session, fails the build as `lint` fails (C194, C008): its
+    /// rollback would run and remove the ledger row, the schema unchanged.
+    #[test]
+    fn a_down_file_that_reverses_nothing_fails_the_build() {
+        let tmp = workspace("[workspace.metadata.confiture]\nmigrations_dir = \"sql\"\n");
+        tmp.write("sql/001_a.up.sql", "CREATE TABLE a (id int);\n");
+        tmp.write(
+            "sql/001_a.down.sql",
+            "DELETE FROM a;\n-- confiture:irreversible\n",
+        );
+        tmp.write("sql/002_b.up.sql", "CREATE TABLE b (id int);\n");
+        tmp.write("sql/002_b.down.sql", "SET search_path = public;\n");
+        let mut out = Vec::new();
+        let result = Check::new()
+            .manifest_dir(tmp.path.join("app"))
+            .run_to(&mut out);
+        assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");
+        let printed = String::from_utf8(out).unwrap();
+        for (file, code) in [
+            ("sql/001_a.down.sql", "C194"),
+            ("sql/002_b.down.sql", "C008"),
+        ] {
+            assert!(
+                printed.contains(&format!("cargo::error={file}")) && printed.contains(code),
+                "{file} {code}: {printed}"
+            );
+        }
+    }
+
     /// A symbolic link to a directory in the migrations directory (a subdirectory, not read)
     /// got a `rerun-if-changed` line of its own, though the directory's line covers it: cargo
     /// scanned its target twice. Each path is watched once, by what it resolves to: no line

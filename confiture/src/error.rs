@@ -547,6 +547,16 @@ impl fmt::Display for ModifiedLine<'_> {
                 "; it differs only by line endings: it ran with lone CR line endings, the file \
                  has LF (converted since); `migrate reinit` records the file",
             )?,
+            Some(crate::history::LineEndingChange::BomRemoved) => f.write_str(
+                "; it differs only by its byte-order mark (and its line endings, if they changed \
+                 too): it ran with a UTF-8 byte-order mark, the file has none now; `migrate \
+                 reinit` records the file",
+            )?,
+            Some(crate::history::LineEndingChange::BomAdded) => f.write_str(
+                "; it differs only by its byte-order mark (and its line endings, if they changed \
+                 too): it ran without one, the file starts with a UTF-8 byte-order mark now (an \
+                 editor saved it so); save it without the mark again",
+            )?,
             None => {}
         }
         if let (Some(then), Some(now)) = (recorded_checksum, checksum) {

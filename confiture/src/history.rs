@@ -334,15 +334,27 @@ pub enum LineEndingChange {
     /// advises it for a file applied nowhere yet). As for [`LineEndingChange::ToLf`], the file
     /// has the line endings to keep, and `reinit` is the way on.
     ToLfFromCr,
+    /// It ran with a UTF-8 byte-order mark and the file has none now (C014 advises removing
+    /// it), its line endings as they were or converted to LF: as for
+    /// [`LineEndingChange::ToLf`], the file is what to keep, and `reinit` is the way on.
+    BomRemoved,
+    /// It ran without a byte-order mark and the file starts with one now (an editor saved it
+    /// so), its line endings as they were or converted: the cure is to save it without the
+    /// mark again (and with LF), never `reinit`.
+    BomAdded,
 }
 
 impl LineEndingChange {
-    /// Whether the file now has LF, the line endings it ran with being others (CRLF, lone
-    /// CRs): what to keep, which `reinit` records. Otherwise it ran with LF, and the file is to
-    /// have LF again. The one rule of the way on: `up`'s and `status`'s help, `status`'s
+    /// Whether the file now has the bytes to keep — LF, the line endings it ran with being
+    /// others (CRLF, lone CRs), or no byte-order mark where it ran with one —, which `reinit`
+    /// records. Otherwise it ran with LF (or without a mark), and the file is to be so again.
+    /// The one rule of the way on: `up`'s and `status`'s help, `status`'s
     /// `modified_applied_crlf`.
     pub fn file_has_lf(self) -> bool {
-        matches!(self, LineEndingChange::ToLf | LineEndingChange::ToLfFromCr)
+        matches!(
+            self,
+            LineEndingChange::ToLf | LineEndingChange::ToLfFromCr | LineEndingChange::BomRemoved
+        )
     }
 }
 
@@ -354,9 +366,45 @@ impl LineEndingChange {
 /// CRs: [`LineEndingChange::ToLfFromCr`]). A conversion of line endings (git's
 /// `core.autocrlf`, an editor) did it, not an edit. The one rule: `up`'s refusal, `down`'s and
 /// `migrate status` follow it.
+///
+/// A UTF-8 byte-order mark removed since (C014 advises it; [`LineEndingChange::BomRemoved`])
+/// or added (an editor; [`LineEndingChange::BomAdded`]), alone or with such a conversion of
+/// the line endings, is told apart the same way: the checksum, confiture (Python)'s too, is
+/// the SHA-256 of the raw bytes, the mark included.
 pub fn line_endings_change(migration: &Migration, row: &LedgerRow) -> Option<LineEndingChange> {
     let recorded = recorded_checksum(row)?;
     let text = &migration.up.text;
+    let ran = |converted: &str| {
+        converted != text
+            && checksum_matches(recorded, &crate::files::checksum(converted.as_bytes()))
+    };
+    let converted = line_ending_conversions(text);
+    if let Some((_, change)) = converted.iter().find(|(c, _)| ran(c)) {
+        return Some(*change);
+    }
+    let bom = crate::text::bom_len(text);
+    if bom > 0 {
+        // It ran without the mark: as the file is, or before a conversion of line endings.
+        let without = &text[bom..];
+        let ran_without = std::iter::once(without.to_string())
+            .chain(line_ending_conversions(without).into_iter().map(|(c, _)| c))
+            .any(|c| ran(&c));
+        return ran_without.then_some(LineEndingChange::BomAdded);
+    }
+    // It ran with the mark: as the file is, or with line endings the file now has as LF.
+    let ran_with = std::iter::once(text.to_string())
+        .chain(
+            (converted.into_iter())
+                .filter(|(_, change)| change.file_has_lf())
+                .map(|(c, _)| c),
+        )
+        .any(|c| ran(&format!("\u{feff}{c}")));
+    ran_with.then_some(LineEndingChange::BomRemoved)
+}
+
+/// The texts `text` was before a conversion of its line endings, each with the conversion that
+/// made `text` of it ([`line_endings_change`]).
+fn line_ending_conversions(text: &str) -> [(String, LineEndingChange); 4] {
     // A checkout's conversion leaves a CR that is no line end (data in a string) as it is.
     let lf = text.replace("\r\n", "\n");
     let all_lf = crate::text::with_lf_line_breaks(text);
@@ -368,12 +416,6 @@ pub fn line_endings_change(migration: &Migration, row: &LedgerRow) -> Option<Lin
         (crlf, LineEndingChange::ToLf),
         (cr, LineEndingChange::ToLfFromCr),
     ]
-    .into_iter()
-    .find(|(converted, _)| {
-        converted != text
-            && checksum_matches(recorded, &crate::files::checksum(converted.as_bytes()))
-    })
-    .map(|(_, change)| change)
 }
 
 /// Whether `row`'s version now names another migration than the one it recorded: `migration`
@@ -1980,6 +2022,58 @@ mod tests {
         // Which of them `reinit` is the way on for: those whose file has LF.
         assert!(ToLf.file_has_lf() && ToLfFromCr.file_has_lf());
         assert!(!ToCrlf.file_has_lf() && !ToCr.file_has_lf());
+    }
+
+    /// A file whose only change is a UTF-8 byte-order mark removed (as C014 advises) or added
+    /// (an editor saved it so), alone or with its line endings converted too, was plainly
+    /// `modified` ("restore the modified files"), where a CRLF conversion was told apart: a
+    /// mark removed is the file to keep, which `reinit` records (confiture (Python) checksums
+    /// the raw bytes too, so a row it wrote compares the same); a mark added is to go again.
+    #[test]
+    fn a_byte_order_mark_removed_or_added_is_no_edit() {
+        let change = |ran: &str, now: &str| {
+            let mut m = migration("001");
+            m.up = SqlFile::new(
+                m.up.path.clone(),
+                now.to_string(),
+                TransactionMode::Transaction,
+                false,
+            );
+            line_endings_change(&m, &row("001", Some(&checksum(ran.as_bytes()))))
+        };
+        for (ran, now, reinit) in [
+            ("\u{feff}SELECT 1;\n", "SELECT 1;\n", Some(true)),
+            ("SELECT 1;\n", "\u{feff}SELECT 1;\n", Some(false)),
+            // Both together.
+            ("\u{feff}SELECT 1;\r\n", "SELECT 1;\n", Some(true)),
+            ("\u{feff}-- a\rSELECT 1;\r", "-- a\nSELECT 1;\n", Some(true)),
+            ("SELECT 1;\n", "\u{feff}SELECT 1;\r\n", Some(false)),
+            // An edit beside it is an edit.
+            ("\u{feff}SELECT 1;\n", "SELECT 2;\n", None),
+            ("SELECT 1;\n", "\u{feff}SELECT 2;\n", None),
+        ] {
+            let found = change(ran, now);
+            assert_eq!(
+                found.map(LineEndingChange::file_has_lf),
+                reinit,
+                "{ran:?} -> {now:?}"
+            );
+            if let Some(found) = found {
+                let help = crate::plan::modified_help(crate::plan::LineEndings::of([(
+                    "001".to_string(),
+                    Some(found),
+                )]));
+                assert!(
+                    help.contains("byte-order mark"),
+                    "{ran:?} -> {now:?}: {help}"
+                );
+                assert_eq!(
+                    help.contains("records it as applied"),
+                    found.file_has_lf(),
+                    "{help}"
+                );
+            }
+        }
     }
 
     fn states(h: &History<'_>) -> Vec<String> {

@@ -227,13 +227,16 @@ pub struct StatusReport {
     pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// Versions applied whose up file changed since.
     pub modified: Vec<String>,
-    /// Those of `modified` whose up file differs from what ran only by its line endings
-    /// ([`crate::history::differs_only_by_line_endings`]): a checkout converted them.
+    /// Those of `modified` whose up file differs from what ran only by its line endings, or by
+    /// a UTF-8 byte-order mark removed or added (and its line endings)
+    /// ([`crate::history::differs_only_by_line_endings`]): a checkout or an editor converted
+    /// them.
     pub modified_line_endings: Vec<String>,
     /// Those of `modified_line_endings` that ran with CRLF (or lone CR) line endings and whose
-    /// file has LF ([`crate::history::LineEndingChange::file_has_lf`]): a new checkout changes
-    /// nothing, `reinit` records the file. The others ran with LF, and this checkout (or an
-    /// editor) converted them to CRLF (or lone CRs).
+    /// file has LF, or ran with a byte-order mark the file no longer has
+    /// ([`crate::history::LineEndingChange::file_has_lf`]): a new checkout changes nothing,
+    /// `reinit` records the file. The others ran with LF (or without a mark), and this
+    /// checkout (or an editor) converted them to CRLF (or lone CRs, or added a mark).
     pub modified_applied_crlf: Vec<String>,
     /// Each of `modified_line_endings` with the way its line endings changed
     /// ([`crate::history::line_endings_change`]): what [`StatusReport::line_ending_change`]

@@ -99,8 +99,27 @@ pub enum MarkerProblemKind {
         /// The directive as written.
         directive: String,
     },
-    /// `/* confiture:... */`: markers are only read from `--` comments.
-    InBlockComment,
+    /// `/* confiture:... */`, or a line of a block comment starting with a marker (` * --
+    /// confiture:...`): markers are only read from `--` comments. Prose that mentions a
+    /// marker inside a sentence is none.
+    InBlockComment {
+        /// The directive as written.
+        directive: String,
+    },
+}
+
+impl MarkerProblem {
+    /// Whether the comment not taken is an `irreversible` marker, in any case: in a down file
+    /// not marked irreversible, the rollback it meant to refuse would run.
+    pub fn is_irreversible(&self) -> bool {
+        match &self.kind {
+            MarkerProblemKind::AfterFirstStatement { directive }
+            | MarkerProblemKind::InBlockComment { directive } => {
+                directive.eq_ignore_ascii_case("irreversible")
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Reads the markers from `text`.
@@ -121,12 +140,7 @@ pub fn parse(text: &str) -> Markers {
                 }
             }
             TokenKind::BlockComment => {
-                if looks_like_marker_anywhere(token.text) {
-                    markers.problems.push(MarkerProblem {
-                        at: place(token.start, token.text),
-                        kind: MarkerProblemKind::InBlockComment,
-                    });
-                }
+                in_block_comment(token.start, token.text, &mut place, &mut markers);
             }
             TokenKind::Whitespace => {}
             _ => {
@@ -159,11 +173,8 @@ pub fn parse(text: &str) -> Markers {
                         });
                     }
                 }
-                TokenKind::BlockComment if looks_like_marker_anywhere(token.text) => {
-                    markers.problems.push(MarkerProblem {
-                        at: place(offset, token.text),
-                        kind: MarkerProblemKind::InBlockComment,
-                    });
+                TokenKind::BlockComment => {
+                    in_block_comment(offset, token.text, &mut place, &mut markers);
                 }
                 _ => {}
             }
@@ -194,11 +205,63 @@ fn mentions_confiture(text: &str) -> bool {
     (text.as_bytes().windows(9)).any(|w| w.eq_ignore_ascii_case(b"confiture"))
 }
 
-fn looks_like_marker_anywhere(comment: &str) -> bool {
-    let bytes = comment.as_bytes();
-    bytes
-        .windows(10)
-        .any(|w| w[..9].eq_ignore_ascii_case(b"confiture") && w[9] == b':')
+/// Records each line of the block comment `comment` (at byte `start`) that starts with a
+/// marker as a problem, placed at the marker on its own line ([`block_comment_markers`]).
+fn in_block_comment(
+    start: usize,
+    comment: &str,
+    place: &mut impl FnMut(usize, &str) -> Place,
+    markers: &mut Markers,
+) {
+    for (at, marker, directive) in block_comment_markers(comment) {
+        markers.problems.push(MarkerProblem {
+            at: place(start + at, marker),
+            kind: MarkerProblemKind::InBlockComment {
+                directive: directive.to_string(),
+            },
+        });
+    }
+}
+
+/// The lines of a block comment that start with a marker, as a `--` comment would hold it
+/// (`/* confiture:x */`, ` * -- confiture:x note`): each line's text from the marker (its
+/// `--`, else the word `confiture`) to the end of the line or of the comment, with its offset
+/// in `comment`, and its directive's name. A line of prose that mentions a marker further on
+/// is no marker line.
+fn block_comment_markers(comment: &str) -> impl Iterator<Item = (usize, &str, &str)> {
+    let body_end = comment.len() - if comment.ends_with("*/") { 2 } else { 0 };
+    let mut line_start = 0;
+    std::iter::from_fn(move || {
+        while line_start < body_end {
+            let rest = &comment[line_start..body_end];
+            let line_len = rest.find(['\n', '\r']).unwrap_or(rest.len());
+            let line = &rest[..line_len];
+            let offset = line_start;
+            line_start += line_len + 1;
+            // Leading blanks, the comment's `/*` and a `*` margin.
+            let lead = line
+                .find(|c: char| !(c.is_ascii_whitespace() || c == '/' || c == '*'))
+                .unwrap_or(line.len());
+            let text = line[lead..].trim_end();
+            let dashes = text.len() - text.trim_start_matches('-').len();
+            let marker = match dashes {
+                0 => text,
+                _ => text[dashes..].trim_start(),
+            };
+            let directive = marker
+                .get(..9)
+                .filter(|w| w.eq_ignore_ascii_case("confiture"))
+                .and_then(|_| marker[9..].trim_start().strip_prefix(':'));
+            let Some(directive) = directive else {
+                continue;
+            };
+            // Shown from its `--` when it has one: the marker as written.
+            let shown = if dashes >= 2 { text } else { marker };
+            let at = offset + lead + (text.len() - shown.len());
+            return Some((at, shown, directive_name(directive.trim_start())));
+        }
+        None
+    })
 }
 
 fn directive_name(directive: &str) -> &str {
@@ -430,7 +493,8 @@ mod tests {
         let m = parse(text);
         assert!(!m.no_transaction);
         let marker = text.find("-- confiture:no-transaction\x20").unwrap();
-        let block = text.find("/*").unwrap();
+        // In a block comment: the marker itself, on its own line.
+        let block = text.find("confiture:irreversible").unwrap();
         assert_eq!(
             m.problems,
             vec![
@@ -446,9 +510,11 @@ mod tests {
                 MarkerProblem {
                     at: Place {
                         line: 3,
-                        range: block..block + "/* confiture:irreversible */".len()
+                        range: block..block + "confiture:irreversible".len()
                     },
-                    kind: MarkerProblemKind::InBlockComment
+                    kind: MarkerProblemKind::InBlockComment {
+                        directive: "irreversible".into()
+                    }
                 },
             ]
         );
@@ -480,7 +546,7 @@ mod tests {
                 matches!(
                     &parse(&text).problems[..],
                     [MarkerProblem {
-                        kind: MarkerProblemKind::InBlockComment,
+                        kind: MarkerProblemKind::InBlockComment { .. },
                         ..
                     }]
                 ),

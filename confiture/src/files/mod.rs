@@ -165,6 +165,9 @@ pub struct StatementSpan {
     pub copy_stream: Option<lexer::CopyStream>,
     /// The server may send rows for it ([`lexer::Statement::may_return_rows`]).
     pub may_return_rows: bool,
+    /// It changes only the session it runs in, nothing of the database: a `SET`, a `RESET`, a
+    /// `SELECT` of `set_config` calls (`rules::changes_only_the_session`, the one reading).
+    pub session_only: bool,
 }
 
 impl StatementSpan {
@@ -179,6 +182,7 @@ impl StatementSpan {
                 terminated: s.terminated,
                 copy_stream: s.copy_stream(),
                 may_return_rows: s.may_return_rows(),
+                session_only: rules::changes_only_the_session(s),
             })
             .collect()
     }

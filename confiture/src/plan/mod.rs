@@ -364,11 +364,36 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
         edited,
         to_crlf,
         to_lf,
+        bom_added,
+        bom_removed,
     } = &line_endings;
     let mut help = Vec::new();
     if !edited.is_empty() {
-        help.push(edited_help(origin, edited, !to_lf.is_empty()));
+        let beside = !(to_lf.is_empty() && bom_removed.is_empty());
+        help.push(edited_help(origin, edited, beside));
     }
+    // The way on of files whose bytes are the ones to keep: `reinit` records them.
+    let reinit_way = |head: String, these: &[String]| {
+        let them = crate::display::it_them(these.len());
+        match edited.is_empty() {
+            true => format!(
+                "{head}, and {} records {them} as applied without running {them} (nothing \
+                 that runs changed; `--dry-run` shows the rows first)",
+                reinit_hint()
+            ),
+            // `reinit` records every modified file: the edited ones first go back to what ran.
+            false => format!(
+                "{head}; but {} records every modified file, {}'s edits too, as applied without \
+                 running them: restore {} first, then {} records {} (`--dry-run` shows the rows \
+                 first)",
+                reinit_hint(),
+                crate::display::versions(edited),
+                crate::display::versions(edited),
+                reinit_hint(),
+                crate::display::versions(these),
+            ),
+        }
+    };
     if !to_crlf.is_empty() {
         let one = to_crlf.len() == 1;
         help.push(format!(
@@ -401,24 +426,34 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
             if one { "it was" } else { "they were" },
             them,
         );
-        help.push(match edited.is_empty() {
-            true => format!(
-                "{head}, and {} records {them} as applied without running {them} (nothing \
-                 that runs changed; `--dry-run` shows the rows first)",
-                reinit_hint()
-            ),
-            // `reinit` records every modified file: the edited ones first go back to what ran.
-            false => format!(
-                "{head}; but {} records every modified file, {}'s edits too, as applied without \
-                 running them: restore {} first, then {} records {} (`--dry-run` shows the rows \
-                 first)",
-                reinit_hint(),
-                crate::display::versions(edited),
-                crate::display::versions(edited),
-                reinit_hint(),
-                crate::display::versions(to_lf),
-            ),
-        });
+        help.push(reinit_way(head, to_lf));
+    }
+    if !bom_added.is_empty() {
+        let one = bom_added.len() == 1;
+        let them = crate::display::it_them(bom_added.len());
+        help.push(format!(
+            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too) \
+             that an editor added: {} ran without one; save {them} without the mark (and with \
+             LF) again; never `migrate reinit` {them}, which would record the mark that every \
+             other checkout then sees modified",
+            crate::display::versions(bom_added),
+            if one { "differs" } else { "differ" },
+            if one { "it" } else { "they" },
+        ));
+    }
+    if !bom_removed.is_empty() {
+        let one = bom_removed.len() == 1;
+        let head = format!(
+            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too): {} \
+             ran with the mark, which the {} no longer {} (as `lint`'s C014 advises), and the \
+             checksum, confiture (Python)'s too, covers the raw bytes",
+            crate::display::versions(bom_removed),
+            if one { "differs" } else { "differ" },
+            if one { "it" } else { "they" },
+            if one { "file" } else { "files" },
+            if one { "has" } else { "have" },
+        );
+        help.push(reinit_way(head, bom_removed));
     }
     help.join("; ")
 }
@@ -434,6 +469,10 @@ pub struct LineEndings {
     to_crlf: Vec<String>,
     /// Those that ran with CRLF (or lone CRs) and whose file has LF.
     to_lf: Vec<String>,
+    /// Those that ran without a byte-order mark and whose file has one.
+    bom_added: Vec<String>,
+    /// Those that ran with a byte-order mark and whose file has none.
+    bom_removed: Vec<String>,
 }
 
 impl LineEndings {
@@ -444,10 +483,13 @@ impl LineEndings {
         changes: impl IntoIterator<Item = (String, Option<crate::history::LineEndingChange>)>,
     ) -> LineEndings {
         let mut kinds = LineEndings::default();
+        use crate::history::LineEndingChange::{BomAdded, BomRemoved};
         for (version, change) in changes {
-            match change.map(crate::history::LineEndingChange::file_has_lf) {
-                Some(false) => kinds.to_crlf.push(version),
-                Some(true) => kinds.to_lf.push(version),
+            match change {
+                Some(BomAdded) => kinds.bom_added.push(version),
+                Some(BomRemoved) => kinds.bom_removed.push(version),
+                Some(change) if change.file_has_lf() => kinds.to_lf.push(version),
+                Some(_) => kinds.to_crlf.push(version),
                 None => kinds.edited.push(version),
             }
         }

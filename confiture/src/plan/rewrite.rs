@@ -320,7 +320,7 @@ fn confirm_accepting_edits(plan: &ReinitPlan<'_>) -> Result<()> {
     let one = edited.len() == 1;
     let error = Error::usage(format!(
         "reinit would record the edited text of {} as applied without running it, beside {}, \
-         which {} from what ran only by line endings",
+         which {} from what ran only by line endings (or a byte-order mark)",
         ids(&edited),
         ids(&line_endings),
         if line_endings.len() == 1 {

@@ -2265,11 +2265,13 @@ fn a_tiny_database_statement_timeout_bounds_the_migrations_not_the_bookkeeping()
         ))
         .unwrap();
     let project = Project::new();
+    // The down file's statement changes more than the session: one of `SET`s alone reverses
+    // nothing, which lint refuses (C008).
     for i in 1..=40 {
         project.migration(
             &format!("{i:03}_m{i}"),
             "SET LOCAL work_mem = '4MB';\n",
-            "SET LOCAL work_mem = '4MB';\n",
+            "DO $$ BEGIN END $$;\n",
         );
     }
     // A migration's own statement is bound by the 5 ms on purpose: on a loaded machine even

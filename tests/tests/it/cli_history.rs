@@ -2833,6 +2833,59 @@ fn an_out_of_order_migration_whose_row_was_lost_is_recorded_by_the_baseline_the_
 /// Applied from CRLF (a Windows checkout) and now LF, the file is what the repository holds: a
 /// new checkout changes nothing, and `reinit`, recording the file's bytes, is the way on. A
 /// file really edited beside them still gets its own help.
+/// An applied up file whose only change is a UTF-8 byte-order mark — removed (as C014
+/// advises) or added by an editor, alone or with its line endings converted — was called
+/// edited ("restore the modified files"), where a CRLF conversion was told apart. It is named
+/// so: a mark removed is recorded by the `reinit` the help suggests (which takes it without
+/// `--yes`), a mark added is to be saved away again, never recorded.
+#[test]
+fn a_file_that_differs_only_by_its_byte_order_mark_is_named_so_with_its_way_on() {
+    let db = TestDb::new("hi_bom");
+    let project = Project::new();
+    project.migration(
+        "001_t1",
+        "\u{feff}CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    );
+    project.migration("002_t2", "CREATE TABLE t2 (id int);\n", "DROP TABLE t2;\n");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project.write("db/migrations/001_t1.up.sql", "CREATE TABLE t1 (id int);\n");
+    project.write(
+        "db/migrations/002_t2.up.sql",
+        "\u{feff}CREATE TABLE t2 (id int);\r\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("it differs only by its byte-order mark")
+        .stderr_lacks("restore the modified files");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stderr_has("002 differs only by a UTF-8 byte-order mark")
+        .stderr_has("never `migrate reinit` it")
+        .stderr_has("001 differs only by a UTF-8 byte-order mark")
+        .stderr_has("`cargo confiture migrate reinit")
+        .stderr_lacks("restore the modified files");
+    let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    assert_eq!(
+        run.json()["modified_line_endings"],
+        serde_json::json!(["001", "002"])
+    );
+    assert_eq!(
+        run.json()["modified_applied_crlf"],
+        serde_json::json!(["001"])
+    );
+    // The mark removed alone: the suggested `reinit` records the file, no `--yes` asked.
+    project.write("db/migrations/002_t2.up.sql", "CREATE TABLE t2 (id int);\n");
+    project
+        .run_on(&db, &["migrate", "reinit"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+}
+
 #[test]
 fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_direction() {
     let db = TestDb::new("hi_crlf");

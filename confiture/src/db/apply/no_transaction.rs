@@ -1745,19 +1745,15 @@ fn marker_left(settings: &ApplySettings, step: &Step<'_>, index: usize) -> bool 
 }
 
 /// Whether a statement of `file` before statement `index` (0-based) may have changed the
-/// database: any but a `SET` or `RESET`, which change only the session (`SET lock_timeout`,
-/// `SET search_path` ahead of a `CREATE INDEX CONCURRENTLY`). A migration that stopped with
-/// none committed nothing: its marker goes, and it is pending as before.
+/// database: any but one that changes only the session (`SET lock_timeout`, `SET search_path`
+/// ahead of a `CREATE INDEX CONCURRENTLY`, a `SELECT set_config(...)`:
+/// [`crate::files::StatementSpan::session_only`], read when the file was). A migration that
+/// stopped with none committed nothing: its marker goes, and it is pending as before.
 fn durable_before(file: &SqlFile, index: usize) -> bool {
-    file.statements.iter().take(index).any(|span| {
-        let Some(text) = file.text.get(span.range.clone()) else {
-            return true;
-        };
-        let first = crate::files::lexer::tokens(text)
-            .find(|t| !t.is_trivia())
-            .map(|t| t.text);
-        !first.is_some_and(|w| w.eq_ignore_ascii_case("SET") || w.eq_ignore_ascii_case("RESET"))
-    })
+    file.statements
+        .iter()
+        .take(index)
+        .any(|span| !span.session_only)
 }
 
 /// Whether statement `index` (0-based) of `file` may commit inside, a `CALL` or a `DO` block

@@ -140,7 +140,9 @@ pub(super) fn lone_cr_line_endings(path: &Path, text: &str) -> Option<Diagnostic
 
 /// `C007`/`C008`: a `body` (the text after any byte-order mark) whose [`lexer::split`] found
 /// no statement (`statements`, the split's spans), unless it is an irreversible down file. The
-/// message says what the file holds instead ([`NoStatement`]).
+/// message says what the file holds instead ([`NoStatement`]). A down file whose statements
+/// all change only the session ([`StatementSpan::session_only`]: `SET`, `RESET`, pg_dump's
+/// preamble) reverses nothing either: `C008` too, at its first statement.
 pub(super) fn no_sql(
     path: &Path,
     body: &str,
@@ -148,8 +150,27 @@ pub(super) fn no_sql(
     kind: Direction,
     irreversible: bool,
 ) -> Option<Diagnostic> {
-    if !statements.is_empty() {
-        return None;
+    // Where the marker goes is said where the file has statements: above them.
+    let help = |place: &str| {
+        format!(
+            "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}`{place} (rolling back is then refused)"
+        )
+    };
+    if let Some(first) = statements.first() {
+        if kind != Direction::Down || irreversible || !statements.iter().all(|s| s.session_only) {
+            return None;
+        }
+        let message = "down file reverses nothing and is not marked irreversible: its \
+                       statements only change the session (`SET`, `RESET`, `set_config`), \
+                       which rolling back would run before removing the migration from the ledger"
+            .to_string();
+        return Some(diagnostic(
+            &EMPTY_DOWN,
+            path,
+            Some(first.line),
+            message,
+            help(" at the top of the file, before its first statement"),
+        ));
     }
     let holds = NoStatement::of(body)?;
     match kind {
@@ -161,10 +182,7 @@ pub(super) fn no_sql(
         }
         Direction::Down if !irreversible => {
             let message = format!("down file has no SQL and is not marked irreversible: {holds}");
-            let help = format!(
-                "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}` (rolling back is then refused)"
-            );
-            Some(diagnostic(&EMPTY_DOWN, path, None, message, help))
+            Some(diagnostic(&EMPTY_DOWN, path, None, message, help("")))
         }
         Direction::Down => None,
     }

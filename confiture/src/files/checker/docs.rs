@@ -131,10 +131,14 @@ pub const EMPTY_DOWN: RuleDoc = RuleDoc {
     name: "empty-down",
     severity: Severity::Error,
     help_names_allow: false,
-    summary: "a down file has no SQL and is not marked `-- confiture:irreversible`",
+    summary: "a down file has no SQL, or only statements that change the session (`SET`, \
+`RESET`, `set_config`), and is not marked `-- confiture:irreversible`",
     explanation: "An empty down file would make a rollback silently do nothing while removing the \
-migration from the ledger. Write the SQL that reverses the up file, or, if the change cannot be \
-reversed, add the line `-- confiture:irreversible`: rolling back is then refused with exit code 8.",
+migration from the ledger. So would a down file whose statements only change the session it runs \
+in — `SET`, `SET LOCAL`, `RESET`, a `SELECT` of `set_config(...)` calls, pg_dump's preamble —: \
+they end with the connection and reverse nothing. Write the SQL that reverses the up file, or, \
+if the change cannot be reversed, add the line `-- confiture:irreversible` at the top of the \
+file, before its first statement: rolling back is then refused with exit code 8.",
 };
 
 pub const INVALID_UTF8: RuleDoc = RuleDoc {
@@ -222,7 +226,9 @@ pub const BYTE_ORDER_MARK: RuleDoc = RuleDoc {
         "Editors add or drop a byte-order mark silently, which changes the checksum of an \
 applied migration (the ledger's checksum covers the up file's raw bytes). Save the file without \
 a byte-order mark if it is not applied anywhere yet; `migrate status` says whether it is applied \
-on its database. A down file's bytes are in no checksum: its mark may always go.",
+on its database; where an applied file's mark went anyway, `migrate status` says it differs \
+only by its byte-order mark and `migrate reinit` records it. A down file's bytes are in no \
+checksum: its mark may always go.",
 };
 
 pub const NUL_BYTE: RuleDoc = RuleDoc {

@@ -1212,3 +1212,105 @@ fn confiture_s_archive_beside_its_squashed_baseline_is_no_stray_subdirectory() {
         [("C012", "archive".to_string()), ("C012", "old".to_string())]
     );
 }
+
+/// The diagnostics (code, error?, line) of a pair whose down file is `down`.
+fn down_file_findings(down: &str) -> Vec<(&'static str, bool, Option<u32>)> {
+    let dir = Path::new("m");
+    let entries = vec![
+        Entry::File {
+            path: dir.join("001_a.up.sql"),
+            bytes: b"CREATE TABLE a (id int);\n".to_vec(),
+        },
+        Entry::File {
+            path: dir.join("001_a.down.sql"),
+            bytes: down.as_bytes().to_vec(),
+        },
+    ];
+    let checked = check(dir, entries, &CheckOptions::default());
+    (checked.diagnostics.iter())
+        .map(|d| (d.code, d.is_error(), d.line))
+        .collect()
+}
+
+/// A `-- confiture:irreversible` marker that is not read (after the first statement, in a
+/// block comment, in any case) was a C191 warning: `down` ran the file, removed the ledger
+/// row and exited 0, the schema still holding what the up file made. The author's intent is
+/// clear: it is an error, C194, until the marker is where it is read.
+#[test]
+fn an_irreversible_marker_a_down_file_does_not_read_is_an_error() {
+    for (down, line) in [
+        (
+            "SET search_path = public;\n-- confiture:irreversible (the data is gone)\n",
+            2,
+        ),
+        ("DELETE FROM a;\n-- confiture:irreversible\n", 2),
+        ("DELETE FROM a;\n-- CONFITURE:Irreversible\n", 2),
+        ("DELETE FROM a; /* confiture:irreversible */\n", 1),
+        ("/*\n * -- confiture:irreversible\n */\nDELETE FROM a;\n", 2),
+    ] {
+        let found = down_file_findings(down);
+        assert!(
+            found.contains(&("C194", true, Some(line))),
+            "{down:?}: {found:?}"
+        );
+        // Reported once: not a C191 warning beside it.
+        assert!(found.iter().all(|(code, ..)| *code != "C191"), "{down:?}");
+    }
+    // Read where it is: nothing to say. A second one further down, once the file is
+    // irreversible, is only misplaced (C191).
+    assert_eq!(
+        down_file_findings("-- confiture:irreversible\nSET search_path = public;\n"),
+        []
+    );
+    assert_eq!(
+        down_file_findings("-- confiture:irreversible\nSELECT 1;\n-- confiture:irreversible\n"),
+        [("C191", false, Some(3))]
+    );
+}
+
+/// A down file whose statements only change the session (`SET`, `RESET`, `SET LOCAL`,
+/// `set_config` in a `SELECT`, pg_dump's preamble) reverses nothing: `down` ran it and removed
+/// the ledger row, the schema unchanged. It is C008's case, an empty down file, unless marked
+/// irreversible.
+#[test]
+fn a_down_file_that_only_changes_the_session_reverses_nothing() {
+    for (down, line) in [
+        ("SET search_path = public;\n", 1),
+        ("-- undo\nRESET ALL;\nSET LOCAL lock_timeout = '1s';\n", 2),
+        (
+            "SELECT pg_catalog.set_config('search_path', '', false);\n",
+            1,
+        ),
+        (
+            "SET statement_timeout = 0;\nSET lock_timeout = 0;\n\
+             SET idle_in_transaction_session_timeout = 0;\nSET client_encoding = 'UTF8';\n\
+             SET standard_conforming_strings = on;\n\
+             SELECT pg_catalog.set_config('search_path', '', false);\n\
+             SET check_function_bodies = false;\nSET xmloption = content;\n\
+             SET client_min_messages = warning;\nSET row_security = off;\n",
+            1,
+        ),
+        ("SET ROLE admin; SET SESSION AUTHORIZATION DEFAULT;", 1),
+    ] {
+        let found = down_file_findings(down);
+        assert!(
+            found.contains(&("C008", true, Some(line))),
+            "{down:?}: {found:?}"
+        );
+    }
+    // Marked irreversible, or a statement that changes the database: no C008.
+    for down in [
+        "-- confiture:irreversible\nSET search_path = public;\n",
+        "SET search_path = public;\nDROP TABLE a;\n",
+        "SELECT set_config('search_path', 'public', false), drop_everything();\n",
+        "SELECT set_config('x', (SELECT f()), false);\n",
+        "SELECT set_config('x', 'y', false) FROM t;\n",
+        "SELECT 1;\n",
+    ] {
+        let found = down_file_findings(down);
+        assert!(
+            found.iter().all(|(code, ..)| *code != "C008"),
+            "{down:?}: {found:?}"
+        );
+    }
+}

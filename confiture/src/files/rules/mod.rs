@@ -4,11 +4,14 @@
 //! Errors (`C100`–`C109`) are what would fail or silently misbehave when the migration runs;
 //! warnings (`C110`–`C189`) are what would hurt production while it runs, and can be allowed
 //! per file with `-- confiture:allow(<rule-name>)`; `C190`–`C199` report the markers
-//! themselves and cannot be allowed.
+//! themselves and cannot be allowed (`C194`, an `irreversible` marker a down file does not
+//! read, is an error).
 
 mod do_block;
 mod settings;
 mod syntax;
+
+pub(crate) use settings::changes_only_the_session;
 
 #[cfg(feature = "db")]
 pub(crate) use do_block::{plpgsql_body, plpgsql_statements};
@@ -43,6 +46,7 @@ mod drop_table;
 mod index_without_concurrently;
 mod invisible_character;
 mod merge_conflict_marker;
+mod misplaced_irreversible;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
 mod not_null_without_default;
@@ -108,6 +112,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     misplaced_marker::DOC,
     unknown_allow::DOC,
     unused_allow::DOC,
+    misplaced_irreversible::DOC,
 ];
 
 /// The rules that only apply to up files: a down file undoes the up file, so dropping what the
@@ -125,6 +130,7 @@ const MARKER_RULES: &[&str] = &[
     misplaced_marker::DOC.name,
     unknown_allow::DOC.name,
     unused_allow::DOC.name,
+    misplaced_irreversible::DOC.name,
 ];
 
 /// Every SQL-level problem in one file's text, sorted by line. `text` is the whole file (a
@@ -176,6 +182,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
     no_transaction_multiple_statements::check(cx, &mut out);
     unknown_marker::check(cx, &mut out);
     misplaced_marker::check(cx, &mut out);
+    misplaced_irreversible::check(cx, &mut out);
 
     let mut new_tables: Vec<TableName<'_>> = Vec::new();
     let mut scratch = Vec::new();

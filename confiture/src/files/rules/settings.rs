@@ -138,6 +138,57 @@ pub(super) fn may_assign(cx: &Context<'_>, stmt: &Statement<'_>) -> bool {
         || cx.mentioned_in(stmt.text, "pg_settings")
 }
 
+/// Whether `stmt` changes only the session it runs in, nothing of the database: a `SET`
+/// command (`SET [SESSION | LOCAL] name ...`, `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET
+/// TRANSACTION`, `SET CONSTRAINTS`), a `RESET`, or a `SELECT` of nothing but
+/// `[pg_catalog.]set_config(...)` calls whose arguments are plain values (pg_dump's
+/// `SELECT pg_catalog.set_config('search_path', '', false);`). The one reading of it: a down
+/// file of such statements alone reverses nothing (`C008`), and a no-transaction migration
+/// stopped after such statements alone committed nothing. Anything else may change the
+/// database (a call in an argument may: not read).
+pub(crate) fn changes_only_the_session(stmt: &Statement<'_>) -> bool {
+    if stmt.starts_with(&["SET"]) || stmt.starts_with(&["RESET"]) {
+        return true;
+    }
+    if !(stmt.starts_with(&["SELECT"]) && super::mentions(stmt.text, "set_config")) {
+        return false;
+    }
+    let tokens: Vec<Token<'_>> = stmt.tokens().collect();
+    let mut rest = match tokens.split_last() {
+        Some((last, before)) if last.kind == TokenKind::Semicolon => &before[1..],
+        _ => &tokens[1..],
+    };
+    loop {
+        if let [schema, dot, ..] = rest {
+            if syntax::names(schema, "pg_catalog") && dot.kind == TokenKind::Dot {
+                rest = &rest[2..];
+            }
+        }
+        let Some((name, call)) = rest.split_first() else {
+            return false;
+        };
+        if !syntax::names(name, "set_config") || set_config_arguments(call).is_none() {
+            return false;
+        }
+        // Its `(`, its arguments with no parenthesis of their own (no call, no subquery), its
+        // `)`: then the end, or a `,` and the next call.
+        let Some(close) = call.iter().position(|t| t.kind == TokenKind::CloseParen) else {
+            return false;
+        };
+        if call[1..close]
+            .iter()
+            .any(|t| t.kind == TokenKind::OpenParen)
+        {
+            return false;
+        }
+        match &call[close + 1..] {
+            [] => return true,
+            [comma, next @ ..] if comma.kind == TokenKind::Comma => rest = next,
+            _ => return false,
+        }
+    }
+}
+
 /// Where `tokens` (one statement, no trivia) names setting `name` as a `SET` command does:
 /// the statement is `SET [SESSION | LOCAL] name ...`, or `ALTER DATABASE | ROLE | USER |
 /// SYSTEM ... SET name ...` (the defaults of later sessions). The index of the name.
