@@ -14,14 +14,14 @@ use serde_yaml::{Mapping, Value};
 use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::environment::{
-    variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin,
+    variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin, UrlVariable,
 };
 use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::{parse_spec_with, parts_emptied};
+use super::syntax::{parse_spec_with, parts_differing, parts_emptied};
 use super::timeout::{Timeout, Zero};
 use super::yaml11::{self, Yaml11};
 use super::ConnectionPart;
@@ -817,7 +817,7 @@ fn read_environment(
         .and_then(|()| file.kept(file.connection(&top)));
     let connection_variables = connection
         .as_ref()
-        .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
+        .and_then(|_| file.connection_variables(&top));
     let percent_in_credentials = match connection {
         Some(_) => file.percent_in_credentials(&top),
         None => Vec::new(),
@@ -1253,12 +1253,12 @@ impl FileContext<'_> {
                     // Named when the variable is the whole value; a variable in a part of it
                     // (a password) only when its value is the fault: the URL parses with a
                     // plain word in its place.
-                    let (from, help) = match self.connection_variables(top, None) {
-                        Some((vars, _)) if is_one_variable(&url_text(top)) => (
+                    let (from, help) = match self.url_variables(top) {
+                        Some(vars) if is_one_variable(&url_text(top)) => (
                             format!(" (in ${}, which it is)", vars.join(" and $")),
                             CONNECTION_HELP.to_string(),
                         ),
-                        Some((vars, _)) => {
+                        Some(vars) => {
                             let faulty: Vec<String> = vars
                                 .into_iter()
                                 .filter(|name| {
@@ -1317,21 +1317,63 @@ impl FileContext<'_> {
         emptied_parts(self.vars, written, expanded)
     }
 
-    /// The variables whose values gave `database_url` more than its password, and its line
-    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
-    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
-    /// host, port and database in the file.
-    fn connection_variables(
-        &self,
-        top: &Mapping,
-        password: Option<&str>,
-    ) -> Option<(Vec<String>, Option<usize>)> {
+    /// The variables `database_url` uses; `None` when it uses none that are set (or the key
+    /// is not read).
+    fn url_variables(&self, top: &Mapping) -> Option<Vec<String>> {
         let Some(Value::String(text)) = get(top, "database_url") else {
             return None;
         };
-        let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
-        used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
-        (!used.is_empty()).then(|| (used, self.key_line(&["database_url"])))
+        let (_, used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
+        (!used.is_empty()).then_some(used)
+    }
+
+    /// The variables whose values gave `database_url` more than its password, each with the
+    /// parts of the connection it gave, and the key's line
+    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
+    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
+    /// host, port and database in the file. What a variable gave is told by expanding the URL
+    /// with its value replaced and seeing which parts change ([`parts_differing`]): comparing
+    /// its value with the password took a password holding a `%` (`S3cret%50W`, which the URL
+    /// decodes) for the host, port and database too.
+    fn connection_variables(&self, top: &Mapping) -> Option<(Vec<UrlVariable>, Option<usize>)> {
+        let Some(Value::String(text)) = get(top, "database_url") else {
+            return None;
+        };
+        let refused = emptied_refused("database_url");
+        let expanded = expand(text, self.vars, refused).ok()?;
+        let gave = |name: &str| {
+            // A word no URL holds, and numbers for a port (where the word does not parse); a
+            // value that parses in none of these places is the whole URL, or most of it.
+            let differing =
+                ["confiturevariablemark", "7", "9"]
+                    .into_iter()
+                    .filter_map(|stand_in| {
+                        let replaced = |var: &str| match var == name {
+                            true => Some(stand_in.to_string()),
+                            false => (self.vars)(var),
+                        };
+                        let other = expand(text, &replaced, refused).ok()?;
+                        parts_differing(&expanded, &other)
+                    });
+            differing.reduce(|mut all, parts| {
+                for part in parts {
+                    if !all.contains(&part) {
+                        all.push(part);
+                    }
+                }
+                all
+            })
+        };
+        let vars: Vec<UrlVariable> = self
+            .url_variables(top)?
+            .into_iter()
+            .map(|name| UrlVariable {
+                parts: gave(&name),
+                name,
+            })
+            .filter(|var| var.parts.as_deref() != Some(&[ConnectionPart::Password]))
+            .collect();
+        (!vars.is_empty()).then(|| (vars, self.key_line(&["database_url"])))
     }
 
     /// The variables of `database_url` whose value holds a `%` and lands in the URL's user or
@@ -1585,6 +1627,16 @@ impl FileContext<'_> {
         self.error_on_line(self.key_line(&path), key, what)
     }
 
+    /// `environment file F, line L: `key` "text" what`: the refusal of the value `text` of a
+    /// setting (a duration, a number, a name). The text is quoted as written, except a
+    /// connection string ([`names_a_connection`](super::names_a_connection)), put there by
+    /// mistake (`lock_timeout: ${DATABASE_URL}`): it may hold a password, so only the
+    /// connection it names is said ([`NameOrConnection`](super::connection::NameOrConnection)).
+    pub(super) fn value_error(&self, key: &str, text: &str, what: &str) -> Error {
+        let shown = super::connection::NameOrConnection(text);
+        self.key_error(key, &format!("{shown:?} {what}"))
+    }
+
     /// [`FileContext::key_error`] at a line the caller knows (an item of a list).
     pub(super) fn error_on_line(&self, line: Option<usize>, key: &str, what: &str) -> Error {
         let reason = self.problem(Some(key), line, format!("`{key}` {what}"));
@@ -1820,7 +1872,7 @@ impl FileContext<'_> {
         let text = self.number(value, key)?;
         let name = key.rsplit('.').next().unwrap_or(key);
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
-            self.key_error(key, &format!("{text:?} {e}"))
+            self.value_error(key, &text, &e.to_string())
                 .with_help(e.help_for(&text, zero, |v| format!("{name}: {v}")))
         })
     }
@@ -1906,9 +1958,10 @@ impl FileContext<'_> {
             "lock_retries" => {
                 let text = self.number(value, &full)?;
                 settings.lock_retries = text.trim().parse().map_err(|_| {
-                    self.key_error(
+                    self.value_error(
                         &full,
-                        &format!("{text:?} is not a whole number from 0 to {}", u32::MAX),
+                        &text,
+                        &format!("is not a whole number from 0 to {}", u32::MAX),
                     )
                     .with_help("write how many times to retry, e.g. `lock_retries: 3`")
                 })?;
@@ -3031,6 +3084,103 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// A help about some parts of the connection (the database's name, the host and port)
+    /// blamed every variable of `database_url` that was not the password, told apart by
+    /// comparing the variable's value with the decoded password: a password variable holding a
+    /// `%` (`S3cret%50W`, the password `S3cretPW`) was blamed for the database's name and the
+    /// port. A variable is named only for the parts it gave; the others are the file's line.
+    #[test]
+    fn a_variable_is_blamed_only_for_the_parts_it_gave() {
+        use super::super::environment::ConnectionPart::{Database, Host, Password, Port, User};
+        let path = Path::new("db/environments/prod.yaml");
+        let named = |var: &str| {
+            format!(
+                "${var} (used by environment file {}, line 1)",
+                path.display()
+            )
+        };
+        let file = format!("environment file {}, line 1 (database_url)", path.display());
+        let vars = |name: &str| match name {
+            "PW" => Some("S3cret%50W".to_string()),
+            "SLASH" => Some("a%2Fb".to_string()),
+            "PLAIN" => Some("S3cretPW".to_string()),
+            "USR" => Some("app".to_string()),
+            "DB" => Some("app%5Fdb".to_string()),
+            "HOST" => Some("db2".to_string()),
+            "PORT" => Some("5433".to_string()),
+            "HOSTPORT" => Some("db2:5433".to_string()),
+            _ => None,
+        };
+        // (the URL, the parts asked about, who is blamed: a variable, else the file's line)
+        let cases: &[(&str, &[_], Option<&str>)] = &[
+            ("postgresql://u:${PW}@h:5432/d", &[Database], None),
+            ("postgresql://u:${PW}@h:5432/d", &[Host, Port], None),
+            ("postgresql://u:${SLASH}@h:5432/d", &[Host, Port], None),
+            ("postgresql://u:${PLAIN}@h:5432/d", &[Database], None),
+            ("postgresql://${USR}:${PW}@h/d", &[Database], None),
+            (
+                "postgresql://${USR}:${PW}@h/d",
+                &[User, Password],
+                Some("USR"),
+            ),
+            ("postgresql://u:${PW}@h/${DB}", &[Database], Some("DB")),
+            ("postgresql://u:${PW}@h/${DB}", &[Host, Port], None),
+            (
+                "postgresql://u:${PW}@${HOST}/d",
+                &[Host, Port],
+                Some("HOST"),
+            ),
+            ("postgresql://u:${PW}@${HOST}/d", &[Database], None),
+            ("postgresql://u@h:${PORT}/d", &[Host, Port], Some("PORT")),
+            ("postgresql://u@h:${PORT}/d", &[Database], None),
+            ("postgresql://u@${HOSTPORT}/d", &[Port], Some("HOSTPORT")),
+            ("host=h user=u dbname=${DB}", &[Database], Some("DB")),
+            ("host=h user=u dbname=${DB}", &[Host], None),
+        ];
+        for (url, parts, blamed) in cases {
+            let env = Environment::parse(
+                &format!(
+                    "database_url: {url}
+"
+                ),
+                path,
+                &vars,
+            )
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+            let expected = blamed.map_or_else(|| file.clone(), named);
+            assert_eq!(env.source_of(parts), expected, "{url} {parts:?}");
+        }
+        // A variable that is the whole URL gave every part.
+        let whole = |name: &str| (name == "URL").then(|| "postgresql://u:p@h/d".to_string());
+        let env = Environment::parse(
+            "database_url: ${URL}
+",
+            path,
+            &whole,
+        )
+        .unwrap();
+        for part in [Database, Host, Port, User] {
+            assert_eq!(env.source_of(&[part]), named("URL"), "{part:?}");
+        }
+        // The general help names every variable but the password's.
+        let env = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/${DB}
+",
+            path,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.source(), named("DB"));
+        let env = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/d
+",
+            path,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.source(), format!("environment file {}", path.display()));
     }
 
     /// A password (or any part) from a variable whose value a URL must percent-encode

@@ -155,9 +155,10 @@ impl FileContext<'_> {
         match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
             _ => Err(self
-                .error_at(
-                    &["fleet", "jobs"],
-                    &format!("{text:?} is not a number from 1 to {MAX_JOBS}"),
+                .value_error(
+                    "fleet.jobs",
+                    &text,
+                    &format!("is not a number from 1 to {MAX_JOBS}"),
                 )
                 .with_help("write how many targets to run at once, e.g. `jobs: 8`")),
         }

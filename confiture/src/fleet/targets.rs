@@ -1854,7 +1854,10 @@ host=h password=hunter2 dbname=x y
         let mut from_file = base();
         from_file.file = Some(file.clone());
         let mut from_variables = from_file.clone();
-        from_variables.connection_variables = Some((vec!["DATABASE_URL".to_string()], Some(2)));
+        from_variables.connection_variables = Some((
+            vec![crate::config::UrlVariable::whole("DATABASE_URL")],
+            Some(2),
+        ));
         let mut from_url = base();
         from_url.name = "--database-url".to_string();
         for (base, server) in [
