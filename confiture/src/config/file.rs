@@ -1835,9 +1835,31 @@ impl FileContext<'_> {
         setting: Setting,
     ) -> Result<String> {
         let name = key.rsplit('.').next().unwrap_or(key);
-        let written = line.and_then(|line| self.keys.written(line, name, value));
-        if let Some(text) = written {
-            return Ok(text.to_string());
+        let written = line.map_or_else(Vec::new, |line| self.keys.all_written(line, name, value));
+        match written.as_slice() {
+            [text] => return Ok(text.to_string()),
+            // Entries of a flow list read as the same value (`[0x10, 16]`): which of them is
+            // this one is not known, so neither text can be kept.
+            [_, _, ..] if matches!(setting, Setting::Text) => {
+                let shown: Vec<String> = written.iter().map(|text| format!("`{text}`")).collect();
+                let quoted: Vec<String> =
+                    written.iter().map(|text| format!("`\"{text}\"`")).collect();
+                let read = match value {
+                    Value::Bool(b) => format!("boolean ({b})"),
+                    Value::Number(n) => format!("number ({n})"),
+                    _ => "value".to_string(),
+                };
+                let what = format!(
+                    "has entries {} that YAML reads as the same {read}: which entry is which \
+                     cannot be told, so neither text can be kept as written",
+                    shown.join(" and "),
+                );
+                return Err(self.error_on_line(line, key, &what).with_help(format!(
+                    "quote those entries where they are written: {}",
+                    quoted.join(" and ")
+                )));
+            }
+            _ => {}
         }
         let what = match (setting, value) {
             (Setting::Number, Value::Number(n)) if n.is_i64() || n.is_u64() => {
@@ -2363,10 +2385,26 @@ impl<'t> KeyLines<'t> {
     /// found (an alias, a tag), or when two texts on the line are read as `value` (which one
     /// is this one is not known). The one reading of a scalar's written text.
     pub(super) fn written(&self, line: usize, key: &str, value: &Value) -> Option<&'t str> {
-        let texts = scalar_texts(self.text_of(line)?, key);
-        let mut texts = texts.into_iter().filter(|text| reads_as(text, value));
-        let first = texts.next()?;
-        texts.all(|text| text == first).then_some(first)
+        match self.all_written(line, key, value).as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Every distinct text written as `key`'s on `line` (from 1) that the parser reads as
+    /// `value`, in the order written ([`KeyLines::written`] is the one when there is one): two
+    /// or more when entries of a flow list read as the same value (`[0x10, 16]`).
+    pub(super) fn all_written(&self, line: usize, key: &str, value: &Value) -> Vec<&'t str> {
+        let Some(text) = self.text_of(line) else {
+            return Vec::new();
+        };
+        let mut found: Vec<&'t str> = Vec::new();
+        for text in scalar_texts(text, key) {
+            if reads_as(text, value) && !found.contains(&text) {
+                found.push(text);
+            }
+        }
+        found
     }
 
     /// The tag of the scalar written as `key`'s on `line` (from 1; `password: !!str 0123`:
@@ -2528,7 +2566,7 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         if key_indent > at {
             continue;
         }
-        let Some(key) = written_key(key_text) else {
+        let Some(key) = written_key(key_text).or_else(|| explicit_key(key_text)) else {
             continue;
         };
         if key == "<<" {
@@ -2540,6 +2578,29 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         seen.push((key, i + 1));
     }
     None
+}
+
+/// The key of an explicit key line (`? database_url`, `? "database_url"`), when it is a
+/// scalar written on that line: YAML's other way of writing a key, its value on a `: ` line
+/// after it.
+fn explicit_key(trimmed: &str) -> Option<&str> {
+    let rest = trimmed.strip_prefix('?')?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let key = match rest.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let end = rest[1..].find(quote)? + 1;
+            &rest[1..end]
+        }
+        _ => {
+            let end = rest.find(" #").unwrap_or(rest.len());
+            rest[..end].trim_end()
+        }
+    };
+    let plain = !key.is_empty() && !key.starts_with(['#', '-', '{', '[', '?', '&', '*', '!']);
+    (plain && !key.contains(": ")).then_some(key)
 }
 
 /// A document read without refusing repeated keys (the YAML parser's own tree refuses them,
@@ -2751,9 +2812,10 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
         }
         if let Some(key) = repeated_key_anywhere(text) {
             // Flow style (`{a: 1, a: 2}`), which the line search above does not read: the
-            // line is the parser's, where the mapping holding the key starts.
+            // parser gives the line where the mapping holding the key starts, not the key's.
             return Error::invalid(format!(
-                "environment file {shown}, line {}: `{key}` is set twice",
+                "environment file {shown}: `{key}` is set twice (in the mapping that starts at \
+                 line {})",
                 loc.line()
             ))
             .with_help("keep one of them: a key may appear once in its mapping");
@@ -4548,6 +4610,25 @@ mod tests {
                 "name",
                 3,
             ),
+            // An explicit key (`? key`, its value on the `: ` line after it).
+            (
+                "? database_url\n: postgresql://h/db\n? database_url\n: postgresql://h/db\n",
+                3,
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://h/db\n# x\n? \"database_url\"  # again\n: x\n",
+                3,
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration:\n  lock_timeout: 5s\n  ? lock_timeout\n  : 6s\n",
+                4,
+                "migration.lock_timeout",
+                3,
+            ),
         ] {
             let err = parse_x(text).unwrap_err();
             assert_eq!(
@@ -4593,7 +4674,8 @@ mod tests {
     }
 
     /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named
-    /// as set twice, as in block style, at the line where its mapping starts.
+    /// as set twice, as in block style, with the line where its mapping starts (the parser
+    /// gives no line of the key itself).
     #[test]
     fn a_key_repeated_in_a_flow_mapping_is_named() {
         for (text, line, key) in [
@@ -4617,7 +4699,10 @@ mod tests {
             let err = parse_x(text).unwrap_err();
             assert_eq!(
                 err.message,
-                format!("environment file x.yaml, line {line}: `{key}` is set twice"),
+                format!(
+                    "environment file x.yaml: `{key}` is set twice (in the mapping that starts \
+                     at line {line})"
+                ),
                 "{text}"
             );
             assert_eq!(

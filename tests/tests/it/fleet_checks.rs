@@ -508,3 +508,24 @@ fn a_file_query_with_double_dollars_that_fails_its_syntax_says_why() {
         .code(exit::NOT_INITIALISED)
         .stdout_has(&listed.name);
 }
+
+/// The same database twice in a flow list (`targets: [postgres, postgres]`) was refused as
+/// "fl.yaml:3: ... is already listed at fl.yaml:3": both entries share the line. Each is told
+/// apart by its place in the list.
+#[test]
+fn a_target_listed_twice_in_a_flow_list_is_told_apart_by_its_entry() {
+    let project = project();
+    let (host, port) = (confiture_tests::pg_host(), confiture_tests::pg_port());
+    project.write(
+        "db/environments/fl.yaml",
+        format!(
+            "database_url: postgresql://postgres@{host}:{port}/postgres\nfleet:\n  \
+             targets: [postgres, other, postgres]\n"
+        ),
+    );
+    let run = project.run(&["migrate", "status", "--env", "fl"]);
+    run.code(exit::INVALID).stderr_has(&format!(
+        "db/environments/fl.yaml:3, entry 3: postgres@{host}:{port}/postgres is already listed \
+         at db/environments/fl.yaml:3, entry 1"
+    ));
+}
