@@ -249,7 +249,7 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Project and output (every command)")]
     pub format: Format,
 
-    /// When to colour the output (`NO_COLOR` is honoured in `auto`)
+    /// When to colour the output (`auto` honours NO_COLOR, CLICOLOR, CLICOLOR_FORCE and TERM=dumb)
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN", help_heading = "Project and output (every command)")]
     pub color: Color,
 
