@@ -804,7 +804,8 @@ mod color_tests {
             }
         };
         // (variables, colour on a terminal, colour when piped)
-        let cases: &[(&'static [(&'static str, &'static str)], bool, bool)] = &[
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: &[(Vars, bool, bool)] = &[
             (&[], true, false),
             (&[("TERM", "xterm-256color")], true, false),
             (&[("NO_COLOR", "1")], false, false),

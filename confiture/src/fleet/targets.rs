@@ -293,7 +293,7 @@ impl Target {
     }
 
     /// `user@host:port/db`: the target as every output shows it, never with a password; a
-    /// tenant's with its schema after it (`... schema tenant_7`, [`shown_with_schema`]).
+    /// tenant's with its schema after it (`... schema tenant_7`).
     pub fn shown(&self) -> String {
         shown_with_schema(&self.shown_database(), self.schema.as_deref())
     }
