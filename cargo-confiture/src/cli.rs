@@ -249,7 +249,7 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = Format::Table, help_heading = "Project and output (every command)")]
     pub format: Format,
 
-    /// When to colour the output (`NO_COLOR` is honoured in `auto`)
+    /// When to colour the output (`auto` honours NO_COLOR, CLICOLOR, CLICOLOR_FORCE and TERM=dumb)
     #[arg(long, global = true, value_enum, default_value_t = Color::Auto, value_name = "WHEN", help_heading = "Project and output (every command)")]
     pub color: Color,
 
@@ -612,6 +612,16 @@ impl clap::FromArgMatches for StatusLockArgs {
     }
 }
 
+/// The path `--targets` reads: `-` is stdin, by the usual convention (`/dev/stdin`, which the
+/// library reads as any pipe or file, and which suggested commands never repeat: it is gone
+/// once read).
+fn list_path(value: &str) -> Result<PathBuf, std::convert::Infallible> {
+    Ok(match value {
+        "-" => PathBuf::from("/dev/stdin"),
+        path => PathBuf::from(path),
+    })
+}
+
 /// A target list given on the command line — `--targets FILE`, `--targets-query SQL` or
 /// `--schemas-query SQL` — to a fleet's command ([`FleetArgs`]) or as the list of one target of
 /// `baseline` and `reinit` ([`OneTargetArgs`]): the one reading of those three flags, resolved
@@ -676,8 +686,9 @@ impl<'a> ListGiven<'a> {
 #[command(next_help_heading = "Many databases (a database per tenant)")]
 pub struct FleetArgs {
     /// Run against every database listed in FILE: one per line, a database name on the
-    /// environment's server (with its credentials) or a postgresql:// URL; `#` lines are comments
-    #[arg(long, value_name = "FILE", group = "fleet_targets")]
+    /// environment's server (with its credentials) or a postgresql:// URL; `#` lines are comments.
+    /// `-` reads the list from stdin (a file named `-` is `./-`)
+    #[arg(long, value_name = "FILE", group = "fleet_targets", value_parser = list_path)]
     pub targets: Option<PathBuf>,
     /// Run against every database this query returns (one column of database names or URLs),
     /// run read-only on the environment's database

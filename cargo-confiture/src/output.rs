@@ -52,7 +52,8 @@ pub struct Output {
     color_stdout: bool,
     color_stderr: bool,
     quiet: bool,
-    /// stderr is a terminal: live progress lines may be redrawn in place.
+    /// stderr is a terminal that takes cursor codes (not `TERM=dumb`, [`redraws`]): live
+    /// progress lines may be redrawn in place.
     pub stderr_is_terminal: bool,
     /// What every suggested command repeats: how this run chose its database and directory.
     invocation: Invocation,
@@ -231,24 +232,56 @@ fn names_a_descriptor(file: &Path) -> bool {
     false
 }
 
-fn wants_color(choice: Color, is_terminal: bool) -> bool {
+/// Whether the variable `name` is set to something other than nothing.
+fn is_set(var: &dyn Fn(&str) -> Option<String>, name: &str) -> bool {
+    var(name).is_some_and(|v| !v.is_empty())
+}
+
+/// The process environment's variable `name`, for [`wants_color`] and [`redraws`].
+fn process_var(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
+/// A terminal that takes no escape codes (`TERM=dumb`: Emacs' shell, some CI logs).
+fn is_dumb(var: &dyn Fn(&str) -> Option<String>) -> bool {
+    var("TERM").as_deref() == Some("dumb")
+}
+
+/// The one rule of colour codes on a stream (`is_terminal`: it is one). `--color always` and
+/// `never` decide; `auto` follows the conventions: `NO_COLOR` (set, not empty) turns colour
+/// off, whatever else is set; `CLICOLOR_FORCE` (set, not `0`) turns it on even when piped;
+/// `TERM=dumb` and `CLICOLOR=0` turn it off on a terminal.
+fn wants_color(choice: Color, is_terminal: bool, var: &dyn Fn(&str) -> Option<String>) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        Color::Auto if is_set(var, "NO_COLOR") => false,
+        Color::Auto
+            if is_set(var, "CLICOLOR_FORCE") && var("CLICOLOR_FORCE").as_deref() != Some("0") =>
+        {
+            true
+        }
+        Color::Auto => is_terminal && !is_dumb(var) && var("CLICOLOR").as_deref() != Some("0"),
     }
+}
+
+/// Whether a live line on stderr may be redrawn in place (`\r`, erase to the end of the
+/// line): on a terminal that takes those codes (not `TERM=dumb`).
+fn redraws(is_terminal: bool, var: &dyn Fn(&str) -> Option<String>) -> bool {
+    is_terminal && !is_dumb(var)
 }
 
 impl Output {
     pub fn new(cli: &Cli) -> Output {
         let global = &cli.global;
         let stderr_is_terminal = std::io::stderr().is_terminal();
+        let var = &process_var;
         Output {
             format: global.format,
-            color_stdout: wants_color(global.color, std::io::stdout().is_terminal()),
-            color_stderr: wants_color(global.color, stderr_is_terminal),
+            color_stdout: wants_color(global.color, std::io::stdout().is_terminal(), var),
+            color_stderr: wants_color(global.color, stderr_is_terminal, var),
             quiet: global.quiet,
-            stderr_is_terminal,
+            stderr_is_terminal: redraws(stderr_is_terminal, var),
             invocation: invocation(cli),
             schema: global.schema.clone(),
             stdout_failed: Arc::default(),
@@ -765,5 +798,53 @@ impl From<&Error> for ErrorDocument {
             errors: [reported],
             targets: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod color_tests {
+    use super::*;
+
+    /// `TERM=dumb` got colours and the live line's cursor codes; `CLICOLOR=0` and
+    /// `CLICOLOR_FORCE=1` were not honoured (`NO_COLOR` was).
+    #[test]
+    fn colour_and_cursor_codes_follow_the_conventions() {
+        let with = |set: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                (set.iter())
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        // (variables, colour on a terminal, colour when piped)
+        type Vars = &'static [(&'static str, &'static str)];
+        let cases: &[(Vars, bool, bool)] = &[
+            (&[], true, false),
+            (&[("TERM", "xterm-256color")], true, false),
+            (&[("NO_COLOR", "1")], false, false),
+            (&[("NO_COLOR", "")], true, false),
+            (&[("TERM", "dumb")], false, false),
+            (&[("CLICOLOR", "0")], false, false),
+            (&[("CLICOLOR", "1")], true, false),
+            (&[("CLICOLOR_FORCE", "1")], true, true),
+            (&[("CLICOLOR_FORCE", "0")], true, false),
+            (&[("CLICOLOR_FORCE", "1"), ("TERM", "dumb")], true, true),
+            (&[("CLICOLOR_FORCE", "1"), ("CLICOLOR", "0")], true, true),
+            (&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false, false),
+        ];
+        for (set, terminal, piped) in cases {
+            let var = with(set);
+            assert_eq!(wants_color(Color::Auto, true, &var), *terminal, "{set:?}");
+            assert_eq!(wants_color(Color::Auto, false, &var), *piped, "{set:?}");
+            // `--color` decides over every variable.
+            assert!(wants_color(Color::Always, false, &var), "{set:?}");
+            assert!(!wants_color(Color::Never, true, &var), "{set:?}");
+        }
+        // The live line's cursor codes: a terminal that takes them.
+        assert!(redraws(true, &with(&[("TERM", "xterm")])));
+        assert!(!redraws(true, &with(&[("TERM", "dumb")])));
+        assert!(!redraws(false, &with(&[])));
+        // CLICOLOR_FORCE colours, it moves no cursor.
+        assert!(!redraws(false, &with(&[("CLICOLOR_FORCE", "1")])));
     }
 }

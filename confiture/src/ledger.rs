@@ -266,9 +266,11 @@ impl TrackingTable {
             Some((schema, name)) => (Some(schema), name),
             None => (None, text),
         };
+        // A connection string given here by mistake is never quoted: it may hold a password.
+        let shown = crate::config::NameOrConnection(text);
         if !is_identifier(name) || schema.is_some_and(|s| !is_identifier(s)) {
             return Err(
-                Error::invalid(format!("invalid tracking table name {text:?}")).with_help(
+                Error::invalid(format!("invalid tracking table name {shown:?}")).with_help(
                     "use `name` or `schema.name`, each part letters, digits and underscores, \
                  not starting with a digit (for example `tb_confiture` or `ops.tb_confiture`)",
                 ),
@@ -276,7 +278,7 @@ impl TrackingTable {
         }
         if let Some(schema) = schema.filter(|s| is_system_schema(s)) {
             return Err(Error::invalid(format!(
-                "invalid tracking table name {text:?}: {schema} is a system schema"
+                "invalid tracking table name {shown:?}: {schema} is a system schema"
             ))
             .with_help(
                 "name a schema of your own (for example `ops.tb_confiture`), or none: \
@@ -292,7 +294,7 @@ impl TrackingTable {
         };
         if let Some(part) = too_long {
             return Err(Error::invalid(format!(
-                "invalid tracking table name {text:?}: {part:?} is {} bytes long",
+                "invalid tracking table name {shown:?}: {part:?} is {} bytes long",
                 part.len()
             ))
             .with_help(format!(

@@ -530,7 +530,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             let mut text = format!(
                 "{} {} ({}): {}",
                 out.paint_err(Style::Red, "error:"),
-                display::escape(&failed.target),
+                display::escape(&failed.shown()),
                 display::escape(&failed.source),
                 display::escape(&error.message)
             );
@@ -557,7 +557,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                 "{} {} ({}): {}, but it already holds {}: {} refuses to run every migration \
                  over it; {}",
                 out.paint_err(Style::Cyan, "help:"),
-                display::escape(&t.target),
+                display::escape(&t.shown()),
                 display::escape(&t.source),
                 unrecorded.ledger_is(),
                 unrecorded.described(),
@@ -577,7 +577,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
                 out.note(&format!(
                     "{} {} ({}): interrupted: {}",
                     out.paint_err(Style::Cyan, &format!("{word}:")),
-                    display::escape(&t.target),
+                    display::escape(&t.shown()),
                     display::escape(&t.source),
                     out.hint(rest)
                 ));
@@ -615,7 +615,7 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             out.note(&format!(
                 "{} {} ({}): diverged: {}{} shows each target's migrations",
                 out.paint_err(Style::Cyan, "help:"),
-                display::escape(&t.target),
+                display::escape(&t.shown()),
                 display::escape(&t.source),
                 display::escape(&why),
                 out.hint(&confiture::hint::command("migrate status --format json"))
@@ -702,7 +702,7 @@ fn target_warnings(out: &Output, report: &FleetReport) {
             continue;
         };
         for warning in r.warnings() {
-            out.warning(&format!("{}: {warning}", t.target));
+            out.warning(&format!("{}: {warning}", t.shown()));
         }
     }
 }
@@ -892,7 +892,7 @@ fn table(out: &Output, report: &FleetReport) -> String {
         .iter()
         .map(|t| {
             (
-                display::escape(&t.target).into_owned(),
+                display::escape(&t.shown()).into_owned(),
                 result_cell(command, t),
                 versions_cell(command, t),
             )
@@ -951,7 +951,8 @@ fn table(out: &Output, report: &FleetReport) -> String {
 /// Under the table: what `verify` found on each server and `drift` on each target.
 fn findings(text: &mut String, report: &FleetReport) {
     for t in &report.targets {
-        let target = display::escape(&t.target);
+        let shown = t.shown();
+        let target = display::escape(&shown);
         let (headline, found) = match &t.report {
             Some(fleet::CommandReport::Verify(r)) => match r.first_finding() {
                 Some(m) => (

@@ -216,7 +216,7 @@ impl Interrupt {
             targets
                 .iter()
                 .map(|t| TargetSoFar {
-                    target: t.shown(),
+                    target: t.shown_database(),
                     source: t.source.clone(),
                     schema: t.schema.clone(),
                     ended: None,

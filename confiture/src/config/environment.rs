@@ -112,7 +112,7 @@ pub struct Environment {
     /// them (`database_url: ${DATABASE_URL:-...}` with `DATABASE_URL` set): those variables
     /// and the key's line. The file holds no host, port or database name to fix then: help
     /// lines name the variables ([`Environment::source`]).
-    pub(crate) connection_variables: Option<(Vec<String>, Option<usize>)>,
+    pub(crate) connection_variables: Option<(Vec<UrlVariable>, Option<usize>)>,
     /// Each `%` in the URL's user or password — a variable's value expanded into
     /// `database_url`, or written in the URL itself (`--database-url`, a `.env`, a target
     /// list's line) —: the URL reads it as a percent-encoding (`ab%41cd` is `abAcd`), so a
@@ -206,6 +206,37 @@ impl PartialEq for ServerWaitWatch {
 }
 
 impl Eq for ServerWaitWatch {}
+
+/// A variable of an environment file's `database_url` that gave more than its password
+/// ([`Environment::connection_variables`]), and the parts of the connection it gave: a help
+/// about some parts names it only when it gave one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlVariable {
+    /// The variable's name (`DATABASE_URL`).
+    pub(crate) name: String,
+    /// The parts it gave; `None` when that cannot be told (it is the whole URL, or the URL
+    /// does not parse without it): every part then.
+    pub(crate) parts: Option<Vec<ConnectionPart>>,
+}
+
+impl UrlVariable {
+    /// A variable that gave the whole URL (every part).
+    #[cfg(all(test, feature = "db"))]
+    pub(crate) fn whole(name: &str) -> UrlVariable {
+        UrlVariable {
+            name: name.to_string(),
+            parts: None,
+        }
+    }
+
+    /// Whether it gave any of `parts` (`[]`: the connection in general, which it is part of).
+    fn gave_any(&self, parts: &[ConnectionPart]) -> bool {
+        match &self.parts {
+            None => true,
+            Some(gave) => parts.is_empty() || parts.iter().any(|part| gave.contains(part)),
+        }
+    }
+}
 
 /// A part of a connection an environment file writes, which a help may say to fix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -530,18 +561,22 @@ impl Environment {
     /// [`Environment::source`], with the lines and keys of the environment file that write
     /// `parts` when the file itself writes them (not defaults, not variables):
     /// `environment file db/environments/legacy.yaml, lines 3 and 4 (database.host,
-    /// database.port)`, every config error's `FILE:LINE`.
+    /// database.port)`, every config error's `FILE:LINE`. Variables that gave some of `parts`
+    /// are named instead, those alone (`$DB (used by environment file F, line 3)`): the one
+    /// that gave the password is not where the host is fixed.
     pub(crate) fn source_of(&self, parts: &[ConnectionPart]) -> String {
         self.written_in(self.file.as_ref(), parts)
-            .unwrap_or_else(|| self.source())
+            .unwrap_or_else(|| self.source_naming(parts))
     }
 
     /// The lines and keys of environment file `file` that write `parts` ([`ConnectionLines`]);
-    /// `None` when it writes none of them itself, or no file gave them.
+    /// `None` when it writes none of them itself, a variable gave one of them, or no file gave
+    /// them.
     fn written_in(&self, file: Option<&PathBuf>, parts: &[ConnectionPart]) -> Option<String> {
-        let (Some(file), None) = (file, &self.connection_variables) else {
+        let file = file?;
+        if self.variables_of(parts).next().is_some() {
             return None;
-        };
+        }
         let mut written: Vec<(usize, &str)> = parts
             .iter()
             .filter_map(|part| self.connection_lines.of(*part))
@@ -569,9 +604,29 @@ impl Environment {
     /// When variables gave the file's connection settings, those variables first: `$DATABASE_URL
     /// (used by environment file db/environments/local.yaml, line 3)`.
     pub fn source(&self) -> String {
-        match (&self.file, &self.connection_variables) {
-            (Some(file), Some((vars, line))) => {
-                let vars: Vec<String> = vars.iter().map(|v| format!("${v}")).collect();
+        self.source_naming(&[])
+    }
+
+    /// The variables of [`Environment::connection_variables`] that gave any of `parts` (all of
+    /// them for `[]`).
+    fn variables_of<'a>(
+        &'a self,
+        parts: &'a [ConnectionPart],
+    ) -> impl Iterator<Item = &'a str> + 'a {
+        let vars = self.connection_variables.iter().flat_map(|(vars, _)| vars);
+        vars.filter(|var| var.gave_any(parts))
+            .map(|var| var.name.as_str())
+    }
+
+    /// [`Environment::source`], naming only the variables that gave any of `parts`.
+    fn source_naming(&self, parts: &[ConnectionPart]) -> String {
+        let vars: Vec<String> = self.variables_of(parts).map(|v| format!("${v}")).collect();
+        let line = self
+            .connection_variables
+            .as_ref()
+            .and_then(|(_, line)| *line);
+        match &self.file {
+            Some(file) if !vars.is_empty() => {
                 let line = line.map_or_else(String::new, |line| format!(", line {line}"));
                 format!(
                     "{} (used by environment file {}{line})",
@@ -579,8 +634,8 @@ impl Environment {
                     display_path(file)
                 )
             }
-            (Some(file), None) => format!("environment file {}", display_path(file)),
-            (None, _) => self.name.clone(),
+            Some(file) => format!("environment file {}", display_path(file)),
+            None => self.name.clone(),
         }
     }
 }

@@ -15,14 +15,14 @@ use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAM
 use super::display_path;
 use super::environment::{
     variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin,
-    PercentInCredentials,
+    PercentInCredentials, UrlVariable,
 };
 use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
 use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
 use super::resolve::Labels;
 use super::suggest::closest;
-use super::syntax::{parse_spec_with, parts_emptied};
+use super::syntax::{parse_spec_with, parts_differing, parts_emptied};
 use super::timeout::{Timeout, Zero};
 use super::yaml11::{self, Yaml11};
 use super::ConnectionPart;
@@ -818,7 +818,7 @@ fn read_environment(
         .and_then(|()| file.kept(file.connection(&top)));
     let connection_variables = connection
         .as_ref()
-        .and_then(|c| file.connection_variables(&top, c.password.as_deref()));
+        .and_then(|_| file.connection_variables(&top));
     let percent_in_credentials = match connection {
         Some(_) => file.percent_in_credentials(&top),
         None => Vec::new(),
@@ -1254,12 +1254,12 @@ impl FileContext<'_> {
                     // Named when the variable is the whole value; a variable in a part of it
                     // (a password) only when its value is the fault: the URL parses with a
                     // plain word in its place.
-                    let (from, help) = match self.connection_variables(top, None) {
-                        Some((vars, _)) if is_one_variable(&url_text(top)) => (
+                    let (from, help) = match self.url_variables(top) {
+                        Some(vars) if is_one_variable(&url_text(top)) => (
                             format!(" (in ${}, which it is)", vars.join(" and $")),
                             CONNECTION_HELP.to_string(),
                         ),
-                        Some((vars, _)) => {
+                        Some(vars) => {
                             let faulty: Vec<String> = vars
                                 .into_iter()
                                 .filter(|name| {
@@ -1318,21 +1318,63 @@ impl FileContext<'_> {
         emptied_parts(self.vars, written, expanded)
     }
 
-    /// The variables whose values gave `database_url` more than its password, and its line
-    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
-    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
-    /// host, port and database in the file.
-    fn connection_variables(
-        &self,
-        top: &Mapping,
-        password: Option<&str>,
-    ) -> Option<(Vec<String>, Option<usize>)> {
+    /// The variables `database_url` uses; `None` when it uses none that are set (or the key
+    /// is not read).
+    fn url_variables(&self, top: &Mapping) -> Option<Vec<String>> {
         let Some(Value::String(text)) = get(top, "database_url") else {
             return None;
         };
-        let (_, mut used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
-        used.retain(|name| password.is_none() || (self.vars)(name).as_deref() != password);
-        (!used.is_empty()).then(|| (used, self.key_line(&["database_url"])))
+        let (_, used) = expand_naming(text, self.vars, emptied_refused("database_url")).ok()?;
+        (!used.is_empty()).then_some(used)
+    }
+
+    /// The variables whose values gave `database_url` more than its password, each with the
+    /// parts of the connection it gave, and the key's line
+    /// ([`Environment::connection_variables`]); `None` when there are none (or the key is not
+    /// read). A variable that is the password (`postgresql://app:${PW}@db/app`) leaves the
+    /// host, port and database in the file. What a variable gave is told by expanding the URL
+    /// with its value replaced and seeing which parts change ([`parts_differing`]): comparing
+    /// its value with the password took a password holding a `%` (`S3cret%50W`, which the URL
+    /// decodes) for the host, port and database too.
+    fn connection_variables(&self, top: &Mapping) -> Option<(Vec<UrlVariable>, Option<usize>)> {
+        let Some(Value::String(text)) = get(top, "database_url") else {
+            return None;
+        };
+        let refused = emptied_refused("database_url");
+        let expanded = expand(text, self.vars, refused).ok()?;
+        let gave = |name: &str| {
+            // A word no URL holds, and numbers for a port (where the word does not parse); a
+            // value that parses in none of these places is the whole URL, or most of it.
+            let differing =
+                ["confiturevariablemark", "7", "9"]
+                    .into_iter()
+                    .filter_map(|stand_in| {
+                        let replaced = |var: &str| match var == name {
+                            true => Some(stand_in.to_string()),
+                            false => (self.vars)(var),
+                        };
+                        let other = expand(text, &replaced, refused).ok()?;
+                        parts_differing(&expanded, &other)
+                    });
+            differing.reduce(|mut all, parts| {
+                for part in parts {
+                    if !all.contains(&part) {
+                        all.push(part);
+                    }
+                }
+                all
+            })
+        };
+        let vars: Vec<UrlVariable> = self
+            .url_variables(top)?
+            .into_iter()
+            .map(|name| UrlVariable {
+                parts: gave(&name),
+                name,
+            })
+            .filter(|var| var.parts.as_deref() != Some(&[ConnectionPart::Password]))
+            .collect();
+        (!vars.is_empty()).then(|| (vars, self.key_line(&["database_url"])))
     }
 
     /// The variables of `database_url` whose value holds a `%` and lands in the URL's user or
@@ -1589,6 +1631,16 @@ impl FileContext<'_> {
         self.error_on_line(self.key_line(&path), key, what)
     }
 
+    /// `environment file F, line L: `key` "text" what`: the refusal of the value `text` of a
+    /// setting (a duration, a number, a name). The text is quoted as written, except a
+    /// connection string ([`names_a_connection`](super::names_a_connection)), put there by
+    /// mistake (`lock_timeout: ${DATABASE_URL}`): it may hold a password, so only the
+    /// connection it names is said ([`NameOrConnection`](super::connection::NameOrConnection)).
+    pub(super) fn value_error(&self, key: &str, text: &str, what: &str) -> Error {
+        let shown = super::connection::NameOrConnection(text);
+        self.key_error(key, &format!("{shown:?} {what}"))
+    }
+
     /// [`FileContext::key_error`] at a line the caller knows (an item of a list).
     pub(super) fn error_on_line(&self, line: Option<usize>, key: &str, what: &str) -> Error {
         let reason = self.problem(Some(key), line, format!("`{key}` {what}"));
@@ -1787,9 +1839,31 @@ impl FileContext<'_> {
         setting: Setting,
     ) -> Result<String> {
         let name = key.rsplit('.').next().unwrap_or(key);
-        let written = line.and_then(|line| self.keys.written(line, name, value));
-        if let Some(text) = written {
-            return Ok(text.to_string());
+        let written = line.map_or_else(Vec::new, |line| self.keys.all_written(line, name, value));
+        match written.as_slice() {
+            [text] => return Ok(text.to_string()),
+            // Entries of a flow list read as the same value (`[0x10, 16]`): which of them is
+            // this one is not known, so neither text can be kept.
+            [_, _, ..] if matches!(setting, Setting::Text) => {
+                let shown: Vec<String> = written.iter().map(|text| format!("`{text}`")).collect();
+                let quoted: Vec<String> =
+                    written.iter().map(|text| format!("`\"{text}\"`")).collect();
+                let read = match value {
+                    Value::Bool(b) => format!("boolean ({b})"),
+                    Value::Number(n) => format!("number ({n})"),
+                    _ => "value".to_string(),
+                };
+                let what = format!(
+                    "has entries {} that YAML reads as the same {read}: which entry is which \
+                     cannot be told, so neither text can be kept as written",
+                    shown.join(" and "),
+                );
+                return Err(self.error_on_line(line, key, &what).with_help(format!(
+                    "quote those entries where they are written: {}",
+                    quoted.join(" and ")
+                )));
+            }
+            _ => {}
         }
         let what = match (setting, value) {
             (Setting::Number, Value::Number(n)) if n.is_i64() || n.is_u64() => {
@@ -1824,7 +1898,7 @@ impl FileContext<'_> {
         let text = self.number(value, key)?;
         let name = key.rsplit('.').next().unwrap_or(key);
         text.parse::<Timeout>().map(Duration::from).map_err(|e| {
-            self.key_error(key, &format!("{text:?} {e}"))
+            self.value_error(key, &text, &e.to_string())
                 .with_help(e.help_for(&text, zero, |v| format!("{name}: {v}")))
         })
     }
@@ -1910,9 +1984,10 @@ impl FileContext<'_> {
             "lock_retries" => {
                 let text = self.number(value, &full)?;
                 settings.lock_retries = text.trim().parse().map_err(|_| {
-                    self.key_error(
+                    self.value_error(
                         &full,
-                        &format!("{text:?} is not a whole number from 0 to {}", u32::MAX),
+                        &text,
+                        &format!("is not a whole number from 0 to {}", u32::MAX),
                     )
                     .with_help("write how many times to retry, e.g. `lock_retries: 3`")
                 })?;
@@ -2314,10 +2389,26 @@ impl<'t> KeyLines<'t> {
     /// found (an alias, a tag), or when two texts on the line are read as `value` (which one
     /// is this one is not known). The one reading of a scalar's written text.
     pub(super) fn written(&self, line: usize, key: &str, value: &Value) -> Option<&'t str> {
-        let texts = scalar_texts(self.text_of(line)?, key);
-        let mut texts = texts.into_iter().filter(|text| reads_as(text, value));
-        let first = texts.next()?;
-        texts.all(|text| text == first).then_some(first)
+        match self.all_written(line, key, value).as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// Every distinct text written as `key`'s on `line` (from 1) that the parser reads as
+    /// `value`, in the order written ([`KeyLines::written`] is the one when there is one): two
+    /// or more when entries of a flow list read as the same value (`[0x10, 16]`).
+    pub(super) fn all_written(&self, line: usize, key: &str, value: &Value) -> Vec<&'t str> {
+        let Some(text) = self.text_of(line) else {
+            return Vec::new();
+        };
+        let mut found: Vec<&'t str> = Vec::new();
+        for text in scalar_texts(text, key) {
+            if reads_as(text, value) && !found.contains(&text) {
+                found.push(text);
+            }
+        }
+        found
     }
 
     /// The tag of the scalar written as `key`'s on `line` (from 1; `password: !!str 0123`:
@@ -2479,7 +2570,7 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         if key_indent > at {
             continue;
         }
-        let Some(key) = written_key(key_text) else {
+        let Some(key) = written_key(key_text).or_else(|| explicit_key(key_text)) else {
             continue;
         };
         if key == "<<" {
@@ -2491,6 +2582,29 @@ fn repeated_key(text: &str, line: usize, column: usize) -> Option<(String, usize
         seen.push((key, i + 1));
     }
     None
+}
+
+/// The key of an explicit key line (`? database_url`, `? "database_url"`), when it is a
+/// scalar written on that line: YAML's other way of writing a key, its value on a `: ` line
+/// after it.
+fn explicit_key(trimmed: &str) -> Option<&str> {
+    let rest = trimmed.strip_prefix('?')?;
+    if !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    let rest = rest.trim_start();
+    let key = match rest.chars().next()? {
+        quote @ ('"' | '\'') => {
+            let end = rest[1..].find(quote)? + 1;
+            &rest[1..end]
+        }
+        _ => {
+            let end = rest.find(" #").unwrap_or(rest.len());
+            rest[..end].trim_end()
+        }
+    };
+    let plain = !key.is_empty() && !key.starts_with(['#', '-', '{', '[', '?', '&', '*', '!']);
+    (plain && !key.contains(": ")).then_some(key)
 }
 
 /// A document read without refusing repeated keys (the YAML parser's own tree refuses them,
@@ -2702,9 +2816,10 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
         }
         if let Some(key) = repeated_key_anywhere(text) {
             // Flow style (`{a: 1, a: 2}`), which the line search above does not read: the
-            // line is the parser's, where the mapping holding the key starts.
+            // parser gives the line where the mapping holding the key starts, not the key's.
             return Error::invalid(format!(
-                "environment file {shown}, line {}: `{key}` is set twice",
+                "environment file {shown}: `{key}` is set twice (in the mapping that starts at \
+                 line {})",
                 loc.line()
             ))
             .with_help("keep one of them: a key may appear once in its mapping");
@@ -3035,6 +3150,103 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    /// A help about some parts of the connection (the database's name, the host and port)
+    /// blamed every variable of `database_url` that was not the password, told apart by
+    /// comparing the variable's value with the decoded password: a password variable holding a
+    /// `%` (`S3cret%50W`, the password `S3cretPW`) was blamed for the database's name and the
+    /// port. A variable is named only for the parts it gave; the others are the file's line.
+    #[test]
+    fn a_variable_is_blamed_only_for_the_parts_it_gave() {
+        use super::super::environment::ConnectionPart::{Database, Host, Password, Port, User};
+        let path = Path::new("db/environments/prod.yaml");
+        let named = |var: &str| {
+            format!(
+                "${var} (used by environment file {}, line 1)",
+                path.display()
+            )
+        };
+        let file = format!("environment file {}, line 1 (database_url)", path.display());
+        let vars = |name: &str| match name {
+            "PW" => Some("S3cret%50W".to_string()),
+            "SLASH" => Some("a%2Fb".to_string()),
+            "PLAIN" => Some("S3cretPW".to_string()),
+            "USR" => Some("app".to_string()),
+            "DB" => Some("app%5Fdb".to_string()),
+            "HOST" => Some("db2".to_string()),
+            "PORT" => Some("5433".to_string()),
+            "HOSTPORT" => Some("db2:5433".to_string()),
+            _ => None,
+        };
+        // (the URL, the parts asked about, who is blamed: a variable, else the file's line)
+        let cases: &[(&str, &[_], Option<&str>)] = &[
+            ("postgresql://u:${PW}@h:5432/d", &[Database], None),
+            ("postgresql://u:${PW}@h:5432/d", &[Host, Port], None),
+            ("postgresql://u:${SLASH}@h:5432/d", &[Host, Port], None),
+            ("postgresql://u:${PLAIN}@h:5432/d", &[Database], None),
+            ("postgresql://${USR}:${PW}@h/d", &[Database], None),
+            (
+                "postgresql://${USR}:${PW}@h/d",
+                &[User, Password],
+                Some("USR"),
+            ),
+            ("postgresql://u:${PW}@h/${DB}", &[Database], Some("DB")),
+            ("postgresql://u:${PW}@h/${DB}", &[Host, Port], None),
+            (
+                "postgresql://u:${PW}@${HOST}/d",
+                &[Host, Port],
+                Some("HOST"),
+            ),
+            ("postgresql://u:${PW}@${HOST}/d", &[Database], None),
+            ("postgresql://u@h:${PORT}/d", &[Host, Port], Some("PORT")),
+            ("postgresql://u@h:${PORT}/d", &[Database], None),
+            ("postgresql://u@${HOSTPORT}/d", &[Port], Some("HOSTPORT")),
+            ("host=h user=u dbname=${DB}", &[Database], Some("DB")),
+            ("host=h user=u dbname=${DB}", &[Host], None),
+        ];
+        for (url, parts, blamed) in cases {
+            let env = Environment::parse(
+                &format!(
+                    "database_url: {url}
+"
+                ),
+                path,
+                &vars,
+            )
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+            let expected = blamed.map_or_else(|| file.clone(), named);
+            assert_eq!(env.source_of(parts), expected, "{url} {parts:?}");
+        }
+        // A variable that is the whole URL gave every part.
+        let whole = |name: &str| (name == "URL").then(|| "postgresql://u:p@h/d".to_string());
+        let env = Environment::parse(
+            "database_url: ${URL}
+",
+            path,
+            &whole,
+        )
+        .unwrap();
+        for part in [Database, Host, Port, User] {
+            assert_eq!(env.source_of(&[part]), named("URL"), "{part:?}");
+        }
+        // The general help names every variable but the password's.
+        let env = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/${DB}
+",
+            path,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.source(), named("DB"));
+        let env = Environment::parse(
+            "database_url: postgresql://u:${PW}@h/d
+",
+            path,
+            &vars,
+        )
+        .unwrap();
+        assert_eq!(env.source(), format!("environment file {}", path.display()));
     }
 
     /// A password (or any part) from a variable whose value a URL must percent-encode
@@ -4402,6 +4614,25 @@ mod tests {
                 "name",
                 3,
             ),
+            // An explicit key (`? key`, its value on the `: ` line after it).
+            (
+                "? database_url\n: postgresql://h/db\n? database_url\n: postgresql://h/db\n",
+                3,
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://h/db\n# x\n? \"database_url\"  # again\n: x\n",
+                3,
+                "database_url",
+                1,
+            ),
+            (
+                "database_url: postgresql://h/db\nmigration:\n  lock_timeout: 5s\n  ? lock_timeout\n  : 6s\n",
+                4,
+                "migration.lock_timeout",
+                3,
+            ),
         ] {
             let err = parse_x(text).unwrap_err();
             assert_eq!(
@@ -4447,7 +4678,8 @@ mod tests {
     }
 
     /// A key written twice in a flow mapping got the generic "malformed YAML" help: it is named
-    /// as set twice, as in block style, at the line where its mapping starts.
+    /// as set twice, as in block style, with the line where its mapping starts (the parser
+    /// gives no line of the key itself).
     #[test]
     fn a_key_repeated_in_a_flow_mapping_is_named() {
         for (text, line, key) in [
@@ -4471,7 +4703,10 @@ mod tests {
             let err = parse_x(text).unwrap_err();
             assert_eq!(
                 err.message,
-                format!("environment file x.yaml, line {line}: `{key}` is set twice"),
+                format!(
+                    "environment file x.yaml: `{key}` is set twice (in the mapping that starts \
+                     at line {line})"
+                ),
                 "{text}"
             );
             assert_eq!(

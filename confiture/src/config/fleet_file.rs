@@ -95,7 +95,7 @@ impl FileContext<'_> {
             Value::Sequence(items) => {
                 let lines = self.item_lines(&["fleet", "targets"], items.len());
                 let mut entries = Vec::with_capacity(items.len());
-                for (item, line) in items.iter().zip(lines) {
+                for (i, (item, &line)) in items.iter().zip(&lines).enumerate() {
                     let at = |what: &str| self.error_on_line(line, key, what);
                     let text = match item {
                         Value::String(_) | Value::Number(_) | Value::Bool(_) => {
@@ -113,10 +113,14 @@ impl FileContext<'_> {
                             return Err(at(&what).with_help(help));
                         }
                     }
-                    entries.push((
-                        super::fleet::list_entry(&text).to_string(),
-                        self.line_source(line),
-                    ));
+                    // Entries of a flow list (`[a, b]`) share their line: each is told
+                    // apart by its place in the list (`F:3, entry 2`), so that a target's
+                    // source is its own (`... is already listed at F:3, entry 1`).
+                    let mut source = self.line_source(line);
+                    if lines.iter().filter(|other| **other == line).count() > 1 {
+                        source = format!("{source}, entry {}", i + 1);
+                    }
+                    entries.push((super::fleet::list_entry(&text).to_string(), source));
                 }
                 Ok(FleetList::Entries(entries))
             }
@@ -155,9 +159,10 @@ impl FileContext<'_> {
         match text.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(Some(n)),
             _ => Err(self
-                .error_at(
-                    &["fleet", "jobs"],
-                    &format!("{text:?} is not a number from 1 to {MAX_JOBS}"),
+                .value_error(
+                    "fleet.jobs",
+                    &text,
+                    &format!("is not a number from 1 to {MAX_JOBS}"),
                 )
                 .with_help("write how many targets to run at once, e.g. `jobs: 8`")),
         }
@@ -277,8 +282,11 @@ mod tests {
         ] {
             let text = format!("{HEAD}fleet:\n  targets: {list}\n");
             let settings = parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let entries: Vec<(String, String)> = (names.iter())
-                .map(|name| (name.to_string(), "db/environments/prod.yaml:3".to_string()))
+            let entries: Vec<(String, String)> = (names.iter().enumerate())
+                .map(|(i, name)| {
+                    let source = format!("db/environments/prod.yaml:3, entry {}", i + 1);
+                    (name.to_string(), source)
+                })
                 .collect();
             assert_eq!(
                 settings.and_then(|s| s.list),
@@ -286,16 +294,35 @@ mod tests {
                 "{text}"
             );
         }
-        for text in [
-            format!("{HEAD}fleet:\n  targets: [16, 0x10]\n"),
-            format!("{HEAD}fleet:\n  targets:\n    - &a 0x10\n    - *a\n"),
+        let text = format!("{HEAD}fleet:\n  targets:\n    - &a 0x10\n    - *a\n");
+        let err = parse(&text).expect_err(&text);
+        assert!(
+            err.message
+                .contains("`fleet.targets` is a number whose text cannot be kept"),
+            "{text}: {err}"
+        );
+        // Entries on the key's line that read as the same number (or boolean): those
+        // entries are named, and quoting them is the help (not quoting the whole value, which
+        // would make it the path of a target file).
+        for (list, entries, read) in [
+            ("[db_a, 0x10, 16]", ["0x10", "16"], "number (16)"),
+            ("[16, 0x10]", ["16", "0x10"], "number (16)"),
+            ("[0o10, 8, db_b]", ["0o10", "8"], "number (8)"),
         ] {
+            let text = format!("{HEAD}fleet:\n  targets: {list}\n");
             let err = parse(&text).expect_err(&text);
-            assert!(
-                err.message
-                    .contains("`fleet.targets` is a number whose text cannot be kept"),
-                "{text}: {err}"
+            let said = format!(
+                "line 3: `fleet.targets` has entries `{}` and `{}` that YAML reads as the same \
+                 {read}",
+                entries[0], entries[1]
             );
+            assert!(err.message.contains(&said), "{text}: {err}");
+            assert!(!err.message.contains("not on the key's line"), "{err}");
+            let help = format!(
+                "quote those entries where they are written: `\"{}\"` and `\"{}\"`",
+                entries[0], entries[1]
+            );
+            assert_eq!(err.help.as_deref(), Some(help.as_str()), "{text}");
         }
     }
 
@@ -348,7 +375,7 @@ mod tests {
         let Some(FleetList::Entries(entries)) = flow.list else {
             panic!("{flow:?}");
         };
-        assert_eq!(entries[1].1, "db/environments/prod.yaml:3");
+        assert_eq!(entries[1].1, "db/environments/prod.yaml:3, entry 2");
         // Without a block, no fleet; a block without a list only sets the scheduling.
         assert_eq!(parse(HEAD).unwrap(), None);
         // A block written null (its keys commented out) is there, with no settings.

@@ -99,6 +99,7 @@ mod yaml11;
 
 use std::path::Path;
 
+pub(crate) use connection::NameOrConnection;
 #[cfg(feature = "db")]
 pub(crate) use connection::PasswordSource;
 pub use connection::{
@@ -115,6 +116,8 @@ pub(crate) use environment::Listed;
 pub(crate) use environment::PercentInCredentials;
 #[cfg(feature = "db")]
 pub(crate) use environment::ServerWaitWatch;
+#[cfg(all(test, feature = "db"))]
+pub(crate) use environment::UrlVariable;
 pub(crate) use environment::{environment_of_file_name, is_environment_name};
 pub use environment::{
     process_vars, Environment, MigrationSettings, Origin, Selection, WaitingForServer,

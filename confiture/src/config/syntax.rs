@@ -84,6 +84,30 @@ pub(super) fn parts_emptied(text: &str, marked: &str) -> Vec<ConnectionPart> {
     parts
 }
 
+/// The parts of a connection — the database's name, the hosts, the ports, the user, the
+/// password — that `text` and `other` write differently, as written (before libpq's defaults
+/// fill in what both leave out); `None` when either does not parse. `other` is `text` with one
+/// variable's value replaced: the parts that variable gave.
+#[cfg(feature = "env-files")]
+pub(super) fn parts_differing(text: &str, other: &str) -> Option<Vec<ConnectionPart>> {
+    let (Ok(a), Ok(b)) = (parse_parts(text), parse_parts(other)) else {
+        return None;
+    };
+    let differing = [
+        (a.dbname != b.dbname, ConnectionPart::Database),
+        (a.hosts != b.hosts, ConnectionPart::Host),
+        (a.ports != b.ports, ConnectionPart::Port),
+        (a.user != b.user, ConnectionPart::User),
+        (a.password != b.password, ConnectionPart::Password),
+    ];
+    Some(
+        differing
+            .into_iter()
+            .filter_map(|(differs, part)| differs.then_some(part))
+            .collect(),
+    )
+}
+
 /// Whether `text`, given where a database or host *name* goes (a line of a target list, the
 /// legacy `database:` block's `database` and `host`), is a connection string instead: it has
 /// `://` or `=` (`is_url_like`) or `@` (credentials, maybe with a password). It is then

@@ -309,7 +309,7 @@ fn webpki_roots() -> RootCertStore {
 /// directory: an environment file's relative paths were made relative to its directory when
 /// it was read).
 fn named(param: &str, path: &Path) -> String {
-    let shown = crate::display::escape(&crate::display::path_text(path)).into_owned();
+    let shown = shown_path(path);
     if path.is_absolute() {
         return format!("{param} {shown}");
     }
@@ -320,6 +320,17 @@ fn named(param: &str, path: &Path) -> String {
         ),
         Err(_) => format!("{param} {shown} (relative to the current directory)"),
     }
+}
+
+/// A TLS file's path as messages show it, except a connection string given there by mistake
+/// (`sslrootcert: ${DATABASE_URL}`) that names no file: it may hold a password, so only the
+/// connection it names is said ([`NameOrConnection`](crate::config::NameOrConnection)).
+fn shown_path(path: &Path) -> String {
+    let text = crate::display::path_text(path);
+    if crate::config::names_a_connection(&text) && std::fs::symlink_metadata(path).is_err() {
+        return format!("{:?}", crate::config::NameOrConnection(&text));
+    }
+    crate::display::escape(&text).into_owned()
 }
 
 /// `help` for a TLS file that cannot be read at `path`, told first, when the path has a
@@ -409,7 +420,7 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
         if e.kind() == std::io::ErrorKind::NotFound {
             return Err(Error::invalid(format!(
                 "root certificate file {} does not exist (sslrootcert)",
-                crate::display::escape(&crate::display::path_text(path))
+                shown_path(path)
             ))
             .with_source(e)
             .with_help(unread_help(path, help)));
@@ -640,6 +651,31 @@ impl ServerCertVerifier for Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection string given as a TLS file (`sslrootcert: ${DATABASE_URL}`, the variable
+    /// holding the URL) was shown whole, password included, as the file that does not exist.
+    #[test]
+    fn a_connection_string_given_as_a_tls_file_is_not_shown() {
+        let path = Path::new("/nonexistent/db/postgresql://app:S3cretPW@127.0.0.1/app");
+        let errors = [
+            load_roots(path).unwrap_err(),
+            load_client_chain(path).unwrap_err(),
+            load_client_key(path).unwrap_err(),
+        ];
+        for error in errors {
+            let text = format!("{error:#} {}", error.help.as_deref().unwrap_or(""));
+            assert!(!text.contains("S3cret"), "{text}");
+            assert!(text.contains("connection string"), "{text}");
+        }
+        // A file whose name has `@` that is there is named as any other.
+        let dir = std::env::temp_dir().join(format!("confiture-tls-at-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("me@host.pem");
+        std::fs::write(&file, "not pem").unwrap();
+        let error = load_roots(&file).unwrap_err();
+        assert!(error.message.contains("me@host.pem"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A path starting with `~` (`sslcert=~/.postgresql/app.crt`, written in a quoted URL or an
     /// environment file, where no shell expands it) was said only not to exist, relative to

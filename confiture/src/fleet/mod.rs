@@ -69,7 +69,7 @@
 //!             }
 //!         })?;
 //!     for failed in rest.failed() {
-//!         eprintln!("{} ({}): {:?}", failed.target, failed.source, failed.error);
+//!         eprintln!("{} ({}): {:?}", failed.shown(), failed.source, failed.error);
 //!     }
 //!     Ok(rest.exit_code())
 //! }
@@ -318,7 +318,8 @@ impl CommandReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct TargetReport {
-    /// `user@host:port/db`, never with a password.
+    /// `user@host:port/db`, never with a password: the database, a tenant's schema being
+    /// [`Self::schema`] ([`Self::shown`] is both, as messages show them).
     pub target: String,
     /// Where it was listed (`tenants.txt:12`).
     pub source: String,
@@ -365,6 +366,12 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
+    /// The target as messages show it: its database, then a tenant's schema
+    /// (`user@host:port/db schema tenant_7`), as [`Target::shown`] does.
+    pub fn shown(&self) -> String {
+        targets::shown_with_schema(&self.target, self.schema.as_deref())
+    }
+
     /// How the commands this target's text suggests address it alone
     /// ([`crate::hint::Invocation::for_target`]).
     pub fn addressed(&self) -> crate::hint::OneTarget {
@@ -1175,7 +1182,7 @@ fn reported(error: &crate::Error, errors: &[ReportedError]) -> ReportedError {
 
 fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
     let mut report = TargetReport {
-        target: target.shown(),
+        target: target.shown_database(),
         source: target.source.clone(),
         schema: target.schema.clone(),
         entry: target.entry().map(str::to_string),

@@ -294,12 +294,26 @@ impl Target {
         }
     }
 
-    /// `user@host:port/db`: the target as every output shows it, never with a password.
+    /// `user@host:port/db`: the target as every output shows it, never with a password; a
+    /// tenant's with its schema after it (`... schema tenant_7`).
     pub fn shown(&self) -> String {
-        match &self.schema {
-            Some(schema) => format!("{} schema {schema}", self.environment.connection),
-            None => self.environment.connection.to_string(),
-        }
+        shown_with_schema(&self.shown_database(), self.schema.as_deref())
+    }
+
+    /// `user@host:port/db`, never with a password: the database alone, without a tenant's
+    /// schema (the JSON's `target`, beside its `schema`).
+    pub fn shown_database(&self) -> String {
+        self.environment.connection.to_string()
+    }
+}
+
+/// How a message shows a target: its database (`user@host:port/db`), then the tenant's
+/// schema when it is one (`user@host:port/db schema tenant_7`). The one composition, for a
+/// [`Target`] as for a [`TargetReport`](super::TargetReport).
+pub(crate) fn shown_with_schema(database: &str, schema: Option<&str>) -> String {
+    match schema {
+        Some(schema) => format!("{database} schema {schema}"),
+        None => database.to_string(),
     }
 }
 
@@ -1932,7 +1946,10 @@ host=h password=hunter2 dbname=x y
         let mut from_file = base();
         from_file.file = Some(file.clone());
         let mut from_variables = from_file.clone();
-        from_variables.connection_variables = Some((vec!["DATABASE_URL".to_string()], Some(2)));
+        from_variables.connection_variables = Some((
+            vec![crate::config::UrlVariable::whole("DATABASE_URL")],
+            Some(2),
+        ));
         let mut from_url = base();
         from_url.name = "--database-url".to_string();
         for (base, server) in [

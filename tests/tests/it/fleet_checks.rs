@@ -508,3 +508,54 @@ fn a_file_query_with_double_dollars_that_fails_its_syntax_says_why() {
         .code(exit::NOT_INITIALISED)
         .stdout_has(&listed.name);
 }
+
+/// The same database twice in a flow list (`targets: [postgres, postgres]`) was refused as
+/// "fl.yaml:3: ... is already listed at fl.yaml:3": both entries share the line. Each is told
+/// apart by its place in the list.
+#[test]
+fn a_target_listed_twice_in_a_flow_list_is_told_apart_by_its_entry() {
+    let project = project();
+    let (host, port) = (confiture_tests::pg_host(), confiture_tests::pg_port());
+    project.write(
+        "db/environments/fl.yaml",
+        format!(
+            "database_url: postgresql://postgres@{host}:{port}/postgres\nfleet:\n  \
+             targets: [postgres, other, postgres]\n"
+        ),
+    );
+    let run = project.run(&["migrate", "status", "--env", "fl"]);
+    run.code(exit::INVALID).stderr_has(&format!(
+        "db/environments/fl.yaml:3, entry 3: postgres@{host}:{port}/postgres is already listed \
+         at db/environments/fl.yaml:3, entry 1"
+    ));
+}
+
+/// `--targets -` was refused as "target list - does not exist": `-` reads the list from stdin,
+/// as the usual convention has it (`list-tenants | cargo confiture migrate status --targets -`).
+#[test]
+fn a_target_list_of_dash_is_read_from_stdin() {
+    let project = project();
+    let (host, port) = (confiture_tests::pg_host(), confiture_tests::pg_port());
+    let url = format!("postgresql://postgres@{host}:{port}/postgres");
+    let args = [
+        "migrate",
+        "status",
+        "--database-url",
+        url.as_str(),
+        "--targets",
+        "-",
+        "--format",
+        "json",
+    ];
+    let run = Run::with_input(project.cli().args(args), "# tenants\npostgres\n");
+    assert_ne!(run.code, i32::from(exit::INVALID), "{}", run.dump());
+    let doc = run.json();
+    let targets = doc["targets"].as_array().expect("targets[]");
+    assert_eq!(targets.len(), 1, "{doc:#}");
+    assert_eq!(
+        targets[0]["target"],
+        format!("postgres@{host}:{port}/postgres"),
+        "{doc:#}"
+    );
+    assert_eq!(targets[0]["source"], "/dev/stdin:2", "{doc:#}");
+}

@@ -861,3 +861,63 @@ fn a_password_inside_another_keys_value_is_refused_unshown() {
     }
     assert_eq!(db.catalog_snapshot(), before);
 }
+
+/// A connection string put, by mistake, in an environment file's duration, number or name
+/// setting (`lock_timeout: ${LOCK_TIMEOUT}` with the URL in that variable) was quoted whole,
+/// password included, in the refusal ("`migration.lock_timeout` "postgresql://app:PW@..." is
+/// not a duration"), on stderr and in the JSON. Every such setting is still refused (exit 5),
+/// at its key, without the text.
+#[test]
+fn a_connection_string_in_a_settings_value_is_not_echoed() {
+    let project = widget_project();
+    let url = "postgresql://app:S3cr3t-PW-xyz@127.0.0.1/app";
+    // (the block and key, what the refusal says of the value)
+    let settings = [
+        ("migration:\n  lock_timeout", "is not a duration"),
+        ("migration:\n  statement_timeout", "is not a duration"),
+        ("migration:\n  connect_timeout", "is not a duration"),
+        ("migration:\n  wait_for_server", "is not a duration"),
+        ("migration:\n  lock_retries", "is not a whole number"),
+        (
+            "migration:\n  tracking_table",
+            "invalid tracking table name",
+        ),
+        ("fleet:\n  jobs", "is not a number from 1 to"),
+    ];
+    for (setting, said) in settings {
+        let key = setting.replace(":\n  ", ".");
+        for written in ["${CFT_VALUE}", "\"${CFT_VALUE}\"", url] {
+            project.write(
+                "db/environments/ci.yaml",
+                format!("database_url: ${{DATABASE_URL}}\n{setting}: {written}\n"),
+            );
+            for json in [false, true] {
+                let mut command = project.cli();
+                command
+                    .args(["migrate", "status", "--env", "ci"])
+                    .env("DATABASE_URL", url)
+                    .env("CFT_VALUE", url);
+                if json {
+                    command.args(["--format", "json"]);
+                }
+                let run = Run::of(&mut command);
+                run.code(exit::INVALID)
+                    .stdout_lacks("S3cr3t")
+                    .stderr_lacks("S3cr3t")
+                    .stdout_lacks("xyz")
+                    .stderr_lacks("xyz");
+                let shown = if json {
+                    run.json()["error"]["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                } else {
+                    run.stderr.clone()
+                };
+                for part in [key.as_str(), said, "line 3", "not shown"] {
+                    assert!(shown.contains(part), "{key}: {part:?}\n{}", run.dump());
+                }
+            }
+        }
+    }
+}
