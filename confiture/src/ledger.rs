@@ -77,20 +77,45 @@ impl Unrecorded {
     /// `up`'s one rule for a database without a history: refused (exit 7, [`Unrecorded::refusal`])
     /// when it holds objects where the migrations build (`unrecorded`) and the run would apply
     /// something; a run with nothing to apply refuses nothing. The run and its dry run both ask.
+    ///
+    /// Nor when the first migration the run applies has a start marker of its own apply
+    /// ([`Unrecorded::left_by_our_run`]): its objects may be that run's.
     #[cfg(feature = "db")]
     pub(crate) fn refuse_applying(
         unrecorded: Option<&Unrecorded>,
+        markers: &[StartedRun],
         request: &crate::plan::UpRequest,
         plan: &crate::plan::UpPlan<'_>,
     ) -> crate::Result<()> {
-        match unrecorded {
-            Some(unrecorded) if !plan.apply.is_empty() => Err(unrecorded.refusal_bounded(
+        let first = plan.apply.first();
+        match (unrecorded, first) {
+            (Some(_), Some(first)) if Self::left_by_our_run(markers, first) => Ok(()),
+            (Some(unrecorded), Some(_)) => Err(unrecorded.refusal_bounded(
                 &crate::plan::up_plan_args(request, plan, None),
                 &crate::plan::up_plan_args(request, plan, Some("--allow-non-empty")),
                 crate::plan::up_plan_bound(request, plan),
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Whether what a database without a history holds may be what our own run of `first`
+    /// left: the first migration a run would apply (the first of the files, the ledger having
+    /// no rows) has a start marker of its apply ([`StartedRun`], read only where the ledger
+    /// exists). The check refuses an unmanaged database; a marker says a run of ours was let
+    /// past it on this one (the database held nothing, or `--allow-non-empty` was given), and
+    /// that nothing ran after it: a no-transaction migration left part-way keeps what it
+    /// committed, and a marker is not a row, so those objects would otherwise refuse every way
+    /// on that `status`, `up` and `down` name (`up --rerun-interrupted`). A marker of a later
+    /// migration proves nothing of the migrations before it, which would run again: the check
+    /// stands then, and once `abandon` deleted the marker.
+    #[cfg(feature = "db")]
+    pub(crate) fn left_by_our_run(markers: &[StartedRun], first: &crate::files::Migration) -> bool {
+        markers.iter().any(|marker| {
+            marker.direction == "up"
+                && crate::history::marker_number(marker) == Some(first.version)
+                && !crate::history::marks_another_migration(first, marker)
+        })
     }
 
     /// What the database holds, in a sentence: "3 objects (table public.a, ...)".

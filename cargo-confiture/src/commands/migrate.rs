@@ -349,6 +349,20 @@ fn abandon_text(report: &AbandonReport) -> String {
             true => ("would be", "would stay"),
             false => ("is", "stays"),
         };
+        // The `up` that runs a migration pending again: with no row in the ledger and objects
+        // where the migrations build (what the run committed), a plain `up` refuses.
+        let (up, over) = match &report.unrecorded {
+            Some(u) => (
+                "migrate up --allow-non-empty",
+                format!(
+                    "; {}, and the database holds {}: a plain `migrate up` refuses to run over \
+                     them",
+                    u.ledger_is(),
+                    u.described()
+                ),
+            ),
+            None => ("migrate up", String::new()),
+        };
         lines.push(format!(
             "  {}",
             match *now {
@@ -378,13 +392,13 @@ fn abandon_text(report: &AbandonReport) -> String {
                 ),
                 "another" => format!(
                     "the file of version {} here, {migration}, is another migration: it is \
-                     pending, and {}; {stays}",
+                     pending, and {}; {stays}{over}",
                     run.version,
-                    does("migrate up", "runs it")
+                    does(up, "runs it")
                 ),
                 _ => format!(
-                    "{migration} {is} pending again: {stays}, and {}",
-                    does("migrate up", "runs it")
+                    "{migration} {is} pending again: {stays}, and {}{over}",
+                    does(up, "runs it")
                 ),
             }
         ));

@@ -47,6 +47,10 @@ pub struct Target {
     /// did not do ([`Effect::nothing_done`]): `up` and `down` run them (the default),
     /// `baseline` and `reinit` record them.
     pub(crate) effect: Effect,
+    /// A dry run's session (`connect::Need::Read`), which [`check_preview`] checks: a standby
+    /// it reached is no refusal (a dry run may read one; its run goes to the primary), and the
+    /// pooler check's second connection is left to the run.
+    pub(crate) preview: bool,
 }
 
 impl Target {
@@ -60,6 +64,7 @@ impl Target {
             reached: None,
             second_connection: None,
             effect: Effect::Runs,
+            preview: false,
         }
     }
 
@@ -123,6 +128,24 @@ pub fn check(
         .map(|(database, _)| database)
 }
 
+/// What a dry run of a writing command (`up`, `down`, `baseline`, `reinit`, `abandon`) refuses
+/// of its session, as its run refuses it ([`check`]'s refusals, one owner): a read-only
+/// database (`default_transaction_read_only`, exit 3) and a session reading strings with
+/// escapes (exit 5). Not a standby in recovery: a dry run may read one, whose run goes to the
+/// primary ([`TargetSessionAttrs`]); nor the pooler check, which needs a second connection.
+pub(crate) fn check_preview(
+    client: &mut Client,
+    env: &Environment,
+    reached: Option<&Reached>,
+    effect: Effect,
+    wait: Duration,
+) -> Result<()> {
+    let mut target = Target::reached(env, reached);
+    target.effect = effect;
+    target.preview = true;
+    check_session(client, &target, wait, &mut Vec::new()).map(|_| ())
+}
+
 /// [`check`], with the server session a stop may cancel from a session of its own, read in
 /// the same round trip: known when the connection reaches the server directly
 /// ([`super::connect::direct_identity`]), so that a run's stop never needs a cancel request
@@ -162,7 +185,10 @@ pub(crate) fn check_session(
         ..
     } = target;
     let nothing_done = effect.nothing_done();
-    if column(1) == "t" {
+    let standby = column(1) == "t";
+    if standby && target.preview {
+        // Read-only as every standby is: the run's session is the primary's.
+    } else if standby {
         let error = Error::connection(format!(
             "database {connection} is on a standby in recovery, which cannot be written; \
              {nothing_done}"
@@ -181,7 +207,7 @@ pub(crate) fn check_session(
              failover, at the promoted one)"
         )));
     }
-    if column(2) == "on" {
+    if column(2) == "on" && !standby {
         return Err(Error::connection(format!(
             "database {connection} is read-only (transaction_read_only is on); {nothing_done}"
         ))
@@ -231,7 +257,7 @@ pub(crate) fn check_session(
             }
         }));
     }
-    if !direct {
+    if !direct && !target.preview {
         // Before the second connection is opened: its refusal is counted too.
         if let Some(flag) = &target.second_connection {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);

@@ -590,6 +590,11 @@ pub struct AbandonReport {
     /// The interrupted runs it forgot (would forget, in a dry run): an apply, a rollback, or
     /// both, of the version it was given.
     pub abandoned: Vec<AbandonedRun>,
+    /// When a migration is `pending` (or `another`) again in a tracking table with no rows:
+    /// what the database holds where the migrations build (as `status` has it), which makes
+    /// the next `up` refuse to run it unless `--allow-non-empty` (what the forgotten run
+    /// committed, unless undone by hand). Null otherwise.
+    pub unrecorded: Option<crate::ledger::Unrecorded>,
     /// What failed (one entry at most today; a list so that the JSON can grow).
     pub errors: Vec<ReportedError>,
     /// Wall-clock time of the whole command.

@@ -265,17 +265,34 @@ impl Migrator {
             what: "abandon",
             again: format!("migrate abandon {}", options.version),
         };
-        report.abandoned = self.rewrite_ledger(
+        let env = self.env.clone();
+        (report.abandoned, report.unrecorded) = self.rewrite_ledger(
             &run,
             options.dry_run,
             options.lock_wait,
             progress,
             &mut report.warnings,
-            |_, rows, markers| {
+            |client, rows, markers| {
                 let history = History::of(&set, rows, first_version);
                 let plan = plan::abandon(&set, &history, markers, &options.version)?;
                 let runs = plan.runs.iter().map(AbandonedRun::of).collect();
-                Ok((plan.rewrite(), runs))
+                // A migration pending again in a ledger with no rows: with its marker gone,
+                // what it committed makes the next `up` refuse the database as one without a
+                // history (`Unrecorded::left_by_our_run` no longer applies), which the report
+                // says with the `up` that runs it.
+                let pending = (plan.runs.iter())
+                    .any(|r| matches!(r.after, plan::After::Pending(_) | plan::After::Another(_)));
+                let unrecorded = match pending && rows.is_empty() {
+                    true => crate::db::ledger::unrecorded(
+                        client,
+                        &env.migration.tracking_table,
+                        crate::ledger::BuildSite::of(&env),
+                        Some(rows),
+                        None,
+                    )?,
+                    false => None,
+                };
+                Ok((plan.rewrite(), (runs, unrecorded)))
             },
         )?;
         Ok(())

@@ -531,6 +531,8 @@ impl Migrator {
         let Some(client) = self.client.as_mut() else {
             return Err(Error::connection("not connected"));
         };
+        // What the run refuses of its session, its dry run refuses: a read-only database.
+        crate::db::writable::check_preview(client, &env, self.reached.as_ref(), effect, wait)?;
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
         // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130. No
         // round trip of its own comes before the read to learn the server session from (which

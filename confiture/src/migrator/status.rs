@@ -284,7 +284,13 @@ impl Migrator {
         );
         report.cannot_create_ledger = uncreatable;
         report.lock_held_by_prepared = prepared;
-        report.unrecorded = unrecorded;
+        // What `up` would not refuse, `status` does not say it refuses: the objects of a
+        // first migration left part-way by a run of ours.
+        report.unrecorded = unrecorded.filter(|_| {
+            !set.migrations
+                .first()
+                .is_some_and(|first| crate::ledger::Unrecorded::left_by_our_run(markers, first))
+        });
         report.database = Some(self.env.connection.to_string());
         report
     }

@@ -289,7 +289,12 @@ impl Migrator {
                     found.as_deref(),
                     None,
                 )?;
-                crate::ledger::Unrecorded::refuse_applying(unrecorded.as_ref(), &request, &plan)?;
+                crate::ledger::Unrecorded::refuse_applying(
+                    unrecorded.as_ref(),
+                    &markers,
+                    &request,
+                    &plan,
+                )?;
             }
             // What `up` refuses, its dry run refuses: a pending no-transaction migration that
             // would meet, at its start, an INVALID index a failed or interrupted build left
@@ -574,6 +579,7 @@ impl<'a> Locked<'a> {
                 // build: not a new database.
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
+                    &settings.markers,
                     self.request,
                     &plan,
                 )?;

@@ -515,14 +515,10 @@ pub fn check_up_interrupted_with(
         return Ok(());
     }
     let history = History::of(set, rows, request.first_version);
-    // What it committed makes a database with no row refuse a plain `up` as one whose
-    // history was lost ([`crate::ledger::Unrecorded`]).
-    let again_request = UpRequest {
-        allow_non_empty: request.allow_non_empty || rows.is_empty(),
-        ..request.clone()
-    };
+    // What it committed does not make a database with no row refuse it as one whose history
+    // was lost: its marker says a run of ours left it ([`crate::ledger::Unrecorded::left_by_our_run`]).
     let again = up_args(
-        &again_request,
+        request,
         up_plan_bound(request, plan),
         Some("--rerun-interrupted"),
     );

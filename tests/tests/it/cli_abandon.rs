@@ -267,3 +267,149 @@ fn drift_abandon_and_the_next_up_name_the_run_left_part_way() {
         .stderr_has("so what did it is not known")
         .stderr_lacks("no run of 002_i was marked started (one stopped part-way would show it");
 }
+
+/// The first migration of a new database, a no-transaction one, left part-way: `CREATE TABLE
+/// a` committed, the next statement failed. Then its file fixed to be safe to run twice.
+fn first_left_part_way(prefix: &str) -> (TestDb, Project) {
+    let db = TestDb::new(prefix);
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        "-- confiture:no-transaction\nCREATE TABLE a (id int);\nSELECT nosuch;\n\
+         CREATE INDEX CONCURRENTLY ai ON a (id);\n",
+        "DROP TABLE a;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert!(db.has_relation("a"), "statement 1 committed");
+    assert_eq!(markers(&db), ["001:up"]);
+    assert_eq!(db.ledger(), Some(vec![]));
+    project.migration(
+        "001_a",
+        "-- confiture:no-transaction\nCREATE TABLE IF NOT EXISTS a (id int);\nSELECT 1;\n\
+         CREATE INDEX CONCURRENTLY ai ON a (id);\n",
+        "DROP TABLE a;\n",
+    );
+    (db, project)
+}
+
+/// Every `` `cargo confiture migrate up ...` `` a text suggests, as printed.
+fn suggested_ups(text: &str) -> Vec<String> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|part| part.starts_with("cargo confiture migrate up"))
+        .map(|part| format!("`{part}`"))
+        .collect()
+}
+
+/// Pastes `suggested` and checks that it finished the first migration: recorded, its index
+/// built, no marker left.
+fn pasted_finishes(db: &TestDb, project: &Project, suggested: &str) {
+    project.paste(suggested).code(exit::SUCCESS);
+    assert_eq!(db.ledger(), Some(vec!["001:a".to_string()]), "{suggested}");
+    assert!(db.has_relation("ai"), "{suggested}");
+    assert_eq!(markers(db), Vec::<String>::new(), "{suggested}");
+}
+
+/// An interrupted first migration left its table, and the ledger no row: the "holds objects
+/// but has no history" refusal fired at every way on that `status`, `up` and `down` named
+/// (`up --target 001 --rerun-interrupted`, `up --rerun-interrupted`), with a help whose
+/// `--allow-non-empty` run was refused again for the marker. Our own start marker says a run
+/// of ours was let past that check on this database: the objects may be its migration's own.
+/// Each suggested command, pasted, finishes the migration.
+#[test]
+fn every_way_on_after_an_interrupted_first_migration_works_when_pasted() {
+    // `down`'s refusal: "run `up --target 001 --rerun-interrupted`, then roll back".
+    let (db, project) = first_left_part_way("abandon_first_down");
+    let down = project.run_on(&db, &["migrate", "down"]);
+    down.code(exit::DIVERGED);
+    let ups = suggested_ups(&down.help_line());
+    assert_eq!(
+        ups,
+        ["`cargo confiture migrate up --target 001 --rerun-interrupted --database-url <URL>`"],
+        "{}",
+        down.dump()
+    );
+    pasted_finishes(&db, &project, &ups[0].replace("<URL>", &db.url()));
+
+    // `status`' help, and `up`'s refusal without `--rerun-interrupted`.
+    for (prefix, args) in [
+        ("abandon_first_status", &["migrate", "status"][..]),
+        ("abandon_first_up", &["migrate", "up"][..]),
+    ] {
+        let (db, project) = first_left_part_way(prefix);
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_lacks("already holds")
+            .stderr_lacks("--allow-non-empty");
+        let ups: Vec<String> = suggested_ups(&run.stderr)
+            .into_iter()
+            .filter(|up| up.contains("--rerun-interrupted"))
+            .collect();
+        assert!(!ups.is_empty(), "{}", run.dump());
+        let preview = project.run_on(&db, &["migrate", "up", "--rerun-interrupted", "--dry-run"]);
+        preview.code(exit::SUCCESS).stdout_has("001_a");
+        pasted_finishes(&db, &project, &ups[0].replace("<URL>", &db.url()));
+    }
+
+    // The failure's own help, `up --allow-non-empty --rerun-interrupted`, still works.
+    let (db, project) = first_left_part_way("abandon_first_fail");
+    project
+        .paste(&format!(
+            "`cargo confiture migrate up --allow-non-empty --rerun-interrupted --database-url {}`",
+            db.url()
+        ))
+        .code(exit::SUCCESS);
+    assert!(db.has_relation("ai"));
+}
+
+/// `abandon` of an interrupted first migration: its marker goes, and with it what let `up`
+/// past the "holds objects but has no history" check; what the migration committed stays.
+/// `abandon` said "`migrate up` runs it", which was refused (exit 7): it names the `up` that
+/// runs it over what stays.
+#[test]
+fn abandoning_an_interrupted_first_migration_names_the_up_that_runs_it() {
+    let (db, project) = first_left_part_way("abandon_first_abandon");
+    let preview = project.run_on(&db, &["migrate", "abandon", "001", "--dry-run"]);
+    preview.code(exit::SUCCESS);
+    assert_eq!(
+        suggested_ups(&preview.stdout),
+        ["`cargo confiture migrate up --allow-non-empty --database-url <URL> --dry-run`"],
+        "{}",
+        preview.dump()
+    );
+    let abandon = project.run_on(&db, &["migrate", "abandon", "001"]);
+    abandon
+        .code(exit::SUCCESS)
+        .stdout_has("001_a is pending again")
+        .stdout_has("table public.a");
+    let ups = suggested_ups(&abandon.stdout);
+    assert_eq!(
+        ups,
+        ["`cargo confiture migrate up --allow-non-empty --database-url <URL>`"],
+        "{}",
+        abandon.dump()
+    );
+    // The bare `up` is refused, as the text says.
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::DIVERGED)
+        .stderr_has("already holds 1 object (table public.a)");
+    pasted_finishes(&db, &project, &ups[0].replace("<URL>", &db.url()));
+
+    // With what it committed undone by hand, the plain `up` runs it, as abandon says.
+    let (db, project) = first_left_part_way("abandon_first_undone");
+    db.connect().batch_execute("DROP TABLE a").unwrap();
+    let abandon = project.run_on(&db, &["migrate", "abandon", "001"]);
+    abandon.code(exit::SUCCESS);
+    let ups = suggested_ups(&abandon.stdout);
+    assert_eq!(
+        ups,
+        ["`cargo confiture migrate up --database-url <URL>`"],
+        "{}",
+        abandon.dump()
+    );
+    pasted_finishes(&db, &project, &ups[0].replace("<URL>", &db.url()));
+}

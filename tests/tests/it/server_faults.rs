@@ -1087,11 +1087,17 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
 
     let url = db.url();
     let started = Instant::now();
+    // A dry run is refused as its run is: it previewed "would apply 1 migration", exit 0, for
+    // an `up` refused with exit 3.
     for args in [
         &["migrate", "up", "--allow-non-empty"][..],
+        &["migrate", "up", "--allow-non-empty", "--dry-run"],
         &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
         &["migrate", "baseline", "--through", "1"],
+        &["migrate", "baseline", "--through", "1", "--dry-run"],
         &["migrate", "reinit"],
+        &["migrate", "reinit", "--dry-run"],
     ] {
         let run = project.run(&[args, &["--database-url", &url, "--lock-timeout", "60s"]].concat());
         run.code(3)
@@ -1104,6 +1110,15 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
             ))
             .stderr_has("default_transaction_read_only = off");
     }
+    for args in [
+        &["migrate", "abandon", "1"][..],
+        &["migrate", "abandon", "1", "--dry-run"],
+    ] {
+        project
+            .run(&[args, &["--database-url", &url]].concat())
+            .code(3)
+            .stderr_has("is read-only (transaction_read_only is on)");
+    }
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "refused without waiting for the lock: {:?}",
@@ -1112,7 +1127,9 @@ fn a_read_only_database_is_refused_before_anything_is_tried() {
     assert_eq!(db.catalog_snapshot(), before, "nothing was written");
 
     // Reading still works.
-    reads_still_work(&project, &url);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(2);
 
     drop(holder);
     admin()
@@ -3030,4 +3047,69 @@ fn an_administrator_kill_of_a_statement_is_never_put_down_to_it_for_sure() {
         run.stderr_has(BOTH_WAYS)
             .stderr_has("another session or an administrator");
     }
+}
+
+/// An event trigger whose function refuses every `CREATE TABLE`, made by `001` or by hand.
+const FROZEN_TABLES: &str = "CREATE FUNCTION f() RETURNS event_trigger LANGUAGE plpgsql AS $$\n\
+     BEGIN\n\
+       IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands() WHERE command_tag = 'CREATE TABLE') THEN\n\
+         RAISE EXCEPTION 'tables are frozen';\n\
+       END IF;\n\
+     END $$;\n\
+     CREATE EVENT TRIGGER et ON ddl_command_end EXECUTE FUNCTION f();\n";
+
+/// An event trigger that refuses our own `CREATE TABLE` (the start markers', the ledger's)
+/// was helped as the ledger's columns or the role's rights ("check that public.tb_confiture
+/// has confiture's columns", the wrong table; "check that this role may create tables"), and
+/// the tracking table's refusal dropped the server's context naming the function that raised.
+/// Both name the event triggers, keep the context, and name the table that was being made;
+/// disabled as the help says, the run goes through.
+#[test]
+fn an_event_trigger_refusing_our_own_tables_is_named_in_the_help() {
+    // The start markers' table, made by the first no-transaction migration of a run.
+    let db = TestDb::new("evt_markers");
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        &format!("CREATE TABLE a (id int);\n{FROZEN_TABLES}"),
+        "DROP EVENT TRIGGER et; DROP FUNCTION f(); DROP TABLE a;\n",
+    );
+    project.migration(
+        "002_b",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY ai ON a (id);\n",
+        "DROP INDEX ai;\n",
+    );
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot record that migration 002_b starts in public.tb_confiture_started")
+        .stderr_has("context: PL/pgSQL function f()")
+        .stderr_lacks("public.tb_confiture has confiture's columns");
+    let help = run.help_line();
+    assert!(help.contains("an event trigger of the database"), "{help}");
+    assert!(help.contains("public.tb_confiture_started"), "{help}");
+    assert!(help.contains("et (function f())"), "{help}");
+    db.connect()
+        .batch_execute("ALTER EVENT TRIGGER et DISABLE")
+        .unwrap();
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+
+    // The tracking table, on a database that has the trigger before the first run.
+    let db = TestDb::new("evt_ledger");
+    let project = Project::new();
+    project.table("001_t");
+    db.connect().batch_execute(FROZEN_TABLES).unwrap();
+    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot create the tracking table tb_confiture: tables are frozen")
+        .stderr_has("context: PL/pgSQL function f()");
+    let help = run.help_line();
+    assert!(help.contains("an event trigger of the database"), "{help}");
+    assert!(help.contains("et (function f())"), "{help}");
+    assert!(!help.contains("may create tables"), "{help}");
+    db.connect()
+        .batch_execute("ALTER EVENT TRIGGER et DISABLE")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "up", "--allow-non-empty"])
+        .code(exit::SUCCESS);
 }

@@ -2191,6 +2191,42 @@ pub(super) fn attempts_detail(settings: &ApplySettings, attempts: &Attempts) -> 
     }
 }
 
+/// The enabled event triggers of the database (`ddl_command_start`/`_end`, ...), each with
+/// its function: `et (function f())`. An event trigger runs on every DDL statement, ours too
+/// (the ledger's and the start markers' `CREATE TABLE`), and its function may raise: what our
+/// own DDL's refusal names, so that the help points at it and not at the role's rights or the
+/// table's columns. Read only to explain such a refusal ([`crate::db::explaining`]); empty when
+/// there is none or it cannot be read.
+pub(super) fn event_triggers(client: &mut Client) -> Vec<String> {
+    let sql = "SELECT pg_catalog.format('%I (function %s)', e.evtname, \
+               e.evtfoid::pg_catalog.regprocedure) \
+               FROM pg_catalog.pg_event_trigger e \
+               WHERE e.evtenabled OPERATOR(pg_catalog.<>) 'D' ORDER BY 1";
+    match client.simple_query(&crate::db::explaining(sql)) {
+        Ok(messages) => messages
+            .iter()
+            .filter_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The help of our own `CREATE TABLE` of `table` refused by the server while the database has
+/// enabled event triggers (`triggers`, [`event_triggers`]): one of them ran on it and raised
+/// (the error's context names its function), so `again` runs once it lets the table be made.
+pub(super) fn event_trigger_help(triggers: &[String], table: &str, again: &str) -> String {
+    format!(
+        "an event trigger of the database runs on confiture's own `CREATE TABLE` of {table} \
+         and may refuse it (the context above names the function that raised): {}; let its \
+         function accept that table, or disable it while the command runs (ALTER EVENT \
+         TRIGGER <name> DISABLE; then ENABLE), then run {again}",
+        crate::display::cut(triggers.to_vec()).join(", ")
+    )
+}
+
 pub(super) fn server_details(db: &DbError) -> Vec<String> {
     let mut details = vec![format!("SQLSTATE {}", db.code().code())];
     if let Some(d) = db.detail() {

@@ -616,15 +616,27 @@ fn tracking_table_error(
                  `migration.tracking_table`"
                     .to_string()
             } else {
-                help.to_string()
+                // Refused otherwise: an event trigger our `CREATE TABLE` set off may have
+                // raised (its function is in the error's context).
+                let triggers = failure::event_triggers(client);
+                match triggers.is_empty() {
+                    true => help.to_string(),
+                    false => failure::event_trigger_help(
+                        &triggers,
+                        &table.to_string(),
+                        crate::hint::AGAIN,
+                    ),
+                }
             };
-            // The server's message is the cause, said once; the driver's error the source.
+            // The server's message is the cause, said once; the driver's error the source;
+            // its context kept (a function that raised: an event trigger's).
             let cause = db.message().to_string();
-            let detail = format!("SQLSTATE {}", db.code().code());
-            let error = Error::new(ErrorKind::Invalid, what)
-                .with_detail(detail)
-                .with_help(help)
-                .with_source_shown(e, cause);
+            let details = failure::server_details(db);
+            let mut error = Error::new(ErrorKind::Invalid, what).with_help(help);
+            for detail in details {
+                error = error.with_detail(detail);
+            }
+            let error = error.with_source_shown(e, cause);
             match nowhere {
                 true => error.with_reason(crate::error::Reason::NoLedgerSchema),
                 false => error,

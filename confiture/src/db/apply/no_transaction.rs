@@ -1237,10 +1237,17 @@ fn start_marker(
             // A table of the markers' name that is not confiture's (a migration of this run
             // made it, after the plan read the markers): said as that read says it.
             let foreign = crate::db::ledger::is_foreign_markers_table(&e);
+            // Another refusal by the server (not a privilege, a lock or the table's name
+            // taken): an event trigger the marker's `CREATE TABLE` set off, when there is one.
+            let triggers = match (refused, timed_out, foreign, e.as_db_error().is_some()) {
+                (false, false, false, true) => super::failure::event_triggers(client),
+                _ => Vec::new(),
+            };
             let mut script = Script::new();
             script.push_sql(&sql);
             let mut f = super::failure::record_failure(settings, step, &script, e);
-            if !holders.is_empty() {
+            let locked = !holders.is_empty();
+            if locked {
                 f = ledger_locked(settings, step, f, holders, false);
             } else if timed_out {
                 // The holder was gone when asked.
@@ -1261,6 +1268,23 @@ fn start_marker(
                      ({}; GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO <role>;), then run {}",
                     StartedRun::create_sql(&settings.table),
                     started.quoted(),
+                    crate::hint::AGAIN
+                ));
+            }
+            if !triggers.is_empty() && !locked {
+                f.error.help = Some(super::failure::event_trigger_help(
+                    &triggers,
+                    &settings.table.started_table().to_string(),
+                    crate::hint::AGAIN,
+                ));
+            } else if !refused && !timed_out && !locked {
+                // The row's help, about the table the row goes into: the markers', not the
+                // ledger's.
+                let started = settings.table.started_table();
+                f.error.help = Some(format!(
+                    "check that {started} has confiture's columns, that this role may write it \
+                     and that no trigger of it refuses the row (`\\d {started}` in psql lists \
+                     them), then run {}",
                     crate::hint::AGAIN
                 ));
             }
@@ -1716,25 +1740,25 @@ pub(super) fn committed_stays(settings: &ApplySettings, step: &Step<'_>) -> Stri
     )
 }
 
-/// The command that runs `step` again once it committed part of itself: `migrate down`;
-/// `migrate up`, or `migrate up --allow-non-empty` when the ledger has no row before the step
-/// (the first migration of a new database, [`super::Kept`]): what it committed would make a
-/// plain `up` refuse the database as one whose history was lost
-/// ([`crate::ledger::Unrecorded`]).
+/// The command that runs `step` again once it committed part of itself: `migrate down`, or
+/// `migrate up`.
 ///
 /// `left`: the step's start marker stays ([`StartedRun`]: a statement committed, or the run
 /// was told to run it again), so the command needs `--rerun-interrupted`, without which it
-/// refuses the step.
+/// refuses the step. That marker is also what lets the first migration of a new database
+/// (no row before the step, [`super::Kept`]) run again over what it committed
+/// ([`crate::ledger::Unrecorded::left_by_our_run`]); without it (nothing committed, so the
+/// database is as the run found it) `migrate up --allow-non-empty`, in case this run was
+/// let past the "holds objects but has no history" check by that flag.
 fn run_again_command(step: &Step<'_>, left: bool) -> String {
-    let command = match step.direction {
-        Direction::Up if step.kept.newest.is_none() => "migrate up --allow-non-empty",
-        Direction::Up => "migrate up",
-        Direction::Down => "migrate down",
-    };
-    match left {
-        true => format!("{command} --rerun-interrupted"),
-        false => command.to_string(),
+    match (step.direction, left) {
+        (Direction::Up, true) => "migrate up --rerun-interrupted",
+        (Direction::Up, false) if step.kept.newest.is_none() => "migrate up --allow-non-empty",
+        (Direction::Up, false) => "migrate up",
+        (Direction::Down, true) => "migrate down --rerun-interrupted",
+        (Direction::Down, false) => "migrate down",
     }
+    .to_string()
 }
 
 /// Whether a no-transaction step that failed at statement `index` (0-based) leaves its start
