@@ -111,6 +111,12 @@ pub struct MigrationStatus {
     /// otherwise (and when the database was not read for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid_index: Option<String>,
+    /// For an `interrupted` apply whose `REINDEX ... CONCURRENTLY` left copies of the indexes
+    /// it rebuilt (`_ccnew`, `_ccold`), INVALID: every copy (`schema.name`, quoted as needed;
+    /// `invalid_index` is the first). The rebuilt indexes are whole: the help drops every copy
+    /// rather than rebuilding one. Absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rebuild_copies: Vec<String>,
     /// For an `interrupted` run (an apply or a rollback), the partition the `ALTER TABLE ...
     /// DETACH PARTITION ... CONCURRENTLY` it was running left pending detach (`table`,
     /// `partition`, and the `finalize` statement that finishes it): running it again fails,
@@ -138,10 +144,21 @@ impl MigrationStatus {
         crate::display::migration_id(&self.version, &self.name)
     }
 
+    /// Names `copies`, what its interrupted `REINDEX ... CONCURRENTLY` left
+    /// ([`MigrationStatus::rebuild_copies`]), the first as its `invalid_index`.
+    #[cfg(feature = "db")]
+    pub(crate) fn set_rebuild_copies(&mut self, copies: Vec<String>) {
+        self.invalid_index = copies.first().cloned();
+        self.rebuild_copies = copies;
+    }
+
     /// What its interrupted run left in the database, as read (`invalid_index`,
     /// `pending_detach`): what its help's ways on name ([`crate::plan::interrupted_ways_on`]).
     fn left_behind(&self) -> Option<crate::plan::LeftBehind> {
         use crate::plan::LeftBehind;
+        if !self.rebuild_copies.is_empty() {
+            return Some(LeftBehind::RebuildCopies(self.rebuild_copies.clone()));
+        }
         (self.invalid_index.clone().map(LeftBehind::InvalidIndex))
             .or_else(|| (self.pending_detach.clone()).map(LeftBehind::PendingDetach))
     }
@@ -537,6 +554,7 @@ impl StatusReport {
         line.started = Some(marker);
         match left {
             crate::plan::LeftBehind::InvalidIndex(index) => line.invalid_index = Some(index),
+            crate::plan::LeftBehind::RebuildCopies(copies) => line.set_rebuild_copies(copies),
             crate::plan::LeftBehind::PendingDetach(pending) => line.pending_detach = Some(pending),
         }
         self.interrupted = (self.migrations.iter())
@@ -919,6 +937,7 @@ fn add_unknown(
             not_here: Some(u.not_here.to_string()),
             renumbered_from: None,
             invalid_index: None,
+            rebuild_copies: Vec::new(),
             shares_version_with: None,
             recorded_over: None,
             pending_detach: None,
@@ -969,6 +988,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 not_here: None,
                 renumbered_from: None,
                 invalid_index: None,
+                rebuild_copies: Vec::new(),
                 shares_version_with: None,
                 recorded_over: None,
                 pending_detach: None,
@@ -1013,6 +1033,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     not_here: None,
                     renumbered_from: None,
                     invalid_index: None,
+                    rebuild_copies: Vec::new(),
                     shares_version_with: None,
                     recorded_over: None,
                     pending_detach: None,

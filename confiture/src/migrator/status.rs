@@ -162,6 +162,9 @@ impl Migrator {
                 (false, crate::plan::LeftBehind::InvalidIndex(index)) => {
                     line.invalid_index = Some(index);
                 }
+                (false, crate::plan::LeftBehind::RebuildCopies(copies)) => {
+                    line.set_rebuild_copies(copies);
+                }
                 (false, crate::plan::LeftBehind::PendingDetach(pending)) => {
                     line.pending_detach = Some(pending);
                 }

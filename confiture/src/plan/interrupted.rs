@@ -17,6 +17,13 @@ pub enum LeftBehind {
     /// INVALID, which its up file would build again: it cannot be recorded as applied
     /// (`baseline --through` refuses it); the way on drops it and runs the migration again.
     InvalidIndex(String),
+    /// The copies (each `schema.name`, as `DROP INDEX` takes it; one a rebuilt index, its
+    /// table's TOAST index's too) that an apply's interrupted `REINDEX ... CONCURRENTLY` left
+    /// INVALID — the new copy it was building (`_ccnew`) or the old index it was dropping
+    /// (`_ccold`) —, which its up file would leave for good: the rebuilt indexes themselves are
+    /// whole (the server swaps a copy in only once it is valid), so the way on drops every copy,
+    /// never rebuilds one (`REINDEX` would make it a valid duplicate).
+    RebuildCopies(Vec<String>),
     /// The partition its `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`, cut part-way,
     /// left pending detach: running the statement again fails ("already pending detach"); the
     /// way on finishes the detach (`FINALIZE`).
@@ -33,7 +40,9 @@ impl LeftBehind {
     /// hand, or over a failed run).
     pub fn keeps_recorded_interrupted(&self) -> bool {
         match self {
-            LeftBehind::InvalidIndex(_) | LeftBehind::PendingDetach(_) => true,
+            LeftBehind::InvalidIndex(_)
+            | LeftBehind::RebuildCopies(_)
+            | LeftBehind::PendingDetach(_) => true,
         }
     }
 
@@ -42,6 +51,9 @@ impl LeftBehind {
     fn recorded_but(&self) -> String {
         match self {
             LeftBehind::InvalidIndex(_) => "its index is INVALID".to_string(),
+            LeftBehind::RebuildCopies(copies) => {
+                format!("its index rebuild left {} INVALID", copies_named(copies))
+            }
             LeftBehind::PendingDetach(pending) => format!(
                 "its partition {} is still pending detach",
                 pending.partition
@@ -65,6 +77,17 @@ impl LeftBehind {
                  INDEX CONCURRENTLY {index};` (or drop it, `DROP INDEX CONCURRENTLY {index};`, \
                  and build it again as the migration's up file does); then {status} shows it \
                  applied"
+            ),
+            LeftBehind::RebuildCopies(copies) => format!(
+                "the ledger records it since (a row another tool wrote, confiture (Python) say), \
+                 but its `REINDEX ... CONCURRENTLY` failed or was interrupted and left {} behind, \
+                 INVALID: queries do not use {}, and the row made nothing whole; the rebuilt \
+                 indexes are whole (a copy is swapped in only once valid), so drop {} (not `REINDEX`, which \
+                 would make a copy a valid duplicate index): {}; then {status} shows it applied",
+                copies_named(copies),
+                them(copies),
+                them(copies),
+                drop_copies(copies),
             ),
             LeftBehind::PendingDetach(pending) => {
                 let (k, count) = (pending.statement, pending.statements);
@@ -90,6 +113,32 @@ impl LeftBehind {
             }
         }
     }
+}
+
+/// `its copy a` or `the copies a, b`: the copies a rebuild left, as a sentence names them.
+fn copies_named(copies: &[String]) -> String {
+    match copies {
+        [one] => format!("its copy {one}"),
+        _ => format!("the copies {}", copies.join(", ")),
+    }
+}
+
+/// `it` or `them`, of `copies`.
+fn them(copies: &[String]) -> &'static str {
+    if copies.len() == 1 {
+        "it"
+    } else {
+        "them"
+    }
+}
+
+/// The statements that drop `copies`, one `DROP INDEX CONCURRENTLY` each (it takes one index),
+/// each quoted as a help quotes SQL.
+fn drop_copies(copies: &[String]) -> String {
+    (copies.iter())
+        .map(|copy| format!("`DROP INDEX CONCURRENTLY {copy};`"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A partition left pending detach (`pg_inherits.inhdetachpending`) by an `ALTER TABLE ...
@@ -654,6 +703,9 @@ pub fn ways_on(
         Some(LeftBehind::InvalidIndex(index)) if !down => {
             return invalid_index_ways_on(version, index, rerun, then);
         }
+        Some(LeftBehind::RebuildCopies(copies)) if !down => {
+            return rebuild_copies_ways_on(version, copies, rerun, then);
+        }
         Some(LeftBehind::PendingDetach(pending)) => {
             return finalize_ways_on(down, version, file, rerun, then, pending);
         }
@@ -686,6 +738,23 @@ fn invalid_index_ways_on(version: &str, index: &str, rerun: &str, then: &str) ->
         "its index {index} exists and is INVALID (its build was interrupted), so it cannot be \
          recorded as applied: drop the unfinished index, `DROP INDEX CONCURRENTLY {index};`, \
          then run {} to build it{then} (or {} to leave it pending)",
+        crate::hint::command(rerun),
+        abandon_command(version),
+    )
+}
+
+/// The safe ways on from an apply of `version` left part-way whose `REINDEX ...
+/// CONCURRENTLY` left `copies` INVALID: [`invalid_index_ways_on`]'s, every copy named with its
+/// own drop (`DROP INDEX CONCURRENTLY` takes one index), so that one refusal says them all.
+fn rebuild_copies_ways_on(version: &str, copies: &[String], rerun: &str, then: &str) -> String {
+    format!(
+        "its `REINDEX ... CONCURRENTLY` failed or was interrupted and left {} behind, INVALID, \
+         so it cannot be recorded as applied (running it again would leave {} for good): drop \
+         {}, {}, then run {}{then} (or {} to leave it pending)",
+        copies_named(copies),
+        them(copies),
+        them(copies),
+        drop_copies(copies),
         crate::hint::command(rerun),
         abandon_command(version),
     )

@@ -411,7 +411,7 @@ fn an_interrupted_run_whose_table_reindex_left_copies_is_not_offered_a_record() 
         .code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stderr_lacks("baseline --through")
-        .stderr_has("public.t_a_ccnew exists and is INVALID")
+        .stderr_has("left the copies public.t_a_ccnew, public.t_b_ccnew behind, INVALID")
         .stderr_has("`DROP INDEX CONCURRENTLY public.t_a_ccnew;`");
     for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"]] {
         project
@@ -431,4 +431,167 @@ fn an_interrupted_run_whose_table_reindex_left_copies_is_not_offered_a_record() 
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0);
     assert!(invalid_indexes(&db).is_empty());
+}
+
+/// The INVALID indexes of `db`, each `schema.name` as a help names it (quoted as needed).
+fn invalid_indexes_named(db: &TestDb) -> Vec<String> {
+    db.connect()
+        .query(
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .expect("read pg_index")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// A project whose no-transaction `002_h` builds `t_a` on `t` (two indexes then, and a TOAST
+/// table), then runs `REINDEX TABLE CONCURRENTLY t`, which failed (the function of `t_b`
+/// raised): the run is interrupted (its marker stays) and a copy of each of its indexes, the
+/// TOAST index's too, is left INVALID. Returns the project and those copies.
+fn interrupted_with_several_rebuild_copies(db: &TestDb) -> (Project, Vec<String>) {
+    let project = Project::new();
+    project
+        .migration(
+            "001_f",
+            "CREATE FUNCTION boom(int) RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$\n\
+             BEGIN\n  IF current_setting('app.boom', true) = 'on' THEN RAISE EXCEPTION 'boom'; END IF;\n  RETURN $1;\nEND $$;\n\
+             CREATE TABLE t (a int, b text);\n\
+             INSERT INTO t VALUES (1, 'x');\n\
+             CREATE INDEX t_b ON t (boom(a));\n",
+            "DROP TABLE t;\nDROP FUNCTION boom(int);\n",
+        )
+        .migration(
+            "002_h",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (a);\n\
+             REINDEX TABLE CONCURRENTLY t;\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_a;\n",
+        );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let set = |value: &str| {
+        db.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" SET app.boom = '{value}'",
+                db.name
+            ))
+            .expect("set app.boom for new sessions");
+    };
+    set("on");
+    let failed = project.run_on(db, &["migrate", "up"]);
+    failed.code(exit::MIGRATION_FAILED);
+    set("off");
+    assert_eq!(markers(db), 1, "the run is interrupted\n{}", failed.dump());
+    let copies = invalid_indexes_named(db);
+    assert_eq!(copies.len(), 3, "{copies:?}\n{}", failed.dump());
+    assert!(
+        copies.iter().any(|c| c.starts_with("pg_toast.")),
+        "{copies:?}"
+    );
+    (project, copies)
+}
+
+/// A `REINDEX TABLE CONCURRENTLY` left part-way left a copy of each index of its table (its
+/// TOAST index's too), but the refusals of `status`, `up`, `up --dry-run` and `down` named
+/// only the first: the user, following the help, was refused once a copy. Now each names
+/// every copy, with one `DROP INDEX CONCURRENTLY` each; following the help once finishes.
+#[test]
+fn an_interrupted_table_reindex_names_every_copy_it_left() {
+    let db = TestDb::new("hcc_every_copy");
+    let (project, copies) = interrupted_with_several_rebuild_copies(&db);
+    let drops: Vec<String> = (copies.iter())
+        .map(|c| format!("`DROP INDEX CONCURRENTLY {c};`"))
+        .collect();
+    let runs: [&[&str]; 5] = [
+        &["migrate", "status"],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+    ];
+    for args in runs {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_lacks("baseline --through")
+            .stderr_lacks("REINDEX INDEX");
+        for drop in &drops {
+            run.stderr_has(drop);
+        }
+    }
+    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    json.code(exit::DIVERGED);
+    let json = json.json();
+    let line = (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002");
+    assert_eq!(line["invalid_index"], copies[0].as_str(), "{line}");
+    assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
+    for copy in &copies {
+        db.connect()
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {copy}"))
+            .expect("the suggested DROP INDEX");
+    }
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert!(invalid_indexes(&db).is_empty());
+}
+
+/// A ledger row another tool wrote over the run of `an_interrupted_table_reindex_names_every_copy_it_left`
+/// keeps it `interrupted (recorded)`, whose help (`status`'s, `up`'s, `down`'s) said `REINDEX
+/// INDEX CONCURRENTLY <copy>`, which makes the copy a valid duplicate of the index it copies.
+/// A copy is dropped: the help names every copy's `DROP INDEX CONCURRENTLY`, never a
+/// `REINDEX`; following it, `status` says applied and no duplicate index is left.
+#[test]
+fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
+    let db = TestDb::new("hcc_recorded_copies");
+    let (project, copies) = interrupted_with_several_rebuild_copies(&db);
+    db.record_as_another_tool("h_002_py", "002", "h");
+    let runs: [&[&str]; 4] = [
+        &["migrate", "status"],
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+    ];
+    for args in runs {
+        let run = project.run_on(&db, args);
+        run.code(exit::DIVERGED)
+            .stderr_lacks("REINDEX INDEX")
+            .stderr_lacks("baseline --through");
+        for copy in &copies {
+            run.stderr_has(&format!("`DROP INDEX CONCURRENTLY {copy};`"));
+        }
+    }
+    project
+        .run_on(&db, &["migrate", "status"])
+        .stdout_has("! interrupted (recorded)");
+    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
+    let json = json.json();
+    let line = (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002");
+    assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
+    for copy in &copies {
+        db.connect()
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {copy}"))
+            .expect("the suggested DROP INDEX");
+    }
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS)
+        .stdout_lacks("interrupted");
+    let indexes: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_index WHERE indrelid = 't'::regclass",
+            &[],
+        )
+        .expect("count the indexes of t")
+        .get(0);
+    assert_eq!(indexes, 2, "t_a and t_b, no duplicate");
 }

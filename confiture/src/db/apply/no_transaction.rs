@@ -62,6 +62,10 @@ pub(crate) struct IndexMet {
     pub(crate) index: InvalidIndex,
     /// What the file does with it.
     pub(crate) meets: Meets,
+    /// Of a rebuild ([`Meets::Rebuilds`]), every INVALID copy its earlier rebuilds left
+    /// (`schema.name`, quoted as needed), `index`'s first: a `REINDEX TABLE` leaves one an index,
+    /// its TOAST index's too, and a refusal names them all. Empty for a build.
+    pub(crate) copies: Vec<String>,
 }
 
 impl InvalidIndex {
@@ -155,12 +159,12 @@ fn table_schema(
 /// known here (a `SET search_path` moves the table to another schema, a `DROP INDEX` removes
 /// the INVALID index), and the server decides; a build that fails on an INVALID index is named
 /// by the failure ([`statement_failed`]).
-pub(super) fn invalid_index_recreated<'i>(
+pub(super) fn invalid_index_recreated(
     client: &mut Client,
     settings: &ApplySettings,
     file: &SqlFile,
-    invalid: &'i [InvalidIndex],
-) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
+    invalid: &[InvalidIndex],
+) -> Result<Option<IndexMet>, postgres::Error> {
     invalid_index_of_file(client, &|sql| reading(settings, sql), file, invalid)
 }
 
@@ -171,12 +175,12 @@ pub(super) fn invalid_index_recreated<'i>(
 /// `REINDEX ... CONCURRENTLY` among the file's opening statements (of an index, a table, a
 /// schema or the database) meets the INVALID copy an earlier rebuild of one of its indexes
 /// left ([`index_rebuilt_again`]): it would succeed and leave it behind, INVALID, for good.
-fn invalid_index_of_file<'i>(
+fn invalid_index_of_file(
     client: &mut Client,
     bounded: Bounds<'_>,
     file: &SqlFile,
-    invalid: &'i [InvalidIndex],
-) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
+    invalid: &[InvalidIndex],
+) -> Result<Option<IndexMet>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
@@ -184,11 +188,20 @@ fn invalid_index_of_file<'i>(
         let text = &file.text[span.range.clone()];
         if crate::files::rules::created_index(text).is_some() {
             if let Some(found) = index_built_again(client, bounded, text, invalid)? {
-                return Ok(Some((found, Meets::Builds)));
+                return Ok(Some(IndexMet {
+                    index: found.clone(),
+                    meets: Meets::Builds,
+                    copies: Vec::new(),
+                }));
             }
         } else if crate::files::rules::concurrently_reindexed(text).is_some() {
-            if let Some((found, of)) = index_rebuilt_again(client, bounded, text, invalid)? {
-                return Ok(Some((found, Meets::Rebuilds(of))));
+            let copies = index_rebuilt_again(client, bounded, text, invalid)?;
+            if let Some((found, of)) = copies.first() {
+                return Ok(Some(IndexMet {
+                    index: (*found).clone(),
+                    meets: Meets::Rebuilds(of.clone()),
+                    copies: (copies.iter()).map(|(c, _)| c.qualified.clone()).collect(),
+                }));
             }
         } else {
             // It may change the session or the index: what follows is the server's to decide.
@@ -302,7 +315,13 @@ pub(crate) fn left_behind<'m, K>(
         // The INVALID indexes met come in the runs' order, at most one a run.
         if let Some((_, met)) = next_invalid.take_if(|(of, _)| *of == at) {
             next_invalid = invalid.next();
-            found.push((key, LeftBehind::InvalidIndex(met.index.qualified)));
+            found.push((
+                key,
+                match met.meets {
+                    Meets::Builds => LeftBehind::InvalidIndex(met.index.qualified),
+                    Meets::Rebuilds(_) => LeftBehind::RebuildCopies(met.copies),
+                },
+            ));
             continue;
         }
         let file = if marker.direction == "up" {
@@ -393,16 +412,10 @@ fn invalid_indexes_left<'f, K>(
         return Ok(met);
     }
     for (key, file) in files {
-        if let Some((index, meets)) =
+        if let Some(found) =
             invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
         {
-            met.push((
-                key,
-                IndexMet {
-                    index: index.clone(),
-                    meets,
-                },
-            ));
+            met.push((key, found));
             if first {
                 break;
             }
@@ -436,7 +449,7 @@ fn index_built_again<'i>(
         .find(|i| i.name == name && schema.as_deref() == Some(i.schema.as_str())))
 }
 
-/// The INVALID index of `invalid` that an earlier concurrent rebuild of an index the statement
+/// The INVALID indexes of `invalid` (all of them, in order) that an earlier concurrent rebuild of an index the statement
 /// `text` rebuilds left — any `REINDEX ... CONCURRENTLY`, of an index, a table, a schema or the
 /// database ([`crate::files::rules::Reindexed`]): a copy of one of those indexes
 /// ([`left_by_rebuild_of`]) beside it on its table, the names found as this session's
@@ -450,13 +463,13 @@ fn index_rebuilt_again<'i>(
     bounded: Bounds<'_>,
     text: &str,
     invalid: &'i [InvalidIndex],
-) -> Result<Option<(&'i InvalidIndex, String)>, postgres::Error> {
+) -> Result<Vec<(&'i InvalidIndex, String)>, postgres::Error> {
     use crate::files::rules::Reindexed;
     let Some(reindexed) = crate::files::rules::concurrently_reindexed(text) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
     if !invalid.iter().any(|i| rebuild_copy_name(&i.name)) {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     // The tables whose indexes it rebuilds (each partition's and TOAST table's too); or, of
     // `REINDEX INDEX`, the index itself and a partitioned one's partitions' indexes.
@@ -512,19 +525,26 @@ fn index_rebuilt_again<'i>(
         qualified("sn", "s"),
     );
     let messages = client.simple_query(&bounded(&sql))?;
-    Ok(messages.iter().find_map(|m| {
+    let mut copies: Vec<(&InvalidIndex, String)> = Vec::new();
+    for m in &messages {
         let SimpleQueryMessage::Row(row) = m else {
-            return None;
+            continue;
         };
-        let (copy, of) = (row.get(2)?, row.get(3)?);
-        if !left_by_rebuild_of(copy, of) {
-            return None;
-        }
+        let (Some(copy), Some(of), Some(rebuilt)) = (row.get(2), row.get(3), row.get(1)) else {
+            continue;
+        };
         let found = invalid
             .iter()
-            .find(|i| Some(i.qualified.as_str()) == row.get(0))?;
-        Some((found, row.get(1)?.to_string()))
-    }))
+            .find(|i| Some(i.qualified.as_str()) == row.get(0));
+        let Some(found) = found.filter(|_| left_by_rebuild_of(copy, of)) else {
+            continue;
+        };
+        // A copy sits beside several indexes of its table: it is named once.
+        if !copies.iter().any(|(c, _)| *c == found) {
+            copies.push((found, rebuilt.to_string()));
+        }
+    }
+    Ok(copies)
 }
 
 /// Whether `name` is one a concurrent rebuild gives a copy ([`left_by_rebuild_of`] of some
@@ -919,13 +939,7 @@ pub(super) fn run_statements(
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
     let read = settings.send(|| {
         let before = invalid_indexes(client, settings)?;
-        let recreated =
-            (invalid_index_recreated(client, settings, file, &before)?).map(|(index, meets)| {
-                IndexMet {
-                    index: index.clone(),
-                    meets,
-                }
-            });
+        let recreated = invalid_index_recreated(client, settings, file, &before)?;
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
