@@ -342,10 +342,12 @@ impl Output {
 
     /// This output rendering a fleet run on `env`'s servers: a suggested command that addresses
     /// one of its databases by `--database-url <URL>` says which of `env`'s settings it loses
-    /// ([`Invocation::with_settings_of`]).
-    pub fn in_fleet(&self, env: &Environment) -> Output {
+    /// ([`Invocation::with_settings_of`]); one target's confiture (Python) commands name the
+    /// migrations directory `dir`, and `env`'s file for its own database
+    /// ([`Invocation::in_fleet_of`]).
+    pub fn in_fleet(&self, env: &Environment, dir: &std::path::Path) -> Output {
         let mut out = self.clone();
-        out.invocation = self.invocation.clone().with_settings_of(env);
+        out.invocation = self.invocation.clone().in_fleet_of(env, Some(dir));
         out
     }
 

@@ -273,6 +273,12 @@ pub struct Invocation {
     /// target's text of a fleet, which says how confiture (Python) reaches that target
     /// (confiture (Python) has no list of targets).
     pub python: PythonWords,
+    /// A fleet run's [`PythonWords`]: those of its environment ([`Invocation::in_fleet_of`]),
+    /// which one target's text ([`Invocation::for_target`]) gives its confiture (Python)
+    /// commands — the migrations directory to every database target, the environment's file
+    /// to the target that is the environment's own database alone
+    /// ([`OneTarget::environments_own`]). The fleet's own text keeps such commands as written.
+    pub fleet_python: PythonWords,
 }
 
 /// How a suggested confiture (Python) command names the database and the migrations of a run:
@@ -354,6 +360,11 @@ pub struct OneTarget {
     /// credentials and settings. Anything else — a URL (its line may hold a password), the
     /// commands that take no list — gets `--database-url <URL>`.
     pub entry: Option<String>,
+    /// The target is a database listed by name that is the fleet environment's own
+    /// database (same server, same name: `ConnectionSpec::same_database`): the environment's
+    /// file names it already, so a confiture (Python) command takes `-c FILE` with that file
+    /// rather than an environment file still to be written.
+    pub environments_own: bool,
 }
 
 impl Invocation {
@@ -407,6 +418,7 @@ impl Invocation {
             && self.chosen.is_none()
             && !self.dry_run
             && self.python.is_empty()
+            && self.fleet_python.is_empty()
     }
 
     /// This invocation knowing the fleet's environment `env`: a suggested command that
@@ -426,6 +438,19 @@ impl Invocation {
         if !self.is_empty() && error.mark_suggestions_completed() {
             self.complete(&mut error.help, &mut error.details);
         }
+    }
+
+    /// This invocation rendering a fleet run on `env`'s servers with the migrations of
+    /// `migrations_dir` (`None`: the default): [`Invocation::with_settings_of`], and
+    /// [`Invocation::fleet_python`] from `env` and `migrations_dir` ([`PythonWords::of`]), so
+    /// that one target's confiture (Python) commands name the directory, and the
+    /// environment's file for its own database; the fleet's own text names neither (its
+    /// commands are the fleet's, and confiture (Python) takes no list of targets).
+    pub fn in_fleet_of(self, env: &Environment, migrations_dir: Option<&Path>) -> Invocation {
+        let mut fleet = self.with_settings_of(env);
+        fleet.fleet_python = PythonWords::of(Some(env), migrations_dir);
+        fleet.python = PythonWords::default();
+        fleet
     }
 
     /// The same for an error as a report carries it.
@@ -460,8 +485,14 @@ impl Invocation {
     /// `--database-url <URL>` (its URL is never shown: it may hold a password); the others
     /// keep the fleet's list.
     pub fn for_target(&self, target: OneTarget) -> Invocation {
+        let python = if self.fleet_python.is_empty() {
+            self.python.clone()
+        } else {
+            self.fleet_python.clone()
+        };
         Invocation {
             target: Some(target),
+            python,
             ..self.clone()
         }
     }
@@ -536,10 +567,12 @@ impl Invocation {
         }
         // A tenant schema (the run's, or the fleet target's whose text this is), which
         // confiture (Python) cannot address; else a fleet's database, which no environment file
-        // of this run names.
+        // of this run names — unless it is the environment's own, which its file names.
         let schema =
             (self.python.schema.as_ref()).or(self.target.as_ref().and_then(|t| t.schema.as_ref()));
-        let fleet_database = schema.is_none() && self.target.is_some() && self.python.is_empty();
+        let environments_own = self.python.names_a_file()
+            && (self.target.as_ref()).is_some_and(|t| t.environments_own && t.schema.is_none());
+        let fleet_database = schema.is_none() && self.target.is_some() && !environments_own;
         let mut said = false;
         let mut out = String::with_capacity(text.len() + 32);
         let mut rest = text;
@@ -564,7 +597,9 @@ impl Invocation {
             let mut words: Vec<&str> = Vec::new();
             if !addressed && (fleet_database || by_url_needs_file) {
                 words.extend(["-c", "<FILE>"]);
-            } else if !addressed {
+            } else if !addressed && schema.is_none() {
+                // A fleet's tenant schema: its environment's file names the database, not
+                // the schema, which confiture (Python) cannot address.
                 words.extend(self.python.database.iter().map(String::as_str));
             }
             // A command that cannot address a tenant schema gets no words that would make it
@@ -1013,6 +1048,7 @@ mod tests {
             url_drops_connection: Vec::new(),
             dry_run: false,
             python: PythonWords::default(),
+            fleet_python: PythonWords::default(),
         }
     }
 
@@ -1087,6 +1123,7 @@ mod tests {
         let by_name = OneTarget {
             schema: None,
             entry: Some("tenant_7".into()),
+            ..OneTarget::default()
         };
         for target in [by_name, OneTarget::default()] {
             assert_eq!(
@@ -1118,10 +1155,61 @@ mod tests {
         );
     }
 
+    /// A fleet's confiture (Python) commands named no `--migrations-dir` when its directory
+    /// is not `db/migrations`, and a target listed by name that is the environment's own
+    /// database was told to write an environment file while the environment's names it.
+    #[test]
+    fn a_fleet_targets_python_command_names_the_directory_and_the_environments_file() {
+        let mut env = Environment::from_url("postgresql://h/app", "own.yaml").unwrap();
+        env.file = Some(std::path::PathBuf::from("db/environments/own.yaml"));
+        let fleet = invocation(&["--env", "own"], &["--migrations-dir", "sql"])
+            .in_fleet_of(&env, Some(Path::new("sql")));
+        let text = python_command("migrate up --target 3");
+        let own = OneTarget {
+            entry: Some("app".into()),
+            environments_own: true,
+            ..OneTarget::default()
+        };
+        assert_eq!(
+            fleet.for_target(own).render(&text),
+            "`confiture migrate up --target 3 -c db/environments/own.yaml --migrations-dir sql`"
+        );
+        let other = OneTarget {
+            entry: Some("tenant_7".into()),
+            ..OneTarget::default()
+        };
+        assert_eq!(
+            fleet.for_target(other).render(&text),
+            "`confiture migrate up --target 3 -c <FILE> --migrations-dir sql` (confiture \
+             (Python) takes no list of targets: write an environment file naming this \
+             database, `database_url: <its URL>` with the fleet environment's `migration:` \
+             settings, and give it as <FILE>)"
+        );
+        // A tenant schema gets no words; the fleet's own text keeps them as written.
+        assert!(fleet
+            .for_target(tenant_target("t7"))
+            .render(&text)
+            .starts_with("`confiture migrate up --target 3` (confiture (Python) has no"));
+        assert_eq!(fleet.render(&text), text);
+        // The environment's own database by URL (no file): still a file to write.
+        let by_url = Environment::from_url("postgresql://h/app", "--database-url").unwrap();
+        let fleet = invocation(&[], &[]).in_fleet_of(&by_url, None);
+        let own = OneTarget {
+            entry: Some("app".into()),
+            environments_own: true,
+            ..OneTarget::default()
+        };
+        assert!(fleet
+            .for_target(own)
+            .render(&text)
+            .starts_with("`confiture migrate up --target 3 -c <FILE>` (confiture (Python) takes"));
+    }
+
     fn tenant_target(schema: &str) -> OneTarget {
         OneTarget {
             schema: Some(schema.to_string()),
             entry: None,
+            ..OneTarget::default()
         }
     }
 
@@ -1145,6 +1233,7 @@ mod tests {
             inv.for_target(OneTarget {
                 schema: None,
                 entry: Some(entry.to_string()),
+                ..OneTarget::default()
             })
         };
         assert_eq!(
@@ -1262,6 +1351,7 @@ mod tests {
         let by_name = run.for_target(OneTarget {
             schema: None,
             entry: Some("tenant_7".to_string()),
+            ..OneTarget::default()
         });
         let down = by_name
             .render(&command("migrate down --target 0 --yes"))
@@ -1295,6 +1385,7 @@ mod tests {
         let named = run.for_target(OneTarget {
             schema: None,
             entry: Some("db 2".to_string()),
+            ..OneTarget::default()
         });
         let rendered = named.render(help).into_owned();
         assert_eq!(
@@ -1361,6 +1452,7 @@ mod tests {
         let named = run.clone().choosing(OneTarget {
             schema: None,
             entry: Some("tenant_7".to_string()),
+            ..OneTarget::default()
         });
         for args in [
             "migrate status",

@@ -213,7 +213,7 @@ fn file_list_name(migrator: &Migrator, list: &FleetList) -> String {
 
 /// `migrate up` on every target.
 pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
-    let out = &out.in_fleet(plan.migrator.environment());
+    let out = &out.in_fleet(plan.migrator.environment(), plan.migrator.migrations_dir());
     let fleet = fleet(&plan, out, "", fleet::Request::Up(options), Some(interrupt))?
         .stop_when(interrupt.flag());
     let said = Said::default();
@@ -226,7 +226,7 @@ pub fn up(plan: Plan, options: &UpOptions, out: &Output, interrupt: &Interrupt) 
 
 /// `migrate down` on every target.
 pub fn down(plan: Plan, options: &DownOptions, out: &Output, interrupt: &Interrupt) -> Result<u8> {
-    let out = &out.in_fleet(plan.migrator.environment());
+    let out = &out.in_fleet(plan.migrator.environment(), plan.migrator.migrations_dir());
     let fleet = fleet(
         &plan,
         out,
@@ -250,7 +250,7 @@ pub fn status(
     out: &Output,
     interrupt: &Interrupt,
 ) -> Result<u8> {
-    let out = &out.in_fleet(plan.migrator.environment());
+    let out = &out.in_fleet(plan.migrator.environment(), plan.migrator.migrations_dir());
     let fleet =
         fleet(&plan, out, "", fleet::Request::Status, Some(interrupt))?.stop_when(interrupt.flag());
     let said = Said::default();
@@ -281,7 +281,7 @@ pub fn verify(
     out: &Output,
     stop: Arc<AtomicBool>,
 ) -> Result<u8> {
-    let out = &out.in_fleet(plan.migrator.environment());
+    let out = &out.in_fleet(plan.migrator.environment(), plan.migrator.migrations_dir());
     let request = fleet::Request::Verify(options);
     let said = Said::default();
     let report = fleet(
@@ -307,7 +307,7 @@ pub fn drift(
     out: &Output,
     stop: Arc<AtomicBool>,
 ) -> Result<u8> {
-    let out = &out.in_fleet(plan.migrator.environment());
+    let out = &out.in_fleet(plan.migrator.environment(), plan.migrator.migrations_dir());
     let request = fleet::Request::Drift {
         tenant_schemas: matches!(plan.list, FleetList::SchemasQuery(_)),
     };

@@ -333,6 +333,10 @@ pub struct TargetReport {
     /// ([`crate::hint::OneTarget`]). Not in the JSON (`target` shows the database).
     #[serde(skip)]
     pub entry: Option<String>,
+    /// [`crate::hint::OneTarget::environments_own`]: listed by name, and the environment's
+    /// own database. Not in the JSON.
+    #[serde(skip)]
+    pub environments_own: bool,
     /// Done, failed, interrupted or not started.
     pub state: TargetState,
     /// The target's own exit code (the single-database command's); null when not started.
@@ -378,6 +382,7 @@ impl TargetReport {
         crate::hint::OneTarget {
             schema: self.schema.clone(),
             entry: self.entry.clone(),
+            environments_own: self.environments_own,
         }
     }
 }
@@ -687,10 +692,8 @@ impl Fleet {
         fleet.complete_suggestions = !migrator.suggest.is_empty();
         fleet.fleet_block = migrator.environment().fleet.is_some();
         fleet.suggest = fleet.complete_suggestions.then(|| {
-            migrator
-                .suggest
-                .clone()
-                .with_settings_of(migrator.environment())
+            (migrator.suggest.clone())
+                .in_fleet_of(migrator.environment(), Some(migrator.migrations_dir()))
         });
         fleet
     }
@@ -751,10 +754,7 @@ impl Fleet {
         if !self.complete_suggestions {
             migrator.suggest = crate::hint::Invocation::default();
         } else if let Some(suggest) = &self.suggest {
-            migrator.suggest = suggest.for_target(crate::hint::OneTarget {
-                schema: target.schema.clone(),
-                entry: target.entry().map(str::to_string),
-            });
+            migrator.suggest = suggest.for_target(target.addressed());
         }
         migrator
     }
@@ -1186,6 +1186,7 @@ fn target_report(target: &Target, slot: Option<(Ran, u64)>) -> TargetReport {
         source: target.source.clone(),
         schema: target.schema.clone(),
         entry: target.entry().map(str::to_string),
+        environments_own: target.addressed().environments_own,
         state: TargetState::NotStarted,
         exit_code: None,
         applied: Vec::new(),

@@ -48,6 +48,9 @@ pub struct Target {
     pub schema: Option<String>,
     /// Listed by its database name on the environment's server ([`Target::database`]).
     by_name: bool,
+    /// Listed by name, and the environment's own database
+    /// ([`crate::hint::OneTarget::environments_own`]).
+    environments_own: bool,
 }
 
 /// Largest target file read: a list of a million tenants is about 30 MiB.
@@ -118,6 +121,7 @@ impl Target {
         environment.file = None;
         environment.fleet = None;
         Ok(Target {
+            environments_own: base.connection.same_database(&environment.connection),
             environment,
             source,
             schema: None,
@@ -151,6 +155,7 @@ impl Target {
             source,
             schema: None,
             by_name: false,
+            environments_own: false,
         })
     }
 
@@ -252,6 +257,7 @@ impl Target {
             source,
             schema: Some(schema.to_string()),
             by_name: false,
+            environments_own: false,
         })
     }
 
@@ -291,6 +297,7 @@ impl Target {
         crate::hint::OneTarget {
             schema: self.schema.clone(),
             entry: self.entry().map(str::to_string),
+            environments_own: self.environments_own,
         }
     }
 

@@ -1809,3 +1809,100 @@ fn a_python_migration_in_a_fleets_way_is_never_suggested_bare() {
         );
     }
 }
+
+/// The migrations of a fleet in a directory that is not confiture (Python)'s default
+/// (`db/migrations`): each target's confiture (Python) command named `-c <FILE>` but no
+/// `--migrations-dir`, so that pasted it read `db/migrations` (none there), while a run on one
+/// database names it. Every database target's command names the directory too.
+#[test]
+fn a_fleets_python_command_names_its_migrations_directory() {
+    let dbs = TestDbs::new("fleetpydir", 2);
+    let project = Project::new();
+    project
+        .write(
+            "sql/001_create_tb_account.up.sql",
+            "CREATE TABLE tb_account (pk int PRIMARY KEY);\n",
+        )
+        .write(
+            "sql/001_create_tb_account.down.sql",
+            "DROP TABLE tb_account;\n",
+        )
+        .write("sql/002_data.py", "def up(connection):\n    pass\n");
+    write_targets(&project, &dbs);
+    let args = [
+        "up",
+        "--migrations-dir",
+        "sql",
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+    ];
+    fleet(&project, &args).code(exit::INVALID).stderr_has(
+        "`confiture migrate up --target 002 -c <FILE> --migrations-dir sql` (confiture \
+             (Python) takes no list of targets",
+    );
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let json = fleet(&project, &json_args).code(exit::INVALID).json();
+    for entry in entries(&json) {
+        let help = entry["error"]["help"].as_str().unwrap_or_default();
+        assert!(
+            help.contains("`confiture migrate up --target 002 -c <FILE> --migrations-dir sql`"),
+            "{json}"
+        );
+    }
+}
+
+/// A target listed by name that is the environment file's own database (same server, same
+/// name) was told to write an environment file naming it, while the environment's file names
+/// it already: its confiture (Python) command is `-c FILE` with that file, and says nothing
+/// more. The other targets still get `-c <FILE>` and what to write in it.
+#[test]
+fn a_fleet_target_that_is_the_environments_database_gets_its_file() {
+    let dbs = TestDbs::new("fleetpyown", 2);
+    let project = tenant_project();
+    project.write(
+        "db/migrations/004_data.py",
+        "def up(connection):\n    pass\n",
+    );
+    write_targets(&project, &dbs);
+    project.write(
+        "db/environments/own.yaml",
+        format!("database_url: {}\n", dbs.dbs[0].url()),
+    );
+    let run = Run::of(project.cli().args([
+        "migrate",
+        "--env",
+        "own",
+        "up",
+        "--targets",
+        "tenants.txt",
+        "--keep-going",
+        "--format",
+        "json",
+    ]));
+    run.code(exit::INVALID);
+    let json = run.json();
+    let helps: Vec<&str> = entries(&json)
+        .iter()
+        .map(|e| e["error"]["help"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(helps.len(), 2, "{}", run.dump());
+    assert!(
+        helps[0].contains("`confiture migrate up --target 004 -c db/environments/own.yaml`"),
+        "{}",
+        helps[0]
+    );
+    assert!(
+        !helps[0].contains("takes no list of targets"),
+        "{}",
+        helps[0]
+    );
+    assert!(
+        helps[1].contains(
+            "`confiture migrate up --target 004 -c <FILE>` (confiture (Python) takes no list"
+        ),
+        "{}",
+        helps[1]
+    );
+}
