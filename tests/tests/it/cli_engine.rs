@@ -2122,6 +2122,83 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
         .stderr_has("migration 001_a dropped the tracking table public.tb_confiture");
 }
 
+/// The pid of the CLI's backend on `db` waiting for an advisory lock (a migration's gate held
+/// by the test), once one waits; panics after 30 s.
+fn backend_waiting_on_advisory_lock(db: &TestDb) -> i32 {
+    let mut pid = None;
+    let waits = confiture_tests::wait_until(std::time::Duration::from_secs(30), || {
+        pid = db
+            .connect()
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'cargo-confiture' AND wait_event = 'advisory'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .map(|row| row.get(0));
+        pid.is_some()
+    });
+    assert!(waits, "the migration never waited for its gate");
+    pid.expect("a waiting backend")
+}
+
+/// The tracking table dropped by another session while a transactional migration runs was
+/// reported as the migration's drop ("migration 002 dropped the tracking table ... keep it out
+/// of what 002's file drops"). The migration's rollback gives back a table it dropped itself,
+/// so a table still missing after it was another session's doing: said so, with the way to
+/// record what is applied again (exit 5) — going up, inside `--single-transaction`, and down.
+#[test]
+fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
+    let gate = "SELECT pg_advisory_xact_lock(731);\n";
+    for (direction, flags) in [
+        ("up", &[][..]),
+        ("up", &["--single-transaction"][..]),
+        ("down", &[][..]),
+    ] {
+        let db = TestDb::new("engine_other_drop");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_gated",
+            &format!("CREATE TABLE c (id int);\n{gate}"),
+            &format!("DROP TABLE c;\n{gate}"),
+        );
+        let first: &[&str] = match direction {
+            "up" => &["migrate", "up", "--steps", "1"],
+            _ => &["migrate", "up"],
+        };
+        project.run_on(&db, first).code(exit::SUCCESS);
+        let mut holder = db.connect();
+        holder
+            .batch_execute("SELECT pg_advisory_lock(731)")
+            .expect("hold the gate");
+        let child = project.spawn_on(&db, &[&["migrate", direction][..], flags].concat());
+        backend_waiting_on_advisory_lock(&db);
+        db.connect()
+            .batch_execute("DROP TABLE tb_confiture")
+            .expect("drop the ledger from another session");
+        holder
+            .batch_execute("SELECT pg_advisory_unlock(731)")
+            .expect("open the gate");
+        let run = Run::from_output(
+            child.wait_with_output().expect("reap the runner"),
+            std::time::Duration::ZERO,
+        );
+        let (doing, row, through) = match direction {
+            "up" => ("migration", "written", "001"),
+            _ => ("the rollback of migration", "deleted", "002"),
+        };
+        run.code(exit::INVALID)
+            .stderr_lacks("002_gated dropped the tracking table")
+            .stderr_lacks("keep public.tb_confiture out of")
+            .stderr_has(&format!(
+                "another session dropped the tracking table public.tb_confiture while {doing} \
+                 002_gated ran: its row could not be {row}"
+            ))
+            .stderr_has(&format!("migrate baseline --through {through}"));
+    }
+}
+
 /// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its
 /// first `track_activity_query_size` bytes), once one sleeps.
 fn sleeping_query(db: &TestDb) -> String {
