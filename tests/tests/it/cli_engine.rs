@@ -2199,6 +2199,65 @@ fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
     }
 }
 
+/// The start markers' table dropped, or a run's marker deleted, by another session while a
+/// no-transaction migration ran: the marker's advance before the next statement failed or
+/// updated nothing, and the run went on silently — killed after that, the migration looked
+/// `pending`, not interrupted. The run now stops before the next statement (exit 5), saying
+/// what happened and what was committed.
+#[test]
+fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
+    for (how, sql, said) in [
+        (
+            "dropped",
+            "DROP TABLE tb_confiture_started",
+            "the start markers' table public.tb_confiture_started was dropped by another session",
+        ),
+        (
+            "deleted",
+            "DELETE FROM tb_confiture_started",
+            "its start marker in public.tb_confiture_started was deleted by another session",
+        ),
+    ] {
+        let db = TestDb::new("engine_marker_gone");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_nt",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i1 ON a (id);\n\
+             SELECT pg_advisory_xact_lock(732);\nCREATE INDEX CONCURRENTLY a_i2 ON a (id);\n",
+            "DROP INDEX a_i1;\nDROP INDEX IF EXISTS a_i2;\n",
+        );
+        project
+            .run_on(&db, &["migrate", "up", "--steps", "1"])
+            .code(exit::SUCCESS);
+        let mut holder = db.connect();
+        holder
+            .batch_execute("SELECT pg_advisory_lock(732)")
+            .expect("hold the gate");
+        let child = project.spawn_on(&db, &["migrate", "up"]);
+        backend_waiting_on_advisory_lock(&db);
+        db.connect().batch_execute(sql).expect(how);
+        holder
+            .batch_execute("SELECT pg_advisory_unlock(732)")
+            .expect("open the gate");
+        let run = Run::from_output(
+            child.wait_with_output().expect("reap the runner"),
+            std::time::Duration::ZERO,
+        );
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "migration 002_nt stopped before statement 3 of 3: {said} while it ran"
+            ))
+            .stderr_has("statements 1–2 were committed");
+        let built: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM pg_class WHERE relname = 'a_i2'", &[])
+            .expect("look for the last index")
+            .get(0);
+        assert_eq!(built, 0, "{how}: the statement after the marker's loss ran");
+    }
+}
+
 /// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its
 /// first `track_activity_query_size` bytes), once one sleeps.
 fn sleeping_query(db: &TestDb) -> String {
