@@ -71,12 +71,17 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
-        Selected::One(migrator) => {
-            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
-        }
+        Selected::One(migrator) => interruptible(
+            migrator,
+            interrupt,
+            unless_dry(args.dry_run, BEFORE_MIGRATING),
+        ),
     };
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
-    let outcome = migrator.up(&options, &mut shown(out, interrupt));
+    let outcome = migrator.up(
+        &options,
+        &mut locked_words(out, interrupt, args.dry_run, MIGRATING),
+    );
     warnings(out, &outcome, |r| &r.warnings);
     let last = "the last migration committed";
     finish(
@@ -112,12 +117,17 @@ fn down(
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
-        Selected::One(migrator) => {
-            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
-        }
+        Selected::One(migrator) => interruptible(
+            migrator,
+            interrupt,
+            unless_dry(args.dry_run, BEFORE_MIGRATING),
+        ),
     };
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
-    let outcome = migrator.down(&options, &mut shown(out, interrupt));
+    let outcome = migrator.down(
+        &options,
+        &mut locked_words(out, interrupt, args.dry_run, MIGRATING),
+    );
     // `--allow-modified` went on past an edited file: say so where people look.
     warnings(out, &outcome, |r| &r.warnings);
     finish(
@@ -133,8 +143,15 @@ fn down(
     )
 }
 
-/// `up` and `down`. True in every case: waiting for the lock, a no-transaction migration
-/// (whose committed statements stay), a rollback; the report says what happened.
+/// `up` and `down` before the migration lock is taken (connecting, waiting for the lock): no
+/// migration has started, and what they did not do is [`Effect::nothing_done`]'s.
+const BEFORE_MIGRATING: Words = (
+    "ending the wait: no migration has started",
+    Effect::Runs.nothing_done(),
+);
+
+/// `up` and `down` once the migration lock is taken. True in every case: a no-transaction
+/// migration (whose committed statements stay), a rollback; the report says what happened.
 const MIGRATING: Words = (
     "cancelling the running statement; no other migration starts",
     // Never "rolled back": the migration running may have committed as the signal came.
@@ -417,14 +434,7 @@ fn rewrite<R: serde::Serialize>(
     interrupt.renders_with(&out);
     let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, BEFORE_REWRITING));
     let out = &out;
-    let mut shown = shown(out, interrupt);
-    // The rewrite begins once the lock is taken: from then on, what the signal says of it.
-    let mut progress = |p: Progress| {
-        if !dry_run && matches!(p, Progress::LockAcquired { .. }) {
-            interrupt.words(REWRITING);
-        }
-        shown(p)
-    };
+    let mut progress = locked_words(out, interrupt, dry_run, REWRITING);
     let outcome = run(&mut migrator, &mut progress);
     warnings(out, &outcome, warnings_of);
     finish(
@@ -437,6 +447,23 @@ fn rewrite<R: serde::Serialize>(
         // preview's with `--dry-run`.
         |out, r| out.completed(&text(r)),
     )
+}
+
+/// [`shown`], and, once the migration lock is taken (unless `dry_run`), `words` for what a
+/// signal says: the work begins then (the words before it say that nothing has started).
+fn locked_words<'a>(
+    out: &'a Output,
+    interrupt: &'a Interrupt,
+    dry_run: bool,
+    words: Words,
+) -> impl FnMut(Progress) + 'a {
+    let mut shown = shown(out, interrupt);
+    move |p| {
+        if !dry_run && matches!(p, Progress::LockAcquired { .. }) {
+            interrupt.words(words);
+        }
+        shown(p)
+    }
 }
 
 /// The progress of a run on one database (`up`, `down`, `baseline`, `reinit`): told to
