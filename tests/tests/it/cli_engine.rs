@@ -2383,6 +2383,39 @@ fn a_failing_statement_is_located_exactly_after_the_message_label() {
     }
 }
 
+/// A database with a small `work_mem` and `temp_file_limit` (superuser settings a hostile or
+/// thrifty DBA may give it): `up` failed its very first read, the session's state ("cannot read
+/// the session's state: temporary file size exceeds temp_file_limit", exit 3, no help), since
+/// `pg_settings` builds every setting's row in a tuple store that spilled to a temporary file.
+/// The tool's own reads are tiny and keep their rows in memory: `up` (with a no-transaction
+/// migration), `status` and `down` succeed.
+#[test]
+fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
+    let db = TestDb::new("tiny_temp");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET temp_file_limit = '100kB'; \
+             ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
+        "DROP INDEX a_i;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
+}
+
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
 /// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
 /// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded
