@@ -1360,9 +1360,10 @@ fn markers_table_gone(client: &mut Client, settings: &ApplySettings) -> Option<b
 }
 
 /// The failure of a no-transaction step whose start marker is gone before statement `next`
-/// (0-based) was sent: another session dropped the markers' table (`dropped`) or deleted the
-/// marker. Going on, a run killed after the next statement would leave the migration looking
-/// pending, its committed statements unmarked: the run stops, the ledger's failure (exit 5).
+/// (0-based) was sent: the markers' table dropped (`dropped`) or the marker deleted — by a
+/// statement of the step before it, or by another session: what committed cannot tell which.
+/// Going on, a run killed after the next statement would leave the migration looking pending,
+/// its committed statements unmarked: the run stops, the ledger's failure (exit 5).
 fn marker_gone(
     settings: &ApplySettings,
     step: &Step<'_>,
@@ -1370,34 +1371,32 @@ fn marker_gone(
     dropped: bool,
 ) -> StepFailure {
     let markers = settings.table.started_table();
+    let id = step.migration.id();
     let what = match dropped {
         true => format!("the start markers' table {markers} was dropped"),
-        false => format!("its start marker in {markers} was deleted"),
+        false => format!("its row in {markers} was deleted"),
     };
     let error = Error::new(
         ErrorKind::Invalid,
         format!(
-            "{} {} stopped before statement {} of {}: {what} by another session while it ran",
+            "{} {id} stopped before statement {} of {}: its start marker is gone ({what})",
             match step.direction {
                 Direction::Up => "migration",
                 Direction::Down => "the rollback of migration",
             },
-            step.migration.id(),
             next + 1,
             step.file().statements.len(),
         ),
     )
-    .with_detail(
-        "nothing would say any more that the migration is part-way (a run killed now would \
-         leave it looking pending, not interrupted), so no further statement was sent",
-    )
+    .with_detail(format!(
+        "done by a statement of {id} before it or by another session; nothing would say any \
+         more that the migration is part-way (a run killed now would leave it looking pending, \
+         not interrupted), so no further statement was sent"
+    ))
     .with_help(format!(
-        "find what {} (a session other than this run's; the tool makes and writes it for each \
-         no-transaction migration)",
-        match dropped {
-            true => "dropped the table",
-            false => "deleted the marker",
-        }
+        "keep {markers} out of what {} drops or deletes (`cargo confiture lint` names what it \
+         sees, C108), or find the session that did it",
+        step.file().path.display()
     ));
     StepFailure {
         error,
