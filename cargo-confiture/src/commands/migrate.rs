@@ -71,10 +71,17 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
-        Selected::One(migrator) => {
-            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
-        }
+        Selected::One(migrator) => interruptible(
+            migrator,
+            interrupt,
+            unless_dry(args.dry_run, BEFORE_MIGRATING),
+        ),
     };
+    // The migrations begin once the lock is taken: from then on, what the signal says of
+    // them, as the engine knows it when the signal comes ([`Interrupt::once_locked`]).
+    if !args.dry_run {
+        interrupt.once_locked(MIGRATING, migrator.lock_taken());
+    }
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
@@ -112,10 +119,17 @@ fn down(
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
-        Selected::One(migrator) => {
-            interruptible(migrator, interrupt, unless_dry(args.dry_run, MIGRATING))
-        }
+        Selected::One(migrator) => interruptible(
+            migrator,
+            interrupt,
+            unless_dry(args.dry_run, BEFORE_MIGRATING),
+        ),
     };
+    // The migrations begin once the lock is taken: from then on, what the signal says of
+    // them, as the engine knows it when the signal comes ([`Interrupt::once_locked`]).
+    if !args.dry_run {
+        interrupt.once_locked(MIGRATING, migrator.lock_taken());
+    }
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
@@ -133,8 +147,15 @@ fn down(
     )
 }
 
-/// `up` and `down`. True in every case: waiting for the lock, a no-transaction migration
-/// (whose committed statements stay), a rollback; the report says what happened.
+/// `up` and `down` before the migration lock is taken (connecting, waiting for the lock): no
+/// migration has started, and what they did not do is [`Effect::nothing_done`]'s.
+const BEFORE_MIGRATING: Words = (
+    "ending the wait: no migration has started",
+    Effect::Runs.nothing_done(),
+);
+
+/// `up` and `down` once the migration lock is taken. True in every case: a no-transaction
+/// migration (whose committed statements stay), a rollback; the report says what happened.
 const MIGRATING: Words = (
     "cancelling the running statement; no other migration starts",
     // Never "rolled back": the migration running may have committed as the signal came.

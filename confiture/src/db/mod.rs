@@ -68,12 +68,37 @@ pub(crate) fn is_connection_lost(e: &postgres::Error) -> bool {
 pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     let cause = cause_text(&e);
     let lost = is_connection_lost(&e);
+    let limited = e.code() == Some(&postgres::error::SqlState::CONFIGURATION_LIMIT_EXCEEDED);
     let error = Error::connection(what.to_string()).with_source_shown(e, cause);
     if lost {
         error.with_help(lost_connection_help())
+    } else if limited {
+        error.with_help(limit_help())
     } else {
         error
     }
+}
+
+/// Set first in a message of the tool's own that reads `pg_settings`: the view is a function
+/// that builds every setting's row (some 350) in a tuple store, which spills to a temporary
+/// file past `work_mem` — under a database's or role's small `work_mem` and `temp_file_limit`
+/// the read of one setting failed ("temporary file size exceeds temp_file_limit"). A few
+/// megabytes keep it in memory, whatever the session's; `LOCAL`: it ends with the message's
+/// transaction, never reaching migration SQL.
+pub(crate) const OWN_READ_MEMORY: &str = "SET LOCAL work_mem = '4MB';";
+
+/// The help of an error from one of our own queries that exceeded a limit the database, the
+/// role or the session sets (SQLSTATE 53400, `configuration_limit_exceeded`): the tool's own
+/// statements are small, so a limit that stops them is set very low.
+fn limit_help() -> String {
+    format!(
+        "a limit set for the database, the role or the connection refused the tool's own \
+         small read (`temp_file_limit`, the size of temporary files; see `SHOW \
+         temp_file_limit` and `SHOW work_mem`): raise it (`ALTER DATABASE name RESET \
+         temp_file_limit`, or `ALTER ROLE name RESET temp_file_limit`, as its owner or a \
+         superuser), then run {}",
+        crate::hint::AGAIN
+    )
 }
 
 /// The help of an error from one of our own queries on a session that is gone: what happened

@@ -297,7 +297,7 @@ fn read_state(
     let waited = super::lock::ServerWait::new(wait);
     client
         .simple_query(&format!(
-            "{} SET LOCAL lock_timeout = '{}ms'; \
+            "{} {} SET LOCAL lock_timeout = '{}ms'; \
              SELECT pg_catalog.current_database(), pg_catalog.pg_is_in_recovery(), \
              pg_catalog.current_setting('transaction_read_only'), {}, \
              (SELECT s.source FROM pg_catalog.pg_settings s \
@@ -306,6 +306,7 @@ fn read_state(
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::apply::WRITING_SESSION_BOUND,
+            super::OWN_READ_MEMORY,
             wait.as_millis().clamp(1, i32::MAX as u128),
             super::connect::identity_columns()
         ))

@@ -2122,6 +2122,142 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
         .stderr_has("migration 001_a dropped the tracking table public.tb_confiture");
 }
 
+/// The pid of the CLI's backend on `db` waiting for an advisory lock (a migration's gate held
+/// by the test), once one waits; panics after 30 s.
+fn backend_waiting_on_advisory_lock(db: &TestDb) -> i32 {
+    let mut pid = None;
+    let waits = confiture_tests::wait_until(std::time::Duration::from_secs(30), || {
+        pid = db
+            .connect()
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'cargo-confiture' AND wait_event = 'advisory'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .map(|row| row.get(0));
+        pid.is_some()
+    });
+    assert!(waits, "the migration never waited for its gate");
+    pid.expect("a waiting backend")
+}
+
+/// The tracking table dropped by another session while a transactional migration runs was
+/// reported as the migration's drop ("migration 002 dropped the tracking table ... keep it out
+/// of what 002's file drops"). The migration's rollback gives back a table it dropped itself,
+/// so a table still missing after it was another session's doing: said so, with the way to
+/// record what is applied again (exit 5) — going up, inside `--single-transaction`, and down.
+#[test]
+fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
+    let gate = "SELECT pg_advisory_xact_lock(731);\n";
+    for (direction, flags) in [
+        ("up", &[][..]),
+        ("up", &["--single-transaction"][..]),
+        ("down", &[][..]),
+    ] {
+        let db = TestDb::new("engine_other_drop");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_gated",
+            &format!("CREATE TABLE c (id int);\n{gate}"),
+            &format!("DROP TABLE c;\n{gate}"),
+        );
+        let first: &[&str] = match direction {
+            "up" => &["migrate", "up", "--steps", "1"],
+            _ => &["migrate", "up"],
+        };
+        project.run_on(&db, first).code(exit::SUCCESS);
+        let mut holder = db.connect();
+        holder
+            .batch_execute("SELECT pg_advisory_lock(731)")
+            .expect("hold the gate");
+        let child = project.spawn_on(&db, &[&["migrate", direction][..], flags].concat());
+        backend_waiting_on_advisory_lock(&db);
+        db.connect()
+            .batch_execute("DROP TABLE tb_confiture")
+            .expect("drop the ledger from another session");
+        holder
+            .batch_execute("SELECT pg_advisory_unlock(731)")
+            .expect("open the gate");
+        let run = Run::from_output(
+            child.wait_with_output().expect("reap the runner"),
+            std::time::Duration::ZERO,
+        );
+        let (doing, row, through) = match direction {
+            "up" => ("migration", "written", "001"),
+            _ => ("the rollback of migration", "deleted", "002"),
+        };
+        run.code(exit::INVALID)
+            .stderr_lacks("002_gated dropped the tracking table")
+            .stderr_lacks("keep public.tb_confiture out of")
+            .stderr_has(&format!(
+                "another session dropped the tracking table public.tb_confiture while {doing} \
+                 002_gated ran: its row could not be {row}"
+            ))
+            .stderr_has(&format!("migrate baseline --through {through}"));
+    }
+}
+
+/// The start markers' table dropped, or a run's marker deleted, by another session while a
+/// no-transaction migration ran: the marker's advance before the next statement failed or
+/// updated nothing, and the run went on silently — killed after that, the migration looked
+/// `pending`, not interrupted. The run now stops before the next statement (exit 5), saying
+/// what happened and what was committed.
+#[test]
+fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
+    for (how, sql, said) in [
+        (
+            "dropped",
+            "DROP TABLE tb_confiture_started",
+            "its start marker is gone (the start markers' table public.tb_confiture_started was dropped)",
+        ),
+        (
+            "deleted",
+            "DELETE FROM tb_confiture_started",
+            "its start marker is gone (its row in public.tb_confiture_started was deleted)",
+        ),
+    ] {
+        let db = TestDb::new("engine_marker_gone");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_nt",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i1 ON a (id);\n\
+             SELECT pg_advisory_xact_lock(732);\nCREATE INDEX CONCURRENTLY a_i2 ON a (id);\n",
+            "DROP INDEX a_i1;\nDROP INDEX IF EXISTS a_i2;\n",
+        );
+        project
+            .run_on(&db, &["migrate", "up", "--steps", "1"])
+            .code(exit::SUCCESS);
+        let mut holder = db.connect();
+        holder
+            .batch_execute("SELECT pg_advisory_lock(732)")
+            .expect("hold the gate");
+        let child = project.spawn_on(&db, &["migrate", "up"]);
+        backend_waiting_on_advisory_lock(&db);
+        db.connect().batch_execute(sql).expect(how);
+        holder
+            .batch_execute("SELECT pg_advisory_unlock(732)")
+            .expect("open the gate");
+        let run = Run::from_output(
+            child.wait_with_output().expect("reap the runner"),
+            std::time::Duration::ZERO,
+        );
+        run.code(exit::INVALID)
+            .stderr_has(&format!(
+                "migration 002_nt stopped before statement 3 of 3: {said}"
+            ))
+            .stderr_has("statements 1–2 were committed");
+        let built: i64 = db
+            .connect()
+            .query_one("SELECT count(*) FROM pg_class WHERE relname = 'a_i2'", &[])
+            .expect("look for the last index")
+            .get(0);
+        assert_eq!(built, 0, "{how}: the statement after the marker's loss ran");
+    }
+}
+
 /// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its
 /// first `track_activity_query_size` bytes), once one sleeps.
 fn sleeping_query(db: &TestDb) -> String {
@@ -2245,6 +2381,39 @@ fn a_failing_statement_is_located_exactly_after_the_message_label() {
             .code(exit::MIGRATION_FAILED)
             .stderr_has(&format!("002_bad.up.sql:{line}:21"));
     }
+}
+
+/// A database with a small `work_mem` and `temp_file_limit` (superuser settings a hostile or
+/// thrifty DBA may give it): `up` failed its very first read, the session's state ("cannot read
+/// the session's state: temporary file size exceeds temp_file_limit", exit 3, no help), since
+/// `pg_settings` builds every setting's row in a tuple store that spilled to a temporary file.
+/// The tool's own reads are tiny and keep their rows in memory: `up` (with a no-transaction
+/// migration), `status` and `down` succeed.
+#[test]
+fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
+    let db = TestDb::new("tiny_temp");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET temp_file_limit = '100kB'; \
+             ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
+        "DROP INDEX a_i;\n",
+    );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
 }
 
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =

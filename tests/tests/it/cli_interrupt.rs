@@ -332,8 +332,9 @@ fn sigint_during_a_single_transaction_rolls_back_the_whole_run() {
 #[test]
 fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
     let project = slow_up();
-    let commands: [(&[&str], &str); 3] = [
+    let commands: [(&[&str], &str); 4] = [
         (&["migrate", "up"], "nothing was run"),
+        (&["migrate", "down"], "nothing was run"),
         (
             &["migrate", "baseline", "--through", "1"],
             "nothing was recorded",
@@ -364,7 +365,12 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
         // Nothing was running: the notice at the signal said a migration "is rolled back",
         // and for `baseline` and `reinit`, "the ledger rewrite is rolled back".
         run.stderr_lacks("rolled back");
-        if command[1] != "up" {
+        // The first line says the wait ends, by the command's work: never that a statement is
+        // cancelled, when none of the command's is running.
+        run.stderr_lacks("cancelling the running statement");
+        if ["up", "down"].contains(&command[1]) {
+            run.stderr_has("stopping: ending the wait: no migration has started");
+        } else {
             run.stderr_has("stopping: ending the wait: the ledger rewrite has not started");
         }
         let doc = run.json();

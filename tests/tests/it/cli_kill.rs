@@ -1007,7 +1007,8 @@ fn a_users_table_of_the_markers_name_is_refused_as_not_confiturees() {
 /// h20 F11: the markers' table dropped while a no-transaction migration ran (by another
 /// session, here by the migration itself) failed the write of its row as a dropped LEDGER
 /// ("every row of it is gone ... restore it from a backup", exit 5) while the ledger was
-/// intact. The row is written: there is no marker left to settle.
+/// intact. Its loss is noticed where the marker advances, before the next statement: the run
+/// stops there (exit 5), saying the start marker is gone — never a dropped ledger.
 #[test]
 fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
     let db = TestDb::new("marker_dropped");
@@ -1021,10 +1022,13 @@ fn a_markers_table_dropped_mid_run_is_not_a_dropped_ledger() {
     );
     project
         .up_on(&db)
-        .code(exit::SUCCESS)
+        .code(exit::INVALID)
+        .stderr_has(
+            "migration 002_drop stopped before statement 2 of 2: its start marker is gone (the \
+             start markers' table public.tb_confiture_started was dropped)",
+        )
         .stderr_lacks("restore it from a backup");
-    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:drop"]);
-    project.status_on(&db).code(exit::SUCCESS);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
 }
 
 /// h20 F8: `status` while a run is running a no-transaction migration called it `interrupted`

@@ -964,7 +964,10 @@ pub(super) fn marked_failure(
     if let Some(dropped) = dropped_by(step, &owned, left, tag, last_too, None) {
         return own_statements_dropped(settings, step, script, step_in_script, owned, dropped);
     }
-    match reached(step, &owned, left, tag, last_too) {
+    let dropped = owned
+        .as_db_error()
+        .is_some_and(|db| db.code() == &SqlState::UNDEFINED_TABLE);
+    let mut failure = match reached(step, &owned, left, tag, last_too) {
         Reached::Body => {
             let statement = failed_statement(step, &owned, left, tag, last_too);
             // Without the row's markers (no trigger of the tracking table fires on it) the
@@ -995,7 +998,17 @@ pub(super) fn marked_failure(
             failure
         }
         Reached::Commit => after_row_failure(client, settings, step, script, step_in_script, owned),
+    };
+    // Our own SQL found no tracking table ([`dropped_ledger`]: the ledger's failure, never
+    // the file's): the migration's doing, or another session's, which the rollback tells.
+    if dropped && failure.error.kind == ErrorKind::Invalid {
+        let gone = ledger_gone(client, settings);
+        if let Ok(true) = gone {
+            dropped_by_another_session(settings, step, &mut failure);
+        }
+        left_out(&mut failure, gone.err().as_ref());
     }
+    failure
 }
 
 /// The failure of a step that dropped the engine's own prepared statements ([`dropped_by`]):
@@ -1702,6 +1715,70 @@ fn moved_ledger_failure(
         format!("{doing} {did}: its row could not be {row}"),
         help,
     )
+}
+
+/// Whether the tracking table is gone after a transaction that found it dropped was rolled
+/// back: a migration's own `DROP` (or the `DROP SCHEMA ... CASCADE` that took it) is undone by
+/// the rollback, so a table still missing was dropped, committed, by another session.
+fn ledger_gone(client: &mut Client, settings: &ApplySettings) -> Result<bool, postgres::Error> {
+    let sql = crate::db::explaining(&format!(
+        "SELECT pg_catalog.to_regclass({}) IS NULL",
+        crate::ledger::literal(&settings.table.quoted())
+    ));
+    let messages = client.simple_query(&sql)?;
+    Ok(messages
+        .iter()
+        .any(|m| matches!(m, postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))))
+}
+
+/// Words `failure`, a transactional step's row that found the tracking table dropped, as
+/// another session's doing ([`ledger_gone`]): the step's rollback would have given back a
+/// table the migration dropped itself. Nothing of the step is applied, and the ledger is gone
+/// with every row, which only the user can give back.
+fn dropped_by_another_session(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    failure: &mut StepFailure,
+) {
+    let id = step.migration.id();
+    let table = &settings.table;
+    let (doing, undone) = match step.direction {
+        Direction::Up => ("migration", "nothing of it is applied"),
+        Direction::Down => ("the rollback of migration", "it is still applied"),
+    };
+    failure.error.message = format!(
+        "another session dropped the tracking table {table} while {doing} {id} ran: its row \
+         could not be {}",
+        match step.direction {
+            Direction::Up => "written",
+            Direction::Down => "deleted",
+        }
+    );
+    failure.error.details.push(format!(
+        "{table} is still missing after {id}'s transaction was rolled back, which would have \
+         given back a table {id} dropped itself; {undone}"
+    ));
+    let through = match step.direction {
+        Direction::Up => step.kept.newest,
+        Direction::Down => Some(step.migration.version_text.as_str()),
+    };
+    let record = match through {
+        Some(newest) => format!(
+            "record what is applied again with {} ({} is the newest migration in effect)",
+            crate::hint::command(&format!("migrate baseline --through {newest}")),
+            crate::config::shown(newest),
+        ),
+        None => format!(
+            "record what is applied again with {}, VERSION being the newest migration in effect",
+            crate::hint::command("migrate baseline --through <VERSION>")
+        ),
+    };
+    failure.error.help = Some(format!(
+        "find what dropped it (a session other than this run's): restore {table} from a \
+         backup, or {record}; then {}",
+        settings.run_again()
+    ));
+    failure.blames_file = false;
 }
 
 /// Whether our own ledger SQL (`in_ledger`) found no tracking table (42P01): it was there

@@ -1410,10 +1410,18 @@ fn between_statements(
     let e = match settings.send(|| client.simple_query(&sql)) {
         None => return Err(stopped_between(client, settings, step, next, before, fresh)),
         Some(Ok(messages)) => {
-            return reading_of(&messages).map_err(|changed| {
+            reading_of(&messages).map_err(|changed| {
                 let failure = reading_changed_at(settings, step, changed, next);
                 failed_between(client, settings, step, failure, next, before, fresh)
-            })
+            })?;
+            // The session reads SQL as sent, so the advance was made unless its marker is gone.
+            if marked(settings) && advanced_rows(&messages) == Some(0) {
+                let failure = marker_gone(settings, step, next, false);
+                return Err(failed_between(
+                    client, settings, step, failure, next, before, fresh,
+                ));
+            }
+            return Ok(());
         }
         Some(Err(e)) if is_connection_lost(&e) => {
             return Err(lost_part_way(settings, step, e, next, false))
@@ -1425,7 +1433,90 @@ fn between_statements(
         drop(e);
         return Err(stopped_between(client, settings, step, next, before, fresh));
     }
+    // A markers' table that is gone refused the advance: nothing would say any more that the
+    // migration is part-way, so the run stops before another statement commits unmarked.
+    if marked(settings) && markers_table_gone(client, settings) == Some(true) {
+        let failure = marker_gone(settings, step, next, true);
+        return Err(failed_between(
+            client, settings, step, failure, next, before, fresh,
+        ));
+    }
     checks_alone(client, settings, step, next, before, fresh)
+}
+
+/// The rows the start marker's advance updated, from the replies to
+/// [`between_statements_sql`]'s message when it marks: the advance is its last statement
+/// before `COMMIT`, so its count is the last but one.
+fn advanced_rows(messages: &[SimpleQueryMessage]) -> Option<u64> {
+    let mut counts = messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::CommandComplete(n) => Some(*n),
+        _ => None,
+    });
+    counts.next_back()?;
+    counts.next_back()
+}
+
+/// Whether the start markers' table is gone ([`crate::ledger::TrackingTable::started_table`]):
+/// `None` when it could not be read within an explanation's bounds.
+fn markers_table_gone(client: &mut Client, settings: &ApplySettings) -> Option<bool> {
+    let sql = crate::db::explaining(&format!(
+        "SELECT pg_catalog.to_regclass({}) IS NULL",
+        crate::ledger::literal(&settings.table.started_table().quoted())
+    ));
+    let messages = client.simple_query(&sql).ok()?;
+    messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row.get(0) == Some("t")),
+        _ => None,
+    })
+}
+
+/// The failure of a no-transaction step whose start marker is gone before statement `next`
+/// (0-based) was sent: the markers' table dropped (`dropped`) or the marker deleted — by a
+/// statement of the step before it, or by another session: what committed cannot tell which.
+/// Going on, a run killed after the next statement would leave the migration looking pending,
+/// its committed statements unmarked: the run stops, the ledger's failure (exit 5).
+fn marker_gone(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    next: usize,
+    dropped: bool,
+) -> StepFailure {
+    let markers = settings.table.started_table();
+    let id = step.migration.id();
+    let what = match dropped {
+        true => format!("the start markers' table {markers} was dropped"),
+        false => format!("its row in {markers} was deleted"),
+    };
+    let error = Error::new(
+        ErrorKind::Invalid,
+        format!(
+            "{} {id} stopped before statement {} of {}: its start marker is gone ({what})",
+            match step.direction {
+                Direction::Up => "migration",
+                Direction::Down => "the rollback of migration",
+            },
+            next + 1,
+            step.file().statements.len(),
+        ),
+    )
+    .with_detail(format!(
+        "done by a statement of {id} before it or by another session; nothing would say any \
+         more that the migration is part-way (a run killed now would leave it looking pending, \
+         not interrupted), so no further statement was sent"
+    ))
+    .with_help(format!(
+        "keep {markers} out of what {} drops or deletes (`cargo confiture lint` names what it \
+         sees, C108), or find the session that did it",
+        step.file().path.display()
+    ));
+    StepFailure {
+        error,
+        location: None,
+        server: None,
+        unknown_fate: 0,
+        blames_file: false,
+        dropped_own_statements: false,
+    }
 }
 
 /// The message of [`between_statements`] before statement `next` (0-based): the connecting
