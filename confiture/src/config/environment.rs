@@ -342,8 +342,15 @@ impl Environment {
     /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
     /// `resolve` says otherwise.
     pub fn from_url(url: &str, label: &str) -> Result<Environment> {
+        Environment::from_url_in(url, label, &format!("in {label}"))
+    }
+
+    /// [`Environment::from_url`], whose refusal of a URL that cannot be parsed says where it
+    /// was found as `place` (`given to Migrator::from_url`) rather than `in LABEL`: a label
+    /// such as `the database URL` reads twice after "invalid database URL in".
+    pub(crate) fn from_url_in(url: &str, label: &str, place: &str) -> Result<Environment> {
         let connection = parse_spec(url).map_err(|reason| {
-            Error::invalid(format!("invalid database URL in {label}: {reason}"))
+            Error::invalid(format!("invalid database URL {place}: {reason}"))
                 .with_help(CONNECTION_HELP)
         })?;
         let mut migration = MigrationSettings::default();
