@@ -200,6 +200,72 @@ pub(crate) fn unfinishable(text: &str, direction: &str, what: &str) -> String {
     out
 }
 
+/// Every option the library's texts name by its command-line flag: the flag, the field of the
+/// options types that have it, and those types. **The one map of flag to option**: a library
+/// session's errors name the field (`migrate::options::name_fields`), the command line's the flag, and an environment file's `migration:` key named as an option is refused (`config::file`).
+#[cfg(feature = "env-files")]
+pub(crate) const OPTION_FLAGS: &[(&str, &str, &[&str])] = &[
+    (
+        "--yes",
+        "yes",
+        &["DownOptions", "BaselineOptions", "ReinitOptions"],
+    ),
+    ("--steps", "steps", &["UpOptions", "DownOptions"]),
+    ("--target", "target", &["UpOptions", "DownOptions"]),
+    (
+        "--lock-wait",
+        "lock_wait",
+        &[
+            "UpOptions",
+            "DownOptions",
+            "BaselineOptions",
+            "ReinitOptions",
+            "AbandonOptions",
+            "StatusOptions",
+            "DriftOptions",
+        ],
+    ),
+    (
+        "--lock-timeout-statement",
+        "lock_timeout_statement",
+        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
+    ),
+    (
+        "--statement-timeout",
+        "statement_timeout",
+        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
+    ),
+    ("--allow-out-of-order", "allow_out_of_order", &["UpOptions"]),
+    ("--allow-destructive", "allow_destructive", &["UpOptions"]),
+    (
+        "--allow-newer-database",
+        "allow_newer_database",
+        &["UpOptions"],
+    ),
+    ("--allow-modified", "allow_modified", &["DownOptions"]),
+    ("--single-transaction", "single_transaction", &["UpOptions"]),
+    ("--create-database", "create_database", &["UpOptions"]),
+    (
+        "--through",
+        "through",
+        &["BaselineOptions", "ReinitOptions"],
+    ),
+    ("--from", "from", &["VerifyOptions"]),
+    (
+        "--scratch-url",
+        "scratch",
+        &["VerifyOptions", "DriftOptions"],
+    ),
+    ("--schema-dir", "schema_dir", &["DriftOptions"]),
+    // A setting of the whole session, not of one command's options: its builder method.
+    ("--wait-for-server", "wait_for_server", &[SESSION]),
+];
+
+/// The type of [`OPTION_FLAGS`]' settings of a whole session, which every command's text
+/// names as its builder method (`Migrator::wait_for_server(Duration::from_secs(60))`).
+#[cfg(feature = "env-files")]
+pub(crate) const SESSION: &str = "Migrator";
+
 /// The flags that bound an `up` or a `down` (each takes a value): a suggested command with
 /// one does only what it says.
 #[cfg(feature = "db")]

@@ -422,13 +422,20 @@ impl Environment {
     /// environment's name and appears in errors. The origin is [`Origin::Url`] unless
     /// `resolve` says otherwise.
     pub fn from_url(url: &str, label: &str) -> Result<Environment> {
+        Environment::from_url_in(url, label, &format!("in {label}"))
+    }
+
+    /// [`Environment::from_url`], whose refusal of a URL that cannot be parsed says where it
+    /// was found as `place` (`given to Migrator::from_url`) rather than `in LABEL`: a label
+    /// such as `the database URL` reads twice after "invalid database URL in".
+    pub(crate) fn from_url_in(url: &str, label: &str, place: &str) -> Result<Environment> {
         let percent = PercentInCredentials::written_in(url);
         let connection = parse_spec(url).map_err(|reason| {
             let help = match &percent {
                 Some((percent, false)) => percent.help(false),
                 _ => CONNECTION_HELP.to_string(),
             };
-            Error::invalid(format!("invalid database URL in {label}: {reason}")).with_help(help)
+            Error::invalid(format!("invalid database URL {place}: {reason}")).with_help(help)
         })?;
         let percent_in_credentials = (percent.into_iter())
             .filter(|(_, decodes)| *decodes)

@@ -142,8 +142,10 @@ fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
                 ),
             )
         } else if e.kind() == std::io::ErrorKind::NotFound {
-            Error::invalid(format!("environment file {shown} does not exist"))
-                .with_help(format!("check the path given to {file}, or use {env} NAME"))
+            Error::invalid(format!("environment file {shown} does not exist")).with_help(format!(
+                "check the path given to {file}, or use {}",
+                labels.env_by_name()
+            ))
         } else if path.is_dir() {
             Error::invalid(format!(
                 "environment file {shown} is a directory, not a file"
@@ -1212,7 +1214,9 @@ fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {
 /// What [`FileContext::check_keys`] does with an unknown key that is not a misspelling.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Unknown {
-    /// Left alone: the block is confiture (Python)'s too (`migration:`), the key may be its.
+    /// Left alone: the block is confiture (Python)'s too (`migration:`), the key may be its;
+    /// but one of our command options' names (`lock_wait`: `hint::OPTION_FLAGS`), which no
+    /// setting reads, is refused.
     LeftToConfiture,
     /// Refused: the block is ours alone (`fleet:`, which confiture (Python) ignores whole).
     Refused,
@@ -1919,6 +1923,26 @@ impl FileContext<'_> {
                 continue;
             };
             if known.contains(&key) {
+                continue;
+            }
+            // A key left to confiture (Python) that is one of our command options
+            // (`lock_wait`) is a flag given in the wrong place: ignored, it would never apply.
+            let option = crate::hint::OPTION_FLAGS
+                .iter()
+                .find(|(_, field, _)| *field == key);
+            if let (Unknown::LeftToConfiture, Some((flag, field, types))) = (unknown, option) {
+                let library = types.first().map_or(String::new(), |options| {
+                    format!(" (`{options}::{field}` in the library)")
+                });
+                self.found(
+                    self.key_error(
+                        &format!("{parent}.{key}"),
+                        &format!("is not an environment setting: it is the `{flag}` flag{library}"),
+                    )
+                    .with_help(format!(
+                        "remove it from the file and give `{flag}` to the command that takes it"
+                    )),
+                );
                 continue;
             }
             let help = match closest(key, known) {

@@ -41,6 +41,57 @@ impl Labels<'static> {
     };
 }
 
+impl Labels<'_> {
+    /// The library's labels ([`Labels::LIBRARY`]) name functions, which a help writes as calls
+    /// (valid Rust); any other labels are flags, written with their values.
+    fn are_calls(&self) -> bool {
+        *self == Labels::LIBRARY
+    }
+
+    /// Choosing the environment `name`: `--env prod`, or
+    /// `Migrator::from_env(&workspace, "prod")`.
+    pub fn env_named(&self, name: &str) -> String {
+        match self.are_calls() {
+            true => format!("{}(&workspace, {name:?})", self.env),
+            false => format!("{} {name}", self.env),
+        }
+    }
+
+    /// Choosing the environment file at `path`: `-c db/environments/prod.yaml` (the path
+    /// quoted for a shell), or `Migrator::from_config("db/environments/prod.yaml")`.
+    pub fn file_named(&self, path: &Path) -> String {
+        match self.are_calls() {
+            true => format!("{}({:?})", self.file, display_path(path)),
+            false => format!("{} {}", self.file, crate::hint::quote_path(path)),
+        }
+    }
+
+    /// The ways of naming a database, for a help that lists them: `--env NAME, -c FILE,
+    /// --database-url URL`, or the three functions.
+    pub fn ways(&self) -> String {
+        match self.are_calls() {
+            true => format!("{}, {} or {}", self.env, self.file, self.url),
+            false => format!("{} NAME, {} FILE, {} URL", self.env, self.file, self.url),
+        }
+    }
+
+    /// Naming an environment file by path, for a help: `-c FILE`, or the function.
+    pub(crate) fn file_by_path(&self) -> String {
+        match self.are_calls() {
+            true => self.file.to_string(),
+            false => format!("{} FILE", self.file),
+        }
+    }
+
+    /// Naming an environment by name, for a help: `--env NAME`, or the function.
+    pub(crate) fn env_by_name(&self) -> String {
+        match self.are_calls() {
+            true => self.env.to_string(),
+            false => format!("{} NAME", self.env),
+        }
+    }
+}
+
 /// Decides which database to use, by the rules in the module documentation; messages name
 /// the selections with [`Labels::LIBRARY`].
 pub fn resolve(
@@ -172,8 +223,8 @@ fn misnamed_default(ws: &Workspace, default: &Path, labels: &Labels<'_>) -> Opti
             display_path(default)
         ),
         (Some(close), None) => format!(
-            "did you mean {} {close}? rename {} to {}",
-            labels.env,
+            "did you mean {}? rename {} to {}",
+            labels.env_named(close),
             display_path(&found),
             display_path(default)
         ),
@@ -194,10 +245,7 @@ fn misnamed_default(ws: &Workspace, default: &Path, labels: &Labels<'_>) -> Opti
             "the database is not taken from DATABASE_URL or .env instead: that may be another \
              one",
         )
-        .with_help(format!(
-            "{fix}; or name the database ({} NAME, {} FILE, {} URL)",
-            labels.env, labels.file, labels.url
-        )),
+        .with_help(format!("{fix}; or name the database ({})", labels.ways())),
     )
 }
 
@@ -222,7 +270,9 @@ fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> 
         .and_then(|n| n.to_str())
         .and_then(environment_of_file_name)
         .filter(|_| at_root.parent() == Some(ws.environments_dir().as_path()));
-    let or_env = name.map_or_else(String::new, |name| format!(", or `{} {name}`", labels.env));
+    let or_env = name.map_or_else(String::new, |name| {
+        format!(", or `{}`", labels.env_named(name))
+    });
     Err(Error::invalid(format!(
         "environment file {} does not exist in `{here}`: the path given to {} is relative to \
          the current directory",
@@ -230,9 +280,8 @@ fn refuse_file_of_the_root(ws: &Workspace, path: &Path, labels: &Labels<'_>) -> 
         labels.file
     ))
     .with_help(format!(
-        "the workspace root has it: from here it is `{} {}`{or_env}",
-        labels.file,
-        crate::hint::quote_path(Path::new(&display_path(&at_root)))
+        "the workspace root has it: from here it is `{}`{or_env}",
+        labels.file_named(Path::new(&display_path(&at_root)))
     )))
 }
 
@@ -267,8 +316,8 @@ fn refuse_missing_file_close_to_one(
     let in_envs = parent.is_none_or(|p| p.canonicalize().ok() == dir.canonicalize().ok());
     let help = if in_envs && is_environment_name(stem) && as_env.is_file() {
         format!(
-            "did you mean `{} {stem}`? (it reads {})",
-            labels.env,
+            "did you mean `{}`? (it reads {})",
+            labels.env_named(stem),
             display_path(&as_env)
         )
     } else {
@@ -281,11 +330,7 @@ fn refuse_missing_file_close_to_one(
             Some(parent) => parent.join(format!("{close}.yaml")),
             None => PathBuf::from(format!("{close}.yaml")),
         };
-        format!(
-            "did you mean `{} {}`?",
-            labels.file,
-            crate::hint::quote_path(&file)
-        )
+        format!("did you mean `{}`?", labels.file_named(&file))
     };
     Err(Error::invalid(format!(
         "environment file {} does not exist",
@@ -302,8 +347,8 @@ fn refuse_missing_file_close_to_one(
 fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
     let shown = display_path(path);
     let help = format!(
-        "fix or remove {shown}, or name the database another way ({} NAME, {} FILE, {} URL)",
-        labels.env, labels.file, labels.url
+        "fix or remove {shown}, or name the database another way ({})",
+        labels.ways()
     );
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -413,12 +458,11 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     if stem.is_some() || !is_environment_name(name) {
         let mut error =
             Error::invalid(format!("invalid environment name {name:?}")).with_help(format!(
-                "give the name of a file in {} without `.yaml` (e.g. {} {}), \
-                 or a path with {} FILE",
+                "give the name of a file in {} without `.yaml` (e.g. {}), \
+                 or a path with {}",
                 display_path(&dir),
-                labels.env,
-                stem.unwrap_or("staging"),
-                labels.file
+                labels.env_named(stem.unwrap_or("staging")),
+                labels.file_by_path()
             ));
         if let Some(detail) = stem.and_then(|stem| yml_to_rename(&dir, stem)) {
             error = error.with_detail(detail);
@@ -444,7 +488,7 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     } else {
         let names: Vec<&str> = available.iter().map(String::as_str).collect();
         let suggestion = match closest(name, &names) {
-            Some(close) => format!("did you mean {} {close}? ", labels.env),
+            Some(close) => format!("did you mean {}? ", labels.env_named(close)),
             None => String::new(),
         };
         error.with_help(format!(

@@ -830,7 +830,8 @@ impl Migrator {
     /// # }
     /// ```
     pub fn from_url(url: &str) -> Result<Migrator> {
-        let env = Environment::from_url(url, "the database URL")?;
+        let given_to = format!("given to {}", config::Labels::LIBRARY.url);
+        let env = Environment::from_url_in(url, "the database URL", &given_to)?;
         let ws = Workspace::discover(&current_dir()?)?;
         Ok(Migrator::for_workspace(env, &ws))
     }

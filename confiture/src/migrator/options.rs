@@ -402,63 +402,8 @@ impl crate::drift::DriftOptions {
     }
 }
 
-/// Every option the library's texts name by its command-line flag: the flag, the field of the
-/// options types that have it, and those types. **The one map of flag to option**: a library
-/// session's errors name the field ([`name_fields`]), the command line's the flag.
-const FLAGS: &[(&str, &str, &[&str])] = &[
-    (
-        "--yes",
-        "yes",
-        &["DownOptions", "BaselineOptions", "ReinitOptions"],
-    ),
-    ("--steps", "steps", &["UpOptions", "DownOptions"]),
-    ("--target", "target", &["UpOptions", "DownOptions"]),
-    (
-        "--lock-wait",
-        "lock_wait",
-        &[
-            "UpOptions",
-            "DownOptions",
-            "BaselineOptions",
-            "ReinitOptions",
-            "AbandonOptions",
-            "StatusOptions",
-            "DriftOptions",
-        ],
-    ),
-    (
-        "--lock-timeout-statement",
-        "lock_timeout_statement",
-        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
-    ),
-    (
-        "--statement-timeout",
-        "statement_timeout",
-        &["UpOptions", "DownOptions", "VerifyOptions", "DriftOptions"],
-    ),
-    ("--allow-out-of-order", "allow_out_of_order", &["UpOptions"]),
-    ("--allow-destructive", "allow_destructive", &["UpOptions"]),
-    (
-        "--allow-newer-database",
-        "allow_newer_database",
-        &["UpOptions"],
-    ),
-    ("--allow-modified", "allow_modified", &["DownOptions"]),
-    ("--single-transaction", "single_transaction", &["UpOptions"]),
-    ("--create-database", "create_database", &["UpOptions"]),
-    (
-        "--through",
-        "through",
-        &["BaselineOptions", "ReinitOptions"],
-    ),
-    ("--from", "from", &["VerifyOptions"]),
-    (
-        "--scratch-url",
-        "scratch",
-        &["VerifyOptions", "DriftOptions"],
-    ),
-    ("--schema-dir", "schema_dir", &["DriftOptions"]),
-];
+/// The one map of flag to option ([`crate::hint::OPTION_FLAGS`]).
+use crate::hint::{OPTION_FLAGS as FLAGS, SESSION};
 
 /// `error`'s message, details and help with each flag of [`FLAGS`] that `options` (the
 /// command's options type, `UpOptions`) has named as that field instead (`--yes` is
@@ -514,13 +459,13 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
             .then(|| {
                 FLAGS.iter().find(|(flag, _, types)| {
                     rest.starts_with(flag)
-                        && types.contains(&options)
+                        && (types.contains(&options) || types == &[SESSION])
                         && !rest[flag.len()..]
                             .starts_with(|c: char| c.is_alphanumeric() || c == '-')
                 })
             })
             .flatten();
-        let Some((flag, field, _)) = flag else {
+        let Some((flag, field, types)) = flag else {
             let c = rest.chars().next().unwrap_or_default();
             out.push(c);
             rest = &rest[c.len_utf8()..];
@@ -528,6 +473,24 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
         };
         changed = true;
         rest = &rest[flag.len()..];
+        if *types == [SESSION] {
+            // `` `--wait-for-server 60s` ``: the method, called with the value quoted with it.
+            let value = rest
+                .strip_prefix(' ')
+                .filter(|_| out.ends_with('`'))
+                .and_then(|v| v.find('`').map(|end| &v[..end]));
+            let seconds = value
+                .and_then(|v| v.strip_suffix('s'))
+                .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            if let Some(value) = value {
+                rest = &rest[1 + value.len()..];
+            }
+            let argument = seconds.map_or("Duration".to_string(), |n| {
+                format!("Duration::from_secs({n})")
+            });
+            out.push_str(&format!("{SESSION}::{field}({argument})"));
+            continue;
+        }
         // `` `--scratch-url URL` ``: the flag with its value's placeholder, quoted together.
         let placeholder = rest.strip_prefix(' ').map_or(0, |v| {
             v.chars()
@@ -592,6 +555,14 @@ mod tests {
         assert_eq!(
             library_names("--from 7: no migration has version 7", "VerifyOptions"),
             "`VerifyOptions::from` = 7: no migration has version 7"
+        );
+        // A setting of the session is its builder method, whatever the command.
+        assert_eq!(
+            library_names(
+                "wait for it: `--wait-for-server 60s`, or ...",
+                "StatusOptions"
+            ),
+            "wait for it: `Migrator::wait_for_server(Duration::from_secs(60))`, or ..."
         );
         // A suggested command keeps its flags; a flag another command's options lack stays.
         let text = "run `cargo confiture migrate down --target 0 --yes -c f` or --allow-modified";

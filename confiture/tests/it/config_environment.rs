@@ -660,3 +660,48 @@ fn pipes_and_devices_are_read_and_sockets_refused() {
         assert!(err.help.is_some(), "{err}");
     }
 }
+
+/// `migration.lock_wait: 5s` was ignored without a word (unknown `migration:` keys are left to
+/// confiture (Python)), while `lock_wait` is our `--lock-wait` flag's and the library's option:
+/// a command option written as a setting never applied. Every option of the one map of flags
+/// (`--lock-wait`, `--steps`, `--allow-destructive`, ...) is refused naming the flag and field;
+/// settings and confiture (Python)'s own keys are not.
+#[test]
+fn a_command_option_written_as_a_migration_setting_is_refused() {
+    for (key, value, flag, field) in [
+        ("lock_wait", "5s", "--lock-wait", "UpOptions::lock_wait"),
+        ("steps", "1", "--steps", "UpOptions::steps"),
+        (
+            "allow_destructive",
+            "true",
+            "--allow-destructive",
+            "UpOptions::allow_destructive",
+        ),
+        ("yes", "true", "--yes", "DownOptions::yes"),
+    ] {
+        let (path, err) = read_err(&format!(
+            "database_url: postgresql://h/db\nmigration:\n  tracking_table: t\n  {key}: {value}\n"
+        ));
+        assert_eq!(err.exit_code(), exit::INVALID);
+        let shown = path.display().to_string();
+        assert!(err.message.contains("line 4"), "{err}");
+        assert!(
+            err.message.contains(shown.rsplit('/').next().unwrap()),
+            "{err}"
+        );
+        assert!(
+            err.message.contains(&format!(
+                "`migration.{key}` is not an environment setting: it is the `{flag}` flag \
+                 (`{field}` in the library)"
+            )),
+            "{err}"
+        );
+        assert!(err.help.as_deref().unwrap_or("").contains(flag), "{err:?}");
+    }
+    // Our settings, and keys of confiture (Python)'s migration block, still read.
+    read_ok(
+        "database_url: postgresql://h/db\nmigration:\n  lock_timeout: 5s\n  \
+         statement_timeout: 1m\n  wait_for_server: 10s\n  strict_mode: true\n  \
+         destructive: gated\n  snapshot_history: false\n",
+    );
+}

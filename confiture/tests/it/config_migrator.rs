@@ -451,3 +451,67 @@ fn library_durations_beyond_postgres_limit_are_usage_errors_before_connecting() 
         .error;
     assert_eq!(error.kind, confiture::ErrorKind::Connection, "{error}");
 }
+
+/// `Migrator::from_url` with a URL that cannot be parsed said "invalid database URL in the
+/// database URL: ...": the label read twice. It names the call the URL was given to, never
+/// the password, for every kind of bad URL.
+#[test]
+fn from_url_says_the_call_a_bad_url_was_given_to() {
+    for url in [
+        "postgresql://postgres:s3cret@127.0.0.1:54x32/db",
+        "postgresql://postgres:s3cret@127.0.0.1/db?sslmode=bogus",
+        "postgresql://postgres:s3cret@127.0.0.1/db?connect_timeout=abc",
+        "postgresql://postgres:s3cret@127.0.0.1/d%zzb",
+        "postgresql://postgres:s3cret@[::1/db",
+    ] {
+        let err = Migrator::from_url(url).err().expect("a bad URL");
+        assert_eq!(err.exit_code(), confiture::exit::INVALID);
+        assert!(
+            err.message
+                .starts_with("invalid database URL given to Migrator::from_url: "),
+            "{url}: {err}"
+        );
+        assert!(!err.message.contains("in the database URL"), "{err}");
+        let all = format!(
+            "{} {:?} {:?}",
+            err.message_with_cause(),
+            err.details,
+            err.help
+        );
+        assert!(!all.contains("s3cret"), "{url}: {all}");
+    }
+}
+
+/// The library's helps choosing another environment were the CLI's words rewritten ("did you
+/// mean Migrator::from_env prod?", "or use Migrator::from_env NAME"): not Rust. They are calls
+/// a caller can write.
+#[test]
+fn library_helps_choosing_an_environment_are_valid_rust() {
+    let root = TempDir::new("cft_migrator");
+    root.write(
+        "db/environments/prod.yaml",
+        "database_url: postgresql:///x\n",
+    );
+    let err = Migrator::from_env(&workspace(&root), "prd")
+        .err()
+        .expect("no such environment");
+    let help = err.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("did you mean Migrator::from_env(&workspace, \"prod\")?"),
+        "{help}"
+    );
+    let err = Migrator::from_env(&workspace(&root), "prod.yaml")
+        .err()
+        .expect("a file name");
+    let help = err.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("(e.g. Migrator::from_env(&workspace, \"prod\"))"),
+        "{help}"
+    );
+    assert!(!help.contains("Migrator::from_config FILE"), "{help}");
+    let missing = root.path().join("db/environments/nope.yaml");
+    let err = Migrator::from_config(&missing).err().expect("no file");
+    let help = err.help.clone().unwrap_or_default();
+    assert!(help.contains("or use Migrator::from_env"), "{help}");
+    assert!(!help.contains("NAME"), "{help}");
+}

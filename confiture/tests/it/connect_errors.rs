@@ -817,3 +817,54 @@ fn a_session_start_waiting_for_a_catalog_lock_names_its_holder_not_the_network()
         );
     }
 }
+
+/// A library session's refused connection was helped with "wait for it: `--wait-for-server
+/// 60s`, or `migration.wait_for_server: 60s` in the environment file", for a `Migrator` made
+/// from a URL: no flag, no environment file. It names `Migrator::wait_for_server`, and the
+/// environment file only for a session whose settings came from one; the command line's text
+/// keeps the flag.
+#[test]
+fn a_library_session_is_told_to_wait_with_the_method_not_the_flag() {
+    let port = unused_port();
+    let url = format!("postgresql://app:{PASSWORD}@127.0.0.1:{port}/app?sslmode=disable");
+    let dir = common::TempDir::new("cft_wait_lib");
+    let migrations = dir.path().join("db/migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    let env_file = dir.write(
+        "db/environments/dev.yaml",
+        &format!("database_url: \"{url}\"\n"),
+    );
+    let from_file = Environment::from_file(&env_file, &|_| None).unwrap();
+    for (env, in_file) in [(env(&url), false), (from_file, true)] {
+        let mut migrator = confiture::Migrator::new(
+            env.clone(),
+            &migrations,
+            confiture::files::CheckOptions::default(),
+        );
+        let errors = [
+            migrator.status().expect_err("refused"),
+            migrator
+                .up(
+                    &confiture::migrate::UpOptions::default(),
+                    &mut confiture::migrate::no_progress,
+                )
+                .expect_err("refused")
+                .error,
+        ];
+        for err in errors {
+            let text = full_text(&err);
+            let help = err.help.clone().unwrap_or_default();
+            assert!(
+                help.contains("`Migrator::wait_for_server(Duration::from_secs(60))`"),
+                "{text}"
+            );
+            assert!(!help.contains("--wait-for-server"), "{text}");
+            assert_eq!(help.contains("in the environment file"), in_file, "{text}");
+        }
+        // The connection's own text (the command line's) keeps the flag.
+        let err = common::connect_err(&env);
+        let help = err.help.clone().unwrap_or_default();
+        assert!(help.contains("`--wait-for-server 60s`"), "{help}");
+        assert_eq!(help.contains("in the environment file"), in_file, "{help}");
+    }
+}

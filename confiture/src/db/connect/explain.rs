@@ -908,15 +908,21 @@ fn network_failure(env: &Environment, io: &std::io::Error, unresolved: bool) -> 
 
 /// The end of the help of a server that is not accepting connections yet, when the
 /// connection did not wait for it: how to wait for a server started beside the command.
-fn wait_for_it(env: &Environment) -> &'static str {
-    match env.migration.wait_for_server.is_zero() {
-        true => {
-            "; if it is still starting (a container or CI service started with this \
-             command), wait for it: `--wait-for-server 60s`, or `migration.wait_for_server: \
-             60s` in the environment file"
-        }
-        false => "",
+/// The environment-file half only when the settings came from one: a URL reads none. A
+/// library session's text names `Migrator::wait_for_server` for the flag
+/// (`migrate::options::name_fields`).
+fn wait_for_it(env: &Environment) -> String {
+    if !env.migration.wait_for_server.is_zero() {
+        return String::new();
     }
+    let in_file = match env.settings_origin() {
+        (Some(_), _) => ", or `migration.wait_for_server: 60s` in the environment file",
+        (None, _) => "",
+    };
+    format!(
+        "; if it is still starting (a container or CI service started with this command), \
+         wait for it: `--wait-for-server 60s`{in_file}"
+    )
 }
 
 /// What a failed authentication's help says to check.
