@@ -1094,8 +1094,10 @@ fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
 /// engine's rule; [`apply::refused_over_invalid_index`], its words): exit 4, as the real run's,
 /// which applies the migrations before it first. Its help's command keeps
 /// `--rerun-interrupted` when the migration's start marker stays (given, or an earlier run's).
-/// No round trip when no migration of the plan is a no-transaction one opening with a
-/// `CONCURRENTLY` build.
+/// A migration an interrupted apply left part-way (run again: `--rerun-interrupted`) is read
+/// from the statement that run was running on too ([`crate::history::apply_marker_of`]). No
+/// round trip when no migration of the plan is a no-transaction one opening with a
+/// `CONCURRENTLY` build, or left by its interrupted run at or before one.
 fn refuse_invalid_index_met(
     client: &mut Client,
     plan: &plan::UpPlan<'_>,
@@ -1103,7 +1105,8 @@ fn refuse_invalid_index_met(
     options: &UpOptions,
     wait: Duration,
 ) -> Result<()> {
-    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up));
+    let marker = |m: &crate::files::Migration| crate::history::apply_marker_of(markers, m.version);
+    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up, marker(m)));
     let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
         .into_iter()
         .next()
@@ -1111,10 +1114,7 @@ fn refuse_invalid_index_met(
         return Ok(());
     };
     let m = plan.apply[at];
-    let marked = markers.iter().any(|marker| {
-        marker.direction == "up" && crate::history::marker_number(marker) == Some(m.version)
-    });
-    let again = match options.rerun_interrupted || marked {
+    let again = match options.rerun_interrupted || marker(m).is_some() {
         true => "migrate up --rerun-interrupted",
         false => "migrate up",
     };

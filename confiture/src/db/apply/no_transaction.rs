@@ -71,6 +71,10 @@ impl InvalidIndex {
     }
 }
 
+/// A file read for the INVALID index it would meet or leave INVALID ([`invalid_index_of_file`]),
+/// with its key and the start marker of its apply a run left part-way, if any.
+pub(crate) type Looked<'f, K> = (K, &'f SqlFile, Option<&'f StartedRun>);
+
 /// A bound on one of our reads: the message it makes of the read's SQL ([`reading`], or
 /// `db::explaining` after a failure).
 type Bounds<'a> = &'a dyn Fn(&str) -> String;
@@ -152,18 +156,17 @@ fn table_schema(
 /// `search_path` finds the table (a tenant's schema), as the server will. An INVALID index of
 /// that name in another schema (another tenant's) is not this one's.
 ///
-/// Only the `CREATE INDEX` statements that open the file are looked at: once any other
-/// statement comes first, what the session and the database will be when the build runs is not
-/// known here (a `SET search_path` moves the table to another schema, a `DROP INDEX` removes
-/// the INVALID index), and the server decides; a build that fails on an INVALID index is named
-/// by the failure ([`statement_failed`]).
+/// The statements looked at are [`index_builds`]': those that open the file, and, run again
+/// after an interrupted apply (`marker`, its start marker), those from the statement it was
+/// running on.
 pub(super) fn invalid_index_recreated<'i>(
     client: &mut Client,
     settings: &ApplySettings,
     file: &SqlFile,
+    marker: Option<&StartedRun>,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
-    invalid_index_of_file(client, &|sql| reading(settings, sql), file, invalid)
+    invalid_index_of_file(client, &|sql| reading(settings, sql), file, marker, invalid)
 }
 
 /// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
@@ -172,59 +175,100 @@ pub(super) fn invalid_index_recreated<'i>(
 /// what `status` and `up --dry-run` say of a pending migration ([`invalid_indexes_met`]). A
 /// `REINDEX INDEX ... CONCURRENTLY` among the file's opening statements meets the INVALID
 /// index an earlier rebuild of its index left ([`index_rebuilt_again`]): it would succeed and
-/// leave it behind, INVALID, for good.
+/// leave it behind, INVALID, for good. `marker`: the start marker of an apply of `file` a run
+/// left part-way, which says the statements read ([`index_builds`]).
 fn invalid_index_of_file<'i>(
     client: &mut Client,
     bounded: Bounds<'_>,
     file: &SqlFile,
+    marker: Option<&StartedRun>,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
-    for span in &file.statements {
-        let text = &file.text[span.range.clone()];
+    for text in index_builds(file, marker) {
         if crate::files::rules::created_index(text).is_some() {
             if let Some(found) = index_built_again(client, bounded, text, invalid)? {
                 return Ok(Some((found, Meets::Builds)));
             }
-        } else if crate::files::rules::concurrently_reindexed(text).is_some() {
-            if let Some((found, of)) = index_rebuilt_again(client, bounded, text, invalid)? {
-                return Ok(Some((found, Meets::Rebuilds(of))));
-            }
-        } else {
-            // It may change the session or the index: what follows is the server's to decide.
-            return Ok(None);
+        } else if let Some((found, of)) = index_rebuilt_again(client, bounded, text, invalid)? {
+            return Ok(Some((found, Meets::Rebuilds(of))));
         }
     }
     Ok(None)
 }
 
-/// Whether `file` opens with an index build ([`invalid_index_of_file`] looks at nothing else):
-/// a `CREATE INDEX`, or, with `concurrently_only`, a `CREATE INDEX CONCURRENTLY`; or a `REINDEX
-/// INDEX ... CONCURRENTLY`. Without one, no INVALID index is read for it.
-fn opens_with_index_build(file: &SqlFile, concurrently_only: bool) -> bool {
-    (file.statements.first()).is_some_and(|s| {
-        let text = &file.text[s.range.clone()];
-        let created = match concurrently_only {
-            true => crate::files::rules::concurrently_created_index(text).is_some(),
-            false => crate::files::rules::created_index(text).is_some(),
-        };
-        created || crate::files::rules::concurrently_reindexed(text).is_some()
-    })
+/// Whether statement `text` builds an index: a `CREATE [UNIQUE] INDEX`, or a `REINDEX ...
+/// CONCURRENTLY`.
+fn builds_index(text: &str) -> bool {
+    crate::files::rules::created_index(text).is_some()
+        || crate::files::rules::concurrently_reindexed(text).is_some()
+}
+
+/// The statements of `file` whose index may be one an interrupted build left INVALID, the one
+/// scope of [`invalid_index_of_file`]:
+///
+/// - the index builds that open the file. Once any other statement comes first, what the
+///   session and the database will be when the build runs is not known here (a `SET
+///   search_path` moves the table to another schema, a `DROP INDEX` removes the INVALID
+///   index), and the server decides; a build that fails on an INVALID index is named by the
+///   failure ([`statement_failed`]);
+/// - of a file whose apply a run left part-way (`marker`, its start marker, `up`), every index
+///   build from the statement the run was running on, whatever comes before it: the statements
+///   before that one committed (their builds finished, valid), that one may have been cut
+///   part-way, its index left INVALID, and so may those after it, the marker lagging behind
+///   the run (it is not advanced while the session reads SQL otherwise than as sent). Such an
+///   index is never finished by a run again, nor by recording the migration.
+fn index_builds<'f>(
+    file: &'f SqlFile,
+    marker: Option<&StartedRun>,
+) -> impl Iterator<Item = &'f str> + 'f {
+    let texts = (file.statements.iter()).filter_map(|s| file.text.get(s.range.clone()));
+    let opening = texts.clone().take_while(|text| builds_index(text)).count();
+    let reached = (marker.filter(|m| m.direction == "up"))
+        .map_or(usize::MAX, |m| (m.statement as usize).saturating_sub(1));
+    (texts.enumerate())
+        .filter(move |(at, text)| *at < opening || (*at >= reached && builds_index(text)))
+        .map(|(_, text)| text)
+}
+
+/// Whether an INVALID index is read for `file` ([`invalid_index_of_file`]): it has a statement
+/// [`index_builds`] names; with `concurrently_only` (a pending migration, which `up` refuses
+/// before it runs), only when it opens with a `CREATE INDEX CONCURRENTLY` or a `REINDEX ...
+/// CONCURRENTLY`, or its interrupted apply (`marker`) left one to read. Without one, no round
+/// trip.
+fn reads_invalid_index(
+    file: &SqlFile,
+    marker: Option<&StartedRun>,
+    concurrently_only: bool,
+) -> bool {
+    let concurrent = |text: &str| {
+        crate::files::rules::concurrently_created_index(text).is_some()
+            || crate::files::rules::concurrently_reindexed(text).is_some()
+    };
+    let mut builds = index_builds(file, marker);
+    if !concurrently_only {
+        return builds.next().is_some();
+    }
+    let opens = (file.statements.first())
+        .and_then(|s| file.text.get(s.range.clone()))
+        .is_some_and(concurrent);
+    opens || (marker.is_some() && builds.any(concurrent))
 }
 
 /// Refuses (exit 4, as `up --rerun-interrupted` refuses to build over it,
 /// [`invalid_index_left_behind`]) to record as applied without running it (`baseline
-/// --through`, `reinit --through`: `again`, the command) any migration of `recorded` (its id
-/// and up file) whose index an interrupted build left INVALID ([`invalid_index_recreated`]'s
-/// rule): recorded, the index would stay INVALID, unused by queries, and never built. Read
-/// within the command's `lock_wait`, before anything is written; names the index and the
-/// `DROP INDEX CONCURRENTLY` to run first.
+/// --through`, `reinit --through`: `again`, the command) any migration of `recorded` (its id,
+/// up file, and the start marker of its apply a run left part-way, if any) whose index an
+/// interrupted build left INVALID ([`invalid_index_recreated`]'s rule): recorded, the index
+/// would stay INVALID, unused by queries, and never built. Read within the command's
+/// `lock_wait`, before anything is written; names the index and the `DROP INDEX CONCURRENTLY`
+/// to run first.
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    recorded: impl IntoIterator<Item = (String, &'f SqlFile)>,
+    recorded: impl IntoIterator<Item = Looked<'f, String>>,
     again: &str,
 ) -> crate::Result<()> {
     let refused = format!(
@@ -243,26 +287,28 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     )
     .with_detail(interrupted_build(index, &met.meets))
     .with_help(format!(
-        "drop the unfinished index, then run {} again to record it, if everything else \
-         {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
+        "drop the unfinished index, `DROP INDEX CONCURRENTLY {};`, then run {} again to record \
+         it, if everything else {id} makes is there; or run {} to build it",
+        index.qualified,
         crate::hint::command(again),
         crate::hint::command("migrate up --rerun-interrupted"),
-        index.qualified
     )))
 }
 
-/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that an interrupted build of
-/// `file` left behind, by [`invalid_index_recreated`]'s rule, read within `lock_wait`: what
-/// makes [`refuse_recording_invalid_index`] refuse to record it, so that the interrupted help
-/// of `status`, `up` and `down` does not suggest recording it. `None` when there is none; no
-/// round trip when `file` does not open with an index build.
+/// The INVALID index (`schema.name`, as `DROP INDEX` takes it) that the interrupted apply
+/// `marker` records, of `file`, left behind, by [`invalid_index_recreated`]'s rule, read
+/// within `lock_wait`: what makes [`refuse_recording_invalid_index`] refuse to record it, so
+/// that the interrupted help of `status`, `up` and `down` does not suggest recording it.
+/// `None` when there is none; no round trip when `file` has no index build to read
+/// ([`index_builds`]).
 pub(crate) fn invalid_index_left(
     client: &mut Client,
     lock_wait: std::time::Duration,
     file: &SqlFile,
+    marker: &StartedRun,
 ) -> crate::Result<Option<String>> {
     let refused = "the server refused reading the INVALID indexes";
-    let found = first_invalid_index_left(client, lock_wait, [((), file)], refused)?;
+    let found = first_invalid_index_left(client, lock_wait, [((), file, Some(marker))], refused)?;
     Ok(found.map(|((), met)| met.index.qualified))
 }
 
@@ -304,7 +350,7 @@ pub(crate) fn left_behind(
 ) -> crate::Result<Option<LeftBehind>> {
     let up = marker.direction == "up";
     if up {
-        if let Some(index) = invalid_index_left(client, lock_wait, &m.up)? {
+        if let Some(index) = invalid_index_left(client, lock_wait, &m.up, marker)? {
             return Ok(Some(LeftBehind::InvalidIndex(index)));
         }
     }
@@ -327,37 +373,39 @@ pub(crate) fn left_behind(
 
 /// The first of `files` (each with its key) whose index an interrupted build left INVALID
 /// ([`invalid_index_of_file`]), and that index: the one lock-bounded read of
-/// [`refuse_recording_invalid_index`] and [`invalid_index_left`]. Only a file whose first
-/// statement builds an index can name one: without one, no round trip. Each message is one
+/// [`refuse_recording_invalid_index`] and [`invalid_index_left`]. Only a file with an index
+/// build to read ([`index_builds`]) can name one: without one, no round trip. Each message is one
 /// implicit transaction bounded by `lock_wait` (`SET LOCAL lock_timeout`, no
 /// `statement_timeout`): never sent inside a transaction block, which those bounds would
 /// outlive. A failure is a connection error saying `refused`.
 fn first_invalid_index_left<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
 ) -> crate::Result<Option<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file)| opens_with_index_build(file, false));
+    let files =
+        (files.into_iter()).filter(|(_, file, marker)| reads_invalid_index(file, *marker, false));
     let met = invalid_indexes_left(client, lock_wait, files, refused, true)?;
     Ok(met.into_iter().next())
 }
 
-/// The INVALID index each pending no-transaction migration of `files` (each with its key)
-/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_of_file`]):
+/// The INVALID index each pending no-transaction migration of `files` (each with its key, and
+/// the start marker of its apply a run left part-way, which `up --rerun-interrupted` runs
+/// again) would meet at its start, by the rule `up` refuses it with ([`invalid_index_of_file`]):
 /// `status` names it on the migration's line, and `up --dry-run` refuses as `up` would
 /// ([`refused_over_invalid_index`]). One read of the INVALID indexes, within `lock_wait`
 /// (a look for the table of an unqualified name too, only when an INVALID index has the name
 /// a file builds); no round trip when no file is a no-transaction one opening with a
-/// `CONCURRENTLY` build.
+/// `CONCURRENTLY` build, or left by its interrupted run at or before one.
 pub(crate) fn invalid_indexes_met<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file)| {
+    let files = (files.into_iter()).filter(|(_, file, marker)| {
         file.mode == crate::files::TransactionMode::NoTransaction
-            && opens_with_index_build(file, true)
+            && reads_invalid_index(file, *marker, true)
     });
     let refused = "the server refused reading the INVALID indexes";
     invalid_indexes_left(client, lock_wait, files, refused, false)
@@ -368,11 +416,11 @@ pub(crate) fn invalid_indexes_met<'f, K>(
 fn invalid_indexes_left<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
     first: bool,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files: Vec<(K, &SqlFile)> = files.into_iter().collect();
+    let files: Vec<Looked<'f, K>> = files.into_iter().collect();
     if files.is_empty() {
         return Ok(Vec::new());
     }
@@ -390,9 +438,9 @@ fn invalid_indexes_left<'f, K>(
     if invalid.is_empty() {
         return Ok(met);
     }
-    for (key, file) in files {
+    for (key, file, marker) in files {
         if let Some((index, meets)) =
-            invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
+            invalid_index_of_file(client, &bounded, file, marker, &invalid).map_err(failed)?
         {
             met.push((
                 key,
@@ -850,15 +898,19 @@ pub(super) fn run_statements(
     // another session's lock (a catalog read too: `VACUUM FULL pg_class` holds one), cancelled
     // by a stop; the row after its statements is watched, never cancelled. Only the failure
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
+    // Run again after an interrupted apply, the statements from the one it was running on may
+    // meet the index it left INVALID: refused before any of them runs.
+    let marker = (step.direction == Direction::Up)
+        .then(|| crate::history::apply_marker_of(&settings.markers, step.migration.version))
+        .flatten();
     let read = settings.send(|| {
         let before = invalid_indexes(client, settings)?;
-        let recreated =
-            (invalid_index_recreated(client, settings, file, &before)?).map(|(index, meets)| {
-                IndexMet {
-                    index: index.clone(),
-                    meets,
-                }
-            });
+        let recreated = (invalid_index_recreated(client, settings, file, marker, &before)?).map(
+            |(index, meets)| IndexMet {
+                index: index.clone(),
+                meets,
+            },
+        );
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
@@ -2321,7 +2373,78 @@ fn statement_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::left_by_rebuild_of;
+    use super::{index_builds, left_by_rebuild_of, reads_invalid_index};
+    use crate::files::{SqlFile, TransactionMode};
+    use crate::ledger::StartedRun;
+
+    fn marker(direction: &str, statement: u32) -> StartedRun {
+        StartedRun {
+            version: "002".to_string(),
+            name: "ix".to_string(),
+            direction: direction.to_string(),
+            checksum: String::new(),
+            started_at: "2026-12-07T10:00:00+00:00".to_string(),
+            started_by: "app".to_string(),
+            client_addr: None,
+            statement,
+            statements: 5,
+        }
+    }
+
+    /// The builds read for an INVALID index: those opening the file, and, after an apply a run
+    /// left part-way, every one from the statement it was running on (a lagging marker's
+    /// included), whatever comes before it; never a rollback's marker's.
+    #[test]
+    fn the_builds_read_are_the_opening_ones_and_those_from_the_interrupted_statement() {
+        let file = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "CREATE INDEX CONCURRENTLY a ON t (id);\nSELECT 1;\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS b ON t (id);\nSET search_path = s;\n\
+             REINDEX INDEX CONCURRENTLY c;\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        // Each build read, as its statement's number.
+        let builds = |marker: Option<&StartedRun>| {
+            index_builds(&file, marker)
+                .filter_map(|text| {
+                    (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
+                })
+                .map(|at| at + 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(builds(None), [1]);
+        assert_eq!(builds(Some(&marker("up", 1))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 2))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 3))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 4))), [1, 5]);
+        assert_eq!(builds(Some(&marker("up", 5))), [1, 5]);
+        assert_eq!(builds(Some(&marker("down", 3))), [1]);
+        let later = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;\nCREATE INDEX CONCURRENTLY b ON t (id);\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        for concurrently_only in [false, true] {
+            assert!(!reads_invalid_index(&later, None, concurrently_only));
+            assert!(reads_invalid_index(
+                &later,
+                Some(&marker("up", 2)),
+                concurrently_only
+            ));
+            assert!(reads_invalid_index(
+                &later,
+                Some(&marker("up", 1)),
+                concurrently_only
+            ));
+            assert!(!reads_invalid_index(
+                &later,
+                Some(&marker("down", 1)),
+                concurrently_only
+            ));
+        }
+    }
 
     #[test]
     fn the_names_a_concurrent_rebuild_leaves_are_its_indexs_own() {
