@@ -193,7 +193,7 @@ impl Migrator {
             .filter_map(|(at, line)| {
                 let file = (set.migrations.iter())
                     .find(|m| m.version_text == line.version && m.name == line.name)?;
-                Some((at, &file.up, None))
+                Some((at, &file.up))
             });
         let met = crate::db::apply::invalid_indexes_met(self.client()?, wait, pending)?;
         for (at, met) in met {

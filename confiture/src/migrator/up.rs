@@ -1094,10 +1094,8 @@ fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
 /// engine's rule; [`apply::refused_over_invalid_index`], its words): exit 4, as the real run's,
 /// which applies the migrations before it first. Its help's command keeps
 /// `--rerun-interrupted` when the migration's start marker stays (given, or an earlier run's).
-/// A migration an interrupted apply left part-way (run again: `--rerun-interrupted`) is read
-/// from the statement that run was running on too ([`crate::history::apply_marker_of`]). No
-/// round trip when no migration of the plan is a no-transaction one opening with a
-/// `CONCURRENTLY` build, or left by its interrupted run at or before one.
+/// No round trip when no migration of the plan is a no-transaction one opening with a
+/// `CONCURRENTLY` build.
 fn refuse_invalid_index_met(
     client: &mut Client,
     plan: &plan::UpPlan<'_>,
@@ -1106,7 +1104,7 @@ fn refuse_invalid_index_met(
     wait: Duration,
 ) -> Result<()> {
     let marker = |m: &crate::files::Migration| crate::history::apply_marker_of(markers, m.version);
-    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up, marker(m)));
+    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up));
     let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
         .into_iter()
         .next()

@@ -2441,7 +2441,9 @@ fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> 
 /// run's start marker says how far it got: the statement it was running, and any after it (a
 /// marker that lags), are read for the index too, whatever comes before them — `IF NOT EXISTS`
 /// or not, the marker where the run left it or behind. Every command names the index, never
-/// records it, and following the help finishes the run.
+/// records it, and following the help finishes the run. A later build after a statement that
+/// sets `search_path` is read only when it names its table's schema (`a_later_build_after_a_
+/// search_path_names_no_other_schemas_index`).
 #[test]
 fn an_invalid_index_of_a_later_statement_of_an_interrupted_run_is_never_missed() {
     for (if_not_exists, lagging) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -2503,22 +2505,15 @@ fn an_invalid_index_of_a_later_statement_of_an_interrupted_run_is_never_missed()
                 .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`");
             assert_eq!(markers(&db), 1, "{case} {args:?}: {}", run.dump());
         }
-        // Run again, it is refused before any statement runs: nothing built, nothing skipped.
-        for args in [
-            &["migrate", "up", "--rerun-interrupted", "--dry-run"][..],
-            &["migrate", "up", "--rerun-interrupted"],
-        ] {
-            let run = project.run_on(&db, args);
-            run.code(exit::MIGRATION_FAILED)
-                .stderr_has(
-                    "migration 002_ix creates index public.t_u, which exists and is INVALID",
-                )
-                .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
-                .stderr_has(
-                    "then run `cargo confiture migrate up --rerun-interrupted --database-url <URL>",
-                );
-            assert_eq!(markers(&db), 1, "{case} {args:?}: {}", run.dump());
-        }
+        // Run again, the build stops at the INVALID index (it fails, or `IF NOT EXISTS` skips
+        // it), naming it and its drop; the run stays interrupted.
+        let run = project.run_on(&db, &["migrate", "up", "--rerun-interrupted"]);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("public.t_u")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`, then run `cargo confiture migrate up --rerun-interrupted --database-url <URL>` again")
+            .stderr_lacks(";;");
+        assert_eq!(markers(&db), 1, "{case}: {}", run.dump());
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{case}");
         db.connect()
             .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
             .expect("the suggested DROP INDEX");
@@ -2593,4 +2588,56 @@ fn the_help_of_an_interrupted_rollback_says_its_row_still_records_it() {
              `cargo confiture migrate down --database-url <URL>` refuses",
         )
         .stderr_lacks("unrecorded");
+}
+
+/// hiv #1, the other side: the build an interrupted run was running on, after a statement that
+/// sets `search_path`, builds in that schema; an INVALID index of its name in `public` (this
+/// session's `search_path`) is another one. `status` does not name it, and `baseline
+/// --through --yes` records the migration, its help the ordinary one.
+#[test]
+fn a_later_build_after_a_search_path_names_no_other_schemas_index() {
+    let db = TestDb::new("hiv_later_path");
+    let project = Project::new();
+    project
+        .migration(
+            "001_t",
+            "CREATE SCHEMA b;\nCREATE TABLE b.t (id int);\nCREATE TABLE t (id int);\n",
+            "DROP SCHEMA b CASCADE;\nDROP TABLE t;\n",
+        )
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE TABLE b.done (x int);\nSET search_path = b;\n\
+             CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY b.t_u;\nDROP TABLE b.done;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO b.t VALUES (1), (1); INSERT INTO public.t VALUES (1), (1);")
+        .expect("duplicates");
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON public.t (id)")
+        .expect_err("public's build fails, its index left INVALID");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    for sql in [
+        "DROP INDEX CONCURRENTLY b.t_u",
+        "DELETE FROM b.t",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_u ON b.t (id)",
+    ] {
+        client.batch_execute(sql).expect("b.t_u built by hand");
+    }
+    assert_eq!(markers(&db), 1, "the run is interrupted");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stderr_lacks("INVALID")
+        .stderr_has("migrate baseline --through 002 --yes");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "002", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }

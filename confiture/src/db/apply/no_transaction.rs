@@ -156,17 +156,17 @@ fn table_schema(
 /// `search_path` finds the table (a tenant's schema), as the server will. An INVALID index of
 /// that name in another schema (another tenant's) is not this one's.
 ///
-/// The statements looked at are [`index_builds`]': those that open the file, and, run again
-/// after an interrupted apply (`marker`, its start marker), those from the statement it was
-/// running on.
+/// Only the builds that open the file are looked at ([`index_builds`] without a marker), run
+/// again after an interrupted apply too: after another statement, the file may drop the
+/// INVALID index itself before it builds it (`DROP INDEX ... IF EXISTS`), and the server
+/// decides; a build that fails on it, or skips it (`IF NOT EXISTS`), is named by the failure.
 pub(super) fn invalid_index_recreated<'i>(
     client: &mut Client,
     settings: &ApplySettings,
     file: &SqlFile,
-    marker: Option<&StartedRun>,
     invalid: &'i [InvalidIndex],
 ) -> Result<Option<(&'i InvalidIndex, Meets)>, postgres::Error> {
-    invalid_index_of_file(client, &|sql| reading(settings, sql), file, marker, invalid)
+    invalid_index_of_file(client, &|sql| reading(settings, sql), file, None, invalid)
 }
 
 /// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
@@ -219,7 +219,10 @@ fn builds_index(text: &str) -> bool {
 ///   before that one committed (their builds finished, valid), that one may have been cut
 ///   part-way, its index left INVALID, and so may those after it, the marker lagging behind
 ///   the run (it is not advanced while the session reads SQL otherwise than as sent). Such an
-///   index is never finished by a run again, nor by recording the migration.
+///   index is never finished by a run again, nor by recording the migration. Where the table
+///   of such a build is depends on the session the statements before it left: after one that
+///   may set `search_path` ([`may_set_search_path`]), only a build naming its table's schema
+///   is read (this session's `search_path` would find another table).
 fn index_builds<'f>(
     file: &'f SqlFile,
     marker: Option<&StartedRun>,
@@ -228,9 +231,35 @@ fn index_builds<'f>(
     let opening = texts.clone().take_while(|text| builds_index(text)).count();
     let reached = (marker.filter(|m| m.direction == "up"))
         .map_or(usize::MAX, |m| (m.statement as usize).saturating_sub(1));
+    let mut moved = false;
     (texts.enumerate())
-        .filter(move |(at, text)| *at < opening || (*at >= reached && builds_index(text)))
+        .filter(move |(at, text)| {
+            let read = *at < opening
+                || (*at >= reached && builds_index(text) && (!moved || names_its_schema(text)));
+            moved = moved || may_set_search_path(text);
+            read
+        })
         .map(|(_, text)| text)
+}
+
+/// Whether statement `text` may set the session's `search_path`: it names it, in a word, a
+/// string or a body (`SET search_path`, `set_config('search_path', ...)`, a `DO` block doing
+/// either); or it is a `RESET ALL`.
+fn may_set_search_path(text: &str) -> bool {
+    let mut words = crate::files::lexer::tokens(text).filter(|t| !t.is_trivia());
+    let reset_all = (words.clone().next()).is_some_and(|t| t.is_word("reset"))
+        && (words.clone().nth(1)).is_some_and(|t| t.is_word("all"));
+    reset_all
+        || words.any(|t| {
+            (t.text.as_bytes().windows("search_path".len()))
+                .any(|w| w.eq_ignore_ascii_case(b"search_path"))
+        })
+}
+
+/// Whether the `CREATE INDEX` statement `text` names its table's schema (`ON app.t`): where it
+/// builds does not depend on the session's `search_path`.
+fn names_its_schema(text: &str) -> bool {
+    crate::files::rules::created_index(text).is_some_and(|(_, table)| table.schema.is_some())
 }
 
 /// Whether an INVALID index is read for `file` ([`invalid_index_of_file`]): it has a statement
@@ -390,22 +419,22 @@ fn first_invalid_index_left<'f, K>(
     Ok(met.into_iter().next())
 }
 
-/// The INVALID index each pending no-transaction migration of `files` (each with its key, and
-/// the start marker of its apply a run left part-way, which `up --rerun-interrupted` runs
-/// again) would meet at its start, by the rule `up` refuses it with ([`invalid_index_of_file`]):
+/// The INVALID index each pending no-transaction migration of `files` (each with its key)
+/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_recreated`]):
 /// `status` names it on the migration's line, and `up --dry-run` refuses as `up` would
 /// ([`refused_over_invalid_index`]). One read of the INVALID indexes, within `lock_wait`
 /// (a look for the table of an unqualified name too, only when an INVALID index has the name
 /// a file builds); no round trip when no file is a no-transaction one opening with a
-/// `CONCURRENTLY` build, or left by its interrupted run at or before one.
+/// `CONCURRENTLY` build.
 pub(crate) fn invalid_indexes_met<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = Looked<'f, K>>,
+    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file, marker)| {
-        file.mode == crate::files::TransactionMode::NoTransaction
-            && reads_invalid_index(file, *marker, true)
+    let files = (files.into_iter()).filter_map(|(key, file)| {
+        let read = file.mode == crate::files::TransactionMode::NoTransaction
+            && reads_invalid_index(file, None, true);
+        read.then_some((key, file, None))
     });
     let refused = "the server refused reading the INVALID indexes";
     invalid_indexes_left(client, lock_wait, files, refused, false)
@@ -898,19 +927,15 @@ pub(super) fn run_statements(
     // another session's lock (a catalog read too: `VACUUM FULL pg_class` holds one), cancelled
     // by a stop; the row after its statements is watched, never cancelled. Only the failure
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
-    // Run again after an interrupted apply, the statements from the one it was running on may
-    // meet the index it left INVALID: refused before any of them runs.
-    let marker = (step.direction == Direction::Up)
-        .then(|| crate::history::apply_marker_of(&settings.markers, step.migration.version))
-        .flatten();
     let read = settings.send(|| {
         let before = invalid_indexes(client, settings)?;
-        let recreated = (invalid_index_recreated(client, settings, file, marker, &before)?).map(
-            |(index, meets)| IndexMet {
-                index: index.clone(),
-                meets,
-            },
-        );
+        let recreated =
+            (invalid_index_recreated(client, settings, file, &before)?).map(|(index, meets)| {
+                IndexMet {
+                    index: index.clone(),
+                    meets,
+                }
+            });
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
@@ -2399,7 +2424,7 @@ mod tests {
         let file = SqlFile::new(
             "db/migrations/002_ix.up.sql",
             "CREATE INDEX CONCURRENTLY a ON t (id);\nSELECT 1;\n\
-             CREATE INDEX CONCURRENTLY IF NOT EXISTS b ON t (id);\nSET search_path = s;\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS b ON t (id);\nSET lock_timeout = '1s';\n\
              REINDEX INDEX CONCURRENTLY c;\n",
             TransactionMode::NoTransaction,
             false,
@@ -2420,6 +2445,21 @@ mod tests {
         assert_eq!(builds(Some(&marker("up", 4))), [1, 5]);
         assert_eq!(builds(Some(&marker("up", 5))), [1, 5]);
         assert_eq!(builds(Some(&marker("down", 3))), [1]);
+        // After a statement that may set `search_path`, a build's table may be elsewhere: only
+        // one naming its schema is read.
+        let moved = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;\nSELECT set_config('Search_Path', 'b', false);\n\
+             CREATE INDEX CONCURRENTLY a ON t (id);\nCREATE INDEX CONCURRENTLY b ON b.t (id);\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        let read = (index_builds(&moved, Some(&marker("up", 1))))
+            .filter_map(|text| {
+                (moved.statements.iter()).position(|s| &moved.text[s.range.clone()] == text)
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(read, [3]);
         let later = SqlFile::new(
             "db/migrations/002_ix.up.sql",
             "SELECT 1;\nCREATE INDEX CONCURRENTLY b ON t (id);\n",
