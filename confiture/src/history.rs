@@ -952,6 +952,16 @@ pub fn markers_of(markers: &[StartedRun], version: u64) -> Vec<&str> {
         .collect()
 }
 
+/// The start marker, of `markers`, of an apply (`up`) of `version` left part-way: how far that
+/// run got, which says the statements whose index its interrupted build may have left INVALID
+/// (`db::apply`'s reads of them). Of several (its version spelled otherwise too), the one that
+/// got least far: every statement from there on may be the one.
+pub fn apply_marker_of(markers: &[StartedRun], version: u64) -> Option<&StartedRun> {
+    (markers.iter())
+        .filter(|m| m.direction == "up" && marker_number(m) == Some(version))
+        .min_by_key(|m| m.statement)
+}
+
 /// The ledger rows matched to the migration files (see the module docs for the rule).
 #[derive(Debug, Clone)]
 pub struct History<'a> {

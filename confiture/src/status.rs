@@ -361,6 +361,20 @@ pub struct StatusReport {
     pub diverged: Vec<Divergence>,
 }
 
+/// What a no-transaction run left part-way (`started`, of line `m`) leaves of what it
+/// committed, as the interrupted help says it: an apply's statements stay with no ledger row;
+/// a rollback's stay while the row, there still, records the migration applied (its down file
+/// ran part-way).
+fn committed_stays(m: &MigrationStatus, started: &crate::ledger::StartedRun) -> &'static str {
+    match (started.direction.as_str(), m.status.is_recorded()) {
+        ("down", true) => {
+            "what its down file committed stays, and its row still records it applied"
+        }
+        ("down", false) => "what its down file committed stays",
+        _ => "what committed stays, unrecorded",
+    }
+}
+
 impl StatusReport {
     /// How the up file of the modified migration `version` differs from what ran only by its
     /// line endings ([`crate::history::line_endings_change`]); `None`: it was edited (or is
@@ -443,9 +457,10 @@ impl StatusReport {
                     let (why, help) =
                         crate::plan::interrupted_shared_version(&id, &m.version, chosen);
                     return format!(
-                        "help: {} was interrupted part-way (it runs without a transaction: what \
-                         committed stays, unrecorded), and {why}: {help}",
+                        "help: {} was interrupted part-way (it runs without a transaction: {}), \
+                         and {why}: {help}",
                         crate::display::escape(&id),
+                        committed_stays(m, started),
                     );
                 }
                 let kept = (m.left_behind()).filter(|left| left.keeps_recorded_interrupted());
@@ -461,14 +476,10 @@ impl StatusReport {
                 }
                 if let Some(why) = &m.not_here {
                     return format!(
-                        "help: {} was interrupted part-way (it runs without a transaction: what \
-                         committed stays{}), and {why}: {}",
+                        "help: {} was interrupted part-way (it runs without a transaction: {}), \
+                         and {why}: {}",
                         crate::display::escape(&id),
-                        if started.direction == "down" {
-                            ""
-                        } else {
-                            ", unrecorded"
-                        },
+                        committed_stays(m, started),
                         crate::plan::interrupted_unknown_help(started)
                     );
                 }
@@ -499,9 +510,10 @@ impl StatusReport {
                     left.as_ref(),
                 );
                 format!(
-                    "help: {} was interrupted part-way (it runs without a transaction: what \
-                     committed stays, unrecorded), and {} refuses to run it again blindly; {ways}",
+                    "help: {} was interrupted part-way (it runs without a transaction: {}), and \
+                     {} refuses to run it again blindly; {ways}",
                     crate::display::escape(&id),
+                    committed_stays(m, started),
                     crate::hint::command(if started.direction == "down" {
                         "migrate down"
                     } else {

@@ -13,7 +13,7 @@ use super::run::{read_ledger, versions, with_lock, Run};
 use crate::db::apply;
 use crate::db::ledger::{interrupted_rewrite, Creation, RewriteRun};
 use crate::error::{ErrorKind, Result};
-use crate::history::{FileErrors, History, State};
+use crate::history::{apply_marker_of, FileErrors, History, State};
 use crate::ledger::{LedgerRow, Rewrite, StartedRun};
 use crate::plan;
 use crate::Migrator;
@@ -92,7 +92,8 @@ impl Migrator {
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
                 plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
-                let recorded = plan.record.iter().map(|m| (m.id(), &m.up));
+                let recorded = (plan.record.iter())
+                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,
@@ -188,7 +189,7 @@ impl Migrator {
                 plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
                 let recorded = (plan.with(plan::ReinitAction::Record))
                     .filter_map(|step| step.migration)
-                    .map(|m| (m.id(), &m.up));
+                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,

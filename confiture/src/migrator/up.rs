@@ -1109,6 +1109,7 @@ fn refuse_invalid_index_met(
     options: &UpOptions,
     wait: Duration,
 ) -> Result<()> {
+    let marker = |m: &crate::files::Migration| crate::history::apply_marker_of(markers, m.version);
     let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up));
     let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
         .into_iter()
@@ -1117,10 +1118,7 @@ fn refuse_invalid_index_met(
         return Ok(());
     };
     let m = plan.apply[at];
-    let marked = markers.iter().any(|marker| {
-        marker.direction == "up" && crate::history::marker_number(marker) == Some(m.version)
-    });
-    let again = match options.rerun_interrupted || marked {
+    let again = match options.rerun_interrupted || marker(m).is_some() {
         true => "migrate up --rerun-interrupted",
         false => "migrate up",
     };

@@ -855,9 +855,12 @@ pub fn snapshot_missing_help(
 /// the migration's start marker stays), which builds it. The one wording of the engine's
 /// refusals and failures over such an index, and of `status`' help for a pending migration
 /// that would meet one ([`crate::status::StatusReport::interrupted_help`]).
+///
+/// The statement comes first, in backquotes, as it is run: a help may go on after the command
+/// (`; what it committed stays: ...`).
 pub(crate) fn drop_invalid_index_then(qualified: &str, again: &str) -> String {
     format!(
-        "drop the unfinished index, then run {} again: DROP INDEX CONCURRENTLY {qualified};",
+        "drop the unfinished index, `DROP INDEX CONCURRENTLY {qualified};`, then run {} again",
         crate::hint::command(again),
     )
 }

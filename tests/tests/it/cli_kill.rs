@@ -2492,3 +2492,241 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
 }
+
+/// A no-transaction `002_ix` whose INVALID index is left by its third statement, after a
+/// statement that builds nothing: `CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a` commits,
+/// `SELECT 1` runs, and the unique `t_u` (`IF NOT EXISTS` when `if_not_exists`) fails over
+/// duplicates, leaving it INVALID as a killed build leaves it, and the run's start marker at
+/// statement 3 of 3.
+fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> Project {
+    let project = table_then_ix(
+        &format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nSELECT 1;\n\
+             CREATE UNIQUE INDEX CONCURRENTLY {}t_u ON t (id);\n",
+            if if_not_exists { "IF NOT EXISTS " } else { "" }
+        ),
+        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
+    );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    project
+        .run_on(db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    db.connect()
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+    assert_eq!(markers(db), 1, "the run is interrupted");
+    project
+}
+
+/// hiv #1: an INVALID index left by an interrupted build that is not the file's first
+/// statement (a statement that builds nothing before it) was missed: `status` gave the help
+/// that records it, `baseline --through --yes` and `reinit --through --yes` recorded it (exit
+/// 0, the index INVALID for good), and `up`, `down` and their dry runs said nothing of it. The
+/// run's start marker says how far it got: the statement it was running, and any after it (a
+/// marker that lags), are read for the index too, whatever comes before them — `IF NOT EXISTS`
+/// or not, the marker where the run left it or behind. Every command names the index, never
+/// records it, and following the help finishes the run. A later build after a statement that
+/// sets `search_path` is read only when it names its table's schema (`a_later_build_after_a_
+/// search_path_names_no_other_schemas_index`).
+#[test]
+fn an_invalid_index_of_a_later_statement_of_an_interrupted_run_is_never_missed() {
+    for (if_not_exists, lagging) in [(false, false), (true, false), (false, true), (true, true)] {
+        let case = format!("ine={if_not_exists} lagging={lagging}");
+        let db = TestDb::new("hiv_later_invalid");
+        let project = interrupted_later_with_an_invalid_index(&db, if_not_exists);
+        if lagging {
+            // The marker says statement 2 was running when statement 3 was.
+            db.connect()
+                .batch_execute("UPDATE public.tb_confiture_started SET statement = 2")
+                .expect("a marker that lags");
+        }
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::DIVERGED)
+            .stdout_has("! interrupted")
+            .stderr_lacks("baseline --through")
+            .stderr_has("public.t_u exists and is INVALID")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
+            .stderr_has("migrate up --rerun-interrupted");
+        project
+            .run_on(&db, &["migrate", "status", "--format", "json"])
+            .code(exit::DIVERGED)
+            .stdout_has("\"invalid_index\": \"public.t_u\"");
+        for args in [
+            &["migrate", "baseline", "--through", "002", "--yes"][..],
+            &[
+                "migrate",
+                "baseline",
+                "--through",
+                "002",
+                "--yes",
+                "--dry-run",
+            ],
+            &["migrate", "reinit", "--through", "002", "--yes"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::MIGRATION_FAILED)
+                .stderr_has("public.t_u")
+                .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+            assert_eq!(
+                db.ledger().expect("the ledger"),
+                ["001:t"],
+                "{case} {args:?}: {}",
+                run.dump()
+            );
+            assert_eq!(markers(&db), 1, "{case} {args:?}");
+        }
+        for args in [
+            &["migrate", "up"][..],
+            &["migrate", "up", "--dry-run"],
+            &["migrate", "down"],
+            &["migrate", "down", "--dry-run"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::DIVERGED)
+                .stderr_lacks("baseline --through")
+                .stderr_has("public.t_u exists and is INVALID")
+                .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`");
+            assert_eq!(markers(&db), 1, "{case} {args:?}: {}", run.dump());
+        }
+        // Run again, the build stops at the INVALID index (it fails, or `IF NOT EXISTS` skips
+        // it), naming it and its drop; the run stays interrupted.
+        let run = project.run_on(&db, &["migrate", "up", "--rerun-interrupted"]);
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has("public.t_u")
+            .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`, then run `cargo confiture migrate up --rerun-interrupted --database-url <URL>` again")
+            .stderr_lacks(";;");
+        assert_eq!(markers(&db), 1, "{case}: {}", run.dump());
+        assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{case}");
+        db.connect()
+            .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+            .expect("the suggested DROP INDEX");
+        project
+            .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+            .code(exit::SUCCESS);
+        assert_eq!(markers(&db), 0, "{case}");
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+    }
+}
+
+/// hiv #2: the help of a run stopped after `CREATE INDEX CONCURRENTLY IF NOT EXISTS` skipped an
+/// INVALID index (an earlier build's) read "drop the unfinished index, then run `...` again:
+/// DROP INDEX CONCURRENTLY public.t_u;; what it committed stays ...": the statement after the
+/// command that must follow it, and a doubled `;`. The statement comes first, as it is run.
+#[test]
+fn the_help_over_a_skipped_invalid_index_names_the_drop_first() {
+    let db = TestDb::new("hiv_skipped_help");
+    let project = table_then_ix(
+        "SELECT 1;\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_u ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_u;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id)")
+        .expect_err("a build over duplicates fails, its index left INVALID");
+    client
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+    let run = project.run_on(&db, &["migrate", "up"]);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("`IF NOT EXISTS` skipped it, and it is INVALID")
+        .stderr_has(
+            "help: drop the unfinished index, `DROP INDEX CONCURRENTLY public.t_u;`, then run \
+             `cargo confiture migrate up --rerun-interrupted --database-url <URL>` again; what \
+             it committed stays: undo it, or make its statements safe to run twice \
+             (`IF NOT EXISTS`, `IF EXISTS`)\n",
+        )
+        .stderr_lacks(";;");
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+}
+
+/// hiv #3: `status`' help of a rollback left part-way said "what committed stays, unrecorded"
+/// while its row still records the migration applied (`! interrupted (rollback)`, its Applied
+/// At date shown). It says what stays of a rollback: what its down file committed, the row
+/// still there.
+#[test]
+fn the_help_of_an_interrupted_rollback_says_its_row_still_records_it() {
+    let db = TestDb::new("hiv_rollback_help");
+    let project = interrupted_rollback(&db);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (rollback)")
+        .stderr_has(
+            "help: 002_ix was interrupted part-way (it runs without a transaction: what its \
+             down file committed stays, and its row still records it applied), and \
+             `cargo confiture migrate down --database-url <URL>` refuses",
+        )
+        .stderr_lacks("unrecorded");
+}
+
+/// hiv #1, the other side: the build an interrupted run was running on, after a statement that
+/// sets `search_path`, builds in that schema; an INVALID index of its name in `public` (this
+/// session's `search_path`) is another one. `status` does not name it, and `baseline
+/// --through --yes` records the migration, its help the ordinary one.
+#[test]
+fn a_later_build_after_a_search_path_names_no_other_schemas_index() {
+    let db = TestDb::new("hiv_later_path");
+    let project = Project::new();
+    project
+        .migration(
+            "001_t",
+            "CREATE SCHEMA b;\nCREATE TABLE b.t (id int);\nCREATE TABLE t (id int);\n",
+            "DROP SCHEMA b CASCADE;\nDROP TABLE t;\n",
+        )
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\nCREATE TABLE b.done (x int);\nSET search_path = b;\n\
+             CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY b.t_u;\nDROP TABLE b.done;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO b.t VALUES (1), (1); INSERT INTO public.t VALUES (1), (1);")
+        .expect("duplicates");
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON public.t (id)")
+        .expect_err("public's build fails, its index left INVALID");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    for sql in [
+        "DROP INDEX CONCURRENTLY b.t_u",
+        "DELETE FROM b.t",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_u ON b.t (id)",
+    ] {
+        client.batch_execute(sql).expect("b.t_u built by hand");
+    }
+    assert_eq!(markers(&db), 1, "the run is interrupted");
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stderr_lacks("INVALID")
+        .stderr_has("migrate baseline --through 002 --yes");
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "002", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+}

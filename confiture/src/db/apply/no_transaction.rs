@@ -75,6 +75,10 @@ impl InvalidIndex {
     }
 }
 
+/// A file read for the INVALID index it would meet or leave INVALID ([`invalid_index_of_file`]),
+/// with its key and the start marker of its apply a run left part-way, if any.
+pub(crate) type Looked<'f, K> = (K, &'f SqlFile, Option<&'f StartedRun>);
+
 /// A bound on one of our reads: the message it makes of the read's SQL ([`reading`], or
 /// `db::explaining` after a failure).
 type Bounds<'a> = &'a dyn Fn(&str) -> String;
@@ -154,38 +158,39 @@ fn table_schema(
 /// `search_path` finds the table (a tenant's schema), as the server will. An INVALID index of
 /// that name in another schema (another tenant's) is not this one's.
 ///
-/// Only the `CREATE INDEX` statements that open the file are looked at: once any other
-/// statement comes first, what the session and the database will be when the build runs is not
-/// known here (a `SET search_path` moves the table to another schema, a `DROP INDEX` removes
-/// the INVALID index), and the server decides; a build that fails on an INVALID index is named
-/// by the failure ([`statement_failed`]).
+/// Only the builds that open the file are looked at ([`index_builds`] without a marker), run
+/// again after an interrupted apply too: after another statement, the file may drop the
+/// INVALID index itself before it builds it (`DROP INDEX ... IF EXISTS`), and the server
+/// decides; a build that fails on it, or skips it (`IF NOT EXISTS`), is named by the failure.
 pub(super) fn invalid_index_recreated(
     client: &mut Client,
     settings: &ApplySettings,
     file: &SqlFile,
     invalid: &[InvalidIndex],
 ) -> Result<Option<IndexMet>, postgres::Error> {
-    invalid_index_of_file(client, &|sql| reading(settings, sql), file, invalid)
+    invalid_index_of_file(client, &|sql| reading(settings, sql), file, None, invalid)
 }
 
 /// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
 /// index a file would build again — what a run refuses to build over, what a migration
 /// recorded without running it would leave behind ([`refuse_recording_invalid_index`]), and
 /// what `status` and `up --dry-run` say of a pending migration ([`invalid_indexes_met`]). A
-/// `REINDEX ... CONCURRENTLY` among the file's opening statements (of an index, a table, a
-/// schema or the database) meets the INVALID copy an earlier rebuild of one of its indexes
-/// left ([`index_rebuilt_again`]): it would succeed and leave it behind, INVALID, for good.
+/// `REINDEX ... CONCURRENTLY` among the statements read (of an index, a table, a schema or
+/// the database) meets the INVALID copy an earlier rebuild of one of its indexes left
+/// ([`index_rebuilt_again`]): it would succeed and leave it behind, INVALID, for good.
+/// `marker`: the start marker of an apply of `file` a run left part-way, which says the
+/// statements read ([`index_builds`]).
 fn invalid_index_of_file(
     client: &mut Client,
     bounded: Bounds<'_>,
     file: &SqlFile,
+    marker: Option<&StartedRun>,
     invalid: &[InvalidIndex],
 ) -> Result<Option<IndexMet>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
-    for span in &file.statements {
-        let text = &file.text[span.range.clone()];
+    for text in index_builds(file, marker) {
         if crate::files::rules::created_index(text).is_some() {
             if let Some(found) = index_built_again(client, bounded, text, invalid)? {
                 return Ok(Some(IndexMet {
@@ -203,39 +208,110 @@ fn invalid_index_of_file(
                     copies: (copies.iter()).map(|(c, _)| c.qualified.clone()).collect(),
                 }));
             }
-        } else {
-            // It may change the session or the index: what follows is the server's to decide.
-            return Ok(None);
         }
     }
     Ok(None)
 }
 
-/// Whether `file` opens with an index build ([`invalid_index_of_file`] looks at nothing else):
-/// a `CREATE INDEX`, or, with `concurrently_only`, a `CREATE INDEX CONCURRENTLY`; or a `REINDEX
-/// ... CONCURRENTLY`, whatever it rebuilds. Without one, no INVALID index is read for it.
-fn opens_with_index_build(file: &SqlFile, concurrently_only: bool) -> bool {
-    (file.statements.first()).is_some_and(|s| {
-        let text = &file.text[s.range.clone()];
-        let created = match concurrently_only {
-            true => crate::files::rules::concurrently_created_index(text).is_some(),
-            false => crate::files::rules::created_index(text).is_some(),
-        };
-        created || crate::files::rules::concurrently_reindexed(text).is_some()
-    })
+/// Whether statement `text` builds an index: a `CREATE [UNIQUE] INDEX`, or a `REINDEX ...
+/// CONCURRENTLY`.
+fn builds_index(text: &str) -> bool {
+    crate::files::rules::created_index(text).is_some()
+        || crate::files::rules::concurrently_reindexed(text).is_some()
+}
+
+/// The statements of `file` whose index may be one an interrupted build left INVALID, the one
+/// scope of [`invalid_index_of_file`]:
+///
+/// - the index builds that open the file. Once any other statement comes first, what the
+///   session and the database will be when the build runs is not known here (a `SET
+///   search_path` moves the table to another schema, a `DROP INDEX` removes the INVALID
+///   index), and the server decides; a build that fails on an INVALID index is named by the
+///   failure ([`statement_failed`]);
+/// - of a file whose apply a run left part-way (`marker`, its start marker, `up`), every index
+///   build from the statement the run was running on, whatever comes before it: the statements
+///   before that one committed (their builds finished, valid), that one may have been cut
+///   part-way, its index left INVALID, and so may those after it, the marker lagging behind
+///   the run (it is not advanced while the session reads SQL otherwise than as sent). Such an
+///   index is never finished by a run again, nor by recording the migration. Where the table
+///   of such a build is depends on the session the statements before it left: after one that
+///   may set `search_path` ([`may_set_search_path`]), only a build naming its table's schema
+///   is read (this session's `search_path` would find another table).
+fn index_builds<'f>(
+    file: &'f SqlFile,
+    marker: Option<&StartedRun>,
+) -> impl Iterator<Item = &'f str> + 'f {
+    let texts = (file.statements.iter()).filter_map(|s| file.text.get(s.range.clone()));
+    let opening = texts.clone().take_while(|text| builds_index(text)).count();
+    let reached = (marker.filter(|m| m.direction == "up"))
+        .map_or(usize::MAX, |m| (m.statement as usize).saturating_sub(1));
+    let mut moved = false;
+    (texts.enumerate())
+        .filter(move |(at, text)| {
+            let read = *at < opening
+                || (*at >= reached && builds_index(text) && (!moved || names_its_schema(text)));
+            moved = moved || may_set_search_path(text);
+            read
+        })
+        .map(|(_, text)| text)
+}
+
+/// Whether statement `text` may set the session's `search_path`: it names it, in a word, a
+/// string or a body (`SET search_path`, `set_config('search_path', ...)`, a `DO` block doing
+/// either); or it is a `RESET ALL`.
+fn may_set_search_path(text: &str) -> bool {
+    let mut words = crate::files::lexer::tokens(text).filter(|t| !t.is_trivia());
+    let reset_all = (words.clone().next()).is_some_and(|t| t.is_word("reset"))
+        && (words.clone().nth(1)).is_some_and(|t| t.is_word("all"));
+    reset_all
+        || words.any(|t| {
+            (t.text.as_bytes().windows("search_path".len()))
+                .any(|w| w.eq_ignore_ascii_case(b"search_path"))
+        })
+}
+
+/// Whether the `CREATE INDEX` statement `text` names its table's schema (`ON app.t`): where it
+/// builds does not depend on the session's `search_path`.
+fn names_its_schema(text: &str) -> bool {
+    crate::files::rules::created_index(text).is_some_and(|(_, table)| table.schema.is_some())
+}
+
+/// Whether an INVALID index is read for `file` ([`invalid_index_of_file`]): it has a statement
+/// [`index_builds`] names; with `concurrently_only` (a pending migration, which `up` refuses
+/// before it runs), only when it opens with a `CREATE INDEX CONCURRENTLY` or a `REINDEX ...
+/// CONCURRENTLY`, or its interrupted apply (`marker`) left one to read. Without one, no round
+/// trip.
+fn reads_invalid_index(
+    file: &SqlFile,
+    marker: Option<&StartedRun>,
+    concurrently_only: bool,
+) -> bool {
+    let concurrent = |text: &str| {
+        crate::files::rules::concurrently_created_index(text).is_some()
+            || crate::files::rules::concurrently_reindexed(text).is_some()
+    };
+    let mut builds = index_builds(file, marker);
+    if !concurrently_only {
+        return builds.next().is_some();
+    }
+    let opens = (file.statements.first())
+        .and_then(|s| file.text.get(s.range.clone()))
+        .is_some_and(concurrent);
+    opens || (marker.is_some() && builds.any(concurrent))
 }
 
 /// Refuses (exit 4, as `up --rerun-interrupted` refuses to build over it,
 /// [`invalid_index_left_behind`]) to record as applied without running it (`baseline
-/// --through`, `reinit --through`: `again`, the command) any migration of `recorded` (its id
-/// and up file) whose index an interrupted build left INVALID ([`invalid_index_recreated`]'s
-/// rule): recorded, the index would stay INVALID, unused by queries, and never built. Read
-/// within the command's `lock_wait`, before anything is written; names the index and the
-/// `DROP INDEX CONCURRENTLY` to run first.
+/// --through`, `reinit --through`: `again`, the command) any migration of `recorded` (its id,
+/// up file, and the start marker of its apply a run left part-way, if any) whose index an
+/// interrupted build left INVALID ([`invalid_index_recreated`]'s rule): recorded, the index
+/// would stay INVALID, unused by queries, and never built. Read within the command's
+/// `lock_wait`, before anything is written; names the index and the `DROP INDEX CONCURRENTLY`
+/// to run first.
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    recorded: impl IntoIterator<Item = (String, &'f SqlFile)>,
+    recorded: impl IntoIterator<Item = Looked<'f, String>>,
     again: &str,
 ) -> crate::Result<()> {
     let refused = format!(
@@ -254,11 +330,11 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     )
     .with_detail(interrupted_build(index, &met.meets))
     .with_help(format!(
-        "drop the unfinished index, then run {} again to record it, if everything else \
-         {id} makes is there; or run {} to build it: DROP INDEX CONCURRENTLY {};",
+        "drop the unfinished index, `DROP INDEX CONCURRENTLY {};`, then run {} again to record \
+         it, if everything else {id} makes is there; or run {} to build it",
+        index.qualified,
         crate::hint::command(again),
         crate::hint::command("migrate up --rerun-interrupted"),
-        index.qualified
     )))
 }
 
@@ -288,7 +364,7 @@ pub(crate) fn interrupted_left_behind(
 /// (`StartedRun::statement`), a `DETACH PARTITION ... CONCURRENTLY`, left pending detach
 /// ([`pending_detach_bounded`]). The one read of `status`' help and of the refusals of `up`
 /// and `down`, within `lock_wait`: one read of the INVALID indexes for every run (none when no
-/// apply's up file opens with an index build), and a read of the partitions only for a run
+/// apply's up file has an index build to read, [`reads_invalid_index`] given its marker), and a read of the partitions only for a run
 /// whose statement is such a detach — a ledger of many interrupted runs is read in as few
 /// round trips as one.
 pub(crate) fn left_behind<'m, K>(
@@ -299,9 +375,9 @@ pub(crate) fn left_behind<'m, K>(
     let runs: Vec<_> = runs.into_iter().collect();
     let builds = (runs.iter().enumerate())
         .filter(|(_, (_, marker, m))| {
-            marker.direction == "up" && opens_with_index_build(&m.up, false)
+            marker.direction == "up" && reads_invalid_index(&m.up, Some(marker), false)
         })
-        .map(|(at, (_, _, m))| (at, &m.up));
+        .map(|(at, (_, marker, m))| (at, &m.up, Some(*marker)));
     let refused = "the server refused reading the INVALID indexes";
     let mut invalid = invalid_indexes_left(client, lock_wait, builds, refused, false)?.into_iter();
     let mut next_invalid = invalid.next();
@@ -348,24 +424,25 @@ pub(crate) fn left_behind<'m, K>(
 
 /// The first of `files` (each with its key) whose index an interrupted build left INVALID
 /// ([`invalid_index_of_file`]), and that index: the lock-bounded read of
-/// [`refuse_recording_invalid_index`] ([`left_behind`] reads every run's alike). Only a file whose first
-/// statement builds an index can name one: without one, no round trip. Each message is one
-/// implicit transaction bounded by `lock_wait` (`SET LOCAL lock_timeout`, no
-/// `statement_timeout`): never sent inside a transaction block, which those bounds would
+/// [`refuse_recording_invalid_index`] ([`left_behind`] reads every run's alike). Only a file
+/// with an index build to read ([`index_builds`]) can name one: without one, no round trip.
+/// Each message is one implicit transaction bounded by `lock_wait` (`SET LOCAL lock_timeout`,
+/// no `statement_timeout`): never sent inside a transaction block, which those bounds would
 /// outlive. A failure is a connection error saying `refused`.
 fn first_invalid_index_left<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
 ) -> crate::Result<Option<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file)| opens_with_index_build(file, false));
+    let files =
+        (files.into_iter()).filter(|(_, file, marker)| reads_invalid_index(file, *marker, false));
     let met = invalid_indexes_left(client, lock_wait, files, refused, true)?;
     Ok(met.into_iter().next())
 }
 
 /// The INVALID index each pending no-transaction migration of `files` (each with its key)
-/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_of_file`]):
+/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_recreated`]):
 /// `status` names it on the migration's line, and `up --dry-run` refuses as `up` would
 /// ([`refused_over_invalid_index`]). One read of the INVALID indexes, within `lock_wait`
 /// (a look for the table of an unqualified name too, only when an INVALID index has the name
@@ -376,9 +453,10 @@ pub(crate) fn invalid_indexes_met<'f, K>(
     lock_wait: std::time::Duration,
     files: impl IntoIterator<Item = (K, &'f SqlFile)>,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file)| {
-        file.mode == crate::files::TransactionMode::NoTransaction
-            && opens_with_index_build(file, true)
+    let files = (files.into_iter()).filter_map(|(key, file)| {
+        let read = file.mode == crate::files::TransactionMode::NoTransaction
+            && reads_invalid_index(file, None, true);
+        read.then_some((key, file, None))
     });
     let refused = "the server refused reading the INVALID indexes";
     invalid_indexes_left(client, lock_wait, files, refused, false)
@@ -389,11 +467,11 @@ pub(crate) fn invalid_indexes_met<'f, K>(
 fn invalid_indexes_left<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
     first: bool,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files: Vec<(K, &SqlFile)> = files.into_iter().collect();
+    let files: Vec<Looked<'f, K>> = files.into_iter().collect();
     if files.is_empty() {
         return Ok(Vec::new());
     }
@@ -411,9 +489,9 @@ fn invalid_indexes_left<'f, K>(
     if invalid.is_empty() {
         return Ok(met);
     }
-    for (key, file) in files {
+    for (key, file, marker) in files {
         if let Some(found) =
-            invalid_index_of_file(client, &bounded, file, &invalid).map_err(failed)?
+            invalid_index_of_file(client, &bounded, file, marker, &invalid).map_err(failed)?
         {
             met.push((key, found));
             if first {
@@ -2544,7 +2622,94 @@ fn statement_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::left_by_rebuild_of;
+    use super::{index_builds, left_by_rebuild_of, reads_invalid_index};
+    use crate::files::{SqlFile, TransactionMode};
+    use crate::ledger::StartedRun;
+
+    fn marker(direction: &str, statement: u32) -> StartedRun {
+        StartedRun {
+            version: "002".to_string(),
+            name: "ix".to_string(),
+            direction: direction.to_string(),
+            checksum: String::new(),
+            started_at: "2026-12-07T10:00:00+00:00".to_string(),
+            started_by: "app".to_string(),
+            client_addr: None,
+            statement,
+            statements: 5,
+            failed: false,
+        }
+    }
+
+    /// The builds read for an INVALID index: those opening the file, and, after an apply a run
+    /// left part-way, every one from the statement it was running on (a lagging marker's
+    /// included), whatever comes before it; never a rollback's marker's.
+    #[test]
+    fn the_builds_read_are_the_opening_ones_and_those_from_the_interrupted_statement() {
+        let file = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "CREATE INDEX CONCURRENTLY a ON t (id);\nSELECT 1;\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS b ON t (id);\nSET lock_timeout = '1s';\n\
+             REINDEX INDEX CONCURRENTLY c;\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        // Each build read, as its statement's number.
+        let builds = |marker: Option<&StartedRun>| {
+            index_builds(&file, marker)
+                .filter_map(|text| {
+                    (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
+                })
+                .map(|at| at + 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(builds(None), [1]);
+        assert_eq!(builds(Some(&marker("up", 1))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 2))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 3))), [1, 3, 5]);
+        assert_eq!(builds(Some(&marker("up", 4))), [1, 5]);
+        assert_eq!(builds(Some(&marker("up", 5))), [1, 5]);
+        assert_eq!(builds(Some(&marker("down", 3))), [1]);
+        // After a statement that may set `search_path`, a build's table may be elsewhere: only
+        // one naming its schema is read.
+        let moved = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;\nSELECT set_config('Search_Path', 'b', false);\n\
+             CREATE INDEX CONCURRENTLY a ON t (id);\nCREATE INDEX CONCURRENTLY b ON b.t (id);\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        let read = (index_builds(&moved, Some(&marker("up", 1))))
+            .filter_map(|text| {
+                (moved.statements.iter()).position(|s| &moved.text[s.range.clone()] == text)
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(read, [3]);
+        let later = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;\nCREATE INDEX CONCURRENTLY b ON t (id);\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        for concurrently_only in [false, true] {
+            assert!(!reads_invalid_index(&later, None, concurrently_only));
+            assert!(reads_invalid_index(
+                &later,
+                Some(&marker("up", 2)),
+                concurrently_only
+            ));
+            assert!(reads_invalid_index(
+                &later,
+                Some(&marker("up", 1)),
+                concurrently_only
+            ));
+            assert!(!reads_invalid_index(
+                &later,
+                Some(&marker("down", 1)),
+                concurrently_only
+            ));
+        }
+    }
 
     #[test]
     fn the_names_a_concurrent_rebuild_leaves_are_its_indexs_own() {
