@@ -358,8 +358,10 @@ pub struct TargetReport {
     /// The command's full report; null when not started or when it failed before having one,
     /// and for `verify` on the targets that share another's result ([`Self::shared_with`]).
     pub report: Option<CommandReport>,
-    /// `verify`: the target (`user@host:port/db`) whose run on the same server is this one's
-    /// result too, and whose entry holds the report; absent from the JSON otherwise.
+    /// `verify`: the target whose run on the same server is this one's result too, and whose
+    /// entry holds the report, as messages show it ([`TargetReport::shown`]:
+    /// `user@host:port/db`, then a tenant's `schema tenant_7`, which tells the tenants of one
+    /// database apart); absent from the JSON otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_with: Option<String>,
     /// `up --create-database`: the database's name on the server when the run created it

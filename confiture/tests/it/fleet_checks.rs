@@ -309,7 +309,7 @@ fn tenant_schemas_are_verified_as_they_run_and_drift_is_refused() {
     assert_eq!(report.exit_code(), exit::SUCCESS, "{report:#?}");
     assert_eq!(
         report.targets[1].shared_with.as_deref(),
-        Some(report.targets[0].target.as_str())
+        Some(report.targets[0].shown().as_str())
     );
     let e = fleet.drift(&DriftOptions::default(), &|_| {}).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Usage, "{e:?}");

@@ -1164,7 +1164,8 @@ pub(super) fn left_out(failure: &mut StepFailure, e: Option<&postgres::Error>) {
 /// Whether the tracking table as it stands — the failed migration rolled back, so none of its
 /// SQL in the way — refuses `step`'s row with the error `failed` raised (its SQLSTATE): a
 /// column narrowed by hand (`varchar(5)`: 22001), a domain's `CHECK` (23514, naming the
-/// domain, not the table), which no position or table name ties to the ledger. Tried in a
+/// domain, not the table), which no position or table name ties to the ledger: errors of
+/// classes 22 and 23 only. Tried in a
 /// transaction of its own, rolled back, bounded as a read that explains a failure; asked only
 /// where the row's write may be what failed and no trigger of the table fires on it (a trial
 /// would fire it). Going up only ([`super::sql::row_trial`]). `false` when the trial passes
@@ -1178,6 +1179,13 @@ fn ledger_refuses_row(
     let Some(code) = failed.as_db_error().map(|db| db.code().clone()) else {
         return false;
     };
+    // Only what a row's values can meet in the table's definition without a trigger: a data
+    // exception (class 22) or an integrity constraint (class 23). Not a `RAISE`, a lock or a
+    // timeout: the trial would wait as the run did (a catalog locked by another session) and
+    // tell nothing.
+    if !matches!(code.code().get(..2), Some("22" | "23")) {
+        return false;
+    }
     let Some(insert) = super::sql::row_trial(settings, step) else {
         return false;
     };
