@@ -864,11 +864,17 @@ impl Watched {
     /// The first line naming who the run waits for, read while it waits (a minute at most:
     /// a run that says nothing ends with its own lock wait first, and so does its stderr).
     pub fn waiting_line(&mut self) -> String {
+        self.line_with("waiting for a lock")
+    }
+
+    /// The first line holding `needle`, read as the run says it (a minute at most): returned,
+    /// not kept; the lines before it are kept for [`Watched::end`] and [`Watched::run`].
+    pub fn line_with(&mut self, needle: &str) -> String {
         loop {
             match self.read.recv_timeout(std::time::Duration::from_secs(60)) {
-                Ok(line) if line.contains("waiting for a lock") => return line,
+                Ok(line) if line.contains(needle) => return line,
                 Ok(line) => self.seen.push(line),
-                Err(_) => panic!("no line named the holder: {:?}", self.seen),
+                Err(_) => panic!("no line said {needle:?}: {:?}", self.seen),
             }
         }
     }
@@ -879,5 +885,27 @@ impl Watched {
         self.reader.join().unwrap();
         self.seen.extend(self.read.try_iter());
         (status, self.seen)
+    }
+
+    /// Waits for the process, as a [`Run`]: its stdout, and its stderr's lines (those read
+    /// before too, but for the ones [`Watched::line_with`] returned), `elapsed` counted from
+    /// `since`.
+    pub fn run(mut self, since: std::time::Instant) -> Run {
+        use std::io::Read;
+        let mut stdout = Vec::new();
+        if let Some(mut out) = self.child.stdout.take() {
+            out.read_to_end(&mut stdout)
+                .expect("read the child's stdout");
+        }
+        let (status, lines) = self.end();
+        let stderr = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+        Run::from_output(
+            Output {
+                status,
+                stdout,
+                stderr: stderr.into_bytes(),
+            },
+            since.elapsed(),
+        )
     }
 }

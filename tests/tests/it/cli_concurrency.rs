@@ -864,7 +864,9 @@ fn ctrl_c_while_a_single_transactions_commit_waits_rolls_it_back() {
 fn run_behind_a_locked_catalog(
     project: &Project,
     db: &TestDb,
+    url: &str,
     wait: &str,
+    while_locked: impl FnOnce(),
 ) -> (
     std::process::Child,
     postgres::Client,
@@ -884,7 +886,7 @@ fn run_behind_a_locked_catalog(
     let mut child = project
         .cli()
         .args(["migrate", "up", "--lock-wait", wait, "--database-url"])
-        .arg(db.url())
+        .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -915,6 +917,7 @@ fn run_behind_a_locked_catalog(
     maintenance
         .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
         .unwrap();
+    while_locked();
     // The run's lock is free once its holder's connection is gone (an unlock of its own would
     // wait for the catalog too).
     drop(holder);
@@ -933,7 +936,7 @@ fn a_catalog_lock_never_holds_the_exit_after_the_run() {
     let project = project();
     let db = TestDb::new("hxo_relcat");
     let (mut child, mut maintenance, started, mut seen, lines, reader) =
-        run_behind_a_locked_catalog(&project, &db, "3s");
+        run_behind_a_locked_catalog(&project, &db, &db.url(), "3s", || {});
     let exited = wait_until(Duration::from_secs(40), || {
         child.try_wait().unwrap().is_some()
     });
@@ -976,7 +979,7 @@ fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
     let project = project();
     let db = TestDb::new("hxo_catnamed");
     let (mut child, mut maintenance, _, mut seen, lines, reader) =
-        run_behind_a_locked_catalog(&project, &db, "20s");
+        run_behind_a_locked_catalog(&project, &db, &db.url(), "20s", || {});
     // Asked of its own session: any other of this database waits for the catalog.
     let pid: i32 = maintenance
         .query_one("SELECT pg_backend_pid()", &[])
@@ -1001,6 +1004,74 @@ fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
         "{line}"
     );
     assert!(line.contains("pg_proc"), "{line}");
+}
+
+/// The session that names who a lasting message waits for could not be opened (in CI, its
+/// start waited behind the very catalog lock the run waited for; here the database's
+/// connection limit, which the run's own session fills): the asking ended for the run, and a
+/// 20 s wait behind a locked catalog was never named. Now the catalog's holders are asked
+/// from a maintenance database meanwhile, and the session is tried again at the next turn.
+#[test]
+fn a_wait_behind_a_locked_catalog_is_named_when_no_session_of_the_database_can_ask() {
+    let project = project();
+    let role =
+        confiture_test_support::reaper::DropRoleLater(confiture_tests::unique("ask_limited"));
+    let db = TestDb::new("ask_limited");
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{r}\" LOGIN IN ROLE pg_read_all_stats; \
+             ALTER DATABASE \"{d}\" OWNER TO \"{r}\"",
+            r = role.0,
+            d = db.name
+        ))
+        .expect("a role owning the database");
+    let url = confiture_tests::server().url_as(&role.0, None, &db.name);
+    // Once the run waits, no other session of the role can start there (a superuser's still
+    // can: the test's own).
+    let limit = || {
+        // From another database: this one's `pg_proc` is locked.
+        let mut admin = confiture_tests::admin();
+        let sessions = confiture_test_support::value(
+            &mut admin,
+            &format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = '{}'",
+                role.0
+            ),
+        )
+        .unwrap_or_default();
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" CONNECTION LIMIT {sessions}",
+                db.name
+            ))
+            .expect("limit the database to the run's sessions");
+    };
+    let (mut child, mut maintenance, _, mut seen, lines, reader) =
+        run_behind_a_locked_catalog(&project, &db, &url, "20s", limit);
+    let pid: i32 = maintenance
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    let named = loop {
+        match lines.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) if line.contains("waiting for a lock") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let line = named.unwrap_or_else(|| panic!("no line named the holder: {seen:#?}"));
+    assert!(
+        line.contains(&format!(
+            "held by pid {pid}, application_name \"catalog_holder\""
+        )),
+        "{line}"
+    );
+    assert!(line.contains("pg_proc"), "{line}");
+    assert!(status.success(), "{status:?}: {seen:#?}");
 }
 
 /// r2b: behind another session's lock on a system catalog the ledger read looks up (`LOCK

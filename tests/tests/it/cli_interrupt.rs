@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
-use confiture_tests::{send_signal, server, wait_until, Project, Run, TestDb, TestDbs};
+use confiture_tests::{send_signal, server, wait_until, Project, Run, TestDb, TestDbs, Watched};
 
 /// Sleeps while `tb_user` is empty: a test lets the next run through with one row.
 const SLEEP_WHILE_EMPTY: &str = "SELECT pg_sleep(30) FROM tb_user HAVING count(*) = 0;\n";
@@ -403,17 +403,11 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
         let db = TestDb::new("sigint_locked");
         let (mut holder, _) = db.hold_migration_lock("another_run");
         let args = [command, &["--lock-wait", "60s"]].concat();
-        let child = spawn(&project, &db, &args);
-        let waiting = wait_until(Duration::from_secs(30), || {
-            db.other_backends()
-                .iter()
-                .any(|b| b.contains("l.locktype OPERATOR(pg_catalog.=) 'advisory'"))
-        });
-        assert!(
-            waiting,
-            "{command:?} never waited: {:?}",
-            db.other_backends()
-        );
+        let mut child = Watched::of(spawn(&project, &db, &args));
+        // Said once the session is ready to wait (its idle timeouts off, a read of
+        // `pg_settings` the catalog lock below would hold up): from then on the attempts read
+        // no catalog, and the restore after the lock is the first message to wait for it.
+        child.line_with("waiting for the migration lock");
         // The restore that follows the lock waits for this, then the lock is given up.
         let mut catalog = db.connect();
         catalog
@@ -443,7 +437,14 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
             1,
             "{command:?}: the lock is the CLI's"
         );
-        let run = interrupt(child);
+        send_signal(child.child.id(), "-INT");
+        let run = child.run(Instant::now());
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "{command:?} took {:?} after SIGINT\n{}",
+            run.elapsed,
+            run.dump()
+        );
         run.code(exit::INTERRUPTED);
         run.stderr_has(
             "stopping: cancelling the running statement; the ledger rewrite is rolled back \

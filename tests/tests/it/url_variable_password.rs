@@ -72,21 +72,10 @@ fn a_percent_in_a_password_variable_is_named_when_the_server_refuses_it() {
 /// does (`PercentInCredentials::help`, one owner); written so, it connects.
 #[test]
 fn a_percent_written_in_a_dotenv_or_a_target_list_url_is_named_at_its_line() {
-    let cluster = Cluster::init();
-    cluster.configure(
-        "",
-        "local all all trust\n\
-         host all all 127.0.0.1/32 scram-sha-256\n\
-         host all all ::1/128 scram-sha-256\n",
+    let cluster = Cluster::asking_passwords(
+        "CREATE ROLE cft_pct LOGIN PASSWORD 'ab%41cd'; \
+         CREATE ROLE cft_pz LOGIN PASSWORD 'ab%zz'",
     );
-    cluster.start();
-    cluster
-        .connect("postgres")
-        .batch_execute(
-            "CREATE ROLE cft_pct LOGIN PASSWORD 'ab%41cd'; \
-             CREATE ROLE cft_pz LOGIN PASSWORD 'ab%zz'",
-        )
-        .expect("create the roles");
     let project = Project::new();
     project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
     let port = cluster.port();

@@ -56,12 +56,14 @@
 //! message, and an `ALTER TABLE` waits inside the message too, so the run's own session cannot
 //! ask. A wait in slices (`lock::ServerWait`: the ledger read of a run or dry run, `baseline`'s
 //! and `reinit`'s rewrite), each slice a message of at most a second, is one wait to it
-//! ([`Stop::one_wait`]). Nothing is done for a run whose messages all end within [`ASK_AFTER`]; a session that
-//! cannot be opened (or a look-up that fails) ends the asking, silently, for the run. A look-up
-//! that gives up behind a lock on a system catalog of the database (`LOCK pg_catalog.pg_proc`:
-//! the run's session waits for it too) names that catalog's holders, asked from a maintenance
-//! database (`connect::catalog_lock_holders`). It ends
-//! too when the run is stopped or drops its [`Stop`], leaving its session.
+//! ([`Stop::one_wait`]). Nothing is done for a run whose messages all end within [`ASK_AFTER`].
+//! While that session is not open yet (its start may wait behind a lock on a system catalog
+//! of the database), or when its look-up fails or gives up behind such a lock (`LOCK
+//! pg_catalog.pg_proc`: the run's session waits for it too), the holders of locks on the
+//! database's system catalogs are asked from a maintenance database
+//! (`connect::catalog_lock_holders`); a failed session is opened again at the next turn, never
+//! given up for the run. It ends when the run is stopped or drops its [`Stop`], leaving its
+//! session.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -330,11 +332,11 @@ impl Inner {
     }
 }
 
-/// The asking thread: on a session of its own, asks every [`ASK_AFTER`] while a message lasts
-/// who is in the way of the run's session `identity`, and sends a [`Progress::LockBlocked`]
-/// when they are not those it reported last for that message. Ends, closing its session, when
-/// the run dropped its [`Stop`] or was stopped, or when a look-up fails (a session refused:
-/// nothing is said).
+/// The asking thread: on a session of its own ([`Asker`]), asks every [`ASK_AFTER`] while a
+/// message lasts who is in the way of the run's session `identity`, and sends a
+/// [`Progress::LockBlocked`] when they are not those it reported last for that message. Ends,
+/// closing its session, when the run dropped its [`Stop`] or was stopped. A look-up that gets
+/// nothing (no session yet, a failed one) says nothing and is made again at the next turn.
 fn asking(
     watched: &Weak<Inner>,
     identity: &str,
@@ -344,9 +346,7 @@ fn asking(
     let Some((pid, same_server)) = crate::db::connect::session_of_identity(identity) else {
         return;
     };
-    let Ok(mut client) = crate::db::connect::connect(env) else {
-        return;
-    };
+    let mut asker = Asker::new(env);
     let mut reported: Option<(u64, Vec<crate::db::lock::LockHolder>)> = None;
     loop {
         let Some(inner) = watched.upgrade() else {
@@ -357,33 +357,7 @@ fn asking(
         }
         if let Some(message) = inner.lasting() {
             drop(inner);
-            let (relation, holders) = match crate::db::lock::blocking_holders(
-                &mut client,
-                pid,
-                &same_server,
-                BLOCKING_LIMIT,
-            ) {
-                Ok(found) => found,
-                // This session's own look-up (`pg_blocking_pids`, `pg_locks`: functions
-                // and views it never read) waited for a lock on a system catalog of the
-                // database: so does the run's session, whose message lasts. Named from a
-                // maintenance database, where that catalog is not in the way.
-                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-                    let mut found = crate::db::connect::catalog_lock_holders(env, ASK_AFTER)
-                        .unwrap_or_default()
-                        .into_iter();
-                    match found.next() {
-                        Some((catalog, first)) => (
-                            Some(catalog),
-                            std::iter::once(first)
-                                .chain(found.map(|(_, h)| h))
-                                .collect(),
-                        ),
-                        None => (None, Vec::new()),
-                    }
-                }
-                Err(_) => break,
-            };
+            let (relation, holders) = asker.in_the_way(pid, &same_server);
             let Some(inner) = watched.upgrade() else {
                 break;
             };
@@ -418,7 +392,104 @@ fn asking(
             std::thread::sleep(POLL);
         }
     }
-    let _ = client.close();
+    asker.close();
+}
+
+/// The asking thread's session on the run's database, opened on a thread of its own: a
+/// session starting there may wait, past any connect timeout, for as long as another
+/// session's lock on a system catalog lasts (the lock the run's message may be waiting for,
+/// `LOCK pg_catalog.pg_proc`), and meanwhile that catalog's holders are named from a
+/// maintenance database. Opened again after a look-up on it failed.
+struct Asker {
+    env: Environment,
+    client: Option<postgres::Client>,
+    opening: Option<std::sync::mpsc::Receiver<crate::error::Result<postgres::Client>>>,
+}
+
+impl Asker {
+    fn new(env: &Environment) -> Asker {
+        Asker {
+            env: env.clone(),
+            client: None,
+            opening: None,
+        }
+    }
+
+    /// The session, once open: waits up to [`ASK_AFTER`] for one being opened, starting to
+    /// open one when none is (a failed opening is tried again at the next call).
+    fn session(&mut self) -> Option<&mut postgres::Client> {
+        if self.client.is_none() {
+            let opening = self.opening.get_or_insert_with(|| {
+                let (opened, opening) = std::sync::mpsc::channel();
+                let env = self.env.clone();
+                // Ends by itself: its session, once open, is dropped (closed) when this
+                // asker is gone.
+                let _ = std::thread::Builder::new()
+                    .name("confiture-waits-session".to_string())
+                    .spawn(move || {
+                        let _ = opened.send(crate::db::connect::connect(&env));
+                    });
+                opening
+            });
+            match opening.recv_timeout(ASK_AFTER) {
+                Ok(Ok(client)) => {
+                    self.client = Some(client);
+                    self.opening = None;
+                }
+                Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.opening = None;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+        self.client.as_mut()
+    }
+
+    /// The relation the run's session `pid` waits for, if a relation's lock, and those in
+    /// the way (`lock::blocking_holders`), asked on [`Asker::session`]. With no session, or
+    /// when the look-up failed (a session found lost is opened again at the next call), the
+    /// sessions holding a lock on a system catalog of the database, asked from a maintenance
+    /// database (`connect::catalog_lock_holders`): what the run's message and this session's
+    /// start or look-up may both be waiting for. Nothing when none answers.
+    fn in_the_way(
+        &mut self,
+        pid: i32,
+        same_server: &str,
+    ) -> (Option<String>, Vec<crate::db::lock::LockHolder>) {
+        if let Some(client) = self.session() {
+            match crate::db::lock::blocking_holders(client, pid, same_server, BLOCKING_LIMIT) {
+                Ok(found) => return found,
+                // This session's own look-up (`pg_blocking_pids`, `pg_locks`: functions and
+                // views it never read) waited for a lock on a system catalog of the database:
+                // so does the run's session, whose message lasts.
+                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {}
+                Err(_) => {
+                    if let Some(lost) = self.client.take() {
+                        let _ = lost.close();
+                    }
+                }
+            }
+        }
+        let mut found = crate::db::connect::catalog_lock_holders(&self.env, ASK_AFTER)
+            .unwrap_or_default()
+            .into_iter();
+        match found.next() {
+            Some((catalog, first)) => (
+                Some(catalog),
+                std::iter::once(first)
+                    .chain(found.map(|(_, h)| h))
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        }
+    }
+
+    /// Closes the session, if open.
+    fn close(self) {
+        if let Some(client) = self.client {
+            let _ = client.close();
+        }
+    }
 }
 
 /// The watching thread: cancels the message in flight once the flag is set, again when it is
