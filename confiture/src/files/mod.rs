@@ -234,7 +234,7 @@ pub struct MigrationSet {
     /// Where the files came from: a directory read now, or a binary that embedded them.
     pub origin: Origin,
     /// Who named the directory the files were read from ([`load_named_by`]): how a help that
-    /// names another directory says to change it ([`DirNamedBy::point_at`]), the command
+    /// names another directory says to change it (`DirNamedBy::point_at`), the command
     /// line's flag or a library caller's `Migrator::new`. [`DirNamedBy::Command`] for a set
     /// made otherwise ([`MigrationSet::new`], [`load`]).
     pub named_by: DirNamedBy,
