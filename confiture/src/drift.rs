@@ -281,7 +281,7 @@ impl Migrator {
         let read = self.status_read_within(options.lock_wait);
         let (status, applied_by, not_run) = read.map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
-        replayable(&status).map_err(|e| self.raised_here(e))?;
+        replayable(&status, self.dir_named_by).map_err(|e| self.raised_here(e))?;
         let newest = status
             .migrations
             .iter()
@@ -459,8 +459,13 @@ pub(crate) fn no_tenant_drift(source: &str) -> Error {
 
 /// Refuses a history that cannot be replayed: diverged from the files (exit 7), a
 /// no-transaction migration left part-way (`interrupted`, exit 7, with the ways on `status`
-/// gives: [`crate::status::StatusReport::interrupted_help`]) or squashed (exit 5).
-fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
+/// gives: [`crate::status::StatusReport::interrupted_help`]) or squashed (exit 5). A newer
+/// release's rows are helped as `up` helps them, naming another migrations directory as
+/// `named_by` names this one.
+fn replayable(
+    status: &crate::status::StatusReport,
+    named_by: crate::files::DirNamedBy,
+) -> Result<(), Error> {
     if !status.diverged.is_empty() {
         let mut diverged = Diverged::new(status.diverged.clone());
         let mut help = format!(
@@ -474,7 +479,7 @@ fn replayable(status: &crate::status::StatusReport) -> Result<(), Error> {
             help = format!(
                 "{}; drift from this release cannot judge them: run it from the release that \
                  applied them; {} shows whether anything else diverged",
-                crate::plan::newer_database_help(newer, false, crate::files::DirNamedBy::Library),
+                crate::plan::newer_database_help(newer, false, named_by),
                 hint::command("migrate status")
             );
         }

@@ -1999,12 +1999,17 @@ mod tests {
         }
     }
 
-    /// A file that ran with lone CR line endings and was converted to LF since (as C016
-    /// advises) was plainly `modified`, as was one that ran with LF and has lone CRs: both
-    /// differ only by line endings, each way told apart as CRLF's are.
+    /// A file that differs from the applied one only by its line endings or a UTF-8
+    /// byte-order mark was plainly `modified` ("restore the modified files"), where a CRLF
+    /// conversion was told apart: one converted from lone CRs to LF (as C016 advises), one that
+    /// ran with LF and has lone CRs, a mark removed (as C014 advises) or added (an editor saved
+    /// it so), alone or with its line endings converted too. Each is told apart, and its help
+    /// says which: a file with LF (a mark removed) is the one to keep, which `reinit` records
+    /// (confiture (Python) checksums the raw bytes too, so a row it wrote compares the same);
+    /// the others are to go again. An edit beside it, or no change, is none.
     #[test]
-    fn a_lone_cr_conversion_is_a_line_ending_change() {
-        use LineEndingChange::{ToCr, ToCrlf, ToLf, ToLfFromCr};
+    fn a_line_ending_or_byte_order_mark_change_is_no_edit() {
+        use LineEndingChange::{BomAdded, BomRemoved, ToCr, ToCrlf, ToLf, ToLfFromCr};
         let change = |ran: &str, now: &str| {
             let mut m = migration("001");
             m.up = SqlFile::new(
@@ -2023,66 +2028,55 @@ mod tests {
             ("-- a\r\nSELECT 1;\r\n", "-- a\nSELECT 1;\n", Some(ToLf)),
             // A CR that is data in a string is kept by a checkout converting LF to CRLF.
             ("SELECT 'a\rb';\n", "SELECT 'a\rb';\r\n", Some(ToCrlf)),
-            // An edit, or no change at all, is none.
+            ("\u{feff}SELECT 1;\n", "SELECT 1;\n", Some(BomRemoved)),
+            ("SELECT 1;\n", "\u{feff}SELECT 1;\n", Some(BomAdded)),
+            // A mark and line endings together.
+            ("\u{feff}SELECT 1;\r\n", "SELECT 1;\n", Some(BomRemoved)),
+            (
+                "\u{feff}-- a\rSELECT 1;\r",
+                "-- a\nSELECT 1;\n",
+                Some(BomRemoved),
+            ),
+            ("SELECT 1;\n", "\u{feff}SELECT 1;\r\n", Some(BomAdded)),
+            // An edit beside it is an edit, and no change at all is none.
             ("-- a\rSELECT 1;\r", "-- a\nSELECT 2;\n", None),
             ("-- a\rSELECT 1;\r", "-- a\rSELECT 1;\r", None),
-        ] {
-            assert_eq!(change(ran, now), expected, "{ran:?} -> {now:?}");
-        }
-        // Which of them `reinit` is the way on for: those whose file has LF.
-        assert!(ToLf.file_has_lf() && ToLfFromCr.file_has_lf());
-        assert!(!ToCrlf.file_has_lf() && !ToCr.file_has_lf());
-    }
-
-    /// A file whose only change is a UTF-8 byte-order mark removed (as C014 advises) or added
-    /// (an editor saved it so), alone or with its line endings converted too, was plainly
-    /// `modified` ("restore the modified files"), where a CRLF conversion was told apart: a
-    /// mark removed is the file to keep, which `reinit` records (confiture (Python) checksums
-    /// the raw bytes too, so a row it wrote compares the same); a mark added is to go again.
-    #[test]
-    fn a_byte_order_mark_removed_or_added_is_no_edit() {
-        let change = |ran: &str, now: &str| {
-            let mut m = migration("001");
-            m.up = SqlFile::new(
-                m.up.path.clone(),
-                now.to_string(),
-                TransactionMode::Transaction,
-                false,
-            );
-            line_endings_change(&m, &row("001", Some(&checksum(ran.as_bytes()))))
-        };
-        for (ran, now, reinit) in [
-            ("\u{feff}SELECT 1;\n", "SELECT 1;\n", Some(true)),
-            ("SELECT 1;\n", "\u{feff}SELECT 1;\n", Some(false)),
-            // Both together.
-            ("\u{feff}SELECT 1;\r\n", "SELECT 1;\n", Some(true)),
-            ("\u{feff}-- a\rSELECT 1;\r", "-- a\nSELECT 1;\n", Some(true)),
-            ("SELECT 1;\n", "\u{feff}SELECT 1;\r\n", Some(false)),
-            // An edit beside it is an edit.
             ("\u{feff}SELECT 1;\n", "SELECT 2;\n", None),
             ("SELECT 1;\n", "\u{feff}SELECT 2;\n", None),
         ] {
             let found = change(ran, now);
+            assert_eq!(found, expected, "{ran:?} -> {now:?}");
+            let Some(found) = found else {
+                continue;
+            };
+            let help = crate::plan::modified_help(crate::plan::LineEndings::of([(
+                "001".to_string(),
+                Some(found),
+            )]));
+            let mark = matches!(found, BomRemoved | BomAdded);
             assert_eq!(
-                found.map(LineEndingChange::file_has_lf),
-                reinit,
-                "{ran:?} -> {now:?}"
+                help.contains("byte-order mark"),
+                mark,
+                "{ran:?} -> {now:?}: {help}"
             );
-            if let Some(found) = found {
-                let help = crate::plan::modified_help(crate::plan::LineEndings::of([(
-                    "001".to_string(),
-                    Some(found),
-                )]));
-                assert!(
-                    help.contains("byte-order mark"),
-                    "{ran:?} -> {now:?}: {help}"
-                );
+            if mark {
                 assert_eq!(
                     help.contains("records it as applied"),
                     found.file_has_lf(),
                     "{help}"
                 );
             }
+        }
+        // Which of them `reinit` is the way on for: those whose file has LF.
+        for (change, has_lf) in [
+            (ToLf, true),
+            (ToLfFromCr, true),
+            (BomRemoved, true),
+            (ToCrlf, false),
+            (ToCr, false),
+            (BomAdded, false),
+        ] {
+            assert_eq!(change.file_has_lf(), has_lf, "{change:?}");
         }
     }
 

@@ -87,6 +87,11 @@ impl Environment {
 /// An environment file's text, read capped (a pipe on a helper thread), and whether it is a
 /// stream (a pipe or a device: relative paths in it start from the current directory).
 fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
+    read_text_within(path, labels, STREAM_WAIT)
+}
+
+/// [`read_text`], a pipe given `wait` to reach its end.
+fn read_text_within(path: &Path, labels: &Labels<'_>, wait: Duration) -> Result<(String, bool)> {
     let shown = display_path(path);
     let Labels { env, file, .. } = labels;
     // A socket or a block device is no file of settings. A FIFO (`-c <(sops -d f.yaml)`)
@@ -103,22 +108,28 @@ fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
                      device): it was not read"
             ))
             .with_help(format!(
-                "an environment is a .yaml file (or a pipe, `-c <(sops -d f.yaml)`): give \
-                     the path of one to {file}, or another environment name to {env}"
+                "an environment is a .yaml file (or a pipe{}): give the path of one to {file}, \
+                 or another environment name to {env}",
+                labels
+                    .piped_file()
+                    .map_or_else(String::new, |pipe| format!(", {pipe}"))
             )));
         }
     }
-    let read = match read_user_file(path, MAX_FILE_BYTES, STREAM_WAIT) {
+    let read = match read_user_file(path, MAX_FILE_BYTES, wait) {
         Err(ReadError::TimedOut) => {
             return Err(Error::invalid(format!(
                 "environment file {shown} is a pipe or a device, and it did not reach its \
                      end within {} s of waiting: it was not read",
-                STREAM_WAIT.as_secs()
+                wait.as_secs()
             ))
             .with_help(format!(
-                "check that the command writing to it runs and ends (`{file} <(sops -d \
-                     f.yaml)`), or give the path of a .yaml file to {file}, or another \
-                     environment name to {env}"
+                "check that {} runs and ends, or give the path of a .yaml file to {file}, or \
+                 another environment name to {env}",
+                labels.piped_file().map_or_else(
+                    || "what writes to it".to_string(),
+                    |pipe| format!("the command writing to it ({pipe})")
+                )
             )))
         }
         Err(ReadError::Interrupted) => {
@@ -4944,6 +4955,53 @@ mod tests {
         let err = Environment::from_file(&socket, &no_vars).unwrap_err();
         assert!(err.message.contains("is not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An environment file that is a pipe nobody finishes writing, or a socket, was helped
+    /// in the command line's shell form whoever read it: a library caller
+    /// (`Migrator::from_config`) was told `` `Migrator::from_config <(sops -d f.yaml)` `` and
+    /// `-c <(...)`, neither of which a program can write. The example is the command line's
+    /// alone ([`Labels::piped_file`]); a library's help names its calls and no flag.
+    #[cfg(unix)]
+    #[test]
+    fn a_pipe_or_socket_environment_files_help_is_worded_for_its_caller() {
+        let tmp = confiture_test_support::TempDir::new("env_pipe_help");
+        let fifo = tmp.path().join("env.yaml");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let socket = tmp.path().join("env.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let command_line = Labels {
+            url: "--database-url",
+            env: "--env",
+            file: "-c",
+        };
+        for labels in [Labels::LIBRARY, command_line] {
+            let wait = Duration::from_millis(200);
+            let timed_out = read_text_within(&fifo, &labels, wait).unwrap_err();
+            assert!(
+                timed_out.message.contains("did not reach its end"),
+                "{timed_out}"
+            );
+            // The thread left waiting gets its writer, then its end.
+            std::fs::write(&fifo, "").unwrap();
+            let refused = read_text_within(&socket, &labels, wait).unwrap_err();
+            assert!(refused.message.contains("not a regular file"), "{refused}");
+            for help in [timed_out.help, refused.help] {
+                let help = help.unwrap_or_default();
+                assert!(help.contains(&format!("to {},", labels.file)), "{help}");
+                match labels == Labels::LIBRARY {
+                    true => {
+                        assert!(!help.contains("<("), "{help}");
+                        assert!(!help.contains("-c"), "{help}");
+                    }
+                    false => assert!(help.contains("`-c <(sops -d f.yaml)`"), "{help}"),
+                }
+            }
+        }
     }
 
     /// A byte-order mark (Windows editors write one) is no part of the YAML: with a second

@@ -83,6 +83,13 @@ impl Labels<'_> {
         }
     }
 
+    /// An environment file given as a pipe, for a help's example: `` `-c <(sops -d f.yaml)` ``
+    /// (a shell's process substitution); `None` for the library's calls, whose caller gives a
+    /// path (a pipe's too) and has no shell to write one with.
+    pub(crate) fn piped_file(&self) -> Option<String> {
+        (!self.are_calls()).then(|| format!("`{} <(sops -d f.yaml)`", self.file))
+    }
+
     /// Naming an environment by name, for a help: `--env NAME`, or the function.
     pub(crate) fn env_by_name(&self) -> String {
         match self.are_calls() {

@@ -416,13 +416,8 @@ fn read_checkpoints(
         crate::ledger::Checkpoint::COLUMNS,
         steps.quoted()
     ));
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(&sql)),
-        None => Some(client.simple_query(&sql)),
-    };
-    let messages = match sent {
-        Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
-        _ => return Err(interrupted_read(table)),
+    let Some(messages) = send_read(client, stop, &sql) else {
+        return Err(interrupted_read(table));
     };
     let messages = match messages {
         Ok(messages) => messages,
@@ -517,13 +512,8 @@ fn read_started(
             crate::ledger::StartedRun::COLUMNS,
             started.quoted()
         ));
-        let sent = match stop {
-            Some(stop) => stop.send(|| client.simple_query(&sql)),
-            None => Some(client.simple_query(&sql)),
-        };
-        let sent = match sent {
-            Some(sent) if !stop.is_some_and(crate::db::apply::Stop::is_set) => sent,
-            _ => return Err(interrupted_read(table)),
+        let Some(sent) = send_read(client, stop, &sql) else {
+            return Err(interrupted_read(table));
         };
         match sent {
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
@@ -1401,16 +1391,25 @@ fn read_catalogs(
     stop: Option<&crate::db::apply::Stop>,
     sql: &str,
 ) -> Result<Vec<SimpleQueryMessage>> {
-    let sent = match stop {
-        Some(stop) => stop.send(|| client.simple_query(sql)),
-        None => Some(client.simple_query(sql)),
-    };
-    match sent {
-        Some(_) if stop.is_some_and(crate::db::apply::Stop::is_set) => Err(interrupted_read(table)),
+    match send_read(client, stop, sql) {
         None => Err(interrupted_read(table)),
         Some(Err(e)) => Err(read_error(client, table, e, None)),
         Some(Ok(messages)) => Ok(messages),
     }
+}
+
+/// Sends `sql`, a read, so that `stop` ends it: its answer, or `None` when the run was
+/// stopped before it or while it came (the caller's [`interrupted_read`]).
+fn send_read(
+    client: &mut postgres::Client,
+    stop: Option<&crate::db::apply::Stop>,
+    sql: &str,
+) -> Option<std::result::Result<Vec<SimpleQueryMessage>, postgres::Error>> {
+    let sent = match stop {
+        Some(stop) => stop.send(|| client.simple_query(sql)),
+        None => Some(client.simple_query(sql)),
+    };
+    sent.filter(|_| !stop.is_some_and(crate::db::apply::Stop::is_set))
 }
 
 /// Row-level security applies to the ledger for `role` (`row_security_active`: enabled on the

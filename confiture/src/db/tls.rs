@@ -426,14 +426,8 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
             .with_help(unread_help(path, help)));
         }
     }
-    let bytes = read_tls_file("sslrootcert", path, help)?;
     let mut roots = RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut bytes.as_slice()) {
-        let cert = cert.map_err(|e| {
-            Error::invalid(format!("{} is not valid PEM", named("sslrootcert", path)))
-                .with_source(e)
-                .with_help(help)
-        })?;
+    for cert in pem_certificates("sslrootcert", path, help)? {
         roots.add(cert).map_err(|e| {
             Error::invalid(format!(
                 "{} holds an unusable certificate",
@@ -442,13 +436,6 @@ fn load_roots(path: &Path) -> Result<RootCertStore> {
             .with_source(e)
             .with_help(help)
         })?;
-    }
-    if roots.is_empty() {
-        return Err(Error::invalid(format!(
-            "{} holds no PEM certificate",
-            named("sslrootcert", path)
-        ))
-        .with_help(help));
     }
     Ok(roots)
 }
@@ -462,22 +449,27 @@ const CLIENT_KEY_HELP: &str = "set sslkey to the PEM file of the client certific
 
 /// Reads `sslcert`: the client certificate, then any intermediates.
 fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let bytes = read_tls_file("sslcert", path, CLIENT_CERT_HELP)?;
-    let chain = rustls_pemfile::certs(&mut bytes.as_slice())
+    pem_certificates("sslcert", path, CLIENT_CERT_HELP)
+}
+
+/// The PEM certificates of the file `param` names (`sslrootcert`, `sslcert`), in order: one at
+/// least, each valid PEM, else refused with `help`.
+fn pem_certificates(param: &str, path: &Path, help: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes = read_tls_file(param, path, help)?;
+    let certs = rustls_pemfile::certs(&mut bytes.as_slice())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| {
-            Error::invalid(format!("{} is not valid PEM", named("sslcert", path)))
+            Error::invalid(format!("{} is not valid PEM", named(param, path)))
                 .with_source(e)
-                .with_help(CLIENT_CERT_HELP)
+                .with_help(help)
         })?;
-    if chain.is_empty() {
-        return Err(Error::invalid(format!(
-            "{} holds no PEM certificate",
-            named("sslcert", path)
-        ))
-        .with_help(CLIENT_CERT_HELP));
+    if certs.is_empty() {
+        return Err(
+            Error::invalid(format!("{} holds no PEM certificate", named(param, path)))
+                .with_help(help),
+        );
     }
-    Ok(chain)
+    Ok(certs)
 }
 
 /// Reads `sslkey`: one unencrypted private key (PKCS#8, PKCS#1 or SEC1 PEM). Nothing read

@@ -233,6 +233,11 @@ pub struct MigrationSet {
     pub migrations: Vec<Migration>,
     /// Where the files came from: a directory read now, or a binary that embedded them.
     pub origin: Origin,
+    /// Who named the directory the files were read from ([`load_named_by`]): how a help that
+    /// names another directory says to change it (`DirNamedBy::point_at`), the command
+    /// line's flag or a library caller's `Migrator::new`. [`DirNamedBy::Command`] for a set
+    /// made otherwise ([`MigrationSet::new`], [`load`]).
+    pub named_by: DirNamedBy,
     /// The well-named files that could not be read as text, in version order.
     pub unreadable: Vec<UnreadableFile>,
     /// The well-named files read as text whose other half is not there, in version order.
@@ -277,6 +282,7 @@ impl MigrationSet {
             dir: dir.into(),
             migrations,
             origin: Origin::Directory,
+            named_by: DirNamedBy::default(),
             unreadable: Vec::new(),
             incomplete: Vec::new(),
             python: Vec::new(),
@@ -1446,7 +1452,9 @@ pub fn load_named_by(dir: &Path, options: &CheckOptions, named_by: DirNamedBy) -
         named_by,
         Shown(None),
     )?;
-    Ok(checker::check_read(dir, read, options))
+    let mut checked = checker::check_read(dir, read, options);
+    checked.set.named_by = named_by;
+    Ok(checked)
 }
 
 /// Lowercase hex SHA-256 of raw bytes (no normalisation), as confiture (Python) computes it.

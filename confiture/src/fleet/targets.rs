@@ -682,9 +682,11 @@ fn read_list_within(
              {} s of waiting: it was not read",
             wait.as_secs_f64()
         ))
+        // Worded for every caller that gives a list's path — `--targets`, an environment
+        // file's `fleet.targets:`, a program calling `read_list` — so it names none of them.
         .with_help(
-            "check that the command writing to it runs and ends (`--targets <(list-tenants)`), \
-             or give the path of a file with one database name or URL per line",
+            "check that what writes to it (the command listing the targets) runs and ends, or \
+             give the path of a file with one database name or URL per line",
         ),
         config::ReadError::Interrupted => config::read_interrupted(&format!("target list {shown}")),
         config::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -692,10 +694,8 @@ fn read_list_within(
                 .with_help("give a file with one database name or URL per line")
         }
         config::ReadError::Io(_) if path.is_dir() => {
-            Error::invalid(format!("target list {shown} is a directory, not a file")).with_help(
-                "give a file with one database name or URL per line (`--targets \
-                 db/tenants.txt`)",
-            )
+            Error::invalid(format!("target list {shown} is a directory, not a file"))
+                .with_help("give a file with one database name or URL per line (`db/tenants.txt`)")
         }
         config::ReadError::Io(e) => {
             Error::invalid(format!("cannot read target list {shown}")).with_source(e)
@@ -1285,7 +1285,8 @@ host=h password=hunter2 dbname=x y
 
     /// A directory given as the list (`--targets db/tenants`) said "cannot read target list
     /// db/tenants: Is a directory (os error 21)", with no help: it says what it is and what to
-    /// give, as an environment file that is a directory does.
+    /// give, as an environment file that is a directory does (its example named `--targets`,
+    /// to a library caller too).
     #[test]
     fn a_directory_given_as_the_list_is_named_so() {
         let dir = std::env::temp_dir().join(format!("cft_dir_list_{}", std::process::id()));
@@ -1298,7 +1299,11 @@ host=h password=hunter2 dbname=x y
             "{}",
             e.message
         );
-        assert!(e.help.is_some_and(|h| h.contains("one database name")));
+        let help = e.help.unwrap_or_default();
+        assert!(help.contains("one database name"), "{help}");
+        // `read_list` is the library's as much as `--targets`' (and `fleet.targets:`'s): its
+        // help names no flag of the command line.
+        assert!(!help.contains("--"), "{help}");
     }
 
     /// A byte-order mark written first by an editor became part of the first name, shown as
@@ -1360,7 +1365,8 @@ host=h password=hunter2 dbname=x y
     }
 
     /// A FIFO nobody writes to (`--targets` given a named pipe) blocked the command forever
-    /// when opened; a pipe is now given a bounded wait, and one that is written is read.
+    /// when opened; a pipe is now given a bounded wait, and one that is written is read. Its
+    /// help named `--targets <(list-tenants)` to a library caller too.
     #[cfg(unix)]
     #[test]
     fn a_pipe_that_never_ends_is_an_error_and_one_that_does_is_read() {
@@ -1382,6 +1388,11 @@ host=h password=hunter2 dbname=x y
                 .contains("is a pipe or a device, and it did not reach its end within 0.3 s"),
             "{e:?}"
         );
+        // Nor in the shell form of one (`--targets <(list-tenants)`): a program calling
+        // `read_list`, or an environment file's `fleet.targets:`, has neither.
+        let help = e.help.clone().unwrap_or_default();
+        assert!(help.contains("runs and ends"), "{help}");
+        assert!(!help.contains("--") && !help.contains("<("), "{help}");
         // The helper thread given up on is still blocked opening the FIFO: let it go. The
         // written pipe is another one, which that thread cannot read first.
         std::fs::write(&fifo, "").unwrap();

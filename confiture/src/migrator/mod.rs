@@ -652,7 +652,6 @@ impl Migrator {
         result.map_err(|error| {
             let mut error = self.raised_here(error);
             self.with_files_help(&mut error);
-            self.with_dir_named(&mut error);
             self.with_python_help(&mut error);
             if dry_run && !self.suggest.is_empty() && !self.suggest.dry_run {
                 let preview = crate::hint::Invocation {
@@ -665,25 +664,6 @@ impl Migrator {
             }
             error
         })
-    }
-
-    /// The help of a refusal over a newer database whose migrations directory has no
-    /// migration (`plan::newer_database_help`: is it the directory meant?), naming another
-    /// directory as this session's is named ([`Migrator::migrations_dir_named_by`]): the plan
-    /// writes a library session's words, never a CLI flag.
-    fn with_dir_named(&self, error: &mut Error) {
-        let crate::Reason::Diverged(diverged) = error.reason() else {
-            return;
-        };
-        if diverged.newer_database.is_none() || self.dir_named_by == files::DirNamedBy::Library {
-            return;
-        }
-        if let Some(help) = &error.help {
-            error.help = Some(crate::plan::newer_database_named_by(
-                help,
-                self.dir_named_by,
-            ));
-        }
     }
 
     /// Who named the migrations directory ([`Migrator::migrations_dir_named_by`]): what a

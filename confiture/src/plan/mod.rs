@@ -1798,9 +1798,8 @@ pub(crate) const ALLOW_NEWER_DATABASE: &str = "`--allow-newer-database`";
 /// option that starts an older release anyway (`status` too, which judges for `up`).
 /// A directory with no migration at all is nothing older: the help asks first whether it is
 /// the directory (and the database) meant, and says how to name another as `named_by` names
-/// it (`DirNamedBy::point_at`): a library session's error names no CLI flag (the plan writes
-/// [`crate::files::DirNamedBy::Library`]'s words, which `Migrator::suggested` renders for the
-/// command line's session, `newer_database_named_by`).
+/// it (`DirNamedBy::point_at`): a library session's error names no CLI flag. The plan gives
+/// the set's own ([`MigrationSet::named_by`]: who named the directory it was read from).
 pub fn newer_database_help(
     newer: &NewerDatabase,
     up: bool,
@@ -1844,16 +1843,6 @@ pub fn newer_database_help(
 /// What [`newer_database_help`] names another migrations directory as.
 const HOLDING_THEM: &str = "the one holding them";
 
-/// `help`, a help that [`newer_database_help`] wrote for a library session (the plan's,
-/// [`crate::files::DirNamedBy::Library`]), as it names another migrations directory for
-/// `named_by`: the command line's `--migrations-dir`, a build script's Cargo.toml alone.
-#[cfg(feature = "db")]
-pub(crate) fn newer_database_named_by(help: &str, named_by: crate::files::DirNamedBy) -> String {
-    use crate::files::DirNamedBy;
-    let library = DirNamedBy::Library.point_at(HOLDING_THEM);
-    help.replacen(&library, &named_by.point_at(HOLDING_THEM), 1)
-}
-
 /// [`NewerDatabase`], with those versions and the build that embeds the set); other refusals
 /// are left as they are. The second value is that [`NewerDatabase`] when those rows are the
 /// history's only divergence: what `up`'s `allow_newer_database` accepts. `up`: the refusal
@@ -1880,7 +1869,7 @@ pub(super) fn explain_newer_database(
         .migrations
         .iter()
         .all(|d| matches!(d, Divergence::Missing { id, .. } if newer_ids.contains(id)));
-    let mine = newer_database_help(&newer, up && only_newer, crate::files::DirNamedBy::Library);
+    let mine = newer_database_help(&newer, up && only_newer, set.named_by);
     let accepted = only_newer.then(|| newer.clone());
     let diverged = diverged.clone().with_newer_database(newer);
     let help = match &err.help {
@@ -1908,7 +1897,7 @@ pub(super) fn refuse_newer_database(set: &MigrationSet, history: &History<'_>) -
     let Some((newer, rows)) = newer_rows(set, history) else {
         return Ok(());
     };
-    let help = newer_database_help(&newer, false, crate::files::DirNamedBy::Library);
+    let help = newer_database_help(&newer, false, set.named_by);
     let message = format!(
         "the database has migrations applied that this binary does not embed: {}",
         newer.versions.join(", ")

@@ -2387,6 +2387,56 @@ fn an_incomplete_row_of_a_python_migration_is_accounted_for_by_its_file() {
     }
 }
 
+/// A migrations directory with no migration, on a database with applied ones: `up`'s and
+/// `down`'s refusals ask whether it is the directory meant and say how to name another as
+/// whoever named it does (`DirNamedBy::point_at`): the plan wrote a library session's words
+/// whoever read the set, and only a `Migrator` rewrote them afterwards, so a set read for the
+/// command line (`files::load_named_by`) and planned directly named `Migrator::new`.
+#[test]
+fn an_empty_directorys_refusal_names_the_directory_as_whoever_named_it() {
+    use crate::files::DirNamedBy;
+    let all = set(&[1, 2, 3]);
+    let r = rows(&all, &[1, 2, 3]);
+    let every = [
+        DirNamedBy::Command,
+        DirNamedBy::Flag,
+        DirNamedBy::BuildScript,
+        DirNamedBy::Library,
+    ];
+    let tmp = confiture_test_support::TempDir::new("plan_empty_named_by");
+    for named_by in every {
+        let checked = crate::files::load_named_by(
+            tmp.path(),
+            &crate::files::CheckOptions::default(),
+            named_by,
+        )
+        .unwrap();
+        let helps = [
+            up(&checked.set, &r, &UpRequest::default())
+                .unwrap_err()
+                .help,
+            down(&checked.set, &r, &DownRequest::default())
+                .unwrap_err()
+                .help,
+        ];
+        for help in helps {
+            let help = help.unwrap_or_default();
+            assert!(
+                help.contains("check that this is the migrations directory meant"),
+                "{named_by:?}: {help}"
+            );
+            for other in every {
+                let words = other.point_at(HOLDING_THEM);
+                assert_eq!(
+                    help.contains(&words),
+                    other == named_by,
+                    "{named_by:?} names {other:?}'s way: {help}"
+                );
+            }
+        }
+    }
+}
+
 /// h15 D7: a rolling deploy (a newer release applied 004 and 005, this directory stops at 003)
 /// and a file removed below the newest one (002): `status` offered `reinit` for 002, and
 /// `reinit` forgot 004 and 005 too, which the newer release would then apply again over their

@@ -2243,8 +2243,8 @@ fn the_no_transaction_help_is_said_applied_or_not_here() {
 /// applied said "there is no migration; the database also has 001, 002, 003 applied, above
 /// them ... these migrations are older than the database": nothing is above or older, and no
 /// word that this may be the wrong directory or database. It says what holds, and asks to check
-/// both (`--migrations-dir` or `migrations_dir`); `up` from it (its refusal takes the same
-/// words) too, and names no `--allow-newer-database` for it.
+/// both (`--migrations-dir` or `migrations_dir`); `up` and `drift` from it (their refusals
+/// take the same words) too, and name no `--allow-newer-database` for it.
 #[test]
 fn status_from_an_empty_migrations_directory_asks_whether_it_is_the_one_meant() {
     let db = TestDb::new("hdx_empty_dir");
@@ -2252,7 +2252,11 @@ fn status_from_an_empty_migrations_directory_asks_whether_it_is_the_one_meant() 
         .run_on(&db, &["migrate", "up"])
         .code(exit::SUCCESS);
     let empty = Project::new();
-    for args in [&["migrate", "status"][..], &["migrate", "up"]] {
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "up"],
+        &["migrate", "drift"],
+    ] {
         let run = empty.run_on(&db, args);
         run.code(exit::DIVERGED)
             .stderr_has(
