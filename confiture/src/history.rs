@@ -1957,6 +1957,7 @@ mod tests {
             statement: 1,
             statements: 1,
             failed: false,
+            stopped_after: false,
         };
         let rows = [row("002", None), row("003", None)];
         let set = [ix.clone(), tx.clone(), pending.clone()];

@@ -941,6 +941,14 @@ pub struct StartedRun {
     /// the statement was a `DO` or `CALL` that may commit inside —, and in a markers' table
     /// made before the `failed` column.
     pub failed: bool,
+    /// The server answered `statement` without an error, and the run stopped before sending
+    /// anything more of the migration — one of its own checks between two statements (the
+    /// migration lock, how the session reads SQL, its start marker gone), or before the ledger
+    /// row (the row's own checks), refused to go on, or it was stopped there: every statement
+    /// up to `statement` committed, the next never started (after the last: the row was never
+    /// written). False when that is not known, and in a markers' table made before the
+    /// `stopped_after` column, whose markers read as before.
+    pub stopped_after: bool,
 }
 
 /// Whether the run a start marker records is going on ([`StartedRun::so_far`]).
@@ -990,6 +998,24 @@ impl StartedRun {
     /// [`StartedRun::running`]'s.
     fn so_far(&self, run: Run) -> String {
         let (k, n) = (self.statement, self.statements);
+        // Stopped by the run itself after an answered statement: nothing is running, nor may
+        // have committed, whether the run is still there or not.
+        if self.stopped_after && !self.failed && k > 0 {
+            let done = match k {
+                1 => "statement 1".to_string(),
+                k => format!("statements 1–{k}"),
+            };
+            return match k < n {
+                true => format!("{done} committed; statement {} of {n} never started", k + 1),
+                false => format!(
+                    "{done} of {n} committed; the run stopped before {} its ledger row",
+                    match self.direction.as_str() {
+                        "down" => "deleting",
+                        _ => "writing",
+                    }
+                ),
+            };
+        }
         let before = match k {
             0 | 1 => String::new(),
             2 => "statement 1 committed; ".to_string(),
@@ -1026,13 +1052,21 @@ impl StartedRun {
 
     /// The columns a read selects, in [`StartedRun::parse`]'s order.
     ///
-    /// Read from the table as `m` (`FROM <markers> m`): its `failed` column through the row's
-    /// JSON, so that a table made before that column is read alike (NULL: not known).
+    /// Read from the table as `m` (`FROM <markers> m`): its `failed` and `stopped_after`
+    /// columns through the row's JSON, so that a table made before them is read alike (NULL:
+    /// not known).
     pub const COLUMNS: &'static str = "version, name, direction, checksum, \
          pg_catalog.to_char(CAST(started_at AS pg_catalog.timestamptz) AT TIME ZONE 'UTC', \
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), started_by, client_addr, \
          CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text), \
-         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'failed'";
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'failed', \
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'stopped_after'";
+
+    /// The time a marker written in the same transaction records as its start, as
+    /// [`StartedRun::COLUMNS`] reads `started_at` (a marker's default, the transaction's
+    /// `now()`): what a run keeps to make its marker again ([`StartedRun::restore_sql`]).
+    pub const STARTED_NOW: &'static str = "pg_catalog.to_char(pg_catalog.now() AT TIME ZONE \
+         'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')";
 
     /// A row of [`StartedRun::COLUMNS`], as text; `None` when one of its values is unusable
     /// ([`StartedRun::read`]).
@@ -1073,6 +1107,7 @@ impl StartedRun {
             statement: count(7, "statement")?,
             statements: count(8, "statements")?,
             failed: get(9).as_deref() == Some("true"),
+            stopped_after: get(10).as_deref() == Some("true"),
         })
     }
 
@@ -1113,7 +1148,11 @@ impl StartedRun {
              SELECT * FROM earlier, (SELECT pg_catalog.count(*) FROM started) AS s; {forget}",
             // The earlier run's fate is not this one's.
             forget = match rerun {
-                true => StartedRun::failed_sql(table, version, None),
+                true => format!(
+                    "{} {}",
+                    StartedRun::failed_sql(table, version, None),
+                    StartedRun::stopped_after_sql(table, version, None)
+                ),
                 false => String::new(),
             },
             name_lit = literal(&q),
@@ -1138,7 +1177,8 @@ impl StartedRun {
              started_at pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(), \
              started_by pg_catalog.text NOT NULL DEFAULT CURRENT_USER, \
              client_addr pg_catalog.text, \
-             statement INTEGER NOT NULL, statements INTEGER NOT NULL, failed pg_catalog.bool)",
+             statement INTEGER NOT NULL, statements INTEGER NOT NULL, failed pg_catalog.bool, \
+             stopped_after pg_catalog.bool)",
             table.started_table().quoted()
         )
     }
@@ -1166,19 +1206,98 @@ impl StartedRun {
     /// the `failed` column: one made before it is left as it is, and its markers say that the
     /// statement may have committed.
     pub fn failed_sql(table: &TrackingTable, version: &str, statement: Option<usize>) -> String {
-        let q = table.started_table().quoted();
         let (value, which) = match statement {
             Some(k) => ("true", format!(" AND statement OPERATOR(pg_catalog.=) {k}")),
             None => ("NULL", String::new()),
         };
+        StartedRun::update_where_column(
+            table,
+            version,
+            "failed",
+            &format!("failed = {value}"),
+            &which,
+        )
+    }
+
+    /// The statement that records where the run of `version`'s marker stopped by itself:
+    /// `Some(k)`, after statement `k`, which the server answered without an error, before
+    /// sending anything more ([`StartedRun::stopped_after`]; the marker set back to `k` when it
+    /// was advanced to the next already); `None`, nothing known (a run that replaces the
+    /// marker). Only where the markers' table has the `stopped_after` column: one made before
+    /// it is left as it is, its marker saying what it said.
+    pub fn stopped_after_sql(
+        table: &TrackingTable,
+        version: &str,
+        statement: Option<usize>,
+    ) -> String {
+        let set = match statement {
+            Some(k) => format!("statement = {k}, stopped_after = true"),
+            None => "stopped_after = NULL".to_string(),
+        };
+        StartedRun::update_where_column(table, version, "stopped_after", &set, "")
+    }
+
+    /// `UPDATE <markers> SET {set}` of `version`'s marker (and `which`, more of its `WHERE`),
+    /// made only where the markers' table has `column`: the one guard of a column a later
+    /// release added ([`StartedRun::failed_sql`], [`StartedRun::stopped_after_sql`]).
+    fn update_where_column(
+        table: &TrackingTable,
+        version: &str,
+        column: &str,
+        set: &str,
+        which: &str,
+    ) -> String {
+        let q = table.started_table().quoted();
         format!(
             "DO $confiture$ BEGIN IF EXISTS (SELECT FROM pg_catalog.pg_attribute \
              WHERE attrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name}) \
-             AND attname OPERATOR(pg_catalog.=) 'failed' AND NOT attisdropped) THEN \
-             UPDATE {q} SET failed = {value} WHERE version OPERATOR(pg_catalog.=) {v}{which}; \
+             AND attname OPERATOR(pg_catalog.=) {column} AND NOT attisdropped) THEN \
+             UPDATE {q} SET {set} WHERE version OPERATOR(pg_catalog.=) {v}{which}; \
              END IF; END $confiture$;",
             name = literal(&q),
+            column = literal(column),
             v = literal(version),
+        )
+    }
+
+    /// The statements that make again the marker of a run whose marker another session (or a
+    /// statement of its migration) deleted, or whose markers' table it dropped, once the run
+    /// stopped for it after statement `statement` committed: the table when it is gone
+    /// ([`StartedRun::create_sql`]), the row as [`StartedRun::start_sql`] wrote it (`started_at`
+    /// as the run's start read it, [`StartedRun::STARTED_NOW`]; the role and address of the
+    /// session) unless one of its version is there again, and where the run stopped
+    /// ([`StartedRun::stopped_after_sql`]). Without it the migration would show `pending`, what
+    /// it committed hidden.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore_sql(
+        table: &TrackingTable,
+        version: &str,
+        name: &str,
+        direction: &str,
+        checksum: &str,
+        started_at: Option<&str>,
+        statement: usize,
+        statements: usize,
+    ) -> String {
+        let q = table.started_table().quoted();
+        let started_at = match started_at {
+            Some(at) => format!("CAST({} AS pg_catalog.timestamptz)", literal(at)),
+            None => "pg_catalog.now()".to_string(),
+        };
+        format!(
+            "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name_lit}) IS NULL THEN \
+             {create}; END IF; END $confiture$; \
+             INSERT INTO {q} (version, name, direction, checksum, started_at, client_addr, \
+             statement, statements) VALUES ({v}, {n}, {d}, {c}, {started_at}, \
+             pg_catalog.host(pg_catalog.inet_client_addr()), {statement}, {statements}) \
+             ON CONFLICT (version) DO NOTHING; {after}",
+            name_lit = literal(&q),
+            create = StartedRun::create_sql(table),
+            v = literal(version),
+            n = literal(name),
+            d = literal(direction),
+            c = literal(checksum),
+            after = StartedRun::stopped_after_sql(table, version, Some(statement)),
         )
     }
 
@@ -1913,6 +2032,87 @@ pub(crate) fn only_when_reached(select: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A marker read as [`StartedRun::COLUMNS`] gives it: statement `k` of `n`, in
+    /// `direction`, with its `failed` and `stopped_after` values (`None`: NULL, or a table
+    /// made before the column).
+    fn marker(
+        direction: &str,
+        k: u32,
+        n: u32,
+        failed: Option<&str>,
+        stopped: Option<&str>,
+    ) -> StartedRun {
+        let (k, n) = (k.to_string(), n.to_string());
+        let values = [
+            Some("002"),
+            Some("nt"),
+            Some(direction),
+            Some("abc"),
+            Some("2026-01-15T10:30:00+00:00"),
+            Some("app"),
+            None,
+            Some(k.as_str()),
+            Some(n.as_str()),
+            failed,
+            stopped,
+        ];
+        StartedRun::parse(|i| values.get(i).copied().flatten().map(str::to_string))
+            .expect("a marker")
+    }
+
+    #[test]
+    fn a_marker_stopped_after_a_statement_says_the_next_never_started() {
+        let cases = [
+            (marker("up", 2, 3, None, Some("true")), "statements 1–2 committed; statement 3 of 3 never started"),
+            (marker("up", 1, 3, None, Some("true")), "statement 1 committed; statement 2 of 3 never started"),
+            (
+                marker("up", 2, 2, None, Some("true")),
+                "statements 1–2 of 2 committed; the run stopped before writing its ledger row",
+            ),
+            (
+                marker("down", 1, 1, None, Some("true")),
+                "statement 1 of 1 committed; the run stopped before deleting its ledger row",
+            ),
+            // Before the column, or nothing known: as before.
+            (marker("up", 2, 3, None, None), "statement 1 committed; statement 2 of 3 was running: it may have committed"),
+            (marker("up", 2, 3, Some("false"), Some("false")), "statement 1 committed; statement 2 of 3 was running: it may have committed"),
+            (
+                marker("up", 2, 3, Some("true"), None),
+                "statement 1 committed; statement 2 of 3 failed: the server refused it, and nothing of it committed",
+            ),
+        ];
+        for (marker, said) in cases {
+            assert_eq!(marker.committed(), said, "{marker:?}");
+        }
+        // A live run stopped by itself says the same: nothing of it is running.
+        assert_eq!(
+            marker("up", 2, 3, None, Some("true")).running(),
+            "statements 1–2 committed; statement 3 of 3 never started"
+        );
+        assert_eq!(
+            marker("up", 2, 3, None, None).running(),
+            "statement 1 committed; statement 2 of 3 is running"
+        );
+    }
+
+    #[test]
+    fn where_a_run_stopped_is_written_only_where_the_markers_table_has_its_column() {
+        let table = TrackingTable::default();
+        let sql = StartedRun::stopped_after_sql(&table, "002", Some(2));
+        assert!(
+            sql.contains("attname OPERATOR(pg_catalog.=) 'stopped_after'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("SET statement = 2, stopped_after = true"),
+            "{sql}"
+        );
+        assert!(StartedRun::create_sql(&table).contains("stopped_after pg_catalog.bool"));
+        // A run that replaces an earlier run's marker forgets where that one stopped.
+        let start = StartedRun::start_sql(&table, "002", "nt", "up", "abc", 3, true);
+        assert!(start.contains("SET stopped_after = NULL"), "{start}");
+    }
 
     /// The Python tool's online runs its checkpoints say are unfinished: a stage not done
     /// (`running`, `failed`), or a run that died between two stages (no `contract` done in its

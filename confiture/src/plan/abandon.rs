@@ -203,6 +203,7 @@ mod tests {
             statement: 2,
             statements: 3,
             failed: false,
+            stopped_after: false,
         }
     }
 

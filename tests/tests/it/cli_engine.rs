@@ -2203,9 +2203,12 @@ fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
 /// no-transaction migration ran: the marker's advance before the next statement failed or
 /// updated nothing, and the run went on silently — killed after that, the migration looked
 /// `pending`, not interrupted. The run now stops before the next statement (exit 5), saying
-/// what happened and what was committed.
+/// what happened and what was committed. Stopped, it showed `pending` all the same, hiding what
+/// committed: the run now makes its marker again as it stops, so `status` and `up` say it was
+/// left part-way, and where.
 #[test]
 fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
+    const BETWEEN: &str = "statements 1–2 committed; statement 3 of 3 never started";
     for (how, sql, said) in [
         (
             "dropped",
@@ -2255,7 +2258,154 @@ fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
             .expect("look for the last index")
             .get(0);
         assert_eq!(built, 0, "{how}: the statement after the marker's loss ran");
+        // What ran is still known: the run made its marker again as it stopped, so the
+        // migration is interrupted, not pending, and `up` refuses it until a person decides.
+        run.stderr_has(
+            "the run made its start marker again as it stopped: `cargo confiture migrate status \
+             --database-url <URL>` shows 002_nt interrupted",
+        )
+        .stderr_has(
+            "or find the session that did it; what it committed stays: undo it, or make its \
+             statements safe to run twice (`IF NOT EXISTS`, `IF EXISTS`), then run `cargo \
+             confiture migrate up --rerun-interrupted --database-url <URL>`",
+        );
+        project
+            .status_on(&db)
+            .code(exit::DIVERGED)
+            .stdout_has("interrupted")
+            .stdout_has(BETWEEN);
+        let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+        let started = &json["migrations"][1]["started"];
+        assert_eq!(json["migrations"][1]["status"], "interrupted", "{how}: {json}");
+        assert_eq!(started["statement"], 2, "{how}: {json}");
+        assert_eq!(started["stopped_after"], true, "{how}: {json}");
+        project
+            .up_on(&db)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_nt was interrupted")
+            .stderr_has(BETWEEN)
+            .stderr_has("migrate baseline --through 002 --yes");
     }
+}
+
+/// The engine's own check between two statements of a no-transaction migration (here the
+/// migration lock, released by statement 2; before the row, the lock the row's message checks)
+/// stopped the run after a statement the server answered: the marker said that statement "was
+/// running: it may have committed" (or, advanced already, the next one), which the run never
+/// sent. It now says where the run stopped: every statement up to it committed, the next
+/// never started — in `status` (text and JSON `stopped_after`), `up`'s and `down`'s refusals.
+/// A markers' table made before that column reads as before.
+#[test]
+fn a_run_stopped_between_statements_says_the_next_never_started() {
+    const BETWEEN: &str = "statements 1–2 committed; statement 3 of 3 never started";
+    let nt = |body: &str| {
+        format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n{body}"
+        )
+    };
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        &format!("CREATE TABLE a (id int);\n{LET_GO}"),
+        "DROP TABLE a;\n",
+    );
+    project.migration(
+        "002_nt",
+        &nt(
+            "CREATE INDEX CONCURRENTLY a_i1 ON a (id);\nSELECT let_go();\n\
+             CREATE INDEX CONCURRENTLY a_i2 ON a (id);\n",
+        ),
+        &nt(
+            "DROP INDEX CONCURRENTLY IF EXISTS a_i2;\nSELECT let_go();\n\
+             DROP INDEX CONCURRENTLY a_i1;\n",
+        ),
+    );
+    let db = TestDb::new("engine_between");
+    project
+        .up_on(&db)
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: migration 002_nt released the migration lock");
+    assert!(!db.has_relation("a_i2"), "the third statement ran");
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(BETWEEN)
+        .stdout_lacks("may have committed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    let started = &json["migrations"][1]["started"];
+    assert_eq!(started["statement"], 2, "{json}");
+    assert_eq!(started["stopped_after"], true, "{json}");
+    assert_eq!(started["failed"], false, "{json}");
+    project
+        .up_on(&db)
+        .code(exit::DIVERGED)
+        .stderr_has(BETWEEN)
+        .stderr_lacks("may have committed");
+
+    // Going down: the rollback stopped the same way.
+    let db = TestDb::new("engine_between_down");
+    project.write(
+        "db/migrations/002_nt.up.sql",
+        nt("CREATE INDEX CONCURRENTLY a_i1 ON a (id);\nSELECT 1;\n\
+             CREATE INDEX CONCURRENTLY a_i2 ON a (id);\n"),
+    );
+    project.up_on(&db).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("error: rolling back migration 002_nt released the migration lock");
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(BETWEEN)
+        .stdout_lacks("may have committed");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has(BETWEEN);
+
+    // Every statement committed, the row's own check refused: the row never written.
+    let db = TestDb::new("engine_between_row");
+    let last = Project::new();
+    last.migration(
+        "001_a",
+        &format!("CREATE TABLE a (id int);\n{LET_GO}"),
+        "DROP TABLE a;\n",
+    );
+    last.migration(
+        "002_nt",
+        &nt("CREATE INDEX CONCURRENTLY a_i1 ON a (id);\nSELECT let_go();\n"),
+        "DROP INDEX a_i1;\n",
+    );
+    last.up_on(&db).code(exit::MIGRATION_FAILED);
+    last.status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has("statements 1–2 of 2 committed; the run stopped before writing its ledger row")
+        .stdout_lacks("may have committed");
+
+    // A markers' table of the release before the column: read, and written, as before.
+    let db = TestDb::new("engine_between_old");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE tb_confiture_started (version text PRIMARY KEY, name text NOT NULL, \
+             direction text NOT NULL, checksum text NOT NULL, \
+             started_at timestamptz NOT NULL DEFAULT now(), \
+             started_by text NOT NULL DEFAULT CURRENT_USER, client_addr text, \
+             statement integer NOT NULL, statements integer NOT NULL, failed bool)",
+        )
+        .expect("a markers' table of an earlier release");
+    project.write(
+        "db/migrations/002_nt.up.sql",
+        nt(
+            "CREATE INDEX CONCURRENTLY a_i1 ON a (id);\nSELECT let_go();\n\
+             CREATE INDEX CONCURRENTLY a_i2 ON a (id);\n",
+        ),
+    );
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has("statement 1 committed; statement 2 of 3 was running: it may have committed");
 }
 
 /// The query of `db`'s backend sleeping in a migration, as `pg_stat_activity` shows it (its

@@ -1033,7 +1033,7 @@ pub(super) fn run_statements(
         return Err(invalid_index_left_behind(settings, step, met, earlier));
     }
     try_row(client, settings, step)?;
-    let fresh = start_marker(client, settings, step)?;
+    let (fresh, started_at) = start_marker(client, settings, step)?;
     // From here on this run's start marker is there: a stop deletes it (nothing ran).
     let read = settings.send(|| {
         super::sql::ledger_oid_now(client, &settings.table, &|sql| reading(settings, sql))
@@ -1135,6 +1135,7 @@ pub(super) fn run_statements(
             Ok(None) => {}
             Ok(Some(invalid)) => {
                 let failure = skipped_build(settings, step, invalid);
+                record_stopped_after(client, settings, step, index + 1);
                 return Err(statement_failed(
                     client,
                     settings,
@@ -1156,7 +1157,8 @@ pub(super) fn run_statements(
         // Checked before the next statement (or the row) is sent: how the session reads SQL
         // (`client_encoding`, `standard_conforming_strings`), the migration lock, and the start
         // marker advanced — one message between two statements.
-        between_statements(client, settings, step, index + 1, &before, fresh)?;
+        let marker = (fresh, started_at.as_deref());
+        between_statements(client, settings, step, index + 1, &before, marker)?;
     }
     let elapsed = start
         .elapsed()
@@ -1199,6 +1201,9 @@ pub(super) fn run_statements(
         if is_connection_lost(&e) {
             return Err(lost_part_way(settings, step, e, count, false));
         }
+        // Every statement committed, the row did not: the marker says so, not that the last
+        // statement may have.
+        record_stopped_after(client, settings, step, count);
         // A lock on the tracking table or on the row, held past the command's lock wait.
         let holders = ledger_lock_holders(client, settings, step, &e);
         let dropped = super::failure::record_found_ledger_dropped(&e);
@@ -1271,14 +1276,15 @@ fn marker_transaction_waiting(lock_wait: &str, sql: &str) -> String {
 /// `status` shows and `up`/`down` refuse. A marker an earlier run left refuses the step, with
 /// nothing run, unless the run was told to run it again ([`ApplySettings::rerun_interrupted`]),
 /// which replaces it. Returns whether the marker is this run's own (none was there before):
-/// only then may a failure with nothing committed delete it.
+/// only then may a failure with nothing committed delete it; and the start it records
+/// ([`StartedRun::STARTED_NOW`]), which a marker made again keeps ([`marker_gone`]).
 fn start_marker(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
-) -> Result<bool, StepFailure> {
+) -> Result<(bool, Option<String>), StepFailure> {
     if !marked(settings) {
-        return Ok(true);
+        return Ok((true, None));
     }
     let m = step.migration;
     let direction = match step.direction {
@@ -1294,7 +1300,7 @@ fn start_marker(
     let sql = marker_transaction(
         settings,
         &format!(
-            "{clear}{}",
+            "{clear}{} SELECT {};",
             StartedRun::start_sql(
                 &settings.table,
                 step.ledger_version,
@@ -1303,7 +1309,8 @@ fn start_marker(
                 &m.up.checksum,
                 step.file().statements.len(),
                 settings.rerun_interrupted,
-            )
+            ),
+            StartedRun::STARTED_NOW,
         ),
     );
     // A message of the run, as the trial row: named while it waits for a lock on the markers'
@@ -1399,13 +1406,20 @@ fn start_marker(
             return Err(f);
         }
     };
-    let earlier = messages.iter().find_map(|m| match m {
-        SimpleQueryMessage::Row(row) => Some(StartedRun::read(|i| row.get(i).map(str::to_string))),
+    // The earlier run's marker, when there is one, then the start's one column.
+    let rows = messages.iter().filter_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
     });
+    let started_at = (rows.clone())
+        .find(|row| row.len() == 1)
+        .and_then(|row| row.get(0).map(str::to_string));
+    let earlier = (rows.clone())
+        .find(|row| row.len() > 1)
+        .map(|row| StartedRun::read(|i| row.get(i).map(str::to_string)));
     match earlier {
-        None => Ok(true),
-        Some(_) if settings.rerun_interrupted => Ok(false),
+        None => Ok((true, started_at)),
+        Some(_) if settings.rerun_interrupted => Ok((false, started_at)),
         Some(Ok(earlier)) => Err(interrupted_before(step, &earlier)),
         // A marker made unreadable since the ledger read is refused as that read refuses it.
         Some(Err(unusable)) => Err(StepFailure::of(crate::db::ledger::unusable_marker(
@@ -1479,7 +1493,7 @@ fn between_statements(
     step: &Step<'_>,
     next: usize,
     before: &[InvalidIndex],
-    fresh: bool,
+    (fresh, started_at): (bool, Option<&str>),
 ) -> Result<(), StepFailure> {
     if next >= step.file().statements.len() {
         return checks_alone(client, settings, step, next, before, fresh);
@@ -1494,9 +1508,9 @@ fn between_statements(
             })?;
             // The session reads SQL as sent, so the advance was made unless its marker is gone.
             if marked(settings) && advanced_rows(&messages) == Some(0) {
-                let failure = marker_gone(settings, step, next, false);
-                return Err(failed_between(
-                    client, settings, step, failure, next, before, fresh,
+                let gone = (false, started_at);
+                return Err(marker_gone(
+                    client, settings, step, next, gone, before, fresh,
                 ));
             }
             return Ok(());
@@ -1514,9 +1528,9 @@ fn between_statements(
     // A markers' table that is gone refused the advance: nothing would say any more that the
     // migration is part-way, so the run stops before another statement commits unmarked.
     if marked(settings) && markers_table_gone(client, settings) == Some(true) {
-        let failure = marker_gone(settings, step, next, true);
-        return Err(failed_between(
-            client, settings, step, failure, next, before, fresh,
+        let gone = (true, started_at);
+        return Err(marker_gone(
+            client, settings, step, next, gone, before, fresh,
         ));
     }
     checks_alone(client, settings, step, next, before, fresh)
@@ -1553,14 +1567,28 @@ fn markers_table_gone(client: &mut Client, settings: &ApplySettings) -> Option<b
 /// statement of the step before it, or by another session: what committed cannot tell which.
 /// Going on, a run killed after the next statement would leave the migration looking pending,
 /// its committed statements unmarked: the run stops, the ledger's failure (exit 5).
+///
+/// Stopped, it knows where: it makes its marker again ([`restore_marker`]), saying that
+/// statements up to `next` committed and the next never started, so that `status` shows the
+/// migration interrupted, not pending, and `up`/`down` refuse it until a person decides; the
+/// failure says whether it could (`started_at`: the start its marker recorded), and what
+/// committed ([`statement_failed`]).
 fn marker_gone(
+    client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     next: usize,
-    dropped: bool,
+    (dropped, started_at): (bool, Option<&str>),
+    before: &[InvalidIndex],
+    fresh: bool,
 ) -> StepFailure {
     let markers = settings.table.started_table();
     let id = step.migration.id();
+    let restored = match marker_left(settings, step, next) {
+        true => Some(restore_marker(client, settings, step, next, started_at)),
+        // Nothing but the session's settings committed: nothing to hide.
+        false => None,
+    };
     let what = match dropped {
         true => format!("the start markers' table {markers} was dropped"),
         false => format!("its row in {markers} was deleted"),
@@ -1585,16 +1613,46 @@ fn marker_gone(
     .with_help(format!(
         "keep {markers} out of what {} drops or deletes (`cargo confiture lint` names what it \
          sees, C108), or find the session that did it",
-        step.file().path.display()
+        step.file().path.display(),
     ));
-    StepFailure {
+    let error = match &restored {
+        None => error,
+        Some(Ok(())) => error.with_detail(format!(
+            "the run made its start marker again as it stopped: {} shows {id} interrupted, and \
+             the next run refuses it (exit 7) until a person decides",
+            crate::hint::command("migrate status"),
+        )),
+        Some(Err(e)) => error.with_detail(format!(
+            "its start marker could not be made again ({}): {} shows {id} pending, though \
+             part of it committed (below); check what the schema has before running it again",
+            crate::db::cause_text(e),
+            crate::hint::command("migrate status"),
+        )),
+    };
+    let failure = StepFailure {
         error,
         location: None,
         server: None,
         unknown_fate: 0,
         blames_file: false,
         dropped_own_statements: false,
+    };
+    let mut failure = statement_failed(
+        client,
+        settings,
+        step,
+        failure,
+        next,
+        (before, None),
+        fresh,
+        false,
+    );
+    // Its marker there again, the command that runs it again on purpose ends the help.
+    if let (Some(Ok(())), Some(help)) = (&restored, failure.error.help.as_mut()) {
+        let again = crate::hint::command(&run_again_command(step, true));
+        help.push_str(&format!(", then run {again}"));
     }
+    failure
 }
 
 /// The message of [`between_statements`] before statement `next` (0-based): the connecting
@@ -1727,6 +1785,85 @@ fn record_refused(client: &mut Client, settings: &ApplySettings, step: &Step<'_>
     {
         let _ = client.batch_execute("ROLLBACK");
     }
+}
+
+/// The run of a no-transaction `step` stops by itself after its statement `done` (1-based;
+/// after the last, before its row): the server answered it without an error, and nothing more
+/// of the migration is sent — one of the run's own checks refused to go on (the migration
+/// lock, how the session reads SQL, the row's own checks), or the run was stopped there.
+/// Recorded on the start marker ([`StartedRun::stopped_after`], set back to `done` when it was
+/// advanced to the next already), so that what reads it later says that every statement up to
+/// `done` committed and the next never started, not that one "was running". Sent whatever the
+/// stop says, never cancelled (waiting [`SETTLE_AFTER_STOP`] at most for a lock once stopped);
+/// one that fails leaves the marker as it was, the cautious reading. Nothing before the first
+/// statement (`done` 0), nor on a run that marks nothing.
+fn record_stopped_after(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    done: usize,
+) {
+    if done == 0 || !marked(settings) {
+        return;
+    }
+    let stopped_after = format!(
+        "{}; {}",
+        super::sql::connecting_role(),
+        StartedRun::stopped_after_sql(&settings.table, step.ledger_version, Some(done))
+    );
+    let sql = match settings.stopped() {
+        true => marker_transaction_waiting(&wait_after_stop(), &stopped_after),
+        false => marker_transaction(settings, &stopped_after),
+    };
+    if settings
+        .send_watched(|| client.batch_execute(&sql))
+        .is_err()
+    {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+}
+
+/// Makes again the start marker of `step`, gone (deleted, its table dropped) while the run
+/// went on, once the run stopped for it after statement `done` (1-based) committed
+/// ([`StartedRun::restore_sql`]): the marker is what makes the migration `interrupted` rather
+/// than pending. A transaction of the marker's own, as the start's, as the connecting role;
+/// never cancelled (the run is stopping), waiting [`SETTLE_AFTER_STOP`] at most for a lock once
+/// stopped. `Err`: the server's refusal, which the failure names.
+fn restore_marker(
+    client: &mut Client,
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    done: usize,
+    started_at: Option<&str>,
+) -> Result<(), postgres::Error> {
+    let direction = match step.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    let m = step.migration;
+    let restore = format!(
+        "{}; {}",
+        super::sql::connecting_role(),
+        StartedRun::restore_sql(
+            &settings.table,
+            step.ledger_version,
+            &m.name,
+            direction,
+            &m.up.checksum,
+            started_at,
+            done,
+            step.file().statements.len(),
+        )
+    );
+    let sql = match settings.stopped() {
+        true => marker_transaction_waiting(&wait_after_stop(), &restore),
+        false => marker_transaction(settings, &restore),
+    };
+    let made = settings.send_watched(|| client.batch_execute(&sql));
+    if made.is_err() {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+    made
 }
 
 /// How long a stopped run waits for a lock on the start markers' table to delete its own
@@ -2339,6 +2476,7 @@ fn failed_between(
     before: &[InvalidIndex],
     fresh: bool,
 ) -> StepFailure {
+    record_stopped_after(client, settings, step, next);
     let done = (before, None);
     statement_failed(client, settings, step, failure, next, done, fresh, false)
 }
@@ -2638,6 +2776,7 @@ mod tests {
             statement,
             statements: 5,
             failed: false,
+            stopped_after: false,
         }
     }
 

@@ -388,14 +388,17 @@ pub(super) fn lock_check_between_statements(settings: &ApplySettings) -> Option<
 /// migration's `SET ROLE` holds again after it), then [`lock_check_sql`] (nothing without a
 /// lock). What a no-transaction migration's checks between two statements begin with.
 pub(super) fn connecting_role_and_lock_check(settings: &ApplySettings) -> String {
-    format!(
-        "{};{}",
-        set_configs_select(&[
-            set_literal("session_authorization", None, true),
-            set_literal("role", None, true),
-        ]),
-        lock_check_sql(settings)
-    )
+    format!("{};{}", connecting_role(), lock_check_sql(settings))
+}
+
+/// Inside a transaction: the connecting role again for the transaction's length (no `;`) —
+/// [`connecting_role_and_lock_check`]'s first half, and what a no-transaction migration's
+/// marker written after a stop begins with.
+pub(super) fn connecting_role() -> String {
+    set_configs_select(&[
+        set_literal("session_authorization", None, true),
+        set_literal("role", None, true),
+    ])
 }
 
 /// What follows the `RESET ALL` after every ledger row, in one statement: the check that the
