@@ -560,13 +560,25 @@ impl fmt::Display for ModifiedLine<'_> {
             None => {}
         }
         if let (Some(then), Some(now)) = (recorded_checksum, checksum) {
-            if crate::history::checksum_differs_only_by_case(then, now) {
-                f.write_str(
-                    "; it is the same digest with upper-case letters, written into the \
-                     ledger by hand or by another tool (confiture writes and compares it in \
-                     lower case): the file is what ran, and `migrate reinit` records its \
-                     checksum as confiture does",
+            if let Some(spelling) = crate::history::checksum_written_otherwise(then, now) {
+                let how = match (spelling.upper_case, spelling.padded) {
+                    (true, false) => "with upper-case letters",
+                    (false, _) => "with whitespace around it",
+                    (true, true) => "with upper-case letters and whitespace around it",
+                };
+                write!(
+                    f,
+                    "; it is the same digest {how}, written into the ledger by hand or by \
+                     another tool (confiture writes the lower-case digest alone and compares it \
+                     exactly): the file is what ran, and `migrate reinit` records its checksum \
+                     as confiture does"
                 )?;
+                if spelling.padded {
+                    f.write_str(
+                        " (a `char(n)` checksum column pads every value it holds: make it \
+                         `varchar(64)`, as confiture creates it, first)",
+                    )?;
+                }
             }
         }
         Ok(())

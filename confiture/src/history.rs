@@ -260,44 +260,61 @@ impl fmt::Display for Version {
     }
 }
 
-/// The checksum a row recorded, as compared: surrounding whitespace dropped (a `char(n)` column
-/// pads); `None` when absent or blank — such a row cannot be checked and is trusted.
+/// The checksum a row recorded, as written; `None` when absent or blank — such a row cannot be
+/// checked and is trusted.
 pub fn recorded_checksum(row: &LedgerRow) -> Option<&str> {
-    row.checksum
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
+    row.checksum.as_deref().filter(|c| !c.trim().is_empty())
 }
 
-/// Whether a recorded checksum is the file's: the same text, surrounding whitespace dropped
-/// ([`recorded_checksum`]). Case counts: the contract's checksum is the lower-case hex digest,
-/// and confiture (Python)'s `migrate verify-checksums` compares it exactly, so a checksum
-/// written in upper case (by hand, or by another tool) is a mismatch there, and modified here.
-/// The one comparison of a recorded checksum with a file's.
+/// Whether a recorded checksum is the file's: the same text, exactly. The contract's checksum
+/// is the lower-case hex digest alone, and confiture (Python)'s `migrate verify-checksums`
+/// compares it exactly, so a checksum written in upper case or with whitespace around it (by
+/// hand, by another tool, or padded by a `char(n)` column) is a mismatch there, and modified
+/// here ([`checksum_written_otherwise`] tells it apart, for the help). The one comparison of a
+/// recorded checksum with a file's.
 pub fn checksum_matches(recorded: &str, file: &str) -> bool {
-    recorded.trim() == file.trim()
+    recorded == file
 }
 
-/// Whether a recorded checksum that does not match the file's ([`checksum_matches`]) is the
-/// same digest in another case: the row was written by hand or by another tool, and the file
-/// is what ran; `migrate reinit` writes the checksum as confiture does.
-pub fn checksum_differs_only_by_case(recorded: &str, file: &str) -> bool {
-    !checksum_matches(recorded, file) && recorded.trim().eq_ignore_ascii_case(file.trim())
+/// How a recorded checksum that does not match the file's ([`checksum_matches`]) is still the
+/// same digest, written otherwise: by hand, or by another tool. The file is what ran;
+/// `migrate reinit` writes the checksum as confiture does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChecksumSpelling {
+    /// Whitespace around the digest (or a `char(n)` column wider than the digest, which pads
+    /// every value it holds).
+    pub padded: bool,
+    /// Upper-case letters.
+    pub upper_case: bool,
 }
 
-/// The migrations whose up file has the checksum `row` recorded ([`recorded_checksum`],
-/// compared by [`checksum_matches`]), in the order given; none when the row has no checksum.
-/// What identifies a row that lacks the version or name that would match it to its file (a
-/// hand-edited ledger): a checksum is the file's content, whatever its number or name.
+/// Whether `recorded` is the file's checksum `file` written otherwise ([`ChecksumSpelling`]);
+/// `None` when it matches ([`checksum_matches`]) or is another digest.
+pub fn checksum_written_otherwise(recorded: &str, file: &str) -> Option<ChecksumSpelling> {
+    let digest = recorded.trim();
+    (!checksum_matches(recorded, file) && digest.eq_ignore_ascii_case(file)).then(|| {
+        ChecksumSpelling {
+            padded: digest.len() != recorded.len(),
+            upper_case: digest != file,
+        }
+    })
+}
+
+/// The migrations whose up file has the checksum `row` recorded ([`recorded_checksum`]),
+/// as written ([`checksum_matches`]) or otherwise ([`checksum_written_otherwise`]: the same
+/// digest still names the file that ran), in the order given; none when the row has no
+/// checksum. What identifies a row that lacks the version or name that would match it to its
+/// file (a hand-edited ledger): a checksum is the file's content, whatever its number or name.
 pub fn of_recorded_checksum<'a>(
     migrations: &'a [Migration],
     row: &LedgerRow,
 ) -> impl Iterator<Item = &'a Migration> {
     let recorded = recorded_checksum(row).map(str::to_string);
     migrations.iter().filter(move |m| {
-        recorded
-            .as_deref()
-            .is_some_and(|c| checksum_matches(c, &m.up.checksum))
+        recorded.as_deref().is_some_and(|c| {
+            checksum_matches(c, &m.up.checksum)
+                || checksum_written_otherwise(c, &m.up.checksum).is_some()
+        })
     })
 }
 
@@ -349,7 +366,7 @@ impl LineEndingChange {
     /// others (CRLF, lone CRs), or no byte-order mark where it ran with one —, which `reinit`
     /// records. Otherwise it ran with LF (or without a mark), and the file is to be so again.
     /// The one rule of the way on: `up`'s and `status`'s help, `status`'s
-    /// `modified_applied_crlf`.
+    /// `modified_applied_crlf` and `modified_bom_removed`.
     pub fn file_has_lf(self) -> bool {
         matches!(
             self,
@@ -2226,11 +2243,27 @@ mod tests {
     fn checksums_compare_one_way() {
         let m = migration("001");
         let sum = m.up.checksum.clone();
-        for recorded in [sum.clone(), format!("{sum}   "), format!(" {sum}\n")] {
+        assert!(!is_modified(&m, &row("001", Some(&sum))));
+        // confiture (Python)'s `verify-checksums` compares the recorded text exactly: a digest
+        // with whitespace around it (written by hand, or by another tool) is a mismatch there,
+        // and modified here — the same digest, which the help says.
+        for recorded in [format!("{sum}   "), format!(" {sum}\n"), format!("{sum}\t")] {
             assert!(
-                !is_modified(&m, &row("001", Some(&recorded))),
+                is_modified(&m, &row("001", Some(&recorded))),
                 "{recorded:?}"
             );
+            assert_eq!(
+                checksum_written_otherwise(&recorded, &sum),
+                Some(ChecksumSpelling {
+                    padded: true,
+                    upper_case: false
+                }),
+                "{recorded:?}"
+            );
+            // It still names the file that ran, for a row lacking its version or name.
+            let named =
+                of_recorded_checksum(std::slice::from_ref(&m), &row("001", Some(&recorded)));
+            assert_eq!(named.count(), 1);
         }
         assert!(!is_modified(&m, &row("001", None)));
         assert!(!is_modified(&m, &row("001", Some("  "))));
@@ -2242,9 +2275,22 @@ mod tests {
             &m,
             &row("001", Some(&format!("{}  ", sum.to_uppercase())))
         ));
-        assert!(checksum_differs_only_by_case(&sum.to_uppercase(), &sum));
-        assert!(!checksum_differs_only_by_case(&sum, &sum));
-        assert!(!checksum_differs_only_by_case(&checksum(b"x"), &sum));
+        assert_eq!(
+            checksum_written_otherwise(&sum.to_uppercase(), &sum),
+            Some(ChecksumSpelling {
+                padded: false,
+                upper_case: true
+            })
+        );
+        assert_eq!(
+            checksum_written_otherwise(&format!(" {} ", sum.to_uppercase()), &sum),
+            Some(ChecksumSpelling {
+                padded: true,
+                upper_case: true
+            })
+        );
+        assert_eq!(checksum_written_otherwise(&sum, &sum), None);
+        assert_eq!(checksum_written_otherwise(&checksum(b"x"), &sum), None);
     }
 
     /// A row confiture (Python)'s `migrate squash` archived into a squashed baseline

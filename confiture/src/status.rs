@@ -250,14 +250,21 @@ pub struct StatusReport {
     /// them.
     pub modified_line_endings: Vec<String>,
     /// Those of `modified_line_endings` that ran with CRLF (or lone CR) line endings and whose
-    /// file has LF, or ran with a byte-order mark the file no longer has
-    /// ([`crate::history::LineEndingChange::file_has_lf`]): a new checkout changes nothing,
-    /// `reinit` records the file. The others ran with LF (or without a mark), and this
-    /// checkout (or an editor) converted them to CRLF (or lone CRs, or added a mark).
+    /// file has LF ([`crate::history::LineEndingChange::ToLf`], `ToLfFromCr`): a new checkout
+    /// changes nothing, `reinit` records the file.
     pub modified_applied_crlf: Vec<String>,
+    /// Those of `modified_line_endings` that ran with a UTF-8 byte-order mark the file no
+    /// longer has, its line endings converted to LF too or not
+    /// ([`crate::history::LineEndingChange::BomRemoved`]): `reinit` records the file, as for
+    /// `modified_applied_crlf` (together, those whose file now has the bytes to keep:
+    /// [`crate::history::LineEndingChange::file_has_lf`]). The others of
+    /// `modified_line_endings` ran with LF (or without a mark), and this checkout (or an
+    /// editor) converted them to CRLF (or lone CRs, or added a mark).
+    pub modified_bom_removed: Vec<String>,
     /// Each of `modified_line_endings` with the way its line endings changed
     /// ([`crate::history::line_endings_change`]): what [`StatusReport::line_ending_change`]
-    /// answers. Not a JSON key (`modified_applied_crlf` says it there).
+    /// answers. Not a JSON key (`modified_applied_crlf` and `modified_bom_removed` say it
+    /// there).
     #[serde(skip)]
     line_ending_changes: Vec<(String, crate::history::LineEndingChange)>,
     /// Versions recorded whose files are gone (a newer release's among them: see
@@ -663,10 +670,15 @@ pub fn report_while(
             })
             .collect();
     let modified_line_endings: Vec<String> = line_endings.iter().map(|(v, _)| v.clone()).collect();
-    let modified_applied_crlf: Vec<String> = (line_endings.iter())
-        .filter(|(_, change)| change.file_has_lf())
-        .map(|(v, _)| v.clone())
-        .collect();
+    let changed = |keep: &dyn Fn(crate::history::LineEndingChange) -> bool| -> Vec<String> {
+        (line_endings.iter())
+            .filter(|(_, change)| keep(*change))
+            .map(|(v, _)| v.clone())
+            .collect()
+    };
+    let bom_removed = |c| c == crate::history::LineEndingChange::BomRemoved;
+    let modified_applied_crlf = changed(&|c| c.file_has_lf() && !bom_removed(c));
+    let modified_bom_removed = changed(&bom_removed);
     let missing = versions(&|s| s == State::Missing);
     let out_of_order = versions(&|s| s == State::OutOfOrder);
     let squashed = versions(&|s| s == State::Squashed);
@@ -754,6 +766,7 @@ pub fn report_while(
         modified,
         modified_line_endings,
         modified_applied_crlf,
+        modified_bom_removed,
         line_ending_changes: line_endings,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),

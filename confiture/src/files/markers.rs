@@ -109,15 +109,36 @@ pub enum MarkerProblemKind {
 }
 
 impl MarkerProblem {
-    /// Whether the comment not taken is an `irreversible` marker, in any case: in a down file
-    /// not marked irreversible, the rollback it meant to refuse would run.
+    /// Whether the comment not taken meant the `irreversible` marker: that marker where it is
+    /// not read (after the first statement, in a block comment), or a near miss of it anywhere
+    /// ([`MarkerProblem::is_irreversible_near_miss`]). In a down file not marked irreversible,
+    /// the rollback it meant to refuse would run.
     pub fn is_irreversible(&self) -> bool {
         match &self.kind {
             MarkerProblemKind::AfterFirstStatement { directive }
             | MarkerProblemKind::InBlockComment { directive } => {
-                directive.eq_ignore_ascii_case("irreversible")
+                directive.eq_ignore_ascii_case("irreversible") || self.is_irreversible_near_miss()
             }
-            _ => false,
+            _ => self.is_irreversible_near_miss(),
+        }
+    }
+
+    /// Whether the comment is a near miss of `irreversible`, not that directive as read: a typo
+    /// (`irreversable`, the closest directive by [`did_you_mean`]), another case
+    /// (`IRREVERSIBLE`), or text glued to it (`irreversible-`, `irreversible.`).
+    pub fn is_irreversible_near_miss(&self) -> bool {
+        let near = |name: &str| {
+            name != "irreversible"
+                && did_you_mean(name, DIRECTIVES.iter().copied()) == Some("irreversible")
+        };
+        match &self.kind {
+            MarkerProblemKind::Unknown { directive, .. }
+            | MarkerProblemKind::AfterFirstStatement { directive }
+            | MarkerProblemKind::InBlockComment { directive } => near(directive),
+            // `irreversible.`: the directive read, text glued to it.
+            MarkerProblemKind::Malformed { comment, .. } => directive_text(comment)
+                .map(directive_name)
+                .is_some_and(|name| name.eq_ignore_ascii_case("irreversible")),
         }
     }
 }

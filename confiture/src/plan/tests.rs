@@ -93,7 +93,8 @@ fn history_agrees_with_status() {
         version: "4".into(),
         ..r[2].clone()
     });
-    // A `char(n)` column's padding of the same checksum is the same checksum.
+    // A `char(n)` column's padding of the same checksum is another text: modified, as
+    // confiture (Python)'s `verify-checksums` says.
     r[0].checksum = r[0].checksum.as_ref().map(|c| format!("{c}  "));
 
     let ledger = crate::ledger::Ledger {
@@ -110,7 +111,7 @@ fn history_agrees_with_status() {
             status.out_of_order.len(),
             status.duplicate.len()
         ),
-        (1, 2, 1, 2)
+        (2, 2, 1, 2)
     );
     let sorted = |mut v: Vec<String>| {
         v.sort();
@@ -137,9 +138,11 @@ fn history_agrees_with_status() {
     );
     // And `up` refuses exactly what status flags.
     let err = up(&s, &r, &UpRequest::default()).unwrap_err();
-    assert_eq!(err.details.len(), 1 + 2 + 2 + 1, "{:?}", err.details);
+    assert_eq!(err.details.len(), 2 + 2 + 2 + 1, "{:?}", err.details);
     assert!(
-        err.details[0].starts_with("modified: 002_m2"),
+        err.details[0].starts_with("modified: 001_m1")
+            && err.details[0].contains("the same digest with whitespace around it")
+            && err.details[1].starts_with("modified: 002_m2"),
         "{:?}",
         err.details
     );
@@ -1068,35 +1071,35 @@ fn actions(plan: &ReinitPlan<'_>) -> Vec<String> {
         .collect()
 }
 
-/// A row that matches its file only through `checksum_matches` (padding) or that has no
-/// checksum is applied, not modified, but `reinit` rewrites it as confiture writes it; so it
-/// does a checksum in upper case, which is modified (confiture (Python)'s `verify-checksums`
-/// calls it a mismatch).
+/// A row that has no checksum is applied, not modified, but `reinit` rewrites it as confiture
+/// writes it; so it does a checksum in upper case or with whitespace around it, which is
+/// modified (confiture (Python)'s `verify-checksums` calls both a mismatch).
 #[test]
-fn reinit_rewrites_a_checksum_that_only_matches_into_the_exact_one() {
+fn reinit_rewrites_a_checksum_written_otherwise_into_the_exact_one() {
     let s = set(&[1, 2, 3]);
     let mut r = rows(&s, &[1, 2, 3]);
-    r[1].checksum = r[1].checksum.as_ref().map(|c| format!("{c}  "));
     r[2].checksum = None;
     let history = History::new(&s.migrations, &r, None);
     assert!(history.entries().iter().all(|e| e.state == State::Applied));
-    let mut upper = r.clone();
-    upper[0].checksum = upper[0].checksum.as_ref().map(|c| c.to_uppercase());
-    let history = History::new(&s.migrations, &upper, None);
-    assert_eq!(history.entries()[0].state, State::Modified);
     let plan = reinit(&s, &r, None, None).unwrap();
-    assert_eq!(actions(&plan), ["001:Keep", "002:Accept", "003:Accept"]);
+    assert_eq!(actions(&plan), ["001:Keep", "002:Keep", "003:Accept"]);
+    let mut otherwise = r.clone();
+    otherwise[0].checksum = otherwise[0].checksum.as_ref().map(|c| c.to_uppercase());
+    otherwise[1].checksum = otherwise[1].checksum.as_ref().map(|c| format!("{c}  "));
+    let history = History::new(&s.migrations, &otherwise, None);
+    let states: Vec<State> = history.entries().iter().map(|e| e.state).collect();
+    assert_eq!(states, [State::Modified, State::Modified, State::Applied]);
+    let plan = reinit(&s, &otherwise, None, None).unwrap();
+    assert_eq!(actions(&plan), ["001:Accept", "002:Accept", "003:Accept"]);
     let rewrite = plan.rewrite();
     let checksums: Vec<&str> = rewrite.update.iter().map(|u| u.checksum.as_str()).collect();
     assert_eq!(
         checksums,
-        [&s.migrations[1].up.checksum, &s.migrations[2].up.checksum]
-    );
-    let plan = reinit(&s, &upper, None, None).unwrap();
-    assert_eq!(actions(&plan), ["001:Accept", "002:Accept", "003:Accept"]);
-    assert_eq!(
-        plan.rewrite().update[0].checksum,
-        s.migrations[0].up.checksum
+        [
+            &s.migrations[0].up.checksum,
+            &s.migrations[1].up.checksum,
+            &s.migrations[2].up.checksum
+        ]
     );
 }
 

@@ -222,13 +222,37 @@ fn down_after_renaming_versions_deletes_the_row_it_matched() {
 }
 
 #[test]
-fn checksums_with_trailing_spaces_match_in_status_up_and_down_and_upper_case_is_modified() {
+fn checksums_padded_or_in_upper_case_are_modified_in_status_up_and_down() {
     let (db, dir) = two_applied("checksumcase");
-    // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces.
+    // A ledger kept by another tool: a `char(72)` column pads every checksum with spaces,
+    // another text than the digest, which confiture (Python)'s `verify-checksums` compares
+    // exactly: modified, for every command.
     db.client()
         .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72)")
         .expect("rewrite checksums");
-
+    let (states_now, code, json) = states(&mut db.migrator(&dir));
+    assert_eq!(states_now, ["001:modified", "002:modified"], "{json}");
+    assert_eq!(code, exit::DIVERGED);
+    let err = db
+        .migrator(&dir)
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    assert!(
+        err.to_string().contains("varchar(64)") || format!("{err:?}").contains("varchar(64)"),
+        "{err:?}"
+    );
+    let err = db
+        .migrator(&dir)
+        .down(&DownOptions::default(), &mut no_progress)
+        .unwrap_err()
+        .error;
+    assert_eq!(err.kind, ErrorKind::Diverged);
+    // The column as confiture creates it: the cast drops a `char(n)`'s padding.
+    db.client()
+        .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE varchar(64)")
+        .expect("rewrite checksums");
     let (states_now, code, json) = states(&mut db.migrator(&dir));
     assert_eq!(states_now, ["001:applied", "002:applied"], "{json}");
     assert_eq!(code, exit::SUCCESS);

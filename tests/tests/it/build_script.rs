@@ -97,6 +97,27 @@ const BROKEN: &[(&str, &[File], &str, &str)] = &[
         "C007",
     ),
     (
+        "up of session settings only",
+        &[
+            (
+                "003_c.up.sql",
+                b"-- settings\nSET search_path = app;\nSET lock_timeout = '1s';\n",
+            ),
+            ("003_c.down.sql", b"SELECT 1;\n"),
+        ],
+        "003_c.up.sql:2",
+        "C007",
+    ),
+    (
+        "misspelled irreversible marker",
+        &[
+            ("003_c.up.sql", b"SELECT 1;\n"),
+            ("003_c.down.sql", b"-- confiture: irreversable\nSELECT 1;\n"),
+        ],
+        "003_c.down.sql:1:1",
+        "C194",
+    ),
+    (
         "not UTF-8",
         &[
             ("003_c.up.sql", b"-- line 1\nSELECT 'caf\xe9';\n"),

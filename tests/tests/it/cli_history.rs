@@ -433,22 +433,30 @@ fn a_broken_draft_does_not_stop_status_or_down_and_up_says_what_it_would_run() {
 }
 
 #[test]
-fn a_padded_checksum_is_the_same_for_status_up_and_down() {
+fn a_padded_checksum_is_modified_for_status_up_and_down() {
     let db = TestDb::new("hi_checksum");
     let project = applied(&db, &["001_t1", "002_t2"]);
-    // A ledger kept by another tool: `char(72)` pads. (A checksum in upper case is modified:
-    // `interop_python::a_checksum_in_upper_case_is_a_mismatch_for_both_tools`.)
+    // A ledger kept by another tool: `char(72)` pads. confiture (Python)'s `verify-checksums`
+    // calls it a mismatch (`interop_python::a_checksum_padded_with_whitespace_is_a_mismatch_for_both_tools`).
     db.connect()
         .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE char(72)")
         .expect("rewrite the checksums");
     project
         .status_on(&db)
-        .code(exit::SUCCESS)
-        .stdout_lacks("modified");
-    project
-        .up_on(&db)
-        .code(exit::SUCCESS)
-        .stdout_has("already up to date");
+        .code(exit::DIVERGED)
+        .stdout_has("001_t1     ! modified");
+    for args in [&["migrate", "up"][..], &["migrate", "down"]] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("it is the same digest with whitespace around it")
+            .stderr_has("make it `varchar(64)`, as confiture creates it");
+    }
+    // The help's way on: the column as confiture creates it (the cast drops the padding).
+    db.connect()
+        .batch_execute("ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE varchar(64)")
+        .expect("restore the column");
+    project.status_on(&db).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down"])
         .code(exit::SUCCESS)
@@ -2872,8 +2880,11 @@ fn a_file_that_differs_only_by_its_byte_order_mark_is_named_so_with_its_way_on()
         run.json()["modified_line_endings"],
         serde_json::json!(["001", "002"])
     );
+    // A mark removed is no CRLF line ending: its own key (the way on is the same, `reinit`
+    // records the file).
+    assert_eq!(run.json()["modified_applied_crlf"], serde_json::json!([]));
     assert_eq!(
-        run.json()["modified_applied_crlf"],
+        run.json()["modified_bom_removed"],
         serde_json::json!(["001"])
     );
     // The mark removed alone: the suggested `reinit` records the file, no `--yes` asked.

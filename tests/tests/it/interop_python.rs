@@ -1814,6 +1814,44 @@ fn following_the_help_past_a_pending_python_migration_applies_what_was_asked() {
     );
 }
 
+/// A checksum with whitespace around it (a row written by hand or by another tool, in a column
+/// wider than the contract's `varchar(64)`) is another text: confiture (Python)'s
+/// `verify-checksums` compares exactly and calls it a mismatch; so do we (modified, with the
+/// help to `reinit`, which writes it as confiture does), and both agree again after.
+#[test]
+fn a_checksum_padded_with_whitespace_is_a_mismatch_for_both_tools() {
+    let db = TestDb::new("interop_checksum_pad");
+    let project = project(&db, 2, None);
+    ours(&project, &["migrate", "up"]).code(0);
+    db.connect()
+        .batch_execute(
+            "ALTER TABLE tb_confiture ALTER COLUMN checksum TYPE text;\n\
+             UPDATE tb_confiture SET checksum = checksum || ' ' WHERE version = '001';\n\
+             UPDATE tb_confiture SET checksum = E'\\t' || checksum WHERE version = '002';",
+        )
+        .expect("pad the checksums");
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(1)
+        .stdout_has("001_create_t1")
+        .stdout_has("002_create_t2");
+    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    status.code(confiture::exit::DIVERGED);
+    let json = status.json();
+    assert_eq!(json["summary"]["modified"], 2, "{json}");
+    ours(&project, &["migrate", "up"])
+        .code(confiture::exit::DIVERGED)
+        .stderr_has("it is the same digest with whitespace around it");
+    ours(
+        &project,
+        &["migrate", "reinit", "--through", "002", "--yes"],
+    )
+    .code(0);
+    run_python(&project, &["migrate", "verify-checksums"])
+        .code(0)
+        .stdout_has("All migration checksums verified");
+    ours(&project, &["migrate", "status"]).code(0);
+}
+
 /// A checksum written into the ledger in upper case (by hand, or by another tool) was the
 /// file's for our `migrate status` (applied), while confiture (Python)'s `migrate
 /// verify-checksums` calls it a mismatch: it compares the lower-case hex digest exactly, which is

@@ -138,11 +138,13 @@ pub(super) fn lone_cr_line_endings(path: &Path, text: &str) -> Option<Diagnostic
     ))
 }
 
-/// `C007`/`C008`: a `body` (the text after any byte-order mark) whose [`lexer::split`] found
-/// no statement (`statements`, the split's spans), unless it is an irreversible down file. The
-/// message says what the file holds instead ([`NoStatement`]). A down file whose statements
-/// all change only the session ([`StatementSpan::session_only`]: `SET`, `RESET`, pg_dump's
-/// preamble) reverses nothing either: `C008` too, at its first statement.
+/// `C007`/`C008`: a file that does nothing, unless it is an irreversible down file: a `body`
+/// (the text after any byte-order mark) whose [`lexer::split`] found no statement
+/// (`statements`, the split's spans) — the message says what the file holds instead
+/// ([`NoStatement`]) —, or whose statements all change only the session
+/// ([`StatementSpan::session_only`]: `SET`, `RESET`, pg_dump's preamble), which end with the
+/// connection: such an up file changes nothing and would be recorded as applied, such a down
+/// file reverses nothing. Reported at the first statement. The one rule of both codes.
 pub(super) fn no_sql(
     path: &Path,
     body: &str,
@@ -156,29 +158,44 @@ pub(super) fn no_sql(
             "write the SQL that reverses the up file; if it cannot be reversed, add the line `{IRREVERSIBLE_MARKER}`{place} (rolling back is then refused)"
         )
     };
+    let up_help =
+        || "write the migration's SQL, or delete the pair if it is not needed".to_string();
     if let Some(first) = statements.first() {
-        if kind != Direction::Down || irreversible || !statements.iter().all(|s| s.session_only) {
+        if !statements.iter().all(|s| s.session_only) {
             return None;
         }
-        let message = "down file reverses nothing and is not marked irreversible: its \
-                       statements only change the session (`SET`, `RESET`, `set_config`), \
-                       which rolling back would run before removing the migration from the ledger"
-            .to_string();
-        return Some(diagnostic(
-            &EMPTY_DOWN,
-            path,
-            Some(first.line),
-            message,
-            help(" at the top of the file, before its first statement"),
-        ));
+        const SESSION_ONLY: &str = "its statements only change the session (`SET`, `RESET`, \
+                                    `set_config`), which ends with the connection";
+        return match kind {
+            Direction::Up => Some(diagnostic(
+                &EMPTY_UP,
+                path,
+                Some(first.line),
+                format!(
+                    "up file does nothing: {SESSION_ONLY}; `migrate up` would record it as \
+                     applied, the database unchanged"
+                ),
+                up_help(),
+            )),
+            Direction::Down if !irreversible => Some(diagnostic(
+                &EMPTY_DOWN,
+                path,
+                Some(first.line),
+                format!(
+                    "down file reverses nothing and is not marked irreversible: \
+                     {SESSION_ONLY}; rolling back would run them before removing the migration \
+                     from the ledger"
+                ),
+                help(" at the top of the file, before its first statement"),
+            )),
+            Direction::Down => None,
+        };
     }
     let holds = NoStatement::of(body)?;
     match kind {
         Direction::Up => {
             let message = format!("up file has no SQL: {holds}");
-            let help =
-                "write the migration's SQL, or delete the pair if it is not needed".to_string();
-            Some(diagnostic(&EMPTY_UP, path, None, message, help))
+            Some(diagnostic(&EMPTY_UP, path, None, message, up_help()))
         }
         Direction::Down if !irreversible => {
             let message = format!("down file has no SQL and is not marked irreversible: {holds}");

@@ -119,11 +119,15 @@ pub const EMPTY_UP: RuleDoc = RuleDoc {
     name: "empty-up",
     severity: Severity::Error,
     help_names_allow: false,
-    summary: "an up file has no SQL statement (only whitespace, comments or `;`)",
+    summary: "an up file has no SQL statement (only whitespace, comments or `;`), or only \
+statements that change the session (`SET`, `RESET`, `set_config`)",
     explanation:
         "An up file that does nothing would still be recorded as applied, which is almost \
-always a migration generated and then forgotten. Write its SQL, or delete the pair if it is not \
-needed.",
+always a migration generated and then forgotten. So would an up file whose statements only \
+change the session it runs in — `SET search_path`, `SET lock_timeout`, `SET LOCAL`, `RESET`, a \
+`SELECT` of `set_config(...)` calls —: they end with the connection and change nothing in the \
+database (a down file of such statements reverses nothing: `C008`). Write its SQL, or delete \
+the pair if it is not needed.",
 };
 
 pub const EMPTY_DOWN: RuleDoc = RuleDoc {

@@ -1215,11 +1215,16 @@ fn confiture_s_archive_beside_its_squashed_baseline_is_no_stray_subdirectory() {
 
 /// The diagnostics (code, error?, line) of a pair whose down file is `down`.
 fn down_file_findings(down: &str) -> Vec<(&'static str, bool, Option<u32>)> {
+    pair_findings("CREATE TABLE a (id int);\n", down)
+}
+
+/// The findings, `(code, is error, line)`, of the pair `001_a` with these up and down files.
+fn pair_findings(up: &str, down: &str) -> Vec<(&'static str, bool, Option<u32>)> {
     let dir = Path::new("m");
     let entries = vec![
         Entry::File {
             path: dir.join("001_a.up.sql"),
-            bytes: b"CREATE TABLE a (id int);\n".to_vec(),
+            bytes: up.as_bytes().to_vec(),
         },
         Entry::File {
             path: dir.join("001_a.down.sql"),
@@ -1268,12 +1273,13 @@ fn an_irreversible_marker_a_down_file_does_not_read_is_an_error() {
     );
 }
 
-/// A down file whose statements only change the session (`SET`, `RESET`, `SET LOCAL`,
-/// `set_config` in a `SELECT`, pg_dump's preamble) reverses nothing: `down` ran it and removed
-/// the ledger row, the schema unchanged. It is C008's case, an empty down file, unless marked
-/// irreversible.
+/// A file whose statements only change the session (`SET`, `RESET`, `SET LOCAL`,
+/// `set_config` in a `SELECT`, pg_dump's preamble) does nothing: a down file so reverses
+/// nothing (`down` ran it and removed the ledger row, the schema unchanged), C008 unless marked
+/// irreversible; an up file so changes nothing and would be recorded as applied, C007 — one
+/// rule for both, at the first statement.
 #[test]
-fn a_down_file_that_only_changes_the_session_reverses_nothing() {
+fn a_file_that_only_changes_the_session_does_nothing_up_or_down() {
     for (down, line) in [
         ("SET search_path = public;\n", 1),
         ("-- undo\nRESET ALL;\nSET LOCAL lock_timeout = '1s';\n", 2),
@@ -1296,6 +1302,23 @@ fn a_down_file_that_only_changes_the_session_reverses_nothing() {
         assert!(
             found.contains(&("C008", true, Some(line))),
             "{down:?}: {found:?}"
+        );
+        let found = pair_findings(down, "DROP TABLE a;\n");
+        assert!(
+            found.contains(&("C007", true, Some(line))),
+            "up {down:?}: {found:?}"
+        );
+    }
+    // A statement that changes the database: no C007.
+    for up in [
+        "SET search_path = public;\nCREATE TABLE a (id int);\n",
+        "SELECT set_config('search_path', 'public', false), drop_everything();\n",
+        "SELECT 1;\n",
+    ] {
+        let found = pair_findings(up, "DROP TABLE a;\n");
+        assert!(
+            found.iter().all(|(code, ..)| *code != "C007"),
+            "{up:?}: {found:?}"
         );
     }
     // Marked irreversible, or a statement that changes the database: no C008.

@@ -1,7 +1,7 @@
 //! C190 `unknown-marker`: a `-- confiture:` comment that is not a marker confiture knows.
 
 use super::markers::MarkerProblemKind;
-use super::{Context, Diagnostic, RuleDoc, Severity};
+use super::{misplaced_irreversible, Context, Diagnostic, RuleDoc, Severity};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C190",
@@ -16,7 +16,9 @@ The markers are `-- confiture:no-transaction`, `-- confiture:irreversible`,
 `-- confiture:squashed-baseline through=<VERSION> ...` of the baseline its `migrate squash`
 writes (irreversible: its down file always raises). A comment that starts with `confiture:` but is none of
 them is ignored, which would silently turn a typo (`no_transaction`) into a migration that runs
-differently than its author meant; so it is reported, with the closest marker.
+differently than its author meant; so it is reported, with the closest marker. A near miss of
+`irreversible` in a down file not marked irreversible is an error instead (`C194`): the rollback
+it meant to refuse would run.
 
 **Fix:** spell the marker as suggested. A note may follow a marker after a space:
 `-- confiture:irreversible the data is gone`.",
@@ -24,6 +26,9 @@ differently than its author meant; so it is reported, with the closest marker.
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
     for problem in &cx.markers.problems {
+        if misplaced_irreversible::reports(cx.kind, cx.markers, problem) {
+            continue;
+        }
         let (message, help) = match &problem.kind {
             MarkerProblemKind::Unknown { directive, suggestion } => (
                 format!("unknown marker `confiture:{directive}` is ignored"),
