@@ -2730,3 +2730,67 @@ fn a_later_build_after_a_search_path_names_no_other_schemas_index() {
         .code(exit::SUCCESS);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }
+
+/// `up --rerun-interrupted --dry-run` over a run left part-way by a build that was not the
+/// file's first statement (its index left INVALID, the marker at that build) said it would
+/// apply the migration (exit 0) while the real `up --rerun-interrupted` stopped over the index
+/// (exit 4). Both now ask the one rule of which INVALID index a run of the file meets: both
+/// refuse before anything runs, naming the index and its drop — and both run a file that drops
+/// that index itself before it builds it again (`DROP INDEX ... IF EXISTS`).
+#[test]
+fn a_rerun_and_its_dry_run_agree_over_a_later_statements_invalid_index() {
+    for if_not_exists in [false, true] {
+        let db = TestDb::new("hdr_rerun_later");
+        let project = interrupted_later_with_an_invalid_index(&db, if_not_exists);
+        for args in [
+            &["migrate", "up", "--rerun-interrupted", "--dry-run"][..],
+            &["migrate", "up", "--rerun-interrupted"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::MIGRATION_FAILED)
+                .stderr_has(
+                    "migration 002_ix creates index public.t_u, which exists and is INVALID",
+                )
+                .stderr_has(
+                    "`DROP INDEX CONCURRENTLY public.t_u;`, then run \
+                     `cargo confiture migrate up --rerun-interrupted --database-url <URL>",
+                );
+            assert_eq!(
+                markers(&db),
+                1,
+                "ine={if_not_exists} {args:?}: {}",
+                run.dump()
+            );
+            assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+        }
+    }
+    // The file drops its own INVALID index before it builds it again: both run it.
+    let db = TestDb::new("hdr_rerun_self_drop");
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\n\
+         DROP INDEX CONCURRENTLY IF EXISTS t_u;\n\
+         CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    db.connect()
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+    assert_eq!(markers(&db), 1, "the run is interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("INVALID");
+    let run = project.run_on(&db, &["migrate", "up", "--rerun-interrupted"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "{}", run.dump());
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+}
