@@ -459,7 +459,7 @@ pub fn shared_version(pair: &str, version: &str, chosen: &str) -> (String, Strin
     (why, help)
 }
 
-/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`) that would delete a start
+/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`, run again with `again`) that would delete a start
 /// marker of a run left part-way, nothing written: the rewrite settles the markers of every
 /// version it writes or forgets by number ([`Rewrite::settling`]), and so would take with them
 /// - a marker of a migration these files do not know ([`History::interrupted_unknown`]):
@@ -481,7 +481,7 @@ pub fn check_rewrite_interrupted(
     history: &History<'_>,
     markers: &[StartedRun],
     rewrite: &Rewrite,
-    what: &str,
+    (what, again): (&str, &str),
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
@@ -523,7 +523,7 @@ pub fn check_rewrite_interrupted(
                  it removed, then run {}; then run {} again",
                 m.down.path.display(),
                 crate::hint::command("migrate down --rerun-interrupted"),
-                crate::hint::command(&format!("migrate {what}")),
+                crate::hint::command(again),
             )),
     )
 }

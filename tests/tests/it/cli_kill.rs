@@ -2794,3 +2794,60 @@ fn a_rerun_and_its_dry_run_agree_over_a_later_statements_invalid_index() {
     assert_eq!(markers(&db), 0, "{}", run.dump());
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }
+
+/// The commands `baseline` and `reinit` suggest when they refuse a migration a run left
+/// part-way are pasteable as printed: over its INVALID index, "drop it, then run `migrate
+/// baseline --through 002` again" lacked the `--yes` that recording over the run's marker
+/// needs (pasted, it was refused, exit 64). Each suggestion, pasted once the index is dropped,
+/// records the migration.
+#[test]
+fn the_record_a_refused_rewrite_suggests_over_an_interrupted_run_pastes() {
+    for args in [
+        &["migrate", "baseline", "--through", "002", "--yes"][..],
+        &["migrate", "baseline", "--through", "002"],
+        &["migrate", "reinit", "--through", "002", "--yes"],
+    ] {
+        let db = TestDb::new("hdr_record_paste");
+        let project = interrupted_later_with_an_invalid_index(&db, false);
+        let refused = project.run_on(&db, args);
+        refused.code(exit::MIGRATION_FAILED);
+        let help = refused.help_line();
+        let suggested = (help.split('`').skip(1).step_by(2))
+            .find(|part| part.starts_with("cargo confiture migrate ") && part.contains("--through"))
+            .unwrap_or_else(|| panic!("{args:?}: no record suggested\n{}", refused.dump()));
+        db.connect()
+            .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+            .expect("the suggested DROP INDEX");
+        let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+        pasted.code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix"],
+            "{args:?}: {}",
+            pasted.dump()
+        );
+        assert_eq!(markers(&db), 0, "{args:?}");
+    }
+}
+
+/// A `reinit` refused over a rollback left part-way said "then run `migrate reinit` again",
+/// whatever it was given: pasted after a `reinit --through 002 --yes`, it lost both (and a
+/// `baseline` was told to run `migrate baseline`, which needs `--through`). The command to run
+/// again is the one that was refused, with every argument it was given.
+#[test]
+fn a_rewrite_refused_over_a_half_rollback_suggests_itself_again() {
+    for args in [
+        &["migrate", "reinit", "--through", "002", "--yes"][..],
+        &["migrate", "reinit"],
+    ] {
+        let db = TestDb::new("hdr_rewrite_again");
+        let project = interrupted_rollback(&db);
+        // An edit reinit accepts: it would rewrite the row of the half rollback.
+        let up = project.read("db/migrations/002_ix.up.sql");
+        project.write("db/migrations/002_ix.up.sql", format!("{up}-- reformatted\n"));
+        let refused = project.run_on(&db, args);
+        refused.code(exit::DIVERGED);
+        let again = format!("`cargo confiture {} --database-url <URL>`", args.join(" "));
+        refused.stderr_has(&format!("then run {again} again"));
+    }
+}

@@ -359,7 +359,9 @@ fn reads_invalid_index(
 /// interrupted build left INVALID ([`invalid_index_recreated`]'s rule): recorded, the index
 /// would stay INVALID, unused by queries, and never built. Read within the command's
 /// `lock_wait`, before anything is written; names the index and the `DROP INDEX CONCURRENTLY`
-/// to run first.
+/// to run first, then `again` — with `--yes` when it records over a run left part-way (its
+/// start marker), which the record asks to be confirmed
+/// ([`crate::plan::confirm_recording_interrupted`]).
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
@@ -369,8 +371,16 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     let refused = format!(
         "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
-    let Some((id, met)) = first_invalid_index_left(client, lock_wait, recorded, &refused)? else {
+    let recorded =
+        (recorded.into_iter()).map(|(id, file, marker)| ((id, marker.is_some()), file, marker));
+    let Some(((id, over_marker), met)) =
+        first_invalid_index_left(client, lock_wait, recorded, &refused)?
+    else {
         return Ok(());
+    };
+    let again = match over_marker && !again.ends_with(" --yes") {
+        true => format!("{again} --yes"),
+        false => again.to_string(),
     };
     let index = &met.index;
     Err(Error::new(
@@ -385,7 +395,7 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
         "drop the unfinished index, `DROP INDEX CONCURRENTLY {};`, then run {} again to record \
          it, if everything else {id} makes is there; or run {} to build it",
         index.qualified,
-        crate::hint::command(again),
+        crate::hint::command(&again),
         crate::hint::command("migrate up --rerun-interrupted"),
     )))
 }
