@@ -101,8 +101,13 @@ impl Migrator {
                     &rewrite,
                     (run.what, &run.again),
                 )?;
-                let recorded = (plan.record.iter())
-                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
+                let recorded = (plan.record.iter()).map(|m| {
+                    (
+                        (m.id(), m.version_text.clone()),
+                        &m.up,
+                        apply_marker_of(markers, m.version),
+                    )
+                });
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,
@@ -206,7 +211,13 @@ impl Migrator {
                 )?;
                 let recorded = (plan.with(plan::ReinitAction::Record))
                     .filter_map(|step| step.migration)
-                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
+                    .map(|m| {
+                        (
+                            (m.id(), m.version_text.clone()),
+                            &m.up,
+                            apply_marker_of(markers, m.version),
+                        )
+                    });
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,

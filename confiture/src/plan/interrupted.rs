@@ -585,6 +585,11 @@ pub fn confirm_recording_interrupted(
     let files: Vec<String> = (runs.iter())
         .map(|m| m.migration.up.path.display().to_string())
         .collect();
+    // Run again, they are applied up to the newest of them, as the rewrite would record them:
+    // never the migrations after it, which it did not ask for.
+    let newest = (runs.iter().map(|m| m.migration))
+        .max_by_key(|m| m.version)
+        .map_or("", |m| m.version_text.as_str());
     Err(error.with_help(format!(
         "check what the schema has of what {} make{}: if everything is there, record {} with \
          {}; otherwise make {} statements safe to run twice (`IF NOT EXISTS`), or undo what \
@@ -594,7 +599,7 @@ pub fn confirm_recording_interrupted(
         if one { "it" } else { "them" },
         crate::hint::command(&format!("{again} --yes")),
         if one { "its" } else { "their" },
-        crate::hint::command("migrate up --rerun-interrupted"),
+        crate::hint::command(&format!("migrate up --target {newest} --rerun-interrupted")),
         match one {
             true => abandon_command(&runs[0].migration.version_text),
             false => crate::hint::command("migrate abandon VERSION"),

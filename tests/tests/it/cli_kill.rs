@@ -2844,10 +2844,56 @@ fn a_rewrite_refused_over_a_half_rollback_suggests_itself_again() {
         let project = interrupted_rollback(&db);
         // An edit reinit accepts: it would rewrite the row of the half rollback.
         let up = project.read("db/migrations/002_ix.up.sql");
-        project.write("db/migrations/002_ix.up.sql", format!("{up}-- reformatted\n"));
+        project.write(
+            "db/migrations/002_ix.up.sql",
+            format!("{up}-- reformatted\n"),
+        );
         let refused = project.run_on(&db, args);
         refused.code(exit::DIVERGED);
         let again = format!("`cargo confiture {} --database-url <URL>`", args.join(" "));
         refused.stderr_has(&format!("then run {again} again"));
+    }
+}
+
+/// `baseline --through 002` refused over the INVALID index of an interrupted `002` offered
+/// `migrate up --rerun-interrupted` "to build it", and refused over any run left part-way
+/// offered it after making its statements safe to run twice: pasted, each applied `003` too,
+/// which the baseline never asked for. Each `up` a rewrite's refusal suggests stops at the
+/// newest migration it would have recorded.
+#[test]
+fn the_up_a_refused_baseline_suggests_stops_at_its_through() {
+    for (dropped, args) in [
+        (
+            true,
+            &["migrate", "baseline", "--through", "002", "--yes"][..],
+        ),
+        (false, &["migrate", "baseline", "--through", "002"]),
+    ] {
+        let db = TestDb::new("hdr_baseline_up");
+        let project = interrupted_later_with_an_invalid_index(&db, false);
+        project.migration("003_g", "CREATE TABLE g (id int);\n", "DROP TABLE g;\n");
+        if !dropped {
+            db.connect()
+                .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+                .expect("the INVALID index dropped");
+        }
+        let refused = project.run_on(&db, args);
+        let help = refused.help_line();
+        let suggested = (help.split('`').skip(1).step_by(2))
+            .find(|part| part.starts_with("cargo confiture migrate up"))
+            .unwrap_or_else(|| panic!("{args:?}: no up suggested\n{}", refused.dump()));
+        if dropped {
+            db.connect()
+                .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+                .expect("the suggested DROP INDEX");
+        }
+        let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+        pasted.code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix"],
+            "{args:?}: {}",
+            pasted.dump()
+        );
     }
 }

@@ -365,23 +365,26 @@ fn reads_invalid_index(
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    recorded: impl IntoIterator<Item = Looked<'f, String>>,
+    recorded: impl IntoIterator<Item = Looked<'f, (String, String)>>,
     again: &str,
 ) -> crate::Result<()> {
     let refused = format!(
         "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
-    let recorded =
-        (recorded.into_iter()).map(|(id, file, marker)| ((id, marker.is_some()), file, marker));
-    let Some(((id, over_marker), met)) =
+    let recorded = (recorded.into_iter())
+        .map(|((id, version), file, marker)| ((id, version, marker.is_some()), file, marker));
+    let Some(((id, version, over_marker), met)) =
         first_invalid_index_left(client, lock_wait, recorded, &refused)?
     else {
         return Ok(());
     };
-    let again = match over_marker && !again.ends_with(" --yes") {
-        true => format!("{again} --yes"),
-        false => again.to_string(),
+    let (again, rerun) = match over_marker {
+        true if !again.ends_with(" --yes") => (format!("{again} --yes"), " --rerun-interrupted"),
+        true => (again.to_string(), " --rerun-interrupted"),
+        false => (again.to_string(), ""),
     };
+    // `up` stops at the migration it was asked to record, never beyond it.
+    let build = format!("migrate up --target {version}{rerun}");
     let index = &met.index;
     Err(Error::new(
         ErrorKind::MigrationFailed,
@@ -396,7 +399,7 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
          it, if everything else {id} makes is there; or run {} to build it",
         index.qualified,
         crate::hint::command(&again),
-        crate::hint::command("migrate up --rerun-interrupted"),
+        crate::hint::command(&build),
     )))
 }
 
