@@ -2897,3 +2897,41 @@ fn the_up_a_refused_baseline_suggests_stops_at_its_through() {
         );
     }
 }
+
+/// `down --target 001` whose first rollback, a no-transaction one, failed part-way said to
+/// run `migrate down --rerun-interrupted` again: pasted once the file was fixed, it rolled
+/// back that one migration (`down` rolls back one by default), not down to 001 as asked. The
+/// command keeps the request's bound, as `up`'s does; pasted, it finishes the rollback asked for.
+#[test]
+fn a_bounded_rollback_that_failed_first_suggests_its_bound_again() {
+    let db = TestDb::new("hdr_down_bound");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration("002_u", "CREATE TABLE u (id int);\n", "DROP TABLE u;\n")
+        .migration(
+            "003_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
+        );
+    project.up_on(&db).code(exit::SUCCESS);
+    let failed = project.run_on(&db, &["migrate", "down", "--target", "001"]);
+    failed.code(exit::MIGRATION_FAILED);
+    let help = failed.help_line();
+    let suggested = (help.split('`').skip(1).step_by(2))
+        .find(|part| part.starts_with("cargo confiture migrate down"))
+        .unwrap_or_else(|| panic!("no down suggested\n{}", failed.dump()));
+    project.migration(
+        "003_ix",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_ix;\nDROP INDEX CONCURRENTLY IF EXISTS nope_ix;\n",
+    );
+    let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+    pasted.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t"],
+        "{}",
+        pasted.dump()
+    );
+}
