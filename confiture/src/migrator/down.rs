@@ -200,6 +200,19 @@ impl Migrator {
                                 }
                             });
                         }
+                        // Nothing rolled back, but a help that names the bare `migrate down`
+                        // (written by the engine, which knows no request: "then run `migrate
+                        // down --rerun-interrupted` again", one step by default) drops the
+                        // request's bound: it gets the request's, as `up`'s does.
+                        (false, Some((_, _, args)))
+                            if (request.target.is_some() || request.steps.is_some())
+                                && f.error.help.as_deref().is_some_and(|h| {
+                                    !crate::hint::unbounded_commands(h, "migrate down").is_empty()
+                                }) =>
+                        {
+                            let help = f.error.help.take().unwrap_or_default();
+                            f.error.help = Some(crate::hint::bounded(&help, &args));
+                        }
                         // A `--steps N` (1 by default) no `--target` finishes: never the same
                         // command again. A `--target V` again rolls back exactly the rest.
                         (true, None) if request.target.is_none() => {

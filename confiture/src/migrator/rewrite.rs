@@ -79,7 +79,11 @@ impl Migrator {
         let set = self.baseline_request(options)?.set;
         let run = RewriteRun {
             what: "baseline",
-            again: format!("migrate baseline --through {}", options.through),
+            // The command as given: a run again without its `--yes` would be refused.
+            again: with_yes(
+                format!("migrate baseline --through {}", options.through),
+                options.yes,
+            ),
         };
         let done = self.rewrite_ledger(
             &run,
@@ -91,9 +95,19 @@ impl Migrator {
                 let plan = plan::baseline(&set, rows, &options.through)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
-                plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
-                let recorded = (plan.record.iter())
-                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
+                plan::check_rewrite_interrupted(
+                    &history,
+                    markers,
+                    &rewrite,
+                    (run.what, &run.again),
+                )?;
+                let recorded = (plan.record.iter()).map(|m| {
+                    (
+                        (m.id(), m.version_text.clone()),
+                        &m.up,
+                        apply_marker_of(markers, m.version),
+                    )
+                });
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,
@@ -171,10 +185,13 @@ impl Migrator {
         let first_version = self.check_options.first_version;
         let run = RewriteRun {
             what: "reinit",
-            again: match &options.through {
-                Some(through) => format!("migrate reinit --through {through}"),
-                None => "migrate reinit".to_string(),
-            },
+            again: with_yes(
+                match &options.through {
+                    Some(through) => format!("migrate reinit --through {through}"),
+                    None => "migrate reinit".to_string(),
+                },
+                options.yes,
+            ),
         };
         let done = self.rewrite_ledger(
             &run,
@@ -186,10 +203,21 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
-                plan::check_rewrite_interrupted(&history, markers, &rewrite, run.what)?;
+                plan::check_rewrite_interrupted(
+                    &history,
+                    markers,
+                    &rewrite,
+                    (run.what, &run.again),
+                )?;
                 let recorded = (plan.with(plan::ReinitAction::Record))
                     .filter_map(|step| step.migration)
-                    .map(|m| (m.id(), &m.up, apply_marker_of(markers, m.version)));
+                    .map(|m| {
+                        (
+                            (m.id(), m.version_text.clone()),
+                            &m.up,
+                            apply_marker_of(markers, m.version),
+                        )
+                    });
                 apply::refuse_recording_invalid_index(
                     client,
                     options.lock_wait,
@@ -495,4 +523,13 @@ fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
     report.recorded = with(&|r| r.action == Record);
     report.deleted_count = report.forgotten.len() as u64;
     report.rows = rows;
+}
+
+/// `command`, with `--yes` when the run was given it: the command a help suggests to run it
+/// again, which without it would be refused where the run was not.
+fn with_yes(command: String, yes: bool) -> String {
+    match yes {
+        true => format!("{command} --yes"),
+        false => command,
+    }
 }

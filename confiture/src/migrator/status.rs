@@ -200,7 +200,7 @@ impl Migrator {
             .filter_map(|(at, line)| {
                 let file = (set.migrations.iter())
                     .find(|m| m.version_text == line.version && m.name == line.name)?;
-                Some((at, &file.up))
+                Some((at, &file.up, None))
             });
         let met = crate::db::apply::invalid_indexes_met(self.client()?, wait, pending)?;
         for (at, met) in met {

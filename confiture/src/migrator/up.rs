@@ -1110,7 +1110,9 @@ fn refuse_invalid_index_met(
     wait: Duration,
 ) -> Result<()> {
     let marker = |m: &crate::files::Migration| crate::history::apply_marker_of(markers, m.version);
-    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up));
+    // A migration left part-way, run again, is read as the engine reads it: from the statement
+    // that run was running on (its start marker), a build its file drops first left out.
+    let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up, marker(m)));
     let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
         .into_iter()
         .next()

@@ -459,7 +459,7 @@ pub fn shared_version(pair: &str, version: &str, chosen: &str) -> (String, Strin
     (why, help)
 }
 
-/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`) that would delete a start
+/// Refuses (exit 7) a ledger rewrite (`baseline`, `reinit`: `what`, run again with `again`) that would delete a start
 /// marker of a run left part-way, nothing written: the rewrite settles the markers of every
 /// version it writes or forgets by number ([`Rewrite::settling`]), and so would take with them
 /// - a marker of a migration these files do not know ([`History::interrupted_unknown`]):
@@ -481,7 +481,7 @@ pub fn check_rewrite_interrupted(
     history: &History<'_>,
     markers: &[StartedRun],
     rewrite: &Rewrite,
-    what: &str,
+    (what, again): (&str, &str),
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
@@ -523,7 +523,7 @@ pub fn check_rewrite_interrupted(
                  it removed, then run {}; then run {} again",
                 m.down.path.display(),
                 crate::hint::command("migrate down --rerun-interrupted"),
-                crate::hint::command(&format!("migrate {what}")),
+                crate::hint::command(again),
             )),
     )
 }
@@ -585,6 +585,11 @@ pub fn confirm_recording_interrupted(
     let files: Vec<String> = (runs.iter())
         .map(|m| m.migration.up.path.display().to_string())
         .collect();
+    // Run again, they are applied up to the newest of them, as the rewrite would record them:
+    // never the migrations after it, which it did not ask for.
+    let newest = (runs.iter().map(|m| m.migration))
+        .max_by_key(|m| m.version)
+        .map_or("", |m| m.version_text.as_str());
     Err(error.with_help(format!(
         "check what the schema has of what {} make{}: if everything is there, record {} with \
          {}; otherwise make {} statements safe to run twice (`IF NOT EXISTS`), or undo what \
@@ -594,7 +599,7 @@ pub fn confirm_recording_interrupted(
         if one { "it" } else { "them" },
         crate::hint::command(&format!("{again} --yes")),
         if one { "its" } else { "their" },
-        crate::hint::command("migrate up --rerun-interrupted"),
+        crate::hint::command(&format!("migrate up --target {newest} --rerun-interrupted")),
         match one {
             true => abandon_command(&runs[0].migration.version_text),
             false => crate::hint::command("migrate abandon VERSION"),

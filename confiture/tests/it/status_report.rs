@@ -712,7 +712,13 @@ fn a_start_marker_of_another_migration_at_a_files_version_is_unknown() {
                 .expect("planned")
                 .rewrite(),
         };
-        confiture::plan::check_rewrite_interrupted(&history, started, &rewrite, "baseline")
+        let again = format!("migrate baseline --through {v}");
+        confiture::plan::check_rewrite_interrupted(
+            &history,
+            started,
+            &rewrite,
+            ("baseline", &again),
+        )
     };
     let mut respelled = l.started.clone();
     respelled.push(start_marker("0002", "b", "up"));

@@ -2730,3 +2730,208 @@ fn a_later_build_after_a_search_path_names_no_other_schemas_index() {
         .code(exit::SUCCESS);
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }
+
+/// `up --rerun-interrupted --dry-run` over a run left part-way by a build that was not the
+/// file's first statement (its index left INVALID, the marker at that build) said it would
+/// apply the migration (exit 0) while the real `up --rerun-interrupted` stopped over the index
+/// (exit 4). Both now ask the one rule of which INVALID index a run of the file meets: both
+/// refuse before anything runs, naming the index and its drop — and both run a file that drops
+/// that index itself before it builds it again (`DROP INDEX ... IF EXISTS`).
+#[test]
+fn a_rerun_and_its_dry_run_agree_over_a_later_statements_invalid_index() {
+    for if_not_exists in [false, true] {
+        let db = TestDb::new("hdr_rerun_later");
+        let project = interrupted_later_with_an_invalid_index(&db, if_not_exists);
+        for args in [
+            &["migrate", "up", "--rerun-interrupted", "--dry-run"][..],
+            &["migrate", "up", "--rerun-interrupted"],
+        ] {
+            let run = project.run_on(&db, args);
+            run.code(exit::MIGRATION_FAILED)
+                .stderr_has(
+                    "migration 002_ix creates index public.t_u, which exists and is INVALID",
+                )
+                .stderr_has(
+                    "`DROP INDEX CONCURRENTLY public.t_u;`, then run \
+                     `cargo confiture migrate up --rerun-interrupted --database-url <URL>",
+                );
+            assert_eq!(
+                markers(&db),
+                1,
+                "ine={if_not_exists} {args:?}: {}",
+                run.dump()
+            );
+            assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+        }
+    }
+    // The file drops its own INVALID index before it builds it again: both run it.
+    let db = TestDb::new("hdr_rerun_self_drop");
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\n\
+         DROP INDEX CONCURRENTLY IF EXISTS t_u;\n\
+         CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
+        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    db.connect()
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+    assert_eq!(markers(&db), 1, "the run is interrupted");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("INVALID");
+    let run = project.run_on(&db, &["migrate", "up", "--rerun-interrupted"]);
+    run.code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0, "{}", run.dump());
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+}
+
+/// The commands `baseline` and `reinit` suggest when they refuse a migration a run left
+/// part-way are pasteable as printed: over its INVALID index, "drop it, then run `migrate
+/// baseline --through 002` again" lacked the `--yes` that recording over the run's marker
+/// needs (pasted, it was refused, exit 64). Each suggestion, pasted once the index is dropped,
+/// records the migration.
+#[test]
+fn the_record_a_refused_rewrite_suggests_over_an_interrupted_run_pastes() {
+    for args in [
+        &["migrate", "baseline", "--through", "002", "--yes"][..],
+        &["migrate", "baseline", "--through", "002"],
+        &["migrate", "reinit", "--through", "002", "--yes"],
+    ] {
+        let db = TestDb::new("hdr_record_paste");
+        let project = interrupted_later_with_an_invalid_index(&db, false);
+        let refused = project.run_on(&db, args);
+        refused.code(exit::MIGRATION_FAILED);
+        let help = refused.help_line();
+        let suggested = (help.split('`').skip(1).step_by(2))
+            .find(|part| part.starts_with("cargo confiture migrate ") && part.contains("--through"))
+            .unwrap_or_else(|| panic!("{args:?}: no record suggested\n{}", refused.dump()));
+        db.connect()
+            .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+            .expect("the suggested DROP INDEX");
+        let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+        pasted.code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix"],
+            "{args:?}: {}",
+            pasted.dump()
+        );
+        assert_eq!(markers(&db), 0, "{args:?}");
+    }
+}
+
+/// A `reinit` refused over a rollback left part-way said "then run `migrate reinit` again",
+/// whatever it was given: pasted after a `reinit --through 002 --yes`, it lost both (and a
+/// `baseline` was told to run `migrate baseline`, which needs `--through`). The command to run
+/// again is the one that was refused, with every argument it was given.
+#[test]
+fn a_rewrite_refused_over_a_half_rollback_suggests_itself_again() {
+    for args in [
+        &["migrate", "reinit", "--through", "002", "--yes"][..],
+        &["migrate", "reinit"],
+    ] {
+        let db = TestDb::new("hdr_rewrite_again");
+        let project = interrupted_rollback(&db);
+        // An edit reinit accepts: it would rewrite the row of the half rollback.
+        let up = project.read("db/migrations/002_ix.up.sql");
+        project.write(
+            "db/migrations/002_ix.up.sql",
+            format!("{up}-- reformatted\n"),
+        );
+        let refused = project.run_on(&db, args);
+        refused.code(exit::DIVERGED);
+        let again = format!("`cargo confiture {} --database-url <URL>`", args.join(" "));
+        refused.stderr_has(&format!("then run {again} again"));
+    }
+}
+
+/// `baseline --through 002` refused over the INVALID index of an interrupted `002` offered
+/// `migrate up --rerun-interrupted` "to build it", and refused over any run left part-way
+/// offered it after making its statements safe to run twice: pasted, each applied `003` too,
+/// which the baseline never asked for. Each `up` a rewrite's refusal suggests stops at the
+/// newest migration it would have recorded.
+#[test]
+fn the_up_a_refused_baseline_suggests_stops_at_its_through() {
+    for (dropped, args) in [
+        (
+            true,
+            &["migrate", "baseline", "--through", "002", "--yes"][..],
+        ),
+        (false, &["migrate", "baseline", "--through", "002"]),
+    ] {
+        let db = TestDb::new("hdr_baseline_up");
+        let project = interrupted_later_with_an_invalid_index(&db, false);
+        project.migration("003_g", "CREATE TABLE g (id int);\n", "DROP TABLE g;\n");
+        if !dropped {
+            db.connect()
+                .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+                .expect("the INVALID index dropped");
+        }
+        let refused = project.run_on(&db, args);
+        let help = refused.help_line();
+        let suggested = (help.split('`').skip(1).step_by(2))
+            .find(|part| part.starts_with("cargo confiture migrate up"))
+            .unwrap_or_else(|| panic!("{args:?}: no up suggested\n{}", refused.dump()));
+        if dropped {
+            db.connect()
+                .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
+                .expect("the suggested DROP INDEX");
+        }
+        let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+        pasted.code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix"],
+            "{args:?}: {}",
+            pasted.dump()
+        );
+    }
+}
+
+/// `down --target 001` whose first rollback, a no-transaction one, failed part-way said to
+/// run `migrate down --rerun-interrupted` again: pasted once the file was fixed, it rolled
+/// back that one migration (`down` rolls back one by default), not down to 001 as asked. The
+/// command keeps the request's bound, as `up`'s does; pasted, it finishes the rollback asked for.
+#[test]
+fn a_bounded_rollback_that_failed_first_suggests_its_bound_again() {
+    let db = TestDb::new("hdr_down_bound");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration("002_u", "CREATE TABLE u (id int);\n", "DROP TABLE u;\n")
+        .migration(
+            "003_ix",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\nDROP INDEX CONCURRENTLY nope_ix;\n",
+        );
+    project.up_on(&db).code(exit::SUCCESS);
+    let failed = project.run_on(&db, &["migrate", "down", "--target", "001"]);
+    failed.code(exit::MIGRATION_FAILED);
+    let help = failed.help_line();
+    let suggested = (help.split('`').skip(1).step_by(2))
+        .find(|part| part.starts_with("cargo confiture migrate down"))
+        .unwrap_or_else(|| panic!("no down suggested\n{}", failed.dump()));
+    project.migration(
+        "003_ix",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_ix;\nDROP INDEX CONCURRENTLY IF EXISTS nope_ix;\n",
+    );
+    let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+    pasted.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t"],
+        "{}",
+        pasted.dump()
+    );
+}

@@ -79,6 +79,19 @@ impl InvalidIndex {
 /// with its key and the start marker of its apply a run left part-way, if any.
 pub(crate) type Looked<'f, K> = (K, &'f SqlFile, Option<&'f StartedRun>);
 
+/// What a file is read for ([`invalid_index_of_file`]): the INVALID index a run of its
+/// statements meets, or the one that recording it without running it leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    /// Its statements run (`up`, `up --rerun-interrupted`, their dry runs, `status`' pending
+    /// line): a build after a `DROP INDEX` of the file naming its index builds it anew
+    /// ([`dropped_first`]): the file drops the INVALID index itself.
+    Run,
+    /// It is recorded without running (`baseline`/`reinit --through`), or what a run left is
+    /// named (`status`, the refusals of `up` and `down`): every build the marker says is read.
+    Record,
+}
+
 /// A bound on one of our reads: the message it makes of the read's SQL ([`reading`], or
 /// `db::explaining` after a failure).
 type Bounds<'a> = &'a dyn Fn(&str) -> String;
@@ -165,10 +178,15 @@ fn table_schema(
 pub(super) fn invalid_index_recreated(
     client: &mut Client,
     settings: &ApplySettings,
-    file: &SqlFile,
+    step: &Step<'_>,
     invalid: &[InvalidIndex],
 ) -> Result<Option<IndexMet>, postgres::Error> {
-    invalid_index_of_file(client, &|sql| reading(settings, sql), file, None, invalid)
+    let marker = (step.direction == Direction::Up)
+        .then(|| crate::history::apply_marker_of(&settings.markers, step.migration.version))
+        .flatten();
+    let bounded = |sql: &str| reading(settings, sql);
+    let file = step.file();
+    invalid_index_of_file(client, &bounded, file, marker, Reading::Run, invalid)
 }
 
 /// [`invalid_index_recreated`], its reads begun by `bounded`: the one rule of which INVALID
@@ -185,12 +203,13 @@ fn invalid_index_of_file(
     bounded: Bounds<'_>,
     file: &SqlFile,
     marker: Option<&StartedRun>,
+    read: Reading,
     invalid: &[InvalidIndex],
 ) -> Result<Option<IndexMet>, postgres::Error> {
     if invalid.is_empty() {
         return Ok(None);
     }
-    for text in index_builds(file, marker) {
+    for text in index_builds(file, marker, read) {
         if crate::files::rules::created_index(text).is_some() {
             if let Some(found) = index_built_again(client, bounded, text, invalid)? {
                 return Ok(Some(IndexMet {
@@ -240,20 +259,52 @@ fn builds_index(text: &str) -> bool {
 fn index_builds<'f>(
     file: &'f SqlFile,
     marker: Option<&StartedRun>,
+    read: Reading,
 ) -> impl Iterator<Item = &'f str> + 'f {
     let texts = (file.statements.iter()).filter_map(|s| file.text.get(s.range.clone()));
     let opening = texts.clone().take_while(|text| builds_index(text)).count();
     let reached = (marker.filter(|m| m.direction == "up"))
         .map_or(usize::MAX, |m| (m.statement as usize).saturating_sub(1));
     let mut moved = false;
+    let mut dropped: Vec<(Option<String>, String)> = Vec::new();
     (texts.enumerate())
         .filter(move |(at, text)| {
             let read = *at < opening
-                || (*at >= reached && builds_index(text) && (!moved || names_its_schema(text)));
+                || (*at >= reached
+                    && builds_index(text)
+                    && (!moved || names_its_schema(text))
+                    && !(read == Reading::Run && dropped_first(&dropped, text)));
             moved = moved || may_set_search_path(text);
+            if let Some(names) = crate::files::rules::dropped_indexes(text) {
+                dropped.extend((names.into_iter()).map(|n| {
+                    (
+                        n.schema.map(std::borrow::Cow::into_owned),
+                        n.name.into_owned(),
+                    )
+                }));
+            }
             read
         })
         .map(|(_, text)| text)
+}
+
+/// Whether an index build `text` of a file builds anew what a statement before it drops
+/// (`dropped`: each index a `DROP INDEX` named, its schema when qualified): a `CREATE INDEX`
+/// of an index of that name (in that schema, when both name one), or a `REINDEX ...
+/// CONCURRENTLY` after a drop of a copy an earlier rebuild leaves (`<index>_ccnew`,
+/// `_ccold`). A run of the file drops the INVALID index itself before the build meets it.
+fn dropped_first(dropped: &[(Option<String>, String)], text: &str) -> bool {
+    if let Some((Some(name), table)) = crate::files::rules::created_index(text) {
+        return (dropped.iter()).any(|(schema, dropped)| {
+            *dropped == *name
+                && match (schema, &table.schema) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                }
+        });
+    }
+    crate::files::rules::concurrently_reindexed(text).is_some()
+        && (dropped.iter()).any(|(_, name)| rebuild_copy_name(name))
 }
 
 /// Whether statement `text` may set the session's `search_path`: it names it, in a word, a
@@ -284,13 +335,14 @@ fn names_its_schema(text: &str) -> bool {
 fn reads_invalid_index(
     file: &SqlFile,
     marker: Option<&StartedRun>,
+    read: Reading,
     concurrently_only: bool,
 ) -> bool {
     let concurrent = |text: &str| {
         crate::files::rules::concurrently_created_index(text).is_some()
             || crate::files::rules::concurrently_reindexed(text).is_some()
     };
-    let mut builds = index_builds(file, marker);
+    let mut builds = index_builds(file, marker, read);
     if !concurrently_only {
         return builds.next().is_some();
     }
@@ -307,19 +359,32 @@ fn reads_invalid_index(
 /// interrupted build left INVALID ([`invalid_index_recreated`]'s rule): recorded, the index
 /// would stay INVALID, unused by queries, and never built. Read within the command's
 /// `lock_wait`, before anything is written; names the index and the `DROP INDEX CONCURRENTLY`
-/// to run first.
+/// to run first, then `again` — with `--yes` when it records over a run left part-way (its
+/// start marker), which the record asks to be confirmed
+/// ([`crate::plan::confirm_recording_interrupted`]).
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    recorded: impl IntoIterator<Item = Looked<'f, String>>,
+    recorded: impl IntoIterator<Item = Looked<'f, (String, String)>>,
     again: &str,
 ) -> crate::Result<()> {
     let refused = format!(
         "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
-    let Some((id, met)) = first_invalid_index_left(client, lock_wait, recorded, &refused)? else {
+    let recorded = (recorded.into_iter())
+        .map(|((id, version), file, marker)| ((id, version, marker.is_some()), file, marker));
+    let Some(((id, version, over_marker), met)) =
+        first_invalid_index_left(client, lock_wait, recorded, &refused)?
+    else {
         return Ok(());
     };
+    let (again, rerun) = match over_marker {
+        true if !again.ends_with(" --yes") => (format!("{again} --yes"), " --rerun-interrupted"),
+        true => (again.to_string(), " --rerun-interrupted"),
+        false => (again.to_string(), ""),
+    };
+    // `up` stops at the migration it was asked to record, never beyond it.
+    let build = format!("migrate up --target {version}{rerun}");
     let index = &met.index;
     Err(Error::new(
         ErrorKind::MigrationFailed,
@@ -333,8 +398,8 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
         "drop the unfinished index, `DROP INDEX CONCURRENTLY {};`, then run {} again to record \
          it, if everything else {id} makes is there; or run {} to build it",
         index.qualified,
-        crate::hint::command(again),
-        crate::hint::command("migrate up --rerun-interrupted"),
+        crate::hint::command(&again),
+        crate::hint::command(&build),
     )))
 }
 
@@ -375,11 +440,14 @@ pub(crate) fn left_behind<'m, K>(
     let runs: Vec<_> = runs.into_iter().collect();
     let builds = (runs.iter().enumerate())
         .filter(|(_, (_, marker, m))| {
-            marker.direction == "up" && reads_invalid_index(&m.up, Some(marker), false)
+            marker.direction == "up"
+                && reads_invalid_index(&m.up, Some(marker), Reading::Record, false)
         })
         .map(|(at, (_, marker, m))| (at, &m.up, Some(*marker)));
     let refused = "the server refused reading the INVALID indexes";
-    let mut invalid = invalid_indexes_left(client, lock_wait, builds, refused, false)?.into_iter();
+    let mut invalid =
+        invalid_indexes_left(client, lock_wait, builds, refused, (Reading::Record, false))?
+            .into_iter();
     let mut next_invalid = invalid.next();
     let wait = format!(
         "SET LOCAL lock_timeout = '{}';",
@@ -435,31 +503,31 @@ fn first_invalid_index_left<'f, K>(
     files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
 ) -> crate::Result<Option<(K, IndexMet)>> {
-    let files =
-        (files.into_iter()).filter(|(_, file, marker)| reads_invalid_index(file, *marker, false));
-    let met = invalid_indexes_left(client, lock_wait, files, refused, true)?;
+    let files = (files.into_iter())
+        .filter(|(_, file, marker)| reads_invalid_index(file, *marker, Reading::Record, false));
+    let met = invalid_indexes_left(client, lock_wait, files, refused, (Reading::Record, true))?;
     Ok(met.into_iter().next())
 }
 
-/// The INVALID index each pending no-transaction migration of `files` (each with its key)
-/// would meet at its start, by the rule `up` refuses it with ([`invalid_index_recreated`]):
-/// `status` names it on the migration's line, and `up --dry-run` refuses as `up` would
-/// ([`refused_over_invalid_index`]). One read of the INVALID indexes, within `lock_wait`
-/// (a look for the table of an unqualified name too, only when an INVALID index has the name
-/// a file builds); no round trip when no file is a no-transaction one opening with a
-/// `CONCURRENTLY` build.
+/// The INVALID index each no-transaction migration of `files` (each with its key and the
+/// start marker of its apply a run left part-way, run again by `--rerun-interrupted`) would
+/// meet before it runs, by the rule `up` refuses it with ([`invalid_index_recreated`], given
+/// the same marker): `status` names it on a pending migration's line, and `up --dry-run`
+/// refuses as `up` would ([`refused_over_invalid_index`]). One read of the INVALID indexes,
+/// within `lock_wait` (a look for the table of an unqualified name too, only when an INVALID
+/// index has the name a file builds); no round trip when no file is a no-transaction one
+/// opening with a `CONCURRENTLY` build, or left part-way at or before one.
 pub(crate) fn invalid_indexes_met<'f, K>(
     client: &mut Client,
     lock_wait: std::time::Duration,
-    files: impl IntoIterator<Item = (K, &'f SqlFile)>,
+    files: impl IntoIterator<Item = Looked<'f, K>>,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter_map(|(key, file)| {
-        let read = file.mode == crate::files::TransactionMode::NoTransaction
-            && reads_invalid_index(file, None, true);
-        read.then_some((key, file, None))
+    let files = (files.into_iter()).filter(|(_, file, marker)| {
+        file.mode == crate::files::TransactionMode::NoTransaction
+            && reads_invalid_index(file, *marker, Reading::Run, true)
     });
     let refused = "the server refused reading the INVALID indexes";
-    invalid_indexes_left(client, lock_wait, files, refused, false)
+    invalid_indexes_left(client, lock_wait, files, refused, (Reading::Run, false))
 }
 
 /// The INVALID index each of `files` would meet ([`invalid_index_of_file`]), after one read of
@@ -469,7 +537,7 @@ fn invalid_indexes_left<'f, K>(
     lock_wait: std::time::Duration,
     files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
-    first: bool,
+    (read, first): (Reading, bool),
 ) -> crate::Result<Vec<(K, IndexMet)>> {
     let files: Vec<Looked<'f, K>> = files.into_iter().collect();
     if files.is_empty() {
@@ -491,7 +559,7 @@ fn invalid_indexes_left<'f, K>(
     }
     for (key, file, marker) in files {
         if let Some(found) =
-            invalid_index_of_file(client, &bounded, file, marker, &invalid).map_err(failed)?
+            invalid_index_of_file(client, &bounded, file, marker, read, &invalid).map_err(failed)?
         {
             met.push((key, found));
             if first {
@@ -1017,7 +1085,7 @@ pub(super) fn run_statements(
     // paths' own messages (`ROLLBACK`, the session's reset, what a failure asks) are not.
     let read = settings.send(|| {
         let before = invalid_indexes(client, settings)?;
-        let recreated = invalid_index_recreated(client, settings, file, &before)?;
+        let recreated = invalid_index_recreated(client, settings, step, &before)?;
         Ok::<_, postgres::Error>((before, recreated))
     });
     let Some(read) = read else {
@@ -2760,7 +2828,7 @@ fn statement_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::{index_builds, left_by_rebuild_of, reads_invalid_index};
+    use super::{index_builds, left_by_rebuild_of, reads_invalid_index, Reading};
     use crate::files::{SqlFile, TransactionMode};
     use crate::ledger::StartedRun;
 
@@ -2795,7 +2863,7 @@ mod tests {
         );
         // Each build read, as its statement's number.
         let builds = |marker: Option<&StartedRun>| {
-            index_builds(&file, marker)
+            index_builds(&file, marker, Reading::Record)
                 .filter_map(|text| {
                     (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
                 })
@@ -2818,7 +2886,7 @@ mod tests {
             TransactionMode::NoTransaction,
             false,
         );
-        let read = (index_builds(&moved, Some(&marker("up", 1))))
+        let read = (index_builds(&moved, Some(&marker("up", 1)), Reading::Record))
             .filter_map(|text| {
                 (moved.statements.iter()).position(|s| &moved.text[s.range.clone()] == text)
             })
@@ -2831,23 +2899,82 @@ mod tests {
             false,
         );
         for concurrently_only in [false, true] {
-            assert!(!reads_invalid_index(&later, None, concurrently_only));
+            assert!(!reads_invalid_index(
+                &later,
+                None,
+                Reading::Run,
+                concurrently_only
+            ));
             assert!(reads_invalid_index(
                 &later,
                 Some(&marker("up", 2)),
+                Reading::Run,
                 concurrently_only
             ));
             assert!(reads_invalid_index(
                 &later,
                 Some(&marker("up", 1)),
+                Reading::Run,
                 concurrently_only
             ));
             assert!(!reads_invalid_index(
                 &later,
                 Some(&marker("down", 1)),
+                Reading::Run,
                 concurrently_only
             ));
         }
+    }
+
+    /// A run of a file that drops an index before it builds it again (`DROP INDEX ... IF
+    /// EXISTS`) does not meet an INVALID index of that name: that build is not read for a run
+    /// (`Reading::Run`), only for what recording the file without running it leaves behind.
+    #[test]
+    fn a_build_the_file_drops_first_is_read_only_for_a_record() {
+        let file = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;
+DROP INDEX CONCURRENTLY IF EXISTS app.a, c_ccnew;
+             CREATE INDEX CONCURRENTLY a ON app.t (id);
+CREATE INDEX CONCURRENTLY a ON b.t (id);
+             CREATE INDEX CONCURRENTLY b ON t (id);
+REINDEX INDEX CONCURRENTLY c;
+",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        let builds = |read: Reading| {
+            index_builds(&file, Some(&marker("up", 2)), read)
+                .filter_map(|text| {
+                    (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
+                })
+                .map(|at| at + 1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(builds(Reading::Record), [3, 4, 5, 6]);
+        assert_eq!(builds(Reading::Run), [4, 5]);
+        let dropped = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SELECT 1;
+DROP INDEX IF EXISTS b;
+CREATE INDEX CONCURRENTLY b ON t (id);
+",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        let marker = marker("up", 3);
+        assert!(reads_invalid_index(
+            &dropped,
+            Some(&marker),
+            Reading::Record,
+            true
+        ));
+        assert!(!reads_invalid_index(
+            &dropped,
+            Some(&marker),
+            Reading::Run,
+            true
+        ));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(crate) use server_wide::{server_wide, Effect};
 #[cfg(feature = "db")]
 pub(crate) use syntax::{
     concurrently_created_index, concurrently_detached, concurrently_reindexed, created_index,
-    Reindexed,
+    dropped_indexes, Reindexed,
 };
 
 /// C101's help for a file of `kind` whose migration is applied here, or not, or unknown.

@@ -225,6 +225,27 @@ pub(crate) fn concurrently_reindexed(statement: &str) -> Option<Reindexed<'_>> {
     })
 }
 
+/// The indexes a `DROP INDEX [CONCURRENTLY] [IF EXISTS] name [, ...] [CASCADE | RESTRICT]`
+/// statement (its text, as the file was cut) drops, each as written (a schema when
+/// qualified); `None` for any other statement. What the engine asks of the statements before
+/// an index build: a file that drops its own INVALID index first builds it anew.
+#[cfg(feature = "db")]
+pub(crate) fn dropped_indexes(statement: &str) -> Option<Vec<TableName<'_>>> {
+    whole_statement(statement, |c| {
+        if !c.eat_seq(&["DROP", "INDEX"]) {
+            return None;
+        }
+        c.eat("CONCURRENTLY");
+        c.eat_seq(&["IF", "EXISTS"]);
+        let mut indexes = vec![c.table_name()?];
+        while c.eat_kind(TokenKind::Comma) {
+            indexes.push(c.table_name()?);
+        }
+        c.eat_any(&["CASCADE", "RESTRICT"]);
+        Some(indexes)
+    })
+}
+
 /// The table and the partition of an `ALTER TABLE [IF EXISTS] [ONLY] table DETACH PARTITION
 /// partition CONCURRENTLY` statement (its text, as the file was cut); `None` for any other
 /// statement. What the engine asks of a no-transaction statement that failed or was
@@ -894,6 +915,33 @@ mod tests {
         );
         assert_eq!(read("CREATE TABLE i (a int);"), None);
         assert_eq!(read("DROP INDEX CONCURRENTLY i;"), None);
+    }
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_drop_index_is_the_indexes_it_names() {
+        use super::dropped_indexes;
+        let read = |sql| {
+            dropped_indexes(sql).map(|names| {
+                (names.into_iter())
+                    .map(|n| (n.schema.map(|s| s.into_owned()), n.name.into_owned()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            read("DROP INDEX CONCURRENTLY IF EXISTS t_u;"),
+            Some(vec![(None, "t_u".to_string())])
+        );
+        assert_eq!(
+            read("drop index \"S\".I, j cascade"),
+            Some(vec![
+                (Some("S".to_string()), "i".to_string()),
+                (None, "j".to_string())
+            ])
+        );
+        assert_eq!(read("DROP TABLE t_u;"), None);
+        assert_eq!(read("DROP INDEX t_u; SELECT 1"), None);
+        assert_eq!(read("CREATE INDEX t_u ON t (a);"), None);
     }
 
     #[cfg(feature = "db")]
