@@ -232,7 +232,7 @@ fn read_asking(
             shape = LEDGER_SHAPE
                 .map(|c| format!("{}::pg_catalog.text", literal(c)))
                 .join(", "),
-            own = super::OWN_STATEMENT_BOUNDS,
+            own = super::own_read_bounds(),
             mistyped = mistyped_columns_sql("c.oid"),
         )
     };
@@ -306,8 +306,8 @@ fn read_asking(
         }
         Err(e) => return Err(read_error(client, table, e, site.environment())),
     };
-    // The first three CommandCompletes are the SETs'.
-    let mut statement = -3;
+    // The first four CommandCompletes are the SETs' (two of `own_read_bounds`).
+    let mut statement = -4;
     let mut row_security = false;
     let mut shape = Shape::default();
     let mut qualified = None;
@@ -2009,7 +2009,7 @@ fn is_absent(error: &postgres::Error) -> bool {
     matches!(error.code(), Some(code) if *code == SqlState::UNDEFINED_TABLE || *code == SqlState::INVALID_SCHEMA_NAME)
 }
 
-fn read_error(
+pub(super) fn read_error(
     client: &mut postgres::Client,
     table: &TrackingTable,
     error: postgres::Error,
@@ -2040,6 +2040,9 @@ fn read_error(
                  role's statement_timeout is too short for even one statement: run {AGAIN}; a \
                  statement_timeout for migrations belongs in `migration.statement_timeout`"
             )
+        } else if error.code() == Some(&SqlState::CONFIGURATION_LIMIT_EXCEEDED) {
+            // `temp_file_limit`: the read spilled past its own `work_mem`.
+            super::limit_help()
         } else {
             format!(
                 "the server refused the read (SQLSTATE {}): fix what its message names, then \

@@ -933,23 +933,17 @@ pub fn acquire_scoped(
     effect: crate::plan::Effect,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
 ) -> Result<MigrationLock> {
-    let mut idle_off = false;
+    let mut idle = None;
     let taken = wait_for_lock(
-        client,
-        database,
-        tenant,
-        timeout,
-        stop,
-        effect,
-        waiting,
-        &mut idle_off,
+        client, database, tenant, timeout, stop, effect, waiting, &mut idle,
     );
-    if idle_off {
+    if let Some(restore) = idle {
         // The migrations run under the connection's own setting again (README "Session
         // state"); a lost session has nothing to restore, and its error is the one to show.
-        // In a round trip of its own: in the lock's message, its reads of `pg_settings` waited
-        // without bound for another session's lock on a catalog (`try_lock`).
-        if let Err(e) = client.simple_query(&crate::db::idle_timeouts_restore()) {
+        // In a round trip of its own, after the lock's message, whose attempts call nothing
+        // another session's lock on a catalog can hold up (`try_lock`); the restore looks
+        // nothing up either (`IdleRestore`).
+        if let Err(e) = restore.now(client) {
             if taken.is_ok() {
                 return Err(query_error("cannot restore the session's settings", e));
             }
@@ -958,9 +952,9 @@ pub fn acquire_scoped(
     taken
 }
 
-/// [`acquire_scoped`]'s wait; `idle_off` set once [`crate::db::idle_timeouts_off`] was sent:
-/// the session waits idle between two attempts, which the database's or role's idle timeouts
-/// must not end.
+/// [`acquire_scoped`]'s wait; `idle` set once [`crate::db::idle_timeouts_off`] was sent: the
+/// session waits idle between two attempts, which the database's or role's idle timeouts must
+/// not end.
 #[allow(clippy::too_many_arguments)]
 fn wait_for_lock(
     client: &mut Client,
@@ -970,7 +964,7 @@ fn wait_for_lock(
     stop: Option<&crate::db::apply::Stop>,
     effect: crate::plan::Effect,
     waiting: &mut dyn FnMut(Option<&LockHolder>),
-    idle_off: &mut bool,
+    idle: &mut Option<crate::db::IdleRestore>,
 ) -> Result<MigrationLock> {
     let start = Instant::now();
     let (key, tenant_key) = keys(&database, tenant);
@@ -1002,10 +996,10 @@ fn wait_for_lock(
         }
         if !announced {
             announced = true;
-            client
-                .simple_query(&crate::db::idle_timeouts_off())
-                .map_err(|e| query_error("cannot prepare the session to wait for the lock", e))?;
-            *idle_off = true;
+            *idle =
+                Some(crate::db::idle_timeouts_off(client).map_err(|e| {
+                    query_error("cannot prepare the session to wait for the lock", e)
+                })?);
             waiting(found.as_ref());
         }
         let until = Instant::now() + backoff.next_delay().min(timeout - elapsed);

@@ -79,24 +79,44 @@ pub(crate) fn query_error(what: &str, e: postgres::Error) -> Error {
     }
 }
 
-/// Set first in a message of the tool's own that reads `pg_settings`: the view is a function
-/// that builds every setting's row (some 350) in a tuple store, which spills to a temporary
-/// file past `work_mem` — under a database's or role's small `work_mem` and `temp_file_limit`
-/// the read of one setting failed ("temporary file size exceeds temp_file_limit"). A few
-/// megabytes keep it in memory, whatever the session's; `LOCAL`: it ends with the message's
-/// transaction, never reaching migration SQL.
-pub(crate) const OWN_READ_MEMORY: &str = "SET LOCAL work_mem = '4MB';";
+/// The `work_mem` of the tool's own reads, whatever the database's, role's or connection's:
+/// the views of the server's state (`pg_settings`, `pg_locks`, `pg_stat_activity`,
+/// `pg_prepared_xacts`) are functions that build every row in a tuple store, and the tool's
+/// reads sort and hash catalog rows and ledger rows; past `work_mem` each spills to a
+/// temporary file, which a small `temp_file_limit` (or `0`) refuses: "temporary file size
+/// exceeds temp_file_limit" (SQLSTATE 53400) failed `up`, `status`, `down` and `verify`
+/// under `work_mem = '64kB'`. PostgreSQL's default: never less than a server left as
+/// installed gives them.
+const OWN_READ_WORK_MEM: &str = "4MB";
 
-/// The help of an error from one of our own queries that exceeded a limit the database, the
+/// [`OWN_READ_WORK_MEM`] set with `scope` (`SET LOCAL`: it ends with the message's
+/// transaction, never reaching migration SQL; `SET`, for [`explaining_session`], until its
+/// `RESET ALL`): the one owner of the tool's own reads' memory. Every read of the tool's own
+/// gets it from [`own_read_bounds`] (so [`own_statements`]) or [`explaining`].
+fn read_memory(scope: &str) -> String {
+    format!("{scope} work_mem = '{OWN_READ_WORK_MEM}';")
+}
+
+/// What starts a message (or a transaction) of the tool's own reads: no `statement_timeout`
+/// ([`OWN_STATEMENT_BOUNDS`]) and their own `work_mem` ([`OWN_READ_WORK_MEM`]), both `SET
+/// LOCAL`. Two statements: a reader counting its replies counts them.
+pub(crate) fn own_read_bounds() -> String {
+    format!("{OWN_STATEMENT_BOUNDS} {}", read_memory("SET LOCAL"))
+}
+
+/// The help of an error from one of our own reads that exceeded a limit the database, the
 /// role or the session sets (SQLSTATE 53400, `configuration_limit_exceeded`): the tool's own
-/// statements are small, so a limit that stops them is set very low.
-fn limit_help() -> String {
+/// reads keep up to [`OWN_READ_WORK_MEM`] in memory, whatever the session's `work_mem`, so a
+/// limit that stops them is set very low (`temp_file_limit = 0`) for what they read (a large
+/// ledger or schema). Every refusal of such a read names it here: the session's ([`query_error`])
+/// and the ledger's (`ledger::read_error`).
+pub(crate) fn limit_help() -> String {
     format!(
-        "a limit set for the database, the role or the connection refused the tool's own \
-         small read (`temp_file_limit`, the size of temporary files; see `SHOW \
-         temp_file_limit` and `SHOW work_mem`): raise it (`ALTER DATABASE name RESET \
-         temp_file_limit`, or `ALTER ROLE name RESET temp_file_limit`, as its owner or a \
-         superuser), then run {}",
+        "a limit set for the database, the role or the connection refused the temporary file \
+         of one of the tool's own reads (`temp_file_limit`, the size of temporary files; it \
+         sorts up to {OWN_READ_WORK_MEM} in memory; see `SHOW temp_file_limit`): raise it \
+         (`ALTER DATABASE name RESET temp_file_limit`, or `ALTER ROLE name RESET \
+         temp_file_limit`, as a superuser), then run {}",
         crate::hint::AGAIN
     )
 }
@@ -125,9 +145,10 @@ pub(crate) fn lost_connection_help() -> String {
 pub(crate) const OWN_STATEMENT_BOUNDS: &str = "SET LOCAL statement_timeout = 0;";
 
 /// `sql`, a message of the tool's own statements outside any transaction block, preceded by
-/// [`OWN_STATEMENT_BOUNDS`]: one implicit transaction.
+/// [`own_read_bounds`] (no `statement_timeout`, the reads' own `work_mem`): one implicit
+/// transaction.
 pub(crate) fn own_statements(sql: &str) -> String {
-    format!("{OWN_STATEMENT_BOUNDS} {sql}")
+    format!("{} {sql}", own_read_bounds())
 }
 
 /// How long a read that only explains a failure (who holds which lock, which objects a failed
@@ -155,12 +176,14 @@ pub(crate) fn explaining_session() -> String {
 
 /// The bounds of a read that only explains a failure, set with `scope` (`SET LOCAL`, `SET`):
 /// [`EXPLANATION_WAIT`] as its `lock_timeout`, and our own `statement_timeout` of a few times
-/// that (in place of [`OWN_STATEMENT_BOUNDS`]' none).
+/// that (in place of [`OWN_STATEMENT_BOUNDS`]' none), and the reads' own `work_mem`
+/// ([`read_memory`]).
 fn explanation_bounds(scope: &str) -> String {
     let wait = EXPLANATION_WAIT.as_millis();
     format!(
-        "{scope} statement_timeout = '{}ms'; {scope} lock_timeout = '{wait}ms';",
-        4 * wait
+        "{scope} statement_timeout = '{}ms'; {scope} lock_timeout = '{wait}ms'; {}",
+        4 * wait,
+        read_memory(scope)
     )
 }
 
@@ -184,59 +207,77 @@ pub(crate) fn explanation_left_out() -> String {
 }
 
 /// The timeouts that end a session left idle: `idle_session_timeout` (PostgreSQL 14+) and
-/// `idle_in_transaction_session_timeout`, as an SQL array of setting names.
-const IDLE_TIMEOUTS: &str = "ARRAY['idle_session_timeout', 'idle_in_transaction_session_timeout']";
+/// `idle_in_transaction_session_timeout`.
+const IDLE_TIMEOUTS: [&str; 2] = [
+    "idle_session_timeout",
+    "idle_in_transaction_session_timeout",
+];
 
-/// [`own_statements`] setting the session's [`IDLE_TIMEOUTS`] (those the server knows) to
-/// `value`, an SQL expression of `pg_settings`' row `s`.
-fn set_idle_timeouts(value: &str) -> String {
-    own_statements(&format!(
-        "SELECT pg_catalog.set_config(s.name, {value}, false) FROM pg_catalog.pg_settings s \
-         WHERE s.name OPERATOR(pg_catalog.=) ANY ({IDLE_TIMEOUTS})"
+/// Turns off, for the session, the timeouts that end a session left idle ([`IDLE_TIMEOUTS`],
+/// those the server knows: `pg_settings`, read with [`own_statements`]' bounds), while the
+/// tool waits between two messages of its own on the connection that runs the migrations: its
+/// polling of the migration lock ([`lock`]), its wait before running again a migration that
+/// hit its `lock_timeout` ([`idle_wait`]). The database's, role's or connection's setting
+/// bounds the migrations' sessions, not the tool's own waits (README "Session state"): one of
+/// a second or less ended such a run as a lost connection. The returned [`IdleRestore`] gives
+/// them back, at the start of the message that ends the wait (never in a round trip of its
+/// own before it, which left the session idle under them while the client stalled); a session
+/// that is not kept ([`scratch`]'s own) turns them off for good with `scratch::own_session`.
+/// An error is the session's (lost, most likely), or the server's refusal of the read.
+pub(crate) fn idle_timeouts_off(
+    client: &mut postgres::Client,
+) -> Result<IdleRestore, postgres::Error> {
+    let names = IDLE_TIMEOUTS.map(|name| format!("'{name}'")).join(", ");
+    let messages = client.simple_query(&own_statements(&format!(
+        "SELECT s.name, pg_catalog.set_config(s.name, '0', false) FROM pg_catalog.pg_settings s \
+         WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[{names}])"
+    )))?;
+    let known: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0),
+            _ => None,
+        })
+        .collect();
+    Ok(IdleRestore(
+        IDLE_TIMEOUTS
+            .into_iter()
+            .filter(|name| known.contains(name))
+            .collect(),
     ))
 }
 
-/// Turns off, for the session, the timeouts that end a session left idle ([`IDLE_TIMEOUTS`]),
-/// while the tool waits between two messages of its own on the connection that runs the
-/// migrations: its polling of the migration lock ([`lock`]), its wait before running again a
-/// migration that hit its `lock_timeout` ([`idle_wait`]). The database's, role's or
-/// connection's setting bounds the migrations' sessions, not the tool's own waits (README
-/// "Session state"): one of a second or less ended such a run as a lost connection.
-/// [`idle_timeouts_restore`] gives them back, at the start of the message that ends the wait
-/// (never in a round trip of its own before it, which left the session idle under them while
-/// the client stalled); a session that is not kept ([`scratch`]'s own) turns them off for good
-/// with `scratch::own_session`.
-pub(crate) fn idle_timeouts_off() -> String {
-    set_idle_timeouts("'0'")
-}
-
-/// The values `RESET` would give the settings [`idle_timeouts_off`] turned off (the
-/// connection's, role's, database's or server's).
-pub(crate) fn idle_timeouts_restore() -> String {
-    set_idle_timeouts("s.reset_val")
-}
-
-/// The session's idle timeouts, turned off for a wait of the tool's own ([`idle_wait`]), not
-/// given back yet: the one owner of when they come back. They come back with the next message
-/// the session sends after the wait ([`IdleRestore::starting`], [`IdleRestore::sql`]), never in
-/// a round trip of their own before it — the client may stall between two round trips (a loaded
-/// machine), and the session, idle under the database's `idle_session_timeout` meanwhile, was
-/// ended by the server. When no such message follows (the run stopped, or failed, before it),
-/// the holder gives them back in a round trip of its own once the run is over
-/// ([`IdleRestore::now`]); a session lost or ended has nothing to give back.
+/// The session's idle timeouts, turned off for a wait of the tool's own
+/// ([`idle_timeouts_off`]), not given back yet: the one owner of when and how they come back.
+/// They come back with the next message the session sends after the wait
+/// ([`IdleRestore::starting`], [`IdleRestore::sql`]), never in a round trip of their own
+/// before it — the client may stall between two round trips (a loaded machine), and the
+/// session, idle under the database's `idle_session_timeout` meanwhile, was ended by the
+/// server. When no such message follows (the run stopped, or failed, before it), the holder
+/// gives them back in a round trip of its own once the run is over ([`IdleRestore::now`]); a
+/// session lost or ended has nothing to give back.
 ///
-/// The restore runs inside that message's first transaction (statements before a `BEGIN` join
-/// it): when that transaction rolls back, so does the restore, and the holder keeps it pending
-/// (it goes with every message until one commits, and is given back at the run's end).
+/// They come back by `RESET` (the connection's, role's, database's or server's value), each
+/// of the settings the server knew when they were turned off — remembered here, so that the
+/// restore looks nothing up: no `pg_settings`, no function, nothing another session's lock on
+/// a catalog (`LOCK pg_catalog.pg_settings`, `LOCK pg_catalog.pg_proc`) can hold up once the
+/// lock is taken. The restore runs inside that message's first transaction (statements
+/// before a `BEGIN` join it): when that transaction rolls back, so does the restore, and the
+/// holder keeps it pending (it goes with every message until one commits, and is given back
+/// at the run's end).
 #[must_use = "the idle timeouts stay off until the restore is sent"]
 #[derive(Debug)]
-pub(crate) struct IdleRestore(());
+pub(crate) struct IdleRestore(Vec<&'static str>);
 
 impl IdleRestore {
-    /// [`idle_timeouts_restore`]: the SQL that gives the timeouts back, to begin a message with
-    /// (its own statements, ending with `;`).
+    /// The SQL that gives the timeouts back, to begin a message with (its own statements,
+    /// ending with `;`): [`OWN_STATEMENT_BOUNDS`], then a `RESET` of each.
     pub(crate) fn sql(&self) -> String {
-        format!("{};", idle_timeouts_restore())
+        self.0
+            .iter()
+            .fold(OWN_STATEMENT_BOUNDS.to_string(), |sql, name| {
+                format!("{sql} RESET {name};")
+            })
     }
 
     /// `sql`, a message of the tool's own, beginning with [`IdleRestore::sql`] when a restore
@@ -249,8 +290,8 @@ impl IdleRestore {
     }
 
     /// Gives the timeouts back in a round trip of their own: for a session whose run sends no
-    /// next message (stopped, or failed, after the wait). An error is the session's (lost, or
-    /// ended): nothing is left to give back.
+    /// next message (stopped, or failed, after the wait), and after the wait for the migration
+    /// lock. An error is the session's (lost, or ended): nothing is left to give back.
     pub(crate) fn now(self, client: &mut postgres::Client) -> Result<(), postgres::Error> {
         client.simple_query(&self.sql()).map(drop)
     }
@@ -271,7 +312,7 @@ pub(crate) fn idle_wait(
 ) -> Result<IdleRestore, postgres::Error> {
     /// How often the wait looks at `stopped`.
     const POLL: std::time::Duration = std::time::Duration::from_millis(20);
-    client.simple_query(&idle_timeouts_off())?;
+    let restore = idle_timeouts_off(client)?;
     let until = std::time::Instant::now() + delay;
     while !stopped() {
         let left = until.saturating_duration_since(std::time::Instant::now());
@@ -280,7 +321,7 @@ pub(crate) fn idle_wait(
         }
         std::thread::sleep(left.min(POLL));
     }
-    Ok(IdleRestore(()))
+    Ok(restore)
 }
 
 /// A driver error as the one line shown as an [`Error`]'s cause: the server's message with its

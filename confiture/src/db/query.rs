@@ -109,7 +109,7 @@ pub(crate) fn read_only_column(
         // first: no `statement_timeout` for the tool's own statements.
         let bounds = format!(
             "{} SET LOCAL lock_timeout = '{}ms'",
-            super::OWN_STATEMENT_BOUNDS,
+            super::own_read_bounds(),
             lock_wait.slice_ms()
         );
         tx.batch_execute(&bounds).map_err(failed)?;

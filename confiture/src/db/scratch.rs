@@ -832,22 +832,28 @@ fn unique_name() -> String {
 /// end the tool's own sessions there: the session that reads the snapshots sits idle while
 /// another runs a migration (`idle_session_timeout`), and its catalog reads are no migration's
 /// statements. Only those the server knows are set (`idle_session_timeout` is PostgreSQL 14's,
-/// `transaction_timeout` 17's).
-const OWN_SESSION_TIMEOUTS: &str = "SELECT pg_catalog.set_config(s.name, '0', false) \
-     FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[\
-     'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', \
-     'transaction_timeout'])";
+/// `transaction_timeout` 17's). A read of `pg_settings`: with the tool's own reads' bounds
+/// (`db::own_read_bounds`, its `work_mem` among them).
+fn own_session_timeouts() -> String {
+    format!(
+        "{} SELECT pg_catalog.set_config(s.name, '0', false) \
+         FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[\
+         'idle_session_timeout', 'idle_in_transaction_session_timeout', 'statement_timeout', \
+         'transaction_timeout'])",
+        crate::db::own_read_bounds()
+    )
+}
 
 /// Turns off, for the session `client` (one of the tool's own on the scratch database `env`
 /// names, not a migration's), the timeouts the target's settings gave it
-/// ([`OWN_SESSION_TIMEOUTS`]): one round trip.
+/// ([`own_session_timeouts`]): one round trip.
 pub(crate) fn own_session(client: &mut postgres::Client, env: &Environment) -> Result<()> {
     // `statement_timeout` first, by the cheapest statement: the catalog read may take longer
     // than a tiny one the target gave every session (and sent again when that one cancelled
     // it, [`again_if_timed_out`]).
     again_if_timed_out(
         client,
-        &format!("SET statement_timeout = 0; {OWN_SESSION_TIMEOUTS}"),
+        &format!("SET statement_timeout = 0; {}", own_session_timeouts()),
     )
     .map_err(|e| {
         let what = format!("cannot prepare a session on {}", env.connection);
@@ -932,7 +938,7 @@ pub(crate) fn quoted(name: &str) -> String {
 }
 
 /// A session on `server`'s server in which to create or drop databases, with
-/// `default_transaction_read_only` and the target's timeouts ([`OWN_SESSION_TIMEOUTS`]) off:
+/// `default_transaction_read_only` and the target's timeouts ([`own_session_timeouts`]) off:
 /// a read-only target database (or role, or server) is a guard for that database, and the
 /// statements sent here write only scratch databases.
 ///
@@ -954,11 +960,12 @@ fn maintenance_client(
             // left the scratch database behind. The startup packet turns `statement_timeout`
             // off (`Need::own_settings`); without it (a pooler that refuses startup options) it
             // goes first, by the cheapest statement: each statement of the message is bound by
-            // it until then, and the catalog read of `OWN_SESSION_TIMEOUTS` may take longer
+            // it until then, and the catalog read of `own_session_timeouts` may take longer
             // than a tiny one.
             .batch_execute(&format!(
                 "SET statement_timeout = 0; SET {READ_ONLY_SETTING} = off; \
-                 SET standard_conforming_strings = on; {OWN_SESSION_TIMEOUTS}"
+                 SET standard_conforming_strings = on; {}",
+                own_session_timeouts()
             ))
             .map_err(|e| {
                 let what = format!("cannot prepare a session on {}", env.connection);

@@ -669,7 +669,7 @@ pub(crate) fn read_only<T>(
 ) -> std::result::Result<T, postgres::Error> {
     let mut tx = read_only_transaction(client)?;
     // The tool's own read: not cut by the database's `statement_timeout`.
-    tx.batch_execute(crate::db::OWN_STATEMENT_BOUNDS)?;
+    tx.batch_execute(&crate::db::own_read_bounds())?;
     let result = read(&mut tx);
     // Dropping the transaction rolls it back.
     drop(tx);

@@ -306,7 +306,7 @@ fn read_state(
              (SELECT s.source FROM pg_catalog.pg_settings s \
               WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
             super::apply::WRITING_SESSION_BOUND,
-            super::OWN_READ_MEMORY,
+            super::own_read_bounds(),
             wait.as_millis().clamp(1, i32::MAX as u128),
             super::connect::identity_columns()
         ))

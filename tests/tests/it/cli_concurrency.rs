@@ -875,6 +875,23 @@ fn run_behind_a_locked_catalog(
     mpsc::Receiver<String>,
     thread::JoinHandle<()>,
 ) {
+    run_behind_a_locked(project, db, wait, "pg_catalog.pg_proc")
+}
+
+/// [`run_behind_a_locked_catalog`] with `catalog` (a system catalog or view) locked.
+fn run_behind_a_locked(
+    project: &Project,
+    db: &TestDb,
+    wait: &str,
+    catalog: &str,
+) -> (
+    std::process::Child,
+    postgres::Client,
+    Instant,
+    Vec<String>,
+    mpsc::Receiver<String>,
+    thread::JoinHandle<()>,
+) {
     let key =
         "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))\
                ::bit(32)::int & 2147483647)";
@@ -915,7 +932,9 @@ fn run_behind_a_locked_catalog(
     }
     let mut maintenance = db.client_as("catalog_holder");
     maintenance
-        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_proc IN ACCESS EXCLUSIVE MODE")
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {catalog} IN ACCESS EXCLUSIVE MODE"
+        ))
         .unwrap();
     while_locked();
     // The run's lock is free once its holder's connection is gone (an unlock of its own would
@@ -966,6 +985,40 @@ fn a_catalog_lock_never_holds_the_exit_after_the_run() {
     let next = project.run(&["migrate", "up", "--database-url", &db.url()]);
     assert_eq!(next.code, 0, "{}", next.dump());
     assert_eq!(db.ledger().expect("the ledger").len(), 5, "{}", next.dump());
+}
+
+/// Once the migration lock is taken after a wait, the run gives back the idle timeouts it
+/// turned off for the wait. That restore was a `set_config` over `pg_settings`' rows: behind
+/// another session's `LOCK pg_catalog.pg_settings` (taken while the run waited, held as the
+/// migration lock was let go) it waited as long as that lock lasted, unbounded and silent. It
+/// now looks nothing up (a `RESET` of each setting the server knew when they were turned off):
+/// the run applies its migrations with that lock still held (the ledger made first, whose
+/// absence asks the catalogs more).
+#[test]
+fn giving_back_the_idle_timeouts_after_the_lock_wait_waits_for_no_catalog() {
+    let project = project();
+    let db = TestDb::new("idle_back");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    let (mut child, mut maintenance, started, mut seen, lines, reader) =
+        run_behind_a_locked(&project, &db, "3s", "pg_catalog.pg_settings");
+    let exited = wait_until(Duration::from_secs(40), || {
+        child.try_wait().unwrap().is_some()
+    });
+    let elapsed = started.elapsed();
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert!(
+        exited,
+        "the run waited for the lock on pg_settings as long as it was held\n{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(40), "{elapsed:?}\n{stderr}");
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert_eq!(db.ledger().expect("the ledger").len(), 5, "{stderr}");
 }
 
 /// While a run waits for a lock on a system catalog (its ledger read, behind a `LOCK

@@ -2566,6 +2566,122 @@ fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
     assert_eq!(db.ledger(), versions(&[]));
 }
 
+/// `migrate up` (with `args`) on `db` while a session holds the migration lock, which it lets
+/// go once the run says it waits for it (its idle timeouts turned off for the wait, given back
+/// after it): the run's status and stderr.
+fn up_after_waiting_for_the_lock(
+    project: &Project,
+    db: &TestDb,
+    args: &[&str],
+) -> (std::process::ExitStatus, String) {
+    use std::io::BufRead;
+    let (holder, _) = db.hold_migration_lock("lock_holder");
+    let up = [&["migrate", "up", "--lock-wait", "60s"], args].concat();
+    let mut child = project.spawn_on(db, &up);
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let waiting = line.contains("waiting for the migration lock");
+        seen.push(line);
+        if waiting {
+            break;
+        }
+    }
+    drop(holder);
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    let stderr = seen.join("\n");
+    assert!(
+        stderr.contains("waiting for the migration lock"),
+        "{stderr}"
+    );
+    (status, stderr)
+}
+
+/// A database where the tool's own reads may write no temporary file at all
+/// (`temp_file_limit = 0`) and whose `work_mem` is tiny (`64kB`): every read that builds, sorts
+/// or hashes rows past `work_mem` — `pg_settings` (a function building every setting's row),
+/// `pg_locks`, `pg_stat_activity`, the ledger, a schema snapshot's catalogs — was refused
+/// ("cannot read the tracking table tb_confiture: temporary file size exceeds temp_file_limit
+/// (0kB)", exit 5; `verify`: "cannot prepare a session", exit 3): only the session-state read
+/// had its own `work_mem`. Every read of the tool's own has it now (`db::own_read_bounds`):
+/// `up` (after waiting for the migration lock, with a no-transaction migration), `status`,
+/// `verify` (whose scratch database gets the same settings) and `down` succeed.
+#[test]
+fn no_temporary_file_at_all_stops_none_of_the_tools_own_reads() {
+    let db = TestDb::new("no_temp_file");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET temp_file_limit = 0; \
+             ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
+        "DROP INDEX a_i;\n",
+    );
+    let (status, stderr) = up_after_waiting_for_the_lock(&project, &db, &[]);
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]));
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "verify"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
+}
+
+/// A database whose `statement_timeout` is 1 ms bounds none of the tool's own statements,
+/// those around a wait for the migration lock included (the idle timeouts turned off for the
+/// wait and given back after it, `RESET` each, after the tool's own bound): `up` (its
+/// migrations given a `--statement-timeout` of their own: the database's is theirs
+/// otherwise), `status` and `down` succeed, three times over.
+#[test]
+fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_statements() {
+    let db = TestDb::new("one_ms");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '1ms'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    for _ in 0..3 {
+        let (status, stderr) =
+            up_after_waiting_for_the_lock(&project, &db, &["--statement-timeout", "60s"]);
+        assert!(status.success(), "{status:?}\n{stderr}");
+        assert_eq!(db.ledger(), versions(&["001:a", "002:b"]));
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(
+                &db,
+                &[
+                    "migrate",
+                    "down",
+                    "--target",
+                    "0",
+                    "--yes",
+                    "--statement-timeout",
+                    "60s",
+                ],
+            )
+            .code(exit::SUCCESS);
+        assert_eq!(db.ledger(), versions(&[]));
+    }
+}
+
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
 /// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
 /// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded

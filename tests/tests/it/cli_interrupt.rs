@@ -390,9 +390,11 @@ fn sigint_while_waiting_for_the_migration_lock_ends_the_wait_at_once() {
 /// Ctrl-C in the instant between the server granting `baseline`'s or `reinit`'s migration lock
 /// and its `LockAcquired` event reaching the CLI's thread: the notice said "the ledger rewrite
 /// has not started" (what the CLI had seen of the run) though the lock was taken and the
-/// rewrite under way. The run is held there by a lock on a catalog: after a wait for the
-/// migration lock, the session's settings are restored (a read of `pg_settings`) before the
-/// event is sent. The words now come from the engine's own state.
+/// rewrite under way. The words now come from the engine's own state. The run used to be held
+/// before its event by a lock on `pg_settings`, which its restore of the session's settings
+/// read; that restore now looks nothing up (`db::IdleRestore`), and the same lock holds the
+/// run at its first read of `pg_settings` once it has the migration lock: Ctrl-C there speaks
+/// of the rewrite.
 #[test]
 fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives() {
     let project = slow_up();
@@ -406,9 +408,10 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
         let mut child = Watched::of(spawn(&project, &db, &args));
         // Said once the session is ready to wait (its idle timeouts off, a read of
         // `pg_settings` the catalog lock below would hold up): from then on the attempts read
-        // no catalog, and the restore after the lock is the first message to wait for it.
+        // no catalog.
         child.line_with("waiting for the migration lock");
-        // The restore that follows the lock waits for this, then the lock is given up.
+        // The run's reads once it holds the lock wait for this (never its restore of the
+        // settings, which looks nothing up), then the lock is given up.
         let mut catalog = db.connect();
         catalog
             .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_settings IN ACCESS EXCLUSIVE MODE")
@@ -421,7 +424,7 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
                 .query_opt(
                     "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
                        AND application_name = 'cargo-confiture' AND wait_event_type = 'Lock'
-                       AND query LIKE '%reset_val%'",
+                       AND query LIKE '%pg_settings%' AND query NOT LIKE '%RESET idle%'",
                     &[],
                 )
                 .expect("read pg_stat_activity")
@@ -429,7 +432,7 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
         });
         assert!(
             held,
-            "{command:?} never restored its settings: {:?}",
+            "{command:?} never waited for pg_settings holding the lock: {:?}",
             db.other_backends()
         );
         assert_eq!(

@@ -986,3 +986,30 @@ fn the_ways_out_of_a_ledger_the_role_may_not_create_are_one_sentence() {
         assert_eq!(e.help.as_deref(), Some(format!("{grant}{tail}").as_str()));
     }
 }
+
+/// A ledger read the server refuses for a limit (SQLSTATE 53400: `temp_file_limit`, the read's
+/// sort past the tool's own `work_mem` on a large ledger) names that limit and how to lift it,
+/// as the session's own reads do (`db::limit_help`); its help said "fix what its message
+/// names". The server's own refusal, raised with that SQLSTATE: a ledger large enough to
+/// spill a few megabytes is what the CLI's `temp_file_limit` tests cannot build cheaply.
+#[test]
+fn a_ledger_read_refused_by_a_limit_names_temp_file_limit() {
+    let db = TestDb::new("cft_ledger_limit");
+    let mut client = connect(&db);
+    let refused = client
+        .batch_execute(
+            "DO $$ BEGIN RAISE EXCEPTION 'temporary file size exceeds temp_file_limit (0kB)' \
+             USING ERRCODE = 'configuration_limit_exceeded'; END $$",
+        )
+        .unwrap_err();
+    let err = crate::db::ledger::read_error(&mut client, &TrackingTable::default(), refused, None);
+    assert_eq!(err.exit_code(), confiture::exit::INVALID, "{err:?}");
+    assert_eq!(err.sqlstate(), Some("53400"), "{err:?}");
+    let help = err.help.as_deref().unwrap_or_default();
+    assert!(help.contains("`temp_file_limit`"), "{help}");
+    assert!(
+        help.contains("ALTER DATABASE name RESET temp_file_limit"),
+        "{help}"
+    );
+    assert!(!help.contains("fix what its message names"), "{help}");
+}
