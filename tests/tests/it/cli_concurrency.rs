@@ -875,15 +875,18 @@ fn run_behind_a_locked_catalog(
     mpsc::Receiver<String>,
     thread::JoinHandle<()>,
 ) {
-    run_behind_a_locked(project, db, wait, "pg_catalog.pg_proc")
+    run_behind_a_locked(project, db, url, wait, "pg_catalog.pg_proc", while_locked)
 }
 
-/// [`run_behind_a_locked_catalog`] with `catalog` (a system catalog or view) locked.
+/// [`run_behind_a_locked_catalog`] with `catalog` (a system catalog or view) locked;
+/// `while_locked` runs once it is, before the run's lock is let go.
 fn run_behind_a_locked(
     project: &Project,
     db: &TestDb,
+    url: &str,
     wait: &str,
     catalog: &str,
+    while_locked: impl FnOnce(),
 ) -> (
     std::process::Child,
     postgres::Client,
@@ -1001,8 +1004,14 @@ fn giving_back_the_idle_timeouts_after_the_lock_wait_waits_for_no_catalog() {
     project
         .run_on(&db, &["migrate", "up", "--target", "001"])
         .code(0);
-    let (mut child, mut maintenance, started, mut seen, lines, reader) =
-        run_behind_a_locked(&project, &db, "3s", "pg_catalog.pg_settings");
+    let (mut child, mut maintenance, started, mut seen, lines, reader) = run_behind_a_locked(
+        &project,
+        &db,
+        &db.url(),
+        "3s",
+        "pg_catalog.pg_settings",
+        || {},
+    );
     let exited = wait_until(Duration::from_secs(40), || {
         child.try_wait().unwrap().is_some()
     });
