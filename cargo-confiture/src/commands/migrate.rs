@@ -1018,7 +1018,7 @@ impl ProgressView {
             Progress::SimilarDatabaseExists {
                 ref database,
                 ref similar,
-            } => out.warning(&similar_database_line(database, similar)),
+            } => out.warning(&similar_database_line(database, similar, false)),
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;
@@ -1122,13 +1122,19 @@ pub(super) fn created_line(event: &Progress) -> Option<String> {
 }
 
 /// The warning of `--create-database` about to create `database` beside `similar`, an
-/// existing database with a close name ([`Progress::SimilarDatabaseExists`]).
-pub(super) fn similar_database_line(database: &str, similar: &str) -> String {
+/// existing database with a close name ([`Progress::SimilarDatabaseExists`]). A fleet's target
+/// (`in_fleet`) is never told to drop its database: the name to fix is its entry in the
+/// fleet's list, and a person who knows the fleet decides what the database holds.
+pub(super) fn similar_database_line(database: &str, similar: &str, in_fleet: bool) -> String {
+    let fix = if in_fleet {
+        "fix the target's entry in the fleet's list of targets"
+    } else {
+        "fix the database name, and drop the new database (dropping a database deletes its data)"
+    };
     format!(
         "database {} does not exist and --create-database creates it, but a database named \
          {} exists on this server: if that is the one meant, the new database is an empty \
-         near-duplicate that every migration runs into; fix the database name, and drop the \
-         new database (dropping a database deletes its data)",
+         near-duplicate that every migration runs into; {fix}",
         confiture::config::quoted(database),
         confiture::config::quoted(similar)
     )
