@@ -137,7 +137,12 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
     if !missing || workspace.manifest.is_none() || workspace.package_manifest.is_some() {
         return Ok(());
     }
-    let members = crate::select::members_with_settings(&workspace.root);
+    // `cargo metadata` failing (a member without its `src/` yet), the members the manifests
+    // declare: refused all the same, naming cargo's failure, which `-p NAME` needs fixed.
+    let (members, unlisted) = match crate::select::members_with_settings(workspace) {
+        Ok(members) => (members, None),
+        Err((error, declared)) => (declared, Some(error)),
+    };
     let shown = |path: &Path| display::path(&display::relative_to(path, cwd)).to_string();
     let described: Vec<String> = members
         .iter()
@@ -149,17 +154,20 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
             )
         })
         .collect();
-    let (what, help) = match members.as_slice() {
-        [] => return Ok(()),
-        [(name, dir, _)] => (
+    let manifest_of = |dir: &Path| {
+        hint::quote_path(&display::relative_to(&dir.join("Cargo.toml"), cwd)).to_string()
+    };
+    let (what, help) = match (members.as_slice(), &unlisted) {
+        ([], _) => return Ok(()),
+        ([(name, dir, _)], None) => (
             format!("member {} has", described[0]),
             format!(
                 "run the command for it: add `-p {}` (or `--manifest-path {}`)",
                 hint::quote(name),
-                hint::quote_path(&display::relative_to(&dir.join("Cargo.toml"), cwd))
+                manifest_of(dir)
             ),
         ),
-        [(first, _, _), ..] => (
+        ([(first, _, _), ..], None) => (
             format!("members {} have", display::cut(described).join(", ")),
             format!(
                 "run the command for one of them: add `-p NAME` (`-p {}`), or \
@@ -167,13 +175,42 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
                 hint::quote(first)
             ),
         ),
+        // `-p` asks `cargo metadata` too: only `--manifest-path` works before cargo's
+        // problem is fixed.
+        ([(name, dir, _)], Some(_)) => (
+            format!("member {} has", described[0]),
+            format!(
+                "run the command for it: add `--manifest-path {}`; `-p {}` works once cargo \
+                 can list the members (`cargo metadata --no-deps` says what to fix)",
+                manifest_of(dir),
+                hint::quote(name),
+            ),
+        ),
+        ([(first, dir, _), ..], Some(_)) => (
+            format!("members {} have", display::cut(described).join(", ")),
+            format!(
+                "run the command for one of them: add `--manifest-path NAME/Cargo.toml` \
+                 (`--manifest-path {}`); `-p NAME` (`-p {}`) works once cargo can list the \
+                 members (`cargo metadata --no-deps` says what to fix)",
+                manifest_of(dir),
+                hint::quote(first)
+            ),
+        ),
     };
-    Err(Error::invalid(format!(
+    let refusal = Error::invalid(format!(
         "migrations directory `{}` does not exist at the root of this virtual workspace, and \
          {what} confiture settings",
         shown(migrations_dir)
     ))
-    .with_help(help))
+    .with_help(help);
+    Err(match unlisted {
+        // What cargo said, under the refusal.
+        Some(unlisted) => (unlisted.details.iter()).fold(
+            refusal.with_detail(format!("{}:", unlisted.message_with_cause())),
+            |refusal, line| refusal.with_detail(line.clone()),
+        ),
+        None => refusal,
+    })
 }
 
 /// Runs the parsed command; returns the exit code of a command that completed.
