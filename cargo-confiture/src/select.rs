@@ -132,18 +132,20 @@ fn metadata_failure(error: Error, e: cargo_metadata::Error) -> Error {
     }
 }
 
-/// The members of the virtual workspace at `root` (no package of its own) whose Cargo.toml has
+/// A member with confiture settings: its package name, directory and migrations directory.
+pub type Member = (String, PathBuf, PathBuf);
+
+/// The members of `workspace`, virtual (no package of its own), whose Cargo.toml has
 /// a `[package.metadata.confiture]` table: each one's name, directory and migrations directory
 /// (as [`confiture::workspace::Workspace::discover`] reads it from there). Empty for a
 /// workspace with a root package. Asked only when the root's migrations directory does not
 /// exist: at a virtual root, the migrations are a member's, which `-p NAME` selects. When
 /// `cargo metadata` cannot list the members (a member without its `src/` yet), its failure
-/// (`error`, with cargo's report as details) and the members the manifests declare with
+/// (its error, with cargo's report as details) beside the members the manifests declare with
 /// settings ([`confiture::workspace::Workspace::declared_members_with_settings`]).
 pub fn members_with_settings(
     workspace: &confiture::workspace::Workspace,
-) -> std::result::Result<Vec<(String, PathBuf, PathBuf)>, (Error, Vec<(String, PathBuf, PathBuf)>)>
-{
+) -> (Vec<Member>, Option<Error>) {
     let root = &workspace.root;
     let with_migrations = |(name, dir): (String, PathBuf)| {
         let migrations = confiture::workspace::Workspace::discover(&dir)
@@ -166,13 +168,13 @@ pub fn members_with_settings(
             let declared = (workspace.declared_members_with_settings().into_iter())
                 .filter_map(with_migrations)
                 .collect();
-            return Err((error, declared));
+            return (declared, Some(error));
         }
     };
     if metadata.root_package().is_some() {
-        return Ok(Vec::new());
+        return (Vec::new(), None);
     }
-    let mut members: Vec<(String, PathBuf, PathBuf)> = metadata
+    let mut members: Vec<Member> = metadata
         .workspace_packages()
         .iter()
         .filter(|package| !package.metadata["confiture"].is_null())
@@ -182,5 +184,5 @@ pub fn members_with_settings(
         })
         .collect();
     members.sort();
-    Ok(members)
+    (members, None)
 }
