@@ -137,7 +137,9 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
     if !missing || workspace.manifest.is_none() || workspace.package_manifest.is_some() {
         return Ok(());
     }
-    let members = crate::select::members_with_settings(&workspace.root);
+    // `cargo metadata` failing (a member without its `src/` yet), the members the manifests
+    // declare: refused all the same, naming cargo's failure, which `-p NAME` needs fixed.
+    let (members, unlisted) = crate::select::members_with_settings(workspace);
     let shown = |path: &Path| display::path(&display::relative_to(path, cwd)).to_string();
     let described: Vec<String> = members
         .iter()
@@ -149,17 +151,20 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
             )
         })
         .collect();
-    let (what, help) = match members.as_slice() {
-        [] => return Ok(()),
-        [(name, dir, _)] => (
+    let manifest_of = |dir: &Path| {
+        hint::quote_path(&display::relative_to(&dir.join("Cargo.toml"), cwd)).to_string()
+    };
+    let (what, help) = match (members.as_slice(), &unlisted) {
+        ([], _) => return Ok(()),
+        ([(name, dir, _)], None) => (
             format!("member {} has", described[0]),
             format!(
                 "run the command for it: add `-p {}` (or `--manifest-path {}`)",
                 hint::quote(name),
-                hint::quote_path(&display::relative_to(&dir.join("Cargo.toml"), cwd))
+                manifest_of(dir)
             ),
         ),
-        [(first, _, _), ..] => (
+        ([(first, _, _), ..], None) => (
             format!("members {} have", display::cut(described).join(", ")),
             format!(
                 "run the command for one of them: add `-p NAME` (`-p {}`), or \
@@ -167,13 +172,42 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
                 hint::quote(first)
             ),
         ),
+        // `-p` asks `cargo metadata` too: only `--manifest-path` works before cargo's
+        // problem is fixed.
+        ([(name, dir, _)], Some(_)) => (
+            format!("member {} has", described[0]),
+            format!(
+                "run the command for it: add `--manifest-path {}`; `-p {}` works once cargo \
+                 can list the members (`cargo metadata --no-deps` says what to fix)",
+                manifest_of(dir),
+                hint::quote(name),
+            ),
+        ),
+        ([(first, dir, _), ..], Some(_)) => (
+            format!("members {} have", display::cut(described).join(", ")),
+            format!(
+                "run the command for one of them: add `--manifest-path NAME/Cargo.toml` \
+                 (`--manifest-path {}`); `-p NAME` (`-p {}`) works once cargo can list the \
+                 members (`cargo metadata --no-deps` says what to fix)",
+                manifest_of(dir),
+                hint::quote(first)
+            ),
+        ),
     };
-    Err(Error::invalid(format!(
+    let refusal = Error::invalid(format!(
         "migrations directory `{}` does not exist at the root of this virtual workspace, and \
          {what} confiture settings",
         shown(migrations_dir)
     ))
-    .with_help(help))
+    .with_help(help);
+    Err(match unlisted {
+        // What cargo said, under the refusal.
+        Some(unlisted) => (unlisted.details.iter()).fold(
+            refusal.with_detail(format!("{}:", unlisted.message_with_cause())),
+            |refusal, line| refusal.with_detail(line.clone()),
+        ),
+        None => refusal,
+    })
 }
 
 /// Runs the parsed command; returns the exit code of a command that completed.
@@ -232,11 +266,16 @@ pub fn completed(command: &Command) -> &'static str {
 struct LintReport<'a> {
     migrations_dir: &'a Path,
     migrations: usize,
-    errors: usize,
-    warnings: usize,
+    /// How many diagnostics are errors, and warnings.
+    error_count: usize,
+    warning_count: usize,
     /// `--deny-warnings`: warnings fail the run (exit 5).
     deny_warnings: bool,
     diagnostics: &'a [confiture::Diagnostic],
+    /// The error object of every other command's report: empty when lint passes, else the one
+    /// `invalid` error ([`lint_failure`]), whose `diagnostics` are the problems that failed it,
+    /// so that `.errors[0]` reads a failed lint as every other failure.
+    errors: Vec<confiture::migrate::ReportedError>,
 }
 
 fn count(checked: &Checked, severity: Severity) -> usize {
@@ -250,6 +289,39 @@ fn count(checked: &Checked, severity: Severity) -> usize {
 /// The verdict of `lint`: exit 5 on errors, and on warnings when they are denied.
 fn lint_fails(errors: usize, warnings: usize, deny_warnings: bool) -> bool {
     errors > 0 || (deny_warnings && warnings > 0)
+}
+
+/// The error of a failed `lint` of `dir` (`errors` and `warnings` its counts, `denied_by` the
+/// flag that denies warnings): the text's closing line, and with `--format json` the report's
+/// `errors[0]`, its `diagnostics` the problems that fail it (errors; warnings too when denied).
+fn lint_failure(
+    dir: &str,
+    checked: &Checked,
+    (errors, warnings): (usize, usize),
+    denied_by: Option<&str>,
+) -> Error {
+    let mut counts = Vec::new();
+    if errors > 0 {
+        counts.push(plural(errors, "error"));
+    }
+    if warnings > 0 {
+        counts.push(plural(warnings, "warning"));
+    }
+    let denied = match denied_by {
+        Some(flag) if errors == 0 => format!(" (warnings denied by {flag})"),
+        _ => String::new(),
+    };
+    let failing = (checked.diagnostics.iter())
+        .filter(|d| d.severity == Severity::Error || denied_by.is_some());
+    Error::invalid(format!(
+        "could not lint {dir}: {}{denied}",
+        counts.join(", ")
+    ))
+    .with_help(format!(
+        "fix the problems listed (each one's help says how), then run {} again",
+        hint::command("lint")
+    ))
+    .with_diagnostics(failing)
 }
 
 /// The options `lint` checks with: the context's, with the tracking table of the environment
@@ -280,14 +352,18 @@ fn lint(cli: &Cli, cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
     let deny = args.denies_warnings();
     let fails = lint_fails(errors, warnings, deny);
     let dir = display::path(&cx.display_dir);
+    let failure = fails.then(|| lint_failure(&dir, &checked, (errors, warnings), args.denied_by()));
     if out.json_mode() {
         out.json(&LintReport {
             migrations_dir: &cx.display_dir,
             migrations: checked.set.migrations.len(),
-            errors,
-            warnings,
+            error_count: errors,
+            warning_count: warnings,
             deny_warnings: deny,
             diagnostics: &checked.diagnostics,
+            errors: (failure.iter())
+                .map(confiture::migrate::ReportedError::of)
+                .collect(),
         });
     } else {
         for d in &checked.diagnostics {
@@ -300,16 +376,12 @@ fn lint(cli: &Cli, cx: &Context, args: &LintArgs, out: &Output) -> Result<u8> {
         if warnings > 0 {
             counts.push(plural(warnings, "warning"));
         }
-        if fails {
+        if let Some(failure) = &failure {
             // cargo's closing line: on stderr, with the other diagnostics.
-            let denied = match args.denied_by() {
-                Some(flag) if errors == 0 => format!(" (warnings denied by {flag})"),
-                _ => String::new(),
-            };
             out.note(&format!(
-                "{} could not lint {dir}: {}{denied}",
+                "{} {}",
                 out.paint_err(Style::Red, "error:"),
-                counts.join(", ")
+                failure.message
             ));
         } else {
             let verdict = if counts.is_empty() {

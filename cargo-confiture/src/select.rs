@@ -84,23 +84,14 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
         command.manifest_path(manifest);
     }
     let metadata = command.exec().map_err(|e| {
-        let error = Error::invalid(format!(
-            "cannot list the workspace's packages to find `-p {}`",
-            display::escape(name)
-        ))
-        .with_help("run `cargo metadata --no-deps` to see what cargo says");
-        match e {
-            // Cargo's report spans lines (a snippet of the broken Cargo.toml under its
-            // position): one detail a line, indented under the message, so that it reads as
-            // cargo printed it instead of on one line with `\n` escapes.
-            cargo_metadata::Error::CargoMetadata { stderr } => {
-                stderr.lines().filter(|line| !line.trim().is_empty()).fold(
-                    error.with_cause("`cargo metadata` exited with an error"),
-                    |error, line| error.with_detail(format!("  {line}")),
-                )
-            }
-            other => error.with_source(other),
-        }
+        metadata_failure(
+            Error::invalid(format!(
+                "cannot list the workspace's packages to find `-p {}`",
+                display::escape(name)
+            ))
+            .with_help("run `cargo metadata --no-deps` to see what cargo says"),
+            e,
+        )
     })?;
     let members = metadata.workspace_packages();
     if let Some(package) = members.iter().find(|p| p.name.as_str() == name) {
@@ -126,36 +117,72 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
     }))
 }
 
-/// The members of the virtual workspace at `root` (no package of its own) whose Cargo.toml has
+/// `error` caused by `cargo metadata`'s failure `e`: cargo's report spans lines (a snippet of
+/// the broken Cargo.toml under its position), one detail a line, indented under the message,
+/// so that it reads as cargo printed it instead of on one line with `\n` escapes.
+fn metadata_failure(error: Error, e: cargo_metadata::Error) -> Error {
+    match e {
+        cargo_metadata::Error::CargoMetadata { stderr } => {
+            stderr.lines().filter(|line| !line.trim().is_empty()).fold(
+                error.with_cause("`cargo metadata` exited with an error"),
+                |error, line| error.with_detail(format!("  {line}")),
+            )
+        }
+        other => error.with_source(other),
+    }
+}
+
+/// A member with confiture settings: its package name, directory and migrations directory.
+pub type Member = (String, PathBuf, PathBuf);
+
+/// The members of `workspace`, virtual (no package of its own), whose Cargo.toml has
 /// a `[package.metadata.confiture]` table: each one's name, directory and migrations directory
 /// (as [`confiture::workspace::Workspace::discover`] reads it from there). Empty for a
-/// workspace with a root package, or when `cargo metadata` cannot list the members (the
-/// caller's own error then stands). Asked only when the root's migrations directory does not
-/// exist: at a virtual root, the migrations are a member's, which `-p NAME` selects.
-pub fn members_with_settings(root: &Path) -> Vec<(String, PathBuf, PathBuf)> {
-    let Ok(metadata) = cargo_metadata::MetadataCommand::new()
+/// workspace with a root package. Asked only when the root's migrations directory does not
+/// exist: at a virtual root, the migrations are a member's, which `-p NAME` selects. When
+/// `cargo metadata` cannot list the members (a member without its `src/` yet), its failure
+/// (its error, with cargo's report as details) beside the members the manifests declare with
+/// settings ([`confiture::workspace::Workspace::declared_members_with_settings`]).
+pub fn members_with_settings(
+    workspace: &confiture::workspace::Workspace,
+) -> (Vec<Member>, Option<Error>) {
+    let root = &workspace.root;
+    let with_migrations = |(name, dir): (String, PathBuf)| {
+        let migrations = confiture::workspace::Workspace::discover(&dir)
+            .ok()?
+            .migrations_dir();
+        Some((name, dir, migrations))
+    };
+    let metadata = match cargo_metadata::MetadataCommand::new()
         .no_deps()
         .current_dir(root)
         .manifest_path(root.join("Cargo.toml"))
         .exec()
-    else {
-        return Vec::new();
+    {
+        Ok(metadata) => metadata,
+        Err(e) => {
+            let error = metadata_failure(
+                Error::invalid("cargo cannot list the workspace's members"),
+                e,
+            );
+            let declared = (workspace.declared_members_with_settings().into_iter())
+                .filter_map(with_migrations)
+                .collect();
+            return (declared, Some(error));
+        }
     };
     if metadata.root_package().is_some() {
-        return Vec::new();
+        return (Vec::new(), None);
     }
-    let mut members: Vec<(String, PathBuf, PathBuf)> = metadata
+    let mut members: Vec<Member> = metadata
         .workspace_packages()
         .iter()
         .filter(|package| !package.metadata["confiture"].is_null())
         .filter_map(|package| {
             let dir = package.manifest_path.parent()?.as_std_path().to_path_buf();
-            let migrations = confiture::workspace::Workspace::discover(&dir)
-                .ok()?
-                .migrations_dir();
-            Some((package.name.to_string(), dir, migrations))
+            with_migrations((package.name.to_string(), dir))
         })
         .collect();
     members.sort();
-    members
+    (members, None)
 }

@@ -291,6 +291,51 @@ impl Workspace {
         let name = table.get("package")?.get("name")?.as_str()?;
         Some(name.to_string())
     }
+
+    /// The members the root manifest's `[workspace] members` names whose `Cargo.toml` has a
+    /// `[package.metadata.confiture]` table, each as its package name (what `-p NAME`
+    /// selects) and directory, sorted: read from the manifests alone, for when `cargo
+    /// metadata` cannot list the members (a member without its `src/` yet). A pattern ending
+    /// in `/*` (`crates/*`) names each directory there; other glob patterns are passed over,
+    /// as is a manifest that cannot be read.
+    pub fn declared_members_with_settings(&self) -> Vec<(String, PathBuf)> {
+        let Some(table) = (self.manifest.as_deref()).and_then(|m| read_manifest(m).ok().flatten())
+        else {
+            return Vec::new();
+        };
+        let Some(patterns) = (table.get("workspace"))
+            .and_then(|w| w.get("members"))
+            .and_then(|m| m.as_array())
+        else {
+            return Vec::new();
+        };
+        let mut dirs = Vec::new();
+        for pattern in patterns.iter().filter_map(|p| p.as_str()) {
+            match pattern.strip_suffix("/*") {
+                Some(parent) if !parent.contains(['*', '?', '[']) => {
+                    let Ok(entries) = std::fs::read_dir(self.root.join(parent)) else {
+                        continue;
+                    };
+                    dirs.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+                }
+                _ if pattern.contains(['*', '?', '[']) => {}
+                _ => dirs.push(self.root.join(pattern)),
+            }
+        }
+        let mut members: Vec<(String, PathBuf)> = dirs
+            .into_iter()
+            .filter_map(|dir| {
+                let table = read_manifest(&dir.join("Cargo.toml")).ok()??;
+                let package = table.get("package")?;
+                package.get("metadata")?.get("confiture")?;
+                let name = package.get("name")?.as_str()?.to_string();
+                Some((name, crate::display::without_dot_dot(&dir)))
+            })
+            .collect();
+        members.sort();
+        members.dedup();
+        members
+    }
 }
 
 /// The package the start directory is in: its `[package.metadata.confiture]` overrides.

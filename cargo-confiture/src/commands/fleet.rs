@@ -445,7 +445,7 @@ fn live(out: &Output, said: &Said, event: &Event) {
                 out.progress_inline("");
                 out.warning(&format!(
                     "{target}: {}",
-                    super::migrate::similar_database_line(database, similar)
+                    super::migrate::similar_database_line(database, similar, true)
                 ));
             } else if let Some(line) = super::migrate::lock_line(progress) {
                 let first = !matches!(progress, Progress::LockBlocked { .. })

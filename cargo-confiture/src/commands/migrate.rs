@@ -7,8 +7,8 @@ use confiture::config::{self, Selection};
 use confiture::history::Version;
 use confiture::migrate::{
     AbandonOptions, AbandonReport, AbandonedRun, BaselineOptions, Direction, DownOptions, Failed,
-    Outcome, Progress, RecordedOverRun, ReinitOptions, ReinitReport, ReinitRow, StatusOptions,
-    UpOptions,
+    Outcome, Progress, RecordedOverRun, ReinitOptions, ReinitReport, ReinitRow, ReportedError,
+    StatusOptions, UpOptions,
 };
 use confiture::plan::{Effect, ReinitAction};
 use confiture::status::{MigrationStatus, State, StatusReport};
@@ -1018,7 +1018,7 @@ impl ProgressView {
             Progress::SimilarDatabaseExists {
                 ref database,
                 ref similar,
-            } => out.warning(&similar_database_line(database, similar)),
+            } => out.warning(&similar_database_line(database, similar, false)),
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;
@@ -1122,13 +1122,19 @@ pub(super) fn created_line(event: &Progress) -> Option<String> {
 }
 
 /// The warning of `--create-database` about to create `database` beside `similar`, an
-/// existing database with a close name ([`Progress::SimilarDatabaseExists`]).
-pub(super) fn similar_database_line(database: &str, similar: &str) -> String {
+/// existing database with a close name ([`Progress::SimilarDatabaseExists`]). A fleet's target
+/// (`in_fleet`) is never told to drop its database: the name to fix is its entry in the
+/// fleet's list, and a person who knows the fleet decides what the database holds.
+pub(super) fn similar_database_line(database: &str, similar: &str, in_fleet: bool) -> String {
+    let fix = if in_fleet {
+        "fix the target's entry in the fleet's list of targets"
+    } else {
+        "fix the database name, and drop the new database (dropping a database deletes its data)"
+    };
     format!(
         "database {} does not exist and --create-database creates it, but a database named \
          {} exists on this server: if that is the one meant, the new database is an empty \
-         near-duplicate that every migration runs into; fix the database name, and drop the \
-         new database (dropping a database deletes its data)",
+         near-duplicate that every migration runs into; {fix}",
         confiture::config::quoted(database),
         confiture::config::quoted(similar)
     )
@@ -1239,7 +1245,10 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
         .status_with(options)
         .map_err(|e| out.with_python_commands(e))?;
     if out.json_mode() {
-        out.report_json(&report);
+        out.report_json(&StatusDocument {
+            errors: status_errors(&report, migrator.migrations_dir()),
+            report: &report,
+        });
     } else {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
             out.diagnostic(d);
@@ -1250,6 +1259,32 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
         }
     }
     Ok(report.exit_code())
+}
+
+/// `migrate status --format json`: the report, and `errors` as every other command's report
+/// has it ([`status_errors`]).
+#[derive(serde::Serialize)]
+struct StatusDocument<'a> {
+    #[serde(flatten)]
+    report: &'a StatusReport,
+    errors: Vec<confiture::migrate::ReportedError>,
+}
+
+/// The `errors` of `status`' JSON: empty, but for files that fail the run (exit 5), the one
+/// `invalid` error of the directory (`dir`) that `up` refuses with ([`confiture::files::refusal`]), its
+/// `diagnostics` the errors, so that `.errors[0]` reads that failure as it reads every other.
+/// A state of the database (pending, diverged) is the report's to say, no error.
+fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec<ReportedError> {
+    if report.exit_code() != exit::INVALID {
+        return Vec::new();
+    }
+    let errors = report.diagnostics.iter().filter(|d| d.is_error());
+    let refusal = confiture::files::refusal(
+        dir,
+        errors,
+        "`migrate up` does not run a migration whose files have errors",
+    );
+    vec![ReportedError::of(&refusal)]
 }
 
 fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {

@@ -665,6 +665,72 @@ fn a_virtual_workspace_root_names_the_members_with_migrations() {
     project.run(&["lint", "-p", "svc"]).code(exit::SUCCESS);
 }
 
+/// The same root while `cargo metadata` cannot list the members (a new member without its
+/// `src/` yet: cargo refuses its manifest): `generate` created `db/migrations/001_init.*` at the
+/// root, silently, a second, empty history. The members the manifests declare with confiture
+/// settings (a `crates/*` pattern too) are named all the same, with cargo's failure, and the
+/// `--manifest-path` that works now, `-p NAME` once cargo can list them.
+#[test]
+fn a_virtual_workspace_root_names_its_members_when_cargo_cannot_list_them() {
+    let project = Project::new();
+    let member = |name: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
+        )
+    };
+    project
+        .write("Cargo.toml", "[workspace]\nmembers = [\"billing\"]\n")
+        .write("billing/Cargo.toml", member("billing"));
+    let _ = std::fs::remove_dir_all(project.path("db/migrations"));
+    for args in [
+        &["migrate", "generate", "init"][..],
+        &["lint"],
+        &[
+            "migrate",
+            "status",
+            "--database-url",
+            "postgresql://u@127.0.0.1:1/x",
+        ],
+    ] {
+        project
+            .run(args)
+            .code(exit::INVALID)
+            .stderr_has(
+                "migrations directory `db/migrations` does not exist at the root of this \
+                 virtual workspace, and member billing (its migrations: billing/migrations) \
+                 has confiture settings",
+            )
+            .stderr_has("cargo cannot list the workspace's members: `cargo metadata` exited")
+            .stderr_has(
+                "add `--manifest-path billing/Cargo.toml`; `-p billing` works once cargo can \
+                 list the members",
+            );
+        assert!(!project.path("db/migrations").exists(), "{args:?}");
+    }
+    // The help's command, pasted, works now.
+    project
+        .run(&[
+            "migrate",
+            "generate",
+            "init",
+            "--manifest-path",
+            "billing/Cargo.toml",
+        ])
+        .code(exit::SUCCESS)
+        .stdout_has("created billing/migrations/001_init.up.sql");
+    project
+        .write("Cargo.toml", "[workspace]\nmembers = [\"crates/*\"]\n")
+        .write("crates/api/Cargo.toml", member("api"))
+        .write("crates/ops/Cargo.toml", member("ops"));
+    project
+        .run(&["migrate", "generate", "x"])
+        .code(exit::INVALID)
+        .stderr_has("members api (its migrations: crates/api/migrations), ops (its migrations: crates/ops/migrations) have confiture settings")
+        .stderr_has("`--manifest-path crates/api/Cargo.toml`");
+    assert!(!project.path("db/migrations").exists());
+}
+
 /// A member whose `migrations_dir` climbs out of it (`../shared/appmigs`) is shown as the user
 /// would type it: `shared/appmigs/...` from the workspace root, `../shared/appmigs/...` from
 /// the member, never `app/../shared/appmigs/...` — by `generate` and by the commands that

@@ -752,9 +752,11 @@ fn a_connection_helps_name_the_lines_of_what_they_are_about() {
     }
 }
 
-/// The database named `existing`'s name with its last character dropped: a misspelling of it.
+/// The database named `existing`'s name with its first letter dropped: a misspelling of it
+/// (not its last character, a digit of [`unique`]'s: a name differing from another only in its
+/// numbers is a new one of a series, never a misspelling).
 fn misspelt(existing: &str) -> &str {
-    &existing[..existing.len() - 1]
+    &existing[1..]
 }
 
 /// dbn: a database name mistyped in an environment file (`app_stagin` for `app_staging`) got

@@ -981,6 +981,56 @@ fn create_database_in_a_fleet_names_each_database_it_creates() {
     assert_eq!(ledger(&missing), ALL);
 }
 
+/// `up --create-database` of a new tenant of a numbered series (`..._003` beside `..._000` to
+/// `..._002`), on its own and in a `--targets` fleet (the documented onboarding), warned that it
+/// was an empty near-duplicate of an existing tenant, probably a misspelling, and advised
+/// dropping it. Numbers tell a series apart: no warning. A misspelt target of a fleet is still
+/// warned of, but never with the advice to drop its database.
+#[test]
+fn create_database_takes_a_new_tenant_of_a_series_for_no_misspelling() {
+    let series = TestDbs::new("series", 3);
+    let base = series.dbs[0].name.strip_suffix("_000").unwrap().to_string();
+    let new = |suffix: &str| confiture_test_support::TestDb::adopt(format!("{base}_{suffix}"));
+    let (alone, listed, misspelt) = (new("003"), [new("004"), new("012")], new("00x"));
+    let project = tenant_project();
+    Run::of(project.cli().args([
+        "migrate",
+        "up",
+        "--create-database",
+        "--database-url",
+        &alone.url(),
+    ]))
+    .code(exit::SUCCESS)
+    .stderr_has(&format!("created database \"{}\"", alone.name))
+    .stderr_lacks("warning:")
+    .stderr_lacks("near-duplicate");
+    project.write(
+        "tenants.txt",
+        format!(
+            "{}\n{}\n{}\n",
+            series.dbs[0].name, listed[0].name, listed[1].name
+        ),
+    );
+    let up = ["up", "--targets", "tenants.txt", "--create-database"];
+    fleet(&project, &up)
+        .code(exit::SUCCESS)
+        .stderr_has(&format!("created database \"{}\"", listed[1].name))
+        .stderr_lacks("warning:")
+        .stderr_lacks("near-duplicate");
+    assert!(listed.iter().all(|db| db.exists()));
+    project.write("tenants.txt", format!("{}\n", misspelt.name));
+    fleet(&project, &up)
+        .code(exit::SUCCESS)
+        .stderr_has(&format!(
+            "warning: {}: database \"{}\" does not exist and --create-database creates it, \
+             but a database named \"{base}_00",
+            misspelt.display(),
+            misspelt.name
+        ))
+        .stderr_has("fix the target's entry in the fleet's list of targets")
+        .stderr_lacks("drop");
+}
+
 /// A list with no target is refused (exit 5), whichever command and list: a deploy whose
 /// tenant query has a typo in its `WHERE`, or whose list file a failed step left empty, does not
 /// pass for one that migrated every tenant, nor `status` for one that is up to date. With

@@ -533,13 +533,38 @@ pub(crate) fn close_database(env: &Environment) -> Option<String> {
 }
 
 /// [`close_database`] among `names`, the databases of `env`'s server that accept connections
-/// and are no templates, read already.
+/// and are no templates, read already. A name that differs from the one wanted only in its
+/// numbers is never close: numbers are how a series of databases is told apart (`tenant_4`
+/// beside `tenant_1` to `tenant_3`, `ci_42` beside `ci_41`), a new one of the series no
+/// misspelling of another ([`numbered_alike`]).
 fn close_in<'a>(env: &Environment, names: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let wanted = &env.connection.dbname;
     if crate::db::MAINTENANCE_DATABASES.contains(&wanted.as_str()) {
         return None;
     }
+    let names = names
+        .into_iter()
+        .filter(|name| !numbered_alike(wanted, name));
     crate::text::did_you_mean(wanted, names).map(str::to_string)
+}
+
+/// Whether `a` and `b` are two names of one numbered series: the same but for their runs of
+/// ASCII digits (`tenant_4`, `tenant_12`; `app_2024_q1`, `app_2025_q3`), each run at the same
+/// place. `tenant` and `tenant_2`, or `shop1` and `shopx`, are not.
+fn numbered_alike(a: &str, b: &str) -> bool {
+    /// The name with each run of digits as one `None`.
+    fn skeleton(name: &str) -> Vec<Option<char>> {
+        let mut out: Vec<Option<char>> = Vec::with_capacity(name.len());
+        for c in name.chars() {
+            match c.is_ascii_digit() {
+                true if out.last() == Some(&None) => {}
+                true => out.push(None),
+                false => out.push(Some(c)),
+            }
+        }
+        out
+    }
+    a != b && a.bytes().any(|c| c.is_ascii_digit()) && skeleton(a) == skeleton(b)
 }
 
 /// The first words of the help of `env`'s missing database: a database with a close name
@@ -1209,6 +1234,33 @@ fn seconds(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A new database of a numbered series (`tenant_4` beside `tenant_1` to `tenant_3`) was
+    /// taken for a misspelling of one of them: `up --create-database` warned it was an empty
+    /// near-duplicate to drop. A name that differs from another only in its numbers is never
+    /// close; a misspelt word still is, numbered or not.
+    #[test]
+    fn a_number_of_a_series_is_no_misspelling() {
+        let close = |wanted: &str, names: &[&str]| {
+            let env = Environment::from_url(&format!("postgresql://u@h/{wanted}"), "t").unwrap();
+            close_in(&env, names.iter().copied())
+        };
+        let tenants = ["tenant_1", "tenant_2", "tenant_3"];
+        assert_eq!(close("tenant_4", &tenants), None);
+        assert_eq!(close("tenant_12", &tenants), None);
+        assert_eq!(close("ci_42", &["ci_41"]), None);
+        assert_eq!(close("app_2025_q3", &["app_2024_q1"]), None);
+        assert_eq!(
+            close("tenent_4", &["tenant_4"]).as_deref(),
+            Some("tenant_4")
+        );
+        assert_eq!(close("tenant4", &["tenant_4"]).as_deref(), Some("tenant_4"));
+        assert_eq!(
+            close("app_stagin", &["app_staging"]).as_deref(),
+            Some("app_staging")
+        );
+        assert_eq!(close("shopx", &["shop1"]).as_deref(), Some("shop1"));
+    }
 
     /// A fleet target reads its `migration:` settings from its base environment's file, not
     /// from its own source (a target list, which has none): its timeout help names the file's

@@ -316,10 +316,10 @@ pub(crate) fn late_start_help(
 }
 
 /// `file` follows `previous` with versions missing between them: each version as its file
-/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones from the
-/// previous one's width to this one's.
+/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones at one
+/// width, the previous one's, the width the help renumbers `file` to (`versions 002 to 006`
+/// after `001`, before `0007`: never `002 to 0006`).
 fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
-    let width = file.version_text().len();
     let previous_width = previous_text.len();
     let missing_from = name::version_text(previous + 1, previous_width);
     let missing = if file.version - previous == 2 {
@@ -327,7 +327,7 @@ fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
     } else {
         format!(
             "versions {missing_from} to {} are missing",
-            name::version_text(file.version - 1, width)
+            name::version_text(file.version - 1, previous_width)
         )
     };
     let message = format!(
