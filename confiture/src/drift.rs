@@ -31,7 +31,7 @@ use crate::db::scratch::Scratch;
 use crate::error::{Diverged, Error, ErrorKind, Reason, ServerError};
 use crate::files::{SqlFile, TransactionMode};
 use crate::migrate::{Outcome, ReportedError};
-use crate::schema::{diff, Difference, Snapshot};
+use crate::schema::{diff, Difference, ObjectId, Snapshot};
 use crate::verify::{
     close_run, raised_on, refuse_server_wide, Finding, Replay, RunError, ScratchProgress,
     ScratchServer, SqlTimeouts, TargetSettings,
@@ -162,6 +162,18 @@ pub struct NotRun {
     /// Who recorded it without running it: `a baseline (`migrate baseline`)`, `` `migrate
     /// reinit` ``.
     pub recorded_by: &'static str,
+    /// The objects `Missing` from the live database that its replay makes (the last
+    /// migration to make each: the history replayed once more on a scratch database of its
+    /// own, each migration recorded without running alone between two snapshots), found only
+    /// when something is missing. Empty for a migration that makes none of them —
+    /// a data migration makes none at all —, left out of the JSON then.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub makes_missing: Vec<ObjectId>,
+    /// Whether the live database has some of what its replay makes, besides
+    /// [`NotRun::makes_missing`]: then it ran there, or part of it was made by hand, and its
+    /// file run again would fail or do twice what it did. Left out of the JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub makes_present: bool,
 }
 
 fn drift_finding(d: Difference) -> Finding {
@@ -307,6 +319,8 @@ impl Migrator {
                         .find(|m| m.version_text == version)
                         .map(|m| m.up.path.clone()),
                     recorded_by,
+                    makes_missing: Vec::new(),
+                    makes_present: false,
                 })
                 .collect();
             let errors = crate::history::FileErrors::new(&checked.set, &checked.diagnostics);
@@ -363,7 +377,9 @@ impl Migrator {
             let live =
                 live.without_python_bookkeeping(&self.env.migration.tracking_table.name, &expected);
             compare_live(&expected, &live, report);
-            return Ok(());
+            drop(slot);
+            let context = (&server, &settings, status.initialised, timeouts(options));
+            return self.attribute_missing(context, &live, newest, progress, report, scratches);
         }
         let stop = (self.stop.clone(), crate::verify::Done::Nothing);
         let scratch = settings.new_scratch(&server, &mut report.warnings, stop)?;
@@ -372,10 +388,7 @@ impl Migrator {
             database: scratch.name().to_string(),
         });
         // The ledger's schema exists on the scratch database when it does on the live one.
-        let timeouts = SqlTimeouts {
-            lock_timeout_statement: options.lock_timeout_statement,
-            statement_timeout: options.statement_timeout,
-        };
+        let timeouts = timeouts(options);
         // What it replays: the ups through the newest applied (every one with a schema
         // directory), and the schema directory's files; refused here when one reaches the
         // target's own server.
@@ -428,6 +441,8 @@ impl Migrator {
             });
         }
 
+        drop(slot);
+
         if let (Some(dir), Some(files)) = (&options.schema_dir, schema_files) {
             let on = (&server, &settings);
             let compared = compare_schema_dir(replay, on, progress, report, scratches, files);
@@ -435,8 +450,136 @@ impl Migrator {
                 dir: dir.clone(),
                 ..compared?
             });
+        } else {
+            // Its sessions closed before another replay opens two (`CONNECTIONS_AT_ONCE`).
+            drop(replay);
+        }
+        let context = (&server, &settings, status.initialised, timeouts);
+        self.attribute_missing(context, &live, newest, progress, report, scratches)
+    }
+
+    /// Which migration recorded without running ([`DriftReport::recorded_without_running`])
+    /// makes each object `Missing` from the live database ([`NotRun::makes_missing`]), and
+    /// whether the live database has some of the rest of what it makes
+    /// ([`NotRun::makes_present`]): only when something is missing and such a migration is
+    /// among those replayed. The migrations through `newest` are replayed once more, on a
+    /// scratch database of their own (on `server`, with the target's `settings`), each
+    /// recorded without running alone, with a snapshot around it, and those that ran in
+    /// batches between them, with a snapshot after each: an object is the last maker's, so
+    /// one made again by a migration that ran is no longer a baselined migration's.
+    fn attribute_missing(
+        &self,
+        (server, settings, initialised, timeouts): AttributionContext<'_>,
+        live: &Snapshot,
+        newest: Option<u64>,
+        progress: &mut dyn FnMut(ScratchProgress),
+        report: &mut DriftReport,
+        scratches: &mut Vec<Scratch>,
+    ) -> Result<(), RunError> {
+        let missing: std::collections::HashSet<&ObjectId> = (report.drift.iter())
+            .filter_map(|f| match &f.difference {
+                Difference::Missing { object } => Some(object),
+                _ => None,
+            })
+            .collect();
+        let Some(newest) = newest.filter(|_| !missing.is_empty()) else {
+            return Ok(());
+        };
+        let checked = self.read_checked()?;
+        let not_run = &report.recorded_without_running;
+        // Each migration replayed, in order, with its entry among those recorded without
+        // running, if it is one.
+        let replayed: Vec<(&crate::files::Migration, Option<usize>)> = (checked.set.migrations)
+            .iter()
+            .filter(|m| m.version <= newest)
+            .map(|m| {
+                let entry = not_run
+                    .iter()
+                    .position(|n| n.up_file.as_deref() == Some(m.up.path.as_path()));
+                (m, entry)
+            })
+            .collect();
+        if replayed.iter().all(|(_, entry)| entry.is_none()) {
+            return Ok(());
+        }
+        progress(ScratchProgress::Step(
+            "finding which migration recorded without running makes what is missing".into(),
+        ));
+        let stop = (self.stop.clone(), crate::verify::Done::Compared);
+        let scratch = settings.new_scratch(server, &mut report.warnings, stop)?;
+        report.scratch_databases.push(scratch.name().to_string());
+        progress(ScratchProgress::Created {
+            database: scratch.name().to_string(),
+        });
+        let ups = (replayed.iter()).map(|(m, _)| (m.up.path.as_path(), m.up.text.as_str()));
+        let replay = refuse_server_wide(&scratch, &self.env, ups, DRIFT)
+            .and_then(|()| Replay::new(&scratch, self, DRIFT, initialised, timeouts));
+        scratches.push(scratch);
+        let mut replay = replay?;
+
+        let mut maker: HashMap<ObjectId, Option<usize>> = HashMap::new();
+        let mut present = vec![false; not_run.len()];
+        let mut before = replay.snapshot()?;
+        // Applies the next `steps` migrations, then gives what they made to `entry`.
+        let mut apply = |replay: &mut Replay, steps: u32, entry: Option<usize>| {
+            replay.up(Some(steps), None)?;
+            let after = replay.snapshot()?;
+            for (id, _) in after.iter().filter(|(id, _)| before.get(id).is_none()) {
+                if missing.contains(id) {
+                    maker.insert(id.clone(), entry);
+                } else if let Some(entry) = entry.filter(|_| live.get(id).is_some()) {
+                    present[entry] = true;
+                }
+            }
+            before = after;
+            Ok::<(), RunError>(())
+        };
+        let mut batch = 0;
+        for (_, entry) in &replayed {
+            match entry {
+                None => batch += 1,
+                Some(entry) => {
+                    if batch > 0 {
+                        apply(&mut replay, batch, None)?;
+                        batch = 0;
+                    }
+                    apply(&mut replay, 1, Some(*entry))?;
+                }
+            }
+        }
+        if batch > 0 {
+            apply(&mut replay, batch, None)?;
+        }
+        let mut made: Vec<(usize, ObjectId)> = (maker.into_iter())
+            .filter_map(|(id, entry)| Some((entry?, id)))
+            .collect();
+        made.sort();
+        for (entry, id) in made {
+            report.recorded_without_running[entry]
+                .makes_missing
+                .push(id);
+        }
+        for (n, present) in report.recorded_without_running.iter_mut().zip(present) {
+            n.makes_present = present;
         }
         Ok(())
+    }
+}
+
+/// Where [`Migrator::attribute_missing`] replays: the scratch server, the target's settings,
+/// whether the ledger's schema is made first, the command's timeouts.
+type AttributionContext<'a> = (
+    &'a crate::config::Environment,
+    &'a TargetSettings,
+    bool,
+    SqlTimeouts,
+);
+
+/// The timeouts `options` gives the SQL replayed.
+fn timeouts(options: &DriftOptions) -> SqlTimeouts {
+    SqlTimeouts {
+        lock_timeout_statement: options.lock_timeout_statement,
+        statement_timeout: options.statement_timeout,
     }
 }
 
@@ -523,10 +666,9 @@ fn replayable(
             ),
         )
         .with_help(format!(
-            "finish or abandon the run left part-way first ({} shows it): {}; then run {} again",
+            "finish or abandon the run left part-way first ({} shows it): {}; then run {AGAIN}",
             hint::command("migrate status"),
             ways.join("; "),
-            hint::command(DRIFT)
         )));
     }
     if !status.squashed.is_empty() {

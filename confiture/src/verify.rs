@@ -110,6 +110,10 @@ pub(crate) enum Done {
     /// Every migration replayed on a scratch database, and nothing of the schema directory's
     /// files run: `drift --schema-dir`'s second scratch database.
     Replayed,
+    /// The live database compared with its history replayed, and the migrations recorded
+    /// without running being replayed again, one by one, to find which makes what is missing
+    /// ([`crate::drift`]'s `attribute_missing`).
+    Compared,
 }
 
 impl Done {
@@ -118,6 +122,10 @@ impl Done {
             Done::Nothing => crate::plan::Effect::Runs.nothing_done().to_string(),
             Done::Replayed => "the migrations had been replayed on a scratch database; none of \
                                the schema directory's files was run"
+                .to_string(),
+            Done::Compared => "the live database had been compared with its applied \
+                               migrations replayed; which migration recorded without running \
+                               makes what is missing was not found"
                 .to_string(),
         }
     }
@@ -370,6 +378,13 @@ pub struct MigrationCheck {
     /// The file whose run left the differences (the down file, or the up file run again).
     #[serde(serialize_with = "crate::display::serialize_option_path")]
     pub file: Option<PathBuf>,
+    /// For an up not repeatable: its down file, whose leftovers (a row, a role it does not
+    /// remove) make the up fail or differ when it runs again — the file to fix with it.
+    #[serde(
+        serialize_with = "crate::display::serialize_option_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub down_file: Option<PathBuf>,
     /// The differences its down (or its up run again) left.
     pub findings: Vec<Finding>,
     /// Why the up failed when applied again after the down (`up_not_repeatable`).
@@ -385,6 +400,7 @@ impl MigrationCheck {
             name: m.name.clone(),
             result,
             file: None,
+            down_file: None,
             findings: Vec::new(),
             error: None,
             duration_ms: None,
@@ -703,10 +719,8 @@ impl Replay {
         if let Some(reported) = failed.report.errors_mut().last_mut() {
             reported.database = failed.error.database().map(str::to_string);
         }
-        let again = || {
-            let command = self.migrator.on_scratch.unwrap_or(VERIFY);
-            format!("run {} again", crate::hint::command(command))
-        };
+        // As given: its flags (`--from`, `--scratch-url`, timeouts) too.
+        let again = || format!("run {}", crate::hint::AGAIN);
         let lost_mid_migration =
             matches!(failed.error.reason(), crate::error::Reason::Migration(_));
         // The unqualified tracking table had no schema to be created in: the search_path the
@@ -1268,6 +1282,7 @@ fn check_one(
         Err(failed) => {
             check.result = CheckResult::UpNotRepeatable;
             check.file = Some(m.up.path.clone());
+            check.down_file = Some(m.down.path.clone());
             check.error = Some(failed.error.message_with_cause());
             return Ok(());
         }
@@ -1280,6 +1295,7 @@ fn check_one(
             again,
             Finding::after_up_again,
         );
+        check.down_file = Some(m.down.path.clone());
         return Ok(());
     }
     check.result = CheckResult::Reversible;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use confiture::drift::{DriftOptions, DriftReport};
 use confiture::history::Version;
 use confiture::migrate::Outcome;
-use confiture::schema::Difference;
+use confiture::schema::{Difference, ObjectId};
 use confiture::verify::{
     CheckResult, Finding, MigrationCheck, ScratchProgress, ScratchServer, VerifyOptions,
     VerifyReport,
@@ -37,7 +37,7 @@ pub fn verify(cli: &Cli, cx: &Context, args: &VerifyArgs, out: &Output) -> Resul
         |plan| super::fleet::verify(plan, &options, out, INTERRUPTED.clone()),
         (verify_so_far, |m, progress| m.verify(&options, progress)),
         (VerifyReport::exit_code, verify_text),
-        |r| verify_help(r, args.from.as_deref()),
+        verify_help,
     )
 }
 
@@ -727,34 +727,52 @@ fn checked_file(m: &MigrationCheck) -> String {
 }
 
 /// The help of a verify run that found a migration not reversible: fix the file it names
-/// (the one its headline names), then run the same check again (`--from` as typed).
-fn verify_help(r: &VerifyReport, from: Option<&str>) -> Option<String> {
+/// (the one its headline names) — for an up not repeatable, its down file first: what the
+/// down leaves behind (a row, a role) is what makes the up fail or differ when it runs again
+/// ([`MigrationCheck::down_file`]) —, then run the command again, as given
+/// ([`hint::AGAIN`]: its `--from`, `--scratch-url`, timeouts).
+fn verify_help(r: &VerifyReport) -> Option<String> {
     if r.passed {
         return None;
     }
     let m = r.first_finding()?;
     let file = checked_file(m);
-    let rerun = match from {
-        Some(from) => format!("migrate verify --from {from}"),
-        None => "migrate verify".to_string(),
+    let fix = match (m.result, &m.down_file) {
+        (CheckResult::UpNotRepeatable, Some(down)) => {
+            let outcome = if m.error.is_some() {
+                "fail"
+            } else {
+                "give another schema"
+            };
+            format!(
+                "{} (what it leaves behind makes {file} {outcome} when it runs again) or {file}",
+                display::path(down)
+            )
+        }
+        _ => file,
     };
-    Some(format!(
-        "help: fix {file}, then run {} again",
-        hint::command(&rerun)
-    ))
+    Some(format!("help: fix {fix}, then run {}", hint::AGAIN))
 }
 
 /// The help of a drift found in the live database. A change (an object extra or changed):
 /// keep it in a migration of its own, or undo it by hand. An object missing: no migration
-/// drops what is not there — when the ledger records migrations applied without running them
-/// (`baseline`, `reinit`: [`DriftReport::recorded_without_running`]), the likely cause, run
-/// their SQL by hand; else make it again by hand, or capture its drop with `IF EXISTS`.
+/// drops what is not there — one that a migration recorded without running makes
+/// ([`confiture::drift::NotRun::makes_missing`]: `baseline`, `reinit`) was most likely never
+/// made there: run that migration's SQL by hand when nothing else it makes is there, else the
+/// statements of it that make what is missing; any other was dropped outside the migrations:
+/// make it again by hand, or capture its drop with `IF EXISTS`. A migration recorded without
+/// running that makes nothing missing (a data migration among them) is never named.
 fn drift_help(r: &DriftReport) -> Option<String> {
     if r.drift.is_empty() {
         return None;
     }
-    let missing = (r.drift.iter()).any(|f| matches!(f.difference, Difference::Missing { .. }));
-    let changed = (r.drift.iter()).any(|f| !matches!(f.difference, Difference::Missing { .. }));
+    let missing: Vec<&ObjectId> = (r.drift.iter())
+        .filter_map(|f| match &f.difference {
+            Difference::Missing { object } => Some(object),
+            _ => None,
+        })
+        .collect();
+    let changed = missing.len() < r.drift.len();
     let generate = hint::command("migrate generate NAME");
     let mut clauses = Vec::new();
     if changed {
@@ -763,43 +781,62 @@ fn drift_help(r: &DriftReport) -> Option<String> {
              to drop it, undo it by hand"
         ));
     }
-    if missing && !r.recorded_without_running.is_empty() {
-        let not_run = &r.recorded_without_running;
-        let rows: Vec<String> = (not_run.iter())
-            .map(|n| {
-                display::escape(&format!(
-                    "{} (recorded by {} without running it)",
-                    n.migration, n.recorded_by
-                ))
-                .into_owned()
-            })
+    let mut attributed = 0;
+    for n in r.recorded_without_running.iter() {
+        if n.makes_missing.is_empty() {
+            continue;
+        }
+        attributed += n.makes_missing.len();
+        let objects: Vec<String> = (n.makes_missing.iter())
+            .map(|o| display::escape(&o.to_string()).into_owned())
             .collect();
-        let files: Vec<String> = (not_run.iter())
-            .map(|n| match &n.up_file {
-                Some(file) => display::path(file),
-                None => format!("{}'s up file", display::escape(&n.migration)),
-            })
-            .collect();
+        let file = match &n.up_file {
+            Some(file) => display::path(file),
+            None => format!("{}'s up file", display::escape(&n.migration)),
+        };
+        let one = objects.len() == 1;
+        let (verb, them) = if one { ("is", "it") } else { ("are", "them") };
+        let fix = if n.makes_present {
+            // The rest of what it makes is there: the file run again would fail, or do twice
+            // what it did (its rows).
+            format!(
+                "make {them} by hand with {} in {file} (not the whole file: the rest of what \
+                 it makes is in the live database)",
+                if one {
+                    "its statement"
+                } else {
+                    "their statements"
+                }
+            )
+        } else {
+            format!(
+                "none of what it makes is there: run the SQL of {file} by hand (`psql -f FILE`)"
+            )
+        };
         clauses.push(format!(
-            "what is missing from the live database was most likely never made there: the \
-             ledger records {} as applied, and {} never ran, so no migration can drop it; to \
-             make it, run the SQL of {} by hand (`psql -f FILE`)",
-            rows.join(", "),
-            if rows.len() == 1 { "it" } else { "they" },
-            files.join(", ")
+            "{} {verb} made by {file}, which the ledger records as applied by {} without \
+             running it: most likely never made in the live database; {fix}",
+            display::cut(objects).join(", "),
+            n.recorded_by
         ));
-    } else if missing {
+    }
+    if attributed < missing.len() {
+        let what = if attributed == 0 {
+            "what is missing from the live database"
+        } else {
+            "the rest of what is missing from the live database"
+        };
         clauses.push(format!(
-            "what is missing from the live database was dropped outside the migrations: make it \
-             again by hand (the SQL of the migration that made it), or, to keep it gone, \
-             capture the drop in a new migration ({generate} creates its file) written \
-             `DROP ... IF EXISTS` (a plain DROP fails: it is not there)"
+            "{what} was dropped outside the migrations: make it again by hand (the SQL of the \
+             migration that made it), or, to keep it gone, capture the drop in a new migration \
+             ({generate} creates its file) written `DROP ... IF EXISTS` (a plain DROP fails: it \
+             is not there)"
         ));
     }
     Some(format!(
-        "help: {}; then run {} again",
+        "help: {}; then run {}",
         clauses.join("; "),
-        hint::command("migrate drift")
+        hint::AGAIN
     ))
 }
 

@@ -959,7 +959,8 @@ fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_a
         snapshot_missing_help(&set(&[]), &[], Some(3), 3, "42P01", None),
         None
     );
-    // On a scratch database, the command running is named, never `migrate up`/`down`.
+    // On a scratch database, the command running is named, and run again as given (its
+    // flags too), never `migrate up`/`down`.
     for command in ["migrate verify", "migrate drift"] {
         let scratch =
             snapshot_missing_help(&s, &[], Some(3), 3, "42P01", Some(command)).expect("help");
@@ -970,7 +971,7 @@ fn snapshot_missing_help_only_for_the_first_migration_of_a_squashed_history_on_a
             "{scratch}"
         );
         assert!(
-            scratch.contains(&format!("run `cargo confiture {command}` again")),
+            scratch.contains(&format!("run {}", crate::hint::AGAIN)),
             "{scratch}"
         );
         assert!(!scratch.contains("migrate up"), "{scratch}");

@@ -832,10 +832,10 @@ pub fn snapshot_missing_help(
              `{command}` builds its scratch database from the files alone, without the \
              snapshot, so it cannot check this history{from}. Check the migrations by hand on a \
              copy of a database that has the snapshot loaded; if {} does not need the snapshot, \
-             fix it, then run {} again",
+             fix it, then run {}",
             first.id(),
             first.up.path.display(),
-            crate::hint::command(command)
+            crate::hint::AGAIN
         ));
     }
     Some(format!(

@@ -262,6 +262,9 @@ fn an_up_that_is_not_repeatable_after_its_down_is_caught() {
         seed.error.as_deref().unwrap().contains("duplicate key"),
         "{seed:#?}"
     );
+    // What its down leaves behind makes it fail: the down file is named with it.
+    let down = dir.path().join("002_seed.down.sql");
+    assert_eq!(seed.down_file.as_deref(), Some(down.as_path()), "{seed:#?}");
     assert_eq!(report.exit_code(), exit::SCHEMA_CHECK_FAILED);
 
     // Another schema the second time: the up decides from data its down left behind.
@@ -278,6 +281,7 @@ fn an_up_that_is_not_repeatable_after_its_down_is_caught() {
         messages,
         ["table public.oops: extra when 002_seed.up.sql runs again after its down"]
     );
+    assert_eq!(seed.down_file.as_deref(), Some(down.as_path()), "{seed:#?}");
 }
 
 #[test]
@@ -928,14 +932,16 @@ fn set_soon(flag: &std::sync::Arc<std::sync::atomic::AtomicBool>) {
     });
 }
 
-/// The help of an error of `verify` or `drift` (`command`): it names that command, never
-/// one that would write the target (`migrate up`, `migrate down`), nor anything to undo (the
-/// scratch database is dropped).
+/// The help of an error of `verify` or `drift` (`command`): it says to run that command
+/// again as it was given (`hint::AGAIN`: its flags too), never one that would write the
+/// target (`migrate up`, `migrate down`), nor anything to undo (the scratch database is
+/// dropped).
 #[track_caller]
 fn assert_suggests_only(command: &str, help: Option<&str>) {
     let help = help.expect("a help");
     assert!(
-        help.contains(&format!("`cargo confiture {command}")),
+        help.contains(&format!("run {}", confiture::hint::AGAIN))
+            && !help.contains("`cargo confiture migrate"),
         "{command}: {help}"
     );
     for unsafe_words in ["migrate up", "migrate down", "undo", "migrate status"] {

@@ -757,10 +757,10 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
             "{args:?}: {}",
             run.dump()
         );
-        // The command running is the one to run again, never `migrate up`/`down` (which would
-        // write the target).
+        // The command running, as given, is the one to run again, never `migrate up`/`down`
+        // (which would write the target).
         assert!(
-            help.contains("then run `cargo confiture migrate verify")
+            help.contains("then run the command again")
                 && !help.contains("migrate up")
                 && !help.contains("migrate down"),
             "{args:?}: {}",
@@ -778,7 +778,7 @@ fn the_snapshot_help_never_hides_a_more_specific_one() {
     assert!(
         help.contains("`migrate drift` builds its scratch database from the files alone")
             && help.contains("cannot check this history")
-            && help.contains("then run `cargo confiture migrate drift")
+            && help.contains("then run the command again")
             && !help.contains("migrate verify")
             && !help.contains("--from")
             && !help.contains("migrate up")

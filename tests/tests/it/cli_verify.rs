@@ -144,13 +144,14 @@ fn a_wrong_down_exits_9_with_an_object_level_diff() {
         .stdout_has(
             "db/migrations/002_add_comment_views.down.sql does not restore the schema of before its up:\n    index public.idx_tb_post_slug: left behind by 002_add_comment_views.down.sql",
         )
-        .stderr_has("help: fix db/migrations/002_add_comment_views.down.sql, then run `cargo confiture migrate verify --database-url <URL>` again");
+        .stderr_has("help: fix db/migrations/002_add_comment_views.down.sql, then run the command again");
     assert_scratch_dropped(&run);
 
-    // The rerun keeps the check's `--from`, as typed.
+    // The rerun is the command as given, its `--from` too.
     let run = project.run_on(&db, &["migrate", "verify", "--from", "002"]);
-    run.code(exit::SCHEMA_CHECK_FAILED)
-        .stderr_has("help: fix db/migrations/002_add_comment_views.down.sql, then run `cargo confiture migrate verify --from 002 --database-url <URL>` again");
+    run.code(exit::SCHEMA_CHECK_FAILED).stderr_has(
+        "help: fix db/migrations/002_add_comment_views.down.sql, then run the command again",
+    );
     assert_scratch_dropped(&run);
 
     let run = project.run_on(&db, &["migrate", "verify", "--format", "json"]);
@@ -742,7 +743,7 @@ fn drift_reads_the_live_database_and_writes_nothing() {
     run.code(exit::SCHEMA_CHECK_FAILED).stdout_has(
         "drift: the live database differs from its 6 applied migrations replayed (1 difference):\n    column public.tb_user.nickname: in the live database, not made by its applied migrations",
     ).stderr_has(
-        "help: to keep the change, capture it in a new migration (`cargo confiture migrate generate NAME` creates its file); to drop it, undo it by hand; then run `cargo confiture migrate drift --database-url <URL>` again",
+        "help: to keep the change, capture it in a new migration (`cargo confiture migrate generate NAME` creates its file); to drop it, undo it by hand; then run the command again",
     );
     assert_scratch_dropped(&run);
     assert_eq!(db.catalog_snapshot(), before);
@@ -775,8 +776,13 @@ fn drift_help_for_a_missing_object_says_how_it_went_missing() {
     let run = project.run_on(&db, &["migrate", "drift"]);
     run.code(exit::SCHEMA_CHECK_FAILED)
         .stdout_has("table public.a: missing from the live database")
-        .stderr_has("001_a (recorded by a baseline (`migrate baseline`) without running it)")
-        .stderr_has("run the SQL of db/migrations/001_a.up.sql by hand")
+        .stderr_has(
+            "table public.a is made by db/migrations/001_a.up.sql, which the ledger records as \
+             applied by a baseline (`migrate baseline`) without running it",
+        )
+        .stderr_has(
+            "none of what it makes is there: run the SQL of db/migrations/001_a.up.sql by hand",
+        )
         .stderr_lacks("capture it in a new migration");
     assert_scratch_dropped(&run);
 
@@ -795,6 +801,154 @@ fn drift_help_for_a_missing_object_says_how_it_went_missing() {
     assert_scratch_dropped(&run);
     drop(by_hand);
     drop(db);
+}
+
+/// After a baseline, drift's help said to run the SQL of every migration the baseline
+/// recorded, whatever was missing: an index dropped later made it tell to run the seed of
+/// another migration again. A migration recorded without running is named only for what its
+/// replay makes and the live database lacks — with its statements alone when the rest of what
+/// it makes is there —, never a migration that makes nothing (a data migration); what a
+/// migration that ran makes, missing, gets the help of an object dropped outside the
+/// migrations.
+#[test]
+fn drift_names_a_baselined_migration_only_for_what_it_makes() {
+    let db = TestDb::new("drift_baselined");
+    let project = Project::new();
+    let users = "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL);\n\
+                 CREATE INDEX users_email ON users (email);\n\
+                 CREATE TABLE settings (key text, value text);\n";
+    let seed = "INSERT INTO settings VALUES ('mode', 'on');\n";
+    project
+        .migration(
+            "001_users",
+            users,
+            "DROP TABLE settings;\nDROP TABLE users;\n",
+        )
+        .migration(
+            "002_seed",
+            seed,
+            "DELETE FROM settings WHERE key = 'mode';\n",
+        )
+        .migration(
+            "003_audit",
+            "CREATE TABLE audit (at timestamptz);\n",
+            "DROP TABLE audit;\n",
+        );
+    // The schema built by other means, then recorded; the next migration runs.
+    db.connect().batch_execute(users).unwrap();
+    db.connect().batch_execute(seed).unwrap();
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "2"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "up", "-q"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+
+    // A later incident.
+    db.connect()
+        .batch_execute("DROP INDEX users_email")
+        .unwrap();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("index public.users_email: missing from the live database")
+        .stderr_has(
+            "index public.users_email is made by db/migrations/001_users.up.sql, which the \
+             ledger records as applied by a baseline (`migrate baseline`) without running it",
+        )
+        .stderr_has("with its statement in db/migrations/001_users.up.sql")
+        .stderr_lacks("002_seed")
+        .stderr_lacks("psql -f")
+        .stderr_lacks("run the SQL of");
+    assert_scratch_dropped(&run);
+    let json = project
+        .run_on(&db, &["migrate", "drift", "--format", "json"])
+        .json();
+    let not_run = &json["recorded_without_running"];
+    assert_eq!(not_run[0]["migration"], "001_users", "{json:#}");
+    assert_eq!(
+        not_run[0]["makes_missing"],
+        serde_json::json!([{"kind": "index", "name": "public.users_email"}]),
+        "{json:#}"
+    );
+    assert_eq!(not_run[0]["makes_present"], true, "{json:#}");
+    assert_eq!(not_run[1]["migration"], "002_seed", "{json:#}");
+    assert_eq!(not_run[1].get("makes_missing"), None, "{json:#}");
+    // The help followed: the statement alone, and nothing is missing.
+    db.connect()
+        .batch_execute("CREATE INDEX users_email ON users (email)")
+        .unwrap();
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+
+    // What a migration that ran makes, dropped: no migration recorded without running is named.
+    db.connect().batch_execute("DROP TABLE audit").unwrap();
+    let run = project.run_on(&db, &["migrate", "drift"]);
+    run.code(exit::SCHEMA_CHECK_FAILED)
+        .stdout_has("table public.audit: missing from the live database")
+        .stderr_has("was dropped outside the migrations")
+        .stderr_lacks("001_users")
+        .stderr_lacks("002_seed")
+        .stderr_lacks("recorded by");
+    assert_scratch_dropped(&run);
+    drop(db);
+}
+
+/// An up that fails (or differs) when run again after its down is made so by what the down
+/// leaves behind (a row it does not delete, a role it does not drop) as much as by the up:
+/// the help named the up file alone. And its "run again" dropped the flags given (`--from`,
+/// `--scratch-url`, `--statement-timeout`; only `--from` on exit 9): it says to run the
+/// command again, as given — and so does the help of a migration failing on the scratch
+/// database.
+#[test]
+fn verify_names_the_down_of_an_up_not_repeatable_and_repeats_the_run_as_given() {
+    let db = TestDb::unborn("verify_again");
+    let project = Project::new();
+    project
+        .migration(
+            "001_settings",
+            "CREATE TABLE settings (key text PRIMARY KEY, value text);\n",
+            "DROP TABLE settings;\n",
+        )
+        .migration(
+            "002_seed",
+            "INSERT INTO settings VALUES ('mode', 'on');\n",
+            "DELETE FROM settings WHERE key = 'other';\n",
+        );
+    let scratch_url = server().url("postgres");
+    let as_given = [
+        "migrate",
+        "verify",
+        "--from",
+        "2",
+        "--statement-timeout",
+        "5s",
+        "--scratch-url",
+        &scratch_url,
+    ];
+    for args in [&["migrate", "verify"][..], &as_given[..]] {
+        let run = project.run_on(&db, args);
+        run.code(exit::SCHEMA_CHECK_FAILED)
+            .stdout_has("002_seed      ✗ up not repeatable after its down")
+            .stderr_has(
+                "help: fix db/migrations/002_seed.down.sql (what it leaves behind makes \
+                 db/migrations/002_seed.up.sql fail when it runs again) or \
+                 db/migrations/002_seed.up.sql, then run the command again",
+            )
+            .stderr_lacks("`cargo confiture migrate verify");
+        assert_scratch_dropped(&run);
+    }
+
+    // A migration failing on the scratch database: its help, too.
+    project.write("db/migrations/002_seed.up.sql", "SELECT 1 / 0;\n");
+    let run = project.run_on(&db, &as_given);
+    run.code(exit::MIGRATION_FAILED)
+        .stderr_has("run the command again")
+        .stderr_lacks("`cargo confiture migrate verify");
+    assert_scratch_dropped(&run);
 }
 
 #[test]
@@ -1114,7 +1268,7 @@ fn a_migration_that_fails_on_the_scratch_database_says_the_target_was_not_writte
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("help: this failed on the scratch database \"confiture_scratch_")
         .stderr_has(&target)
-        .stderr_has("fix db/migrations/002_x.up.sql, then run `cargo confiture migrate verify ")
+        .stderr_has("fix db/migrations/002_x.up.sql, then run the command again")
         .stderr_lacks("migrate up");
     assert_scratch_dropped(&run);
     // A down that fails, in the JSON too.

@@ -168,13 +168,11 @@ impl ApplySettings {
         self.stop.as_ref().is_some_and(Stop::is_set)
     }
 
-    /// The end of a failed step's help: `run` [`crate::hint::AGAIN`], or on a scratch database
-    /// ([`ApplySettings::scratch`]) `` run `cargo confiture migrate verify` again ``.
+    /// The end of a failed step's help: `run` [`crate::hint::AGAIN`] — on a scratch database
+    /// ([`ApplySettings::scratch`]) too: the command is the one given (`migrate verify` with
+    /// its `--from`, `--scratch-url`, timeouts), not the `up` replaying there.
     pub(crate) fn run_again(&self) -> String {
-        match self.scratch {
-            Some(command) => format!("run {} again", crate::hint::command(command)),
-            None => format!("run {}", crate::hint::AGAIN),
-        }
+        format!("run {}", crate::hint::AGAIN)
     }
 
     /// Sends one message of a migration (`send`), cancelled on the server when the run is
