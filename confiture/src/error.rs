@@ -92,6 +92,15 @@ pub enum Reason {
         /// The user the environment names.
         named: String,
     },
+    /// The connection handed over with [`crate::Migrator::with_client`] is to another
+    /// database than the environment names: refused before anything runs through it (exit
+    /// 64).
+    AnotherDatabase {
+        /// The database the connection is to (its `current_database()`).
+        connected: String,
+        /// The database the environment names.
+        named: String,
+    },
     /// The connection goes through a pooler in transaction or statement pooling mode, which
     /// would hand the migration lock and session settings to other clients: refused before
     /// anything runs (exit 5). `verify` and `drift` say it of their scratch database with
@@ -1086,6 +1095,7 @@ impl Error {
             | Reason::TransactionPooling
             | Reason::NoLedgerSchema
             | Reason::AnotherUser { .. }
+            | Reason::AnotherDatabase { .. }
             | Reason::Diverged(_)
             | Reason::Irreversible(_)
             | Reason::EnvironmentFile(_) => None,

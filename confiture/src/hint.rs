@@ -243,6 +243,17 @@ pub(crate) const OPTION_FLAGS: &[(&str, &str, &[&str])] = &[
         &["UpOptions"],
     ),
     ("--allow-modified", "allow_modified", &["DownOptions"]),
+    (
+        "--dry-run",
+        "dry_run",
+        &[
+            "UpOptions",
+            "DownOptions",
+            "BaselineOptions",
+            "ReinitOptions",
+            "AbandonOptions",
+        ],
+    ),
     ("--single-transaction", "single_transaction", &["UpOptions"]),
     ("--create-database", "create_database", &["UpOptions"]),
     (

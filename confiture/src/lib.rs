@@ -73,7 +73,15 @@
 //!   that the `Client` types match;
 //! - the state of every migration: [`Migrator::status`]; a failed command is a
 //!   [`migrate::Failed`] holding the [`Error`] (its `exit_code()` is the CLI's) and the report
-//!   of what ran before it.
+//!   of what ran before it;
+//! - what went wrong, matched by type: [`Error::kind`] (an [`ErrorKind`]) and
+//!   [`Error::reason`] (a [`Reason`]); a fleet target's [`migrate::ReportedError`] carries both
+//!   (`kind`, `reason`), so that a service tells a missing database from a failed migration
+//!   without reading a message.
+//!
+//! The migrations directory given to [`Migrator::new`] is the program's: a relative path is
+//! read from the process's current directory (its errors name it), so a service started
+//! elsewhere gives an absolute one (e.g. built on `env!("CARGO_MANIFEST_DIR")`).
 //!
 //! The public surface is the modules listed above and the re-exports below; the engine's
 //! internals (the SQL scripts and batches it sends, their step events) are private to the

@@ -147,7 +147,7 @@ pub use timeout::{Timeout, TimeoutError, Zero};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a
 /// subdirectory); the one rule is [`crate::display::relative_to`].
-fn display_path(path: &Path) -> String {
+pub(crate) fn display_path(path: &Path) -> String {
     match std::env::current_dir() {
         Ok(cwd) => crate::display::relative_to(path, &cwd)
             .display()

@@ -580,8 +580,13 @@ pub enum DirNamedBy {
     /// reads as every command does (its `Check::migrations_dir` must agree with it).
     BuildScript,
     /// A program calling the library: the directory it gives [`crate::Migrator::new`] (or
-    /// `Fleet::new`), which has no `--migrations-dir` flag.
+    /// `Fleet::new`), which has no `--migrations-dir` flag and comes from no Cargo.toml; a
+    /// relative one is read from the process's current directory, which its errors name.
     Library,
+    /// A program calling the library with a workspace's directory
+    /// ([`crate::Migrator::from_url`], `from_config`, `from_env`): Cargo.toml's
+    /// `migrations_dir` (or its default) named it, and is what to change.
+    Workspace,
     /// A `cargo confiture` command given `--migrations-dir`: the flag named it, and is what
     /// to change (Cargo.toml's `migrations_dir` does not count while it is given).
     Flag,
@@ -594,8 +599,7 @@ impl DirNamedBy {
     fn alternative(self) -> Option<&'static str> {
         match self {
             DirNamedBy::Command | DirNamedBy::Flag => Some("--migrations-dir"),
-            DirNamedBy::BuildScript => None,
-            DirNamedBy::Library => Some("the directory your program gives `Migrator::new`"),
+            DirNamedBy::BuildScript | DirNamedBy::Workspace | DirNamedBy::Library => None,
         }
     }
 
@@ -606,6 +610,10 @@ impl DirNamedBy {
         let tables = crate::workspace::SETTINGS_TABLES;
         match (self, self.alternative()) {
             (DirNamedBy::Flag, _) => format!("point --migrations-dir at {at}"),
+            // No Cargo.toml named it: the program's own path is what to change.
+            (DirNamedBy::Library, _) => {
+                format!("point the directory your program gives `Migrator::new` at {at}")
+            }
             (_, Some(or)) => format!("point `migrations_dir` in {tables} (or {or}) at {at}"),
             (_, None) => format!("point `migrations_dir` in {tables} at {at}"),
         }
@@ -1014,9 +1022,23 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
         Ok(error) => return error,
         Err(err) => err,
     };
+    let from_cwd = read_from_current_dir(dir, named_by);
     let help = match close_to_missing_dir(dir) {
         // A close directory of migrations first: the path is likely its misspelling.
         Some(close) => close_dir_help(&shown, &show.text(&close), named_by),
+        // `migrate generate` finds its workspace's directory, not the program's.
+        None if named_by == DirNamedBy::Library => format!(
+            "create it (`mkdir -p {}`) and write the migrations there; or, if the migrations \
+             are elsewhere, {}{}",
+            crate::hint::quote_path(&std::path::absolute(dir).unwrap_or_else(|_| dir.into())),
+            named_by.point_at("their directory"),
+            if from_cwd.is_empty() {
+                ""
+            } else {
+                " (an absolute path, such as one built on `env!(\"CARGO_MANIFEST_DIR\")`, \
+                 reads the same from any current directory)"
+            }
+        ),
         None => format!(
             "create it: {} creates it with the first migration; or, if the migrations are \
              elsewhere, {}",
@@ -1028,9 +1050,10 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
         return blocked_error(dir, &blocker, named_by, show);
     }
     match fs::metadata(dir) {
-        Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => {
-            Error::invalid(format!("migrations directory `{shown}` does not exist")).with_help(help)
-        }
+        Err(meta_err) if meta_err.kind() == io::ErrorKind::NotFound => Error::invalid(format!(
+            "migrations directory `{shown}` does not exist{from_cwd}"
+        ))
+        .with_help(help),
         Ok(meta) if !meta.is_dir() => {
             let kind = not_a_directory(&meta);
             let point = named_by.point_at("the right directory");
@@ -1042,13 +1065,32 @@ fn dir_error(dir: &Path, err: io::Error, named_by: DirNamedBy, show: Shown<'_>) 
                 format!("it is {kind}: {point}")
             };
             Error::invalid(format!(
-                "migrations directory `{shown}` is {kind}, not a directory"
+                "migrations directory `{shown}` is {kind}, not a directory{from_cwd}"
             ))
             .with_help(help)
         }
         _ => Error::invalid(format!("cannot read migrations directory `{shown}`"))
             .with_source(err)
             .with_help("check its permissions"),
+    }
+}
+
+/// What a message about the migrations directory `dir` adds when a program gave it
+/// ([`DirNamedBy::Library`]) as a relative path: that the path is read from the process's
+/// current directory, which it names, with the path it read (` (a relative path, read from
+/// the current directory /srv/app: /srv/app/db/migrations)`); empty otherwise. A command
+/// line's relative path is the user's own shell's, and a workspace's is its root's.
+fn read_from_current_dir(dir: &Path, named_by: DirNamedBy) -> String {
+    if named_by != DirNamedBy::Library || !dir.is_relative() {
+        return String::new();
+    }
+    match std::env::current_dir() {
+        Ok(cwd) => format!(
+            " (a relative path, read from the current directory {}: {})",
+            crate::display::path_text(&cwd),
+            crate::display::path_text(&cwd.join(dir))
+        ),
+        Err(_) => " (a relative path, read from the current directory)".to_string(),
     }
 }
 
@@ -1061,7 +1103,9 @@ fn file_named_help(dir: &Path, named_by: DirNamedBy, show: Shown<'_>) -> String 
     let names = match named_by {
         DirNamedBy::Flag => "--migrations-dir names a file",
         DirNamedBy::Library => "the directory your program gives `Migrator::new` is a file",
-        DirNamedBy::Command | DirNamedBy::BuildScript => "`migrations_dir` names a file",
+        DirNamedBy::Command | DirNamedBy::BuildScript | DirNamedBy::Workspace => {
+            "`migrations_dir` names a file"
+        }
     };
     let parent = match dir.parent() {
         Some(parent) if parent.as_os_str().is_empty() => Path::new("."),

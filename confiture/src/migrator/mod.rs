@@ -274,7 +274,8 @@ impl Migrator {
     /// stays. The client must be connected to the environment's database (`env` still gives
     /// the ledger table and the settings): one to another database is refused on first use,
     /// in the same round trip as the reset, before anything is read or written through it
-    /// (`ErrorKind::Usage`, naming both databases; `into_client` still gives it back). It
+    /// (`ErrorKind::Usage`, [`Reason::AnotherDatabase`](crate::Reason::AnotherDatabase), naming
+    /// both databases; `into_client` still gives it back). It
     /// must be logged in as the user the environment names: one logged in as another (the
     /// service's `app_rw`, the environment's `migrator`) is refused the same way
     /// (`ErrorKind::Usage`, [`Reason::AnotherUser`](crate::Reason::AnotherUser), naming both
@@ -864,7 +865,8 @@ impl Migrator {
         let options = CheckOptions::default()
             .first_version(ws.settings.first_version)
             .first_version_from(ws.settings.first_version_from);
-        let mut migrator = Migrator::new(env, ws.migrations_dir(), options);
+        let mut migrator = Migrator::new(env, ws.migrations_dir(), options)
+            .migrations_dir_named_by(files::DirNamedBy::Workspace);
         // The workspace's own directory: a command run in the workspace finds it by itself.
         migrator.suggest.files.clear();
         migrator
@@ -919,8 +921,11 @@ impl Migrator {
     /// Who named the migrations directory, for what an error about it (missing, a file in its
     /// place) says to change besides `migrations_dir` in Cargo.toml: by default
     /// [`DirNamedBy::Library`](files::DirNamedBy::Library), the directory the program gives
-    /// [`Migrator::new`]; the command line says [`DirNamedBy::Command`](files::DirNamedBy::Command),
-    /// its `--migrations-dir` flag. A [`Fleet::for_migrator`](crate::fleet::Fleet::for_migrator)
+    /// [`Migrator::new`] (a relative one read from the current directory, which its errors
+    /// name), or [`DirNamedBy::Workspace`](files::DirNamedBy::Workspace) for a session of a
+    /// workspace ([`Migrator::from_url`], [`Migrator::from_config`], [`Migrator::from_env`]:
+    /// Cargo.toml's `migrations_dir`); the command line says
+    /// [`DirNamedBy::Command`](files::DirNamedBy::Command), its `--migrations-dir` flag. A [`Fleet::for_migrator`](crate::fleet::Fleet::for_migrator)
     /// keeps it.
     pub fn migrations_dir_named_by(mut self, named_by: files::DirNamedBy) -> Migrator {
         self.dir_named_by = named_by;

@@ -472,6 +472,16 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
             continue;
         };
         changed = true;
+        if let Some((setters, len)) = flag_group(rest, options) {
+            // `` `--dry-run --yes` ``: the group's own quotes go; each setter has its own.
+            rest = &rest[len..];
+            if out.ends_with('`') && rest.starts_with('`') {
+                out.pop();
+                rest = &rest[1..];
+            }
+            out.push_str(&setters.join(" with "));
+            continue;
+        }
         rest = &rest[flag.len()..];
         if *types == [SESSION] {
             // `` `--wait-for-server 60s` ``: the method, called with the value quoted with it.
@@ -522,9 +532,100 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
     }
 }
 
+/// The option of [`FLAGS`] that `options` has whose flag `text` starts with (a whole flag:
+/// `--lock-wait`, not `--lock-waits`), with its flag.
+fn option_flag<'f>(text: &str, options: &str) -> Option<(&'f str, &'f str)> {
+    FLAGS
+        .iter()
+        .find(|(flag, _, types)| {
+            text.starts_with(flag)
+                && types.contains(&options)
+                && !text[flag.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '-')
+        })
+        .map(|(flag, field, _)| (*flag, *field))
+}
+
+/// Several flags of `options` one after the other at the start of `text`, each with its
+/// number when it has one (`--target 0 --yes`, `--dry-run --yes`): each as the setter a
+/// program calls, with its value (`` `DownOptions::target(Some(0))` ``,
+/// `` `DownOptions::yes(true)` ``), and the length of `text` they took. `None` for a flag
+/// alone, which [`library_names`] names as its field.
+fn flag_group(text: &str, options: &str) -> Option<(Vec<String>, usize)> {
+    let mut setters = Vec::new();
+    let mut end = 0;
+    let mut at = 0;
+    while let Some((flag, field)) = option_flag(&text[at..], options) {
+        let after = at + flag.len();
+        let digits = text[after..].strip_prefix(' ').map_or(0, |v| {
+            let n = v.chars().take_while(char::is_ascii_digit).count();
+            let whole = !v[n..].starts_with(|c: char| c.is_alphanumeric() || c == '_');
+            if whole {
+                n
+            } else {
+                0
+            }
+        });
+        let argument = match digits {
+            0 => "true".to_string(),
+            _ => {
+                let value = &text[after + 1..after + 1 + digits];
+                // `BaselineOptions::through(version)` is its constructor; the others' numbers
+                // are optional (`steps`, `target`, `from`).
+                if options == "BaselineOptions" && field == "through" {
+                    value.to_string()
+                } else {
+                    format!("Some({value})")
+                }
+            }
+        };
+        setters.push(format!("`{options}::{field}({argument})`"));
+        end = after + if digits > 0 { 1 + digits } else { 0 };
+        if !text[end..].starts_with(" --") {
+            break;
+        }
+        at = end + 1;
+    }
+    (setters.len() > 1).then_some((setters, end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::library_names;
+
+    /// Flags named together (`--target 0 --yes`) are each the setter a program calls with its
+    /// value, joined by "with": never `` `DownOptions::target` = 0 `DownOptions::yes` ``; the
+    /// quotes around the group go, and a flag alone keeps its field's name.
+    #[test]
+    fn flags_named_together_become_the_setters_a_program_calls() {
+        assert_eq!(
+            library_names(
+                "pass --steps 1 or more (the default is 1); to roll back everything use \
+                 --target 0 --yes",
+                "DownOptions"
+            ),
+            "pass `DownOptions::steps` = 1 or more (the default is 1); to roll back everything \
+             use `DownOptions::target(Some(0))` with `DownOptions::yes(true)`"
+        );
+        assert_eq!(
+            library_names(
+                "add --yes to record it (`--dry-run --yes` shows the whole plan first)",
+                "ReinitOptions"
+            ),
+            "add `ReinitOptions::yes` to record it (`ReinitOptions::dry_run(true)` with \
+             `ReinitOptions::yes(true)` shows the whole plan first)"
+        );
+        assert_eq!(
+            library_names("the same plan as --target 0 --yes, which", "DownOptions"),
+            "the same plan as `DownOptions::target(Some(0))` with `DownOptions::yes(true)`, which"
+        );
+        // A flag the options lack ends the group; a suggested command keeps its flags.
+        assert_eq!(
+            library_names("use --steps 2 --allow-modified", "UpOptions"),
+            "use `UpOptions::steps` = 2 --allow-modified"
+        );
+        let command = "`cargo confiture migrate down --target 0 --yes`";
+        assert_eq!(library_names(command, "DownOptions"), command);
+    }
 
     #[test]
     fn flags_become_the_options_fields_outside_suggested_commands() {

@@ -209,8 +209,16 @@ impl MigrationReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ReportedError {
-    /// `migration_failed`, `lock_timeout`, `diverged`, ... (the [`ErrorKind`](crate::ErrorKind) in snake case).
-    pub kind: &'static str,
+    /// What went wrong, to branch on ([`ErrorKind`](crate::ErrorKind)); in JSON its name
+    /// (`migration_failed`, `lock_timeout`, `diverged`, ...: [`ErrorKind::name`](crate::ErrorKind::name)).
+    #[serde(serialize_with = "serialize_kind")]
+    pub kind: crate::ErrorKind,
+    /// What the error is about, as data ([`Error::reason`]): a service matches on it (a
+    /// migration that failed, with its version and SQLSTATE; the database a connection
+    /// failure concerns; a refusal's diverged or irreversible migrations) rather than on the
+    /// message. Not in the JSON, whose keys below say the same.
+    #[serde(skip)]
+    pub reason: Reason,
     /// The process exit code this error maps to (see [`crate::exit`]).
     pub exit_code: u8,
     /// The error's message, with its cause.
@@ -415,11 +423,20 @@ impl ReportedUnrollable {
     }
 }
 
+/// [`ReportedError::kind`] as JSON writes it: its name.
+fn serialize_kind<S: serde::Serializer>(
+    kind: &crate::ErrorKind,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_str(kind.name())
+}
+
 impl ReportedError {
     /// The error object of `error`, from its kind and [`Reason`].
     pub fn of(error: &Error) -> ReportedError {
         let mut reported = ReportedError {
-            kind: error.kind.name(),
+            kind: error.kind,
+            reason: error.reason().clone(),
             exit_code: error.exit_code(),
             message: error.message_with_cause(),
             details: error.details.clone(),

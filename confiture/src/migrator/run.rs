@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use postgres::Client;
 
 use super::report::{CommandReport, Failed, MigrationReport, Outcome, Progress, ReportedError};
-use crate::db::apply::{self, ApplySettings, Direction, Location, Step, StepFailure};
+use crate::db::apply::{
+    self, ApplySettings, Direction, Location, SetBy, Step, StepFailure, TimeoutsSetBy,
+};
 use crate::db::ledger::Access;
 use crate::db::lock;
 use crate::db::writable;
@@ -442,10 +444,19 @@ impl Migrator {
         rerun_interrupted: bool,
     ) -> ApplySettings {
         let m = &self.env.migration;
+        let defaults = crate::config::MigrationSettings::default();
+        let set_by = |given: bool, from_env: bool| SetBy::of(given, &self.env, from_env);
         ApplySettings {
             table: m.tracking_table.clone(),
             lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
             statement_timeout: statement_timeout.or(m.statement_timeout),
+            timeouts_set_by: TimeoutsSetBy {
+                lock: set_by(
+                    lock_timeout.is_some(),
+                    m.lock_timeout != defaults.lock_timeout,
+                ),
+                statement: set_by(statement_timeout.is_some(), m.statement_timeout.is_some()),
+            },
             lock_retries: m.lock_retries,
             ledger_lock_wait: lock_wait,
             held_lock: None,

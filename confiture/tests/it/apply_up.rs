@@ -240,7 +240,10 @@ fn a_failing_migration_stops_the_run_at_its_file_and_line() {
     assert_eq!(report.applied, ["001", "002"]);
     assert_eq!(report.skipped, ["004", "005"]);
     let reported = &report.errors[0];
-    assert_eq!((reported.kind, reported.exit_code), ("migration_failed", 4));
+    assert_eq!(
+        (reported.kind, reported.exit_code),
+        (ErrorKind::MigrationFailed, 4)
+    );
     assert_eq!(
         (
             reported.version.as_deref(),
@@ -759,7 +762,7 @@ fn the_lock_timeout_names_the_holder() {
         details.contains(&format!("database: {}", db.display())),
         "{details}"
     );
-    assert_eq!(failed.report.errors[0].kind, "lock_timeout");
+    assert_eq!(failed.report.errors[0].kind, ErrorKind::LockTimeout);
     assert!(
         matches!(
             &events[0],

@@ -507,7 +507,7 @@ fn a_stop_interrupts_the_running_targets_and_starts_no_other() {
     assert_eq!(first.applied, ["001", "002"], "{report:?}");
     assert_eq!(
         first.error.as_ref().map(|e| e.kind),
-        Some("interrupted"),
+        Some(ErrorKind::Interrupted),
         "{report:?}"
     );
     assert_eq!(
@@ -561,4 +561,54 @@ fn a_database_created_while_the_fleet_runs_is_reached() {
     assert_eq!(refused.sqlstate.as_deref(), Some("3D000"), "{report:?}");
     assert_eq!(report.targets[1].state, TargetState::Done, "{report:?}");
     assert_eq!(report.targets[1].applied.len(), 2, "{report:?}");
+}
+
+/// A fleet target's error is data a service branches on without comparing strings: its
+/// `kind` is the `ErrorKind` and its `reason` the `Reason` the target's command failed with —
+/// a database missing (`Connection`, `Reason::Database`, SQLSTATE 3D000) told from a migration
+/// that failed (`MigrationFailed`, `Reason::Migration` with the version) — while the JSON
+/// keeps `kind` as its name and has no `reason` key.
+#[test]
+fn a_target_error_carries_its_kind_and_reason_as_types() {
+    let dir = Dir::new();
+    two_migrations(&dir);
+    let poisoned = TestDb::new("fleet_typed");
+    poisoned
+        .client()
+        .batch_execute("CREATE TABLE b (other text)")
+        .expect("poison");
+    let gone = crate::common::unique("cft_fleet_typed_gone");
+    let base = environment("postgres");
+    let targets = vec![
+        Target::database(&base, &gone, "list:1").expect("a name"),
+        Target::url(&base, &poisoned.url(), "list:2").expect("test URL"),
+    ];
+    let report = Fleet::new(targets, &dir.path, CheckOptions::default())
+        .jobs(1)
+        .keep_going(true)
+        .up(&UpOptions::default().allow_non_empty(true), &|_| {})
+        .expect("the fleet runs");
+    let missing = report.targets[0].error.as_ref().expect("an error");
+    assert_eq!(missing.kind, ErrorKind::Connection, "{report:?}");
+    assert!(
+        matches!(&missing.reason, confiture::Reason::Database { database } if database.contains(&gone)),
+        "{report:?}"
+    );
+    assert_eq!(missing.sqlstate.as_deref(), Some("3D000"), "{report:?}");
+    let failed = report.targets[1].error.as_ref().expect("an error");
+    assert_eq!(failed.kind, ErrorKind::MigrationFailed, "{report:?}");
+    assert!(
+        matches!(&failed.reason, confiture::Reason::Migration(m) if m.version == "002"),
+        "{report:?}"
+    );
+    let json = serde_json::to_value(&report).expect("JSON");
+    assert_eq!(json["targets"][0]["error"]["kind"], "connection", "{json}");
+    assert_eq!(
+        json["targets"][1]["error"]["kind"], "migration_failed",
+        "{json}"
+    );
+    assert!(
+        json["targets"][1]["error"].get("reason").is_none(),
+        "{json}"
+    );
 }

@@ -651,3 +651,130 @@ fn a_library_sessions_preview_suggests_previews() {
         }
     }
 }
+
+/// A timeout's help names only where the run's value came from: the option the program set
+/// (`UpOptions::statement_timeout`, `UpOptions::lock_timeout_statement`), never the
+/// `migration.*` key of an environment file that an environment made from a URL has not got;
+/// the environment's own value, set by the program, is named as its setting
+/// (`MigrationSettings::statement_timeout`), never as the option it did not use.
+#[test]
+fn a_timeouts_help_names_where_the_runs_value_came_from() {
+    use std::time::Duration;
+    let db = TestDb::new("suggest_timeout_from");
+    let root = TempDir::new("cft_suggest_timeout");
+    write_pair(&root, "sql", "001", "SELECT pg_sleep(2);\n");
+    let dir = root.path().join("sql");
+    let texts = |e: &confiture::Error| format!("{} | {:?} | {:?}", e.message, e.details, e.help);
+    let quick = Some(Duration::from_millis(300));
+
+    // The option's statement_timeout.
+    let failed = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .up(
+            &UpOptions::default().statement_timeout(quick),
+            &mut no_progress,
+        )
+        .expect_err("times out");
+    let help = failed.error.help.clone().unwrap_or_default();
+    assert!(help.contains("`UpOptions::statement_timeout`"), "{help}");
+    assert!(!help.contains("migration.statement_timeout"), "{help}");
+    assert!(!help.contains(" / "), "{help}");
+    assert_eq!(failed.report.errors[0].help.as_deref(), Some(help.as_str()));
+
+    // The environment's, set by the program (no file).
+    let mut env = db.environment();
+    env.migration.statement_timeout = quick;
+    let failed = Migrator::new(env, &dir, CheckOptions::default())
+        .up(&UpOptions::default(), &mut no_progress)
+        .expect_err("times out");
+    let help = failed.error.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("`MigrationSettings::statement_timeout`"),
+        "{help}"
+    );
+    assert!(!help.contains("UpOptions::statement_timeout"), "{help}");
+    assert!(!help.contains("-c FILE"), "{help}");
+
+    // The option's lock_timeout, with another session holding the lock.
+    write_pair(&root, "sql", "001", "LOCK TABLE held;\n");
+    db.client()
+        .batch_execute("CREATE TABLE held (id int)")
+        .expect("creates");
+    let mut holder = postgres::Client::connect(&db.url(), postgres::NoTls).expect("connects");
+    let mut tx = holder.transaction().expect("begins");
+    tx.batch_execute("LOCK TABLE held").expect("locks");
+    let mut env = db.environment();
+    env.migration.lock_retries = 0;
+    let failed = Migrator::new(env, &dir, CheckOptions::default())
+        .up(
+            &UpOptions::default()
+                .lock_timeout_statement(quick)
+                .allow_non_empty(true),
+            &mut no_progress,
+        )
+        .expect_err("lock times out");
+    let text = texts(&failed.error);
+    assert!(
+        text.contains("`UpOptions::lock_timeout_statement`"),
+        "{text}"
+    );
+    assert!(!text.contains("migration.lock_timeout"), "{text}");
+    tx.rollback().expect("ends");
+}
+
+/// A help naming several flags together (`--target 0 --yes`, `--dry-run --yes`) names them
+/// as a library caller writes them: each option's setter with its value, joined by "with";
+/// `DownOptions::steps(Some(0))`'s refusal read "use `DownOptions::target` = 0
+/// `DownOptions::yes`".
+#[test]
+fn a_library_help_naming_several_flags_names_each_setter() {
+    use confiture::migrate::DownOptions;
+    let db = TestDb::new("suggest_flag_group");
+    let root = TempDir::new("cft_suggest_group");
+    write_pair(&root, "sql", "001", "CREATE TABLE t (id int);\n");
+    let dir = root.path().join("sql");
+    let refused = Migrator::new(db.environment(), &dir, CheckOptions::default())
+        .down(&DownOptions::default().steps(Some(0)), &mut no_progress)
+        .expect_err("steps 0");
+    let help = refused.error.help.clone().unwrap_or_default();
+    assert!(
+        help.contains("use `DownOptions::target(Some(0))` with `DownOptions::yes(true)`"),
+        "{help}"
+    );
+    assert!(!help.contains("= 0 `"), "{help}");
+    assert!(!help.contains("--"), "{help}");
+}
+
+/// A library session given a relative migrations directory that is not there is told that
+/// the path is read from the current directory, which the message names with the absolute
+/// path; its help speaks of the directory the program gives `Migrator::new`, never of
+/// Cargo.toml's `[package.metadata.confiture]`, which did not name it. A session whose
+/// directory is its workspace's (`Migrator::from_url`: Cargo.toml's `migrations_dir`) keeps
+/// the Cargo.toml help.
+#[test]
+fn a_library_sessions_relative_directory_is_named_from_the_current_directory() {
+    let db = TestDb::new("suggest_relative_dir");
+    let relative = std::path::PathBuf::from(common::unique("cft_no_dir")).join("migrations");
+    let cwd = std::env::current_dir().expect("a current directory");
+    let error = Migrator::new(db.environment(), &relative, CheckOptions::default())
+        .load()
+        .map(drop)
+        .expect_err("no directory");
+    let shown = cwd.join(&relative).display().to_string();
+    assert!(error.message.contains("current directory"), "{error}");
+    assert!(error.message.contains(&shown), "{error}");
+    let help = error.help.as_deref().unwrap_or_default();
+    assert!(!help.contains("Cargo.toml"), "{help}");
+    assert!(!help.contains("metadata.confiture"), "{help}");
+    assert!(help.contains("Migrator::new"), "{help}");
+    // An absolute path needs no current directory.
+    let error = Migrator::new(
+        db.environment(),
+        cwd.join(&relative),
+        CheckOptions::default(),
+    )
+    .load()
+    .map(drop)
+    .expect_err("no directory");
+    assert!(!error.message.contains("current directory"), "{error}");
+    assert!(!error.help.unwrap_or_default().contains("Cargo.toml"));
+}

@@ -365,8 +365,9 @@ fn the_runs_timeouts_do_not_outlive_it_on_the_handed_connection() {
 
 /// A connection to another database than the environment's is refused before any command
 /// reads or writes through it: the reports and errors would name the environment's database
-/// while another one is migrated. The error names both; the client comes back untouched
-/// (no ledger, no lock) and still usable.
+/// while another one is migrated. The error names both, also as data a caller matches on
+/// (`Reason::AnotherDatabase`, as `Reason::AnotherUser` for another login user); the client
+/// comes back untouched (no ledger, no lock) and still usable.
 #[test]
 fn a_connection_to_another_database_is_refused_naming_both() {
     let named = TestDb::new("withclientnamed");
@@ -377,6 +378,14 @@ fn a_connection_to_another_database_is_refused_naming_both() {
         .with_client(other.client_as("my-service"));
     every_command_refuses(&mut migrator, |error, command| {
         refused_naming(error, [&other.name, &named.name], command);
+        assert_eq!(
+            error.reason(),
+            &confiture::Reason::AnotherDatabase {
+                connected: other.name.clone(),
+                named: named.name.clone(),
+            },
+            "{command}: {error:?}"
+        );
     });
     let mut client = migrator.into_client().expect("the client comes back");
     assert_eq!(

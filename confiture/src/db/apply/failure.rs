@@ -12,7 +12,7 @@ use super::markers::{dropped_by, failed_statement, reached, Dropped, Reached, St
 use super::plpgsql;
 use super::script::{placed_in_message, ReadingChanged, Script};
 use super::sql::{release_advisory_locks, Batch};
-use super::{ApplySettings, Direction, Location, Step, StepFailure};
+use super::{ApplySettings, Direction, Location, RunTimeout, Step, StepFailure};
 use crate::db::backoff::human;
 use crate::error::{Error, ErrorKind};
 use crate::files::{SqlFile, StatementSpan, TransactionMode};
@@ -463,8 +463,8 @@ pub(super) fn lock_timed_out(
             let (that, terminate) = crate::db::lock::terminate_hint(&holders);
             format!(
                 "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with \
-                 {terminate}; or raise `migration.lock_timeout` / {} (lock_timeout {})",
-                crate::migrate::SQL_TIMEOUT_FLAGS[0],
+                 {terminate}; or raise {} (lock_timeout {})",
+                settings.timeouts_set_by.raise(RunTimeout::Lock),
                 human(settings.lock_timeout)
             )
         }),
@@ -540,7 +540,7 @@ pub(super) fn cancelled(
         .and_then(|at| statement_at_line(file, at.line));
     failure.error.help = Some(match own_cancel(file, at) {
         Some(own) if !matches!(cause, CancelCause::Timeout { .. }) => own_cancel_help(file, own),
-        _ => cancel_help(step, cause, at),
+        _ => cancel_help(settings, step, cause, at),
     });
     failure
 }
@@ -612,10 +612,15 @@ fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
 /// statement cancelled when known. A cancel request is said the same by the server whoever
 /// sent it: another session, or the statement itself through a pid it computes or a function it
 /// calls (what the file does not show: [`own_cancel`] names what it does), so both are said.
-fn cancel_help(step: &Step<'_>, cause: CancelCause, at: Option<usize>) -> String {
+fn cancel_help(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    cause: CancelCause,
+    at: Option<usize>,
+) -> String {
     let raise = format!(
-        "raise `migration.statement_timeout` / {}, or split the migration",
-        crate::migrate::SQL_TIMEOUT_FLAGS[1]
+        "raise {}, or split the migration",
+        settings.timeouts_set_by.raise(RunTimeout::Statement)
     );
     let another = format!(
         "the server cancelled it at a request (pg_cancel_backend), which does not say who \
@@ -1884,10 +1889,10 @@ fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[Str
         Some(limit) => format!(
             "every statement of {} completed; {what} was cancelled: it ran longer than the run's \
              statement_timeout ({}), which bounds the row's write too — make the trigger \
-             faster, or raise `migration.statement_timeout` / {}, then {}",
+             faster, or raise {}, then {}",
             step.file().path.display(),
             human(limit),
-            crate::migrate::SQL_TIMEOUT_FLAGS[1],
+            settings.timeouts_set_by.raise(RunTimeout::Statement),
             settings.run_again()
         ),
         None => format!(
@@ -1966,20 +1971,20 @@ fn failure_help(
         "57014" if in_ledger => ledger_cancel_help(settings, step, triggers),
         "55P03" => format!(
             "another session holds a lock this migration needs (lock_timeout {}); run {AGAIN} when \
-             it is released, or raise `migration.lock_timeout` / {}",
+             it is released, or raise {}",
             human(settings.lock_timeout),
-            crate::migrate::SQL_TIMEOUT_FLAGS[0]
+            settings.timeouts_set_by.raise(RunTimeout::Lock)
         ),
         "57014" => format!(
-            "a statement ran longer than statement_timeout ({}); raise `migration.statement_timeout` \
-             / {}, or split the migration",
+            "a statement ran longer than statement_timeout ({}); raise {}, or split the \
+             migration",
             settings.statement_timeout.map_or_else(
                 || "the session's: set by the database, the role, the connection's options or \
                     the server"
                     .to_string(),
                 human
             ),
-            crate::migrate::SQL_TIMEOUT_FLAGS[1]
+            settings.timeouts_set_by.raise(RunTimeout::Statement)
         ),
         _ if dropped_ledger(db, in_ledger) => {
             let file = step.file();

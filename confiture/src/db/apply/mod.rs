@@ -69,6 +69,9 @@ pub struct ApplySettings {
     pub lock_timeout: Duration,
     /// `statement_timeout` for migration SQL; `None` keeps the server's.
     pub statement_timeout: Option<Duration>,
+    /// Where [`Self::lock_timeout`] and [`Self::statement_timeout`] came from: the one place
+    /// a help says to raise each ([`TimeoutsSetBy::raise`]).
+    pub timeouts_set_by: TimeoutsSetBy,
     /// Retries of a transactional migration that failed on `lock_timeout` (55P03) or a deadlock.
     pub lock_retries: u32,
     /// `lock_timeout` of the ledger row each migration writes: the command's lock wait
@@ -121,6 +124,95 @@ pub struct ApplySettings {
     pub holders_from: Option<crate::config::Environment>,
 }
 
+/// Where one of a run's timeouts for migration SQL came from ([`TimeoutsSetBy`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetBy {
+    /// The command's option: the command line's flag (`--statement-timeout`), a library
+    /// session's options field (`UpOptions::statement_timeout`, which
+    /// `migrator::options::name_fields` writes for the flag).
+    Option,
+    /// The environment's `migration:` block, read from this environment file; `None`: an
+    /// environment read from no file (`Environment::from_url`) whose setting the program set
+    /// (`MigrationSettings::statement_timeout`).
+    Environment(Option<std::path::PathBuf>),
+    /// Neither: the default (`lock_timeout`'s 5 s), or none of ours (the session's own
+    /// `statement_timeout`: the database's, the role's, the server's), which the option
+    /// overrides, as the environment file the settings are read from does (`None`: none is).
+    Default(Option<std::path::PathBuf>),
+}
+
+impl Default for SetBy {
+    fn default() -> SetBy {
+        SetBy::Default(None)
+    }
+}
+
+impl SetBy {
+    /// Where a timeout came from: the command's option when `given`, else the environment
+    /// `env`'s settings when `from_env` (its value is not the default), else the default. The
+    /// file is the one `env`'s settings were read from (a fleet target's: its base's).
+    pub(crate) fn of(given: bool, env: &crate::config::Environment, from_env: bool) -> SetBy {
+        let file = env.settings_origin().0.cloned();
+        match (given, from_env) {
+            (true, _) => SetBy::Option,
+            (false, true) => SetBy::Environment(file),
+            (false, false) => SetBy::Default(file),
+        }
+    }
+}
+
+/// Where a run's `lock_timeout` and `statement_timeout` for migration SQL came from
+/// ([`ApplySettings::timeouts_set_by`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TimeoutsSetBy {
+    /// [`ApplySettings::lock_timeout`]'s.
+    pub lock: SetBy,
+    /// [`ApplySettings::statement_timeout`]'s.
+    pub statement: SetBy,
+}
+
+/// Which timeout of a run a help says to raise ([`TimeoutsSetBy::raise`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunTimeout {
+    Lock,
+    Statement,
+}
+
+impl TimeoutsSetBy {
+    /// What a help says to raise `which` timeout with, naming where the run's value came
+    /// from and nowhere else: the command's flag (a library session's options field, once
+    /// `name_fields` has named it), the environment file's key in that file, or the setting
+    /// of an environment the program made; with neither (a default, the session's own
+    /// `statement_timeout`), the flag, which overrides it, and the key of the environment
+    /// file the settings are read from, when there is one.
+    pub(crate) fn raise(&self, which: RunTimeout) -> String {
+        let (set_by, key, field, flag) = match which {
+            RunTimeout::Lock => (
+                &self.lock,
+                "migration.lock_timeout",
+                "lock_timeout",
+                crate::migrate::SQL_TIMEOUT_FLAGS[0],
+            ),
+            RunTimeout::Statement => (
+                &self.statement,
+                "migration.statement_timeout",
+                "statement_timeout",
+                crate::migrate::SQL_TIMEOUT_FLAGS[1],
+            ),
+        };
+        let in_file =
+            |file: &std::path::Path| format!("`{key}` in {}", crate::config::display_path(file));
+        match set_by {
+            SetBy::Option | SetBy::Default(None) => flag.to_string(),
+            SetBy::Environment(Some(file)) => in_file(file),
+            SetBy::Environment(None) => {
+                format!("the environment's `MigrationSettings::{field}` (`Environment::migration`)")
+            }
+            SetBy::Default(Some(file)) => format!("{flag} (or {})", in_file(file)),
+        }
+    }
+}
+
 #[cfg(test)]
 impl ApplySettings {
     /// The engine tests' settings: the default ledger, 5 s lock waits, no statement timeout,
@@ -131,6 +223,7 @@ impl ApplySettings {
             table: TrackingTable::default(),
             lock_timeout: Duration::from_secs(5),
             statement_timeout: None,
+            timeouts_set_by: TimeoutsSetBy::default(),
             lock_retries: 0,
             ledger_lock_wait: Duration::from_secs(5),
             held_lock: None,
@@ -722,5 +815,42 @@ mod tests {
         let read = [row("003"), row("004")];
         keep_rows(&read, &mut down);
         assert_eq!(kept(&down), [some("003", "003"), (None, None)]);
+    }
+}
+
+#[cfg(test)]
+mod timeouts_set_by_tests {
+    use super::{RunTimeout, SetBy, TimeoutsSetBy};
+    use std::path::PathBuf;
+
+    /// The help to raise a timeout names where the run's value came from, and only there;
+    /// the flag (a library session's field) overrides a default or the session's own.
+    #[test]
+    fn a_timeout_is_raised_where_its_value_came_from() {
+        let file = || Some(PathBuf::from("/nowhere/db/environments/prod.yaml"));
+        let said = |statement: SetBy| {
+            TimeoutsSetBy {
+                lock: SetBy::Default(None),
+                statement,
+            }
+            .raise(RunTimeout::Statement)
+        };
+        assert_eq!(said(SetBy::Option), "--statement-timeout");
+        assert_eq!(said(SetBy::Default(None)), "--statement-timeout");
+        assert_eq!(
+            said(SetBy::Environment(file())),
+            "`migration.statement_timeout` in /nowhere/db/environments/prod.yaml"
+        );
+        assert_eq!(
+            said(SetBy::Default(file())),
+            "--statement-timeout (or `migration.statement_timeout` in \
+             /nowhere/db/environments/prod.yaml)"
+        );
+        assert!(said(SetBy::Environment(None)).contains("`MigrationSettings::statement_timeout`"));
+        let lock = TimeoutsSetBy {
+            lock: SetBy::Option,
+            statement: SetBy::Environment(file()),
+        };
+        assert_eq!(lock.raise(RunTimeout::Lock), "--lock-timeout-statement");
     }
 }

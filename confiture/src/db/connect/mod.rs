@@ -910,8 +910,8 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
 /// database it is to and whether it is inside a transaction block, then puts the session back
 /// to its connection-time state (`apply::RESET_SESSION`). A connection to another database
 /// than `env`'s is refused (a usage error naming both) before any command reads or writes
-/// through it: its reports and errors would name `env`'s database while another one is
-/// migrated. The server's address is not visible to a session, so the database name is what
+/// through it ([`Reason::AnotherDatabase`](crate::error::Reason::AnotherDatabase)): its
+/// reports and errors would name `env`'s database while another one is migrated. The server's address is not visible to a session, so the database name is what
 /// is compared. A connection inside a transaction block is refused too
 /// ([`Reason::InTransaction`](crate::error::Reason::InTransaction)): the engine's own
 /// transactions, lock and reset would run inside the caller's, and its `BEGIN` would look
@@ -953,21 +953,7 @@ pub(crate) fn adopt_handed_over(
     let (connected, in_block, search_path, login) = row.unwrap_or_default();
     let named = &env.connection.dbname;
     match connected {
-        Some(connected) if connected != named => {
-            return Err(Error::usage(format!(
-                "the connection handed over with with_client is to database {}, not to {}, the \
-                 environment's ({})",
-                crate::config::quoted(connected),
-                crate::config::quoted(named),
-                env.connection
-            ))
-            .with_help(format!(
-                "hand with_client a connection to {}, or give the Migrator an environment that \
-                 names {}",
-                crate::config::quoted(named),
-                crate::config::quoted(connected)
-            )));
-        }
+        Some(connected) if connected != named => return Err(another_database(env, connected)),
         _ => {}
     }
     match login {
@@ -1016,6 +1002,29 @@ fn refuse_unpinned_tenant(
          let the Migrator connect by itself (no with_client)",
         crate::fleet::tenant_search_path(schema)
     )))
+}
+
+/// The refusal of a connection handed over that is to database `connected`, not to the one
+/// `env` names ([`Reason::AnotherDatabase`](crate::error::Reason::AnotherDatabase)).
+fn another_database(env: &Environment, connected: &str) -> Error {
+    let named = &env.connection.dbname;
+    Error::usage(format!(
+        "the connection handed over with with_client is to database {}, not to {}, the \
+         environment's ({})",
+        crate::config::quoted(connected),
+        crate::config::quoted(named),
+        env.connection
+    ))
+    .with_help(format!(
+        "hand with_client a connection to {}, or give the Migrator an environment that \
+         names {}",
+        crate::config::quoted(named),
+        crate::config::quoted(connected)
+    ))
+    .with_reason(crate::error::Reason::AnotherDatabase {
+        connected: connected.to_string(),
+        named: named.clone(),
+    })
 }
 
 /// The refusal of a connection handed over that logged in as `login`, not as the user `env`

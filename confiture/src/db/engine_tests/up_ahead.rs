@@ -143,6 +143,7 @@ fn run_with_pending(
         table: pending.table.clone(),
         lock_timeout: Duration::from_secs(5),
         statement_timeout: None,
+        timeouts_set_by: Default::default(),
         lock_retries: 0,
         ledger_lock_wait: Duration::from_secs(5),
         held_lock: None,
