@@ -688,10 +688,18 @@ impl Invocation {
                 out.push(' ');
                 out.push_str(&escape(&quote(word)));
             }
-            // A preview's suggestions preview too: confiture (Python)'s `migrate up`, `down`
-            // and `down-to` take `--dry-run` as ours do.
+            // A preview's suggestions preview too: confiture (Python)'s `migrate up`, `down`,
+            // `down-to` and `baseline` take `--dry-run` as ours do.
             if self.dry_run
-                && is_one_of(args, &["migrate up", "migrate down", "migrate down-to"])
+                && is_one_of(
+                    args,
+                    &[
+                        "migrate up",
+                        "migrate down",
+                        "migrate down-to",
+                        "migrate baseline",
+                    ],
+                )
                 && !has(&["--dry-run"])
             {
                 out.push_str(" --dry-run");

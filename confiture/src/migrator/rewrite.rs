@@ -56,7 +56,7 @@ impl Migrator {
     fn baseline_request(&self, options: &BaselineOptions) -> Result<crate::files::Checked> {
         options.check_durations()?;
         let checked = self.read_checked()?;
-        plan::baseline(&checked.set, &[], &options.through)?;
+        plan::check_baseline_request(&checked.set, &options.through)?;
         // It writes the checksums of the files through `--through` as the truth.
         let errors = FileErrors::new(&checked.set, &checked.diagnostics);
         plan::check_up_files(
@@ -169,7 +169,7 @@ impl Migrator {
         options.check_durations()?;
         let checked = self.read_checked()?;
         let first_version = self.check_options.first_version;
-        plan::reinit(&checked.set, &[], options.through.as_ref(), first_version)?;
+        plan::check_reinit_request(&checked.set, options.through.as_ref(), first_version)?;
         Ok(checked)
     }
 

@@ -808,7 +808,19 @@ fn finalize_ways_on(
 /// without running it a migration whose apply was left part-way (its start marker there, which
 /// the rewrite deletes: [`confirm_recording_interrupted`] asks for `--yes`).
 pub fn record_interrupted_command(version: &str) -> String {
-    format!("migrate baseline --through {version} --yes")
+    record_command(version, true)
+}
+
+/// `migrate baseline --through VERSION`, as a help suggests it to record without running them
+/// the migrations up to `VERSION`: **the** rule of its `--yes`, which it takes when one of them
+/// has a run left part-way (`over_run`: its start marker, which the baseline deletes, is there
+/// or stays after the failure the help is of) — [`confirm_recording_interrupted`] refuses it
+/// otherwise (exit 64).
+pub fn record_command(version: &str, over_run: bool) -> String {
+    match over_run {
+        true => format!("migrate baseline --through {version} --yes"),
+        false => format!("migrate baseline --through {version}"),
+    }
 }
 
 /// `migrate abandon VERSION`, as a help suggests it: the way to forget a run left part-way

@@ -31,8 +31,8 @@ pub use down::{
 };
 pub use interrupted::{
     check_interrupted, check_interrupted_with, check_rewrite_interrupted,
-    check_unknown_interrupted, confirm_recording_interrupted, record_interrupted_command,
-    recorded_over, refusal as interrupted_refusal,
+    check_unknown_interrupted, confirm_recording_interrupted, record_command,
+    record_interrupted_command, recorded_over, refusal as interrupted_refusal,
     rollback_row_help as interrupted_rollback_row_help,
     shared_version as interrupted_shared_version, unknown_help as interrupted_unknown_help,
     ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
@@ -41,6 +41,8 @@ pub use rewrite::{
     baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
     ReinitStep,
 };
+#[cfg(feature = "db")]
+pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
 pub(crate) use up::drop_invalid_index_then;
 pub use up::{
     check_history, check_up_files, check_up_interrupted, check_up_interrupted_with,

@@ -38,6 +38,39 @@ fn new_rows(migrations: &[&Migration], kind: RowKind) -> Vec<NewRow> {
         .collect()
 }
 
+/// What `baseline` refuses from the files and `through` alone, before the ledger is read
+/// ([`baseline`] without its rows). Whether a confiture (Python) migration up to `through` is
+/// pending — which refuses it — is the ledger's to say: the run asks it with the rows, so that
+/// one recorded by confiture (Python)'s own baseline, the way past it, is gone past.
+#[cfg(feature = "db")]
+pub(crate) fn check_baseline_request(set: &MigrationSet, through: &Version) -> Result<()> {
+    check_version(set, "--through", through)?;
+    baseline(&python_left_out(set), &[], through).map(drop)
+}
+
+/// [`check_baseline_request`]'s counterpart of `reinit`.
+#[cfg(feature = "db")]
+pub(crate) fn check_reinit_request(
+    set: &MigrationSet,
+    through: Option<&Version>,
+    first_version: Option<u64>,
+) -> Result<()> {
+    if let Some(t) = through {
+        check_version(set, "--through", t)?;
+    }
+    reinit(&python_left_out(set), &[], through, first_version).map(drop)
+}
+
+/// `set` without its confiture (Python) migrations, which a check without the ledger cannot
+/// tell pending from applied.
+#[cfg(feature = "db")]
+fn python_left_out(set: &MigrationSet) -> MigrationSet {
+    MigrationSet {
+        python: Vec::new(),
+        ..set.clone()
+    }
+}
+
 /// Plans `baseline`: every migration up to `through` that has no row gets one. Rows already
 /// present (including rows above `through`) are never changed, so baselining is safe to repeat
 /// and can fill a gap below applied history.
@@ -55,7 +88,7 @@ pub fn baseline<'a>(
         &history,
         false,
         |v, recorded| !recorded && v <= through,
-        None,
+        python_record_way(&history, Some(through)),
     )?;
     // A file an ambiguous row may record would be recorded a second time, or one that never
     // ran as applied.
@@ -192,7 +225,7 @@ pub fn reinit<'a>(
         &history,
         false,
         |v, recorded| recorded || through.is_some_and(|t| v <= t),
-        None,
+        python_record_way(&history, through),
     )?;
     super::refuse_newer_database(set, &history)?;
     // Forgotten, its migration would run again; accepted, a file that never ran recorded.
@@ -566,5 +599,45 @@ pub fn check_reinit_files(
         &blocking,
         lint_help(),
         super::Effect::Records,
+    ))
+}
+
+/// The way past the pending confiture (Python) migrations a ledger rewrite (`baseline`,
+/// `reinit`) would record up to `through` (`None`: it records none), which cargo confiture
+/// cannot read: confiture (Python)'s own `migrate baseline --through P` (P the newest of them,
+/// as its file spells it) records them without running them — and the migrations before P, as
+/// the rewrite would, none after it —, then the rewrite, run again, does the rest. Never its
+/// `migrate up`, which would run them, and every pending migration of ours with them, which the
+/// rewrite was asked to record without running. `None` when there are none.
+fn python_record_way(history: &History<'_>, through: Option<u64>) -> Option<String> {
+    let through = through?;
+    let python: Vec<&crate::files::PythonFile> = (history.python())
+        .filter(|&(f, recorded)| !recorded && f.version <= through)
+        .map(|(f, _)| f)
+        .collect();
+    let newest = python.iter().max_by_key(|f| f.version)?;
+    let names = (python.iter())
+        .map(|f| {
+            format!(
+                "`{}`",
+                crate::display::escape(&crate::display::file_name(&f.path))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (what, them) = match python.len() {
+        1 => (format!("{names} is a confiture (Python) migration"), "it"),
+        _ => (format!("{names} are confiture (Python) migrations"), "them"),
+    };
+    Some(format!(
+        "{what}, which cargo confiture cannot record: record {them} without running {them} \
+         with confiture (Python)'s own baseline, which records the migrations up to {}, none \
+         after it: {}; then run again (not confiture (Python)'s `migrate up`, which would run \
+         {them}, and every pending migration with {them})",
+        crate::display::escape(&newest.version_text),
+        crate::hint::python_command(&format!(
+            "migrate baseline --through {}",
+            crate::hint::quote(&newest.version_text)
+        )),
     ))
 }

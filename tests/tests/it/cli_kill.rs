@@ -2795,39 +2795,157 @@ fn a_rerun_and_its_dry_run_agree_over_a_later_statements_invalid_index() {
     assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
 }
 
-/// The commands `baseline` and `reinit` suggest when they refuse a migration a run left
-/// part-way are pasteable as printed: over its INVALID index, "drop it, then run `migrate
-/// baseline --through 002` again" lacked the `--yes` that recording over the run's marker
-/// needs (pasted, it was refused, exit 64). Each suggestion, pasted once the index is dropped,
-/// records the migration.
+/// `baseline`/`reinit --through 002` refused over the INVALID index an interrupted run of 002
+/// left said: drop it, "then run `migrate baseline --through 002` again to record it".
+/// Followed, 002 was recorded as applied with its index missing, and `status` said all was
+/// well. The index is the migration's own: once it is dropped, the ways on are the run's — run
+/// it again, which builds it, or abandon it —, never recording it. Each, pasted as printed
+/// after the suggested `DROP INDEX`, leaves no migration recorded without its index.
 #[test]
-fn the_record_a_refused_rewrite_suggests_over_an_interrupted_run_pastes() {
+fn a_rewrite_refused_over_its_own_invalid_index_never_records_it_dropped() {
     for args in [
         &["migrate", "baseline", "--through", "002", "--yes"][..],
         &["migrate", "baseline", "--through", "002"],
         &["migrate", "reinit", "--through", "002", "--yes"],
     ] {
-        let db = TestDb::new("hdr_record_paste");
-        let project = interrupted_later_with_an_invalid_index(&db, false);
+        for way in ["up", "abandon"] {
+            let db = TestDb::new("hbx_record_own");
+            let project = interrupted_later_with_an_invalid_index(&db, false);
+            let refused = project.run_on(&db, args);
+            refused.code(exit::MIGRATION_FAILED);
+            let help = refused.help_line();
+            let quoted: Vec<&str> = help.split('`').skip(1).step_by(2).collect();
+            assert!(
+                !quoted.iter().any(|part| part.contains("--through")),
+                "{args:?}: a record suggested over the missing index\n{}",
+                refused.dump()
+            );
+            let drop = (quoted.iter())
+                .find(|part| part.starts_with("DROP INDEX CONCURRENTLY"))
+                .unwrap_or_else(|| panic!("{args:?}: no drop suggested\n{}", refused.dump()));
+            db.connect()
+                .batch_execute(drop)
+                .expect("the suggested drop");
+            let suggested = (quoted.iter())
+                .find(|part| part.starts_with(&format!("cargo confiture migrate {way} ")))
+                .unwrap_or_else(|| panic!("{args:?}: no {way} suggested\n{}", refused.dump()));
+            let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+            pasted.code(exit::SUCCESS);
+            assert_eq!(markers(&db), 0, "{args:?} {way}: {}", pasted.dump());
+            let invalid: i64 = (db.connect())
+                .query_one("SELECT count(*) FROM pg_index WHERE NOT indisvalid", &[])
+                .expect("the INVALID indexes")
+                .get(0);
+            assert_eq!(invalid, 0, "{args:?} {way}");
+            if way == "up" {
+                assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+                assert!(
+                    db.has_relation("t_u"),
+                    "{args:?}: 002 recorded, its index built"
+                );
+                project.status_on(&db).code(exit::SUCCESS);
+            } else {
+                assert_eq!(db.ledger().expect("the ledger"), ["001:t"], "{args:?}");
+            }
+        }
+    }
+}
+
+/// With no run of its own left part-way, a migration whose index is there INVALID (a build of
+/// it by hand or by another tool failed) is not recorded over it either, nor once it is dropped:
+/// the help of `baseline`/`reinit --through` says to build it again as the up file does, then
+/// record — never `up`, which would run what the rewrite was asked to record without running.
+/// Followed, the migration is recorded with its index whole.
+#[test]
+fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
+    for args in [
+        &["migrate", "baseline", "--through", "002"][..],
+        &["migrate", "reinit", "--through", "002"],
+    ] {
+        let db = TestDb::new("hbx_record_unrun");
+        let build = "CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);";
+        let project = table_then_ix(&format!("{build}\n"), "DROP INDEX CONCURRENTLY t_u;\n");
+        project
+            .run_on(&db, &["migrate", "up", "--target", "001"])
+            .code(exit::SUCCESS);
+        let mut client = db.connect();
+        client
+            .batch_execute("INSERT INTO t VALUES (1), (1)")
+            .expect("duplicates");
+        client.batch_execute(build).expect_err("a duplicate key");
+        client
+            .batch_execute("DELETE FROM t")
+            .expect("no duplicates");
         let refused = project.run_on(&db, args);
-        refused.code(exit::MIGRATION_FAILED);
+        refused
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("public.t_u, which exists and is INVALID");
         let help = refused.help_line();
-        let suggested = (help.split('`').skip(1).step_by(2))
+        let quoted: Vec<&str> = help.split('`').skip(1).step_by(2).collect();
+        assert!(
+            !quoted.iter().any(|part| part.contains("migrate up")),
+            "{args:?}: {}",
+            refused.dump()
+        );
+        assert!(
+            help.contains("build it again as 002_ix's up file builds it"),
+            "{help}"
+        );
+        let drop = (quoted.iter())
+            .find(|part| part.starts_with("DROP INDEX CONCURRENTLY"))
+            .expect("the suggested drop");
+        client.batch_execute(drop).expect("the suggested drop");
+        client
+            .batch_execute(build)
+            .expect("built as the up file does");
+        let record = (quoted.iter())
             .find(|part| part.starts_with("cargo confiture migrate ") && part.contains("--through"))
             .unwrap_or_else(|| panic!("{args:?}: no record suggested\n{}", refused.dump()));
-        db.connect()
-            .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
-            .expect("the suggested DROP INDEX");
-        let pasted = project.paste(&format!("`{suggested}`").replace("<URL>", &db.url()));
+        let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
         pasted.code(exit::SUCCESS);
         assert_eq!(
             db.ledger().expect("the ledger"),
             ["001:t", "002:ix"],
-            "{args:?}: {}",
+            "{}",
             pasted.dump()
         );
-        assert_eq!(markers(&db), 0, "{args:?}");
+        project.status_on(&db).code(exit::SUCCESS);
     }
+}
+
+/// A no-transaction `up` that failed on an object already there (42P07) after a statement of
+/// it committed — its start marker stays — said "record it without running it: `migrate
+/// baseline --through 002`": pasted, that was refused (exit 64), recording over a run left
+/// part-way taking `--yes`. Every suggested baseline says `--yes` when it records over a marker.
+#[test]
+fn the_baseline_an_up_failed_on_an_existing_object_suggests_pastes() {
+    let db = TestDb::new("hbx_exists_baseline");
+    let project = table_then_ix(
+        "CREATE INDEX CONCURRENTLY t_x ON t (id);\nCREATE TABLE y (id int);\n",
+        "DROP TABLE y;\nDROP INDEX CONCURRENTLY t_x;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute("CREATE TABLE y (id int)")
+        .expect("y made otherwise");
+    let failed = project.run_on(&db, &["migrate", "up"]);
+    failed.code(exit::MIGRATION_FAILED).stderr_has("42P07");
+    assert_eq!(markers(&db), 1, "statement 1 committed: {}", failed.dump());
+    let help = failed.help_line();
+    let record = (help.split('`').skip(1).step_by(2))
+        .find(|part| part.starts_with("cargo confiture migrate baseline"))
+        .unwrap_or_else(|| panic!("no baseline suggested\n{}", failed.dump()));
+    let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
+    pasted.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t", "002:ix"],
+        "{}",
+        pasted.dump()
+    );
+    assert_eq!(markers(&db), 0);
 }
 
 /// A `reinit` refused over a rollback left part-way said "then run `migrate reinit` again",

@@ -1885,3 +1885,51 @@ fn a_checksum_in_upper_case_is_a_mismatch_for_both_tools() {
         .stdout_has("All migration checksums verified");
     ours(&project, &["migrate", "status"]).code(0);
 }
+
+/// `baseline --through 004` (and `reinit --through 004`, its dry run) over a pending confiture
+/// (Python) migration 003 said to run it with confiture (Python), `confiture migrate up`, "then
+/// run again": followed, confiture (Python) ran every pending migration, ours too, which the
+/// rewrite was asked to record without running. The help names confiture (Python)'s own
+/// `migrate baseline --through 003` (a preview's with `--dry-run`), never its `migrate up`;
+/// pasted, then the rewrite again, 001–004 are recorded and nothing ran.
+#[test]
+fn following_the_help_past_a_pending_python_migration_records_what_a_rewrite_asked() {
+    for (args, dry_run) in [
+        (&["migrate", "baseline", "--through", "004"][..], false),
+        (&["migrate", "reinit", "--through", "004"], false),
+        (
+            &["migrate", "reinit", "--through", "004", "--dry-run"],
+            true,
+        ),
+    ] {
+        let db = TestDb::new("interop_py_rewrite_help");
+        let project = with_python_third(&db, 4);
+        let refused = ours(&project, args);
+        refused
+            .code(5)
+            .stderr_has("`003_add_x.py` is a confiture (Python) migration")
+            .stderr_lacks("`confiture migrate up");
+        let python = suggested(&refused.stderr, "confiture migrate baseline");
+        let preview = if dry_run { " --dry-run" } else { "" };
+        assert_eq!(
+            python,
+            format!(
+                "confiture migrate baseline --through 003 -c db/environments/test.yaml{preview}"
+            ),
+            "{args:?}"
+        );
+        if dry_run {
+            continue;
+        }
+        paste_python(&project, &python).code(0);
+        ours(&project, args).code(0);
+        assert_eq!(
+            our_statuses(&project),
+            ["001:applied", "002:applied", "003:python", "004:applied"],
+            "{args:?}"
+        );
+        for table in ["t1", "t2", "tx", "t4"] {
+            assert!(!db.has_relation(table), "{args:?}: {table} was made");
+        }
+    }
+}

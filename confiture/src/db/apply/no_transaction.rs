@@ -378,29 +378,84 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     else {
         return Ok(());
     };
-    let (again, rerun) = match over_marker {
-        true if !again.ends_with(" --yes") => (format!("{again} --yes"), " --rerun-interrupted"),
-        true => (again.to_string(), " --rerun-interrupted"),
-        false => (again.to_string(), ""),
+    let again = match over_marker {
+        true if !again.ends_with(" --yes") => format!("{again} --yes"),
+        _ => again.to_string(),
     };
-    // `up` stops at the migration it was asked to record, never beyond it.
-    let build = format!("migrate up --target {version}{rerun}");
     let index = &met.index;
-    Err(Error::new(
+    let error = Error::new(
         ErrorKind::MigrationFailed,
         format!(
             "{}: it cannot be recorded as applied; nothing was written",
             meets_invalid_index(&id, &met)
         ),
     )
-    .with_detail(interrupted_build(index, &met.meets))
-    .with_help(format!(
-        "drop the unfinished index, `DROP INDEX CONCURRENTLY {};`, then run {} again to record \
-         it, if everything else {id} makes is there; or run {} to build it",
-        index.qualified,
-        crate::hint::command(&again),
-        crate::hint::command(&build),
+    .with_detail(interrupted_build(index, &met.meets));
+    Err(error.with_help(recording_invalid_index_help(
+        (&id, &version),
+        &met,
+        over_marker,
+        &again,
     )))
+}
+
+/// The ways on from [`refuse_recording_invalid_index`]'s refusal to record migration `id`
+/// (of `version`) over the INVALID index `met`, `again` the refused command as it would be
+/// accepted, `over_marker` whether a run of it was left part-way (its start marker there).
+///
+/// An index the migration builds ([`Meets::Builds`]) is its own: dropped, it is missing, and
+/// recording the migration would call it applied without it — so the help never offers to
+/// record it once dropped. Over a run left part-way, the ways on are that run's
+/// ([`crate::plan::interrupted_ways_on`]: run it again, which builds it, or abandon it); with
+/// none, the index is built again as its up file builds it before the migration is recorded.
+/// A copy an earlier `REINDEX ... CONCURRENTLY` left ([`Meets::Rebuilds`]) is not the
+/// migration's own (the rebuilt index is whole): dropped, the migration may be recorded.
+fn recording_invalid_index_help(
+    (id, version): (&str, &str),
+    met: &IndexMet,
+    over_marker: bool,
+    again: &str,
+) -> String {
+    let index = &met.index.qualified;
+    // `up` stops at the migration it was asked to record, never beyond it.
+    let rerun = format!("migrate up --target {version} --rerun-interrupted");
+    match (&met.meets, over_marker) {
+        (Meets::Builds, true) => crate::plan::interrupted_ways_on(
+            false,
+            version,
+            "its up file",
+            &rerun,
+            "",
+            Some(&LeftBehind::InvalidIndex(index.clone())),
+        ),
+        (Meets::Builds, false) => format!(
+            "drop the unfinished index, `DROP INDEX CONCURRENTLY {index};`, and build it again \
+             as {id}'s up file builds it (recorded without it, {id} would be called applied \
+             with its index missing); then run {} again to record it, if everything else {id} \
+             makes is there",
+            crate::hint::command(again),
+        ),
+        (Meets::Rebuilds(of), _) => {
+            let copies = if met.copies.is_empty() {
+                std::slice::from_ref(index)
+            } else {
+                &met.copies[..]
+            };
+            let drops = (copies.iter())
+                .map(|copy| format!("`DROP INDEX CONCURRENTLY {copy};`"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let or_rerun = match over_marker {
+                true => format!("; or run {} to run it again", crate::hint::command(&rerun)),
+                false => String::new(),
+            };
+            format!(
+                "drop what the earlier rebuild left ({of} itself is whole): {drops}, then run {} \
+                 again to record it, if everything else {id} makes is there{or_rerun}",
+                crate::hint::command(again),
+            )
+        }
+    }
 }
 
 /// What each run left part-way (`markers`) of a migration of `set` left in the database
@@ -2486,6 +2541,8 @@ fn earlier_run_did_it(
             ),
         ),
     };
+    // The run's start marker stays after this failure: recording it over it takes `--yes`.
+    let left = marker_left(settings, step, index);
     Some(match step.direction {
         Direction::Up => {
             let found = match &built {
@@ -2510,11 +2567,8 @@ fn earlier_run_did_it(
                      makes is there, record it without running it: {}; if part of it is, make \
                      its statements safe to run twice (`IF NOT EXISTS`), then run {} again; \
                      otherwise fix {path}",
-                    crate::hint::command(&format!("migrate baseline --through {through}")),
-                    crate::hint::command(&run_again_command(
-                        step,
-                        marker_left(settings, step, index)
-                    )),
+                    crate::hint::command(&crate::plan::record_command(through, left)),
+                    crate::hint::command(&run_again_command(step, left)),
                 ),
             }
         }
@@ -2527,7 +2581,7 @@ fn earlier_run_did_it(
             help: format!(
                 "check what the schema still has of what {path} removes: make its statements \
                  safe to run twice (`IF EXISTS`), then run {} again; otherwise fix {path}",
-                crate::hint::command(&run_again_command(step, marker_left(settings, step, index))),
+                crate::hint::command(&run_again_command(step, left)),
             ),
         },
     })
