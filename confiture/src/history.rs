@@ -1975,6 +1975,8 @@ mod tests {
             statements: 1,
             failed: false,
             stopped_after: false,
+            earlier_committed: 0,
+            earlier_unsure: None,
         };
         let rows = [row("002", None), row("003", None)];
         let set = [ix.clone(), tx.clone(), pending.clone()];

@@ -949,6 +949,15 @@ pub struct StartedRun {
     /// written). False when that is not known, and in a markers' table made before the
     /// `stopped_after` column, whose markers read as before.
     pub stopped_after: bool,
+    /// What earlier runs of the same direction, which this one runs again
+    /// (`--rerun-interrupted`), committed for sure: statements 1 to this one (0: none known).
+    /// Kept when a run replaces their marker, so that one failing before it gets as far does
+    /// not hide what they committed. 0 in a markers' table made before the column.
+    pub earlier_committed: u32,
+    /// The statement an earlier run of the same direction was running when it ended without
+    /// an answer (killed, disconnected): it may have committed. Past
+    /// [`StartedRun::earlier_committed`]; `None` when there is none, or not known.
+    pub earlier_unsure: Option<u32>,
 }
 
 /// Whether the run a start marker records is going on ([`StartedRun::so_far`]).
@@ -997,6 +1006,37 @@ impl StartedRun {
     /// The one wording of a marker's statements, [`StartedRun::committed`]'s and
     /// [`StartedRun::running`]'s.
     fn so_far(&self, run: Run) -> String {
+        match self.earlier() {
+            Some(earlier) => format!("{earlier}; run again, {}", self.this_run(run)),
+            None => self.this_run(run),
+        }
+    }
+
+    /// What earlier runs this one runs again committed ([`StartedRun::earlier_committed`],
+    /// [`StartedRun::earlier_unsure`]): `an earlier run committed statement 1 (statement 2 of
+    /// 2 may have committed too)`; `None` when nothing is known of them.
+    fn earlier(&self) -> Option<String> {
+        let n = self.statements;
+        let unsure = self.earlier_unsure.filter(|u| *u > self.earlier_committed);
+        let committed = match self.earlier_committed {
+            0 => None,
+            1 => Some("an earlier run committed statement 1".to_string()),
+            e => Some(format!("an earlier run committed statements 1–{e}")),
+        };
+        match (committed, unsure) {
+            (None, None) => None,
+            (Some(c), None) => Some(format!("{c} of {n}")),
+            (Some(c), Some(u)) => {
+                Some(format!("{c} (statement {u} of {n} may have committed too)"))
+            }
+            (None, Some(u)) => Some(format!(
+                "an earlier run's statement {u} of {n} may have committed"
+            )),
+        }
+    }
+
+    /// [`StartedRun::so_far`] of the run the marker records, alone.
+    fn this_run(&self, run: Run) -> String {
         let (k, n) = (self.statement, self.statements);
         // Stopped by the run itself after an answered statement: nothing is running, nor may
         // have committed, whether the run is still there or not.
@@ -1060,7 +1100,9 @@ impl StartedRun {
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"'), started_by, client_addr, \
          CAST(statement AS pg_catalog.text), CAST(statements AS pg_catalog.text), \
          pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'failed', \
-         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'stopped_after'";
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'stopped_after', \
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'earlier_committed', \
+         pg_catalog.to_jsonb(m) OPERATOR(pg_catalog.->>) 'earlier_unsure'";
 
     /// The time a marker written in the same transaction records as its start, as
     /// [`StartedRun::COLUMNS`] reads `started_at` (a marker's default, the transaction's
@@ -1108,6 +1150,9 @@ impl StartedRun {
             statements: count(8, "statements")?,
             failed: get(9).as_deref() == Some("true"),
             stopped_after: get(10).as_deref() == Some("true"),
+            // Written only by a run, never by hand: a value that is not a count reads as none.
+            earlier_committed: get(11).and_then(|e| e.parse().ok()).unwrap_or(0),
+            earlier_unsure: get(12).and_then(|u| u.parse().ok()),
         })
     }
 
@@ -1139,13 +1184,18 @@ impl StartedRun {
         };
         format!(
             "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name_lit}) IS NULL THEN \
-             {create}; END IF; END $confiture$; \
+             {create}; END IF; END $confiture$; {keep}\
              WITH earlier AS (SELECT {columns} FROM {q} m WHERE version OPERATOR(pg_catalog.=) {v}), \
              started AS (INSERT INTO {q} (version, name, direction, checksum, client_addr, \
              statement, statements) VALUES ({v}, {n}, {d}, {c}, \
              pg_catalog.host(pg_catalog.inet_client_addr()), 1, {count}) \
              ON CONFLICT (version) DO {on_conflict} RETURNING 1) \
              SELECT * FROM earlier, (SELECT pg_catalog.count(*) FROM started) AS s; {forget}",
+            // What the earlier run committed is kept, before the marker becomes this run's.
+            keep = match rerun {
+                true => StartedRun::keep_earlier_sql(table, version, direction),
+                false => String::new(),
+            },
             // The earlier run's fate is not this one's.
             forget = match rerun {
                 true => format!(
@@ -1178,7 +1228,7 @@ impl StartedRun {
              started_by pg_catalog.text NOT NULL DEFAULT CURRENT_USER, \
              client_addr pg_catalog.text, \
              statement INTEGER NOT NULL, statements INTEGER NOT NULL, failed pg_catalog.bool, \
-             stopped_after pg_catalog.bool)",
+             stopped_after pg_catalog.bool, earlier_committed INTEGER, earlier_unsure INTEGER)",
             table.started_table().quoted()
         )
     }
@@ -1235,6 +1285,33 @@ impl StartedRun {
             None => "stopped_after = NULL".to_string(),
         };
         StartedRun::update_where_column(table, version, "stopped_after", &set, "")
+    }
+
+    /// The statement that folds what the run `version`'s marker records into what earlier
+    /// runs committed ([`StartedRun::earlier_committed`], [`StartedRun::earlier_unsure`]),
+    /// before a run in `direction` replaces it (`--rerun-interrupted`): the furthest progress
+    /// known is kept — every statement before the one it records committed, that one too when
+    /// the run stopped after it, and it may have when the run ended without an answer. A
+    /// marker of the other direction records another file's statements: forgotten. Only
+    /// where the markers' table has the columns.
+    pub fn keep_earlier_sql(table: &TrackingTable, version: &str, direction: &str) -> String {
+        let sure = "CASE WHEN stopped_after AND failed IS NOT TRUE THEN statement \
+             ELSE statement OPERATOR(pg_catalog.-) 1 END";
+        let committed = format!("NULLIF(GREATEST(COALESCE(earlier_committed, 0), {sure}), 0)");
+        let unsure = "GREATEST(earlier_unsure, CASE WHEN failed IS NOT TRUE AND \
+             stopped_after IS NOT TRUE THEN statement END)";
+        let same = format!("direction OPERATOR(pg_catalog.=) {}", literal(direction));
+        StartedRun::update_where_column(
+            table,
+            version,
+            "earlier_committed",
+            &format!(
+                "earlier_committed = CASE WHEN {same} THEN {committed} END, \
+                 earlier_unsure = CASE WHEN {same} AND {unsure} OPERATOR(pg_catalog.>) \
+                 COALESCE({committed}, 0) THEN {unsure} END"
+            ),
+            "",
+        )
     }
 
     /// `UPDATE <markers> SET {set}` of `version`'s marker (and `which`, more of its `WHERE`),
@@ -2094,6 +2171,66 @@ mod tests {
             marker("up", 2, 3, None, None).running(),
             "statement 1 committed; statement 2 of 3 is running"
         );
+    }
+
+    #[test]
+    fn a_marker_run_again_says_what_the_earlier_runs_committed() {
+        let again = |committed: u32, unsure: Option<u32>| StartedRun {
+            earlier_committed: committed,
+            earlier_unsure: unsure,
+            ..marker("up", 1, 2, Some("true"), None)
+        };
+        let failed = "statement 1 of 2 failed: the server refused it, and nothing of it committed";
+        for (marker, said) in [
+            (again(0, None), failed.to_string()),
+            (
+                again(1, None),
+                format!("an earlier run committed statement 1 of 2; run again, {failed}"),
+            ),
+            (
+                again(1, Some(2)),
+                format!(
+                    "an earlier run committed statement 1 (statement 2 of 2 may have committed \
+                     too); run again, {failed}"
+                ),
+            ),
+            // Not past what committed for sure: nothing more to say.
+            (
+                again(2, Some(2)),
+                format!("an earlier run committed statements 1–2 of 2; run again, {failed}"),
+            ),
+            (
+                again(0, Some(1)),
+                format!(
+                    "an earlier run's statement 1 of 2 may have committed; run again, {failed}"
+                ),
+            ),
+        ] {
+            assert_eq!(marker.committed(), said, "{marker:?}");
+        }
+        // Kept by a rerun of the same direction only, and only where the table has the columns.
+        let sql = StartedRun::keep_earlier_sql(&TrackingTable::default(), "002", "up");
+        assert!(
+            sql.contains("attname OPERATOR(pg_catalog.=) 'earlier_committed'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("direction OPERATOR(pg_catalog.=) 'up'"),
+            "{sql}"
+        );
+        let start =
+            StartedRun::start_sql(&TrackingTable::default(), "002", "nt", "up", "abc", 2, true);
+        assert!(start.contains(&sql), "{start}");
+        let first = StartedRun::start_sql(
+            &TrackingTable::default(),
+            "002",
+            "nt",
+            "up",
+            "abc",
+            2,
+            false,
+        );
+        assert!(!first.contains("earlier_committed ="), "{first}");
     }
 
     #[test]

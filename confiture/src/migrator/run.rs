@@ -467,6 +467,7 @@ impl Migrator {
             rerun_interrupted,
             markers: Vec::new(),
             holders_from: Some(self.env.clone()),
+            without_options: false,
         }
     }
 
@@ -521,6 +522,7 @@ impl Migrator {
         );
         let (client, target, stop, env) = self.writing_session(Effect::Runs)?;
         settings.stop = stop;
+        settings.without_options = target.reached.as_ref().is_some_and(|r| r.without_options);
         Ok((settings, client, target, env))
     }
 

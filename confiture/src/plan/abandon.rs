@@ -204,6 +204,8 @@ mod tests {
             statements: 3,
             failed: false,
             stopped_after: false,
+            earlier_committed: 0,
+            earlier_unsure: None,
         }
     }
 

@@ -2989,3 +2989,101 @@ fn a_hidden_deallocate_all_is_named_at_its_statement() {
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     assert!(db.has_relation("after"));
 }
+
+/// The project of an index build that fails part-way: `002_idx`'s second build (a unique
+/// index) fails on a duplicate key after its first committed.
+pub(crate) fn failing_second_build() -> Project {
+    let nt = |body: &str| {
+        format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n{body}"
+        )
+    };
+    let project = Project::new();
+    project.migration(
+        "001_t",
+        "CREATE TABLE t (a int, b int);\nINSERT INTO t VALUES (1, 1), (2, 1);\n",
+        "DROP TABLE t;\n",
+    );
+    project.migration(
+        "002_idx",
+        &nt("CREATE INDEX CONCURRENTLY t_a_idx ON t (a);\n\
+             CREATE UNIQUE INDEX CONCURRENTLY t_b_key ON t (b);\n"),
+        &nt("DROP INDEX CONCURRENTLY t_b_key;\nDROP INDEX CONCURRENTLY t_a_idx;\n"),
+    );
+    project
+}
+
+/// A `--rerun-interrupted` that failed before it got as far as the run it replaced overwrote
+/// that run's start marker: statement 1, which the earlier run committed, was then said to
+/// have failed with nothing of it committed (status, JSON, `up`'s refusal), and the run's own
+/// failure said the earlier run was "killed or disconnected" though it had failed. The marker
+/// keeps what earlier runs committed, and the failure words the earlier run from its marker —
+/// after a failed run, and after one that ended without an answer (a killed one).
+#[test]
+fn a_failed_rerun_keeps_what_the_run_it_replaced_committed() {
+    let project = failing_second_build();
+    for (name, killed) in [
+        ("engine_rerun_failed", false),
+        ("engine_rerun_killed", true),
+    ] {
+        let db = TestDb::new(name);
+        project
+            .up_on(&db)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("23505");
+        if killed {
+            // What a run killed while statement 2 ran leaves: no answer recorded.
+            db.connect()
+                .batch_execute("UPDATE tb_confiture_started SET failed = NULL")
+                .expect("the marker of a killed run");
+        }
+        let mut fix = db.connect();
+        fix.batch_execute("DROP INDEX public.t_b_key")
+            .expect("drop the INVALID index");
+        fix.batch_execute("DELETE FROM t WHERE a = 2")
+            .expect("fix the data");
+        let earlier = match killed {
+            false => "statement 1 committed; statement 2 of 2 failed: the server refused it",
+            true => "statement 1 committed; statement 2 of 2 was running: it may have committed",
+        };
+        let rerun = project.run_on(&db, &["migrate", "up", "--rerun-interrupted"]);
+        rerun
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("42P07")
+            .stderr_has(&format!(
+                "the start marker this run replaced said: {earlier}"
+            ));
+        match killed {
+            false => rerun
+                .stderr_lacks("killed or disconnected")
+                .stderr_lacks("within a second"),
+            true => rerun.stderr_has("within a second"),
+        };
+        let kept = match killed {
+            false => {
+                "an earlier run committed statement 1 of 2; run again, statement 1 of 2 \
+                      failed: the server refused it, and nothing of it committed"
+            }
+            true => {
+                "an earlier run committed statement 1 (statement 2 of 2 may have committed \
+                     too); run again, statement 1 of 2 failed: the server refused it"
+            }
+        };
+        project.status_on(&db).code(exit::DIVERGED).stdout_has(kept);
+        let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+        let started = &json["migrations"][1]["started"];
+        assert_eq!(started["statement"], 1, "{json}");
+        assert_eq!(started["failed"], true, "{json}");
+        assert_eq!(started["earlier_committed"], 1, "{json}");
+        match killed {
+            false => assert_eq!(started["earlier_unsure"], serde_json::Value::Null, "{json}"),
+            true => assert_eq!(started["earlier_unsure"], 2, "{json}"),
+        }
+        project.up_on(&db).code(exit::DIVERGED).stderr_has(kept);
+        // A second failed rerun keeps it still.
+        project
+            .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+            .code(exit::MIGRATION_FAILED);
+        project.status_on(&db).code(exit::DIVERGED).stdout_has(kept);
+    }
+}

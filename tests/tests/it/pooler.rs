@@ -706,3 +706,45 @@ fn a_pooler_refusing_startup_options_with_backslash_escapes_says_so() {
         run.dump()
     );
 }
+
+/// Behind a session-mode PgBouncer that drops the `options` startup parameter, the tool's
+/// `client_connection_check_interval` never reaches the server: a `--rerun-interrupted`
+/// failing on what a killed run committed said the server stops a statement whose client died
+/// "within a second", which only the tool's own options make true. It says the server's own
+/// setting decides.
+#[test]
+fn a_rerun_through_a_pooler_dropping_startup_options_words_the_client_check_true() {
+    let db = TestDb::new("pooler_rerun");
+    let bouncer = PgBouncer::start_with(
+        "session",
+        4,
+        "ignore_startup_parameters = extra_float_digits\n",
+    );
+    let url = bouncer.url(&db);
+    let project = super::cli_engine::failing_second_build();
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(4)
+        .stderr_has("23505");
+    // What a run killed while statement 2 ran leaves: no answer recorded.
+    let mut fix = db.connect();
+    fix.batch_execute("UPDATE tb_confiture_started SET failed = NULL")
+        .expect("the marker of a killed run");
+    fix.batch_execute("DROP INDEX public.t_b_key")
+        .expect("drop the INVALID index");
+    fix.batch_execute("DELETE FROM t WHERE a = 2")
+        .expect("fix the data");
+    project
+        .run(&[
+            "migrate",
+            "up",
+            "--rerun-interrupted",
+            "--database-url",
+            &url,
+        ])
+        .code(4)
+        .stderr_has("42P07")
+        .stderr_has("statement 2 of 2 was running: it may have committed")
+        .stderr_has("as its own client_connection_check_interval says")
+        .stderr_lacks("within a second");
+}

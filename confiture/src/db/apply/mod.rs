@@ -122,6 +122,12 @@ pub struct ApplySettings {
     /// squashed baseline's help names for confiture (Python)'s `migrate squash-ledger
     /// -c` (`failure::squash_ledger`); `None`: not asked.
     pub holders_from: Option<crate::config::Environment>,
+    /// The run's session was opened without the tool's startup options
+    /// ([`crate::db::connect::Reached::without_options`]: a pooler dropped them), so the
+    /// server checks a killed client only as its own `client_connection_check_interval`
+    /// says (0 by default: a statement whose client died runs to its end): what a failure
+    /// says of an earlier run killed part-way.
+    pub without_options: bool,
 }
 
 /// Where one of a run's timeouts for migration SQL came from ([`TimeoutsSetBy`]).
@@ -234,6 +240,7 @@ impl ApplySettings {
             rerun_interrupted: false,
             markers: Vec::new(),
             holders_from: None,
+            without_options: false,
         }
     }
 }

@@ -2556,12 +2556,7 @@ fn earlier_run_did_it(
                 ),
             };
             EarlierRun {
-                detail: format!(
-                    "{found} — {id} runs without a transaction and its row is written after its \
-                     statements, so a run killed or disconnected in between leaves them \
-                     committed and unrecorded (the server finishes a statement whose client \
-                     died until it next checks the client, within a second)"
-                ),
+                detail: format!("{found} — {}", earlier_run_said(settings, step, fresh)),
                 help: format!(
                     "check what the schema has of {statements} of {path}: if everything {id} \
                      makes is there, record it without running it: {}; if part of it is, make \
@@ -2585,6 +2580,50 @@ fn earlier_run_did_it(
             ),
         },
     })
+}
+
+/// Why a run of `step` before this one left what it made committed: what the start marker
+/// this run replaced says of it (`--rerun-interrupted`, not `fresh`: failed, stopped, or ended
+/// without an answer, [`StartedRun::committed`]), else what any run killed between its
+/// statements and its row leaves. Of a killed run, how long the server runs a statement whose
+/// client died: until it next checks the client, within a second with the tool's startup
+/// options, as the server's own `client_connection_check_interval` says when the session was
+/// opened without them ([`ApplySettings::without_options`]).
+fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> String {
+    let id = step.migration.id();
+    let client = match settings.without_options {
+        false => {
+            "the server finishes a statement whose client died until it next checks the \
+                  client, within a second"
+        }
+        true => {
+            "the server finishes a statement whose client died until it next checks the \
+                 client, as its own client_connection_check_interval says (this session was \
+                 opened without the tool's startup options, a pooler dropping them; by \
+                 default it never checks: the statement runs to its end)"
+        }
+    };
+    let replaced = (settings.markers.iter())
+        .find(|m| m.version == step.ledger_version)
+        .filter(|_| !fresh);
+    match replaced {
+        Some(marker) => {
+            let killed = match marker.failed || marker.stopped_after {
+                true => String::new(),
+                false => format!(" ({client})"),
+            };
+            format!(
+                "{id} runs without a transaction, and the start marker this run replaced said: \
+                 {}{killed}",
+                marker.committed()
+            )
+        }
+        None => format!(
+            "{id} runs without a transaction and its row is written after its statements, so \
+             a run killed or disconnected in between leaves them committed and unrecorded \
+             ({client})"
+        ),
+    }
 }
 
 /// [`statement_failed`] for a failure between two statements (before statement `next`, which
@@ -2899,6 +2938,8 @@ mod tests {
             statements: 5,
             failed: false,
             stopped_after: false,
+            earlier_committed: 0,
+            earlier_unsure: None,
         }
     }
 

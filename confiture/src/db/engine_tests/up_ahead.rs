@@ -157,6 +157,7 @@ fn run_with_pending(
         rerun_interrupted: false,
         markers: Vec::new(),
         holders_from: None,
+        without_options: false,
     };
     let steps: Vec<Step<'_>> = checked
         .set
