@@ -976,8 +976,17 @@ fn hidden_ledger(
     let BuildSite::Database(env) = site else {
         return Ok(Creation::Unasked);
     };
-    if table.schema.is_some() {
-        return match ledger_under_another_name(client, table, stop, true)? {
+    if let Some(schema) = &table.schema {
+        // A schema-qualified name is deliberate: a ledger of its own, beside any other
+        // application's ledger in the database, refusing only the one it misspells by case
+        // (quoted, `PUBLIC.TB_CONFITURE` is another table than `public.tb_confiture`).
+        let same_but_case = format!(
+            "AND pg_catalog.lower(n.nspname) OPERATOR(pg_catalog.=) pg_catalog.lower({schema}) \
+             AND pg_catalog.lower(c.relname) OPERATOR(pg_catalog.=) pg_catalog.lower({name}) ",
+            schema = literal(schema),
+            name = literal(&table.name),
+        );
+        return match ledger_under_another_name(client, table, stop, &same_but_case, None)? {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known(Some(table.to_string()))),
         };
@@ -1028,7 +1037,10 @@ fn hidden_ledger(
     }
     if schemas.is_empty() {
         let creation = created_as(table, current_schema);
-        return match ledger_under_another_name(client, table, stop, false)? {
+        let separate = creation
+            .clone()
+            .unwrap_or_else(|| format!("SCHEMA.{}", quote_ident(&table.name)));
+        return match ledger_under_another_name(client, table, stop, "", Some(&separate))? {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known(creation)),
         };
@@ -1131,10 +1143,8 @@ fn hidden_ledger(
             ),
         ),
     };
-    // No "separate ledger" way out (`migration.tracking_table` qualified with the current
-    // schema): a qualified name that does not exist while a ledger with rows is elsewhere is
-    // refused too ([`ledger_under_another_name`]), and a second ledger of one database would
-    // run every migration again.
+    // No "separate ledger" way out but the tenants' one above: a ledger of this name with
+    // rows is there, and one started beside it would run every migration again.
     let search_path = crate::display::escape(&search_path);
     Err(Error::invalid(format!(
         "the tracking table {name} is not on this session's search_path `{search_path}`: \
@@ -1249,28 +1259,27 @@ const LEDGER_SHAPE: [&str; 7] = [
     "checksum",
 ];
 
-/// An unqualified tracking table name no schema has, or a schema-qualified one that does not
-/// exist (`ops.tb_confiture`, `"PUBLIC"."TB_CONFITURE"`), while another table with a
-/// confiture ledger's columns ([`LEDGER_SHAPE`]) and rows is in the database — the ledger of an
-/// environment file whose `migration.tracking_table` names it, the key forgotten in this copy:
-/// refused (exit 5, the configuration names the wrong table), naming it and its rows, with the
-/// setting to give. Never "not initialised" (exit 2, which a script answers with `up`): `up`
-/// would start a second, empty ledger and run every migration again. An empty one is no
-/// history to lose, and is not refused. Like [`hidden_ledger`], never for a tenant's ledger (its
-/// own, whatever the other tenants have). `on_search_path`: only the ledgers in a schema of
-/// the session's `search_path` (a qualified name: the others are tenants').
+/// An unqualified tracking table name no schema has, while another table with a confiture
+/// ledger's columns ([`LEDGER_SHAPE`]) and rows is in the database — the ledger of an
+/// environment file whose `migration.tracking_table` names it, the key forgotten or mistyped in
+/// this copy: refused (exit 5, the configuration names the wrong table), naming it and its rows.
+/// Never "not initialised" (exit 2, which a script answers with `up`): `up` would start a
+/// second, empty ledger and run every migration again. The help names both ways on, neither
+/// taken for the user: that ledger's name if it is this application's, or, if it is another
+/// application's sharing the database, a ledger of its own under a schema-qualified name
+/// (`separate`: the unqualified one qualified with the schema it would be created in) — a
+/// qualified name is deliberate, and refuses only the ledger it misspells by case (`filter`,
+/// the catalogs' condition of [`ledgers_with_rows`]; `separate` none then). An empty one is no
+/// history to lose, and is not refused. Like [`hidden_ledger`], never for a tenant's ledger
+/// (its own, whatever the other tenants have).
 fn ledger_under_another_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
     stop: Option<&crate::db::apply::Stop>,
-    on_search_path: bool,
+    filter: &str,
+    separate: Option<&str>,
 ) -> Result<Option<Error>> {
-    let on_path = if on_search_path {
-        "AND n.nspname OPERATOR(pg_catalog.=) ANY (pg_catalog.current_schemas(false)) "
-    } else {
-        ""
-    };
-    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, stop, on_path)?
+    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, stop, filter)?
         .into_iter()
         .map(|(ledger, rows)| {
             (
@@ -1291,34 +1300,63 @@ fn ledger_under_another_name(
             None => format!("{ledger} (rows not readable by this role)"),
         })
         .collect();
-    let (what, which) = match described.len() {
-        1 => (
+    let name = crate::display::escape(&table.to_string()).to_string();
+    let (what, which) = match (described.len(), separate) {
+        (1, None) => (
+            format!(
+                "a confiture ledger is in it under the same name but for case: {}",
+                described[0]
+            ),
+            format!(
+                "if it is this application's ledger, set {setting} in the environment file \
+                 (a quoted name is case-sensitive); if this application is to have a ledger \
+                 of its own beside it, name a table that differs by more than case"
+            ),
+        ),
+        (1, Some(_)) => (
             format!(
                 "a confiture ledger is in it under another name: {}",
                 described[0]
             ),
-            format!("set {setting} in the environment file"),
+            format!(
+                "if it is this application's ledger, set {setting} in the environment file, \
+                 as the copy that made it has"
+            ),
         ),
-        n => (
+        (n, _) => (
             format!(
                 "{n} tables in it have a confiture ledger's columns: {}",
                 crate::display::cut(described).join(", ")
             ),
             format!(
-                "set `migration.tracking_table` in the environment file to the one that is \
-                 this database's ledger ({setting}, say)"
+                "if one of them is this application's ledger, set `migration.tracking_table` \
+                 in the environment file to it ({setting}, say)"
             ),
         ),
     };
-    let name = crate::display::escape(&table.to_string()).to_string();
+    let apart = match separate {
+        Some(qualified) => format!(
+            "; if {it} another application's, sharing this database, give this one a \
+             separate ledger with a schema-qualified name, which is taken as deliberate: \
+             `migration.tracking_table: {qualified}` (its first `migrate up` will name the \
+             other application's objects: `--allow-non-empty` runs over them)",
+            qualified = crate::display::escape(qualified),
+            it = if found.len() == 1 {
+                "it is"
+            } else {
+                "they are"
+            },
+        ),
+        None => String::new(),
+    };
     Ok(Some(
         Error::invalid(format!(
             "the tracking table {name} does not exist in this database, but {what}; nothing \
              was read or written"
         ))
         .with_help(format!(
-            "{which}, as the copy that made it has (a ledger named {name} would start empty \
-             and every migration would run again)"
+            "{which} (a ledger named {name} would start empty and every migration would run \
+             again){apart}"
         )),
     ))
 }

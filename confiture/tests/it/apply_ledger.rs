@@ -299,17 +299,17 @@ fn a_ledger_the_search_path_hides_is_refused_never_started_again() {
 }
 
 /// A configured schema-qualified tracking table that does not exist, while a confiture ledger
-/// with rows is elsewhere — `ops.tb_confiture` in one copy of the environment file, the
-/// ledger in public; `PUBLIC.TB_CONFITURE` (quoted: another table) — was "not initialised"
-/// (exit 2, which a script answers with `up`), its help offering `--allow-non-empty` (every
-/// migration again) and `baseline` (a second ledger). Refused (exit 5) as the unqualified
-/// name is, by `status`, `up`, `down`, `baseline` and `reinit`, naming the ledger, its rows
-/// and the setting, writing nothing — when that ledger is in a schema of the `search_path`,
-/// where the whole database's is found and a tenant's never is. A tenant's ledger
-/// (`Target::schema`) is its own, created beside the others, and refuses no qualified name;
-/// a table of that name without the ledger's columns is no ledger.
+/// with rows is elsewhere. A qualified name is deliberate: another application's ledger in the
+/// same database (`ops.tb_confiture`, `tenant_a.tb_confiture` beside `public.tb_confiture`) is
+/// its own, not made yet ("not initialised", exit 2) — every one was refused (exit 5) as the
+/// first one's forgotten name, the help proposing to read that ledger as one's own. Only the
+/// name that misspells a ledger by case (`PUBLIC.TB_CONFITURE`: quoted, another table than
+/// `public.tb_confiture`) is refused, by `status`, `up`, `down`, `baseline` and `reinit`,
+/// naming the ledger, its rows and the setting, writing nothing. A tenant's ledger
+/// (`Target::schema`) is its own, created beside the others; a table of that name without
+/// the ledger's columns is no ledger.
 #[test]
-fn a_qualified_tracking_table_that_is_missing_while_a_ledger_is_elsewhere_is_refused() {
+fn a_qualified_tracking_table_is_a_ledger_of_its_own_unless_it_misspells_one_by_case() {
     let db = TestDb::new("beside");
     let dir = Dir::new();
     dir.migration("001", "a", "CREATE TABLE a (i int);\n", "DROP TABLE a;\n");
@@ -331,10 +331,17 @@ fn a_qualified_tracking_table_that_is_missing_while_a_ledger_is_elsewhere_is_ref
         env.migration.tracking_table = confiture::ledger::TrackingTable::parse(name).unwrap();
         apply_support::migrator_for(env, &dir.path)
     };
+    for name in ["ops.tb_confiture", "tenant_a.tb_confiture"] {
+        let before = db.snapshot();
+        let report = configured(name).status().unwrap();
+        assert!(!report.initialised, "{name}: {report:?}");
+        assert!(report.applied.is_empty(), "{name}: {report:?}");
+        assert_eq!(db.snapshot(), before, "{name}: status writes nothing");
+    }
     for (name, shown) in [
-        ("ops.tb_confiture", "ops.tb_confiture"),
         ("PUBLIC.TB_CONFITURE", "\"PUBLIC\".\"TB_CONFITURE\""),
-        ("tenant_a.tb_confiture", "tenant_a.tb_confiture"),
+        ("Public.tb_confiture", "\"Public\".tb_confiture"),
+        ("public.TB_Confiture", "public.\"TB_Confiture\""),
     ] {
         let before = db.snapshot();
         let refused = |what: &str, err: &confiture::Error| {
@@ -343,8 +350,8 @@ fn a_qualified_tracking_table_that_is_missing_while_a_ledger_is_elsewhere_is_ref
                 err.message,
                 format!(
                     "the tracking table {shown} does not exist in this database, but a \
-                     confiture ledger is in it under another name: public.tb_confiture (1 \
-                     row); nothing was read or written"
+                     confiture ledger is in it under the same name but for case: \
+                     public.tb_confiture (1 row); nothing was read or written"
                 ),
                 "{what}"
             );

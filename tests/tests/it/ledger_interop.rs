@@ -157,6 +157,8 @@ fn a_ledger_under_another_name_is_named_never_started_again() {
             .code(exit::INVALID)
             .stderr_has("ops.ledger_x (2 rows)")
             .stderr_has("migration.tracking_table: ops.ledger_x")
+            .stderr_has("give this one a separate ledger")
+            .stderr_has("`migration.tracking_table: public.tb_confiture`")
             .stderr_lacks("cargo confiture migrate up");
     }
     let run = project.run_on(&db, &["migrate", "status", "--format", "json"]);
@@ -1215,4 +1217,133 @@ fn a_deferred_constraint_failing_at_the_single_transactions_commit_is_blamed_on_
         .run_on(&db, &["migrate", "up"])
         .code(exit::MIGRATION_FAILED)
         .stderr_has("fix db/migrations/002_c.up.sql");
+}
+
+/// The versions of a `migrate status --format json` document's `key` (`applied`, `pending`).
+fn versions(run: &confiture_tests::Run, key: &str) -> Vec<String> {
+    let doc = run.json();
+    doc[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("{key} in {doc}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Two applications sharing one database, each with its own ledger (Flyway's and Atlas's
+/// schema-per-application history tables): the second names its ledger schema-qualified
+/// (`migration.tracking_table: public.tb_second`, or in its own schema, `ops.tb_second`), which
+/// is deliberate. Every qualified name was refused (exit 5) as the forgotten key of the first
+/// application's ledger, whose name the help proposed: followed, the second application read the
+/// first one's history as its own (its rows `missing`, `reinit` erasing them). Now each
+/// application's `status`, `up` and `down` see its own migrations alone; an unqualified name
+/// is still refused (a typo, a renamed setting), its help naming both ways on.
+#[test]
+fn two_applications_with_separate_ledgers_in_one_database_each_see_their_own() {
+    for (prefix, table) in [
+        ("hled_two_public", "public.tb_second"),
+        ("hled_two_ops", "ops.tb_second"),
+    ] {
+        let db = TestDb::new(prefix);
+        db.connect().batch_execute("CREATE SCHEMA ops").unwrap();
+        let first = three_migrations();
+        first
+            .run_on(&db, &["migrate", "up", "--steps", "2"])
+            .code(exit::SUCCESS);
+        let second = Project::new();
+        second.migration(
+            "001_create_b1",
+            "CREATE TABLE b1 (id int);\n",
+            "DROP TABLE b1;\n",
+        );
+        second.migration(
+            "002_create_b2",
+            "CREATE TABLE b2 (id int);\n",
+            "DROP TABLE b2;\n",
+        );
+        let env = |tracking_table: &str| {
+            second.write(
+                "db/environments/b.yaml",
+                format!(
+                    "database_url: {}\nmigration:\n  tracking_table: {tracking_table}\n",
+                    db.url()
+                ),
+            );
+        };
+
+        // Unqualified: still the guard against a mistyped or forgotten name, its help naming
+        // the first ledger as a choice, never as the only way, and the separate ledger.
+        env("tb_second");
+        let refused = second.run(&["migrate", "status", "--env", "b"]);
+        refused
+            .code(exit::INVALID)
+            .stderr_has("public.tb_confiture (2 rows)")
+            .stderr_has("if it is this application's ledger, set `migration.tracking_table: public.tb_confiture`")
+            .stderr_has("if it is another application's")
+            .stderr_has("`migration.tracking_table: public.tb_second`");
+
+        // Qualified: a ledger of its own, not made yet.
+        env(table);
+        second
+            .run(&["migrate", "status", "--env", "b"])
+            .code(exit::NOT_INITIALISED)
+            .stderr_lacks("under another name")
+            .stdout_lacks("tb_confiture");
+        // Its first `up` is told of the first application's objects, as the help said.
+        second
+            .run(&["migrate", "up", "--env", "b"])
+            .code(exit::DIVERGED)
+            .stderr_has("--allow-non-empty");
+        second
+            .run(&["migrate", "up", "--env", "b", "--allow-non-empty"])
+            .code(exit::SUCCESS);
+        let status = second.run(&["migrate", "status", "--env", "b", "--format", "json"]);
+        status.code(exit::SUCCESS);
+        assert_eq!(versions(&status, "applied"), ["001", "002"], "{table}");
+        assert_eq!(
+            versions(&status, "pending"),
+            Vec::<String>::new(),
+            "{table}"
+        );
+        assert_eq!(status.json()["tracking_table"], table, "{table}");
+
+        // The first application sees its own history alone: 003 pending, nothing missing.
+        let status = first.run_on(&db, &["migrate", "status", "--format", "json"]);
+        status.code(exit::PENDING);
+        assert_eq!(versions(&status, "applied"), ["001", "002"], "{table}");
+        assert_eq!(versions(&status, "pending"), ["003"], "{table}");
+        first
+            .status_on(&db)
+            .code(exit::PENDING)
+            .stdout_lacks("missing")
+            .stderr_lacks("missing");
+
+        // Each `down` and `up` moves its own ledger and objects alone.
+        second
+            .run(&["migrate", "down", "--env", "b"])
+            .code(exit::SUCCESS);
+        assert!(!db.has_relation("b2") && db.has_relation("t2"), "{table}");
+        first.up_on(&db).code(exit::SUCCESS);
+        assert!(db.has_relation("t3") && !db.has_relation("b2"), "{table}");
+        assert_eq!(
+            db.ledger().unwrap(),
+            ["001:create_t1", "002:create_t2", "003:create_t3"],
+            "{table}"
+        );
+        first.run_on(&db, &["migrate", "down"]).code(exit::SUCCESS);
+        assert!(!db.has_relation("t3") && db.has_relation("b1"), "{table}");
+        let status = second.run(&["migrate", "status", "--env", "b", "--format", "json"]);
+        status.code(exit::PENDING);
+        assert_eq!(versions(&status, "applied"), ["001"], "{table}");
+        assert_eq!(versions(&status, "pending"), ["002"], "{table}");
+        second
+            .run(&["migrate", "up", "--env", "b"])
+            .code(exit::SUCCESS);
+        assert!(db.has_relation("b2"), "{table}");
+        assert_eq!(
+            db.ledger().unwrap(),
+            ["001:create_t1", "002:create_t2"],
+            "{table}"
+        );
+    }
 }
