@@ -346,6 +346,16 @@ pub struct StatusReport {
     #[cfg(feature = "db")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_held_by_prepared: Option<crate::db::lock::PreparedTransaction>,
+    /// A session holds the migration lock now (looked for with the ledger's rows, without
+    /// waiting): a run going on — ours, confiture (Python)'s, a service's, or a session of a
+    /// killed CLI a pooler keeps alive — which may be applying the `pending` migrations as
+    /// this report is read; an object with the fields of a lock error's holding session
+    /// (`pid`, `application_name`, `user`, `client_addr`, `backend_start`, `state`,
+    /// `state_change`), the session the lock errors of exit 6 name. Null otherwise.
+    /// [`StatusReport::lock_held_help`] says it.
+    #[cfg(feature = "db")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_held_by: Option<crate::db::lock::HoldingSession>,
     /// The migrations directory's problems, errors and warnings, in path order.
     pub diagnostics: Vec<Diagnostic>,
     /// What to do about `renumbered` migrations ([`crate::plan::renumbered_help`], the text
@@ -434,6 +444,25 @@ impl StatusReport {
             None => started.committed(),
         };
         format!("{}; {so_far}", crate::display::escape(&started.started()))
+    }
+
+    /// What `status` says of a session holding the migration lock now
+    /// ([`StatusReport::lock_held_by`]): a run is going on, and the pending migrations may be
+    /// being applied by it as the report is read. `None` when no session holds it.
+    #[cfg(feature = "db")]
+    pub fn lock_held_help(&self) -> Option<String> {
+        let holder = self.lock_held_by.as_ref()?;
+        let pending = match self.summary.pending {
+            0 => String::new(),
+            1 => ": the pending migration may be being applied now".to_string(),
+            _ => ": the pending migrations may be being applied now".to_string(),
+        };
+        Some(format!(
+            "note: a run holds the migration lock ({}){pending}; this status is of the moment \
+             it was read: run {} again once that run ends",
+            crate::display::escape(&holder.to_string()),
+            crate::hint::command("migrate status")
+        ))
     }
 
     /// What to do about the `interrupted` migrations, one line each (none when there is
@@ -788,6 +817,8 @@ pub fn report_while(
         running,
         #[cfg(feature = "db")]
         lock_held_by_prepared: None,
+        #[cfg(feature = "db")]
+        lock_held_by: None,
         diagnostics: crate::plan::explain_duplicates(
             &history,
             &crate::plan::explain_gaps(

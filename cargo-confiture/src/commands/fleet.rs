@@ -584,14 +584,19 @@ fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> 
             }
         }
     }
-    // A target with a pending migration that `up` refuses over an INVALID index: what one
-    // database's status says of it, its commands addressed to that target.
+    // A target whose migration lock a run holds now, and one with a pending migration that
+    // `up` refuses over an INVALID index: what one database's status says of it, its commands
+    // addressed to that target.
     for t in &report.targets {
         let Some(fleet::CommandReport::Status(status)) = &t.report else {
             continue;
         };
         let out = &out.for_target(t);
-        for line in status.pending_invalid_index_help() {
+        let lock_held = status.lock_held_help();
+        for line in lock_held
+            .into_iter()
+            .chain(status.pending_invalid_index_help())
+        {
             let (word, rest) = line.split_once(": ").unwrap_or(("help", line.as_str()));
             out.note(&format!(
                 "{} {} ({}): {}",

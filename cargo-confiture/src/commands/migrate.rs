@@ -1481,6 +1481,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             if warnings == 1 { "it" } else { "them" }
         ));
     }
+    lines.extend(report.lock_held_help());
     lines.extend(report.interrupted_help());
     lines.extend(report.pending_invalid_index_help());
     if let Some(prepared) = &report.lock_held_by_prepared {

@@ -52,8 +52,23 @@ pub(crate) fn read_at(
     wait: Duration,
     site: BuildSite<'_>,
 ) -> Result<Option<Ledger>> {
-    let found = read_asking(client, table, wait, None, Asked::Rows, site)?;
+    let found = read_asking(client, table, wait, None, Asked::Rows, site, None)?;
     Ok(found.ok().map(|found| found.ledger))
+}
+
+/// [`read_at`], and, in the same message, who holds the migration lock of a run on this
+/// database (or on its tenant schema `tenant`) now ([`super::lock::run_going_on`]'s answer):
+/// `status`'s read, whose look at the lock costs no round trip. `None` when the ledger does not
+/// exist (the look was not made: the caller makes it on its own).
+pub(crate) fn read_with_lock_holder(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    site: BuildSite<'_>,
+    tenant: Option<&str>,
+) -> Result<Option<(Ledger, Option<super::lock::LockHolder>)>> {
+    let found = read_asking(client, table, wait, None, Asked::Rows, site, Some(tenant))?;
+    Ok(found.ok().map(|found| (found.ledger, found.run_going_on)))
 }
 
 /// What a ledger read asks the catalog for besides the table's qualified name and whether
@@ -106,7 +121,7 @@ pub(crate) fn read_or_creation(
     stop: Option<&crate::db::apply::Stop>,
     site: BuildSite<'_>,
 ) -> Result<std::result::Result<Found, Creation>> {
-    read_asking(client, table, wait, stop, Asked::Access, site)
+    read_asking(client, table, wait, stop, Asked::Access, site, None)
 }
 
 /// Where this session would create a tracking table that does not exist, as a ledger read
@@ -124,7 +139,9 @@ pub(crate) enum Creation {
 }
 
 /// [`read_unless_stopped`], asking the catalog for what `asked` says; a table that does not
-/// exist is where the session would create it ([`Creation`]).
+/// exist is where the session would create it ([`Creation`]). `lock_of`: also who holds the
+/// migration lock of a run on the database (`Some(None)`) or on a tenant schema now
+/// ([`Found::run_going_on`]), a last statement of the same message.
 fn read_asking(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -132,6 +149,7 @@ fn read_asking(
     stop: Option<&crate::db::apply::Stop>,
     asked: Asked,
     site: BuildSite<'_>,
+    lock_of: Option<Option<&str>>,
 ) -> Result<std::result::Result<Found, Creation>> {
     // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
     // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
@@ -223,7 +241,11 @@ fn read_asking(
          'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"') END AS confiture_applied_at, \
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          CAST(archived_into AS pg_catalog.text) AS archived_into, \
-         pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}",
+         pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}{holder}",
+            holder = lock_of.map_or(String::new(), |tenant| format!(
+                ";\n{}",
+                super::lock::run_going_on_sql(tenant)
+            )),
             order = crate::ledger::APPLICATION_ORDER,
             suffix = literal(crate::ledger::STARTED_SUFFIX),
             steps = literal(crate::ledger::STEPS_SUFFIX),
@@ -316,7 +338,13 @@ fn read_asking(
     let mut rows = Vec::new();
     let mut started_table = false;
     let mut steps_table = false;
+    let mut holder = Vec::new();
     for message in messages {
+        if statement == 2 {
+            // The migration lock's holder (`lock_of`), the last statement.
+            holder.push(message);
+            continue;
+        }
         match message {
             SimpleQueryMessage::CommandComplete(_) => statement += 1,
             SimpleQueryMessage::Row(row) if statement == 0 => {
@@ -395,6 +423,7 @@ fn read_asking(
         ledger,
         table: resolved.unwrap_or_else(|| table.clone()),
         access,
+        run_going_on: super::lock::run_going_on_of(&holder),
     }))
 }
 
@@ -1503,6 +1532,9 @@ pub struct Found {
     pub table: TrackingTable,
     /// What this session may do to it.
     pub access: Access,
+    /// Who held the migration lock when the ledger was read, when the read asked
+    /// (`status`'s, [`read_with_lock_holder`]); `None` otherwise.
+    pub run_going_on: Option<super::lock::LockHolder>,
 }
 
 /// What this session's role may do to the ledger, read with its rows, so that a ledger the

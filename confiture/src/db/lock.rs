@@ -387,6 +387,7 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<&str> {
     })
 }
 
+#[cfg(test)]
 fn current_database(client: &mut Client) -> Result<String> {
     let messages = client
         .simple_query(&crate::db::own_statements(
@@ -452,13 +453,51 @@ fn holder_of(client: &mut Client, key: i32, tenant_key: Option<i32>) -> Result<O
 /// The locks of the migration lock `key` of the current database in `pg_locks` (as `l`),
 /// held (`granted`) or waited for.
 fn advisory_condition(key: i32, granted: bool) -> String {
+    advisory_condition_of(&key.to_string(), granted)
+}
+
+/// [`advisory_condition`] of a key SQL computes (`key`: an `int4` expression).
+fn advisory_condition_of(key: &str, granted: bool) -> String {
     format!(
         "l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted OPERATOR(pg_catalog.=) {granted} \
          AND l.classid OPERATOR(pg_catalog.=) {LOCK_NAMESPACE}::pg_catalog.oid \
-         AND l.objid OPERATOR(pg_catalog.=) {key}::pg_catalog.oid \
+         AND l.objid OPERATOR(pg_catalog.=) CAST({key} AS pg_catalog.oid) \
          AND l.objsubid OPERATOR(pg_catalog.=) 2 AND {}",
         in_database(CURRENT_DATABASE)
     )
+}
+
+/// The exclusive key of the migration lock a run on the current database (or on its tenant
+/// schema `tenant`) takes, computed by the server: [`lock_id`] of `current_database()`, or
+/// [`tenant_lock_id`] of it and `tenant` — SHA-256's first four bytes, masked to 31 bits —,
+/// so that a query can name the lock without first asking the database's name.
+fn run_key_sql(tenant: Option<&str>) -> String {
+    let database = "pg_catalog.convert_to(pg_catalog.current_database(), 'UTF8')";
+    let hashed = match tenant {
+        None => database.to_string(),
+        Some(schema) => format!(
+            "{database} OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex') \
+             OPERATOR(pg_catalog.||) pg_catalog.convert_to({}, 'UTF8')",
+            crate::ledger::literal(schema)
+        ),
+    };
+    format!(
+        "(CAST(CAST('x' OPERATOR(pg_catalog.||) pg_catalog.substr(pg_catalog.encode(\
+         pg_catalog.sha256({hashed}), 'hex'), 1, 8) AS pg_catalog.bit(32)) AS pg_catalog.int4) \
+         OPERATOR(pg_catalog.&) 2147483647)"
+    )
+}
+
+/// The query of [`run_going_on`] in one statement (its key computed by the server,
+/// [`run_key_sql`]), whose rows [`run_going_on_of`] reads: what `status` sends with its
+/// ledger read, so that whether a run holds the migration lock costs no round trip.
+pub(crate) fn run_going_on_sql(tenant: Option<&str>) -> String {
+    holders_sql(&advisory_condition_of(&run_key_sql(tenant), true), "", 1)
+}
+
+/// The holder [`run_going_on_sql`]'s answer names, if any.
+pub(crate) fn run_going_on_of(messages: &[SimpleQueryMessage]) -> Option<LockHolder> {
+    holders_of(messages).into_iter().next()
 }
 
 /// `pg_catalog.current_database()`, for [`in_database`].
@@ -541,9 +580,10 @@ pub(crate) fn run_going_on(
     client: &mut Client,
     tenant: Option<&str>,
 ) -> Result<Option<LockHolder>> {
-    let database = current_database(client)?;
-    let (key, tenant_key) = keys(&database, tenant);
-    holder(client, tenant_key.unwrap_or(key))
+    let messages = client
+        .simple_query(&crate::db::own_statements(&run_going_on_sql(tenant)))
+        .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
+    Ok(run_going_on_of(&messages))
 }
 
 /// What a statement of ours wants of a table: the lock modes another session may hold that

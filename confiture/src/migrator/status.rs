@@ -263,7 +263,7 @@ impl Migrator {
         // no run, and the markers are not its own; nor is a marker written before the
         // holding session connected: a dead run's, `interrupted` whoever holds the lock now.
         let markers = ledger.as_ref().map_or(&[][..], |l| &l.started[..]);
-        let (running, prepared) = match holder {
+        let (running, prepared) = match &holder {
             Some(crate::db::lock::LockHolder::Session(session))
                 if markers
                     .iter()
@@ -274,6 +274,10 @@ impl Migrator {
             Some(crate::db::lock::LockHolder::Session(_)) => (None, None),
             Some(other) => (None, other.prepared().cloned()),
             None => (None, None),
+        };
+        let lock_held_by = match &holder {
+            Some(crate::db::lock::LockHolder::Session(session)) => Some(session.clone()),
+            _ => None,
         };
         let mut report = status::report_while(
             set,
@@ -287,6 +291,7 @@ impl Migrator {
         );
         report.cannot_create_ledger = uncreatable;
         report.lock_held_by_prepared = prepared;
+        report.lock_held_by = lock_held_by;
         // What `up` would not refuse, `status` does not say it refuses: the objects of a
         // first migration left part-way by a run of ours.
         report.unrecorded = unrecorded.filter(|_| {
@@ -327,7 +332,15 @@ impl LedgerRead {
     fn run(&self, client: &mut postgres::Client) -> Result<LedgerState> {
         let table = &self.env.migration.tracking_table;
         let site = BuildSite::of(&self.env);
-        let ledger = crate::db::ledger::read_at(client, table, self.wait, site)?;
+        let tenant = self.env.migration.tenant_schema.as_deref();
+        // Who holds the migration lock, asked with the ledger's rows: a run going on may be
+        // applying the pending migrations now, whatever the markers say.
+        let read =
+            crate::db::ledger::read_with_lock_holder(client, table, self.wait, site, tenant)?;
+        let (ledger, holder) = match read {
+            Some((ledger, holder)) => (Some(ledger), Some(holder)),
+            None => (None, None),
+        };
         let table_name = match &ledger {
             Some(ledger) => Some(ledger.table.clone()),
             None => crate::db::ledger::qualified_name(client, table)?,
@@ -343,13 +356,13 @@ impl LedgerRead {
             None => crate::db::ledger::uncreatable(client, table, Some(&self.env)),
             Some(_) => None,
         };
-        // Start markers there: is a run going on (it holds the migration lock)? Then they
-        // are of the migrations it is running, not interrupted. One look, no waiting.
-        let holder = match ledger.as_ref().is_some_and(|l| !l.started.is_empty()) {
-            true => {
-                crate::db::lock::run_going_on(client, self.env.migration.tenant_schema.as_deref())?
-            }
-            false => None,
+        // Is a run going on (it holds the migration lock)? Then the start markers there are
+        // of the migrations it is running, not interrupted, and the pending ones may be
+        // being applied. One look, no waiting; its own round trip only without a ledger,
+        // whose read could not ask (a first run's may be creating it).
+        let holder = match holder {
+            Some(holder) => holder,
+            None => crate::db::lock::run_going_on(client, tenant)?,
         };
         Ok((ledger, table_name, unrecorded, uncreatable, holder))
     }

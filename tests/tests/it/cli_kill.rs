@@ -1863,19 +1863,23 @@ fn up_creating_its_ledger_never_suggests_recording_an_invalid_index() {
 /// him #2: `status` said a dead run's marker "is being run now by the run that holds the
 /// migration lock" whenever any session held the lock (another run, confiture (Python)), and
 /// exited with 1. A marker written before the holder's session connected is not its own:
-/// `interrupted`, exit 7, its help the interrupted one.
+/// `interrupted`, exit 7, its help the interrupted one; the holder is named only as the
+/// session holding the lock, never as the marker's run.
 #[test]
 fn a_marker_older_than_the_lock_holders_session_stays_interrupted() {
     let db = TestDb::new("him_marker_older");
     let project = interrupted_with_an_invalid_index(&db);
     std::thread::sleep(Duration::from_millis(1100));
     let (holder, pid) = db.hold_migration_lock("him-holder");
-    project
-        .status_on(&db)
-        .code(exit::DIVERGED)
+    let run = project.status_on(&db);
+    run.code(exit::DIVERGED)
         .stdout_has("! interrupted")
         .stderr_lacks("is being run now")
-        .stderr_lacks(&format!("pid {pid}"));
+        .stderr_has(&format!("note: a run holds the migration lock (pid {pid}"));
+    let named: Vec<&str> = (run.stderr.lines())
+        .filter(|l| l.contains(&format!("pid {pid}")))
+        .collect();
+    assert_eq!(named.len(), 1, "{}", run.dump());
     project.status_json_on(&db).code(exit::DIVERGED);
     drop(holder);
 }

@@ -2288,3 +2288,89 @@ fn status_from_an_empty_migrations_directory_asks_whether_it_is_the_one_meant() 
             .stderr_lacks("Migrator::new");
     }
 }
+
+/// A session holding the migration lock is a run going on — another CLI, confiture
+/// (Python), a service, or the session of a killed CLI a pooler keeps running its
+/// transactional migration —, which may be applying the pending migrations as `status` reads
+/// them: `status` names it (text and JSON, `lock_held_by`), with and without a ledger (a first
+/// run may be creating it), keeps its exit code, and says nothing while the lock is free.
+#[test]
+fn a_session_holding_the_migration_lock_is_named_with_the_pending_migrations() {
+    let project = two_migrations();
+    let db = TestDb::new("st_lockheld");
+    project
+        .run_on(&db, &["migrate", "up", "--steps", "1"])
+        .code(exit::SUCCESS);
+    let fresh = TestDb::new("st_lockheld_fresh");
+    for (db, code, pending) in [
+        (
+            &db,
+            exit::PENDING,
+            "the pending migration may be being applied now",
+        ),
+        (
+            &fresh,
+            exit::NOT_INITIALISED,
+            "the pending migrations may be being applied now",
+        ),
+    ] {
+        let free = project.run_on(db, &["migrate", "status"]);
+        free.code(code).stderr_lacks("holds the migration lock");
+        let free = project.run_on(db, &["migrate", "status", "--format", "json"]);
+        free.code(code);
+        assert!(free.json().get("lock_held_by").is_none(), "{}", free.dump());
+
+        let (holder, pid) = db.hold_migration_lock("st-lock-holder");
+        let held = project.run_on(db, &["migrate", "status"]);
+        held.code(code)
+            .stderr_has(&format!(
+                "note: a run holds the migration lock (pid {pid}, application_name \"st-lock-holder\""
+            ))
+            .stderr_has(pending)
+            .stderr_has("run `cargo confiture migrate status");
+        let held = project.run_on(db, &["migrate", "status", "--format", "json"]);
+        held.code(code);
+        let doc = held.json();
+        assert_eq!(doc["lock_held_by"]["pid"], pid, "{}", held.dump());
+        assert_eq!(
+            doc["lock_held_by"]["application_name"],
+            "st-lock-holder",
+            "{}",
+            held.dump()
+        );
+        drop(holder);
+    }
+}
+
+/// A tenant's status (`--schema`) names the session holding that tenant's lock, and not one
+/// holding another tenant's: the key is the one a tenant run takes
+/// ([`confiture::db::tenant_lock_id`]), computed by the server with the ledger read.
+#[test]
+fn a_tenant_status_names_the_holder_of_that_tenants_lock_only() {
+    let project = two_migrations();
+    let db = TestDb::new("st_lockheld_tenant");
+    for tenant in ["tenant_a", "tenant_b"] {
+        project
+            .run_on(&db, &["migrate", "up", "--steps", "1", "--schema", tenant])
+            .code(exit::SUCCESS);
+    }
+    let key = confiture::db::tenant_lock_id(&db.name, "tenant_a");
+    let mut holder = db.client_as("st-tenant-holder");
+    holder
+        .batch_execute(&format!(
+            "SELECT pg_advisory_lock_shared({ns}, {db_key}), pg_advisory_lock({ns}, {key})",
+            ns = confiture::db::LOCK_NAMESPACE,
+            db_key = confiture::db::lock_id(&db.name),
+        ))
+        .expect("take tenant_a's lock");
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
+        .code(exit::PENDING)
+        .stderr_has("note: a run holds the migration lock (pid ")
+        .stderr_has("application_name \"st-tenant-holder\"");
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_b"])
+        .code(exit::PENDING)
+        .stderr_lacks("holds the migration lock");
+    drop(holder);
+}

@@ -1956,3 +1956,51 @@ fn a_fleet_target_that_is_the_environments_database_gets_its_file() {
         helps[1]
     );
 }
+
+/// A fleet's status names, per target, a session holding that target's migration lock (a
+/// run going on there, which may be applying its pending migrations), in its text and its
+/// JSON entry (`report.lock_held_by`), and nothing for the targets whose lock is free.
+#[test]
+fn status_names_the_holder_of_each_targets_migration_lock() {
+    let dbs = TestDbs::new("fleetlockheld", 2);
+    let project = tenant_project();
+    write_targets(&project, &dbs);
+    fleet(&project, &["up", "--targets", "tenants.txt"]).code(exit::SUCCESS);
+    project.migration(
+        "004_more",
+        "CREATE TABLE tb_more (pk int);\n",
+        "DROP TABLE tb_more;\n",
+    );
+    let (holder, pid) = dbs.dbs[1].hold_migration_lock("fleet-lock-holder");
+    let run = fleet(&project, &["status", "--targets", "tenants.txt"]);
+    run.code(exit::PENDING);
+    let named = format!(
+        "a run holds the migration lock (pid {pid}, application_name \"fleet-lock-holder\""
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("note: ") && l.contains(&dbs.dbs[1].name) && l.contains(&named)),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.stderr.matches("holds the migration lock").count(),
+        1,
+        "{}",
+        run.dump()
+    );
+    let run = fleet(
+        &project,
+        &["status", "--targets", "tenants.txt", "--format", "json"],
+    );
+    run.code(exit::PENDING);
+    let doc = run.json();
+    assert!(
+        entries(&doc)[0]["report"].get("lock_held_by").is_none(),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(entries(&doc)[1]["report"]["lock_held_by"]["pid"], pid);
+    drop(holder);
+}

@@ -748,3 +748,66 @@ fn a_rerun_through_a_pooler_dropping_startup_options_words_the_client_check_true
         .stderr_has("as its own client_connection_check_interval says")
         .stderr_lacks("within a second");
 }
+
+/// A CLI killed (SIGKILL) while its transactional migration runs through session pooling:
+/// PgBouncer keeps the server session (it drops the `options` that would have set
+/// `client_connection_check_interval`), which goes on running the migration and holding the
+/// migration lock. `status` names that session, and says the pending migration may be being
+/// applied now, rather than calling it merely pending.
+#[test]
+fn status_names_the_session_a_killed_cli_left_running_behind_session_pooling() {
+    let bouncer = PgBouncer::start("session", 4);
+    let db = TestDb::new("pooler_orphan");
+    let project = project();
+    project.migration(
+        "002_slow",
+        "CREATE TABLE slow (id int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE slow;\n",
+    );
+    let url = bouncer.url(&db);
+    project
+        .run(&["migrate", "up", "--steps", "1", "--database-url", &url])
+        .code(0);
+    let mut child = project
+        .cli()
+        .args(["migrate", "up", "--database-url", &url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the CLI under test");
+    let mut pid: Option<i32> = None;
+    // Its server session, by its wait event (PgBouncer sets its own `application_name`).
+    let sleeping = wait_until(Duration::from_secs(30), || {
+        pid = db
+            .connect()
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .expect("read pg_stat_activity")
+            .map(|row| row.get(0));
+        pid.is_some()
+    });
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    let pid = pid.unwrap_or_else(|| panic!("never slept: {:?}", db.other_backends()));
+    assert!(sleeping);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(1)
+        .stdout_has("002_slow")
+        .stderr_has(&format!("note: a run holds the migration lock (pid {pid}"))
+        .stderr_has("the pending migration may be being applied now");
+    // The orphan ended (the test's own cleanup), the note goes.
+    db.connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("end the orphan");
+    assert!(wait_until(Duration::from_secs(15), || db
+        .migration_lock_holders()
+        .is_empty()));
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(1)
+        .stderr_lacks("holds the migration lock");
+}
