@@ -110,10 +110,11 @@ fn reset_all_inside_a_migration_breaks_nothing() {
 #[test]
 fn session_settings_do_not_leak_into_the_next_migration() {
     // A statement_timeout of 100 ms (set last: 001's own statements must not hit it on a busy
-    // machine), a read-only default and a custom setting, all set for the session by 001: 002
-    // sleeps past the timeout, writes, and checks that the custom setting is gone.
+    // machine), a read-only default and a custom setting, all set for the session by 001 (after
+    // a statement of its own: a file of only `SET`s is C007): 002 sleeps past the timeout,
+    // writes, and checks that the custom setting is gone.
     every_way(
-        "SET default_transaction_read_only = on;\n\
+        "CREATE TABLE t1 (id int);\nSET default_transaction_read_only = on;\n\
          SELECT set_config('app.tenant', 'leaked', false);\nSET statement_timeout = '100ms';\n",
         "SELECT pg_sleep(0.3);\nCREATE TABLE t2 (id int);\n\
          DO $$ BEGIN IF coalesce(current_setting('app.tenant', true), '') <> '' THEN \
