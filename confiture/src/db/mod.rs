@@ -214,7 +214,7 @@ const IDLE_TIMEOUTS: [&str; 2] = [
 ];
 
 /// Turns off, for the session, the timeouts that end a session left idle ([`IDLE_TIMEOUTS`],
-/// those the server knows: `pg_settings`, read with [`own_statements`]' bounds), while the
+/// those the server knows), while the
 /// tool waits between two messages of its own on the connection that runs the migrations: its
 /// polling of the migration lock ([`lock`]), its wait before running again a migration that
 /// hit its `lock_timeout` ([`idle_wait`]). The database's, role's or connection's setting
@@ -223,28 +223,40 @@ const IDLE_TIMEOUTS: [&str; 2] = [
 /// them back, at the start of the message that ends the wait (never in a round trip of its
 /// own before it, which left the session idle under them while the client stalled); a session
 /// that is not kept ([`scratch`]'s own) turns them off for good with `scratch::own_session`.
-/// An error is the session's (lost, most likely), or the server's refusal of the read.
+///
+/// Set by `SET`, after [`OWN_STATEMENT_BOUNDS`]: nothing is read (no `pg_settings`, no
+/// function), so another session's lock on a catalog (`LOCK pg_catalog.pg_settings`) cannot
+/// hold the wait up before it starts, nor a small `temp_file_limit` refuse it. All in one
+/// message; a server that does not know one of them (`idle_session_timeout` before
+/// PostgreSQL 14) refuses it (SQLSTATE 42704, which undoes the message's others), and each is
+/// then set alone, those it refuses left out. An error is the session's (lost, most likely),
+/// or the server's refusal of a `SET`.
 pub(crate) fn idle_timeouts_off(
     client: &mut postgres::Client,
 ) -> Result<IdleRestore, postgres::Error> {
-    let names = IDLE_TIMEOUTS.map(|name| format!("'{name}'")).join(", ");
-    let messages = client.simple_query(&own_statements(&format!(
-        "SELECT s.name, pg_catalog.set_config(s.name, '0', false) FROM pg_catalog.pg_settings s \
-         WHERE s.name OPERATOR(pg_catalog.=) ANY (ARRAY[{names}])"
-    )))?;
-    let known: Vec<&str> = messages
-        .iter()
-        .filter_map(|m| match m {
-            postgres::SimpleQueryMessage::Row(row) => row.get(0),
-            _ => None,
-        })
-        .collect();
-    Ok(IdleRestore(
-        IDLE_TIMEOUTS
-            .into_iter()
-            .filter(|name| known.contains(name))
-            .collect(),
-    ))
+    let off = |names: &[&str]| {
+        names
+            .iter()
+            .fold(OWN_STATEMENT_BOUNDS.to_string(), |sql, name| {
+                format!("{sql} SET {name} = 0;")
+            })
+    };
+    let unknown =
+        |e: &postgres::Error| e.code() == Some(&postgres::error::SqlState::UNDEFINED_OBJECT);
+    match client.batch_execute(&off(&IDLE_TIMEOUTS)) {
+        Ok(()) => return Ok(IdleRestore(IDLE_TIMEOUTS.to_vec())),
+        Err(e) if unknown(&e) => {}
+        Err(e) => return Err(e),
+    }
+    let mut known = Vec::new();
+    for name in IDLE_TIMEOUTS {
+        match client.batch_execute(&off(&[name])) {
+            Ok(()) => known.push(name),
+            Err(e) if unknown(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(IdleRestore(known))
 }
 
 /// The session's idle timeouts, turned off for a wait of the tool's own
@@ -521,16 +533,20 @@ pub(crate) fn resolve_in_new_database(
             e,
         )
     };
-    let new_path = settings::search_path_in_new_database(&mut client).map_err(failed)?;
+    // One transaction of reads, under the tool's own reads' bounds (`pg_settings` spills past
+    // a tiny `work_mem`), rolled back when it ends: the `search_path` set for the look-up too.
+    let mut tx = client.transaction().map_err(failed)?;
+    tx.batch_execute(&own_read_bounds()).map_err(failed)?;
+    let new_path = settings::search_path_in_new_database(&mut tx).map_err(failed)?;
     if let Some((path, _)) = &new_path {
-        client
-            .execute(
-                "SELECT pg_catalog.set_config('search_path', $1, false)",
-                &[path],
-            )
-            .map_err(failed)?;
+        tx.execute(
+            "SELECT pg_catalog.set_config('search_path', $1, true)",
+            &[path],
+        )
+        .map_err(failed)?;
     }
-    let mut names = ledger::resolve_session(&mut client, table).map_err(failed)?;
+    let mut names = ledger::resolve_session(&mut tx, table).map_err(failed)?;
+    drop(tx);
     if let Some((_, source)) = new_path {
         source.clone_into(&mut names.origin.source);
     }

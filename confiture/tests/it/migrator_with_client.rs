@@ -799,3 +799,46 @@ fn a_connection_logged_in_as_another_user_is_refused_naming_both() {
     // The role holds no grant once the database goes; dropped after it (the reaper's order).
     drop(role);
 }
+
+/// The first read on a connection handed over (which database, which login user, whether a
+/// transaction is open, the `search_path` a reset gives) reads `pg_settings` and
+/// `pg_stat_activity`, and ran under the service's own settings, before the session is reset:
+/// a service whose session may write no temporary file (`temp_file_limit = 0`, a tiny
+/// `work_mem`) and has many settings of its own (`pg_settings` builds every setting's row in a
+/// tuple store, which spilled) had every command refused ("cannot reset the session handed
+/// over: temporary file size exceeds temp_file_limit"), and one whose `statement_timeout` is
+/// 1 ms had it cancelled. That read has the tool's own reads' bounds now: `up` and `status`
+/// succeed, and the connection comes back with the service's own settings reset.
+#[test]
+fn the_first_read_on_a_handed_connection_has_the_tools_own_bounds() {
+    let db = TestDb::new("withclientbounds");
+    let dir = Dir::new();
+    migrations(&dir);
+    let pads = "DO $$ BEGIN FOR i IN 1..1000 LOOP PERFORM pg_catalog.set_config(\
+                'confiture_test.pad' || i, repeat('x', 1000), false); END LOOP; END $$;";
+    for bound in [
+        "SET temp_file_limit = 0; SET work_mem = '64kB';",
+        "SET statement_timeout = '1ms';",
+    ] {
+        let mut client = db.client_as("my-service");
+        client.batch_execute(&format!("{pads} {bound}")).unwrap();
+        let mut migrator = Migrator::new(environment(&db.name), &dir.path, CheckOptions::default())
+            .with_client(client);
+        migrator
+            .up(&UpOptions::default(), &mut no_progress)
+            .unwrap_or_else(|e| panic!("{bound}: {}", e.error));
+        let status = migrator.status().unwrap_or_else(|e| panic!("{bound}: {e}"));
+        assert_eq!(status.exit_code(), 0, "{bound}");
+        let mut client = migrator.into_client().expect("the client comes back");
+        assert_eq!(
+            value(&mut client, "SHOW work_mem").unwrap(),
+            "4MB",
+            "{bound}"
+        );
+        assert_eq!(
+            value(&mut client, "SHOW statement_timeout").unwrap(),
+            "0",
+            "{bound}"
+        );
+    }
+}

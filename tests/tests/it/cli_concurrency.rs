@@ -867,15 +867,39 @@ fn run_behind_a_locked_catalog(
     url: &str,
     wait: &str,
     while_locked: impl FnOnce(),
-) -> (
+) -> BehindALock {
+    run_behind_a_locked(project, db, url, wait, "pg_catalog.pg_proc", while_locked)
+}
+
+/// A run started behind a catalog's lock ([`run_behind_a_locked`]): the run, the catalog's
+/// session (its transaction open), the time the run started, what the run said so far and
+/// the rest of its stderr.
+type BehindALock = (
     std::process::Child,
     postgres::Client,
     Instant,
     Vec<String>,
     mpsc::Receiver<String>,
     thread::JoinHandle<()>,
-) {
-    run_behind_a_locked(project, db, url, wait, "pg_catalog.pg_proc", while_locked)
+);
+
+/// Waits (40 s at most) for the run `behind` to exit while the catalog stays locked, then lets
+/// the catalog go: the run's status and stderr. Fails, saying `held`, when the run was still
+/// there after those 40 s (it waited for the catalog as long as it was locked).
+fn ended_behind_the_lock(behind: BehindALock, held: &str) -> (std::process::ExitStatus, String) {
+    let (mut child, mut maintenance, started, mut seen, lines, reader) = behind;
+    let exited = wait_until(Duration::from_secs(40), || {
+        child.try_wait().unwrap().is_some()
+    });
+    let elapsed = started.elapsed();
+    maintenance.batch_execute("ROLLBACK").unwrap();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(lines.try_iter());
+    let stderr = seen.join("\n");
+    assert!(exited, "{held}\n{stderr}");
+    assert!(elapsed < Duration::from_secs(40), "{elapsed:?}\n{stderr}");
+    (status, stderr)
 }
 
 /// [`run_behind_a_locked_catalog`] with `catalog` (a system catalog or view) locked;
@@ -887,14 +911,7 @@ fn run_behind_a_locked(
     wait: &str,
     catalog: &str,
     while_locked: impl FnOnce(),
-) -> (
-    std::process::Child,
-    postgres::Client,
-    Instant,
-    Vec<String>,
-    mpsc::Receiver<String>,
-    thread::JoinHandle<()>,
-) {
+) -> BehindALock {
     let key =
         "(('x' || substr(encode(sha256(convert_to(current_database(), 'UTF8')), 'hex'), 1, 8))\
                ::bit(32)::int & 2147483647)";
@@ -957,22 +974,10 @@ fn run_behind_a_locked(
 fn a_catalog_lock_never_holds_the_exit_after_the_run() {
     let project = project();
     let db = TestDb::new("hxo_relcat");
-    let (mut child, mut maintenance, started, mut seen, lines, reader) =
-        run_behind_a_locked_catalog(&project, &db, &db.url(), "3s", || {});
-    let exited = wait_until(Duration::from_secs(40), || {
-        child.try_wait().unwrap().is_some()
-    });
-    let elapsed = started.elapsed();
-    maintenance.batch_execute("ROLLBACK").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    let stderr = seen.join("\n");
-    assert!(
-        exited,
-        "the CLI waited for the catalog lock past its lock waits\n{stderr}"
+    let (status, stderr) = ended_behind_the_lock(
+        run_behind_a_locked_catalog(&project, &db, &db.url(), "3s", || {}),
+        "the CLI waited for the catalog lock past its lock waits",
     );
-    assert!(elapsed < Duration::from_secs(40), "{elapsed:?}\n{stderr}");
     // The ledger read gave up on its lock wait (exit 6), and the unlock said so too.
     assert_eq!(status.code(), Some(6), "{stderr}");
     assert!(
@@ -1004,30 +1009,77 @@ fn giving_back_the_idle_timeouts_after_the_lock_wait_waits_for_no_catalog() {
     project
         .run_on(&db, &["migrate", "up", "--target", "001"])
         .code(0);
-    let (mut child, mut maintenance, started, mut seen, lines, reader) = run_behind_a_locked(
-        &project,
-        &db,
-        &db.url(),
-        "3s",
-        "pg_catalog.pg_settings",
-        || {},
+    let (status, stderr) = ended_behind_the_lock(
+        run_behind_a_locked(
+            &project,
+            &db,
+            &db.url(),
+            "3s",
+            "pg_catalog.pg_settings",
+            || {},
+        ),
+        "the run waited for the lock on pg_settings as long as it was held",
     );
-    let exited = wait_until(Duration::from_secs(40), || {
-        child.try_wait().unwrap().is_some()
-    });
-    let elapsed = started.elapsed();
-    maintenance.batch_execute("ROLLBACK").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    let stderr = seen.join("\n");
-    assert!(
-        exited,
-        "the run waited for the lock on pg_settings as long as it was held\n{stderr}"
-    );
-    assert!(elapsed < Duration::from_secs(40), "{elapsed:?}\n{stderr}");
     assert!(status.success(), "{status:?}\n{stderr}");
     assert_eq!(db.ledger().expect("the ledger").len(), 5, "{stderr}");
+}
+
+/// Before waiting for the migration lock, the run turns off its session's idle timeouts (the
+/// tool's own wait is no idle session's). That was a `set_config` over `pg_settings`' rows,
+/// to learn which the server knows: behind another session's `LOCK pg_catalog.pg_settings`,
+/// taken after the run's first read of the session's state, it waited as long as that lock
+/// lasted, unbounded and silent, before it even said it waits for the migration lock. It now
+/// sets them without reading anything (`SET`, and the server's refusal of a setting it does
+/// not know): the run says it waits, takes the lock once it is let go and applies its
+/// migrations, the catalog still locked. The catalog is locked while the run's look-up of the
+/// migration lock's holder waits behind a lock on `pg_locks`, so after the session's state
+/// was read and before the timeouts are turned off.
+#[test]
+fn turning_the_idle_timeouts_off_for_the_lock_wait_waits_for_no_catalog() {
+    let project = project();
+    let db = TestDb::new("idle_off");
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(0);
+    let (holder, _) = db.hold_migration_lock("run_holder");
+    let lock = |application_name: &str, catalog: &str| {
+        let mut session = db.client_as(application_name);
+        session
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        session
+    };
+    let mut locks = lock("locks_holder", "pg_locks");
+    let started = Instant::now();
+    let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    assert!(
+        wait_until(Duration::from_secs(30), || db
+            .value(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                 AND query LIKE '%pg_catalog.pg_locks%' AND pid <> pg_backend_pid()"
+            )
+            .as_deref()
+            == Some("1")),
+        "the run never looked for the migration lock's holder"
+    );
+    let mut settings = lock("settings_holder", "pg_settings");
+    locks.batch_execute("ROLLBACK").unwrap();
+    run.line_with("waiting for the migration lock");
+    drop(holder);
+    let exited = wait_until(Duration::from_secs(30), || {
+        run.child.try_wait().unwrap().is_some()
+    });
+    settings.batch_execute("ROLLBACK").unwrap();
+    let run = run.run(started);
+    assert!(
+        exited,
+        "the run waited for the lock on pg_settings\n{}",
+        run.dump()
+    );
+    run.code(0);
+    assert_eq!(db.ledger().expect("the ledger").len(), 5, "{}", run.dump());
 }
 
 /// While a run waits for a lock on a system catalog (its ledger read, behind a `LOCK

@@ -607,20 +607,7 @@ fn a_new_databases_search_path_is_not_the_maintenance_databases() {
         }
         for dry_run in [true, false] {
             let db = TestDb::unborn("cr_path");
-            let url = confiture_tests::server().url_as(name, None, &db.name);
-            let mut args = vec![
-                "migrate",
-                "up",
-                "--create-database",
-                "--schema",
-                tenant,
-                "--database-url",
-                &url,
-            ];
-            if dry_run {
-                args.push("--dry-run");
-            }
-            let run = project.run(&args);
+            let run = up_creating_for_tenant(&project, name, &db, tenant, dry_run);
             if refused {
                 run.code(exit::INVALID)
                     .stderr_has(&format!(
@@ -637,6 +624,31 @@ fn a_new_databases_search_path_is_not_the_maintenance_databases() {
             }
         }
     }
+}
+
+/// `up --create-database --schema tenant` (a dry run with `dry_run`) of `project` on the
+/// database `db`, which does not exist yet, logged in as `role`.
+fn up_creating_for_tenant(
+    project: &Project,
+    role: &str,
+    db: &TestDb,
+    tenant: &str,
+    dry_run: bool,
+) -> confiture_tests::Run {
+    let url = confiture_tests::server().url_as(role, None, &db.name);
+    let mut args = vec![
+        "migrate",
+        "up",
+        "--create-database",
+        "--schema",
+        tenant,
+        "--database-url",
+        &url,
+    ];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    project.run(&args)
 }
 
 /// N25: a database that does not exist, named by an environment file, is to be fixed on the
@@ -1025,4 +1037,34 @@ fn a_database_created_meanwhile_by_another_session_is_said_so_and_warned_of_by_n
         .expect("the ledger")
         .get(0);
     assert_eq!(applied, 2, "the run migrated the database it found");
+}
+
+/// A role whose sessions may write no temporary file (`ALTER ROLE ... SET temp_file_limit =
+/// 0`, a tiny `work_mem`) and with many settings of its own, so that `pg_settings` (a function
+/// building every setting's row in a tuple store) spills past `work_mem`: where a tenant's
+/// ledger would be in the database `--create-database` is about to create, read on the
+/// maintenance session (the new database's `search_path`: `pg_settings`, `pg_db_role_setting`)
+/// without the tool's own reads' bounds, was refused ("cannot tell where the tracking table of
+/// the database ... to create would be: temporary file size exceeds temp_file_limit", exit 3),
+/// the dry run too. Every read there has them now: both succeed.
+#[test]
+fn the_new_databases_search_path_is_read_within_the_tools_own_bounds() {
+    let project = two_migrations();
+    let role = DropRoleLater(unique("cr_spill_role"));
+    let name = &role.0;
+    confiture_tests::admin()
+        .batch_execute(&format!(
+            "CREATE ROLE \"{name}\" LOGIN CREATEDB; \
+             ALTER ROLE \"{name}\" SET temp_file_limit = 0; \
+             ALTER ROLE \"{name}\" SET work_mem = '64kB'; \
+             DO $$ BEGIN FOR i IN 1..100 LOOP EXECUTE pg_catalog.format(\
+             'ALTER ROLE %I SET confiture_test.pad%s = %L', '{name}', i, repeat('x', 1000)); \
+             END LOOP; END $$"
+        ))
+        .expect("create the role");
+    for dry_run in [true, false] {
+        let db = TestDb::unborn("cr_spill");
+        up_creating_for_tenant(&project, name, &db, "tenant_a", dry_run).code(exit::SUCCESS);
+        assert_eq!(db.exists(), !dry_run, "dry run {dry_run}");
+    }
 }

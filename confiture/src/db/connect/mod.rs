@@ -918,7 +918,10 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
 /// like a pooler's (the pooler check compares transactions). Told by the transaction's start,
 /// `now()`, which a message run outside a block shares with `statement_timestamp()` (the
 /// driver keeps the server's transaction status to itself), or by the failed transaction's
-/// refusal (25P02); asked before the reset, which would otherwise run in that transaction.
+/// refusal (25P02); asked before the reset, which would otherwise run in that transaction,
+/// and alone, with the database's name: nothing that statement reads can spill or wait, and
+/// the tool's own reads' bounds (`SET LOCAL`), which the rest is read under (`pg_settings`,
+/// `pg_stat_activity`: rows built in a tuple store), would stay in the caller's transaction.
 /// Each refusal ends with what the command (`effect`) did not do.
 pub(crate) fn adopt_handed_over(
     client: &mut postgres::Client,
@@ -927,10 +930,7 @@ pub(crate) fn adopt_handed_over(
 ) -> Result<()> {
     let asked = client.simple_query(
         "SELECT pg_catalog.current_database(), \
-         pg_catalog.now() OPERATOR(pg_catalog.<>) pg_catalog.statement_timestamp(), \
-         (SELECT reset_val FROM pg_catalog.pg_settings WHERE name OPERATOR(pg_catalog.=) 'search_path'), \
-         COALESCE((SELECT usename FROM pg_catalog.pg_stat_activity \
-         WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), session_user)",
+         pg_catalog.now() OPERATOR(pg_catalog.<>) pg_catalog.statement_timestamp()",
     );
     let messages = match asked {
         Ok(messages) => messages,
@@ -944,29 +944,41 @@ pub(crate) fn adopt_handed_over(
             ))
         }
     };
-    let row = messages.iter().find_map(|m| match m {
-        postgres::SimpleQueryMessage::Row(row) => {
-            Some((row.get(0), row.get(1), row.get(2), row.get(3)))
-        }
-        _ => None,
-    });
-    let (connected, in_block, search_path, login) = row.unwrap_or_default();
+    let row = |messages: &[postgres::SimpleQueryMessage]| {
+        messages.iter().find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => Some((
+                row.get(0).map(str::to_string),
+                row.get(1).map(str::to_string),
+            )),
+            _ => None,
+        })
+    };
+    let (connected, in_block) = row(&messages).unwrap_or_default();
     let named = &env.connection.dbname;
     match connected {
-        Some(connected) if connected != named => return Err(another_database(env, connected)),
+        Some(connected) if connected != *named => return Err(another_database(env, &connected)),
         _ => {}
     }
+    if in_block.as_deref() == Some("t") {
+        return Err(in_transaction(env, false, effect));
+    }
+    let messages = client
+        .simple_query(&super::own_statements(
+            "SELECT (SELECT reset_val FROM pg_catalog.pg_settings \
+             WHERE name OPERATOR(pg_catalog.=) 'search_path'), \
+             COALESCE((SELECT usename FROM pg_catalog.pg_stat_activity \
+             WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()), session_user)",
+        ))
+        .map_err(|e| super::query_error("cannot reset the session handed over", e))?;
+    let (search_path, login) = row(&messages).unwrap_or_default();
     match login {
         Some(login) if login != env.connection.user => {
-            return Err(another_user(env, login, effect))
+            return Err(another_user(env, &login, effect))
         }
         _ => {}
     }
-    if in_block == Some("t") {
-        return Err(in_transaction(env, false, effect));
-    }
     if let (Some(schema), Some(search_path)) = (&env.migration.tenant_schema, search_path) {
-        refuse_unpinned_tenant(env, schema, search_path, effect)?;
+        refuse_unpinned_tenant(env, schema, &search_path, effect)?;
     }
     client
         .batch_execute(super::apply::RESET_SESSION)
