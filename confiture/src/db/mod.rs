@@ -234,6 +234,15 @@ const IDLE_TIMEOUTS: [&str; 2] = [
 pub(crate) fn idle_timeouts_off(
     client: &mut postgres::Client,
 ) -> Result<IdleRestore, postgres::Error> {
+    timeouts_off(client, &IDLE_TIMEOUTS)
+}
+
+/// [`idle_timeouts_off`] of the timeouts `names`: those the server knows are set to `0`, and
+/// given back by the [`IdleRestore`] returned.
+fn timeouts_off(
+    client: &mut postgres::Client,
+    names: &[&'static str],
+) -> Result<IdleRestore, postgres::Error> {
     let off = |names: &[&str]| {
         names
             .iter()
@@ -243,13 +252,13 @@ pub(crate) fn idle_timeouts_off(
     };
     let unknown =
         |e: &postgres::Error| e.code() == Some(&postgres::error::SqlState::UNDEFINED_OBJECT);
-    match client.batch_execute(&off(&IDLE_TIMEOUTS)) {
-        Ok(()) => return Ok(IdleRestore(IDLE_TIMEOUTS.to_vec())),
+    match client.batch_execute(&off(names)) {
+        Ok(()) => return Ok(IdleRestore(names.to_vec())),
         Err(e) if unknown(&e) => {}
         Err(e) => return Err(e),
     }
     let mut known = Vec::new();
-    for name in IDLE_TIMEOUTS {
+    for &name in names {
         match client.batch_execute(&off(&[name])) {
             Ok(()) => known.push(name),
             Err(e) if unknown(&e) => {}

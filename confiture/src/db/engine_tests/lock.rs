@@ -449,3 +449,34 @@ fn the_wait_for_the_lock_gives_the_idle_timeouts_back_taken_or_not() {
         );
     }
 }
+
+/// The idle timeouts are turned off for a wait by `SET`, reading no catalog: a server that
+/// does not know one of them (`idle_session_timeout` before PostgreSQL 14; here a name no
+/// server knows) refuses the message (SQLSTATE 42704, which undoes its other `SET`s), and each
+/// is then set alone: those it knows are off, and only they come back with the restore.
+#[test]
+fn idle_timeouts_the_server_does_not_know_are_left_out() {
+    let db = TestDb::new("idleunknown");
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "SET idle_session_timeout = '1h'; SET idle_in_transaction_session_timeout = '1h'",
+        )
+        .unwrap();
+    let names = [
+        "idle_session_timeout",
+        "confiture_no_such_timeout",
+        "idle_in_transaction_session_timeout",
+    ];
+    let restore = crate::db::timeouts_off(&mut client, &names).unwrap();
+    assert_eq!(restore.0, [names[0], names[2]]);
+    for name in [names[0], names[2]] {
+        assert_eq!(
+            value(&mut client, &format!("SHOW {name}")).as_deref(),
+            Some("0"),
+            "{name}"
+        );
+    }
+    assert!(!restore.sql().contains(names[1]), "{}", restore.sql());
+    restore.now(&mut client).unwrap();
+}
