@@ -40,6 +40,17 @@ fn markers(db: &TestDb) -> i64 {
         .get(0)
 }
 
+/// The JSON line of `002` in `status --format json` of `project` on `db`, which exits `code`.
+fn status_line_of_002(project: &Project, db: &TestDb, code: u8) -> serde_json::Value {
+    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
+    json.code(code);
+    let json = json.json();
+    (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002")
+        .clone()
+}
+
 /// `status` (text and JSON) and `up --dry-run` of `project` on `db`, whose pending `002` would
 /// meet the INVALID `index`: each names it and the `DROP INDEX CONCURRENTLY`, the dry run
 /// refusing as `up` does (exit 4, `refusal`); nothing written.
@@ -51,12 +62,7 @@ fn each_says_what_up_refuses(project: &Project, db: &TestDb, index: &str, refusa
         .stdout_has("pending")
         .stderr_has(&format!("{index} exists and is INVALID"))
         .stderr_has(&drop);
-    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::PENDING);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = status_line_of_002(project, db, exit::PENDING);
     assert_eq!(line["status"], "pending", "{line}");
     assert_eq!(line["invalid_index"], index, "{line}");
     project
@@ -522,12 +528,7 @@ fn an_interrupted_table_reindex_names_every_copy_it_left() {
             run.stderr_has(drop);
         }
     }
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = status_line_of_002(&project, &db, exit::DIVERGED);
     assert_eq!(line["invalid_index"], copies[0].as_str(), "{line}");
     assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
     for copy in &copies {
@@ -639,12 +640,7 @@ fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
         .stderr_has(rerun)
         .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_i;`")
         .stderr_has("migrate abandon 002");
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = status_line_of_002(&project, &db, exit::DIVERGED);
     assert_eq!(line["status"], "interrupted", "{line}");
     assert_eq!(line["unfinished_drop"], "public.t_i", "{line}");
     assert_eq!(line["started"]["direction"], "down", "{line}");
