@@ -124,6 +124,14 @@ pub struct MigrationStatus {
     /// read for it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_detach: Option<crate::plan::PendingDetach>,
+    /// For an `interrupted` run (an apply or a rollback) whose `DROP INDEX CONCURRENTLY`, the
+    /// statement it was running, was cut part-way (failed, cancelled, its client killed): the
+    /// index (`schema.name`) it left INVALID — it still exists, and queries no longer use it.
+    /// The help says to run the migration again on purpose, which finishes the drop, or to
+    /// rebuild the index (`REINDEX INDEX CONCURRENTLY`) and forget the run. Absent otherwise
+    /// (and when the database was not read for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfinished_drop: Option<String>,
     /// For an `interrupted` apply of a pair that shares its version with the version's
     /// migration here (C003, [`crate::history::Unknown::pair`]), that other pair (its id): the
     /// line and its help name both ([`crate::plan::interrupted_shared_version`]). Not a JSON key.
@@ -152,14 +160,16 @@ impl MigrationStatus {
         self.rebuild_copies = copies;
     }
 
-    /// What its interrupted run left in the database, as read (`invalid_index`,
-    /// `pending_detach`): what its help's ways on name ([`crate::plan::interrupted_ways_on`]).
+    /// What its interrupted run left in the database, as read (`unfinished_drop`,
+    /// `invalid_index`, `pending_detach`): what its help's ways on name
+    /// ([`crate::plan::interrupted_ways_on`]).
     fn left_behind(&self) -> Option<crate::plan::LeftBehind> {
         use crate::plan::LeftBehind;
         if !self.rebuild_copies.is_empty() {
             return Some(LeftBehind::RebuildCopies(self.rebuild_copies.clone()));
         }
-        (self.invalid_index.clone().map(LeftBehind::InvalidIndex))
+        (self.unfinished_drop.clone().map(LeftBehind::UnfinishedDrop))
+            .or_else(|| self.invalid_index.clone().map(LeftBehind::InvalidIndex))
             .or_else(|| (self.pending_detach.clone()).map(LeftBehind::PendingDetach))
     }
 }
@@ -604,6 +614,7 @@ impl StatusReport {
             crate::plan::LeftBehind::InvalidIndex(index) => line.invalid_index = Some(index),
             crate::plan::LeftBehind::RebuildCopies(copies) => line.set_rebuild_copies(copies),
             crate::plan::LeftBehind::PendingDetach(pending) => line.pending_detach = Some(pending),
+            crate::plan::LeftBehind::UnfinishedDrop(index) => line.unfinished_drop = Some(index),
         }
         self.interrupted = (self.migrations.iter())
             .filter(|m| matches!(m.status, State::Interrupted { .. }))
@@ -997,6 +1008,7 @@ fn add_unknown(
             shares_version_with: None,
             recorded_over: None,
             pending_detach: None,
+            unfinished_drop: None,
         };
         migrations.insert(at, line);
     }
@@ -1048,6 +1060,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 shares_version_with: None,
                 recorded_over: None,
                 pending_detach: None,
+                unfinished_drop: None,
                 unreadable_files: match (e.state, e.number) {
                     (State::Unreadable { .. }, Some(v)) => history
                         .unreadable_files(v)
@@ -1093,6 +1106,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     shares_version_with: None,
                     recorded_over: None,
                     pending_detach: None,
+                    unfinished_drop: None,
                 },
             ));
         }

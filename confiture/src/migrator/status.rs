@@ -112,8 +112,11 @@ impl Migrator {
     /// index an apply's interrupted build left INVALID (the rule that makes `baseline
     /// --through` refuse to record it, [`status::MigrationStatus::invalid_index`]), or the
     /// partition its interrupted `DETACH PARTITION ... CONCURRENTLY` left pending detach
-    /// ([`status::MigrationStatus::pending_detach`]): its help then says to drop the index and
-    /// run the migration again, or to finish the detach, not to record or run it blindly. Read
+    /// ([`status::MigrationStatus::pending_detach`]), or the index its cut `DROP INDEX
+    /// CONCURRENTLY` (an apply's or a rollback's) left INVALID
+    /// ([`status::MigrationStatus::unfinished_drop`]): its help then says to drop the index and
+    /// run the migration again, to finish the detach, or to finish the drop (or rebuild the
+    /// index), not to record or run it blindly. Read
     /// within `wait`; nothing read when no run is interrupted, or a run going on holds the
     /// markers. A line a row recorded over an apply left part-way
     /// ([`crate::history::History::recorded_over`]) whose run left what keeps it interrupted
@@ -167,6 +170,9 @@ impl Migrator {
                 }
                 (false, crate::plan::LeftBehind::PendingDetach(pending)) => {
                     line.pending_detach = Some(pending);
+                }
+                (false, crate::plan::LeftBehind::UnfinishedDrop(index)) => {
+                    line.unfinished_drop = Some(index);
                 }
             }
         }

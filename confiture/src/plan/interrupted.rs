@@ -28,6 +28,13 @@ pub enum LeftBehind {
     /// left pending detach: running the statement again fails ("already pending detach"); the
     /// way on finishes the detach (`FINALIZE`).
     PendingDetach(PendingDetach),
+    /// The index (`schema.name`, as `DROP INDEX` takes it) that the statement the run was
+    /// running, a `DROP INDEX CONCURRENTLY` (of an apply or a rollback), left INVALID when it
+    /// was cut part-way (failed, cancelled, its client killed): its first transaction marks the
+    /// index INVALID and commits before it waits for the sessions using its table. The index
+    /// still exists, queries no longer use it; the way on runs the file again, whose drop
+    /// finishes it, or rebuilds the index (`REINDEX INDEX CONCURRENTLY`) and forgets the run.
+    UnfinishedDrop(String),
 }
 
 impl LeftBehind {
@@ -42,7 +49,8 @@ impl LeftBehind {
         match self {
             LeftBehind::InvalidIndex(_)
             | LeftBehind::RebuildCopies(_)
-            | LeftBehind::PendingDetach(_) => true,
+            | LeftBehind::PendingDetach(_)
+            | LeftBehind::UnfinishedDrop(_) => true,
         }
     }
 
@@ -58,6 +66,9 @@ impl LeftBehind {
                 "its partition {} is still pending detach",
                 pending.partition
             ),
+            LeftBehind::UnfinishedDrop(index) => {
+                format!("its unfinished drop left index {index} INVALID")
+            }
         }
     }
 
@@ -111,6 +122,13 @@ impl LeftBehind {
                     pending.partition, pending.table, pending.finalize,
                 )
             }
+            LeftBehind::UnfinishedDrop(index) => format!(
+                "the ledger records it since (a row another tool wrote, confiture (Python) say), \
+                 but its `DROP INDEX CONCURRENTLY` of {index} was cut part-way and left the index \
+                 INVALID: it still exists, queries no longer use it, and the row made nothing \
+                 whole; finish the drop, `DROP INDEX CONCURRENTLY IF EXISTS {index};`; then \
+                 {status} shows it applied"
+            ),
         }
     }
 }
@@ -694,8 +712,9 @@ pub fn unknown_help(marker: &StartedRun) -> String {
 /// back`). `left`: what the run left in the database (`crate::db::apply::left_behind`), if
 /// anything known — an index an apply left INVALID, then never recording it
 /// (`invalid_index_ways_on`), or a partition pending detach, then finishing it
-/// (`finalize_ways_on`), whichever command is refused. The engine's own failure help of such
-/// a detach is this text too.
+/// (`finalize_ways_on`), or an index its cut `DROP INDEX CONCURRENTLY` left INVALID, then
+/// finishing the drop or rebuilding the index (`unfinished_drop_ways_on`), whichever command
+/// is refused. The engine's own failure help of such a detach or drop is this text too.
 pub fn ways_on(
     down: bool,
     version: &str,
@@ -713,6 +732,9 @@ pub fn ways_on(
         }
         Some(LeftBehind::PendingDetach(pending)) => {
             return finalize_ways_on(down, version, file, rerun, then, pending);
+        }
+        Some(LeftBehind::UnfinishedDrop(index)) => {
+            return unfinished_drop_ways_on(down, version, file, (rerun, then), index);
         }
         _ => {}
     }
@@ -760,6 +782,40 @@ fn rebuild_copies_ways_on(version: &str, copies: &[String], rerun: &str, then: &
         them(copies),
         them(copies),
         drop_copies(copies),
+        crate::hint::command(rerun),
+        abandon_command(version),
+    )
+}
+
+/// The safe ways on from a run of `version` left part-way (a rollback when `down`) whose
+/// `DROP INDEX CONCURRENTLY` of `file` was cut part-way and left `index` INVALID: run it again
+/// on purpose (`rerun`, then `then`) — its drop drops an INVALID index like any other, then
+/// the rest of the file runs —, or keep the index: rebuild it (`REINDEX` makes it valid
+/// whichever phase the drop stopped in), deal with what the statements before it committed,
+/// and forget the run, which leaves the migration where the ledger has it. Never "drop it
+/// before running again": the drop is the file's own.
+fn unfinished_drop_ways_on(
+    down: bool,
+    version: &str,
+    file: &str,
+    (rerun, then): (&str, &str),
+    index: &str,
+) -> String {
+    let (keep, before) = match down {
+        true => (
+            "to keep the migration applied",
+            "restore what the statements before the drop removed, if any,",
+        ),
+        false => (
+            "to leave the migration pending",
+            "undo what the statements before the drop committed, if any,",
+        ),
+    };
+    format!(
+        "its `DROP INDEX CONCURRENTLY` of {index} was cut part-way and left the index INVALID \
+         (it still exists, and queries no longer use it): run {}, which finishes the drop \
+         (dropping an INVALID index works) and runs the rest of {file}{then}; or, {keep}, \
+         rebuild the index, `REINDEX INDEX CONCURRENTLY {index};`, {before} and run {}",
         crate::hint::command(rerun),
         abandon_command(version),
     )

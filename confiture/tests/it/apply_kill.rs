@@ -246,12 +246,17 @@ fn interrupt_index_drop(db: &TestDb, dir: &Dir, up: bool) -> confiture::Error {
 /// Ctrl-C during a no-transaction migration's `DROP INDEX CONCURRENTLY` (a `down` dropping what
 /// its `up` built, or an `up` dropping an index) leaves the index INVALID: not dropped, unused
 /// by queries. The report called it "a failed build" and said to drop it "before running
-/// again", while the ledger kept the migration applied; it now says the drop is unfinished,
-/// that running the same command again finishes it, and how to keep the index instead — both
-/// checked here to be true.
+/// again", while the ledger kept the migration applied; it now says the drop is unfinished.
+/// The run keeps its start marker (the drop committed part of itself), so `status` (its line,
+/// its help, its JSON `unfinished_drop`) names the INVALID index and the migration whose file
+/// left it, and `up`/`down` refuse to run past it naming it too — before, the marker went and
+/// `status` said the migration was applied (or pending), silent about the index. Both ways
+/// on are checked here to be true: running the same command again with
+/// `--rerun-interrupted` finishes the drop; rebuilding the index then `migrate abandon 002`
+/// keeps the migration where the ledger has it.
 #[test]
 fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
-    use confiture::migrate::DownOptions;
+    use confiture::migrate::{AbandonOptions, DownOptions};
     let no_transaction = "-- confiture:no-transaction\n";
     for up in [false, true] {
         let how = if up { "up" } else { "down" };
@@ -291,6 +296,7 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
         };
         let valid =
             "SELECT indisvalid::text FROM pg_index WHERE indexrelid = 'public.r1_i'::regclass";
+        let rerun = format!("migrate {how} --rerun-interrupted");
 
         let error = interrupt_index_drop(&db, &dir, up);
         assert_eq!(
@@ -306,34 +312,107 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
             "{how}: {details}"
         );
         assert!(!details.contains("failed build"), "{how}: {details}");
-        let help = error.help.as_deref().unwrap_or_default();
-        assert!(
-            help.contains(&format!("migrate {how} "))
-                && help.contains("again finishes the drop")
-                && help.contains("REINDEX INDEX CONCURRENTLY public.r1_i;"),
-            "{how}: {help}"
-        );
         assert_eq!(db.ledger(), recorded, "{how}: the ledger is as it was");
         assert_eq!(db.value(valid).as_deref(), Some("false"), "{how}: INVALID");
 
-        // Keeping the migration where the ledger has it: the REINDEX makes the index valid.
+        // `status` names the INVALID index, the migration whose file left it, and the ways on.
+        let report = db.migrator(&dir).status().unwrap();
+        let line = serde_json::to_value(&report.migrations[1]).unwrap();
+        assert_eq!(line["status"], "interrupted", "{how}: {line}");
+        assert_eq!(line["unfinished_drop"], "public.r1_i", "{how}: {line}");
+        assert_eq!(report.exit_code(), 7, "{how}");
+        let said = report.interrupted_help().join("\n");
+        assert!(
+            said.contains("002_i")
+                && said.contains("`DROP INDEX CONCURRENTLY` of public.r1_i was cut part-way")
+                && said.contains(&rerun)
+                && said.contains("REINDEX INDEX CONCURRENTLY public.r1_i;"),
+            "{how}: {said}"
+        );
+        let help = error.help.as_deref().unwrap_or_default();
+        assert!(
+            help.contains(&rerun)
+                && help.contains("finishes the drop")
+                && help.contains("REINDEX INDEX CONCURRENTLY public.r1_i;")
+                && help.contains("migrate abandon 002"),
+            "{how}: {help}"
+        );
+        // The same command without the flag is refused over it, naming it.
+        let refused = match up {
+            true => db
+                .migrator(&dir)
+                .up(&UpOptions::default(), &mut no_progress)
+                .map(drop)
+                .map_err(|f| f.error),
+            false => db
+                .migrator(&dir)
+                .down(&DownOptions::default(), &mut no_progress)
+                .map(drop)
+                .map_err(|f| f.error),
+        }
+        .expect_err("refused over the run left part-way");
+        assert_eq!(refused.exit_code(), 7, "{how}: {refused}");
+        let refused_help = refused.help.as_deref().unwrap_or_default();
+        assert!(
+            refused_help.contains("public.r1_i") && refused_help.contains(&rerun),
+            "{how}: {refused_help}"
+        );
+
+        if up {
+            // Nor is it recorded over: the index would stay INVALID for good.
+            let baseline = db
+                .migrator(&dir)
+                .baseline(
+                    &confiture::migrate::BaselineOptions::through(2).yes(true),
+                    &mut no_progress,
+                )
+                .map(drop)
+                .expect_err("an unfinished drop is never recorded")
+                .error;
+            assert_eq!(baseline.exit_code(), 4, "{baseline}");
+            assert!(
+                baseline.message.contains("public.r1_i")
+                    && (baseline.help.as_deref().unwrap_or_default())
+                        .contains("migrate up --target 002 --rerun-interrupted"),
+                "{baseline:?}"
+            );
+            assert_eq!(db.ledger(), recorded, "nothing written");
+        }
+
+        // Keeping the migration where the ledger has it: the REINDEX makes the index valid,
+        // and `abandon` forgets the run.
         db.client()
             .batch_execute("REINDEX INDEX CONCURRENTLY public.r1_i")
             .unwrap();
         assert_eq!(db.value(valid).as_deref(), Some("true"), "{how}: rebuilt");
+        db.migrator(&dir)
+            .abandon(
+                &AbandonOptions::version("002".parse().unwrap()),
+                &mut no_progress,
+            )
+            .unwrap_or_else(|f| panic!("{how}: {}", f.error));
+        let report = db.migrator(&dir).status().unwrap();
+        assert_eq!(report.summary.interrupted, 0, "{how}");
+        assert_eq!(db.ledger(), recorded, "{how}: kept where it was");
 
-        // Or running the command again: it finishes the drop.
+        // Or running the command again on purpose: it finishes the drop.
         interrupt_index_drop(&db, &dir, up);
         assert_eq!(db.value(valid).as_deref(), Some("false"), "{how}");
         let mut migrator = db.migrator(&dir);
         if up {
             migrator
-                .up(&UpOptions::default(), &mut no_progress)
+                .up(
+                    &UpOptions::default().rerun_interrupted(true),
+                    &mut no_progress,
+                )
                 .unwrap_or_else(|f| panic!("{how}: {}", f.error));
             assert_eq!(db.ledger(), ["001:t", "002:i"], "{how}: recorded");
         } else {
             migrator
-                .down(&DownOptions::default(), &mut no_progress)
+                .down(
+                    &DownOptions::default().rerun_interrupted(true),
+                    &mut no_progress,
+                )
                 .unwrap_or_else(|f| panic!("{how}: {}", f.error));
             assert_eq!(db.ledger(), ["001:t"], "{how}: forgotten");
         }
@@ -342,6 +421,7 @@ fn an_interrupted_index_drop_says_what_it_left_and_both_ways_out() {
                 .is_none(),
             "{how}: the index is dropped"
         );
+        assert_eq!(db.migrator(&dir).status().unwrap().summary.interrupted, 0);
     }
 }
 

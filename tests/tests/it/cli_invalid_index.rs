@@ -40,6 +40,17 @@ fn markers(db: &TestDb) -> i64 {
         .get(0)
 }
 
+/// The JSON line of `002` in `status --format json` of `project` on `db`, which exits `code`.
+fn status_line_of_002(project: &Project, db: &TestDb, code: u8) -> serde_json::Value {
+    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
+    json.code(code);
+    let json = json.json();
+    (json["migrations"].as_array().expect("the lines").iter())
+        .find(|m| m["version"] == "002")
+        .expect("the line of 002")
+        .clone()
+}
+
 /// `status` (text and JSON) and `up --dry-run` of `project` on `db`, whose pending `002` would
 /// meet the INVALID `index`: each names it and the `DROP INDEX CONCURRENTLY`, the dry run
 /// refusing as `up` does (exit 4, `refusal`); nothing written.
@@ -51,12 +62,7 @@ fn each_says_what_up_refuses(project: &Project, db: &TestDb, index: &str, refusa
         .stdout_has("pending")
         .stderr_has(&format!("{index} exists and is INVALID"))
         .stderr_has(&drop);
-    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::PENDING);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = status_line_of_002(project, db, exit::PENDING);
     assert_eq!(line["status"], "pending", "{line}");
     assert_eq!(line["invalid_index"], index, "{line}");
     project
@@ -522,12 +528,7 @@ fn an_interrupted_table_reindex_names_every_copy_it_left() {
             run.stderr_has(drop);
         }
     }
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = status_line_of_002(&project, &db, exit::DIVERGED);
     assert_eq!(line["invalid_index"], copies[0].as_str(), "{line}");
     assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
     for copy in &copies {
@@ -594,4 +595,75 @@ fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
         .expect("count the indexes of t")
         .get(0);
     assert_eq!(indexes, 2, "t_a and t_b, no duplicate");
+}
+
+/// A rollback's `DROP INDEX CONCURRENTLY` (a no-transaction down file) cut part-way — here by
+/// `--statement-timeout` while a reader of the table keeps it waiting — leaves the index
+/// INVALID: its first transaction committed that. The down's start marker went with the
+/// failure (nothing else had committed), so `status` said `002` applied, up to date, silent
+/// about an index queries no longer use. Now the marker stays: `status` (text and JSON
+/// `unfinished_drop`) names the index and the rollback that left it, `down` and `reinit`
+/// refuse to pass it, and the help pasted as printed finishes the rollback.
+#[test]
+fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
+    let db = TestDb::new("hix_cut_drop");
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_i",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_i;\n",
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let mut reader = db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT * FROM t;")
+        .expect("an open reader of t");
+    let down = project.run_on(&db, &["migrate", "down", "--statement-timeout", "1s"]);
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let rerun = "migrate down --rerun-interrupted";
+    down.code(exit::MIGRATION_FAILED)
+        .stderr_has("index public.t_i was left INVALID by the unfinished DROP INDEX CONCURRENTLY")
+        .stderr_has(rerun)
+        .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_i;`")
+        .stderr_lacks("committed none of its statements");
+    assert_eq!(invalid_indexes(&db), ["t_i"], "{}", down.dump());
+    assert_eq!(markers(&db), 1, "{}", down.dump());
+
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status
+        .code(exit::DIVERGED)
+        .stdout_has("interrupted")
+        .stderr_has("002_i was interrupted part-way")
+        .stderr_has("`DROP INDEX CONCURRENTLY` of public.t_i was cut part-way")
+        .stderr_has(rerun)
+        .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_i;`")
+        .stderr_has("migrate abandon 002");
+    let line = status_line_of_002(&project, &db, exit::DIVERGED);
+    assert_eq!(line["status"], "interrupted", "{line}");
+    assert_eq!(line["unfinished_drop"], "public.t_i", "{line}");
+    assert_eq!(line["started"]["direction"], "down", "{line}");
+
+    // Neither a plain rollback nor a ledger rewrite passes it.
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("public.t_i")
+        .stderr_has(rerun);
+    project
+        .run_on(&db, &["migrate", "reinit", "--through", "001", "--yes"])
+        .code(exit::DIVERGED)
+        .stderr_has(rerun);
+
+    // The help, as printed: the rollback run again finishes the drop.
+    project
+        .run_on(&db, &["migrate", "down", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+    assert_eq!(markers(&db), 0);
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::PENDING)
+        .stderr_lacks("INVALID");
 }

@@ -371,6 +371,30 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     let refused = format!(
         "the server refused reading the INVALID indexes before `{again}`: nothing was written"
     );
+    let recorded: Vec<_> = recorded.into_iter().collect();
+    if let Some(((id, version), index)) =
+        unfinished_drop_recorded(client, lock_wait, &recorded, &refused)?
+    {
+        // Recorded, the index would stay INVALID for good, the drop never finished.
+        let rerun = format!("migrate up --target {version} --rerun-interrupted");
+        let left = LeftBehind::UnfinishedDrop(index.clone());
+        return Err(Error::new(
+            ErrorKind::MigrationFailed,
+            format!(
+                "migration {id} cannot be recorded as applied: its interrupted run's `DROP \
+                 INDEX CONCURRENTLY` of {index} was cut part-way and left the index INVALID; \
+                 nothing was written"
+            ),
+        )
+        .with_help(crate::plan::interrupted_ways_on(
+            false,
+            version,
+            "its up file",
+            &rerun,
+            "",
+            Some(&left),
+        )));
+    }
     let recorded = (recorded.into_iter())
         .map(|((id, version), file, marker)| ((id, version, marker.is_some()), file, marker));
     let Some(((id, version, over_marker), met)) =
@@ -397,6 +421,48 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
         over_marker,
         &again,
     )))
+}
+
+/// The first of `recorded` whose apply a run left part-way at a `DROP INDEX CONCURRENTLY`
+/// (its marker's statement) that left its index INVALID ([`unfinished_drop_bounded`]), with
+/// that index: [`refuse_recording_invalid_index`] refuses to record it. No round trip when no
+/// such marker names a drop.
+fn unfinished_drop_recorded<'r>(
+    client: &mut Client,
+    lock_wait: std::time::Duration,
+    recorded: &'r [Looked<'_, (String, String)>],
+    refused: &str,
+) -> crate::Result<Option<(&'r (String, String), String)>> {
+    let drops: Vec<_> = (recorded.iter())
+        .filter_map(|(key, file, marker)| {
+            let index = ((*marker)?.statement as usize).checked_sub(1)?;
+            drops_index(file, index).then_some((key, *file, index))
+        })
+        .collect();
+    if drops.is_empty() {
+        return Ok(None);
+    }
+    let bounded = lock_bounded(lock_wait);
+    let failed = refused_reading(refused);
+    let invalid = invalid_indexes_bounded(client, &bounded).map_err(&failed)?;
+    for (key, file, index) in drops {
+        if let Some(found) =
+            unfinished_drop_bounded(client, &bounded, file, index, &invalid).map_err(&failed)?
+        {
+            return Ok(Some((key, found.qualified.clone())));
+        }
+    }
+    Ok(None)
+}
+
+/// The bounds of a read of ours before a command runs anything: one implicit transaction,
+/// waiting for a lock no longer than `lock_wait`, no `statement_timeout`.
+fn lock_bounded(lock_wait: std::time::Duration) -> impl Fn(&str) -> String {
+    let wait = format!(
+        "SET LOCAL lock_timeout = '{}';",
+        super::sql::lock_wait_literal(lock_wait)
+    );
+    move |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"))
 }
 
 /// The ways on from [`refuse_recording_invalid_index`]'s refusal to record migration `id`
@@ -493,27 +559,54 @@ pub(crate) fn left_behind<'m, K>(
     runs: impl IntoIterator<Item = (K, &'m StartedRun, &'m crate::files::Migration)>,
 ) -> crate::Result<Vec<(K, LeftBehind)>> {
     let runs: Vec<_> = runs.into_iter().collect();
-    let builds = (runs.iter().enumerate())
+    // The file each run was running, and the statement its marker names (0-based).
+    let running = |marker: &StartedRun, m: &'m crate::files::Migration| {
+        let file = if marker.direction == "up" {
+            &m.up
+        } else {
+            &m.down
+        };
+        Some((file, (marker.statement as usize).checked_sub(1)?))
+    };
+    let builds: Vec<_> = (runs.iter().enumerate())
         .filter(|(_, (_, marker, m))| {
             marker.direction == "up"
                 && reads_invalid_index(&m.up, Some(marker), Reading::Record, false)
         })
-        .map(|(at, (_, marker, m))| (at, &m.up, Some(*marker)));
-    let refused = "the server refused reading the INVALID indexes";
-    let mut invalid =
-        invalid_indexes_left(client, lock_wait, builds, refused, (Reading::Record, false))?
-            .into_iter();
+        .map(|(at, (_, marker, m))| (at, &m.up, Some(*marker)))
+        .collect();
+    let drops = (runs.iter()).any(|(_, marker, m)| {
+        running(marker, m).is_some_and(|(file, index)| drops_index(file, index))
+    });
+    let failed = refused_reading("the server refused reading the INVALID indexes");
+    let bounded = lock_bounded(lock_wait);
+    let listed = match drops || !builds.is_empty() {
+        true => invalid_indexes_bounded(client, &bounded).map_err(&failed)?,
+        false => Vec::new(),
+    };
+    let mut invalid = indexes_met_in(client, &bounded, &listed, builds, (Reading::Record, false))
+        .map_err(&failed)?
+        .into_iter();
     let mut next_invalid = invalid.next();
-    let wait = format!(
-        "SET LOCAL lock_timeout = '{}';",
-        super::sql::lock_wait_literal(lock_wait)
-    );
-    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
     let mut found = Vec::new();
     for (at, (key, marker, m)) in runs.into_iter().enumerate() {
         // The INVALID indexes met come in the runs' order, at most one a run.
-        if let Some((_, met)) = next_invalid.take_if(|(of, _)| *of == at) {
+        let met = next_invalid.take_if(|(of, _)| *of == at);
+        if met.is_some() {
             next_invalid = invalid.next();
+        }
+        let Some((file, index)) = running(marker, m) else {
+            continue;
+        };
+        // The statement it was running first: a drop cut part-way left its index INVALID,
+        // which a build after it in the file would otherwise be read as having left.
+        if let Some(dropped) =
+            unfinished_drop_bounded(client, &bounded, file, index, &listed).map_err(&failed)?
+        {
+            found.push((key, LeftBehind::UnfinishedDrop(dropped.qualified.clone())));
+            continue;
+        }
+        if let Some((_, met)) = met {
             found.push((
                 key,
                 match met.meets {
@@ -523,14 +616,6 @@ pub(crate) fn left_behind<'m, K>(
             ));
             continue;
         }
-        let file = if marker.direction == "up" {
-            &m.up
-        } else {
-            &m.down
-        };
-        let Some(index) = (marker.statement as usize).checked_sub(1) else {
-            continue;
-        };
         let pending = pending_detach_bounded(client, &bounded, file, index).map_err(|e| {
             let cause = crate::db::cause_text(&e);
             Error::connection(
@@ -543,6 +628,16 @@ pub(crate) fn left_behind<'m, K>(
         }
     }
     Ok(found)
+}
+
+/// A read of the catalogs that `up`, `down`, `status` or a rewrite make before they run
+/// anything, refused by the server: a connection error saying `refused`, the server's own
+/// error its source.
+fn refused_reading(refused: &str) -> impl Fn(postgres::Error) -> Error + '_ {
+    move |e| {
+        let cause = crate::db::cause_text(&e);
+        Error::connection(refused.to_string()).with_source_shown(e, cause)
+    }
 }
 
 /// The first of `files` (each with its key) whose index an interrupted build left INVALID
@@ -592,30 +687,34 @@ fn invalid_indexes_left<'f, K>(
     lock_wait: std::time::Duration,
     files: impl IntoIterator<Item = Looked<'f, K>>,
     refused: &str,
-    (read, first): (Reading, bool),
+    read: (Reading, bool),
 ) -> crate::Result<Vec<(K, IndexMet)>> {
     let files: Vec<Looked<'f, K>> = files.into_iter().collect();
     if files.is_empty() {
         return Ok(Vec::new());
     }
-    let wait = format!(
-        "SET LOCAL lock_timeout = '{}';",
-        super::sql::lock_wait_literal(lock_wait)
-    );
-    let bounded = |sql: &str| crate::db::own_statements(&format!("{wait} {sql}"));
-    let failed = |e: postgres::Error| {
-        let cause = crate::db::cause_text(&e);
-        Error::connection(refused.to_string()).with_source_shown(e, cause)
-    };
-    let invalid = invalid_indexes_bounded(client, &bounded).map_err(failed)?;
+    let bounded = lock_bounded(lock_wait);
+    let failed = refused_reading(refused);
+    let invalid = invalid_indexes_bounded(client, &bounded).map_err(&failed)?;
+    indexes_met_in(client, &bounded, &invalid, files, read).map_err(failed)
+}
+
+/// The INVALID index of `invalid` (read once) each of `files` would meet
+/// ([`invalid_index_of_file`]), its reads begun by `bounded`; only the first when `first`. No
+/// round trip when `invalid` is empty.
+fn indexes_met_in<'f, K>(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    invalid: &[InvalidIndex],
+    files: impl IntoIterator<Item = Looked<'f, K>>,
+    (read, first): (Reading, bool),
+) -> Result<Vec<(K, IndexMet)>, postgres::Error> {
     let mut met = Vec::new();
     if invalid.is_empty() {
         return Ok(met);
     }
     for (key, file, marker) in files {
-        if let Some(found) =
-            invalid_index_of_file(client, &bounded, file, marker, read, &invalid).map_err(failed)?
-        {
+        if let Some(found) = invalid_index_of_file(client, bounded, file, marker, read, invalid)? {
             met.push((key, found));
             if first {
                 break;
@@ -928,6 +1027,80 @@ fn pending_detach_bounded(
     }))
 }
 
+/// The text of statement `index` (0-based) of `file`, when it is a `DROP INDEX`
+/// ([`crate::files::rules::dropped_indexes`], the one reading of one).
+fn drop_statement(file: &SqlFile, index: usize) -> Option<&str> {
+    let text = file.text.get(file.statements.get(index)?.range.clone())?;
+    crate::files::rules::dropped_indexes(text).map(|_| text)
+}
+
+/// Whether statement `index` (0-based) of `file` is a `DROP INDEX`: an index it leaves INVALID
+/// was being dropped, not built ([`unfinished_drop_bounded`]).
+fn drops_index(file: &SqlFile, index: usize) -> bool {
+    drop_statement(file, index).is_some()
+}
+
+/// The INVALID index of `invalid` that statement `index` (0-based) of `file`, a `DROP INDEX`,
+/// names, in the schema the statement names or, unqualified, where the session's
+/// `search_path` finds it (as the server found it): what a `DROP INDEX CONCURRENTLY` cut
+/// part-way (failed, cancelled, its client killed) left — its first transaction marks the
+/// index INVALID and commits before it waits for the sessions using its table. `None` for any
+/// other statement. The one reading of it: the engine's after the statement failed (its
+/// marker stays, [`marker_left`]) and what a run left part-way left ([`left_behind`]: `status`,
+/// the refusals of `up` and `down`). Its read (only for a name `invalid` has) is begun by
+/// `bounded`.
+fn unfinished_drop_bounded<'i>(
+    client: &mut Client,
+    bounded: Bounds<'_>,
+    file: &SqlFile,
+    index: usize,
+    invalid: &'i [InvalidIndex],
+) -> Result<Option<&'i InvalidIndex>, postgres::Error> {
+    if invalid.is_empty() {
+        return Ok(None);
+    }
+    let Some(names) = drop_statement(file, index).and_then(crate::files::rules::dropped_indexes)
+    else {
+        return Ok(None);
+    };
+    for dropped in names {
+        if !invalid.iter().any(|i| i.name == *dropped.name) {
+            continue;
+        }
+        let schema = match dropped.schema {
+            Some(schema) => Some(schema.into_owned()),
+            None => table_schema(client, bounded, &dropped.name)?,
+        };
+        let found = (invalid.iter())
+            .find(|i| i.name == *dropped.name && schema.as_deref() == Some(i.schema.as_str()));
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// The index a failed statement `index` (0-based) of `file`, a `DROP INDEX CONCURRENTLY`, left
+/// INVALID ([`unfinished_drop_bounded`]), read at once after the failure with the bounds of an
+/// explanation, in the session the file's statements left; one INVALID before it ran (of
+/// `before`) is not of this run. `None` when it cannot be read.
+fn drop_left_invalid(
+    client: &mut Client,
+    file: &SqlFile,
+    index: usize,
+    before: &[InvalidIndex],
+) -> Option<InvalidIndex> {
+    if !drops_index(file, index) {
+        return None;
+    }
+    let after = invalid_indexes_bounded(client, &crate::db::explaining).ok()?;
+    let new: Vec<InvalidIndex> = after.into_iter().filter(|i| !before.contains(i)).collect();
+    unfinished_drop_bounded(client, &crate::db::explaining, file, index, &new)
+        .ok()
+        .flatten()
+        .cloned()
+}
+
 /// The help of a no-transaction step whose statement left `pending` pending detach (or found
 /// it so): the ways on of a run left part-way with it ([`crate::plan::interrupted_ways_on`]:
 /// finish the detach, then record the migration without running it — running it again would
@@ -935,13 +1108,19 @@ fn pending_detach_bounded(
 /// down, where no command forgets a migration without running it, attach the partition
 /// again, then run the rollback again: its marker stays).
 fn finalize_then(step: &Step<'_>, pending: &PendingDetach) -> String {
+    ways_on_over(step, &LeftBehind::PendingDetach(pending.clone()))
+}
+
+/// The ways on of `step` left part-way by this run, its marker kept, with `left` in the
+/// database ([`crate::plan::interrupted_ways_on`]: `status`' help and the refusals' too).
+fn ways_on_over(step: &Step<'_>, left: &LeftBehind) -> String {
     crate::plan::interrupted_ways_on(
         step.direction == Direction::Down,
         &step.migration.version_text,
         &step.file().path.display().to_string(),
         &run_again_command(step, true),
         "",
-        Some(&LeftBehind::PendingDetach(pending.clone())),
+        Some(left),
     )
 }
 
@@ -1221,10 +1400,17 @@ pub(super) fn run_statements(
                 .is_none()
                 .then(|| pending_detach(client, file, index))
                 .flatten();
+            // Cut part-way (`DROP INDEX CONCURRENTLY`): its index is left INVALID, named, and
+            // the migration stays interrupted, its marker kept, so that `status` names it.
+            let dropped = settings
+                .scratch
+                .is_none()
+                .then(|| drop_left_invalid(client, file, index, &before))
+                .flatten();
             // Answered with an error, the statement's own transaction rolled back: what the
             // marker says of it from now on (not a `DO` or `CALL` that may commit inside, nor a
-            // detach cut part-way, which committed its first transaction).
-            if failure.server.is_some() && !inside && pending.is_none() {
+            // detach or a drop cut part-way, which committed its first transaction).
+            if failure.server.is_some() && !inside && pending.is_none() && dropped.is_none() {
                 record_refused(client, settings, step, index);
             }
             let failure = statement_failed(
@@ -1233,11 +1419,11 @@ pub(super) fn run_statements(
                 step,
                 failure,
                 index,
-                (&before, pending.as_ref()),
+                (&before, pending.as_ref(), dropped.as_ref()),
                 fresh,
                 inside,
             );
-            if pending.is_some() {
+            if pending.is_some() || dropped.is_some() {
                 return Err(failure);
             }
             return Err(settle_unless_committed(
@@ -1265,7 +1451,7 @@ pub(super) fn run_statements(
                     step,
                     failure,
                     index + 1,
-                    (&before, None),
+                    (&before, None, None),
                     fresh,
                     false,
                 ));
@@ -1766,7 +1952,7 @@ fn marker_gone(
         step,
         failure,
         next,
-        (before, None),
+        (before, None, None),
         fresh,
         false,
     );
@@ -2347,58 +2533,23 @@ fn index_being_built(file: &SqlFile, index: usize) -> Option<String> {
     })
 }
 
-/// Whether statement `index` (0-based) of `file` is a `DROP INDEX`: an index it leaves INVALID
-/// was being dropped, not built.
-fn file_statement_drops_index(file: &SqlFile, index: usize) -> bool {
-    let Some(span) = file.statements.get(index) else {
-        return false;
-    };
-    let Some(text) = file.text.get(span.range.clone()) else {
-        return false;
-    };
-    let mut words = crate::files::lexer::tokens(text)
-        .filter(|t| !t.is_trivia())
-        .map(|t| t.text);
-    words.next().is_some_and(|w| w.eq_ignore_ascii_case("DROP"))
-        && words
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case("INDEX"))
-}
-
 /// What an unfinished `DROP INDEX CONCURRENTLY` (failed or interrupted) left: the index, marked
 /// INVALID by the drop's first phase, still exists and queries no longer use it (writes may
-/// still maintain it); the step's migration is as the ledger says. The detail, and what to do:
-/// run the step again — its `DROP INDEX CONCURRENTLY` drops an INVALID index like any other —
-/// or, to keep the migration where the ledger has it, rebuild the index (`REINDEX` makes it
-/// valid again, whichever phase the drop stopped in).
+/// still maintain it); the step's migration is as the ledger says, and its start marker stays
+/// (the drop committed part of itself). The detail, and what to do: the ways on of a run left
+/// part-way with it ([`crate::plan::interrupted_ways_on`], `status`' help and the refusals'
+/// too) — run the step again on purpose, whose `DROP INDEX CONCURRENTLY` drops an INVALID
+/// index like any other, or, to keep the migration where the ledger has it, rebuild the index
+/// (`REINDEX` makes it valid again, whichever phase the drop stopped in) and forget the run.
 fn unfinished_drop(step: &Step<'_>, index: &InvalidIndex) -> (String, String) {
-    let id = step.migration.id();
-    let (again, keep) = match step.direction {
-        Direction::Up => (
-            format!(
-                "{} again finishes the drop (and records {id})",
-                crate::hint::command("migrate up")
-            ),
-            format!("to keep the index, with {id} not applied"),
-        ),
-        Direction::Down => (
-            format!(
-                "{} again finishes the drop (and forgets {id})",
-                crate::hint::command("migrate down")
-            ),
-            format!("to keep {id} applied"),
-        ),
-    };
     (
         format!(
             "index {} was left INVALID by the unfinished DROP INDEX CONCURRENTLY: it still \
-             exists, and queries no longer use it",
-            index.qualified
+             exists, and queries no longer use it; {} stays interrupted",
+            index.qualified,
+            step.migration.id()
         ),
-        format!(
-            "running {again}; or, {keep}, rebuild the index: REINDEX INDEX CONCURRENTLY {};",
-            index.qualified
-        ),
+        ways_on_over(step, &LeftBehind::UnfinishedDrop(index.qualified.clone())),
     )
 }
 
@@ -2638,12 +2789,14 @@ fn failed_between(
     fresh: bool,
 ) -> StepFailure {
     record_stopped_after(client, settings, step, next);
-    let done = (before, None);
+    let done = (before, None, None);
     statement_failed(client, settings, step, failure, next, done, fresh, false)
 }
 
 /// The failure of statement `index` (0-based) of a no-transaction step: what stays committed,
-/// the indexes the failed statement left INVALID (those not in `before`), and, for a deadlock,
+/// the indexes the failed statement left INVALID (those not in `before`; a `DROP INDEX
+/// CONCURRENTLY` cut part-way, the one it left, `dropped`, its marker kept: the ways on of a
+/// run left part-way with it), a partition it left pending detach (`pending`), and, for a deadlock,
 /// the sessions that waited for the migration lock inside a statement (see
 /// [`crate::db::lock::HeldLock::waiters`]). `inside`: the statement ran and may have committed
 /// part of itself before it failed ([`commits_inside`]): the run is left part-way, its marker
@@ -2656,13 +2809,17 @@ fn statement_failed(
     step: &Step<'_>,
     mut failure: StepFailure,
     index: usize,
-    (before, pending): (&[InvalidIndex], Option<&PendingDetach>),
+    (before, pending, dropped): (
+        &[InvalidIndex],
+        Option<&PendingDetach>,
+        Option<&InvalidIndex>,
+    ),
     fresh: bool,
     inside: bool,
 ) -> StepFailure {
     let recorded = ledger_state(settings, step.direction);
     // The statements that may have committed end before `reached`.
-    let reached = index + usize::from(inside);
+    let reached = index + usize::from(inside || dropped.is_some());
     // What follows only explains the failure: bounded, so that a lock on a catalog held by
     // another session (`VACUUM FULL pg_class`) leaves it out rather than holding the report;
     // for the session, as the driver's parameterised reads below cannot carry them.
@@ -2762,6 +2919,29 @@ fn statement_failed(
         failure.error.help = Some(earlier.help);
         failure.blames_file = false;
     }
+    if let Some(invalid) = dropped {
+        if let Some(detail) = said_none.and_then(|at| failure.error.details.get_mut(at)) {
+            // Not "none": the drop's first transaction committed its index INVALID.
+            *detail = format!(
+                "this run committed nothing of its statements but what statement 1 commits \
+                 before it waits: its index marked INVALID; {recorded}"
+            );
+        }
+        // The file is right: what is left is the drop to finish (or the index to rebuild),
+        // then what made it fail (a timeout to raise, a lock's holder), said by its own help
+        // (its "run the command again" is refused while the marker stays: the command that
+        // runs it again on purpose instead). A stop has no such help.
+        let (detail, ways) = unfinished_drop(step, invalid);
+        failure.error = failure.error.with_detail(detail);
+        let again = crate::hint::command(&run_again_command(step, true));
+        let own =
+            (failure.error.help.take()).filter(|_| failure.error.kind != ErrorKind::Interrupted);
+        failure.error.help = Some(match own {
+            Some(own) => format!("{ways}; {}", own.replace(AGAIN, &again)),
+            None => ways,
+        });
+        failure.blames_file = false;
+    }
     if inside && live {
         // Left part-way: its marker stays and the next run refuses it (exit 7); the ways on
         // are those of any run left part-way, after fixing what failed.
@@ -2784,7 +2964,7 @@ fn statement_failed(
             ),
             _ => format!("fix what made it fail (the error above names it); then {ways}"),
         });
-    } else if index > 0 {
+    } else if index > 0 && dropped.is_none() {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
         let again = crate::hint::command(&run_again_command(
@@ -2840,24 +3020,14 @@ fn statement_failed(
         "{RESET_SESSION} {}",
         crate::db::explaining_session()
     ));
-    let after = live.then(|| invalid_indexes_bounded(client, &crate::db::explaining));
+    // A drop's INVALID index is not a failed build's (read above, `dropped`).
+    let after = (live && !drops_index(step.file(), index))
+        .then(|| invalid_indexes_bounded(client, &crate::db::explaining));
     if let Some(Err(e)) = &after {
         left_out(&mut failure, Some(e));
     }
     if let Some(Ok(after)) = after {
-        let drop = file_statement_drops_index(step.file(), index);
         for invalid in after.iter().filter(|i| !before.contains(i)) {
-            if drop {
-                let (detail, help) = unfinished_drop(step, invalid);
-                failure.error = failure.error.with_detail(detail);
-                match &failure.error.help {
-                    // What the statements before it committed comes first; this is one
-                    // more thing to know.
-                    Some(_) => failure.error = failure.error.with_detail(help),
-                    None => failure.error.help = Some(help),
-                }
-                continue;
-            }
             if let Some(detail) = said_none.and_then(|at| failure.error.details.get_mut(at)) {
                 // Not "none": a `CONCURRENTLY` build (or rebuild) commits its new index
                 // before it builds it, and that stays.
