@@ -960,6 +960,20 @@ pub struct StartedRun {
     pub earlier_unsure: Option<u32>,
 }
 
+/// What a run's start marker recorded when it started that a marker made again keeps
+/// ([`StartedRun::restore_sql`]): so that a marker another session deleted mid-run (or whose
+/// table it dropped) comes back the same marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarkerKept {
+    /// When the run started the migration, as [`StartedRun::STARTED_NOW`] read it; `None`:
+    /// not known (the marker made again says now).
+    pub started_at: Option<String>,
+    /// [`StartedRun::earlier_committed`] of the marker, as the start kept it.
+    pub earlier_committed: u32,
+    /// [`StartedRun::earlier_unsure`] of the marker, as the start kept it.
+    pub earlier_unsure: Option<u32>,
+}
+
 /// Whether the run a start marker records is going on ([`StartedRun::so_far`]).
 #[derive(Clone, Copy)]
 enum Run {
@@ -1340,11 +1354,11 @@ impl StartedRun {
     /// The statements that make again the marker of a run whose marker another session (or a
     /// statement of its migration) deleted, or whose markers' table it dropped, once the run
     /// stopped for it after statement `statement` committed: the table when it is gone
-    /// ([`StartedRun::create_sql`]), the row as [`StartedRun::start_sql`] wrote it (`started_at`
-    /// as the run's start read it, [`StartedRun::STARTED_NOW`]; the role and address of the
-    /// session) unless one of its version is there again, and where the run stopped
-    /// ([`StartedRun::stopped_after_sql`]). Without it the migration would show `pending`, what
-    /// it committed hidden.
+    /// ([`StartedRun::create_sql`]), the row as [`StartedRun::start_sql`] wrote it (what the
+    /// start recorded, `kept`: its `started_at` and what earlier runs committed; the role and
+    /// address of the session) unless one of its version is there again, and where the run
+    /// stopped ([`StartedRun::stopped_after_sql`]): the same marker. Without it the migration
+    /// would show `pending`, what it committed hidden.
     #[allow(clippy::too_many_arguments)]
     pub fn restore_sql(
         table: &TrackingTable,
@@ -1352,14 +1366,34 @@ impl StartedRun {
         name: &str,
         direction: &str,
         checksum: &str,
-        started_at: Option<&str>,
+        kept: &MarkerKept,
         statement: usize,
         statements: usize,
     ) -> String {
         let q = table.started_table().quoted();
-        let started_at = match started_at {
+        let started_at = match &kept.started_at {
             Some(at) => format!("CAST({} AS pg_catalog.timestamptz)", literal(at)),
             None => "pg_catalog.now()".to_string(),
+        };
+        let count = |n: Option<u32>| n.map_or_else(|| "NULL".to_string(), |n| n.to_string());
+        // What earlier runs committed, as the start kept it ([`StartedRun::keep_earlier_sql`]):
+        // only where the table has the columns, as there.
+        let earlier = match (kept.earlier_committed, kept.earlier_unsure) {
+            (0, None) => String::new(),
+            (committed, unsure) => format!(
+                " {}",
+                StartedRun::update_where_column(
+                    table,
+                    version,
+                    "earlier_committed",
+                    &format!(
+                        "earlier_committed = {}, earlier_unsure = {}",
+                        count(Some(committed).filter(|c| *c > 0)),
+                        count(unsure)
+                    ),
+                    "",
+                )
+            ),
         };
         format!(
             "DO $confiture$ BEGIN IF pg_catalog.to_regclass({name_lit}) IS NULL THEN \
@@ -1367,7 +1401,7 @@ impl StartedRun {
              INSERT INTO {q} (version, name, direction, checksum, started_at, client_addr, \
              statement, statements) VALUES ({v}, {n}, {d}, {c}, {started_at}, \
              pg_catalog.host(pg_catalog.inet_client_addr()), {statement}, {statements}) \
-             ON CONFLICT (version) DO NOTHING; {after}",
+             ON CONFLICT (version) DO NOTHING; {after}{earlier}",
             name_lit = literal(&q),
             create = StartedRun::create_sql(table),
             v = literal(version),
@@ -2231,6 +2265,39 @@ mod tests {
             false,
         );
         assert!(!first.contains("earlier_committed ="), "{first}");
+    }
+
+    #[test]
+    fn a_marker_made_again_keeps_what_earlier_runs_committed() {
+        let table = TrackingTable::default();
+        let restore = |kept: &MarkerKept| {
+            StartedRun::restore_sql(&table, "002", "nt", "up", "abc", kept, 2, 3)
+        };
+        let kept = MarkerKept {
+            started_at: Some("2026-12-07T10:00:00+00:00".to_string()),
+            earlier_committed: 1,
+            earlier_unsure: Some(2),
+        };
+        let sql = restore(&kept);
+        assert!(
+            sql.contains("SET earlier_committed = 1, earlier_unsure = 2"),
+            "{sql}"
+        );
+        // Only where the table has the columns, as the start keeps them.
+        assert!(
+            sql.contains("attname OPERATOR(pg_catalog.=) 'earlier_committed'"),
+            "{sql}"
+        );
+        assert!(sql.contains("'2026-12-07T10:00:00+00:00'"), "{sql}");
+        let unsure_only = MarkerKept {
+            earlier_committed: 0,
+            ..kept
+        };
+        assert!(
+            restore(&unsure_only).contains("SET earlier_committed = NULL, earlier_unsure = 2"),
+            "{sql}"
+        );
+        assert!(!restore(&MarkerKept::default()).contains("earlier_committed ="));
     }
 
     #[test]

@@ -62,13 +62,20 @@ impl TestDb {
     /// one is: found by its wait event, not by its query text, which the server truncates at
     /// `track_activity_query_size` (the migration travels in one message with others).
     pub fn sleeping_backend(&self) -> Option<i32> {
+        self.waiting_backend("PgSleep")
+    }
+
+    /// The pid of the CLI's backend on this database while a statement of it waits on
+    /// `wait_event` (`PgSleep`; `virtualxid`: a concurrent build waiting for a writer;
+    /// `relation`: a lock on a table another session holds).
+    pub fn waiting_backend(&self, wait_event: &str) -> Option<i32> {
         self.connect()
             .query_opt(
                 "SELECT pid FROM pg_stat_activity
                  WHERE datname = current_database() AND pid <> pg_backend_pid()
                    AND application_name = 'cargo-confiture' AND state = 'active'
-                   AND wait_event = 'PgSleep'",
-                &[],
+                   AND wait_event = $1",
+                &[&wait_event],
             )
             .expect("read pg_stat_activity")
             .map(|row| row.get(0))

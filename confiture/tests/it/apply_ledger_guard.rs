@@ -491,7 +491,7 @@ fn a_migration_that_drops_the_tracking_table_is_named_as_the_cause() {
 }
 
 /// h16 F11: a `no-transaction` migration (up or down) that drops the tracking table commits
-/// it: every row is gone, so the failure says so — never "still recorded as applied" nor "not
+/// it: every row is gone, so the failure says so (and during which statement it went) — never "still recorded as applied" nor "not
 /// recorded" — and its help names the whole `migrate baseline --through V` command, V the
 /// newest migration whose statements are in effect, without "run the command again" (nothing
 /// is recorded to run it against).
@@ -536,8 +536,17 @@ fn a_no_transaction_migration_that_drops_the_tracking_table_says_every_row_is_go
                 .error
         };
         let e = &e;
+        // Its statements committed one by one: nothing tells its own drop from another
+        // session's while it ran, so the message names when, and both.
+        let during = match rolling_back {
+            false => "statement 2 of 2 of migration 002_b",
+            true => "statement 1 of 1 of the rollback of migration 002_b",
+        };
         assert!(
-            e.message.contains("002_b dropped the tracking table"),
+            e.message.contains(&format!(
+                "the tracking table public.tb_confiture was dropped during {during} — by it or \
+                 by another session"
+            )),
             "{how}: {e}"
         );
         let details = e.details.join("\n");

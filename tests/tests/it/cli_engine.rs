@@ -2122,6 +2122,28 @@ fn a_migration_that_renames_or_moves_the_ledger_says_so_not_dropped() {
         .stderr_has("migration 001_a dropped the tracking table public.tb_confiture");
 }
 
+/// The CLI run with `args` on `db` while the test holds advisory lock `gate`, which a migration
+/// waits for (`SELECT pg_advisory_xact_lock(gate)`): once it waits, `sql` is run from another
+/// session, then the gate opened and the run awaited.
+fn run_gated(project: &Project, db: &TestDb, args: &[&str], gate: i64, sql: &str) -> Run {
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({gate})"))
+        .expect("hold the gate");
+    let child = project.spawn_on(db, args);
+    backend_waiting_on_advisory_lock(db);
+    db.connect()
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_unlock({gate})"))
+        .expect("open the gate");
+    Run::from_output(
+        child.wait_with_output().expect("reap the runner"),
+        std::time::Duration::ZERO,
+    )
+}
+
 /// The pid of the CLI's backend on `db` waiting for an advisory lock (a migration's gate held
 /// by the test), once one waits; panics after 30 s.
 fn backend_waiting_on_advisory_lock(db: &TestDb) -> i32 {
@@ -2168,22 +2190,8 @@ fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
             _ => &["migrate", "up"],
         };
         project.run_on(&db, first).code(exit::SUCCESS);
-        let mut holder = db.connect();
-        holder
-            .batch_execute("SELECT pg_advisory_lock(731)")
-            .expect("hold the gate");
-        let child = project.spawn_on(&db, &[&["migrate", direction][..], flags].concat());
-        backend_waiting_on_advisory_lock(&db);
-        db.connect()
-            .batch_execute("DROP TABLE tb_confiture")
-            .expect("drop the ledger from another session");
-        holder
-            .batch_execute("SELECT pg_advisory_unlock(731)")
-            .expect("open the gate");
-        let run = Run::from_output(
-            child.wait_with_output().expect("reap the runner"),
-            std::time::Duration::ZERO,
-        );
+        let args = [&["migrate", direction][..], flags].concat();
+        let run = run_gated(&project, &db, &args, 731, "DROP TABLE tb_confiture");
         let (doing, row, through) = match direction {
             "up" => ("migration", "written", "001"),
             _ => ("the rollback of migration", "deleted", "002"),
@@ -2196,6 +2204,71 @@ fn the_ledger_dropped_by_another_session_is_not_blamed_on_the_migration() {
                  002_gated ran: its row could not be {row}"
             ))
             .stderr_has(&format!("migrate baseline --through {through}"));
+    }
+}
+
+/// The tracking table dropped by another session while a no-transaction migration ran was
+/// said to be the migration's doing ("migration 002_nt dropped the tracking table"). Its
+/// statements commit one by one: no rollback tells the two apart, nor does anything the run
+/// records (a drop by the statement and one by another session while it ran leave the same
+/// catalog). The run now checks the table between statements, and says when it went and that
+/// either may have dropped it — going up and down, the drop during statement 2 of 3.
+#[test]
+fn the_ledger_dropped_during_a_no_transaction_migration_is_not_blamed_on_it_alone() {
+    let nt = |body: &str| {
+        format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n{body}"
+        )
+    };
+    for direction in ["up", "down"] {
+        let db = TestDb::new("engine_notx_other_drop");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_nt",
+            &nt(
+                "CREATE INDEX CONCURRENTLY a_i1 ON a (id);\nSELECT pg_advisory_xact_lock(735);\n\
+                 CREATE INDEX CONCURRENTLY a_i2 ON a (id);\n",
+            ),
+            &nt(
+                "DROP INDEX CONCURRENTLY a_i2;\nSELECT pg_advisory_xact_lock(735);\n\
+                 DROP INDEX CONCURRENTLY a_i1;\n",
+            ),
+        );
+        let first: &[&str] = match direction {
+            "up" => &["migrate", "up", "--steps", "1"],
+            _ => &["migrate", "up"],
+        };
+        project.run_on(&db, first).code(exit::SUCCESS);
+        let run = run_gated(
+            &project,
+            &db,
+            &["migrate", direction],
+            735,
+            "DROP TABLE tb_confiture",
+        );
+        let doing = match direction {
+            "up" => "migration",
+            _ => "the rollback of migration",
+        };
+        run.code(exit::INVALID)
+            .stderr_lacks("002_nt dropped the tracking table")
+            .stderr_has(&format!(
+                "the tracking table public.tb_confiture was dropped during statement 2 of 3 of \
+                 {doing} 002_nt — by it or by another session"
+            ))
+            .stderr_has("or find the session that did it");
+        let through = match direction {
+            "up" => "002",
+            _ => "001",
+        };
+        // The help's way on records what is in effect again, as pasted.
+        let help =
+            format!("`cargo confiture migrate baseline --through {through} --database-url <URL>`");
+        run.stderr_has(&help);
+        project
+            .run_on(&db, &["migrate", "baseline", "--through", through])
+            .code(exit::SUCCESS);
     }
 }
 
@@ -2233,20 +2306,7 @@ fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
         project
             .run_on(&db, &["migrate", "up", "--steps", "1"])
             .code(exit::SUCCESS);
-        let mut holder = db.connect();
-        holder
-            .batch_execute("SELECT pg_advisory_lock(732)")
-            .expect("hold the gate");
-        let child = project.spawn_on(&db, &["migrate", "up"]);
-        backend_waiting_on_advisory_lock(&db);
-        db.connect().batch_execute(sql).expect(how);
-        holder
-            .batch_execute("SELECT pg_advisory_unlock(732)")
-            .expect("open the gate");
-        let run = Run::from_output(
-            child.wait_with_output().expect("reap the runner"),
-            std::time::Duration::ZERO,
-        );
+        let run = run_gated(&project, &db, &["migrate", "up"], 732, sql);
         run.code(exit::INVALID)
             .stderr_has(&format!(
                 "migration 002_nt stopped before statement 3 of 3: {said}"
@@ -2285,6 +2345,57 @@ fn a_start_marker_gone_mid_run_stops_the_no_transaction_migration() {
             .stderr_has("migration 002_nt was interrupted")
             .stderr_has(BETWEEN)
             .stderr_has("migrate baseline --through 002 --yes");
+    }
+}
+
+/// A `--rerun-interrupted` whose start marker another session deleted mid-run made it again as
+/// it stopped, but without what the run it replaced had committed (`earlier_committed`,
+/// `earlier_unsure`): the marker made again said only what the rerun did, as if no earlier run
+/// had committed anything. The marker made again is the same marker: what the earlier runs
+/// committed is kept — the marker deleted, and its table dropped.
+#[test]
+fn a_marker_made_again_keeps_what_earlier_runs_committed() {
+    const KEPT: &str = "an earlier run committed statement 1 of 3; run again, statements 1–2 \
+                        committed; statement 3 of 3 never started";
+    let nt = |second: &str| {
+        format!(
+            "-- confiture:no-transaction\n-- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE INDEX CONCURRENTLY IF NOT EXISTS a_i1 ON a (id);\n{second}\n\
+             CREATE INDEX CONCURRENTLY a_i2 ON a (id);\n"
+        )
+    };
+    for sql in [
+        "DELETE FROM tb_confiture_started",
+        "DROP TABLE tb_confiture_started",
+    ] {
+        let db = TestDb::new("engine_marker_kept");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration("002_nt", &nt("SELECT 1 / 0;"), "DROP INDEX a_i1;\n");
+        // The first run commits statement 1 and fails on statement 2.
+        project
+            .up_on(&db)
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has("22012");
+        project.write(
+            "db/migrations/002_nt.up.sql",
+            nt("SELECT pg_advisory_xact_lock(734);"),
+        );
+        run_gated(
+            &project,
+            &db,
+            &["migrate", "up", "--rerun-interrupted"],
+            734,
+            sql,
+        )
+        .code(exit::INVALID)
+        .stderr_has("the run made its start marker again as it stopped");
+        project.status_on(&db).code(exit::DIVERGED).stdout_has(KEPT);
+        let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+        let started = &json["migrations"][1]["started"];
+        assert_eq!(started["earlier_committed"], 1, "{sql}: {json}");
+        assert_eq!(started["stopped_after"], true, "{sql}: {json}");
+        project.up_on(&db).code(exit::DIVERGED).stderr_has(KEPT);
     }
 }
 

@@ -14,23 +14,35 @@ const SLOW_UP: &str = "CREATE TABLE t_partial (a int);\nSELECT pg_sleep(30);\n";
 /// `migrate up` on `db`, spawned, and the pid of its backend once a migration sleeps in
 /// `pg_sleep` (the kill then lands at a known point, never a timing race).
 fn up_until_it_sleeps(project: &Project, db: &TestDb) -> (std::process::Child, i32) {
+    spawn_until_it_waits(project, db, &["migrate", "up"], "PgSleep")
+}
+
+/// The CLI run with `args` on `db`, spawned, and the pid of its backend once a statement of it
+/// waits on `wait_event` ([`TestDb::waiting_backend`]).
+fn spawn_until_it_waits(
+    project: &Project,
+    db: &TestDb,
+    args: &[&str],
+    wait_event: &str,
+) -> (std::process::Child, i32) {
     let mut child = project
         .cli()
-        .args(["migrate", "up", "--database-url", &db.url()])
+        .args(args)
+        .args(["--database-url", &db.url()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the CLI under test");
     let mut pid = None;
-    let sleeping = wait_until(Duration::from_secs(30), || {
-        pid = db.sleeping_backend();
+    let waiting = wait_until(Duration::from_secs(30), || {
+        pid = db.waiting_backend(wait_event);
         pid.is_some()
     });
-    if !sleeping {
+    if !waiting {
         let _ = child.kill();
         let _ = child.wait();
         panic!(
-            "the migration never slept in pg_stat_activity; backends: {:?}",
+            "the run never waited on {wait_event} in pg_stat_activity; backends: {:?}",
             db.other_backends()
         );
     }
@@ -46,7 +58,13 @@ fn backend_alive(db: &TestDb, pid: i32) -> bool {
 
 /// [`up_until_it_sleeps`], then the runner killed (SIGKILL) and reaped, and its backend gone.
 fn kill_up_while_it_sleeps(project: &Project, db: &TestDb) {
-    let (mut child, pid) = up_until_it_sleeps(project, db);
+    kill_when_it_waits(project, db, &["migrate", "up"], "PgSleep");
+}
+
+/// [`spawn_until_it_waits`], then the runner killed (SIGKILL, `kill -9`) and reaped, and its
+/// backend gone.
+fn kill_when_it_waits(project: &Project, db: &TestDb, args: &[&str], wait_event: &str) {
+    let (mut child, pid) = spawn_until_it_waits(project, db, args, wait_event);
     child.kill().expect("kill the runner");
     child.wait().expect("reap the runner");
     assert!(
@@ -3056,4 +3074,217 @@ fn a_bounded_rollback_that_failed_first_suggests_its_bound_again() {
         "{}",
         pasted.dump()
     );
+}
+
+/// A project of `001_big` (table `big`) and a no-transaction `002_ix` of three statements, each
+/// safe to run twice: a table, a concurrent build of the unique index `big_h_key`, a column of
+/// the table; applied through 001.
+fn table_then_unique_build(db: &TestDb) -> Project {
+    let project = Project::new();
+    project
+        .migration(
+            "001_big",
+            "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n",
+            "DROP TABLE big;\n",
+        )
+        .migration(
+            "002_ix",
+            "-- confiture:no-transaction\n\
+             -- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE TABLE IF NOT EXISTS side (id int);\n\
+             CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS big_h_key ON big (h);\n\
+             ALTER TABLE side ADD COLUMN IF NOT EXISTS note text;\n",
+            "-- confiture:no-transaction\n\
+             -- confiture:allow(no-transaction-multiple-statements)\n\
+             DROP INDEX CONCURRENTLY big_h_key;\nDROP TABLE side;\n",
+        );
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    project
+}
+
+/// `up --rerun-interrupted` of [`table_then_unique_build`]'s `002_ix` killed (`kill -9`) while
+/// its build waits for `writer`'s open transaction on `big`: the build's INVALID index is
+/// there, its first statement committed.
+fn kill_the_rerun_during_the_build(project: &Project, db: &TestDb, args: &[&str]) {
+    let mut writer = db.connect();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
+        .expect("an open writer");
+    kill_when_it_waits(project, db, args, "virtualxid");
+    writer.batch_execute("ROLLBACK").expect("end the writer");
+}
+
+/// What `up --rerun-interrupted` left, following `status`' help over the INVALID index: that
+/// index dropped, then the command the help suggests (the rerun) finishes the migration; the
+/// ledger and the schema then agree (`drift`), and no marker is left.
+fn finish_as_status_says(project: &Project, db: &TestDb) {
+    let status = project.status_on(db);
+    status.code(exit::DIVERGED).stderr_has(
+        "drop the unfinished index, `DROP INDEX CONCURRENTLY public.big_h_key;`, then run \
+             `cargo confiture migrate up --rerun-interrupted --database-url <URL>`",
+    );
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.big_h_key")
+        .expect("the suggested DROP INDEX");
+    let done = project.run_on(db, &["migrate", "up", "--rerun-interrupted"]);
+    done.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:big", "002:ix"],
+        "{}",
+        done.dump()
+    );
+    assert_eq!(markers(db), 0, "{}", done.dump());
+    assert!(db.has_relation("big_h_key") && !big_h_key_invalid(db));
+    let note: i64 = db
+        .connect()
+        .query_one(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'side'::regclass \
+             AND attname = 'note'",
+            &[],
+        )
+        .expect("read pg_attribute")
+        .get(0);
+    assert_eq!(note, 1, "the last statement ran");
+    project.status_on(db).code(exit::SUCCESS);
+    project
+        .run_on(db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+}
+
+/// Whether `big_h_key` is there and INVALID.
+fn big_h_key_invalid(db: &TestDb) -> bool {
+    db.connect()
+        .query_opt(
+            "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass('public.big_h_key') \
+             AND NOT indisvalid",
+            &[],
+        )
+        .expect("read pg_index")
+        .is_some()
+}
+
+/// `kill -9` of `migrate up` in the middle of a no-transaction migration, end to end, at the
+/// two places a kill leaves something a person must see: during a `CREATE INDEX CONCURRENTLY`
+/// (its INVALID index committed, the build never finished), and between two statements (the
+/// first committed, the run waiting for a lock on the markers' table to advance its marker).
+/// `status` says the migration is interrupted and what committed; following its help (the
+/// INVALID index dropped first), `up --rerun-interrupted` finishes it, and the ledger matches
+/// the schema.
+#[test]
+fn a_run_killed_mid_migration_is_finished_by_rerunning_it_as_status_says() {
+    // During the build.
+    let db = TestDb::new("kill_mid_build");
+    let project = table_then_unique_build(&db);
+    kill_the_rerun_during_the_build(&project, &db, &["migrate", "up"]);
+    assert!(big_h_key_invalid(&db), "the build's INVALID index");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stdout_has("statement 1 committed; statement 2 of 3 was running: it may have committed");
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    assert_eq!(json["interrupted"], serde_json::json!(["002"]), "{json}");
+    project.up_on(&db).code(exit::DIVERGED);
+    finish_as_status_says(&project, &db);
+
+    // Between two statements: the build committed, the advance of the marker waits for a lock.
+    let db = TestDb::new("kill_between");
+    let project = table_then_unique_build(&db);
+    let mut writer = db.connect();
+    writer
+        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
+        .expect("an open writer");
+    let (mut child, pid) = spawn_until_it_waits(&project, &db, &["migrate", "up"], "virtualxid");
+    let mut locker = db.connect();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE tb_confiture_started IN SHARE MODE")
+        .expect("lock the markers' table");
+    writer.batch_execute("ROLLBACK").expect("end the writer");
+    // The build finished and committed; the run now waits to advance its marker.
+    let between = wait_until(Duration::from_secs(30), || {
+        db.connect()
+            .query_opt(
+                "SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted \
+                 AND relation = 'tb_confiture_started'::regclass",
+                &[&pid],
+            )
+            .expect("read pg_locks")
+            .is_some()
+    });
+    assert!(between, "the run never waited between its statements");
+    assert!(!big_h_key_invalid(&db) && db.has_relation("big_h_key"));
+    child.kill().expect("kill the runner");
+    child.wait().expect("reap the runner");
+    assert!(
+        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
+        "backend {pid} outlived its client"
+    );
+    locker.batch_execute("ROLLBACK").expect("let go");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
+    // The marker was never advanced: the statement the run had sent last may have committed.
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted")
+        .stdout_has("statement 1 committed; statement 2 of 3 was running: it may have committed");
+    // Every statement is safe to run twice, the index is built: the rerun finishes.
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:big", "002:ix"]);
+    assert_eq!(markers(&db), 0);
+    project
+        .run_on(&db, &["migrate", "drift"])
+        .code(exit::SUCCESS);
+}
+
+/// The same after a `--rerun-interrupted` that failed: the first run killed during its build,
+/// the rerun failed on a duplicate key (its marker keeps what the killed run committed, the
+/// `earlier_*` columns), a second rerun killed during its build again. `status` says what each
+/// run committed, and the rerun that follows its help finishes the migration.
+#[test]
+fn a_run_killed_after_a_failed_rerun_keeps_what_every_run_committed() {
+    let db = TestDb::new("kill_after_failed_rerun");
+    let project = table_then_unique_build(&db);
+    kill_the_rerun_during_the_build(&project, &db, &["migrate", "up"]);
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY big_h_key")
+        .expect("drop the INVALID index");
+    db.connect()
+        .batch_execute("INSERT INTO big VALUES (1)")
+        .expect("a duplicate");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("23505");
+    const EARLIER: &str = "an earlier run committed statement 1 (statement 2 of 3 may have \
+                           committed too); run again, ";
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(&format!(
+            "{EARLIER}statement 1 committed; statement 2 of 3 failed: the server refused it"
+        ));
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY big_h_key")
+        .expect("drop the INVALID index");
+    db.connect()
+        .batch_execute("DELETE FROM big WHERE h = 1; INSERT INTO big VALUES (1);")
+        .expect("no duplicate");
+    kill_the_rerun_during_the_build(&project, &db, &["migrate", "up", "--rerun-interrupted"]);
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has(&format!(
+            "{EARLIER}statement 1 committed; statement 2 of 3 was running: it may have committed"
+        ));
+    let json = project.status_json_on(&db).code(exit::DIVERGED).json();
+    let started = &json["migrations"][1]["started"];
+    assert_eq!(started["earlier_committed"], 1, "{json}");
+    assert_eq!(started["earlier_unsure"], 2, "{json}");
+    finish_as_status_says(&project, &db);
 }

@@ -1996,10 +1996,12 @@ fn failure_help(
             );
             match file.mode {
                 // Committed: nothing is recorded any more, so there is nothing to run again.
+                // Its statements committed one by one: another session's drop meanwhile is
+                // told from its own by nothing ([`super::no_transaction`]'s message says both).
                 TransactionMode::NoTransaction if settings.scratch.is_none() => format!(
-                    "{keep}; its statements are committed and the tracking table is gone with \
-                     every row: restore it from a backup, or record what is applied again with \
-                     {}",
+                    "{keep}, or find the session that did it; its statements are committed and \
+                     the tracking table is gone with every row: restore it from a backup, or \
+                     record what is applied again with {}",
                     baseline_after_dropped_ledger(step)
                 ),
                 _ => format!("{keep}, then {}", settings.run_again()),

@@ -26,7 +26,7 @@ use crate::db::is_connection_lost;
 use crate::db::notices::Collector;
 use crate::error::{Error, ErrorKind};
 use crate::files::SqlFile;
-use crate::ledger::StartedRun;
+use crate::ledger::{MarkerKept, StartedRun};
 use crate::plan::{LeftBehind, PendingDetach};
 
 /// An index left INVALID (by a failed or interrupted `CREATE INDEX CONCURRENTLY` or `REINDEX
@@ -1335,7 +1335,7 @@ pub(super) fn run_statements(
         return Err(invalid_index_left_behind(settings, step, met, earlier));
     }
     try_row(client, settings, step)?;
-    let (fresh, started_at) = start_marker(client, settings, step)?;
+    let (fresh, kept) = start_marker(client, settings, step)?;
     // From here on this run's start marker is there: a stop deletes it (nothing ran).
     let read = settings.send(|| {
         super::sql::ledger_oid_now(client, &settings.table, &|sql| reading(settings, sql))
@@ -1359,6 +1359,9 @@ pub(super) fn run_statements(
         _ => return Err(stopped_between(client, settings, step, 0, &before, fresh)),
     }
     let count = file.statements.len();
+    // The statement (1-based) after which the tracking table was first found gone
+    // ([`between_statements`]): it was dropped while that one ran, by it or by another session.
+    let mut ledger_gone_after = None;
     for (index, span) in file.statements.iter().enumerate() {
         // Its line and column are found from its place in the file: a statement may start
         // mid-line, the first after a byte-order mark (never sent).
@@ -1466,8 +1469,19 @@ pub(super) fn run_statements(
         // Checked before the next statement (or the row) is sent: how the session reads SQL
         // (`client_encoding`, `standard_conforming_strings`), the migration lock, and the start
         // marker advanced — one message between two statements.
-        let marker = (fresh, started_at.as_deref());
-        between_statements(client, settings, step, index + 1, &before, marker)?;
+        let marker = (fresh, &kept);
+        let gone = between_statements(
+            client,
+            settings,
+            step,
+            index + 1,
+            &before,
+            marker,
+            ledger_oid,
+        )?;
+        if gone && ledger_gone_after.is_none() {
+            ledger_gone_after = Some(index + 1);
+        }
     }
     let elapsed = start
         .elapsed()
@@ -1520,6 +1534,12 @@ pub(super) fn run_statements(
         script.push_sql(&record);
         let mut f = super::failure::record_failure(settings, step, &script, e);
         let up = step.direction == Direction::Up;
+        if dropped {
+            // Found gone after a statement, or else during the last one: either way, no record
+            // of ours tells a drop by the statement from one by another session meanwhile.
+            f.error.message =
+                dropped_during(settings, step, ledger_gone_after.unwrap_or(count), count);
+        }
         if !holders.is_empty() {
             // Going up, its help records the migration without running it again.
             f = ledger_locked(settings, step, f, holders, true);
@@ -1539,8 +1559,8 @@ pub(super) fn run_statements(
             });
         }
         f.error = f.error.with_detail(if dropped {
-            "every statement was committed, and with them the drop of the tracking table: every \
-             row of it is gone, no migration is recorded any more"
+            "every statement was committed, and the tracking table is gone with every row of \
+             it: no migration is recorded any more"
                 .to_string()
         } else {
             format!(
@@ -1585,15 +1605,17 @@ fn marker_transaction_waiting(lock_wait: &str, sql: &str) -> String {
 /// `status` shows and `up`/`down` refuse. A marker an earlier run left refuses the step, with
 /// nothing run, unless the run was told to run it again ([`ApplySettings::rerun_interrupted`]),
 /// which replaces it. Returns whether the marker is this run's own (none was there before):
-/// only then may a failure with nothing committed delete it; and the start it records
-/// ([`StartedRun::STARTED_NOW`]), which a marker made again keeps ([`marker_gone`]).
+/// only then may a failure with nothing committed delete it; and what the marker records
+/// that a marker made again keeps ([`marker_gone`]): the start ([`StartedRun::STARTED_NOW`])
+/// and what the earlier runs it replaces committed ([`StartedRun::keep_earlier_sql`], read
+/// back from the earlier run's row, which the start reads after keeping them).
 fn start_marker(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
-) -> Result<(bool, Option<String>), StepFailure> {
+) -> Result<(bool, MarkerKept), StepFailure> {
     if !marked(settings) {
-        return Ok((true, None));
+        return Ok((true, MarkerKept::default()));
     }
     let m = step.migration;
     let direction = match step.direction {
@@ -1726,9 +1748,14 @@ fn start_marker(
     let earlier = (rows.clone())
         .find(|row| row.len() > 1)
         .map(|row| StartedRun::read(|i| row.get(i).map(str::to_string)));
+    let kept = |earlier: Option<&StartedRun>| MarkerKept {
+        started_at,
+        earlier_committed: earlier.map_or(0, |e| e.earlier_committed),
+        earlier_unsure: earlier.and_then(|e| e.earlier_unsure),
+    };
     match earlier {
-        None => Ok((true, started_at)),
-        Some(_) if settings.rerun_interrupted => Ok((false, started_at)),
+        None => Ok((true, kept(None))),
+        Some(earlier) if settings.rerun_interrupted => Ok((false, kept(earlier.as_ref().ok()))),
         Some(Ok(earlier)) => Err(interrupted_before(step, &earlier)),
         // A marker made unreadable since the ledger read is refused as that read refuses it.
         Some(Err(unusable)) => Err(StepFailure::of(crate::db::ledger::unusable_marker(
@@ -1802,12 +1829,13 @@ fn between_statements(
     step: &Step<'_>,
     next: usize,
     before: &[InvalidIndex],
-    (fresh, started_at): (bool, Option<&str>),
-) -> Result<(), StepFailure> {
+    (fresh, kept): (bool, &MarkerKept),
+    ledger_oid: Option<u32>,
+) -> Result<bool, StepFailure> {
     if next >= step.file().statements.len() {
-        return checks_alone(client, settings, step, next, before, fresh);
+        return checks_alone(client, settings, step, next, before, fresh).map(|()| false);
     }
-    let sql = between_statements_sql(settings, step, next);
+    let sql = between_statements_sql(settings, step, next, ledger_oid);
     let e = match settings.send(|| client.simple_query(&sql)) {
         None => return Err(stopped_between(client, settings, step, next, before, fresh)),
         Some(Ok(messages)) => {
@@ -1817,12 +1845,12 @@ fn between_statements(
             })?;
             // The session reads SQL as sent, so the advance was made unless its marker is gone.
             if marked(settings) && advanced_rows(&messages) == Some(0) {
-                let gone = (false, started_at);
+                let gone = (false, kept);
                 return Err(marker_gone(
                     client, settings, step, next, gone, before, fresh,
                 ));
             }
-            return Ok(());
+            return Ok(ledger_gone_in(&messages));
         }
         Some(Err(e)) if is_connection_lost(&e) => {
             return Err(lost_part_way(settings, step, e, next, false))
@@ -1837,12 +1865,43 @@ fn between_statements(
     // A markers' table that is gone refused the advance: nothing would say any more that the
     // migration is part-way, so the run stops before another statement commits unmarked.
     if marked(settings) && markers_table_gone(client, settings) == Some(true) {
-        let gone = (true, started_at);
+        let gone = (true, kept);
         return Err(marker_gone(
             client, settings, step, next, gone, before, fresh,
         ));
     }
-    checks_alone(client, settings, step, next, before, fresh)
+    checks_alone(client, settings, step, next, before, fresh).map(|()| false)
+}
+
+/// Whether the replies to [`between_statements_sql`]'s message say the tracking table is gone
+/// ([`super::sql::ledger_gone_select`]: its one row of one column).
+fn ledger_gone_in(messages: &[SimpleQueryMessage]) -> bool {
+    messages.iter().any(
+        |m| matches!(m, SimpleQueryMessage::Row(row) if row.len() == 1 && row.get(0) == Some("t")),
+    )
+}
+
+/// The message of a no-transaction `step` whose ledger row found the tracking table dropped:
+/// found gone after statement `during` (1-based, of `count`), or before the row after the
+/// last. Its statements commit one by one, so no rollback tells a drop by the statement from
+/// one by another session while it ran, and nothing the run records does (the catalog is the
+/// same after either): the message says both, never that the migration dropped it.
+fn dropped_during(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    during: usize,
+    count: usize,
+) -> String {
+    format!(
+        "the tracking table {} was dropped during statement {during} of {count} of {} {} — by \
+         it or by another session",
+        settings.table,
+        match step.direction {
+            Direction::Up => "migration",
+            Direction::Down => "the rollback of migration",
+        },
+        step.migration.id(),
+    )
 }
 
 /// The rows the start marker's advance updated, from the replies to
@@ -1880,21 +1939,21 @@ fn markers_table_gone(client: &mut Client, settings: &ApplySettings) -> Option<b
 /// Stopped, it knows where: it makes its marker again ([`restore_marker`]), saying that
 /// statements up to `next` committed and the next never started, so that `status` shows the
 /// migration interrupted, not pending, and `up`/`down` refuse it until a person decides; the
-/// failure says whether it could (`started_at`: the start its marker recorded), and what
+/// failure says whether it could (`kept`: what its marker recorded), and what
 /// committed ([`statement_failed`]).
 fn marker_gone(
     client: &mut Client,
     settings: &ApplySettings,
     step: &Step<'_>,
     next: usize,
-    (dropped, started_at): (bool, Option<&str>),
+    (dropped, kept): (bool, &MarkerKept),
     before: &[InvalidIndex],
     fresh: bool,
 ) -> StepFailure {
     let markers = settings.table.started_table();
     let id = step.migration.id();
     let restored = match marker_left(settings, step, next) {
-        true => Some(restore_marker(client, settings, step, next, started_at)),
+        true => Some(restore_marker(client, settings, step, next, kept)),
         // Nothing but the session's settings committed: nothing to hide.
         false => None,
     };
@@ -1970,10 +2029,18 @@ fn marker_gone(
 /// made only while the session reads SQL as sent ([`reads_as_sent`]) — in a transaction of the
 /// marker's own ([`marker_transaction`]); elsewhere in a transaction without
 /// `statement_timeout`.
-fn between_statements_sql(settings: &ApplySettings, step: &Step<'_>, next: usize) -> String {
+fn between_statements_sql(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    next: usize,
+    ledger_oid: Option<u32>,
+) -> String {
     let checks = format!(
-        "{} {READING_SQL};",
-        connecting_role_and_lock_check(settings)
+        "{} {READING_SQL};{}",
+        connecting_role_and_lock_check(settings),
+        ledger_oid
+            .map(|oid| format!(" {};", super::sql::ledger_gone_select(oid)))
+            .unwrap_or_default()
     );
     match marked(settings) {
         true => marker_transaction(
@@ -2143,7 +2210,7 @@ fn restore_marker(
     settings: &ApplySettings,
     step: &Step<'_>,
     done: usize,
-    started_at: Option<&str>,
+    kept: &MarkerKept,
 ) -> Result<(), postgres::Error> {
     let direction = match step.direction {
         Direction::Up => "up",
@@ -2159,7 +2226,7 @@ fn restore_marker(
             &m.name,
             direction,
             &m.up.checksum,
-            started_at,
+            kept,
             done,
             step.file().statements.len(),
         )

@@ -1093,6 +1093,16 @@ pub(super) fn ledger_oid_now(
     }))
 }
 
+/// The query, between two statements of a no-transaction step, of whether the tracking table
+/// whose OID was `oid` before them ([`ledger_oid_now`]) is gone: one row, `t` when it is. A
+/// table renamed or moved is still there (its row says so, [`LedgerCheck::Moved`]).
+pub(super) fn ledger_gone_select(oid: u32) -> String {
+    format!(
+        "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_class \
+         WHERE oid OPERATOR(pg_catalog.=) '{oid}'::pg_catalog.oid)"
+    )
+}
+
 /// Appends a step's body and ledger row to a script already inside the one transaction of
 /// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`]
 /// (the role before the ledger row, the settings after it) and the run's `SET LOCAL`s again
