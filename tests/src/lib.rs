@@ -161,6 +161,11 @@ impl TestDb {
     /// held until the returned client is dropped.
     pub fn hold_migration_lock(&self, application_name: &str) -> (postgres::Client, i32) {
         let mut client = self.client_as(application_name);
+        // The test's hold, not bounded by a `statement_timeout` the test set on its database
+        // (a 1 ms one cancelled the lock's own query on a loaded machine).
+        client
+            .batch_execute("SET statement_timeout = 0")
+            .expect("lock hold without a statement_timeout");
         let row = client
             .query_one(
                 &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL})), pg_backend_pid()"),
