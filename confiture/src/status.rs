@@ -381,6 +381,11 @@ pub struct StatusReport {
     /// is none. Not a JSON key.
     #[serde(skip)]
     pub ambiguous_help: Option<String>,
+    /// What to do about `out_of_order` migrations ([`crate::plan::out_of_order_help`]: the
+    /// baseline it suggests takes `--yes` when it would record over a run left part-way);
+    /// `None` when there is none. Not a JSON key.
+    #[serde(skip)]
+    pub out_of_order_help: Option<String>,
     /// How the history differs from the files, as `up` refuses it
     /// ([`crate::plan::divergences`]): what `drift` refuses with. Not a JSON key: `migrations`
     /// shows each state.
@@ -456,43 +461,44 @@ impl StatusReport {
         format!("{}; {so_far}", crate::display::escape(&started.started()))
     }
 
-    /// What `status` says of a session holding the migration lock now
-    /// ([`StatusReport::lock_held_by`]): a run is going on, and the pending migrations may be
-    /// being applied by it as the report is read. `None` when no session holds it.
-    #[cfg(feature = "db")]
+    /// What `status` says of another session's run, in one line: **the** owner of that fact,
+    /// which a session holding the migration lock now is ([`StatusReport::lock_held_by`],
+    /// else [`StatusReport::running`]'s holder). A run is going on: the migrations whose start
+    /// markers are its own ([`StatusReport::running`]) are named as being run by it, else the
+    /// pending migrations may be being applied by it as the report is read. `None` when no
+    /// session holds it.
     pub fn lock_held_help(&self) -> Option<String> {
-        let holder = self.lock_held_by.as_ref()?;
-        let pending = match self.summary.pending {
-            0 => String::new(),
-            1 => ": the pending migration may be being applied now".to_string(),
-            _ => ": the pending migrations may be being applied now".to_string(),
+        #[cfg(feature = "db")]
+        let session = self.lock_held_by.as_ref().map(ToString::to_string);
+        #[cfg(not(feature = "db"))]
+        let session = None;
+        let holder = session.or_else(|| self.running.clone())?;
+        let being_run: Vec<String> = (self.migrations.iter())
+            .filter(|m| self.running.is_some() && m.started.is_some())
+            .map(|m| crate::display::escape(&m.id()).into_owned())
+            .collect();
+        let doing = match (being_run.len(), self.summary.pending) {
+            (0, 0) => String::new(),
+            (0, 1) => ": the pending migration may be being applied now".to_string(),
+            (0, _) => ": the pending migrations may be being applied now".to_string(),
+            (1, _) => format!(": {} is being run now by it", being_run[0]),
+            _ => format!(": {} are being run now by it", being_run.join(", ")),
         };
         Some(format!(
-            "note: a run holds the migration lock ({}){pending}; this status is of the moment \
+            "note: a run holds the migration lock ({}){doing}; this status is of the moment \
              it was read: run {} again once that run ends",
-            crate::display::escape(&holder.to_string()),
+            crate::display::escape(&holder),
             crate::hint::command("migrate status")
         ))
     }
 
     /// What to do about the `interrupted` migrations, one line each (none when there is
     /// none): what is known is in the table and the JSON (`started`); the ways on are the
-    /// ones `up` and `down` refuse such a migration with.
+    /// ones `up` and `down` refuse such a migration with. None while a run going on holds the
+    /// markers: [`StatusReport::lock_held_help`] names what it is running.
     pub fn interrupted_help(&self) -> Vec<String> {
-        if let Some(holder) = &self.running {
-            return self
-                .migrations
-                .iter()
-                .filter(|m| m.started.is_some())
-                .map(|m| {
-                    format!(
-                        "note: {} is being run now by the run that holds the migration lock \
-                         ({holder}): let it finish, then run {} again",
-                        crate::display::escape(&m.id()),
-                        crate::hint::command("migrate status")
-                    )
-                })
-                .collect();
+        if self.running.is_some() {
+            return Vec::new();
         }
         self.migrations
             .iter()
@@ -721,6 +727,14 @@ pub fn report_while(
     let modified_bom_removed = changed(&bom_removed);
     let missing = versions(&|s| s == State::Missing);
     let out_of_order = versions(&|s| s == State::OutOfOrder);
+    let out_of_order_help = out_of_order.last().map(|through| {
+        let over_run = crate::history::Version::of_ledger(through)
+            .is_ok_and(|v| crate::plan::baseline_records_over_run(set, rows, markers, &v));
+        crate::plan::out_of_order_help(
+            applied.last().map(String::as_str),
+            Some((through, over_run)),
+        )
+    });
     let squashed = versions(&|s| s == State::Squashed);
     let duplicate = versions(&|s| s == State::Duplicate);
     // A renumbered migration whose rollback was left part-way is both.
@@ -841,6 +855,7 @@ pub fn report_while(
         renumbered_help: crate::plan::renumbered_help(set, &history),
         missing_leaves_gap: crate::plan::missing_leaves_gap(set, &history),
         ambiguous_help: crate::plan::ambiguous_help(set, &history, tracking_table),
+        out_of_order_help,
         diverged: crate::plan::divergences(&history, false),
     }
 }

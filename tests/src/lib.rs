@@ -194,6 +194,26 @@ impl TestDb {
         rows.iter().map(|r| r.get(0)).collect()
     }
 
+    /// The pid of the CLI's backend on this database waiting for an advisory lock (a
+    /// migration's gate held by the test), once one waits; panics after 30 s.
+    pub fn backend_waiting_on_advisory_lock(&self) -> i32 {
+        let mut pid = None;
+        let waits = wait_until(Duration::from_secs(30), || {
+            pid = self
+                .connect()
+                .query_opt(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                     AND application_name = 'cargo-confiture' AND wait_event = 'advisory'",
+                    &[],
+                )
+                .expect("read pg_stat_activity")
+                .map(|row| row.get(0));
+            pid.is_some()
+        });
+        assert!(waits, "the migration never waited for its gate");
+        pid.expect("a waiting backend")
+    }
+
     /// Backends connected to this database other than the caller's, as `pid: query`.
     pub fn other_backends(&self) -> Vec<String> {
         let mut client = self.connect();
@@ -523,6 +543,15 @@ impl Project {
     pub fn up_on(&self, db: &TestDb) -> Run {
         self.run_on(db, &["migrate", "up"])
     }
+}
+
+/// The first suggested command of `text` that starts with `` `cargo confiture {start}``, as
+/// printed (backticks included: what [`Project::paste`] takes).
+pub fn suggested(text: &str, start: &str) -> Option<String> {
+    let opening = format!("`cargo confiture {start}");
+    let at = text.find(&opening)?;
+    let len = text[at + 1..].find('`')?;
+    Some(text[at..at + len + 2].to_string())
 }
 
 impl Default for Project {

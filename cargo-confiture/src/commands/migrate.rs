@@ -1646,14 +1646,10 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             render::versions(&report.duplicate)
         ));
     }
-    if !report.out_of_order.is_empty() {
+    if let Some(help) = &report.out_of_order_help {
         lines.push(format!(
-            "help: pending migrations {} are older than the newest applied one: {}",
+            "help: pending migrations {} are older than the newest applied one: {help}",
             render::versions(&report.out_of_order),
-            confiture::plan::out_of_order_help(
-                report.applied.last().map(String::as_str),
-                report.out_of_order.last().map(String::as_str)
-            )
         ));
     }
     lines

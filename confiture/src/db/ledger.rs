@@ -2948,12 +2948,38 @@ pub(crate) fn row_of_version(
 }
 
 /// Which ledger rewrite runs: as its errors name it (`what`: baseline, reinit) and the
-/// command that runs it again (`again`: `migrate baseline --through 12`, with every argument
-/// that chose what it rewrites; [`crate::hint::Invocation`] adds the database's).
+/// command that runs it again ([`RewriteRun::again`]: `migrate baseline --through 12`, with
+/// every argument that chose what it rewrites; [`crate::hint::Invocation`] adds the
+/// database's).
 #[derive(Debug, Clone)]
 pub(crate) struct RewriteRun<'a> {
     pub(crate) what: &'a str,
-    pub(crate) again: String,
+    /// The command, without `--yes`.
+    command: String,
+    /// Whether it was given `--yes`: what it confirms, a run of it again must confirm too.
+    pub(crate) yes: bool,
+}
+
+impl<'a> RewriteRun<'a> {
+    /// The rewrite `what`, run as `command` (without `--yes`), given `yes`.
+    pub(crate) fn new(what: &'a str, command: String, yes: bool) -> RewriteRun<'a> {
+        RewriteRun { what, command, yes }
+    }
+
+    /// The command that runs it again as it was given: with `--yes` when it was, without
+    /// which it would be refused where this run was not.
+    pub(crate) fn again(&self) -> String {
+        self.again_confirming(false)
+    }
+
+    /// [`RewriteRun::again`], with `--yes` also when `confirms`: a record over a run left
+    /// part-way, which asks for it ([`crate::plan::confirm_recording_interrupted`]).
+    pub(crate) fn again_confirming(&self, confirms: bool) -> String {
+        match self.yes || confirms {
+            true => format!("{} --yes", self.command),
+            false => self.command.clone(),
+        }
+    }
 }
 
 /// A stop (Ctrl-C) that cut short the read of the tracking table `table`: the wait for a lock
@@ -2981,7 +3007,7 @@ pub(crate) fn interrupted_rewrite(
     )
     .with_help(format!(
         "run {} again to write it",
-        crate::hint::command(&run.again)
+        crate::hint::command(&run.again())
     ));
     error.details.push(format!(
         "the tracking table {table} is as it was: the rewrite is one transaction"

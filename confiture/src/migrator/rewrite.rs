@@ -63,7 +63,8 @@ impl Migrator {
             &checked.set,
             &errors,
             Some(options.through.number()),
-            Some(&|version: &str| format!("migrate baseline --through {version}")),
+            // The command as given, stopped before: its `--yes` kept.
+            Some(&|version: &str| plan::record_command(version, options.yes)),
             None,
             plan::Effect::Records,
         )?;
@@ -77,14 +78,11 @@ impl Migrator {
         report: &mut BaselineReport,
     ) -> Run<()> {
         let set = self.baseline_request(options)?.set;
-        let run = RewriteRun {
-            what: "baseline",
-            // The command as given: a run again without its `--yes` would be refused.
-            again: with_yes(
-                format!("migrate baseline --through {}", options.through),
-                options.yes,
-            ),
-        };
+        let run = RewriteRun::new(
+            "baseline",
+            format!("migrate baseline --through {}", options.through),
+            options.yes,
+        );
         let done = self.rewrite_ledger(
             &run,
             options.dry_run,
@@ -95,29 +93,14 @@ impl Migrator {
                 let plan = plan::baseline(&set, rows, &options.through)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
-                plan::check_rewrite_interrupted(
-                    &history,
+                let over_runs = OverRuns {
+                    history: &history,
                     markers,
-                    &rewrite,
-                    (run.what, &run.again),
-                )?;
-                let recorded = (plan.record.iter()).map(|m| {
-                    (
-                        (m.id(), m.version_text.clone()),
-                        &m.up,
-                        apply_marker_of(markers, m.version),
-                    )
-                });
-                apply::refuse_recording_invalid_index(
-                    client,
-                    options.lock_wait,
-                    recorded,
-                    &run.again,
-                )?;
-                let over = plan::recorded_over(&history, markers, &rewrite);
-                plan::confirm_recording_interrupted(&over, run.what, &run.again, options.yes)?;
+                    rewrite: &rewrite,
+                };
+                over_runs.refuse(client, &run, options.lock_wait, plan.record.iter().copied())?;
+                let over = over_runs.confirm(&run)?;
                 let ids = plan.record.iter().map(|m| m.id()).collect();
-                let over = over.iter().map(RecordedOverRun::of).collect();
                 Ok((
                     rewrite,
                     (versions(&plan.record), ids, versions(&plan.already), over),
@@ -183,16 +166,14 @@ impl Migrator {
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
-        let run = RewriteRun {
-            what: "reinit",
-            again: with_yes(
-                match &options.through {
-                    Some(through) => format!("migrate reinit --through {through}"),
-                    None => "migrate reinit".to_string(),
-                },
-                options.yes,
-            ),
-        };
+        let run = RewriteRun::new(
+            "reinit",
+            match &options.through {
+                Some(through) => format!("migrate reinit --through {through}"),
+                None => "migrate reinit".to_string(),
+            },
+            options.yes,
+        );
         let done = self.rewrite_ledger(
             &run,
             options.dry_run,
@@ -203,32 +184,17 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
-                plan::check_rewrite_interrupted(
-                    &history,
+                let over_runs = OverRuns {
+                    history: &history,
                     markers,
-                    &rewrite,
-                    (run.what, &run.again),
-                )?;
-                let recorded = (plan.with(plan::ReinitAction::Record))
-                    .filter_map(|step| step.migration)
-                    .map(|m| {
-                        (
-                            (m.id(), m.version_text.clone()),
-                            &m.up,
-                            apply_marker_of(markers, m.version),
-                        )
-                    });
-                apply::refuse_recording_invalid_index(
-                    client,
-                    options.lock_wait,
-                    recorded,
-                    &run.again,
-                )?;
+                    rewrite: &rewrite,
+                };
+                let recorded =
+                    (plan.with(plan::ReinitAction::Record)).filter_map(|step| step.migration);
+                over_runs.refuse(client, &run, options.lock_wait, recorded)?;
                 plan::check_reinit_files(set, &plan, &errors)?;
                 plan::confirm_reinit(set, &plan, options.yes)?;
-                let over = plan::recorded_over(&history, markers, &rewrite);
-                plan::confirm_recording_interrupted(&over, run.what, &run.again, options.yes)?;
-                let over = over.iter().map(RecordedOverRun::of).collect();
+                let over = over_runs.confirm(&run)?;
                 let unrecorded = plan
                     .unrecorded
                     .iter()
@@ -290,10 +256,11 @@ impl Migrator {
         // is of is read from them, as `status` reads it.
         let set = self.read_checked()?.set;
         let first_version = self.check_options.first_version;
-        let run = RewriteRun {
-            what: "abandon",
-            again: format!("migrate abandon {}", options.version),
-        };
+        let run = RewriteRun::new(
+            "abandon",
+            format!("migrate abandon {}", options.version),
+            false,
+        );
         let env = self.env.clone();
         (report.abandoned, report.unrecorded) = self.rewrite_ledger(
             &run,
@@ -525,11 +492,48 @@ fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
     report.rows = rows;
 }
 
-/// `command`, with `--yes` when the run was given it: the command a help suggests to run it
-/// again, which without it would be refused where the run was not.
-fn with_yes(command: String, yes: bool) -> String {
-    match yes {
-        true => format!("{command} --yes"),
-        false => command,
+/// What a ledger rewrite that records migrations (`baseline`, `reinit`) does over the runs
+/// left part-way: `markers`, read with the ledger `history` is of, and the `rewrite` it plans.
+struct OverRuns<'h, 'a, 'm> {
+    history: &'h History<'a>,
+    markers: &'m [StartedRun],
+    rewrite: &'h Rewrite,
+}
+
+impl OverRuns<'_, '_, '_> {
+    /// Refuses, before anything is written, a rewrite (`run`) that would delete a start marker
+    /// no record settles ([`plan::check_rewrite_interrupted`]), or record a migration of
+    /// `recorded` whose interrupted build left its index INVALID
+    /// ([`apply::refuse_recording_invalid_index`], read within `lock_wait`).
+    fn refuse<'f>(
+        &self,
+        client: &mut postgres::Client,
+        run: &RewriteRun<'_>,
+        lock_wait: Duration,
+        recorded: impl Iterator<Item = &'f crate::files::Migration>,
+    ) -> Result<()> {
+        plan::check_rewrite_interrupted(
+            self.history,
+            self.markers,
+            self.rewrite,
+            (run.what, &run.again()),
+        )?;
+        let recorded = recorded.map(|m| {
+            (
+                (m.id(), m.version_text.clone()),
+                &m.up,
+                apply_marker_of(self.markers, m.version),
+            )
+        });
+        apply::refuse_recording_invalid_index(client, lock_wait, recorded, run)
+    }
+
+    /// The runs left part-way the rewrite (`run`) records over ([`plan::recorded_over`]), as
+    /// its report lists them; refused unless the run was given `--yes`
+    /// ([`plan::confirm_recording_interrupted`]).
+    fn confirm(&self, run: &RewriteRun<'_>) -> Result<Vec<RecordedOverRun>> {
+        let over = plan::recorded_over(self.history, self.markers, self.rewrite);
+        plan::confirm_recording_interrupted(&over, run.what, &run.again(), run.yes)?;
+        Ok(over.iter().map(RecordedOverRun::of).collect())
     }
 }

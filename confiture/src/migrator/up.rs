@@ -444,7 +444,7 @@ impl<'a> Acceptance<'a> {
             self.request.first_version,
             Direction::Up,
         )?;
-        let plan = plan::up(self.set, rows, self.request)?;
+        let plan = plan::up_over(self.set, rows, markers, self.request)?;
         check_plan_files(
             self.set,
             self.errors,

@@ -38,12 +38,14 @@ pub use interrupted::{
     ways_on as interrupted_ways_on, LeftBehind, PendingDetach,
 };
 pub use rewrite::{
-    baseline, check_reinit_files, confirm_reinit, reinit, BaselinePlan, ReinitAction, ReinitPlan,
-    ReinitStep,
+    baseline, baseline_records_over_run, check_reinit_files, confirm_reinit, reinit, BaselinePlan,
+    ReinitAction, ReinitPlan, ReinitStep,
 };
 #[cfg(feature = "db")]
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
 pub(crate) use up::drop_invalid_index_then;
+#[cfg(feature = "db")]
+pub(crate) use up::up_over;
 pub use up::{
     check_history, check_up_files, check_up_interrupted, check_up_interrupted_with,
     check_up_request, divergences, out_of_order_help, reach, single_transaction_help,

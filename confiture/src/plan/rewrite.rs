@@ -5,7 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::error::{Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History, Recorded, State, Version};
-use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate};
+use crate::ledger::{LedgerRow, NewRow, Rewrite, RowKind, RowUpdate, StartedRun};
 
 /// The migrations `baseline --through VERSION` records without running them.
 #[derive(Debug, Clone, Default)]
@@ -102,6 +102,24 @@ pub fn baseline<'a>(
         }
     }
     Ok(plan)
+}
+
+/// Whether `migrate baseline --through {through}` over `rows` and the start markers read with
+/// them (`markers`) records over a run left part-way ([`super::recorded_over`] of its plan):
+/// what a help that suggests it gives [`super::record_command`], which adds the `--yes` that
+/// [`super::confirm_recording_interrupted`] asks for then. A baseline its plan refuses records
+/// nothing.
+pub fn baseline_records_over_run(
+    set: &MigrationSet,
+    rows: &[LedgerRow],
+    markers: &[StartedRun],
+    through: &Version,
+) -> bool {
+    let Ok(plan) = baseline(set, rows, through) else {
+        return false;
+    };
+    let history = History::of(set, rows, None);
+    !super::recorded_over(&history, markers, &plan.rewrite()).is_empty()
 }
 
 /// What `reinit` does to one ledger row, or to one file with no row.
@@ -478,7 +496,9 @@ fn confirm_forgetting_what_ran(plan: &ReinitPlan<'_>) -> Result<()> {
         "`--through V` forgets the rows above V: {keep} or leave it out; to forget {them} \
          anyway add --yes (`--dry-run --yes` shows the whole plan first); once forgotten, {} \
          records {them} again without running {them}",
-        crate::hint::command(&format!("migrate baseline --through {newest}")),
+        // The rows it forgets take the start markers of their versions with them: none is
+        // left for the baseline to record over.
+        crate::hint::command(&super::record_command(&newest, false)),
     )))
 }
 

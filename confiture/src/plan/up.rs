@@ -7,7 +7,7 @@ use crate::display::plural;
 use crate::error::{Diverged, Divergence, Error, NewerDatabase, Result};
 use crate::files::{Migration, MigrationSet};
 use crate::history::{FileErrors, History, Version};
-use crate::ledger::LedgerRow;
+use crate::ledger::{LedgerRow, StartedRun};
 
 /// What `up` was asked to do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -234,6 +234,7 @@ pub fn divergences(history: &History<'_>, allow_out_of_order: bool) -> Vec<Diver
 
 /// Refuses a history that diverged from the files: applied migrations modified or missing,
 /// versions recorded twice, pending ones out of order (unless allowed). Lists every offender.
+/// Its help knows no start markers: the baseline it suggests records over no run left part-way.
 pub fn check_history(
     set: &MigrationSet,
     history: &History<'_>,
@@ -243,17 +244,19 @@ pub fn check_history(
         set,
         history,
         allow_out_of_order,
-        "migrate up --allow-out-of-order",
+        ("migrate up --allow-out-of-order", &|_| false),
     )
 }
 
 /// [`check_history`] for an `up` whose request is `with_out_of_order` (its [`up_args`] with
-/// `--allow-out-of-order`): what the out-of-order help suggests.
+/// `--allow-out-of-order`): what the out-of-order help suggests, with the baseline that records
+/// the out-of-order migrations up to a version — `over_run`: whether it records over a run left
+/// part-way ([`super::baseline_records_over_run`]).
 fn check_history_for(
     set: &MigrationSet,
     history: &History<'_>,
     allow_out_of_order: bool,
-    with_out_of_order: &str,
+    (with_out_of_order, over_run): (&str, &dyn Fn(&Migration) -> bool),
 ) -> Result<()> {
     let modified = history.modified();
     let missing = history.missing();
@@ -353,10 +356,10 @@ fn check_history_for(
             "{} out of order",
             plural(out_of_order.len(), "pending migration")
         ));
-        let lost = out_of_order.last().map(|m| m.version_text.as_str());
+        let lost = out_of_order.last();
         help.push(out_of_order_help_for(
             Some(&newest),
-            lost,
+            lost.map(|m| (m.version_text.as_str(), over_run(m))),
             with_out_of_order,
         ));
     }
@@ -377,19 +380,24 @@ fn check_history_for(
 /// Every caller has read the ledger (`status`, `up`'s refusal): an out-of-order migration is
 /// one this database has not applied, which the help says rather than a condition.
 ///
-/// `through`, the newest out-of-order version: the `baseline --through` that records them
-/// without running them when their changes are in the database already — a ledger row lost to
-/// a restore or a cleanup, which running them again would apply twice (a data migration) or
-/// fail on (`already exists`).
-pub fn out_of_order_help(newest: Option<&str>, through: Option<&str>) -> String {
+/// `through`, the newest out-of-order version and whether recording it records over a run
+/// left part-way ([`super::baseline_records_over_run`]): the `baseline --through` that
+/// records them without running them ([`super::record_command`]) when their changes are in the
+/// database already — a ledger row lost to a restore or a cleanup, which running them again
+/// would apply twice (a data migration) or fail on (`already exists`).
+pub fn out_of_order_help(newest: Option<&str>, through: Option<(&str, bool)>) -> String {
     out_of_order_help_for(newest, through, "migrate up --allow-out-of-order")
 }
 
 /// [`out_of_order_help`] suggesting `up_args` (`up`'s refusal: its request's [`up_args`] with
 /// `--allow-out-of-order`, which a bare `migrate up --allow-out-of-order` would exceed).
-fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &str) -> String {
+fn out_of_order_help_for(
+    newest: Option<&str>,
+    through: Option<(&str, bool)>,
+    up_args: &str,
+) -> String {
     let above = newest.map_or("the newest applied one".to_string(), |v| v.to_string());
-    let through = through.unwrap_or("VERSION");
+    let (through, over_run) = through.unwrap_or(("VERSION", false));
     format!(
         "first check the schema: if what an out-of-order migration makes is already in this \
          database (its ledger row was lost to a restore or a manual cleanup), record it without \
@@ -397,7 +405,7 @@ fn out_of_order_help_for(newest: Option<&str>, through: Option<&str>, up_args: &
          (rename both files) only if no other database applied it either — usually your own, \
          unmerged one; one that came from another branch may already be applied elsewhere: \
          apply it here with `--allow-out-of-order` ({})",
-        crate::hint::command(&format!("migrate baseline --through {through}")),
+        crate::hint::command(&super::record_command(through, over_run)),
         crate::hint::command(up_args)
     )
 }
@@ -433,6 +441,17 @@ pub fn up<'a>(
     rows: &'a [LedgerRow],
     request: &UpRequest,
 ) -> Result<UpPlan<'a>> {
+    up_over(set, rows, &[], request)
+}
+
+/// [`up`] over the start markers read with the ledger (`markers`): the baseline its refusal of
+/// out-of-order migrations suggests takes `--yes` when it records over a run left part-way.
+pub(crate) fn up_over<'a>(
+    set: &'a MigrationSet,
+    rows: &'a [LedgerRow],
+    markers: &[StartedRun],
+    request: &UpRequest,
+) -> Result<UpPlan<'a>> {
     check_up_request(set, request)?;
     let history = History::of(set, rows, request.first_version);
     let through = reach(set, &history, request);
@@ -457,11 +476,13 @@ pub fn up<'a>(
         .and_then(|t| find(set, t.number()))
         .map(|m| m.version_text.as_str());
     let with_out_of_order = up_args(request, spelled, Some("--allow-out-of-order"));
+    let over_run =
+        |m: &Migration| super::baseline_records_over_run(set, rows, markers, &Version::of(m));
     if let Err(err) = check_history_for(
         set,
         &history,
         request.allow_out_of_order,
-        &with_out_of_order,
+        (&with_out_of_order, &over_run),
     ) {
         match explain_newer_database(set, &history, err, true) {
             (_, Some(newer)) if request.allow_newer_database => plan.newer_database = Some(newer),

@@ -2131,7 +2131,7 @@ fn run_gated(project: &Project, db: &TestDb, args: &[&str], gate: i64, sql: &str
         .batch_execute(&format!("SELECT pg_advisory_lock({gate})"))
         .expect("hold the gate");
     let child = project.spawn_on(db, args);
-    backend_waiting_on_advisory_lock(db);
+    db.backend_waiting_on_advisory_lock();
     db.connect()
         .batch_execute(sql)
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -2144,24 +2144,93 @@ fn run_gated(project: &Project, db: &TestDb, args: &[&str], gate: i64, sql: &str
     )
 }
 
-/// The pid of the CLI's backend on `db` waiting for an advisory lock (a migration's gate held
-/// by the test), once one waits; panics after 30 s.
-fn backend_waiting_on_advisory_lock(db: &TestDb) -> i32 {
-    let mut pid = None;
-    let waits = confiture_tests::wait_until(std::time::Duration::from_secs(30), || {
-        pid = db
-            .connect()
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
-                 AND application_name = 'cargo-confiture' AND wait_event = 'advisory'",
-                &[],
-            )
-            .expect("read pg_stat_activity")
-            .map(|row| row.get(0));
-        pid.is_some()
-    });
-    assert!(waits, "the migration never waited for its gate");
-    pid.expect("a waiting backend")
+/// hrc: the help of a no-transaction migration whose committed statements deleted the tracking
+/// table's rows said `migrate baseline --through <VERSION>`, built by hand: given the
+/// migration's version (every statement of it committed, the newest in effect), it was refused
+/// (exit 64) for recording over that run's start marker without `--yes`. Every suggested
+/// baseline now takes its `--yes` from `plan::record_command`, given whether a marker of a run
+/// left part-way stays: pasted, it records the migrations — after a drop of the ledger too.
+#[test]
+fn a_suggested_baseline_after_the_ledger_was_emptied_or_dropped_works_as_pasted() {
+    for (how, sql, code, said) in [
+        (
+            "emptied",
+            "DELETE FROM tb_confiture",
+            exit::MIGRATION_FAILED,
+            "migration 002_nt deleted, updated or inserted rows of the tracking table",
+        ),
+        (
+            "dropped",
+            "DROP TABLE tb_confiture",
+            exit::INVALID,
+            "migration 002_nt dropped the tracking table public.tb_confiture",
+        ),
+    ] {
+        let db = TestDb::new("engine_nt_ledger");
+        let project = Project::new();
+        project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+        project.migration(
+            "002_nt",
+            &format!(
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n{}",
+                hidden(sql)
+            ),
+            "DROP INDEX a_i;\n",
+        );
+        let run = project.up_on(&db);
+        run.code(code).stderr_has(said);
+        let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
+            .unwrap_or_else(|| panic!("{how}: a suggested baseline: {}", run.dump()));
+        let pasted =
+            project.paste(&(suggested.replace("<URL>", &db.url())).replace("<VERSION>", "002"));
+        assert_eq!(
+            pasted.code,
+            i32::from(exit::SUCCESS),
+            "{how}: {suggested}: {}",
+            pasted.dump()
+        );
+        assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]), "{how}");
+    }
+}
+
+/// hrc: `up`'s refusal of an out-of-order migration whose own run (`--allow-out-of-order`) was
+/// left part-way suggested `migrate baseline --through 002`, built by hand: pasted, it was
+/// refused (exit 64) for recording over that run's start marker. Its `--yes` is now the
+/// baseline's own plan's answer (`plan::baseline_records_over_run`).
+#[test]
+fn the_out_of_order_baseline_over_a_run_left_part_way_works_as_pasted() {
+    let db = TestDb::new("engine_ooo_marked");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_nt", "SELECT 1;\n", "SELECT 1;\n");
+    project.migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    project.up_on(&db).code(exit::SUCCESS);
+    // Its row lost (a restore), 002 is pending below 003: out of order.
+    db.connect()
+        .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
+        .expect("lose 002's row");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\nSELECT 1/0;\n",
+        "DROP INDEX IF EXISTS a_i;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--allow-out-of-order"])
+        .code(exit::MIGRATION_FAILED);
+    let run = project.up_on(&db);
+    run.code(exit::DIVERGED).stderr_has("out of order");
+    let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
+        .unwrap_or_else(|| panic!("a suggested baseline: {}", run.dump()));
+    let pasted = project.paste(&suggested.replace("<URL>", &db.url()));
+    assert_eq!(
+        pasted.code,
+        i32::from(exit::SUCCESS),
+        "{suggested}: {}",
+        pasted.dump()
+    );
+    let mut ledger = db.ledger().expect("the ledger");
+    ledger.sort();
+    assert_eq!(ledger, ["001:a", "002:nt", "003:c"]);
 }
 
 /// The tracking table dropped by another session while a transactional migration runs was

@@ -1076,9 +1076,10 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
         .stdout_has("; statement 1 committed; statement 2 of 2 is running\n")
         .stdout_lacks("may have committed")
         .stderr_has(&format!(
-            "is being run now by the run that holds the migration lock (pid {}",
+            "note: a run holds the migration lock (pid {}, ",
             holders[0]
         ))
+        .stderr_has("): 002_ix is being run now by it; ")
         .stderr_lacks("undo what it committed");
     assert!(
         wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),

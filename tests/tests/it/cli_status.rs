@@ -2342,6 +2342,69 @@ fn a_session_holding_the_migration_lock_is_named_with_the_pending_migrations() {
     }
 }
 
+/// hrc: a run going on that holds the migration lock and is running a no-transaction
+/// migration made `status` say the one fact twice, in two notes decided in two places ("a run
+/// holds the migration lock (pid ...): the pending migration may be being applied now" and
+/// "002_nt is being run now by the run that holds the migration lock (pid ...)"). One line
+/// says it now, naming what the run is running; the JSON keeps `lock_held_by` and `running`.
+#[test]
+fn a_run_going_on_is_said_once_naming_what_it_runs() {
+    let gate = 741;
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n")
+        .migration(
+            "002_nt",
+            &format!(
+                "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n\
+                 SELECT pg_advisory_xact_lock({gate});\n"
+            ),
+            "DROP INDEX t_i;\n",
+        );
+    let db = TestDb::new("st_running_once");
+    let mut holder = db.connect();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({gate})"))
+        .expect("hold the gate");
+    let child = project.spawn_on(&db, &["migrate", "up"]);
+    let pid = db.backend_waiting_on_advisory_lock();
+    let text = project.status_on(&db);
+    let json = project.status_json_on(&db);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_unlock({gate})"))
+        .expect("open the gate");
+    let up = Run::from_output(
+        child.wait_with_output().expect("reap the runner"),
+        std::time::Duration::ZERO,
+    );
+    up.code(exit::SUCCESS);
+    text.code(exit::PENDING)
+        .stderr_has(&format!(
+            "note: a run holds the migration lock (pid {pid}, "
+        ))
+        .stderr_has(
+            "): 002_nt is being run now by it; this status is of the moment it was read: run \
+             `cargo confiture migrate status",
+        )
+        .stderr_lacks("may be being applied now");
+    assert_eq!(
+        text.stderr.matches("holds the migration lock").count(),
+        1,
+        "{}",
+        text.dump()
+    );
+    json.code(exit::PENDING);
+    let doc = json.json();
+    assert_eq!(doc["lock_held_by"]["pid"], pid, "{}", json.dump());
+    assert!(
+        doc["running"]
+            .as_str()
+            .is_some_and(|r| r.contains(&format!("pid {pid}"))),
+        "{}",
+        json.dump()
+    );
+}
+
 /// A tenant's status (`--schema`) names the session holding that tenant's lock, and not one
 /// holding another tenant's: the key is the one a tenant run takes
 /// ([`confiture::db::tenant_lock_id`]), computed by the server with the ledger read.

@@ -4,7 +4,7 @@
 //! was reached with — never a command that, pasted, acts on another database or fails.
 
 use confiture::exit;
-use confiture_tests::{server, Project, Run, TestDb, TestDbs};
+use confiture_tests::{server, suggested, Project, Run, TestDb, TestDbs};
 use std::process::Stdio;
 use std::time::Instant;
 
@@ -363,14 +363,6 @@ fn versions(db: &TestDb) -> Vec<String> {
         .iter()
         .map(|row| row.split(':').next().unwrap_or_default().to_string())
         .collect()
-}
-
-/// The first suggested command of `text` that starts with `` `cargo confiture {start}``.
-fn suggested(text: &str, start: &str) -> Option<String> {
-    let opening = format!("`cargo confiture {start}");
-    let at = text.find(&opening)?;
-    let len = text[at + 1..].find('`')?;
-    Some(text[at..at + len + 2].to_string())
 }
 
 /// h16 F3: a `down --steps 2` that rolled back 003 and failed on 002 said "fix FILE, then run

@@ -1424,7 +1424,7 @@ fn ledger_check_failure(
                     "; what its statements deleted is committed: record the migrations whose rows \
                      are gone again with {}, VERSION being the newest migration whose changes are \
                      in the database (check which)",
-                    crate::hint::command("migrate baseline --through <VERSION>")
+                    record_again(settings, step, "<VERSION>")
                 ),
             };
             (
@@ -1778,12 +1778,12 @@ fn dropped_by_another_session(
     let record = match through {
         Some(newest) => format!(
             "record what is applied again with {} ({} is the newest migration in effect)",
-            crate::hint::command(&format!("migrate baseline --through {newest}")),
+            record_again(settings, step, newest),
             crate::config::shown(newest),
         ),
         None => format!(
             "record what is applied again with {}, VERSION being the newest migration in effect",
-            crate::hint::command("migrate baseline --through <VERSION>")
+            record_again(settings, step, "<VERSION>")
         ),
     };
     failure.error.help = Some(format!(
@@ -1811,8 +1811,8 @@ pub(super) fn record_found_ledger_dropped(e: &postgres::Error) -> bool {
 /// committed, so going up the step itself is in effect; going down, the newest row recorded
 /// before it ([`super::Kept::newest`]) — unless its rollback left something behind, which
 /// only the user can check.
-fn baseline_after_dropped_ledger(step: &Step<'_>) -> String {
-    let through = |v: &str| crate::hint::command(&format!("migrate baseline --through {v}"));
+fn baseline_after_dropped_ledger(settings: &ApplySettings, step: &Step<'_>) -> String {
+    let through = |v: &str| record_again(settings, step, v);
     match (step.direction, step.kept.newest) {
         (Direction::Up, _) => format!(
             "{} (every statement of {} committed: it and the migrations before it are in effect)",
@@ -1833,6 +1833,20 @@ fn baseline_after_dropped_ledger(step: &Step<'_>) -> String {
             step.migration.id()
         ),
     }
+}
+
+/// The `migrate baseline --through {through}` a help of `step`'s failure suggests to record
+/// again what is applied: with its `--yes` ([`crate::plan::record_command`]) when the
+/// failure leaves the start marker of `step`'s apply, a run left part-way
+/// ([`super::no_transaction::marker_left`], every statement of it sent), which the baseline
+/// records over. A transactional step has no marker, and a rollback's is never recorded over
+/// (nor below its version, where every such help's `through` is).
+fn record_again(settings: &ApplySettings, step: &Step<'_>, through: &str) -> String {
+    let file = step.file();
+    let over_run = step.direction == Direction::Up
+        && file.mode == TransactionMode::NoTransaction
+        && super::no_transaction::marker_left(settings, step, file.statements.len());
+    crate::hint::command(&crate::plan::record_command(through, over_run))
 }
 
 /// Whether the server tied the error to the ledger table itself.
@@ -2002,7 +2016,7 @@ fn failure_help(
                     "{keep}, or find the session that did it; its statements are committed and \
                      the tracking table is gone with every row: restore it from a backup, or \
                      record what is applied again with {}",
-                    baseline_after_dropped_ledger(step)
+                    baseline_after_dropped_ledger(settings, step)
                 ),
                 _ => format!("{keep}, then {}", settings.run_again()),
             }

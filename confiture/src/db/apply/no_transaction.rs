@@ -359,17 +359,18 @@ fn reads_invalid_index(
 /// interrupted build left INVALID ([`invalid_index_recreated`]'s rule): recorded, the index
 /// would stay INVALID, unused by queries, and never built. Read within the command's
 /// `lock_wait`, before anything is written; names the index and the `DROP INDEX CONCURRENTLY`
-/// to run first, then `again` — with `--yes` when it records over a run left part-way (its
-/// start marker), which the record asks to be confirmed
+/// to run first, then the command again (`run`'s) — with `--yes` when it records over a run
+/// left part-way (its start marker), which the record asks to be confirmed
 /// ([`crate::plan::confirm_recording_interrupted`]).
 pub(crate) fn refuse_recording_invalid_index<'f>(
     client: &mut Client,
     lock_wait: std::time::Duration,
     recorded: impl IntoIterator<Item = Looked<'f, (String, String)>>,
-    again: &str,
+    run: &crate::db::ledger::RewriteRun<'_>,
 ) -> crate::Result<()> {
     let refused = format!(
-        "the server refused reading the INVALID indexes before `{again}`: nothing was written"
+        "the server refused reading the INVALID indexes before `{}`: nothing was written",
+        run.again()
     );
     let recorded: Vec<_> = recorded.into_iter().collect();
     if let Some(((id, version), index)) =
@@ -402,10 +403,7 @@ pub(crate) fn refuse_recording_invalid_index<'f>(
     else {
         return Ok(());
     };
-    let again = match over_marker {
-        true if !again.ends_with(" --yes") => format!("{again} --yes"),
-        _ => again.to_string(),
-    };
+    let again = run.again_confirming(over_marker);
     let index = &met.index;
     let error = Error::new(
         ErrorKind::MigrationFailed,
@@ -2460,7 +2458,7 @@ fn run_again_command(step: &Step<'_>, left: bool) -> String {
 /// Whether a no-transaction step that failed at statement `index` (0-based) leaves its start
 /// marker: once a statement committed, or when the run was told to run it again (the marker
 /// may be an earlier run's, which stays).
-fn marker_left(settings: &ApplySettings, step: &Step<'_>, index: usize) -> bool {
+pub(super) fn marker_left(settings: &ApplySettings, step: &Step<'_>, index: usize) -> bool {
     marked(settings) && (durable_before(step.file(), index) || settings.rerun_interrupted)
 }
 
