@@ -148,7 +148,8 @@ impl Migrator {
                 .find(|m| m.version_text == line.version && m.name == line.name)?;
             Some(((at, over), marker, file))
         });
-        let found = crate::db::apply::left_behind(self.client()?, wait, runs)?;
+        // No run, no round trip: the session is asked for only when there is one.
+        let found = crate::db::apply::left_behind(|| self.client(), wait, runs)?;
         let mut under_rows = Vec::new();
         for ((at, over), left) in found {
             let Some(line) = report.migrations.get_mut(at) else {
@@ -208,7 +209,7 @@ impl Migrator {
                     .find(|m| m.version_text == line.version && m.name == line.name)?;
                 Some((at, &file.up, None))
             });
-        let met = crate::db::apply::invalid_indexes_met(self.client()?, wait, pending)?;
+        let met = crate::db::apply::invalid_indexes_met(|| self.client(), wait, pending)?;
         for (at, met) in met {
             if let Some(line) = report.migrations.get_mut(at) {
                 line.invalid_index = Some(met.index.qualified().to_string());

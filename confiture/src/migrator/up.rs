@@ -1113,7 +1113,7 @@ fn refuse_invalid_index_met(
     // A migration left part-way, run again, is read as the engine reads it: from the statement
     // that run was running on (its start marker), a build its file drops first left out.
     let files = (plan.apply.iter().enumerate()).map(|(at, m)| (at, &m.up, marker(m)));
-    let Some((at, met)) = apply::invalid_indexes_met(client, wait, files)?
+    let Some((at, met)) = apply::invalid_indexes_met(|| Ok(client), wait, files)?
         .into_iter()
         .next()
     else {

@@ -385,3 +385,117 @@ fn the_ledger_read_while_connecting_gives_the_report_read_after_the_files() {
     assert_eq!(named, ["003_broken_down.down.sql", "004_draft.up.sql"]);
     assert_eq!(ahead.exit_code(), exit::INVALID);
 }
+
+/// Relays connections to the server under test, recording the type and length of each
+/// message a client sends after its startup packet (`sslmode=disable`: no TLS to look
+/// through), so that a test can count what a command asked the server.
+struct CountingRelay {
+    addr: std::net::SocketAddr,
+    sent: std::sync::Arc<std::sync::Mutex<Vec<(u8, u32)>>>,
+}
+
+impl CountingRelay {
+    fn start() -> CountingRelay {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::default();
+        let record = std::sync::Arc::clone(&sent);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let upstream = common::server().host_port();
+                let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                    return;
+                };
+                let (mut back_from, mut back_to) =
+                    (server.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut back_from, &mut back_to));
+                let record: std::sync::Arc<std::sync::Mutex<Vec<(u8, u32)>>> =
+                    std::sync::Arc::clone(&record);
+                std::thread::spawn(move || -> Option<()> {
+                    // A message's head, then the rest of its `len` bytes (the length
+                    // counts itself).
+                    let relay = |client: &mut std::net::TcpStream, len: u32, head: &[u8]| {
+                        let mut body = vec![0u8; (len as usize).checked_sub(4)?];
+                        client.read_exact(&mut body).ok()?;
+                        (&server).write_all(head).ok()?;
+                        (&server).write_all(&body).ok()
+                    };
+                    let mut head = [0u8; 4];
+                    client.read_exact(&mut head).ok()?;
+                    relay(&mut client, u32::from_be_bytes(head), &head)?;
+                    loop {
+                        let mut head = [0u8; 5];
+                        client.read_exact(&mut head).ok()?;
+                        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+                        record.lock().unwrap().push((head[0], len));
+                        relay(&mut client, len, &head)?;
+                    }
+                });
+            }
+        });
+        CountingRelay { addr, sent }
+    }
+
+    /// The simple-query messages sent so far, and how many of them were empty (a liveness
+    /// probe: `Q`, its length, a lone NUL).
+    fn queries(&self) -> (usize, usize) {
+        let sent = self.sent.lock().unwrap();
+        let queries = sent.iter().filter(|(kind, _)| *kind == b'Q');
+        let empty = queries.clone().filter(|(_, len)| *len == 5).count();
+        (queries.count(), empty)
+    }
+}
+
+/// `status` asks the server only what its report needs: the ledger read, one message, and
+/// nothing after it when no run was left part-way and no pending migration builds an index
+/// concurrently — no liveness probe of the connection it has just read the ledger on (each
+/// was a round trip on the way to the report, after the files). Without a ledger, with one
+/// and a pending migration, and with everything applied.
+#[test]
+fn status_sends_the_ledger_read_alone() {
+    let db = TestDb::new("cft_project");
+    let root = project(&db);
+    let relay = CountingRelay::start();
+    let url = db
+        .url()
+        .replacen(&common::server().host_port(), &relay.addr.to_string(), 1);
+    root.write(
+        "db/environments/test.yaml",
+        &format!("database_url: {url}\n"),
+    );
+    // Without a ledger, what the ledger would need is asked too (no ledger is no error),
+    // never a probe.
+    assert_eq!(status_code(&root), exit::NOT_INITIALISED);
+    let (mut expected, probes) = relay.queries();
+    assert_eq!(probes, 0, "no ledger");
+    let mut status = |code: u8, what: &str| {
+        assert_eq!(status_code(&root), code, "{what}");
+        expected += 1;
+        assert_eq!(relay.queries(), (expected, 0), "{what}");
+    };
+    let mut client = db.client();
+    create_confiture_ledger(&mut client, None);
+    let at = "2026-01-15 10:30:00+00";
+    let up_1 = Some(checksum(UP_1.as_bytes()));
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "001",
+        "create_users",
+        up_1.as_deref(),
+        at,
+    );
+    status(exit::PENDING, "one pending");
+    let up_2 = Some(checksum(UP_2.as_bytes()));
+    record_applied(
+        &mut client,
+        "tb_confiture",
+        "002",
+        "add_bio",
+        up_2.as_deref(),
+        at,
+    );
+    status(exit::SUCCESS, "all applied");
+}

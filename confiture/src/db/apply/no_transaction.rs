@@ -536,7 +536,7 @@ pub(crate) fn interrupted_left_behind(
         let m = set.migrations.iter().find(|m| Some(m.version) == number)?;
         Some((marker.version.clone(), marker, m))
     });
-    left_behind(client, wait, runs)
+    left_behind(|| Ok(client), wait, runs)
 }
 
 /// What each of `runs` (a key, the marker of a run left part-way and its migration) left in
@@ -550,13 +550,18 @@ pub(crate) fn interrupted_left_behind(
 /// and `down`, within `lock_wait`: one read of the INVALID indexes for every run (none when no
 /// apply's up file has an index build to read, [`reads_invalid_index`] given its marker), and a read of the partitions only for a run
 /// whose statement is such a detach — a ledger of many interrupted runs is read in as few
-/// round trips as one.
-pub(crate) fn left_behind<'m, K>(
-    client: &mut Client,
+/// round trips as one. `client` is asked for only when there is a run: none, no round trip
+/// (not even [`crate::Migrator::client`]'s liveness probe).
+pub(crate) fn left_behind<'m, 'c, K>(
+    client: impl FnOnce() -> crate::Result<&'c mut Client>,
     lock_wait: std::time::Duration,
     runs: impl IntoIterator<Item = (K, &'m StartedRun, &'m crate::files::Migration)>,
 ) -> crate::Result<Vec<(K, LeftBehind)>> {
     let runs: Vec<_> = runs.into_iter().collect();
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let client = client()?;
     // The file each run was running, and the statement its marker names (0-based).
     let running = |marker: &StartedRun, m: &'m crate::files::Migration| {
         let file = if marker.direction == "up" {
@@ -664,18 +669,24 @@ fn first_invalid_index_left<'f, K>(
 /// refuses as `up` would ([`refused_over_invalid_index`]). One read of the INVALID indexes,
 /// within `lock_wait` (a look for the table of an unqualified name too, only when an INVALID
 /// index has the name a file builds); no round trip when no file is a no-transaction one
-/// opening with a `CONCURRENTLY` build, or left part-way at or before one.
-pub(crate) fn invalid_indexes_met<'f, K>(
-    client: &mut Client,
+/// opening with a `CONCURRENTLY` build, or left part-way at or before one: `client` is asked
+/// for only then (not even [`crate::Migrator::client`]'s liveness probe otherwise).
+pub(crate) fn invalid_indexes_met<'f, 'c, K>(
+    client: impl FnOnce() -> crate::Result<&'c mut Client>,
     lock_wait: std::time::Duration,
     files: impl IntoIterator<Item = Looked<'f, K>>,
 ) -> crate::Result<Vec<(K, IndexMet)>> {
-    let files = (files.into_iter()).filter(|(_, file, marker)| {
-        file.mode == crate::files::TransactionMode::NoTransaction
-            && reads_invalid_index(file, *marker, Reading::Run, true)
-    });
+    let files: Vec<Looked<'f, K>> = (files.into_iter())
+        .filter(|(_, file, marker)| {
+            file.mode == crate::files::TransactionMode::NoTransaction
+                && reads_invalid_index(file, *marker, Reading::Run, true)
+        })
+        .collect();
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
     let refused = "the server refused reading the INVALID indexes";
-    invalid_indexes_left(client, lock_wait, files, refused, (Reading::Run, false))
+    invalid_indexes_left(client()?, lock_wait, files, refused, (Reading::Run, false))
 }
 
 /// The INVALID index each of `files` would meet ([`invalid_index_of_file`]), after one read of

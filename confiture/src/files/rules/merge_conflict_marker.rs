@@ -38,7 +38,7 @@ const MARKERS: [(&str, bool); 4] = [
 ];
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    if !MARKERS.iter().any(|(marker, _)| cx.text.contains(marker)) {
+    if !holds_a_marker(cx.text) {
         return;
     }
     for stmt in &cx.split.statements {
@@ -82,6 +82,28 @@ fn defines_code(cx: &Context<'_>, tokens: &[Token<'_>]) -> bool {
         || (is(0, "create") && (routine(1) || (is(1, "or") && is(2, "replace") && routine(3))))
 }
 
+/// Whether `text` holds one of the [`MARKERS`] anywhere, at the start of a line or not: seven
+/// of one of their characters in a row. One pass over the bytes, where a search for each
+/// marker was four (every file of a directory is asked, and most hold none).
+fn holds_a_marker(text: &str) -> bool {
+    let (mut last, mut run) = (0u8, 0usize);
+    for &b in text.as_bytes() {
+        if !matches!(b, b'<' | b'|' | b'=' | b'>') {
+            run = 0;
+            continue;
+        }
+        run = if run > 0 && b == last { run + 1 } else { 1 };
+        last = b;
+        if run == MARKER_LEN {
+            return true;
+        }
+    }
+    false
+}
+
+/// How long each of the [`MARKERS`] is: seven of one character.
+const MARKER_LEN: usize = 7;
+
 /// The end of the marker line `token` starts, if it starts one: where its line ends (at its
 /// line break, a CRLF's CR; lines end as [`text::is_line_break`] says, at a lone CR too).
 fn marker_line(cx: &Context<'_>, token: &Token<'_>) -> Option<usize> {
@@ -109,7 +131,7 @@ fn report_markers(cx: &Context<'_>, tokens: &[Token<'_>], out: &mut Vec<Diagnost
         after = end;
         let marker = cx
             .text
-            .get(token.start..token.start + 7)
+            .get(token.start..token.start + MARKER_LEN)
             .unwrap_or_default();
         out.push(cx.diagnostic(
             &DOC,
@@ -180,6 +202,30 @@ mod tests {
         let text = "DO $do$\nBEGIN\n<<<<<<< HEAD\n  PERFORM 1;\n=======\n  PERFORM 2;\n\
                     >>>>>>> b\nEND\n$do$;\n";
         assert_eq!(up(text), [("C122", 3), ("C122", 5), ("C122", 7)]);
+    }
+
+    /// The one pass finds what a search for each marker finds: each marker is seven of one of
+    /// the characters it looks for, and a text holds one exactly when it holds such a run.
+    #[test]
+    fn holds_a_marker_is_a_search_for_each_marker() {
+        for (marker, _) in super::MARKERS {
+            let first = marker.chars().next().unwrap();
+            assert_eq!(marker, first.to_string().repeat(super::MARKER_LEN));
+            assert!(matches!(first, '<' | '|' | '=' | '>'));
+        }
+        let searched = |text: &str| super::MARKERS.iter().any(|(m, _)| text.contains(m));
+        let pieces = [
+            "", "<", "<<<<<<", "<<<<<<<", "<<<<<<<<", "======", "=======", "|||||||", ">>>>>>>",
+            "<<<<<<=", "=<<<<<<", "<<<<<<>", "é", "a = b", "\n", "\r\n", "x",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let text = format!("{a}{b}{c}");
+                    assert_eq!(super::holds_a_marker(&text), searched(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
