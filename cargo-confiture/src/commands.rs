@@ -64,9 +64,13 @@ impl Context {
         let check_options = CheckOptions::default()
             .first_version(workspace.settings.first_version)
             .first_version_from(workspace.settings.first_version_from);
-        let dir_named_by = match cli.global.migrations_dir {
-            Some(_) => files::DirNamedBy::Flag,
-            None => files::DirNamedBy::Command,
+        let dir_named_by = match (
+            &cli.global.migrations_dir,
+            workspace.settings.migrations_dir_from,
+        ) {
+            (Some(_), _) => files::DirNamedBy::Flag,
+            (None, Some(_)) => files::DirNamedBy::Command,
+            (None, None) => files::DirNamedBy::DefaultDir,
         };
         Ok(Context {
             workspace,

@@ -816,7 +816,8 @@ fn as_typed(mut e: clap::Error, args: &[OsString]) -> clap::Error {
 }
 
 /// A clap error (or `--help`/`--version`): clap's text as it renders it, and with `--format
-/// json` also the error document on stdout. Exit 0 for help and version, else 64 (never 2:
+/// json` also the error document on stdout (the version: its document alone, the help its
+/// text). Exit 0 for help and version, else 64 (never 2:
 /// that means "tracking table not initialised" to deployment scripts).
 /// The error is shown without the passwords `given` on the command line: clap quotes the
 /// word it rejects (`unexpected argument 'postgresql://u:pw@h/db'`).
@@ -838,7 +839,14 @@ fn argument_error(e: &clap::Error, json: bool, given: &Given) -> u8 {
             exit::OUTPUT_FAILED
         }
         K::DisplayHelp | K::DisplayVersion => {
-            match e.print().and_then(|()| std::io::stdout().flush()) {
+            let written = if json && e.kind() == K::DisplayVersion {
+                // `--format json`: one JSON document, the version's too.
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{}", output::version_document()).and_then(|()| stdout.flush())
+            } else {
+                e.print().and_then(|()| std::io::stdout().flush())
+            };
+            match written {
                 Err(failed) if failed.kind() != std::io::ErrorKind::BrokenPipe => {
                     // `> /dev/full`: lost as a closed stdout's is, and said the same way.
                     let _ = writeln!(
@@ -884,11 +892,10 @@ fn usage_error(e: &clap::Error) -> Error {
         return error;
     }
     let text = e.render().to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("invalid arguments");
-    let mut error = Error::usage(first.strip_prefix("error: ").unwrap_or(first));
+    let mut lines = text.lines().map(str::trim);
+    let mut error = Error::usage(message_of(&mut lines));
     let mut help = Vec::new();
-    for line in lines {
+    for line in lines.filter(|l| !l.is_empty()) {
         if let Some(tip) = line.strip_prefix("tip: ") {
             help.push(tip.to_string());
         } else if let Some(usage) = line.strip_prefix("Usage: ") {
@@ -897,6 +904,23 @@ fn usage_error(e: &clap::Error) -> Error {
     }
     help.push("run with --help to see the options".to_string());
     error.with_help(help.join("; "))
+}
+
+/// The message of a rendered clap error: its first paragraph on one line. Its first line
+/// may end with a colon, the items it introduces on the lines below (the missing `<NAME>`,
+/// the flags a flag conflicts with): they follow it, joined by commas; any other line of the
+/// paragraph (`[possible values: table, json]`) follows it after a space. Takes the
+/// paragraph's lines from `lines`.
+fn message_of<'a>(lines: &mut impl Iterator<Item = &'a str>) -> String {
+    let first = lines.next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let more: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+    match (first, more.as_slice()) {
+        ("", _) => "invalid arguments".to_string(),
+        (first, []) => first.to_string(),
+        (first, more) if first.ends_with(':') => format!("{first} {}", more.join(", ")),
+        (first, more) => format!("{first} {}", more.join(" ")),
+    }
 }
 
 #[cfg(test)]
@@ -992,5 +1016,17 @@ mod tests {
         );
         let e = cli::parse(args(&["migrate"])).unwrap_err();
         assert_eq!(usage_error(&e).message, "a subcommand is required");
+        // What the first line introduces, on the lines below it, is part of the message.
+        let e = cli::parse(args(&["migrate", "generate"])).unwrap_err();
+        assert_eq!(
+            usage_error(&e).message,
+            "the following required arguments were not provided: <NAME>"
+        );
+        let e = cli::parse(args(&["--color", "purple", "lint"])).unwrap_err();
+        let message = usage_error(&e).message;
+        assert!(
+            message.ends_with("[possible values: auto, always, never]"),
+            "{message}"
+        );
     }
 }

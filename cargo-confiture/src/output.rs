@@ -762,6 +762,19 @@ fn json_text<T: Serialize>(value: &T) -> String {
         .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":{:?}}}}}", e.to_string()))
 }
 
+/// `--version --format json`: `{"name": "cargo-confiture", "version": "0.1.0"}`.
+pub fn version_document() -> String {
+    #[derive(Serialize)]
+    struct VersionDocument {
+        name: &'static str,
+        version: &'static str,
+    }
+    json_text(&VersionDocument {
+        name: env!("CARGO_PKG_NAME"),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
 /// The error document (`{"error": {...}, "errors": [{...}]}`) on stdout, also for a failure
 /// before there is an [`Output`] (clap's errors).
 pub fn print_json_error(error: &Error) {

@@ -36,6 +36,21 @@ pub fn column_width<'a>(cells: impl IntoIterator<Item = &'a str>, header: &str) 
         .max(text_width(header))
 }
 
+/// The widest a migration's cell of a table (`migrate status`, `migrate verify`) is drawn, in
+/// characters: a longer one is cut ([`cell`]), so that a pair named by hand with a long name
+/// (lint's C017) does not stretch every row of the table. JSON keeps the whole id.
+pub const MAX_CELL: usize = 64;
+
+/// `text` as a table's migration cell: whole up to [`MAX_CELL`] characters, else its first
+/// ones and `…` ([`display::clip`], the one rule cutting a long value), `MAX_CELL` in all.
+pub fn cell(text: String) -> String {
+    if display::clip(&text, MAX_CELL).is_none() {
+        return text;
+    }
+    let kept = display::clip(&text, MAX_CELL - 1).unwrap_or(&text);
+    format!("{kept}…")
+}
+
 /// How many terminal cells `text` takes: a wide character (`添`) two, a combining mark none
 /// (see [`cells`]). `format!("{:width$}")` counts characters, which misaligns such a cell.
 pub fn text_width(text: &str) -> usize {
@@ -500,6 +515,11 @@ mod tests {
         assert_eq!(text_width("e\u{301}tiquette"), 9);
         assert_eq!(column_width(["001_a", "002_添加用户表"], "Migration"), 14);
         assert_eq!(column_width(["001_a"], "Migration"), 9);
+        let long = format!("001_{}", "a".repeat(300));
+        assert_eq!(cell(long.clone()).chars().count(), MAX_CELL);
+        assert!(cell(long).ends_with("a…"));
+        let fits = "b".repeat(MAX_CELL);
+        assert_eq!(cell(fits.clone()), fits);
         assert_eq!(pad("添加", 6), "添加  ");
         assert_eq!(pad("abc", 2), "abc");
         assert_eq!(padding("✓ applied", 12), "   ");

@@ -1351,7 +1351,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
                 Cow::Borrowed(_) => None,
             };
             (
-                escaped.unwrap_or(id),
+                render::cell(escaped.unwrap_or(id)),
                 status_cell(m),
                 m.applied_at.as_deref(),
             )

@@ -654,7 +654,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
     let ids: Vec<String> = r
         .migrations
         .iter()
-        .map(|m| display::escape(&m.id()).into_owned())
+        .map(|m| render::cell(display::escape(&m.id()).into_owned()))
         .collect();
     let width = render::column_width(ids.iter().map(String::as_str), "Migration");
     let mut text = out.paint(
@@ -662,7 +662,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         &format!("{}  Result", render::pad("Migration", width)),
     );
     text.push('\n');
-    for m in &r.migrations {
+    for (m, id) in r.migrations.iter().zip(&ids) {
         let (mark, style) = match m.result {
             CheckResult::Reversible => ("✓", Style::Green),
             CheckResult::Irreversible | CheckResult::Prepared => ("–", Style::Cyan),
@@ -672,7 +672,7 @@ fn verify_text(out: &Output, r: &VerifyReport) -> String {
         let cell = format!("{mark} {}", result_word(m.result));
         text.push_str(&format!(
             "{}  {}\n",
-            render::pad(&display::escape(&m.id()), width),
+            render::pad(id, width),
             out.paint(style, &cell)
         ));
     }

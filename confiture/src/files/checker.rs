@@ -217,6 +217,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
 
     let down_of = down_of(&found, &misnamed);
     let stems = pair(&found, &misnamed, &mut diagnostics);
+    names::report_long_names(&found, &stems, &mut diagnostics);
     // The pairing read each misnamed file by its own corrected name (a guess from its version
     // is said by C001 or C002 too); from here on a down file taken as an up file's has that
     // one's name, as its C006 says.

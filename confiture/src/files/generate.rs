@@ -70,6 +70,19 @@ pub fn new_migration(checked: &Checked, name: &str) -> Result<NewMigration> {
         return Err(Error::invalid("the migration name is empty")
             .with_help(format!("name what it changes: {NAME_FORM}")));
     }
+    if crate::config::names_a_connection(name) {
+        // Never shown, nor anything made of it: a corrected name would carry its password.
+        return Err(crate::config::connection_given_as(
+            crate::config::InPlaceOf::Name {
+                what: "migration name",
+                given_to: "`migrate generate`",
+            },
+            format!(
+                "name what the migration changes: {NAME_FORM}; `migrate generate` writes files \
+                 and never connects to a database"
+            ),
+        ));
+    }
     if name.len() > name::MAX_NAME_LEN {
         return Err(Error::invalid(format!(
             "the migration name is too long: {} bytes, at most {}",

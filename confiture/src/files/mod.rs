@@ -573,9 +573,14 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Entry>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum DirNamedBy {
-    /// A `cargo confiture` command: its `--migrations-dir` flag.
+    /// A `cargo confiture` command reading Cargo.toml's `migrations_dir`: the setting, or its
+    /// `--migrations-dir` flag, is what to change.
     #[default]
     Command,
+    /// A `cargo confiture` command reading the default directory, `db/migrations`: neither
+    /// Cargo.toml's `migrations_dir` nor `--migrations-dir` named it, and an error about it
+    /// blames neither (its help, as [`DirNamedBy::Command`]'s, says to set one or the other).
+    DefaultDir,
     /// A build script (confiture-build): Cargo.toml alone, whose setting the build script
     /// reads as every command does (its `Check::migrations_dir` must agree with it).
     BuildScript,
@@ -598,7 +603,9 @@ impl DirNamedBy {
     /// `Check::migrations_dir` that differs from it fails the build.
     fn alternative(self) -> Option<&'static str> {
         match self {
-            DirNamedBy::Command | DirNamedBy::Flag => Some("--migrations-dir"),
+            DirNamedBy::Command | DirNamedBy::DefaultDir | DirNamedBy::Flag => {
+                Some("--migrations-dir")
+            }
             DirNamedBy::BuildScript | DirNamedBy::Workspace | DirNamedBy::Library => None,
         }
     }
@@ -1102,9 +1109,14 @@ fn read_from_current_dir(dir: &Path, named_by: DirNamedBy) -> String {
 fn file_named_help(dir: &Path, named_by: DirNamedBy, show: Shown<'_>) -> String {
     let names = match named_by {
         DirNamedBy::Flag => "--migrations-dir names a file",
+        DirNamedBy::DefaultDir => {
+            "the default migrations directory is a file (no `migrations_dir` is set)"
+        }
         DirNamedBy::Library => "the directory your program gives `Migrator::new` is a file",
-        DirNamedBy::Command | DirNamedBy::BuildScript | DirNamedBy::Workspace => {
-            "`migrations_dir` names a file"
+        DirNamedBy::Command => "`migrations_dir` names a file",
+        // Cargo.toml's setting, or its default when not set: which, the caller did not say.
+        DirNamedBy::BuildScript | DirNamedBy::Workspace => {
+            "`migrations_dir` (`db/migrations` when not set) names a file"
         }
     };
     let parent = match dir.parent() {

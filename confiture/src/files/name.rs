@@ -398,8 +398,13 @@ pub fn suggest_file_name(file_name: &str) -> Option<String> {
 }
 
 /// The migration name a `migrate generate` argument probably meant: `add bio` → `add_bio`,
-/// `AddBio` → `add_bio`, `003_add_bio.up.sql` → `add_bio`.
+/// `AddBio` → `add_bio`, `003_add_bio.up.sql` → `add_bio`. None for a connection string
+/// ([`crate::config::names_a_connection`]): its corrected form would repeat its password
+/// (`postgres_app_s3cr3t_db`), which no scrub of the argument finds there.
 pub fn suggest_name(arg: &str) -> Option<String> {
+    if crate::config::names_a_connection(arg) {
+        return None;
+    }
     let stem = match strip_suffix_ignore_case(arg, ".sql") {
         Some(stem) => split_kind(stem).0,
         None => arg,
@@ -680,6 +685,10 @@ mod tests {
             ("Straße", Some("strasse")),
             ("数据", None),
             ("add_数据", None),
+            // A connection string: its password would be in the name suggested.
+            ("postgres://app:s3cr3t@db.internal/prod", None),
+            ("host=h password=s3cr3t dbname=x", None),
+            ("app:s3cr3t@db", None),
         ];
         for (arg, expected) in cases {
             assert_eq!(suggest_name(arg).as_deref(), expected, "{arg:?}");

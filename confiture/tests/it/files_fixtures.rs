@@ -141,6 +141,7 @@ cases! {
     mixed_width,
     subdirectory,
     misnamed_halves,
+    long_name,
 }
 
 #[test]

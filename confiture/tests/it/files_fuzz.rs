@@ -73,6 +73,12 @@ const NAME_FRAGMENTS: &[&str] = &[
     "/",
     "\\",
     "\t",
+    // Pieces of connection strings: no suggestion is made of one.
+    "://",
+    "@",
+    "=",
+    "password=",
+    ":s3cr3t",
 ];
 
 fn generate_name(rng: &mut XorShift) -> String {
@@ -154,6 +160,11 @@ fn check_name(file_name: &str) {
     if let Some(name) = suggest_name(file_name) {
         assert!(
             is_valid_name(&name),
+            "{file_name:?}: suggest_name gave {name:?}"
+        );
+        // Nothing is made of a connection string: its password would be in the name.
+        assert!(
+            !confiture::config::names_a_connection(file_name),
             "{file_name:?}: suggest_name gave {name:?}"
         );
     }

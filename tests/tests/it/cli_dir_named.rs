@@ -93,6 +93,55 @@ fn a_migrations_dir_naming_a_file_suggests_its_directory_and_never_moving_it() {
     assert!(project.path(file).is_file());
 }
 
+/// hgn 4: with no `migrations_dir` set, a file at the default `db/migrations` was helped with
+/// "`migrations_dir` names a file: point `migrations_dir` in ...", blaming a setting never
+/// written. The help says where the directory came from: the default (no setting), the
+/// setting, the flag.
+#[test]
+fn a_file_in_place_of_the_migrations_directory_is_named_by_where_the_directory_came_from() {
+    let project = Project::new();
+    std::fs::remove_dir(project.path("db/migrations")).expect("remove db/migrations");
+    project.write("db/migrations", "not a directory\n");
+    let runs = |project: &Project| {
+        [
+            &["lint"][..],
+            &["migrate", "generate", "add_c"],
+            &["migrate", "up", "--database-url", NOWHERE],
+        ]
+        .map(|args| {
+            let run = project.run(args);
+            run.code(exit::INVALID)
+                .stderr_has("migrations directory `db/migrations` is a file, not a directory");
+            run
+        })
+    };
+    for run in runs(&project) {
+        let help = run.help_line();
+        assert!(
+            help.starts_with(
+                "help: the default migrations directory is a file (no `migrations_dir` is set): \
+                 point `migrations_dir` in"
+            ),
+            "{}",
+            run.dump()
+        );
+        run.stderr_lacks("`migrations_dir` names a file");
+    }
+    // Set, the setting names it.
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nmigrations_dir = \"db/migrations\"\n",
+    );
+    for run in runs(&project) {
+        assert!(
+            run.help_line()
+                .starts_with("help: `migrations_dir` names a file: point `migrations_dir` in"),
+            "{}",
+            run.dump()
+        );
+    }
+}
+
 /// `migrate generate add_x --migrations-dir db/migration` beside `db/migrations` created
 /// `db/migration/001_add_x.*`, a second history, exit 0; `up --migrations-dir db/migration`
 /// said to create it. A missing directory whose name is close to a directory of migrations

@@ -127,6 +127,70 @@ fn a_usage_error_with_format_json_anywhere_gives_the_error_object() {
     assert!(run.stdout.trim().is_empty(), "{}", run.dump());
 }
 
+/// hgn 2: a usage error whose text names what it is about on the lines below its first
+/// (`the following required arguments were not provided:` then `<NAME>`; the possible values
+/// of a flag) lost them in JSON: its message ended at the colon. The JSON message says every
+/// line of the text's first paragraph.
+#[test]
+fn a_usage_errors_json_message_says_what_its_text_says() {
+    let project = Project::two_tables();
+    for (args, wanted) in [
+        (&["migrate", "generate"][..], &["<NAME>"][..]),
+        (&["migrate", "abandon"], &["<VERSION>"]),
+        (
+            &["migrate", "status", "--color", "purple"],
+            &["always", "never"],
+        ),
+    ] {
+        let text = project.run(args);
+        text.code(exit::USAGE);
+        let paragraph: Vec<&str> = text
+            .stderr
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.trim().trim_start_matches("error: "))
+            .collect();
+        let mut json_args = args.to_vec();
+        json_args.extend(["--format", "json"]);
+        let run = project.run(&json_args);
+        let error = error_object(&run, exit::USAGE, "usage");
+        let message = error["message"].as_str().unwrap_or_default();
+        for line in paragraph.iter().chain(wanted) {
+            let line = line.trim_end_matches(':');
+            assert!(
+                message.contains(line),
+                "{args:?}: {line:?} not in {message:?}\n{}",
+                run.dump()
+            );
+        }
+    }
+}
+
+/// hgn 3: `--version --format json` printed the text line: `--format json` gives one JSON
+/// document on stdout, the version's too.
+#[test]
+fn the_version_is_a_json_document_with_format_json() {
+    let project = Project::two_tables();
+    let text = project.run(&["--version"]);
+    text.code(exit::SUCCESS);
+    let version = text
+        .stdout
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    for args in [
+        &["--version", "--format", "json"][..],
+        &["--format=json", "-V"],
+    ] {
+        let run = project.run(args);
+        run.code(exit::SUCCESS);
+        let doc = run.json();
+        assert_eq!(doc["version"], version.as_str(), "{}", run.dump());
+        assert_eq!(doc["name"], "cargo-confiture", "{}", run.dump());
+    }
+}
+
 #[test]
 fn an_invalid_environment_gives_the_error_object() {
     let project = Project::two_tables();

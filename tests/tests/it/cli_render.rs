@@ -548,3 +548,51 @@ fn reinit_keeping_rows_with_no_file_does_not_say_the_ledger_matches() {
 fn ledger_of(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
 }
+
+/// hgn 5: `generate` refuses a name over 200 bytes, but a pair named by hand with 240 passed
+/// `lint` in silence, and the `status` and `verify` tables stretched to ~260 columns. `lint`
+/// warns of it by the same limit (C017), and the tables cut a long migration's cell; the JSON
+/// keeps the whole name.
+#[test]
+fn a_migration_name_longer_than_generate_accepts_is_warned_and_cut_in_tables() {
+    let long = format!("create_{}", "x".repeat(233));
+    let id = format!("001_{long}");
+    let project = Project::new();
+    project.migration(&id, "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
+    project
+        .run(&["lint"])
+        .code(exit::SUCCESS)
+        .stderr_has("warning[C017]")
+        .stderr_has("240 bytes long, longer than the 200 bytes `migrate generate` accepts");
+    // The limit itself is no warning.
+    let project_200 = Project::new();
+    project_200.migration(
+        &format!("001_{}", "y".repeat(200)),
+        "CREATE TABLE a (id int);\n",
+        "DROP TABLE a;\n",
+    );
+    project_200
+        .run(&["lint"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("C017");
+
+    let db = TestDb::new("hgn_long_name");
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let widest = |run: &Run| {
+        run.stdout
+            .lines()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let status = project.status_on(&db);
+    status.code(exit::SUCCESS).stdout_has("…");
+    assert!(widest(&status) <= 120, "{}", status.dump());
+    let json = project.status_json_on(&db);
+    json.code(exit::SUCCESS);
+    assert_eq!(json.json()["migrations"][0]["name"], long.as_str());
+    let verify = project.run_on(&db, &["migrate", "verify"]);
+    verify.code(exit::SUCCESS).stdout_has("…");
+    assert!(widest(&verify) <= 120, "{}", verify.dump());
+}

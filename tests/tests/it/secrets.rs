@@ -663,6 +663,62 @@ fn a_connection_string_given_where_another_argument_goes_is_not_echoed() {
     }
 }
 
+/// hgn 1: `migrate generate URL` masked the password in its message but suggested the name
+/// made of the whole URL (`use \`postgres_app_s3cr3t_db_internal_prod\``: a word no scrub of
+/// the argument matches), in text and JSON, with or without `--dry-run`; pasted, it wrote the
+/// password into file names. A connection string given as the name is refused as `--env URL`
+/// is, nothing suggested, nothing written.
+#[test]
+fn a_connection_string_given_as_a_migration_name_is_refused_unshown() {
+    let project = Project::new();
+    let before = std::fs::read_dir(project.path("db/migrations"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    for name in [
+        "postgres://app:s3cr3t@db.internal/prod",
+        "postgresql://app:S3cr3t%2Dx@db.internal:5432/prod",
+        "host=h password=s3cr3t dbname=x",
+        "user=app,password=s3cr3t,dbname=app",
+        "postgres://app:s3cr3t@db.internal:99999/prod",
+        "app:s3cr3t@db.internal",
+    ] {
+        for more in [
+            &[][..],
+            &["--dry-run"],
+            &["--format", "json"],
+            &["--dry-run", "--format", "json"],
+        ] {
+            let mut args = vec!["migrate", "generate", name];
+            args.extend(more);
+            let run = project.run(&args);
+            run.code(exit::INVALID)
+                .stderr_has("looks like a connection string");
+            for text in [&run.stdout, &run.stderr] {
+                let lower = text.to_lowercase();
+                assert!(
+                    !lower.contains("s3cr3t") && !lower.contains("use `"),
+                    "{args:?}\n{}",
+                    run.dump()
+                );
+            }
+            if more.contains(&"json") {
+                let doc = run.json();
+                assert!(
+                    doc["errors"][0]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("looks like a connection string")),
+                    "{}",
+                    run.dump()
+                );
+            }
+        }
+    }
+    let after = std::fs::read_dir(project.path("db/migrations"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(before, after, "nothing is written");
+}
+
 /// The scrubbing of the command line's connection strings leaves alone the one given to
 /// `--database-url` (the library never shows its password): with a password as short or
 /// common as `e` or `postgres`, every error was garbled (`***rror: th*** argum***nt`).

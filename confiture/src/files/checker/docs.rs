@@ -266,6 +266,21 @@ is not applied anywhere yet (the ledger's checksum covers the up file's raw byte
 data in a string can be written `E'\\r'`.",
 };
 
+pub const LONG_NAME: RuleDoc = RuleDoc {
+    code: "C017",
+    name: "long-name",
+    severity: Severity::Warning,
+    help_names_allow: false,
+    summary: "a migration's name is longer than the 200 bytes `migrate generate` accepts",
+    explanation: "`migrate generate` refuses a name longer than 200 bytes: with its version and \
+`.down.sql`, a longer one comes near the 255 bytes a file name may have on most file systems, \
+and the ledger's `name` column is `VARCHAR(255)`. A pair named by hand is held to the same \
+limit, as a warning: the name says what the migration changes, the SQL says how, and a table \
+of `migrate status` or `migrate verify` cuts a long one. Rename the pair to a shorter name if it \
+is not applied anywhere yet (history checks match migrations by name: an applied one renamed is \
+`renumbered` or `missing`).",
+};
+
 /// In code order: the source of `files::FILE_RULES`.
 pub const ALL: &[RuleDoc] = &[
     MISSING_DOWN,
@@ -284,4 +299,5 @@ pub const ALL: &[RuleDoc] = &[
     BYTE_ORDER_MARK,
     NUL_BYTE,
     LONE_CR_LINE_ENDINGS,
+    LONG_NAME,
 ];

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::{diagnostic, file_name_of, Found, BAD_FILE_NAME};
+use super::{diagnostic, file_name_of, Found, Stem, BAD_FILE_NAME, LONG_NAME};
 use crate::diagnostic::Diagnostic;
 use crate::files::name::{self, FILE_FORM};
 use crate::files::PythonFile;
@@ -22,6 +22,31 @@ pub(super) struct DownOf {
     /// Its version as the up file spells it, and the up file's `<NAME>`.
     pub(super) version_text: String,
     pub(super) name: String,
+}
+
+/// `C017`: each migration whose name is longer than `migrate generate` accepts
+/// ([`name::MAX_NAME_LEN`], the one limit), said once, of its up file (else its down file).
+pub(super) fn report_long_names(found: &[Found], stems: &[Stem], out: &mut Vec<Diagnostic>) {
+    for stem in stems {
+        let file = &found[stem.main_file()];
+        let len = file.name().len();
+        if len <= name::MAX_NAME_LEN {
+            continue;
+        }
+        out.push(diagnostic(
+            &LONG_NAME,
+            &file.path,
+            None,
+            format!(
+                "the migration's name is {len} bytes long, longer than the {} bytes `migrate \
+                 generate` accepts",
+                name::MAX_NAME_LEN
+            ),
+            "rename the pair to a shorter name if it is not applied anywhere yet: the name \
+             says what the migration changes, the SQL says how"
+                .to_string(),
+        ));
+    }
 }
 
 /// Reports the badly named files, once every name in the directory is known: a corrected name

@@ -1337,3 +1337,26 @@ fn a_file_that_only_changes_the_session_does_nothing_up_or_down() {
         );
     }
 }
+
+/// hgn 5: a pair named by hand past `migrate generate`'s limit is C017, said once, of its up
+/// file (else of its down file); the limit itself is not; the rule names the one limit.
+#[test]
+fn a_name_longer_than_generate_accepts_is_c017_by_the_one_limit() {
+    use crate::files::name::MAX_NAME_LEN;
+    assert!(super::LONG_NAME
+        .summary
+        .contains(&format!(" {MAX_NAME_LEN} bytes")));
+    let over = format!("001_{}", "a".repeat(MAX_NAME_LEN + 1));
+    let at = format!("002_{}", "b".repeat(MAX_NAME_LEN));
+    let down_only = format!("003_{}.down.sql", "c".repeat(MAX_NAME_LEN + 1));
+    let mut files = pairs(&[&over, &at]);
+    files.push(down_only.clone());
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let checked = run(&files, None);
+    let long: Vec<String> = codes(&checked)
+        .into_iter()
+        .filter(|(code, _)| *code == "C017")
+        .map(|(_, file)| file)
+        .collect();
+    assert_eq!(long, [format!("{over}.up.sql"), down_only]);
+}
