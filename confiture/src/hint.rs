@@ -1015,6 +1015,29 @@ pub fn path_word(path: &Path, placeholder: &str) -> String {
     }
 }
 
+/// The one advice for a client key encrypted with a passphrase, which cargo-confiture cannot
+/// decrypt (`db::tls` finding one, a connection string's `sslpassword`): an unencrypted copy of
+/// the key at `path` (`path.plain`), readable by its owner only, set as `sslkey`; without a
+/// path, the same in words (no command that would not work as pasted).
+pub fn unencrypted_key_advice(path: Option<&Path>) -> String {
+    match path {
+        Some(path) => {
+            let mut plain = path.as_os_str().to_owned();
+            plain.push(".plain");
+            let plain = quote_path(Path::new(&plain));
+            format!(
+                "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {} \
+                 -out {plain} && chmod 0600 {plain}`, and set sslkey to it",
+                quote_path(path)
+            )
+        }
+        None => "write an unencrypted copy of the key readable by its owner only (`openssl \
+                 pkey` asks for the passphrase, then `chmod 0600` the copy), and set sslkey to \
+                 it"
+        .to_string(),
+    }
+}
+
 /// A path as one word of a suggested shell command: the one rule for every path a help names
 /// in a command (`mv`, `rm`, `chmod`, `openssl -in`). Its text quoted as every word is (single
 /// quotes, or `$'...'`), and a relative path that starts with `-` (a directory `-db`) given as

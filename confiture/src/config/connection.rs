@@ -364,6 +364,24 @@ pub fn quoted(text: &str) -> String {
     }
 }
 
+/// [`quoted`] of a text written where a target goes (an entry of a target list, a row of a
+/// `--targets-query`, an entry of `fleet.targets`): **the one way a message echoes a target's
+/// text**. A connection string there ([`names_a_connection`](super::names_a_connection)), also
+/// commented out with a leading `#`, is never shown, only the connection it names as
+/// [`RedactedConnection`] does: it may hold a password. `# <connection string of
+/// postgres@h:5432/x, not shown>`.
+// Only the fleet's lists (feature `db`) echo a target's text.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) fn quoted_entry(text: &str) -> String {
+    if !super::names_a_connection(text) {
+        return quoted(text);
+    }
+    match text.trim_start().strip_prefix('#') {
+        Some(rest) => format!("# {:?}", RedactedConnection(rest.trim_start())),
+        None => format!("{:?}", RedactedConnection(text)),
+    }
+}
+
 /// `text` with its control characters escaped as Rust does (`\n`, `\u{1b}`), for names
 /// (database, user, host) that appear in messages: they may hold anything but NUL.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
@@ -448,7 +466,7 @@ impl ConnectionSpec {
     pub fn parse(text: &str) -> Result<ConnectionSpec> {
         parse_spec(text).map_err(|reason| {
             Error::invalid(format!("invalid connection string: {reason}"))
-                .with_help(CONNECTION_HELP)
+                .with_help(connection_help(text))
         })
     }
 
@@ -675,6 +693,21 @@ fn encoded_len_at(text: &[u8], wanted: &[u8]) -> Option<usize> {
 /// The help of a connection string that cannot be read: both syntaxes, each with its form of
 /// a host list as libpq reads it (a URL's `host:port` pairs; conninfo's `host` and `port`
 /// lists, one port for every host or one per host).
+/// The help of a connection string `text` that cannot be parsed: [`CONNECTION_HELP`], or, for
+/// one writing `sslpassword` (a client key's passphrase, which we cannot use), the one advice
+/// for an encrypted key ([`crate::hint::unencrypted_key_advice`], with the `sslkey` it writes).
+pub(super) fn connection_help(text: &str) -> String {
+    if super::syntax::parameter_written(text, "sslpassword").is_none() {
+        return CONNECTION_HELP.to_string();
+    }
+    let key = super::syntax::parameter_written(text, "sslkey").filter(|k| !k.is_empty());
+    format!(
+        "cargo-confiture cannot decrypt a client key (sslpassword is its passphrase): remove \
+         sslpassword and {}",
+        crate::hint::unencrypted_key_advice(key.as_deref().map(std::path::Path::new))
+    )
+}
+
 pub(super) const CONNECTION_HELP: &str =
     "write `postgresql://user:password@host:5432/dbname?sslmode=prefer` \
      (several hosts: `postgresql://user@h1:5432,h2:5433/dbname`; percent-encode special \
@@ -1190,6 +1223,41 @@ mod tests {
         assert_eq!(spec.password.as_deref(), Some("a://b"));
         let err = ConnectionSpec::parse("mysql://u@h/d").unwrap_err();
         assert!(err.message.contains("scheme"), "{err}");
+    }
+
+    /// `sslpassword` (a client key's passphrase) got the generic "write postgresql://..." help:
+    /// it gets the advice for an encrypted key, with the `sslkey` written (a command that works
+    /// as pasted), in words without one; never the passphrase. A URL, a conninfo, and
+    /// `--database-url` alike.
+    #[test]
+    fn sslpassword_is_helped_with_the_encrypted_key_advice() {
+        for (text, command) in [
+            (
+                "postgresql://u@h/db?sslkey=/k/client.key&sslpassword=Zq9Leak",
+                true,
+            ),
+            ("host=h sslkey=/k/client.key sslpassword='Zq9Leak'", true),
+            ("postgresql://u@h/db?sslpassword=Zq9Leak", false),
+        ] {
+            let helps = [
+                ConnectionSpec::parse(text).unwrap_err().help.unwrap(),
+                crate::config::Environment::from_url(text, "--database-url")
+                    .unwrap_err()
+                    .help
+                    .unwrap(),
+            ];
+            for help in helps {
+                assert!(help.contains("remove sslpassword"), "{text}: {help}");
+                assert!(help.contains("openssl pkey"), "{text}: {help}");
+                assert!(!help.contains("Zq9Leak"), "{text}: {help}");
+                assert_eq!(help.contains("client.key.plain"), command, "{text}: {help}");
+            }
+        }
+        let plain = ConnectionSpec::parse("host=h bogus=1")
+            .unwrap_err()
+            .help
+            .unwrap();
+        assert_eq!(plain, CONNECTION_HELP);
     }
 
     #[test]

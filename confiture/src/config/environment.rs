@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
+use super::connection::{connection_help, ConnectionSpec, DEFAULT_APPLICATION_NAME};
 use super::display_path;
 use super::syntax::parse_spec;
 use crate::error::{Error, Result};
@@ -433,7 +433,7 @@ impl Environment {
         let connection = parse_spec(url).map_err(|reason| {
             let help = match &percent {
                 Some((percent, false)) => percent.help(false),
-                _ => CONNECTION_HELP.to_string(),
+                _ => connection_help(url),
             };
             Error::invalid(format!("invalid database URL {place}: {reason}")).with_help(help)
         })?;

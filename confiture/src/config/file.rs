@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeSeed as _;
 use serde_yaml::{Mapping, Value};
 
-use super::connection::{ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME};
+use super::connection::{
+    connection_help, ConnectionSpec, CONNECTION_HELP, DEFAULT_APPLICATION_NAME,
+};
 use super::display_path;
 use super::environment::{
     variable_in_url_help, ConnectionLines, Environment, MigrationSettings, Origin,
@@ -1272,7 +1274,7 @@ impl FileContext<'_> {
                     let (from, help) = match self.url_variables(top) {
                         Some(vars) if is_one_variable(&url_text(top)) => (
                             format!(" (in ${}, which it is)", vars.join(" and $")),
-                            CONNECTION_HELP.to_string(),
+                            connection_help(&url),
                         ),
                         Some(vars) => {
                             let faulty: Vec<String> = vars
@@ -1290,7 +1292,7 @@ impl FileContext<'_> {
                                 })
                                 .collect();
                             if faulty.is_empty() {
-                                (String::new(), CONNECTION_HELP.to_string())
+                                (String::new(), connection_help(&url))
                             } else {
                                 (
                                     format!(" (by the value of ${})", faulty.join(" and $")),
@@ -1298,7 +1300,7 @@ impl FileContext<'_> {
                                 )
                             }
                         }
-                        None => (String::new(), CONNECTION_HELP.to_string()),
+                        None => (String::new(), connection_help(&url)),
                     };
                     self.key_error("database_url", &format!("is invalid{from}: {reason}"))
                         .with_help(help)

@@ -99,6 +99,8 @@ mod yaml11;
 
 use std::path::Path;
 
+#[cfg(feature = "db")]
+pub(crate) use connection::quoted_entry;
 pub(crate) use connection::NameOrConnection;
 #[cfg(feature = "db")]
 pub(crate) use connection::PasswordSource;
@@ -136,6 +138,8 @@ pub use libpq::{PassfileUnread, READ_VARIABLES as LIBPQ_VARIABLES};
 pub use resolve::{
     database_url_not_used, list_environments, resolve, resolve_with, tracking_table_of, Labels,
 };
+#[cfg(feature = "db")]
+pub(crate) use syntax::dbname_as_written;
 #[cfg(all(feature = "env-files", feature = "db"))]
 pub(crate) use syntax::has_url_scheme;
 #[cfg(feature = "env-files")]

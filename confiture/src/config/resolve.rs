@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::connection::CONNECTION_HELP;
+use super::connection::connection_help;
 use super::display_path;
 use super::dotenv;
 use super::environment::{
@@ -540,7 +540,7 @@ fn refuse_conflict(env: &Environment, url: Option<String>, label: &str) -> Resul
         Error::invalid(format!(
             "invalid database URL in CONFITURE_DATABASE_URL: {reason}"
         ))
-        .with_help(CONNECTION_HELP)
+        .with_help(connection_help(&url))
     })?;
     if other.same_database(&env.connection) {
         return Ok(());

@@ -189,6 +189,36 @@ pub(crate) fn has_url_scheme(text: &str) -> bool {
     })
 }
 
+/// The database name `text` (a URL or conninfo) writes, as written: a URL's path or its
+/// `dbname` parameter (which wins, as [`parse_url`] reads them) before percent-decoding, a
+/// conninfo's `dbname` value (conninfo has no encoding: as written is as read). `None` when it
+/// writes none, or does not parse. What a target list's rule of a name that is not one
+/// (`fleet::targets`: names joined by commas, a `"`) reads in a URL: `%2C` and `%22` are how a
+/// name really holding them is written there.
+// Only the fleet's lists (feature `db`) read it.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) fn dbname_as_written(text: &str) -> Option<String> {
+    let text = text.trim();
+    let builder = parse_parts(text).ok()?;
+    let Some(rest) = text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+    else {
+        return builder.dbname;
+    };
+    let (_, after) = split_userinfo(rest);
+    let (main, query) = after.split_once('?').unwrap_or((after, ""));
+    let parameter = (query.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .rfind(|(key, _)| percent_decode(key, "").is_ok_and(|k| k == "dbname"))
+        .map(|(_, value)| value);
+    let path = main
+        .split_once('/')
+        .map(|(_, path)| path)
+        .filter(|p| !p.is_empty());
+    parameter.or(path).map(str::to_string)
+}
+
 /// The user name and password of a URL after its `postgresql://` (before the `@` that ends
 /// them, if any), and the rest: libpq's `conninfo_uri_parse_options` ends them at the first
 /// `@` before the first `/`, wherever a `?` is; with no `@` there, there are none, and an `@`
@@ -374,11 +404,21 @@ fn parse_url_host(hostport: &str) -> Result<(String, Option<u16>), String> {
 /// libpq's conninfo: `key = value` pairs separated by whitespace; values may be single-quoted,
 /// and `\` escapes the next character.
 fn parse_conninfo(text: &str, builder: &mut SpecBuilder) -> Result<(), String> {
+    for (key, value) in conninfo_pairs(text)? {
+        builder.set(&key, value)?;
+    }
+    Ok(())
+}
+
+/// The `key=value` pairs of a conninfo, in order, values unquoted and unescaped as libpq reads
+/// them: what [`parse_conninfo`] sets, and [`parameter_written`] looks a key up in.
+fn conninfo_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
         while chars.next_if(|c| c.is_whitespace()).is_some() {}
         if chars.peek().is_none() {
-            return Ok(());
+            return Ok(pairs);
         }
         let mut key = String::new();
         while let Some(c) = chars.next_if(|c| !c.is_whitespace() && *c != '=') {
@@ -417,8 +457,37 @@ fn parse_conninfo(text: &str, builder: &mut SpecBuilder) -> Result<(), String> {
                 }
             }
         }
-        builder.set(&key, value)?;
+        pairs.push((key, value));
     }
+}
+
+/// The value `text` (a URL or conninfo) writes for the parameter `key` (the last one, as
+/// libpq reads them; a URL's query parameters percent-decoded), whether or not we take that
+/// parameter: what a refusal's help looks at (`sslpassword`), never its message. `None` when it
+/// writes none, or cannot be read that far.
+pub(super) fn parameter_written(text: &str, key: &str) -> Option<String> {
+    let text = text.trim();
+    let pairs = match text
+        .strip_prefix("postgresql://")
+        .or_else(|| text.strip_prefix("postgres://"))
+    {
+        Some(rest) => {
+            let (_, after) = split_userinfo(rest);
+            let query = after.split_once('?').map_or("", |(_, query)| query);
+            (query.split('&'))
+                .filter_map(|pair| pair.split_once('='))
+                .filter_map(|(k, v)| {
+                    Some((percent_decode(k, "").ok()?, percent_decode(v, "").ok()?))
+                })
+                .collect()
+        }
+        None => conninfo_pairs(text).ok()?,
+    };
+    pairs
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .next_back()
 }
 
 fn percent_decode(text: &str, what: &str) -> Result<String, String> {

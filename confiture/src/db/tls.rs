@@ -487,12 +487,7 @@ fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
             "{} is encrypted with a passphrase, which cargo-confiture cannot decrypt",
             named("sslkey", path)
         ))
-        .with_help(format!(
-            "write an unencrypted copy readable by its owner only, e.g. `openssl pkey -in {} \
-             -out {plain} && chmod 0600 {plain}`, and set sslkey to it",
-            crate::hint::quote_path(path),
-            plain = crate::hint::quote_path(&plain_copy(path))
-        )));
+        .with_help(crate::hint::unencrypted_key_advice(Some(path))));
     }
     match rustls_pemfile::private_key(&mut bytes.as_slice()) {
         Ok(Some(key)) => Ok(key),
@@ -502,13 +497,6 @@ fn load_client_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
         ))
         .with_help(CLIENT_KEY_HELP)),
     }
-}
-
-/// Where the help suggests writing an unencrypted copy of the key `path`: `path.plain`.
-fn plain_copy(path: &Path) -> std::path::PathBuf {
-    let mut plain = path.as_os_str().to_owned();
-    plain.push(".plain");
-    plain.into()
 }
 
 /// Whether a PEM key needs a passphrase: PKCS#8 `ENCRYPTED PRIVATE KEY`, or the traditional
@@ -831,7 +819,11 @@ mod tests {
         assert_eq!(mode, 0o600, "{help}");
 
         let help = load_client_key(&key).unwrap_err().help.unwrap();
-        let plain = crate::hint::quote_path(&plain_copy(&key));
+        let plain = crate::hint::quote_path(&{
+            let mut plain = key.as_os_str().to_owned();
+            plain.push(".plain");
+            std::path::PathBuf::from(plain)
+        });
         assert!(
             help.contains(&format!(
                 "`openssl pkey -in {} -out {plain} && chmod 0600 {plain}`",

@@ -228,6 +228,19 @@ pub(crate) fn check_session(
             )
         )));
     }
+    // Before the settings the options give are read as the session's: without them, a tenant's
+    // migrations would build in another schema.
+    let dropped =
+        super::connect::options_dropped(target.reached.as_ref(), value(&messages, 10).as_deref());
+    super::connect::refuse_dropped_options(
+        environment,
+        connection,
+        dropped,
+        value(&messages, 11)
+            .as_deref()
+            .filter(|_| target.reached.is_some()),
+        *effect,
+    )?;
     if column(8) == "off" {
         return Err(Error::invalid(format!(
             "database {connection} reads backslashes in '...' strings as escapes \
@@ -235,7 +248,7 @@ pub(crate) fn check_session(
              tool's own SQL read them as written; {nothing_done}"
         ))
         .with_help({
-            let refused = target.reached.as_ref().is_some_and(|r| r.without_options);
+            let refused = dropped || target.reached.as_ref().is_some_and(|r| r.without_options);
             let lifted = lift(
                 "standard_conforming_strings",
                 "on",
@@ -278,7 +291,8 @@ pub(crate) fn check_session(
 /// session's identity and the server's end of the connection (address and port, NULL over a
 /// Unix socket: [`super::connect::identity_columns`]), where the session's
 /// `default_transaction_read_only` comes from, the login role, and the session's
-/// `standard_conforming_strings` and where it comes from, in one round trip. The first
+/// `standard_conforming_strings` and where it comes from, and whether the startup options
+/// reached the server ([`super::connect::OPTIONS_COLUMNS`]), in one round trip. The first
 /// message of a writing session: it puts the session's `statement_timeout` at ours for what
 /// follows ([`super::apply::WRITING_SESSION_BOUND`]).
 ///
@@ -304,11 +318,12 @@ fn read_state(
               WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), \
              SESSION_USER, pg_catalog.current_setting('standard_conforming_strings'), \
              (SELECT s.source FROM pg_catalog.pg_settings s \
-              WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings')",
+              WHERE s.name OPERATOR(pg_catalog.=) 'standard_conforming_strings'), {}",
             super::apply::WRITING_SESSION_BOUND,
             super::own_read_bounds(),
             wait.as_millis().clamp(1, i32::MAX as u128),
-            super::connect::identity_columns()
+            super::connect::identity_columns(),
+            super::connect::OPTIONS_COLUMNS
         ))
         .map_err(|e| {
             let what = "cannot read the session's state";

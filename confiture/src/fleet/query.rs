@@ -34,7 +34,13 @@ fn targets_of_query(base: &Environment, sql: &str) -> Result<Vec<Target>> {
         base.source()
     );
     let (values, _) = rows(base, sql, LIST, what, missing, None)?;
-    collect(base, entries(&values), LIST).map_err(|e| e.with_help(row_help(what)))
+    let write = row_help(what);
+    let helps = super::targets::ListHelps {
+        write: &write,
+        duplicate: "return each database once (`SELECT DISTINCT`, or leave out the rows naming \
+                    one again): each is listed once",
+    };
+    collect(base, entries(&values), LIST, helps)
 }
 
 /// How the schema list is named in errors: `the schemas query, row 3`.
@@ -157,7 +163,7 @@ fn row_help(what: &str) -> String {
 /// The rows as list entries ([`list_entry`]: the one whitespace rule of every list), each
 /// with its `LIST, row N`; a NULL row, and a row with nothing but whitespace or a `#`
 /// comment, is no entry and says so (a query's row is never skipped).
-fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
+pub(super) fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
     values.iter().map(|(value, source)| {
         let entry = match value.as_deref().map(list_entry) {
             None => Err("is NULL".to_string()),
@@ -171,7 +177,7 @@ fn entries(values: &[Row]) -> impl Iterator<Item = Entry<'_>> {
 }
 
 /// A value of the query's column (NULL as `None`) with its `LIST, row N`.
-type Row = (Option<String>, String);
+pub(super) type Row = (Option<String>, String);
 
 /// The query's one text column, each value (NULL as `None`) with its `LIST, row N`, and how
 /// the session resolves `ledger` and its `search_path` ([`read_only_column`]); a non-text column is refused. `what` says what the rows should be; `missing` what to do

@@ -206,7 +206,7 @@ impl Target {
                 Error::invalid(format!(
                     "{source}: {} is not a tenant schema name (letters, digits and `_`, not \
                      starting with a digit, at most {} bytes)",
-                    config::quoted(schema),
+                    config::quoted_entry(schema),
                     config::MAX_NAME_BYTES
                 ))
                 .with_help(format!(
@@ -277,6 +277,18 @@ impl Target {
             )));
         }
         if is_connection_string(entry) {
+            let written = config::dbname_as_written(entry);
+            if let Some((name, not_one)) =
+                (written.as_deref()).and_then(|w| Some((w, NotOneName::of(w, false)?)))
+            {
+                // The name alone, never the entry: it may hold a password.
+                return Err(Error::invalid(format!(
+                    "{}: the database name {} of a URL or conninfo is not one name: {}",
+                    source.into(),
+                    config::quoted_entry(name),
+                    not_one.says(false)
+                )));
+            }
             Target::url(base, entry, source)
         } else {
             Target::database(base, entry, source)
@@ -495,7 +507,7 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
     if name.len() > config::MAX_NAME_BYTES {
         return Err(format!(
             "database name {} is longer than {} bytes (PostgreSQL would cut it and reach another database)",
-            config::quoted(name),
+            config::quoted_entry(name),
             config::MAX_NAME_BYTES
         ));
     }
@@ -507,7 +519,7 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
         };
         return Err(format!(
             "{} is not a database name: it holds the invisible character U+{:04X} ({what})",
-            config::quoted(name),
+            config::quoted_entry(name),
             u32::from(c)
         ));
     }
@@ -521,35 +533,77 @@ fn check_name(name: &str, connection: &config::ConnectionSpec) -> std::result::R
         return Err(format!(
             "{} is not a database name: write a name with spaces as a URL \
              (postgresql://host/my%20db){}, and comments on lines of their own (# ...)",
-            config::quoted(name),
+            config::quoted_entry(name),
             carry()
         ));
     }
-    // A name in quotes (`jq` without `-r`, a quoted CSV column, `quote_ident`), or several
-    // joined by commas: a list takes no quoting, and one target per line.
-    let quoted = name.len() >= 2
-        && ['"', '\'']
-            .iter()
-            .any(|&q| name.starts_with(q) && name.ends_with(q));
-    if quoted {
+    if let Some(not_one) = NotOneName::of(name, true) {
         return Err(format!(
-            "{} is not a database name: a list takes its quotes as part of the name; write it \
-             without the quotes, and a name that really has them as a URL \
-             (postgresql://host/%22my_db%22){}",
-            config::quoted(name),
-            carry()
-        ));
-    }
-    if name.contains(',') {
-        return Err(format!(
-            "{} is not a database name: a list takes one target per line, not names separated \
-             by commas; write a name that really holds a comma as a URL \
-             (postgresql://host/a%2Cb){}",
-            config::quoted(name),
+            "{} is not a database name: {}{}",
+            config::quoted_entry(name),
+            not_one.says(true),
             carry()
         ));
     }
     Ok(())
+}
+
+/// A database name a list writes that is not one name: in quotes (`jq` without `-r`, a quoted
+/// CSV column, `quote_ident`), or several joined by commas — a list takes no quoting, and one
+/// target per line. **The one rule** of a bare name ([`check_name`]) and of the name a URL or
+/// conninfo entry writes ([`Target::parse`], `config::dbname_as_written`), where `%22` and
+/// `%2C` are how a name really holding them is written: `--create-database` never creates
+/// `"a,b"` from `postgresql://h/a,b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotOneName {
+    Quoted,
+    Joined,
+}
+
+impl NotOneName {
+    /// `written` as a list writes it: `bare` (a name alone: quotes around it), or a URL's or
+    /// conninfo's database name before any decoding (a `"` anywhere in it).
+    fn of(written: &str, bare: bool) -> Option<NotOneName> {
+        let quoted = match bare {
+            true => {
+                written.len() >= 2
+                    && ['"', '\'']
+                        .iter()
+                        .any(|&q| written.starts_with(q) && written.ends_with(q))
+            }
+            false => written.contains('"'),
+        };
+        if quoted {
+            Some(NotOneName::Quoted)
+        } else if written.contains(',') {
+            Some(NotOneName::Joined)
+        } else {
+            None
+        }
+    }
+
+    /// What is wrong, and how a name that really is so is written.
+    fn says(self, bare: bool) -> &'static str {
+        match (self, bare) {
+            (NotOneName::Quoted, true) => {
+                "a list takes its quotes as part of the name; write it without the quotes, and \
+                 a name that really has them as a URL (postgresql://host/%22my_db%22)"
+            }
+            (NotOneName::Joined, true) => {
+                "a list takes one target per line, not names separated by commas; write a \
+                 name that really holds a comma as a URL (postgresql://host/a%2Cb)"
+            }
+            (NotOneName::Quoted, false) => {
+                "a list takes no quoting; a `\"` of the name itself is written %22 in a URL \
+                 (postgresql://host/%22my_db%22), never as it is, nor in key=value conninfo"
+            }
+            (NotOneName::Joined, false) => {
+                "a list takes one target per line, not names separated by commas; a comma of \
+                 the name itself is written %2C in a URL (postgresql://host/a%2Cb), never as \
+                 it is, nor in key=value conninfo"
+            }
+        }
+    }
 }
 
 /// A character that prints as nothing: a name holding one looks like another name in every
@@ -594,19 +648,20 @@ pub fn resolve_list(base: &Environment, list: &FleetList) -> Result<Vec<Target>>
                 };
                 (entry, source.clone())
             });
+            let helps = ListHelps {
+                write: "write one database name, postgresql:// URL or key=value conninfo per \
+                        `- ` entry; an entry is never skipped: remove the blank ones and those \
+                        starting with # (comment a line out with # outside quotes)",
+                duplicate: "remove the `- ` entry that lists a database again: each is listed \
+                            once",
+            };
             collect_in(
                 base,
                 entries,
                 &format!("{file} (`fleet.targets`)"),
                 relative_to,
+                helps,
             )
-            .map_err(|e| {
-                e.with_help(
-                    "write one database name, postgresql:// URL or key=value conninfo per `- ` \
-                     entry; an entry is never skipped: remove the blank ones and those starting \
-                     with # (comment a line out with # outside quotes)",
-                )
-            })
         }
         FleetList::File(path) => read_list(base, path),
         FleetList::TargetsQuery(sql) => super::query_targets(base, sql),
@@ -643,7 +698,13 @@ fn parse_list_in(
         .map(|(i, line)| (list_entry(line), i))
         .filter(|(entry, _)| !is_no_target(entry))
         .map(|(entry, i)| (Ok(entry), format!("{file}:{}", i + 1)));
-    collect_in(base, entries, file, relative_to)
+    let helps = ListHelps {
+        write: "write one database name, postgresql:// URL or key=value conninfo per line; \
+                blank lines and lines starting with # are ignored",
+        duplicate: "remove the line that lists a database again (the line named after `is \
+                    already listed at` stays): each is listed once",
+    };
+    collect_in(base, entries, file, relative_to, helps)
 }
 
 /// The targets listed in the file at `path` (see the module docs). A pipe or a device
@@ -843,8 +904,18 @@ pub(crate) fn collect<'a>(
     base: &Environment,
     entries: impl Iterator<Item = Entry<'a>>,
     list: &str,
+    helps: ListHelps<'_>,
 ) -> Result<Vec<Target>> {
-    collect_in(base, entries, list, None)
+    collect_in(base, entries, list, None, helps)
+}
+
+/// The helps of a list's refusal ([`collect`]): what to write (`write`), and, for a target
+/// listed again, how to list it once (`duplicate`) — said alone when duplicates are all that
+/// is wrong, never the generic "write one database name" for them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListHelps<'h> {
+    pub(crate) write: &'h str,
+    pub(crate) duplicate: &'h str,
 }
 
 /// [`collect`] of a list written in a file: a URL entry's relative `sslrootcert`, `sslcert`
@@ -855,6 +926,7 @@ fn collect_in<'a>(
     entries: impl Iterator<Item = Entry<'a>>,
     list: &str,
     relative_to: Option<&Path>,
+    helps: ListHelps<'_>,
 ) -> Result<Vec<Target>> {
     let base = &without_fleet(base);
     let mut targets: Vec<Target> = Vec::new();
@@ -865,6 +937,7 @@ fn collect_in<'a>(
     // The fixes of URLs refused for a `%` of their user name or password, each once: a list's
     // line is written as the URL reads it, and only its own help says `%25`.
     let mut fixes = Vec::<String>::new();
+    let mut duplicates = 0;
     for (entry, source) in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -886,7 +959,10 @@ fn collect_in<'a>(
                     .map(|&i| &targets[i])
                     .find(|t| t.environment.connection.same_database(connection));
                 match first {
-                    Some(first) => problems.push(already_listed(&target, &first.source)),
+                    Some(first) => {
+                        duplicates += 1;
+                        problems.push(already_listed(&target, &first.source));
+                    }
                     None => {
                         same_name.push(targets.len());
                         targets.push(target);
@@ -906,10 +982,13 @@ fn collect_in<'a>(
     if problems.is_empty() {
         return Ok(targets);
     }
-    let help = "write one database name, postgresql:// URL or key=value conninfo per line; \
-                blank lines and lines starting with # are ignored";
+    let help = match (duplicates == problems.len(), duplicates > 0) {
+        (true, _) => helps.duplicate.to_string(),
+        (false, true) => format!("{}; {}", helps.write, helps.duplicate),
+        (false, false) => helps.write.to_string(),
+    };
     let help = match fixes.is_empty() {
-        true => help.to_string(),
+        true => help,
         false => format!("{help}; {}", fixes.join("; ")),
     };
     Err(too_many(problems, list).with_help(help))
@@ -917,9 +996,10 @@ fn collect_in<'a>(
 
 /// The one wording of an entry that is no target ([`crate::config::is_no_target`]) in a list
 /// that refuses it (a query's row, an entry of `fleet.targets`), said after its source:
-/// `the targets query, row 3 is "", not a target`.
+/// `the targets query, row 3 is "", not a target`. A connection string commented out is never
+/// shown ([`config::quoted_entry`]): `#postgresql://u:PW@h/x` holds a password.
 pub(crate) fn not_a_target(raw: &str) -> String {
-    format!("is {}, not a target", config::quoted(raw))
+    format!("is {}, not a target", config::quoted_entry(raw))
 }
 
 /// The one wording of a target listed twice: `tenants.txt:9: app@db:5432/t7 is already
@@ -1134,6 +1214,137 @@ mod tests {
         .unwrap();
         env.migration.lock_retries = 9;
         env
+    }
+
+    /// Every way a list refuses an entry or a row, each holding a password: no refusal says
+    /// it (message, details, help, cause), in a `fleet.targets` entry, a targets query's row
+    /// and a schemas query's row alike. A `#` entry echoed its text with the password.
+    #[test]
+    fn no_refused_entry_or_row_says_its_password() {
+        let entries = [
+            "#postgresql://postgres:Zq9Leak1@127.0.0.1:5432/x",
+            "  # host=h password=Zq9Leak2 dbname=x",
+            "#postgres:Zq9Leak3@h/x",
+            "#",
+            "",
+            "postgresql://postgres:Zq9Leak4@h/x # eu",
+            "postgresql://postgres:Zq9Leak5@h:port/x",
+            "postgresql://postgres:Zq9Leak6@h/x?bogus=1",
+            "host=h password=Zq9Leak7 dbname=x bogus=1",
+            "postgresql://postgres:Zq9Leak8@h/dup",
+            "postgresql://postgres:Zq9Leak8@h/dup",
+            "host=h password=Zq9Leak9 dbname=a,b",
+            "postgresql://postgres:Zq9Leak10@h/a%2",
+            "postgresql://postgres:Zq9Leak11@h/x?user=u,password=Zq9Leak11",
+        ];
+        let says_no_password = |e: &Error, what: &str| {
+            let all = format!(
+                "{}\n{}\n{}\n{e:?}",
+                e.message_with_cause(),
+                e.details.join("\n"),
+                e.help.clone().unwrap_or_default(),
+            );
+            assert!(!all.contains("Zq9Leak"), "{what}: {all}");
+            // Each entry is refused (the two duplicates as one).
+            assert!(e.details.len() >= entries.len() - 1, "{what}: {all}");
+        };
+        let listed: Vec<(String, String)> = (entries.iter().enumerate())
+            .map(|(i, e)| (e.to_string(), format!("f.yaml:{}", i + 1)))
+            .collect();
+        let e = resolve_list(&base(), &FleetList::Entries(listed)).unwrap_err();
+        says_no_password(&e, "fleet.targets");
+        let rows: Vec<super::super::query::Row> = (entries.iter().enumerate())
+            .map(|(i, e)| {
+                (
+                    Some(e.to_string()),
+                    format!("the targets query, row {}", i + 1),
+                )
+            })
+            .chain([(None, "the targets query, row 99".to_string())])
+            .collect();
+        let helps = ListHelps {
+            write: "w",
+            duplicate: "d",
+        };
+        let e = collect(&base(), super::super::query::entries(&rows), "q", helps).unwrap_err();
+        says_no_password(&e, "targets query");
+        let schemas: Vec<Entry<'_>> = super::super::query::entries(&rows).collect();
+        let e = collect_schemas(&base(), schemas.into_iter(), "q", None, "h").unwrap_err();
+        says_no_password(&e, "schemas query");
+    }
+
+    /// A URL or conninfo entry whose database name holds a raw `,` or `"`: names joined by
+    /// commas, a name in quotes, which `--create-database` created as one database `"a,b"`.
+    /// Refused as the bare name is (one rule, `NotOneName`), with the `%2C`/`%22` way; the
+    /// encoded name, and a URL's host list, are one target.
+    #[test]
+    fn a_url_or_conninfo_naming_names_joined_by_commas_or_in_quotes_is_refused() {
+        for (entry, says) in [
+            ("postgresql://h/a,b", "%2C"),
+            ("postgresql://u:Zq9Leak@h/a,b", "%2C"),
+            ("postgresql://h/?dbname=a,b", "%2C"),
+            ("host=h password=Zq9Leak dbname=a,b", "%2C"),
+            ("postgresql://h/\"tenant_1\"", "%22"),
+            ("postgresql://h/tenant\"1", "%22"),
+            ("host=h dbname='\"tenant_1\"'", "%22"),
+        ] {
+            let e = parse_list(&base(), &format!("{entry}\n"), "t.txt").unwrap_err();
+            let details = e.details.join("\n");
+            assert!(
+                details.contains("t.txt:1: the database name ")
+                    && details.contains("is not one name")
+                    && details.contains(says),
+                "{entry}: {details}"
+            );
+            assert!(!format!("{e:?}").contains("Zq9Leak"), "{entry}: {e:?}");
+        }
+        for (entry, dbname) in [
+            ("postgresql://h/a%2Cb", "a,b"),
+            ("postgresql://h/?dbname=a%2Cb", "a,b"),
+            ("postgresql://h/%22tenant_1%22", "\"tenant_1\""),
+            ("postgresql://h1:5432,h2:5433/app", "app"),
+            ("host=h1,h2 dbname=app", "app"),
+        ] {
+            let list = parse_list(&base(), &format!("{entry}\n"), "t.txt")
+                .unwrap_or_else(|e| panic!("{entry}: {e:?}"));
+            assert_eq!(list[0].environment.connection.dbname, dbname, "{entry}");
+        }
+    }
+
+    /// A target listed twice got the help of a bad line ("write one database name ... per
+    /// line"), which it is not: it says to remove the line listing it again, alone when
+    /// duplicates are all that is wrong, after the list's own help when lines are bad too; in
+    /// a file, `fleet.targets` and a query alike.
+    #[test]
+    fn a_target_listed_twice_is_helped_to_remove_the_duplicate() {
+        let help = |e: Error| e.help.unwrap_or_default();
+        let only =
+            help(parse_list(&base(), "tenant_1\ntenant_2\ntenant_1\n", "t.txt").unwrap_err());
+        assert!(
+            only.starts_with("remove the line that lists a database again"),
+            "{only}"
+        );
+        assert!(!only.contains("write one database name"), "{only}");
+        let both = help(parse_list(&base(), "tenant_1\n\"x\"\ntenant_1\n", "t.txt").unwrap_err());
+        assert!(both.starts_with("write one database name"), "{both}");
+        assert!(
+            both.contains("remove the line that lists a database again"),
+            "{both}"
+        );
+        let listed = ["tenant_1", "tenant_1"].map(|e| (e.to_string(), "f.yaml:1".to_string()));
+        let entries =
+            help(resolve_list(&base(), &FleetList::Entries(listed.to_vec())).unwrap_err());
+        assert!(entries.starts_with("remove the `- ` entry"), "{entries}");
+        let rows: Vec<super::super::query::Row> = ["tenant_1", "tenant_1"]
+            .iter()
+            .map(|e| (Some(e.to_string()), "the targets query, row 1".to_string()))
+            .collect();
+        let helps = ListHelps {
+            write: "w",
+            duplicate: "d",
+        };
+        let e = collect(&base(), super::super::query::entries(&rows), "q", helps).unwrap_err();
+        assert_eq!(help(e), "d");
     }
 
     #[test]

@@ -811,3 +811,114 @@ fn status_names_the_session_a_killed_cli_left_running_behind_session_pooling() {
         .code(1)
         .stderr_lacks("holds the migration lock");
 }
+
+/// A session-mode PgBouncer that drops the `options` startup parameter
+/// (`ignore_startup_parameters = extra_float_digits,options`): a tenant's `search_path`, sent
+/// only there, never reached the server, so a tenant's `up` built in `public` and wrote the
+/// tenant's ledger (exit 0), and a later `down` of the tenant dropped `public`'s table with
+/// its data. Every writing command (a dry run too) refuses such a session before anything is
+/// written (exit 5), naming the pooler, as it refuses options of the connection's own that
+/// never arrived; `public` is untouched. A pooler that refuses `options` outright says so too.
+#[test]
+fn a_pooler_dropping_startup_options_is_refused_before_a_tenant_run_writes() {
+    let db = TestDb::new("pooler_drop_opts");
+    let bouncer = PgBouncer::start_with(
+        "session",
+        4,
+        "ignore_startup_parameters = extra_float_digits,options\n",
+    );
+    let url = bouncer.url(&db);
+    let project = Project::new();
+    project.migration(
+        "001_widget",
+        "CREATE TABLE tb_widget (id int);\n",
+        "DROP TABLE tb_widget;\n",
+    );
+    let public_widget = |db: &TestDb| -> Option<i64> {
+        db.connect()
+            .query_one(
+                "SELECT CASE WHEN to_regclass('public.tb_widget') IS NOT NULL \
+                 THEN (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM public.tb_widget', false, true, '')))[1]::text::bigint END",
+                &[],
+            )
+            .expect("read public.tb_widget")
+            .get(0)
+    };
+    let refused = |run: &Run| {
+        run.code(5)
+            .stderr_has("dropped the connection's startup options")
+            .stderr_has("ignore_startup_parameters")
+            .stderr_has("connect to the server directly");
+    };
+    let tenant_ledger = |db: &TestDb, schema: &str| -> bool {
+        db.connect()
+            .query_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[&format!("{schema}.tb_confiture")],
+            )
+            .expect("to_regclass")
+            .get(0)
+    };
+    for args in [
+        &["migrate", "up", "--schema", "tenant_x"][..],
+        &["migrate", "up", "--dry-run", "--schema", "tenant_x"][..],
+    ] {
+        let mut args = args.to_vec();
+        args.extend(["--database-url", &url]);
+        let run = project.run(&args);
+        refused(&run);
+        run.stderr_has("nothing was run");
+        assert_eq!(public_widget(&db), None, "{}", run.dump());
+        assert!(!tenant_ledger(&db, "tenant_x"), "{}", run.dump());
+        assert_eq!(db.ledger(), None, "{}", run.dump());
+    }
+    // The tenant migrated directly; the database's own table in public holds data.
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_x"])
+        .code(0);
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE public.tb_widget (id int); INSERT INTO public.tb_widget VALUES (1)",
+        )
+        .unwrap();
+    let run = project.run(&[
+        "migrate",
+        "down",
+        "--steps",
+        "1",
+        "--schema",
+        "tenant_x",
+        "--database-url",
+        &url,
+    ]);
+    refused(&run);
+    assert_eq!(public_widget(&db), Some(1), "{}", run.dump());
+    assert!(tenant_ledger(&db, "tenant_x"));
+    // The connection's own options, dropped alike: a search_path of the URL's.
+    let with_options = format!("{url}?options=-c%20search_path%3Dapp");
+    let run = project.run(&["migrate", "up", "--database-url", &with_options]);
+    refused(&run);
+    assert_eq!(db.ledger(), None, "{}", run.dump());
+    // Without options of its own, the same pooler migrates (the tool's own settings are
+    // checked where they matter).
+    let other = TestDb::new("pooler_drop_opts2");
+    project
+        .run(&["migrate", "up", "--database-url", &bouncer.url(&other)])
+        .code(0);
+    assert_eq!(other.ledger(), Some(vec!["001:widget".to_string()]));
+
+    // A pooler refusing `options` outright: the help names it and what to do.
+    let refusing = PgBouncer::start_with("session", 4, "");
+    let run = project.run(&[
+        "migrate",
+        "up",
+        "--schema",
+        "tenant_y",
+        "--database-url",
+        &refusing.url(&db),
+    ]);
+    run.stderr_has("refuses the `options` startup parameter")
+        .stderr_has("ignore_startup_parameters")
+        .stderr_has("connect to the server directly");
+    assert!(!tenant_ledger(&db, "tenant_y"), "{}", run.dump());
+}

@@ -674,6 +674,8 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
             quote_ident(&spec.shown_user()),
             env.server_source()
         ))
+    } else if *code == SqlState::PROTOCOL_VIOLATION && super::accepts_without_options(env) {
+        options_refused(env)
     } else if *code == SqlState::CANNOT_CONNECT_NOW {
         Error::connection(format!(
             "the server is starting up or shutting down (connecting as {spec})"
@@ -683,6 +685,28 @@ fn server_refusal(env: &Environment, db: &DbError) -> Error {
         Error::connection(format!("the server refused {spec}"))
             .with_help(format!("check the connection settings in {source}"))
     }
+}
+
+/// A pooler in front of `env`'s server refused the session for its startup options (`options`,
+/// SQLSTATE 08P01, PgBouncer's "unsupported startup parameter"), told by a session it gave
+/// without them ([`super::accepts_without_options`]): the connection's own options, a tenant's
+/// `search_path` among them, cannot pass that pooler.
+fn options_refused(env: &Environment) -> Error {
+    let spec = &env.connection;
+    let needed = match &env.migration.tenant_schema {
+        Some(schema) => format!("tenant schema {schema}'s search_path"),
+        None => "the connection's own options".to_string(),
+    };
+    Error::connection(format!(
+        "a pooler in front of the server of {spec} refuses the `options` startup parameter, \
+         which carries {needed}"
+    ))
+    .with_help(format!(
+        "connect to the server directly for migrations (its own host and port, not the \
+         pooler's, in {}); listing `options` in the pooler's ignore_startup_parameters \
+         (PgBouncer) is no way out: it then drops them, which the tool refuses",
+        env.server_source()
+    ))
 }
 
 /// The server refused who we are (28000, 28P01): TLS required by pg_hba.conf, a client

@@ -27,8 +27,9 @@ pub(crate) use explain::{
     for_existing_database, missing_database, refuse_unexpanded_database_name,
 };
 pub(crate) use pooler::{
-    direct_identity, identity_columns, read_direct_identity, refuse_transaction_pooling,
-    SERVER_START, SESSION_IDENTITY,
+    direct_identity, identity_columns, options_dropped, read_direct_identity,
+    refuse_dropped_options, refuse_transaction_pooling, OPTIONS_COLUMNS, SERVER_START,
+    SESSION_IDENTITY,
 };
 
 /// Set in the startup packet so that the server notices a killed client within a second and
@@ -312,12 +313,21 @@ impl NoSession {
                 database: spec.to_string(),
             },
         );
-        // The help follows the reasons: that of the first host that answered (the database
-        // does not exist, the password failed, a standby), else reachability.
+        // The help follows the reasons: that of the first host whose server refused the
+        // session (the password failed, the database does not exist: SQLSTATE known), which
+        // is why no host served, over a host that gave a session of the wrong kind (a standby,
+        // whose help speaks of target_session_attrs); else of the first host that answered;
+        // else reachability.
+        let failures: Vec<(Error, bool)> = (self.errors.into_iter())
+            .map(|(failure, answered)| (failure.into_error(), answered))
+            .collect();
+        let refused = failures
+            .iter()
+            .position(|(failure, answered)| *answered && failure.sqlstate().is_some());
+        let helping = refused.or_else(|| failures.iter().position(|(_, answered)| *answered));
         let mut help = None;
-        for (failure, answered) in self.errors {
-            let failure = failure.into_error();
-            if answered && help.is_none() {
+        for (i, (failure, _)) in failures.into_iter().enumerate() {
+            if Some(i) == helping {
                 help.clone_from(&failure.help);
                 // Its SQLSTATE is the error's (JSON `sqlstate`).
                 error.share_source_of(&failure);
@@ -1178,6 +1188,21 @@ fn tls_for(
     }
 }
 
+/// Whether `env`'s server, or a pooler in front of it, that refused a session with SQLSTATE
+/// 08P01 (a protocol violation, PgBouncer's own code) gives one without any startup options:
+/// a pooler refusing `options` (PgBouncer without `options` in `ignore_startup_parameters`),
+/// which the retry without ours ([`open_with`]) still sent when the connection has options of
+/// its own (a tenant's `search_path`). Asked only to explain that refusal: one more try, its
+/// session closed at once; `false` without options of the connection's own.
+fn accepts_without_options(env: &Environment) -> bool {
+    if (env.connection.options.as_deref()).is_none_or(|o| o.trim().is_empty()) {
+        return false;
+    }
+    let mut bare = env.clone();
+    bare.connection.options = None;
+    attempt(&bare, false, None, false, Need::Read).is_ok()
+}
+
 /// The server, or a pooler in front of it, refused a startup parameter: PostgreSQL before 14
 /// does not know `client_connection_check_interval` (42704, undefined_object), PgBouncer
 /// refuses the `options` parameter (08P01, protocol_violation). Told by the SQLSTATE, never by
@@ -1186,4 +1211,46 @@ fn rejects_check_interval(error: &postgres::Error) -> bool {
     error.code().is_some_and(|code| {
         *code == SqlState::UNDEFINED_OBJECT || *code == SqlState::PROTOCOL_VIOLATION
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several hosts, the first a standby (a session of the wrong kind for a writing
+    /// command), the primary refusing the password (28P01): the help is the password's, not
+    /// the standby's about target_session_attrs, which no host would change.
+    #[test]
+    fn a_refused_password_on_the_primary_helps_over_a_standby() {
+        let env = Environment::from_url("postgresql://app@standby,primary/app", "test").unwrap();
+        let standby = Error::connection("app@standby:5432/app is a standby in recovery")
+            .with_help("writing needs the primary: name its host");
+        let refused = Error::connection("password authentication failed for app@primary")
+            .with_source(crate::error::ServerError {
+                sqlstate: "28P01".to_string(),
+                message: "password authentication failed for user \"app\"".to_string(),
+            })
+            .with_help("check the password of user app");
+        for order in [[0, 1], [1, 0]] {
+            let hosts = [standby.clone(), refused.clone()];
+            let failed = NoSession {
+                errors: order
+                    .iter()
+                    .map(|&i| (HostFailure::Explained(hosts[i].clone()), true))
+                    .collect(),
+                missing_database: false,
+                invalid: None,
+                not_ready: false,
+                waited: None,
+            };
+            let error = failed.into_error(&env, Need::Write);
+            assert_eq!(
+                error.help.as_deref(),
+                Some("check the password of user app"),
+                "{error:?}"
+            );
+            assert_eq!(error.sqlstate(), Some("28P01"), "{error:?}");
+            assert_eq!(error.details.len(), 2, "{error:?}");
+        }
+    }
 }

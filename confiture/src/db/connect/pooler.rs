@@ -184,6 +184,81 @@ pub(crate) fn refuse_transaction_pooling(
     .with_reason(crate::error::Reason::TransactionPooling))
 }
 
+/// The columns of a writing session's first message (`writable::check`'s round trip) that
+/// tell whether the startup options it was opened with (`options`) reached the server, in that
+/// order: where `client_connection_check_interval` comes from (ours,
+/// [`super::CHECK_INTERVAL_OPTION`], first of every `options` but a retry's without ours:
+/// `client` when the startup packet set it) and what `RESET ALL` gives `search_path`
+/// (`pg_settings.reset_val`: a tenant's pin, [`crate::fleet::pins_tenant`]).
+/// [`refuse_dropped_options`] decides by them.
+pub(crate) const OPTIONS_COLUMNS: &str = "(SELECT s.source FROM pg_catalog.pg_settings s \
+     WHERE s.name OPERATOR(pg_catalog.=) 'client_connection_check_interval'), \
+     (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+     WHERE s.name OPERATOR(pg_catalog.=) 'search_path')";
+
+/// Whether the session `reached` opened did not get the startup options it sent: ours were
+/// sent (not a retry without them, [`Reached::without_options`]) and the one sent first,
+/// `client_connection_check_interval`, was not set by the startup packet (`check_interval_source`,
+/// the first of [`OPTIONS_COLUMNS`]). A pooler drops the whole `options` parameter
+/// (PgBouncer listing it in `ignore_startup_parameters`), never part of it. `false` for a
+/// connection handed over (`None`: its `search_path` is checked as it is adopted).
+pub(crate) fn options_dropped(
+    reached: Option<&Reached>,
+    check_interval_source: Option<&str>,
+) -> bool {
+    reached.is_some_and(|r| !r.without_options) && check_interval_source != Some("client")
+}
+
+/// Refuses, before anything is written (exit 5), a writing session of `env` (shown as
+/// `connection`) that lacks what its connection's own `options` set ([`options_dropped`]) —
+/// or, for a tenant schema, whose `search_path` does not go back to the tenant's alone
+/// (`search_path`, the second of [`OPTIONS_COLUMNS`]): a pooler between us and the server
+/// dropped the startup options, and the tenant's migrations would build where the server's
+/// `search_path` puts them (`public`) while its ledger recorded them, and its `down` drop
+/// `public`'s tables. Without options of the connection's own only the tool's settings are
+/// missing, which the session's checks read as they are: no refusal.
+pub(crate) fn refuse_dropped_options(
+    env: &Environment,
+    connection: &str,
+    dropped: bool,
+    search_path: Option<&str>,
+    effect: crate::plan::Effect,
+) -> Result<()> {
+    let own = (env.connection.options.as_deref()).is_some_and(|o| !o.trim().is_empty());
+    let tenant = env.migration.tenant_schema.as_deref();
+    let unpinned = tenant
+        .zip(search_path)
+        .filter(|(schema, path)| !crate::fleet::pins_tenant(path, schema));
+    let what = match unpinned {
+        Some((schema, path)) => format!(
+            "{connection}: the session's search_path is `{}`, not tenant schema {schema} alone \
+             as the connection's startup options set it (`options=-c search_path={}`): a \
+             pooler between the tool and the server likely dropped the connection's startup \
+             options, and the tenant's migrations would build where that search_path puts them \
+             while the tenant's ledger {} recorded them",
+            crate::display::escape(path),
+            crate::fleet::tenant_search_path(schema),
+            env.migration.tracking_table
+        ),
+        None if dropped && own => format!(
+            "{connection}: the session has none of the settings the connection's startup \
+             options (`options`) give, the tool's own client_connection_check_interval among \
+             them: a pooler between the tool and the server likely dropped the connection's \
+             startup options, and the migrations would run without those settings"
+        ),
+        None => return Ok(()),
+    };
+    Err(
+        Error::invalid(format!("{what}; {}", effect.nothing_done())).with_help(format!(
+            "connect to the server directly for migrations (its own host and port, not the \
+         pooler's, in {}); or take `options` out of the pooler's ignore_startup_parameters \
+         (PgBouncer), where they are dropped without a word: the pooler then passes them on or \
+         refuses them",
+            env.server_source()
+        )),
+    )
+}
+
 /// How many times the probe and then our connection run a transaction: under load, other
 /// clients of a transaction pool may take our released server session and give it back
 /// between two of ours, and each round is another chance to see it.
