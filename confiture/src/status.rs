@@ -144,6 +144,12 @@ pub struct MigrationStatus {
     /// else it is stale. Not a JSON key.
     #[serde(skip)]
     pub recorded_over: Option<crate::ledger::StartedRun>,
+    /// For an `interrupted` rollback, the migrations (their ids) the ledger records above it
+    /// since ([`crate::plan::recorded_above_rollback`]): `down` rolls them back first, and
+    /// refuses; the help names them ([`crate::plan::rollback_under_rows_ways_on`]). Empty
+    /// otherwise. Not a JSON key.
+    #[serde(skip)]
+    pub recorded_above: Vec<String>,
 }
 
 impl MigrationStatus {
@@ -553,14 +559,21 @@ impl StatusReport {
                     false => ("its up file", "migrate up --rerun-interrupted"),
                 };
                 let left = m.left_behind();
-                let ways = crate::plan::interrupted_ways_on(
-                    down,
-                    &m.version,
-                    file,
-                    rerun,
-                    "",
-                    left.as_ref(),
-                );
+                let ways = match (down, m.recorded_above.is_empty()) {
+                    (true, false) => crate::plan::rollback_under_rows_ways_on(
+                        &m.version,
+                        file,
+                        &m.recorded_above,
+                    ),
+                    _ => crate::plan::interrupted_ways_on(
+                        down,
+                        &m.version,
+                        file,
+                        rerun,
+                        "",
+                        left.as_ref(),
+                    ),
+                };
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: {}), and \
                      {} refuses to run it again blindly; {ways}",
@@ -680,6 +693,7 @@ pub fn report_while(
     let markers = ledger.map_or(&[][..], |l| &l.started);
     mark_interrupted(
         &mut migrations,
+        &history,
         &history.interrupted(markers),
         running.is_none(),
     );
@@ -868,6 +882,7 @@ pub fn report_while(
 /// carry the markers of what it is running.
 fn mark_interrupted(
     migrations: &mut [MigrationStatus],
+    history: &History<'_>,
     marked: &[crate::history::Marked<'_, '_>],
     interrupted: bool,
 ) {
@@ -890,6 +905,9 @@ fn mark_interrupted(
                 m.status = State::Interrupted {
                     recorded: m.status.is_recorded(),
                 };
+                m.recorded_above = (crate::plan::recorded_above_rollback(history, mark).iter())
+                    .map(|r| r.id())
+                    .collect();
             }
             m.started = Some(mark.marker.clone());
         }
@@ -1022,6 +1040,7 @@ fn add_unknown(
             rebuild_copies: Vec::new(),
             shares_version_with: None,
             recorded_over: None,
+            recorded_above: Vec::new(),
             pending_detach: None,
             unfinished_drop: None,
         };
@@ -1074,6 +1093,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 rebuild_copies: Vec::new(),
                 shares_version_with: None,
                 recorded_over: None,
+                recorded_above: Vec::new(),
                 pending_detach: None,
                 unfinished_drop: None,
                 unreadable_files: match (e.state, e.number) {
@@ -1120,6 +1140,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     rebuild_copies: Vec::new(),
                     shares_version_with: None,
                     recorded_over: None,
+                    recorded_above: Vec::new(),
                     pending_detach: None,
                     unfinished_drop: None,
                 },

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::files::{Direction, Migration};
-use crate::history::{History, Marked, Unknown};
+use crate::history::{History, Marked, Recorded, Unknown};
 use crate::ledger::{Rewrite, StartedRun};
 
 /// What a no-transaction run left part-way left in the database that its ways on depend on,
@@ -257,6 +257,12 @@ pub fn check_interrupted_with(
     let down = direction == Direction::Down;
     for mark in history.interrupted(markers) {
         let runs = run.iter().any(|m| m.version == mark.migration.version);
+        // A rollback left part-way under rows recorded since: `down` rolls back the newest
+        // first, so a run that rolls back anything without it rolls back those rows and
+        // leaves it half done, `--rerun-interrupted` or not.
+        if down && mark.down && !runs && !run.is_empty() {
+            return Err(under_rows_refusal(history, &mark));
+        }
         // A run in the other direction than the one left part-way is refused whatever it
         // runs: it would build on (`up`) or pull from under (`down`) a migration half done.
         let refused = match mark.down == down {
@@ -286,6 +292,79 @@ fn left_by<'l>(left: &'l [(String, LeftBehind)], marker: &StartedRun) -> Option<
     (left.iter())
         .find(|(version, _)| *version == marker.version)
         .map(|(_, left)| left)
+}
+
+/// The rows the ledger records above `mark`, a rollback left part-way (`mark.down`; none for
+/// an apply's): those after its row in order of application
+/// ([`History::in_order_of_application`]), which `down` rolls back before it reaches it —
+/// written since the rollback was left part-way (confiture (Python) knows no marker; `baseline`
+/// and `reinit` refuse to, [`check_rewrite_interrupted`]). **The** rule of a rollback left
+/// part-way under newer rows, which `down` refuses ([`check_interrupted_with`]) and `status`'
+/// help names ([`under_rows_ways_on`]).
+pub fn recorded_above<'h, 'a>(
+    history: &'h History<'a>,
+    mark: &Marked<'_, '_>,
+) -> Vec<&'h Recorded<'a>> {
+    if !mark.down {
+        return Vec::new();
+    }
+    let order = history.in_order_of_application();
+    let own = |r: &&Recorded<'_>| r.matched().is_some_and(|m| std::ptr::eq(m, mark.migration));
+    match order.iter().position(own) {
+        Some(at) => order[at + 1..].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// The refusal (exit 7) by `down` (and its dry run, `--rerun-interrupted` or not) of the
+/// rollback left part-way `mark` under rows recorded since ([`recorded_above`]): it would roll
+/// those back and leave `mark`'s migration half rolled back. Help: [`under_rows_ways_on`].
+fn under_rows_refusal(history: &History<'_>, mark: &Marked<'_, '_>) -> Error {
+    let above: Vec<String> = (recorded_above(history, mark).iter())
+        .map(|r| r.id())
+        .collect();
+    let m = mark.migration;
+    let what = format!(
+        "{} {} recorded above it since: {} rolled back nothing",
+        crate::display::escape(&above.join(", ")),
+        if above.len() == 1 { "is" } else { "are" },
+        crate::hint::command("migrate down"),
+    );
+    interrupted_error(&m.id(), mark.marker, &what).with_help(under_rows_ways_on(
+        &m.version_text,
+        &m.down.path.display().to_string(),
+        &above,
+    ))
+}
+
+/// The safe ways on from the rollback of `version` left part-way (`file`: its down file, or
+/// `its down file`) under the rows `above` (their ids, [`recorded_above`]): `down` rolls back
+/// the newest first, so it would roll those back and never finish this one. Keep them — undo
+/// what the rollback removed and forget it (`abandon`: the migration stays applied) —, or roll
+/// them back with it, on purpose: `down --steps N --rerun-interrupted`, N those rows and the
+/// migration, which runs their down files first. The one text of `down`'s refusal and
+/// `status`' help.
+pub fn under_rows_ways_on(version: &str, file: &str, above: &[String]) -> String {
+    let one = above.len() == 1;
+    let rows = crate::display::escape(&above.join(", ")).to_string();
+    format!(
+        "{rows} {} recorded above it since its rollback was left part-way, and {} rolls back \
+         the newest first: it would roll back {rows} and leave this rollback unfinished; to \
+         keep {rows}, restore what {file} removed, then run {} to leave {version} applied; to \
+         roll back {rows} too, \
+         make the statements of {file} safe to run twice (`IF EXISTS`), then run {} (it runs \
+         the down file{} of {rows} first: what {} drop{} is lost)",
+        if one { "is" } else { "are" },
+        crate::hint::command("migrate down"),
+        abandon_command(version),
+        crate::hint::command(&format!(
+            "migrate down --steps {} --rerun-interrupted",
+            above.len() + 1
+        )),
+        if one { "" } else { "s" },
+        if one { "it" } else { "they" },
+        if one { "s" } else { "" },
+    )
 }
 
 /// The refusal (exit 7) by a run in `direction` of an apply left part-way (`mark`) that a row
@@ -489,7 +568,10 @@ pub fn shared_version(pair: &str, version: &str, chosen: &str) -> (String, Strin
 ///   it would rewrite or forget: the migration is half rolled back, and only finishing the
 ///   rollback (`down --rerun-interrupted`, which deletes the row and the marker) settles it;
 /// - any other rollback's marker whose row is still there (its migration renumbered since, say:
-///   `check_rollback_rows`).
+///   `check_rollback_rows`);
+/// - a marker of a rollback of a migration here under a row the rewrite writes (a newer
+///   version): `down` would roll that row back first and never finish the rollback
+///   ([`recorded_above`]).
 ///
 /// Refused as `up` and `down` refuse to run over it ([`check_interrupted`]); a rewrite that
 /// touches no such version goes on, and the marker stays. The markers of applies of
@@ -526,15 +608,43 @@ pub fn check_rewrite_interrupted(
         };
         return Err(unknown_refused(&unknown, not).with_detail(doing(unknown.marker)));
     }
-    let Some(mark) = (history.interrupted(markers).into_iter())
-        .find(|m| m.down && settled.contains(&m.marker.version))
-    else {
-        return check_rollback_rows(history, markers, &settled, doing);
+    // The rows it writes (`insert`, `update`), by number and as written.
+    let written: Vec<(u64, &str)> = (rewrite.insert.iter().map(|r| &r.version))
+        .chain(rewrite.update.iter().map(|u| &u.version))
+        .filter_map(|v| {
+            Some((
+                crate::history::Version::of_ledger(v).ok()?.number(),
+                v.as_str(),
+            ))
+        })
+        .collect();
+    let above = |m: &Marked<'_, '_>| -> Vec<&str> {
+        (written.iter())
+            .filter(|(number, _)| *number > m.migration.version)
+            .map(|(_, v)| *v)
+            .collect()
+    };
+    let rollbacks = history.interrupted(markers);
+    let settles = (rollbacks.iter()).find(|m| m.down && settled.contains(&m.marker.version));
+    // A row written above it would be one `down` rolls back before it ([`recorded_above`]).
+    let under = (rollbacks.iter()).find(|m| m.down && !above(m).is_empty());
+    let (mark, detail) = match (settles, under) {
+        (Some(mark), _) => (mark, doing(mark.marker)),
+        (None, Some(mark)) => (
+            mark,
+            format!(
+                "{what} would record version {} above it, which {} would then roll back before \
+                 it",
+                crate::display::escape(&above(mark).join(", ")),
+                crate::hint::command("migrate down"),
+            ),
+        ),
+        (None, None) => return check_rollback_rows(history, markers, &settled, doing),
     };
     let m = mark.migration;
     Err(
         interrupted_error(&m.id(), mark.marker, "nothing was written")
-            .with_detail(doing(mark.marker))
+            .with_detail(detail)
             .with_help(format!(
                 "finish the rollback first: check what the schema still has of what {} \
                  removes, make its statements safe to run twice (`IF EXISTS`), or restore what \

@@ -3554,3 +3554,93 @@ fn steps_beyond_the_applied_migrations_stop_at_an_irreversible_one() {
     };
     assert_eq!(rolled(&down(&s, &r, &two).unwrap()), [4, 3]);
 }
+
+/// hrb F1: the rollback of a no-transaction 002 left part-way, then a newer 003 recorded over
+/// it (`baseline --through 003`, or confiture (Python)'s `migrate up`, which knows no marker).
+/// `down` rolls back the newest first: plain, `--rerun-interrupted` and their dry runs rolled
+/// back 003 (dropping its table and data) and left 002 half rolled back — the very command
+/// `status` suggested. Any `down` that rolls back rows above the half rollback without it is
+/// refused (exit 7), whatever the rows' kind; one that reaches it with `--rerun-interrupted`
+/// (the help's `--steps 2`) runs; and no rewrite records a row above it.
+#[test]
+fn a_rollback_left_part_way_under_newer_rows_is_never_skipped_by_down() {
+    let mut s = set(&[1, 2, 3, 4]);
+    let m2 = &mut s.migrations[1];
+    for f in [&mut m2.up, &mut m2.down] {
+        *f = SqlFile::new(
+            f.path.display().to_string(),
+            "-- confiture:no-transaction\nSELECT 1;\nSELECT 2;\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+    }
+    let marker = crate::ledger::StartedRun {
+        version: "002".to_string(),
+        name: "m2".to_string(),
+        direction: "down".to_string(),
+        checksum: s.migrations[1].up.checksum.clone(),
+        started_at: "2026-12-06T17:00:00+00:00".to_string(),
+        started_by: "app".to_string(),
+        client_addr: None,
+        statement: 2,
+        statements: 2,
+        failed: false,
+        stopped_after: false,
+        earlier_committed: 0,
+        earlier_unsure: None,
+    };
+    let markers = [marker];
+    let refused = |r: &[LedgerRow], request: &DownRequest, rerun: bool| {
+        let plan = down(&s, r, request).unwrap();
+        check_down_interrupted(&s, r, &markers, request, &plan, rerun).err()
+    };
+    let one = DownRequest::default();
+    let steps = |n| DownRequest {
+        steps: Some(n),
+        ..Default::default()
+    };
+    // Rows above it as `up` writes them, as `baseline` writes them (placed by version), several.
+    let mut baselined = rows(&s, &[1, 2]);
+    baselined.push(written(&s, &[(3, "_baseline")]).remove(0));
+    for (r, above, count) in [
+        (rows(&s, &[1, 2, 3]), "003_m3", 2),
+        (baselined, "003_m3", 2),
+        (rows(&s, &[1, 2, 3, 4]), "003_m3, 004_m4", 3),
+    ] {
+        for rerun in [false, true] {
+            let err = refused(&r, &one, rerun).expect("refused");
+            assert_eq!(err.kind, ErrorKind::Diverged, "{err}");
+            assert!(err.message.contains(&format!("{above} ")), "{err}");
+            let help = err.help.unwrap_or_default();
+            assert!(
+                help.contains(&format!(
+                    "`cargo confiture migrate down --steps {count} --rerun-interrupted`"
+                )),
+                "{help}"
+            );
+            assert!(
+                help.contains("`cargo confiture migrate abandon 002`"),
+                "{help}"
+            );
+        }
+        // Reaching it, on purpose, runs; without `--rerun-interrupted`, as before, refused.
+        assert!(refused(&r, &steps(count), true).is_none());
+        assert!(refused(&r, &steps(count), false).is_some());
+    }
+    // No rewrite records a row above it; one that records nothing above it goes on.
+    let two = rows(&s, &[1, 2]);
+    let history = History::of(&s, &two, None);
+    let plan = baseline(&s, &two, &Version::from(3)).unwrap();
+    let err = check_rewrite_interrupted(&history, &markers, &plan.rewrite(), ("baseline", "x"))
+        .unwrap_err();
+    assert!(
+        err.details
+            .iter()
+            .any(|d| d.contains("record version 003 above it")),
+        "{err:?}"
+    );
+    let plan = baseline(&s, &two, &Version::from(2)).unwrap();
+    check_rewrite_interrupted(&history, &markers, &plan.rewrite(), ("baseline", "x")).unwrap();
+    // With nothing above it, the rollback's own `--rerun-interrupted` finishes it.
+    assert!(refused(&two, &one, true).is_none());
+}

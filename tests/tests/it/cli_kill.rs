@@ -1341,6 +1341,81 @@ fn interrupted_rollback(db: &TestDb) -> Project {
     project
 }
 
+/// hrb F1: a rollback left part-way, then a newer migration recorded over it — by `baseline
+/// --through 003` (accepted) or by confiture (Python)'s `migrate up`, which knows no marker.
+/// `status` suggested `migrate down --rerun-interrupted`, which rolled back 003 (its table and
+/// its data gone) and left 002 half rolled back. Now `baseline` records nothing above it
+/// (exit 7); over a row written there anyway, `down`, `--rerun-interrupted` and their dry runs
+/// refuse (exit 7, nothing rolled back), and `status` and the refusal name the row above and
+/// the two ways on, the pasted `--steps 2 --rerun-interrupted` finishing both.
+#[test]
+fn a_rollback_left_part_way_under_a_newer_row_is_never_skipped() {
+    let db = TestDb::new("hrb_under_row");
+    let project = interrupted_rollback(&db);
+    project.migration(
+        "003_orders",
+        "CREATE TABLE orders (id int);\n",
+        "DROP TABLE orders;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "baseline", "--through", "003"])
+        .code(exit::DIVERGED)
+        .stderr_has("baseline would record version 003 above it")
+        .stderr_has("migrate down --rerun-interrupted");
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t", "002:ix"]);
+    // What confiture (Python)'s `migrate up` does: run 003, write its row.
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE orders (id int); INSERT INTO orders VALUES (1), (2); \
+             INSERT INTO tb_confiture (slug, version, name, checksum, execution_time_ms, \
+             applied_by) VALUES ('orders_003_20260101_120000', '003', 'orders', \
+             encode(sha256(convert_to($q$CREATE TABLE orders (id int);\n$q$, 'UTF8')), 'hex'), \
+             1, current_user);",
+        )
+        .expect("a confiture (Python) row above the half rollback");
+    let ways = "migrate down --steps 2 --rerun-interrupted";
+    project
+        .status_on(&db)
+        .code(exit::DIVERGED)
+        .stdout_has("! interrupted (rollback)")
+        .stderr_has("003_orders is recorded above it since its rollback was left part-way")
+        .stderr_has("`cargo confiture migrate abandon 002")
+        .stderr_has(ways);
+    for args in [
+        &["migrate", "down"][..],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "down", "--rerun-interrupted"],
+        &["migrate", "down", "--rerun-interrupted", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("migration 002_ix was interrupted: its rollback started ")
+            .stderr_has("003_orders is recorded above it since")
+            .stderr_has(ways);
+        assert!(
+            db.has_relation("orders"),
+            "{args:?}: 003 was not rolled back"
+        );
+        assert_eq!(
+            db.ledger().expect("the ledger"),
+            ["001:t", "002:ix", "003:orders"]
+        );
+    }
+    project.write(
+        "db/migrations/002_ix.down.sql",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY IF EXISTS t_ix;\n",
+    );
+    project
+        .run_on(
+            &db,
+            &["migrate", "down", "--steps", "2", "--rerun-interrupted"],
+        )
+        .code(exit::SUCCESS);
+    assert_eq!(markers(&db), 0);
+    assert_eq!(db.ledger().expect("the ledger"), ["001:t"]);
+}
+
 /// hxl F1: a half-run rollback never vanishes. Its migration's files then removed (the row
 /// `missing`, below a newer file) or replaced by another migration at its version (the row
 /// `replaced`), `status` called the row `missing`/`replaced` and said nothing of the rollback,

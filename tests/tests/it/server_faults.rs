@@ -494,20 +494,32 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
 /// table's schema when the file gives one, a name quoted as SQL reads it back. Following the
 /// help builds the index and records the migration. The session ends as a restart ends it
 /// (57P01, or a closed socket), with the build waiting for a writer of the table to finish.
+///
+/// hrb F2: a build naming no schema was named bare, `DROP INDEX CONCURRENTLY t_ix;`, which
+/// pasted dropped the index of that name the paster's `search_path` found — another schema's
+/// (`public.ix`) after the file's `SET search_path`, or a tenant's build (`--schema`) —, the
+/// INVALID one left; and `status`, `baseline --dry-run` and `up --rerun-interrupted --dry-run`
+/// did not find the INVALID index past the file's `SET search_path`. Now a bare name is never
+/// given as a statement to run: the help sends to `status`, which names it with its schema.
 #[test]
 fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
-    // The statement, the index as the help names it from the file, and as the server resolves
-    // it (the refusal of the run again, which reads the catalog).
+    // The statement, the index as the help names it from the file (none: the file names no
+    // schema), and as the server resolves it (`status`, the refusal of the run again).
     for (create, index, resolved) in [
         (
             "CREATE INDEX CONCURRENTLY t_ix ON t (id)",
-            "t_ix",
+            None,
             "public.t_ix",
         ),
         (
             "CREATE UNIQUE INDEX CONCURRENTLY \"T ix\" ON app.t (id)",
+            Some("app.\"T ix\""),
             "app.\"T ix\"",
-            "app.\"T ix\"",
+        ),
+        (
+            "SET search_path = app;\nCREATE INDEX CONCURRENTLY t_ix ON t (id)",
+            None,
+            "app.t_ix",
         ),
     ] {
         let db = TestDb::new("lost_mid_build");
@@ -521,12 +533,12 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
             .migration(
                 "002_ix",
                 &format!("-- confiture:no-transaction\n{create};\n"),
-                &format!("-- confiture:no-transaction\nDROP INDEX CONCURRENTLY {index};\n"),
+                &format!("-- confiture:no-transaction\nDROP INDEX CONCURRENTLY {resolved};\n"),
             );
         project
             .run_on(&db, &["migrate", "up", "--target", "001"])
             .code(exit::SUCCESS);
-        let table = if index.starts_with("app.") {
+        let table = if resolved.starts_with("app.") {
             "app.t"
         } else {
             "t"
@@ -564,7 +576,7 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         let invalid: bool = client
             .query_one(
                 "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
-                &[&index],
+                &[&resolved],
             )
             .expect("the index the build left")
             .get(0);
@@ -572,12 +584,17 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         run.code(exit::CONNECTION)
             .stderr_has("connection lost while applying migration 002_ix");
         let help = run.help_line();
-        let drop = format!("DROP INDEX CONCURRENTLY {index};");
         let again = "`cargo confiture migrate up --rerun-interrupted --database-url <URL>`";
-        let (at_drop, at_again) = (help.find(&drop), help.find(again));
+        let named = match index {
+            Some(index) => help.contains(&format!("`DROP INDEX CONCURRENTLY {index};`")),
+            None => {
+                !help.contains("DROP INDEX CONCURRENTLY t_ix;")
+                    && help.contains("`cargo confiture migrate status --database-url <URL>` names it with its schema")
+            }
+        };
         assert!(
-            at_drop.is_some() && at_again.is_some(),
-            "the help names the DROP and the run again\n{}",
+            named && help.contains(again),
+            "the help names the DROP (or `status`) and the run again\n{}",
             run.dump()
         );
         assert!(
@@ -585,6 +602,25 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
             "the DROP comes first\n{}",
             run.dump()
         );
+        // `status` and the dry runs read it where the file's session built it.
+        let drop = format!("`DROP INDEX CONCURRENTLY {resolved};`");
+        project
+            .status_on(&db)
+            .code(exit::DIVERGED)
+            .stderr_has(&drop);
+        for args in [
+            &[
+                "migrate",
+                "baseline",
+                "--through",
+                "002",
+                "--yes",
+                "--dry-run",
+            ][..],
+            &["migrate", "up", "--rerun-interrupted", "--dry-run"],
+        ] {
+            project.run_on(&db, args).stderr_has(&drop);
+        }
 
         // The run again without the flag is refused, and its help drops the index first too.
         project
@@ -593,7 +629,7 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
             .stderr_has(&format!("`DROP INDEX CONCURRENTLY {resolved};`"));
         // Following the help: the DROP, then the command it names.
         client
-            .batch_execute(&format!("DROP INDEX CONCURRENTLY {index}"))
+            .batch_execute(&format!("DROP INDEX CONCURRENTLY {resolved}"))
             .expect("the DROP the help names");
         project
             .paste(&again.replace("<URL>", &db.url()))
@@ -601,7 +637,7 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         let valid: bool = client
             .query_one(
                 "SELECT indisvalid FROM pg_index WHERE indexrelid = $1::text::regclass",
-                &[&index],
+                &[&resolved],
             )
             .expect("the index built again")
             .get(0);

@@ -209,9 +209,10 @@ fn invalid_index_of_file(
     if invalid.is_empty() {
         return Ok(None);
     }
-    for text in index_builds(file, marker, read) {
+    for (text, path) in index_builds(file, marker, read) {
         if crate::files::rules::created_index(text).is_some() {
-            if let Some(found) = index_built_again(client, bounded, text, invalid)? {
+            let bounded = |sql: &str| bounded(&format!("{} {sql}", path.before()));
+            if let Some(found) = index_built_again(client, &bounded, text, invalid)? {
                 return Ok(Some(IndexMet {
                     index: found.clone(),
                     meets: Meets::Builds,
@@ -260,32 +261,104 @@ fn index_builds<'f>(
     file: &'f SqlFile,
     marker: Option<&StartedRun>,
     read: Reading,
-) -> impl Iterator<Item = &'f str> + 'f {
+) -> impl Iterator<Item = (&'f str, SearchPath)> + 'f {
     let texts = (file.statements.iter()).filter_map(|s| file.text.get(s.range.clone()));
     let opening = texts.clone().take_while(|text| builds_index(text)).count();
     let reached = (marker.filter(|m| m.direction == "up"))
         .map_or(usize::MAX, |m| (m.statement as usize).saturating_sub(1));
-    let mut moved = false;
+    let mut path = SearchPath::Session;
     let mut dropped: Vec<(Option<String>, String)> = Vec::new();
-    (texts.enumerate())
-        .filter(move |(at, text)| {
-            let read = *at < opening
-                || (*at >= reached
-                    && builds_index(text)
-                    && (!moved || names_its_schema(text))
-                    && !(read == Reading::Run && dropped_first(&dropped, text)));
-            moved = moved || may_set_search_path(text);
-            if let Some(names) = crate::files::rules::dropped_indexes(text) {
-                dropped.extend((names.into_iter()).map(|n| {
-                    (
-                        n.schema.map(std::borrow::Cow::into_owned),
-                        n.name.into_owned(),
-                    )
-                }));
-            }
-            read
-        })
-        .map(|(_, text)| text)
+    (texts.enumerate()).filter_map(move |(at, text)| {
+        let read = at < opening
+            || (at >= reached
+                && builds_index(text)
+                && (path != SearchPath::Unknown || names_its_schema(text))
+                && !(read == Reading::Run && dropped_first(&dropped, text)));
+        let seen = path.clone();
+        if may_set_search_path(text) {
+            path = search_path_set_by(text).map_or(SearchPath::Unknown, SearchPath::Set);
+        }
+        if let Some(names) = crate::files::rules::dropped_indexes(text) {
+            dropped.extend((names.into_iter()).map(|n| {
+                (
+                    n.schema.map(std::borrow::Cow::into_owned),
+                    n.name.into_owned(),
+                )
+            }));
+        }
+        read.then_some((text, seen))
+    })
+}
+
+/// The `search_path` the statements of a file before a build left its session with
+/// ([`index_builds`]), which decides where the build's table is: as the reading session has
+/// it (no statement set it), the `SET LOCAL` that gives the reading session the file's
+/// ([`search_path_set_by`]), or not known (a statement set it otherwise: a `DO` block, a
+/// `set_config` call): then only a build naming its table's schema is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SearchPath {
+    Session,
+    Set(String),
+    Unknown,
+}
+
+impl SearchPath {
+    /// What a read of the build's table sends before it (empty, or the `SET LOCAL`).
+    fn before(&self) -> &str {
+        match self {
+            SearchPath::Set(set) => set,
+            _ => "",
+        }
+    }
+}
+
+/// The `SET LOCAL search_path ...;` that gives a reading session (in its message's
+/// transaction) the `search_path` statement `text` sets for the rest of its own session: a
+/// `SET [SESSION] search_path {= | TO} ...` of names (words, quoted identifiers, plain
+/// strings) or `DEFAULT`, a `RESET search_path` or `RESET ALL`. `None` for any other way of
+/// setting it ([`may_set_search_path`]), whose value is not read here.
+fn search_path_set_by(text: &str) -> Option<String> {
+    use crate::files::lexer::TokenKind;
+    let words: Vec<_> = (crate::files::lexer::tokens(text))
+        .filter(|t| !t.is_trivia() && t.kind != TokenKind::Semicolon)
+        .collect();
+    let default = "SET LOCAL search_path TO DEFAULT;".to_string();
+    match words.as_slice() {
+        [reset, what]
+            if reset.is_word("reset") && (what.is_word("all") || what.is_word("search_path")) =>
+        {
+            return Some(default);
+        }
+        _ => {}
+    }
+    let rest = match words.as_slice() {
+        [set, session, name, rest @ ..]
+            if set.is_word("set") && session.is_word("session") && name.is_word("search_path") =>
+        {
+            rest
+        }
+        [set, name, rest @ ..] if set.is_word("set") && name.is_word("search_path") => rest,
+        _ => return None,
+    };
+    let [to, values @ ..] = rest else {
+        return None;
+    };
+    if !(to.text == "=" || to.is_word("to")) || values.is_empty() {
+        return None;
+    }
+    // Names (words, quoted identifiers, plain strings), one comma between each two.
+    let plain = |(at, t): (usize, &crate::files::lexer::Token<'_>)| match t.kind {
+        TokenKind::Comma => at % 2 == 1,
+        TokenKind::Word => at % 2 == 0,
+        TokenKind::QuotedIdent => at % 2 == 0 && t.text.starts_with('"'),
+        TokenKind::String => at % 2 == 0 && t.text.starts_with('\'') && !t.text.contains('\\'),
+        _ => false,
+    };
+    if values.len() % 2 == 0 || !values.iter().enumerate().all(plain) {
+        return None;
+    }
+    let values: Vec<&str> = values.iter().map(|t| t.text).collect();
+    Some(format!("SET LOCAL search_path TO {};", values.join(" ")))
 }
 
 /// Whether an index build `text` of a file builds anew what a statement before it drops
@@ -342,7 +415,7 @@ fn reads_invalid_index(
         crate::files::rules::concurrently_created_index(text).is_some()
             || crate::files::rules::concurrently_reindexed(text).is_some()
     };
-    let mut builds = index_builds(file, marker, read);
+    let mut builds = index_builds(file, marker, read).map(|(text, _)| text);
     if !concurrently_only {
         return builds.next().is_some();
     }
@@ -2566,9 +2639,20 @@ fn lost_part_way(
         failure.error.help = Some(match building {
             // The build committed its INVALID index before it waited or built: the run
             // again is refused over it (`invalid_index_left_behind`) until it is dropped.
-            Some(index) => format!(
+            Some((Some(schema), name)) => format!(
                 "{}; {}",
-                drop_index_then(&index, &again),
+                drop_index_then(&format!("{schema}.{name}"), &again),
+                committed_stays(settings, step)
+            ),
+            // Its schema is the one the lost session's `search_path` found the table in (the
+            // file's `SET search_path`, a tenant's schema): a bare name may drop another
+            // schema's index. `status` reads it, qualified, with the drop to run.
+            Some((None, name)) => format!(
+                "drop the unfinished index {name} that statement left INVALID — {} names it \
+                 with its schema and the `DROP INDEX CONCURRENTLY` to run (not a bare {name}, \
+                 which may be another schema's index) —, then run {} again; {}",
+                crate::hint::command("migrate status"),
+                crate::hint::command(&again),
                 committed_stays(settings, step)
             ),
             None => format!(
@@ -2593,20 +2677,18 @@ fn lost_part_way(
     failure
 }
 
-/// The index (as `DROP INDEX` takes it: in its table's schema when the statement names one)
-/// that statement `index` (0-based) of `file` builds `CONCURRENTLY`, when it names it: what a
-/// build cut short (its session lost) leaves INVALID. `None` for any other statement, and for
-/// an index the server names.
-fn index_being_built(file: &SqlFile, index: usize) -> Option<String> {
+/// The index that statement `index` (0-based) of `file` builds `CONCURRENTLY`, when it names
+/// it — its table's schema when the statement names one, and its name, each quoted as `DROP
+/// INDEX` takes it —: what a build cut short (its session lost) leaves INVALID. `None` for any
+/// other statement, and for an index the server names. Without a schema, where the index is
+/// is what the lost session's `search_path` made it: not known here.
+fn index_being_built(file: &SqlFile, index: usize) -> Option<(Option<String>, String)> {
     let text = file.text.get(file.statements.get(index)?.range.clone())?;
     let (Some(name), table) = crate::files::rules::concurrently_created_index(text)? else {
         return None;
     };
-    let name = crate::ledger::quote_ident(&name);
-    Some(match table.schema {
-        Some(schema) => format!("{}.{name}", crate::ledger::quote_ident(&schema)),
-        None => name.into_owned(),
-    })
+    let schema = (table.schema).map(|schema| crate::ledger::quote_ident(&schema).into_owned());
+    Some((schema, crate::ledger::quote_ident(&name).into_owned()))
 }
 
 /// What an unfinished `DROP INDEX CONCURRENTLY` (failed or interrupted) left: the index, marked
@@ -3167,7 +3249,10 @@ fn statement_failed(
 
 #[cfg(test)]
 mod tests {
-    use super::{index_builds, left_by_rebuild_of, reads_invalid_index, Reading};
+    use super::{
+        index_builds, left_by_rebuild_of, reads_invalid_index, search_path_set_by, Reading,
+        SearchPath,
+    };
     use crate::files::{SqlFile, TransactionMode};
     use crate::ledger::StartedRun;
 
@@ -3205,7 +3290,7 @@ mod tests {
         // Each build read, as its statement's number.
         let builds = |marker: Option<&StartedRun>| {
             index_builds(&file, marker, Reading::Record)
-                .filter_map(|text| {
+                .filter_map(|(text, _)| {
                     (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
                 })
                 .map(|at| at + 1)
@@ -3228,7 +3313,7 @@ mod tests {
             false,
         );
         let read = (index_builds(&moved, Some(&marker("up", 1)), Reading::Record))
-            .filter_map(|text| {
+            .filter_map(|(text, _)| {
                 (moved.statements.iter()).position(|s| &moved.text[s.range.clone()] == text)
             })
             .collect::<Vec<_>>();
@@ -3267,6 +3352,50 @@ mod tests {
         }
     }
 
+    /// hrb F2: after the file's own `SET search_path`, a build naming no schema was never
+    /// read (`status`, `baseline`, the dry runs missed its INVALID index); it is read with
+    /// that `search_path`, given to the reading session in its message's transaction. A
+    /// `search_path` set otherwise (a `DO` block, `set_config`) is still not known.
+    #[test]
+    fn a_build_after_the_files_own_search_path_is_read_with_it() {
+        for (set, sent) in [
+            (
+                "SET search_path = app",
+                Some("SET LOCAL search_path TO app;"),
+            ),
+            (
+                "set session search_path to \"A b\", 'c', public;",
+                Some("SET LOCAL search_path TO \"A b\" , 'c' , public;"),
+            ),
+            (
+                "SET search_path TO DEFAULT",
+                Some("SET LOCAL search_path TO DEFAULT;"),
+            ),
+            (
+                "RESET search_path",
+                Some("SET LOCAL search_path TO DEFAULT;"),
+            ),
+            ("RESET ALL", Some("SET LOCAL search_path TO DEFAULT;")),
+            ("SET LOCAL search_path = app", None),
+            ("SET search_path = E'app'", None),
+            ("SET search_path = app; DROP TABLE x", None),
+            ("SELECT set_config('search_path', 'app', false)", None),
+        ] {
+            assert_eq!(search_path_set_by(set).as_deref(), sent, "{set}");
+        }
+        let file = SqlFile::new(
+            "db/migrations/002_ix.up.sql",
+            "SET search_path = app;\nCREATE INDEX CONCURRENTLY a ON t (id);\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+        let read: Vec<SearchPath> = index_builds(&file, Some(&marker("up", 2)), Reading::Record)
+            .map(|(_, path)| path)
+            .collect();
+        let app = SearchPath::Set("SET LOCAL search_path TO app;".to_string());
+        assert_eq!(read, [app]);
+    }
+
     /// A run of a file that drops an index before it builds it again (`DROP INDEX ... IF
     /// EXISTS`) does not meet an INVALID index of that name: that build is not read for a run
     /// (`Reading::Run`), only for what recording the file without running it leaves behind.
@@ -3286,7 +3415,7 @@ REINDEX INDEX CONCURRENTLY c;
         );
         let builds = |read: Reading| {
             index_builds(&file, Some(&marker("up", 2)), read)
-                .filter_map(|text| {
+                .filter_map(|(text, _)| {
                     (file.statements.iter()).position(|s| &file.text[s.range.clone()] == text)
                 })
                 .map(|at| at + 1)
