@@ -1342,7 +1342,7 @@ mod tests {
             ("deep/x/old", "kept"),
             ("plain", "plain"),
         ] {
-            tmp.write(&format!("{dir}/Cargo.toml"), member(name));
+            tmp.write(&format!("{dir}/Cargo.toml"), &member(name));
         }
         tmp.write("crates/note-svc", "a file, not a directory");
         let ws = Workspace::discover(&tmp.path).unwrap();
@@ -1359,7 +1359,7 @@ mod tests {
             ("[\"a**\"]", "`**` must be a whole segment"),
             ("[\"a\", 1]", "an entry is an integer, not a path"),
         ] {
-            tmp.write("Cargo.toml", format!("[workspace]\nmembers = {members}\n"));
+            tmp.write("Cargo.toml", &format!("[workspace]\nmembers = {members}\n"));
             let ws = Workspace::discover(&tmp.path).unwrap();
             let err = ws.declared_members_with_settings().unwrap_err();
             assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
