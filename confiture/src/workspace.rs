@@ -296,7 +296,7 @@ impl Workspace {
     /// `[package.metadata.confiture]` table, each as its package name (what `-p NAME`
     /// selects) and directory, sorted: read from the manifests alone, for when `cargo
     /// metadata` cannot list the members (a member without its `src/` yet). Its patterns are
-    /// read as cargo reads them (`*`, `?`, `[..]` in any segment, `**`: [`expand_member_pattern`]),
+    /// read as cargo reads them (`*`, `?`, `[..]` in any segment, `**`: `expand_member_pattern`),
     /// less the directories under an `exclude` entry that no member names explicitly; a
     /// member whose manifest cannot be read is passed over. A pattern that cannot be read (a
     /// `[` never closed, an entry that is no string) is an `Invalid` error naming the
