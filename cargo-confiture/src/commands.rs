@@ -143,7 +143,7 @@ fn refuse_virtual_root(workspace: &Workspace, migrations_dir: &Path, cwd: &Path)
     }
     // `cargo metadata` failing (a member without its `src/` yet), the members the manifests
     // declare: refused all the same, naming cargo's failure, which `-p NAME` needs fixed.
-    let (members, unlisted) = crate::select::members_with_settings(workspace);
+    let (members, unlisted) = crate::select::members_with_settings(workspace)?;
     let shown = |path: &Path| display::path(&display::relative_to(path, cwd)).to_string();
     let described: Vec<String> = members
         .iter()

@@ -361,11 +361,21 @@ impl Output {
 
     /// A fleet's one JSON document: each entry of its `targets` array rendered as that
     /// target's text (a tenant schema's entry names it in `schema`), so that the commands in a
-    /// target's error address it, as the table's error lines do.
-    pub fn json_targets(&self, report: &FleetReport) {
+    /// target's error address it, as the table's error lines do; `errors`, when given, the
+    /// document's own (`status`: the errors of the files every target read, once).
+    pub fn json_targets(
+        &self,
+        report: &FleetReport,
+        errors: Option<Vec<confiture::migrate::ReportedError>>,
+    ) {
         let Ok(mut doc) = serde_json::to_value(report) else {
             return self.json(report);
         };
+        if let (Some(errors), Some(fields)) = (errors, doc.as_object_mut()) {
+            let mut errors = serde_json::to_value(errors).unwrap_or_default();
+            render_strings(&mut errors, &self.invocation);
+            fields.insert("errors".to_string(), errors);
+        }
         if let Some(entries) = doc.get_mut("targets").and_then(|t| t.as_array_mut()) {
             for (entry, target) in entries.iter_mut().zip(&report.targets) {
                 render_strings(entry, &self.invocation.for_target(target.addressed()));

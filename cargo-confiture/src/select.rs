@@ -142,10 +142,11 @@ pub type Member = (String, PathBuf, PathBuf);
 /// exist: at a virtual root, the migrations are a member's, which `-p NAME` selects. When
 /// `cargo metadata` cannot list the members (a member without its `src/` yet), its failure
 /// (its error, with cargo's report as details) beside the members the manifests declare with
-/// settings ([`confiture::workspace::Workspace::declared_members_with_settings`]).
+/// settings ([`confiture::workspace::Workspace::declared_members_with_settings`]), whose
+/// error, a pattern of `[workspace] members` it cannot read, is this one's.
 pub fn members_with_settings(
     workspace: &confiture::workspace::Workspace,
-) -> (Vec<Member>, Option<Error>) {
+) -> Result<(Vec<Member>, Option<Error>)> {
     let root = &workspace.root;
     let with_migrations = |(name, dir): (String, PathBuf)| {
         let migrations = confiture::workspace::Workspace::discover(&dir)
@@ -165,14 +166,15 @@ pub fn members_with_settings(
                 Error::invalid("cargo cannot list the workspace's members"),
                 e,
             );
-            let declared = (workspace.declared_members_with_settings().into_iter())
+            // A pattern the manifests cannot be read with: its error, never passed over.
+            let declared = (workspace.declared_members_with_settings()?.into_iter())
                 .filter_map(with_migrations)
                 .collect();
-            return (declared, Some(error));
+            return Ok((declared, Some(error)));
         }
     };
     if metadata.root_package().is_some() {
-        return (Vec::new(), None);
+        return Ok((Vec::new(), None));
     }
     let mut members: Vec<Member> = metadata
         .workspace_packages()
@@ -184,5 +186,5 @@ pub fn members_with_settings(
         })
         .collect();
     members.sort();
-    (members, None)
+    Ok((members, None))
 }

@@ -295,33 +295,63 @@ impl Workspace {
     /// The members the root manifest's `[workspace] members` names whose `Cargo.toml` has a
     /// `[package.metadata.confiture]` table, each as its package name (what `-p NAME`
     /// selects) and directory, sorted: read from the manifests alone, for when `cargo
-    /// metadata` cannot list the members (a member without its `src/` yet). A pattern ending
-    /// in `/*` (`crates/*`) names each directory there; other glob patterns are passed over,
-    /// as is a manifest that cannot be read.
-    pub fn declared_members_with_settings(&self) -> Vec<(String, PathBuf)> {
-        let Some(table) = (self.manifest.as_deref()).and_then(|m| read_manifest(m).ok().flatten())
-        else {
-            return Vec::new();
+    /// metadata` cannot list the members (a member without its `src/` yet). Its patterns are
+    /// read as cargo reads them (`*`, `?`, `[..]` in any segment, `**`: `expand_member_pattern`),
+    /// less the directories under an `exclude` entry that no member names explicitly; a
+    /// member whose manifest cannot be read is passed over. A pattern that cannot be read (a
+    /// `[` never closed, an entry that is no string) is an `Invalid` error naming the
+    /// `Cargo.toml` and its line: never passed over, which would hide the members it names.
+    pub fn declared_members_with_settings(&self) -> Result<Vec<(String, PathBuf)>> {
+        let Some(manifest) = self.manifest.as_deref() else {
+            return Ok(Vec::new());
         };
-        let Some(patterns) = (table.get("workspace"))
-            .and_then(|w| w.get("members"))
-            .and_then(|m| m.as_array())
-        else {
-            return Vec::new();
+        let Some(table) = read_manifest(manifest).ok().flatten() else {
+            return Ok(Vec::new());
         };
+        let workspace = table.get("workspace");
+        let list = |key: &str| -> Result<Vec<String>> {
+            let Some(value) = workspace.and_then(|w| w.get(key)) else {
+                return Ok(Vec::new());
+            };
+            let unreadable = |reason: String| {
+                Error::invalid(format!(
+                    "`workspace.{key}` in `{}` cannot be read: {reason}",
+                    shown_at(manifest, &["workspace", key], None)
+                ))
+                .with_help("write it as cargo reads it: a path, or a glob pattern (`crates/*`)")
+            };
+            let Some(entries) = value.as_array() else {
+                return Err(unreadable(format!(
+                    "{}, not a list of paths",
+                    describe(value)
+                )));
+            };
+            (entries.iter())
+                .map(|entry| {
+                    (entry.as_str().map(str::to_string)).ok_or_else(|| {
+                        unreadable(format!("an entry is {}, not a path", describe(entry)))
+                    })
+                })
+                .collect()
+        };
+        let (patterns, exclude) = (list("members")?, list("exclude")?);
         let mut dirs = Vec::new();
-        for pattern in patterns.iter().filter_map(|p| p.as_str()) {
-            match pattern.strip_suffix("/*") {
-                Some(parent) if !parent.contains(['*', '?', '[']) => {
-                    let Ok(entries) = std::fs::read_dir(self.root.join(parent)) else {
-                        continue;
-                    };
-                    dirs.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
-                }
-                _ if pattern.contains(['*', '?', '[']) => {}
-                _ => dirs.push(self.root.join(pattern)),
-            }
+        for pattern in &patterns {
+            let expanded = expand_member_pattern(&self.root, pattern).map_err(|reason| {
+                Error::invalid(format!(
+                    "pattern `{}` of `workspace.members` in `{}` cannot be read: {reason}",
+                    crate::display::escape(pattern),
+                    shown_at(manifest, &["workspace", "members"], None)
+                ))
+                .with_help("write it as cargo reads it: a path, or a glob pattern (`crates/*`)")
+            })?;
+            dirs.extend(expanded.into_iter().map(|dir| normalize(&dir)));
         }
+        // cargo's rule: under an `exclude` entry, unless a `members` entry names it (a path).
+        let under = |dir: &Path, entries: &[String]| {
+            (entries.iter()).any(|entry| dir.starts_with(normalize(&self.root.join(entry))))
+        };
+        dirs.retain(|dir| !under(dir, &exclude) || under(dir, &patterns));
         let mut members: Vec<(String, PathBuf)> = dirs
             .into_iter()
             .filter_map(|dir| {
@@ -334,7 +364,7 @@ impl Workspace {
             .collect();
         members.sort();
         members.dedup();
-        members
+        Ok(members)
     }
 }
 
@@ -660,6 +690,159 @@ fn describe(value: &toml::Value) -> String {
             },
             other.type_str()
         ),
+    }
+}
+
+/// The directories `pattern` of `[workspace] members` names under `root`, as cargo expands it
+/// (the `glob` crate's rules, each `/`-separated segment matched against the entries of the
+/// directories before it): `*` any run of characters, `?` one, `[abc]`, `[a-z]` and `[!a-z]`
+/// one of a class, `**` alone in its segment any number of directories. A pattern without
+/// them is its own directory. The reason a pattern cannot be read, else.
+fn expand_member_pattern(root: &Path, pattern: &str) -> std::result::Result<Vec<PathBuf>, String> {
+    let segments: Vec<Segment> = (pattern.split('/'))
+        .map(Segment::parse)
+        .collect::<std::result::Result<_, _>>()?;
+    let mut found = vec![root.to_path_buf()];
+    for segment in &segments {
+        let mut next = Vec::new();
+        for dir in &found {
+            match segment {
+                Segment::Literal(name) => next.push(dir.join(name)),
+                Segment::AnyDepth => collect_dirs(dir, &mut next),
+                Segment::Glob(tokens) => {
+                    let Ok(entries) = fs::read_dir(dir) else {
+                        continue;
+                    };
+                    let mut matched: Vec<PathBuf> = (entries.filter_map(|e| e.ok()))
+                        .filter(|e| {
+                            let name: Vec<char> = e.file_name().to_string_lossy().chars().collect();
+                            glob_match(tokens, &name)
+                        })
+                        .map(|e| e.path())
+                        .collect();
+                    matched.sort();
+                    next.extend(matched);
+                }
+            }
+        }
+        found = next;
+    }
+    let globbed = segments.iter().any(|s| !matches!(s, Segment::Literal(_)));
+    Ok(if globbed {
+        found.into_iter().filter(|dir| dir.is_dir()).collect()
+    } else {
+        found
+    })
+}
+
+/// `dir` and every directory under it (`**`), symbolic links not followed.
+fn collect_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    if !dir.is_dir() {
+        return;
+    }
+    out.push(dir.to_path_buf());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut dirs: Vec<PathBuf> = (entries.filter_map(|e| e.ok()))
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    for sub in dirs {
+        collect_dirs(&sub, out);
+    }
+}
+
+/// One `/`-separated segment of a member pattern.
+enum Segment {
+    Literal(String),
+    /// `**`: any number of directories.
+    AnyDepth,
+    Glob(Vec<GlobToken>),
+}
+
+enum GlobToken {
+    Char(char),
+    /// `?`
+    One,
+    /// `*`
+    Any,
+    /// `[...]`, `[!...]`: the ranges (a single character is a range of one), negated.
+    Class(Vec<(char, char)>, bool),
+}
+
+impl Segment {
+    fn parse(segment: &str) -> std::result::Result<Segment, String> {
+        if segment == "**" {
+            return Ok(Segment::AnyDepth);
+        }
+        if segment.contains("**") {
+            return Err("`**` must be a whole segment of the path (`a/**/b`)".to_string());
+        }
+        if !segment.contains(['*', '?', '[']) {
+            return Ok(Segment::Literal(segment.to_string()));
+        }
+        let chars: Vec<char> = segment.chars().collect();
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '*' => tokens.push(GlobToken::Any),
+                '?' => tokens.push(GlobToken::One),
+                '[' => {
+                    let negated = chars.get(i + 1) == Some(&'!');
+                    let start = i + 1 + usize::from(negated);
+                    // The first character of a class is itself, even `]` (`[]a]`).
+                    let end = (chars.iter().enumerate().skip(start + 1))
+                        .find(|(_, c)| **c == ']')
+                        .map(|(end, _)| end)
+                        .filter(|_| start < chars.len())
+                        .ok_or_else(|| "a `[` has no `]` closing its class".to_string())?;
+                    let class = &chars[start..end];
+                    let mut ranges = Vec::new();
+                    let mut j = 0;
+                    while j < class.len() {
+                        if j + 2 < class.len() && class[j + 1] == '-' {
+                            ranges.push((class[j], class[j + 2]));
+                            j += 3;
+                        } else {
+                            ranges.push((class[j], class[j]));
+                            j += 1;
+                        }
+                    }
+                    tokens.push(GlobToken::Class(ranges, negated));
+                    i = end;
+                }
+                c => tokens.push(GlobToken::Char(c)),
+            }
+            i += 1;
+        }
+        Ok(Segment::Glob(tokens))
+    }
+}
+
+/// Whether `name` matches `tokens` whole.
+fn glob_match(tokens: &[GlobToken], name: &[char]) -> bool {
+    match tokens.split_first() {
+        None => name.is_empty(),
+        Some((GlobToken::Any, rest)) => {
+            (0..=name.len()).any(|skip| glob_match(rest, &name[skip..]))
+        }
+        Some((token, rest)) => match name.split_first() {
+            None => false,
+            Some((c, tail)) => {
+                let one = match token {
+                    GlobToken::Char(expected) => c == expected,
+                    GlobToken::One => true,
+                    GlobToken::Class(ranges, negated) => {
+                        ranges.iter().any(|(low, high)| (low..=high).contains(&c)) != *negated
+                    }
+                    GlobToken::Any => unreachable!("matched above"),
+                };
+                one && glob_match(rest, tail)
+            }
+        },
     }
 }
 
@@ -1133,6 +1316,57 @@ mod tests {
         assert!(err.cause().is_some());
         let source = std::error::Error::source(&err).expect("the parser's error is the source");
         assert!(source.is::<toml::de::Error>(), "{source:?}");
+    }
+
+    /// The members the manifests declare follow cargo's glob patterns (`*`, `?`, `[..]` in any
+    /// segment, `**`), less `exclude` (unless a member names the path itself); a pattern that
+    /// cannot be read is an error naming the Cargo.toml and its line, never passed over.
+    #[test]
+    fn declared_members_follow_cargo_s_patterns_and_exclude() {
+        let tmp = TempDir::new("confiture_workspace");
+        let member =
+            |name: &str| format!("[package]\nname = \"{name}\"\n[package.metadata.confiture]\n");
+        tmp.write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*-svc\", \"nested/[a-b]?/*\", \"deep/**\", \"plain\", \"deep/x/old\"]\n\
+             exclude = [\"crates/old-svc\", \"deep/x\"]\n",
+        );
+        for (dir, name) in [
+            ("crates/pay-svc", "pay"),
+            ("crates/old-svc", "old"),
+            ("crates/lib", "lib"),
+            ("nested/a1/n1", "n1"),
+            ("nested/c1/n2", "n2"),
+            ("deep/one", "one"),
+            ("deep/x/y", "y"),
+            ("deep/x/old", "kept"),
+            ("plain", "plain"),
+        ] {
+            tmp.write(&format!("{dir}/Cargo.toml"), &member(name));
+        }
+        tmp.write("crates/note-svc", "a file, not a directory");
+        let ws = Workspace::discover(&tmp.path).unwrap();
+        let names: Vec<String> = (ws.declared_members_with_settings().unwrap().into_iter())
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(names, ["kept", "n1", "one", "pay", "plain"]);
+
+        for (members, reason) in [
+            (
+                "[\n  \"crates/*\",\n  \"crates/[a\",\n]",
+                "pattern `crates/[a` of `workspace.members` in",
+            ),
+            ("[\"a**\"]", "`**` must be a whole segment"),
+            ("[\"a\", 1]", "an entry is an integer, not a path"),
+        ] {
+            tmp.write("Cargo.toml", &format!("[workspace]\nmembers = {members}\n"));
+            let ws = Workspace::discover(&tmp.path).unwrap();
+            let err = ws.declared_members_with_settings().unwrap_err();
+            assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+            let text = err.to_string();
+            assert!(text.contains(reason), "{text}");
+            assert!(text.contains("Cargo.toml:2"), "{text}");
+        }
     }
 
     #[test]

@@ -258,7 +258,26 @@ pub fn status(
         interrupt.fleet_event(event);
         live(out, &said, event)
     })?;
-    Ok(finish(out, &report, Some(interrupt)))
+    // Every target read the same files: their errors are said once, as one database's status
+    // says them (text: below the table; JSON: the document's `errors`).
+    let files = report.targets.iter().find_map(|t| match &t.report {
+        Some(fleet::CommandReport::Status(status)) => Some(status.as_ref()),
+        _ => None,
+    });
+    if out.json_mode() {
+        let errors = files.map_or_else(Vec::new, |status| {
+            super::migrate::status_errors(status, plan.migrator.migrations_dir())
+        });
+        return Ok(finish_with(out, &report, Some(interrupt), Some(errors)));
+    }
+    let code = finish_with(out, &report, Some(interrupt), None);
+    if let Some(files) = files {
+        super::migrate::status_file_errors(out, files);
+        if let Some(help) = super::migrate::files_errors_help(files) {
+            out.note(&out.hint(&help));
+        }
+    }
+    Ok(code)
 }
 
 /// SIGINT, SIGTERM or SIGHUP during a fleet's `up`, `down` or `status`: no new target starts, and
@@ -516,10 +535,21 @@ fn line(c: &fleet::Counts) -> String {
 /// A target's suggested commands address it (`Output::for_target`). `interrupt`: the
 /// signals of a command that can be stopped, whose rule ([`Interrupt::after`]) speaks last.
 fn finish(out: &Output, report: &FleetReport, interrupt: Option<&Interrupt>) -> u8 {
+    finish_with(out, report, interrupt, None)
+}
+
+/// [`finish`], the JSON document carrying `errors` when given: the errors of the files every
+/// target read (`status`'s, [`super::migrate::status_errors`]), once for the fleet.
+fn finish_with(
+    out: &Output,
+    report: &FleetReport,
+    interrupt: Option<&Interrupt>,
+    errors: Option<Vec<confiture::migrate::ReportedError>>,
+) -> u8 {
     // Ends the live line before anything else is printed.
     out.progress_inline("");
     if out.json_mode() {
-        out.json_targets(report);
+        out.json_targets(report, errors);
     } else {
         out.result(&table(out, report));
         target_warnings(out, report);

@@ -1250,9 +1250,7 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
             report: &report,
         });
     } else {
-        for d in report.diagnostics.iter().filter(|d| d.is_error()) {
-            out.diagnostic(d);
-        }
+        status_file_errors(out, &report);
         out.result(&status_table(out, &report));
         for line in status_advice(&report, migrator.dir_named_by()) {
             out.note(&out.hint(&line));
@@ -1274,7 +1272,7 @@ struct StatusDocument<'a> {
 /// `invalid` error of the directory (`dir`) that `up` refuses with ([`confiture::files::refusal`]), its
 /// `diagnostics` the errors, so that `.errors[0]` reads that failure as it reads every other.
 /// A state of the database (pending, diverged) is the report's to say, no error.
-fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec<ReportedError> {
+pub(crate) fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec<ReportedError> {
     if report.exit_code() != exit::INVALID {
         return Vec::new();
     }
@@ -1285,6 +1283,28 @@ fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec<ReportedEr
         "`migrate up` does not run a migration whose files have errors",
     );
     vec![ReportedError::of(&refusal)]
+}
+
+/// The errors of the files `report` read, on stderr, rendered like rustc's: one database's
+/// status shows them above its table, a fleet's once below its own (every target reads the
+/// same files). [`files_errors_help`] says how to fix them.
+pub(crate) fn status_file_errors(out: &Output, report: &StatusReport) {
+    for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+        out.diagnostic(d);
+    }
+}
+
+/// The help under [`status_file_errors`]: what fixes the errors, and that `up` refuses them.
+pub(crate) fn files_errors_help(report: &StatusReport) -> Option<String> {
+    let errors = report.summary.errors;
+    (errors > 0).then(|| {
+        format!(
+            "help: fix the {} above ({} explains each rule); `migrate up` does not run a \
+             migration whose files have errors",
+            plural(errors, "error"),
+            hint::command("lint")
+        )
+    })
 }
 
 fn status_cell(m: &MigrationStatus) -> (Cow<'static, str>, Style) {
@@ -1467,12 +1487,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
     let s = &report.summary;
     let lint = hint::command("lint");
     let reinit = hint::command("migrate reinit");
-    if s.errors > 0 {
-        lines.push(format!(
-            "help: fix the {} above ({lint} explains each rule); `migrate up` does not run a migration whose files have errors",
-            plural(s.errors, "error")
-        ));
-    }
+    lines.extend(files_errors_help(report));
     let warnings = report.diagnostics.len() - s.errors;
     if warnings > 0 {
         lines.push(format!(

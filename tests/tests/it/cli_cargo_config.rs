@@ -731,6 +731,53 @@ fn a_virtual_workspace_root_names_its_members_when_cargo_cannot_list_them() {
     assert!(!project.path("db/migrations").exists());
 }
 
+/// The members the manifests declare are read with cargo's own glob patterns (`*`, `?` and
+/// `[..]` in any segment, `**`), less `exclude`: `crates/*-svc` and `nested/[ab]?/*` were passed
+/// over, silently, and the members they name never offered. A pattern that cannot be read
+/// is an error naming the Cargo.toml and its line, never passed over.
+#[test]
+fn a_virtual_workspace_root_reads_cargo_s_glob_patterns_when_cargo_cannot_list_them() {
+    let project = Project::new();
+    let member = |name: &str| {
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
+        )
+    };
+    project
+        .write(
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"crates/*-svc\", \"nested/[ab]?/*\"]\n\
+             exclude = [\"crates/old-svc\"]\n",
+        )
+        .write("crates/pay-svc/Cargo.toml", member("pay"))
+        .write("crates/old-svc/Cargo.toml", member("old"))
+        .write("crates/lib/Cargo.toml", member("lib"))
+        .write("nested/a1/deep/Cargo.toml", member("deep"))
+        .write("nested/c1/far/Cargo.toml", member("far"));
+    let _ = std::fs::remove_dir_all(project.path("db/migrations"));
+    project
+        .run(&["migrate", "generate", "x"])
+        .code(exit::INVALID)
+        .stderr_has(
+            "members deep (its migrations: nested/a1/deep/migrations), pay (its migrations: \
+             crates/pay-svc/migrations) have confiture settings",
+        )
+        .stderr_lacks("old")
+        .stderr_lacks("lib (")
+        .stderr_lacks("far");
+    assert!(!project.path("db/migrations").exists());
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\n  \"crates/*-svc\",\n  \"crates/[a\",\n]\n",
+    );
+    project
+        .run(&["migrate", "generate", "x"])
+        .code(exit::INVALID)
+        .stderr_has("pattern `crates/[a` of `workspace.members` in `Cargo.toml:2` cannot be read");
+    assert!(!project.path("db/migrations").exists());
+}
+
 /// A member whose `migrations_dir` climbs out of it (`../shared/appmigs`) is shown as the user
 /// would type it: `shared/appmigs/...` from the workspace root, `../shared/appmigs/...` from
 /// the member, never `app/../shared/appmigs/...` — by `generate` and by the commands that

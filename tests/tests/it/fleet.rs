@@ -2004,3 +2004,82 @@ fn status_names_the_holder_of_each_targets_migration_lock() {
     assert_eq!(entries(&doc)[1]["report"]["lock_held_by"]["pid"], pid);
     drop(holder);
 }
+
+/// A fleet's `status` of a directory with files in error (an up file without its down, a
+/// misnamed file, a version twice) says so as one database's does, once for the whole fleet
+/// (every target reads the same files): the errors on stderr with the help that fixes them,
+/// and in JSON a top-level `errors`, the `invalid` error of the directory `up` refuses with,
+/// its `diagnostics` the errors — never one per target.
+#[test]
+fn a_fleet_status_of_files_with_errors_says_so_once() {
+    let dbs = TestDbs::new("fleetfe", 2);
+    let project = tenant_project();
+    project
+        .write(
+            "db/migrations/004_half.up.sql",
+            "CREATE TABLE half (id int);\n",
+        )
+        .write("db/migrations/5_bad.up.sql", "SELECT 1;\n")
+        .write("db/migrations/003_again.up.sql", "SELECT 1;\n")
+        .write("db/migrations/003_again.down.sql", "SELECT 1;\n");
+    write_targets(&project, &dbs);
+    let url = server_url();
+    let single = Run::of(project.cli().args([
+        "migrate",
+        "status",
+        "--database-url",
+        &dbs.dbs[0].url(),
+        "--format",
+        "json",
+    ]));
+    single.code(exit::INVALID);
+    let single_errors = single.json()["errors"].clone();
+    assert_eq!(
+        single_errors.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        single.dump()
+    );
+
+    let run = tenants_status(&project, &url, &[]);
+    run.code(exit::INVALID).stdout_has("! files with errors");
+    let one_db = project.status_on(&dbs.dbs[0]);
+    // Each error line of one database's status, once.
+    for line in one_db.stderr.lines().filter(|l| l.starts_with("error")) {
+        assert_eq!(
+            run.stderr.matches(line).count(),
+            1,
+            "{line}\n{}",
+            run.dump()
+        );
+    }
+    assert_eq!(
+        run.stderr
+            .matches("`migrate up` does not run a migration whose files have errors")
+            .count(),
+        1,
+        "{}",
+        run.dump()
+    );
+
+    let run = tenants_status(&project, &url, &["--format", "json"]);
+    run.code(exit::INVALID);
+    let doc = run.json();
+    assert_eq!(doc["errors"], single_errors, "{}", run.dump());
+    for entry in entries(&doc) {
+        assert!(entry.get("errors").is_none(), "{}", run.dump());
+    }
+    // Files without errors: an empty `errors`.
+    project
+        .remove("db/migrations/004_half.up.sql")
+        .remove("db/migrations/5_bad.up.sql")
+        .remove("db/migrations/003_again.up.sql")
+        .remove("db/migrations/003_again.down.sql");
+    let run = tenants_status(&project, &url, &["--format", "json"]);
+    assert_eq!(
+        run.json()["errors"],
+        serde_json::json!([]),
+        "{}",
+        run.dump()
+    );
+}
