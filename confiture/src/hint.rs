@@ -242,6 +242,12 @@ pub(crate) const OPTION_FLAGS: &[(&str, &str, &[&str])] = &[
         "allow_newer_database",
         &["UpOptions"],
     ),
+    ("--allow-non-empty", "allow_non_empty", &["UpOptions"]),
+    (
+        "--rerun-interrupted",
+        "rerun_interrupted",
+        &["UpOptions", "DownOptions"],
+    ),
     ("--allow-modified", "allow_modified", &["DownOptions"]),
     (
         "--dry-run",

@@ -91,6 +91,21 @@ pub enum Origin {
     DotEnv,
 }
 
+/// Who built an environment: what a help tells its user to change a setting with
+/// ([`Environment::set_in_file`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum BuiltBy {
+    /// A program, through the library (`Environment::from_url`, `Migrator::from_url`, the
+    /// library's labels, `Labels::LIBRARY`): it has no flag, and gives an environment file to
+    /// `Migrator::from_config`, or sets the environment's `MigrationSettings` itself.
+    #[default]
+    Library,
+    /// A command line, resolved with its own labels (`config::resolve_with`): the flag that
+    /// gives an environment file (`-c`).
+    #[cfg_attr(not(feature = "env-files"), allow(dead_code))]
+    Flags(String),
+}
+
 /// A resolved environment: the database and the settings to use with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
@@ -135,6 +150,9 @@ pub struct Environment {
     /// Told while a connection waits for a server that does not accept connections yet
     /// (`migration.wait_for_server`): [`crate::Migrator::on_server_wait`].
     pub(crate) server_wait_watch: Option<ServerWaitWatch>,
+    /// Who built this environment (a fleet target: who built its base), whose way of giving
+    /// an environment file a help names ([`Environment::set_in_file`]).
+    pub(crate) built_by: BuiltBy,
 }
 
 /// A connection waiting for a server that does not accept connections yet
@@ -462,6 +480,7 @@ impl Environment {
             listed: Listed::Nothing,
             settings_from: None,
             server_wait_watch: None,
+            built_by: BuiltBy::Library,
         })
     }
 
@@ -483,14 +502,28 @@ impl Environment {
     /// How a help tells the user of this environment to set `key` of an environment file
     /// (`migration.tracking_table`) to `value`: in the environment file its `migration:`
     /// settings were read from (a fleet target's are its base's); else (`--database-url`,
-    /// `DATABASE_URL`: no file is read) in an environment file to give instead (`-c FILE`),
-    /// since no flag or URL parameter sets it.
+    /// `DATABASE_URL`: no file is read) in an environment file to give instead, since no flag
+    /// or URL parameter sets it — as who built the environment gives one (`BuiltBy`): a
+    /// command line with its flag (`-c FILE`), a program to `Migrator::from_config`, or, having
+    /// built the environment, in its `MigrationSettings` (`Environment::migration`).
     pub fn set_in_file(&self, key: &str, value: &str) -> String {
-        match self.settings_origin() {
-            (Some(file), _) => format!("`{key}: {value}` in {}", display_path(file)),
-            (None, label) => format!(
-                "`{key}: {value}` in an environment file given with `-c FILE` ({label} reads none)"
+        let (file, label) = self.settings_origin();
+        if let Some(file) = file {
+            return format!("`{key}: {value}` in {}", display_path(file));
+        }
+        match &self.built_by {
+            BuiltBy::Flags(flag) => format!(
+                "`{key}: {value}` in an environment file given with `{flag} FILE` ({label} reads \
+                 none)"
             ),
+            BuiltBy::Library => {
+                let field = key.strip_prefix("migration.").unwrap_or(key);
+                format!(
+                    "`{key}: {value}` in an environment file given to `Migrator::from_config` \
+                     ({label} reads none), or {value} as the environment's \
+                     `MigrationSettings::{field}` (`Environment::migration`)"
+                )
+            }
         }
     }
 

@@ -900,6 +900,7 @@ fn read_environment(
         listed: super::environment::Listed::Nothing,
         settings_from: None,
         server_wait_watch: None,
+        built_by: super::environment::BuiltBy::Library,
     })
 }
 

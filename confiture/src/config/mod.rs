@@ -110,6 +110,8 @@ pub use connection::{
 };
 #[cfg(feature = "env-files")]
 pub use dotenv::FILE_NAME as DOTENV_FILE;
+#[cfg(all(test, feature = "db"))]
+pub(crate) use environment::BuiltBy;
 #[cfg(feature = "db")]
 pub(crate) use environment::ConnectionPart;
 #[cfg(feature = "db")]

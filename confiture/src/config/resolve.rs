@@ -6,7 +6,7 @@ use super::connection::connection_help;
 use super::display_path;
 use super::dotenv;
 use super::environment::{
-    environment_of_file_name, is_environment_name, Environment, Origin, Selection,
+    environment_of_file_name, is_environment_name, BuiltBy, Environment, Origin, Selection,
 };
 use super::expand::is_not_utf8;
 use super::suggest::closest;
@@ -90,6 +90,15 @@ impl Labels<'_> {
         (!self.are_calls()).then(|| format!("`{} <(sops -d f.yaml)`", self.file))
     }
 
+    /// Who builds an environment with these labels ([`Environment::set_in_file`]): the
+    /// library, or a command line whose flag gives an environment file.
+    fn built_by(&self) -> BuiltBy {
+        match self.are_calls() {
+            true => BuiltBy::Library,
+            false => BuiltBy::Flags(self.file.to_string()),
+        }
+    }
+
     /// Naming an environment by name, for a help: `--env NAME`, or the function.
     pub(crate) fn env_by_name(&self) -> String {
         match self.are_calls() {
@@ -119,6 +128,7 @@ pub fn resolve_with(
     let var = |name: &str| variable(vars, name);
     let with_origin = |mut env: Environment, origin: Origin| {
         env.origin = origin;
+        env.built_by = labels.built_by();
         env
     };
     match selection {

@@ -2231,6 +2231,7 @@ host=h password=hunter2 dbname=x y
         from_file.file = Some(std::path::PathBuf::from("db/environments/fleet.yaml"));
         let mut from_url = base();
         from_url.name = "--database-url".to_string();
+        from_url.built_by = crate::config::BuiltBy::Flags("-c".to_string());
         for (base, expected) in [
             (
                 from_file,

@@ -591,6 +591,202 @@ fn flag_group(text: &str, options: &str) -> Option<(Vec<String>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::library_names;
+    use crate::hint::{OPTION_FLAGS, SESSION};
+    use std::path::{Path, PathBuf};
+
+    /// The fields of each command's options type, as its `Debug` names them.
+    fn options_fields() -> Vec<(&'static str, Vec<String>)> {
+        let through = super::BaselineOptions::through(1).through;
+        let debugs = [
+            ("UpOptions", format!("{:#?}", super::UpOptions::default())),
+            (
+                "DownOptions",
+                format!("{:#?}", super::DownOptions::default()),
+            ),
+            (
+                "StatusOptions",
+                format!("{:#?}", super::StatusOptions::default()),
+            ),
+            (
+                "BaselineOptions",
+                format!("{:#?}", super::BaselineOptions::through(1)),
+            ),
+            (
+                "ReinitOptions",
+                format!("{:#?}", super::ReinitOptions::default()),
+            ),
+            (
+                "AbandonOptions",
+                format!("{:#?}", super::AbandonOptions::version(through)),
+            ),
+            (
+                "VerifyOptions",
+                format!("{:#?}", crate::verify::VerifyOptions::default()),
+            ),
+            (
+                "DriftOptions",
+                format!("{:#?}", crate::drift::DriftOptions::default()),
+            ),
+        ];
+        debugs
+            .into_iter()
+            .map(|(name, debug)| {
+                let fields = (debug.lines())
+                    .filter_map(|line| line.strip_prefix("    "))
+                    .filter(|line| !line.starts_with(' '))
+                    .filter_map(|line| line.split_once(':'))
+                    .map(|(field, _)| field.to_string())
+                    .collect();
+                (name, fields)
+            })
+            .collect()
+    }
+
+    /// A library caller told `--allow-non-empty` or `--rerun-interrupted` was told a flag it
+    /// has no way to give: every field of every command's options type is in the map of flag
+    /// to option for that type, so that `name_fields` names it; and every entry of the map
+    /// names fields its types have.
+    #[test]
+    fn every_options_field_is_in_the_map_of_flags() {
+        // Given by no flag: `migrate abandon VERSION` takes it as its argument.
+        const NO_FLAG: &[(&str, &str)] = &[("AbandonOptions", "version")];
+        let all = options_fields();
+        let mut missing = Vec::new();
+        for (options, fields) in &all {
+            assert!(
+                !fields.is_empty(),
+                "{options}: no field read from its Debug"
+            );
+            for field in fields {
+                let mapped = OPTION_FLAGS
+                    .iter()
+                    .any(|(_, f, types)| f == field && types.contains(options));
+                if !mapped && !NO_FLAG.contains(&(options, field.as_str())) {
+                    missing.push(format!("{options}::{field}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "not in hint::OPTION_FLAGS: {missing:?}");
+        for (flag, field, types) in OPTION_FLAGS {
+            for options in types.iter().filter(|t| **t != SESSION) {
+                let has = all
+                    .iter()
+                    .any(|(name, fields)| name == options && fields.iter().any(|f| f == field));
+                assert!(has, "{flag}: {options} has no field {field}");
+            }
+        }
+    }
+
+    /// The flags a text of the library can name that are no command's options field: what
+    /// a library caller is told instead is decided elsewhere, or they are other programs'.
+    const NOT_OPTIONS: &[(&str, &str)] = &[
+        // How the session's database, environment file, tenant and migrations are chosen:
+        // the `Migrator`'s constructors (`config::Labels`, `files::DirNamedBy`).
+        ("--env", "selection"),
+        ("--config", "selection"),
+        ("--database-url", "selection"),
+        ("--schema", "selection"),
+        ("--migrations-dir", "selection"),
+        // A fleet's, the command line's list of targets.
+        ("--targets", "fleet"),
+        ("--schemas-query", "fleet"),
+        ("--jobs", "fleet"),
+        // confiture (Python)'s commands.
+        ("--online", "confiture (Python)"),
+        ("--resume", "confiture (Python)"),
+        // `createdb`'s and git's.
+        ("--maintenance-db", "createdb"),
+        ("--diff-filter", "git"),
+        ("--name-only", "git"),
+    ];
+
+    /// The library's source files, without the modules compiled for its tests alone.
+    fn library_sources() -> Vec<(PathBuf, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    files.push((path, text));
+                }
+            }
+        }
+        // `#[cfg(test)] mod tests;`: that module's file and directory.
+        let mut test_only = Vec::new();
+        for (path, text) in &files {
+            let lines: Vec<&str> = text.lines().map(str::trim).collect();
+            for pair in lines.windows(2) {
+                let module = pair[1]
+                    .strip_prefix("mod ")
+                    .and_then(|m| m.strip_suffix(';'));
+                if let (true, Some(module)) = (pair[0] == "#[cfg(test)]", module) {
+                    let dir = match path.file_name().is_some_and(|n| n == "mod.rs") {
+                        true => path.parent().unwrap().to_path_buf(),
+                        false => path.with_extension(""),
+                    };
+                    test_only.push(dir.join(module));
+                }
+            }
+        }
+        files.retain(|(path, _)| {
+            !test_only
+                .iter()
+                .any(|m| path.starts_with(m) || *path == m.with_extension("rs"))
+        });
+        files
+    }
+
+    /// Every `--flag` the library's texts can name (written in its sources, outside comments
+    /// and test modules) is a command's option in the map of flags, which `name_fields`
+    /// words for a library caller, or one [`NOT_OPTIONS`] accounts for: a flag added to a help
+    /// is never told to a library caller as it is.
+    #[test]
+    fn every_flag_a_library_text_names_is_in_the_map_of_flags() {
+        let mut unmapped = Vec::new();
+        for (path, text) in library_sources() {
+            let lines: Vec<&str> = text.lines().collect();
+            for (n, line) in lines.iter().enumerate() {
+                let next = lines.get(n + 1).map_or("", |l| l.trim());
+                if line.trim() == "#[cfg(test)]" && next.starts_with("mod ") && next.ends_with('{')
+                {
+                    break;
+                }
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                let mut rest = *line;
+                while let Some(at) = rest.find("--") {
+                    let before = rest[..at].chars().last();
+                    let flag: String = rest[at + 2..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                        .collect();
+                    let flag = format!("--{}", flag.trim_end_matches('-'));
+                    rest = &rest[at + 2..];
+                    if flag.len() < 4
+                        || before.is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_')
+                    {
+                        continue;
+                    }
+                    let known = OPTION_FLAGS.iter().any(|(f, _, _)| *f == flag)
+                        || NOT_OPTIONS.iter().any(|(f, _)| *f == flag);
+                    if !known {
+                        unmapped.push(format!("{flag} ({}:{})", path.display(), n + 1));
+                    }
+                }
+            }
+        }
+        assert!(
+            unmapped.is_empty(),
+            "flags in the library's texts that neither hint::OPTION_FLAGS nor NOT_OPTIONS has: \
+             {unmapped:?}"
+        );
+    }
 
     /// Flags named together (`--target 0 --yes`) are each the setter a program calls with its
     /// value, joined by "with": never `` `DownOptions::target` = 0 `DownOptions::yes` ``; the
@@ -657,6 +853,22 @@ mod tests {
             library_names("--from 7: no migration has version 7", "VerifyOptions"),
             "`VerifyOptions::from` = 7: no migration has version 7"
         );
+        assert_eq!(
+            library_names(
+                "the objects of another application: `--allow-non-empty` runs over them",
+                "UpOptions"
+            ),
+            "the objects of another application: `UpOptions::allow_non_empty` runs over them"
+        );
+        for options in ["UpOptions", "DownOptions"] {
+            assert_eq!(
+                library_names(
+                    "the run that this one runs again (`--rerun-interrupted`)",
+                    options
+                ),
+                format!("the run that this one runs again (`{options}::rerun_interrupted`)")
+            );
+        }
         // A setting of the session is its builder method, whatever the command.
         assert_eq!(
             library_names(

@@ -7,7 +7,7 @@
 
 use crate::apply_support;
 
-use apply_support::{migrator_for, Dir, TestDb};
+use apply_support::{connect, migrator_for, Dir, TestDb};
 use confiture::config::Environment;
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::{ErrorKind, Reason};
@@ -1284,4 +1284,64 @@ fn statement_committing_inside_fails(call: bool, down: bool) {
         .query_one("SELECT count(*) FROM t", &[])
         .unwrap();
     assert_eq!(rows.get::<_, i64>(0), if down { 6 } else { 4 }, "{how}");
+}
+
+/// A timeout an environment file sets (`migration.lock_timeout`,
+/// `migration.statement_timeout`), hit at run time by a program's session, is raised where it
+/// was set: the help names that file and the key, never a flag (the library's caller has
+/// none) nor an option the program did not set.
+#[test]
+fn a_timeout_an_environment_file_sets_is_raised_in_that_file() {
+    let db = TestDb::new("file_timeouts");
+    let mut holder = connect(&db.name, "holder");
+    holder
+        .batch_execute("CREATE SCHEMA other; CREATE TABLE other.held (id int)")
+        .unwrap();
+    let files = Dir::new();
+    for (key, value, up) in [
+        (
+            "lock_timeout",
+            "200ms",
+            "ALTER TABLE other.held ADD COLUMN c int;\n",
+        ),
+        ("statement_timeout", "100ms", "SELECT pg_sleep(2);\n"),
+    ] {
+        let env_file = files.file(&format!("{key}.yaml"));
+        files.write(
+            &format!("{key}.yaml"),
+            &format!(
+                "database_url: {}\nmigration:\n  {key}: {value}\n  lock_retries: 0\n",
+                db.url()
+            ),
+        );
+        let env = Environment::from_file(&env_file, &|_| None).unwrap();
+        let dir = Dir::new();
+        dir.migration("001", "slow", up, "SELECT 1;\n");
+        if key == "lock_timeout" {
+            holder
+                .batch_execute("BEGIN; LOCK TABLE other.held IN ACCESS EXCLUSIVE MODE")
+                .unwrap();
+        }
+        // The table the lock is held on is there already: the run goes over it.
+        let options = UpOptions::default().allow_non_empty(true);
+        let failed = migrator_for(env, &dir.path)
+            .up(&options, &mut no_progress)
+            .unwrap_err();
+        if key == "lock_timeout" {
+            holder.batch_execute("ROLLBACK").unwrap();
+        }
+        let help = failed.error.help.clone().unwrap_or_default();
+        let cwd = std::env::current_dir().unwrap();
+        let shown = confiture::display::relative_to(&env_file, &cwd)
+            .display()
+            .to_string();
+        assert!(
+            help.contains(&format!("`migration.{key}` in {shown}")),
+            "{key}: {help}"
+        );
+        for flag in confiture::migrate::SQL_TIMEOUT_FLAGS {
+            assert!(!help.contains(flag), "{key}: {help}");
+        }
+        assert!(!help.contains("Options::"), "{key}: {help}");
+    }
 }

@@ -678,6 +678,18 @@ fn a_command_option_written_as_a_migration_setting_is_refused() {
             "UpOptions::allow_destructive",
         ),
         ("yes", "true", "--yes", "DownOptions::yes"),
+        (
+            "allow_non_empty",
+            "true",
+            "--allow-non-empty",
+            "UpOptions::allow_non_empty",
+        ),
+        (
+            "rerun_interrupted",
+            "true",
+            "--rerun-interrupted",
+            "UpOptions::rerun_interrupted",
+        ),
     ] {
         let (path, err) = read_err(&format!(
             "database_url: postgresql://h/db\nmigration:\n  tracking_table: t\n  {key}: {value}\n"

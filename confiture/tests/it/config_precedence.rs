@@ -875,3 +875,56 @@ fn nothing_found_names_every_dotenv_looked_at() {
     let at = |p: &str| six.find(p).unwrap_or_else(|| panic!("{p} in {six}"));
     assert!(at(&src) < at(&billing) && at(&billing) < at(&root), "{six}");
 }
+
+/// A setting no flag or URL parameter sets (`migration.tracking_table`) is set in an
+/// environment file: the one read, else one to give — with `-c FILE` for the command line's
+/// environments, never for a program's, which has no `-c`: it gives one to
+/// `Migrator::from_config`, or sets the environment it built. Every way of choosing a database
+/// that reads no file, by the command line's labels and by the library's.
+#[test]
+fn where_to_set_a_setting_is_said_to_who_built_the_environment() {
+    let f = fixture(&[("staging.yaml", "database_url: postgresql://h/staging\n")]);
+    let env_vars = vars(&[("DATABASE_URL", "postgresql://h/from_var")]);
+    let set = |env: &Environment| env.set_in_file("migration.tracking_table", "ops.t");
+    let by_url = Selection::Url("postgresql://h/app".into());
+    for (selection, label) in [(&by_url, None), (&Selection::Auto, Some("DATABASE_URL"))] {
+        let cli = resolve(&f.ws, selection, &env_vars).unwrap();
+        let label = label.unwrap_or("--database-url");
+        assert_eq!(
+            set(&cli),
+            format!(
+                "`migration.tracking_table: ops.t` in an environment file given with `-c FILE` \
+                 ({label} reads none)"
+            )
+        );
+        let library = confiture::config::resolve(&f.ws, selection, &env_vars).unwrap();
+        let said = set(&library);
+        assert!(!said.contains("-c"), "{said}");
+        assert!(
+            said.starts_with(
+                "`migration.tracking_table: ops.t` in an environment file given to \
+                 `Migrator::from_config` ("
+            ) && said.ends_with(
+                "reads none), or ops.t as the environment's `MigrationSettings::tracking_table` \
+                 (`Environment::migration`)"
+            ),
+            "{said}"
+        );
+    }
+    // A program's own environment is the library's too.
+    let own = Environment::from_url("postgresql://h/app", "DATABASE_URL").unwrap();
+    assert!(set(&own).contains("given to `Migrator::from_config` (DATABASE_URL reads none)"));
+    // An environment read from a file names that file, whoever built it.
+    let staging = Selection::Env("staging".into());
+    for env in [
+        resolve(&f.ws, &staging, &env_vars).unwrap(),
+        confiture::config::resolve(&f.ws, &staging, &env_vars).unwrap(),
+    ] {
+        let said = set(&env);
+        assert!(
+            said.starts_with("`migration.tracking_table: ops.t` in ")
+                && said.ends_with("staging.yaml"),
+            "{said}"
+        );
+    }
+}

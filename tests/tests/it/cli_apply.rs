@@ -1040,3 +1040,48 @@ fn transactions_of_status_with_interrupted(prefix: &str, interrupted: usize) -> 
     );
     settled_transactions(&mut admin, &db.name) - before
 }
+
+/// A timeout the environment file sets (`migration.lock_timeout`,
+/// `migration.statement_timeout`), hit at run time, is raised where it was set: the help
+/// names that file and the key, not the flag the run was not given.
+#[test]
+fn a_timeout_the_environment_file_sets_is_raised_in_that_file() {
+    let db = TestDb::new("apply_file_timeouts");
+    let mut holder = db.connect();
+    holder
+        .batch_execute("CREATE SCHEMA other; CREATE TABLE other.held (id int)")
+        .unwrap();
+    for (key, value, up) in [
+        (
+            "lock_timeout",
+            "200ms",
+            "ALTER TABLE other.held ADD COLUMN c int;\n",
+        ),
+        ("statement_timeout", "100ms", "SELECT pg_sleep(2);\n"),
+    ] {
+        let project = Project::new();
+        project.write(
+            "db/environments/dev.yaml",
+            format!(
+                "database_url: {}\nmigration:\n  {key}: {value}\n  lock_retries: 0\n",
+                db.url()
+            ),
+        );
+        project.migration("001_slow", up, "SELECT 1;\n");
+        if key == "lock_timeout" {
+            holder
+                .batch_execute("BEGIN; LOCK TABLE other.held IN ACCESS EXCLUSIVE MODE")
+                .unwrap();
+        }
+        // The table the lock is held on is there already: the run goes over it.
+        let run = project.run(&["migrate", "up", "--env", "dev", "--allow-non-empty"]);
+        if key == "lock_timeout" {
+            holder.batch_execute("ROLLBACK").unwrap();
+        }
+        run.code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!("`migration.{key}` in db/environments/dev.yaml"));
+        for flag in confiture::migrate::SQL_TIMEOUT_FLAGS {
+            run.stderr_lacks(flag);
+        }
+    }
+}
