@@ -898,6 +898,7 @@ fn read_environment(
         listed: super::environment::Listed::Nothing,
         settings_from: None,
         server_wait_watch: None,
+        dotenv_url: None,
     })
 }
 
