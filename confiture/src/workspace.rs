@@ -146,8 +146,10 @@ impl Workspace {
             }
         }
         match package {
-            // Outside any workspace the nearest package is its own root (as for cargo).
+            // Outside any workspace the nearest package is its own root (as for cargo); one
+            // that inherits from a workspace is a manifest cargo cannot read.
             Some(package) => {
+                refuse_inheriting_without_workspace(&package)?;
                 let empty = toml::Table::new();
                 let (dir, manifest) = (package.dir.clone(), package.manifest.clone());
                 Workspace::from_root(dir, &start, manifest, &empty, Some(package), shown)
@@ -373,6 +375,58 @@ struct Package {
     dir: PathBuf,
     manifest: PathBuf,
     table: toml::Table,
+}
+
+/// A package outside any workspace that inherits a value from one (`version.workspace =
+/// true`, a dependency's `{ workspace = true }`, `lints.workspace = true`): cargo cannot read
+/// its manifest ("failed to find a workspace root"), so neither `cargo build` nor its paths
+/// mean anything — an example package copied out of its workspace. Refused (exit 5) naming the
+/// manifest, the key and cargo's reason, never read as a project of its own (whose
+/// `db/migrations`, below the copy, is not where its migrations are).
+fn refuse_inheriting_without_workspace(package: &Package) -> Result<()> {
+    let Some(keys) = inherited_key(&package.table) else {
+        return Ok(());
+    };
+    let at = shown_at(&package.manifest, &keys, None);
+    let from = match keys.as_slice() {
+        ["package", key] => format!("workspace.package.{key}"),
+        [_, dependency] => format!("workspace.dependencies.{dependency}"),
+        _ => "workspace.lints".to_string(),
+    };
+    Err(Error::invalid(format!(
+        "`{}` cannot be read by cargo: `{}.workspace = true` ({at}) inherits `{from}` from a \
+         workspace, but no Cargo.toml with `[workspace]` encloses it (cargo: failed to find a \
+         workspace root)",
+        crate::display::path(&package.manifest),
+        keys.join("."),
+    ))
+    .with_help(
+        "write each inherited value in the package's Cargo.toml itself (`version = \"0.1.0\"`, \
+         a dependency's version), or move the package back into its workspace",
+    ))
+}
+
+/// The first key of a package manifest that inherits from its workspace
+/// ([`refuse_inheriting_without_workspace`]), as the path of tables to it: `["package",
+/// "version"]`, `["dependencies", "confiture"]`, `["lints"]`.
+fn inherited_key(table: &toml::Table) -> Option<Vec<&str>> {
+    let inherits =
+        |value: &toml::Value| value.get("workspace").and_then(toml::Value::as_bool) == Some(true);
+    let in_table = |name: &'static str| {
+        let entries = table.get(name)?.as_table()?;
+        let (key, _) = entries.iter().find(|(_, value)| inherits(value))?;
+        Some(vec![name, key.as_str()])
+    };
+    in_table("package")
+        .or_else(|| in_table("dependencies"))
+        .or_else(|| in_table("build-dependencies"))
+        .or_else(|| in_table("dev-dependencies"))
+        .or_else(|| {
+            table
+                .get("lints")
+                .filter(|lints| inherits(lints))
+                .map(|_| vec!["lints"])
+        })
 }
 
 /// A member's `package.workspace = "path"`: the root, its manifest and its table.
@@ -939,6 +993,48 @@ mod tests {
         let ws = Workspace::discover(&bare).unwrap();
         assert_eq!(ws.root, bare);
         assert_eq!(ws.manifest, None);
+    }
+
+    /// A package copied out of its workspace (the example's `db/`) inherits values cargo
+    /// cannot find: exit 5 naming the manifest, the key and cargo's reason, never read as a
+    /// project of its own whose `db/migrations` is below the copy.
+    #[test]
+    fn a_package_inheriting_from_no_workspace_is_refused() {
+        let tmp = TempDir::new("confiture_workspace");
+        for (text, key, from) in [
+            (
+                "[package]\nname = \"x\"\nversion.workspace = true\n",
+                "`package.version.workspace = true`",
+                "`workspace.package.version`",
+            ),
+            (
+                "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[dependencies]\n\
+                 confiture = { workspace = true }\n",
+                "`dependencies.confiture.workspace = true`",
+                "`workspace.dependencies.confiture`",
+            ),
+            (
+                "[package]\nname = \"x\"\nversion = \"1.0.0\"\n\n[lints]\nworkspace = true\n",
+                "`lints.workspace = true`",
+                "`workspace.lints`",
+            ),
+        ] {
+            tmp.write("copied/Cargo.toml", text);
+            let err = Workspace::discover(&tmp.dir("copied/src")).expect_err(text);
+            assert_eq!(err.exit_code(), crate::exit::INVALID, "{err}");
+            for says in [
+                key,
+                from,
+                "Cargo.toml` cannot be read by cargo",
+                "failed to find a workspace root",
+            ] {
+                assert!(err.message.contains(says), "{says}: {err}");
+            }
+        }
+        // In its workspace it is read as before.
+        tmp.write("Cargo.toml", "[workspace]\nmembers = [\"copied\"]\n");
+        let ws = Workspace::discover(&tmp.dir("copied/src")).unwrap();
+        assert_eq!(ws.root, tmp.path);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::workspace::Workspace;
 pub const FILE_NAME: &str = ".env";
 
 /// The variable read from it.
-const VARIABLE: &str = "DATABASE_URL";
+pub(super) const VARIABLE: &str = "DATABASE_URL";
 
 /// Every `.env` rule 6 looks at, nearest first: one in each directory from
 /// [`Workspace::start`] up to [`Workspace::root`], both included — a workspace member's own
@@ -55,14 +55,29 @@ pub(super) struct Found {
     pub set_empty: Vec<PathBuf>,
 }
 
+impl Found {
+    /// Where the URL was found, as every source names one (what to fix, and where):
+    /// `DATABASE_URL in .env, line 2`; `None` when no `.env` gave one.
+    pub(super) fn label(&self) -> Option<String> {
+        let (path, _) = self.url.as_ref()?;
+        let line = (self.line).map_or_else(String::new, |line| format!(", line {line}"));
+        Some(format!("{VARIABLE} in {}{line}", display_path(path)))
+    }
+}
+
 /// `DATABASE_URL` of the nearest `.env` of [`paths`] that sets it to more than blanks, its
 /// variables expanded (the caller's `vars`, else an earlier line of the file); one that does
 /// not set it, or sets it empty, is passed over. A file that cannot be read or parsed is an
-/// error naming it, never skipped; its text is never quoted (it holds passwords).
-pub(super) fn database_url(ws: &Workspace, vars: &dyn Fn(&str) -> Option<String>) -> Result<Found> {
+/// error naming it, never skipped; its text is never quoted (it holds passwords). A `.env`
+/// that is a pipe is given up after `wait` (`STREAM_WAIT` where the database is read from it).
+pub(super) fn database_url(
+    ws: &Workspace,
+    vars: &dyn Fn(&str) -> Option<String>,
+    wait: Duration,
+) -> Result<Found> {
     let mut found = Found::default();
     for path in paths(ws) {
-        match database_url_within(&path, vars, super::STREAM_WAIT)? {
+        match database_url_within(&path, vars, wait)? {
             Some((path, url, _)) if url.trim().is_empty() => found.set_empty.push(path),
             Some((path, url, line)) => {
                 found.url = Some((path, url));
@@ -217,7 +232,7 @@ fn at(shown: &str, line: Option<usize>) -> String {
 fn expand_entry(
     shown: &str,
     text: &[u8],
-    entries: &[(String, std::result::Result<String, String>)],
+    entries: &[Entry],
     index: usize,
     vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String> {
@@ -232,7 +247,7 @@ fn expand_entry(
     };
     let template = template
         .as_ref()
-        .map_err(|reason| refused(reason.clone(), DOLLAR_HELP.to_string()))?;
+        .map_err(|(what, help)| refused(what.clone(), help.clone()))?;
     let cell = std::cell::RefCell::new(None);
     let lookup = |var: &str| {
         vars(var).or_else(|| {
@@ -261,6 +276,10 @@ fn expand_entry(
     Ok(value)
 }
 
+/// An entry of a `.env` ([`templates`]): its name, and its value's template or what is wrong
+/// with it and the help.
+type Entry = (String, std::result::Result<String, (String, String)>);
+
 /// Each entry of the `.env` `text` as dotenvy reads it, its value as a template for
 /// `expand` (`${NAME}` where dotenvy substitutes a variable, `$$` for a `$` it takes as
 /// written), or why it cannot be one; `None` when dotenvy cannot read the file so. Found by
@@ -268,7 +287,7 @@ fn expand_entry(
 /// substitutes, it takes the name before the mark, empty, as no variable's (the `$` is gone,
 /// the mark and the name written after it kept); where it takes the `$` as written, the mark
 /// follows it.
-fn templates(text: &[u8]) -> Option<Vec<(String, std::result::Result<String, String>)>> {
+fn templates(text: &[u8]) -> Option<Vec<Entry>> {
     let text = std::str::from_utf8(text).ok()?;
     // A private-use character the file does not hold.
     let mark = ('\u{e000}'..='\u{f8ff}').find(|c| !text.contains(*c))?;
@@ -281,8 +300,24 @@ fn templates(text: &[u8]) -> Option<Vec<(String, std::result::Result<String, Str
         .collect()
 }
 
-/// The template of a value dotenvy read from a file marked as [`templates`] says.
-fn template(value: &str, mark: char) -> std::result::Result<String, String> {
+/// What is wrong with a `$NAME` that dotenvy ends at a `_` (`$DB_NAME_X`: `$DB`, then
+/// `_NAME_X`), and the help: to write the braces where the name ends.
+fn unbraced_name_cut(name: &str, rest: &str) -> (String, String) {
+    (
+        format!(
+            "uses `${name}{rest}`, which dotenvy (and so sqlx-cli) reads as the variable \
+             `${name}` followed by `{rest}`: a variable's name without braces ends at a `_`"
+        ),
+        format!(
+            "write `${{{name}{rest}}}` for the variable {name}{rest}, or `${{{name}}}{rest}` \
+             for {name} followed by `{rest}`"
+        ),
+    )
+}
+
+/// The template of a value dotenvy read from a file marked as [`templates`] says, or what is
+/// wrong with it and the help.
+fn template(value: &str, mark: char) -> std::result::Result<String, (String, String)> {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars().peekable();
     while let Some(c) = chars.next() {
@@ -301,7 +336,19 @@ fn template(value: &str, mark: char) -> std::result::Result<String, String> {
                     name.push(c);
                 }
                 if name.is_empty() {
-                    return Err("has a `$` that starts no variable's name".to_string());
+                    return Err((
+                        "has a `$` that starts no variable's name".to_string(),
+                        DOLLAR_HELP.to_string(),
+                    ));
+                }
+                // A `_` ends dotenvy's name where a shell's goes on: `$DB_NAME` is `$DB` then
+                // `_NAME` to dotenvy (and so to sqlx-cli), a variable the user did not mean,
+                // set or not. Refused, with both spellings that read alike everywhere.
+                if chars.peek() == Some(&'_') {
+                    let rest: String =
+                        std::iter::from_fn(|| chars.next_if(|c| c.is_alphanumeric() || *c == '_'))
+                            .collect();
+                    return Err(unbraced_name_cut(&name, &rest));
                 }
                 out.push_str(&format!("${{{name}}}"));
             }

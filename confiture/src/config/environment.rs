@@ -153,6 +153,24 @@ pub struct Environment {
     /// Who built this environment (a fleet target: who built its base), whose way of giving
     /// an environment file a help names ([`Environment::set_in_file`]).
     pub(crate) built_by: BuiltBy,
+    /// The `DATABASE_URL` of a `.env` that an environment file met ([`DotenvUrl`]): the
+    /// value its `${DATABASE_URL}` took, or the one the default environment file passed over.
+    pub(crate) dotenv_url: Option<DotenvUrl>,
+}
+
+/// The `DATABASE_URL` of the nearest `.env` that sets it, as an environment file met it
+/// (`config::resolve`): the value the file's `${DATABASE_URL}` took, the environment
+/// having none (`used`: the `using ...` line and the helps naming the variable say where it
+/// came from), or the one the default environment file, not using the variable, passed over
+/// (the note of [`super::database_url_not_used`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DotenvUrl {
+    /// `DATABASE_URL in .env, line 2`.
+    pub(crate) label: String,
+    /// Its value, its variables expanded.
+    pub(crate) url: String,
+    /// Whether the environment file's `${DATABASE_URL}` took it.
+    pub(crate) used: bool,
 }
 
 /// A connection waiting for a server that does not accept connections yet
@@ -481,16 +499,22 @@ impl Environment {
             settings_from: None,
             server_wait_watch: None,
             built_by: BuiltBy::Library,
+            dotenv_url: None,
         })
     }
 
     /// `using staging (db/environments/staging.yaml): postgres@db.internal:5432/app` — what the
     /// CLI prints on stderr before connecting. Never contains the password.
+    /// When the file's `${DATABASE_URL}` took a `.env`'s value, that too: `using local
+    /// (db/environments/local.yaml, DATABASE_URL in .env, line 1): ...`.
     pub fn describe(&self) -> String {
         match &self.file {
             Some(file) => {
+                let dotenv = self
+                    .dotenv_used()
+                    .map_or_else(String::new, |l| format!(", {l}"));
                 format!(
-                    "using {} ({}): {}",
+                    "using {} ({}{dotenv}): {}",
                     self.name,
                     display_path(file),
                     self.connection
@@ -658,9 +682,22 @@ impl Environment {
             .map(|var| var.name.as_str())
     }
 
-    /// [`Environment::source`], naming only the variables that gave any of `parts`.
+    /// Where the file's `${DATABASE_URL}` took its value when a `.env` gave it
+    /// ([`DotenvUrl::used`]): `DATABASE_URL in .env, line 1`.
+    fn dotenv_used(&self) -> Option<&str> {
+        let dotenv = self.dotenv_url.as_ref().filter(|dotenv| dotenv.used)?;
+        Some(dotenv.label.as_str())
+    }
+
+    /// [`Environment::source`], naming only the variables that gave any of `parts` (the
+    /// `.env` line of one a `.env` gave: `$DATABASE_URL` is not set where the user looks).
     fn source_naming(&self, parts: &[ConnectionPart]) -> String {
-        let vars: Vec<String> = self.variables_of(parts).map(|v| format!("${v}")).collect();
+        let vars: Vec<String> = (self.variables_of(parts))
+            .map(|v| match self.dotenv_used() {
+                Some(label) if v == "DATABASE_URL" => label.to_string(),
+                _ => format!("${v}"),
+            })
+            .collect();
         let line = self
             .connection_variables
             .as_ref()

@@ -901,6 +901,7 @@ fn read_environment(
         settings_from: None,
         server_wait_watch: None,
         built_by: super::environment::BuiltBy::Library,
+        dotenv_url: None,
     })
 }
 

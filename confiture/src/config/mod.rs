@@ -22,7 +22,9 @@
 //! is an error: we never guess which one was meant. The default environment file (4) read while
 //! `DATABASE_URL` names another database is no error (the order is documented), but it is
 //! said: [`database_url_not_used`] gives the note the CLI prints on stderr, since sqlx-cli and
-//! dbmate users export `DATABASE_URL` to aim at a database. Empty variables count as unset. The
+//! dbmate users export `DATABASE_URL` to aim at a database (or keep it in `.env`: the note
+//! names a `.env`'s too). `${DATABASE_URL}` in an environment file takes the `.env`'s value of
+//! rule 6 when the environment has none (`resolve::read_environment_file`). Empty variables count as unset. The
 //! library knows no CLI flag: messages name the three selections by the `Labels` the caller
 //! passes to `resolve_with` (the CLI passes its flags).
 //!

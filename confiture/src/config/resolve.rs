@@ -1,12 +1,13 @@
 //! Which database: the precedence rules of the module documentation of [`super`].
 
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 
 use super::connection::connection_help;
 use super::display_path;
 use super::dotenv;
 use super::environment::{
-    environment_of_file_name, is_environment_name, BuiltBy, Environment, Origin, Selection,
+    environment_of_file_name, is_environment_name, BuiltBy, DotenvUrl, Environment, Origin, Selection,
 };
 use super::expand::is_not_utf8;
 use super::suggest::closest;
@@ -138,7 +139,7 @@ pub fn resolve_with(
         )),
         Selection::Env(name) => {
             let path = environment_file(ws, name, labels)?;
-            let mut env = Environment::read_file(&path, vars, labels)?;
+            let mut env = read_environment_file(ws, &path, vars, labels)?;
             env.name = name.clone();
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.env)?;
             Ok(with_origin(env, Origin::Env))
@@ -146,7 +147,7 @@ pub fn resolve_with(
         Selection::File(path) => {
             refuse_file_of_the_root(ws, path, labels)?;
             refuse_missing_file_close_to_one(ws, path, labels)?;
-            let env = Environment::read_file(path, vars, labels)?;
+            let env = read_environment_file(ws, path, vars, labels)?;
             refuse_conflict(&env, var("CONFITURE_DATABASE_URL")?, labels.file)?;
             Ok(with_origin(env, Origin::File))
         }
@@ -159,8 +160,11 @@ pub fn resolve_with(
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
             if env_file_exists(&default, "the default environment file", labels)? {
-                let mut env = Environment::read_file(&default, vars, labels)?;
+                let mut env = read_environment_file(ws, &default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
+                if env.dotenv_url.is_none() && var("DATABASE_URL")?.is_none() {
+                    env.dotenv_url = passed_over(ws, vars);
+                }
                 return Ok(with_origin(env, Origin::DefaultEnv));
             }
             if let Some(error) = misnamed_default(ws, &default, labels) {
@@ -170,17 +174,69 @@ pub fn resolve_with(
                 let env = Environment::from_url(&url, "DATABASE_URL")?;
                 return Ok(with_origin(env, Origin::DatabaseUrl));
             }
-            let dotenv = dotenv::database_url(ws, vars)?;
-            if let Some((path, url)) = &dotenv.url {
-                // Its line, as every other source names one: what to fix, and where.
-                let line = (dotenv.line).map_or_else(String::new, |line| format!(", line {line}"));
-                let label = format!("DATABASE_URL in {}{line}", display_path(path));
+            let dotenv = dotenv::database_url(ws, vars, super::STREAM_WAIT)?;
+            if let (Some((_, url)), Some(label)) = (&dotenv.url, dotenv.label()) {
                 let env = Environment::from_url(url, &label)?;
                 return Ok(with_origin(env, Origin::DotEnv));
             }
             Err(no_database(ws, labels, vars, &dotenv.set_empty))
         }
     }
+}
+
+/// An environment file read with `${DATABASE_URL}` as sqlx-cli and dbmate users mean it: the
+/// environment's variable, else (not set, or blank) the `DATABASE_URL` of the nearest `.env`
+/// that sets it (rule 6's `.env`, read only when the file asks for the variable): a project
+/// whose `local.yaml` writes `${DATABASE_URL:-postgresql://.../app_dev}` and whose `.env`
+/// names another database uses the `.env`'s, never silently the default. The `.env` overrides
+/// nothing that is set. A `.env` that cannot be read is its error, as rule 6's; where the value
+/// came from is kept ([`DotenvUrl`]) for the `using ...` line and the helps.
+fn read_environment_file(
+    ws: &Workspace,
+    path: &Path,
+    vars: &dyn Fn(&str) -> Option<String>,
+    labels: &Labels<'_>,
+) -> Result<Environment> {
+    let read: OnceCell<Result<dotenv::Found>> = OnceCell::new();
+    let with_dotenv = |name: &str| {
+        let value = vars(name);
+        if name != dotenv::VARIABLE || value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+            return value;
+        }
+        let found = read.get_or_init(|| dotenv::database_url(ws, vars, super::STREAM_WAIT));
+        match found.as_ref().ok().and_then(|found| found.url.as_ref()) {
+            Some((_, url)) => Some(url.clone()),
+            None => value,
+        }
+    };
+    let env = Environment::read_file(path, &with_dotenv, labels);
+    match read.into_inner() {
+        Some(Err(error)) => Err(error),
+        Some(Ok(found)) => env.map(|env| Environment {
+            dotenv_url: dotenv_url(&found, true),
+            ..env
+        }),
+        None => env,
+    }
+}
+
+/// The [`DotenvUrl`] of what rule 6's `.env` files gave, if one set `DATABASE_URL`.
+fn dotenv_url(found: &dotenv::Found, used: bool) -> Option<DotenvUrl> {
+    let label = found.label()?;
+    let (_, url) = found.url.as_ref()?;
+    Some(DotenvUrl {
+        label,
+        url: url.clone(),
+        used,
+    })
+}
+
+/// The `.env`'s `DATABASE_URL` that the default environment file, not using the variable,
+/// passes over: for [`database_url_not_used`]'s note only, so a `.env` that cannot be read is
+/// no error here (rule 6 never reads it), and a pipe is not waited for.
+fn passed_over(ws: &Workspace, vars: &dyn Fn(&str) -> Option<String>) -> Option<DotenvUrl> {
+    let found = dotenv::database_url(ws, vars, std::time::Duration::ZERO).ok()?;
+    dotenv_url(&found, false)
 }
 
 /// The tracking table of the environment `selection` names — an environment (`Env`) or an
@@ -582,7 +638,9 @@ pub fn database_url_not_used(
     if env.origin != Origin::DefaultEnv {
         return None;
     }
-    let url = variable(vars, "DATABASE_URL").ok()??;
+    let exported = variable(vars, "DATABASE_URL").ok()?;
+    let dotenv = (env.dotenv_url.as_ref()).filter(|dotenv| exported.is_none() && !dotenv.used);
+    let url = exported.or_else(|| dotenv.map(|dotenv| dotenv.url.clone()))?;
     if parse_spec(&url).is_ok_and(|other| other.same_database(&env.connection)) {
         return None;
     }
@@ -590,9 +648,17 @@ pub fn database_url_not_used(
         .file
         .as_deref()
         .map_or_else(|| "the default environment file".to_string(), display_path);
+    // The `.env`'s is no variable of the shell: `--database-url "$DATABASE_URL"` would not
+    // give it.
+    let (set, flag) = match dotenv {
+        Some(dotenv) => (dotenv.label.clone(), String::new()),
+        None => (
+            "DATABASE_URL".to_string(),
+            format!("{} \"$DATABASE_URL\", or ", labels.url),
+        ),
+    };
     Some(format!(
-        "note: DATABASE_URL is set but not used: {file} takes precedence (to use it: {} \
-         \"$DATABASE_URL\", or `database_url: ${{DATABASE_URL:-...}}` in {file})",
-        labels.url
+        "note: {set} is set but not used: {file} takes precedence (to use it: \
+         {flag}`database_url: ${{DATABASE_URL:-...}}` in {file})"
     ))
 }

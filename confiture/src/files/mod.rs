@@ -1156,11 +1156,33 @@ fn holds_migrations(dir: &Path) -> bool {
 /// The directory beside the missing migrations directory `dir` whose name is close to its
 /// name (`db/migrations` for `db/migration`, by [`crate::text::did_you_mean`], the one rule
 /// of every other name) and which holds migrations (a file whose name gives a version): the
-/// directory `dir` likely misspells. `None` when `dir` is there, or no such directory is.
+/// directory `dir` likely misspells; else a `migrations/` directory holding migrations in the
+/// current directory or its parent (`migrations_here`). `None` when `dir` is there, or no
+/// such directory is.
 pub fn close_to_missing_dir(dir: &Path) -> Option<PathBuf> {
     if !is_missing_dir(dir) {
         return None;
     }
+    close_sibling(dir).or_else(|| migrations_here(dir))
+}
+
+/// A `migrations/` directory holding migrations in the current directory or its parent, not
+/// `missing` itself: a project whose migrations sit beside its `Cargo.toml` (the example's
+/// `db/` copied out of its workspace, read from `db/db/migrations`) has them there; creating
+/// `missing` would start a second, empty history.
+fn migrations_here(missing: &Path) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    let missing = std::path::absolute(missing).ok()?;
+    let found = [Some(cwd.as_path()), cwd.parent()]
+        .into_iter()
+        .flatten()
+        .map(|dir| dir.join("migrations"))
+        .find(|found| *found != missing && holds_migrations(found))?;
+    Some(crate::display::relative_to(&found, &cwd))
+}
+
+/// [`close_to_missing_dir`]'s directory beside `dir` of a close name.
+fn close_sibling(dir: &Path) -> Option<PathBuf> {
     let name = dir.file_name()?.to_str()?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
     let listing = fs::read_dir(parent.unwrap_or(Path::new("."))).ok()?;
@@ -1409,8 +1431,12 @@ pub enum AppliedHere {
 /// applied up file is in its checksum), C101 (the no-transaction marker changes an applied up
 /// file's checksum). `None` for every other diagnostic, for one of a file without a
 /// well-formed name, and for C003 when one is applied (`plan::explain_duplicates` names it).
+/// `versions` are the versions on disk once the renames back that the same report suggests
+/// are done (`set.versions_on_disk()`'s where it suggests none): C004's number into the gap
+/// counts from them, so that following every help leaves no gap.
 pub fn help_applied_here(
     set: &MigrationSet,
+    versions: &[u64],
     diagnostic: &Diagnostic,
     here: AppliedHere,
     options: &CheckOptions,
@@ -1420,11 +1446,15 @@ pub fn help_applied_here(
         .and_then(|n| name::parse_file_name(n).ok())?;
     let stem = format!("{}_{}", parsed.version_text, parsed.name);
     if diagnostic.code == checker::VERSION_GAP.code {
-        let before = (set.versions_on_disk().into_iter())
-            .filter(|(v, _)| *v < parsed.version)
-            .max_by_key(|(v, _)| *v);
-        let (before, width) = match &before {
-            Some((v, _)) => (*v, set.version_text_of(*v).map_or(0, str::len)),
+        let before = (versions.iter().copied())
+            .filter(|v| *v < parsed.version)
+            .max();
+        let (before, width) = match before {
+            // A version a rename back gives again has no file now: the file's own width.
+            Some(v) => (
+                v,
+                (set.version_text_of(v)).map_or(parsed.version_text.len(), str::len),
+            ),
             None => (0, 0),
         };
         let to = name::version_text(before + 1, width);

@@ -1151,18 +1151,25 @@ fn going_back<'h, 'a>(set: &MigrationSet, renumbered: &[&'h Recorded<'a>]) -> Ve
 /// The first version missing between two versions on disk (a gap, C004), once `back` went back
 /// to their old numbers (none: as the files are now).
 fn gap_after(set: &MigrationSet, back: &[Back<'_, '_>]) -> Option<String> {
+    let versions = versions_after(set, back);
+    let width = set.migrations.first().map_or(3, |m| m.version_text.len());
+    versions
+        .windows(2)
+        .find(|w| w[1] > w[0].saturating_add(1))
+        .map(|w| crate::files::name::version_text(w[0] + 1, width))
+}
+
+/// The versions on disk, in order, once `back` went back to their old numbers (none: as the
+/// files are now): **the** state every help that numbers a file reckons from while it also
+/// suggests those renames back, so that following all of them leaves no gap.
+fn versions_after(set: &MigrationSet, back: &[Back<'_, '_>]) -> Vec<u64> {
     let mut versions: std::collections::BTreeSet<u64> =
         set.versions_on_disk().into_iter().map(|(v, _)| v).collect();
     for &(m, _, _) in back {
         versions.remove(&m.version);
     }
     versions.extend(back.iter().map(|&(_, _, old)| old));
-    let versions: Vec<u64> = versions.into_iter().collect();
-    let width = set.migrations.first().map_or(3, |m| m.version_text.len());
-    versions
-        .windows(2)
-        .find(|w| w[1] > w[0].saturating_add(1))
-        .map(|w| crate::files::name::version_text(w[0] + 1, width))
+    versions.into_iter().collect()
 }
 
 /// The one command that renames every migration of `back` back, in its order, or `None` when
@@ -1404,6 +1411,9 @@ pub fn explain_applied(
             .chain(&set.duplicates)
             .find(|m| m.up.path == path || m.down.path == path)
     };
+    // A gap's renumbering counts from the versions once the renamed-back migrations
+    // (`explain_gaps`) have their old numbers again.
+    let versions = versions_after(set, &going_back(set, &history.renumbered()));
     diagnostics
         .iter()
         .map(|d| {
@@ -1421,8 +1431,8 @@ pub fn explain_applied(
                     false => AppliedHere::No,
                 }
             });
-            if let Some(help) =
-                here.and_then(|here| crate::files::help_applied_here(set, &d, here, options))
+            if let Some(help) = here
+                .and_then(|here| crate::files::help_applied_here(set, &versions, &d, here, options))
             {
                 d.help = Some(help);
             }

@@ -3036,6 +3036,64 @@ fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     );
 }
 
+/// With 001 and 002 applied, 002's files renumbered to 003 and a new 005 added, `status` said
+/// both "rename its files back" (003 to 002) and "renumber `005_t5` to 004": followed
+/// together, they left version 003 missing (C004 again). The number into the gap counts from
+/// the versions once the renames back the same report suggests are done: 003.
+#[test]
+fn a_gap_s_renumbering_counts_from_the_versions_after_the_renames_back() {
+    let dir = std::path::Path::new("m");
+    let file = |name: &str, sql: &str| crate::files::Entry::File {
+        path: dir.join(name),
+        bytes: sql.as_bytes().to_vec(),
+    };
+    let before = crate::files::check(
+        dir,
+        vec![
+            file("001_a.up.sql", "SELECT 1;\n"),
+            file("001_a.down.sql", "SELECT 1;\n"),
+            file("002_b.up.sql", "SELECT 2;\n"),
+            file("002_b.down.sql", "SELECT 2;\n"),
+        ],
+        &Default::default(),
+    );
+    let ledger: Vec<LedgerRow> = before.set.migrations.iter().map(row).collect();
+    let after = crate::files::check(
+        dir,
+        vec![
+            file("001_a.up.sql", "SELECT 1;\n"),
+            file("001_a.down.sql", "SELECT 1;\n"),
+            file("003_b.up.sql", "SELECT 2;\n"),
+            file("003_b.down.sql", "SELECT 2;\n"),
+            file("005_t5.up.sql", "SELECT 5;\n"),
+            file("005_t5.down.sql", "SELECT 5;\n"),
+        ],
+        &Default::default(),
+    );
+    let history = History::of(&after.set, &ledger, None);
+    let options = Default::default();
+    let ds = explain_gaps(
+        &after.set,
+        &history,
+        &explain_applied(&after.set, &history, &after.diagnostics, &options),
+    );
+    let of = |path: &str| {
+        (ds.iter())
+            .find(|d| d.code == "C004" && d.path == dir.join(path))
+            .and_then(|d| d.help.clone())
+            .unwrap_or_else(|| panic!("no C004 on {path}: {ds:?}"))
+    };
+    assert!(
+        of("003_b.up.sql").contains("rename its files back"),
+        "{ds:?}"
+    );
+    let renumber = of("005_t5.up.sql");
+    assert!(
+        renumber.contains("`005_t5` is not applied here: renumber it to 003 unless another"),
+        "{renumber}"
+    );
+}
+
 /// The status report of the files `entries` (`(name, bytes)` in `m/`) on a ledger of the rows
 /// `applied` picks among the set's migrations and the pairs left out for their version.
 fn status_of(

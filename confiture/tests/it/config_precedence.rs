@@ -701,11 +701,18 @@ fn dotenv_variables_not_set_or_empty_are_refused_at_their_line() {
             1,
             "uses ${CFTHD1DB}, which is not set",
         ),
-        // dotenvy's `$NAME` ends before the `_`: `$CFT` and `_HD1_SET`.
+        // dotenvy's `$NAME` ends before the `_`: `$CFT` and `_HD1_SET`, a variable not meant,
+        // refused whether it is set or not, with the braces to write (below).
         (
             "DATABASE_URL=postgresql://u@h/$CFT_HD1_SET\n",
             1,
-            "uses ${CFT}, which is not set",
+            "uses `$CFT_HD1_SET`, which dotenvy (and so sqlx-cli) reads as the variable `$CFT` \
+             followed by `_HD1_SET`",
+        ),
+        (
+            "CFT=x\nDATABASE_URL=postgresql://u@h/a$CFT_HD1_SET\n",
+            2,
+            "uses `$CFT_HD1_SET`, which dotenvy",
         ),
         (
             "DATABASE_URL=postgresql://u@h/x${CFT_HD1_EMPTY}\n",
@@ -746,12 +753,27 @@ fn dotenv_variables_not_set_or_empty_are_refused_at_their_line() {
             "{text:?}: {err}"
         );
     }
+    f.dir
+        .write(".env", "DATABASE_URL=postgresql://u@h/$CFT_HD1_SET\n");
+    let err = resolve(&f.ws, &Selection::Auto, &vars(&set)).expect_err("$CFT_HD1_SET");
+    assert_eq!(
+        err.help.as_deref(),
+        Some(
+            "write `${CFT_HD1_SET}` for the variable CFT_HD1_SET, or `${CFT}_HD1_SET` for CFT \
+             followed by `_HD1_SET`"
+        ),
+        "{err}"
+    );
     for (text, url) in [
         (
             "DATABASE_URL=postgresql://u@h/${CFT_HD1_SET}\n",
             "u@h:5432/app",
         ),
         ("DATABASE_URL=postgresql://u@h/$CFTHD1SET\n", "u@h:5432/app"),
+        (
+            "DATABASE_URL=postgresql://u@h/${CFT_HD1_SET}_x\n",
+            "u@h:5432/app_x",
+        ),
         (
             "DATABASE_URL=postgresql://u@h/${CFT_HD1_NONE:-dflt}\n",
             "u@h:5432/dflt",

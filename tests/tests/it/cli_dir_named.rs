@@ -216,3 +216,46 @@ fn a_mistyped_migrations_dir_is_not_created_beside_a_close_one() {
         .code(exit::SUCCESS)
         .stderr_lacks("did you mean");
 }
+
+/// The example's `db/` copied out of its workspace (`cp -r db /tmp/x/`): its Cargo.toml
+/// inherits `version.workspace = true`, which cargo cannot read there — the tool read it as a
+/// project of its own, looked for `db/db/migrations` and said to create it with `migrate
+/// generate`, a second, empty history beside `migrations/`. The manifest is refused (exit 5,
+/// naming it and cargo's reason); once it reads, a missing migrations directory while
+/// `migrations/` with migrations is in the current directory (or its parent) is helped to it,
+/// and `generate` refuses to create the other.
+#[test]
+fn a_package_copied_out_of_its_workspace_is_never_given_a_second_history() {
+    let project = Project::new();
+    std::fs::remove_dir_all(project.path("db")).expect("remove db/");
+    project.write(
+        "Cargo.toml",
+        "[package]\nname = \"copied\"\nversion.workspace = true\nedition = \"2021\"\n",
+    );
+    project.write("migrations/001_a.up.sql", "CREATE TABLE a (id int);\n");
+    project.write("migrations/001_a.down.sql", "DROP TABLE a;\n");
+    let run = project.run(&["lint"]);
+    run.code(exit::INVALID).stderr_has(
+        "error: `Cargo.toml` cannot be read by cargo: `package.version.workspace = true` \
+         (Cargo.toml:3) inherits `workspace.package.version` from a workspace, but no \
+         Cargo.toml with `[workspace]` encloses it (cargo: failed to find a workspace root)",
+    );
+    project.write(
+        "Cargo.toml",
+        "[package]\nname = \"copied\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    for dir in ["", "src"] {
+        std::fs::create_dir_all(project.path("src")).expect("mkdir src");
+        let run =
+            confiture_tests::Run::of(project.cli().current_dir(project.path(dir)).args(["lint"]));
+        run.code(exit::INVALID)
+            .stderr_has("did you mean `")
+            .stderr_lacks("migrate generate NAME");
+        let run = confiture_tests::Run::of(
+            (project.cli().current_dir(project.path(dir))).args(["migrate", "generate", "t"]),
+        );
+        run.code(exit::USAGE)
+            .stderr_has("a directory of migrations with a close name, does");
+        assert!(!project.path("db").exists(), "{}", run.dump());
+    }
+}

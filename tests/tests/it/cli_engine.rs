@@ -2163,7 +2163,8 @@ fn a_suggested_baseline_after_the_ledger_was_emptied_or_dropped_works_as_pasted(
             "dropped",
             "DROP TABLE tb_confiture",
             exit::INVALID,
-            "migration 002_nt dropped the tracking table public.tb_confiture",
+            "the tracking table public.tb_confiture was dropped during statement 2 of 2 of \
+             migration 002_nt",
         ),
     ] {
         let db = TestDb::new("engine_nt_ledger");

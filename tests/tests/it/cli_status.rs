@@ -357,6 +357,77 @@ fn precedence_of_the_ways_to_name_a_database() {
     .code(exit::PENDING);
 }
 
+/// `${DATABASE_URL}` in an environment file takes the `.env`'s `DATABASE_URL` when the
+/// environment has none (sqlx-cli's and dbmate's habit: the `.env` is where the variable is
+/// set), never the file's default silently; a default environment file that does not use the
+/// variable while a `.env` names another database says so, as it does of an exported one.
+#[test]
+fn an_environment_files_database_url_variable_reads_the_dotenv() {
+    let t = Three::new();
+    let (a, b, c) = (&t.up_to_date, &t.fresh, &t.pending);
+    let with_default =
+        |default: &TestDb| format!("database_url: ${{DATABASE_URL:-{}}}\n", default.url());
+    t.project
+        .write("db/environments/local.yaml", with_default(b));
+    t.project
+        .write(".env", format!("# the app's\nDATABASE_URL={}\n", c.url()));
+    t.status(&[], &[])
+        .code(exit::PENDING)
+        .stderr_has(&format!(
+            "using local (db/environments/local.yaml, DATABASE_URL in .env, line 2): {}",
+            shown(c)
+        ))
+        .stderr_lacks("is set but not used");
+    // An exported DATABASE_URL is set: the `.env` overrides nothing.
+    t.status(&[], &[("DATABASE_URL", &a.url())])
+        .code(exit::SUCCESS)
+        .stderr_has(&format!(
+            "using local (db/environments/local.yaml): {}",
+            shown(a)
+        ));
+    // Any environment file's variable, `--env`'s too.
+    t.project.write(
+        "db/environments/staging.yaml",
+        "database_url: ${DATABASE_URL}\n",
+    );
+    t.status(&["--env", "staging"], &[])
+        .code(exit::PENDING)
+        .stderr_has(&format!(
+            "using staging (db/environments/staging.yaml, DATABASE_URL in .env, line 2): {}",
+            shown(c)
+        ));
+    // A `.env` that cannot be read is an error, never passed over for the default.
+    t.project
+        .write(".env", "DATABASE_URL=postgresql://h/${HENV_NOT_SET}\n");
+    t.status(&[], &[])
+        .code(exit::INVALID)
+        .stderr_has(".env:1: `DATABASE_URL` uses ${HENV_NOT_SET}, which is not set");
+
+    // A default file naming its database itself: the `.env`'s is passed over, and said.
+    t.project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {}\n", b.url()),
+    );
+    t.project
+        .write(".env", format!("DATABASE_URL={}\n", c.url()));
+    t.status(&[], &[])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(&format!(
+            "using local (db/environments/local.yaml): {}",
+            shown(b)
+        ))
+        .stderr_has(
+            "note: DATABASE_URL in .env, line 1 is set but not used: \
+             db/environments/local.yaml takes precedence (to use it: `database_url: \
+             ${DATABASE_URL:-...}` in db/environments/local.yaml)",
+        );
+    t.project
+        .write(".env", format!("DATABASE_URL={}\n", b.url()));
+    t.status(&[], &[])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("is set but not used");
+}
+
 #[test]
 fn an_explicit_file_and_confiture_database_url_naming_another_database_is_an_error() {
     let t = Three::new();
