@@ -7,7 +7,8 @@ use super::connection::connection_help;
 use super::display_path;
 use super::dotenv;
 use super::environment::{
-    environment_of_file_name, is_environment_name, BuiltBy, DotenvUrl, Environment, Origin, Selection,
+    environment_of_file_name, is_environment_name, BuiltBy, DotenvUrl, Environment, Origin,
+    Selection,
 };
 use super::expand::is_not_utf8;
 use super::suggest::closest;
