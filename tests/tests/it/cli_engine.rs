@@ -2332,13 +2332,21 @@ fn the_ledger_dropped_during_a_no_transaction_migration_is_not_blamed_on_it_alon
             "up" => "002",
             _ => "001",
         };
-        // The help's way on records what is in effect again, as pasted.
-        let help =
-            format!("`cargo confiture migrate baseline --through {through} --database-url <URL>`");
-        run.stderr_has(&help);
-        project
-            .run_on(&db, &["migrate", "baseline", "--through", through])
-            .code(exit::SUCCESS);
+        // The help's way on records what is in effect again, as pasted (its `--yes` is
+        // `plan::record_command`'s: the run's start marker stays).
+        let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
+            .unwrap_or_else(|| panic!("{direction}: a suggested baseline: {}", run.dump()));
+        assert!(
+            suggested.contains(&format!("migrate baseline --through {through} ")),
+            "{direction}: {suggested}"
+        );
+        let pasted = project.paste(&suggested.replace("<URL>", &db.url()));
+        assert_eq!(
+            pasted.code,
+            i32::from(exit::SUCCESS),
+            "{direction}: {suggested}: {}",
+            pasted.dump()
+        );
     }
 }
 
