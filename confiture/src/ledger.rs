@@ -1010,6 +1010,20 @@ impl StartedRun {
         self.so_far(Run::Ended)
     }
 
+    /// How many of the file's first statements committed for sure, the run that left it gone
+    /// (its own, or an earlier run's it runs again, [`StartedRun::earlier_committed`]): those
+    /// before the one it was sending, and that one too when the run stopped by itself after
+    /// the server answered it ([`StartedRun::stopped_after`]). The count
+    /// [`StartedRun::committed`] says in words, and `keep_earlier_sql` keeps; a statement that
+    /// only may have committed is not counted.
+    pub fn surely_committed(&self) -> u32 {
+        let this = match self.stopped_after && !self.failed {
+            true => self.statement,
+            false => self.statement.saturating_sub(1),
+        };
+        this.max(self.earlier_committed)
+    }
+
     /// What the live run it records (one holding the migration lock now:
     /// [`crate::status::StatusReport::running`]) has done so far: `statement 1 of 1 is
     /// running`, `statement 1 committed; statement 2 of 3 is running`.

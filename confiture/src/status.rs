@@ -150,6 +150,12 @@ pub struct MigrationStatus {
     /// otherwise. Not a JSON key.
     #[serde(skip)]
     pub recorded_above: Vec<String>,
+    /// For an `interrupted` apply, the statements of its up file its run committed for sure
+    /// (`file:line` and their first words, [`crate::plan::committed_statements_of`]): running
+    /// it again runs them again, which its help says where it suggests running it again.
+    /// Empty otherwise. Not a JSON key.
+    #[serde(skip)]
+    pub committed_again: Vec<String>,
 }
 
 impl MigrationStatus {
@@ -467,6 +473,25 @@ impl StatusReport {
         format!("{}; {so_far}", crate::display::escape(&started.started()))
     }
 
+    /// [`StatusReport::marker_progress`] of line `m`'s start marker (`started`), and what the
+    /// statement the server refused left all the same, when the run left something
+    /// ([`crate::plan::LeftBehind::committed_first`]: a cancelled `CREATE INDEX CONCURRENTLY`
+    /// leaves its index, INVALID): never "nothing of it committed" alone then.
+    pub fn marker_progress_of(
+        &self,
+        m: &MigrationStatus,
+        started: &crate::ledger::StartedRun,
+    ) -> String {
+        let progress = self.marker_progress(started);
+        match m
+            .left_behind()
+            .filter(|_| started.failed && self.running.is_none())
+        {
+            Some(left) => format!("{progress}; all the same, {}", left.committed_first()),
+            None => progress,
+        }
+    }
+
     /// What `status` says of another session's run, in one line: **the** owner of that fact,
     /// which a session holding the migration lock now is ([`StatusReport::lock_held_by`],
     /// else [`StatusReport::running`]'s holder). A run is going on: the migrations whose start
@@ -573,6 +598,11 @@ impl StatusReport {
                         "",
                         left.as_ref(),
                     ),
+                };
+                let reruns = left.as_ref().is_some_and(|left| left.reruns_committed());
+                let ways = match reruns && !down {
+                    true => crate::plan::with_committed_run_again(ways, &m.committed_again),
+                    false => ways,
                 };
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: {}), and \
@@ -910,6 +940,10 @@ fn mark_interrupted(
                     .collect();
             }
             m.started = Some(mark.marker.clone());
+            if !mark.down {
+                m.committed_again =
+                    crate::plan::committed_statements_of(mark.marker, &mark.migration.up);
+            }
         }
     }
 }
@@ -1041,6 +1075,7 @@ fn add_unknown(
             shares_version_with: None,
             recorded_over: None,
             recorded_above: Vec::new(),
+            committed_again: Vec::new(),
             pending_detach: None,
             unfinished_drop: None,
         };
@@ -1094,6 +1129,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                 shares_version_with: None,
                 recorded_over: None,
                 recorded_above: Vec::new(),
+                committed_again: Vec::new(),
                 pending_detach: None,
                 unfinished_drop: None,
                 unreadable_files: match (e.state, e.number) {
@@ -1141,6 +1177,7 @@ fn lines(history: &History<'_>, errors: &FileErrors<'_>) -> Vec<MigrationStatus>
                     shares_version_with: None,
                     recorded_over: None,
                     recorded_above: Vec::new(),
+                    committed_again: Vec::new(),
                     pending_detach: None,
                     unfinished_drop: None,
                 },

@@ -1445,7 +1445,7 @@ fn status_table(out: &Output, report: &StatusReport) -> String {
             text.push_str(&format!(
                 "\n{}: {}",
                 display::escape(&m.id()),
-                report.marker_progress(started)
+                report.marker_progress_of(m, started)
             ));
         }
     }

@@ -300,6 +300,13 @@ impl Migrator {
             // would meet, at its start, an INVALID index a failed or interrupted build left
             // (exit 4, the engine's rule and words); the migrations before it would be applied.
             refuse_invalid_index_met(self.client()?, &plan, &markers, options, wait)?;
+            // What the rerun meets of what its runs left part-way committed, said.
+            let history = crate::history::History::of(&set, rows, request.first_version);
+            (report.warnings).extend(plan::committed_run_again_warnings(
+                &history,
+                &markers,
+                &plan.apply,
+            ));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(());

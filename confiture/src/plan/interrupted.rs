@@ -3,7 +3,7 @@
 //! engine, which meets a marker only when no plan read it first.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::files::{Direction, Migration};
+use crate::files::{Direction, Migration, SqlFile};
 use crate::history::{History, Marked, Recorded, Unknown};
 use crate::ledger::{Rewrite, StartedRun};
 
@@ -265,8 +265,11 @@ pub fn check_interrupted_with(
         }
         // A run in the other direction than the one left part-way is refused whatever it
         // runs: it would build on (`up`) or pull from under (`down`) a migration half done.
+        // What the run left may make running it again fail at once (a partition pending
+        // detach): refused, `--rerun-interrupted` or not, as its dry run is.
+        let blocks = left_by(left, mark.marker).is_some_and(LeftBehind::refuses_rerun);
         let refused = match mark.down == down {
-            true => runs && !rerun,
+            true => runs && (!rerun || blocks),
             false => true,
         };
         if refused {
@@ -495,7 +498,11 @@ fn refusal_with(
             false => (again.to_string(), ""),
         };
         let file = m.up.path.display().to_string();
-        ways_on(false, &m.version_text, &file, &rerun, then, left)
+        let ways = ways_on(false, &m.version_text, &file, &rerun, then, left);
+        match left.filter(|left| left.reruns_committed()) {
+            Some(_) => with_committed_run_again(ways, &committed_statements_of(earlier, &m.up)),
+            None => ways,
+        }
     };
     error.with_help(help)
 }
@@ -1009,4 +1016,141 @@ fn interrupted_error(id: &str, earlier: &StartedRun, what: &str) -> Error {
         "{} (it runs without a transaction: what they committed stays)",
         earlier.committed()
     ))
+}
+
+impl LeftBehind {
+    /// Whether running the migration again fails on what the run left, before anything else:
+    /// a partition pending detach (its `DETACH PARTITION ... CONCURRENTLY` fails "already
+    /// pending detach"). [`check_interrupted_with`] refuses such a run, `--rerun-interrupted`
+    /// or not, dry run or not, with the ways on that finish it ([`ways_on`]).
+    pub fn refuses_rerun(&self) -> bool {
+        matches!(self, LeftBehind::PendingDetach(_))
+    }
+
+    /// Whether the ways on of what the run left ([`ways_on`]) run its file again — dropping an
+    /// INVALID index or copies first, or finishing a drop —, so that the statements the run
+    /// committed before it stopped run again: their help names them
+    /// ([`with_committed_run_again`]). Not a pending detach, whose ways on record the migration.
+    pub fn reruns_committed(&self) -> bool {
+        !self.refuses_rerun()
+    }
+
+    /// What of the statement a run was sending stays although the server refused it (a
+    /// failure, a cancel: "nothing of it committed" of a plain statement): what a
+    /// `CONCURRENTLY` statement commits before it waits or builds, as `status`' line of the
+    /// run says after what it committed ([`crate::status::StatusReport::marker_progress_of`]).
+    pub fn committed_first(&self) -> String {
+        match self {
+            LeftBehind::InvalidIndex(index) => format!(
+                "its index {index}, which its build commits before it builds it, stays, INVALID"
+            ),
+            LeftBehind::RebuildCopies(copies) => format!(
+                "{}, which its rebuild commits before it builds, {} INVALID",
+                copies_named(copies),
+                if copies.len() == 1 { "stays" } else { "stay" }
+            ),
+            LeftBehind::PendingDetach(pending) => format!(
+                "its first step, which commits before it waits, stays: partition {} is pending \
+                 detach from {}",
+                pending.partition, pending.table
+            ),
+            LeftBehind::UnfinishedDrop(index) => format!(
+                "its first step, which commits before it waits, stays: index {index} is INVALID"
+            ),
+        }
+    }
+}
+
+/// The statements of `file` that the run of `marker`, left part-way, committed for sure
+/// ([`StartedRun::surely_committed`]), as [`committed_statements`] names them.
+pub fn committed_statements_of(marker: &StartedRun, file: &SqlFile) -> Vec<String> {
+    committed_statements(file, marker.surely_committed() as usize)
+}
+
+/// The first `through` statements of `file` that a run committed, each named by its place and
+/// its first words (`db/migrations/001_t.up.sql:2 `CREATE TABLE t (id int)``): those that
+/// change the database — never one that changes only its session (`SET`,
+/// [`crate::files::StatementSpan::session_only`]), which runs again harmlessly.
+pub fn committed_statements(file: &SqlFile, through: usize) -> Vec<String> {
+    let path = file.path.display();
+    (file.statements.iter().take(through))
+        .filter(|span| !span.session_only)
+        .map(|span| {
+            let text = file.text.get(span.range.clone()).unwrap_or_default();
+            format!("{path}:{} `{}`", span.line, opening_words(text))
+        })
+        .collect()
+}
+
+/// The first words of a statement's `text`, enough to recognise it: at most five, never one
+/// that starts a string or a dollar quote (a password, a body) or a comment, `…` where cut.
+fn opening_words(text: &str) -> String {
+    const WORDS: usize = 5;
+    let mut words = Vec::new();
+    let mut all = true;
+    for word in text.trim_end_matches(';').split_whitespace() {
+        let opens = word.contains(['\'', '$']) || word.starts_with("--") || word.starts_with("/*");
+        if words.len() == WORDS || opens {
+            all = false;
+            break;
+        }
+        words.push(word);
+    }
+    let cut = if all { "" } else { " …" };
+    crate::display::escape(&format!("{}{cut}", words.join(" "))).into_owned()
+}
+
+/// `ways`, ways on that run a migration left part-way again, followed by what running it again
+/// meets of its own: the statements the run committed (`committed`, [`committed_statements`]),
+/// which run again — and fail (`already exists`), or do their work twice — unless made safe to
+/// run twice or undone first. `ways` alone when none committed.
+pub fn with_committed_run_again(ways: String, committed: &[String]) -> String {
+    match committed_run_again(committed) {
+        Some(again) => format!("{ways}; {again}"),
+        None => ways,
+    }
+}
+
+/// What running a migration again meets of the statements a run left part-way committed
+/// (`committed`, [`committed_statements`]): the one text of `status`' help, `up`'s refusal, the
+/// engine's failure and the dry run of `--rerun-interrupted`. `None` when none committed.
+pub fn committed_run_again(committed: &[String]) -> Option<String> {
+    committed.first()?;
+    let one = committed.len() == 1;
+    let listed = crate::display::cut(committed.to_vec()).join(", ");
+    Some(if one {
+        format!(
+            "the statement its run left part-way committed runs again with it: {listed}; \
+             before running it again, make it safe to run twice (`IF NOT EXISTS`) or undo it, \
+             else it fails (`already exists`) or does its work twice"
+        )
+    } else {
+        format!(
+            "the statements its run left part-way committed run again with it: {listed}; \
+             before running it again, make them safe to run twice (`IF NOT EXISTS`) or undo \
+             them, else they fail (`already exists`) or do their work twice"
+        )
+    })
+}
+
+/// What a plan that runs again (`--rerun-interrupted`) the applies of `run` a run left part-way
+/// ([`History::interrupted`], of `markers`) meets of their own: one warning each whose run
+/// committed statements ([`committed_run_again`]), which the dry run of `up` says, so that it
+/// never presents the rerun as a plain apply.
+pub fn committed_run_again_warnings(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    run: &[&Migration],
+) -> Vec<String> {
+    (history.interrupted(markers).into_iter())
+        .filter(|mark| !mark.down && run.iter().any(|m| std::ptr::eq(*m, mark.migration)))
+        .filter_map(|mark| {
+            let committed = committed_statements_of(mark.marker, &mark.migration.up);
+            let again = committed_run_again(&committed)?;
+            Some(format!(
+                "{} runs again over a run left part-way: {again}",
+                crate::display::escape(&mark.migration.id())
+            ))
+        })
+        .collect()
 }

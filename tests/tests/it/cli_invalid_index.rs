@@ -667,3 +667,158 @@ fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
         .code(exit::PENDING)
         .stderr_lacks("INVALID");
 }
+
+/// The backend of the CLI run on `db` that runs `statement_start` (the start of a statement
+/// of its file) and waits, once there is one.
+fn backend_running(db: &TestDb, statement_start: &str) -> Option<i32> {
+    db.connect()
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND application_name = 'cargo-confiture' \
+             AND state = 'active' AND wait_event_type = 'Lock' AND strpos(query, $1) > 0",
+            &[&statement_start],
+        )
+        .expect("read pg_stat_activity")
+        .map(|row| row.get(0))
+}
+
+/// `args` of `project` on `db` spawned while a session holds a snapshot open (a `CONCURRENTLY`
+/// statement waits for it), its backend terminated (`pg_terminate_backend`) once it waits in
+/// the statement starting `statement_start`: the run's connection is lost mid-statement.
+fn cut_while_waiting(
+    project: &Project,
+    db: &TestDb,
+    args: &[&str],
+    hold: &str,
+    statement_start: &str,
+) -> confiture_tests::Run {
+    let mut holder = db.connect();
+    holder.batch_execute(hold).expect("a session that holds");
+    let child = project.spawn_on(db, args);
+    let mut pid = None;
+    let waiting = wait_until(Duration::from_secs(30), || {
+        pid = backend_running(db, statement_start);
+        pid.is_some()
+    });
+    if let Some(pid) = pid {
+        db.connect()
+            .execute("SELECT pg_terminate_backend($1)", &[&pid])
+            .expect("terminate the run's backend");
+    }
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(waiting, "the statement never waited\n{}", run.dump());
+    holder.batch_execute("ROLLBACK").expect("end the holder");
+    run
+}
+
+/// hdx2 #1: a no-transaction `CREATE TABLE; INSERT; CREATE INDEX CONCURRENTLY` cut during the
+/// build (its connection lost) left the INVALID index and the first two statements
+/// committed. `up`'s error and `status`' help said to drop the index and run again with
+/// `--rerun-interrupted`, never that the statements before it committed and clash on the rerun
+/// (`relation "hdx2_t" already exists`), and `up --rerun-interrupted --dry-run` presented the
+/// rerun as plain. Each names the committed statements (`file:line`, their first words) and
+/// says to make them safe to run twice or undo them first.
+#[test]
+fn an_index_build_cut_names_the_committed_statements_a_rerun_runs_again() {
+    let db = TestDb::new("hdx2_cut_cic");
+    let project = Project::new();
+    project.migration(
+        "001_t",
+        "-- confiture:no-transaction\nCREATE TABLE hdx2_t (id int);\n\
+         INSERT INTO hdx2_t VALUES (1);\nCREATE INDEX CONCURRENTLY hdx2_ix ON hdx2_t (id);\n",
+        "DROP TABLE hdx2_t;\n",
+    );
+    let run = cut_while_waiting(
+        &project,
+        &db,
+        &["migrate", "up", "--lock-timeout-statement", "60s"],
+        "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;",
+        "CREATE INDEX CONCURRENTLY hdx2_ix",
+    );
+    run.code(exit::CONNECTION);
+    assert_eq!(invalid_indexes(&db), ["hdx2_ix"], "{}", run.dump());
+    let names = |stderr: &str, what: &str| {
+        for part in [
+            "001_t.up.sql:2 `CREATE TABLE hdx2_t",
+            "001_t.up.sql:3 `INSERT INTO hdx2_t",
+            "IF NOT EXISTS",
+        ] {
+            assert!(stderr.contains(part), "{what} lacks {part:?}:\n{stderr}");
+        }
+        assert!(!stderr.contains("001_t.up.sql:4 `"), "{what}:\n{stderr}");
+    };
+    names(&run.stderr, "up's error");
+    let status = project.status_on(&db);
+    status.code(exit::DIVERGED);
+    names(&status.stderr, "status' help");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted", "--dry-run"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("DROP INDEX CONCURRENTLY public.hdx2_ix;");
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.hdx2_ix")
+        .expect("the suggested DROP INDEX");
+    let dry = project.run_on(&db, &["migrate", "up", "--rerun-interrupted", "--dry-run"]);
+    dry.code(exit::SUCCESS);
+    names(&dry.stderr, "the rerun's dry run");
+    assert!(dry.stderr.contains("run again"), "{}", dry.dump());
+    // Following the help: the committed statements undone, the rerun applies it.
+    db.connect()
+        .batch_execute("DROP TABLE hdx2_t")
+        .expect("undo what committed");
+    project
+        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert!(invalid_indexes(&db).is_empty());
+    assert_eq!(markers(&db), 0);
+}
+
+/// hdx2 #3: a `CREATE INDEX CONCURRENTLY` after a committed statement, cancelled by the
+/// statement timeout, left its INVALID index while `status` said of it "failed: the server
+/// refused it, and nothing of it committed". The line names the INVALID index it left, and
+/// the help its drop.
+#[test]
+fn a_cancelled_index_build_is_never_said_to_have_committed_nothing() {
+    let db = TestDb::new("hdx2_timeout_cic");
+    let project = Project::new();
+    project.migration(
+        "001_t",
+        "-- confiture:no-transaction\nCREATE TABLE hdx2_t (id int);\n\
+         CREATE INDEX CONCURRENTLY hdx2_ix ON hdx2_t (id);\n",
+        "DROP TABLE hdx2_t;\n",
+    );
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM pg_class;")
+        .expect("a snapshot held");
+    let up = project.run_on(
+        &db,
+        &[
+            "migrate",
+            "up",
+            "--lock-timeout-statement",
+            "60s",
+            "--statement-timeout",
+            "1s",
+        ],
+    );
+    holder.batch_execute("ROLLBACK").expect("end the holder");
+    up.code(exit::MIGRATION_FAILED)
+        .stderr_has("public.hdx2_ix was left INVALID");
+    assert_eq!(invalid_indexes(&db), ["hdx2_ix"], "{}", up.dump());
+    let status = project.status_on(&db);
+    status
+        .code(exit::DIVERGED)
+        .stdout_has("public.hdx2_ix")
+        .stderr_has("`DROP INDEX CONCURRENTLY public.hdx2_ix;`");
+    let line = (status.stdout.lines())
+        .find(|l| l.starts_with("001_t: "))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("INVALID") && line.contains("public.hdx2_ix"),
+        "{}",
+        status.dump()
+    );
+}

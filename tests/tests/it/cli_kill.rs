@@ -3364,3 +3364,67 @@ fn a_run_killed_after_a_failed_rerun_keeps_what_every_run_committed() {
     assert_eq!(started["earlier_unsure"], 2, "{json}");
     finish_as_status_says(&project, &db);
 }
+
+/// hdx2 #2: a no-transaction `DETACH PARTITION ... CONCURRENTLY` cut part-way (its connection
+/// lost while it waited) left the partition pending detach. `up --rerun-interrupted` ran it
+/// again, which failed at the server ("already pending detach", exit 4), and its dry run said
+/// it would apply it (exit 0). Both refuse, as an interrupted run is refused (exit 7), naming
+/// the partition and the `FINALIZE` that finishes it; nothing is run.
+#[test]
+fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
+    let db = TestDb::new("hdx2_pending_detach");
+    let project = Project::new();
+    project
+        .migration(
+            "001_p",
+            "CREATE TABLE hdx2_p (id int) PARTITION BY RANGE (id);\n\
+             CREATE TABLE hdx2_c PARTITION OF hdx2_p FOR VALUES FROM (0) TO (10);\n",
+            "DROP TABLE hdx2_p;\n",
+        )
+        .migration(
+            "002_d",
+            "-- confiture:no-transaction\n\
+             ALTER TABLE hdx2_p DETACH PARTITION hdx2_c CONCURRENTLY;\n",
+            "SELECT 1;\n",
+        );
+    project
+        .run_on(&db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut reader = db.connect();
+    reader
+        .batch_execute("BEGIN; SELECT * FROM hdx2_p;")
+        .expect("a reader of the partitioned table");
+    let (mut child, pid) = spawn_until_it_waits(
+        &project,
+        &db,
+        &["migrate", "up", "--lock-timeout-statement", "60s"],
+        "virtualxid",
+    );
+    db.connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("terminate the run's backend");
+    child.wait().expect("reap the runner");
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let pending: bool = db
+        .connect()
+        .query_one(
+            "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'hdx2_c'::regclass",
+            &[],
+        )
+        .expect("read pg_inherits")
+        .get(0);
+    assert!(pending, "the detach is pending");
+    for args in [
+        &["migrate", "up", "--rerun-interrupted"][..],
+        &["migrate", "up", "--rerun-interrupted", "--dry-run"],
+    ] {
+        project
+            .run_on(&db, args)
+            .code(exit::DIVERGED)
+            .stderr_has("public.hdx2_c")
+            .stderr_has("ALTER TABLE public.hdx2_p DETACH PARTITION public.hdx2_c FINALIZE;")
+            .stderr_lacks("already pending detach");
+        assert_eq!(db.ledger().expect("the ledger"), ["001:p"], "{args:?}");
+        assert_eq!(markers(&db), 1, "{args:?}");
+    }
+}

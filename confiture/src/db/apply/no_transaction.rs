@@ -2639,21 +2639,29 @@ fn lost_part_way(
         failure.error.help = Some(match building {
             // The build committed its INVALID index before it waited or built: the run
             // again is refused over it (`invalid_index_left_behind`) until it is dropped.
-            Some((Some(schema), name)) => format!(
-                "{}; {}",
-                drop_index_then(&format!("{schema}.{name}"), &again),
-                committed_stays(settings, step)
+            Some((Some(schema), name)) => naming_committed(
+                step,
+                format!(
+                    "{}; {}",
+                    drop_index_then(&format!("{schema}.{name}"), &again),
+                    committed_stays(settings, step)
+                ),
+                completed,
             ),
             // Its schema is the one the lost session's `search_path` found the table in (the
             // file's `SET search_path`, a tenant's schema): a bare name may drop another
             // schema's index. `status` reads it, qualified, with the drop to run.
-            Some((None, name)) => format!(
-                "drop the unfinished index {name} that statement left INVALID — {} names it \
-                 with its schema and the `DROP INDEX CONCURRENTLY` to run (not a bare {name}, \
-                 which may be another schema's index) —, then run {} again; {}",
-                crate::hint::command("migrate status"),
-                crate::hint::command(&again),
-                committed_stays(settings, step)
+            Some((None, name)) => naming_committed(
+                step,
+                format!(
+                    "drop the unfinished index {name} that statement left INVALID — {} names \
+                     it with its schema and the `DROP INDEX CONCURRENTLY` to run (not a bare \
+                     {name}, which may be another schema's index) —, then run {} again; {}",
+                    crate::hint::command("migrate status"),
+                    crate::hint::command(&again),
+                    committed_stays(settings, step)
+                ),
+                completed,
             ),
             None => format!(
                 "{}; run {} to see what is recorded, then {} again",
@@ -2675,6 +2683,19 @@ fn lost_part_way(
         &mut failure.location,
     );
     failure
+}
+
+/// `help`, which runs `step` again once the INVALID index its build left is dropped, followed
+/// by what that meets of an apply's own (`crate::plan::committed_run_again`): its statements
+/// before statement `index` (0-based) committed and run again. A rollback's help as it is.
+fn naming_committed(step: &Step<'_>, help: String, index: usize) -> String {
+    match step.direction {
+        Direction::Up => crate::plan::with_committed_run_again(
+            help,
+            &crate::plan::committed_statements(step.file(), index),
+        ),
+        Direction::Down => help,
+    }
 }
 
 /// The index that statement `index` (0-based) of `file` builds `CONCURRENTLY`, when it names
@@ -3212,6 +3233,10 @@ fn statement_failed(
                 None => drop_index_then(&invalid.qualified, &again),
             });
             failure.blames_file = false;
+        }
+        if after.iter().any(|invalid| !before.contains(invalid)) {
+            failure.error.help =
+                (failure.error.help.take()).map(|h| naming_committed(step, h, index));
         }
     }
     let deadlock = postgres::error::SqlState::T_R_DEADLOCK_DETECTED.code();
