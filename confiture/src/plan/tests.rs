@@ -3702,3 +3702,50 @@ fn a_rollback_left_part_way_under_newer_rows_is_never_skipped_by_down() {
     // With nothing above it, the rollback's own `--rerun-interrupted` finishes it.
     assert!(refused(&two, &one, true).is_none());
 }
+
+/// hdx2: the statements a run left part-way committed, as a rerun's help names them: `file:line`
+/// and their first words, never a statement that changes only the session, never a string (a
+/// password) or a comment; and what a marker says committed for sure.
+#[test]
+fn the_committed_statements_a_rerun_runs_again_are_named_by_place_and_first_words() {
+    let file = SqlFile::new(
+        "db/migrations/001_t.up.sql",
+        "-- confiture:no-transaction\nSET lock_timeout = '1s';\nCREATE TABLE t (id int, \
+         name text, other int);\nCREATE ROLE r PASSWORD 'secret';\nCREATE INDEX CONCURRENTLY \
+         i ON t (id);\n",
+        TransactionMode::NoTransaction,
+        false,
+    );
+    let named = super::committed_statements(&file, 3);
+    assert_eq!(
+        named,
+        [
+            "db/migrations/001_t.up.sql:3 `CREATE TABLE t (id int, …`",
+            "db/migrations/001_t.up.sql:4 `CREATE ROLE r PASSWORD …`",
+        ]
+    );
+    assert!(super::committed_run_again(&[]).is_none());
+    let again = super::committed_run_again(&named).expect("a note");
+    assert!(again.contains("IF NOT EXISTS") && !again.contains("secret"), "{again}");
+    let mut marker = crate::ledger::StartedRun {
+        version: "001".to_string(),
+        name: "t".to_string(),
+        direction: "up".to_string(),
+        checksum: file.checksum.clone(),
+        started_at: "2026-12-06T17:00:00+00:00".to_string(),
+        started_by: "app".to_string(),
+        client_addr: None,
+        statement: 4,
+        statements: 4,
+        failed: true,
+        stopped_after: false,
+        earlier_committed: 0,
+        earlier_unsure: None,
+    };
+    assert_eq!(marker.surely_committed(), 3);
+    assert_eq!(super::committed_statements_of(&marker, &file).len(), 2);
+    (marker.failed, marker.stopped_after, marker.statement) = (false, true, 2);
+    assert_eq!(marker.surely_committed(), 2);
+    marker.earlier_committed = 3;
+    assert_eq!(marker.surely_committed(), 3);
+}
