@@ -3726,7 +3726,10 @@ fn the_committed_statements_a_rerun_runs_again_are_named_by_place_and_first_word
     );
     assert!(super::committed_run_again(&[]).is_none());
     let again = super::committed_run_again(&named).expect("a note");
-    assert!(again.contains("IF NOT EXISTS") && !again.contains("secret"), "{again}");
+    assert!(
+        again.contains("IF NOT EXISTS") && !again.contains("secret"),
+        "{again}"
+    );
     let mut marker = crate::ledger::StartedRun {
         version: "001".to_string(),
         name: "t".to_string(),
