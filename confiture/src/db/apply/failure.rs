@@ -2901,6 +2901,36 @@ mod tests {
         assert_eq!(cancel_cause(None, ms(5)), CancelCause::Unknown);
     }
 
+    /// The statement that set a migration's own bound for the statement at `at`: the last one
+    /// at or before it; a `SET LOCAL` of an earlier statement of a no-transaction migration
+    /// ended with its own transaction; with `at` unknown, the file's last, unread when the
+    /// file sets several values.
+    #[test]
+    fn the_files_own_bound_is_the_last_set_before_the_statement() {
+        use crate::files::rules::BoundTo;
+        let text =
+            "SET statement_timeout = '1s';\nSELECT 1;\nSET statement_timeout = '2s';\nSELECT 2;\n";
+        let file = test_file(text);
+        let own =
+            |file: &SqlFile, at| own_bound(file, "statement_timeout", at).map(|(i, s)| (i, s.to));
+        assert_eq!(own(&file, Some(1)), Some((0, BoundTo::Millis(1000))));
+        assert_eq!(own(&file, Some(3)), Some((2, BoundTo::Millis(2000))));
+        assert_eq!(own(&file, None), Some((2, BoundTo::Unread)));
+        assert_eq!(own(&test_file("SELECT 1;\nSELECT 2;\n"), None), None);
+        let local = "SET LOCAL statement_timeout = '1s';\nSELECT 1;\n";
+        assert_eq!(
+            own(&test_file(local), Some(1)),
+            Some((0, BoundTo::Millis(1000)))
+        );
+        let notx = SqlFile::new(
+            "m/003_x.up.sql",
+            local,
+            TransactionMode::NoTransaction,
+            false,
+        );
+        assert_eq!(own(&notx, Some(1)), None);
+    }
+
     #[test]
     fn a_copy_through_the_client_is_refused_even_right_after_a_byte_order_mark() {
         let migration = |text: &str| Migration {

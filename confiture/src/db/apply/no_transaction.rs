@@ -3502,4 +3502,43 @@ CREATE INDEX CONCURRENTLY b ON t (id);
             assert_eq!(left_by_rebuild_of(name, of), expected, "{name} of {of}");
         }
     }
+
+    /// What statements before a failed one committed: those that only set session state
+    /// (`SET`, `RESET`, `SHOW`, a `SELECT` of `set_config`) are nothing to undo.
+    #[test]
+    fn session_only_statements_are_not_committed_work_to_undo() {
+        let file = |text: &str| {
+            SqlFile::new(
+                "m/001_x.up.sql",
+                text,
+                TransactionMode::NoTransaction,
+                false,
+            )
+        };
+        let said = |text: &str, k: usize| super::committed_before(&file(text), k);
+        assert_eq!(
+            said("SET lock_timeout = '1s';\nSHOW search_path;\nSELECT set_config('a.b', 'c', false);\nSELECT 1;\n", 3),
+            "statements 1–3 only set session state and committed nothing"
+        );
+        assert_eq!(
+            said("RESET search_path;\nSELECT 1;\n", 1),
+            "statement 1 only set session state and committed nothing"
+        );
+        assert_eq!(
+            said("CREATE TABLE t (id int);\nSELECT 1;\n", 1),
+            "statement 1 was committed (this migration runs without a transaction)"
+        );
+        assert_eq!(
+            said(
+                "SET a.b = 1;\nCREATE TABLE t (id int);\nRESET a.b;\nSHOW a.b;\nSELECT 1;\n",
+                4
+            ),
+            "statements 1–4 were committed (this migration runs without a transaction); \
+             statements 1, 3 and 4 of them only set session state: nothing of theirs to undo"
+        );
+        assert!(!super::durable_before(
+            &file("SHOW a.b;\nSET a.b = 1;\nSELECT 1;\n"),
+            2
+        ));
+    }
 }

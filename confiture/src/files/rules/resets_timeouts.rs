@@ -734,4 +734,64 @@ mod tests {
             d.message
         );
     }
+
+    /// What a statement gives a bound, for the engine's help of a timeout: the value, `RESET`
+    /// and `DEFAULT` as the session's default, in both scopes and in a `DO` block, never
+    /// another session's (`ALTER DATABASE ... SET`) or a column.
+    #[cfg(feature = "db")]
+    #[test]
+    fn what_a_statement_gives_a_bound_is_read_with_its_value() {
+        use super::{bound_set_by, BoundTo};
+        let to = |sql: &str| bound_set_by(sql, "statement_timeout").map(|s| (s.to, s.local));
+        assert_eq!(
+            to("SET statement_timeout = '50ms';"),
+            Some((BoundTo::Millis(50), false))
+        );
+        assert_eq!(
+            to("SET LOCAL statement_timeout TO 2000;"),
+            Some((BoundTo::Millis(2000), true))
+        );
+        assert_eq!(
+            to("SELECT pg_catalog.set_config('statement_timeout', '1s', true);"),
+            Some((BoundTo::Millis(1000), true))
+        );
+        assert_eq!(
+            to("RESET statement_timeout;"),
+            Some((BoundTo::SessionDefault, false))
+        );
+        assert_eq!(to("RESET ALL;"), Some((BoundTo::SessionDefault, false)));
+        assert_eq!(
+            to("SET statement_timeout TO DEFAULT;"),
+            Some((BoundTo::SessionDefault, false))
+        );
+        assert_eq!(
+            to("SELECT set_config('statement_timeout', x, false) FROM t;"),
+            Some((BoundTo::Unread, false))
+        );
+        assert_eq!(
+            to("DO $$ BEGIN SET statement_timeout = '5s'; END $$;"),
+            Some((BoundTo::Millis(5000), false))
+        );
+        assert_eq!(
+            bound_set_by(
+                "DO $$ BEGIN SET statement_timeout = '5s'; END $$;",
+                "statement_timeout"
+            )
+            .map(|s| s.what),
+            Some("SET statement_timeout = '5s' in a DO block".to_string())
+        );
+        for none in [
+            "ALTER DATABASE d SET statement_timeout = '1s';",
+            "UPDATE t SET statement_timeout = 0;",
+            "RESET lock_timeout;",
+            "SET lock_timeout = '1s';",
+            "SELECT 1;",
+        ] {
+            assert_eq!(to(none), None, "{none}");
+        }
+        assert_eq!(
+            bound_set_by("SET lock_timeout = '1s';", "lock_timeout").map(|s| s.to),
+            Some(BoundTo::Millis(1000))
+        );
+    }
 }
