@@ -3276,3 +3276,160 @@ fn a_failed_rerun_keeps_what_the_run_it_replaced_committed() {
         project.status_on(&db).code(exit::DIVERGED).stdout_has(kept);
     }
 }
+
+/// A statement cancelled by a `statement_timeout` its own file set (`SET`, `SET LOCAL`,
+/// `set_config`, in a transactional or a no-transaction migration) is put down to that
+/// statement, named with its line, not to the run's `--statement-timeout`, which the file's
+/// own setting overrides; a `RESET` that gives the statements the database's default back is
+/// named with that default's source.
+#[test]
+fn a_statement_cancelled_by_its_files_own_statement_timeout_names_that_setting() {
+    let db = TestDb::new("own_timeout");
+    let notx = "-- confiture:no-transaction\n\
+                -- confiture:allow(no-transaction-multiple-statements)\n";
+    let cases = [
+        ("", "SET statement_timeout = '50ms';\n", 1),
+        ("", "SET LOCAL statement_timeout = '50ms';\n", 1),
+        (
+            "",
+            "SELECT pg_catalog.set_config('statement_timeout', '50ms', true);\n",
+            1,
+        ),
+        (notx, "SET statement_timeout = '50ms';\n", 3),
+        (
+            notx,
+            "SELECT set_config('statement_timeout', '50ms', false);\n",
+            3,
+        ),
+    ];
+    // What makes a no-transaction migration need to be one: never reached.
+    let tail = |head: &str| match head {
+        "" => "",
+        _ => "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_id ON t (id);\n",
+    };
+    for (head, set, line) in cases {
+        let project = Project::new();
+        let id = "001_slow";
+        project.migration(
+            id,
+            &format!("{head}{set}SELECT pg_sleep(2);\n{}", tail(head)),
+            "SELECT 1;\n",
+        );
+        project
+            .run_on(&db, &["migrate", "up", "--statement-timeout", "20s"])
+            .code(exit::MIGRATION_FAILED)
+            .stderr_has(&format!("{id}.up.sql:{line}) sets itself"))
+            .stderr_has("statement_timeout (50ms)")
+            .stderr_has("raise or remove it there")
+            .stderr_lacks("raise --statement-timeout")
+            .stderr_lacks("pg_cancel_backend");
+    }
+    // Back to the database's default by the file's `RESET`: that default and its source.
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '60ms'",
+            db.name
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_reset",
+        "-- confiture:allow(resets-timeouts)\nRESET statement_timeout;\nSELECT pg_sleep(2);\n",
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up", "--statement-timeout", "20s"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("statement_timeout (60ms")
+        .stderr_has("ALTER DATABASE")
+        .stderr_has("001_reset.up.sql:2) restores")
+        .stderr_lacks("raise --statement-timeout");
+    // The database's default alone (no setting of the file's, none of the run's): its source.
+    let project = Project::new();
+    project.migration("001_plain", "SELECT pg_sleep(2);\n", "SELECT 1;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("statement_timeout (60ms, the session's, from the database's default (ALTER DATABASE ... SET))");
+}
+
+/// A lock wait cut by a `lock_timeout` its own file set is put down to that statement, not to
+/// the run's `--lock-timeout-statement`.
+#[test]
+fn a_lock_wait_cut_by_its_files_own_lock_timeout_names_that_setting() {
+    let db = TestDb::new("own_lock_timeout");
+    db.connect()
+        .batch_execute("CREATE TABLE held (id int)")
+        .unwrap();
+    let mut holder = db.connect();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE held IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let project = Project::new();
+    project.migration(
+        "001_lock",
+        "SET lock_timeout = '50ms';\nALTER TABLE held ADD COLUMN b int;\n",
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(
+            &db,
+            &[
+                "migrate",
+                "up",
+                "--lock-timeout-statement",
+                "20s",
+                "--allow-non-empty",
+            ],
+        )
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("001_lock.up.sql:1) sets itself")
+        .stderr_has("lock_timeout (50ms)")
+        .stderr_lacks("raise --lock-timeout-statement");
+    holder.batch_execute("ROLLBACK").unwrap();
+}
+
+/// A no-transaction migration stopped after statements that only set session state (`SET`,
+/// `RESET`, `SHOW`, `set_config`) committed nothing to undo: they are not listed as committed
+/// work to undo, and the run again needs no `--rerun-interrupted`.
+#[test]
+fn session_only_statements_before_a_failed_no_transaction_statement_are_nothing_to_undo() {
+    let db = TestDb::new("notx_session_only");
+    let head = "-- confiture:no-transaction\n\
+                -- confiture:allow(no-transaction-multiple-statements)\n";
+    let project = Project::new();
+    project.migration(
+        "001_idx",
+        &format!(
+            "{head}SET lock_timeout = '1s';\nSHOW search_path;\n\
+             SELECT set_config('search_path', 'public', false);\n\
+             CREATE INDEX CONCURRENTLY nope ON missing_table (id);\n"
+        ),
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("statements 1–3 only set session state and committed nothing")
+        .stderr_lacks("were committed")
+        .stderr_lacks("undo it")
+        .stderr_lacks("--rerun-interrupted");
+    // Mixed: the one that committed something is the one to undo.
+    let project = Project::new();
+    project.migration(
+        "001_idx",
+        &format!(
+            "{head}SET lock_timeout = '1s';\nCREATE TABLE made (id int);\nRESET search_path;\n\
+             CREATE INDEX CONCURRENTLY nope ON missing_table (id);\n"
+        ),
+        "SELECT 1;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has(
+            "statements 1–3 were committed (this migration runs without a transaction); \
+             statements 1 and 3 of them only set session state: nothing of theirs to undo",
+        )
+        .stderr_has("undo it");
+}

@@ -2170,7 +2170,8 @@ fn an_interrupted_run_writes_its_report_whatever_it_was_doing() {
 
 /// A `statement_timeout` that confiture did not set (`ALTER DATABASE` / `ALTER ROLE ... IN
 /// DATABASE ... SET`, or the URL's `options`) was called "statement_timeout (server default)"
-/// in the failure's help, sending the user to postgresql.conf: it is the session's.
+/// in the failure's help, sending the user to postgresql.conf: it is the session's, named by
+/// where it comes from.
 #[test]
 fn a_statement_timeout_confiture_did_not_set_is_not_called_the_servers_default() {
     let db = TestDb::new("up_session_timeout");
@@ -2180,22 +2181,30 @@ fn a_statement_timeout_confiture_did_not_set_is_not_called_the_servers_default()
         "CREATE TABLE s (a int);\nSELECT pg_sleep(0.8);\n",
         "DROP TABLE s;\n",
     );
-    for setting in [
-        format!(
-            "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
-            db.name
+    for (setting, source) in [
+        (
+            format!(
+                "ALTER DATABASE \"{}\" SET statement_timeout = '300ms'",
+                db.name
+            ),
+            "the database's default (ALTER DATABASE ... SET)",
         ),
-        format!(
-            "ALTER DATABASE \"{}\" RESET statement_timeout; \
-             ALTER ROLE postgres IN DATABASE \"{}\" SET statement_timeout = '300ms'",
-            db.name, db.name
+        (
+            format!(
+                "ALTER DATABASE \"{}\" RESET statement_timeout; \
+                 ALTER ROLE postgres IN DATABASE \"{}\" SET statement_timeout = '300ms'",
+                db.name, db.name
+            ),
+            "the role's default in this database (ALTER ROLE ... IN DATABASE ... SET)",
         ),
     ] {
         admin().batch_execute(&setting).unwrap();
         project
             .run_on(&db, &["migrate", "up"])
             .code(exit::MIGRATION_FAILED)
-            .stderr_has("statement_timeout (300ms, the session's: set by the database, the role")
+            .stderr_has(&format!(
+                "statement_timeout (300ms, the session's, from {source})"
+            ))
             .stderr_lacks("server default");
     }
     admin()

@@ -361,28 +361,170 @@ pub(super) fn with_interrupted_help(step: &Step<'_>, mut failure: StepFailure) -
 /// the run took.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CancelCause {
-    /// A `statement_timeout` of `limit` was in force and the statement may have reached it;
-    /// `ours`: the run's (`--statement-timeout`, `migration.statement_timeout`), else the
-    /// session's.
-    Timeout { limit: Duration, ours: bool },
+    /// A `statement_timeout` of `limit` was in force and the statement may have reached it
+    /// (where it came from: [`BoundFrom`]).
+    Timeout { limit: Duration },
     /// No `statement_timeout` could have fired: none was in force (`limit` zero), or the run
     /// ended before the one in force (`limit`) could.
     AnotherSession { limit: Duration },
-    /// The migration sets `statement_timeout` itself: either.
+    /// The migration sets `statement_timeout` itself, to a value not read here: either.
     Unknown,
 }
 
+/// Where the bound (`statement_timeout`, `lock_timeout`) a migration's statement ran under
+/// came from: the one decision of which setting a timeout's help tells to raise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum BoundFrom {
+    /// The run's (`--statement-timeout`, `migration.statement_timeout`, and the lock's).
+    Run,
+    /// The session's default, with `pg_settings.source` when read: the database's, the
+    /// role's, the connection's options or the server's.
+    Session(Option<String>),
+    /// Statement `index` of the file sets it itself (`set`), over the run's; a `RESET` gives
+    /// the session's default back (its source, when read).
+    File {
+        index: usize,
+        set: crate::files::rules::BoundSet,
+        source: Option<String>,
+    },
+    /// The file names the setting where no statement read here shows a value (an
+    /// `EXECUTE` of an expression, a function it calls).
+    Unseen,
+}
+
 /// [`CancelCause`] from the `statement_timeout` in force for the migration (`None`: not
-/// known, the file sets its own) with whether it is the run's, and `elapsed`, at least as
+/// known, the file sets its own to a value not read), and `elapsed`, at least as
 /// long as the cancelled statement ran (the server's timer starts after we send it).
-pub(super) fn cancel_cause(in_force: Option<(Duration, bool)>, elapsed: Duration) -> CancelCause {
+pub(super) fn cancel_cause(in_force: Option<Duration>, elapsed: Duration) -> CancelCause {
     match in_force {
         None => CancelCause::Unknown,
-        Some((limit, _)) if limit.is_zero() || elapsed < limit => {
-            CancelCause::AnotherSession { limit }
-        }
-        Some((limit, ours)) => CancelCause::Timeout { limit, ours },
+        Some(limit) if limit.is_zero() || elapsed < limit => CancelCause::AnotherSession { limit },
+        Some(limit) => CancelCause::Timeout { limit },
     }
+}
+
+/// The statement of `file` that set `bound` (`statement_timeout`, `lock_timeout`) for the
+/// statement at `at` (the last one at or before it setting it; when `at` is not known, the
+/// file's last one, its value unread when the file sets it to several), as
+/// [`crate::files::rules::bound_set_by`] reads it. In a no-transaction migration each
+/// statement is its own transaction: a `SET LOCAL` before `at` ended with it.
+pub(super) fn own_bound(
+    file: &SqlFile,
+    bound: &str,
+    at: Option<usize>,
+) -> Option<(usize, crate::files::rules::BoundSet)> {
+    let own_transactions = file.mode == TransactionMode::NoTransaction;
+    let end = at.map_or(file.statements.len(), |i| i + 1);
+    let mut found: Vec<_> = (file.statements.iter().enumerate().take(end))
+        .filter_map(|(i, span)| {
+            let set = crate::files::rules::bound_set_by(file.text.get(span.range.clone())?, bound)?;
+            (!(own_transactions && set.local && Some(i) != at)).then_some((i, set))
+        })
+        .collect();
+    let (index, mut set) = found.pop()?;
+    if at.is_none() && found.iter().any(|(_, other)| other.to != set.to) {
+        set.to = crate::files::rules::BoundTo::Unread;
+    }
+    Some((index, set))
+}
+
+/// Where the bound `bound` in force for `file`'s statement at `at` came from ([`BoundFrom`]),
+/// with its value (`None`: not known): the file's own setting ([`own_bound`]; a `RESET`: the
+/// session's default, read), else the run's (`ours`), else the session's (read from
+/// `pg_settings`). `None` when the session's cannot be read.
+fn bound_in_force(
+    client: &mut Client,
+    file: &SqlFile,
+    bound: &str,
+    at: Option<usize>,
+    ours: Option<Duration>,
+) -> Option<(Option<Duration>, BoundFrom)> {
+    use crate::files::rules::BoundTo;
+    if let Some((index, set)) = own_bound(file, bound, at) {
+        let (limit, source) = match set.to {
+            BoundTo::Millis(ms) => (Some(Duration::from_millis(ms)), None),
+            BoundTo::SessionDefault => {
+                let (limit, source) = session_bound(client, bound)?;
+                (Some(limit), source)
+            }
+            BoundTo::Unread => (None, None),
+        };
+        return Some((limit, BoundFrom::File { index, set, source }));
+    }
+    if super::markers::says(file, bound) {
+        return Some((None, BoundFrom::Unseen));
+    }
+    match ours {
+        Some(ours) => Some((Some(ours), BoundFrom::Run)),
+        None => {
+            let (limit, source) = session_bound(client, bound)?;
+            Some((Some(limit), BoundFrom::Session(source)))
+        }
+    }
+}
+
+/// Where a session's default of a setting comes from, in words, by `pg_settings.source`.
+fn source_words(source: &str) -> String {
+    match source {
+        "database" => "the database's default (ALTER DATABASE ... SET)".to_string(),
+        "user" => "the role's default (ALTER ROLE ... SET)".to_string(),
+        "database user" => {
+            "the role's default in this database (ALTER ROLE ... IN DATABASE ... SET)".to_string()
+        }
+        "client" => "the connection's options (the URL's `options`, PGOPTIONS)".to_string(),
+        "configuration file" => {
+            "the server's configuration (postgresql.conf, ALTER SYSTEM)".to_string()
+        }
+        other => format!("the server's settings ({other})"),
+    }
+}
+
+/// The session's `bound` as `statement_timeout (5s, the session's, from ...)` says it.
+fn session_bound_words(limit: Duration, source: Option<&str>) -> String {
+    match source {
+        Some(source) => format!(
+            "{}, the session's, from {}",
+            human(limit),
+            source_words(source)
+        ),
+        None => format!(
+            "{}, the session's: set by the database, the role, the connection's options or the \
+             server",
+            human(limit)
+        ),
+    }
+}
+
+/// What to raise of a bound the file sets itself (`index`, `set`): the words of the help
+/// after "raise", e.g. `or remove the statement_timeout (50ms) that statement 1 (path:1)
+/// sets itself (...), over the run's, there`.
+fn own_bound_words(
+    file: &SqlFile,
+    bound: &str,
+    limit: Option<Duration>,
+    from: &BoundFrom,
+) -> Option<String> {
+    let BoundFrom::File { index, set, source } = from else {
+        return None;
+    };
+    let which = which_statement(file, Some(*index));
+    let what = &set.what;
+    Some(match (set.to, limit) {
+        (crate::files::rules::BoundTo::SessionDefault, Some(limit)) => format!(
+            "{bound} ({}) that {which} restores (`{what}`) over the run's: remove that reset \
+             there (reset by name only what the migration set), or raise that default",
+            session_bound_words(limit, source.as_deref())
+        ),
+        (_, Some(limit)) => format!(
+            "{bound} ({}) that {which} sets itself (`{what}`) over the run's: raise or remove \
+             it there",
+            human(limit)
+        ),
+        (_, None) => format!(
+            "{bound} that {which} sets itself (`{what}`) over the run's: raise or remove it \
+             there"
+        ),
+    })
 }
 
 /// `failure` of a run that took `elapsed`, with the help of what cancelled its statement
@@ -436,16 +578,34 @@ pub(super) fn lock_timed_out(
                 .map(|s| &file.text[s.range.clone()])
         })
         .unwrap_or(&file.text);
+    // A `lock_timeout` of the file's own, over the run's: the one to raise.
+    let at = (failure.location.as_ref()).and_then(|at| statement_at_line(file, at.line));
+    let own = own_bound(file, "lock_timeout", at).and_then(|(index, set)| {
+        let (limit, source) = match set.to {
+            crate::files::rules::BoundTo::Millis(ms) => (Some(Duration::from_millis(ms)), None),
+            crate::files::rules::BoundTo::SessionDefault => {
+                let (limit, source) = session_bound(client, "lock_timeout")?;
+                (Some(limit), source)
+            }
+            crate::files::rules::BoundTo::Unread => (None, None),
+        };
+        own_bound_words(
+            file,
+            "lock_timeout",
+            limit,
+            &BoundFrom::File { index, set, source },
+        )
+    });
     let found = match crate::db::lock::named_relation_lock_holders(client, &relation_names(text), 5)
     {
         Ok(found) => found,
         Err(e) => {
             left_out(&mut failure, Some(&e));
-            return failure;
+            return own_lock_help(failure, own.as_deref());
         }
     };
     if found.is_empty() {
-        return failure;
+        return own_lock_help(failure, own.as_deref());
     }
     let mut holders: Vec<crate::db::lock::LockHolder> = Vec::new();
     for (relation, holder) in &found {
@@ -461,11 +621,19 @@ pub(super) fn lock_timed_out(
     failure.error.help = Some(
         crate::db::lock::prepared_help(&holders, &format!("run {AGAIN}")).unwrap_or_else(|| {
             let (that, terminate) = crate::db::lock::terminate_hint(&holders);
+            let raise = own.as_ref().map_or_else(
+                || {
+                    format!(
+                        "raise {} (lock_timeout {})",
+                        settings.timeouts_set_by.raise(RunTimeout::Lock),
+                        human(settings.lock_timeout)
+                    )
+                },
+                |own| format!("for a longer wait, the {own}"),
+            );
             format!(
                 "wait for {that} to finish and run {AGAIN}; if it is stuck, end it with \
-                 {terminate}; or raise {} (lock_timeout {})",
-                settings.timeouts_set_by.raise(RunTimeout::Lock),
-                human(settings.lock_timeout)
+                 {terminate}; or {raise}"
             )
         }),
     );
@@ -473,6 +641,19 @@ pub(super) fn lock_timed_out(
         database: None,
         holders,
     });
+    failure
+}
+
+/// `failure` of a lock wait cut by the file's own `lock_timeout` (`own`, [`own_bound_words`]),
+/// its holders not named: the help says that bound, not the run's. Returned as it was
+/// without one.
+fn own_lock_help(mut failure: StepFailure, own: Option<&str>) -> StepFailure {
+    if let Some(own) = own {
+        failure.error.help = Some(format!(
+            "another session holds a lock this migration needs; run {AGAIN} when it is \
+             released, or, for a longer wait, the {own}"
+        ));
+    }
     failure
 }
 
@@ -522,25 +703,24 @@ pub(super) fn cancelled(
     if !is_cancel || settings.stopped() || client.is_closed() {
         return failure;
     }
-    let in_force = if super::markers::says(step.file(), "statement_timeout") {
-        None
-    } else if let Some(ours) = settings.statement_timeout {
-        Some((ours, true))
-    } else {
-        match session_statement_timeout(client) {
-            Some(limit) => Some((limit, false)),
-            None => return failure,
-        }
-    };
-    let cause = cancel_cause(in_force, elapsed);
     let file = step.file();
     let at = failure
         .location
         .as_ref()
         .and_then(|at| statement_at_line(file, at.line));
+    let Some((in_force, from)) = bound_in_force(
+        client,
+        file,
+        "statement_timeout",
+        at,
+        settings.statement_timeout,
+    ) else {
+        return failure;
+    };
+    let cause = cancel_cause(in_force, elapsed);
     failure.error.help = Some(match own_cancel(file, at) {
         Some(own) if !matches!(cause, CancelCause::Timeout { .. }) => own_cancel_help(file, own),
-        _ => cancel_help(settings, step, cause, at),
+        _ => cancel_help(settings, step, cause, &from, at),
     });
     failure
 }
@@ -594,18 +774,26 @@ fn own_cancel_help(file: &SqlFile, index: usize) -> String {
     )
 }
 
-/// The session's `statement_timeout` for migrations, the value `RESET` gives it (the run
-/// reset the session before them; `pg_settings.reset_val` is in milliseconds, whatever the
-/// session's `DateStyle` or locale), read by a statement of ours that it does not bound;
-/// `None` when it cannot be read.
-fn session_statement_timeout(client: &mut Client) -> Option<Duration> {
-    crate::db::read_millis(
-        client,
-        &crate::db::explaining(
-            "SELECT s.reset_val FROM pg_catalog.pg_settings s \
-             WHERE s.name OPERATOR(pg_catalog.=) 'statement_timeout'",
-        ),
-    )
+/// The session's `bound` (`statement_timeout`, `lock_timeout`) for migrations, the value
+/// `RESET` gives it (the run reset the session before them; `pg_settings.reset_val` is in
+/// milliseconds, whatever the session's `DateStyle` or locale), and where it comes from:
+/// `pg_settings.source` under a `SET LOCAL ... TO DEFAULT`, which gives the setting its reset
+/// value and that value's source for the read's own transaction alone. Read by a statement of
+/// ours that it does not bound; `None` when it cannot be read.
+fn session_bound(client: &mut Client, bound: &str) -> Option<(Duration, Option<String>)> {
+    let sql = crate::db::explaining(&format!(
+        "SET LOCAL {bound} TO DEFAULT; \
+         SELECT s.reset_val, s.source FROM pg_catalog.pg_settings s \
+         WHERE s.name OPERATOR(pg_catalog.=) '{bound}'"
+    ));
+    let messages = client.simple_query(&sql).ok()?;
+    messages.iter().find_map(|m| match m {
+        postgres::SimpleQueryMessage::Row(row) => {
+            let limit = row.get(0)?.parse::<u64>().ok()?;
+            Some((Duration::from_millis(limit), row.get(1).map(str::to_string)))
+        }
+        _ => None,
+    })
 }
 
 /// The help of a cancelled migration statement, by its [`CancelCause`]; `at`, the index of the
@@ -616,8 +804,10 @@ fn cancel_help(
     settings: &ApplySettings,
     step: &Step<'_>,
     cause: CancelCause,
+    from: &BoundFrom,
     at: Option<usize>,
 ) -> String {
+    let file = step.file();
     let raise = format!(
         "raise {}, or split the migration",
         settings.timeouts_set_by.raise(RunTimeout::Statement)
@@ -628,29 +818,43 @@ fn cancel_help(
          migration itself — {} may cancel itself (pg_cancel_backend with its own pid: \
          computed with pg_backend_pid, or in a function it calls), and then every run of it \
          fails the same way; find out which, then run {AGAIN}",
-        which_statement(step.file(), at)
+        which_statement(file, at)
     );
-    match cause {
-        CancelCause::Timeout { limit, ours: true } => format!(
+    let limit = match cause {
+        CancelCause::Timeout { limit } => Some(limit),
+        _ => None,
+    };
+    let own = own_bound_words(file, "statement_timeout", limit, from);
+    match (cause, from) {
+        (CancelCause::Timeout { .. }, BoundFrom::File { .. }) => format!(
+            "a statement ran longer than the {}, or split the migration",
+            own.unwrap_or_default()
+        ),
+        (CancelCause::Timeout { limit }, BoundFrom::Session(source)) => format!(
+            "a statement ran longer than statement_timeout ({}); {raise}",
+            session_bound_words(limit, source.as_deref())
+        ),
+        (CancelCause::Timeout { limit }, _) => format!(
             "a statement ran longer than the run's statement_timeout ({}); {raise}",
             human(limit)
         ),
-        CancelCause::Timeout { limit, ours: false } => format!(
-            "a statement ran longer than statement_timeout ({}, the session's: set by the \
-             database, the role, the connection's options or the server); {raise}",
-            human(limit)
-        ),
-        CancelCause::AnotherSession { limit } if limit.is_zero() => {
+        (CancelCause::AnotherSession { limit }, _) if limit.is_zero() => {
             format!("no statement_timeout was in force: {another}")
         }
-        CancelCause::AnotherSession { limit } => format!(
+        (CancelCause::AnotherSession { limit }, _) => format!(
             "the run ended before its statement_timeout ({}) could: {another}",
             human(limit)
         ),
-        CancelCause::Unknown => format!(
-            "{} sets statement_timeout itself: a statement ran longer than it ({raise}), or \
+        (CancelCause::Unknown, BoundFrom::File { .. }) => format!(
+            "a statement may have run longer than the {} (or split the migration), or \
              {another}",
-            step.file().path.display()
+            own.unwrap_or_default()
+        ),
+        (CancelCause::Unknown, _) => format!(
+            "{} sets statement_timeout itself where its statements do not show the value: a \
+             statement ran longer than it (raise it where the file sets it, or split the \
+             migration), or {another}",
+            file.path.display()
         ),
     }
 }
@@ -2679,27 +2883,52 @@ mod tests {
         let ms = Duration::from_millis;
         // None in force: nothing but another session cancels.
         assert_eq!(
-            cancel_cause(Some((Duration::ZERO, false)), ms(90_000)),
+            cancel_cause(Some(Duration::ZERO), ms(90_000)),
             CancelCause::AnotherSession {
                 limit: Duration::ZERO
             }
         );
-        // One in force that the run did not reach, ours or the session's.
-        for ours in [true, false] {
-            assert_eq!(
-                cancel_cause(Some((ms(60_000), ours)), ms(1_500)),
-                CancelCause::AnotherSession { limit: ms(60_000) }
-            );
-            assert_eq!(
-                cancel_cause(Some((ms(200), ours)), ms(200)),
-                CancelCause::Timeout {
-                    limit: ms(200),
-                    ours
-                }
-            );
-        }
-        // The file sets its own.
+        // One in force that the run did not reach.
+        assert_eq!(
+            cancel_cause(Some(ms(60_000)), ms(1_500)),
+            CancelCause::AnotherSession { limit: ms(60_000) }
+        );
+        assert_eq!(
+            cancel_cause(Some(ms(200)), ms(200)),
+            CancelCause::Timeout { limit: ms(200) }
+        );
+        // The file sets its own, to a value not read.
         assert_eq!(cancel_cause(None, ms(5)), CancelCause::Unknown);
+    }
+
+    /// The statement that set a migration's own bound for the statement at `at`: the last one
+    /// at or before it; a `SET LOCAL` of an earlier statement of a no-transaction migration
+    /// ended with its own transaction; with `at` unknown, the file's last, unread when the
+    /// file sets several values.
+    #[test]
+    fn the_files_own_bound_is_the_last_set_before_the_statement() {
+        use crate::files::rules::BoundTo;
+        let text =
+            "SET statement_timeout = '1s';\nSELECT 1;\nSET statement_timeout = '2s';\nSELECT 2;\n";
+        let file = test_file(text);
+        let own =
+            |file: &SqlFile, at| own_bound(file, "statement_timeout", at).map(|(i, s)| (i, s.to));
+        assert_eq!(own(&file, Some(1)), Some((0, BoundTo::Millis(1000))));
+        assert_eq!(own(&file, Some(3)), Some((2, BoundTo::Millis(2000))));
+        assert_eq!(own(&file, None), Some((2, BoundTo::Unread)));
+        assert_eq!(own(&test_file("SELECT 1;\nSELECT 2;\n"), None), None);
+        let local = "SET LOCAL statement_timeout = '1s';\nSELECT 1;\n";
+        assert_eq!(
+            own(&test_file(local), Some(1)),
+            Some((0, BoundTo::Millis(1000)))
+        );
+        let notx = SqlFile::new(
+            "m/003_x.up.sql",
+            local,
+            TransactionMode::NoTransaction,
+            false,
+        );
+        assert_eq!(own(&notx, Some(1)), None);
     }
 
     #[test]

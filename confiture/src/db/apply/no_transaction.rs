@@ -2558,6 +2558,41 @@ fn durable_before(file: &SqlFile, index: usize) -> bool {
         .any(|span| !span.session_only)
 }
 
+/// What statements 1 to `k` (at least one) of `file` committed, as a failure's detail says it:
+/// those that only set session state ([`crate::files::StatementSpan::session_only`], as
+/// [`durable_before`] reads them) committed nothing to undo, and are said so.
+fn committed_before(file: &SqlFile, k: usize) -> String {
+    let session: Vec<usize> = (file.statements.iter().take(k).enumerate())
+        .filter(|(_, span)| span.session_only)
+        .map(|(i, _)| i + 1)
+        .collect();
+    let statements = |numbers: &[usize]| match numbers {
+        [one] => format!("statement {one}"),
+        [before @ .., last] => format!(
+            "statements {} and {last}",
+            (before.iter().map(ToString::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        [] => String::new(),
+    };
+    let (first, were) = match k {
+        1 => ("statement 1".to_string(), "was"),
+        k => (format!("statements 1–{k}"), "were"),
+    };
+    if session.len() == k {
+        return format!("{first} only set session state and committed nothing");
+    }
+    let all = format!("{first} {were} committed (this migration runs without a transaction)");
+    if session.is_empty() {
+        return all;
+    }
+    format!(
+        "{all}; {} of them only set session state: nothing of theirs to undo",
+        statements(&session)
+    )
+}
+
 /// Whether statement `index` (0-based) of `file` may commit inside, a `CALL` or a `DO` block
 /// that spells transaction control ([`crate::files::lexer::Statement::may_commit_inside`], the
 /// lexer's rule): sent alone in autocommit, its body may `COMMIT` (a batched backfill), so
@@ -2607,8 +2642,7 @@ fn lost_part_way(
              connection dropped while its ledger row was written, so {recorded} unless the \
              server wrote it"
         ),
-        1 => "statement 1 was committed (this migration runs without a transaction)".to_string(),
-        k => format!("statements 1–{k} were committed (this migration runs without a transaction)"),
+        k => committed_before(step.file(), k),
     };
     let detail = match (running, completed == count) {
         (true, _) => format!(
@@ -2631,7 +2665,7 @@ fn lost_part_way(
             super::failure::record_without_running(step),
             crate::hint::command("migrate up")
         ));
-    } else if (completed > 0 || running) && settings.scratch.is_none() {
+    } else if (durable_before(step.file(), completed) || running) && settings.scratch.is_none() {
         let again = run_again_command(step, marked(settings));
         let building = running
             .then(|| index_being_built(step.file(), completed))
@@ -3082,13 +3116,9 @@ fn statement_failed(
         ),
         (0, Some(partly)) => format!("{partly}; {recorded}"),
         (0, None) => format!("this run committed none of its statements; {recorded}"),
-        (1, partly) => format!(
-            "statement 1 was committed (this migration runs without a transaction){}; {recorded}",
-            partly.map(|p| format!("; {p}")).unwrap_or_default()
-        ),
         (k, partly) => format!(
-            "statements 1–{k} were committed (this migration runs without a transaction){}; \
-             {recorded}",
+            "{}{}; {recorded}",
+            committed_before(step.file(), k),
             partly.map(|p| format!("; {p}")).unwrap_or_default()
         ),
     });
@@ -3143,7 +3173,7 @@ fn statement_failed(
             ),
             _ => format!("fix what made it fail (the error above names it); then {ways}"),
         });
-    } else if index > 0 && dropped.is_none() {
+    } else if durable_before(step.file(), index) && dropped.is_none() {
         // Running it again as it is would run the committed statements again: the help says
         // what the lock-release refusal says of them.
         let again = crate::hint::command(&run_again_command(
@@ -3496,5 +3526,44 @@ CREATE INDEX CONCURRENTLY b ON t (id);
         ] {
             assert_eq!(left_by_rebuild_of(name, of), expected, "{name} of {of}");
         }
+    }
+
+    /// What statements before a failed one committed: those that only set session state
+    /// (`SET`, `RESET`, `SHOW`, a `SELECT` of `set_config`) are nothing to undo.
+    #[test]
+    fn session_only_statements_are_not_committed_work_to_undo() {
+        let file = |text: &str| {
+            SqlFile::new(
+                "m/001_x.up.sql",
+                text,
+                TransactionMode::NoTransaction,
+                false,
+            )
+        };
+        let said = |text: &str, k: usize| super::committed_before(&file(text), k);
+        assert_eq!(
+            said("SET lock_timeout = '1s';\nSHOW search_path;\nSELECT set_config('a.b', 'c', false);\nSELECT 1;\n", 3),
+            "statements 1–3 only set session state and committed nothing"
+        );
+        assert_eq!(
+            said("RESET search_path;\nSELECT 1;\n", 1),
+            "statement 1 only set session state and committed nothing"
+        );
+        assert_eq!(
+            said("CREATE TABLE t (id int);\nSELECT 1;\n", 1),
+            "statement 1 was committed (this migration runs without a transaction)"
+        );
+        assert_eq!(
+            said(
+                "SET a.b = 1;\nCREATE TABLE t (id int);\nRESET a.b;\nSHOW a.b;\nSELECT 1;\n",
+                4
+            ),
+            "statements 1–4 were committed (this migration runs without a transaction); \
+             statements 1, 3 and 4 of them only set session state: nothing of theirs to undo"
+        );
+        assert!(!super::durable_before(
+            &file("SHOW a.b;\nSET a.b = 1;\nSELECT 1;\n"),
+            2
+        ));
     }
 }

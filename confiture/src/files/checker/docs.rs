@@ -125,8 +125,8 @@ statements that change the session (`SET`, `RESET`, `set_config`)",
         "An up file that does nothing would still be recorded as applied, which is almost \
 always a migration generated and then forgotten. So would an up file whose statements only \
 change the session it runs in — `SET search_path`, `SET lock_timeout`, `SET LOCAL`, `RESET`, a \
-`SELECT` of `set_config(...)` calls —: they end with the connection and change nothing in the \
-database (a down file of such statements reverses nothing: `C008`). Write its SQL, or delete \
+`SELECT` of `set_config(...)` calls, a `SHOW` —: they end with the connection and change nothing \
+in the database (a down file of such statements reverses nothing: `C008`). Write its SQL, or delete \
 the pair if it is not needed.",
 };
 
@@ -139,8 +139,8 @@ pub const EMPTY_DOWN: RuleDoc = RuleDoc {
 `RESET`, `set_config`), and is not marked `-- confiture:irreversible`",
     explanation: "An empty down file would make a rollback silently do nothing while removing the \
 migration from the ledger. So would a down file whose statements only change the session it runs \
-in — `SET`, `SET LOCAL`, `RESET`, a `SELECT` of `set_config(...)` calls, pg_dump's preamble —: \
-they end with the connection and reverse nothing. Write the SQL that reverses the up file, or, \
+in — `SET`, `SET LOCAL`, `RESET`, a `SELECT` of `set_config(...)` calls, a `SHOW`, pg_dump's \
+preamble —: they end with the connection and reverse nothing. Write the SQL that reverses the up file, or, \
 if the change cannot be reversed, add the line `-- confiture:irreversible` at the top of the \
 file, before its first statement: rolling back is then refused with exit code 8.",
 };

@@ -19,7 +19,8 @@ pub(crate) use do_block::{plpgsql_body, plpgsql_statements};
 pub(crate) use own_backend_signal::{cancels_own_statement, ends_own_session};
 #[cfg(feature = "db")]
 pub(crate) use resets_timeouts::{
-    idle_session_ended_by, timeouts_turned_off, Finding as TimeoutFinding,
+    bound_set_by, idle_session_ended_by, timeouts_turned_off, BoundSet, BoundTo,
+    Finding as TimeoutFinding,
 };
 #[cfg(feature = "db")]
 pub(crate) use server_wide::{server_wide, Effect};

@@ -230,6 +230,100 @@ pub(crate) fn timeouts_turned_off<'s>(
     })
 }
 
+/// What a statement of a migration does to a bound of its session (`lock_timeout`,
+/// `statement_timeout`): [`bound_set_by`].
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BoundSet {
+    /// As the statement names it: `SET statement_timeout = '50ms'`, `RESET ALL`, `... in a DO
+    /// block`.
+    pub what: String,
+    /// The value it gives the bound.
+    pub to: BoundTo,
+    /// It ends with its transaction: `SET LOCAL`, `set_config(..., true)`.
+    pub local: bool,
+}
+
+/// The value a statement gives a bound ([`BoundSet`]).
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoundTo {
+    /// A value the server reads as this many milliseconds (0: no bound).
+    Millis(u64),
+    /// Back to the session's default (`RESET`, `DEFAULT`, `set_config(name, NULL, ...)`): the
+    /// database's, the role's, the connection's or the server's.
+    SessionDefault,
+    /// A value not read here (an expression).
+    Unread,
+}
+
+/// What `sql` (one statement of a migration) does to `bound` (`lock_timeout` or
+/// `statement_timeout`) for the session it runs in, itself or in the body of the `DO` block it
+/// is: the reading C119 makes of it ([`turns_off`]), with the value. `None` when it does not
+/// set it (also `ALTER DATABASE | ROLE ... SET`: other sessions' bounds).
+#[cfg(feature = "db")]
+pub(crate) fn bound_set_by(sql: &str, bound: &str) -> Option<BoundSet> {
+    if !(super::mentions(sql, "reset") || super::mentions(sql, bound)) {
+        return None;
+    }
+    let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    let (mut set, in_block) =
+        do_block::find_in_session(&tokens, &mut |t| bound_set_alone(t, bound))?;
+    if in_block {
+        set.what = format!("{} in a DO block", set.what);
+    }
+    Some(set)
+}
+
+/// [`bound_set_by`] of one statement's `tokens` (no trivia), not a `DO` block's body.
+#[cfg(feature = "db")]
+fn bound_set_alone(tokens: &[Token<'_>], bound: &str) -> Option<BoundSet> {
+    let first = tokens.first()?;
+    if first.is_word("RESET") {
+        let name = tokens.get(1)?;
+        let what = if name.is_word("ALL") {
+            "RESET ALL".to_string()
+        } else if syntax::names(name, bound) {
+            format!("RESET {bound}")
+        } else {
+            return None;
+        };
+        let to = BoundTo::SessionDefault;
+        return Some(BoundSet {
+            what,
+            to,
+            local: false,
+        });
+    }
+    if first.is_word("ALTER") || first.is_word("CREATE") {
+        return None;
+    }
+    let a = settings::assignments(tokens, bound).into_iter().last()?;
+    let to = match &a.value {
+        Value::Default => BoundTo::SessionDefault,
+        Value::Text(text) => {
+            milliseconds(text).map_or(BoundTo::Unread, |ms| BoundTo::Millis(ms as u64))
+        }
+        Value::Unknown => BoundTo::Unread,
+    };
+    let what = match a.how {
+        How::Set => format!(
+            "SET {}{bound} = {}",
+            if a.local { "LOCAL " } else { "" },
+            a.written
+        ),
+        How::SetConfig => format!("set_config('{bound}', {}, {})", a.written, a.local),
+        How::SettingsRow => format!("UPDATE pg_settings SET setting = {} ({bound})", a.written),
+    };
+    Some(BoundSet {
+        what,
+        to,
+        local: a.local,
+    })
+}
+
 /// What in `tokens` (one statement, no trivia), or in the body of a `DO` block it is
 /// ([`do_block::find_statement`]), turns a bound off, as the statement names it.
 fn turns_off(tokens: &[Token<'_>]) -> Option<String> {
@@ -638,6 +732,66 @@ mod tests {
                 .starts_with("SET lock_timeout = '0.4ms' turns off"),
             "{}",
             d.message
+        );
+    }
+
+    /// What a statement gives a bound, for the engine's help of a timeout: the value, `RESET`
+    /// and `DEFAULT` as the session's default, in both scopes and in a `DO` block, never
+    /// another session's (`ALTER DATABASE ... SET`) or a column.
+    #[cfg(feature = "db")]
+    #[test]
+    fn what_a_statement_gives_a_bound_is_read_with_its_value() {
+        use super::{bound_set_by, BoundTo};
+        let to = |sql: &str| bound_set_by(sql, "statement_timeout").map(|s| (s.to, s.local));
+        assert_eq!(
+            to("SET statement_timeout = '50ms';"),
+            Some((BoundTo::Millis(50), false))
+        );
+        assert_eq!(
+            to("SET LOCAL statement_timeout TO 2000;"),
+            Some((BoundTo::Millis(2000), true))
+        );
+        assert_eq!(
+            to("SELECT pg_catalog.set_config('statement_timeout', '1s', true);"),
+            Some((BoundTo::Millis(1000), true))
+        );
+        assert_eq!(
+            to("RESET statement_timeout;"),
+            Some((BoundTo::SessionDefault, false))
+        );
+        assert_eq!(to("RESET ALL;"), Some((BoundTo::SessionDefault, false)));
+        assert_eq!(
+            to("SET statement_timeout TO DEFAULT;"),
+            Some((BoundTo::SessionDefault, false))
+        );
+        assert_eq!(
+            to("SELECT set_config('statement_timeout', x, false) FROM t;"),
+            Some((BoundTo::Unread, false))
+        );
+        assert_eq!(
+            to("DO $$ BEGIN SET statement_timeout = '5s'; END $$;"),
+            Some((BoundTo::Millis(5000), false))
+        );
+        assert_eq!(
+            bound_set_by(
+                "DO $$ BEGIN SET statement_timeout = '5s'; END $$;",
+                "statement_timeout"
+            )
+            .map(|s| s.what),
+            Some("SET statement_timeout = '5s' in a DO block".to_string())
+        );
+        for none in [
+            "ALTER DATABASE d SET statement_timeout = '1s';",
+            "UPDATE t SET statement_timeout = 0;",
+            "RESET lock_timeout;",
+            "SET lock_timeout = '1s';",
+            "SELECT 1;",
+        ] {
+            assert_eq!(to(none), None, "{none}");
+        }
+        assert_eq!(
+            bound_set_by("SET lock_timeout = '1s';", "lock_timeout").map(|s| s.to),
+            Some(BoundTo::Millis(1000))
         );
     }
 }

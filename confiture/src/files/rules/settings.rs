@@ -140,14 +140,15 @@ pub(super) fn may_assign(cx: &Context<'_>, stmt: &Statement<'_>) -> bool {
 
 /// Whether `stmt` changes only the session it runs in, nothing of the database: a `SET`
 /// command (`SET [SESSION | LOCAL] name ...`, `SET ROLE`, `SET SESSION AUTHORIZATION`, `SET
-/// TRANSACTION`, `SET CONSTRAINTS`), a `RESET`, or a `SELECT` of nothing but
+/// TRANSACTION`, `SET CONSTRAINTS`), a `RESET`, a `SHOW` (which changes nothing), or a
+/// `SELECT` of nothing but
 /// `[pg_catalog.]set_config(...)` calls whose arguments are plain values (pg_dump's
 /// `SELECT pg_catalog.set_config('search_path', '', false);`). The one reading of it: a down
 /// file of such statements alone reverses nothing (`C008`), and a no-transaction migration
 /// stopped after such statements alone committed nothing. Anything else may change the
 /// database (a call in an argument may: not read).
 pub(crate) fn changes_only_the_session(stmt: &Statement<'_>) -> bool {
-    if stmt.starts_with(&["SET"]) || stmt.starts_with(&["RESET"]) {
+    if stmt.starts_with(&["SET"]) || stmt.starts_with(&["RESET"]) || stmt.starts_with(&["SHOW"]) {
         return true;
     }
     if !(stmt.starts_with(&["SELECT"]) && super::mentions(stmt.text, "set_config")) {
