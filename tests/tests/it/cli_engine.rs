@@ -2871,6 +2871,39 @@ fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_sta
     }
 }
 
+/// The session a run with its own `statement_timeout` (`--statement-timeout`) migrates on
+/// starts without the database's 1 ms (`-c statement_timeout=0` in the startup packet), so
+/// that not even its first message, the session-state read, runs under it: on a loaded
+/// machine that read was cancelled (57014) before its own `SET statement_timeout = 0` took
+/// effect. What the session started with is what `RESET` gives back (`reset_val`), read by
+/// the migrations of `up` and of `down` themselves: never the database's 1 ms.
+#[test]
+fn a_run_with_its_own_statement_timeout_starts_its_session_without_the_databases() {
+    let db = TestDb::new("own_st_start");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET statement_timeout = '1ms'"
+        ))
+        .unwrap();
+    let started_with = "DO $$ BEGIN IF (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+                        WHERE s.name = 'statement_timeout') <> '0' THEN RAISE EXCEPTION \
+                        'the session started under statement_timeout %', \
+                        (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+                        WHERE s.name = 'statement_timeout'); END IF; END $$;\n";
+    let project = Project::new();
+    project.migration("001_a", started_with, started_with);
+    let bound = ["--statement-timeout", "60s"];
+    let up = project.run_on(&db, &[&["migrate", "up"][..], &bound].concat());
+    up.code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&["001:a"]));
+    let down = ["migrate", "down", "--target", "0", "--yes"];
+    project
+        .run_on(&db, &[&down[..], &bound].concat())
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
+}
+
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
 /// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
 /// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded
