@@ -344,7 +344,8 @@ impl Migrator {
             return Some(client);
         }
         // A writing command left the session's `statement_timeout` at ours
-        // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
+        // (`db::apply::WRITING_SESSION_BOUND`): the connection's back (ours still for a
+        // session that started with it, `connect::Need::own_settings`). A connection that broke
         // is given back as it is. On a runtime thread (an async fn) the driver would panic:
         // the statement runs on a thread of its own there ([`blocking_here`]).
         blocking_here(|| {
