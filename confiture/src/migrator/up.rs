@@ -983,8 +983,9 @@ impl Migrator {
         // must not outlast a Ctrl-C (as `Migrator::client`).
         let env = self.env.clone();
         // The session the run goes on with (`applying_session`): opened for what it will run.
-        let need =
-            crate::db::connect::Need::writing(self.run_statement_timeout(options.statement_timeout));
+        let need = crate::db::connect::Need::writing(
+            self.run_statement_timeout(options.statement_timeout),
+        );
         let found = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
