@@ -125,6 +125,16 @@ impl TestDb {
             .expect("another tool records it");
     }
 
+    /// `ALTER DATABASE ... SET setting = 'value'`: what this database's new sessions start with.
+    pub fn set_for_new_sessions(&self, setting: &str, value: &str) {
+        let name = &self.name;
+        self.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{name}\" SET {setting} = '{value}'"
+            ))
+            .expect("set the database's setting");
+    }
+
     /// Rows of the ledger as `version:name`, in order of application; None when it does not exist.
     pub fn ledger(&self) -> Option<Vec<String>> {
         // The test's look, not bounded by a `statement_timeout` the test set on its database.
