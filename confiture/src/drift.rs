@@ -914,8 +914,10 @@ fn run_schema_files(
 ) -> Result<Snapshot, Error> {
     let on_scratch = |e| raised_on(env, e);
     // A session that runs the user's SQL, as a writing one: with the settings the scratch
-    // database was given (the target's `statement_timeout` too), not the tool's own.
-    let mut client = crate::db::connect::open_session(env, crate::db::connect::Need::Write)
+    // database was given (the target's `statement_timeout` too, unless the command has its
+    // own), not the tool's own.
+    let need = crate::db::connect::Need::writing(timeouts.statement_timeout);
+    let mut client = crate::db::connect::open_session(env, need)
         .map(|session| session.client)
         .map_err(on_scratch)?;
     // The files run as the migrations do: under the timeouts the command was given, set again

@@ -112,7 +112,15 @@ impl Server {
 
     /// A connection to `db`, panicking with a clear message when the server cannot be reached.
     pub fn connect(&self, db: &str, application_name: &str) -> Client {
-        let conninfo = format!("{} application_name={application_name}", self.conninfo(db));
+        self.connect_with(db, application_name, "")
+    }
+
+    /// [`Server::connect`] with startup `options` (none when empty).
+    pub fn connect_with(&self, db: &str, application_name: &str, options: &str) -> Client {
+        let mut conninfo = format!("{} application_name={application_name}", self.conninfo(db));
+        if !options.is_empty() {
+            conninfo.push_str(&format!(" options='{options}'"));
+        }
         Client::connect(&conninfo, NoTls).unwrap_or_else(|e| {
             panic!(
                 "this test needs PostgreSQL at {} ({SERVER_VAR}; start it, e.g. with \
@@ -229,6 +237,13 @@ impl TestDb {
     /// A driver connection with `application_name`, to find it in `pg_stat_activity`.
     pub fn client_as(&self, application_name: &str) -> Client {
         server().connect(&self.name, application_name)
+    }
+
+    /// [`TestDb::client_as`], not bounded by a `statement_timeout` the test set on its
+    /// database or role: turned off in the startup packet, before any statement — a `SET` of
+    /// it ran under a 1 ms one and was cancelled on a loaded machine.
+    pub fn unbounded_client_as(&self, application_name: &str) -> Client {
+        server().connect_with(&self.name, application_name, "-c statement_timeout=0")
     }
 
     /// The first column of the first row of `sql`, as text (simple protocol).

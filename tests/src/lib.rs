@@ -125,13 +125,20 @@ impl TestDb {
             .expect("another tool records it");
     }
 
+    /// `ALTER DATABASE ... SET setting = 'value'`: what this database's new sessions start with.
+    pub fn set_for_new_sessions(&self, setting: &str, value: &str) {
+        let name = &self.name;
+        self.connect()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{name}\" SET {setting} = '{value}'"
+            ))
+            .expect("set the database's setting");
+    }
+
     /// Rows of the ledger as `version:name`, in order of application; None when it does not exist.
     pub fn ledger(&self) -> Option<Vec<String>> {
-        let mut client = self.connect();
         // The test's look, not bounded by a `statement_timeout` the test set on its database.
-        client
-            .batch_execute("SET statement_timeout = 0")
-            .expect("ledger look without a statement_timeout");
+        let mut client = self.unbounded_client_as("confiture-tests");
         let exists: bool = client
             .query_one("SELECT to_regclass('tb_confiture') IS NOT NULL", &[])
             .expect("ledger check")
@@ -160,12 +167,9 @@ impl TestDb {
     /// confiture's formula (so a wrong key in the tool shows up as a test failure). The lock is
     /// held until the returned client is dropped.
     pub fn hold_migration_lock(&self, application_name: &str) -> (postgres::Client, i32) {
-        let mut client = self.client_as(application_name);
         // The test's hold, not bounded by a `statement_timeout` the test set on its database
         // (a 1 ms one cancelled the lock's own query on a loaded machine).
-        client
-            .batch_execute("SET statement_timeout = 0")
-            .expect("lock hold without a statement_timeout");
+        let mut client = self.unbounded_client_as(application_name);
         let row = client
             .query_one(
                 &format!("SELECT pg_advisory_lock({MIGRATION_LOCK_NAMESPACE}, ({LOCK_ID_SQL})), pg_backend_pid()"),

@@ -294,7 +294,11 @@ pub(crate) fn check_session(
 /// `standard_conforming_strings` and where it comes from, and whether the startup options
 /// reached the server ([`super::connect::OPTIONS_COLUMNS`]), in one round trip. The first
 /// message of a writing session: it puts the session's `statement_timeout` at ours for what
-/// follows ([`super::apply::WRITING_SESSION_BOUND`]).
+/// follows ([`super::apply::WRITING_SESSION_BOUND`]). It runs under the connection's only
+/// when the session keeps it (`connect::Need::Write`: a run with no `statement_timeout` of its
+/// own) or our startup options did not reach the server: otherwise the startup packet turned
+/// it off before any message (`connect::Need::WriteBounded`), as a database's 1 ms cancelled
+/// this very read on a loaded server before its `SET` took effect.
 ///
 /// A new session looks its functions up in `pg_proc` (and its catalogs up in `pg_class`) as it
 /// plans this read: behind another session's lock on such a catalog (`LOCK

@@ -121,7 +121,7 @@ impl Ran<'_> {
         // connection handed over is rechecked on the host a writing command reaches.
         let session = match self.reached {
             Some(reached) => crate::db::connect::open_session_on(self.env, reached),
-            None => crate::db::connect::open_session(self.env, Need::Write),
+            None => crate::db::connect::open_session(self.env, Need::WriteBounded),
         };
         let began = Instant::now()
             .checked_sub(took)

@@ -344,7 +344,8 @@ impl Migrator {
             return Some(client);
         }
         // A writing command left the session's `statement_timeout` at ours
-        // (`db::apply::WRITING_SESSION_BOUND`): the connection's back. A connection that broke
+        // (`db::apply::WRITING_SESSION_BOUND`): the connection's back (ours still for a
+        // session that started with it, `connect::Need::own_settings`). A connection that broke
         // is given back as it is. On a runtime thread (an async fn) the driver would panic:
         // the statement runs on a thread of its own there ([`blocking_here`]).
         blocking_here(|| {
@@ -1022,11 +1023,12 @@ impl Migrator {
     pub(crate) fn client_for_writing(
         &mut self,
         effect: crate::plan::Effect,
+        need: crate::db::connect::Need,
     ) -> Result<(&mut postgres::Client, crate::db::writable::Target)> {
         crate::db::writable::refuse_reading_session(&self.env, effect)?;
         // A session this Migrator opened to read (a command before this one) may be on a
-        // host that cannot write: opened again for writing, on the host that can.
-        let need = crate::db::connect::Need::Write;
+        // host that cannot write: opened again for writing, on the host that can; one that
+        // started with other settings than `need`'s, opened again with them.
         if !self.handed_over && (self.reached.as_ref()).is_some_and(|r| !r.serves(&self.env, need))
         {
             self.close_own_session();

@@ -335,7 +335,9 @@ impl Migrator {
         // Stopped from outside, the wait for the lock ends and the rewrite's transaction is
         // cancelled and rolled back, as `up`'s migrations are; a lasting wait for another
         // session's lock on the ledger names who is in the way, as `up`'s does.
-        let (client, target, stop, env) = self.writing_session(plan::Effect::Records)?;
+        // Its statements are all the tool's own: none runs under the connection's bound.
+        let need = crate::db::connect::Need::WriteBounded;
+        let (client, target, stop, env) = self.writing_session(plan::Effect::Records, need)?;
         let started = Instant::now();
         let mut kept = false;
         let result = with_lock(

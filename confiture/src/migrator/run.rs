@@ -449,7 +449,7 @@ impl Migrator {
         ApplySettings {
             table: m.tracking_table.clone(),
             lock_timeout: lock_timeout.unwrap_or(m.lock_timeout),
-            statement_timeout: statement_timeout.or(m.statement_timeout),
+            statement_timeout: self.run_statement_timeout(statement_timeout),
             timeouts_set_by: TimeoutsSetBy {
                 lock: set_by(
                     lock_timeout.is_some(),
@@ -471,6 +471,14 @@ impl Migrator {
         }
     }
 
+    /// The `statement_timeout` `up`'s and `down`'s migrations run under: the command's
+    /// (`--statement-timeout`), else the environment's (`migration.statement_timeout`), else
+    /// none of the run's (the connection's, `None`). It decides what their session starts with
+    /// ([`crate::db::connect::Need::writing`]).
+    pub(super) fn run_statement_timeout(&self, given: Option<Duration>) -> Option<Duration> {
+        given.or(self.env.migration.statement_timeout)
+    }
+
     /// After a run whose unlock gave up ([`holding_lock`]'s `kept`, [`released`]'s): the
     /// session still holds the migration lock, which every other run waits for, and only the
     /// connection's end gives it back. This session's own connection is closed (the next
@@ -490,12 +498,19 @@ impl Migrator {
     /// transaction in flight is cancelled and rolled back; a lasting wait names who is in the
     /// way) and the environment: the one start of `up`, `down` and the ledger rewrites
     /// (`effect`: what the command does with its migrations).
-    pub(super) fn writing_session(&mut self, effect: Effect) -> Result<WritingSession<'_>> {
+    /// `need`: [`crate::db::connect::Need::writing`] of the run's `statement_timeout`
+    /// ([`Migrator::run_statement_timeout`]), or `WriteBounded` for a command that runs no
+    /// migration.
+    pub(super) fn writing_session(
+        &mut self,
+        effect: Effect,
+        need: crate::db::connect::Need,
+    ) -> Result<WritingSession<'_>> {
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
         let lock_taken = self.lock_taken.clone();
         // Not taken yet, whatever an earlier command took: said before anything can fail.
         lock_taken.set(false);
-        let (client, target) = self.client_for_writing(effect)?;
+        let (client, target) = self.client_for_writing(effect, need)?;
         let stop = stop.map(|flag| {
             apply::Stop::watch(flag, client, &env)
                 .report_waits(waits)
@@ -520,7 +535,8 @@ impl Migrator {
             lock_wait,
             rerun_interrupted,
         );
-        let (client, target, stop, env) = self.writing_session(Effect::Runs)?;
+        let need = crate::db::connect::Need::writing(settings.statement_timeout);
+        let (client, target, stop, env) = self.writing_session(Effect::Runs, need)?;
         settings.stop = stop;
         settings.without_options = target.reached.as_ref().is_some_and(|r| r.without_options);
         Ok((settings, client, target, env))

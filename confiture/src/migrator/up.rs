@@ -218,9 +218,13 @@ impl Migrator {
                 allow_non_empty: self.allows_non_empty(options),
                 second_connection: self.second_connection.clone(),
             };
+            // The session `applying_session` takes over: opened for what it will run.
+            let need = crate::db::connect::Need::writing(
+                self.run_statement_timeout(options.statement_timeout),
+            );
             self.while_connecting_then(
                 |m| m.up_request(options),
-                crate::db::connect::Need::Write,
+                need,
                 move |session, wanted| ahead.run(session, wanted),
             )?
         };
@@ -985,11 +989,15 @@ impl Migrator {
         // On a thread when the run can be stopped: a server that accepts and never answers
         // must not outlast a Ctrl-C (as `Migrator::client`).
         let env = self.env.clone();
+        // The session the run goes on with (`applying_session`): opened for what it will run.
+        let need = crate::db::connect::Need::writing(
+            self.run_statement_timeout(options.statement_timeout),
+        );
         let found = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             || crate::db::prefetch::interrupted_connecting(crate::plan::Effect::Runs),
             move || {
-                crate::db::connect::open_session_if_exists(&env, crate::db::connect::Need::Write)
+                crate::db::connect::open_session_if_exists(&env, need)
                     .map_err(crate::db::connect::for_create_through_pooler)
             },
         )??;

@@ -2836,12 +2836,7 @@ fn no_temporary_file_at_all_stops_none_of_the_tools_own_reads() {
 #[test]
 fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_statements() {
     let db = TestDb::new("one_ms");
-    let name = db.name.clone();
-    db.connect()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{name}\" SET statement_timeout = '1ms'"
-        ))
-        .unwrap();
+    db.set_for_new_sessions("statement_timeout", "1ms");
     let project = Project::new();
     project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
     project.migration("002_b", "CREATE TABLE b (id int);\n", "DROP TABLE b;\n");
@@ -2871,6 +2866,34 @@ fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_sta
     }
 }
 
+/// The session a run with its own `statement_timeout` (`--statement-timeout`) migrates on
+/// starts without the database's 1 ms (`-c statement_timeout=0` in the startup packet), so
+/// that not even its first message, the session-state read, runs under it: on a loaded
+/// machine that read was cancelled (57014) before its own `SET statement_timeout = 0` took
+/// effect. What the session started with is what `RESET` gives back (`reset_val`), read by
+/// the migrations of `up` and of `down` themselves: never the database's 1 ms.
+#[test]
+fn a_run_with_its_own_statement_timeout_starts_its_session_without_the_databases() {
+    let db = TestDb::new("own_st_start");
+    db.set_for_new_sessions("statement_timeout", "1ms");
+    let started_with = "DO $$ BEGIN IF (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+                        WHERE s.name = 'statement_timeout') <> '0' THEN RAISE EXCEPTION \
+                        'the session started under statement_timeout %', \
+                        (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+                        WHERE s.name = 'statement_timeout'); END IF; END $$;\n";
+    let project = Project::new();
+    project.migration("001_a", started_with, started_with);
+    let bound = ["--statement-timeout", "60s"];
+    let up = project.run_on(&db, &[&["migrate", "up"][..], &bound].concat());
+    up.code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&["001:a"]));
+    let down = ["migrate", "down", "--target", "0", "--yes"];
+    project
+        .run_on(&db, &[&down[..], &bound].concat())
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
+}
+
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
 /// '5ms'`) bounds the migrations' SQL, not the tool's bookkeeping on the session that runs
 /// them: the statement of ours before each ledger row and each `COMMIT` ran under it (a loaded
@@ -2882,12 +2905,7 @@ fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_sta
 #[test]
 fn a_tiny_database_statement_timeout_bounds_the_migrations_not_the_bookkeeping() {
     let db = TestDb::new("tiny_st");
-    let name = db.name.clone();
-    db.connect()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{name}\" SET statement_timeout = '5ms'"
-        ))
-        .unwrap();
+    db.set_for_new_sessions("statement_timeout", "5ms");
     let project = Project::new();
     // Each file's statement changes more than the session: a file of `SET`s alone does
     // nothing, which lint refuses (C007 up, C008 down).

@@ -1941,12 +1941,7 @@ fn a_list_query_keeps_the_database_statement_timeout_and_a_ctrl_c_ends_it() {
     let project = Project::new();
     project.migration("001_a", "CREATE TABLE a ();\n", "DROP TABLE a;\n");
     let db = TestDb::new("list_query_timeout");
-    let name = db.name.clone();
-    db.connect()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{name}\" SET statement_timeout = '300ms'"
-        ))
-        .unwrap();
+    db.set_for_new_sessions("statement_timeout", "300ms");
     for flag in ["--targets-query", "--schemas-query"] {
         project
             .run_on(
@@ -1961,6 +1956,7 @@ fn a_list_query_keeps_the_database_statement_timeout_and_a_ctrl_c_ends_it() {
             .code(exit::INVALID)
             .stderr_has("canceling statement due to statement timeout");
     }
+    let name = &db.name;
     db.connect()
         .batch_execute(&format!(
             "ALTER DATABASE \"{name}\" RESET statement_timeout"

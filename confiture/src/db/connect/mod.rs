@@ -95,7 +95,15 @@ pub(crate) enum Need {
     /// with several hosts moves on from a standby or a read-only server to the first host that
     /// can write. Whether the session it got can write is then checked by
     /// `writable::check`, in the round trip it makes anyway (one host, `prefer-standby`).
+    /// Its migrations run under the connection's `statement_timeout` (the run has none of its
+    /// own): the session keeps it ([`Need::writing`]).
     Write,
+    /// [`Need::Write`]'s hosts, for a session whose every statement is the tool's own or a
+    /// migration's under the run's own `statement_timeout` (`--statement-timeout`,
+    /// `migration.statement_timeout`; `baseline`, `reinit` and `abandon` run no migration):
+    /// nothing on it runs under the connection's, so it starts with [`OWN_SESSION_OPTION`]
+    /// ([`Need::writing`]).
+    WriteBounded,
     /// Creating a database: `--create-database`'s (`CreateDatabase`), or `verify`'s and
     /// `drift`'s scratch one (`Scratch`): the first host that can write, whatever
     /// `target_session_attrs` asks of the target's sessions, checked on every host (one alone
@@ -111,13 +119,32 @@ pub(crate) enum Need {
 }
 
 impl Need {
-    /// Whether a session opened for this runs none of the user's migrations, only the tool's
-    /// own statements: it starts with [`OWN_SESSION_OPTION`]. A session to write (`Write`:
-    /// `up`, `down`, a replay on a scratch database) keeps the user's `statement_timeout`,
-    /// which bounds the migrations' SQL; its own statements turn it off for themselves
-    /// (`db::OWN_STATEMENT_BOUNDS`).
+    /// Whether nothing on a session opened for this runs under the connection's
+    /// `statement_timeout`: only the tool's own statements, or migrations under the run's own
+    /// bound ([`Need::WriteBounded`]); it starts with [`OWN_SESSION_OPTION`]. A session to
+    /// write whose run has no bound of its own (`Write`: `up`, `down`, a replay on a scratch
+    /// database) keeps the user's `statement_timeout`, which bounds the migrations' SQL; its
+    /// own statements turn it off for themselves (`db::OWN_STATEMENT_BOUNDS`).
     pub(crate) fn own_settings(self) -> bool {
         !matches!(self, Need::Write | Need::UserQuery)
+    }
+
+    /// The need of a writing command's session whose migrations run under `run_bound`, the
+    /// run's own `statement_timeout` (`None`: the connection's, none of the run's): with one,
+    /// the session starts with ours in the startup packet ([`Need::WriteBounded`]), so that
+    /// not even its first statement, nor the one after each `RESET ALL`, runs under a
+    /// database's or role's tiny `statement_timeout` (1 ms cancelled the first read of a
+    /// loaded server); without, the connection's is kept for the migrations ([`Need::Write`]).
+    pub(crate) fn writing(run_bound: Option<std::time::Duration>) -> Need {
+        match run_bound {
+            Some(_) => Need::WriteBounded,
+            None => Need::Write,
+        }
+    }
+
+    /// Whether the session is a writing command's ([`Need::Write`], [`Need::WriteBounded`]).
+    pub(crate) fn writes(self) -> bool {
+        matches!(self, Need::Write | Need::WriteBounded)
     }
 
     /// What the hosts are asked for: `None` when a host that can write is.
@@ -125,12 +152,12 @@ impl Need {
         let attrs = env.connection.target_session_attrs;
         match self {
             Need::Read | Need::UserQuery => Some(attrs),
-            Need::Write
+            Need::Write | Need::WriteBounded
                 if attrs == TargetSessionAttrs::Any && !env.connection.more_hosts.is_empty() =>
             {
                 None
             }
-            Need::Write => Some(attrs),
+            Need::Write | Need::WriteBounded => Some(attrs),
             Need::CreateDatabase | Need::Scratch => None,
         }
     }
@@ -301,7 +328,7 @@ impl NoSession {
         let spec = &env.connection;
         // Only a `target_session_attrs` the user wrote (or left to `any`) is quoted.
         let what = match (need, need.attrs(env)) {
-            (Need::Write, None) => {
+            (Need::Write | Need::WriteBounded, None) => {
                 "can be written (a writing command needs the primary)".to_string()
             }
             (_, None) => "can be written (creating a database needs the primary)".to_string(),
@@ -424,7 +451,7 @@ fn select_once(env: &Environment, need: Need) -> Result<Session, NoSession> {
         // Creating a database needs a server that is not in recovery: a read-only default is
         // lifted for the session that creates (`default_transaction_read_only`, a guard of the
         // target, not of the server).
-        let read_only_counts = need == Need::Write;
+        let read_only_counts = need.writes();
         // A server that answered is up: what it answered is not waited out.
         failed.not_ready = false;
         match session_mismatch(&mut session.client, wanted, read_only_counts) {
@@ -1252,5 +1279,51 @@ mod tests {
             assert_eq!(error.sqlstate(), Some("28P01"), "{error:?}");
             assert_eq!(error.details.len(), 2, "{error:?}");
         }
+    }
+
+    /// Every session on which nothing runs under the connection's `statement_timeout` starts
+    /// with ours, after the connection's own `options` (it wins there): the tool's own
+    /// sessions, and a writing one whose run has a bound of its own (`Need::writing`), whose
+    /// first message (the session-state read) ran under a database's 1 ms otherwise. Only a
+    /// run without one, and the user's query, keep the connection's; so does a session opened
+    /// again without options (a pooler that refuses them), which sends none of ours.
+    #[test]
+    fn only_sessions_that_run_sql_under_the_connections_bound_keep_it() {
+        let env = Environment::from_url(
+            "postgresql://app@db/app?options=-c%20statement_timeout%3D1",
+            "test",
+        )
+        .unwrap();
+        let options = |check_interval: bool, need: Need| {
+            let config = driver_config(&env, check_interval, need);
+            config.get_options().unwrap_or_default().to_string()
+        };
+        let bound = Some(Duration::from_secs(60));
+        for need in [
+            Need::Read,
+            Need::writing(bound),
+            Need::WriteBounded,
+            Need::CreateDatabase,
+            Need::Scratch,
+        ] {
+            let sent = options(true, need);
+            assert!(
+                sent.ends_with(&format!("-c statement_timeout=1 {OWN_SESSION_OPTION}")),
+                "{need:?}: {sent}"
+            );
+            assert!(need.own_settings(), "{need:?}");
+        }
+        for need in [Need::writing(None), Need::Write, Need::UserQuery] {
+            let sent = options(true, need);
+            assert!(sent.ends_with("-c statement_timeout=1"), "{need:?}: {sent}");
+            assert!(!need.own_settings(), "{need:?}");
+        }
+        for need in [Need::writing(bound), Need::writing(None), Need::Read] {
+            assert_eq!(options(false, need), "-c statement_timeout=1", "{need:?}");
+        }
+        // Hosts are chosen for a write alike, whatever the run's bound.
+        let two = Environment::from_url("postgresql://app@a,b/app", "test").unwrap();
+        assert_eq!(Need::Write.attrs(&two), Need::WriteBounded.attrs(&two));
+        assert!(Need::WriteBounded.writes() && Need::Write.writes() && !Need::Read.writes());
     }
 }

@@ -469,7 +469,7 @@ impl Probe {
                 // The host `client` reached: another would be another server.
                 let opened = match &reached {
                     Some(reached) => super::open_session_on(&env, reached),
-                    None => super::open_session(&env, super::Need::Write),
+                    None => super::open_session(&env, super::Need::WriteBounded),
                 };
                 let mut other = match opened {
                     Ok(other) => other,
