@@ -477,18 +477,7 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
 #[test]
 fn sigint_while_connecting_ends_the_wait_at_once() {
     let project = slow_up();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let port = listener.local_addr().unwrap().port();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = accepted.clone();
-    // Accepts every connection and keeps it open, silent.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let (port, accepted) = silent_server();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
     // With what each did not do: `baseline` and `reinit` record rows without running
     // migrations (they said "nothing was run").
@@ -511,10 +500,7 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn the CLI under test");
-        let connecting = wait_until(Duration::from_secs(30), || {
-            accepted.load(std::sync::atomic::Ordering::SeqCst) > n
-        });
-        assert!(connecting, "{command:?} never connected");
+        until_connected(&accepted, n);
         let run = interrupt(child);
         run.code(exit::INTERRUPTED);
         let error = &run.json()["errors"][0];
