@@ -1735,21 +1735,10 @@ fn up_and_down_over_a_half_run_rollback_renumbered_name_the_interrupted_rollback
 /// over duplicates) fails: the run is `interrupted` (its marker stays) and `t_u` is left
 /// INVALID, as a killed `CREATE INDEX CONCURRENTLY` leaves it.
 fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
-    let project = table_then_ix(
+    let project = unique_build_failed_over_duplicates(
+        db,
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nCREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
-        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
     );
-    project
-        .run_on(db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    db.connect()
-        .batch_execute("INSERT INTO t VALUES (1), (1)")
-        .expect("duplicates");
-    project.up_on(db).code(exit::MIGRATION_FAILED);
-    db.connect()
-        .batch_execute("DELETE FROM t")
-        .expect("no duplicates");
-    assert_eq!(markers(db), 1, "the run is interrupted");
     project
         .status_on(db)
         .code(exit::DIVERGED)
@@ -2265,6 +2254,22 @@ fn detach_held(db: &TestDb) -> (Project, postgres::Client) {
 }
 
 /// Whether `p2` is pending detach from `p`.
+/// [`detach_held`]'s `migrate up` stopped by `signal` (`-TERM`, `-INT`) once `p2` is pending
+/// detach: exit 130, its marker left; then the reader ends. The project and the stopped run.
+fn detach_stopped_by(db: &TestDb, signal: &str) -> (Project, confiture_tests::Run) {
+    let (project, mut reader) = detach_held(db);
+    let child = project.spawn_on(db, &["migrate", "up"]);
+    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(db));
+    confiture_tests::send_signal(child.id(), signal);
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED);
+    assert_eq!(markers(db), 1, "{signal}: {}", run.dump());
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    (project, run)
+}
+
 fn p2_pending_detach(db: &TestDb) -> bool {
     db.connect()
         .query_opt(
@@ -2317,18 +2322,9 @@ fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) 
 fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     for with in ["-TERM", "-INT"] {
         let db = TestDb::new("hdp_stop_detach");
-        let (project, mut reader) = detach_held(&db);
-        let child = project.spawn_on(&db, &["migrate", "up"]);
-        let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-        confiture_tests::send_signal(child.id(), with);
-        let output = child.wait_with_output().expect("reap the runner");
-        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-        assert!(pending, "the detach never started\n{}", run.dump());
-        run.code(exit::INTERRUPTED)
-            .stderr_has("pending detach")
+        let (project, run) = detach_stopped_by(&db, with);
+        run.stderr_has("pending detach")
             .stderr_lacks("committed none of its statements");
-        assert_eq!(markers(&db), 1, "{with}: {}", run.dump());
-        reader.batch_execute("ROLLBACK").expect("end the reader");
         finalize_as_told(&db, &project, &run);
     }
 }
@@ -2445,16 +2441,7 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
 #[test]
 fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
     let db = TestDb::new("hfz_refused_detach");
-    let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED);
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
+    let (project, _) = detach_stopped_by(&db, "-TERM");
     let finalize = "ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;";
     for args in [
         &["migrate", "status"][..],
@@ -2496,16 +2483,7 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
 #[test]
 fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
     let db = TestDb::new("hcx_row_over_detach");
-    let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED);
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
+    let (project, _) = detach_stopped_by(&db, "-TERM");
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, applied_at) \
@@ -2566,12 +2544,22 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
 /// duplicates, leaving it INVALID as a killed build leaves it, and the run's start marker at
 /// statement 3 of 3.
 fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> Project {
-    let project = table_then_ix(
+    unique_build_failed_over_duplicates(
+        db,
         &format!(
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nSELECT 1;\n\
              CREATE UNIQUE INDEX CONCURRENTLY {}t_u ON t (id);\n",
             if if_not_exists { "IF NOT EXISTS " } else { "" }
         ),
+    )
+}
+
+/// [`table_then_ix`] whose `002_ix` runs `up`, which builds `t_a` then the unique `t_u`
+/// (dropped in that order by its down file), applied through 001; its `up` then failed on
+/// duplicates in `t` (deleted after), leaving `t_u` INVALID and the run `interrupted`.
+fn unique_build_failed_over_duplicates(db: &TestDb, up: &str) -> Project {
+    let project = table_then_ix(
+        up,
         "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
     );
     project
@@ -2580,9 +2568,7 @@ fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> 
     db.connect()
         .batch_execute("INSERT INTO t VALUES (1), (1)")
         .expect("duplicates");
-    project
-        .run_on(db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(db).code(exit::MIGRATION_FAILED);
     db.connect()
         .batch_execute("DELETE FROM t")
         .expect("no duplicates");
