@@ -6,7 +6,7 @@
 //! Restarts happen on a throwaway cluster (never on the shared server); the other faults use a
 //! database (and role) of their own on the shared server.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -64,13 +64,7 @@ fn up_allowing_non_empty(project: &Project, db: &TestDb) -> Run {
 
 /// The CLI running `migrate up` in the background.
 fn spawn_up(project: &Project, url: &str) -> Child {
-    project
-        .cli()
-        .args(["migrate", "up", "--allow-non-empty", "--database-url", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test")
+    project.spawn(&["migrate", "up", "--allow-non-empty", "--database-url", url])
 }
 
 /// The CLI run with `args` on `db`, its session ended (`pg_terminate_backend`) once it sleeps
@@ -345,14 +339,15 @@ fn migrations_committed_before_a_crash_mid_run_are_reported_as_possibly_lost() {
     // 004 returns rows, so it is a message of its own, after 001–003's: the run sees them
     // commit before it sleeps.
     let project = three_then("SELECT pg_sleep(60) FROM pause;\n");
-    let child = project
-        .cli()
-        .args(["migrate", "up", "--allow-non-empty", "--format", "json"])
-        .args(["--database-url", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test");
+    let child = project.spawn(&[
+        "migrate",
+        "up",
+        "--allow-non-empty",
+        "--format",
+        "json",
+        "--database-url",
+        &url,
+    ]);
     sleeping_backend(&mut client, &db);
     drop(client);
     cluster.stop("immediate");
@@ -415,14 +410,13 @@ fn an_immediate_shutdown_is_the_reason_of_the_lost_connection_not_a_migration_wa
         let project = three_then(&format!(
             "{marker}DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n"
         ));
-        let child = project
-            .cli()
-            .args(["migrate", "up", "--allow-non-empty"])
-            .args(["--database-url", &cluster.url(&db, "sslmode=disable")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the CLI under test");
+        let child = project.spawn(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &cluster.url(&db, "sslmode=disable"),
+        ]);
         sleeping_backend(&mut client, &db);
         drop(client);
         cluster.stop("immediate");
@@ -1226,20 +1220,14 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
 /// another session with `pg_cancel_backend` once it sleeps.
 fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
     let mut client = db.connect();
-    let child = project
-        .cli()
-        .args([
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test");
+    let url = db.url();
+    let child = project.spawn(
+        &[
+            &["migrate", "up", "--allow-non-empty", "--database-url", &url][..],
+            flags,
+        ]
+        .concat(),
+    );
     let pid = sleeping_backend(&mut client, &db.name);
     let cancelled: bool = client
         .query_one("SELECT pg_cancel_backend($1)", &[&pid])
@@ -1633,14 +1621,7 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             if json {
                 args.extend(["--format", "json"]);
             }
-            let child = project
-                .cli()
-                .args(&args)
-                .args(["--database-url", &db.url()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the CLI under test");
+            let child = project.spawn_on(&db, &args);
             let pid = sleeping_backend(&mut client, &db.name);
             // No new connection gets in: the ledger cannot be read again.
             let allow = |allowed: bool| {
@@ -1996,14 +1977,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
             Direction::Down => vec!["migrate", "down", "--steps", "3"],
         };
         let url = proxy.url(&db.name);
-        let child = project
-            .cli()
-            .args(&command)
-            .args(["--database-url", &url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = project.spawn(&[&command[..], &["--database-url", &url]].concat());
         sleeping_backend(&mut client, &db.name);
         proxy.cut_clients();
         let run = finish(child);
