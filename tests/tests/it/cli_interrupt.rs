@@ -1516,18 +1516,15 @@ fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
     );
     project.write("tenants.txt", format!("{}\n", names.join("\n")));
     let url = server().url("postgres");
-    let child = project.spawn(&[
-        "migrate",
-        "up",
-        "--database-url",
-        &url,
+    let fleet = [
         "--targets",
         "tenants.txt",
         "--jobs",
         "2",
         "--format",
         "json",
-    ]);
+    ];
+    let child = project.spawn(&[&["migrate", "up", "--database-url", &url][..], &fleet].concat());
     let mut pids = vec![None, None];
     let hanging = wait_until(Duration::from_secs(60), || {
         for (pid, db) in pids.iter_mut().zip(&dbs.dbs[1..3]) {
