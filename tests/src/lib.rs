@@ -97,6 +97,17 @@ impl TestDb {
         pid.expect("a sleeping backend's pid")
     }
 
+    /// A session whose open transaction has inserted `row` (a `VALUES` list) into `table`: a
+    /// concurrent index build on `table` makes its INVALID index, then waits for this session
+    /// (wait event `virtualxid`) until it ends (`COMMIT` or `ROLLBACK`).
+    pub fn open_writer(&self, table: &str, row: &str) -> postgres::Client {
+        let mut writer = self.connect();
+        writer
+            .batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES {row};"))
+            .expect("an open writer of the table");
+        writer
+    }
+
     /// Every relation in the database with its kind and file node, sorted: equal snapshots
     /// before and after a command prove it created, dropped or rewrote nothing.
     pub fn catalog_snapshot(&self) -> Vec<String> {
@@ -504,6 +515,32 @@ impl Project {
     pub fn spawn_on(&self, db: &TestDb, args: &[&str]) -> std::process::Child {
         let url = db.url();
         self.spawn(&[args, &["--database-url", &url]].concat())
+    }
+
+    /// [`Project::spawn_on`], and the pid of the run's backend once a statement of it waits on
+    /// `wait_event` ([`TestDb::waiting_backend`], 30 s at most); when it never does, the run
+    /// is killed and the test fails naming the database's sessions.
+    pub fn spawn_until_it_waits(
+        &self,
+        db: &TestDb,
+        args: &[&str],
+        wait_event: &str,
+    ) -> (std::process::Child, i32) {
+        let mut child = self.spawn_on(db, args);
+        let mut pid = None;
+        let waiting = wait_until(Duration::from_secs(30), || {
+            pid = db.waiting_backend(wait_event);
+            pid.is_some()
+        });
+        if !waiting {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the run never waited on {wait_event} in pg_stat_activity; backends: {:?}",
+                db.other_backends()
+            );
+        }
+        (child, pid.expect("a backend pid"))
     }
 
     /// Runs a command a message suggested, `` `cargo confiture ARGS` `` as printed, in a shell

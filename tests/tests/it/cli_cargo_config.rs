@@ -12,15 +12,10 @@ use confiture_tests::{Project, Run, TestDb};
 fn workspace_with_a_member() -> Project {
     let project = Project::new();
     project
-        .write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"billing\"]\n\n[workspace.metadata.confiture]\n\
-             migrations_dir = \"db/migrations\"\n",
-        )
+        .write("Cargo.toml", workspace_manifest("billing"))
         .write(
             "billing/Cargo.toml",
-            "[package]\nname = \"billing\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n",
+            member_manifest("billing", Some("migrations")),
         )
         .migration(
             "001_root",
@@ -45,6 +40,28 @@ fn workspace_with_a_member() -> Project {
             "DROP TABLE invoice_lines;\n",
         );
     project
+}
+
+/// The root manifest of a workspace of the one member `member`, whose
+/// `[workspace.metadata.confiture]` names `db/migrations`.
+fn workspace_manifest(member: &str) -> String {
+    format!(
+        "[workspace]\nmembers = [\"{member}\"]\n\n[workspace.metadata.confiture]\n\
+         migrations_dir = \"db/migrations\"\n"
+    )
+}
+
+/// The manifest of the package `name`, with a `[package.metadata.confiture]` naming
+/// `migrations_dir` when one is given.
+fn member_manifest(name: &str, migrations_dir: Option<&str>) -> String {
+    let package =
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    match migrations_dir {
+        Some(dir) => {
+            format!("{package}\n[package.metadata.confiture]\nmigrations_dir = \"{dir}\"\n")
+        }
+        None => package,
+    }
 }
 
 fn run_in(project: &Project, dir: &str, args: &[&str]) -> Run {
@@ -459,8 +476,7 @@ fn the_first_version_help_names_the_table_that_set_it() {
     project
         .write(
             "Cargo.toml",
-            "[workspace]\nmembers = [\"billing\"]\n\n[workspace.metadata.confiture]\n\
-             migrations_dir = \"db/migrations\"\nfirst_version = 3\n",
+            format!("{}first_version = 3\n", workspace_manifest("billing")),
         )
         .write(
             "billing/Cargo.toml",
@@ -623,16 +639,9 @@ fn a_virtual_workspace_root_names_the_members_with_migrations() {
     let project = Project::new();
     project
         .write("Cargo.toml", "[workspace]\nmembers = [\"svc\", \"web\"]\n")
-        .write(
-            "svc/Cargo.toml",
-            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"sql\"\n",
-        )
+        .write("svc/Cargo.toml", member_manifest("svc", Some("sql")))
         .write("svc/src/lib.rs", "")
-        .write(
-            "web/Cargo.toml",
-            "[package]\nname = \"web\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-        )
+        .write("web/Cargo.toml", member_manifest("web", None))
         .write("web/src/lib.rs", "")
         .write("svc/sql/001_a.up.sql", "CREATE TABLE a (id int);\n")
         .write("svc/sql/001_a.down.sql", "DROP TABLE a;\n");
@@ -673,12 +682,7 @@ fn a_virtual_workspace_root_names_the_members_with_migrations() {
 #[test]
 fn a_virtual_workspace_root_names_its_members_when_cargo_cannot_list_them() {
     let project = Project::new();
-    let member = |name: &str| {
-        format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
-        )
-    };
+    let member = |name: &str| member_manifest(name, Some("migrations"));
     project
         .write("Cargo.toml", "[workspace]\nmembers = [\"billing\"]\n")
         .write("billing/Cargo.toml", member("billing"));
@@ -738,12 +742,7 @@ fn a_virtual_workspace_root_names_its_members_when_cargo_cannot_list_them() {
 #[test]
 fn a_virtual_workspace_root_reads_cargo_s_glob_patterns_when_cargo_cannot_list_them() {
     let project = Project::new();
-    let member = |name: &str| {
-        format!(
-            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
-        )
-    };
+    let member = |name: &str| member_manifest(name, Some("migrations"));
     project
         .write(
             "Cargo.toml",
@@ -786,15 +785,10 @@ fn a_virtual_workspace_root_reads_cargo_s_glob_patterns_when_cargo_cannot_list_t
 fn a_members_migrations_dir_that_climbs_out_of_it_is_shown_without_dot_dot() {
     let project = Project::new();
     project
-        .write(
-            "Cargo.toml",
-            "[workspace]\nmembers = [\"app\"]\n\n[workspace.metadata.confiture]\n\
-             migrations_dir = \"db/migrations\"\n",
-        )
+        .write("Cargo.toml", workspace_manifest("app"))
         .write(
             "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [package.metadata.confiture]\nmigrations_dir = \"../shared/appmigs\"\n",
+            member_manifest("app", Some("../shared/appmigs")),
         )
         .write("app/src/lib.rs", "")
         .write("shared/appmigs/001_a.up.sql", "CREATE TABLE a (id int);\n")

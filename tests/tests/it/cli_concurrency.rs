@@ -1092,8 +1092,22 @@ fn turning_the_idle_timeouts_off_for_the_lock_wait_waits_for_no_catalog() {
 fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
     let project = project();
     let db = TestDb::new("hxo_catnamed");
-    let (mut child, mut maintenance, _, mut seen, lines, reader) =
-        run_behind_a_locked_catalog(&project, &db, &db.url(), "20s", || {});
+    the_wait_names_the_catalogs_holder(run_behind_a_locked_catalog(
+        &project,
+        &db,
+        &db.url(),
+        "20s",
+        || {},
+    ));
+}
+
+/// The line of the run `behind` that says what it waits for (30 s at most), then the catalog
+/// let go and the run ended: the line names the catalog's session (its pid, `catalog_holder`)
+/// and `pg_proc`. The run's exit status and the other lines it printed.
+fn the_wait_names_the_catalogs_holder(
+    behind: BehindALock,
+) -> (std::process::ExitStatus, Vec<String>) {
+    let (mut child, mut maintenance, _, mut seen, lines, reader) = behind;
     // Asked of its own session: any other of this database waits for the catalog.
     let pid: i32 = maintenance
         .query_one("SELECT pg_backend_pid()", &[])
@@ -1107,7 +1121,7 @@ fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
         }
     };
     maintenance.batch_execute("ROLLBACK").unwrap();
-    let _ = child.wait();
+    let status = child.wait().unwrap();
     reader.join().unwrap();
     seen.extend(lines.try_iter());
     let line = named.unwrap_or_else(|| panic!("no line named the holder: {seen:#?}"));
@@ -1118,6 +1132,7 @@ fn a_wait_behind_a_locked_catalog_names_the_catalog_s_holder() {
         "{line}"
     );
     assert!(line.contains("pg_proc"), "{line}");
+    (status, seen)
 }
 
 /// The session that names who a lasting message waits for could not be opened (in CI, its
@@ -1160,31 +1175,9 @@ fn a_wait_behind_a_locked_catalog_is_named_when_no_session_of_the_database_can_a
             ))
             .expect("limit the database to the run's sessions");
     };
-    let (mut child, mut maintenance, _, mut seen, lines, reader) =
-        run_behind_a_locked_catalog(&project, &db, &url, "20s", limit);
-    let pid: i32 = maintenance
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
-    let named = loop {
-        match lines.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) if line.contains("waiting for a lock") => break Some(line),
-            Ok(line) => seen.push(line),
-            Err(_) => break None,
-        }
-    };
-    maintenance.batch_execute("ROLLBACK").unwrap();
-    let status = child.wait().unwrap();
-    reader.join().unwrap();
-    seen.extend(lines.try_iter());
-    let line = named.unwrap_or_else(|| panic!("no line named the holder: {seen:#?}"));
-    assert!(
-        line.contains(&format!(
-            "held by pid {pid}, application_name \"catalog_holder\""
-        )),
-        "{line}"
-    );
-    assert!(line.contains("pg_proc"), "{line}");
+    let (status, seen) = the_wait_names_the_catalogs_holder(run_behind_a_locked_catalog(
+        &project, &db, &url, "20s", limit,
+    ));
     assert!(status.success(), "{status:?}: {seen:#?}");
 }
 

@@ -2144,6 +2144,32 @@ fn run_gated(project: &Project, db: &TestDb, args: &[&str], gate: i64, sql: &str
     )
 }
 
+/// The `migrate baseline` that `run`'s help suggests (`what` says whose, in a failure), pasted
+/// as printed, `<URL>` this `db`'s and `<VERSION>` `version` (when given): it succeeds. Returns
+/// the suggested command.
+fn paste_the_suggested_baseline(
+    project: &Project,
+    db: &TestDb,
+    run: &Run,
+    what: &str,
+    version: Option<&str>,
+) -> String {
+    let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
+        .unwrap_or_else(|| panic!("{what}: a suggested baseline: {}", run.dump()));
+    let mut command = suggested.replace("<URL>", &db.url());
+    if let Some(version) = version {
+        command = command.replace("<VERSION>", version);
+    }
+    let pasted = project.paste(&command);
+    assert_eq!(
+        pasted.code,
+        i32::from(exit::SUCCESS),
+        "{what}: {suggested}: {}",
+        pasted.dump()
+    );
+    suggested
+}
+
 /// hrc: the help of a no-transaction migration whose committed statements deleted the tracking
 /// table's rows said `migrate baseline --through <VERSION>`, built by hand: given the
 /// migration's version (every statement of it committed, the newest in effect), it was refused
@@ -2180,16 +2206,7 @@ fn a_suggested_baseline_after_the_ledger_was_emptied_or_dropped_works_as_pasted(
         );
         let run = project.up_on(&db);
         run.code(code).stderr_has(said);
-        let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
-            .unwrap_or_else(|| panic!("{how}: a suggested baseline: {}", run.dump()));
-        let pasted =
-            project.paste(&(suggested.replace("<URL>", &db.url())).replace("<VERSION>", "002"));
-        assert_eq!(
-            pasted.code,
-            i32::from(exit::SUCCESS),
-            "{how}: {suggested}: {}",
-            pasted.dump()
-        );
+        paste_the_suggested_baseline(&project, &db, &run, how, Some("002"));
         assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]), "{how}");
     }
 }
@@ -2220,15 +2237,7 @@ fn the_out_of_order_baseline_over_a_run_left_part_way_works_as_pasted() {
         .code(exit::MIGRATION_FAILED);
     let run = project.up_on(&db);
     run.code(exit::DIVERGED).stderr_has("out of order");
-    let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
-        .unwrap_or_else(|| panic!("a suggested baseline: {}", run.dump()));
-    let pasted = project.paste(&suggested.replace("<URL>", &db.url()));
-    assert_eq!(
-        pasted.code,
-        i32::from(exit::SUCCESS),
-        "{suggested}: {}",
-        pasted.dump()
-    );
+    paste_the_suggested_baseline(&project, &db, &run, "out of order", None);
     let mut ledger = db.ledger().expect("the ledger");
     ledger.sort();
     assert_eq!(ledger, ["001:a", "002:nt", "003:c"]);
@@ -2334,18 +2343,10 @@ fn the_ledger_dropped_during_a_no_transaction_migration_is_not_blamed_on_it_alon
         };
         // The help's way on records what is in effect again, as pasted (its `--yes` is
         // `plan::record_command`'s: the run's start marker stays).
-        let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
-            .unwrap_or_else(|| panic!("{direction}: a suggested baseline: {}", run.dump()));
+        let suggested = paste_the_suggested_baseline(&project, &db, &run, direction, None);
         assert!(
             suggested.contains(&format!("migrate baseline --through {through} ")),
             "{direction}: {suggested}"
-        );
-        let pasted = project.paste(&suggested.replace("<URL>", &db.url()));
-        assert_eq!(
-            pasted.code,
-            i32::from(exit::SUCCESS),
-            "{direction}: {suggested}: {}",
-            pasted.dump()
         );
     }
 }

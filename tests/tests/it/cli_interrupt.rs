@@ -477,18 +477,7 @@ fn sigint_once_the_lock_is_taken_speaks_of_the_rewrite_before_its_event_arrives(
 #[test]
 fn sigint_while_connecting_ends_the_wait_at_once() {
     let project = slow_up();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
-    let port = listener.local_addr().unwrap().port();
-    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = accepted.clone();
-    // Accepts every connection and keeps it open, silent.
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming() {
-            held.push(stream);
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let (port, accepted) = silent_server();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/silent?connect_timeout=60");
     // With what each did not do: `baseline` and `reinit` record rows without running
     // migrations (they said "nothing was run").
@@ -503,18 +492,9 @@ fn sigint_while_connecting_ends_the_wait_at_once() {
         (&["migrate", "reinit"], "nothing was recorded"),
     ];
     for (n, (command, nothing_done)) in commands.iter().enumerate() {
-        let child = project
-            .cli()
-            .args(*command)
-            .args(["--database-url", &url, "--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
-        let connecting = wait_until(Duration::from_secs(30), || {
-            accepted.load(std::sync::atomic::Ordering::SeqCst) > n
-        });
-        assert!(connecting, "{command:?} never connected");
+        let child =
+            project.spawn(&[*command, &["--database-url", &url, "--format", "json"]].concat());
+        until_connected(&accepted, n);
         let run = interrupt(child);
         run.code(exit::INTERRUPTED);
         let error = &run.json()["errors"][0];
@@ -663,14 +643,7 @@ fn sigint_as_the_last_commit_completes_reports_success_and_says_nothing_was_undo
         if *json {
             args.extend(["--format", "json"]);
         }
-        let child = project
-            .cli()
-            .args(&args)
-            .args(["--database-url", &url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = project.spawn(&[&args[..], &["--database-url", &url]].concat());
         let committing = wait_until(Duration::from_secs(30), || {
             admin
                 .query_opt(
@@ -922,16 +895,8 @@ fn sigint_while_a_pipe_is_read_ends_the_wait_at_once() {
         .iter()
         .flat_map(|(project, args)| {
             [false, true].map(|json| {
-                let mut command = project.cli();
-                command.args(args);
-                if json {
-                    command.args(["--format", "json"]);
-                }
-                let child = command
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .expect("spawn the CLI under test");
+                let format: &[&str] = if json { &["--format", "json"] } else { &[] };
+                let child = project.spawn(&[&args[..], format].concat());
                 (args.join(" "), json, child)
             })
         })
@@ -1049,14 +1014,7 @@ fn sigint_while_connecting_before_the_run_ends_the_wait_at_once() {
             if json {
                 args.extend(["--format", "json"]);
             }
-            let child = project
-                .cli()
-                .args(&args)
-                .args(["--database-url", url])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the CLI under test");
+            let child = project.spawn(&[&args[..], &["--database-url", url]].concat());
             let connecting = wait_until(Duration::from_secs(30), || {
                 accepted.load(std::sync::atomic::Ordering::SeqCst) > n
             });
@@ -1282,13 +1240,7 @@ fn sigint_during_the_backoff_between_lock_retries_ends_it_at_once() {
                 db.url()
             ),
         );
-    let mut child = project
-        .cli()
-        .args(["migrate", "up", "--allow-non-empty", "--env", "retry"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
+    let mut child = project.spawn(&["migrate", "up", "--allow-non-empty", "--env", "retry"]);
     // The stderr lines as they come, read on a thread of their own.
     let (lines, seen) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().expect("piped stderr");
@@ -1564,21 +1516,15 @@ fn a_fleets_second_signal_with_json_still_writes_every_targets_state() {
     );
     project.write("tenants.txt", format!("{}\n", names.join("\n")));
     let url = server().url("postgres");
-    let child = project
-        .cli()
-        .args(["migrate", "up", "--database-url", &url])
-        .args([
-            "--targets",
-            "tenants.txt",
-            "--jobs",
-            "2",
-            "--format",
-            "json",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the CLI under test");
+    let fleet = [
+        "--targets",
+        "tenants.txt",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+    ];
+    let child = project.spawn(&[&["migrate", "up", "--database-url", &url][..], &fleet].concat());
     let mut pids = vec![None, None];
     let hanging = wait_until(Duration::from_secs(60), || {
         for (pid, db) in pids.iter_mut().zip(&dbs.dbs[1..3]) {
@@ -1673,13 +1619,7 @@ fn a_stop_behind_a_frozen_proxy_is_bounded_and_says_the_fate_is_unknown() {
         if json {
             args.extend(["--format", "json"]);
         }
-        let child = project
-            .cli()
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the CLI");
+        let child = project.spawn(&args);
         let pid = db.wait_for_sleeping_backend("the slow migration never ran");
         proxy.freeze();
         send_signal(child.id(), with);
@@ -2018,15 +1958,14 @@ fn a_stopped_rewrite_on_a_target_its_list_chose_names_that_target() {
         (&["--targets-query", &by_name], one, None, &named),
     ];
     let spawn = |list: &[&str]| {
-        project
-            .cli()
-            .args(["migrate", "--env", "q", "baseline", "--through", "3"])
-            .args(list)
-            .args(["--format", "json"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test")
+        project.spawn(
+            &[
+                &["migrate", "--env", "q", "baseline", "--through", "3"][..],
+                list,
+                &["--format", "json"],
+            ]
+            .concat(),
+        )
     };
     for (list, db, schema, words) in cases {
         let what = format!("{list:?}");

@@ -2,7 +2,6 @@
 //! killer): the server notices within seconds (`client_connection_check_interval`), rolls the
 //! migration back, releases the lock, and the next run applies it.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use confiture::exit;
@@ -14,39 +13,7 @@ const SLOW_UP: &str = "CREATE TABLE t_partial (a int);\nSELECT pg_sleep(30);\n";
 /// `migrate up` on `db`, spawned, and the pid of its backend once a migration sleeps in
 /// `pg_sleep` (the kill then lands at a known point, never a timing race).
 fn up_until_it_sleeps(project: &Project, db: &TestDb) -> (std::process::Child, i32) {
-    spawn_until_it_waits(project, db, &["migrate", "up"], "PgSleep")
-}
-
-/// The CLI run with `args` on `db`, spawned, and the pid of its backend once a statement of it
-/// waits on `wait_event` ([`TestDb::waiting_backend`]).
-fn spawn_until_it_waits(
-    project: &Project,
-    db: &TestDb,
-    args: &[&str],
-    wait_event: &str,
-) -> (std::process::Child, i32) {
-    let mut child = project
-        .cli()
-        .args(args)
-        .args(["--database-url", &db.url()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the CLI under test");
-    let mut pid = None;
-    let waiting = wait_until(Duration::from_secs(30), || {
-        pid = db.waiting_backend(wait_event);
-        pid.is_some()
-    });
-    if !waiting {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "the run never waited on {wait_event} in pg_stat_activity; backends: {:?}",
-            db.other_backends()
-        );
-    }
-    (child, pid.expect("a backend pid"))
+    project.spawn_until_it_waits(db, &["migrate", "up"], "PgSleep")
 }
 
 fn backend_alive(db: &TestDb, pid: i32) -> bool {
@@ -61,10 +28,14 @@ fn kill_up_while_it_sleeps(project: &Project, db: &TestDb) {
     kill_when_it_waits(project, db, &["migrate", "up"], "PgSleep");
 }
 
-/// [`spawn_until_it_waits`], then the runner killed (SIGKILL, `kill -9`) and reaped, and its
-/// backend gone.
+/// [`Project::spawn_until_it_waits`], then [`kill_and_reap`].
 fn kill_when_it_waits(project: &Project, db: &TestDb, args: &[&str], wait_event: &str) {
-    let (mut child, pid) = spawn_until_it_waits(project, db, args, wait_event);
+    let (child, pid) = project.spawn_until_it_waits(db, args, wait_event);
+    kill_and_reap(child, db, pid);
+}
+
+/// The runner `child` killed (SIGKILL, `kill -9`) and reaped, and its backend `pid` gone.
+fn kill_and_reap(mut child: std::process::Child, db: &TestDb, pid: i32) {
     child.kill().expect("kill the runner");
     child.wait().expect("reap the runner");
     assert!(
@@ -1065,11 +1036,10 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
             "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_ix ON t (id);\nSELECT pg_sleep(30);\n",
             "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY t_ix;\n",
         );
-    let (mut child, pid) = up_until_it_sleeps(&project, &db);
+    let (child, pid) = up_until_it_sleeps(&project, &db);
     let run = project.status_on(&db);
     let holders = db.migration_lock_holders();
-    child.kill().expect("kill the runner");
-    child.wait().expect("reap the runner");
+    kill_and_reap(child, &db, pid);
     run.code(exit::PENDING)
         .stdout_lacks("interrupted")
         .stdout_has("002_ix: a run started ")
@@ -1081,10 +1051,6 @@ fn status_during_a_live_run_says_it_is_running_not_interrupted() {
         ))
         .stderr_has("): 002_ix is being run now by it; ")
         .stderr_lacks("undo what it committed");
-    assert!(
-        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
-        "backend {pid} outlived its client"
-    );
     project
         .status_on(&db)
         .code(exit::DIVERGED)
@@ -1769,21 +1735,10 @@ fn up_and_down_over_a_half_run_rollback_renumbered_name_the_interrupted_rollback
 /// over duplicates) fails: the run is `interrupted` (its marker stays) and `t_u` is left
 /// INVALID, as a killed `CREATE INDEX CONCURRENTLY` leaves it.
 fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
-    let project = table_then_ix(
+    let project = unique_build_failed_over_duplicates(
+        db,
         "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nCREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);\n",
-        "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
     );
-    project
-        .run_on(db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    db.connect()
-        .batch_execute("INSERT INTO t VALUES (1), (1)")
-        .expect("duplicates");
-    project.up_on(db).code(exit::MIGRATION_FAILED);
-    db.connect()
-        .batch_execute("DELETE FROM t")
-        .expect("no duplicates");
-    assert_eq!(markers(db), 1, "the run is interrupted");
     project
         .status_on(db)
         .code(exit::DIVERGED)
@@ -1982,6 +1937,17 @@ fn a_marker_older_than_the_lock_holders_session_stays_interrupted() {
 /// through 001, and a session whose open transaction wrote to `big`: the build makes its
 /// INVALID index, then waits for that writer.
 fn index_build_held(db: &TestDb) -> (Project, postgres::Client) {
+    let project = big_then_ix(
+        db,
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_h_idx ON big (h);\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_h_idx;\n",
+    );
+    (project, db.open_writer("big", "(0)"))
+}
+
+/// A project of `001_big` (table `big`, `h` from 1 to 1000) and `002_ix` of the files `up` and
+/// `down`, applied through 001.
+fn big_then_ix(db: &TestDb, up: &str, down: &str) -> Project {
     let project = Project::new();
     project
         .migration(
@@ -1989,19 +1955,11 @@ fn index_build_held(db: &TestDb) -> (Project, postgres::Client) {
             "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n",
             "DROP TABLE big;\n",
         )
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY big_h_idx ON big (h);\n",
-            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY big_h_idx;\n",
-        );
+        .migration("002_ix", up, down);
     project
         .run_on(db, &["migrate", "up", "--target", "001"])
         .code(exit::SUCCESS);
-    let mut writer = db.connect();
-    writer
-        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
-        .expect("an open writer");
-    (project, writer)
+    project
 }
 
 /// Whether `big_h_idx` exists and is INVALID.
@@ -2296,6 +2254,22 @@ fn detach_held(db: &TestDb) -> (Project, postgres::Client) {
 }
 
 /// Whether `p2` is pending detach from `p`.
+/// [`detach_held`]'s `migrate up` stopped by `signal` (`-TERM`, `-INT`) once `p2` is pending
+/// detach: exit 130, its marker left; then the reader ends. The project and the stopped run.
+fn detach_stopped_by(db: &TestDb, signal: &str) -> (Project, confiture_tests::Run) {
+    let (project, mut reader) = detach_held(db);
+    let child = project.spawn_on(db, &["migrate", "up"]);
+    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(db));
+    confiture_tests::send_signal(child.id(), signal);
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(pending, "the detach never started\n{}", run.dump());
+    run.code(exit::INTERRUPTED);
+    assert_eq!(markers(db), 1, "{signal}: {}", run.dump());
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    (project, run)
+}
+
 fn p2_pending_detach(db: &TestDb) -> bool {
     db.connect()
         .query_opt(
@@ -2348,18 +2322,9 @@ fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) 
 fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     for with in ["-TERM", "-INT"] {
         let db = TestDb::new("hdp_stop_detach");
-        let (project, mut reader) = detach_held(&db);
-        let child = project.spawn_on(&db, &["migrate", "up"]);
-        let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-        confiture_tests::send_signal(child.id(), with);
-        let output = child.wait_with_output().expect("reap the runner");
-        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-        assert!(pending, "the detach never started\n{}", run.dump());
-        run.code(exit::INTERRUPTED)
-            .stderr_has("pending detach")
+        let (project, run) = detach_stopped_by(&db, with);
+        run.stderr_has("pending detach")
             .stderr_lacks("committed none of its statements");
-        assert_eq!(markers(&db), 1, "{with}: {}", run.dump());
-        reader.batch_execute("ROLLBACK").expect("end the reader");
         finalize_as_told(&db, &project, &run);
     }
 }
@@ -2476,16 +2441,7 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
 #[test]
 fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
     let db = TestDb::new("hfz_refused_detach");
-    let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED);
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
+    let (project, _) = detach_stopped_by(&db, "-TERM");
     let finalize = "ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;";
     for args in [
         &["migrate", "status"][..],
@@ -2527,16 +2483,7 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
 #[test]
 fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
     let db = TestDb::new("hcx_row_over_detach");
-    let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(&db));
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED);
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
+    let (project, _) = detach_stopped_by(&db, "-TERM");
     db.connect()
         .batch_execute(
             "INSERT INTO tb_confiture (slug, version, name, applied_at) \
@@ -2597,12 +2544,22 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
 /// duplicates, leaving it INVALID as a killed build leaves it, and the run's start marker at
 /// statement 3 of 3.
 fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> Project {
-    let project = table_then_ix(
+    unique_build_failed_over_duplicates(
+        db,
         &format!(
             "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_a ON t (id);\nSELECT 1;\n\
              CREATE UNIQUE INDEX CONCURRENTLY {}t_u ON t (id);\n",
             if if_not_exists { "IF NOT EXISTS " } else { "" }
         ),
+    )
+}
+
+/// [`table_then_ix`] whose `002_ix` runs `up`, which builds `t_a` then the unique `t_u`
+/// (dropped in that order by its down file), applied through 001; its `up` then failed on
+/// duplicates in `t` (deleted after), leaving `t_u` INVALID and the run `interrupted`.
+fn unique_build_failed_over_duplicates(db: &TestDb, up: &str) -> Project {
+    let project = table_then_ix(
+        up,
         "DROP INDEX CONCURRENTLY t_u;\nDROP INDEX CONCURRENTLY t_a;\n",
     );
     project
@@ -2611,9 +2568,7 @@ fn interrupted_later_with_an_invalid_index(db: &TestDb, if_not_exists: bool) -> 
     db.connect()
         .batch_execute("INSERT INTO t VALUES (1), (1)")
         .expect("duplicates");
-    project
-        .run_on(db, &["migrate", "up"])
-        .code(exit::MIGRATION_FAILED);
+    project.up_on(db).code(exit::MIGRATION_FAILED);
     db.connect()
         .batch_execute("DELETE FROM t")
         .expect("no duplicates");
@@ -3156,38 +3111,24 @@ fn a_bounded_rollback_that_failed_first_suggests_its_bound_again() {
 /// safe to run twice: a table, a concurrent build of the unique index `big_h_key`, a column of
 /// the table; applied through 001.
 fn table_then_unique_build(db: &TestDb) -> Project {
-    let project = Project::new();
-    project
-        .migration(
-            "001_big",
-            "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n",
-            "DROP TABLE big;\n",
-        )
-        .migration(
-            "002_ix",
-            "-- confiture:no-transaction\n\
-             -- confiture:allow(no-transaction-multiple-statements)\n\
-             CREATE TABLE IF NOT EXISTS side (id int);\n\
-             CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS big_h_key ON big (h);\n\
-             ALTER TABLE side ADD COLUMN IF NOT EXISTS note text;\n",
-            "-- confiture:no-transaction\n\
-             -- confiture:allow(no-transaction-multiple-statements)\n\
-             DROP INDEX CONCURRENTLY big_h_key;\nDROP TABLE side;\n",
-        );
-    project
-        .run_on(db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    project
+    big_then_ix(
+        db,
+        "-- confiture:no-transaction\n\
+         -- confiture:allow(no-transaction-multiple-statements)\n\
+         CREATE TABLE IF NOT EXISTS side (id int);\n\
+         CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS big_h_key ON big (h);\n\
+         ALTER TABLE side ADD COLUMN IF NOT EXISTS note text;\n",
+        "-- confiture:no-transaction\n\
+         -- confiture:allow(no-transaction-multiple-statements)\n\
+         DROP INDEX CONCURRENTLY big_h_key;\nDROP TABLE side;\n",
+    )
 }
 
 /// `up --rerun-interrupted` of [`table_then_unique_build`]'s `002_ix` killed (`kill -9`) while
 /// its build waits for `writer`'s open transaction on `big`: the build's INVALID index is
 /// there, its first statement committed.
 fn kill_the_rerun_during_the_build(project: &Project, db: &TestDb, args: &[&str]) {
-    let mut writer = db.connect();
-    writer
-        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
-        .expect("an open writer");
+    let mut writer = db.open_writer("big", "(0)");
     kill_when_it_waits(project, db, args, "virtualxid");
     writer.batch_execute("ROLLBACK").expect("end the writer");
 }
@@ -3270,11 +3211,8 @@ fn a_run_killed_mid_migration_is_finished_by_rerunning_it_as_status_says() {
     // Between two statements: the build committed, the advance of the marker waits for a lock.
     let db = TestDb::new("kill_between");
     let project = table_then_unique_build(&db);
-    let mut writer = db.connect();
-    writer
-        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
-        .expect("an open writer");
-    let (mut child, pid) = spawn_until_it_waits(&project, &db, &["migrate", "up"], "virtualxid");
+    let mut writer = db.open_writer("big", "(0)");
+    let (child, pid) = project.spawn_until_it_waits(&db, &["migrate", "up"], "virtualxid");
     let mut locker = db.connect();
     locker
         .batch_execute("BEGIN; LOCK TABLE tb_confiture_started IN SHARE MODE")
@@ -3293,12 +3231,7 @@ fn a_run_killed_mid_migration_is_finished_by_rerunning_it_as_status_says() {
     });
     assert!(between, "the run never waited between its statements");
     assert!(!big_h_key_invalid(&db) && db.has_relation("big_h_key"));
-    child.kill().expect("kill the runner");
-    child.wait().expect("reap the runner");
-    assert!(
-        wait_until(Duration::from_secs(15), || !backend_alive(&db, pid)),
-        "backend {pid} outlived its client"
-    );
+    kill_and_reap(child, &db, pid);
     locker.batch_execute("ROLLBACK").expect("let go");
     assert_eq!(db.ledger().expect("the ledger"), ["001:big"]);
     // The marker was never advanced: the statement the run had sent last may have committed.

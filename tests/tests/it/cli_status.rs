@@ -1877,15 +1877,7 @@ fn a_url_without_a_user_connects_as_pguser() {
 #[test]
 fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
     let db = TestDb::new("st_newer");
-    let project = Project::new();
-    for v in 1..=5 {
-        project.migration(
-            &format!("00{v}_step_{v}"),
-            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
-            &format!("DROP TABLE tb_step_{v};\n"),
-        );
-    }
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = steps_applied(&db, 5);
     for v in 4..=5 {
         project
             .remove(&format!("db/migrations/00{v}_step_{v}.up.sql"))
@@ -1917,6 +1909,21 @@ fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
         .stderr_has("the migrations go up to 003; the database also has 004, 005 applied");
 }
 
+/// A project of the migrations `001_step_1` to `00{last}_step_{last}` (each a table
+/// `tb_step_N`), all applied on `db`.
+fn steps_applied(db: &TestDb, last: u32) -> Project {
+    let project = Project::new();
+    for v in 1..=last {
+        project.migration(
+            &format!("00{v}_step_{v}"),
+            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
+            &format!("DROP TABLE tb_step_{v};\n"),
+        );
+    }
+    project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
+    project
+}
+
 /// h18 F7: a newer release applied 004; this release's files are 001 and 002 and a newer
 /// confiture (Python) migration, `003_add_users.py`. `status`, `up` and `drift` said "the
 /// migrations go up to 002" — the newest SQL pair — though 003 is this release's too: the
@@ -1924,15 +1931,7 @@ fn an_older_release_is_not_told_to_forget_a_newer_releases_rows() {
 #[test]
 fn the_migrations_go_up_to_a_newer_python_migration() {
     let db = TestDb::new("st_newer_py");
-    let project = Project::new();
-    for v in 1..=2 {
-        project.migration(
-            &format!("00{v}_step_{v}"),
-            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
-            &format!("DROP TABLE tb_step_{v};\n"),
-        );
-    }
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = steps_applied(&db, 2);
     project.write(
         "db/migrations/003_add_users.py",
         "def up(connection):\n    pass\n",
@@ -1965,15 +1964,7 @@ fn the_migrations_go_up_to_a_newer_python_migration() {
 #[test]
 fn reinit_keeps_a_newer_releases_rows_when_it_forgets_a_removed_file() {
     let db = TestDb::new("st_newer_reinit");
-    let project = Project::new();
-    for v in 1..=5 {
-        project.migration(
-            &format!("00{v}_step_{v}"),
-            &format!("CREATE TABLE tb_step_{v} (pk INTEGER);\n"),
-            &format!("DROP TABLE tb_step_{v};\n"),
-        );
-    }
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let project = steps_applied(&db, 5);
     let newer_files: Vec<(String, String, String)> = (4..=5)
         .map(|v| {
             let id = format!("00{v}_step_{v}");

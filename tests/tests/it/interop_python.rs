@@ -1097,20 +1097,7 @@ fn a_migration_confiture_ran_under_a_name_we_refuse_never_runs_twice_once_rename
 #[test]
 fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
     let db = TestDb::new("interop_squash_archived");
-    let project = project(&db, 3, None);
-    // `migrate squash` asks every environment (whose file it reads whole) and dates the cut.
-    project.write(
-        ENV_FILE,
-        format!(
-            "name: test\ndatabase_url: {}\ninclude_dirs: [db/schema]\n",
-            db.url()
-        ),
-    );
-    project.write("db/schema/.keep", "");
-    project.write("db/project.yaml", "squash:\n  min_age_days: 0\n");
-    ours(&project, &["migrate", "up"]).code(0);
-    run_python(&project, &["migrate", "squash", "--through", "003"]).code(0);
-    run_python(&project, &["migrate", "up"]).code(0);
+    let project = squashed_by_python(&db, true);
     let mut client = db.connect();
     let ledger = |client: &mut postgres::Client| -> Vec<String> {
         client
@@ -1201,6 +1188,7 @@ fn rows_confiture_squash_archived_are_squashed_never_missing_nor_forgotten() {
 /// `recorded`, its `migrate up` recorded, marking the three rows `archived_into` 004.
 fn squashed_by_python(db: &TestDb, recorded: bool) -> Project {
     let project = project(db, 3, None);
+    // `migrate squash` asks every environment (whose file it reads whole) and dates the cut.
     project.write(
         ENV_FILE,
         format!(
@@ -1830,26 +1818,35 @@ fn a_checksum_padded_with_whitespace_is_a_mismatch_for_both_tools() {
              UPDATE tb_confiture SET checksum = E'\\t' || checksum WHERE version = '002';",
         )
         .expect("pad the checksums");
-    run_python(&project, &["migrate", "verify-checksums"])
-        .code(1)
-        .stdout_has("001_create_t1")
-        .stdout_has("002_create_t2");
-    let status = ours(&project, &["migrate", "status", "--format", "json"]);
+    both_tools_see_a_mismatch_until_reinit(
+        &project,
+        &["001_create_t1", "002_create_t2"],
+        "it is the same digest with whitespace around it",
+    );
+}
+
+/// `project`'s two applied migrations, the checksums of `mismatched` written otherwise than
+/// confiture writes them: confiture (Python)'s `verify-checksums` names each, our `status`
+/// says they are modified, `up` refuses saying `why`; `reinit` writes them as confiture does,
+/// after which both tools agree they match.
+fn both_tools_see_a_mismatch_until_reinit(project: &Project, mismatched: &[&str], why: &str) {
+    let verified = run_python(project, &["migrate", "verify-checksums"]);
+    verified.code(1);
+    for name in mismatched {
+        verified.stdout_has(name);
+    }
+    let status = ours(project, &["migrate", "status", "--format", "json"]);
     status.code(confiture::exit::DIVERGED);
     let json = status.json();
-    assert_eq!(json["summary"]["modified"], 2, "{json}");
-    ours(&project, &["migrate", "up"])
+    assert_eq!(json["summary"]["modified"], mismatched.len(), "{json}");
+    ours(project, &["migrate", "up"])
         .code(confiture::exit::DIVERGED)
-        .stderr_has("it is the same digest with whitespace around it");
-    ours(
-        &project,
-        &["migrate", "reinit", "--through", "002", "--yes"],
-    )
-    .code(0);
-    run_python(&project, &["migrate", "verify-checksums"])
+        .stderr_has(why);
+    ours(project, &["migrate", "reinit", "--through", "002", "--yes"]).code(0);
+    run_python(project, &["migrate", "verify-checksums"])
         .code(0)
         .stdout_has("All migration checksums verified");
-    ours(&project, &["migrate", "status"]).code(0);
+    ours(project, &["migrate", "status"]).code(0);
 }
 
 /// A checksum written into the ledger in upper case (by hand, or by another tool) was the
@@ -1865,25 +1862,11 @@ fn a_checksum_in_upper_case_is_a_mismatch_for_both_tools() {
     db.connect()
         .batch_execute("UPDATE tb_confiture SET checksum = upper(checksum) WHERE version = '001'")
         .expect("write the checksum in upper case");
-    run_python(&project, &["migrate", "verify-checksums"])
-        .code(1)
-        .stdout_has("001_create_t1");
-    let status = ours(&project, &["migrate", "status", "--format", "json"]);
-    status.code(confiture::exit::DIVERGED);
-    let json = status.json();
-    assert_eq!(json["summary"]["modified"], 1, "{json}");
-    ours(&project, &["migrate", "up"])
-        .code(confiture::exit::DIVERGED)
-        .stderr_has("it is the same digest with upper-case letters");
-    ours(
+    both_tools_see_a_mismatch_until_reinit(
         &project,
-        &["migrate", "reinit", "--through", "002", "--yes"],
-    )
-    .code(0);
-    run_python(&project, &["migrate", "verify-checksums"])
-        .code(0)
-        .stdout_has("All migration checksums verified");
-    ours(&project, &["migrate", "status"]).code(0);
+        &["001_create_t1"],
+        "it is the same digest with upper-case letters",
+    );
 }
 
 /// `baseline --through 004` (and `reinit --through 004`, its dry run) over a pending confiture

@@ -361,27 +361,8 @@ fn row_help(project: &Project, db: &TestDb) -> String {
 #[test]
 fn a_row_with_a_null_column_is_completed_from_its_file_never_deleted() {
     let db = TestDb::new("li_null_column");
-    let project = three_migrations();
-    project.migration(
-        "004_seed",
-        "INSERT INTO t1 VALUES (1);\n",
-        "DELETE FROM t1;\n",
-    );
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let (project, pk) = seeded_and_nullable(&db);
     let mut client = db.connect();
-    client
-        .batch_execute(
-            "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
-             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL",
-        )
-        .unwrap();
-    let pk: String = client
-        .query_one(
-            "SELECT pk_confiture::text FROM tb_confiture WHERE version = '004'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
     let seeded = |client: &mut postgres::Client| -> i64 {
         client
             .query_one("SELECT count(*) FROM t1", &[])
@@ -906,14 +887,9 @@ fn seeded_and_nullable(db: &TestDb) -> (Project, String) {
         "DELETE FROM t1;\n",
     );
     project.run_on(db, &["migrate", "up"]).code(exit::SUCCESS);
-    let mut client = db.connect();
-    client
-        .batch_execute(
-            "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \
-             ALTER COLUMN applied_at DROP NOT NULL, ALTER COLUMN version DROP NOT NULL",
-        )
-        .unwrap();
-    let pk: String = client
+    ledger_made_nullable(db);
+    let pk: String = db
+        .connect()
         .query_one(
             "SELECT pk_confiture::text FROM tb_confiture WHERE version = '004'",
             &[],
@@ -1043,6 +1019,11 @@ fn two_applied_and_nullable(db: &TestDb, project: &Project) {
     project
         .run_on(db, &["migrate", "up", "--target", "002"])
         .code(exit::SUCCESS);
+    ledger_made_nullable(db);
+}
+
+/// The ledger's `name`, `applied_at` and `version` columns made nullable (a hand-edited ledger).
+fn ledger_made_nullable(db: &TestDb) {
     db.connect()
         .batch_execute(
             "ALTER TABLE tb_confiture ALTER COLUMN name DROP NOT NULL, \

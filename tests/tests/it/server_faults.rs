@@ -6,7 +6,7 @@
 //! Restarts happen on a throwaway cluster (never on the shared server); the other faults use a
 //! database (and role) of their own on the shared server.
 
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -57,15 +57,14 @@ fn project_sleeping_for(direction: Direction, seconds: u32) -> Project {
     project
 }
 
+/// `migrate up --allow-non-empty` on `db`, run to its end.
+fn up_allowing_non_empty(project: &Project, db: &TestDb) -> Run {
+    project.run_on(db, &["migrate", "up", "--allow-non-empty"])
+}
+
 /// The CLI running `migrate up` in the background.
 fn spawn_up(project: &Project, url: &str) -> Child {
-    project
-        .cli()
-        .args(["migrate", "up", "--allow-non-empty", "--database-url", url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test")
+    project.spawn(&["migrate", "up", "--allow-non-empty", "--database-url", url])
 }
 
 /// The CLI run with `args` on `db`, its session ended (`pg_terminate_backend`) once it sleeps
@@ -340,14 +339,15 @@ fn migrations_committed_before_a_crash_mid_run_are_reported_as_possibly_lost() {
     // 004 returns rows, so it is a message of its own, after 001–003's: the run sees them
     // commit before it sleeps.
     let project = three_then("SELECT pg_sleep(60) FROM pause;\n");
-    let child = project
-        .cli()
-        .args(["migrate", "up", "--allow-non-empty", "--format", "json"])
-        .args(["--database-url", &url])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test");
+    let child = project.spawn(&[
+        "migrate",
+        "up",
+        "--allow-non-empty",
+        "--format",
+        "json",
+        "--database-url",
+        &url,
+    ]);
     sleeping_backend(&mut client, &db);
     drop(client);
     cluster.stop("immediate");
@@ -410,14 +410,13 @@ fn an_immediate_shutdown_is_the_reason_of_the_lost_connection_not_a_migration_wa
         let project = three_then(&format!(
             "{marker}DO $$ BEGIN PERFORM pg_sleep(60) FROM pause; END $$;\n"
         ));
-        let child = project
-            .cli()
-            .args(["migrate", "up", "--allow-non-empty"])
-            .args(["--database-url", &cluster.url(&db, "sslmode=disable")])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the CLI under test");
+        let child = project.spawn(&[
+            "migrate",
+            "up",
+            "--allow-non-empty",
+            "--database-url",
+            &cluster.url(&db, "sslmode=disable"),
+        ]);
         sleeping_backend(&mut client, &db);
         drop(client);
         cluster.stop("immediate");
@@ -474,14 +473,7 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
     assert!(lock_free, "the migration lock went with the session");
 
     client.batch_execute("DELETE FROM pause").expect("unpause");
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
+    up_allowing_non_empty(&project, &db)
         .code(0)
         .stdout_has("002, 003");
     assert_eq!(ledger(&mut client), ["001", "002", "003"]);
@@ -545,29 +537,13 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         };
         // A writer of the table, whose transaction the build waits for once its INVALID index
         // is in the catalog.
-        let mut writer = db.connect();
-        writer
-            .batch_execute(&format!("BEGIN; INSERT INTO {table} VALUES (1);"))
-            .expect("a writer of the table");
-        let child = project.spawn_on(&db, &["migrate", "up", "--lock-timeout-statement", "0"]);
-        let mut client = db.connect();
-        let mut pid: Option<i32> = None;
-        wait_until(
-            "the build waits for the writer",
-            Duration::from_secs(60),
-            || {
-                pid = client
-                    .query_opt(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
-                     AND query LIKE '%CREATE %INDEX CONCURRENTLY%' \
-                     AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
-                        &[&db.name],
-                    )
-                    .expect("pg_stat_activity")
-                    .map(|row| row.get(0));
-                pid.is_some()
-            },
+        let mut writer = db.open_writer(table, "(1)");
+        let (child, pid) = project.spawn_until_it_waits(
+            &db,
+            &["migrate", "up", "--lock-timeout-statement", "0"],
+            "virtualxid",
         );
+        let mut client = db.connect();
         client
             .query_one("SELECT pg_terminate_backend($1)", &[&pid])
             .expect("pg_terminate_backend");
@@ -853,14 +829,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             low.0
         ))
         .expect("the database's role");
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
+    up_allowing_non_empty(&project, &db)
         .code(confiture::exit::INVALID)
         .stderr_has("cannot create the tracking table tb_confiture: permission denied")
         .stderr_has(&grant)
@@ -1007,14 +976,7 @@ fn a_short_idle_in_transaction_timeout_does_not_end_the_first_up() {
             db.name
         ))
         .expect("set the database's idle-in-transaction timeout");
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
+    up_allowing_non_empty(&project, &db)
         .code(0)
         .stdout_has("applied 2 migrations");
     assert_eq!(db.ledger().map(|l| l.len()), Some(2));
@@ -1258,20 +1220,14 @@ fn a_read_only_refusal_names_the_setting_s_source_and_the_command_that_lifts_it(
 /// another session with `pg_cancel_backend` once it sleeps.
 fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
     let mut client = db.connect();
-    let child = project
-        .cli()
-        .args([
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
-        .args(flags)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the CLI under test");
+    let url = db.url();
+    let child = project.spawn(
+        &[
+            &["migrate", "up", "--allow-non-empty", "--database-url", &url][..],
+            flags,
+        ]
+        .concat(),
+    );
     let pid = sleeping_backend(&mut client, &db.name);
     let cancelled: bool = client
         .query_one("SELECT pg_cancel_backend($1)", &[&pid])
@@ -1332,14 +1288,7 @@ fn a_migration_cancelled_by_another_session_is_not_blamed_on_statement_timeout()
             db.name
         ))
         .expect("a short statement_timeout for the database");
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
+    up_allowing_non_empty(&project, &db)
         .code(exit::MIGRATION_FAILED)
         .stderr_has("SQLSTATE 57014")
         .stderr_has("ran longer than statement_timeout (300ms, the session's")
@@ -1501,15 +1450,7 @@ fn standard_conforming_strings_off_for_the_database_or_role_does_not_change_what
             "1",
         ])
         .code(0);
-    project
-        .run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ])
-        .code(0);
+    up_allowing_non_empty(&project, &db).code(0);
     let mut client = db.connect();
     let stored: Vec<String> = client
         .query("SELECT s FROM paths ORDER BY s", &[])
@@ -1607,15 +1548,7 @@ fn a_down_whose_session_is_terminated_says_from_the_ledger_what_was_rolled_back(
     for i in 0..6 {
         // 001–003 applied (003 again after the first run), 002's rollback paused.
         client.batch_execute("DELETE FROM pause").expect("unpause");
-        project
-            .run(&[
-                "migrate",
-                "up",
-                "--allow-non-empty",
-                "--database-url",
-                &db.url(),
-            ])
-            .code(0);
+        up_allowing_non_empty(&project, &db).code(0);
         client
             .batch_execute("INSERT INTO pause VALUES (1)")
             .expect("pause");
@@ -1678,15 +1611,7 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             if direction == Direction::Down {
                 // 001–003 applied again, 002's rollback to be paused.
                 client.batch_execute("DELETE FROM pause").expect("unpause");
-                project
-                    .run(&[
-                        "migrate",
-                        "up",
-                        "--allow-non-empty",
-                        "--database-url",
-                        &db.url(),
-                    ])
-                    .code(0);
+                up_allowing_non_empty(&project, &db).code(0);
             }
             client
                 .batch_execute("INSERT INTO pause VALUES (1)")
@@ -1696,14 +1621,7 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             if json {
                 args.extend(["--format", "json"]);
             }
-            let child = project
-                .cli()
-                .args(&args)
-                .args(["--database-url", &db.url()])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn the CLI under test");
+            let child = project.spawn_on(&db, &args);
             let pid = sleeping_backend(&mut client, &db.name);
             // No new connection gets in: the ledger cannot be read again.
             let allow = |allowed: bool| {
@@ -2048,15 +1966,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
             .batch_execute("CREATE TABLE pause (x int)")
             .expect("pause");
         if direction == Direction::Down {
-            project
-                .run(&[
-                    "migrate",
-                    "up",
-                    "--allow-non-empty",
-                    "--database-url",
-                    &db.url(),
-                ])
-                .code(0);
+            up_allowing_non_empty(&project, &db).code(0);
         }
         client
             .batch_execute("INSERT INTO pause VALUES (1)")
@@ -2067,14 +1977,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
             Direction::Down => vec!["migrate", "down", "--steps", "3"],
         };
         let url = proxy.url(&db.name);
-        let child = project
-            .cli()
-            .args(&command)
-            .args(["--database-url", &url])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the CLI under test");
+        let child = project.spawn(&[&command[..], &["--database-url", &url]].concat());
         sleeping_backend(&mut client, &db.name);
         proxy.cut_clients();
         let run = finish(child);
@@ -2146,15 +2049,7 @@ fn a_no_transaction_migration_whose_connection_is_lost_names_the_statements_it_c
         let command = match direction {
             Direction::Up => vec!["migrate", "up", "--allow-non-empty"],
             Direction::Down => {
-                project
-                    .run(&[
-                        "migrate",
-                        "up",
-                        "--allow-non-empty",
-                        "--database-url",
-                        &db.url(),
-                    ])
-                    .code(0);
+                up_allowing_non_empty(&project, &db).code(0);
                 vec!["migrate", "down", "--steps", "1"]
             }
         };
@@ -3004,13 +2899,7 @@ fn a_function_terminating_its_own_backend_is_said_as_one_of_two_causes() {
                  AS 'SELECT pg_terminate_backend(pg_backend_pid())';",
             )
             .expect("the function");
-        let run = project.run(&[
-            "migrate",
-            "up",
-            "--allow-non-empty",
-            "--database-url",
-            &db.url(),
-        ]);
+        let run = up_allowing_non_empty(&project, &db);
         run.code(exit::CONNECTION)
             .stderr_lacks("ended its own session");
         if run.stderr.contains("SQLSTATE 57P01") {
