@@ -3327,8 +3327,7 @@ fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
     reader
         .batch_execute("BEGIN; SELECT * FROM hdx2_p;")
         .expect("a reader of the partitioned table");
-    let (mut child, pid) = spawn_until_it_waits(
-        &project,
+    let (mut child, pid) = project.spawn_until_it_waits(
         &db,
         &["migrate", "up", "--lock-timeout-statement", "60s"],
         "virtualxid",
