@@ -583,6 +583,20 @@ pub fn check_rewrite_interrupted(
     rewrite: &Rewrite,
     (what, again): (&str, &str),
 ) -> Result<()> {
+    check_rewrite_interrupted_with(history, markers, rewrite, (what, again), &[])
+}
+
+/// [`check_rewrite_interrupted`], knowing what the runs left part-way left in the database
+/// (`left`, as [`check_interrupted_with`] takes it): the refusal over a rollback left part-way
+/// names what it left — an index its cut `DROP INDEX CONCURRENTLY` left INVALID, a partition
+/// pending detach — as `up`'s and `down`'s refusals do ([`ways_on`]).
+pub fn check_rewrite_interrupted_with(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    rewrite: &Rewrite,
+    (what, again): (&str, &str),
+    left: &[(String, LeftBehind)],
+) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
@@ -642,17 +656,33 @@ pub fn check_rewrite_interrupted(
         (None, None) => return check_rollback_rows(history, markers, &settled, doing),
     };
     let m = mark.migration;
+    let rerun = "migrate down --rerun-interrupted";
+    let help = match left_by(left, mark.marker) {
+        Some(left) => format!(
+            "finish the rollback first: {}; then run {} again",
+            ways_on(
+                true,
+                &m.version_text,
+                &m.down.path.display().to_string(),
+                rerun,
+                "",
+                Some(left)
+            ),
+            crate::hint::command(again),
+        ),
+        None => format!(
+            "finish the rollback first: check what the schema still has of what {} \
+             removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
+             it removed, then run {}; then run {} again",
+            m.down.path.display(),
+            crate::hint::command(rerun),
+            crate::hint::command(again),
+        ),
+    };
     Err(
         interrupted_error(&m.id(), mark.marker, "nothing was written")
             .with_detail(detail)
-            .with_help(format!(
-                "finish the rollback first: check what the schema still has of what {} \
-                 removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
-                 it removed, then run {}; then run {} again",
-                m.down.path.display(),
-                crate::hint::command("migrate down --rerun-interrupted"),
-                crate::hint::command(again),
-            )),
+            .with_help(help),
     )
 }
 

@@ -642,7 +642,8 @@ fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
 /// failure (nothing else had committed), so `status` said `002` applied, up to date, silent
 /// about an index queries no longer use. Now the marker stays: `status` (text and JSON
 /// `unfinished_drop`) names the index and the rollback that left it, `down` and `reinit`
-/// refuse to pass it, and the help pasted as printed finishes the rollback.
+/// refuse to pass it (`reinit` naming the index as `down` does), and the help pasted as
+/// printed finishes the rollback.
 #[test]
 fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
     let db = TestDb::new("hix_cut_drop");
@@ -690,10 +691,18 @@ fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
         .code(exit::DIVERGED)
         .stderr_has("public.t_i")
         .stderr_has(rerun);
-    project
-        .run_on(&db, &["migrate", "reinit", "--through", "001", "--yes"])
-        .code(exit::DIVERGED)
-        .stderr_has(rerun);
+    // The rewrite's refusal names the index too, as `down`'s does (it said only "finish the
+    // rollback first").
+    for dry_run in [false, true] {
+        let mut args = vec!["migrate", "reinit", "--through", "001", "--yes"];
+        args.extend(dry_run.then_some("--dry-run"));
+        project
+            .run_on(&db, &args)
+            .code(exit::DIVERGED)
+            .stderr_has("`DROP INDEX CONCURRENTLY` of public.t_i was cut part-way")
+            .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_i;`")
+            .stderr_has(rerun);
+    }
 
     // The help, as printed: the rollback run again finishes the drop.
     project
