@@ -477,14 +477,7 @@ fn refusal_with(
             Direction::Down => again,
             Direction::Up => "migrate down --rerun-interrupted",
         };
-        ways_on(
-            true,
-            &m.version_text,
-            &m.down.path.display().to_string(),
-            rerun,
-            "",
-            left,
-        )
+        rollback_ways_on(m, rerun, left)
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
         let (rerun, then) = match down {
@@ -498,6 +491,13 @@ fn refusal_with(
         ways_on(false, &m.version_text, &file, &rerun, then, left)
     };
     error.with_help(help)
+}
+
+/// [`ways_on`] from a rollback of `m` left part-way, run again with `rerun`: its down file's,
+/// naming what the run `left`.
+fn rollback_ways_on(m: &Migration, rerun: &str, left: Option<&LeftBehind>) -> String {
+    let file = m.down.path.display().to_string();
+    ways_on(true, &m.version_text, &file, rerun, "", left)
 }
 
 /// The refusal (exit 7) of `unknown`'s migration, which these files do not know
@@ -660,14 +660,7 @@ pub fn check_rewrite_interrupted_with(
     let help = match left_by(left, mark.marker) {
         Some(left) => format!(
             "finish the rollback first: {}; then run {} again",
-            ways_on(
-                true,
-                &m.version_text,
-                &m.down.path.display().to_string(),
-                rerun,
-                "",
-                Some(left)
-            ),
+            rollback_ways_on(m, rerun, Some(left)),
             crate::hint::command(again),
         ),
         None => format!(
