@@ -133,15 +133,110 @@ fn pump(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool, frozen: &Atomi
 impl ClientCutProxy {
     /// A URL for `db` through the proxy (no TLS: the proxy cuts plain TCP).
     pub fn url(&self, db: &str) -> String {
-        let server = crate::server();
-        let password = server
-            .password
-            .as_deref()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        format!(
-            "postgresql://{}{password}@127.0.0.1:{}/{db}?sslmode=disable",
-            server.user, self.port
-        )
+        url_through(self.port, db)
     }
+}
+
+/// A URL for `db` through a proxy listening on `port` (no TLS).
+fn url_through(port: u16, db: &str) -> String {
+    let server = crate::server();
+    let password = server
+        .password
+        .as_deref()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        "postgresql://{}{password}@127.0.0.1:{port}/{db}?sslmode=disable",
+        server.user
+    )
+}
+
+/// A proxy to the test server that rewrites the `options` parameter of each connection's
+/// startup packet (a pooler or proxy that filters startup options: keeps some, drops others),
+/// then forwards both ways untouched. `rewrite` is given the options sent (`None` when none
+/// were) and returns those to send on (`None`: the parameter left out). Plain TCP only: a
+/// TLS request is answered "no" (the client goes on in plain text or gives up).
+pub struct OptionsProxy {
+    port: u16,
+}
+
+impl OptionsProxy {
+    pub fn start(rewrite: fn(Option<&str>) -> Option<String>) -> OptionsProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
+        let port = listener.local_addr().expect("the proxy's port").port();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let _ = relay_rewritten(client, rewrite);
+                });
+            }
+        });
+        OptionsProxy { port }
+    }
+
+    /// A URL for `db` through the proxy (no TLS).
+    pub fn url(&self, db: &str) -> String {
+        url_through(self.port, db)
+    }
+}
+
+/// One connection of [`OptionsProxy`]: its startup packet rewritten, then both ways pumped.
+fn relay_rewritten(
+    mut client: TcpStream,
+    rewrite: fn(Option<&str>) -> Option<String>,
+) -> std::io::Result<()> {
+    let packet = loop {
+        let mut len = [0u8; 4];
+        client.read_exact(&mut len)?;
+        let len = u32::from_be_bytes(len) as usize;
+        let mut body = vec![0u8; len.saturating_sub(4)];
+        client.read_exact(&mut body)?;
+        // SSLRequest or GSSENCRequest: refused, the startup packet follows.
+        if body.len() == 4
+            && matches!(
+                &body[..],
+                [0x04, 0xd2, 0x16, 0x2f] | [0x04, 0xd2, 0x16, 0x30]
+            )
+        {
+            client.write_all(b"N")?;
+            continue;
+        }
+        break body;
+    };
+    let (version, mut rest) = packet.split_at(4);
+    let mut params: Vec<(String, String)> = Vec::new();
+    while let Some(end) = rest.iter().position(|b| *b == 0).filter(|end| *end > 0) {
+        let key = String::from_utf8_lossy(&rest[..end]).into_owned();
+        rest = &rest[end + 1..];
+        let vend = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+        let value = String::from_utf8_lossy(&rest[..vend]).into_owned();
+        rest = rest.get(vend + 1..).unwrap_or_default();
+        params.push((key, value));
+    }
+    let sent = params
+        .iter()
+        .find(|(k, _)| k == "options")
+        .map(|(_, v)| v.clone());
+    params.retain(|(k, _)| k != "options");
+    if let Some(options) = rewrite(sent.as_deref()) {
+        params.push(("options".to_string(), options));
+    }
+    let mut out = version.to_vec();
+    for (key, value) in &params {
+        out.extend(key.as_bytes());
+        out.push(0);
+        out.extend(value.as_bytes());
+        out.push(0);
+    }
+    out.push(0);
+    let mut packet = ((out.len() + 4) as u32).to_be_bytes().to_vec();
+    packet.extend(out);
+    let mut server = TcpStream::connect((crate::pg_host().as_str(), crate::pg_port()))?;
+    server.write_all(&packet)?;
+    let (client_out, server_in) = (client.try_clone()?, server.try_clone()?);
+    let never = Arc::new(AtomicBool::new(false));
+    let other = never.clone();
+    std::thread::spawn(move || pump(server_in, client_out, &other, &AtomicBool::new(false)));
+    pump(client, server, &never, &AtomicBool::new(false));
+    Ok(())
 }

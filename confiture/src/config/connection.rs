@@ -289,25 +289,12 @@ fn with_setting(options: &str, setting: &str, value: &str) -> String {
         }
         escaped.push(c);
     }
-    let mut words: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let mut chars = options.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            word.push(c);
-            word.extend(chars.next());
-        } else if c.is_whitespace() {
-            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
-        } else {
-            word.push(c);
-        }
-    }
-    words.extend((!word.is_empty()).then_some(word));
+    let mut words = option_words(options);
     // The name part of `name=value`, when it names `setting`.
     let names = |assignment: &str| {
         assignment
             .split_once('=')
-            .is_some_and(|(name, _)| name.replace('-', "_").eq_ignore_ascii_case(setting))
+            .is_some_and(|(name, _)| setting_name(name).eq_ignore_ascii_case(setting))
     };
     let given = |assignment: &str| {
         let name = assignment
@@ -333,6 +320,69 @@ fn with_setting(options: &str, setting: &str, value: &str) -> String {
         words.push(format!("-c {setting}={escaped}"));
     }
     words.join(" ")
+}
+
+/// `options`'s words as the server splits them (`pg_split_opts`): at whitespace a backslash
+/// does not escape, each backslash kept with the character it escapes.
+fn option_words(options: &str) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            word.push(c);
+            word.extend(chars.next());
+        } else if c.is_whitespace() {
+            words.extend((!word.is_empty()).then(|| std::mem::take(&mut word)));
+        } else {
+            word.push(c);
+        }
+    }
+    words.extend((!word.is_empty()).then_some(word));
+    words
+}
+
+/// A setting's name as the server reads it from a switch (`ParseLongOption`): `-` is `_`.
+fn setting_name(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// The settings `options` gives, in order, as the server reads them: each `-c name=value`,
+/// `-cname=value` or `--name=value`, the name lower case with `_` for `-` (the server's names
+/// are not case-sensitive), the value with its escaping backslashes taken out. The server's
+/// other switches (`-e`, `-F`, ...) give none here. [`with_setting`] finds its setting by the
+/// same reading.
+// Only a session (feature `db`) checks what its options gave.
+#[cfg_attr(not(feature = "db"), allow(dead_code))]
+pub(crate) fn option_settings(options: &str) -> Vec<(String, String)> {
+    let words = option_words(options);
+    let unescaped = |text: &str| {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    let mut settings = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let after_c = i > 0 && words[i - 1] == "-c";
+        let assignment = match ["--", "-c"]
+            .into_iter()
+            .find(|p| word.len() > p.len() && word.starts_with(p))
+        {
+            _ if after_c => Some(word.as_str()),
+            Some(prefix) => Some(&word[prefix.len()..]),
+            None => None,
+        };
+        if let Some((name, value)) = assignment.and_then(|a| a.split_once('=')) {
+            settings.push((setting_name(name).to_lowercase(), unescaped(value)));
+        }
+    }
+    settings
 }
 
 /// `text` as a URL's query value: percent-encoded where the query's or the value's syntax
@@ -1577,6 +1627,26 @@ mod tests {
     /// own switch, in whichever form it was written, given the value — never dropped (the
     /// session would fall back to the role's or database's value, not to the one proposed).
     /// Each, put back in its string, reads as the options meant.
+    /// The settings a connection's `options` give, as the server reads them: every written
+    /// form of a switch, names in any case and with `-`, values unescaped; other switches none.
+    #[test]
+    fn the_settings_of_options_are_read_as_the_server_reads_them() {
+        let settings = option_settings(
+            "-c search_path=app,\\ public -cWORK_MEM=64MB --lock-timeout=5s -e -c app.Tenant=a\\ b",
+        );
+        assert_eq!(
+            settings,
+            [
+                ("search_path", "app, public"),
+                ("work_mem", "64MB"),
+                ("lock_timeout", "5s"),
+                ("app.tenant", "a b"),
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        assert!(option_settings("  ").is_empty());
+    }
+
     #[test]
     fn the_options_a_help_gives_are_written_as_the_connection_string_writes_them() {
         let defaults = LibpqDefaults::default();

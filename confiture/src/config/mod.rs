@@ -102,6 +102,8 @@ mod yaml11;
 use std::path::Path;
 
 #[cfg(feature = "db")]
+pub(crate) use connection::option_settings;
+#[cfg(feature = "db")]
 pub(crate) use connection::quoted_entry;
 pub(crate) use connection::NameOrConnection;
 #[cfg(feature = "db")]

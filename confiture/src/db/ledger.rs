@@ -60,15 +60,45 @@ pub(crate) fn read_at(
 /// database (or on its tenant schema `tenant`) now ([`super::lock::run_going_on`]'s answer):
 /// `status`'s read, whose look at the lock costs no round trip. `None` when the ledger does not
 /// exist (the look was not made: the caller makes it on its own).
+///
+/// First of all, whether the session got the startup options it was sent (`status.sent`,
+/// [`super::connect::options_columns`], in the same message when the ledger exists, else one
+/// round trip more): `status.refuse` is given what the session answered, before anything is
+/// read as the session's.
 pub(crate) fn read_with_lock_holder(
     client: &mut postgres::Client,
     table: &TrackingTable,
     wait: Duration,
     site: BuildSite<'_>,
-    tenant: Option<&str>,
+    status: StatusRead<'_>,
 ) -> Result<Option<(Ledger, Option<super::lock::LockHolder>)>> {
-    let found = read_asking(client, table, wait, None, Asked::Rows, site, Some(tenant))?;
+    let found = read_asking(client, table, wait, None, Asked::Rows, site, Some(status))?;
     Ok(found.ok().map(|found| (found.ledger, found.run_going_on)))
+}
+
+/// What `status`'s ledger read ([`read_with_lock_holder`]) asks besides the ledger: who holds
+/// the migration lock of a run on the database (or on its tenant schema `tenant`), and whether
+/// the startup options `sent` arrived, which `refuse` decides (given the two columns of
+/// [`super::connect::options_columns`]).
+pub(crate) struct StatusRead<'a> {
+    pub(crate) tenant: Option<&'a str>,
+    pub(crate) sent: &'a [super::connect::SentSetting],
+    #[allow(clippy::type_complexity)]
+    pub(crate) refuse: &'a dyn Fn(Option<&str>, Option<&str>) -> Result<()>,
+}
+
+/// `status`'s check of the startup options when its ledger read could not make it (no ledger:
+/// the read failed): one round trip of [`super::connect::options_columns`].
+fn refuse_unarrived(client: &mut postgres::Client, status: &StatusRead<'_>) -> Result<()> {
+    let sql = format!("SELECT {}", super::connect::options_columns(status.sent));
+    let messages = client
+        .simple_query(&sql)
+        .map_err(|e| super::query_error("cannot read the session's settings", e))?;
+    let row = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => Some(row),
+        _ => None,
+    });
+    (status.refuse)(row.and_then(|r| r.get(0)), row.and_then(|r| r.get(1)))
 }
 
 /// What a ledger read asks the catalog for besides the table's qualified name and whether
@@ -139,9 +169,10 @@ pub(crate) enum Creation {
 }
 
 /// [`read_unless_stopped`], asking the catalog for what `asked` says; a table that does not
-/// exist is where the session would create it ([`Creation`]). `lock_of`: also who holds the
-/// migration lock of a run on the database (`Some(None)`) or on a tenant schema now
-/// ([`Found::run_going_on`]), a last statement of the same message.
+/// exist is where the session would create it ([`Creation`]). `status`: also who holds the
+/// migration lock of a run on the database or on a tenant schema now
+/// ([`Found::run_going_on`]), a last statement of the same message, and whether the session
+/// got its startup options ([`StatusRead`]), refused before anything else is read.
 fn read_asking(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -149,7 +180,7 @@ fn read_asking(
     stop: Option<&crate::db::apply::Stop>,
     asked: Asked,
     site: BuildSite<'_>,
-    lock_of: Option<Option<&str>>,
+    status: Option<StatusRead<'_>>,
 ) -> Result<std::result::Result<Found, Creation>> {
     // `applied_at` is cast to `timestamptz` before it is put in UTC: on a `timestamp` column
     // (a hand-made or altered ledger) `AT TIME ZONE` goes the other way, and its wall clock —
@@ -221,7 +252,7 @@ fn read_asking(
           {suffix})) IS NOT NULL, {prepared}, \
          pg_catalog.to_regclass(pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
           OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname OPERATOR(pg_catalog.||) \
-          {steps})) IS NOT NULL \
+          {steps})) IS NOT NULL{options} \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({name});\n\
@@ -242,9 +273,13 @@ fn read_asking(
          execution_time_ms, checksum, CAST(applied_by AS pg_catalog.text) AS applied_by, \
          CAST(archived_into AS pg_catalog.text) AS archived_into, \
          pk_confiture, slug, applied_at FROM {quoted}) AS l ORDER BY {order}{holder}",
-            holder = lock_of.map_or(String::new(), |tenant| format!(
+            holder = status.as_ref().map_or(String::new(), |status| format!(
                 ";\n{}",
-                super::lock::run_going_on_sql(tenant)
+                super::lock::run_going_on_sql(status.tenant)
+            )),
+            options = status.as_ref().map_or(String::new(), |status| format!(
+                ", {}",
+                super::connect::options_columns(status.sent)
             )),
             order = crate::ledger::APPLICATION_ORDER,
             suffix = literal(crate::ledger::STARTED_SUFFIX),
@@ -295,7 +330,12 @@ fn read_asking(
     drop(one_wait);
     let messages = match messages {
         Ok(messages) => messages,
-        Err(e) if is_absent(&e) => return Ok(Err(hidden_ledger(client, table, stop, site)?)),
+        Err(e) if is_absent(&e) => {
+            if let Some(status) = &status {
+                refuse_unarrived(client, status)?;
+            }
+            return Ok(Err(hidden_ledger(client, table, stop, site)?));
+        }
         Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
             // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
             // canceled, it was by another session (`pg_cancel_backend`) or by a timeout too
@@ -341,7 +381,7 @@ fn read_asking(
     let mut holder = Vec::new();
     for message in messages {
         if statement == 2 {
-            // The migration lock's holder (`lock_of`), the last statement.
+            // The migration lock's holder (`status`), the last statement.
             holder.push(message);
             continue;
         }
@@ -378,6 +418,9 @@ fn read_asking(
                 };
                 started_table = row.get(13) == Some("t");
                 steps_table = row.get(15) == Some("t");
+                if let Some(status) = &status {
+                    (status.refuse)(row.get(16), row.get(17))?;
+                }
             }
             SimpleQueryMessage::Row(row) => rows.push(parse_row(table, &row)?),
             _ => {}

@@ -156,7 +156,8 @@ pub(crate) fn check_session(
     wait: Duration,
     warnings: &mut Vec<String>,
 ) -> Result<(String, Option<String>)> {
-    let messages = read_state(client, wait, &target.environment)?;
+    let sent = super::connect::sent_settings(&target.environment, target.reached.as_ref());
+    let messages = read_state(client, wait, &target.environment, &sent)?;
     let attrs = target.environment.connection.target_session_attrs;
     let dialled = target.reached.as_ref().and_then(|r| r.dialled);
     let value = |messages: &[SimpleQueryMessage], i: usize| -> Option<String> {
@@ -230,16 +231,16 @@ pub(crate) fn check_session(
     }
     // Before the settings the options give are read as the session's: without them, a tenant's
     // migrations would build in another schema.
-    let dropped =
-        super::connect::options_dropped(target.reached.as_ref(), value(&messages, 10).as_deref());
+    let missing = super::connect::missing_options(&sent, value(&messages, 10).as_deref());
+    let dropped = missing.iter().any(|setting| setting.ours);
     super::connect::refuse_dropped_options(
         environment,
         connection,
-        dropped,
+        &missing,
         value(&messages, 11)
             .as_deref()
             .filter(|_| target.reached.is_some()),
-        *effect,
+        Some(*effect),
     )?;
     if column(8) == "off" {
         return Err(Error::invalid(format!(
@@ -292,7 +293,7 @@ pub(crate) fn check_session(
 /// Unix socket: [`super::connect::identity_columns`]), where the session's
 /// `default_transaction_read_only` comes from, the login role, and the session's
 /// `standard_conforming_strings` and where it comes from, and whether the startup options
-/// reached the server ([`super::connect::OPTIONS_COLUMNS`]), in one round trip. The first
+/// reached the server ([`super::connect::options_columns`]), in one round trip. The first
 /// message of a writing session: it puts the session's `statement_timeout` at ours for what
 /// follows ([`super::apply::WRITING_SESSION_BOUND`]). It runs under the connection's only
 /// when the session keeps it (`connect::Need::Write`: a run with no `statement_timeout` of its
@@ -311,6 +312,7 @@ fn read_state(
     client: &mut Client,
     wait: Duration,
     env: &Environment,
+    sent: &[super::connect::SentSetting],
 ) -> Result<Vec<SimpleQueryMessage>> {
     let waited = super::lock::ServerWait::new(wait);
     client
@@ -327,7 +329,7 @@ fn read_state(
             super::own_read_bounds(),
             wait.as_millis().clamp(1, i32::MAX as u128),
             super::connect::identity_columns(),
-            super::connect::OPTIONS_COLUMNS
+            super::connect::options_columns(sent)
         ))
         .map_err(|e| {
             let what = "cannot read the session's state";

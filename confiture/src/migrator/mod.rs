@@ -1083,6 +1083,18 @@ impl Migrator {
         self.client_for(crate::db::connect::Need::Read, crate::plan::Effect::Runs)
     }
 
+    /// [`Migrator::client`], with the host it reached and what it was opened for (`None` for
+    /// a connection handed over): what `status` checks its startup options by.
+    pub(crate) fn client_reached(
+        &mut self,
+    ) -> Result<(&mut postgres::Client, Option<crate::db::connect::Reached>)> {
+        self.client()?;
+        match &mut self.client {
+            Some(client) => Ok((client, self.reached.clone())),
+            None => Err(Error::connection("not connected")),
+        }
+    }
+
     /// [`Migrator::client`], a new one opened on the host `need` asks for; a stop while it
     /// connects, or a connection handed over that is refused, says what the command (`effect`)
     /// did not do.

@@ -94,6 +94,7 @@ impl Migrator {
                 let rewrite = plan.rewrite();
                 let history = History::of(&set, rows, None);
                 let over_runs = OverRuns {
+                    set: &set,
                     history: &history,
                     markers,
                     rewrite: &rewrite,
@@ -185,6 +186,7 @@ impl Migrator {
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
                 let over_runs = OverRuns {
+                    set,
                     history: &history,
                     markers,
                     rewrite: &rewrite,
@@ -497,6 +499,8 @@ fn fill_reinit(report: &mut ReinitReport, rows: Vec<ReinitRow>) {
 /// What a ledger rewrite that records migrations (`baseline`, `reinit`) does over the runs
 /// left part-way: `markers`, read with the ledger `history` is of, and the `rewrite` it plans.
 struct OverRuns<'h, 'a, 'm> {
+    /// The migrations the rewrite reads the runs' files from.
+    set: &'h crate::files::MigrationSet,
     history: &'h History<'a>,
     markers: &'m [StartedRun],
     rewrite: &'h Rewrite,
@@ -514,12 +518,23 @@ impl OverRuns<'_, '_, '_> {
         lock_wait: Duration,
         recorded: impl Iterator<Item = &'f crate::files::Migration>,
     ) -> Result<()> {
-        plan::check_rewrite_interrupted(
-            self.history,
-            self.markers,
-            self.rewrite,
-            (run.what, &run.again()),
-        )?;
+        let again = run.again();
+        let check = |left: &[(String, plan::LeftBehind)]| {
+            plan::check_rewrite_interrupted_with(
+                self.history,
+                self.markers,
+                self.rewrite,
+                (run.what, &again),
+                left,
+            )
+        };
+        if let Err(refused) = check(&[]) {
+            // Refused: what those runs left (an INVALID index, a partition pending detach) is
+            // read, a round trip of the refusal alone, and named as `up`'s and `down`'s
+            // refusals name it.
+            let left = apply::interrupted_left_behind(client, self.set, self.markers, lock_wait)?;
+            return Err(check(&left).err().unwrap_or(refused));
+        }
         let recorded = recorded.map(|m| {
             (
                 (m.id(), m.version_text.clone()),

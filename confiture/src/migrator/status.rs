@@ -72,7 +72,13 @@ impl Migrator {
         let (checked, ledger) = self.while_connecting_then(
             Migrator::read_checked,
             crate::db::connect::Need::Read,
-            move |session, _| read.run(&mut session.client),
+            move |session, _| {
+                let read = LedgerRead {
+                    reached: Some(session.reached.clone()),
+                    ..read
+                };
+                read.run(&mut session.client)
+            },
         )?;
         let ledger = match ledger {
             Some(ledger) => ledger,
@@ -81,7 +87,8 @@ impl Migrator {
                     wait,
                     ..m.ledger_read()
                 };
-                read.run(m.client()?)
+                let (client, reached) = m.client_reached()?;
+                LedgerRead { reached, ..read }.run(client)
             })?,
         };
         let applied_by = ledger
@@ -242,7 +249,8 @@ impl Migrator {
     ) -> Result<StatusReport> {
         let read = self.ledger_read();
         let wait = read.wait;
-        let ledger = read.run(self.client()?)?;
+        let (client, reached) = self.client_reached()?;
+        let ledger = LedgerRead { reached, ..read }.run(client)?;
         let mut report = self.report(set, diagnostics, ledger);
         self.mark_left_behind(set, &mut report, wait)?;
         Ok(report)
@@ -257,6 +265,7 @@ impl Migrator {
             wait: Some(self.env.migration.lock_timeout)
                 .filter(|w| !w.is_zero())
                 .unwrap_or(crate::db::ledger::DEFAULT_WAIT),
+            reached: None,
         }
     }
 
@@ -328,6 +337,10 @@ struct LedgerRead {
     /// ([`BuildSite::of`]).
     env: crate::config::Environment,
     wait: Duration,
+    /// The host the session reached and what it was sent (`None`: a connection handed over,
+    /// whose startup options are not known): its options are checked as a writing session's
+    /// are ([`crate::db::connect::refuse_dropped_options`]).
+    reached: Option<crate::db::connect::Reached>,
 }
 
 impl LedgerRead {
@@ -342,8 +355,25 @@ impl LedgerRead {
         let tenant = self.env.migration.tenant_schema.as_deref();
         // Who holds the migration lock, asked with the ledger's rows: a run going on may be
         // applying the pending migrations now, whatever the markers say.
+        let sent = crate::db::connect::sent_settings(&self.env, self.reached.as_ref());
+        let connection =
+            crate::db::writable::Target::reached(&self.env, self.reached.as_ref()).connection;
+        let refuse = |arrivals: Option<&str>, search_path: Option<&str>| {
+            crate::db::connect::refuse_dropped_options(
+                &self.env,
+                &connection,
+                &crate::db::connect::missing_options(&sent, arrivals),
+                search_path.filter(|_| self.reached.is_some()),
+                None,
+            )
+        };
+        let status = crate::db::ledger::StatusRead {
+            tenant,
+            sent: &sent,
+            refuse: &refuse,
+        };
         let read =
-            crate::db::ledger::read_with_lock_holder(client, table, self.wait, site, tenant)?;
+            crate::db::ledger::read_with_lock_holder(client, table, self.wait, site, status)?;
         let (ledger, holder) = match read {
             Some((ledger, holder)) => (Some(ledger), Some(holder)),
             None => (None, None),

@@ -480,14 +480,7 @@ fn refusal_with(
             Direction::Down => again,
             Direction::Up => "migrate down --rerun-interrupted",
         };
-        ways_on(
-            true,
-            &m.version_text,
-            &m.down.path.display().to_string(),
-            rerun,
-            "",
-            left,
-        )
+        rollback_ways_on(m, rerun, left)
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
         let (rerun, then) = match down {
@@ -505,6 +498,13 @@ fn refusal_with(
         }
     };
     error.with_help(help)
+}
+
+/// [`ways_on`] from a rollback of `m` left part-way, run again with `rerun`: its down file's,
+/// naming what the run `left`.
+fn rollback_ways_on(m: &Migration, rerun: &str, left: Option<&LeftBehind>) -> String {
+    let file = m.down.path.display().to_string();
+    ways_on(true, &m.version_text, &file, rerun, "", left)
 }
 
 /// The refusal (exit 7) of `unknown`'s migration, which these files do not know
@@ -590,6 +590,20 @@ pub fn check_rewrite_interrupted(
     rewrite: &Rewrite,
     (what, again): (&str, &str),
 ) -> Result<()> {
+    check_rewrite_interrupted_with(history, markers, rewrite, (what, again), &[])
+}
+
+/// [`check_rewrite_interrupted`], knowing what the runs left part-way left in the database
+/// (`left`, as [`check_interrupted_with`] takes it): the refusal over a rollback left part-way
+/// names what it left — an index its cut `DROP INDEX CONCURRENTLY` left INVALID, a partition
+/// pending detach — as `up`'s and `down`'s refusals do ([`ways_on`]).
+pub fn check_rewrite_interrupted_with(
+    history: &History<'_>,
+    markers: &[StartedRun],
+    rewrite: &Rewrite,
+    (what, again): (&str, &str),
+    left: &[(String, LeftBehind)],
+) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
@@ -649,17 +663,26 @@ pub fn check_rewrite_interrupted(
         (None, None) => return check_rollback_rows(history, markers, &settled, doing),
     };
     let m = mark.migration;
+    let rerun = "migrate down --rerun-interrupted";
+    let help = match left_by(left, mark.marker) {
+        Some(left) => format!(
+            "finish the rollback first: {}; then run {} again",
+            rollback_ways_on(m, rerun, Some(left)),
+            crate::hint::command(again),
+        ),
+        None => format!(
+            "finish the rollback first: check what the schema still has of what {} \
+             removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
+             it removed, then run {}; then run {} again",
+            m.down.path.display(),
+            crate::hint::command(rerun),
+            crate::hint::command(again),
+        ),
+    };
     Err(
         interrupted_error(&m.id(), mark.marker, "nothing was written")
             .with_detail(detail)
-            .with_help(format!(
-                "finish the rollback first: check what the schema still has of what {} \
-                 removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
-                 it removed, then run {}; then run {} again",
-                m.down.path.display(),
-                crate::hint::command("migrate down --rerun-interrupted"),
-                crate::hint::command(again),
-            )),
+            .with_help(help),
     )
 }
 

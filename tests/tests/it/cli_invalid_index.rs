@@ -134,36 +134,75 @@ fn a_failed_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
 /// concurrent build commits its INVALID index, then waits for that writer. `up` is started and
 /// stopped (SIGTERM) once the INVALID index `invalid` is there; the writer ends.
 fn stopped_while_building(db: &TestDb, build: &str, invalid: &str) -> (Project, String) {
+    stopped_while_building_on(db, "big", "big", build, invalid, &[], "-TERM")
+}
+
+/// [`stopped_while_building`] with `001_f` creating `table` (`app.big` creates schema `app`
+/// first), the writer writing to `written` (qualified as the test's own session needs), and
+/// each `up` given `args` too (`--schema tenant_a`), stopped by `signal`: `-KILL` cuts the run
+/// part-way (its start marker left; the server ends the build once it notices the client
+/// gone, before the writer ends).
+fn stopped_while_building_on(
+    db: &TestDb,
+    table: &str,
+    written: &str,
+    build: &str,
+    invalid: &str,
+    args: &[&str],
+    signal: &str,
+) -> (Project, String) {
+    let schema = match table.split_once('.') {
+        Some((schema, _)) => format!("CREATE SCHEMA {schema};\n"),
+        None => String::new(),
+    };
     let project = Project::new();
     project
         .migration(
             "001_f",
-            "CREATE TABLE big AS SELECT g AS h FROM generate_series(1, 1000) g;\n\
-             CREATE INDEX big_i ON big (h);\n",
-            "DROP TABLE big;\n",
+            &format!(
+                "{schema}CREATE TABLE {table} AS SELECT g AS h FROM generate_series(1, 1000) g;\n\
+                 CREATE INDEX big_i ON {table} (h);\n"
+            ),
+            &format!("DROP TABLE {table};\n"),
         )
         .migration(
             "002_h",
             &format!("-- confiture:no-transaction\n{build}\n"),
             "SELECT 1;\n",
         );
+    let with = |command: &[&'static str]| -> Vec<String> {
+        (command.iter().chain(args))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let target = with(&["migrate", "up", "--target", "001"]);
     project
-        .run_on(db, &["migrate", "up", "--target", "001"])
+        .run_on(db, &target.iter().map(String::as_str).collect::<Vec<_>>())
         .code(exit::SUCCESS);
     let mut writer = db.connect();
     writer
-        .batch_execute("BEGIN; INSERT INTO big VALUES (0);")
+        .batch_execute(&format!("BEGIN; INSERT INTO {written} VALUES (0);"))
         .expect("an open writer");
-    let child = project.spawn_on(db, &["migrate", "up"]);
+    let up = with(&["migrate", "up"]);
+    let mut child = project.spawn_on(db, &up.iter().map(String::as_str).collect::<Vec<_>>());
     let built = wait_until(Duration::from_secs(30), || {
         invalid_indexes(db).iter().any(|i| i == invalid)
     });
-    confiture_tests::send_signal(child.id(), "-TERM");
+    match signal {
+        "-KILL" => child.kill().expect("kill the runner"),
+        signal => confiture_tests::send_signal(child.id(), signal),
+    }
     let output = child.wait_with_output().expect("reap the runner");
     let run = confiture_tests::Run::from_output(output, Duration::ZERO);
     assert!(built, "the build never started\n{}", run.dump());
+    let building =
+        || (db.other_backends().iter()).any(|b| b.contains("CONCURRENTLY") && !b.contains("BEGIN"));
+    let ended = wait_until(Duration::from_secs(30), || !building());
+    assert!(ended, "the server never ended the build");
     writer.batch_execute("ROLLBACK").expect("end the writer");
-    run.code(exit::INTERRUPTED);
+    if signal == "-TERM" {
+        run.code(exit::INTERRUPTED);
+    }
     (project, run.stderr.clone())
 }
 
@@ -603,7 +642,8 @@ fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
 /// failure (nothing else had committed), so `status` said `002` applied, up to date, silent
 /// about an index queries no longer use. Now the marker stays: `status` (text and JSON
 /// `unfinished_drop`) names the index and the rollback that left it, `down` and `reinit`
-/// refuse to pass it, and the help pasted as printed finishes the rollback.
+/// refuse to pass it (`reinit` naming the index as `down` does), and the help pasted as
+/// printed finishes the rollback.
 #[test]
 fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
     let db = TestDb::new("hix_cut_drop");
@@ -651,10 +691,18 @@ fn a_cut_index_drop_of_a_rollback_is_named_by_status_until_finished() {
         .code(exit::DIVERGED)
         .stderr_has("public.t_i")
         .stderr_has(rerun);
-    project
-        .run_on(&db, &["migrate", "reinit", "--through", "001", "--yes"])
-        .code(exit::DIVERGED)
-        .stderr_has(rerun);
+    // The rewrite's refusal names the index too, as `down`'s does (it said only "finish the
+    // rollback first").
+    for dry_run in [false, true] {
+        let mut args = vec!["migrate", "reinit", "--through", "001", "--yes"];
+        args.extend(dry_run.then_some("--dry-run"));
+        project
+            .run_on(&db, &args)
+            .code(exit::DIVERGED)
+            .stderr_has("`DROP INDEX CONCURRENTLY` of public.t_i was cut part-way")
+            .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_i;`")
+            .stderr_has(rerun);
+    }
 
     // The help, as printed: the rollback run again finishes the drop.
     project
@@ -821,4 +869,76 @@ fn a_cancelled_index_build_is_never_said_to_have_committed_nothing() {
         "{}",
         status.dump()
     );
+}
+
+/// A `REINDEX INDEX CONCURRENTLY` after the file's own `SET search_path`, cut part-way (the
+/// client killed), left `app.big_i_ccnew` INVALID: `status`, the dry run and `up
+/// --rerun-interrupted` read the rebuild under the session's `search_path`, not the file's,
+/// found no `big_i`, and said nothing of the copy (the run again rebuilt it and recorded the
+/// migration, the copy left for good). The rebuild is read with the file's `search_path`, as
+/// a `CREATE INDEX` after it is.
+#[test]
+fn a_reindex_after_the_files_own_search_path_is_read_with_it() {
+    let db = TestDb::new("hix_reindex_path");
+    let (project, _) = stopped_while_building_on(
+        &db,
+        "app.big",
+        "app.big",
+        "SET search_path = app;\nREINDEX INDEX CONCURRENTLY big_i;",
+        "big_i_ccnew",
+        &[],
+        "-KILL",
+    );
+    let drop = "`DROP INDEX CONCURRENTLY app.big_i_ccnew;`";
+    project
+        .run_on(&db, &["migrate", "status"])
+        .code(exit::DIVERGED)
+        .stdout_has("interrupted")
+        .stderr_has("left its copy app.big_i_ccnew behind, INVALID")
+        .stderr_has(drop);
+    for args in [
+        &["migrate", "up", "--rerun-interrupted", "--dry-run"][..],
+        &["migrate", "up", "--rerun-interrupted"],
+    ] {
+        project.run_on(&db, args).stderr_has(drop);
+    }
+    assert_eq!(db.ledger().expect("the ledger"), ["001:f"]);
+    assert_eq!(invalid_indexes(&db), ["big_i_ccnew"]);
+}
+
+/// The tenant mode of the reading: a tenant's build naming no schema (`--schema tenant_a`, its
+/// `search_path` pinned to the tenant) stopped part-way left `tenant_a.big_h` INVALID; a
+/// tenant's `status`, and a `--schemas-query` fleet's status, name it in the tenant's schema,
+/// and the tenant's `up` refuses it.
+#[test]
+fn a_tenants_interrupted_build_is_read_in_the_tenants_schema() {
+    let db = TestDb::new("hix_tenant");
+    let (project, _) = stopped_while_building_on(
+        &db,
+        "big",
+        "tenant_a.big",
+        "CREATE INDEX CONCURRENTLY big_h ON big (h);",
+        "big_h",
+        &["--schema", "tenant_a"],
+        "-TERM",
+    );
+    let drop = "DROP INDEX CONCURRENTLY tenant_a.big_h;";
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
+        .code(exit::PENDING)
+        .stderr_has("tenant_a.big_h exists and is INVALID")
+        .stderr_has(drop);
+    project
+        .run_on(
+            &db,
+            &["migrate", "status", "--schemas-query", "SELECT 'tenant_a'"],
+        )
+        .stderr_has("tenant_a.big_h exists and is INVALID")
+        .stderr_has(drop);
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
+        .code(exit::MIGRATION_FAILED)
+        .stderr_has("migration 002_h creates index tenant_a.big_h, which exists and is INVALID")
+        .stderr_has(drop);
+    assert_eq!(invalid_indexes(&db), ["big_h"]);
 }

@@ -922,3 +922,144 @@ fn a_pooler_dropping_startup_options_is_refused_before_a_tenant_run_writes() {
         .stderr_has("connect to the server directly");
     assert!(!tenant_ledger(&db, "tenant_y"), "{}", run.dump());
 }
+
+/// The settings the tool sends in every session's startup options, ahead of the connection's
+/// own (and `statement_timeout` after them, for its own sessions).
+const OURS: [&str; 3] = [
+    "client_connection_check_interval",
+    "standard_conforming_strings",
+    "statement_timeout",
+];
+
+/// `options` with only the `-c name=value` settings `keep` keeps (the tests' options have no
+/// escapes): what a proxy filtering startup options sends on.
+fn options_keeping(options: Option<&str>, keep: fn(&str) -> bool) -> Option<String> {
+    let words: Vec<&str> = options?.split_whitespace().collect();
+    let kept: Vec<String> = words
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| **w != "-c" && *i > 0 && words[i - 1] == "-c")
+        .filter(|(_, w)| keep(w.split('=').next().unwrap_or_default()))
+        .map(|(_, w)| format!("-c {w}"))
+        .collect();
+    Some(kept.join(" ")).filter(|o| !o.is_empty())
+}
+
+/// A proxy that passes the tool's own startup options on and drops the connection's
+/// (`options=-c search_path=app` in the URL), or keeps the connection's and drops the tool's:
+/// the check of a session's first query compared only the tool's first option
+/// (`client_connection_check_interval`), so the first one went unnoticed — `up` built the
+/// ledger and the table in `public`, not in `app` — and the second was told "the session has
+/// none of the settings" the options give. Every setting sent is compared now: a setting of
+/// the connection's own that did not arrive is refused and named (exit 5), before anything is
+/// written; the tool's own alone missing is no refusal, as with a connection without options.
+#[test]
+fn a_proxy_dropping_some_startup_options_names_the_missing_settings() {
+    let db = TestDb::new("pooler_some_opts");
+    db.connect().batch_execute("CREATE SCHEMA app").unwrap();
+    let project = project();
+    let drops_users =
+        confiture_tests::proxy::OptionsProxy::start(|o| options_keeping(o, |n| OURS.contains(&n)));
+    let url = format!(
+        "{}&options=-c%20search_path%3Dapp%20-c%20lock_timeout%3D7s",
+        drops_users.url(&db.name)
+    );
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]] {
+        let mut args = args.to_vec();
+        args.extend(["--database-url", &url]);
+        project
+            .run(&args)
+            .code(5)
+            .stderr_has("the session lacks settings the connection's startup options (`options`) give: search_path=app, lock_timeout=7s")
+            .stderr_has("likely dropped the connection's startup options")
+            .stderr_has("nothing was run")
+            .stderr_has("connect to the server directly");
+    }
+    assert_eq!(db.ledger(), None);
+    assert!(!db.has_relation("users"));
+    // `status` reads the ledger its search_path finds: refused alike, with and without one.
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("search_path=app")
+        .stderr_has("no status was read");
+    project
+        .run(&["migrate", "up", "--database-url", &db.url()])
+        .code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("search_path=app")
+        .stderr_has("no status was read");
+
+    // The connection's own kept, the tool's dropped: the migrations have their settings.
+    let other = TestDb::new("pooler_some_opts2");
+    other.connect().batch_execute("CREATE SCHEMA app").unwrap();
+    let drops_ours =
+        confiture_tests::proxy::OptionsProxy::start(|o| options_keeping(o, |n| !OURS.contains(&n)));
+    let url = format!(
+        "{}&options=-c%20search_path%3Dapp",
+        drops_ours.url(&other.name)
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    let in_app: bool = other
+        .connect()
+        .query_one("SELECT to_regclass('app.users') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(in_app);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0)
+        .stdout_has("001_create_users");
+}
+
+/// `migrate status --schema` (and each target of a `--schemas-query` fleet's status) behind a
+/// proxy that drops the startup options was read under the server's `search_path`, not the
+/// tenant's, and said all was well (exit 0). Its session is checked as a writing session is,
+/// in the same message as the ledger read (one round trip more without a ledger where that
+/// search_path puts it): refused (exit 5), naming the tenant's search_path.
+#[test]
+fn a_tenant_status_behind_a_proxy_dropping_startup_options_is_refused() {
+    let db = TestDb::new("pooler_status_tenant");
+    let project = project();
+    project
+        .run_on(&db, &["migrate", "up", "--schema", "tenant_x"])
+        .code(0);
+    let proxy = confiture_tests::proxy::OptionsProxy::start(|_| None);
+    let url = proxy.url(&db.name);
+    // The tenant's ledger read in the same message; a tenant without a ledger yet.
+    for tenant in ["tenant_x", "tenant_y"] {
+        let run = project.run(&[
+            "migrate",
+            "status",
+            "--schema",
+            tenant,
+            "--database-url",
+            &url,
+        ]);
+        run.code(5)
+            .stderr_has(&format!("not tenant schema {tenant} alone"))
+            .stderr_has("the tenant's status would be read under that search_path")
+            .stderr_has("connect to the server directly");
+    }
+    // A fleet's status, per target.
+    let query = "SELECT 'tenant_x'";
+    project
+        .run(&[
+            "migrate",
+            "status",
+            "--schemas-query",
+            query,
+            "--database-url",
+            &url,
+        ])
+        .code(5)
+        .stderr_has("not tenant schema tenant_x alone");
+    // Directly, the tenant's status is its own.
+    project
+        .run_on(&db, &["migrate", "status", "--schema", "tenant_x"])
+        .code(0);
+}

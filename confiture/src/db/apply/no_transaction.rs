@@ -210,8 +210,10 @@ fn invalid_index_of_file(
         return Ok(None);
     }
     for (text, path) in index_builds(file, marker, read) {
+        // Read with the `search_path` the file's statements before it left (a rebuild's
+        // index or table named bare is found there too).
+        let bounded = |sql: &str| bounded(&format!("{} {sql}", path.before()));
         if crate::files::rules::created_index(text).is_some() {
-            let bounded = |sql: &str| bounded(&format!("{} {sql}", path.before()));
             if let Some(found) = index_built_again(client, &bounded, text, invalid)? {
                 return Ok(Some(IndexMet {
                     index: found.clone(),
@@ -220,7 +222,7 @@ fn invalid_index_of_file(
                 }));
             }
         } else if crate::files::rules::concurrently_reindexed(text).is_some() {
-            let copies = index_rebuilt_again(client, bounded, text, invalid)?;
+            let copies = index_rebuilt_again(client, &bounded, text, invalid)?;
             if let Some((found, of)) = copies.first() {
                 return Ok(Some(IndexMet {
                     index: (*found).clone(),

@@ -27,8 +27,8 @@ pub(crate) use explain::{
     for_existing_database, missing_database, refuse_unexpanded_database_name,
 };
 pub(crate) use pooler::{
-    direct_identity, identity_columns, options_dropped, read_direct_identity,
-    refuse_dropped_options, refuse_transaction_pooling, OPTIONS_COLUMNS, SERVER_START,
+    direct_identity, identity_columns, missing_options, options_columns, read_direct_identity,
+    refuse_dropped_options, refuse_transaction_pooling, SentSetting, SERVER_START,
     SESSION_IDENTITY,
 };
 
@@ -896,6 +896,40 @@ pub(crate) fn catalog_lock_holders(
         })
 }
 
+/// The startup options a session of `env` sends, in order, each with whether it is ours (else
+/// the connection's own `options`): **the one list** the driver is given ([`driver_config`])
+/// and the session's first query checks arrived ([`sent_settings`]). Ours go together: the
+/// retry for a pooler that refuses `options` (`check_interval` false) sends none (the tool's
+/// own statements then turn `statement_timeout` off for themselves, as a writing session's do).
+fn startup_options(env: &Environment, check_interval: bool, need: Need) -> Vec<(&str, bool)> {
+    let own = (check_interval && need.own_settings()).then_some(OWN_SESSION_OPTION);
+    check_interval
+        .then_some([CHECK_INTERVAL_OPTION, STANDARD_STRINGS_OPTION])
+        .into_iter()
+        .flatten()
+        .map(|options| (options, true))
+        .chain((env.connection.options.as_deref()).map(|options| (options, false)))
+        .chain(own.map(|options| (options, true)))
+        .collect()
+}
+
+/// The settings the session `reached` opened was sent in its startup options
+/// ([`startup_options`]), each once (a later one wins, as on the server): what
+/// [`pooler::refuse_dropped_options`] checks arrived. None for a connection handed over.
+pub(crate) fn sent_settings(env: &Environment, reached: Option<&Reached>) -> Vec<SentSetting> {
+    let Some(reached) = reached else {
+        return Vec::new();
+    };
+    let mut sent: Vec<SentSetting> = Vec::new();
+    for (options, ours) in startup_options(env, !reached.without_options, reached.need) {
+        for (name, value) in crate::config::option_settings(options) {
+            sent.retain(|s| s.name != name);
+            sent.push(SentSetting { name, value, ours });
+        }
+    }
+    sent
+}
+
 /// The driver's settings for `env`: target, startup options (with [`OWN_SESSION_OPTION`] when
 /// `need` is the tool's own), timeout, keepalives.
 fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgres::Config {
@@ -912,16 +946,9 @@ fn driver_config(env: &Environment, check_interval: bool, need: Need) -> postgre
     if let Some(password) = &spec.password {
         config.password(password);
     }
-    // Ours go together: the retry for a pooler that refuses `options` sends none (the tool's
-    // own statements then turn `statement_timeout` off for themselves, as a writing session's
-    // do).
-    let own = (check_interval && need.own_settings()).then_some(OWN_SESSION_OPTION);
-    let options: Vec<&str> = check_interval
-        .then_some([CHECK_INTERVAL_OPTION, STANDARD_STRINGS_OPTION])
+    let options: Vec<&str> = startup_options(env, check_interval, need)
         .into_iter()
-        .flatten()
-        .chain(spec.options.as_deref())
-        .chain(own)
+        .map(|(options, _)| options)
         .collect();
     if !options.is_empty() {
         config.options(&options.join(" "));

@@ -184,79 +184,142 @@ pub(crate) fn refuse_transaction_pooling(
     .with_reason(crate::error::Reason::TransactionPooling))
 }
 
-/// The columns of a writing session's first message (`writable::check`'s round trip) that
-/// tell whether the startup options it was opened with (`options`) reached the server, in that
-/// order: where `client_connection_check_interval` comes from (ours,
-/// [`super::CHECK_INTERVAL_OPTION`], first of every `options` but a retry's without ours:
-/// `client` when the startup packet set it) and what `RESET ALL` gives `search_path`
-/// (`pg_settings.reset_val`: a tenant's pin, [`crate::fleet::pins_tenant`]).
-/// [`refuse_dropped_options`] decides by them.
-pub(crate) const OPTIONS_COLUMNS: &str = "(SELECT s.source FROM pg_catalog.pg_settings s \
-     WHERE s.name OPERATOR(pg_catalog.=) 'client_connection_check_interval'), \
-     (SELECT s.reset_val FROM pg_catalog.pg_settings s \
-     WHERE s.name OPERATOR(pg_catalog.=) 'search_path')";
-
-/// Whether the session `reached` opened did not get the startup options it sent: ours were
-/// sent (not a retry without them, [`Reached::without_options`]) and the one sent first,
-/// `client_connection_check_interval`, was not set by the startup packet (`check_interval_source`,
-/// the first of [`OPTIONS_COLUMNS`]). A pooler drops the whole `options` parameter
-/// (PgBouncer listing it in `ignore_startup_parameters`), never part of it. `false` for a
-/// connection handed over (`None`: its `search_path` is checked as it is adopted).
-pub(crate) fn options_dropped(
-    reached: Option<&Reached>,
-    check_interval_source: Option<&str>,
-) -> bool {
-    reached.is_some_and(|r| !r.without_options) && check_interval_source != Some("client")
+/// A setting a session's startup options gave it ([`super::sent_settings`]): its name (lower
+/// case), its value, and whether the option is ours (else the connection's own `options`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SentSetting {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    pub(crate) ours: bool,
 }
 
-/// Refuses, before anything is written (exit 5), a writing session of `env` (shown as
-/// `connection`) that lacks what its connection's own `options` set ([`options_dropped`]) —
-/// or, for a tenant schema, whose `search_path` does not go back to the tenant's alone
-/// (`search_path`, the second of [`OPTIONS_COLUMNS`]): a pooler between us and the server
-/// dropped the startup options, and the tenant's migrations would build where the server's
-/// `search_path` puts them (`public`) while its ledger recorded them, and its `down` drop
-/// `public`'s tables. Without options of the connection's own only the tool's settings are
-/// missing, which the session's checks read as they are: no refusal.
+/// The columns of a session's first message (a writing session's `writable::check`, `status`'s
+/// ledger read) that tell whether the startup options it was opened with (`options`) reached
+/// the server, in that order: for each setting `sent`, where it comes from
+/// (`pg_settings.source`: `client` when the startup packet set it) and its value (for a
+/// setting `pg_settings` does not show: `role`, a custom `app.tenant`), as one JSON array; and
+/// what `RESET ALL` gives `search_path` (`pg_settings.reset_val`: a tenant's pin,
+/// [`crate::fleet::pins_tenant`]). [`missing_options`] and [`refuse_dropped_options`] decide by
+/// them.
+pub(crate) fn options_columns(sent: &[SentSetting]) -> String {
+    let read: Vec<String> = sent
+        .iter()
+        .map(|setting| {
+            format!(
+                "(SELECT s.source FROM pg_catalog.pg_settings s \
+                 WHERE s.name OPERATOR(pg_catalog.=) {name}), \
+                 pg_catalog.current_setting({name}, true)",
+                name = crate::ledger::literal(&setting.name)
+            )
+        })
+        .collect();
+    let arrivals = match read.is_empty() {
+        true => "NULL".to_string(),
+        false => format!(
+            "CAST(pg_catalog.array_to_json(CAST(ARRAY[{}] AS pg_catalog.text[])) \
+             AS pg_catalog.text)",
+            read.join(", ")
+        ),
+    };
+    format!(
+        "{arrivals}, (SELECT s.reset_val FROM pg_catalog.pg_settings s \
+         WHERE s.name OPERATOR(pg_catalog.=) 'search_path')"
+    )
+}
+
+/// The settings of `sent` the session did not get from its startup options, by `read` (the
+/// first of [`options_columns`]): a setting `pg_settings` shows arrived when the startup
+/// packet set it (`source` `client`: what `RESET ALL` keeps), another when its value is the
+/// one sent. A pooler or proxy may drop the whole `options` parameter (PgBouncer listing it
+/// in `ignore_startup_parameters`) or rewrite it, dropping ours or the connection's own.
+pub(crate) fn missing_options(sent: &[SentSetting], read: Option<&str>) -> Vec<SentSetting> {
+    let values: Vec<Option<String>> = read
+        .and_then(|read| serde_json::from_str(read).ok())
+        .unwrap_or_default();
+    let at = |i: usize| values.get(i).cloned().flatten();
+    sent.iter()
+        .enumerate()
+        .filter(|(i, setting)| match at(2 * i) {
+            Some(source) => source != "client",
+            None => at(2 * i + 1).as_deref() != Some(setting.value.as_str()),
+        })
+        .map(|(_, setting)| setting.clone())
+        .collect()
+}
+
+/// Refuses, before anything is read or written as the session's (exit 5), a session of `env`
+/// (shown as `connection`) that lacks a setting its connection's own `options` set
+/// ([`missing_options`], `missing`) — or, for a tenant schema, whose `search_path` does not
+/// go back to the tenant's alone (`search_path`, the second of [`options_columns`]): a pooler
+/// or proxy between us and the server dropped the startup options, and the tenant's
+/// migrations would build where the server's `search_path` puts them (`public`) while its
+/// ledger recorded them, and its `down` drop `public`'s tables; its `status` would read
+/// another schema's ledger. `effect`: what the writing command does, `None` for `status`.
+/// Only the tool's own settings missing is no refusal: the session's checks read them as they
+/// are, as with a connection without options of its own.
 pub(crate) fn refuse_dropped_options(
     env: &Environment,
     connection: &str,
-    dropped: bool,
+    missing: &[SentSetting],
     search_path: Option<&str>,
-    effect: crate::plan::Effect,
+    effect: Option<crate::plan::Effect>,
 ) -> Result<()> {
-    let own = (env.connection.options.as_deref()).is_some_and(|o| !o.trim().is_empty());
     let tenant = env.migration.tenant_schema.as_deref();
     let unpinned = tenant
         .zip(search_path)
         .filter(|(schema, path)| !crate::fleet::pins_tenant(path, schema));
+    let (consequence, tail) = match effect {
+        Some(effect) => ("the migrations would run", effect.nothing_done()),
+        None => ("the status would be read", "no status was read"),
+    };
+    let listed = |settings: &[&SentSetting]| {
+        crate::display::cut(
+            (settings.iter())
+                .map(|s| format!("{}={}", s.name, crate::display::escape(&s.value)))
+                .collect(),
+        )
+        .join(", ")
+    };
+    let own: Vec<&SentSetting> = missing.iter().filter(|s| !s.ours).collect();
+    let ours: Vec<&SentSetting> = missing.iter().filter(|s| s.ours).collect();
     let what = match unpinned {
         Some((schema, path)) => format!(
             "{connection}: the session's search_path is `{}`, not tenant schema {schema} alone \
              as the connection's startup options set it (`options=-c search_path={}`): a \
              pooler between the tool and the server likely dropped the connection's startup \
-             options, and the tenant's migrations would build where that search_path puts them \
-             while the tenant's ledger {} recorded them",
+             options, and {}",
             crate::display::escape(path),
             crate::fleet::tenant_search_path(schema),
-            env.migration.tracking_table
+            match effect {
+                Some(_) => format!(
+                    "the tenant's migrations would build where that search_path puts them \
+                     while the tenant's ledger {} recorded them",
+                    env.migration.tracking_table
+                ),
+                None => "the tenant's status would be read under that search_path, not the \
+                         tenant's"
+                    .to_string(),
+            }
         ),
-        None if dropped && own => format!(
-            "{connection}: the session has none of the settings the connection's startup \
-             options (`options`) give, the tool's own client_connection_check_interval among \
-             them: a pooler between the tool and the server likely dropped the connection's \
-             startup options, and the migrations would run without those settings"
+        None if !own.is_empty() => format!(
+            "{connection}: the session lacks settings the connection's startup options \
+             (`options`) give: {}{}: a pooler between the tool and the server likely dropped \
+             the connection's startup options, and {consequence} without those settings",
+            listed(&own),
+            match ours.is_empty() {
+                true => String::new(),
+                false => format!(" (and the tool's own {})", listed(&ours)),
+            }
         ),
         None => return Ok(()),
     };
-    Err(
-        Error::invalid(format!("{what}; {}", effect.nothing_done())).with_help(format!(
-            "connect to the server directly for migrations (its own host and port, not the \
-         pooler's, in {}); or take `options` out of the pooler's ignore_startup_parameters \
-         (PgBouncer), where they are dropped without a word: the pooler then passes them on or \
-         refuses them",
-            env.server_source()
-        )),
-    )
+    Err(Error::invalid(format!("{what}; {tail}")).with_help(format!(
+        "connect to the server directly for migrations (its own host and port, not the \
+         pooler's, in {}); or have the pooler pass the startup options (`options`) on whole \
+         (PgBouncer: take `options` out of its ignore_startup_parameters, where they are \
+         dropped without a word: it then passes them on or refuses them)",
+        env.server_source()
+    )))
 }
 
 /// How many times the probe and then our connection run a transaction: under load, other
@@ -584,7 +647,47 @@ fn seen(client: &mut postgres::Client) -> Result<Seen> {
 
 #[cfg(test)]
 mod tests {
-    use super::{direct_identity, is_direct, Observed, Seen, Shared};
+    use super::{direct_identity, is_direct, missing_options, Observed, Seen, SentSetting, Shared};
+
+    /// A setting the server shows arrived when the startup packet set it (`client`); one it
+    /// does not show (`role`, a custom `app.x`) when its value is the one sent. Whatever else
+    /// set it, or nothing, it did not.
+    #[test]
+    fn a_setting_arrived_when_the_startup_packet_set_it() {
+        let sent = |name: &str, value: &str, ours: bool| SentSetting {
+            name: name.to_string(),
+            value: value.to_string(),
+            ours,
+        };
+        let settings = [
+            sent("client_connection_check_interval", "1000", true),
+            sent("search_path", "app", false),
+            sent("role", "owner", false),
+            sent("app.tenant", "a b", false),
+        ];
+        let names = |read: &str| -> Vec<String> {
+            missing_options(&settings, Some(read))
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert!(names(r#"["client","1000","client","app",null,"owner",null,"a b"]"#).is_empty());
+        assert_eq!(
+            names(r#"["default","0","database","app",null,"none",null,null]"#),
+            [
+                "client_connection_check_interval",
+                "search_path",
+                "role",
+                "app.tenant"
+            ]
+        );
+        assert_eq!(
+            names(r#"["client","1000","session","app",null,"owner",null,"a"]"#),
+            ["search_path", "app.tenant"]
+        );
+        assert_eq!(missing_options(&settings, None).len(), settings.len());
+        assert!(missing_options(&[], None).is_empty());
+    }
 
     fn seen(session: &str, vxid: &str) -> Seen {
         Seen {
