@@ -8,6 +8,7 @@
 mod checker;
 #[cfg(feature = "db")]
 pub(crate) use checker::unreadable_schema_file;
+pub(crate) use checker::half_file_name;
 mod generate;
 pub mod lexer;
 pub mod markers;
@@ -73,6 +74,16 @@ pub enum Direction {
     Up,
     /// The `.down.sql` file; rolling back.
     Down,
+}
+
+impl Direction {
+    /// The other half of a pair, the other way of a run.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Up => Direction::Down,
+            Direction::Down => Direction::Up,
+        }
+    }
 }
 
 impl std::fmt::Display for Direction {

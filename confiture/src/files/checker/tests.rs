@@ -1360,3 +1360,42 @@ fn a_name_longer_than_generate_accepts_is_c017_by_the_one_limit() {
         .collect();
     assert_eq!(long, [format!("{over}.up.sql"), down_only]);
 }
+
+/// hmig: a dbmate (goose, sql-migrate) file named in its tool's way, `001_create_a.sql`, was
+/// told by its C006 to be renamed `001_create_a.up.sql` alone: renamed so, `migrate up` ran
+/// its down section too. Its help says to split it at its down marker; a file of one
+/// direction, or without markers, keeps the plain rename.
+#[test]
+fn a_misnamed_file_of_another_tools_single_file_format_is_told_to_split() {
+    let dir = Path::new("m");
+    let help_of = |file: &str, text: &str| {
+        let entries = vec![Entry::File {
+            path: dir.join(file),
+            bytes: text.as_bytes().to_vec(),
+        }];
+        let checked = check(dir, entries, &CheckOptions::default());
+        let c006 = (checked.diagnostics.iter())
+            .find(|d| d.code == "C006")
+            .expect("C006");
+        c006.help.clone().unwrap_or_default()
+    };
+    let dbmate = "-- migrate:up\nCREATE TABLE a(id int);\n\n-- migrate:down\nDROP TABLE a;\n";
+    assert_eq!(
+        help_of("001_create_a.sql", dbmate),
+        format!(
+            "it is dbmate's single-file format, both directions in one file: split it, moving \
+             lines 4–5 (the down section) into `001_create_a.down.sql` and renaming it to \
+             `001_create_a.up.sql`, and delete the markers (confiture runs all of a file: a \
+             down section left in the up file runs with it); migration files are named {}",
+            crate::files::name::FILE_FORM
+        )
+    );
+    let goose = "-- +goose Up\nCREATE TABLE a(id int);\n-- +goose Down\nDROP TABLE a;\n";
+    assert!(help_of("00001_a.sql", goose).starts_with(
+        "it is goose's single-file format, both directions in one file: split it, moving lines \
+         3–4 (the down section) into `00001_a.down.sql`"
+    ));
+    // No down section: the rename alone.
+    assert!(help_of("001_a.sql", "-- migrate:up\nSELECT 1;\n").starts_with("rename it to"));
+    assert!(help_of("001_a.sql", "SELECT 1;\n").starts_with("rename it to"));
+}
