@@ -1399,3 +1399,53 @@ fn a_misnamed_file_of_another_tools_single_file_format_is_told_to_split() {
     assert!(help_of("001_a.sql", "-- migrate:up\nSELECT 1;\n").starts_with("rename it to"));
     assert!(help_of("001_a.sql", "SELECT 1;\n").starts_with("rename it to"));
 }
+
+/// hmig: a history numbered by timestamps (sqlx-cli's, dbmate's) got a C005 "renumber
+/// `20231010120000_create_users` to 00000000000001" and a C004 "versions 20231010120001 to
+/// 20231011092999 are missing": neither works. One C005 says that the versions are
+/// timestamps and renames every pair in order from 001, at the width the numbers need.
+#[test]
+fn a_timestamped_history_is_told_once_to_renumber_in_order() {
+    let dir = Path::new("m");
+    let pair = |stem: &str| {
+        ["up", "down"].map(|half| Entry::File {
+            path: dir.join(format!("{stem}.{half}.sql")),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+    };
+    let entries: Vec<Entry> = ["20231010120000_create_users", "20231011093000_add_v"]
+        .iter()
+        .flat_map(|stem| pair(stem))
+        .collect();
+    let checked = check(dir, entries, &CheckOptions::default());
+    let found: Vec<(&str, &str)> = (checked.diagnostics.iter())
+        .map(|d| (d.code, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "C005",
+            "the first migration is version 20231010120000, a date and time (as sqlx-cli, dbmate \
+             and goose number migrations): confiture's versions are consecutive numbers, from 001"
+        )]
+    );
+    assert_eq!(
+        checked.diagnostics[0].help.as_deref(),
+        Some(
+            "renumber the migrations in order, keeping their names: `mv \
+             m/20231010120000_create_users.up.sql m/001_create_users.up.sql && mv \
+             m/20231010120000_create_users.down.sql m/001_create_users.down.sql`, `mv \
+             m/20231011093000_add_v.up.sql m/002_add_v.up.sql && mv \
+             m/20231011093000_add_v.down.sql m/002_add_v.down.sql`; then, on a database another \
+             tool migrated, record them as applied without running them with `migrate baseline \
+             --through 002`, and on one where confiture applied them under these timestamps run \
+             `migrate reinit` to rewrite its rows to the new numbers"
+        )
+    );
+    // A version of 12 or 14 digits that is no date and time is a number like any other.
+    assert!(crate::files::name::is_timestamp("20231010120000"));
+    assert!(crate::files::name::is_timestamp("202310101200"));
+    for number in ["20231310120000", "20231010250000", "00000000000001", "2023101012000", "001"] {
+        assert!(!crate::files::name::is_timestamp(number), "{number}");
+    }
+}
