@@ -6,9 +6,9 @@
 //! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
 
 mod checker;
+pub(crate) use checker::half_file_name;
 #[cfg(feature = "db")]
 pub(crate) use checker::unreadable_schema_file;
-pub(crate) use checker::half_file_name;
 mod generate;
 pub mod lexer;
 pub mod markers;

@@ -726,7 +726,10 @@ fn a_misnamed_draft_above_the_target_stops_only_what_reaches_it() {
                  <URL>` applies what comes before 003_draft, which is not applied here",
             );
         project
-            .run_on(&db, &["migrate", "up", "--create-database", "--target", "2"])
+            .run_on(
+                &db,
+                &["migrate", "up", "--create-database", "--target", "2"],
+            )
             .code(exit::SUCCESS)
             .stdout_has("applied 2 migrations");
         assert_eq!(ledger(&db), ["001:r", "002:s"], "{draft}");
@@ -742,7 +745,8 @@ fn another_tools_down_section_in_an_up_file_stops_lint_and_up() {
     let dbmate = "-- migrate:up\nCREATE TABLE a(id int);\n\n-- migrate:down\nDROP TABLE a;\n";
     let goose = "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a(id int);\n\
                  -- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE a;\n";
-    let sql_migrate = "-- +migrate Up\nCREATE TABLE a(id int);\n\n-- +migrate Down\nDROP TABLE a;\n";
+    let sql_migrate =
+        "-- +migrate Up\nCREATE TABLE a(id int);\n\n-- +migrate Down\nDROP TABLE a;\n";
     for (text, line) in [(dbmate, 4), (goose, 6), (sql_migrate, 4)] {
         let project = Project::new();
         project.write("db/migrations/001_create_a.sql", text);

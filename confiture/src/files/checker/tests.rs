@@ -1445,7 +1445,13 @@ fn a_timestamped_history_is_told_once_to_renumber_in_order() {
     // A version of 12 or 14 digits that is no date and time is a number like any other.
     assert!(crate::files::name::is_timestamp("20231010120000"));
     assert!(crate::files::name::is_timestamp("202310101200"));
-    for number in ["20231310120000", "20231010250000", "00000000000001", "2023101012000", "001"] {
+    for number in [
+        "20231310120000",
+        "20231010250000",
+        "00000000000001",
+        "2023101012000",
+        "001",
+    ] {
         assert!(!crate::files::name::is_timestamp(number), "{number}");
     }
 }

@@ -11,7 +11,9 @@ mod do_block;
 mod settings;
 mod syntax;
 
-pub(crate) use other_direction_section::{sections as other_tool_sections, Section as OtherToolSection};
+pub(crate) use other_direction_section::{
+    sections as other_tool_sections, Section as OtherToolSection,
+};
 pub(crate) use settings::changes_only_the_session;
 
 #[cfg(feature = "db")]
@@ -50,8 +52,8 @@ mod merge_conflict_marker;
 mod misplaced_irreversible;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
-mod other_direction_section;
 mod not_null_without_default;
+mod other_direction_section;
 mod own_backend_signal;
 mod psql_meta_command;
 mod releases_migration_lock;
