@@ -69,20 +69,22 @@ impl Section {
     }
 }
 
-/// Whether `text` may hold a marker of [`TOOLS`]: a cheap test before it is lexed.
-fn may_hold_one(text: &str) -> bool {
-    ["migrate", "goose", "!ups", "!downs"]
-        .iter()
-        .any(|word| text::mentions(text, word))
-}
+/// The words one of [`TOOLS`]' markers spells: a text that spells none holds none, and is not
+/// lexed.
+const WORDS: [&str; 4] = ["migrate", "goose", "!ups", "!downs"];
 
 /// The sections of another tool's single-file format in `text` (without its byte-order mark),
 /// in order: each marker of [`TOOLS`] that is a `--` comment starting a line (after spaces),
 /// written as the tool reads it.
 pub(crate) fn sections(text: &str) -> Vec<Section> {
-    if !may_hold_one(text) {
+    if !WORDS.iter().any(|word| text::mentions(text, word)) {
         return Vec::new();
     }
+    sections_of(text)
+}
+
+/// [`sections`], once `text` spells one of the [`WORDS`].
+fn sections_of(text: &str) -> Vec<Section> {
     let mut found: Vec<(&'static str, Direction, Range<usize>)> = Vec::new();
     let bytes = text.as_bytes();
     for token in lexer::tokens(text) {
@@ -149,7 +151,11 @@ fn other_file(cx: &Context<'_>) -> Option<String> {
 }
 
 pub(super) fn check(cx: &Context<'_>, out: &mut Vec<Diagnostic>) {
-    let sections = sections(cx.text);
+    // Asked of the file's cached spelling first: most files spell none of the words.
+    if !WORDS.iter().any(|word| cx.mentions(word)) {
+        return;
+    }
+    let sections = sections_of(cx.text);
     if sections.is_empty() {
         return;
     }
