@@ -1044,6 +1044,22 @@ pub fn unencrypted_key_advice(path: Option<&Path>) -> String {
     }
 }
 
+/// The shell command renaming a pair's files (`up`, then `down` when there is one) to the stem
+/// `to_stem` (`001_create_users`), each path as typed from the current directory and
+/// shell-quoted ([`quote_path`]), joined by `&&`, without backquotes: the one form of every
+/// renumbering a help suggests.
+pub fn mv_pair(up: Option<&Path>, down: Option<&Path>, to_stem: &str) -> String {
+    use crate::files::Direction;
+    let mv = |file: &Path, direction: Direction| {
+        let target = file.with_file_name(format!("{to_stem}.{direction}.sql"));
+        let word = |path: &Path| quote_path(&crate::display::relative(path));
+        format!("mv {} {}", word(file), word(&target))
+    };
+    let up = up.map(|path| mv(path, Direction::Up));
+    let down = down.map(|path| mv(path, Direction::Down));
+    up.into_iter().chain(down).collect::<Vec<_>>().join(" && ")
+}
+
 /// A path as one word of a suggested shell command: the one rule for every path a help names
 /// in a command (`mv`, `rm`, `chmod`, `openssl -in`). Its text quoted as every word is (single
 /// quotes, or `$'...'`), and a relative path that starts with `-` (a directory `-db`) given as

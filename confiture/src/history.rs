@@ -1810,6 +1810,10 @@ pub struct FileErrors<'a> {
     by_version: BTreeMap<u64, Vec<&'a Diagnostic>>,
     /// Versions named only by files outside the set, with the name they give.
     outside: BTreeMap<u64, Named>,
+    /// The errors of misnamed files whose corrected name gives a version (`03_draft.up.sql`,
+    /// a draft of version 3), by that version: no migration's (the ledger matches no row to
+    /// such a name), but `up` stops at them as at a well-named draft's ([`Self::blocking_up`]).
+    misnamed: BTreeMap<u64, Vec<&'a Diagnostic>>,
     unversioned: Vec<&'a Diagnostic>,
 }
 
@@ -1850,17 +1854,21 @@ impl<'a> FileErrors<'a> {
                 Some(v) => errors.by_version.entry(v).or_default().push(d),
                 None => {
                     // A misnamed file whose corrected name gives a version is a draft of that
-                    // version, shown where it will run; its error still concerns no version
-                    // (its name may not be what it meant), and stops every `up`.
+                    // version, shown where it will run; its error concerns no migration the
+                    // ledger records, but stops an `up` that reaches its version, as a
+                    // well-named draft's does (its digits are read the same).
                     let misnamed = (set.incomplete.iter()).find(|f| f.misnamed && f.path == d.path);
-                    if let Some(f) = misnamed {
-                        errors.outside.entry(f.version).or_insert_with(|| Named {
-                            version: f.version,
-                            version_text: f.version_text.clone(),
-                            name: f.name.clone(),
-                        });
+                    match misnamed {
+                        Some(f) => {
+                            errors.outside.entry(f.version).or_insert_with(|| Named {
+                                version: f.version,
+                                version_text: f.version_text.clone(),
+                                name: f.name.clone(),
+                            });
+                            errors.misnamed.entry(f.version).or_default().push(d);
+                        }
+                        None => errors.unversioned.push(d),
                     }
-                    errors.unversioned.push(d);
                 }
             }
         }
@@ -1871,7 +1879,7 @@ impl<'a> FileErrors<'a> {
 
     /// Whether there is no error diagnostic.
     pub fn is_empty(&self) -> bool {
-        self.by_version.is_empty() && self.unversioned.is_empty()
+        self.by_version.is_empty() && self.misnamed.is_empty() && self.unversioned.is_empty()
     }
 
     /// Whether an error concerns the migration with this version.
@@ -1889,12 +1897,17 @@ impl<'a> FileErrors<'a> {
         self.by_version.range(..=through).map(|(&v, _)| v)
     }
 
-    /// The lowest version an error concerns.
+    /// The lowest version an error stops `up` at ([`Self::blocking_up`]): a migration's, a
+    /// draft's, a misnamed file's by its corrected name.
     pub fn first_version(&self) -> Option<u64> {
-        self.by_version.keys().next().copied()
+        let first = |map: &BTreeMap<u64, Vec<&'a Diagnostic>>| map.keys().next().copied();
+        match (first(&self.by_version), first(&self.misnamed)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Errors on files whose name gives no version.
+    /// Errors on files whose name gives no version, as it is or corrected.
     pub fn unversioned(&self) -> &[&'a Diagnostic] {
         &self.unversioned
     }
@@ -1906,12 +1919,15 @@ impl<'a> FileErrors<'a> {
     }
 
     /// The errors that stop `up` from running migrations through `through` (all when `None`):
-    /// those concerning a version up to it — a broken file below a migration that runs would
-    /// be skipped and become out of order — and every error on a file with no version.
+    /// the one rule of which errors a bounded `up` stops at. Those on a file whose version can
+    /// be read — a migration's, a draft's, a misnamed file's by its corrected name — up to it:
+    /// a broken file below a migration that runs would be skipped and become out of order;
+    /// above it, it does not stop the run. And every error on a file with no version, which
+    /// may be anywhere.
     pub fn blocking_up(&self, through: Option<u64>) -> Vec<&'a Diagnostic> {
-        let mut blocking: Vec<&'a Diagnostic> = self
-            .by_version
-            .range(..=through.unwrap_or(u64::MAX))
+        let through = ..=through.unwrap_or(u64::MAX);
+        let mut blocking: Vec<&'a Diagnostic> = (self.by_version.range(through))
+            .chain(self.misnamed.range(through))
             .flat_map(|(_, ds)| ds.iter().copied())
             .collect();
         blocking.extend(self.unversioned.iter().copied());

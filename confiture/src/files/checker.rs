@@ -222,7 +222,7 @@ pub(super) fn check_read(dir: &Path, entries: Vec<Read>, options: &CheckOptions)
     // is said by C001 or C002 too); from here on a down file taken as an up file's has that
     // one's name, as its C006 says.
     let bad_down_of: Vec<Option<&names::DownOf>> = (bad_names.iter())
-        .map(|(path, _)| {
+        .map(|(path, _, _)| {
             let at = misnamed.iter().position(|f| &f.path == path)?;
             down_of[at].as_ref()
         })
@@ -280,7 +280,9 @@ struct Classified {
     found: Vec<Found>,
     /// The badly named readable `.sql` files. They wait until every name in the directory is
     /// known: a corrected name that another entry already has is not suggested.
-    bad_names: Vec<(PathBuf, name::BadName)>,
+    /// Each with the sections of another tool's single-file format it holds
+    /// ([`rules::other_tool_sections`]), which its help says how to split.
+    bad_names: Vec<(PathBuf, name::BadName, Vec<rules::OtherToolSection>)>,
     /// The badly named readable `.sql` files whose corrected name gives a version.
     misnamed: Vec<IncompleteFile>,
     subdirectories: Vec<PathBuf>,
@@ -341,7 +343,7 @@ impl Classified {
                     .and_then(|n| n.to_str())
                     .and_then(name::bad_python_name);
                 match bad {
-                    Some(bad) => self.bad_names.push((path, bad)),
+                    Some(bad) => self.bad_names.push((path, bad, Vec::new())),
                     None => self.python.extend(super::PythonFile::of(path)),
                 }
                 return;
@@ -365,7 +367,9 @@ impl Classified {
             return;
         }
         match name::parse_file_name(file_name) {
-            Err(bad) if name::corrected(&bad).is_none() => self.bad_names.push((path, bad)),
+            Err(bad) if name::corrected(&bad).is_none() => {
+                self.bad_names.push((path, bad, Vec::new()));
+            }
             _ => {
                 let error = "its contents were not read".to_string();
                 self.add(Entry::Unreadable { path, error });
@@ -416,7 +420,12 @@ impl Classified {
                         misnamed: true,
                     });
                 }
-                self.bad_names.push((path, bad));
+                // A file in another tool's single-file format (dbmate's `001_a.sql`): its
+                // help says where to split it.
+                let sections = std::str::from_utf8(&bytes)
+                    .map(|text| rules::other_tool_sections(text::without_bom(text)))
+                    .unwrap_or_default();
+                self.bad_names.push((path, bad, sections));
             }
         }
     }
@@ -668,7 +677,12 @@ fn pair(
 /// ledger records its name once it is applied — so the down file follows it, never the
 /// reverse: the one answer C001, C002 and C006 give.
 fn down_file_name(up_stem: &str) -> String {
-    format!("{up_stem}.{}.sql", Direction::Down)
+    half_file_name(up_stem, Direction::Down)
+}
+
+/// The file name of the `direction` half of the migration `stem` (`001_a`): `001_a.up.sql`.
+pub(crate) fn half_file_name(stem: &str, direction: Direction) -> String {
+    format!("{stem}.{direction}.sql")
 }
 
 /// For each of the `misnamed` files (in order): the up file it is taken to be the down file
@@ -707,10 +721,7 @@ fn down_of(found: &[Found], misnamed: &[IncompleteFile]) -> Vec<Option<names::Do
                 .map(|(i, f)| (stem_of(f), f.direction, file_name_of(&f.path), Some(i))),
         );
         let lone = |direction: Direction| -> Vec<&(String, Direction, String, Option<usize>)> {
-            let other = match direction {
-                Direction::Up => Direction::Down,
-                Direction::Down => Direction::Up,
-            };
+            let other = direction.opposite();
             (halves.iter())
                 .filter(|h| h.1 == direction)
                 .filter(|h| !halves.iter().any(|o| o.1 == other && o.0 == h.0))
@@ -785,10 +796,7 @@ fn other_halves<'a>(
             .any(|f| f.kind == direction && f.stem() == stem);
         well_named || (misnamed.iter()).any(|f| f.direction == direction && stem_of(f) == stem)
     };
-    let opposite = |direction| match direction {
-        Direction::Up => Direction::Down,
-        Direction::Down => Direction::Up,
-    };
+    let opposite = Direction::opposite;
     for f in misnamed {
         if f.version != file.version || f.direction != missing {
             continue;

@@ -6,6 +6,7 @@
 //! them into a [`MigrationSet`] plus every problem found, never panics, never prints.
 
 mod checker;
+pub(crate) use checker::half_file_name;
 #[cfg(feature = "db")]
 pub(crate) use checker::unreadable_schema_file;
 mod generate;
@@ -73,6 +74,16 @@ pub enum Direction {
     Up,
     /// The `.down.sql` file; rolling back.
     Down,
+}
+
+impl Direction {
+    /// The other half of a pair, the other way of a run.
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Up => Direction::Down,
+            Direction::Down => Direction::Up,
+        }
+    }
 }
 
 impl std::fmt::Display for Direction {
@@ -1427,7 +1438,8 @@ pub enum AppliedHere {
 /// the rules whose help depends on it: C003 (two pairs of one version: `here` is whether
 /// either is; renumber one only if it is applied nowhere), C004 (the file after a gap:
 /// renumber it into the gap only if it is applied nowhere), C005 (the first migration, after
-/// `options`' first version: renumber it to that only if it is applied nowhere), C014 (a byte-order mark in an
+/// `options`' first version: renumber it to that only if it is applied nowhere; not one whose
+/// version is a timestamp, whose help already says what each database needs), C014 (a byte-order mark in an
 /// applied up file is in its checksum), C101 (the no-transaction marker changes an applied up
 /// file's checksum). `None` for every other diagnostic, for one of a file without a
 /// well-formed name, and for C003 when one is applied (`plan::explain_duplicates` names it).
@@ -1464,7 +1476,10 @@ pub fn help_applied_here(
         return Some(rules::requires_no_transaction_help(parsed.kind, here));
     }
     let first_version = crate::history::first_version(options.first_version);
-    if diagnostic.code == checker::FIRST_VERSION.code && parsed.version > first_version {
+    if diagnostic.code == checker::FIRST_VERSION.code
+        && parsed.version > first_version
+        && !name::is_timestamp(parsed.version_text)
+    {
         // The first migration, after the first version (one before it is to remove or to
         // let in by `first_version`, wherever it is applied).
         return Some(checker::late_start_help(

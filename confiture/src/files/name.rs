@@ -363,6 +363,27 @@ pub fn is_valid_name(name: &str) -> bool {
         && bytes.all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_'))
 }
 
+/// Whether a version text is a date and time, as sqlx-cli, dbmate and goose number their
+/// migrations (`20231010120000`, `YYYYMMDDhhmmss`; also without the seconds, 12 digits): a
+/// timestamp, not a place in a sequence of consecutive numbers. The one reading of such a
+/// version.
+pub fn is_timestamp(version_text: &str) -> bool {
+    let len = version_text.len();
+    if !(len == 12 || len == 14) || !version_text.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let field = |at: usize, width: usize| -> u32 {
+        version_text[at..at + width].parse().unwrap_or(u32::MAX)
+    };
+    let in_range = |value: u32, low: u32, high: u32| (low..=high).contains(&value);
+    in_range(field(0, 4), 1970, 2999)
+        && in_range(field(4, 2), 1, 12)
+        && in_range(field(6, 2), 1, 31)
+        && field(8, 2) <= 23
+        && field(10, 2) <= 59
+        && (len == 12 || field(12, 2) <= 59)
+}
+
 /// The version text for `version`, zero-padded to `width` (never fewer than 3 digits).
 pub fn version_text(version: u64, width: usize) -> String {
     format!("{version:0width$}", width = width.max(MIN_VERSION_WIDTH))

@@ -1083,13 +1083,7 @@ pub(super) fn renumbered(r: &Recorded<'_>) -> Option<Divergence> {
 /// directory, shell-quoted), joined by `&&`, without backquotes.
 fn mv_pair(m: &Migration, to: &str) -> String {
     let stem = format!("{to}_{}", m.name);
-    let mv = |file: &crate::files::SqlFile, direction: &str| {
-        let target = file.path.with_file_name(format!("{stem}.{direction}.sql"));
-        let word =
-            |path: &std::path::Path| crate::hint::quote_path(&crate::display::relative(path));
-        format!("mv {} {}", word(&file.path), word(&target))
-    };
-    format!("{} && {}", mv(&m.up, "up"), mv(&m.down, "down"))
+    crate::hint::mv_pair(Some(&m.up.path), Some(&m.down.path), &stem)
 }
 
 /// The version text a renumbered migration's files had, from its row: the number the row

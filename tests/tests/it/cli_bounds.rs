@@ -701,3 +701,75 @@ fn a_missing_databases_refusal_of_broken_files_says_nothing_is_applied_there() {
     assert!(!missing.exists(), "nothing was created");
     assert_eq!(existing.ledger(), None, "nothing was written");
 }
+
+/// hmig #3: a misnamed draft above `--target` (`03_draft.up.sql`, C006, its version 3 read
+/// from its name) stopped `up --target 2` ("nothing was run"), while the same draft well named
+/// (`003_draft.up.sql`, C001) let it apply 001 and 002. A file whose version can be read is
+/// one draft of that version either way: above the target it does not stop the run, and a
+/// bare `up`'s refusal offers the `--target` that stops before it.
+#[test]
+fn a_misnamed_draft_above_the_target_stops_only_what_reaches_it() {
+    for draft in ["03_draft.up.sql", "003_draft.up.sql"] {
+        let db = TestDb::unborn("bounds_misnamed");
+        let project = Project::new();
+        project.table("001_r").table("002_s");
+        project.write(
+            &format!("db/migrations/{draft}"),
+            "CREATE TABLE draft (id int);\n",
+        );
+        project
+            .run_on(&db, &["migrate", "up", "--create-database"])
+            .code(exit::INVALID)
+            .stderr_has("nothing was run")
+            .stderr_has(
+                "`cargo confiture migrate up --target 002 --create-database --database-url \
+                 <URL>` applies what comes before 003_draft, which is not applied here",
+            );
+        project
+            .run_on(
+                &db,
+                &["migrate", "up", "--create-database", "--target", "2"],
+            )
+            .code(exit::SUCCESS)
+            .stdout_has("applied 2 migrations");
+        assert_eq!(ledger(&db), ["001:r", "002:s"], "{draft}");
+    }
+}
+
+/// hmig #1: a dbmate file renamed `.up.sql` (as C006 said, before) passed lint, and `migrate
+/// up` ran its down section right after its up part: "applied 001_create_a", the table gone.
+/// Lint now refuses it (C125, at the marker) and `up` runs nothing; goose's and sql-migrate's
+/// markers alike; the misnamed file's C006 says where to split it.
+#[test]
+fn another_tools_down_section_in_an_up_file_stops_lint_and_up() {
+    let dbmate = "-- migrate:up\nCREATE TABLE a(id int);\n\n-- migrate:down\nDROP TABLE a;\n";
+    let goose = "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a(id int);\n\
+                 -- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE a;\n";
+    let sql_migrate =
+        "-- +migrate Up\nCREATE TABLE a(id int);\n\n-- +migrate Down\nDROP TABLE a;\n";
+    for (text, line) in [(dbmate, 4), (goose, 6), (sql_migrate, 4)] {
+        let project = Project::new();
+        project.write("db/migrations/001_create_a.sql", text);
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has("error[C006]")
+            .stderr_has("single-file format, both directions in one file: split it, moving lines")
+            .stderr_has("into `001_create_a.down.sql` and renaming it to `001_create_a.up.sql`");
+        project.remove("db/migrations/001_create_a.sql");
+        project.migration("001_create_a", text, "DROP TABLE a;\n");
+        project
+            .run(&["lint"])
+            .code(exit::INVALID)
+            .stderr_has("error[C125]")
+            .stderr_has(&format!("db/migrations/001_create_a.up.sql:{line}:1"))
+            .stderr_has("into `001_create_a.down.sql`");
+        let db = TestDb::unborn("bounds_peer_sections");
+        project
+            .run_on(&db, &["migrate", "up", "--create-database"])
+            .code(exit::INVALID)
+            .stderr_has("error[C125]")
+            .stderr_has("nothing was run");
+        assert!(!db.exists(), "nothing was run, nor the database created");
+    }
+}

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use super::{diagnostic, file_name_of, Found, Stem, BAD_FILE_NAME, LONG_NAME};
 use crate::diagnostic::Diagnostic;
 use crate::files::name::{self, FILE_FORM};
-use crate::files::PythonFile;
+use crate::files::rules::OtherToolSection;
+use crate::files::{Direction, PythonFile};
 
 /// The up file a misnamed down file is taken to be the down file of (`checker::down_of`):
 /// the down file's name is that one's, not its own corrected one.
@@ -55,7 +56,7 @@ pub(super) fn report_long_names(found: &[Found], stems: &[Stem], out: &mut Vec<D
 /// `0_init.up.sql` is no `000_init.up.sql`), or that is suggested for another file too, is not
 /// suggested as is. `down_of` (one per bad name): a down file's up file, whose name it takes.
 pub(super) fn report_bad_names(
-    bad_names: &[(PathBuf, name::BadName)],
+    bad_names: &[(PathBuf, name::BadName, Vec<OtherToolSection>)],
     down_of: &[Option<&DownOf>],
     found: &[Found],
     python: &[PythonFile],
@@ -70,13 +71,13 @@ pub(super) fn report_bad_names(
     taken.extend(subdirectories.iter().filter_map(|p| p.file_name()));
     let down_of = |i: usize| down_of.get(i).copied().flatten();
     let suggestions: Vec<Option<&str>> = (bad_names.iter().enumerate())
-        .map(|(i, (_, bad))| match down_of(i) {
+        .map(|(i, (_, bad, _))| match down_of(i) {
             Some(down_of) => Some(down_of.file_name.as_str()),
             None => bad.suggestion.as_deref(),
         })
         .collect();
     let conflicts = suggestion_conflicts(&suggestions, |s| taken.contains(OsStr::new(s)));
-    for (i, ((path, bad), conflict)) in bad_names.iter().zip(conflicts).enumerate() {
+    for (i, ((path, bad, sections), conflict)) in bad_names.iter().zip(conflicts).enumerate() {
         // A down file taking its up file's name completes that pair: no other migration's.
         let holder = match (down_of(i), suggestions[i]) {
             (None, Some(suggestion)) => version_holder(suggestion, found, python),
@@ -98,7 +99,13 @@ pub(super) fn report_bad_names(
             }
             (None, None) => None,
         };
-        diagnostics.push(bad_name(path, bad.clone(), down_of(i), conflict));
+        let named = BadNamed {
+            bad: bad.clone(),
+            down_of: down_of(i),
+            taken: conflict,
+            sections,
+        };
+        diagnostics.push(bad_name(path, named));
     }
 }
 
@@ -130,7 +137,46 @@ pub(super) fn not_utf8(path: &Path) -> Diagnostic {
         suggestion: None,
         non_ascii: Vec::new(),
     };
-    bad_name(path, bad, None, None)
+    let named = BadNamed {
+        bad,
+        down_of: None,
+        taken: None,
+        sections: &[],
+    };
+    bad_name(path, named)
+}
+
+/// What [`bad_name`] says of a badly named file: why, the up file it is the down file of,
+/// why its corrected name is not suggested as is, and the sections of another tool's
+/// single-file format it holds.
+struct BadNamed<'a> {
+    bad: name::BadName,
+    down_of: Option<&'a DownOf>,
+    taken: Option<SuggestionTaken>,
+    sections: &'a [OtherToolSection],
+}
+
+/// The help of an up file in another tool's single-file format (dbmate's `001_a.sql`,
+/// corrected to `suggestion`, `001_a.up.sql`): where to split it, when it holds a down section.
+fn split_help(suggestion: &str, sections: &[OtherToolSection]) -> Option<String> {
+    let corrected = name::parse_file_name(suggestion).ok()?;
+    if corrected.kind != Direction::Up {
+        return None;
+    }
+    let downs: Vec<&OtherToolSection> = (sections.iter())
+        .filter(|s| s.direction == Direction::Down)
+        .collect();
+    let first = downs.first()?;
+    let stem = &suggestion[..corrected.version_text.len() + 1 + corrected.name.len()];
+    let lines: Vec<String> = downs.iter().map(|s| s.lines_text()).collect();
+    Some(format!(
+        "it is {}'s single-file format, both directions in one file: split it, moving {} (the \
+         down section) into `{}` and renaming it to `{suggestion}`, and delete the markers \
+         (confiture runs all of a file: a down section left in the up file runs with it)",
+        first.tool,
+        lines.join(", "),
+        super::down_file_name(stem),
+    ))
 }
 
 /// Why the corrected name of a badly named file is not suggested as is.
@@ -204,12 +250,13 @@ fn respelled_note(file_name: &str, suggestion: &str) -> &'static str {
     }
 }
 
-fn bad_name(
-    path: &Path,
-    mut bad: name::BadName,
-    down_of: Option<&DownOf>,
-    taken: Option<SuggestionTaken>,
-) -> Diagnostic {
+fn bad_name(path: &Path, named: BadNamed<'_>) -> Diagnostic {
+    let BadNamed {
+        mut bad,
+        down_of,
+        taken,
+        sections,
+    } = named;
     let file_name = file_name_of(path);
     // Unescaped: a `\r` before the version is one character, not the text `\r`.
     let raw_name = path
@@ -253,7 +300,12 @@ fn bad_name(
         }
         (Some(suggestion), None) if spelt.is_empty() => {
             let note = respelled_note(&raw_name, &suggestion);
-            format!("rename it to `{suggestion}`{note}; migration files are named {form}")
+            match split_help(&suggestion, sections) {
+                Some(split) => format!("{split}{note}; migration files are named {form}"),
+                None => format!(
+                    "rename it to `{suggestion}`{note}; migration files are named {form}"
+                ),
+            }
         }
         (Some(suggestion), None) => format!(
             "rename it to `{suggestion}` ({}){}; migration files are named {form}",

@@ -1360,3 +1360,98 @@ fn a_name_longer_than_generate_accepts_is_c017_by_the_one_limit() {
         .collect();
     assert_eq!(long, [format!("{over}.up.sql"), down_only]);
 }
+
+/// hmig: a dbmate (goose, sql-migrate) file named in its tool's way, `001_create_a.sql`, was
+/// told by its C006 to be renamed `001_create_a.up.sql` alone: renamed so, `migrate up` ran
+/// its down section too. Its help says to split it at its down marker; a file of one
+/// direction, or without markers, keeps the plain rename.
+#[test]
+fn a_misnamed_file_of_another_tools_single_file_format_is_told_to_split() {
+    let dir = Path::new("m");
+    let help_of = |file: &str, text: &str| {
+        let entries = vec![Entry::File {
+            path: dir.join(file),
+            bytes: text.as_bytes().to_vec(),
+        }];
+        let checked = check(dir, entries, &CheckOptions::default());
+        let c006 = (checked.diagnostics.iter())
+            .find(|d| d.code == "C006")
+            .expect("C006");
+        c006.help.clone().unwrap_or_default()
+    };
+    let dbmate = "-- migrate:up\nCREATE TABLE a(id int);\n\n-- migrate:down\nDROP TABLE a;\n";
+    assert_eq!(
+        help_of("001_create_a.sql", dbmate),
+        format!(
+            "it is dbmate's single-file format, both directions in one file: split it, moving \
+             lines 4–5 (the down section) into `001_create_a.down.sql` and renaming it to \
+             `001_create_a.up.sql`, and delete the markers (confiture runs all of a file: a \
+             down section left in the up file runs with it); migration files are named {}",
+            crate::files::name::FILE_FORM
+        )
+    );
+    let goose = "-- +goose Up\nCREATE TABLE a(id int);\n-- +goose Down\nDROP TABLE a;\n";
+    assert!(help_of("00001_a.sql", goose).starts_with(
+        "it is goose's single-file format, both directions in one file: split it, moving lines \
+         3–4 (the down section) into `00001_a.down.sql`"
+    ));
+    // No down section: the rename alone.
+    assert!(help_of("001_a.sql", "-- migrate:up\nSELECT 1;\n").starts_with("rename it to"));
+    assert!(help_of("001_a.sql", "SELECT 1;\n").starts_with("rename it to"));
+}
+
+/// hmig: a history numbered by timestamps (sqlx-cli's, dbmate's) got a C005 "renumber
+/// `20231010120000_create_users` to 00000000000001" and a C004 "versions 20231010120001 to
+/// 20231011092999 are missing": neither works. One C005 says that the versions are
+/// timestamps and renames every pair in order from 001, at the width the numbers need.
+#[test]
+fn a_timestamped_history_is_told_once_to_renumber_in_order() {
+    let dir = Path::new("m");
+    let pair = |stem: &str| {
+        ["up", "down"].map(|half| Entry::File {
+            path: dir.join(format!("{stem}.{half}.sql")),
+            bytes: b"SELECT 1;\n".to_vec(),
+        })
+    };
+    let entries: Vec<Entry> = ["20231010120000_create_users", "20231011093000_add_v"]
+        .iter()
+        .flat_map(|stem| pair(stem))
+        .collect();
+    let checked = check(dir, entries, &CheckOptions::default());
+    let found: Vec<(&str, &str)> = (checked.diagnostics.iter())
+        .map(|d| (d.code, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "C005",
+            "the first migration is version 20231010120000, a date and time (as sqlx-cli, dbmate \
+             and goose number migrations): confiture's versions are consecutive numbers, from 001"
+        )]
+    );
+    assert_eq!(
+        checked.diagnostics[0].help.as_deref(),
+        Some(
+            "renumber the migrations in order, keeping their names: `mv \
+             m/20231010120000_create_users.up.sql m/001_create_users.up.sql && mv \
+             m/20231010120000_create_users.down.sql m/001_create_users.down.sql`, `mv \
+             m/20231011093000_add_v.up.sql m/002_add_v.up.sql && mv \
+             m/20231011093000_add_v.down.sql m/002_add_v.down.sql`; then, on a database another \
+             tool migrated, record them as applied without running them with `migrate baseline \
+             --through 002`, and on one where confiture applied them under these timestamps run \
+             `migrate reinit` to rewrite its rows to the new numbers"
+        )
+    );
+    // A version of 12 or 14 digits that is no date and time is a number like any other.
+    assert!(crate::files::name::is_timestamp("20231010120000"));
+    assert!(crate::files::name::is_timestamp("202310101200"));
+    for number in [
+        "20231310120000",
+        "20231010250000",
+        "00000000000001",
+        "2023101012000",
+        "001",
+    ] {
+        assert!(!crate::files::name::is_timestamp(number), "{number}");
+    }
+}

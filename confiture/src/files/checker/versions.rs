@@ -201,6 +201,15 @@ fn check_sequence(
         options.first_version,
         lowest,
     ));
+    // A history numbered by timestamps (sqlx-cli's, dbmate's): one renumbering settles every
+    // gap, said once, on the first migration.
+    if let Some(first) = stems.first() {
+        let file = &found[first.main_file()];
+        if first.version > first_version && name::is_timestamp(file.version_text()) {
+            diagnostics.push(timestamped(found, stems, first_version));
+            return;
+        }
+    }
     // The previous `.sql` migration's version, and as its file writes it.
     let mut previous: Option<(u64, &str)> = None;
     let mut last_seen: Option<u64> = None;
@@ -231,6 +240,51 @@ fn check_sequence(
         diagnostics.extend(problem);
         previous = Some((stem.version, file.version_text()));
     }
+}
+
+/// How many renames [`timestamped`] spells out; the rest follow the same order.
+const RENAMES_SHOWN: usize = 20;
+
+/// `C005` for a history whose first migration's version is a timestamp
+/// ([`name::is_timestamp`]: sqlx-cli's, dbmate's `20231010120000`): confiture's versions are
+/// consecutive numbers, so every migration is renumbered in order from `first_version`, at the
+/// width those numbers need (never fewer than 3 digits, as `generate` pads), each rename a `mv`
+/// of its files; then the ledger of a database that applied them is told what to do.
+fn timestamped(found: &[Found], stems: &[Stem], first_version: u64) -> Diagnostic {
+    let file = &found[stems[0].main_file()];
+    let last = first_version.saturating_add(stems.len().saturating_sub(1) as u64);
+    let width = last.to_string().len();
+    let renames: Vec<String> = (stems.iter().zip(first_version..))
+        .take(RENAMES_SHOWN)
+        .map(|(stem, to)| {
+            let name = found[stem.main_file()].name();
+            let to_stem = format!("{}_{name}", name::version_text(to, width));
+            let path = |half: Option<usize>| half.map(|i| found[i].path.as_path());
+            format!(
+                "`{}`",
+                crate::hint::mv_pair(path(stem.up), path(stem.down), &to_stem)
+            )
+        })
+        .collect();
+    let more = match stems.len().saturating_sub(RENAMES_SHOWN) {
+        0 => String::new(),
+        n => format!(", and so on for the {n} more, each the next number in version order"),
+    };
+    let through = name::version_text(last, width);
+    let message = format!(
+        "the first migration is version {}, a date and time (as sqlx-cli, dbmate and goose \
+         number migrations): confiture's versions are consecutive numbers, from {}",
+        file.version_text(),
+        name::version_text(first_version, width),
+    );
+    let help = format!(
+        "renumber the migrations in order, keeping their names: {}{more}; then, on a database \
+         another tool migrated, record them as applied without running them with `migrate \
+         baseline --through {through}`, and on one where confiture applied them under these \
+         timestamps run `migrate reinit` to rewrite its rows to the new numbers",
+        renames.join(", "),
+    );
+    diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
 /// Where `first_version` is set: the table that set it, else the workspace's.

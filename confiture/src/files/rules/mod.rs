@@ -11,6 +11,9 @@ mod do_block;
 mod settings;
 mod syntax;
 
+pub(crate) use other_direction_section::{
+    sections as other_tool_sections, Section as OtherToolSection,
+};
 pub(crate) use settings::changes_only_the_session;
 
 #[cfg(feature = "db")]
@@ -51,6 +54,7 @@ mod misplaced_irreversible;
 mod misplaced_marker;
 mod no_transaction_multiple_statements;
 mod not_null_without_default;
+mod other_direction_section;
 mod own_backend_signal;
 mod psql_meta_command;
 mod releases_migration_lock;
@@ -109,6 +113,7 @@ pub const SQL_RULES: &[RuleDoc] = &[
     merge_conflict_marker::DOC,
     invisible_character::DOC,
     own_backend_signal::DOC,
+    other_direction_section::DOC,
     unknown_marker::DOC,
     misplaced_marker::DOC,
     unknown_allow::DOC,
@@ -178,6 +183,7 @@ fn check_split(cx: &Context<'_>) -> Vec<Diagnostic> {
     unterminated::check(cx, &mut out);
     psql_meta_command::check(cx, &mut out);
     merge_conflict_marker::check(cx, &mut out);
+    other_direction_section::check(cx, &mut out);
     invisible_character::check(cx, &mut out);
     unneeded_no_transaction::check(cx, &mut out);
     no_transaction_multiple_statements::check(cx, &mut out);
