@@ -1695,13 +1695,15 @@ pub(crate) fn resolve(
     if table.schema.is_some() {
         return Ok(Some(table.clone()));
     }
-    let row = client.query_one(
-        "SELECT (SELECT n.nspname FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)\
-         )::pg_catalog.text, pg_catalog.current_schema()::pg_catalog.text",
-        &[&table.quoted()],
-    )?;
+    let row = super::own_read(client, |tx| {
+        tx.query_one(
+            "SELECT (SELECT n.nspname FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)\
+             )::pg_catalog.text, pg_catalog.current_schema()::pg_catalog.text",
+            &[&table.quoted()],
+        )
+    })?;
     let found: Option<String> = row.get(0);
     let schema = found.or_else(|| creation_schema(row.get(1)));
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
@@ -1796,25 +1798,25 @@ pub(crate) fn resolve_session(
 pub(crate) fn unusable_schema_on_path(
     client: &mut postgres::Client,
 ) -> Option<(String, String, bool)> {
-    let row = client
-        .query_one(
+    let (role, schemas, rows) = super::explaining_read(client, |tx| {
+        let row = tx.query_one(
             "SELECT pg_catalog.current_setting('search_path'), \
              CAST(current_user AS pg_catalog.text)",
             &[],
-        )
-        .ok()?;
-    let (search_path, role): (String, String) = (row.get(0), row.get(1));
-    let schemas = super::settings::search_path_schemas(&search_path, &role);
-    let rows = client
-        .query(
+        )?;
+        let (search_path, role): (String, String) = (row.get(0), row.get(1));
+        let schemas = super::settings::search_path_schemas(&search_path, &role);
+        let rows = tx.query(
             "SELECT n.nspname::pg_catalog.text, \
              pg_catalog.has_schema_privilege(n.oid, 'CREATE') \
              FROM pg_catalog.pg_namespace n \
              WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) \
              AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')",
             &[&schemas],
-        )
-        .ok()?;
+        )?;
+        Ok((role, schemas, rows))
+    })
+    .ok()?;
     schemas.iter().find_map(|schema| {
         let row = rows.iter().find(|row| row.get::<_, String>(0) == *schema)?;
         Some((role.clone(), schema.clone(), row.get(1)))
@@ -2424,20 +2426,17 @@ struct CreationPath {
 }
 
 impl CreationPath {
-    /// One query, qualified (it runs under that `search_path`); `None` when it cannot be asked.
+    /// One query, qualified (it runs under that `search_path`), which only explains a refusal
+    /// ([`super::explaining_read`]); `None` when it cannot be asked.
     fn read(client: &mut postgres::Client) -> Option<CreationPath> {
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
-                     CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
-                     pg_catalog.current_setting('search_path'), \
-                     CAST(current_user AS pg_catalog.text), {}",
-                    super::settings::SettingOrigin::columns("search_path")
-                ),
-                &[],
-            )
-            .ok()?;
+        let sql = format!(
+            "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
+             CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
+             pg_catalog.current_setting('search_path'), \
+             CAST(current_user AS pg_catalog.text), {}",
+            super::settings::SettingOrigin::columns("search_path")
+        );
+        let row = super::explaining_read(client, |tx| tx.query_one(&sql, &[])).ok()?;
         let existing: Vec<String> = row.get(1);
         Some(CreationPath {
             first: row.get(0),

@@ -407,7 +407,9 @@ impl Scratch {
         let Ok((mut client, _)) = maintenance_client(&self.server) else {
             return Vec::new();
         };
-        let Ok(rows) = client.query(LEFTOVERS, &[]) else {
+        // Only a refusal's detail: under the bounds of a read that explains one.
+        let Ok(rows) = crate::db::explaining_read(&mut client, |tx| tx.query(LEFTOVERS, &[]))
+        else {
             return Vec::new();
         };
         rows.iter()
