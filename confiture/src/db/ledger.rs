@@ -617,6 +617,30 @@ fn read_started(
         .collect()
 }
 
+/// The start markers beside `table` where it resolves ([`resolve`]: the ledger, or where it
+/// would be created), read as [`read_started`] reads them beside a ledger: a ledger dropped or
+/// left out of a restore keeps its markers' table, and what records over a run left part-way
+/// (`baseline`, `reinit`) or forgets it (`abandon`) must see that run without a ledger too.
+/// None when `table` resolves nowhere or its markers' table does not exist.
+pub(crate) fn markers_without_ledger(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    stop: Option<&crate::db::apply::Stop>,
+    env: Option<&Environment>,
+) -> Result<Vec<crate::ledger::StartedRun>> {
+    let resolved = resolve(client, table).map_err(|e| {
+        super::query_error(
+            &format!("cannot tell where the tracking table {table} is"),
+            e,
+        )
+    })?;
+    match resolved {
+        Some(found) => read_started(client, &found, wait, stop, env),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// A start marker in `started` (the markers' table) that [`crate::ledger::StartedRun::read`]
 /// cannot read: exit 5, naming the table, the marker and its column, with the statements that
 /// complete it or forget it: the read's refusal, and a run's that finds such a marker where it
@@ -976,11 +1000,19 @@ pub(crate) fn unrecorded(
             count = row.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
         }
     }
-    Ok((!objects.is_empty()).then(|| crate::ledger::Unrecorded {
+    if objects.is_empty() {
+        return Ok(None);
+    }
+    // A run left part-way keeps its start marker beside an emptied or dropped ledger: the
+    // baseline the help suggests records over it, and takes `--yes` for it. Read only once
+    // objects refuse a run (a round trip more, on the refusal's way).
+    let markers = markers_without_ledger(client, table, DEFAULT_WAIT, stop, site.environment())?;
+    Ok(Some(crate::ledger::Unrecorded {
         table: table.to_string(),
         objects,
         count,
         ledger_empty: rows.is_some(),
+        records_over_run: !markers.is_empty(),
     }))
 }
 
