@@ -2959,8 +2959,9 @@ pub(crate) fn row_of_version(
     wait: Duration,
 ) -> Option<(String, Option<String>)> {
     let sql = format!(
-        "BEGIN READ ONLY; SET LOCAL lock_timeout = {}; \
+        "BEGIN READ ONLY; {} SET LOCAL lock_timeout = {}; \
          SELECT slug, applied_by FROM {} WHERE version OPERATOR(pg_catalog.=) {} LIMIT 1; COMMIT",
+        super::own_read_bounds(),
         literal(&format!("{}ms", wait.as_millis().max(1))),
         table.quoted(),
         literal(version)
