@@ -2144,6 +2144,21 @@ fn run_gated(project: &Project, db: &TestDb, args: &[&str], gate: i64, sql: &str
     )
 }
 
+/// Pastes the baseline `run`'s stderr suggests, through version 002 where it says
+/// `<VERSION>`, on `db`: it succeeds. `how` names the case in a failure.
+fn pastes_the_suggested_baseline(project: &Project, db: &TestDb, run: &Run, how: &str) {
+    let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
+        .unwrap_or_else(|| panic!("{how}: a suggested baseline: {}", run.dump()));
+    let pasted =
+        project.paste(&(suggested.replace("<URL>", &db.url())).replace("<VERSION>", "002"));
+    assert_eq!(
+        pasted.code,
+        i32::from(exit::SUCCESS),
+        "{how}: {suggested}: {}",
+        pasted.dump()
+    );
+}
+
 /// hrc: the help of a no-transaction migration whose committed statements deleted the tracking
 /// table's rows said `migrate baseline --through <VERSION>`, built by hand: given the
 /// migration's version (every statement of it committed, the newest in effect), it was refused
@@ -2180,16 +2195,7 @@ fn a_suggested_baseline_after_the_ledger_was_emptied_or_dropped_works_as_pasted(
         );
         let run = project.up_on(&db);
         run.code(code).stderr_has(said);
-        let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
-            .unwrap_or_else(|| panic!("{how}: a suggested baseline: {}", run.dump()));
-        let pasted =
-            project.paste(&(suggested.replace("<URL>", &db.url())).replace("<VERSION>", "002"));
-        assert_eq!(
-            pasted.code,
-            i32::from(exit::SUCCESS),
-            "{how}: {suggested}: {}",
-            pasted.dump()
-        );
+        pastes_the_suggested_baseline(&project, &db, &run, how);
         assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]), "{how}");
     }
 }
@@ -3335,16 +3341,7 @@ fn a_dropped_ledgers_start_markers_are_read_by_baseline() {
         assert_eq!(db.ledger(), None, "{args:?}");
     }
     let run = project.run_on(&db, &["migrate", "status"]);
-    let suggested = confiture_tests::suggested(&run.stderr, "migrate baseline")
-        .unwrap_or_else(|| panic!("a suggested baseline: {}", run.dump()));
-    let pasted =
-        project.paste(&(suggested.replace("<URL>", &db.url())).replace("<VERSION>", "002"));
-    assert_eq!(
-        pasted.code,
-        i32::from(exit::SUCCESS),
-        "{suggested}: {}",
-        pasted.dump()
-    );
+    pastes_the_suggested_baseline(&project, &db, &run, "status");
     assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]));
     let markers: i64 = db
         .connect()
