@@ -31,6 +31,11 @@ pub struct Unrecorded {
     pub count: u64,
     /// The tracking table exists, with no rows (else it does not exist).
     pub ledger_empty: bool,
+    /// Start markers of runs left part-way stay beside it (a ledger emptied or dropped after
+    /// such a run): the baseline its help suggests records over them, with `--yes`
+    /// ([`crate::plan::record_command`]). Not a JSON key.
+    #[serde(skip)]
+    pub records_over_run: bool,
 }
 
 /// Where a session's migrations build the objects [`Unrecorded`] looks for: the one rule,
@@ -180,7 +185,10 @@ impl Unrecorded {
              built by other means, check which migrations the schema already has and record them \
              without running them: {} (the newest one it has), then {} applies the rest; to \
              run {} over what is there anyway: {}",
-            crate::hint::command("migrate baseline --through <VERSION>"),
+            crate::hint::command(&crate::plan::record_command(
+                "<VERSION>",
+                self.records_over_run
+            )),
             crate::hint::command(up),
             Self::what_runs(bound),
             crate::hint::command(anyway),

@@ -47,15 +47,18 @@ fn without_system_identifier() -> String {
 /// may not read the cluster's identifier).
 pub(crate) fn of(client: &mut postgres::Client) -> crate::Result<DatabaseIdentity> {
     let what = "cannot read which database this session reached";
-    let row = match client.query_one(IDENTITY_SQL, &[]) {
+    // Each under the tool's own reads' bounds, in a transaction of its own: the first one's
+    // refusal ends its own.
+    let read = |client: &mut postgres::Client, sql: &str| {
+        super::own_read(client, |tx| tx.query_one(sql, &[]))
+    };
+    let row = match read(client, IDENTITY_SQL) {
         // Revoked by an administrator, or absent from a server that is not quite PostgreSQL.
         Err(e)
             if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE)
                 || e.code() == Some(&SqlState::UNDEFINED_FUNCTION) =>
         {
-            client
-                .query_one(&without_system_identifier(), &[])
-                .map_err(|e| super::query_error(what, e))?
+            read(client, &without_system_identifier()).map_err(|e| super::query_error(what, e))?
         }
         row => row.map_err(|e| super::query_error(what, e))?,
     };

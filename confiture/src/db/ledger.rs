@@ -660,6 +660,30 @@ fn read_started(
         .collect()
 }
 
+/// The start markers beside `table` where it resolves ([`resolve`]: the ledger, or where it
+/// would be created), read as [`read_started`] reads them beside a ledger: a ledger dropped or
+/// left out of a restore keeps its markers' table, and what records over a run left part-way
+/// (`baseline`, `reinit`) or forgets it (`abandon`) must see that run without a ledger too.
+/// None when `table` resolves nowhere or its markers' table does not exist.
+pub(crate) fn markers_without_ledger(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    wait: Duration,
+    stop: Option<&crate::db::apply::Stop>,
+    env: Option<&Environment>,
+) -> Result<Vec<crate::ledger::StartedRun>> {
+    let resolved = resolve(client, table).map_err(|e| {
+        super::query_error(
+            &format!("cannot tell where the tracking table {table} is"),
+            e,
+        )
+    })?;
+    match resolved {
+        Some(found) => read_started(client, &found, wait, stop, env),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// A start marker in `started` (the markers' table) that [`crate::ledger::StartedRun::read`]
 /// cannot read: exit 5, naming the table, the marker and its column, with the statements that
 /// complete it or forget it: the read's refusal, and a run's that finds such a marker where it
@@ -1019,11 +1043,19 @@ pub(crate) fn unrecorded(
             count = row.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
         }
     }
-    Ok((!objects.is_empty()).then(|| crate::ledger::Unrecorded {
+    if objects.is_empty() {
+        return Ok(None);
+    }
+    // A run left part-way keeps its start marker beside an emptied or dropped ledger: the
+    // baseline the help suggests records over it, and takes `--yes` for it. Read only once
+    // objects refuse a run (a round trip more, on the refusal's way).
+    let markers = markers_without_ledger(client, table, DEFAULT_WAIT, stop, site.environment())?;
+    Ok(Some(crate::ledger::Unrecorded {
         table: table.to_string(),
         objects,
         count,
         ledger_empty: rows.is_some(),
+        records_over_run: !markers.is_empty(),
     }))
 }
 
@@ -1738,13 +1770,15 @@ pub(crate) fn resolve(
     if table.schema.is_some() {
         return Ok(Some(table.clone()));
     }
-    let row = client.query_one(
-        "SELECT (SELECT n.nspname FROM pg_catalog.pg_class c \
-         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
-         WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)\
-         )::pg_catalog.text, pg_catalog.current_schema()::pg_catalog.text",
-        &[&table.quoted()],
-    )?;
+    let row = super::own_read(client, |tx| {
+        tx.query_one(
+            "SELECT (SELECT n.nspname FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1::pg_catalog.text)\
+             )::pg_catalog.text, pg_catalog.current_schema()::pg_catalog.text",
+            &[&table.quoted()],
+        )
+    })?;
     let found: Option<String> = row.get(0);
     let schema = found.or_else(|| creation_schema(row.get(1)));
     Ok(schema.map(|schema| TrackingTable::resolved(&schema, &table.name)))
@@ -1839,25 +1873,25 @@ pub(crate) fn resolve_session(
 pub(crate) fn unusable_schema_on_path(
     client: &mut postgres::Client,
 ) -> Option<(String, String, bool)> {
-    let row = client
-        .query_one(
+    let (role, schemas, rows) = super::explaining_read(client, |tx| {
+        let row = tx.query_one(
             "SELECT pg_catalog.current_setting('search_path'), \
              CAST(current_user AS pg_catalog.text)",
             &[],
-        )
-        .ok()?;
-    let (search_path, role): (String, String) = (row.get(0), row.get(1));
-    let schemas = super::settings::search_path_schemas(&search_path, &role);
-    let rows = client
-        .query(
+        )?;
+        let (search_path, role): (String, String) = (row.get(0), row.get(1));
+        let schemas = super::settings::search_path_schemas(&search_path, &role);
+        let rows = tx.query(
             "SELECT n.nspname::pg_catalog.text, \
              pg_catalog.has_schema_privilege(n.oid, 'CREATE') \
              FROM pg_catalog.pg_namespace n \
              WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) \
              AND NOT pg_catalog.has_schema_privilege(n.oid, 'USAGE')",
             &[&schemas],
-        )
-        .ok()?;
+        )?;
+        Ok((role, schemas, rows))
+    })
+    .ok()?;
     schemas.iter().find_map(|schema| {
         let row = rows.iter().find(|row| row.get::<_, String>(0) == *schema)?;
         Some((role.clone(), schema.clone(), row.get(1)))
@@ -2467,20 +2501,17 @@ struct CreationPath {
 }
 
 impl CreationPath {
-    /// One query, qualified (it runs under that `search_path`); `None` when it cannot be asked.
+    /// One query, qualified (it runs under that `search_path`), which only explains a refusal
+    /// ([`super::explaining_read`]); `None` when it cannot be asked.
     fn read(client: &mut postgres::Client) -> Option<CreationPath> {
-        let row = client
-            .query_one(
-                &format!(
-                    "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
-                     CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
-                     pg_catalog.current_setting('search_path'), \
-                     CAST(current_user AS pg_catalog.text), {}",
-                    super::settings::SettingOrigin::columns("search_path")
-                ),
-                &[],
-            )
-            .ok()?;
+        let sql = format!(
+            "SELECT CAST(pg_catalog.current_schema() AS pg_catalog.text), \
+             CAST(pg_catalog.current_schemas(false) AS pg_catalog.text[]), \
+             pg_catalog.current_setting('search_path'), \
+             CAST(current_user AS pg_catalog.text), {}",
+            super::settings::SettingOrigin::columns("search_path")
+        );
+        let row = super::explaining_read(client, |tx| tx.query_one(&sql, &[])).ok()?;
         let existing: Vec<String> = row.get(1);
         Some(CreationPath {
             first: row.get(0),
@@ -2971,8 +3002,9 @@ pub(crate) fn row_of_version(
     wait: Duration,
 ) -> Option<(String, Option<String>)> {
     let sql = format!(
-        "BEGIN READ ONLY; SET LOCAL lock_timeout = {}; \
+        "BEGIN READ ONLY; {} SET LOCAL lock_timeout = {}; \
          SELECT slug, applied_by FROM {} WHERE version OPERATOR(pg_catalog.=) {} LIMIT 1; COMMIT",
+        super::own_read_bounds(),
         literal(&format!("{}ms", wait.as_millis().max(1))),
         table.quoted(),
         literal(version)

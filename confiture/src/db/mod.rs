@@ -104,6 +104,48 @@ pub(crate) fn own_read_bounds() -> String {
     format!("{OWN_STATEMENT_BOUNDS} {}", read_memory("SET LOCAL"))
 }
 
+/// Runs `read`, reads of the tool's own sent as the driver's parameterised queries (which
+/// cannot carry [`own_read_bounds`] in their own message), in a transaction under those bounds,
+/// rolled back once read (a savepoint, inside a transaction of the caller's): the one way such
+/// a read gets them. A read that only explains a failure takes [`explaining_read`].
+pub(crate) fn own_read<C: postgres::GenericClient, T>(
+    client: &mut C,
+    read: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    bounded_read(client, &own_read_bounds(), read)
+}
+
+/// [`own_read`] for a read that only explains a failure (a help, a refusal's detail): under
+/// [`explaining`]'s bounds, so another session's lock on a catalog holds it
+/// [`EXPLANATION_WAIT`] at most.
+pub(crate) fn explaining_read<C: postgres::GenericClient, T>(
+    client: &mut C,
+    read: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    bounded_read(client, &explanation_bounds("SET LOCAL"), read)
+}
+
+/// [`own_read`] with its own lock wait, `wait`, and a `statement_timeout` of a few times that
+/// ([`explaining`]'s bounds with another wait): a read on a session opened for it alone.
+pub(crate) fn read_waiting<C: postgres::GenericClient, T>(
+    client: &mut C,
+    wait: Duration,
+    read: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    bounded_read(client, &read_bounds("SET LOCAL", wait), read)
+}
+
+/// `read` in a transaction (or savepoint) that starts with `bounds`, `SET LOCAL`s.
+fn bounded_read<C: postgres::GenericClient, T>(
+    client: &mut C,
+    bounds: &str,
+    read: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(bounds)?;
+    read(&mut tx)
+}
+
 /// The help of an error from one of our own reads that exceeded a limit the database, the
 /// role or the session sets (SQLSTATE 53400, `configuration_limit_exceeded`): the tool's own
 /// reads keep up to [`OWN_READ_WORK_MEM`] in memory, whatever the session's `work_mem`, so a
@@ -179,7 +221,13 @@ pub(crate) fn explaining_session() -> String {
 /// that (in place of [`OWN_STATEMENT_BOUNDS`]' none), and the reads' own `work_mem`
 /// ([`read_memory`]).
 fn explanation_bounds(scope: &str) -> String {
-    let wait = EXPLANATION_WAIT.as_millis();
+    read_bounds(scope, EXPLANATION_WAIT)
+}
+
+/// `wait` as the `lock_timeout` of a read of ours, a `statement_timeout` of four times that,
+/// and the reads' own `work_mem` ([`read_memory`]), set with `scope`.
+fn read_bounds(scope: &str, wait: Duration) -> String {
+    let wait = wait.as_millis().max(1);
     format!(
         "{scope} statement_timeout = '{}ms'; {scope} lock_timeout = '{wait}ms'; {}",
         4 * wait,
@@ -502,13 +550,14 @@ pub(crate) fn check_may_create_database(
         crate::config::quoted(&env.connection.shown_dbname()),
         env.connection
     );
-    let row = client
-        .query_one(
+    let row = own_read(client, |tx| {
+        tx.query_one(
             "SELECT rolsuper OR rolcreatedb FROM pg_catalog.pg_roles \
              WHERE rolname OPERATOR(pg_catalog.=) current_user",
             &[],
         )
-        .map_err(|e| query_error(&what, e))?;
+    })
+    .map_err(|e| query_error(&what, e))?;
     if row.get::<_, bool>(0) {
         return Ok(());
     }

@@ -71,7 +71,7 @@ impl Creator {
               WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), \
              (SELECT r.rolcreatedb OR r.rolsuper FROM pg_catalog.pg_roles r \
               WHERE r.rolname OPERATOR(pg_catalog.=) SESSION_USER)";
-        let row = client.query_one(ROLES, &[]).map_err(|e| {
+        let row = crate::db::own_read(client, |tx| tx.query_one(ROLES, &[])).map_err(|e| {
             let what = format!(
                 "cannot read the roles of a session on {}",
                 server.connection
@@ -407,7 +407,9 @@ impl Scratch {
         let Ok((mut client, _)) = maintenance_client(&self.server) else {
             return Vec::new();
         };
-        let Ok(rows) = client.query(LEFTOVERS, &[]) else {
+        // Only a refusal's detail: under the bounds of a read that explains one.
+        let Ok(rows) = crate::db::explaining_read(&mut client, |tx| tx.query(LEFTOVERS, &[]))
+        else {
             return Vec::new();
         };
         rows.iter()
@@ -599,11 +601,12 @@ type ServerWide = std::collections::BTreeMap<(String, String), String>;
 fn read_server_wide(
     client: &mut postgres::Client,
 ) -> std::result::Result<ServerWide, postgres::Error> {
-    Ok(client
-        .query(SERVER_WIDE_SQL, &[])?
-        .iter()
-        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
-        .collect())
+    Ok(
+        crate::db::own_read(client, |tx| tx.query(SERVER_WIDE_SQL, &[]))?
+            .iter()
+            .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+            .collect(),
+    )
 }
 
 /// The scratch databases this process has on one server, and what was server-wide there
@@ -652,14 +655,15 @@ fn enter(
         return Ok(());
     }
     let baseline = read_server_wide(client)?;
-    let own_roles = client
-        .query(
+    let own_roles = crate::db::own_read(client, |tx| {
+        tx.query(
             "SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text",
             &[],
-        )?
-        .first()
-        .map(|row| vec![row.get(0), row.get(1)])
-        .unwrap_or_default();
+        )
+    })?
+    .first()
+    .map(|row| vec![row.get(0), row.get(1)])
+    .unwrap_or_default();
     let system_identifier = system_identifier(client);
     servers.push(ServerRun {
         key: key.to_string(),
@@ -675,14 +679,15 @@ fn enter(
 
 /// The server's system identifier (`pg_control_system()`), unless the role may not read it.
 fn system_identifier(client: &mut postgres::Client) -> Option<i64> {
-    client
-        .query_opt(
+    crate::db::own_read(client, |tx| {
+        tx.query_opt(
             "SELECT system_identifier FROM pg_catalog.pg_control_system()",
             &[],
         )
-        .ok()
-        .flatten()
-        .map(|row| row.get(0))
+    })
+    .ok()
+    .flatten()
+    .map(|row| row.get(0))
 }
 
 /// A scratch database on the server `key` was dropped: the last one's run, to restore.
@@ -1115,15 +1120,16 @@ fn drop_database(server: &Environment, name: &str) -> Result<()> {
 /// a session, which a server on a loaded machine may still count a while after it ended
 /// (listed in `pg_stat_activity` or not). `false` when that cannot be read.
 fn held(client: &mut postgres::Client, name: &str) -> bool {
-    client
-        .query_one(
+    crate::db::own_read(client, |tx| {
+        tx.query_one(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts \
              WHERE database OPERATOR(pg_catalog.=) $1) \
              OR EXISTS (SELECT FROM pg_catalog.pg_replication_slots \
              WHERE database OPERATOR(pg_catalog.=) $1)",
             &[&name],
         )
-        .is_ok_and(|row| row.get(0))
+    })
+    .is_ok_and(|row| row.get(0))
 }
 
 /// Drops the subscriptions of the scratch database `name` (which `DROP DATABASE` refuses to drop
@@ -1144,14 +1150,15 @@ fn drop_subscriptions(server: &Environment, name: &str) -> Result<()> {
         );
         crate::db::query_error(&what, e)
     };
-    let subscriptions = client
-        .query(
+    let subscriptions = crate::db::own_read(&mut client, |tx| {
+        tx.query(
             "SELECT s.subname::pg_catalog.text FROM pg_catalog.pg_subscription s \
              WHERE s.subdbid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
                                 WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())",
             &[],
         )
-        .map_err(failed)?;
+    })
+    .map_err(failed)?;
     for row in subscriptions {
         let q = quoted(row.get(0));
         for statement in [

@@ -170,7 +170,9 @@ fn dropped_while_read(code: &SqlState) -> bool {
 /// makes, for [`Snapshot::as_applied_by`].
 pub(crate) fn current_role(client: &mut postgres::Client) -> Result<String> {
     let messages = client
-        .simple_query("SELECT pg_catalog.current_user()")
+        .simple_query(&crate::db::own_statements(
+            "SELECT pg_catalog.current_user()",
+        ))
         .map_err(|e| crate::db::query_error("cannot read the session's role", e))?;
     messages
         .iter()

@@ -24,9 +24,10 @@ use crate::config::Environment;
 /// How old a read of `pg_database` may be for a name it lacks to be taken for absent.
 const FRESH: Duration = Duration::from_secs(1);
 
-/// The longest the read may run on the server: a catalog lock another session holds (a
-/// `VACUUM FULL pg_database`) ends the check, never the fleet.
-const READ_TIMEOUT_MS: u32 = 10_000;
+/// The longest the read waits for a lock another session holds on a catalog (a `VACUUM FULL
+/// pg_database`): past it (or four times it on the server, `db::read_waiting`) the check ends,
+/// never the fleet.
+const READ_WAIT: Duration = Duration::from_millis(2_500);
 
 /// The databases of one server, as its `pg_database` last said, shared by a command's targets
 /// listed by name ([`super::Target::database`]: all on the environment's server).
@@ -105,17 +106,13 @@ fn read(env: &Environment) -> Option<Read> {
             Err(_) => return None,
         };
         let client = &mut session.client;
-        client
-            .batch_execute(&format!(
-                "SET statement_timeout = {READ_TIMEOUT_MS}; SET lock_timeout = {READ_TIMEOUT_MS}"
-            ))
-            .ok()?;
-        let rows = client
-            .query(
+        let rows = crate::db::read_waiting(client, READ_WAIT, |tx| {
+            tx.query(
                 "SELECT datname, datallowconn AND NOT datistemplate FROM pg_catalog.pg_database",
                 &[],
             )
-            .ok()?;
+        })
+        .ok()?;
         let mut read = Read {
             at: Instant::now(),
             all: HashSet::with_capacity(rows.len()),

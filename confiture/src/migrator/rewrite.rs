@@ -314,11 +314,18 @@ impl Migrator {
     ) -> Run<T> {
         if dry_run {
             let Some(ledger) = self.read_ledger_as_is(lock_wait, plan::Effect::Records)? else {
-                let (rewrite, described) = decide(self.client()?, &[], &[])?;
+                let env = self.env.clone();
+                let table = &env.migration.tracking_table;
+                let markers = crate::db::ledger::markers_without_ledger(
+                    self.client()?,
+                    table,
+                    lock_wait,
+                    None,
+                    Some(&env),
+                )?;
+                let (rewrite, described) = decide(self.client()?, &[], &markers)?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
-                    let env = self.env.clone();
-                    let table = &env.migration.tracking_table;
                     crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
                 }
                 return Ok(described);
@@ -377,7 +384,21 @@ impl Migrator {
                     Err(creation) => (None, table.clone(), creation),
                 };
                 let initialised = found.is_some();
-                let ((rows, access), markers) = found.unwrap_or_default();
+                let ((rows, access), markers) = match found {
+                    Some(found) => found,
+                    // No ledger: the markers a run left beside it may still be there.
+                    None => {
+                        let wait = lock_wait.saturating_sub(started.elapsed());
+                        let markers = crate::db::ledger::markers_without_ledger(
+                            client,
+                            &table,
+                            wait,
+                            stop.as_ref(),
+                            Some(&env),
+                        )?;
+                        (Default::default(), markers)
+                    }
+                };
                 let (rewrite, described) = decide(client, &rows, &markers)?;
                 let rewrite = rewrite.settling(&markers);
                 if rewrite.is_empty() {

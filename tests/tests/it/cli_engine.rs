@@ -3455,3 +3455,71 @@ fn session_only_statements_before_a_failed_no_transaction_statement_are_nothing_
         )
         .stderr_has("undo it");
 }
+
+/// A database whose `search_path` names no existing schema, with no temporary file allowed and
+/// a tiny `work_mem`: the reads that explain where an unqualified tracking table would be
+/// created (the `search_path` and where it is set: `pg_settings`, built whole in memory) run
+/// under the tool's own reads' bounds like every other read of ours, so `status` and `up` name
+/// the setting to change and where. The read spilled and was refused, and the help fell back
+/// to the one that names no setting.
+#[test]
+fn no_temporary_file_at_all_keeps_the_help_of_a_search_path_naming_no_schema() {
+    let db = TestDb::new("no_temp_path");
+    let name = db.name.clone();
+    db.connect()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{name}\" SET search_path = ''; \
+             ALTER DATABASE \"{name}\" SET temp_file_limit = 0; \
+             ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
+        ))
+        .unwrap();
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    for args in [&["migrate", "status"][..], &["migrate", "up"][..]] {
+        project
+            .run_on(&db, args)
+            .stderr_has("search_path names no existing schema")
+            .stderr_has("put a schema of your own first on the search_path")
+            .stderr_has(&format!("ALTER DATABASE {name}"));
+    }
+}
+
+/// A ledger dropped (or left out of a restore) after a no-transaction migration's run was left
+/// part-way keeps that run's start marker in its markers' table. `baseline` read no marker
+/// without a ledger: it recorded the migration over that run without a word, the marker kept
+/// beside its row. It now reads them there as beside a ledger — refused without `--yes` (exit
+/// 64, the run and its dry run alike), nothing written —, and `status`'s help of a database
+/// with objects and no history suggests the baseline that records over it with its `--yes`
+/// (`plan::record_command`): pasted, it records the migrations and forgets the marker.
+#[test]
+fn a_dropped_ledgers_start_markers_are_read_by_baseline() {
+    let db = TestDb::new("engine_lost_marked");
+    let project = Project::new();
+    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
+    project.migration(
+        "002_nt",
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\nSELECT 1/0;\n",
+        "DROP INDEX a_i;\n",
+    );
+    project.up_on(&db).code(exit::MIGRATION_FAILED);
+    db.connect()
+        .batch_execute("DROP TABLE tb_confiture")
+        .expect("lose the ledger");
+    for dry_run in [&["--dry-run"][..], &[][..]] {
+        let args = [&["migrate", "baseline", "--through", "002"][..], dry_run].concat();
+        project
+            .run_on(&db, &args)
+            .code(exit::USAGE)
+            .stderr_has("over its run left part-way");
+        assert_eq!(db.ledger(), None, "{args:?}");
+    }
+    let run = project.run_on(&db, &["migrate", "status"]);
+    paste_the_suggested_baseline(&project, &db, &run, "status", Some("002"));
+    assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]));
+    let markers: i64 = db
+        .connect()
+        .query_one("SELECT count(*) FROM tb_confiture_started", &[])
+        .expect("the markers' table")
+        .get(0);
+    assert_eq!(markers, 0, "the marker recorded over is forgotten");
+}

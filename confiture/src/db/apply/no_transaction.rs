@@ -2819,10 +2819,11 @@ fn valid_index_built(client: &mut Client, text: &str) -> Option<String> {
         Some(schema) => schema.into_owned(),
         None => table_schema(client, &crate::db::explaining, &table.name).ok()??,
     };
-    client
-        .query_opt(VALID_INDEX_SQL, &[&schema, &name.as_ref()])
-        .ok()?
-        .map(|row| row.get::<_, String>(0))
+    crate::db::explaining_read(client, |tx| {
+        tx.query_opt(VALID_INDEX_SQL, &[&schema, &name.as_ref()])
+    })
+    .ok()?
+    .map(|row| row.get::<_, String>(0))
 }
 
 /// Statement `index` (0-based) of a no-transaction `step` failed on what it makes being there

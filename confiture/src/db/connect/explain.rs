@@ -516,17 +516,18 @@ pub(crate) fn close_database(env: &Environment) -> Option<String> {
         let Ok(mut session) = super::open_at(&maintenance, None, super::Need::Read) else {
             continue;
         };
-        let names: Vec<String> = session
-            .client
-            .query(
+        // Only a failure's help: under the bounds of a read that explains one.
+        let names: Vec<String> = crate::db::explaining_read(&mut session.client, |tx| {
+            tx.query(
                 "SELECT datname FROM pg_catalog.pg_database \
                  WHERE datallowconn AND NOT datistemplate",
                 &[],
             )
-            .ok()?
-            .iter()
-            .filter_map(|row| row.try_get(0).ok())
-            .collect();
+        })
+        .ok()?
+        .iter()
+        .filter_map(|row| row.try_get(0).ok())
+        .collect();
         return close_in(env, names.iter().map(String::as_str));
     }
     None
