@@ -1785,6 +1785,18 @@ fn newer_rows<'h, 'a>(
     Some((newer, rows))
 }
 
+/// The `missing` rows that are no newer release's ([`newer_rows`]): those `reinit` forgets
+/// (it keeps the rows above the newest file), which the help of missing rows is about.
+pub(super) fn forgettable_missing<'h, 'a>(
+    set: &MigrationSet,
+    history: &'h History<'a>,
+) -> Vec<&'h Recorded<'a>> {
+    let newer = newer_rows(set, history).map(|(_, rows)| rows);
+    (history.missing().into_iter())
+        .filter(|r| !(newer.iter().flatten()).any(|n| std::ptr::eq(n.row, r.row)))
+        .collect()
+}
+
 /// The set is older than the database: the [`NewerDatabase`] of the rows above its newest
 /// migration (`newer_rows`), `None` when there is none. What `status` reports (and `drift`
 /// refuses with), so that they say of those rows what `up` says, never that `reinit` forgets
