@@ -788,6 +788,36 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
             hint::command("migrate generate NAME"),
         ));
     }
+    // Line endings (or a byte-order mark) alone: never "edited"; the way each went decides
+    // what was recorded (`LineEndingChange::file_has_lf`).
+    let is = |n: usize| match (r.dry_run, n == 1) {
+        (true, _) => "would be",
+        (false, true) => "is",
+        (false, false) => "are",
+    };
+    let as_is = ids(ReinitAction::Accept, &|row| {
+        row.line_endings.is_some_and(|c| c.file_has_lf())
+    });
+    if !as_is.is_empty() {
+        lines.push(format!(
+            "the text of {}, which {} from what ran only by line endings (or a byte-order mark),              {} recorded as it is now: nothing that runs changed",
+            display::version_range(&as_is),
+            if as_is.len() == 1 { "differs" } else { "differ" },
+            is(as_is.len()),
+        ));
+    }
+    let converted = ids(ReinitAction::Accept, &|row| {
+        row.line_endings.is_some_and(|c| !c.file_has_lf())
+    });
+    if !converted.is_empty() {
+        let them = display::it_them(converted.len());
+        lines.push(format!(
+            "the bytes of {} as a checkout or an editor converted {them} (CRLF, lone CR, or a              byte-order mark; {} ran with LF and no mark) {} recorded: every LF checkout sees              {them} modified",
+            display::version_range(&converted),
+            if converted.len() == 1 { "it" } else { "they" },
+            is(converted.len()),
+        ));
+    }
     let recorded = ids(ReinitAction::Record, &|_| true);
     if !recorded.is_empty() {
         lines.push(recorded_line(r.dry_run, &recorded));
@@ -1550,7 +1580,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
         .collect();
     if !modified.is_empty() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): {}",
+            "help: the up files of applied migrations changed since they ran ({}): {}",
             render::versions(&modified),
             confiture::plan::modified_help(confiture::plan::LineEndings::of(
                 modified

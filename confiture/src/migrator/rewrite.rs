@@ -452,6 +452,12 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 .migration
                 .filter(|_| step.state == Some(State::Replaced))
                 .map(crate::files::Migration::id);
+            let accepted_modified =
+                step.action == plan::ReinitAction::Accept && step.state == Some(State::Modified);
+            let line_endings = match (accepted_modified, step.migration, step.row) {
+                (true, Some(m), Some(row)) => crate::history::line_endings_change(m, row),
+                _ => None,
+            };
             ReinitRow {
                 action: step.action,
                 version,
@@ -463,8 +469,8 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 file_on_disk: step.migration.is_some(),
                 kept_as_newer: step.kept_as_newer(),
                 replaced_by: replaced_by.clone(),
-                edited: step.action == plan::ReinitAction::Accept
-                    && step.state == Some(State::Modified),
+                edited: accepted_modified && line_endings.is_none(),
+                line_endings,
                 runs_again: step.action == plan::ReinitAction::Forget
                     && replaced_by.is_none()
                     && step

@@ -418,18 +418,17 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
         let them = crate::display::it_them(to_lf.len());
         let one = to_lf.len() == 1;
         let head = format!(
-            "{} {} only by line endings: {} ran with CRLF (or lone CR) line endings and {} LF, \
-             the bytes the repository holds: the checkout {} applied from converted {} (git's \
-             `core.autocrlf`), or {} converted to LF since, and a new checkout changes nothing; \
-             add `*.sql -text` to .gitattributes so that no checkout converts {} again",
+            "{} {} only by line endings: the ledger records {them} with CRLF (or lone CR) line \
+             endings and {} LF, the bytes the repository holds: the checkout {} applied from \
+             converted {them} (git's `core.autocrlf`), or {} converted to LF since, or a \
+             `migrate reinit` recorded the bytes of a checkout that had converted {them} (the \
+             text that ran is the same), and a new checkout changes nothing; add `*.sql -text` \
+             to .gitattributes so that no checkout converts {them} again",
             crate::display::versions(to_lf),
             if one { "differs" } else { "differ" },
-            if one { "it" } else { "they" },
-            if one { "has" } else { "have" },
+            if one { "it has" } else { "they have" },
             if one { "it was" } else { "they were" },
-            them,
             if one { "it was" } else { "they were" },
-            them,
         );
         help.push(reinit_way(head, to_lf));
     }
@@ -449,14 +448,17 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
     if !bom_removed.is_empty() {
         let one = bom_removed.len() == 1;
         let head = format!(
-            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too): {} \
-             ran with the mark, which the {} no longer {} (as `lint`'s C014 advises), and the \
-             checksum, confiture (Python)'s too, covers the raw bytes",
+            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too): the \
+             ledger records {them} with the mark, which the {} no longer {} (as `lint`'s C014 \
+             advises) — {} ran with it, or a `migrate reinit` recorded the mark an editor had \
+             added (the text that ran is the same) —, and the checksum, confiture (Python)'s \
+             too, covers the raw bytes",
             crate::display::versions(bom_removed),
             if one { "differs" } else { "differ" },
-            if one { "it" } else { "they" },
             if one { "file" } else { "files" },
             if one { "has" } else { "have" },
+            if one { "it" } else { "they" },
+            them = crate::display::it_them(bom_removed.len()),
         );
         help.push(reinit_way(head, bom_removed));
     }

@@ -2918,7 +2918,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
         "-- two\nCREATE TABLE t2 (id int);\n",
     );
     let to_crlf = "differs only by line endings (CRLF): your checkout converted it";
-    let to_lf = "differs only by line endings: it ran with CRLF, the file has LF";
+    let to_lf = "differs only by line endings: the ledger records it with CRLF, the file has LF";
     // `up` names both, `down` the one it would roll back.
     for (args, file, said) in [
         (
@@ -3513,4 +3513,58 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
         run.json()["misnamed_respelled"],
         serde_json::json!(["1", "2", "10"])
     );
+}
+
+/// hrh 1: a file this checkout converted (CRLF, lone CRs, or a byte-order mark an editor
+/// added), which `status` says never to `reinit`: `reinit` recorded it without a word, and
+/// called the line endings "edited"; every LF checkout was then blocked, and `status` said
+/// the file "ran with CRLF". `reinit` refuses without `--yes` (its dry run too), writes
+/// nothing, names the kind; with `--yes` it says what it recorded; and once the LF file is
+/// back, `status` says the ledger may hold converted bytes `reinit` recorded, and that
+/// `reinit` of the file records what ran.
+#[test]
+fn reinit_never_records_a_checkout_converted_file_without_yes() {
+    let db = TestDb::new("hrh_conv");
+    let project = Project::new();
+    let lf = "CREATE TABLE t1 (id int);\n";
+    project.migration("001_t1", lf, "DROP TABLE t1;\n");
+    project.up_on(&db).code(exit::SUCCESS);
+    for converted in [
+        "CREATE TABLE t1 (id int);\r\n",
+        "\u{feff}CREATE TABLE t1 (id int);\n",
+    ] {
+        project.write("db/migrations/001_t1.up.sql", converted);
+        let before = row_details(&db);
+        for args in [
+            &["migrate", "reinit"][..],
+            &["migrate", "reinit", "--dry-run"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::USAGE)
+                .stderr_has("001_t1")
+                .stderr_has("--yes")
+                .stderr_lacks("edited");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+        project
+            .run_on(&db, &["migrate", "reinit", "--yes"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("edited since")
+            .stdout_has("converted");
+        // Back to the bytes the repository holds: the ledger holds the converted ones.
+        project.write("db/migrations/001_t1.up.sql", lf);
+        project
+            .status_on(&db)
+            .code(exit::DIVERGED)
+            .stderr_lacks("it ran with CRLF")
+            .stderr_lacks("ran with the mark")
+            .stderr_has("a `migrate reinit` recorded")
+            .stderr_has("`cargo confiture migrate reinit");
+        project
+            .run_on(&db, &["migrate", "reinit"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("edited since");
+        project.status_on(&db).code(exit::SUCCESS);
+    }
 }
