@@ -166,6 +166,7 @@ impl Migrator {
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         let run = RewriteRun::new(
             "reinit",
             match &options.through {
@@ -184,6 +185,7 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
+                plan::refuse_reinit_over_another_member(&history, &shared)?;
                 let over_runs = OverRuns {
                     history: &history,
                     markers,

@@ -20,6 +20,7 @@ mod abandon;
 mod down;
 mod interrupted;
 mod rewrite;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod up;
@@ -44,6 +45,8 @@ pub use rewrite::{
 };
 #[cfg(feature = "db")]
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
+pub use shared::{another_members_help, of_another_member, AnotherMembersRows, SharedLedger};
+pub(crate) use shared::{explain_another_member, refuse_reinit_over_another_member};
 pub(crate) use up::drop_invalid_index_then;
 #[cfg(feature = "db")]
 pub(crate) use up::up_over;

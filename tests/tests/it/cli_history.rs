@@ -3568,3 +3568,86 @@ fn reinit_never_records_a_checkout_converted_file_without_yes() {
         project.status_on(&db).code(exit::SUCCESS);
     }
 }
+
+/// hrh 2: two workspace members on one database and one tracking table, each with its own
+/// `001_init`: to `users`, `billing`'s row was its migration "modified", whose help offered
+/// `migrate reinit -p users` — which recorded `users`' file over `billing`'s row (its table
+/// never made), and `billing` then saw its migration modified. The rows whose checksums
+/// another member's files have are said to be that member's, with a ledger of its own as the
+/// way on, never `reinit`; `reinit` refuses (exit 7, its dry run too, nothing written). Names
+/// differing (`replaced`), the same.
+#[test]
+fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
+    let db = TestDb::new("hrh_ws");
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"billing\", \"users\"]\nresolver = \"2\"\n",
+    );
+    for (member, name, table) in [
+        ("billing", "init", "invoices"),
+        ("users", "init", "accounts"),
+    ] {
+        project
+            .write(
+                &format!("{member}/Cargo.toml"),
+                format!(
+                    "[package]\nname = \"{member}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+                     [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
+                ),
+            )
+            .write(&format!("{member}/src/main.rs"), "fn main() {}\n")
+            .write(
+                &format!("{member}/migrations/001_{name}.up.sql"),
+                format!("CREATE TABLE {table} (id int);\n"),
+            )
+            .write(
+                &format!("{member}/migrations/001_{name}.down.sql"),
+                format!("DROP TABLE {table};\n"),
+            );
+    }
+    project
+        .run_on(&db, &["migrate", "up", "-p", "billing"])
+        .code(exit::SUCCESS);
+    for renamed in [false, true] {
+        if renamed {
+            project.remove("users/migrations/001_init.up.sql");
+            project.remove("users/migrations/001_init.down.sql");
+            project
+                .write(
+                    "users/migrations/001_accounts.up.sql",
+                    "CREATE TABLE accounts (id int);\n",
+                )
+                .write(
+                    "users/migrations/001_accounts.down.sql",
+                    "DROP TABLE accounts;\n",
+                );
+        }
+        for args in [
+            &["migrate", "up", "-p", "users"][..],
+            &["migrate", "status", "-p", "users"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("the workspace member `billing` resolves to the same database")
+                .stderr_has("Several applications in one database")
+                .stderr_lacks("`cargo confiture migrate reinit");
+        }
+        let before = row_details(&db);
+        for args in [
+            &["migrate", "reinit", "-p", "users"][..],
+            &["migrate", "reinit", "-p", "users", "--dry-run"],
+            &["migrate", "reinit", "-p", "users", "--yes"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("`billing` applied into this ledger");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+        project
+            .run_on(&db, &["migrate", "status", "-p", "billing"])
+            .code(exit::SUCCESS);
+    }
+}
