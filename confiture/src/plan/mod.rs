@@ -46,6 +46,7 @@ pub use rewrite::{
 #[cfg(feature = "db")]
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
 pub use shared::{another_members_help, of_another_member, AnotherMembersRows, SharedLedger};
+#[cfg(feature = "db")]
 pub(crate) use shared::{explain_another_member, refuse_reinit_over_another_member};
 pub(crate) use up::drop_invalid_index_then;
 #[cfg(feature = "db")]

@@ -4,6 +4,7 @@
 //! files over the other's rows. **The one rule** of whose rows they are, which `up`'s refusal,
 //! `status` and `reinit` follow.
 
+#[cfg(feature = "db")]
 use crate::error::{Diverged, Error, Result};
 use crate::files::MigrationSet;
 use crate::history::{History, Recorded, State};
@@ -85,6 +86,7 @@ pub fn another_members_help(rows: &AnotherMembersRows) -> String {
 
 /// `err`, a refusal of a diverged history, with [`another_members_help`] in place of its help
 /// when rows of it are another member's ([`of_another_member`]).
+#[cfg(feature = "db")]
 pub(crate) fn explain_another_member(
     err: Error,
     history: &History<'_>,
@@ -102,6 +104,7 @@ pub(crate) fn explain_another_member(
 /// Refuses (exit 7, nothing written, its dry run too) a `reinit` over rows another member's
 /// files record ([`of_another_member`]): accepted, this member's files would be recorded as
 /// applied over that member's rows; forgotten, that member's migrations would be pending.
+#[cfg(feature = "db")]
 pub(crate) fn refuse_reinit_over_another_member(
     history: &History<'_>,
     shared: &[SharedLedger],
