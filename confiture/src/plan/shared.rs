@@ -125,3 +125,82 @@ pub(crate) fn refuse_reinit_over_another_member(
     )
     .with_help(another_members_help(&rows)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{Migration, SqlFile, TransactionMode};
+    use crate::ledger::LedgerRow;
+
+    fn migration(version: u64, name: &str, up: &str) -> Migration {
+        let text = format!("{version:03}");
+        let file = |dir: &str, sql: &str| {
+            SqlFile::new(
+                format!("{dir}/{text}_{name}.{dir}.sql"),
+                sql,
+                TransactionMode::Transaction,
+                false,
+            )
+        };
+        Migration {
+            version,
+            up: file("up", up),
+            down: file("down", "SELECT 1;\n"),
+            version_text: text,
+            name: name.to_string(),
+        }
+    }
+
+    fn row(m: &Migration) -> LedgerRow {
+        LedgerRow {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            applied_at: "2026-01-15T10:30:00+00:00".to_string(),
+            execution_time_ms: Some(1),
+            checksum: Some(m.up.checksum.clone()),
+            applied_by: None,
+            slug: None,
+            archived_into: None,
+        }
+    }
+
+    /// Another member's rows are told apart whatever they look like here — modified (same
+    /// name), replaced (another name), missing (no file of their version) — by their
+    /// checksums alone; a member whose files do not have them, and the rows this member's
+    /// files record, say nothing.
+    #[test]
+    fn another_members_rows_are_told_by_their_checksums() {
+        let billing = [
+            migration(1, "init", "CREATE TABLE invoices (id int);\n"),
+            migration(2, "lines", "CREATE TABLE lines (id int);\n"),
+        ];
+        let rows: Vec<LedgerRow> = billing.iter().map(row).collect();
+        let shared = |ms: Vec<Migration>| SharedLedger {
+            package: "billing".into(),
+            set: MigrationSet::new("billing", ms),
+        };
+        let others = [shared(billing.to_vec())];
+        for users in [
+            vec![migration(1, "init", "CREATE TABLE accounts (id int);\n")],
+            vec![migration(
+                1,
+                "accounts",
+                "CREATE TABLE accounts (id int);\n",
+            )],
+        ] {
+            let set = MigrationSet::new("users", users);
+            let history = History::of(&set, &rows, None);
+            let found = of_another_member(&history, &others).expect("billing's rows");
+            assert_eq!(found.package, "billing");
+            assert_eq!(found.rows, ["001_init", "002_lines"]);
+            let unrelated = [shared(vec![migration(1, "x", "SELECT 2;\n")])];
+            assert_eq!(of_another_member(&history, &unrelated), None);
+        }
+        // This member's own rows (the same files): nothing diverges, nothing is another's.
+        let set = MigrationSet::new("billing", billing.to_vec());
+        assert_eq!(
+            of_another_member(&History::of(&set, &rows, None), &others),
+            None
+        );
+    }
+}
