@@ -544,9 +544,10 @@ impl fmt::Display for ModifiedLine<'_> {
                  add `*.sql -text` to .gitattributes and check it out again",
             )?,
             Some(crate::history::LineEndingChange::ToLf) => f.write_str(
-                "; it differs only by line endings: it ran with CRLF, the file has LF (the \
-                 checkout it was applied from converted it); a new checkout changes nothing: \
-                 add `*.sql -text` to .gitattributes and `migrate reinit` records the file",
+                "; it differs only by line endings: the ledger records it with CRLF, the file \
+                 has LF (the checkout it was applied from converted it, or a `migrate reinit` \
+                 recorded a converted checkout's bytes); a new checkout changes nothing: add \
+                 `*.sql -text` to .gitattributes and `migrate reinit` records the file",
             )?,
             Some(crate::history::LineEndingChange::ToCr) => f.write_str(
                 "; it differs only by line endings: it ran with LF, the file has lone CR line \
@@ -558,7 +559,8 @@ impl fmt::Display for ModifiedLine<'_> {
             )?,
             Some(crate::history::LineEndingChange::BomRemoved) => f.write_str(
                 "; it differs only by its byte-order mark (and its line endings, if they changed \
-                 too): it ran with a UTF-8 byte-order mark, the file has none now; `migrate \
+                 too): the ledger records it with a UTF-8 byte-order mark (it ran with one, or \
+                 a `migrate reinit` recorded an editor's), the file has none now; `migrate \
                  reinit` records the file",
             )?,
             Some(crate::history::LineEndingChange::BomAdded) => f.write_str(

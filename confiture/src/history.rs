@@ -338,8 +338,10 @@ pub enum LineEndingChange {
     /// `core.autocrlf`). The cure is to check it out again unconverted, never to record the
     /// converted bytes (`reinit`), which every LF checkout would then see modified.
     ToCrlf,
-    /// It ran with CRLF and the file now has LF: the checkout it was applied from converted it,
-    /// and the file is what the repository holds, so a new checkout changes nothing. `reinit`
+    /// The row records CRLF and the file now has LF: it ran with CRLF, the checkout it was
+    /// applied from having converted it — or a `reinit` given `--yes` recorded the bytes of a
+    /// checkout that had converted it ([`LineEndingChange::ToCrlf`]): the same text ran either
+    /// way. The file is what the repository holds, so a new checkout changes nothing. `reinit`
     /// (which records the file's checksum, the SHA-256 of its bytes, as confiture (Python)
     /// does) is the way on.
     ToLf,

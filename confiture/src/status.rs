@@ -298,6 +298,12 @@ pub struct StatusReport {
     /// `reinit`, which would forget rows the newer release needs. Not a JSON key.
     #[serde(skip)]
     pub newer_database: Option<crate::error::NewerDatabase>,
+    /// Rows that another workspace member's files record, that member resolving to the same
+    /// database and tracking table ([`crate::plan::of_another_member`]): its rows, not this
+    /// member's migrations edited. Their help is [`crate::plan::another_members_help`], never
+    /// `reinit`. Null unless the session was given such members
+    /// ([`crate::Migrator::sharing_ledger_with`]).
+    pub another_members_rows: Option<crate::plan::AnotherMembersRows>,
     /// Whether `newer_database`'s rows are the only divergence, which `up` then accepts with
     /// `allow_newer_database` ([`crate::plan::newer_database_alone`]): the status help names
     /// that option only then. Not a JSON key.
@@ -868,6 +874,7 @@ pub fn report_while(
         line_ending_changes: line_endings,
         missing,
         newer_database: crate::plan::newer_database_of(set, &history),
+        another_members_rows: None,
         newer_database_alone: crate::plan::newer_database_alone(set, &history),
         out_of_order,
         squashed,

@@ -611,7 +611,13 @@ pub(super) fn migrator_choosing(
     });
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
-    let mut migrator = session(env, cx);
+    // Another member's rows in this ledger are told apart from edits (one database, one
+    // tracking table): not for a tenant schema or a list's target, which no member names.
+    let shared = match (&chosen, &resolve) {
+        (None, None) => members_sharing_the_ledger(cx, &selection, &env),
+        _ => Vec::new(),
+    };
+    let mut migrator = session(env, cx).sharing_ledger_with(shared);
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);
     }
@@ -625,6 +631,54 @@ pub(super) fn migrator_choosing(
         }
     });
     Ok((migrator, chosen))
+}
+
+/// The other members of the workspace whose environment — chosen as this run chooses its own,
+/// `selection` — resolves to `env`'s database and tracking table, each with its migrations read
+/// and checked: the library tells their rows in this ledger from edits
+/// ([`confiture::plan::of_another_member`]). The members are those the root manifest declares
+/// with `[package.metadata.confiture]` (`Workspace::declared_members_with_settings`, the
+/// manifests read, no `cargo metadata`); one whose environment or files cannot be read is
+/// passed over: it says nothing of these rows.
+fn members_sharing_the_ledger(
+    cx: &Context,
+    selection: &Selection,
+    env: &config::Environment,
+) -> Vec<confiture::plan::SharedLedger> {
+    let members = cx
+        .workspace
+        .declared_members_with_settings()
+        .unwrap_or_default();
+    if members.len() < 2 {
+        return Vec::new();
+    }
+    let own = display::without_dot_dot(&cx.migrations_dir);
+    (members.into_iter())
+        .filter_map(|(package, dir)| {
+            let workspace = confiture::workspace::Workspace::discover(&dir).ok()?;
+            let migrations = workspace.migrations_dir();
+            if display::without_dot_dot(&migrations) == own {
+                return None;
+            }
+            let other = config::resolve_with(
+                &workspace,
+                selection,
+                &SELECTION_LABELS,
+                &config::process_vars,
+            )
+            .ok()?;
+            let same = other.connection.same_database(&env.connection)
+                && other.migration.tracking_table == env.migration.tracking_table;
+            if !same {
+                return None;
+            }
+            let checked = confiture::files::load(&migrations, &cx.check_options).ok()?;
+            Some(confiture::plan::SharedLedger {
+                package,
+                set: checked.set,
+            })
+        })
+        .collect()
 }
 
 /// `baseline` and `reinit` with a list of one target (`--targets FILE`, `--targets-query SQL`,
@@ -786,6 +840,36 @@ fn reinit_text(r: &ReinitReport, through: bool) -> String {
                 (false, false) => "are",
             },
             hint::command("migrate generate NAME"),
+        ));
+    }
+    // Line endings (or a byte-order mark) alone: never "edited"; the way each went decides
+    // what was recorded (`LineEndingChange::file_has_lf`).
+    let is = |n: usize| match (r.dry_run, n == 1) {
+        (true, _) => "would be",
+        (false, true) => "is",
+        (false, false) => "are",
+    };
+    let as_is = ids(ReinitAction::Accept, &|row| {
+        row.line_endings.is_some_and(|c| c.file_has_lf())
+    });
+    if !as_is.is_empty() {
+        lines.push(format!(
+            "the text of {}, which {} from what ran only by line endings (or a byte-order mark),              {} recorded as it is now: nothing that runs changed",
+            display::version_range(&as_is),
+            if as_is.len() == 1 { "differs" } else { "differ" },
+            is(as_is.len()),
+        ));
+    }
+    let converted = ids(ReinitAction::Accept, &|row| {
+        row.line_endings.is_some_and(|c| !c.file_has_lf())
+    });
+    if !converted.is_empty() {
+        let them = display::it_them(converted.len());
+        lines.push(format!(
+            "the bytes of {} as a checkout or an editor converted {them} (CRLF, lone CR, or a              byte-order mark; {} ran with LF and no mark) {} recorded: every LF checkout sees              {them} modified",
+            display::version_range(&converted),
+            if converted.len() == 1 { "it" } else { "they" },
+            is(converted.len()),
         ));
     }
     let recorded = ids(ReinitAction::Record, &|_| true);
@@ -1541,6 +1625,15 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             hint::command("migrate up")
         ));
     }
+    // Another member's rows (one database, one tracking table): said instead of the helps of
+    // edited, replaced, missing rows, which would offer `reinit` over them.
+    let shared = report.another_members_rows.as_ref();
+    if let Some(rows) = shared {
+        lines.push(format!(
+            "help: {}",
+            confiture::plan::another_members_help(rows)
+        ));
+    }
     // A modified migration whose pair is incomplete: `reinit` refuses it, its help says more.
     let modified: Vec<String> = report
         .modified
@@ -1548,9 +1641,9 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
         .filter(|v| !report.incomplete.contains(v))
         .cloned()
         .collect();
-    if !modified.is_empty() {
+    if !modified.is_empty() && shared.is_none() {
         lines.push(format!(
-            "help: applied migrations were edited since they ran ({}): {}",
+            "help: the up files of applied migrations changed since they ran ({}): {}",
             render::versions(&modified),
             confiture::plan::modified_help(confiture::plan::LineEndings::of(
                 modified
@@ -1604,7 +1697,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             confiture::plan::newer_database_help(newer, report.newer_database_alone, named_by)
         ));
     }
-    if !missing.is_empty() {
+    if !missing.is_empty() && shared.is_none() {
         let newer_kept = match newer {
             Some(newer) => format!(
                 " (and keeps those above the newest file, {}: the newer release's)",
@@ -1642,7 +1735,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             render::versions(&report.respelled)
         ));
     }
-    if !report.replaced.is_empty() {
+    if !report.replaced.is_empty() && shared.is_none() {
         lines.push(format!(
             "help: applied migrations' files are gone and another migration now has their number ({}): {}",
             render::versions(&report.replaced),

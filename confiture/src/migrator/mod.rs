@@ -177,6 +177,9 @@ pub struct Migrator {
     /// message waits for (`Progress::LockBlocked`, `apply::Stop::report_waits`): set by
     /// [`Migrator::bounded`], whose caller's thread hands each to the progress callback.
     pub(crate) waits: Option<std::sync::mpsc::Sender<Progress>>,
+    /// Other migrations directories writing the same ledger (workspace members on the same
+    /// database and tracking table): see [`Migrator::sharing_ledger_with`].
+    pub(crate) shared_ledgers: std::sync::Arc<Vec<crate::plan::SharedLedger>>,
 }
 
 impl Migrator {
@@ -224,6 +227,7 @@ impl Migrator {
             lock_taken: LockTaken::default(),
             second_connection: None,
             waits: None,
+            shared_ledgers: std::sync::Arc::default(),
         }
     }
 
@@ -424,6 +428,7 @@ impl Migrator {
             lock_taken: self.lock_taken.clone(),
             second_connection: self.second_connection.clone(),
             waits: None,
+            shared_ledgers: std::sync::Arc::clone(&self.shared_ledgers),
         }
     }
 
@@ -930,6 +935,16 @@ impl Migrator {
     /// keeps it.
     pub fn migrations_dir_named_by(mut self, named_by: files::DirNamedBy) -> Migrator {
         self.dir_named_by = named_by;
+        self
+    }
+
+    /// The migrations of other workspace members whose environments resolve to this session's
+    /// database and tracking table (the command line gives them, from the workspace's
+    /// members): rows their files record are theirs ([`crate::plan::of_another_member`]), which
+    /// `up`'s refusal and `status` say instead of suggesting `reinit`, and which `reinit`
+    /// refuses to rewrite (exit 7).
+    pub fn sharing_ledger_with(mut self, others: Vec<crate::plan::SharedLedger>) -> Migrator {
+        self.shared_ledgers = std::sync::Arc::new(others);
         self
     }
 

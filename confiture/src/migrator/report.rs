@@ -733,6 +733,10 @@ pub struct ReinitRow {
     /// status`): the new text is recorded as applied without being run, and the database
     /// keeps what the text that ran did.
     pub edited: bool,
+    /// An accepted row whose up file differs from what ran only by its line endings (or a
+    /// byte-order mark), and which way ([`crate::history::line_endings_change`]): nothing that
+    /// runs changed, never `edited`. Null otherwise.
+    pub line_endings: Option<crate::history::LineEndingChange>,
 }
 
 /// The result of `migrate reinit`.

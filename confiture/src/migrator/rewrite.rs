@@ -167,6 +167,7 @@ impl Migrator {
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         let run = RewriteRun::new(
             "reinit",
             match &options.through {
@@ -185,6 +186,7 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
+                plan::refuse_reinit_over_another_member(&history, &shared)?;
                 let over_runs = OverRuns {
                     set,
                     history: &history,
@@ -477,6 +479,12 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 .migration
                 .filter(|_| step.state == Some(State::Replaced))
                 .map(crate::files::Migration::id);
+            let accepted_modified =
+                step.action == plan::ReinitAction::Accept && step.state == Some(State::Modified);
+            let line_endings = match (accepted_modified, step.migration, step.row) {
+                (true, Some(m), Some(row)) => crate::history::line_endings_change(m, row),
+                _ => None,
+            };
             ReinitRow {
                 action: step.action,
                 version,
@@ -488,8 +496,8 @@ fn reinit_rows(plan: &plan::ReinitPlan<'_>) -> Vec<ReinitRow> {
                 file_on_disk: step.migration.is_some(),
                 kept_as_newer: step.kept_as_newer(),
                 replaced_by: replaced_by.clone(),
-                edited: step.action == plan::ReinitAction::Accept
-                    && step.state == Some(State::Modified),
+                edited: accepted_modified && line_endings.is_none(),
+                line_endings,
                 runs_again: step.action == plan::ReinitAction::Forget
                     && replaced_by.is_none()
                     && step

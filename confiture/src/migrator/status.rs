@@ -306,6 +306,12 @@ impl Migrator {
             running,
         );
         report.cannot_create_ledger = uncreatable;
+        if !self.shared_ledgers.is_empty() {
+            let rows = ledger.as_ref().map_or(&[][..], |l| &l.rows[..]);
+            let history = crate::history::History::of(set, rows, self.check_options.first_version);
+            report.another_members_rows =
+                crate::plan::of_another_member(&history, &self.shared_ledgers);
+        }
         report.lock_held_by_prepared = prepared;
         report.lock_held_by = lock_held_by;
         // What `up` would not refuse, `status` does not say it refuses: the objects of a

@@ -268,12 +268,14 @@ impl Migrator {
             // index is INVALID is refused whatever the flags (`check_interrupted_with`).
             let left = apply::interrupted_left_behind(self.client()?, &set, &markers, wait)?;
             // What `up` refuses of its plan, its dry run refuses: the one list of them.
+            let shared = std::sync::Arc::clone(&self.shared_ledgers);
             let plan = Acceptance {
                 set: &set,
                 errors: &errors,
                 request: &request,
                 on_scratch: self.on_scratch,
                 single: options.single_transaction,
+                shared: &shared,
             }
             .accept(
                 rows,
@@ -317,6 +319,7 @@ impl Migrator {
         }
         let mut warnings = Vec::new();
         let (on_scratch, in_fleet) = (self.on_scratch, self.in_fleet);
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         // `env`: to reconnect after a lost connection and read what the server committed.
         let (settings, client, target, env) = self.applying_session(
             options.lock_timeout_statement,
@@ -336,6 +339,7 @@ impl Migrator {
             started: Instant::now(),
             on_scratch,
             in_fleet,
+            shared: &shared,
         };
         let mut kept = false;
         let result = match prepared {
@@ -430,6 +434,8 @@ struct Acceptance<'a> {
     on_scratch: Option<&'static str>,
     /// `--single-transaction`.
     single: bool,
+    /// See [`Migrator::sharing_ledger_with`].
+    shared: &'a [plan::SharedLedger],
 }
 
 impl<'a> Acceptance<'a> {
@@ -455,7 +461,10 @@ impl<'a> Acceptance<'a> {
             self.request.first_version,
             Direction::Up,
         )?;
-        let plan = plan::up_over(self.set, rows, markers, self.request)?;
+        let plan = plan::up_over(self.set, rows, markers, self.request).map_err(|err| {
+            let history = crate::history::History::of(self.set, rows, self.request.first_version);
+            plan::explain_another_member(err, &history, self.shared)
+        })?;
         check_plan_files(
             self.set,
             self.errors,
@@ -506,6 +515,8 @@ struct Locked<'a> {
     on_scratch: Option<&'static str>,
     /// See [`Migrator::in_fleet`].
     in_fleet: bool,
+    /// See [`Migrator::sharing_ledger_with`].
+    shared: &'a [plan::SharedLedger],
 }
 
 /// The ledger `up` applies into: its rows as the run read them, and its DDL when it has not
@@ -766,6 +777,7 @@ impl<'a> Locked<'a> {
             request: self.request,
             on_scratch: self.on_scratch,
             single: self.single,
+            shared: self.shared,
         }
         .accept(
             rows,

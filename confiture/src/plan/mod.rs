@@ -20,6 +20,7 @@ mod abandon;
 mod down;
 mod interrupted;
 mod rewrite;
+mod shared;
 #[cfg(test)]
 mod tests;
 mod up;
@@ -46,6 +47,9 @@ pub use rewrite::{
 };
 #[cfg(feature = "db")]
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
+pub use shared::{another_members_help, of_another_member, AnotherMembersRows, SharedLedger};
+#[cfg(feature = "db")]
+pub(crate) use shared::{explain_another_member, refuse_reinit_over_another_member};
 pub(crate) use up::drop_invalid_index_then;
 #[cfg(feature = "db")]
 pub(crate) use up::up_over;
@@ -420,18 +424,17 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
         let them = crate::display::it_them(to_lf.len());
         let one = to_lf.len() == 1;
         let head = format!(
-            "{} {} only by line endings: {} ran with CRLF (or lone CR) line endings and {} LF, \
-             the bytes the repository holds: the checkout {} applied from converted {} (git's \
-             `core.autocrlf`), or {} converted to LF since, and a new checkout changes nothing; \
-             add `*.sql -text` to .gitattributes so that no checkout converts {} again",
+            "{} {} only by line endings: the ledger records {them} with CRLF (or lone CR) line \
+             endings and {} LF, the bytes the repository holds: the checkout {} applied from \
+             converted {them} (git's `core.autocrlf`), or {} converted to LF since, or a \
+             `migrate reinit` recorded the bytes of a checkout that had converted {them} (the \
+             text that ran is the same), and a new checkout changes nothing; add `*.sql -text` \
+             to .gitattributes so that no checkout converts {them} again",
             crate::display::versions(to_lf),
             if one { "differs" } else { "differ" },
-            if one { "it" } else { "they" },
-            if one { "has" } else { "have" },
+            if one { "it has" } else { "they have" },
             if one { "it was" } else { "they were" },
-            them,
             if one { "it was" } else { "they were" },
-            them,
         );
         help.push(reinit_way(head, to_lf));
     }
@@ -451,14 +454,17 @@ pub fn modified_help_of(origin: &Origin, line_endings: LineEndings) -> String {
     if !bom_removed.is_empty() {
         let one = bom_removed.len() == 1;
         let head = format!(
-            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too): {} \
-             ran with the mark, which the {} no longer {} (as `lint`'s C014 advises), and the \
-             checksum, confiture (Python)'s too, covers the raw bytes",
+            "{} {} only by a UTF-8 byte-order mark (and line endings, if they changed too): the \
+             ledger records {them} with the mark, which the {} no longer {} (as `lint`'s C014 \
+             advises) — {} ran with it, or a `migrate reinit` recorded the mark an editor had \
+             added (the text that ran is the same) —, and the checksum, confiture (Python)'s \
+             too, covers the raw bytes",
             crate::display::versions(bom_removed),
             if one { "differs" } else { "differ" },
-            if one { "it" } else { "they" },
             if one { "file" } else { "files" },
             if one { "has" } else { "have" },
+            if one { "it" } else { "they" },
+            them = crate::display::it_them(bom_removed.len()),
         );
         help.push(reinit_way(head, bom_removed));
     }
@@ -1779,6 +1785,18 @@ fn newer_rows<'h, 'a>(
         Origin::Directory => NewerDatabase::of_directory(up_to, versions),
     };
     Some((newer, rows))
+}
+
+/// The `missing` rows that are no newer release's ([`newer_rows`]): those `reinit` forgets
+/// (it keeps the rows above the newest file), which the help of missing rows is about.
+pub(super) fn forgettable_missing<'h, 'a>(
+    set: &MigrationSet,
+    history: &'h History<'a>,
+) -> Vec<&'h Recorded<'a>> {
+    let newer = newer_rows(set, history).map(|(_, rows)| rows);
+    (history.missing().into_iter())
+        .filter(|r| !(newer.iter().flatten()).any(|n| std::ptr::eq(n.row, r.row)))
+        .collect()
 }
 
 /// The set is older than the database: the [`NewerDatabase`] of the rows above its newest

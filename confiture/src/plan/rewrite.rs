@@ -338,7 +338,57 @@ pub fn confirm_reinit(set: &MigrationSet, plan: &ReinitPlan<'_>, yes: bool) -> R
     }
     confirm_forgetting_every_row(set, plan)?;
     confirm_forgetting_what_ran(plan)?;
+    confirm_recording_conversions(plan)?;
     confirm_accepting_edits(plan)
+}
+
+/// The accepted rows' files that differ from what ran only by their line endings (or
+/// byte-order mark), each with how ([`crate::history::line_endings_change`]).
+fn accepted_line_endings<'p>(
+    plan: &'p ReinitPlan<'_>,
+) -> impl Iterator<Item = (&'p Migration, crate::history::LineEndingChange)> {
+    plan.with(ReinitAction::Accept).filter_map(|step| {
+        let (Some(m), Some(row), Some(State::Modified)) = (step.migration, step.row, step.state)
+        else {
+            return None;
+        };
+        Some((m, crate::history::line_endings_change(m, row)?))
+    })
+}
+
+/// [`confirm_reinit`]'s refusal of recording bytes a checkout (or an editor) converted: files
+/// that ran with LF (or without a byte-order mark) and now have CRLF, lone CRs or a mark —
+/// the kind whose way on is to convert the file back, never `reinit`
+/// ([`crate::history::LineEndingChange::file_has_lf`], the one rule `status`'s and `up`'s help,
+/// [`super::modified_help`], follow). Recorded, the converted bytes are what every LF checkout
+/// then sees modified. Refused (exit 64, its dry run too) naming them, unless `yes` says
+/// those bytes are the repository's from now on.
+fn confirm_recording_conversions(plan: &ReinitPlan<'_>) -> Result<()> {
+    let converted: Vec<&Migration> = accepted_line_endings(plan)
+        .filter(|(_, change)| !change.file_has_lf())
+        .map(|(m, _)| m)
+        .collect();
+    if converted.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = converted.iter().map(|m| m.id()).collect();
+    let ids = crate::display::escape(&ids.join(", ")).into_owned();
+    let one = converted.len() == 1;
+    let them = crate::display::it_them(converted.len());
+    let error = Error::usage(format!(
+        "reinit would record the bytes of {ids} as your checkout (git's `core.autocrlf`) or an          editor converted {them}: {} ran with LF line endings and no byte-order mark, and every          LF checkout would then see {them} modified",
+        if one { "it" } else { "they" },
+    ));
+    let error = (converted.iter()).fold(error, |e, m| {
+        e.with_detail(format!(
+            "{}: differs from what ran only by its line endings (CRLF, or lone CR) or a              byte-order mark",
+            crate::display::escape(&m.up.path.display().to_string())
+        ))
+    });
+    Err(error.with_help(format!(
+        "add `*.sql -text` to .gitattributes and check {them} out again (or convert {them} to LF          and save {them} without the mark): {} then shows {them} applied, nothing to record;          only if the converted bytes are the ones the repository holds from now on, add --yes          to record {them} (`--dry-run --yes` shows the rows first)",
+        crate::hint::command("migrate status"),
+    )))
 }
 
 /// [`confirm_reinit`]'s refusal of accepting files with real edits beside files that differ

@@ -3752,3 +3752,30 @@ fn the_committed_statements_a_rerun_runs_again_are_named_by_place_and_first_word
     marker.earlier_committed = 3;
     assert_eq!(marker.surely_committed(), 3);
 }
+
+/// hrh 3: a checkout of 001–003 (002 modified) against a database with 001–009 applied: the
+/// help said to leave 004–009 as they are ("neither rolling them back nor forgetting their
+/// rows"), then that `reinit` forgets their rows if they were removed on purpose — but
+/// `reinit` keeps the rows above the newest file (`newer_rows`). The help of missing rows is
+/// for the rows `reinit` forgets alone, never for a newer release's; beside them, a row
+/// missing below the newest file keeps its own.
+#[test]
+fn up_never_says_reinit_forgets_the_rows_above_the_newest_file() {
+    let all = set(&[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    let mut r = rows(&all, &[1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    r[1].checksum = Some("0".repeat(64));
+    let s = set(&[1, 2, 3]);
+    let help = up(&s, &r, &UpRequest::default()).unwrap_err().help.unwrap();
+    assert!(!help.contains("forgets their rows"), "{help}");
+    assert!(!help.contains("restore the missing files"), "{help}");
+    // reinit keeps them, as the help says of them.
+    let plan = reinit(&s, &r, None, None).unwrap();
+    assert!(plan.with(ReinitAction::Forget).next().is_none());
+    // A row missing below the newest file: its own help stays, after the newer release's.
+    let gap = set(&[1, 3]);
+    let help = up(&gap, &rows(&all, &[1, 2, 3, 4]), &UpRequest::default())
+        .unwrap_err()
+        .help
+        .unwrap();
+    assert!(help.contains("restore the missing files"), "{help}");
+}

@@ -302,6 +302,10 @@ fn check_history_for(
             "{} missing",
             plural(missing.len(), "applied migration")
         ));
+    }
+    // A newer release's rows have their own help (`explain_newer_database`): `reinit` keeps
+    // them, so the help of missing rows is for the others alone.
+    if !super::forgettable_missing(set, history).is_empty() {
         let removed = match super::missing_leaves_gap(set, history) {
             true => super::RETIRE_IN_A_GAP_HELP.to_string(),
             false => format!(

@@ -2918,7 +2918,7 @@ fn a_file_that_differs_only_by_line_endings_is_named_so_with_the_way_on_of_its_d
         "-- two\nCREATE TABLE t2 (id int);\n",
     );
     let to_crlf = "differs only by line endings (CRLF): your checkout converted it";
-    let to_lf = "differs only by line endings: it ran with CRLF, the file has LF";
+    let to_lf = "differs only by line endings: the ledger records it with CRLF, the file has LF";
     // `up` names both, `down` the one it would roll back.
     for (args, file, said) in [
         (
@@ -3513,4 +3513,141 @@ fn status_over_misnamed_complete_pairs_python_applied_says_to_rename_them() {
         run.json()["misnamed_respelled"],
         serde_json::json!(["1", "2", "10"])
     );
+}
+
+/// hrh 1: a file this checkout converted (CRLF, lone CRs, or a byte-order mark an editor
+/// added), which `status` says never to `reinit`: `reinit` recorded it without a word, and
+/// called the line endings "edited"; every LF checkout was then blocked, and `status` said
+/// the file "ran with CRLF". `reinit` refuses without `--yes` (its dry run too), writes
+/// nothing, names the kind; with `--yes` it says what it recorded; and once the LF file is
+/// back, `status` says the ledger may hold converted bytes `reinit` recorded, and that
+/// `reinit` of the file records what ran.
+#[test]
+fn reinit_never_records_a_checkout_converted_file_without_yes() {
+    let db = TestDb::new("hrh_conv");
+    let project = Project::new();
+    let lf = "CREATE TABLE t1 (id int);\n";
+    project.migration("001_t1", lf, "DROP TABLE t1;\n");
+    project.up_on(&db).code(exit::SUCCESS);
+    for converted in [
+        "CREATE TABLE t1 (id int);\r\n",
+        "\u{feff}CREATE TABLE t1 (id int);\n",
+    ] {
+        project.write("db/migrations/001_t1.up.sql", converted);
+        let before = row_details(&db);
+        for args in [
+            &["migrate", "reinit"][..],
+            &["migrate", "reinit", "--dry-run"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::USAGE)
+                .stderr_has("001_t1")
+                .stderr_has("--yes")
+                .stderr_lacks("edited");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+        project
+            .run_on(&db, &["migrate", "reinit", "--yes"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("edited since")
+            .stdout_has("converted");
+        // Back to the bytes the repository holds: the ledger holds the converted ones.
+        project.write("db/migrations/001_t1.up.sql", lf);
+        project
+            .status_on(&db)
+            .code(exit::DIVERGED)
+            .stderr_lacks("it ran with CRLF")
+            .stderr_lacks("ran with the mark")
+            .stderr_has("a `migrate reinit` recorded")
+            .stderr_has("`cargo confiture migrate reinit");
+        project
+            .run_on(&db, &["migrate", "reinit"])
+            .code(exit::SUCCESS)
+            .stdout_lacks("edited since");
+        project.status_on(&db).code(exit::SUCCESS);
+    }
+}
+
+/// hrh 2: two workspace members on one database and one tracking table, each with its own
+/// `001_init`: to `users`, `billing`'s row was its migration "modified", whose help offered
+/// `migrate reinit -p users` — which recorded `users`' file over `billing`'s row (its table
+/// never made), and `billing` then saw its migration modified. The rows whose checksums
+/// another member's files have are said to be that member's, with a ledger of its own as the
+/// way on, never `reinit`; `reinit` refuses (exit 7, its dry run too, nothing written). Names
+/// differing (`replaced`), the same.
+#[test]
+fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
+    let db = TestDb::new("hrh_ws");
+    let project = Project::new();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"billing\", \"users\"]\nresolver = \"2\"\n",
+    );
+    for (member, name, table) in [
+        ("billing", "init", "invoices"),
+        ("users", "init", "accounts"),
+    ] {
+        project
+            .write(
+                &format!("{member}/Cargo.toml"),
+                format!(
+                    "[package]\nname = \"{member}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
+                     [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
+                ),
+            )
+            .write(&format!("{member}/src/main.rs"), "fn main() {}\n")
+            .write(
+                &format!("{member}/migrations/001_{name}.up.sql"),
+                format!("CREATE TABLE {table} (id int);\n"),
+            )
+            .write(
+                &format!("{member}/migrations/001_{name}.down.sql"),
+                format!("DROP TABLE {table};\n"),
+            );
+    }
+    project
+        .run_on(&db, &["migrate", "up", "-p", "billing"])
+        .code(exit::SUCCESS);
+    for renamed in [false, true] {
+        if renamed {
+            project.remove("users/migrations/001_init.up.sql");
+            project.remove("users/migrations/001_init.down.sql");
+            project
+                .write(
+                    "users/migrations/001_accounts.up.sql",
+                    "CREATE TABLE accounts (id int);\n",
+                )
+                .write(
+                    "users/migrations/001_accounts.down.sql",
+                    "DROP TABLE accounts;\n",
+                );
+        }
+        for args in [
+            &["migrate", "up", "-p", "users"][..],
+            &["migrate", "status", "-p", "users"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("the workspace member `billing` resolves to the same database")
+                .stderr_has("Several applications in one database")
+                .stderr_lacks("`cargo confiture migrate reinit");
+        }
+        let before = row_details(&db);
+        for args in [
+            &["migrate", "reinit", "-p", "users"][..],
+            &["migrate", "reinit", "-p", "users", "--dry-run"],
+            &["migrate", "reinit", "-p", "users", "--yes"],
+        ] {
+            project
+                .run_on(&db, args)
+                .code(exit::DIVERGED)
+                .stderr_has("`billing` applied into this ledger");
+            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
+        }
+        project
+            .run_on(&db, &["migrate", "status", "-p", "billing"])
+            .code(exit::SUCCESS);
+    }
 }

@@ -1,0 +1,206 @@
+//! Another migrations directory writing the same ledger: two workspace members whose
+//! environments name one database and one tracking table. Each one's rows are then, to the
+//! other, migrations `modified`, `replaced` or `missing`; `reinit` would record one member's
+//! files over the other's rows. **The one rule** of whose rows they are, which `up`'s refusal,
+//! `status` and `reinit` follow.
+
+#[cfg(feature = "db")]
+use crate::error::{Diverged, Error, Result};
+use crate::files::MigrationSet;
+use crate::history::{History, Recorded, State};
+
+/// The migrations of another member of the workspace (its package name) that resolves to the
+/// same database and tracking table as this session: given by the front end, which knows the
+/// workspace ([`crate::Migrator::sharing_ledger_with`]).
+#[derive(Debug, Clone)]
+pub struct SharedLedger {
+    /// The member's package name (`-p NAME`).
+    pub package: String,
+    /// Its migrations, read and checked.
+    pub set: MigrationSet,
+}
+
+/// The rows of this ledger that another member's files record ([`of_another_member`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct AnotherMembersRows {
+    /// The member whose files have the rows' checksums.
+    pub package: String,
+    /// The rows (`001_init`), as the ledger has them.
+    pub rows: Vec<String>,
+}
+
+/// The rows of `history` that diverge from this set's files (modified, replaced, missing,
+/// renumbered, ambiguous, recorded twice) and whose checksum is of an up file of one of
+/// `shared` (the first that has any): that member applied them into the ledger both use.
+/// `None` when no row is.
+pub fn of_another_member(
+    history: &History<'_>,
+    shared: &[SharedLedger],
+) -> Option<AnotherMembersRows> {
+    let diverged: Vec<&Recorded<'_>> = (history.recorded.iter())
+        .filter(|r| {
+            matches!(
+                r.state,
+                State::Modified
+                    | State::Replaced
+                    | State::Missing
+                    | State::Renumbered
+                    | State::Ambiguous
+                    | State::Duplicate
+            )
+        })
+        .collect();
+    shared.iter().find_map(|other| {
+        let rows: Vec<String> = (diverged.iter())
+            .filter(|r| {
+                crate::history::of_recorded_checksum(&other.set.migrations, r.row)
+                    .next()
+                    .is_some()
+            })
+            .map(|r| r.id())
+            .collect();
+        (!rows.is_empty()).then(|| AnotherMembersRows {
+            package: other.package.clone(),
+            rows,
+        })
+    })
+}
+
+/// What to do about rows another member applied into this ledger: nothing here — never
+/// `reinit`, which would record this member's files over them (the other member then sees its
+/// migrations modified, and this one's never run) — but a ledger of its own for each member.
+pub fn another_members_help(rows: &AnotherMembersRows) -> String {
+    let package = crate::display::escape(&rows.package);
+    format!(
+        "the workspace member `{package}` resolves to the same database and tracking table, and \
+         its files have the checksums of {}: those rows are `{package}`'s, not this member's; \
+         never `migrate reinit` here, which would record this member's files over them \
+         (`{package}` would then see its migrations modified, and this member's would never \
+         run); \
+         give each member a ledger of its own with a schema-qualified `migration.tracking_table` \
+         in its environment (README: \"Several applications in one database\")",
+        crate::display::versions(&rows.rows),
+    )
+}
+
+/// `err`, a refusal of a diverged history, with [`another_members_help`] in place of its help
+/// when rows of it are another member's ([`of_another_member`]).
+#[cfg(feature = "db")]
+pub(crate) fn explain_another_member(
+    err: Error,
+    history: &History<'_>,
+    shared: &[SharedLedger],
+) -> Error {
+    if !matches!(err.reason(), crate::error::Reason::Diverged(_)) {
+        return err;
+    }
+    match of_another_member(history, shared) {
+        Some(rows) => err.with_help(another_members_help(&rows)),
+        None => err,
+    }
+}
+
+/// Refuses (exit 7, nothing written, its dry run too) a `reinit` over rows another member's
+/// files record ([`of_another_member`]): accepted, this member's files would be recorded as
+/// applied over that member's rows; forgotten, that member's migrations would be pending.
+#[cfg(feature = "db")]
+pub(crate) fn refuse_reinit_over_another_member(
+    history: &History<'_>,
+    shared: &[SharedLedger],
+) -> Result<()> {
+    let Some(rows) = of_another_member(history, shared) else {
+        return Ok(());
+    };
+    let found = (super::up::divergences(history, true).into_iter())
+        .filter(|d| d.id().is_some_and(|id| rows.rows.iter().any(|r| r == id)))
+        .collect();
+    Err(Error::diverged(
+        format!(
+            "reinit would rewrite rows that the workspace member `{}` applied into this ledger: {}",
+            crate::display::escape(&rows.package),
+            crate::display::escape(&rows.rows.join(", ")),
+        ),
+        Diverged::new(found),
+    )
+    .with_help(another_members_help(&rows)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{Migration, SqlFile, TransactionMode};
+    use crate::ledger::LedgerRow;
+
+    fn migration(version: u64, name: &str, up: &str) -> Migration {
+        let text = format!("{version:03}");
+        let file = |dir: &str, sql: &str| {
+            SqlFile::new(
+                format!("{dir}/{text}_{name}.{dir}.sql"),
+                sql,
+                TransactionMode::Transaction,
+                false,
+            )
+        };
+        Migration {
+            version,
+            up: file("up", up),
+            down: file("down", "SELECT 1;\n"),
+            version_text: text,
+            name: name.to_string(),
+        }
+    }
+
+    fn row(m: &Migration) -> LedgerRow {
+        LedgerRow {
+            version: m.version_text.clone(),
+            name: m.name.clone(),
+            applied_at: "2026-01-15T10:30:00+00:00".to_string(),
+            execution_time_ms: Some(1),
+            checksum: Some(m.up.checksum.clone()),
+            applied_by: None,
+            slug: None,
+            archived_into: None,
+        }
+    }
+
+    /// Another member's rows are told apart whatever they look like here — modified (same
+    /// name), replaced (another name), missing (no file of their version) — by their
+    /// checksums alone; a member whose files do not have them, and the rows this member's
+    /// files record, say nothing.
+    #[test]
+    fn another_members_rows_are_told_by_their_checksums() {
+        let billing = [
+            migration(1, "init", "CREATE TABLE invoices (id int);\n"),
+            migration(2, "lines", "CREATE TABLE lines (id int);\n"),
+        ];
+        let rows: Vec<LedgerRow> = billing.iter().map(row).collect();
+        let shared = |ms: Vec<Migration>| SharedLedger {
+            package: "billing".into(),
+            set: MigrationSet::new("billing", ms),
+        };
+        let others = [shared(billing.to_vec())];
+        for users in [
+            vec![migration(1, "init", "CREATE TABLE accounts (id int);\n")],
+            vec![migration(
+                1,
+                "accounts",
+                "CREATE TABLE accounts (id int);\n",
+            )],
+        ] {
+            let set = MigrationSet::new("users", users);
+            let history = History::of(&set, &rows, None);
+            let found = of_another_member(&history, &others).expect("billing's rows");
+            assert_eq!(found.package, "billing");
+            assert_eq!(found.rows, ["001_init", "002_lines"]);
+            let unrelated = [shared(vec![migration(1, "x", "SELECT 2;\n")])];
+            assert_eq!(of_another_member(&history, &unrelated), None);
+        }
+        // This member's own rows (the same files): nothing diverges, nothing is another's.
+        let set = MigrationSet::new("billing", billing.to_vec());
+        assert_eq!(
+            of_another_member(&History::of(&set, &rows, None), &others),
+            None
+        );
+    }
+}
