@@ -88,11 +88,12 @@ pub(crate) struct StatusRead<'a> {
 }
 
 /// `status`'s check of the startup options when its ledger read could not make it (no ledger:
-/// the read failed): one round trip of [`super::connect::options_columns`].
+/// the read failed): one round trip of [`super::connect::options_columns`], under the tool's
+/// own reads' bounds ([`super::own_statements`]: it reads `pg_settings`).
 fn refuse_unarrived(client: &mut postgres::Client, status: &StatusRead<'_>) -> Result<()> {
     let sql = format!("SELECT {}", super::connect::options_columns(status.sent));
     let messages = client
-        .simple_query(&sql)
+        .simple_query(&super::own_statements(&sql))
         .map_err(|e| super::query_error("cannot read the session's settings", e))?;
     let row = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
