@@ -160,7 +160,7 @@ pub fn resolve_with(
             let default = ws
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
-            if env_file_exists(&default, "the default environment file", labels)? {
+            if env_file_exists(ws, &default, "the default environment file", labels)? {
                 let mut env = read_environment_file(ws, &default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
                 if env.dotenv_url.is_none() && var("DATABASE_URL")?.is_none() {
@@ -418,7 +418,7 @@ fn refuse_missing_file_close_to_one(
 /// naming a database decide; `--env` lists the environments): a file that is there but cannot
 /// be used — a broken symbolic link, a directory that may not be searched — is an error naming
 /// it, and a directory or an unreadable file is `true`, for reading it to say which.
-fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
+fn env_file_exists(ws: &Workspace, path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
     let shown = display_path(path);
     let help = format!(
         "fix or remove {shown}, or name the database another way ({})",
@@ -426,6 +426,7 @@ fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool>
     );
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(_) if environments_dir_is_a_file(ws) => Err(environments_dir_refusal(ws, labels)),
         Err(e) => Err(
             Error::invalid(format!("cannot tell whether {what} {shown} exists"))
                 .with_source(e)
@@ -437,6 +438,37 @@ fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool>
         // A directory or an unreadable file: reading it says which.
         Ok(_) => Ok(true),
     }
+}
+
+/// Whether the environments directory is a file (`environments_dir = "Cargo.toml"`): every
+/// environment file "in" it fails with "Not a directory", which names neither the setting nor
+/// the file.
+fn environments_dir_is_a_file(ws: &Workspace) -> bool {
+    std::fs::metadata(ws.environments_dir()).is_ok_and(|meta| !meta.is_dir())
+}
+
+/// The refusal of an environments directory that is a file: the setting that names it
+/// (`Cargo.toml:LINE`), or the default's place.
+fn environments_dir_refusal(ws: &Workspace, labels: &Labels<'_>) -> Error {
+    let dir = display_path(&ws.environments_dir());
+    let (named, set) = match ws.settings.environments_dir_from {
+        Some(from) => (
+            ws.setting_shown("environments_dir", from, ShownFrom::CurrentDir),
+            "set it".to_string(),
+        ),
+        None => (
+            "the default environments directory (no `environments_dir` is set)".to_string(),
+            format!(
+                "set `environments_dir` in {}",
+                crate::workspace::SETTINGS_TABLES
+            ),
+        ),
+    };
+    Error::invalid(format!("{named} names {dir}, a file, not a directory")).with_help(format!(
+        "{set} to the directory of the environment files (for example `environments_dir = \
+         \"db/environments\"`), or name the database another way ({})",
+        labels.ways()
+    ))
 }
 
 /// A variable of `vars`, empty counting as unset; one that is not UTF-8 is an error.
@@ -545,7 +577,7 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     }
     let path = dir.join(format!("{name}.yaml"));
     // A directory or a file that cannot be read is the reader's to name, not "not found".
-    if env_file_exists(&path, "the environment file", labels)? {
+    if env_file_exists(ws, &path, "the environment file", labels)? {
         return Ok(path);
     }
     let available = list_environments(&dir);

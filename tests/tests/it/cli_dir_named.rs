@@ -259,3 +259,28 @@ fn a_package_copied_out_of_its_workspace_is_never_given_a_second_history() {
         assert!(!project.path("db").exists(), "{}", run.dump());
     }
 }
+
+/// `environments_dir = "Cargo.toml"` was "cannot tell whether the default environment file
+/// Cargo.toml/local.yaml exists: Not a directory", its help "fix or remove
+/// Cargo.toml/local.yaml". The error names the setting (its `Cargo.toml:LINE`) and says that it
+/// names a file; `--env` alike.
+#[test]
+fn an_environments_dir_naming_a_file_names_the_setting() {
+    let project = Project::two_tables();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nenvironments_dir = \"Cargo.toml\"\n",
+    );
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "status", "--env", "local"],
+    ] {
+        let run = project.run(args);
+        run.code(exit::INVALID)
+            .stderr_has(
+                "`environments_dir` in `[workspace.metadata.confiture]` of `Cargo.toml:5` names \
+                 Cargo.toml, a file, not a directory",
+            )
+            .stderr_lacks("fix or remove");
+    }
+}
