@@ -199,9 +199,12 @@ fn read_environment_file(
     labels: &Labels<'_>,
 ) -> Result<Environment> {
     let read: OnceCell<Result<dotenv::Found>> = OnceCell::new();
+    // The variable a `.env` gives: `DATABASE_URL`, unset (or empty) in the process.
+    let from_dotenv =
+        |name: &str| name == dotenv::VARIABLE && vars(name).is_none_or(|v| v.trim().is_empty());
     let with_dotenv = |name: &str| {
         let value = vars(name);
-        if name != dotenv::VARIABLE || value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        if !from_dotenv(name) {
             return value;
         }
         let found = read.get_or_init(|| dotenv::database_url(ws, vars, super::STREAM_WAIT));
@@ -210,7 +213,16 @@ fn read_environment_file(
             None => value,
         }
     };
-    let env = Environment::read_file(path, &with_dotenv, labels);
+    // The `.env`'s line, for a value the process's environment did not give: one
+    // `DotenvUrl::label` for the file's errors and the connection's alike.
+    let named = |name: &str| {
+        let found = read.get()?.as_ref().ok()?;
+        from_dotenv(name)
+            .then(|| dotenv_url(found, true))
+            .flatten()
+            .map(|dotenv| dotenv.label)
+    };
+    let env = Environment::read_file(path, &with_dotenv, &named, labels);
     match read.into_inner() {
         Some(Err(error)) => Err(error),
         Some(Ok(found)) => env.map(|env| Environment {
