@@ -547,10 +547,53 @@ fn no_database(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .with_help(format!(
-            "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
-            ws.settings.default_env
-        ))
+        .with_help(match environments_beside(ws) {
+            Some(beside) => beside,
+            None => format!(
+                "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+                ws.settings.default_env
+            ),
+        })
+}
+
+/// The help of an environments directory that does not exist while a directory of the same
+/// name elsewhere in the workspace holds environment files (`./environments` for
+/// `db/environments`): the setting that reads it, or moving them. `None` otherwise.
+fn environments_beside(ws: &Workspace) -> Option<String> {
+    let dir = ws.environments_dir();
+    if dir.exists() {
+        return None;
+    }
+    let leaf = dir.file_name()?;
+    let candidates = [
+        ws.root.join(leaf),
+        ws.root.join("db").join(leaf),
+        ws.start.join(leaf),
+    ];
+    let (found, names) = candidates
+        .iter()
+        .filter(|candidate| **candidate != dir)
+        .find_map(|candidate| {
+            let names = list_environments(candidate);
+            (!names.is_empty()).then_some((candidate, names))
+        })?;
+    // The setting's value is relative to the workspace root, which a member's own table
+    // does not take: only the move is said there.
+    let set = match (&ws.package_manifest, found.strip_prefix(&ws.root)) {
+        (None, Ok(relative)) => format!(
+            "set `environments_dir = {:?}` in {}, or ",
+            crate::display::path_text(relative),
+            crate::workspace::SETTINGS_TABLES
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{} does not exist, but {} holds environment files ({}): {set}move them to {}",
+        display_path(&dir),
+        display_path(found),
+        names.join(", "),
+        display_path(&dir)
+    ))
 }
 
 /// `<environments_dir>/<name>.yaml`, or an error listing the environments that exist.
@@ -597,7 +640,9 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
         "environment {name:?} not found: there is no {}",
         display_path(&path)
     ));
-    error = if available.is_empty() {
+    error = if let Some(beside) = environments_beside(ws) {
+        error.with_help(beside)
+    } else if available.is_empty() {
         error.with_help(format!(
             "{} holds no environment files; create {} with `database_url: postgresql://...`",
             display_path(&dir),
