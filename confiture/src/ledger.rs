@@ -454,6 +454,7 @@ pub struct NewTenantSchema {
 impl NewTenantSchema {
     /// `schema`, unless it is among `existing` (every schema of the database); `tenants`: the
     /// schemas holding a table of the tracking table's name.
+    #[cfg(feature = "db")]
     pub(crate) fn among(
         schema: &str,
         existing: &[String],

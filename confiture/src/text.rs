@@ -286,7 +286,7 @@ pub fn did_you_mean<'c>(
 /// server — databases, tenant schemas — when it is what a misspelt `name` meant. A name that
 /// differs from `name` only in its numbers is never close: numbers are how a series is told
 /// apart (`tenant_4` beside `tenant_1` to `tenant_3`, `ci_42` beside `ci_41`), a new one of the
-/// series no misspelling of another ([`numbered_alike`]), nor of any name: `tenant_2` beside
+/// series no misspelling of another (`numbered_alike`), nor of any name: `tenant_2` beside
 /// `tenant_1` and `tenant_b` is the next of its series.
 pub fn close_name<'c>(
     name: &str,

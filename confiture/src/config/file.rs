@@ -41,7 +41,8 @@ impl Environment {
 
     /// [`Environment::from_file`], with help lines naming the selections as `labels` says.
     /// `named`: where a variable's value came from when not the process's environment
-    /// (`DATABASE_URL in .env, line 1`), as the file's errors name it ([`FileContext::var_shown`]).
+    /// (`DATABASE_URL in .env, line 1`), as the file's errors name it
+    /// ([`FileContext::vars_shown`]).
     pub(super) fn read_file(
         path: &Path,
         vars: &dyn Fn(&str) -> Option<String>,

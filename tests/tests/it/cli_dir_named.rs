@@ -269,7 +269,8 @@ fn an_environments_dir_naming_a_file_names_the_setting() {
     let project = Project::two_tables();
     project.write(
         "Cargo.toml",
-        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\nenvironments_dir = \"Cargo.toml\"\n",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\n\
+         environments_dir = \"Cargo.toml\"\n",
     );
     for args in [
         &["migrate", "status"][..],
