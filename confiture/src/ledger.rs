@@ -446,6 +446,77 @@ impl TrackingTable {
     }
 }
 
+/// A tenant schema (`--schema NAME`) that does not exist: `status` finds its tracking table
+/// not initialised, and `up` creates the schema, a new tenant, and runs every migration there.
+/// `similar`: a schema holding a tracking table of the same name whose name is close to it
+/// ([`crate::text::close_name`], the rule of a misspelt database name too): the tenant a
+/// misspelt name meant, where `up` would make an empty near-duplicate of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTenantSchema {
+    /// The schema named, which does not exist.
+    pub schema: String,
+    /// The existing tenant with a close name, if any.
+    pub similar: Option<String>,
+}
+
+impl NewTenantSchema {
+    /// `schema`, unless it is among `existing` (every schema of the database); `tenants`: the
+    /// schemas holding a table of the tracking table's name.
+    #[cfg(feature = "db")]
+    pub(crate) fn among(
+        schema: &str,
+        existing: &[String],
+        tenants: &[String],
+    ) -> Option<NewTenantSchema> {
+        if existing.iter().any(|name| name == schema) {
+            return None;
+        }
+        let similar = crate::text::close_name(schema, tenants.iter().map(String::as_str));
+        Some(NewTenantSchema {
+            schema: schema.to_string(),
+            similar: similar.map(str::to_string),
+        })
+    }
+
+    /// What `up` (a dry run: `would`) says before it creates the schema: a warning when a
+    /// tenant has a close name (`Err`), else a note (`Ok`).
+    pub fn creating(&self, would: bool) -> std::result::Result<String, String> {
+        let (schema, creates) = (&self.schema, if would { "would create" } else { "creates" });
+        match &self.similar {
+            Some(similar) => Err(format!(
+                "schema {schema} does not exist and `up` {creates} it, but schema {} holds a \
+                 tracking table: if that is the tenant meant, the new schema is an empty \
+                 near-duplicate that every migration runs into; fix the --schema name",
+                crate::display::escape(similar)
+            )),
+            None => Ok(format!(
+                "schema {schema} does not exist: `up` {creates} it, a new tenant, with its \
+                 tracking table"
+            )),
+        }
+    }
+
+    /// The help of `status` on the schema: the tenant with a close name first, then `up`
+    /// (`up`: the command, as a help writes it), which would create it.
+    pub fn status_help(&self, up: &str) -> String {
+        let schema = &self.schema;
+        match &self.similar {
+            Some(similar) => {
+                let similar = crate::display::escape(similar);
+                format!(
+                    "schema {schema} does not exist, but schema {similar} holds a tracking \
+                     table: did you mean `--schema {similar}`? only if {schema} is to be a new \
+                     tenant, run {up}, which creates it and applies every migration there"
+                )
+            }
+            None => format!(
+                "schema {schema} does not exist: run {up} to create it, with its tracking \
+                 table, and apply the migrations"
+            ),
+        }
+    }
+}
+
 /// Shown as PostgreSQL shows it, each part quoted only where SQL needs it ([`quote_ident`]):
 /// `public.tb_confiture`, `"Odd Name".tb_confiture`, `"Ops"."Ledger"`.
 impl fmt::Display for TrackingTable {

@@ -260,6 +260,10 @@ pub struct StatusReport {
     /// do (the help `up` gives when it fails to create it). Not a JSON key.
     #[serde(skip)]
     pub cannot_create_ledger: Option<String>,
+    /// The tenant schema (`--schema NAME`) does not exist: `migrate up` would create it, and
+    /// `similar` is the tenant a misspelt name meant. Not a JSON key.
+    #[serde(skip)]
+    pub new_schema: Option<crate::ledger::NewTenantSchema>,
     /// The tracking table does not exist or has no rows, and the database already holds
     /// objects where the migrations build ([`crate::ledger::Unrecorded`]: `objects`, a few of
     /// them, `count`, `ledger_empty`): `migrate up` refuses it. Null otherwise.
@@ -866,6 +870,7 @@ pub fn report_while(
         database: None,
         initialised: ledger.is_some(),
         cannot_create_ledger: None,
+        new_schema: None,
         unrecorded: None,
         modified,
         modified_line_endings,

@@ -282,6 +282,45 @@ pub fn did_you_mean<'c>(
         .map(|(_, c)| c)
 }
 
+/// The candidate closest to `name` ([`did_you_mean`]) among the names of objects of one
+/// server — databases, tenant schemas — when it is what a misspelt `name` meant. A name that
+/// differs from `name` only in its numbers is never close: numbers are how a series is told
+/// apart (`tenant_4` beside `tenant_1` to `tenant_3`, `ci_42` beside `ci_41`), a new one of the
+/// series no misspelling of another (`numbered_alike`), nor of any name: `tenant_2` beside
+/// `tenant_1` and `tenant_b` is the next of its series.
+pub fn close_name<'c>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
+    let candidates: Vec<&'c str> = candidates.into_iter().collect();
+    if candidates
+        .iter()
+        .any(|candidate| numbered_alike(name, candidate))
+    {
+        return None;
+    }
+    did_you_mean(name, candidates)
+}
+
+/// Whether `a` and `b` are two names of one numbered series: the same but for their runs of
+/// ASCII digits (`tenant_4`, `tenant_12`; `app_2024_q1`, `app_2025_q3`), each run at the same
+/// place. `tenant` and `tenant_2`, or `shop1` and `shopx`, are not.
+fn numbered_alike(a: &str, b: &str) -> bool {
+    /// The name with each run of digits as one `None`.
+    fn skeleton(name: &str) -> Vec<Option<char>> {
+        let mut out: Vec<Option<char>> = Vec::with_capacity(name.len());
+        for c in name.chars() {
+            match c.is_ascii_digit() {
+                true if out.last() == Some(&None) => {}
+                true => out.push(None),
+                false => out.push(Some(c)),
+            }
+        }
+        out
+    }
+    a != b && a.bytes().any(|c| c.is_ascii_digit()) && skeleton(a) == skeleton(b)
+}
+
 /// The candidate sharing the most words with `word`, for a name too far from every candidate
 /// for [`did_you_mean`] (`create-index-non-concurent` finds `index-without-concurrently`).
 ///
@@ -459,6 +498,15 @@ mod tests {
         );
         assert_eq!(sharing_words("vacuum", rules), None);
         assert_eq!(sharing_words("", rules), None);
+    }
+
+    #[test]
+    fn a_close_name_is_never_another_of_a_numbered_series() {
+        assert_eq!(close_name("tenat_b", ["tenant_b", "x"]), Some("tenant_b"));
+        assert_eq!(close_name("tenant_4", ["tenant_1", "tenant_3"]), None);
+        assert_eq!(close_name("tenant_2", ["tenant_b", "tenant_1"]), None);
+        assert_eq!(close_name("tenant_2", ["tenant_b"]), Some("tenant_b"));
+        assert_eq!(close_name("zzz", ["tenant_b"]), None);
     }
 
     #[test]

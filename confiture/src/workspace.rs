@@ -46,6 +46,9 @@ pub struct Settings {
     pub migrations_dir_from: Option<&'static str>,
     /// The environment files' directory (default `db/environments`).
     pub environments_dir: PathBuf,
+    /// The table that set `environments_dir` ([`WORKSPACE_SETTING`] or [`PACKAGE_SETTING`]),
+    /// as an error about the directory names it; `None` when it is the default.
+    pub environments_dir_from: Option<&'static str>,
     /// The environment used when none is named (default `local`).
     pub default_env: String,
     /// The table that set `default_env` ([`WORKSPACE_SETTING`] or [`PACKAGE_SETTING`]), as an
@@ -64,6 +67,7 @@ impl Default for Settings {
             migrations_dir: PathBuf::from("db/migrations"),
             migrations_dir_from: None,
             environments_dir: PathBuf::from("db/environments"),
+            environments_dir_from: None,
             default_env: "local".to_string(),
             default_env_from: None,
             first_version: None,
@@ -644,6 +648,7 @@ fn read_settings(table: &Table, value: &toml::Value, settings: &mut Settings) ->
                     settings.migrations_dir_from = Some(table_setting(name));
                 } else {
                     settings.environments_dir = path_of(path);
+                    settings.environments_dir_from = Some(table_setting(name));
                 }
             }
             "default_env" => {

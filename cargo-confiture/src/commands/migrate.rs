@@ -590,11 +590,24 @@ pub(super) fn migrator_choosing(
                 &cli.command,
                 Command::Migrate(Migrate::Up(args)) if args.create_database
             );
+            // `up` says it creates a new tenant, and warns when a tenant has a close name.
+            let up_would = match &cli.command {
+                Command::Migrate(Migrate::Up(args)) => Some(args.dry_run),
+                _ => None,
+            };
             let tenant =
                 confiture::fleet::Target::schema(&env, schema, hint::SCHEMA_FLAG)?.environment;
-            let schema = schema.clone();
+            let (schema, out) = (schema.clone(), Output::new(cli));
             let resolve = move |_: &confiture::config::Environment| {
-                confiture::fleet::one_schema(&env, &schema, hint::SCHEMA_FLAG, creating).map(drop)
+                let target =
+                    confiture::fleet::one_schema(&env, &schema, hint::SCHEMA_FLAG, creating)?;
+                if let (Some(would), Some(new)) = (up_would, target.new_schema()) {
+                    match new.creating(would) {
+                        Ok(note) => out.note(&display::escape(&note)),
+                        Err(warning) => out.warning(&warning),
+                    }
+                }
+                Ok(())
             };
             (tenant, Some(resolve))
         }
@@ -1618,6 +1631,11 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             unrecorded.described(),
             hint::command("migrate up"),
             unrecorded.help()
+        ));
+    } else if let (false, 0, Some(new)) = (report.initialised, s.errors, &report.new_schema) {
+        lines.push(format!(
+            "help: {}",
+            new.status_help(&hint::command("migrate up"))
         ));
     } else if !report.initialised && s.errors == 0 {
         lines.push(format!(

@@ -36,18 +36,24 @@ impl Environment {
     /// the origin is [`Origin::File`] unless [`super::resolve`] says otherwise. `vars` looks up
     /// the variables used by `${VAR}`.
     pub fn from_file(path: &Path, vars: &dyn Fn(&str) -> Option<String>) -> Result<Environment> {
-        Environment::read_file(path, vars, &Labels::LIBRARY)
+        Environment::read_file(path, vars, &|_| None, &Labels::LIBRARY)
     }
 
     /// [`Environment::from_file`], with help lines naming the selections as `labels` says.
+    /// `named`: where a variable's value came from when not the process's environment
+    /// (`DATABASE_URL in .env, line 1`), as the file's errors name it
+    /// ([`FileContext::vars_shown`]).
     pub(super) fn read_file(
         path: &Path,
         vars: &dyn Fn(&str) -> Option<String>,
+        named: &dyn Fn(&str) -> Option<String>,
         labels: &Labels<'_>,
     ) -> Result<Environment> {
         let (text, stream) = read_text(path, labels)?;
         let base = relative_base(path, stream);
-        parse_environment(&text, path, base, &display_path(path), vars, labels.url)
+        let shown = display_path(path);
+        let read = (&shown[..], vars, named);
+        parse_environment(&text, path, base, read, labels.url)
     }
 
     /// The `migration:` settings of an environment file, read as [`Environment::read_file`]
@@ -68,6 +74,7 @@ impl Environment {
             shown: &shown,
             path,
             vars,
+            named: &|_| None,
             text,
             parsed: &parsed,
             keys: KeyLines::new(text),
@@ -203,7 +210,13 @@ impl Environment {
     ) -> Result<Environment> {
         let base = relative_base(path, false);
         let shown = path.display().to_string();
-        parse_environment(text, path, base, &shown, vars, Labels::LIBRARY.url)
+        parse_environment(
+            text,
+            path,
+            base,
+            (&shown, vars, &|_| None),
+            Labels::LIBRARY.url,
+        )
     }
 }
 
@@ -778,6 +791,7 @@ fn yaml_lines(yaml: &str) -> std::borrow::Cow<'_, str> {
 
 /// Reads an environment file's text. Pure: `path` is kept in the environment, `shown` names
 /// the file in messages.
+/// `shown`, `vars`, `named`: [`Reading`].
 /// `base`: where a relative path in the file (`fleet.targets`, `sslrootcert`, `sslcert`,
 /// `sslkey`) starts from — the file's directory, or the current directory for a file read
 /// from a pipe (`/dev/fd/63` has none). `url_label` names the selection by URL in help.
@@ -785,8 +799,7 @@ fn parse_environment(
     text: &str,
     path: &Path,
     base: &Path,
-    shown: &str,
-    vars: &dyn Fn(&str) -> Option<String>,
+    (shown, vars, named): Reading<'_>,
     url_label: &str,
 ) -> Result<Environment> {
     let parsed = yaml_text(text);
@@ -796,6 +809,7 @@ fn parse_environment(
         shown,
         path,
         vars,
+        named,
         text,
         parsed: &parsed,
         keys: KeyLines::new(text),
@@ -1237,6 +1251,14 @@ pub(super) enum Unknown {
     Refused,
 }
 
+/// How a file is read: its name as messages show it, its variables' values, and where a
+/// variable's value came from when not the process's environment ([`FileContext::named`]).
+type Reading<'a> = (
+    &'a str,
+    &'a dyn Fn(&str) -> Option<String>,
+    &'a dyn Fn(&str) -> Option<String>,
+);
+
 pub(super) struct FileContext<'a> {
     /// The file as messages name it.
     pub(super) shown: &'a str,
@@ -1246,6 +1268,9 @@ pub(super) struct FileContext<'a> {
     /// file's other keys are still checked, so that one run names every problem.
     problems: RefCell<Vec<Error>>,
     vars: &'a dyn Fn(&str) -> Option<String>,
+    /// Where a variable's value came from when not the process's environment: `DATABASE_URL
+    /// in .env, line 1` (`config::resolve`'s `.env`, [`super::DotenvUrl`]'s label).
+    named: &'a dyn Fn(&str) -> Option<String>,
     /// The file's text (to find the line of a key): [`yaml_lines`].
     pub(super) text: &'a str,
     /// The text the parser reads, the values' ([`yaml_text`]).
@@ -1275,7 +1300,10 @@ impl FileContext<'_> {
                     // plain word in its place.
                     let (from, help) = match self.url_variables(top) {
                         Some(vars) if is_one_variable(&url_text(top)) => (
-                            format!(" (in ${}, which it is)", vars.join(" and $")),
+                            match vars.iter().any(|var| (self.named)(var).is_some()) {
+                                true => format!(" (from {})", self.vars_shown(&vars)),
+                                false => format!(" (in {}, which it is)", self.vars_shown(&vars)),
+                            },
                             connection_help(&url),
                         ),
                         Some(vars) => {
@@ -1297,7 +1325,7 @@ impl FileContext<'_> {
                                 (String::new(), connection_help(&url))
                             } else {
                                 (
-                                    format!(" (by the value of ${})", faulty.join(" and $")),
+                                    format!(" (by the value of {})", self.vars_shown(&faulty)),
                                     variable_in_url_help(&faulty[0], "password"),
                                 )
                             }
@@ -1339,6 +1367,17 @@ impl FileContext<'_> {
 
     /// The variables `database_url` uses; `None` when it uses none that are set (or the key
     /// is not read).
+    /// Variables as the file's errors name them: `$PW`, or where a value came from when not
+    /// the process's environment (`DATABASE_URL in .env, line 1`: `$DATABASE_URL` is empty
+    /// where the user looks), joined by `and`.
+    fn vars_shown(&self, vars: &[String]) -> String {
+        let shown: Vec<String> = vars
+            .iter()
+            .map(|var| (self.named)(var).unwrap_or_else(|| format!("${var}")))
+            .collect();
+        shown.join(" and ")
+    }
+
     fn url_variables(&self, top: &Mapping) -> Option<Vec<String>> {
         let Some(Value::String(text)) = get(top, "database_url") else {
             return None;

@@ -160,7 +160,7 @@ pub fn resolve_with(
             let default = ws
                 .environments_dir()
                 .join(format!("{}.yaml", ws.settings.default_env));
-            if env_file_exists(&default, "the default environment file", labels)? {
+            if env_file_exists(ws, &default, "the default environment file", labels)? {
                 let mut env = read_environment_file(ws, &default, vars, labels)?;
                 env.name = ws.settings.default_env.clone();
                 if env.dotenv_url.is_none() && var("DATABASE_URL")?.is_none() {
@@ -199,9 +199,12 @@ fn read_environment_file(
     labels: &Labels<'_>,
 ) -> Result<Environment> {
     let read: OnceCell<Result<dotenv::Found>> = OnceCell::new();
+    // The variable a `.env` gives: `DATABASE_URL`, unset (or empty) in the process.
+    let from_dotenv =
+        |name: &str| name == dotenv::VARIABLE && vars(name).is_none_or(|v| v.trim().is_empty());
     let with_dotenv = |name: &str| {
         let value = vars(name);
-        if name != dotenv::VARIABLE || value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        if !from_dotenv(name) {
             return value;
         }
         let found = read.get_or_init(|| dotenv::database_url(ws, vars, super::STREAM_WAIT));
@@ -210,7 +213,16 @@ fn read_environment_file(
             None => value,
         }
     };
-    let env = Environment::read_file(path, &with_dotenv, labels);
+    // The `.env`'s line, for a value the process's environment did not give: one
+    // `DotenvUrl::label` for the file's errors and the connection's alike.
+    let named = |name: &str| {
+        let found = read.get()?.as_ref().ok()?;
+        from_dotenv(name)
+            .then(|| dotenv_url(found, true))
+            .flatten()
+            .map(|dotenv| dotenv.label)
+    };
+    let env = Environment::read_file(path, &with_dotenv, &named, labels);
     match read.into_inner() {
         Some(Err(error)) => Err(error),
         Some(Ok(found)) => env.map(|env| Environment {
@@ -418,7 +430,7 @@ fn refuse_missing_file_close_to_one(
 /// naming a database decide; `--env` lists the environments): a file that is there but cannot
 /// be used — a broken symbolic link, a directory that may not be searched — is an error naming
 /// it, and a directory or an unreadable file is `true`, for reading it to say which.
-fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
+fn env_file_exists(ws: &Workspace, path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool> {
     let shown = display_path(path);
     let help = format!(
         "fix or remove {shown}, or name the database another way ({})",
@@ -426,6 +438,7 @@ fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool>
     );
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(_) if environments_dir_is_a_file(ws) => Err(environments_dir_refusal(ws, labels)),
         Err(e) => Err(
             Error::invalid(format!("cannot tell whether {what} {shown} exists"))
                 .with_source(e)
@@ -437,6 +450,37 @@ fn env_file_exists(path: &Path, what: &str, labels: &Labels<'_>) -> Result<bool>
         // A directory or an unreadable file: reading it says which.
         Ok(_) => Ok(true),
     }
+}
+
+/// Whether the environments directory is a file (`environments_dir = "Cargo.toml"`): every
+/// environment file "in" it fails with "Not a directory", which names neither the setting nor
+/// the file.
+fn environments_dir_is_a_file(ws: &Workspace) -> bool {
+    std::fs::metadata(ws.environments_dir()).is_ok_and(|meta| !meta.is_dir())
+}
+
+/// The refusal of an environments directory that is a file: the setting that names it
+/// (`Cargo.toml:LINE`), or the default's place.
+fn environments_dir_refusal(ws: &Workspace, labels: &Labels<'_>) -> Error {
+    let dir = display_path(&ws.environments_dir());
+    let (named, set) = match ws.settings.environments_dir_from {
+        Some(from) => (
+            ws.setting_shown("environments_dir", from, ShownFrom::CurrentDir),
+            "set it".to_string(),
+        ),
+        None => (
+            "the default environments directory (no `environments_dir` is set)".to_string(),
+            format!(
+                "set `environments_dir` in {}",
+                crate::workspace::SETTINGS_TABLES
+            ),
+        ),
+    };
+    Error::invalid(format!("{named} names {dir}, a file, not a directory")).with_help(format!(
+        "{set} to the directory of the environment files (for example `environments_dir = \
+         \"db/environments\"`), or name the database another way ({})",
+        labels.ways()
+    ))
 }
 
 /// A variable of `vars`, empty counting as unset; one that is not UTF-8 is an error.
@@ -503,10 +547,53 @@ fn no_database(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .with_help(format!(
-            "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
-            ws.settings.default_env
-        ))
+        .with_help(match environments_beside(ws) {
+            Some(beside) => beside,
+            None => format!(
+                "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+                ws.settings.default_env
+            ),
+        })
+}
+
+/// The help of an environments directory that does not exist while a directory of the same
+/// name elsewhere in the workspace holds environment files (`./environments` for
+/// `db/environments`): the setting that reads it, or moving them. `None` otherwise.
+fn environments_beside(ws: &Workspace) -> Option<String> {
+    let dir = ws.environments_dir();
+    if dir.exists() {
+        return None;
+    }
+    let leaf = dir.file_name()?;
+    let candidates = [
+        ws.root.join(leaf),
+        ws.root.join("db").join(leaf),
+        ws.start.join(leaf),
+    ];
+    let (found, names) = candidates
+        .iter()
+        .filter(|candidate| **candidate != dir)
+        .find_map(|candidate| {
+            let names = list_environments(candidate);
+            (!names.is_empty()).then_some((candidate, names))
+        })?;
+    // The setting's value is relative to the workspace root, which a member's own table
+    // does not take: only the move is said there.
+    let set = match (&ws.package_manifest, found.strip_prefix(&ws.root)) {
+        (None, Ok(relative)) => format!(
+            "set `environments_dir = {:?}` in {}, or ",
+            crate::display::path_text(relative),
+            crate::workspace::SETTINGS_TABLES
+        ),
+        _ => String::new(),
+    };
+    Some(format!(
+        "{} does not exist, but {} holds environment files ({}): {set}move them to {}",
+        display_path(&dir),
+        display_path(found),
+        names.join(", "),
+        display_path(&dir)
+    ))
 }
 
 /// `<environments_dir>/<name>.yaml`, or an error listing the environments that exist.
@@ -545,7 +632,7 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
     }
     let path = dir.join(format!("{name}.yaml"));
     // A directory or a file that cannot be read is the reader's to name, not "not found".
-    if env_file_exists(&path, "the environment file", labels)? {
+    if env_file_exists(ws, &path, "the environment file", labels)? {
         return Ok(path);
     }
     let available = list_environments(&dir);
@@ -553,7 +640,9 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
         "environment {name:?} not found: there is no {}",
         display_path(&path)
     ));
-    error = if available.is_empty() {
+    error = if let Some(beside) = environments_beside(ws) {
+        error.with_help(beside)
+    } else if available.is_empty() {
         error.with_help(format!(
             "{} holds no environment files; create {} with `database_url: postgresql://...`",
             display_path(&dir),

@@ -1828,6 +1828,10 @@ pub(crate) struct SessionNames {
     /// Every schema of the database (`pg_namespace`): a tenant named with other capitals
     /// than its existing schema is refused, never created beside it.
     pub(crate) existing_schemas: Vec<String>,
+    /// The schemas holding a table of the tracking table's name (tenants): a tenant schema
+    /// that does not exist is told apart from a misspelt one of them
+    /// ([`crate::ledger::NewTenantSchema`]).
+    pub(crate) tenant_ledgers: Vec<String>,
 }
 
 /// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
@@ -1845,18 +1849,23 @@ pub(crate) fn resolve_session(
             "SELECT pg_catalog.current_setting('search_path'), \
              CAST(current_user AS pg_catalog.text), \
              pg_catalog.to_regclass($1::pg_catalog.text) IS NOT NULL, \
-             ARRAY(SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n), {}",
+             ARRAY(SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n), \
+             ARRAY(SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_class c \
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+                   WHERE c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.text \
+                   AND c.relkind IN ('r', 'p')), {}",
             super::settings::SettingOrigin::columns("search_path")
         ),
-        &[&ledger.as_ref().unwrap_or(table).quoted()],
+        &[&ledger.as_ref().unwrap_or(table).quoted(), &table.name],
     )?;
     let search_path: String = row.get(0);
     let user: String = row.get(1);
     let schemas = super::settings::search_path_schemas(&search_path, &user);
-    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 4);
+    let origin = super::settings::SettingOrigin::from_row(|i| row.get(i), 5);
     Ok(SessionNames {
         ledger_exists: row.get(2),
         existing_schemas: row.get(3),
+        tenant_ledgers: row.get(4),
         ledger,
         search_path,
         user,

@@ -610,6 +610,8 @@ pub(crate) fn resolve_in_new_database(
     }
     // The path's `ALTER DATABASE` is the new database's, not the maintenance one's.
     names.origin.database.clone_from(&env.connection.dbname);
+    // The maintenance database's tenants are none of the new database's.
+    names.tenant_ledgers.clear();
     Ok(names)
 }
 

@@ -51,6 +51,8 @@ pub struct Target {
     /// Listed by name, and the environment's own database
     /// ([`crate::hint::OneTarget::environments_own`]).
     environments_own: bool,
+    /// A tenant schema the server said does not exist ([`Target::new_schema`]).
+    new_schema: Option<crate::ledger::NewTenantSchema>,
 }
 
 /// Largest target file read: a list of a million tenants is about 30 MiB.
@@ -122,6 +124,7 @@ impl Target {
         environment.fleet = None;
         Ok(Target {
             environments_own: base.connection.same_database(&environment.connection),
+            new_schema: None,
             environment,
             source,
             schema: None,
@@ -156,6 +159,7 @@ impl Target {
             schema: None,
             by_name: false,
             environments_own: false,
+            new_schema: None,
         })
     }
 
@@ -234,6 +238,13 @@ impl Target {
             refuse_other_capitals(schema, &source, &names.existing_schemas)
                 .map_err(TenantRefusal::Database)?;
         }
+        let new_schema = resolved.and_then(|names| {
+            crate::ledger::NewTenantSchema::among(
+                schema,
+                &names.existing_schemas,
+                &names.tenant_ledgers,
+            )
+        });
         let mut environment = base.clone();
         let pin = tenant_pin(schema);
         environment.connection.options = Some(match &base.connection.options {
@@ -258,7 +269,15 @@ impl Target {
             schema: Some(schema.to_string()),
             by_name: false,
             environments_own: false,
+            new_schema,
         })
+    }
+
+    /// The tenant schema, when the server said it does not exist (resolved by
+    /// [`super::one_schema`]): `up` creates it, a new tenant; `similar` names the tenant a
+    /// misspelt name meant.
+    pub fn new_schema(&self) -> Option<&crate::ledger::NewTenantSchema> {
+        self.new_schema.as_ref()
     }
 
     /// One entry of a list: a URL or conninfo ([`Target::url`]), else a database name
@@ -1745,6 +1764,7 @@ host=h password=hunter2 dbname=x y
             schemas: crate::db::settings::search_path_schemas("public, tenant_a, tenant_b", "app"),
             origin: Default::default(),
             existing_schemas: Vec::new(),
+            tenant_ledgers: Vec::new(),
         };
         let fix = |schema: &str| {
             Target::tenant(&base(), schema, "--schema".into(), Some(&names))
@@ -1796,6 +1816,7 @@ host=h password=hunter2 dbname=x y
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
             existing_schemas: Vec::new(),
+            tenant_ledgers: Vec::new(),
         };
         let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
@@ -1868,6 +1889,7 @@ host=h password=hunter2 dbname=x y
             schemas: crate::db::settings::search_path_schemas("\"$user\", public", "postgres"),
             origin: Default::default(),
             existing_schemas: vec!["public".to_string()],
+            tenant_ledgers: Vec::new(),
         };
         let e =
             Target::tenant(&base(), "public", "--schema".into(), Some(&names(false))).unwrap_err();
@@ -1934,6 +1956,7 @@ host=h password=hunter2 dbname=x y
             schemas: crate::db::settings::search_path_schemas("app, public", "postgres"),
             origin: Default::default(),
             existing_schemas: Vec::new(),
+            tenant_ledgers: Vec::new(),
         };
         let e = Target::tenant(&base(), "app", "q".into(), Some(&names)).unwrap_err();
         let help = e.help.as_deref().unwrap_or_default();
@@ -1971,6 +1994,7 @@ host=h password=hunter2 dbname=x y
                 startup_options_refused: false,
             },
             existing_schemas: vec!["public".to_string()],
+            tenant_ledgers: Vec::new(),
         };
         for source in ["database", "user", "database user", "global", "default"] {
             for (schema, exists) in [("app", true), ("app", false), ("public", false)] {
@@ -2019,6 +2043,7 @@ host=h password=hunter2 dbname=x y
             schemas: crate::db::settings::search_path_schemas(search_path, "app"),
             origin: Default::default(),
             existing_schemas: Vec::new(),
+            tenant_ledgers: Vec::new(),
         };
         let mut qualified = base();
         qualified.migration.tracking_table =

@@ -273,7 +273,7 @@ impl Migrator {
         &self,
         set: &MigrationSet,
         diagnostics: &[Diagnostic],
-        (ledger, table_name, unrecorded, uncreatable, holder): LedgerState,
+        (ledger, table_name, unrecorded, uncreatable, holder, new_schema): LedgerState,
     ) -> StatusReport {
         // A run going on holds the lock in its session; a prepared transaction holding it is
         // no run, and the markers are not its own; nor is a marker written before the
@@ -312,6 +312,7 @@ impl Migrator {
             report.another_members_rows =
                 crate::plan::of_another_member(&history, &self.shared_ledgers);
         }
+        report.new_schema = new_schema;
         report.lock_held_by_prepared = prepared;
         report.lock_held_by = lock_held_by;
         // What `up` would not refuse, `status` does not say it refuses: the objects of a
@@ -327,13 +328,15 @@ impl Migrator {
 }
 
 /// What `status` read: the ledger, its qualified name, what a database without one holds and,
-/// when this session may not create it, why ([`crate::db::ledger::uncreatable`]).
+/// when this session may not create it, why ([`crate::db::ledger::uncreatable`]); who holds
+/// the migration lock; a tenant schema that does not exist.
 type LedgerState = (
     Option<Ledger>,
     Option<String>,
     Option<crate::ledger::Unrecorded>,
     Option<String>,
     Option<crate::db::lock::LockHolder>,
+    Option<crate::ledger::NewTenantSchema>,
 );
 
 /// The ledger read of `status`: plain `SELECT`s, one round trip when the ledger exists. Owned
@@ -407,6 +410,26 @@ impl LedgerRead {
             Some(holder) => holder,
             None => crate::db::lock::run_going_on(client, tenant)?,
         };
-        Ok((ledger, table_name, unrecorded, uncreatable, holder))
+        // A tenant without a ledger: is its schema there at all, or a misspelt tenant's?
+        let new_schema = match (tenant, &ledger) {
+            (Some(schema), None) => {
+                let names = crate::db::ledger::resolve_session(client, table)
+                    .map_err(|e| crate::db::query_error("cannot read the schemas", e))?;
+                crate::ledger::NewTenantSchema::among(
+                    schema,
+                    &names.existing_schemas,
+                    &names.tenant_ledgers,
+                )
+            }
+            _ => None,
+        };
+        Ok((
+            ledger,
+            table_name,
+            unrecorded,
+            uncreatable,
+            holder,
+            new_schema,
+        ))
     }
 }

@@ -950,3 +950,30 @@ fn where_to_set_a_setting_is_said_to_who_built_the_environment() {
         );
     }
 }
+
+/// An environment file's `${DATABASE_URL}` taking a `.env`'s invalid URL was "`database_url` is
+/// invalid (in $DATABASE_URL, which it is)" — `echo $DATABASE_URL` is empty: every error about
+/// a value that came from a `.env` names its line, as the connection's errors do; the password
+/// is never shown.
+#[test]
+fn an_invalid_url_a_dotenv_gave_names_its_line() {
+    for (file, password) in [
+        (
+            "database_url: ${DATABASE_URL:-postgresql://h/fallback}\n",
+            "Se%zzcret",
+        ),
+        ("database_url: ${DATABASE_URL}\n", "Se%zzcret"),
+    ] {
+        let f = fixture(&[("local.yaml", file)]);
+        f.dir.write(
+            ".env",
+            &format!("DATABASE_URL=postgresql://postgres:{password}@127.0.0.1:5432/app\n"),
+        );
+        let err = resolve(&f.ws, &Selection::Auto, &vars(&[])).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("DATABASE_URL in "), "{text}");
+        assert!(text.contains(".env, line 1"), "{text}");
+        assert!(!text.contains("$DATABASE_URL"), "{text}");
+        assert!(!text.contains(password), "{text}");
+    }
+}

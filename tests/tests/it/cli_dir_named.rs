@@ -259,3 +259,58 @@ fn a_package_copied_out_of_its_workspace_is_never_given_a_second_history() {
         assert!(!project.path("db").exists(), "{}", run.dump());
     }
 }
+
+/// `environments_dir = "Cargo.toml"` was "cannot tell whether the default environment file
+/// Cargo.toml/local.yaml exists: Not a directory", its help "fix or remove
+/// Cargo.toml/local.yaml". The error names the setting (its `Cargo.toml:LINE`) and says that it
+/// names a file; `--env` alike.
+#[test]
+fn an_environments_dir_naming_a_file_names_the_setting() {
+    let project = Project::two_tables();
+    project.write(
+        "Cargo.toml",
+        "[workspace]\nmembers = []\n\n[workspace.metadata.confiture]\n\
+         environments_dir = \"Cargo.toml\"\n",
+    );
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "status", "--env", "local"],
+    ] {
+        let run = project.run(args);
+        run.code(exit::INVALID)
+            .stderr_has(
+                "`environments_dir` in `[workspace.metadata.confiture]` of `Cargo.toml:5` names \
+                 Cargo.toml, a file, not a directory",
+            )
+            .stderr_lacks("fix or remove");
+    }
+}
+
+/// The environment files in `./environments` while the environments directory is
+/// `db/environments`, which does not exist: "no database configured" (or "environment not
+/// found: db/environments holds no environment files") said nothing of them. The help names the
+/// directory that holds them and the setting that would read it.
+#[test]
+fn environment_files_beside_the_environments_directory_are_named() {
+    let project = Project::two_tables();
+    std::fs::remove_dir(project.path("db/environments")).expect("remove db/environments");
+    project.write(
+        "environments/local.yaml",
+        "database_url: postgresql://nobody@127.0.0.1:1/none\n",
+    );
+    for args in [
+        &["migrate", "status"][..],
+        &["migrate", "status", "--env", "local"],
+    ] {
+        let run = project.run(args);
+        run.code(exit::INVALID).stderr_has(
+            "db/environments does not exist, but environments holds environment files (local)",
+        );
+        assert!(
+            run.help_line()
+                .contains("environments_dir = \"environments\""),
+            "{}",
+            run.dump()
+        );
+    }
+}

@@ -1613,3 +1613,48 @@ fn a_python_migration_in_a_tenants_way_is_said_out_of_confitures_reach() {
         .code(exit::INVALID)
         .stderr_has(said);
 }
+
+/// A mistyped `--schema` (`tenat_b` for the tenant `tenant_b`) was "not initialised", its help
+/// `up --schema tenat_b`: pasted, it created a stray tenant and ran every migration into it.
+/// `status` says the schema does not exist and names the tenant with a close name (the one
+/// close-name rule of databases: a name of the same numbered series is no misspelling), before
+/// the `up` that would create it; `up` says it is creating a new schema, and warns of the close
+/// one. A schema that does not exist, with no tenant close to it, is said not to exist.
+#[test]
+fn a_mistyped_tenant_schema_is_said_not_to_exist_naming_the_close_tenant() {
+    let db = TestDb::new("fleetschematypo");
+    let project = tenant_project();
+    fleet(&project, &db, &["up", "--schema", "tenant_b"]).code(exit::SUCCESS);
+    let before = relations(&db);
+    let status = fleet(&project, &db, &["status", "--schema", "tenat_b"]);
+    status
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("schema tenat_b does not exist, but schema tenant_b holds a tracking table")
+        .stderr_has("did you mean `--schema tenant_b`?");
+    let help = status.help_line();
+    assert!(
+        help.find("tenant_b`?") < help.find("migrate up"),
+        "the close tenant comes first: {help}"
+    );
+    fleet(&project, &db, &["status", "--schema", "zzz"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has("schema zzz does not exist: run")
+        .stderr_lacks("did you mean");
+    // Another of a numbered series is no misspelling of the others.
+    fleet(&project, &db, &["up", "--schema", "tenant_1"]).code(exit::SUCCESS);
+    fleet(&project, &db, &["status", "--schema", "tenant_2"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_lacks("did you mean");
+    assert_eq!(relations(&db).len(), before.len() * 2);
+    fleet(&project, &db, &["up", "--schema", "tenat_b", "--dry-run"])
+        .code(exit::SUCCESS)
+        .stderr_has("schema tenat_b does not exist")
+        .stderr_has("schema tenant_b holds a tracking table");
+    fleet(&project, &db, &["up", "--schema", "tenat_b"])
+        .code(exit::SUCCESS)
+        .stderr_has("schema tenat_b does not exist")
+        .stderr_has("schema tenant_b holds a tracking table");
+    fleet(&project, &db, &["up", "--schema", "tenat_b"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("does not exist");
+}

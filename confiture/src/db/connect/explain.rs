@@ -534,38 +534,14 @@ pub(crate) fn close_database(env: &Environment) -> Option<String> {
 }
 
 /// [`close_database`] among `names`, the databases of `env`'s server that accept connections
-/// and are no templates, read already. A name that differs from the one wanted only in its
-/// numbers is never close: numbers are how a series of databases is told apart (`tenant_4`
-/// beside `tenant_1` to `tenant_3`, `ci_42` beside `ci_41`), a new one of the series no
-/// misspelling of another ([`numbered_alike`]).
+/// and are no templates, read already, by the one rule of a close name of the database's
+/// objects ([`crate::text::close_name`]: never another of a numbered series).
 fn close_in<'a>(env: &Environment, names: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let wanted = &env.connection.dbname;
     if crate::db::MAINTENANCE_DATABASES.contains(&wanted.as_str()) {
         return None;
     }
-    let names = names
-        .into_iter()
-        .filter(|name| !numbered_alike(wanted, name));
-    crate::text::did_you_mean(wanted, names).map(str::to_string)
-}
-
-/// Whether `a` and `b` are two names of one numbered series: the same but for their runs of
-/// ASCII digits (`tenant_4`, `tenant_12`; `app_2024_q1`, `app_2025_q3`), each run at the same
-/// place. `tenant` and `tenant_2`, or `shop1` and `shopx`, are not.
-fn numbered_alike(a: &str, b: &str) -> bool {
-    /// The name with each run of digits as one `None`.
-    fn skeleton(name: &str) -> Vec<Option<char>> {
-        let mut out: Vec<Option<char>> = Vec::with_capacity(name.len());
-        for c in name.chars() {
-            match c.is_ascii_digit() {
-                true if out.last() == Some(&None) => {}
-                true => out.push(None),
-                false => out.push(Some(c)),
-            }
-        }
-        out
-    }
-    a != b && a.bytes().any(|c| c.is_ascii_digit()) && skeleton(a) == skeleton(b)
+    crate::text::close_name(wanted, names).map(str::to_string)
 }
 
 /// The first words of the help of `env`'s missing database: a database with a close name
