@@ -3197,8 +3197,8 @@ fn statement_failed(
                 );
             }
             failure.error = failure.error.with_detail(format!(
-                "index {0} was left INVALID by the failed build; drop it before running again: \
-                 DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                "index {0} was left INVALID by the failed build; drop it before running again \
+                 (`DROP INDEX CONCURRENTLY {0};`)",
                 invalid.qualified
             ));
             // The run again is refused while it is INVALID (`invalid_index_left_behind`):
@@ -3206,7 +3206,7 @@ fn statement_failed(
             let again = run_again_command(step, marker_left(settings, step, reached));
             failure.error.help = Some(match failure.error.help.take() {
                 Some(own) => format!(
-                    "drop the unfinished index first: DROP INDEX CONCURRENTLY {}; then: {own}",
+                    "drop the unfinished index first, `DROP INDEX CONCURRENTLY {};`, then: {own}",
                     invalid.qualified
                 ),
                 None => drop_index_then(&invalid.qualified, &again),
