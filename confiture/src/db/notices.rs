@@ -49,8 +49,15 @@ impl Notice {
     /// SQLSTATE and closes the connection (PostgreSQL's `quickdie`), with no `FATAL`. Only
     /// [`session_end`] decides it is, once the connection was then lost: a migration may
     /// `RAISE WARNING USING ERRCODE = '57P01'` itself, and its session goes on.
+    /// The server's `FATAL` (or `PANIC`) itself, read under the driver
+    /// ([`heard_fatal`]), always is.
     fn may_end_session(&self) -> bool {
-        self.code.as_ref().is_some_and(may_end_session)
+        self.is_session_end() || self.code.as_ref().is_some_and(may_end_session)
+    }
+
+    /// A `FATAL` or `PANIC`: the server's word that it ends the session ([`heard_fatal`]).
+    fn is_session_end(&self) -> bool {
+        matches!(self.severity.as_str(), "FATAL" | "PANIC")
     }
 }
 
@@ -215,6 +222,15 @@ pub(crate) fn received(notice: postgres::error::DbError) {
         notice.severity(),
         may_end_session(notice.code()),
     );
+}
+
+/// The server's `FATAL` (or `PANIC`), read under the driver as it went by (the session's TLS
+/// stream, `connect::fatal`): kept as the notice that may end the session, so that a
+/// connection lost right after it has its reason ([`session_end`]) — the driver, reading the
+/// socket's end with it, returns that end alone while a statement runs.
+pub(crate) fn heard_fatal(fatal: Notice) {
+    let severity = fatal.severity.clone();
+    heard(|| fatal, &severity, true);
 }
 
 /// [`received`]'s work, on what it read of the driver's notice: built only when kept.
