@@ -1333,15 +1333,7 @@ fn a_statement_that_waited_for_an_advisory_lock_names_its_holder_as_for_a_table(
         let db = TestDb::new("hlk_advisory_holder");
         let project = project_with_t(&db, up);
         let (mut holder, pid) = holding(&db, hold);
-        let run = project.run_on(
-            &db,
-            &[
-                "migrate",
-                "up",
-                "--lock-timeout-statement",
-                "50ms",
-            ],
-        );
+        let run = project.run_on(&db, &["migrate", "up", "--lock-timeout-statement", "50ms"]);
         let _ = holder.batch_execute("ROLLBACK");
         drop(holder);
         run.code(4)
@@ -1366,10 +1358,7 @@ fn an_index_build_that_waited_for_an_old_snapshot_names_the_snapshot_not_a_lock(
         &db,
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT * FROM t",
     );
-    let run = project.run_on(
-        &db,
-        &["migrate", "up", "--lock-timeout-statement", "50ms"],
-    );
+    let run = project.run_on(&db, &["migrate", "up", "--lock-timeout-statement", "50ms"]);
     let _ = holder.batch_execute("ROLLBACK");
     drop(holder);
     run.stderr_has(&format!(

@@ -440,14 +440,14 @@ pub(super) fn lock_timed_out(
     let (names, keys) = (relation_names(text), advisory_keys(text));
     let concurrent_build = crate::files::rules::concurrently_created_index(text).is_some()
         || crate::files::rules::concurrently_reindexed(text).is_some();
-    let found = match crate::db::lock::named_lock_holders(client, &names, &keys, concurrent_build, 5)
-    {
-        Ok(found) => found,
-        Err(e) => {
-            left_out(&mut failure, Some(&e));
-            return failure;
-        }
-    };
+    let found =
+        match crate::db::lock::named_lock_holders(client, &names, &keys, concurrent_build, 5) {
+            Ok(found) => found,
+            Err(e) => {
+                left_out(&mut failure, Some(&e));
+                return failure;
+            }
+        };
     if found.is_empty() {
         return failure;
     }

@@ -153,7 +153,12 @@ fn fatal(body: &[u8]) -> Option<crate::db::notices::Notice> {
         fields.push((kind, String::from_utf8_lossy(&after[..end]).into_owned()));
         rest = &after[end + 1..];
     }
-    let field = |kind: u8| fields.iter().find(|(k, _)| *k == kind).map(|(_, v)| v.clone());
+    let field = |kind: u8| {
+        fields
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, v)| v.clone())
+    };
     let severity = field(b'V').or_else(|| field(b'S'))?;
     if !matches!(severity.as_str(), "FATAL" | "PANIC") {
         return None;
