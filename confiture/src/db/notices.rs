@@ -156,6 +156,16 @@ impl Collector {
         notices
     }
 
+    /// [`session_end`] of the notices kept since the last `take`, taken out of them: the
+    /// server's word that it ended the session, for a caller that hands the rest over as they
+    /// are ([`Collector::take`]).
+    pub(crate) fn session_end(&mut self) -> Option<Notice> {
+        if self.ending.as_ref().is_some_and(Notice::may_end_session) {
+            return self.ending.take();
+        }
+        session_end(&mut self.kept)
+    }
+
     /// How many notices of the run were not kept, of every severity.
     pub(crate) fn dropped(&self) -> u64 {
         self.counts.iter().map(|(_, _, more)| more).sum()

@@ -1622,6 +1622,20 @@ fn a_terminated_no_transaction_statement_reports_the_servers_reason() {
             .stderr_lacks("without saying why");
         }
     }
+    // `--single-transaction`'s lost connection too (its one transaction's statement).
+    let db = TestDb::new("terminated_reason_single");
+    let mut client = db.connect();
+    client
+        .batch_execute("CREATE TABLE pause (x int); INSERT INTO pause VALUES (1);")
+        .expect("pause");
+    let tls: String = client.query_one("SHOW ssl", &[]).expect("ssl").get(0);
+    let args = ["migrate", "up", "--allow-non-empty", "--single-transaction"];
+    let run = terminated_in_002(&slow_project(), &db, &mut client, &args);
+    run.code(exit::CONNECTION);
+    if tls == "on" {
+        run.stderr_has("terminating connection due to administrator command (SQLSTATE 57P01)")
+            .stderr_lacks("without saying why");
+    }
 }
 
 #[test]
