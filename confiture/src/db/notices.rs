@@ -166,6 +166,18 @@ impl Collector {
         session_end(&mut self.kept)
     }
 
+    /// The SQLSTATE of what [`Collector::session_end`] would take, left in place (the
+    /// caller that hands the notices over takes it).
+    pub(crate) fn session_end_code(&self) -> Option<String> {
+        let ending = match self.ending.as_ref().filter(|n| n.may_end_session()) {
+            Some(ending) => Some(ending),
+            None => self.kept.iter().rev().find(|n| n.may_end_session()),
+        };
+        ending
+            .and_then(|n| n.code.as_ref())
+            .map(|c| c.code().to_string())
+    }
+
     /// How many notices of the run were not kept, of every severity.
     pub(crate) fn dropped(&self) -> u64 {
         self.counts.iter().map(|(_, _, more)| more).sum()

@@ -1458,7 +1458,9 @@ pub(super) fn run_statements(
         };
         if let Err(e) = sent {
             if is_connection_lost(&e) {
-                return Err(lost_part_way(settings, step, e, index, true));
+                // The server's FATAL, read under the driver, says why when the driver did not.
+                let heard = notices.session_end_code();
+                return Err(lost_part_way_heard(settings, step, e, index, true, heard));
             }
             let statement = Statement {
                 index: index + 1,
@@ -2596,7 +2598,20 @@ fn lost_part_way(
     completed: usize,
     running: bool,
 ) -> StepFailure {
-    let code = e.code().map(|c| c.code().to_string());
+    lost_part_way_heard(settings, step, e, completed, running, None)
+}
+
+/// [`lost_part_way`], `heard` the SQLSTATE of the server's FATAL read under the driver
+/// (`db::notices::Collector::session_end_code`) when the driver's error has none.
+fn lost_part_way_heard(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    e: postgres::Error,
+    completed: usize,
+    running: bool,
+    heard: Option<String>,
+) -> StepFailure {
+    let code = e.code().map(|c| c.code().to_string()).or(heard);
     let mut failure = connection_lost(settings, step, e);
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
