@@ -729,32 +729,121 @@ pub(crate) fn read_lock_holders(
     holders_in_the_way(client, relation, Wanted::Read, limit)
 }
 
-/// The prepared transactions, then the sessions (at most `limit` rows, by gid then pid) holding a lock on
-/// one of the relations `names` (SQL names, `a` or `s.a`, resolved by the server with
-/// `to_regclass`; those that are no relation are left out), each with the relation as the
-/// server names it: what a migration that hit its `lock_timeout` names, the relations being
-/// those its statement names — the server says neither which relation it waited for nor,
-/// once the wait is over, who held it (`pg_blocking_pids` is empty by then). Any mode: a
-/// migration's `ALTER TABLE` waits for every one.
-pub(crate) fn named_relation_lock_holders(
+/// What a concurrent index build that waited for another transaction's snapshot names it by:
+/// no lock of that transaction's is in its way, its snapshot is ([`named_lock_holders`]).
+const OLDER_SNAPSHOT: &str = "a snapshot older than the index build, which waits for the end \
+                              of its transaction (a virtualxid wait),";
+
+/// The key of an advisory lock as a statement gives it to `pg_advisory_lock` and its kin: one
+/// `bigint`, or two `int4`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AdvisoryKey {
+    /// `pg_advisory_lock(99)`.
+    One(i64),
+    /// `pg_advisory_lock(7, -2)`.
+    Two(i32, i32),
+}
+
+impl AdvisoryKey {
+    /// The condition on `pg_locks` (as `l`) of a lock of this key: its bits as `classid` and
+    /// `objid`, with `objsubid` 1 for one `bigint` (`classid` its high half), 2 for two `int4`.
+    fn condition(self) -> String {
+        let (class, obj, sub) = match self {
+            AdvisoryKey::One(key) => ((key as u64 >> 32) as u32, key as u64 as u32, 1),
+            AdvisoryKey::Two(class, obj) => (class as u32, obj as u32, 2),
+        };
+        format!(
+            "(l.locktype OPERATOR(pg_catalog.=) 'advisory' \
+             AND l.classid OPERATOR(pg_catalog.=) '{class}'::pg_catalog.oid \
+             AND l.objid OPERATOR(pg_catalog.=) '{obj}'::pg_catalog.oid \
+             AND l.objsubid OPERATOR(pg_catalog.=) {sub})"
+        )
+    }
+
+    /// What a message calls the lock: `advisory lock 99`, `advisory lock (7, -2)`.
+    fn label(self) -> String {
+        match self {
+            AdvisoryKey::One(key) => format!("advisory lock {key}"),
+            AdvisoryKey::Two(class, obj) => format!("advisory lock ({class}, {obj})"),
+        }
+    }
+}
+
+/// The prepared transactions, then the sessions (at most `limit` rows, by gid then pid) holding
+/// a lock on one of the relations `names` (SQL names, `a` or `s.a`, resolved by the server with
+/// `to_regclass`; those that are no relation are left out) or an advisory lock of one of the
+/// `keys`, each with the lock as a message names it (`lock on users`, `advisory lock 99`): what
+/// a migration that hit its `lock_timeout` names, the relations and keys being those its
+/// statement names — the server says neither which lock it waited for nor, once the wait is
+/// over, who held it (`pg_blocking_pids` is empty by then). Any mode: a migration's `ALTER
+/// TABLE` waits for every one, and an advisory lock held shared is in the way of one wanted
+/// exclusive.
+///
+/// `concurrent_build`: the statement builds an index concurrently (`CREATE INDEX
+/// CONCURRENTLY`, `REINDEX ... CONCURRENTLY`), which waits for the table's writers and for
+/// every transaction of the database holding a snapshot older than its own (a `virtualxid`
+/// wait), never for a reader's lock: a session that only read the table (`ACCESS SHARE`, `ROW
+/// SHARE`) is named for its snapshot, not for a lock on the table.
+pub(crate) fn named_lock_holders(
     client: &mut Client,
     names: &[String],
+    keys: &[AdvisoryKey],
+    concurrent_build: bool,
     limit: usize,
 ) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
-    if names.is_empty() {
+    if names.is_empty() && keys.is_empty() {
         return Ok(Vec::new());
     }
     let names: Vec<String> = names.iter().map(|n| crate::ledger::literal(n)).collect();
-    relations_and_holders(
-        client,
-        &format!(
-            "(l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) \
-             AND {} \
+    let modes = match concurrent_build {
+        true => " AND l.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['AccessShareLock', 'RowShareLock']::pg_catalog.text[])",
+        false => "",
+    };
+    let relations = match names.is_empty() {
+        true => "false".to_string(),
+        false => format!(
+            "(l.locktype OPERATOR(pg_catalog.=) 'relation'{modes} \
              AND l.relation OPERATOR(pg_catalog.=) ANY (SELECT pg_catalog.to_regclass(n) \
-                                FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n)",
-            in_database(CURRENT_DATABASE),
+             FROM pg_catalog.unnest(ARRAY[{}]::pg_catalog.text[]) AS n))",
             names.join(", ")
         ),
+    };
+    let mut advisory = String::new();
+    let mut label = String::from("CASE WHEN l.locktype OPERATOR(pg_catalog.=) 'relation' THEN 'lock on ' OPERATOR(pg_catalog.||) l.relation::pg_catalog.regclass::pg_catalog.text");
+    // Every transaction's own `virtualxid` lock (of no database); those of a session of the
+    // database with a snapshot (`backend_xmin`) are what the build's wait for older snapshots
+    // waits for.
+    let mut snapshots = String::new();
+    if concurrent_build {
+        snapshots.push_str(
+            " OR (l.locktype OPERATOR(pg_catalog.=) 'virtualxid' AND l.pid OPERATOR(pg_catalog.=) \
+             ANY (SELECT s.pid FROM pg_catalog.pg_stat_activity s \
+             WHERE s.datname OPERATOR(pg_catalog.=) pg_catalog.current_database() \
+             AND s.backend_xmin IS NOT NULL))",
+        );
+        label.push_str(&format!(
+            " WHEN l.locktype OPERATOR(pg_catalog.=) 'virtualxid' THEN {}",
+            crate::ledger::literal(OLDER_SNAPSHOT)
+        ));
+    }
+    for key in keys {
+        advisory.push_str(" OR ");
+        advisory.push_str(&key.condition());
+        label.push_str(&format!(
+            " WHEN {} THEN {}",
+            key.condition(),
+            crate::ledger::literal(&key.label())
+        ));
+    }
+    label.push_str(" END");
+    labelled_holders(
+        client,
+        &format!(
+            "l.granted AND (({relations}{advisory}) AND {}{snapshots}) \
+             AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid())",
+            in_database(CURRENT_DATABASE)
+        ),
+        &label,
         limit,
     )
 }
@@ -858,18 +947,30 @@ fn holders_in_the_way(
 }
 
 /// The holders ([`holders_sql`]) of the granted relation locks `condition` picks besides, each
-/// with the relation as the server names it: the one query of
-/// [`named_relation_lock_holders`] and [`catalog_lock_holders`].
+/// with the relation as the server names it: [`catalog_lock_holders`]'s query.
 fn relations_and_holders(
     client: &mut Client,
     condition: &str,
     limit: usize,
 ) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
-    let sql = holders_sql(
+    labelled_holders(
+        client,
         &format!("l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted AND {condition}"),
-        ", l.relation::pg_catalog.regclass::pg_catalog.text",
+        "l.relation::pg_catalog.regclass::pg_catalog.text",
         limit,
-    );
+    )
+}
+
+/// The holders ([`holders_sql`]) of the locks `condition` picks, each with what `label` (an SQL
+/// text expression over `l`) says of its lock: the one query of [`named_lock_holders`] and
+/// [`relations_and_holders`].
+fn labelled_holders(
+    client: &mut Client,
+    condition: &str,
+    label: &str,
+    limit: usize,
+) -> std::result::Result<Vec<(String, LockHolder)>, postgres::Error> {
+    let sql = holders_sql(condition, &format!(", {label}"), limit);
     let messages = client.simple_query(&crate::db::explaining(&sql))?;
     let relations = messages.iter().filter_map(|m| match m {
         SimpleQueryMessage::Row(row) => {

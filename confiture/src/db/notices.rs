@@ -49,8 +49,15 @@ impl Notice {
     /// SQLSTATE and closes the connection (PostgreSQL's `quickdie`), with no `FATAL`. Only
     /// [`session_end`] decides it is, once the connection was then lost: a migration may
     /// `RAISE WARNING USING ERRCODE = '57P01'` itself, and its session goes on.
+    /// The server's `FATAL` (or `PANIC`) itself, read under the driver
+    /// ([`heard_fatal`]), always is.
     fn may_end_session(&self) -> bool {
-        self.code.as_ref().is_some_and(may_end_session)
+        self.is_session_end() || self.code.as_ref().is_some_and(may_end_session)
+    }
+
+    /// A `FATAL` or `PANIC`: the server's word that it ends the session ([`heard_fatal`]).
+    fn is_session_end(&self) -> bool {
+        matches!(self.severity.as_str(), "FATAL" | "PANIC")
     }
 }
 
@@ -149,6 +156,28 @@ impl Collector {
         notices
     }
 
+    /// [`session_end`] of the notices kept since the last `take`, taken out of them: the
+    /// server's word that it ended the session, for a caller that hands the rest over as they
+    /// are ([`Collector::take`]).
+    pub(crate) fn session_end(&mut self) -> Option<Notice> {
+        if self.ending.as_ref().is_some_and(Notice::may_end_session) {
+            return self.ending.take();
+        }
+        session_end(&mut self.kept)
+    }
+
+    /// The SQLSTATE of what [`Collector::session_end`] would take, left in place (the
+    /// caller that hands the notices over takes it).
+    pub(crate) fn session_end_code(&self) -> Option<String> {
+        let ending = match self.ending.as_ref().filter(|n| n.may_end_session()) {
+            Some(ending) => Some(ending),
+            None => self.kept.iter().rev().find(|n| n.may_end_session()),
+        };
+        ending
+            .and_then(|n| n.code.as_ref())
+            .map(|c| c.code().to_string())
+    }
+
     /// How many notices of the run were not kept, of every severity.
     pub(crate) fn dropped(&self) -> u64 {
         self.counts.iter().map(|(_, _, more)| more).sum()
@@ -215,6 +244,15 @@ pub(crate) fn received(notice: postgres::error::DbError) {
         notice.severity(),
         may_end_session(notice.code()),
     );
+}
+
+/// The server's `FATAL` (or `PANIC`), read under the driver as it went by (the session's TLS
+/// stream, `connect::fatal`): kept as the notice that may end the session, so that a
+/// connection lost right after it has its reason ([`session_end`]) — the driver, reading the
+/// socket's end with it, returns that end alone while a statement runs.
+pub(crate) fn heard_fatal(fatal: Notice) {
+    let severity = fatal.severity.clone();
+    heard(|| fatal, &severity, true);
 }
 
 /// [`received`]'s work, on what it read of the driver's notice: built only when kept.

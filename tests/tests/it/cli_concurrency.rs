@@ -1297,3 +1297,69 @@ fn a_writing_session_behind_a_locked_catalog_ends_naming_its_holder() {
     holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(db.ledger(), None, "nothing written");
 }
+
+/// hlk 2: a migration's statement that waited, past its retries, for another session's
+/// advisory lock ended naming no holder and giving no `pg_terminate_backend`, while one that
+/// waited for a lock on a table it names gave both (the waiting line named the holder in both
+/// cases). Now both name who holds what the statement waited for, the same way: a table lock,
+/// an advisory key of one `bigint` and one of two `int4`, held in a transaction or by the
+/// session, shared or not.
+#[test]
+fn a_statement_that_waited_for_an_advisory_lock_names_its_holder_as_for_a_table() {
+    for (hold, up, what) in [
+        (
+            "LOCK TABLE t IN ACCESS SHARE MODE",
+            "ALTER TABLE t ADD COLUMN b int;\n",
+            "lock on t",
+        ),
+        (
+            "SELECT pg_advisory_xact_lock(99)",
+            "SELECT pg_advisory_xact_lock(99);\nALTER TABLE t ADD COLUMN b int;\n",
+            "advisory lock 99",
+        ),
+        (
+            "SELECT pg_advisory_lock_shared(7, -2)",
+            "SELECT pg_catalog.pg_advisory_xact_lock(7,-2);\nALTER TABLE t ADD COLUMN b int;\n",
+            "advisory lock (7, -2)",
+        ),
+    ] {
+        let db = TestDb::new("hlk_advisory_holder");
+        let project = project_with_t(&db, up);
+        let (mut holder, pid) = holding(&db, hold);
+        let run = project.run_on(&db, &["migrate", "up", "--lock-timeout-statement", "50ms"]);
+        let _ = holder.batch_execute("ROLLBACK");
+        drop(holder);
+        run.code(4)
+            .stderr_has(&format!("{what} held by pid {pid}"))
+            .stderr_has(&format!("pg_catalog.pg_terminate_backend({pid})"));
+    }
+}
+
+/// hlk 3: a `CREATE INDEX CONCURRENTLY` that waited for the snapshot of another session's
+/// transaction (in `REPEATABLE READ`, it read the table: `ACCESS SHARE`, no lock in the
+/// build's way) was blamed on a "lock on t held by pid N"; it names that transaction's
+/// snapshot now. And the INVALID index it left was dropped two ways in one error (`DROP INDEX
+/// CONCURRENTLY IF EXISTS` in a detail, without `IF EXISTS` in the help): one form now.
+#[test]
+fn an_index_build_that_waited_for_an_old_snapshot_names_the_snapshot_not_a_lock() {
+    let db = TestDb::new("hlk_snapshot_holder");
+    let project = project_with_t(
+        &db,
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY t_x ON t (a);\n",
+    );
+    let (mut holder, pid) = holding(
+        &db,
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SELECT * FROM t",
+    );
+    let run = project.run_on(&db, &["migrate", "up", "--lock-timeout-statement", "50ms"]);
+    let _ = holder.batch_execute("ROLLBACK");
+    drop(holder);
+    run.stderr_has(&format!(
+        "a snapshot older than the index build, which waits for the end of its transaction \
+         (a virtualxid wait), held by pid {pid}"
+    ))
+    .stderr_has(&format!("pg_catalog.pg_terminate_backend({pid})"))
+    .stderr_has("`DROP INDEX CONCURRENTLY public.t_x;`")
+    .stderr_lacks("lock on t held by")
+    .stderr_lacks("IF EXISTS");
+}

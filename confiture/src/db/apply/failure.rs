@@ -548,8 +548,9 @@ pub(super) fn release_locks_after_failure(client: &mut Client, step: &Step<'_>) 
 
 /// `failure` of a migration whose statement hit its `lock_timeout` (55P03, not the ledger's:
 /// [`ledger_locked`] names those), with the sessions holding a lock on a relation its failing
-/// statement names ([`crate::db::lock::named_relation_lock_holders`]) as the migration lock's
-/// holders are named: a detail each (`lock on "users" held by pid ...`), `lock_holders`, and
+/// statement names, or an advisory lock of a key it waits for ([`advisory_keys`]), found by
+/// [`crate::db::lock::named_lock_holders`], as the migration lock's holders are named: a detail
+/// each (`lock on "users" held by pid ...`, `advisory lock 99 held by ...`), `lock_holders`, and
 /// the `pg_terminate_backend` to run if one is stuck. Asked once the run gives up (after its
 /// retries), on the session, after the rollback. Returned as it was when none is found.
 pub(super) fn lock_timed_out(
@@ -596,23 +597,26 @@ pub(super) fn lock_timed_out(
             &BoundFrom::File { index, set, source },
         )
     });
-    let found = match crate::db::lock::named_relation_lock_holders(client, &relation_names(text), 5)
-    {
-        Ok(found) => found,
-        Err(e) => {
-            left_out(&mut failure, Some(&e));
-            return own_lock_help(failure, own.as_deref());
-        }
-    };
+    let (names, keys) = (relation_names(text), advisory_keys(text));
+    let concurrent_build = crate::files::rules::concurrently_created_index(text).is_some()
+        || crate::files::rules::concurrently_reindexed(text).is_some();
+    let found =
+        match crate::db::lock::named_lock_holders(client, &names, &keys, concurrent_build, 5) {
+            Ok(found) => found,
+            Err(e) => {
+                left_out(&mut failure, Some(&e));
+                return own_lock_help(failure, own.as_deref());
+            }
+        };
     if found.is_empty() {
         return own_lock_help(failure, own.as_deref());
     }
     let mut holders: Vec<crate::db::lock::LockHolder> = Vec::new();
-    for (relation, holder) in &found {
+    for (lock, holder) in &found {
         failure
             .error
             .details
-            .insert(0, format!("lock on {relation} held by {holder}"));
+            .insert(0, format!("{lock} held by {holder}"));
         if !holders.contains(holder) {
             holders.push(holder.clone());
         }
@@ -690,6 +694,72 @@ fn relation_names(statement: &str) -> Vec<String> {
         }
     }
     names
+}
+
+/// The functions that wait for an advisory lock (the `pg_try_` ones never wait).
+const WAITING_ADVISORY_LOCKS: [&str; 4] = [
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+];
+
+/// The keys of the advisory locks a statement waits for, as it writes them: a call of one of
+/// [`WAITING_ADVISORY_LOCKS`] (bare or `pg_catalog.`-qualified) whose arguments are integer
+/// literals, one (`bigint`) or two (`int4`), a minus sign allowed. A key the statement
+/// computes is not known here (its holder is then not named, as for a relation no name of
+/// the statement resolves to).
+fn advisory_keys(statement: &str) -> Vec<crate::db::lock::AdvisoryKey> {
+    use crate::db::lock::AdvisoryKey;
+    use crate::files::lexer::TokenKind;
+    let tokens: Vec<_> = crate::files::lexer::tokens(statement)
+        .filter(|t| !t.is_trivia())
+        .collect();
+    // An integer literal at `i`, with its sign: the value and the index after it.
+    let integer = |i: usize| -> Option<(i64, usize)> {
+        let (negative, at) = match tokens.get(i)? {
+            t if t.kind == TokenKind::Other && t.text == "-" => (true, i + 1),
+            _ => (false, i),
+        };
+        let t = tokens.get(at)?;
+        let value: i64 = match t.kind {
+            TokenKind::Number => t.text.parse().ok()?,
+            _ => return None,
+        };
+        Some((if negative { -value } else { value }, at + 1))
+    };
+    let is = |i: usize, kind: TokenKind| tokens.get(i).is_some_and(|t| t.kind == kind);
+    let mut keys = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let waits = t.kind == TokenKind::Word
+            && WAITING_ADVISORY_LOCKS
+                .iter()
+                .any(|f| t.text.eq_ignore_ascii_case(f));
+        if !waits || !is(i + 1, TokenKind::OpenParen) {
+            continue;
+        }
+        let Some((first, after)) = integer(i + 2) else {
+            continue;
+        };
+        let key = if is(after, TokenKind::CloseParen) {
+            Some(AdvisoryKey::One(first))
+        } else if is(after, TokenKind::Comma) {
+            integer(after + 1)
+                .filter(|&(_, end)| is(end, TokenKind::CloseParen))
+                .and_then(|(second, _)| {
+                    Some(AdvisoryKey::Two(
+                        i32::try_from(first).ok()?,
+                        i32::try_from(second).ok()?,
+                    ))
+                })
+        } else {
+            None
+        };
+        if let Some(key) = key.filter(|k| !keys.contains(k)) {
+            keys.push(key);
+        }
+    }
+    keys
 }
 
 pub(super) fn cancelled(
@@ -2877,6 +2947,31 @@ mod tests {
     use super::super::test_file;
     use super::*;
     use crate::files::Migration;
+
+    #[test]
+    fn the_advisory_keys_a_statement_waits_for_are_read_from_its_literals() {
+        use crate::db::lock::AdvisoryKey::{One, Two};
+        for (statement, keys) in [
+            ("SELECT pg_advisory_xact_lock(99)", vec![One(99)]),
+            ("SELECT PG_CATALOG.pg_advisory_lock( -7 )", vec![One(-7)]),
+            (
+                "SELECT pg_advisory_xact_lock_shared(7,-2), pg_advisory_lock(7, -2)",
+                vec![Two(7, -2)],
+            ),
+            (
+                "SELECT pg_advisory_lock(1), pg_advisory_lock_shared(9223372036854775807)",
+                vec![One(1), One(i64::MAX)],
+            ),
+            // Never waits, computed, or no such function: nothing known.
+            ("SELECT pg_try_advisory_lock(1)", vec![]),
+            ("SELECT pg_advisory_lock(hashtext('x'))", vec![]),
+            ("SELECT pg_advisory_lock(1 + 2)", vec![]),
+            ("SELECT pg_advisory_lock(3000000000, 1)", vec![]),
+            ("SELECT 'pg_advisory_lock(1)'", vec![]),
+        ] {
+            assert_eq!(advisory_keys(statement), keys, "{statement}");
+        }
+    }
 
     #[test]
     fn a_cancel_is_a_timeout_only_when_one_in_force_could_have_fired() {

@@ -1460,7 +1460,9 @@ pub(super) fn run_statements(
         };
         if let Err(e) = sent {
             if is_connection_lost(&e) {
-                return Err(lost_part_way(settings, step, e, index, true));
+                // The server's FATAL, read under the driver, says why when the driver did not.
+                let heard = notices.session_end_code();
+                return Err(lost_part_way_heard(settings, step, e, index, true, heard));
             }
             let statement = Statement {
                 index: index + 1,
@@ -2633,7 +2635,20 @@ fn lost_part_way(
     completed: usize,
     running: bool,
 ) -> StepFailure {
-    let code = e.code().map(|c| c.code().to_string());
+    lost_part_way_heard(settings, step, e, completed, running, None)
+}
+
+/// [`lost_part_way`], `heard` the SQLSTATE of the server's FATAL read under the driver
+/// (`db::notices::Collector::session_end_code`) when the driver's error has none.
+fn lost_part_way_heard(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    e: postgres::Error,
+    completed: usize,
+    running: bool,
+    heard: Option<String>,
+) -> StepFailure {
+    let code = e.code().map(|c| c.code().to_string()).or(heard);
     let mut failure = connection_lost(settings, step, e);
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
@@ -3251,8 +3266,8 @@ fn statement_failed(
                 );
             }
             failure.error = failure.error.with_detail(format!(
-                "index {0} was left INVALID by the failed build; drop it before running again: \
-                 DROP INDEX CONCURRENTLY IF EXISTS {0};",
+                "index {0} was left INVALID by the failed build; drop it before running again \
+                 (`DROP INDEX CONCURRENTLY {0};`)",
                 invalid.qualified
             ));
             // The run again is refused while it is INVALID (`invalid_index_left_behind`):
@@ -3260,7 +3275,7 @@ fn statement_failed(
             let again = run_again_command(step, marker_left(settings, step, reached));
             failure.error.help = Some(match failure.error.help.take() {
                 Some(own) => format!(
-                    "drop the unfinished index first: DROP INDEX CONCURRENTLY {}; then: {own}",
+                    "drop the unfinished index first, `DROP INDEX CONCURRENTLY {};`, then: {own}",
                     invalid.qualified
                 ),
                 None => drop_index_then(&invalid.qualified, &again),

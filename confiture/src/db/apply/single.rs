@@ -9,9 +9,9 @@ use postgres::Client;
 use super::batch::rollback_and_read;
 use super::decide::{Attempts, LastingEffect};
 use super::failure::{
-    attempts_detail, cancelled, catalog_locked, connection_lost, copy_refusal, interrupted,
-    is_lock_contention, ledger_lock_holders, ledger_locked, lock_released, lock_timed_out,
-    marked_failure, own_lock_wait, own_statement_lock_holders, reading_changed,
+    attempts_detail, cancelled, catalog_locked, connection_lost, copy_refusal, ended_by,
+    interrupted, is_lock_contention, ledger_lock_holders, ledger_locked, lock_released,
+    lock_timed_out, marked_failure, own_lock_wait, own_statement_lock_holders, reading_changed,
     release_locks_after_failure, server_details, sql_failure, stopped, with_interrupted_help,
 };
 use super::retry_backoff;
@@ -149,6 +149,12 @@ fn one_transaction(
             push_step(&mut script, settings, step, &tag);
             // Its rows are discarded: the duration is ours, the step's message alone.
             let sent = notices.collect(|| settings.send(|| script.send_discarding_rows(client)));
+            // The server's word that it ended the session is the reason of the lost
+            // connection, not a migration's notice.
+            let ended = match &sent {
+                Some(Err(SendError::Driver(e))) if is_connection_lost(e) => notices.session_end(),
+                _ => None,
+            };
             said(i, notices);
             let Some(sent) = sent else {
                 return Err((i, stopped_in_one_transaction(client, step)));
@@ -165,7 +171,7 @@ fn one_transaction(
                 }
             };
             if is_connection_lost(&e) {
-                return Err((i, connection_lost(settings, step, e)));
+                return Err((i, ended_by(connection_lost(settings, step, e), ended)));
             }
             let left = match rollback_and_read(client, settings) {
                 Ok(left) => left,

@@ -796,12 +796,37 @@ pub(super) fn drop_session_objects_of(file: &SqlFile, nonce: Option<&str>) -> St
 /// a space before it. Sent where the session holds no transaction-level advisory lock — after
 /// the migration's `COMMIT`, or in a no-transaction migration's row transaction —: `pg_locks`
 /// does not tell the two levels apart, and unlocking a lock the transaction holds only warns.
-/// One `pg_locks` read per pass: a lock taken twice is held twice, so it is unlocked until no
-/// row is left or an unlock finds nothing to release.
+/// One `pg_locks` read per pass: a lock taken twice is held twice, so it is unlocked until a
+/// pass releases nothing.
 pub(super) fn release_advisory_locks(file: &SqlFile) -> String {
+    release_advisory_locks_held(file, false)
+}
+
+/// [`release_advisory_locks`] between two migrations of `--single-transaction`, in its one
+/// transaction ([`push_step`]): the next migration starts without the session-level locks the
+/// one before kept, as it does in a run of one transaction per migration. The transaction's
+/// own locks (`pg_advisory_xact_lock`) stay until its `COMMIT`: `pg_locks` shows them alike,
+/// and an unlock of one the session does not hold finds nothing to release and warns — said
+/// to nobody (`client_min_messages`, for the block alone), and the pass goes on to the next.
+pub(super) fn release_session_advisory_locks_in_transaction(file: &SqlFile) -> String {
+    release_advisory_locks_held(file, true)
+}
+
+/// The one block of [`release_advisory_locks`] and
+/// [`release_session_advisory_locks_in_transaction`] (`in_transaction`).
+fn release_advisory_locks_held(file: &SqlFile, in_transaction: bool) -> String {
     if !crate::text::mentions(&file.text, "advisory") {
         return String::new();
     }
+    let (declare, quiet, said) = if in_transaction {
+        (
+            " prior pg_catalog.text := pg_catalog.current_setting('client_min_messages');",
+            " PERFORM pg_catalog.set_config('client_min_messages', 'error', true);",
+            " PERFORM pg_catalog.set_config('client_min_messages', prior, true);",
+        )
+    } else {
+        ("", "", "")
+    };
     // `classid`/`objid` are the keys' bits as oids: a key of one bigint (`objsubid` 1) is
     // `classid` << 32 | `objid`, a key of two int4 (`objsubid` 2) is `classid`, `objid`.
     let int4 = |oid: &str| {
@@ -812,21 +837,22 @@ pub(super) fn release_advisory_locks(file: &SqlFile) -> String {
     };
     let (class, obj) = (int4("l.classid"), int4("l.objid"));
     format!(
-        " DO $confiture$ DECLARE l record; released pg_catalog.bool; BEGIN LOOP \
-         released := false; \
+        " DO $confiture$ DECLARE l record; one pg_catalog.bool; released pg_catalog.bool;{declare} \
+         BEGIN{quiet} LOOP released := false; \
          FOR l IN SELECT classid, objid, objsubid, mode FROM pg_catalog.pg_locks \
          WHERE locktype OPERATOR(pg_catalog.=) 'advisory' AND granted \
          AND pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
          AND NOT (objsubid OPERATOR(pg_catalog.=) 2 \
          AND classid OPERATOR(pg_catalog.=) {ns}::pg_catalog.int8::pg_catalog.oid) LOOP \
-         released := CASE WHEN l.objsubid OPERATOR(pg_catalog.=) 1 THEN \
+         one := CASE WHEN l.objsubid OPERATOR(pg_catalog.=) 1 THEN \
          CASE WHEN l.mode OPERATOR(pg_catalog.=) 'ShareLock' \
          THEN pg_catalog.pg_advisory_unlock_shared({big}) \
          ELSE pg_catalog.pg_advisory_unlock({big}) END \
          ELSE CASE WHEN l.mode OPERATOR(pg_catalog.=) 'ShareLock' \
          THEN pg_catalog.pg_advisory_unlock_shared({c4}, {o4}) \
          ELSE pg_catalog.pg_advisory_unlock({c4}, {o4}) END END; \
-         EXIT WHEN NOT released; END LOOP; EXIT WHEN NOT released; END LOOP; END $confiture$;",
+         released := released OR one; END LOOP; EXIT WHEN NOT released; END LOOP;{said} \
+         END $confiture$;",
         ns = crate::lock_key::LOCK_NAMESPACE,
         big = format!(
             "{class} OPERATOR(pg_catalog.*) 4294967296 OPERATOR(pg_catalog.+) \
@@ -1105,7 +1131,9 @@ pub(super) fn ledger_gone_select(oid: u32) -> String {
 
 /// Appends a step's body and ledger row to a script already inside the one transaction of
 /// `--single-transaction`, then puts the session back for the next step: [`RESET_SESSION`]
-/// (the role before the ledger row, the settings after it) and the run's `SET LOCAL`s again
+/// (the role before the ledger row, the settings after it), what it made in the session
+/// ([`drop_session_objects_of`]) and the session-level advisory locks it kept
+/// ([`release_session_advisory_locks_in_transaction`]), and the run's `SET LOCAL`s again
 /// (`RESET ALL` takes them away too).
 pub(super) fn push_step<'a>(
     script: &mut Script<'a>,
@@ -1123,12 +1151,13 @@ pub(super) fn push_step<'a>(
     let (begun, written) = row_markers(settings, markers, tag);
     let row = ledger_sql(settings, step, 0, None, &begun, Began::OwnMessage);
     script.push_sql(&format!(
-        "{row};\n{}{written}RESET ALL; {}{}{} {}",
+        "{row};\n{}{written}RESET ALL; {}{}{}{} {}",
         settle_markers(settings, step),
         own_bound_after_reset(settings),
         row_checks_sql(settings, step),
         // The tag is `<nonce>_<step>`.
         drop_session_objects_of(file, tag.split('_').next()),
+        release_session_advisory_locks_in_transaction(file),
         local_timeouts_sql(settings)
     ));
     let deallocate = deallocate_markers(tag, markers, settings.ledger_triggers);

@@ -7,6 +7,7 @@
 
 mod cancel;
 mod explain;
+mod fatal;
 mod lingering;
 mod pooler;
 mod probe;
@@ -840,7 +841,8 @@ fn dial(
         let mut config = config.clone();
         let end = lingering::watch(&mut config, server.clone());
         let client = match &tls {
-            Some(tls) => config.connect(tls.clone()),
+            // The server's `FATAL` read as it goes by (`fatal`): the driver loses it.
+            Some(tls) => config.connect(fatal::MakeFatalConnect(tls.clone())),
             None => config.connect(postgres::NoTls),
         }?;
         end.opened();
