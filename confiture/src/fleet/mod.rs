@@ -432,6 +432,12 @@ pub struct FleetReport {
     pub targets: Vec<TargetReport>,
     /// The totals.
     pub summary: FleetSummary,
+    /// The diagnostics of the files every target read, errors and warnings, from the fleet's
+    /// one check of them ([`Fleet::files`]): the same files on every target, so said once for
+    /// the fleet, whether or not any target connected (the CLI's `status`: below its table
+    /// and in its JSON's `errors`). Each target's own report keeps its own reading of them.
+    #[serde(skip)]
+    pub diagnostics: Vec<crate::Diagnostic>,
 }
 
 impl FleetReport {
@@ -795,6 +801,7 @@ impl Fleet {
         Ok(self.run(
             "up",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, sink, held| {
                 Ran::of(held.insert(self.migrator(target, &files)).up(options, sink))
@@ -817,6 +824,7 @@ impl Fleet {
         Ok(self.run(
             "down",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, sink, held| {
                 Ran::of(
@@ -844,6 +852,7 @@ impl Fleet {
         Ok(self.run(
             "status",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, _, held| match held
                 .insert(self.migrator(target, &files))
@@ -865,13 +874,14 @@ impl Fleet {
         &self,
         name: &'static str,
         connections: usize,
+        files: &Files,
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
         let scheduled = self.schedule(&all, connections, progress, command);
-        self.report(name, scheduled, start)
+        self.report(name, files, scheduled, start)
     }
 
     /// Runs `command` on each of `targets` (each with its place in the target list), at most
@@ -1057,7 +1067,13 @@ impl Fleet {
 
     /// The report of a fleet whose targets ended as `scheduled.slots` says (one per target,
     /// in order).
-    fn report(&self, name: &'static str, scheduled: Scheduled, start: Instant) -> FleetReport {
+    fn report(
+        &self,
+        name: &'static str,
+        files: &Files,
+        scheduled: Scheduled,
+        start: Instant,
+    ) -> FleetReport {
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
@@ -1091,6 +1107,9 @@ impl Fleet {
             command: name,
             targets,
             summary,
+            diagnostics: (files.checked.as_ref())
+                .map(|checked| checked.diagnostics.clone())
+                .unwrap_or_default(),
         }
     }
 }
