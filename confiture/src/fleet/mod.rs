@@ -1187,6 +1187,11 @@ impl Fleet {
                 n => n.to_string(),
             },
         );
+        // A library fleet's caller has no `--jobs`: told `Fleet::jobs` (the one map of flags).
+        let fewer = match self.complete_suggestions {
+            true => crate::migrate::options::library_names(&fewer, crate::hint::FLEET).into_owned(),
+            false => fewer,
+        };
         error.help = Some(match error.help.take() {
             Some(help) => format!("{fewer}; or {help}"),
             None => fewer,
@@ -1293,7 +1298,9 @@ mod tests {
         lock(&fleet.connected).ended(&targets[0].source);
         let said = help(&fleet);
         assert!(
-            said.contains("e.g. --jobs 2 (what fits in the 2 connections it held when refused)"),
+            said.contains(
+                "e.g. `Fleet::jobs(2)` (what fits in the 2 connections it held when refused)"
+            ),
             "{said}"
         );
         // A target that starts after the others ended counts none.
@@ -1301,5 +1308,49 @@ mod tests {
         lock(&fleet.connected).ended(&targets[2].source);
         lock(&fleet.connected).started(&targets[2].source);
         assert!(help(&fleet).contains("the run held no connection when refused"));
+    }
+
+    /// A library fleet's help for a target refused with `53300` names the API that lowers
+    /// the targets at once, `Fleet::jobs`, never the command line's `--jobs`, which a program
+    /// has no way to give (whatever the count it suggests); the command line's fleet (its
+    /// migrator's suggestions left to the CLI) keeps the flag.
+    #[test]
+    fn a_library_fleet_told_to_run_fewer_targets_is_told_the_api_not_the_flag() {
+        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
+            .expect("an environment");
+        let targets: Vec<Target> = ["t_1", "t_2", "t_3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
+            .collect();
+        let help = |fleet: &Fleet| {
+            let mut error = ReportedError::of(&crate::Error::connection("refused"));
+            error.sqlstate = Some("53300".to_string());
+            fleet.blame_jobs(&mut error, 3, 1, &targets[2]);
+            error.help.unwrap_or_default()
+        };
+        let mut fleet = Fleet::new(targets.clone(), "db/migrations", CheckOptions::default());
+        fleet.jobs = 3;
+        for held in [false, true] {
+            if held {
+                lock(&fleet.connected).started(&targets[0].source);
+                lock(&fleet.connected).connected(&targets[0].source);
+                lock(&fleet.connected).started(&targets[2].source);
+            }
+            let said = help(&fleet);
+            assert!(!said.contains("--jobs"), "{said}");
+            assert!(said.contains("`Fleet::jobs("), "{said}");
+        }
+        assert!(
+            help(&fleet).contains("e.g. `Fleet::jobs(1)`"),
+            "{}",
+            help(&fleet)
+        );
+        fleet.complete_suggestions = false;
+        assert!(
+            help(&fleet).contains("lower --jobs, e.g. --jobs 1"),
+            "{}",
+            help(&fleet)
+        );
     }
 }
