@@ -65,6 +65,44 @@ fn up_waits_for_a_server_that_starts_after_it() {
     assert_eq!(rows, ["001", "002"], "{}", run.dump());
 }
 
+/// `migration.wait_for_server` of an environment file waits as the flag does: `up
+/// --create-database --env late`, started while nothing listens on the port its file's URL
+/// names, says it waits up to the file's 2min, and once the server starts there, creates the
+/// database and applies the migrations (without the key it fails at once, as the flag's test
+/// shows).
+#[test]
+fn an_environment_files_wait_for_server_waits_for_a_late_server() {
+    let cluster = Cluster::init();
+    let port = Cluster::free_port();
+    let project = Project::new();
+    project
+        .migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n")
+        .write(
+            "db/environments/late.yaml",
+            format!(
+                "database_url: postgresql://postgres@127.0.0.1:{port}/late_file\n\
+                 migration:\n  wait_for_server: 2min\n"
+            ),
+        );
+    let child = project.spawn(&["migrate", "up", "--create-database", "--env", "late"]);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.start_on(port);
+    let output = child.wait_with_output().expect("wait for the CLI");
+    let run = Run::from_output(output, started.elapsed());
+    run.code(exit::SUCCESS)
+        .stderr_lacks("error")
+        .stderr_has("waiting up to 2min for the server to accept connections: connection refused");
+    let rows: Vec<String> = cluster
+        .connect("late_file")
+        .query("SELECT version FROM tb_confiture ORDER BY version", &[])
+        .expect("read the ledger")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(rows, ["001"], "{}", run.dump());
+}
+
 /// A server that never comes is waited for as long as asked, then the refusal is the error,
 /// saying how long it waited (from the flag, and from the environment file's key); a server
 /// that answers (the database does not exist) is not waited for at all.
