@@ -433,9 +433,9 @@ pub struct FleetReport {
     /// The totals.
     pub summary: FleetSummary,
     /// The diagnostics of the files every target read, errors and warnings, from the fleet's
-    /// one check of them ([`Fleet::files`]): the same files on every target, so said once for
-    /// the fleet, whether or not any target connected (the CLI's `status`: below its table
-    /// and in its JSON's `errors`). Each target's own report keeps its own reading of them.
+    /// one check of them, before any target runs: the same files on every target, so said
+    /// once for the fleet, whether or not any target connected (the CLI's `status`: below its
+    /// table and in its JSON's `errors`). Each target's own report keeps its own reading.
     #[serde(skip)]
     pub diagnostics: Vec<crate::Diagnostic>,
 }
