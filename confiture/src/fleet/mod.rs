@@ -1261,6 +1261,17 @@ mod tests {
         assert_eq!(combined_exit_code([1, 2]), exit::FLEET_MIXED);
     }
 
+    /// Targets `t_1`..`t_3`, listed by name in `t.txt` on one server.
+    fn three_targets() -> Vec<Target> {
+        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
+            .expect("an environment");
+        ["t_1", "t_2", "t_3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
+            .collect()
+    }
+
     /// The `--jobs` a target refused with `53300` is told to use counted the targets connected
     /// when the refused one returned: its connection is tried again until a session of the run
     /// ends (`db::connect`), so the target whose end stopped the retries was no longer counted
@@ -1269,13 +1280,7 @@ mod tests {
     /// it started.
     #[test]
     fn a_refused_target_counts_what_the_run_held_when_refused_not_when_it_returned() {
-        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
-            .expect("an environment");
-        let targets: Vec<Target> = ["t_1", "t_2", "t_3"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
-            .collect();
+        let targets = three_targets();
         let mut fleet = Fleet::new(targets.clone(), "db/migrations", CheckOptions::default());
         fleet.jobs = 3;
         let refused = || {
@@ -1316,13 +1321,7 @@ mod tests {
     /// migrator's suggestions left to the CLI) keeps the flag.
     #[test]
     fn a_library_fleet_told_to_run_fewer_targets_is_told_the_api_not_the_flag() {
-        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
-            .expect("an environment");
-        let targets: Vec<Target> = ["t_1", "t_2", "t_3"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
-            .collect();
+        let targets = three_targets();
         let help = |fleet: &Fleet| {
             let mut error = ReportedError::of(&crate::Error::connection("refused"));
             error.sqlstate = Some("53300".to_string());

@@ -2375,21 +2375,13 @@ fn up_whose_concurrent_detach_loses_its_connection_names_the_finalize() {
     let db = TestDb::new("hsmall_cut_detach");
     let (project, mut reader) = detach_held(&db);
     let child = project.spawn_on(&db, &["migrate", "up"]);
-    let mut client = db.connect();
+    // Its detach waits for the reader's snapshot (its first transaction committed).
     let mut pid: Option<i32> = None;
     let waits = wait_until(Duration::from_secs(60), || {
-        pid = client
-            .query_opt(
-                "SELECT pid FROM pg_stat_activity WHERE datname = $1 \
-                 AND query LIKE '%DETACH PARTITION%CONCURRENTLY%' \
-                 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
-                &[&db.name],
-            )
-            .expect("pg_stat_activity")
-            .map(|row| row.get(0));
+        pid = db.waiting_backend("virtualxid");
         pid.is_some() && p2_pending_detach(&db)
     });
-    client
+    db.connect()
         .query_one("SELECT pg_terminate_backend($1)", &[&pid])
         .expect("pg_terminate_backend");
     let output = child.wait_with_output().expect("reap the runner");

@@ -2005,6 +2005,49 @@ fn status_names_the_holder_of_each_targets_migration_lock() {
     drop(holder);
 }
 
+/// The JSON `errors` of one database's status of `project`'s files with errors, on `db`:
+/// the one `invalid` error of the directory.
+fn files_errors_of(project: &Project, db: &TestDb) -> serde_json::Value {
+    let single = project.status_json_on(db);
+    single.code(exit::INVALID);
+    let errors = single.json()["errors"].clone();
+    assert_eq!(
+        errors.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        single.dump()
+    );
+    errors
+}
+
+/// The error lines (`error[C001]: ...`) one database's status `run` said of its files.
+fn error_lines(run: &Run) -> Vec<String> {
+    (run.stderr.lines())
+        .filter(|l| l.starts_with("error"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A fleet's status `run` said each of `lines` once, and the help under them once.
+fn says_the_files_errors_once(run: &Run, lines: &[String]) {
+    for line in lines {
+        assert_eq!(
+            run.stderr.matches(line.as_str()).count(),
+            1,
+            "{line}\n{}",
+            run.dump()
+        );
+    }
+    assert_eq!(
+        run.stderr
+            .matches("`migrate up` does not run a migration whose files have errors")
+            .count(),
+        1,
+        "{}",
+        run.dump()
+    );
+}
+
 /// A fleet's `status` of a directory with files in error (an up file without its down, a
 /// misnamed file, a version twice) says so as one database's does, once for the whole fleet
 /// (every target reads the same files): the errors on stderr with the help that fixes them,
@@ -2024,43 +2067,11 @@ fn a_fleet_status_of_files_with_errors_says_so_once() {
         .write("db/migrations/003_again.down.sql", "SELECT 1;\n");
     write_targets(&project, &dbs);
     let url = server_url();
-    let single = Run::of(project.cli().args([
-        "migrate",
-        "status",
-        "--database-url",
-        &dbs.dbs[0].url(),
-        "--format",
-        "json",
-    ]));
-    single.code(exit::INVALID);
-    let single_errors = single.json()["errors"].clone();
-    assert_eq!(
-        single_errors.as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        single.dump()
-    );
+    let single_errors = files_errors_of(&project, &dbs.dbs[0]);
 
     let run = tenants_status(&project, &url, &[]);
     run.code(exit::INVALID).stdout_has("! files with errors");
-    let one_db = project.status_on(&dbs.dbs[0]);
-    // Each error line of one database's status, once.
-    for line in one_db.stderr.lines().filter(|l| l.starts_with("error")) {
-        assert_eq!(
-            run.stderr.matches(line).count(),
-            1,
-            "{line}\n{}",
-            run.dump()
-        );
-    }
-    assert_eq!(
-        run.stderr
-            .matches("`migrate up` does not run a migration whose files have errors")
-            .count(),
-        1,
-        "{}",
-        run.dump()
-    );
+    says_the_files_errors_once(&run, &error_lines(&project.status_on(&dbs.dbs[0])));
 
     let run = tenants_status(&project, &url, &["--format", "json"]);
     run.code(exit::INVALID);
@@ -2115,20 +2126,9 @@ fn a_fleet_status_says_the_files_errors_when_no_target_connects() {
     project
         .write("db/migrations/5_bad.up.sql", "SELECT 1;\n")
         .write("db/migrations/004_half.up.sql", "SELECT 1;\n");
-    let single = project.status_json_on(&dbs.dbs[0]);
-    single.code(exit::INVALID);
-    let single_errors = single.json()["errors"].clone();
-    assert_eq!(
-        single_errors.as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        single.dump()
-    );
-    let one_db = project.status_on(&dbs.dbs[0]);
-    let error_lines: Vec<&str> = (one_db.stderr.lines())
-        .filter(|l| l.starts_with("error"))
-        .collect();
-    assert!(!error_lines.is_empty(), "{}", one_db.dump());
+    let single_errors = files_errors_of(&project, &dbs.dbs[0]);
+    let error_lines = error_lines(&project.status_on(&dbs.dbs[0]));
+    assert!(!error_lines.is_empty(), "{single_errors}");
     let unreachable =
         |db: &str| format!("postgresql://postgres@127.0.0.1:1/{db}?connect_timeout=2");
     // None connects; then the first does not and the second does.
@@ -2138,22 +2138,7 @@ fn a_fleet_status_says_the_files_errors_when_no_target_connects() {
     ] {
         project.write("tenants.txt", &list);
         let run = tenants_status(&project, &server_url(), &["--keep-going"]);
-        for line in &error_lines {
-            assert_eq!(
-                run.stderr.matches(line).count(),
-                1,
-                "{line}\n{}",
-                run.dump()
-            );
-        }
-        assert_eq!(
-            run.stderr
-                .matches("`migrate up` does not run a migration whose files have errors")
-                .count(),
-            1,
-            "{}",
-            run.dump()
-        );
+        says_the_files_errors_once(&run, &error_lines);
         let run = tenants_status(
             &project,
             &server_url(),
