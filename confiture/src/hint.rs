@@ -276,12 +276,20 @@ pub(crate) const OPTION_FLAGS: &[(&str, &str, &[&str])] = &[
     ("--schema-dir", "schema_dir", &["DriftOptions"]),
     // A setting of the whole session, not of one command's options: its builder method.
     ("--wait-for-server", "wait_for_server", &[SESSION]),
+    // A setting of a whole fleet: its builder method (`Fleet::jobs(2)`).
+    ("--jobs", "jobs", &[FLEET]),
 ];
 
 /// The type of [`OPTION_FLAGS`]' settings of a whole session, which every command's text
 /// names as its builder method (`Migrator::wait_for_server(Duration::from_secs(60))`).
 #[cfg(feature = "env-files")]
 pub(crate) const SESSION: &str = "Migrator";
+
+/// The type of [`OPTION_FLAGS`]' settings of a whole fleet, which a library fleet's texts
+/// name as its builder method (`Fleet::jobs(2)`): an environment file sets them in its
+/// `fleet:` block, never as a `migration:` key.
+#[cfg(feature = "env-files")]
+pub(crate) const FLEET: &str = "Fleet";
 
 /// The flags that bound an `up` or a `down` (each takes a value): a suggested command with
 /// one does only what it says.

@@ -259,23 +259,17 @@ pub fn status(
         live(out, &said, event)
     })?;
     // Every target read the same files: their errors are said once, as one database's status
-    // says them (text: below the table; JSON: the document's `errors`).
-    let files = report.targets.iter().find_map(|t| match &t.report {
-        Some(fleet::CommandReport::Status(status)) => Some(status.as_ref()),
-        _ => None,
-    });
+    // says them (text: below the table; JSON: the document's `errors`), from the fleet's one
+    // check of them, whether or not any target connected.
+    let dir = plan.migrator.migrations_dir();
     if out.json_mode() {
-        let errors = files.map_or_else(Vec::new, |status| {
-            super::migrate::status_errors(status, plan.migrator.migrations_dir())
-        });
+        let errors = super::migrate::files_errors(&report.diagnostics, dir);
         return Ok(finish_with(out, &report, Some(interrupt), Some(errors)));
     }
     let code = finish_with(out, &report, Some(interrupt), None);
-    if let Some(files) = files {
-        super::migrate::status_file_errors(out, files);
-        if let Some(help) = super::migrate::files_errors_help(files) {
-            out.note(&out.hint(&help));
-        }
+    super::migrate::status_file_errors(out, &report.diagnostics);
+    if let Some(help) = super::migrate::files_errors_help(&report.diagnostics) {
+        out.note(&out.hint(&help));
     }
     Ok(code)
 }

@@ -12,7 +12,7 @@ use confiture::migrate::{
 };
 use confiture::plan::{Effect, ReinitAction};
 use confiture::status::{MigrationStatus, State, StatusReport};
-use confiture::{display, exit, hint, Migrator, Result};
+use confiture::{display, exit, hint, Diagnostic, Migrator, Result};
 
 use super::fleet::Selected;
 use super::interrupt::{Interrupt, Words, READING_FILES};
@@ -1347,7 +1347,7 @@ fn status(mut migrator: Migrator, options: &StatusOptions, out: &Output) -> Resu
             report: &report,
         });
     } else {
-        status_file_errors(out, &report);
+        status_file_errors(out, &report.diagnostics);
         out.result(&status_table(out, &report));
         for line in status_advice(&report, migrator.dir_named_by()) {
             out.note(&out.hint(&line));
@@ -1373,7 +1373,20 @@ pub(crate) fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec
     if report.exit_code() != exit::INVALID {
         return Vec::new();
     }
-    let errors = report.diagnostics.iter().filter(|d| d.is_error());
+    files_errors(&report.diagnostics, dir)
+}
+
+/// The `invalid` error of the files whose `diagnostics` hold an error, as `up` refuses them:
+/// a status's JSON `errors` (one database's, [`status_errors`], or a fleet's, from its one
+/// check of the files); none when no diagnostic is an error.
+pub(crate) fn files_errors(
+    diagnostics: &[Diagnostic],
+    dir: &std::path::Path,
+) -> Vec<ReportedError> {
+    let errors: Vec<&Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    if errors.is_empty() {
+        return Vec::new();
+    }
     let refusal = confiture::files::refusal(
         dir,
         errors,
@@ -1382,18 +1395,20 @@ pub(crate) fn status_errors(report: &StatusReport, dir: &std::path::Path) -> Vec
     vec![ReportedError::of(&refusal)]
 }
 
-/// The errors of the files `report` read, on stderr, rendered like rustc's: one database's
-/// status shows them above its table, a fleet's once below its own (every target reads the
-/// same files). [`files_errors_help`] says how to fix them.
-pub(crate) fn status_file_errors(out: &Output, report: &StatusReport) {
-    for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+/// The errors among `diagnostics`, the files' a status read, on stderr, rendered like
+/// rustc's: one database's status shows them above its table, a fleet's once below its own
+/// (every target reads the same files: the fleet's one check of them). [`files_errors_help`]
+/// says how to fix them.
+pub(crate) fn status_file_errors(out: &Output, diagnostics: &[Diagnostic]) {
+    for d in diagnostics.iter().filter(|d| d.is_error()) {
         out.diagnostic(d);
     }
 }
 
-/// The help under [`status_file_errors`]: what fixes the errors, and that `up` refuses them.
-pub(crate) fn files_errors_help(report: &StatusReport) -> Option<String> {
-    let errors = report.summary.errors;
+/// The help under [`status_file_errors`] of `diagnostics`: what fixes their errors, and that
+/// `up` refuses them.
+pub(crate) fn files_errors_help(diagnostics: &[Diagnostic]) -> Option<String> {
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     (errors > 0).then(|| {
         format!(
             "help: fix the {} above ({} explains each rule); `migrate up` does not run a \
@@ -1584,7 +1599,7 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
     let s = &report.summary;
     let lint = hint::command("lint");
     let reinit = hint::command("migrate reinit");
-    lines.extend(files_errors_help(report));
+    lines.extend(files_errors_help(&report.diagnostics));
     let warnings = report.diagnostics.len() - s.errors;
     if warnings > 0 {
         lines.push(format!(

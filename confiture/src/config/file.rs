@@ -1981,8 +1981,10 @@ impl FileContext<'_> {
             }
             // A key left to confiture (Python) that is one of our command options
             // (`lock_wait`) is a flag given in the wrong place: ignored, it would never apply.
+            // A fleet's setting (`jobs`) is its `fleet:` block's, never a command option.
             let option = crate::hint::OPTION_FLAGS
                 .iter()
+                .filter(|(_, _, types)| *types != [crate::hint::FLEET])
                 .find(|(_, field, _)| *field == key);
             if let (Unknown::LeftToConfiture, Some((flag, field, types))) = (unknown, option) {
                 let library = types.first().map_or(String::new(), |options| {

@@ -189,7 +189,7 @@ impl Fleet {
             slots,
             held_back: scheduled.held_back,
         };
-        Ok(self.report("verify", scheduled, start))
+        Ok(self.report("verify", &files, scheduled, start))
     }
 
     /// `migrate drift` on every target: its live schema against its applied migrations
@@ -210,6 +210,7 @@ impl Fleet {
         Ok(self.run(
             "drift",
             crate::verify::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, _, _| {
                 Ran::of(self.migrator(target, &files).drift_with(

@@ -432,6 +432,12 @@ pub struct FleetReport {
     pub targets: Vec<TargetReport>,
     /// The totals.
     pub summary: FleetSummary,
+    /// The diagnostics of the files every target read, errors and warnings, from the fleet's
+    /// one check of them, before any target runs: the same files on every target, so said
+    /// once for the fleet, whether or not any target connected (the CLI's `status`: below its
+    /// table and in its JSON's `errors`). Each target's own report keeps its own reading.
+    #[serde(skip)]
+    pub diagnostics: Vec<crate::Diagnostic>,
 }
 
 impl FleetReport {
@@ -795,6 +801,7 @@ impl Fleet {
         Ok(self.run(
             "up",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, sink, held| {
                 Ran::of(held.insert(self.migrator(target, &files)).up(options, sink))
@@ -817,6 +824,7 @@ impl Fleet {
         Ok(self.run(
             "down",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, sink, held| {
                 Ran::of(
@@ -844,6 +852,7 @@ impl Fleet {
         Ok(self.run(
             "status",
             crate::migrator::CONNECTIONS_AT_ONCE,
+            &files,
             progress,
             |target, _, held| match held
                 .insert(self.migrator(target, &files))
@@ -865,13 +874,14 @@ impl Fleet {
         &self,
         name: &'static str,
         connections: usize,
+        files: &Files,
         progress: &(dyn Fn(&Event) + Sync),
         command: impl Fn(&Target, &mut dyn FnMut(Progress), &mut Option<Migrator>) -> Ran + Sync,
     ) -> FleetReport {
         let start = Instant::now();
         let all: Vec<(usize, &Target)> = self.targets.iter().enumerate().collect();
         let scheduled = self.schedule(&all, connections, progress, command);
-        self.report(name, scheduled, start)
+        self.report(name, files, scheduled, start)
     }
 
     /// Runs `command` on each of `targets` (each with its place in the target list), at most
@@ -1057,7 +1067,13 @@ impl Fleet {
 
     /// The report of a fleet whose targets ended as `scheduled.slots` says (one per target,
     /// in order).
-    fn report(&self, name: &'static str, scheduled: Scheduled, start: Instant) -> FleetReport {
+    fn report(
+        &self,
+        name: &'static str,
+        files: &Files,
+        scheduled: Scheduled,
+        start: Instant,
+    ) -> FleetReport {
         let targets: Vec<TargetReport> = self
             .targets
             .iter()
@@ -1091,6 +1107,9 @@ impl Fleet {
             command: name,
             targets,
             summary,
+            diagnostics: (files.checked.as_ref())
+                .map(|checked| checked.diagnostics.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -1168,6 +1187,11 @@ impl Fleet {
                 n => n.to_string(),
             },
         );
+        // A library fleet's caller has no `--jobs`: told `Fleet::jobs` (the one map of flags).
+        let fewer = match self.complete_suggestions {
+            true => crate::migrate::options::library_names(&fewer, crate::hint::FLEET).into_owned(),
+            false => fewer,
+        };
         error.help = Some(match error.help.take() {
             Some(help) => format!("{fewer}; or {help}"),
             None => fewer,
@@ -1237,6 +1261,17 @@ mod tests {
         assert_eq!(combined_exit_code([1, 2]), exit::FLEET_MIXED);
     }
 
+    /// Targets `t_1`..`t_3`, listed by name in `t.txt` on one server.
+    fn three_targets() -> Vec<Target> {
+        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
+            .expect("an environment");
+        ["t_1", "t_2", "t_3"]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
+            .collect()
+    }
+
     /// The `--jobs` a target refused with `53300` is told to use counted the targets connected
     /// when the refused one returned: its connection is tried again until a session of the run
     /// ends (`db::connect`), so the target whose end stopped the retries was no longer counted
@@ -1245,13 +1280,7 @@ mod tests {
     /// it started.
     #[test]
     fn a_refused_target_counts_what_the_run_held_when_refused_not_when_it_returned() {
-        let base = crate::config::Environment::from_url("postgresql://u@h/postgres", "t")
-            .expect("an environment");
-        let targets: Vec<Target> = ["t_1", "t_2", "t_3"]
-            .iter()
-            .enumerate()
-            .map(|(i, name)| Target::database(&base, name, format!("t.txt:{}", i + 1)).unwrap())
-            .collect();
+        let targets = three_targets();
         let mut fleet = Fleet::new(targets.clone(), "db/migrations", CheckOptions::default());
         fleet.jobs = 3;
         let refused = || {
@@ -1274,7 +1303,9 @@ mod tests {
         lock(&fleet.connected).ended(&targets[0].source);
         let said = help(&fleet);
         assert!(
-            said.contains("e.g. --jobs 2 (what fits in the 2 connections it held when refused)"),
+            said.contains(
+                "e.g. `Fleet::jobs(2)` (what fits in the 2 connections it held when refused)"
+            ),
             "{said}"
         );
         // A target that starts after the others ended counts none.
@@ -1282,5 +1313,43 @@ mod tests {
         lock(&fleet.connected).ended(&targets[2].source);
         lock(&fleet.connected).started(&targets[2].source);
         assert!(help(&fleet).contains("the run held no connection when refused"));
+    }
+
+    /// A library fleet's help for a target refused with `53300` names the API that lowers
+    /// the targets at once, `Fleet::jobs`, never the command line's `--jobs`, which a program
+    /// has no way to give (whatever the count it suggests); the command line's fleet (its
+    /// migrator's suggestions left to the CLI) keeps the flag.
+    #[test]
+    fn a_library_fleet_told_to_run_fewer_targets_is_told_the_api_not_the_flag() {
+        let targets = three_targets();
+        let help = |fleet: &Fleet| {
+            let mut error = ReportedError::of(&crate::Error::connection("refused"));
+            error.sqlstate = Some("53300".to_string());
+            fleet.blame_jobs(&mut error, 3, 1, &targets[2]);
+            error.help.unwrap_or_default()
+        };
+        let mut fleet = Fleet::new(targets.clone(), "db/migrations", CheckOptions::default());
+        fleet.jobs = 3;
+        for held in [false, true] {
+            if held {
+                lock(&fleet.connected).started(&targets[0].source);
+                lock(&fleet.connected).connected(&targets[0].source);
+                lock(&fleet.connected).started(&targets[2].source);
+            }
+            let said = help(&fleet);
+            assert!(!said.contains("--jobs"), "{said}");
+            assert!(said.contains("`Fleet::jobs("), "{said}");
+        }
+        assert!(
+            help(&fleet).contains("e.g. `Fleet::jobs(1)`"),
+            "{}",
+            help(&fleet)
+        );
+        fleet.complete_suggestions = false;
+        assert!(
+            help(&fleet).contains("lower --jobs, e.g. --jobs 1"),
+            "{}",
+            help(&fleet)
+        );
     }
 }

@@ -129,6 +129,14 @@ impl Ran<'_> {
         let held = self.held;
         let mut old = OldSession::Unknown;
         let mut flushed = false;
+        // What the statement cut short left in the database (a partition pending detach, an
+        // INVALID index), by version: read on the new connection as `status` reads it.
+        let mut left: Vec<(String, crate::plan::LeftBehind)> = Vec::new();
+        let direction = match self.direction {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        };
+        let not_seen = self.run.get(self.committed.len()..).unwrap_or_default();
         let ledger = session.and_then(|session| {
             let mut client = session.client;
             // Only the server's side of the connection may have been cut: the run's own
@@ -151,6 +159,16 @@ impl Ran<'_> {
             let wait = crate::db::ledger::DEFAULT_WAIT;
             let ledger = crate::db::ledger::read_at(&mut client, self.table, wait, site)?;
             up_since_before = server_uptime(&mut client).is_some_and(|up| up > took);
+            if let Some(read) = &ledger {
+                let runs = not_seen.iter().filter_map(|m| {
+                    let marker = (read.started.iter())
+                        .find(|s| s.version == m.version_text && s.direction == direction)?;
+                    Some((m.version_text.clone(), marker, *m))
+                });
+                // Only explains the failure: a read that fails leaves the general help.
+                left = crate::db::apply::left_behind(|| Ok(&mut client), wait, runs)
+                    .unwrap_or_default();
+            }
             Ok(Some(ledger))
         });
         let rows = match ledger {
@@ -254,6 +272,33 @@ impl Ran<'_> {
                         format!("connection lost before {what} {} committed", m.id());
                 }
                 failure.migration = Some((m.version_text.clone(), m.name.clone()));
+                // Its statement cut part-way left something its way on depends on (a
+                // partition pending detach: running the file again fails on it): the help is
+                // that way on, as `status`' and a rerun's refusal say it.
+                // (An index build's own help, the engine's, already names its INVALID index.)
+                let left = (left.iter())
+                    .filter(|(_, l)| matches!(l, crate::plan::LeftBehind::PendingDetach(_)))
+                    .find(|(v, _)| *v == m.version_text);
+                if let (TransactionMode::NoTransaction, Some((_, left))) = (file.mode, left) {
+                    let down = self.direction == Direction::Down;
+                    let (named, rerun) = match down {
+                        true => ("its down file", "migrate down --rerun-interrupted"),
+                        false => ("its up file", "migrate up --rerun-interrupted"),
+                    };
+                    failure.error.details.push(format!(
+                        "what its statement cut short committed stays: {} (read on a new \
+                         connection)",
+                        left.recorded_but()
+                    ));
+                    failure.error.help = Some(crate::plan::interrupted_ways_on(
+                        down,
+                        &m.version_text,
+                        named,
+                        rerun,
+                        "",
+                        Some(left),
+                    ));
+                }
                 if file.mode == TransactionMode::NoTransaction {
                     failure.error.details.push(
                         match self.direction {

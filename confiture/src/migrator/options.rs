@@ -403,7 +403,7 @@ impl crate::drift::DriftOptions {
 }
 
 /// The one map of flag to option ([`crate::hint::OPTION_FLAGS`]).
-use crate::hint::{OPTION_FLAGS as FLAGS, SESSION};
+use crate::hint::{FLEET, OPTION_FLAGS as FLAGS, SESSION};
 
 /// `error`'s message, details and help with each flag of [`FLAGS`] that `options` (the
 /// command's options type, `UpOptions`) has named as that field instead (`--yes` is
@@ -483,6 +483,25 @@ pub(crate) fn library_names<'t>(text: &'t str, options: &str) -> Cow<'t, str> {
             continue;
         }
         rest = &rest[flag.len()..];
+        if *types == [FLEET] {
+            // `--jobs 2`: the builder method called with the count; `--jobs` alone, the method.
+            let digits = rest
+                .strip_prefix(' ')
+                .map_or(0, |v| v.chars().take_while(char::is_ascii_digit).count());
+            let call = match digits {
+                0 => format!("{FLEET}::{field}"),
+                n => {
+                    let count = &rest[1..1 + n];
+                    rest = &rest[1 + n..];
+                    format!("{FLEET}::{field}({count})")
+                }
+            };
+            match out.ends_with('`') {
+                true => out.push_str(&call),
+                false => out.push_str(&format!("`{call}`")),
+            }
+            continue;
+        }
         if *types == [SESSION] {
             // `` `--wait-for-server 60s` ``: the method, called with the value quoted with it.
             let value = rest
@@ -591,7 +610,7 @@ fn flag_group(text: &str, options: &str) -> Option<(Vec<String>, usize)> {
 #[cfg(test)]
 mod tests {
     use super::library_names;
-    use crate::hint::{OPTION_FLAGS, SESSION};
+    use crate::hint::{FLEET, OPTION_FLAGS, SESSION};
     use std::path::{Path, PathBuf};
 
     /// The fields of each command's options type, as its `Debug` names them.
@@ -668,7 +687,7 @@ mod tests {
         }
         assert!(missing.is_empty(), "not in hint::OPTION_FLAGS: {missing:?}");
         for (flag, field, types) in OPTION_FLAGS {
-            for options in types.iter().filter(|t| **t != SESSION) {
+            for options in types.iter().filter(|t| **t != SESSION && **t != FLEET) {
                 let has = all
                     .iter()
                     .any(|(name, fields)| name == options && fields.iter().any(|f| f == field));
@@ -690,7 +709,6 @@ mod tests {
         // A fleet's, the command line's list of targets.
         ("--targets", "fleet"),
         ("--schemas-query", "fleet"),
-        ("--jobs", "fleet"),
         // confiture (Python)'s commands.
         ("--online", "confiture (Python)"),
         ("--resume", "confiture (Python)"),

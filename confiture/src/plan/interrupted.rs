@@ -55,8 +55,9 @@ impl LeftBehind {
     }
 
     /// What an apply a row recorded over since left, as a refusal says it after "the ledger
-    /// records it since, but".
-    fn recorded_but(&self) -> String {
+    /// records it since, but"; also what a run whose connection was lost left, read on a new
+    /// connection (`migrator::lost`).
+    pub(crate) fn recorded_but(&self) -> String {
         match self {
             LeftBehind::InvalidIndex(_) => "its index is INVALID".to_string(),
             LeftBehind::RebuildCopies(copies) => {

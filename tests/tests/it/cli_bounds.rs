@@ -773,3 +773,43 @@ fn another_tools_down_section_in_an_up_file_stops_lint_and_up() {
         assert!(!db.exists(), "nothing was run, nor the database created");
     }
 }
+
+/// `migration.connect_timeout` of an environment file bounds each connection attempt as the
+/// URL's parameter does: a server that accepts and never answers ends the command after the
+/// file's 2 s (and the explanation's probe within as long), never the default 10 s, exit 3,
+/// the error naming the time and the help the environment file's key to raise.
+#[test]
+fn an_environment_files_connect_timeout_bounds_a_silent_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("its address").port();
+    // Accept and hold connections without ever reading or writing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let project = Project::new();
+    project.table("001_a").write(
+        "db/environments/silent.yaml",
+        format!(
+            "database_url: postgresql://postgres@127.0.0.1:{port}/app?sslmode=disable\n\
+             migration:\n  connect_timeout: 2s\n"
+        ),
+    );
+    for command in [&["migrate", "status"][..], &["migrate", "up"][..]] {
+        let run = project.run(&[command, &["--env", "silent"][..]].concat());
+        run.code(exit::CONNECTION)
+            .stderr_has("no answer within 2s")
+            .stderr_has("raise migration.connect_timeout")
+            .stderr_has("in environment file db/environments/silent.yaml");
+        // The connection's 2 s, then the explanation's probe of the port within the same 2 s
+        // (`connect::explain::timed_out`): well under the default 10 s either way.
+        assert!(
+            run.elapsed >= std::time::Duration::from_millis(1800)
+                && run.elapsed < std::time::Duration::from_secs(8),
+            "{}",
+            run.dump()
+        );
+    }
+}

@@ -2329,6 +2329,43 @@ fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     }
 }
 
+/// A no-transaction `DETACH PARTITION ... CONCURRENTLY` whose own session is cut (lost
+/// connection: `pg_terminate_backend` while it waits for a reader) after its first
+/// transaction committed: `up`'s own error names the partition left pending detach and its
+/// `FINALIZE` first, as `status` and a rerun's refusal do (`plan::interrupted`), never only
+/// the general "run `migrate up --rerun-interrupted` again", which would fail on it; following
+/// it finishes the migration.
+#[test]
+fn up_whose_concurrent_detach_loses_its_connection_names_the_finalize() {
+    let db = TestDb::new("hsmall_cut_detach");
+    let (project, mut reader) = detach_held(&db);
+    let child = project.spawn_on(&db, &["migrate", "up"]);
+    // Its detach waits for the reader's snapshot (its first transaction committed).
+    let mut pid: Option<i32> = None;
+    let waits = wait_until(Duration::from_secs(60), || {
+        pid = db.waiting_backend("virtualxid");
+        pid.is_some() && p2_pending_detach(&db)
+    });
+    db.connect()
+        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("pg_terminate_backend");
+    let output = child.wait_with_output().expect("reap the runner");
+    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    assert!(waits, "the detach never waited\n{}", run.dump());
+    assert!(p2_pending_detach(&db), "{}", run.dump());
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    run.code(exit::CONNECTION).stderr_has("pending detach");
+    let help = help_of(&run);
+    let finalize = help.find("FINALIZE");
+    let rerun = help.find("--rerun-interrupted");
+    assert!(
+        finalize.is_some() && rerun.is_none_or(|rerun| finalize < Some(rerun)),
+        "{}",
+        run.dump()
+    );
+    finalize_as_told(&db, &project, &run);
+}
+
 /// hdp #1: a partition left pending detach by an interrupted `DETACH PARTITION ...
 /// CONCURRENTLY` that no run of ours marked (another session's, a run that marks nothing):
 /// `up` fails on it (55000, "already pending detach"), its help the `FINALIZE` to run, then

@@ -2005,6 +2005,49 @@ fn status_names_the_holder_of_each_targets_migration_lock() {
     drop(holder);
 }
 
+/// The JSON `errors` of one database's status of `project`'s files with errors, on `db`:
+/// the one `invalid` error of the directory.
+fn files_errors_of(project: &Project, db: &TestDb) -> serde_json::Value {
+    let single = project.status_json_on(db);
+    single.code(exit::INVALID);
+    let errors = single.json()["errors"].clone();
+    assert_eq!(
+        errors.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        single.dump()
+    );
+    errors
+}
+
+/// The error lines (`error[C001]: ...`) one database's status `run` said of its files.
+fn error_lines(run: &Run) -> Vec<String> {
+    (run.stderr.lines())
+        .filter(|l| l.starts_with("error"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A fleet's status `run` said each of `lines` once, and the help under them once.
+fn says_the_files_errors_once(run: &Run, lines: &[String]) {
+    for line in lines {
+        assert_eq!(
+            run.stderr.matches(line.as_str()).count(),
+            1,
+            "{line}\n{}",
+            run.dump()
+        );
+    }
+    assert_eq!(
+        run.stderr
+            .matches("`migrate up` does not run a migration whose files have errors")
+            .count(),
+        1,
+        "{}",
+        run.dump()
+    );
+}
+
 /// A fleet's `status` of a directory with files in error (an up file without its down, a
 /// misnamed file, a version twice) says so as one database's does, once for the whole fleet
 /// (every target reads the same files): the errors on stderr with the help that fixes them,
@@ -2024,48 +2067,36 @@ fn a_fleet_status_of_files_with_errors_says_so_once() {
         .write("db/migrations/003_again.down.sql", "SELECT 1;\n");
     write_targets(&project, &dbs);
     let url = server_url();
-    let single = Run::of(project.cli().args([
-        "migrate",
-        "status",
-        "--database-url",
-        &dbs.dbs[0].url(),
-        "--format",
-        "json",
-    ]));
-    single.code(exit::INVALID);
-    let single_errors = single.json()["errors"].clone();
-    assert_eq!(
-        single_errors.as_array().map(Vec::len),
-        Some(1),
-        "{}",
-        single.dump()
-    );
+    let single_errors = files_errors_of(&project, &dbs.dbs[0]);
 
     let run = tenants_status(&project, &url, &[]);
     run.code(exit::INVALID).stdout_has("! files with errors");
-    let one_db = project.status_on(&dbs.dbs[0]);
-    // Each error line of one database's status, once.
-    for line in one_db.stderr.lines().filter(|l| l.starts_with("error")) {
-        assert_eq!(
-            run.stderr.matches(line).count(),
-            1,
-            "{line}\n{}",
-            run.dump()
-        );
-    }
-    assert_eq!(
-        run.stderr
-            .matches("`migrate up` does not run a migration whose files have errors")
-            .count(),
-        1,
-        "{}",
-        run.dump()
-    );
+    says_the_files_errors_once(&run, &error_lines(&project.status_on(&dbs.dbs[0])));
 
     let run = tenants_status(&project, &url, &["--format", "json"]);
     run.code(exit::INVALID);
     let doc = run.json();
-    assert_eq!(doc["errors"], single_errors, "{}", run.dump());
+    // The same errors as one database's, each with the files' own help: the fleet's one
+    // check of its files, never one target's reading of them ("applied here").
+    let without_help = |errors: &serde_json::Value| {
+        let mut errors = errors.clone();
+        for d in errors[0]["diagnostics"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            d["help"] = serde_json::Value::Null;
+        }
+        errors
+    };
+    assert_eq!(
+        without_help(&doc["errors"]),
+        without_help(&single_errors),
+        "{}",
+        run.dump()
+    );
+    let helps = doc["errors"][0]["diagnostics"].to_string();
+    assert!(!helps.contains("applied here"), "{}", run.dump());
     for entry in entries(&doc) {
         assert!(entry.get("errors").is_none(), "{}", run.dump());
     }
@@ -2082,4 +2113,37 @@ fn a_fleet_status_of_files_with_errors_says_so_once() {
         "{}",
         run.dump()
     );
+}
+
+/// The files' errors come from the fleet's one check of its files, not from a target's
+/// report: a fleet none of whose targets connects (or whose first does not) still says them
+/// once, on stderr with their help and in JSON's top-level `errors`, as one database's
+/// status says them.
+#[test]
+fn a_fleet_status_says_the_files_errors_when_no_target_connects() {
+    let dbs = TestDbs::new("fleetfx", 1);
+    let project = tenant_project();
+    project
+        .write("db/migrations/5_bad.up.sql", "SELECT 1;\n")
+        .write("db/migrations/004_half.up.sql", "SELECT 1;\n");
+    let single_errors = files_errors_of(&project, &dbs.dbs[0]);
+    let error_lines = error_lines(&project.status_on(&dbs.dbs[0]));
+    assert!(!error_lines.is_empty(), "{single_errors}");
+    let unreachable =
+        |db: &str| format!("postgresql://postgres@127.0.0.1:1/{db}?connect_timeout=2");
+    // None connects; then the first does not and the second does.
+    for list in [
+        format!("{}\n{}\n", unreachable("gone"), unreachable("lost")),
+        format!("{}\n{}\n", unreachable("gone"), dbs.dbs[0].url()),
+    ] {
+        project.write("tenants.txt", &list);
+        let run = tenants_status(&project, &server_url(), &["--keep-going"]);
+        says_the_files_errors_once(&run, &error_lines);
+        let run = tenants_status(
+            &project,
+            &server_url(),
+            &["--keep-going", "--format", "json"],
+        );
+        assert_eq!(run.json()["errors"], single_errors, "{}", run.dump());
+    }
 }

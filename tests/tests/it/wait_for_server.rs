@@ -12,6 +12,35 @@ use confiture::exit;
 use confiture_tests::cluster::Cluster;
 use confiture_tests::{unique, Project, Run};
 
+/// A cluster not started yet, the free port it will start on, and a project of one
+/// migration, `001_t`.
+fn late_server_project() -> (Cluster, u16, Project) {
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    (Cluster::init(), Cluster::free_port(), project)
+}
+
+/// `child`'s run, `cluster` started on `port` once it has tried for a while: long enough for
+/// several refused tries (the first delays are 100-200 ms).
+fn started_late(cluster: &Cluster, port: u16, child: std::process::Child) -> Run {
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    cluster.start_on(port);
+    let output = child.wait_with_output().expect("wait for the CLI");
+    Run::from_output(output, started.elapsed())
+}
+
+/// The versions the ledger of `database` on `cluster` records, in order.
+fn versions(cluster: &Cluster, database: &str) -> Vec<String> {
+    cluster
+        .connect(database)
+        .query("SELECT version FROM tb_confiture ORDER BY version", &[])
+        .expect("read the ledger")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// `up --create-database` started while nothing listens on the port its URL names waits, and
 /// once the server starts there, creates the database and applies the migrations; without a
 /// wait the same command fails at once, naming the flag that waits.
@@ -41,12 +70,7 @@ fn up_waits_for_a_server_that_starts_after_it() {
         "--wait-for-server",
         "2min",
     ]);
-    let started = Instant::now();
-    // Long enough for several refused tries (the first delays are 100-200 ms).
-    std::thread::sleep(Duration::from_millis(1500));
-    cluster.start_on(port);
-    let output = child.wait_with_output().expect("wait for the CLI");
-    let run = Run::from_output(output, started.elapsed());
+    let run = started_late(&cluster, port, child);
     // Said as it waits, on stderr, after the `using` line: not a silent pause.
     run.code(exit::SUCCESS)
         .stderr_lacks("error")
@@ -55,14 +79,35 @@ fn up_waits_for_a_server_that_starts_after_it() {
              waiting up to 2min for the server to accept connections: connection refused"
         ))
         .stdout_lacks("waiting");
-    let rows: Vec<String> = cluster
-        .connect("late_app")
-        .query("SELECT version FROM tb_confiture ORDER BY version", &[])
-        .expect("read the ledger")
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    assert_eq!(rows, ["001", "002"], "{}", run.dump());
+    assert_eq!(
+        versions(&cluster, "late_app"),
+        ["001", "002"],
+        "{}",
+        run.dump()
+    );
+}
+
+/// `migration.wait_for_server` of an environment file waits as the flag does: `up
+/// --create-database --env late`, started while nothing listens on the port its file's URL
+/// names, says it waits up to the file's 2min, and once the server starts there, creates the
+/// database and applies the migrations (without the key it fails at once, as the flag's test
+/// shows).
+#[test]
+fn an_environment_files_wait_for_server_waits_for_a_late_server() {
+    let (cluster, port, project) = late_server_project();
+    project.write(
+        "db/environments/late.yaml",
+        format!(
+            "database_url: postgresql://postgres@127.0.0.1:{port}/late_file\n\
+             migration:\n  wait_for_server: 2min\n"
+        ),
+    );
+    let child = project.spawn(&["migrate", "up", "--create-database", "--env", "late"]);
+    let run = started_late(&cluster, port, child);
+    run.code(exit::SUCCESS)
+        .stderr_lacks("error")
+        .stderr_has("waiting up to 2min for the server to accept connections: connection refused");
+    assert_eq!(versions(&cluster, "late_file"), ["001"], "{}", run.dump());
 }
 
 /// A server that never comes is waited for as long as asked, then the refusal is the error,
@@ -146,10 +191,7 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
 /// waits for its database as the command line does.
 #[test]
 fn a_library_session_waits_for_a_server_that_starts_after_it() {
-    let cluster = Cluster::init();
-    let port = Cluster::free_port();
-    let project = Project::new();
-    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    let (cluster, port, project) = late_server_project();
     let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
     let root = project.path("");
     let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
