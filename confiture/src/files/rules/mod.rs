@@ -448,12 +448,13 @@ struct Context<'a> {
     spelled: OnceCell<u64>,
 }
 
-/// The answers of [`Context::mentions`], kept without allocating: the rules ask about a
-/// handful of words (set_config, pg_settings, the unlock function, the tracking table).
+/// The answers of [`Context::mentions`]: the rules ask about a handful of words (set_config,
+/// pg_settings, the unlock function, the tracking table, ...), each answered once per file
+/// whatever their number — an answer not kept is a search of the whole file per statement,
+/// which a 50 MB file's statements made hours of.
 #[derive(Default)]
 struct Mentioned<'a> {
-    answers: [(&'a str, bool); 8],
-    len: usize,
+    answers: Vec<(&'a str, bool)>,
 }
 
 impl<'a> Context<'a> {
@@ -462,7 +463,7 @@ impl<'a> Context<'a> {
     /// nothing per statement.
     fn mentions(&self, word: &'a str) -> bool {
         let known = self.mentioned.borrow();
-        if let Some(&(_, answer)) = known.answers[..known.len].iter().find(|(w, _)| *w == word) {
+        if let Some(&(_, answer)) = known.answers.iter().find(|(w, _)| *w == word) {
             return answer;
         }
         drop(known);
@@ -476,12 +477,7 @@ impl<'a> Context<'a> {
             let lowered = self.lowered.get_or_init(|| self.text.to_ascii_lowercase());
             lowered.contains(&word.to_ascii_lowercase())
         };
-        let mut known = self.mentioned.borrow_mut();
-        let len = known.len;
-        if let Some(slot) = known.answers.get_mut(len) {
-            *slot = (word, answer);
-            known.len += 1;
-        }
+        self.mentioned.borrow_mut().answers.push((word, answer));
         answer
     }
 
