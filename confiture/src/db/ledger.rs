@@ -164,9 +164,15 @@ pub(crate) enum Creation {
     /// ([`BuildSite::Tenant`]).
     #[default]
     Unasked,
-    /// [`qualified_name`]'s answer: the schema-qualified name it would get, `None` when no
-    /// schema can take it.
-    Known(Option<String>),
+    /// [`qualified_name`]'s answer: the schema-qualified name it would get (`name`), `None`
+    /// when no schema can take it; and whether a start markers' table may stand where it
+    /// would be created (`markers_beside`: a ledger dropped or left out of a restore keeps its
+    /// markers, which [`markers_without_ledger`] reads; false when the read found none there,
+    /// and the rewrite of a fresh database asks no more).
+    Known {
+        name: Option<String>,
+        markers_beside: bool,
+    },
 }
 
 /// [`read_unless_stopped`], asking the catalog for what `asked` says; a table that does not
@@ -1093,13 +1099,19 @@ fn hidden_ledger(
         );
         return match ledger_under_another_name(client, table, stop, &same_but_case, None)? {
             Some(refusal) => Err(refusal),
-            None => Ok(Creation::Known(Some(table.to_string()))),
+            None => Ok(Creation::Known {
+                name: Some(table.to_string()),
+                markers_beside: true,
+            }),
         };
     }
     let sql = super::own_statements(&format!(
         "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
          pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin}, \
-         pg_catalog.current_schema() \
+         pg_catalog.current_schema(), \
+         pg_catalog.to_regclass(pg_catalog.quote_ident(pg_catalog.current_schema()) \
+         OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident({started})) \
+         IS NOT NULL \
          FROM (SELECT) AS confiture_one LEFT JOIN (pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
          AND c.relname OPERATOR(pg_catalog.=) {name} \
@@ -1107,6 +1119,7 @@ fn hidden_ledger(
          AND {shaped}) ON true \
          ORDER BY 1",
         name = literal(&table.name),
+        started = literal(&table.started_table().name),
         shaped = ledger_shaped("c"),
         origin = super::settings::SettingOrigin::columns("search_path"),
     ));
@@ -1122,6 +1135,8 @@ fn hidden_ledger(
     // not a ledger is found (one row of NULLs then): what `up` refuses a ledger with nowhere
     // to be created by ([`Creation`]), at no round trip of its own.
     let mut current_schema = None;
+    // Whether the markers' table stands in the schema it would be created in.
+    let mut markers_beside = false;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             search_path = row.get(1).unwrap_or_default().to_string();
@@ -1129,6 +1144,7 @@ fn hidden_ledger(
             origin =
                 super::settings::SettingOrigin::from_row(|i| row.get(i).map(str::to_string), 4);
             current_schema = creation_schema(row.get(7).map(str::to_string));
+            markers_beside = row.get(8) == Some("t");
             let Some(schema) = row.get(0) else {
                 continue;
             };
@@ -1147,7 +1163,10 @@ fn hidden_ledger(
             .unwrap_or_else(|| format!("SCHEMA.{}", quote_ident(&table.name)));
         return match ledger_under_another_name(client, table, stop, "", Some(&separate))? {
             Some(refusal) => Err(refusal),
-            None => Ok(Creation::Known(creation)),
+            None => Ok(Creation::Known {
+                name: creation,
+                markers_beside,
+            }),
         };
     }
     // The ledger's schema is one the role may not use: the search_path skips it whether it
@@ -2395,7 +2414,7 @@ fn nowhere_to_create(
 ) -> Option<String> {
     let nowhere = table.schema.is_none()
         && match creation {
-            Creation::Known(name) => name.is_none(),
+            Creation::Known { name, .. } => name.is_none(),
             Creation::Unasked => qualified_name(client, table).ok()?.is_none(),
         };
     nowhere.then(|| no_schema_here_help(client, table, env))

@@ -388,7 +388,18 @@ impl Migrator {
                 let initialised = found.is_some();
                 let ((rows, access), markers) = match found {
                     Some(found) => found,
-                    // No ledger: the markers a run left beside it may still be there.
+                    // No ledger: the markers a run left beside it may still be there (the read
+                    // said whether a markers' table stands where it would be created).
+                    None if matches!(
+                        creation,
+                        Creation::Known {
+                            markers_beside: false,
+                            ..
+                        }
+                    ) =>
+                    {
+                        (Default::default(), Vec::new())
+                    }
                     None => {
                         let wait = lock_wait.saturating_sub(started.elapsed());
                         let markers = crate::db::ledger::markers_without_ledger(

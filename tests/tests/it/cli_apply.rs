@@ -675,13 +675,10 @@ fn baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read
     }
 }
 
-/// See [`baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read`]: 8,
-/// and 5 more since a rewrite with no ledger reads the start markers a run left beside a
-/// dropped ledger (`db::ledger::markers_without_ledger`: where the ledger resolves, a
-/// transaction of 4 messages under the tool's own read bounds, then the markers' read) — a
-/// correctness fix that costs a fresh `baseline`/`reinit` these round trips until the markers
-/// are asked in the ledger's own read (open).
-const FRESH_REWRITE_MESSAGES: usize = 13;
+/// See [`baseline_and_reinit_on_a_fresh_database_ask_where_the_ledger_goes_in_its_read`]: the
+/// ledger's read also says whether a start markers' table stands where the ledger would be
+/// created (`Creation::Known::markers_beside`), so a fresh database's markers cost no message.
+const FRESH_REWRITE_MESSAGES: usize = 8;
 
 /// The transactions the server counts in a new database of its own while `up` applies one
 /// no-transaction migration of `statements` statements there.
