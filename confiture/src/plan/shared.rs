@@ -131,6 +131,7 @@ mod tests {
     use super::*;
     use crate::files::{Migration, SqlFile, TransactionMode};
     use crate::ledger::LedgerRow;
+    use crate::plan::tests::row;
 
     fn migration(version: u64, name: &str, up: &str) -> Migration {
         let text = format!("{version:03}");
@@ -148,19 +149,6 @@ mod tests {
             down: file("down", "SELECT 1;\n"),
             version_text: text,
             name: name.to_string(),
-        }
-    }
-
-    fn row(m: &Migration) -> LedgerRow {
-        LedgerRow {
-            version: m.version_text.clone(),
-            name: m.name.clone(),
-            applied_at: "2026-01-15T10:30:00+00:00".to_string(),
-            execution_time_ms: Some(1),
-            checksum: Some(m.up.checksum.clone()),
-            applied_by: None,
-            slug: None,
-            archived_into: None,
         }
     }
 

@@ -41,7 +41,9 @@ fn set(versions: &[u64]) -> MigrationSet {
     )
 }
 
-fn row(m: &Migration) -> LedgerRow {
+/// The ledger row of `m` applied (its checksum, `postgres`'s): the plan's tests' and
+/// `plan::shared`'s.
+pub(super) fn row(m: &Migration) -> LedgerRow {
     LedgerRow {
         version: m.version_text.clone(),
         name: m.name.clone(),
