@@ -1129,6 +1129,7 @@ fn going_back<'h, 'a>(set: &MigrationSet, renumbered: &[&'h Recorded<'a>]) -> Ve
         .collect();
     let mut back: Vec<Back<'h, 'a>> = renumbered
         .iter()
+        .filter(|r| !from_timestamp(r))
         .filter_map(|&r| Some((r.migration?, r, old_number(r)?)))
         .filter(|&(_, _, v)| !set.has_version(v) || moving.contains_key(&v))
         .collect();
@@ -1148,6 +1149,14 @@ fn going_back<'h, 'a>(set: &MigrationSet, renumbered: &[&'h Recorded<'a>]) -> Ve
         ordered.push(back.remove(next));
     }
     ordered
+}
+
+/// Whether a renumbered migration ran under a timestamp (sqlx-cli's, dbmate's, goose's
+/// `20240101120000`, [`crate::files::name::is_timestamp`]): renamed as C005 says, it never
+/// goes back — its files would be C005 again, which every command refuses — and `reinit`
+/// records its new number, as the README's "Coming from sqlx-cli, dbmate or goose" says.
+fn from_timestamp(r: &Recorded<'_>) -> bool {
+    r.migration.is_some() && crate::files::name::is_timestamp(&r.row.version)
 }
 
 /// The first version missing between two versions on disk (a gap, C004), once `back` went back
@@ -1225,9 +1234,15 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
     // Ran under a version no file name can carry (confiture (Python) reads `002-dash.up.sql`
     // as version `002-dash`): no rename takes it back.
     let mut uncarried = Vec::new();
+    // Ran under a timestamp ([`from_timestamp`]): no rename takes it back either.
+    let mut stamped = Vec::new();
     for &r in &renumbered {
         let Some(m) = r.migration else { continue };
         if back.iter().any(|&(b, _, _)| b.version == m.version) {
+            continue;
+        }
+        if from_timestamp(r) {
+            stamped.push(format!("`{}` ran as {}", m.id(), r.row.version));
             continue;
         }
         match old_number(r) {
@@ -1355,6 +1370,24 @@ pub fn renumbered_help(set: &MigrationSet, history: &History<'_>) -> Option<Stri
             "a renumbered migration already ran under its old number, which no file has now: \
              rename its files back ({}); it does not run again",
             back.join("; "),
+        ));
+    }
+    if !stamped.is_empty() {
+        let once = match gap_now {
+            None => "",
+            Some(_) => " once the gap in the versions (C004) is closed",
+        };
+        let (them, their, numbers, runs) = match stamped.len() {
+            1 => ("it", "its", "number", "it does"),
+            _ => ("them", "their", "numbers", "they do"),
+        };
+        help.push(format!(
+            "renumbered from the timestamps sqlx-cli, dbmate and goose number migrations with, \
+             as C005 says, migrations already ran under timestamps ({}): renamed back, the \
+             files would be C005 again; {} records {them} under {their} new {numbers}{once} \
+             ({runs} not run again)",
+            stamped.join(", "),
+            reinit_hint()
         ));
     }
     if !uncarried.is_empty() {

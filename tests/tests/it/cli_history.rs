@@ -3651,3 +3651,39 @@ fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
             .code(exit::SUCCESS);
     }
 }
+
+/// hsm3 #1: a history numbered by timestamps (sqlx-cli's, dbmate's), applied under them by
+/// confiture (Python), then renamed `001_...` as C005's `mv` says: `status` told to rename the
+/// files back (a single migration) or, for a gap the timestamps leave, `reinit` — renamed back,
+/// the files are C005 again and nothing runs. What works is the README's way ("Coming from
+/// sqlx-cli, dbmate or goose"): `reinit`, which `status`'s help now names for that reason;
+/// pasted, it leaves `status` clean.
+#[test]
+fn a_history_renumbered_from_timestamps_is_told_to_reinit_which_works() {
+    for ids in [&["001_a"][..], &["001_a", "002_b", "003_c"]] {
+        let db = TestDb::new("hist_stamps");
+        let project = applied(&db, ids);
+        // Recorded as `20240101120001`, ...: the timestamps the files had when they ran.
+        db.connect()
+            .batch_execute("UPDATE tb_confiture SET version = '20240101120' || version")
+            .unwrap();
+        let status = project.status_on(&db);
+        status
+            .code(exit::DIVERGED)
+            .stderr_has("ran under timestamps")
+            .stderr_has("C005")
+            .stderr_lacks("mv ")
+            .stderr_lacks("C004");
+        let reinit = confiture_tests::suggested(&status.stderr, "migrate reinit")
+            .unwrap_or_else(|| panic!("{ids:?}: no reinit suggested: {}", status.dump()));
+        project
+            .paste(&reinit.replace("<URL>", &db.url()))
+            .code(exit::SUCCESS);
+        project
+            .status_on(&db)
+            .code(exit::SUCCESS)
+            .stderr_lacks("help:");
+        let versions: Vec<String> = ids.iter().map(|id| id.replace('_', ":")).collect();
+        assert_eq!(ledger(&db), versions, "{ids:?}");
+    }
+}
