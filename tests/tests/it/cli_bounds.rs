@@ -776,8 +776,10 @@ fn another_tools_down_section_in_an_up_file_stops_lint_and_up() {
 
 /// `migration.connect_timeout` of an environment file bounds each connection attempt as the
 /// URL's parameter does: a server that accepts and never answers ends the command after the
-/// file's 2 s (and the explanation's probe within as long), never the default 10 s, exit 3,
-/// the error naming the time and the help the environment file's key to raise.
+/// file's 2 s, never the default 10 s, exit 3, the error naming the time and the help the
+/// environment file's key to raise. hsm3 #5: and within about those 2 s in all — the
+/// explanation's probe of the port waited another `connect_timeout` (~4 s in all); TLS
+/// asked (`sslmode` unset: `prefer`) or not.
 #[test]
 fn an_environment_files_connect_timeout_bounds_a_silent_server() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
@@ -790,24 +792,29 @@ fn an_environment_files_connect_timeout_bounds_a_silent_server() {
         }
     });
     let project = Project::new();
-    project.table("001_a").write(
-        "db/environments/silent.yaml",
-        format!(
-            "database_url: postgresql://postgres@127.0.0.1:{port}/app?sslmode=disable\n\
-             migration:\n  connect_timeout: 2s\n"
-        ),
-    );
-    for command in [&["migrate", "status"][..], &["migrate", "up"][..]] {
+    project.table("001_a");
+    for (command, sslmode) in [
+        (&["migrate", "status"][..], "?sslmode=disable"),
+        (&["migrate", "up"][..], "?sslmode=disable"),
+        (&["migrate", "status"][..], ""),
+    ] {
+        project.write(
+            "db/environments/silent.yaml",
+            format!(
+                "database_url: postgresql://postgres@127.0.0.1:{port}/app{sslmode}\n\
+                 migration:\n  connect_timeout: 2s\n"
+            ),
+        );
         let run = project.run(&[command, &["--env", "silent"][..]].concat());
         run.code(exit::CONNECTION)
             .stderr_has("no answer within 2s")
             .stderr_has("raise migration.connect_timeout")
             .stderr_has("in environment file db/environments/silent.yaml");
-        // The connection's 2 s, then the explanation's probe of the port within the same 2 s
-        // (`connect::explain::timed_out`): well under the default 10 s either way.
+        // The connection's 2 s, then the explanation's short probe of the port
+        // (`connect::explain::timed_out`'s `ANSWER_WAIT`).
         assert!(
             run.elapsed >= std::time::Duration::from_millis(1800)
-                && run.elapsed < std::time::Duration::from_secs(8),
+                && run.elapsed < std::time::Duration::from_millis(3500),
             "{}",
             run.dump()
         );

@@ -297,6 +297,13 @@ fn describe_failure(env: &Environment, failure: &Failure) -> Error {
 /// maintenance database and ask who holds a lock on the target's catalogs.
 const ASK_HOLDERS_WAIT: Duration = Duration::from_secs(3);
 
+/// The longest the explanation of a connection that timed out waits for the port's answer to a
+/// TLS request ([`probe::ssl_answer`]), on top of the `timeout` already spent: a server that
+/// accepts connections answers it at once (before the session's start, which is what may wait),
+/// so a short wait tells it as well as `timeout` would, and a silent peer (accepts, never
+/// answers) ends the command within about `timeout`, never twice it.
+const ANSWER_WAIT: Duration = Duration::from_secs(1);
+
 /// The error of a connection that got no session within `timeout`. The network, or the server:
 /// a server that answers on the port (PostgreSQL's answer to a TLS request, [`probe`]) accepted
 /// the connection, and the session's start waits inside it — for a lock another session holds
@@ -311,7 +318,7 @@ fn timed_out(env: &Environment, timeout: Duration) -> Error {
             .to_socket_addrs()
             .ok()
             .and_then(|mut addresses| addresses.next())
-            .and_then(|address| probe::ssl_answer(address, timeout))
+            .and_then(|address| probe::ssl_answer(address, ANSWER_WAIT.min(timeout)))
             .is_some_and(|answer| !matches!(answer, SslAnswer::NotPostgres(_)));
     if !answered {
         return Error::connection(format!(
