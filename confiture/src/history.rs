@@ -916,6 +916,19 @@ pub struct Marked<'a, 'm> {
     pub down: bool,
 }
 
+impl Marked<'_, '_> {
+    /// Its marker, knowing the file its run ran ([`StartedRun::of_file`]: the down file of an
+    /// interrupted rollback, else the up file), whose statements that change only the
+    /// session are not said committed.
+    pub(crate) fn marker_of_file(&self) -> StartedRun {
+        let file = match self.down {
+            true => &self.migration.down,
+            false => &self.migration.up,
+        };
+        self.marker.clone().of_file(file)
+    }
+}
+
 /// A live start marker of a migration these files do not know ([`History::interrupted_unknown`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Unknown<'a, 'm> {
@@ -1995,6 +2008,7 @@ mod tests {
             stopped_after: false,
             earlier_committed: 0,
             earlier_unsure: None,
+            session_only: Vec::new(),
         };
         let rows = [row("002", None), row("003", None)];
         let set = [ix.clone(), tx.clone(), pending.clone()];

@@ -1037,6 +1037,13 @@ pub struct StartedRun {
     /// an answer (killed, disconnected): it may have committed. Past
     /// [`StartedRun::earlier_committed`]; `None` when there is none, or not known.
     pub earlier_unsure: Option<u32>,
+    /// The statements (1-based) of the file the run ran that change only its session
+    /// ([`crate::files::StatementSpan::session_only`]: `SET`, `RESET`, `SHOW`), which commit
+    /// nothing: never said committed ([`StartedRun::committed`]), as
+    /// [`crate::plan::committed_statements`] never names them. Empty until
+    /// [`StartedRun::of_file`] reads them from the file.
+    #[serde(skip)]
+    pub(crate) session_only: Vec<u32>,
 }
 
 /// What a run's start marker recorded when it started that a marker made again keeps
@@ -1082,6 +1089,43 @@ impl StartedRun {
         crate::display::migration_id(&self.version, &self.name)
     }
 
+    /// This marker, knowing `file`, the file its run ran (an apply's up file, a rollback's
+    /// down file): its statements that change only the session ([`StartedRun::session_only`])
+    /// are not said committed.
+    pub(crate) fn of_file(mut self, file: &crate::files::SqlFile) -> StartedRun {
+        self.session_only = (file.statements.iter().zip(1..))
+            .filter(|(span, _)| span.session_only)
+            .map(|(_, at)| at)
+            .collect();
+        self
+    }
+
+    /// Statements 1 to `through` that committed something, in words (`statement 1`,
+    /// `statements 2–3`, `statements 1 and 3–4`): those that change only the session
+    /// ([`StartedRun::session_only`]) left out; `None` when none is left.
+    fn said_committed(&self, through: u32) -> Option<String> {
+        let mut ranges: Vec<(u32, u32)> = Vec::new();
+        for at in (1..=through).filter(|at| !self.session_only.contains(at)) {
+            match ranges.last_mut() {
+                Some((_, end)) if *end + 1 == at => *end = at,
+                _ => ranges.push((at, at)),
+            }
+        }
+        let texts: Vec<String> = (ranges.iter())
+            .map(|&(from, to)| match from == to {
+                true => from.to_string(),
+                false => format!("{from}–{to}"),
+            })
+            .collect();
+        let (last, rest) = texts.split_last()?;
+        let one = matches!(ranges.as_slice(), [(from, to)] if from == to);
+        let word = if one { "statement" } else { "statements" };
+        Some(match rest {
+            [] => format!("{word} {last}"),
+            rest => format!("{word} {} and {last}", rest.join(", ")),
+        })
+    }
+
     /// What is known of what it committed, the run that left it gone: `statement 1 of 1 was
     /// running: it may have committed`, `statements 1–2 of 3 committed; statement 3 of 3 was
     /// running: it may have committed`.
@@ -1125,11 +1169,8 @@ impl StartedRun {
     fn earlier(&self) -> Option<String> {
         let n = self.statements;
         let unsure = self.earlier_unsure.filter(|u| *u > self.earlier_committed);
-        let committed = match self.earlier_committed {
-            0 => None,
-            1 => Some("an earlier run committed statement 1".to_string()),
-            e => Some(format!("an earlier run committed statements 1–{e}")),
-        };
+        let committed = (self.said_committed(self.earlier_committed))
+            .map(|said| format!("an earlier run committed {said}"));
         match (committed, unsure) {
             (None, None) => None,
             (Some(c), None) => Some(format!("{c} of {n}")),
@@ -1148,14 +1189,19 @@ impl StartedRun {
         // Stopped by the run itself after an answered statement: nothing is running, nor may
         // have committed, whether the run is still there or not.
         if self.stopped_after && !self.failed && k > 0 {
-            let done = match k {
-                1 => "statement 1".to_string(),
-                k => format!("statements 1–{k}"),
-            };
+            let done = self.said_committed(k);
             return match k < n {
-                true => format!("{done} committed; statement {} of {n} never started", k + 1),
+                true => format!(
+                    "{} committed; statement {} of {n} never started",
+                    done.as_deref().unwrap_or("nothing"),
+                    k + 1
+                ),
                 false => format!(
-                    "{done} of {n} committed; the run stopped before {} its ledger row",
+                    "{}; the run stopped before {} its ledger row",
+                    match done {
+                        Some(done) => format!("{done} of {n} committed"),
+                        None => "nothing committed".to_string(),
+                    },
                     match self.direction.as_str() {
                         "down" => "deleting",
                         _ => "writing",
@@ -1163,11 +1209,8 @@ impl StartedRun {
                 ),
             };
         }
-        let before = match k {
-            0 | 1 => String::new(),
-            2 => "statement 1 committed; ".to_string(),
-            k => format!("statements 1–{} committed; ", k - 1),
-        };
+        let before = (self.said_committed(k.saturating_sub(1)))
+            .map_or_else(String::new, |said| format!("{said} committed; "));
         // The fate the run recorded wins over whether it is still there: an answered error
         // rolled the statement back, whatever came after.
         let now = match (self.failed, run) {
@@ -1260,6 +1303,7 @@ impl StartedRun {
             // Written only by a run, never by hand: a value that is not a count reads as none.
             earlier_committed: get(11).and_then(|e| e.parse().ok()).unwrap_or(0),
             earlier_unsure: get(12).and_then(|u| u.parse().ok()),
+            session_only: Vec::new(),
         })
     }
 
@@ -2305,6 +2349,7 @@ mod tests {
         let again = |committed: u32, unsure: Option<u32>| StartedRun {
             earlier_committed: committed,
             earlier_unsure: unsure,
+            session_only: Vec::new(),
             ..marker("up", 1, 2, Some("true"), None)
         };
         let failed = "statement 1 of 2 failed: the server refused it, and nothing of it committed";

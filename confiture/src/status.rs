@@ -951,7 +951,7 @@ fn mark_interrupted(
                     .map(|r| r.id())
                     .collect();
             }
-            m.started = Some(mark.marker.clone());
+            m.started = Some(mark.marker_of_file());
             if !mark.down {
                 m.committed_again =
                     crate::plan::committed_statements_of(mark.marker, &mark.migration.up);

@@ -644,7 +644,7 @@ impl RecordedOverRun {
     pub(crate) fn of(marked: &crate::history::Marked<'_, '_>) -> RecordedOverRun {
         RecordedOverRun {
             run: marked.marker.clone(),
-            committed: marked.marker.committed(),
+            committed: marked.marker_of_file().committed(),
             migration: marked.migration.id(),
         }
     }
@@ -688,9 +688,20 @@ impl AbandonedRun {
             plan::After::NotHere | plan::After::Missing { .. } => None,
         };
         let above_newest = matches!(abandoned.after, plan::After::Missing { above: true });
+        // The file the run ran, when it is here: its statements that change only the session
+        // are not said committed.
+        let file = match abandoned.after {
+            plan::After::Pending(m) => Some(&m.up),
+            plan::After::Applied(m) => Some(&m.down),
+            _ => None,
+        };
+        let marker = match file {
+            Some(file) => abandoned.marker.clone().of_file(file),
+            None => abandoned.marker.clone(),
+        };
         AbandonedRun {
             run: abandoned.marker.clone(),
-            committed: abandoned.marker.committed(),
+            committed: marker.committed(),
             now: abandoned.after.name(),
             migration,
             above_newest,

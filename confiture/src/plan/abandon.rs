@@ -206,6 +206,7 @@ mod tests {
             stopped_after: false,
             earlier_committed: 0,
             earlier_unsure: None,
+            session_only: Vec::new(),
         }
     }
 

@@ -334,7 +334,7 @@ fn under_rows_refusal(history: &History<'_>, mark: &Marked<'_, '_>) -> Error {
         if above.len() == 1 { "is" } else { "are" },
         crate::hint::command("migrate down"),
     );
-    interrupted_error(&m.id(), mark.marker, &what).with_help(under_rows_ways_on(
+    interrupted_error(&m.id(), &mark.marker_of_file(), &what).with_help(under_rows_ways_on(
         &m.version_text,
         &m.down.path.display().to_string(),
         &above,
@@ -386,7 +386,7 @@ fn recorded_refusal(mark: &Marked<'_, '_>, direction: Direction, left: &LeftBehi
         "the ledger records it since, but {}: {did}",
         left.recorded_but()
     );
-    interrupted_error(&mark.migration.id(), mark.marker, &what).with_help(left.recorded_help())
+    interrupted_error(&mark.migration.id(), &mark.marker_of_file(), &what).with_help(left.recorded_help())
 }
 
 /// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know
@@ -455,7 +455,7 @@ fn refusal_with(
     again: &str,
     left: Option<&LeftBehind>,
 ) -> Error {
-    let (m, earlier) = (mark.migration, mark.marker);
+    let (m, earlier) = (mark.migration, &mark.marker_of_file());
     let id = m.id();
     let down = direction == Direction::Down;
     let what = match (mark.down, down) {
@@ -681,7 +681,7 @@ pub fn check_rewrite_interrupted_with(
         ),
     };
     Err(
-        interrupted_error(&m.id(), mark.marker, "nothing was written")
+        interrupted_error(&m.id(), &mark.marker_of_file(), "nothing was written")
             .with_detail(detail)
             .with_help(help),
     )
@@ -738,7 +738,7 @@ pub fn confirm_recording_interrupted(
             "{}: {}; {}",
             m.migration.id(),
             m.marker.started(),
-            m.marker.committed()
+            m.marker_of_file().committed()
         )));
     }
     let files: Vec<String> = (runs.iter())

@@ -3648,6 +3648,7 @@ fn a_rollback_left_part_way_under_newer_rows_is_never_skipped_by_down() {
         stopped_after: false,
         earlier_committed: 0,
         earlier_unsure: None,
+        session_only: Vec::new(),
     };
     let markers = [marker];
     let refused = |r: &[LedgerRow], request: &DownRequest, rerun: bool| {
@@ -3746,6 +3747,7 @@ fn the_committed_statements_a_rerun_runs_again_are_named_by_place_and_first_word
         stopped_after: false,
         earlier_committed: 0,
         earlier_unsure: None,
+        session_only: Vec::new(),
     };
     assert_eq!(marker.surely_committed(), 3);
     assert_eq!(super::committed_statements_of(&marker, &file).len(), 2);

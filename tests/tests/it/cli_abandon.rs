@@ -413,3 +413,37 @@ fn abandoning_an_interrupted_first_migration_names_the_up_that_runs_it() {
     );
     pasted_finishes(&db, &project, &ups[0].replace("<URL>", &db.url()));
 }
+
+/// hsm3 #2: a run cut part-way is said to have committed only the statements that change the
+/// database: a `SET`, `RESET` or `SHOW` before the failure changed only the session (as the
+/// statements a rerun runs again never name them, `plan::committed_statements`). Before,
+/// `status`, `up`'s refusal and `abandon` said "statements 1–3 committed" of a `SET`, a
+/// `CREATE INDEX` and a `RESET`.
+#[test]
+fn statements_that_change_only_the_session_are_not_said_committed() {
+    let db = TestDb::new("abandon_set");
+    let project = Project::new();
+    project.table("001_t");
+    project.migration(
+        "002_i",
+        "-- confiture:no-transaction\nSET lock_timeout = '2s';\nCREATE INDEX CONCURRENTLY i ON t (id);\n\
+         RESET lock_timeout;\nSELECT 1/0;\n",
+        "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+    );
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::MIGRATION_FAILED);
+    assert_eq!(markers(&db), ["002:up"]);
+    let said = "statement 2 committed; statement 4 of 4 failed";
+    let status = project.run_on(&db, &["migrate", "status"]);
+    status.code(exit::DIVERGED);
+    let refused = project.run_on(&db, &["migrate", "up"]);
+    refused.code(exit::DIVERGED);
+    let abandon = project.run_on(&db, &["migrate", "abandon", "2", "--dry-run"]);
+    abandon.code(exit::SUCCESS);
+    for run in [&status, &refused, &abandon] {
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains(said), "{}", run.dump());
+        assert!(!all.contains("statements 1–3 committed"), "{}", run.dump());
+    }
+}

@@ -2997,7 +2997,7 @@ fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> S
             format!(
                 "{id} runs without a transaction, and the start marker this run replaced said: \
                  {}{killed}",
-                marker.committed()
+                marker.clone().of_file(step.file()).committed()
             )
         }
         None => format!(
@@ -3344,6 +3344,7 @@ mod tests {
             stopped_after: false,
             earlier_committed: 0,
             earlier_unsure: None,
+            session_only: Vec::new(),
         }
     }
 
