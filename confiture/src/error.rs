@@ -162,6 +162,23 @@ pub struct EnvironmentFileProblems {
     pub problems: Vec<SettingProblem>,
 }
 
+/// Where the database URL came from when a file other than an environment file gave it: the
+/// `DATABASE_URL` line of a `.env` (taken as it is, or as the value of an environment file's
+/// `${DATABASE_URL}`) — the text's `DATABASE_URL in .env, line 2` as data
+/// ([`Error::database_from`]), named as an environment file's problem is (`file`, `line`,
+/// `key`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DatabaseFrom {
+    /// The file, as the text names it (`.env`).
+    #[serde(serialize_with = "crate::display::serialize_path")]
+    pub file: std::path::PathBuf,
+    /// The 1-based line that sets it, when known.
+    pub line: Option<u32>,
+    /// The variable it sets (`DATABASE_URL`).
+    pub key: String,
+}
+
 /// One problem of an environment file: the key and line it is at, what is wrong, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
@@ -934,6 +951,8 @@ struct Data {
     ignored_passfile: Option<std::path::PathBuf>,
     /// The ledger row the read refused for a missing value ([`Error::incomplete_row`]).
     incomplete_row: Option<crate::ledger::IncompleteRow>,
+    /// Where the database URL came from, a `.env` ([`Error::database_from`]).
+    database_from: Option<DatabaseFrom>,
     /// The suggested commands of `help` and `details` were completed for the session
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
@@ -1103,6 +1122,20 @@ impl Error {
             | Reason::EnvironmentFile(_) => None,
         }
         .or_else(|| self.data.as_ref().and_then(|d| d.database.as_deref()))
+    }
+    /// Where the URL of the database the error concerns came from when a `.env` gave it
+    /// (`DATABASE_URL in .env, line 2`, which the text's `using` line and helps name).
+    pub fn database_from(&self) -> Option<&DatabaseFrom> {
+        self.data.as_ref().and_then(|d| d.database_from.as_ref())
+    }
+    /// Names where the database URL came from ([`Error::database_from`]), unless it already
+    /// says.
+    #[cfg(feature = "db")]
+    pub(crate) fn with_database_from(mut self, from: Option<DatabaseFrom>) -> Error {
+        if let (Some(from), None) = (from, self.database_from()) {
+            self.data_mut().database_from = Some(from);
+        }
+        self
     }
     /// Names `database` (`user@host:port/db`, never the password) as the one the error was
     /// raised in, unless it already names one: what a command does with every error it

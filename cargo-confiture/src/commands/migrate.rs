@@ -551,7 +551,7 @@ pub(super) fn migrator_choosing(
         &config::process_vars,
     )?;
     if let Some(wait) = g.wait_for_server {
-        env.migration.wait_for_server = wait.into();
+        env.wait_for_server_option(wait.into());
     }
     if let Some(note) =
         config::database_url_not_used(&env, &config::process_vars, &SELECTION_LABELS)

@@ -156,6 +156,11 @@ pub struct Environment {
     /// The `DATABASE_URL` of a `.env` that an environment file met ([`DotenvUrl`]): the
     /// value its `${DATABASE_URL}` took, or the one the default environment file passed over.
     pub(crate) dotenv_url: Option<DotenvUrl>,
+    /// Whether `migration.wait_for_server` is the command's own option's
+    /// ([`Environment::wait_for_server_option`]: the CLI's `--wait-for-server`,
+    /// `Migrator::wait_for_server`) rather than the environment file's: what a wait that gives
+    /// up names.
+    pub(crate) wait_given: bool,
 }
 
 /// The `DATABASE_URL` of the nearest `.env` that sets it, as an environment file met it
@@ -171,6 +176,9 @@ pub(crate) struct DotenvUrl {
     pub(crate) url: String,
     /// Whether the environment file's `${DATABASE_URL}` took it.
     pub(crate) used: bool,
+    /// The `.env` as `label` names it, and the line that sets it: [`Environment::database_from`].
+    pub(crate) file: PathBuf,
+    pub(crate) line: Option<usize>,
 }
 
 /// A connection waiting for a server that does not accept connections yet
@@ -500,6 +508,7 @@ impl Environment {
             server_wait_watch: None,
             built_by: BuiltBy::Library,
             dotenv_url: None,
+            wait_given: false,
         })
     }
 
@@ -523,6 +532,14 @@ impl Environment {
             None => format!("using {}: {}", self.name, self.connection),
         }
     }
+    /// Sets `migration.wait_for_server` as the command's own option (the CLI's
+    /// `--wait-for-server`, [`crate::Migrator::wait_for_server`]), over the environment
+    /// file's: a wait that gives up names that option as where the wait came from.
+    pub fn wait_for_server_option(&mut self, wait: Duration) {
+        self.migration.wait_for_server = wait;
+        self.wait_given = true;
+    }
+
     /// How a help tells the user of this environment to set `key` of an environment file
     /// (`migration.tracking_table`) to `value`: in the environment file its `migration:`
     /// settings were read from (a fleet target's are its base's); else (`--database-url`,
@@ -684,6 +701,18 @@ impl Environment {
 
     /// Where the file's `${DATABASE_URL}` took its value when a `.env` gave it
     /// ([`DotenvUrl::used`]): `DATABASE_URL in .env, line 1`.
+    /// Where this environment's own database URL came from when a `.env` gave it
+    /// ([`crate::error::Error::database_from`]): `None` for another source, and for a fleet's
+    /// target, whose list names its database.
+    pub(crate) fn database_from(&self) -> Option<crate::error::DatabaseFrom> {
+        let dotenv = self.dotenv_url.as_ref().filter(|dotenv| dotenv.used)?;
+        matches!(self.listed, Listed::Nothing).then(|| crate::error::DatabaseFrom {
+            file: dotenv.file.clone(),
+            line: dotenv.line.and_then(|line| u32::try_from(line).ok()),
+            key: "DATABASE_URL".to_string(),
+        })
+    }
+
     fn dotenv_used(&self) -> Option<&str> {
         let dotenv = self.dotenv_url.as_ref().filter(|dotenv| dotenv.used)?;
         Some(dotenv.label.as_str())

@@ -916,6 +916,7 @@ fn read_environment(
         server_wait_watch: None,
         built_by: super::environment::BuiltBy::Library,
         dotenv_url: None,
+        wait_given: false,
     })
 }
 

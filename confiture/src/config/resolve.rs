@@ -177,7 +177,8 @@ pub fn resolve_with(
             }
             let dotenv = dotenv::database_url(ws, vars, super::STREAM_WAIT)?;
             if let (Some((_, url)), Some(label)) = (&dotenv.url, dotenv.label()) {
-                let env = Environment::from_url(url, &label)?;
+                let mut env = Environment::from_url(url, &label)?;
+                env.dotenv_url = dotenv_url(&dotenv, true);
                 return Ok(with_origin(env, Origin::DotEnv));
             }
             Err(no_database(ws, labels, vars, &dotenv.set_empty))
@@ -236,11 +237,13 @@ fn read_environment_file(
 /// The [`DotenvUrl`] of what rule 6's `.env` files gave, if one set `DATABASE_URL`.
 fn dotenv_url(found: &dotenv::Found, used: bool) -> Option<DotenvUrl> {
     let label = found.label()?;
-    let (_, url) = found.url.as_ref()?;
+    let (file, url) = found.url.as_ref()?;
     Some(DotenvUrl {
         label,
         url: url.clone(),
         used,
+        file: super::display_path(file).into(),
+        line: found.line,
     })
 }
 

@@ -747,7 +747,8 @@ impl Migrator {
         let error = match &self.env.migration.tenant_schema {
             Some(schema) => error.in_schema(schema),
             None => error,
-        };
+        }
+        .with_database_from(self.env.database_from());
         match self.client {
             Some(_) => error.in_database(self.env.connection.to_string()),
             None => error,
@@ -907,7 +908,7 @@ impl Migrator {
     /// # }
     /// ```
     pub fn wait_for_server(mut self, wait: std::time::Duration) -> Migrator {
-        self.env.migration.wait_for_server = wait;
+        self.env.wait_for_server_option(wait);
         self
     }
 

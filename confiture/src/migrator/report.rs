@@ -281,6 +281,9 @@ pub struct ReportedError {
     /// How many problems of the file `settings` leaves out (the text's `... and N more`);
     /// 0 otherwise. [`Reason::EnvironmentFile`] holds them all.
     pub settings_not_listed: usize,
+    /// Where the database URL came from when a `.env` gave it ([`Error::database_from`]:
+    /// `{file, line, key}`, as `settings` names a problem's place); `null` otherwise.
+    pub database_from: Option<crate::error::DatabaseFrom>,
 }
 
 /// One migration of a `diverged` refusal in the JSON error object ([`Divergence`]'s data):
@@ -462,6 +465,7 @@ impl ReportedError {
             newer_database: None,
             settings: Vec::new(),
             settings_not_listed: 0,
+            database_from: error.database_from().cloned(),
         };
         match error.reason() {
             Reason::Migration(m) => {

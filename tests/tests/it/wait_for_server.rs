@@ -111,7 +111,8 @@ fn an_environment_files_wait_for_server_waits_for_a_late_server() {
 }
 
 /// A server that never comes is waited for as long as asked, then the refusal is the error,
-/// saying how long it waited (from the flag, and from the environment file's key); a server
+/// saying how long it waited and what set the wait (hsm3 #4: the flag, or the environment
+/// file's key and that file, as other settings' texts name theirs); a server
 /// that answers (the database does not exist) is not waited for at all.
 #[test]
 fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() {
@@ -130,7 +131,7 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
     ]);
     flag.code(exit::CONNECTION)
         .stderr_has("connection refused")
-        .stderr_has("for the server to accept connections (wait_for_server 8s)")
+        .stderr_has("for the server to accept connections (`--wait-for-server 8s`)")
         .stderr_lacks("--wait-for-server 60s")
         // Told as it waits: at the first refusal, then again once five seconds have passed,
         // at the first try after that. Tries are up to a second apart: a wait of 6 s left
@@ -156,7 +157,7 @@ fn a_wait_ends_with_the_refusal_and_a_refusal_by_the_server_is_not_waited_out() 
     let json = file.json();
     let details = json["error"]["details"].to_string();
     assert!(
-        details.contains("(wait_for_server 1s)"),
+        details.contains("(`migration.wait_for_server: 1s` in db/environments/late.yaml)"),
         "{}\n{json:#}",
         file.dump()
     );
@@ -283,7 +284,7 @@ fn a_fleet_target_says_its_wait_named_by_the_target() {
             // One document, whose target says how long it waited.
             let doc = run.json();
             assert!(
-                doc.to_string().contains("(wait_for_server 1s)"),
+                doc.to_string().contains("(`--wait-for-server 1s`)"),
                 "{}\n{doc:#}",
                 run.dump()
             );
@@ -363,7 +364,7 @@ fn a_host_name_that_does_not_resolve_yet_is_waited_for() {
         .code(exit::CONNECTION)
         .stderr_has("cannot resolve the host name")
         .stderr_has("waiting up to 2s for the server to accept connections: ")
-        .stderr_has("(wait_for_server 2s)");
+        .stderr_has("(`--wait-for-server 2s`)");
     assert!(
         waited.elapsed >= Duration::from_secs(2),
         "{}",

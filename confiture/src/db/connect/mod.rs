@@ -285,15 +285,32 @@ impl HostFailure {
     }
 }
 
+/// Where the wait for the server came from, as a setting's help names it: the command's option
+/// (`` `--wait-for-server 8s` ``, which a library session's text names as its builder method),
+/// else the key of the environment file the settings were read from
+/// ([`Environment::settings_origin`]: a fleet target's, its base's), else the environment's
+/// setting a program set.
+fn wait_set_by(env: &Environment) -> String {
+    let wait = crate::db::backoff::human(env.migration.wait_for_server);
+    match (env.wait_given, env.settings_origin()) {
+        (true, _) => format!("`--wait-for-server {wait}`"),
+        (false, (Some(file), _)) => format!(
+            "`migration.wait_for_server: {wait}` in {}",
+            crate::config::display_path(file)
+        ),
+        (false, (None, _)) => format!("`MigrationSettings::wait_for_server` {wait}"),
+    }
+}
+
 impl NoSession {
     fn into_error(self, env: &Environment, need: Need) -> Error {
         let waited = self.waited;
         let error = self.explained(env, need);
         match waited {
             Some(waited) => error.with_detail(format!(
-                "waited {:.1}s for the server to accept connections (wait_for_server {})",
+                "waited {:.1}s for the server to accept connections ({})",
                 waited.as_secs_f64(),
-                crate::db::backoff::human(env.migration.wait_for_server)
+                wait_set_by(env)
             )),
             None => error,
         }
