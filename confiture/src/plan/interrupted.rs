@@ -386,7 +386,8 @@ fn recorded_refusal(mark: &Marked<'_, '_>, direction: Direction, left: &LeftBehi
         "the ledger records it since, but {}: {did}",
         left.recorded_but()
     );
-    interrupted_error(&mark.migration.id(), &mark.marker_of_file(), &what).with_help(left.recorded_help())
+    interrupted_error(&mark.migration.id(), &mark.marker_of_file(), &what)
+        .with_help(left.recorded_help())
 }
 
 /// [`check_interrupted`]'s refusal of a migration left part-way that these files do not know

@@ -846,21 +846,39 @@ fn every_refusal_after_connecting_names_the_database() {
 fn the_error_object_says_which_dotenv_line_gave_the_database_url() {
     let project = Project::two_tables();
     let missing = TestDb::unborn("json_dotenv");
-    project.write(".env", format!("# the app's\nDATABASE_URL={}\n", missing.url()));
+    project.write(
+        ".env",
+        format!("# the app's\nDATABASE_URL={}\n", missing.url()),
+    );
     let expected = serde_json::json!({"file": ".env", "line": 2, "key": "DATABASE_URL"});
     let run = project.run(&["migrate", "status", "--format", "json"]);
     let error = error_object(&run, exit::CONNECTION, "connection");
     assert_eq!(error["database_from"], expected, "{}", run.dump());
     run.stderr_has("using DATABASE_URL in .env, line 2");
 
-    project.write("db/environments/local.yaml", "database_url: ${DATABASE_URL}\n");
+    project.write(
+        "db/environments/local.yaml",
+        "database_url: ${DATABASE_URL}\n",
+    );
     let run = project.run(&["migrate", "status", "--format", "json"]);
     let error = error_object(&run, exit::CONNECTION, "connection");
     assert_eq!(error["database_from"], expected, "{}", run.dump());
 
     // A URL given otherwise names no `.env`.
     let url = missing.url();
-    let run = project.run(&["migrate", "status", "--format", "json", "--database-url", &url]);
+    let run = project.run(&[
+        "migrate",
+        "status",
+        "--format",
+        "json",
+        "--database-url",
+        &url,
+    ]);
     let error = error_object(&run, exit::CONNECTION, "connection");
-    assert_eq!(error["database_from"], serde_json::Value::Null, "{}", run.dump());
+    assert_eq!(
+        error["database_from"],
+        serde_json::Value::Null,
+        "{}",
+        run.dump()
+    );
 }
