@@ -704,6 +704,7 @@ impl Environment {
     /// Where this environment's own database URL came from when a `.env` gave it
     /// ([`crate::error::Error::database_from`]): `None` for another source, and for a fleet's
     /// target, whose list names its database.
+    #[cfg(feature = "db")]
     pub(crate) fn database_from(&self) -> Option<crate::error::DatabaseFrom> {
         let dotenv = self.dotenv_url.as_ref().filter(|dotenv| dotenv.used)?;
         matches!(self.listed, Listed::Nothing).then(|| crate::error::DatabaseFrom {
