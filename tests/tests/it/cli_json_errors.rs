@@ -865,15 +865,7 @@ fn the_error_object_says_which_dotenv_line_gave_the_database_url() {
     assert_eq!(error["database_from"], expected, "{}", run.dump());
 
     // A URL given otherwise names no `.env`.
-    let url = missing.url();
-    let run = project.run(&[
-        "migrate",
-        "status",
-        "--format",
-        "json",
-        "--database-url",
-        &url,
-    ]);
+    let run = project.run_on(&missing, &["migrate", "status", "--format", "json"]);
     let error = error_object(&run, exit::CONNECTION, "connection");
     assert_eq!(
         error["database_from"],
