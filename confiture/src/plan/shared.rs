@@ -230,4 +230,37 @@ mod tests {
             None
         );
     }
+
+    /// `reinit` and `baseline` are refused over any row of another member (exit 7, naming the
+    /// member and its rows), `down` over those it would roll back alone: this member's own
+    /// newer row rolls back.
+    #[cfg(feature = "db")]
+    #[test]
+    fn writing_is_refused_over_another_members_rows() {
+        let billing = migration(1, "init", "CREATE TABLE invoices (id int);\n");
+        let users = [
+            migration(1, "init", "CREATE TABLE accounts (id int);\n"),
+            migration(2, "t2", "CREATE TABLE t2 (id int);\n"),
+        ];
+        let rows = [row(&billing), row(&users[1])];
+        let set = MigrationSet::new("users", users.to_vec());
+        let history = History::of(&set, &rows, None);
+        let shared = [SharedLedger {
+            package: "billing".into(),
+            set: MigrationSet::new("billing", vec![billing.clone()]),
+        }];
+        let refused = |writing: Writing, rolled_back: &LedgerRow| {
+            refuse_over_another_member(&history, &shared, writing, |r| std::ptr::eq(r, rolled_back))
+        };
+        for writing in [Writing::Reinit, Writing::Baseline, Writing::Down] {
+            let err = refused(writing, &rows[0]).expect_err("billing's row");
+            assert_eq!(err.kind, crate::error::ErrorKind::Diverged, "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains("`billing` applied into this ledger: 001_init"),
+                "{text}"
+            );
+        }
+        refused(Writing::Down, &rows[1]).expect("users' own row rolls back");
+    }
 }
