@@ -81,6 +81,21 @@ fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)
         .collect()
 }
 
+/// Runs each of `commands` in `project` on `db`, checks its run with `check`, and asserts it
+/// wrote no row of the ledger: what a refusal and its dry run leave.
+fn each_writes_nothing(
+    project: &Project,
+    db: &TestDb,
+    commands: &[&[&str]],
+    check: impl Fn(&[&str], &Run),
+) {
+    let before = row_details(db);
+    for args in commands {
+        check(args, &project.run_on(db, args));
+        assert_eq!(row_details(db), before, "{args:?} wrote nothing");
+    }
+}
+
 #[test]
 fn a_squashed_history_exits_0_for_status_and_up() {
     let db = TestDb::new("hi_squash");
@@ -2615,24 +2630,25 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
     }
     project.up_on(&db).code(exit::SUCCESS);
     let before = row_details(&db);
-
-    for args in [
-        &["migrate", "reinit", "--through", "002"][..],
-        &["migrate", "reinit", "--through", "002", "--dry-run"],
-    ] {
-        project
-            .run_on(&db, args)
-            .code(exit::USAGE)
-            .stderr_has("would forget 2 rows above `--through` whose migrations ran")
-            .stderr_has("003_t3, applied")
-            .stderr_has("004_t4, applied")
-            .stderr_has("add --yes")
-            .stderr_has(&confiture_tests::previewed(
-                "`cargo confiture migrate baseline --through 004 --database-url <URL>`",
-                args,
-            ));
-        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-    }
+    each_writes_nothing(
+        &project,
+        &db,
+        &[
+            &["migrate", "reinit", "--through", "002"][..],
+            &["migrate", "reinit", "--through", "002", "--dry-run"],
+        ],
+        |args, run| {
+            run.code(exit::USAGE)
+                .stderr_has("would forget 2 rows above `--through` whose migrations ran")
+                .stderr_has("003_t3, applied")
+                .stderr_has("004_t4, applied")
+                .stderr_has("add --yes")
+                .stderr_has(&confiture_tests::previewed(
+                    "`cargo confiture migrate baseline --through 004 --database-url <URL>`",
+                    args,
+                ));
+        },
+    );
     // hwd 2: one row is "it", never "them".
     project
         .run_on(&db, &["migrate", "reinit", "--through", "003"])
@@ -2706,28 +2722,31 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
     project
         .run_on(&db, &["migrate", "baseline", "--through", "3"])
         .code(exit::SUCCESS);
-    let before = row_details(&db);
     // Only a baseline row above `--through`: none of them ran.
-    for args in [
-        &["migrate", "reinit", "--through", "2"][..],
-        &["migrate", "reinit", "--through", "2", "--dry-run"],
-    ] {
-        project
-            .run_on(&db, args)
-            .code(exit::USAGE)
-            .stderr_has(
-                "would forget 1 row above `--through` whose file is on disk, recorded without \
-                 running its migration: the ledger would call it pending and the next `migrate \
-                 up` would run it",
-            )
-            // hwd 2: one row is "it", never "them".
-            .stderr_lacks("them")
-            .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
-            .stderr_lacks("whose migrations ran")
-            .stderr_lacks("003_t3, applied")
-            .stderr_has("add --yes");
-        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-    }
+    each_writes_nothing(
+        &project,
+        &db,
+        &[
+            &["migrate", "reinit", "--through", "2"][..],
+            &["migrate", "reinit", "--through", "2", "--dry-run"],
+        ],
+        |_, run| {
+            run.code(exit::USAGE)
+                .stderr_has(
+                    "would forget 1 row above `--through` whose file is on disk, recorded \
+                     without running its migration: the ledger would call it pending and the \
+                     next `migrate up` would run it",
+                )
+                // hwd 2: one row is "it", never "them".
+                .stderr_lacks("them")
+                .stderr_has(
+                    "003_t3, recorded by a baseline (`migrate baseline`) without running it",
+                )
+                .stderr_lacks("whose migrations ran")
+                .stderr_lacks("003_t3, applied")
+                .stderr_has("add --yes");
+        },
+    );
     // One that ran and one that did not.
     project.up_on(&db).code(exit::SUCCESS);
     project
@@ -3534,19 +3553,20 @@ fn reinit_never_records_a_checkout_converted_file_without_yes() {
         "\u{feff}CREATE TABLE t1 (id int);\n",
     ] {
         project.write("db/migrations/001_t1.up.sql", converted);
-        let before = row_details(&db);
-        for args in [
-            &["migrate", "reinit"][..],
-            &["migrate", "reinit", "--dry-run"],
-        ] {
-            project
-                .run_on(&db, args)
-                .code(exit::USAGE)
-                .stderr_has("001_t1")
-                .stderr_has("--yes")
-                .stderr_lacks("edited");
-            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-        }
+        each_writes_nothing(
+            &project,
+            &db,
+            &[
+                &["migrate", "reinit"][..],
+                &["migrate", "reinit", "--dry-run"],
+            ],
+            |_, run| {
+                run.code(exit::USAGE)
+                    .stderr_has("001_t1")
+                    .stderr_has("--yes")
+                    .stderr_lacks("edited");
+            },
+        );
         project
             .run_on(&db, &["migrate", "reinit", "--yes"])
             .code(exit::SUCCESS)
@@ -3603,18 +3623,19 @@ fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
         ] {
             refused_as_billings(&project.run_on(&db, args));
         }
-        let before = row_details(&db);
-        for args in [
-            &["migrate", "reinit", "-p", "users"][..],
-            &["migrate", "reinit", "-p", "users", "--dry-run"],
-            &["migrate", "reinit", "-p", "users", "--yes"],
-        ] {
-            project
-                .run_on(&db, args)
-                .code(exit::DIVERGED)
-                .stderr_has("`billing` applied into this ledger");
-            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-        }
+        each_writes_nothing(
+            &project,
+            &db,
+            &[
+                &["migrate", "reinit", "-p", "users"][..],
+                &["migrate", "reinit", "-p", "users", "--dry-run"],
+                &["migrate", "reinit", "-p", "users", "--yes"],
+            ],
+            |_, run| {
+                refused_as_billings(run);
+                run.stderr_has("`billing` applied into this ledger");
+            },
+        );
         project
             .run_on(&db, &["migrate", "status", "-p", "billing"])
             .code(exit::SUCCESS);
@@ -3686,35 +3707,37 @@ fn down_and_baseline_never_write_over_another_members_rows() {
     project
         .run_on(&db, &["migrate", "up", "-p", "billing"])
         .code(exit::SUCCESS);
-    let before = row_details(&db);
-    for args in [
-        &["migrate", "down", "-p", "users"][..],
-        &["migrate", "down", "-p", "users", "--dry-run"],
-        &["migrate", "down", "-p", "users", "--allow-modified"],
+    each_writes_nothing(
+        &project,
+        &db,
         &[
-            "migrate",
-            "down",
-            "-p",
-            "users",
-            "--allow-modified",
-            "--dry-run",
+            &["migrate", "down", "-p", "users"][..],
+            &["migrate", "down", "-p", "users", "--dry-run"],
+            &["migrate", "down", "-p", "users", "--allow-modified"],
+            &[
+                "migrate",
+                "down",
+                "-p",
+                "users",
+                "--allow-modified",
+                "--dry-run",
+            ],
+            &["migrate", "baseline", "-p", "users", "--through", "001"],
+            &[
+                "migrate",
+                "baseline",
+                "-p",
+                "users",
+                "--through",
+                "001",
+                "--dry-run",
+            ],
         ],
-        &["migrate", "baseline", "-p", "users", "--through", "001"],
-        &[
-            "migrate",
-            "baseline",
-            "-p",
-            "users",
-            "--through",
-            "001",
-            "--dry-run",
-        ],
-    ] {
-        let run = project.run_on(&db, args);
-        refused_as_billings(&run);
-        run.stderr_lacks("archive");
-        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-    }
+        |_, run| {
+            refused_as_billings(run);
+            run.stderr_lacks("archive");
+        },
+    );
     assert!(db.has_relation("invoices"), "billing's table stays");
     project
         .run_on(&db, &["migrate", "verify", "-p", "users"])
