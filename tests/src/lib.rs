@@ -586,6 +586,28 @@ impl Project {
     }
 }
 
+/// The root manifest of a workspace of the one member `member`, whose
+/// `[workspace.metadata.confiture]` names `db/migrations`.
+pub fn workspace_manifest(member: &str) -> String {
+    format!(
+        "[workspace]\nmembers = [\"{member}\"]\n\n[workspace.metadata.confiture]\n\
+         migrations_dir = \"db/migrations\"\n"
+    )
+}
+
+/// The manifest of the package `name`, with a `[package.metadata.confiture]` naming
+/// `migrations_dir` when one is given.
+pub fn member_manifest(name: &str, migrations_dir: Option<&str>) -> String {
+    let package =
+        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
+    match migrations_dir {
+        Some(dir) => {
+            format!("{package}\n[package.metadata.confiture]\nmigrations_dir = \"{dir}\"\n")
+        }
+        None => package,
+    }
+}
+
 /// The first suggested command of `text` that starts with `` `cargo confiture {start}``, as
 /// printed (backticks included: what [`Project::paste`] takes).
 pub fn suggested(text: &str, start: &str) -> Option<String> {

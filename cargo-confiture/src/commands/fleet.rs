@@ -631,8 +631,8 @@ fn finish_with(
             ));
         }
     }
-    // A target whose history diverged from the files: why (its first divergence), and the
-    // command that shows every migration of every target (a fleet's text is its table).
+    // A target whose history diverged from the files: why (its first divergence, and whose
+    // rows another member's are), and the command that shows every migration of every target (a fleet's text is its table).
     for t in &report.targets {
         if let Some(diverged) = diverged(t) {
             let out = &out.for_target(t);
@@ -641,8 +641,12 @@ fn finish_with(
                 Some((first, rest)) => format!("{first} (and {} more); ", rest.len()),
                 None => String::new(),
             };
+            // Rows another workspace member applied there: whose they are, as on one database.
+            let whose = (diverged.another_members_rows.as_ref()).map_or_else(String::new, |rows| {
+                format!("{}; ", confiture::plan::another_members_help(rows))
+            });
             out.note(&format!(
-                "{} {} ({}): diverged: {}{} shows each target's migrations",
+                "{} {} ({}): diverged: {}{whose}{} shows each target's migrations",
                 out.paint_err(Style::Cyan, "help:"),
                 display::escape(&t.shown()),
                 display::escape(&t.source),

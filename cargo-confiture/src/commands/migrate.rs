@@ -558,6 +558,11 @@ pub(super) fn migrator_choosing(
     {
         Output::note_line(&display::escape(&note));
     }
+    // Another member's rows in this ledger are told apart from edits: a member whose
+    // environment resolves to this one's database and tracking table writes, with the same
+    // `--schema` or list, the same tenant's or target's ledger (a fleet's targets told so too:
+    // `Fleet::for_migrator`).
+    let shared = members_sharing_the_ledger(cx, &selection, &env);
     // `baseline`/`reinit`'s list of one target: that target, announced as `--schema` announces
     // a tenant of the environment's database (a database listed by name as its list names it).
     let (env, mut using, chosen) = match cli.one_target_list() {
@@ -624,12 +629,6 @@ pub(super) fn migrator_choosing(
     });
     // The command line completes suggested commands itself, with the flags as typed
     // (`Output::hint`).
-    // Another member's rows in this ledger are told apart from edits (one database, one
-    // tracking table): not for a tenant schema or a list's target, which no member names.
-    let shared = match (&chosen, &resolve) {
-        (None, None) => members_sharing_the_ledger(cx, &selection, &env),
-        _ => Vec::new(),
-    };
     let mut migrator = session(env, cx).sharing_ledger_with(shared);
     if let Some(resolve) = resolve {
         migrator.before_connecting(resolve);

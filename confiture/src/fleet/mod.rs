@@ -152,6 +152,9 @@ pub struct Fleet {
     /// Set when a writing session of this run opened the pooler check's second connection
     /// (`db::writable::check`: not direct): each running target may hold one more.
     second_connection: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The other workspace members sharing each target's ledger
+    /// ([`Migrator::sharing_ledger_with`]): each target's session tells their rows apart.
+    shared_ledgers: std::sync::Arc<Vec<crate::plan::SharedLedger>>,
     /// The targets holding a session of their database now ([`targets::Connected`]): what a
     /// target refused for too many connections counts as the run's ([`Fleet::blame_jobs`]).
     connected: targets::Connected,
@@ -680,6 +683,7 @@ impl Fleet {
             keep_going: false,
             stop: None,
             second_connection: Default::default(),
+            shared_ledgers: Default::default(),
             connected: Default::default(),
             complete_suggestions: true,
             suggest: None,
@@ -697,6 +701,7 @@ impl Fleet {
         );
         fleet.embedded = migrator.embedded();
         fleet.dir_named_by = migrator.dir_named_by;
+        fleet.shared_ledgers = std::sync::Arc::clone(&migrator.shared_ledgers);
         fleet.complete_suggestions = !migrator.suggest.is_empty();
         fleet.fleet_block = migrator.environment().fleet.is_some();
         fleet.suggest = fleet.complete_suggestions.then(|| {
@@ -759,6 +764,7 @@ impl Fleet {
         // cancelled, as on one database.
         migrator.stop = self.stop.clone();
         migrator.second_connection = Some(self.second_connection.clone());
+        migrator.shared_ledgers = std::sync::Arc::clone(&self.shared_ledgers);
         if !self.complete_suggestions {
             migrator.suggest = crate::hint::Invocation::default();
         } else if let Some(suggest) = &self.suggest {

@@ -10,7 +10,7 @@ use crate::db::apply::{interrupted_left_behind, Direction, Step};
 use crate::db::ledger::{Access, Write};
 use crate::error::Result;
 use crate::files::{Migration, MigrationSet};
-use crate::history::FileErrors;
+use crate::history::{FileErrors, History};
 use crate::ledger::{LedgerRow, StartedRun, TrackingTable};
 use crate::plan;
 use crate::Migrator;
@@ -74,6 +74,7 @@ impl Migrator {
         let errors = FileErrors::new(set, &checked.diagnostics);
         let request = self.down_plan_request(options);
         plan::check_down_request(set, &request)?;
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait, crate::plan::Effect::Runs)?;
             let (rows, markers, access) = match ledger {
@@ -85,7 +86,7 @@ impl Migrator {
             // What `down` refuses of its plan, its dry run refuses: the one list of them.
             let interrupted = (&markers[..], options.rerun_interrupted, &left[..]);
             let access = access.as_ref().map(|(access, table)| (access, table));
-            let plan = accept(set, &rows, &request, &errors, interrupted, access)?;
+            let plan = accept(set, &rows, &request, &errors, interrupted, access, &shared)?;
             report.warnings.extend(modified_warnings(&plan));
             report.warnings.extend(plan::gap_warnings(&plan, &errors));
             report.migrations = planned(&plan.migrations(), Direction::Down);
@@ -126,7 +127,7 @@ impl Migrator {
                 let left = interrupted_left_behind(client, set, markers, wait)?;
                 let interrupted = (&markers[..], settings.rerun_interrupted, &left[..]);
                 let ledger = Some((&access, &settings.table));
-                let plan = accept(set, &rows, &request, &errors, interrupted, ledger)?;
+                let plan = accept(set, &rows, &request, &errors, interrupted, ledger, &shared)?;
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());
@@ -298,7 +299,8 @@ fn recorded_without_running(
 /// refuses it: an interrupted run (`interrupted`: the ledger's markers, `--rerun-interrupted`,
 /// what interrupted runs left, `plan::LeftBehind`), the plan itself and its files ([`plan_down`]),
 /// the role's rights on the ledger (`access`, `None` when it does not exist) when the plan
-/// deletes a row.
+/// deletes a row, the rows of another member sharing the ledger (`shared`,
+/// [`plan::refuse_over_another_member`]).
 fn accept<'a>(
     set: &'a MigrationSet,
     rows: &'a [LedgerRow],
@@ -306,10 +308,17 @@ fn accept<'a>(
     errors: &FileErrors<'_>,
     (markers, rerun_interrupted, left): (&[StartedRun], bool, &[(String, plan::LeftBehind)]),
     access: Option<(&Access, &TrackingTable)>,
+    shared: &[plan::SharedLedger],
 ) -> Result<plan::DownPlan<'a>> {
     let first = request.first_version;
     plan::check_unknown_interrupted(set, rows, markers, first, Direction::Down)?;
-    let plan = plan_down(set, rows, request, errors)?;
+    // Rows another member applied into this ledger are never this member's to roll back:
+    // its refusal says whose they are, and `--allow-modified` lets none through.
+    let history = History::of(set, rows, first);
+    let plan = (plan_down(set, rows, request, errors))
+        .map_err(|err| plan::explain_another_member(err, &history, shared))?;
+    let rolled_back = |row: &LedgerRow| plan.roll_back.iter().any(|r| std::ptr::eq(r.row, row));
+    plan::refuse_over_another_member(&history, shared, plan::Writing::Down, rolled_back)?;
     plan::check_down_interrupted_with(set, rows, markers, request, &plan, rerun_interrupted, left)?;
     if let Some((access, table)) = access.filter(|_| !plan.roll_back.is_empty()) {
         access.check(table, Write::Delete)?;

@@ -942,8 +942,10 @@ impl Migrator {
     /// The migrations of other workspace members whose environments resolve to this session's
     /// database and tracking table (the command line gives them, from the workspace's
     /// members): rows their files record are theirs ([`crate::plan::of_another_member`]), which
-    /// `up`'s refusal and `status` say instead of suggesting `reinit`, and which `reinit`
-    /// refuses to rewrite (exit 7).
+    /// `up`'s and `down`'s refusals and `status` say instead of suggesting `reinit` or
+    /// `--allow-modified`, and which `reinit`, `baseline` and `down` refuse to write over
+    /// (exit 7); a fleet of this session
+    /// ([`crate::fleet::Fleet::for_migrator`]) tells them apart in each target's ledger.
     pub fn sharing_ledger_with(mut self, others: Vec<crate::plan::SharedLedger>) -> Migrator {
         self.shared_ledgers = std::sync::Arc::new(others);
         self

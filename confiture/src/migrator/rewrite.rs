@@ -78,6 +78,7 @@ impl Migrator {
         report: &mut BaselineReport,
     ) -> Run<()> {
         let set = self.baseline_request(options)?.set;
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         let run = RewriteRun::new(
             "baseline",
             format!("migrate baseline --through {}", options.through),
@@ -90,9 +91,15 @@ impl Migrator {
             progress,
             &mut report.warnings,
             |client, rows, markers| {
+                let history = History::of(&set, rows, None);
+                plan::refuse_over_another_member(
+                    &history,
+                    &shared,
+                    plan::Writing::Baseline,
+                    |_| true,
+                )?;
                 let plan = plan::baseline(&set, rows, &options.through)?;
                 let rewrite = plan.rewrite();
-                let history = History::of(&set, rows, None);
                 let over_runs = OverRuns {
                     set: &set,
                     history: &history,
@@ -186,7 +193,9 @@ impl Migrator {
                 let plan = plan::reinit(set, rows, options.through.as_ref(), first_version)?;
                 let rewrite = plan.rewrite();
                 let history = History::of(set, rows, first_version);
-                plan::refuse_reinit_over_another_member(&history, &shared)?;
+                plan::refuse_over_another_member(&history, &shared, plan::Writing::Reinit, |_| {
+                    true
+                })?;
                 let over_runs = OverRuns {
                     set,
                     history: &history,

@@ -1,13 +1,16 @@
 //! Another migrations directory writing the same ledger: two workspace members whose
 //! environments name one database and one tracking table. Each one's rows are then, to the
 //! other, migrations `modified`, `replaced` or `missing`; `reinit` would record one member's
-//! files over the other's rows. **The one rule** of whose rows they are, which `up`'s refusal,
-//! `status` and `reinit` follow.
+//! files over the other's rows, `baseline` record beside them, `down` run this member's down
+//! files for them. **The one rule** of whose rows they are, which `up`'s and `down`'s
+//! refusals, `status`, `reinit`, `baseline` and `down` follow, on one database, a tenant
+//! schema (`--schema`) or each target of a fleet.
 
 #[cfg(feature = "db")]
 use crate::error::{Diverged, Error, Result};
 use crate::files::MigrationSet;
 use crate::history::{History, Recorded, State};
+use crate::ledger::LedgerRow;
 
 /// The migrations of another member of the workspace (its package name) that resolves to the
 /// same database and tracking table as this session: given by the front end, which knows the
@@ -38,6 +41,15 @@ pub fn of_another_member(
     history: &History<'_>,
     shared: &[SharedLedger],
 ) -> Option<AnotherMembersRows> {
+    of_another_member_among(history, shared, |_| true)
+}
+
+/// [`of_another_member`], of the rows `among` keeps alone (those a command would write).
+fn of_another_member_among(
+    history: &History<'_>,
+    shared: &[SharedLedger],
+    among: impl Fn(&LedgerRow) -> bool,
+) -> Option<AnotherMembersRows> {
     let diverged: Vec<&Recorded<'_>> = (history.recorded.iter())
         .filter(|r| {
             matches!(
@@ -48,7 +60,7 @@ pub fn of_another_member(
                     | State::Renumbered
                     | State::Ambiguous
                     | State::Duplicate
-            )
+            ) && among(r.row)
         })
         .collect();
     shared.iter().find_map(|other| {
@@ -101,23 +113,51 @@ pub(crate) fn explain_another_member(
     }
 }
 
-/// Refuses (exit 7, nothing written, its dry run too) a `reinit` over rows another member's
-/// files record ([`of_another_member`]): accepted, this member's files would be recorded as
-/// applied over that member's rows; forgotten, that member's migrations would be pending.
+/// A command that writes the ledger, which [`refuse_over_another_member`] refuses over rows
+/// of another member.
 #[cfg(feature = "db")]
-pub(crate) fn refuse_reinit_over_another_member(
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writing {
+    /// `reinit` rewrites every row: this member's files recorded over that member's rows.
+    Reinit,
+    /// `baseline` records this member's files as applied beside them: the ledger then says
+    /// both members' migrations of a version are applied where one ran.
+    Baseline,
+    /// `down` rolls back the rows it reaches: this member's down file run for that member's
+    /// migration, and its row deleted — `--allow-modified` or not.
+    Down,
+}
+
+/// Refuses (exit 7, nothing written, its dry run too) a command writing the ledger over rows
+/// another member's files record ([`of_another_member`]): `reinit` and `baseline` over any
+/// of them, `down` over those it would roll back (`rolled_back`). Accepted, this member's
+/// files would be recorded as applied over that member's rows, or its down files run for that
+/// member's migrations; forgotten, that member's migrations would be pending.
+#[cfg(feature = "db")]
+pub(crate) fn refuse_over_another_member(
     history: &History<'_>,
     shared: &[SharedLedger],
+    writing: Writing,
+    rolled_back: impl Fn(&LedgerRow) -> bool,
 ) -> Result<()> {
-    let Some(rows) = of_another_member(history, shared) else {
+    let rows = match writing {
+        Writing::Down => of_another_member_among(history, shared, rolled_back),
+        Writing::Reinit | Writing::Baseline => of_another_member(history, shared),
+    };
+    let Some(rows) = rows else {
         return Ok(());
     };
     let found = (super::up::divergences(history, true).into_iter())
         .filter(|d| d.id().is_some_and(|id| rows.rows.iter().any(|r| r == id)))
         .collect();
+    let would = match writing {
+        Writing::Reinit => "reinit would rewrite rows",
+        Writing::Baseline => "baseline would record this member's migrations beside rows",
+        Writing::Down => "down would roll back, with this member's down files, rows",
+    };
     Err(Error::diverged(
         format!(
-            "reinit would rewrite rows that the workspace member `{}` applied into this ledger: {}",
+            "{would} that the workspace member `{}` applied into this ledger: {}",
             crate::display::escape(&rows.package),
             crate::display::escape(&rows.rows.join(", ")),
         ),
@@ -130,7 +170,6 @@ pub(crate) fn refuse_reinit_over_another_member(
 mod tests {
     use super::*;
     use crate::files::{Migration, SqlFile, TransactionMode};
-    use crate::ledger::LedgerRow;
     use crate::plan::tests::row;
 
     fn migration(version: u64, name: &str, up: &str) -> Migration {
@@ -190,5 +229,38 @@ mod tests {
             of_another_member(&History::of(&set, &rows, None), &others),
             None
         );
+    }
+
+    /// `reinit` and `baseline` are refused over any row of another member (exit 7, naming the
+    /// member and its rows), `down` over those it would roll back alone: this member's own
+    /// newer row rolls back.
+    #[cfg(feature = "db")]
+    #[test]
+    fn writing_is_refused_over_another_members_rows() {
+        let billing = migration(1, "init", "CREATE TABLE invoices (id int);\n");
+        let users = [
+            migration(1, "init", "CREATE TABLE accounts (id int);\n"),
+            migration(2, "t2", "CREATE TABLE t2 (id int);\n"),
+        ];
+        let rows = [row(&billing), row(&users[1])];
+        let set = MigrationSet::new("users", users.to_vec());
+        let history = History::of(&set, &rows, None);
+        let shared = [SharedLedger {
+            package: "billing".into(),
+            set: MigrationSet::new("billing", vec![billing.clone()]),
+        }];
+        let refused = |writing: Writing, rolled_back: &LedgerRow| {
+            refuse_over_another_member(&history, &shared, writing, |r| std::ptr::eq(r, rolled_back))
+        };
+        for writing in [Writing::Reinit, Writing::Baseline, Writing::Down] {
+            let err = refused(writing, &rows[0]).expect_err("billing's row");
+            assert_eq!(err.kind, crate::error::ErrorKind::Diverged, "{err:?}");
+            let text = err.to_string();
+            assert!(
+                text.contains("`billing` applied into this ledger: 001_init"),
+                "{text}"
+            );
+        }
+        refused(Writing::Down, &rows[1]).expect("users' own row rolls back");
     }
 }

@@ -5,7 +5,7 @@
 //! that is set.
 
 use confiture::exit;
-use confiture_tests::{Project, Run, TestDb};
+use confiture_tests::{member_manifest, workspace_manifest, Project, Run, TestDb};
 
 /// A workspace whose root has one migration in `db/migrations` and whose member `billing`
 /// keeps two in `billing/migrations`, named by its package table.
@@ -40,28 +40,6 @@ fn workspace_with_a_member() -> Project {
             "DROP TABLE invoice_lines;\n",
         );
     project
-}
-
-/// The root manifest of a workspace of the one member `member`, whose
-/// `[workspace.metadata.confiture]` names `db/migrations`.
-fn workspace_manifest(member: &str) -> String {
-    format!(
-        "[workspace]\nmembers = [\"{member}\"]\n\n[workspace.metadata.confiture]\n\
-         migrations_dir = \"db/migrations\"\n"
-    )
-}
-
-/// The manifest of the package `name`, with a `[package.metadata.confiture]` naming
-/// `migrations_dir` when one is given.
-fn member_manifest(name: &str, migrations_dir: Option<&str>) -> String {
-    let package =
-        format!("[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n");
-    match migrations_dir {
-        Some(dir) => {
-            format!("{package}\n[package.metadata.confiture]\nmigrations_dir = \"{dir}\"\n")
-        }
-        None => package,
-    }
 }
 
 fn run_in(project: &Project, dir: &str, args: &[&str]) -> Run {

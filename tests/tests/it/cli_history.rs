@@ -4,7 +4,7 @@
 //! draft does not stop `status` or `down`.
 
 use confiture::exit;
-use confiture_tests::{Project, TestDb};
+use confiture_tests::{member_manifest, Project, Run, TestDb};
 
 fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
@@ -79,6 +79,21 @@ fn row_details(db: &TestDb) -> Vec<(String, String, Option<i32>, Option<String>)
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
         .collect()
+}
+
+/// Runs each of `commands` in `project` on `db`, checks its run with `check`, and asserts it
+/// wrote no row of the ledger: what a refusal and its dry run leave.
+fn each_writes_nothing(
+    project: &Project,
+    db: &TestDb,
+    commands: &[&[&str]],
+    check: impl Fn(&[&str], &Run),
+) {
+    let before = row_details(db);
+    for args in commands {
+        check(args, &project.run_on(db, args));
+        assert_eq!(row_details(db), before, "{args:?} wrote nothing");
+    }
 }
 
 #[test]
@@ -2615,24 +2630,25 @@ fn reinit_through_below_the_newest_applied_row_needs_yes_to_forget_what_ran() {
     }
     project.up_on(&db).code(exit::SUCCESS);
     let before = row_details(&db);
-
-    for args in [
-        &["migrate", "reinit", "--through", "002"][..],
-        &["migrate", "reinit", "--through", "002", "--dry-run"],
-    ] {
-        project
-            .run_on(&db, args)
-            .code(exit::USAGE)
-            .stderr_has("would forget 2 rows above `--through` whose migrations ran")
-            .stderr_has("003_t3, applied")
-            .stderr_has("004_t4, applied")
-            .stderr_has("add --yes")
-            .stderr_has(&confiture_tests::previewed(
-                "`cargo confiture migrate baseline --through 004 --database-url <URL>`",
-                args,
-            ));
-        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-    }
+    each_writes_nothing(
+        &project,
+        &db,
+        &[
+            &["migrate", "reinit", "--through", "002"][..],
+            &["migrate", "reinit", "--through", "002", "--dry-run"],
+        ],
+        |args, run| {
+            run.code(exit::USAGE)
+                .stderr_has("would forget 2 rows above `--through` whose migrations ran")
+                .stderr_has("003_t3, applied")
+                .stderr_has("004_t4, applied")
+                .stderr_has("add --yes")
+                .stderr_has(&confiture_tests::previewed(
+                    "`cargo confiture migrate baseline --through 004 --database-url <URL>`",
+                    args,
+                ));
+        },
+    );
     // hwd 2: one row is "it", never "them".
     project
         .run_on(&db, &["migrate", "reinit", "--through", "003"])
@@ -2706,28 +2722,31 @@ fn reinit_through_does_not_say_rows_recorded_without_running_ran() {
     project
         .run_on(&db, &["migrate", "baseline", "--through", "3"])
         .code(exit::SUCCESS);
-    let before = row_details(&db);
     // Only a baseline row above `--through`: none of them ran.
-    for args in [
-        &["migrate", "reinit", "--through", "2"][..],
-        &["migrate", "reinit", "--through", "2", "--dry-run"],
-    ] {
-        project
-            .run_on(&db, args)
-            .code(exit::USAGE)
-            .stderr_has(
-                "would forget 1 row above `--through` whose file is on disk, recorded without \
-                 running its migration: the ledger would call it pending and the next `migrate \
-                 up` would run it",
-            )
-            // hwd 2: one row is "it", never "them".
-            .stderr_lacks("them")
-            .stderr_has("003_t3, recorded by a baseline (`migrate baseline`) without running it")
-            .stderr_lacks("whose migrations ran")
-            .stderr_lacks("003_t3, applied")
-            .stderr_has("add --yes");
-        assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-    }
+    each_writes_nothing(
+        &project,
+        &db,
+        &[
+            &["migrate", "reinit", "--through", "2"][..],
+            &["migrate", "reinit", "--through", "2", "--dry-run"],
+        ],
+        |_, run| {
+            run.code(exit::USAGE)
+                .stderr_has(
+                    "would forget 1 row above `--through` whose file is on disk, recorded \
+                     without running its migration: the ledger would call it pending and the \
+                     next `migrate up` would run it",
+                )
+                // hwd 2: one row is "it", never "them".
+                .stderr_lacks("them")
+                .stderr_has(
+                    "003_t3, recorded by a baseline (`migrate baseline`) without running it",
+                )
+                .stderr_lacks("whose migrations ran")
+                .stderr_lacks("003_t3, applied")
+                .stderr_has("add --yes");
+        },
+    );
     // One that ran and one that did not.
     project.up_on(&db).code(exit::SUCCESS);
     project
@@ -3534,19 +3553,20 @@ fn reinit_never_records_a_checkout_converted_file_without_yes() {
         "\u{feff}CREATE TABLE t1 (id int);\n",
     ] {
         project.write("db/migrations/001_t1.up.sql", converted);
-        let before = row_details(&db);
-        for args in [
-            &["migrate", "reinit"][..],
-            &["migrate", "reinit", "--dry-run"],
-        ] {
-            project
-                .run_on(&db, args)
-                .code(exit::USAGE)
-                .stderr_has("001_t1")
-                .stderr_has("--yes")
-                .stderr_lacks("edited");
-            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-        }
+        each_writes_nothing(
+            &project,
+            &db,
+            &[
+                &["migrate", "reinit"][..],
+                &["migrate", "reinit", "--dry-run"],
+            ],
+            |_, run| {
+                run.code(exit::USAGE)
+                    .stderr_has("001_t1")
+                    .stderr_has("--yes")
+                    .stderr_lacks("edited");
+            },
+        );
         project
             .run_on(&db, &["migrate", "reinit", "--yes"])
             .code(exit::SUCCESS)
@@ -3579,33 +3599,7 @@ fn reinit_never_records_a_checkout_converted_file_without_yes() {
 #[test]
 fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
     let db = TestDb::new("hrh_ws");
-    let project = Project::new();
-    project.write(
-        "Cargo.toml",
-        "[workspace]\nmembers = [\"billing\", \"users\"]\nresolver = \"2\"\n",
-    );
-    for (member, name, table) in [
-        ("billing", "init", "invoices"),
-        ("users", "init", "accounts"),
-    ] {
-        project
-            .write(
-                &format!("{member}/Cargo.toml"),
-                format!(
-                    "[package]\nname = \"{member}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\
-                     [package.metadata.confiture]\nmigrations_dir = \"migrations\"\n"
-                ),
-            )
-            .write(&format!("{member}/src/main.rs"), "fn main() {}\n")
-            .write(
-                &format!("{member}/migrations/001_{name}.up.sql"),
-                format!("CREATE TABLE {table} (id int);\n"),
-            )
-            .write(
-                &format!("{member}/migrations/001_{name}.down.sql"),
-                format!("DROP TABLE {table};\n"),
-            );
-    }
+    let project = members_with_one_init(TWO_MEMBERS, &[BILLING, USERS]);
     project
         .run_on(&db, &["migrate", "up", "-p", "billing"])
         .code(exit::SUCCESS);
@@ -3627,25 +3621,21 @@ fn another_members_rows_in_a_shared_ledger_are_never_offered_to_reinit() {
             &["migrate", "up", "-p", "users"][..],
             &["migrate", "status", "-p", "users"],
         ] {
-            project
-                .run_on(&db, args)
-                .code(exit::DIVERGED)
-                .stderr_has("the workspace member `billing` resolves to the same database")
-                .stderr_has("Several applications in one database")
-                .stderr_lacks("`cargo confiture migrate reinit");
+            refused_as_billings(&project.run_on(&db, args));
         }
-        let before = row_details(&db);
-        for args in [
-            &["migrate", "reinit", "-p", "users"][..],
-            &["migrate", "reinit", "-p", "users", "--dry-run"],
-            &["migrate", "reinit", "-p", "users", "--yes"],
-        ] {
-            project
-                .run_on(&db, args)
-                .code(exit::DIVERGED)
-                .stderr_has("`billing` applied into this ledger");
-            assert_eq!(row_details(&db), before, "{args:?} wrote nothing");
-        }
+        each_writes_nothing(
+            &project,
+            &db,
+            &[
+                &["migrate", "reinit", "-p", "users"][..],
+                &["migrate", "reinit", "-p", "users", "--dry-run"],
+                &["migrate", "reinit", "-p", "users", "--yes"],
+            ],
+            |_, run| {
+                refused_as_billings(run);
+                run.stderr_has("`billing` applied into this ledger");
+            },
+        );
         project
             .run_on(&db, &["migrate", "status", "-p", "billing"])
             .code(exit::SUCCESS);
@@ -3686,4 +3676,157 @@ fn a_history_renumbered_from_timestamps_is_told_to_reinit_which_works() {
         let versions: Vec<String> = ids.iter().map(|id| id.replace('_', ":")).collect();
         assert_eq!(ledger(&db), versions, "{ids:?}");
     }
+}
+
+/// The root manifest of a workspace of the members `billing` and `users`.
+const TWO_MEMBERS: &str = "[workspace]\nmembers = [\"billing\", \"users\"]\nresolver = \"2\"\n";
+/// The member `billing` (directory, package, the table its `001_init` creates).
+const BILLING: (&str, &str, &str) = ("billing", "billing", "invoices");
+/// The member `users`, whose `001_init` is not `billing`'s.
+const USERS: (&str, &str, &str) = ("users", "users", "accounts");
+
+/// A workspace whose root manifest is `root` and whose `members` — `(directory, package,
+/// table)` — each keep in their own `migrations` a `001_init` creating their table: with one
+/// database and the default tracking table, members writing one ledger.
+fn members_with_one_init(root: &str, members: &[(&str, &str, &str)]) -> Project {
+    let project = Project::new();
+    project.write("Cargo.toml", root);
+    for (dir, package, table) in members {
+        project
+            .write(
+                &format!("{dir}/Cargo.toml"),
+                member_manifest(package, Some("migrations")),
+            )
+            .write(&format!("{dir}/src/main.rs"), "fn main() {}\n")
+            .write(
+                &format!("{dir}/migrations/001_init.up.sql"),
+                format!("CREATE TABLE {table} (id int);\n"),
+            )
+            .write(
+                &format!("{dir}/migrations/001_init.down.sql"),
+                format!("DROP TABLE {table};\n"),
+            );
+    }
+    project
+}
+
+/// `run` refused (exit 7) rows of the ledger as `billing`'s, with a ledger of its own as the
+/// way on: never `reinit`, never `--allow-modified` (which would run `users`' down file for
+/// `billing`'s migration and delete its row).
+fn refused_as_billings(run: &Run) {
+    run.code(exit::DIVERGED)
+        .stderr_has("the workspace member `billing` resolves to the same database")
+        .stderr_has("Several applications in one database")
+        .stderr_lacks("`cargo confiture migrate reinit")
+        .stderr_lacks("pass --allow-modified");
+}
+
+/// hrh3 1: `down`, `baseline` and `verify` of a member over another member's rows (one
+/// database, one tracking table). `down` refused `billing`'s row as `users`' migration
+/// "modified" and offered `--allow-modified`, which ran `users`' down file for it and deleted
+/// `billing`'s row; `baseline` recorded `users`' migrations beside it. Both refuse (exit 7,
+/// their dry runs too, nothing written), saying whose rows they are; `verify`, which proves the
+/// files on a scratch database and reads no ledger, runs. The members are found as cargo finds
+/// them: a glob (`crates/*`) less `exclude` (an excluded crate with `billing`'s files, first by
+/// name, is never named).
+#[test]
+fn down_and_baseline_never_write_over_another_members_rows() {
+    let db = TestDb::new("hrh3_one");
+    let project = members_with_one_init(
+        "[workspace]\nmembers = [\"crates/*\"]\nexclude = [\"crates/archive\"]\nresolver = \"2\"\n",
+        &[
+            ("crates/billing", "billing", "invoices"),
+            ("crates/users", "users", "accounts"),
+            ("crates/archive", "archive", "invoices"),
+        ],
+    );
+    project
+        .run_on(&db, &["migrate", "up", "-p", "billing"])
+        .code(exit::SUCCESS);
+    each_writes_nothing(
+        &project,
+        &db,
+        &[
+            &["migrate", "down", "-p", "users"][..],
+            &["migrate", "down", "-p", "users", "--dry-run"],
+            &["migrate", "down", "-p", "users", "--allow-modified"],
+            &[
+                "migrate",
+                "down",
+                "-p",
+                "users",
+                "--allow-modified",
+                "--dry-run",
+            ],
+            &["migrate", "baseline", "-p", "users", "--through", "001"],
+            &[
+                "migrate",
+                "baseline",
+                "-p",
+                "users",
+                "--through",
+                "001",
+                "--dry-run",
+            ],
+        ],
+        |_, run| {
+            refused_as_billings(run);
+            run.stderr_lacks("archive");
+        },
+    );
+    assert!(db.has_relation("invoices"), "billing's table stays");
+    project
+        .run_on(&db, &["migrate", "verify", "-p", "users"])
+        .code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "status", "-p", "billing"])
+        .code(exit::SUCCESS);
+}
+
+/// hrh3 1: the same rule on a tenant schema (`--schema`) and on each target of a fleet
+/// (`--targets FILE`, `--targets-query`, `--schemas-query`, and `baseline`'s list of one
+/// target): `billing` applied there with the same flags, `users`' commands said its rows were
+/// `users`' own migrations modified, and `down --allow-modified` rolled them back.
+#[test]
+fn a_tenant_and_a_fleets_targets_tell_another_members_rows() {
+    // A database's own ledger beside a tenant's is refused: one database for each.
+    let (whole, tenants) = (TestDb::new("hrh3_fleet"), TestDb::new("hrh3_tenant"));
+    let project = members_with_one_init(TWO_MEMBERS, &[BILLING, USERS]);
+    project.write("targets.txt", format!("{}\n", whole.name));
+    let tenant: &[&str] = &["--schema", "t1"];
+    let targets: &[&str] = &["--targets", "targets.txt"];
+    for (db, flags) in [(&tenants, tenant), (&whole, targets)] {
+        let args = [&["migrate", "up", "-p", "billing"][..], flags].concat();
+        project.run_on(db, &args).code(exit::SUCCESS);
+    }
+    let rows = || {
+        let client = &mut tenants.connect();
+        let tenant: Vec<String> = (client.query("SELECT version FROM t1.tb_confiture", &[]))
+            .expect("the tenant's ledger")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (row_details(&whole), tenant)
+    };
+    let before = rows();
+    let lists: [(&TestDb, &[&str]); 4] = [
+        (&tenants, tenant),
+        (&tenants, &["--schemas-query", "SELECT 't1'"]),
+        (&whole, targets),
+        (&whole, &["--targets-query", "SELECT current_database()"]),
+    ];
+    for command in [&["up"][..], &["down", "--allow-modified"], &["status"]] {
+        for (db, flags) in lists {
+            let args = [&["migrate"][..], command, &["-p", "users"], flags].concat();
+            project
+                .run_on(db, &args)
+                .code(exit::DIVERGED)
+                .stderr_has("`billing`");
+        }
+    }
+    for (db, flags) in lists {
+        let baseline = ["migrate", "baseline", "-p", "users", "--through", "001"];
+        refused_as_billings(&project.run_on(db, &[&baseline[..], flags].concat()));
+    }
+    assert_eq!(rows(), before, "nothing written");
 }
