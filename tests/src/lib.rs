@@ -790,6 +790,13 @@ impl Run {
         }
     }
 
+    /// What `child`, spawned elsewhere with its output piped, did once it exits: untimed, for
+    /// tests that assert on outcomes, not on durations.
+    pub fn reaped(child: std::process::Child) -> Run {
+        let output = child.wait_with_output().expect("reap the CLI under test");
+        Run::from_output(output, Duration::ZERO)
+    }
+
     /// Everything the command printed, for assertion messages.
     pub fn dump(&self) -> String {
         format!(

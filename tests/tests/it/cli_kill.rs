@@ -1995,8 +1995,7 @@ fn up_stopped_during_an_index_build_says_to_drop_the_invalid_index_first() {
         let child = project.spawn_on(&db, &["migrate", "up"]);
         let built = wait_until(Duration::from_secs(30), || big_h_idx_invalid(&db));
         confiture_tests::send_signal(child.id(), with);
-        let output = child.wait_with_output().expect("reap the runner");
-        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+        let run = confiture_tests::Run::reaped(child);
         assert!(built, "the build never started\n{}", run.dump());
         run.code(exit::INTERRUPTED)
             .stderr_has("public.big_h_idx was left INVALID");
@@ -2253,32 +2252,79 @@ fn detach_held(db: &TestDb) -> (Project, postgres::Client) {
     (project, reader)
 }
 
-/// Whether `p2` is pending detach from `p`.
 /// [`detach_held`]'s `migrate up` stopped by `signal` (`-TERM`, `-INT`) once `p2` is pending
 /// detach: exit 130, its marker left; then the reader ends. The project and the stopped run.
 fn detach_stopped_by(db: &TestDb, signal: &str) -> (Project, confiture_tests::Run) {
     let (project, mut reader) = detach_held(db);
-    let child = project.spawn_on(db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(db));
+    let run = stopped_while_detaching(db, &project, &mut reader, &["migrate", "up"], "p2", signal);
+    (project, run)
+}
+
+/// `project`'s `args` run on `db`, stopped by `signal` once `partition` is pending detach from
+/// `p` (its detach waiting for `reader`): exit 130, its marker left; then the reader ends.
+fn stopped_while_detaching(
+    db: &TestDb,
+    project: &Project,
+    reader: &mut postgres::Client,
+    args: &[&str],
+    partition: &str,
+    signal: &str,
+) -> confiture_tests::Run {
+    let child = project.spawn_on(db, args);
+    let pending = wait_until(Duration::from_secs(30), || pending_detach(db, partition));
     confiture_tests::send_signal(child.id(), signal);
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    let run = confiture_tests::Run::reaped(child);
     assert!(pending, "the detach never started\n{}", run.dump());
     run.code(exit::INTERRUPTED);
     assert_eq!(markers(db), 1, "{signal}: {}", run.dump());
     reader.batch_execute("ROLLBACK").expect("end the reader");
-    (project, run)
+    run
 }
 
-fn p2_pending_detach(db: &TestDb) -> bool {
+/// [`detach_held`]'s `project` run with `args` on `db`, its session cut (lost connection:
+/// `pg_terminate_backend`) while its detach waits for `reader`'s snapshot, its first
+/// transaction committed: `p2` is left pending detach; then the reader ends. The cut run.
+fn detach_cut(
+    db: &TestDb,
+    project: &Project,
+    reader: &mut postgres::Client,
+    args: &[&str],
+) -> confiture_tests::Run {
+    let (child, pid) = project.spawn_until_it_waits(db, args, "virtualxid");
+    db.connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("terminate the run's backend");
+    let run = confiture_tests::Run::reaped(child);
+    assert!(
+        pending_detach(db, "p2"),
+        "the detach is pending\n{}",
+        run.dump()
+    );
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    run
+}
+
+/// Whether `partition` (of `public`) is pending detach.
+fn pending_detach(db: &TestDb, partition: &str) -> bool {
     db.connect()
         .query_opt(
-            "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p2') \
+            "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.' || $1) \
              AND inhdetachpending",
-            &[],
+            &[&partition],
         )
         .expect("read pg_inherits")
         .is_some()
+}
+
+/// How many partitions `p` has.
+fn partitions_of_p(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
+            &[],
+        )
+        .expect("count the partitions")
+        .get(0)
 }
 
 /// Finishes the detach the help of `run` names, then runs the command it suggests: it
@@ -2298,18 +2344,10 @@ fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) 
     let again = project.run_on(db, &args);
     again.code(exit::SUCCESS);
     assert_eq!(markers(db), 0, "{args:?}: {}", again.dump());
-    assert!(!p2_pending_detach(db));
+    assert!(!pending_detach(db, "p2"));
     // 002 is recorded: `up` has nothing to run (its detach, run again, would fail).
     project.up_on(db).code(exit::SUCCESS);
-    let attached: i64 = db
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
-            &[],
-        )
-        .expect("count the partitions")
-        .get(0);
-    assert_eq!(attached, 1);
+    assert_eq!(partitions_of_p(db), 1);
 }
 
 /// hdp #1: `up` stopped (SIGTERM, SIGINT: exit 130) while an `ALTER TABLE ... DETACH
@@ -2339,21 +2377,7 @@ fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
 fn up_whose_concurrent_detach_loses_its_connection_names_the_finalize() {
     let db = TestDb::new("hsmall_cut_detach");
     let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    // Its detach waits for the reader's snapshot (its first transaction committed).
-    let mut pid: Option<i32> = None;
-    let waits = wait_until(Duration::from_secs(60), || {
-        pid = db.waiting_backend("virtualxid");
-        pid.is_some() && p2_pending_detach(&db)
-    });
-    db.connect()
-        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-        .expect("pg_terminate_backend");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(waits, "the detach never waited\n{}", run.dump());
-    assert!(p2_pending_detach(&db), "{}", run.dump());
-    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let run = detach_cut(&db, &project, &mut reader, &["migrate", "up"]);
     run.code(exit::CONNECTION).stderr_has("pending detach");
     let help = help_of(&run);
     let finalize = help.find("FINALIZE");
@@ -2382,7 +2406,7 @@ fn a_partition_left_pending_detach_is_named_with_the_finalize_to_run() {
     let cut = other
         .batch_execute("ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY")
         .expect_err("the detach waits for the reader past its timeout");
-    assert!(p2_pending_detach(&db), "{cut}");
+    assert!(pending_detach(&db, "p2"), "{cut}");
     reader.batch_execute("ROLLBACK").expect("end the reader");
     let run = project.up_on(&db);
     run.code(exit::MIGRATION_FAILED)
@@ -2416,20 +2440,15 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     reader
         .batch_execute("BEGIN; SELECT * FROM p;")
         .expect("an open reader");
-    let child = project.spawn_on(&db, &["migrate", "down"]);
-    let pending_sql = "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p3') \
-                       AND inhdetachpending";
-    let pending = wait_until(Duration::from_secs(30), || {
-        (db.connect().query_opt(pending_sql, &[])).is_ok_and(|r| r.is_some())
-    });
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED)
-        .stderr_lacks("committed none of its statements");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
-    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let run = stopped_while_detaching(
+        &db,
+        &project,
+        &mut reader,
+        &["migrate", "down"],
+        "p3",
+        "-TERM",
+    );
+    run.stderr_lacks("committed none of its statements");
     // hfz #2: the next `down` (and `status`) refused it with the generic help of a rollback
     // left part-way: they name the `FINALIZE` too.
     for args in [&["migrate", "down"][..], &["migrate", "status"]] {
@@ -2458,15 +2477,7 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     let again = project.run_on(&db, &args);
     again.code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
-    let attached: i64 = db
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
-            &[],
-        )
-        .expect("count the partitions")
-        .get(0);
-    assert_eq!(attached, 1, "002 was rolled back: p3 detached");
+    assert_eq!(partitions_of_p(&db), 1, "002 was rolled back: p3 detached");
 }
 
 /// hfz #2: after `up` was stopped during a `DETACH PARTITION ... CONCURRENTLY` (its own help:
@@ -2504,7 +2515,7 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
     assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
     let up = project.up_on(&db);
     up.code(exit::DIVERGED).stderr_lacks("IF NOT EXISTS");
-    assert!(p2_pending_detach(&db));
+    assert!(pending_detach(&db, "p2"));
     finalize_as_told(&db, &project, &up);
 }
 
@@ -2559,7 +2570,7 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
             .stderr_has("002_detach was interrupted")
             .stderr_has(finalize)
             .stderr_lacks("baseline --through");
-        assert!(p2_pending_detach(&db), "{args:?}: {}", run.dump());
+        assert!(pending_detach(&db, "p2"), "{args:?}: {}", run.dump());
         assert_eq!(
             db.ledger().expect("the ledger"),
             ["001:p", "002:detach"],
@@ -3343,46 +3354,9 @@ fn a_run_killed_after_a_failed_rerun_keeps_what_every_run_committed() {
 #[test]
 fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
     let db = TestDb::new("hdx2_pending_detach");
-    let project = Project::new();
-    project
-        .migration(
-            "001_p",
-            "CREATE TABLE hdx2_p (id int) PARTITION BY RANGE (id);\n\
-             CREATE TABLE hdx2_c PARTITION OF hdx2_p FOR VALUES FROM (0) TO (10);\n",
-            "DROP TABLE hdx2_p;\n",
-        )
-        .migration(
-            "002_d",
-            "-- confiture:no-transaction\n\
-             ALTER TABLE hdx2_p DETACH PARTITION hdx2_c CONCURRENTLY;\n",
-            "SELECT 1;\n",
-        );
-    project
-        .run_on(&db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    let mut reader = db.connect();
-    reader
-        .batch_execute("BEGIN; SELECT * FROM hdx2_p;")
-        .expect("a reader of the partitioned table");
-    let (mut child, pid) = project.spawn_until_it_waits(
-        &db,
-        &["migrate", "up", "--lock-timeout-statement", "60s"],
-        "virtualxid",
-    );
-    db.connect()
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
-        .expect("terminate the run's backend");
-    child.wait().expect("reap the runner");
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    let pending: bool = db
-        .connect()
-        .query_one(
-            "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'hdx2_c'::regclass",
-            &[],
-        )
-        .expect("read pg_inherits")
-        .get(0);
-    assert!(pending, "the detach is pending");
+    let (project, mut reader) = detach_held(&db);
+    let up = ["migrate", "up", "--lock-timeout-statement", "60s"];
+    detach_cut(&db, &project, &mut reader, &up);
     for args in [
         &["migrate", "up", "--rerun-interrupted"][..],
         &["migrate", "up", "--rerun-interrupted", "--dry-run"],
@@ -3390,8 +3364,8 @@ fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
-            .stderr_has("public.hdx2_c")
-            .stderr_has("ALTER TABLE public.hdx2_p DETACH PARTITION public.hdx2_c FINALIZE;")
+            .stderr_has("public.p2")
+            .stderr_has("ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;")
             .stderr_lacks("already pending detach");
         assert_eq!(db.ledger().expect("the ledger"), ["001:p"], "{args:?}");
         assert_eq!(markers(&db), 1, "{args:?}");
