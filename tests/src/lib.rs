@@ -881,6 +881,17 @@ impl Run {
             .to_string()
     }
 
+    /// The line of migration `version` in stdout's JSON document (`status --format json`'s
+    /// `migrations`).
+    #[track_caller]
+    pub fn migration_line(&self, version: &str) -> serde_json::Value {
+        let doc = self.json();
+        (doc["migrations"].as_array().into_iter().flatten())
+            .find(|m| m["version"] == version)
+            .cloned()
+            .unwrap_or_else(|| panic!("{version} listed\n{}", self.dump()))
+    }
+
     /// stdout parsed as the one JSON document it must be.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {

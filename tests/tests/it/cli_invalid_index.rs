@@ -42,13 +42,9 @@ fn markers(db: &TestDb) -> i64 {
 
 /// The JSON line of `002` in `status --format json` of `project` on `db`, which exits `code`.
 fn status_line_of_002(project: &Project, db: &TestDb, code: u8) -> serde_json::Value {
-    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
-    json.code(code);
-    let json = json.json();
-    (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002")
-        .clone()
+    let status = project.status_json_on(db);
+    status.code(code);
+    status.migration_line("002")
 }
 
 /// `status` (text and JSON) and `up --dry-run` of `project` on `db`, whose pending `002` would
@@ -604,11 +600,7 @@ fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
     project
         .run_on(&db, &["migrate", "status"])
         .stdout_has("! interrupted (recorded)");
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = project.status_json_on(&db).migration_line("002");
     assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
     for copy in &copies {
         db.connect()

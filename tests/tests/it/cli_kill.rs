@@ -1119,10 +1119,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
             status.dump()
         );
         assert_eq!(doc["summary"]["interrupted"], 1, "{}", status.dump());
-        let line = doc["migrations"]
-            .as_array()
-            .and_then(|ms| ms.iter().find(|m| m["version"] == "003"))
-            .unwrap_or_else(|| panic!("003 listed\n{}", status.dump()));
+        let line = status.migration_line("003");
         assert_eq!(line["name"], "ix", "{}", status.dump());
         assert_eq!(line["status"], "interrupted", "{}", status.dump());
         assert_eq!(
@@ -1430,10 +1427,7 @@ fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
             "{case}: {}",
             status.dump()
         );
-        let line = doc["migrations"]
-            .as_array()
-            .and_then(|ms| ms.iter().find(|m| m["version"] == "002"))
-            .unwrap_or_else(|| panic!("{case}: 002 listed\n{}", status.dump()));
+        let line = status.migration_line("002");
         assert_eq!(line["name"], "ix", "{case}: {}", status.dump());
         assert_eq!(line["status"], "interrupted", "{case}: {}", status.dump());
         assert_eq!(
@@ -1746,6 +1740,19 @@ fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
     project
 }
 
+/// [`interrupted_with_an_invalid_index`] with its ledger dropped (the markers kept, 001's
+/// table moved aside so that 001 runs again), then `migrate up --allow-non-empty`, which
+/// meets the INVALID `t_u` (exit 4). The project and that run.
+fn up_over_an_invalid_index_without_its_ledger(db: &TestDb) -> (Project, confiture_tests::Run) {
+    let project = interrupted_with_an_invalid_index(db);
+    db.connect()
+        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
+        .expect("a fresh ledger, the markers kept, 001 runnable again");
+    let run = project.run_on(db, &["migrate", "up", "--allow-non-empty"]);
+    run.code(exit::MIGRATION_FAILED);
+    (project, run)
+}
+
 /// him #3: `up --rerun-interrupted` refused on the INVALID index it would build again told to
 /// run plain `migrate up` after dropping it, which refuses the interrupted migration (exit 7):
 /// the suggested command keeps `--rerun-interrupted`, and following it completes the run.
@@ -1880,13 +1887,8 @@ fn down_refused_under_an_invalid_index_says_what_status_says() {
 #[test]
 fn up_creating_its_ledger_never_suggests_recording_an_invalid_index() {
     let db = TestDb::new("hix_up_fresh_ledger");
-    let project = interrupted_with_an_invalid_index(&db);
-    db.connect()
-        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
-        .expect("a fresh ledger, the markers kept, 001 runnable again");
-    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
-    run.code(exit::MIGRATION_FAILED)
-        .stderr_lacks("baseline --through")
+    let (project, run) = up_over_an_invalid_index_without_its_ledger(&db);
+    run.stderr_lacks("baseline --through")
         .stderr_has("migration 002_ix creates index public.t_u, which exists and is INVALID")
         .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
     assert_eq!(markers(&db), 1, "{}", run.dump());
@@ -2043,13 +2045,8 @@ fn suggested(help: &str) -> Vec<String> {
 #[test]
 fn following_the_invalid_index_refusal_of_up_finishes_in_one_step() {
     let db = TestDb::new("hci_follow_invalid");
-    let project = interrupted_with_an_invalid_index(&db);
-    db.connect()
-        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
-        .expect("a fresh ledger, the markers kept, 001 runnable again");
-    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
-    run.code(exit::MIGRATION_FAILED)
-        .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+    let (project, run) = up_over_an_invalid_index_without_its_ledger(&db);
+    run.stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
     let help = help_of(&run);
     db.connect()
         .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
@@ -2083,12 +2080,9 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
             .stderr_lacks("--rerun-interrupted")
             .stderr_has("public.t_u exists and is INVALID")
             .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_u;`");
-        let json = project.status_json_on(&db);
-        json.code(exit::DIVERGED);
-        let json = json.json();
-        let line = (json["migrations"].as_array().expect("the lines").iter())
-            .find(|m| m["version"] == "002")
-            .expect("the line of 002");
+        let status = project.status_json_on(&db);
+        status.code(exit::DIVERGED);
+        let (json, line) = (status.json(), status.migration_line("002"));
         assert_eq!(line["status"], "interrupted", "{spelled}: {line}");
         assert_eq!(line["invalid_index"], "public.t_u", "{spelled}: {line}");
         assert_eq!(line["started"]["direction"], "up", "{spelled}: {line}");
@@ -2503,12 +2497,9 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
             .stderr_has("`cargo confiture migrate baseline --through 002")
             .stderr_lacks("IF NOT EXISTS");
     }
-    let json = project.status_json_on(&db);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let status = project.status_json_on(&db);
+    status.code(exit::DIVERGED);
+    let line = status.migration_line("002");
     assert_eq!(line["status"], "interrupted", "{line}");
     assert_eq!(line["pending_detach"]["table"], "public.p", "{line}");
     assert_eq!(line["pending_detach"]["partition"], "public.p2", "{line}");
@@ -2547,12 +2538,9 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
         .stderr_has(finalize)
         .stderr_lacks("baseline --through")
         .stderr_lacks("--rerun-interrupted");
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let status = project.status_json_on(&db);
+    status.code(exit::DIVERGED);
+    let (json, line) = (status.json(), status.migration_line("002"));
     assert_eq!(line["status"], "interrupted", "{line}");
     assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
     assert_eq!(line["started"]["direction"], "up", "{line}");
