@@ -1753,6 +1753,18 @@ fn up_over_an_invalid_index_without_its_ledger(db: &TestDb) -> (Project, confitu
     (project, run)
 }
 
+/// The INVALID `t_u` dropped as the help says, then `up --rerun-interrupted`: it succeeds,
+/// no start marker left.
+fn t_u_dropped_then_rerun(project: &Project, db: &TestDb) {
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(db), 0);
+}
+
 /// him #3: `up --rerun-interrupted` refused on the INVALID index it would build again told to
 /// run plain `migrate up` after dropping it, which refuses the interrupted migration (exit 7):
 /// the suggested command keeps `--rerun-interrupted`, and following it completes the run.
@@ -1765,13 +1777,7 @@ fn the_invalid_index_refusal_of_a_rerun_suggests_the_rerun_again() {
         .code(exit::MIGRATION_FAILED)
         .stderr_has("DROP INDEX CONCURRENTLY public.t_u;")
         .stderr_has("`cargo confiture migrate up --rerun-interrupted --database-url <URL>` again");
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
-        .expect("drop the unfinished index");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
 }
 
 /// him #1: `baseline --through` (and `reinit --through`) recorded an interrupted migration as
@@ -1832,13 +1838,7 @@ fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
             .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
             .stderr_has("--rerun-interrupted");
     }
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
-        .expect("the suggested DROP INDEX");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
     project.status_on(&db).code(exit::SUCCESS);
 }
 
@@ -2612,6 +2612,25 @@ fn unique_build_failed_over_duplicates(db: &TestDb, up: &str) -> Project {
     project
 }
 
+/// `project` ([`table_then_ix`]) applied through 001 on `db`, where a build of `t_u` by hand
+/// (not by a run of ours) failed over duplicates in `t` (deleted after): `t_u` is INVALID and
+/// no run is left part-way.
+fn through_001_with_t_u_left_invalid_by_hand(db: &TestDb, project: &Project) {
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id)")
+        .expect_err("a build over duplicates fails, its index left INVALID");
+    client
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
+}
+
 /// hiv #1: an INVALID index left by an interrupted build that is not the file's first
 /// statement (a statement that builds nothing before it) was missed: `status` gave the help
 /// that records it, `baseline --through --yes` and `reinit --through --yes` recorded it (exit
@@ -2716,19 +2735,7 @@ fn the_help_over_a_skipped_invalid_index_names_the_drop_first() {
         "SELECT 1;\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_u ON t (id);\n",
         "DROP INDEX CONCURRENTLY t_u;\n",
     );
-    project
-        .run_on(&db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    let mut client = db.connect();
-    client
-        .batch_execute("INSERT INTO t VALUES (1), (1)")
-        .expect("duplicates");
-    client
-        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id)")
-        .expect_err("a build over duplicates fails, its index left INVALID");
-    client
-        .batch_execute("DELETE FROM t")
-        .expect("no duplicates");
+    through_001_with_t_u_left_invalid_by_hand(&db, &project);
     let run = project.run_on(&db, &["migrate", "up"]);
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("`IF NOT EXISTS` skipped it, and it is INVALID")
@@ -2739,13 +2746,7 @@ fn the_help_over_a_skipped_invalid_index_names_the_drop_first() {
              (`IF NOT EXISTS`, `IF EXISTS`)\n",
         )
         .stderr_lacks(";;");
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
-        .expect("the suggested DROP INDEX");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
 }
 
 /// hiv #3: `status`' help of a rollback left part-way said "what committed stays, unrecorded"
@@ -2940,6 +2941,19 @@ fn a_rewrite_refused_over_its_own_invalid_index_never_records_it_dropped() {
     }
 }
 
+/// `record`, a `cargo confiture migrate ...` a help suggested (its `<URL>` placeholder
+/// filled), pasted into a shell: it succeeds, recording 002 after 001.
+fn pasted_records_002(project: &Project, db: &TestDb, record: &str) {
+    let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
+    pasted.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t", "002:ix"],
+        "{}",
+        pasted.dump()
+    );
+}
+
 /// With no run of its own left part-way, a migration whose index is there INVALID (a build of
 /// it by hand or by another tool failed) is not recorded over it either, nor once it is dropped:
 /// the help of `baseline`/`reinit --through` says to build it again as the up file does, then
@@ -2954,17 +2968,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let db = TestDb::new("hbx_record_unrun");
         let build = "CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);";
         let project = table_then_ix(&format!("{build}\n"), "DROP INDEX CONCURRENTLY t_u;\n");
-        project
-            .run_on(&db, &["migrate", "up", "--target", "001"])
-            .code(exit::SUCCESS);
-        let mut client = db.connect();
-        client
-            .batch_execute("INSERT INTO t VALUES (1), (1)")
-            .expect("duplicates");
-        client.batch_execute(build).expect_err("a duplicate key");
-        client
-            .batch_execute("DELETE FROM t")
-            .expect("no duplicates");
+        through_001_with_t_u_left_invalid_by_hand(&db, &project);
         let refused = project.run_on(&db, args);
         refused
             .code(exit::MIGRATION_FAILED)
@@ -2983,6 +2987,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let drop = (quoted.iter())
             .find(|part| part.starts_with("DROP INDEX CONCURRENTLY"))
             .expect("the suggested drop");
+        let mut client = db.connect();
         client.batch_execute(drop).expect("the suggested drop");
         client
             .batch_execute(build)
@@ -2990,14 +2995,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let record = (quoted.iter())
             .find(|part| part.starts_with("cargo confiture migrate ") && part.contains("--through"))
             .unwrap_or_else(|| panic!("{args:?}: no record suggested\n{}", refused.dump()));
-        let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
-        pasted.code(exit::SUCCESS);
-        assert_eq!(
-            db.ledger().expect("the ledger"),
-            ["001:t", "002:ix"],
-            "{}",
-            pasted.dump()
-        );
+        pasted_records_002(&project, &db, record);
         project.status_on(&db).code(exit::SUCCESS);
     }
 }
@@ -3026,14 +3024,7 @@ fn the_baseline_an_up_failed_on_an_existing_object_suggests_pastes() {
     let record = (help.split('`').skip(1).step_by(2))
         .find(|part| part.starts_with("cargo confiture migrate baseline"))
         .unwrap_or_else(|| panic!("no baseline suggested\n{}", failed.dump()));
-    let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
-    pasted.code(exit::SUCCESS);
-    assert_eq!(
-        db.ledger().expect("the ledger"),
-        ["001:t", "002:ix"],
-        "{}",
-        pasted.dump()
-    );
+    pasted_records_002(&project, &db, record);
     assert_eq!(markers(&db), 0);
 }
 
