@@ -30,10 +30,7 @@ fn busy_table(prefix: &str) -> (TestDb, Dir) {
 fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
     let (db, dir) = busy_table("retry");
 
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let mut other = apply_support::traffic_holding(&db, "busy");
     // Released once the run has waited for the lock, and past its 200 ms lock_timeout: a
     // release at a fixed 500 ms came before the run's first attempt on a loaded machine.
     let mut watch = db.client();
@@ -94,24 +91,9 @@ fn a_lock_never_released(single: bool) {
         "CREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n",
         "SELECT 1;\n",
     );
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let other = apply_support::traffic_holding(&db, "busy");
 
-    let mut env = apply_support::environment(&db.name);
-    env.migration.lock_timeout = Duration::from_millis(100);
-    env.migration.lock_retries = 1;
-    let mut events = Vec::new();
-    let failed = apply_support::migrator_for(env, &dir.path)
-        .up(
-            &UpOptions::default()
-                .allow_non_empty(true)
-                .single_transaction(single),
-            &mut recorder(&mut events),
-        )
-        .unwrap_err();
-    other.batch_execute("COMMIT").unwrap();
+    let (failed, events) = up_failing_on_a_held_lock(&db, &dir, single, 1, other);
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     // A runtime error has no position: the statement markers name the statement that waited.
     assert!(
@@ -792,10 +774,7 @@ fn a_run_that_ends_after_a_wait_before_a_retry_gives_the_idle_timeouts_back() {
             "ALTER TABLE busy ADD COLUMN note text;\n",
             "ALTER TABLE busy DROP COLUMN note;\n",
         );
-        let mut other = db.client_as("app-traffic");
-        other
-            .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-            .unwrap();
+        let mut other = apply_support::traffic_holding(&db, "busy");
         let mut env = apply_support::environment(&db.name);
         env.migration.lock_timeout = Duration::from_millis(100);
         env.migration.lock_retries = 2;
@@ -1563,6 +1542,35 @@ fn not_retried_for(
     })
 }
 
+/// `up` of `dir` on `db` (`single`: in one transaction), each lock waited for 100 ms and
+/// retried `lock_retries` times, while `traffic` holds the lock it waits for: its failure and
+/// the events it sent. `traffic` commits after.
+fn up_failing_on_a_held_lock(
+    db: &TestDb,
+    dir: &Dir,
+    single: bool,
+    lock_retries: u32,
+    mut traffic: postgres::Client,
+) -> (
+    confiture::migrate::Failed<confiture::migrate::UpReport>,
+    Vec<Progress>,
+) {
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = lock_retries;
+    let mut events = Vec::new();
+    let failed = apply_support::migrator_for(env, &dir.path)
+        .up(
+            &UpOptions::default()
+                .allow_non_empty(true)
+                .single_transaction(single),
+            &mut recorder(&mut events),
+        )
+        .unwrap_err();
+    traffic.batch_execute("COMMIT").unwrap();
+    (failed, events)
+}
+
 /// Runs `up` of `before` (as `001_before`; a `CREATE TABLE` without effects if `None`) and `up` (as `002_waits`) on a database of
 /// its own where table `busy` is locked by another session for the whole run (lock_timeout
 /// 100 ms, 2 retries), and checks that it fails on `002` with the lock timeout, without a trace
@@ -1583,23 +1591,8 @@ fn lock_retry_case(
     let before_sql = before.unwrap_or("CREATE TABLE t1 (id int);\n");
     dir.migration("001", "before", before_sql, "SELECT 1;\n");
     dir.migration("002", "waits", up, "SELECT 1;\n");
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
-    let mut env = apply_support::environment(&db.name);
-    env.migration.lock_timeout = Duration::from_millis(100);
-    env.migration.lock_retries = 2;
-    let mut events = Vec::new();
-    let failed = apply_support::migrator_for(env, &dir.path)
-        .up(
-            &UpOptions::default()
-                .allow_non_empty(true)
-                .single_transaction(single),
-            &mut recorder(&mut events),
-        )
-        .unwrap_err();
-    other.batch_execute("COMMIT").unwrap();
+    let other = apply_support::traffic_holding(&db, "busy");
+    let (failed, events) = up_failing_on_a_held_lock(&db, &dir, single, 2, other);
     assert_eq!(
         failed.error.kind,
         ErrorKind::MigrationFailed,
