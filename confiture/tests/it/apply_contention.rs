@@ -606,6 +606,38 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
     }
 }
 
+/// A database of its own (`prefix`) whose idle timeouts (`idle_session_timeout`,
+/// `idle_in_transaction_session_timeout`) are 200 ms, a directory whose `001_alter_busy` alters
+/// `busy` and keeps the `idle_session_timeout` it ran under (table `seen`), and a session
+/// (`app-traffic`, not under those timeouts) whose open transaction holds `busy`.
+fn busy_under_idle_timeouts(prefix: &str) -> (TestDb, Dir, postgres::Client) {
+    let db = TestDb::new(prefix);
+    db.client()
+        .batch_execute(&format!(
+            "CREATE TABLE busy (id int); \
+             ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
+             ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
+            db.name
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_busy",
+        "ALTER TABLE busy ADD COLUMN note text;\n\
+         CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
+        "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
+    );
+    let mut traffic = db.client_as("app-traffic");
+    traffic
+        .batch_execute(
+            "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+             BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
+        )
+        .unwrap();
+    (db, dir, traffic)
+}
+
 /// The database's `idle_session_timeout` (and `idle_in_transaction_session_timeout`) bound the
 /// migrations' sessions, not the tool's own wait between two attempts of a migration that hit
 /// its `lock_timeout` (idle, a quarter of a second and more): the run retries until the lock is
@@ -615,30 +647,7 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
 #[test]
 fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
     for single in [false, true] {
-        let db = TestDb::new("retryidle");
-        db.client()
-            .batch_execute(&format!(
-                "CREATE TABLE busy (id int); \
-                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
-                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
-                db.name
-            ))
-            .unwrap();
-        let dir = Dir::new();
-        dir.migration(
-            "001",
-            "alter_busy",
-            "ALTER TABLE busy ADD COLUMN note text;\n\
-             CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
-            "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
-        );
-        let mut other = db.client_as("app-traffic");
-        other
-            .batch_execute(
-                "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-                 BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
-            )
-            .unwrap();
+        let (db, dir, mut other) = busy_under_idle_timeouts("retryidle");
         // Past the second wait, which is at least 250 ms: longer than the idle timeout.
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1200));
@@ -685,32 +694,8 @@ fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
 /// the lock is released at the first retry, and the callback stalls at the retry's `Sent`.
 #[test]
 fn a_stall_before_the_retry_message_is_not_ended_by_the_idle_session_timeout() {
-    let db = TestDb::new("retrystall");
-    db.client()
-        .batch_execute(&format!(
-            "CREATE TABLE busy (id int); \
-             ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
-             ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
-            db.name
-        ))
-        .unwrap();
-    let dir = Dir::new();
-    dir.migration(
-        "001",
-        "alter_busy",
-        "ALTER TABLE busy ADD COLUMN note text;\n\
-         CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
-        "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
-    );
-    let mut other = Some(db.client_as("app-traffic"));
-    other
-        .as_mut()
-        .unwrap()
-        .batch_execute(
-            "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-             BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
-        )
-        .unwrap();
+    let (db, dir, other) = busy_under_idle_timeouts("retrystall");
+    let mut other = Some(other);
     let mut env = apply_support::environment(&db.name);
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 5;

@@ -246,6 +246,12 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
     project.status_on(&db).code(exit::SUCCESS);
 }
 
+/// `status` of `project` on `db` exits `code` and lists no migration as interrupted.
+#[track_caller]
+fn status_says_nothing_interrupted(project: &Project, db: &TestDb, code: u8) {
+    project.status_on(db).code(code).stdout_lacks("interrupted");
+}
+
 /// How many start markers are left beside the ledger.
 fn markers(db: &TestDb) -> i64 {
     db.connect()
@@ -677,10 +683,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
         .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project
         .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
         .code(exit::DIVERGED)
@@ -877,10 +880,7 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
         project
             .run_on(&db, &["migrate", "down"])
             .code(exit::SUCCESS);
-        project
-            .status_on(&db)
-            .code(exit::PENDING)
-            .stdout_lacks("interrupted");
+        status_says_nothing_interrupted(&project, &db, exit::PENDING);
     }
 }
 
@@ -895,10 +895,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
     let db = TestDb::new("marker_stale");
     let project = interrupted_data_migration(&db);
     db.record_as_another_tool("data_002_py", "002", "data");
-    project
-        .status_on(&db)
-        .code(exit::SUCCESS)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down", "--dry-run"])
         .code(exit::SUCCESS);
@@ -906,10 +903,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
         .run_on(&db, &["migrate", "down"])
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "the stale marker went with the row");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project.up_on(&db).code(exit::SUCCESS);
 
     // A rollback left part-way, then finished by hand: the row deleted.
@@ -924,10 +918,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
         .expect("a person finishes the rollback");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project
         .run_on(&db, &["migrate", "up", "--dry-run"])
         .code(exit::SUCCESS);
@@ -2091,10 +2082,7 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
         db.connect()
             .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
             .expect("the suggested REINDEX");
-        project
-            .status_on(&db)
-            .code(exit::SUCCESS)
-            .stdout_lacks("interrupted");
+        status_says_nothing_interrupted(&project, &db, exit::SUCCESS);
     }
 }
 
