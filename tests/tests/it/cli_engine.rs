@@ -1168,7 +1168,7 @@ fn rows_a_migration_returns_are_not_kept_in_memory() {
         ),
     ] {
         let db = TestDb::new(name);
-        let peak = peak_rss_kb_of_success(&project, &db, args, &name);
+        let peak = peak_rss_kb_of_success(&project, &db, args, name);
         assert!(peak < BOUND_KB, "{name}: peak resident set {peak} kB");
         assert_eq!(
             db.ledger(),
@@ -1765,7 +1765,7 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
                 if shape != "no markers" {
                     assert_eq!(error["file"], file.as_str(), "{what}: {}", run.dump());
                 }
-                let message = message(&error);
+                let message = message(error);
                 assert!(
                     message.contains(&file)
                         && message.contains(error["server_message"].as_str().unwrap_or("?"))
