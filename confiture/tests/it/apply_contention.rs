@@ -743,22 +743,14 @@ fn a_stall_before_the_retry_message_is_not_ended_by_the_idle_session_timeout() {
 fn a_run_that_ends_after_a_wait_before_a_retry_gives_the_idle_timeouts_back() {
     for (single, stop) in [(false, false), (true, false), (false, true), (true, true)] {
         let case = format!("single={single} stop={stop}");
-        let db = TestDb::new("retryback");
+        let (db, dir) = busy_table("retryback");
         db.client()
             .batch_execute(&format!(
-                "CREATE TABLE busy (id int); \
-                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
+                "ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
                  ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '9min'",
                 db.name
             ))
             .unwrap();
-        let dir = Dir::new();
-        dir.migration(
-            "001",
-            "alter_busy",
-            "ALTER TABLE busy ADD COLUMN note text;\n",
-            "ALTER TABLE busy DROP COLUMN note;\n",
-        );
         let mut other = apply_support::traffic_holding(&db, "busy");
         let mut env = apply_support::environment(&db.name);
         env.migration.lock_timeout = Duration::from_millis(100);
