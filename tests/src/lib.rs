@@ -812,6 +812,13 @@ impl Run {
         }
     }
 
+    /// What `child`, spawned elsewhere with its output piped, did once it exits: untimed, for
+    /// tests that assert on outcomes, not on durations.
+    pub fn reaped(child: std::process::Child) -> Run {
+        let output = child.wait_with_output().expect("reap the CLI under test");
+        Run::from_output(output, Duration::ZERO)
+    }
+
     /// Everything the command printed, for assertion messages.
     pub fn dump(&self) -> String {
         format!(
@@ -894,6 +901,17 @@ impl Run {
             .find(|l| l.starts_with("help:"))
             .unwrap_or_else(|| panic!("no help line\n{}", self.dump()))
             .to_string()
+    }
+
+    /// The line of migration `version` in stdout's JSON document (`status --format json`'s
+    /// `migrations`).
+    #[track_caller]
+    pub fn migration_line(&self, version: &str) -> serde_json::Value {
+        let doc = self.json();
+        (doc["migrations"].as_array().into_iter().flatten())
+            .find(|m| m["version"] == version)
+            .cloned()
+            .unwrap_or_else(|| panic!("{version} listed\n{}", self.dump()))
     }
 
     /// stdout parsed as the one JSON document it must be.

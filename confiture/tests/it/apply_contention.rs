@@ -30,10 +30,7 @@ fn busy_table(prefix: &str) -> (TestDb, Dir) {
 fn a_migration_blocked_by_a_table_lock_is_retried_until_the_lock_is_released() {
     let (db, dir) = busy_table("retry");
 
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let mut other = apply_support::traffic_holding(&db, "busy");
     // Released once the run has waited for the lock, and past its 200 ms lock_timeout: a
     // release at a fixed 500 ms came before the run's first attempt on a loaded machine.
     let mut watch = db.client();
@@ -94,24 +91,9 @@ fn a_lock_never_released(single: bool) {
         "CREATE TABLE side (id int);\nALTER TABLE busy ADD COLUMN note text;\n",
         "SELECT 1;\n",
     );
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
+    let other = apply_support::traffic_holding(&db, "busy");
 
-    let mut env = apply_support::environment(&db.name);
-    env.migration.lock_timeout = Duration::from_millis(100);
-    env.migration.lock_retries = 1;
-    let mut events = Vec::new();
-    let failed = apply_support::migrator_for(env, &dir.path)
-        .up(
-            &UpOptions::default()
-                .allow_non_empty(true)
-                .single_transaction(single),
-            &mut recorder(&mut events),
-        )
-        .unwrap_err();
-    other.batch_execute("COMMIT").unwrap();
+    let (failed, events) = up_failing_on_a_held_lock(&db, &dir, single, 1, other);
     assert_eq!(failed.error.kind, ErrorKind::MigrationFailed);
     // A runtime error has no position: the statement markers name the statement that waited.
     assert!(
@@ -624,6 +606,38 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
     }
 }
 
+/// A database of its own (`prefix`) whose idle timeouts (`idle_session_timeout`,
+/// `idle_in_transaction_session_timeout`) are 200 ms, a directory whose `001_alter_busy` alters
+/// `busy` and keeps the `idle_session_timeout` it ran under (table `seen`), and a session
+/// (`app-traffic`, not under those timeouts) whose open transaction holds `busy`.
+fn busy_under_idle_timeouts(prefix: &str) -> (TestDb, Dir, postgres::Client) {
+    let db = TestDb::new(prefix);
+    db.client()
+        .batch_execute(&format!(
+            "CREATE TABLE busy (id int); \
+             ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
+             ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
+            db.name
+        ))
+        .unwrap();
+    let dir = Dir::new();
+    dir.migration(
+        "001",
+        "alter_busy",
+        "ALTER TABLE busy ADD COLUMN note text;\n\
+         CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
+        "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
+    );
+    let mut traffic = db.client_as("app-traffic");
+    traffic
+        .batch_execute(
+            "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
+             BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
+        )
+        .unwrap();
+    (db, dir, traffic)
+}
+
 /// The database's `idle_session_timeout` (and `idle_in_transaction_session_timeout`) bound the
 /// migrations' sessions, not the tool's own wait between two attempts of a migration that hit
 /// its `lock_timeout` (idle, a quarter of a second and more): the run retries until the lock is
@@ -633,30 +647,7 @@ fn a_lock_on_the_ledger_row_the_step_writes_is_exit_6_naming_its_holders() {
 #[test]
 fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
     for single in [false, true] {
-        let db = TestDb::new("retryidle");
-        db.client()
-            .batch_execute(&format!(
-                "CREATE TABLE busy (id int); \
-                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
-                 ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
-                db.name
-            ))
-            .unwrap();
-        let dir = Dir::new();
-        dir.migration(
-            "001",
-            "alter_busy",
-            "ALTER TABLE busy ADD COLUMN note text;\n\
-             CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
-            "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
-        );
-        let mut other = db.client_as("app-traffic");
-        other
-            .batch_execute(
-                "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-                 BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
-            )
-            .unwrap();
+        let (db, dir, mut other) = busy_under_idle_timeouts("retryidle");
         // Past the second wait, which is at least 250 ms: longer than the idle timeout.
         let release = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(1200));
@@ -703,32 +694,8 @@ fn an_idle_session_timeout_does_not_end_the_wait_between_lock_retries() {
 /// the lock is released at the first retry, and the callback stalls at the retry's `Sent`.
 #[test]
 fn a_stall_before_the_retry_message_is_not_ended_by_the_idle_session_timeout() {
-    let db = TestDb::new("retrystall");
-    db.client()
-        .batch_execute(&format!(
-            "CREATE TABLE busy (id int); \
-             ALTER DATABASE \"{0}\" SET idle_session_timeout = '200ms'; \
-             ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '200ms'",
-            db.name
-        ))
-        .unwrap();
-    let dir = Dir::new();
-    dir.migration(
-        "001",
-        "alter_busy",
-        "ALTER TABLE busy ADD COLUMN note text;\n\
-         CREATE TABLE seen AS SELECT current_setting('idle_session_timeout') AS idle;\n",
-        "DROP TABLE seen;\nALTER TABLE busy DROP COLUMN note;\n",
-    );
-    let mut other = Some(db.client_as("app-traffic"));
-    other
-        .as_mut()
-        .unwrap()
-        .batch_execute(
-            "SET idle_session_timeout = 0; SET idle_in_transaction_session_timeout = 0; \
-             BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE",
-        )
-        .unwrap();
+    let (db, dir, other) = busy_under_idle_timeouts("retrystall");
+    let mut other = Some(other);
     let mut env = apply_support::environment(&db.name);
     env.migration.lock_timeout = Duration::from_millis(100);
     env.migration.lock_retries = 5;
@@ -776,26 +743,15 @@ fn a_stall_before_the_retry_message_is_not_ended_by_the_idle_session_timeout() {
 fn a_run_that_ends_after_a_wait_before_a_retry_gives_the_idle_timeouts_back() {
     for (single, stop) in [(false, false), (true, false), (false, true), (true, true)] {
         let case = format!("single={single} stop={stop}");
-        let db = TestDb::new("retryback");
+        let (db, dir) = busy_table("retryback");
         db.client()
             .batch_execute(&format!(
-                "CREATE TABLE busy (id int); \
-                 ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
+                "ALTER DATABASE \"{0}\" SET idle_session_timeout = '10min'; \
                  ALTER DATABASE \"{0}\" SET idle_in_transaction_session_timeout = '9min'",
                 db.name
             ))
             .unwrap();
-        let dir = Dir::new();
-        dir.migration(
-            "001",
-            "alter_busy",
-            "ALTER TABLE busy ADD COLUMN note text;\n",
-            "ALTER TABLE busy DROP COLUMN note;\n",
-        );
-        let mut other = db.client_as("app-traffic");
-        other
-            .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-            .unwrap();
+        let mut other = apply_support::traffic_holding(&db, "busy");
         let mut env = apply_support::environment(&db.name);
         env.migration.lock_timeout = Duration::from_millis(100);
         env.migration.lock_retries = 2;
@@ -1563,6 +1519,35 @@ fn not_retried_for(
     })
 }
 
+/// `up` of `dir` on `db` (`single`: in one transaction), each lock waited for 100 ms and
+/// retried `lock_retries` times, while `traffic` holds the lock it waits for: its failure and
+/// the events it sent. `traffic` commits after.
+fn up_failing_on_a_held_lock(
+    db: &TestDb,
+    dir: &Dir,
+    single: bool,
+    lock_retries: u32,
+    mut traffic: postgres::Client,
+) -> (
+    confiture::migrate::Failed<confiture::migrate::UpReport>,
+    Vec<Progress>,
+) {
+    let mut env = apply_support::environment(&db.name);
+    env.migration.lock_timeout = Duration::from_millis(100);
+    env.migration.lock_retries = lock_retries;
+    let mut events = Vec::new();
+    let failed = apply_support::migrator_for(env, &dir.path)
+        .up(
+            &UpOptions::default()
+                .allow_non_empty(true)
+                .single_transaction(single),
+            &mut recorder(&mut events),
+        )
+        .unwrap_err();
+    traffic.batch_execute("COMMIT").unwrap();
+    (failed, events)
+}
+
 /// Runs `up` of `before` (as `001_before`; a `CREATE TABLE` without effects if `None`) and `up` (as `002_waits`) on a database of
 /// its own where table `busy` is locked by another session for the whole run (lock_timeout
 /// 100 ms, 2 retries), and checks that it fails on `002` with the lock timeout, without a trace
@@ -1583,23 +1568,8 @@ fn lock_retry_case(
     let before_sql = before.unwrap_or("CREATE TABLE t1 (id int);\n");
     dir.migration("001", "before", before_sql, "SELECT 1;\n");
     dir.migration("002", "waits", up, "SELECT 1;\n");
-    let mut other = db.client_as("app-traffic");
-    other
-        .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-        .unwrap();
-    let mut env = apply_support::environment(&db.name);
-    env.migration.lock_timeout = Duration::from_millis(100);
-    env.migration.lock_retries = 2;
-    let mut events = Vec::new();
-    let failed = apply_support::migrator_for(env, &dir.path)
-        .up(
-            &UpOptions::default()
-                .allow_non_empty(true)
-                .single_transaction(single),
-            &mut recorder(&mut events),
-        )
-        .unwrap_err();
-    other.batch_execute("COMMIT").unwrap();
+    let other = apply_support::traffic_holding(&db, "busy");
+    let (failed, events) = up_failing_on_a_held_lock(&db, &dir, single, 2, other);
     assert_eq!(
         failed.error.kind,
         ErrorKind::MigrationFailed,

@@ -1144,10 +1144,7 @@ fn a_wait_never_retried_does_not_say_the_retries_ran_out_after_a_retried_attempt
         db.client()
             .batch_execute("CREATE TABLE busy (id int)")
             .unwrap();
-        let mut traffic = db.client_as("app-traffic");
-        traffic
-            .batch_execute("BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
-            .unwrap();
+        let traffic = apply_support::traffic_holding(&db, "busy");
         let (retried, retrying) = std::sync::mpsc::channel::<()>();
         let mut migrator = db.migrator(&dir);
         let run = std::thread::spawn(move || {

@@ -17,6 +17,21 @@ fn versions(list: &[&str]) -> Option<Vec<String>> {
     Some(list.iter().map(|v| v.to_string()).collect())
 }
 
+/// `project` run on `db` with `args` (`--format json`), failing a migration (exit 4): the run
+/// and its first error object.
+#[track_caller]
+fn failed_migration(project: &Project, db: &TestDb, args: &[&str]) -> (Run, serde_json::Value) {
+    let run = project.run_on(db, args);
+    run.code(exit::MIGRATION_FAILED);
+    let error = run.json()["errors"][0].clone();
+    (run, error)
+}
+
+/// The `message` of a JSON error object ("" when it has none).
+fn message(error: &serde_json::Value) -> &str {
+    error["message"].as_str().unwrap_or_default()
+}
+
 /// A migration that releases the migration lock where lint cannot see it (in a function it
 /// calls) fails before it commits, in every way a migration runs: batched with
 /// others, inside `--single-transaction`, without a transaction, rolling back. The run stops
@@ -41,14 +56,9 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
         .migration("004_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
 
     // Batched with the others: rolled back, and what follows is not attempted.
-    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-    run.code(exit::MIGRATION_FAILED);
-    let error = &run.json()["errors"][0];
+    let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("migration 003_b released the migration lock"),
+        message(&error).starts_with("migration 003_b released the migration lock"),
         "{}",
         run.dump()
     );
@@ -62,9 +72,7 @@ fn a_migration_that_releases_the_lock_at_run_time_is_rolled_back() {
         "db/migrations/003_b.up.sql",
         "CREATE TABLE b (id int);\nSELECT let_go();\nSELECT 1 / 0;\n",
     );
-    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-    run.code(exit::MIGRATION_FAILED);
-    let error = &run.json()["errors"][0];
+    let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
     assert_eq!(error["sqlstate"], "22012", "{}", run.dump());
     assert_eq!(error["line"], 3, "{}", run.dump());
     assert!(
@@ -173,14 +181,9 @@ fn what_a_deferred_trigger_does_at_commit_is_checked_before_its_migration_commit
             "SELECT 1;\n",
         )
         .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
-    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-    run.code(exit::MIGRATION_FAILED);
-    let error = &run.json()["errors"][0];
+    let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
     assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with("migration 002_late released the migration lock"),
+        message(&error).starts_with("migration 002_late released the migration lock"),
         "{}",
         run.dump()
     );
@@ -308,10 +311,8 @@ fn a_migration_that_gives_back_the_key_once_is_rolled_back() {
         .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
         .migration("002_unlock", release_one, "DROP TABLE t;\n")
         .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
-    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-    run.code(exit::MIGRATION_FAILED);
-    let error = &run.json()["errors"][0];
-    let message = error["message"].as_str().unwrap_or_default();
+    let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
+    let message = message(&error);
     assert!(
         message.starts_with("migration 002_unlock released the migration lock"),
         "{}",
@@ -1118,6 +1119,26 @@ fn peak_rss_kb(child: &mut std::process::Child) -> u64 {
     }
 }
 
+/// The peak resident set ([`peak_rss_kb`]) of `project`'s `args` run on `db`, its output
+/// discarded, which succeeds (`what` names it in the failure).
+fn peak_rss_kb_of_success(project: &Project, db: &TestDb, args: &[&str], what: &str) -> u64 {
+    let mut child = project
+        .cli()
+        .args(args)
+        .args(["--database-url", &db.url()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run the CLI under test");
+    let peak = peak_rss_kb(&mut child);
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(i32::from(exit::SUCCESS)),
+        "{what}"
+    );
+    peak
+}
+
 /// The rows a migration's statements return are discarded as they arrive, never all kept in
 /// the client: a data migration `SELECT`ing one row per row of a big table (`SELECT
 /// backfill(id) FROM t`) runs in constant memory, batched with others, alone, rolling back,
@@ -1147,20 +1168,7 @@ fn rows_a_migration_returns_are_not_kept_in_memory() {
         ),
     ] {
         let db = TestDb::new(name);
-        let mut child = project
-            .cli()
-            .args(args)
-            .args(["--database-url", &db.url()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("run the CLI under test");
-        let peak = peak_rss_kb(&mut child);
-        assert_eq!(
-            child.wait().unwrap().code(),
-            Some(i32::from(exit::SUCCESS)),
-            "{name}"
-        );
+        let peak = peak_rss_kb_of_success(&project, &db, args, name);
         assert!(peak < BOUND_KB, "{name}: peak resident set {peak} kB");
         assert_eq!(
             db.ledger(),
@@ -1172,20 +1180,8 @@ fn rows_a_migration_returns_are_not_kept_in_memory() {
             Some("1")
         );
 
-        let mut child = project
-            .cli()
-            .args(["migrate", "down", "--steps", "2", "--yes"])
-            .args(["--database-url", &db.url()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("run the CLI under test");
-        let peak = peak_rss_kb(&mut child);
-        assert_eq!(
-            child.wait().unwrap().code(),
-            Some(i32::from(exit::SUCCESS)),
-            "{name} down"
-        );
+        let down = ["migrate", "down", "--steps", "2", "--yes"];
+        let peak = peak_rss_kb_of_success(&project, &db, &down, &format!("{name} down"));
         assert!(peak < BOUND_KB, "{name} down: peak resident set {peak} kB");
         assert_eq!(db.ledger(), versions(&["001:a"]), "{name} down");
     }
@@ -1265,10 +1261,8 @@ fn setting_changed_where_lint_cannot_see_it(
     ] {
         let name = format!("{prefix}_{name}");
         let db = TestDb::new(&name);
-        let run = project.run_on(&db, args);
-        run.code(exit::MIGRATION_FAILED);
-        let error = &run.json()["errors"][0];
-        let message = error["message"].as_str().unwrap_or_default();
+        let (run, error) = failed_migration(&project, &db, args);
+        let message = message(&error);
         assert!(message.starts_with(&changed), "{name}: {}", run.dump());
         let batched = name.ends_with("_up");
         let expected = if batched { versions(&["001:f"]) } else { None };
@@ -1298,17 +1292,8 @@ fn setting_changed_where_lint_cannot_see_it(
         ),
     );
     let db = TestDb::new(&format!("{prefix}_notx"));
-    let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-    run.code(exit::MIGRATION_FAILED);
-    let error = &run.json()["errors"][0];
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .starts_with(&changed),
-        "{}",
-        run.dump()
-    );
+    let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
+    assert!(message(&error).starts_with(&changed), "{}", run.dump());
     assert_eq!(error["line"], 2, "placed at the call: {}", run.dump());
     assert_eq!(db.ledger(), versions(&["001:f"]));
     assert_eq!(
@@ -1367,10 +1352,8 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
             if whole {
                 args.push("--single-transaction");
             }
-            let run = project.run_on(&db, &args);
-            run.code(exit::MIGRATION_FAILED);
-            let error = &run.json()["errors"][0];
-            let message = error["message"].as_str().unwrap_or_default();
+            let (run, error) = failed_migration(&project, &db, &args);
+            let message = message(&error);
             let what = format!("{prefix} {}", args[1..].join(" "));
             assert!(message.contains(&changed), "{what}: {}", run.dump());
             assert_eq!(
@@ -1396,9 +1379,7 @@ fn a_changed_reading_of_sql_is_placed_at_its_statement_or_says_why_not() {
         );
         let project = changing_project(function, &among, "SELECT 1;\n");
         let db = TestDb::new(&format!("{prefix}_among"));
-        let run = project.run_on(&db, &["migrate", "up", "--format", "json"]);
-        run.code(exit::MIGRATION_FAILED);
-        let error = &run.json()["errors"][0];
+        let (run, error) = failed_migration(&project, &db, &["migrate", "up", "--format", "json"]);
         assert!(error["line"].is_null(), "{prefix}: no line: {}", run.dump());
         let said = error.to_string();
         assert!(
@@ -1784,7 +1765,7 @@ fn a_migrations_jsonpath_error_is_never_taken_for_the_ledgers_check() {
                 if shape != "no markers" {
                     assert_eq!(error["file"], file.as_str(), "{what}: {}", run.dump());
                 }
-                let message = error["message"].as_str().unwrap_or_default();
+                let message = message(error);
                 assert!(
                     message.contains(&file)
                         && message.contains(error["server_message"].as_str().unwrap_or("?"))
@@ -2723,19 +2704,13 @@ fn a_failing_statement_is_located_exactly_after_the_message_label() {
     }
 }
 
-/// A database with a small `work_mem` and `temp_file_limit` (superuser settings a hostile or
-/// thrifty DBA may give it): `up` failed its very first read, the session's state ("cannot read
-/// the session's state: temporary file size exceeds temp_file_limit", exit 3, no help), since
-/// `pg_settings` builds every setting's row in a tuple store that spilled to a temporary file.
-/// The tool's own reads are tiny and keep their rows in memory: `up` (with a no-transaction
-/// migration), `status` and `down` succeed.
-#[test]
-fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
-    let db = TestDb::new("tiny_temp");
-    let name = db.name.clone();
+/// A project of a table and a no-transaction index build on it (`001_a`, `002_nt`), on `db`
+/// given `temp_file_limit` (`0`, `'100kB'`) and a `work_mem` of `64kB` for new sessions.
+fn index_built_under_temp_file_limit(db: &TestDb, temp_file_limit: &str) -> Project {
+    let name = &db.name;
     db.connect()
         .batch_execute(&format!(
-            "ALTER DATABASE \"{name}\" SET temp_file_limit = '100kB'; \
+            "ALTER DATABASE \"{name}\" SET temp_file_limit = {temp_file_limit}; \
              ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
         ))
         .unwrap();
@@ -2746,14 +2721,32 @@ fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
         "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
         "DROP INDEX a_i;\n",
     );
+    project
+}
+
+/// `migrate down --target 0 --yes` (with `args`) on `db` succeeds: nothing is left recorded.
+#[track_caller]
+fn all_rolled_back(project: &Project, db: &TestDb, args: &[&str]) {
+    let down = [&["migrate", "down", "--target", "0", "--yes"], args].concat();
+    project.run_on(db, &down).code(exit::SUCCESS);
+    assert_eq!(db.ledger(), versions(&[]));
+}
+
+/// A database with a small `work_mem` and `temp_file_limit` (superuser settings a hostile or
+/// thrifty DBA may give it): `up` failed its very first read, the session's state ("cannot read
+/// the session's state: temporary file size exceeds temp_file_limit", exit 3, no help), since
+/// `pg_settings` builds every setting's row in a tuple store that spilled to a temporary file.
+/// The tool's own reads are tiny and keep their rows in memory: `up` (with a no-transaction
+/// migration), `status` and `down` succeed.
+#[test]
+fn a_small_temp_file_limit_does_not_stop_the_tools_own_reads() {
+    let db = TestDb::new("tiny_temp");
+    let project = index_built_under_temp_file_limit(&db, "'100kB'");
     project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "status"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
-        .code(exit::SUCCESS);
-    assert_eq!(db.ledger(), versions(&[]));
+    all_rolled_back(&project, &db, &[]);
 }
 
 /// `migrate up` (with `args`) on `db` while a session holds the migration lock, which it lets
@@ -2800,20 +2793,7 @@ fn up_after_waiting_for_the_lock(
 #[test]
 fn no_temporary_file_at_all_stops_none_of_the_tools_own_reads() {
     let db = TestDb::new("no_temp_file");
-    let name = db.name.clone();
-    db.connect()
-        .batch_execute(&format!(
-            "ALTER DATABASE \"{name}\" SET temp_file_limit = 0; \
-             ALTER DATABASE \"{name}\" SET work_mem = '64kB'"
-        ))
-        .unwrap();
-    let project = Project::new();
-    project.migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n");
-    project.migration(
-        "002_nt",
-        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY a_i ON a (id);\n",
-        "DROP INDEX a_i;\n",
-    );
+    let project = index_built_under_temp_file_limit(&db, "0");
     let (status, stderr) = up_after_waiting_for_the_lock(&project, &db, &[]);
     assert!(status.success(), "{status:?}\n{stderr}");
     assert_eq!(db.ledger(), versions(&["001:a", "002:nt"]));
@@ -2823,10 +2803,7 @@ fn no_temporary_file_at_all_stops_none_of_the_tools_own_reads() {
     project
         .run_on(&db, &["migrate", "verify"])
         .code(exit::SUCCESS);
-    project
-        .run_on(&db, &["migrate", "down", "--target", "0", "--yes"])
-        .code(exit::SUCCESS);
-    assert_eq!(db.ledger(), versions(&[]));
+    all_rolled_back(&project, &db, &[]);
 }
 
 /// A database whose `statement_timeout` is 1 ms bounds none of the tool's own statements,
@@ -2849,21 +2826,7 @@ fn a_one_millisecond_database_statement_timeout_bounds_none_of_the_tools_own_sta
         project
             .run_on(&db, &["migrate", "status"])
             .code(exit::SUCCESS);
-        project
-            .run_on(
-                &db,
-                &[
-                    "migrate",
-                    "down",
-                    "--target",
-                    "0",
-                    "--yes",
-                    "--statement-timeout",
-                    "60s",
-                ],
-            )
-            .code(exit::SUCCESS);
-        assert_eq!(db.ledger(), versions(&[]));
+        all_rolled_back(&project, &db, &["--statement-timeout", "60s"]);
     }
 }
 
@@ -2888,11 +2851,7 @@ fn a_run_with_its_own_statement_timeout_starts_its_session_without_the_databases
     let up = project.run_on(&db, &[&["migrate", "up"][..], &bound].concat());
     up.code(exit::SUCCESS);
     assert_eq!(db.ledger(), versions(&["001:a"]));
-    let down = ["migrate", "down", "--target", "0", "--yes"];
-    project
-        .run_on(&db, &[&down[..], &bound].concat())
-        .code(exit::SUCCESS);
-    assert_eq!(db.ledger(), versions(&[]));
+    all_rolled_back(&project, &db, &bound);
 }
 
 /// A database whose `statement_timeout` is tiny (`ALTER DATABASE ... SET statement_timeout =
@@ -3123,9 +3082,7 @@ fn a_hidden_deallocate_all_is_named_at_its_statement() {
         // The JSON error object says it as data, at the statement.
         let mut json_args = args.clone();
         json_args.extend_from_slice(&["--format", "json"]);
-        let run = project.run_on(&db, &json_args);
-        run.code(exit::MIGRATION_FAILED);
-        let error = &run.json()["errors"][0];
+        let (_, error) = failed_migration(&project, &db, &json_args);
         assert_eq!(error["kind"], "migration_failed", "{case}: {error}");
         assert_eq!(error["dropped_own_statements"], true, "{case}: {error}");
         assert_eq!(error["line"], line, "{case}: {error}");

@@ -1859,8 +1859,7 @@ fn signals_inherited_ignored_stay_ignored() {
             .unwrap();
         assert!(status.success());
     }
-    let output = child.wait_with_output().unwrap();
-    let run = Run::from_output(output, Duration::ZERO);
+    let run = Run::reaped(child);
     run.code(exit::SUCCESS);
     assert!(!run.dump().contains("stopping"), "{}", run.dump());
     assert_eq!(

@@ -42,13 +42,9 @@ fn markers(db: &TestDb) -> i64 {
 
 /// The JSON line of `002` in `status --format json` of `project` on `db`, which exits `code`.
 fn status_line_of_002(project: &Project, db: &TestDb, code: u8) -> serde_json::Value {
-    let json = project.run_on(db, &["migrate", "status", "--format", "json"]);
-    json.code(code);
-    let json = json.json();
-    (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002")
-        .clone()
+    let status = project.status_json_on(db);
+    status.code(code);
+    status.migration_line("002")
 }
 
 /// `status` (text and JSON) and `up --dry-run` of `project` on `db`, whose pending `002` would
@@ -192,8 +188,7 @@ fn stopped_while_building_on(
         "-KILL" => child.kill().expect("kill the runner"),
         signal => confiture_tests::send_signal(child.id(), signal),
     }
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    let run = confiture_tests::Run::reaped(child);
     assert!(built, "the build never started\n{}", run.dump());
     let building =
         || (db.other_backends().iter()).any(|b| b.contains("CONCURRENTLY") && !b.contains("BEGIN"));
@@ -222,12 +217,31 @@ fn a_stopped_index_build_is_said_by_status_and_the_dry_run_as_up_refuses_it() {
         "public.big_h",
         "migration 002_h creates index public.big_h, which exists and is INVALID",
     );
+    dropped_as_told_then_up(&db, &project, "big_h");
+}
+
+/// `big_i_ccnew`, the INVALID copy a stopped `REINDEX ... CONCURRENTLY` of `big_i` left, is
+/// what `status`, the dry run and `up` refuse; dropped as told, `up` finishes.
+fn the_copy_of_big_i_is_refused_until_it_is_dropped(db: &TestDb, project: &Project) {
+    each_says_what_up_refuses(
+        project,
+        db,
+        "public.big_i_ccnew",
+        "migration 002_h rebuilds index public.big_i, and index public.big_i_ccnew",
+    );
+    assert_eq!(invalid_indexes(db), ["big_i_ccnew"]);
+    dropped_as_told_then_up(db, project, "big_i_ccnew");
+}
+
+/// The INVALID `index` (of `public`) dropped as the help says: `up` then finishes, leaving
+/// no INVALID index and no start marker.
+fn dropped_as_told_then_up(db: &TestDb, project: &Project, index: &str) {
     db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.big_h")
+        .batch_execute(&format!("DROP INDEX CONCURRENTLY public.{index}"))
         .expect("the suggested DROP INDEX");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert!(invalid_indexes(&db).is_empty());
-    assert_eq!(markers(&db), 0);
+    project.up_on(db).code(exit::SUCCESS);
+    assert!(invalid_indexes(db).is_empty());
+    assert_eq!(markers(db), 0);
 }
 
 /// A `REINDEX INDEX CONCURRENTLY` stopped while it waited left `big_i_ccnew` INVALID and
@@ -249,19 +263,7 @@ fn an_interrupted_reindex_concurrently_is_refused_until_its_copy_is_dropped() {
         stderr.contains("DROP INDEX CONCURRENTLY public.big_i_ccnew;"),
         "{stderr}"
     );
-    each_says_what_up_refuses(
-        &project,
-        &db,
-        "public.big_i_ccnew",
-        "migration 002_h rebuilds index public.big_i, and index public.big_i_ccnew",
-    );
-    assert_eq!(invalid_indexes(&db), ["big_i_ccnew"]);
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.big_i_ccnew")
-        .expect("the suggested DROP INDEX");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert!(invalid_indexes(&db).is_empty());
-    assert_eq!(markers(&db), 0);
+    the_copy_of_big_i_is_refused_until_it_is_dropped(&db, &project);
 }
 
 /// A `REINDEX TABLE CONCURRENTLY` stopped while it waited left the copy of each index of its
@@ -278,19 +280,7 @@ fn an_interrupted_reindex_of_a_table_is_refused_until_its_copies_are_dropped() {
         stderr.contains("DROP INDEX CONCURRENTLY public.big_i_ccnew;"),
         "{stderr}"
     );
-    each_says_what_up_refuses(
-        &project,
-        &db,
-        "public.big_i_ccnew",
-        "migration 002_h rebuilds index public.big_i, and index public.big_i_ccnew",
-    );
-    assert_eq!(invalid_indexes(&db), ["big_i_ccnew"]);
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.big_i_ccnew")
-        .expect("the suggested DROP INDEX");
-    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
-    assert!(invalid_indexes(&db).is_empty());
-    assert_eq!(markers(&db), 0);
+    the_copy_of_big_i_is_refused_until_it_is_dropped(&db, &project);
 }
 
 /// The same for a `REINDEX (VERBOSE) SCHEMA CONCURRENTLY` that failed (its index's function
@@ -610,11 +600,7 @@ fn a_row_recorded_over_rebuild_copies_drops_them_rather_than_rebuilding_them() {
     project
         .run_on(&db, &["migrate", "status"])
         .stdout_has("! interrupted (recorded)");
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let line = project.status_json_on(&db).migration_line("002");
     assert_eq!(line["rebuild_copies"], serde_json::json!(copies), "{line}");
     for copy in &copies {
         db.connect()
@@ -753,8 +739,7 @@ fn cut_while_waiting(
             .execute("SELECT pg_terminate_backend($1)", &[&pid])
             .expect("terminate the run's backend");
     }
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    let run = confiture_tests::Run::reaped(child);
     assert!(waiting, "the statement never waited\n{}", run.dump());
     holder.batch_execute("ROLLBACK").expect("end the holder");
     run

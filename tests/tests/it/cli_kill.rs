@@ -246,6 +246,12 @@ fn a_killed_no_transaction_migration_is_interrupted_until_a_person_decides() {
     project.status_on(&db).code(exit::SUCCESS);
 }
 
+/// `status` of `project` on `db` exits `code` and lists no migration as interrupted.
+#[track_caller]
+fn status_says_nothing_interrupted(project: &Project, db: &TestDb, code: u8) {
+    project.status_on(db).code(code).stdout_lacks("interrupted");
+}
+
 /// How many start markers are left beside the ledger.
 fn markers(db: &TestDb) -> i64 {
     db.connect()
@@ -677,10 +683,7 @@ fn a_tenant_migration_is_marked_beside_the_tenants_ledger() {
         .run_on(&db, &["migrate", "status", "--schema", "tenant_a"])
         .code(exit::DIVERGED)
         .stdout_has("! interrupted");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project
         .run_on(&db, &["migrate", "up", "--schema", "tenant_a"])
         .code(exit::DIVERGED)
@@ -877,10 +880,7 @@ fn a_marker_is_its_migrations_whatever_the_spelling_of_its_version() {
         project
             .run_on(&db, &["migrate", "down"])
             .code(exit::SUCCESS);
-        project
-            .status_on(&db)
-            .code(exit::PENDING)
-            .stdout_lacks("interrupted");
+        status_says_nothing_interrupted(&project, &db, exit::PENDING);
     }
 }
 
@@ -895,10 +895,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
     let db = TestDb::new("marker_stale");
     let project = interrupted_data_migration(&db);
     db.record_as_another_tool("data_002_py", "002", "data");
-    project
-        .status_on(&db)
-        .code(exit::SUCCESS)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::SUCCESS);
     project
         .run_on(&db, &["migrate", "down", "--dry-run"])
         .code(exit::SUCCESS);
@@ -906,10 +903,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
         .run_on(&db, &["migrate", "down"])
         .code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "the stale marker went with the row");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project.up_on(&db).code(exit::SUCCESS);
 
     // A rollback left part-way, then finished by hand: the row deleted.
@@ -924,10 +918,7 @@ fn a_marker_the_ledger_contradicts_is_stale_everywhere_and_settled_by_the_next_w
     db.connect()
         .batch_execute("DELETE FROM tb_confiture WHERE version = '002'")
         .expect("a person finishes the rollback");
-    project
-        .status_on(&db)
-        .code(exit::PENDING)
-        .stdout_lacks("interrupted");
+    status_says_nothing_interrupted(&project, &db, exit::PENDING);
     project
         .run_on(&db, &["migrate", "up", "--dry-run"])
         .code(exit::SUCCESS);
@@ -1119,10 +1110,7 @@ fn an_older_checkout_is_told_of_a_newer_builds_interrupted_migration() {
             status.dump()
         );
         assert_eq!(doc["summary"]["interrupted"], 1, "{}", status.dump());
-        let line = doc["migrations"]
-            .as_array()
-            .and_then(|ms| ms.iter().find(|m| m["version"] == "003"))
-            .unwrap_or_else(|| panic!("003 listed\n{}", status.dump()));
+        let line = status.migration_line("003");
         assert_eq!(line["name"], "ix", "{}", status.dump());
         assert_eq!(line["status"], "interrupted", "{}", status.dump());
         assert_eq!(
@@ -1430,10 +1418,7 @@ fn a_half_run_rollback_is_never_forgotten_by_a_rewrite() {
             "{case}: {}",
             status.dump()
         );
-        let line = doc["migrations"]
-            .as_array()
-            .and_then(|ms| ms.iter().find(|m| m["version"] == "002"))
-            .unwrap_or_else(|| panic!("{case}: 002 listed\n{}", status.dump()));
+        let line = status.migration_line("002");
         assert_eq!(line["name"], "ix", "{case}: {}", status.dump());
         assert_eq!(line["status"], "interrupted", "{case}: {}", status.dump());
         assert_eq!(
@@ -1746,6 +1731,31 @@ fn interrupted_with_an_invalid_index(db: &TestDb) -> Project {
     project
 }
 
+/// [`interrupted_with_an_invalid_index`] with its ledger dropped (the markers kept, 001's
+/// table moved aside so that 001 runs again), then `migrate up --allow-non-empty`, which
+/// meets the INVALID `t_u` (exit 4). The project and that run.
+fn up_over_an_invalid_index_without_its_ledger(db: &TestDb) -> (Project, confiture_tests::Run) {
+    let project = interrupted_with_an_invalid_index(db);
+    db.connect()
+        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
+        .expect("a fresh ledger, the markers kept, 001 runnable again");
+    let run = project.run_on(db, &["migrate", "up", "--allow-non-empty"]);
+    run.code(exit::MIGRATION_FAILED);
+    (project, run)
+}
+
+/// The INVALID `t_u` dropped as the help says, then `up --rerun-interrupted`: it succeeds,
+/// no start marker left.
+fn t_u_dropped_then_rerun(project: &Project, db: &TestDb) {
+    db.connect()
+        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
+        .expect("the suggested DROP INDEX");
+    project
+        .run_on(db, &["migrate", "up", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(markers(db), 0);
+}
+
 /// him #3: `up --rerun-interrupted` refused on the INVALID index it would build again told to
 /// run plain `migrate up` after dropping it, which refuses the interrupted migration (exit 7):
 /// the suggested command keeps `--rerun-interrupted`, and following it completes the run.
@@ -1758,13 +1768,7 @@ fn the_invalid_index_refusal_of_a_rerun_suggests_the_rerun_again() {
         .code(exit::MIGRATION_FAILED)
         .stderr_has("DROP INDEX CONCURRENTLY public.t_u;")
         .stderr_has("`cargo confiture migrate up --rerun-interrupted --database-url <URL>` again");
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u")
-        .expect("drop the unfinished index");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
 }
 
 /// him #1: `baseline --through` (and `reinit --through`) recorded an interrupted migration as
@@ -1825,13 +1829,7 @@ fn the_interrupted_help_of_an_invalid_index_does_not_suggest_recording_it() {
             .stderr_has("`DROP INDEX CONCURRENTLY public.t_u;`")
             .stderr_has("--rerun-interrupted");
     }
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
-        .expect("the suggested DROP INDEX");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
     project.status_on(&db).code(exit::SUCCESS);
 }
 
@@ -1880,13 +1878,8 @@ fn down_refused_under_an_invalid_index_says_what_status_says() {
 #[test]
 fn up_creating_its_ledger_never_suggests_recording_an_invalid_index() {
     let db = TestDb::new("hix_up_fresh_ledger");
-    let project = interrupted_with_an_invalid_index(&db);
-    db.connect()
-        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
-        .expect("a fresh ledger, the markers kept, 001 runnable again");
-    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
-    run.code(exit::MIGRATION_FAILED)
-        .stderr_lacks("baseline --through")
+    let (project, run) = up_over_an_invalid_index_without_its_ledger(&db);
+    run.stderr_lacks("baseline --through")
         .stderr_has("migration 002_ix creates index public.t_u, which exists and is INVALID")
         .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
     assert_eq!(markers(&db), 1, "{}", run.dump());
@@ -1995,8 +1988,7 @@ fn up_stopped_during_an_index_build_says_to_drop_the_invalid_index_first() {
         let child = project.spawn_on(&db, &["migrate", "up"]);
         let built = wait_until(Duration::from_secs(30), || big_h_idx_invalid(&db));
         confiture_tests::send_signal(child.id(), with);
-        let output = child.wait_with_output().expect("reap the runner");
-        let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+        let run = confiture_tests::Run::reaped(child);
         assert!(built, "the build never started\n{}", run.dump());
         run.code(exit::INTERRUPTED)
             .stderr_has("public.big_h_idx was left INVALID");
@@ -2044,13 +2036,8 @@ fn suggested(help: &str) -> Vec<String> {
 #[test]
 fn following_the_invalid_index_refusal_of_up_finishes_in_one_step() {
     let db = TestDb::new("hci_follow_invalid");
-    let project = interrupted_with_an_invalid_index(&db);
-    db.connect()
-        .batch_execute("DROP TABLE public.tb_confiture; ALTER TABLE t RENAME TO t_before;")
-        .expect("a fresh ledger, the markers kept, 001 runnable again");
-    let run = project.run_on(&db, &["migrate", "up", "--allow-non-empty"]);
-    run.code(exit::MIGRATION_FAILED)
-        .stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
+    let (project, run) = up_over_an_invalid_index_without_its_ledger(&db);
+    run.stderr_has("DROP INDEX CONCURRENTLY public.t_u;");
     let help = help_of(&run);
     db.connect()
         .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
@@ -2084,12 +2071,9 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
             .stderr_lacks("--rerun-interrupted")
             .stderr_has("public.t_u exists and is INVALID")
             .stderr_has("`REINDEX INDEX CONCURRENTLY public.t_u;`");
-        let json = project.status_json_on(&db);
-        json.code(exit::DIVERGED);
-        let json = json.json();
-        let line = (json["migrations"].as_array().expect("the lines").iter())
-            .find(|m| m["version"] == "002")
-            .expect("the line of 002");
+        let status = project.status_json_on(&db);
+        status.code(exit::DIVERGED);
+        let (json, line) = (status.json(), status.migration_line("002"));
         assert_eq!(line["status"], "interrupted", "{spelled}: {line}");
         assert_eq!(line["invalid_index"], "public.t_u", "{spelled}: {line}");
         assert_eq!(line["started"]["direction"], "up", "{spelled}: {line}");
@@ -2098,10 +2082,7 @@ fn a_row_written_over_our_marker_does_not_hide_the_invalid_index_it_left() {
         db.connect()
             .batch_execute("REINDEX INDEX CONCURRENTLY public.t_u;")
             .expect("the suggested REINDEX");
-        project
-            .status_on(&db)
-            .code(exit::SUCCESS)
-            .stdout_lacks("interrupted");
+        status_says_nothing_interrupted(&project, &db, exit::SUCCESS);
     }
 }
 
@@ -2253,32 +2234,79 @@ fn detach_held(db: &TestDb) -> (Project, postgres::Client) {
     (project, reader)
 }
 
-/// Whether `p2` is pending detach from `p`.
 /// [`detach_held`]'s `migrate up` stopped by `signal` (`-TERM`, `-INT`) once `p2` is pending
 /// detach: exit 130, its marker left; then the reader ends. The project and the stopped run.
 fn detach_stopped_by(db: &TestDb, signal: &str) -> (Project, confiture_tests::Run) {
     let (project, mut reader) = detach_held(db);
-    let child = project.spawn_on(db, &["migrate", "up"]);
-    let pending = wait_until(Duration::from_secs(30), || p2_pending_detach(db));
+    let run = stopped_while_detaching(db, &project, &mut reader, &["migrate", "up"], "p2", signal);
+    (project, run)
+}
+
+/// `project`'s `args` run on `db`, stopped by `signal` once `partition` is pending detach from
+/// `p` (its detach waiting for `reader`): exit 130, its marker left; then the reader ends.
+fn stopped_while_detaching(
+    db: &TestDb,
+    project: &Project,
+    reader: &mut postgres::Client,
+    args: &[&str],
+    partition: &str,
+    signal: &str,
+) -> confiture_tests::Run {
+    let child = project.spawn_on(db, args);
+    let pending = wait_until(Duration::from_secs(30), || pending_detach(db, partition));
     confiture_tests::send_signal(child.id(), signal);
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
+    let run = confiture_tests::Run::reaped(child);
     assert!(pending, "the detach never started\n{}", run.dump());
     run.code(exit::INTERRUPTED);
     assert_eq!(markers(db), 1, "{signal}: {}", run.dump());
     reader.batch_execute("ROLLBACK").expect("end the reader");
-    (project, run)
+    run
 }
 
-fn p2_pending_detach(db: &TestDb) -> bool {
+/// [`detach_held`]'s `project` run with `args` on `db`, its session cut (lost connection:
+/// `pg_terminate_backend`) while its detach waits for `reader`'s snapshot, its first
+/// transaction committed: `p2` is left pending detach; then the reader ends. The cut run.
+fn detach_cut(
+    db: &TestDb,
+    project: &Project,
+    reader: &mut postgres::Client,
+    args: &[&str],
+) -> confiture_tests::Run {
+    let (child, pid) = project.spawn_until_it_waits(db, args, "virtualxid");
+    db.connect()
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .expect("terminate the run's backend");
+    let run = confiture_tests::Run::reaped(child);
+    assert!(
+        pending_detach(db, "p2"),
+        "the detach is pending\n{}",
+        run.dump()
+    );
+    reader.batch_execute("ROLLBACK").expect("end the reader");
+    run
+}
+
+/// Whether `partition` (of `public`) is pending detach.
+fn pending_detach(db: &TestDb, partition: &str) -> bool {
     db.connect()
         .query_opt(
-            "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p2') \
+            "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.' || $1) \
              AND inhdetachpending",
-            &[],
+            &[&partition],
         )
         .expect("read pg_inherits")
         .is_some()
+}
+
+/// How many partitions `p` has.
+fn partitions_of_p(db: &TestDb) -> i64 {
+    db.connect()
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
+            &[],
+        )
+        .expect("count the partitions")
+        .get(0)
 }
 
 /// Finishes the detach the help of `run` names, then runs the command it suggests: it
@@ -2298,18 +2326,10 @@ fn finalize_as_told(db: &TestDb, project: &Project, run: &confiture_tests::Run) 
     let again = project.run_on(db, &args);
     again.code(exit::SUCCESS);
     assert_eq!(markers(db), 0, "{args:?}: {}", again.dump());
-    assert!(!p2_pending_detach(db));
+    assert!(!pending_detach(db, "p2"));
     // 002 is recorded: `up` has nothing to run (its detach, run again, would fail).
     project.up_on(db).code(exit::SUCCESS);
-    let attached: i64 = db
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
-            &[],
-        )
-        .expect("count the partitions")
-        .get(0);
-    assert_eq!(attached, 1);
+    assert_eq!(partitions_of_p(db), 1);
 }
 
 /// hdp #1: `up` stopped (SIGTERM, SIGINT: exit 130) while an `ALTER TABLE ... DETACH
@@ -2339,21 +2359,7 @@ fn up_stopped_during_a_concurrent_detach_says_to_finalize_it() {
 fn up_whose_concurrent_detach_loses_its_connection_names_the_finalize() {
     let db = TestDb::new("hsmall_cut_detach");
     let (project, mut reader) = detach_held(&db);
-    let child = project.spawn_on(&db, &["migrate", "up"]);
-    // Its detach waits for the reader's snapshot (its first transaction committed).
-    let mut pid: Option<i32> = None;
-    let waits = wait_until(Duration::from_secs(60), || {
-        pid = db.waiting_backend("virtualxid");
-        pid.is_some() && p2_pending_detach(&db)
-    });
-    db.connect()
-        .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-        .expect("pg_terminate_backend");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(waits, "the detach never waited\n{}", run.dump());
-    assert!(p2_pending_detach(&db), "{}", run.dump());
-    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let run = detach_cut(&db, &project, &mut reader, &["migrate", "up"]);
     run.code(exit::CONNECTION).stderr_has("pending detach");
     let help = help_of(&run);
     let finalize = help.find("FINALIZE");
@@ -2382,7 +2388,7 @@ fn a_partition_left_pending_detach_is_named_with_the_finalize_to_run() {
     let cut = other
         .batch_execute("ALTER TABLE p DETACH PARTITION p2 CONCURRENTLY")
         .expect_err("the detach waits for the reader past its timeout");
-    assert!(p2_pending_detach(&db), "{cut}");
+    assert!(pending_detach(&db, "p2"), "{cut}");
     reader.batch_execute("ROLLBACK").expect("end the reader");
     let run = project.up_on(&db);
     run.code(exit::MIGRATION_FAILED)
@@ -2416,20 +2422,15 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     reader
         .batch_execute("BEGIN; SELECT * FROM p;")
         .expect("an open reader");
-    let child = project.spawn_on(&db, &["migrate", "down"]);
-    let pending_sql = "SELECT 1 FROM pg_inherits WHERE inhrelid = to_regclass('public.p3') \
-                       AND inhdetachpending";
-    let pending = wait_until(Duration::from_secs(30), || {
-        (db.connect().query_opt(pending_sql, &[])).is_ok_and(|r| r.is_some())
-    });
-    confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().expect("reap the runner");
-    let run = confiture_tests::Run::from_output(output, Duration::ZERO);
-    assert!(pending, "the detach never started\n{}", run.dump());
-    run.code(exit::INTERRUPTED)
-        .stderr_lacks("committed none of its statements");
-    assert_eq!(markers(&db), 1, "{}", run.dump());
-    reader.batch_execute("ROLLBACK").expect("end the reader");
+    let run = stopped_while_detaching(
+        &db,
+        &project,
+        &mut reader,
+        &["migrate", "down"],
+        "p3",
+        "-TERM",
+    );
+    run.stderr_lacks("committed none of its statements");
     // hfz #2: the next `down` (and `status`) refused it with the generic help of a rollback
     // left part-way: they name the `FINALIZE` too.
     for args in [&["migrate", "down"][..], &["migrate", "status"]] {
@@ -2458,15 +2459,7 @@ fn down_stopped_during_a_concurrent_detach_says_to_finalize_it() {
     let again = project.run_on(&db, &args);
     again.code(exit::SUCCESS);
     assert_eq!(markers(&db), 0, "{args:?}: {}", again.dump());
-    let attached: i64 = db
-        .connect()
-        .query_one(
-            "SELECT count(*) FROM pg_inherits WHERE inhparent = to_regclass('public.p')",
-            &[],
-        )
-        .expect("count the partitions")
-        .get(0);
-    assert_eq!(attached, 1, "002 was rolled back: p3 detached");
+    assert_eq!(partitions_of_p(&db), 1, "002 was rolled back: p3 detached");
 }
 
 /// hfz #2: after `up` was stopped during a `DETACH PARTITION ... CONCURRENTLY` (its own help:
@@ -2492,19 +2485,16 @@ fn the_refusal_of_an_interrupted_detach_names_its_finalize() {
             .stderr_has("`cargo confiture migrate baseline --through 002")
             .stderr_lacks("IF NOT EXISTS");
     }
-    let json = project.status_json_on(&db);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let status = project.status_json_on(&db);
+    status.code(exit::DIVERGED);
+    let line = status.migration_line("002");
     assert_eq!(line["status"], "interrupted", "{line}");
     assert_eq!(line["pending_detach"]["table"], "public.p", "{line}");
     assert_eq!(line["pending_detach"]["partition"], "public.p2", "{line}");
     assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
     let up = project.up_on(&db);
     up.code(exit::DIVERGED).stderr_lacks("IF NOT EXISTS");
-    assert!(p2_pending_detach(&db));
+    assert!(pending_detach(&db, "p2"));
     finalize_as_told(&db, &project, &up);
 }
 
@@ -2536,12 +2526,9 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
         .stderr_has(finalize)
         .stderr_lacks("baseline --through")
         .stderr_lacks("--rerun-interrupted");
-    let json = project.run_on(&db, &["migrate", "status", "--format", "json"]);
-    json.code(exit::DIVERGED);
-    let json = json.json();
-    let line = (json["migrations"].as_array().expect("the lines").iter())
-        .find(|m| m["version"] == "002")
-        .expect("the line of 002");
+    let status = project.status_json_on(&db);
+    status.code(exit::DIVERGED);
+    let (json, line) = (status.json(), status.migration_line("002"));
     assert_eq!(line["status"], "interrupted", "{line}");
     assert_eq!(line["pending_detach"]["finalize"], finalize, "{line}");
     assert_eq!(line["started"]["direction"], "up", "{line}");
@@ -2559,7 +2546,7 @@ fn a_row_written_over_our_pending_detach_is_refused_as_over_an_invalid_index() {
             .stderr_has("002_detach was interrupted")
             .stderr_has(finalize)
             .stderr_lacks("baseline --through");
-        assert!(p2_pending_detach(&db), "{args:?}: {}", run.dump());
+        assert!(pending_detach(&db, "p2"), "{args:?}: {}", run.dump());
         assert_eq!(
             db.ledger().expect("the ledger"),
             ["001:p", "002:detach"],
@@ -2611,6 +2598,25 @@ fn unique_build_failed_over_duplicates(db: &TestDb, up: &str) -> Project {
         .expect("no duplicates");
     assert_eq!(markers(db), 1, "the run is interrupted");
     project
+}
+
+/// `project` ([`table_then_ix`]) applied through 001 on `db`, where a build of `t_u` by hand
+/// (not by a run of ours) failed over duplicates in `t` (deleted after): `t_u` is INVALID and
+/// no run is left part-way.
+fn through_001_with_t_u_left_invalid_by_hand(db: &TestDb, project: &Project) {
+    project
+        .run_on(db, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    let mut client = db.connect();
+    client
+        .batch_execute("INSERT INTO t VALUES (1), (1)")
+        .expect("duplicates");
+    client
+        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id)")
+        .expect_err("a build over duplicates fails, its index left INVALID");
+    client
+        .batch_execute("DELETE FROM t")
+        .expect("no duplicates");
 }
 
 /// hiv #1: an INVALID index left by an interrupted build that is not the file's first
@@ -2717,19 +2723,7 @@ fn the_help_over_a_skipped_invalid_index_names_the_drop_first() {
         "SELECT 1;\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_u ON t (id);\n",
         "DROP INDEX CONCURRENTLY t_u;\n",
     );
-    project
-        .run_on(&db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    let mut client = db.connect();
-    client
-        .batch_execute("INSERT INTO t VALUES (1), (1)")
-        .expect("duplicates");
-    client
-        .batch_execute("CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id)")
-        .expect_err("a build over duplicates fails, its index left INVALID");
-    client
-        .batch_execute("DELETE FROM t")
-        .expect("no duplicates");
+    through_001_with_t_u_left_invalid_by_hand(&db, &project);
     let run = project.run_on(&db, &["migrate", "up"]);
     run.code(exit::MIGRATION_FAILED)
         .stderr_has("`IF NOT EXISTS` skipped it, and it is INVALID")
@@ -2740,13 +2734,7 @@ fn the_help_over_a_skipped_invalid_index_names_the_drop_first() {
              (`IF NOT EXISTS`, `IF EXISTS`)\n",
         )
         .stderr_lacks(";;");
-    db.connect()
-        .batch_execute("DROP INDEX CONCURRENTLY public.t_u;")
-        .expect("the suggested DROP INDEX");
-    project
-        .run_on(&db, &["migrate", "up", "--rerun-interrupted"])
-        .code(exit::SUCCESS);
-    assert_eq!(markers(&db), 0);
+    t_u_dropped_then_rerun(&project, &db);
 }
 
 /// hiv #3: `status`' help of a rollback left part-way said "what committed stays, unrecorded"
@@ -2941,6 +2929,19 @@ fn a_rewrite_refused_over_its_own_invalid_index_never_records_it_dropped() {
     }
 }
 
+/// `record`, a `cargo confiture migrate ...` a help suggested (its `<URL>` placeholder
+/// filled), pasted into a shell: it succeeds, recording 002 after 001.
+fn pasted_records_002(project: &Project, db: &TestDb, record: &str) {
+    let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
+    pasted.code(exit::SUCCESS);
+    assert_eq!(
+        db.ledger().expect("the ledger"),
+        ["001:t", "002:ix"],
+        "{}",
+        pasted.dump()
+    );
+}
+
 /// With no run of its own left part-way, a migration whose index is there INVALID (a build of
 /// it by hand or by another tool failed) is not recorded over it either, nor once it is dropped:
 /// the help of `baseline`/`reinit --through` says to build it again as the up file does, then
@@ -2955,17 +2956,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let db = TestDb::new("hbx_record_unrun");
         let build = "CREATE UNIQUE INDEX CONCURRENTLY t_u ON t (id);";
         let project = table_then_ix(&format!("{build}\n"), "DROP INDEX CONCURRENTLY t_u;\n");
-        project
-            .run_on(&db, &["migrate", "up", "--target", "001"])
-            .code(exit::SUCCESS);
-        let mut client = db.connect();
-        client
-            .batch_execute("INSERT INTO t VALUES (1), (1)")
-            .expect("duplicates");
-        client.batch_execute(build).expect_err("a duplicate key");
-        client
-            .batch_execute("DELETE FROM t")
-            .expect("no duplicates");
+        through_001_with_t_u_left_invalid_by_hand(&db, &project);
         let refused = project.run_on(&db, args);
         refused
             .code(exit::MIGRATION_FAILED)
@@ -2984,6 +2975,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let drop = (quoted.iter())
             .find(|part| part.starts_with("DROP INDEX CONCURRENTLY"))
             .expect("the suggested drop");
+        let mut client = db.connect();
         client.batch_execute(drop).expect("the suggested drop");
         client
             .batch_execute(build)
@@ -2991,14 +2983,7 @@ fn a_rewrite_refused_over_an_invalid_index_no_run_left_records_it_once_built() {
         let record = (quoted.iter())
             .find(|part| part.starts_with("cargo confiture migrate ") && part.contains("--through"))
             .unwrap_or_else(|| panic!("{args:?}: no record suggested\n{}", refused.dump()));
-        let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
-        pasted.code(exit::SUCCESS);
-        assert_eq!(
-            db.ledger().expect("the ledger"),
-            ["001:t", "002:ix"],
-            "{}",
-            pasted.dump()
-        );
+        pasted_records_002(&project, &db, record);
         project.status_on(&db).code(exit::SUCCESS);
     }
 }
@@ -3027,14 +3012,7 @@ fn the_baseline_an_up_failed_on_an_existing_object_suggests_pastes() {
     let record = (help.split('`').skip(1).step_by(2))
         .find(|part| part.starts_with("cargo confiture migrate baseline"))
         .unwrap_or_else(|| panic!("no baseline suggested\n{}", failed.dump()));
-    let pasted = project.paste(&format!("`{record}`").replace("<URL>", &db.url()));
-    pasted.code(exit::SUCCESS);
-    assert_eq!(
-        db.ledger().expect("the ledger"),
-        ["001:t", "002:ix"],
-        "{}",
-        pasted.dump()
-    );
+    pasted_records_002(&project, &db, record);
     assert_eq!(markers(&db), 0);
 }
 
@@ -3343,46 +3321,9 @@ fn a_run_killed_after_a_failed_rerun_keeps_what_every_run_committed() {
 #[test]
 fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
     let db = TestDb::new("hdx2_pending_detach");
-    let project = Project::new();
-    project
-        .migration(
-            "001_p",
-            "CREATE TABLE hdx2_p (id int) PARTITION BY RANGE (id);\n\
-             CREATE TABLE hdx2_c PARTITION OF hdx2_p FOR VALUES FROM (0) TO (10);\n",
-            "DROP TABLE hdx2_p;\n",
-        )
-        .migration(
-            "002_d",
-            "-- confiture:no-transaction\n\
-             ALTER TABLE hdx2_p DETACH PARTITION hdx2_c CONCURRENTLY;\n",
-            "SELECT 1;\n",
-        );
-    project
-        .run_on(&db, &["migrate", "up", "--target", "001"])
-        .code(exit::SUCCESS);
-    let mut reader = db.connect();
-    reader
-        .batch_execute("BEGIN; SELECT * FROM hdx2_p;")
-        .expect("a reader of the partitioned table");
-    let (mut child, pid) = project.spawn_until_it_waits(
-        &db,
-        &["migrate", "up", "--lock-timeout-statement", "60s"],
-        "virtualxid",
-    );
-    db.connect()
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
-        .expect("terminate the run's backend");
-    child.wait().expect("reap the runner");
-    reader.batch_execute("ROLLBACK").expect("end the reader");
-    let pending: bool = db
-        .connect()
-        .query_one(
-            "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'hdx2_c'::regclass",
-            &[],
-        )
-        .expect("read pg_inherits")
-        .get(0);
-    assert!(pending, "the detach is pending");
+    let (project, mut reader) = detach_held(&db);
+    let up = ["migrate", "up", "--lock-timeout-statement", "60s"];
+    detach_cut(&db, &project, &mut reader, &up);
     for args in [
         &["migrate", "up", "--rerun-interrupted"][..],
         &["migrate", "up", "--rerun-interrupted", "--dry-run"],
@@ -3390,8 +3331,8 @@ fn a_rerun_over_a_detach_left_pending_is_refused_dry_run_or_not() {
         project
             .run_on(&db, args)
             .code(exit::DIVERGED)
-            .stderr_has("public.hdx2_c")
-            .stderr_has("ALTER TABLE public.hdx2_p DETACH PARTITION public.hdx2_c FINALIZE;")
+            .stderr_has("public.p2")
+            .stderr_has("ALTER TABLE public.p DETACH PARTITION public.p2 FINALIZE;")
             .stderr_lacks("already pending detach");
         assert_eq!(db.ledger().expect("the ledger"), ["001:p"], "{args:?}");
         assert_eq!(markers(&db), 1, "{args:?}");

@@ -580,8 +580,7 @@ fn exit_130_when_drift_is_interrupted() {
     );
     let prefix = confiture_tests::scratch_prefix(child.id());
     confiture_tests::send_signal(child.id(), "-TERM");
-    let output = child.wait_with_output().unwrap();
-    let run = Run::from_output(output, Duration::ZERO);
+    let run = Run::reaped(child);
     run.code(exit::INTERRUPTED)
         .stderr_has("interrupted: dropped the scratch database");
     // With --format json, stdout is still one document: the report, the interruption in its
@@ -667,7 +666,7 @@ fn exit_74_when_the_result_cannot_be_written_and_only_instead_of_0() {
         .spawn()
         .expect("spawn the CLI under test");
     drop(child.stdout.take());
-    let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+    let run = Run::reaped(child);
     run.code(exit::SUCCESS).stderr_lacks("could not be written");
     assert_eq!(db.ledger().map(|rows| rows.len()), Some(2));
 }
@@ -699,7 +698,7 @@ fn exit_74_when_the_help_or_version_cannot_be_written() {
             .spawn()
             .expect("spawn the CLI under test");
         drop(child.stdout.take());
-        let run = Run::from_output(child.wait_with_output().unwrap(), Duration::ZERO);
+        let run = Run::reaped(child);
         run.code(exit::SUCCESS).stderr_lacks("could not be written");
     }
 }

@@ -173,12 +173,6 @@ fn spawn(mut cmd: Command) -> Child {
         .expect("start a migration run")
 }
 
-fn finish(child: Child) -> Run {
-    let output = child.wait_with_output().expect("wait for a migration run");
-    // Not timed: these tests assert on outcomes, not on durations.
-    Run::from_output(output, std::time::Duration::ZERO)
-}
-
 /// One status row, as both tools can say it: version, name, status, and `applied_at` to the
 /// second (confiture prints microseconds, we print seconds).
 fn rows(status: &Value) -> Vec<(String, String, String, Option<String>)> {
@@ -321,7 +315,7 @@ fn a_run_of_confiture_keeps_ours_waiting_on_its_lock() {
         &["migrate", "up", "--lock-timeout", "1s"],
     ));
     let mut patient = spawn(ours_cmd(&project, &["migrate", "up"]));
-    finish(impatient)
+    Run::reaped(impatient)
         .code(6)
         .stderr_has("not acquired within 1s: another migration run holds it")
         .stderr_has("held by pid");
@@ -331,8 +325,8 @@ fn a_run_of_confiture_keeps_ours_waiting_on_its_lock() {
     );
 
     open_gate(&mut client);
-    finish(python_run).code(0);
-    let patient = finish(patient);
+    Run::reaped(python_run).code(0);
+    let patient = Run::reaped(patient);
     patient
         .code(0)
         .stderr_has("waiting for the migration lock held by pid")
@@ -364,7 +358,7 @@ fn a_run_of_ours_keeps_confiture_waiting_on_its_lock() {
     ));
     let mut patient = spawn(python(&project, &["migrate", "up"]));
     // confiture's exit code for lock contention is 6, as ours.
-    let impatient = finish(impatient);
+    let impatient = Run::reaped(impatient);
     impatient.code(6);
     assert!(
         format!("{}{}", impatient.stdout, impatient.stderr)
@@ -379,10 +373,14 @@ fn a_run_of_ours_keeps_confiture_waiting_on_its_lock() {
     assert!(patient.try_wait().expect("poll confiture").is_none());
 
     open_gate(&mut client);
-    finish(our_run).code(0).stdout_has("applied 2 migrations");
+    Run::reaped(our_run)
+        .code(0)
+        .stdout_has("applied 2 migrations");
     // confiture reads the ledger under the lock (1.29; older versions planned before it and
     // failed here with "already applied"): nothing left to do.
-    finish(patient).code(0).stdout_has("No pending migrations");
+    Run::reaped(patient)
+        .code(0)
+        .stdout_has("No pending migrations");
     assert_eq!(
         db.ledger(),
         Some(vec!["001:create_t1".into(), "002:create_t2".into()])
@@ -472,8 +470,8 @@ fn our_waiting_runner_does_not_disturb_confiture_s_concurrent_index_build() {
     open_gate(&mut client);
 
     // We poll for the lock between statements, holding no snapshot: the build completes.
-    finish(python_run).code(0);
-    finish(waiter).code(0).stdout_has("up to date");
+    Run::reaped(python_run).code(0);
+    Run::reaped(waiter).code(0).stdout_has("up to date");
     let valid: bool = client
         .query_one(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_v'::regclass",
@@ -522,14 +520,14 @@ fn a_waiting_confiture_makes_our_concurrent_index_build_fail_as_a_deadlock() {
     );
     open_gate(&mut client);
 
-    finish(our_run)
+    Run::reaped(our_run)
         .code(4)
         .stderr_has("migration 002_index_t_v failed at ")
         .stderr_has("deadlock detected")
         .stderr_has("index public.t_v was left INVALID by the failed build")
         .stderr_has("`DROP INDEX CONCURRENTLY public.t_v;`");
     // confiture then takes the lock and trips over the invalid index; nothing records 002.
-    assert_ne!(finish(python_run).code, 0);
+    assert_ne!(Run::reaped(python_run).code, 0);
     assert_eq!(db.ledger(), Some(vec!["001:create_t".into()]));
 
     client
@@ -944,7 +942,7 @@ fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
     // Lock-less: it records 002 (001 is ours, committed) while we hold the lock.
     run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
     open_gate(&mut client);
-    let run = finish(our_run);
+    let run = Run::reaped(our_run);
     run.code(7)
         .stderr_has("was written by another session")
         .stderr_has("tb_confiture_version_key")
@@ -988,7 +986,7 @@ fn a_ledger_row_written_by_confiture_during_our_run_is_reported_as_such() {
     );
     run_python(&project, &["migrate", "baseline", "--through", "002"]).code(0);
     open_gate(&mut client);
-    let run = finish(our_run);
+    let run = Run::reaped(our_run);
     run.code(7);
     let error = &run.json()["errors"][0];
     assert_eq!(error["kind"], "diverged", "{error}");

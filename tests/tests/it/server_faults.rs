@@ -80,7 +80,7 @@ fn terminated_in_002(
     client
         .query_one("SELECT pg_terminate_backend($1)", &[&pid])
         .expect("pg_terminate_backend");
-    finish(child)
+    Run::reaped(child)
 }
 
 /// Whether the error says why the session ended: the server's FATAL (57P01) when the driver
@@ -91,12 +91,6 @@ fn says_the_session_was_ended(run: &Run) -> bool {
             "the server did not restart during this run: another session or an \
              administrator ended this one (pg_terminate_backend)",
         )
-}
-
-fn finish(child: Child) -> Run {
-    let output = child.wait_with_output().expect("wait for the CLI");
-    // Not timed: these tests assert on outcomes, not on durations.
-    Run::from_output(output, Duration::ZERO)
 }
 
 /// The pid of the backend sleeping in migration 002 in `db`, once it is there: the only one
@@ -212,7 +206,7 @@ fn restart_mid_run(mode: &str) -> Vec<String> {
     sleeping_backend(&mut client, &db);
     let restarted = Instant::now();
     cluster.restart(mode);
-    let run = finish(child);
+    let run = Run::reaped(child);
     assert!(
         restarted.elapsed() < Duration::from_secs(30),
         "the CLI noticed the restart"
@@ -351,7 +345,7 @@ fn migrations_committed_before_a_crash_mid_run_are_reported_as_possibly_lost() {
     sleeping_backend(&mut client, &db);
     drop(client);
     cluster.stop("immediate");
-    let run = finish(child);
+    let run = Run::reaped(child);
     cluster.start();
     run.code(exit::CONNECTION);
     let json = run.json();
@@ -420,7 +414,7 @@ fn an_immediate_shutdown_is_the_reason_of_the_lost_connection_not_a_migration_wa
         sleeping_backend(&mut client, &db);
         drop(client);
         cluster.stop("immediate");
-        let run = finish(child);
+        let run = Run::reaped(child);
         cluster.start();
         run.code(exit::CONNECTION)
             .stderr_has("terminating connection due to immediate shutdown command (SQLSTATE 57P01)")
@@ -447,7 +441,7 @@ fn a_terminated_backend_fails_with_exit_3_and_the_next_up_completes() {
         .expect("pg_terminate_backend")
         .get(0);
     assert!(killed);
-    let run = finish(child);
+    let run = Run::reaped(child);
     assert!(terminated.elapsed() < Duration::from_secs(30));
     assert_stopped_in_002(&run, &mut client);
     // The server says why (hlk 1: its FATAL, read with the socket's end, was lost every time,
@@ -556,7 +550,7 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         client
             .query_one("SELECT pg_terminate_backend($1)", &[&pid])
             .expect("pg_terminate_backend");
-        let run = finish(child);
+        let run = Run::reaped(child);
         writer.batch_execute("COMMIT").expect("the writer commits");
         let invalid: bool = client
             .query_one(
@@ -1243,7 +1237,7 @@ fn cancel_002(project: &Project, db: &TestDb, flags: &[&str]) -> Run {
         .expect("pg_cancel_backend")
         .get(0);
     assert!(cancelled);
-    finish(child)
+    Run::reaped(child)
 }
 
 /// SQLSTATE 57014 is a `statement_timeout` and a cancel request alike (only the localised
@@ -1711,7 +1705,7 @@ fn a_fleet_target_s_unknown_fate_is_in_its_table_row_and_json_entry_up_and_down(
             client
                 .query_one("SELECT pg_terminate_backend($1)", &[&pid])
                 .expect("pg_terminate_backend");
-            let run = finish(child);
+            let run = Run::reaped(child);
             allow(true);
             run.code(exit::CONNECTION);
             if json {
@@ -2055,7 +2049,7 @@ fn a_connection_cut_on_the_client_side_only_ends_the_old_session_before_the_ledg
         let child = project.spawn(&[&command[..], &["--database-url", &url]].concat());
         sleeping_backend(&mut client, &db.name);
         proxy.cut_clients();
-        let run = finish(child);
+        let run = Run::reaped(child);
         let (interrupted, expected) = match direction {
             Direction::Up => (
                 "connection lost before migration 002_slow committed",

@@ -121,6 +121,18 @@ pub fn recorder(events: &mut Vec<Progress>) -> impl FnMut(Progress) + '_ {
     move |p| events.push(p)
 }
 
+/// A session (`app-traffic`) whose open transaction holds `table` of `db` in ACCESS EXCLUSIVE
+/// mode, as application traffic would, until it commits or rolls back.
+pub fn traffic_holding(db: &TestDb, table: &str) -> Client {
+    let mut traffic = db.client_as("app-traffic");
+    traffic
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .unwrap();
+    traffic
+}
+
 /// Whether the migration lock of `db` is free, waiting up to 5 s for a dying backend to exit.
 pub fn lock_is_free(db: &TestDb) -> bool {
     let sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
