@@ -916,3 +916,41 @@ fn a_lock_on_a_catalog_read_without_a_ledger_ends_each_command_within_its_lock_w
         }
     }
 }
+
+/// hbd3 2: on a database holding objects but no ledger, `status` and `up` read the start
+/// markers a run may have left beside the missing ledger, waiting for another session's lock on
+/// their table the 30 s of the library's default, whatever `--lock-wait` said. They now wait
+/// the command's lock wait, then exit 6 naming the holder.
+#[test]
+fn the_start_markers_beside_a_missing_ledger_wait_the_commands_lock_wait() {
+    let project = Project::new();
+    project.table("001_a");
+    let db = TestDb::new("hbd3_markers");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE obj (id int); CREATE TABLE tb_confiture_started (version text)",
+        )
+        .unwrap();
+    for command in [&["migrate", "status"][..], &["migrate", "up"][..]] {
+        let mut holder = db.client_as("markers_holder");
+        let pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        holder
+            .batch_execute("BEGIN; LOCK TABLE tb_confiture_started IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        let args = [command, &["--lock-wait", "1s"][..]].concat();
+        let run = run_within(&project, &db, &args, Duration::from_secs(15));
+        holder.batch_execute("ROLLBACK").unwrap();
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has("tb_confiture_started")
+            .stderr_has(&format!("held by pid {pid}"));
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "{} waited past its lock wait\n{}",
+            args.join(" "),
+            run.dump()
+        );
+    }
+}
