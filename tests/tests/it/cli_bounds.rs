@@ -954,3 +954,47 @@ fn the_start_markers_beside_a_missing_ledger_wait_the_commands_lock_wait() {
         );
     }
 }
+
+/// hbd3 3: the tool's own reads after a missing ledger — where it resolves, where it would be
+/// created and why it cannot be, where a ledger may hide, what the database holds, the start
+/// markers, the session's settings, who holds the migration lock — keep their own `work_mem`
+/// whatever the database's: under `work_mem = '64kB'` and `temp_file_limit = 0` (a view of the
+/// server's state spills past 64 kB, and no temporary file is allowed) each command ends as it
+/// ends on the same database without them, never refused for a temporary file of ours.
+#[test]
+fn the_reads_after_a_missing_ledger_keep_their_own_memory() {
+    let project = Project::new();
+    project.table("001_a");
+    let commands: [&[&str]; 3] = [
+        &["migrate", "status"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "baseline", "--through", "001", "--dry-run"],
+    ];
+    for search_path in ["nosuch", "public"] {
+        let [plain, limited] = ["hbd3_plain", "hbd3_limited"].map(|prefix| {
+            let db = TestDb::new(prefix);
+            db.set_for_new_sessions("search_path", search_path);
+            db.connect()
+                .batch_execute("CREATE TABLE public.obj (id int)")
+                .unwrap();
+            db
+        });
+        limited.set_for_new_sessions("work_mem", "64kB");
+        limited.set_for_new_sessions("temp_file_limit", "0");
+        for command in commands {
+            let within = Duration::from_secs(20);
+            let expected = run_within(&project, &plain, command, within);
+            let run = run_within(&project, &limited, command, within);
+            assert_eq!(
+                run.code,
+                expected.code,
+                "`{}` with search_path {search_path}\n{}\n--- without the limits\n{}",
+                command.join(" "),
+                run.dump(),
+                expected.dump()
+            );
+            run.stderr_lacks("temp_file_limit")
+                .stderr_lacks("temporary file");
+        }
+    }
+}
