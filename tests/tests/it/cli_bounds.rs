@@ -833,6 +833,22 @@ const CATALOGS_READ_BEFORE_THE_LOCK: [&str; 7] = [
     "pg_locks",
 ];
 
+/// A session of `db` holding `relation` in `ACCESS EXCLUSIVE` mode in a transaction left open
+/// (`ROLLBACK` lets it go), and its pid.
+fn locked(db: &TestDb, relation: &str) -> (postgres::Client, i32) {
+    let mut holder = db.client_as("lock_holder");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    holder
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .unwrap();
+    (holder, pid)
+}
+
 /// The CLI with `args` on `db`, given `within` to end: a run still going then is killed and
 /// the test fails, naming what it said — never a suite held by a hang.
 fn run_within(project: &Project, db: &TestDb, args: &[&str], within: Duration) -> Run {
@@ -887,16 +903,7 @@ fn a_lock_on_a_catalog_read_without_a_ledger_ends_each_command_within_its_lock_w
             let unlocked = run_within(&project, db, &args, within).code;
             let mut named = 0;
             for catalog in CATALOGS_READ_BEFORE_THE_LOCK {
-                let mut holder = db.client_as("catalog_holder");
-                let pid: i32 = holder
-                    .query_one("SELECT pg_backend_pid()", &[])
-                    .unwrap()
-                    .get(0);
-                holder
-                    .batch_execute(&format!(
-                        "BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
-                    ))
-                    .unwrap();
+                let (mut holder, pid) = locked(db, &format!("pg_catalog.{catalog}"));
                 let run = run_within(&project, db, &args, within);
                 holder.batch_execute("ROLLBACK").unwrap();
                 let what = format!("`{}` behind {catalog} on {}", args.join(" "), db.name);
@@ -932,14 +939,7 @@ fn the_start_markers_beside_a_missing_ledger_wait_the_commands_lock_wait() {
         )
         .unwrap();
     for command in [&["migrate", "status"][..], &["migrate", "up"][..]] {
-        let mut holder = db.client_as("markers_holder");
-        let pid: i32 = holder
-            .query_one("SELECT pg_backend_pid()", &[])
-            .unwrap()
-            .get(0);
-        holder
-            .batch_execute("BEGIN; LOCK TABLE tb_confiture_started IN ACCESS EXCLUSIVE MODE")
-            .unwrap();
+        let (mut holder, pid) = locked(&db, "tb_confiture_started");
         let args = [command, &["--lock-wait", "1s"][..]].concat();
         let run = run_within(&project, &db, &args, Duration::from_secs(15));
         holder.batch_execute("ROLLBACK").unwrap();
