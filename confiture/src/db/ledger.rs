@@ -89,12 +89,15 @@ pub(crate) struct StatusRead<'a> {
 
 /// `status`'s check of the startup options when its ledger read could not make it (no ledger:
 /// the read failed): one round trip of [`super::connect::options_columns`], under the tool's
-/// own reads' bounds ([`super::own_statements`]: it reads `pg_settings`).
-fn refuse_unarrived(client: &mut postgres::Client, status: &StatusRead<'_>) -> Result<()> {
+/// own reads' bounds ([`super::own_statements`]: it reads `pg_settings`), its wait for a lock
+/// on it the read's ([`send_within`]).
+fn refuse_unarrived(
+    client: &mut postgres::Client,
+    status: &StatusRead<'_>,
+    bound: CatalogBound<'_>,
+) -> Result<()> {
     let sql = format!("SELECT {}", super::connect::options_columns(status.sent));
-    let messages = client
-        .simple_query(&super::own_statements(&sql))
-        .map_err(|e| super::query_error("cannot read the session's settings", e))?;
+    let messages = bound.send(client, "cannot read the session's settings", &sql)?;
     let row = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => Some(row),
         _ => None,
@@ -204,6 +207,13 @@ fn read_asking(
     // scan and a sort. `archived_into` (confiture (Python) 1.29's `migrate squash`; absent
     // from older ledgers and from ours) is read the same way.
     let began = std::time::Instant::now();
+    // The reads that follow a ledger not found (or empty), bounded by what is left of the wait.
+    let bound = CatalogBound {
+        began,
+        wait,
+        stop,
+        env: site.environment(),
+    };
     // After the name: the columns [`Access`] is read from (NULL in their places when only
     // the rows are asked), the role, and whether row-level security applies.
     let columns = match asked {
@@ -339,9 +349,9 @@ fn read_asking(
         Ok(messages) => messages,
         Err(e) if is_absent(&e) => {
             if let Some(status) = &status {
-                refuse_unarrived(client, status)?;
+                refuse_unarrived(client, status, bound)?;
             }
-            return Ok(Err(hidden_ledger(client, table, stop, site)?));
+            return Ok(Err(hidden_ledger(client, table, bound, site)?));
         }
         Err(e) if e.code() == Some(&SqlState::QUERY_CANCELED) && !super::is_connection_lost(&e) => {
             // Our read runs without the user's `statement_timeout` (`OWN_STATEMENT_BOUNDS`):
@@ -365,7 +375,7 @@ fn read_asking(
             let found = resolve(client, table).ok().flatten();
             if let Some(found) = &found {
                 if let Some(refusal) =
-                    hidden_by(client, table, found, Hiding::NotALedger, stop, site)?
+                    hidden_by(client, table, found, Hiding::NotALedger, bound, site)?
                 {
                     return Err(refusal);
                 }
@@ -439,7 +449,7 @@ fn read_asking(
         return Err(row_security_refusal(shown, &access.role, false));
     }
     if rows.is_empty() {
-        if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, stop, site)? {
+        if let Some(refusal) = hidden_by(client, table, shown, Hiding::Empty, bound, site)? {
             return Err(refusal);
         }
     }
@@ -679,12 +689,21 @@ pub(crate) fn markers_without_ledger(
     stop: Option<&crate::db::apply::Stop>,
     env: Option<&Environment>,
 ) -> Result<Vec<crate::ledger::StartedRun>> {
-    let resolved = resolve(client, table).map_err(|e| {
-        super::query_error(
-            &format!("cannot tell where the tracking table {table} is"),
-            e,
-        )
-    })?;
+    let what = format!("cannot tell where the tracking table {table} is");
+    let began = std::time::Instant::now();
+    let lock_wait = super::lock::ServerWait::new(wait);
+    let ms = wait.as_millis().clamp(1, i32::MAX as u128);
+    let resolved = match super::own_read(client, |tx| {
+        tx.batch_execute(&format!("SET LOCAL lock_timeout = '{ms}ms'"))?;
+        resolve(tx, table)
+    }) {
+        Ok(resolved) => resolved,
+        Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+            return Err(read_lock_error(client, what, &lock_wait, Vec::new(), env));
+        }
+        Err(e) => return Err(super::query_error(&what, e)),
+    };
+    let wait = wait.saturating_sub(began.elapsed());
     match resolved {
         Some(found) => read_started(client, &found, wait, stop, env),
         None => Ok(Vec::new()),
@@ -952,12 +971,17 @@ const UNRECORDED_LISTED: i64 = 5;
 /// those holding a confiture ledger of `table`'s name (tenants'), `table`'s own schema when it
 /// is qualified (the ledger's place) and, there, only objects of roles the connecting one is a
 /// member of (a managed service's own schemas are not the migrations').
+///
+/// Its reads wait for another session's lock on a catalog no longer than `bound`, the
+/// command's lock wait (exit 6 naming the holder). The same read says where the start markers'
+/// table stands beside `table` when it does ([`markers_without_ledger`]'s answer, without its
+/// round trips): they are read, in a second round trip, only then.
 pub(crate) fn unrecorded(
     client: &mut postgres::Client,
     table: &TrackingTable,
     site: BuildSite<'_>,
     rows: Option<&[LedgerRow]>,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
 ) -> Result<Option<crate::ledger::Unrecorded>> {
     if rows.is_some_and(|rows| !rows.is_empty()) {
         return Ok(None);
@@ -987,8 +1011,26 @@ pub(crate) fn unrecorded(
             python_schema = literal(crate::ledger::PYTHON_HELPER_SCHEMA),
         ),
     };
-    let sql = super::own_statements(&format!(
-        "SELECT o.what, pg_catalog.count(*) OVER () FROM (\
+    // Where the ledger resolves ([`resolve`]: found by the search_path, else where it would
+    // be created), and whether the markers' table stands there.
+    let ledger_schema = match &table.schema {
+        Some(schema) => format!("CAST({} AS pg_catalog.text)", literal(schema)),
+        None => format!(
+            "(SELECT CAST(n.nspname AS pg_catalog.text) FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass({}))",
+            literal(&table.quoted())
+        ),
+    };
+    let markers = format!(
+        "{ledger_schema}, CAST(pg_catalog.current_schema() AS pg_catalog.text), \
+         pg_catalog.to_regclass(pg_catalog.quote_ident(COALESCE({ledger_schema}, \
+         pg_catalog.current_schema())) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) \
+         pg_catalog.quote_ident({started})) IS NOT NULL",
+        started = literal(&table.started_table().name),
+    );
+    let sql = format!(
+        "SELECT o.what, pg_catalog.count(*) OVER (), {markers} FROM (\
          SELECT pg_catalog.format('%s %I.%I', \
          CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'v' THEN 'view' \
          WHEN c.relkind OPERATOR(pg_catalog.=) 'm' THEN 'materialized view' \
@@ -1040,14 +1082,26 @@ pub(crate) fn unrecorded(
         python_tables = crate::ledger::python_bookkeeping_tables(&table.name)
             .map(|name| literal(&name))
             .join(", "),
-    ));
-    let messages = read_catalogs(client, table, stop, &sql)?;
+    );
+    let messages = bound.read(client, table, &sql)?;
     let mut objects = Vec::new();
     let mut count = 0;
+    // Where the markers' table stands, when it does: `resolve`'s answer.
+    let mut markers_table = None;
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
             objects.push(row.get(0).unwrap_or_default().to_string());
             count = row.get(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+            let schema = match &table.schema {
+                Some(schema) => Some(schema.clone()),
+                None => row
+                    .get(2)
+                    .map(str::to_string)
+                    .or_else(|| creation_schema(row.get(3).map(str::to_string))),
+            };
+            markers_table = schema
+                .filter(|_| row.get(4) == Some("t"))
+                .map(|schema| TrackingTable::resolved(&schema, &table.name));
         }
     }
     if objects.is_empty() {
@@ -1055,8 +1109,12 @@ pub(crate) fn unrecorded(
     }
     // A run left part-way keeps its start marker beside an emptied or dropped ledger: the
     // baseline the help suggests records over it, and takes `--yes` for it. Read only once
-    // objects refuse a run (a round trip more, on the refusal's way).
-    let markers = markers_without_ledger(client, table, DEFAULT_WAIT, stop, site.environment())?;
+    // objects refuse a run and the markers' table stands there (a round trip more, on the
+    // refusal's way), within what is left of the command's lock wait.
+    let markers = match &markers_table {
+        Some(found) => read_started(client, found, bound.left(), bound.stop, bound.env)?,
+        None => Vec::new(),
+    };
     Ok(Some(crate::ledger::Unrecorded {
         table: table.to_string(),
         objects,
@@ -1081,7 +1139,7 @@ pub(crate) fn unrecorded(
 fn hidden_ledger(
     client: &mut postgres::Client,
     table: &TrackingTable,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
     site: BuildSite<'_>,
 ) -> Result<Creation> {
     let BuildSite::Database(env) = site else {
@@ -1097,7 +1155,7 @@ fn hidden_ledger(
             schema = literal(schema),
             name = literal(&table.name),
         );
-        return match ledger_under_another_name(client, table, stop, &same_but_case, None)? {
+        return match ledger_under_another_name(client, table, bound, &same_but_case, None)? {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known {
                 name: Some(table.to_string()),
@@ -1105,7 +1163,7 @@ fn hidden_ledger(
             }),
         };
     }
-    let sql = super::own_statements(&format!(
+    let sql = format!(
         "SELECT n.nspname, pg_catalog.current_setting('search_path'), \
          pg_catalog.has_schema_privilege(n.oid, 'USAGE'), current_user, {origin}, \
          pg_catalog.current_schema(), \
@@ -1122,8 +1180,8 @@ fn hidden_ledger(
         started = literal(&table.started_table().name),
         shaped = ledger_shaped("c"),
         origin = super::settings::SettingOrigin::columns("search_path"),
-    ));
-    let messages = read_catalogs(client, table, stop, &sql)?;
+    );
+    let messages = bound.read(client, table, &sql)?;
     let mut schemas = Vec::new();
     let mut unusable = Vec::new();
     let mut role = String::new();
@@ -1161,7 +1219,7 @@ fn hidden_ledger(
         let separate = creation
             .clone()
             .unwrap_or_else(|| format!("SCHEMA.{}", quote_ident(&table.name)));
-        return match ledger_under_another_name(client, table, stop, "", Some(&separate))? {
+        return match ledger_under_another_name(client, table, bound, "", Some(&separate))? {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known {
                 name: creation,
@@ -1310,7 +1368,7 @@ fn hidden_by(
     table: &TrackingTable,
     found: &TrackingTable,
     hiding: Hiding,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
     site: BuildSite<'_>,
 ) -> Result<Option<Error>> {
     let BuildSite::Database(env) = site else {
@@ -1326,15 +1384,16 @@ fn hidden_by(
         schema = literal(found_schema),
         name = literal(&table.name),
     );
-    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, stop, &filter)?
+    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, bound, &filter)?
         .into_iter()
         .filter_map(|(ledger, rows)| Some((ledger, rows?)))
         .collect();
     let Some((first, _)) = hidden.first() else {
         return Ok(None);
     };
-    let sql = super::own_statements("SELECT pg_catalog.current_setting('search_path')");
-    let search_path = read_catalogs(client, table, stop, &sql)?
+    let sql = "SELECT pg_catalog.current_setting('search_path')";
+    let search_path = bound
+        .read(client, table, sql)?
         .into_iter()
         .find_map(|message| match message {
             SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
@@ -1399,11 +1458,11 @@ const LEDGER_SHAPE: [&str; 7] = [
 fn ledger_under_another_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
     filter: &str,
     separate: Option<&str>,
 ) -> Result<Option<Error>> {
-    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, stop, filter)?
+    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, bound, filter)?
         .into_iter()
         .map(|(ledger, rows)| {
             (
@@ -1491,12 +1550,12 @@ fn ledger_under_another_name(
 fn ledgers_with_rows(
     client: &mut postgres::Client,
     table: &TrackingTable,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
     filter: &str,
 ) -> Result<Vec<(TrackingTable, Option<u64>)>> {
     // Rows are counted only where the role may read them (`query_to_xml` runs the count in
     // the same statement, no function of ours created); NULL (unknown) otherwise.
-    let sql = super::own_statements(&format!(
+    let sql = format!(
         "SELECT n.nspname, c.relname, CASE WHEN pg_catalog.has_table_privilege(c.oid, 'SELECT') \
          THEN CAST(CAST((pg_catalog.xpath('/row/c/text()', pg_catalog.query_to_xml(\
          pg_catalog.format('SELECT pg_catalog.count(*) AS c FROM %I.%I', n.nspname, c.relname), \
@@ -1510,8 +1569,8 @@ fn ledgers_with_rows(
          AND {shaped} \
          ORDER BY 1, 2",
         shaped = ledger_shaped("c"),
-    ));
-    let messages = read_catalogs(client, table, stop, &sql)?;
+    );
+    let messages = bound.read(client, table, &sql)?;
     let mut found = Vec::new();
     for message in messages {
         if let SimpleQueryMessage::Row(row) = message {
@@ -1545,18 +1604,106 @@ fn ledger_shaped(alias: &str) -> String {
     )
 }
 
-/// Sends `sql`, a read of the catalogs about `table`'s ledger, so that `stop` ends it: a
-/// stopped read is [`interrupted_read`], a failed one [`read_error`].
-fn read_catalogs(
+/// What bounds the reads of the catalogs about a ledger ([`CatalogBound::read`]): the
+/// command's lock wait (`wait`, counted from `began`: the reads of one command share it),
+/// the run's `stop`, and its environment (`env`, where the holders of a lock on a catalog are
+/// asked when this session cannot read them: [`read_lock_error`]).
+#[derive(Clone, Copy)]
+pub(crate) struct CatalogBound<'a> {
+    began: std::time::Instant,
+    wait: Duration,
+    stop: Option<&'a crate::db::apply::Stop>,
+    env: Option<&'a Environment>,
+}
+
+impl<'a> CatalogBound<'a> {
+    /// A bound of `wait` from now.
+    pub(crate) fn new(
+        wait: Duration,
+        stop: Option<&'a crate::db::apply::Stop>,
+        env: Option<&'a Environment>,
+    ) -> CatalogBound<'a> {
+        CatalogBound {
+            began: std::time::Instant::now(),
+            wait,
+            stop,
+            env,
+        }
+    }
+
+    /// What is left of the wait.
+    fn left(&self) -> Duration {
+        self.wait.saturating_sub(self.began.elapsed())
+    }
+
+    /// Sends `sql`, a read of the tool's own that is no ledger's (`what` it reads, for its
+    /// errors: `cannot read the session's settings`), within what is left of the wait, as
+    /// [`CatalogBound::read`] sends one: a lock on a catalog in its way is exit 6 naming its
+    /// holder, another failure [`super::query_error`].
+    pub(crate) fn send(
+        self,
+        client: &mut postgres::Client,
+        what: &str,
+        sql: &str,
+    ) -> Result<Vec<SimpleQueryMessage>> {
+        match send_within(client, self, &|| what.to_string(), sql)? {
+            Some(sent) => sent.map_err(|e| super::query_error(what, e)),
+            None => Err(interrupted_read(&what)),
+        }
+    }
+
+    /// Sends `sql`, a read of the catalogs about `table`'s ledger, under the tool's own reads'
+    /// bounds ([`super::own_statements`]), so that the run's stop ends it: a stopped read is
+    /// [`interrupted_read`], a failed one [`read_error`]. Another session's lock on a catalog
+    /// it reads (`LOCK pg_catalog.pg_depend`, `VACUUM FULL pg_namespace`) holds it what is
+    /// left of the wait at most ([`send_within`]: exit 6 naming the holder).
+    fn read(
+        self,
+        client: &mut postgres::Client,
+        table: &TrackingTable,
+        sql: &str,
+    ) -> Result<Vec<SimpleQueryMessage>> {
+        let what = || format!("cannot read the catalogs about the tracking table {table}");
+        match send_within(client, self, &what, sql)? {
+            None => Err(interrupted_read(table)),
+            Some(Err(e)) => Err(read_error(client, table, e, None)),
+            Some(Ok(messages)) => Ok(messages),
+        }
+    }
+}
+
+/// Sends `sql`, a read of the tool's own, under its bounds ([`super::own_statements`]) and a
+/// `lock_timeout` in [`super::lock::ServerWait`]'s slices of `wait` (the command's lock wait),
+/// so that `stop` ends it ([`send_read`]): `None` when stopped. A wait for another session's
+/// lock that outlasts `wait` is exit 6 naming who holds a lock on a catalog it reads
+/// ([`read_lock_error`], `what` failed; `env`: where to ask when this session cannot), never a
+/// wait as long as that lock lasts: the one bound of the ledger's catalog reads.
+fn send_within(
     client: &mut postgres::Client,
-    table: &TrackingTable,
-    stop: Option<&crate::db::apply::Stop>,
+    bound: CatalogBound<'_>,
+    what: &dyn Fn() -> String,
     sql: &str,
-) -> Result<Vec<SimpleQueryMessage>> {
-    match send_read(client, stop, sql) {
-        None => Err(interrupted_read(table)),
-        Some(Err(e)) => Err(read_error(client, table, e, None)),
-        Some(Ok(messages)) => Ok(messages),
+) -> Result<Option<std::result::Result<Vec<SimpleQueryMessage>, postgres::Error>>> {
+    let CatalogBound {
+        began,
+        wait,
+        stop,
+        env,
+    } = bound;
+    let mut lock_wait = super::lock::ServerWait::since(began, wait);
+    loop {
+        let bounded = super::own_statements(&format!(
+            "SET LOCAL lock_timeout = '{}ms'; {sql}",
+            lock_wait.slice_ms()
+        ));
+        match send_read(client, stop, &bounded) {
+            Some(Err(e)) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                if !lock_wait.again(&[]) {
+                    return Err(read_lock_error(client, what(), &lock_wait, Vec::new(), env));
+                }
+            }
+            sent => return Ok(sent),
+        }
     }
 }
 

@@ -293,8 +293,14 @@ pub(crate) struct ServerWait {
 impl ServerWait {
     /// A wait of at most `wait` (zero: one attempt of 1 ms, never "forever").
     pub(crate) fn new(wait: Duration) -> ServerWait {
+        ServerWait::since(Instant::now(), wait)
+    }
+
+    /// [`ServerWait::new`] for a wait that `began` already: a command's reads that share
+    /// its lock wait (`ledger::CatalogBound`).
+    pub(crate) fn since(began: Instant, wait: Duration) -> ServerWait {
         ServerWait {
-            began: Instant::now(),
+            began,
             wait,
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(1)),
         }
@@ -575,14 +581,18 @@ pub fn holder(client: &mut Client, key: i32) -> Result<Option<LockHolder>> {
 
 /// Who holds, now, the exclusive migration lock a run on this database (or on its tenant
 /// schema `tenant`) takes: a session, a run going on; or a prepared transaction, no run. No
-/// waiting: a look at `pg_locks`.
+/// waiting for the migration lock: a look at `pg_locks`, whose wait for another session's lock
+/// on a catalog it reads (`LOCK pg_catalog.pg_locks`) is bounded by the command's (`bound`).
 pub(crate) fn run_going_on(
     client: &mut Client,
     tenant: Option<&str>,
+    bound: crate::db::ledger::CatalogBound<'_>,
 ) -> Result<Option<LockHolder>> {
-    let messages = client
-        .simple_query(&crate::db::own_statements(&run_going_on_sql(tenant)))
-        .map_err(|e| query_error("cannot find the holder of the migration lock", e))?;
+    let messages = bound.send(
+        client,
+        "cannot find the holder of the migration lock",
+        &run_going_on_sql(tenant),
+    )?;
     Ok(run_going_on_of(&messages))
 }
 

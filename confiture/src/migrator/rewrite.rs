@@ -297,7 +297,7 @@ impl Migrator {
                         &env.migration.tracking_table,
                         crate::ledger::BuildSite::of(&env),
                         Some(rows),
-                        None,
+                        crate::db::ledger::CatalogBound::new(options.lock_wait, None, Some(&env)),
                     )?,
                     false => None,
                 };

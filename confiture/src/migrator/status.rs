@@ -381,6 +381,8 @@ impl LedgerRead {
             sent: &sent,
             refuse: &refuse,
         };
+        // The reads after the ledger's (none found, or empty) share its wait.
+        let bound = crate::db::ledger::CatalogBound::new(self.wait, None, Some(&self.env));
         let read =
             crate::db::ledger::read_with_lock_holder(client, table, self.wait, site, status)?;
         let (ledger, holder) = match read {
@@ -396,7 +398,7 @@ impl LedgerRead {
             table,
             BuildSite::of(&self.env),
             ledger.as_ref().map(|ledger| &ledger.rows[..]),
-            None,
+            bound,
         )?;
         let uncreatable = match &ledger {
             None => crate::db::ledger::uncreatable(client, table, Some(&self.env)),
@@ -408,7 +410,7 @@ impl LedgerRead {
         // whose read could not ask (a first run's may be creating it).
         let holder = match holder {
             Some(holder) => holder,
-            None => crate::db::lock::run_going_on(client, tenant)?,
+            None => crate::db::lock::run_going_on(client, tenant, bound)?,
         };
         // A tenant without a ledger: is its schema there at all, or a misspelt tenant's?
         let new_schema = match (tenant, &ledger) {

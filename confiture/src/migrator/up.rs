@@ -17,7 +17,7 @@ use super::up_ahead::{LedgerAhead, Prepared, UpAhead};
 use crate::config::Environment;
 use crate::db::apply::{self, ApplySettings, Direction, Step, StepFailure};
 use crate::db::connect::Reached;
-use crate::db::ledger::{Access, Write};
+use crate::db::ledger::{Access, CatalogBound, Write};
 use crate::db::lock::HeldLock;
 use crate::error::{ErrorKind, Result};
 use crate::files::{Checked, Migration, MigrationSet, TransactionMode};
@@ -293,7 +293,7 @@ impl Migrator {
                     &env.migration.tracking_table,
                     BuildSite::of(&env),
                     found.as_deref(),
-                    None,
+                    CatalogBound::new(options.lock_wait, None, Some(&env)),
                 )?;
                 crate::ledger::Unrecorded::refuse_applying(
                     unrecorded.as_ref(),
@@ -571,7 +571,11 @@ impl<'a> Locked<'a> {
                         &settings.table,
                         BuildSite::of(self.env),
                         found.as_ref().map(|(rows, _)| &rows[..]),
-                        settings.stop.as_ref(),
+                        CatalogBound::new(
+                            self.lock_wait.saturating_sub(self.started.elapsed()),
+                            settings.stop.as_ref(),
+                            Some(self.env),
+                        ),
                     )?
                 };
                 (settings, found, None, unrecorded, creation)

@@ -134,7 +134,7 @@ impl UpAhead {
                 found.as_ref().map_or(&self.table, |found| &found.table),
                 crate::ledger::BuildSite::of(&self.env),
                 found.as_ref().map(|found| &found.ledger.rows[..]),
-                None,
+                crate::db::ledger::CatalogBound::new(self.lock_wait, None, Some(&self.env)),
             )?
         };
         if let Some(found) = found {

@@ -608,6 +608,51 @@ fn up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read() {
 /// See [`up_on_a_fresh_database_asks_where_the_ledger_goes_in_its_read`].
 const FRESH_UP_MESSAGES: usize = 11;
 
+/// hbd3 2: `status` and `up` on a database holding objects but no ledger looked for start
+/// markers beside the missing ledger in round trips of their own — where the ledger resolves
+/// (a transaction of 4 messages), then the markers' table, absent or not. The read of what the
+/// database holds now says whether that table stands there: where it does not, no message
+/// asks for it.
+#[test]
+fn objects_without_a_ledger_cost_no_message_for_start_markers_that_are_not_there() {
+    let cluster = logging_cluster();
+    let project = Project::new();
+    project.migration("001_t", "CREATE TABLE t (i int);\n", "DROP TABLE t;\n");
+    for (name, args, code) in [
+        (
+            "objects_status",
+            &["migrate", "status"][..],
+            exit::NOT_INITIALISED,
+        ),
+        ("objects_up", &["migrate", "up"][..], exit::DIVERGED),
+    ] {
+        let db = cluster.create_database(name);
+        let url = cluster.url(&db, "");
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.batch_execute("CREATE TABLE obj (i int)").unwrap();
+        drop(client);
+        let run = Run::of(project.cli().args(args).args(["--database-url", &url]));
+        run.code(code);
+        let messages = logged_messages(&cluster, &db);
+        // The markers' read, and where the ledger resolves (`ledger::resolve`, which a help
+        // of `status` asks once for a ledger it cannot create).
+        let markers = messages
+            .iter()
+            .filter(|m| m.contains(" m ORDER BY version"))
+            .count();
+        let resolved = messages
+            .iter()
+            .filter(|m| m.starts_with("execute") && m.contains("to_regclass($1"))
+            .count();
+        assert!(
+            markers == 0 && resolved <= 1,
+            "{name} looked for start markers that are not there:\n{}\n{}",
+            messages.join("\n"),
+            run.dump()
+        );
+    }
+}
+
 /// A server of its own, started, that logs every message with its database
 /// (`log_statement = 'all'`, `log_line_prefix = '[%d] '`): read by [`logged_messages`].
 fn logging_cluster() -> confiture_tests::cluster::Cluster {

@@ -4,7 +4,8 @@
 //! created by the help of a command that works on an existing one.
 
 use confiture::exit;
-use confiture_tests::{server, Project, TestDb};
+use confiture_tests::{server, wait_until, Project, Run, TestDb};
+use std::time::{Duration, Instant};
 
 fn ledger(db: &TestDb) -> Vec<String> {
     db.ledger().expect("the ledger exists")
@@ -818,5 +819,189 @@ fn an_environment_files_connect_timeout_bounds_a_silent_server() {
             "{}",
             run.dump()
         );
+    }
+}
+
+/// The catalogs (and views of the server's state) that `status`, `up` and `baseline` read
+/// before the migration lock when the database has no ledger: the ledger read's look-ups
+/// (`pg_namespace`, `pg_type`, `pg_proc`), where a ledger may hide (`hidden_ledger`,
+/// `ledgers_with_rows`), what the database holds (`unrecorded`: `pg_depend`, `pg_inherits`),
+/// the session's settings (`pg_settings`) and who holds the migration lock (`pg_locks`).
+/// Not here: `pg_class` and `pg_attribute`, which hold the session's start (the connection's
+/// own bound and explanation), and the shared catalogs (`pg_database`, `pg_authid`,
+/// `pg_db_role_setting`), whose lock would hold every other test's connections.
+const CATALOGS_READ_BEFORE_THE_LOCK: [&str; 7] = [
+    "pg_namespace",
+    "pg_type",
+    "pg_proc",
+    "pg_depend",
+    "pg_inherits",
+    "pg_settings",
+    "pg_locks",
+];
+
+/// A session of `db` holding `relation` in `ACCESS EXCLUSIVE` mode in a transaction left open
+/// (`ROLLBACK` lets it go), and its pid.
+fn locked(db: &TestDb, relation: &str) -> (postgres::Client, i32) {
+    let mut holder = db.client_as("lock_holder");
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    holder
+        .batch_execute(&format!(
+            "BEGIN; LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"
+        ))
+        .unwrap();
+    (holder, pid)
+}
+
+/// The CLI with `args` on `db`, given `within` to end: a run still going then is killed and
+/// the test fails, naming what it said — never a suite held by a hang.
+fn run_within(project: &Project, db: &TestDb, args: &[&str], within: Duration) -> Run {
+    let started = Instant::now();
+    let mut child = project.spawn_on(db, args);
+    let ended = wait_until(within, || child.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = child.kill();
+    }
+    let run = Run::from_output(child.wait_with_output().unwrap(), started.elapsed());
+    assert!(
+        ended,
+        "`{}` on {} was still waiting after {within:?}\n{}",
+        args.join(" "),
+        db.name,
+        run.dump()
+    );
+    run
+}
+
+/// hbd3 1: a database without a ledger whose `search_path` names no existing schema, and
+/// another session's `LOCK pg_catalog.pg_depend` (or any catalog the reads after a missing
+/// ledger look up): `migrate status` waited in the read of where a ledger may hide as long as
+/// the lock lasted — forever for a session left idle in its transaction —, and so did `up`'s
+/// and `baseline`'s look at what the database holds. Each read of the tool's own there now
+/// waits the command's `--lock-wait` at most, then exits 6 naming the catalog's holder; a
+/// command that reads no locked catalog ends as it ends without the lock.
+#[test]
+fn a_lock_on_a_catalog_read_without_a_ledger_ends_each_command_within_its_lock_wait() {
+    let project = Project::new();
+    project.table("001_a");
+    // No schema on the search_path (where a ledger may hide), and one with an object and no
+    // ledger (what the database holds, `baseline`'s way).
+    let nowhere = TestDb::new("hbd3_nowhere");
+    nowhere.set_for_new_sessions("search_path", "nosuch");
+    let holding = TestDb::new("hbd3_holding");
+    for db in [&nowhere, &holding] {
+        db.connect()
+            .batch_execute("CREATE TABLE public.obj (id int)")
+            .unwrap();
+    }
+    let commands: [&[&str]; 3] = [
+        &["migrate", "status"],
+        &["migrate", "up"],
+        &["migrate", "baseline", "--through", "001", "--dry-run"],
+    ];
+    let lock_wait = ["--lock-wait", "1s"];
+    let within = Duration::from_secs(20);
+    for db in [&nowhere, &holding] {
+        for command in commands {
+            let args = [command, &lock_wait[..]].concat();
+            let unlocked = run_within(&project, db, &args, within).code;
+            let mut named = 0;
+            for catalog in CATALOGS_READ_BEFORE_THE_LOCK {
+                let (mut holder, pid) = locked(db, &format!("pg_catalog.{catalog}"));
+                let run = run_within(&project, db, &args, within);
+                holder.batch_execute("ROLLBACK").unwrap();
+                let what = format!("`{}` behind {catalog} on {}", args.join(" "), db.name);
+                if run.code == i32::from(exit::LOCK_TIMEOUT) {
+                    assert!(
+                        run.stderr
+                            .contains(&format!("lock on {catalog} held by pid {pid}")),
+                        "{what} did not name the catalog's holder\n{}",
+                        run.dump()
+                    );
+                    named += 1;
+                } else {
+                    assert_eq!(run.code, unlocked, "{what}\n{}", run.dump());
+                }
+            }
+            assert!(named > 0, "{} met no lock", args.join(" "));
+        }
+    }
+}
+
+/// hbd3 2: on a database holding objects but no ledger, `status` and `up` read the start
+/// markers a run may have left beside the missing ledger, waiting for another session's lock on
+/// their table the 30 s of the library's default, whatever `--lock-wait` said. They now wait
+/// the command's lock wait, then exit 6 naming the holder.
+#[test]
+fn the_start_markers_beside_a_missing_ledger_wait_the_commands_lock_wait() {
+    let project = Project::new();
+    project.table("001_a");
+    let db = TestDb::new("hbd3_markers");
+    db.connect()
+        .batch_execute(
+            "CREATE TABLE obj (id int); CREATE TABLE tb_confiture_started (version text)",
+        )
+        .unwrap();
+    for command in [&["migrate", "status"][..], &["migrate", "up"][..]] {
+        let (mut holder, pid) = locked(&db, "tb_confiture_started");
+        let args = [command, &["--lock-wait", "1s"][..]].concat();
+        let run = run_within(&project, &db, &args, Duration::from_secs(15));
+        holder.batch_execute("ROLLBACK").unwrap();
+        run.code(exit::LOCK_TIMEOUT)
+            .stderr_has("tb_confiture_started")
+            .stderr_has(&format!("held by pid {pid}"));
+        assert!(
+            run.elapsed < Duration::from_secs(10),
+            "{} waited past its lock wait\n{}",
+            args.join(" "),
+            run.dump()
+        );
+    }
+}
+
+/// hbd3 3: the tool's own reads after a missing ledger — where it resolves, where it would be
+/// created and why it cannot be, where a ledger may hide, what the database holds, the start
+/// markers, the session's settings, who holds the migration lock — keep their own `work_mem`
+/// whatever the database's: under `work_mem = '64kB'` and `temp_file_limit = 0` (a view of the
+/// server's state spills past 64 kB, and no temporary file is allowed) each command ends as it
+/// ends on the same database without them, never refused for a temporary file of ours.
+#[test]
+fn the_reads_after_a_missing_ledger_keep_their_own_memory() {
+    let project = Project::new();
+    project.table("001_a");
+    let commands: [&[&str]; 3] = [
+        &["migrate", "status"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "baseline", "--through", "001", "--dry-run"],
+    ];
+    for search_path in ["nosuch", "public"] {
+        let [plain, limited] = ["hbd3_plain", "hbd3_limited"].map(|prefix| {
+            let db = TestDb::new(prefix);
+            db.set_for_new_sessions("search_path", search_path);
+            db.connect()
+                .batch_execute("CREATE TABLE public.obj (id int)")
+                .unwrap();
+            db
+        });
+        limited.set_for_new_sessions("work_mem", "64kB");
+        limited.set_for_new_sessions("temp_file_limit", "0");
+        for command in commands {
+            let within = Duration::from_secs(20);
+            let expected = run_within(&project, &plain, command, within);
+            let run = run_within(&project, &limited, command, within);
+            assert_eq!(
+                run.code,
+                expected.code,
+                "`{}` with search_path {search_path}\n{}\n--- without the limits\n{}",
+                command.join(" "),
+                run.dump(),
+                expected.dump()
+            );
+            run.stderr_lacks("temp_file_limit")
+                .stderr_lacks("temporary file");
+        }
     }
 }
