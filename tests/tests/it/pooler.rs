@@ -1016,6 +1016,90 @@ fn a_proxy_dropping_some_startup_options_names_the_missing_settings() {
         .stdout_has("001_create_users");
 }
 
+/// A proxy that passes the startup options on with a value changed (as a pooler's
+/// `connect_query`, or a role's settings its reset applies, leave a session): the check of a
+/// session's first query took a setting the startup packet set for one that arrived, whatever
+/// its value, so `up` built `users` in schema `other` while the connection's options said
+/// `app`, and a `lock_timeout` of 7 s ran as 1 s, unsaid. Each setting's value is compared as
+/// the server reads it (`7000` of milliseconds is `7s`): a changed one is refused (exit 5) by
+/// `up`, `status` and each target of a fleet's `status`, naming what was sent and what the
+/// session has.
+#[test]
+fn a_proxy_changing_a_startup_option_names_what_was_sent_and_what_the_session_has() {
+    let db = TestDb::new("pooler_changed_opts");
+    db.connect()
+        .batch_execute("CREATE SCHEMA app; CREATE SCHEMA other")
+        .unwrap();
+    let project = project();
+    let moved = confiture_tests::proxy::OptionsProxy::changing("search_path", "other");
+    let url = format!("{}&options=-c%20search_path%3Dapp", moved.url(&db.name));
+    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]] {
+        let mut args = args.to_vec();
+        args.extend(["--database-url", &url]);
+        project
+            .run(&args)
+            .code(5)
+            .stderr_has("the session has other values than the connection's startup options (`options`) give: search_path=app sent, the session has other")
+            .stderr_has("nothing was run")
+            .stderr_has("connect to the server directly");
+    }
+    assert_eq!(db.ledger(), None);
+    assert!(!db.has_relation("users"));
+    assert!(!db.has_relation("other.users"));
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("search_path=app sent, the session has other")
+        .stderr_has("no status was read");
+
+    // Directly, settings the tool's own reads set for themselves (`SET LOCAL`) arrived.
+    let direct = format!(
+        "{}?options=-c%20lock_timeout%3D7s%20-c%20statement_timeout%3D1h%20-c%20work_mem%3D8MB",
+        db.url()
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &direct])
+        .code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &direct])
+        .code(0);
+    // A setting of another type: a timeout changed is named; spelled otherwise, it is the same.
+    let shorter = confiture_tests::proxy::OptionsProxy::changing("lock_timeout", "1s");
+    let options = "&options=-c%20lock_timeout%3D7s";
+    let url = format!("{}{options}", shorter.url(&db.name));
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms");
+    // Each target of a fleet's status.
+    let query = format!("SELECT '{}'", db.name);
+    project
+        .run(&[
+            "migrate",
+            "status",
+            "--targets-query",
+            &query,
+            "--database-url",
+            &url,
+        ])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms")
+        .stderr_has("no status was read");
+    let same = confiture_tests::proxy::OptionsProxy::changing("lock_timeout", "7000");
+    let url = format!("{}{options}", same.url(&db.name));
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0)
+        .stdout_has("001_create_users");
+}
+
 /// `migrate status --schema` (and each target of a `--schemas-query` fleet's status) behind a
 /// proxy that drops the startup options was read under the server's `search_path`, not the
 /// tenant's, and said all was well (exit 0). Its session is checked as a writing session is,
