@@ -945,6 +945,23 @@ fn options_keeping(options: Option<&str>, keep: fn(&str) -> bool) -> Option<Stri
     Some(kept.join(" ")).filter(|o| !o.is_empty())
 }
 
+/// `migrate up` and `migrate up --dry-run` of `url`, each refused (exit 5) before anything
+/// ran, with the help to connect directly: what the caller checks further.
+fn up_and_its_dry_run(project: &Project, url: &str) -> Vec<Run> {
+    [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]]
+        .into_iter()
+        .map(|args| {
+            let mut args = args.to_vec();
+            args.extend(["--database-url", url]);
+            let run = project.run(&args);
+            run.code(5)
+                .stderr_has("nothing was run")
+                .stderr_has("connect to the server directly");
+            run
+        })
+        .collect()
+}
+
 /// A proxy that passes the tool's own startup options on and drops the connection's
 /// (`options=-c search_path=app` in the URL), or keeps the connection's and drops the tool's:
 /// the check of a session's first query compared only the tool's first option
@@ -964,16 +981,9 @@ fn a_proxy_dropping_some_startup_options_names_the_missing_settings() {
         "{}&options=-c%20search_path%3Dapp%20-c%20lock_timeout%3D7s",
         drops_users.url(&db.name)
     );
-    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]] {
-        let mut args = args.to_vec();
-        args.extend(["--database-url", &url]);
-        project
-            .run(&args)
-            .code(5)
-            .stderr_has("the session lacks settings the connection's startup options (`options`) give: search_path=app, lock_timeout=7s")
-            .stderr_has("likely dropped the connection's startup options")
-            .stderr_has("nothing was run")
-            .stderr_has("connect to the server directly");
+    for run in up_and_its_dry_run(&project, &url) {
+        run.stderr_has("the session lacks settings the connection's startup options (`options`) give: search_path=app, lock_timeout=7s")
+            .stderr_has("likely dropped the connection's startup options");
     }
     assert_eq!(db.ledger(), None);
     assert!(!db.has_relation("users"));
@@ -1033,15 +1043,8 @@ fn a_proxy_changing_a_startup_option_names_what_was_sent_and_what_the_session_ha
     let project = project();
     let moved = confiture_tests::proxy::OptionsProxy::changing("search_path", "other");
     let url = format!("{}&options=-c%20search_path%3Dapp", moved.url(&db.name));
-    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]] {
-        let mut args = args.to_vec();
-        args.extend(["--database-url", &url]);
-        project
-            .run(&args)
-            .code(5)
-            .stderr_has("the session has other values than the connection's startup options (`options`) give: search_path=app sent, the session has other")
-            .stderr_has("nothing was run")
-            .stderr_has("connect to the server directly");
+    for run in up_and_its_dry_run(&project, &url) {
+        run.stderr_has("the session has other values than the connection's startup options (`options`) give: search_path=app sent, the session has other");
     }
     assert_eq!(db.ledger(), None);
     assert!(!db.has_relation("users"));

@@ -949,14 +949,14 @@ mod tests {
         );
         // `statement_timeout` set by the message's own `SET LOCAL`: what `RESET` gives it is
         // the startup packet's.
-        assert!(names(&read([
+        let own_set = [
             arrived,
             r#""client","app""#,
             r#"null,"owner""#,
             r#"null,"a b""#,
             r#""session","0""#,
-        ]))
-        .is_empty());
+        ];
+        assert!(names(&read(own_set)).is_empty());
         assert_eq!(
             names(&read([
                 arrived,
@@ -967,13 +967,6 @@ mod tests {
             ])),
             [("search_path".to_string(), None)]
         );
-        let own_set = [
-            arrived,
-            r#""client","app""#,
-            r#"null,"owner""#,
-            r#"null,"a b""#,
-            r#""session","0""#,
-        ];
         assert_eq!(
             names(&read_resetting(own_set, "9s")),
             [("statement_timeout".to_string(), Some("9s".to_string()))]
