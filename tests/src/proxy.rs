@@ -160,18 +160,47 @@ pub struct OptionsProxy {
     port: u16,
 }
 
+/// How an [`OptionsProxy`] rewrites the `options` of a startup packet.
+type Rewrite = dyn Fn(Option<&str>) -> Option<String> + Send + Sync;
+
 impl OptionsProxy {
-    pub fn start(rewrite: fn(Option<&str>) -> Option<String>) -> OptionsProxy {
+    pub fn start(
+        rewrite: impl Fn(Option<&str>) -> Option<String> + Send + Sync + 'static,
+    ) -> OptionsProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy's port");
         let port = listener.local_addr().expect("the proxy's port").port();
+        let rewrite: Arc<Rewrite> = Arc::new(rewrite);
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
+                let rewrite = rewrite.clone();
                 std::thread::spawn(move || {
-                    let _ = relay_rewritten(client, rewrite);
+                    let _ = relay_rewritten(client, &*rewrite);
                 });
             }
         });
         OptionsProxy { port }
+    }
+
+    /// A proxy that passes the startup options on with setting `name` given `value` instead
+    /// of the one sent (and added when none was): a proxy rewriting the startup packet, or
+    /// what a pooler's `connect_query` or a role's settings leave a session with.
+    pub fn changing(name: &'static str, value: &'static str) -> OptionsProxy {
+        OptionsProxy::start(move |options| {
+            let words: Vec<&str> = options.unwrap_or_default().split_whitespace().collect();
+            let mut out: Vec<String> = Vec::new();
+            let mut i = 0;
+            while i < words.len() {
+                match (words[i], words.get(i + 1)) {
+                    ("-c", Some(setting)) if setting.split('=').next() == Some(name) => i += 2,
+                    (word, _) => {
+                        out.push(word.to_string());
+                        i += 1;
+                    }
+                }
+            }
+            out.push(format!("-c {name}={value}"));
+            Some(out.join(" "))
+        })
     }
 
     /// A URL for `db` through the proxy (no TLS).
@@ -181,10 +210,7 @@ impl OptionsProxy {
 }
 
 /// One connection of [`OptionsProxy`]: its startup packet rewritten, then both ways pumped.
-fn relay_rewritten(
-    mut client: TcpStream,
-    rewrite: fn(Option<&str>) -> Option<String>,
-) -> std::io::Result<()> {
+fn relay_rewritten(mut client: TcpStream, rewrite: &Rewrite) -> std::io::Result<()> {
     let packet = loop {
         let mut len = [0u8; 4];
         client.read_exact(&mut len)?;

@@ -186,6 +186,13 @@ pub(crate) fn lost_connection_help() -> String {
 /// itself runs under the user's setting: a tiny one (1 ms) is still longer than a `SET`.
 pub(crate) const OWN_STATEMENT_BOUNDS: &str = "SET LOCAL statement_timeout = 0;";
 
+/// The settings a message of the tool's own reads sets before it reads anything
+/// ([`OWN_STATEMENT_BOUNDS`], [`read_memory`], a writing session's first message's
+/// `lock_timeout`): in that message the session's own value of each is hidden (`pg_settings`
+/// says `session`), and the check of its startup options reads what `RESET` gives it instead
+/// (`connect::unmatched_options`).
+pub(crate) const SET_BY_OWN_READS: [&str; 3] = ["statement_timeout", "work_mem", "lock_timeout"];
+
 /// `sql`, a message of the tool's own statements outside any transaction block, preceded by
 /// [`own_read_bounds`] (no `statement_timeout`, the reads' own `work_mem`): one implicit
 /// transaction.

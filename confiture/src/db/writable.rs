@@ -231,12 +231,12 @@ pub(crate) fn check_session(
     }
     // Before the settings the options give are read as the session's: without them, a tenant's
     // migrations would build in another schema.
-    let missing = super::connect::missing_options(&sent, value(&messages, 10).as_deref());
-    let dropped = missing.iter().any(|setting| setting.ours);
+    let unmatched = super::connect::unmatched_options(&sent, value(&messages, 10).as_deref());
+    let dropped = unmatched.iter().any(|u| u.sent.ours);
     super::connect::refuse_dropped_options(
         environment,
         connection,
-        &missing,
+        &unmatched,
         value(&messages, 11)
             .as_deref()
             .filter(|_| target.reached.is_some()),

@@ -371,7 +371,7 @@ impl LedgerRead {
             crate::db::connect::refuse_dropped_options(
                 &self.env,
                 &connection,
-                &crate::db::connect::missing_options(&sent, arrivals),
+                &crate::db::connect::unmatched_options(&sent, arrivals),
                 search_path.filter(|_| self.reached.is_some()),
                 None,
             )

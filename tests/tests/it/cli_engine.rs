@@ -3012,6 +3012,72 @@ fn a_migration_that_changes_the_ledgers_column_types_is_rolled_back() {
     );
 }
 
+/// A batch of transactional migrations whose second says `DEALLOCATE ALL` (or `DEALLOCATE
+/// PREPARE ALL`, any case): the engine's own prepared statements (a batch's prepared ledger
+/// rows, `confiture_row_*`, its `_role` and `_next`, the statement markers) would vanish
+/// mid-batch, and the next migration's row be written by a statement that no longer exists.
+/// None is kept around such a file (`markers::says_deallocate`, `sql::prepares_rows`): the
+/// batch applies whole, each migration recorded once, in order, batched and
+/// `--single-transaction`, and rolls back whole; a `DISCARD ALL` (which a transaction block refuses
+/// anyway) is refused by lint (C107) before anything runs, naming the file.
+#[test]
+fn a_deallocate_all_in_a_batch_keeps_the_ledger_right() {
+    for (case, dealloc, extra) in [
+        ("batched", "DEALLOCATE ALL;", &[][..]),
+        ("prepare", "deallocate prepare all;", &[][..]),
+        ("one_tx", "DEALLOCATE ALL;", &["--single-transaction"][..]),
+    ] {
+        let db = TestDb::new(&format!("dealloc_batch_{case}"));
+        let project = Project::new();
+        project
+            .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration(
+                "002_dealloc",
+                &format!("CREATE TABLE b (id int);\n{dealloc}\nINSERT INTO b VALUES (1);\n"),
+                &format!("{dealloc}\nDROP TABLE b;\n"),
+            )
+            .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n")
+            .migration("004_d", "CREATE TABLE d (id int);\n", "DROP TABLE d;\n");
+        let mut args = vec!["migrate", "up"];
+        args.extend_from_slice(extra);
+        project.run_on(&db, &args).code(exit::SUCCESS);
+        assert_eq!(
+            db.ledger(),
+            versions(&["001:a", "002:dealloc", "003:c", "004:d"]),
+            "{case}"
+        );
+        for table in ["a", "b", "c", "d"] {
+            assert!(db.has_relation(table), "{case}: {table}");
+        }
+        project
+            .run_on(&db, &["migrate", "status"])
+            .code(exit::SUCCESS);
+        project
+            .run_on(&db, &["migrate", "down", "--steps", "3", "--yes"])
+            .code(exit::SUCCESS);
+        assert_eq!(db.ledger(), versions(&["001:a"]), "{case}");
+        assert!(!db.has_relation("b"), "{case}");
+    }
+    // `DISCARD ALL` drops the migration lock too: lint refuses the file before anything runs.
+    let db = TestDb::new("dealloc_batch_discard");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_discard",
+            "CREATE TABLE b (id int);\nDISCARD ALL;\n",
+            "DROP TABLE b;\n",
+        )
+        .migration("003_c", "CREATE TABLE c (id int);\n", "DROP TABLE c;\n");
+    project
+        .run_on(&db, &["migrate", "up"])
+        .code(exit::INVALID)
+        .stderr_has("002_discard.up.sql")
+        .stderr_has("error[C107]: DISCARD ALL releases the migration lock");
+    assert_eq!(db.ledger(), None);
+    assert!(!db.has_relation("a"));
+}
+
 /// A `DEALLOCATE ALL` the file's SQL does not say (built at run time in a `DO` block's
 /// `EXECUTE`), which drops cargo-confiture's own prepared statements — a statement marker
 /// between two statements, a batch's prepared ledger row — was blamed on the next, innocent

@@ -945,6 +945,23 @@ fn options_keeping(options: Option<&str>, keep: fn(&str) -> bool) -> Option<Stri
     Some(kept.join(" ")).filter(|o| !o.is_empty())
 }
 
+/// `migrate up` and `migrate up --dry-run` of `url`, each refused (exit 5) before anything
+/// ran, with the help to connect directly: what the caller checks further.
+fn up_and_its_dry_run(project: &Project, url: &str) -> Vec<Run> {
+    [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]]
+        .into_iter()
+        .map(|args| {
+            let mut args = args.to_vec();
+            args.extend(["--database-url", url]);
+            let run = project.run(&args);
+            run.code(5)
+                .stderr_has("nothing was run")
+                .stderr_has("connect to the server directly");
+            run
+        })
+        .collect()
+}
+
 /// A proxy that passes the tool's own startup options on and drops the connection's
 /// (`options=-c search_path=app` in the URL), or keeps the connection's and drops the tool's:
 /// the check of a session's first query compared only the tool's first option
@@ -964,16 +981,9 @@ fn a_proxy_dropping_some_startup_options_names_the_missing_settings() {
         "{}&options=-c%20search_path%3Dapp%20-c%20lock_timeout%3D7s",
         drops_users.url(&db.name)
     );
-    for args in [&["migrate", "up"][..], &["migrate", "up", "--dry-run"][..]] {
-        let mut args = args.to_vec();
-        args.extend(["--database-url", &url]);
-        project
-            .run(&args)
-            .code(5)
-            .stderr_has("the session lacks settings the connection's startup options (`options`) give: search_path=app, lock_timeout=7s")
-            .stderr_has("likely dropped the connection's startup options")
-            .stderr_has("nothing was run")
-            .stderr_has("connect to the server directly");
+    for run in up_and_its_dry_run(&project, &url) {
+        run.stderr_has("the session lacks settings the connection's startup options (`options`) give: search_path=app, lock_timeout=7s")
+            .stderr_has("likely dropped the connection's startup options");
     }
     assert_eq!(db.ledger(), None);
     assert!(!db.has_relation("users"));
@@ -1010,6 +1020,83 @@ fn a_proxy_dropping_some_startup_options_names_the_missing_settings() {
         .unwrap()
         .get(0);
     assert!(in_app);
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(0)
+        .stdout_has("001_create_users");
+}
+
+/// A proxy that passes the startup options on with a value changed (as a pooler's
+/// `connect_query`, or a role's settings its reset applies, leave a session): the check of a
+/// session's first query took a setting the startup packet set for one that arrived, whatever
+/// its value, so `up` built `users` in schema `other` while the connection's options said
+/// `app`, and a `lock_timeout` of 7 s ran as 1 s, unsaid. Each setting's value is compared as
+/// the server reads it (`7000` of milliseconds is `7s`): a changed one is refused (exit 5) by
+/// `up`, `status` and each target of a fleet's `status`, naming what was sent and what the
+/// session has.
+#[test]
+fn a_proxy_changing_a_startup_option_names_what_was_sent_and_what_the_session_has() {
+    let db = TestDb::new("pooler_changed_opts");
+    db.connect()
+        .batch_execute("CREATE SCHEMA app; CREATE SCHEMA other")
+        .unwrap();
+    let project = project();
+    let moved = confiture_tests::proxy::OptionsProxy::changing("search_path", "other");
+    let url = format!("{}&options=-c%20search_path%3Dapp", moved.url(&db.name));
+    for run in up_and_its_dry_run(&project, &url) {
+        run.stderr_has("the session has other values than the connection's startup options (`options`) give: search_path=app sent, the session has other");
+    }
+    assert_eq!(db.ledger(), None);
+    assert!(!db.has_relation("users"));
+    assert!(!db.has_relation("other.users"));
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("search_path=app sent, the session has other")
+        .stderr_has("no status was read");
+
+    // Directly, settings the tool's own reads set for themselves (`SET LOCAL`) arrived.
+    let direct = format!(
+        "{}?options=-c%20lock_timeout%3D7s%20-c%20statement_timeout%3D1h%20-c%20work_mem%3D8MB",
+        db.url()
+    );
+    project
+        .run(&["migrate", "up", "--database-url", &direct])
+        .code(0);
+    project
+        .run(&["migrate", "status", "--database-url", &direct])
+        .code(0);
+    // A setting of another type: a timeout changed is named; spelled otherwise, it is the same.
+    let shorter = confiture_tests::proxy::OptionsProxy::changing("lock_timeout", "1s");
+    let options = "&options=-c%20lock_timeout%3D7s";
+    let url = format!("{}{options}", shorter.url(&db.name));
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms");
+    project
+        .run(&["migrate", "status", "--database-url", &url])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms");
+    // Each target of a fleet's status.
+    let query = format!("SELECT '{}'", db.name);
+    project
+        .run(&[
+            "migrate",
+            "status",
+            "--targets-query",
+            &query,
+            "--database-url",
+            &url,
+        ])
+        .code(5)
+        .stderr_has("lock_timeout=7s sent, the session has 1000ms")
+        .stderr_has("no status was read");
+    let same = confiture_tests::proxy::OptionsProxy::changing("lock_timeout", "7000");
+    let url = format!("{}{options}", same.url(&db.name));
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(0);
     project
         .run(&["migrate", "status", "--database-url", &url])
         .code(0)

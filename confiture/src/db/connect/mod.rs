@@ -28,9 +28,9 @@ pub(crate) use explain::{
     for_existing_database, missing_database, refuse_unexpanded_database_name,
 };
 pub(crate) use pooler::{
-    direct_identity, identity_columns, missing_options, options_columns, read_direct_identity,
-    refuse_dropped_options, refuse_transaction_pooling, SentSetting, SERVER_START,
-    SESSION_IDENTITY,
+    direct_identity, identity_columns, options_columns, read_direct_identity,
+    refuse_dropped_options, refuse_transaction_pooling, unmatched_options, SentSetting,
+    SERVER_START, SESSION_IDENTITY,
 };
 
 /// Set in the startup packet so that the server notices a killed client within a second and

@@ -195,20 +195,19 @@ pub(crate) struct SentSetting {
 
 /// The columns of a session's first message (a writing session's `writable::check`, `status`'s
 /// ledger read) that tell whether the startup options it was opened with (`options`) reached
-/// the server, in that order: for each setting `sent`, where it comes from
-/// (`pg_settings.source`: `client` when the startup packet set it) and its value (for a
-/// setting `pg_settings` does not show: `role`, a custom `app.tenant`), as one JSON array; and
-/// what `RESET ALL` gives `search_path` (`pg_settings.reset_val`: a tenant's pin,
-/// [`crate::fleet::pins_tenant`]). [`missing_options`] and [`refuse_dropped_options`] decide by
-/// them.
+/// the server as sent, in that order: for each setting `sent`, [`Read`]'s columns, as one JSON
+/// array of arrays; and what `RESET ALL` gives `search_path` (`pg_settings.reset_val`: a
+/// tenant's pin, [`crate::fleet::pins_tenant`]). [`unmatched_options`] and
+/// [`refuse_dropped_options`] decide by them.
 pub(crate) fn options_columns(sent: &[SentSetting]) -> String {
     let read: Vec<String> = sent
         .iter()
         .map(|setting| {
             format!(
-                "(SELECT s.source FROM pg_catalog.pg_settings s \
-                 WHERE s.name OPERATOR(pg_catalog.=) {name}), \
-                 pg_catalog.current_setting({name}, true)",
+                "pg_catalog.array_cat(ARRAY[pg_catalog.current_setting({name}, true)], \
+                 COALESCE((SELECT ARRAY[s.source, s.vartype, s.unit, s.reset_val, s.boot_val] \
+                 FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) {name}), \
+                 CAST(ARRAY[NULL, NULL, NULL, NULL, NULL] AS pg_catalog.text[])))",
                 name = crate::ledger::literal(&setting.name)
             )
         })
@@ -216,8 +215,7 @@ pub(crate) fn options_columns(sent: &[SentSetting]) -> String {
     let arrivals = match read.is_empty() {
         true => "NULL".to_string(),
         false => format!(
-            "CAST(pg_catalog.array_to_json(CAST(ARRAY[{}] AS pg_catalog.text[])) \
-             AS pg_catalog.text)",
+            "CAST(pg_catalog.array_to_json(ARRAY[{}]) AS pg_catalog.text)",
             read.join(", ")
         ),
     };
@@ -227,40 +225,222 @@ pub(crate) fn options_columns(sent: &[SentSetting]) -> String {
     )
 }
 
-/// The settings of `sent` the session did not get from its startup options, by `read` (the
-/// first of [`options_columns`]): a setting `pg_settings` shows arrived when the startup
-/// packet set it (`source` `client`: what `RESET ALL` keeps), another when its value is the
-/// one sent. A pooler or proxy may drop the whole `options` parameter (PgBouncer listing it
-/// in `ignore_startup_parameters`) or rewrite it, dropping ours or the connection's own.
-pub(crate) fn missing_options(sent: &[SentSetting], read: Option<&str>) -> Vec<SentSetting> {
-    let values: Vec<Option<String>> = read
+/// What the session says of a setting its startup options set ([`options_columns`]): its value
+/// (for a setting `pg_settings` does not show, `role`, a custom `app.tenant`, the only
+/// column), and from `pg_settings`: where the value comes from (`client` when the startup
+/// packet set it), its type and unit (what [`same_value`] reads values by), what `RESET`
+/// gives it and what the server started with.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Read(
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A setting sent in the startup options that the session does not have as sent
+/// ([`unmatched_options`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unmatched {
+    pub(crate) sent: SentSetting,
+    /// The session's value when the startup packet set it, but to another value than the one
+    /// sent (a proxy rewrote it), or a `SET` over it gave it another (a pooler's
+    /// `connect_query`); `None` when the setting did not come from the startup packet at all.
+    pub(crate) changed_to: Option<String>,
+}
+
+/// The settings of `sent` the session did not get from its startup options as sent, by `read`
+/// (the first of [`options_columns`]): a setting `pg_settings` shows arrived when the startup
+/// packet set it (`source` `client`: what `RESET ALL` keeps) to the value sent, read by its
+/// type ([`same_value`]: `5s` is `5000` of milliseconds); another when its value is the one
+/// sent. A setting the message's own reads set first ([`crate::db::SET_BY_OWN_READS`]) is
+/// read by what `RESET` gives it (none but the startup packet gives what the server started
+/// with otherwise). A pooler or proxy may drop the whole `options` parameter (PgBouncer
+/// listing it in `ignore_startup_parameters`) or rewrite it, dropping ours or the
+/// connection's own, or changing a value; or set a setting over it (`connect_query`).
+pub(crate) fn unmatched_options(sent: &[SentSetting], read: Option<&str>) -> Vec<Unmatched> {
+    let reads: Vec<Read> = read
         .and_then(|read| serde_json::from_str(read).ok())
         .unwrap_or_default();
-    let at = |i: usize| values.get(i).cloned().flatten();
     sent.iter()
         .enumerate()
-        .filter(|(i, setting)| match at(2 * i) {
-            Some(source) => source != "client",
-            None => at(2 * i + 1).as_deref() != Some(setting.value.as_str()),
+        .filter_map(|(i, setting)| {
+            let unread = Read::default();
+            let Read(has, source, vartype, unit, reset, boot) = reads.get(i).unwrap_or(&unread);
+            let same = |value: &Option<String>| {
+                value.as_deref().is_some_and(|value| {
+                    let (vartype, unit) = (vartype.as_deref(), unit.as_deref());
+                    same_value(&setting.name, &setting.value, value, vartype, unit)
+                })
+            };
+            let changed_to = match source.as_deref() {
+                None if has.as_deref() == Some(setting.value.as_str()) => return None,
+                None => None,
+                Some("client") if same(has) => return None,
+                Some("client") => has.clone(),
+                // The message's own `SET LOCAL` hides the session's value: `RESET` gives the
+                // startup packet's, when it arrived.
+                Some("session") if crate::db::SET_BY_OWN_READS.contains(&setting.name.as_str()) => {
+                    match same(reset) {
+                        true => return None,
+                        // In the unit `pg_settings` gives it in, as `SHOW` would not.
+                        false => (reset.as_ref())
+                            .filter(|reset| Some(*reset) != boot.as_ref())
+                            .map(|reset| match (unit, reset.parse::<f64>()) {
+                                (Some(unit), Ok(_)) => format!("{reset}{unit}"),
+                                _ => reset.clone(),
+                            }),
+                    }
+                }
+                // Set over the startup packet's value, which arrived.
+                Some("session") if same(reset) && !same(has) => has.clone(),
+                Some(_) => None,
+            };
+            Some(Unmatched {
+                sent: setting.clone(),
+                changed_to,
+            })
         })
-        .map(|(_, setting)| setting.clone())
         .collect()
 }
 
+/// Whether `sent`, a value of a startup option, is the value `has` the server shows for it,
+/// read as the server reads a setting of type `vartype` in `unit` (`pg_settings`): a number
+/// in any unit of its kind (`5s`, `5000` of `ms`), a boolean in any of its spellings
+/// (`true`, `on`, `1`), an enum's label in any case, a string's words in any case
+/// (`TimeZone=utc` is `UTC`), but `search_path`'s as written (a quoted schema's case is its
+/// name's) and `DateStyle`'s each among the server's (`iso` is `ISO, MDY`: the server fills
+/// in the half not sent). What cannot be read is compared as written.
+fn same_value(
+    name: &str,
+    sent: &str,
+    has: &str,
+    vartype: Option<&str>,
+    unit: Option<&str>,
+) -> bool {
+    if sent == has {
+        return true;
+    }
+    match vartype {
+        Some("bool") | Some("enum") => {
+            if let (Some(a), Some(b)) = (boolean(sent), boolean(has)) {
+                return a == b;
+            }
+            sent.trim().eq_ignore_ascii_case(has.trim())
+        }
+        Some(kind @ ("integer" | "real")) => {
+            let unit = unit.unwrap_or("");
+            match (quantity(sent, unit), quantity(has, unit)) {
+                (Some(a), Some(b)) if kind == "integer" => a.round() == b.round(),
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
+                _ => sent.trim() == has.trim(),
+            }
+        }
+        Some("string") => {
+            let words = |value: &str| -> Vec<String> {
+                value
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
+            let (sent, has) = (words(sent), words(has));
+            let alike = |a: &String, b: &String| a.eq_ignore_ascii_case(b);
+            match name {
+                "search_path" => sent == has,
+                "datestyle" => sent.iter().all(|w| has.iter().any(|h| alike(w, h))),
+                _ => sent.len() == has.len() && sent.iter().zip(&has).all(|(a, b)| alike(a, b)),
+            }
+        }
+        _ => false,
+    }
+}
+
+/// A boolean setting's value as the server reads it (`parse_bool`: `on`, `off`, `true`,
+/// `false`, `yes`, `no`, `1`, `0`, and a prefix of the words that names one alone).
+fn boolean(value: &str) -> Option<bool> {
+    let value = value.trim().to_ascii_lowercase();
+    match value.as_str() {
+        "1" => return Some(true),
+        "0" => return Some(false),
+        "" | "o" => return None,
+        _ => {}
+    }
+    let words = [
+        ("true", true),
+        ("false", false),
+        ("yes", true),
+        ("no", false),
+        ("on", true),
+        ("off", false),
+    ];
+    words
+        .iter()
+        .find(|(word, _)| match *word {
+            "on" | "off" => *word == value || (value.len() > 1 && word.starts_with(&value)),
+            _ => word.starts_with(&value),
+        })
+        .map(|(_, b)| *b)
+}
+
+/// A number setting's value in its `unit` (`pg_settings.unit`: `ms`, `s`, `8kB`, none), as
+/// the server reads `5s`, `128MB` or `5000`: a number alone is in `unit`.
+fn quantity(value: &str, unit: &str) -> Option<f64> {
+    let value = value.trim();
+    let split = value
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || *c == '.' || ((*c == '-' || *c == '+') && *i == 0)))
+        .map_or(value.len(), |(i, _)| i);
+    let number: f64 = value[..split].parse().ok()?;
+    let suffix = value[split..].trim();
+    if suffix.is_empty() {
+        return Some(number);
+    }
+    let scale = |unit: &str| -> Option<(bool, f64)> {
+        let digits = unit
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(unit.len());
+        let times: f64 = match digits {
+            0 => 1.0,
+            _ => unit[..digits].parse().ok()?,
+        };
+        let (memory, size) = match &unit[digits..] {
+            "B" => (true, 1.0),
+            "kB" => (true, 1024.0),
+            "MB" => (true, 1024.0 * 1024.0),
+            "GB" => (true, 1024.0 * 1024.0 * 1024.0),
+            "TB" => (true, 1024.0 * 1024.0 * 1024.0 * 1024.0),
+            "us" => (false, 1.0),
+            "ms" => (false, 1e3),
+            "s" => (false, 1e6),
+            "min" => (false, 6e7),
+            "h" => (false, 3.6e9),
+            "d" => (false, 8.64e10),
+            _ => return None,
+        };
+        Some((memory, times * size))
+    };
+    let ((memory, of_value), (base_memory, of_unit)) = (scale(suffix)?, scale(unit)?);
+    (memory == base_memory).then_some(number * of_value / of_unit)
+}
+
 /// Refuses, before anything is read or written as the session's (exit 5), a session of `env`
-/// (shown as `connection`) that lacks a setting its connection's own `options` set
-/// ([`missing_options`], `missing`) — or, for a tenant schema, whose `search_path` does not
-/// go back to the tenant's alone (`search_path`, the second of [`options_columns`]): a pooler
-/// or proxy between us and the server dropped the startup options, and the tenant's
-/// migrations would build where the server's `search_path` puts them (`public`) while its
-/// ledger recorded them, and its `down` drop `public`'s tables; its `status` would read
-/// another schema's ledger. `effect`: what the writing command does, `None` for `status`.
-/// Only the tool's own settings missing is no refusal: the session's checks read them as they
-/// are, as with a connection without options of its own.
+/// (shown as `connection`) that lacks a setting its connection's own `options` set, or has it
+/// with another value ([`unmatched_options`], `unmatched`) — or, for a tenant schema, whose
+/// `search_path` does not go back to the tenant's alone (`search_path`, the second of
+/// [`options_columns`]): a pooler or proxy between us and the server dropped or changed the
+/// startup options, and the tenant's migrations would build where the server's `search_path`
+/// puts them (`public`) while its ledger recorded them, and its `down` drop `public`'s
+/// tables; its `status` would read another schema's ledger. `effect`: what the writing
+/// command does, `None` for `status`. Only the tool's own settings missing or changed is no
+/// refusal: the session's checks read them as they are, as with a connection without options
+/// of its own.
 pub(crate) fn refuse_dropped_options(
     env: &Environment,
     connection: &str,
-    missing: &[SentSetting],
+    unmatched: &[Unmatched],
     search_path: Option<&str>,
     effect: Option<crate::plan::Effect>,
 ) -> Result<()> {
@@ -272,22 +452,40 @@ pub(crate) fn refuse_dropped_options(
         Some(effect) => ("the migrations would run", effect.nothing_done()),
         None => ("the status would be read", "no status was read"),
     };
-    let listed = |settings: &[&SentSetting]| {
+    let listed = |settings: &[&Unmatched]| {
         crate::display::cut(
             (settings.iter())
-                .map(|s| format!("{}={}", s.name, crate::display::escape(&s.value)))
+                .map(|u| {
+                    let sent = format!("{}={}", u.sent.name, crate::display::escape(&u.sent.value));
+                    match &u.changed_to {
+                        Some(has) => format!(
+                            "{sent} sent, the session has {}",
+                            crate::display::escape(has)
+                        ),
+                        None => sent,
+                    }
+                })
                 .collect(),
         )
         .join(", ")
     };
-    let own: Vec<&SentSetting> = missing.iter().filter(|s| !s.ours).collect();
-    let ours: Vec<&SentSetting> = missing.iter().filter(|s| s.ours).collect();
+    let of = |ours: bool, changed: bool| -> Vec<&Unmatched> {
+        (unmatched.iter())
+            .filter(|u| u.sent.ours == ours && u.changed_to.is_some() == changed)
+            .collect()
+    };
+    let (own_missing, own_changed) = (of(false, false), of(false, true));
+    let ours: Vec<&Unmatched> = unmatched.iter().filter(|u| u.sent.ours).collect();
+    let and_ours = match ours.is_empty() {
+        true => String::new(),
+        false => format!(" (and the tool's own {})", listed(&ours)),
+    };
     let what = match unpinned {
         Some((schema, path)) => format!(
             "{connection}: the session's search_path is `{}`, not tenant schema {schema} alone \
              as the connection's startup options set it (`options=-c search_path={}`): a \
              pooler between the tool and the server likely dropped the connection's startup \
-             options, and {}",
+             options (or changed them), and {}",
             crate::display::escape(path),
             crate::fleet::tenant_search_path(schema),
             match effect {
@@ -301,23 +499,33 @@ pub(crate) fn refuse_dropped_options(
                     .to_string(),
             }
         ),
-        None if !own.is_empty() => format!(
-            "{connection}: the session lacks settings the connection's startup options \
-             (`options`) give: {}{}: a pooler between the tool and the server likely dropped \
-             the connection's startup options, and {consequence} without those settings",
-            listed(&own),
-            match ours.is_empty() {
+        None if !own_changed.is_empty() => format!(
+            "{connection}: the session has other values than the connection's startup \
+             options (`options`) give: {}{}{and_ours}: a pooler or proxy between the tool and \
+             the server changed them (rewrote the startup options, or set the settings over \
+             them: a pooler's connect_query, a role's settings applied by its reset), and \
+             {consequence} under the session's values",
+            listed(&own_changed),
+            match own_missing.is_empty() {
                 true => String::new(),
-                false => format!(" (and the tool's own {})", listed(&ours)),
+                false => format!("; it lacks {}", listed(&own_missing)),
             }
+        ),
+        None if !own_missing.is_empty() => format!(
+            "{connection}: the session lacks settings the connection's startup options \
+             (`options`) give: {}{and_ours}: a pooler between the tool and the server likely \
+             dropped the connection's startup options, and {consequence} without those \
+             settings",
+            listed(&own_missing),
         ),
         None => return Ok(()),
     };
     Err(Error::invalid(format!("{what}; {tail}")).with_help(format!(
         "connect to the server directly for migrations (its own host and port, not the \
          pooler's, in {}); or have the pooler pass the startup options (`options`) on whole \
-         (PgBouncer: take `options` out of its ignore_startup_parameters, where they are \
-         dropped without a word: it then passes them on or refuses them)",
+         and unchanged, with no setting of its own over them (PgBouncer: take `options` out \
+         of its ignore_startup_parameters, where they are dropped without a word: it then \
+         passes them on or refuses them; no `SET` of those settings in its connect_query)",
         env.server_source()
     )))
 }
@@ -647,13 +855,17 @@ fn seen(client: &mut postgres::Client) -> Result<Seen> {
 
 #[cfg(test)]
 mod tests {
-    use super::{direct_identity, is_direct, missing_options, Observed, Seen, SentSetting, Shared};
+    use super::{
+        direct_identity, is_direct, same_value, unmatched_options, Observed, Seen, SentSetting,
+        Shared,
+    };
 
-    /// A setting the server shows arrived when the startup packet set it (`client`); one it
-    /// does not show (`role`, a custom `app.x`) when its value is the one sent. Whatever else
-    /// set it, or nothing, it did not.
+    /// A setting the server shows arrived when the startup packet set it (`client`) to the
+    /// value sent; one it does not show (`role`, a custom `app.x`) when its value is the one
+    /// sent. Whatever else set it, or nothing, it did not; set by the startup packet to
+    /// another value (a proxy rewrote it), it was changed, and what the session has is kept.
     #[test]
-    fn a_setting_arrived_when_the_startup_packet_set_it() {
+    fn a_setting_arrived_when_the_startup_packet_set_it_to_the_value_sent() {
         let sent = |name: &str, value: &str, ours: bool| SentSetting {
             name: name.to_string(),
             value: value.to_string(),
@@ -664,29 +876,174 @@ mod tests {
             sent("search_path", "app", false),
             sent("role", "owner", false),
             sent("app.tenant", "a b", false),
+            sent("statement_timeout", "5s", false),
         ];
-        let names = |read: &str| -> Vec<String> {
-            missing_options(&settings, Some(read))
+        let names = |read: &str| -> Vec<(String, Option<String>)> {
+            unmatched_options(&settings, Some(read))
                 .into_iter()
-                .map(|s| s.name)
+                .map(|u| (u.sent.name, u.changed_to))
                 .collect()
         };
-        assert!(names(r#"["client","1000","client","app",null,"owner",null,"a b"]"#).is_empty());
+        // Each setting's `"source","value"` as the session says it, and what `RESET` gives
+        // `statement_timeout`.
+        let read_resetting = |values: [&str; 5], reset: &str| {
+            let columns = [
+                r#""integer","ms","1000","0""#.to_string(),
+                r#""string",null,"app","\"$user\", public""#.to_string(),
+                "null,null,null,null".to_string(),
+                "null,null,null,null".to_string(),
+                format!(r#""integer","ms","{reset}","0""#),
+            ];
+            let all: Vec<String> = values
+                .iter()
+                .zip(columns)
+                .map(|(v, c)| {
+                    let (source, value) = v.split_once(',').unwrap();
+                    format!("[{value},{source},{c}]")
+                })
+                .collect();
+            format!("[{}]", all.join(","))
+        };
+        let read = |values: [&str; 5]| read_resetting(values, "5s");
+        let arrived = r#""client","1000""#;
+        assert!(names(&read([
+            arrived,
+            r#""client","app""#,
+            r#"null,"owner""#,
+            r#"null,"a b""#,
+            r#""client","5s""#,
+        ]))
+        .is_empty());
         assert_eq!(
-            names(r#"["default","0","database","app",null,"none",null,null]"#),
+            names(&read([
+                r#""default","0""#,
+                r#""database","app""#,
+                r#"null,"none""#,
+                r#"null,null"#,
+                r#""default","0""#,
+            ])),
             [
                 "client_connection_check_interval",
                 "search_path",
                 "role",
-                "app.tenant"
+                "app.tenant",
+                "statement_timeout"
             ]
+            .map(|n| (n.to_string(), None))
         );
         assert_eq!(
-            names(r#"["client","1000","session","app",null,"owner",null,"a"]"#),
-            ["search_path", "app.tenant"]
+            names(&read([
+                r#""client","500""#,
+                r#""client","app, public""#,
+                r#"null,"owner""#,
+                r#"null,"a""#,
+                r#""client","9s""#,
+            ])),
+            [
+                ("client_connection_check_interval", Some("500")),
+                ("search_path", Some("app, public")),
+                ("app.tenant", None),
+                ("statement_timeout", Some("9s")),
+            ]
+            .map(|(n, v)| (n.to_string(), v.map(str::to_string)))
         );
-        assert_eq!(missing_options(&settings, None).len(), settings.len());
-        assert!(missing_options(&[], None).is_empty());
+        // `statement_timeout` set by the message's own `SET LOCAL`: what `RESET` gives it is
+        // the startup packet's.
+        let own_set = [
+            arrived,
+            r#""client","app""#,
+            r#"null,"owner""#,
+            r#"null,"a b""#,
+            r#""session","0""#,
+        ];
+        assert!(names(&read(own_set)).is_empty());
+        assert_eq!(
+            names(&read([
+                arrived,
+                r#""session","app""#,
+                r#"null,"owner""#,
+                r#"null,"a b""#,
+                r#""client","5000""#,
+            ])),
+            [("search_path".to_string(), None)]
+        );
+        assert_eq!(
+            names(&read_resetting(own_set, "9s")),
+            [("statement_timeout".to_string(), Some("9s".to_string()))]
+        );
+        assert_eq!(
+            names(&read_resetting(own_set, "0")),
+            [("statement_timeout".to_string(), None)]
+        );
+        // Set over the startup packet's value (a pooler's `connect_query`): changed.
+        assert_eq!(
+            names(&read([
+                arrived,
+                r#""session","other""#,
+                r#"null,"owner""#,
+                r#"null,"a b""#,
+                r#""client","5s""#,
+            ])),
+            [("search_path".to_string(), Some("other".to_string()))]
+        );
+        assert_eq!(unmatched_options(&settings, None).len(), settings.len());
+        assert!(unmatched_options(&[], None).is_empty());
+    }
+
+    /// A value sent is the server's when the server reads it so, whatever its spelling: a
+    /// number in another unit of its kind, a boolean's other words, an enum's case, a
+    /// `DateStyle` half; a different number, word or schema is not.
+    #[test]
+    fn a_value_sent_is_compared_as_the_server_reads_it() {
+        let same = |name: &str, sent: &str, has: &str, vartype: &str, unit: Option<&str>| {
+            same_value(name, sent, has, Some(vartype), unit)
+        };
+        assert!(same(
+            "statement_timeout",
+            "5000",
+            "5s",
+            "integer",
+            Some("ms")
+        ));
+        assert!(same("statement_timeout", "5s", "5s", "integer", Some("ms")));
+        assert!(same("lock_timeout", "1min", "1min", "integer", Some("ms")));
+        assert!(same("lock_timeout", "60s", "1min", "integer", Some("ms")));
+        assert!(!same(
+            "statement_timeout",
+            "5s",
+            "9s",
+            "integer",
+            Some("ms")
+        ));
+        assert!(!same("statement_timeout", "0", "5s", "integer", Some("ms")));
+        assert!(same("work_mem", "4096", "4MB", "integer", Some("kB")));
+        assert!(same("work_mem", "4MB", "4MB", "integer", Some("kB")));
+        assert!(!same("work_mem", "4MB", "8MB", "integer", Some("kB")));
+        assert!(!same("work_mem", "4s", "4MB", "integer", Some("kB")));
+        assert!(same("temp_buffers", "1MB", "1MB", "integer", Some("8kB")));
+        assert!(same("extra_float_digits", "3", "3", "integer", None));
+        assert!(same("seq_page_cost", "1.50", "1.5", "real", None));
+        assert!(!same("seq_page_cost", "2", "1.5", "real", None));
+        assert!(same("jit", "true", "on", "bool", None));
+        assert!(same("jit", "0", "off", "bool", None));
+        assert!(same("jit", "y", "on", "bool", None));
+        assert!(!same("jit", "on", "off", "bool", None));
+        assert!(same("synchronous_commit", "OFF", "off", "enum", None));
+        assert!(same("synchronous_commit", "true", "on", "enum", None));
+        assert!(!same("synchronous_commit", "local", "off", "enum", None));
+        assert!(same("timezone", "utc", "UTC", "string", None));
+        assert!(same("datestyle", "iso", "ISO, MDY", "string", None));
+        assert!(!same("datestyle", "german", "ISO, MDY", "string", None));
+        assert!(same(
+            "search_path",
+            "app,public",
+            "app, public",
+            "string",
+            None
+        ));
+        assert!(!same("search_path", "app", "app, public", "string", None));
+        assert!(!same("search_path", "\"App\"", "\"app\"", "string", None));
+        assert!(!same("application_name", "a", "b", "string", None));
     }
 
     fn seen(session: &str, vxid: &str) -> Seen {
