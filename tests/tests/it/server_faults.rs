@@ -1579,6 +1579,73 @@ fn a_terminated_no_transaction_statement_reports_the_servers_reason() {
     }
 }
 
+/// hlk3 1: over a plain TCP connection (`sslmode=disable`, what the tests and the bench use)
+/// the server's FATAL was read under the driver only over TLS: another session's
+/// `pg_terminate_backend` of a migration's statement — transactional or not — was "the
+/// server closed the connection without saying why", `sqlstate` null. The session's stream is
+/// the same observer over plain TCP as over TLS: its message and SQLSTATE are the error's, in
+/// the text and the JSON, whichever the connection.
+#[test]
+fn a_terminated_migration_reports_the_servers_reason_over_plain_tcp_as_over_tls() {
+    let transactional = Project::new();
+    transactional
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "CREATE TABLE t2 (x int);\nSELECT pg_sleep(60);\n",
+            "DROP TABLE t2;\n",
+        );
+    let no_transaction = Project::new();
+    no_transaction
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "-- confiture:no-transaction\nCREATE TABLE t2 (x int);\nVACUUM t2;\n\
+             SELECT pg_sleep(60);\n",
+            "DROP TABLE t2;\n",
+        );
+    for (project, lost) in [
+        (&no_transaction, "connection lost while applying migration 002_slow"),
+        (&transactional, "connection lost before migration 002_slow committed"),
+    ] {
+        for sslmode in ["disable", "prefer"] {
+            for json in [false, true] {
+                let db = TestDb::new("terminated_plain");
+                let mut client = db.connect();
+                let url = format!("{}?sslmode={sslmode}", db.url());
+                let mut args = vec!["migrate", "up", "--database-url", &url];
+                if json {
+                    args.extend(["--format", "json"]);
+                }
+                let child = project.spawn(&args);
+                let pid = sleeping_backend(&mut client, &db.name);
+                client
+                    .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+                    .expect("pg_terminate_backend");
+                let run = finish(child);
+                run.code(exit::CONNECTION);
+                if json {
+                    let json = run.json();
+                    let error = &json["errors"][0];
+                    assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+                    assert_eq!(
+                        error["server_message"],
+                        "terminating connection due to administrator command",
+                        "{sslmode}: {}",
+                        run.dump()
+                    );
+                } else {
+                    run.stderr_has(&format!(
+                        "{lost}: terminating connection due to administrator command \
+                         (SQLSTATE 57P01)"
+                    ))
+                    .stderr_lacks("without saying why");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_migration_that_ends_its_own_session_gets_no_warning_about_releasing_the_lock() {
     // The session-level migration lock dies with its session: a warning that it cannot be
