@@ -1579,6 +1579,55 @@ fn a_terminated_no_transaction_statement_reports_the_servers_reason() {
     }
 }
 
+/// hlk3 1: `status` terminated while its read of the ledger waits for another session's lock:
+/// "cannot read the tracking table: the server closed the connection without saying why",
+/// `sqlstate` null, over TLS as over plain TCP (nothing collected the server's FATAL outside a
+/// migration's statements). The FATAL heard under the driver is every lost connection's reason
+/// (`notices::heard_end_of`): in the text and the JSON, whichever the connection.
+#[test]
+fn a_terminated_status_reports_the_servers_reason() {
+    let project = Project::new();
+    project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
+    let db = TestDb::new("terminated_status");
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    for sslmode in ["disable", "prefer"] {
+        for json in [false, true] {
+            let mut holder = db.connect();
+            let mut client = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+                .expect("lock the ledger");
+            let url = format!("{}?sslmode={sslmode}", db.url());
+            let mut args = vec!["migrate", "status", "--database-url", &url];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project.spawn(&args);
+            let mut pid = None;
+            wait_until("status waits for the ledger", Duration::from_secs(30), || {
+                pid = db.waiting_backend("relation");
+                pid.is_some()
+            });
+            client
+                .query_one("SELECT pg_terminate_backend($1)", &[&pid.unwrap_or_default()])
+                .expect("pg_terminate_backend");
+            let run = finish(child);
+            drop(holder);
+            run.code(exit::CONNECTION);
+            if json {
+                let json = run.json();
+                let error = &json["errors"][0];
+                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+            } else {
+                run.stderr_has(
+                    "terminating connection due to administrator command (SQLSTATE 57P01)",
+                )
+                .stderr_lacks("without saying why");
+            }
+        }
+    }
+}
+
 /// hlk3 1: over a plain TCP connection (`sslmode=disable`, what the tests and the bench use)
 /// the server's FATAL was read under the driver only over TLS: another session's
 /// `pg_terminate_backend` of a migration's statement — transactional or not — was "the

@@ -796,6 +796,19 @@ fn attempt(
         })
     };
     let timeout = env.migration.connect_timeout;
+    let session = opened_within(timeout, open);
+    if session.is_ok() {
+        // Used on this thread from now on: a `FATAL` heard here before is another session's.
+        crate::db::notices::forget_heard_end();
+    }
+    session
+}
+
+/// `open()`, given up after `timeout` (none when zero).
+fn opened_within(
+    timeout: Duration,
+    open: impl FnOnce() -> Result<Session, Failure> + Send + 'static,
+) -> Result<Session, Failure> {
     if timeout.is_zero() {
         return open();
     }
