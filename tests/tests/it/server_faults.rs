@@ -1628,6 +1628,65 @@ fn a_terminated_status_reports_the_servers_reason() {
     }
 }
 
+/// hlk3 2: a no-transaction migration's session terminated while our own read between its
+/// statements (or its ledger row) waits for another session's lock on the ledger: only the
+/// statement site of `lost_part_way` was given the server's FATAL heard under the driver;
+/// every other site said "without saying why", `sqlstate` null. Every site now reads it from
+/// the one place (`ServerError::of`), over plain TCP as over TLS.
+#[test]
+fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_reason() {
+    let project = Project::new();
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "-- confiture:no-transaction\nCREATE TABLE t2 (x int);\nSELECT pg_sleep(1);\n\
+             VACUUM t2;\n",
+            "DROP TABLE t2;\n",
+        );
+    for sslmode in ["disable", "prefer"] {
+        for json in [false, true] {
+            let db = TestDb::new("terminated_between");
+            let mut client = db.connect();
+            let mut holder = db.connect();
+            project.run_on(&db, &["migrate", "up", "--steps", "1"]).code(0);
+            let url = format!("{}?sslmode={sslmode}", db.url());
+            let mut args = vec!["migrate", "up", "--database-url", &url];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project.spawn(&args);
+            sleeping_backend(&mut client, &db.name);
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+                .expect("lock the ledger");
+            let mut pid = None;
+            wait_until("002 waits for the ledger", Duration::from_secs(30), || {
+                pid = db.waiting_backend("relation");
+                pid.is_some()
+            });
+            client
+                .query_one("SELECT pg_terminate_backend($1)", &[&pid.unwrap_or_default()])
+                .expect("pg_terminate_backend");
+            // The run reads the ledger again on a new connection.
+            drop(holder);
+            let run = finish(child);
+            run.code(exit::CONNECTION);
+            if json {
+                let json = run.json();
+                let error = &json["errors"][0];
+                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+            } else {
+                run.stderr_has(
+                    "connection lost while applying migration 002_slow: terminating connection \
+                     due to administrator command (SQLSTATE 57P01)",
+                )
+                .stderr_lacks("without saying why");
+            }
+        }
+    }
+}
+
 /// hlk3 1: over a plain TCP connection (`sslmode=disable`, what the tests and the bench use)
 /// the server's FATAL was read under the driver only over TLS: another session's
 /// `pg_terminate_backend` of a migration's statement — transactional or not — was "the
