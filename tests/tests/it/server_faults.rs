@@ -1604,12 +1604,19 @@ fn a_terminated_status_reports_the_servers_reason() {
             }
             let child = project.spawn(&args);
             let mut pid = None;
-            wait_until("status waits for the ledger", Duration::from_secs(30), || {
-                pid = db.waiting_backend("relation");
-                pid.is_some()
-            });
+            wait_until(
+                "status waits for the ledger",
+                Duration::from_secs(30),
+                || {
+                    pid = db.waiting_backend("relation");
+                    pid.is_some()
+                },
+            );
             client
-                .query_one("SELECT pg_terminate_backend($1)", &[&pid.unwrap_or_default()])
+                .query_one(
+                    "SELECT pg_terminate_backend($1)",
+                    &[&pid.unwrap_or_default()],
+                )
                 .expect("pg_terminate_backend");
             let run = finish(child);
             drop(holder);
@@ -1649,7 +1656,9 @@ fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_
             let db = TestDb::new("terminated_between");
             let mut client = db.connect();
             let mut holder = db.connect();
-            project.run_on(&db, &["migrate", "up", "--steps", "1"]).code(0);
+            project
+                .run_on(&db, &["migrate", "up", "--steps", "1"])
+                .code(0);
             let url = format!("{}?sslmode={sslmode}", db.url());
             let mut args = vec!["migrate", "up", "--database-url", &url];
             if json {
@@ -1666,7 +1675,10 @@ fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_
                 pid.is_some()
             });
             client
-                .query_one("SELECT pg_terminate_backend($1)", &[&pid.unwrap_or_default()])
+                .query_one(
+                    "SELECT pg_terminate_backend($1)",
+                    &[&pid.unwrap_or_default()],
+                )
                 .expect("pg_terminate_backend");
             // The run reads the ledger again on a new connection.
             drop(holder);
@@ -1713,8 +1725,14 @@ fn a_terminated_migration_reports_the_servers_reason_over_plain_tcp_as_over_tls(
             "DROP TABLE t2;\n",
         );
     for (project, lost) in [
-        (&no_transaction, "connection lost while applying migration 002_slow"),
-        (&transactional, "connection lost before migration 002_slow committed"),
+        (
+            &no_transaction,
+            "connection lost while applying migration 002_slow",
+        ),
+        (
+            &transactional,
+            "connection lost before migration 002_slow committed",
+        ),
     ] {
         for sslmode in ["disable", "prefer"] {
             for json in [false, true] {

@@ -1,6 +1,6 @@
-//! The session's TLS connector ([`crate::db::tls::make_connect`]), whose stream reads the
-//! server's `FATAL` (or `PANIC`) as it goes by and hands it to what collects the server's
-//! words ([`crate::db::notices::heard_fatal`]).
+//! The session's connector — its TLS connector ([`crate::db::tls::make_connect`]), or none
+//! over plain TCP —, whose stream reads the server's `FATAL` (or `PANIC`) as it goes by and
+//! hands it to what collects the server's words ([`crate::db::notices::heard_fatal`]).
 //!
 //! The server ends a session with its reason — `terminating connection due to administrator
 //! command` (57P01, `pg_terminate_backend`), an idle timeout — and closes the connection at
@@ -9,7 +9,8 @@
 //! before the statement is polled again — the reason was lost ("the server closed the
 //! connection without saying why") whenever a statement was running. Read here, under the
 //! driver, it reaches the run's [`crate::db::notices::Collector`] first, and is the lost
-//! connection's reason ([`crate::db::notices::session_end`]).
+//! connection's reason ([`crate::db::notices::session_end`], and for every error made of
+//! the driver's, [`crate::db::notices::heard_end_of`]).
 //!
 //! A plain TCP connection (sslmode `disable`, the retry of `prefer` without TLS) goes through
 //! the same stream ([`observed`]): the driver is told to open it "TLS" with no `SSLRequest`
