@@ -872,7 +872,7 @@ pub struct ServerError {
 impl ServerError {
     /// The SQLSTATE and primary message of a driver error, when the server sent one.
     /// A lost connection's is the server's `FATAL` heard under the driver before the socket's
-    /// end, which the driver's error does not carry ([`crate::db::notices::heard_end_of`]).
+    /// end, which the driver's error does not carry (`db::notices::heard_end_of`).
     pub fn of(error: &postgres::Error) -> Option<ServerError> {
         match error.as_db_error() {
             Some(db) => Some(ServerError {

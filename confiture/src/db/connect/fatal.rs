@@ -115,7 +115,7 @@ impl std::future::Future for Connecting {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let stream = match &mut *self {
             Connecting::Tls(handshake) => match Pin::new(handshake).poll(cx) {
-                Poll::Ready(Ok(stream)) => Stream::Tls(stream),
+                Poll::Ready(Ok(stream)) => Stream::Tls(Box::new(stream)),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => return Poll::Pending,
             },
@@ -133,7 +133,8 @@ impl std::future::Future for Connecting {
 
 /// The socket under [`Heard`]: the session's TLS stream, or the plain TCP socket.
 pub(super) enum Stream {
-    Tls(InnerStream),
+    /// Boxed: a TLS stream is over a kilobyte, a socket a few words.
+    Tls(Box<InnerStream>),
     Plain(Socket),
 }
 
