@@ -1579,6 +1579,26 @@ fn a_terminated_no_transaction_statement_reports_the_servers_reason() {
     }
 }
 
+/// Ends (`pg_terminate_backend`, from `client`) the run's session once it waits for a lock on
+/// a relation of `db` (the ledger another session holds).
+fn terminate_waiting_for_the_ledger(db: &TestDb, client: &mut postgres::Client) {
+    let mut pid = None;
+    wait_until(
+        "the run waits for the ledger",
+        Duration::from_secs(30),
+        || {
+            pid = db.waiting_backend("relation");
+            pid.is_some()
+        },
+    );
+    client
+        .query_one(
+            "SELECT pg_terminate_backend($1)",
+            &[&pid.unwrap_or_default()],
+        )
+        .expect("pg_terminate_backend");
+}
+
 /// hlk3 1: `status` terminated while its read of the ledger waits for another session's lock:
 /// "cannot read the tracking table: the server closed the connection without saying why",
 /// `sqlstate` null, over TLS as over plain TCP (nothing collected the server's FATAL outside a
@@ -1603,21 +1623,7 @@ fn a_terminated_status_reports_the_servers_reason() {
                 args.extend(["--format", "json"]);
             }
             let child = project.spawn(&args);
-            let mut pid = None;
-            wait_until(
-                "status waits for the ledger",
-                Duration::from_secs(30),
-                || {
-                    pid = db.waiting_backend("relation");
-                    pid.is_some()
-                },
-            );
-            client
-                .query_one(
-                    "SELECT pg_terminate_backend($1)",
-                    &[&pid.unwrap_or_default()],
-                )
-                .expect("pg_terminate_backend");
+            terminate_waiting_for_the_ledger(&db, &mut client);
             let run = finish(child);
             drop(holder);
             run.code(exit::CONNECTION);
@@ -1669,17 +1675,7 @@ fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_
             holder
                 .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
                 .expect("lock the ledger");
-            let mut pid = None;
-            wait_until("002 waits for the ledger", Duration::from_secs(30), || {
-                pid = db.waiting_backend("relation");
-                pid.is_some()
-            });
-            client
-                .query_one(
-                    "SELECT pg_terminate_backend($1)",
-                    &[&pid.unwrap_or_default()],
-                )
-                .expect("pg_terminate_backend");
+            terminate_waiting_for_the_ledger(&db, &mut client);
             // The run reads the ledger again on a new connection.
             drop(holder);
             let run = finish(child);
