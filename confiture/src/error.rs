@@ -888,11 +888,21 @@ pub struct ServerError {
 #[cfg(feature = "db")]
 impl ServerError {
     /// The SQLSTATE and primary message of a driver error, when the server sent one.
+    /// A lost connection's is the server's `FATAL` heard under the driver before the socket's
+    /// end, which the driver's error does not carry (`db::notices::heard_end_of`).
     pub fn of(error: &postgres::Error) -> Option<ServerError> {
-        error.as_db_error().map(|db| ServerError {
-            sqlstate: db.code().code().to_string(),
-            message: db.message().to_string(),
-        })
+        match error.as_db_error() {
+            Some(db) => Some(ServerError {
+                sqlstate: db.code().code().to_string(),
+                message: db.message().to_string(),
+            }),
+            None => crate::db::notices::heard_end_of(error).and_then(|ended| {
+                Some(ServerError {
+                    sqlstate: ended.code?.code().to_string(),
+                    message: ended.message,
+                })
+            }),
+        }
     }
 }
 
@@ -957,6 +967,10 @@ struct Data {
     /// (`hint::Invocation::complete_error`): once only.
     #[cfg(feature = "db")]
     suggestions_completed: bool,
+    /// The server's word that it ended the session, heard under the driver before the lost
+    /// connection that is the source ([`Error::keep_source`]).
+    #[cfg(feature = "db")]
+    ended: Option<ServerError>,
 }
 
 const OTHER: &Reason = &Reason::Other;
@@ -1020,7 +1034,7 @@ impl Error {
     /// cause.
     pub fn with_source<E: std::error::Error + Send + Sync + 'static>(mut self, source: E) -> Error {
         self.data_mut().cause = Some(source.to_string());
-        self.data_mut().source = Some(Arc::new(source));
+        self.keep_source(source);
         self
     }
     /// Keeps `source` as the error's source, with `cause` as the text shown (e.g. the driver's
@@ -1031,8 +1045,20 @@ impl Error {
         cause: impl fmt::Display,
     ) -> Error {
         self.data_mut().cause = Some(cause.to_string());
-        self.data_mut().source = Some(Arc::new(source));
+        self.keep_source(source);
         self
+    }
+    /// Keeps `source`, and, for a driver error of a lost connection, the server's `FATAL` heard
+    /// before it ([`ServerError::of`]): the error's SQLSTATE ([`Error::sqlstate`]).
+    fn keep_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
+        #[cfg(feature = "db")]
+        {
+            let driver = (&source as &dyn std::any::Any).downcast_ref::<postgres::Error>();
+            self.data_mut().ended = driver
+                .filter(|e| e.as_db_error().is_none())
+                .and_then(ServerError::of);
+        }
+        self.data_mut().source = Some(Arc::new(source));
     }
     /// Replaces the cause text, keeping the source.
     #[cfg(feature = "db")]
@@ -1042,7 +1068,7 @@ impl Error {
     /// Keeps `source` as the error's source without changing the cause text.
     #[cfg(feature = "db")]
     pub(crate) fn set_source<E: std::error::Error + Send + Sync + 'static>(&mut self, source: E) {
-        self.data_mut().source = Some(Arc::new(source));
+        self.keep_source(source);
     }
     /// Shares `other`'s source (the driver's error behind it, so its SQLSTATE), leaving this
     /// error's cause text as it is: an error made of several (one per host) whose first server
@@ -1051,6 +1077,7 @@ impl Error {
     pub(crate) fn share_source_of(&mut self, other: &Error) {
         if let Some(source) = other.data.as_ref().and_then(|d| d.source.clone()) {
             self.data_mut().source = Some(source);
+            self.data_mut().ended = other.data.as_ref().and_then(|d| d.ended.clone());
         }
     }
     /// Marks the suggested commands completed; `false` when they already were.
@@ -1197,6 +1224,7 @@ impl Error {
                 let source = self.data.as_ref()?.source.as_deref()?;
                 Some(source.downcast_ref::<ServerError>()?.sqlstate.as_str())
             })
+            .or_else(|| Some(self.data.as_ref()?.ended.as_ref()?.sqlstate.as_str()))
     }
 
     #[cfg(not(feature = "db"))]

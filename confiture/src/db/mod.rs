@@ -404,11 +404,15 @@ pub(crate) fn idle_wait(
 /// SQLSTATE, or what became of the connection. Every error made from a driver error words it
 /// here, and keeps the driver error itself as its `source()`.
 pub(crate) fn cause_text(e: &postgres::Error) -> String {
+    if let Some(ended) = crate::error::ServerError::of(e) {
+        return ended.to_string();
+    }
     match e.as_db_error() {
         Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
-        // The socket closed without a word we could read: the server restarted or crashed,
-        // another session ended ours (`pg_terminate_backend`: the driver may see the socket
-        // close before the FATAL the server sent), or the network dropped the connection.
+        // The socket closed without a word we could read (its `FATAL` heard under the driver
+        // is taken above, `notices::heard_end_of`; a Unix socket's is never heard): the server
+        // restarted or crashed, another session ended ours, or the network dropped the
+        // connection.
         None if e.is_closed() => "the server closed the connection without saying why".to_string(),
         None => e.to_string(),
     }

@@ -166,18 +166,6 @@ impl Collector {
         session_end(&mut self.kept)
     }
 
-    /// The SQLSTATE of what [`Collector::session_end`] would take, left in place (the
-    /// caller that hands the notices over takes it).
-    pub(crate) fn session_end_code(&self) -> Option<String> {
-        let ending = match self.ending.as_ref().filter(|n| n.may_end_session()) {
-            Some(ending) => Some(ending),
-            None => self.kept.iter().rev().find(|n| n.may_end_session()),
-        };
-        ending
-            .and_then(|n| n.code.as_ref())
-            .map(|c| c.code().to_string())
-    }
-
     /// How many notices of the run were not kept, of every severity.
     pub(crate) fn dropped(&self) -> u64 {
         self.counts.iter().map(|(_, _, more)| more).sum()
@@ -227,6 +215,32 @@ fn grouped(n: u64) -> String {
 
 thread_local! {
     static COLLECTED: RefCell<Option<Collector>> = const { RefCell::new(None) };
+    /// The last `FATAL` (or `PANIC`) read under the driver on this thread since a session was
+    /// last opened here ([`heard_fatal`], [`forget_heard_end`]).
+    static HEARD_END: RefCell<Option<Notice>> = const { RefCell::new(None) };
+}
+
+/// The server's `FATAL` (or `PANIC`) read under the driver ([`heard_fatal`]) that explains
+/// `e`, a driver error without the server's own word (the socket closed, or failed, after
+/// it): **the one answer** to why a session ended that the driver did not say, which
+/// [`crate::db::cause_text`] words and [`crate::error::ServerError::of`] gives as the
+/// error's SQLSTATE — so that every error made of a lost connection, a migration's, `status`'
+/// read, an engine's own statement's, has it. The driver reads the server's messages on the
+/// thread that uses the connection, and returns the socket's end in the same call: a `FATAL`
+/// heard on this thread since its last session opened ([`forget_heard_end`]) is the one.
+/// `None` for an error the server answered, and where nothing was heard (a Unix socket's
+/// stream is the driver's own: `connect::fatal`).
+pub(crate) fn heard_end_of(e: &postgres::Error) -> Option<Notice> {
+    if e.as_db_error().is_some() {
+        return None;
+    }
+    HEARD_END.with(|h| h.borrow().clone())
+}
+
+/// Forgets what [`heard_end_of`] would give: a session was opened on this thread, and a
+/// `FATAL` heard before is another session's.
+pub(crate) fn forget_heard_end() {
+    HEARD_END.with(|h| h.borrow_mut().take());
 }
 
 /// The connection's notice callback: keeps `notice` when this thread is collecting
@@ -246,11 +260,13 @@ pub(crate) fn received(notice: postgres::error::DbError) {
     );
 }
 
-/// The server's `FATAL` (or `PANIC`), read under the driver as it went by (the session's TLS
+/// The server's `FATAL` (or `PANIC`), read under the driver as it went by (the session's
 /// stream, `connect::fatal`): kept as the notice that may end the session, so that a
 /// connection lost right after it has its reason ([`session_end`]) — the driver, reading the
-/// socket's end with it, returns that end alone while a statement runs.
+/// socket's end with it, returns that end alone while a statement runs —, and as what
+/// [`heard_end_of`] gives, whether or not a run collects.
 pub(crate) fn heard_fatal(fatal: Notice) {
+    HEARD_END.with(|h| *h.borrow_mut() = Some(fatal.clone()));
     let severity = fatal.severity.clone();
     heard(|| fatal, &severity, true);
 }

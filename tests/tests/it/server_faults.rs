@@ -1573,6 +1573,195 @@ fn a_terminated_no_transaction_statement_reports_the_servers_reason() {
     }
 }
 
+/// Ends (`pg_terminate_backend`, from `client`) the run's session once it waits for a lock on
+/// a relation of `db` (the ledger another session holds).
+fn terminate_waiting_for_the_ledger(db: &TestDb, client: &mut postgres::Client) {
+    let mut pid = None;
+    wait_until(
+        "the run waits for the ledger",
+        Duration::from_secs(30),
+        || {
+            pid = db.waiting_backend("relation");
+            pid.is_some()
+        },
+    );
+    client
+        .query_one(
+            "SELECT pg_terminate_backend($1)",
+            &[&pid.unwrap_or_default()],
+        )
+        .expect("pg_terminate_backend");
+}
+
+/// hlk3 1: `status` terminated while its read of the ledger waits for another session's lock:
+/// "cannot read the tracking table: the server closed the connection without saying why",
+/// `sqlstate` null, over TLS as over plain TCP (nothing collected the server's FATAL outside a
+/// migration's statements). The FATAL heard under the driver is every lost connection's reason
+/// (`notices::heard_end_of`): in the text and the JSON, whichever the connection.
+#[test]
+fn a_terminated_status_reports_the_servers_reason() {
+    let project = Project::new();
+    project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
+    let db = TestDb::new("terminated_status");
+    project.run_on(&db, &["migrate", "up"]).code(0);
+    for sslmode in ["disable", "prefer"] {
+        for json in [false, true] {
+            let mut holder = db.connect();
+            let mut client = db.connect();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+                .expect("lock the ledger");
+            let url = format!("{}?sslmode={sslmode}", db.url());
+            let mut args = vec!["migrate", "status", "--database-url", &url];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project.spawn(&args);
+            terminate_waiting_for_the_ledger(&db, &mut client);
+            let run = finish(child);
+            drop(holder);
+            run.code(exit::CONNECTION);
+            if json {
+                let json = run.json();
+                let error = &json["errors"][0];
+                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+            } else {
+                run.stderr_has(
+                    "terminating connection due to administrator command (SQLSTATE 57P01)",
+                )
+                .stderr_lacks("without saying why");
+            }
+        }
+    }
+}
+
+/// hlk3 2: a no-transaction migration's session terminated while our own read between its
+/// statements (or its ledger row) waits for another session's lock on the ledger: only the
+/// statement site of `lost_part_way` was given the server's FATAL heard under the driver;
+/// every other site said "without saying why", `sqlstate` null. Every site now reads it from
+/// the one place (`ServerError::of`), over plain TCP as over TLS.
+#[test]
+fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_reason() {
+    let project = Project::new();
+    project
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "-- confiture:no-transaction\nCREATE TABLE t2 (x int);\nSELECT pg_sleep(1);\n\
+             VACUUM t2;\n",
+            "DROP TABLE t2;\n",
+        );
+    for sslmode in ["disable", "prefer"] {
+        for json in [false, true] {
+            let db = TestDb::new("terminated_between");
+            let mut client = db.connect();
+            let mut holder = db.connect();
+            project
+                .run_on(&db, &["migrate", "up", "--steps", "1"])
+                .code(0);
+            let url = format!("{}?sslmode={sslmode}", db.url());
+            let mut args = vec!["migrate", "up", "--database-url", &url];
+            if json {
+                args.extend(["--format", "json"]);
+            }
+            let child = project.spawn(&args);
+            sleeping_backend(&mut client, &db.name);
+            holder
+                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+                .expect("lock the ledger");
+            terminate_waiting_for_the_ledger(&db, &mut client);
+            // The run reads the ledger again on a new connection.
+            drop(holder);
+            let run = finish(child);
+            run.code(exit::CONNECTION);
+            if json {
+                let json = run.json();
+                let error = &json["errors"][0];
+                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+            } else {
+                run.stderr_has(
+                    "connection lost while applying migration 002_slow: terminating connection \
+                     due to administrator command (SQLSTATE 57P01)",
+                )
+                .stderr_lacks("without saying why");
+            }
+        }
+    }
+}
+
+/// hlk3 1: over a plain TCP connection (`sslmode=disable`, what the tests and the bench use)
+/// the server's FATAL was read under the driver only over TLS: another session's
+/// `pg_terminate_backend` of a migration's statement — transactional or not — was "the
+/// server closed the connection without saying why", `sqlstate` null. The session's stream is
+/// the same observer over plain TCP as over TLS: its message and SQLSTATE are the error's, in
+/// the text and the JSON, whichever the connection.
+#[test]
+fn a_terminated_migration_reports_the_servers_reason_over_plain_tcp_as_over_tls() {
+    let transactional = Project::new();
+    transactional
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "CREATE TABLE t2 (x int);\nSELECT pg_sleep(60);\n",
+            "DROP TABLE t2;\n",
+        );
+    let no_transaction = Project::new();
+    no_transaction
+        .migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n")
+        .migration(
+            "002_slow",
+            "-- confiture:no-transaction\nCREATE TABLE t2 (x int);\nVACUUM t2;\n\
+             SELECT pg_sleep(60);\n",
+            "DROP TABLE t2;\n",
+        );
+    for (project, lost) in [
+        (
+            &no_transaction,
+            "connection lost while applying migration 002_slow",
+        ),
+        (
+            &transactional,
+            "connection lost before migration 002_slow committed",
+        ),
+    ] {
+        for sslmode in ["disable", "prefer"] {
+            for json in [false, true] {
+                let db = TestDb::new("terminated_plain");
+                let mut client = db.connect();
+                let url = format!("{}?sslmode={sslmode}", db.url());
+                let mut args = vec!["migrate", "up", "--database-url", &url];
+                if json {
+                    args.extend(["--format", "json"]);
+                }
+                let child = project.spawn(&args);
+                let pid = sleeping_backend(&mut client, &db.name);
+                client
+                    .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+                    .expect("pg_terminate_backend");
+                let run = finish(child);
+                run.code(exit::CONNECTION);
+                if json {
+                    let json = run.json();
+                    let error = &json["errors"][0];
+                    assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+                    assert_eq!(
+                        error["server_message"],
+                        "terminating connection due to administrator command",
+                        "{sslmode}: {}",
+                        run.dump()
+                    );
+                } else {
+                    run.stderr_has(&format!(
+                        "{lost}: terminating connection due to administrator command \
+                         (SQLSTATE 57P01)"
+                    ))
+                    .stderr_lacks("without saying why");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn a_migration_that_ends_its_own_session_gets_no_warning_about_releasing_the_lock() {
     // The session-level migration lock dies with its session: a warning that it cannot be

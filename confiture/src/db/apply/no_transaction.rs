@@ -1460,9 +1460,7 @@ pub(super) fn run_statements(
         };
         if let Err(e) = sent {
             if is_connection_lost(&e) {
-                // The server's FATAL, read under the driver, says why when the driver did not.
-                let heard = notices.session_end_code();
-                return Err(lost_part_way_heard(settings, step, e, index, true, heard));
+                return Err(lost_part_way(settings, step, e, index, true));
             }
             let statement = Statement {
                 index: index + 1,
@@ -2635,21 +2633,10 @@ fn lost_part_way(
     completed: usize,
     running: bool,
 ) -> StepFailure {
-    lost_part_way_heard(settings, step, e, completed, running, None)
-}
-
-/// [`lost_part_way`], `heard` the SQLSTATE of the server's FATAL read under the driver
-/// (`db::notices::Collector::session_end_code`) when the driver's error has none.
-fn lost_part_way_heard(
-    settings: &ApplySettings,
-    step: &Step<'_>,
-    e: postgres::Error,
-    completed: usize,
-    running: bool,
-    heard: Option<String>,
-) -> StepFailure {
-    let code = e.code().map(|c| c.code().to_string()).or(heard);
     let mut failure = connection_lost(settings, step, e);
+    // The driver's SQLSTATE, else the server's FATAL heard under the driver: the failure's
+    // (`ServerError::of`, the one place every lost connection's reason is read).
+    let code = (failure.server.as_ref()).map(|s| s.sqlstate.clone());
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
     let acknowledged = match completed {

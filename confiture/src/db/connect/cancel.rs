@@ -13,15 +13,16 @@
 //! socket until the server closes it. The caller bounds the whole request on a thread of its
 //! own (`apply::stop`'s `CANCEL_WAIT`): a server that never closes is given up there.
 //!
-//! A plain connection (sslmode `disable`, a server without TLS, a Unix socket) never reaches
-//! a TLS connector, and the driver keeps the session's secret key to itself: its request is
-//! only written.
+//! A plain TCP session's request goes through [`MakePlainCancel`] (its token asks for a
+//! connector: `fatal::observed`), whose stream is the socket [`UntilClosed`]: it waits too. A
+//! Unix socket's, or `prefer`'s to a server without TLS, never reaches a connector, and the
+//! driver keeps the session's secret key to itself: its request is only written.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use postgres::tls::{MakeTlsConnect, TlsConnect};
+use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 use postgres::Socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -56,6 +57,40 @@ impl TlsConnect<Socket> for CancelConnect {
             socket: stream,
             shut: false,
         })
+    }
+}
+
+/// The connector of a plain TCP session's cancel request (`fatal::MakeFatalConnect::Plain`'s):
+/// no TLS, the socket [`UntilClosed`].
+pub(super) struct MakePlainCancel;
+
+impl MakeTlsConnect<Socket> for MakePlainCancel {
+    type Stream = UntilClosed;
+    type TlsConnect = MakePlainCancel;
+    type Error = std::convert::Infallible;
+
+    fn make_tls_connect(&mut self, _: &str) -> Result<MakePlainCancel, Self::Error> {
+        Ok(MakePlainCancel)
+    }
+}
+
+impl TlsConnect<Socket> for MakePlainCancel {
+    type Stream = UntilClosed;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<UntilClosed, std::convert::Infallible>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        std::future::ready(Ok(UntilClosed {
+            socket: stream,
+            shut: false,
+        }))
+    }
+}
+
+/// A plain socket binds no channel.
+impl TlsStream for UntilClosed {
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
     }
 }
 

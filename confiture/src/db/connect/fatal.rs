@@ -1,6 +1,6 @@
-//! The session's TLS connector ([`crate::db::tls::make_connect`]), whose stream reads the
-//! server's `FATAL` (or `PANIC`) as it goes by and hands it to what collects the server's
-//! words ([`crate::db::notices::heard_fatal`]).
+//! The session's connector — its TLS connector ([`crate::db::tls::make_connect`]), or none
+//! over plain TCP —, whose stream reads the server's `FATAL` (or `PANIC`) as it goes by and
+//! hands it to what collects the server's words ([`crate::db::notices::heard_fatal`]).
 //!
 //! The server ends a session with its reason — `terminating connection due to administrator
 //! command` (57P01, `pg_terminate_backend`), an idle timeout — and closes the connection at
@@ -9,23 +9,58 @@
 //! before the statement is polled again — the reason was lost ("the server closed the
 //! connection without saying why") whenever a statement was running. Read here, under the
 //! driver, it reaches the run's [`crate::db::notices::Collector`] first, and is the lost
-//! connection's reason ([`crate::db::notices::session_end`]).
+//! connection's reason ([`crate::db::notices::session_end`], and for every error made of
+//! the driver's, [`crate::db::notices::heard_end_of`]).
 //!
-//! A plain connection (sslmode `disable`, a server without TLS, a Unix socket) never reaches
-//! a TLS connector: the driver keeps its socket to itself, and there the reason may still be
-//! lost.
+//! A plain TCP connection (sslmode `disable`, the retry of `prefer` without TLS) goes through
+//! the same stream ([`observed`]): the driver is told to open it "TLS" with no `SSLRequest`
+//! (`sslnegotiation=direct`, `require`), and this connector's "handshake" is none at all —
+//! the socket, as it is, under [`Heard`]. Still out of reach: a Unix socket (the driver opens
+//! TLS only with a host name, and a socket path is none: the driver keeps that socket to
+//! itself) and `prefer` to a server that does not offer TLS (the driver's own fallback, after
+//! its `SSLRequest`). There the reason may still be lost.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use postgres::config::{SslMode, SslNegotiation};
 use postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 use postgres::Socket;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// The session's TLS connector, whose stream reads the server's `FATAL` ([`Heard`]).
-pub(super) struct MakeFatalConnect(pub(super) MakeRustlsConnect);
+/// The session's connector, whose stream reads the server's `FATAL` ([`Heard`]): over TLS,
+/// else over the plain TCP socket ([`observed`]).
+#[derive(Clone)]
+pub(super) enum MakeFatalConnect {
+    /// The session's TLS connector ([`crate::db::tls::make_connect`]).
+    Tls(MakeRustlsConnect),
+    /// No TLS: the socket as it is, the driver set to ask for no `SSLRequest`.
+    Plain,
+}
+
+/// The connector of a session `config` sets up, `tls` its TLS connector (its sslmode set on
+/// `config` already), `unix` whether it goes through a Unix socket: the one place that
+/// decides which sessions' streams read the server's `FATAL`. TLS, and plain TCP, whose
+/// `config` is set to have the driver hand the socket to [`MakeFatalConnect::Plain`] without
+/// an `SSLRequest`; `None` over a Unix socket (no host name: the driver opens no TLS there).
+pub(super) fn observed(
+    tls: Option<MakeRustlsConnect>,
+    unix: bool,
+    config: &mut postgres::Config,
+) -> Option<MakeFatalConnect> {
+    match (tls, unix) {
+        (Some(tls), _) => Some(MakeFatalConnect::Tls(tls)),
+        (None, true) => None,
+        (None, false) => {
+            config
+                .ssl_mode(SslMode::Require)
+                .ssl_negotiation(SslNegotiation::Direct);
+            Some(MakeFatalConnect::Plain)
+        }
+    }
+}
 
 /// What the session's connector makes for its socket.
 type Inner = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
@@ -34,40 +69,73 @@ type Inner = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
 type InnerStream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
 
 impl MakeTlsConnect<Socket> for MakeFatalConnect {
-    type Stream = Heard<InnerStream>;
+    type Stream = Heard<Stream>;
     type TlsConnect = FatalConnect;
     type Error = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Error;
 
     fn make_tls_connect(&mut self, domain: &str) -> Result<FatalConnect, Self::Error> {
-        MakeTlsConnect::<Socket>::make_tls_connect(&mut self.0, domain).map(FatalConnect)
+        match self {
+            MakeFatalConnect::Tls(tls) => {
+                MakeTlsConnect::<Socket>::make_tls_connect(tls, domain).map(FatalConnect::Tls)
+            }
+            MakeFatalConnect::Plain => Ok(FatalConnect::Plain),
+        }
     }
 }
 
 /// [`MakeFatalConnect`]'s connector of one session.
-pub(super) struct FatalConnect(Inner);
+pub(super) enum FatalConnect {
+    Tls(Inner),
+    Plain,
+}
 
 impl TlsConnect<Socket> for FatalConnect {
-    type Stream = Heard<InnerStream>;
+    type Stream = Heard<Stream>;
     type Error = <Inner as TlsConnect<Socket>>::Error;
     type Future = Connecting;
 
     fn connect(self, stream: Socket) -> Connecting {
-        Connecting(self.0.connect(stream))
+        match self {
+            FatalConnect::Tls(tls) => Connecting::Tls(tls.connect(stream)),
+            FatalConnect::Plain => Connecting::Plain(Some(stream)),
+        }
     }
 }
 
-/// The handshake of [`FatalConnect`]: the session's, its stream then [`Heard`].
-pub(super) struct Connecting(<Inner as TlsConnect<Socket>>::Future);
+/// The handshake of [`FatalConnect`]: the session's TLS handshake, or none; its stream then
+/// [`Heard`].
+pub(super) enum Connecting {
+    Tls(<Inner as TlsConnect<Socket>>::Future),
+    Plain(Option<Socket>),
+}
 
 impl std::future::Future for Connecting {
-    type Output = Result<Heard<InnerStream>, <Inner as TlsConnect<Socket>>::Error>;
+    type Output = Result<Heard<Stream>, <Inner as TlsConnect<Socket>>::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map_ok(|stream| Heard {
+        let stream = match &mut *self {
+            Connecting::Tls(handshake) => match Pin::new(handshake).poll(cx) {
+                Poll::Ready(Ok(stream)) => Stream::Tls(Box::new(stream)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            },
+            Connecting::Plain(socket) => match socket.take() {
+                Some(socket) => Stream::Plain(socket),
+                None => return Poll::Ready(Err(io::Error::other("polled after its end"))),
+            },
+        };
+        Poll::Ready(Ok(Heard {
             stream,
             frame: Frame::default(),
-        })
+        }))
     }
+}
+
+/// The socket under [`Heard`]: the session's TLS stream, or the plain TCP socket.
+pub(super) enum Stream {
+    /// Boxed: a TLS stream is over a kilobyte, a socket a few words.
+    Tls(Box<InnerStream>),
+    Plain(Socket),
 }
 
 /// The session's stream, reading the server's messages as the driver reads them.
@@ -197,6 +265,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_flush(cx)
     }
@@ -209,6 +289,75 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
 impl<S: TlsStream + Unpin> TlsStream for Heard<S> {
     fn channel_binding(&self) -> ChannelBinding {
         self.stream.channel_binding()
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Tls(s) => s.is_write_vectored(),
+            Stream::Plain(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A plain socket binds no channel: SCRAM without channel binding, as over any plain
+/// connection.
+impl TlsStream for Stream {
+    fn channel_binding(&self) -> ChannelBinding {
+        match self {
+            Stream::Tls(s) => s.channel_binding(),
+            Stream::Plain(_) => ChannelBinding::none(),
+        }
     }
 }
 

@@ -795,6 +795,8 @@ fn attempt(
         tls_for(env, &mut config)?
     };
     let spec = &env.connection;
+    // The server's `FATAL` read as it goes by (`fatal`): the driver loses it.
+    let tls = fatal::observed(tls, spec.is_unix_socket(), &mut config);
     let tcp = (!spec.is_unix_socket()).then(|| (spec.host.clone(), spec.port));
     let (host, port) = (spec.host.clone(), spec.port);
     let server = lingering::Server::of(spec);
@@ -811,6 +813,19 @@ fn attempt(
         })
     };
     let timeout = env.migration.connect_timeout;
+    let session = opened_within(timeout, open);
+    if session.is_ok() {
+        // Used on this thread from now on: a `FATAL` heard here before is another session's.
+        crate::db::notices::forget_heard_end();
+    }
+    session
+}
+
+/// `open()`, given up after `timeout` (none when zero).
+fn opened_within(
+    timeout: Duration,
+    open: impl FnOnce() -> Result<Session, Failure> + Send + 'static,
+) -> Result<Session, Failure> {
     if timeout.is_zero() {
         return open();
     }
@@ -847,7 +862,7 @@ fn attempt(
 /// recorded as one on `server` ([`lingering::watch`]).
 fn dial(
     config: &postgres::Config,
-    tls: Option<MakeRustlsConnect>,
+    tls: Option<fatal::MakeFatalConnect>,
     tcp: Option<(String, u16)>,
     pinned: Option<SocketAddr>,
     server: &lingering::Server,
@@ -858,8 +873,7 @@ fn dial(
         let mut config = config.clone();
         let end = lingering::watch(&mut config, server.clone());
         let client = match &tls {
-            // The server's `FATAL` read as it goes by (`fatal`): the driver loses it.
-            Some(tls) => config.connect(fatal::MakeFatalConnect(tls.clone())),
+            Some(tls) => config.connect(tls.clone()),
             None => config.connect(postgres::NoTls),
         }?;
         end.opened();
@@ -1183,7 +1197,8 @@ fn in_transaction(env: &Environment, failed: bool, effect: crate::plan::Effect) 
 pub(crate) fn cancel_query(token: &postgres::CancelToken, env: &Environment) -> bool {
     match tls_for(env, &mut postgres::Config::new()) {
         Ok(Some(tls)) => token.cancel_query(cancel::MakeCancelConnect(tls)).is_ok(),
-        Ok(None) => token.cancel_query(postgres::NoTls).is_ok(),
+        // A plain TCP session's token asks for its connector (`fatal::observed`).
+        Ok(None) => token.cancel_query(cancel::MakePlainCancel).is_ok(),
         Err(_) => false,
     }
 }
