@@ -837,3 +837,74 @@ fn every_refusal_after_connecting_names_the_database() {
         names_it(&run, &error);
     }
 }
+
+/// `lint --format json` of a `--migrations-dir` that is not UTF-8 printed
+/// `{"error":{"message":"path contains invalid UTF-8 characters"}}` — no report, no `kind`, no
+/// `exit_code` — and exited 0 (serde refuses a `Path` that is not UTF-8; the report's
+/// `migrations_dir` bypassed `display::serialize_path`). Every command's JSON names such a
+/// path with its bytes written out (`x\xff/db/migrations`), in a document that parses, with
+/// its own exit code; a document that could not be written never exits 0.
+#[cfg(unix)]
+#[test]
+fn every_commands_json_names_a_path_that_is_not_utf8_with_its_bytes_written_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = Project::new();
+    let dir = std::ffi::OsStr::from_bytes(b"x\xff/db/migrations");
+    let shown = "x\\\\xff/db/migrations";
+    let up = project.root.join(dir).join("001_a.up.sql");
+    std::fs::create_dir_all(up.parent().expect("a directory")).expect("create the directory");
+    std::fs::write(&up, "CREATE TABLE a (id int);\n").expect("write");
+    let down = project.root.join(dir).join("001_a.down.sql");
+    std::fs::write(&down, "DROP TABLE a;\n").expect("write");
+    let db = TestDb::new("hjs_json_path");
+    let run = |args: &[&str], code: u8| -> (Run, serde_json::Value) {
+        let mut cmd = project.cli();
+        cmd.args(args)
+            .arg("--migrations-dir")
+            .arg(dir)
+            .args(["--format", "json"]);
+        if args[0] == "migrate" && args[1] != "generate" {
+            cmd.args(["--database-url", &db.url()]);
+        }
+        let run = Run::of(&mut cmd);
+        run.code(code)
+            .stdout_lacks("invalid UTF-8")
+            .stdout_lacks("\u{fffd}")
+            .stderr_lacks("\u{fffd}");
+        let doc = run.json();
+        (run, doc)
+    };
+    let (lint, doc) = run(&["lint"], exit::SUCCESS);
+    assert_eq!(
+        doc["migrations_dir"],
+        "x\\xff/db/migrations",
+        "{}",
+        lint.dump()
+    );
+    assert_eq!(doc["migrations"], 1, "{}", lint.dump());
+    run(&["migrate", "status"], exit::NOT_INITIALISED);
+    run(&["migrate", "up", "--dry-run"], exit::SUCCESS);
+    run(&["migrate", "up"], exit::SUCCESS);
+    run(&["migrate", "down", "--dry-run"], exit::SUCCESS);
+    run(&["migrate", "generate", "b", "--dry-run"], exit::SUCCESS)
+        .0
+        .stdout_has(shown);
+
+    // A missing down file: the `invalid` report, its diagnostic naming the file as written.
+    std::fs::remove_file(&down).expect("remove the down file");
+    let (lint, doc) = run(&["lint"], exit::INVALID);
+    assert_eq!(
+        doc["migrations_dir"],
+        "x\\xff/db/migrations",
+        "{}",
+        lint.dump()
+    );
+    let error = error_object(&lint, exit::INVALID, "invalid");
+    assert!(
+        error["diagnostics"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("x\\xff/db/migrations/001_a.")),
+        "{}",
+        lint.dump()
+    );
+}
