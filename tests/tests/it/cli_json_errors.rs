@@ -908,3 +908,69 @@ fn every_commands_json_names_a_path_that_is_not_utf8_with_its_bytes_written_out(
         lint.dump()
     );
 }
+
+/// The error object of an environment file that is not YAML (`database_url: [`) had `file`,
+/// `line` and `settings` null or empty while its text named the file and the line; one that
+/// could not be read named no file; and a setting's refusal put the file's absolute path in
+/// `file` while the message named it from where the user stands. Every error of an environment
+/// file fills `file` (as the text shows it, `display::relative`), `line` when it has one, and
+/// `settings` with its problem.
+#[test]
+fn every_environment_file_error_names_its_file_and_line_in_json() {
+    let project = Project::two_tables();
+    project.write("bad.yaml", "database_url: [\n");
+    project.write("db/environments/bad.yaml", "database_url: [\n");
+    project.write(
+        "db/environments/twice.yaml",
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5s\n  lock_timeout: 6s\n",
+    );
+    project.write("db/environments/control.yaml", "database_url: x\n\x07\n");
+    project.write(
+        "db/environments/latin1.yaml",
+        b"database_url: x\n# caf\xe9\n",
+    );
+    project.write(
+        "db/environments/one.yaml",
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5\n",
+    );
+    std::fs::create_dir_all(project.path("db/environments/dir.yaml")).expect("mkdir");
+    let cases: [(&[&str], &str, Option<u32>); 8] = [
+        (&["-c", "bad.yaml"], "bad.yaml", Some(2)),
+        (&["--env", "bad"], "db/environments/bad.yaml", Some(2)),
+        (&["--env", "twice"], "db/environments/twice.yaml", Some(4)),
+        (
+            &["--env", "control"],
+            "db/environments/control.yaml",
+            Some(2),
+        ),
+        (&["--env", "latin1"], "db/environments/latin1.yaml", Some(2)),
+        (&["--env", "one"], "db/environments/one.yaml", Some(3)),
+        (&["-c", "missing.yaml"], "missing.yaml", None),
+        (
+            &["-c", "db/environments/dir.yaml"],
+            "db/environments/dir.yaml",
+            None,
+        ),
+    ];
+    for (args, file, line) in cases {
+        let mut all = vec!["migrate", "status", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = project.run(&all);
+        let error = error_object(&run, exit::INVALID, "invalid");
+        assert_eq!(error["file"], file, "{args:?}\n{}", run.dump());
+        assert_eq!(
+            error["line"],
+            serde_json::json!(line),
+            "{args:?}\n{}",
+            run.dump()
+        );
+        let settings = error["settings"].as_array().expect("settings");
+        assert_eq!(settings.len(), 1, "{args:?}\n{}", run.dump());
+        assert_eq!(settings[0]["line"], serde_json::json!(line), "{args:?}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(file)),
+            "the message names the file as `file` does: {args:?}\n{}",
+            run.dump()
+        );
+    }
+}
