@@ -974,3 +974,61 @@ fn every_environment_file_error_names_its_file_and_line_in_json() {
         );
     }
 }
+
+/// A path that is not UTF-8 was shown lossily in messages (`failed at x\u{fffd}/db/...`,
+/// `environment file env\u{fffd}.yaml`), every such byte the same `\u{fffd}`: the text and the
+/// JSON `message` write each byte out (`x\xff`), as `display::path_text` does for every path.
+#[cfg(unix)]
+#[test]
+fn messages_name_a_path_that_is_not_utf8_with_its_bytes_written_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = Project::new();
+    let dir = std::ffi::OsStr::from_bytes(b"x\xff/db/migrations");
+    let up = project.root.join(dir).join("001_a.up.sql");
+    std::fs::create_dir_all(up.parent().expect("a directory")).expect("create the directory");
+    std::fs::write(&up, "SELECT nope;\n").expect("write");
+    std::fs::write(project.root.join(dir).join("001_a.down.sql"), "SELECT 1;\n").expect("write");
+    let env = std::ffi::OsStr::from_bytes(b"env\xff.yaml");
+    std::fs::write(
+        project.root.join(env),
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5\n",
+    )
+    .expect("write");
+    let db = TestDb::new("hjs_msg_path");
+    let url = db.url();
+    let cases: [(Vec<&std::ffi::OsStr>, u8, &str); 2] = [
+        (
+            vec![
+                "--migrations-dir".as_ref(),
+                dir,
+                "--database-url".as_ref(),
+                url.as_ref(),
+            ],
+            exit::MIGRATION_FAILED,
+            "x\\xff/db/migrations/001_a.up.sql",
+        ),
+        (vec!["-c".as_ref(), env], exit::INVALID, "env\\xff.yaml"),
+    ];
+    for (args, code, shown) in cases {
+        for json in [false, true] {
+            let mut cmd = project.cli();
+            cmd.args(["migrate", "up"]).args(&args);
+            if json {
+                cmd.args(["--format", "json"]);
+            }
+            let run = Run::of(&mut cmd);
+            run.code(code)
+                .stderr_lacks("\u{fffd}")
+                .stdout_lacks("\u{fffd}")
+                .stderr_has(shown);
+            if json {
+                let message = run.json()["errors"][0]["message"].clone();
+                assert!(
+                    message.as_str().is_some_and(|m| m.contains(shown)),
+                    "{shown}\n{}",
+                    run.dump()
+                );
+            }
+        }
+    }
+}
