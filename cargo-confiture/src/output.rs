@@ -375,7 +375,14 @@ impl Output {
             return self.json(report);
         };
         if let (Some(errors), Some(fields)) = (errors, doc.as_object_mut()) {
-            let mut errors = serde_json::to_value(errors).unwrap_or_default();
+            let mut errors = match serde_json::to_value(errors) {
+                Ok(errors) => errors,
+                Err(e) => {
+                    // As [`Output::stdout_json`]: no document rather than one without them.
+                    let _ = self.stdout_failed.set(StdoutFailure::Json(e));
+                    return;
+                }
+            };
             render_strings(&mut errors, &self.invocation);
             fields.insert("errors".to_string(), errors);
         }

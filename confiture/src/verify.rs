@@ -849,7 +849,7 @@ pub(crate) fn refuse_server_wide<'f>(
             };
             found.push(format!(
                 "`{}:{line}`: {}{why}{body}",
-                crate::display::escape(&crate::display::path_text(&path).to_string()),
+                crate::display::escape(crate::display::path_text(path).as_ref()),
                 effect.describe()
             ));
         }

@@ -126,7 +126,7 @@ impl Workspace {
         let start = std::path::absolute(start).map_err(|err| {
             Error::invalid(format!(
                 "cannot resolve directory `{}`",
-                crate::display::path_text(&start)
+                crate::display::path_text(start)
             ))
             .with_source(err)
         })?;
@@ -183,7 +183,7 @@ impl Workspace {
         let file = std::path::absolute(file).map_err(|err| {
             Error::invalid(format!(
                 "cannot resolve path `{}`",
-                crate::display::path_text(&file)
+                crate::display::path_text(file)
             ))
             .with_source(err)
         })?;

@@ -264,7 +264,7 @@ impl Environment {
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
         let base = relative_base(path, false);
-        let shown = crate::display::path_text(&path).to_string();
+        let shown = crate::display::path_text(path).to_string();
         parse_environment(
             text,
             path,

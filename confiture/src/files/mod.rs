@@ -1533,7 +1533,7 @@ pub fn refusal<'a>(
     let count = crate::display::plural(errors.len(), "error");
     Error::invalid(format!(
         "{} has {count}; {outcome}",
-        crate::display::path_text(&dir)
+        crate::display::path_text(dir)
     ))
     .with_help(format!(
         "fix the files listed ({} explains each rule), then run again",

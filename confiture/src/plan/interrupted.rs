@@ -336,7 +336,7 @@ fn under_rows_refusal(history: &History<'_>, mark: &Marked<'_, '_>) -> Error {
     );
     interrupted_error(&m.id(), mark.marker, &what).with_help(under_rows_ways_on(
         &m.version_text,
-        &crate::display::path_text(&m.down.path).to_string(),
+        crate::display::path_text(&m.down.path).as_ref(),
         &above,
     ))
 }

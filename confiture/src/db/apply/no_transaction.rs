@@ -1201,7 +1201,7 @@ fn ways_on_over(step: &Step<'_>, left: &LeftBehind) -> String {
     crate::plan::interrupted_ways_on(
         step.direction == Direction::Down,
         &step.migration.version_text,
-        &crate::display::path_text(&step.file().path).to_string(),
+        crate::display::path_text(&step.file().path).as_ref(),
         &run_again_command(step, true),
         "",
         Some(left),
@@ -1267,7 +1267,7 @@ pub(crate) fn refused_over_invalid_index(
     .with_detail(interrupted_build(&met.index, &met.meets))
     .with_detail(format!(
         "nothing of {} was run; {recorded}",
-        crate::display::path_text(&path)
+        crate::display::path_text(path)
     ))
     .with_help(drop_index_then(&met.index.qualified, again))
 }
