@@ -268,6 +268,7 @@ pub fn completed(command: &Command) -> &'static str {
 /// `cargo confiture lint --format json`.
 #[derive(Serialize)]
 struct LintReport<'a> {
+    #[serde(serialize_with = "confiture::display::serialize_path")]
     migrations_dir: &'a Path,
     migrations: usize,
     /// How many diagnostics are errors, and warnings.

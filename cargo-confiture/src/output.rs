@@ -71,6 +71,8 @@ enum StdoutFailure {
     Closed,
     /// A write failed (`> /dev/full`, an I/O error).
     Write(std::io::Error),
+    /// The document could not be made (serde refused a value): nothing was written.
+    Json(serde_json::Error),
 }
 
 impl std::fmt::Display for StdoutFailure {
@@ -78,6 +80,7 @@ impl std::fmt::Display for StdoutFailure {
         match self {
             StdoutFailure::Closed => f.write_str("stdout was closed when the command started"),
             StdoutFailure::Write(e) => e.fmt(f),
+            StdoutFailure::Json(e) => write!(f, "its JSON document could not be made: {e}"),
         }
     }
 }
@@ -372,7 +375,14 @@ impl Output {
             return self.json(report);
         };
         if let (Some(errors), Some(fields)) = (errors, doc.as_object_mut()) {
-            let mut errors = serde_json::to_value(errors).unwrap_or_default();
+            let mut errors = match serde_json::to_value(errors) {
+                Ok(errors) => errors,
+                Err(e) => {
+                    // As [`Output::stdout_json`]: no document rather than one without them.
+                    let _ = self.stdout_failed.set(StdoutFailure::Json(e));
+                    return;
+                }
+            };
             render_strings(&mut errors, &self.invocation);
             fields.insert("errors".to_string(), errors);
         }
@@ -382,7 +392,7 @@ impl Output {
             }
         }
         // Rendered once: the rest of a fleet's document suggests no command.
-        self.stdout(&json_text(&doc));
+        self.stdout_json(&doc, |text| text);
     }
 
     /// A help or hint line: control characters escaped, and every suggested command repeating
@@ -445,8 +455,23 @@ impl Output {
     /// repeat how this run chose its database, as the text's do: a script that runs one must
     /// act on the same database.
     pub fn json<T: Serialize>(&self, value: &T) {
-        let text = json_text(value);
-        self.stdout(&self.invocation.render_escaped(&text, json_string_content));
+        self.stdout_json(value, |text| {
+            self.invocation
+                .render_escaped(&text, json_string_content)
+                .into_owned()
+        });
+    }
+
+    /// `value`'s JSON document, `finish`ed, on stdout; a document serde refuses is not written
+    /// but kept for [`Output::settle`] as a write that failed: a run must never exit 0 without
+    /// its report, nor print another document in its place.
+    fn stdout_json<T: Serialize>(&self, value: &T, finish: impl FnOnce(String) -> String) {
+        match json_text(value) {
+            Ok(text) => self.stdout(&finish(text)),
+            Err(e) => {
+                let _ = self.stdout_failed.set(StdoutFailure::Json(e));
+            }
+        }
     }
 
     /// `text` and a newline on stdout, flushed: a write that fails, but on a closed pipe
@@ -485,6 +510,10 @@ impl Output {
             StdoutFailure::Write(_) => {
                 "nothing the command did is undone; make room where stdout writes (or send it \
                  elsewhere) before the next run"
+            }
+            StdoutFailure::Json(_) => {
+                "nothing the command did is undone; this is a bug of cargo-confiture: report it \
+                 with the command that gave it"
             }
         };
         if code == exit::SUCCESS {
@@ -708,7 +737,9 @@ fn write_line(out: &mut impl Write, text: &str) -> std::io::Result<()> {
 /// stderr): a failed write is dropped.
 fn print_json<T: Serialize>(value: &T) {
     if claim_stdout() {
-        let _ = write_line(&mut std::io::stdout().lock(), &json_text(value));
+        if let Ok(text) = json_text(value) {
+            let _ = write_line(&mut std::io::stdout().lock(), &text);
+        }
     }
 }
 
@@ -767,9 +798,8 @@ fn json_string_content(word: &str) -> String {
 }
 
 /// A JSON document as text, pretty-printed.
-fn json_text<T: Serialize>(value: &T) -> String {
+fn json_text<T: Serialize>(value: &T) -> Result<String, serde_json::Error> {
     serde_json::to_string_pretty(value)
-        .unwrap_or_else(|e| format!("{{\"error\":{{\"message\":{:?}}}}}", e.to_string()))
 }
 
 /// `--version --format json`: `{"name": "cargo-confiture", "version": "0.1.0"}`.
@@ -783,6 +813,7 @@ pub fn version_document() -> String {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
     })
+    .unwrap_or_default()
 }
 
 /// The error document (`{"error": {...}, "errors": [{...}]}`) on stdout, also for a failure
@@ -871,5 +902,39 @@ mod color_tests {
         assert!(!redraws(false, &with(&[])));
         // CLICOLOR_FORCE colours, it moves no cursor.
         assert!(!redraws(false, &with(&[("CLICOLOR_FORCE", "1")])));
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+
+    /// A document serde refused (a `Path` that is not UTF-8, serialized without
+    /// `display::serialize_path`) was replaced by `{"error":{"message":"path contains invalid
+    /// UTF-8 characters"}}` — no `kind`, no `exit_code` — and the run exited 0. Nothing is
+    /// written in its place, and the run ends with `OUTPUT_FAILED`, as a lost report does.
+    #[cfg(unix)]
+    #[test]
+    fn a_document_serde_refuses_is_a_failed_write_never_a_success() {
+        use std::os::unix::ffi::OsStrExt;
+        #[derive(Serialize)]
+        struct Refused {
+            dir: std::path::PathBuf,
+        }
+        let cli = crate::cli::parse(["cargo-confiture", "lint", "--format", "json"])
+            .expect("a command line");
+        let out = Output::new(&cli);
+        out.json(&Refused {
+            dir: std::ffi::OsStr::from_bytes(b"x\xff").into(),
+        });
+        assert!(matches!(
+            out.stdout_failed.get(),
+            Some(StdoutFailure::Json(_))
+        ));
+        assert_eq!(
+            out.settle(exit::SUCCESS, "`lint` completed"),
+            exit::OUTPUT_FAILED
+        );
+        assert_eq!(out.settle(exit::INVALID, "`lint` completed"), exit::INVALID);
     }
 }

@@ -72,7 +72,7 @@ fn member_dir(cwd: &Path, name: &str, manifest: Option<&Path>) -> Result<PathBuf
             "-p {} needs a Cargo workspace: there is no Cargo.toml in the current directory \
              ({}) or above",
             display::escape(name),
-            display::escape(&cwd.to_string_lossy())
+            display::current_dir(cwd)
         ))
         .with_help(
             "run from inside the workspace, or give its Cargo.toml with --manifest-path PATH",

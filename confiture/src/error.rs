@@ -543,7 +543,7 @@ impl fmt::Display for ModifiedLine<'_> {
         };
         write!(f, "modified: {id}")?;
         if let Some(file) = file {
-            write!(f, " ({})", file.display())?;
+            write!(f, " ({})", crate::display::path_text(file))?;
         }
         if let Some(now) = checksum {
             let then = recorded_checksum.as_deref().unwrap_or("");
@@ -658,7 +658,7 @@ impl fmt::Display for Divergence {
                     "replaced: {row_version} was applied as {id}; its files are gone and {by}"
                 )?;
                 if let Some(file) = file {
-                    write!(f, " ({})", file.display())?;
+                    write!(f, " ({})", crate::display::path_text(file))?;
                 }
                 f.write_str(" now has that number")
             }
@@ -760,7 +760,7 @@ impl fmt::Display for Unrollable {
             } => write!(
                 f,
                 "irreversible: {id} ({} is marked `-- confiture:irreversible`)",
-                down_file.display()
+                crate::display::path_text(down_file)
             ),
             Unrollable::Irreversible {
                 id,
@@ -770,7 +770,7 @@ impl fmt::Display for Unrollable {
                 f,
                 "irreversible: {id} is the squashed baseline confiture (Python)'s `migrate squash` \
                  wrote ({} always raises)",
-                down_file.display()
+                crate::display::path_text(down_file)
             ),
             Unrollable::Squashed {
                 id,

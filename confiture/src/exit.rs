@@ -70,7 +70,8 @@ pub const FLEET_MIXED: u8 = 10;
 pub const USAGE: u8 = 64;
 /// The command completed, but its result (the table, the report, the JSON document) could not
 /// be written to stdout: a full disk, an I/O error (`> /dev/full`), a stdout closed when the
-/// command started (`>&-`; `> /dev/null` is a stdout). What the command did
+/// command started (`>&-`; `> /dev/null` is a stdout), a JSON document that could not be
+/// made (a bug: nothing is written in its place, never an exit 0). What the command did
 /// stands, nothing is undone; the error on stderr says so. A closed pipe (`| head`) is no
 /// error. Only a success becomes this code: a run that failed, or a `status` that found
 /// pending migrations, keeps its own code (its verdict on the database), with the same error

@@ -315,9 +315,7 @@ fn with_suffix(difference: &Difference, suffix: &str) -> String {
 }
 
 fn file_name(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    crate::display::file_name(path)
 }
 
 impl Finding {
@@ -851,7 +849,7 @@ pub(crate) fn refuse_server_wide<'f>(
             };
             found.push(format!(
                 "`{}:{line}`: {}{why}{body}",
-                crate::display::escape(&path.display().to_string()),
+                crate::display::escape(crate::display::path_text(path).as_ref()),
                 effect.describe()
             ));
         }
@@ -1271,7 +1269,7 @@ fn check_one(
     for order in crate::schema::column_order(&before, &after_down) {
         warnings.push(format!(
             "{}: {}",
-            m.down.path.display(),
+            crate::display::path_text(&m.down.path),
             order.describe("before", "after its down")
         ));
     }

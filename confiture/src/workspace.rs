@@ -124,8 +124,11 @@ impl Workspace {
     /// cargo refuses such a manifest before any build script runs.
     pub fn discover_shown_from(start: &Path, shown: ShownFrom) -> Result<Workspace> {
         let start = std::path::absolute(start).map_err(|err| {
-            Error::invalid(format!("cannot resolve directory `{}`", start.display()))
-                .with_source(err)
+            Error::invalid(format!(
+                "cannot resolve directory `{}`",
+                crate::display::path_text(start)
+            ))
+            .with_source(err)
         })?;
         let mut package: Option<Package> = None;
         for dir in start.ancestors() {
@@ -178,7 +181,11 @@ impl Workspace {
     /// the current directory.
     pub fn of_environment_file(file: &Path, start: &Path) -> Result<Workspace> {
         let file = std::path::absolute(file).map_err(|err| {
-            Error::invalid(format!("cannot resolve path `{}`", file.display())).with_source(err)
+            Error::invalid(format!(
+                "cannot resolve path `{}`",
+                crate::display::path_text(file)
+            ))
+            .with_source(err)
         })?;
         // A path whose directory is not there finds nothing; reading it is the file's reader's
         // error to name.

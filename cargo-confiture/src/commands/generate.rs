@@ -49,8 +49,15 @@ pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
             }
             break new;
         }
-        std::fs::create_dir_all(&cx.migrations_dir)
-            .map_err(|e| cannot_write(format!("cannot create {}", cx.display_dir.display()), e))?;
+        std::fs::create_dir_all(&cx.migrations_dir).map_err(|e| {
+            cannot_write(
+                format!(
+                    "cannot create {}",
+                    confiture::display::path_text(&cx.display_dir)
+                ),
+                e,
+            )
+        })?;
         if claim_and_write(cx, &new)? {
             break new;
         }
@@ -254,7 +261,10 @@ fn claim_and_write(cx: &Context, new: &NewMigration) -> Result<bool> {
         }
         Err(e) => {
             return Err(cannot_write(
-                format!("cannot create files in {}", cx.display_dir.display()),
+                format!(
+                    "cannot create files in {}",
+                    confiture::display::path_text(&cx.display_dir)
+                ),
                 e,
             ))
         }
@@ -292,7 +302,7 @@ fn busy_error(cx: &Context) -> Error {
         ErrorKind::LockTimeout,
         format!(
             "other `migrate generate` runs kept {} busy for {} s",
-            cx.display_dir.display(),
+            confiture::display::path_text(&cx.display_dir),
             CLAIM_WAIT.as_secs()
         ),
     );

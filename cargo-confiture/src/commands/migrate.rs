@@ -624,7 +624,7 @@ pub(super) fn migrator_choosing(
     let ignored = env.connection.unread_passfile().map(|(passfile, why)| {
         format!(
             "{}: it is not read",
-            why.sentence(&passfile.display().to_string())
+            why.sentence(confiture::display::path_text(passfile).as_ref())
         )
     });
     // The command line completes suggested commands itself, with the flags as typed

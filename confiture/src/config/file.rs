@@ -93,6 +93,37 @@ impl Environment {
     }
 }
 
+/// The reason of an error about `path`'s key `key` (or, `None`, the whole file), at `line`.
+fn problem(path: &Path, key: Option<&str>, line: Option<usize>, message: String) -> Reason {
+    Reason::EnvironmentFile(Box::new(EnvironmentFileProblems {
+        file: path.to_path_buf(),
+        problems: vec![SettingProblem {
+            key: key.map(str::to_string),
+            line: line.and_then(|line| u32::try_from(line).ok()),
+            message,
+            details: Vec::new(),
+            help: None,
+        }],
+    }))
+}
+
+/// **The** rule of an error of the environment file `path` as a whole (not YAML, not read,
+/// too large, ...), at `line` when it has one: its reason names the file and holds the one
+/// problem (its message, details and help), as a setting's refusal does, so that the JSON
+/// error object's `file`, `line` and `settings` say what its text says. An error that already
+/// has a reason keeps it.
+fn of_file(path: &Path, line: Option<usize>, error: Error) -> Error {
+    if !matches!(error.reason(), Reason::Other) {
+        return error;
+    }
+    let mut reason = problem(path, None, line, error.message_with_cause());
+    if let Reason::EnvironmentFile(found) = &mut reason {
+        found.problems[0].details = error.details.clone();
+        found.problems[0].help = error.help.clone();
+    }
+    error.with_reason(reason)
+}
+
 /// An environment file's text, read capped (a pipe on a helper thread), and whether it is a
 /// stream (a pipe or a device: relative paths in it start from the current directory).
 fn read_text(path: &Path, labels: &Labels<'_>) -> Result<(String, bool)> {
@@ -112,34 +143,42 @@ fn read_text_within(path: &Path, labels: &Labels<'_>, wait: Duration) -> Result<
         let kind = meta.file_type();
         stream = is_stream(&kind);
         if !meta.is_file() && !meta.is_dir() && !stream {
-            return Err(Error::invalid(format!(
-                "environment file {shown} is not a regular file (a socket or a block \
+            return Err(of_file(
+                path,
+                None,
+                Error::invalid(format!(
+                    "environment file {shown} is not a regular file (a socket or a block \
                      device): it was not read"
-            ))
-            .with_help(format!(
+                ))
+                .with_help(format!(
                 "an environment is a .yaml file (or a pipe{}): give the path of one to {file}, \
                  or another environment name to {env}",
                 labels
                     .piped_file()
                     .map_or_else(String::new, |pipe| format!(", {pipe}"))
-            )));
+            )),
+            ));
         }
     }
     let read = match read_user_file(path, MAX_FILE_BYTES, wait) {
         Err(ReadError::TimedOut) => {
-            return Err(Error::invalid(format!(
-                "environment file {shown} is a pipe or a device, and it did not reach its \
+            return Err(of_file(
+                path,
+                None,
+                Error::invalid(format!(
+                    "environment file {shown} is a pipe or a device, and it did not reach its \
                      end within {} s of waiting: it was not read",
-                wait.as_secs()
-            ))
-            .with_help(format!(
-                "check that {} runs and ends, or give the path of a .yaml file to {file}, or \
+                    wait.as_secs()
+                ))
+                .with_help(format!(
+                    "check that {} runs and ends, or give the path of a .yaml file to {file}, or \
                  another environment name to {env}",
-                labels.piped_file().map_or_else(
-                    || "what writes to it".to_string(),
-                    |pipe| format!("the command writing to it ({pipe})")
-                )
-            )))
+                    labels.piped_file().map_or_else(
+                        || "what writes to it".to_string(),
+                        |pipe| format!("the command writing to it ({pipe})")
+                    )
+                )),
+            ))
         }
         Err(ReadError::Interrupted) => {
             return Err(read_interrupted(&format!("environment file {shown}")))
@@ -162,40 +201,56 @@ fn read_text_within(path: &Path, labels: &Labels<'_>, wait: Duration) -> Result<
                 ),
             )
         } else if e.kind() == std::io::ErrorKind::NotFound {
-            Error::invalid(format!("environment file {shown} does not exist")).with_help(format!(
-                "check the path given to {file}, or use {}",
-                labels.env_by_name()
-            ))
+            let error = Error::invalid(format!("environment file {shown} does not exist"));
+            of_file(
+                path,
+                None,
+                error.with_help(format!(
+                    "check the path given to {file}, or use {}",
+                    labels.env_by_name()
+                )),
+            )
         } else if path.is_dir() {
-            Error::invalid(format!(
-                "environment file {shown} is a directory, not a file"
-            ))
-            .with_help(directory_help(path, labels))
+            of_file(
+                path,
+                None,
+                Error::invalid(format!(
+                    "environment file {shown} is a directory, not a file"
+                ))
+                .with_help(directory_help(path, labels)),
+            )
         } else {
             let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
                 "let the user running this command read it (and enter its directories)"
             } else {
                 "check that it is a readable .yaml file (a symbolic link must point to one)"
             };
-            Error::invalid(format!("cannot read environment file {shown}"))
-                .with_source(e)
-                .with_help(help)
+            let error = Error::invalid(format!("cannot read environment file {shown}"));
+            of_file(path, None, error.with_source(e).with_help(help))
         }
     })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::invalid(format!(
+        let error = Error::invalid(format!(
             "environment file {shown} is larger than {} KiB: it was not read",
             MAX_FILE_BYTES / 1024
-        ))
-        .with_help(few_settings_help(&shown, "")));
+        ));
+        return Err(of_file(
+            path,
+            None,
+            error.with_help(few_settings_help(&shown, "")),
+        ));
     }
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = crate::text::line_of(e.as_bytes(), at);
-        Error::invalid(format!(
+        let error = Error::invalid(format!(
             "environment file {shown} is not valid UTF-8 (line {line})"
-        ))
-        .with_help("save it as UTF-8 text")
+        ));
+        of_file(
+            path,
+            Some(line as usize),
+            error.with_help("save it as UTF-8 text"),
+        )
     })?;
     Ok((text, stream))
 }
@@ -209,7 +264,7 @@ impl Environment {
         vars: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Environment> {
         let base = relative_base(path, false);
-        let shown = path.display().to_string();
+        let shown = crate::display::path_text(path).to_string();
         parse_environment(
             text,
             path,
@@ -728,7 +783,7 @@ enum SecondDocument {
 /// The parser's refusal of a second document, which has no position: `text`'s first document
 /// reads (the parser reads it before it looks for another; its own error comes first) and a
 /// second one follows, as the parser counts them.
-fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
+fn more_than_one_document(text: &str, shown: &str) -> Option<(Option<usize>, Error)> {
     use serde::Deserialize as _;
     let mut documents = serde_yaml::Deserializer::from_str(text);
     let first = documents.next()?;
@@ -738,12 +793,13 @@ fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
                 second document, or move it to an environment file of its own in the same \
                 directory (chosen with --env NAME)";
     let Some((line, starts)) = second_document(text) else {
-        return Some(
+        return Some((
+            None,
             Error::invalid(format!(
                 "environment file {shown} holds more than one YAML document"
             ))
             .with_help(help),
-        );
+        ));
     };
     let what = match starts {
         SecondDocument::Marker => "a second YAML document starts here (`---`)",
@@ -751,12 +807,13 @@ fn more_than_one_document(text: &str, shown: &str) -> Option<Error> {
             "a second YAML document starts here (after the `...` that ends the first)"
         }
     };
-    Some(
+    Some((
+        Some(line),
         Error::invalid(format!(
             "environment file {shown}, line {line}: {what}, and an environment file holds one"
         ))
         .with_help(help),
-    )
+    ))
 }
 
 /// The YAML an environment file's text holds, as the parser reads it: without a byte-order
@@ -992,8 +1049,8 @@ fn connection_lines(file: &FileContext<'_>, by_url: bool) -> ConnectionLines {
 
 /// The document's top-level mapping, or why there is none.
 fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
-    if let Some(error) = forbidden_character(text, file.shown) {
-        return Err(error);
+    if let Some((line, error)) = forbidden_character(text, file.shown) {
+        return Err(file.of_file(Some(line), error));
     }
     let too_deep = Cell::new(false);
     let seed = Nested {
@@ -1003,8 +1060,13 @@ fn top_mapping(file: &FileContext<'_>, text: &str) -> Result<Mapping> {
     let MergesJoined(mut document) = seed
         .deserialize(serde_yaml::Deserializer::from_str(file.parsed))
         .map_err(|e| match e.location() {
-            Some(at) if too_deep.get() => nests_too_deep(text, file, at.line()),
-            _ => malformed_yaml(text, file.shown, &e),
+            Some(at) if too_deep.get() => {
+                file.of_file(Some(at.line()), nests_too_deep(text, file, at.line()))
+            }
+            _ => {
+                let (line, error) = malformed_yaml(text, file.shown, &e);
+                file.of_file(line, error)
+            }
         })?;
     apply_merges(file, &mut document, &mut Vec::new())?;
     match document {
@@ -1594,16 +1656,12 @@ impl FileContext<'_> {
     /// The reason of an error about one key (or, `key` `None`, the whole file), its help and
     /// details filled in by [`FileContext::all_problems`] once the caller has added them.
     fn problem(&self, key: Option<&str>, line: Option<usize>, message: String) -> Reason {
-        Reason::EnvironmentFile(Box::new(EnvironmentFileProblems {
-            file: self.path.to_path_buf(),
-            problems: vec![SettingProblem {
-                key: key.map(str::to_string),
-                line: line.and_then(|line| u32::try_from(line).ok()),
-                message,
-                details: Vec::new(),
-                help: None,
-            }],
-        }))
+        problem(self.path, key, line, message)
+    }
+
+    /// [`of_file`] of this file.
+    fn of_file(&self, line: Option<usize>, error: Error) -> Error {
+        of_file(self.path, line, error)
     }
 
     /// The line (from 1) of the key at `path` ([`KeyLines::line`]).
@@ -1654,7 +1712,7 @@ impl FileContext<'_> {
                         problems: vec![problem],
                     })))
                 }
-                _ => error,
+                _ => self.of_file(None, error),
             };
         }
         // In the order of the file; a problem of the whole file (no line) last.
@@ -2822,14 +2880,15 @@ fn parents_of(text: &str, line: usize) -> Vec<&str> {
 /// The first character YAML does not allow in a document (its `c-printable` set: a NUL byte,
 /// an escape, DEL, a C1 control, U+FFFE), at its line and column. The parser refuses it
 /// before reading any syntax, at line 1, column 1, its byte offset only in its message.
-fn forbidden_character(text: &str, shown: &str) -> Option<Error> {
+fn forbidden_character(text: &str, shown: &str) -> Option<(usize, Error)> {
     let printable = |c: char| {
         matches!(c, '\t' | '\n' | '\r' | ' '..='~' | '\u{85}' | '\u{a0}'..='\u{d7ff}')
             || matches!(c, '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
     };
     let (offset, c) = text.char_indices().find(|&(_, c)| !printable(c))?;
     let (line, column) = crate::text::line_col(text, offset);
-    Some(
+    Some((
+        line as usize,
         Error::invalid(format!(
             "malformed YAML in environment file {shown} at line {line}, column {column}"
         ))
@@ -2838,7 +2897,7 @@ fn forbidden_character(text: &str, shown: &str) -> Option<Error> {
             u32::from(c)
         ))
         .with_help("remove it: YAML allows no control character but tab and line breaks"),
-    )
+    ))
 }
 
 /// The help of a file far larger or deeper than a file of settings: what to check, then
@@ -2879,7 +2938,7 @@ fn nests_too_deep(text: &str, file: &FileContext<'_>, line: usize) -> Error {
 /// the parser's own copy of the position left out, and a help line (tabs get their own: YAML
 /// forbids them in indentation, and editors hide them). A key written twice is named at its
 /// second line, with its first: the parser puts that error at the start of the mapping.
-fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
+fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> (Option<usize>, Error) {
     let mut cause = e.to_string();
     let mut at = String::new();
     let mut help =
@@ -2889,21 +2948,27 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
             let mut path = parents_of(text, second);
             path.push(&key);
             let key = path.join(".");
-            return Error::invalid(format!(
+            let error = Error::invalid(format!(
                 "environment file {shown}, line {second}: `{key}` is set twice (first at line \
                  {first})"
-            ))
-            .with_help("keep one of them: a key may appear once in its mapping");
+            ));
+            return (
+                Some(second),
+                error.with_help("keep one of them: a key may appear once in its mapping"),
+            );
         }
         if let Some(key) = repeated_key_anywhere(text) {
             // Flow style (`{a: 1, a: 2}`), which the line search above does not read: the
             // parser gives the line where the mapping holding the key starts, not the key's.
-            return Error::invalid(format!(
+            let error = Error::invalid(format!(
                 "environment file {shown}: `{key}` is set twice (in the mapping that starts at \
                  line {})",
                 loc.line()
-            ))
-            .with_help("keep one of them: a key may appear once in its mapping");
+            ));
+            return (
+                Some(loc.line()),
+                error.with_help("keep one of them: a key may appear once in its mapping"),
+            );
         }
         at = format!(" at line {}, column {}", loc.line(), loc.column());
         cause = cause.replacen(
@@ -2916,26 +2981,31 @@ fn malformed_yaml(text: &str, shown: &str, e: &serde_yaml::Error) -> Error {
         if indentation.contains('\t') {
             help = "indent with spaces: YAML does not allow tabs in indentation";
         }
-    } else if let Some(error) = more_than_one_document(text, shown) {
-        return error;
+    } else if let Some(found) = more_than_one_document(text, shown) {
+        return found;
     } else if let Some(aliases) = expanded_aliases(text) {
         // The parser gives up, with no position, once its aliases have copied their anchors'
         // values a hundred times the document's size: aliases of aliases (a "billion laughs").
         // The file is well-formed YAML; what is wrong is how much it expands to.
-        return Error::invalid(format!(
+        return (
+            None,
+            Error::invalid(format!(
             "environment file {shown} was not read: its {aliases} aliases (`*name`) expand past \
              the YAML parser's limit (an alias copies its anchor's value, and an anchor holding \
              aliases multiplies them: a \"billion laughs\")"
         ))
-        .with_help(few_settings_help(
-            shown,
-            "write them out; use an alias only to share a block (`<<: *base`), never inside \
+            .with_help(few_settings_help(
+                shown,
+                "write them out; use an alias only to share a block (`<<: *base`), never inside \
              the value of another anchor",
-        ));
+            )),
+        );
     }
-    Error::invalid(format!("malformed YAML in environment file {shown}{at}"))
-        .with_cause(cause)
-        .with_help(help)
+    let error = Error::invalid(format!("malformed YAML in environment file {shown}{at}"));
+    (
+        e.location().map(|loc| loc.line()),
+        error.with_cause(cause).with_help(help),
+    )
 }
 
 #[cfg(test)]

@@ -156,12 +156,8 @@ pub use syntax::{connection_given_as, InPlaceOf};
 pub use timeout::{Timeout, TimeoutError, Zero};
 
 /// A path as the user would type it: relative to the current directory (`../db/...` from a
-/// subdirectory); the one rule is [`crate::display::relative_to`].
+/// subdirectory, [`crate::display::relative`]), written as [`crate::display::path_text`]
+/// writes it (a byte that is not UTF-8 as `\xff`); not escaped (renderers escape messages).
 pub(crate) fn display_path(path: &Path) -> String {
-    match std::env::current_dir() {
-        Ok(cwd) => crate::display::relative_to(path, &cwd)
-            .display()
-            .to_string(),
-        Err(_) => path.display().to_string(),
-    }
+    crate::display::path_text(&crate::display::relative(path)).into_owned()
 }

@@ -1531,12 +1531,15 @@ pub fn refusal<'a>(
 ) -> Error {
     let errors: Vec<&Diagnostic> = errors.into_iter().collect();
     let count = crate::display::plural(errors.len(), "error");
-    Error::invalid(format!("{} has {count}; {outcome}", dir.display()))
-        .with_help(format!(
-            "fix the files listed ({} explains each rule), then run again",
-            crate::hint::command("lint")
-        ))
-        .with_diagnostics(errors)
+    Error::invalid(format!(
+        "{} has {count}; {outcome}",
+        crate::display::path_text(dir)
+    ))
+    .with_help(format!(
+        "fix the files listed ({} explains each rule), then run again",
+        crate::hint::command("lint")
+    ))
+    .with_diagnostics(errors)
 }
 
 /// `read_dir` then `check`.

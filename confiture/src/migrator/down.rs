@@ -266,7 +266,7 @@ fn recorded_without_running(
         "{id}'s row was recorded by {by} without running it: what its down file removes may \
          never have existed on this database"
     ));
-    let down = r.migration.down.path.display();
+    let down = crate::display::path_text(&r.migration.down.path);
     let before = set
         .migrations
         .iter()
@@ -346,7 +346,7 @@ fn modified_warnings(plan: &plan::DownPlan<'_>) -> Vec<String> {
         .map(|r| {
             format!(
                 "{} changed since it was applied (--allow-modified): its down file was trusted to undo what ran",
-                r.migration.up.path.display()
+                crate::display::path_text(&r.migration.up.path)
             )
         })
         .collect()

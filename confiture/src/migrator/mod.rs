@@ -712,9 +712,7 @@ impl Migrator {
         let Some(first) = checked.set.python.first() else {
             return;
         };
-        let shown =
-            crate::display::escape(&first.path.file_name().unwrap_or_default().to_string_lossy())
-                .into_owned();
+        let shown = crate::display::escape(&crate::display::file_name(&first.path)).into_owned();
         let before = checked
             .set
             .migrations

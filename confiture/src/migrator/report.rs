@@ -501,7 +501,8 @@ impl ReportedError {
                 reported.irreversible = found.iter().map(ReportedUnrollable::of).collect();
             }
             Reason::EnvironmentFile(found) => {
-                reported.file = Some(found.file.clone());
+                // As its text names it: from where the user stands (`--env` finds it absolute).
+                reported.file = Some(crate::display::relative(&found.file));
                 if let [one] = &found.problems[..] {
                     reported.line = one.line;
                 }

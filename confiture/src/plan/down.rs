@@ -300,7 +300,7 @@ fn confirm_everything(
             Err(Error::usage(format!(
                 "--target {t} is below the first migration of {} ({first_id}, first_version \
                  {first}): it rolls back every applied migration, back to the schema snapshot",
-                set.dir.display()
+                crate::display::path_text(&set.dir)
             ))
             .with_help(confirm_help(request, &t, first)))
         }
@@ -841,7 +841,7 @@ fn diverged(
         // row's number now.
         let files: Vec<String> = (found.iter())
             .filter_map(|d| d.applied_up_file(&set.dir))
-            .map(|f| f.display().to_string())
+            .map(|f| crate::display::path_text(&f).to_string())
             .collect();
         let log = match files.is_empty() {
             true => "`git log -- <file>`".to_string(),

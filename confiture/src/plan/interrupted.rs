@@ -336,7 +336,7 @@ fn under_rows_refusal(history: &History<'_>, mark: &Marked<'_, '_>) -> Error {
     );
     interrupted_error(&m.id(), &mark.marker_of_file(), &what).with_help(under_rows_ways_on(
         &m.version_text,
-        &m.down.path.display().to_string(),
+        crate::display::path_text(&m.down.path).as_ref(),
         &above,
     ))
 }
@@ -492,7 +492,7 @@ fn refusal_with(
             ),
             false => (again.to_string(), ""),
         };
-        let file = m.up.path.display().to_string();
+        let file = crate::display::path_text(&m.up.path).to_string();
         let ways = ways_on(false, &m.version_text, &file, &rerun, then, left);
         match left.filter(|left| left.reruns_committed()) {
             Some(_) => with_committed_run_again(ways, &committed_statements_of(earlier, &m.up)),
@@ -505,7 +505,7 @@ fn refusal_with(
 /// [`ways_on`] from a rollback of `m` left part-way, run again with `rerun`: its down file's,
 /// naming what the run `left`.
 fn rollback_ways_on(m: &Migration, rerun: &str, left: Option<&LeftBehind>) -> String {
-    let file = m.down.path.display().to_string();
+    let file = crate::display::path_text(&m.down.path).to_string();
     ways_on(true, &m.version_text, &file, rerun, "", left)
 }
 
@@ -676,7 +676,7 @@ pub fn check_rewrite_interrupted_with(
             "finish the rollback first: check what the schema still has of what {} \
              removes, make its statements safe to run twice (`IF EXISTS`), or restore what \
              it removed, then run {}; then run {} again",
-            m.down.path.display(),
+            crate::display::path_text(&m.down.path),
             crate::hint::command(rerun),
             crate::hint::command(again),
         ),
@@ -743,7 +743,7 @@ pub fn confirm_recording_interrupted(
         )));
     }
     let files: Vec<String> = (runs.iter())
-        .map(|m| m.migration.up.path.display().to_string())
+        .map(|m| crate::display::path_text(&m.migration.up.path).to_string())
         .collect();
     // Run again, they are applied up to the newest of them, as the rewrite would record them:
     // never the migrations after it, which it did not ask for.
@@ -1097,7 +1097,7 @@ pub fn committed_statements_of(marker: &StartedRun, file: &SqlFile) -> Vec<Strin
 /// change the database — never one that changes only its session (`SET`,
 /// [`crate::files::StatementSpan::session_only`]), which runs again harmlessly.
 pub fn committed_statements(file: &SqlFile, through: usize) -> Vec<String> {
-    let path = file.path.display();
+    let path = crate::display::path_text(&file.path);
     (file.statements.iter().take(through))
         .filter(|span| !span.session_only)
         .map(|span| {

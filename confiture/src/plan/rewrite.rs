@@ -382,7 +382,7 @@ fn confirm_recording_conversions(plan: &ReinitPlan<'_>) -> Result<()> {
     let error = (converted.iter()).fold(error, |e, m| {
         e.with_detail(format!(
             "{}: differs from what ran only by its line endings (CRLF, or lone CR) or a              byte-order mark",
-            crate::display::escape(&m.up.path.display().to_string())
+            crate::display::escape(crate::display::path_text(&m.up.path).as_ref())
         ))
     });
     Err(error.with_help(format!(
@@ -433,7 +433,7 @@ fn confirm_accepting_edits(plan: &ReinitPlan<'_>) -> Result<()> {
     let error = (edited.iter()).fold(error, |e, m| {
         e.with_detail(format!(
             "{}: edited since it ran (not only its line endings)",
-            crate::display::escape(&m.up.path.display().to_string())
+            crate::display::escape(crate::display::path_text(&m.up.path).as_ref())
         ))
     });
     Err(error.with_help(format!(

@@ -2483,7 +2483,11 @@ fn reinit_never_forgets_a_newer_releases_rows() {
 fn reinit_refuses_recording_edits_beside_line_endings_without_yes() {
     let with_text = |version: u64, text: &str| {
         let mut m = migration(version, &format!("m{version}"));
-        m.up = file(m.up.path.display().to_string(), text, false);
+        m.up = file(
+            crate::display::path_text(&m.up.path).to_string(),
+            text,
+            false,
+        );
         m
     };
     let ran = [
@@ -2536,7 +2540,7 @@ fn reinit_forgetting_every_row_but_newer_ones_says_what_yes_forgets() {
     let migration = |version: u64, name: &str| {
         let mut m = migration(version, name);
         m.up = file(
-            m.up.path.display().to_string(),
+            crate::display::path_text(&m.up.path).to_string(),
             &format!("-- {name}\n"),
             false,
         );
@@ -3628,7 +3632,7 @@ fn a_rollback_left_part_way_under_newer_rows_is_never_skipped_by_down() {
     let m2 = &mut s.migrations[1];
     for f in [&mut m2.up, &mut m2.down] {
         *f = SqlFile::new(
-            f.path.display().to_string(),
+            crate::display::path_text(&f.path).to_string(),
             "-- confiture:no-transaction\nSELECT 1;\nSELECT 2;\n",
             TransactionMode::NoTransaction,
             false,

@@ -798,7 +798,7 @@ fn check_destructive_gate(history: &History<'_>, target: Option<u64>) -> Result<
     let gated: Vec<String> = history
         .pending()
         .filter(|m| target.is_none_or(|t| m.version <= t) && m.up.destructive)
-        .map(|m| m.up.path.display().to_string())
+        .map(|m| crate::display::path_text(&m.up.path).to_string())
         .collect();
     if gated.is_empty() {
         return Ok(());
@@ -859,7 +859,7 @@ pub fn snapshot_missing_help(
              copy of a database that has the snapshot loaded; if {} does not need the snapshot, \
              fix it, then run {}",
             first.id(),
-            first.up.path.display(),
+            crate::display::path_text(&first.up.path),
             crate::hint::AGAIN
         ));
     }
@@ -871,7 +871,7 @@ pub fn snapshot_missing_help(
          the snapshot. If the snapshot is loaded, fix {}",
         first.id(),
         crate::hint::command("migrate up"),
-        first.up.path.display()
+        crate::display::path_text(&first.up.path)
     ))
 }
 

@@ -874,3 +874,198 @@ fn the_error_object_says_which_dotenv_line_gave_the_database_url() {
         run.dump()
     );
 }
+
+/// `lint --format json` of a `--migrations-dir` that is not UTF-8 printed
+/// `{"error":{"message":"path contains invalid UTF-8 characters"}}` — no report, no `kind`, no
+/// `exit_code` — and exited 0 (serde refuses a `Path` that is not UTF-8; the report's
+/// `migrations_dir` bypassed `display::serialize_path`). Every command's JSON names such a
+/// path with its bytes written out (`x\xff/db/migrations`), in a document that parses, with
+/// its own exit code; a document that could not be written never exits 0.
+#[cfg(unix)]
+#[test]
+fn every_commands_json_names_a_path_that_is_not_utf8_with_its_bytes_written_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = Project::new();
+    let dir = std::ffi::OsStr::from_bytes(b"x\xff/db/migrations");
+    let shown = "x\\\\xff/db/migrations";
+    let up = project.root.join(dir).join("001_a.up.sql");
+    std::fs::create_dir_all(up.parent().expect("a directory")).expect("create the directory");
+    std::fs::write(&up, "CREATE TABLE a (id int);\n").expect("write");
+    let down = project.root.join(dir).join("001_a.down.sql");
+    std::fs::write(&down, "DROP TABLE a;\n").expect("write");
+    let db = TestDb::new("hjs_json_path");
+    let run = |args: &[&str], code: u8| -> (Run, serde_json::Value) {
+        let mut cmd = project.cli();
+        cmd.args(args)
+            .arg("--migrations-dir")
+            .arg(dir)
+            .args(["--format", "json"]);
+        if args[0] == "migrate" && args[1] != "generate" {
+            cmd.args(["--database-url", &db.url()]);
+        }
+        let run = Run::of(&mut cmd);
+        run.code(code)
+            .stdout_lacks("invalid UTF-8")
+            .stdout_lacks("\u{fffd}")
+            .stderr_lacks("\u{fffd}");
+        let doc = run.json();
+        (run, doc)
+    };
+    let (lint, doc) = run(&["lint"], exit::SUCCESS);
+    assert_eq!(
+        doc["migrations_dir"],
+        "x\\xff/db/migrations",
+        "{}",
+        lint.dump()
+    );
+    assert_eq!(doc["migrations"], 1, "{}", lint.dump());
+    run(&["migrate", "status"], exit::NOT_INITIALISED);
+    run(&["migrate", "up", "--dry-run"], exit::SUCCESS);
+    run(&["migrate", "up"], exit::SUCCESS);
+    run(&["migrate", "down", "--dry-run"], exit::SUCCESS);
+    run(&["migrate", "generate", "b", "--dry-run"], exit::SUCCESS)
+        .0
+        .stdout_has(shown);
+
+    // A missing down file: the `invalid` report, its diagnostic naming the file as written.
+    std::fs::remove_file(&down).expect("remove the down file");
+    let (lint, doc) = run(&["lint"], exit::INVALID);
+    assert_eq!(
+        doc["migrations_dir"],
+        "x\\xff/db/migrations",
+        "{}",
+        lint.dump()
+    );
+    let error = error_object(&lint, exit::INVALID, "invalid");
+    assert!(
+        error["diagnostics"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("x\\xff/db/migrations/001_a.")),
+        "{}",
+        lint.dump()
+    );
+}
+
+/// The error object of an environment file that is not YAML (`database_url: [`) had `file`,
+/// `line` and `settings` null or empty while its text named the file and the line; one that
+/// could not be read named no file; and a setting's refusal put the file's absolute path in
+/// `file` while the message named it from where the user stands. Every error of an environment
+/// file fills `file` (as the text shows it, `display::relative`), `line` when it has one, and
+/// `settings` with its problem.
+#[test]
+fn every_environment_file_error_names_its_file_and_line_in_json() {
+    let project = Project::two_tables();
+    project.write("bad.yaml", "database_url: [\n");
+    project.write("db/environments/bad.yaml", "database_url: [\n");
+    project.write(
+        "db/environments/twice.yaml",
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5s\n  lock_timeout: 6s\n",
+    );
+    project.write("db/environments/control.yaml", "database_url: x\n\x07\n");
+    project.write(
+        "db/environments/latin1.yaml",
+        b"database_url: x\n# caf\xe9\n",
+    );
+    project.write(
+        "db/environments/one.yaml",
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5\n",
+    );
+    std::fs::create_dir_all(project.path("db/environments/dir.yaml")).expect("mkdir");
+    let cases: [(&[&str], &str, Option<u32>); 8] = [
+        (&["-c", "bad.yaml"], "bad.yaml", Some(2)),
+        (&["--env", "bad"], "db/environments/bad.yaml", Some(2)),
+        (&["--env", "twice"], "db/environments/twice.yaml", Some(4)),
+        (
+            &["--env", "control"],
+            "db/environments/control.yaml",
+            Some(2),
+        ),
+        (&["--env", "latin1"], "db/environments/latin1.yaml", Some(2)),
+        (&["--env", "one"], "db/environments/one.yaml", Some(3)),
+        (&["-c", "missing.yaml"], "missing.yaml", None),
+        (
+            &["-c", "db/environments/dir.yaml"],
+            "db/environments/dir.yaml",
+            None,
+        ),
+    ];
+    for (args, file, line) in cases {
+        let mut all = vec!["migrate", "status", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = project.run(&all);
+        let error = error_object(&run, exit::INVALID, "invalid");
+        assert_eq!(error["file"], file, "{args:?}\n{}", run.dump());
+        assert_eq!(
+            error["line"],
+            serde_json::json!(line),
+            "{args:?}\n{}",
+            run.dump()
+        );
+        let settings = error["settings"].as_array().expect("settings");
+        assert_eq!(settings.len(), 1, "{args:?}\n{}", run.dump());
+        assert_eq!(settings[0]["line"], serde_json::json!(line), "{args:?}");
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(file)),
+            "the message names the file as `file` does: {args:?}\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// A path that is not UTF-8 was shown lossily in messages (`failed at x\u{fffd}/db/...`,
+/// `environment file env\u{fffd}.yaml`), every such byte the same `\u{fffd}`: the text and the
+/// JSON `message` write each byte out (`x\xff`), as `display::path_text` does for every path.
+#[cfg(unix)]
+#[test]
+fn messages_name_a_path_that_is_not_utf8_with_its_bytes_written_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let project = Project::new();
+    let dir = std::ffi::OsStr::from_bytes(b"x\xff/db/migrations");
+    let up = project.root.join(dir).join("001_a.up.sql");
+    std::fs::create_dir_all(up.parent().expect("a directory")).expect("create the directory");
+    std::fs::write(&up, "SELECT nope;\n").expect("write");
+    std::fs::write(project.root.join(dir).join("001_a.down.sql"), "SELECT 1;\n").expect("write");
+    let env = std::ffi::OsStr::from_bytes(b"env\xff.yaml");
+    std::fs::write(
+        project.root.join(env),
+        "database_url: postgresql:///app\nmigration:\n  lock_timeout: 5\n",
+    )
+    .expect("write");
+    let db = TestDb::new("hjs_msg_path");
+    let url = db.url();
+    let cases: [(Vec<&std::ffi::OsStr>, u8, &str); 2] = [
+        (
+            vec![
+                "--migrations-dir".as_ref(),
+                dir,
+                "--database-url".as_ref(),
+                url.as_ref(),
+            ],
+            exit::MIGRATION_FAILED,
+            "x\\xff/db/migrations/001_a.up.sql",
+        ),
+        (vec!["-c".as_ref(), env], exit::INVALID, "env\\xff.yaml"),
+    ];
+    for (args, code, shown) in cases {
+        for json in [false, true] {
+            let mut cmd = project.cli();
+            cmd.args(["migrate", "up"]).args(&args);
+            if json {
+                cmd.args(["--format", "json"]);
+            }
+            let run = Run::of(&mut cmd);
+            run.code(code)
+                .stderr_lacks("\u{fffd}")
+                .stdout_lacks("\u{fffd}")
+                .stderr_has(shown);
+            if json {
+                let message = run.json()["errors"][0]["message"].clone();
+                assert!(
+                    message.as_str().is_some_and(|m| m.contains(shown)),
+                    "{shown}\n{}",
+                    run.dump()
+                );
+            }
+        }
+    }
+}

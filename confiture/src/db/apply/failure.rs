@@ -30,7 +30,7 @@ pub(super) fn copy_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFailure)> {
         let error = Error::invalid(format!(
             "{}:{}: COPY through the client (FROM STDIN / TO STDOUT) cannot run in a migration: \
              confiture sends SQL only",
-            file.path.display(),
+            crate::display::path_text(&file.path),
             stmt.line
         ))
         .with_help(
@@ -174,7 +174,7 @@ pub(super) fn lock_released(
     // name the real one.
     .with_help(format!(
         "remove that call from {} (or from the function it calls){}, then {}",
-        file.path.display(),
+        crate::display::path_text(&file.path),
         match (whole_run, file.mode, settings.scratch) {
             (false, TransactionMode::NoTransaction, None) => {
                 "; what it committed stays: undo it, or make its statements safe to run twice"
@@ -192,7 +192,14 @@ pub(super) fn lock_released(
     if let Some(server) = &own {
         let at = location
             .as_ref()
-            .map(|l| format!(" at {}:{}:{}", l.path.display(), l.line, l.column))
+            .map(|l| {
+                format!(
+                    " at {}:{}:{}",
+                    crate::display::path_text(&l.path),
+                    l.line,
+                    l.column
+                )
+            })
             .unwrap_or_default();
         error.details.insert(
             0,
@@ -287,7 +294,7 @@ pub(super) fn reading_changed(
     .with_help(format!(
         "remove what sets {setting} from {} (`UPDATE pg_settings`, `set_config`, or a \
          function it calls), then run {AGAIN}",
-        file.path.display()
+        crate::display::path_text(&file.path)
     ))
     .with_source(changed);
     if let Some(fate) = fate {
@@ -924,7 +931,7 @@ fn cancel_help(
             "{} sets statement_timeout itself where its statements do not show the value: a \
              statement ran longer than it (raise it where the file sets it, or split the \
              migration), or {another}",
-            file.path.display()
+            crate::display::path_text(&file.path)
         ),
     }
 }
@@ -1324,7 +1331,7 @@ pub(super) fn own_statements_dropped(
          or write the `DEALLOCATE ALL` in {}'s SQL as it runs (`EXECUTE 'DEALLOCATE ALL'`; a \
          comment does not count), where cargo-confiture sees it and keeps none of its own \
          around it; then run {AGAIN}",
-        step.file().path.display()
+        crate::display::path_text(&step.file().path)
     ));
     failure.blames_file = true;
     failure.dropped_own_statements = true;
@@ -1632,7 +1639,7 @@ fn failure_of(
         let help = format!(
             "remove the write to {} from {}: the tool records each migration itself",
             settings.table,
-            step.file().path.display()
+            crate::display::path_text(&step.file().path)
         );
         (help, false)
     } else {
@@ -1708,7 +1715,7 @@ fn ledger_check_failure(
                     "keep {table} out of what {} deletes, truncates, updates or inserts (a loop \
                      over every table of the schema reaches it too; the tool records each \
                      migration itself), then run {AGAIN}{committed}",
-                    file.path.display()
+                    crate::display::path_text(&file.path)
                 ),
             )
         }
@@ -1733,7 +1740,7 @@ fn ledger_check_failure(
             let keep_out = format!(
                 "keep {table} out of the `ALTER TABLE` in {} (a loop over every table of the \
                  schema reaches it too)",
-                file.path.display()
+                crate::display::path_text(&file.path)
             );
             let help = match file.mode {
                 TransactionMode::Transaction => format!("{keep_out}, then run {AGAIN}"),
@@ -1785,7 +1792,7 @@ fn ledger_check_failure(
             let keep_out = format!(
                 "keep {table} out of the {what} in {} (a loop over every table of the schema \
                  reaches it too)",
-                file.path.display()
+                crate::display::path_text(&file.path)
             );
             let help = match file.mode {
                 TransactionMode::Transaction => format!("{keep_out}, then run {AGAIN}"),
@@ -1980,7 +1987,7 @@ fn moved_ledger_failure(
     let keep_out = format!(
         "keep {table} out of what {} renames or moves (`ALTER SCHEMA ... RENAME TO` moves \
          every table of the schema)",
-        file.path.display()
+        crate::display::path_text(&file.path)
     );
     let undone = match step.direction {
         Direction::Up => format!("nothing of {id} is applied"),
@@ -2178,7 +2185,7 @@ fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[Str
             "every statement of {} completed; {what} was cancelled: it ran longer than the run's \
              statement_timeout ({}), which bounds the row's write too — make the trigger \
              faster, or raise {}, then {}",
-            step.file().path.display(),
+            crate::display::path_text(&step.file().path),
             human(limit),
             settings.timeouts_set_by.raise(RunTimeout::Statement),
             settings.run_again()
@@ -2187,7 +2194,7 @@ fn ledger_cancel_help(settings: &ApplySettings, step: &Step<'_>, triggers: &[Str
             "every statement of {} completed; {what} was cancelled, and no statement_timeout \
              bounds the row's write: another session cancelled it (pg_cancel_backend: an \
              administrator, or a watchdog on long queries); find out who, then {}",
-            step.file().path.display(),
+            crate::display::path_text(&step.file().path),
             settings.run_again()
         ),
     }
@@ -2203,8 +2210,13 @@ fn failed_at(
     block_line: Option<u32>,
 ) -> String {
     let at = match location {
-        Some(l) => format!("{}:{}:{}", l.path.display(), l.line, l.column),
-        None => step.file().path.display().to_string(),
+        Some(l) => format!(
+            "{}:{}:{}",
+            crate::display::path_text(&l.path),
+            l.line,
+            l.column
+        ),
+        None => crate::display::path_text(&step.file().path).to_string(),
     };
     // The block's line, when the location is in its body (not the block's own line).
     let block = block_line
@@ -2280,7 +2292,7 @@ fn failure_help(
                 "keep {} out of what {} drops (`DROP SCHEMA ... CASCADE` drops every table of \
                  the schema)",
                 settings.table,
-                file.path.display(),
+                crate::display::path_text(&file.path),
             );
             match file.mode {
                 // Committed: nothing is recorded any more, so there is nothing to run again.
@@ -2301,7 +2313,7 @@ fn failure_help(
                 "every statement of {} completed: a trigger of {} raised it on {write} the \
                  migration's row ({listed}): drop or fix the one that raised, or keep the table \
                  out of it, then {}",
-                step.file().path.display(),
+                crate::display::path_text(&step.file().path),
                 settings.table,
                 settings.run_again()
             )
@@ -2330,7 +2342,7 @@ fn failure_help(
              transaction: if it means to commit part-way, add the line `-- confiture:no-transaction` to \
              its leading comments (its statements then commit one by one: those before a \
              failure stay committed), else take the `COMMIT` out of what it calls; then {}",
-            step.file().path.display(),
+            crate::display::path_text(&step.file().path),
             settings.run_again()
         ),
         // A role is the server's: one the file creates may be there already without the file
@@ -2343,7 +2355,7 @@ fn failure_help(
              SIGKILL (a `confiture_scratch_<pid>_...` database whose process is gone holds its \
              grants: `DROP DATABASE ... WITH (FORCE)` it, then `DROP ROLE` the role) — the \
              file is right; otherwise fix {}; then {}",
-            step.file().path.display(),
+            crate::display::path_text(&step.file().path),
             settings.run_again()
         ),
         _ if step.direction == Direction::Up && step.file().squashed_through.is_some() => format!(
@@ -2352,7 +2364,7 @@ fn failure_help(
              applying them; record it as confiture does, without running it and marking their \
              rows archived into it: {} with confiture (Python) (our `migrate baseline` would \
              record it without marking them), then {}",
-            step.file().path.display(),
+            crate::display::path_text(&step.file().path),
             squash_ledger(settings, step),
             settings.run_again()
         ),
@@ -2360,7 +2372,7 @@ fn failure_help(
             return (
                 format!(
                     "fix {}, then {}",
-                    step.file().path.display(),
+                    crate::display::path_text(&step.file().path),
                     settings.run_again()
                 ),
                 true,

@@ -1201,7 +1201,7 @@ fn ways_on_over(step: &Step<'_>, left: &LeftBehind) -> String {
     crate::plan::interrupted_ways_on(
         step.direction == Direction::Down,
         &step.migration.version_text,
-        &step.file().path.display().to_string(),
+        crate::display::path_text(&step.file().path).as_ref(),
         &run_again_command(step, true),
         "",
         Some(left),
@@ -1265,7 +1265,10 @@ pub(crate) fn refused_over_invalid_index(
         format!("{}: {reason}", meets_invalid_index(id, met)),
     )
     .with_detail(interrupted_build(&met.index, &met.meets))
-    .with_detail(format!("nothing of {} was run; {recorded}", path.display()))
+    .with_detail(format!(
+        "nothing of {} was run; {recorded}",
+        crate::display::path_text(path)
+    ))
     .with_help(drop_index_then(&met.index.qualified, again))
 }
 
@@ -1348,7 +1351,7 @@ fn read_before_statements_failed(
     let id = step.migration.id();
     let nothing = format!(
         "nothing of {} was run; {}",
-        step.file().path.display(),
+        crate::display::path_text(&step.file().path),
         ledger_state(settings, step.direction)
     );
     let server = crate::error::ServerError::of(&e);
@@ -2065,7 +2068,7 @@ fn marker_gone(
     .with_help(format!(
         "keep {markers} out of what {} drops or deletes (`cargo confiture lint` names what it \
          sees, C108), or find the session that did it",
-        step.file().path.display(),
+        crate::display::path_text(&step.file().path),
     ));
     let error = match &restored {
         None => error,
@@ -2865,7 +2868,7 @@ fn earlier_run_did_it(
         .get(index)
         .and_then(|span| file.text.get(span.range.clone()));
     let built = text.and_then(|text| valid_index_built(client, text));
-    let path = file.path.display();
+    let path = crate::display::path_text(&file.path);
     let through = &step.migration.version_text;
     let statements = if index + 1 == count {
         format!("statement {}", index + 1)
@@ -3159,7 +3162,7 @@ fn statement_failed(
     if inside && live {
         // Left part-way: its marker stays and the next run refuses it (exit 7); the ways on
         // are those of any run left part-way, after fixing what failed.
-        let file = step.file().path.display().to_string();
+        let file = crate::display::path_text(&step.file().path).to_string();
         let ways = crate::plan::interrupted_ways_on(
             step.direction == Direction::Down,
             step.ledger_version,
@@ -3194,12 +3197,12 @@ fn statement_failed(
             ),
             (true, true) => format!(
                 "fix {}; {committed}, then run {again} again",
-                step.file().path.display()
+                crate::display::path_text(&step.file().path)
             ),
             // On a scratch database, what it committed goes with it: the file is all to fix.
             (true, false) => format!(
                 "fix {}, then {}",
-                step.file().path.display(),
+                crate::display::path_text(&step.file().path),
                 settings.run_again()
             ),
             (false, _) => match failure.error.help.take() {

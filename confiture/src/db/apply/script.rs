@@ -667,10 +667,7 @@ impl<'a> Script<'a> {
 /// name ends the comment (`*/`) or opens a nested one (`/*`: the server's comments nest, and
 /// the rest of the message would be read as comment).
 fn label_name(file: &SqlFile) -> String {
-    let name = file
-        .path
-        .file_name()
-        .map_or_else(|| file.path.to_string_lossy(), |n| n.to_string_lossy());
+    let name = crate::display::file_name(&file.path);
     crate::display::escape(&name).replace('*', "\\x2a")
 }
 

@@ -34,7 +34,7 @@ pub fn single_transaction_refusal(steps: &[Step<'_>]) -> Option<(usize, StepFail
     let error = Error::usage(format!(
         "--single-transaction cannot include migration {}: {} runs without a transaction",
         step.migration.id(),
-        step.file().path.display()
+        crate::display::path_text(&step.file().path)
     ))
     // `up` replaces it with the commands of its plan (`plan::single_transaction_help`).
     .with_help("apply it on its own, without --single-transaction, or drop --single-transaction");

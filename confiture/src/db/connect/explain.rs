@@ -841,7 +841,7 @@ fn check_user_and_password_at_source(env: &Environment) -> String {
             };
             format!(
                 "check the password on line {line} of password file {}{empty} and the user in {}",
-                shown(&passfile.display().to_string()),
+                shown(crate::display::path_text(passfile).as_ref()),
                 user()
             )
         }
@@ -871,7 +871,7 @@ fn password_missing(env: &Environment) -> Error {
             .with_ignored_passfile(ignored)
             .with_detail(format!(
                 "{}: it was not read (nor would libpq read it)",
-                why.sentence(&shown(&ignored.display().to_string()))
+                why.sentence(&shown(crate::display::path_text(ignored).as_ref()))
             ))
             .with_help(format!(
                 "{}, or {help}",
@@ -879,7 +879,7 @@ fn password_missing(env: &Environment) -> Error {
             ));
     }
     if let Some(passfile) = &spec.passfile {
-        let path = shown(&passfile.display().to_string()).into_owned();
+        let path = shown(crate::display::path_text(passfile).as_ref()).into_owned();
         error = error.with_detail(if passfile.is_file() {
             format!(
                 "password file {path} has no line for {}:{}:{}:{}",
@@ -974,7 +974,7 @@ fn explain_tls(env: &Environment, error: &postgres::Error, cause: &str, peer: &P
         Some(_) if spec.uses_system_roots() => {
             "sslrootcert=system, the webpki (Mozilla) roots".to_string()
         }
-        Some(path) => format!("sslrootcert {}", path.display()),
+        Some(path) => format!("sslrootcert {}", crate::display::path_text(path)),
         None => "no root certificates".to_string(),
     };
     if cause.contains("server does not support TLS") {
@@ -1093,7 +1093,7 @@ fn client_certificate_refused(env: &Environment, reason: &str) -> Error {
         Some(cert) => Error::connection(format!(
             "the server did not accept the client certificate in sslcert {} (connecting as \
              {spec})",
-            cert.display()
+            crate::display::path_text(cert)
         ))
         .with_detail(spec.scrub(reason))
         .with_help(format!(
