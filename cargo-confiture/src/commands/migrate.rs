@@ -1631,7 +1631,16 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             confiture::plan::PYTHON_HELP
         ));
     }
-    if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.cannot_create_ledger) {
+    if let Some(help) = &report.database_not_named {
+        // No `migrate up` there: every writing command refuses a defaulted database.
+        lines.push(format!(
+            "help: no database was named, so this is the one the name defaulted to, which the \
+             writing commands (up, down, baseline, reinit, abandon) refuse to migrate: {}",
+            display::escape(help)
+        ));
+    } else if let (false, 0, Some(help)) =
+        (report.initialised, s.errors, &report.cannot_create_ledger)
+    {
         lines.push(format!(
             "help: the tracking table {} does not exist, and {} cannot create it: {help}",
             display::escape(&report.tracking_table),

@@ -78,6 +78,7 @@ impl Migrator {
         report: &mut BaselineReport,
     ) -> Run<()> {
         let set = self.baseline_request(options)?.set;
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         let run = RewriteRun::new(
             "baseline",
             format!("migrate baseline --through {}", options.through),
@@ -164,6 +165,7 @@ impl Migrator {
         report: &mut ReinitReport,
     ) -> Run<()> {
         let checked = self.reinit_request(options)?;
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
@@ -256,6 +258,7 @@ impl Migrator {
         report: &mut AbandonReport,
     ) -> Run<()> {
         options.check_durations()?;
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         // Files with errors are no reason to keep a marker: only which migration each marker
         // is of is read from them, as `status` reads it.
         let set = self.read_checked()?.set;
