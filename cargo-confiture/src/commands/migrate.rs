@@ -1747,12 +1747,8 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             ),
             None => String::new(),
         };
-        let removed = match report.missing_leaves_gap {
-            true => confiture::plan::RETIRE_IN_A_GAP_HELP.to_string(),
-            false => {
-                format!("if they were removed on purpose, {reinit} forgets their rows{newer_kept}")
-            }
-        };
+        let removed =
+            confiture::plan::removed_on_purpose_help(report.missing_leaves_gap, &newer_kept);
         lines.push(format!(
             "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; {removed}",
             render::versions(&missing),

@@ -622,9 +622,7 @@ impl Environment {
             defaulted.says(),
             effect.nothing_done()
         ))
-        .with_help(format!(
-            "{help}; `migrate status` reads the defaulted one"
-        ))
+        .with_help(format!("{help}; `migrate status` reads the defaulted one"))
         .with_reason(crate::error::Reason::Database {
             database: self.connection.to_string(),
         }))

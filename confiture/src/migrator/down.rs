@@ -74,7 +74,8 @@ impl Migrator {
         let errors = FileErrors::new(set, &checked.diagnostics);
         let request = self.down_plan_request(options);
         plan::check_down_request(set, &request)?;
-        self.env.refuse_unnamed_database(crate::plan::Effect::Runs)?;
+        self.env
+            .refuse_unnamed_database(crate::plan::Effect::Runs)?;
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait, crate::plan::Effect::Runs)?;
             let (rows, markers, access) = match ledger {

@@ -2528,8 +2528,16 @@ fn a_connection_naming_no_database_is_refused_by_writing_commands_and_said_by_st
     let slash = format!("{url}/");
     let conninfo = format!("host={host} port={port} user={role}");
     let selections: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
-        (vec!["--database-url", &url], None, "write the database's name after"),
-        (vec!["--database-url", &slash], None, "write the database's name after"),
+        (
+            vec!["--database-url", &url],
+            None,
+            "write the database's name after",
+        ),
+        (
+            vec!["--database-url", &slash],
+            None,
+            "write the database's name after",
+        ),
         (vec!["--database-url", &conninfo], None, "add `dbname=NAME`"),
         (vec![], Some(&url), "write the database's name after"),
     ];
@@ -2569,7 +2577,10 @@ fn a_connection_naming_no_database_is_refused_by_writing_commands_and_said_by_st
     // Environment files: `database_url` without a database, and a legacy block without
     // `database` (confiture (Python)'s default, `postgres`).
     for (file, help) in [
-        (format!("database_url: {url}/\n"), "write the database's name after"),
+        (
+            format!("database_url: {url}/\n"),
+            "write the database's name after",
+        ),
         (
             format!("database:\n  host: {host}\n  port: {port}\n  user: {role}\n"),
             "add `database: NAME`",
@@ -2585,10 +2596,17 @@ fn a_connection_naming_no_database_is_refused_by_writing_commands_and_said_by_st
         let run = project.run(&["migrate", "status"]);
         run.code(exit::NOT_INITIALISED);
         run.stderr_has("(no database named: postgres, ");
-        assert!(!run.stderr.contains("`cargo confiture migrate up"), "{}", run.dump());
+        assert!(
+            !run.stderr.contains("`cargo confiture migrate up"),
+            "{}",
+            run.dump()
+        );
     }
     // A fleet's entry: that target is refused, its line named.
-    project.write("db/environments/local.yaml", format!("database_url: {status_url}/postgres\n"));
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {status_url}/postgres\n"),
+    );
     project.write("targets.txt", format!("{url}/\n"));
     let run = project.run(&["migrate", "up", "--targets", "targets.txt"]);
     run.code(exit::INVALID);
