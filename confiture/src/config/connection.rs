@@ -229,6 +229,8 @@ pub(crate) enum DefaultedDatabase {
     UserName,
     /// confiture (Python)'s default for a legacy `database:` block without `database`:
     /// `postgres`.
+    // Only environment files write such a block.
+    #[cfg_attr(not(feature = "env-files"), allow(dead_code))]
     ConfitureBlock,
 }
 
@@ -602,13 +604,15 @@ impl ConnectionSpec {
 
     /// Names the database `name` in place of the one this connection names or defaulted to: a
     /// target a fleet's list names by name on this server.
+    // Only a fleet (feature `db`) lists targets by name.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
     pub(crate) fn name_database(&mut self, name: &str) {
         self.dbname = name.to_string();
         self.dbname_defaulted = None;
     }
 
     /// Whether the connection string or environment file named no database, so that its
-    /// name is a default ([`DefaultedDatabase`]): the user's name, or `postgres`.
+    /// name is a default: the user's name (libpq's), or `postgres` (a legacy `database:` block's).
     pub fn names_no_database(&self) -> bool {
         self.dbname_defaulted.is_some()
     }
