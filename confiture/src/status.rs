@@ -260,6 +260,11 @@ pub struct StatusReport {
     /// do (the help `up` gives when it fails to create it). Not a JSON key.
     #[serde(skip)]
     pub cannot_create_ledger: Option<String>,
+    /// The connection named no database, and this is the one its name defaulted to
+    /// ([`crate::config::Environment::refuse_unnamed_database`], which every writing command
+    /// refuses with): what to do instead of running `migrate up` there. Not a JSON key.
+    #[serde(skip)]
+    pub database_not_named: Option<String>,
     /// The tenant schema (`--schema NAME`) does not exist: `migrate up` would create it, and
     /// `similar` is the tenant a misspelt name meant. Not a JSON key.
     #[serde(skip)]
@@ -870,6 +875,7 @@ pub fn report_while(
         database: None,
         initialised: ledger.is_some(),
         cannot_create_ledger: None,
+        database_not_named: None,
         new_schema: None,
         unrecorded: None,
         modified,

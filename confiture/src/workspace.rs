@@ -272,6 +272,37 @@ impl Workspace {
         crate::display::without_dot_dot(&self.root.join(&self.settings.migrations_dir))
     }
 
+    /// Outside any Cargo project (no `Cargo.toml` above `start`: the root is `start` itself,
+    /// with the default layout), the nearest directory above `start` whose migrations
+    /// directory (`db/migrations`) exists while `start`'s does not: the project a command run
+    /// from a subdirectory (`src/deep`) most likely meant. **The one answer** to it: `status`'s
+    /// `no database configured` names it, and `generate` refuses to start a second migrations
+    /// directory under it. `None` in a Cargo project (its root is known), or where `start`
+    /// has its own migrations directory.
+    pub fn project_above(&self) -> Option<PathBuf> {
+        if self.manifest.is_some() || self.migrations_dir().exists() {
+            return None;
+        }
+        (self.start.ancestors().skip(1))
+            .find(|dir| dir.join(&self.settings.migrations_dir).is_dir())
+            .map(Path::to_path_buf)
+    }
+
+    /// What to do about [`Workspace::project_above`] (`found ../../db/migrations ...`), for a
+    /// help; `None` without one.
+    pub fn project_above_help(&self) -> Option<String> {
+        let above = self.project_above()?;
+        let migrations = above.join(&self.settings.migrations_dir);
+        Some(format!(
+            "found {} in a directory above, and no Cargo.toml says which project this is: run \
+             from {} (`cd {}`), or pass --migrations-dir {}",
+            crate::display::path(&migrations),
+            crate::display::current_dir(&above),
+            crate::hint::quote_path(&above),
+            crate::hint::quote_path(&crate::display::relative(&migrations)),
+        ))
+    }
+
     /// The environment files' directory, absolute.
     pub fn environments_dir(&self) -> PathBuf {
         self.root.join(&self.settings.environments_dir)

@@ -33,6 +33,18 @@ const CLAIM_WAIT: Duration = Duration::from_secs(10);
 const STALE_CLAIM: Duration = Duration::from_secs(30);
 
 pub fn run(cx: &Context, args: &GenerateArgs, out: &Output) -> Result<u8> {
+    // Outside a Cargo project, a default directory that is not there while one above has
+    // it: never a second migrations directory here, unless `--migrations-dir` names it.
+    if cx.dir_named_by == confiture::files::DirNamedBy::DefaultDir && !cx.migrations_dir.exists() {
+        if let Some(help) = cx.workspace.project_above_help() {
+            return Err(confiture::Error::invalid(format!(
+                "{} does not exist here, and a directory above has its own: not starting a \
+                 second migrations directory; nothing was created",
+                display::path(&cx.display_dir)
+            ))
+            .with_help(help));
+        }
+    }
     let start = Instant::now();
     let mut pause = Pause::new();
     let new = loop {

@@ -1630,7 +1630,16 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             confiture::plan::PYTHON_HELP
         ));
     }
-    if let (false, 0, Some(help)) = (report.initialised, s.errors, &report.cannot_create_ledger) {
+    if let Some(help) = &report.database_not_named {
+        // No `migrate up` there: every writing command refuses a defaulted database.
+        lines.push(format!(
+            "help: no database was named, so this is the one the name defaulted to, which the \
+             writing commands (up, down, baseline, reinit, abandon) refuse to migrate: {}",
+            display::escape(help)
+        ));
+    } else if let (false, 0, Some(help)) =
+        (report.initialised, s.errors, &report.cannot_create_ledger)
+    {
         lines.push(format!(
             "help: the tracking table {} does not exist, and {} cannot create it: {help}",
             display::escape(&report.tracking_table),
@@ -1737,12 +1746,8 @@ fn status_advice(report: &StatusReport, named_by: confiture::files::DirNamedBy) 
             ),
             None => String::new(),
         };
-        let removed = match report.missing_leaves_gap {
-            true => confiture::plan::RETIRE_IN_A_GAP_HELP.to_string(),
-            false => {
-                format!("if they were removed on purpose, {reinit} forgets their rows{newer_kept}")
-            }
-        };
+        let removed =
+            confiture::plan::removed_on_purpose_help(report.missing_leaves_gap, &newer_kept);
         lines.push(format!(
             "help: the ledger records migrations that have no file ({}): restore the files; if they were squashed into a schema snapshot, set `first_version` in {}; {removed}",
             render::versions(&missing),

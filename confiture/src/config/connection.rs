@@ -177,6 +177,11 @@ pub struct ConnectionSpec {
     pub(crate) password_source: Option<PasswordSource>,
     /// The database.
     pub dbname: String,
+    /// How [`dbname`](Self::dbname) was filled in when the connection string or environment
+    /// file named no database (`postgresql://app@db:5432/`); `None` when it names one. Set where
+    /// the connection is resolved (`SpecBuilder::finish`, the legacy block's defaults) and
+    /// read by [`super::Environment::refuse_unnamed_database`].
+    pub(crate) dbname_defaulted: Option<DefaultedDatabase>,
     /// Whether and how to use TLS.
     pub sslmode: SslMode,
     /// CA certificates (PEM) the server's certificate is checked against; for `verify-ca` and
@@ -213,6 +218,33 @@ pub(crate) enum PasswordSource {
     Variable,
     /// Line `line` (from 1) of the password file [`ConnectionSpec::passfile`].
     PasswordFile { line: usize },
+}
+
+/// Where the name of a database that a connection string or environment file does not write
+/// came from: the one record of it ([`ConnectionSpec::dbname_defaulted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DefaultedDatabase {
+    /// libpq's default, the user's name (a URL or conninfo without a database; `PGDATABASE`
+    /// is not read).
+    UserName,
+    /// confiture (Python)'s default for a legacy `database:` block without `database`:
+    /// `postgres`.
+    // Only environment files write such a block.
+    #[cfg_attr(not(feature = "env-files"), allow(dead_code))]
+    ConfitureBlock,
+}
+
+impl DefaultedDatabase {
+    /// Where the name came from, for a message that names it: `the user's name, libpq's
+    /// default`.
+    pub(crate) fn says(self) -> &'static str {
+        match self {
+            Self::UserName => "the user's name, libpq's default",
+            Self::ConfitureBlock => {
+                "confiture (Python)'s default for a `database:` block without `database`"
+            }
+        }
+    }
 }
 
 /// How a connection string is written.
@@ -568,6 +600,21 @@ impl ConnectionSpec {
             password_source,
             ..self.clone()
         }
+    }
+
+    /// Names the database `name` in place of the one this connection names or defaulted to: a
+    /// target a fleet's list names by name on this server.
+    // Only a fleet (feature `db`) lists targets by name.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    pub(crate) fn name_database(&mut self, name: &str) {
+        self.dbname = name.to_string();
+        self.dbname_defaulted = None;
+    }
+
+    /// Whether the connection string or environment file named no database, so that its
+    /// name is a default: the user's name (libpq's), or `postgres` (a legacy `database:` block's).
+    pub fn names_no_database(&self) -> bool {
+        self.dbname_defaulted.is_some()
     }
 
     /// Makes a relative `sslrootcert`, `sslcert`, `sslkey` or `passfile` start at `base`, the

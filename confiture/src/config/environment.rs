@@ -517,6 +517,20 @@ impl Environment {
     /// When the file's `${DATABASE_URL}` took a `.env`'s value, that too: `using local
     /// (db/environments/local.yaml, DATABASE_URL in .env, line 1): ...`.
     pub fn describe(&self) -> String {
+        let described = self.describe_connection();
+        match self.connection.dbname_defaulted {
+            Some(defaulted) => format!(
+                "{described} (no database named: {}, {})",
+                crate::display::escape(&self.connection.shown_dbname()),
+                defaulted.says()
+            ),
+            None => described,
+        }
+    }
+
+    /// [`Environment::describe`] without what it says of a database the connection does
+    /// not name.
+    fn describe_connection(&self) -> String {
         match &self.file {
             Some(file) => {
                 let dotenv = self
@@ -602,6 +616,56 @@ impl Environment {
             server_path: base.file.clone(),
             server,
         };
+    }
+
+    /// Refuses (exit 5, before connecting) a command that writes — `up`, `down`, `baseline`,
+    /// `reinit`, `abandon`, their dry runs, a fleet's targets — on a connection that names no
+    /// database ([`ConnectionSpec::names_no_database`]): the name it defaulted to (libpq's, the
+    /// user's name: `postgres` for the `postgres` role, the maintenance database) is rarely
+    /// the database meant. **The one decision** of it; `status` reads such a database, and
+    /// says it was defaulted ([`Environment::describe`]) instead of suggesting `up` there.
+    /// `effect` says what the command did not do.
+    pub fn refuse_unnamed_database(&self, effect: crate::plan::Effect) -> Result<()> {
+        let (Some(defaulted), Some(help)) =
+            (self.connection.dbname_defaulted, self.name_the_database())
+        else {
+            return Ok(());
+        };
+        let database = crate::display::escape(&self.connection.shown_dbname()).into_owned();
+        Err(Error::invalid(format!(
+            "{} names no database: it defaulted to {database}, {}, which a writing command \
+             does not migrate; {}",
+            self.database_name_source(),
+            defaulted.says(),
+            effect.nothing_done()
+        ))
+        .with_help(format!("{help}; `migrate status` reads the defaulted one"))
+        .with_reason(crate::error::Reason::Database {
+            database: self.connection.to_string(),
+        }))
+    }
+
+    /// What to do about a connection that names no database
+    /// ([`Environment::refuse_unnamed_database`]): name it, where and how; `None` when it
+    /// names one. What `status` says of such a database instead of suggesting `migrate up`.
+    pub fn name_the_database(&self) -> Option<String> {
+        let defaulted = self.connection.dbname_defaulted?;
+        let name_it = match defaulted {
+            super::connection::DefaultedDatabase::ConfitureBlock => {
+                "add `database: NAME` to its `database:` block"
+            }
+            super::connection::DefaultedDatabase::UserName => match self.connection.written {
+                super::connection::Written::Pairs => "add `dbname=NAME` to it",
+                super::connection::Written::Url => {
+                    "write the database's name after the host and port \
+                     (postgresql://user@host:5432/NAME)"
+                }
+            },
+        };
+        Some(format!(
+            "name the database to migrate in {}: {name_it}",
+            self.database_name_source()
+        ))
     }
 
     /// Where the connection's server, user, password and settings (hosts, ports, TLS,

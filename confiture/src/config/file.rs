@@ -2240,6 +2240,7 @@ impl FileContext<'_> {
         // with its own defaults (`user` and `database` both `postgres`), not libpq's (the
         // system user, and the user's name): the same file must reach the same database as
         // the same role in both tools.
+        let mut dbname_defaulted = None;
         for (key, param) in [("user", "user"), ("database", "dbname")] {
             if block.get(key).is_none_or(Value::is_null) {
                 builder
@@ -2247,11 +2248,16 @@ impl FileContext<'_> {
                     .map_err(|reason| {
                         self.key_error("database", &format!("is invalid: {reason}"))
                     })?;
+                if key == "database" {
+                    dbname_defaulted = Some(super::connection::DefaultedDatabase::ConfitureBlock);
+                }
             }
         }
-        builder
+        let mut spec = builder
             .finish(&LibpqDefaults::from_vars(self.vars))
-            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))
+            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))?;
+        spec.dbname_defaulted = dbname_defaulted;
+        Ok(spec)
     }
 }
 

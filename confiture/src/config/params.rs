@@ -357,6 +357,10 @@ impl SpecBuilder {
         let (host, port) = hosts
             .next()
             .unwrap_or_else(|| (DEFAULT_HOST.to_string(), DEFAULT_PORT));
+        let dbname_defaulted = self
+            .dbname
+            .is_none()
+            .then_some(super::connection::DefaultedDatabase::UserName);
         let dbname = self.dbname.unwrap_or_else(|| user.clone());
         // The `passfile` written beats `PGPASSFILE` (and `~/.pgpass`), as in libpq; a password
         // given, written or `PGPASSWORD`, beats both.
@@ -393,6 +397,7 @@ impl SpecBuilder {
             more_hosts: hosts.collect(),
             target_session_attrs: self.target_session_attrs.unwrap_or_default(),
             dbname,
+            dbname_defaulted,
             user,
             password,
             password_source,

@@ -550,9 +550,10 @@ fn no_database(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .with_help(match environments_beside(ws) {
-            Some(beside) => beside,
-            None => format!(
+        .with_help(match (ws.project_above_help(), environments_beside(ws)) {
+            (Some(above), _) => above,
+            (None, Some(beside)) => beside,
+            (None, None) => format!(
                 "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
                 ws.settings.default_env
             ),

@@ -640,15 +640,26 @@ fn read_started(
         }
         Err(e) => {
             let cause = super::cause_text(&e);
+            // The role refused, as the server knows it; else (a transaction the refusal
+            // ended) the environment's user, who logged in.
+            let role = crate::db::snapshot::current_role(client)
+                .ok()
+                .or_else(|| env.map(|env| env.connection.user.clone()));
+            let grant = match role {
+                Some(role) => grant_to("SELECT, INSERT, UPDATE, DELETE", &started.quoted(), &role),
+                None => format!(
+                    "grant SELECT, INSERT, UPDATE, DELETE on {started} to the role that runs \
+                     confiture"
+                ),
+            };
             return Err(Error::invalid(format!(
                 "cannot read {started}, where runs mark the no-transaction migrations they \
                  start"
             ))
             .with_source_shown(e, cause)
             .with_help(format!(
-                "grant SELECT, INSERT, UPDATE, DELETE on {started} to the role that runs \
-                 confiture (or drop the table when no migration is interrupted: it is made \
-                 again when needed)"
+                "{grant} (or drop the table when no migration is interrupted: it is made again \
+                 when needed)"
             )));
         }
     };
@@ -1836,14 +1847,16 @@ impl Access {
                  confiture records each migration there"
             ))
             .with_help(format!(
-                "GRANT SELECT, INSERT, DELETE{} ON {} TO \"{}\"; (or run as the role that owns it)",
-                if write == Write::Update {
-                    ", UPDATE"
-                } else {
-                    ""
-                },
-                table.quoted(),
-                self.role.replace('"', "\"\"")
+                "{} (or run as the role that owns it)",
+                grant_to(
+                    if write == Write::Update {
+                        "SELECT, INSERT, DELETE, UPDATE"
+                    } else {
+                        "SELECT, INSERT, DELETE"
+                    },
+                    &table.quoted(),
+                    &self.role
+                )
             )));
         }
         if write == Write::Insert && !self.unfilled.is_empty() {
@@ -2525,6 +2538,17 @@ pub(crate) const ROLE_SETTING_HOW: &str = "connect as it, or switch the session 
 
 /// A name as a help shows it: quoted as PostgreSQL's `quote_ident` would, control characters
 /// escaped.
+/// The one GRANT a help asks an admin to run for the role that was refused: `GRANT
+/// {privileges} ON {on} TO "role";`, the real role (the session's `current_user`), always in
+/// double quotes ([`crate::ledger::quoted_ident`]: a name with capitals or a keyword pastes as
+/// itself), shown without control characters; `on` quoted by the caller. Never a placeholder.
+pub(crate) fn grant_to(privileges: &str, on: &str, role: &str) -> String {
+    format!(
+        "GRANT {privileges} ON {on} TO {};",
+        crate::display::escape(&crate::ledger::quoted_ident(role))
+    )
+}
+
 fn shown_ident(name: &str) -> String {
     crate::display::escape(&quote_ident(name)).into_owned()
 }

@@ -116,7 +116,7 @@ impl Target {
         check_name(name, &base.connection)
             .map_err(|reason| Error::invalid(format!("{source}: {reason}")))?;
         let mut environment = base.clone();
-        environment.connection.dbname = name.to_string();
+        environment.connection.name_database(name);
         // Errors then say where the name came from, and where the rest did.
         environment.listed_by_name(&source, base);
         environment.settings_from = Some(base.settings_for_derived());

@@ -75,6 +75,8 @@ impl Migrator {
         let request = self.down_plan_request(options);
         plan::check_down_request(set, &request)?;
         let shared = std::sync::Arc::clone(&self.shared_ledgers);
+        self.env
+            .refuse_unnamed_database(crate::plan::Effect::Runs)?;
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait, crate::plan::Effect::Runs)?;
             let (rows, markers, access) = match ledger {

@@ -79,6 +79,7 @@ impl Migrator {
     ) -> Run<()> {
         let set = self.baseline_request(options)?.set;
         let shared = std::sync::Arc::clone(&self.shared_ledgers);
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         let run = RewriteRun::new(
             "baseline",
             format!("migrate baseline --through {}", options.through),
@@ -171,6 +172,7 @@ impl Migrator {
         report: &mut ReinitReport,
     ) -> Run<()> {
         let checked = self.reinit_request(options)?;
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         let set = &checked.set;
         let errors = FileErrors::new(set, &checked.diagnostics);
         let first_version = self.check_options.first_version;
@@ -265,6 +267,7 @@ impl Migrator {
         report: &mut AbandonReport,
     ) -> Run<()> {
         options.check_durations()?;
+        self.env.refuse_unnamed_database(plan::Effect::Records)?;
         // Files with errors are no reason to keep a marker: only which migration each marker
         // is of is read from them, as `status` reads it.
         let set = self.read_checked()?.set;

@@ -306,6 +306,7 @@ impl Migrator {
             running,
         );
         report.cannot_create_ledger = uncreatable;
+        report.database_not_named = self.env.name_the_database();
         if !self.shared_ledgers.is_empty() {
             let rows = ledger.as_ref().map_or(&[][..], |l| &l.rows[..]);
             let history = crate::history::History::of(set, rows, self.check_options.first_version);

@@ -197,6 +197,9 @@ impl Migrator {
         report: &mut UpReport,
     ) -> Run<()> {
         options.check_durations()?;
+        // Before connecting, dry run too: the database it would write is a default.
+        self.env
+            .refuse_unnamed_database(crate::plan::Effect::Runs)?;
         if !options.dry_run {
             crate::db::writable::refuse_reading_session(&self.env, crate::plan::Effect::Runs)?;
         }

@@ -874,10 +874,17 @@ fn diverged(
             .iter()
             .any(|d| matches!(d, Divergence::Duplicate { .. }))
     {
-        help.push(format!(
-            "{} keeps one row per migration and forgets rows with no file",
-            reinit_hint()
-        ));
+        // Rows with no file whose numbers a later file follows: forgotten by `reinit`, they
+        // would leave a gap `up` refuses — the answer `status` and `up` give.
+        let missing = chosen.iter().any(|r| r.state == State::Missing);
+        if missing && super::missing_leaves_gap(set, history) {
+            help.push(super::removed_on_purpose_help(true, ""));
+        } else {
+            help.push(format!(
+                "{} keeps one row per migration and forgets rows with no file",
+                reinit_hint()
+            ));
+        }
     }
     let message = format!(
         "refusing to roll back: {} {} not match what was applied",

@@ -351,6 +351,22 @@ pub const RETIRE_IN_A_GAP_HELP: &str = "if they were removed on purpose, keep ea
      `SELECT 1;` in each file under its number (forgetting the rows with `migrate reinit` alone \
      would leave the gap in the versions, which `migrate up` refuses)";
 
+/// What to do about applied migrations whose files are gone, if they were removed on purpose:
+/// **the one answer**, of `up`'s and `down`'s refusals and `migrate status`'s help. `reinit`
+/// forgets their rows, unless a later file follows their numbers ([`missing_leaves_gap`]):
+/// forgotten, they would leave a gap `up` refuses, so each pair is kept with `SELECT 1;`
+/// ([`RETIRE_IN_A_GAP_HELP`]). `kept`: what `reinit` keeps besides (`status`'s rows of a
+/// newer release), said after it.
+pub fn removed_on_purpose_help(leaves_gap: bool, kept: &str) -> String {
+    match leaves_gap {
+        true => RETIRE_IN_A_GAP_HELP.to_string(),
+        false => format!(
+            "if they were removed on purpose, {} forgets their rows{kept}",
+            reinit_hint()
+        ),
+    }
+}
+
 /// What to do about applied migrations whose up files were edited since they ran: the one
 /// text of `up`'s refusal and `migrate status`'s help. `reinit` records the new text as
 /// applied without running it, so it is offered for edits that change nothing that runs

@@ -306,13 +306,7 @@ fn check_history_for(
     // A newer release's rows have their own help (`explain_newer_database`): `reinit` keeps
     // them, so the help of missing rows is for the others alone.
     if !super::forgettable_missing(set, history).is_empty() {
-        let removed = match super::missing_leaves_gap(set, history) {
-            true => super::RETIRE_IN_A_GAP_HELP.to_string(),
-            false => format!(
-                "if they were removed on purpose, {} forgets their rows",
-                reinit_hint()
-            ),
-        };
+        let removed = super::removed_on_purpose_help(super::missing_leaves_gap(set, history), "");
         help.push(format!(
             "restore the missing files from version control; if they were squashed into a \
              schema snapshot, set `first_version` in {}; {removed}",

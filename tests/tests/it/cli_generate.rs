@@ -643,3 +643,50 @@ fn a_migrations_dir_that_is_not_utf8_is_a_placeholder_in_suggested_commands() {
         .stderr_has("`cargo confiture lint --migrations-dir <DIR>`")
         .stderr_lacks("\u{fffd}");
 }
+
+/// From a subdirectory of a project with no Cargo.toml (`src/deep` of a directory holding
+/// `db/migrations` and `db/environments/local.yaml`), `status` said "no database configured
+/// ... create db/environments/local.yaml" and `generate` started a second `db/migrations`
+/// under the subdirectory. Both now name the directory above (`Workspace::project_above`):
+/// `status`'s help says to run from it, `generate` refuses (exit 5, nothing created) unless
+/// `--migrations-dir` names a directory, which it then uses.
+#[test]
+fn outside_a_cargo_project_a_subdirectory_never_starts_a_second_migrations_directory() {
+    let root = std::env::temp_dir().join(confiture_tests::unique("confiture-no-cargo"));
+    let deep = root.join("src/deep");
+    std::fs::create_dir_all(root.join("db/migrations")).expect("mkdir");
+    std::fs::create_dir_all(root.join("db/environments")).expect("mkdir");
+    std::fs::create_dir_all(&deep).expect("mkdir");
+    std::fs::write(
+        root.join("db/environments/local.yaml"),
+        "database_url: postgresql://postgres@127.0.0.1:1/x\n",
+    )
+    .expect("write");
+    let run_in = |args: &[&str]| {
+        let mut cmd = confiture_tests::cli();
+        cmd.current_dir(&deep).arg("confiture").args(args);
+        Run::of(&mut cmd)
+    };
+    let help = "found ../../db/migrations in a directory above";
+    run_in(&["migrate", "status"])
+        .code(exit::INVALID)
+        .stderr_has(help)
+        .stderr_has("--migrations-dir ../../db/migrations")
+        .stderr_lacks("create db/environments/local.yaml");
+    run_in(&["migrate", "generate", "foo"])
+        .code(exit::INVALID)
+        .stderr_has("not starting a second migrations directory")
+        .stderr_has(help);
+    assert!(!deep.join("db").exists(), "a second db/ was created");
+    run_in(&[
+        "migrate",
+        "generate",
+        "foo",
+        "--migrations-dir",
+        "../../db/migrations",
+    ])
+    .code(exit::SUCCESS);
+    assert!(root.join("db/migrations/001_foo.up.sql").exists());
+    assert!(!deep.join("db").exists());
+    std::fs::remove_dir_all(&root).expect("rm");
+}

@@ -3830,3 +3830,22 @@ fn a_tenant_and_a_fleets_targets_tell_another_members_rows() {
     }
     assert_eq!(rows(), before, "nothing written");
 }
+
+/// `down` refused for an applied migration whose files are gone said "`reinit` ... forgets
+/// rows with no file" where `status` (and `up`) warned that forgetting the row alone leaves a
+/// gap `up` refuses (a later file follows its number): both give the one answer
+/// (`plan::removed_on_purpose_help`).
+#[test]
+fn down_and_status_agree_on_what_to_do_about_a_removed_migration() {
+    let db = TestDb::new("hi_removed_agree");
+    let project = two_of_three_applied(&db);
+    project.remove("db/migrations/001_a.up.sql");
+    project.remove("db/migrations/001_a.down.sql");
+    let expected = "if they were removed on purpose, keep each pair with `SELECT 1;` in each file";
+    project.status_on(&db).stderr_has(expected);
+    let down = project.run_on(&db, &["migrate", "down", "--steps", "2", "--yes"]);
+    down.code(exit::DIVERGED)
+        .stderr_has(expected)
+        .stderr_lacks("forgets rows with no file");
+    assert_eq!(ledger(&db), ["001:a", "002:b"], "{}", down.dump());
+}

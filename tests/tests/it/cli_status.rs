@@ -2499,3 +2499,123 @@ fn a_tenant_status_names_the_holder_of_that_tenants_lock_only() {
         .stderr_lacks("holds the migration lock");
     drop(holder);
 }
+
+/// A connection that names no database (a URL ending at the port, with or without its `/`, a
+/// conninfo without `dbname`, `CONFITURE_DATABASE_URL`, an environment file's `database_url`
+/// or legacy `database:` block without one) reaches the database its name defaulted to — the
+/// user's name, `postgres` here: the maintenance database. Every writing command, dry runs
+/// included, refuses it before connecting (exit 5, naming where to write the name); `status`
+/// reads it, says the name was defaulted, and never suggests `migrate up` there.
+#[test]
+fn a_connection_naming_no_database_is_refused_by_writing_commands_and_said_by_status() {
+    let project = Project::with_table_a();
+    let (host, port) = (pg_host(), pg_port());
+    // Writing commands as a role that does not exist: were one not refused before it
+    // connects, it would fail to log in rather than write in the maintenance database.
+    let role = "confiture_no_such_role";
+    let url = format!("postgresql://{role}@{host}:{port}");
+    let status_url = format!("postgresql://postgres@{host}:{port}");
+    let writing: [&[&str]; 8] = [
+        &["migrate", "up"],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "down"],
+        &["migrate", "down", "--dry-run"],
+        &["migrate", "baseline", "--through", "001", "--yes"],
+        &["migrate", "reinit", "--yes"],
+        &["migrate", "reinit", "--dry-run"],
+        &["migrate", "abandon", "001"],
+    ];
+    let slash = format!("{url}/");
+    let conninfo = format!("host={host} port={port} user={role}");
+    let selections: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            vec!["--database-url", &url],
+            None,
+            "write the database's name after",
+        ),
+        (
+            vec!["--database-url", &slash],
+            None,
+            "write the database's name after",
+        ),
+        (vec!["--database-url", &conninfo], None, "add `dbname=NAME`"),
+        (vec![], Some(&url), "write the database's name after"),
+    ];
+    let check = |run: &Run, help: &str| {
+        run.code(exit::INVALID);
+        run.stderr_has("names no database: it defaulted to ");
+        run.stderr_has(help);
+        // Refused before connecting: no `using` line.
+        assert!(!run.stderr.contains("using "), "{}", run.dump());
+    };
+    for (flags, variable, help) in &selections {
+        for command in writing {
+            let mut cmd = project.cli();
+            cmd.args(command).args(flags);
+            if let Some(value) = variable {
+                cmd.env("CONFITURE_DATABASE_URL", value);
+            }
+            check(&Run::of(&mut cmd), help);
+        }
+        // `status` reads the defaulted database: `postgres`, as the `postgres` role.
+        let flags: Vec<String> = flags.iter().map(|f| f.replace(role, "postgres")).collect();
+        let mut cmd = project.cli();
+        cmd.args(["migrate", "status"]).args(&flags);
+        if let Some(value) = variable {
+            cmd.env("CONFITURE_DATABASE_URL", value.replace(role, "postgres"));
+        }
+        let run = Run::of(&mut cmd);
+        run.code(exit::NOT_INITIALISED);
+        run.stderr_has("/postgres (no database named: postgres, the user's name");
+        run.stderr_has(help);
+        assert!(
+            !run.stderr.contains("`cargo confiture migrate up"),
+            "{}",
+            run.dump()
+        );
+    }
+    // Environment files: `database_url` without a database, and a legacy block without
+    // `database` (confiture (Python)'s default, `postgres`).
+    for (file, help) in [
+        (
+            format!("database_url: {url}/\n"),
+            "write the database's name after",
+        ),
+        (
+            format!("database:\n  host: {host}\n  port: {port}\n  user: {role}\n"),
+            "add `database: NAME`",
+        ),
+    ] {
+        project.write("db/environments/local.yaml", &file);
+        for command in writing {
+            let run = project.run(command);
+            check(&run, help);
+            run.stderr_has("environment file db/environments/local.yaml");
+        }
+        project.write("db/environments/local.yaml", file.replace(role, "postgres"));
+        let run = project.run(&["migrate", "status"]);
+        run.code(exit::NOT_INITIALISED);
+        run.stderr_has("(no database named: postgres, ");
+        assert!(
+            !run.stderr.contains("`cargo confiture migrate up"),
+            "{}",
+            run.dump()
+        );
+    }
+    // A fleet's entry: that target is refused, its line named.
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {status_url}/postgres\n"),
+    );
+    project.write("targets.txt", format!("{url}/\n"));
+    let run = project.run(&["migrate", "up", "--targets", "targets.txt"]);
+    run.code(exit::INVALID);
+    run.stderr_has("targets.txt:1 names no database: it defaulted to ");
+    // Named, the same database is no default: the refusal is the missing database's.
+    project.write(
+        "db/environments/local.yaml",
+        format!("database_url: {status_url}/postgres\n"),
+    );
+    let run = project.run(&["migrate", "up", "--dry-run"]);
+    assert!(!run.stderr.contains("names no database"), "{}", run.dump());
+}

@@ -3299,3 +3299,60 @@ fn an_event_trigger_refusing_our_own_tables_is_named_in_the_help() {
         .run_on(&db, &["migrate", "up", "--allow-non-empty"])
         .code(exit::SUCCESS);
 }
+
+/// A role that may write the ledger but not `tb_confiture_started`: the refusals of its read
+/// and of a no-transaction migration's start marker gave `GRANT ... TO <role>;` (a
+/// placeholder) or "to the role that runs confiture", where the ledger's names the role. Every
+/// GRANT a help suggests is `db::ledger::grant_to`'s: the real role, quoted, pasted as is.
+#[test]
+fn the_start_markers_grant_hints_name_the_real_role_quoted() {
+    let role = login_role("cft_Markers");
+    let db = TestDb::new("marker_grants");
+    let url = url_as(&role, &db);
+    let project = Project::new();
+    project.migration(
+        "001_a",
+        "-- confiture:no-transaction\nDO $$ BEGIN END $$;\n",
+        "SELECT 1;\n",
+    );
+    // The admin's run leaves both tables, the role allowed only the ledger.
+    project.up_on(&db).code(exit::SUCCESS);
+    project
+        .run_on(&db, &["migrate", "down", "--yes"])
+        .code(exit::SUCCESS);
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON tb_confiture TO \"{}\"",
+            role.0
+        ))
+        .expect("grant");
+    let grant = format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON \"public\".\"tb_confiture_started\" TO \"{}\";",
+        role.0
+    );
+    // Not even SELECT on the markers: the read's refusal.
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(exit::INVALID)
+        .stderr_has(&grant)
+        .stderr_lacks("<role>")
+        .stderr_lacks("the role that runs confiture");
+    // SELECT alone: the start marker's refusal.
+    db.connect()
+        .batch_execute(&format!(
+            "GRANT SELECT ON tb_confiture_started TO \"{}\"",
+            role.0
+        ))
+        .expect("grant");
+    let run = project.run(&["migrate", "up", "--database-url", &url]);
+    run.code(exit::INVALID)
+        .stderr_has("cannot record that migration 001_a starts")
+        .stderr_has(&grant)
+        .stderr_lacks("<role>");
+    // Pasted by the admin, the grant lets the role run it.
+    db.connect()
+        .batch_execute(&grant)
+        .expect("the suggested grant");
+    project
+        .run(&["migrate", "up", "--database-url", &url])
+        .code(exit::SUCCESS);
+}

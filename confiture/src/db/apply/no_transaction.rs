@@ -1779,12 +1779,28 @@ fn start_marker(
             }
             if refused {
                 let started = settings.table.started_table();
+                // The role refused, as the server knows it (the marker's transaction was
+                // rolled back: the session can ask).
+                let grant = match crate::db::snapshot::current_role(client) {
+                    Ok(role) => crate::db::ledger::grant_to(
+                        "SELECT, INSERT, UPDATE, DELETE",
+                        &started.quoted(),
+                        &role,
+                    ),
+                    Err(_) => format!(
+                        "{} with the role of the environment for ROLE",
+                        crate::db::ledger::grant_to(
+                            "SELECT, INSERT, UPDATE, DELETE",
+                            &started.quoted(),
+                            "ROLE"
+                        )
+                    ),
+                };
                 f.error.help = Some(format!(
                     "the role needs the table {started} beside the tracking table, and the \
                      right to write it: have the schema's owner create it once and grant it \
-                     ({}; GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO <role>;), then run {}",
+                     ({}; {grant}), then run {}",
                     StartedRun::create_sql(&settings.table),
-                    started.quoted(),
                     crate::hint::AGAIN
                 ));
             }
