@@ -184,6 +184,17 @@ fn sets_characteristics(tokens: &[Token<'_>]) -> Option<Shapes> {
     })
 }
 
+/// Whether a file's `text` may leave its transaction read-only when it runs, however it does so
+/// (`SET TRANSACTION READ ONLY`, `transaction_read_only` set, also built at run time where
+/// [`check`] cannot read it: `'transaction_' || 'read_only'`): it says both `read` and `only`.
+/// A superset, as cheap as the engine's reading of a file must be: such a transactional
+/// migration carries the row markers (`db::apply::ApplySettings::marks_row`), so that its row's
+/// `INSERT` failing in the read-only transaction it left is told from its last statement's
+/// failure. Not seen: a function defined elsewhere that does it.
+pub(crate) fn may_leave_read_only(text: &str) -> bool {
+    crate::text::mentions(text, "only") && crate::text::mentions(text, "read")
+}
+
 /// The setting that makes the session's transactions read-only.
 const DEFAULT_READ_ONLY: &str = "default_transaction_read_only";
 
