@@ -191,6 +191,7 @@ fn sets_characteristics(tokens: &[Token<'_>]) -> Option<Shapes> {
 /// migration carries the row markers (`db::apply::ApplySettings::marks_row`), so that its row's
 /// `INSERT` failing in the read-only transaction it left is told from its last statement's
 /// failure. Not seen: a function defined elsewhere that does it.
+#[cfg(feature = "db")]
 pub(crate) fn may_leave_read_only(text: &str) -> bool {
     crate::text::mentions(text, "only") && crate::text::mentions(text, "read")
 }
