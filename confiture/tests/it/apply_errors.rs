@@ -367,15 +367,7 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
                 "DROP TABLE b;\n",
             )
             .table("003", "c", "c");
-        let mut migrator = db.migrator(&dir);
-        if steps.is_some() {
-            migrator
-                .up(&UpOptions::default().steps(steps), &mut no_progress)
-                .expect("001 alone");
-        }
-        let failed = migrator
-            .up(&UpOptions::default(), &mut no_progress)
-            .unwrap_err();
+        let failed = up_fails_past_001(&db, &dir, steps);
         let e = &failed.error;
         assert_eq!(e.kind, ErrorKind::MigrationFailed, "{steps:?}: {e:?}");
         let help = e.help.as_deref().unwrap_or_default();
@@ -396,6 +388,24 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
             "{steps:?}"
         );
     }
+}
+
+/// `up` of `dir`'s migrations failing after 001: in one message with it (`steps` `None`), or
+/// in a run of its own after 001 was applied alone (`Some(1)`).
+fn up_fails_past_001(
+    db: &TestDb,
+    dir: &Dir,
+    steps: Option<u32>,
+) -> confiture::migrate::Failed<confiture::migrate::UpReport> {
+    let mut migrator = db.migrator(dir);
+    if steps.is_some() {
+        migrator
+            .up(&UpOptions::default().steps(steps), &mut no_progress)
+            .expect("001 alone");
+    }
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
 }
 
 /// A failure without a server position is never located by running the file again: a
@@ -1370,15 +1380,7 @@ fn a_migration_that_leaves_its_transaction_read_only_is_told_its_row_could_not_b
             dir.table("001", "a", "a")
                 .migration("002", "ro", body, "SELECT 1;\n")
                 .table("003", "c", "c");
-            let mut migrator = db.migrator(&dir);
-            if steps.is_some() {
-                migrator
-                    .up(&UpOptions::default().steps(steps), &mut no_progress)
-                    .expect("001 alone");
-            }
-            let failed = migrator
-                .up(&UpOptions::default(), &mut no_progress)
-                .unwrap_err();
+            let failed = up_fails_past_001(&db, &dir, steps);
             let e = &failed.error;
             assert_eq!(e.kind, ErrorKind::Invalid, "{body}{steps:?}: {e:?}");
             assert_eq!(e.exit_code(), 5);
