@@ -377,7 +377,7 @@ fn setting_the_transaction_in_a_do_block_fails_where_lint_says() {
 
 /// C109 against the server: each spelling lint reads as making the session's transactions
 /// read-only does, run as a no-transaction migration's statement is (alone): the statement
-/// after it, in a transaction of its own, fails (SQLSTATE 25006), as the ledger row would.
+/// after it that writes, in a transaction of its own, fails (SQLSTATE 25006).
 #[test]
 fn making_the_session_read_only_fails_the_next_write_where_lint_says() {
     let mut db = TestDb::create();

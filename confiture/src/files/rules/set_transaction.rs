@@ -3,7 +3,7 @@
 //! transaction it would shape is confiture's, already running queries, or, in a no-transaction
 //! migration, the statement's own; and the session's transactions made read-only
 //! (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`, `default_transaction_read_only`),
-//! which breaks a no-transaction migration's later statements and its ledger row.
+//! which breaks a no-transaction migration's later statements.
 
 use super::lexer::Token;
 use super::settings::{self, How, Value};
@@ -32,8 +32,8 @@ warns, `SET TRANSACTION can only be used in transaction blocks`).
 The session's default access mode, made read-only (`SET SESSION CHARACTERISTICS AS TRANSACTION
 ... READ ONLY`, `default_transaction_read_only` on for the session), shapes the transactions
 that follow, not the one running: in a migration it does nothing, and in a no-transaction
-migration every later statement, each in a transaction of its own, fails, and so does the
-ledger row confiture writes after the last (SQLSTATE 25006). `BEGIN READ ONLY` and `START
+migration every later statement that writes, each in a transaction of its own, fails (SQLSTATE
+25006; confiture resets the session before it writes the migration's row). `BEGIN READ ONLY` and `START
 TRANSACTION READ ONLY` are C100's.
 
 Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
@@ -125,15 +125,15 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 }
 
 /// `what` makes the session's later transactions read-only (in a `DO` block or not: the
-/// session is the same): in a no-transaction migration each later statement runs in one, and
-/// so does confiture's ledger row after the last (SQLSTATE 25006); in a transactional one the
-/// migration's transaction has begun, read-write, and its ledger row is written in it.
+/// session is the same): in a no-transaction migration each later statement runs in one
+/// (SQLSTATE 25006 for a write; the run resets the session before the ledger row); in a
+/// transactional one the migration's transaction has begun, read-write.
 fn session_read_only(cx: &Context<'_>, stmt: &Statement<'_>, what: &str) -> Diagnostic {
     let message = match cx.markers.no_transaction {
         true => format!(
-            "{what} makes every later statement of this no-transaction migration fail, and \
-             confiture's ledger row of it: each runs in a transaction of its own, read-only from \
-             here on (SQLSTATE 25006, cannot execute ... in a read-only transaction)"
+            "{what} makes every later statement of this no-transaction migration fail that \
+             writes: each runs in a transaction of its own, read-only from here on (SQLSTATE \
+             25006, cannot execute ... in a read-only transaction)"
         ),
         false => format!(
             "{what} does nothing in a migration: it sets the access mode of the session's later \
@@ -141,7 +141,7 @@ fn session_read_only(cx: &Context<'_>, stmt: &Statement<'_>, what: &str) -> Diag
         ),
     };
     let help = "remove it: a migration cannot choose the access mode of its session's \
-                transactions, and confiture writes each migration's ledger row in that session"
+                transactions (confiture resets the session before it writes the migration's row)"
         .to_string();
     cx.diagnostic(&DOC, stmt.range.clone(), message, help)
 }
@@ -341,7 +341,7 @@ mod tests {
     }
 
     /// hlt3: `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` passed lint; in a
-    /// no-transaction migration every later statement, and the ledger row, then failed at run
+    /// no-transaction migration every later statement that writes then failed at run
     /// time (SQLSTATE 25006). Every spelling that makes the session's transactions read-only is
     /// flagged: in a no-transaction migration as what breaks the rest, in a transactional one as
     /// what does nothing (the migration's transaction has begun, read-write), in a `DO` block
