@@ -27,7 +27,9 @@ pub(super) use contents::bom_help;
 #[cfg(test)]
 pub(super) use contents::NoStatement;
 pub use docs::*;
-pub(super) use versions::{duplicate_help_neither_applied, gap_help, late_start_help};
+pub(super) use versions::{
+    directory_width, duplicate_help_neither_applied, gap_help, late_start_help,
+};
 
 const CONFIG_TABLE: &str = crate::workspace::WORKSPACE_SETTING;
 const IRREVERSIBLE_MARKER: &str = "-- confiture:irreversible";
@@ -107,10 +109,6 @@ impl Found {
     /// `003_create_tb_comment`, as bytes: compared without decoding.
     fn stem_bytes(&self) -> &[u8] {
         self.name_bytes().get(..self.stem_end).unwrap_or_default()
-    }
-    /// Zero-padded: `007` fits exactly its own width, `1234` any width up to its length.
-    fn version_is_padded(&self) -> bool {
-        self.version_end > 1 && self.name_bytes().first() == Some(&b'0')
     }
     fn file_name(&self) -> &str {
         let bytes = self.path.as_os_str().as_encoded_bytes();

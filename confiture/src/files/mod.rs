@@ -327,6 +327,21 @@ impl MigrationSet {
         versions.into_iter().collect()
     }
 
+    /// The directory's version width, as the file checker decides it
+    /// ([`Checked::version_width`]: the one most versions are written at), over the files the
+    /// set holds: a helper that renumbers a migration writes the version at it.
+    pub fn version_width(&self) -> usize {
+        let stray = (self.unreadable.iter().map(|f| f.version_text.as_str()))
+            .chain((self.incomplete.iter()).map(|f| f.version_text.as_str()))
+            .chain((self.python.iter()).map(|f| f.version_text.as_str()));
+        checker::directory_width(
+            (self.migrations.iter())
+                .chain(&self.duplicates)
+                .map(|m| m.version_text.as_str())
+                .chain(stray),
+        )
+    }
+
     /// How the files of `version` spell it ([`MigrationSet::versions_on_disk`]'s files: a
     /// migration's own over a stray file's), if the directory has any.
     pub fn version_text_of(&self, version: u64) -> Option<&str> {
@@ -1461,15 +1476,7 @@ pub fn help_applied_here(
         let before = (versions.iter().copied())
             .filter(|v| *v < parsed.version)
             .max();
-        let (before, width) = match before {
-            // A version a rename back gives again has no file now: the file's own width.
-            Some(v) => (
-                v,
-                (set.version_text_of(v)).map_or(parsed.version_text.len(), str::len),
-            ),
-            None => (0, 0),
-        };
-        let to = name::version_text(before + 1, width);
+        let to = name::version_text(before.unwrap_or(0) + 1, set.version_width());
         return Some(checker::gap_help(&stem, &to, here));
     }
     if diagnostic.code == rules::requires_no_transaction_code() {
@@ -1486,6 +1493,7 @@ pub fn help_applied_here(
             &stem,
             parsed.version,
             options,
+            set.version_width(),
             here,
         ));
     }

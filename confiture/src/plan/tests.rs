@@ -2989,8 +2989,8 @@ fn the_modified_help_of_a_binary_suggests_generate_as_a_command() {
 }
 
 /// C004's help with the ledger read names the version the file checker names (the first
-/// missing one, at the width of the version before the gap: `0009_gap` after `007` goes to
-/// `008`) and says whether the file after the gap is applied here; no other help changes.
+/// missing one, at the directory's width, the one most versions have: `0009_gap` after `007` goes to
+/// `0008`) and says whether the file after the gap is applied here; no other help changes.
 #[test]
 fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     let dir = std::path::Path::new("m");
@@ -3015,7 +3015,7 @@ fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     };
     let unknown = c004(&checked.diagnostics);
     assert!(
-        unknown.contains("renumber `0009_gap` to 008 only if it is not applied anywhere yet"),
+        unknown.contains("renumber `0009_gap` to 0008 only if it is not applied anywhere yet"),
         "{unknown}"
     );
     let explained = |applied: &[u64]| {
@@ -3037,7 +3037,7 @@ fn explain_applied_says_whether_the_file_after_a_gap_is_applied_here() {
     );
     let not_here = explained(&[7]);
     assert!(
-        not_here.contains("`0009_gap` is not applied here: renumber it to 008 unless another"),
+        not_here.contains("`0009_gap` is not applied here: renumber it to 0008 unless another"),
         "{not_here}"
     );
 }

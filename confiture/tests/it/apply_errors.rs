@@ -367,15 +367,7 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
                 "DROP TABLE b;\n",
             )
             .table("003", "c", "c");
-        let mut migrator = db.migrator(&dir);
-        if steps.is_some() {
-            migrator
-                .up(&UpOptions::default().steps(steps), &mut no_progress)
-                .expect("001 alone");
-        }
-        let failed = migrator
-            .up(&UpOptions::default(), &mut no_progress)
-            .unwrap_err();
+        let failed = up_fails_past_001(&db, &dir, steps);
         let e = &failed.error;
         assert_eq!(e.kind, ErrorKind::MigrationFailed, "{steps:?}: {e:?}");
         let help = e.help.as_deref().unwrap_or_default();
@@ -396,6 +388,24 @@ fn a_migration_that_writes_its_own_ledger_row_is_its_failure_named_with_its_file
             "{steps:?}"
         );
     }
+}
+
+/// `up` of `dir`'s migrations failing after 001: in one message with it (`steps` `None`), or
+/// in a run of its own after 001 was applied alone (`Some(1)`).
+fn up_fails_past_001(
+    db: &TestDb,
+    dir: &Dir,
+    steps: Option<u32>,
+) -> confiture::migrate::Failed<confiture::migrate::UpReport> {
+    let mut migrator = db.migrator(dir);
+    if steps.is_some() {
+        migrator
+            .up(&UpOptions::default().steps(steps), &mut no_progress)
+            .expect("001 alone");
+    }
+    migrator
+        .up(&UpOptions::default(), &mut no_progress)
+        .unwrap_err()
 }
 
 /// A failure without a server position is never located by running the file again: a
@@ -1343,5 +1353,51 @@ fn a_timeout_an_environment_file_sets_is_raised_in_that_file() {
             assert!(!help.contains(flag), "{key}: {help}");
         }
         assert!(!help.contains("Options::"), "{key}: {help}");
+    }
+}
+
+/// hlt3: a migration that made its own transaction read-only (`set_config('transaction_read_only',
+/// 'on', true)` after its writes, built at run time where lint's C109 cannot see it) failed at our ledger row's `INSERT` (SQLSTATE 25006), reported
+/// as its file's failure "at 002_ro.up.sql", "the server did not say which statement failed".
+/// It is said as what it is: the migration left its transaction read-only, its row could not be
+/// written, nothing committed — the ledger's failure as any other the migration caused to the
+/// row (exit 5) — whatever the spelling, the statements around it, and whether the message
+/// carries one migration or several.
+#[test]
+fn a_migration_that_leaves_its_transaction_read_only_is_told_its_row_could_not_be_written() {
+    for (i, body) in [
+        "CREATE TABLE q (a int);\nSELECT set_config('transaction_' || 'read_only', 'on', true);\n",
+        "CREATE TABLE q (a int);\nDO $$ BEGIN EXECUTE 'SET TRANSACTION READ ' || 'ONLY'; END $$;\n",
+        "DO $$ BEGIN CREATE TABLE q (a int); \
+         PERFORM set_config('transaction_' || 'read_only', 'on', true); END $$;\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for steps in [None, Some(1)] {
+            let db = TestDb::new(&format!("hlt3ro{i}"));
+            let dir = Dir::new();
+            dir.table("001", "a", "a")
+                .migration("002", "ro", body, "SELECT 1;\n")
+                .table("003", "c", "c");
+            let failed = up_fails_past_001(&db, &dir, steps);
+            let e = &failed.error;
+            assert_eq!(e.kind, ErrorKind::Invalid, "{body}{steps:?}: {e:?}");
+            assert_eq!(e.exit_code(), 5);
+            assert!(
+                e.message.contains("002_ro left its transaction read-only")
+                    && e.message.contains("could not be written"),
+                "{body}{steps:?}: {e:?}"
+            );
+            let all = format!("{e:?}");
+            assert!(
+                !all.contains("did not say which statement failed"),
+                "{body}{steps:?}: {all}"
+            );
+            let help = e.help.as_deref().unwrap_or_default();
+            assert!(help.contains("002_ro.up.sql"), "{body}{steps:?}: {help}");
+            assert_eq!(db.ledger(), ["001:a"], "{body}{steps:?}");
+            assert!(!db.table_exists("q"), "{body}{steps:?}");
+        }
     }
 }

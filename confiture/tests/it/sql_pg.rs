@@ -375,6 +375,40 @@ fn setting_the_transaction_in_a_do_block_fails_where_lint_says() {
     }
 }
 
+/// C109 against the server: each spelling lint reads as making the session's transactions
+/// read-only does, run as a no-transaction migration's statement is (alone): the statement
+/// after it that writes, in a transaction of its own, fails (SQLSTATE 25006).
+#[test]
+fn making_the_session_read_only_fails_the_next_write_where_lint_says() {
+    let mut db = TestDb::create();
+    for sql in [
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
+        "SET default_transaction_read_only = on",
+        "SET SESSION default_transaction_read_only TO 'yes'",
+        "SELECT set_config('default_transaction_read_only', 'true', false)",
+        "UPDATE pg_settings SET setting = 'on' WHERE name = 'default_transaction_read_only'",
+        "DO $$ BEGIN PERFORM set_config('default_transaction_read_only', 'on', false); END $$",
+    ] {
+        let file = format!("-- confiture:no-transaction\n{sql};\n");
+        let flagged = confiture::files::rules::check_sql(
+            std::path::Path::new("m.up.sql"),
+            &file,
+            confiture::files::Direction::Up,
+        )
+        .iter()
+        .any(|d| d.code == "C109");
+        assert!(flagged, "{sql}");
+        let session = db.client();
+        session.batch_execute(sql).expect(sql);
+        let write = session
+            .batch_execute("CREATE TABLE hlt3_written (a int)")
+            .map_err(|e| e.code().map(|c| c.code().to_string()));
+        assert_eq!(write, Err(Some("25006".to_string())), "{sql}");
+        session.batch_execute("RESET ALL").expect("reset");
+    }
+}
+
 #[test]
 fn split_pieces_run_on_their_own_and_match_running_the_file() {
     let mut db = TestDb::create();

@@ -1246,7 +1246,7 @@ pub(super) fn marked_failure(
     left: &[String],
     tag: &str,
 ) -> StepFailure {
-    let last_too = settings.ledger_triggers;
+    let last_too = settings.marks_row(step.file());
     if let Some(dropped) = dropped_by(step, &owned, left, tag, last_too, None) {
         return own_statements_dropped(settings, step, script, step_in_script, owned, dropped);
     }
@@ -1269,6 +1269,15 @@ pub(super) fn marked_failure(
                 return failure_of(settings, step, script, step_in_script, owned, None, ours);
             }
             sql_failure(settings, step, script, step_in_script, owned, statement)
+        }
+        // The transaction the migration ran in refused our row's write as read-only: the
+        // migration left it so (the run begins each one read-write).
+        Reached::Row
+            if owned
+                .as_db_error()
+                .is_some_and(|db| db.code() == &SqlState::READ_ONLY_SQL_TRANSACTION) =>
+        {
+            return left_read_only(settings, step, owned);
         }
         Reached::Row => {
             let read = ledger_triggers(client, settings, step, Fired::OnWrite);
@@ -1295,6 +1304,50 @@ pub(super) fn marked_failure(
         left_out(&mut failure, gone.err().as_ref());
     }
     failure
+}
+
+/// The failure of a transactional step whose SQL left its transaction read-only
+/// (`SET TRANSACTION READ ONLY`, `transaction_read_only` set): our row's write failed
+/// (SQLSTATE 25006) after every statement of the file completed, told by the row markers such
+/// a file carries ([`ApplySettings::marks_row`]). The migration broke its own row, as one that
+/// alters or moves the tracking table does: the ledger's failure (exit 5), which the file must
+/// stop causing; nothing of it committed.
+fn left_read_only(
+    settings: &ApplySettings,
+    step: &Step<'_>,
+    owned: postgres::Error,
+) -> StepFailure {
+    let id = step.migration.id();
+    let (doing, row) = match step.direction {
+        Direction::Up => (format!("migration {id}"), "written"),
+        Direction::Down => (format!("the rollback of migration {id}"), "deleted"),
+    };
+    let message = format!(
+        "{doing} left its transaction read-only: its row in the tracking table {} could not be \
+         {row}, and nothing of it committed",
+        settings.table
+    );
+    let help = format!(
+        "remove what makes the transaction read-only from {} (`SET TRANSACTION READ ONLY`, \
+         `transaction_read_only` set to on, also built at run time): the tool writes each \
+         migration's row in its transaction; then {}",
+        step.file().path.display(),
+        settings.run_again()
+    );
+    let mut error = Error::new(ErrorKind::Invalid, message).with_help(help);
+    if let Some(db) = owned.as_db_error() {
+        error.details = server_details(db);
+    }
+    let server = crate::error::ServerError::of(&owned);
+    let cause = owned
+        .as_db_error()
+        .map(|db| db.message().to_string())
+        .unwrap_or_default();
+    let error = error.with_source_shown(owned, cause);
+    StepFailure {
+        server,
+        ..StepFailure::of(error)
+    }
 }
 
 /// The failure of a step that dropped the engine's own prepared statements ([`dropped_by`]):
@@ -2464,7 +2517,7 @@ pub(super) fn message_failure(
     ledger_write: bool,
 ) -> StepFailure {
     let tag = format!("{}_{in_message}", batch.nonce);
-    let last_too = settings.ledger_triggers;
+    let last_too = settings.marks_row(step.file());
     // The message's prepared ledger row, when it had one and what it left is known.
     let row = batch
         .prepare

@@ -263,6 +263,16 @@ impl ApplySettings {
 }
 
 impl ApplySettings {
+    /// Whether a transactional migration of `file` carries the row markers
+    /// (`markers::RowMarker`, a statement marker after its last statement too), which tell
+    /// its row's write failing from its statements' (`markers::reached`): the tracking table
+    /// has triggers that fire on the row ([`ApplySettings::ledger_triggers`]), or the file may
+    /// leave its transaction read-only (`rules::may_leave_read_only`), where the row's write
+    /// fails (SQLSTATE 25006) after its last statement completed.
+    pub(crate) fn marks_row(&self, file: &SqlFile) -> bool {
+        self.ledger_triggers || crate::files::rules::may_leave_read_only(&file.text)
+    }
+
     /// Whether the run was stopped from outside ([`ApplySettings::stop`]).
     pub(crate) fn stopped(&self) -> bool {
         self.stop.as_ref().is_some_and(Stop::is_set)

@@ -1147,8 +1147,9 @@ pub(super) fn push_step<'a>(
         migration_timeout_sql(settings)
     ));
     let file = step.file();
-    let markers = script.push_marked_body(file, tag, settings.ledger_triggers);
-    let (begun, written) = row_markers(settings, markers, tag);
+    let marks_row = settings.marks_row(file);
+    let markers = script.push_marked_body(file, tag, marks_row);
+    let (begun, written) = row_markers(marks_row, markers, tag);
     let row = ledger_sql(settings, step, 0, None, &begun, Began::OwnMessage);
     script.push_sql(&format!(
         "{row};\n{}{written}RESET ALL; {}{}{}{} {}",
@@ -1160,7 +1161,7 @@ pub(super) fn push_step<'a>(
         release_session_advisory_locks_in_transaction(file),
         local_timeouts_sql(settings)
     ));
-    let deallocate = deallocate_markers(tag, markers, settings.ledger_triggers);
+    let deallocate = deallocate_markers(tag, markers, marks_row);
     if !deallocate.is_empty() {
         script.push_sql(deallocate.trim_start());
     }
@@ -1178,14 +1179,15 @@ fn settle_markers(settings: &ApplySettings, step: &Step<'_>) -> String {
     }
 }
 
-/// The [`RowMarker`]s of a step whose tracking table has triggers that fire on its row
-/// ([`ApplySettings::ledger_triggers`]), as `(begun, written)` statements to place around the
+/// The [`RowMarker`]s of a step that carries them (`marks_row`, [`ApplySettings::marks_row`]:
+/// the tracking table has triggers that fire on its row, or the file may leave its transaction
+/// read-only), as `(begun, written)` statements to place around the
 /// row's write: [`RowMarker::Begun`] only where the body carries no markers (`body`, as
 /// [`Script::push_marked_body`] returned it) — whatever the body says, a backslash,
 /// `DEALLOCATE` or `statement_timeout`, it has completed by then, and the statement before the
-/// row has put our own timeouts in place. Empty without such triggers.
-fn row_markers(settings: &ApplySettings, body: Option<usize>, tag: &str) -> (String, String) {
-    if !settings.ledger_triggers {
+/// row has put our own timeouts in place. Empty for a step that carries none.
+fn row_markers(marks_row: bool, body: Option<usize>, tag: &str) -> (String, String) {
+    if !marks_row {
         return (String::new(), String::new());
     }
     let begun = if body.is_none() {
@@ -1229,8 +1231,9 @@ pub(super) fn push_transaction<'a>(
     script.push_sql(&format!("BEGIN; {}", migration_timeout_sql(settings)));
     let file = step.file();
     let tag = format!("{nonce}_{index}");
-    let markers = script.push_marked_body(file, &tag, settings.ledger_triggers);
-    let (begun, written) = row_markers(settings, markers, &tag);
+    let marks_row = settings.marks_row(file);
+    let markers = script.push_marked_body(file, &tag, marks_row);
+    let (begun, written) = row_markers(marks_row, markers, &tag);
     // Written straight into one string: a message carries up to thousands of migrations, and
     // building each one's SQL out of `format!`ed pieces cost more client time than the rest of
     // the run's planning (issue 15).
@@ -1294,7 +1297,7 @@ pub(super) fn push_transaction<'a>(
     sql.push_str(&release_advisory_locks(file));
     // The last statement marker and the row markers go once the transaction is over
     // (committed, or not: then they tell how far it got).
-    sql.push_str(&deallocate_markers(&tag, markers, settings.ledger_triggers));
+    sql.push_str(&deallocate_markers(&tag, markers, marks_row));
     script.push_sql(&sql);
     script.end_transaction(began);
 }

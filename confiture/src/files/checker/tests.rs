@@ -1455,3 +1455,49 @@ fn a_timestamped_history_is_told_once_to_renumber_in_order() {
         assert!(!crate::files::name::is_timestamp(number), "{number}");
     }
 }
+
+/// hlt3: C004 and C005 wrote the versions they name at a stray file's width: `001_a`,
+/// `0002_b`, `010_c` drew "versions 0003 to 0009 are missing", "renumber `010_c` to 0003"
+/// beside C011 telling `0002_b` to take 3 digits. The directory's width (the one most
+/// versions have, `Checked::version_width`) is the one every rule renumbers to.
+#[test]
+fn gaps_and_late_starts_name_versions_at_the_directory_s_width() {
+    let cases: [(&[&str], &str, &str, &str); 3] = [
+        (
+            &["001_a", "0002_b", "010_c"],
+            "C004",
+            "versions 003 to 009 are missing",
+            "renumber `010_c` to 003 only if",
+        ),
+        (
+            &["0007_a", "009_b", "010_c"],
+            "C004",
+            "version 008 is missing",
+            "renumber `009_b` to 008 only if",
+        ),
+        (
+            &["0002_a", "003_b", "004_c"],
+            "C005",
+            "versions start at 001",
+            "renumber `0002_a` to 001 only if",
+        ),
+    ];
+    for (stems, code, message, help) in cases {
+        let files = pairs(stems);
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let checked = run(&files, None);
+        assert_eq!(checked.version_width, 3, "{stems:?}");
+        let d = (checked.diagnostics.iter())
+            .find(|d| d.code == code)
+            .unwrap_or_else(|| panic!("no {code} for {stems:?}: {:?}", checked.diagnostics));
+        assert!(d.message.contains(message), "{stems:?}: {}", d.message);
+        let d_help = d.help.as_deref().unwrap_or_default();
+        assert!(d_help.contains(help), "{stems:?}: {d_help}");
+        // C011 renames the stray file to that same width.
+        assert!(
+            (checked.diagnostics.iter()).any(|d| d.code == "C011"),
+            "{stems:?}: {:?}",
+            checked.diagnostics
+        );
+    }
+}

@@ -41,13 +41,14 @@ pub(super) fn check_versions(
     others.sort_unstable();
     // The sequence first: a gap's help may renumber later migrations down, which moves the
     // next free version a duplicate is told to take.
+    let width = directory_width(version_texts(found, stems, python));
     let mut sequence = Vec::new();
-    check_sequence(found, stems, &others, options, &mut sequence);
+    check_sequence(found, stems, &others, options, width, &mut sequence);
     let gap = (sequence.iter()).any(|d| d.code == VERSION_GAP.code || d.code == FIRST_VERSION.code);
     let highest_other = others.last().map(|&(v, _)| v);
     let kept = check_duplicates(found, stems, python, highest_other, gap, diagnostics);
     diagnostics.extend(sequence);
-    let width = check_widths(found, stems, python, diagnostics);
+    check_widths(found, stems, python, width, diagnostics);
     (kept, width)
 }
 
@@ -185,11 +186,13 @@ pub(crate) fn duplicate_help_neither_applied(kept: &str, file: &str) -> String {
 /// `first_version` are reported once and left out, so they cause no gap. `others`: the
 /// versions (and their texts) of the files that are no pair, `.py` migrations and misnamed
 /// files, sorted: they fill the sequence, but a gap or late start is reported on a pair only.
+/// The versions a gap or late start asks for are written at `width`, the directory's.
 fn check_sequence(
     found: &[Found],
     stems: &[Stem],
     others: &[(u64, &str)],
     options: &CheckOptions,
+    width: usize,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let lowest = stems.first().map(|stem| {
@@ -231,9 +234,9 @@ fn check_sequence(
             .max_by_key(|(version, _)| *version)
             .copied();
         let problem = match previous.max(other_before) {
-            None if stem.version > first_version => Some(late_start(file, options)),
+            None if stem.version > first_version => Some(late_start(file, options, width)),
             Some((before, text)) if stem.version > before.saturating_add(1) => {
-                Some(gap(file, before, text))
+                Some(gap(file, before, text, width))
             }
             _ => None,
         };
@@ -317,33 +320,39 @@ fn before_first_version(file: &Found, options: &CheckOptions) -> Diagnostic {
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
-/// The lowest version is above `first_version`.
-fn late_start(file: &Found, options: &CheckOptions) -> Diagnostic {
+/// The lowest version is above `first_version`, which is named at `width`, the directory's.
+fn late_start(file: &Found, options: &CheckOptions, width: usize) -> Diagnostic {
     let first_version = crate::history::first_version(options.first_version);
-    let expected = name::version_text(first_version, file.version_text().len());
+    let expected = name::version_text(first_version, width);
     let message = format!(
         "the first migration is version {}, but versions start at {expected}",
         file.version_text()
     );
     // No ledger here: `migrate status` says whether the file is applied on its database
     // (`plan::explain_applied`).
-    let help = late_start_help(file.stem(), file.version, options, AppliedHere::Unknown);
+    let help = late_start_help(
+        file.stem(),
+        file.version,
+        options,
+        width,
+        AppliedHere::Unknown,
+    );
     diagnostic(&FIRST_VERSION, &file.path, None, message, help)
 }
 
 /// C005's help for `stem`, of `version`, the first migration of a history that starts after
-/// the first version: renumbering it to the first version is safe only where no database
-/// applied it, `here` (unknown without a ledger); else earlier migrations were squashed (say
-/// so with `first_version`) or deleted.
+/// the first version (written at `width`, the directory's): renumbering it to the first
+/// version is safe only where no database applied it, `here` (unknown without a ledger); else
+/// earlier migrations were squashed (say so with `first_version`) or deleted.
 pub(crate) fn late_start_help(
     stem: &str,
     version: u64,
     options: &CheckOptions,
+    width: usize,
     here: AppliedHere,
 ) -> String {
     let table = setting_table(options);
     let first_version = crate::history::first_version(options.first_version);
-    let width = stem.bytes().take_while(u8::is_ascii_digit).count();
     let expected = name::version_text(first_version, width);
     let squashed = match options.first_version {
         None => format!(
@@ -370,18 +379,17 @@ pub(crate) fn late_start_help(
 }
 
 /// `file` follows `previous` with versions missing between them: each version as its file
-/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones at one
-/// width, the previous one's, the width the help renumbers `file` to (`versions 002 to 006`
-/// after `001`, before `0007`: never `002 to 0006`).
-fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
-    let previous_width = previous_text.len();
-    let missing_from = name::version_text(previous + 1, previous_width);
+/// (`.sql` or `.py`) writes it, never padded to the other's width; the missing ones at the
+/// directory's `width` ([`directory_width`], C011's), the width the help renumbers `file` to
+/// (`versions 003 to 009` after `0002`, before `010`, where most versions have 3 digits).
+fn gap(file: &Found, previous: u64, previous_text: &str, width: usize) -> Diagnostic {
+    let missing_from = name::version_text(previous + 1, width);
     let missing = if file.version - previous == 2 {
         format!("version {missing_from} is missing")
     } else {
         format!(
             "versions {missing_from} to {} are missing",
-            name::version_text(file.version - 1, previous_width)
+            name::version_text(file.version - 1, width)
         )
     };
     let message = format!(
@@ -397,7 +405,7 @@ fn gap(file: &Found, previous: u64, previous_text: &str) -> Diagnostic {
 }
 
 /// C004's help for `stem`, the pair after the gap, which would be renumbered to `to` (the first
-/// missing version, at the width of the version before the gap): whether
+/// missing version, at the directory's width): whether
 /// that is safe depends on the databases that applied it, `here` (unknown without a ledger).
 /// Known, no migration was renumbered away from the gap (else `plan::explain_gaps` helps).
 pub(crate) fn gap_help(stem: &str, to: &str, here: AppliedHere) -> String {
@@ -420,43 +428,55 @@ pub(crate) fn gap_help(stem: &str, to: &str, here: AppliedHere) -> String {
     }
 }
 
-/// Mixed zero-padding: the width most versions agree with wins — confiture (Python)'s `.py`
-/// migrations vote too —; the other pairs are reported. Returns that width.
-fn check_widths(
-    found: &[Found],
-    stems: &[Stem],
-    python: &[PythonFile],
-    diagnostics: &mut Vec<Diagnostic>,
-) -> usize {
-    // A padded text (`007`) fits exactly its own width; an unpadded one (`1234`) fits any width
-    // up to its length.
-    // Each version as (its length, whether it is zero-padded).
-    let fits = |(len, padded): (usize, bool), width: usize| {
-        if padded {
-            len == width
-        } else {
-            len >= width
-        }
-    };
-    let of_stem = |stem: &Stem| {
-        let file = &found[stem.main_file()];
-        (file.version_end, file.version_is_padded())
-    };
-    let versions: Vec<(usize, bool)> = (stems.iter().map(of_stem))
-        .chain(python.iter().map(|f| {
-            let text = &f.version_text;
-            (text.len(), text.len() > 1 && text.starts_with('0'))
-        }))
-        .collect();
-    let max_width = versions.iter().map(|&(len, _)| len).max().unwrap_or(0);
+/// Whether a version written `text` is written at `width` digits: a padded text (`007`) fits
+/// exactly its own width; an unpadded one (`1234`) fits any width up to its length.
+fn fits_width(text: &str, width: usize) -> bool {
+    match text.len() > 1 && text.starts_with('0') {
+        true => text.len() == width,
+        false => text.len() >= width,
+    }
+}
+
+/// The directory's version width, the one owner of it: the width most versions (`texts`, as
+/// their files write them; confiture (Python)'s `.py` migrations vote too) are written at, 3
+/// at least ([`name::MIN_VERSION_WIDTH`]); the first such width on a tie. C011 reports the
+/// versions not at it; C004 and C005 name the versions they ask for at it; `generate` pads to
+/// it ([`crate::files::Checked::version_width`]; [`crate::files::MigrationSet::version_width`]
+/// once the directory is read).
+pub(crate) fn directory_width<'a>(texts: impl IntoIterator<Item = &'a str>) -> usize {
+    let texts: Vec<&str> = texts.into_iter().collect();
+    let max_width = texts.iter().map(|t| t.len()).max().unwrap_or(0);
     let mut best = (0, name::MIN_VERSION_WIDTH);
     for width in name::MIN_VERSION_WIDTH..=max_width {
-        let count = versions.iter().filter(|&&v| fits(v, width)).count();
+        let count = texts.iter().filter(|t| fits_width(t, width)).count();
         if count > best.0 {
             best = (count, width);
         }
     }
-    let width = best.1;
+    best.1
+}
+
+/// The version texts of the stems and `.py` migrations, which [`directory_width`] counts.
+fn version_texts<'a>(
+    found: &'a [Found],
+    stems: &'a [Stem],
+    python: &'a [PythonFile],
+) -> impl Iterator<Item = &'a str> {
+    (stems
+        .iter()
+        .map(|stem| found[stem.main_file()].version_text()))
+    .chain(python.iter().map(|f| f.version_text.as_str()))
+}
+
+/// Mixed zero-padding: the versions not at the directory's `width` ([`directory_width`]) are
+/// reported.
+fn check_widths(
+    found: &[Found],
+    stems: &[Stem],
+    python: &[PythonFile],
+    width: usize,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     // A version two migrations share is C003's to renumber, to the next free version at this
     // width: renaming it to this width alone would keep the duplicate.
     let mut numbers: Vec<u64> = (stems.iter().map(|s| s.version))
@@ -469,7 +489,7 @@ fn check_widths(
     };
     for stem in stems {
         let file = &found[stem.main_file()];
-        if fits(of_stem(stem), width) || duplicated(stem.version) {
+        if fits_width(file.version_text(), width) || duplicated(stem.version) {
             continue;
         }
         let text = file.version_text();
@@ -497,5 +517,4 @@ fn check_widths(
             help,
         ));
     }
-    width
 }

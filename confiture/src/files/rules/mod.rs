@@ -28,6 +28,8 @@ pub(crate) use resets_timeouts::{
 #[cfg(feature = "db")]
 pub(crate) use server_wide::{server_wide, Effect};
 #[cfg(feature = "db")]
+pub(crate) use set_transaction::may_leave_read_only;
+#[cfg(feature = "db")]
 pub(crate) use syntax::{
     concurrently_created_index, concurrently_detached, concurrently_reindexed, created_index,
     dropped_indexes, Reindexed,

@@ -1,10 +1,12 @@
 //! C109 `set-transaction`: `SET TRANSACTION ...` (or the `transaction_isolation`,
 //! `transaction_read_only`, `transaction_deferrable` settings set by name) in a migration: the
 //! transaction it would shape is confiture's, already running queries, or, in a no-transaction
-//! migration, the statement's own.
+//! migration, the statement's own; and the session's transactions made read-only
+//! (`SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`, `default_transaction_read_only`),
+//! which breaks a no-transaction migration's later statements.
 
 use super::lexer::Token;
-use super::settings::{self, How};
+use super::settings::{self, How, Value};
 use super::{do_block, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
@@ -27,11 +29,21 @@ In a `-- confiture:no-transaction` migration each statement runs on its own, in 
 transaction that ends with it: `SET TRANSACTION` reaches no other statement (PostgreSQL only
 warns, `SET TRANSACTION can only be used in transaction blocks`).
 
+The session's default access mode, made read-only (`SET SESSION CHARACTERISTICS AS TRANSACTION
+... READ ONLY`, `default_transaction_read_only` on for the session), shapes the transactions
+that follow, not the one running: in a migration it does nothing, and in a no-transaction
+migration every later statement that writes, each in a transaction of its own, fails (SQLSTATE
+25006; confiture resets the session before it writes the migration's row). `BEGIN READ ONLY` and `START
+TRANSACTION READ ONLY` are C100's.
+
 Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
 transaction_isolation | transaction_read_only | transaction_deferrable`, the same by
-`set_config(...)` or by an `UPDATE pg_settings`. Not flagged: `SET SESSION CHARACTERISTICS AS
-TRANSACTION ...` and `default_transaction_isolation` (the session's defaults: they shape the
-transactions that follow), `SHOW`, a column named like a setting (`UPDATE t SET
+`set_config(...)` or by an `UPDATE pg_settings`; `SET SESSION CHARACTERISTICS AS TRANSACTION
+... READ ONLY`; `SET [SESSION] default_transaction_read_only` to anything but off or `DEFAULT`,
+the same by `set_config(..., false)` or by an `UPDATE pg_settings`. Not flagged: the session's
+other defaults (`SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ...`,
+`default_transaction_isolation`: they shape the transactions that follow), `SET LOCAL
+default_transaction_read_only` (it ends before any later transaction begins), `SHOW`, a column named like a setting (`UPDATE t SET
 transaction_isolation = ...`, also `ON CONFLICT DO UPDATE SET` and `MERGE ... UPDATE SET`), and
 `SET TRANSACTION` inside a function's body (run where the function is called).
 
@@ -51,14 +63,32 @@ const CHARACTERISTICS: [&str; 3] = [
     "transaction_deferrable",
 ];
 
+/// What a statement sets: this transaction's characteristics, or the session's transactions
+/// read-only from the next one on.
+enum Shapes {
+    /// `SET TRANSACTION ...`, a characteristic set by name: the transaction's own.
+    Transaction(String),
+    /// `SET SESSION CHARACTERISTICS AS TRANSACTION ... READ ONLY`,
+    /// `default_transaction_read_only` on for the session: every later transaction of the
+    /// session is read-only.
+    SessionReadOnly(String),
+}
+
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
     if !cx.mentioned_in(stmt.text, "transaction") {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
-    let Some((what, in_do_block)) = do_block::find_in_session(&tokens, &mut sets_characteristics)
+    let Some((shapes, in_do_block)) = do_block::find_in_session(&tokens, &mut sets_characteristics)
     else {
         return;
+    };
+    let what = match shapes {
+        Shapes::Transaction(what) => what,
+        Shapes::SessionReadOnly(what) => {
+            out.push(session_read_only(cx, stmt, &what));
+            return;
+        }
     };
     let help = "remove it: PostgreSQL takes the isolation level, deferrable mode and snapshot \
                 only before a transaction's first query (SQLSTATE 25001), and READ ONLY would \
@@ -94,26 +124,96 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
     out.push(cx.diagnostic(&DOC, stmt.range.clone(), message, help));
 }
 
+/// `what` makes the session's later transactions read-only (in a `DO` block or not: the
+/// session is the same): in a no-transaction migration each later statement runs in one
+/// (SQLSTATE 25006 for a write; the run resets the session before the ledger row); in a
+/// transactional one the migration's transaction has begun, read-write.
+fn session_read_only(cx: &Context<'_>, stmt: &Statement<'_>, what: &str) -> Diagnostic {
+    let message = match cx.markers.no_transaction {
+        true => format!(
+            "{what} makes every later statement of this no-transaction migration fail that \
+             writes: each runs in a transaction of its own, read-only from here on (SQLSTATE \
+             25006, cannot execute ... in a read-only transaction)"
+        ),
+        false => format!(
+            "{what} does nothing in a migration: it sets the access mode of the session's later \
+             transactions, and the migration's own has begun, read-write"
+        ),
+    };
+    let help = "remove it: a migration cannot choose the access mode of its session's \
+                transactions (confiture resets the session before it writes the migration's row)"
+        .to_string();
+    cx.diagnostic(&DOC, stmt.range.clone(), message, help)
+}
+
 /// What in `tokens` (one statement, or one of a `DO` block's, no trivia) sets the
-/// transaction's characteristics, as the statement names it.
-fn sets_characteristics(tokens: &[Token<'_>]) -> Option<String> {
+/// transaction's characteristics, or the session's transactions read-only, as the statement
+/// names it.
+fn sets_characteristics(tokens: &[Token<'_>]) -> Option<Shapes> {
     let first = tokens.first()?;
     if first.is_word("SET") && tokens.get(1).is_some_and(|t| t.is_word("TRANSACTION")) {
-        return Some("SET TRANSACTION".to_string());
+        return Some(Shapes::Transaction("SET TRANSACTION".to_string()));
+    }
+    if first.is_word("SET") && (tokens.get(1..4)).is_some_and(session_characteristics) {
+        let read_only = tokens
+            .windows(2)
+            .any(|w| w[0].is_word("READ") && w[1].is_word("ONLY"));
+        return read_only.then(|| {
+            Shapes::SessionReadOnly(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY".to_string(),
+            )
+        });
     }
     // `ALTER DATABASE | ROLE ... SET`, `CREATE FUNCTION ... SET`: other sessions', or a
     // function's.
     if first.is_word("ALTER") || first.is_word("CREATE") {
         return None;
     }
-    CHARACTERISTICS.into_iter().find_map(|name| {
+    let transaction = CHARACTERISTICS.into_iter().find_map(|name| {
         let set = settings::assignments(tokens, name).into_iter().next()?;
-        Some(match set.how {
-            How::Set => format!("SET {name}"),
-            How::SetConfig => format!("set_config('{name}', ...)"),
-            How::SettingsRow => format!("UPDATE pg_settings ({name})"),
-        })
+        Some(Shapes::Transaction(named(name, set.how)))
+    });
+    transaction.or_else(|| {
+        // For the session, and not back to the default nor off: a `SET LOCAL`, whose value
+        // ends with the transaction, reaches no transaction that begins after it.
+        let name = DEFAULT_READ_ONLY;
+        let set = settings::assignments(tokens, name).into_iter().find(|a| {
+            !a.local && a.value != Value::Default && !settings::is_false(a.value.as_text())
+        })?;
+        Some(Shapes::SessionReadOnly(named(name, set.how)))
     })
+}
+
+/// Whether a file's `text` may leave its transaction read-only when it runs, however it does so
+/// (`SET TRANSACTION READ ONLY`, `transaction_read_only` set, also built at run time where
+/// [`check`] cannot read it: `'transaction_' || 'read_only'`): it says both `read` and `only`.
+/// A superset, as cheap as the engine's reading of a file must be: such a transactional
+/// migration carries the row markers (`db::apply::ApplySettings::marks_row`), so that its row's
+/// `INSERT` failing in the read-only transaction it left is told from its last statement's
+/// failure. Not seen: a function defined elsewhere that does it.
+#[cfg(feature = "db")]
+pub(crate) fn may_leave_read_only(text: &str) -> bool {
+    crate::text::mentions(text, "only") && crate::text::mentions(text, "read")
+}
+
+/// The setting that makes the session's transactions read-only.
+const DEFAULT_READ_ONLY: &str = "default_transaction_read_only";
+
+/// `SESSION CHARACTERISTICS AS`, after a `SET`.
+fn session_characteristics(words: &[Token<'_>]) -> bool {
+    words.len() == 3
+        && words[0].is_word("SESSION")
+        && words[1].is_word("CHARACTERISTICS")
+        && words[2].is_word("AS")
+}
+
+/// How a message names setting `name` set `how`.
+fn named(name: &str, how: How) -> String {
+    match how {
+        How::Set => format!("SET {name}"),
+        How::SetConfig => format!("set_config('{name}', ...)"),
+        How::SettingsRow => format!("UPDATE pg_settings ({name})"),
+    }
 }
 
 #[cfg(test)]
@@ -240,13 +340,108 @@ mod tests {
         }
     }
 
+    /// hlt3: `SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY` passed lint; in a
+    /// no-transaction migration every later statement that writes then failed at run
+    /// time (SQLSTATE 25006). Every spelling that makes the session's transactions read-only is
+    /// flagged: in a no-transaction migration as what breaks the rest, in a transactional one as
+    /// what does nothing (the migration's transaction has begun, read-write), in a `DO` block
+    /// alike; up and down. Back to read-write, or for this transaction only, is not flagged.
+    #[test]
+    fn making_the_session_read_only_is_flagged() {
+        let cases = [
+            (
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            ),
+            (
+                "set session characteristics as transaction isolation level serializable, read only;",
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            ),
+            (
+                "SET default_transaction_read_only = on;",
+                "SET default_transaction_read_only",
+            ),
+            (
+                "SET SESSION default_transaction_read_only TO 'true';",
+                "SET default_transaction_read_only",
+            ),
+            (
+                "SET default_transaction_read_only = 1;",
+                "SET default_transaction_read_only",
+            ),
+            (
+                "SELECT set_config('default_transaction_read_only', 'on', false);",
+                "set_config('default_transaction_read_only', ...)",
+            ),
+            (
+                "SELECT pg_catalog.set_config(setting_name => 'default_transaction_read_only', new_value => 'yes', is_local => false);",
+                "set_config('default_transaction_read_only', ...)",
+            ),
+            (
+                "UPDATE pg_settings SET setting = 'on' WHERE name = 'default_transaction_read_only';",
+                "UPDATE pg_settings (default_transaction_read_only)",
+            ),
+            (
+                "DO $$ BEGIN SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY; END $$;",
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            ),
+            (
+                "DO $$ BEGIN PERFORM set_config('default_transaction_read_only', 'on', false); END $$;",
+                "set_config('default_transaction_read_only', ...)",
+            ),
+        ];
+        for (sql, what) in cases {
+            for (marker, says) in [
+                ("", "does nothing in a migration"),
+                (
+                    "-- confiture:no-transaction\n",
+                    "makes every later statement of this no-transaction migration fail",
+                ),
+            ] {
+                let file = format!("{marker}{sql}\nCREATE TABLE t (a int);\n");
+                let found = flagged(&file);
+                assert_eq!(found.len(), 1, "{file}: {found:?}");
+                assert!(
+                    found[0].1.starts_with(&format!("{what} {says}")),
+                    "{file}: {found:?}"
+                );
+                let down = check_sql(Path::new("m.sql"), &file, Direction::Down);
+                assert!(down.iter().any(|d| d.code == "C109"), "{file}: {down:?}");
+            }
+        }
+        // `BEGIN READ ONLY`, `START TRANSACTION READ ONLY`: transaction control, C100's.
+        for sql in ["BEGIN READ ONLY;", "START TRANSACTION READ ONLY;"] {
+            for marker in ["", "-- confiture:no-transaction\n"] {
+                let file = format!("{marker}{sql}\nCREATE TABLE t (a int);\n");
+                let all = check_sql(Path::new("m.sql"), &file, Direction::Up);
+                assert!(all.iter().any(|d| d.code == "C100"), "{file}: {all:?}");
+            }
+        }
+        for sql in [
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE;",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED;",
+            "SET default_transaction_read_only = off;",
+            "SET default_transaction_read_only TO 'no';",
+            "SET default_transaction_read_only = DEFAULT;",
+            "SET LOCAL default_transaction_read_only = on;",
+            "SELECT set_config('default_transaction_read_only', 'on', true);",
+            "SELECT set_config('default_transaction_read_only', 'false', false);",
+            "ALTER DATABASE d SET default_transaction_read_only = on;",
+            "SHOW default_transaction_read_only;",
+        ] {
+            for marker in ["", "-- confiture:no-transaction\n"] {
+                let file = format!("{marker}{sql}\n");
+                assert_eq!(flagged(&file), [], "{file}");
+            }
+        }
+    }
+
     /// The session's defaults, other sessions', a function's, reads, and lookalikes.
     #[test]
     fn what_does_not_set_this_transaction_is_not_flagged() {
         for sql in [
             "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
             "SET default_transaction_isolation = 'serializable';",
-            "SET LOCAL default_transaction_read_only = off;",
             "SHOW transaction_isolation;",
             "SELECT current_setting('transaction_isolation');",
             "ALTER DATABASE d SET default_transaction_isolation = 'serializable';",

@@ -56,6 +56,14 @@ impl Value<'_> {
     }
 }
 
+/// Whether PostgreSQL reads `value` as a boolean's false: `off`, `0`, and `false` and `no` or
+/// a prefix of them, in any case (`of` too, its one prefix of `off` that is no `on`'s).
+pub(super) fn is_false(value: &str) -> bool {
+    let value = value.to_ascii_lowercase();
+    let prefix_of = |word: &str| !value.is_empty() && word.starts_with(value.as_str());
+    value == "0" || value == "off" || value == "of" || prefix_of("false") || prefix_of("no")
+}
+
 /// The values `tokens` (one statement, no trivia) gives setting `name` (PostgreSQL's spelling:
 /// any case): `name = v`, `name TO v` of a `SET [SESSION | LOCAL]` command or of `ALTER
 /// DATABASE | ROLE | USER | SYSTEM ... SET` ([`set_command`]), `[pg_catalog.]set_config('name',

@@ -87,12 +87,7 @@ pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagno
 fn turns_off(tokens: &[Token<'_>]) -> bool {
     session_values(tokens, "standard_conforming_strings")
         .iter()
-        .any(|value| {
-            // PostgreSQL's booleans, with the prefixes it accepts.
-            let value = value.to_ascii_lowercase();
-            let prefix_of = |word: &str| !value.is_empty() && word.starts_with(value.as_str());
-            value == "0" || value == "off" || value == "of" || prefix_of("false") || prefix_of("no")
-        })
+        .any(|value| settings::is_false(value))
 }
 
 /// The encoding other than UTF-8 that `tokens` (one statement, no trivia) sets
