@@ -1669,6 +1669,28 @@ fn marked(settings: &ApplySettings) -> bool {
     settings.scratch.is_none()
 }
 
+/// Deletes the start markers of applies that a full apply recorded since made out of date
+/// (`versions`, [`crate::plan::superseded_markers`]), in a transaction of their own, under the
+/// migration lock the writing command (`up`, `down`) holds; nothing is sent when there is
+/// none, the common case. Best effort: such a marker changes nothing while its row stands
+/// (`status` calls it stale), so a failure (a lock on the markers' table held past the
+/// ledger's wait) is rolled back and the command goes on; a later writing run deletes it.
+pub(crate) fn clear_superseded(client: &mut Client, settings: &ApplySettings, versions: &[&str]) {
+    if versions.is_empty() {
+        return;
+    }
+    let settle = format!(
+        "{};",
+        StartedRun::settle_applies_sql(&settings.table, versions)
+    );
+    if client
+        .batch_execute(&marker_transaction(settings, &settle))
+        .is_err()
+    {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+}
+
 /// A transaction of the marker's own, committed durably (whatever the session's
 /// `synchronous_commit`) and read-write (whatever a file's `default_transaction_read_only`),
 /// around `sql`, waiting for locks no longer than the ledger's row would.
