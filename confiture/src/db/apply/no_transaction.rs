@@ -2992,7 +2992,8 @@ fn earlier_run_did_it(
 /// statements and its row leaves. Of a killed run, how long the server runs a statement whose
 /// client died: until it next checks the client, within a second with the tool's startup
 /// options, as the server's own `client_connection_check_interval` says when the session was
-/// opened without them ([`ApplySettings::without_options`]).
+/// opened without them ([`ApplySettings::without_options`]); with no marker replaced, the run
+/// may not have been ours (another tool's sets no such check): the whole statement, maybe.
 fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> String {
     let id = step.migration.id();
     let client = match settings.without_options {
@@ -3022,10 +3023,14 @@ fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> S
                 marker.committed()
             )
         }
+        // No marker of ours: the earlier run may be another tool's (confiture (Python) sets no
+        // `client_connection_check_interval`) or one that marks nothing, whose server may have
+        // finished the whole statement after its client died.
         None => format!(
             "{id} runs without a transaction and its row is written after its statements, so \
              a run killed or disconnected in between leaves them committed and unrecorded \
-             ({client})"
+             ({client} for a run of ours; for a run of another tool, confiture (Python) say, or \
+             one that marks nothing, the server may finish the whole statement)"
         ),
     }
 }
