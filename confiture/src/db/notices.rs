@@ -166,16 +166,19 @@ impl Collector {
         session_end(&mut self.kept)
     }
 
-    /// The SQLSTATE of what [`Collector::session_end`] would take, left in place (the
-    /// caller that hands the notices over takes it).
-    pub(crate) fn session_end_code(&self) -> Option<String> {
+    /// The SQLSTATE and the server's message of what [`Collector::session_end`] would take,
+    /// left in place (the caller that hands the notices over takes it).
+    pub(crate) fn session_end_heard(&self) -> Option<crate::error::ServerError> {
         let ending = match self.ending.as_ref().filter(|n| n.may_end_session()) {
             Some(ending) => Some(ending),
             None => self.kept.iter().rev().find(|n| n.may_end_session()),
         };
-        ending
-            .and_then(|n| n.code.as_ref())
-            .map(|c| c.code().to_string())
+        ending.and_then(|n| {
+            n.code.as_ref().map(|c| crate::error::ServerError {
+                sqlstate: c.code().to_string(),
+                message: n.message.clone(),
+            })
+        })
     }
 
     /// How many notices of the run were not kept, of every severity.

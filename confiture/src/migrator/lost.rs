@@ -323,6 +323,7 @@ impl Ran<'_> {
                         &m.id(),
                         file,
                         code,
+                        failure.server.as_ref(),
                         count,
                         None,
                         &mut failure.error,

@@ -1070,6 +1070,7 @@ pub(crate) fn explain_session_end(
     id: &str,
     file: &SqlFile,
     code: Option<&str>,
+    server: Option<&crate::error::ServerError>,
     completed: usize,
     running: Option<usize>,
     error: &mut Error,
@@ -1083,7 +1084,14 @@ pub(crate) fn explain_session_end(
         Some(c) if c == SqlState::ADMIN_SHUTDOWN.code() => {
             // A no-transaction migration between two statements ran nothing of its own.
             let ran = running.is_some() || file.mode == TransactionMode::Transaction;
-            if ran {
+            if server.is_some_and(is_immediate_shutdown) {
+                error.details.push(
+                    "the server shut down (an immediate shutdown, as its message says): the \
+                     session ended with it, not by the migration's doing; once the server is \
+                     back, see what was committed"
+                        .to_string(),
+                );
+            } else if ran {
                 error.details.push(unattributed_termination(file, running));
             }
         }
@@ -1098,6 +1106,20 @@ pub(crate) fn explain_session_end(
         }
         _ => {}
     }
+}
+
+/// The server's message of the 57P01 its `quickdie` sends every session when the postmaster
+/// is shut down in immediate mode (`pg_ctl stop -m immediate`).
+const IMMEDIATE_SHUTDOWN: &str = "terminating connection due to immediate shutdown command";
+
+/// Whether `server`, a 57P01, is the server's immediate shutdown. The SQLSTATE is the same for
+/// `pg_terminate_backend`, a fast shutdown (whose message is also the same) and this, and no
+/// typed field of the error tells them apart: the server's own primary message
+/// (`DbError::message`, kept as it gave it in [`crate::error::ServerError`]) is read, here
+/// alone, only for want of a better signal. A message in another language (`lc_messages`) is
+/// not recognised, and the end is said as unattributed, as before.
+fn is_immediate_shutdown(server: &crate::error::ServerError) -> bool {
+    server.sqlstate == SqlState::ADMIN_SHUTDOWN.code() && server.message == IMMEDIATE_SHUTDOWN
 }
 
 /// The detail of a 57P01 (terminating connection due to administrator command) while a

@@ -1461,7 +1461,7 @@ pub(super) fn run_statements(
         if let Err(e) = sent {
             if is_connection_lost(&e) {
                 // The server's FATAL, read under the driver, says why when the driver did not.
-                let heard = notices.session_end_code();
+                let heard = notices.session_end_heard();
                 return Err(lost_part_way_heard(settings, step, e, index, true, heard));
             }
             let statement = Statement {
@@ -2660,17 +2660,19 @@ fn lost_part_way(
     lost_part_way_heard(settings, step, e, completed, running, None)
 }
 
-/// [`lost_part_way`], `heard` the SQLSTATE of the server's FATAL read under the driver
-/// (`db::notices::Collector::session_end_code`) when the driver's error has none.
+/// [`lost_part_way`], `heard` the SQLSTATE and message of the server's word that it ended the
+/// session, read under the driver (`db::notices::Collector::session_end_heard`: a FATAL, an
+/// immediate shutdown's WARNING) when the driver's error has none.
 fn lost_part_way_heard(
     settings: &ApplySettings,
     step: &Step<'_>,
     e: postgres::Error,
     completed: usize,
     running: bool,
-    heard: Option<String>,
+    heard: Option<crate::error::ServerError>,
 ) -> StepFailure {
-    let code = e.code().map(|c| c.code().to_string()).or(heard);
+    let server = crate::error::ServerError::of(&e).or(heard);
+    let code = server.as_ref().map(|s| s.sqlstate.clone());
     let mut failure = connection_lost(settings, step, e);
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
@@ -2712,11 +2714,16 @@ fn lost_part_way_heard(
         failure.error.help = Some(match building {
             // The build committed its INVALID index before it waited or built: the run
             // again is refused over it (`invalid_index_left_behind`) until it is dropped.
+            // Not asked: the connection is gone, so the index is said as what the build may
+            // have left (a shutdown or a statement cut before its first commit leaves none).
             Some((Some(schema), name)) => naming_committed(
                 step,
                 format!(
-                    "{}; {}",
-                    drop_index_then(&format!("{schema}.{name}"), &again),
+                    "the build may have left its index {schema}.{name} INVALID (the server \
+                     could not be asked: {} reads it once it answers); if it did, drop it, `DROP \
+                     INDEX CONCURRENTLY IF EXISTS {schema}.{name};`, then run {} again; {}",
+                    crate::hint::command("migrate status"),
+                    crate::hint::command(&again),
                     committed_stays(settings, step)
                 ),
                 completed,
@@ -2727,9 +2734,10 @@ fn lost_part_way_heard(
             Some((None, name)) => naming_committed(
                 step,
                 format!(
-                    "drop the unfinished index {name} that statement left INVALID — {} names \
-                     it with its schema and the `DROP INDEX CONCURRENTLY` to run (not a bare \
-                     {name}, which may be another schema's index) —, then run {} again; {}",
+                    "that statement may have left its unfinished index {name} INVALID (the \
+                     server could not be asked) — {} reads it, names it with its schema and the \
+                     `DROP INDEX CONCURRENTLY` to run (not a bare {name}, which may be another \
+                     schema's index) —; drop it if so, then run {} again; {}",
                     crate::hint::command("migrate status"),
                     crate::hint::command(&again),
                     committed_stays(settings, step)
@@ -2750,6 +2758,7 @@ fn lost_part_way_heard(
         &step.migration.id(),
         file,
         code.as_deref(),
+        server.as_ref(),
         completed,
         running_index,
         &mut failure.error,
