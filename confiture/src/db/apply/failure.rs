@@ -1058,24 +1058,25 @@ pub(crate) fn own_session_end(
     }
 }
 
-/// `error` (a lost connection during `id`'s `file`, `code` and `completed`/`running` as
+/// `error` (a lost connection during `id`'s `file`, `server` (its SQLSTATE and message) and `completed`/`running` as
 /// [`own_session_end`] reads them) explained by what ended the session, **the** one place that
 /// decides it for the engine and the check after a lost connection: a statement of the file
 /// that ended it is named ([`OwnEnd::blame`]); a 57P01 (terminated) while a statement ran that
 /// the file does not show terminating its own backend may still be its doing, through a
 /// function it calls, as much as another session's or an administrator's — both are said,
-/// neither blamed ([`unattributed_termination`]); an idle session timeout (57P05) no statement
+/// neither blamed ([`unattributed_termination`]), unless the server's message says it shut down
+/// ([`is_immediate_shutdown`]); an idle session timeout (57P05) no statement
 /// of the file sets is said as the server's reason.
 pub(crate) fn explain_session_end(
     id: &str,
     file: &SqlFile,
-    code: Option<&str>,
     server: Option<&crate::error::ServerError>,
     completed: usize,
     running: Option<usize>,
     error: &mut Error,
     location: &mut Option<Location>,
 ) {
+    let code = server.map(|s| s.sqlstate.as_str());
     if let Some(own) = own_session_end(file, code, completed, running) {
         own.blame(id, file, error, location);
         return;

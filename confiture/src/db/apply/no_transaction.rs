@@ -2672,7 +2672,6 @@ fn lost_part_way_heard(
     heard: Option<crate::error::ServerError>,
 ) -> StepFailure {
     let server = crate::error::ServerError::of(&e).or(heard);
-    let code = server.as_ref().map(|s| s.sqlstate.clone());
     let mut failure = connection_lost(settings, step, e);
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
@@ -2757,7 +2756,6 @@ fn lost_part_way_heard(
     super::failure::explain_session_end(
         &step.migration.id(),
         file,
-        code.as_deref(),
         server.as_ref(),
         completed,
         running_index,
