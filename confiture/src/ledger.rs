@@ -1561,6 +1561,20 @@ impl StartedRun {
         )
     }
 
+    /// The statement that deletes the apply markers (`up`) of `versions`, a rollback's marker
+    /// of the same version kept: those a recorded full apply made out of date
+    /// (`crate::plan::superseded_markers`), which a writing command holding the migration lock
+    /// deletes.
+    pub fn settle_applies_sql(table: &TrackingTable, versions: &[&str]) -> String {
+        let list: Vec<String> = versions.iter().map(|v| literal(v)).collect();
+        format!(
+            "DELETE FROM {} WHERE direction OPERATOR(pg_catalog.=) 'up' AND version \
+             OPERATOR(pg_catalog.=) ANY (ARRAY[{}]::pg_catalog.text[])",
+            table.started_table().quoted(),
+            list.join(", ")
+        )
+    }
+
     /// [`StartedRun::settle_sql`] for several versions, run only when the table exists (a
     /// ledger rewrite — `baseline`, `reinit` — that records or forgets them); empty for none.
     pub fn settle_any_sql(table: &TrackingTable, versions: &[&str]) -> String {

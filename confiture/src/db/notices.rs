@@ -246,18 +246,23 @@ pub(crate) fn forget_heard_end() {
 /// The connection's notice callback: keeps `notice` when this thread is collecting
 /// ([`Collector::collect`]): the first of its severity, up to [`KEPT_PER_SEVERITY`] a run; the
 /// others are only counted.
+/// A notice that may be the server's word that it ends the session (an immediate shutdown's
+/// `WARNING`, 57P01: [`Notice::may_end_session`]) is also what [`heard_end_of`] gives, until a
+/// later `FATAL` replaces it: it explains only a connection then lost without the driver's
+/// word.
 pub(crate) fn received(notice: postgres::error::DbError) {
-    heard(
-        || Notice {
-            severity: notice.severity().to_string(),
-            message: notice.message().to_string(),
-            detail: notice.detail().map(str::to_string),
-            hint: notice.hint().map(str::to_string),
-            code: Some(notice.code().clone()),
-        },
-        notice.severity(),
-        may_end_session(notice.code()),
-    );
+    let make = || Notice {
+        severity: notice.severity().to_string(),
+        message: notice.message().to_string(),
+        detail: notice.detail().map(str::to_string),
+        hint: notice.hint().map(str::to_string),
+        code: Some(notice.code().clone()),
+    };
+    let may_end = may_end_session(notice.code());
+    if may_end {
+        HEARD_END.with(|h| *h.borrow_mut() = Some(make()));
+    }
+    heard(make, notice.severity(), may_end);
 }
 
 /// The server's `FATAL` (or `PANIC`), read under the driver as it went by (the session's

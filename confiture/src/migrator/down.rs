@@ -130,6 +130,11 @@ impl Migrator {
                 let interrupted = (&markers[..], settings.rerun_interrupted, &left[..]);
                 let ledger = Some((&access, &settings.table));
                 let plan = accept(set, &rows, &request, &errors, interrupted, ledger, &shared)?;
+                // Our apply markers a full apply recorded since made out of date: deleted
+                // under the lock, as `up` deletes them (`plan::superseded_markers`).
+                let history = crate::history::History::of(set, &rows, request.first_version);
+                let superseded = plan::superseded_markers(&history, markers, &left);
+                crate::db::apply::clear_superseded(client, settings, &superseded);
                 if plan.roll_back.is_empty() {
                     progress(Progress::UpToDate);
                     return Ok(());

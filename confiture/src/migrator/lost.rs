@@ -317,12 +317,11 @@ impl Ran<'_> {
                     );
                     // Its statement markers went with the session: any statement of the file
                     // may be the one that ended it.
-                    let code = failure.server.as_ref().map(|s| s.sqlstate.as_str());
                     let count = file.statements.len();
                     crate::db::apply::explain_session_end(
                         &m.id(),
                         file,
-                        code,
+                        failure.server.as_ref(),
                         count,
                         None,
                         &mut failure.error,

@@ -648,6 +648,15 @@ impl<'a> Locked<'a> {
                 return Err(refused);
             }
         };
+        // Our apply markers that a full apply recorded since made out of date (confiture
+        // (Python) applied the migration after our run was cut): deleted under the lock, so that
+        // its later rollback does not bring our old run back. None read while the ledger's DDL
+        // waits in a transaction (`left` is not read then).
+        if !in_transaction {
+            let history = crate::history::History::of(self.set, &rows, self.request.first_version);
+            let superseded = plan::superseded_markers(&history, &settings.markers, &left);
+            apply::clear_superseded(client, &settings, &superseded);
+        }
         // Only once the plan is accepted: a refused `up` leaves the database as it was. The
         // DDL the connecting thread sent commits with the first message of the migrations
         // when they run one transaction each (`apply::run_steps`): no round trip

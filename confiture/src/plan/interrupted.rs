@@ -292,6 +292,47 @@ pub fn check_interrupted_with(
 }
 
 /// What the run of `marker` left, of `left` (as [`check_interrupted_with`] takes it).
+/// The start markers of applies that a full apply of their migration, recorded since, made out
+/// of date: **the** rule of a marker no longer live because a run of another tool (confiture
+/// (Python), which knows no marker) applied the migration after ours was cut part-way. An
+/// apply's marker (`up`) of a no-transaction migration here whose row records it
+/// ([`History::recorded_over`]), written at or after the marker (the row's `applied_at`
+/// against the marker's `started_at`, both stamped by the one server's clock, read to the
+/// second in UTC: a row dated before the marker was not written by a run after it, and
+/// proves nothing), and whose run left nothing that keeps it interrupted (`left`,
+/// [`LeftBehind::keeps_recorded_interrupted`]: an INVALID index the row's writer built over).
+/// `status` already calls such a marker stale while the row stands; a writing command holding
+/// the migration lock deletes it (every spelling of its version's apply markers), so that a
+/// later rollback of the row by that tool (which deletes the row, and with it the only proof)
+/// does not bring our old run back as `interrupted`. Never a rollback's marker.
+pub fn superseded<'m>(
+    history: &History<'_>,
+    markers: &'m [StartedRun],
+    left: &[(String, LeftBehind)],
+) -> Vec<&'m str> {
+    let over = history.recorded_over(markers);
+    let dated = |t: &str| t.len() == 25 && t.as_bytes().get(10) == Some(&b'T');
+    (markers.iter())
+        .filter(|marker| marker.direction == "up")
+        .filter(|marker| {
+            let number = crate::history::marker_number(marker);
+            let Some(mark) = over.iter().find(|o| Some(o.migration.version) == number) else {
+                return false;
+            };
+            if crate::history::marks_another_migration(mark.migration, marker)
+                || left_by(left, marker).is_some_and(LeftBehind::keeps_recorded_interrupted)
+            {
+                return false;
+            }
+            history.row_of(mark.migration).is_some_and(|r| {
+                let (applied, started) = (&r.row.applied_at, &marker.started_at);
+                dated(applied) && dated(started) && applied.as_str() >= started.as_str()
+            })
+        })
+        .map(|marker| marker.version.as_str())
+        .collect()
+}
+
 fn left_by<'l>(left: &'l [(String, LeftBehind)], marker: &StartedRun) -> Option<&'l LeftBehind> {
     (left.iter())
         .find(|(version, _)| *version == marker.version)

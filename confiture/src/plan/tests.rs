@@ -3787,3 +3787,68 @@ fn up_never_says_reinit_forgets_the_rows_above_the_newest_file() {
         .unwrap();
     assert!(help.contains("restore the missing files"), "{help}");
 }
+
+/// An apply's start marker is out of date (`superseded_markers`) only when a row records its
+/// migration, written at or after the marker, and the run left nothing that keeps it
+/// interrupted: not a rollback's marker, not another migration's, not under a row dated before
+/// it (written by hand: no proof of a run after ours), not while its index is INVALID, not
+/// without a row (the migration pending: the marker is live).
+#[test]
+fn only_an_apply_marker_a_later_row_recorded_over_is_superseded() {
+    let mut s = set(&[1, 2]);
+    let m2 = &mut s.migrations[1];
+    for f in [&mut m2.up, &mut m2.down] {
+        *f = SqlFile::new(
+            f.path.display().to_string(),
+            "-- confiture:no-transaction\nSELECT 1;\n",
+            TransactionMode::NoTransaction,
+            false,
+        );
+    }
+    let marker = |direction: &str, name: &str, started_at: &str| crate::ledger::StartedRun {
+        version: "002".to_string(),
+        name: name.to_string(),
+        direction: direction.to_string(),
+        checksum: if name == "m2" {
+            s.migrations[1].up.checksum.clone()
+        } else {
+            "0".repeat(64)
+        },
+        started_at: started_at.to_string(),
+        started_by: "app".to_string(),
+        client_addr: None,
+        statement: 1,
+        statements: 1,
+        failed: false,
+        stopped_after: false,
+        earlier_committed: 0,
+        earlier_unsure: None,
+        session_only: Vec::new(),
+    };
+    let mut applied = rows(&s, &[1, 2]);
+    applied[1].applied_at = "2026-12-06T17:00:05+00:00".to_string();
+    let pending = rows(&s, &[1]);
+    let (before, same, after) = (
+        "2026-12-06T17:00:00+00:00",
+        "2026-12-06T17:00:05+00:00",
+        "2026-12-06T17:00:09+00:00",
+    );
+    let invalid = [(
+        "002".to_string(),
+        LeftBehind::InvalidIndex("public.i".to_string()),
+    )];
+    for (r, m, left, superseded) in [
+        (&applied, marker("up", "m2", before), &[][..], true),
+        (&applied, marker("up", "m2", same), &[][..], true),
+        (&applied, marker("up", "m2", after), &[][..], false),
+        (&applied, marker("up", "m2", before), &invalid[..], false),
+        (&applied, marker("down", "m2", before), &[][..], false),
+        (&applied, marker("up", "other", before), &[][..], false),
+        (&pending, marker("up", "m2", before), &[][..], false),
+    ] {
+        let history = History::of(&s, r, None);
+        let markers = [m];
+        let found = superseded_markers(&history, &markers, left);
+        assert_eq!(found.len(), superseded as usize, "{markers:?} {left:?}");
+    }
+}

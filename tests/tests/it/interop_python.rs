@@ -1914,3 +1914,95 @@ fn following_the_help_past_a_pending_python_migration_records_what_a_rewrite_ask
         }
     }
 }
+
+/// 001 creates `t1`; 002, a no-transaction migration, waits at the gate (see [`project`]) and
+/// creates `t2`; 003 creates `t3`. Our run of 002 is killed (`kill -9`) at the gate: its start
+/// marker stays. confiture (Python), which knows no marker, then applies 002 (and 003): its row
+/// is a full apply recorded after our run, which makes our marker out of date.
+fn our_run_killed_then_confiture_applied(db: &TestDb) -> Project {
+    let project = Project::new();
+    project.write(
+        ENV_FILE,
+        format!("name: test\ndatabase_url: {}\n", db.url()),
+    );
+    project.migration(
+        "001_create_t1",
+        "CREATE TABLE t1 (id int);\n",
+        "DROP TABLE t1;\n",
+    );
+    project.migration(
+        "002_create_t2",
+        "-- confiture:no-transaction\n\
+         DO $$ BEGIN\n  WHILE EXISTS (SELECT 1 FROM pause) LOOP PERFORM pg_sleep(0.05); END LOOP;\nEND $$;\n\
+         CREATE TABLE IF NOT EXISTS t2 (id int);\n",
+        "DROP TABLE t2;\n",
+    );
+    project.migration(
+        "003_create_t3",
+        "CREATE TABLE t3 (id int);\n",
+        "DROP TABLE t3;\n",
+    );
+    ours(&project, &["migrate", "up", "--target", "001"]).code(0);
+    let mut client = db.connect();
+    close_gate(&mut client);
+    let mut run = spawn(ours_cmd(&project, &["migrate", "up", "--target", "002"]));
+    wait_until(
+        "our run of 002 waits at the gate",
+        Duration::from_secs(60),
+        || at_gate(&mut client, &db.name),
+    );
+    run.kill().expect("kill our run");
+    let _ = run.wait();
+    open_gate(&mut client);
+    // confiture waits for the migration lock until the server has ended the killed session.
+    run_python(&project, &["migrate", "up"]).code(0);
+    let markers: i64 = (client.query_one("SELECT count(*) FROM tb_confiture_started", &[]))
+        .expect("read the markers")
+        .get(0);
+    assert_eq!(markers, 1, "our killed run left its start marker");
+    // While the row stands, the marker is stale: 002 is applied to both tools.
+    let seen = statuses_agree(&project, 0);
+    assert_eq!(
+        statuses(&seen),
+        ["001:applied", "002:applied", "003:applied"]
+    );
+    project
+}
+
+/// Our start marker of a run that confiture (Python) applied over since (its row's `applied_at`
+/// after the marker's `started_at`) is out of date: our next writing run under the migration
+/// lock deletes it — `up` with nothing to apply, `down` of another migration —, so that
+/// confiture's later rollback of that migration leaves it pending, never `interrupted` by our
+/// long-replaced run (exit 7, a hint to record it as applied).
+#[test]
+fn our_marker_of_a_run_confiture_applied_over_goes_with_our_next_writing_run() {
+    for (case, ours_writes) in [
+        ("up", &["migrate", "up"][..]),
+        ("down", &["migrate", "down", "--steps", "1"][..]),
+    ] {
+        let db = TestDb::new(&format!("interop_superseded_{case}"));
+        let project = our_run_killed_then_confiture_applied(&db);
+        ours(&project, ours_writes).code(0);
+        // confiture rolls back down to 001: 002 is pending to both tools, and we apply it.
+        run_python(&project, &["migrate", "down-to", "001"]).code(0);
+        ours(&project, &["migrate", "status"])
+            .code(1)
+            .stdout_lacks("interrupted");
+        let seen = statuses_agree(&project, 1);
+        assert_eq!(
+            statuses(&seen),
+            ["001:applied", "002:pending", "003:pending"],
+            "{case}"
+        );
+        let markers: i64 = (db.connect())
+            .query_one("SELECT count(*) FROM tb_confiture_started", &[])
+            .expect("read the markers")
+            .get(0);
+        assert_eq!(
+            markers, 0,
+            "{case}: our writing run deleted the stale marker"
+        );
+        ours(&project, &["migrate", "up"]).code(0);
+        assert!(db.has_relation("t2") && db.has_relation("t3"), "{case}");
+    }
+}

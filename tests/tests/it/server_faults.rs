@@ -565,10 +565,12 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
         let help = run.help_line();
         let again = "`cargo confiture migrate up --rerun-interrupted --database-url <URL>`";
         let named = match index {
-            Some(index) => help.contains(&format!("`DROP INDEX CONCURRENTLY {index};`")),
+            // Not asked (the session is gone): what the build may have left, its drop
+            // harmless if it left nothing.
+            Some(index) => help.contains(&format!("`DROP INDEX CONCURRENTLY IF EXISTS {index};`")),
             None => {
                 !help.contains("DROP INDEX CONCURRENTLY t_ix;")
-                    && help.contains("`cargo confiture migrate status --database-url <URL>` names it with its schema")
+                    && help.contains("`cargo confiture migrate status --database-url <URL>` reads it, names it with its schema")
             }
         };
         assert!(
@@ -577,8 +579,9 @@ fn a_session_lost_mid_index_build_says_to_drop_the_invalid_index_first() {
             run.dump()
         );
         assert!(
-            help.starts_with("help: drop the unfinished index"),
-            "the DROP comes first\n{}",
+            help.starts_with("help: the build may have left its index")
+                || help.starts_with("help: that statement may have left its unfinished index"),
+            "the index comes first\n{}",
             run.dump()
         );
         // `status` and the dry runs read it where the file's session built it.
@@ -1618,7 +1621,7 @@ fn a_terminated_status_reports_the_servers_reason() {
             }
             let child = project.spawn(&args);
             terminate_waiting_for_the_ledger(&db, &mut client);
-            let run = finish(child);
+            let run = Run::reaped(child);
             drop(holder);
             run.code(exit::CONNECTION);
             if json {
@@ -1672,7 +1675,7 @@ fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_
             terminate_waiting_for_the_ledger(&db, &mut client);
             // The run reads the ledger again on a new connection.
             drop(holder);
-            let run = finish(child);
+            let run = Run::reaped(child);
             run.code(exit::CONNECTION);
             if json {
                 let json = run.json();
@@ -1738,7 +1741,7 @@ fn a_terminated_migration_reports_the_servers_reason_over_plain_tcp_as_over_tls(
                 client
                     .query_one("SELECT pg_terminate_backend($1)", &[&pid])
                     .expect("pg_terminate_backend");
-                let run = finish(child);
+                let run = Run::reaped(child);
                 run.code(exit::CONNECTION);
                 if json {
                     let json = run.json();
@@ -3355,4 +3358,67 @@ fn the_start_markers_grant_hints_name_the_real_role_quoted() {
     project
         .run(&["migrate", "up", "--database-url", &url])
         .code(exit::SUCCESS);
+}
+
+/// An immediate shutdown (`pg_ctl stop -m immediate`) during a no-transaction `CREATE INDEX
+/// CONCURRENTLY`: the server's own message says it shut down, so the detail says so, never that
+/// the migration may have terminated its own backend ("look for such a call in it"); and, the
+/// server gone before it could be asked, the help says the build *may* have left its index
+/// INVALID, never that it did.
+#[test]
+fn an_immediate_shutdown_during_a_concurrent_build_is_said_as_the_servers_not_the_migrations() {
+    let cluster = Cluster::init();
+    cluster.start();
+    let db = cluster.create_database("shutdown_cic");
+    // An open transaction keeping its snapshot: the build waits for it once it started.
+    let mut blocker = cluster.connect(&db);
+    blocker
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT pg_catalog.txid_current();")
+        .expect("a transaction the build waits for");
+    let project = three_then(
+        "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS q1_ix ON q1 (id);\n",
+    );
+    let mut child = project.spawn(&[
+        "migrate",
+        "up",
+        "--allow-non-empty",
+        "--database-url",
+        &cluster.url(&db, "sslmode=disable"),
+    ]);
+    let mut client = cluster.connect(&db);
+    wait_until(
+        "the concurrent build waits for the open transaction",
+        Duration::from_secs(30),
+        || {
+            if child.try_wait().expect("poll the run").is_some() {
+                let mut stderr = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+                }
+                panic!("the run ended before its build waited: {stderr}");
+            }
+            client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = $1 \
+                     AND query LIKE '%CONCURRENTLY%' AND wait_event_type = 'Lock' \
+                     AND pid <> pg_backend_pid())",
+                    &[&db],
+                )
+                .expect("pg_stat_activity")
+                .get(0)
+        },
+    );
+    drop(client);
+    // The blocker stays open until the server is gone: the build is still waiting then.
+    cluster.stop("immediate");
+    drop(blocker);
+    let run = Run::reaped(child);
+    cluster.start();
+    run.code(exit::CONNECTION)
+        .stderr_has("terminating connection due to immediate shutdown command (SQLSTATE 57P01)")
+        .stderr_has("the server shut down (an immediate shutdown, as its message says)")
+        .stderr_lacks("does not say who asked")
+        .stderr_lacks("look for such a call")
+        .stderr_has("may have left its")
+        .stderr_lacks("that statement left INVALID");
 }

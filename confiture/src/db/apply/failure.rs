@@ -1065,23 +1065,25 @@ pub(crate) fn own_session_end(
     }
 }
 
-/// `error` (a lost connection during `id`'s `file`, `code` and `completed`/`running` as
+/// `error` (a lost connection during `id`'s `file`, `server` (its SQLSTATE and message) and `completed`/`running` as
 /// [`own_session_end`] reads them) explained by what ended the session, **the** one place that
 /// decides it for the engine and the check after a lost connection: a statement of the file
 /// that ended it is named ([`OwnEnd::blame`]); a 57P01 (terminated) while a statement ran that
 /// the file does not show terminating its own backend may still be its doing, through a
 /// function it calls, as much as another session's or an administrator's — both are said,
-/// neither blamed ([`unattributed_termination`]); an idle session timeout (57P05) no statement
+/// neither blamed ([`unattributed_termination`]), unless the server's message says it shut down
+/// ([`is_immediate_shutdown`]); an idle session timeout (57P05) no statement
 /// of the file sets is said as the server's reason.
 pub(crate) fn explain_session_end(
     id: &str,
     file: &SqlFile,
-    code: Option<&str>,
+    server: Option<&crate::error::ServerError>,
     completed: usize,
     running: Option<usize>,
     error: &mut Error,
     location: &mut Option<Location>,
 ) {
+    let code = server.map(|s| s.sqlstate.as_str());
     if let Some(own) = own_session_end(file, code, completed, running) {
         own.blame(id, file, error, location);
         return;
@@ -1090,7 +1092,14 @@ pub(crate) fn explain_session_end(
         Some(c) if c == SqlState::ADMIN_SHUTDOWN.code() => {
             // A no-transaction migration between two statements ran nothing of its own.
             let ran = running.is_some() || file.mode == TransactionMode::Transaction;
-            if ran {
+            if server.is_some_and(is_immediate_shutdown) {
+                error.details.push(
+                    "the server shut down (an immediate shutdown, as its message says): the \
+                     session ended with it, not by the migration's doing; once the server is \
+                     back, see what was committed"
+                        .to_string(),
+                );
+            } else if ran {
                 error.details.push(unattributed_termination(file, running));
             }
         }
@@ -1105,6 +1114,20 @@ pub(crate) fn explain_session_end(
         }
         _ => {}
     }
+}
+
+/// The server's message of the 57P01 its `quickdie` sends every session when the postmaster
+/// is shut down in immediate mode (`pg_ctl stop -m immediate`).
+const IMMEDIATE_SHUTDOWN: &str = "terminating connection due to immediate shutdown command";
+
+/// Whether `server`, a 57P01, is the server's immediate shutdown. The SQLSTATE is the same for
+/// `pg_terminate_backend`, a fast shutdown (whose message is also the same) and this, and no
+/// typed field of the error tells them apart: the server's own primary message
+/// (`DbError::message`, kept as it gave it in [`crate::error::ServerError`]) is read, here
+/// alone, only for want of a better signal. A message in another language (`lc_messages`) is
+/// not recognised, and the end is said as unattributed, as before.
+fn is_immediate_shutdown(server: &crate::error::ServerError) -> bool {
+    server.sqlstate == SqlState::ADMIN_SHUTDOWN.code() && server.message == IMMEDIATE_SHUTDOWN
 }
 
 /// The detail of a 57P01 (terminating connection due to administrator command) while a

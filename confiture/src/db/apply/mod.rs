@@ -52,8 +52,8 @@ pub use decide::BatchLimits;
 pub(crate) use failure::{explain_session_end, on_ledger, unique_holders, NOT_RECORDED};
 pub(crate) use markers::cut_holds;
 pub(crate) use no_transaction::{
-    interrupted_left_behind, invalid_indexes_met, left_behind, refuse_recording_invalid_index,
-    refused_over_invalid_index,
+    clear_superseded, interrupted_left_behind, invalid_indexes_met, left_behind,
+    refuse_recording_invalid_index, refused_over_invalid_index,
 };
 pub use script::Script;
 pub use single::{run_in_one_transaction, single_transaction_refusal};

@@ -1670,6 +1670,28 @@ fn marked(settings: &ApplySettings) -> bool {
     settings.scratch.is_none()
 }
 
+/// Deletes the start markers of applies that a full apply recorded since made out of date
+/// (`versions`, [`crate::plan::superseded_markers`]), in a transaction of their own, under the
+/// migration lock the writing command (`up`, `down`) holds; nothing is sent when there is
+/// none, the common case. Best effort: such a marker changes nothing while its row stands
+/// (`status` calls it stale), so a failure (a lock on the markers' table held past the
+/// ledger's wait) is rolled back and the command goes on; a later writing run deletes it.
+pub(crate) fn clear_superseded(client: &mut Client, settings: &ApplySettings, versions: &[&str]) {
+    if versions.is_empty() {
+        return;
+    }
+    let settle = format!(
+        "{};",
+        StartedRun::settle_applies_sql(&settings.table, versions)
+    );
+    if client
+        .batch_execute(&marker_transaction(settings, &settle))
+        .is_err()
+    {
+        let _ = client.batch_execute("ROLLBACK");
+    }
+}
+
 /// A transaction of the marker's own, committed durably (whatever the session's
 /// `synchronous_commit`) and read-write (whatever a file's `default_transaction_read_only`),
 /// around `sql`, waiting for locks no longer than the ledger's row would.
@@ -2653,9 +2675,10 @@ fn lost_part_way(
     running: bool,
 ) -> StepFailure {
     let mut failure = connection_lost(settings, step, e);
-    // The driver's SQLSTATE, else the server's FATAL heard under the driver: the failure's
+    // The driver's SQLSTATE and message, else the server's word that it ended the session
+    // heard under the driver (a FATAL, an immediate shutdown's WARNING): the failure's
     // (`ServerError::of`, the one place every lost connection's reason is read).
-    let code = (failure.server.as_ref()).map(|s| s.sqlstate.clone());
+    let server = failure.server.clone();
     let count = step.file().statements.len();
     let recorded = ledger_state(settings, step.direction);
     let acknowledged = match completed {
@@ -2696,11 +2719,16 @@ fn lost_part_way(
         failure.error.help = Some(match building {
             // The build committed its INVALID index before it waited or built: the run
             // again is refused over it (`invalid_index_left_behind`) until it is dropped.
+            // Not asked: the connection is gone, so the index is said as what the build may
+            // have left (a shutdown or a statement cut before its first commit leaves none).
             Some((Some(schema), name)) => naming_committed(
                 step,
                 format!(
-                    "{}; {}",
-                    drop_index_then(&format!("{schema}.{name}"), &again),
+                    "the build may have left its index {schema}.{name} INVALID (the server \
+                     could not be asked: {} reads it once it answers); if it did, drop it, `DROP \
+                     INDEX CONCURRENTLY IF EXISTS {schema}.{name};`, then run {} again; {}",
+                    crate::hint::command("migrate status"),
+                    crate::hint::command(&again),
                     committed_stays(settings, step)
                 ),
                 completed,
@@ -2711,9 +2739,10 @@ fn lost_part_way(
             Some((None, name)) => naming_committed(
                 step,
                 format!(
-                    "drop the unfinished index {name} that statement left INVALID — {} names \
-                     it with its schema and the `DROP INDEX CONCURRENTLY` to run (not a bare \
-                     {name}, which may be another schema's index) —, then run {} again; {}",
+                    "that statement may have left its unfinished index {name} INVALID (the \
+                     server could not be asked) — {} reads it, names it with its schema and the \
+                     `DROP INDEX CONCURRENTLY` to run (not a bare {name}, which may be another \
+                     schema's index) —; drop it if so, then run {} again; {}",
                     crate::hint::command("migrate status"),
                     crate::hint::command(&again),
                     committed_stays(settings, step)
@@ -2733,7 +2762,7 @@ fn lost_part_way(
     super::failure::explain_session_end(
         &step.migration.id(),
         file,
-        code.as_deref(),
+        server.as_ref(),
         completed,
         running_index,
         &mut failure.error,
@@ -2976,7 +3005,8 @@ fn earlier_run_did_it(
 /// statements and its row leaves. Of a killed run, how long the server runs a statement whose
 /// client died: until it next checks the client, within a second with the tool's startup
 /// options, as the server's own `client_connection_check_interval` says when the session was
-/// opened without them ([`ApplySettings::without_options`]).
+/// opened without them ([`ApplySettings::without_options`]); with no marker replaced, the run
+/// may not have been ours (another tool's sets no such check): the whole statement, maybe.
 fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> String {
     let id = step.migration.id();
     let client = match settings.without_options {
@@ -3006,10 +3036,14 @@ fn earlier_run_said(settings: &ApplySettings, step: &Step<'_>, fresh: bool) -> S
                 marker.clone().of_file(step.file()).committed()
             )
         }
+        // No marker of ours: the earlier run may be another tool's (confiture (Python) sets no
+        // `client_connection_check_interval`) or one that marks nothing, whose server may have
+        // finished the whole statement after its client died.
         None => format!(
             "{id} runs without a transaction and its row is written after its statements, so \
              a run killed or disconnected in between leaves them committed and unrecorded \
-             ({client})"
+             ({client} for a run of ours; for a run of another tool, confiture (Python) say, or \
+             one that marks nothing, the server may finish the whole statement)"
         ),
     }
 }
