@@ -3716,7 +3716,9 @@ fn a_mistyped_ledger_schema_is_said_not_to_exist_naming_the_close_schema() {
     project
         .run(&["migrate", "status", "--env", "ops"])
         .code(exit::NOT_INITIALISED)
-        .stderr_has("schema zzledger of the tracking table zzledger.tb_confiture does not exist: run")
+        .stderr_has(
+            "schema zzledger of the tracking table zzledger.tb_confiture does not exist: run",
+        )
         .stderr_lacks("did you mean");
     project
         .run(&["migrate", "up", "--env", "ops"])
