@@ -453,7 +453,7 @@ impl TrackingTable {
 /// misspelt name meant, where `up` would make an empty near-duplicate of it.
 ///
 /// The schema of a schema-qualified `migration.tracking_table` that does not exist is the same
-/// question ([`NewTenantSchema::of_ledger`], `ledger` set): `similar` is then any existing
+/// question (`NewTenantSchema::of_ledger`, `ledger` set): `similar` is then any existing
 /// schema with a close name, where the ledger was meant; `up` refuses to create the schema
 /// then ([`NewTenantSchema::refusal`]), and says it creates it otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
