@@ -451,12 +451,31 @@ impl TrackingTable {
 /// `similar`: a schema holding a tracking table of the same name whose name is close to it
 /// ([`crate::text::close_name`], the rule of a misspelt database name too): the tenant a
 /// misspelt name meant, where `up` would make an empty near-duplicate of it.
+///
+/// The schema of a schema-qualified `migration.tracking_table` that does not exist is the same
+/// question (`NewTenantSchema::of_ledger`, `ledger` set): `similar` is then any existing
+/// schema with a close name, where the ledger was meant; `up` refuses to create the schema
+/// then ([`NewTenantSchema::refusal`]), and says it creates it otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewTenantSchema {
     /// The schema named, which does not exist.
     pub schema: String,
     /// The existing tenant with a close name, if any.
     pub similar: Option<String>,
+    /// The schema-qualified tracking table whose schema this is, when it is no tenant's.
+    pub ledger: Option<LedgerSchema>,
+}
+
+/// The schema-qualified tracking table of a [`NewTenantSchema`] that is no tenant's, and where
+/// it is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSchema {
+    /// The tracking table as set (`opz.tb_confiture`).
+    pub table: String,
+    /// Where to set the tracking table in the close schema, as the environment sets it
+    /// ([`crate::config::Environment::set_in_file`]: its file and key); `None` without a
+    /// close schema.
+    pub fix: Option<String>,
 }
 
 impl NewTenantSchema {
@@ -475,13 +494,80 @@ impl NewTenantSchema {
         Some(NewTenantSchema {
             schema: schema.to_string(),
             similar: similar.map(str::to_string),
+            ledger: None,
         })
+    }
+
+    /// The schema of `env`'s schema-qualified tracking table, unless it is among `existing`
+    /// (every schema of the database) or `env` is a tenant's ([`NewTenantSchema::among`], the
+    /// close names sought among every schema but the system's).
+    #[cfg(feature = "db")]
+    pub(crate) fn of_ledger(
+        env: &crate::config::Environment,
+        existing: &[String],
+    ) -> Option<NewTenantSchema> {
+        let table = &env.migration.tracking_table;
+        let schema = table.schema.as_deref()?;
+        if env.migration.tenant_schema.is_some() {
+            return None;
+        }
+        let user: Vec<String> = existing
+            .iter()
+            .filter(|name| !is_system_schema(name))
+            .cloned()
+            .collect();
+        let mut new = NewTenantSchema::among(schema, existing, &user)?;
+        let fix = new.similar.as_ref().map(|similar| {
+            let meant = TrackingTable {
+                schema: Some(similar.clone()),
+                name: table.name.clone(),
+            };
+            env.set_in_file("migration.tracking_table", &meant.to_string())
+        });
+        new.ledger = Some(LedgerSchema {
+            table: table.to_string(),
+            fix,
+        });
+        Some(new)
+    }
+
+    /// What `up`, `baseline` and `reinit` (their dry runs too) refuse: creating the schema of
+    /// a schema-qualified tracking table beside an existing schema with a close name, the one
+    /// meant (exit 5). `None` for a tenant, or a schema with no close name.
+    pub fn refusal(&self) -> Option<crate::Error> {
+        let (ledger, similar) = (self.ledger.as_ref()?, self.similar.as_ref()?);
+        let similar = crate::display::escape(similar);
+        let mut error = crate::Error::invalid(format!(
+            "schema {} of the tracking table {} does not exist, but schema {similar} does: did \
+             you mean `{similar}`? nothing was written",
+            self.schema,
+            crate::display::escape(&ledger.table),
+        ));
+        if let Some(fix) = &ledger.fix {
+            error = error.with_help(format!(
+                "if the ledger belongs in schema {similar}, set {fix}; only if {} is to be a new \
+                 schema for it, create it first (`CREATE SCHEMA {}`)",
+                self.schema,
+                quote_ident(&self.schema),
+            ));
+        }
+        Some(error)
     }
 
     /// What `up` (a dry run: `would`) says before it creates the schema: a warning when a
     /// tenant has a close name (`Err`), else a note (`Ok`).
     pub fn creating(&self, would: bool) -> std::result::Result<String, String> {
         let (schema, creates) = (&self.schema, if would { "would create" } else { "creates" });
+        if let Some(ledger) = &self.ledger {
+            return match self.refusal() {
+                Some(refusal) => Err(refusal.to_string()),
+                None => Ok(format!(
+                    "schema {schema} does not exist: `up` {creates} it, with the tracking table \
+                     {}",
+                    crate::display::escape(&ledger.table)
+                )),
+            };
+        }
         match &self.similar {
             Some(similar) => Err(format!(
                 "schema {schema} does not exist and `up` {creates} it, but schema {} holds a \
@@ -500,6 +586,25 @@ impl NewTenantSchema {
     /// (`up`: the command, as a help writes it), which would create it.
     pub fn status_help(&self, up: &str) -> String {
         let schema = &self.schema;
+        if let Some(ledger) = &self.ledger {
+            let table = crate::display::escape(&ledger.table);
+            return match (&self.similar, &ledger.fix) {
+                (Some(similar), Some(fix)) => {
+                    let similar = crate::display::escape(similar);
+                    format!(
+                        "schema {schema} of the tracking table {table} does not exist, but \
+                         schema {similar} does: did you mean `{similar}`? set {fix}; only if \
+                         {schema} is to be a new schema for the ledger, create it \
+                         (`CREATE SCHEMA {}`), then run {up}",
+                        quote_ident(schema)
+                    )
+                }
+                _ => format!(
+                    "schema {schema} of the tracking table {table} does not exist: run {up} to \
+                     create it, with the tracking table, and apply the migrations"
+                ),
+            };
+        }
         match &self.similar {
             Some(similar) => {
                 let similar = crate::display::escape(similar);

@@ -1115,6 +1115,23 @@ impl ProgressView {
                 ref database,
                 ref similar,
             } => out.warning(&similar_database_line(database, similar, false)),
+            // Shown even with --quiet: a schema is made beside the ledger.
+            Progress::LedgerSchemaCreated {
+                schema,
+                tracking_table,
+            } => {
+                let new = confiture::ledger::NewTenantSchema {
+                    schema,
+                    similar: None,
+                    ledger: Some(confiture::ledger::LedgerSchema {
+                        table: tracking_table,
+                        fix: None,
+                    }),
+                };
+                if let Ok(note) = new.creating(false) {
+                    out.note(&display::escape(&note));
+                }
+            }
             Progress::Planned { count, .. } => {
                 self.total = count;
                 self.done = 0;

@@ -2612,19 +2612,53 @@ pub(crate) fn refuse_uncreatable(
 /// `pg_temp`, as a table gone with the session. [`crate::Reason::NoLedgerSchema`]. Asked only
 /// when the ledger does not exist: no round trip when the ledger's read found out where it
 /// would be created (`creation`, [`read_or_creation`]), one otherwise; the refusal's help
-/// asks more.
+/// asks more. Also refused: the missing schema of a schema-qualified tracking table beside
+/// an existing one of a close name ([`new_ledger_schema`], one round trip for a qualified
+/// tracking table); `Ok`, the schema its creation creates, if any.
 pub(crate) fn refuse_nowhere_to_create(
     client: &mut postgres::Client,
     table: &TrackingTable,
     env: Option<&Environment>,
     creation: &Creation,
-) -> Result<()> {
-    match nowhere_to_create(client, table, env, creation) {
-        Some(help) => {
-            Err(uncreatable_refusal(table, help).with_reason(crate::error::Reason::NoLedgerSchema))
-        }
-        None => Ok(()),
+) -> Result<Option<crate::ledger::NewTenantSchema>> {
+    if let Some(help) = nowhere_to_create(client, table, env, creation) {
+        return Err(
+            uncreatable_refusal(table, help).with_reason(crate::error::Reason::NoLedgerSchema)
+        );
     }
+    // A schema-qualified tracking table whose schema is missing beside one with a close name:
+    // the schema meant, misspelt (`opz` for `ops`), never created as a ledger of its own.
+    let new = new_ledger_schema(client, env)?;
+    match new
+        .as_ref()
+        .and_then(crate::ledger::NewTenantSchema::refusal)
+    {
+        Some(refusal) => Err(refusal),
+        None => Ok(new),
+    }
+}
+
+/// The schema of `env`'s schema-qualified tracking table when it does not exist, with an
+/// existing schema of a close name ([`crate::ledger::NewTenantSchema::of_ledger`], the rule
+/// of a mistyped `--schema`); `None` for an unqualified or a tenant's tracking table, asked
+/// then without a round trip. Ask it only when the ledger does not exist.
+pub(crate) fn new_ledger_schema(
+    client: &mut postgres::Client,
+    env: Option<&Environment>,
+) -> Result<Option<crate::ledger::NewTenantSchema>> {
+    let Some(env) = env.filter(|env| {
+        env.migration.tracking_table.schema.is_some() && env.migration.tenant_schema.is_none()
+    }) else {
+        return Ok(None);
+    };
+    let row = client
+        .query_one(
+            "SELECT ARRAY(SELECT nspname::pg_catalog.text FROM pg_catalog.pg_namespace)",
+            &[],
+        )
+        .map_err(|e| super::query_error("cannot read the schemas", e))?;
+    let existing: Vec<String> = row.get(0);
+    Ok(crate::ledger::NewTenantSchema::of_ledger(env, &existing))
 }
 
 /// The refusal of a missing tracking table this session may not create, with its `help`.

@@ -74,6 +74,15 @@ pub enum Progress {
         /// The database's name on the server.
         database: String,
     },
+    /// `up` creates the schema of a schema-qualified tracking table with it: the schema does
+    /// not exist, and no existing schema has a close name (else `up` refuses,
+    /// [`crate::ledger::NewTenantSchema::refusal`]). Sent before the migrations run.
+    LedgerSchemaCreated {
+        /// The schema created.
+        schema: String,
+        /// The tracking table, as set (`ops.tb_confiture`).
+        tracking_table: String,
+    },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
         /// The database's name on the server.

@@ -435,12 +435,14 @@ impl Migrator {
                 // what the ledger's read found out (no round trip of its own, as `up`'s).
                 match initialised {
                     true => access.check_rewrite(&resolved, &rewrite)?,
-                    false => crate::db::ledger::refuse_nowhere_to_create(
-                        client,
-                        &table,
-                        Some(&env),
-                        &creation,
-                    )?,
+                    false => {
+                        crate::db::ledger::refuse_nowhere_to_create(
+                            client,
+                            &table,
+                            Some(&env),
+                            &creation,
+                        )?;
+                    }
                 }
                 if stop.as_ref().is_some_and(apply::Stop::is_set) {
                     return Err(interrupted_rewrite(

@@ -424,6 +424,8 @@ impl LedgerRead {
                     &names.tenant_ledgers,
                 )
             }
+            // A schema-qualified tracking table's schema, missing: misspelt, or new.
+            (None, None) => crate::db::ledger::new_ledger_schema(client, Some(&self.env))?,
             _ => None,
         };
         Ok((

@@ -541,6 +541,7 @@ impl<'a> Locked<'a> {
         progress: &mut dyn FnMut(Progress),
         report: &mut UpReport,
     ) -> Run<()> {
+        let new_schema_ahead = ahead.as_ref().and_then(|ahead| ahead.new_schema.clone());
         let (mut settings, found, mut pending, unrecorded, creation) = match ahead {
             Some(ahead) => {
                 let settings = ApplySettings {
@@ -628,18 +629,30 @@ impl<'a> Locked<'a> {
                 // search_path: in `pg_temp` its DDL even succeeds): refused as the dry run
                 // and `status` refuse it, before anything is committed. The ledger's read
                 // found out where it would be created: no round trip of its own.
-                if !initialised {
-                    crate::db::ledger::refuse_nowhere_to_create(
+                let new_schema = match initialised {
+                    false => crate::db::ledger::refuse_nowhere_to_create(
                         client,
                         &self.env.migration.tracking_table,
                         Some(self.env),
                         &creation,
-                    )?;
-                }
-                Ok(plan)
+                    )?,
+                    true => None,
+                };
+                Ok((plan, new_schema))
             });
         let plan = match accepted {
-            Ok(plan) => plan,
+            Ok((plan, new_schema)) => {
+                // The schema of a qualified tracking table, created with it: said.
+                if let Some(new) = new_schema_ahead.or(new_schema) {
+                    if let Some(ledger) = new.ledger {
+                        progress(Progress::LedgerSchemaCreated {
+                            schema: new.schema,
+                            tracking_table: ledger.table,
+                        });
+                    }
+                }
+                plan
+            }
             Err(refused) => {
                 // A refused `up` leaves the database as it was.
                 if let Some(pending) = pending {

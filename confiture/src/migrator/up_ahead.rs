@@ -73,6 +73,10 @@ pub(crate) struct LedgerAhead {
     pub(crate) creation: crate::db::ledger::Creation,
     /// What the session's checks ([`writable::check`]) warned of.
     pub(crate) warnings: Vec<String>,
+    /// The schema of a schema-qualified tracking table that did not exist, asked before its
+    /// DDL (which creates it) was sent ([`crate::db::ledger::new_ledger_schema`]); the DDL is
+    /// not sent when `up` refuses to create it ([`crate::ledger::NewTenantSchema::refusal`]).
+    pub(crate) new_schema: Option<crate::ledger::NewTenantSchema>,
     /// The ledger did not exist, or had no rows, and the database holds objects where the
     /// migrations build (asked unless `--allow-non-empty`): `up` refuses to run them, so the
     /// DDL of a missing ledger was not sent.
@@ -145,10 +149,13 @@ impl UpAhead {
                 pending: None,
                 creation,
                 warnings: Vec::new(),
+                new_schema: None,
                 unrecorded,
             });
         }
-        let pending = if wanted.still() && unrecorded.is_none() {
+        let new_schema = crate::db::ledger::new_ledger_schema(client, Some(&self.env))?;
+        let refused = new_schema.as_ref().and_then(|new| new.refusal()).is_some();
+        let pending = if wanted.still() && unrecorded.is_none() && !refused {
             PendingLedger::begin(client, &self.table).ok()
         } else {
             None
@@ -162,6 +169,7 @@ impl UpAhead {
             pending,
             creation,
             warnings: Vec::new(),
+            new_schema,
             unrecorded,
         })
     }

@@ -3849,3 +3849,82 @@ fn down_and_status_agree_on_what_to_do_about_a_removed_migration() {
         .stderr_lacks("forgets rows with no file");
     assert_eq!(ledger(&db), ["001:a", "002:b"], "{}", down.dump());
 }
+
+/// hts: a mistyped schema in a schema-qualified tracking table (`opz.tb_confiture` beside the
+/// schema `ops`) was created by `up` with its ledger, exit 0, and `status` said nothing of
+/// it. As a mistyped `--schema` (the one close-name rule, `text::close_name`): `status` says
+/// the schema does not exist and names the close one; `up`, its dry run and `baseline` refuse
+/// to create it (exit 5), naming the file and key that set it; a schema with no close name is
+/// created as before, `up` saying so.
+#[test]
+fn a_mistyped_ledger_schema_is_said_not_to_exist_naming_the_close_schema() {
+    let db = TestDb::new("hts_ledgerschema");
+    let project = Project::new();
+    let env = |table: &str| {
+        project.write(
+            "db/environments/ops.yaml",
+            format!(
+                "database_url: {}\nmigration:\n  tracking_table: {table}\n",
+                db.url()
+            ),
+        );
+    };
+    env("opz.tb_confiture");
+    project.migration(
+        "001_prices",
+        "CREATE TABLE prices (id int PRIMARY KEY);\n",
+        "DROP TABLE prices;\n",
+    );
+    db.connect().batch_execute("CREATE SCHEMA ops").unwrap();
+    let schemas = || -> Vec<String> {
+        db.connect()
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'op%' \
+                 OR nspname LIKE 'zz%' ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(
+            "schema opz of the tracking table opz.tb_confiture does not exist, but schema ops \
+             does: did you mean `ops`?",
+        )
+        .stderr_has("`migration.tracking_table: ops.tb_confiture` in db/environments/ops.yaml");
+    for args in [
+        &["migrate", "up"][..],
+        &["migrate", "up", "--dry-run"],
+        &["migrate", "baseline", "--through", "001", "--yes"],
+    ] {
+        project
+            .run(&[args, &["--env", "ops"]].concat())
+            .code(exit::INVALID)
+            .stderr_has("schema opz of the tracking table opz.tb_confiture does not exist")
+            .stderr_has("did you mean `ops`?")
+            .stderr_has("`migration.tracking_table: ops.tb_confiture` in db/environments/ops.yaml");
+    }
+    assert_eq!(schemas(), ["ops"], "nothing was created");
+    // No schema close to it: a new schema for the ledger, created as before, and said.
+    env("zzledger.tb_confiture");
+    project
+        .run(&["migrate", "status", "--env", "ops"])
+        .code(exit::NOT_INITIALISED)
+        .stderr_has(
+            "schema zzledger of the tracking table zzledger.tb_confiture does not exist: run",
+        )
+        .stderr_lacks("did you mean");
+    project
+        .run(&["migrate", "up", "--env", "ops"])
+        .code(exit::SUCCESS)
+        .stderr_has("schema zzledger does not exist: `up` creates it, with the tracking table zzledger.tb_confiture");
+    assert_eq!(schemas(), ["ops", "zzledger"]);
+    project
+        .run(&["migrate", "up", "--env", "ops"])
+        .code(exit::SUCCESS)
+        .stderr_lacks("does not exist");
+}
