@@ -1994,21 +1994,14 @@ mod tests {
             migration("003"),
             no_transaction("004"),
         );
-        let marker = |version: &str, name: &str, direction: &str, checksum: &str| StartedRun {
-            version: version.to_string(),
-            name: name.to_string(),
-            direction: direction.to_string(),
-            checksum: checksum.to_string(),
-            started_at: "2026-01-15T10:00:00+00:00".to_string(),
-            started_by: "app".to_string(),
-            client_addr: None,
-            statement: 1,
-            statements: 1,
-            failed: false,
-            stopped_after: false,
-            earlier_committed: 0,
-            earlier_unsure: None,
-            session_only: Vec::new(),
+        let marker = |version: &str, name: &str, direction: &str, checksum: &str| {
+            StartedRun::for_test(
+                version,
+                name,
+                direction,
+                checksum,
+                "2026-01-15T10:00:00+00:00",
+            )
         };
         let rows = [row("002", None), row("003", None)];
         let set = [ix.clone(), tx.clone(), pending.clone()];

@@ -2396,6 +2396,38 @@ pub(crate) fn only_when_reached(select: &str) -> String {
     )
 }
 
+/// Unit tests' markers, built in one place.
+#[cfg(test)]
+impl StartedRun {
+    /// A marker of a run of `direction` of migration `version` `name` whose file's checksum
+    /// was `checksum`, started at `started_at` by `app` from a Unix socket, its statement 1 of
+    /// 1 running, nothing else said: the fields a test cares for set with struct update.
+    pub(crate) fn for_test(
+        version: &str,
+        name: &str,
+        direction: &str,
+        checksum: &str,
+        started_at: &str,
+    ) -> StartedRun {
+        StartedRun {
+            version: version.to_string(),
+            name: name.to_string(),
+            direction: direction.to_string(),
+            checksum: checksum.to_string(),
+            started_at: started_at.to_string(),
+            started_by: "app".to_string(),
+            client_addr: None,
+            statement: 1,
+            statements: 1,
+            failed: false,
+            stopped_after: false,
+            earlier_committed: 0,
+            earlier_unsure: None,
+            session_only: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,21 +192,11 @@ mod tests {
     }
 
     fn marker(version: &str, name: &str, direction: &str, checksum: &str) -> StartedRun {
+        let started_at = "2026-12-06T17:00:00+00:00";
         StartedRun {
-            version: version.to_string(),
-            name: name.to_string(),
-            direction: direction.to_string(),
-            checksum: checksum.to_string(),
-            started_at: "2026-12-06T17:00:00+00:00".to_string(),
-            started_by: "app".to_string(),
-            client_addr: None,
             statement: 2,
             statements: 3,
-            failed: false,
-            stopped_after: false,
-            earlier_committed: 0,
-            earlier_unsure: None,
-            session_only: Vec::new(),
+            ..StartedRun::for_test(version, name, direction, checksum, started_at)
         }
     }
 

@@ -3805,25 +3805,13 @@ fn only_an_apply_marker_a_later_row_recorded_over_is_superseded() {
             false,
         );
     }
-    let marker = |direction: &str, name: &str, started_at: &str| crate::ledger::StartedRun {
-        version: "002".to_string(),
-        name: name.to_string(),
-        direction: direction.to_string(),
-        checksum: if name == "m2" {
+    let marker = |direction: &str, name: &str, started_at: &str| {
+        let checksum = if name == "m2" {
             s.migrations[1].up.checksum.clone()
         } else {
             "0".repeat(64)
-        },
-        started_at: started_at.to_string(),
-        started_by: "app".to_string(),
-        client_addr: None,
-        statement: 1,
-        statements: 1,
-        failed: false,
-        stopped_after: false,
-        earlier_committed: 0,
-        earlier_unsure: None,
-        session_only: Vec::new(),
+        };
+        crate::ledger::StartedRun::for_test("002", name, direction, &checksum, started_at)
     };
     let mut applied = rows(&s, &[1, 2]);
     applied[1].applied_at = "2026-12-06T17:00:05+00:00".to_string();

@@ -1607,34 +1607,65 @@ fn a_terminated_status_reports_the_servers_reason() {
     project.migration("001_t1", "CREATE TABLE t1 (id int);\n", "DROP TABLE t1;\n");
     let db = TestDb::new("terminated_status");
     project.run_on(&db, &["migrate", "up"]).code(0);
-    for sslmode in ["disable", "prefer"] {
-        for json in [false, true] {
-            let mut holder = db.connect();
-            let mut client = db.connect();
-            holder
-                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
-                .expect("lock the ledger");
-            let url = format!("{}?sslmode={sslmode}", db.url());
-            let mut args = vec!["migrate", "status", "--database-url", &url];
-            if json {
-                args.extend(["--format", "json"]);
-            }
-            let child = project.spawn(&args);
-            terminate_waiting_for_the_ledger(&db, &mut client);
-            let run = Run::reaped(child);
-            drop(holder);
-            run.code(exit::CONNECTION);
-            if json {
-                let json = run.json();
-                let error = &json["errors"][0];
-                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
-            } else {
-                run.stderr_has(
-                    "terminating connection due to administrator command (SQLSTATE 57P01)",
-                )
-                .stderr_lacks("without saying why");
-            }
-        }
+    for (sslmode, json) in TERMINATED_FORMS {
+        let mut holder = db.connect();
+        let mut client = db.connect();
+        holder
+            .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+            .expect("lock the ledger");
+        let child = spawn_over(&project, &db, &["migrate", "status"], sslmode, json);
+        terminate_waiting_for_the_ledger(&db, &mut client);
+        let run = Run::reaped(child);
+        drop(holder);
+        says_terminated(&run, json, sslmode, "");
+    }
+}
+
+/// The forms a terminated session's end is told in: over plain TCP and over TLS (`sslmode`
+/// `disable`, `prefer`), in text and in JSON.
+const TERMINATED_FORMS: [(&str, bool); 4] = [
+    ("disable", false),
+    ("disable", true),
+    ("prefer", false),
+    ("prefer", true),
+];
+
+/// `command` of `project` on `db` over `sslmode`, in JSON when `json`: a run to terminate.
+fn spawn_over(
+    project: &Project,
+    db: &TestDb,
+    command: &[&str],
+    sslmode: &str,
+    json: bool,
+) -> Child {
+    let url = format!("{}?sslmode={sslmode}", db.url());
+    let mut args = command.to_vec();
+    args.extend(["--database-url", &url]);
+    if json {
+        args.extend(["--format", "json"]);
+    }
+    project.spawn(&args)
+}
+
+/// `run` ([`spawn_over`]), its session ended by another's `pg_terminate_backend`: exit 3,
+/// the server's reason after `lost` in the text, its SQLSTATE and message in the JSON.
+fn says_terminated(run: &Run, json: bool, sslmode: &str, lost: &str) {
+    run.code(exit::CONNECTION);
+    if json {
+        let json = run.json();
+        let error = &json["errors"][0];
+        assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
+        assert_eq!(
+            error["server_message"],
+            "terminating connection due to administrator command",
+            "{sslmode}: {}",
+            run.dump()
+        );
+    } else {
+        run.stderr_has(&format!(
+            "{lost}terminating connection due to administrator command (SQLSTATE 57P01)"
+        ))
+        .stderr_lacks("without saying why");
     }
 }
 
@@ -1654,41 +1685,28 @@ fn a_no_transaction_migration_terminated_between_statements_reports_the_servers_
              VACUUM t2;\n",
             "DROP TABLE t2;\n",
         );
-    for sslmode in ["disable", "prefer"] {
-        for json in [false, true] {
-            let db = TestDb::new("terminated_between");
-            let mut client = db.connect();
-            let mut holder = db.connect();
-            project
-                .run_on(&db, &["migrate", "up", "--steps", "1"])
-                .code(0);
-            let url = format!("{}?sslmode={sslmode}", db.url());
-            let mut args = vec!["migrate", "up", "--database-url", &url];
-            if json {
-                args.extend(["--format", "json"]);
-            }
-            let child = project.spawn(&args);
-            sleeping_backend(&mut client, &db.name);
-            holder
-                .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
-                .expect("lock the ledger");
-            terminate_waiting_for_the_ledger(&db, &mut client);
-            // The run reads the ledger again on a new connection.
-            drop(holder);
-            let run = Run::reaped(child);
-            run.code(exit::CONNECTION);
-            if json {
-                let json = run.json();
-                let error = &json["errors"][0];
-                assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
-            } else {
-                run.stderr_has(
-                    "connection lost while applying migration 002_slow: terminating connection \
-                     due to administrator command (SQLSTATE 57P01)",
-                )
-                .stderr_lacks("without saying why");
-            }
-        }
+    for (sslmode, json) in TERMINATED_FORMS {
+        let db = TestDb::new("terminated_between");
+        let mut client = db.connect();
+        let mut holder = db.connect();
+        project
+            .run_on(&db, &["migrate", "up", "--steps", "1"])
+            .code(0);
+        let child = spawn_over(&project, &db, &["migrate", "up"], sslmode, json);
+        sleeping_backend(&mut client, &db.name);
+        holder
+            .batch_execute("BEGIN; LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE;")
+            .expect("lock the ledger");
+        terminate_waiting_for_the_ledger(&db, &mut client);
+        // The run reads the ledger again on a new connection.
+        drop(holder);
+        let run = Run::reaped(child);
+        says_terminated(
+            &run,
+            json,
+            sslmode,
+            "connection lost while applying migration 002_slow: ",
+        );
     }
 }
 
@@ -1727,40 +1745,16 @@ fn a_terminated_migration_reports_the_servers_reason_over_plain_tcp_as_over_tls(
             "connection lost before migration 002_slow committed",
         ),
     ] {
-        for sslmode in ["disable", "prefer"] {
-            for json in [false, true] {
-                let db = TestDb::new("terminated_plain");
-                let mut client = db.connect();
-                let url = format!("{}?sslmode={sslmode}", db.url());
-                let mut args = vec!["migrate", "up", "--database-url", &url];
-                if json {
-                    args.extend(["--format", "json"]);
-                }
-                let child = project.spawn(&args);
-                let pid = sleeping_backend(&mut client, &db.name);
-                client
-                    .query_one("SELECT pg_terminate_backend($1)", &[&pid])
-                    .expect("pg_terminate_backend");
-                let run = Run::reaped(child);
-                run.code(exit::CONNECTION);
-                if json {
-                    let json = run.json();
-                    let error = &json["errors"][0];
-                    assert_eq!(error["sqlstate"], "57P01", "{sslmode}: {}", run.dump());
-                    assert_eq!(
-                        error["server_message"],
-                        "terminating connection due to administrator command",
-                        "{sslmode}: {}",
-                        run.dump()
-                    );
-                } else {
-                    run.stderr_has(&format!(
-                        "{lost}: terminating connection due to administrator command \
-                         (SQLSTATE 57P01)"
-                    ))
-                    .stderr_lacks("without saying why");
-                }
-            }
+        for (sslmode, json) in TERMINATED_FORMS {
+            let db = TestDb::new("terminated_plain");
+            let mut client = db.connect();
+            let child = spawn_over(project, &db, &["migrate", "up"], sslmode, json);
+            let pid = sleeping_backend(&mut client, &db.name);
+            client
+                .query_one("SELECT pg_terminate_backend($1)", &[&pid])
+                .expect("pg_terminate_backend");
+            let run = Run::reaped(child);
+            says_terminated(&run, json, sslmode, &format!("{lost}: "));
         }
     }
 }
