@@ -649,18 +649,37 @@ fn url_as(role: &DropRoleLater, db: &TestDb) -> String {
     )
 }
 
-#[test]
-fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
-    // Declared first, dropped last: the role outlives the database it has privileges in.
-    let role = login_role("cft_nocreate");
-    let db = TestDb::new("nocreate");
+/// A migration's id, up and down files.
+type MigrationFiles<'a> = (&'a str, &'a str, &'a str);
+
+/// The one migration of most projects here: a table the role needs `CREATE` to build.
+const TB_NOTE: MigrationFiles = (
+    "001_create_tb_note",
+    "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
+    "DROP TABLE tb_note;\n",
+);
+
+/// A new login role (`role_prefix`), a database of its own (`db_prefix`), the database's URL
+/// as that role, and a project holding `migration`. Bound in this order
+/// (`let (role, db, url, project) = ...`), the database is dropped before the role that may own
+/// its objects: bindings drop last to first.
+fn role_project(
+    role_prefix: &str,
+    db_prefix: &str,
+    (id, up, down): MigrationFiles,
+) -> (DropRoleLater, TestDb, String, Project) {
+    let role = login_role(role_prefix);
+    let db = TestDb::new(db_prefix);
     let url = url_as(&role, &db);
     let project = Project::new();
-    project.migration(
-        "001_create_tb_note",
-        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
-        "DROP TABLE tb_note;\n",
-    );
+    project.migration(id, up, down);
+    (role, db, url, project)
+}
+
+#[test]
+fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
+    // Bound first, dropped last: the role outlives the database it has privileges in.
+    let (role, db, url, project) = role_project("cft_nocreate", "nocreate", TB_NOTE);
     let mut client = db.connect();
     // PostgreSQL 15+ grants no CREATE on schema public to PUBLIC; older servers do.
     client
@@ -722,16 +741,16 @@ fn a_role_without_create_privilege_gets_an_error_naming_the_schema_and_table() {
 /// the run's help; a role that may create it is previewed as before; nothing is written.
 #[test]
 fn a_dry_run_and_status_say_the_tracking_table_cannot_be_created_as_up_does() {
-    let role = login_role("cft_nocreate_dry");
-    let db = TestDb::new("nocreate_dry");
-    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
-    let url = url_as(&role, &db);
-    let project = Project::new();
-    project.migration(
-        "001_t",
-        "CREATE TABLE public.t (id int);\n",
-        "DROP TABLE public.t;\n",
+    let (role, db, url, project) = role_project(
+        "cft_nocreate_dry",
+        "nocreate_dry",
+        (
+            "001_t",
+            "CREATE TABLE public.t (id int);\n",
+            "DROP TABLE public.t;\n",
+        ),
     );
+    let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     let mut client = db.connect();
     client
         .batch_execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
@@ -818,14 +837,6 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
     let project = Project::new();
     project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
     let grant = format!("GRANT CREATE ON SCHEMA public TO {};", q(&low.0));
-    let url = |user: &str| {
-        format!(
-            "postgresql://{user}@{}:{}/{}",
-            confiture_tests::pg_host(),
-            confiture_tests::pg_port(),
-            db.name
-        )
-    };
 
     // Set by the database: the superuser who logs in runs as `low`.
     client
@@ -873,7 +884,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             "up",
             "--allow-non-empty",
             "--database-url",
-            &url(&login.0),
+            &url_as(&login, &db),
         ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
@@ -888,7 +899,7 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
             "up",
             "--allow-non-empty",
             "--database-url",
-            &url(&low.0),
+            &url_as(&low, &db),
         ])
         .code(confiture::exit::INVALID)
         .stderr_has(&grant)
@@ -913,8 +924,15 @@ fn a_tracking_table_the_role_in_effect_may_not_create_names_that_role_and_where_
 /// a missing one the role may not create gets the database's grant in the help.
 #[test]
 fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
-    let role = login_role("cft_ownschema");
-    let db = TestDb::new("ownschema");
+    let (role, db, url, project) = role_project(
+        "cft_ownschema",
+        "ownschema",
+        (
+            "001_create_tb_note",
+            "CREATE TABLE own_t.tb_note (id int PRIMARY KEY);\n",
+            "DROP TABLE own_t.tb_note;\n",
+        ),
+    );
     let mut client = db.connect();
     client
         .batch_execute(&format!(
@@ -924,20 +942,8 @@ fn a_role_that_owns_its_ledgers_schema_needs_no_create_on_the_database() {
             role = role.0
         ))
         .expect("a schema the role owns");
-    let project = Project::new();
-    project.migration(
-        "001_create_tb_note",
-        "CREATE TABLE own_t.tb_note (id int PRIMARY KEY);\n",
-        "DROP TABLE own_t.tb_note;\n",
-    );
     let env = |schema: &str| {
-        format!(
-            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {schema}.tb_confiture\n",
-            role.0,
-            confiture_tests::pg_host(),
-            confiture_tests::pg_port(),
-            db.name
-        )
+        format!("database_url: {url}\nmigration:\n  tracking_table: {schema}.tb_confiture\n")
     };
     project.write("db/environments/own.yaml", env("own_t"));
     project
@@ -2073,12 +2079,12 @@ fn a_migrator_whose_connection_was_terminated_connects_again_for_its_next_comman
 /// 5), naming the privilege and the GRANT; the ledger is as it was.
 #[test]
 fn a_role_that_may_not_rewrite_the_ledger_is_refused_naming_the_privilege() {
-    let role = login_role("cft_norewrite");
-    let db = TestDb::new("norewrite");
-    let url = url_as(&role, &db);
-    let project = Project::new();
+    let (role, db, url, project) = role_project(
+        "cft_norewrite",
+        "norewrite",
+        ("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n"),
+    );
     project
-        .migration("001_a", "CREATE TABLE a (x int);\n", "DROP TABLE a;\n")
         .migration("002_b", "CREATE TABLE b (x int);\n", "DROP TABLE b;\n")
         .migration("003_c", "CREATE TABLE c (x int);\n", "DROP TABLE c;\n");
     project
@@ -2370,18 +2376,12 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
     let role = login_role("cft_builds");
     let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     let project = Project::new();
-    project.migration(
-        "001_create_tb_note",
-        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
-        "DROP TABLE tb_note;\n",
-    );
+    let (id, up, down) = TB_NOTE;
+    project.migration(id, up, down);
     let env = |db: &TestDb, table: &str| {
         format!(
-            "database_url: postgresql://{}@{}:{}/{}\nmigration:\n  tracking_table: {table}\n",
-            role.0,
-            confiture_tests::pg_host(),
-            confiture_tests::pg_port(),
-            db.name
+            "database_url: {}\nmigration:\n  tracking_table: {table}\n",
+            url_as(&role, db)
         )
     };
     let up = |name: &str| project.run(&["migrate", "up", "--allow-non-empty", "--env", name]);
@@ -2464,8 +2464,7 @@ fn a_tracking_table_the_role_may_not_create_gets_a_help_that_works_when_pasted()
 /// in a schema that does not exist — and `up` then succeeds.
 #[test]
 fn a_tenants_privilege_helps_work_when_pasted() {
-    let role = login_role("cft_tenant");
-    let db = TestDb::new("tenant_grants");
+    let (_role, db, url, project) = role_project("cft_tenant", "tenant_grants", TB_NOTE);
     let q = |name: &str| confiture::ledger::quote_ident(name).into_owned();
     let mut client = db.connect();
     client
@@ -2475,13 +2474,6 @@ fn a_tenants_privilege_helps_work_when_pasted() {
             q(&db.name)
         ))
         .expect("a tenant schema the role has no rights in");
-    let project = Project::new();
-    project.migration(
-        "001_create_tb_note",
-        "CREATE TABLE tb_note (id int PRIMARY KEY);\n",
-        "DROP TABLE tb_note;\n",
-    );
-    let url = url_as(&role, &db);
     let run = |args: &[&str], schema: &str| {
         let mut all = args.to_vec();
         all.extend(["--schema", schema, "--database-url", &url]);
@@ -3307,14 +3299,14 @@ fn an_event_trigger_refusing_our_own_tables_is_named_in_the_help() {
 /// GRANT a help suggests is `db::ledger::grant_to`'s: the real role, quoted, pasted as is.
 #[test]
 fn the_start_markers_grant_hints_name_the_real_role_quoted() {
-    let role = login_role("cft_Markers");
-    let db = TestDb::new("marker_grants");
-    let url = url_as(&role, &db);
-    let project = Project::new();
-    project.migration(
-        "001_a",
-        "-- confiture:no-transaction\nDO $$ BEGIN END $$;\n",
-        "SELECT 1;\n",
+    let (role, db, url, project) = role_project(
+        "cft_Markers",
+        "marker_grants",
+        (
+            "001_a",
+            "-- confiture:no-transaction\nDO $$ BEGIN END $$;\n",
+            "SELECT 1;\n",
+        ),
     );
     // The admin's run leaves both tables, the role allowed only the ledger.
     project.up_on(&db).code(exit::SUCCESS);
