@@ -2274,18 +2274,7 @@ fn record_refused(client: &mut Client, settings: &ApplySettings, step: &Step<'_>
         return;
     }
     let failed = StartedRun::failed_sql(&settings.table, step.ledger_version, Some(index + 1));
-    // Stopped, it waits for a lock on the markers' table no longer than the stop's own
-    // deletion of a marker does: the stop stays within its bound.
-    let sql = match settings.stopped() {
-        true => marker_transaction_waiting(&wait_after_stop(), &failed),
-        false => marker_transaction(settings, &failed),
-    };
-    if settings
-        .send_watched(|| client.batch_execute(&sql))
-        .is_err()
-    {
-        let _ = client.batch_execute("ROLLBACK");
-    }
+    let _ = send_marker_transaction(client, settings, &failed);
 }
 
 /// The run of a no-transaction `step` stops by itself after its statement `done` (1-based;
@@ -2312,16 +2301,7 @@ fn record_stopped_after(
         super::sql::connecting_role(),
         StartedRun::stopped_after_sql(&settings.table, step.ledger_version, Some(done))
     );
-    let sql = match settings.stopped() {
-        true => marker_transaction_waiting(&wait_after_stop(), &stopped_after),
-        false => marker_transaction(settings, &stopped_after),
-    };
-    if settings
-        .send_watched(|| client.batch_execute(&sql))
-        .is_err()
-    {
-        let _ = client.batch_execute("ROLLBACK");
-    }
+    let _ = send_marker_transaction(client, settings, &stopped_after);
 }
 
 /// Makes again the start marker of `step`, gone (deleted, its table dropped) while the run
@@ -2356,15 +2336,28 @@ fn restore_marker(
             step.file().statements.len(),
         )
     );
+    send_marker_transaction(client, settings, &restore)
+}
+
+/// Sends `sql` about a run's start marker in a transaction of the marker's own, whatever the
+/// stop says, never cancelled: waiting for a lock on the markers' table as the ledger's row
+/// would ([`marker_transaction`]), or, once the run is stopped, no longer than the stop's own
+/// deletion of a marker does ([`SETTLE_AFTER_STOP`]), so that the stop stays within its bound.
+/// One that fails is rolled back, and leaves the marker as it was. `Err`: the server's refusal.
+fn send_marker_transaction(
+    client: &mut Client,
+    settings: &ApplySettings,
+    sql: &str,
+) -> Result<(), postgres::Error> {
     let sql = match settings.stopped() {
-        true => marker_transaction_waiting(&wait_after_stop(), &restore),
-        false => marker_transaction(settings, &restore),
+        true => marker_transaction_waiting(&wait_after_stop(), sql),
+        false => marker_transaction(settings, sql),
     };
-    let made = settings.send_watched(|| client.batch_execute(&sql));
-    if made.is_err() {
+    let sent = settings.send_watched(|| client.batch_execute(&sql));
+    if sent.is_err() {
         let _ = client.batch_execute("ROLLBACK");
     }
-    made
+    sent
 }
 
 /// How long a stopped run waits for a lock on the start markers' table to delete its own
