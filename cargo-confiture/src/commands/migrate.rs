@@ -71,17 +71,13 @@ fn up(cli: &Cli, cx: &Context, args: &UpArgs, out: &Output, interrupt: &Interrup
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::up(plan, &options, out, interrupt),
-        Selected::One(migrator) => interruptible(
+        Selected::One(migrator) => interruptible_once_locked(
             migrator,
             interrupt,
-            unless_dry(args.dry_run, BEFORE_MIGRATING),
+            args.dry_run,
+            (BEFORE_MIGRATING, MIGRATING),
         ),
     };
-    // The migrations begin once the lock is taken: from then on, what the signal says of
-    // them, as the engine knows it when the signal comes ([`Interrupt::once_locked`]).
-    if !args.dry_run {
-        interrupt.once_locked(MIGRATING, migrator.lock_taken());
-    }
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.up(&options, &mut shown(out, interrupt));
     warnings(out, &outcome, |r| &r.warnings);
@@ -119,17 +115,13 @@ fn down(
         .rerun_interrupted(args.rerun_interrupted);
     let mut migrator = match super::fleet::select(cli, cx, &args.fleet)? {
         Selected::Fleet(plan) => return super::fleet::down(plan, &options, out, interrupt),
-        Selected::One(migrator) => interruptible(
+        Selected::One(migrator) => interruptible_once_locked(
             migrator,
             interrupt,
-            unless_dry(args.dry_run, BEFORE_MIGRATING),
+            args.dry_run,
+            (BEFORE_MIGRATING, MIGRATING),
         ),
     };
-    // The migrations begin once the lock is taken: from then on, what the signal says of
-    // them, as the engine knows it when the signal comes ([`Interrupt::once_locked`]).
-    if !args.dry_run {
-        interrupt.once_locked(MIGRATING, migrator.lock_taken());
-    }
     let out = &out.with_python_of(migrator.environment(), &cx.display_dir);
     let outcome = migrator.down(&options, &mut shown(out, interrupt));
     // `--allow-modified` went on past an edited file: say so where people look.
@@ -206,6 +198,23 @@ fn interruptible(migrator: Migrator, interrupt: &Interrupt, words: Words) -> Mig
     interrupt.words(words);
     interrupt.database(migrator.environment().connection.to_string());
     migrator.stop_when(interrupt.flag())
+}
+
+/// [`interruptible`] for a command that writes once it takes the migration lock (`up`, `down`,
+/// `baseline`, `reinit`): a signal before the lock is taken says `before`'s words (a dry run's,
+/// [`DRY_RUN`], throughout: it writes nothing); one after it `locked`'s, as the engine knows it
+/// when the signal comes, not once its event reaches this thread ([`Interrupt::once_locked`]).
+fn interruptible_once_locked(
+    migrator: Migrator,
+    interrupt: &Interrupt,
+    dry_run: bool,
+    (before, locked): (Words, Words),
+) -> Migrator {
+    let migrator = interruptible(migrator, interrupt, unless_dry(dry_run, before));
+    if !dry_run {
+        interrupt.once_locked(locked, migrator.lock_taken());
+    }
+    migrator
 }
 
 /// [`super::finish`], then [`Interrupt::after`]: the outcome decides what is said of a signal.
@@ -450,12 +459,8 @@ fn rewrite<R: serde::Serialize>(
         .on(cli, migrator.environment(), chosen)
         .with_python_of(migrator.environment(), migrator.migrations_dir());
     interrupt.renders_with(&out);
-    let mut migrator = interruptible(migrator, interrupt, unless_dry(dry_run, BEFORE_REWRITING));
-    // The rewrite begins once the lock is taken: from then on, what the signal says of it —
-    // as the engine knows it when the signal comes, not once its event reaches this thread.
-    if !dry_run {
-        interrupt.once_locked(REWRITING, migrator.lock_taken());
-    }
+    let mut migrator =
+        interruptible_once_locked(migrator, interrupt, dry_run, (BEFORE_REWRITING, REWRITING));
     let out = &out;
     let mut progress = shown(out, interrupt);
     let outcome = run(&mut migrator, &mut progress);
