@@ -2013,6 +2013,33 @@ pub(crate) struct SessionNames {
     pub(crate) tenant_ledgers: Vec<String>,
 }
 
+/// Unit tests' session names, built in one place.
+#[cfg(test)]
+impl SessionNames {
+    /// A session of `user` whose `search_path` is `search_path` (its schemas expanded as
+    /// [`resolve_session`] expands them), its tracking table `tb_confiture` resolved in
+    /// `ledger_schema` (none: unqualified, on no existing schema) and existing there or not,
+    /// its path from the server's default, no schema of the database known: the fields a test
+    /// cares for set with struct update.
+    pub(crate) fn for_test(
+        ledger_schema: Option<&str>,
+        ledger_exists: bool,
+        search_path: &str,
+        user: &str,
+    ) -> SessionNames {
+        SessionNames {
+            ledger: ledger_schema.map(|schema| TrackingTable::resolved(schema, "tb_confiture")),
+            ledger_exists,
+            search_path: search_path.to_string(),
+            user: user.to_string(),
+            schemas: super::settings::search_path_schemas(search_path, user),
+            origin: Default::default(),
+            existing_schemas: Vec::new(),
+            tenant_ledgers: Vec::new(),
+        }
+    }
+}
+
 /// [`SessionNames`] of this session: `table` where it resolves, and the schemas of the
 /// session's `search_path` setting — read and expanded here, since `current_schemas` lists
 /// only the schemas that exist and a tenant's is created later; and every schema of the

@@ -1753,19 +1753,8 @@ host=h password=hunter2 dbname=x y
     /// such row's own fix, alone when every bad row has one, after the list's help otherwise.
     #[test]
     fn a_listed_tenant_the_database_refuses_keeps_its_own_fix() {
-        let names = SessionNames {
-            ledger: Some(crate::ledger::TrackingTable::resolved(
-                "public",
-                "tb_confiture",
-            )),
-            ledger_exists: false,
-            search_path: "public, tenant_a, tenant_b".to_string(),
-            user: "app".to_string(),
-            schemas: crate::db::settings::search_path_schemas("public, tenant_a, tenant_b", "app"),
-            origin: Default::default(),
-            existing_schemas: Vec::new(),
-            tenant_ledgers: Vec::new(),
-        };
+        let names =
+            SessionNames::for_test(Some("public"), false, "public, tenant_a, tenant_b", "app");
         let fix = |schema: &str| {
             Target::tenant(&base(), schema, "--schema".into(), Some(&names))
                 .unwrap_err()
@@ -1807,16 +1796,8 @@ host=h password=hunter2 dbname=x y
     #[test]
     fn a_tenant_holding_the_resolved_database_ledger_is_refused() {
         // A search_path naming `ops` only: `public` is no schema of it here.
-        let names = |ledger: Option<&str>, search_path: &str| SessionNames {
-            ledger: ledger
-                .map(|schema| crate::ledger::TrackingTable::resolved(schema, "tb_confiture")),
-            ledger_exists: true,
-            search_path: search_path.to_string(),
-            user: "app".to_string(),
-            schemas: crate::db::settings::search_path_schemas(search_path, "app"),
-            origin: Default::default(),
-            existing_schemas: Vec::new(),
-            tenant_ledgers: Vec::new(),
+        let names = |ledger: Option<&str>, search_path: &str| {
+            SessionNames::for_test(ledger, true, search_path, "app")
         };
         let resolved = names(Some("public"), "ops");
         let list = |names: &[&str], resolved| {
@@ -1879,17 +1860,8 @@ host=h password=hunter2 dbname=x y
     #[test]
     fn a_tenant_where_the_databases_ledger_would_be_is_told_so_and_offered_no_search_path_change() {
         let names = |exists: bool| SessionNames {
-            ledger: Some(crate::ledger::TrackingTable::resolved(
-                "public",
-                "tb_confiture",
-            )),
-            ledger_exists: exists,
-            search_path: "\"$user\", public".to_string(),
-            user: "postgres".to_string(),
-            schemas: crate::db::settings::search_path_schemas("\"$user\", public", "postgres"),
-            origin: Default::default(),
             existing_schemas: vec!["public".to_string()],
-            tenant_ledgers: Vec::new(),
+            ..SessionNames::for_test(Some("public"), exists, "\"$user\", public", "postgres")
         };
         let e =
             Target::tenant(&base(), "public", "--schema".into(), Some(&names(false))).unwrap_err();
@@ -1945,19 +1917,7 @@ host=h password=hunter2 dbname=x y
     /// `--schema app` would take it for the tenant's (h19 F6). Moving the ledger out is.
     #[test]
     fn a_tenant_holding_the_databases_ledger_is_never_told_to_leave_the_search_path() {
-        let names = SessionNames {
-            ledger: Some(crate::ledger::TrackingTable::resolved(
-                "app",
-                "tb_confiture",
-            )),
-            ledger_exists: true,
-            search_path: "app, public".to_string(),
-            user: "postgres".to_string(),
-            schemas: crate::db::settings::search_path_schemas("app, public", "postgres"),
-            origin: Default::default(),
-            existing_schemas: Vec::new(),
-            tenant_ledgers: Vec::new(),
-        };
+        let names = SessionNames::for_test(Some("app"), true, "app, public", "postgres");
         let e = Target::tenant(&base(), "app", "q".into(), Some(&names)).unwrap_err();
         let help = e.help.as_deref().unwrap_or_default();
         assert!(!help.contains("search_path"), "{help}");
@@ -1979,14 +1939,6 @@ host=h password=hunter2 dbname=x y
     #[test]
     fn no_tenant_refusal_offers_a_search_path_change_the_applications_get() {
         let names = |source: &str, exists: bool| SessionNames {
-            ledger: Some(crate::ledger::TrackingTable::resolved(
-                "public",
-                "tb_confiture",
-            )),
-            ledger_exists: exists,
-            search_path: "app, public".to_string(),
-            user: "app".to_string(),
-            schemas: crate::db::settings::search_path_schemas("app, public", "app"),
             origin: crate::db::settings::SettingOrigin {
                 source: source.to_string(),
                 database: "app".to_string(),
@@ -1994,7 +1946,7 @@ host=h password=hunter2 dbname=x y
                 startup_options_refused: false,
             },
             existing_schemas: vec!["public".to_string()],
-            tenant_ledgers: Vec::new(),
+            ..SessionNames::for_test(Some("public"), exists, "app, public", "app")
         };
         for source in ["database", "user", "database user", "global", "default"] {
             for (schema, exists) in [("app", true), ("app", false), ("public", false)] {
@@ -2032,19 +1984,8 @@ host=h password=hunter2 dbname=x y
     /// (exit 5) whatever the tracking table, qualified or not.
     #[test]
     fn a_tenant_named_by_the_databases_search_path_is_refused() {
-        let names = |search_path: &str| SessionNames {
-            ledger: Some(crate::ledger::TrackingTable::resolved(
-                "public",
-                "tb_confiture",
-            )),
-            ledger_exists: true,
-            search_path: search_path.to_string(),
-            user: "app".to_string(),
-            schemas: crate::db::settings::search_path_schemas(search_path, "app"),
-            origin: Default::default(),
-            existing_schemas: Vec::new(),
-            tenant_ledgers: Vec::new(),
-        };
+        let names =
+            |search_path: &str| SessionNames::for_test(Some("public"), true, search_path, "app");
         let mut qualified = base();
         qualified.migration.tracking_table =
             crate::ledger::TrackingTable::parse("ops.tb_confiture").unwrap();
