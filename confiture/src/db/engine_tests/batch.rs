@@ -7,7 +7,7 @@ use super::apply_support;
 use std::time::Duration;
 
 use apply_support::{recorder, rows, Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, BatchLimits, Step, StepEvent};
+use confiture::db::apply::{self, ApplySettings, BatchLimits, StepEvent};
 use confiture::files::{self, CheckOptions};
 use confiture::migrate::{no_progress, DownOptions, Outcome, Progress, UpOptions, UpReport};
 use confiture::ErrorKind;
@@ -472,12 +472,7 @@ fn batch_limits_bound_each_message() {
     let mut client = db.client();
     let settings = ApplySettings::for_tests();
     apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let steps = super::up_steps(&checked.set);
     let mut events = Vec::new();
     let limits = BatchLimits {
         max_bytes: usize::MAX,
@@ -514,11 +509,8 @@ fn batch_limits_bound_each_message() {
     };
     dir.write("004_row_4.up.sql", "INSERT INTO t VALUES (4);\n");
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let rest: Vec<Step<'_>> = checked.set.migrations[3..]
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
-    apply::run_steps(&mut client, &settings, &rest, tiny, None, &mut |_| {}).unwrap();
+    let steps = super::up_steps(&checked.set);
+    apply::run_steps(&mut client, &settings, &steps[3..], tiny, None, &mut |_| {}).unwrap();
     assert_eq!(versions(&db), ["001", "002", "003", "004", "005", "006"]);
 }
 
@@ -586,21 +578,8 @@ fn rows_that_cannot_be_prepared_fail_the_first_migration_inline() {
         )
         .unwrap();
     let settings = ApplySettings::for_tests();
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
-    let (failed_at, failure) = apply::run_steps(
-        &mut client,
-        &settings,
-        &steps,
-        BatchLimits::default(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let steps = super::up_steps(&checked.set);
+    let (failed_at, failure) = super::run_steps(&mut client, &settings, &steps).unwrap_err();
     assert_eq!(failed_at, 0);
     assert_eq!(
         failure.server.as_ref().map(|s| s.sqlstate.as_str()),

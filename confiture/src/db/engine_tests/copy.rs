@@ -6,7 +6,7 @@ use super::apply_support;
 use std::time::Duration;
 
 use apply_support::{Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
+use confiture::db::apply::{self, ApplySettings};
 use confiture::files::{self, CheckOptions};
 use confiture::ErrorKind;
 
@@ -42,21 +42,8 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             ..ApplySettings::for_tests()
         };
         apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
-        let steps: Vec<Step<'_>> = checked
-            .set
-            .migrations
-            .iter()
-            .map(|m| Step::up(m, true))
-            .collect();
-        let (at, failure) = apply::run_steps(
-            &mut client,
-            &settings,
-            &steps,
-            BatchLimits::default(),
-            None,
-            &mut |_| {},
-        )
-        .unwrap_err();
+        let steps = super::up_steps(&checked.set);
+        let (at, failure) = super::run_steps(&mut client, &settings, &steps).unwrap_err();
         let how = format!("{copy:?} no-transaction {no_transaction}");
         assert_eq!(at, 1, "{how}: {:?}", failure.error);
         assert_ne!(

@@ -16,3 +16,28 @@ mod settings;
 mod statement;
 mod stop;
 mod up_ahead;
+
+use crate::db::apply::{self, ApplySettings, BatchLimits, Step, StepFailure};
+use crate::files::MigrationSet;
+
+/// Each migration of `set` as a step up, its row committed durably.
+fn up_steps(set: &MigrationSet) -> Vec<Step<'_>> {
+    set.migrations.iter().map(|m| Step::up(m, true)).collect()
+}
+
+/// [`apply::run_steps`] as a run sends `steps` unless told otherwise: messages of
+/// [`BatchLimits::default`], no ledger prepared ahead, its events dropped.
+fn run_steps(
+    client: &mut postgres::Client,
+    settings: &ApplySettings,
+    steps: &[Step<'_>],
+) -> Result<(), (usize, StepFailure)> {
+    apply::run_steps(
+        client,
+        settings,
+        steps,
+        BatchLimits::default(),
+        None,
+        &mut |_| {},
+    )
+}

@@ -7,7 +7,7 @@
 use super::apply_support;
 
 use apply_support::{Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, BatchLimits, Step};
+use confiture::db::apply::{self, ApplySettings, Step};
 use confiture::files::{self, CheckOptions};
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::ErrorKind;
@@ -204,22 +204,9 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
         "DROP TABLE c;\n",
     );
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let steps = super::up_steps(&checked.set);
     let (mut client, settings) = with_ledger_and_users_own(&db);
-    apply::run_steps(
-        &mut client,
-        &settings,
-        &steps[..2],
-        BatchLimits::default(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap();
+    super::run_steps(&mut client, &settings, &steps[..2]).unwrap();
     // 002's `DEALLOCATE ALL` took the user's own statement too, and no marker is left.
     assert!(
         prepared(&mut client).is_empty(),
@@ -228,15 +215,7 @@ fn statement_markers_are_exact_and_leave_nothing_behind() {
     client
         .batch_execute("PREPARE users_own AS SELECT 2")
         .unwrap();
-    let (at, failure) = apply::run_steps(
-        &mut client,
-        &settings,
-        &steps[2..],
-        BatchLimits::default(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let (at, failure) = super::run_steps(&mut client, &settings, &steps[2..]).unwrap_err();
     assert_eq!(at, 0);
     assert_eq!(
         failure.location.as_ref().map(|l| l.line),
@@ -272,15 +251,8 @@ fn a_file_without_markers_is_named_without_a_line_and_runs_once() {
     );
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let step = Step::up(&checked.set.migrations[0], true);
-    let (_, failure) = apply::run_steps(
-        &mut client,
-        &settings,
-        std::slice::from_ref(&step),
-        BatchLimits::default(),
-        None,
-        &mut |_| {},
-    )
-    .unwrap_err();
+    let (_, failure) =
+        super::run_steps(&mut client, &settings, std::slice::from_ref(&step)).unwrap_err();
     assert_eq!(failure.location, None, "{}", failure.error);
     assert_eq!(
         failure.server.as_ref().map(|s| s.sqlstate.as_str()),

@@ -111,7 +111,7 @@ fn run_with_pending(
     crate::db::connect::Session,
     Result<(), (usize, crate::db::apply::StepFailure)>,
 ) {
-    use crate::db::apply::{self, ApplySettings, BatchLimits, Step};
+    use crate::db::apply::{self, ApplySettings, BatchLimits};
     let (mut session, prepared) = prepare(db);
     let Prepared::Locked { ledger, .. } = prepared else {
         panic!("the lock taken on a fresh database");
@@ -159,12 +159,7 @@ fn run_with_pending(
         holders_from: None,
         without_options: false,
     };
-    let steps: Vec<Step<'_>> = checked
-        .set
-        .migrations
-        .iter()
-        .map(|m| Step::up(m, true))
-        .collect();
+    let steps = super::up_steps(&checked.set);
     let result = apply::run_steps(
         &mut session.client,
         &settings,
