@@ -229,6 +229,24 @@ impl TestDb {
         pid.expect("a waiting backend")
     }
 
+    /// The sessions waiting now for a lock that the server session `holder` holds
+    /// (`pg_blocking_pids`), by pid: only what waits behind the test's own session, never a
+    /// session of another test on the same server, whatever its query's text. The lock table
+    /// is read by a function, not through `pg_locks`: `holder`'s `LOCK pg_catalog.pg_locks`
+    /// does not hold this up.
+    pub fn blocked_by(&self, holder: i32) -> Vec<i32> {
+        self.connect()
+            .query(
+                "SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)) \
+                 ORDER BY pid",
+                &[&holder],
+            )
+            .expect("read pg_stat_activity")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
     /// Backends connected to this database other than the caller's, as `pid: query`.
     pub fn other_backends(&self) -> Vec<String> {
         let mut client = self.connect();

@@ -830,21 +830,61 @@ fn drift_behind_a_table_lock_is_exit_6_naming_the_holder() {
 // ---------------------------------------------------------------------------------------------
 // read-only transactions
 
-/// Runs `command` on a thread of its own: `"ended"` within a minute, `"failed"` (it panicked,
-/// its message above), or `"still waiting"`; with the thread, joined once what blocks it is
-/// gone (so that a command that waited drops its scratch databases before the test ends).
-fn within_a_minute(
+/// How long [`unless_it_waits_for_a_safe_snapshot`] lets a command run: no bound on its speed
+/// (a scratch database's `DROP DATABASE` alone has been seen to take 30 to 90 s on a loaded
+/// server), a guard against a wait nobody looks for, so that such a wait fails the test
+/// instead of holding the suite.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `command` on a thread of its own while a serializable writer is open on `db`, and
+/// watches what it waits for: `"ended"`, `"failed"` (it panicked, its message above), or, as
+/// soon as a session on `db` or on a scratch database waits for a safe snapshot (`wait_event`
+/// `SafeSnapshot`: the wait this is about, which only the writer's end ends), that wait and
+/// its query. Decided by the server's state, never by how long the command takes (a minute's
+/// bound failed under load, the command still at work); past [`HANG_GUARD`], what the run's
+/// sessions wait for. With the thread, joined once what blocks it is gone (so that a command
+/// that waited drops its scratch databases before the test ends).
+fn unless_it_waits_for_a_safe_snapshot(
+    db: &TestDb,
     command: impl FnOnce() + Send + 'static,
-) -> (&'static str, std::thread::JoinHandle<()>) {
+) -> (String, std::thread::JoinHandle<()>) {
     let (done, ended) = std::sync::mpsc::channel();
     let thread = std::thread::spawn(move || {
         command();
         let _ = done.send(());
     });
-    let status = match ended.recv_timeout(std::time::Duration::from_secs(60)) {
-        Ok(()) => "ended",
-        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "failed",
-        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => "still waiting",
+    let sessions = format!(
+        "FROM pg_stat_activity WHERE (datname = '{}' OR datname LIKE '{}%') \
+         AND pid <> pg_backend_pid()",
+        db.name,
+        confiture::db::scratch::PREFIX
+    );
+    let mut watch = admin();
+    let mut waits_for = |condition: &str| {
+        confiture_test_support::value(
+            &mut watch,
+            &format!(
+                "SELECT string_agg(datname || ' (' || coalesce(wait_event, 'running') || '): ' \
+                 || query, '; ') {sessions} {condition}"
+            ),
+        )
+    };
+    let started = std::time::Instant::now();
+    let status = loop {
+        match ended.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(()) => break "ended".to_string(),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break "failed".to_string(),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        if let Some(waiting) = waits_for("AND wait_event = 'SafeSnapshot'") {
+            break format!("waited for a safe snapshot: {waiting}");
+        }
+        if started.elapsed() > HANG_GUARD {
+            break format!(
+                "still going after {HANG_GUARD:?}: {}",
+                waits_for("").unwrap_or_default()
+            );
+        }
     };
     (status, thread)
 }
@@ -876,20 +916,20 @@ fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
 
     let env = db.environment();
     let path = dir.path().to_path_buf();
-    let (verified, verify_thread) = within_a_minute(move || {
+    let (verified, verify_thread) = unless_it_waits_for_a_safe_snapshot(&db, move || {
         let outcome = Migrator::new(env, path, CheckOptions::default())
             .verify(&VerifyOptions::default(), &mut no_scratch_progress);
         assert!(outcome.is_ok_and(|r| r.passed));
     });
     let env = db.environment();
     let path = dir.path().to_path_buf();
-    let (drifted, drift_thread) = within_a_minute(move || {
+    let (drifted, drift_thread) = unless_it_waits_for_a_safe_snapshot(&db, move || {
         let outcome = Migrator::new(env, path, CheckOptions::default())
             .drift(&DriftOptions::default(), &mut no_scratch_progress);
         assert!(outcome.is_ok_and(|r| r.passed));
     });
     let env = db.environment();
-    let (listed, list_thread) = within_a_minute(move || {
+    let (listed, list_thread) = unless_it_waits_for_a_safe_snapshot(&db, move || {
         let sql = "SELECT current_database()::text";
         assert_eq!(confiture::fleet::query_targets(&env, sql).unwrap().len(), 1);
         assert_eq!(
@@ -905,7 +945,7 @@ fn read_only_transactions_do_not_wait_for_an_open_serializable_writer() {
         let _ = thread.join();
     }
     assert_eq!(
-        (verified, drifted, listed),
+        (verified.as_str(), drifted.as_str(), listed.as_str()),
         ("ended", "ended", "ended"),
         "(verify, drift, targets and schemas queries) ended while the writer was open"
     );

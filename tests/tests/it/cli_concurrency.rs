@@ -436,18 +436,14 @@ fn a_fleet_names_a_holder_its_targets_wait_for_once() {
     let first = run.waiting_line();
     names_the_holder(&first, pid, Some("public.shared"));
     assert!(first.contains(" schema tenant_"), "{first}");
-    // All three wait; each asks after a second of waiting: time for every one to speak.
+    // All three wait behind the holder (by its pid: whatever else waits for a lock, a session
+    // asking who is in the way included, is not counted); each asks after a second of
+    // waiting: time for every one to speak.
     let count = |sql: &str| db.value(sql).unwrap_or_default();
-    let waiting = || {
-        count(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND backend_type = 'client backend' AND wait_event_type = 'Lock'",
-        )
-    };
     assert!(
-        wait_until(Duration::from_secs(30), || waiting() == "3"),
-        "{}",
-        waiting()
+        wait_until(Duration::from_secs(30), || db.blocked_by(pid).len() == 3),
+        "{:?}",
+        db.blocked_by(pid)
     );
     thread::sleep(Duration::from_secs(3));
     holder.batch_execute("COMMIT").unwrap();
@@ -1034,6 +1030,13 @@ fn giving_back_the_idle_timeouts_after_the_lock_wait_waits_for_no_catalog() {
 /// migrations, the catalog still locked. The catalog is locked while the run's look-up of the
 /// migration lock's holder waits behind a lock on `pg_locks`, so after the session's state
 /// was read and before the timeouts are turned off.
+///
+/// The run is seen waiting by what it waits behind, the test's own lock on `pg_locks`
+/// ([`TestDb::blocked_by`]): a look for any session whose query names `pg_locks` and waits
+/// for a lock matched another test's run on the same server (CI: a `status` behind a `LOCK
+/// pg_catalog.pg_locks` of its own database), and `pg_settings` was locked before this run
+/// read its session's state (`pg_settings` too), which then waited the whole `--lock-wait`
+/// before saying anything.
 #[test]
 fn turning_the_idle_timeouts_off_for_the_lock_wait_waits_for_no_catalog() {
     let project = project();
@@ -1044,27 +1047,32 @@ fn turning_the_idle_timeouts_off_for_the_lock_wait_waits_for_no_catalog() {
     let (holder, _) = db.hold_migration_lock("run_holder");
     let lock = |application_name: &str, catalog: &str| {
         let mut session = db.client_as(application_name);
+        let pid: i32 = session
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
         session
             .batch_execute(&format!(
                 "BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
             ))
             .unwrap();
-        session
+        (session, pid)
     };
-    let mut locks = lock("locks_holder", "pg_locks");
+    let (mut locks, locks_pid) = lock("locks_holder", "pg_locks");
     let started = Instant::now();
     let mut run = Watched::of(project.spawn_on(&db, &["migrate", "up", "--lock-wait", "60s"]));
+    // Only the run's sessions of this database wait behind that lock, and each of them once
+    // the session's state was read: its main session in the look-up of the lock's holder,
+    // or the session asking what a lasting message of it waits for (opened once the state
+    // was read), while the main one cannot get past that look-up.
     assert!(
-        wait_until(Duration::from_secs(30), || db
-            .value(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-                 AND query LIKE '%pg_catalog.pg_locks%' AND pid <> pg_backend_pid()"
-            )
-            .as_deref()
-            == Some("1")),
-        "the run never looked for the migration lock's holder"
+        wait_until(Duration::from_secs(30), || !db
+            .blocked_by(locks_pid)
+            .is_empty()),
+        "the run never looked for the migration lock's holder: {:?}",
+        db.other_backends()
     );
-    let mut settings = lock("settings_holder", "pg_settings");
+    let (mut settings, _) = lock("settings_holder", "pg_settings");
     locks.batch_execute("ROLLBACK").unwrap();
     run.line_with("waiting for the migration lock");
     drop(holder);
