@@ -1407,13 +1407,12 @@ mod tests {
             message: "password authentication failed for user \"app\"".to_string(),
         };
         let refused = Error::connection("x").with_source(server.clone());
-        let schema_file = Error::new(ErrorKind::MigrationFailed, "x").with_reason(
-            Reason::SchemaFile {
+        let schema_file =
+            Error::new(ErrorKind::MigrationFailed, "x").with_reason(Reason::SchemaFile {
                 file: "a.sql".into(),
                 at: None,
                 server: Some(server.clone()),
-            },
-        );
+            });
         for error in [refused, schema_file] {
             let said = (Some("28P01"), Some(server.message.as_str()));
             assert_eq!((error.sqlstate(), error.server_message()), said);

@@ -550,14 +550,16 @@ fn no_database(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .with_help(match (above_help(ws, None, labels), environments_beside(ws)) {
-            (Some(above), _) => above,
-            (None, Some(beside)) => beside,
-            (None, None) => format!(
-                "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
-                ws.settings.default_env
-            ),
-        })
+        .with_help(
+            match (above_help(ws, None, labels), environments_beside(ws)) {
+                (Some(above), _) => above,
+                (None, Some(beside)) => beside,
+                (None, None) => format!(
+                    "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+                    ws.settings.default_env
+                ),
+            },
+        )
 }
 
 /// [`Workspace::project_above_help_reading`] with the environment file named as `labels`
