@@ -2593,16 +2593,17 @@ fn nowhere_to_create(
 
 /// What `up`, `baseline` and `reinit` refuse, their dry runs refuse (exit 5, with the run's
 /// help): a missing tracking table this session may not create ([`uncreatable`]). Call it only
-/// when the ledger does not exist.
+/// when the ledger does not exist. `Ok`, the schema its creation would create, if any
+/// ([`refuse_nowhere_to_create`]): a dry run says so.
 pub(crate) fn refuse_uncreatable(
     client: &mut postgres::Client,
     table: &TrackingTable,
     env: Option<&Environment>,
-) -> Result<()> {
-    refuse_nowhere_to_create(client, table, env, &Creation::Unasked)?;
+) -> Result<Option<crate::ledger::NewTenantSchema>> {
+    let new = refuse_nowhere_to_create(client, table, env, &Creation::Unasked)?;
     match uncreatable(client, table, env) {
         Some(help) => Err(uncreatable_refusal(table, help)),
-        None => Ok(()),
+        None => Ok(new),
     }
 }
 

@@ -83,6 +83,14 @@ pub enum Progress {
         /// The tracking table, as set (`ops.tb_confiture`).
         tracking_table: String,
     },
+    /// A dry run of `up` would create the schema of a schema-qualified tracking table with it,
+    /// as [`Progress::LedgerSchemaCreated`] says of `up`. Sent before the plan.
+    WouldCreateLedgerSchema {
+        /// The schema that does not exist.
+        schema: String,
+        /// The tracking table, as set (`ops.tb_confiture`).
+        tracking_table: String,
+    },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
         /// The database's name on the server.
