@@ -324,8 +324,8 @@ impl Workspace {
             "found {} in a directory above, and no Cargo.toml says which project this is: run \
              from {} (`cd {}`), or pass --migrations-dir {}",
             crate::display::path(&migrations),
-            crate::display::current_dir(&above),
-            crate::hint::quote_path(&above),
+            crate::display::current_dir(above),
+            crate::hint::quote_path(above),
             crate::hint::quote_path(&crate::display::relative(&migrations)),
         )
     }

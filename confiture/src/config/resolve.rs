@@ -563,9 +563,13 @@ fn no_database(
 }
 
 /// [`Workspace::project_above_help_reading`] with the environment file named as `labels`
-/// name one (`-c FILE`).
+/// name one (`-c FILE`), in place of `--env NAME` when one was given (they conflict).
 fn above_help(ws: &Workspace, env: Option<&str>, labels: &Labels<'_>) -> Option<String> {
-    ws.project_above_help_reading(env, |file| labels.file_named(file))
+    let help = ws.project_above_help_reading(env, |file| labels.file_named(file))?;
+    Some(match env {
+        Some(name) => format!("{help} in place of {}", labels.env_named(name)),
+        None => help,
+    })
 }
 
 /// The help of an environments directory that does not exist while a directory of the same

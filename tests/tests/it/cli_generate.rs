@@ -712,7 +712,11 @@ fn outside_a_cargo_project_the_help_s_alternative_to_cd_reads_the_project_above(
         let (_, pasted) = help
             .split_once("or pass ")
             .unwrap_or_else(|| panic!("no alternative to cd: {}", run.dump()));
-        pasted.to_string()
+        pasted
+            .split(" in place of")
+            .next()
+            .unwrap_or(pasted)
+            .to_string()
     };
     for (env, given) in [("local", ""), ("dev", "--env dev")] {
         let file = format!("db/environments/{env}.yaml");
@@ -722,6 +726,9 @@ fn outside_a_cargo_project_the_help_s_alternative_to_cd_reads_the_project_above(
             .code(exit::INVALID)
             .stderr_has("found ../../db/migrations in a directory above")
             .stderr_has(&format!("-c ../../{file}"));
+        if !given.is_empty() {
+            refused.stderr_has(&format!("-c ../../{file} in place of {given}"));
+        }
         run_in(&alternative(&refused))
             .code(exit::NOT_INITIALISED)
             .stdout_has("001_t");
