@@ -1206,7 +1206,7 @@ impl Error {
     /// The server's SQLSTATE, when the server reported the failure: a migration's, a schema
     /// file's, or the server's error behind this one (a connection refused with `53300`, a
     /// query refused, the `FATAL` that ended a lost session). Always with its
-    /// [`Error::server_message`]: both are read from [`Error::server`].
+    /// [`Error::server_message`]: both are read from one place (`Error::server`).
     pub fn sqlstate(&self) -> Option<&str> {
         self.server().map(|(sqlstate, _)| sqlstate)
     }
