@@ -1203,32 +1203,49 @@ impl Error {
         }
         self
     }
-    /// The server's SQLSTATE, when the server reported the failure: a migration's, or the
-    /// server's error behind this one (a connection refused with `53300`, a query refused).
+    /// The server's SQLSTATE, when the server reported the failure: a migration's, a schema
+    /// file's, or the server's error behind this one (a connection refused with `53300`, a
+    /// query refused, the `FATAL` that ended a lost session). Always with its
+    /// [`Error::server_message`]: both are read from one place (`Error::server`).
     pub fn sqlstate(&self) -> Option<&str> {
-        match self.reason() {
-            #[cfg(feature = "db")]
-            Reason::Migration(m) => m.server.as_ref().map(|s| s.sqlstate.as_str()),
-            _ => None,
-        }
-        .or_else(|| self.server_code())
+        self.server().map(|(sqlstate, _)| sqlstate)
+    }
+    /// The server's primary message of the failure whose [`Error::sqlstate`] this is
+    /// (`relation "a" already exists`, `terminating connection due to administrator command`),
+    /// as the server wrote it.
+    pub fn server_message(&self) -> Option<&str> {
+        self.server().map(|(_, message)| message)
     }
 
+    /// **The one owner** of "what the server said of this error": its SQLSTATE and primary
+    /// message, from the reason (a migration's, a schema file's), else from the server's
+    /// error behind it (the driver's, a [`ServerError`] source, or the `FATAL` heard before a
+    /// lost connection).
     #[cfg(feature = "db")]
-    fn server_code(&self) -> Option<&str> {
-        self.driver_error()
-            .and_then(postgres::Error::code)
-            .map(postgres::error::SqlState::code)
-            .or_else(|| {
-                // A server's answer known without a connection ([`ServerError`]'s source).
-                let source = self.data.as_ref()?.source.as_deref()?;
-                Some(source.downcast_ref::<ServerError>()?.sqlstate.as_str())
-            })
-            .or_else(|| Some(self.data.as_ref()?.ended.as_ref()?.sqlstate.as_str()))
+    fn server(&self) -> Option<(&str, &str)> {
+        fn pair(s: &ServerError) -> (&str, &str) {
+            (s.sqlstate.as_str(), s.message.as_str())
+        }
+        let told = match self.reason() {
+            Reason::Migration(m) => m.server.as_ref().map(pair),
+            Reason::SchemaFile { server, .. } => server.as_ref().map(pair),
+            _ => None,
+        };
+        told.or_else(|| {
+            self.driver_error()
+                .and_then(postgres::Error::as_db_error)
+                .map(|db| (db.code().code(), db.message()))
+        })
+        .or_else(|| {
+            // A server's answer known without a connection ([`ServerError`]'s source).
+            let source = self.data.as_ref()?.source.as_deref()?;
+            source.downcast_ref::<ServerError>().map(pair)
+        })
+        .or_else(|| self.data.as_ref()?.ended.as_ref().map(pair))
     }
 
     #[cfg(not(feature = "db"))]
-    fn server_code(&self) -> Option<&str> {
+    fn server(&self) -> Option<(&str, &str)> {
         None
     }
     /// The driver's error behind this one, when there is one (downcast from the source).
@@ -1378,6 +1395,36 @@ mod tests {
         });
         assert_eq!(err.database(), Some("app@h:5432/db"));
         assert_eq!(err.sqlstate(), None);
+    }
+
+    /// The server's message comes with its SQLSTATE whatever carries them, and the JSON
+    /// error object says both: a connection error once had `server_message` null.
+    #[cfg(feature = "db")]
+    #[test]
+    fn the_servers_message_comes_with_its_sqlstate() {
+        let server = ServerError {
+            sqlstate: "28P01".to_string(),
+            message: "password authentication failed for user \"app\"".to_string(),
+        };
+        let refused = Error::connection("x").with_source(server.clone());
+        let schema_file =
+            Error::new(ErrorKind::MigrationFailed, "x").with_reason(Reason::SchemaFile {
+                file: "a.sql".into(),
+                at: None,
+                server: Some(server.clone()),
+            });
+        for error in [refused, schema_file] {
+            let said = (Some("28P01"), Some(server.message.as_str()));
+            assert_eq!((error.sqlstate(), error.server_message()), said);
+            let reported = crate::migrator::ReportedError::of(&error);
+            let reported = (
+                reported.sqlstate.as_deref(),
+                reported.server_message.as_deref(),
+            );
+            assert_eq!(reported, said, "{error:?}");
+        }
+        let none = Error::connection("x").with_cause("refused");
+        assert_eq!((none.sqlstate(), none.server_message()), (None, None));
     }
 
     #[test]

@@ -291,16 +291,43 @@ impl Workspace {
     /// What to do about [`Workspace::project_above`] (`found ../../db/migrations ...`), for a
     /// help; `None` without one.
     pub fn project_above_help(&self) -> Option<String> {
+        Some(self.project_above_help_of(&self.project_above()?))
+    }
+
+    /// [`Workspace::project_above_help`] for a command that reads an environment file: the
+    /// environments of the project above are where its migrations are, not here, so the
+    /// alternative to `cd` names the file that `--env env` (the default environment for
+    /// `None`) reads there, as `file_named` words it (`-c ../../db/environments/dev.yaml`):
+    /// pasted, it reads that project's database too. `None` when the project above has no
+    /// such file (the command's own help stands).
+    pub fn project_above_help_reading(
+        &self,
+        env: Option<&str>,
+        file_named: impl Fn(&Path) -> String,
+    ) -> Option<String> {
         let above = self.project_above()?;
-        let migrations = above.join(&self.settings.migrations_dir);
+        let name = env.unwrap_or(&self.settings.default_env);
+        let file = (above.join(&self.settings.environments_dir)).join(format!("{name}.yaml"));
+        if !file.is_file() {
+            return env.is_none().then(|| self.project_above_help_of(&above));
+        }
+        let help = self.project_above_help_of(&above);
         Some(format!(
+            "{help} {}",
+            file_named(&crate::display::relative(&file))
+        ))
+    }
+
+    fn project_above_help_of(&self, above: &Path) -> String {
+        let migrations = above.join(&self.settings.migrations_dir);
+        format!(
             "found {} in a directory above, and no Cargo.toml says which project this is: run \
              from {} (`cd {}`), or pass --migrations-dir {}",
             crate::display::path(&migrations),
-            crate::display::current_dir(&above),
-            crate::hint::quote_path(&above),
+            crate::display::current_dir(above),
+            crate::hint::quote_path(above),
             crate::hint::quote_path(&crate::display::relative(&migrations)),
-        ))
+        )
     }
 
     /// The environment files' directory, absolute.

@@ -565,6 +565,11 @@ impl Project {
     /// (its words are shell syntax: quoting, `<(echo NAME)`), with the CLI under test for
     /// `cargo confiture`, in this project's root and [`cli`]'s clean environment.
     pub fn paste(&self, suggested: &str) -> Run {
+        self.paste_in(&self.root, suggested)
+    }
+
+    /// [`Project::paste`] run in `dir` (a subdirectory), where the user typed it.
+    pub fn paste_in(&self, dir: &Path, suggested: &str) -> Run {
         let args = suggested
             .strip_prefix("`cargo confiture ")
             .and_then(|s| s.strip_suffix('`'))
@@ -577,7 +582,7 @@ impl Project {
                 None => bash.env_remove(key),
             };
         }
-        bash.current_dir(&self.root)
+        bash.current_dir(dir)
             .arg("-c")
             .arg(format!("'{}' {args}", binary().display()));
         Run::of(&mut bash)

@@ -1122,18 +1122,23 @@ impl ProgressView {
             } => out.warning(&similar_database_line(database, similar, false)),
             // Shown even with --quiet: a schema is made beside the ledger.
             Progress::LedgerSchemaCreated {
-                schema,
-                tracking_table,
+                ref schema,
+                ref tracking_table,
+            }
+            | Progress::WouldCreateLedgerSchema {
+                ref schema,
+                ref tracking_table,
             } => {
+                let would = matches!(event, Progress::WouldCreateLedgerSchema { .. });
                 let new = confiture::ledger::NewTenantSchema {
-                    schema,
+                    schema: schema.clone(),
                     similar: None,
                     ledger: Some(confiture::ledger::LedgerSchema {
-                        table: tracking_table,
+                        table: tracking_table.clone(),
                         fix: None,
                     }),
                 };
-                if let Ok(note) = new.creating(false) {
+                if let Ok(note) = new.creating(would) {
                     out.note(&display::escape(&note));
                 }
             }

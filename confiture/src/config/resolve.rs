@@ -550,14 +550,26 @@ fn no_database(
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
-        .with_help(match (ws.project_above_help(), environments_beside(ws)) {
-            (Some(above), _) => above,
-            (None, Some(beside)) => beside,
-            (None, None) => format!(
-                "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
-                ws.settings.default_env
-            ),
-        })
+        .with_help(
+            match (above_help(ws, None, labels), environments_beside(ws)) {
+                (Some(above), _) => above,
+                (None, Some(beside)) => beside,
+                (None, None) => format!(
+                    "for a project, create {envs}/{}.yaml with `database_url: postgresql://...`",
+                    ws.settings.default_env
+                ),
+            },
+        )
+}
+
+/// [`Workspace::project_above_help_reading`] with the environment file named as `labels`
+/// name one (`-c FILE`), in place of `--env NAME` when one was given (they conflict).
+fn above_help(ws: &Workspace, env: Option<&str>, labels: &Labels<'_>) -> Option<String> {
+    let help = ws.project_above_help_reading(env, |file| labels.file_named(file))?;
+    Some(match env {
+        Some(name) => format!("{help} in place of {}", labels.env_named(name)),
+        None => help,
+    })
 }
 
 /// The help of an environments directory that does not exist while a directory of the same
@@ -644,7 +656,9 @@ fn environment_file(ws: &Workspace, name: &str, labels: &Labels<'_>) -> Result<P
         "environment {name:?} not found: there is no {}",
         display_path(&path)
     ));
-    error = if let Some(beside) = environments_beside(ws) {
+    error = if let Some(above) = above_help(ws, Some(name), labels) {
+        error.with_help(above)
+    } else if let Some(beside) = environments_beside(ws) {
         error.with_help(beside)
     } else if available.is_empty() {
         error.with_help(format!(

@@ -175,6 +175,10 @@ pub(crate) enum Creation {
     Known {
         name: Option<String>,
         markers_beside: bool,
+        /// Every schema of the database, read in the same message for a schema-qualified
+        /// tracking table: whether its schema exists ([`new_ledger_schema`]) costs no round
+        /// trip of its own. `None` for an unqualified one.
+        schemas: Option<Vec<String>>,
     },
 }
 
@@ -1166,11 +1170,21 @@ fn hidden_ledger(
             schema = literal(schema),
             name = literal(&table.name),
         );
-        return match ledger_under_another_name(client, table, bound, &same_but_case, None)? {
+        let mut schemas = Vec::new();
+        let hidden = ledger_under_another_name(
+            client,
+            table,
+            bound,
+            &same_but_case,
+            None,
+            Some(&mut schemas),
+        )?;
+        return match hidden {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known {
                 name: Some(table.to_string()),
                 markers_beside: true,
+                schemas: Some(schemas),
             }),
         };
     }
@@ -1230,11 +1244,12 @@ fn hidden_ledger(
         let separate = creation
             .clone()
             .unwrap_or_else(|| format!("SCHEMA.{}", quote_ident(&table.name)));
-        return match ledger_under_another_name(client, table, bound, "", Some(&separate))? {
+        return match ledger_under_another_name(client, table, bound, "", Some(&separate), None)? {
             Some(refusal) => Err(refusal),
             None => Ok(Creation::Known {
                 name: creation,
                 markers_beside,
+                schemas: None,
             }),
         };
     }
@@ -1395,7 +1410,7 @@ fn hidden_by(
         schema = literal(found_schema),
         name = literal(&table.name),
     );
-    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, bound, &filter)?
+    let hidden: Vec<(TrackingTable, u64)> = ledgers_with_rows(client, table, bound, &filter, None)?
         .into_iter()
         .filter_map(|(ledger, rows)| Some((ledger, rows?)))
         .collect();
@@ -1472,16 +1487,18 @@ fn ledger_under_another_name(
     bound: CatalogBound<'_>,
     filter: &str,
     separate: Option<&str>,
+    schemas: Option<&mut Vec<String>>,
 ) -> Result<Option<Error>> {
-    let found: Vec<(String, Option<u64>)> = ledgers_with_rows(client, table, bound, filter)?
-        .into_iter()
-        .map(|(ledger, rows)| {
-            (
-                crate::display::escape(&ledger.to_string()).to_string(),
-                rows,
-            )
-        })
-        .collect();
+    let found: Vec<(String, Option<u64>)> =
+        ledgers_with_rows(client, table, bound, filter, schemas)?
+            .into_iter()
+            .map(|(ledger, rows)| {
+                (
+                    crate::display::escape(&ledger.to_string()).to_string(),
+                    rows,
+                )
+            })
+            .collect();
     let Some((first, _)) = found.first() else {
         return Ok(None);
     };
@@ -1563,6 +1580,7 @@ fn ledgers_with_rows(
     table: &TrackingTable,
     bound: CatalogBound<'_>,
     filter: &str,
+    mut schemas: Option<&mut Vec<String>>,
 ) -> Result<Vec<(TrackingTable, Option<u64>)>> {
     // Rows are counted only where the role may read them (`query_to_xml` runs the count in
     // the same statement, no function of ours created); NULL (unknown) otherwise.
@@ -1578,12 +1596,23 @@ fn ledgers_with_rows(
          (ARRAY['pg_catalog', 'information_schema']::pg_catalog.name[]) \
          AND NOT n.nspname OPERATOR(pg_catalog.~~) 'pg\\_%' {filter}\
          AND {shaped} \
-         ORDER BY 1, 2",
+         ORDER BY 1, 2{also}",
         shaped = ledger_shaped("c"),
+        also = match schemas {
+            Some(_) => ";\nSELECT nspname::pg_catalog.text FROM pg_catalog.pg_namespace",
+            None => "",
+        },
     );
     let messages = bound.read(client, table, &sql)?;
     let mut found = Vec::new();
     for message in messages {
+        // The schemas' rows, of one column, after the ledgers' (and the bounds' `SET`s).
+        if let (SimpleQueryMessage::Row(row), Some(schemas)) = (&message, schemas.as_deref_mut()) {
+            if row.len() == 1 {
+                schemas.extend(row.get(0).map(str::to_string));
+                continue;
+            }
+        }
         if let SimpleQueryMessage::Row(row) = message {
             let (Some(schema), Some(name)) = (row.get(0), row.get(1)) else {
                 continue;
@@ -2620,16 +2649,17 @@ fn nowhere_to_create(
 
 /// What `up`, `baseline` and `reinit` refuse, their dry runs refuse (exit 5, with the run's
 /// help): a missing tracking table this session may not create ([`uncreatable`]). Call it only
-/// when the ledger does not exist.
+/// when the ledger does not exist. `Ok`, the schema its creation would create, if any
+/// ([`refuse_nowhere_to_create`]): a dry run says so.
 pub(crate) fn refuse_uncreatable(
     client: &mut postgres::Client,
     table: &TrackingTable,
     env: Option<&Environment>,
-) -> Result<()> {
-    refuse_nowhere_to_create(client, table, env, &Creation::Unasked)?;
+) -> Result<Option<crate::ledger::NewTenantSchema>> {
+    let new = refuse_nowhere_to_create(client, table, env, &Creation::Unasked)?;
     match uncreatable(client, table, env) {
         Some(help) => Err(uncreatable_refusal(table, help)),
-        None => Ok(()),
+        None => Ok(new),
     }
 }
 
@@ -2640,8 +2670,9 @@ pub(crate) fn refuse_uncreatable(
 /// when the ledger does not exist: no round trip when the ledger's read found out where it
 /// would be created (`creation`, [`read_or_creation`]), one otherwise; the refusal's help
 /// asks more. Also refused: the missing schema of a schema-qualified tracking table beside
-/// an existing one of a close name ([`new_ledger_schema`], one round trip for a qualified
-/// tracking table); `Ok`, the schema its creation creates, if any.
+/// an existing one of a close name ([`new_ledger_schema`]: no round trip when the ledger's
+/// read found the schemas, `creation`; one otherwise); `Ok`, the schema its creation
+/// creates, if any.
 pub(crate) fn refuse_nowhere_to_create(
     client: &mut postgres::Client,
     table: &TrackingTable,
@@ -2655,7 +2686,7 @@ pub(crate) fn refuse_nowhere_to_create(
     }
     // A schema-qualified tracking table whose schema is missing beside one with a close name:
     // the schema meant, misspelt (`opz` for `ops`), never created as a ledger of its own.
-    let new = new_ledger_schema(client, env)?;
+    let new = new_ledger_schema(client, env, creation)?;
     match new
         .as_ref()
         .and_then(crate::ledger::NewTenantSchema::refusal)
@@ -2668,16 +2699,25 @@ pub(crate) fn refuse_nowhere_to_create(
 /// The schema of `env`'s schema-qualified tracking table when it does not exist, with an
 /// existing schema of a close name ([`crate::ledger::NewTenantSchema::of_ledger`], the rule
 /// of a mistyped `--schema`); `None` for an unqualified or a tenant's tracking table, asked
-/// then without a round trip. Ask it only when the ledger does not exist.
+/// then without a round trip, as when the ledger's read found the schemas (`creation`). Ask
+/// it only when the ledger does not exist.
 pub(crate) fn new_ledger_schema(
     client: &mut postgres::Client,
     env: Option<&Environment>,
+    creation: &Creation,
 ) -> Result<Option<crate::ledger::NewTenantSchema>> {
     let Some(env) = env.filter(|env| {
         env.migration.tracking_table.schema.is_some() && env.migration.tenant_schema.is_none()
     }) else {
         return Ok(None);
     };
+    if let Creation::Known {
+        schemas: Some(existing),
+        ..
+    } = creation
+    {
+        return Ok(crate::ledger::NewTenantSchema::of_ledger(env, existing));
+    }
     let row = client
         .query_one(
             "SELECT ARRAY(SELECT nspname::pg_catalog.text FROM pg_catalog.pg_namespace)",

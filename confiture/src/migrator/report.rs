@@ -83,6 +83,14 @@ pub enum Progress {
         /// The tracking table, as set (`ops.tb_confiture`).
         tracking_table: String,
     },
+    /// A dry run of `up` would create the schema of a schema-qualified tracking table with it,
+    /// as [`Progress::LedgerSchemaCreated`] says of `up`. Sent before the plan.
+    WouldCreateLedgerSchema {
+        /// The schema that does not exist.
+        schema: String,
+        /// The tracking table, as set (`ops.tb_confiture`).
+        tracking_table: String,
+    },
     /// A dry run of `--create-database`: the database does not exist and would be created.
     WouldCreateDatabase {
         /// The database's name on the server.
@@ -461,7 +469,7 @@ impl ReportedError {
             line: None,
             column: None,
             sqlstate: error.sqlstate().map(str::to_string),
-            server_message: None,
+            server_message: error.server_message().map(str::to_string),
             committed: Vec::new(),
             not_attempted: Vec::new(),
             unknown: Vec::new(),
@@ -483,8 +491,6 @@ impl ReportedError {
                 reported.file = m.location.as_ref().map(|l| l.path.clone());
                 reported.line = m.location.as_ref().map(|l| l.line);
                 reported.column = m.location.as_ref().map(|l| l.column);
-                reported.sqlstate = m.server.as_ref().map(|s| s.sqlstate.clone());
-                reported.server_message = m.server.as_ref().map(|s| s.message.clone());
                 reported.committed = m.committed.clone();
                 reported.not_attempted = m.not_attempted.clone();
                 reported.unknown = m.unknown.clone();
@@ -492,14 +498,10 @@ impl ReportedError {
                 reported.lock_holders = m.lock_holders.clone();
                 reported.dropped_own_statements = m.dropped_own_statements;
             }
-            Reason::SchemaFile { file, at, server } => {
+            Reason::SchemaFile { file, at, .. } => {
                 reported.file = Some(file.clone());
                 reported.line = at.map(|(line, _)| line);
                 reported.column = at.map(|(_, column)| column);
-                if let Some(server) = server {
-                    reported.sqlstate = Some(server.sqlstate.clone());
-                    reported.server_message = Some(server.message.clone());
-                }
             }
             Reason::Lock { holders, .. } => reported.lock_holders = holders.clone(),
             Reason::Diverged(d) => {

@@ -340,7 +340,8 @@ impl Migrator {
                 let (rewrite, described) = decide(self.client()?, &[], &markers)?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.
-                    crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
+                    let _ =
+                        crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
                 }
                 return Ok(described);
             };

@@ -425,7 +425,11 @@ impl LedgerRead {
                 )
             }
             // A schema-qualified tracking table's schema, missing: misspelt, or new.
-            (None, None) => crate::db::ledger::new_ledger_schema(client, Some(&self.env))?,
+            (None, None) => crate::db::ledger::new_ledger_schema(
+                client,
+                Some(&self.env),
+                &crate::db::ledger::Creation::Unasked,
+            )?,
             _ => None,
         };
         Ok((

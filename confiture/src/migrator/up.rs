@@ -252,10 +252,18 @@ impl Migrator {
         if options.dry_run {
             let ledger = self.read_ledger_as_is(options.lock_wait, plan::Effect::Runs)?;
             if ledger.is_none() {
-                // What `up` refuses, its dry run refuses: a ledger it may not create.
+                // What `up` refuses, its dry run refuses: a ledger it may not create; and
+                // what `up` says it creates with it, its dry run says it would.
                 let env = self.env.clone();
                 let table = &env.migration.tracking_table;
-                crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
+                let new = crate::db::ledger::refuse_uncreatable(self.client()?, table, Some(&env))?;
+                if let Some((schema, ledger)) = new.and_then(|new| Some((new.schema, new.ledger?)))
+                {
+                    progress(Progress::WouldCreateLedgerSchema {
+                        schema,
+                        tracking_table: ledger.table,
+                    });
+                }
             }
             let (found, markers, access) = match ledger {
                 Some(l) => (

@@ -690,3 +690,48 @@ fn outside_a_cargo_project_a_subdirectory_never_starts_a_second_migrations_direc
     assert!(!deep.join("db").exists());
     std::fs::remove_dir_all(&root).expect("rm");
 }
+
+/// hsm4 2: from `src/deep` of a project with no Cargo.toml, `status`'s help offered
+/// `--migrations-dir ../../db/migrations` as the alternative to `cd`, and `--env dev` said
+/// "create db/environments/dev.yaml" (here): pasted with it, the environment was not found,
+/// since environments are read from where the command runs. The alternative now names the
+/// project's environment file too (the default environment's, else the one `--env` asked
+/// for), and pasted as it is, reads the project above's database and migrations.
+#[test]
+fn outside_a_cargo_project_the_help_s_alternative_to_cd_reads_the_project_above() {
+    let project = Project::new();
+    project.remove("Cargo.toml");
+    project.migration("001_t", "CREATE TABLE t (id int);\n", "DROP TABLE t;\n");
+    let db = confiture_tests::TestDb::new("project_above");
+    let deep = project.path("src/deep");
+    std::fs::create_dir_all(&deep).expect("mkdir");
+    let run_in =
+        |args: &str| project.paste_in(&deep, &format!("`cargo confiture migrate status {args}`"));
+    let alternative = |run: &Run| {
+        let help = run.help_line();
+        let (_, pasted) = help
+            .split_once("or pass ")
+            .unwrap_or_else(|| panic!("no alternative to cd: {}", run.dump()));
+        pasted
+            .split(" in place of")
+            .next()
+            .unwrap_or(pasted)
+            .to_string()
+    };
+    for (env, given) in [("local", ""), ("dev", "--env dev")] {
+        let file = format!("db/environments/{env}.yaml");
+        project.write(&file, format!("database_url: {}\n", db.url()));
+        let refused = run_in(given);
+        refused
+            .code(exit::INVALID)
+            .stderr_has("found ../../db/migrations in a directory above")
+            .stderr_has(&format!("-c ../../{file}"));
+        if !given.is_empty() {
+            refused.stderr_has(&format!("-c ../../{file} in place of {given}"));
+        }
+        run_in(&alternative(&refused))
+            .code(exit::NOT_INITIALISED)
+            .stdout_has("001_t");
+        project.remove(&file);
+    }
+}

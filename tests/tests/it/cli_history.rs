@@ -3918,6 +3918,12 @@ fn a_mistyped_ledger_schema_is_said_not_to_exist_naming_the_close_schema() {
             "schema zzledger of the tracking table zzledger.tb_confiture does not exist: run",
         )
         .stderr_lacks("did you mean");
+    // Its dry run says it would create it (hsm4 3: it said nothing), and creates nothing.
+    project
+        .run(&["migrate", "up", "--dry-run", "--env", "ops"])
+        .code(exit::SUCCESS)
+        .stderr_has("schema zzledger does not exist: `up` would create it, with the tracking table zzledger.tb_confiture");
+    assert_eq!(schemas(), ["ops"], "a dry run created nothing");
     project
         .run(&["migrate", "up", "--env", "ops"])
         .code(exit::SUCCESS)
