@@ -1375,16 +1375,8 @@ fn a_session_start_behind_a_locked_catalog_ends_as_a_lock_wait_naming_its_holder
     for catalog in ["pg_class", "pg_attribute"] {
         // A database of its own: a lock on these stalls every session starting there.
         let db = TestDb::new("hbd4_start");
-        let mut holder = db.client_as("hbd4_start_holder");
-        let pid: i32 = holder
-            .query_one("SELECT pg_backend_pid()", &[])
-            .unwrap()
-            .get(0);
-        holder
-            .batch_execute(&format!(
-                "BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
-            ))
-            .unwrap();
+        let (mut holder, pid) =
+            db.holding_lock("hbd4_start_holder", &format!("pg_catalog.{catalog}"));
         let url = format!("{}?connect_timeout=3", db.url());
         for command in [&["up"][..], &["status"]] {
             let args: Vec<&str> = ["migrate"]

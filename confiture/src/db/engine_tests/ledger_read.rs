@@ -1026,16 +1026,8 @@ fn where_a_missing_ledger_would_be_created_is_asked_within_the_commands_lock_wai
         let db = TestDb::new("hbd4_where");
         let env = db.environment();
         let mut client = connect(&db);
-        let mut holder = db.client_as("hbd4_where_holder");
-        let pid: i32 = holder
-            .query_one("SELECT pg_backend_pid()", &[])
-            .unwrap()
-            .get(0);
-        holder
-            .batch_execute(&format!(
-                "BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
-            ))
-            .unwrap();
+        let (mut holder, pid) =
+            db.holding_lock("hbd4_where_holder", &format!("pg_catalog.{catalog}"));
         // The lock lasts 8 s: a read that waits for it ends then, and the test with it.
         let release = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_secs(8));
