@@ -239,6 +239,22 @@ impl TestDb {
         server().connect(&self.name, application_name)
     }
 
+    /// A session of this database named `application_name` holding `relation` in `ACCESS
+    /// EXCLUSIVE` mode, in a transaction left open (`ROLLBACK` lets it go), and its pid.
+    pub fn holding_lock(&self, application_name: &str, relation: &str) -> (Client, i32) {
+        let mut holder = self.client_as(application_name);
+        let pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .expect("the holder's pid")
+            .get(0);
+        holder
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .expect("the lock taken");
+        (holder, pid)
+    }
+
     /// [`TestDb::client_as`], not bounded by a `statement_timeout` the test set on its
     /// database or role: turned off in the startup packet, before any statement — a `SET` of
     /// it ran under a 1 ms one and was cancelled on a loaded machine.

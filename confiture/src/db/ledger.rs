@@ -1938,17 +1938,43 @@ pub fn qualified_name(
     client: &mut postgres::Client,
     table: &TrackingTable,
 ) -> Result<Option<String>> {
+    qualified_name_with(client, table, None)
+}
+
+/// [`qualified_name`], within `bound` when given ([`qualified_name_within`]).
+fn qualified_name_with(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    bound: Option<CatalogBound<'_>>,
+) -> Result<Option<String>> {
     if table.schema.is_some() {
         return Ok(Some(table.to_string()));
     }
-    let messages = client
-        .simple_query(&super::own_statements("SELECT pg_catalog.current_schema()"))
-        .map_err(|e| read_error(client, table, e, None))?;
+    const CURRENT_SCHEMA: &str = "SELECT pg_catalog.current_schema()";
+    let messages = match bound {
+        Some(bound) => bound.read(client, table, CURRENT_SCHEMA)?,
+        None => client
+            .simple_query(&super::own_statements(CURRENT_SCHEMA))
+            .map_err(|e| read_error(client, table, e, None))?,
+    };
     let schema = messages.iter().find_map(|m| match m {
         SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
         _ => None,
     });
     Ok(created_as(table, schema))
+}
+
+/// [`qualified_name`] within `bound`, the command's lock wait shared from its ledger read
+/// ([`CatalogBound::read`]): `status`'s look-up after a missing ledger. On a session that has
+/// not looked `current_schema()` and the `search_path`'s schemas up yet, another session's lock
+/// on `pg_proc` or `pg_namespace` held it as long as that lock lasted; it is exit 6 naming the
+/// holder once the wait is over.
+pub(crate) fn qualified_name_within(
+    client: &mut postgres::Client,
+    table: &TrackingTable,
+    bound: CatalogBound<'_>,
+) -> Result<Option<String>> {
+    qualified_name_with(client, table, Some(bound))
 }
 
 /// The schema-qualified name an unqualified `table` is created with by a session whose

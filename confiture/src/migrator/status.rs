@@ -392,7 +392,7 @@ impl LedgerRead {
         };
         let table_name = match &ledger {
             Some(ledger) => Some(ledger.table.clone()),
-            None => crate::db::ledger::qualified_name(client, table)?,
+            None => crate::db::ledger::qualified_name_within(client, table, bound)?,
         };
         let unrecorded = crate::db::ledger::unrecorded(
             client,

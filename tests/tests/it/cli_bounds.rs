@@ -843,17 +843,7 @@ const CATALOGS_READ_BEFORE_THE_LOCK: [&str; 7] = [
 /// A session of `db` holding `relation` in `ACCESS EXCLUSIVE` mode in a transaction left open
 /// (`ROLLBACK` lets it go), and its pid.
 fn locked(db: &TestDb, relation: &str) -> (postgres::Client, i32) {
-    let mut holder = db.client_as("lock_holder");
-    let pid: i32 = holder
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
-    holder
-        .batch_execute(&format!(
-            "BEGIN; LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"
-        ))
-        .unwrap();
-    (holder, pid)
+    db.holding_lock("lock_holder", relation)
 }
 
 /// The CLI with `args` on `db`, given `within` to end: a run still going then is killed and

@@ -330,17 +330,21 @@ fn timed_out(env: &Environment, timeout: Duration) -> Error {
             raise_timeout(env)
         ));
     }
-    let holders = super::catalog_lock_holders(env, ASK_HOLDERS_WAIT.min(timeout));
+    let holders = super::ask_catalog_lock_holders(env, ASK_HOLDERS_WAIT.min(timeout));
     let raise = raise_timeout(env);
-    match holders.as_deref() {
-        Some(found @ [_, ..]) => {
-            let mut error = Error::connection(format!(
-                "cannot connect to {spec}: the server did not start the session within {}: it \
-                 waits for a lock another session holds on a system catalog",
-                seconds(timeout)
-            ));
+    match holders {
+        Ok(found) if !found.is_empty() => {
+            // A lock in the way, as every other wait of the tool's own for one ends: exit 6.
+            let mut error = Error::new(
+                crate::ErrorKind::LockTimeout,
+                format!(
+                    "cannot connect to {spec}: the server did not start the session within {}: \
+                     it waits for a lock another session holds on a system catalog",
+                    seconds(timeout)
+                ),
+            );
             let mut holders: Vec<crate::db::lock::LockHolder> = Vec::new();
-            for (relation, holder) in found {
+            for (relation, holder) in &found {
                 error = error.with_detail(format!("lock on {relation} held by {holder}"));
                 if !holders.contains(holder) {
                     holders.push(holder.clone());
@@ -359,6 +363,27 @@ fn timed_out(env: &Environment, timeout: Duration) -> Error {
                 holders,
             })
         }
+        // Not even a maintenance database's session started: the lock is on a catalog every
+        // database shares, which holds every session's start on the server, the asking one's
+        // too (its holder cannot be named by any session started now).
+        Err(super::Unasked::NoSessionStarted) => Error::connection(format!(
+            "cannot connect to {spec}: the server answered, but did not start the session \
+             within {}, nor one on its maintenance database within {}",
+            seconds(timeout),
+            seconds(ASK_HOLDERS_WAIT.min(timeout))
+        ))
+        .with_detail(
+            "no session of the server starts: another session most likely holds a lock on a \
+             catalog every database shares (`pg_authid`, `pg_database`: a `LOCK \
+             pg_catalog.pg_stat_activity` locks both, the tables of that view), which every \
+             session reads as it starts, so no new session can ask who holds it",
+        )
+        .with_help(format!(
+            "from a session already open on the server, look for the holder with `SELECT pid, \
+             relation FROM pg_catalog.pg_lock_status() WHERE database = 0 AND mode = \
+             'AccessExclusiveLock' AND granted` (the `pg_locks` and `pg_stat_activity` views \
+             read those catalogs too) and end its transaction; if the server is only overloaded, raise {raise}"
+        )),
         _ => Error::connection(format!(
             "cannot connect to {spec}: the server answered, but did not start the session \
              within {}",

@@ -910,23 +910,56 @@ fn dial(
 /// there waits for ([`crate::db::lock::catalog_lock_holders`]), asked after a connection to it
 /// got no session in time from a maintenance database of the same server (`postgres`, else
 /// `template1`; not `env`'s own), with the same credentials, within `wait` to connect: `None`
-/// when none could be asked. Also what a run whose own statement waited for such a lock asks
-/// when its own session cannot read `pg_locks` (`apply::failure::catalog_locked`).
+/// when none could be asked ([`ask_catalog_lock_holders`] says why). Also what a run whose own
+/// statement waited for such a lock asks when its own session cannot read `pg_locks`
+/// (`apply::failure::catalog_locked`).
 pub(crate) fn catalog_lock_holders(
     env: &Environment,
     wait: Duration,
 ) -> Option<Vec<(String, crate::db::lock::LockHolder)>> {
-    crate::db::MAINTENANCE_DATABASES
-        .into_iter()
-        .filter(|name| *name != env.connection.dbname)
-        .find_map(|name| {
-            let mut maintenance = env.clone();
-            maintenance.connection.dbname = name.to_string();
-            maintenance.migration.connect_timeout = wait;
-            let mut session = attempt(&maintenance, true, None, false, Need::Read).ok()?;
-            let dbname = &env.connection.dbname;
-            crate::db::lock::catalog_lock_holders(&mut session.client, Some(dbname), 5).ok()
-        })
+    ask_catalog_lock_holders(env, wait).ok()
+}
+
+/// Why [`ask_catalog_lock_holders`] asked no one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unasked {
+    /// No session of a maintenance database started within the wait, not one refused: what a
+    /// lock on a shared catalog (`pg_authid`, `pg_database`; a `LOCK pg_catalog.pg_stat_activity`
+    /// takes both, the view's tables) does to every session starting on the server, before
+    /// anything of it can be bounded or asked.
+    NoSessionStarted,
+    /// Refused, or the read failed.
+    Failed,
+}
+
+/// [`catalog_lock_holders`], with why none could be asked.
+pub(crate) fn ask_catalog_lock_holders(
+    env: &Environment,
+    wait: Duration,
+) -> std::result::Result<Vec<(String, crate::db::lock::LockHolder)>, Unasked> {
+    let mut unasked = Unasked::NoSessionStarted;
+    for name in crate::db::MAINTENANCE_DATABASES {
+        if name == env.connection.dbname {
+            continue;
+        }
+        let mut maintenance = env.clone();
+        maintenance.connection.dbname = name.to_string();
+        maintenance.migration.connect_timeout = wait;
+        let mut session = match attempt(&maintenance, true, None, false, Need::Read) {
+            Ok(session) => session,
+            Err(Failure::TimedOut(_)) => continue,
+            Err(_) => {
+                unasked = Unasked::Failed;
+                continue;
+            }
+        };
+        let dbname = &env.connection.dbname;
+        match crate::db::lock::catalog_lock_holders(&mut session.client, Some(dbname), 5) {
+            Ok(holders) => return Ok(holders),
+            Err(_) => unasked = Unasked::Failed,
+        }
+    }
+    Err(unasked)
 }
 
 /// The startup options a session of `env` sends, in order, each with whether it is ours (else

@@ -1013,3 +1013,45 @@ fn a_ledger_read_refused_by_a_limit_names_temp_file_limit() {
     );
     assert!(!help.contains("fix what its message names"), "{help}");
 }
+
+/// hbd4: where a missing ledger would be created (`ledger::qualified_name`, `status`'s look-up
+/// after its ledger read found none) is asked with `current_schema()`, which a session that has
+/// not looked it up yet finds in `pg_proc` and whose `search_path` it resolves in
+/// `pg_namespace`: behind another session's lock on either, it waited as long as that lock
+/// lasted, with none of the command's bounds. Within the command's lock wait
+/// (`ledger::CatalogBound`), it now ends there, exit 6 naming the catalog's holder.
+#[test]
+fn where_a_missing_ledger_would_be_created_is_asked_within_the_commands_lock_wait() {
+    for catalog in ["pg_proc", "pg_namespace"] {
+        let db = TestDb::new("hbd4_where");
+        let env = db.environment();
+        let mut client = connect(&db);
+        let (mut holder, pid) =
+            db.holding_lock("hbd4_where_holder", &format!("pg_catalog.{catalog}"));
+        // The lock lasts 8 s: a read that waits for it ends then, and the test with it.
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(8));
+            holder.batch_execute("ROLLBACK").unwrap();
+        });
+        let started = std::time::Instant::now();
+        let bound = ledger::CatalogBound::new(std::time::Duration::from_secs(1), None, Some(&env));
+        let asked = ledger::qualified_name_within(&mut client, &TrackingTable::default(), bound);
+        let took = started.elapsed();
+        release.join().unwrap();
+        let error = asked.expect_err(&format!("{catalog}: answered after {took:?}"));
+        assert_eq!(
+            error.exit_code(),
+            confiture::exit::LOCK_TIMEOUT,
+            "{catalog}: {error:?}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(5),
+            "{catalog}: took {took:?}"
+        );
+        let text = format!("{error:?}");
+        assert!(
+            text.contains(&format!("pid {pid}")) && text.contains(catalog),
+            "{catalog}: {text}"
+        );
+    }
+}
