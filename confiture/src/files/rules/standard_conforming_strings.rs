@@ -111,13 +111,10 @@ fn client_encoding(tokens: &[Token<'_>]) -> Option<String> {
             Some(t) if t.is_word("SESSION") => 2,
             _ => 1,
         };
-        if tokens.get(names).is_some_and(|t| t.is_word("NAMES")) {
-            if tokens
-                .get(names + 1)
-                .is_some_and(|t| t.kind != TokenKind::Semicolon)
-            {
-                values.push(value_text(tokens, names + 1).into_owned());
-            }
+        let named = tokens.get(names).is_some_and(|t| t.is_word("NAMES"))
+            && (tokens.get(names + 1)).is_some_and(|t| t.kind != TokenKind::Semicolon);
+        if named {
+            values.push(value_text(tokens, names + 1).into_owned());
         }
     }
     values.into_iter().find(|value| {
