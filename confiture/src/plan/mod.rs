@@ -47,10 +47,7 @@ pub use rewrite::{
 };
 #[cfg(feature = "db")]
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
-pub use shared::{
-    another_members_help, markers_of_another_member, of_another_member, AnotherMembersMarkers,
-    AnotherMembersRows, SharedLedger,
-};
+pub use shared::{another_members_help, of_another_member, AnotherMembersRows, SharedLedger};
 #[cfg(feature = "db")]
 pub(crate) use shared::{
     explain_another_member, markers_to_abandon, refuse_over_another_member, Writing,

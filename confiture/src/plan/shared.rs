@@ -9,8 +9,12 @@
 #[cfg(feature = "db")]
 use crate::error::{Diverged, Error, Result};
 use crate::files::MigrationSet;
-use crate::history::{checksum_matches, History, Recorded, State};
-use crate::ledger::{LedgerRow, StartedRun};
+#[cfg(feature = "db")]
+use crate::history::checksum_matches;
+use crate::history::{History, Recorded, State};
+use crate::ledger::LedgerRow;
+#[cfg(feature = "db")]
+use crate::ledger::StartedRun;
 
 /// The migrations of another member of the workspace (its package name) that resolves to the
 /// same database and tracking table as this session: given by the front end, which knows the
@@ -169,6 +173,7 @@ pub(crate) fn refuse_over_another_member(
 /// The member of `shared` whose run left `marker` in this ledger: the marker's checksum (of the
 /// up file its run had) is that of one of the member's up files and of none of `set`'s — a
 /// marker of one of this member's files, the same text, is this member's to settle.
+#[cfg(feature = "db")]
 fn whose_marker<'s>(
     set: &MigrationSet,
     marker: &StartedRun,
@@ -185,7 +190,8 @@ fn whose_marker<'s>(
 
 /// The runs left part-way in this ledger (its start markers) that another member started
 /// ([`whose_marker`]), of the first member that has any; `None` when no marker is another's.
-pub fn markers_of_another_member(
+#[cfg(feature = "db")]
+pub(crate) fn markers_of_another_member(
     set: &MigrationSet,
     markers: &[StartedRun],
     shared: &[SharedLedger],
@@ -250,9 +256,9 @@ pub(crate) fn markers_to_abandon(
 
 /// The runs left part-way in this ledger that another member started
 /// ([`markers_of_another_member`]).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct AnotherMembersMarkers {
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AnotherMembersMarkers {
     /// The member whose files have the runs' checksums.
     pub package: String,
     /// The runs (`002_i`), as their markers name them.
