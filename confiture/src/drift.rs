@@ -609,6 +609,21 @@ fn replayable(
     status: &crate::status::StatusReport,
     named_by: crate::files::DirNamedBy,
 ) -> Result<(), Error> {
+    // Another member's rows (a ledger two members write): this member's migrations replayed
+    // would not make that member's objects, which the live database has; nothing to fix here
+    // but a ledger of its own for each member.
+    if let (false, Some(rows)) = (status.diverged.is_empty(), &status.another_members_rows) {
+        return Err(Error::diverged(
+            format!(
+                "drift replays this member's applied migrations, and the ledger is shared: the \
+                 workspace member `{}` applied {} into it; nothing was compared",
+                crate::display::escape(&rows.package),
+                crate::display::escape(&rows.rows.join(", ")),
+            ),
+            Diverged::new(status.diverged.clone()),
+        )
+        .with_help(crate::plan::another_members_help(rows)));
+    }
     if !status.diverged.is_empty() {
         let mut diverged = Diverged::new(status.diverged.clone());
         let mut help = format!(

@@ -278,6 +278,7 @@ impl Migrator {
             false,
         );
         let env = self.env.clone();
+        let shared = std::sync::Arc::clone(&self.shared_ledgers);
         (report.abandoned, report.unrecorded) = self.rewrite_ledger(
             &run,
             options.dry_run,
@@ -286,7 +287,9 @@ impl Migrator {
             &mut report.warnings,
             |client, rows, markers| {
                 let history = History::of(&set, rows, first_version);
-                let plan = plan::abandon(&set, &history, markers, &options.version)?;
+                // Another member's runs are that member's to settle: never forgotten here.
+                let markers = plan::markers_to_abandon(&set, markers, &shared, &options.version)?;
+                let plan = plan::abandon(&set, &history, &markers, &options.version)?;
                 let runs = plan.runs.iter().map(AbandonedRun::of).collect();
                 // A migration pending again in a ledger with no rows: with its marker gone,
                 // what it committed makes the next `up` refuse the database as one without a

@@ -49,7 +49,9 @@ pub use rewrite::{
 pub(crate) use rewrite::{check_baseline_request, check_reinit_request};
 pub use shared::{another_members_help, of_another_member, AnotherMembersRows, SharedLedger};
 #[cfg(feature = "db")]
-pub(crate) use shared::{explain_another_member, refuse_over_another_member, Writing};
+pub(crate) use shared::{
+    explain_another_member, markers_to_abandon, refuse_over_another_member, Writing,
+};
 pub(crate) use up::drop_invalid_index_then;
 #[cfg(feature = "db")]
 pub(crate) use up::up_over;

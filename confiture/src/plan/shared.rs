@@ -9,8 +9,12 @@
 #[cfg(feature = "db")]
 use crate::error::{Diverged, Error, Result};
 use crate::files::MigrationSet;
+#[cfg(feature = "db")]
+use crate::history::checksum_matches;
 use crate::history::{History, Recorded, State};
 use crate::ledger::LedgerRow;
+#[cfg(feature = "db")]
+use crate::ledger::StartedRun;
 
 /// The migrations of another member of the workspace (its package name) that resolves to the
 /// same database and tracking table as this session: given by the front end, which knows the
@@ -164,6 +168,101 @@ pub(crate) fn refuse_over_another_member(
         Diverged::new(found),
     )
     .with_help(another_members_help(&rows)))
+}
+
+/// The member of `shared` whose run left `marker` in this ledger: the marker's checksum (of the
+/// up file its run had) is that of one of the member's up files and of none of `set`'s — a
+/// marker of one of this member's files, the same text, is this member's to settle.
+#[cfg(feature = "db")]
+fn whose_marker<'s>(
+    set: &MigrationSet,
+    marker: &StartedRun,
+    shared: &'s [SharedLedger],
+) -> Option<&'s SharedLedger> {
+    let has = |migrations: &[crate::files::Migration]| {
+        (migrations.iter()).any(|m| checksum_matches(&marker.checksum, &m.up.checksum))
+    };
+    if has(&set.migrations) {
+        return None;
+    }
+    shared.iter().find(|other| has(&other.set.migrations))
+}
+
+/// The runs left part-way in this ledger (its start markers) that another member started
+/// ([`whose_marker`]), of the first member that has any; `None` when no marker is another's.
+#[cfg(feature = "db")]
+pub(crate) fn markers_of_another_member(
+    set: &MigrationSet,
+    markers: &[StartedRun],
+    shared: &[SharedLedger],
+) -> Option<AnotherMembersMarkers> {
+    let first = markers.iter().find_map(|m| whose_marker(set, m, shared))?;
+    let runs = (markers.iter())
+        .filter(|m| whose_marker(set, m, shared).is_some_and(|o| std::ptr::eq(o, first)))
+        .map(StartedRun::id)
+        .collect();
+    Some(AnotherMembersMarkers {
+        package: first.package.clone(),
+        runs,
+    })
+}
+
+/// The start markers `abandon VERSION` may forget: `markers` less another member's
+/// ([`whose_marker`]), which it never forgets — that member has not dealt with what its run
+/// committed. Refused (exit 7, nothing written, its dry run too) when every marker of
+/// `version`'s number is another member's: the run to abandon is that member's.
+#[cfg(feature = "db")]
+pub(crate) fn markers_to_abandon(
+    set: &MigrationSet,
+    markers: &[StartedRun],
+    shared: &[SharedLedger],
+    version: &crate::history::Version,
+) -> Result<Vec<StartedRun>> {
+    let number = version.number();
+    let of_version = |m: &&StartedRun| crate::history::marker_number(m) == Some(number);
+    let theirs: Vec<&StartedRun> = (markers.iter())
+        .filter(of_version)
+        .filter(|m| whose_marker(set, m, shared).is_some())
+        .collect();
+    let ours: Vec<StartedRun> = (markers.iter())
+        .filter(|m| whose_marker(set, m, shared).is_none())
+        .cloned()
+        .collect();
+    if theirs.is_empty() || ours.iter().any(|m| of_version(&m)) {
+        return Ok(ours);
+    }
+    let their: Vec<StartedRun> = theirs.into_iter().cloned().collect();
+    let Some(rows) = markers_of_another_member(set, &their, shared) else {
+        return Ok(ours);
+    };
+    let package = crate::display::escape(&rows.package);
+    Err(Error::new(
+        crate::error::ErrorKind::Diverged,
+        format!(
+            "abandon {version} would forget a run that the workspace member `{package}` left \
+             part-way in this ledger: {}",
+            crate::display::escape(&rows.runs.join(", ")),
+        ),
+    )
+    .with_help(format!(
+        "the workspace member `{package}` resolves to the same database and tracking table, and \
+         its files have the checksum of that run: it is `{package}`'s to settle, once what it \
+         committed is dealt with (`{package}`'s own `migrate status` names the ways on), never \
+         this member's; give each member a ledger of its own with a schema-qualified \
+         `migration.tracking_table` in its environment (README: \"Several applications in one \
+         database\")"
+    )))
+}
+
+/// The runs left part-way in this ledger that another member started
+/// ([`markers_of_another_member`]).
+#[cfg(feature = "db")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AnotherMembersMarkers {
+    /// The member whose files have the runs' checksums.
+    pub package: String,
+    /// The runs (`002_i`), as their markers name them.
+    pub runs: Vec<String>,
 }
 
 #[cfg(test)]

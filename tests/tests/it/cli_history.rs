@@ -3831,6 +3831,133 @@ fn a_tenant_and_a_fleets_targets_tell_another_members_rows() {
     assert_eq!(rows(), before, "nothing written");
 }
 
+/// hlt4 2: `abandon` of a member forgot another member's run left part-way in the ledger both
+/// write (one database, one tracking table): `billing`'s no-transaction `002_i` failed after
+/// its first statement committed, and `users`' `abandon 2` deleted its start marker, exit 0 —
+/// `billing`'s `status` then no longer said the run was left part-way. The run is `billing`'s
+/// (its file has the marker's checksum): `users`' `abandon` refuses (exit 7, its dry run too,
+/// the marker kept) on the database, a tenant schema (`--schema`) and a list of one target
+/// (`--targets`), naming the member; `billing`'s own `abandon` forgets it.
+#[test]
+fn abandon_never_forgets_another_members_run() {
+    let (whole, tenants) = (TestDb::new("hlt4_abandon"), TestDb::new("hlt4_abandon_t"));
+    let project = members_with_one_init(TWO_MEMBERS, &[BILLING, USERS]);
+    project
+        .write(
+            "billing/migrations/002_i.up.sql",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY i ON invoices (id);\nSELECT 1/0;\n",
+        )
+        .write(
+            "billing/migrations/002_i.down.sql",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY i;\n",
+        )
+        .write("targets.txt", format!("{}\n", whole.name));
+    let tenant: &[&str] = &["--schema", "t1"];
+    let targets: &[&str] = &["--targets", "targets.txt"];
+    let markers = |db: &TestDb, table: &str| -> Vec<String> {
+        (db.connect().query(
+            &format!("SELECT version || ':' || direction FROM {table} ORDER BY 1"),
+            &[],
+        ))
+        .expect("the markers' table")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    let lists: [(&TestDb, &[&str], &str); 3] = [
+        (&whole, &[], "tb_confiture_started"),
+        (&tenants, tenant, "t1.tb_confiture_started"),
+        (&whole, targets, "tb_confiture_started"),
+    ];
+    for (db, flags, table) in lists {
+        if markers_table_is_empty(db, table) {
+            let up = [&["migrate", "up", "-p", "billing"][..], flags].concat();
+            project.run_on(db, &up).code(exit::MIGRATION_FAILED);
+        }
+        assert_eq!(markers(db, table), ["002:up"], "{flags:?}");
+        for abandon in [
+            &["migrate", "abandon", "2", "-p", "users"][..],
+            &["migrate", "abandon", "002", "-p", "users", "--dry-run"],
+        ] {
+            let run = project.run_on(db, &[abandon, flags].concat());
+            run.code(exit::DIVERGED)
+                .stderr_has("would forget a run that the workspace member `billing` left part-way")
+                .stderr_has("002_i")
+                .stderr_has("Several applications in one database");
+            assert_eq!(
+                markers(db, table),
+                ["002:up"],
+                "{abandon:?} {flags:?}: {}",
+                run.dump()
+            );
+        }
+    }
+    // The member whose run it is forgets it.
+    project
+        .run_on(&whole, &["migrate", "abandon", "2", "-p", "billing"])
+        .code(exit::SUCCESS);
+    assert_eq!(
+        markers(&whole, "tb_confiture_started"),
+        Vec::<String>::new()
+    );
+}
+
+/// Whether `db` has no start marker in `table` (or no such table yet).
+fn markers_table_is_empty(db: &TestDb, table: &str) -> bool {
+    db.connect()
+        .query(&format!("SELECT 1 FROM {table}"), &[])
+        .map_or(true, |rows| rows.is_empty())
+}
+
+/// hlt4 2: `drift` of a member over a ledger another member writes refused the history as
+/// diverged, "fix the history first" (its rows `users`' own migrations modified, or a newer
+/// release's: "run it from the release that applied them"). It says the ledger is shared and
+/// whose rows they are, with a ledger of its own for each member as the way on (exit 7, as
+/// for any history it cannot replay: it only reads), on the database and on a list
+/// (`--targets`); `drift --schema` is refused before (one tenant's drift is not read).
+#[test]
+fn drift_over_a_shared_ledger_says_whose_rows_they_are() {
+    let db = TestDb::new("hlt4_drift");
+    let project = members_with_one_init(TWO_MEMBERS, &[BILLING, USERS]);
+    project.write("targets.txt", format!("{}\n", db.name));
+    project
+        .run_on(&db, &["migrate", "up", "-p", "billing"])
+        .code(exit::SUCCESS);
+    for renamed in [false, true] {
+        if renamed {
+            // `users`' migration numbered after `billing`'s: its row is a newer release's.
+            project
+                .remove("users/migrations/001_init.up.sql")
+                .remove("users/migrations/001_init.down.sql");
+            project.remove("billing/migrations/001_init.down.sql");
+            project
+                .write(
+                    "billing/migrations/001_init.down.sql",
+                    "DROP TABLE invoices;\n",
+                )
+                .write(
+                    "users/migrations/000_init.up.sql",
+                    "CREATE TABLE accounts (id int);\n",
+                )
+                .write(
+                    "users/migrations/000_init.down.sql",
+                    "DROP TABLE accounts;\n",
+                );
+        }
+        for flags in [&[][..], &["--targets", "targets.txt"]] {
+            let args = [&["migrate", "drift", "-p", "users"][..], flags].concat();
+            let run = project.run_on(&db, &args);
+            refused_as_billings(&run);
+            run.stderr_has("the ledger is shared: the workspace member `billing` applied")
+                .stderr_lacks("fix the history first")
+                .stderr_lacks("release that applied them");
+        }
+    }
+    project
+        .run_on(&db, &["migrate", "drift", "-p", "billing"])
+        .code(exit::SUCCESS);
+}
+
 /// `down` refused for an applied migration whose files are gone said "`reinit` ... forgets
 /// rows with no file" where `status` (and `up`) warned that forgetting the row alone leaves a
 /// gap `up` refuses (a later file follows its number): both give the one answer

@@ -563,6 +563,34 @@ mod test_support {
             .collect()
     }
 
+    /// `word` (ASCII, two characters at least) as every form of string constant the server
+    /// reads as it: `'...'`, dollar quotes with and without a tag, `E'...'` and `U&'...'` with
+    /// and without escapes (`UESCAPE` with a quoted and a dollar-quoted character), a
+    /// continuation across a newline and a `--` comment. For the rules that read a constant's
+    /// text (`syntax::constant_at`).
+    pub fn quoted(word: &str) -> Vec<String> {
+        let (first, rest) = word.split_at(1);
+        let code = u32::from(first.as_bytes()[0]);
+        let (a, b) = word.split_at(word.len() / 2);
+        vec![
+            format!("'{word}'"),
+            format!("$${word}$$"),
+            format!("$q${word}$q$"),
+            format!("$_1${word}$_1$"),
+            format!("E'{word}'"),
+            format!("e'\\x{code:02x}{rest}'"),
+            format!("E'\\{code:03o}{rest}'"),
+            format!("E'\\u{code:04X}{rest}'"),
+            format!("U&'{word}'"),
+            format!("U&'\\{code:04x}{rest}'"),
+            format!("u&'\\+{code:06x}{rest}'"),
+            format!("U&'!{code:04x}{rest}' UESCAPE '!'"),
+            format!("U&'*{code:04x}{rest}' uescape $$*$$"),
+            format!("'{a}'\n'{b}'"),
+            format!("E'{a}' -- c\n'{b}'"),
+        ]
+    }
+
     /// The one diagnostic of an up file (fails if there is not exactly one).
     pub fn only(text: &str) -> crate::Diagnostic {
         let mut all = check_sql(Path::new("m.sql"), text, Direction::Up);

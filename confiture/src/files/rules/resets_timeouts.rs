@@ -165,7 +165,7 @@ pub(crate) fn idle_session_ended_by<'s>(
         .enumerate()
         .find_map(|(index, (range, line))| {
             let sql = text.get(range)?;
-            if !super::mentions(sql, "idle_session_timeout") {
+            if !settings::may_name(sql, IDLE_SESSION) {
                 return None;
             }
             let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
@@ -220,7 +220,8 @@ pub(crate) fn timeouts_turned_off<'s>(
 ) -> impl Iterator<Item = (u32, Finding)> + 's {
     statements.filter_map(move |(range, line)| {
         let sql = text.get(range)?;
-        if !(super::mentions(sql, "reset") || super::mentions(sql, "timeout")) {
+        // `timeout`: a word each of the settings' names spells.
+        if !(super::mentions(sql, "reset") || settings::may_name(sql, "timeout")) {
             return None;
         }
         let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
@@ -263,7 +264,7 @@ pub(crate) enum BoundTo {
 /// set it (also `ALTER DATABASE | ROLE ... SET`: other sessions' bounds).
 #[cfg(feature = "db")]
 pub(crate) fn bound_set_by(sql: &str, bound: &str) -> Option<BoundSet> {
-    if !(super::mentions(sql, "reset") || super::mentions(sql, bound)) {
+    if !(super::mentions(sql, "reset") || settings::may_name(sql, bound)) {
         return None;
     }
     let tokens: Vec<Token<'_>> = super::lexer::tokens(sql)
@@ -692,6 +693,50 @@ mod tests {
                 assert_eq!(super::turns_off(&tokens), None, "{sql}");
             }
         }
+    }
+
+    /// A bound named or valued by a constant quoted any way (`test_support::quoted`), or by an
+    /// escaped identifier: lint, `migrate up`'s warnings and the engine's reading of a bound
+    /// all read it, none put off by a name its text does not spell.
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_bound_named_or_valued_by_any_quoting_is_read_everywhere() {
+        use crate::files::rules::test_support::quoted;
+        for bound in super::BOUNDS {
+            let (first, rest) = bound.split_at(1);
+            let code = u32::from(first.as_bytes()[0]);
+            let mut statements: Vec<String> = (quoted(bound).iter())
+                .map(|name| format!("SELECT set_config({name}, '0', false);"))
+                .chain(
+                    quoted("0")
+                        .iter()
+                        .map(|zero| format!("SET {bound} = {zero};")),
+                )
+                .collect();
+            statements.push(format!("SET U&\"\\{code:04x}{rest}\" = 0;"));
+            statements.push(format!(
+                "DO $$ BEGIN EXECUTE E'SET \\x{code:02x}{rest} = 0'; END $$;"
+            ));
+            for sql in statements {
+                assert_eq!(up(&sql), [("C119", 1)], "{sql}");
+                let split = crate::files::lexer::split(&sql);
+                let spans = || split.statements.iter().map(|s| (s.range.clone(), s.line));
+                assert_eq!(
+                    super::timeouts_turned_off(&sql, spans(), false).count(),
+                    1,
+                    "{sql}"
+                );
+                let set = super::bound_set_by(&sql, bound).map(|s| s.to);
+                assert_eq!(set, Some(super::BoundTo::Millis(0)), "{sql}");
+            }
+        }
+        let ends = "SELECT set_config(E'idle_\\x73ession_timeout', '1ms', false);";
+        let split = crate::files::lexer::split(ends);
+        let spans = || split.statements.iter().map(|s| (s.range.clone(), s.line));
+        assert!(
+            super::idle_session_ended_by(ends, spans(), 1).is_some(),
+            "{ends}"
+        );
     }
 
     /// `migrate up`'s warnings read the same statements as lint, a `DO` block's body included.

@@ -40,7 +40,9 @@ Flagged, in up and down files: `SET TRANSACTION ...`; `SET [LOCAL | SESSION]
 transaction_isolation | transaction_read_only | transaction_deferrable`, the same by
 `set_config(...)` or by an `UPDATE pg_settings`; `SET SESSION CHARACTERISTICS AS TRANSACTION
 ... READ ONLY`; `SET [SESSION] default_transaction_read_only` to anything but off or `DEFAULT`,
-the same by `set_config(..., false)` or by an `UPDATE pg_settings`. Not flagged: the session's
+the same by `set_config(..., false)` or by an `UPDATE pg_settings`. A setting's name or value
+given as a string is read as the server reads it, quoted any way: `'...'`, `$$...$$` or
+`$tag$...$tag$`, `E'...'` and `U&'...'` with their escapes (`UESCAPE` too). Not flagged: the session's
 other defaults (`SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ...`,
 `default_transaction_isolation`: they shape the transactions that follow), `SET LOCAL
 default_transaction_read_only` (it ends before any later transaction begins), `SHOW`, a column named like a setting (`UPDATE t SET
@@ -75,7 +77,9 @@ enum Shapes {
 }
 
 pub(super) fn check(cx: &Context<'_>, stmt: &Statement<'_>, out: &mut Vec<Diagnostic>) {
-    if !cx.mentioned_in(stmt.text, "transaction") {
+    // `SET TRANSACTION` begins with `SET`; a setting's name may be written without the word
+    // (`E'\x74ransaction_read_only'`): the test of a statement that may set one.
+    if !settings::may_assign(cx, stmt) {
         return;
     }
     let tokens: Vec<Token<'_>> = stmt.tokens().collect();
@@ -437,6 +441,45 @@ mod tests {
     }
 
     /// The session's defaults, other sessions', a function's, reads, and lookalikes.
+    /// The settings' names and values quoted any way a string constant may be
+    /// (`test_support::quoted`): `set_config($$default_transaction_read_only$$, ...)` is the
+    /// setting as much as `'...'` is.
+    #[test]
+    fn a_setting_or_value_quoted_any_way_is_read() {
+        use crate::files::rules::test_support::quoted;
+        for characteristic in super::CHARACTERISTICS {
+            for name in quoted(characteristic) {
+                let sql = format!("SELECT set_config({name}, 'on', true);");
+                let expected = format!("set_config('{characteristic}', ...) cannot work");
+                let found = flagged(&sql);
+                assert!(
+                    matches!(found.as_slice(), [(1, m)] if m.starts_with(&expected)),
+                    "{sql}: {found:?}"
+                );
+            }
+        }
+        let read_only = super::DEFAULT_READ_ONLY;
+        for name in quoted(read_only) {
+            for sql in [
+                format!("SELECT set_config({name}, 'on', false);"),
+                format!("UPDATE pg_settings SET setting = 'on' WHERE name = {name};"),
+            ] {
+                assert_eq!(flagged(&sql).len(), 1, "{sql}");
+            }
+            let sql = format!("SELECT set_config({name}, 'off', false);");
+            assert_eq!(flagged(&sql), [], "{sql}");
+        }
+        for off in quoted("off") {
+            for sql in [
+                format!("SELECT set_config('{read_only}', {off}, false);"),
+                format!("SET {read_only} = {off};"),
+                format!("UPDATE pg_settings SET setting = {off} WHERE name = '{read_only}';"),
+            ] {
+                assert_eq!(flagged(&sql), [], "{sql}");
+            }
+        }
+    }
+
     #[test]
     fn what_does_not_set_this_transaction_is_not_flagged() {
         for sql in [

@@ -77,33 +77,27 @@ pub(super) fn is_false(value: &str) -> bool {
 /// session either.
 pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignment<'a>> {
     if let Some(found) = by_settings_row(tokens) {
-        let names_it = tokens.iter().any(|t| {
-            t.kind == TokenKind::String
-                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
-        });
-        return found.filter(|_| names_it).into_iter().collect();
+        return found
+            .filter(|_| names_it(tokens, name))
+            .into_iter()
+            .collect();
     }
     let mut out = Vec::new();
     if let Some(at) = set_command(tokens, name) {
         let local = at >= 2 && tokens[at - 1].is_word("LOCAL");
-        let mut rest = tokens[at + 1..]
-            .iter()
-            .filter(|t| !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO")));
-        if let Some(value) = rest.next() {
+        let value = (at + 1..tokens.len()).find(|&i| {
+            let t = &tokens[i];
+            !(t.kind == TokenKind::Comma || t.text == "=" || t.is_word("TO"))
+        });
+        if let Some(value) = value {
             out.push(Assignment {
-                value: value_of(value, How::Set),
-                written: value.text,
+                value: value_of(tokens, value, How::Set),
+                written: tokens[value].text,
                 how: How::Set,
                 local,
             });
         }
     }
-    let names_it = || {
-        tokens.iter().any(|t| {
-            t.kind == TokenKind::String
-                && syntax::string_value(t).is_some_and(|s| s.eq_ignore_ascii_case(name))
-        })
-    };
     for (i, t) in tokens.iter().enumerate() {
         if !syntax::names(t, "set_config") {
             continue;
@@ -114,11 +108,9 @@ pub(super) fn assignments<'a>(tokens: &[Token<'a>], name: &str) -> Vec<Assignmen
         };
         // The setting's name as a literal; any other expression picks it elsewhere in the
         // statement (`set_config(name, v, false) FROM pg_settings WHERE name = '...'`).
-        let names = match setting {
-            [literal] if literal.kind == TokenKind::String => {
-                syntax::string_value(literal).is_some_and(|s| s.eq_ignore_ascii_case(name))
-            }
-            _ => names_it(),
+        let names = match syntax::constant(setting) {
+            Some(setting) => setting.eq_ignore_ascii_case(name),
+            None => names_it(tokens, name),
         };
         if !names {
             continue;
@@ -144,6 +136,19 @@ pub(super) fn may_assign(cx: &Context<'_>, stmt: &Statement<'_>) -> bool {
         || stmt.starts_with(&["DO"])
         || cx.mentioned_in(stmt.text, "set_config")
         || cx.mentioned_in(stmt.text, "pg_settings")
+}
+
+/// Whether `sql` (one statement) may give setting `name` a value as [`assignments`] reads one,
+/// asked of its text alone (the engine's reading of a file it runs, with no [`Context`]): it
+/// spells the name, or `set_config` or `pg_settings`, or an escape that may spell the name
+/// otherwise (a backslash: `E'lock_\x74imeout'`, `U&"..."`; `U&'...' UESCAPE`).
+#[cfg(feature = "db")]
+pub(super) fn may_name(sql: &str, name: &str) -> bool {
+    super::mentions(sql, name)
+        || super::mentions(sql, "set_config")
+        || super::mentions(sql, "pg_settings")
+        || sql.contains('\\')
+        || super::mentions(sql, "u&")
 }
 
 /// Whether `stmt` changes only the session it runs in, nothing of the database: a `SET`
@@ -225,6 +230,14 @@ fn set_command(tokens: &[Token<'_>], name: &str) -> Option<usize> {
     (1..tokens.len()).find(|&i| tokens[i - 1].is_word("SET") && names_setting(&tokens[i], name))
 }
 
+/// Whether a string constant of `tokens` (one statement, no trivia), quoted any way
+/// ([`syntax::constant_at`]), is setting `name`, in any case: where a statement picks the
+/// setting by a name it compares (`WHERE name = '...'`).
+fn names_it(tokens: &[Token<'_>], name: &str) -> bool {
+    (0..tokens.len())
+        .any(|i| syntax::constant_at(tokens, i).is_some_and(|(s, _)| s.eq_ignore_ascii_case(name)))
+}
+
 /// Whether `t` names setting `name`: a word or quoted identifier, in any case (the server
 /// looks settings up ignoring case).
 fn names_setting(t: &Token<'_>, name: &str) -> bool {
@@ -255,7 +268,7 @@ fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
                 continue;
             }
             let rest = &tokens[j + 1..];
-            let value = rest.windows(4).find_map(|w| {
+            let value = rest.windows(4).enumerate().find_map(|(k, w)| {
                 let sets = (w[0].is_word("SET") || w[0].kind == TokenKind::Comma)
                     && syntax::names(&w[1], "setting")
                     && w[2].text == "=";
@@ -263,7 +276,7 @@ fn by_settings_row<'a>(tokens: &[Token<'a>]) -> Option<Option<Assignment<'a>>> {
                     value: if w[3].is_word("reset_val") {
                         Value::Default
                     } else {
-                        value_of(&w[3], How::SettingsRow)
+                        value_of(rest, k + 3, How::SettingsRow)
                     },
                     written: w[3].text,
                     how: How::SettingsRow,
@@ -338,34 +351,38 @@ fn set_config_arguments<'t, 'a>(call: &'t [Token<'a>]) -> Option<[Option<&'t [To
     None
 }
 
-/// The value an argument of `set_config` gives: that of its one token ([`value_of`]), also
-/// cast (`'0'::text`); an expression lint does not evaluate (`'0' || 's'`) is
-/// [`Value::Unknown`].
+/// The value an argument of `set_config` gives: that of its value ([`value_of`]: one token,
+/// or a constant of several, `U&'...' UESCAPE 'c'`), also cast (`'0'::text`); an expression
+/// lint does not evaluate (`'0' || 's'`) is [`Value::Unknown`].
 fn argument_value<'a>(argument: &[Token<'a>]) -> Value<'a> {
-    match argument {
-        [one] => value_of(one, How::SetConfig),
-        [one, a, b, _, ..] if a.text == ":" && b.text == ":" => {
-            let cast_only = argument[3..].iter().all(|t| {
+    let used = syntax::constant_at(argument, 0).map_or(1, |(_, used)| used);
+    let cast_only = |cast: &[Token<'_>]| match cast {
+        [] => true,
+        [a, b, type_name @ ..] if a.text == ":" && b.text == ":" && !type_name.is_empty() => {
+            type_name.iter().all(|t| {
                 matches!(
                     t.kind,
                     TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Dot
                 )
-            });
-            if cast_only {
-                value_of(one, How::SetConfig)
-            } else {
-                Value::Unknown
-            }
+            })
         }
+        _ => false,
+    };
+    match argument.get(used..) {
+        Some(cast) if cast_only(cast) => value_of(argument, 0, How::SetConfig),
         _ => Value::Unknown,
     }
 }
 
-/// The value one token gives: a string's text, a number, a word (`DEFAULT` after `SET`,
-/// `NULL` in `set_config`: the default), an identifier as PostgreSQL resolves it.
-fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
+/// The value the token `tokens[i]` gives: a string constant's text, quoted any way
+/// ([`syntax::constant_at`]), a number, a word (`DEFAULT` after `SET`, `NULL` in
+/// `set_config`: the default), an identifier as PostgreSQL resolves it.
+fn value_of<'a>(tokens: &[Token<'a>], i: usize, how: How) -> Value<'a> {
+    let token = &tokens[i];
     match token.kind {
-        TokenKind::String => syntax::string_value(token).map_or(Value::Unknown, Value::Text),
+        TokenKind::String | TokenKind::DollarString => {
+            syntax::constant_at(tokens, i).map_or(Value::Unknown, |(text, _)| Value::Text(text))
+        }
         TokenKind::Number => Value::Text(Cow::Borrowed(token.text)),
         TokenKind::Word if how == How::Set && token.is_word("DEFAULT") => Value::Default,
         TokenKind::Word if how != How::Set && token.is_word("NULL") => Value::Default,
@@ -380,6 +397,7 @@ fn value_of<'a>(token: &Token<'a>, how: How) -> Value<'a> {
 #[cfg(test)]
 mod tests {
     use super::super::lexer::tokens;
+    use super::super::test_support::quoted;
     use super::*;
 
     fn values(sql: &str, name: &str) -> Vec<(String, bool)> {
@@ -456,6 +474,47 @@ mod tests {
         for (sql, expected) in cases {
             let expected: Vec<_> = expected.iter().map(|(v, l)| (v.to_string(), *l)).collect();
             assert_eq!(values(sql, "lock_timeout"), expected, "{sql}");
+        }
+    }
+
+    /// A setting's name and its value, quoted any way a string constant may be
+    /// (`test_support::quoted`), are read as the server reads them wherever a statement gives
+    /// them: the one reading of a constant, `syntax::constant_at`.
+    #[test]
+    fn a_setting_named_or_valued_by_any_quoting_of_a_constant_is_read() {
+        let name = "default_transaction_read_only";
+        let mut names = quoted(name);
+        names.push("'Default_Transaction_Read_Only'".to_string());
+        for quoted in &names {
+            for sql in [
+                format!("SELECT set_config({quoted}, 'on', false)"),
+                format!("SELECT pg_catalog.set_config(setting_name => {quoted}, new_value => 'on', is_local => false)"),
+                format!("SELECT set_config(name, 'on', false) FROM pg_settings WHERE name = {quoted}"),
+                format!("UPDATE pg_settings SET setting = 'on' WHERE name = {quoted}"),
+            ] {
+                assert_eq!(values(&sql, name), [("on".to_string(), false)], "{sql}");
+            }
+        }
+        for quoted in &quoted("on") {
+            for sql in [
+                format!("SELECT set_config('{name}', {quoted}, false)"),
+                format!("SELECT set_config('{name}', {quoted}::text, false)"),
+                format!("SET {name} = {quoted}"),
+                format!("SET SESSION {name} TO {quoted}"),
+                format!("UPDATE pg_settings SET setting = {quoted} WHERE name = '{name}'"),
+            ] {
+                assert_eq!(values(&sql, name), [("on".to_string(), false)], "{sql}");
+            }
+        }
+        // Another setting, however quoted, is not this one; nor is a U& string read with the
+        // default escape when it names another (`UESCAPE` decides).
+        for sql in [
+            "SELECT set_config($$default_transaction_isolation$$, 'on', false)",
+            "SELECT set_config(E'default_transaction_read_onl\\x79x', 'on', false)",
+            "SELECT set_config(U&'\\0064efault_transaction_read_only' UESCAPE '!', 'on', false)",
+            "SELECT set_config($x$default_transaction_read_only$y$ $y$x$, 'on', false)",
+        ] {
+            assert_eq!(values(sql, name), [], "{sql}");
         }
     }
 

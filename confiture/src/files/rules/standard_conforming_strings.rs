@@ -2,8 +2,10 @@
 //! off, or sets `client_encoding` to anything but UTF-8, changes how PostgreSQL reads every later
 //! message of the session (or database).
 
+use std::borrow::Cow;
+
 use super::lexer::{Token, TokenKind};
-use super::{do_block, settings, Context, Diagnostic, RuleDoc, Severity, Statement};
+use super::{do_block, settings, syntax, Context, Diagnostic, RuleDoc, Severity, Statement};
 
 pub(super) const DOC: RuleDoc = RuleDoc {
     code: "C106",
@@ -39,7 +41,9 @@ settings changed through a row of `pg_settings`, a session `SET` by another name
 name = '...'`. The same in the body of a `DO` block (run in the migration's session: `SET
 ...;`, `PERFORM set_config(...)`, `EXECUTE 'SET ...'`), dollar-quoted or `'...'` (`''` and
 `E'...'` escapes decoded, quotes inside quotes read in turn), and `set_config` with named arguments
-(`setting_name => ..., new_value => ..., is_local => ...`). Not flagged: turning
+(`setting_name => ..., new_value => ..., is_local => ...`). A setting's name or value given as a
+string is read as the server reads it, quoted any way: `'...'`, `$$...$$` or `$tag$...$tag$`,
+`E'...'` and `U&'...'` with their escapes (`UESCAPE` too). Not flagged: turning
 `standard_conforming_strings` on (pg_dump writes `SET standard_conforming_strings = on;`),
 `client_encoding` to `UTF8` (pg_dump writes `SET client_encoding = 'UTF8';`) or `DEFAULT`,
 `SET LOCAL` and `set_config(..., true)`, which end with the transaction, `RESET`, and
@@ -107,13 +111,10 @@ fn client_encoding(tokens: &[Token<'_>]) -> Option<String> {
             Some(t) if t.is_word("SESSION") => 2,
             _ => 1,
         };
-        if tokens.get(names).is_some_and(|t| t.is_word("NAMES")) {
-            if let Some(value) = tokens
-                .get(names + 1)
-                .filter(|t| t.kind != TokenKind::Semicolon)
-            {
-                values.push(value_text(value).to_string());
-            }
+        let named = tokens.get(names).is_some_and(|t| t.is_word("NAMES"))
+            && (tokens.get(names + 1)).is_some_and(|t| t.kind != TokenKind::Semicolon);
+        if named {
+            values.push(value_text(tokens, names + 1).into_owned());
         }
     }
     values.into_iter().find(|value| {
@@ -137,21 +138,21 @@ fn session_values(tokens: &[Token<'_>], name: &str) -> Vec<String> {
         .collect()
 }
 
-/// A setting's value as written: a `'...'` literal without its quotes, or the word.
-fn value_text<'t>(token: &Token<'t>) -> &'t str {
-    match token.kind {
-        TokenKind::String => token
-            .text
-            .strip_prefix('\'')
-            .and_then(|t| t.strip_suffix('\''))
-            .unwrap_or(""),
-        _ => token.text,
+/// A setting's value as the server reads it: a string constant's text, quoted any way
+/// ([`syntax::constant_at`]: `'LATIN1'`, `$$LATIN1$$`, `E'\x4cATIN1'`), or the word: `tokens[i]`.
+fn value_text<'t>(tokens: &[Token<'t>], i: usize) -> Cow<'t, str> {
+    let value = &tokens[i];
+    match value.kind {
+        TokenKind::String | TokenKind::DollarString => {
+            syntax::constant_at(tokens, i).map_or(Cow::Borrowed(""), |(text, _)| text)
+        }
+        _ => Cow::Borrowed(value.text),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::up;
+    use super::super::test_support::{quoted, up};
 
     #[test]
     fn turning_it_off_is_an_error() {
@@ -237,6 +238,52 @@ mod tests {
             "SELECT setting FROM pg_settings WHERE name = 'client_encoding' AND setting <> 'UTF8';",
         ] {
             assert_eq!(up(sql), [], "{sql}");
+        }
+    }
+
+    /// The settings' names and values quoted any way a string constant may be
+    /// (`test_support::quoted`): read as the server reads them, by `settings`' one reading.
+    #[test]
+    fn a_setting_or_value_quoted_any_way_is_read() {
+        for name in quoted("standard_conforming_strings") {
+            for sql in [
+                format!("SELECT set_config({name}, 'off', false);"),
+                format!("UPDATE pg_settings SET setting = 'off' WHERE name = {name};"),
+            ] {
+                assert_eq!(up(&sql), [("C106", 1)], "{sql}");
+            }
+            let sql = format!("SELECT set_config({name}, 'on', false);");
+            assert_eq!(up(&sql), [], "{sql}");
+        }
+        for off in quoted("off") {
+            let sql = format!("SELECT set_config('standard_conforming_strings', {off}, false);");
+            assert_eq!(up(&sql), [("C106", 1)], "{sql}");
+            let sql = format!("SET standard_conforming_strings = {off};");
+            assert_eq!(up(&sql), [("C106", 1)], "{sql}");
+        }
+        for name in quoted("client_encoding") {
+            let sql = format!("SELECT set_config({name}, 'LATIN1', false);");
+            assert_eq!(up(&sql), [("C106", 1)], "{sql}");
+            let sql = format!("SELECT set_config({name}, 'UTF8', false);");
+            assert_eq!(up(&sql), [], "{sql}");
+        }
+        for encoding in quoted("LATIN1") {
+            for sql in [
+                format!("SET NAMES {encoding};"),
+                format!("SET client_encoding = {encoding};"),
+                format!("SELECT set_config('client_encoding', {encoding}, false);"),
+            ] {
+                assert_eq!(up(&sql), [("C106", 1)], "{sql}");
+            }
+        }
+        for encoding in quoted("UTF8") {
+            for sql in [
+                format!("SET NAMES {encoding};"),
+                format!("SET SESSION client_encoding TO {encoding};"),
+                format!("SELECT set_config('client_encoding', {encoding}, false);"),
+            ] {
+                assert_eq!(up(&sql), [], "{sql}");
+            }
         }
     }
 

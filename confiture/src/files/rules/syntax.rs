@@ -661,6 +661,55 @@ pub(super) fn string_value<'a>(token: &Token<'a>) -> Option<Cow<'a, str>> {
     backslash_unescape(&raw).map(Cow::Owned)
 }
 
+/// The string constant that starts at `tokens[i]` (no trivia), in any of its forms, as the
+/// server reads it, with how many tokens it takes: `'...'`, `E'...'`, `U&'...'` and a
+/// continuation ([`string_value`]; 1), `$$...$$` or `$tag$...$tag$` (its body as written; 1),
+/// `U&'...' UESCAPE 'c'` (its escapes written with `c`; 3). The one reading of "the text this
+/// literal gives" for a value that may be quoted any way a constant may: a setting's name or
+/// value (`settings`). `None` for any other token, a bit string, an unterminated literal, or
+/// escapes the server would refuse.
+pub(super) fn constant_at<'a>(tokens: &[Token<'a>], i: usize) -> Option<(Cow<'a, str>, usize)> {
+    let t = tokens.get(i)?;
+    match t.kind {
+        TokenKind::DollarString if t.terminated => {
+            super::dollar_body(t.text).map(|body| (Cow::Borrowed(body), 1))
+        }
+        TokenKind::String => match (tokens.get(i + 1), tokens.get(i + 2)) {
+            (Some(uescape), Some(escape)) if uescape.is_word("UESCAPE") => {
+                let body = t.text.get(2..).filter(|_| t.text[1..].starts_with('&'))?;
+                let escape = match escape.kind {
+                    TokenKind::DollarString if escape.terminated => {
+                        Cow::Borrowed(super::dollar_body(escape.text)?)
+                    }
+                    _ => string_value(escape)?,
+                };
+                let mut chars = escape.chars();
+                let (Some(c), None) = (chars.next(), chars.next()) else {
+                    return None;
+                };
+                if c.is_ascii_hexdigit() || "+'\" \t\n\r\x0c".contains(c) {
+                    return None;
+                }
+                // The parts' quotes read as `string_value` reads them, with no escape of its
+                // own (a plain literal's rule), then the Unicode escapes with `c`.
+                let plain = Token { text: body, ..*t };
+                let raw = string_value(&plain)?;
+                unicode_unescape_with(&raw, c).map(|text| (Cow::Owned(text), 3))
+            }
+            _ => string_value(t).map(|text| (text, 1)),
+        },
+        _ => None,
+    }
+}
+
+/// The string constant `tokens` (one argument, no trivia) is, whole: [`constant_at`] taking
+/// every token.
+pub(super) fn constant<'a>(tokens: &[Token<'a>]) -> Option<Cow<'a, str>> {
+    constant_at(tokens, 0)
+        .filter(|(_, used)| *used == tokens.len())
+        .map(|(text, _)| text)
+}
+
 /// The text of an `E'...'` literal's parts (`''` already read) with its backslash escapes
 /// decoded, as PostgreSQL's scanner does; `None` for bytes that are not UTF-8 or a code point
 /// that is no character.
@@ -747,13 +796,18 @@ fn normalise<'a>(t: &Token<'a>) -> Option<Cow<'a, str>> {
 /// The body of `U&"..."` with its default escapes decoded: `\XXXX`, `\+XXXXXX`, `\\`.
 /// `None` for anything PostgreSQL would refuse (or that names no character).
 fn unicode_unescape(body: &str) -> Option<String> {
+    unicode_unescape_with(body, '\\')
+}
+
+/// [`unicode_unescape`] with `escape` for the escape character (`UESCAPE 'c'`).
+fn unicode_unescape_with(body: &str, escape: char) -> Option<String> {
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
-    while let Some(at) = rest.find('\\') {
+    while let Some(at) = rest.find(escape) {
         out.push_str(&rest[..at]);
-        rest = &rest[at + 1..];
-        if let Some(after) = rest.strip_prefix('\\') {
-            out.push('\\');
+        rest = &rest[at + escape.len_utf8()..];
+        if let Some(after) = rest.strip_prefix(escape) {
+            out.push(escape);
             rest = after;
             continue;
         }
