@@ -2076,3 +2076,37 @@ fn our_marker_of_a_run_confiture_applied_over_goes_with_our_next_writing_run() {
         assert!(db.has_relation("t2") && db.has_relation("t3"), "{case}");
     }
 }
+
+/// Known limit: confiture (Python) applied the migration our killed run left part-way, then
+/// rolled it back with no writing run of ours in between (a `status` reads, never deletes the
+/// marker): its rollback deleted the row, the one proof that our marker was out of date, and
+/// nothing else left tells it without a column of the marker's. `status` still says
+/// `interrupted` (exit 7), and its help says what to check — whether confiture (Python) ran
+/// since the run started, and whether the schema has any of the migration — and how to leave
+/// it pending, which the test follows as printed.
+#[test]
+fn a_marker_confiture_applied_over_and_rolled_back_since_says_what_to_check() {
+    let db = TestDb::new("interop_rolled_back_over");
+    let project = our_run_killed_then_confiture_applied(&db);
+    run_python(&project, &["migrate", "down-to", "001"]).code(0);
+    assert!(!db.has_relation("t2"), "confiture rolled 002 back");
+    let status = ours(&project, &["migrate", "status"]);
+    status.code(7).stdout_has("interrupted");
+    let check = "if confiture (Python) ran on this database since ";
+    let from = status
+        .stderr
+        .find(check)
+        .unwrap_or_else(|| panic!("status says what to check\n{}", status.dump()));
+    let abandon = suggested(
+        &status.stderr[from..],
+        "cargo confiture migrate abandon 002",
+    );
+    paste_ours(&project, &abandon).code(0);
+    let seen = statuses_agree(&project, 1);
+    assert_eq!(
+        statuses(&seen),
+        ["001:applied", "002:pending", "003:pending"]
+    );
+    ours(&project, &["migrate", "up"]).code(0);
+    assert!(db.has_relation("t2") && db.has_relation("t3"));
+}
