@@ -114,14 +114,14 @@ pub struct HoldingSession {
 }
 
 /// A program a session holding the migration lock is known to be. Decided by
-/// [`with_tool`] alone, from a record the program itself writes, never from what any session
+/// `with_tool` alone, from a record the program itself writes, never from what any session
 /// could show by accident (an empty `application_name`, a query's text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum HolderTool {
     /// confiture, the Python tool (`fraiseql-confiture`), whose sessions set no
-    /// `application_name`: its record of the lock it holds ([`PYTHON_HOLDER_TABLE`]) names
+    /// `application_name`: its record of the lock it holds (`PYTHON_HOLDER_TABLE`) names
     /// the session.
     ConfiturePython,
 }
