@@ -619,6 +619,13 @@ impl StatusReport {
                     true => crate::plan::with_committed_run_again(ways, &m.committed_again),
                     false => ways,
                 };
+                let ways = match down {
+                    true => ways,
+                    false => format!(
+                        "{ways}; {}",
+                        crate::plan::rolled_back_by_another_tool_help(&m.version, started)
+                    ),
+                };
                 format!(
                     "help: {} was interrupted part-way (it runs without a transaction: {}), and \
                      {} refuses to run it again blindly; {ways}",

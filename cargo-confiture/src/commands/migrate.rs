@@ -1266,15 +1266,7 @@ pub(super) fn similar_database_line(database: &str, similar: &str, in_fleet: boo
 fn holder_text(holder: Option<&confiture::migrate::LockHolder>) -> String {
     use confiture::migrate::LockHolder;
     match holder {
-        Some(LockHolder::Session(h)) => format!(
-            "pid {} ({})",
-            h.pid,
-            h.application_name
-                .as_deref()
-                .filter(|a| !a.is_empty())
-                .map(|a| display::escape(a).into_owned())
-                .unwrap_or_else(|| "no application_name".into())
-        ),
+        Some(LockHolder::Session(h)) => display::escape(&h.brief()).into_owned(),
         // A prepared transaction keeps the lock until it is committed or rolled back: the
         // error at the end of the wait says how.
         Some(other) => display::escape(&other.to_string()).into_owned(),

@@ -107,6 +107,88 @@ pub struct HoldingSession {
     pub state: Option<String>,
     /// When `state` last changed (UTC, RFC 3339).
     pub state_change: Option<String>,
+    /// The program it is known to be, from that program's own record of the migration lock
+    /// ([`HolderTool`]); `None` when nothing tells (it may still be any program). In JSON,
+    /// `tool`: `"confiture_python"` or null.
+    pub tool: Option<HolderTool>,
+}
+
+/// A program a session holding the migration lock is known to be. Decided by
+/// `with_tool` alone, from a record the program itself writes, never from what any session
+/// could show by accident (an empty `application_name`, a query's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HolderTool {
+    /// confiture, the Python tool (`fraiseql-confiture`), whose sessions set no
+    /// `application_name`: its record of the lock it holds (`PYTHON_HOLDER_TABLE`) names
+    /// the session.
+    ConfiturePython,
+}
+
+impl fmt::Display for HolderTool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HolderTool::ConfiturePython => f.write_str("confiture (Python)"),
+        }
+    }
+}
+
+/// confiture (Python)'s record of who holds its migration lock (its issue #147): a table it
+/// makes, unqualified (where its session's `search_path` puts it, as ours finds it), and
+/// writes once it holds the lock, in the session that holds it — the row of the lock's second
+/// key, with its role (`usename`) and the time it took the lock (`acquired_at`, the server's
+/// clock) —, deleted when it gives the lock back. A run of it killed leaves its row, which
+/// its next run writes over.
+pub const PYTHON_HOLDER_TABLE: &str = "confiture_lock_holder";
+
+/// Whether the session of `pid` is confiture (Python) holding the migration lock of the
+/// current database: it holds confiture's key of this database exclusively, sets no
+/// `application_name` (ours always set one, `cargo-confiture` unless the environment names
+/// another), and confiture (Python)'s record of that key ([`PYTHON_HOLDER_TABLE`]) was written
+/// by its role since it connected — a record left by a killed run, older than the session,
+/// names no later session. A row when it is.
+fn python_holder_sql(pid: i32) -> String {
+    format!(
+        "SELECT true FROM {PYTHON_HOLDER_TABLE} h \
+         JOIN pg_catalog.pg_locks l ON l.objid::pg_catalog.int8 OPERATOR(pg_catalog.=) h.lock_id \
+         JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
+         WHERE l.pid OPERATOR(pg_catalog.=) {pid} \
+           AND l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted \
+           AND l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock' \
+           AND l.classid OPERATOR(pg_catalog.=) {LOCK_NAMESPACE}::pg_catalog.oid \
+           AND l.objsubid OPERATOR(pg_catalog.=) 2 AND {} \
+           AND a.application_name OPERATOR(pg_catalog.=) '' \
+           AND h.usename OPERATOR(pg_catalog.=) a.usename::pg_catalog.text \
+           AND h.acquired_at OPERATOR(pg_catalog.>=) a.backend_start \
+         LIMIT 1",
+        in_database(CURRENT_DATABASE)
+    )
+}
+
+/// `holder`, with the program it is known to be ([`HoldingSession::tool`]): the one place
+/// that decides it. One round trip, only for a session that sets no `application_name`
+/// ([`python_holder_sql`]); a record that cannot be read (no such table: confiture (Python)
+/// never held the lock here; a role without the privilege; a lock on it past
+/// [`crate::db::EXPLANATION_WAIT`]) tells nothing, and the session is named as before.
+pub(crate) fn with_tool(client: &mut Client, holder: Option<LockHolder>) -> Option<LockHolder> {
+    match holder {
+        Some(LockHolder::Session(mut session))
+            if session.tool.is_none()
+                && session
+                    .application_name
+                    .as_deref()
+                    .is_some_and(str::is_empty) =>
+        {
+            let found =
+                client.simple_query(&crate::db::explaining(&python_holder_sql(session.pid)));
+            if found.is_ok_and(|messages| first_value(&messages).is_some()) {
+                session.tool = Some(HolderTool::ConfiturePython);
+            }
+            Some(LockHolder::Session(session))
+        }
+        other => other,
+    }
 }
 
 impl HoldingSession {
@@ -128,8 +210,23 @@ impl HoldingSession {
     }
 }
 
+impl HoldingSession {
+    /// The session in a few words, for a line that waits for it: `confiture (Python), pid
+    /// 42`, `pid 42 (psql)`, `pid 42 (no application_name)`; [`fmt::Display`] says the rest.
+    pub fn brief(&self) -> String {
+        match (self.tool, self.application_name.as_deref()) {
+            (Some(tool), _) => format!("{tool}, pid {}", self.pid),
+            (None, Some(app)) if !app.is_empty() => format!("pid {} ({app})", self.pid),
+            (None, _) => format!("pid {} (no application_name)", self.pid),
+        }
+    }
+}
+
 impl fmt::Display for HoldingSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(tool) = self.tool {
+            write!(f, "{tool}, ")?;
+        }
         write!(f, "pid {}", self.pid)?;
         if let Some(app) = self.application_name.as_deref().filter(|a| !a.is_empty()) {
             write!(f, ", application_name {app:?}")?;
@@ -1036,6 +1133,7 @@ fn session_of(row: &postgres::SimpleQueryRow) -> HoldingSession {
         backend_start: text(4),
         state: text(5),
         state_change: text(6),
+        tool: None,
     }
 }
 
@@ -1151,7 +1249,7 @@ fn wait_for_lock(
                 Some(crate::db::idle_timeouts_off(client).map_err(|e| {
                     query_error("cannot prepare the session to wait for the lock", e)
                 })?);
-            waiting(found.as_ref());
+            waiting(with_tool(client, found.clone()).as_ref());
         }
         let until = Instant::now() + backoff.next_delay().min(timeout - elapsed);
         while let Some(left) = until.checked_duration_since(Instant::now()) {
@@ -1167,6 +1265,7 @@ fn wait_for_lock(
             std::thread::sleep(left.min(STOP_POLL));
         }
     };
+    let found = with_tool(client, found);
     // A zero wait is one attempt: "within 0ms" read as a bug.
     let waited = if !worth_waiting_for(found.as_slice()) {
         format!("({NOT_WAITED_FOR})")
@@ -1587,6 +1686,7 @@ mod tests {
             backend_start: None,
             state: None,
             state_change: None,
+            tool: None,
         })
     }
 
@@ -1757,10 +1857,27 @@ mod tests {
             backend_start: Some("2026-01-15T10:30:00Z".into()),
             state: Some("idle".into()),
             state_change: Some("2026-01-15T10:31:00Z".into()),
+            tool: None,
         };
         assert_eq!(
             h.to_string(),
             "pid 42, application_name \"psql\", user postgres, connected since 2026-01-15T10:30:00Z, idle since 2026-01-15T10:31:00Z"
         );
+        assert_eq!(h.brief(), "pid 42 (psql)");
+        let python = HoldingSession {
+            application_name: Some(String::new()),
+            tool: Some(HolderTool::ConfiturePython),
+            ..h.clone()
+        };
+        assert_eq!(
+            python.to_string(),
+            "confiture (Python), pid 42, user postgres, connected since 2026-01-15T10:30:00Z, idle since 2026-01-15T10:31:00Z"
+        );
+        assert_eq!(python.brief(), "confiture (Python), pid 42");
+        let unknown = HoldingSession {
+            tool: None,
+            ..python
+        };
+        assert_eq!(unknown.brief(), "pid 42 (no application_name)");
     }
 }

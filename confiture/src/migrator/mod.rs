@@ -46,7 +46,7 @@ mod up;
 pub(crate) mod up_ahead;
 
 pub use crate::db::apply::Direction;
-pub use crate::db::lock::{HoldingSession, LockHolder, PreparedTransaction};
+pub use crate::db::lock::{HolderTool, HoldingSession, LockHolder, PreparedTransaction};
 pub use bounded::SoFar;
 pub use options::{
     AbandonOptions, BaselineOptions, DownOptions, ReinitOptions, StatusOptions, UpOptions,

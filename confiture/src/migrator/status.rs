@@ -413,6 +413,7 @@ impl LedgerRead {
             Some(holder) => holder,
             None => crate::db::lock::run_going_on(client, tenant, bound)?,
         };
+        let holder = crate::db::lock::with_tool(client, holder);
         // A tenant without a ledger: is its schema there at all, or a misspelt tenant's?
         let new_schema = match (tenant, &ledger) {
             (Some(schema), None) => {

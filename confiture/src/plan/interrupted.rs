@@ -333,6 +333,26 @@ pub fn superseded<'m>(
         .collect()
 }
 
+/// What to check of an apply's marker (`marker`, of `version`) that may be one [`superseded`]
+/// cannot find: confiture (Python), which reads no marker, applied the migration after our
+/// run was cut part-way and rolled it back before any writing run of ours — its rollback
+/// deleted the one row that proved it. Nothing else left tells it without a column of the
+/// marker's: the row's tuple is dead (unreadable), the ledger's catalog row changes only with
+/// its DDL, its identity sequence says a row went but not when, confiture (Python)'s record of
+/// its lock is deleted as the lock is given back, and a table's statistics are counts, not
+/// times; and a run of that tool since the marker proves nothing by itself (its apply may have
+/// failed over what our run committed). So `status` says what to check: the other tool's
+/// runs since the marker's start, and the schema.
+pub fn rolled_back_by_another_tool_help(version: &str, marker: &StartedRun) -> String {
+    format!(
+        "if confiture (Python) ran on this database since {}, it may have \
+         applied {version} and rolled it back, which deletes the row and leaves no trace \
+         here: when the schema then has none of what its up file makes, {} leaves it pending",
+        marker.started_at,
+        abandon_command(version)
+    )
+}
+
 fn left_by<'l>(left: &'l [(String, LeftBehind)], marker: &StartedRun) -> Option<&'l LeftBehind> {
     (left.iter())
         .find(|(version, _)| *version == marker.version)
