@@ -614,6 +614,9 @@ impl StatusReport {
                 };
                 let left = m.left_behind();
                 let ways = match (down, m.recorded_above.is_empty()) {
+                    (true, true) if left.is_none() && started.committed_every_statement() => {
+                        crate::plan::rollback_committed_ways_on(&m.version, file, rerun)
+                    }
                     (true, false) => crate::plan::rollback_under_rows_ways_on(
                         &m.version,
                         file,

@@ -1498,3 +1498,75 @@ fn commands_reading_a_live_runs_markers_name_that_run_and_never_call_it_interrup
         }
     }
 }
+
+/// hlv: a no-transaction rollback whose every statement committed, and whose ledger row's
+/// delete then waited past `--lock-wait` for another session's lock on the tracking table,
+/// ended (exit 6) with "run the command again (or raise --lock-wait)" — the next `down` is
+/// refused over the run left part-way (exit 7) —, and `status` offered `abandon` "to leave it
+/// applied", which keeps the row of a migration whose down file removed everything. Each now
+/// gives what works: `down --rerun-interrupted`, and says what `abandon` would keep.
+#[test]
+fn a_rollback_whose_row_delete_waited_gives_the_rerun_that_finishes_it() {
+    use confiture::exit;
+    let gate = 743;
+    let db = TestDb::new("hlv_row_delete");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_t",
+            "-- confiture: no-transaction\n\
+             -- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_idx ON t (id);\n",
+            &format!(
+                "-- confiture: no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n\
+                 DROP INDEX CONCURRENTLY IF EXISTS t_idx;\n\
+                 SELECT pg_advisory_xact_lock({gate});\nDROP TABLE IF EXISTS t;\n"
+            ),
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let (mut gate_holder, _) = holding(&db, &format!("SELECT pg_advisory_xact_lock({gate})"));
+    let child = project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "down",
+            "--lock-wait",
+            "3s",
+            "--lock-timeout-statement",
+            "0",
+        ],
+    );
+    db.backend_waiting_on_advisory_lock();
+    // Ended by the server after 30 s: a run that waits for as long as it holds ends then.
+    let (mut ledger, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '30s'; \
+         LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+    );
+    gate_holder.batch_execute("COMMIT").unwrap();
+    let down = Run::reaped(child);
+    let _ = ledger.batch_execute("ROLLBACK");
+    down.code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("held by pid {pid}"))
+        .stderr_has("every statement of db/migrations/002_t.down.sql committed")
+        .stderr_has("run `cargo confiture migrate down --rerun-interrupted")
+        .stderr_lacks("run the command again");
+    let status = project.status_on(&db);
+    status
+        .code(exit::DIVERGED)
+        .stderr_has("only its ledger row is left to delete")
+        .stderr_has("`cargo confiture migrate down --rerun-interrupted")
+        .stderr_has("keeps the row, recording the migration applied while what")
+        .stderr_lacks("to leave it applied");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("only its ledger row is left to delete")
+        .stderr_lacks("to leave it applied");
+    project
+        .run_on(&db, &["migrate", "down", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), Some(vec!["001:a".to_string()]));
+}
