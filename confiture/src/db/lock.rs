@@ -82,7 +82,7 @@ impl LockHolder {
     /// The run going on whose start markers `markers` are, if this holder is one: **the**
     /// answer to "is this marker's run still going on", which `status` shows
     /// ([`crate::status::StatusReport::running`]) and the commands that read the markers
-    /// otherwise refuse by ([`refuse_markers_of_run_going_on`]). A session holding the lock
+    /// otherwise refuse by (`refuse_markers_of_run_going_on`). A session holding the lock
     /// is a run going on; a prepared transaction is no run, and the markers are not its own;
     /// nor is a marker written before the holding session connected
     /// ([`HoldingSession::may_have_written`]): a dead run's, interrupted whoever holds the lock
