@@ -293,6 +293,7 @@ impl Migrator {
         let read = self.status_read_within(options.lock_wait);
         let (status, applied_by, not_run) = read.map_err(|e| self.raised_here(e))?;
         report.database = status.database.clone();
+        live_run(&status).map_err(|e| self.raised_here(e))?;
         replayable(&status, self.dir_named_by).map_err(|e| self.raised_here(e))?;
         let newest = status
             .migrations
@@ -597,6 +598,23 @@ pub(crate) fn no_tenant_drift(source: &str) -> Error {
         "compare the migrations with {}, and each tenant's ledger with {}",
         hint::command("migrate verify"),
         hint::command("migrate status")
+    ))
+}
+
+/// Refuses (exit 6) to compare the live database while a run going on holds the migration
+/// lock ([`crate::status::StatusReport::lock_held_by`]): what it commits between the ledger's
+/// read and the schema's — a no-transaction migration's statements, a migration and its row —
+/// would read as drift no applied migration made, or its start markers as runs left part-way.
+/// Named as `status` names it, with what it is running.
+fn live_run(status: &crate::status::StatusReport) -> Result<(), Error> {
+    let Some(holder) = &status.lock_held_by else {
+        return Ok(());
+    };
+    Err(crate::db::lock::run_going_on_refusal(
+        holder,
+        &status.run_going_on_doing(),
+        "drift compares the live database with its applied migrations, which that run is \
+         changing; nothing was compared",
     ))
 }
 

@@ -1252,6 +1252,12 @@ impl StartedRun {
         this.max(self.earlier_committed)
     }
 
+    /// Whether every statement of its file committed for sure ([`StartedRun::surely_committed`]):
+    /// the run stopped before writing (deleting, a rollback's) its ledger row.
+    pub fn committed_every_statement(&self) -> bool {
+        self.statements > 0 && self.surely_committed() >= self.statements
+    }
+
     /// What the live run it records (one holding the migration lock now:
     /// [`crate::status::StatusReport::running`]) has done so far: `statement 1 of 1 is
     /// running`, `statement 1 committed; statement 2 of 3 is running`.

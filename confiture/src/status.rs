@@ -434,6 +434,19 @@ fn committed_stays(m: &MigrationStatus, started: &crate::ledger::StartedRun) -> 
     }
 }
 
+/// What a run going on is doing, as `status` says it: `: 002_t is being run now by it` when
+/// `being_run` names the migrations whose start markers are its own, else `: the pending
+/// migration may be being applied now` when some (`pending`) are pending; else nothing.
+pub(crate) fn run_doing(being_run: &[String], pending: usize) -> String {
+    match (being_run.len(), pending) {
+        (0, 0) => String::new(),
+        (0, 1) => ": the pending migration may be being applied now".to_string(),
+        (0, _) => ": the pending migrations may be being applied now".to_string(),
+        (1, _) => format!(": {} is being run now by it", being_run[0]),
+        _ => format!(": {} are being run now by it", being_run.join(", ")),
+    }
+}
+
 impl StatusReport {
     /// How the up file of the modified migration `version` differs from what ran only by its
     /// line endings ([`crate::history::line_endings_change`]); `None`: it was edited (or is
@@ -519,23 +532,24 @@ impl StatusReport {
         #[cfg(not(feature = "db"))]
         let session = None;
         let holder = session.or_else(|| self.running.clone())?;
-        let being_run: Vec<String> = (self.migrations.iter())
-            .filter(|m| self.running.is_some() && m.started.is_some())
-            .map(|m| crate::display::escape(&m.id()).into_owned())
-            .collect();
-        let doing = match (being_run.len(), self.summary.pending) {
-            (0, 0) => String::new(),
-            (0, 1) => ": the pending migration may be being applied now".to_string(),
-            (0, _) => ": the pending migrations may be being applied now".to_string(),
-            (1, _) => format!(": {} is being run now by it", being_run[0]),
-            _ => format!(": {} are being run now by it", being_run.join(", ")),
-        };
+        let doing = self.run_going_on_doing();
         Some(format!(
             "note: a run holds the migration lock ({}){doing}; this status is of the moment \
              it was read: run {} again once that run ends",
             crate::display::escape(&holder),
             crate::hint::command("migrate status")
         ))
+    }
+
+    /// What the run holding the migration lock is doing, as [`StatusReport::lock_held_help`]
+    /// says it ([`run_doing`]): the migrations whose start markers are its own
+    /// ([`StatusReport::running`]), else the pending ones it may be applying.
+    pub(crate) fn run_going_on_doing(&self) -> String {
+        let being_run: Vec<String> = (self.migrations.iter())
+            .filter(|m| self.running.is_some() && m.started.is_some())
+            .map(|m| crate::display::escape(&m.id()).into_owned())
+            .collect();
+        run_doing(&being_run, self.summary.pending)
     }
 
     /// What to do about the `interrupted` migrations, one line each (none when there is
@@ -600,6 +614,9 @@ impl StatusReport {
                 };
                 let left = m.left_behind();
                 let ways = match (down, m.recorded_above.is_empty()) {
+                    (true, true) if left.is_none() && started.committed_every_statement() => {
+                        crate::plan::rollback_committed_ways_on(&m.version, file, rerun)
+                    }
                     (true, false) => crate::plan::rollback_under_rows_ways_on(
                         &m.version,
                         file,

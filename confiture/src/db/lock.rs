@@ -78,6 +78,80 @@ impl LockHolder {
             LockHolder::PreparedTransaction(prepared) => Some(prepared),
         }
     }
+
+    /// The run going on whose start markers `markers` are, if this holder is one: **the**
+    /// answer to "is this marker's run still going on", which `status` shows
+    /// ([`crate::status::StatusReport::running`]) and the commands that read the markers
+    /// otherwise refuse by (`refuse_markers_of_run_going_on`). A session holding the lock
+    /// is a run going on; a prepared transaction is no run, and the markers are not its own;
+    /// nor is a marker written before the holding session connected
+    /// ([`HoldingSession::may_have_written`]): a dead run's, interrupted whoever holds the lock
+    /// now.
+    pub fn runs(&self, markers: &[crate::ledger::StartedRun]) -> Option<&HoldingSession> {
+        match self {
+            LockHolder::Session(session)
+                if markers
+                    .iter()
+                    .all(|m| session.may_have_written(&m.started_at)) =>
+            {
+                Some(session)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The refusal (exit 6) of a command that cannot do its work while a run going on holds the
+/// migration lock (`holder`), which may change the database as it reads it: what that run is
+/// doing (`doing`: `002_t is being run now by it`, as `status` says it), and what the command
+/// did not do (`outcome`: `nothing was compared`). Never a help to end the run: it is no stuck
+/// session, and cut short, it leaves its migration part-way.
+pub(crate) fn run_going_on_refusal(holder: &HoldingSession, doing: &str, outcome: &str) -> Error {
+    Error::new(
+        ErrorKind::LockTimeout,
+        format!("a run holds the migration lock{doing}; {outcome}"),
+    )
+    .with_detail(format!("held by {holder}"))
+    .with_help(format!(
+        "wait for that run to finish, then run {AGAIN} ({} shows what it is running)",
+        crate::hint::command("migrate status")
+    ))
+    .with_reason(crate::error::Reason::Lock {
+        database: None,
+        holders: vec![LockHolder::Session(holder.clone())],
+    })
+}
+
+/// Refuses (exit 6, [`run_going_on_refusal`]) to read `markers`, the start markers a command
+/// read from the ledger without the migration lock (a dry run), while the run that wrote them
+/// is going on ([`LockHolder::runs`]): they are that run's migrations, not runs left
+/// part-way, and what it would do over them cannot be told yet. One look at `pg_locks`, no
+/// waiting for the lock; none when there is no marker. `what_not_done`: `nothing was
+/// previewed`.
+pub(crate) fn refuse_markers_of_run_going_on(
+    client: &mut Client,
+    env: &crate::config::Environment,
+    markers: &[crate::ledger::StartedRun],
+    wait: Duration,
+    what_not_done: &str,
+) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let tenant = env.migration.tenant_schema.as_deref();
+    let bound = crate::db::ledger::CatalogBound::new(wait, None, Some(env));
+    let holder = run_going_on(client, tenant, bound)?;
+    let Some(session) = holder.as_ref().and_then(|h| h.runs(markers)) else {
+        return Ok(());
+    };
+    let being_run: Vec<String> = (markers.iter())
+        .map(|m| crate::display::escape(&format!("{}_{}", m.version, m.name)).into_owned())
+        .collect();
+    Err(run_going_on_refusal(
+        session,
+        &crate::status::run_doing(&being_run, 0),
+        what_not_done,
+    ))
 }
 
 impl fmt::Display for LockHolder {

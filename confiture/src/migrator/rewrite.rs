@@ -340,6 +340,13 @@ impl Migrator {
                     None,
                     Some(&env),
                 )?;
+                crate::db::lock::refuse_markers_of_run_going_on(
+                    self.client()?,
+                    &env,
+                    &markers,
+                    lock_wait,
+                    "nothing was previewed",
+                )?;
                 let (rewrite, described) = decide(self.client()?, &[], &markers)?;
                 if !rewrite.is_empty() {
                     // What the rewrite refuses, its dry run refuses: a ledger it may not create.

@@ -570,7 +570,19 @@ impl Migrator {
         let stop = stop
             .map(|flag| apply::Stop::watch_direct(flag, client, dialled, &env).report_waits(waits));
         let site = crate::ledger::BuildSite::of(&env);
-        crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)
+        let found =
+            crate::db::ledger::read_unless_stopped(client, &table, wait, stop.as_ref(), site)?;
+        // Start markers of a run going on are its migrations, not runs left part-way: the
+        // preview refuses them as its run would wait for that run (exit 6).
+        let markers = found.as_ref().map_or(&[][..], |f| &f.ledger.started[..]);
+        crate::db::lock::refuse_markers_of_run_going_on(
+            client,
+            &env,
+            markers,
+            wait,
+            "nothing was previewed",
+        )?;
+        Ok(found)
     }
 
     /// Names the database in connection-level errors raised mid-run, as a detail line unless

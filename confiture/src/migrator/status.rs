@@ -275,22 +275,12 @@ impl Migrator {
         diagnostics: &[Diagnostic],
         (ledger, table_name, unrecorded, uncreatable, holder, new_schema): LedgerState,
     ) -> StatusReport {
-        // A run going on holds the lock in its session; a prepared transaction holding it is
-        // no run, and the markers are not its own; nor is a marker written before the
-        // holding session connected: a dead run's, `interrupted` whoever holds the lock now.
+        // Whether the markers are of a run going on: `LockHolder::runs`, the one rule.
         let markers = ledger.as_ref().map_or(&[][..], |l| &l.started[..]);
-        let (running, prepared) = match &holder {
-            Some(crate::db::lock::LockHolder::Session(session))
-                if markers
-                    .iter()
-                    .all(|m| session.may_have_written(&m.started_at)) =>
-            {
-                (Some(session.to_string()), None)
-            }
-            Some(crate::db::lock::LockHolder::Session(_)) => (None, None),
-            Some(other) => (None, other.prepared().cloned()),
-            None => (None, None),
-        };
+        let running = (holder.as_ref())
+            .and_then(|h| h.runs(markers))
+            .map(ToString::to_string);
+        let prepared = (holder.as_ref()).and_then(|h| h.prepared().cloned());
         let lock_held_by = match &holder {
             Some(crate::db::lock::LockHolder::Session(session)) => Some(session.clone()),
             _ => None,

@@ -543,7 +543,14 @@ fn refusal_with(
             Direction::Down => again,
             Direction::Up => "migrate down --rerun-interrupted",
         };
-        rollback_ways_on(m, rerun, left)
+        match left {
+            None if earlier.committed_every_statement() => rollback_committed_ways_on(
+                &m.version_text,
+                &crate::display::path_text(&m.down.path),
+                rerun,
+            ),
+            _ => rollback_ways_on(m, rerun, left),
+        }
     } else {
         // `down` under it: finish the apply first (its `again` reruns rollbacks), then roll back.
         let (rerun, then) = match down {
@@ -956,6 +963,23 @@ pub fn ways_on(
          EXISTS`), or undo what it committed, then run {rerun}{then} (or {abandon} to leave it \
          pending)",
         crate::hint::command(&record_interrupted_command(version)),
+    )
+}
+
+/// The ways on from a rollback of `version` whose every statement of `file` committed, the
+/// run stopped before deleting its ledger row ([`StartedRun::committed_every_statement`]):
+/// only the row is left, which `rerun` deletes once it has run `file` again; never
+/// [`ways_on`]'s "abandon it to leave it applied" alone, which keeps the row of a migration
+/// whose down file removed everything it made. The one text of `down`'s refusal, `status`'s
+/// help and the engine's failure whose row delete waited for a lock.
+pub fn rollback_committed_ways_on(version: &str, file: &str, rerun: &str) -> String {
+    format!(
+        "every statement of {file} committed, and only its ledger row is left to delete: run \
+         {}, which runs {file} again and deletes the row (make its statements safe to run \
+         twice, `IF EXISTS`, first); {} keeps the row, recording the migration applied while \
+         what {file} removed is gone: only once that is restored",
+        crate::hint::command(rerun),
+        abandon_command(version),
     )
 }
 

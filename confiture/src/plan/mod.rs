@@ -36,10 +36,11 @@ pub use interrupted::{
     committed_run_again_warnings, committed_statements, committed_statements_of,
     confirm_recording_interrupted, record_command, record_interrupted_command,
     recorded_above as recorded_above_rollback, recorded_over, refusal as interrupted_refusal,
-    rollback_row_help as interrupted_rollback_row_help, rolled_back_by_another_tool_help,
-    shared_version as interrupted_shared_version, superseded as superseded_markers,
-    under_rows_ways_on as rollback_under_rows_ways_on, unknown_help as interrupted_unknown_help,
-    ways_on as interrupted_ways_on, with_committed_run_again, LeftBehind, PendingDetach,
+    rollback_committed_ways_on, rollback_row_help as interrupted_rollback_row_help,
+    rolled_back_by_another_tool_help, shared_version as interrupted_shared_version,
+    superseded as superseded_markers, under_rows_ways_on as rollback_under_rows_ways_on,
+    unknown_help as interrupted_unknown_help, ways_on as interrupted_ways_on,
+    with_committed_run_again, LeftBehind, PendingDetach,
 };
 pub use rewrite::{
     baseline, baseline_records_over_run, check_reinit_files, confirm_reinit, reinit, BaselinePlan,

@@ -1471,3 +1471,210 @@ fn a_session_start_behind_a_locked_shared_catalog_says_no_session_of_the_server_
     assert!(found.contains(&pid), "{query}: {found:?}, holder {pid}");
     holder.batch_execute("ROLLBACK").unwrap();
 }
+
+/// hlv: while a run going on applied (or rolled back) a no-transaction migration, the commands
+/// that read its start marker without the migration lock took it for a run left part-way:
+/// `drift` called what it had committed drift "to capture or undo by hand" (exit 9), `up
+/// --dry-run` and `down --dry-run` said it "was interrupted" (exit 7), `baseline --dry-run`
+/// refused to record "over its run left part-way" (exit 64), `abandon --dry-run` would
+/// "forget the interrupted apply" (exit 0). They refuse now as a run would wait for that one,
+/// exit 6, naming it and what it is running as `status` does (`LockHolder::runs`, the one
+/// rule). `drift` refuses a run going on a transactional migration too: what it commits
+/// between the ledger's read and the schema's would read as drift. The other commands'
+/// previews stand then: no marker, nothing to mistake.
+#[test]
+fn commands_reading_a_live_runs_markers_name_that_run_and_never_call_it_interrupted() {
+    use confiture::exit;
+    let gate = 742;
+    let wait = format!("SELECT pg_advisory_xact_lock({gate});\n");
+    struct Case {
+        name: &'static str,
+        // The migrations applied before the live run, and the live run's command.
+        before: &'static [&'static str],
+        live: &'static [&'static str],
+        // What the live run is doing, as `status` says it.
+        doing: &'static str,
+    }
+    let cases = [
+        Case {
+            name: "no-transaction up",
+            before: &["migrate", "up", "--target", "001"],
+            live: &["migrate", "up"],
+            doing: "002_t is being run now by it",
+        },
+        Case {
+            name: "no-transaction down",
+            before: &["migrate", "up"],
+            live: &["migrate", "down", "--target", "001"],
+            doing: "002_t is being run now by it",
+        },
+        Case {
+            name: "transactional up",
+            before: &["migrate", "up", "--target", "002"],
+            live: &["migrate", "up"],
+            doing: "the pending migration may be being applied now",
+        },
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let project = Project::new();
+        project
+            .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+            .migration(
+                "002_t",
+                &format!(
+                    "-- confiture: no-transaction\n\
+                     -- confiture:allow(no-transaction-multiple-statements)\n\
+                     CREATE TABLE t (id int);\n{wait}CREATE INDEX CONCURRENTLY t_idx ON t (id);\n"
+                ),
+                &format!(
+                    "-- confiture: no-transaction\n\
+                     -- confiture:allow(no-transaction-multiple-statements)\n\
+                     DROP INDEX CONCURRENTLY t_idx;\n{wait}DROP TABLE t;\n"
+                ),
+            )
+            .migration(
+                "003_u",
+                &format!("CREATE TABLE u (id int);\n{wait}"),
+                "DROP TABLE u;\n",
+            );
+        let db = TestDb::new(&format!("hlv_live_{i}"));
+        project.run_on(&db, case.before).code(exit::SUCCESS);
+        let mut holder = db.connect();
+        holder
+            .batch_execute(&format!("SELECT pg_advisory_lock({gate})"))
+            .expect("hold the gate");
+        // The gate is a lock its statement waits for: no `lock_timeout` ends that wait.
+        let live = [case.live, &["--lock-timeout-statement", "0"]].concat();
+        let child = project.spawn_on(&db, &live);
+        let pid = db.backend_waiting_on_advisory_lock();
+        let transactional = case.name.starts_with("transactional");
+        let run = |args: &[&str]| project.run_on(&db, args);
+        let drift = run(&["migrate", "drift"]);
+        let previews = [
+            run(&["migrate", "up", "--dry-run"]),
+            run(&["migrate", "down", "--dry-run"]),
+            run(&["migrate", "baseline", "--through", "002", "--dry-run"]),
+            run(&["migrate", "abandon", "002", "--dry-run"]),
+        ];
+        let json = run(&["migrate", "drift", "--format", "json"]);
+        holder
+            .batch_execute(&format!("SELECT pg_advisory_unlock({gate})"))
+            .expect("open the gate");
+        let live = Run::from_output(
+            child.wait_with_output().expect("reap the runner"),
+            Duration::ZERO,
+        );
+        live.code(exit::SUCCESS);
+        let held_by = format!("held by pid {pid}, ");
+        drift
+            .code(exit::LOCK_TIMEOUT)
+            .stderr_has(&format!("a run holds the migration lock: {}", case.doing))
+            .stderr_has("nothing was compared")
+            .stderr_has(&held_by)
+            .stderr_has("wait for that run to finish")
+            .stderr_lacks("by hand")
+            .stderr_lacks("pg_terminate_backend");
+        json.code(exit::LOCK_TIMEOUT);
+        let doc = json.json();
+        assert_eq!(
+            doc["errors"][0]["lock_holders"][0]["pid"],
+            pid,
+            "{}: {}",
+            case.name,
+            json.dump()
+        );
+        for preview in &previews {
+            preview
+                .stderr_lacks("was interrupted")
+                .stderr_lacks("by hand");
+            if transactional {
+                assert_ne!(
+                    preview.code,
+                    i32::from(exit::LOCK_TIMEOUT),
+                    "{}: {}",
+                    case.name,
+                    preview.dump()
+                );
+            } else {
+                preview
+                    .code(exit::LOCK_TIMEOUT)
+                    .stderr_has(&format!("a run holds the migration lock: {}", case.doing))
+                    .stderr_has("nothing was previewed")
+                    .stderr_has(&held_by)
+                    .stderr_lacks("part-way");
+            }
+        }
+    }
+}
+
+/// hlv: a no-transaction rollback whose every statement committed, and whose ledger row's
+/// delete then waited past `--lock-wait` for another session's lock on the tracking table,
+/// ended (exit 6) with "run the command again (or raise --lock-wait)" — the next `down` is
+/// refused over the run left part-way (exit 7) —, and `status` offered `abandon` "to leave it
+/// applied", which keeps the row of a migration whose down file removed everything. Each now
+/// gives what works: `down --rerun-interrupted`, and says what `abandon` would keep.
+#[test]
+fn a_rollback_whose_row_delete_waited_gives_the_rerun_that_finishes_it() {
+    use confiture::exit;
+    let gate = 743;
+    let db = TestDb::new("hlv_row_delete");
+    let project = Project::new();
+    project
+        .migration("001_a", "CREATE TABLE a (id int);\n", "DROP TABLE a;\n")
+        .migration(
+            "002_t",
+            "-- confiture: no-transaction\n\
+             -- confiture:allow(no-transaction-multiple-statements)\n\
+             CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_idx ON t (id);\n",
+            &format!(
+                "-- confiture: no-transaction\n\
+                 -- confiture:allow(no-transaction-multiple-statements)\n\
+                 DROP INDEX CONCURRENTLY IF EXISTS t_idx;\n\
+                 SELECT pg_advisory_xact_lock({gate});\nDROP TABLE IF EXISTS t;\n"
+            ),
+        );
+    project.run_on(&db, &["migrate", "up"]).code(exit::SUCCESS);
+    let (mut gate_holder, _) = holding(&db, &format!("SELECT pg_advisory_xact_lock({gate})"));
+    let child = project.spawn_on(
+        &db,
+        &[
+            "migrate",
+            "down",
+            "--lock-wait",
+            "3s",
+            "--lock-timeout-statement",
+            "0",
+        ],
+    );
+    db.backend_waiting_on_advisory_lock();
+    // Ended by the server after 30 s: a run that waits for as long as it holds ends then.
+    let (mut ledger, pid) = holding(
+        &db,
+        "SET LOCAL idle_in_transaction_session_timeout = '30s'; \
+         LOCK TABLE tb_confiture IN ACCESS EXCLUSIVE MODE",
+    );
+    gate_holder.batch_execute("COMMIT").unwrap();
+    let down = Run::reaped(child);
+    let _ = ledger.batch_execute("ROLLBACK");
+    down.code(exit::LOCK_TIMEOUT)
+        .stderr_has(&format!("held by pid {pid}"))
+        .stderr_has("every statement of db/migrations/002_t.down.sql committed")
+        .stderr_has("run `cargo confiture migrate down --rerun-interrupted")
+        .stderr_lacks("run the command again");
+    let status = project.status_on(&db);
+    status
+        .code(exit::DIVERGED)
+        .stderr_has("only its ledger row is left to delete")
+        .stderr_has("`cargo confiture migrate down --rerun-interrupted")
+        .stderr_has("keeps the row, recording the migration applied while what")
+        .stderr_lacks("to leave it applied");
+    project
+        .run_on(&db, &["migrate", "down"])
+        .code(exit::DIVERGED)
+        .stderr_has("only its ledger row is left to delete")
+        .stderr_lacks("to leave it applied");
+    project
+        .run_on(&db, &["migrate", "down", "--rerun-interrupted"])
+        .code(exit::SUCCESS);
+    assert_eq!(db.ledger(), Some(vec!["001:a".to_string()]));
+}

@@ -3008,12 +3008,17 @@ pub(super) fn ledger_locked(
         crate::db::lock::who_holds(&holders)
     );
     let (that, terminate) = crate::db::lock::terminate_hint(&holders);
-    let committed_all =
-        statements_committed && step.direction == Direction::Up && settings.scratch.is_none();
-    let then = if committed_all {
-        record_without_running(step)
-    } else {
-        format!("run {AGAIN}")
+    // Every statement committed: running the command again is refused over the run left
+    // part-way (its marker); what works is the command its refusal gives.
+    let committed_all = statements_committed && settings.scratch.is_none();
+    let then = match (committed_all, step.direction) {
+        (true, Direction::Up) => record_without_running(step),
+        (true, Direction::Down) => crate::plan::rollback_committed_ways_on(
+            &step.migration.version_text,
+            &crate::display::path_text(&step.migration.down.path),
+            "migrate down --rerun-interrupted",
+        ),
+        (false, _) => format!("run {AGAIN}"),
     };
     error.help = Some(match crate::db::lock::prepared_help(&holders, &then) {
         Some(help) => help,

@@ -1634,7 +1634,7 @@ pub(super) fn run_statements(
                 .error
                 .help
                 .as_mut()
-                .filter(|_| settings.scratch.is_none() && !up)
+                .filter(|_| settings.scratch.is_none() && !up && settings.in_fleet)
             {
                 help.push_str(&format!("; {}", committed_stays(settings, step)));
             }
