@@ -362,17 +362,37 @@ const MAX_TLS_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// given up after [`STREAM_WAIT`] (nobody may ever write to it) or at once on Ctrl-C
 /// (`config::read_user_file`). A pipe is read once per process and kept: a run connects more
 /// than once (another host of a list, the pooler check, verify's scratch database), and a
-/// pipe has nothing left to give the second time.
+/// pipe has nothing left to give the second time. The targets of a fleet (`--jobs 2`) that
+/// name the same pipe connect at once: each pipe has a slot of its own, locked while it is
+/// read, so that the others wait for its bytes rather than read it too and find it empty —
+/// while a pipe that is slow to end holds up no other file.
 fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
-    type Kept = std::collections::HashMap<std::path::PathBuf, Arc<Vec<u8>>>;
-    static PIPES_READ: Mutex<Option<Kept>> = Mutex::new(None);
+    type Slot = Arc<Mutex<Option<Arc<Vec<u8>>>>>;
+    static PIPES: Mutex<Option<std::collections::HashMap<std::path::PathBuf, Slot>>> =
+        Mutex::new(None);
     let pipe = std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir());
-    let kept = || PIPES_READ.lock().unwrap_or_else(|p| p.into_inner());
-    if pipe {
-        if let Some(bytes) = kept().as_ref().and_then(|read| read.get(path)) {
-            return Ok(bytes.clone());
-        }
+    if !pipe {
+        return read_tls_bytes(param, path, help).map(Arc::new);
     }
+    let slot = PIPES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .entry(path.to_path_buf())
+        .or_default()
+        .clone();
+    let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bytes) = kept.as_ref() {
+        return Ok(bytes.clone());
+    }
+    // A read that failed keeps nothing: the next connection tries again, and says its error.
+    let bytes = Arc::new(read_tls_bytes(param, path, help)?);
+    *kept = Some(bytes.clone());
+    Ok(bytes)
+}
+
+/// [`read_tls_file`]'s read of `path`, every time: its errors worded, its size bounded.
+fn read_tls_bytes(param: &str, path: &Path, help: &str) -> Result<Vec<u8>> {
     let bytes = read_user_file(path, MAX_TLS_FILE_BYTES, STREAM_WAIT).map_err(|e| match e {
         ReadError::TimedOut => Error::invalid(format!(
             "{} is a pipe or a device, and it did not reach its end within {} s of waiting: it \
@@ -395,12 +415,6 @@ fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
             MAX_TLS_FILE_BYTES / (1024 * 1024)
         ))
         .with_help(help.to_string()));
-    }
-    let bytes = Arc::new(bytes);
-    if pipe {
-        kept()
-            .get_or_insert_with(Default::default)
-            .insert(path.to_path_buf(), bytes.clone());
     }
     Ok(bytes)
 }

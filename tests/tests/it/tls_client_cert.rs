@@ -399,6 +399,70 @@ fn tls_files_that_are_pipes_are_read_within_a_bound() {
     assert_eq!(client_dn(setup, &db), "/CN=postgres");
 }
 
+/// The targets of a fleet naming one pipe (`sslkey=<(vault read ...)` in each URL of a list)
+/// connect at once with `--jobs` above 1: each read the pipe itself, one got its bytes and the
+/// others nothing (`sslkey /dev/fd/63 holds no PEM private key`), as often as not. A pipe is
+/// read once per run for every target: the others wait for its bytes. The writer starts late,
+/// so that every target waits on the pipes before anything is written.
+#[test]
+fn tls_files_that_are_pipes_are_read_once_for_every_target_of_a_fleet() {
+    let setup = setup();
+    let project = project();
+    let dbs: Vec<String> = (0..4)
+        .map(|i| {
+            setup
+                .cluster
+                .create_database(&format!("cert_fifo_fleet_{i}"))
+        })
+        .collect();
+    let fifo = |name: &str, from: &Path| {
+        let path = project.path(name);
+        let made = std::process::Command::new("mkfifo")
+            .args(["-m", "600"])
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let (bytes, to) = (std::fs::read(from).expect("read"), path.clone());
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            // A run that failed before reading it closes it early (`finish` below).
+            let _ = std::fs::write(to, bytes);
+        });
+        (path, writer)
+    };
+    let (cert, cert_writer) = fifo("cert-pipe", &setup.cert);
+    let (key, key_writer) = fifo("key-pipe", &setup.key);
+    let list: String = dbs
+        .iter()
+        .map(|db| format!("{}\n", url(setup, db, &cert, &key)))
+        .collect();
+    project.write("targets.txt", list);
+    let run = project.run(&[
+        "migrate",
+        "up",
+        "--database-url",
+        &url(setup, &dbs[0], &setup.cert, &setup.key),
+        "--targets",
+        "targets.txt",
+        "--jobs",
+        "4",
+    ]);
+    // A run that never opened a pipe leaves its writer waiting for a reader: be that reader.
+    let finish = |path: &Path, writer: std::thread::JoinHandle<()>| {
+        if !writer.is_finished() {
+            let _ = std::fs::read(path);
+        }
+        writer.join().unwrap();
+    };
+    finish(&cert, cert_writer);
+    finish(&key, key_writer);
+    run.code(0);
+    for db in &dbs {
+        assert_eq!(client_dn(setup, db), "/CN=postgres", "{}", run.dump());
+    }
+}
+
 /// Relative sslrootcert, sslcert and sslkey paths in an environment file were read from the
 /// current directory: the same `--env` worked at the project root and failed in a
 /// subdirectory, while `fleet.targets` in the same file is relative to the file. They are
