@@ -675,12 +675,18 @@ impl ConnectionSpec {
         self.host.starts_with('/')
     }
 
-    /// Whether both name the same database (host, port and database name). The user may
-    /// differ: it is still the same database.
+    /// Whether both name the same database as written: every host and port of their lists,
+    /// in order ([`ConnectionSpec::hosts`], a host's name in any case), and the database name.
+    /// The user may differ: it is still the same database. Two lists sharing their first host
+    /// (`h1,h2/x`, `h1,h3/x`, `h1/x`) are not the same: each may reach another server, which
+    /// only connecting tells (a fleet's identity check, `fleet::targets::Claims`).
     pub fn same_database(&self, other: &ConnectionSpec) -> bool {
-        self.host.eq_ignore_ascii_case(&other.host)
-            && self.port == other.port
-            && self.dbname == other.dbname
+        self.dbname == other.dbname
+            && self.hosts().count() == other.hosts().count()
+            && self
+                .hosts()
+                .zip(other.hosts())
+                .all(|((h1, p1), (h2, p2))| h1.eq_ignore_ascii_case(h2) && p1 == p2)
     }
 
     /// The user as every message names it, `Display` included: up to a `password=` inside
