@@ -463,6 +463,46 @@ fn tls_files_that_are_pipes_are_read_once_for_every_target_of_a_fleet() {
     }
 }
 
+/// A path starting with `~` (`sslrootcert=~/ca.crt` in a quoted URL: no shell expands it, nor
+/// does libpq) was said not to be expanded, but the help only asked for "the path of the home
+/// directory": it gives the path to write now, from `HOME`, for each of the three files, and
+/// says when `HOME` is not set.
+#[test]
+fn a_tilde_path_is_answered_with_the_path_to_write() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_tilde");
+    let project = project();
+    let home = project.path("home");
+    let tilde = Path::new("~/certs/x.pem");
+    let cases = [
+        url(setup, &db, &setup.cert, &setup.key).replace(
+            &format!("sslrootcert={}", setup.ca.display()),
+            &format!("sslrootcert={}", tilde.display()),
+        ),
+        url(setup, &db, tilde, &setup.key),
+        url(setup, &db, &setup.cert, tilde),
+    ];
+    for url in &cases {
+        let run = Run::of(project.cli().env("HOME", &home).args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]));
+        run.code(5).stderr_has(&format!(
+            "`~` is not expanded (nor by libpq): write {}/certs/x.pem instead",
+            home.display()
+        ));
+        let run = Run::of(project.cli().env_remove("HOME").args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]));
+        run.code(5).stderr_has("HOME is not set");
+    }
+}
+
 /// Relative sslrootcert, sslcert and sslkey paths in an environment file were read from the
 /// current directory: the same `--env` worked at the project root and failed in a
 /// subdirectory, while `fleet.targets` in the same file is relative to the file. They are
