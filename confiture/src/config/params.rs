@@ -855,6 +855,8 @@ pub(super) enum UnpairedClientFile {
 pub(super) enum Spelling {
     Url,
     Conninfo,
+    /// An environment file's `database:` block, read with the driver only.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
     DatabaseBlock,
 }
 
