@@ -331,16 +331,7 @@ fn tls_files_that_are_pipes_are_read_within_a_bound() {
     let setup = setup();
     let db = setup.cluster.create_database("cert_fifo");
     let project = project();
-    let fifo = |name: &str| {
-        let path = project.path(name);
-        let made = std::process::Command::new("mkfifo")
-            .args(["-m", "600"])
-            .arg(&path)
-            .status()
-            .expect("mkfifo runs");
-        assert!(made.success());
-        path
-    };
+    let fifo = |name: &str| mkfifo(&project.path(name));
     let silent = fifo("nobody-writes");
     let cases = [
         (
@@ -416,13 +407,7 @@ fn tls_files_that_are_pipes_are_read_once_for_every_target_of_a_fleet() {
         })
         .collect();
     let fifo = |name: &str, from: &Path| {
-        let path = project.path(name);
-        let made = std::process::Command::new("mkfifo")
-            .args(["-m", "600"])
-            .arg(&path)
-            .status()
-            .expect("mkfifo runs");
-        assert!(made.success());
+        let path = mkfifo(&project.path(name));
         let (bytes, to) = (std::fs::read(from).expect("read"), path.clone());
         let writer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_secs(2));
@@ -641,6 +626,17 @@ fn copy_certs(setup: &Setup, project: &Project, dir: &str) {
         std::fs::copy(from, certs.join(to)).expect("copy");
     }
     chmod(&certs.join("client.key"), 0o600);
+}
+
+/// A FIFO at `path`, readable by its owner only (as a key must be), returned.
+fn mkfifo(path: &Path) -> PathBuf {
+    let made = std::process::Command::new("mkfifo")
+        .args(["-m", "600"])
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    path.to_path_buf()
 }
 
 fn chmod(path: &Path, mode: u32) {
