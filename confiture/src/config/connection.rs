@@ -675,12 +675,18 @@ impl ConnectionSpec {
         self.host.starts_with('/')
     }
 
-    /// Whether both name the same database (host, port and database name). The user may
-    /// differ: it is still the same database.
+    /// Whether both name the same database as written: every host and port of their lists,
+    /// in order ([`ConnectionSpec::hosts`], a host's name in any case), and the database name.
+    /// The user may differ: it is still the same database. Two lists sharing their first host
+    /// (`h1,h2/x`, `h1,h3/x`, `h1/x`) are not the same: each may reach another server, which
+    /// only connecting tells (a fleet's identity check, `fleet::targets::Claims`).
     pub fn same_database(&self, other: &ConnectionSpec) -> bool {
-        self.host.eq_ignore_ascii_case(&other.host)
-            && self.port == other.port
-            && self.dbname == other.dbname
+        self.dbname == other.dbname
+            && self.hosts().count() == other.hosts().count()
+            && self
+                .hosts()
+                .zip(other.hosts())
+                .all(|((h1, p1), (h2, p2))| h1.eq_ignore_ascii_case(h2) && p1 == p2)
     }
 
     /// The user as every message names it, `Display` included: up to a `password=` inside
@@ -791,11 +797,20 @@ fn encoded_len_at(text: &[u8], wanted: &[u8]) -> Option<usize> {
 /// a host list as libpq reads it (a URL's `host:port` pairs; conninfo's `host` and `port`
 /// lists, one port for every host or one per host).
 /// The help of a connection string `text` that cannot be parsed: [`CONNECTION_HELP`], or, for
-/// one writing `sslpassword` (a client key's passphrase, which we cannot use), the one advice
+/// one writing a client certificate without its key or the reverse, what to add
+/// (`params::UnpairedClientFile`, in the URL's or conninfo's spelling); for one writing `sslpassword` (a client key's passphrase, which we cannot use), the one advice
 /// for an encrypted key ([`crate::hint::unencrypted_key_advice`], with the `sslkey` it writes).
 pub(super) fn connection_help(text: &str) -> String {
-    if super::syntax::parameter_written(text, "sslpassword").is_none() {
-        return CONNECTION_HELP.to_string();
+    use super::params::{Spelling, UnpairedClientFile};
+    let written = |key| super::syntax::parameter_written(text, key).is_some();
+    if !written("sslpassword") {
+        return match UnpairedClientFile::of(written("sslcert"), written("sslkey")) {
+            Some(missing) => missing.help(match super::syntax::has_url_scheme(text) {
+                true => Spelling::Url,
+                false => Spelling::Conninfo,
+            }),
+            None => CONNECTION_HELP.to_string(),
+        };
     }
     let key = super::syntax::parameter_written(text, "sslkey").filter(|k| !k.is_empty());
     format!(
@@ -1469,6 +1484,27 @@ mod tests {
         ] {
             let err = ConnectionSpec::parse(text).unwrap_err();
             assert!(err.message.contains(needle), "{text}: {err}");
+        }
+        // The help says what to add, in the spelling of what was written, not the generic
+        // example of a URL.
+        for (text, add) in [
+            (
+                "postgresql://h/a?sslcert=/x.crt",
+                "`&sslkey=/path/to/client.key`",
+            ),
+            (
+                "postgresql://h/a?sslkey=/x.key",
+                "`&sslcert=/path/to/client.crt`",
+            ),
+            ("host=h sslcert=/x.crt", "`sslkey=/path/to/client.key`"),
+            ("host=h sslkey=/x.key", "`sslcert=/path/to/client.crt`"),
+        ] {
+            let help = ConnectionSpec::parse(text).unwrap_err().help.unwrap();
+            assert!(help.contains(add), "{text}: {help}");
+            assert!(
+                !help.contains("postgresql://user:password"),
+                "{text}: {help}"
+            );
         }
     }
 

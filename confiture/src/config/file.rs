@@ -21,7 +21,9 @@ use super::environment::{
 };
 use super::expand::{expand, expand_naming, mark_empty_defaults, Emptied, ExpandError};
 use super::libpq::LibpqDefaults;
-use super::params::{application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder};
+use super::params::{
+    application_name, is_libpq_parameter, is_supported_parameter, SpecBuilder, Spelling,
+};
 use super::resolve::Labels;
 use super::suggest::closest;
 use super::syntax::{parse_spec_with, parts_differing, parts_emptied};
@@ -2253,9 +2255,16 @@ impl FileContext<'_> {
                 }
             }
         }
+        let unpaired = builder.unpaired_client_file();
         let mut spec = builder
             .finish(&LibpqDefaults::from_vars(self.vars))
-            .map_err(|reason| self.key_error("database", &format!("is invalid: {reason}")))?;
+            .map_err(|reason| {
+                let error = self.key_error("database", &format!("is invalid: {reason}"));
+                match unpaired {
+                    Some(missing) => error.with_help(missing.help(Spelling::DatabaseBlock)),
+                    None => error,
+                }
+            })?;
         spec.dbname_defaulted = dbname_defaulted;
         Ok(spec)
     }
@@ -4924,6 +4933,26 @@ mod tests {
                     .starts_with(&format!("environment file x.yaml, line {line}: `{key}` ")),
                 "{text}: {err}"
             );
+        }
+    }
+
+    /// A `database:` block with `sslcert` and no `sslkey` (or the reverse) was refused with no
+    /// help: it says which key to add, as the block writes it.
+    #[test]
+    fn a_client_certificate_without_its_key_says_which_key_to_add() {
+        for (text, add) in [
+            (
+                "database:\n  host: h\n  sslcert: /x.crt\n",
+                "`sslkey: /path/to/client.key`",
+            ),
+            (
+                "database:\n  host: h\n  sslkey: /x.key\n",
+                "`sslcert: /path/to/client.crt`",
+            ),
+        ] {
+            let err = parse_x(text).unwrap_err();
+            let help = err.help.clone().unwrap_or_default();
+            assert!(help.contains(add), "{text}: {err} / {help}");
         }
     }
 

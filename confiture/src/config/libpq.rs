@@ -25,6 +25,13 @@ pub(crate) struct LibpqDefaults {
     pub(crate) root_cert: Option<PathBuf>,
 }
 
+/// The home directory, `HOME` (an empty one counts as unset, as in libpq): where libpq's
+/// defaults live (`~/.pgpass`, `~/.postgresql/root.crt`), and the path a TLS file's help gives
+/// for a `~` that nothing expanded.
+pub(crate) fn home_directory(vars: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    vars("HOME").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
 impl LibpqDefaults {
     /// The defaults `vars` gives (the process's environment, or a caller's stand-in for it):
     /// an empty variable counts as unset, as in libpq.
@@ -35,8 +42,8 @@ impl LibpqDefaults {
             password: var("PGPASSWORD"),
             passfile: var("PGPASSFILE")
                 .map(PathBuf::from)
-                .or_else(|| var("HOME").map(|home| Path::new(&home).join(".pgpass"))),
-            root_cert: var("HOME").map(|home| Path::new(&home).join(".postgresql/root.crt")),
+                .or_else(|| home_directory(vars).map(|home| home.join(".pgpass"))),
+            root_cert: home_directory(vars).map(|home| home.join(".postgresql/root.crt")),
         }
     }
 

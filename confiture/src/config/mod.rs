@@ -139,6 +139,8 @@ pub(crate) use file::{read_user_file, ReadError};
 #[cfg(feature = "env-files")]
 pub use file::{stop_reading_when, MAX_FILE_BYTES, MAX_FLOW_OPENERS, STREAM_WAIT};
 pub use fleet::{is_no_target, list_entry, FleetList, FleetSettings, MAX_JOBS};
+#[cfg(feature = "db")]
+pub(crate) use libpq::home_directory;
 pub use libpq::{PassfileUnread, READ_VARIABLES as LIBPQ_VARIABLES};
 #[cfg(feature = "env-files")]
 pub use resolve::{

@@ -222,6 +222,12 @@ impl SpecBuilder {
     /// database defaults to the user); a password left out is `PGPASSWORD`'s, else the
     /// password file's line for the first host (the other hosts' lines are read by
     /// [`ConnectionSpec::with_host`]).
+    /// The client certificate or key set without the other, which [`SpecBuilder::finish`]
+    /// refuses.
+    pub(super) fn unpaired_client_file(&self) -> Option<UnpairedClientFile> {
+        UnpairedClientFile::of(self.sslcert.is_some(), self.sslkey.is_some())
+    }
+
     pub(super) fn finish(self, defaults: &LibpqDefaults) -> Result<ConnectionSpec, String> {
         let paths = [
             ("sslrootcert", &self.sslrootcert),
@@ -276,18 +282,8 @@ impl SpecBuilder {
         }
         // libpq would look for the other one in ~/.postgresql; we take no default files, so
         // one without the other cannot work.
-        match (&self.sslcert, &self.sslkey) {
-            (Some(_), None) => {
-                return Err("sslcert is set without sslkey: a client certificate needs the file of its private \
-                     key too"
-                    .to_string())
-            }
-            (None, Some(_)) => {
-                return Err("sslkey is set without sslcert: a client key needs the file of its certificate \
-                     too"
-                    .to_string())
-            }
-            _ => {}
+        if let Some(missing) = self.unpaired_client_file() {
+            return Err(missing.reason().to_string());
         }
         for (what, value) in [
             ("database name", self.dbname.as_deref()),
@@ -839,5 +835,76 @@ mod tests {
         ] {
             ConnectionSpec::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
+    }
+}
+
+/// A client certificate named without its key, or a key without its certificate: the one rule
+/// ([`SpecBuilder::finish`] refuses it: libpq would look for the other in `~/.postgresql`, and
+/// we take no default files), and the one help saying what to add, in the spelling of what
+/// was written (a URL's query, conninfo, an environment file's `database:` block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum UnpairedClientFile {
+    /// `sslcert` without `sslkey`.
+    NoKey,
+    /// `sslkey` without `sslcert`.
+    NoCertificate,
+}
+
+/// How a connection's parameters are written, for a help that says what to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Spelling {
+    Url,
+    Conninfo,
+    /// An environment file's `database:` block, read with the driver only.
+    #[cfg_attr(not(feature = "db"), allow(dead_code))]
+    DatabaseBlock,
+}
+
+impl UnpairedClientFile {
+    /// The one of them missing, given which are written (`None`: both or neither).
+    pub(super) fn of(sslcert: bool, sslkey: bool) -> Option<UnpairedClientFile> {
+        match (sslcert, sslkey) {
+            (true, false) => Some(UnpairedClientFile::NoKey),
+            (false, true) => Some(UnpairedClientFile::NoCertificate),
+            _ => None,
+        }
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            UnpairedClientFile::NoKey => {
+                "sslcert is set without sslkey: a client certificate needs the file of its \
+                 private key too"
+            }
+            UnpairedClientFile::NoCertificate => {
+                "sslkey is set without sslcert: a client key needs the file of its certificate \
+                 too"
+            }
+        }
+    }
+
+    /// What to add, written as `spelling` writes a parameter.
+    pub(super) fn help(self, spelling: Spelling) -> String {
+        let (missing, present, path, what) = match self {
+            UnpairedClientFile::NoKey => (
+                "sslkey",
+                "sslcert",
+                "/path/to/client.key",
+                "the file of the certificate's private key (PEM, unencrypted, readable by its \
+                 owner only)",
+            ),
+            UnpairedClientFile::NoCertificate => (
+                "sslcert",
+                "sslkey",
+                "/path/to/client.crt",
+                "the file of the key's certificate (PEM)",
+            ),
+        };
+        let add = match spelling {
+            Spelling::Url => format!("`&{missing}={path}` to the URL"),
+            Spelling::Conninfo => format!("`{missing}={path}`"),
+            Spelling::DatabaseBlock => format!("`{missing}: {path}` to the `database:` block"),
+        };
+        format!("add {add}, {what}; or remove {present} to connect without a client certificate")
     }
 }

@@ -337,20 +337,45 @@ fn shown_path(path: &Path) -> String {
 /// component starting with `~` and is not there, that no `~` is expanded: a quoted URL or an
 /// environment file reaches no shell, and libpq expands none either.
 fn unread_help(path: &Path, help: &str) -> String {
-    let tilde = path.components().any(|c| {
-        c.as_os_str()
-            .as_encoded_bytes()
-            .first()
-            .is_some_and(|b| *b == b'~')
-    });
-    if tilde && std::fs::symlink_metadata(path).is_err() {
-        format!(
-            "`~` is not expanded (nor by libpq): write the path of the home directory in its \
-             place; {help}"
-        )
-    } else {
-        help.to_string()
+    let home = crate::config::home_directory(&crate::config::process_vars);
+    match unexpanded_tilde(path, home.as_deref()) {
+        Some(tilde) if std::fs::symlink_metadata(path).is_err() => format!("{tilde}; {help}"),
+        _ => help.to_string(),
     }
+}
+
+/// What to write instead of `path`'s first component starting with `~` (`~/ca.crt`, or
+/// `db/environments/~/ca.crt` once an environment file's directory was put before it): that
+/// component and everything before it replaced by `home` (`HOME`), or, for `~name`, said to
+/// be that user's home directory. `None` without such a component.
+fn unexpanded_tilde(path: &Path, home: Option<&Path>) -> Option<String> {
+    let mut components = path.components();
+    let tilde = components.by_ref().find(|c| {
+        let bytes = c.as_os_str().as_encoded_bytes();
+        bytes.first() == Some(&b'~')
+    })?;
+    let rest = components.as_path();
+    let said = "`~` is not expanded (nor by libpq)";
+    let user = &tilde.as_os_str().as_encoded_bytes()[1..];
+    if !user.is_empty() {
+        return Some(format!(
+            "{said}: write the path of {}'s home directory in its place",
+            crate::display::escape(&String::from_utf8_lossy(user))
+        ));
+    }
+    Some(match home {
+        Some(home) => {
+            let expanded = match rest.as_os_str().is_empty() {
+                true => home.to_path_buf(),
+                false => home.join(rest),
+            };
+            let shown = crate::display::path_text(&expanded);
+            format!("{said}: write {} instead", crate::display::escape(&shown))
+        }
+        None => format!(
+            "{said}, and HOME is not set: write the path of the home directory in its place"
+        ),
+    })
 }
 
 /// The most bytes read from an sslrootcert, sslcert or sslkey file: a bundle of every public
@@ -362,17 +387,37 @@ const MAX_TLS_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// given up after [`STREAM_WAIT`] (nobody may ever write to it) or at once on Ctrl-C
 /// (`config::read_user_file`). A pipe is read once per process and kept: a run connects more
 /// than once (another host of a list, the pooler check, verify's scratch database), and a
-/// pipe has nothing left to give the second time.
+/// pipe has nothing left to give the second time. The targets of a fleet (`--jobs 2`) that
+/// name the same pipe connect at once: each pipe has a slot of its own, locked while it is
+/// read, so that the others wait for its bytes rather than read it too and find it empty —
+/// while a pipe that is slow to end holds up no other file.
 fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
-    type Kept = std::collections::HashMap<std::path::PathBuf, Arc<Vec<u8>>>;
-    static PIPES_READ: Mutex<Option<Kept>> = Mutex::new(None);
+    type Slot = Arc<Mutex<Option<Arc<Vec<u8>>>>>;
+    static PIPES: Mutex<Option<std::collections::HashMap<std::path::PathBuf, Slot>>> =
+        Mutex::new(None);
     let pipe = std::fs::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir());
-    let kept = || PIPES_READ.lock().unwrap_or_else(|p| p.into_inner());
-    if pipe {
-        if let Some(bytes) = kept().as_ref().and_then(|read| read.get(path)) {
-            return Ok(bytes.clone());
-        }
+    if !pipe {
+        return read_tls_bytes(param, path, help).map(Arc::new);
     }
+    let slot = PIPES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(Default::default)
+        .entry(path.to_path_buf())
+        .or_default()
+        .clone();
+    let mut kept = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(bytes) = kept.as_ref() {
+        return Ok(bytes.clone());
+    }
+    // A read that failed keeps nothing: the next connection tries again, and says its error.
+    let bytes = Arc::new(read_tls_bytes(param, path, help)?);
+    *kept = Some(bytes.clone());
+    Ok(bytes)
+}
+
+/// [`read_tls_file`]'s read of `path`, every time: its errors worded, its size bounded.
+fn read_tls_bytes(param: &str, path: &Path, help: &str) -> Result<Vec<u8>> {
     let bytes = read_user_file(path, MAX_TLS_FILE_BYTES, STREAM_WAIT).map_err(|e| match e {
         ReadError::TimedOut => Error::invalid(format!(
             "{} is a pipe or a device, and it did not reach its end within {} s of waiting: it \
@@ -395,12 +440,6 @@ fn read_tls_file(param: &str, path: &Path, help: &str) -> Result<Arc<Vec<u8>>> {
             MAX_TLS_FILE_BYTES / (1024 * 1024)
         ))
         .with_help(help.to_string()));
-    }
-    let bytes = Arc::new(bytes);
-    if pipe {
-        kept()
-            .get_or_insert_with(Default::default)
-            .insert(path.to_path_buf(), bytes.clone());
     }
     Ok(bytes)
 }
@@ -682,6 +721,25 @@ mod tests {
                 );
             }
         }
+        // The help gives the path to write instead, from HOME; without HOME it says so; for
+        // `~name` it names that user's home directory.
+        let home = Some(Path::new("/home/alice"));
+        for (path, write) in [
+            ("~/ca.crt", "write /home/alice/ca.crt instead"),
+            ("~", "write /home/alice instead"),
+            (
+                "/project/db/environments/~/certs/ca.crt",
+                "write /home/alice/certs/ca.crt instead",
+            ),
+        ] {
+            let help = unexpanded_tilde(Path::new(path), home).unwrap();
+            assert!(help.contains(write), "{path}: {help}");
+        }
+        let help = unexpanded_tilde(Path::new("~/ca.crt"), None).unwrap();
+        assert!(help.contains("HOME is not set"), "{help}");
+        let help = unexpanded_tilde(Path::new("~bob/ca.crt"), home).unwrap();
+        assert!(help.contains("bob's home directory"), "{help}");
+        assert_eq!(unexpanded_tilde(Path::new("/etc/ca.crt"), home), None);
         // A path without one is told nothing about it.
         let help = load_client_chain(&base.join("x.pem"))
             .unwrap_err()

@@ -48,8 +48,8 @@ pub struct Target {
     /// `baseline` and `reinit` record them.
     pub(crate) effect: Effect,
     /// A dry run's session (`connect::Need::Read`), which [`check_preview`] checks: a standby
-    /// it reached is no refusal (a dry run may read one; its run goes to the primary), and the
-    /// pooler check's second connection is left to the run.
+    /// it reached is no refusal (a dry run may read one; its run goes to the primary). The
+    /// pooler check runs as the run's does: it writes nothing.
     pub(crate) preview: bool,
 }
 
@@ -131,19 +131,22 @@ pub fn check(
 /// What a dry run of a writing command (`up`, `down`, `baseline`, `reinit`, `abandon`) refuses
 /// of its session, as its run refuses it ([`check`]'s refusals, one owner): a read-only
 /// database (`default_transaction_read_only`, exit 3) and a session reading strings with
-/// escapes (exit 5). Not a standby in recovery: a dry run may read one, whose run goes to the
-/// primary ([`TargetSessionAttrs`]); nor the pooler check, which needs a second connection.
+/// escapes (exit 5), a transaction-pooling pooler (exit 5: the pooler check runs two read-only
+/// transactions and a probe connection, and writes nothing; what it could not tell is added to
+/// `warnings`, as the run's). Not a standby in recovery: a dry run may read one, whose run goes
+/// to the primary ([`TargetSessionAttrs`]).
 pub(crate) fn check_preview(
     client: &mut Client,
     env: &Environment,
     reached: Option<&Reached>,
     effect: Effect,
     wait: Duration,
+    warnings: &mut Vec<String>,
 ) -> Result<()> {
     let mut target = Target::reached(env, reached);
     target.effect = effect;
     target.preview = true;
-    check_session(client, &target, wait, &mut Vec::new()).map(|_| ())
+    check_session(client, &target, wait, warnings).map(|_| ())
 }
 
 /// [`check`], with the server session a stop may cancel from a session of its own, read in
@@ -271,7 +274,7 @@ pub(crate) fn check_session(
             }
         }));
     }
-    if !direct && !target.preview {
+    if !direct {
         // Before the second connection is opened: its refusal is counted too.
         if let Some(flag) = &target.second_connection {
             flag.store(true, std::sync::atomic::Ordering::SeqCst);

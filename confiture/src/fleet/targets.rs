@@ -20,8 +20,8 @@
 //! `tenant_1 # eu` and `postgresql://h/tenant_1 # eu` are refused with their `file:line`,
 //! never looked up as the database `tenant_1 # eu`.
 //!
-//! Every bad line is reported at once, named `file:line`; a database listed twice (same host,
-//! port and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
+//! Every bad line is reported at once, named `file:line`; a database listed twice (same hosts
+//! and ports, in order, and name, [`crate::config::ConnectionSpec::same_database`]) is refused too: two
 //! runners on one database would only queue on its lock, then run the command twice (`down
 //! --steps 1` would roll back two migrations). The same database under two spellings of its
 //! server (`127.0.0.1` and `localhost`, a host name and its address, a name on the
@@ -1428,6 +1428,27 @@ mod tests {
         // The same database by URL (another user) and by name is a duplicate too.
         assert!(details.contains("t.txt:6:"), "{details}");
         assert!(!details.contains("t.txt:5:"), "{details}");
+    }
+
+    /// Two multi-host URLs sharing their first host were one target to the duplicate check
+    /// (`t.txt:2: ... is already listed at t.txt:1`, exit 5, nothing connected): a different
+    /// list of hosts is a different target before connecting — the identity check, once
+    /// connected, tells one server reached twice. The same list, spelled in another case, is
+    /// still one.
+    #[test]
+    fn targets_with_different_host_lists_are_not_duplicates() {
+        let text = "postgresql://u@h1:56261,h1:56262/x\n\
+                    postgresql://u@h1:56261,h1:56263/x\n\
+                    postgresql://u@h1:56261/x\n\
+                    postgresql://u@h1:56261,h2:56261/x\n\
+                    postgresql://u@h1:56261,h2/x\n";
+        let list = parse_list(&base(), text, "t.txt").unwrap();
+        assert_eq!(list.len(), 5);
+        let again = format!("{text}postgresql://other@H1:56261,H1:56263/x\n");
+        let e = parse_list(&base(), &again, "t.txt").unwrap_err();
+        let details = e.details.join("\n");
+        assert!(details.contains("t.txt:6: ") && details.contains("already listed at t.txt:2"));
+        assert_eq!(e.details.len(), 1, "{details}");
     }
 
     /// A list's lines end as [`crate::text::is_line_break`] says — a LF, a CRLF once, a lone

@@ -78,7 +78,11 @@ impl Migrator {
         self.env
             .refuse_unnamed_database(crate::plan::Effect::Runs)?;
         if options.dry_run {
-            let ledger = self.read_ledger_as_is(options.lock_wait, crate::plan::Effect::Runs)?;
+            let ledger = self.read_ledger_as_is(
+                options.lock_wait,
+                crate::plan::Effect::Runs,
+                &mut report.warnings,
+            )?;
             let (rows, markers, access) = match ledger {
                 Some(l) => (l.ledger.rows, l.ledger.started, Some((l.access, l.table))),
                 None => Default::default(),

@@ -330,7 +330,9 @@ impl Migrator {
         decide: impl Fn(&mut postgres::Client, &[LedgerRow], &[StartedRun]) -> Result<(Rewrite, T)>,
     ) -> Run<T> {
         if dry_run {
-            let Some(ledger) = self.read_ledger_as_is(lock_wait, plan::Effect::Records)? else {
+            let Some(ledger) =
+                self.read_ledger_as_is(lock_wait, plan::Effect::Records, warnings)?
+            else {
                 let env = self.env.clone();
                 let table = &env.migration.tracking_table;
                 let markers = crate::db::ledger::markers_without_ledger(

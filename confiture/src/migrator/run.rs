@@ -547,11 +547,13 @@ impl Migrator {
     /// the table as the server resolved it and what this role may do to it
     /// ([`crate::db::ledger::Access`]): the same read as the run's, so that the dry run refuses
     /// a ledger the run may not write as the run does. A refusal of its session says what the
-    /// command (`effect`) did not do.
+    /// command (`effect`) did not do; what its pooler check could not tell is added to
+    /// `warnings`.
     pub(super) fn read_ledger_as_is(
         &mut self,
         wait: Duration,
         effect: Effect,
+        warnings: &mut Vec<String>,
     ) -> Result<Option<crate::db::ledger::Found>> {
         let table = self.env.migration.tracking_table.clone();
         let (env, stop, waits) = (self.env.clone(), self.stop.clone(), self.waits.clone());
@@ -560,8 +562,10 @@ impl Migrator {
         let Some(client) = self.client.as_mut() else {
             return Err(Error::connection("not connected"));
         };
-        // What the run refuses of its session, its dry run refuses: a read-only database.
-        crate::db::writable::check_preview(client, &env, self.reached.as_ref(), effect, wait)?;
+        // What the run refuses of its session, its dry run refuses: a read-only database, a
+        // transaction-pooling pooler.
+        let reached = self.reached.as_ref();
+        crate::db::writable::check_preview(client, &env, reached, effect, wait, warnings)?;
         // A dry run waits for a lock on the ledger no longer than the command's `--lock-wait`,
         // and is stopped from outside (Ctrl-C) as the run it previews is: exit 6 or 130. No
         // round trip of its own comes before the read to learn the server session from (which

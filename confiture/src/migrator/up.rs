@@ -250,7 +250,11 @@ impl Migrator {
             return Ok(());
         }
         if options.dry_run {
-            let ledger = self.read_ledger_as_is(options.lock_wait, plan::Effect::Runs)?;
+            let ledger = self.read_ledger_as_is(
+                options.lock_wait,
+                plan::Effect::Runs,
+                &mut report.warnings,
+            )?;
             if ledger.is_none() {
                 // What `up` refuses, its dry run refuses: a ledger it may not create; and
                 // what `up` says it creates with it, its dry run says it would.

@@ -266,14 +266,33 @@ fn transaction_pooling_is_refused_before_anything_runs() {
         ),
         (&["migrate", "reinit"][..], "nothing was recorded"),
     ] {
-        let mut args = command.to_vec();
-        args.extend(["--database-url", &url]);
+        // A dry run is refused as its run is (it said `would apply 1`, exit 0, and the run
+        // was refused): the check reads and writes nothing.
+        for dry_run in [false, true] {
+            let mut args = command.to_vec();
+            args.extend(["--database-url", &url]);
+            if dry_run {
+                args.push("--dry-run");
+            }
+            project
+                .run(&args)
+                .code(5)
+                .stderr_has("goes through a pooler in transaction or statement pooling mode")
+                .stderr_has("pool_mode = session")
+                .stderr_has(&format!("; {nothing_done}"));
+        }
+    }
+    assert_eq!(db.ledger(), None, "nothing may be written");
+    // Statement pooling too, the run and its dry run.
+    let statements = PgBouncer::start("statement", 4);
+    for dry_run in [&[][..], &["--dry-run"][..]] {
+        let url = statements.url(&db);
+        let mut args = vec!["migrate", "up", "--database-url", &url];
+        args.extend(dry_run);
         project
             .run(&args)
             .code(5)
-            .stderr_has("goes through a pooler in transaction or statement pooling mode")
-            .stderr_has("pool_mode = session")
-            .stderr_has(&format!("; {nothing_done}"));
+            .stderr_has("goes through a pooler in transaction or statement pooling mode");
     }
     assert_eq!(db.ledger(), None, "nothing may be written");
     assert!(!db.has_relation("users"));

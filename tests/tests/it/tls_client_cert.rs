@@ -331,16 +331,7 @@ fn tls_files_that_are_pipes_are_read_within_a_bound() {
     let setup = setup();
     let db = setup.cluster.create_database("cert_fifo");
     let project = project();
-    let fifo = |name: &str| {
-        let path = project.path(name);
-        let made = std::process::Command::new("mkfifo")
-            .args(["-m", "600"])
-            .arg(&path)
-            .status()
-            .expect("mkfifo runs");
-        assert!(made.success());
-        path
-    };
+    let fifo = |name: &str| mkfifo(&project.path(name));
     let silent = fifo("nobody-writes");
     let cases = [
         (
@@ -397,6 +388,104 @@ fn tls_files_that_are_pipes_are_read_within_a_bound() {
     writer.join().unwrap();
     run.code(0);
     assert_eq!(client_dn(setup, &db), "/CN=postgres");
+}
+
+/// The targets of a fleet naming one pipe (`sslkey=<(vault read ...)` in each URL of a list)
+/// connect at once with `--jobs` above 1: each read the pipe itself, one got its bytes and the
+/// others nothing (`sslkey /dev/fd/63 holds no PEM private key`), as often as not. A pipe is
+/// read once per run for every target: the others wait for its bytes. The writer starts late,
+/// so that every target waits on the pipes before anything is written.
+#[test]
+fn tls_files_that_are_pipes_are_read_once_for_every_target_of_a_fleet() {
+    let setup = setup();
+    let project = project();
+    let dbs: Vec<String> = (0..4)
+        .map(|i| {
+            setup
+                .cluster
+                .create_database(&format!("cert_fifo_fleet_{i}"))
+        })
+        .collect();
+    let fifo = |name: &str, from: &Path| {
+        let path = mkfifo(&project.path(name));
+        let (bytes, to) = (std::fs::read(from).expect("read"), path.clone());
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            // A run that failed before reading it closes it early (`finish` below).
+            let _ = std::fs::write(to, bytes);
+        });
+        (path, writer)
+    };
+    let (cert, cert_writer) = fifo("cert-pipe", &setup.cert);
+    let (key, key_writer) = fifo("key-pipe", &setup.key);
+    let list: String = dbs
+        .iter()
+        .map(|db| format!("{}\n", url(setup, db, &cert, &key)))
+        .collect();
+    project.write("targets.txt", list);
+    let run = project.run(&[
+        "migrate",
+        "up",
+        "--database-url",
+        &url(setup, &dbs[0], &setup.cert, &setup.key),
+        "--targets",
+        "targets.txt",
+        "--jobs",
+        "4",
+    ]);
+    // A run that never opened a pipe leaves its writer waiting for a reader: be that reader.
+    let finish = |path: &Path, writer: std::thread::JoinHandle<()>| {
+        if !writer.is_finished() {
+            let _ = std::fs::read(path);
+        }
+        writer.join().unwrap();
+    };
+    finish(&cert, cert_writer);
+    finish(&key, key_writer);
+    run.code(0);
+    for db in &dbs {
+        assert_eq!(client_dn(setup, db), "/CN=postgres", "{}", run.dump());
+    }
+}
+
+/// A path starting with `~` (`sslrootcert=~/ca.crt` in a quoted URL: no shell expands it, nor
+/// does libpq) was said not to be expanded, but the help only asked for "the path of the home
+/// directory": it gives the path to write now, from `HOME`, for each of the three files, and
+/// says when `HOME` is not set.
+#[test]
+fn a_tilde_path_is_answered_with_the_path_to_write() {
+    let setup = setup();
+    let db = setup.cluster.create_database("cert_tilde");
+    let project = project();
+    let home = project.path("home");
+    let tilde = Path::new("~/certs/x.pem");
+    let cases = [
+        url(setup, &db, &setup.cert, &setup.key).replace(
+            &format!("sslrootcert={}", setup.ca.display()),
+            &format!("sslrootcert={}", tilde.display()),
+        ),
+        url(setup, &db, tilde, &setup.key),
+        url(setup, &db, &setup.cert, tilde),
+    ];
+    for url in &cases {
+        let run = Run::of(project.cli().env("HOME", &home).args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]));
+        run.code(5).stderr_has(&format!(
+            "`~` is not expanded (nor by libpq): write {}/certs/x.pem instead",
+            home.display()
+        ));
+        let run = Run::of(project.cli().env_remove("HOME").args([
+            "migrate",
+            "status",
+            "--database-url",
+            url,
+        ]));
+        run.code(5).stderr_has("HOME is not set");
+    }
 }
 
 /// Relative sslrootcert, sslcert and sslkey paths in an environment file were read from the
@@ -537,6 +626,17 @@ fn copy_certs(setup: &Setup, project: &Project, dir: &str) {
         std::fs::copy(from, certs.join(to)).expect("copy");
     }
     chmod(&certs.join("client.key"), 0o600);
+}
+
+/// A FIFO at `path`, readable by its owner only (as a key must be), returned.
+fn mkfifo(path: &Path) -> PathBuf {
+    let made = std::process::Command::new("mkfifo")
+        .args(["-m", "600"])
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    path.to_path_buf()
 }
 
 fn chmod(path: &Path, mode: u32) {
