@@ -1275,8 +1275,15 @@ fn check_one(
     }
     match replay.up(Some(1), None) {
         Ok(_) => {}
-        // Its up cut short by a stop is not its up failing: the run's error, `interrupted`.
-        Err(failed) if replay.migrator.stopped_by(&failed.error) => return Err(failed.into()),
+        // Only its SQL refused is its up failing again: a stop (`interrupted`), a session
+        // lost, a cancel, another session's lock are the run's error, with their exit code,
+        // as they are at its first up and its down.
+        Err(failed)
+            if replay.migrator.stopped_by(&failed.error)
+                || !crate::db::apply::refused_for_its_sql(&failed.error) =>
+        {
+            return Err(failed.into())
+        }
         Err(failed) => {
             check.result = CheckResult::UpNotRepeatable;
             check.file = Some(m.up.path.clone());
