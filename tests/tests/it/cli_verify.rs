@@ -501,9 +501,20 @@ fn a_failure_that_is_not_the_migrations_sql_is_the_runs_error_at_every_step() {
         );
         for (ended_by, code, kind) in [
             ("pg_terminate_backend", exit::CONNECTION, "connection"),
-            ("pg_cancel_backend", exit::MIGRATION_FAILED, "migration_failed"),
+            (
+                "pg_cancel_backend",
+                exit::MIGRATION_FAILED,
+                "migration_failed",
+            ),
         ] {
-            let args = ["migrate", "verify", "--database-url", &url, "--format", "json"];
+            let args = [
+                "migrate",
+                "verify",
+                "--database-url",
+                &url,
+                "--format",
+                "json",
+            ];
             let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
             admin()
                 .execute(

@@ -960,7 +960,9 @@ pub(crate) fn refused_for_its_sql(error: &Error) -> bool {
     };
     let circumstance = state == SqlState::QUERY_CANCELED.code()
         || contention(&SqlState::from_code(state))
-        || ["53", "57", "58"].iter().any(|class| state.starts_with(class));
+        || ["53", "57", "58"]
+            .iter()
+            .any(|class| state.starts_with(class));
     error.kind == ErrorKind::MigrationFailed
         && matches!(error.reason(), crate::error::Reason::Migration(m) if m.server.is_some())
         && !circumstance
