@@ -507,14 +507,7 @@ fn a_failure_that_is_not_the_migrations_sql_is_the_runs_error_at_every_step() {
                 "migration_failed",
             ),
         ] {
-            let args = [
-                "migrate",
-                "verify",
-                "--database-url",
-                &url,
-                "--format",
-                "json",
-            ];
+            let args = ["migrate", "verify", "--format=json", "--database-url", &url];
             let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
             admin()
                 .execute(

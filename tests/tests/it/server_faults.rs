@@ -3441,14 +3441,7 @@ fn a_server_going_away_during_verify_drops_its_scratch_database_or_names_it() {
     for stopped in [false, true] {
         let db = cluster.create_database("verify_away");
         let url = cluster.url(&db, "sslmode=disable");
-        let child = project.spawn(&[
-            "migrate",
-            "verify",
-            "--database-url",
-            &url,
-            "--format",
-            "json",
-        ]);
+        let child = project.spawn(&["migrate", "verify", "--format=json", "--database-url", &url]);
         let prefix = confiture_tests::scratch_prefix(child.id());
         let mut client = cluster.connect("postgres");
         wait_until(
