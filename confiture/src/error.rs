@@ -1111,6 +1111,11 @@ impl Error {
     pub fn reason(&self) -> &Reason {
         self.data.as_ref().map_or(OTHER, |d| &d.reason)
     }
+    /// What the error is about, to change it in place.
+    #[cfg(feature = "db")]
+    pub(crate) fn reason_mut(&mut self) -> &mut Reason {
+        &mut self.data_mut().reason
+    }
     /// Attaches what the error is about, as data.
     pub fn with_reason(mut self, reason: Reason) -> Error {
         self.data_mut().reason = reason;

@@ -714,8 +714,16 @@ impl Replay {
     fn on_scratch<R: CommandReport>(&mut self, mut failed: Failed<R>) -> Failed<R> {
         use crate::ErrorKind;
         failed.error = raised_on(&self.migrator.env, failed.error);
+        // What a scratch database records is dropped with it: no migration's fate there is
+        // for anyone to look up (`migrate status` would read the target, never written).
+        if let crate::error::Reason::Migration(m) = failed.error.reason_mut() {
+            m.unknown.clear();
+            m.durability_unknown.clear();
+        }
         if let Some(reported) = failed.report.errors_mut().last_mut() {
             reported.database = failed.error.database().map(str::to_string);
+            reported.unknown.clear();
+            reported.durability_unknown.clear();
         }
         // As given: its flags (`--from`, `--scratch-url`, timeouts) too.
         let again = || format!("run {}", crate::hint::AGAIN);
@@ -977,12 +985,19 @@ pub(crate) fn close_run<R: ScratchRunReport>(
         passed,
         total_duration_ms: total,
     } = report.run_parts();
+    // A scratch database that could not be dropped, with the statement that drops it: a
+    // warning, and a detail of the run's error when it failed.
+    let mut not_dropped = Vec::new();
     for scratch in scratches {
         match scratch.close(stopped) {
             Ok(left) => left_on_server.extend(left),
-            Err(e) => warnings.push(e.message_with_cause()),
+            Err(e) => not_dropped.push(match &e.help {
+                Some(help) => format!("{}; {help}", e.message_with_cause()),
+                None => e.message_with_cause(),
+            }),
         }
     }
+    warnings.extend(not_dropped.iter().cloned());
     *passed &= left_on_server.is_empty();
     *total = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     match result {
@@ -991,6 +1006,7 @@ pub(crate) fn close_run<R: ScratchRunReport>(
             mut error,
             reported,
         }) => {
+            error.details.extend(not_dropped.iter().cloned());
             if !left_on_server.is_empty() {
                 // Dropping the scratch database did not take these with it.
                 error.details.extend(left_on_server.iter().cloned());
@@ -1011,6 +1027,7 @@ pub(crate) fn close_run<R: ScratchRunReport>(
             }
             let reported = match reported {
                 Some(mut reported) => {
+                    reported.details.extend(not_dropped);
                     suggest.complete_reported(&mut reported);
                     if library {
                         crate::migrate::options::name_reported_fields(&mut reported, options);
@@ -1275,8 +1292,15 @@ fn check_one(
     }
     match replay.up(Some(1), None) {
         Ok(_) => {}
-        // Its up cut short by a stop is not its up failing: the run's error, `interrupted`.
-        Err(failed) if replay.migrator.stopped_by(&failed.error) => return Err(failed.into()),
+        // Only its SQL refused is its up failing again: a stop (`interrupted`), a session
+        // lost, a cancel, another session's lock are the run's error, with their exit code,
+        // as they are at its first up and its down.
+        Err(failed)
+            if replay.migrator.stopped_by(&failed.error)
+                || !crate::db::apply::refused_for_its_sql(&failed.error) =>
+        {
+            return Err(failed.into())
+        }
         Err(failed) => {
             check.result = CheckResult::UpNotRepeatable;
             check.file = Some(m.up.path.clone());

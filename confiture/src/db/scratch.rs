@@ -341,7 +341,14 @@ impl Scratch {
             // Already dropped by `drop_all`.
             return Ok(Vec::new());
         }
-        drop_tracked(&self.server, &name)?;
+        drop_tracked(&self.server, &name)
+            .or_else(|e| match e.kind {
+                // The server went away under the run (a restart, a shutdown, a session
+                // ended): a new session, once it accepts connections again.
+                crate::ErrorKind::Connection => drop_tracked(&back_again(&self.server), &name),
+                _ => Err(e),
+            })
+            .map_err(|e| left_behind(e, &self.server, &name))?;
         drop(registry);
         match leave(&self.server_key) {
             Some(run) => restore_server(&run),
@@ -480,6 +487,38 @@ fn drop_tracked(server: &Environment, name: &str) -> Result<()> {
         dropping().retain(|(_, n)| n != name);
     }
     dropped
+}
+
+/// How long the drop at the end of a run waits for the scratch database's server to accept
+/// connections again after its first try met a server going away ([`back_again`]): a
+/// restart's shutdown checkpoint and start, on a loaded machine.
+const SERVER_BACK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `server`, its connections waiting for it to accept them again ([`SERVER_BACK`], or the
+/// environment's own `migration.wait_for_server` when longer): the one bounded wait of a drop
+/// tried again. Not [`drop_all`]'s, which never waits for a server that does not answer.
+fn back_again(server: &Environment) -> Environment {
+    let mut server = server.clone();
+    server.migration.wait_for_server = server.migration.wait_for_server.max(SERVER_BACK);
+    server
+}
+
+/// `error`, the drop of scratch database `name` on `server` failing at the end of a run, as
+/// the database left there (named, its server too, whatever step failed: connecting, the
+/// drop) and the statement that drops it ([`drop_statement`], quoted), for a person to run.
+fn left_behind(error: Error, server: &Environment, name: &str) -> Error {
+    let mut left = Error::connection(format!(
+        "the scratch database {} was left on the server of {}: {}",
+        quoted(name),
+        server.connection,
+        error.message_with_cause()
+    ))
+    .with_help(format!(
+        "once that server accepts connections, drop it there with `{}`",
+        drop_statement(name)
+    ));
+    left.share_source_of(&error);
+    left
 }
 
 /// Set by [`leave_stopped_runs_to_drop_all`].

@@ -468,6 +468,69 @@ fn ctrl_c_during_the_second_up_is_interrupted_not_a_finding() {
     }
 }
 
+/// A migration's session ended (`pg_terminate_backend`) or its statement cancelled
+/// (`pg_cancel_backend`) by another session, at each step of its check: its first up, its
+/// down, its up run again. The second up's failure, whatever it was, was a finding (`up not
+/// repeatable`, exit 9, no error); only its SQL refused is one: otherwise the run's error,
+/// with the exit code the same failure has at the other steps (3 for a lost session, 4 for a
+/// cancelled statement), and the scratch database dropped.
+#[test]
+fn a_failure_that_is_not_the_migrations_sql_is_the_runs_error_at_every_step() {
+    let db = TestDb::unborn("verify_not_own");
+    let url = db.url();
+    // Each file sleeps in one step only: the down leaves a mark outside the schema (the
+    // scratch database's comment), which the up run again reads (see
+    // `ctrl_c_during_the_second_up_is_interrupted_not_a_finding`).
+    let marked = "shobj_description((SELECT oid FROM pg_database WHERE datname = \
+                  current_database()), 'pg_database') = 'down ran'";
+    let mark = "DO $$ BEGIN EXECUTE format('COMMENT ON ' || 'DATABASE %I IS ''down ran''', \
+                current_database()); END $$;\n";
+    for (step, first, down, again) in [
+        ("first up", 60, 0, 0),
+        ("down", 0, 60, 0),
+        ("second up", 0, 0, 60),
+    ] {
+        let project = Project::new();
+        project.migration(
+            "001_slow",
+            &format!(
+                "CREATE TABLE t (a int);\nSELECT pg_sleep(CASE WHEN {marked} THEN {again} \
+                 ELSE {first} END);\n"
+            ),
+            &format!("DROP TABLE t;\n{mark}SELECT pg_sleep({down});\n"),
+        );
+        for (ended_by, code, kind) in [
+            ("pg_terminate_backend", exit::CONNECTION, "connection"),
+            (
+                "pg_cancel_backend",
+                exit::MIGRATION_FAILED,
+                "migration_failed",
+            ),
+        ] {
+            let args = ["migrate", "verify", "--format=json", "--database-url", &url];
+            let (child, scratch) = spawn_asleep_on_scratch(&project, &args);
+            admin()
+                .execute(
+                    &format!(
+                        "SELECT {ended_by}(pid) FROM pg_stat_activity WHERE datname = $1 \
+                         AND wait_event = 'PgSleep'"
+                    ),
+                    &[&scratch],
+                )
+                .unwrap();
+            let run = Run::reaped(child);
+            let at = format!("{ended_by} during the {step}\n{}", run.dump());
+            run.code(code).stderr_lacks("not repeatable");
+            let doc = run.json();
+            assert_eq!(doc["passed"], false, "{at}");
+            assert_eq!(doc["errors"][0]["kind"], kind, "{at}");
+            assert_eq!(doc["summary"]["failed_checks"], 0, "{at}");
+            assert_eq!(doc["migrations"][0]["result"], "failed", "{at}");
+            assert!(!database_exists(&scratch), "{scratch} left behind: {at}");
+        }
+    }
+}
+
 /// Ctrl-C during a fleet's `verify` or `drift`: the fleet's targets did not get the signal's
 /// stop flag, so a target whose migration the drop cut short on its scratch database was
 /// reported `failed:` (or not at all), where one database's run says `interrupted`. Each

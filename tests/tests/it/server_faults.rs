@@ -3410,3 +3410,84 @@ fn an_immediate_shutdown_during_a_concurrent_build_is_said_as_the_servers_not_th
         .stderr_has("may have left its")
         .stderr_lacks("that statement left INVALID");
 }
+
+/// The scratch database of a `verify` whose session the server ended (`pg_ctl restart -m
+/// fast`, `stop -m fast`) while its first up ran: the drop at the end met the server going
+/// away, and the database stayed, though the run had said it would be dropped; nothing named
+/// it, and the error's fate line sent to `migrate status`, which reads the target, where
+/// nothing was written. The drop is now tried again on a new session once the server is back
+/// (a restart): the database is gone. A server that does not come back in time (a stop): the
+/// run's error names the database left and the statement that drops it, which works once
+/// the server is up. Never a fate line for a scratch database.
+#[test]
+fn a_server_going_away_during_verify_drops_its_scratch_database_or_names_it() {
+    let cluster = restartable();
+    let project = Project::new();
+    project.migration(
+        "001_slow",
+        "CREATE TABLE t (a int);\nSELECT pg_sleep(60);\n",
+        "DROP TABLE t;\n",
+    );
+    for stopped in [false, true] {
+        let db = cluster.create_database("verify_away");
+        let url = cluster.url(&db, "sslmode=disable");
+        let child = project.spawn(&["migrate", "verify", "--format=json", "--database-url", &url]);
+        let prefix = confiture_tests::scratch_prefix(child.id());
+        let mut client = cluster.connect("postgres");
+        wait_until(
+            "the scratch database's migration sleeps",
+            Duration::from_secs(120),
+            || {
+                client
+                    .query_one(
+                        "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE \
+                     starts_with(datname::text, $1) AND wait_event = 'PgSleep')",
+                        &[&prefix],
+                    )
+                    .unwrap()
+                    .get(0)
+            },
+        );
+        if stopped {
+            cluster.stop("fast");
+        } else {
+            cluster.restart("fast");
+        }
+        let run = Run::reaped(child);
+        if stopped {
+            cluster.start();
+        }
+        let at = format!("stopped: {stopped}\n{}", run.dump());
+        run.code(exit::CONNECTION)
+            .stderr_lacks("fate unknown")
+            .stderr_lacks("migrate status");
+        let doc = run.json();
+        assert_eq!(doc["errors"][0]["kind"], "connection", "{at}");
+        let scratch = doc["scratch_database"]
+            .as_str()
+            .expect("scratch_database")
+            .to_string();
+        let drop = format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE);");
+        let details = doc["errors"][0]["details"].to_string();
+        let mut admin = cluster.connect("postgres");
+        let exists = |admin: &mut postgres::Client| -> bool {
+            admin
+                .query_one(
+                    "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
+                    &[&scratch],
+                )
+                .unwrap()
+                .get(0)
+        };
+        if stopped {
+            assert!(details.contains(&drop.replace('"', "\\\"")), "{at}");
+            assert!(run.stderr.contains(&drop), "{at}");
+            assert!(exists(&mut admin), "{at}");
+            // The statement given, as given.
+            admin.batch_execute(&drop).unwrap();
+        } else {
+            assert!(!details.contains("DROP DATABASE"), "{at}");
+        }
+        assert!(!exists(&mut admin), "{scratch} left behind: {at}");
+    }
+}

@@ -937,7 +937,35 @@ fn cancel_help(
 }
 
 pub(super) fn is_lock_contention(e: &postgres::Error) -> bool {
-    matches!(e.code(), Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE || *c == SqlState::T_R_DEADLOCK_DETECTED)
+    e.code().is_some_and(contention)
+}
+
+/// A lock another session held: its `lock_timeout` (55P03) or a deadlock (40P01), what the
+/// engine tries again after a pause.
+fn contention(code: &SqlState) -> bool {
+    *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::T_R_DEADLOCK_DETECTED
+}
+
+/// Whether `error`, a migration's failure as the engine decided it, is its SQL refused by the
+/// server for what that SQL does ([`ErrorKind::MigrationFailed`] with the server's answer),
+/// not for the circumstances of the run: the session lost or ended, the server shut down (not
+/// a migration failure at all), a cancel — another session's or a `statement_timeout`
+/// (57014) —, a lock another session held ([`contention`]), a server condition: out of
+/// resources (class 53), an operator's intervention (57), a system error (58). **The** one
+/// answer to "is this failure the migration's": `verify` calls an up that fails again after
+/// its down unrepeatable only when it is.
+pub(crate) fn refused_for_its_sql(error: &Error) -> bool {
+    let Some(state) = error.sqlstate() else {
+        return false;
+    };
+    let circumstance = state == SqlState::QUERY_CANCELED.code()
+        || contention(&SqlState::from_code(state))
+        || ["53", "57", "58"]
+            .iter()
+            .any(|class| state.starts_with(class));
+    error.kind == ErrorKind::MigrationFailed
+        && matches!(error.reason(), crate::error::Reason::Migration(m) if m.server.is_some())
+        && !circumstance
 }
 
 /// What the ledger says after a no-transaction step stopped part-way.

@@ -49,7 +49,9 @@ use crate::ledger::TrackingTable;
 pub use crate::files::Direction;
 pub use batch::{run_steps, StepEvent};
 pub use decide::BatchLimits;
-pub(crate) use failure::{explain_session_end, on_ledger, unique_holders, NOT_RECORDED};
+pub(crate) use failure::{
+    explain_session_end, on_ledger, refused_for_its_sql, unique_holders, NOT_RECORDED,
+};
 pub(crate) use markers::cut_holds;
 pub(crate) use no_transaction::{
     clear_superseded, interrupted_left_behind, invalid_indexes_met, left_behind,
