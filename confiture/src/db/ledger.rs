@@ -1671,6 +1671,12 @@ impl<'a> CatalogBound<'a> {
         }
     }
 
+    /// The engine tests' bound: 5 s, as `ApplySettings::for_tests`' lock waits.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> CatalogBound<'static> {
+        CatalogBound::new(Duration::from_secs(5), None, None)
+    }
+
     /// What is left of the wait.
     fn left(&self) -> Duration {
         self.wait.saturating_sub(self.began.elapsed())

@@ -1495,7 +1495,7 @@ fn the_ledgers_ddl_behind_a_locked_catalog_ends_as_a_lock_wait_naming_its_holder
         if let Some(table) = table {
             project.write(
                 "confiture.yaml",
-                &format!(
+                format!(
                     "database_url: {}\nmigration:\n  tracking_table: {table}\n",
                     db.url()
                 ),
