@@ -1671,9 +1671,35 @@ impl<'a> CatalogBound<'a> {
         }
     }
 
+    /// The engine tests' bound: 5 s, as `ApplySettings::for_tests`' lock waits.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> CatalogBound<'static> {
+        CatalogBound::new(Duration::from_secs(5), None, None)
+    }
+
     /// What is left of the wait.
     fn left(&self) -> Duration {
         self.wait.saturating_sub(self.began.elapsed())
+    }
+
+    /// The `SET LOCAL lock_timeout` of a statement of the tool's own sent once, in a
+    /// transaction of its own that cannot be sent again in slices (the ledger's DDL,
+    /// `apply::send_tracking_table_ddl`): what is left of the wait, 1 ms at least — in the
+    /// same message as the statement, no round trip of its own. Hit, it is
+    /// [`CatalogBound::lock_error`].
+    pub(crate) fn lock_timeout_sql(&self) -> String {
+        format!(
+            "SET LOCAL lock_timeout = '{}ms';",
+            self.left().as_millis().clamp(1, i32::MAX as u128)
+        )
+    }
+
+    /// A statement sent with [`CatalogBound::lock_timeout_sql`] that hit it (`what` failed),
+    /// its transaction rolled back: exit 6 naming who holds a lock on a catalog in its way,
+    /// as a read that waited the whole wait names them ([`read_lock_error`]).
+    pub(crate) fn lock_error(&self, client: &mut postgres::Client, what: String) -> Error {
+        let waited = super::lock::ServerWait::since(self.began, self.wait);
+        read_lock_error(client, what, &waited, Vec::new(), self.env)
     }
 
     /// Sends `sql`, a read of the tool's own that is no ledger's (`what` it reads, for its

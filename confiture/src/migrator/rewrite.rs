@@ -471,7 +471,15 @@ impl Migrator {
                 // rows' transaction (the ledger's DDL adds it).
                 let created = match initialised && !access.lacks_applied_by {
                     true => None,
-                    false => Some(apply::PendingLedger::begin_for_rows(client, &table)?),
+                    false => Some(apply::PendingLedger::begin_for_rows(
+                        client,
+                        &table,
+                        crate::db::ledger::CatalogBound::new(
+                            lock_wait.saturating_sub(started.elapsed()),
+                            None,
+                            Some(&env),
+                        ),
+                    )?),
                 };
                 let stop = stop.as_ref();
                 crate::db::ledger::rewrite(

@@ -691,7 +691,11 @@ impl<'a> Locked<'a> {
         // DDL adds it, `TrackingTable::add_applied_by_sql`) with the first migration.
         let upgrade = access.is_some_and(|a| a.lacks_applied_by) && !plan.apply.is_empty();
         if upgrade && pending.is_none() && !self.single {
-            pending = Some(apply::PendingLedger::begin(client, &settings.table)?);
+            pending = Some(apply::PendingLedger::begin(
+                client,
+                &settings.table,
+                settings.ddl_bound(),
+            )?);
         }
         if !initialised || upgrade {
             settings.table = match pending {
@@ -700,7 +704,12 @@ impl<'a> Locked<'a> {
                     settings.table
                 }
                 Some(pending) => pending.commit(client)?,
-                None => apply::create_tracking_table(client, &settings.table, settings.scratch)?,
+                None => apply::create_tracking_table(
+                    client,
+                    &settings.table,
+                    settings.scratch,
+                    settings.ddl_bound(),
+                )?,
             };
         }
         report.skipped = versions(&plan.skipped);

@@ -156,7 +156,12 @@ impl UpAhead {
         let new_schema = crate::db::ledger::new_ledger_schema(client, Some(&self.env), &creation)?;
         let refused = new_schema.as_ref().and_then(|new| new.refusal()).is_some();
         let pending = if wanted.still() && unrecorded.is_none() && !refused {
-            PendingLedger::begin(client, &self.table).ok()
+            PendingLedger::begin(
+                client,
+                &self.table,
+                crate::db::ledger::CatalogBound::new(self.lock_wait, None, Some(&self.env)),
+            )
+            .ok()
         } else {
             None
         };

@@ -1678,3 +1678,84 @@ fn a_rollback_whose_row_delete_waited_gives_the_rerun_that_finishes_it() {
         .code(exit::SUCCESS);
     assert_eq!(db.ledger(), Some(vec!["001:a".to_string()]));
 }
+
+/// hbd5: `up` on a fresh database sends the ledger's DDL (`CREATE SCHEMA` of a qualified
+/// ledger, `CREATE TABLE` and its primary key, the markers' table) with no `lock_timeout`:
+/// another session's lock on a catalog the DDL writes held it as long as that lock lasted,
+/// whatever `--lock-wait` said, and with no line. Every catalog that DDL writes (and the
+/// session's start does not wait for: `pg_class` and `pg_attribute` are
+/// [`a_session_start_behind_a_locked_catalog_ends_as_a_lock_wait_naming_its_holder`]'s) now
+/// holds it the lock wait at most: exit 6 naming the holder. The migration writes no catalog.
+#[test]
+fn the_ledgers_ddl_behind_a_locked_catalog_ends_as_a_lock_wait_naming_its_holder() {
+    let project = Project::new();
+    project.migration("001_nothing", "SELECT 1;\n", "SELECT 1;\n");
+    for (catalog, table) in [
+        ("pg_constraint", None),
+        ("pg_type", None),
+        ("pg_depend", None),
+        ("pg_index", None),
+        ("pg_namespace", Some("hbd5_ops.tb_confiture")),
+        ("pg_depend", Some("hbd5_ops.tb_confiture")),
+    ] {
+        let db = TestDb::new("hbd5_ddl");
+        if let Some(table) = table {
+            project.write(
+                "confiture.yaml",
+                format!(
+                    "database_url: {}\nmigration:\n  tracking_table: {table}\n",
+                    db.url()
+                ),
+            );
+        }
+        let mut holder = db.client_as("hbd5_ddl_holder");
+        let pid: i32 = holder
+            .query_one("SELECT pg_backend_pid()", &[])
+            .unwrap()
+            .get(0);
+        holder
+            .batch_execute(&format!(
+                // Released after 12s whatever happens: an unbounded wait ends, and fails.
+                "SET idle_in_transaction_session_timeout = '12s'; \
+                 BEGIN; LOCK TABLE pg_catalog.{catalog} IN ACCESS EXCLUSIVE MODE"
+            ))
+            .unwrap();
+        let url = format!("{}?connect_timeout=3", db.url());
+        let started = Instant::now();
+        let run = project.run(&[
+            "migrate",
+            "up",
+            "--lock-wait",
+            "1s",
+            "--format",
+            "json",
+            "--database-url",
+            &url,
+        ]);
+        let took = started.elapsed();
+        let _ = holder.batch_execute("ROLLBACK");
+        let case = format!("{catalog} ({table:?})");
+        assert_eq!(run.code, 6, "{case}: {}", run.dump());
+        run.stderr_has(&format!(
+            "lock on {catalog} held by pid {pid}, application_name \"hbd5_ddl_holder\""
+        ));
+        let error = &run.json()["errors"][0];
+        assert_eq!(error["kind"], "lock_timeout", "{case}: {}", run.dump());
+        assert_eq!(
+            error["lock_holders"][0]["pid"],
+            serde_json::json!(pid),
+            "{case}: {}",
+            run.dump()
+        );
+        assert!(took < Duration::from_secs(8), "{case} took {took:?}");
+        let applied: i64 = db
+            .connect()
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE relname = 'tb_confiture'",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(applied, 0, "{case}: the ledger was left behind");
+    }
+}

@@ -523,8 +523,13 @@ impl Runner<'_, '_> {
                 // committed, on its own.
                 let _ = rollback_and_read(self.client, self.settings);
                 if let Some(table) = created {
-                    create_tracking_table(self.client, &table, self.settings.scratch)
-                        .map_err(|error| (first, ledger_failure(error)))?;
+                    create_tracking_table(
+                        self.client,
+                        &table,
+                        self.settings.scratch,
+                        self.settings.ddl_bound(),
+                    )
+                    .map_err(|error| (first, ledger_failure(error)))?;
                 }
                 batch = super::sql::batch(self.settings, &self.steps[message.clone()], false);
             }

@@ -40,6 +40,7 @@ use postgres::Client;
 use serde::Serialize;
 
 use super::backoff::Backoff;
+use super::ledger::CatalogBound;
 use super::lock::HeldLock;
 use super::{is_connection_lost, query_error};
 use crate::error::{Error, ErrorKind};
@@ -248,6 +249,13 @@ impl ApplySettings {
 }
 
 impl ApplySettings {
+    /// What bounds the ledger's DDL ([`create_tracking_table`]): the command's lock wait
+    /// ([`ApplySettings::ledger_lock_wait`]) from now, a catalog's holder asked from
+    /// [`ApplySettings::holders_from`] when this session cannot read them.
+    pub(crate) fn ddl_bound(&self) -> CatalogBound<'_> {
+        CatalogBound::new(self.ledger_lock_wait, None, self.holders_from.as_ref())
+    }
+
     /// The version texts of the markers of `step`'s version that its ledger row settles
     /// ([`ApplySettings::markers`]), its own spelling first when `own`.
     pub(crate) fn markers_of<'s>(&'s self, step: &Step<'s>, own: bool) -> Vec<&'s str> {
@@ -529,12 +537,13 @@ pub type OnRetry<'a> = dyn FnMut(u32, Duration) + 'a;
 /// written in order — and losing an empty ledger in a crash loses nothing. `scratch`: the
 /// database is that command's scratch one ([`ApplySettings::scratch`]), which the help of a
 /// refusal names ([`ledger_creator`]).
-pub fn create_tracking_table(
+pub(crate) fn create_tracking_table(
     client: &mut Client,
     table: &TrackingTable,
     scratch: Option<&str>,
+    bound: CatalogBound<'_>,
 ) -> crate::Result<TrackingTable> {
-    send_tracking_table_ddl(client, table, Ddl::Committed, scratch)
+    send_tracking_table_ddl(client, table, Ddl::Committed, scratch, bound)
 }
 
 /// What creates the tracking table, as a help names it: the first `migrate up`, or on a
@@ -572,10 +581,14 @@ impl PendingLedger {
     /// [`create_tracking_table`] without its `COMMIT`: the session is left in the open
     /// transaction. An error leaves none behind, and is the one [`create_tracking_table`]
     /// gives.
-    pub fn begin(client: &mut Client, table: &TrackingTable) -> crate::Result<PendingLedger> {
+    pub(crate) fn begin(
+        client: &mut Client,
+        table: &TrackingTable,
+        bound: CatalogBound<'_>,
+    ) -> crate::Result<PendingLedger> {
         // Its one caller sends it ahead and drops an error (`up_ahead`): `up` then creates
         // the ledger itself (`create_tracking_table`), whose error names the command running.
-        send_tracking_table_ddl(client, table, Ddl::Pending, None)
+        send_tracking_table_ddl(client, table, Ddl::Pending, None, bound)
             .map(|table| PendingLedger { table })
     }
 
@@ -586,8 +599,9 @@ impl PendingLedger {
     pub(crate) fn begin_for_rows(
         client: &mut Client,
         table: &TrackingTable,
+        bound: CatalogBound<'_>,
     ) -> crate::Result<PendingLedger> {
-        send_tracking_table_ddl(client, table, Ddl::PendingForRows, None)
+        send_tracking_table_ddl(client, table, Ddl::PendingForRows, None, bound)
             .map(|table| PendingLedger { table })
     }
 
@@ -625,15 +639,24 @@ impl PendingLedger {
 }
 
 /// The tracking table's DDL and the query of its qualified name in one message, committed
-/// or left open as `ddl` says.
+/// or left open as `ddl` says. The DDL writes catalogs (`pg_namespace`, `pg_class`,
+/// `pg_type`, `pg_attribute`, `pg_constraint`, `pg_index`, `pg_depend`): another session's
+/// lock on one holds it what is left of `bound` at most, the `lock_timeout` in the same
+/// message, then exit 6 naming the holder ([`CatalogBound::lock_error`]), never as long as
+/// that lock lasts.
 fn send_tracking_table_ddl(
     client: &mut Client,
     table: &TrackingTable,
     ddl: Ddl,
     scratch: Option<&str>,
+    bound: CatalogBound<'_>,
 ) -> crate::Result<TrackingTable> {
     let commit = ddl == Ddl::Committed;
-    let mut sql = format!("BEGIN; {}\n", crate::db::OWN_STATEMENT_BOUNDS);
+    let mut sql = format!(
+        "BEGIN; {} {}\n",
+        crate::db::OWN_STATEMENT_BOUNDS,
+        bound.lock_timeout_sql()
+    );
     if ddl != Ddl::PendingForRows {
         // Flushed by the commit that follows it (see `create_tracking_table`); the rows of a
         // rewrite are that commit, and must be durable.
@@ -659,9 +682,13 @@ fn send_tracking_table_ddl(
     if commit {
         sql.push_str("COMMIT;");
     }
-    let messages = client
-        .simple_query(&sql)
-        .map_err(|e| tracking_table_error(client, table, e, scratch))?;
+    let messages = client.simple_query(&sql).map_err(|e| {
+        if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+            let _ = client.batch_execute("ROLLBACK");
+            return bound.lock_error(client, format!("cannot create the tracking table {table}"));
+        }
+        tracking_table_error(client, table, e, scratch)
+    })?;
     let resolved = messages.iter().find_map(|m| match m {
         postgres::SimpleQueryMessage::Row(row) => match (row.get(0), row.get(1)) {
             (Some(schema), Some(name)) => Some(TrackingTable::resolved(schema, name)),

@@ -471,7 +471,7 @@ fn batch_limits_bound_each_message() {
     let checked = files::load(&dir.path, &CheckOptions::default()).unwrap();
     let mut client = db.client();
     let settings = ApplySettings::for_tests();
-    apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
+    apply::create_tracking_table(&mut client, &settings.table, None, settings.ddl_bound()).unwrap();
     let steps = super::up_steps(&checked.set);
     let mut events = Vec::new();
     let limits = BatchLimits {

@@ -169,7 +169,13 @@ fn prepared(client: &mut postgres::Client) -> Vec<String> {
 fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
     let mut client = db.client();
     let settings = settings();
-    apply::create_tracking_table(&mut client, &settings.table, None).unwrap();
+    apply::create_tracking_table(
+        &mut client,
+        &settings.table,
+        None,
+        crate::db::ledger::CatalogBound::for_tests(),
+    )
+    .unwrap();
     client
         .batch_execute("PREPARE users_own AS SELECT 2")
         .unwrap();
