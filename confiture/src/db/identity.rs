@@ -80,9 +80,24 @@ pub(crate) fn of_missing(
     client: &mut postgres::Client,
     name: &str,
 ) -> crate::Result<DatabaseIdentity> {
-    let server = of(client)?;
-    Ok(DatabaseIdentity {
-        database: format!("- {name}"),
-        ..server
-    })
+    Ok(of(client)?.named_missing(name))
+}
+
+impl DatabaseIdentity {
+    /// The identity [`of_missing`] gave this database before it existed: what a fleet target
+    /// creating it claimed, so that another target reaching it once created is told apart
+    /// from one reaching a database no target of the run created.
+    pub(crate) fn while_missing(&self) -> DatabaseIdentity {
+        // `database` is the OID, a space, then the name (which may hold spaces).
+        let name = self.database.split_once(' ').map_or("", |(_, name)| name);
+        self.named_missing(name)
+    }
+
+    /// The database `name`, missing, on this identity's server.
+    fn named_missing(&self, name: &str) -> DatabaseIdentity {
+        DatabaseIdentity {
+            database: format!("- {name}"),
+            ..self.clone()
+        }
+    }
 }

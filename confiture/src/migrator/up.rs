@@ -1076,8 +1076,8 @@ impl Migrator {
             }
             // As the run, from a maintenance database of its server: which fails where the
             // run would, and identifies the server for a fleet target's claim, so that two
-            // spellings of one missing database are one here too (the run's claim is taken on
-            // the session of the database it created).
+            // spellings of one missing database are one here too (the run claims it on the
+            // session it creates it from, before creating it).
             let (env, claim) = (self.env.clone(), self.claim.clone());
             crate::db::prefetch::unless_stopped(
                 self.stop.clone(),
@@ -1094,7 +1094,7 @@ impl Migrator {
             report.skipped = versions(&plan.skipped);
             return Ok(true);
         }
-        let env = self.env.clone();
+        let (env, claim) = (self.env.clone(), self.claim.clone());
         let created = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             || {
@@ -1107,7 +1107,14 @@ impl Migrator {
                     ),
                 )
             },
-            move || crate::db::create_database(&env),
+            // A fleet target claims the database before creating it, as the dry run does: the
+            // second spelling of it is refused having created nothing, and one that finds it
+            // created is refused as this target's duplicate, never told another session did.
+            move || {
+                crate::db::create_database_claimed(&env, |client| {
+                    claim.map_or(Ok(()), |claim| claim.take_missing(client))
+                })
+            },
         )??;
         if created {
             if let Some(similar) = similar {
