@@ -309,6 +309,8 @@ impl Migrator {
             // would meet, at its start, an INVALID index a failed or interrupted build left
             // (exit 4, the engine's rule and words); the migrations before it would be applied.
             refuse_invalid_index_met(self.client()?, &plan, &markers, options, wait)?;
+            // Nothing refuses the preview: what lint says of the migrations it would run.
+            report.warnings.extend(timeout_warnings(&plan.apply));
             // What the rerun meets of what its runs left part-way committed, said.
             let history = crate::history::History::of(&set, rows, request.first_version);
             (report.warnings).extend(plan::committed_run_again_warnings(
@@ -485,7 +487,6 @@ impl<'a> Acceptance<'a> {
             left,
         )?;
         report.warnings.extend(newer_database_warning(&plan));
-        report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
             access.check(table, Write::Insert)?;
         }
@@ -696,6 +697,8 @@ impl<'a> Locked<'a> {
             progress(Progress::UpToDate);
             return Ok(());
         }
+        // Nothing refused the run: what lint says of the migrations it runs.
+        report.warnings.extend(timeout_warnings(&plan.apply));
         let result = if self.single {
             run_single(client, &settings, &rows, &plan.apply, progress, report)
         } else {
@@ -1090,6 +1093,7 @@ impl Migrator {
                 },
             )??;
             progress(Progress::WouldCreateDatabase { database });
+            report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(true);
@@ -1133,7 +1137,10 @@ impl Migrator {
 /// them (the rule's own decision, `timeouts_turned_off`), named `file:line`: a statement that
 /// turns the environment's `lock_timeout`/`statement_timeout` off for the rest of its
 /// migration, and, in a no-transaction migration, one that sets `idle_session_timeout` (the
-/// server ends the session between two of its statements).
+/// server ends the session between two of its statements). Said only once nothing refuses the
+/// run, just before its first migration runs (a dry run: once its preview passed every
+/// refusal, the missing database's of `--create-database` too): a run refused before running
+/// anything says nothing of its files, whatever refused it.
 fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
     use crate::files::rules::TimeoutFinding;
     apply
