@@ -101,3 +101,35 @@ impl DatabaseIdentity {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database found is known as what [`of_missing`] claimed before it existed: its server's
+    /// and its whole name (one with spaces too), never its OID's; a missing one stays itself.
+    #[test]
+    fn a_database_found_is_known_as_it_was_claimed_missing() {
+        let server = |database: &str| DatabaseIdentity {
+            system_identifier: "7301".to_string(),
+            started: "1765000000000000".to_string(),
+            port: "5432".to_string(),
+            database: database.to_string(),
+        };
+        for name in ["app", "my app db", "a-b"] {
+            let found = server(&format!("16384 {name}"));
+            let claimed = server("0 x").named_missing(name);
+            assert_eq!(found.while_missing(), claimed, "{name}");
+            assert_eq!(claimed.while_missing(), claimed, "{name}");
+            assert_ne!(found, claimed, "{name}");
+        }
+        let other_port = DatabaseIdentity {
+            port: "5433".to_string(),
+            ..server("16384 app")
+        };
+        assert_ne!(
+            other_port.while_missing(),
+            server("0 x").named_missing("app")
+        );
+    }
+}
