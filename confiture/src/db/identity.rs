@@ -80,9 +80,56 @@ pub(crate) fn of_missing(
     client: &mut postgres::Client,
     name: &str,
 ) -> crate::Result<DatabaseIdentity> {
-    let server = of(client)?;
-    Ok(DatabaseIdentity {
-        database: format!("- {name}"),
-        ..server
-    })
+    Ok(of(client)?.named_missing(name))
+}
+
+impl DatabaseIdentity {
+    /// The identity [`of_missing`] gave this database before it existed: what a fleet target
+    /// creating it claimed, so that another target reaching it once created is told apart
+    /// from one reaching a database no target of the run created.
+    pub(crate) fn while_missing(&self) -> DatabaseIdentity {
+        // `database` is the OID, a space, then the name (which may hold spaces).
+        let name = self.database.split_once(' ').map_or("", |(_, name)| name);
+        self.named_missing(name)
+    }
+
+    /// The database `name`, missing, on this identity's server.
+    fn named_missing(&self, name: &str) -> DatabaseIdentity {
+        DatabaseIdentity {
+            database: format!("- {name}"),
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database found is known as what [`of_missing`] claimed before it existed: its server's
+    /// and its whole name (one with spaces too), never its OID's; a missing one stays itself.
+    #[test]
+    fn a_database_found_is_known_as_it_was_claimed_missing() {
+        let server = |database: &str| DatabaseIdentity {
+            system_identifier: "7301".to_string(),
+            started: "1765000000000000".to_string(),
+            port: "5432".to_string(),
+            database: database.to_string(),
+        };
+        for name in ["app", "my app db", "a-b"] {
+            let found = server(&format!("16384 {name}"));
+            let claimed = server("0 x").named_missing(name);
+            assert_eq!(found.while_missing(), claimed, "{name}");
+            assert_eq!(claimed.while_missing(), claimed, "{name}");
+            assert_ne!(found, claimed, "{name}");
+        }
+        let other_port = DatabaseIdentity {
+            port: "5433".to_string(),
+            ..server("16384 app")
+        };
+        assert_ne!(
+            other_port.while_missing(),
+            server("0 x").named_missing("app")
+        );
+    }
 }

@@ -441,13 +441,27 @@ pub(crate) const MAINTENANCE_DATABASES: [&str; 2] = ["postgres", "template1"];
 /// existing database never needs the maintenance database. Returns whether this call created
 /// it: `false` when a concurrent runner did first (its `duplicate_database` is not an error).
 pub fn create_database(env: &crate::config::Environment) -> crate::Result<bool> {
-    blocking_here(|| create_database_here(env))
+    blocking_here(|| create_database_here(env, |_| Ok(())))
 }
 
-/// [`create_database`], on this thread.
-fn create_database_here(env: &crate::config::Environment) -> crate::Result<bool> {
+/// [`create_database`], `first` called on the maintenance session before the `CREATE
+/// DATABASE`: a fleet target's claim of the database it creates
+/// ([`crate::fleet::Claim::take_missing`]), whose refusal creates nothing.
+pub(crate) fn create_database_claimed(
+    env: &crate::config::Environment,
+    first: impl FnOnce(&mut postgres::Client) -> crate::Result<()> + Send,
+) -> crate::Result<bool> {
+    blocking_here(|| create_database_here(env, first))
+}
+
+/// [`create_database_claimed`], on this thread.
+fn create_database_here(
+    env: &crate::config::Environment,
+    first: impl FnOnce(&mut postgres::Client) -> crate::Result<()>,
+) -> crate::Result<bool> {
     let name = &env.connection.dbname;
     let mut client = maintenance_session(env)?;
+    first(&mut client)?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
     match client.batch_execute(&format!("CREATE DATABASE {quoted}")) {
         Ok(()) => Ok(true),

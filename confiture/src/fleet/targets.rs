@@ -1174,8 +1174,9 @@ impl Claim {
 
     /// [`Claim::take`] for the database this target names, which does not exist, on a session
     /// of a maintenance database of its server (`client`, [`crate::db::maintenance_session`]):
-    /// a dry run of `--create-database` refuses the second spelling of one missing database,
-    /// as the run does once it created it.
+    /// `--create-database` refuses the second spelling of one missing database before it
+    /// creates anything, its dry run alike, and a target reaching the database once another
+    /// created it is refused as that one's duplicate ([`Claim::take`]).
     pub(crate) fn take_missing(&self, client: &mut postgres::Client) -> Result<()> {
         let database = &self.target.environment.connection.dbname;
         let identity = crate::db::identity::of_missing(client, database)?;
@@ -1188,14 +1189,21 @@ impl Claim {
         &self,
         identity: crate::db::identity::DatabaseIdentity,
     ) -> std::result::Result<(), (Error, Option<usize>)> {
+        // A database that another target claimed missing is the one it creates (or created):
+        // it claims it on the creating session, before its `CREATE DATABASE` (`take_missing`).
+        let creating = (identity.while_missing(), self.target.schema.clone());
         let key = (identity, self.target.schema.clone());
         let mut reached = self
             .claims
             .reached
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        match reached.get(&key) {
-            Some((ticket, _, _)) if *ticket == self.ticket => Ok(()),
+        let another = [&key, &creating]
+            .into_iter()
+            .filter_map(|k| reached.get(k))
+            .find(|(ticket, _, _)| *ticket != self.ticket)
+            .cloned();
+        match another {
             // Its report names this target and its line already: the message names the other.
             Some((first, source, shown)) => Err((
                 Error::invalid(format!(
@@ -1210,11 +1218,12 @@ impl Claim {
                     "list each database once: two spellings of its server (a host name and its \
                  address, `localhost` and `127.0.0.1`) reach one database; nothing ran here",
                 ),
-                Some(*first),
+                Some(first),
             )),
             None => {
-                let first = (self.ticket, self.target.source.clone(), self.target.shown());
-                reached.insert(key, first);
+                reached.entry(key).or_insert_with(|| {
+                    (self.ticket, self.target.source.clone(), self.target.shown())
+                });
                 Ok(())
             }
         }

@@ -321,6 +321,8 @@ impl Migrator {
             // would meet, at its start, an INVALID index a failed or interrupted build left
             // (exit 4, the engine's rule and words); the migrations before it would be applied.
             refuse_invalid_index_met(self.client()?, &plan, &markers, options, wait)?;
+            // Nothing refuses the preview: what lint says of the migrations it would run.
+            report.warnings.extend(timeout_warnings(&plan.apply));
             // What the rerun meets of what its runs left part-way committed, said.
             let history = crate::history::History::of(&set, rows, request.first_version);
             (report.warnings).extend(plan::committed_run_again_warnings(
@@ -497,7 +499,6 @@ impl<'a> Acceptance<'a> {
             left,
         )?;
         report.warnings.extend(newer_database_warning(&plan));
-        report.warnings.extend(timeout_warnings(&plan.apply));
         if let Some((access, table)) = access.filter(|_| !plan.apply.is_empty()) {
             access.check(table, Write::Insert)?;
         }
@@ -717,6 +718,8 @@ impl<'a> Locked<'a> {
             progress(Progress::UpToDate);
             return Ok(());
         }
+        // Nothing refused the run: what lint says of the migrations it runs.
+        report.warnings.extend(timeout_warnings(&plan.apply));
         let result = if self.single {
             run_single(client, &settings, &rows, &plan.apply, progress, report)
         } else {
@@ -1097,8 +1100,8 @@ impl Migrator {
             }
             // As the run, from a maintenance database of its server: which fails where the
             // run would, and identifies the server for a fleet target's claim, so that two
-            // spellings of one missing database are one here too (the run's claim is taken on
-            // the session of the database it created).
+            // spellings of one missing database are one here too (the run claims it on the
+            // session it creates it from, before creating it).
             let (env, claim) = (self.env.clone(), self.claim.clone());
             crate::db::prefetch::unless_stopped(
                 self.stop.clone(),
@@ -1111,11 +1114,12 @@ impl Migrator {
                 },
             )??;
             progress(Progress::WouldCreateDatabase { database });
+            report.warnings.extend(timeout_warnings(&plan.apply));
             report.migrations = planned(&plan.apply, Direction::Up);
             report.skipped = versions(&plan.skipped);
             return Ok(true);
         }
-        let env = self.env.clone();
+        let (env, claim) = (self.env.clone(), self.claim.clone());
         let created = crate::db::prefetch::unless_stopped(
             self.stop.clone(),
             || {
@@ -1128,7 +1132,14 @@ impl Migrator {
                     ),
                 )
             },
-            move || crate::db::create_database(&env),
+            // A fleet target claims the database before creating it, as the dry run does: the
+            // second spelling of it is refused having created nothing, and one that finds it
+            // created is refused as this target's duplicate, never told another session did.
+            move || {
+                crate::db::create_database_claimed(&env, |client| {
+                    claim.map_or(Ok(()), |claim| claim.take_missing(client))
+                })
+            },
         )??;
         if created {
             if let Some(similar) = similar {
@@ -1147,7 +1158,10 @@ impl Migrator {
 /// them (the rule's own decision, `timeouts_turned_off`), named `file:line`: a statement that
 /// turns the environment's `lock_timeout`/`statement_timeout` off for the rest of its
 /// migration, and, in a no-transaction migration, one that sets `idle_session_timeout` (the
-/// server ends the session between two of its statements).
+/// server ends the session between two of its statements). Said only once nothing refuses the
+/// run, just before its first migration runs (a dry run: once its preview passed every
+/// refusal, the missing database's of `--create-database` too): a run refused before running
+/// anything says nothing of its files, whatever refused it.
 fn timeout_warnings(apply: &[&Migration]) -> Vec<String> {
     use crate::files::rules::TimeoutFinding;
     apply

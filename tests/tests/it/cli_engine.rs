@@ -3546,3 +3546,96 @@ fn a_dropped_ledgers_start_markers_are_read_by_baseline() {
         .get(0);
     assert_eq!(markers, 0, "the marker recorded over is forgotten");
 }
+
+/// What lint's C119 says of a migration (`RESET ALL` turns the environment's timeouts off) `up`
+/// says only when it runs that migration, or its dry run would: a run refused before running
+/// anything says nothing of its files, whatever refused it — objects where the migrations build
+/// (exit 7), an applied file modified (exit 7), `--single-transaction` over a no-transaction
+/// migration (exit 64) —, its dry run alike. The non-empty refusal said it, text and JSON, where
+/// the modified one did not.
+#[test]
+fn a_runs_lint_warnings_are_said_only_for_the_migrations_it_runs() {
+    let reset = "RESET ALL turns off";
+    let project = Project::new();
+    project
+        .migration(
+            "001_a",
+            "CREATE TABLE tb_a (id int);\n",
+            "DROP TABLE tb_a;\n",
+        )
+        .migration(
+            "002_r",
+            "RESET ALL;\nCREATE TABLE tb_r (id int);\n",
+            "DROP TABLE tb_r;\n",
+        );
+    let says = |run: &Run| run.dump().contains(reset);
+    let refused = |run: &Run, code: u8, what: &str| {
+        run.code(code);
+        assert!(
+            !says(run),
+            "{what}: a refused run said a lint warning\n{}",
+            run.dump()
+        );
+    };
+    let forms = |db: &TestDb, extra: &[&str], code: u8, what: &str| {
+        for dry in [false, true] {
+            for json in [false, true] {
+                let mut args = vec!["migrate", "up"];
+                args.extend(extra);
+                args.extend(dry.then_some("--dry-run"));
+                args.extend(["--format", "json"].into_iter().filter(|_| json));
+                let what = format!("{what}, dry run {dry}, json {json}");
+                refused(&project.run_on(db, &args), code, &what);
+            }
+        }
+    };
+
+    // Runs it, or would: said, text and JSON.
+    let fresh = TestDb::new("lintwarn_run");
+    let dry = project.run_on(&fresh, &["migrate", "up", "--dry-run", "--format", "json"]);
+    dry.code(exit::SUCCESS);
+    assert!(says(&dry), "{}", dry.dump());
+    let run = project.run_on(&fresh, &["migrate", "up"]);
+    run.code(exit::SUCCESS).stderr_has(reset);
+
+    // Objects where the migrations build, no history.
+    let non_empty = TestDb::new("lintwarn_nonempty");
+    non_empty
+        .client()
+        .batch_execute("CREATE TABLE t (id int)")
+        .expect("create a table");
+    forms(&non_empty, &[], exit::DIVERGED, "non-empty");
+
+    // `--single-transaction` over a no-transaction migration.
+    let single = Project::new();
+    single
+        .migration(
+            "001_r",
+            "RESET ALL;\nCREATE TABLE tb_r (id int);\n",
+            "DROP TABLE tb_r;\n",
+        )
+        .migration(
+            "002_i",
+            "-- confiture:no-transaction\nCREATE INDEX CONCURRENTLY tb_r_id ON tb_r (id);\n",
+            "-- confiture:no-transaction\nDROP INDEX CONCURRENTLY tb_r_id;\n",
+        );
+    let db = TestDb::new("lintwarn_single");
+    for json in [false, true] {
+        let mut args = vec!["migrate", "up", "--single-transaction"];
+        args.extend(["--format", "json"].into_iter().filter(|_| json));
+        let run = single.run_on(&db, &args);
+        run.code(exit::USAGE);
+        assert!(!says(&run), "single, json {json}\n{}", run.dump());
+    }
+
+    // An applied migration modified, the one with the warning pending.
+    let modified = TestDb::new("lintwarn_modified");
+    project
+        .run_on(&modified, &["migrate", "up", "--target", "001"])
+        .code(exit::SUCCESS);
+    project.write(
+        "db/migrations/001_a.up.sql",
+        "CREATE TABLE tb_a (id bigint);\n",
+    );
+    forms(&modified, &[], exit::DIVERGED, "modified");
+}

@@ -380,3 +380,67 @@ fn a_dry_run_creating_a_database_listed_twice_refuses_the_second_spelling_as_the
     check(&run, "the run");
     assert_eq!(db.ledger().unwrap_or_default().len(), 3, "{}", run.dump());
 }
+
+/// Two spellings of one missing database racing under `up --create-database`: the database is
+/// claimed before it is created (as the dry run claims it), so one target creates and migrates
+/// it and the other is refused as listed twice (exit 5), having created nothing. A target that
+/// looked while it was missing blamed "another session" for the creation its fleet-mate made,
+/// and the one that created it was then refused with `created_database` in its report.
+#[test]
+fn racing_spellings_of_a_missing_database_create_it_once_and_refuse_the_other_before_creating() {
+    let project = project();
+    let dbs: Vec<TestDb> = (0..8).map(|_| TestDb::unborn("fleetid_race")).collect();
+    let list: String = dbs
+        .iter()
+        .map(|db| format!("{}\n{}\n", db.url(), other_url(db)))
+        .collect();
+    project.write("race.txt", &list);
+    let args = [
+        "up",
+        "--targets",
+        "race.txt",
+        "--create-database",
+        "--keep-going",
+        "--jobs",
+        "2",
+        "--format",
+        "json",
+    ];
+    let run = fleet(&project, &args);
+    run.code(exit::INVALID);
+    let dump = run.dump();
+    assert!(
+        !dump.contains("another session created it"),
+        "a target blamed another session for its fleet-mate's creation: {dump}"
+    );
+    let doc = run.json();
+    let targets = entries(&doc);
+    assert_eq!(targets.len(), 2 * dbs.len(), "{dump}");
+    for (i, (db, pair)) in dbs.iter().zip(targets.chunks(2)).enumerate() {
+        let created: Vec<bool> = pair
+            .iter()
+            .map(|t| t["created_database"].as_str() == Some(db.name.as_str()))
+            .collect();
+        assert_eq!(
+            created.iter().filter(|c| **c).count(),
+            1,
+            "pair {i}: not exactly one creation reported: {dump}"
+        );
+        for (t, created) in pair.iter().zip(&created) {
+            let expected = if *created {
+                exit::SUCCESS
+            } else {
+                exit::INVALID
+            };
+            assert_eq!(t["exit_code"], expected, "pair {i}: {dump}");
+            if !created {
+                let message = t["error"]["message"].as_str().unwrap_or_default();
+                assert!(
+                    message.contains("is also listed at race.txt:"),
+                    "pair {i}: {dump}"
+                );
+            }
+        }
+        assert_eq!(db.ledger().unwrap_or_default().len(), 3, "pair {i}: {dump}");
+    }
+}
