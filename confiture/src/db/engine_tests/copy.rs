@@ -6,7 +6,7 @@ use super::apply_support;
 use std::time::Duration;
 
 use apply_support::{Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings};
+use confiture::db::apply::ApplySettings;
 use confiture::files::{self, CheckOptions};
 use confiture::ErrorKind;
 
@@ -41,13 +41,7 @@ fn copy_through_the_client_is_never_a_lost_connection() {
             statement_timeout: Some(Duration::from_secs(5)),
             ..ApplySettings::for_tests()
         };
-        apply::create_tracking_table(
-            &mut client,
-            &settings.table,
-            None,
-            crate::db::ledger::CatalogBound::for_tests(),
-        )
-        .unwrap();
+        super::create_ledger(&mut client, &settings.table, None).unwrap();
         let steps = super::up_steps(&checked.set);
         let (at, failure) = super::run_steps(&mut client, &settings, &steps).unwrap_err();
         let how = format!("{copy:?} no-transaction {no_transaction}");

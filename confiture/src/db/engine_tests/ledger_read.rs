@@ -417,13 +417,7 @@ fn a_ledger_in_a_schema_that_needs_quoting_is_named_as_postgresql_quotes_it() {
             .as_deref(),
         Some(shown)
     );
-    let created = crate::db::apply::create_tracking_table(
-        &mut client,
-        &table,
-        None,
-        crate::db::ledger::CatalogBound::for_tests(),
-    )
-    .unwrap();
+    let created = super::create_ledger(&mut client, &table, None).unwrap();
     assert_eq!(created.to_string(), shown);
     assert_eq!(created.quoted(), "\"Odd \"\"Name\"\"\".\"tb_confiture\"");
     let found = ledger::read_qualified(&mut client, &table, ledger::DEFAULT_WAIT)
@@ -524,13 +518,7 @@ fn a_tracking_table_the_role_may_not_create_names_the_command_running() {
         (Some("migrate drift"), "run `cargo confiture migrate drift`"),
     ] {
         let mut client = confiture::db::connect(&env).expect("connects as the role");
-        let e = crate::db::apply::create_tracking_table(
-            &mut client,
-            &table,
-            scratch,
-            crate::db::ledger::CatalogBound::for_tests(),
-        )
-        .unwrap_err();
+        let e = super::create_ledger(&mut client, &table, scratch).unwrap_err();
         let help = e.help.clone().unwrap_or_default();
         assert!(help.contains(named), "{scratch:?}: {help}");
         if scratch.is_some() {
@@ -659,13 +647,7 @@ fn a_role_without_usage_on_the_ledgers_schema_is_given_the_grant() {
 
     // No ledger yet: creating it needs USAGE and CREATE on public.
     let mut client = confiture::db::connect(&env).expect("connects as the role");
-    let e = crate::db::apply::create_tracking_table(
-        &mut client,
-        &table,
-        None,
-        crate::db::ledger::CatalogBound::for_tests(),
-    )
-    .unwrap_err();
+    let e = super::create_ledger(&mut client, &table, None).unwrap_err();
     let help = e.help.clone().unwrap_or_default();
     assert!(
         help.contains(&format!(
@@ -848,13 +830,7 @@ fn running_as_the_schemas_owner_is_said_how() {
         .unwrap();
     let env = role_guard.environment(&db);
     let mut client = confiture::db::connect(&env).expect("connects as the role");
-    let e = crate::db::apply::create_tracking_table(
-        &mut client,
-        &TrackingTable::default(),
-        None,
-        crate::db::ledger::CatalogBound::for_tests(),
-    )
-    .unwrap_err();
+    let e = super::create_ledger(&mut client, &TrackingTable::default(), None).unwrap_err();
     let help = e.help.clone().unwrap_or_default();
     assert!(
         help.contains("run the migrations as the schema's owner"),
@@ -926,13 +902,7 @@ fn the_help_of_a_ledger_the_role_may_not_create_names_it_qualified_and_quoted() 
             client
                 .batch_execute(&format!("SET search_path = {schema}"))
                 .unwrap();
-            let e = crate::db::apply::create_tracking_table(
-                &mut client,
-                &table,
-                scratch,
-                crate::db::ledger::CatalogBound::for_tests(),
-            )
-            .unwrap_err();
+            let e = super::create_ledger(&mut client, &table, scratch).unwrap_err();
             let help = e.help.clone().unwrap_or_default();
             assert!(
                 help.contains(&format!(
@@ -962,13 +932,7 @@ fn the_help_of_a_ledger_the_role_may_not_create_names_it_qualified_and_quoted() 
         .batch_execute("SET search_path = pg_catalog, \"My Schema\"")
         .unwrap();
     for scratch in [None, Some("migrate verify")] {
-        let e = crate::db::apply::create_tracking_table(
-            &mut client,
-            &table,
-            scratch,
-            crate::db::ledger::CatalogBound::for_tests(),
-        )
-        .unwrap_err();
+        let e = super::create_ledger(&mut client, &table, scratch).unwrap_err();
         let help = e.help.clone().unwrap_or_default();
         assert!(!help.contains("GRANT"), "{help}");
         assert!(help.contains("search_path"), "{help}");
@@ -1016,13 +980,7 @@ fn the_ways_out_of_a_ledger_the_role_may_not_create_are_one_sentence() {
     ] {
         let mut client = confiture::db::connect(&env).expect("connects as the role");
         client.batch_execute("SET search_path = app").unwrap();
-        let e = crate::db::apply::create_tracking_table(
-            &mut client,
-            &table,
-            scratch,
-            crate::db::ledger::CatalogBound::for_tests(),
-        )
-        .unwrap_err();
+        let e = super::create_ledger(&mut client, &table, scratch).unwrap_err();
         assert_eq!(e.help.as_deref(), Some(format!("{grant}{tail}").as_str()));
     }
 }

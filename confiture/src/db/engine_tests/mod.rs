@@ -20,6 +20,22 @@ mod up_ahead;
 use crate::db::apply::{self, ApplySettings, BatchLimits, Step, StepFailure};
 use crate::files::MigrationSet;
 
+/// [`apply::create_tracking_table`] of `table` on `client` (`scratch`: as that command's scratch
+/// database), its catalog waits bounded as the engine tests bound them
+/// ([`crate::db::ledger::CatalogBound::for_tests`]).
+fn create_ledger(
+    client: &mut postgres::Client,
+    table: &crate::ledger::TrackingTable,
+    scratch: Option<&str>,
+) -> crate::Result<crate::ledger::TrackingTable> {
+    apply::create_tracking_table(
+        client,
+        table,
+        scratch,
+        crate::db::ledger::CatalogBound::for_tests(),
+    )
+}
+
 /// Each migration of `set` as a step up, its row committed durably.
 fn up_steps(set: &MigrationSet) -> Vec<Step<'_>> {
     set.migrations.iter().map(|m| Step::up(m, true)).collect()

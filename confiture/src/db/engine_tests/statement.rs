@@ -7,7 +7,7 @@
 use super::apply_support;
 
 use apply_support::{Dir, TestDb};
-use confiture::db::apply::{self, ApplySettings, Step};
+use confiture::db::apply::{ApplySettings, Step};
 use confiture::files::{self, CheckOptions};
 use confiture::migrate::{no_progress, UpOptions};
 use confiture::ErrorKind;
@@ -169,13 +169,7 @@ fn prepared(client: &mut postgres::Client) -> Vec<String> {
 fn with_ledger_and_users_own(db: &TestDb) -> (postgres::Client, ApplySettings) {
     let mut client = db.client();
     let settings = settings();
-    apply::create_tracking_table(
-        &mut client,
-        &settings.table,
-        None,
-        crate::db::ledger::CatalogBound::for_tests(),
-    )
-    .unwrap();
+    super::create_ledger(&mut client, &settings.table, None).unwrap();
     client
         .batch_execute("PREPARE users_own AS SELECT 2")
         .unwrap();
