@@ -405,9 +405,29 @@ fn empty_list(from: &str) -> Error {
     ))
 }
 
-/// The waits for another session's lock a fleet's command has named so far (`LockBlocked`,
-/// as [`super::migrate::lock_line`] words it, without the target): see [`live`].
+/// The waits for another session's lock a fleet's command has named so far (`LockBlocked`, by
+/// [`wait_identity`]): see [`live`].
 type Said = std::sync::Mutex<std::collections::HashSet<String>>;
+
+/// What makes two targets' waits (`LockBlocked`) the same wait, for the fleet's one line: the
+/// relation waited for and who holds it — a session by its pid and start, a prepared
+/// transaction by its gid —, never what the holder shows that changes meanwhile (its state
+/// and since when: a line keyed by its words named one holder again when its `state_change`
+/// moved between two targets' look-ups).
+fn wait_identity(relation: Option<&str>, holders: &[confiture::migrate::LockHolder]) -> String {
+    use confiture::migrate::LockHolder;
+    let who: Vec<String> = holders
+        .iter()
+        .map(|holder| match holder {
+            LockHolder::Session(session) => {
+                format!("pid {} {:?}", session.pid, session.backend_start)
+            }
+            LockHolder::PreparedTransaction(prepared) => format!("gid {:?}", prepared.gid),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("{relation:?} {who:?}")
+}
 
 /// The live line (terminal only) and, as they happen, the targets that failed. A target's
 /// wait for another session's lock is named once for the whole fleet (`said`): the first
@@ -461,11 +481,13 @@ fn live(out: &Output, said: &Said, event: &Event) {
                     super::migrate::similar_database_line(database, similar, true)
                 ));
             } else if let Some(line) = super::migrate::lock_line(progress) {
-                let first = !matches!(progress, Progress::LockBlocked { .. })
-                    || said
+                let first = match progress {
+                    Progress::LockBlocked { relation, holders } => said
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .insert(line.clone());
+                        .insert(wait_identity(relation.as_deref(), holders)),
+                    _ => true,
+                };
                 if first {
                     out.progress(&format!("{target}: {line}"));
                 }
@@ -1017,6 +1039,34 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
+
+    /// A fleet's targets waiting behind one holder are one wait, whatever the holder showed
+    /// each target's look-up meanwhile (its state, since when): CI saw a second line for the
+    /// same session whose `state_change` had moved. Another holder, or another relation, is
+    /// another wait.
+    #[test]
+    fn a_holder_is_one_wait_for_the_fleet_whatever_its_state_shows() {
+        use confiture::migrate::{HoldingSession, LockHolder};
+        let session = |pid: i32, state_change: &str| {
+            LockHolder::Session(HoldingSession {
+                pid,
+                application_name: Some("holder".to_string()),
+                user: Some("postgres".to_string()),
+                client_addr: None,
+                backend_start: Some("2026-12-08T05:34:20Z".to_string()),
+                state: Some("idle in transaction".to_string()),
+                state_change: Some(state_change.to_string()),
+                tool: None,
+            })
+        };
+        let at = |pid, when| wait_identity(Some("public.shared"), &[session(pid, when)]);
+        assert_eq!(at(7, "2026-12-08T05:34:20Z"), at(7, "2026-12-08T05:34:24Z"));
+        assert_ne!(at(7, "2026-12-08T05:34:20Z"), at(8, "2026-12-08T05:34:20Z"));
+        assert_ne!(
+            at(7, "2026-12-08T05:34:20Z"),
+            wait_identity(Some("public.other"), &[session(7, "2026-12-08T05:34:20Z")])
+        );
+    }
 
     /// hdp #2: a target's error in the fleet's text said what a failed run left (applied
     /// before the failure, durability unknown, fate unknown, not attempted) as one database's
